@@ -1,0 +1,1 @@
+"""Self-hosted engines (torch + transformers), installed as ``sotkit.engines``."""
