@@ -1,0 +1,43 @@
+"""One exception tree: everything sotkit raises on its own account is a ``SotkitError``.
+
+Provider failures keep the SDK's own exception as ``__cause__`` so callers can still match on
+``openai.RateLimitError`` and friends.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .result import Result
+
+
+class SotkitError(Exception):
+    """Base class of every error sotkit raises."""
+
+
+class ConfigError(SotkitError, ValueError):
+    """Bad input found before any network traffic: a model string, a limit, a missing key."""
+
+
+class TemplateError(ConfigError):
+    """A prompt template that does not load or render; the message names the file."""
+
+
+class ModelNotAvailableError(ConfigError):
+    """A local model (or its optional dependencies) is not installed; the message says how to install it."""
+
+
+class PartialResultError(SotkitError):
+    """Some points could not be written. ``partial`` holds every point that was.
+
+    ``__cause__`` is the original provider exception of the first point that failed.
+    """
+
+    def __init__(self, message: str, partial: Result) -> None:
+        super().__init__(message)
+        self.partial = partial
+
+
+class DeadlineExceeded(PartialResultError, TimeoutError):
+    """The request's overall ``deadline`` passed; ``partial`` holds what was finished in time."""

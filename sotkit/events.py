@@ -1,0 +1,76 @@
+"""Events yielded by ``sotkit.stream()``. Every event has a ``type``; match on it or on the class."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal, Union
+
+if TYPE_CHECKING:
+    from .result import Mode, Result
+
+
+@dataclass(frozen=True)
+class RouteEvent:
+    """The request's mode was decided (by the router, or forced)."""
+
+    mode: Mode
+    reason: str
+    type: Literal["route"] = "route"
+
+
+@dataclass(frozen=True)
+class PointEvent:
+    """A skeleton point was parsed; its expansion starts now."""
+
+    index: int
+    title: str
+    type: Literal["point"] = "point"
+
+
+@dataclass(frozen=True)
+class TextEvent:
+    """The next piece of the stitched answer, in order. Joined, they are exactly ``result.text``.
+
+    ``index`` is the point the piece belongs to (``None`` in a sequential answer).
+    """
+
+    text: str
+    index: int | None = None
+    type: Literal["text"] = "text"
+
+
+@dataclass(frozen=True)
+class PointDeltaEvent:
+    """A piece of one point's expansion as it arrives, possibly out of order (for UIs that fill all points live)."""
+
+    index: int
+    text: str
+    type: Literal["point_delta"] = "point_delta"
+
+
+@dataclass(frozen=True)
+class PointDoneEvent:
+    index: int
+    text: str
+    type: Literal["point_done"] = "point_done"
+
+
+@dataclass(frozen=True)
+class RetryEvent:
+    """A call failed and will be tried again after ``wait_s``. ``index`` is ``None`` for the skeleton call."""
+
+    index: int | None
+    attempt: int
+    status: int | None
+    wait_s: float
+    error: str
+    type: Literal["retry"] = "retry"
+
+
+@dataclass(frozen=True)
+class DoneEvent:
+    result: Result
+    type: Literal["done"] = "done"
+
+
+Event = Union[RouteEvent, PointEvent, TextEvent, PointDeltaEvent, PointDoneEvent, RetryEvent, DoneEvent]

@@ -1,0 +1,65 @@
+"""The one interface every provider adapter implements: stream a chat completion."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A rendered template: system text, user text and an optional assistant prefill."""
+
+    user: str
+    system: str | None = None
+    prefill: str | None = None
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    prompt: Prompt
+    max_tokens: int = 1024
+    stop: tuple[str, ...] = ()
+    temperature: float | None = None
+
+
+@dataclass(frozen=True)
+class CallUsage:
+    """Token counts of one call, yielded last by ``Provider.stream``."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+Chunk = str | CallUsage
+
+
+class Provider(ABC):
+    """A thin adapter from ``ChatRequest`` to one backend.
+
+    ``stream`` yields the completion's text deltas and then, once, a ``CallUsage``. When the provider
+    honours ``prompt.prefill`` (``supports_prefill``), the deltas continue the prefill and do not repeat it;
+    otherwise the prefill is sent as an instruction to begin that way and the model writes it itself.
+    Errors are the backend SDK's own exceptions; retrying is the caller's job (one retry layer).
+    """
+
+    #: the full model string, ``provider:model``
+    model: str
+    supports_prefill: bool = False
+    #: in-process models run one generation at a time; batched expansion beats N calls there
+    supports_batch: bool = False
+
+    @abstractmethod
+    def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:
+        """Yield text deltas, then one ``CallUsage``."""
+
+    def stream_batch(self, requests: Sequence[ChatRequest]) -> AsyncIterator[tuple[int, Chunk]]:
+        """Run several requests as one batch, yielding ``(row, chunk)``; only when ``supports_batch``."""
+        raise NotImplementedError(f"{type(self).__name__} does not batch")
+
+    async def aclose(self) -> None:
+        """Release clients this provider created (never ones the user passed in)."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.model!r})"

@@ -1,0 +1,68 @@
+"""What a request returns: the stitched answer with its skeleton, usage and timings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Mode = Literal["sot", "sequential"]
+
+
+@dataclass
+class Usage:
+    """Tokens and calls, summed over every call a request made (retries included)."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    calls: int = 0
+
+    def add(self, other: Usage) -> None:
+        self.input_tokens += other.input_tokens
+        self.output_tokens += other.output_tokens
+        self.calls += other.calls
+
+
+@dataclass
+class Timings:
+    """Seconds since the request started (``*_at``) or durations (``*_s``)."""
+
+    total_s: float = 0.0
+    skeleton_s: float = 0.0
+    first_point_at: float | None = None
+    first_text_at: float | None = None
+
+
+@dataclass
+class Point:
+    index: int
+    title: str
+    text: str = ""
+    attempts: int = 0
+    model: str | None = None
+    """The model that wrote this point: the request's model, or the fallback."""
+    failed: bool = False
+    """True when the point was skipped (``on_point_error="skip"``) or never finished."""
+
+    @property
+    def done(self) -> bool:
+        return bool(self.text) and not self.failed
+
+
+@dataclass
+class Result:
+    text: str
+    mode: Mode
+    model: str
+    points: list[Point] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    timings: Timings = field(default_factory=Timings)
+    route_reason: str | None = None
+    """Why this mode was chosen (router decision, or why SoT fell back to a sequential answer)."""
+
+    @property
+    def skeleton(self) -> list[str]:
+        """The skeleton's point titles, in order."""
+        return [p.title for p in self.points]
+
+    def __str__(self) -> str:
+        return self.text
