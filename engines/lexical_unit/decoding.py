@@ -1,0 +1,293 @@
+"""Lexical-unit decoding (LUD): several tokens per forward pass from ``[PAD]`` slots.
+
+Every step feeds the tokens that are not yet in the KV cache followed by ``k`` ``[PAD]`` placeholders.
+The last real position gives the next token exactly as greedy decoding would; the ``[PAD]`` slots
+propose the tokens after it, and the leading run whose probabilities are all at or above ``alpha`` is
+kept (Sun et al., LREC-COLING 2024). The ``[PAD]`` entries are cropped from the cache after every step and
+the kept tokens ride along with the next step's ``[PAD]`` slots, so they cost no extra forward pass.
+
+With ``verify=True`` the kept tokens are only drafts: the next forward pass (which runs anyway) checks each
+against the model's own greedy choice at its position, keeps the matching prefix plus the model's next token,
+and rolls the rest back, so the output is exactly greedy decoding at any ``alpha``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Sequence
+
+import torch
+from transformers import DynamicCache, PreTrainedModel, PreTrainedTokenizerBase
+
+PAD_TOKEN = "[PAD]"
+
+
+@dataclass
+class DecodingStats:
+    """What one ``generate`` call cost and how much the ``[PAD]`` slots contributed."""
+
+    forward_passes: int = 0
+    new_tokens: int = 0
+    #: tokens proposed by ``[PAD]`` slots at or above alpha (in verified mode, drafts sent for checking)
+    proposed: int = 0
+    #: verified mode: drafts the model's own greedy choice rejected and that were rolled back
+    rejected: int = 0
+    #: tokens committed by each forward pass, in order
+    committed_per_step: list[int] = field(default_factory=list)
+    #: KV-cache length after each step (it never holds a ``[PAD]`` or a rejected draft)
+    cache_lengths: list[int] = field(default_factory=list)
+
+    @property
+    def tokens_per_forward(self) -> float:
+        return self.new_tokens / self.forward_passes if self.forward_passes else 0.0
+
+    @property
+    def histogram(self) -> dict[int, int]:
+        """Tokens committed per forward pass -> number of passes that committed that many."""
+        return dict(sorted(Counter(self.committed_per_step).items()))
+
+    def as_dict(self) -> dict:
+        return {
+            "forward_passes": self.forward_passes,
+            "new_tokens": self.new_tokens,
+            "tokens_per_forward": round(self.tokens_per_forward, 4),
+            "proposed": self.proposed,
+            "rejected": self.rejected,
+            "histogram": self.histogram,
+        }
+
+
+@dataclass
+class LUDResult:
+    """The generated token ids (prompt excluded), their text, why decoding ended, and the statistics."""
+
+    token_ids: list[int]
+    text: str
+    finish_reason: str  # "eos", "stop" or "length"
+    stats: DecodingStats
+
+
+def pad_token_id(tokenizer: PreTrainedTokenizerBase) -> int:
+    """The id of the ``[PAD]`` placeholder; a clear error if the tokenizer lacks one."""
+    token_id = tokenizer.convert_tokens_to_ids(PAD_TOKEN)
+    if token_id is None or token_id == tokenizer.unk_token_id:
+        raise ValueError(
+            f"the tokenizer has no {PAD_TOKEN!r} token: call "
+            "sotkit.engines.lexical_unit.add_pad_token(model, tokenizer) first (and fine-tune so the slots mean something)"
+        )
+    return int(token_id)
+
+
+def add_pad_token(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> int:
+    """Add ``[PAD]`` to the tokenizer and the model's embeddings if missing; return its id.
+
+    The new embedding row is the mean of the existing rows (transformers' ``mean_resizing``), so before
+    fine-tuning a ``[PAD]`` slot behaves like an "average token" rather than a random vector.
+    """
+    if tokenizer.convert_tokens_to_ids(PAD_TOKEN) not in (None, tokenizer.unk_token_id):
+        return pad_token_id(tokenizer)
+    tokenizer.add_tokens([PAD_TOKEN], special_tokens=True)
+    if model.get_input_embeddings().weight.shape[0] < len(tokenizer):
+        model.resize_token_embeddings(len(tokenizer), mean_resizing=True)
+    return pad_token_id(tokenizer)
+
+
+def eos_token_ids(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> set[int]:
+    """End-of-sequence ids from the model's generation config, else the tokenizer's."""
+    eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    if eos is None:
+        eos = tokenizer.eos_token_id
+    if eos is None:
+        return set()
+    return {int(e) for e in eos} if isinstance(eos, (list, tuple)) else {int(eos)}
+
+
+class _SpanStream:
+    """Turns committed token spans into text pieces, honouring stop sequences.
+
+    Text that might be the start of a stop sequence, or ends in an incomplete UTF-8 character, is held back
+    until the next span settles it, so a caller never receives text it would have to take back.
+    """
+
+    def __init__(self, tokenizer: PreTrainedTokenizerBase, stop: Sequence[str], on_span: Callable[[str], None] | None):
+        self.tokenizer, self.stop, self.on_span = tokenizer, [s for s in stop if s], on_span
+        self.ids: list[int] = []
+        self.text = ""
+        self.emitted = 0
+
+    def _decode(self, ids: list[int]) -> str:
+        return self.tokenizer.decode(ids, skip_special_tokens=True)
+
+    def push(self, tokens: list[int]) -> bool:
+        """Add committed tokens; return True when a stop sequence has appeared (tokens after it dropped)."""
+        start = len(self.ids)
+        self.ids.extend(tokens)
+        self.text = self._decode(self.ids)
+        window = max(0, self.emitted - max((len(s) for s in self.stop), default=0))
+        hits = [i for i in (self.text.find(s, window) for s in self.stop) if i >= 0]
+        if hits:
+            cut = min(hits)
+            # Keep the shortest token prefix whose text already contains the stop sequence.
+            for n in range(start + 1, len(self.ids) + 1):
+                if any(s in self._decode(self.ids[:n]) for s in self.stop):
+                    del self.ids[n:]
+                    break
+            self.text = self.text[:cut]
+            self._emit(cut)
+            return True
+        self._emit(len(self.text) - self._holdback())
+        return False
+
+    def _holdback(self) -> int:
+        if self.text.endswith("\ufffd"):
+            return len(self.text) - self.emitted
+        for n in range(min(len(self.text), max((len(s) for s in self.stop), default=1) - 1), 0, -1):
+            if any(s.startswith(self.text[-n:]) for s in self.stop):
+                return n
+        return 0
+
+    def _emit(self, end: int) -> None:
+        if end > self.emitted:
+            piece, self.emitted = self.text[self.emitted : end], end
+            if self.on_span is not None:
+                self.on_span(piece)
+
+    def finish(self) -> None:
+        self._emit(len(self.text))
+
+
+def _validate(prompt_ids: list[int], max_new_tokens: int, alpha: float, k: int) -> None:
+    if not prompt_ids:
+        raise ValueError("prompt_ids is empty: pass at least one token (e.g. the chat template's output)")
+    if max_new_tokens < 1:
+        raise ValueError(f"max_new_tokens must be at least 1, got {max_new_tokens}")
+    if k < 0:
+        raise ValueError(f"k (the number of [PAD] slots) must be 0 or more, got {k}")
+    if alpha < 0:
+        raise ValueError(f"alpha is a probability threshold and must be >= 0, got {alpha} (use alpha > 1 to disable)")
+
+
+def _as_list(prompt_ids: torch.Tensor | Iterable[int]) -> list[int]:
+    if isinstance(prompt_ids, torch.Tensor):
+        if prompt_ids.dim() == 2:
+            if prompt_ids.shape[0] != 1:
+                raise ValueError(f"generate decodes one sequence at a time; got a batch of {prompt_ids.shape[0]}")
+            prompt_ids = prompt_ids[0]
+        return [int(t) for t in prompt_ids.tolist()]
+    return [int(t) for t in prompt_ids]
+
+
+def _confident_run(slot_logits: torch.Tensor, pad_id: int, alpha: float) -> list[int]:
+    """The leading slot predictions whose probability is >= alpha (a slot never proposes ``[PAD]`` itself)."""
+    slot_logits = slot_logits.float()
+    slot_logits[:, pad_id] = float("-inf")
+    probs, tokens = slot_logits.softmax(-1).max(-1)
+    run: list[int] = []
+    for p, t in zip(probs.tolist(), tokens.tolist()):
+        if p < alpha:
+            break
+        run.append(int(t))
+    return run
+
+
+@torch.inference_mode()
+def generate(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    prompt_ids: torch.Tensor | Sequence[int],
+    max_new_tokens: int,
+    alpha: float = 0.9,
+    k: int = 3,
+    verify: bool = False,
+    *,
+    stop: Sequence[str] = (),
+    eos_token_id: int | Iterable[int] | None = None,
+    on_span: Callable[[str], None] | None = None,
+    pad_id: int | None = None,
+) -> LUDResult:
+    """Decode greedily from ``prompt_ids``, taking up to ``k`` extra tokens per forward pass from ``[PAD]`` slots.
+
+    Args:
+        model: a Hugging Face causal LM (fine-tuned with ``[PAD]`` slots for any speed-up).
+        tokenizer: its tokenizer, which must contain ``[PAD]`` when ``k > 0`` (see ``add_pad_token``).
+        prompt_ids: the prompt as a 1-D sequence of ids (or a ``[1, n]`` tensor).
+        max_new_tokens: upper bound on generated tokens.
+        alpha: keep slot predictions while each one's probability is ``>= alpha``; above 1 keeps none.
+        k: number of ``[PAD]`` slots per step; 0 is plain greedy decoding with a KV cache.
+        verify: check every slot token against the model's greedy choice in the next pass and roll back
+            mismatches, so the output equals greedy decoding exactly.
+        stop: strings that end generation; the text is cut before the first one.
+        eos_token_id: end-of-sequence id(s); defaults to the model's generation config / tokenizer.
+        on_span: called with each newly settled piece of text as spans are accepted (safe to use from a worker
+            thread; the call happens on the decoding thread).
+        pad_id: the ``[PAD]`` id, if the tokenizer does not spell it ``[PAD]``.
+    """
+    prompt = _as_list(prompt_ids)
+    _validate(prompt, max_new_tokens, alpha, k)
+    pad = (pad_id if pad_id is not None else pad_token_id(tokenizer)) if k > 0 else -1
+    if eos_token_id is None:
+        eos = eos_token_ids(model, tokenizer)
+    else:
+        eos = {int(eos_token_id)} if isinstance(eos_token_id, int) else {int(e) for e in eos_token_id}
+
+    stats = DecodingStats()
+    stream = _SpanStream(tokenizer, stop, on_span)
+    cache = DynamicCache(config=model.config)
+    generated: list[int] = []
+    pending = prompt  # committed tokens whose keys and values are not in the cache yet
+    drafts: list[int] = []  # verified mode: slot tokens waiting for the model's check
+    finish_reason = "length"
+    device = model.device
+
+    while True:
+        feed = pending + drafts + [pad] * k
+        n_logits = len(drafts) + 1 + k  # from the last committed token to the last slot
+        logits = model(
+            input_ids=torch.tensor([feed], device=device), cache=cache, use_cache=True, logits_to_keep=n_logits
+        ).logits[0]
+        stats.forward_passes += 1
+        greedy = logits[: len(drafts) + 1].argmax(-1).tolist()
+        n_ok = 0
+        while n_ok < len(drafts) and drafts[n_ok] == greedy[n_ok]:
+            n_ok += 1
+        rejected = len(drafts) - n_ok
+        stats.rejected += rejected
+        # Slot predictions are conditioned on everything fed before them, so they are void after a rollback.
+        proposals = _confident_run(logits[len(drafts) + 1 :], pad, alpha) if k and not rejected else []
+        stats.proposed += len(proposals)
+        new = drafts[:n_ok] + [int(greedy[n_ok])]
+        if not verify:
+            new += proposals
+            proposals = []
+        new = new[: max_new_tokens - len(generated)]
+        eos_at = next((i for i, t in enumerate(new) if t in eos), None)
+        if eos_at is not None:
+            new = new[: eos_at + 1]
+        cache.crop(-(k + rejected))
+        stats.cache_lengths.append(cache.get_seq_length())
+
+        generated += new
+        stats.committed_per_step.append(len(new))
+        if stream.push([t for t in new if t not in eos]):
+            stats.committed_per_step[-1] -= len(generated) - len(stream.ids)
+            generated = list(stream.ids)  # EOS only ever ends a span, so the stream holds every other token
+            finish_reason = "stop"
+            break
+        if eos_at is not None:
+            finish_reason = "eos"
+            break
+        if len(generated) >= max_new_tokens:
+            break
+        if verify:
+            pending = [new[-1]]
+            drafts = proposals[: max_new_tokens - len(generated) - 1]
+            eos_in_drafts = next((i for i, t in enumerate(drafts) if t in eos), None)
+            if eos_in_drafts is not None:
+                drafts = drafts[: eos_in_drafts + 1]
+        else:
+            pending = new
+
+    stream.finish()
+    stats.new_tokens = len(generated)
+    return LUDResult(token_ids=generated, text=stream.text, finish_reason=finish_reason, stats=stats)
