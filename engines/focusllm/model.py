@@ -1,0 +1,458 @@
+"""FocusLLM on a frozen Llama-family Hugging Face model (Li et al., arXiv 2408.11745).
+
+A prompt is split into *memory* (everything but its last ``local_window`` tokens) and the *local context*.
+The memory is cut into chunks of ``chunk_size`` tokens; every chunk gets the last ``fragment_len`` tokens of
+the local context appended and all chunks are read as one batch by the frozen model. The last appended token
+of each chunk is its *candidate*: only there every attention layer uses the new q/k/v/o projections (a
+:class:`SplitLinear`, the only trained parameters). The candidates' key/value states are re-positioned to the
+start (chunk ``i``'s candidate at position ``i``) and the main decoder reads the local context after them.
+
+During generation every new token is appended to each chunk's own cache (one batched step), which yields a new
+candidate per chunk that replaces the old one in the main decoder's memory slots. The *static* mode skips that
+and keeps the prefill candidates. Decoding is greedy.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+from transformers import DynamicCache, PreTrainedModel
+from transformers.models.llama.modeling_llama import rotate_half
+
+PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj")
+# RoPE variants whose frequencies depend on the sequence length cannot be re-positioned by a fixed rotation.
+_UNSUPPORTED_ROPE = {"dynamic", "longrope"}
+
+
+@dataclass(frozen=True)
+class FocusConfig:
+    """How a prompt is cut: chunk length, local window and the local fragment appended to each chunk."""
+
+    chunk_size: int = 512
+    local_window: int = 128
+    fragment_len: int = 16
+
+    def __post_init__(self) -> None:
+        if self.chunk_size < 1 or self.local_window < 1 or self.fragment_len < 1:
+            raise ValueError(f"FocusConfig sizes must be positive, got {self}")
+        if self.fragment_len > self.local_window:
+            raise ValueError(
+                f"fragment_len ({self.fragment_len}) must not exceed local_window ({self.local_window}): "
+                "the fragment is the tail of the local context"
+            )
+
+
+class _Split:
+    """Shared switch: sequence columns at or after ``at`` are candidate positions (``None``: no candidates)."""
+
+    at: int | None = None
+
+
+class SplitLinear(nn.Module):
+    """A frozen linear layer with a trainable twin that is used only at candidate columns."""
+
+    def __init__(self, frozen: nn.Linear, split: _Split) -> None:
+        super().__init__()
+        self.frozen = frozen
+        self.focus = nn.Linear(frozen.in_features, frozen.out_features, bias=frozen.bias is not None)
+        self.focus.to(device=frozen.weight.device, dtype=frozen.weight.dtype)
+        with torch.no_grad():
+            self.focus.weight.copy_(frozen.weight)
+            if frozen.bias is not None:
+                self.focus.bias.copy_(frozen.bias)
+        self._split = split
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        at = self._split.at
+        if at is None:
+            return self.frozen(x)
+        if at <= 0:
+            return self.focus(x)
+        # Columns are dim -2 ([batch, seq, features]); only the candidate tail pays for the second projection.
+        return torch.cat([self.frozen(x[..., :at, :]), self.focus(x[..., at:, :])], dim=-2)
+
+
+@dataclass
+class ChunkBatch:
+    """Memory chunks as one left-padded batch: ``ids`` [n, width], ``lengths`` [n] real tokens per row."""
+
+    ids: torch.Tensor
+    lengths: torch.Tensor
+
+    @property
+    def width(self) -> int:
+        return self.ids.shape[1]
+
+    @property
+    def key_mask(self) -> torch.Tensor:
+        """[n, width] True where a column holds a real token."""
+        cols = torch.arange(self.width, device=self.ids.device)
+        return cols >= (self.width - self.lengths)[:, None]
+
+
+@dataclass
+class ChunkEncoding:
+    """What reading the chunks (plus appended tokens) left behind."""
+
+    cache: DynamicCache  # batch n, every chunk's own key/value states
+    key_mask: torch.Tensor  # [n, columns] real (non-pad) columns
+    next_position: torch.Tensor  # [n] chunk-local position of the next appended token
+
+    def candidates(self, count: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Per layer, keys and values of the last ``count`` columns: [n, kv_heads, count, head_dim]."""
+        return [(layer.keys[:, :, -count:], layer.values[:, :, -count:]) for layer in self.cache.layers]
+
+
+@dataclass
+class FocusState:
+    """Generation state: the chunks' caches and the main decoder's cache (memory slots first)."""
+
+    chunks: ChunkEncoding | None
+    main: DynamicCache
+    n_chunks: int
+    next_position: int
+
+
+def _additive(allowed: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """Boolean attention pattern to the additive float mask both eager and SDPA attention accept."""
+    mask = torch.zeros(allowed.shape, dtype=dtype, device=allowed.device)
+    return mask.masked_fill_(~allowed, torch.finfo(dtype).min)
+
+
+class FocusLLM(nn.Module):
+    """A frozen causal LM plus FocusLLM's candidate projections; see the module docstring."""
+
+    def __init__(self, base: PreTrainedModel, config: FocusConfig | None = None) -> None:
+        super().__init__()
+        rope_type = (getattr(base.config, "rope_parameters", None) or {}).get("rope_type", "default")
+        if rope_type in _UNSUPPORTED_ROPE:
+            raise ValueError(f"FocusLLM cannot re-position keys for rope_type={rope_type!r}; use a fixed RoPE model")
+        self.base = base
+        self.config = config or FocusConfig()
+        self._split = _Split()
+        base.requires_grad_(False)
+        layers = base.get_decoder().layers
+        for layer in layers:
+            attn = layer.self_attn
+            for name in PROJECTIONS:
+                if not isinstance(getattr(attn, name), nn.Linear):
+                    raise TypeError(f"expected a Llama-family attention with nn.Linear {name}, got {type(attn)}")
+                setattr(attn, name, SplitLinear(getattr(attn, name), self._split))
+        self._rotary = base.get_decoder().rotary_emb
+
+    # ----------------------------------------------------------------- parameters, saving, loading
+    def focus_parameters(self) -> Iterator[nn.Parameter]:
+        """The trainable parameters: the candidate projections of every layer."""
+        return (p for name, p in self.named_parameters() if ".focus." in name)
+
+    def focus_state_dict(self) -> dict[str, torch.Tensor]:
+        """Only the new parameters, keyed by their name inside the base model."""
+        return {
+            name.removeprefix("base."): p.detach().contiguous()
+            for name, p in self.named_parameters()
+            if ".focus." in name
+        }
+
+    def save_focus_weights(self, path: str | Path) -> Path:
+        """Write the new parameters and the chunking config to one small safetensors file."""
+        from safetensors.torch import save_file
+
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_file(self.focus_state_dict(), str(path), metadata={"focus_config": json.dumps(asdict(self.config))})
+        return path
+
+    def load_focus_weights(self, path: str | Path) -> None:
+        """Load weights written by :meth:`save_focus_weights` (the names must match this base model)."""
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as f:
+            tensors = {key: f.get_tensor(key) for key in f.keys()}
+        expected = self.focus_state_dict()
+        if set(tensors) != set(expected):
+            missing, extra = sorted(set(expected) - set(tensors)), sorted(set(tensors) - set(expected))
+            raise ValueError(f"{path} does not fit this base model: missing {missing[:3]}, unexpected {extra[:3]}")
+        params = dict(self.base.named_parameters())
+        with torch.no_grad():
+            for key, value in tensors.items():
+                params[key].copy_(value)
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        base_model: PreTrainedModel | str,
+        weights_path: str | Path | None = None,
+        config: FocusConfig | None = None,
+    ) -> FocusLLM:
+        """Wrap ``base_model`` (a model or a name for ``sotkit.engines.models.load_model``).
+
+        With ``weights_path`` the trained projections and their chunking config are loaded; ``config``
+        overrides the stored config.
+        """
+        if isinstance(base_model, str):
+            from sotkit.engines.models import load_model
+
+            base_model, _ = load_model(base_model)
+        if weights_path is not None and config is None:
+            config = read_focus_config(weights_path)
+        model = cls(base_model, config)
+        if weights_path is not None:
+            model.load_focus_weights(weights_path)
+        return model.eval()
+
+    # ----------------------------------------------------------------- building blocks
+    @contextmanager
+    def candidates_from(self, column: int | None) -> Iterator[None]:
+        """Within the block, columns >= ``column`` of every forward use the candidate projections."""
+        previous, self._split.at = self._split.at, column
+        try:
+            yield
+        finally:
+            self._split.at = previous
+
+    def split_prompt(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """1-D prompt -> (memory, local context); the memory is empty when the prompt fits the window."""
+        cut = max(0, ids.shape[0] - self.config.local_window)
+        return ids[:cut], ids[cut:]
+
+    def chunk_memory(self, memory: torch.Tensor) -> ChunkBatch:
+        """Cut a 1-D memory into ``chunk_size`` pieces (the last may be shorter and is left-padded)."""
+        if memory.ndim != 1 or memory.numel() == 0:
+            raise ValueError("chunk_memory expects a non-empty 1-D tensor of token ids")
+        size = self.config.chunk_size
+        pieces = list(torch.split(memory, size))
+        width = pieces[0].shape[0]
+        ids = memory.new_zeros(len(pieces), width)
+        for row, piece in enumerate(pieces):
+            ids[row, width - piece.shape[0] :] = piece
+        lengths = torch.tensor([p.shape[0] for p in pieces], device=memory.device)
+        return ChunkBatch(ids, lengths)
+
+    def encode_chunks(self, chunks: ChunkBatch, appended: torch.Tensor) -> ChunkEncoding:
+        """Read every chunk with ``appended`` (1-D) after it, all chunks in one batched forward.
+
+        Candidate columns are the last ``len(appended) - fragment_len + 1`` ones: the fragment's last token
+        and everything appended after it (tokens generated so far, or a training continuation).
+        """
+        n, width = chunks.ids.shape
+        extra = appended.shape[0]
+        if extra < self.config.fragment_len:
+            raise ValueError(f"appended has {extra} tokens, fewer than fragment_len={self.config.fragment_len}")
+        ids = torch.cat([chunks.ids, appended.expand(n, extra)], dim=1)
+        key_mask = torch.cat([chunks.key_mask, chunks.key_mask.new_ones(n, extra)], dim=1)
+        # Real tokens start at position 0 in every row; pads sit at negative positions nobody attends to.
+        positions = torch.arange(width + extra, device=ids.device) - (width - chunks.lengths)[:, None]
+        causal = torch.ones(width + extra, width + extra, dtype=torch.bool, device=ids.device).tril()
+        allowed = causal & key_mask[:, None, :]
+        allowed |= torch.eye(width + extra, dtype=torch.bool, device=ids.device)  # pad rows: no empty softmax
+        cache = DynamicCache(config=self.base.config)
+        with self.candidates_from(width + self.config.fragment_len - 1):
+            self.base.get_decoder()(
+                input_ids=ids,
+                attention_mask=_additive(allowed[:, None], self.base.dtype),
+                position_ids=positions.clamp(min=0),
+                cache=cache,
+                use_cache=True,
+            )
+        return ChunkEncoding(cache, key_mask, positions[:, -1] + 1)
+
+    def reposition(self, keys: torch.Tensor, source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Move RoPE-embedded keys [b, heads, t, d] from ``source`` to ``target`` positions ([b, t] each).
+
+        RoPE is a rotation by angle ``position * freq``, so rotating by ``target - source`` is exact.
+        """
+        delta = (target - source).to(keys.device)
+        cos, sin = self._rotary(keys, delta)
+        scale = self._rotary.attention_scaling  # already applied once to the stored key
+        cos, sin = (cos / scale).unsqueeze(1), (sin / scale).unsqueeze(1)
+        return keys * cos + rotate_half(keys) * sin
+
+    def _memory_from(self, encoding: ChunkEncoding, steps: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Candidates of the last ``steps`` columns, re-positioned to slot ``i`` and laid out step-major.
+
+        Returns per layer keys/values of shape [1, kv_heads, steps * n, head_dim].
+        """
+        n = encoding.key_mask.shape[0]
+        source = encoding.next_position[:, None] - steps + torch.arange(steps, device=encoding.key_mask.device)
+        target = torch.arange(n, device=source.device)[:, None].expand(n, steps)
+        memory = []
+        for keys, values in encoding.candidates(steps):
+            keys = self.reposition(keys, source, target)
+            # [n, h, steps, d] -> [1, h, steps * n, d] with step s, chunk i at index s * n + i
+            memory.append(tuple(t.permute(1, 2, 0, 3).flatten(1, 2).unsqueeze(0) for t in (keys, values)))
+        return memory
+
+    def forward_with_memory(
+        self, memory: torch.Tensor, local: torch.Tensor, continuation: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, FocusState]:
+        """Teacher-forced FocusLLM pass: logits [len(local) + len(continuation), vocab] for 1-D inputs.
+
+        Continuation token ``t`` (0-based) sees the candidates the chunks produce once that token has been
+        appended to them, exactly as incremental generation would; local tokens see the prefill candidates.
+        This is the training forward and, with no continuation, the generation prefill.
+        """
+        continuation = local.new_zeros(0) if continuation is None else continuation
+        steps = continuation.shape[0] + 1
+        if local.shape[0] < self.config.fragment_len:
+            raise ValueError(f"local context has {local.shape[0]} tokens, fewer than fragment_len")
+        chunks = self.chunk_memory(memory)
+        n = chunks.ids.shape[0]
+        fragment = local[-self.config.fragment_len :]
+        encoding = self.encode_chunks(chunks, torch.cat([fragment, continuation]))
+        cache = DynamicCache(config=self.base.config)
+        for layer_idx, (keys, values) in enumerate(self._memory_from(encoding, steps)):
+            cache.update(keys, values, layer_idx)
+        queries = torch.cat([local, continuation])
+        q_len, slots = queries.shape[0], steps * n
+        # Query q uses memory step max(0, q - len(local) + 1); then causal attention over the local tokens.
+        step_of_query = (torch.arange(q_len, device=local.device) - local.shape[0] + 1).clamp(min=0)
+        step_of_slot = torch.arange(slots, device=local.device) // n
+        allowed = torch.cat(
+            [step_of_query[:, None] == step_of_slot[None], torch.ones(q_len, q_len, dtype=torch.bool, device=local.device).tril()], dim=1
+        )
+        out = self.base(
+            input_ids=queries[None],
+            attention_mask=_additive(allowed[None, None], self.base.dtype),
+            position_ids=(n + torch.arange(q_len, device=local.device))[None],
+            cache=cache,
+            use_cache=True,
+        )
+        state = FocusState(encoding, cache, n, n + q_len)
+        return out.logits[0], state
+
+    # ----------------------------------------------------------------- generation
+    @torch.no_grad()
+    def prefill(self, prompt_ids: torch.Tensor, memory: torch.Tensor | None = None) -> tuple[torch.Tensor, FocusState]:
+        """Read a prompt; returns the last position's logits [vocab] and the generation state.
+
+        With ``memory`` given, ``prompt_ids`` is the whole local context; otherwise the prompt is split by
+        ``local_window``. A prompt that fits the local window runs through the plain base model.
+        """
+        if memory is None:
+            memory, prompt_ids = self.split_prompt(prompt_ids)
+        if memory.numel() == 0:
+            cache = DynamicCache(config=self.base.config)
+            out = self.base(input_ids=prompt_ids[None], cache=cache, use_cache=True, logits_to_keep=1)
+            return out.logits[0, -1], FocusState(None, cache, 0, prompt_ids.shape[0])
+        logits, state = self.forward_with_memory(memory, prompt_ids)
+        # The main cache holds prefill memory (n slots) first; generation overwrites those slots in place.
+        return logits[-1], state
+
+    @torch.no_grad()
+    def step(self, state: FocusState, token: int, static: bool = False) -> torch.Tensor:
+        """Append one token; updates the candidates (unless ``static``) and returns the next logits [vocab]."""
+        device = state.main.layers[0].keys.device
+        if state.chunks is not None and not static:
+            self._update_candidates(state, token)
+        out = self.base(
+            input_ids=torch.tensor([[token]], device=device),
+            position_ids=torch.tensor([[state.next_position]], device=device),
+            cache=state.main,
+            use_cache=True,
+        )
+        state.next_position += 1
+        return out.logits[0, -1]
+
+    def _update_candidates(self, state: FocusState, token: int) -> None:
+        """Append ``token`` to every chunk (one batched step) and swap the new candidates into memory."""
+        enc = state.chunks
+        n = state.n_chunks
+        enc.key_mask = torch.cat([enc.key_mask, enc.key_mask.new_ones(n, 1)], dim=1)
+        with self.candidates_from(0):
+            self.base.get_decoder()(
+                input_ids=torch.full((n, 1), token, device=enc.key_mask.device),
+                attention_mask=_additive(enc.key_mask[:, None, None, :], self.base.dtype),
+                position_ids=enc.next_position[:, None],
+                cache=enc.cache,
+                use_cache=True,
+            )
+        enc.next_position = enc.next_position + 1
+        for layer, (keys, values) in zip(state.main.layers, self._memory_from(enc, 1)):
+            layer.keys[:, :, :n] = keys
+            layer.values[:, :, :n] = values
+
+    @torch.no_grad()
+    def generate(
+        self,
+        prompt_ids: Sequence[int] | torch.Tensor,
+        max_new_tokens: int,
+        *,
+        memory: Sequence[int] | torch.Tensor | None = None,
+        static: bool = False,
+        eos_token_id: int | Sequence[int] | None = None,
+        on_token: Callable[[int], None] | None = None,
+    ) -> list[int]:
+        """Greedy generation; returns the new token ids (stopping after an EOS id, which is included)."""
+        if max_new_tokens < 1:
+            raise ValueError("max_new_tokens must be at least 1")
+        device = self.base.device
+        prompt = torch.as_tensor(prompt_ids, dtype=torch.long, device=device)
+        mem = None if memory is None else torch.as_tensor(memory, dtype=torch.long, device=device)
+        if prompt.ndim != 1 or prompt.numel() == 0:
+            raise ValueError("prompt_ids must be a non-empty 1-D sequence of token ids")
+        stop = {eos_token_id} if isinstance(eos_token_id, int) else set(eos_token_id or ())
+        logits, state = self.prefill(prompt, mem)
+        tokens: list[int] = []
+        while True:
+            token = int(logits.argmax())
+            tokens.append(token)
+            if on_token is not None:
+                on_token(token)
+            if token in stop or len(tokens) == max_new_tokens:
+                return tokens
+            logits = self.step(state, token, static=static)
+
+
+def read_focus_config(path: str | Path) -> FocusConfig:
+    """The chunking config stored beside the weights by :meth:`FocusLLM.save_focus_weights`."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata() or {}
+    if "focus_config" not in meta:
+        raise ValueError(f"{path} has no focus_config metadata; was it written by save_focus_weights?")
+    return FocusConfig(**json.loads(meta["focus_config"]))
+
+
+def save_focus_weights(model: FocusLLM, path: str | Path) -> Path:
+    """Write only the new parameters of ``model`` (see :meth:`FocusLLM.save_focus_weights`)."""
+    return model.save_focus_weights(path)
+
+
+def focus_generate(
+    model: FocusLLM,
+    tokenizer,
+    context_ids: Sequence[int],
+    prompt_ids: Sequence[int],
+    max_new_tokens: int,
+    on_text: Callable[[str], None] | None = None,
+) -> str:
+    """Answer ``prompt_ids`` over a long ``context_ids`` (the context goes first); returns the new text.
+
+    The local window is at least the whole prompt, so the question is never cut into the memory.
+    ``on_text`` receives each newly decoded piece of text as it is generated.
+    """
+    ids = list(context_ids) + list(prompt_ids)
+    local_len = max(model.config.local_window, len(prompt_ids))
+    memory, local = ids[:-local_len], ids[-local_len:]
+    tokens: list[int] = []
+    emitted = ""
+
+    def emit(token: int) -> None:
+        nonlocal emitted
+        tokens.append(token)
+        text = tokenizer.decode(tokens, skip_special_tokens=True)
+        if on_text is not None and text != emitted and not text.endswith("\ufffd"):
+            on_text(text[len(emitted) :])
+            emitted = text
+
+    model.generate(
+        local, max_new_tokens, memory=memory or None, eos_token_id=tokenizer.eos_token_id, on_token=emit
+    )
+    return tokenizer.decode(tokens, skip_special_tokens=True)
