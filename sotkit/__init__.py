@@ -1,1 +1,28 @@
-"""sotkit"""
+"""sotkit: LLM answers sooner, by decoding in parallel.
+
+    import sotkit
+    result = await sotkit.generate("How can I sleep better?", model="openai:gpt-4o-mini")
+
+``import sotkit`` stays light: no provider SDK, torch or transformers is imported until a model of that
+kind is used, and nothing touches the network.
+"""
+
+from .client import EventStream, SoT, default_model, generate, stream
+from .coordinator import RequestOptions
+from .errors import (ConfigError, DeadlineExceeded, ModelNotAvailableError, PartialResultError, SotkitError,
+                     TemplateError)
+from .events import (DoneEvent, Event, PointDeltaEvent, PointDoneEvent, PointEvent, RetryEvent, RouteEvent,
+                     TextEvent)
+from .result import Point, Result, Timings, Usage
+from .retry import RetryAfterTooLong, RetryPolicy, StreamStalled
+from .templates import DEFAULT_PROMPTS, Templates
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_PROMPTS", "ConfigError", "DeadlineExceeded", "DoneEvent", "Event", "EventStream",
+    "ModelNotAvailableError", "PartialResultError", "Point", "PointDeltaEvent", "PointDoneEvent", "PointEvent",
+    "RequestOptions", "Result", "RetryAfterTooLong", "RetryEvent", "RetryPolicy", "RouteEvent", "SoT",
+    "SotkitError", "StreamStalled", "Templates", "TemplateError", "TextEvent", "Timings", "Usage",
+    "default_model", "generate", "stream",
+]

@@ -1,0 +1,40 @@
+"""Provider adapters, one module per provider, found by naming convention and imported lazily.
+
+``openai:gpt-4o-mini`` is served by ``sotkit.providers.openai``; adding a provider is adding a module that
+defines ``PROVIDER``, a ``Provider`` subclass taking ``(model_name, **options)``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from typing import Any
+
+from ..errors import ConfigError
+from .base import CallUsage, ChatRequest, Chunk, Prompt, Provider
+
+__all__ = ["CallUsage", "ChatRequest", "Chunk", "Prompt", "Provider", "available", "create_provider", "split_model"]
+
+
+def available() -> list[str]:
+    """Names of the installed provider modules (no module is imported)."""
+    return sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name != "base")
+
+
+def split_model(model: str) -> tuple[str, str]:
+    """``"openai:gpt-4o"`` -> ``("openai", "gpt-4o")``, with an error that says what a model string is."""
+    prefix, sep, name = model.partition(":")
+    if not sep or not prefix or not name.strip():
+        raise ConfigError(f"model {model!r} is not of the form 'provider:model' (for example "
+                          f"'openai:gpt-4o-mini' or 'local:smollm2'); providers: {', '.join(available())}")
+    if prefix not in available():
+        raise ConfigError(f"unknown provider {prefix!r} in model {model!r}; known providers: "
+                          f"{', '.join(available())} (OpenAI-compatible servers use 'openai:' with base_url=)")
+    return prefix, name
+
+
+def create_provider(model: str, **options: Any) -> Provider:
+    """Build the adapter for a ``provider:model`` string. Options go to the adapter (api_key, base_url, ...)."""
+    prefix, name = split_model(model)
+    module = importlib.import_module(f"{__name__}.{prefix}")
+    return module.PROVIDER(name, **options)

@@ -1,0 +1,212 @@
+"""The public client: ``SoT`` and the module-level ``generate`` / ``stream``."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import anyio
+
+from .coordinator import Backend, Request, RequestOptions
+from .errors import ConfigError
+from .events import DoneEvent, Event
+from .limits import ModelLimits
+from .providers import create_provider
+from .providers.base import Provider
+from .result import Result
+from .retry import RetryPolicy
+from .templates import Templates, TemplateSource
+
+REQUEST_FIELDS = frozenset(f.name for f in dataclasses.fields(RequestOptions))
+
+
+def default_model() -> str:
+    """``SOTKIT_MODEL``, else OpenAI or Anthropic when their key is set, else the embedded local model."""
+    if model := os.environ.get("SOTKIT_MODEL"):
+        return model
+    if os.environ.get("OPENAI_API_KEY"):
+        return "openai:gpt-4o-mini"
+    if os.environ.get("ANTHROPIC_API_KEY"):
+        return "anthropic:claude-sonnet-4-5"
+    return "local:smollm2"
+
+
+class SoT:
+    """A reusable Skeleton-of-Thought client. Its limits are shared by every request made through it.
+
+    >>> async with sotkit.SoT("openai:gpt-4o-mini") as sot:   # doctest: +SKIP
+    ...     result = await sot.generate("How can I sleep better?")
+
+    ``model`` and ``fallback`` are ``provider:model`` strings (or ``Provider`` objects). ``base_url``,
+    ``api_key``, ``client``, ``timeout`` and any other keyword not listed here configure the main model's
+    provider (``device`` and ``dtype`` for ``local:`` models). Per-request settings (``mode``,
+    ``max_points``, ``deadline``, ``on_point_error``, ...; see ``RequestOptions``) are defaults here and
+    can be overridden on each call.
+    """
+
+    def __init__(self, model: str | Provider | None = None, *, fallback: str | Provider | None = None,
+                 router: Any = None, max_concurrency: int = 16, rpm: float | None = None,
+                 tpm: float | None = None, templates: TemplateSource = None, timeout: float | None = 60.0,
+                 retry: RetryPolicy | int | None = None, **options: Any) -> None:
+        request_options = {k: options.pop(k) for k in list(options) if k in REQUEST_FIELDS}
+        if isinstance(retry, int):
+            retry = RetryPolicy(attempts=retry)
+        self.options = RequestOptions(**request_options, **({"retry": retry} if retry else {}))
+        self._owned: list[Provider] = []
+        main = self._provider(model or default_model(), {"timeout": timeout, **options})
+        self.backends = [Backend(main, _templates(main, templates), ModelLimits(max_concurrency, rpm, tpm))]
+        if fallback is not None:
+            backup = self._provider(fallback, {"timeout": timeout})
+            self.backends.append(Backend(backup, _templates(backup, templates), ModelLimits(max_concurrency)))
+        self._router_spec = router
+        self._router: Any = None
+
+    @property
+    def model(self) -> str:
+        return self.backends[0].model
+
+    def _provider(self, model: str | Provider, options: dict[str, Any]) -> Provider:
+        if isinstance(model, Provider):
+            return model
+        if not isinstance(model, str):
+            raise ConfigError(f"model must be a 'provider:model' string or a Provider, got {type(model).__name__}")
+        if model.startswith("local:"):
+            options.pop("timeout", None)  # in-process generation has no network timeout
+        provider = create_provider(model, **{k: v for k, v in options.items() if v is not None})
+        self._owned.append(provider)
+        return provider
+
+    async def generate(self, question: str, **options: Any) -> Result:
+        """Answer one question; options override the client's request settings for this call."""
+        return await self._request(question, options, lambda event: None).run()
+
+    def stream(self, question: str, **options: Any) -> EventStream:
+        """Answer one question as a stream of events; use ``async with`` (or run it to the end)."""
+        request = self._request(question, options, None)
+        return EventStream(request)
+
+    def _request(self, question: str, options: dict[str, Any], send: Callable[[Event], None] | None) -> Request:
+        if not isinstance(question, str) or not question.strip():
+            raise ConfigError("the question is empty; pass the text to answer")
+        unknown = set(options) - REQUEST_FIELDS
+        if unknown:
+            raise ConfigError(f"unknown option(s) {', '.join(sorted(unknown))}; per-request options are: "
+                              f"{', '.join(sorted(REQUEST_FIELDS))}")
+        opts = dataclasses.replace(self.options, **options) if options else self.options
+        return Request(question.strip(), self.backends, opts, send or (lambda event: None), self._decide)
+
+    async def _decide(self, question: str) -> Any:
+        from .router import RulesRouter, make_router  # the router loads only when mode="auto" is used
+
+        if self._router is None:
+            self._router = make_router(self._router_spec, provider=self.backends[0].provider,
+                                       templates=self.backends[0].templates)
+        try:
+            return await self._router.decide(question)
+        except Exception:  # a router never fails a request
+            return await RulesRouter().decide(question)
+
+    async def aclose(self) -> None:
+        """Close the providers (and SDK clients) this client created; never ones passed in."""
+        for provider in self._owned:
+            await provider.aclose()
+        self._owned.clear()
+
+    async def __aenter__(self) -> SoT:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"SoT(model={self.model!r}, fallback={self.backends[1].model if len(self.backends) > 1 else None!r})"
+
+
+class EventStream:
+    """The events of one request. ``async with sot.stream(q) as events: async for event in events: ...``
+
+    Leaving the ``async with`` block (or ``aclose()``) early cancels every call in flight and closes its
+    connection. Iterating without ``async with`` works when the stream is read to its end.
+    """
+
+    def __init__(self, request: Request, on_close: Callable[[], Awaitable[None]] | None = None) -> None:
+        self._request = request
+        self._on_close = on_close
+        self._events: AsyncIterator[Event] | None = None
+
+    def __aiter__(self) -> EventStream:
+        return self
+
+    async def __anext__(self) -> Event:
+        if self._events is None:
+            self._events = self._run()
+        try:
+            return await self._events.__anext__()
+        except StopAsyncIteration:
+            await self.aclose()
+            raise
+
+    async def _run(self) -> AsyncIterator[Event]:
+        send, receive = anyio.create_memory_object_stream[Event](math.inf)
+        self._request.send = send.send_nowait
+        error: Exception | None = None
+
+        async def produce() -> None:
+            nonlocal error
+            with send:
+                try:
+                    result = await self._request.run()
+                except Exception as exc:  # re-raised to the reader, after the events before it
+                    error = exc
+                else:
+                    send.send_nowait(DoneEvent(result))
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(produce)
+            with receive:
+                async for event in receive:
+                    yield event
+        if error is not None:
+            raise error
+
+    async def aclose(self) -> None:
+        if self._events is not None:
+            await self._events.aclose()  # cancels the request's task group
+        if self._on_close is not None:
+            on_close, self._on_close = self._on_close, None
+            await on_close()
+
+    async def __aenter__(self) -> EventStream:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+
+def _templates(provider: Provider, overrides: TemplateSource) -> Templates:
+    return Templates(overrides, local=provider.model.startswith("local:"))
+
+
+def _split(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    request = {k: v for k, v in options.items() if k in REQUEST_FIELDS}
+    client = {k: v for k, v in options.items() if k not in REQUEST_FIELDS}
+    return client, request
+
+
+async def generate(question: str, *, model: str | Provider | None = None, **options: Any) -> Result:
+    """Answer ``question`` with a one-off ``SoT`` client; see ``SoT`` for the options."""
+    client_options, request_options = _split(options)
+    async with SoT(model, **client_options) as sot:
+        return await sot.generate(question, **request_options)
+
+
+def stream(question: str, *, model: str | Provider | None = None, **options: Any) -> EventStream:
+    """Stream the answer to ``question`` with a one-off ``SoT`` client, closed when the stream is."""
+    client_options, request_options = _split(options)
+    sot = SoT(model, **client_options)
+    events = sot.stream(question, **request_options)
+    events._on_close = sot.aclose
+    return events

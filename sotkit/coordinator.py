@@ -1,0 +1,378 @@
+"""The request path: route, skeleton, expand, stitch, account.
+
+One ``Request`` serves one question. Calls go through ``_call``: the backends in order (the model, then the
+fallback), each under the retry policy, the model's concurrency slot (per attempt, so a sleeping retry
+holds none) and its per-minute budgets. A retried stream resumes where the broken one stopped, so text that
+was already streamed to the caller (and paid for) stays valid.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import anyio
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+
+from .errors import ConfigError, DeadlineExceeded, PartialResultError
+from .events import (Event, PointDeltaEvent, PointDoneEvent, PointEvent, RetryEvent, RouteEvent, TextEvent)
+from .expansion import ExpansionFilter
+from .limits import ModelLimits, estimate_tokens
+from .providers.base import CallUsage, ChatRequest, Provider
+from .result import Mode, Point, Result, Usage
+from .retry import RetryPolicy, StreamStalled, is_retryable, status_of
+from .skeleton import SkeletonParser, SkeletonPoint
+from .stitch import Stitcher
+from .templates import Templates
+
+Send = Callable[[Event], None]
+OnText = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Backend:
+    """A provider with its templates and its limits (shared by every request through one client)."""
+
+    provider: Provider
+    templates: Templates
+    limits: ModelLimits
+
+    @property
+    def model(self) -> str:
+        return self.provider.model
+
+
+@dataclass(frozen=True)
+class RequestOptions:
+    """Settings of one request; every field can be given per call to ``generate``/``stream``."""
+
+    mode: Literal["auto", "sot", "sequential"] = "auto"
+    max_points: int = 10
+    skeleton_max_tokens: int = 300
+    point_max_tokens: int = 300
+    max_tokens: int = 1024
+    temperature: float | None = None
+    on_point_error: Literal["raise", "skip"] = "raise"
+    deadline: float | None = None
+    stall_timeout: float | None = 30.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    eager: bool = True
+    """Start each point's expansion as soon as its skeleton line is complete (else after the skeleton)."""
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("auto", "sot", "sequential"):
+            raise ConfigError(f"mode={self.mode!r}; use 'auto', 'sot' or 'sequential'")
+        if self.on_point_error not in ("raise", "skip"):
+            raise ConfigError(f"on_point_error={self.on_point_error!r}; use 'raise' or 'skip'")
+        for name in ("max_points", "skeleton_max_tokens", "point_max_tokens", "max_tokens"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name} must be a whole number of at least 1, got {value!r}")
+        if self.max_points < 2:
+            raise ConfigError("max_points must be at least 2 (a skeleton of one point is a sequential answer)")
+        for name in ("deadline", "stall_timeout"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ConfigError(f"{name} must be a positive number of seconds or None, got {value!r}")
+
+
+class Request:
+    def __init__(self, question: str, backends: list[Backend], options: RequestOptions, send: Send,
+                 decide: Callable[[str], object] | None = None) -> None:
+        self.question = question
+        self.backends = backends
+        self.options = options
+        self.send = send
+        self.decide = decide
+        self.usage = Usage()
+        self.points: dict[int, Point] = {}
+        self.stitcher = Stitcher()
+        self.sequential_text = ""
+        self.mode: Mode = "sot"
+        self.reason: str | None = None
+        self.errors: list[BaseException] = []
+        self._started = 0.0
+        self.timings_skeleton_s = 0.0
+        self.first_point_at: float | None = None
+        self.first_text_at: float | None = None
+
+    # -- the request path --------------------------------------------------------------------------------
+
+    async def run(self) -> Result:
+        self._started = anyio.current_time()
+        with anyio.move_on_after(self.options.deadline if self.options.deadline else math.inf) as scope:
+            await self._answer()
+        if scope.cancelled_caught:
+            raise DeadlineExceeded(f"the request's deadline of {self.options.deadline} s passed; "
+                                   f"{self._done_count()} point(s) were finished", self.result())
+        failed = [p for p in self.points.values() if p.failed]
+        if failed and self.options.on_point_error == "raise":
+            numbers = ", ".join(str(p.index) for p in failed)
+            raise PartialResultError(f"point(s) {numbers} failed after all attempts; the partial result holds "
+                                     "the others (pass on_point_error='skip' to accept it, or fallback= to "
+                                     "retry on another model)", self.result()) from self.errors[0]
+        return self.result()
+
+    async def _answer(self) -> None:
+        mode, reason = await self._route()
+        if mode == "sot":
+            self.send(RouteEvent("sot", reason))
+            found = await self._sot()
+            if found < 2:
+                mode, reason = "sequential", f"the skeleton had {found} point(s), so the answer is sequential"
+                self.points.clear()
+        if mode == "sequential":
+            self.mode, self.reason = "sequential", reason
+            self.send(RouteEvent("sequential", reason))
+            await self._sequential()
+        else:
+            self.reason = f"{reason}; {self.reason}" if self.reason else reason
+
+    async def _route(self) -> tuple[Mode, str]:
+        mode = self.options.mode
+        if mode != "auto":
+            return mode, f"mode={mode!r} was requested"
+        decision = await self.decide(self.question)
+        return decision.mode, decision.reason
+
+    async def _sot(self) -> int:
+        """Skeleton and expansions; returns how many points the skeleton had."""
+        backend = self.backends[0]
+        parser = SkeletonParser(self.options.max_points)
+        batch = backend.provider.supports_batch
+        waiting: list[SkeletonPoint] = []  # parsed, not yet started: nothing starts before a second point
+
+        # A batch needs every point, and eager=False waits too; otherwise points start as their lines end.
+        wait_for_skeleton = batch or not self.options.eager
+        skeleton_done = False
+
+        def start(tg: anyio.abc.TaskGroup, new: list[SkeletonPoint]) -> None:
+            waiting.extend(new)
+            if len(parser.points) < 2 or (wait_for_skeleton and not skeleton_done):
+                return
+            outline = [self._add_point(p) for p in parser.points]
+            started = [self.points[sp.index] for sp in waiting]
+            waiting.clear()
+            if batch:
+                tg.start_soon(self._expand_batch, started, outline)
+            for point in [] if batch else started:
+                tg.start_soon(self._expand, point, outline)
+
+        skeleton_error: Exception | None = None
+        async with anyio.create_task_group() as tg:
+            prompt = backend.templates.render("skeleton", question=self.question)
+            request = ChatRequest(prompt, self.options.skeleton_max_tokens, temperature=self.options.temperature)
+            prefix = prompt.prefill.rstrip() if prompt.prefill and backend.provider.supports_prefill else ""
+            if prefix:
+                parser.feed(prefix)
+            try:
+                await self._call(lambda b: request, lambda text: start(tg, parser.feed(text)), None)
+            except Exception as exc:  # keep what the skeleton wrote: two points or more still make an answer
+                skeleton_error = exc
+                self.reason = f"the skeleton call failed after {len(parser.points)} point(s): {exc!r}"
+            skeleton_done = True
+            self.timings_skeleton_s = anyio.current_time() - self._started
+            start(tg, parser.finish())
+            if len(parser.points) < 2:
+                tg.cancel_scope.cancel()
+        if skeleton_error is not None and len(parser.points) < 2:
+            raise skeleton_error
+        return len(parser.points)
+
+    def _add_point(self, sp: SkeletonPoint) -> Point:
+        if sp.index not in self.points:
+            self.points[sp.index] = Point(sp.index, sp.title)
+            self.first_point_at = self.first_point_at or anyio.current_time() - self._started
+            self.send(PointEvent(sp.index, sp.title))
+            self._emit(self.stitcher.add_point(sp.index, sp.title))
+        return self.points[sp.index]
+
+    def _expand_request(self, backend: Backend, point: Point, outline: list[Point]) -> ChatRequest:
+        prompt = backend.templates.render(
+            "expand", question=self.question, points=[{"index": p.index, "title": p.title} for p in outline],
+            point={"index": point.index, "title": point.title},
+        )
+        return ChatRequest(prompt, self.options.point_max_tokens, stop=(f"\n{point.index + 1}.",),
+                           temperature=self.options.temperature)
+
+    async def _expand(self, point: Point, outline: list[Point], backends: list[Backend] | None = None) -> None:
+        cleaner = ExpansionFilter(point.index, point.title, strip_header=True)
+        try:
+            point.model = await self._call(lambda b: self._expand_request(b, point, outline),
+                                           lambda raw: self._point_text(point, cleaner.feed(raw)), point,
+                                           backends)
+        except Exception as exc:  # recorded; run() raises or skips once every other point is done
+            self._point_text(point, cleaner.finish())
+            self._fail(point, exc)
+            return
+        self._point_text(point, cleaner.finish())
+        self._finish_point(point)
+
+    async def _expand_batch(self, points: list[Point], outline: list[Point]) -> None:
+        """In-process models expand every point in one batched generation (a row ends with its usage)."""
+        backend = self.backends[0]
+        cleaners = [ExpansionFilter(p.index, p.title, strip_header=True) for p in points]
+        requests = [self._expand_request(backend, p, outline) for p in points]
+        finished: set[int] = set()
+        error: Exception | None = None
+        try:
+            async with backend.limits.capacity:
+                self.usage.calls += 1  # one batched call
+                for p in points:
+                    p.attempts += 1
+                async for row, chunk in backend.provider.stream_batch(requests):
+                    if isinstance(chunk, CallUsage):
+                        self._account(chunk, calls=0)
+                        finished.add(row)
+                    else:
+                        self._point_text(points[row], cleaners[row].feed(chunk))
+        except Exception as exc:
+            error = exc
+        to_fallback = []
+        for row, (point, cleaner) in enumerate(zip(points, cleaners)):
+            self._point_text(point, cleaner.finish())
+            if error is None or row in finished:
+                point.model = backend.model
+                self._finish_point(point)
+            elif not cleaner.raw and len(self.backends) > 1:
+                to_fallback.append(point)
+            else:
+                self._fail(point, error)
+        async with anyio.create_task_group() as tg:
+            for point in to_fallback:
+                tg.start_soon(self._expand, point, outline, self.backends[1:])
+
+    async def _sequential(self) -> None:
+        def on_text(text: str) -> None:
+            self.sequential_text += text
+            self._emit([TextEvent(text)])
+
+        backend = self.backends[0]
+        prompt = backend.templates.render("sequential", question=self.question)
+        request = ChatRequest(prompt, self.options.max_tokens, temperature=self.options.temperature)
+        await self._call(lambda b: request, on_text, None)
+
+    # -- one call, through retries and fallbacks ----------------------------------------------------------
+
+    async def _call(self, build: Callable[[Backend], ChatRequest], on_text: OnText, point: Point | None,
+                    backends: list[Backend] | None = None) -> str:
+        """Stream one completion through the backends in order; return the model that finished it."""
+        received: list[str] = []  # raw text of every attempt so far: retries resume after it
+        error: Exception | None = None
+        for backend in backends or self.backends:
+            try:
+                await self._call_backend(backend, build(backend), on_text, point, received)
+                return backend.model
+            except Exception as exc:
+                error = exc
+        assert error is not None
+        raise error
+
+    async def _call_backend(self, backend: Backend, request: ChatRequest, on_text: OnText, point: Point | None,
+                            received: list[str]) -> None:
+        policy = self.options.retry
+        transient = getattr(backend.provider, "transient_errors", ())
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(policy.attempts),
+            wait=lambda state: policy.wait_s(state.attempt_number, state.outcome.exception()),
+            retry=retry_if_exception(lambda exc: is_retryable(exc, transient)),
+            before_sleep=lambda state: self._on_retry(state, point),
+            sleep=anyio.sleep,
+            reraise=True,
+        )
+        prompt_chars = len(request.prompt.user) + len(request.prompt.system or "")
+        async for attempt in retrying:
+            with attempt:
+                await backend.limits.admit(estimate_tokens(prompt_chars, request.max_tokens))
+                async with backend.limits.capacity:
+                    await self._attempt(backend, self._resume(backend, request, received), on_text, point,
+                                        received)
+
+    @staticmethod
+    def _resume(backend: Backend, request: ChatRequest, received: list[str]) -> ChatRequest:
+        """The request for the next attempt: continue the text already streamed, via the prefill if the
+        provider has one (otherwise ``_attempt`` skips what was already received)."""
+        done = "".join(received)
+        if not done or not backend.provider.supports_prefill:
+            return request
+        prompt = request.prompt
+        prefill = (prompt.prefill or "") + done
+        return ChatRequest(type(prompt)(prompt.user, prompt.system, prefill), request.max_tokens, request.stop,
+                           request.temperature)
+
+    async def _attempt(self, backend: Backend, request: ChatRequest, on_text: OnText, point: Point | None,
+                       received: list[str]) -> None:
+        skip = 0 if backend.provider.supports_prefill else sum(map(len, received))
+        if point is not None:
+            point.attempts += 1
+        usage = CallUsage()
+        stream = backend.provider.stream(request)
+        try:
+            while True:
+                try:
+                    with anyio.fail_after(self.options.stall_timeout or math.inf):
+                        chunk = await stream.__anext__()
+                except StopAsyncIteration:
+                    break
+                except TimeoutError as exc:
+                    raise StreamStalled(f"no data for {self.options.stall_timeout} s from {backend.model}") from exc
+                if isinstance(chunk, CallUsage):
+                    usage = chunk
+                    continue
+                if skip:
+                    chunk, skip = chunk[skip:], max(0, skip - len(chunk))
+                if chunk:
+                    received.append(chunk)
+                    on_text(chunk)
+        finally:
+            await stream.aclose()
+            self._account(usage)
+
+    # -- bookkeeping ---------------------------------------------------------------------------------------
+
+    def _point_text(self, point: Point, text: str) -> None:
+        if text:
+            point.text += text
+            self.send(PointDeltaEvent(point.index, text))
+            self._emit(self.stitcher.add_text(point.index, text))
+
+    def _finish_point(self, point: Point) -> None:
+        self.send(PointDoneEvent(point.index, point.text))
+        self._emit(self.stitcher.finish_point(point.index))
+
+    def _fail(self, point: Point, error: Exception) -> None:
+        point.failed = True
+        self.errors.append(error)
+        self._emit(self.stitcher.finish_point(point.index, skipped=True))
+
+    def _emit(self, events: list[TextEvent]) -> None:
+        for event in events:
+            if self.first_text_at is None:
+                self.first_text_at = anyio.current_time() - self._started
+            self.send(event)
+
+    def _on_retry(self, state: RetryCallState, point: Point | None) -> None:
+        error = state.outcome.exception()
+        self.send(RetryEvent(point.index if point else None, state.attempt_number, status_of(error),
+                             state.next_action.sleep if state.next_action else 0.0,
+                             f"{type(error).__name__}: {error}"[:300]))
+
+    def _account(self, usage: CallUsage, calls: int = 1) -> None:
+        self.usage.add(Usage(usage.input_tokens, usage.output_tokens, calls))
+
+    def _done_count(self) -> int:
+        return sum(1 for p in self.points.values() if p.done)
+
+    def result(self) -> Result:
+        """The result as it stands (complete after ``run``; partial for errors)."""
+        text = self.sequential_text if self.mode == "sequential" else self.stitcher.text
+        result = Result(text=text, mode=self.mode, model=self.backends[0].model,
+                        points=sorted(self.points.values(), key=lambda p: p.index), usage=self.usage,
+                        route_reason=self.reason)
+        result.timings.total_s = anyio.current_time() - self._started
+        result.timings.skeleton_s = self.timings_skeleton_s
+        result.timings.first_point_at = self.first_point_at
+        result.timings.first_text_at = self.first_text_at
+        return result

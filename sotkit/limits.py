@@ -1,0 +1,68 @@
+"""Per-model limits shared by every request through one ``SoT`` client."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import anyio
+
+from .errors import ConfigError
+
+
+class TokenBucket:
+    """``rate_per_minute`` units, refilled continuously; ``take`` waits until the units are there."""
+
+    def __init__(self, rate_per_minute: float) -> None:
+        if rate_per_minute <= 0:
+            raise ConfigError(f"a per-minute rate limit must be positive, got {rate_per_minute}")
+        self.capacity = float(rate_per_minute)
+        self._level = self.capacity
+        self._per_s = self.capacity / 60.0
+        self._updated: float | None = None  # set on first use, inside the event loop
+        self._lock = anyio.Lock()
+
+    async def take(self, units: float) -> None:
+        units = min(units, self.capacity)  # one oversized request must still be able to go
+        async with self._lock:  # first come, first served
+            while True:
+                now = anyio.current_time()
+                if self._updated is not None:
+                    self._level = min(self.capacity, self._level + (now - self._updated) * self._per_s)
+                self._updated = now
+                if self._level >= units:
+                    self._level -= units
+                    return
+                await anyio.sleep((units - self._level) / self._per_s)
+
+
+@dataclass
+class ModelLimits:
+    """Concurrency plus optional requests- and tokens-per-minute budgets for one model."""
+
+    max_concurrency: int
+    rpm: float | None = None
+    tpm: float | None = None
+    capacity: anyio.CapacityLimiter = field(init=False)
+    requests: TokenBucket | None = field(init=False, default=None)
+    tokens: TokenBucket | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.max_concurrency, int) or self.max_concurrency < 1:
+            raise ConfigError(f"max_concurrency must be a whole number of at least 1, got {self.max_concurrency!r}")
+        self.capacity = anyio.CapacityLimiter(self.max_concurrency)
+        self.requests = TokenBucket(self.rpm) if self.rpm is not None else None
+        self.tokens = TokenBucket(self.tpm) if self.tpm is not None else None
+
+    async def admit(self, estimated_tokens: int) -> None:
+        """Wait for the per-minute budgets (the concurrency slot is taken separately, per attempt)."""
+        if self.requests:
+            await self.requests.take(1)
+        if self.tokens:
+            await self.tokens.take(estimated_tokens)
+
+
+def estimate_tokens(prompt_chars: int, max_tokens: int) -> int:
+    """What a tokens-per-minute budget charges for a call: the prompt (about 4 characters a token) plus
+    the output it may write, as providers count it."""
+    return math.ceil(prompt_chars / 4) + max_tokens

@@ -1,0 +1,65 @@
+"""Anthropic messages API."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anthropic
+
+from ..errors import ConfigError
+from .base import CallUsage, ChatRequest, Chunk, Provider
+
+
+class AnthropicProvider(Provider):
+    supports_prefill = True  # a last assistant message is continued
+
+    def __init__(self, model_name: str, *, api_key: str | None = None, base_url: str | None = None,
+                 client: anthropic.AsyncAnthropic | None = None, timeout: float | None = None) -> None:
+        self.model = f"anthropic:{model_name}"
+        self._name = model_name
+        self._owns_client = client is None
+        if client is None:
+            api_key = api_key or os.environ.get("ANTHROPIC_API_KEY")
+            if not api_key and not os.environ.get("ANTHROPIC_AUTH_TOKEN"):
+                raise ConfigError("no Anthropic API key: set ANTHROPIC_API_KEY or pass api_key=...")
+            # max_retries=0: sotkit's retry policy is the only retry layer.
+            client = anthropic.AsyncAnthropic(api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout)
+        self._client = client
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:
+        prompt = request.prompt
+        messages: list[dict[str, Any]] = [{"role": "user", "content": prompt.user}]
+        if prompt.prefill:
+            # The API rejects a prefill that ends in white space.
+            messages.append({"role": "assistant", "content": prompt.prefill.rstrip()})
+        options: dict[str, Any] = {}
+        if prompt.system:
+            options["system"] = prompt.system
+        if request.stop:
+            options["stop_sequences"] = list(request.stop)
+        if request.temperature is not None:
+            options["temperature"] = request.temperature
+        stream = await self._client.messages.create(
+            model=self._name, max_tokens=request.max_tokens, messages=messages, stream=True, **options
+        )
+        input_tokens = output_tokens = 0
+        async with stream:
+            async for event in stream:
+                if event.type == "content_block_delta" and event.delta.type == "text_delta":
+                    yield event.delta.text
+                elif event.type == "message_start":
+                    usage = event.message.usage
+                    input_tokens = (usage.input_tokens + (usage.cache_read_input_tokens or 0)
+                                    + (usage.cache_creation_input_tokens or 0))
+                elif event.type == "message_delta":
+                    output_tokens = event.usage.output_tokens
+        yield CallUsage(input_tokens, output_tokens)
+
+    async def aclose(self) -> None:
+        if self._owns_client:
+            await self._client.close()
+
+
+PROVIDER = AnthropicProvider

@@ -1,0 +1,70 @@
+"""OpenAI chat completions, and any OpenAI-compatible server (vLLM, SGLang, Ollama, llama.cpp, ...)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+
+import openai
+
+from ..errors import ConfigError
+from .base import CallUsage, ChatRequest, Chunk, Provider
+
+#: OpenAI accepts at most four stop sequences
+MAX_STOP = 4
+
+
+class OpenAIProvider(Provider):
+    supports_prefill = False  # the chat completions API has no assistant prefill
+
+    def __init__(self, model_name: str, *, api_key: str | None = None, base_url: str | None = None,
+                 client: openai.AsyncOpenAI | None = None, timeout: float | None = None,
+                 extra_body: dict[str, Any] | None = None) -> None:
+        self.model = f"openai:{model_name}"
+        self._name = model_name
+        self._extra_body = extra_body
+        base_url = base_url or os.environ.get("OPENAI_BASE_URL")
+        # OpenAI itself wants max_completion_tokens; compatible servers widely support only max_tokens.
+        self._max_tokens_field = "max_tokens" if base_url else "max_completion_tokens"
+        self._owns_client = client is None
+        if client is None:
+            api_key = api_key or os.environ.get("OPENAI_API_KEY")
+            if not api_key:
+                if not base_url:
+                    raise ConfigError("no OpenAI API key: set OPENAI_API_KEY or pass api_key=... "
+                                      "(for an OpenAI-compatible server, pass base_url=...)")
+                api_key = "unused"  # self-hosted compatible servers usually ignore the key
+            # max_retries=0: sotkit's retry policy is the only retry layer.
+            client = openai.AsyncOpenAI(api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout)
+        self._client = client
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:
+        prompt = request.prompt
+        messages = [{"role": "system", "content": prompt.system}] if prompt.system else []
+        messages.append({"role": "user", "content": prompt.user})
+        options: dict[str, Any] = {self._max_tokens_field: request.max_tokens}
+        if request.stop:
+            options["stop"] = list(request.stop[:MAX_STOP])
+        if request.temperature is not None:
+            options["temperature"] = request.temperature
+        if self._extra_body:
+            options["extra_body"] = self._extra_body
+        stream = await self._client.chat.completions.create(
+            model=self._name, messages=messages, stream=True, stream_options={"include_usage": True}, **options
+        )
+        usage = CallUsage()
+        async with stream:
+            async for chunk in stream:
+                if chunk.choices and (text := chunk.choices[0].delta.content):
+                    yield text
+                if chunk.usage:
+                    usage = CallUsage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
+        yield usage
+
+    async def aclose(self) -> None:
+        if self._owns_client:
+            await self._client.close()
+
+
+PROVIDER = OpenAIProvider

@@ -1,0 +1,92 @@
+"""The one retry layer. SDK clients are built with ``max_retries=0``; every retry happens here.
+
+Retried: connection errors, timeouts, stalls, streams cut mid-way, and HTTP 408, 409, 429, 5xx (529
+"overloaded" included). Never other 4xx: those fail at once with the SDK's own exception.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import time
+from dataclasses import dataclass
+
+from .errors import ConfigError, SotkitError
+
+RETRYABLE_STATUS = frozenset({408, 409, 429})
+
+
+class StreamStalled(TimeoutError):
+    """No bytes arrived for ``stall_timeout`` seconds in the middle of a call."""
+
+
+class RetryAfterTooLong(SotkitError):
+    """The server asked to wait longer than the policy's ``max_wait_s``; failing now instead of sleeping."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how long to retry one call.
+
+    ``attempts`` counts the first try. The wait before retry *n* is the larger of a jittered exponential
+    backoff (``initial_wait_s * 2**(n-1)``, times a random factor in [0.5, 1]) and the server's
+    ``retry-after-ms`` / ``retry-after``; a server demand over ``max_wait_s`` fails fast.
+    """
+
+    attempts: int = 4
+    initial_wait_s: float = 0.5
+    max_wait_s: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1:
+            raise ConfigError(f"RetryPolicy(attempts={self.attempts}) must be at least 1 (1 means no retries)")
+        if self.initial_wait_s < 0 or self.max_wait_s <= 0:
+            raise ConfigError("RetryPolicy waits must be positive")
+
+    def wait_s(self, attempt: int, error: BaseException) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
+        backoff = min(self.max_wait_s, self.initial_wait_s * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+        demanded = retry_after_s(error)
+        if demanded is not None and demanded > self.max_wait_s:
+            raise RetryAfterTooLong(
+                f"the server asked to retry after {demanded:.0f} s, over max_wait_s={self.max_wait_s:.0f} s; "
+                "raise RetryPolicy(max_wait_s=...) to wait that long"
+            ) from error
+        return max(backoff, demanded or 0.0)
+
+
+def status_of(error: BaseException) -> int | None:
+    """The HTTP status of an SDK error (openai and anthropic both set ``status_code``)."""
+    status = getattr(error, "status_code", None)
+    return status if isinstance(status, int) else None
+
+
+def is_retryable(error: BaseException, transient: tuple[type[BaseException], ...] = ()) -> bool:
+    status = status_of(error)
+    if status is not None:
+        return status in RETRYABLE_STATUS or status >= 500
+    return isinstance(error, (TimeoutError, ConnectionError, *transient))
+
+
+def retry_after_s(error: BaseException) -> float | None:
+    """The server's ``retry-after-ms`` or ``retry-after`` (seconds or an HTTP date), if it sent one."""
+    response = getattr(error, "response", None)
+    headers = getattr(response, "headers", None)
+    if headers is None:
+        return None
+    if (ms := headers.get("retry-after-ms")) is not None:
+        try:
+            return max(0.0, float(ms) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,94 @@
+"""Incremental skeleton parsing: a point is emitted the moment its line is complete.
+
+Accepts the shapes real models write: ``1.`` / ``1)`` / ``(1)`` / ``Step 1:`` / bullets, bold or heading
+markdown, trailing colons, a preamble before the list and blank lines. The first list marker decides the
+list's kind; lines of another kind (sub-bullets, prose) are continuation lines and are ignored, as are
+repeated or decreasing numbers.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_NUMBERED = re.compile(r"^(?:(?:step|point|part)\s+(\d+)\s*[:.)\-–]|\((\d+)\)|(\d+)[.)])(?=\s|$)\s*(.*)$", re.I)
+_BULLET = re.compile(r"^[-*•+]\s+(.*)$")
+_BOLD = re.compile(r"\*\*(.+?)\*\*|__(.+?)__")
+
+
+@dataclass(frozen=True)
+class SkeletonPoint:
+    index: int
+    title: str
+
+
+class SkeletonParser:
+    """Feed it the skeleton stream; it returns each point as soon as its line ends.
+
+    >>> p = SkeletonParser()
+    >>> p.feed("1. Plan ahead\\n2. Sle"), p.feed("ep well\\n"), p.finish()
+    ([SkeletonPoint(index=1, title='Plan ahead')], [SkeletonPoint(index=2, title='Sleep well')], [])
+    """
+
+    def __init__(self, max_points: int = 10) -> None:
+        self.max_points = max_points
+        self.points: list[SkeletonPoint] = []
+        self._buffer = ""
+        self._kind: str | None = None  # "numbered" or "bullet", fixed by the first point
+        self._last_number = 0
+
+    @property
+    def full(self) -> bool:
+        return len(self.points) >= self.max_points
+
+    def feed(self, text: str) -> list[SkeletonPoint]:
+        """Add streamed text; return the points whose lines it completed."""
+        self._buffer += text
+        *lines, self._buffer = self._buffer.split("\n")
+        return [p for line in lines if (p := self._parse_line(line))]
+
+    def finish(self) -> list[SkeletonPoint]:
+        """The stream ended: parse the last, unterminated line."""
+        line, self._buffer = self._buffer, ""
+        point = self._parse_line(line)
+        return [point] if point else []
+
+    def _parse_line(self, line: str) -> SkeletonPoint | None:
+        if self.full:
+            return None
+        kind, number, title = _classify(line)
+        if kind is None or not title or (self._kind is not None and kind != self._kind):
+            return None
+        if kind == "numbered":
+            if number <= self._last_number:
+                return None  # a repeated number, or a nested / restarted list
+            self._last_number = number
+        self._kind = kind
+        point = SkeletonPoint(index=len(self.points) + 1, title=title)
+        self.points.append(point)
+        return point
+
+
+def _classify(line: str) -> tuple[str | None, int, str]:
+    """``(kind, number, title)`` of a line, or ``(None, 0, "")`` when it is not a list item."""
+    text = line.strip().lstrip("#").strip()
+    plain = text.replace("**", "").replace("__", "").strip()
+    if m := _NUMBERED.match(plain):
+        kind, number, body = "numbered", next(int(g) for g in m.groups()[:3] if g), m.group(4)
+    elif m := _BULLET.match(plain):
+        kind, number, body = "bullet", 0, m.group(1)
+    else:
+        return None, 0, ""
+    return kind, number, _title(text, body)
+
+
+def _title(text: str, body: str) -> str:
+    """Prefer a bold span (``1. **Sleep**: 8 hours`` -> ``Sleep``), else the text before a colon."""
+    for bold in _BOLD.finditer(text):
+        span = (bold.group(1) or bold.group(2)).strip()
+        span = (m.group(4) if (m := _NUMBERED.match(span)) else span).strip().rstrip(":.").strip()
+        if span:
+            return span
+    head, sep, tail = body.partition(": ")
+    title = head if sep and head.strip() and tail.strip() else body
+    return title.strip().strip("*_").strip().rstrip(":.").strip()

@@ -1,0 +1,59 @@
+"""Ordered stitching: points are joined in skeleton order whatever order they finish in.
+
+The head point streams live; later points are buffered and released as soon as every point before them is
+complete. ``text`` is always exactly the concatenation of everything released.
+"""
+
+from __future__ import annotations
+
+from .events import TextEvent
+
+
+def point_header(index: int, title: str) -> str:
+    return f"{index}. {title}: "
+
+
+class Stitcher:
+    def __init__(self) -> None:
+        self._titles: dict[int, str] = {}
+        self._buffers: dict[int, list[str]] = {}
+        self._done: set[int] = set()
+        self._skipped: set[int] = set()
+        self._next = 1  # the point being released now
+        self._started = False  # has the head point's header been released?
+        self.text = ""
+
+    def add_point(self, index: int, title: str) -> list[TextEvent]:
+        self._titles[index] = title
+        self._buffers[index] = []
+        return self._advance()
+
+    def add_text(self, index: int, text: str) -> list[TextEvent]:
+        if not text:
+            return []
+        self._buffers[index].append(text)
+        return self._advance()
+
+    def finish_point(self, index: int, *, skipped: bool = False) -> list[TextEvent]:
+        self._done.add(index)
+        if skipped:
+            self._skipped.add(index)
+        return self._advance()
+
+    def _advance(self) -> list[TextEvent]:
+        events: list[TextEvent] = []
+        while self._next in self._titles:
+            index = self._next
+            if index not in self._skipped:
+                if not self._started:
+                    separator = "\n" if self.text else ""
+                    events.append(TextEvent(separator + point_header(index, self._titles[index]), index))
+                    self._started = True
+                events += [TextEvent(piece, index) for piece in self._buffers[index]]
+            self._buffers[index].clear()
+            if index not in self._done:
+                break
+            self._next += 1
+            self._started = False
+        self.text += "".join(e.text for e in events)
+        return events
