@@ -1,0 +1,44 @@
+"""Test doubles for code that calls chat APIs: a fake OpenAI + Anthropic server on a loopback port.
+
+The official ``openai`` and ``anthropic`` SDKs talk to it over real sockets, so everything between your code
+and the wire (streaming, usage, stop sequences, error classes, retry headers, cancellation) is exercised::
+
+    from openai import AsyncOpenAI
+    from sotkit.testing import FakeLLMServer, Fault, Latency, Reply
+
+    def responder(request):                      # sees the parsed request: api, model, system, messages, ...
+        if request.prefill is not None:          # a trailing assistant message (Anthropic continues it)
+            return " and more."
+        return Reply("1. Alpha\\n2. Beta", latency=Latency(ttft_s=0.05, tokens_per_s=200))
+
+    with FakeLLMServer(responder) as server:     # or `async with`, or start()/stop()
+        client = AsyncOpenAI(api_key="test-key", base_url=server.openai_base_url, max_retries=0)
+        ...                                      # AsyncAnthropic(base_url=server.anthropic_base_url, ...)
+        [request] = server.requests              # RecordedRequest: headers, body, timings, streamed pieces
+        assert request.api_key == "test-key"
+
+A responder can also be a plain string or a list of replies (consumed in order). Faults go on a reply,
+``Reply("...", fault=Fault.status(429, {"retry-after": "1"}))``, ``Fault.drop(after_tokens=3)``,
+``Fault.stall(after_tokens=3, seconds=2)``, or on a seeded fraction of all requests with
+``FakeLLMServer(..., random_faults=RandomFaults(rate=0.1, faults=[Fault.status(503)], seed=0))``.
+
+Tokens are whitespace-led words (``split_tokens``); usage counts them. The server runs its own event loop in a
+daemon thread, so it works the same under sync code, asyncio, trio and plain pytest.
+"""
+
+from ._records import Message, RecordedRequest
+from ._replies import Fault, Latency, RandomFaults, Reply, count_tokens, split_tokens
+from .server import FakeLLMServer, Responder
+
+__all__ = [
+    "FakeLLMServer",
+    "Fault",
+    "Latency",
+    "Message",
+    "RandomFaults",
+    "RecordedRequest",
+    "Reply",
+    "Responder",
+    "count_tokens",
+    "split_tokens",
+]

@@ -1,0 +1,82 @@
+"""What the fake server remembers about each request it served."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ..providers.base import CallUsage
+
+
+@dataclass(frozen=True)
+class Message:
+    """One chat message with its content flattened to text (text parts joined, other parts dropped)."""
+
+    role: str
+    text: str
+
+
+@dataclass
+class RecordedRequest:
+    """One request as the server saw it, and what it sent back.
+
+    Times are ``time.perf_counter()`` readings, the same clock a test in this process reads.
+    ``system`` holds the system text (OpenAI system/developer messages joined by blank lines); ``messages``
+    holds the rest. ``prefill`` is the text of a trailing assistant message (Anthropic continues it).
+    """
+
+    api: Literal["openai", "anthropic"]
+    method: str
+    path: str
+    headers: dict[str, str]
+    received_at: float
+    body: Any = None
+    model: str | None = None
+    system: str | None = None
+    messages: list[Message] = field(default_factory=list)
+    stop: tuple[str, ...] = ()
+    max_tokens: int | None = None
+    stream: bool = False
+    #: the responder's full reply, and the text actually sent after stop sequences and max_tokens cut it
+    reply: str | None = None
+    text: str | None = None
+    #: the API's own finish reason as sent ("stop", "length", "end_turn", "stop_sequence", "max_tokens")
+    finish_reason: str | None = None
+    usage: CallUsage | None = None
+    fault: Any = None
+    status: int | None = None
+    first_byte_at: float | None = None
+    #: ``(time, token)`` for every streamed token, in order
+    pieces: list[tuple[float, str]] = field(default_factory=list)
+    finished_at: float | None = None
+    #: the client hung up before the response was complete
+    client_closed: bool = False
+    closed_at: float | None = None
+
+    @property
+    def prefill(self) -> str | None:
+        """The text of the last message when it is the assistant's, else ``None``."""
+        if self.messages and self.messages[-1].role == "assistant":
+            return self.messages[-1].text
+        return None
+
+    @property
+    def user(self) -> str:
+        """The text of the last user message ('' when there is none): handy in a responder."""
+        return next((m.text for m in reversed(self.messages) if m.role == "user"), "")
+
+    @property
+    def api_key(self) -> str | None:
+        """The key the client sent (``Authorization: Bearer ...`` or ``x-api-key``)."""
+        if "x-api-key" in self.headers:
+            return self.headers["x-api-key"]
+        scheme, _, token = self.headers.get("authorization", "").partition(" ")
+        return token if scheme.lower() == "bearer" else None
+
+    def snapshot(self) -> RecordedRequest:
+        """A copy whose lists later updates by the server do not touch."""
+        clone = copy.copy(self)
+        clone.pieces = list(self.pieces)
+        clone.messages = list(self.messages)
+        return clone

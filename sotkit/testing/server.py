@@ -1,0 +1,414 @@
+"""``FakeLLMServer``: a loopback OpenAI + Anthropic server on its own thread, for tests and benchmarks."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import itertools
+import json
+import threading
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Union
+
+from ..providers.base import CallUsage
+from ._http import MAX_HEAD_BYTES, BadHTTP, ClientGone, Input, Output, parse_head
+from ._records import RecordedRequest
+from ._replies import Completion, Fault, Latency, RandomFaults, Reply
+from ._wire import ROUTES, BadRequest, Dialect, dialect_for_unknown
+
+Responder = Union[str, Reply, Sequence[Union[str, Reply]],
+                  Callable[[RecordedRequest], Union[str, Reply, Awaitable[Union[str, Reply]]]]]
+
+_HOST = "127.0.0.1"
+_START_TIMEOUT_S = 10.0
+_REQUEST_ID_HEADER = {"openai": "x-request-id", "anthropic": "request-id"}
+
+
+class FakeLLMServer:
+    """An OpenAI-compatible and Anthropic-compatible chat server on a loopback port, served from a daemon thread.
+
+    ``responder`` decides every reply: a ``str`` or ``Reply`` (always that), a list (consumed in order, shared by
+    both APIs) or a callable taking the ``RecordedRequest`` (sync, or async: it runs on the server's own loop,
+    so it must not block). ``latency`` paces replies that do not set their own; ``random_faults`` injects faults
+    into a seeded fraction of requests; ``api_key``, when given, makes any other key a 401.
+
+    Use it as ``with`` / ``async with`` block, or call ``start()`` and ``stop()``.
+    """
+
+    def __init__(self, responder: Responder = "Hello from FakeLLMServer.", *, latency: Latency | None = None,
+                 random_faults: RandomFaults | None = None, api_key: str | None = None, port: int = 0) -> None:
+        self._next_reply = _reply_source(responder)
+        if latency is not None and not isinstance(latency, Latency):
+            raise TypeError(f"latency must be a Latency, got {type(latency).__name__}")
+        if random_faults is not None and not isinstance(random_faults, RandomFaults):
+            raise TypeError(f"random_faults must be a RandomFaults, got {type(random_faults).__name__}")
+        self.latency = latency or Latency()
+        self._random_faults = random_faults
+        self._sampler = random_faults.sampler() if random_faults else None
+        self._api_key = api_key
+        self._wanted_port = port
+        self.port: int | None = None
+        #: exceptions the responder raised (each was answered with a 500 naming it)
+        self.errors: list[BaseException] = []
+
+        self._lock = threading.Condition()
+        self._records: list[RecordedRequest] = []
+        self._in_flight = self._max_in_flight = self._open_connections = 0
+        self._ids = itertools.count(1)
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: asyncio.Server | None = None
+        self._connections: set[asyncio.Task[Any]] = set()
+        self._stopped = False
+
+    # -- lifecycle ---------------------------------------------------------------------------------------------
+
+    def start(self) -> FakeLLMServer:
+        """Bind the port and start serving; returns once requests can be sent."""
+        if self._thread is not None:
+            raise RuntimeError("FakeLLMServer already started (and a stopped one cannot restart: make a new one)")
+        ready = threading.Event()
+        failure: list[BaseException] = []
+        self._thread = threading.Thread(target=self._run, args=(ready, failure), name="FakeLLMServer", daemon=True)
+        self._thread.start()
+        if not ready.wait(_START_TIMEOUT_S):
+            raise RuntimeError(f"FakeLLMServer did not start within {_START_TIMEOUT_S} s")
+        if failure:
+            raise failure[0]
+        return self
+
+    def stop(self) -> None:
+        """Close every connection and the port, and end the server thread. Safe to call twice."""
+        if self._thread is None or self._stopped:
+            return
+        self._stopped = True
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            asyncio.run_coroutine_threadsafe(self._shutdown(), loop)
+        self._thread.join(_START_TIMEOUT_S)
+
+    def _run(self, ready: threading.Event, failure: list[BaseException]) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            self._server = loop.run_until_complete(
+                asyncio.start_server(self._serve_connection, _HOST, self._wanted_port, backlog=2048))
+        except OSError as exc:
+            failure.append(exc)
+            loop.close()
+            ready.set()
+            return
+        self.port = self._server.sockets[0].getsockname()[1]
+        ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            loop.close()
+
+    async def _shutdown(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        for task in list(self._connections):
+            task.cancel()
+        await asyncio.gather(*self._connections, return_exceptions=True)
+        asyncio.get_running_loop().stop()
+
+    def __enter__(self) -> FakeLLMServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> FakeLLMServer:
+        import anyio.to_thread  # a sotkit dependency; works under asyncio and trio alike
+
+        return await anyio.to_thread.run_sync(self.start)
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        import anyio.to_thread
+
+        await anyio.to_thread.run_sync(self.stop)
+
+    # -- what tests read -----------------------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        if self.port is None:
+            raise RuntimeError("FakeLLMServer is not started: use it in a with block or call start() first")
+        return f"http://{_HOST}:{self.port}"
+
+    @property
+    def openai_base_url(self) -> str:
+        """``base_url`` for ``openai.AsyncOpenAI``."""
+        return f"{self.base_url}/v1"
+
+    @property
+    def anthropic_base_url(self) -> str:
+        """``base_url`` for ``anthropic.AsyncAnthropic``."""
+        return self.base_url
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """A snapshot of every request so far, in arrival order."""
+        with self._lock:
+            return [r.snapshot() for r in self._records]
+
+    @property
+    def in_flight(self) -> int:
+        """Requests being answered right now."""
+        return self._in_flight
+
+    @property
+    def max_in_flight(self) -> int:
+        """The most requests ever answered at the same time (since start or ``reset``)."""
+        return self._max_in_flight
+
+    @property
+    def open_connections(self) -> int:
+        """Client connections open right now (idle keep-alive ones included)."""
+        return self._open_connections
+
+    def reset(self) -> None:
+        """Forget recorded requests and errors, and restart ``max_in_flight`` from the current count."""
+        with self._lock:
+            self._records.clear()
+            self.errors.clear()
+            self._max_in_flight = self._in_flight
+
+    def wait_idle(self, timeout: float = 5.0, *, connections: bool = False) -> None:
+        """Block until no request is in flight (and, with ``connections``, no connection is open).
+
+        Raises ``TimeoutError`` after ``timeout`` seconds. In async code use ``await wait_idle_async(...)``.
+        """
+        def idle() -> bool:
+            return self._in_flight == 0 and (not connections or self._open_connections == 0)
+
+        with self._lock:
+            if not self._lock.wait_for(idle, timeout):
+                raise TimeoutError(f"FakeLLMServer still busy after {timeout} s: {self._in_flight} requests in "
+                                   f"flight, {self._open_connections} connections open")
+
+    async def wait_idle_async(self, timeout: float = 5.0, *, connections: bool = False) -> None:
+        """``wait_idle`` without blocking the caller's event loop."""
+        import anyio.to_thread
+
+        await anyio.to_thread.run_sync(lambda: self.wait_idle(timeout, connections=connections))
+
+    # -- serving -------------------------------------------------------------------------------------------------
+
+    def _count(self, *, requests: int = 0, connections: int = 0) -> None:
+        with self._lock:
+            self._in_flight += requests
+            self._max_in_flight = max(self._max_in_flight, self._in_flight)
+            self._open_connections += connections
+            self._lock.notify_all()
+
+    async def _serve_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._connections.add(task)
+        self._count(connections=+1)
+        source = Input(reader)
+        try:
+            while await self._serve_request(source, writer):
+                pass
+        except (EOFError, ConnectionError, OSError):
+            pass  # the client closed an idle keep-alive connection
+        finally:
+            self._connections.discard(task)
+            source.close()
+            writer.close()
+            self._count(connections=-1)
+
+    async def _serve_request(self, source: Input, writer: asyncio.StreamWriter) -> bool:
+        """Answer one request; True when the connection can carry another."""
+        try:
+            method, target, version, headers = parse_head(await source.read_until(b"\r\n\r\n", MAX_HEAD_BYTES))
+            body = await source.read_body(headers)
+        except BadHTTP as exc:
+            writer.write(f"HTTP/1.1 {exc.status} Bad Request\r\ncontent-length: {len(str(exc))}\r\n"
+                         f"connection: close\r\n\r\n{exc}".encode("latin-1"))
+            return False
+        path = target.partition("?")[0]
+        dialect = ROUTES.get(path) if method == "POST" else None
+        record = RecordedRequest(api=(dialect or dialect_for_unknown(headers)).api, method=method, path=path,  # type: ignore[arg-type]
+                                 headers=headers, received_at=time.perf_counter())
+        close_after = version != "HTTP/1.1" or headers.get("connection", "").lower() == "close"
+        out = Output(writer, source, close_after=close_after)
+        with self._lock:
+            self._records.append(record)
+        self._count(requests=+1)
+        source.watch()
+        try:
+            await self._answer(record, dialect, body, out)
+        except ClientGone:
+            record.client_closed, record.closed_at = True, time.perf_counter()
+            return False
+        finally:
+            record.first_byte_at = out.first_byte_at
+            self._count(requests=-1)
+        return not out.close_after
+
+    async def _answer(self, record: RecordedRequest, dialect: Dialect | None, raw: bytes, out: Output) -> None:
+        if dialect is None:
+            unknown = dialect_for_unknown(record.headers)
+            return await self._send_error(record, unknown, out, 404,
+                                          f"Invalid URL ({record.method} {record.path}): FakeLLMServer serves "
+                                          "POST /v1/chat/completions and POST /v1/messages")
+        try:
+            record.body = json.loads(raw)
+        except ValueError as exc:
+            return await self._send_error(record, dialect, out, 400,
+                                          f"We could not parse the JSON body of your request: {exc}")
+        try:
+            dialect.parse(record.body, record)
+        except BadRequest as exc:
+            return await self._send_error(record, dialect, out, 400, str(exc))
+        if self._api_key is not None and record.api_key != self._api_key:
+            return await self._send_error(record, dialect, out, 401, "Incorrect API key provided (FakeLLMServer)")
+
+        fault = self._draw_fault()
+        if fault is not None and fault.kind == "status":  # drawn before the responder: no reply is consumed
+            return await self._send_fault(record, dialect, out, fault)
+        try:
+            reply = await self._next_reply(record)
+        except Exception as exc:  # the test's own responder broke: say so in the response and keep it
+            self.errors.append(exc)
+            return await self._send_error(record, dialect, out, 500, f"FakeLLMServer responder failed: {exc!r}")
+        fault = reply.fault or fault
+        record.fault = fault
+        if fault is not None and fault.kind == "status":
+            return await self._send_fault(record, dialect, out, fault)
+
+        done = Completion.cut(reply.text, record.stop, record.max_tokens)
+        usage = reply.usage or CallUsage(dialect.input_tokens(record), len(done.tokens))
+        record.reply, record.text, record.usage = reply.text, done.text, usage
+        record.finish_reason = dialect.finish_reasons[done.finish]
+        rid = dialect.response_id(next(self._ids))
+        headers = {_REQUEST_ID_HEADER[dialect.api]: rid}
+        latency = reply.latency or self.latency
+
+        if record.stream:
+            record.status = 200
+            await out.open_stream(headers, dialect.stream_open(record, usage, rid))
+
+            async def emit(token: str) -> None:
+                await out.stream(dialect.stream_token(record, token, rid))
+                record.pieces.append((time.perf_counter(), token))
+
+            if await self._generate(record, done, latency, fault, out, emit):
+                await out.close_stream(dialect.stream_close(record, done, usage, rid))
+        elif await self._generate(record, done, latency, fault, out, None):
+            record.status = 200
+            body = json.dumps(dialect.complete_body(record, done, usage, rid)).encode()
+            await out.send(200, body, {"content-type": "application/json", **headers})
+        record.finished_at = time.perf_counter()
+
+    async def _generate(self, record: RecordedRequest, done: Completion, latency: Latency, fault: Fault | None,
+                        out: Output, emit: Callable[[str], Awaitable[None]] | None) -> bool:
+        """Pace the tokens like a model would (sending them through ``emit`` when streaming) and apply a drop or
+        stall fault after its ``after_tokens``. False when the fault hung up the connection."""
+        n = len(done.tokens)
+        fault_at = min(fault.after_tokens, n) if fault is not None and fault.kind != "status" else -1
+        shift = 0.0  # a stall pushes every later token back
+
+        async def pause_until(offset: float) -> None:
+            await out.wait(record.received_at + offset + shift - time.perf_counter())
+
+        for i in range(n + 1):
+            if i == fault_at:
+                assert fault is not None
+                if fault.kind == "drop" or (fault.kind == "stall" and fault.then == "close"):
+                    if fault.kind == "stall":
+                        await out.wait(fault.seconds)
+                    out.hang_up()
+                    return False
+                await out.wait(fault.seconds)
+                shift += fault.seconds
+            if i == n:
+                break
+            await pause_until(latency.offset(i))
+            if emit is not None:
+                await emit(done.tokens[i])
+        await pause_until(latency.ttft_s)  # an empty reply still takes the time to first token
+        return True
+
+    def _draw_fault(self) -> Fault | None:
+        if self._random_faults is None or self._sampler is None:
+            return None
+        with self._lock:
+            if self._sampler.random() >= self._random_faults.rate:
+                return None
+            return self._sampler.choice(list(self._random_faults.faults))
+
+    async def _send_fault(self, record: RecordedRequest, dialect: Dialect, out: Output, fault: Fault) -> None:
+        record.fault = fault
+        if fault.body is None:
+            return await self._send_error(record, dialect, out, fault.status_code,
+                                          _default_message(fault.status_code), fault.headers)
+        if isinstance(fault.body, (str, bytes)):
+            body = fault.body.encode() if isinstance(fault.body, str) else fault.body
+            content_type = "text/plain; charset=utf-8"
+        else:
+            body, content_type = json.dumps(fault.body).encode(), "application/json"
+        await self._send(record, out, fault.status_code, body, {"content-type": content_type, **fault.headers})
+
+    async def _send_error(self, record: RecordedRequest, dialect: Dialect, out: Output, status: int, message: str,
+                          headers: Any = None) -> None:
+        body = json.dumps(dialect.error_body(status, message)).encode()
+        await self._send(record, out, status, body, {"content-type": "application/json", **(headers or {})})
+
+    async def _send(self, record: RecordedRequest, out: Output, status: int, body: bytes, headers: Any) -> None:
+        record.status = status
+        await out.send(status, body, headers)
+        record.finished_at = time.perf_counter()
+
+
+def _default_message(status: int) -> str:
+    known = {429: "Rate limit reached", 500: "The server had an error while processing your request",
+             503: "Service unavailable", 529: "Overloaded"}
+    return f"{known.get(status, f'Error {status}')} (injected by FakeLLMServer)"
+
+
+def _reply_source(responder: Responder) -> Callable[[RecordedRequest], Awaitable[Reply]]:
+    """Turn any accepted responder into one async function ``request -> Reply``."""
+    if isinstance(responder, (str, Reply)):
+        reply = _as_reply(responder)
+
+        async def constant(_: RecordedRequest) -> Reply:
+            return reply
+
+        return constant
+    if callable(responder):
+        async def call(request: RecordedRequest) -> Reply:
+            result = responder(request)
+            if inspect.isawaitable(result):
+                result = await result
+            return _as_reply(result)
+
+        return call
+    if isinstance(responder, Sequence):
+        replies = [_as_reply(r) for r in responder]
+        position = itertools.count()
+        lock = threading.Lock()
+
+        async def next_in_list(request: RecordedRequest) -> Reply:
+            with lock:
+                i = next(position)
+            if i >= len(replies):
+                raise LookupError(f"the responder list has {len(replies)} replies and a request asked for "
+                                  f"reply #{i + 1}; give more replies or a callable")
+            return replies[i]
+
+        return next_in_list
+    raise TypeError("responder must be a str, a Reply, a list of them, or a callable taking a RecordedRequest; "
+                    f"got {type(responder).__name__}")
+
+
+def _as_reply(value: object) -> Reply:
+    if isinstance(value, Reply):
+        return value
+    if isinstance(value, str):
+        return Reply(value)
+    raise TypeError(f"a responder must give a str or a Reply, got {type(value).__name__}")
