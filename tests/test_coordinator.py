@@ -1,0 +1,149 @@
+"""The request path end to end: the real openai and anthropic SDKs against the loopback fake server."""
+
+from __future__ import annotations
+
+import pytest
+
+import sotkit
+from sotkit.testing import FakeLLMServer, Latency
+from tests.conftest import is_skeleton, point_of, sot_responder
+
+pytestmark = pytest.mark.anyio
+
+SKELETON = "1. Sleep well\n2. Eat less sugar\n3. Move daily\n4. See friends"
+FAST = Latency(ttft_s=0.0, tokens_per_s=2000)
+
+
+@pytest.fixture(params=["openai", "anthropic"])
+def provider(request) -> str:
+    return request.param
+
+
+def client(server: FakeLLMServer, provider: str, **options) -> sotkit.SoT:
+    base_url = server.openai_base_url if provider == "openai" else server.anthropic_base_url
+    return sotkit.SoT(f"{provider}:test-model", base_url=base_url, api_key="test-key", mode="sot", **options)
+
+
+def expansions(server: FakeLLMServer):
+    return [r for r in server.requests if point_of(r) is not None]
+
+
+def max_overlap(requests) -> int:
+    """The most requests the server was serving at one moment, from its own timestamps."""
+    edges = sorted([(r.received_at, 1) for r in requests] + [(r.finished_at or r.closed_at, -1) for r in requests])
+    level = peak = 0
+    for _, step in edges:
+        level += step
+        peak = max(peak, level)
+    return peak
+
+
+async def test_points_are_stitched_in_skeleton_order_when_they_finish_in_reverse(provider):
+    slow_first = {i: Latency(ttft_s=0.08 * (5 - i), tokens_per_s=2000) for i in range(1, 5)}
+    texts = {i: f"Text of point {i}." for i in range(1, 5)}
+    with FakeLLMServer(sot_responder(SKELETON, texts, point_latency=slow_first), latency=FAST) as server:
+        async with client(server, provider) as sot, sot.stream("How can I be healthier?") as events:
+            seen = [event async for event in events]
+    done_order = [e.index for e in seen if e.type == "point_done"]
+    assert done_order == [4, 3, 2, 1]
+    result = seen[-1].result
+    assert result.mode == "sot"
+    assert result.skeleton == ["Sleep well", "Eat less sugar", "Move daily", "See friends"]
+    assert [p.text for p in result.points] == [texts[i] for i in range(1, 5)]
+    assert result.text == ("1. Sleep well: Text of point 1.\n2. Eat less sugar: Text of point 2.\n"
+                           "3. Move daily: Text of point 3.\n4. See friends: Text of point 4.")
+    assert "".join(e.text for e in seen if e.type == "text") == result.text
+    # text events come in skeleton order, even though points 2-4 finished first
+    indices = [e.index for e in seen if e.type == "text"]
+    assert indices == sorted(indices)
+
+
+@pytest.mark.parametrize("limit", [2, 16])
+async def test_expansions_run_concurrently_up_to_the_limit(provider, limit):
+    skeleton = "\n".join(f"{i}. Point number {i}" for i in range(1, 7))
+    slow = {i: Latency(ttft_s=0.15, tokens_per_s=2000) for i in range(1, 7)}
+    with FakeLLMServer(sot_responder(skeleton, point_latency=slow), latency=FAST) as server:
+        async with client(server, provider, max_concurrency=limit, eager=False) as sot:
+            result = await sot.generate("List six things.")
+    assert len(result.points) == 6
+    assert max_overlap(expansions(server)) == min(limit, 6)
+
+
+async def test_first_expansion_starts_while_the_skeleton_still_streams(provider):
+    slow_skeleton = Latency(ttft_s=0.0, tokens_per_s=25)
+    with FakeLLMServer(sot_responder(SKELETON, skeleton_latency=slow_skeleton), latency=FAST) as server:
+        async with client(server, provider) as sot:
+            result = await sot.generate("How can I be healthier?")
+    [skeleton] = [r for r in server.requests if is_skeleton(r)]
+    first = min(expansions(server), key=lambda r: r.received_at)
+    assert point_of(first) in (1, 2)  # both start the moment the second line is complete
+    assert first.received_at < skeleton.finished_at
+    assert len(result.points) == 4
+
+
+async def test_a_skeleton_that_is_not_a_list_gives_a_sequential_answer(provider):
+    responder = sot_responder("Paris is the capital of France.", sequential="The capital of France is Paris.")
+    with FakeLLMServer(responder, latency=FAST) as server:
+        async with client(server, provider) as sot, sot.stream("What is the capital of France?") as events:
+            seen = [event async for event in events]
+    result = seen[-1].result
+    assert result.mode == "sequential"
+    assert result.text == "The capital of France is Paris."
+    assert "0 point(s)" in result.route_reason or "1 point(s)" in result.route_reason
+    assert result.points == []
+    assert "".join(e.text for e in seen if e.type == "text") == result.text
+    assert [e.mode for e in seen if e.type == "route"] == ["sot", "sequential"]
+
+
+async def test_usage_is_summed_over_every_call(provider):
+    with FakeLLMServer(sot_responder(SKELETON), latency=FAST) as server:
+        async with client(server, provider) as sot:
+            result = await sot.generate("How can I be healthier?")
+    assert result.usage.calls == len(server.requests) == 5
+    assert result.usage.input_tokens == sum(r.usage.input_tokens for r in server.requests) > 0
+    assert result.usage.output_tokens == sum(r.usage.output_tokens for r in server.requests) > 0
+    assert result.timings.total_s >= result.timings.skeleton_s > 0
+    assert result.model == f"{provider}:test-model"
+
+
+async def test_expand_prompts_share_their_prefix_and_end_with_the_point(provider):
+    with FakeLLMServer(sot_responder(SKELETON), latency=FAST) as server:
+        async with client(server, provider, eager=False) as sot:
+            await sot.generate("How can I be healthier?")
+    prompts = sorted(expansions(server), key=point_of)
+    users = [r.user for r in prompts]
+    shared = users[0][: users[0].index("Continue and only continue")]
+    assert all(u.startswith(shared) for u in users) and "4. See friends" in shared
+    assert all(f"point {i}" in u[len(shared):] for i, u in enumerate(users, 1))
+    if provider == "anthropic":  # the paper's prefill: "i. title"
+        assert [r.prefill for r in prompts] == ["1. Sleep well:", "2. Eat less sugar:", "3. Move daily:",
+                                                "4. See friends:"]
+
+
+async def test_an_expansion_that_runs_on_into_the_next_point_is_cut(provider):
+    runaway = {2: "Cut sugar from drinks first.\n3. Move daily: walk a lot"}
+    with FakeLLMServer(sot_responder(SKELETON, runaway), latency=FAST) as server:
+        async with client(server, provider) as sot:
+            result = await sot.generate("How can I be healthier?")
+    assert result.points[1].text == "Cut sugar from drinks first."
+    # the stop sequence reached the server too
+    assert expansions(server)[0].stop == (f"\n{point_of(expansions(server)[0]) + 1}.",)
+
+
+async def test_templates_from_strings_reach_the_server(provider):
+    templates = {"expand": "{% block user %}Q: {{ question }} | write point {{ point.index }} "
+                           "({{ point.title }}) in a support tone{% endblock %}"}
+    with FakeLLMServer(sot_responder(SKELETON), latency=FAST) as server:
+        async with client(server, provider, templates=templates) as sot:
+            result = await sot.generate("How can I be healthier?")
+    users = sorted(r.user for r in expansions(server))
+    assert users[0] == "Q: How can I be healthier? | write point 1 (Sleep well) in a support tone"
+    assert all(r.system is None and r.prefill is None for r in expansions(server))
+    assert len(result.points) == 4
+
+
+async def test_sequential_mode_makes_one_call(provider):
+    with FakeLLMServer(sot_responder(SKELETON, sequential="Just do it."), latency=FAST) as server:
+        async with client(server, provider) as sot:
+            result = await sot.generate("Write a poem about the sea.", mode="sequential")
+    assert (result.mode, result.text, result.usage.calls, len(server.requests)) == ("sequential", "Just do it.", 1, 1)
