@@ -12,7 +12,7 @@ import re
 # A line that starts a new numbered item: the expansion ran on into the next point.
 _NEW_ITEM = re.compile(r"\n[ \t]*(?:\*\*|#+\s*)?(?:\d+[.)]|\(\d+\)|step\s+\d+\s*:)(?:\s|$)", re.I)
 # The tail of the text that could still grow into such a line.
-_PARTIAL_ITEM = re.compile(r"\n[ \t]*(?:\*\*|#+\s*)?(?:\d+[.)]?|\(\d*|s(?:t(?:e(?:p(?:\s+\d*)?)?)?)?)?$", re.I)
+_PARTIAL_ITEM = re.compile(r"\n[ \t]*(?:\*{1,2}|#+\s*)?(?:\d+[.)]?|\(\d*|s(?:t(?:e(?:p(?:\s+\d*)?)?)?)?)?$", re.I)
 
 
 class ExpansionFilter:

@@ -1,0 +1,43 @@
+"""``sotkit ask`` in a real subprocess, against the loopback server."""
+
+import os
+import subprocess
+import sys
+
+from sotkit.testing import FakeLLMServer, Latency
+from tests.conftest import sot_responder
+
+
+def ask(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "sotkit.cli", "ask", *args], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, **(env or {})})
+
+
+def test_ask_streams_the_answer_and_shows_the_skeleton():
+    responder = sot_responder("1. Sleep well\n2. Move daily", {1: "Eight hours.", 2: "Walk."})
+    with FakeLLMServer(responder, latency=Latency(ttft_s=0, tokens_per_s=1000)) as server:
+        done = ask("How can I be healthier?", "--model", "openai:m", "--base-url", server.openai_base_url,
+                   "--mode", "sot", env={"OPENAI_API_KEY": "sk-cli-secret"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "1. Sleep well: Eight hours.\n2. Move daily: Walk.\n"
+    assert "[sotkit] skeleton 1. Sleep well" in done.stderr and "[sotkit] skeleton 2. Move daily" in done.stderr
+    assert "sk-cli-secret" not in done.stdout + done.stderr
+    assert server.requests[0].api_key == "sk-cli-secret"
+
+
+def test_json_output_holds_the_whole_result():
+    import json
+
+    with FakeLLMServer(sot_responder("1. A thing\n2. B thing")) as server:
+        done = ask("Why?", "--model", "openai:m", "--base-url", server.openai_base_url, "--mode", "sot", "--json",
+                   env={"OPENAI_API_KEY": "k"})
+    result = json.loads(done.stdout)
+    assert result["mode"] == "sot" and result["skeleton"] == ["A thing", "B thing"]
+    assert result["usage"]["calls"] == 3
+
+
+def test_bad_input_exits_2_with_a_message():
+    done = ask("Why?", "--model", "nope:x")
+    assert done.returncode == 2 and "unknown provider 'nope'" in done.stderr
+    done = ask("Why?", "--max-points", "1")
+    assert done.returncode == 2 and "must be at least 2" in done.stderr

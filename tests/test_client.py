@@ -1,0 +1,81 @@
+"""The public surface: imports, bad input caught before any network traffic."""
+
+import subprocess
+import sys
+
+import pytest
+
+import sotkit
+from sotkit.testing import FakeLLMServer
+
+pytestmark = pytest.mark.anyio
+
+
+def test_import_sotkit_loads_no_sdk_torch_or_transformers():
+    code = ("import sys, sotkit; heavy = {'openai', 'anthropic', 'torch', 'transformers', 'httpx2'} & "
+            "set(sys.modules); print(sorted(heavy))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize("model, message", [
+    ("gpt-4o", "not of the form 'provider:model'"),
+    ("openia:gpt-4o", "unknown provider 'openia'"),
+    ("openai:", "not of the form"),
+])
+def test_bad_model_strings(model, message):
+    with pytest.raises(sotkit.ConfigError, match=message):
+        sotkit.SoT(model)
+
+
+def test_missing_keys_say_what_to_set(monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    monkeypatch.delenv("ANTHROPIC_AUTH_TOKEN", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    with pytest.raises(sotkit.ConfigError, match="set OPENAI_API_KEY"):
+        sotkit.SoT("openai:gpt-4o-mini")
+    with pytest.raises(sotkit.ConfigError, match="set ANTHROPIC_API_KEY"):
+        sotkit.SoT("anthropic:claude-sonnet-4-5")
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"max_concurrency": 0}, "max_concurrency"),
+    ({"max_points": 1}, "max_points must be at least 2"),
+    ({"mode": "fast"}, "mode='fast'"),
+    ({"deadline": -1}, "deadline must be a positive"),
+    ({"rpm": 0}, "must be positive"),
+    ({"on_point_error": "ignore"}, "on_point_error"),
+    ({"retry": 0}, "attempts=0"),
+])
+def test_bad_limits_fail_at_construction(options, message):
+    with pytest.raises(sotkit.ConfigError, match=message):
+        sotkit.SoT("openai:gpt-4o-mini", api_key="k", **options)
+
+
+async def test_bad_questions_and_options_fail_before_any_request():
+    with FakeLLMServer("1. A\n2. B") as server:
+        async with sotkit.SoT("openai:m", api_key="k", base_url=server.openai_base_url) as sot:
+            for question in ["", "   \n"]:
+                with pytest.raises(sotkit.ConfigError, match="question is empty"):
+                    await sot.generate(question)
+            with pytest.raises(sotkit.ConfigError, match="unknown option"):
+                await sot.generate("Why?", max_pointz=3)
+        assert server.requests == []
+
+
+def test_the_key_never_shows_in_reprs():
+    sot = sotkit.SoT("openai:m", api_key="sk-secret-123", base_url="http://127.0.0.1:9")
+    assert "sk-secret" not in repr(sot) and "sk-secret" not in repr(sot.backends)
+
+
+def test_default_model_follows_the_environment(monkeypatch):
+    for name in ("SOTKIT_MODEL", "OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    assert sotkit.default_model() == "local:smollm2"
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "x")
+    assert sotkit.default_model().startswith("anthropic:")
+    monkeypatch.setenv("OPENAI_API_KEY", "x")
+    assert sotkit.default_model().startswith("openai:")
+    monkeypatch.setenv("SOTKIT_MODEL", "local:/models/mine")
+    assert sotkit.default_model() == "local:/models/mine"

@@ -1,0 +1,53 @@
+"""A wheel built from the repository installs into a fresh virtual environment and works there."""
+
+import os
+import subprocess
+import sys
+import sysconfig
+import venv
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("dist")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                    "-w", str(out), str(ROOT)], check=True)
+    [built] = out.glob("sotkit-*.whl")
+    return built
+
+
+def test_the_wheel_carries_prompts_and_engines(wheel: Path):
+    import zipfile
+
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "sotkit/prompts/skeleton.jinja" in names and "sotkit/prompts/expand.jinja" in names
+    assert "sotkit/engines/__init__.py" in names
+    assert not any(n.startswith(("engines/", "prompts/", "tests/")) for n in names)
+
+
+def test_the_wheel_works_in_a_fresh_venv_without_the_repo(wheel: Path, tmp_path: Path):
+    env_dir = tmp_path / "venv"
+    venv.create(env_dir, with_pip=False)
+    python = env_dir / "bin" / "python"
+    # The fresh venv sees this environment's dependencies (not its editable sotkit) through a path file,
+    # so the test needs no network.
+    site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    Path(site, "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "-q",
+                    str(wheel)], check=True)
+    code = ("import sotkit, sys; from sotkit.templates import Templates; "
+            "assert 'site-packages' in sotkit.__file__, sotkit.__file__; "
+            "print(Templates().render('skeleton', question='Why?').prefill); "
+            "print(sorted({'openai', 'anthropic', 'torch', 'transformers'} & set(sys.modules)))")
+    out = subprocess.run([python, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path,
+                         env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"}).stdout
+    assert out.split("\n")[:2] == ["1.", "[]"]
+    help_text = subprocess.run([env_dir / "bin" / "sotkit", "--help"], capture_output=True, text=True,
+                               check=True, cwd=tmp_path).stdout
+    assert "ask" in help_text

@@ -1,0 +1,50 @@
+import pytest
+
+from sotkit.skeleton import SkeletonParser
+
+
+def parse(text: str, *, max_points: int = 10, step: int = 1) -> list[str]:
+    """Feed the text in small pieces, as a stream arrives, and return the titles."""
+    parser = SkeletonParser(max_points)
+    points = []
+    for i in range(0, len(text), step):
+        points += parser.feed(text[i:i + step])
+    points += parser.finish()
+    assert [p.index for p in points] == list(range(1, len(points) + 1))
+    return [p.title for p in points]
+
+
+@pytest.mark.parametrize("text, titles", [
+    ("1. Plan ahead\n2. Sleep well\n3. Exercise", ["Plan ahead", "Sleep well", "Exercise"]),
+    ("1) Plan ahead\n2) Sleep well", ["Plan ahead", "Sleep well"]),
+    ("(1) Plan ahead\n(2) Sleep well", ["Plan ahead", "Sleep well"]),
+    ("Step 1: Preheat the oven\nStep 2: Mix the dough", ["Preheat the oven", "Mix the dough"]),
+    ("- Plan ahead\n* Sleep well\n• Exercise", ["Plan ahead", "Sleep well", "Exercise"]),
+    ("1. **Plan ahead**: make a list\n2. **Sleep well** - 8 hours", ["Plan ahead", "Sleep well"]),
+    ("**1. Plan ahead**\n**2.** Sleep well:", ["Plan ahead", "Sleep well"]),
+    ("### 1. Plan ahead\n### 2. Sleep well", ["Plan ahead", "Sleep well"]),
+    ("1. Plan ahead:\n2. Sleep well.", ["Plan ahead", "Sleep well"]),
+    ("Here is the skeleton:\n\n1. Plan ahead\n\n2. Sleep well\n", ["Plan ahead", "Sleep well"]),
+    ("1. Plan ahead\n   - use a calendar\n   more detail\n2. Sleep well", ["Plan ahead", "Sleep well"]),
+    ("1. Plan ahead\n2. Sleep well\n2. Sleep well again\n3. Exercise", ["Plan ahead", "Sleep well", "Exercise"]),
+    ("1. Plan ahead\n  1. nested item\n2. Sleep well", ["Plan ahead", "Sleep well"]),
+    ("Paris is the capital of France.", []),
+    ("About 1.5 million people live there.\nIt is big.", []),
+    ("", []),
+])
+def test_shapes_real_models_write(text, titles):
+    assert parse(text) == titles
+    assert parse(text, step=7) == titles
+
+
+def test_a_point_is_emitted_the_moment_its_line_ends():
+    parser = SkeletonParser()
+    assert parser.feed("1. Plan ah") == []
+    assert [p.title for p in parser.feed("ead\n2. Sle")] == ["Plan ahead"]
+    assert parser.feed("ep well") == []
+    assert [p.title for p in parser.finish()] == ["Sleep well"]
+
+
+def test_the_number_of_points_is_capped():
+    text = "\n".join(f"{i}. Point {i}" for i in range(1, 15))
+    assert parse(text, max_points=4) == ["Point 1", "Point 2", "Point 3", "Point 4"]
