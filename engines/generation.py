@@ -1,0 +1,240 @@
+"""Batched, streamed, greedy chat generation on an in-process transformers model.
+
+All prompts of a call run as one left-padded ``generate()``. A stopping criterion follows every row after each
+step: it decodes the row's new text, ends the row at its first stop string, its EOS or its token budget, and
+hands the text that is now final to ``on_text(row, delta)``. A row that has ended stops emitting (transformers
+feeds it pad tokens); the batch ends when every row has, or when ``should_stop()`` says so.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from transformers import StoppingCriteria, StoppingCriteriaList
+
+if TYPE_CHECKING:
+    import torch
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+    from sotkit.providers.base import Prompt
+
+FinishReason = Literal["stop", "eos", "length", "cancelled"]
+TextCallback = Callable[[int, str], None]
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One row's result: its text (without prefill or stop string), token counts and why it ended."""
+
+    text: str
+    input_tokens: int
+    output_tokens: int
+    finish_reason: FinishReason
+
+
+def chat_token_ids(tokenizer: PreTrainedTokenizerBase, prompt: Prompt) -> list[int]:
+    """Token ids of a chat prompt; an assistant prefill is left open so the model continues it."""
+    messages = [{"role": "system", "content": prompt.system}] if prompt.system else []
+    messages.append({"role": "user", "content": prompt.user})
+    if prompt.prefill:
+        messages.append({"role": "assistant", "content": prompt.prefill})
+    text = tokenizer.apply_chat_template(
+        messages, tokenize=False, add_generation_prompt=not prompt.prefill, continue_final_message=bool(prompt.prefill)
+    )
+    return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+def stream_generate(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    prompts: Sequence[Prompt],
+    *,
+    max_new_tokens: int | Sequence[int],
+    stop: Sequence[str] | Sequence[Sequence[str]] = (),
+    on_text: TextCallback | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    share_prefix: bool = False,
+) -> list[Completion]:
+    """Generate greedily for every prompt in one batch and return one ``Completion`` per prompt, in order.
+
+    ``max_new_tokens`` and ``stop`` apply to every row, or give one value per row (a list of ints; a list of
+    string sequences). ``on_text(row, delta)`` receives each row's text as it becomes final; text that might
+    be the start of a stop string is held back until it is known not to be. ``should_stop`` is polled after
+    every token; when it returns true all rows end with ``finish_reason="cancelled"``.
+
+    ``share_prefix`` encodes the prompts' common token prefix once and reuses its KV cache for every row
+    (the rows are laid out as prefix, pads, own suffix). See ``benchmarks/prefix_cache.py`` for whether it pays.
+    """
+    if not prompts:
+        return []
+    rows = len(prompts)
+    budgets = _per_row(max_new_tokens, rows, "max_new_tokens")
+    if any(b < 1 for b in budgets):
+        raise ValueError(f"max_new_tokens must be at least 1, got {max_new_tokens!r}")
+    stops = _stops_per_row(stop, rows)
+    ids = [chat_token_ids(tokenizer, p) for p in prompts]
+    inputs = _prefix_shared_batch(model, tokenizer, ids) if share_prefix and rows > 1 else _left_padded(tokenizer, ids)
+    tracker = _RowTracker(tokenizer, budgets, stops, on_text, should_stop)
+    model.generate(
+        **{k: v.to(model.device) if hasattr(v, "to") else v for k, v in inputs.items()},
+        max_new_tokens=max(budgets),
+        do_sample=False,
+        top_p=None,
+        top_k=None,
+        temperature=None,
+        pad_token_id=tokenizer.pad_token_id,
+        stopping_criteria=StoppingCriteriaList([tracker]),
+    )
+    tracker.finish_all("length")  # rows still open when generate ends ran out of budget
+    return [
+        Completion(text=r.final_text, input_tokens=len(i), output_tokens=len(r.tokens), finish_reason=r.reason or "length")
+        for r, i in zip(tracker.rows, ids)
+    ]
+
+
+def _per_row(value: int | Sequence[int], rows: int, name: str) -> list[int]:
+    values = [value] * rows if isinstance(value, int) else list(value)
+    if len(values) != rows:
+        raise ValueError(f"{name} has {len(values)} values for {rows} prompts; give one value or one per prompt")
+    return values
+
+
+def _stops_per_row(stop: Sequence[str] | Sequence[Sequence[str]], rows: int) -> list[tuple[str, ...]]:
+    if isinstance(stop, str):
+        raise TypeError("stop must be a sequence of strings (e.g. ('\\n\\n',)), not a single string")
+    if all(isinstance(s, str) for s in stop):
+        shared = tuple(s for s in stop if s)  # type: ignore[union-attr]
+        return [shared] * rows
+    if len(stop) != rows:
+        raise ValueError(f"stop has {len(stop)} per-row entries for {rows} prompts")
+    return [tuple(s for s in row if s) for row in stop]  # type: ignore[union-attr]
+
+
+def _left_padded(tokenizer: PreTrainedTokenizerBase, ids: list[list[int]]) -> dict[str, Any]:
+    import torch
+
+    width = max(map(len, ids))
+    pad = tokenizer.pad_token_id
+    input_ids = torch.tensor([[pad] * (width - len(i)) + i for i in ids])
+    attention_mask = torch.tensor([[0] * (width - len(i)) + [1] * len(i) for i in ids])
+    return {"input_ids": input_ids, "attention_mask": attention_mask}
+
+
+def _common_prefix_length(ids: list[list[int]]) -> int:
+    shortest = min(map(len, ids))
+    for n in range(shortest):
+        if any(row[n] != ids[0][n] for row in ids):
+            return n
+    return shortest
+
+
+def _prefix_shared_batch(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, ids: list[list[int]]) -> dict[str, Any]:
+    """Rows laid out as ``prefix + pads + suffix`` with the prefix's KV cache computed once and repeated."""
+    import torch
+
+    # Keep at least one token of every row uncached: generate needs a new token to run the first step on.
+    prefix = min(_common_prefix_length(ids), min(map(len, ids)) - 1)
+    if prefix < 1:
+        return _left_padded(tokenizer, ids)
+    suffixes = [row[prefix:] for row in ids]
+    width = max(map(len, suffixes))
+    pad = tokenizer.pad_token_id
+    head = ids[0][:prefix]
+    input_ids = torch.tensor([head + [pad] * (width - len(s)) + s for s in suffixes])
+    attention_mask = torch.tensor([[1] * prefix + [0] * (width - len(s)) + [1] * len(s) for s in suffixes])
+    with torch.no_grad():
+        output = model(torch.tensor([head], device=model.device), use_cache=True)
+    # transformers renamed ``past_key_values`` to ``cache`` during 5.x; use whichever this version has.
+    key = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+    cache = output[key]
+    cache.batch_repeat_interleave(len(ids))
+    return {"input_ids": input_ids, "attention_mask": attention_mask, key: cache}
+
+
+@dataclass
+class _Row:
+    budget: int
+    stops: tuple[str, ...]
+    tokens: list[int]
+    emitted: int = 0  # characters of text already handed to on_text
+    final_text: str = ""
+    reason: FinishReason | None = None
+
+
+class _RowTracker(StoppingCriteria):
+    """Per-row stop strings, EOS, budgets, cancellation and streaming, checked after every generated token."""
+
+    def __init__(
+        self,
+        tokenizer: PreTrainedTokenizerBase,
+        budgets: list[int],
+        stops: list[tuple[str, ...]],
+        on_text: TextCallback | None,
+        should_stop: Callable[[], bool] | None,
+    ) -> None:
+        self.tokenizer = tokenizer
+        self.rows = [_Row(budget=b, stops=s, tokens=[]) for b, s in zip(budgets, stops)]
+        self.on_text = on_text
+        self.should_stop = should_stop
+        eos = tokenizer.eos_token_id
+        self.eos_ids = {eos} if eos is not None else set()
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any) -> torch.BoolTensor:
+        import torch
+
+        last = input_ids[:, -1].tolist()
+        for index, (row, token) in enumerate(zip(self.rows, last)):
+            if row.reason is None:
+                self._advance(index, row, token)
+        if self.should_stop is not None and self.should_stop():
+            self.finish_all("cancelled")
+        return torch.tensor([row.reason is not None for row in self.rows], device=input_ids.device)
+
+    def finish_all(self, reason: FinishReason) -> None:
+        for index, row in enumerate(self.rows):
+            if row.reason is None:
+                self._finish(index, row, self._decode(row), reason)
+
+    def _advance(self, index: int, row: _Row, token: int) -> None:
+        if token in self.eos_ids:
+            row.tokens.append(token)
+            self._finish(index, row, self._decode(row), "eos")
+            return
+        row.tokens.append(token)
+        text = self._decode(row)
+        hits = [(found, s) for s in row.stops if (found := text.find(s, max(0, row.emitted - len(s)))) >= 0]
+        if hits:
+            self._finish(index, row, text[: min(hits)[0]], "stop")
+        elif len(row.tokens) >= row.budget:
+            self._finish(index, row, text, "length")
+        else:
+            self._emit(index, row, text[: len(text) - _held_back(text, row.stops)])
+
+    def _decode(self, row: _Row) -> str:
+        return self.tokenizer.decode(row.tokens, skip_special_tokens=True)
+
+    def _finish(self, index: int, row: _Row, text: str, reason: FinishReason) -> None:
+        self._emit(index, row, text.removesuffix("\ufffd"))
+        row.final_text = text.removesuffix("\ufffd")
+        row.reason = reason
+
+    def _emit(self, index: int, row: _Row, text: str) -> None:
+        if len(text) > row.emitted and self.on_text is not None:
+            self.on_text(index, text[row.emitted :])
+        row.emitted = max(row.emitted, len(text))
+
+
+def _held_back(text: str, stops: tuple[str, ...]) -> int:
+    """How many trailing characters to hold: a partial UTF-8 character or a possible start of a stop string."""
+    if text.endswith("\ufffd"):
+        return 1 + _held_back(text[:-1], stops)
+    longest = 0
+    for stop in stops:
+        for n in range(min(len(stop) - 1, len(text)), longest, -1):
+            if text.endswith(stop[:n]):
+                longest = n
+                break
+    return longest
