@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import anthropic
+import anyio
+import httpx2
 import openai
 import pytest
 
+from sotkit.errors import ConfigError
 from sotkit.providers.base import CallUsage
-from sotkit.testing import FakeLLMServer, Latency, Message, Reply, count_tokens, split_tokens
+from sotkit.testing import (FakeLLMServer, Fault, Latency, Message, RandomFaults, RecordedRequest, Reply, count_tokens,
+                            split_tokens)
 
 pytestmark = pytest.mark.anyio
 
@@ -61,6 +67,7 @@ async def test_openai_stream_delivers_every_token_with_usage_and_a_full_record()
 
     assert (request.api, request.method, request.path) == ("openai", "POST", "/v1/chat/completions")
     assert request.api_key == "test-key" and request.headers["authorization"] == "Bearer test-key"
+    assert [name for name, value in request.headers.items() if "test-key" in value] == ["authorization"]
     assert request.model == "gpt-fake" and request.stream and request.status == 200
     assert request.system == "Be brief."
     assert request.messages == [Message("user", "What is the capital of France?")]
@@ -136,3 +143,359 @@ async def test_list_responder_is_consumed_in_order_and_a_callable_sees_the_reque
         async with openai_client(server) as client:
             assert "".join((await openai_stream(client, model="m2"))[0]) == "echo: What is the capital of France?"
     assert seen == [("openai", "m2", "What is the capital of France?")]
+
+
+async def test_non_streaming_reply_waits_for_the_whole_generation() -> None:
+    latency = Latency(ttft_s=0.02, tokens_per_s=400)
+    with FakeLLMServer(Reply(TEXT, latency=latency)) as server:
+        async with openai_client(server) as client:
+            await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "q"}])
+        [request] = server.requests
+    assert request.finished_at - request.received_at >= latency.offset(count_tokens(TEXT) - 1)
+    assert request.first_byte_at == request.finished_at  # one JSON body, written at once
+
+
+# -- Anthropic -------------------------------------------------------------------------------------------------
+
+
+async def test_anthropic_stream_continues_a_prefill_and_honours_stop_sequences() -> None:
+    def responder(request):
+        return " Paris. Next: Lyon." if request.prefill == "The capital is" else "no prefill seen"
+
+    system = [{"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral"}}]
+    messages = [{"role": "user", "content": "Capital of France?"}, {"role": "assistant", "content": "The capital is"}]
+    with FakeLLMServer(responder, latency=Latency(ttft_s=0.005, tokens_per_s=1000)) as server:
+        async with anthropic_client(server) as client:
+            async with client.messages.stream(model="claude-fake", max_tokens=100, system=system, messages=messages,
+                                              stop_sequences=["Next"]) as stream:
+                deltas = [text async for text in stream.text_stream]
+                final = await stream.get_final_message()
+        [request] = server.requests
+
+    assert "".join(deltas) == " Paris. " and final.content[0].text == " Paris. "
+    assert (final.stop_reason, final.stop_sequence, final.model) == ("stop_sequence", "Next", "claude-fake")
+    input_tokens = count_tokens("Be brief.") + count_tokens("Capital of France?") + count_tokens("The capital is")
+    assert (final.usage.input_tokens, final.usage.output_tokens) == (input_tokens, len(deltas))
+    assert (request.api, request.path, request.stream) == ("anthropic", "/v1/messages", True)
+    # this SDK version sends the key as a bearer token, and nowhere else
+    assert request.api_key == "test-key" and "anthropic-version" in request.headers
+    assert [name for name, value in request.headers.items() if "test-key" in value] == ["authorization"]
+    assert request.system == "Be brief." and request.prefill == "The capital is"
+    assert request.stop == ("Next",) and request.max_tokens == 100
+    assert request.finish_reason == "stop_sequence" and [p for _, p in request.pieces] == deltas
+
+
+async def test_anthropic_raw_events_and_non_streaming_max_tokens() -> None:
+    with FakeLLMServer(TEXT) as server:
+        async with anthropic_client(server) as client:
+            events = [e async for e in await client.messages.create(
+                model="claude-fake", max_tokens=1024, stream=True, messages=[{"role": "user", "content": "q"}])]
+            message = await client.messages.create(
+                model="claude-fake", max_tokens=4, messages=[{"role": "user", "content": [{"type": "text",
+                                                                                          "text": "two words"}]}])
+    kinds = [e.type for e in events]
+    n = count_tokens(TEXT)
+    assert kinds == (["message_start", "content_block_start"] + ["content_block_delta"] * n
+                     + ["content_block_stop", "message_delta", "message_stop"])
+    assert events[-2].delta.stop_reason == "end_turn" and events[-2].usage.output_tokens == n
+    assert events[0].message.usage.input_tokens == 1
+    assert message.content[0].text == "Paris is the capital" and message.stop_reason == "max_tokens"
+    assert (message.usage.input_tokens, message.usage.output_tokens) == (2, 4)
+
+
+# -- faults ----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("fault", "error", "error_type"), [
+    (Fault.status(429, {"retry-after": "1"}), openai.RateLimitError, "requests"),
+    (Fault.status(500), openai.InternalServerError, "server_error"),
+    (Fault.status(503, {"retry-after-ms": "250"}), openai.InternalServerError, "server_error"),
+])
+async def test_openai_status_faults_raise_the_sdk_exception_with_headers(fault, error, error_type) -> None:
+    with FakeLLMServer(Reply("never sent", fault=fault)) as server:
+        async with openai_client(server) as client:
+            with pytest.raises(error) as caught:
+                await openai_stream(client)
+        [request] = server.requests
+    exc = caught.value
+    assert exc.status_code == fault.status_code and exc.type == error_type
+    for name, value in fault.headers.items():
+        assert exc.response.headers[name] == value
+    assert request.status == fault.status_code and request.fault == fault and request.pieces == []
+
+
+@pytest.mark.parametrize(("fault", "error", "error_type"), [
+    (Fault.status(429, {"retry-after-ms": "1500"}), anthropic.RateLimitError, "rate_limit_error"),
+    (Fault.status(500), anthropic.InternalServerError, "api_error"),
+    (Fault.status(503), anthropic.ServiceUnavailableError, "api_error"),
+    (Fault.status(529, {"retry-after": "2"}), anthropic.OverloadedError, "overloaded_error"),
+])
+async def test_anthropic_status_faults_raise_the_sdk_exception_with_headers(fault, error, error_type) -> None:
+    with FakeLLMServer(Reply("never sent", fault=fault)) as server:
+        async with anthropic_client(server) as client:
+            with pytest.raises(error) as caught:
+                await client.messages.create(model="c", max_tokens=10, messages=[{"role": "user", "content": "q"}])
+    exc = caught.value
+    assert isinstance(exc, anthropic.APIStatusError) and exc.status_code == fault.status_code
+    assert exc.body["type"] == "error" and exc.body["error"]["type"] == error_type
+    for name, value in fault.headers.items():
+        assert exc.response.headers[name] == value
+
+
+async def test_a_status_fault_can_carry_its_own_body() -> None:
+    body = {"error": {"message": "context too long", "type": "invalid_request_error", "code": "context_length"}}
+    with FakeLLMServer(Reply("x", fault=Fault.status(400, body=body))) as server:
+        async with openai_client(server) as client:
+            with pytest.raises(openai.BadRequestError, match="context too long") as caught:
+                await openai_stream(client)
+    assert caught.value.code == "context_length"
+
+
+async def test_drop_mid_stream_breaks_the_client_after_the_tokens_before_it() -> None:
+    replies = [Reply(TEXT, fault=Fault.drop(after_tokens=3)), Reply(TEXT, fault=Fault.drop(after_tokens=2)),
+               Reply(TEXT, fault=Fault.drop())]
+    with FakeLLMServer(replies) as server:
+        received: list[str] = []
+        async with openai_client(server) as client:
+            with pytest.raises(openai.APIConnectionError):
+                stream = await client.chat.completions.create(
+                    model="m", messages=[{"role": "user", "content": "q"}], stream=True)
+                async for chunk in stream:
+                    received.extend(c.delta.content for c in chunk.choices if c.delta.content)
+        async with anthropic_client(server) as aclient:
+            # the installed anthropic SDK lets the transport error through unwrapped while streaming
+            with pytest.raises((anthropic.APIConnectionError, httpx2.TransportError)):
+                async with aclient.messages.stream(model="c", max_tokens=99,
+                                                   messages=[{"role": "user", "content": "q"}]) as stream:
+                    async for _ in stream.text_stream:
+                        pass
+            with pytest.raises(anthropic.APIConnectionError):  # non-streaming: closed before any response
+                await aclient.messages.create(model="c", max_tokens=99, messages=[{"role": "user", "content": "q"}])
+        openai_request, anthropic_request, silent = server.requests
+    assert received == split_tokens(TEXT)[:3] == [p for _, p in openai_request.pieces]
+    assert len(anthropic_request.pieces) == 2 and anthropic_request.status == 200
+    assert silent.status is None and silent.first_byte_at is None and silent.finished_at is not None
+    assert not any(r.client_closed for r in (openai_request, anthropic_request, silent))
+
+
+async def test_stall_pauses_the_stream_then_continues() -> None:
+    with FakeLLMServer(Reply(TEXT, fault=Fault.stall(after_tokens=2, seconds=0.3))) as server:
+        async with openai_client(server) as client:
+            deltas, _ = await openai_stream(client)
+        [request] = server.requests
+    assert "".join(deltas) == TEXT
+    times = [t for t, _ in request.pieces]
+    assert times[2] - times[1] >= 0.3
+
+
+async def test_stall_longer_than_the_read_timeout_times_the_client_out_and_is_seen_as_a_hang_up() -> None:
+    stall = Fault.stall(after_tokens=1, seconds=30)
+    with FakeLLMServer([Reply(TEXT, fault=stall), Reply(TEXT, fault=Fault.stall(seconds=0.05, then="close"))]) as server:
+        async with openai_client(server, timeout=httpx2.Timeout(10, read=0.2)) as client:
+            with pytest.raises(openai.APITimeoutError):
+                await openai_stream(client)
+            with pytest.raises(openai.APIConnectionError):
+                await openai_stream(client)
+        await server.wait_idle_async()  # the 30 s stall ends as soon as the client hangs up
+        timed_out, closed = server.requests
+    assert timed_out.client_closed and timed_out.closed_at > timed_out.pieces[-1][0]
+    assert len(timed_out.pieces) == 1 and timed_out.finished_at is None
+    assert not closed.client_closed and closed.pieces == [] and closed.finished_at is not None
+
+
+async def test_random_faults_are_reproducible_from_the_seed() -> None:
+    async def statuses(seed: int) -> list[int]:
+        faults = RandomFaults(rate=0.5, faults=[Fault.status(503), Fault.status(429)], seed=seed)
+        with FakeLLMServer("ok", random_faults=faults) as server:
+            async with openai_client(server) as client:
+                for _ in range(16):
+                    try:
+                        await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "q"}])
+                    except openai.APIStatusError:
+                        pass
+            return [r.status for r in server.requests]
+
+    first = await statuses(seed=3)
+    assert first == await statuses(seed=3)
+    assert {200, 503, 429} == set(first)
+
+
+async def test_random_status_faults_do_not_consume_list_replies() -> None:
+    faults = RandomFaults(rate=0.5, faults=[Fault.status(503)], seed=1)
+    with FakeLLMServer([f"reply {i}" for i in range(5)], random_faults=faults) as server:
+        got = []
+        async with openai_client(server) as client:
+            while len(got) < 5:
+                try:
+                    completion = await client.chat.completions.create(
+                        model="m", messages=[{"role": "user", "content": "q"}])
+                except openai.InternalServerError:
+                    continue
+                got.append(completion.choices[0].message.content)
+        assert any(r.status == 503 for r in server.requests)
+    assert got == [f"reply {i}" for i in range(5)]
+
+
+# -- bad requests ----------------------------------------------------------------------------------------------
+
+
+async def test_unknown_paths_are_404_in_each_apis_error_shape() -> None:
+    with FakeLLMServer("x") as server:
+        async with openai_client(server) as client:
+            with pytest.raises(openai.NotFoundError, match="Invalid URL"):
+                await client.models.list()
+        async with anthropic_client(server) as aclient:
+            with pytest.raises(anthropic.NotFoundError) as caught:
+                await aclient.models.list()
+        openai_request, anthropic_request = server.requests
+    assert caught.value.body["error"]["type"] == "not_found_error"
+    assert (openai_request.api, anthropic_request.api) == ("openai", "anthropic")
+    assert openai_request.status == anthropic_request.status == 404
+
+
+async def test_malformed_requests_are_400_with_a_reason() -> None:
+    with FakeLLMServer("x") as server:
+        async with httpx2.AsyncClient(base_url=server.base_url) as http:
+            not_json = await http.post("/v1/chat/completions", content=b"{not json")
+            no_messages = await http.post("/v1/chat/completions", json={"model": "m"})
+            no_max_tokens = await http.post("/v1/messages", json={"model": "c", "messages": [
+                {"role": "user", "content": "q"}]})
+    assert not_json.status_code == 400 and "could not parse the JSON" in not_json.json()["error"]["message"]
+    assert no_messages.status_code == 400 and "messages" in no_messages.json()["error"]["message"]
+    assert no_max_tokens.status_code == 400
+    assert no_max_tokens.json()["error"] == {"type": "invalid_request_error", "message": "max_tokens: Field required"}
+
+
+async def test_a_wrong_api_key_is_401_when_the_server_expects_one() -> None:
+    with FakeLLMServer("x", api_key="the-right-key") as server:
+        async with openai_client(server) as client:
+            with pytest.raises(openai.AuthenticationError):
+                await openai_stream(client)
+        async with anthropic_client(server, ) as aclient:
+            with pytest.raises(anthropic.AuthenticationError):
+                await aclient.messages.create(model="c", max_tokens=5, messages=[{"role": "user", "content": "q"}])
+        async with openai.AsyncOpenAI(api_key="the-right-key", base_url=server.openai_base_url) as good:
+            assert "".join((await openai_stream(good))[0]) == "x"
+
+
+async def test_a_broken_responder_is_a_500_naming_the_problem() -> None:
+    with FakeLLMServer(lambda request: 42) as server:
+        async with openai_client(server) as client:
+            with pytest.raises(openai.InternalServerError, match="must give a str or a Reply"):
+                await openai_stream(client)
+        assert isinstance(server.errors[0], TypeError)
+
+
+# -- concurrency, cancellation, lifecycle ----------------------------------------------------------------------
+
+
+class Barrier:
+    """An async responder that holds every request until ``n`` of them are in, so all are in flight at once."""
+
+    def __init__(self, n: int) -> None:
+        self.n, self.arrived, self.event = n, 0, None
+
+    async def __call__(self, request: RecordedRequest) -> str:
+        if self.event is None:
+            self.event = asyncio.Event()  # created on the server's loop, where this runs
+        self.arrived += 1
+        if self.arrived == self.n:
+            self.event.set()
+        await self.event.wait()
+        return f"answer to {request.user}"
+
+
+async def test_concurrent_streams_are_all_in_flight_and_counted() -> None:
+    n = 64
+    with FakeLLMServer(Barrier(n)) as server:
+        async with openai_client(server) as client:
+            async def ask(i: int) -> str:
+                deltas, _ = await openai_stream(client, messages=[{"role": "user", "content": f"q{i}"}])
+                return "".join(deltas)
+
+            async with anyio.create_task_group() as tg:
+                answers: dict[int, str] = {}
+                for i in range(n):
+                    tg.start_soon(lambda i=i: _store(answers, i, ask(i)))
+            await server.wait_idle_async()
+            assert server.in_flight == 0 and server.max_in_flight == n
+            assert server.open_connections == n  # kept alive by the client's pool
+        await server.wait_idle_async(connections=True)
+        assert server.open_connections == 0
+        server.reset()
+        assert server.requests == [] and server.max_in_flight == 0
+    assert answers == {i: f"answer to q{i}" for i in range(n)}
+
+
+async def _store(into: dict, key: int, value) -> None:
+    into[key] = await value
+
+
+async def test_cancelling_a_stream_closes_its_connection_and_is_recorded() -> None:
+    with FakeLLMServer(TEXT, latency=Latency(tokens_per_s=40)) as server:
+        async with openai_client(server) as client:
+            received = []
+            with anyio.move_on_after(30) as scope:
+                stream = await client.chat.completions.create(
+                    model="m", messages=[{"role": "user", "content": "q"}], stream=True)
+                async for chunk in stream:
+                    received.extend(c.delta.content for c in chunk.choices if c.delta.content)
+                    if len(received) == 2:
+                        scope.cancel()
+            await server.wait_idle_async()
+        [request] = server.requests
+    assert request.client_closed and request.finished_at is None
+    assert 2 <= len(request.pieces) < count_tokens(TEXT)
+    assert request.closed_at >= request.pieces[-1][0]
+
+
+def test_works_from_plain_sync_code_with_the_sync_clients() -> None:
+    with FakeLLMServer(TEXT) as server:
+        with openai.OpenAI(api_key="test-key", base_url=server.openai_base_url, max_retries=0) as client:
+            stream = client.chat.completions.create(model="m", messages=[{"role": "user", "content": "q"}],
+                                                    stream=True)
+            assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == TEXT
+        with anthropic.Anthropic(api_key="test-key", base_url=server.anthropic_base_url, max_retries=0) as aclient:
+            message = aclient.messages.create(model="c", max_tokens=100, messages=[{"role": "user", "content": "q"}])
+            assert message.content[0].text == TEXT
+        assert [r.api for r in server.requests] == ["openai", "anthropic"]
+
+
+async def test_async_with_and_explicit_start_stop() -> None:
+    async with FakeLLMServer("hi") as server:
+        async with openai_client(server) as client:
+            assert "".join((await openai_stream(client))[0]) == "hi"
+    server.stop()  # stopping twice is harmless
+    with pytest.raises(RuntimeError, match="cannot restart"):
+        server.start()
+
+    other = FakeLLMServer("hi")
+    with pytest.raises(RuntimeError, match="not started"):
+        other.openai_base_url
+    other.start()
+    try:
+        assert other.openai_base_url == f"http://127.0.0.1:{other.port}/v1"
+        assert other.anthropic_base_url == f"http://127.0.0.1:{other.port}"
+        with pytest.raises(OSError):
+            FakeLLMServer("hi", port=other.port).start()
+    finally:
+        other.stop()
+
+
+def test_bad_configuration_is_rejected_up_front() -> None:
+    with pytest.raises(ConfigError, match="ttft_s"):
+        Latency(ttft_s=-1)
+    with pytest.raises(ConfigError, match="tokens_per_s"):
+        Latency(tokens_per_s=0)
+    with pytest.raises(ConfigError, match="400..599"):
+        Fault.status(200)
+    with pytest.raises(ConfigError, match="after_tokens"):
+        Fault.drop(after_tokens=-1)
+    with pytest.raises(ConfigError, match="seconds"):
+        Fault.stall(seconds=0)
+    with pytest.raises(ConfigError, match="rate"):
+        RandomFaults(rate=1.5)
+    with pytest.raises(TypeError, match="responder must be"):
+        FakeLLMServer(42)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="str or a Reply"):
+        FakeLLMServer(["fine", 3])  # type: ignore[list-item]

@@ -8,7 +8,6 @@ and write checks it (``ClientGone``). That is how cancellation on the client sid
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Mapping
 
 from ._wire import reason_phrase
@@ -117,7 +116,6 @@ class Output:
         self._writer = writer
         self._input = watch
         self.close_after = close_after
-        self.first_byte_at: float | None = None
 
     async def wait(self, seconds: float) -> None:
         """Sleep ``seconds`` (``ClientGone`` as soon as the client hangs up)."""
@@ -132,8 +130,6 @@ class Output:
             await self._writer.drain()
         except (ConnectionError, OSError) as exc:
             raise ClientGone from exc
-        if self.first_byte_at is None:
-            self.first_byte_at = time.perf_counter()
 
     def _head(self, status: int, headers: Mapping[str, str]) -> bytes:
         lines = [f"HTTP/1.1 {status} {reason_phrase(status)}", *(f"{k}: {v}" for k, v in headers.items())]

@@ -215,6 +215,8 @@ class FakeLLMServer:
                 pass
         except (EOFError, ConnectionError, OSError):
             pass  # the client closed an idle keep-alive connection
+        except asyncio.CancelledError:
+            pass  # the server is stopping; ending quietly keeps asyncio from logging every connection
         finally:
             self._connections.discard(task)
             source.close()
@@ -243,10 +245,9 @@ class FakeLLMServer:
         try:
             await self._answer(record, dialect, body, out)
         except ClientGone:
-            record.client_closed, record.closed_at = True, time.perf_counter()
+            record.client_closed, record.closed_at, record.finished_at = True, time.perf_counter(), None
             return False
         finally:
-            record.first_byte_at = out.first_byte_at
             self._count(requests=-1)
         return not out.close_after
 
@@ -289,21 +290,23 @@ class FakeLLMServer:
         headers = {_REQUEST_ID_HEADER[dialect.api]: rid}
         latency = reply.latency or self.latency
 
+        # Record fields are set just before the bytes go out, so a client that has its response in hand
+        # always finds the record complete.
         if record.stream:
-            record.status = 200
+            record.status, record.first_byte_at = 200, time.perf_counter()
             await out.open_stream(headers, dialect.stream_open(record, usage, rid))
 
             async def emit(token: str) -> None:
+                sent_at = time.perf_counter()
                 await out.stream(dialect.stream_token(record, token, rid))
-                record.pieces.append((time.perf_counter(), token))
+                record.pieces.append((sent_at, token))
 
             if await self._generate(record, done, latency, fault, out, emit):
+                record.finished_at = time.perf_counter()
                 await out.close_stream(dialect.stream_close(record, done, usage, rid))
         elif await self._generate(record, done, latency, fault, out, None):
-            record.status = 200
             body = json.dumps(dialect.complete_body(record, done, usage, rid)).encode()
-            await out.send(200, body, {"content-type": "application/json", **headers})
-        record.finished_at = time.perf_counter()
+            await self._send(record, out, 200, body, {"content-type": "application/json", **headers})
 
     async def _generate(self, record: RecordedRequest, done: Completion, latency: Latency, fault: Fault | None,
                         out: Output, emit: Callable[[str], Awaitable[None]] | None) -> bool:
@@ -322,6 +325,7 @@ class FakeLLMServer:
                 if fault.kind == "drop" or (fault.kind == "stall" and fault.then == "close"):
                     if fault.kind == "stall":
                         await out.wait(fault.seconds)
+                    record.finished_at = time.perf_counter()
                     out.hang_up()
                     return False
                 await out.wait(fault.seconds)
@@ -360,9 +364,9 @@ class FakeLLMServer:
         await self._send(record, out, status, body, {"content-type": "application/json", **(headers or {})})
 
     async def _send(self, record: RecordedRequest, out: Output, status: int, body: bytes, headers: Any) -> None:
-        record.status = status
+        record.status, record.first_byte_at = status, time.perf_counter()
+        record.finished_at = record.first_byte_at
         await out.send(status, body, headers)
-        record.finished_at = time.perf_counter()
 
 
 def _default_message(status: int) -> str:
