@@ -62,6 +62,7 @@ def scores(pairs: list[tuple[bool, bool]]) -> dict[str, Any]:
 
 
 async def evaluate(router: Router, data: list[Labelled]) -> dict[str, Any]:
+    await router.decide(data[0].question)  # load models first: time the routing, not the loading
     started = time.perf_counter()
     decisions = [await router.decide(item.question) for item in data]
     elapsed = time.perf_counter() - started

@@ -91,14 +91,15 @@ _IMPROVE_VERBS = (
     r"(?:improve|increase|reduce|decrease|lower|boost|enhance|prevent|avoid|protect|maintain|cope|deal with|"
     r"manage|overcome|handle|get better|become (?:a )?(?:better|more)|make\b[^?]{0,40}\b(?:more|less|better|easier|"
     r"safer|healthier|cheaper)|save|"
-    r"stay|keep|prepare|attract|encourage|promote|support|help|develop|build|grow|balance|choose|pick|select|"
+    r"stay (?:motivated|healthy|safe|focused|fit|productive|calm|positive|organi[sz]ed)|keep|prepare|attract|encourage|promote|support|help|develop|build|grow|balance|choose|pick|select|"
     r"find|learn|start|adapt|fight|combat|address|tackle|mitigate)"
 )
 # a number that is a quantity rather than a year: money, a percentage, a unit, or not four digits
 _QUANTITY = (r"(?:\$\s?\d[\d,.]*|\d[\d,.]*\s?(?:%|percent|km|m|cm|kg|g|mph|hours?|minutes?|seconds?|days?|"
              r"years?|cents?|dollars?|meters?|miles?|liters?)\b|\b(?!1\d{3}\b|20\d\d\b)\d+(?:[.,]\d+)?\b)")
-_EVALUATIVE = (r"\b(?:worth|good|bad|better|worse|ethical|moral|should|important|necessary|possible|"
-               r"safe|healthy|fair|justified|effective|beneficial|harmful|a place|the future|the best)\b")
+_EVALUATIVE = re.compile(r"\b(?:worth|good|bad|better|worse|ethical|moral|should|important|necessary|possible|"
+                         r"safe|healthy|fair|justified|effective|beneficial|harmful|a place|the future|the best)\b",
+                         re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -132,19 +133,22 @@ _SEQUENTIAL_FIRST = [
     _rule("sequential", 0.9, "asks for code",
           rf"\b(?:write|implement|code|create|build|develop|generate|give me|show me)\b[^.?!\n]{{0,60}}?\b"
           rf"{_CODE_ARTIFACTS}\b",
-          r"\bimplement\b[^.?!]{0,40}\b(?:sort|search|tree|linked list|queue|stack|cache|heap|graph|hash ?(?:map|table)|"
-          r"algorithm|parser|interface)\b",
+          r"\bimplement\b[^.?!]{0,40}\b(?:sort|search|tree|linked list|queue|stack|cache|heap|graph|"
+          r"hash ?(?:map|table)|algorithm|parser|interface)\b",
           rf"\b(?:write|implement|code|program|how (?:do|can|would|should) (?:i|you|we)|how to)\b[^?!]{{0,80}}"
           rf"\b(?:in|using|with) {_LANGUAGES}(?![\w+#])",
           rf"\b(?:debug|fix|refactor|optimi[sz]e|review|explain)\b[^.?!]{{0,30}}\b(?:this|my|the following) "
           rf"(?:code|bug|function|program|script|query|snippet|loop|regex|class)\b",
-          r"\b\w+(?:Error|Exception)\b", r"\btraceback\b", r"```", r"\bdef \w+\(", r"#include\b", r"console\.log", r"(?-i:\bSELECT\b[^?]*\bFROM\b)",
-          r"\bprint\s*\(", r"\bfor \w+ in range\b", r"\b(?:var|let|const|int) \w+\s*=", r"\w\(\)\s*[;{]"),
+          # an exception's CamelCase name (KeyError, NullPointerException), a traceback, or code itself
+          r"(?-i:\b[A-Z]\w*(?:Error|Exception)\b)", r"\btraceback\b", r"```", r"\bdef \w+\(", r"#include\b",
+          r"console\.log", r"(?-i:\bSELECT\b[^?]*\bFROM\b)", r"\bprint\s*\(", r"\bfor \w+ in range\b",
+          r"\b(?:var|let|const|int) \w+\s*=", r"\w\(\)\s*[;{]"),
     _rule("sequential", 0.9, "asks for a proof or derivation",
           r"\b(?:prove|proof|show that|demonstrate that|derive|derivation)\b"),
     _rule("sequential", 0.9, "asks for a computation",
           r"\d\s*[+*×÷^=]\s*\(?-?\d", r"\d\s+[-/]\s+\d", r"\d\s*(?:times|plus|minus|divided by|multiplied by)\s*\d",
-          r"\b[a-z]\s*\^\s*\d", r"\d\s*(?:%|percent) of \$?\d", r"\b[a-z]\s*\(\s*[a-z0-9]\s*\)\s*=", r"\d[a-z]\s*[-+=]", r"\b[a-z]\s*=\s*-?\d",
+          r"\b[a-z]\s*\^\s*\d", r"\d\s*(?:%|percent) of \$?\d", r"\b[a-z]\s*\(\s*[a-z0-9]\s*\)\s*=",
+          r"\d[a-z]\s*[-+=]", r"\b[a-z]\s*=\s*-?\d",
           r"\b(?:calculate|compute|simplify|factori[sz]e|differentiate)\b",
           r"\bsolve (?:for|the (?:equation|system|inequality|integral)|\S*\s*[=+])",
           r"\b(?:derivative|integral|equation|inequality|polynomial|matrix|determinant|eigen\w*|logarithm|factorial|"
@@ -187,7 +191,8 @@ _SOT = [
           r"popular|influential|useful|valuable)\b", r"\btop \d+\b",
           r"\b(?:compare|comparison|contrast|differ|distinguish|distinguishes|versus|vs\.?|sets? apart)\b",
           r"\b(?:list|outline|overview|introduction to|basics|fundamentals|key concepts|main ideas|both sides|"
-          r"weigh|keep in mind|should (?:i|we|you) (?:know|consider|look for))\b"),
+          r"weigh|keep in mind|should (?:i|we|you) (?:know|consider|look for))\b",
+          r"^(?:recommend|suggest|name|give me|share)\b[^.?!]{0,20}\b(?:some|a few|several|\d+|ideas)\b"),
     _rule("sot", 0.75, "asks how to get better at something (a list of tips)",
           rf"\bhow (?:can|could|should|do|does|might|would|to)\b[^?]*\b{_IMPROVE_VERBS}\b",
           rf"^(?:what can|what should|what could)\b[^?]*\b(?:do|take)\b"),
@@ -196,7 +201,8 @@ _SOT = [
           r"contribute|matter|role|importance|significance|purpose)\b"),
     _rule("sot", 0.7, "a counterfactual: a list of consequences",
           r"\bwhat (?:if|would happen if|would have happened if)\b", r"\bhow would\b[^?]*\b(?:if|had)\b",
-          r"\bwould\b[^?]*\bhave been\b", r"\b(?:suppose|imagine a world|in a world where)\b", r"\bif\b[^?]*\bhad(?:n't| not)?\b[^?]*\bwhat\b"),
+          r"\bwould\b[^?]*\bhave been\b", r"\b(?:suppose|imagine a world|in a world where)\b",
+          r"\bif\b[^?]*\bhad(?:n't| not)?\b[^?]*\bwhat\b"),
 ]
 
 _SEQUENTIAL_LAST = [
@@ -244,13 +250,13 @@ class RulesRouter:
         if not core:
             return Decision("sequential", "rules: empty question", 0.5)
         for rule in (*_SEQUENTIAL_FIRST, *_SOT, *_SEQUENTIAL_LAST):
-            match = rule.find(core)
-            if match:
-                return Decision(rule.mode, f"rules: {rule.says} ({match.group(0).strip()!r})", rule.confidence)
+            if match := rule.find(core):
+                quoted = " ".join(match.group(0).split())
+                return Decision(rule.mode, f"rules: {rule.says} ({quoted!r})", rule.confidence)
         sentences = core.splitlines()
         asked = next((s for s in reversed(sentences) if s.endswith("?")), sentences[0])
         if _YES_NO.match(asked):
-            if re.search(_EVALUATIVE, asked, re.IGNORECASE) and len(asked.split()) >= 5:
+            if _EVALUATIVE.search(asked) and len(asked.split()) >= 5:
                 return Decision("sot", "rules: a judgement question: arguments on several sides", 0.55)
             return Decision("sequential", "rules: a yes/no question", 0.55)
         if _OPEN.match(asked):
@@ -300,8 +306,10 @@ class GuardedRouter(_FallsBackToRules):
 Choice = Literal["A", "B", "C"]
 
 # "Answer: A", "the answer is (B)", "Option C", "**A**" -- an explicit choice beats letters elsewhere
-_EXPLICIT = re.compile(r"\b(?:answer|option|choice|choose|pick|select|go with)\b\W{0,12}([ABCabc])\b(?![\w'])")
-_LEADING = re.compile(r"^\W*([ABC])(?![\w'])")
+_EXPLICIT = re.compile(r"\b(?i:answer(?: is)?|option|choice|choose|pick|select|go with)\W{0,12}([ABC])(?![\w'])"
+                       r"|\b(?i:option|choice)\s*\(?([abc])(?![\w'])")
+# "A. Organize ...", "B, because ..." -- a letter that opens the reply and is set off by punctuation
+_LEADING = re.compile(r"^\W*([ABC])(?:[.,:;)]|\s*$)")
 _LETTER = re.compile(r"(?<![\w'])([ABC])(?![\w'])")
 # words, for models that answer in prose; order matters ("independent" contains "dependent")
 _WORDS: list[tuple[Choice, re.Pattern[str]]] = [
@@ -320,8 +328,10 @@ def parse_router_answer(text: str) -> tuple[Choice, str] | None:
     ("independent points", "not a list"). A reply that names several letters without marking one is unreadable.
     """
     stripped = text.strip()
+    if match := re.fullmatch(r"\W*([ABCabc])\W*", stripped):
+        return match.group(1).upper(), "bare letter"  # type: ignore[return-value]
     if match := _EXPLICIT.search(stripped):
-        return match.group(1).upper(), "marked letter"
+        return (match.group(1) or match.group(2)).upper(), "marked letter"  # type: ignore[return-value]
     if match := _LEADING.match(stripped):
         return match.group(1), "leading letter"  # type: ignore[return-value]
     letters = set(_LETTER.findall(stripped))
