@@ -289,8 +289,9 @@ async def test_stall_pauses_the_stream_then_continues() -> None:
 
 
 async def test_stall_longer_than_the_read_timeout_times_the_client_out_and_is_seen_as_a_hang_up() -> None:
-    stall = Fault.stall(after_tokens=1, seconds=30)
-    with FakeLLMServer([Reply(TEXT, fault=stall), Reply(TEXT, fault=Fault.stall(seconds=0.05, then="close"))]) as server:
+    replies = [Reply(TEXT, fault=Fault.stall(after_tokens=1, seconds=30)),
+               Reply(TEXT, fault=Fault.stall(seconds=0.05, then="close"))]
+    with FakeLLMServer(replies) as server:
         async with openai_client(server, timeout=httpx2.Timeout(10, read=0.2)) as client:
             with pytest.raises(openai.APITimeoutError):
                 await openai_stream(client)
@@ -364,6 +365,37 @@ async def test_malformed_requests_are_400_with_a_reason() -> None:
     assert no_messages.status_code == 400 and "messages" in no_messages.json()["error"]["message"]
     assert no_max_tokens.status_code == 400
     assert no_max_tokens.json()["error"] == {"type": "invalid_request_error", "message": "max_tokens: Field required"}
+
+
+async def test_anthropic_refuses_a_prefill_with_trailing_whitespace_like_the_real_api() -> None:
+    with FakeLLMServer("x") as server:
+        async with anthropic_client(server) as client:
+            with pytest.raises(anthropic.BadRequestError, match="trailing whitespace"):
+                await client.messages.create(model="c", max_tokens=5, messages=[
+                    {"role": "user", "content": "q"}, {"role": "assistant", "content": "1. "}])
+
+
+async def test_garbage_that_is_not_http_gets_a_400_and_a_closed_connection() -> None:
+    with FakeLLMServer("x") as server:
+        stream = await anyio.connect_tcp("127.0.0.1", server.port)
+        async with stream:
+            await stream.send(b"HELLO\r\n\r\n")
+            response = b""
+            with anyio.fail_after(5):
+                try:
+                    while chunk := await stream.receive():
+                        response += chunk
+                except anyio.EndOfStream:
+                    pass
+    assert response.startswith(b"HTTP/1.1 400 Bad Request") and b"bad request line" in response
+
+
+async def test_an_empty_reply_streams_no_tokens_but_finishes_properly() -> None:
+    with FakeLLMServer("") as server:
+        async with openai_client(server) as client:
+            deltas, chunks = await openai_stream(client)
+    assert deltas == [] and chunks[-1].usage.completion_tokens == 0
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
 
 
 async def test_a_wrong_api_key_is_401_when_the_server_expects_one() -> None:

@@ -10,7 +10,7 @@ import json
 import time
 from collections.abc import Mapping
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Literal
 
 from ..providers.base import CallUsage
 from ._records import Message, RecordedRequest
@@ -78,7 +78,7 @@ def _sse(data: Any, event: str | None = None) -> bytes:
 class Dialect:
     """One API's request parsing and response shapes."""
 
-    api: str
+    api: Literal["openai", "anthropic"]
     #: the finish reason this API reports for ``Completion.finish``
     finish_reasons: Mapping[str, str]
 
@@ -112,7 +112,7 @@ class Dialect:
 class OpenAIChat(Dialect):
     """``POST /v1/chat/completions``."""
 
-    api = "openai"
+    api: Literal["openai"] = "openai"
     finish_reasons = {"end": "stop", "stop_sequence": "stop", "length": "length"}
     _error_types = {400: ("invalid_request_error", None), 401: ("invalid_request_error", "invalid_api_key"),
                     404: ("invalid_request_error", None), 429: ("requests", "rate_limit_exceeded")}
@@ -184,7 +184,7 @@ class OpenAIChat(Dialect):
 class AnthropicMessages(Dialect):
     """``POST /v1/messages``."""
 
-    api = "anthropic"
+    api: Literal["anthropic"] = "anthropic"
     finish_reasons = {"end": "end_turn", "stop_sequence": "stop_sequence", "length": "max_tokens"}
     _error_types = {400: "invalid_request_error", 401: "authentication_error", 402: "billing_error",
                     403: "permission_error", 404: "not_found_error", 413: "request_too_large",
@@ -195,6 +195,8 @@ class AnthropicMessages(Dialect):
             raise BadRequest("the request body must be a JSON object")
         record.model = _require_model(body)
         record.messages = _messages(body)
+        if record.prefill is not None and record.prefill != record.prefill.rstrip():
+            raise BadRequest("messages: final assistant content cannot end with trailing whitespace")
         if "system" in body:
             record.system = _text_of(body["system"], "system")
         stop = body.get("stop_sequences") or []

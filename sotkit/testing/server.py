@@ -15,7 +15,7 @@ from ..providers.base import CallUsage
 from ._http import MAX_HEAD_BYTES, BadHTTP, ClientGone, Input, Output, parse_head
 from ._records import RecordedRequest
 from ._replies import Completion, Fault, Latency, RandomFaults, Reply
-from ._wire import ROUTES, BadRequest, Dialect, dialect_for_unknown
+from ._wire import ROUTES, BadRequest, Dialect, dialect_for_unknown, reason_phrase
 
 Responder = Union[str, Reply, Sequence[Union[str, Reply]],
                   Callable[[RecordedRequest], Union[str, Reply, Awaitable[Union[str, Reply]]]]]
@@ -229,12 +229,12 @@ class FakeLLMServer:
             method, target, version, headers = parse_head(await source.read_until(b"\r\n\r\n", MAX_HEAD_BYTES))
             body = await source.read_body(headers)
         except BadHTTP as exc:
-            writer.write(f"HTTP/1.1 {exc.status} Bad Request\r\ncontent-length: {len(str(exc))}\r\n"
+            writer.write(f"HTTP/1.1 {exc.status} {reason_phrase(exc.status)}\r\ncontent-length: {len(str(exc))}\r\n"
                          f"connection: close\r\n\r\n{exc}".encode("latin-1"))
             return False
         path = target.partition("?")[0]
         dialect = ROUTES.get(path) if method == "POST" else None
-        record = RecordedRequest(api=(dialect or dialect_for_unknown(headers)).api, method=method, path=path,  # type: ignore[arg-type]
+        record = RecordedRequest(api=(dialect or dialect_for_unknown(headers)).api, method=method, path=path,
                                  headers=headers, received_at=time.perf_counter())
         close_after = version != "HTTP/1.1" or headers.get("connection", "").lower() == "close"
         out = Output(writer, source, close_after=close_after)
@@ -253,21 +253,12 @@ class FakeLLMServer:
 
     async def _answer(self, record: RecordedRequest, dialect: Dialect | None, raw: bytes, out: Output) -> None:
         if dialect is None:
-            unknown = dialect_for_unknown(record.headers)
-            return await self._send_error(record, unknown, out, 404,
-                                          f"Invalid URL ({record.method} {record.path}): FakeLLMServer serves "
-                                          "POST /v1/chat/completions and POST /v1/messages")
-        try:
-            record.body = json.loads(raw)
-        except ValueError as exc:
-            return await self._send_error(record, dialect, out, 400,
-                                          f"We could not parse the JSON body of your request: {exc}")
-        try:
-            dialect.parse(record.body, record)
-        except BadRequest as exc:
-            return await self._send_error(record, dialect, out, 400, str(exc))
-        if self._api_key is not None and record.api_key != self._api_key:
-            return await self._send_error(record, dialect, out, 401, "Incorrect API key provided (FakeLLMServer)")
+            message = (f"Invalid URL ({record.method} {record.path}): FakeLLMServer serves "
+                       "POST /v1/chat/completions and POST /v1/messages")
+            return await self._send_error(record, dialect_for_unknown(record.headers), out, 404, message)
+        refusal = self._refusal(record, dialect, raw)
+        if refusal is not None:
+            return await self._send_error(record, dialect, out, *refusal)
 
         fault = self._draw_fault()
         if fault is not None and fault.kind == "status":  # drawn before the responder: no reply is consumed
@@ -278,13 +269,12 @@ class FakeLLMServer:
             self.errors.append(exc)
             return await self._send_error(record, dialect, out, 500, f"FakeLLMServer responder failed: {exc!r}")
         fault = reply.fault or fault
-        record.fault = fault
         if fault is not None and fault.kind == "status":
             return await self._send_fault(record, dialect, out, fault)
 
         done = Completion.cut(reply.text, record.stop, record.max_tokens)
         usage = reply.usage or CallUsage(dialect.input_tokens(record), len(done.tokens))
-        record.reply, record.text, record.usage = reply.text, done.text, usage
+        record.reply, record.text, record.usage, record.fault = reply.text, done.text, usage, fault
         record.finish_reason = dialect.finish_reasons[done.finish]
         rid = dialect.response_id(next(self._ids))
         headers = {_REQUEST_ID_HEADER[dialect.api]: rid}
@@ -308,6 +298,20 @@ class FakeLLMServer:
             body = json.dumps(dialect.complete_body(record, done, usage, rid)).encode()
             await self._send(record, out, 200, body, {"content-type": "application/json", **headers})
 
+    def _refusal(self, record: RecordedRequest, dialect: Dialect, raw: bytes) -> tuple[int, str] | None:
+        """``(status, message)`` when the real API would refuse this request; fills the record's fields."""
+        try:
+            record.body = json.loads(raw)
+        except ValueError as exc:
+            return 400, f"We could not parse the JSON body of your request: {exc}"
+        try:
+            dialect.parse(record.body, record)
+        except BadRequest as exc:
+            return 400, str(exc)
+        if self._api_key is not None and record.api_key != self._api_key:
+            return 401, "Incorrect API key provided (FakeLLMServer)"
+        return None
+
     async def _generate(self, record: RecordedRequest, done: Completion, latency: Latency, fault: Fault | None,
                         out: Output, emit: Callable[[str], Awaitable[None]] | None) -> bool:
         """Pace the tokens like a model would (sending them through ``emit`` when streaming) and apply a drop or
@@ -320,16 +324,14 @@ class FakeLLMServer:
             await out.wait(record.received_at + offset + shift - time.perf_counter())
 
         for i in range(n + 1):
-            if i == fault_at:
-                assert fault is not None
-                if fault.kind == "drop" or (fault.kind == "stall" and fault.then == "close"):
-                    if fault.kind == "stall":
-                        await out.wait(fault.seconds)
+            if i == fault_at and fault is not None:
+                if fault.kind == "stall":
+                    await out.wait(fault.seconds)
+                    shift += fault.seconds
+                if fault.kind == "drop" or fault.then == "close":
                     record.finished_at = time.perf_counter()
                     out.hang_up()
                     return False
-                await out.wait(fault.seconds)
-                shift += fault.seconds
             if i == n:
                 break
             await pause_until(latency.offset(i))
@@ -339,12 +341,12 @@ class FakeLLMServer:
         return True
 
     def _draw_fault(self) -> Fault | None:
+        """The server-wide random fault for this request, if any (only the server thread draws)."""
         if self._random_faults is None or self._sampler is None:
             return None
-        with self._lock:
-            if self._sampler.random() >= self._random_faults.rate:
-                return None
-            return self._sampler.choice(list(self._random_faults.faults))
+        if self._sampler.random() >= self._random_faults.rate:
+            return None
+        return self._sampler.choice(list(self._random_faults.faults))
 
     async def _send_fault(self, record: RecordedRequest, dialect: Dialect, out: Output, fault: Fault) -> None:
         record.fault = fault
