@@ -164,11 +164,17 @@ class EventStream:
                 else:
                     send.send_nowait(DoneEvent(result))
 
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(produce)
-            with receive:
-                async for event in receive:
-                    yield event
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(produce)
+                with receive:
+                    async for event in receive:
+                        yield event
+        except BaseExceptionGroup as group:
+            # A reader that stops early closes this generator: anyio wraps that GeneratorExit in a group.
+            if group.split(GeneratorExit)[1] is not None:
+                raise
+            return
         if error is not None:
             raise error
 

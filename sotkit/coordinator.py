@@ -273,7 +273,7 @@ class Request:
     async def _call_backend(self, backend: Backend, request: ChatRequest, on_text: OnText, point: Point | None,
                             received: list[str]) -> None:
         policy = self.options.retry
-        transient = getattr(backend.provider, "transient_errors", ())
+        transient = backend.provider.transient_errors
         retrying = AsyncRetrying(
             stop=stop_after_attempt(policy.attempts),
             wait=lambda state: policy.wait_s(state.attempt_number, state.outcome.exception()),

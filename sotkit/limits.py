@@ -11,19 +11,23 @@ from .errors import ConfigError
 
 
 class TokenBucket:
-    """``rate_per_minute`` units, refilled continuously; ``take`` waits until the units are there."""
+    """``rate_per_minute`` units, refilled continuously; ``take`` waits until the units are there.
+
+    The bucket holds one second's worth (at least one unit), so a burst never spends a whole minute's
+    budget at once: requests are spread evenly, the way providers enforce their limits.
+    """
 
     def __init__(self, rate_per_minute: float) -> None:
         if rate_per_minute <= 0:
             raise ConfigError(f"a per-minute rate limit must be positive, got {rate_per_minute}")
-        self.capacity = float(rate_per_minute)
+        self._per_s = rate_per_minute / 60.0
+        self.capacity = max(1.0, self._per_s)
         self._level = self.capacity
-        self._per_s = self.capacity / 60.0
         self._updated: float | None = None  # set on first use, inside the event loop
         self._lock = anyio.Lock()
 
     async def take(self, units: float) -> None:
-        units = min(units, self.capacity)  # one oversized request must still be able to go
+        units = min(units, self.capacity)  # a request larger than the bucket goes when it is full
         async with self._lock:  # first come, first served
             while True:
                 now = anyio.current_time()

@@ -44,8 +44,9 @@ class Stitcher:
         events: list[TextEvent] = []
         while self._next in self._titles:
             index = self._next
-            if index not in self._skipped:
-                if not self._started:
+            has_text = bool(self._buffers[index]) or index in self._done
+            if index not in self._skipped and has_text:
+                if not self._started:  # the header waits for text, so a point that fails early leaves none
                     separator = "\n" if self.text else ""
                     events.append(TextEvent(separator + point_header(index, self._titles[index]), index))
                     self._started = True

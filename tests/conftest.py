@@ -43,6 +43,11 @@ def sot_responder(skeleton: str, expansions: dict[int, str] | None = None, *, se
         if index is None:
             return Reply(sequential)
         text = (expansions or {}).get(index, f"Details of point {index}.")
-        return Reply(" " + text if request.prefill else text, latency=(point_latency or {}).get(index))
+        if request.prefill:  # continue the prefill "i. title:", or a resumed "i. title: what was sent"
+            text = " " + text
+            header = request.prefill.split(":", 1)[0] + ":"
+            written = request.prefill[len(header):]
+            text = text[len(written):] if text.startswith(written) else text
+        return Reply(text, latency=(point_latency or {}).get(index))
 
     return respond

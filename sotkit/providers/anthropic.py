@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import anthropic
+import httpx2
 
 from ..errors import ConfigError
 from .base import CallUsage, ChatRequest, Chunk, Provider
@@ -14,6 +15,8 @@ from .base import CallUsage, ChatRequest, Chunk, Provider
 
 class AnthropicProvider(Provider):
     supports_prefill = True  # a last assistant message is continued
+    # failures without an HTTP status worth retrying: refused or dropped connections, timeouts, cut streams
+    transient_errors = (anthropic.APIConnectionError, httpx2.TransportError)
 
     def __init__(self, model_name: str, *, api_key: str | None = None, base_url: str | None = None,
                  client: anthropic.AsyncAnthropic | None = None, timeout: float | None = None) -> None:

@@ -49,6 +49,8 @@ class Provider(ABC):
     supports_prefill: bool = False
     #: in-process models run one generation at a time; batched expansion beats N calls there
     supports_batch: bool = False
+    #: exceptions (besides HTTP 408/409/429/5xx, which carry ``status_code``) that a retry may cure
+    transient_errors: tuple[type[BaseException], ...] = ()
 
     @abstractmethod
     def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:

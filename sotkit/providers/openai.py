@@ -6,6 +6,7 @@ import os
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx2
 import openai
 
 from ..errors import ConfigError
@@ -17,6 +18,8 @@ MAX_STOP = 4
 
 class OpenAIProvider(Provider):
     supports_prefill = False  # the chat completions API has no assistant prefill
+    # failures without an HTTP status worth retrying: refused or dropped connections, timeouts, cut streams
+    transient_errors = (openai.APIConnectionError, httpx2.TransportError)
 
     def __init__(self, model_name: str, *, api_key: str | None = None, base_url: str | None = None,
                  client: openai.AsyncOpenAI | None = None, timeout: float | None = None,

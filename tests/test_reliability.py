@@ -1,0 +1,235 @@
+"""Faults driven through the loopback server and the real SDKs; each test counts the requests it caused."""
+
+from __future__ import annotations
+
+import anthropic
+import anyio
+import openai
+import pytest
+
+import sotkit
+from sotkit.providers import create_provider
+from sotkit.testing import FakeLLMServer, Fault, Latency, Reply
+from tests.conftest import is_skeleton, point_of, sot_responder
+
+pytestmark = pytest.mark.anyio
+
+SKELETON = "1. Sleep well\n2. Eat less sugar\n3. Move daily"
+TEXTS = {1: "Aim for eight hours every night.", 2: "Swap soda for water at meals.", 3: "Walk for thirty minutes."}
+FAST = Latency(ttft_s=0.0, tokens_per_s=2000)
+QUICK_RETRY = sotkit.RetryPolicy(attempts=4, initial_wait_s=0.01)
+SDK = {"openai": openai, "anthropic": anthropic}
+
+
+@pytest.fixture(params=["openai", "anthropic"])
+def provider(request) -> str:
+    return request.param
+
+
+def faulty(faults: dict[int | str, list[Fault]], **kwargs):
+    """The scripted SoT model, with the given faults on the first attempts of a point (or "skeleton")."""
+    base = sot_responder(SKELETON, TEXTS, **kwargs)
+    remaining = {key: list(value) for key, value in faults.items()}
+
+    def respond(request):
+        key = "skeleton" if is_skeleton(request) else point_of(request)
+        reply = base(request)
+        if remaining.get(key):
+            return Reply(reply.text, latency=reply.latency, fault=remaining[key].pop(0))
+        return reply
+
+    return respond
+
+
+def client(server: FakeLLMServer, provider: str, **options) -> sotkit.SoT:
+    base_url = server.openai_base_url if provider == "openai" else server.anthropic_base_url
+    options.setdefault("retry", QUICK_RETRY)
+    return sotkit.SoT(f"{provider}:test-model", base_url=base_url, api_key="test-key", mode="sot", **options)
+
+
+def for_point(server: FakeLLMServer, index: int | str):
+    return [r for r in server.requests if (("skeleton" if is_skeleton(r) else point_of(r)) == index)]
+
+
+def expected_text() -> str:
+    return "\n".join(f"{i}. {t}: {TEXTS[i]}" for i, t in enumerate(["Sleep well", "Eat less sugar", "Move daily"], 1))
+
+
+async def test_429_waits_as_long_as_retry_after_says(provider):
+    with FakeLLMServer(faulty({"skeleton": [Fault.status(429, {"retry-after": "1"})]}), latency=FAST) as server:
+        async with client(server, provider) as sot, sot.stream("How can I be healthier?") as events:
+            seen = [event async for event in events]
+    first, second = for_point(server, "skeleton")
+    assert second.received_at - first.finished_at >= 1.0  # measured on the server's clock
+    assert len(server.requests) == 2 + 3
+    [retry] = [e for e in seen if e.type == "retry"]
+    assert (retry.index, retry.attempt, retry.status) == (None, 1, 429) and retry.wait_s >= 1.0
+    assert seen[-1].result.text == expected_text()
+
+
+@pytest.mark.parametrize("status", [503, 529, 500, 408])
+async def test_overloaded_and_server_errors_are_retried(provider, status):
+    faults = {2: [Fault.status(status)], 3: [Fault.status(status), Fault.status(status)]}
+    with FakeLLMServer(faulty(faults), latency=FAST) as server:
+        async with client(server, provider) as sot:
+            result = await sot.generate("How can I be healthier?")
+    assert result.text == expected_text()
+    assert [p.attempts for p in result.points] == [1, 2, 3]
+    assert len(server.requests) == 1 + 1 + 2 + 3 == result.usage.calls
+
+
+@pytest.mark.parametrize("status, error", [(400, "BadRequestError"), (401, "AuthenticationError")])
+async def test_client_errors_are_not_retried(provider, status, error):
+    with FakeLLMServer(faulty({2: [Fault.status(status)]}), latency=FAST) as server:
+        async with client(server, provider) as sot:
+            with pytest.raises(sotkit.PartialResultError) as caught:
+                await sot.generate("How can I be healthier?")
+    assert len(for_point(server, 2)) == 1 and len(server.requests) == 4
+    assert isinstance(caught.value.__cause__, getattr(SDK[provider], error))
+    partial = caught.value.partial
+    assert [p.text for p in partial.points if p.done] == [TEXTS[1], TEXTS[3]]
+    assert partial.points[1].failed and "test-key" not in str(caught.value) + str(caught.value.__cause__)
+
+
+async def test_a_skeleton_rejected_with_401_raises_the_sdk_error(provider):
+    with FakeLLMServer(faulty({"skeleton": [Fault.status(401)]}), latency=FAST) as server:
+        async with client(server, provider) as sot:
+            with pytest.raises(getattr(SDK[provider], "AuthenticationError")):
+                await sot.generate("How can I be healthier?")
+    assert len(server.requests) == 1
+
+
+async def test_a_stream_cut_midway_resumes_where_it_stopped(provider):
+    faults = {"skeleton": [Fault.drop(after_tokens=4)], 1: [Fault.drop(after_tokens=3)]}
+    with FakeLLMServer(faulty(faults), latency=FAST) as server:
+        async with client(server, provider) as sot:
+            result = await sot.generate("How can I be healthier?")
+    assert result.text == expected_text()
+    assert len(for_point(server, "skeleton")) == 2 and len(for_point(server, 1)) == 2
+    if provider == "anthropic":  # the retry continued the prefill with what had arrived
+        assert for_point(server, 1)[1].prefill.startswith("1. Sleep well: Aim for")
+
+
+async def test_a_stall_is_caught_by_the_stall_timeout(provider):
+    faults = {2: [Fault.stall(after_tokens=2, seconds=5)]}
+    with FakeLLMServer(faulty(faults), latency=FAST) as server:
+        async with client(server, provider, stall_timeout=0.3) as sot:
+            result = await sot.generate("How can I be healthier?")
+        stalled, retried = for_point(server, 2)
+    assert result.text == expected_text() and result.points[1].attempts == 2
+    assert retried.received_at - stalled.pieces[-1][0] >= 0.3
+    assert stalled.client_closed
+
+
+async def test_the_deadline_ends_a_request_that_keeps_failing(provider):
+    forever = {3: [Fault.status(503)] * 100}
+    with FakeLLMServer(faulty(forever), latency=FAST) as server:
+        policy = sotkit.RetryPolicy(attempts=100, initial_wait_s=0.05, max_wait_s=0.1)
+        async with client(server, provider, retry=policy, deadline=1.0) as sot:
+            with pytest.raises(sotkit.DeadlineExceeded) as caught:
+                await sot.generate("How can I be healthier?")
+    partial = caught.value.partial
+    assert [p.text for p in partial.points[:2]] == [TEXTS[1], TEXTS[2]]
+    assert not partial.points[2].done
+    assert 3 < len(for_point(server, 3)) < 100
+
+
+async def test_a_point_that_keeps_failing_goes_to_the_fallback_model(provider):
+    always = {2: [Fault.status(500)] * 4}
+    with FakeLLMServer(faulty(always), latency=FAST) as server, \
+            FakeLLMServer(sot_responder(SKELETON, {2: "Fallback text."}), latency=FAST) as backup:
+        # a Provider object configures the fallback fully; its owner (this test) closes it
+        fallback = create_provider("openai:backup", api_key="k2", base_url=backup.openai_base_url)
+        async with client(server, provider, fallback=fallback) as sot:
+            result = await sot.generate("How can I be healthier?")
+        await fallback.aclose()
+    assert [p.model for p in result.points] == [f"{provider}:test-model", "openai:backup", f"{provider}:test-model"]
+    assert result.points[1].text == "Fallback text." and result.points[1].attempts == 5
+    assert len(for_point(server, 2)) == 4 and len(backup.requests) == 1
+
+
+async def test_without_a_fallback_the_partial_result_keeps_every_finished_point(provider):
+    always = {2: [Fault.status(500)] * 4}
+    with FakeLLMServer(faulty(always), latency=FAST) as server:
+        async with client(server, provider) as sot:
+            with pytest.raises(sotkit.PartialResultError) as caught:
+                await sot.generate("How can I be healthier?")
+            skipped = await sot.generate("How can I be healthier?", on_point_error="skip")
+    error = caught.value
+    assert isinstance(error, sotkit.SotkitError)
+    assert isinstance(error.__cause__, SDK[provider].InternalServerError)
+    assert [p.text for p in error.partial.points] == [TEXTS[1], "", TEXTS[3]]
+    assert error.partial.usage.calls == 1 + 1 + 4 + 1
+    assert not skipped.points[1].failed  # the faults were used up: the second request succeeds
+    assert skipped.text == expected_text()
+
+
+async def test_on_point_error_skip_returns_the_answer_without_the_failed_point(provider):
+    always = {2: [Fault.status(500)] * 4}
+    with FakeLLMServer(faulty(always), latency=FAST) as server:
+        async with client(server, provider, on_point_error="skip") as sot:
+            result = await sot.generate("How can I be healthier?")
+    assert result.points[1].failed and result.points[1].attempts == 4
+    assert result.text == f"1. Sleep well: {TEXTS[1]}\n3. Move daily: {TEXTS[3]}"
+
+
+async def test_a_retry_after_over_the_cap_fails_fast(provider):
+    with FakeLLMServer(faulty({"skeleton": [Fault.status(429, {"retry-after": "120"})]}), latency=FAST) as server:
+        async with client(server, provider) as sot:
+            with pytest.raises(sotkit.RetryAfterTooLong, match="120 s") as caught:
+                await sot.generate("How can I be healthier?")
+    assert len(server.requests) == 1 and caught.value.__cause__.status_code == 429
+
+
+async def test_cancelling_generate_closes_every_connection(provider):
+    slow = {i: Latency(ttft_s=0.0, tokens_per_s=5) for i in range(1, 4)}
+    with FakeLLMServer(sot_responder(SKELETON, TEXTS, point_latency=slow), latency=FAST) as server:
+        async with client(server, provider) as sot:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(sot.generate, "How can I be healthier?")
+                while server.in_flight < 3:  # all three expansions are streaming
+                    await anyio.sleep(0.01)
+                tg.cancel_scope.cancel()
+        await server.wait_idle_async(connections=True)
+    assert server.open_connections == 0
+    assert all(r.client_closed for r in server.requests if point_of(r))
+
+
+async def test_closing_the_stream_early_cancels_the_calls_in_flight(provider):
+    slow = {i: Latency(ttft_s=0.0, tokens_per_s=5) for i in range(1, 4)}
+    with FakeLLMServer(sot_responder(SKELETON, TEXTS, point_latency=slow), latency=FAST) as server:
+        async with client(server, provider) as sot:
+            async with sot.stream("How can I be healthier?") as events:
+                async for event in events:
+                    if event.type == "point_delta":
+                        break
+            await server.wait_idle_async()
+            assert server.in_flight == 0
+            assert all(r.client_closed for r in server.requests if point_of(r))
+        await server.wait_idle_async(connections=True)
+
+
+async def test_aclose_closes_only_the_clients_sotkit_created(provider):
+    with FakeLLMServer(sot_responder(SKELETON), latency=FAST) as server:
+        if provider == "openai":
+            mine = openai.AsyncOpenAI(api_key="k", base_url=server.openai_base_url, max_retries=0)
+        else:
+            mine = anthropic.AsyncAnthropic(api_key="k", base_url=server.anthropic_base_url, max_retries=0)
+        sot = sotkit.SoT(f"{provider}:m", client=mine, mode="sot")
+        await sot.generate("Why?")
+        await sot.aclose()
+        assert not mine.is_closed()
+        await mine.close()
+
+
+async def test_a_requests_per_minute_budget_is_shared_across_requests(provider):
+    skeleton = "\n".join(f"{i}. Point number {i}" for i in range(1, 9))
+    with FakeLLMServer(sot_responder(skeleton), latency=FAST) as server:
+        async with client(server, provider, rpm=600) as sot:  # 10 a second, at most 10 at once
+            async with anyio.create_task_group() as tg:
+                for _ in range(2):
+                    tg.start_soon(sot.generate, "List eight things.")
+    times = sorted(r.received_at for r in server.requests)
+    assert len(times) == 18
+    # 18 requests through a bucket of 10 refilled at 10/s need at least 0.8 s, on the server's clock
+    assert times[-1] - times[0] >= 0.75
