@@ -481,6 +481,20 @@ async def test_cancelling_a_stream_closes_its_connection_and_is_recorded() -> No
     assert request.closed_at >= request.pieces[-1][0]
 
 
+async def test_stopping_mid_stream_ends_the_stream_with_a_connection_error() -> None:
+    server = FakeLLMServer(TEXT, latency=Latency(tokens_per_s=20)).start()
+    try:
+        async with openai_client(server) as client:
+            stream = await client.chat.completions.create(
+                model="m", messages=[{"role": "user", "content": "q"}], stream=True)
+            with pytest.raises(openai.APIConnectionError):
+                async for _ in stream:
+                    await anyio.to_thread.run_sync(server.stop)  # returns promptly despite the open stream
+    finally:
+        server.stop()
+    assert server.requests[0].finished_at is None and server.in_flight == 0
+
+
 def test_works_from_plain_sync_code_with_the_sync_clients() -> None:
     with FakeLLMServer(TEXT) as server:
         with openai.OpenAI(api_key="test-key", base_url=server.openai_base_url, max_retries=0) as client:

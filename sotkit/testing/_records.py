@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..providers.base import CallUsage
+from ._replies import Fault
 
 
 @dataclass(frozen=True)
@@ -21,7 +22,12 @@ class Message:
 class RecordedRequest:
     """One request as the server saw it, and what it sent back.
 
-    Times are ``time.perf_counter()`` readings, the same clock a test in this process reads.
+    Times are ``time.perf_counter()`` readings, the same clock a test in this process reads: ``received_at``
+    when the request body was in, ``first_byte_at`` when the status line went out (a stream opens at once, as the
+    real APIs do; its tokens follow at the latency model's pace, timed in ``pieces``), ``finished_at`` when the
+    last byte went out (or the server hung up for a fault; ``None`` if the client hung up first).
+    Every field is final once the client has read the whole response.
+
     ``system`` holds the system text (OpenAI system/developer messages joined by blank lines); ``messages``
     holds the rest. ``prefill`` is the text of a trailing assistant message (Anthropic continues it).
     """
@@ -44,7 +50,8 @@ class RecordedRequest:
     #: the API's own finish reason as sent ("stop", "length", "end_turn", "stop_sequence", "max_tokens")
     finish_reason: str | None = None
     usage: CallUsage | None = None
-    fault: Any = None
+    #: the ``Fault`` applied to this response, if any
+    fault: Fault | None = None
     status: int | None = None
     first_byte_at: float | None = None
     #: ``(time, token)`` for every streamed token, in order

@@ -8,8 +8,8 @@ import itertools
 import json
 import threading
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Union
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Union
 
 from ..providers.base import CallUsage
 from ._http import MAX_HEAD_BYTES, BadHTTP, ClientGone, Input, Output, parse_head
@@ -59,7 +59,6 @@ class FakeLLMServer:
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.Server | None = None
-        self._connections: set[asyncio.Task[Any]] = set()
         self._stopped = False
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
@@ -109,9 +108,11 @@ class FakeLLMServer:
     async def _shutdown(self) -> None:
         assert self._server is not None
         self._server.close()
-        for task in list(self._connections):
+        # every other task on this loop is a connection, a pending read or a responder: end them all
+        others = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in others:
             task.cancel()
-        await asyncio.gather(*self._connections, return_exceptions=True)
+        await asyncio.gather(*others, return_exceptions=True)
         asyncio.get_running_loop().stop()
 
     def __enter__(self) -> FakeLLMServer:
@@ -156,7 +157,11 @@ class FakeLLMServer:
 
     @property
     def in_flight(self) -> int:
-        """Requests being answered right now."""
+        """Requests being answered right now.
+
+        A client can hold its whole response a moment before the server thread counts the request done:
+        call ``wait_idle()`` before asserting on this.
+        """
         return self._in_flight
 
     @property
@@ -205,9 +210,6 @@ class FakeLLMServer:
             self._lock.notify_all()
 
     async def _serve_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._connections.add(task)
         self._count(connections=+1)
         source = Input(reader)
         try:
@@ -218,7 +220,6 @@ class FakeLLMServer:
         except asyncio.CancelledError:
             pass  # the server is stopping; ending quietly keeps asyncio from logging every connection
         finally:
-            self._connections.discard(task)
             source.close()
             writer.close()
             self._count(connections=-1)
@@ -361,11 +362,12 @@ class FakeLLMServer:
         await self._send(record, out, fault.status_code, body, {"content-type": content_type, **fault.headers})
 
     async def _send_error(self, record: RecordedRequest, dialect: Dialect, out: Output, status: int, message: str,
-                          headers: Any = None) -> None:
+                          headers: Mapping[str, str] | None = None) -> None:
         body = json.dumps(dialect.error_body(status, message)).encode()
         await self._send(record, out, status, body, {"content-type": "application/json", **(headers or {})})
 
-    async def _send(self, record: RecordedRequest, out: Output, status: int, body: bytes, headers: Any) -> None:
+    async def _send(self, record: RecordedRequest, out: Output, status: int, body: bytes,
+                    headers: Mapping[str, str]) -> None:
         record.status, record.first_byte_at = status, time.perf_counter()
         record.finished_at = record.first_byte_at
         await out.send(status, body, headers)
