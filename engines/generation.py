@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 FinishReason = Literal["stop", "eos", "length", "cancelled"]
 TextCallback = Callable[[int, str], None]
+DoneCallback = Callable[[int, "Completion"], None]
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ def stream_generate(
     max_new_tokens: int | Sequence[int],
     stop: Sequence[str] | Sequence[Sequence[str]] = (),
     on_text: TextCallback | None = None,
+    on_done: DoneCallback | None = None,
     should_stop: Callable[[], bool] | None = None,
     share_prefix: bool = False,
 ) -> list[Completion]:
@@ -62,8 +64,9 @@ def stream_generate(
 
     ``max_new_tokens`` and ``stop`` apply to every row, or give one value per row (a list of ints; a list of
     string sequences). ``on_text(row, delta)`` receives each row's text as it becomes final; text that might
-    be the start of a stop string is held back until it is known not to be. ``should_stop`` is polled after
-    every token; when it returns true all rows end with ``finish_reason="cancelled"``.
+    be the start of a stop string is held back until it is known not to be. ``on_done(row, completion)`` is
+    called the moment a row ends. ``should_stop`` is polled after every token; when it returns true all open
+    rows end with ``finish_reason="cancelled"``.
 
     ``share_prefix`` encodes the prompts' common token prefix once and reuses its KV cache for every row
     (the rows are laid out as prefix, pads, own suffix). See ``benchmarks/prefix_cache.py`` for whether it pays.
@@ -77,7 +80,7 @@ def stream_generate(
     stops = _stops_per_row(stop, rows)
     ids = [chat_token_ids(tokenizer, p) for p in prompts]
     inputs = _prefix_shared_batch(model, tokenizer, ids) if share_prefix and rows > 1 else _left_padded(tokenizer, ids)
-    tracker = _RowTracker(tokenizer, budgets, stops, on_text, should_stop)
+    tracker = _RowTracker(tokenizer, [len(i) for i in ids], budgets, stops, on_text, on_done, should_stop)
     model.generate(
         **{k: v.to(model.device) if hasattr(v, "to") else v for k, v in inputs.items()},
         max_new_tokens=max(budgets),
@@ -89,10 +92,7 @@ def stream_generate(
         stopping_criteria=StoppingCriteriaList([tracker]),
     )
     tracker.finish_all("length")  # rows still open when generate ends ran out of budget
-    return [
-        Completion(text=r.final_text, input_tokens=len(i), output_tokens=len(r.tokens), finish_reason=r.reason or "length")
-        for r, i in zip(tracker.rows, ids)
-    ]
+    return [row.completion for row in tracker.rows]  # type: ignore[misc]  (every row has finished)
 
 
 def _per_row(value: int | Sequence[int], rows: int, name: str) -> list[int]:
@@ -156,12 +156,12 @@ def _prefix_shared_batch(model: PreTrainedModel, tokenizer: PreTrainedTokenizerB
 
 @dataclass
 class _Row:
+    input_tokens: int
     budget: int
     stops: tuple[str, ...]
     tokens: list[int]
     emitted: int = 0  # characters of text already handed to on_text
-    final_text: str = ""
-    reason: FinishReason | None = None
+    completion: Completion | None = None
 
 
 class _RowTracker(StoppingCriteria):
@@ -170,14 +170,17 @@ class _RowTracker(StoppingCriteria):
     def __init__(
         self,
         tokenizer: PreTrainedTokenizerBase,
+        input_tokens: list[int],
         budgets: list[int],
         stops: list[tuple[str, ...]],
         on_text: TextCallback | None,
+        on_done: DoneCallback | None,
         should_stop: Callable[[], bool] | None,
     ) -> None:
         self.tokenizer = tokenizer
-        self.rows = [_Row(budget=b, stops=s, tokens=[]) for b, s in zip(budgets, stops)]
+        self.rows = [_Row(n, b, s, []) for n, b, s in zip(input_tokens, budgets, stops)]
         self.on_text = on_text
+        self.on_done = on_done
         self.should_stop = should_stop
         eos = tokenizer.eos_token_id
         self.eos_ids = {eos} if eos is not None else set()
@@ -187,15 +190,15 @@ class _RowTracker(StoppingCriteria):
 
         last = input_ids[:, -1].tolist()
         for index, (row, token) in enumerate(zip(self.rows, last)):
-            if row.reason is None:
+            if row.completion is None:
                 self._advance(index, row, token)
         if self.should_stop is not None and self.should_stop():
             self.finish_all("cancelled")
-        return torch.tensor([row.reason is not None for row in self.rows], device=input_ids.device)
+        return torch.tensor([row.completion is not None for row in self.rows], device=input_ids.device)
 
     def finish_all(self, reason: FinishReason) -> None:
         for index, row in enumerate(self.rows):
-            if row.reason is None:
+            if row.completion is None:
                 self._finish(index, row, self._decode(row), reason)
 
     def _advance(self, index: int, row: _Row, token: int) -> None:
@@ -217,9 +220,11 @@ class _RowTracker(StoppingCriteria):
         return self.tokenizer.decode(row.tokens, skip_special_tokens=True)
 
     def _finish(self, index: int, row: _Row, text: str, reason: FinishReason) -> None:
-        self._emit(index, row, text.removesuffix("\ufffd"))
-        row.final_text = text.removesuffix("\ufffd")
-        row.reason = reason
+        text = text.removesuffix("\ufffd")
+        self._emit(index, row, text)
+        row.completion = Completion(text, row.input_tokens, len(row.tokens), reason)
+        if self.on_done is not None:
+            self.on_done(index, row.completion)
 
     def _emit(self, index: int, row: _Row, text: str) -> None:
         if len(text) > row.emitted and self.on_text is not None:

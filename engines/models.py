@@ -101,11 +101,27 @@ def _resolve_dtype(torch: Any, dtype: Any, device: str) -> Any:
     return dtype
 
 
+def check_available(name_or_path: str | os.PathLike[str]) -> None:
+    """Cheap checks (nothing heavy is imported) that ``load_model(name_or_path)`` can work; raise if not.
+
+    Lets a ``local:`` client report a missing package or directory when it is built, not mid-request.
+    """
+    for module in ("torch", "transformers"):
+        if importlib.util.find_spec(module) is None:
+            raise ModelNotAvailableError(
+                f"local models need {module!r}, which is not installed; install the local extra: {_INSTALL_LOCAL}"
+            )
+    if str(name_or_path) == EMBEDDED:
+        _embedded_gguf()
+    else:
+        _checked_directory(str(name_or_path))
+
+
 def _checked_directory(name: str) -> Path:
     directory = Path(name).expanduser()
     if not directory.is_dir():
         raise ModelNotAvailableError(
-            f"local model {name!r} is not a directory; pass 'local:smollm2' for the embedded model or "
+            f"local model {name!r} is not a directory; use 'local:smollm2' for the embedded model or "
             "'local:/path/to/model' for a Hugging Face model directory (with config.json and weights)"
         )
     if not (directory / "config.json").is_file():

@@ -1,0 +1,141 @@
+"""Batched chat generation on a tiny random Llama: batch = alone, stop strings, budgets, streaming, cancellation."""
+
+import os
+
+import pytest
+
+from sotkit.engines.generation import chat_token_ids, stream_generate
+from sotkit.engines.testing import tiny_chat_model, tiny_chat_tokenizer
+from sotkit.providers.base import Prompt
+
+PROMPTS = [
+    Prompt("Tell me about tea.", system="Be brief."),
+    Prompt("Why is the sky blue? Explain it well, please.", system="Be brief."),
+    Prompt("Tell me about coffee.", system="Be brief.", prefill="1. Beans:"),
+]
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    tok = tiny_chat_tokenizer()
+    tok.pad_token = tok.eos_token
+    tok.padding_side = "left"
+    return tok
+
+
+@pytest.fixture(scope="module")
+def model(tokenizer):
+    return tiny_chat_model(len(tokenizer), seed=1)  # a seed whose rows all run to the token budget
+
+
+@pytest.fixture(scope="module")
+def free_run(model, tokenizer):
+    """Each prompt generated alone, with no stop strings: the reference for everything else."""
+    runs = [stream_generate(model, tokenizer, [p], max_new_tokens=40)[0] for p in PROMPTS]
+    assert all(len(r.text) >= 20 for r in runs), "the fixture model should write long enough texts"
+    return runs
+
+
+def test_prefill_leaves_the_assistant_turn_open(tokenizer):
+    text = tokenizer.decode(chat_token_ids(tokenizer, PROMPTS[2]))
+    assert text.endswith("<|im_start|>assistant\n1. Beans:")
+    assert tokenizer.decode(chat_token_ids(tokenizer, PROMPTS[0])).endswith("<|im_start|>assistant\n")
+
+
+@pytest.mark.parametrize("share_prefix", [False, True])
+def test_a_batch_writes_what_each_prompt_writes_alone(model, tokenizer, free_run, share_prefix):
+    batch = stream_generate(model, tokenizer, PROMPTS, max_new_tokens=40, share_prefix=share_prefix)
+    assert [c.text for c in batch] == [c.text for c in free_run]
+    assert [c.input_tokens for c in batch] == [len(chat_token_ids(tokenizer, p)) for p in PROMPTS]
+    assert [c.output_tokens for c in batch] == [c.output_tokens for c in free_run]
+
+
+def test_rows_that_reach_eos_end_there_while_the_others_go_on(tokenizer):
+    model = tiny_chat_model(len(tokenizer), seed=0)  # a seed where rows 2 and 3 write EOS early
+    alone = [stream_generate(model, tokenizer, [p], max_new_tokens=40)[0] for p in PROMPTS]
+    batch = stream_generate(model, tokenizer, PROMPTS, max_new_tokens=40)
+    assert [c.finish_reason for c in batch] == ["length", "eos", "eos"]
+    assert batch == alone
+    assert "<|im_end|>" not in batch[1].text
+
+
+def test_each_row_ends_at_its_own_stop_string(model, tokenizer, free_run):
+    # Stop strings taken from the middle of each row's free text; rows stop at different steps.
+    stops = [(run.text[12:14],) for run in free_run]
+    batch = stream_generate(model, tokenizer, PROMPTS, max_new_tokens=40, stop=stops)
+    for run, (stop,), done in zip(free_run, stops, batch):
+        assert done.text == run.text[: run.text.index(stop)]
+        assert done.finish_reason == "stop"
+        assert done.output_tokens < run.output_tokens
+
+
+def test_stop_shared_by_all_rows(model, tokenizer, free_run):
+    stop = free_run[1].text[20:22]
+    batch = stream_generate(model, tokenizer, PROMPTS, max_new_tokens=40, stop=[stop])
+    for run, done in zip(free_run, batch):
+        expected = run.text.split(stop)[0]
+        assert done.text == expected
+        assert done.finish_reason == ("stop" if stop in run.text else run.finish_reason)
+
+
+def test_per_row_token_budgets(model, tokenizer, free_run):
+    batch = stream_generate(model, tokenizer, PROMPTS, max_new_tokens=[3, 9, 5])
+    assert [c.output_tokens for c in batch] == [3, 9, 5]
+    assert [c.finish_reason for c in batch] == ["length"] * 3
+    assert [c.text for c in batch] == [r.text[:n] for r, n in zip(free_run, [3, 9, 5])]
+
+
+def test_streamed_deltas_add_up_and_never_show_a_stop_string(model, tokenizer, free_run):
+    stops = [(run.text[15:18],) for run in free_run]
+    deltas: dict[int, list[str]] = {}
+    done: dict[int, object] = {}
+    batch = stream_generate(
+        model, tokenizer, PROMPTS, max_new_tokens=40, stop=stops,
+        on_text=lambda row, text: deltas.setdefault(row, []).append(text),
+        on_done=lambda row, completion: done.setdefault(row, completion),
+    )
+    for row, completion in enumerate(batch):
+        assert "".join(deltas[row]) == completion.text
+        assert len(deltas[row]) > 1  # streamed token by token, not at the end
+        assert done[row] == completion
+        assert stops[row][0] not in "".join(deltas[row])
+
+
+def test_should_stop_cancels_every_row_at_the_next_token(model, tokenizer):
+    calls = []
+    batch = stream_generate(model, tokenizer, PROMPTS, max_new_tokens=40,
+                            should_stop=lambda: calls.append(1) or len(calls) >= 2)
+    assert [c.finish_reason for c in batch] == ["cancelled"] * 3
+    assert [c.output_tokens for c in batch] == [2, 2, 2]
+
+
+def test_bad_arguments_are_reported(model, tokenizer):
+    with pytest.raises(ValueError, match="one per prompt"):
+        stream_generate(model, tokenizer, PROMPTS, max_new_tokens=[3, 4])
+    with pytest.raises(ValueError, match="at least 1"):
+        stream_generate(model, tokenizer, PROMPTS, max_new_tokens=0)
+    with pytest.raises(TypeError, match="not a single string"):
+        stream_generate(model, tokenizer, PROMPTS, max_new_tokens=5, stop="\n")
+    assert stream_generate(model, tokenizer, [], max_new_tokens=5) == []
+
+
+# -- SmolLM2: the real embedded model ---------------------------------------------------------------------
+
+smollm2 = pytest.mark.skipif(os.environ.get("SOTKIT_SKIP_SMOLLM2") == "1", reason="SOTKIT_SKIP_SMOLLM2=1")
+
+
+@smollm2
+def test_smollm2_batched_expansion_equals_each_point_alone():
+    from sotkit.engines.models import load_model
+    from sotkit.templates import Templates
+
+    model, tokenizer = load_model("smollm2")
+    templates = Templates(local=True)
+    question = "What are the most effective ways to deal with stress?"
+    points = [{"index": i, "title": t} for i, t in enumerate(["Exercise", "Sleep well", "Talk to friends"], 1)]
+    prompts = [templates.render("expand", question=question, points=points, point=p) for p in points]
+    stops = [("\n\n", f"\n{p['index'] + 1}.") for p in points]
+    batch = stream_generate(model, tokenizer, prompts, max_new_tokens=48, stop=stops)
+    alone = [stream_generate(model, tokenizer, [p], max_new_tokens=48, stop=[s])[0] for p, s in zip(prompts, stops)]
+    assert [c.text for c in batch] == [c.text for c in alone]
+    assert all(c.text.strip() for c in batch)
