@@ -92,6 +92,15 @@ class Fault:
             raise ConfigError(f"Fault.stall then must be 'continue' or 'close', got {then!r}")
         return cls("stall", after_tokens=after_tokens, seconds=seconds, then=then)
 
+    def __repr__(self) -> str:
+        if self.kind == "status":
+            extras = "".join(f", {name}={value!r}" for name, value in
+                             (("headers", dict(self.headers)), ("body", self.body)) if value)
+            return f"Fault.status({self.status_code}{extras})"
+        if self.kind == "drop":
+            return f"Fault.drop(after_tokens={self.after_tokens})"
+        return f"Fault.stall(after_tokens={self.after_tokens}, seconds={self.seconds}, then={self.then!r})"
+
 
 def _check_after_tokens(after_tokens: int) -> None:
     if not (isinstance(after_tokens, int) and after_tokens >= 0):
