@@ -1,0 +1,152 @@
+"""The ``local:`` provider on a tiny random model directory: streaming, batching, cancellation, errors."""
+
+import os
+import subprocess
+import sys
+from contextlib import aclosing
+from pathlib import Path
+
+import anyio
+import pytest
+
+from sotkit.engines.generation import stream_generate
+from sotkit.engines.models import load_model
+from sotkit.engines.testing import save_tiny_chat_model
+from sotkit.errors import ConfigError, ModelNotAvailableError
+from sotkit.providers import create_provider
+from sotkit.providers.base import CallUsage, ChatRequest, Prompt
+from sotkit.providers.local import LocalProvider
+
+pytestmark = pytest.mark.anyio
+
+REQUESTS = [
+    ChatRequest(Prompt("Tell me about tea."), max_tokens=12),
+    ChatRequest(Prompt("Why is the sky blue?", system="Be brief.", prefill="1. Light:"), max_tokens=20),
+]
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory) -> Path:
+    return save_tiny_chat_model(tmp_path_factory.mktemp("tiny"), seed=1)
+
+
+@pytest.fixture(scope="module")
+def reference(tiny_dir):
+    """What the engine writes for each request alone."""
+    model, tokenizer = load_model(tiny_dir)
+    return [stream_generate(model, tokenizer, [r.prompt], max_new_tokens=r.max_tokens)[0] for r in REQUESTS]
+
+
+@pytest.fixture
+def provider(tiny_dir):
+    return create_provider(f"local:{tiny_dir}")
+
+
+async def test_stream_yields_deltas_then_one_usage(provider, reference):
+    chunks = [c async for c in provider.stream(REQUESTS[1])]
+    *texts, usage = chunks
+    assert all(isinstance(t, str) for t in texts) and len(texts) > 1
+    assert "".join(texts) == reference[1].text  # continues the prefill, does not repeat it
+    assert usage == CallUsage(reference[1].input_tokens, reference[1].output_tokens)
+    assert isinstance(provider, LocalProvider) and provider.supports_prefill and provider.supports_batch
+    assert provider.model == f"local:{provider._name}"
+
+
+async def test_stream_batch_rows_match_each_request_alone(provider, reference):
+    texts: dict[int, str] = {0: "", 1: ""}
+    usages: dict[int, list[CallUsage]] = {0: [], 1: []}
+    async for row, chunk in provider.stream_batch(REQUESTS):
+        assert not usages[row], "a row's usage comes last"
+        if isinstance(chunk, CallUsage):
+            usages[row].append(chunk)
+        else:
+            texts[row] += chunk
+    assert [texts[0], texts[1]] == [r.text for r in reference]
+    assert [u for u, in usages.values()] == [CallUsage(r.input_tokens, r.output_tokens) for r in reference]
+
+
+async def test_the_event_loop_keeps_running_while_the_model_generates(provider):
+    ticks = 0
+    seen_between_chunks = []
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await anyio.sleep(0)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(tick)
+        async for chunk in provider.stream(ChatRequest(Prompt("Tell me about tea."), max_tokens=30)):
+            seen_between_chunks.append(ticks)
+        tg.cancel_scope.cancel()
+    assert seen_between_chunks[-1] > seen_between_chunks[0]
+
+
+def _count_forwards(model) -> tuple[list[int], object]:
+    calls: list[int] = []
+    handle = model.register_forward_hook(lambda *args: calls.append(1))
+    return calls, handle
+
+
+async def test_a_consumer_that_leaves_early_stops_the_generation(provider, tiny_dir):
+    model, _ = load_model(tiny_dir)
+    calls, handle = _count_forwards(model)
+    try:
+        async with aclosing(provider.stream(ChatRequest(Prompt("Tell me about tea."), max_tokens=500))) as stream:
+            async for _ in stream:
+                break
+        assert len(calls) <= 3  # the generation ended at the next token instead of running 500 steps
+    finally:
+        handle.remove()
+
+
+async def test_cancelling_the_consumer_stops_the_generation(provider, tiny_dir):
+    model, _ = load_model(tiny_dir)
+    calls, handle = _count_forwards(model)
+    try:
+        with anyio.CancelScope() as scope:
+            async for _ in provider.stream_batch(REQUESTS * 2 + [ChatRequest(Prompt("Go on."), max_tokens=500)]):
+                scope.cancel()
+        assert scope.cancelled_caught and len(calls) <= 3
+    finally:
+        handle.remove()
+
+
+async def test_generation_errors_arrive_as_themselves(provider):
+    with pytest.raises(ValueError, match="at least 1"):
+        async for _ in provider.stream(ChatRequest(Prompt("Hi"), max_tokens=0)):
+            pass
+
+
+def test_bad_options_are_refused_when_the_provider_is_built(tiny_dir, tmp_path):
+    with pytest.raises(ConfigError, match="device='tpu'"):
+        LocalProvider(str(tiny_dir), device="tpu")
+    with pytest.raises(ConfigError, match="dtype='float33'"):
+        LocalProvider(str(tiny_dir), dtype="float33")
+    with pytest.raises(ConfigError, match="unknown option.*api_key"):
+        LocalProvider(str(tiny_dir), api_key="sk-...")
+    with pytest.raises(ModelNotAvailableError, match="is not a directory"):
+        create_provider(f"local:{tmp_path / 'missing'}")
+
+
+def test_building_a_local_provider_imports_neither_torch_nor_transformers(tiny_dir):
+    code = (
+        "import sys, sotkit; from sotkit.providers import create_provider; "
+        f"p = create_provider({f'local:{tiny_dir}'!r}); "
+        "assert 'torch' not in sys.modules and 'transformers' not in sys.modules, 'heavy import'; print(p)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "LocalProvider" in out.stdout
+
+
+@pytest.mark.skipif(os.environ.get("SOTKIT_SKIP_SMOLLM2") == "1", reason="SOTKIT_SKIP_SMOLLM2=1")
+async def test_smollm2_answers_with_sot_end_to_end():
+    import sotkit
+
+    result = await sotkit.generate("What are some tips for staying healthy?", model="local:smollm2", mode="sot",
+                                   max_points=4)
+    assert result.mode == "sot" and len(result.points) >= 2
+    assert all(p.text.strip() for p in result.points)
+    assert result.usage.output_tokens > 0
