@@ -10,7 +10,12 @@ import anthropic
 import httpx2
 
 from ..errors import ConfigError
-from .base import CallUsage, ChatRequest, Chunk, Provider
+from ._sse import sse_events
+from .base import CallUsage, ChatRequest, Chunk, Provider, StreamError
+
+#: the HTTP status an error event sent mid-stream stands for
+ERROR_STATUS = {"overloaded_error": 529, "rate_limit_error": 429, "api_error": 500, "timeout_error": 504,
+                "invalid_request_error": 400, "authentication_error": 401, "permission_error": 403}
 
 
 class AnthropicProvider(Provider):
@@ -44,20 +49,23 @@ class AnthropicProvider(Provider):
             options["stop_sequences"] = list(request.stop)
         if request.temperature is not None:
             options["temperature"] = request.temperature
-        stream = await self._client.messages.create(
-            model=self._name, max_tokens=request.max_tokens, messages=messages, stream=True, **options
-        )
         input_tokens = output_tokens = 0
-        async with stream:
-            async for event in stream:
-                if event.type == "content_block_delta" and event.delta.type == "text_delta":
-                    yield event.delta.text
-                elif event.type == "message_start":
-                    usage = event.message.usage
-                    input_tokens = (usage.input_tokens + (usage.cache_read_input_tokens or 0)
-                                    + (usage.cache_creation_input_tokens or 0))
-                elif event.type == "message_delta":
-                    output_tokens = event.usage.output_tokens
+        async with self._client.messages.with_streaming_response.create(
+            model=self._name, max_tokens=request.max_tokens, messages=messages, stream=True, **options
+        ) as response:
+            async for event, data in sse_events(response.iter_lines()):
+                if event == "content_block_delta" and data["delta"].get("type") == "text_delta":
+                    yield data["delta"]["text"]
+                elif event == "message_start":
+                    usage = data["message"]["usage"]
+                    input_tokens = sum(usage.get(k) or 0 for k in (
+                        "input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"))
+                elif event == "message_delta":
+                    output_tokens = data["usage"]["output_tokens"]
+                elif event == "error":  # e.g. overloaded_error mid-stream, after the 200 status
+                    error = data.get("error", {}) if isinstance(data, dict) else {}
+                    raise StreamError(error.get("message", str(data)),
+                                      status_code=ERROR_STATUS.get(error.get("type"), 500))
         yield CallUsage(input_tokens, output_tokens)
 
     async def aclose(self) -> None:

@@ -35,6 +35,17 @@ class CallUsage:
 Chunk = str | CallUsage
 
 
+class StreamError(Exception):
+    """An error the server reported inside a stream that had started with HTTP 200.
+
+    ``status_code`` is the status the error stands for, so the retry policy treats it like one.
+    """
+
+    def __init__(self, message: str, status_code: int) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
 class Provider(ABC):
     """A thin adapter from ``ChatRequest`` to one backend.
 

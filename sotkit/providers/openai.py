@@ -10,7 +10,8 @@ import httpx2
 import openai
 
 from ..errors import ConfigError
-from .base import CallUsage, ChatRequest, Chunk, Provider
+from ._sse import sse_events
+from .base import CallUsage, ChatRequest, Chunk, Provider, StreamError
 
 #: OpenAI accepts at most four stop sequences
 MAX_STOP = 4
@@ -53,16 +54,20 @@ class OpenAIProvider(Provider):
             options["temperature"] = request.temperature
         if self._extra_body:
             options["extra_body"] = self._extra_body
-        stream = await self._client.chat.completions.create(
-            model=self._name, messages=messages, stream=True, stream_options={"include_usage": True}, **options
-        )
         usage = CallUsage()
-        async with stream:
-            async for chunk in stream:
-                if chunk.choices and (text := chunk.choices[0].delta.content):
-                    yield text
-                if chunk.usage:
-                    usage = CallUsage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
+        async with self._client.chat.completions.with_streaming_response.create(
+            model=self._name, messages=messages, stream=True, stream_options={"include_usage": True}, **options
+        ) as response:
+            async for _, data in sse_events(response.iter_lines()):
+                if data == "[DONE]":
+                    break
+                if isinstance(data, dict) and "error" in data:  # an error reported mid-stream
+                    raise StreamError(str(data["error"].get("message", data["error"])), status_code=500)
+                if choices := data.get("choices"):
+                    if text := (choices[0].get("delta") or {}).get("content"):
+                        yield text
+                if counts := data.get("usage"):
+                    usage = CallUsage(counts.get("prompt_tokens", 0), counts.get("completion_tokens", 0))
         yield usage
 
     async def aclose(self) -> None:
