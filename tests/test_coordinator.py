@@ -147,3 +147,13 @@ async def test_sequential_mode_makes_one_call(provider):
         async with client(server, provider) as sot:
             result = await sot.generate("Write a poem about the sea.", mode="sequential")
     assert (result.mode, result.text, result.usage.calls, len(server.requests)) == ("sequential", "Just do it.", 1, 1)
+
+
+async def test_auto_mode_routes_each_question_and_records_why(provider):
+    with FakeLLMServer(sot_responder(SKELETON, sequential="x = 4"), latency=FAST) as server:
+        async with client(server, provider, mode="auto") as sot:
+            listy = await sot.generate("What are some ways to be healthier?")
+            mathy = await sot.generate("Solve for x: 3x + 10 = 5(x - 2)")
+    assert listy.mode == "sot" and len(listy.points) == 4 and listy.route_reason
+    assert mathy.mode == "sequential" and mathy.text == "x = 4" and mathy.route_reason
+    assert len(server.requests) == 5 + 1
