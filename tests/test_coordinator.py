@@ -21,7 +21,8 @@ def provider(request) -> str:
 
 def client(server: FakeLLMServer, provider: str, **options) -> sotkit.SoT:
     base_url = server.openai_base_url if provider == "openai" else server.anthropic_base_url
-    return sotkit.SoT(f"{provider}:test-model", base_url=base_url, api_key="test-key", mode="sot", **options)
+    options.setdefault("mode", "sot")
+    return sotkit.SoT(f"{provider}:test-model", base_url=base_url, api_key="test-key", **options)
 
 
 def expansions(server: FakeLLMServer):
