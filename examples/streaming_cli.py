@@ -1,0 +1,47 @@
+"""Stream an answer to the terminal: the skeleton as it forms, then each point as it fills in, in order.
+
+    python examples/streaming_cli.py "How can I sleep better?" [--model provider:model] [--base-url URL]
+
+The answer goes to stdout; the route, the skeleton and the timings go to stderr (``> answer.txt`` keeps only
+the answer). ``text`` events arrive in skeleton order even when later points finish first; a UI that shows
+every point filling in at once uses ``point_delta`` events instead (see ``examples/webapp``).
+"""
+
+import argparse
+import sys
+
+import anyio
+
+import sotkit
+
+
+def note(text: str) -> None:
+    print(f"\x1b[2m{text}\x1b[0m" if sys.stderr.isatty() else text, file=sys.stderr, flush=True)
+
+
+async def main(question: str, model: str | None, base_url: str | None) -> None:
+    async with sotkit.stream(question, model=model, base_url=base_url) as events:
+        async for event in events:
+            if event.type == "route":
+                note(f"[{event.mode}] {event.reason}")
+            elif event.type == "point":
+                note(f"[skeleton] {event.index}. {event.title}")
+            elif event.type == "text":
+                print(event.text, end="", flush=True)
+            elif event.type == "retry":
+                note(f"[retry] {'skeleton' if event.index is None else f'point {event.index}'} "
+                     f"in {event.wait_s:.1f} s: {event.error}")
+            elif event.type == "done":
+                t = event.result.timings
+                print(flush=True)
+                note(f"[done] {len(event.result.points)} points, first text {t.first_text_at or 0:.2f} s, "
+                     f"total {t.total_s:.2f} s")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description="Stream a Skeleton-of-Thought answer to the terminal.")
+    parser.add_argument("question", nargs="?", default="How can I improve my time management skills?")
+    parser.add_argument("--model", help="provider:model (default: sotkit.default_model())")
+    parser.add_argument("--base-url", help="an OpenAI-compatible server, with --model openai:<name>")
+    args = parser.parse_args()
+    anyio.run(main, args.question, args.model, args.base_url)

@@ -1,0 +1,239 @@
+"""Every example runs as a user runs it (a subprocess) against the loopback fake server; the web app is
+driven in headless Chromium."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import queue
+import re
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+import sotkit
+from sotkit.testing import FakeLLMServer, Latency, RecordedRequest, Reply
+from tests.conftest import point_of, sot_responder
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+SKELETON = "1. Keep a regular schedule\n2. Dim the lights early\n3. Skip late caffeine\n4. Cool, quiet bedroom"
+TITLES = ["Keep a regular schedule", "Dim the lights early", "Skip late caffeine", "Cool, quiet bedroom"]
+TEXTS = {i: f"Advice for point {i}, in a few plain words that take a moment to stream." for i in range(1, 5)}
+ANSWER = "\n".join(f"{i}. {TITLES[i - 1]}: {TEXTS[i]}" for i in range(1, 5))
+FAST = Latency(ttft_s=0.0, tokens_per_s=2000)
+# later points finish first, so "in skeleton order" is a real claim
+REVERSED = {i: Latency(ttft_s=0.05 * (5 - i), tokens_per_s=2000) for i in range(1, 5)}
+
+
+def run_example(path: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``examples/<path>`` with a clean provider environment plus ``env``; fail with its output."""
+    process = subprocess.run([sys.executable, str(EXAMPLES / path), *args], env=example_env(env), text=True,
+                             capture_output=True, timeout=120)
+    assert process.returncode == 0, f"{path} exited {process.returncode}:\n{process.stdout}\n{process.stderr}"
+    return process
+
+
+def example_env(extra: dict[str, str] | None) -> dict[str, str]:
+    keep = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "ANTHROPIC_", "SOTKIT_MODEL"))}
+    return keep | {"HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"} | (extra or {})
+
+
+def load_example(path: str) -> ModuleType:
+    name = f"examples_{Path(path).stem}"
+    spec = importlib.util.spec_from_file_location(name, EXAMPLES / path)
+    module = sys.modules[name] = importlib.util.module_from_spec(spec)  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def server() -> Iterator[FakeLLMServer]:
+    with FakeLLMServer(sot_responder(SKELETON, TEXTS, point_latency=REVERSED), latency=FAST) as server:
+        yield server
+
+
+def openai_args(server: FakeLLMServer) -> list[str]:
+    return ["--model", "openai:fake", "--base-url", server.openai_base_url]
+
+
+KEY = {"OPENAI_API_KEY": "test-key"}
+
+
+# -- scripts ----------------------------------------------------------------------------------------------
+
+def test_quickstart_prints_the_answer_skeleton_usage_and_timings(server):
+    out = run_example("quickstart.py", "How can I sleep better?", *openai_args(server), env=KEY).stdout
+    assert out.startswith(ANSWER + "\n\n")
+    assert f"skeleton: {TITLES}" in out
+    output_tokens = sum(r.usage.output_tokens for r in server.requests)
+    assert f"usage:    5 calls, " in out and f" and {output_tokens} output tokens" in out
+    assert re.search(r"timings:  first point \d+\.\d\d s, skeleton done \d+\.\d\d s, total \d+\.\d\d s", out)
+    assert len(server.requests) == 5 and {r.model for r in server.requests} == {"fake"}
+
+
+def test_streaming_cli_shows_the_skeleton_then_the_answer_in_order(server):
+    process = run_example("streaming_cli.py", "How can I sleep better?", *openai_args(server), env=KEY)
+    assert process.stdout == ANSWER + "\n"  # text events, in skeleton order although point 4 finished first
+    notes = process.stderr.splitlines()
+    assert notes[0].startswith("[sot] ")
+    assert [n for n in notes if n.startswith("[skeleton]")] == [f"[skeleton] {i}. {t}" for i, t in enumerate(TITLES, 1)]
+    assert re.fullmatch(r"\[done\] 4 points, first text \d+\.\d\d s, total \d+\.\d\d s", notes[-1])
+
+
+def support_responder(request: RecordedRequest) -> Reply:
+    """A model answering the customer-support templates: a plan, then one step per request."""
+    step = re.findall(r"Write only step (\d+)", request.user)
+    if not step:
+        return Reply(SKELETON.removeprefix(request.prefill or ""))
+    return Reply((" " if request.prefill else "") + TEXTS[int(step[0])])
+
+
+def test_custom_templates_replace_only_the_files_in_the_directory():
+    with FakeLLMServer(support_responder, latency=FAST) as server:
+        out = run_example("custom_templates/run.py", *openai_args(server), env=KEY).stdout
+    assert out == ANSWER + "\n"
+    assert len(server.requests) == 5
+    for request in server.requests:
+        assert request.system == "You are Sam, a friendly and concise customer-support agent for Acme Home Electronics."
+        assert '"My order arrived damaged. What should I do?"' in request.user
+        assert "skeleton (not the full content)" not in request.user  # the default prompt is not used
+    # the directory has no sequential.jinja or router.jinja: those stay the defaults
+    overridden = sotkit.Templates(EXAMPLES / "custom_templates")
+    assert overridden.render("sequential", question="Q?") == sotkit.Templates().render("sequential", question="Q?")
+
+
+def test_closed_apis_asks_every_configured_provider(server):
+    env = {"OPENAI_API_KEY": "openai-key", "OPENAI_BASE_URL": server.openai_base_url,
+           "ANTHROPIC_API_KEY": "anthropic-key", "ANTHROPIC_BASE_URL": server.anthropic_base_url}
+    out = run_example("closed_apis.py", "How can I sleep better?", "--base-url", server.openai_base_url,
+                      "--compat-model", "compat-model", env=env).stdout
+    headers = [line for line in out.splitlines() if line.startswith("== ")]
+    assert [h.split(":")[0:2] for h in headers] == [["== openai", "gpt-4o-mini"], ["== anthropic", "claude-sonnet-4-5"],
+                                                     ["== openai", "compat-model at http"]]
+    assert out.count(ANSWER) == 3
+    served = {(r.api, r.model, r.api_key) for r in server.requests}
+    assert served == {("openai", "gpt-4o-mini", "openai-key"), ("anthropic", "claude-sonnet-4-5", "anthropic-key"),
+                      ("openai", "compat-model", "openai-key")}
+
+
+@pytest.mark.parametrize(("env", "flags", "expected"), [
+    ({}, [], [("local:smollm2", {})]),
+    ({"ANTHROPIC_API_KEY": "k"}, [], [("anthropic:claude-sonnet-4-5", {})]),
+    ({"OPENAI_BASE_URL": "http://gpu:8000/v1"}, ["--compat-model", "qwen"],
+     [("openai:qwen", {"base_url": "http://gpu:8000/v1"})]),
+    ({"OPENAI_API_KEY": "k", "OPENAI_BASE_URL": "http://proxy/v1"}, [], [("openai:gpt-4o-mini", {})]),
+])
+def test_closed_apis_chooses_models_from_the_environment(env, flags, expected):
+    closed_apis = load_example("closed_apis.py")
+    args = argparse.Namespace(openai_model="gpt-4o-mini", anthropic_model="claude-sonnet-4-5", base_url=None,
+                              compat_model="default")
+    for flag, value in zip(flags[::2], flags[1::2]):
+        setattr(args, flag.removeprefix("--").replace("-", "_"), value)
+    assert closed_apis.choose_models(args, env) == expected
+
+
+# -- the web app ------------------------------------------------------------------------------------------
+
+def test_stopwatch_estimates_a_sequential_answer_from_the_measured_per_call_rate():
+    pytest.importorskip("starlette", reason="the web app needs the examples extra: pip install -e '.[examples]'")
+    app = load_example("webapp/app.py")
+    now = [0.0]
+    watch = app.Stopwatch(clock=lambda: now[0])
+    events = [(0.5, sotkit.PointEvent(1, "A")), (0.5, sotkit.PointEvent(2, "B")),
+              (0.7, sotkit.PointDeltaEvent(1, "x" * 10)), (0.9, sotkit.PointDeltaEvent(2, "y" * 10)),
+              (1.7, sotkit.PointDoneEvent(1, "x" * 100)), (2.9, sotkit.PointDoneEvent(2, "y" * 100))]
+    for at, event in events:
+        now[0] = at
+        watch.record(event)
+    now[0] = 3.0
+    result = sotkit.Result(text="z" * 500, mode="sot", model="m",
+                           points=[sotkit.Point(1, "A", "x" * 100), sotkit.Point(2, "B", "y" * 100)])
+    stats = watch.footer(result)
+    # 200 characters in 1.0 + 2.0 s of decoding: 66.7 characters/s per call; time to first token 0.2 and 0.4 s
+    assert stats["chars_per_s"] == pytest.approx(200 / 3)
+    assert stats["ttft_s"] == pytest.approx(0.3)
+    assert stats["sequential_s"] == pytest.approx(0.3 + 500 / (200 / 3))
+    assert (stats["first_point_s"], stats["total_s"]) == (0.5, 3.0)
+    sequential = watch.footer(sotkit.Result(text="z", mode="sequential", model="m"))
+    assert sequential["sequential_s"] is None
+
+
+@pytest.fixture
+def chromium() -> str:
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: run .ci/browser-deps (installs Debian's chromium package)")
+    return str(CHROMIUM)
+
+
+def start_app(*args: str, env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
+    """Start the web app on an ephemeral loopback port; return the process and its URL once it serves."""
+    app = subprocess.Popen([sys.executable, str(EXAMPLES / "webapp" / "app.py"), "--port", "0", *args],
+                           env=example_env(env), text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in app.stdout], daemon=True).start()
+    log = []
+    while True:
+        try:
+            log.append(lines.get(timeout=60))
+        except queue.Empty:
+            app.kill()
+            pytest.fail("the web app did not start in 60 s:\n" + "".join(log))
+        if found := re.search(r"Uvicorn running on (http://\S+)", log[-1]):
+            return app, found.group(1) + "/"
+        if app.poll() is not None and lines.empty():
+            pytest.fail("the web app exited:\n" + "".join(log))
+
+
+def test_webapp_streams_the_skeleton_then_fills_every_point_in_a_real_browser(chromium, tmp_path):
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("playwright is missing: pip install -e '.[examples]' (and run .ci/browser-deps for Chromium)")
+    # points take about two seconds, later ones first, so the page is seen half-written
+    slow = {i: Latency(ttft_s=0.3 * (5 - i), tokens_per_s=8) for i in range(1, 5)}
+    artifacts = Path(os.environ.get("SOTKIT_ARTIFACTS") or tmp_path)
+    artifacts.mkdir(parents=True, exist_ok=True)
+    with FakeLLMServer(sot_responder(SKELETON, TEXTS, point_latency=slow), latency=Latency(0.1, 50)) as server:
+        app, url = start_app("--mode", "sot", *openai_args(server), env=KEY)
+        try:
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+                page = browser.new_page(viewport={"width": 900, "height": 820})
+                page.goto(url)
+                assert "openai:fake" in page.inner_text(".model")
+                page.fill("#question", "How can I sleep better?")
+                page.click("#submit")
+                # the first moment the whole skeleton is on the page
+                skeleton = page.wait_for_function("""() => {
+                    const titles = [...document.querySelectorAll('#points .title')].map(e => e.textContent);
+                    return titles.length === 4 && {titles, state: document.body.dataset.state};
+                }""", timeout=20_000).json_value()
+                assert skeleton == {"titles": TITLES, "state": "streaming"}
+                # points fill in at the same time, not one after another
+                page.wait_for_function("document.querySelectorAll('#points li.writing').length >= 2", timeout=20_000)
+                page.wait_for_selector("body[data-state=done]", timeout=30_000)
+                titles = page.locator("#points .title").all_inner_texts()
+                texts = page.locator("#points .text").all_inner_texts()
+                footer = page.inner_text("#numbers")
+                page.screenshot(path=str(artifacts / "webapp.png"), full_page=True)
+                browser.close()
+        finally:
+            app.terminate()
+            app.wait(timeout=10)
+    assert titles == TITLES
+    assert texts == [TEXTS[i] for i in range(1, 5)]
+    assert re.search(r"first point \d+\.\d\d s · total \d+\.\d\d s · sequential estimate \d+\.\d\d s", footer)
+    assert (artifacts / "webapp.png").read_bytes().startswith(b"\x89PNG")
+    # the finished points arrived last-first; the page kept skeleton order
+    points = sorted((r for r in server.requests if point_of(r)), key=lambda r: r.finished_at)
+    assert [point_of(r) for r in points] == [4, 3, 2, 1]
