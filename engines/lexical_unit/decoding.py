@@ -82,15 +82,21 @@ def pad_token_id(tokenizer: PreTrainedTokenizerBase) -> int:
 def add_pad_token(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> int:
     """Add ``[PAD]`` to the tokenizer and the model's embeddings if missing; return its id.
 
-    The new embedding row is the mean of the existing rows (transformers' ``mean_resizing``), so before
-    fine-tuning a ``[PAD]`` slot behaves like an "average token" rather than a random vector.
+    The new embedding row is the mean of the existing rows, so before fine-tuning a ``[PAD]`` slot reads as
+    an "average token" carrying no information of its own; with tied embeddings the same row is its output
+    vector. Any untied output row is set to the mean too.
     """
     if tokenizer.convert_tokens_to_ids(PAD_TOKEN) not in (None, tokenizer.unk_token_id):
         return pad_token_id(tokenizer)
     tokenizer.add_tokens([PAD_TOKEN], special_tokens=True)
-    if model.get_input_embeddings().weight.shape[0] < len(tokenizer):
-        model.resize_token_embeddings(len(tokenizer), mean_resizing=True)
-    return pad_token_id(tokenizer)
+    pad = pad_token_id(tokenizer)
+    old_rows = model.get_input_embeddings().weight.shape[0]
+    if old_rows <= pad:
+        model.resize_token_embeddings(pad + 1, mean_resizing=False)
+        with torch.no_grad():
+            for matrix in {model.get_input_embeddings().weight, model.get_output_embeddings().weight}:
+                matrix[old_rows:] = matrix[:old_rows].mean(0)
+    return pad
 
 
 def eos_token_ids(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> set[int]:
