@@ -1,0 +1,95 @@
+"""``prepare``, ``train`` and ``bench`` for the lexical-unit engine.
+
+Run as ``python -m sotkit.engines.lexical_unit.cli prepare|train|bench``; ``add_subcommands`` lets the
+``sotkit`` CLI mount the same commands (``sotkit engines lud ...``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Sequence
+
+DEFAULT_DIR = Path(os.environ.get("SOTKIT_CACHE", Path.home() / ".cache" / "sotkit")) / "lud"
+
+
+def _prepare(args: argparse.Namespace) -> None:
+    from .pipeline import PrepareConfig, prepare
+
+    prepare(
+        args.data,
+        PrepareConfig(
+            model=args.model, alpha=args.alpha, k=args.k, seq_len=args.seq_len,
+            code_sequences=args.code_sequences, answer_tokens=args.answer_tokens,
+        ),
+    )
+
+
+def _train(args: argparse.Namespace) -> None:
+    from .pipeline import train
+    from .train import TrainConfig
+
+    top = None if args.top_layers <= 0 else args.top_layers
+    config = TrainConfig(
+        steps=args.steps, batch_size=args.batch_size, lr=args.lr, train_top_layers=top,
+        time_budget_s=args.budget_s, seed=args.seed,
+    )
+    train(args.data, args.out, config)
+
+
+def _bench(args: argparse.Namespace) -> None:
+    from .bench import BenchConfig, run_benchmark, write_results
+
+    config = BenchConfig(
+        prompts_per_domain=args.prompts, max_new_tokens=args.max_new_tokens,
+        alphas=tuple(args.alphas), verify_alphas=tuple(args.verify_alphas), k=args.k,
+    )
+    results = run_benchmark(args.model_dir, args.data, config)
+    write_results(results, args.results)
+
+
+def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``prepare``, ``train`` and ``bench`` on an argparse subparsers object."""
+    p = subparsers.add_parser("prepare", help="build corpora and mark lexical units with the base model")
+    p.add_argument("--data", type=Path, default=DEFAULT_DIR / "data", help="output folder for the examples")
+    p.add_argument("--model", default="smollm2", help="base model: 'smollm2' or a local HF directory")
+    p.add_argument("--alpha", type=float, default=0.8, help="unit-marking probability threshold")
+    p.add_argument("--k", type=int, default=3, help="[PAD] slots per step (units are at most k+1 tokens)")
+    p.add_argument("--seq-len", type=int, default=96, help="tokens per code window")
+    p.add_argument("--code-sequences", type=int, default=160, help="number of stdlib code windows")
+    p.add_argument("--answer-tokens", type=int, default=96, help="max tokens per self-distilled answer")
+    p.set_defaults(func=_prepare)
+
+    t = subparsers.add_parser("train", help="fine-tune the base model's [PAD] slots on prepared examples")
+    t.add_argument("--data", type=Path, default=DEFAULT_DIR / "data")
+    t.add_argument("--out", type=Path, default=DEFAULT_DIR / "model", help="where the fine-tuned model is saved")
+    t.add_argument("--steps", type=int, default=200)
+    t.add_argument("--batch-size", type=int, default=4)
+    t.add_argument("--lr", type=float, default=2e-4)
+    t.add_argument("--top-layers", type=int, default=4, help="train the top N blocks; 0 = full fine-tuning")
+    t.add_argument("--budget-s", type=float, default=None, help="stop training after this many seconds")
+    t.add_argument("--seed", type=int, default=0)
+    t.set_defaults(func=_train)
+
+    b = subparsers.add_parser("bench", help="greedy vs prompt lookup vs LUD on held-out code and instructions")
+    b.add_argument("--model-dir", type=Path, default=DEFAULT_DIR / "model")
+    b.add_argument("--data", type=Path, default=DEFAULT_DIR / "data")
+    b.add_argument("--results", type=Path, default=Path("benchmarks/results/lud"), help="writes <path>.json and .md")
+    b.add_argument("--prompts", type=int, default=4, help="prompts per domain (code, instructions)")
+    b.add_argument("--max-new-tokens", type=int, default=48)
+    b.add_argument("--alphas", type=float, nargs="+", default=[0.5, 0.7, 0.9])
+    b.add_argument("--verify-alphas", type=float, nargs="+", default=[0.5])
+    b.add_argument("--k", type=int, default=3)
+    b.set_defaults(func=_bench)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="sotkit engines lud", description=__doc__.splitlines()[0])
+    add_subcommands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()
