@@ -235,24 +235,26 @@ class FocusLLM(nn.Module):
         return ChunkBatch(ids, lengths)
 
     def encode_chunks(self, chunks: ChunkBatch, appended: torch.Tensor) -> ChunkEncoding:
-        """Read every chunk with ``appended`` (1-D) after it, all chunks in one batched forward.
+        """Read every chunk with ``appended`` (1-D) after it, all chunks batched.
 
         Candidate columns are the last ``len(appended) - fragment_len + 1`` ones: the fragment's last token
-        and everything appended after it (tokens generated so far, or a training continuation).
+        and everything appended after it (tokens generated so far, or a training continuation). The frozen
+        prefix runs without autograd, so training back-propagates through the candidate columns only.
         """
         n, width = chunks.ids.shape
         extra = appended.shape[0]
         if extra < self.config.fragment_len:
             raise ValueError(f"appended has {extra} tokens, fewer than fragment_len={self.config.fragment_len}")
-        ids = torch.cat([chunks.ids, appended.expand(n, extra)], dim=1)
-        key_mask = torch.cat([chunks.key_mask, chunks.key_mask.new_ones(n, extra)], dim=1)
+        prefix_len = self.config.fragment_len - 1
+        ids = torch.cat([chunks.ids, appended[:prefix_len].expand(n, prefix_len)], dim=1)
+        key_mask = torch.cat([chunks.key_mask, chunks.key_mask.new_ones(n, prefix_len)], dim=1)
         # Real tokens start at position 0 in every row; pads sit at negative positions nobody attends to.
-        positions = torch.arange(width + extra, device=ids.device) - (width - chunks.lengths)[:, None]
-        causal = torch.ones(width + extra, width + extra, dtype=torch.bool, device=ids.device).tril()
+        positions = torch.arange(ids.shape[1], device=ids.device) - (width - chunks.lengths)[:, None]
+        causal = torch.ones(ids.shape[1], ids.shape[1], dtype=torch.bool, device=ids.device).tril()
         allowed = causal & key_mask[:, None, :]
-        allowed |= torch.eye(width + extra, dtype=torch.bool, device=ids.device)  # pad rows: no empty softmax
+        allowed |= torch.eye(ids.shape[1], dtype=torch.bool, device=ids.device)  # pad rows: no empty softmax
         cache = DynamicCache(config=self.base.config)
-        with self.candidates_from(width + self.config.fragment_len - 1):
+        with torch.no_grad(), self.candidates_from(None):
             self.base.get_decoder()(
                 input_ids=ids,
                 attention_mask=_additive(allowed[:, None], self.base.dtype),
@@ -260,7 +262,26 @@ class FocusLLM(nn.Module):
                 cache=cache,
                 use_cache=True,
             )
-        return ChunkEncoding(cache, key_mask, positions[:, -1] + 1)
+        encoding = ChunkEncoding(cache, key_mask, positions[:, -1] + 1)
+        self._append_candidates(encoding, appended[prefix_len:])
+        return encoding
+
+    def _append_candidates(self, encoding: ChunkEncoding, tokens: torch.Tensor) -> None:
+        """Append 1-D ``tokens`` to every chunk's cache as candidate columns (one batched forward)."""
+        n, count = encoding.key_mask.shape[0], tokens.shape[0]
+        past = encoding.key_mask
+        encoding.key_mask = torch.cat([past, past.new_ones(n, count)], dim=1)
+        causal = torch.ones(count, count, dtype=torch.bool, device=past.device).tril()
+        allowed = torch.cat([past[:, None, :].expand(n, count, -1), causal.expand(n, count, count)], dim=2)
+        with self.candidates_from(0):
+            self.base.get_decoder()(
+                input_ids=tokens.expand(n, count),
+                attention_mask=_additive(allowed[:, None], self.base.dtype),
+                position_ids=encoding.next_position[:, None] + torch.arange(count, device=past.device),
+                cache=encoding.cache,
+                use_cache=True,
+            )
+        encoding.next_position = encoding.next_position + count
 
     def reposition(self, keys: torch.Tensor, source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Move RoPE-embedded keys [b, heads, t, d] from ``source`` to ``target`` positions ([b, t] each).
@@ -289,39 +310,45 @@ class FocusLLM(nn.Module):
         return memory
 
     def forward_with_memory(
-        self, memory: torch.Tensor, local: torch.Tensor, continuation: torch.Tensor | None = None
+        self,
+        memory: torch.Tensor,
+        local: torch.Tensor,
+        continuation: torch.Tensor | None = None,
+        static: bool = False,
+        logits_to_keep: int = 0,
     ) -> tuple[torch.Tensor, FocusState]:
         """Teacher-forced FocusLLM pass: logits [len(local) + len(continuation), vocab] for 1-D inputs.
 
         Continuation token ``t`` (0-based) sees the candidates the chunks produce once that token has been
-        appended to them, exactly as incremental generation would; local tokens see the prefill candidates.
-        This is the training forward and, with no continuation, the generation prefill.
+        appended to them, exactly as incremental generation would; local tokens see the prefill candidates
+        (with ``static``, every token does). This is the training forward and, with no continuation, the
+        generation prefill. ``logits_to_keep`` > 0 returns only that many last positions.
         """
         continuation = local.new_zeros(0) if continuation is None else continuation
-        steps = continuation.shape[0] + 1
+        steps = 1 if static else continuation.shape[0] + 1
         if local.shape[0] < self.config.fragment_len:
             raise ValueError(f"local context has {local.shape[0]} tokens, fewer than fragment_len")
         chunks = self.chunk_memory(memory)
         n = chunks.ids.shape[0]
         fragment = local[-self.config.fragment_len :]
-        encoding = self.encode_chunks(chunks, torch.cat([fragment, continuation]))
+        encoding = self.encode_chunks(chunks, fragment if static else torch.cat([fragment, continuation]))
         cache = DynamicCache(config=self.base.config)
         for layer_idx, (keys, values) in enumerate(self._memory_from(encoding, steps)):
             cache.update(keys, values, layer_idx)
         queries = torch.cat([local, continuation])
         q_len, slots = queries.shape[0], steps * n
         # Query q uses memory step max(0, q - len(local) + 1); then causal attention over the local tokens.
-        step_of_query = (torch.arange(q_len, device=local.device) - local.shape[0] + 1).clamp(min=0)
+        step_of_query = (torch.arange(q_len, device=local.device) - local.shape[0] + 1).clamp(0, steps - 1)
         step_of_slot = torch.arange(slots, device=local.device) // n
-        allowed = torch.cat(
-            [step_of_query[:, None] == step_of_slot[None], torch.ones(q_len, q_len, dtype=torch.bool, device=local.device).tril()], dim=1
-        )
+        causal = torch.ones(q_len, q_len, dtype=torch.bool, device=local.device).tril()
+        allowed = torch.cat([step_of_query[:, None] == step_of_slot[None], causal], dim=1)
         out = self.base(
             input_ids=queries[None],
             attention_mask=_additive(allowed[None, None], self.base.dtype),
             position_ids=(n + torch.arange(q_len, device=local.device))[None],
             cache=cache,
             use_cache=True,
+            logits_to_keep=logits_to_keep,
         )
         state = FocusState(encoding, cache, n, n + q_len)
         return out.logits[0], state
@@ -340,7 +367,7 @@ class FocusLLM(nn.Module):
             cache = DynamicCache(config=self.base.config)
             out = self.base(input_ids=prompt_ids[None], cache=cache, use_cache=True, logits_to_keep=1)
             return out.logits[0, -1], FocusState(None, cache, 0, prompt_ids.shape[0])
-        logits, state = self.forward_with_memory(memory, prompt_ids)
+        logits, state = self.forward_with_memory(memory, prompt_ids, logits_to_keep=1)
         # The main cache holds prefill memory (n slots) first; generation overwrites those slots in place.
         return logits[-1], state
 
@@ -361,19 +388,9 @@ class FocusLLM(nn.Module):
 
     def _update_candidates(self, state: FocusState, token: int) -> None:
         """Append ``token`` to every chunk (one batched step) and swap the new candidates into memory."""
-        enc = state.chunks
         n = state.n_chunks
-        enc.key_mask = torch.cat([enc.key_mask, enc.key_mask.new_ones(n, 1)], dim=1)
-        with self.candidates_from(0):
-            self.base.get_decoder()(
-                input_ids=torch.full((n, 1), token, device=enc.key_mask.device),
-                attention_mask=_additive(enc.key_mask[:, None, None, :], self.base.dtype),
-                position_ids=enc.next_position[:, None],
-                cache=enc.cache,
-                use_cache=True,
-            )
-        enc.next_position = enc.next_position + 1
-        for layer, (keys, values) in zip(state.main.layers, self._memory_from(enc, 1)):
+        self._append_candidates(state.chunks, torch.tensor([token], device=state.chunks.key_mask.device))
+        for layer, (keys, values) in zip(state.main.layers, self._memory_from(state.chunks, 1)):
             layer.keys[:, :, :n] = keys
             layer.values[:, :, :n] = values
 

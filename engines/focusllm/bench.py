@@ -1,0 +1,140 @@
+"""FocusLLM measurements: prefill time and peak memory against the plain forward, passkey accuracy, and the
+quality cost of static candidates. Used by ``benchmarks/focusllm.py`` and ``sotkit engines focus bench``.
+
+Peak memory is the process's peak resident set size (``VmHWM``), reset before each measurement by writing
+``5`` to ``/proc/self/clear_refs`` (Linux), minus the resident size just before: it sees torch's CPU
+allocations, which ``tracemalloc`` does not.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import torch
+
+from sotkit.engines.focusllm.model import FocusLLM
+from sotkit.engines.focusllm.passkey import accuracy_table, as_dicts, run_passkey
+
+
+def _status_kib(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"{field} not in /proc/self/status (peak memory needs Linux)")
+
+
+def measure(fn: Callable[[], object]) -> tuple[float, float]:
+    """Run ``fn`` once; returns (seconds, peak extra resident memory in MiB)."""
+    gc.collect()
+    Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current RSS
+    before = _status_kib("VmRSS")
+    start = time.perf_counter()
+    fn()
+    seconds = time.perf_counter() - start
+    return seconds, (_status_kib("VmHWM") - before) / 1024
+
+
+def growth_exponent(lengths: Sequence[int], seconds: Sequence[float]) -> float:
+    """Least-squares slope of log(time) against log(length): 1 is linear, 2 quadratic."""
+    xs, ys = [math.log(x) for x in lengths], [math.log(y) for y in seconds]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+
+
+@torch.no_grad()
+def prefill_benchmark(
+    model: FocusLLM,
+    shared_lengths: Sequence[int],
+    focus_only_lengths: Sequence[int],
+    repeats: int = 2,
+    log: Callable[[str], None] = print,
+) -> dict:
+    """Prefill (prompt to first-token logits) of the plain model and of FocusLLM on random tokens.
+
+    At each shared length the two run alternately in this process, ``repeats`` times; the fastest run and
+    the largest peak are kept.
+    """
+    vocab = model.base.config.vocab_size
+    gen = torch.Generator().manual_seed(0)
+    rows = []
+
+    def plain(ids: torch.Tensor) -> None:
+        model.base(input_ids=ids[None], logits_to_keep=1)
+
+    for length in [*shared_lengths, *focus_only_lengths]:
+        ids = torch.randint(0, vocab, (length,), generator=gen)
+        runners = {"focusllm": lambda: model.prefill(ids)}
+        if length in shared_lengths:
+            runners["plain"] = lambda: plain(ids)
+        for _ in range(repeats if length in shared_lengths else 1):
+            for name, fn in runners.items():
+                seconds, peak = measure(fn)
+                log(f"prefill {name} {length}: {seconds:.2f}s, +{peak:.0f} MiB")
+                rows.append({"method": name, "length": length, "seconds": seconds, "peak_mib": peak})
+    best: dict[tuple[str, int], dict] = {}
+    for row in rows:
+        key = (row["method"], row["length"])
+        old = best.get(key)
+        best[key] = {
+            "method": row["method"],
+            "length": row["length"],
+            "seconds": min(row["seconds"], old["seconds"]) if old else row["seconds"],
+            "peak_mib": max(row["peak_mib"], old["peak_mib"]) if old else row["peak_mib"],
+        }
+    summary = sorted(best.values(), key=lambda r: (r["method"], r["length"]))
+    exponents = {}
+    for method in ("plain", "focusllm"):
+        pts = [(r["length"], r["seconds"]) for r in summary if r["method"] == method]
+        if len(pts) >= 2:
+            exponents[method] = growth_exponent(*zip(*pts))
+    return {"runs": rows, "best": summary, "growth_exponent": exponents}
+
+
+def plain_generate(model: FocusLLM) -> Callable[[list[int], int], list[int]]:
+    """Greedy generation with the frozen base model alone (the baseline)."""
+
+    def generate(ids: list[int], max_new_tokens: int) -> list[int]:
+        x = torch.tensor([ids])
+        out = model.base.generate(
+            x, attention_mask=torch.ones_like(x), max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=0
+        )
+        return out[0, len(ids) :].tolist()
+
+    return generate
+
+
+def passkey_benchmark(
+    model: FocusLLM,
+    tokenizer,
+    plan: Sequence[tuple[str, Sequence[int]]],
+    depths: Sequence[float],
+    trials_per_cell: int,
+    log: Callable[[str], None] = print,
+) -> dict:
+    """Passkey accuracy for each (method, lengths) in ``plan``; methods: plain, focusllm, focusllm_static."""
+    runners = {
+        "plain": plain_generate(model),
+        "focusllm": lambda ids, k: model.generate(ids, k),
+        "focusllm_static": lambda ids, k: model.generate(ids, k, static=True),
+    }
+    report = {}
+    for method, lengths in plan:
+        start = time.perf_counter()
+        results = run_passkey(
+            runners[method],
+            tokenizer,
+            lengths,
+            depths,
+            trials_per_cell,
+            on_result=lambda r: log(f"passkey {method} {r.length} depth {r.depth}: {r.correct} ({r.answer!r})"),
+        )
+        report[method] = {
+            "accuracy": accuracy_table(results),
+            "trials": as_dicts(results),
+            "seconds": time.perf_counter() - start,
+        }
+    return report
