@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -308,27 +309,27 @@ class Request:
         if point is not None:
             point.attempts += 1
         usage = CallUsage()
-        stream = backend.provider.stream(request)
-        try:
-            while True:
-                try:
-                    with anyio.fail_after(self.options.stall_timeout or math.inf):
-                        chunk = await stream.__anext__()
-                except StopAsyncIteration:
-                    break
-                except TimeoutError as exc:
-                    raise StreamStalled(f"no data for {self.options.stall_timeout} s from {backend.model}") from exc
-                if isinstance(chunk, CallUsage):
-                    usage = chunk
-                    continue
-                if skip:
-                    chunk, skip = chunk[skip:], max(0, skip - len(chunk))
-                if chunk:
-                    received.append(chunk)
-                    on_text(chunk)
-        finally:
-            await stream.aclose()
-            self._account(usage)
+        stall = self.options.stall_timeout or math.inf
+        # One watchdog scope around the whole stream, its deadline pushed on by every chunk: a scope entered
+        # per chunk would interleave with any cancel scope the provider's generator holds across yields.
+        with anyio.CancelScope() as watchdog:
+            try:
+                async with aclosing(backend.provider.stream(request)) as stream:
+                    watchdog.deadline = anyio.current_time() + stall
+                    async for chunk in stream:
+                        watchdog.deadline = anyio.current_time() + stall
+                        if isinstance(chunk, CallUsage):
+                            usage = chunk
+                            continue
+                        if skip:
+                            chunk, skip = chunk[skip:], max(0, skip - len(chunk))
+                        if chunk:
+                            received.append(chunk)
+                            on_text(chunk)
+            finally:
+                self._account(usage)
+        if watchdog.cancelled_caught:
+            raise StreamStalled(f"no data for {self.options.stall_timeout} s from {backend.model}")
 
     # -- bookkeeping ---------------------------------------------------------------------------------------
 
