@@ -146,7 +146,7 @@ def run_benchmark(model_dir: str | Path, data_dir: str | Path, config: BenchConf
     results["config"] = asdict(config)
     results["training"] = {key: lud_config.get(key) for key in ("train", "prepare", "torch_threads")}
     report = lud_config.get("report", {})
-    results["training"]["report"] = {key: report.get(key) for key in ("steps", "seconds", "examples", "slot_targets", "trainable_parameters")}
+    results["training"]["report"] = {key: report.get(key) for key in ("steps", "seconds", "cpu_seconds", "examples", "slot_targets", "trainable_parameters")}
     results["training"]["report"]["first_last_slot_loss"] = [report.get("slot_loss", [None])[0], report.get("slot_loss", [None])[-1]]
     results["training"]["report"]["first_last_lm_loss"] = [report.get("lm_loss", [None])[0], report.get("lm_loss", [None])[-1]]
     results["machine"] = {
