@@ -1,0 +1,56 @@
+import email.utils
+import time
+
+import pytest
+
+from sotkit.retry import RetryAfterTooLong, RetryPolicy, is_retryable, retry_after_s
+
+
+class Response:
+    def __init__(self, headers: dict[str, str]) -> None:
+        self.headers = headers
+
+
+class StatusError(Exception):
+    """Shaped like the SDKs' APIStatusError: a status code and the response."""
+
+    def __init__(self, status: int, headers: dict[str, str] | None = None) -> None:
+        self.status_code = status
+        self.response = Response(headers or {})
+
+
+@pytest.mark.parametrize("status, retried", [(408, True), (409, True), (429, True), (500, True), (503, True),
+                                             (529, True), (400, False), (401, False), (403, False),
+                                             (404, False), (422, False)])
+def test_which_statuses_are_retried(status, retried):
+    assert is_retryable(StatusError(status)) is retried
+
+
+def test_transport_failures_are_retried_and_bugs_are_not():
+    assert is_retryable(TimeoutError()) and is_retryable(ConnectionResetError())
+    assert is_retryable(KeyError("x"), transient=(KeyError,))
+    assert not is_retryable(ValueError("a bug"))
+
+
+def test_retry_after_in_every_form():
+    assert retry_after_s(StatusError(429, {"retry-after-ms": "250"})) == 0.25
+    assert retry_after_s(StatusError(429, {"retry-after": "3"})) == 3.0
+    future = email.utils.formatdate(time.time() + 30, usegmt=True)
+    assert 28 <= retry_after_s(StatusError(429, {"retry-after": future})) <= 30
+    assert retry_after_s(StatusError(429, {"retry-after": "soon"})) is None
+    assert retry_after_s(StatusError(429)) is None and retry_after_s(ValueError()) is None
+
+
+def test_the_wait_is_the_larger_of_backoff_and_the_server_demand():
+    policy = RetryPolicy(initial_wait_s=1.0, max_wait_s=60)
+    for attempt in (1, 2, 3):
+        assert 2 ** (attempt - 1) * 0.5 <= policy.wait_s(attempt, ValueError()) <= 2 ** (attempt - 1)
+    assert policy.wait_s(1, StatusError(429, {"retry-after": "7"})) == 7.0
+    assert policy.wait_s(10, ValueError()) <= 60  # backoff is capped too
+
+
+def test_a_demand_over_the_cap_fails_fast():
+    error = StatusError(429, {"retry-after": "600"})
+    with pytest.raises(RetryAfterTooLong, match="600 s") as caught:
+        RetryPolicy(max_wait_s=60).wait_s(1, error)
+    assert caught.value.__cause__ is error
