@@ -144,7 +144,11 @@ def test_closed_apis_chooses_models_from_the_environment(env, flags, expected):
 
 # -- the web app ------------------------------------------------------------------------------------------
 
-def test_stopwatch_estimates_a_sequential_answer_from_the_measured_per_call_rate():
+@pytest.mark.parametrize(("skeleton_s", "chars_per_s"), [
+    (0.5, 200 / 3),  # "1. A\n2. B\n" in 0.5 s is 20 characters/s: the points' 66.7 per call is faster
+    (0.05, 200),     # 200 characters/s: faster than the points, as where a batch slows each row down
+])
+def test_stopwatch_estimates_a_sequential_answer_from_the_faster_measured_speed(skeleton_s, chars_per_s):
     pytest.importorskip("starlette", reason="the web app needs the examples extra: pip install -e '.[examples]'")
     app = load_example("webapp/app.py")
     now = [0.0]
@@ -156,16 +160,17 @@ def test_stopwatch_estimates_a_sequential_answer_from_the_measured_per_call_rate
         now[0] = at
         watch.record(event)
     now[0] = 3.0
-    result = sotkit.Result(text="z" * 500, mode="sot", model="m",
+    result = sotkit.Result(text="z" * 500, mode="sot", model="m", timings=sotkit.Timings(skeleton_s=skeleton_s),
                            points=[sotkit.Point(1, "A", "x" * 100), sotkit.Point(2, "B", "y" * 100)])
     stats = watch.footer(result)
-    # 200 characters in 1.0 + 2.0 s of decoding: 66.7 characters/s per call; time to first token 0.2 and 0.4 s
-    assert stats["chars_per_s"] == pytest.approx(200 / 3)
+    # the points: 200 characters in 1.0 + 2.0 s of decoding; their first tokens 0.2 and 0.4 s after their titles
+    assert stats["points_chars_per_s"] == pytest.approx(200 / 3)
+    assert stats["skeleton_chars_per_s"] == pytest.approx(10 / skeleton_s)
+    assert stats["chars_per_s"] == pytest.approx(chars_per_s)
     assert stats["ttft_s"] == pytest.approx(0.3)
-    assert stats["sequential_s"] == pytest.approx(0.3 + 500 / (200 / 3))
+    assert stats["sequential_s"] == pytest.approx(0.3 + 500 / chars_per_s)
     assert (stats["first_point_s"], stats["total_s"]) == (0.5, 3.0)
-    sequential = watch.footer(sotkit.Result(text="z", mode="sequential", model="m"))
-    assert sequential["sequential_s"] is None
+    assert watch.footer(sotkit.Result(text="z", mode="sequential", model="m"))["sequential_s"] is None
 
 
 @pytest.fixture
@@ -204,7 +209,7 @@ def test_webapp_streams_the_skeleton_then_fills_every_point_in_a_real_browser(ch
     artifacts = Path(os.environ.get("SOTKIT_ARTIFACTS") or tmp_path)
     artifacts.mkdir(parents=True, exist_ok=True)
     with FakeLLMServer(sot_responder(SKELETON, TEXTS, point_latency=slow), latency=Latency(0.1, 50)) as server:
-        app, url = start_app("--mode", "sot", *openai_args(server), env=KEY)
+        app, url = start_app(*openai_args(server), env=KEY)
         try:
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
@@ -226,14 +231,22 @@ def test_webapp_streams_the_skeleton_then_fills_every_point_in_a_real_browser(ch
                 texts = page.locator("#points .text").all_inner_texts()
                 footer = page.inner_text("#numbers")
                 page.screenshot(path=str(artifacts / "webapp.png"), full_page=True)
+                # a question the router sends to a sequential answer replaces the points with plain text
+                page.fill("#question", "Write a Python function that sorts a list.")
+                page.click("#submit")
+                page.wait_for_selector("body[data-state=done]", timeout=30_000)
+                sequential = (page.inner_text("#answer"), page.locator("#points li").count(), page.inner_text("#route"))
                 browser.close()
         finally:
             app.terminate()
             app.wait(timeout=10)
     assert titles == TITLES
     assert texts == [TEXTS[i] for i in range(1, 5)]
-    assert re.search(r"first point \d+\.\d\d s · total \d+\.\d\d s · sequential estimate \d+\.\d\d s", footer)
+    seconds = r"\d+\.\d\d s"
+    assert re.fullmatch(f"First point {seconds} · total {seconds} · sequential estimate {seconds} \\(\\d+\\.\\d× the total\\)",
+                        footer)
     assert (artifacts / "webapp.png").read_bytes().startswith(b"\x89PNG")
+    assert sequential[:2] == ("A plain answer.", 0) and sequential[2].startswith("Sequential: rules:")
     # the finished points arrived last-first; the page kept skeleton order
     points = sorted((r for r in server.requests if point_of(r)), key=lambda r: r.finished_at)
     assert [point_of(r) for r in points] == [4, 3, 2, 1]

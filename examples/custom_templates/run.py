@@ -1,6 +1,6 @@
 """Answer in a customer-support voice by overriding two of sotkit's prompt templates.
 
-    python examples/custom_templates/run.py ["My order arrived damaged. What should I do?"] [--model ...] [--base-url URL]
+    python examples/custom_templates/run.py ["My order arrived damaged."] [--model ...] [--base-url URL]
 
 This directory holds only ``skeleton.jinja`` and ``expand.jinja``; every other template (``sequential``,
 ``router``) keeps its default from ``sotkit.DEFAULT_PROMPTS``. A template with a syntax error or an unknown
