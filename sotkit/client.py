@@ -96,6 +96,13 @@ class SoT:
             raise ConfigError(f"unknown option(s) {', '.join(sorted(unknown))}; per-request options are: "
                               f"{', '.join(sorted(REQUEST_FIELDS))}")
         opts = dataclasses.replace(self.options, **options) if options else self.options
+        if opts.context is not None:
+            for backend in self.backends:
+                ignored = [name for name in ("skeleton", "expand", "sequential")
+                           if not backend.provider.supports_context and not backend.templates.uses(name, "context")]
+                if ignored:
+                    raise ConfigError(f"context= was given but the template(s) {', '.join(ignored)} never use "
+                                      "{{ context }}, so it would be dropped; add it to those templates")
         return Request(question.strip(), self.backends, opts, send or (lambda event: None), self._decide)
 
     async def _decide(self, question: str) -> Any:

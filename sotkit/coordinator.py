@@ -8,11 +8,12 @@ was already streamed to the caller (and paid for) stays valid.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import anyio
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
@@ -61,6 +62,8 @@ class RequestOptions:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     eager: bool = True
     """Start each point's expansion as soon as its skeleton line is complete (else after the skeleton)."""
+    context: str | None = None
+    """A document to answer from: in the prompts (ahead of the question), or read natively by FocusLLM."""
 
     def __post_init__(self) -> None:
         if self.mode not in ("auto", "sot", "sequential"):
@@ -163,13 +166,14 @@ class Request:
 
         skeleton_error: Exception | None = None
         async with anyio.create_task_group() as tg:
-            prompt = backend.templates.render("skeleton", question=self.question)
-            request = ChatRequest(prompt, self.options.skeleton_max_tokens, temperature=self.options.temperature)
-            prefix = prompt.prefill.rstrip() if prompt.prefill and backend.provider.supports_prefill else ""
+            request = self._request(backend, "skeleton", self.options.skeleton_max_tokens)
+            prefill = request.prompt.prefill
+            prefix = prefill.rstrip() if prefill and backend.provider.supports_prefill else ""
             if prefix:
                 parser.feed(prefix)
             try:
-                await self._call(lambda b: request, lambda text: start(tg, parser.feed(text)), None)
+                await self._call(lambda b: self._request(b, "skeleton", self.options.skeleton_max_tokens),
+                                 lambda text: start(tg, parser.feed(text)), None)
             except Exception as exc:  # keep what the skeleton wrote: two points or more still make an answer
                 skeleton_error = exc
                 self.reason = f"the skeleton call failed after {len(parser.points)} point(s): {exc!r}"
@@ -182,6 +186,15 @@ class Request:
             raise skeleton_error
         return len(parser.points)
 
+    def _request(self, backend: Backend, template: str, max_tokens: int, stop: tuple[str, ...] = (),
+                 **variables: Any) -> ChatRequest:
+        """Render a template into a request; the context goes to the provider natively or into the prompt."""
+        context = self.options.context
+        native = backend.provider.supports_context
+        prompt = backend.templates.render(template, question=self.question, context=None if native else context,
+                                          **variables)
+        return ChatRequest(prompt, max_tokens, stop, self.options.temperature, context if native else None)
+
     def _add_point(self, sp: SkeletonPoint) -> Point:
         if sp.index not in self.points:
             self.points[sp.index] = Point(sp.index, sp.title)
@@ -191,12 +204,9 @@ class Request:
         return self.points[sp.index]
 
     def _expand_request(self, backend: Backend, point: Point, outline: list[Point]) -> ChatRequest:
-        prompt = backend.templates.render(
-            "expand", question=self.question, points=[{"index": p.index, "title": p.title} for p in outline],
-            point={"index": point.index, "title": point.title},
-        )
-        return ChatRequest(prompt, self.options.point_max_tokens, stop=(f"\n{point.index + 1}.",),
-                           temperature=self.options.temperature)
+        return self._request(backend, "expand", self.options.point_max_tokens, (f"\n{point.index + 1}.",),
+                             points=[{"index": p.index, "title": p.title} for p in outline],
+                             point={"index": point.index, "title": point.title})
 
     async def _expand(self, point: Point, outline: list[Point], backends: list[Backend] | None = None) -> None:
         cleaner = ExpansionFilter(point.index, point.title, strip_header=True)
@@ -250,10 +260,7 @@ class Request:
             self.sequential_text += text
             self._emit([TextEvent(text)])
 
-        backend = self.backends[0]
-        prompt = backend.templates.render("sequential", question=self.question)
-        request = ChatRequest(prompt, self.options.max_tokens, temperature=self.options.temperature)
-        await self._call(lambda b: request, on_text, None)
+        await self._call(lambda b: self._request(b, "sequential", self.options.max_tokens), on_text, None)
 
     # -- one call, through retries and fallbacks ----------------------------------------------------------
 
@@ -298,10 +305,8 @@ class Request:
         done = "".join(received)
         if not done or not backend.provider.supports_prefill:
             return request
-        prompt = request.prompt
-        prefill = (prompt.prefill or "") + done
-        return ChatRequest(type(prompt)(prompt.user, prompt.system, prefill), request.max_tokens, request.stop,
-                           request.temperature)
+        prompt = dataclasses.replace(request.prompt, prefill=(request.prompt.prefill or "") + done)
+        return dataclasses.replace(request, prompt=prompt)
 
     async def _attempt(self, backend: Backend, request: ChatRequest, on_text: OnText, point: Point | None,
                        received: list[str]) -> None:

@@ -18,21 +18,24 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.meta
 
 from .errors import TemplateError
 from .providers.base import Prompt
 
 DEFAULT_PROMPTS = Path(str(files("sotkit.prompts")))
 
-#: the variables each template is rendered with; used to check templates at build time
+#: the variables each template is rendered with; used to check templates at build time. A variable whose
+#: sample is None is optional (``context``: None when the request has none).
 SAMPLE_VARIABLES: dict[str, dict[str, Any]] = {
-    "skeleton": {"question": "What are good ways to save energy at home?"},
+    "skeleton": {"question": "What are good ways to save energy at home?", "context": None},
     "expand": {
         "question": "What are good ways to save energy at home?",
+        "context": None,
         "points": [{"index": 1, "title": "Insulate"}, {"index": 2, "title": "Use LED bulbs"}],
         "point": {"index": 2, "title": "Use LED bulbs"},
     },
-    "sequential": {"question": "What are good ways to save energy at home?"},
+    "sequential": {"question": "What are good ways to save energy at home?", "context": None},
     "router": {"question": "What are good ways to save energy at home?"},
 }
 
@@ -47,6 +50,7 @@ class Templates:
             undefined=jinja2.StrictUndefined, keep_trailing_newline=False, autoescape=False
         )
         self._templates: dict[str, tuple[jinja2.Template, str]] = {}
+        self._variables: dict[str, set[str]] = {}
         search = [DEFAULT_PROMPTS / "local", DEFAULT_PROMPTS] if local else [DEFAULT_PROMPTS]
         for name in SAMPLE_VARIABLES:
             path = next((d / f"{name}.jinja" for d in search if (d / f"{name}.jinja").is_file()), None)
@@ -57,10 +61,15 @@ class Templates:
         for name, (_, origin) in self._templates.items():
             self._check(name, origin)
 
+    def uses(self, name: str, variable: str) -> bool:
+        """Does template ``name`` refer to ``variable`` (so passing it cannot be silently dropped)?"""
+        return variable in self._variables[name]
+
     def render(self, name: str, **variables: Any) -> Prompt:
         template, origin = self._templates[name]
+        optional = {key: None for key, sample in SAMPLE_VARIABLES[name].items() if sample is None}
         try:
-            context = template.new_context(variables)
+            context = template.new_context({**optional, **variables})
             text = {
                 block: "".join(render(context)).strip() if (render := template.blocks.get(block)) else None
                 for block in ("system", "user", "prefill")
@@ -78,6 +87,7 @@ class Templates:
             raise TemplateError(f"unknown template {name!r} (from {origin!r}); templates are: {known}")
         try:
             template = self._env.from_string(source)
+            self._variables[name] = jinja2.meta.find_undeclared_variables(self._env.parse(source))
         except jinja2.TemplateSyntaxError as exc:
             raise TemplateError(f"template {origin!r} has a syntax error on line {exc.lineno}: {exc.message}") from exc
         if "user" not in template.blocks:

@@ -158,3 +158,22 @@ async def test_auto_mode_routes_each_question_and_records_why(provider):
     assert listy.mode == "sot" and len(listy.points) == 4 and listy.route_reason
     assert mathy.mode == "sequential" and mathy.text == "x = 4" and mathy.route_reason
     assert len(server.requests) == 5 + 1
+
+
+async def test_a_context_goes_into_every_prompt_ahead_of_the_question(provider):
+    with FakeLLMServer(sot_responder(SKELETON), latency=FAST) as server:
+        async with client(server, provider) as sot:
+            await sot.generate("How can I be healthier?", context="REPORT: sleep matters most.")
+    users = [r.user for r in server.requests]
+    assert len(users) == 5
+    assert all(u.startswith("Use this context to answer:\n\nREPORT: sleep matters most.") for u in users)
+    assert all(u.index("REPORT") < u.index("How can I be healthier?") for u in users)
+
+
+async def test_a_context_that_a_custom_template_would_drop_is_an_error(provider):
+    templates = {"sequential": "{% block user %}{{ question }}{% endblock %}"}
+    with FakeLLMServer(sot_responder(SKELETON), latency=FAST) as server:
+        async with client(server, provider, templates=templates) as sot:
+            with pytest.raises(sotkit.ConfigError, match="sequential never use"):
+                await sot.generate("Why?", context="a long document")
+    assert server.requests == []

@@ -10,11 +10,26 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from types import ModuleType
 from typing import Any
 
+import httpx2
 
-async def sse_events(lines: AsyncIterator[str]) -> AsyncIterator[tuple[str | None, Any]]:
-    """Yield ``(event, data)`` per event; ``data`` is parsed JSON, or the raw text when it is not JSON."""
+
+async def sse_events(response: Any, sdk: ModuleType) -> AsyncIterator[tuple[str | None, Any]]:
+    """Yield ``(event, data)`` per event of an SDK streaming response; ``data`` is parsed JSON, or the raw
+    text when it is not JSON. A connection that breaks mid-stream raises the SDK's own
+    ``APIConnectionError`` / ``APITimeoutError``, as the SDK's stream classes do."""
+    try:
+        async for item in _events(response.iter_lines()):
+            yield item
+    except httpx2.TimeoutException as exc:
+        raise sdk.APITimeoutError(request=response.http_request) from exc
+    except httpx2.TransportError as exc:
+        raise sdk.APIConnectionError(request=response.http_request) from exc
+
+
+async def _events(lines: AsyncIterator[str]) -> AsyncIterator[tuple[str | None, Any]]:
     event: str | None = None
     data: list[str] = []
     async for line in lines:

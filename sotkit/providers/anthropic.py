@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import anthropic
-import httpx2
 
 from ..errors import ConfigError
 from ._sse import sse_events
@@ -21,7 +20,7 @@ ERROR_STATUS = {"overloaded_error": 529, "rate_limit_error": 429, "api_error": 5
 class AnthropicProvider(Provider):
     supports_prefill = True  # a last assistant message is continued
     # failures without an HTTP status worth retrying: refused or dropped connections, timeouts, cut streams
-    transient_errors = (anthropic.APIConnectionError, httpx2.TransportError)
+    transient_errors = (anthropic.APIConnectionError,)
 
     def __init__(self, model_name: str, *, api_key: str | None = None, base_url: str | None = None,
                  client: anthropic.AsyncAnthropic | None = None, timeout: float | None = None) -> None:
@@ -53,7 +52,7 @@ class AnthropicProvider(Provider):
         async with self._client.messages.with_streaming_response.create(
             model=self._name, max_tokens=request.max_tokens, messages=messages, stream=True, **options
         ) as response:
-            async for event, data in sse_events(response.iter_lines()):
+            async for event, data in sse_events(response, anthropic):
                 if event == "content_block_delta" and data["delta"].get("type") == "text_delta":
                     yield data["delta"]["text"]
                 elif event == "message_start":

@@ -22,6 +22,8 @@ class ChatRequest:
     max_tokens: int = 1024
     stop: tuple[str, ...] = ()
     temperature: float | None = None
+    context: str | None = None
+    """A long document for providers that read it natively (``supports_context``); others get it in the prompt."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,8 @@ class Provider(ABC):
     supports_prefill: bool = False
     #: in-process models run one generation at a time; batched expansion beats N calls there
     supports_batch: bool = False
+    #: reads ``ChatRequest.context`` itself (FocusLLM); otherwise the templates put the context in the prompt
+    supports_context: bool = False
     #: exceptions (besides HTTP 408/409/429/5xx, which carry ``status_code``) that a retry may cure
     transient_errors: tuple[type[BaseException], ...] = ()
 

@@ -6,7 +6,6 @@ import os
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx2
 import openai
 
 from ..errors import ConfigError
@@ -20,7 +19,7 @@ MAX_STOP = 4
 class OpenAIProvider(Provider):
     supports_prefill = False  # the chat completions API has no assistant prefill
     # failures without an HTTP status worth retrying: refused or dropped connections, timeouts, cut streams
-    transient_errors = (openai.APIConnectionError, httpx2.TransportError)
+    transient_errors = (openai.APIConnectionError,)
 
     def __init__(self, model_name: str, *, api_key: str | None = None, base_url: str | None = None,
                  client: openai.AsyncOpenAI | None = None, timeout: float | None = None,
@@ -58,7 +57,7 @@ class OpenAIProvider(Provider):
         async with self._client.chat.completions.with_streaming_response.create(
             model=self._name, messages=messages, stream=True, stream_options={"include_usage": True}, **options
         ) as response:
-            async for _, data in sse_events(response.iter_lines()):
+            async for _, data in sse_events(response, openai):
                 if data == "[DONE]":
                     break
                 if isinstance(data, dict) and "error" in data:  # an error reported mid-stream
