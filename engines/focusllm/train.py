@@ -12,6 +12,7 @@ documentation files found on this machine, so no download is needed.
 
 from __future__ import annotations
 
+import os
 import random
 import sysconfig
 import time
@@ -50,14 +51,14 @@ class Example:
     target: torch.Tensor
 
 
-def stdlib_files(root: str | Path | None = None) -> list[Path]:
-    """Source and documentation files of the standard library (sorted, third-party packages excluded)."""
+def stdlib_files(root: str | Path | None = None) -> Iterator[Path]:
+    """Source and documentation files of the standard library, in a fixed order (third-party excluded)."""
     root = Path(root or sysconfig.get_paths()["stdlib"])
-    return sorted(
-        p
-        for p in root.rglob("*")
-        if p.suffix in CORPUS_SUFFIXES and "site-packages" not in p.parts and p.is_file()
-    )
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d != "site-packages")
+        for name in sorted(files):
+            if name.endswith(CORPUS_SUFFIXES):
+                yield Path(folder) / name
 
 
 def stdlib_corpus(max_chars: int = 4_000_000, root: str | Path | None = None) -> str:

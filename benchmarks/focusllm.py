@@ -1,0 +1,94 @@
+"""FocusLLM on SmolLM2-135M: prefill time/peak memory vs the plain forward, and passkey accuracy.
+
+    python benchmarks/focusllm.py prefill   # -> results/focusllm_prefill.json
+    python benchmarks/focusllm.py passkey   # -> results/focusllm_passkey.json (needs trained weights)
+    python benchmarks/focusllm.py report    # -> results/focusllm.md from the JSON files (+ focusllm_train.json)
+
+Weights come from ``python -m sotkit.engines.focusllm.cli train ... --report results/focusllm_train.json``;
+they are not committed. Extra arguments after the part are passed to the ``bench`` command.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from sotkit.engines.focusllm.cli import main as cli_main
+
+RESULTS = Path(__file__).parent / "results"
+PARTS = {
+    "prefill": ["--untrained", "--passkey", "", "--threads", "1", "--repeats", "1"],
+    "passkey": ["--skip-prefill", "--threads", "1", "--passkey", "plain:4096;focusllm:4096,16384", "--depths", "0.25,0.75"],
+}
+
+
+def report() -> str:
+    lines = ["# FocusLLM on SmolLM2-135M-Instruct (CPU)", ""]
+    train = _load("focusllm_train.json")
+    if train:
+        cfg = train["train_config"]
+        lines += [
+            "## Training budget",
+            f"- {train['steps']} steps, {train['wall_s']:.0f} s wall, {train['cpu_s']:.0f} s CPU "
+            f"({train['threads']} thread), lr {cfg['lr']}, memory {cfg['min_chunks']}-{cfg['max_chunks']} chunks, "
+            f"target {cfg['target_len']} tokens, repetition share {cfg['repetition_share']}, "
+            f"corpus {cfg['corpus_tokens']} stdlib tokens",
+            f"- held-out loss before: {_fmt(train['held_out_loss_before'])}",
+            f"- held-out loss after:  {_fmt(train['held_out_loss_after'])}",
+            "",
+        ]
+    prefill = _load("focusllm_prefill.json")
+    if prefill:
+        p = prefill["prefill"]
+        lines += [
+            f"## Prefill (random tokens, chunk size {prefill['focus_config']['chunk_size']}, "
+            f"{prefill['threads']} thread; peak = VmHWM delta)",
+            "",
+            "| method | tokens | seconds | peak extra MiB |",
+            "|---|---|---|---|",
+        ]
+        lines += [f"| {r['method']} | {r['length']} | {r['seconds']:.1f} | {r['peak_mib']:.0f} |" for r in p["best"]]
+        by = {(r["method"], r["length"]): r for r in p["best"]}
+        for length in sorted({r["length"] for r in p["best"] if r["method"] == "plain"}):
+            plain, focus = by[("plain", length)], by[("focusllm", length)]
+            lines.append(
+                f"\n- {length}: FocusLLM {plain['seconds'] / focus['seconds']:.2f}x faster, "
+                f"peak {focus['peak_mib']:.0f} vs {plain['peak_mib']:.0f} MiB"
+            )
+        lines += [f"- growth exponent: {_fmt(p['growth_exponent'])}", ""]
+    passkey = _load("focusllm_passkey.json")
+    if passkey:
+        settings = passkey["passkey_settings"]
+        lines += [
+            f"## Passkey (depths {settings['depths']}, {settings['trials_per_cell']} trial per cell)",
+            "",
+        ]
+        for method, data in passkey["passkey"].items():
+            lines.append(f"- {method}: accuracy {_fmt(data['accuracy'])} ({data['seconds']:.0f} s)")
+    return "\n".join(lines) + "\n"
+
+
+def _load(name: str) -> dict | None:
+    path = RESULTS / name
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _fmt(mapping: dict) -> str:
+    return ", ".join(f"{k}: {v:.3f}" if isinstance(v, float) else f"{k}: {v}" for k, v in mapping.items())
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in (*PARTS, "report"):
+        print(__doc__)
+        return 2
+    part, extra = argv[0], argv[1:]
+    if part == "report":
+        (RESULTS / "focusllm.md").write_text(report())
+        print((RESULTS / "focusllm.md").read_text())
+        return 0
+    return cli_main(["bench", *PARTS[part], "--out", str(RESULTS / f"focusllm_{part}.json"), *extra])
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

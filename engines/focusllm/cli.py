@@ -1,0 +1,172 @@
+"""``train`` and ``bench`` commands for FocusLLM (wired as ``sotkit engines focus ...``).
+
+Run directly with ``python -m sotkit.engines.focusllm.cli train|bench``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+
+def _ints(text: str) -> list[int]:
+    return [int(x) for x in text.split(",") if x]
+
+
+def _floats(text: str) -> list[float]:
+    return [float(x) for x in text.split(",") if x]
+
+
+def _plan(text: str) -> list[tuple[str, list[int]]]:
+    """``plain:2048,4096;focusllm:4096,16384`` -> [(method, lengths), ...]."""
+    plan = []
+    for part in filter(None, text.split(";")):
+        method, _, lengths = part.partition(":")
+        if method not in {"plain", "focusllm", "focusllm_static"} or not lengths:
+            raise argparse.ArgumentTypeError(f"bad passkey plan entry {part!r}; expected e.g. focusllm:4096,16384")
+        plan.append((method, _ints(lengths)))
+    return plan
+
+
+def default_weights_path(base: str) -> Path:
+    """Where ``train`` writes and ``bench`` reads FocusLLM weights for ``base`` unless told otherwise."""
+    from sotkit.engines.models import cache_dir
+
+    return cache_dir() / "focusllm" / f"{Path(base).name}.safetensors"
+
+
+def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``train`` and ``bench`` on an argparse subparsers object."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--base", default="smollm2", help="base model: 'smollm2' or a local HF directory")
+    common.add_argument("--weights", type=Path, help="FocusLLM weights file (default: in sotkit's cache)")
+    common.add_argument("--threads", type=int, help="torch CPU threads")
+
+    train = subparsers.add_parser("train", parents=[common], help="train the candidate projections")
+    train.add_argument("--chunk-size", type=int, default=256)
+    train.add_argument("--local-window", type=int, default=64)
+    train.add_argument("--fragment-len", type=int, default=16)
+    train.add_argument("--steps", type=int, default=200)
+    train.add_argument("--time-budget", type=float, help="stop after this many wall-clock seconds")
+    train.add_argument("--lr", type=float, default=1e-3)
+    train.add_argument("--target-len", type=int, default=8)
+    train.add_argument("--min-chunks", type=int, default=2)
+    train.add_argument("--max-chunks", type=int, default=3)
+    train.add_argument("--repetition-share", type=float, default=0.5)
+    train.add_argument("--corpus-chars", type=int, default=2_000_000)
+    train.add_argument("--eval-examples", type=int, default=8, help="held-out examples scored before and after")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--report", type=Path, help="write the training summary as JSON here")
+    train.set_defaults(handler=_train)
+
+    bench = subparsers.add_parser("bench", parents=[common], help="prefill speed/memory and passkey accuracy")
+    bench.add_argument("--untrained", action="store_true", help="run without weights (projections = frozen copies)")
+    bench.add_argument("--chunk-size", type=int, help="override the chunk size stored with the weights")
+    bench.add_argument("--prefill-lengths", type=_ints, default=[2048, 4096, 8192])
+    bench.add_argument("--focus-only-lengths", type=_ints, default=[16384, 32768])
+    bench.add_argument("--repeats", type=int, default=2)
+    bench.add_argument("--passkey", type=_plan, default=_plan("plain:4096,8192;focusllm:4096,8192,16384"))
+    bench.add_argument("--depths", type=_floats, default=[0.1, 0.5, 0.9])
+    bench.add_argument("--trials", type=int, default=1, help="trials per (length, depth) cell")
+    bench.add_argument("--skip-prefill", action="store_true")
+    bench.add_argument("--out", type=Path, help="write the results as JSON here")
+    bench.set_defaults(handler=_bench)
+
+
+def _load(args: argparse.Namespace, config=None, weights: Path | None = None):
+    import torch
+
+    from sotkit.engines.focusllm.model import FocusLLM
+    from sotkit.engines.models import load_model
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    base, tokenizer = load_model(args.base)
+    return FocusLLM.from_pretrained(base, weights, config), tokenizer
+
+
+def _train(args: argparse.Namespace) -> dict:
+    from sotkit.engines.focusllm.model import FocusConfig
+    from sotkit.engines.focusllm.train import TrainConfig, evaluate, stdlib_corpus, token_stream, train
+
+    config = FocusConfig(args.chunk_size, args.local_window, args.fragment_len)
+    model, tokenizer = _load(args, config)
+    stream = token_stream(tokenizer, stdlib_corpus(args.corpus_chars))
+    held_out, stream = stream[: stream.numel() // 10], stream[stream.numel() // 10 :]
+    cfg = TrainConfig(
+        steps=args.steps,
+        time_budget_s=args.time_budget,
+        lr=args.lr,
+        min_chunks=args.min_chunks,
+        max_chunks=args.max_chunks,
+        target_len=args.target_len,
+        repetition_share=args.repetition_share,
+        seed=args.seed,
+    )
+    before = evaluate(model, held_out, cfg, args.eval_examples, seed=1234)
+    print(f"held-out loss before: {before}", flush=True)
+    summary = train(model, stream, cfg, log=lambda line: print(line, flush=True))
+    after = evaluate(model, held_out, cfg, args.eval_examples, seed=1234)
+    print(f"held-out loss after: {after}", flush=True)
+    path = model.save_focus_weights(args.weights or default_weights_path(args.base))
+    print(f"saved {path} ({path.stat().st_size / 2**20:.1f} MiB)")
+    report = {
+        "base": args.base,
+        "focus_config": vars(config),
+        "train_config": vars(cfg) | {"corpus_chars": args.corpus_chars, "corpus_tokens": stream.numel()},
+        "held_out_loss_before": before,
+        "held_out_loss_after": after,
+        "weights": str(path),
+    } | {k: v for k, v in summary.items() if k != "history"}
+    if args.report:
+        args.report.parent.mkdir(parents=True, exist_ok=True)
+        args.report.write_text(json.dumps(report | {"history": summary["history"]}, indent=2))
+    return report
+
+
+def _bench(args: argparse.Namespace) -> dict:
+    from dataclasses import asdict, replace
+
+    from sotkit.engines.focusllm.bench import passkey_benchmark, prefill_benchmark
+    from sotkit.engines.focusllm.model import FocusConfig, read_focus_config
+
+    weights = None if args.untrained else (args.weights or default_weights_path(args.base))
+    if weights is not None and not weights.exists():
+        raise SystemExit(f"no FocusLLM weights at {weights}; run `train` first, pass --weights, or use --untrained")
+    config = read_focus_config(weights) if weights else FocusConfig(chunk_size=256, local_window=64)
+    if args.chunk_size:
+        config = replace(config, chunk_size=args.chunk_size)
+    model, tokenizer = _load(args, config, weights)
+    import torch
+
+    report = {"base": args.base, "weights": str(weights), "focus_config": asdict(config), "threads": torch.get_num_threads()}
+    if not args.skip_prefill:
+        report["prefill"] = prefill_benchmark(model, args.prefill_lengths, args.focus_only_lengths, args.repeats)
+        _write(args.out, report)
+    report["passkey"] = passkey_benchmark(model, tokenizer, args.passkey, args.depths, args.trials)
+    report["passkey_settings"] = {"depths": args.depths, "trials_per_cell": args.trials}
+    _write(args.out, report)
+    return report
+
+
+def _write(path: Path | None, report: dict) -> None:
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(report, indent=2))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sotkit.engines.focusllm.cli", description=__doc__)
+    add_subcommands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    args.handler(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
