@@ -152,14 +152,19 @@ def test_incremental_candidate_updates_equal_recomputing_from_scratch(focus):
 
 def test_static_mode_keeps_prefill_candidates(focus):
     memory, local = ids(45), ids(CFG.local_window, seed=6)
-    live = focus.generate(local, 6, memory=memory)
-    static = focus.generate(local, 6, memory=memory, static=True)
-    _, state = focus.prefill(local, memory)
+    logits, state = focus.prefill(local, memory)
     prefill_keys = state.main.layers[0].keys[:, :, : state.n_chunks].clone()
-    for token in static[:-1]:
-        focus.step(state, token, static=True)
+    steps, generated = [logits], []
+    for _ in range(4):
+        generated.append(int(steps[-1].argmax()))
+        steps.append(focus.step(state, generated[-1], static=True))
     assert torch.equal(state.main.layers[0].keys[:, :, : state.n_chunks], prefill_keys)
-    assert live[0] == static[0]  # the first token comes from the prefill in both modes
+    with torch.no_grad():
+        static, _ = focus.forward_with_memory(memory, local, torch.tensor(generated), static=True)
+        live, _ = focus.forward_with_memory(memory, local, torch.tensor(generated))
+    torch.testing.assert_close(torch.stack(steps), static[len(local) - 1 :], atol=1e-4, rtol=0)
+    assert not torch.allclose(static[len(local) :], live[len(local) :], atol=1e-4)  # updates do change logits
+    torch.testing.assert_close(static[: len(local)], live[: len(local)], atol=1e-5, rtol=0)
 
 
 def test_only_the_new_parameters_are_trainable_saved_and_loaded(focus, tmp_path):
@@ -187,3 +192,20 @@ def test_bad_input_is_rejected_early():
         model.generate([], 3)
     with pytest.raises(ValueError, match="rope_type"):
         FocusLLM(tiny_llama(rope_parameters={"rope_type": "dynamic", "rope_theta": 1e4, "factor": 2.0}), CFG)
+
+
+class CharTokenizer:
+    eos_token_id = None
+
+    def decode(self, ids, skip_special_tokens=True):
+        return "".join(chr(65 + i % 26) for i in ids)
+
+
+def test_focus_generate_streams_text_and_keeps_the_prompt_local(focus):
+    from sotkit.engines.focusllm import focus_generate
+
+    context, prompt = ids(45).tolist(), ids(12, seed=7).tolist()  # prompt longer than local_window (8)
+    pieces: list[str] = []
+    text = focus_generate(focus, CharTokenizer(), context, prompt, 5, on_text=pieces.append)
+    expected = focus.generate(prompt, 5, memory=context)  # the whole prompt stays in the local context
+    assert text == CharTokenizer().decode(expected) == "".join(pieces)
