@@ -48,16 +48,20 @@ class FocusConfig:
             )
 
 
-class _Split:
-    """Shared switch: sequence columns at or after ``at`` are candidate positions (``None``: no candidates)."""
+class _Switch:
+    """Shared by all :class:`SplitLinear` layers: True while the forward runs on candidate positions."""
 
-    at: int | None = None
+    candidates: bool = False
 
 
 class SplitLinear(nn.Module):
-    """A frozen linear layer with a trainable twin that is used only at candidate columns."""
+    """A frozen linear layer with a trainable twin that is used only for candidate positions.
 
-    def __init__(self, frozen: nn.Linear, split: _Split) -> None:
+    The model never mixes the two in one forward: candidate columns are always appended to the chunks'
+    caches by their own forward (see :meth:`FocusLLM.encode_chunks`), so one switch picks the weights.
+    """
+
+    def __init__(self, frozen: nn.Linear, switch: _Switch) -> None:
         super().__init__()
         self.frozen = frozen
         self.focus = nn.Linear(frozen.in_features, frozen.out_features, bias=frozen.bias is not None)
@@ -66,16 +70,10 @@ class SplitLinear(nn.Module):
             self.focus.weight.copy_(frozen.weight)
             if frozen.bias is not None:
                 self.focus.bias.copy_(frozen.bias)
-        self._split = split
+        self._switch = switch
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        at = self._split.at
-        if at is None:
-            return self.frozen(x)
-        if at <= 0:
-            return self.focus(x)
-        # Columns are dim -2 ([batch, seq, features]); only the candidate tail pays for the second projection.
-        return torch.cat([self.frozen(x[..., :at, :]), self.focus(x[..., at:, :])], dim=-2)
+        return self.focus(x) if self._switch.candidates else self.frozen(x)
 
 
 @dataclass
@@ -135,7 +133,7 @@ class FocusLLM(nn.Module):
             raise ValueError(f"FocusLLM cannot re-position keys for rope_type={rope_type!r}; use a fixed RoPE model")
         self.base = base
         self.config = config or FocusConfig()
-        self._split = _Split()
+        self._switch = _Switch()
         base.requires_grad_(False)
         layers = base.get_decoder().layers
         for layer in layers:
@@ -143,7 +141,7 @@ class FocusLLM(nn.Module):
             for name in PROJECTIONS:
                 if not isinstance(getattr(attn, name), nn.Linear):
                     raise TypeError(f"expected a Llama-family attention with nn.Linear {name}, got {type(attn)}")
-                setattr(attn, name, SplitLinear(getattr(attn, name), self._split))
+                setattr(attn, name, SplitLinear(getattr(attn, name), self._switch))
         self._rotary = base.get_decoder().rotary_emb
 
     # ----------------------------------------------------------------- parameters, saving, loading
@@ -208,13 +206,13 @@ class FocusLLM(nn.Module):
 
     # ----------------------------------------------------------------- building blocks
     @contextmanager
-    def candidates_from(self, column: int | None) -> Iterator[None]:
-        """Within the block, columns >= ``column`` of every forward use the candidate projections."""
-        previous, self._split.at = self._split.at, column
+    def candidate_positions(self) -> Iterator[None]:
+        """Within the block, every forward uses the candidate projections."""
+        previous, self._switch.candidates = self._switch.candidates, True
         try:
             yield
         finally:
-            self._split.at = previous
+            self._switch.candidates = previous
 
     def split_prompt(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """1-D prompt -> (memory, local context); the memory is empty when the prompt fits the window."""
@@ -254,7 +252,7 @@ class FocusLLM(nn.Module):
         allowed = causal & key_mask[:, None, :]
         allowed |= torch.eye(ids.shape[1], dtype=torch.bool, device=ids.device)  # pad rows: no empty softmax
         cache = DynamicCache(config=self.base.config)
-        with torch.no_grad(), self.candidates_from(None):
+        with torch.no_grad():
             self.base.get_decoder()(
                 input_ids=ids,
                 attention_mask=_additive(allowed[:, None], self.base.dtype),
@@ -273,7 +271,7 @@ class FocusLLM(nn.Module):
         encoding.key_mask = torch.cat([past, past.new_ones(n, count)], dim=1)
         causal = torch.ones(count, count, dtype=torch.bool, device=past.device).tril()
         allowed = torch.cat([past[:, None, :].expand(n, count, -1), causal.expand(n, count, count)], dim=2)
-        with self.candidates_from(0):
+        with self.candidate_positions():
             self.base.get_decoder()(
                 input_ids=tokens.expand(n, count),
                 attention_mask=_additive(allowed[:, None], self.base.dtype),
