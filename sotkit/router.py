@@ -192,7 +192,8 @@ _SOT = [
           r"\b(?:compare|comparison|contrast|differ|distinguish|distinguishes|versus|vs\.?|sets? apart)\b",
           r"\b(?:list|outline|overview|introduction to|basics|fundamentals|key concepts|main ideas|both sides|"
           r"weigh|keep in mind|should (?:i|we|you) (?:know|consider|look for))\b",
-          r"^(?:recommend|suggest|name|give me|share)\b[^.?!]{0,20}\b(?:some|a few|several|\d+|ideas)\b"),
+          r"^(?:recommend|suggest|name|give me|share)\b[^.?!]{0,20}\b(?:some|a few|several|\d+|three|four|five|six|seven|eight|nine|"
+          r"ten|ideas)\b"),
     _rule("sot", 0.75, "asks how to get better at something (a list of tips)",
           rf"\bhow (?:can|could|should|do|does|might|would|to)\b[^?]*\b{_IMPROVE_VERBS}\b",
           rf"^(?:what can|what should|what could)\b[^?]*\b(?:do|take)\b"),
