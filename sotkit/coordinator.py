@@ -166,14 +166,14 @@ class Request:
 
         skeleton_error: Exception | None = None
         async with anyio.create_task_group() as tg:
-            request = self._request(backend, "skeleton", self.options.skeleton_max_tokens)
-            prefill = request.prompt.prefill
-            prefix = prefill.rstrip() if prefill and backend.provider.supports_prefill else ""
-            if prefix:
-                parser.feed(prefix)
+            def build(b: Backend) -> ChatRequest:
+                return self._request(b, "skeleton", self.options.skeleton_max_tokens)
+
+            prefill = build(backend).prompt.prefill
+            if prefill and backend.provider.supports_prefill:
+                parser.feed(prefill.rstrip())  # the reply continues the prefill ("1.")
             try:
-                await self._call(lambda b: self._request(b, "skeleton", self.options.skeleton_max_tokens),
-                                 lambda text: start(tg, parser.feed(text)), None)
+                await self._call(build, lambda text: start(tg, parser.feed(text)), None)
             except Exception as exc:  # keep what the skeleton wrote: two points or more still make an answer
                 skeleton_error = exc
                 self.reason = f"the skeleton call failed after {len(parser.points)} point(s): {exc!r}"
@@ -233,12 +233,13 @@ class Request:
                 self.usage.calls += 1  # one batched call
                 for p in points:
                     p.attempts += 1
-                async for row, chunk in backend.provider.stream_batch(requests):
-                    if isinstance(chunk, CallUsage):
-                        self._account(chunk, calls=0)
-                        finished.add(row)
-                    else:
-                        self._point_text(points[row], cleaners[row].feed(chunk))
+                async with aclosing(backend.provider.stream_batch(requests)) as rows:
+                    async for row, chunk in rows:
+                        if isinstance(chunk, CallUsage):
+                            self._account(chunk, calls=0)
+                            finished.add(row)
+                        else:
+                            self._point_text(points[row], cleaners[row].feed(chunk))
         except Exception as exc:
             error = exc
         to_fallback = []
