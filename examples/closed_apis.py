@@ -38,8 +38,8 @@ async def answer(question: str, model: str, options: dict[str, Any]) -> str:
     where = f" at {options['base_url']}" if "base_url" in options else ""
     try:
         result = await sotkit.generate(question, model=model, **options)
-    except sotkit.SotkitError as exc:  # one provider failing does not stop the others
-        return f"== {model}{where}: failed: {exc}\n"
+    except Exception as exc:  # a bad key or an unreachable server fails that provider only
+        return f"== {model}{where}: failed: {type(exc).__name__}: {exc}\n"
     t, usage = result.timings, result.usage
     return (f"== {model}{where}: {result.mode}, {len(result.points)} points, {usage.calls} calls, "
             f"{usage.output_tokens} output tokens, total {t.total_s:.2f} s\n{result.text}\n")

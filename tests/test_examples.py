@@ -18,7 +18,7 @@ from types import ModuleType
 import pytest
 
 import sotkit
-from sotkit.testing import FakeLLMServer, Latency, RecordedRequest, Reply
+from sotkit.testing import FakeLLMServer, Fault, Latency, RecordedRequest, Reply
 from tests.conftest import point_of, sot_responder
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -124,6 +124,19 @@ def test_closed_apis_asks_every_configured_provider(server):
     served = {(r.api, r.model, r.api_key) for r in server.requests}
     assert served == {("openai", "gpt-4o-mini", "openai-key"), ("anthropic", "claude-sonnet-4-5", "anthropic-key"),
                       ("openai", "compat-model", "openai-key")}
+
+
+def test_closed_apis_reports_a_failing_provider_and_still_answers_with_the_others():
+    answer = sot_responder(SKELETON, TEXTS)
+
+    def anthropic_refuses(request: RecordedRequest) -> Reply:
+        return Reply("", fault=Fault.status(401)) if request.api == "anthropic" else answer(request)
+
+    with FakeLLMServer(anthropic_refuses, latency=FAST) as server:
+        env = {"ANTHROPIC_API_KEY": "revoked", "ANTHROPIC_BASE_URL": server.anthropic_base_url}
+        out = run_example("closed_apis.py", "--base-url", server.openai_base_url, env=env).stdout
+    assert out.startswith("== anthropic:claude-sonnet-4-5: failed: AuthenticationError")
+    assert f"== openai:default at {server.openai_base_url}: sot, 4 points, 5 calls" in out and ANSWER in out
 
 
 @pytest.mark.parametrize(("env", "flags", "expected"), [
