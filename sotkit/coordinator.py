@@ -318,10 +318,10 @@ class Request:
         stall = self.options.stall_timeout or math.inf
         # One watchdog scope around the whole stream, its deadline pushed on by every chunk: a scope entered
         # per chunk would interleave with any cancel scope the provider's generator holds across yields.
+        # It arms at the first chunk: until then the SDK's timeout governs (and a local model may be loading).
         with anyio.CancelScope() as watchdog:
             try:
                 async with aclosing(backend.provider.stream(request)) as stream:
-                    watchdog.deadline = anyio.current_time() + stall
                     async for chunk in stream:
                         watchdog.deadline = anyio.current_time() + stall
                         if isinstance(chunk, CallUsage):
