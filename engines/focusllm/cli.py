@@ -61,6 +61,7 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--eval-examples", type=int, default=8, help="held-out examples scored before and after")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--report", type=Path, help="write the training summary as JSON here")
+    train.add_argument("--resume", type=Path, help="start from these FocusLLM weights (their chunking config wins)")
     train.set_defaults(handler=_train)
 
     bench = subparsers.add_parser("bench", parents=[common], help="prefill speed/memory and passkey accuracy")
@@ -95,7 +96,8 @@ def _train(args: argparse.Namespace) -> dict:
     from sotkit.engines.focusllm.train import TrainConfig, evaluate, stdlib_corpus, token_stream, train
 
     config = FocusConfig(args.chunk_size, args.local_window, args.fragment_len)
-    model, tokenizer = _load(args, config)
+    model, tokenizer = _load(args, None if args.resume else config, args.resume)
+    config = model.config
     stream = token_stream(tokenizer, stdlib_corpus(args.corpus_chars))
     held_out, stream = stream[: stream.numel() // 10], stream[stream.numel() // 10 :]
     cfg = TrainConfig(
@@ -122,6 +124,7 @@ def _train(args: argparse.Namespace) -> dict:
         "held_out_loss_before": before,
         "held_out_loss_after": after,
         "weights": str(path),
+        "resumed_from": str(args.resume) if args.resume else None,
     } | {k: v for k, v in summary.items() if k != "history"}
     if args.report:
         args.report.parent.mkdir(parents=True, exist_ok=True)
