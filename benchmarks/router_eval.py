@@ -99,18 +99,19 @@ async def evaluate(router: Router, data: list[Labelled]) -> dict[str, Any]:
 
 
 METHOD = """\
-How the routers were built. The rules (`sotkit/router.py`) were written from first principles about when an
-answer is a list of independent points (the SoT paper's criterion): code, proofs, computations, estimates and
-puzzles, pieces of writing, role play, edits of a given text and single facts go sequential; ways, tips,
-differences, pros and cons, factors, causes, effects, recommendations and counterfactual consequences go to SoT;
-open questions with none of these signals go to SoT, anything else sequential. They were developed against two
-hand-written sets (`sotkit/router_data/questions.tsv`, 274 questions, and `heldout.tsv`, 50 questions written
-afterwards; the rules scored 42/50 on the held-out set at first sight, and it was then used for one round of fixes
-of general gaps: multi-sentence questions, exception names, percentages, superlative facts). The Vicuna questions
-were not read while writing them (only the file's first five lines, when checking its format); the rules' first
-Vicuna evaluation (commit bed1b38) gave 0.912, and nothing was changed in response to it. The embedding router is logistic regression on all-MiniLM-L6-v2 sentence
-embeddings trained on `questions.tsv` only (`benchmarks/router_train.py`; L2 1e-3 chosen by 5-fold
-cross-validation on that set). The LLM router asks the SoT paper's A/B/C question with `prompts/router.jinja`.
+How the routers were built. The rules (`sotkit/router.py`) were written from first principles about when an answer
+is a list of independent points (the SoT paper's criterion): code, proofs, computations, estimates and puzzles,
+pieces of writing, role play, edits of a given text and single facts go sequential; ways, tips, differences, pros
+and cons, factors, causes, effects, recommendations and counterfactual consequences go to SoT; open questions with
+none of these signals go to SoT, anything else sequential. They were developed against two hand-written sets
+(`sotkit/router_data/questions.tsv`, 274 questions, and `heldout.tsv`, 50 questions written afterwards; the rules
+scored 42/50 on the held-out set at first sight, and it was then used for one round of fixes of general gaps:
+multi-sentence questions, exception names, percentages, superlative facts). The Vicuna questions were not read
+while writing them (only the file's first five lines, when checking its format); the rules' first Vicuna
+evaluation (commit bed1b38) gave 0.912, and nothing was changed in response to it. The embedding router is
+logistic regression on all-MiniLM-L6-v2 sentence embeddings trained on `questions.tsv` only
+(`benchmarks/router_train.py`; L2 1e-3 chosen by 5-fold cross-validation on that set). The LLM router asks the SoT
+paper's A/B/C question with `prompts/router.jinja`.
 """
 
 
