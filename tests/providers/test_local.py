@@ -146,7 +146,7 @@ async def test_smollm2_answers_with_sot_end_to_end():
     import sotkit
 
     result = await sotkit.generate("What are some tips for staying healthy?", model="local:smollm2", mode="sot",
-                                   max_points=4)
+                                   max_points=3, skeleton_max_tokens=80, point_max_tokens=40, stall_timeout=None)
     assert result.mode == "sot" and len(result.points) >= 2
     assert all(p.text.strip() for p in result.points)
     assert result.usage.output_tokens > 0
