@@ -17,6 +17,7 @@ from .limits import ModelLimits
 from .providers import create_provider
 from .providers.base import Provider
 from .result import Result
+from .router import Router, make_router
 from .retry import RetryPolicy
 from .templates import Templates, TemplateSource
 
@@ -48,7 +49,7 @@ class SoT:
     """
 
     def __init__(self, model: str | Provider | None = None, *, fallback: str | Provider | None = None,
-                 router: Any = None, max_concurrency: int = 16, rpm: float | None = None,
+                 router: str | Router | None = None, max_concurrency: int = 16, rpm: float | None = None,
                  tpm: float | None = None, templates: TemplateSource = None, timeout: float | None = 60.0,
                  retry: RetryPolicy | int | None = None, **options: Any) -> None:
         request_options = {k: options.pop(k) for k in list(options) if k in REQUEST_FIELDS}
@@ -61,8 +62,7 @@ class SoT:
         if fallback is not None:
             backup = self._provider(fallback, {"timeout": timeout})
             self.backends.append(Backend(backup, _templates(backup, templates), ModelLimits(max_concurrency)))
-        self._router_spec = router
-        self._router: Any = None
+        self._router = make_router(router, provider=main, templates=self.backends[0].templates)
 
     @property
     def model(self) -> str:
@@ -103,18 +103,7 @@ class SoT:
                 if ignored:
                     raise ConfigError(f"context= was given but the template(s) {', '.join(ignored)} never use "
                                       "{{ context }}, so it would be dropped; add it to those templates")
-        return Request(question.strip(), self.backends, opts, send or (lambda event: None), self._decide)
-
-    async def _decide(self, question: str) -> Any:
-        from .router import RulesRouter, make_router  # the router loads only when mode="auto" is used
-
-        if self._router is None:
-            self._router = make_router(self._router_spec, provider=self.backends[0].provider,
-                                       templates=self.backends[0].templates)
-        try:
-            return await self._router.decide(question)
-        except Exception:  # a router never fails a request
-            return await RulesRouter().decide(question)
+        return Request(question.strip(), self.backends, opts, send or (lambda event: None), self._router.decide)
 
     async def aclose(self) -> None:
         """Close the providers (and SDK clients) this client created; never ones passed in."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -24,6 +24,7 @@ from .expansion import ExpansionFilter
 from .limits import ModelLimits, estimate_tokens
 from .providers.base import CallUsage, ChatRequest, Provider
 from .result import Mode, Point, Result, Usage
+from .router import Decision
 from .retry import RetryPolicy, StreamStalled, is_retryable, status_of
 from .skeleton import SkeletonParser, SkeletonPoint
 from .stitch import Stitcher
@@ -84,7 +85,7 @@ class RequestOptions:
 
 class Request:
     def __init__(self, question: str, backends: list[Backend], options: RequestOptions, send: Send,
-                 decide: Callable[[str], object] | None = None) -> None:
+                 decide: Callable[[str], Awaitable[Decision]]) -> None:
         self.question = question
         self.backends = backends
         self.options = options

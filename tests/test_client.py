@@ -47,6 +47,7 @@ def test_missing_keys_say_what_to_set(monkeypatch):
     ({"rpm": 0}, "must be positive"),
     ({"on_point_error": "ignore"}, "on_point_error"),
     ({"retry": 0}, "attempts=0"),
+    ({"router": "magic"}, "unknown router 'magic'"),
 ])
 def test_bad_limits_fail_at_construction(options, message):
     with pytest.raises(sotkit.ConfigError, match=message):
