@@ -43,17 +43,18 @@ def report() -> str:
         p = prefill["prefill"]
         lines += [
             f"## Prefill (random tokens, chunk size {prefill['focus_config']['chunk_size']}, "
-            f"{prefill['threads']} thread; peak = VmHWM delta)",
+            f"{prefill['threads']} thread on a shared 2-core CPU; fastest of the runs; peak = VmHWM delta)",
             "",
             "| method | tokens | seconds | peak extra MiB |",
             "|---|---|---|---|",
         ]
         lines += [f"| {r['method']} | {r['length']} | {r['seconds']:.1f} | {r['peak_mib']:.0f} |" for r in p["best"]]
         by = {(r["method"], r["length"]): r for r in p["best"]}
+        lines.append("")
         for length in sorted({r["length"] for r in p["best"] if r["method"] == "plain"}):
             plain, focus = by[("plain", length)], by[("focusllm", length)]
             lines.append(
-                f"\n- {length}: FocusLLM {plain['seconds'] / focus['seconds']:.2f}x faster, "
+                f"- {length}: FocusLLM {plain['seconds'] / focus['seconds']:.2f}x faster, "
                 f"peak {focus['peak_mib']:.0f} vs {plain['peak_mib']:.0f} MiB"
             )
         lines += [f"- growth exponent: {_fmt(p['growth_exponent'])}", ""]
