@@ -80,7 +80,8 @@ def stream_generate(
     stops = _stops_per_row(stop, rows)
     ids = [chat_token_ids(tokenizer, p) for p in prompts]
     inputs = _prefix_shared_batch(model, tokenizer, ids) if share_prefix and rows > 1 else _left_padded(tokenizer, ids)
-    tracker = _RowTracker(tokenizer, [len(i) for i in ids], budgets, stops, on_text, on_done, should_stop)
+    tracker = _RowTracker(tokenizer, _eos_ids(model, tokenizer), [len(i) for i in ids], budgets, stops, on_text,
+                          on_done, should_stop)
     model.generate(
         **{k: v.to(model.device) if hasattr(v, "to") else v for k, v in inputs.items()},
         max_new_tokens=max(budgets),
@@ -93,6 +94,13 @@ def stream_generate(
     )
     tracker.finish_all("length")  # rows still open when generate ends ran out of budget
     return [row.completion for row in tracker.rows]  # type: ignore[misc]  (every row has finished)
+
+
+def _eos_ids(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> set[int]:
+    """Every id that ends a turn: the generation config may list several (Llama 3 has two)."""
+    configured = model.generation_config.eos_token_id
+    ids = set(configured if isinstance(configured, list) else [configured])
+    return {i for i in ids | {tokenizer.eos_token_id} if i is not None}
 
 
 def _per_row(value: int | Sequence[int], rows: int, name: str) -> list[int]:
@@ -170,6 +178,7 @@ class _RowTracker(StoppingCriteria):
     def __init__(
         self,
         tokenizer: PreTrainedTokenizerBase,
+        eos_ids: set[int],
         input_tokens: list[int],
         budgets: list[int],
         stops: list[tuple[str, ...]],
@@ -182,8 +191,7 @@ class _RowTracker(StoppingCriteria):
         self.on_text = on_text
         self.on_done = on_done
         self.should_stop = should_stop
-        eos = tokenizer.eos_token_id
-        self.eos_ids = {eos} if eos is not None else set()
+        self.eos_ids = eos_ids
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any) -> torch.BoolTensor:
         import torch
@@ -203,8 +211,9 @@ class _RowTracker(StoppingCriteria):
 
     def _advance(self, index: int, row: _Row, token: int) -> None:
         if token in self.eos_ids:
+            text = self._decode(row)  # without the end-of-turn token, which need not be a special token
             row.tokens.append(token)
-            self._finish(index, row, self._decode(row), "eos")
+            self._finish(index, row, text, "eos")
             return
         row.tokens.append(token)
         text = self._decode(row)

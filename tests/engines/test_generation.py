@@ -59,6 +59,17 @@ def test_rows_that_reach_eos_end_there_while_the_others_go_on(tokenizer):
     assert "<|im_end|>" not in batch[1].text
 
 
+def test_every_end_of_turn_id_of_the_generation_config_ends_a_row(model, tokenizer, free_run):
+    second_eos = free_run[0].text[5]  # a character (= token) the model writes early in row 0
+    model.generation_config.eos_token_id = [tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids(second_eos)]
+    try:
+        done = stream_generate(model, tokenizer, PROMPTS[:1], max_new_tokens=40)[0]
+    finally:
+        model.generation_config.eos_token_id = tokenizer.eos_token_id
+    assert done.finish_reason == "eos"
+    assert done.text == free_run[0].text[: free_run[0].text.index(second_eos)]
+
+
 def test_each_row_ends_at_its_own_stop_string(model, tokenizer, free_run):
     # Stop strings taken from the middle of each row's free text; rows stop at different steps.
     stops = [(run.text[12:14],) for run in free_run]
