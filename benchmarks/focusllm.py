@@ -17,6 +17,7 @@ from pathlib import Path
 from sotkit.engines.focusllm.cli import main as cli_main
 
 RESULTS = Path(__file__).parent / "results"
+# The passkey part needs weights: pass --weights PATH (or train into the default cache location first).
 PARTS = {
     "prefill": ["--untrained", "--passkey", "", "--threads", "1", "--repeats", "1"],
     "passkey": ["--skip-prefill", "--threads", "1", "--passkey", "plain:4096;focusllm:4096,16384", "--depths", "0.25,0.75"],
@@ -25,11 +26,13 @@ PARTS = {
 
 def report() -> str:
     lines = ["# FocusLLM on SmolLM2-135M-Instruct (CPU)", ""]
-    train = _load("focusllm_train.json")
-    if train:
+    for name in sorted(RESULTS.glob("focusllm_train*.json")):
+        train = _load(name.name)
         cfg = train["train_config"]
         lines += [
-            "## Training budget",
+            f"## Training budget ({name.name}"
+            + (f", resumed from {Path(train['resumed_from']).name}" if train.get("resumed_from") else "")
+            + ")",
             f"- {train['steps']} steps, {train['wall_s']:.0f} s wall, {train['cpu_s']:.0f} s CPU "
             f"({train['threads']} thread), lr {cfg['lr']}, memory {cfg['min_chunks']}-{cfg['max_chunks']} chunks, "
             f"target {cfg['target_len']} tokens, repetition share {cfg['repetition_share']}, "
@@ -58,16 +61,26 @@ def report() -> str:
                 f"peak {focus['peak_mib']:.0f} vs {plain['peak_mib']:.0f} MiB"
             )
         lines += [f"- growth exponent: {_fmt(p['growth_exponent'])}", ""]
-    passkey = _load("focusllm_passkey.json")
-    if passkey:
+    for name in sorted(RESULTS.glob("focusllm_passkey*.json")):
+        passkey = _load(name.name)
         settings = passkey["passkey_settings"]
         lines += [
-            f"## Passkey (depths {settings['depths']}, {settings['trials_per_cell']} trial per cell)",
+            f"## Passkey ({name.name}: weights {Path(passkey['weights']).name}, depths {settings['depths']}, "
+            f"{settings['trials_per_cell']} trial per cell)",
             "",
         ]
         for method, data in passkey["passkey"].items():
             lines.append(f"- {method}: accuracy {_fmt(data['accuracy'])} ({data['seconds']:.0f} s)")
-    return "\n".join(lines) + "\n"
+        lines.append("")
+    lines += [
+        "## How measured",
+        "- One process per part; plain and FocusLLM alternate at each shared length, so both see the same load.",
+        "- The machine is a 2-core CPU shared with other jobs (load average 6-11 during these runs): absolute",
+        "  seconds are inflated and noisy, ratios are the meaningful numbers.",
+        "- Held-out losses use only 4 examples (stdlib text, first 10% of the token stream) and vary with sampling.",
+        "",
+    ]
+    return "\n".join(lines)
 
 
 def _load(name: str) -> dict | None:

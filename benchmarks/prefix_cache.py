@@ -35,7 +35,7 @@ def sot_questions(limit: int) -> list[str]:
 
 def skeleton(model, tokenizer, templates: Templates, question: str) -> list[dict]:
     prompt = templates.render("skeleton", question=question)
-    text = stream_generate(model, tokenizer, [prompt], max_new_tokens=200)[0].text
+    text = stream_generate(model, tokenizer, [prompt], max_new_tokens=120)[0].text
     parser = SkeletonParser(10)
     parser.feed((prompt.prefill or "") + text)
     parser.finish()
