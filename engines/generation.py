@@ -58,7 +58,7 @@ def stream_generate(
     on_text: TextCallback | None = None,
     on_done: DoneCallback | None = None,
     should_stop: Callable[[], bool] | None = None,
-    share_prefix: bool = False,
+    share_prefix: bool = True,
 ) -> list[Completion]:
     """Generate greedily for every prompt in one batch and return one ``Completion`` per prompt, in order.
 
@@ -69,7 +69,8 @@ def stream_generate(
     rows end with ``finish_reason="cancelled"``.
 
     ``share_prefix`` encodes the prompts' common token prefix once and reuses its KV cache for every row
-    (the rows are laid out as prefix, pads, own suffix). See ``benchmarks/prefix_cache.py`` for whether it pays.
+    (the rows are laid out as prefix, pads, own suffix; the text is the same either way). It pays: on SmolLM2
+    expansions the batch prefill ran 1.9x and a short expansion 1.24x faster (``benchmarks/prefix_cache.py``).
     """
     if not prompts:
         return []
