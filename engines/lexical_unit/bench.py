@@ -35,6 +35,9 @@ class BenchConfig:
     prompt_lookup_tokens: int = 3  # the same look-ahead budget per step as k = 3 slots
     perplexity_sequences: int = 12
     seq_len: int = 96
+    # One thread: on an oversubscribed CPU a 2-thread matmul stalls on its preempted half, and multi-token
+    # forwards (which every method but greedy runs) suffer most; one thread keeps the comparison fair.
+    threads: int = 1
 
 
 class _ForwardCounter:
@@ -93,6 +96,7 @@ def run_benchmark(model_dir: str | Path, data_dir: str | Path, config: BenchConf
     """Decode held-out prompts with every method and return speeds, ratios and quality (see module doc)."""
     from sotkit.engines.models import load_model
 
+    torch.set_num_threads(config.threads)
     model, tokenizer, lud_config = load_lud(model_dir)
     counter = _ForwardCounter(model)
     methods = _methods(model, tokenizer, config)
