@@ -55,9 +55,11 @@ class SoT:
         request_options = {k: options.pop(k) for k in list(options) if k in REQUEST_FIELDS}
         if isinstance(retry, int):
             retry = RetryPolicy(attempts=retry)
-        self.options = RequestOptions(**request_options, **({"retry": retry} if retry else {}))
+        if retry is not None:
+            request_options["retry"] = retry
         self._owned: list[Provider] = []
         main = self._provider(model or default_model(), {"timeout": timeout, **options})
+        self.options = RequestOptions(**{**main.request_defaults, **request_options})
         self.backends = [Backend(main, _templates(main, templates), ModelLimits(max_concurrency, rpm, tpm))]
         if fallback is not None:
             backup = self._provider(fallback, {"timeout": timeout})

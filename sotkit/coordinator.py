@@ -187,14 +187,13 @@ class Request:
             raise skeleton_error
         return len(parser.points)
 
-    def _request(self, backend: Backend, template: str, max_tokens: int, stop: tuple[str, ...] = (),
-                 **variables: Any) -> ChatRequest:
+    def _request(self, backend: Backend, template: str, max_tokens: int, **variables: Any) -> ChatRequest:
         """Render a template into a request; the context goes to the provider natively or into the prompt."""
         context = self.options.context
         native = backend.provider.supports_context
         prompt = backend.templates.render(template, question=self.question, context=None if native else context,
                                           **variables)
-        return ChatRequest(prompt, max_tokens, stop, self.options.temperature, context if native else None)
+        return ChatRequest(prompt, max_tokens, prompt.stop, self.options.temperature, context if native else None)
 
     def _add_point(self, sp: SkeletonPoint) -> Point:
         if sp.index not in self.points:
@@ -205,7 +204,7 @@ class Request:
         return self.points[sp.index]
 
     def _expand_request(self, backend: Backend, point: Point, outline: list[Point]) -> ChatRequest:
-        return self._request(backend, "expand", self.options.point_max_tokens, (f"\n{point.index + 1}.",),
+        return self._request(backend, "expand", self.options.point_max_tokens,
                              points=[{"index": p.index, "title": p.title} for p in outline],
                              point={"index": point.index, "title": point.title})
 

@@ -50,6 +50,8 @@ class ExpansionFilter:
             if not final and any(_is_prefix(text, form) for form in self._header_forms):
                 return ""
             self._body_start = m.end() if self._header and (m := self._header.match(text)) else 0
+        if final and self._body_start and not self.released and not text[self._body_start:].strip():
+            self._body_start = 0  # the whole reply was the title as a sentence: keep it rather than nothing
         text = text[self._body_start:].lstrip()
         if m := _NEW_ITEM.search(text):
             text = text[: m.start()]

@@ -3,7 +3,7 @@
 Accepts the shapes real models write: ``1.`` / ``1)`` / ``(1)`` / ``Step 1:`` / bullets, bold or heading
 markdown, trailing colons, a preamble before the list and blank lines. The first list marker decides the
 list's kind; lines of another kind (sub-bullets, prose) are continuation lines and are ignored, as are
-repeated or decreasing numbers.
+repeated or decreasing numbers and repeated titles.
 """
 
 from __future__ import annotations
@@ -59,6 +59,8 @@ class SkeletonParser:
         kind, number, title = _classify(line)
         if kind is None or not title or (self._kind is not None and kind != self._kind):
             return None
+        if title.casefold() in (p.title.casefold() for p in self.points):
+            return None  # small models repeat titles; a point is written once
         if kind == "numbered":
             if number <= self._last_number:
                 return None  # a repeated number, or a nested / restarted list

@@ -1,10 +1,11 @@
 """Jinja prompt templates: loaded and checked once, when a client is built.
 
-A template is one file, ``<name>.jinja``, with up to three blocks::
+A template is one file, ``<name>.jinja``, with up to four blocks::
 
     {% block system %}...{% endblock %}
     {% block user %}...{% endblock %}      (required)
     {% block prefill %}...{% endblock %}   (assistant prefill, for providers that support it)
+    {% block stop %}...{% endblock %}      (stop sequences, one a line, written with escapes: \n\n)
 
 Users override any subset by passing a directory (same file names) or a mapping ``name -> source``.
 Models served in-process get the variants under ``prompts/local/`` where one exists.
@@ -12,6 +13,7 @@ Models served in-process get the variants under ``prompts/local/`` where one exi
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Mapping
 from importlib.resources import files
 from pathlib import Path
@@ -71,15 +73,17 @@ class Templates:
         try:
             context = template.new_context({**optional, **variables})
             text = {
-                block: "".join(render(context)).strip() if (render := template.blocks.get(block)) else None
-                for block in ("system", "user", "prefill")
+                block: "".join(render(context)) if (render := template.blocks.get(block)) else ""
+                for block in ("system", "user", "prefill", "stop")
             }
+            stop = tuple(codecs.decode(line, "unicode_escape") for line in text["stop"].split("\n") if line)
         except jinja2.TemplateError as exc:
             raise TemplateError(f"template {origin!r} failed to render: {exc}") from exc
-        if not text["user"]:
+        system, user, prefill = (text[block].strip() or None for block in ("system", "user", "prefill"))
+        if not user:
             raise TemplateError(f"template {origin!r} rendered an empty user prompt; give it a non-empty "
                                 "{% block user %}...{% endblock %}")
-        return Prompt(user=text["user"], system=text["system"] or None, prefill=text["prefill"] or None)
+        return Prompt(user=user, system=system, prefill=prefill, stop=stop)
 
     def _add(self, name: str, source: str, origin: str) -> None:
         if name not in SAMPLE_VARIABLES:

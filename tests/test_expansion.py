@@ -19,6 +19,7 @@ def clean(raw: str, *, step: int = 1, index: int = 2, title: str = "Use LED bulb
     ("Use LED bulbs to save money.", "Use LED bulbs to save money."),  # not a restated header
     ("  They save.\n\n", "They save."),
     ("They save.\n12 bulbs is a lot.", "They save.\n12 bulbs is a lot."),
+    ("Use LED bulbs.", "Use LED bulbs."),  # only the title, as a sentence: kept, not emptied
 ])
 def test_restated_headers_are_stripped_and_text_kept(raw, text, step):
     assert clean(raw, step=step) == (text, False)

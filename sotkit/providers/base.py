@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
 
 
 @dataclass(frozen=True)
 class Prompt:
-    """A rendered template: system text, user text and an optional assistant prefill."""
+    """A rendered template: system text, user text, an optional assistant prefill and stop sequences."""
 
     user: str
     system: str | None = None
     prefill: str | None = None
+    stop: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,8 @@ class Provider(ABC):
     supports_prefill: bool = False
     #: in-process models run one generation at a time; batched expansion beats N calls there
     supports_batch: bool = False
+    #: request settings that suit this kind of model better than the general defaults (the user's still win)
+    request_defaults: Mapping[str, Any] = MappingProxyType({})
     #: reads ``ChatRequest.context`` itself (FocusLLM); otherwise the templates put the context in the prompt
     supports_context: bool = False
     #: exceptions (besides HTTP 408/409/429/5xx, which carry ``status_code``) that a retry may cure
