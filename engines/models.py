@@ -62,7 +62,7 @@ def load_model(
     key = (name if name == EMBEDDED else str(Path(name).expanduser().resolve()), device, str(torch_dtype))
     with _lock:
         if key not in _loaded:
-            directory = _embedded_directory() if name == EMBEDDED else _checked_directory(name)
+            directory = embedded_model_dir() if name == EMBEDDED else _checked_directory(name)
             _loaded[key] = _load_directory(directory, device, torch_dtype)
         return _loaded[key]
 
@@ -143,7 +143,7 @@ def _embedded_gguf() -> Path:
     return found[0]
 
 
-def _embedded_directory() -> Path:
+def embedded_model_dir() -> Path:
     """The safetensors copy of the embedded GGUF, converted on first use."""
     gguf = _embedded_gguf()
     target = cache_dir() / "models" / gguf.stem

@@ -108,12 +108,12 @@ def fake_gguf(monkeypatch, tmp_path):
 
 
 def test_gguf_is_converted_once_into_the_cache(fake_gguf, tmp_path, capsys):
-    target = models._embedded_directory()
+    target = models.embedded_model_dir()
     assert target == tmp_path / "cache" / "models" / "Tiny.Q4"
     assert {"config.json", "model.safetensors", "tokenizer.json"} <= {p.name for p in target.iterdir()}
     assert "de-quantising Tiny.Q4.gguf" in capsys.readouterr().err
     assert [p.name for p in target.parent.iterdir()] == ["Tiny.Q4"]  # no staging directory left behind
-    assert models._embedded_directory() == target
+    assert models.embedded_model_dir() == target
     assert capsys.readouterr().err == ""  # second time: straight from the cache
 
 
@@ -123,7 +123,7 @@ def test_a_conversion_that_dies_half_way_leaves_no_cache(fake_gguf, monkeypatch,
 
     monkeypatch.setattr(fake_gguf, "save_pretrained", crash)
     with pytest.raises(OSError, match="disk full"):
-        models._embedded_directory()
+        models.embedded_model_dir()
     assert list((tmp_path / "cache" / "models").iterdir()) == []
 
 
