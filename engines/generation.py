@@ -224,7 +224,7 @@ class _RowTracker(StoppingCriteria):
         elif len(row.tokens) >= row.budget:
             self._finish(index, row, text, "length")
         else:
-            self._emit(index, row, text[: len(text) - _held_back(text, row.stops)])
+            self._emit(index, row, text[: len(text) - held_back(text, row.stops)])
 
     def _decode(self, row: _Row) -> str:
         return self.tokenizer.decode(row.tokens, skip_special_tokens=True)
@@ -242,10 +242,10 @@ class _RowTracker(StoppingCriteria):
         row.emitted = max(row.emitted, len(text))
 
 
-def _held_back(text: str, stops: tuple[str, ...]) -> int:
+def held_back(text: str, stops: Sequence[str]) -> int:
     """How many trailing characters to hold: a partial UTF-8 character or a possible start of a stop string."""
     if text.endswith("\ufffd"):
-        return 1 + _held_back(text[:-1], stops)
+        return 1 + held_back(text[:-1], stops)
     longest = 0
     for stop in stops:
         for n in range(min(len(stop) - 1, len(text)), longest, -1):

@@ -402,8 +402,10 @@ class FocusLLM(nn.Module):
         static: bool = False,
         eos_token_id: int | Sequence[int] | None = None,
         on_token: Callable[[int], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
     ) -> list[int]:
-        """Greedy generation; returns the new token ids (stopping after an EOS id, which is included)."""
+        """Greedy generation; returns the new token ids (stopping after an EOS id, which is included, or
+        as soon as ``should_stop()`` is true after a token)."""
         if max_new_tokens < 1:
             raise ValueError("max_new_tokens must be at least 1")
         device = self.base.device
@@ -419,7 +421,7 @@ class FocusLLM(nn.Module):
             tokens.append(token)
             if on_token is not None:
                 on_token(token)
-            if token in stop or len(tokens) == max_new_tokens:
+            if token in stop or len(tokens) == max_new_tokens or (should_stop is not None and should_stop()):
                 return tokens
             logits = self.step(state, token, static=static)
 
@@ -447,27 +449,42 @@ def focus_generate(
     prompt_ids: Sequence[int],
     max_new_tokens: int,
     on_text: Callable[[str], None] | None = None,
+    *,
+    stop: Sequence[str] = (),
+    should_stop: Callable[[], bool] | None = None,
 ) -> str:
     """Answer ``prompt_ids`` over a long ``context_ids`` (the context goes first); returns the new text.
 
     The local window is at least the whole prompt, so the question is never cut into the memory.
-    ``on_text`` receives each newly decoded piece of text as it is generated.
+    ``on_text`` receives each newly decoded piece of text as it is generated; generation ends at EOS, at the
+    first of the ``stop`` strings (not included), or when ``should_stop()`` turns true.
     """
+    from sotkit.engines.generation import held_back
+
     ids = list(context_ids) + list(prompt_ids)
     local_len = max(model.config.local_window, len(prompt_ids))
     memory, local = ids[:-local_len], ids[-local_len:]
     tokens: list[int] = []
     emitted = ""
+    stopped = False
 
     def emit(token: int) -> None:
-        nonlocal emitted
+        nonlocal emitted, stopped
         tokens.append(token)
         text = tokenizer.decode(tokens, skip_special_tokens=True)
-        if on_text is not None and text != emitted and not text.endswith("\ufffd"):
+        cut = min((text.find(s) for s in stop if s in text), default=-1)
+        if cut >= 0:
+            text, stopped = text[:cut], True
+        else:
+            text = text[: len(text) - held_back(text, stop)]
+        if on_text is not None and len(text) > len(emitted):
             on_text(text[len(emitted) :])
-            emitted = text
+        emitted = max(emitted, text, key=len)
 
     model.generate(
-        local, max_new_tokens, memory=memory or None, eos_token_id=tokenizer.eos_token_id, on_token=emit
+        local, max_new_tokens, memory=memory or None, eos_token_id=tokenizer.eos_token_id, on_token=emit,
+        should_stop=lambda: stopped or bool(should_stop and should_stop()),
     )
-    return tokenizer.decode(tokens, skip_special_tokens=True)
+    return emitted if stop else tokenizer.decode(tokens, skip_special_tokens=True)
+
+

@@ -7,9 +7,11 @@ when a model is first used. Decoding is greedy: ``ChatRequest.temperature`` is n
 
 from __future__ import annotations
 
+import json
 import math
 import threading
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -23,6 +25,9 @@ from .base import CallUsage, ChatRequest, Chunk, Provider
 _DEVICES = ("cpu", "cuda", "auto")
 _DTYPES = ("auto", "float32", "float16", "bfloat16")
 
+#: FocusLLM wrappers by (loaded model, weights file)
+_focus_models: dict[tuple[int, Path], Any] = {}
+
 #: one capacity limiter per loaded model (name, device, dtype): in-process generations run one at a time
 _limiters: dict[tuple[str, str, str], anyio.CapacityLimiter] = {}
 
@@ -35,12 +40,15 @@ class LocalProvider(Provider):
     # Every point is a row of one batch and the slowest row sets the time: fewer, shorter points.
     request_defaults = MappingProxyType({"max_points": 6, "point_max_tokens": 96})
 
-    def __init__(self, model_name: str, *, device: str = "cpu", dtype: str | Any | None = None, **options: Any) -> None:
+    def __init__(self, model_name: str, *, device: str = "cpu", dtype: str | Any | None = None,
+                 decoding: str = "greedy", alpha: float | None = None, k: int | None = None, verify: bool = False,
+                 focus_weights: str | Path | bool | None = None, **options: Any) -> None:
         from ..engines.models import check_available
 
         if options:
-            raise ConfigError(f"unknown option(s) for local models: {', '.join(sorted(options))}; "
-                              "local models take device= ('cpu', 'cuda', 'auto') and dtype= ('float32', 'bfloat16', ...)")
+            raise ConfigError(f"unknown option(s) for local models: {', '.join(sorted(options))}; local models take "
+                              "device=, dtype=, decoding= ('greedy', 'lexical_unit'), alpha=, k=, verify=, "
+                              "focus_weights=")
         if device not in _DEVICES and not device.startswith("cuda:"):
             raise ConfigError(f"device={device!r} is not one of {', '.join(_DEVICES)} (or 'cuda:N')")
         if isinstance(dtype, str) and dtype not in _DTYPES:
@@ -51,6 +59,11 @@ class LocalProvider(Provider):
         self._device = device
         self._dtype = dtype
         self._key = (model_name, device, str(dtype))
+        self._lexical_units = _lexical_unit_settings(model_name, decoding, alpha, k, verify)
+        self._focus_weights = _focus_weights_path(model_name, focus_weights)
+        # Lexical-unit and FocusLLM decoding run one row at a time; FocusLLM reads request contexts itself.
+        self.supports_batch = self._lexical_units is None and self._focus_weights is None
+        self.supports_context = self._focus_weights is not None
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:
         async for _, chunk in self.stream_batch([request]):
@@ -79,14 +92,21 @@ class LocalProvider(Provider):
                 stop.set()
 
         def generate() -> None:
-            stream_generate(
-                model, tokenizer, [r.prompt for r in requests],
-                max_new_tokens=[r.max_tokens for r in requests],
-                stop=[r.stop for r in requests],
-                on_text=lambda row, text: deliver((row, text)),
-                on_done=lambda row, done: deliver((row, CallUsage(done.input_tokens, done.output_tokens))),
-                should_stop=stop.is_set,
-            )
+            if self.supports_batch:
+                stream_generate(
+                    model, tokenizer, [r.prompt for r in requests],
+                    max_new_tokens=[r.max_tokens for r in requests],
+                    stop=[r.stop for r in requests],
+                    on_text=lambda row, text: deliver((row, text)),
+                    on_done=lambda row, done: deliver((row, CallUsage(done.input_tokens, done.output_tokens))),
+                    should_stop=stop.is_set,
+                )
+                return
+            for row, request in enumerate(requests):
+                if stop.is_set():
+                    return
+                deliver((row, self._generate_row(model, tokenizer, request, lambda text: deliver((row, text)),
+                                                 stop.is_set)))
 
         async def work() -> None:
             try:
@@ -109,6 +129,60 @@ class LocalProvider(Provider):
                 stop.set()  # consumer gone or cancelled: generation ends at the next token
         if errors and not consumer_left:
             raise errors[0]
+
+    def _generate_row(self, model: Any, tokenizer: Any, request: ChatRequest, on_text: Callable[[str], None],
+                      should_stop: Callable[[], bool]) -> CallUsage:
+        """One request with lexical-unit decoding or FocusLLM (worker thread); returns its usage."""
+        from ..engines.generation import chat_token_ids
+
+        prompt_ids = chat_token_ids(tokenizer, request.prompt)
+        if self._lexical_units is not None:
+            from ..engines.lexical_unit import generate
+
+            result = generate(model, tokenizer, prompt_ids, request.max_tokens, stop=request.stop, on_span=on_text,
+                              **self._lexical_units)
+            return CallUsage(len(prompt_ids), len(result.token_ids))
+        from ..engines.focusllm import FocusLLM, focus_generate
+
+        # Wrapping swaps the shared base model's projections in place (unchanged while the switch is off),
+        # so there is one wrapper per loaded model and weights file in the process.
+        key = (id(model), self._focus_weights)
+        focus = _focus_models.get(key) or _focus_models.setdefault(key, FocusLLM.from_pretrained(model, self._focus_weights))
+        context_ids = tokenizer(request.context or "", add_special_tokens=False)["input_ids"]
+        text = focus_generate(focus, tokenizer, context_ids, prompt_ids, request.max_tokens, on_text,
+                              stop=request.stop, should_stop=should_stop)
+        return CallUsage(len(context_ids) + len(prompt_ids), len(tokenizer(text, add_special_tokens=False)["input_ids"]))
+
+
+def _lexical_unit_settings(name: str, decoding: str, alpha: float | None, k: int | None,
+                           verify: bool) -> dict[str, Any] | None:
+    """``generate`` keywords for ``decoding="lexical_unit"`` (defaults from the model's lud_config.json)."""
+    if decoding == "greedy":
+        return None
+    if decoding != "lexical_unit":
+        raise ConfigError(f"decoding={decoding!r}; use 'greedy' or 'lexical_unit'")
+    config_file = Path(name) / "lud_config.json"
+    if not config_file.is_file():
+        raise ConfigError(f"decoding='lexical_unit' needs a model fine-tuned with [PAD] slots, and {name!r} has "
+                          "no lud_config.json; create one with `sotkit engines lud prepare` and `... train`")
+    saved = json.loads(config_file.read_text())
+    return {"alpha": saved.get("alpha", 0.9) if alpha is None else alpha,
+            "k": saved.get("k", 3) if k is None else k, "verify": verify}
+
+
+def _focus_weights_path(name: str, focus_weights: str | Path | bool | None) -> Path | None:
+    """The FocusLLM weights file (``True``: where ``sotkit engines focus train`` writes it by default)."""
+    if not focus_weights:
+        return None
+    if focus_weights is True:
+        from ..engines.focusllm.cli import default_weights_path
+
+        focus_weights = default_weights_path(name)
+    path = Path(focus_weights)
+    if not path.is_file():
+        raise ConfigError(f"no FocusLLM weights at {str(path)!r}; train them with `sotkit engines focus train` "
+                          "or pass focus_weights='path/to/weights.safetensors'")
+    return path
 
 
 PROVIDER = LocalProvider

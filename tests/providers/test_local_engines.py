@@ -1,0 +1,66 @@
+"""The self-hosted engines behind ``local:``: lexical-unit decoding and FocusLLM, end to end through sotkit."""
+
+from pathlib import Path
+
+import pytest
+
+import sotkit
+from sotkit.engines.focusllm import FocusConfig, FocusLLM, focus_generate
+from sotkit.engines.generation import chat_token_ids, stream_generate
+from sotkit.engines.lexical_unit import add_pad_token, save_lud
+from sotkit.engines.models import load_model
+from sotkit.engines.testing import save_tiny_chat_model
+from sotkit.providers.base import Prompt
+
+pytestmark = pytest.mark.anyio
+
+QUESTION = "Why is tea good?"
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory) -> Path:
+    return save_tiny_chat_model(tmp_path_factory.mktemp("tiny"), seed=3)
+
+
+@pytest.fixture(scope="module")
+def lud_dir(tmp_path_factory, tiny_dir) -> Path:
+    """The tiny model with a [PAD] slot, saved as a lexical-unit model (untrained: verify keeps it exact)."""
+    model, tokenizer = load_model(tiny_dir)
+    model, tokenizer = type(model).from_pretrained(tiny_dir), type(tokenizer).from_pretrained(tiny_dir)
+    add_pad_token(model, tokenizer)
+    return save_lud(model, tokenizer, tmp_path_factory.mktemp("lud"), {"alpha": 0.0, "k": 3})
+
+
+async def test_verified_lexical_unit_decoding_answers_exactly_like_greedy(lud_dir):
+    greedy = await sotkit.generate(QUESTION, model=f"local:{lud_dir}", mode="sequential", max_tokens=24)
+    lud = await sotkit.generate(QUESTION, model=f"local:{lud_dir}", mode="sequential", max_tokens=24,
+                                decoding="lexical_unit", verify=True)
+    assert lud.text == greedy.text and lud.text
+    assert lud.usage.output_tokens == greedy.usage.output_tokens
+
+
+def test_lexical_unit_decoding_needs_a_lexical_unit_model(tiny_dir):
+    with pytest.raises(sotkit.ConfigError, match="no lud_config.json"):
+        sotkit.SoT(f"local:{tiny_dir}", decoding="lexical_unit")
+    with pytest.raises(sotkit.ConfigError, match="decoding='beam'"):
+        sotkit.SoT(f"local:{tiny_dir}", decoding="beam")
+
+
+async def test_focusllm_reads_the_context_itself(tmp_path, tiny_dir):
+    cached, tokenizer = load_model(tiny_dir)
+    model = type(cached).from_pretrained(tiny_dir)  # our own copy: wrapping changes a model in place
+    focus = FocusLLM(model, FocusConfig(chunk_size=16, local_window=8, fragment_len=4))
+    weights = focus.save_focus_weights(tmp_path / "focus.safetensors")
+    context = "Tea leaves are dried. " * 12
+    result = await sotkit.generate(QUESTION, model=f"local:{tiny_dir}", focus_weights=weights, context=context,
+                                   mode="sequential", max_tokens=16)
+    prompt = sotkit.Templates(local=True).render("sequential", question=QUESTION)
+    assert "Tea leaves" not in prompt.user  # the context was not pasted into the prompt...
+    direct = focus_generate(focus, tokenizer,
+                            tokenizer(context, add_special_tokens=False)["input_ids"],
+                            chat_token_ids(tokenizer, prompt), 16)
+    assert result.text == direct  # ...FocusLLM read it in chunks
+    plain = stream_generate(cached, tokenizer, [prompt], max_new_tokens=16)[0].text
+    assert result.text != plain
+    with pytest.raises(sotkit.ConfigError, match="no FocusLLM weights"):
+        sotkit.SoT(f"local:{tiny_dir}", focus_weights=tmp_path / "missing.safetensors")
