@@ -1,7 +1,8 @@
 """How close does sotkit get to the critical-path limit of Skeleton-of-Thought?
 
 On the loopback server with a latency model, ``generate()`` is timed for 1 and for N concurrent questions of
-8 points each. The limit for a question is, from the server's own timestamps, the latest over its points of
+8 points each. The server runs in its own process, as a real provider would (in this process it would take
+the interpreter lock from the client); ``time.perf_counter`` is the same monotonic clock in both. The limit for a question is, from the server's own timestamps, the latest over its points of
 (the moment that point's skeleton line was complete + that point's expansion time), measured from when the
 skeleton request arrived: no client can finish sooner. The ratio end-to-end / limit is sotkit's overhead.
 
@@ -12,10 +13,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import platform
 import statistics
 import sys
 import time
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 import anyio
@@ -49,32 +52,48 @@ def critical_path(skeleton: RecordedRequest, expansions: dict[int, RecordedReque
     return max(line_done[i - 1] + (r.finished_at - r.received_at) for i, r in expansions.items()) - skeleton.received_at
 
 
-async def run(n_questions: int) -> dict:
+def serve(conn: Connection) -> None:
+    """The server process: answer until told to stop, then send back what was recorded."""
     with FakeLLMServer(responder) as server:
-        async with sotkit.SoT("openai:bench", base_url=server.openai_base_url, api_key="bench", mode="sot",
-                              max_concurrency=n_questions * POINTS) as sot:
-            # the limit assumes every point may run at once, so the client's limit must not bind
-            await sot.generate("Warm-up question 0?")
-            server.reset()
-            elapsed: dict[str, float] = {}
+        conn.send(server.openai_base_url)
+        while (command := conn.recv()) != "stop":
+            if command == "reset":
+                server.reset()
+            conn.send("ok")
+        conn.send(server.requests)
 
-            async def one(q: str) -> None:
-                start = time.perf_counter()
-                result = await sot.generate(q)
-                assert len(result.points) == POINTS, result.text
-                elapsed[q] = time.perf_counter() - start
 
-            async with anyio.create_task_group() as tg:
-                for i in range(n_questions):
-                    tg.start_soon(one, f"Benchmark question {i}?")
-        requests = server.requests
+async def run(n_questions: int) -> dict:
+    conn, child = multiprocessing.Pipe()
+    process = multiprocessing.Process(target=serve, args=(child,), daemon=True)
+    process.start()
+    base_url = conn.recv()
+    # the limit assumes every point may run at once, so the client's concurrency limit must not bind
+    async with sotkit.SoT("openai:bench", base_url=base_url, api_key="bench", mode="sot",
+                          max_concurrency=n_questions * POINTS) as sot:
+        await sot.generate("Warm-up question 0?")
+        conn.send("reset")
+        conn.recv()
+        elapsed: dict[str, float] = {}
+
+        async def one(q: str) -> None:
+            start = time.perf_counter()
+            result = await sot.generate(q)
+            assert len(result.points) == POINTS, result.text
+            elapsed[q] = time.perf_counter() - start
+
+        async with anyio.create_task_group() as tg:
+            for i in range(n_questions):
+                tg.start_soon(one, f"Benchmark question {i}?")
+    conn.send("stop")
+    requests = conn.recv()
+    process.join()
     rows = []
     for q, seconds in elapsed.items():
         mine = [r for r in requests if q in r.user]
         [skeleton] = [r for r in mine if "Skeleton:" in r.user]
         expansions = {int(r.user.rsplit("point ", 1)[1].split()[0]): r for r in mine if r is not skeleton}
         limit = critical_path(skeleton, expansions)
-        start_lag = skeleton.received_at  # the client's own start is before the request arrived
         rows.append({"question": q, "end_to_end_s": seconds, "limit_s": limit, "ratio": seconds / limit})
     ratios = [r["ratio"] for r in rows]
     return {"questions": n_questions, "points": POINTS, "median_ratio": statistics.median(ratios),
