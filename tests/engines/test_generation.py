@@ -5,7 +5,7 @@ import os
 import pytest
 
 from sotkit.engines.generation import chat_token_ids, stream_generate
-from sotkit.engines.testing import tiny_chat_model, tiny_chat_tokenizer
+from sotkit.engines.testing import tiny_llama, tiny_chat_tokenizer
 from sotkit.providers.base import Prompt
 
 PROMPTS = [
@@ -25,7 +25,7 @@ def tokenizer():
 
 @pytest.fixture(scope="module")
 def model(tokenizer):
-    return tiny_chat_model(len(tokenizer), seed=1)  # a seed whose rows all run to the token budget
+    return tiny_llama(len(tokenizer), seed=1)  # a seed whose rows all run to the token budget
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +51,7 @@ def test_a_batch_writes_what_each_prompt_writes_alone(model, tokenizer, free_run
 
 
 def test_rows_that_reach_eos_end_there_while_the_others_go_on(tokenizer):
-    model = tiny_chat_model(len(tokenizer), seed=0)  # a seed where rows 2 and 3 write EOS early
+    model = tiny_llama(len(tokenizer), seed=0)  # a seed where rows 2 and 3 write EOS early
     alone = [stream_generate(model, tokenizer, [p], max_new_tokens=40)[0] for p in PROMPTS]
     batch = stream_generate(model, tokenizer, PROMPTS, max_new_tokens=40)
     assert [c.finish_reason for c in batch] == ["length", "eos", "eos"]

@@ -9,7 +9,7 @@ import torch
 
 from sotkit.engines import models
 from sotkit.engines.models import cache_dir, check_available, load_model
-from sotkit.engines.testing import save_tiny_chat_model, tiny_chat_model, tiny_chat_tokenizer
+from sotkit.engines.testing import save_tiny_chat_model, tiny_llama, tiny_chat_tokenizer
 from sotkit.errors import ModelNotAvailableError
 
 
@@ -36,7 +36,7 @@ def test_a_local_directory_loads_ready_for_batching(tiny_dir):
     assert model.generation_config.pad_token_id == tokenizer.pad_token_id
     assert model.dtype == torch.float32 and not model.training
     # The same weights as the model that was saved.
-    reference = tiny_chat_model(len(tokenizer))
+    reference = tiny_llama(len(tokenizer))
     for name, tensor in reference.state_dict().items():
         assert torch.equal(model.state_dict()[name], tensor), name
 
@@ -59,7 +59,7 @@ def test_missing_directory_is_a_clear_error(tmp_path):
 def test_a_tokenizer_without_chat_template_is_refused(tmp_path):
     tokenizer = tiny_chat_tokenizer()
     tokenizer.chat_template = None
-    tiny_chat_model(len(tokenizer)).save_pretrained(tmp_path)
+    tiny_llama(len(tokenizer)).save_pretrained(tmp_path)
     tokenizer.save_pretrained(tmp_path)
     (tmp_path / "chat_template.jinja").unlink(missing_ok=True)
     with pytest.raises(ModelNotAvailableError, match="no chat template"):
@@ -101,7 +101,7 @@ def fake_gguf(monkeypatch, tmp_path):
     monkeypatch.setenv("SOTKIT_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(models, "_embedded_gguf", lambda: tmp_path / "Tiny.Q4.gguf")
     tokenizer = tiny_chat_tokenizer()
-    model = tiny_chat_model(len(tokenizer))
+    model = tiny_llama(len(tokenizer))
     monkeypatch.setattr("transformers.AutoTokenizer.from_pretrained", lambda *a, gguf_file, **k: tokenizer)
     monkeypatch.setattr("transformers.AutoModelForCausalLM.from_pretrained", lambda *a, gguf_file, **k: model)
     return tokenizer
