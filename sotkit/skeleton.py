@@ -56,11 +56,14 @@ class SkeletonParser:
     def _parse_line(self, line: str) -> SkeletonPoint | None:
         if self.full:
             return None
-        kind, number, title = _classify(line)
+        kind, number, title, body = _classify(line)
         if kind is None or not title or (self._kind is not None and kind != self._kind):
             return None
-        if title.casefold() in (p.title.casefold() for p in self.points):
-            return None  # small models repeat titles; a point is written once
+        seen = {p.title.casefold() for p in self.points}
+        if title.casefold() in seen:  # small models repeat a head ("Topic: ..."); the whole line may differ
+            title = _clean(body)
+            if not title or title.casefold() in seen:
+                return None  # a point is written once
         if kind == "numbered":
             if number <= self._last_number:
                 return None  # a repeated number, or a nested / restarted list
@@ -71,8 +74,8 @@ class SkeletonParser:
         return point
 
 
-def _classify(line: str) -> tuple[str | None, int, str]:
-    """``(kind, number, title)`` of a line, or ``(None, 0, "")`` when it is not a list item."""
+def _classify(line: str) -> tuple[str | None, int, str, str]:
+    """``(kind, number, title, body)`` of a line, or ``(None, 0, "", "")`` when it is not a list item."""
     text = line.strip().lstrip("#").strip()
     plain = text.replace("**", "").replace("__", "").strip()
     if m := _NUMBERED.match(plain):
@@ -80,8 +83,8 @@ def _classify(line: str) -> tuple[str | None, int, str]:
     elif m := _BULLET.match(plain):
         kind, number, body = "bullet", 0, m.group(1)
     else:
-        return None, 0, ""
-    return kind, number, _title(text, body)
+        return None, 0, "", ""
+    return kind, number, _title(text, body), body
 
 
 def _title(text: str, body: str) -> str:
@@ -92,5 +95,8 @@ def _title(text: str, body: str) -> str:
         if span:
             return span
     head, sep, tail = body.partition(": ")
-    title = head if sep and head.strip() and tail.strip() else body
+    return _clean(head if sep and head.strip() and tail.strip() else body)
+
+
+def _clean(title: str) -> str:
     return title.strip().strip("*_").strip().rstrip(":.").strip()

@@ -29,6 +29,8 @@ def parse(text: str, *, max_points: int = 10, step: int = 1) -> list[str]:
     ("1. Plan ahead\n2. Sleep well\n2. Sleep well again\n3. Exercise", ["Plan ahead", "Sleep well", "Exercise"]),
     ("1. Plan ahead\n  1. nested item\n2. Sleep well", ["Plan ahead", "Sleep well"]),
     ("1. Quantum computing\n2. Quantum Computing\n3. Qubits", ["Quantum computing", "Qubits"]),
+    ("1. Qubits: units of data\n2. Qubits: can be entangled\n3. Qubits: can be entangled",
+     ["Qubits", "Qubits: can be entangled"]),
     ("Paris is the capital of France.", []),
     ("About 1.5 million people live there.\nIt is big.", []),
     ("", []),
