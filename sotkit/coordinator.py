@@ -31,7 +31,8 @@ from .stitch import Stitcher
 from .templates import Templates
 
 Send = Callable[[Event], None]
-OnText = Callable[[str], None]
+OnText = Callable[[str], bool]
+"""Receives each piece of a call's text; returns False when the rest of the call is not needed."""
 
 
 @dataclass(frozen=True)
@@ -165,6 +166,10 @@ class Request:
             for point in [] if batch else started:
                 tg.start_soon(self._expand, point, outline)
 
+        def on_skeleton_text(text: str) -> bool:
+            start(tg, parser.feed(text))
+            return not parser.done
+
         skeleton_error: Exception | None = None
         async with anyio.create_task_group() as tg:
             def build(b: Backend) -> ChatRequest:
@@ -174,7 +179,7 @@ class Request:
             if prefill and backend.provider.supports_prefill:
                 parser.feed(prefill.rstrip())  # the reply continues the prefill ("1.")
             try:
-                await self._call(build, lambda text: start(tg, parser.feed(text)), None)
+                await self._call(build, on_skeleton_text, None)
             except Exception as exc:  # keep what the skeleton wrote: two points or more still make an answer
                 skeleton_error = exc
                 self.reason = f"the skeleton call failed after {len(parser.points)} point(s): {exc!r}"
@@ -210,9 +215,13 @@ class Request:
 
     async def _expand(self, point: Point, outline: list[Point], backends: list[Backend] | None = None) -> None:
         cleaner = ExpansionFilter(point.index, point.title, strip_header=True)
+
+        def on_text(raw: str) -> bool:
+            self._point_text(point, cleaner.feed(raw))
+            return not cleaner.finished  # it ran on into the next point
+
         try:
-            point.model = await self._call(lambda b: self._expand_request(b, point, outline),
-                                           lambda raw: self._point_text(point, cleaner.feed(raw)), point,
+            point.model = await self._call(lambda b: self._expand_request(b, point, outline), on_text, point,
                                            backends)
         except Exception as exc:  # recorded; run() raises or skips once every other point is done
             self._point_text(point, cleaner.finish())
@@ -257,9 +266,10 @@ class Request:
                 tg.start_soon(self._expand, point, outline, self.backends[1:])
 
     async def _sequential(self) -> None:
-        def on_text(text: str) -> None:
+        def on_text(text: str) -> bool:
             self.sequential_text += text
             self._emit([TextEvent(text)])
+            return True
 
         await self._call(lambda b: self._request(b, "sequential", self.options.max_tokens), on_text, None)
 
@@ -331,7 +341,11 @@ class Request:
                             chunk, skip = chunk[skip:], max(0, skip - len(chunk))
                         if chunk:
                             received.append(chunk)
-                            on_text(chunk)
+                            if not on_text(chunk):
+                                # Stop paying for text that will be thrown away; the usage the provider
+                                # would have reported last is estimated (about 4 characters a token).
+                                usage = CallUsage(usage.input_tokens, math.ceil(sum(map(len, received)) / 4))
+                                break
             finally:
                 self._account(usage)
         if watchdog.cancelled_caught:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 _NUMBERED = re.compile(r"^(?:(?:step|point|part)\s+(\d+)\s*[:.)\-–]|\((\d+)\)|(\d+)[.)])(?=\s|$)\s*(.*)$", re.I)
 _BULLET = re.compile(r"^[-*•+]\s+(.*)$")
 _BOLD = re.compile(r"\*\*(.+?)\*\*|__(.+?)__")
+#: characters in one line past which it cannot be a skeleton point
+MAX_LINE = 300
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,12 @@ class SkeletonParser:
     @property
     def full(self) -> bool:
         return len(self.points) >= self.max_points
+
+    @property
+    def done(self) -> bool:
+        """Nothing more can come of the stream: the skeleton is full, or the line being written is far too
+        long to be a point (a model answering instead, or repeating itself: ``1. 1. 1. ...``)."""
+        return self.full or len(self._buffer) > MAX_LINE
 
     def feed(self, text: str) -> list[SkeletonPoint]:
         """Add streamed text; return the points whose lines it completed."""

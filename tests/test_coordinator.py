@@ -177,3 +177,18 @@ async def test_a_context_that_a_custom_template_would_drop_is_an_error(provider)
             with pytest.raises(sotkit.ConfigError, match="sequential never use"):
                 await sot.generate("Why?", context="a long document")
     assert server.requests == []
+
+
+@pytest.mark.parametrize("skeleton, points", [
+    ("1." + " 1." * 400, 0),  # a model repeating itself: no line ever ends
+    ("\n".join(f"{i}. Point number {i}" for i in range(1, 60)), 3),  # more points than max_points
+])
+async def test_a_skeleton_that_cannot_give_more_is_cut_off(provider, skeleton, points):
+    slow = Latency(ttft_s=0.0, tokens_per_s=400)
+    with FakeLLMServer(sot_responder(skeleton, sequential="Plain.", skeleton_latency=slow), latency=FAST) as server:
+        async with client(server, provider, max_points=3) as sot:
+            result = await sot.generate("What is this?")
+        await server.wait_idle_async()
+    [request] = [r for r in server.requests if is_skeleton(r)]
+    assert request.client_closed  # the rest of the skeleton was not paid for
+    assert len(result.points) == points and result.mode == ("sot" if points else "sequential")
