@@ -43,7 +43,7 @@ class SoT:
 
     ``model`` and ``fallback`` are ``provider:model`` strings (or ``Provider`` objects). ``base_url``,
     ``api_key``, ``client``, ``timeout`` and any other keyword not listed here configure the main model's
-    provider (``device`` and ``dtype`` for ``local:`` models). Per-request settings (``mode``,
+    provider (``device``, ``dtype``, ``decoding``, ``focus_weights`` for ``local:`` models). Per-request settings (``mode``,
     ``max_points``, ``deadline``, ``on_point_error``, ...; see ``RequestOptions``) are defaults here and
     can be overridden on each call.
     """
