@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import threading
+from contextlib import aclosing
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from types import MappingProxyType
@@ -66,8 +67,11 @@ class LocalProvider(Provider):
         self.supports_context = self._focus_weights is not None
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:
-        async for _, chunk in self.stream_batch([request]):
-            yield chunk
+        # aclosing: a reader that stops early must close the inner generator in this task, not leave it
+        # to the garbage collector (its task group would then exit in another task)
+        async with aclosing(self.stream_batch([request])) as rows:
+            async for _, chunk in rows:
+                yield chunk
 
     async def stream_batch(self, requests: Sequence[ChatRequest]) -> AsyncIterator[tuple[int, Chunk]]:
         """Generate every request in one batch; yields ``(row, text delta)`` and, as each row ends, its usage."""
