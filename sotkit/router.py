@@ -137,8 +137,8 @@ _SEQUENTIAL_FIRST = [
           r"hash ?(?:map|table)|algorithm|parser|interface)\b",
           rf"\b(?:write|implement|code|program|how (?:do|can|would|should) (?:i|you|we)|how to)\b[^?!]{{0,80}}"
           rf"\b(?:in|using|with) {_LANGUAGES}(?![\w+#])",
-          rf"\b(?:debug|fix|refactor|optimi[sz]e|review|explain)\b[^.?!]{{0,30}}\b(?:this|my|the following) "
-          rf"(?:code|bug|function|program|script|query|snippet|loop|regex|class)\b",
+          r"\b(?:debug|fix|refactor|optimi[sz]e|review|explain)\b[^.?!]{0,30}\b(?:this|my|the following) "
+          r"(?:code|bug|function|program|script|query|snippet|loop|regex|class)\b",
           # an exception's CamelCase name (KeyError, NullPointerException), a traceback, or code itself
           r"(?-i:\b[A-Z]\w*(?:Error|Exception)\b)", r"\btraceback\b", r"```", r"\bdef \w+\(", r"#include\b",
           r"console\.log", r"(?-i:\bSELECT\b[^?]*\bFROM\b)", r"\bprint\s*\(", r"\bfor \w+ in range\b",
@@ -196,7 +196,7 @@ _SOT = [
           r"ten|ideas)\b"),
     _rule("sot", 0.75, "asks how to get better at something (a list of tips)",
           rf"\bhow (?:can|could|should|do|does|might|would|to)\b[^?]*\b{_IMPROVE_VERBS}\b",
-          rf"^(?:what can|what should|what could)\b[^?]*\b(?:do|take)\b"),
+          r"^(?:what can|what should|what could)\b[^?]*\b(?:do|take)\b"),
     _rule("sot", 0.75, "asks about effects or importance (a list of them)",
           r"\b(?:affect|affects|impact|influence|influences|shape|shaped|change|changed|transform|transformed|"
           r"contribute|matter|role|importance|significance|purpose)\b"),

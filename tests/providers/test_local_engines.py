@@ -10,7 +10,6 @@ from sotkit.engines.generation import chat_token_ids, stream_generate
 from sotkit.engines.lexical_unit import add_pad_token, save_lud
 from sotkit.engines.models import load_model
 from sotkit.engines.testing import save_tiny_chat_model
-from sotkit.providers.base import Prompt
 
 pytestmark = pytest.mark.anyio
 
