@@ -150,6 +150,26 @@ async def test_sequential_mode_makes_one_call(provider):
     assert (result.mode, result.text, result.usage.calls, len(server.requests)) == ("sequential", "Just do it.", 1, 1)
 
 
+async def test_calls_one_after_another_reuse_one_connection(provider):
+    # a stream read to its end hands its connection back to the pool; against a real API that saves a TCP
+    # and TLS handshake per call
+    with FakeLLMServer(sot_responder(SKELETON), latency=FAST) as server:
+        async with client(server, provider, mode="sequential") as sot:
+            for _ in range(3):
+                await sot.generate("How can I be healthier?")
+    assert [r.connection for r in server.requests] == [1, 1, 1]
+
+
+async def test_openai_extra_body_is_sent_with_the_messages():
+    with FakeLLMServer(sot_responder(SKELETON, sequential="Hi."), latency=FAST) as server:
+        async with client(server, "openai", mode="sequential", extra_body={"top_k": 5}) as sot:
+            await sot.generate("How can I be healthier?")
+    [request] = server.requests
+    assert request.body["top_k"] == 5
+    assert request.body["messages"][-1] == {"role": "user", "content": request.user}
+    assert "How can I be healthier?" in request.user
+
+
 async def test_auto_mode_routes_each_question_and_records_why(provider):
     with FakeLLMServer(sot_responder(SKELETON, sequential="x = 4"), latency=FAST) as server:
         async with client(server, provider, mode="auto") as sot:

@@ -37,6 +37,9 @@ class RecordedRequest:
     path: str
     headers: dict[str, str]
     received_at: float
+    #: which client connection carried it: 1, 2, ... in the order the server accepted them (keep-alive reuse
+    #: shows as repeated numbers)
+    connection: int = 0
     body: Any = None
     model: str | None = None
     system: str | None = None

@@ -54,7 +54,7 @@ class FakeLLMServer:
 
         self._lock = threading.Condition()
         self._records: list[RecordedRequest] = []
-        self._in_flight = self._max_in_flight = self._open_connections = 0
+        self._in_flight = self._max_in_flight = self._open_connections = self._accepted = 0
         self._ids = itertools.count(1)
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -211,9 +211,10 @@ class FakeLLMServer:
 
     async def _serve_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._count(connections=+1)
-        source = Input(reader)
+        self._accepted += 1
+        number, source = self._accepted, Input(reader)
         try:
-            while await self._serve_request(source, writer):
+            while await self._serve_request(source, writer, number):
                 pass
         except (EOFError, ConnectionError, OSError):
             pass  # the client closed an idle keep-alive connection
@@ -224,7 +225,7 @@ class FakeLLMServer:
             writer.close()
             self._count(connections=-1)
 
-    async def _serve_request(self, source: Input, writer: asyncio.StreamWriter) -> bool:
+    async def _serve_request(self, source: Input, writer: asyncio.StreamWriter, connection: int) -> bool:
         """Answer one request; True when the connection can carry another."""
         try:
             method, target, version, headers = parse_head(await source.read_until(b"\r\n\r\n", MAX_HEAD_BYTES))
@@ -236,7 +237,7 @@ class FakeLLMServer:
         path = target.partition("?")[0]
         dialect = ROUTES.get(path) if method == "POST" else None
         record = RecordedRequest(api=(dialect or dialect_for_unknown(headers)).api, method=method, path=path,
-                                 headers=headers, received_at=time.perf_counter())
+                                 headers=headers, received_at=time.perf_counter(), connection=connection)
         close_after = version != "HTTP/1.1" or headers.get("connection", "").lower() == "close"
         out = Output(writer, source, close_after=close_after)
         with self._lock:
