@@ -68,8 +68,9 @@ async def run(args: argparse.Namespace) -> dict:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    _, tokenizer = load_model("smollm2")
-    provider = RecordingProvider(LocalProvider("smollm2"))
+    model, tokenizer = load_model("smollm2", dtype=args.dtype)
+    args.model_dtype = str(model.dtype).removeprefix("torch.")
+    provider = RecordingProvider(LocalProvider("smollm2", dtype=args.dtype))
     options = dict(max_tokens=args.max_tokens, skeleton_max_tokens=200, point_max_tokens=args.point_max_tokens,
                    stall_timeout=None, max_points=args.max_points)
     rows: list[dict] = []
@@ -142,7 +143,7 @@ def write(args: argparse.Namespace, rows: list[dict], *, final: bool) -> dict:
     report = {
         "summary": summarize(rows) if rows else {},
         "setup": {
-            "model": "local:smollm2 (SmolLM2-135M-Instruct, float32, CPU, greedy)",
+            "model": f"local:smollm2 (SmolLM2-135M-Instruct, {args.model_dtype}, CPU, greedy)",
             "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
             "load_average": os.getloadavg(), "complete": final,
             "max_tokens": args.max_tokens, "skeleton_max_tokens": 200, "point_max_tokens": args.point_max_tokens,
@@ -188,6 +189,7 @@ def main() -> None:
     parser.add_argument("--max-points", type=int, default=10)
     parser.add_argument("--budget-s", type=float, default=0, help="start no new question after this many seconds")
     parser.add_argument("--point-max-tokens", type=int, default=128)
+    parser.add_argument("--dtype", default=None, help="model dtype (default: the local provider's choice)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "local_sot.json")
     args = parser.parse_args()

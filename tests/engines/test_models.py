@@ -30,7 +30,7 @@ def test_cache_dir_prefers_sotkit_cache_then_xdg_then_home(monkeypatch, tmp_path
 
 
 def test_a_local_directory_loads_ready_for_batching(tiny_dir):
-    model, tokenizer = load_model(tiny_dir)
+    model, tokenizer = load_model(tiny_dir, dtype="float32")
     assert tokenizer.padding_side == "left"
     assert tokenizer.pad_token == tokenizer.eos_token == "<|im_end|>"  # the checkpoint had no pad token
     assert model.generation_config.pad_token_id == tokenizer.pad_token_id
@@ -42,11 +42,23 @@ def test_a_local_directory_loads_ready_for_batching(tiny_dir):
 
 
 def test_loaded_models_are_cached_per_name_device_and_dtype(tiny_dir):
-    first = load_model(tiny_dir)
-    assert load_model(str(tiny_dir)) is first
-    assert load_model(tiny_dir, dtype="float32") is first
+    first = load_model(tiny_dir, dtype="float32")
+    assert load_model(str(tiny_dir), dtype=torch.float32) is first
     bf16 = load_model(tiny_dir, dtype="bfloat16")
     assert bf16 is not first and bf16[0].dtype == torch.bfloat16
+    assert load_model(tiny_dir) in (first, bf16)  # the default is one of the two, depending on the CPU
+
+
+@pytest.mark.parametrize("capabilities, dtype", [
+    ({"avx512_bf16": True, "amx_bf16": False}, torch.bfloat16),
+    ({"amx_bf16": True}, torch.bfloat16),
+    ({"avx512_bf16": False, "avx2": True}, torch.float32),
+])
+def test_the_cpu_default_is_bfloat16_only_where_the_cpu_has_it(monkeypatch, capabilities, dtype):
+    monkeypatch.setattr(torch.cpu, "get_capabilities", lambda: capabilities)
+    assert models._resolve_dtype(torch, None, "cpu") == dtype
+    assert models._resolve_dtype(torch, None, "cuda") == "auto"  # a GPU checkpoint keeps its own dtype
+    assert models._resolve_dtype(torch, "float32", "cpu") == torch.float32
 
 
 def test_missing_directory_is_a_clear_error(tmp_path):

@@ -31,9 +31,11 @@ def lud_dir(tmp_path_factory, tiny_dir) -> Path:
 
 
 async def test_verified_lexical_unit_decoding_answers_exactly_like_greedy(lud_dir):
-    greedy = await sotkit.generate(QUESTION, model=f"local:{lud_dir}", mode="sequential", max_tokens=24)
+    # float32: bfloat16 rounds a several-token forward differently from a one-token one
+    greedy = await sotkit.generate(QUESTION, model=f"local:{lud_dir}", mode="sequential", max_tokens=24,
+                                   dtype="float32")
     lud = await sotkit.generate(QUESTION, model=f"local:{lud_dir}", mode="sequential", max_tokens=24,
-                                decoding="lexical_unit", verify=True)
+                                decoding="lexical_unit", verify=True, dtype="float32")
     assert lud.text == greedy.text and lud.text
     assert lud.usage.output_tokens == greedy.usage.output_tokens
 
@@ -46,13 +48,13 @@ def test_lexical_unit_decoding_needs_a_lexical_unit_model(tiny_dir):
 
 
 async def test_focusllm_reads_the_context_itself(tmp_path, tiny_dir):
-    cached, tokenizer = load_model(tiny_dir)
+    cached, tokenizer = load_model(tiny_dir, dtype="float32")
     model = type(cached).from_pretrained(tiny_dir)  # our own copy: wrapping changes a model in place
     focus = FocusLLM(model, FocusConfig(chunk_size=16, local_window=8, fragment_len=4))
     weights = focus.save_focus_weights(tmp_path / "focus.safetensors")
     context = "Tea leaves are dried. " * 12
     result = await sotkit.generate(QUESTION, model=f"local:{tiny_dir}", focus_weights=weights, context=context,
-                                   mode="sequential", max_tokens=16)
+                                   mode="sequential", max_tokens=16, dtype="float32")
     prompt = sotkit.Templates(local=True).render("sequential", question=QUESTION)
     assert "Tea leaves" not in prompt.user  # the context was not pasted into the prompt...
     direct = focus_generate(focus, tokenizer,
