@@ -3,7 +3,8 @@
 Accepts the shapes real models write: ``1.`` / ``1)`` / ``(1)`` / ``Step 1:`` / bullets, bold or heading
 markdown, trailing colons, a preamble before the list and blank lines. The first list marker decides the
 list's kind; lines of another kind (sub-bullets, prose) are continuation lines and are ignored, as are
-repeated or decreasing numbers and repeated titles.
+repeated or decreasing numbers and repeated titles. Small models sometimes run the list on in one line
+(``1. Syntax: ... 2. Speed: ...``): the next number in a numbered line starts a new line.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ _BULLET = re.compile(r"^[-*•+]\s+(.*)$")
 _BOLD = re.compile(r"\*\*(.+?)\*\*|__(.+?)__")
 #: characters in one line past which it cannot be a skeleton point
 MAX_LINE = 300
+#: list lines in a row that repeat an earlier point, after which the model is taken to be looping
+MAX_REPEATS = 2
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,7 @@ class SkeletonParser:
         self._buffer = ""
         self._kind: str | None = None  # "numbered" or "bullet", fixed by the first point
         self._last_number = 0
+        self._repeats = 0  # list lines in a row that repeated an earlier point
 
     @property
     def full(self) -> bool:
@@ -45,15 +49,30 @@ class SkeletonParser:
 
     @property
     def done(self) -> bool:
-        """Nothing more can come of the stream: the skeleton is full, or the line being written is far too
-        long to be a point (a model answering instead, or repeating itself: ``1. 1. 1. ...``)."""
-        return self.full or len(self._buffer) > MAX_LINE
+        """Nothing more can come of the stream: the skeleton is full, the line being written is far too
+        long to be a point (a model answering instead, or repeating itself: ``1. 1. 1. ...``), or the last
+        list lines only repeated earlier points."""
+        return self.full or len(self._buffer) > MAX_LINE or self._repeats >= MAX_REPEATS
 
     def feed(self, text: str) -> list[SkeletonPoint]:
         """Add streamed text; return the points whose lines it completed."""
+        points: list[SkeletonPoint] = []
         self._buffer += text
-        *lines, self._buffer = self._buffer.split("\n")
-        return [p for line in lines if (p := self._parse_line(line))]
+        while True:
+            *lines, self._buffer = self._buffer.split("\n")
+            points += [p for line in lines if (p := self._parse_line(line))]
+            if (end := self._inline_next_item()) is None:
+                return points
+            points += [p for p in [self._parse_line(self._buffer[:end])] if p]
+            self._buffer = self._buffer[end:].lstrip()
+
+    def _inline_next_item(self) -> int | None:
+        """Where the next number's item starts inside the unfinished numbered line, if it does."""
+        kind, number, _, _ = _classify(self._buffer)
+        if kind != "numbered":
+            return None
+        match = re.search(rf"\s(?:\*\*)?{number + 1}[.)]\s", self._buffer)
+        return match.start() if match else None
 
     def finish(self) -> list[SkeletonPoint]:
         """The stream ended: parse the last, unterminated line."""
@@ -71,12 +90,13 @@ class SkeletonParser:
         if title.casefold() in seen:  # small models repeat a head ("Topic: ..."); the whole line may differ
             title = _clean(body)
             if not title or title.casefold() in seen:
+                self._repeats += 1
                 return None  # a point is written once
         if kind == "numbered":
             if number <= self._last_number:
                 return None  # a repeated number, or a nested / restarted list
             self._last_number = number
-        self._kind = kind
+        self._kind, self._repeats = kind, 0
         point = SkeletonPoint(index=len(self.points) + 1, title=title)
         self.points.append(point)
         return point

@@ -31,6 +31,13 @@ def parse(text: str, *, max_points: int = 10, step: int = 1) -> list[str]:
     ("1. Quantum computing\n2. Quantum Computing\n3. Qubits", ["Quantum computing", "Qubits"]),
     ("1. Qubits: units of data\n2. Qubits: can be entangled\n3. Qubits: can be entangled",
      ["Qubits", "Qubits: can be entangled"]),
+    # a small model running the list on in one line: the next number starts the next point
+    ("1. Syntax: Python is terse. 2. Speed: Python is slower. 3. Libraries: both have many.",
+     ["Syntax", "Speed", "Libraries"]),
+    ("1. Lack of resources: 2. Limited funding: 3. Teacher shortages", ["Lack of resources", "Limited funding",
+                                                                        "Teacher shortages"]),
+    ("1. **Plan**: make a list **2. Sleep**: 8 hours", ["Plan", "Sleep"]),
+    ("1. Use Python 3. It is current\n2. Sleep well", ["Use Python 3. It is current", "Sleep well"]),
     ("Paris is the capital of France.", []),
     ("About 1.5 million people live there.\nIt is big.", []),
     ("", []),
@@ -51,3 +58,11 @@ def test_a_point_is_emitted_the_moment_its_line_ends():
 def test_the_number_of_points_is_capped():
     text = "\n".join(f"{i}. Point {i}" for i in range(1, 15))
     assert parse(text, max_points=4) == ["Point 1", "Point 2", "Point 3", "Point 4"]
+
+
+def test_a_skeleton_that_only_repeats_itself_is_done():
+    parser = SkeletonParser()
+    parser.feed("1. Qubits: units\n2. Qubits: entangled\n3. Qubits: entangled\n")
+    assert not parser.done  # one repeat may be a slip
+    parser.feed("4. Qubits: entangled\n")
+    assert parser.done and [p.title for p in parser.points] == ["Qubits", "Qubits: entangled"]
