@@ -117,6 +117,11 @@ async def run(args: argparse.Namespace) -> dict:
     return write(args, rows, final=True)
 
 
+def per_token_speedup(row: dict) -> float:
+    seq, sot = row["sequential"], row["sot"]
+    return (seq["latency_s"] / max(1, seq["answer_tokens"])) / (sot["latency_s"] / max(1, sot["answer_tokens"]))
+
+
 def summarize(rows: list[dict]) -> dict:
     sot = [r for r in rows if r["sot"]["mode_used"] == "sot"]
     med = statistics.median
@@ -131,6 +136,8 @@ def summarize(rows: list[dict]) -> dict:
         "median_answer_tokens": {m: med(r[m]["answer_tokens"] for r in rows) for m in ("sequential", "sot")},
         "median_length_ratio_sot_over_sequential": med(
             r["sot"]["answer_tokens"] / max(1, r["sequential"]["answer_tokens"]) for r in rows),
+        # the speed-up in seconds per answer token, which does not reward a shorter answer
+        "median_per_token_speedup": med(per_token_speedup(r) for r in rows),
         "median_points": med(len(r["sot"].get("points", [])) for r in rows),
         "median_first_text_s": {m: med(r[m]["first_text_s"] or r[m]["latency_s"] for r in rows)
                                 for m in ("sequential", "sot")},
@@ -166,14 +173,17 @@ def write(args: argparse.Namespace, rows: list[dict], *, final: bool) -> dict:
             f"| median answer length (tokens) | {s['median_answer_tokens']['sequential']} | {s['median_answer_tokens']['sot']} |",
             "", f"Median per-question speed-up: **{s['median_speedup']:.2f}x** (min {s['min_speedup']:.2f}x, "
             f"max {s['max_speedup']:.2f}x); ratio of median latencies {s['speedup_of_medians']:.2f}x. "
-            f"Median length ratio SoT/sequential: {s['median_length_ratio_sot_over_sequential']:.2f}. "
+            f"Median length ratio SoT/sequential: {s['median_length_ratio_sot_over_sequential']:.2f}; median "
+            f"speed-up per answer token (seconds per token, which does not reward a shorter answer): "
+            f"**{s['median_per_token_speedup']:.2f}x**. "
             f"{s['sot_answered_with_sot']}/{s['questions']} SoT requests were answered with SoT "
             f"(the rest fell back to sequential). Median points per skeleton: {s['median_points']}.",
-            "", "| # | speed-up | seq s | SoT s | seq tokens | SoT tokens | points | question |",
-            "|---|---|---|---|---|---|---|---|",
+            "", "| # | speed-up | per token | seq s | SoT s | seq tokens | SoT tokens | points | question |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         for i, r in enumerate(rows, 1):
-            lines.append(f"| {i} | {r['speedup']:.2f} | {r['sequential']['latency_s']:.1f} | {r['sot']['latency_s']:.1f} "
+            lines.append(f"| {i} | {r['speedup']:.2f} | {per_token_speedup(r):.2f} | {r['sequential']['latency_s']:.1f} "
+                         f"| {r['sot']['latency_s']:.1f} "
                          f"| {r['sequential']['answer_tokens']} | {r['sot']['answer_tokens']} "
                          f"| {len(r['sot'].get('points', []))} | {r['question'][:60]} |")
         args.out.with_suffix(".md").write_text("\n".join(lines) + "\n")

@@ -3,7 +3,8 @@
 All prompts of a call run as one left-padded ``generate()``. A stopping criterion follows every row after each
 step: it decodes the row's new text, ends the row at its first stop string, its EOS or its token budget, and
 hands the text that is now final to ``on_text(row, delta)``. A row that has ended stops emitting (transformers
-feeds it pad tokens); the batch ends when every row has, or when ``should_stop()`` says so.
+feeds it pad tokens); the batch ends when every row has, or when ``should_stop()`` says so. A row with a line
+limit gets a newline forced once its current line has that many tokens.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from transformers import StoppingCriteria, StoppingCriteriaList
+from transformers import LogitsProcessor, LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
 
 if TYPE_CHECKING:
     import torch
@@ -59,6 +60,7 @@ def stream_generate(
     on_done: DoneCallback | None = None,
     should_stop: Callable[[], bool] | None = None,
     share_prefix: bool = True,
+    max_line_tokens: int | None | Sequence[int | None] = None,
 ) -> list[Completion]:
     """Generate greedily for every prompt in one batch and return one ``Completion`` per prompt, in order.
 
@@ -66,7 +68,8 @@ def stream_generate(
     string sequences). ``on_text(row, delta)`` receives each row's text as it becomes final; text that might
     be the start of a stop string is held back until it is known not to be. ``on_done(row, completion)`` is
     called the moment a row ends. ``should_stop`` is polled after every token; when it returns true all open
-    rows end with ``finish_reason="cancelled"``.
+    rows end with ``finish_reason="cancelled"``. ``max_line_tokens`` (for every row, or one value or None per
+    row) ends a line with a forced newline once it has that many tokens: a skeleton point needs only its title.
 
     ``share_prefix`` encodes the prompts' common token prefix once and reuses its KV cache for every row
     (the rows are laid out as prefix, pads, own suffix; the text is the same either way). It pays: on SmolLM2
@@ -83,6 +86,9 @@ def stream_generate(
     inputs = _prefix_shared_batch(model, tokenizer, ids) if share_prefix and rows > 1 else _left_padded(tokenizer, ids)
     tracker = _RowTracker(tokenizer, _eos_ids(model, tokenizer), [len(i) for i in ids], budgets, stops, on_text,
                           on_done, should_stop)
+    line_limits = [max_line_tokens] * rows if max_line_tokens is None or isinstance(max_line_tokens, int) \
+        else list(max_line_tokens)
+    processors = [_LineLimit(tracker.rows, line_limits, _newline_id(tokenizer))] if any(line_limits) else []
     model.generate(
         **{k: v.to(model.device) if hasattr(v, "to") else v for k, v in inputs.items()},
         max_new_tokens=max(budgets),
@@ -92,9 +98,17 @@ def stream_generate(
         temperature=None,
         pad_token_id=tokenizer.pad_token_id,
         stopping_criteria=StoppingCriteriaList([tracker]),
+        logits_processor=LogitsProcessorList(processors),
     )
     tracker.finish_all("length")  # rows still open when generate ends ran out of budget
     return [row.completion for row in tracker.rows]  # type: ignore[misc]  (every row has finished)
+
+
+def _newline_id(tokenizer: PreTrainedTokenizerBase) -> int:
+    token = tokenizer("\n", add_special_tokens=False)["input_ids"][-1]
+    if "\n" not in tokenizer.decode([token]):
+        raise ValueError("max_line_tokens needs a tokenizer with a newline token")
+    return token
 
 
 def _eos_ids(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> set[int]:
@@ -170,6 +184,8 @@ class _Row:
     stops: tuple[str, ...]
     tokens: list[int]
     emitted: int = 0  # characters of text already handed to on_text
+    decoded: int = 0  # characters of text decoded so far
+    line_tokens: int = 0  # tokens since the last newline
     completion: Completion | None = None
 
 
@@ -218,6 +234,8 @@ class _RowTracker(StoppingCriteria):
             return
         row.tokens.append(token)
         text = self._decode(row)
+        row.line_tokens = 0 if "\n" in text[row.decoded :] else row.line_tokens + 1
+        row.decoded = len(text)
         hits = [(found, s) for s in row.stops if (found := text.find(s, max(0, row.emitted - len(s)))) >= 0]
         if hits:
             self._finish(index, row, text[: min(hits)[0]], "stop")
@@ -240,6 +258,20 @@ class _RowTracker(StoppingCriteria):
         if len(text) > row.emitted and self.on_text is not None:
             self.on_text(index, text[row.emitted :])
         row.emitted = max(row.emitted, len(text))
+
+
+class _LineLimit(LogitsProcessor):
+    """Forces a newline in every open row whose current line has reached its limit."""
+
+    def __init__(self, rows: list[_Row], limits: list[int | None], newline: int) -> None:
+        self.rows, self.limits, self.newline = rows, limits, newline
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        for index, (row, limit) in enumerate(zip(self.rows, self.limits)):
+            if limit and row.completion is None and row.line_tokens >= limit:
+                scores[index] = float("-inf")
+                scores[index, self.newline] = 0.0
+        return scores
 
 
 def held_back(text: str, stops: Sequence[str]) -> int:

@@ -26,6 +26,7 @@ from .providers.base import CallUsage, ChatRequest, Provider
 from .result import Mode, Point, Result, Usage
 from .router import Decision
 from .retry import RetryPolicy, StreamStalled, is_retryable, status_of
+from .skeleton import LINE_TOKENS as SKELETON_LINE_TOKENS
 from .skeleton import SkeletonParser, SkeletonPoint
 from .stitch import Stitcher
 from .templates import Templates
@@ -173,7 +174,8 @@ class Request:
         skeleton_error: Exception | None = None
         async with anyio.create_task_group() as tg:
             def build(b: Backend) -> ChatRequest:
-                return self._request(b, "skeleton", self.options.skeleton_max_tokens)
+                request = self._request(b, "skeleton", self.options.skeleton_max_tokens)
+                return dataclasses.replace(request, max_line_tokens=SKELETON_LINE_TOKENS)
 
             prefill = build(backend).prompt.prefill
             if prefill and backend.provider.supports_prefill:

@@ -17,8 +17,13 @@ _BULLET = re.compile(r"^[-*•+]\s+(.*)$")
 _BOLD = re.compile(r"\*\*(.+?)\*\*|__(.+?)__")
 #: characters in one line past which it cannot be a skeleton point
 MAX_LINE = 300
+#: tokens a skeleton line may take where the provider can end lines itself (local models). The paper asks for
+#: 3-5 words a point; small models go on to explain each one, which costs time and adds nothing to the title.
+LINE_TOKENS = 16
 #: list lines in a row that repeat an earlier point, after which the model is taken to be looping
 MAX_REPEATS = 2
+#: a line that stutters its own number (``1. 1. 1.``): a small model stuck in a loop
+_STUTTER = re.compile(r"^\s*(\d+)[.)]\s+\1[.)]\s+\1[.)]")
 
 
 @dataclass(frozen=True)
@@ -50,9 +55,10 @@ class SkeletonParser:
     @property
     def done(self) -> bool:
         """Nothing more can come of the stream: the skeleton is full, the line being written is far too
-        long to be a point (a model answering instead, or repeating itself: ``1. 1. 1. ...``), or the last
-        list lines only repeated earlier points."""
-        return self.full or len(self._buffer) > MAX_LINE or self._repeats >= MAX_REPEATS
+        long to be a point (a model answering instead) or stutters (``1. 1. 1. ...``), or the last list
+        lines only repeated earlier points."""
+        return (self.full or len(self._buffer) > MAX_LINE or self._repeats >= MAX_REPEATS
+                or _STUTTER.match(self._buffer) is not None)
 
     def feed(self, text: str) -> list[SkeletonPoint]:
         """Add streamed text; return the points whose lines it completed."""

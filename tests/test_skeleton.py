@@ -66,3 +66,11 @@ def test_a_skeleton_that_only_repeats_itself_is_done():
     assert not parser.done  # one repeat may be a slip
     parser.feed("4. Qubits: entangled\n")
     assert parser.done and [p.title for p in parser.points] == ["Qubits", "Qubits: entangled"]
+
+
+def test_a_stuttering_line_ends_the_skeleton_at_once():
+    parser = SkeletonParser()
+    parser.feed("1. 1. ")
+    assert not parser.done
+    parser.feed("1. ")
+    assert parser.done and parser.points == []

@@ -27,6 +27,9 @@ class ChatRequest:
     temperature: float | None = None
     context: str | None = None
     """A long document for providers that read it natively (``supports_context``); others get it in the prompt."""
+    max_line_tokens: int | None = None
+    """End a line after this many tokens, where the provider steers decoding itself (local models force a
+    newline; APIs cannot and ignore it). Skeleton requests set it: a point needs no more than its title."""
 
 
 @dataclass(frozen=True)

@@ -101,6 +101,7 @@ class LocalProvider(Provider):
                     model, tokenizer, [r.prompt for r in requests],
                     max_new_tokens=[r.max_tokens for r in requests],
                     stop=[r.stop for r in requests],
+                    max_line_tokens=[r.max_line_tokens for r in requests],
                     on_text=lambda row, text: deliver((row, text)),
                     on_done=lambda row, done: deliver((row, CallUsage(done.input_tokens, done.output_tokens))),
                     should_stop=stop.is_set,

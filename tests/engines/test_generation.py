@@ -152,3 +152,13 @@ def test_smollm2_batched_expansion_equals_each_point_alone():
     alone = [stream_generate(model, tokenizer, [p], max_new_tokens=48, stop=[s])[0] for p, s in zip(prompts, stops)]
     assert [c.text for c in batch] == [c.text for c in alone]
     assert all(c.text.strip() for c in batch)
+
+
+def test_a_line_limit_forces_a_newline_in_its_row_only(model, tokenizer, free_run):
+    limited, free, _ = stream_generate(model, tokenizer, PROMPTS, max_new_tokens=40, max_line_tokens=[4, None, 4])
+    assert free.text == free_run[1].text  # a row without a limit is untouched
+    for row in (limited, stream_generate(model, tokenizer, [PROMPTS[0]], max_new_tokens=40, max_line_tokens=4)[0]):
+        lines = row.text.split("\n")
+        assert len(lines) >= 5
+        assert all(len(tokenizer(line, add_special_tokens=False)["input_ids"]) <= 4 for line in lines)
+    assert limited.text.startswith(free_run[0].text[:3])  # the first tokens are the model's own

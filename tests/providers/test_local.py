@@ -160,3 +160,11 @@ async def test_a_reader_that_stops_early_closes_the_generation_cleanly(provider)
     gc.collect()  # an inner generator left unclosed would now be finalized in another task, and fail there
     await anyio.sleep(0.2)
     assert isinstance(chunk, str)
+
+
+async def test_a_request_line_limit_reaches_the_engine(provider, tiny_dir):
+    _, tokenizer = load_model(tiny_dir, dtype="float32")
+    request = ChatRequest(Prompt("Tell me about tea."), max_tokens=30, max_line_tokens=3)
+    *texts, _ = [c async for c in provider.stream(request)]
+    lines = "".join(texts).split("\n")
+    assert len(lines) >= 5 and all(len(tokenizer(line, add_special_tokens=False)["input_ids"]) <= 3 for line in lines)
