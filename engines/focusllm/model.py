@@ -117,6 +117,18 @@ class FocusState:
     next_position: int
 
 
+def _copy_rows(part: DynamicCache, whole: DynamicCache, start: int, rows: int) -> None:
+    """Copy a batch part's key/value states into rows ``start:`` of ``whole`` (allocated on first use with
+    ``rows`` rows), layer by layer, freeing the part as it goes."""
+    for index, layer in enumerate(part.layers):
+        keys, values = layer.keys, layer.values
+        if start == 0:
+            whole.update(keys.new_empty(rows, *keys.shape[1:]), values.new_empty(rows, *values.shape[1:]), index)
+        whole.layers[index].keys[start : start + keys.shape[0]] = keys
+        whole.layers[index].values[start : start + values.shape[0]] = values
+        layer.keys = layer.values = None
+
+
 def _additive(allowed: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """Boolean attention pattern to the additive float mask both eager and SDPA attention accept."""
     mask = torch.zeros(allowed.shape, dtype=dtype, device=allowed.device)
@@ -125,6 +137,10 @@ def _additive(allowed: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
 
 class FocusLLM(nn.Module):
     """A frozen causal LM plus FocusLLM's candidate projections; see the module docstring."""
+
+    #: tokens read per forward when encoding chunks: the chunks go in batches of this many tokens, so the
+    #: activations of a long memory never exceed those of a short one (raise it on a GPU with memory to spare)
+    encode_batch_tokens: int = 4096
 
     def __init__(self, base: PreTrainedModel, config: FocusConfig | None = None) -> None:
         super().__init__()
@@ -252,14 +268,19 @@ class FocusLLM(nn.Module):
         allowed = causal & key_mask[:, None, :]
         allowed |= torch.eye(ids.shape[1], dtype=torch.bool, device=ids.device)  # pad rows: no empty softmax
         cache = DynamicCache(config=self.base.config)
+        rows = max(1, self.encode_batch_tokens // ids.shape[1])
         with torch.no_grad():
-            self.base.get_decoder()(
-                input_ids=ids,
-                attention_mask=_additive(allowed[:, None], self.base.dtype),
-                position_ids=positions.clamp(min=0),
-                cache=cache,
-                use_cache=True,
-            )
+            for start in range(0, n, rows):
+                part = slice(start, start + rows)
+                part_cache = DynamicCache(config=self.base.config)
+                self.base.get_decoder()(
+                    input_ids=ids[part],
+                    attention_mask=_additive(allowed[part, None], self.base.dtype),
+                    position_ids=positions[part].clamp(min=0),
+                    cache=part_cache,
+                    use_cache=True,
+                )
+                _copy_rows(part_cache, cache, start, n)
         encoding = ChunkEncoding(cache, key_mask, positions[:, -1] + 1)
         self._append_candidates(encoding, appended[prefix_len:])
         return encoding
@@ -415,6 +436,8 @@ class FocusLLM(nn.Module):
             raise ValueError("prompt_ids must be a non-empty 1-D sequence of token ids")
         stop = {eos_token_id} if isinstance(eos_token_id, int) else set(eos_token_id or ())
         logits, state = self.prefill(prompt, mem)
+        if static:
+            state.chunks = None  # static candidates never read the chunks again: free their caches
         tokens: list[int] = []
         while True:
             token = int(logits.argmax())

@@ -81,9 +81,11 @@ def test_candidates_with_frozen_copies_equal_a_plain_forward_over_chunk_and_frag
                 torch.testing.assert_close(values[row, :, -1], plain.layers[layer].values[0, :, -1], atol=ATOL, rtol=0)
 
 
-def test_batched_chunk_encoding_equals_chunk_by_chunk(focus):
+@pytest.mark.parametrize("batch_tokens", [4096, 25])  # every chunk in one forward, or one chunk per forward
+def test_batched_chunk_encoding_equals_chunk_by_chunk(focus, monkeypatch, batch_tokens):
     memory, appended = ids(45), ids(6, seed=5)  # 45 = 16 + 16 + 13: the last chunk is padded in the batch
     batch = focus.chunk_memory(memory)
+    monkeypatch.setattr(focus, "encode_batch_tokens", batch_tokens)
     with torch.no_grad():
         batched = focus.encode_chunks(batch, appended)
         for row in range(batch.ids.shape[0]):
