@@ -74,11 +74,12 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     bench.add_argument("--depths", type=_floats, default=[0.1, 0.5, 0.9])
     bench.add_argument("--trials", type=int, default=1, help="trials per (length, depth) cell")
     bench.add_argument("--skip-prefill", action="store_true")
+    bench.add_argument("--dtype", help="model dtype (default: what local models load in on this machine)")
     bench.add_argument("--out", type=Path, help="write the results as JSON here")
     bench.set_defaults(handler=_bench)
 
 
-def _load(args: argparse.Namespace, config=None, weights: Path | None = None):
+def _load(args: argparse.Namespace, config=None, weights: Path | None = None, dtype: str | None = "float32"):
     import torch
 
     from sotkit.engines.focusllm.model import FocusLLM
@@ -87,7 +88,7 @@ def _load(args: argparse.Namespace, config=None, weights: Path | None = None):
     if args.threads:
         torch.set_num_threads(args.threads)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    base, tokenizer = load_model(args.base)
+    base, tokenizer = load_model(args.base, dtype=dtype)  # float32 to train: the new projections are fine-tuned
     return FocusLLM.from_pretrained(base, weights, config), tokenizer
 
 
@@ -144,10 +145,11 @@ def _bench(args: argparse.Namespace) -> dict:
     config = read_focus_config(weights) if weights else FocusConfig(chunk_size=256, local_window=64)
     if args.chunk_size:
         config = replace(config, chunk_size=args.chunk_size)
-    model, tokenizer = _load(args, config, weights)
+    model, tokenizer = _load(args, config, weights, args.dtype)
     import torch
 
-    report = {"base": args.base, "weights": str(weights), "focus_config": asdict(config), "threads": torch.get_num_threads()}
+    report = {"base": args.base, "weights": str(weights), "focus_config": asdict(config), "threads": torch.get_num_threads(),
+              "dtype": str(model.base.dtype).removeprefix("torch.")}
     if not args.skip_prefill:
         report["prefill"] = prefill_benchmark(model, args.prefill_lengths, args.focus_only_lengths, args.repeats)
         _write(args.out, report)

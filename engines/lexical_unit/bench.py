@@ -132,7 +132,7 @@ def run_benchmark(model_dir: str | Path, data_dir: str | Path, config: BenchConf
         results["domains"][domain] = rows
 
     log("held-out perplexity: base vs fine-tuned")
-    base, base_tokenizer = load_model(lud_config.get("base_model", "smollm2"))
+    base, base_tokenizer = load_model(lud_config.get("base_model", "smollm2"), dtype="float32")  # as the fine-tuned model
     code = data.code_sequences(base_tokenizer, "heldout", config.seq_len, config.perplexity_sequences)
     answers = load_answers(data_dir)
     chats, starts = [], []

@@ -38,7 +38,7 @@ class PrepareConfig:
 def _load_base(name: str):
     from sotkit.engines.models import load_model
 
-    return load_model(name)
+    return load_model(name, dtype="float32")  # float32 master weights to fine-tune (bfloat16 runs under autocast)
 
 
 def prepare(out_dir: str | Path, config: PrepareConfig, log: Callable[[str], None] = print) -> dict:
