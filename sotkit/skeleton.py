@@ -95,7 +95,8 @@ class SkeletonParser:
         seen = {p.title.casefold() for p in self.points}
         if title.casefold() in seen:  # small models repeat a head ("Topic: ..."); the whole line may differ
             title = _clean(body)
-            if not title or title.casefold() in seen:
+            # "Head: 3. more text" under a repeated head is the model restarting its list inside a line
+            if not title or title.casefold() in seen or _NUMBERED.match(body.partition(": ")[2]):
                 self._repeats += 1
                 return None  # a point is written once
         if kind == "numbered":

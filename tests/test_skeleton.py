@@ -38,6 +38,7 @@ def parse(text: str, *, max_points: int = 10, step: int = 1) -> list[str]:
                                                                         "Teacher shortages"]),
     ("1. **Plan**: make a list **2. Sleep**: 8 hours", ["Plan", "Sleep"]),
     ("1. Use Python 3. It is current\n2. Sleep well", ["Use Python 3. It is current", "Sleep well"]),
+    ("1. Barriers: words\n2. Barriers: 2. The inability to talk\n3. Trust", ["Barriers", "Trust"]),
     ("Paris is the capital of France.", []),
     ("About 1.5 million people live there.\nIt is big.", []),
     ("", []),

@@ -39,7 +39,7 @@ class LocalProvider(Provider):
     supports_prefill = True
     supports_batch = True
     # Every point is a row of one batch and the slowest row sets the time: fewer, shorter points.
-    request_defaults = MappingProxyType({"max_points": 6, "point_max_tokens": 96})
+    request_defaults = MappingProxyType({"max_points": 6, "point_max_tokens": 128})
 
     def __init__(self, model_name: str, *, device: str = "cpu", dtype: str | Any | None = None,
                  decoding: str = "greedy", alpha: float | None = None, k: int | None = None, verify: bool = False,
