@@ -83,7 +83,7 @@ async def fresh(limit: int | None) -> list[dict]:
 
     provider = RecordingProvider(LocalProvider("smollm2"))
     answers = []
-    async with sotkit.SoT(provider, skeleton_max_tokens=200, point_max_tokens=96, stall_timeout=None) as client:
+    async with sotkit.SoT(provider, skeleton_max_tokens=200, point_max_tokens=128, stall_timeout=None) as client:
         for question in sot_questions()[:limit]:
             before = len(provider.batches)
             result = await client.generate(question, mode="sot")
