@@ -88,7 +88,8 @@ def stream_generate(
                           on_done, should_stop)
     line_limits = [max_line_tokens] * rows if max_line_tokens is None or isinstance(max_line_tokens, int) \
         else list(max_line_tokens)
-    processors = [_LineLimit(tracker.rows, line_limits, _newline_id(tokenizer))] if any(line_limits) else []
+    newline = _newline_id(tokenizer) if any(line_limits) else None
+    processors = [_LineLimit(tracker.rows, line_limits, newline)] if newline is not None else []
     model.generate(
         **{k: v.to(model.device) if hasattr(v, "to") else v for k, v in inputs.items()},
         max_new_tokens=max(budgets),
@@ -104,11 +105,10 @@ def stream_generate(
     return [row.completion for row in tracker.rows]  # type: ignore[misc]  (every row has finished)
 
 
-def _newline_id(tokenizer: PreTrainedTokenizerBase) -> int:
-    token = tokenizer("\n", add_special_tokens=False)["input_ids"][-1]
-    if "\n" not in tokenizer.decode([token]):
-        raise ValueError("max_line_tokens needs a tokenizer with a newline token")
-    return token
+def _newline_id(tokenizer: PreTrainedTokenizerBase) -> int | None:
+    """The token that writes a newline, or None for a tokenizer without one (line limits then do nothing)."""
+    ids = tokenizer("\n", add_special_tokens=False)["input_ids"]
+    return ids[-1] if ids and "\n" in tokenizer.decode(ids[-1:]) else None
 
 
 def _eos_ids(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> set[int]:
