@@ -31,7 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--fallback", help="model for points (or a skeleton) that fail on the main model")
     ask.add_argument("--base-url", help="an OpenAI-compatible server, with --model openai:<name>")
     ask.add_argument("--templates", help="a directory of .jinja templates overriding the defaults")
-    ask.add_argument("--max-points", type=_positive_int, default=10)
+    ask.add_argument("--max-points", type=_positive_int,
+                     help="most points in a skeleton (default: the model's; 10, or 6 for local models)")
     ask.add_argument("--deadline", type=float, help="seconds for the whole answer")
     ask.add_argument("--device", help="for local: models: cpu, cuda or auto")
     ask.add_argument("--json", action="store_true", help="print the whole result as JSON at the end")
@@ -74,8 +75,9 @@ async def _ask(args: argparse.Namespace) -> int:
         "fallback": args.fallback, "base_url": args.base_url, "templates": args.templates,
         "router": args.router, "device": args.device,
     }.items() if v is not None}
+    per_request = {"max_points": args.max_points} if args.max_points else {}
     async with SoT(model, **options) as sot, sot.stream(
-        args.question, mode=args.mode, max_points=args.max_points, deadline=args.deadline
+        args.question, mode=args.mode, deadline=args.deadline, **per_request
     ) as events:
         async for event in events:
             if event.type == "route":
