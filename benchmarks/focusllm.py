@@ -56,11 +56,11 @@ def report() -> str:
         by = {(r["method"], r["length"]): r for r in p["best"]}
         lines.append("")
         for length in sorted({r["length"] for r in p["best"] if r["method"] == "plain"}):
-            plain, focus = by[("plain", length)], by[("focusllm", length)]
-            lines.append(
-                f"- {length}: FocusLLM {plain['seconds'] / focus['seconds']:.2f}x faster, "
-                f"peak {focus['peak_mib']:.0f} vs {plain['peak_mib']:.0f} MiB"
-            )
+            plain = by[("plain", length)]
+            for method in ("focusllm", "focusllm_static"):
+                if focus := by.get((method, length)):
+                    lines.append(f"- {length}: {method} {plain['seconds'] / focus['seconds']:.2f}x faster than plain, "
+                                 f"peak {focus['peak_mib']:.0f} vs {plain['peak_mib']:.0f} MiB")
         lines += [f"- growth exponent: {_fmt(p['growth_exponent'])}", ""]
     for name in sorted(RESULTS.glob("focusllm_passkey*.json")):
         passkey = _load(name.name)

@@ -65,7 +65,8 @@ def prefill_benchmark(
     repeats: int = 2,
     log: Callable[[str], None] = print,
 ) -> dict:
-    """Prefill (prompt to first-token logits) of the plain model and of FocusLLM on random tokens.
+    """Prefill (prompt to first-token logits) of the plain model and of FocusLLM (keeping the chunks' caches
+    for candidate updates, and static: candidates only) on random tokens.
 
     At each shared length the two run alternately in this process, ``repeats`` times for the time (the
     fastest is kept), then once more each for the peak memory.
@@ -84,8 +85,8 @@ def prefill_benchmark(
 
     def runners(length: int) -> dict[str, Callable[[], object]]:
         ids = inputs[length]
-        both = {"focusllm": lambda: model.prefill(ids), "plain": lambda: plain(ids)}
-        return both if length in shared_lengths else {"focusllm": both["focusllm"]}
+        focus = {"focusllm": lambda: model.prefill(ids), "focusllm_static": lambda: model.prefill(ids, static=True)}
+        return {**focus, "plain": lambda: plain(ids)} if length in shared_lengths else focus
 
     times: dict[tuple[str, int], float] = {}
     runs: list[dict] = []
@@ -107,7 +108,7 @@ def prefill_benchmark(
             best.append({"method": name, "length": length, "seconds": times[name, length], "peak_mib": peak})
     summary = sorted(best, key=lambda r: (r["method"], r["length"]))
     exponents = {}
-    for method in ("plain", "focusllm"):
+    for method in ("plain", "focusllm", "focusllm_static"):
         pts = [(r["length"], r["seconds"]) for r in summary if r["method"] == method]
         if len(pts) >= 2:
             exponents[method] = growth_exponent(*zip(*pts))

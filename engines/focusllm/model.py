@@ -248,12 +248,14 @@ class FocusLLM(nn.Module):
         lengths = torch.tensor([p.shape[0] for p in pieces], device=memory.device)
         return ChunkBatch(ids, lengths)
 
-    def encode_chunks(self, chunks: ChunkBatch, appended: torch.Tensor) -> ChunkEncoding:
+    def encode_chunks(self, chunks: ChunkBatch, appended: torch.Tensor, keep_chunks: bool = True) -> ChunkEncoding:
         """Read every chunk with ``appended`` (1-D) after it, all chunks batched.
 
         Candidate columns are the last ``len(appended) - fragment_len + 1`` ones: the fragment's last token
         and everything appended after it (tokens generated so far, or a training continuation). The frozen
-        prefix runs without autograd, so training back-propagates through the candidate columns only.
+        prefix runs without autograd, so training back-propagates through the candidate columns only. Without
+        ``keep_chunks`` (static candidates need nothing else) each batch of chunks keeps only its candidate
+        columns, so the chunks' caches never exist all at once.
         """
         n, width = chunks.ids.shape
         extra = appended.shape[0]
@@ -267,12 +269,14 @@ class FocusLLM(nn.Module):
         causal = torch.ones(ids.shape[1], ids.shape[1], dtype=torch.bool, device=ids.device).tril()
         allowed = causal & key_mask[:, None, :]
         allowed |= torch.eye(ids.shape[1], dtype=torch.bool, device=ids.device)  # pad rows: no empty softmax
-        cache = DynamicCache(config=self.base.config)
+        cache, candidates = DynamicCache(config=self.base.config), appended[prefix_len:]
+        count = candidates.shape[0]
         rows = max(1, self.encode_batch_tokens // ids.shape[1])
-        with torch.no_grad():
-            for start in range(0, n, rows):
-                part = slice(start, start + rows)
-                part_cache = DynamicCache(config=self.base.config)
+        kept: list[tuple[list[tuple[torch.Tensor, torch.Tensor]], torch.Tensor]] = []  # candidate columns, positions
+        for start in range(0, n, rows):
+            part = slice(start, start + rows)
+            part_cache = DynamicCache(config=self.base.config)
+            with torch.no_grad():
                 self.base.get_decoder()(
                     input_ids=ids[part],
                     attention_mask=_additive(allowed[part, None], self.base.dtype),
@@ -280,10 +284,21 @@ class FocusLLM(nn.Module):
                     cache=part_cache,
                     use_cache=True,
                 )
+            if keep_chunks:
                 _copy_rows(part_cache, cache, start, n)
-        encoding = ChunkEncoding(cache, key_mask, positions[:, -1] + 1)
-        self._append_candidates(encoding, appended[prefix_len:])
-        return encoding
+            else:
+                encoding = ChunkEncoding(part_cache, key_mask[part], positions[part, -1] + 1)
+                self._append_candidates(encoding, candidates)
+                # copies of the candidate columns, so that this part's cache is freed right away
+                columns = [(k.clone(), v.clone()) for k, v in encoding.candidates(count)]
+                kept.append((columns, encoding.next_position))
+        if keep_chunks:
+            encoding = ChunkEncoding(cache, key_mask, positions[:, -1] + 1)
+            self._append_candidates(encoding, candidates)
+            return encoding
+        for index, layer in enumerate(zip(*(columns for columns, _ in kept))):
+            cache.update(torch.cat([k for k, _ in layer]), torch.cat([v for _, v in layer]), index)
+        return ChunkEncoding(cache, key_mask.new_ones(n, count), torch.cat([p for _, p in kept]))
 
     def _append_candidates(self, encoding: ChunkEncoding, tokens: torch.Tensor) -> None:
         """Append 1-D ``tokens`` to every chunk's cache as candidate columns (one batched forward)."""
@@ -350,7 +365,8 @@ class FocusLLM(nn.Module):
         chunks = self.chunk_memory(memory)
         n = chunks.ids.shape[0]
         fragment = local[-self.config.fragment_len :]
-        encoding = self.encode_chunks(chunks, fragment if static else torch.cat([fragment, continuation]))
+        encoding = self.encode_chunks(chunks, fragment if static else torch.cat([fragment, continuation]),
+                                      keep_chunks=not static)
         cache = DynamicCache(config=self.base.config)
         for layer_idx, (keys, values) in enumerate(self._memory_from(encoding, steps)):
             cache.update(keys, values, layer_idx)
@@ -374,11 +390,13 @@ class FocusLLM(nn.Module):
 
     # ----------------------------------------------------------------- generation
     @torch.no_grad()
-    def prefill(self, prompt_ids: torch.Tensor, memory: torch.Tensor | None = None) -> tuple[torch.Tensor, FocusState]:
+    def prefill(self, prompt_ids: torch.Tensor, memory: torch.Tensor | None = None,
+                static: bool = False) -> tuple[torch.Tensor, FocusState]:
         """Read a prompt; returns the last position's logits [vocab] and the generation state.
 
         With ``memory`` given, ``prompt_ids`` is the whole local context; otherwise the prompt is split by
-        ``local_window``. A prompt that fits the local window runs through the plain base model.
+        ``local_window``. A prompt that fits the local window runs through the plain base model. A ``static``
+        prefill keeps no chunk caches (its steps cannot update candidates) and needs far less memory.
         """
         if memory is None:
             memory, prompt_ids = self.split_prompt(prompt_ids)
@@ -386,7 +404,9 @@ class FocusLLM(nn.Module):
             cache = DynamicCache(config=self.base.config)
             out = self.base(input_ids=prompt_ids[None], cache=cache, use_cache=True, logits_to_keep=1)
             return out.logits[0, -1], FocusState(None, cache, 0, prompt_ids.shape[0])
-        logits, state = self.forward_with_memory(memory, prompt_ids, logits_to_keep=1)
+        logits, state = self.forward_with_memory(memory, prompt_ids, static=static, logits_to_keep=1)
+        if static:
+            state.chunks = None
         # The main cache holds prefill memory (n slots) first; generation overwrites those slots in place.
         return logits[-1], state
 
@@ -435,9 +455,7 @@ class FocusLLM(nn.Module):
         if prompt.ndim != 1 or prompt.numel() == 0:
             raise ValueError("prompt_ids must be a non-empty 1-D sequence of token ids")
         stop = {eos_token_id} if isinstance(eos_token_id, int) else set(eos_token_id or ())
-        logits, state = self.prefill(prompt, mem)
-        if static:
-            state.chunks = None  # static candidates never read the chunks again: free their caches
+        logits, state = self.prefill(prompt, mem, static=static)
         tokens: list[int] = []
         while True:
             token = int(logits.argmax())

@@ -169,6 +169,22 @@ def test_static_mode_keeps_prefill_candidates(focus):
     torch.testing.assert_close(static[: len(local)], live[: len(local)], atol=1e-5, rtol=0)
 
 
+def test_a_static_prefill_keeps_only_candidates_and_generates_the_same(focus, monkeypatch):
+    memory, local = ids(45), ids(CFG.local_window, seed=6)
+    full_logits, full = focus.prefill(local, memory)
+    monkeypatch.setattr(focus, "encode_batch_tokens", 25)  # one chunk per forward
+    logits, state = focus.prefill(local, memory, static=True)
+    assert state.chunks is None
+    torch.testing.assert_close(logits, full_logits, atol=ATOL, rtol=0)
+    for layer, reference in zip(state.main.layers, full.main.layers):
+        torch.testing.assert_close(layer.keys, reference.keys, atol=ATOL, rtol=0)
+    tokens, next_logits = [], full_logits  # static steps after a full prefill: the reference
+    for _ in range(6):
+        tokens.append(int(next_logits.argmax()))
+        next_logits = focus.step(full, tokens[-1], static=True)
+    assert focus.generate(local, 6, memory=memory, static=True) == tokens
+
+
 def test_only_the_new_parameters_are_trainable_saved_and_loaded(focus, tmp_path):
     trainable = [n for n, p in focus.named_parameters() if p.requires_grad]
     assert trainable and all(".focus." in n for n in trainable)

@@ -126,9 +126,10 @@ def test_the_prefill_benchmark_times_and_sizes_every_method_and_length():
     model = FocusLLM(tiny_llama(64, seed=0), FocusConfig(chunk_size=16, local_window=8, fragment_len=4))
     report = prefill_benchmark(model, [64, 128], [256], repeats=2, log=lambda line: None)
     assert [(r["method"], r["length"]) for r in report["best"]] == [
-        ("focusllm", 64), ("focusllm", 128), ("focusllm", 256), ("plain", 64), ("plain", 128)]
+        ("focusllm", 64), ("focusllm", 128), ("focusllm", 256), ("focusllm_static", 64), ("focusllm_static", 128),
+        ("focusllm_static", 256), ("plain", 64), ("plain", 128)]
     for row in report["best"]:  # the fastest of the timed runs, and a peak from its own run
         timed = [r["seconds"] for r in report["runs"] if (r["method"], r["length"]) == (row["method"], row["length"])]
         assert row["seconds"] == min(timed) > 0 and "peak_mib" in row
-    assert len(report["runs"]) == 2 * 2 * 2 + 1
-    assert set(report["growth_exponent"]) == {"plain", "focusllm"}
+    assert len(report["runs"]) == 2 * 2 * 3 + 2
+    assert set(report["growth_exponent"]) == {"plain", "focusllm", "focusllm_static"}
