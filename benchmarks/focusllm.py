@@ -76,9 +76,10 @@ def report() -> str:
     lines += [
         "## How measured",
         "- One process per part; plain and FocusLLM alternate at each shared length, so both see the same load.",
-        "- Prefill times come from runs with the allocator as it normally is, peak memory from separate runs with",
-        "  every large allocation mmapped (so freed memory leaves the resident set); the earlier timings were",
-        "  taken under that setting, whose page faults slowed both methods and hid most of FocusLLM's gain.",
+        "- Peak memory comes from runs with every large allocation mmapped (so freed memory leaves the resident",
+        "  set), prefill times from separate runs with glibc keeping freed memory after one warm-up (so no run",
+        "  faults pages in). Timings taken under the mmap setting (before this session) were dominated by page",
+        "  faults, which slowed both methods and hid most of FocusLLM's gain.",
         "- The machine is a 2-core CPU shared with other jobs: absolute seconds are noisy, ratios are the",
         "  meaningful numbers.",
         "- Held-out losses use only 4 examples (stdlib text, first 10% of the token stream) and vary with sampling.",
