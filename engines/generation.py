@@ -86,8 +86,7 @@ def stream_generate(
     inputs = _prefix_shared_batch(model, tokenizer, ids) if share_prefix and rows > 1 else _left_padded(tokenizer, ids)
     tracker = _RowTracker(tokenizer, _eos_ids(model, tokenizer), [len(i) for i in ids], budgets, stops, on_text,
                           on_done, should_stop)
-    line_limits = [max_line_tokens] * rows if max_line_tokens is None or isinstance(max_line_tokens, int) \
-        else list(max_line_tokens)
+    line_limits = _per_row(max_line_tokens, rows, "max_line_tokens")
     newline = _newline_id(tokenizer) if any(line_limits) else None
     processors = [_LineLimit(tracker.rows, line_limits, newline)] if newline is not None else []
     model.generate(
@@ -118,8 +117,9 @@ def _eos_ids(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> set[
     return {i for i in ids | {tokenizer.eos_token_id} if i is not None}
 
 
-def _per_row(value: int | Sequence[int], rows: int, name: str) -> list[int]:
-    values = [value] * rows if isinstance(value, int) else list(value)
+def _per_row(value: Any, rows: int, name: str) -> list[Any]:
+    """One value (an int or None) for every row, or a sequence of one per row."""
+    values = [value] * rows if value is None or isinstance(value, int) else list(value)
     if len(values) != rows:
         raise ValueError(f"{name} has {len(values)} values for {rows} prompts; give one value or one per prompt")
     return values
