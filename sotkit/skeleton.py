@@ -5,6 +5,11 @@ markdown, trailing colons, a preamble before the list and blank lines. The first
 list's kind; lines of another kind (sub-bullets, prose) are continuation lines and are ignored, as are
 repeated or decreasing numbers and repeated titles. Small models sometimes run the list on in one line
 (``1. Syntax: ... 2. Speed: ...``): the next number in a numbered line starts a new line.
+
+Two kinds of lines are no points, because every expansion would restate them: a line that repeats an earlier
+point's line in other words (most of its words are there, or it is that line cut shorter), and a title of
+three words or more that is only a phrase of the question (``Social media platforms`` for "How do social media
+platforms influence ...").
 """
 
 from __future__ import annotations
@@ -24,6 +29,9 @@ LINE_TOKENS = 16
 MAX_REPEATS = 2
 #: a line that stutters its own number (``1. 1. 1.``): a small model stuck in a loop
 _STUTTER = re.compile(r"^\s*(\d+)[.)]\s+\1[.)]\s+\1[.)]")
+#: share of a line's words found in an earlier point's line that makes it a repeat of that point
+REPEAT_WORDS = 0.8
+_WORD = re.compile(r"[\w'’-]+")
 
 
 @dataclass(frozen=True)
@@ -40,9 +48,11 @@ class SkeletonParser:
     ([SkeletonPoint(index=1, title='Plan ahead')], [SkeletonPoint(index=2, title='Sleep well')], [])
     """
 
-    def __init__(self, max_points: int = 10) -> None:
+    def __init__(self, max_points: int = 10, *, question: str = "") -> None:
         self.max_points = max_points
         self.points: list[SkeletonPoint] = []
+        self._question = " ".join(question.casefold().split())
+        self._lines: list[str] = []  # the body of each point's line, for spotting repeats
         self._buffer = ""
         self._kind: str | None = None  # "numbered" or "bullet", fixed by the first point
         self._last_number = 0
@@ -103,10 +113,25 @@ class SkeletonParser:
             if number <= self._last_number:
                 return None  # a repeated number, or a nested / restarted list
             self._last_number = number
+        # a line that repeats a point, or only the question's own topic (which a looping model also repeats)
+        if self._repeats_a_point(title, body) or (len(title.split()) >= 3
+                                                  and " ".join(title.casefold().split()) in self._question):
+            self._repeats += 1
+            return None
         self._kind, self._repeats = kind, 0
         point = SkeletonPoint(index=len(self.points) + 1, title=title)
         self.points.append(point)
+        self._lines.append(body.casefold())
         return point
+
+    def _repeats_a_point(self, title: str, body: str) -> bool:
+        """Does the line say again what an earlier point's line said? Small models loop with small changes,
+        and the line limit cuts a repeated line shorter (``... in 1886``, then ``... in 188``). Titles of one
+        or two words are only compared whole: a short title may well be a word of another point's line."""
+        line, words = body.casefold(), set(_WORD.findall(title.casefold()))
+        return any(earlier.startswith(line) or (len(words) >= 3 and
+                                                len(words & set(_WORD.findall(earlier))) >= REPEAT_WORDS * len(words))
+                   for earlier in self._lines)
 
 
 def _classify(line: str) -> tuple[str | None, int, str, str]:

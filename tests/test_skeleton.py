@@ -75,3 +75,38 @@ def test_a_stuttering_line_ends_the_skeleton_at_once():
     assert not parser.done
     parser.feed("1. ")
     assert parser.done and parser.points == []
+
+
+@pytest.mark.parametrize("text, titles", [
+    # the line limit cut a repeated line shorter
+    ("1. The canal was built in 1886\n2. The canal was built in 188\n3. Trade routes", ["The canal was built in 1886",
+                                                                                      "Trade routes"]),
+    ("1. **Access**: ramps for all users\n2. **Inclusive**: the needs of all users\n"
+     "3. **Inclusive**: the needs of all users\n4. Cost", ["Access", "Inclusive", "Cost"]),
+    # a repeated head whose line says the same again in other words is no new point
+    ("1. Qubits: units that use quantum mechanics to compute.\n2. Qubits: bits that use quantum mechanics to compute.",
+     ["Qubits"]),
+    # ... but a new head is a new point, however alike the rest of the line
+    ("1. AI-assisted medical equipment: AI can help in the development of more\n"
+     "2. AI-assisted medical training: AI can help in the development of more",
+     ["AI-assisted medical equipment", "AI-assisted medical training"]),
+    ("1. Public health risks: plastic can leach\n2. Human health risks: plastic can leach",
+     ["Public health risks", "Human health risks"]),
+])
+def test_a_line_that_repeats_an_earlier_point_is_no_point(text, titles):
+    assert parse(text) == titles
+    assert parse(text, step=7) == titles
+
+
+def test_a_phrase_of_the_question_is_no_point():
+    question = "How do social media platforms influence the way people share news?"
+    parser = SkeletonParser(question=question)
+    points = parser.feed("1. Social media platforms\n2. Echo chambers\n3. Share news\n4. The way people share news\n")
+    # "Share news" is two words: a short title may well be a point in its own right
+    assert [p.title for p in points + parser.finish()] == ["Echo chambers", "Share news"]
+
+
+def test_a_skeleton_that_only_repeats_the_question_is_done():
+    parser = SkeletonParser(question="What if the Internet had been invented in 1450?")
+    parser.feed("1. The Internet had been invented in 1450\n2. The Internet had been invented in 1450\n")
+    assert parser.done and parser.points == []
