@@ -42,6 +42,7 @@ class RecordingProvider(Provider):
     def __init__(self, inner: LocalProvider) -> None:
         self.inner = inner
         self.model = inner.model
+        self.whole_sentences = inner.whole_sentences
         self.batches: list[list[str]] = []
 
     def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:

@@ -147,7 +147,7 @@ class Request:
     async def _sot(self) -> int:
         """Skeleton and expansions; returns how many points the skeleton had."""
         backend = self.backends[0]
-        parser = SkeletonParser(self.options.max_points)
+        parser = SkeletonParser(self.options.max_points, question=self.question)
         batch = backend.provider.supports_batch
         waiting: list[SkeletonPoint] = []  # parsed, not yet started: nothing starts before a second point
 
@@ -215,29 +215,35 @@ class Request:
                              points=[{"index": p.index, "title": p.title} for p in outline],
                              point={"index": point.index, "title": point.title})
 
+    def _expansion_filter(self, point: Point, outline: list[Point], backends: list[Backend]) -> ExpansionFilter:
+        return ExpansionFilter(point.index, point.title, strip_header=True,
+                               whole_sentences=backends[0].provider.whole_sentences,
+                               other_titles=[p.title for p in outline if p is not point])
+
     async def _expand(self, point: Point, outline: list[Point], backends: list[Backend] | None = None) -> None:
-        cleaner = ExpansionFilter(point.index, point.title, strip_header=True)
+        cleaner = self._expansion_filter(point, outline, backends or self.backends)
 
         def on_text(raw: str) -> bool:
             self._point_text(point, cleaner.feed(raw))
             return not cleaner.finished  # it ran on into the next point
 
         try:
-            point.model = await self._call(lambda b: self._expand_request(b, point, outline), on_text, point,
-                                           backends)
+            point.model, usage = await self._call(lambda b: self._expand_request(b, point, outline), on_text,
+                                                  point, backends)
         except Exception as exc:  # recorded; run() raises or skips once every other point is done
             self._point_text(point, cleaner.finish())
             self._fail(point, exc)
             return
-        self._point_text(point, cleaner.finish())
+        self._point_text(point, cleaner.finish(cut=usage.output_tokens >= self.options.point_max_tokens))
         self._finish_point(point)
 
     async def _expand_batch(self, points: list[Point], outline: list[Point]) -> None:
         """In-process models expand every point in one batched generation (a row ends with its usage)."""
         backend = self.backends[0]
-        cleaners = [ExpansionFilter(p.index, p.title, strip_header=True) for p in points]
+        cleaners = [self._expansion_filter(p, outline, self.backends) for p in points]
         requests = [self._expand_request(backend, p, outline) for p in points]
         finished: set[int] = set()
+        cut: set[int] = set()  # rows that ended at their token budget
         error: Exception | None = None
         try:
             async with backend.limits.capacity:
@@ -249,13 +255,15 @@ class Request:
                         if isinstance(chunk, CallUsage):
                             self._account(chunk, calls=0)
                             finished.add(row)
+                            if chunk.output_tokens >= requests[row].max_tokens:
+                                cut.add(row)
                         else:
                             self._point_text(points[row], cleaners[row].feed(chunk))
         except Exception as exc:
             error = exc
         to_fallback = []
         for row, (point, cleaner) in enumerate(zip(points, cleaners)):
-            self._point_text(point, cleaner.finish())
+            self._point_text(point, cleaner.finish(cut=row in cut))
             if error is None or row in finished:
                 point.model = backend.model
                 self._finish_point(point)
@@ -278,21 +286,21 @@ class Request:
     # -- one call, through retries and fallbacks ----------------------------------------------------------
 
     async def _call(self, build: Callable[[Backend], ChatRequest], on_text: OnText, point: Point | None,
-                    backends: list[Backend] | None = None) -> str:
-        """Stream one completion through the backends in order; return the model that finished it."""
+                    backends: list[Backend] | None = None) -> tuple[str, CallUsage]:
+        """Stream one completion through the backends in order; return the model that finished it and the
+        usage of its last attempt."""
         received: list[str] = []  # raw text of every attempt so far: retries resume after it
         error: Exception | None = None
         for backend in backends or self.backends:
             try:
-                await self._call_backend(backend, build(backend), on_text, point, received)
-                return backend.model
+                return backend.model, await self._call_backend(backend, build(backend), on_text, point, received)
             except Exception as exc:
                 error = exc
         assert error is not None
         raise error
 
     async def _call_backend(self, backend: Backend, request: ChatRequest, on_text: OnText, point: Point | None,
-                            received: list[str]) -> None:
+                            received: list[str]) -> CallUsage:
         policy = self.options.retry
         transient = backend.provider.transient_errors
         retrying = AsyncRetrying(
@@ -308,8 +316,9 @@ class Request:
             with attempt:
                 await backend.limits.admit(estimate_tokens(prompt_chars, request.max_tokens))
                 async with backend.limits.capacity:
-                    await self._attempt(backend, self._resume(backend, request, received), on_text, point,
-                                        received)
+                    usage = await self._attempt(backend, self._resume(backend, request, received), on_text,
+                                                point, received)
+        return usage
 
     @staticmethod
     def _resume(backend: Backend, request: ChatRequest, received: list[str]) -> ChatRequest:
@@ -322,7 +331,7 @@ class Request:
         return dataclasses.replace(request, prompt=prompt)
 
     async def _attempt(self, backend: Backend, request: ChatRequest, on_text: OnText, point: Point | None,
-                       received: list[str]) -> None:
+                       received: list[str]) -> CallUsage:
         skip = 0 if backend.provider.supports_prefill else sum(map(len, received))
         if point is not None:
             point.attempts += 1
@@ -352,6 +361,7 @@ class Request:
                 self._account(usage)
         if watchdog.cancelled_caught:
             raise StreamStalled(f"no data for {self.options.stall_timeout} s from {backend.model}")
+        return usage
 
     # -- bookkeeping ---------------------------------------------------------------------------------------
 

@@ -3,20 +3,28 @@
 Models restate the point's number and title, or run on into the next point. ``ExpansionFilter`` cleans the
 text incrementally: it releases only text that no later delta can change, so what was streamed is exactly
 the final text.
+
+Small local models also write until their token budget cuts them off mid-sentence, and drift into a sibling
+point. For them the filter works in whole sentences: it holds back the sentence being written, drops it if
+the budget cut it, and ends the expansion before a sentence that names another point.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 # A line that starts a new numbered item: the expansion ran on into the next point.
 _NEW_ITEM = re.compile(r"\n[ \t]*(?:\*\*|#+\s*)?(?:\d+[.)]|\(\d+\)|step\s+\d+\s*:)(?:\s|$)", re.I)
 # The tail of the text that could still grow into such a line.
 _PARTIAL_ITEM = re.compile(r"\n[ \t]*(?:\*{1,2}|#+\s*)?(?:\d+[.)]?|\(\d*|s(?:t(?:e(?:p(?:\s+\d*)?)?)?)?)?$", re.I)
+# The end of a sentence: settled once whitespace follows it (before that, "2." may still become "2.5").
+_SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*(?=\s)")
 
 
 class ExpansionFilter:
-    def __init__(self, index: int, title: str, *, strip_header: bool) -> None:
+    def __init__(self, index: int, title: str, *, strip_header: bool, whole_sentences: bool = False,
+                 other_titles: Sequence[str] = ()) -> None:
         # "2. Title:" / "**2. Title**:" / "Title:" at the very start restates the point.
         t, sep = re.escape(title), r"(?:\*\*)?\s*[:.\-–]"
         self._header = re.compile(
@@ -28,18 +36,26 @@ class ExpansionFilter:
         self.released = ""
         self.finished = False
         """True once the expansion ran into the next point: the rest of the call is not needed."""
+        self._whole_sentences = whole_sentences
+        # Titles that mark a drift into another point: two words or more (one word is ordinary vocabulary),
+        # and not part of this point's own title ("Fiscal policy" inside "Fiscal policy: tax cuts").
+        own = title.casefold()
+        self._others = [t.casefold() for t in other_titles
+                        if len(t.split()) >= 2 and t.casefold() not in own and own not in t.casefold()]
 
     def feed(self, delta: str) -> str:
         """Add raw text; return the newly settled clean text."""
         self.raw += delta
         return self._release(final=False)
 
-    def finish(self) -> str:
-        """The call ended: return the rest of the clean text."""
-        return self._release(final=True)
+    def finish(self, *, cut: bool = False) -> str:
+        """The call ended (``cut``: by its token budget); return the rest of the clean text."""
+        return self._release(final=True, cut=cut)
 
-    def _release(self, final: bool) -> str:
+    def _release(self, final: bool, cut: bool = False) -> str:
         clean = self._clean(final)
+        if self._whole_sentences:
+            clean = self._sentences(clean, final, cut)
         new = clean[len(self.released):] if clean.startswith(self.released) else ""
         self.released += new
         return new
@@ -62,6 +78,18 @@ class ExpansionFilter:
                 text = text[: m.start()]
             return text.rstrip()  # trailing space may yet be stripped at the end
         return text.strip()
+
+    def _sentences(self, text: str, final: bool, cut: bool) -> str:
+        """The settled whole sentences of the clean text, up to one that names another point."""
+        ends = [m.end() for m in _SENTENCE_END.finditer(text + " ")] if final else \
+               [m.end() for m in _SENTENCE_END.finditer(text)]
+        for start, end in zip(ends, ends[1:]):  # the first sentence stays: it is this point's opening
+            if any(t in text[start:end].casefold() for t in self._others):
+                self.finished = True
+                return text[:start]
+        if final and not (cut and not self.finished and ends):
+            return text  # the call ended by itself: its last sentence is complete (or all there is)
+        return text[: ends[-1]] if ends else ""
 
 
 def _is_prefix(text: str, header: str) -> bool:

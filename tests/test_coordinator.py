@@ -212,3 +212,44 @@ async def test_a_skeleton_that_cannot_give_more_is_cut_off(provider, skeleton, p
     [request] = [r for r in server.requests if is_skeleton(r)]
     assert request.client_closed  # the rest of the skeleton was not paid for
     assert len(result.points) == points and result.mode == ("sot" if points else "sequential")
+
+
+class ScriptedBatchModel(sotkit.providers.base.Provider):
+    """An in-process-like model: expands in one batch, reports each row's usage, ends its text at the budget."""
+
+    model = "scripted:batch"
+    supports_prefill = supports_batch = True
+
+    def __init__(self, skeleton: str, rows: dict[str, str], *, whole_sentences: bool) -> None:
+        self.skeleton, self.rows, self.whole_sentences = skeleton, rows, whole_sentences
+
+    async def stream(self, request):
+        yield self.skeleton
+        yield sotkit.providers.base.CallUsage(10, 10)
+
+    async def stream_batch(self, requests):
+        for row, request in enumerate(requests):
+            title = next(t for t in self.rows if request.prompt.user.endswith(t))
+            words = self.rows[title].split(" ")[: request.max_tokens]  # a word a token
+            for i, word in enumerate(words):
+                yield row, (" " if i else "") + word
+            yield row, sotkit.providers.base.CallUsage(10, len(words))
+
+
+@pytest.mark.parametrize("whole_sentences", [True, False])
+async def test_a_local_point_cut_by_its_budget_ends_at_a_complete_sentence(whole_sentences):
+    rows = {"Sleep well": "Sleep eight hours. Keep a fixed bedtime and wake",
+            "Move daily": "Walk every day. Take the stairs.",
+            "Eat well": "Eat vegetables. Also move daily when you can. More."}
+    model = ScriptedBatchModel(" Sleep well\n2. Move daily\n3. Eat well", rows, whole_sentences=whole_sentences)
+    templates = {"expand": "{% block user %}{{ question }} {{ point.title }}{% endblock %}"}
+    async with sotkit.SoT(model, templates=templates, mode="sot", point_max_tokens=9) as sot, \
+            sot.stream("How can I be healthier?") as events:
+        seen = [event async for event in events]
+    result = seen[-1].result
+    assert "".join(e.text for e in seen if e.type == "text") == result.text
+    if whole_sentences:  # the cut sentence is dropped, and point 3 stops before it names point 2
+        assert [p.text for p in result.points] == ["Sleep eight hours.", "Walk every day. Take the stairs.",
+                                                   "Eat vegetables."]
+    else:  # API models keep what they wrote
+        assert result.points[0].text == rows["Sleep well"]

@@ -72,6 +72,10 @@ class Provider(ABC):
     request_defaults: Mapping[str, Any] = MappingProxyType({})
     #: reads ``ChatRequest.context`` itself (FocusLLM); otherwise the templates put the context in the prompt
     supports_context: bool = False
+    #: expansions are streamed a sentence at a time, end before a sentence that names another point and, when the
+    #: token budget cuts them, at their last complete sentence (small local models run on until the budget ends
+    #: them; API models end their own sentences)
+    whole_sentences: bool = False
     #: exceptions (besides HTTP 408/409/429/5xx, which carry ``status_code``) that a retry may cure
     transient_errors: tuple[type[BaseException], ...] = ()
 

@@ -38,6 +38,7 @@ class LocalProvider(Provider):
 
     supports_prefill = True
     supports_batch = True
+    whole_sentences = True
     # Every point is a row of one batch and the slowest row sets the time: fewer, shorter points.
     request_defaults = MappingProxyType({"max_points": 6, "point_max_tokens": 128})
 
