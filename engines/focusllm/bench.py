@@ -1,7 +1,8 @@
 """FocusLLM measurements: prefill time and peak memory against the plain forward, passkey accuracy, and the
 quality cost of static candidates. Used by ``benchmarks/focusllm.py`` and ``sotkit engines focus bench``.
 
-Peak memory is the process's peak resident set size (``VmHWM``), reset before each measurement by writing
+On a GPU, peak memory is torch's peak allocated device memory over the run, and timings synchronise with
+the device. On the CPU, peak memory is the process's peak resident set size (``VmHWM``), reset before each measurement by writing
 ``5`` to ``/proc/self/clear_refs`` (Linux), minus the resident size just before: it sees torch's CPU
 allocations, which ``tracemalloc`` does not. For it glibc is told to serve every allocation over 128 KiB by
 mmap, so freed tensors leave the resident set at once and one measurement's heap growth cannot hide in the
@@ -41,15 +42,29 @@ def _set_malloc_thresholds(mmap_over: int, trim_over: int) -> None:
     libc.mallopt(-1, trim_over)  # M_TRIM_THRESHOLD
 
 
-def measure(fn: Callable[[], object]) -> tuple[float, float]:
-    """Run ``fn`` once; returns (seconds, peak extra resident memory in MiB)."""
+def measure(fn: Callable[[], object], device: torch.device = torch.device("cpu")) -> tuple[float, float]:
+    """Run ``fn`` once; returns (seconds, peak extra memory in MiB: resident, or allocated on a GPU)."""
     gc.collect()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        before = torch.cuda.memory_allocated(device)
+        start = time.perf_counter()
+        fn()
+        torch.cuda.synchronize(device)
+        return time.perf_counter() - start, (torch.cuda.max_memory_allocated(device) - before) / 2**20
     Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current RSS
     before = _status_kib("VmRSS")
     start = time.perf_counter()
     fn()
     seconds = time.perf_counter() - start
     return seconds, (_status_kib("VmHWM") - before) / 1024
+
+
+def _timed(fn: Callable[[], object]) -> tuple[float, None]:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start, None
 
 
 def growth_exponent(lengths: Sequence[int], seconds: Sequence[float]) -> float:
@@ -73,30 +88,33 @@ def prefill_benchmark(
     At each length the methods run alternately in this process: once each for the peak memory, then
     ``repeats`` times each for the time (the fastest is kept).
     """
-    vocab = model.base.config.vocab_size
+    vocab, device = model.base.config.vocab_size, model.base.device
+    on_cpu = device.type == "cpu"
     gen = torch.Generator().manual_seed(0)
 
     def plain(ids: torch.Tensor) -> None:
         model.base(input_ids=ids[None], logits_to_keep=1)
 
-    warmup = torch.randint(0, vocab, (2 * model.config.chunk_size,), generator=gen)
+    warmup = torch.randint(0, vocab, (2 * model.config.chunk_size,), generator=gen).to(device)
     model.prefill(warmup)  # first calls pay one-off allocations (thread pools, kernels) for either method
     plain(warmup)
     lengths = [*shared_lengths, *focus_only_lengths]
-    inputs = {length: torch.randint(0, vocab, (length,), generator=gen) for length in lengths}
+    inputs = {length: torch.randint(0, vocab, (length,), generator=gen).to(device) for length in lengths}
 
     def runners(length: int) -> dict[str, Callable[[], object]]:
         ids = inputs[length]
         focus = {"focusllm": lambda: model.prefill(ids), "focusllm_static": lambda: model.prefill(ids, static=True)}
         return {**focus, "plain": lambda: plain(ids)} if length in shared_lengths else focus
 
-    _set_malloc_thresholds(128 * 1024, 128 * 1024)
+    if on_cpu:
+        _set_malloc_thresholds(128 * 1024, 128 * 1024)
     peaks: dict[tuple[str, int], float] = {}
     for length in lengths:
         for name, fn in runners(length).items():
-            _, peaks[name, length] = measure(fn)
+            _, peaks[name, length] = measure(fn, device)
             log(f"prefill {name} {length}: +{peaks[name, length]:.0f} MiB")
-    _set_malloc_thresholds(32 << 20, 1 << 40)
+    if on_cpu:
+        _set_malloc_thresholds(32 << 20, 1 << 40)
     for length in {max(lengths), max(shared_lengths, default=0)} - {0}:  # the heap grows once, untimed
         for fn in runners(length).values():
             fn()
@@ -105,15 +123,14 @@ def prefill_benchmark(
     for length in lengths:
         for _ in range(repeats if length in shared_lengths else 1):
             for name, fn in runners(length).items():
-                start = time.perf_counter()
-                fn()
-                seconds = time.perf_counter() - start
+                seconds, _ = measure(fn, device) if not on_cpu else _timed(fn)
                 runs.append({"method": name, "length": length, "seconds": seconds})
                 log(f"prefill {name} {length}: {seconds:.2f}s")
                 if (name, length) not in best or seconds < best[name, length]["seconds"]:
                     best[name, length] = {"method": name, "length": length, "seconds": seconds,
                                           "peak_mib": peaks[name, length]}
-    _set_malloc_thresholds(128 * 1024, 128 * 1024)  # memory goes back to the OS again
+    if on_cpu:
+        _set_malloc_thresholds(128 * 1024, 128 * 1024)  # memory goes back to the OS again
     summary = sorted(best.values(), key=lambda r: (r["method"], r["length"]))
     exponents = {}
     for method in ("plain", "focusllm", "focusllm_static"):
@@ -127,7 +144,7 @@ def plain_generate(model: FocusLLM) -> Callable[[list[int], int], list[int]]:
     """Greedy generation with the frozen base model alone (the baseline)."""
 
     def generate(ids: list[int], max_new_tokens: int) -> list[int]:
-        x = torch.tensor([ids])
+        x = torch.tensor([ids], device=model.base.device)
         out = model.base.generate(
             x, attention_mask=torch.ones_like(x), max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=0
         )

@@ -45,6 +45,8 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     common.add_argument("--base", default="smollm2", help="base model: 'smollm2' or a local HF directory")
     common.add_argument("--weights", type=Path, help="FocusLLM weights file (default: in sotkit's cache)")
     common.add_argument("--threads", type=int, help="torch CPU threads")
+    common.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    common.add_argument("--encode-batch-tokens", type=int, help="tokens per chunk-encoding forward (raise on a GPU)")
 
     train = subparsers.add_parser("train", parents=[common], help="train the candidate projections")
     train.add_argument("--chunk-size", type=int, default=256)
@@ -88,8 +90,11 @@ def _load(args: argparse.Namespace, config=None, weights: Path | None = None, dt
     if args.threads:
         torch.set_num_threads(args.threads)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    base, tokenizer = load_model(args.base, dtype=dtype)  # float32 to train: the new projections are fine-tuned
-    return FocusLLM.from_pretrained(base, weights, config), tokenizer
+    base, tokenizer = load_model(args.base, device=args.device, dtype=dtype)  # float32 to train the projections
+    model = FocusLLM.from_pretrained(base, weights, config)
+    if args.encode_batch_tokens:
+        model.encode_batch_tokens = args.encode_batch_tokens
+    return model, tokenizer
 
 
 def _train(args: argparse.Namespace) -> dict:
@@ -99,7 +104,7 @@ def _train(args: argparse.Namespace) -> dict:
     config = FocusConfig(args.chunk_size, args.local_window, args.fragment_len)
     model, tokenizer = _load(args, None if args.resume else config, args.resume)
     config = model.config
-    stream = token_stream(tokenizer, stdlib_corpus(args.corpus_chars))
+    stream = token_stream(tokenizer, stdlib_corpus(args.corpus_chars)).to(model.base.device)
     held_out, stream = stream[: stream.numel() // 10], stream[stream.numel() // 10 :]
     cfg = TrainConfig(
         steps=args.steps,
@@ -126,6 +131,7 @@ def _train(args: argparse.Namespace) -> dict:
         "held_out_loss_after": after,
         "weights": str(path),
         "resumed_from": str(args.resume) if args.resume else None,
+        "device": _device_name(model.base.device),
     } | {k: v for k, v in summary.items() if k != "history"}
     if args.report:
         args.report.parent.mkdir(parents=True, exist_ok=True)
@@ -149,7 +155,7 @@ def _bench(args: argparse.Namespace) -> dict:
     import torch
 
     report = {"base": args.base, "weights": str(weights), "focus_config": asdict(config), "threads": torch.get_num_threads(),
-              "dtype": str(model.base.dtype).removeprefix("torch.")}
+              "dtype": str(model.base.dtype).removeprefix("torch."), "device": _device_name(model.base.device)}
     if not args.skip_prefill:
         report["prefill"] = prefill_benchmark(model, args.prefill_lengths, args.focus_only_lengths, args.repeats)
         _write(args.out, report)
@@ -157,6 +163,12 @@ def _bench(args: argparse.Namespace) -> dict:
     report["passkey_settings"] = {"depths": args.depths, "trials_per_cell": args.trials}
     _write(args.out, report)
     return report
+
+
+def _device_name(device) -> str:
+    import torch
+
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
 
 
 def _write(path: Path | None, report: dict) -> None:

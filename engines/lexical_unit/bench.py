@@ -38,6 +38,7 @@ class BenchConfig:
     # One thread: on an oversubscribed CPU a 2-thread matmul stalls on its preempted half, and multi-token
     # forwards (which every method but greedy runs) suffer most; one thread keeps the comparison fair.
     threads: int = 1
+    device: str = "cpu"  # "cuda" on a GPU; timings then synchronise with the device
 
 
 class _ForwardCounter:
@@ -55,7 +56,8 @@ def _methods(model, tokenizer, config: BenchConfig) -> dict[str, Callable[[list[
 
     def hf(extra: dict) -> Callable[[list[int]], list[int]]:
         def run(prompt: list[int]) -> list[int]:
-            out = model.generate(torch.tensor([prompt]), attention_mask=torch.ones(1, len(prompt), dtype=torch.long), **hf_kwargs, **extra)
+            ids = torch.tensor([prompt], device=model.device)
+            out = model.generate(ids, attention_mask=torch.ones_like(ids), **hf_kwargs, **extra)
             return out[0, len(prompt) :].tolist()
 
         return run
@@ -78,8 +80,8 @@ def _agreement(tokens: list[int], reference: list[int]) -> float:
 def _perplexity(model, sequences: list[list[int]], starts: list[int]) -> float:
     nll, count = 0.0, 0
     for ids, start in zip(sequences, starts):
-        logits = model(input_ids=torch.tensor([ids])).logits[0, :-1].float()
-        targets = torch.tensor(ids[1:])
+        logits = model(input_ids=torch.tensor([ids], device=model.device)).logits[0, :-1].float()
+        targets = torch.tensor(ids[1:], device=model.device)
         losses = torch.nn.functional.cross_entropy(logits, targets, reduction="none")[max(0, start - 1) :]
         nll += losses.sum().item()
         count += losses.numel()
@@ -97,7 +99,8 @@ def run_benchmark(model_dir: str | Path, data_dir: str | Path, config: BenchConf
     from sotkit.engines.models import load_model
 
     torch.set_num_threads(config.threads)
-    model, tokenizer, lud_config = load_lud(model_dir)
+    model, tokenizer, lud_config = load_lud(model_dir, config.device)
+    sync = torch.cuda.synchronize if model.device.type == "cuda" else lambda: None
     counter = _ForwardCounter(model)
     methods = _methods(model, tokenizer, config)
     prompts = _prompts(tokenizer, config)
@@ -112,8 +115,10 @@ def run_benchmark(model_dir: str | Path, data_dir: str | Path, config: BenchConf
             outputs = {}
             for name, run in methods.items():
                 counter.count = 0
+                sync()
                 start = time.perf_counter()
                 outputs[name] = run(prompt)
+                sync()
                 rows[name]["seconds"] += time.perf_counter() - start
                 rows[name]["tokens"] += len(outputs[name])
                 rows[name]["forwards"] += counter.count
@@ -132,7 +137,7 @@ def run_benchmark(model_dir: str | Path, data_dir: str | Path, config: BenchConf
         results["domains"][domain] = rows
 
     log("held-out perplexity: base vs fine-tuned")
-    base, base_tokenizer = load_model(lud_config.get("base_model", "smollm2"), dtype="float32")  # as the fine-tuned model
+    base, base_tokenizer = load_model(lud_config.get("base_model", "smollm2"), device=config.device, dtype="float32")
     code = data.code_sequences(base_tokenizer, "heldout", config.seq_len, config.perplexity_sequences)
     answers = load_answers(data_dir)
     chats, starts = [], []
@@ -155,6 +160,7 @@ def run_benchmark(model_dir: str | Path, data_dir: str | Path, config: BenchConf
     results["training"]["report"]["first_last_lm_loss"] = [report.get("lm_loss", [None])[0], report.get("lm_loss", [None])[-1]]
     results["machine"] = {
         "cpu": platform.processor() or platform.machine(),
+        "device": torch.cuda.get_device_name(model.device) if model.device.type == "cuda" else "cpu",
         "torch_threads": torch.get_num_threads(),
         "load_average_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
         "torch": torch.__version__,
@@ -167,7 +173,7 @@ def write_results(results: dict, stem: str | Path) -> None:
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     stem.with_suffix(".json").write_text(json.dumps(results, indent=2))
-    lines = ["# Lexical-unit decoding on SmolLM2-135M-Instruct (CPU)", ""]
+    lines = [f"# Lexical-unit decoding on SmolLM2-135M-Instruct ({results['machine']['device']})", ""]
     for domain, rows in results["domains"].items():
         lines += [f"## {domain}", "", "| method | tokens/forward | tokens/s | speed-up vs greedy | agreement with greedy |", "|---|---|---|---|---|"]
         for name, row in rows.items():

@@ -21,7 +21,7 @@ def _prepare(args: argparse.Namespace) -> None:
         args.data,
         PrepareConfig(
             model=args.model, alpha=args.alpha, k=args.k, seq_len=args.seq_len,
-            code_sequences=args.code_sequences, answer_tokens=args.answer_tokens,
+            code_sequences=args.code_sequences, answer_tokens=args.answer_tokens, device=args.device,
         ),
     )
 
@@ -33,7 +33,7 @@ def _train(args: argparse.Namespace) -> None:
     top = None if args.top_layers <= 0 else args.top_layers
     config = TrainConfig(
         steps=args.steps, batch_size=args.batch_size, lr=args.lr, train_top_layers=top,
-        time_budget_s=args.budget_s, seed=args.seed,
+        time_budget_s=args.budget_s, seed=args.seed, warmup_steps=args.warmup_steps, device=args.device,
     )
     train(args.data, args.out, config)
 
@@ -43,7 +43,7 @@ def _bench(args: argparse.Namespace) -> None:
 
     config = BenchConfig(
         prompts_per_domain=args.prompts, max_new_tokens=args.max_new_tokens,
-        alphas=tuple(args.alphas), verify_alphas=tuple(args.verify_alphas), k=args.k,
+        alphas=tuple(args.alphas), verify_alphas=tuple(args.verify_alphas), k=args.k, device=args.device,
     )
     results = run_benchmark(args.model_dir, args.data, config)
     write_results(results, args.results)
@@ -59,6 +59,7 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seq-len", type=int, default=96, help="tokens per code window")
     p.add_argument("--code-sequences", type=int, default=160, help="number of stdlib code windows")
     p.add_argument("--answer-tokens", type=int, default=96, help="max tokens per self-distilled answer")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.set_defaults(func=_prepare)
 
     t = subparsers.add_parser("train", help="fine-tune the base model's [PAD] slots on prepared examples")
@@ -70,6 +71,8 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     t.add_argument("--top-layers", type=int, default=4, help="train the top N blocks; 0 = full fine-tuning")
     t.add_argument("--budget-s", type=float, default=None, help="stop training after this many seconds")
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--warmup-steps", type=int, default=10)
+    t.add_argument("--device", default="cpu", help="cpu or cuda")
     t.set_defaults(func=_train)
 
     b = subparsers.add_parser("bench", help="greedy vs prompt lookup vs LUD on held-out code and instructions")
@@ -81,6 +84,7 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     b.add_argument("--alphas", type=float, nargs="+", default=[0.5, 0.7, 0.9])
     b.add_argument("--verify-alphas", type=float, nargs="+", default=[0.5])
     b.add_argument("--k", type=int, default=3)
+    b.add_argument("--device", default="cpu", help="cpu or cuda")
     b.set_defaults(func=_bench)
 
 

@@ -25,6 +25,7 @@ _SKIP = {
     "encodings",  # generated codec tables
 }
 _HELDOUT_EVERY = 5  # one module in five is held out
+_FILES_PER_BATCH = 32
 
 
 def _split_of(name: str) -> Split:
@@ -55,11 +56,20 @@ def stdlib_files(split: Split, root: Path | None = None) -> list[Path]:
 def code_sequences(
     tokenizer: PreTrainedTokenizerBase, split: Split, seq_len: int, limit: int, seed: int = 0
 ) -> list[list[int]]:
-    """Up to ``limit`` token windows of exactly ``seq_len`` tokens, cut from ``split``'s files, shuffled."""
-    windows = []
-    for path in stdlib_files(split):
-        ids = tokenizer(path.read_text(encoding="utf-8", errors="replace")).input_ids
-        windows.extend(ids[i : i + seq_len] for i in range(0, len(ids) - seq_len + 1, seq_len))
+    """Up to ``limit`` token windows of exactly ``seq_len`` tokens, cut from ``split``'s files, shuffled.
+
+    Files are read in a seeded random order, a batch at a time (the tokenizer encodes a batch on all
+    cores), until there are twice as many windows as asked for: tokenizing the whole split takes minutes.
+    """
+    files = stdlib_files(split)
+    random.Random(seed).shuffle(files)
+    windows: list[list[int]] = []
+    for start in range(0, len(files), _FILES_PER_BATCH):
+        if len(windows) >= 2 * limit:
+            break
+        texts = [path.read_text(encoding="utf-8", errors="replace") for path in files[start : start + _FILES_PER_BATCH]]
+        for ids in tokenizer(texts).input_ids:
+            windows.extend(ids[i : i + seq_len] for i in range(0, len(ids) - seq_len + 1, seq_len))
     random.Random(seed).shuffle(windows)
     return windows[:limit]
 
@@ -181,7 +191,7 @@ def distill_answers(
         input_ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts])
         mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
         out = model.generate(
-            input_ids=input_ids, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=pad
+            input_ids=input_ids.to(model.device), attention_mask=mask.to(model.device), max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=pad
         )
         for row in out[:, width:].tolist():
             end = next((j for j, t in enumerate(row) if t in eos), None)

@@ -33,19 +33,20 @@ class PrepareConfig:
     seq_len: int = 96
     code_sequences: int = 160
     answer_tokens: int = 96
+    device: str = "cpu"  # where the base model runs to distill answers and mark units
 
 
-def _load_base(name: str):
+def _load_base(name: str, device: str):
     from sotkit.engines.models import load_model
 
-    return load_model(name, dtype="float32")  # float32 master weights to fine-tune (bfloat16 runs under autocast)
+    return load_model(name, device=device, dtype="float32")  # float32 master weights to fine-tune (bfloat16 runs under autocast)
 
 
 def prepare(out_dir: str | Path, config: PrepareConfig, log: Callable[[str], None] = print) -> dict:
     """Write the corpora and the packed ``[PAD]``-slot examples to ``out_dir``; return a summary."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    base, tokenizer = _load_base(config.model)
+    base, tokenizer = _load_base(config.model, config.device)
     started = time.perf_counter()
 
     log(f"self-distilling answers to {len(data.INSTRUCTIONS)} instructions ({config.answer_tokens} tokens max)")
@@ -110,7 +111,7 @@ def train(data_dir: str | Path, out_dir: str | Path, config: TrainConfig, log: C
         log(f"note: examples were marked with alpha={prepared['alpha']}, k={prepared['k']}; those values are used")
         config = TrainConfig(**{**asdict(config), "alpha": prepared["alpha"], "k": prepared["k"]})
     examples = load_examples(data_dir)
-    base, tokenizer = _load_base(prepared["model"])
+    base, tokenizer = _load_base(prepared["model"], config.device)
     model, tokenizer = copy.deepcopy(base), copy.deepcopy(tokenizer)
     add_pad_token(model, tokenizer)
     report = fine_tune(model, examples, config, filler_id=tokenizer.eos_token_id, log=log)

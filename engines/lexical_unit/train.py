@@ -42,8 +42,9 @@ class TrainConfig:
     train_top_layers: int | None = 4  # None = full fine-tuning
     slot_loss_weight: float = 1.0
     seed: int = 0
-    time_budget_s: float | None = None  # stop early once training has used this much wall-clock time
+    time_budget_s: float | None = None  # wall-clock cap; the learning-rate schedule is fitted to it (see fine_tune)
     bf16: bool = True  # bfloat16 autocast for the matmuls (weights and optimizer state stay float32)
+    device: str = "cpu"  # where the base model is loaded to train ("cuda" on a GPU)
 
 
 @dataclass
@@ -116,7 +117,12 @@ def fine_tune(
     filler_id: int,
     log: Callable[[str], None] = print,
 ) -> TrainReport:
-    """Train ``model`` in place on packed examples (cycled in a seeded shuffled order) and report losses."""
+    """Train ``model`` in place on packed examples (cycled in a seeded shuffled order) and report losses.
+
+    The learning rate warms up, then follows a cosine to zero at the last step. With a time budget, the
+    last step is re-estimated once from the speed of steps 5-20, so the cosine ends when the budget does
+    rather than being cut off at a high rate.
+    """
     if not examples:
         raise ValueError("no training examples: prepare a corpus first")
     report = TrainReport(examples=len(examples), slot_targets=sum(e.n_slots for e in examples))
@@ -124,16 +130,19 @@ def fine_tune(
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.0)
 
+    last_step = config.steps
+
     def lr_at(step: int) -> float:
         if step < config.warmup_steps:
             return (step + 1) / config.warmup_steps
-        return 0.5 * (1 + math.cos(math.pi * (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)))
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - config.warmup_steps) / max(1, last_step - config.warmup_steps))))
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_at)
     order = torch.randperm(len(examples), generator=torch.Generator().manual_seed(config.seed)).tolist()
     model.train()
     start, cpu_start = time.perf_counter(), time.process_time()
-    for step in range(config.steps):
+    step = 0
+    while step < last_step:
         picks = [examples[order[(step * config.batch_size + b) % len(order)]] for b in range(config.batch_size)]
         batch = {name: t.to(model.device) for name, t in collate(picks, filler_id).items()}
         with _autocast(model, config.bf16):
@@ -153,16 +162,24 @@ def fine_tune(
         scheduler.step()
         report.lm_loss.append(round(lm_loss.item(), 4))
         report.slot_loss.append(round(slot_loss.item(), 4))
-        report.steps = step + 1
+        step += 1
+        report.steps = step
         report.seconds = time.perf_counter() - start
         report.cpu_seconds = time.process_time() - cpu_start
-        if step % 10 == 0 or step == config.steps - 1:
+        if config.time_budget_s is not None:
+            if step == 5:
+                seconds_at_5 = report.seconds
+            elif step == 20:
+                per_step = (report.seconds - seconds_at_5) / 15
+                last_step = min(config.steps, step + int((config.time_budget_s - report.seconds) / per_step))
+                log(f"{per_step * 1000:.0f} ms a step: the schedule ends at step {last_step}")
+        if step % 10 == 1 or step == last_step:
             log(
-                f"step {step + 1}/{config.steps}  lm {lm_loss.item():.3f}  slot {slot_loss.item():.3f}  "
+                f"step {step}/{last_step}  lm {lm_loss.item():.3f}  slot {slot_loss.item():.3f}  "
                 f"{report.seconds:.0f}s wall, {report.cpu_seconds:.0f}s CPU"
             )
         if config.time_budget_s is not None and report.seconds >= config.time_budget_s:
-            log(f"time budget of {config.time_budget_s:.0f}s reached after {step + 1} steps")
+            log(f"time budget of {config.time_budget_s:.0f}s reached after {step} steps")
             break
     model.eval()
     for p in model.parameters():
