@@ -2,7 +2,7 @@
 
     python benchmarks/focusllm.py prefill   # -> results/focusllm_prefill.json
     python benchmarks/focusllm.py passkey   # -> results/focusllm_passkey.json (needs trained weights)
-    python benchmarks/focusllm.py report    # -> results/focusllm.md from the JSON files (+ focusllm_train.json)
+    python benchmarks/focusllm.py report    # -> results/focusllm.md from the JSON files (train, prefill, passkey, gpu)
 
 Weights come from ``python -m sotkit.engines.focusllm.cli train ... --report results/focusllm_train.json``;
 they are not committed. Extra arguments after the part are passed to the ``bench`` command.
@@ -25,7 +25,7 @@ PARTS = {
 
 
 def report() -> str:
-    lines = ["# FocusLLM on SmolLM2-135M-Instruct (CPU)", ""]
+    lines = ["# FocusLLM on SmolLM2-135M-Instruct", ""]
     for name in sorted(RESULTS.glob("focusllm_train*.json")):
         train = _load(name.name)
         cfg = train["train_config"]
@@ -33,41 +33,26 @@ def report() -> str:
             f"## Training budget ({name.name}"
             + (f", resumed from {Path(train['resumed_from']).name}" if train.get("resumed_from") else "")
             + ")",
-            f"- {train['steps']} steps, {train['wall_s']:.0f} s wall, {train['cpu_s']:.0f} s CPU "
-            f"({train['threads']} thread), lr {cfg['lr']}, memory {cfg['min_chunks']}-{cfg['max_chunks']} chunks, "
-            f"target {cfg['target_len']} tokens, repetition share {cfg['repetition_share']}, "
-            f"corpus {cfg['corpus_tokens']} stdlib tokens",
+            f"- {train['steps']} steps, {train['wall_s']:.0f} s wall on {train.get('device', 'cpu')} "
+            f"({train['cpu_s']:.0f} s CPU, torch threads: {train['threads']}), lr {cfg['lr']}, memory {cfg['min_chunks']}-"
+            f"{cfg['max_chunks']} chunks, target {cfg['target_len']} tokens, repetition share "
+            f"{cfg['repetition_share']}, corpus {cfg['corpus_tokens']} stdlib tokens",
             f"- held-out loss before: {_fmt(train['held_out_loss_before'])}",
             f"- held-out loss after:  {_fmt(train['held_out_loss_after'])}",
             "",
         ]
-    prefill = _load("focusllm_prefill.json")
-    if prefill:
-        p = prefill["prefill"]
-        lines += [
-            f"## Prefill (random tokens, chunk size {prefill['focus_config']['chunk_size']}, "
-            f"{prefill.get('dtype', 'float32')}, {prefill['threads']} thread on a shared 2-core CPU; fastest of the "
-            "timed runs; peak = VmHWM delta, from separate runs)",
-            "",
-            "| method | tokens | seconds | peak extra MiB |",
-            "|---|---|---|---|",
-        ]
-        lines += [f"| {r['method']} | {r['length']} | {r['seconds']:.1f} | {r['peak_mib']:.0f} |" for r in p["best"]]
-        by = {(r["method"], r["length"]): r for r in p["best"]}
-        lines.append("")
-        for length in sorted({r["length"] for r in p["best"] if r["method"] == "plain"}):
-            plain = by[("plain", length)]
-            for method in ("focusllm", "focusllm_static"):
-                if focus := by.get((method, length)):
-                    lines.append(f"- {length}: {method} {plain['seconds'] / focus['seconds']:.2f}x faster than plain, "
-                                 f"peak {focus['peak_mib']:.0f} vs {plain['peak_mib']:.0f} MiB")
-        lines += [f"- growth exponent: {_fmt(p['growth_exponent'])}", ""]
-    for name in sorted(RESULTS.glob("focusllm_passkey*.json")):
-        passkey = _load(name.name)
+    measured = [(name, _load(name)) for name in ("focusllm_prefill.json", "focusllm_gpu.json")]
+    for name, result in measured:
+        if result and "prefill" in result:
+            lines += _prefill_section(name, result)
+    passkeys = [(p.name, _load(p.name)) for p in sorted(RESULTS.glob("focusllm_passkey*.json"))] + measured
+    for name, passkey in passkeys:
+        if not passkey or not passkey.get("passkey"):
+            continue
         settings = passkey["passkey_settings"]
         lines += [
-            f"## Passkey ({name.name}: weights {Path(passkey['weights']).name}, depths {settings['depths']}, "
-            f"{settings['trials_per_cell']} trial per cell)",
+            f"## Passkey ({name}: weights {Path(passkey['weights']).name}, {passkey.get('device', 'cpu')}, depths "
+            f"{settings['depths']}, {settings['trials_per_cell']} trials per cell)",
             "",
         ]
         for method, data in passkey["passkey"].items():
@@ -76,16 +61,41 @@ def report() -> str:
     lines += [
         "## How measured",
         "- One process per part; plain and FocusLLM alternate at each shared length, so both see the same load.",
-        "- Peak memory comes from runs with every large allocation mmapped (so freed memory leaves the resident",
-        "  set), prefill times from separate runs with glibc keeping freed memory after one warm-up (so no run",
-        "  faults pages in). Timings taken under the mmap setting (before this session) were dominated by page",
-        "  faults, which slowed both methods and hid most of FocusLLM's gain.",
-        "- The machine is a 2-core CPU shared with other jobs: absolute seconds are noisy, ratios are the",
-        "  meaningful numbers.",
-        "- Held-out losses use only 4 examples (stdlib text, first 10% of the token stream) and vary with sampling.",
+        "- CPU: peak memory comes from runs with every large allocation mmapped (so freed memory leaves the",
+        "  resident set), prefill times from separate runs with glibc keeping freed memory after one warm-up (so",
+        "  no run faults pages in). Timings taken under the mmap setting (before session 3) were dominated by",
+        "  page faults, which slowed both methods and hid most of FocusLLM's gain. The machine is a 2-core CPU",
+        "  shared with other jobs: absolute seconds are noisy, ratios are the meaningful numbers.",
+        "- GPU (`benchmarks/gpu_session.sh run`): times synchronise with the device; peak memory is torch's peak",
+        "  allocated GPU memory during the prefill. One forward of a 135M model leaves an H200 mostly idle, so",
+        "  FocusLLM's time barely grows with length there (all chunks go in one batch): its growth exponent",
+        "  measures launch overhead, not work.",
+        "- Held-out losses use few examples (stdlib text, first 10% of the token stream) and vary with sampling.",
         "",
     ]
     return "\n".join(lines)
+
+
+def _prefill_section(name: str, result: dict) -> list[str]:
+    p = result["prefill"]
+    lines = [
+        f"## Prefill ({name}: random tokens, chunk size {result['focus_config']['chunk_size']}, "
+        f"{result.get('dtype', 'float32')}, {result.get('device', 'cpu')}, torch threads: {result['threads']}; fastest "
+        "of the timed runs; peak = extra memory during the run)",
+        "",
+        "| method | tokens | seconds | peak extra MiB |",
+        "|---|---|---|---|",
+    ]
+    lines += [f"| {r['method']} | {r['length']} | {r['seconds']:.3g} | {r['peak_mib']:.0f} |" for r in p["best"]]
+    by = {(r["method"], r["length"]): r for r in p["best"]}
+    lines.append("")
+    for length in sorted({r["length"] for r in p["best"] if r["method"] == "plain"}):
+        plain = by[("plain", length)]
+        for method in ("focusllm", "focusllm_static"):
+            if focus := by.get((method, length)):
+                lines.append(f"- {length}: {method} at {plain['seconds'] / focus['seconds']:.2f}x plain's speed, "
+                             f"peak {focus['peak_mib']:.0f} vs {plain['peak_mib']:.0f} MiB")
+    return [*lines, f"- growth exponent: {_fmt(p['growth_exponent'])}", ""]
 
 
 def _load(name: str) -> dict | None:
