@@ -6,9 +6,11 @@ import os
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx2
 import openai
 
 from ..errors import ConfigError
+from ._clients import ClientPool
 from ._sse import sse_events
 from .base import CallUsage, ChatRequest, Chunk, Provider, StreamError
 
@@ -30,17 +32,22 @@ class OpenAIProvider(Provider):
         base_url = base_url or os.environ.get("OPENAI_BASE_URL")
         # OpenAI itself wants max_completion_tokens; compatible servers widely support only max_tokens.
         self._max_tokens_field = "max_tokens" if base_url else "max_completion_tokens"
-        self._owns_client = client is None
-        if client is None:
-            api_key = api_key or os.environ.get("OPENAI_API_KEY")
-            if not api_key:
-                if not base_url:
-                    raise ConfigError("no OpenAI API key: set OPENAI_API_KEY or pass api_key=... "
-                                      "(for an OpenAI-compatible server, pass base_url=...)")
-                api_key = "unused"  # self-hosted compatible servers usually ignore the key
-            # max_retries=0: sotkit's retry policy is the only retry layer.
-            client = openai.AsyncOpenAI(api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout)
-        self._client = client
+        if client is not None:
+            self._clients = ClientPool(client=client)
+            return
+        api_key = api_key or os.environ.get("OPENAI_API_KEY")
+        if not api_key:
+            if not base_url:
+                raise ConfigError("no OpenAI API key: set OPENAI_API_KEY or pass api_key=... "
+                                  "(for an OpenAI-compatible server, pass base_url=...)")
+            api_key = "unused"  # self-hosted compatible servers usually ignore the key
+        # max_retries=0: sotkit's retry policy is the only retry layer.
+        # One TLS context for all the pool's clients: building one costs ~20 ms of CPU.
+        tls = httpx2.create_ssl_context()
+        self._clients = ClientPool(lambda: openai.AsyncOpenAI(
+            api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout,
+            http_client=openai.DefaultAsyncHttpxClient(verify=tls),
+        ))
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:
         prompt = request.prompt
@@ -55,7 +62,7 @@ class OpenAIProvider(Provider):
         # The messages travel in extra_body, which the SDK sends as given: its type-driven transform of a
         # message list costs ~0.4 ms of CPU a call, a fifth of the client's cost per expansion when hundreds
         # stream at once (benchmarks/overhead.py).
-        async with self._client.chat.completions.with_streaming_response.create(
+        async with self._clients.client() as client, client.chat.completions.with_streaming_response.create(
             model=self._name, messages=[], stream=True, stream_options={"include_usage": True}, **options,
             extra_body={**(self._extra_body or {}), "messages": messages},
         ) as response:
@@ -72,8 +79,7 @@ class OpenAIProvider(Provider):
         yield usage
 
     async def aclose(self) -> None:
-        if self._owns_client:
-            await self._client.close()
+        await self._clients.aclose()
 
 
 PROVIDER = OpenAIProvider

@@ -1,0 +1,50 @@
+"""Several SDK clients behind one provider, each call on the least busy one.
+
+Each SDK client owns one httpx connection pool, and httpcore checks every connection of its pool whenever
+a request starts; for an idle keep-alive connection that check is a socket probe. With hundreds of SoT
+expansions streaming at once the checks grow quadratic: on 30 questions x 8 points they were a quarter of
+the client's CPU (benchmarks/overhead.py). So past ``calls_per_client`` calls in flight on every client,
+another client (another pool) is opened. Calls go to the least busy client, the first on a tie, so calls made
+one after another stay on one client and reuse its connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+
+class ClientPool:
+    """Clients made by ``make`` on demand, at most ``max_clients``; a client given by the user is used alone."""
+
+    def __init__(self, make: Callable[[], Any] | None = None, *, client: Any = None,
+                 calls_per_client: int = 32, max_clients: int = 16) -> None:
+        if (make is None) == (client is None):
+            raise ValueError("give either make or client")
+        self._make = make
+        self._owned = client is None
+        self._clients = [client if client is not None else make()]  # the first at once: bad settings fail here
+        self._busy = [0]
+        self._calls_per_client = calls_per_client
+        self._max_clients = max_clients if self._owned else 1
+
+    @asynccontextmanager
+    async def client(self) -> AsyncIterator[Any]:
+        """The client for one call, counted as busy until the block ends."""
+        index = min(range(len(self._clients)), key=self._busy.__getitem__)
+        if self._busy[index] >= self._calls_per_client and len(self._clients) < self._max_clients:
+            self._clients.append(self._make())
+            self._busy.append(0)
+            index = len(self._clients) - 1
+        self._busy[index] += 1
+        try:
+            yield self._clients[index]
+        finally:
+            self._busy[index] -= 1
+
+    async def aclose(self) -> None:
+        """Close the clients this pool made (never a user's own client)."""
+        if self._owned:
+            for client in self._clients:
+                await client.close()

@@ -1,0 +1,69 @@
+"""The provider's client pool: one client for calls one after another, more only under heavy concurrency."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+
+from sotkit.providers._clients import ClientPool
+
+
+class Client:
+    def __init__(self) -> None:
+        self.closed = False
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+async def hold(pool: ClientPool, calls: int, seen: list, release: anyio.Event) -> None:
+    async def one() -> None:
+        async with pool.client() as client:
+            seen.append(client)
+            await release.wait()
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(calls):
+            tg.start_soon(one)
+        await anyio.wait_all_tasks_blocked()
+        release.set()
+
+
+@pytest.mark.anyio
+async def test_calls_one_after_another_use_one_client():
+    made = []
+    pool = ClientPool(lambda: made.append(Client()) or made[-1], calls_per_client=2)
+    for _ in range(5):
+        async with pool.client() as client:
+            assert client is made[0]
+    assert len(made) == 1
+
+
+@pytest.mark.anyio
+async def test_concurrent_calls_spread_over_new_clients_up_to_the_cap():
+    made = []
+    pool = ClientPool(lambda: made.append(Client()) or made[-1], calls_per_client=4, max_clients=3)
+    seen: list = []
+    await hold(pool, 10, seen, anyio.Event())
+    assert len(made) == 3
+    assert sorted(seen.count(c) for c in made) == [2, 4, 4]  # 4 + 4, then the third client takes the rest
+    await hold(pool, 20, seen := [], anyio.Event())  # over the cap: the clients share the load
+    assert len(made) == 3 and sorted(seen.count(c) for c in made) == [6, 7, 7]
+    await pool.aclose()
+    assert all(c.closed for c in made)
+
+
+@pytest.mark.anyio
+async def test_a_users_client_is_used_alone_and_never_closed():
+    mine = Client()
+    pool = ClientPool(client=mine, calls_per_client=1)
+    seen: list = []
+    await hold(pool, 5, seen, anyio.Event())
+    assert seen == [mine] * 5
+    await pool.aclose()
+    assert not mine.closed
+
+
+def test_a_pool_needs_a_factory_or_a_client():
+    with pytest.raises(ValueError):
+        ClientPool()
