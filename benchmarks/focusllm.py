@@ -34,8 +34,8 @@ def report() -> str:
             + (f", resumed from {Path(train['resumed_from']).name}" if train.get("resumed_from") else "")
             + ")",
             f"- {train['steps']} steps, {train['wall_s']:.0f} s wall on {train.get('device', 'cpu')} "
-            f"({train['cpu_s']:.0f} s CPU, torch threads: {train['threads']}), lr {cfg['lr']}, memory {cfg['min_chunks']}-"
-            f"{cfg['max_chunks']} chunks, target {cfg['target_len']} tokens, repetition share "
+            f"({train['cpu_s']:.0f} s CPU, torch threads: {train['threads']}), lr {cfg['lr']}, "
+            f"memory {cfg['min_chunks']}-{cfg['max_chunks']} chunks, target {cfg['target_len']} tokens, repetition share "
             f"{cfg['repetition_share']}, corpus {cfg['corpus_tokens']} stdlib tokens",
             f"- held-out loss before: {_fmt(train['held_out_loss_before'])}",
             f"- held-out loss after:  {_fmt(train['held_out_loss_after'])}",

@@ -31,7 +31,8 @@ def main(device: str) -> None:
     verified = generate(model, tokenizer, prompt, 24, alpha=0.05, k=3, verify=True)
     assert verified.token_ids == greedy.token_ids, "verified LUD differs from greedy"
     examples = mark_and_pack(model, [prompt * 4], alpha=0.1, k=3, pad_id=pad)
-    report = fine_tune(model, examples, TrainConfig(steps=2, batch_size=2, train_top_layers=None, device=device), filler_id=1, log=print)
+    config = TrainConfig(steps=2, batch_size=2, train_top_layers=None, device=device)
+    report = fine_tune(model, examples, config, filler_id=1, log=print)
     print("lud ok:", greedy.stats.forward_passes, "forwards;", report.steps, "training steps")
 
     focus = FocusLLM(tiny_llama(len(tokenizer)).to(device), FocusConfig(chunk_size=32, local_window=16, fragment_len=4))

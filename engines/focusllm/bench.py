@@ -1,14 +1,15 @@
 """FocusLLM measurements: prefill time and peak memory against the plain forward, passkey accuracy, and the
 quality cost of static candidates. Used by ``benchmarks/focusllm.py`` and ``sotkit engines focus bench``.
 
-On a GPU, peak memory is torch's peak allocated device memory over the run, and timings synchronise with
-the device. On the CPU, peak memory is the process's peak resident set size (``VmHWM``), reset before each measurement by writing
-``5`` to ``/proc/self/clear_refs`` (Linux), minus the resident size just before: it sees torch's CPU
-allocations, which ``tracemalloc`` does not. For it glibc is told to serve every allocation over 128 KiB by
-mmap, so freed tensors leave the resident set at once and one measurement's heap growth cannot hide in the
-next. That makes every large tensor fault its pages in afresh (about 400,000 page faults for one 2K-token
-forward of SmolLM2), which would dominate the timings; so peaks are taken first, and then times in separate
-runs with glibc keeping all freed memory (after one warm-up at the largest length, no run faults in pages).
+On a GPU, peak memory is torch's peak allocated device memory over the run, and timings wait for the
+device. On the CPU, peak memory is the process's peak resident set size (``VmHWM``), reset before each
+measurement by writing ``5`` to ``/proc/self/clear_refs`` (Linux), minus the resident size just before: it
+sees torch's CPU allocations, which ``tracemalloc`` does not. For it glibc is told to serve every allocation
+over 128 KiB by mmap, so freed tensors leave the resident set at once and one measurement's heap growth
+cannot hide in the next. That makes every large tensor fault its pages in afresh (about 400,000 page faults
+for one 2K-token forward of SmolLM2), which would dominate the timings; so peaks are taken first, and then
+times in separate runs with glibc keeping all freed memory (after one warm-up at the largest length, no run
+faults in pages).
 """
 
 from __future__ import annotations
@@ -42,29 +43,32 @@ def _set_malloc_thresholds(mmap_over: int, trim_over: int) -> None:
     libc.mallopt(-1, trim_over)  # M_TRIM_THRESHOLD
 
 
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def timed(fn: Callable[[], object], device: torch.device = torch.device("cpu")) -> float:
+    """Seconds one call of ``fn`` takes, including the work it queued on a GPU."""
+    _synchronize(device)
+    start = time.perf_counter()
+    fn()
+    _synchronize(device)
+    return time.perf_counter() - start
+
+
 def measure(fn: Callable[[], object], device: torch.device = torch.device("cpu")) -> tuple[float, float]:
     """Run ``fn`` once; returns (seconds, peak extra memory in MiB: resident, or allocated on a GPU)."""
     gc.collect()
     if device.type == "cuda":
-        torch.cuda.synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)
         before = torch.cuda.memory_allocated(device)
-        start = time.perf_counter()
-        fn()
-        torch.cuda.synchronize(device)
-        return time.perf_counter() - start, (torch.cuda.max_memory_allocated(device) - before) / 2**20
+        seconds = timed(fn, device)
+        return seconds, (torch.cuda.max_memory_allocated(device) - before) / 2**20
     Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current RSS
     before = _status_kib("VmRSS")
-    start = time.perf_counter()
-    fn()
-    seconds = time.perf_counter() - start
+    seconds = timed(fn)
     return seconds, (_status_kib("VmHWM") - before) / 1024
-
-
-def _timed(fn: Callable[[], object]) -> tuple[float, None]:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start, None
 
 
 def growth_exponent(lengths: Sequence[int], seconds: Sequence[float]) -> float:
@@ -123,7 +127,7 @@ def prefill_benchmark(
     for length in lengths:
         for _ in range(repeats if length in shared_lengths else 1):
             for name, fn in runners(length).items():
-                seconds, _ = measure(fn, device) if not on_cpu else _timed(fn)
+                seconds = timed(fn, device)
                 runs.append({"method": name, "length": length, "seconds": seconds})
                 log(f"prefill {name} {length}: {seconds:.2f}s")
                 if (name, length) not in best or seconds < best[name, length]["seconds"]:

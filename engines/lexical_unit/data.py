@@ -191,7 +191,8 @@ def distill_answers(
         input_ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts])
         mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
         out = model.generate(
-            input_ids=input_ids.to(model.device), attention_mask=mask.to(model.device), max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=pad
+            input_ids=input_ids.to(model.device), attention_mask=mask.to(model.device),
+            max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=pad,
         )
         for row in out[:, width:].tolist():
             end = next((j for j, t in enumerate(row) if t in eos), None)

@@ -39,7 +39,8 @@ class PrepareConfig:
 def _load_base(name: str, device: str):
     from sotkit.engines.models import load_model
 
-    return load_model(name, device=device, dtype="float32")  # float32 master weights to fine-tune (bfloat16 runs under autocast)
+    # float32 master weights to fine-tune (bfloat16 runs under autocast)
+    return load_model(name, device=device, dtype="float32")
 
 
 def prepare(out_dir: str | Path, config: PrepareConfig, log: Callable[[str], None] = print) -> dict:

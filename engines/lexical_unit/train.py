@@ -135,7 +135,8 @@ def fine_tune(
     def lr_at(step: int) -> float:
         if step < config.warmup_steps:
             return (step + 1) / config.warmup_steps
-        return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - config.warmup_steps) / max(1, last_step - config.warmup_steps))))
+        done = (step - config.warmup_steps) / max(1, last_step - config.warmup_steps)
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, done)))
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_at)
     order = torch.randperm(len(examples), generator=torch.Generator().manual_seed(config.seed)).tolist()
