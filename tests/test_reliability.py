@@ -121,6 +121,18 @@ async def test_a_stall_is_caught_by_the_stall_timeout(provider):
     assert stalled.client_closed
 
 
+async def test_a_slow_but_steady_stream_is_no_stall(provider):
+    """Each chunk comes well within the stall timeout; the whole stream takes several timeouts."""
+    long = " ".join(["word"] * 20) + "."
+    steady = {2: Latency(ttft_s=0.0, tokens_per_s=10)}
+    with FakeLLMServer(sot_responder(SKELETON, {**TEXTS, 2: long}, point_latency=steady), latency=FAST) as server:
+        async with client(server, provider, stall_timeout=0.4) as sot:
+            result = await sot.generate("How can I be healthier?")
+        [request] = for_point(server, 2)
+    assert result.points[1].text == long and result.points[1].attempts == 1
+    assert request.finished_at - request.received_at > 3 * 0.4
+
+
 async def test_the_deadline_ends_a_request_that_keeps_failing(provider):
     forever = {3: [Fault.status(503)] * 100}
     with FakeLLMServer(faulty(forever), latency=FAST) as server:
