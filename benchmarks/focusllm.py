@@ -58,6 +58,20 @@ def report() -> str:
         for method, data in passkey["passkey"].items():
             lines.append(f"- {method}: accuracy {_fmt(data['accuracy'])} ({data['seconds']:.0f} s)")
         lines.append("")
+    if probe := _load("focusllm_copy_probe.json"):
+        lines += [
+            f"## Copy probe (focusllm_copy_probe.json, `benchmarks/focusllm_copy_probe.py`, {probe['device']})",
+            "",
+            "Repetition examples on random token ids (only retrieval helps), chunk size "
+            f"{probe['focus_config']['chunk_size']}, {probe['task']['min_chunks']}-{probe['task']['max_chunks']} chunks, "
+            f"target {probe['task']['target_len']} tokens; held-out target loss on 16 examples:",
+            "",
+            f"- plain model reading everything: {probe['plain_full_attention']:.2f}; "
+            f"reading the local context only: {probe['plain_local_only']:.2f}",
+        ]
+        lines += [f"- FocusLLM, lr {r['lr']:g}: {r['before']:.2f} before, {r['after']:.2f} after {probe['steps']} steps"
+                  for r in probe["runs"]]
+        lines.append("")
     lines += [
         "## How measured",
         "- One process per part; plain and FocusLLM alternate at each shared length, so both see the same load.",
