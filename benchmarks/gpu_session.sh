@@ -58,7 +58,7 @@ run() {
     ) >"$out/lud_log.txt" 2>&1 &
     local lud=$!
     timeout 300 python3 -m sotkit.engines.focusllm.cli train --device "$DEVICE" --encode-batch-tokens 65536 \
-        --chunk-size 256 --local-window 64 --steps 100000 --time-budget 180 --lr 1e-4 --min-chunks 2 --max-chunks 32 \
+        --chunk-size 256 --local-window 64 --steps 100000 --time-budget 180 --lr 3e-4 --min-chunks 2 --max-chunks 32 \
         --target-len 8 --eval-examples 16 --weights /tmp/focus.safetensors --report "$out/focusllm_train_gpu.json" \
         >"$out/focus_log.txt" 2>&1
     echo "focus train rc=$? after $((SECONDS - t0)) s"

@@ -54,7 +54,7 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--fragment-len", type=int, default=16)
     train.add_argument("--steps", type=int, default=200)
     train.add_argument("--time-budget", type=float, help="stop after this many wall-clock seconds")
-    train.add_argument("--lr", type=float, default=1e-4)
+    train.add_argument("--lr", type=float, default=3e-4)
     train.add_argument("--target-len", type=int, default=8)
     train.add_argument("--min-chunks", type=int, default=2)
     train.add_argument("--max-chunks", type=int, default=3)
