@@ -89,6 +89,21 @@ def _resolve_device(torch: Any, device: str) -> str:
     return device
 
 
+def device_name(device: torch.device) -> str:
+    """The GPU's name for a CUDA device, else ``"cpu"`` (what benchmark reports record)."""
+    import torch
+
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for the work queued on a GPU, so a host clock read after it covers that work."""
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 def _resolve_dtype(torch: Any, dtype: Any, device: str) -> Any:
     if dtype is None:
         if device != "cpu":

@@ -24,6 +24,7 @@ import torch
 
 from sotkit.engines.focusllm.model import FocusLLM
 from sotkit.engines.focusllm.passkey import accuracy_table, as_dicts, run_passkey
+from sotkit.engines.models import synchronize
 
 
 def _status_kib(field: str) -> int:
@@ -43,17 +44,12 @@ def _set_malloc_thresholds(mmap_over: int, trim_over: int) -> None:
     libc.mallopt(-1, trim_over)  # M_TRIM_THRESHOLD
 
 
-def _synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def timed(fn: Callable[[], object], device: torch.device = torch.device("cpu")) -> float:
     """Seconds one call of ``fn`` takes, including the work it queued on a GPU."""
-    _synchronize(device)
+    synchronize(device)
     start = time.perf_counter()
     fn()
-    _synchronize(device)
+    synchronize(device)
     return time.perf_counter() - start
 
 

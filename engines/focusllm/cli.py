@@ -12,6 +12,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from sotkit.engines.models import cache_dir, device_name, load_model
+
 
 def _ints(text: str) -> list[int]:
     return [int(x) for x in text.split(",") if x]
@@ -34,8 +36,6 @@ def _plan(text: str) -> list[tuple[str, list[int]]]:
 
 def default_weights_path(base: str) -> Path:
     """Where ``train`` writes and ``bench`` reads FocusLLM weights for ``base`` unless told otherwise."""
-    from sotkit.engines.models import cache_dir
-
     return cache_dir() / "focusllm" / f"{Path(base).name}.safetensors"
 
 
@@ -85,7 +85,6 @@ def _load(args: argparse.Namespace, config=None, weights: Path | None = None, dt
     import torch
 
     from sotkit.engines.focusllm.model import FocusLLM
-    from sotkit.engines.models import load_model
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -131,7 +130,7 @@ def _train(args: argparse.Namespace) -> dict:
         "held_out_loss_after": after,
         "weights": str(path),
         "resumed_from": str(args.resume) if args.resume else None,
-        "device": _device_name(model.base.device),
+        "device": device_name(model.base.device),
     } | {k: v for k, v in summary.items() if k != "history"}
     if args.report:
         args.report.parent.mkdir(parents=True, exist_ok=True)
@@ -155,7 +154,7 @@ def _bench(args: argparse.Namespace) -> dict:
     import torch
 
     report = {"base": args.base, "weights": str(weights), "focus_config": asdict(config), "threads": torch.get_num_threads(),
-              "dtype": str(model.base.dtype).removeprefix("torch."), "device": _device_name(model.base.device)}
+              "dtype": str(model.base.dtype).removeprefix("torch."), "device": device_name(model.base.device)}
     if not args.skip_prefill:
         report["prefill"] = prefill_benchmark(model, args.prefill_lengths, args.focus_only_lengths, args.repeats)
         _write(args.out, report)
@@ -163,12 +162,6 @@ def _bench(args: argparse.Namespace) -> dict:
     report["passkey_settings"] = {"depths": args.depths, "trials_per_cell": args.trials}
     _write(args.out, report)
     return report
-
-
-def _device_name(device) -> str:
-    import torch
-
-    return torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
 
 
 def _write(path: Path | None, report: dict) -> None:

@@ -96,11 +96,10 @@ def _prompts(tokenizer, config: BenchConfig) -> dict[str, list[list[int]]]:
 
 def run_benchmark(model_dir: str | Path, data_dir: str | Path, config: BenchConfig, log: Callable[[str], None] = print) -> dict:
     """Decode held-out prompts with every method and return speeds, ratios and quality (see module doc)."""
-    from sotkit.engines.models import load_model
+    from sotkit.engines.models import device_name, load_model, synchronize
 
     torch.set_num_threads(config.threads)
     model, tokenizer, lud_config = load_lud(model_dir, config.device)
-    sync = torch.cuda.synchronize if model.device.type == "cuda" else lambda: None
     counter = _ForwardCounter(model)
     methods = _methods(model, tokenizer, config)
     prompts = _prompts(tokenizer, config)
@@ -115,10 +114,10 @@ def run_benchmark(model_dir: str | Path, data_dir: str | Path, config: BenchConf
             outputs = {}
             for name, run in methods.items():
                 counter.count = 0
-                sync()
+                synchronize(model.device)
                 start = time.perf_counter()
                 outputs[name] = run(prompt)
-                sync()
+                synchronize(model.device)
                 rows[name]["seconds"] += time.perf_counter() - start
                 rows[name]["tokens"] += len(outputs[name])
                 rows[name]["forwards"] += counter.count
@@ -160,7 +159,7 @@ def run_benchmark(model_dir: str | Path, data_dir: str | Path, config: BenchConf
     results["training"]["report"]["first_last_lm_loss"] = [report.get("lm_loss", [None])[0], report.get("lm_loss", [None])[-1]]
     results["machine"] = {
         "cpu": platform.processor() or platform.machine(),
-        "device": torch.cuda.get_device_name(model.device) if model.device.type == "cuda" else "cpu",
+        "device": device_name(model.device),
         "torch_threads": torch.get_num_threads(),
         "load_average_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
         "torch": torch.__version__,
