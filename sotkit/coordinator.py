@@ -255,7 +255,7 @@ class Request:
                         if isinstance(chunk, CallUsage):
                             self._account(chunk, calls=0)
                             finished.add(row)
-                            if chunk.output_tokens >= requests[row].max_tokens:
+                            if chunk.output_tokens >= self.options.point_max_tokens:
                                 cut.add(row)
                         else:
                             self._point_text(points[row], cleaners[row].feed(chunk))

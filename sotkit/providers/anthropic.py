@@ -6,7 +6,6 @@ import os
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx2
 import anthropic
 
 from ..errors import ConfigError
@@ -35,9 +34,7 @@ class AnthropicProvider(Provider):
         if not api_key and not os.environ.get("ANTHROPIC_AUTH_TOKEN"):
             raise ConfigError("no Anthropic API key: set ANTHROPIC_API_KEY or pass api_key=...")
         # max_retries=0: sotkit's retry policy is the only retry layer.
-        # One TLS context for all the pool's clients: building one costs ~20 ms of CPU.
-        tls = httpx2.create_ssl_context()
-        self._clients = ClientPool(lambda: anthropic.AsyncAnthropic(
+        self._clients = ClientPool(lambda tls: anthropic.AsyncAnthropic(
             api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout,
             http_client=anthropic.DefaultAsyncHttpxClient(verify=tls),
         ))

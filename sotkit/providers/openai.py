@@ -6,7 +6,6 @@ import os
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx2
 import openai
 
 from ..errors import ConfigError
@@ -42,9 +41,7 @@ class OpenAIProvider(Provider):
                                   "(for an OpenAI-compatible server, pass base_url=...)")
             api_key = "unused"  # self-hosted compatible servers usually ignore the key
         # max_retries=0: sotkit's retry policy is the only retry layer.
-        # One TLS context for all the pool's clients: building one costs ~20 ms of CPU.
-        tls = httpx2.create_ssl_context()
-        self._clients = ClientPool(lambda: openai.AsyncOpenAI(
+        self._clients = ClientPool(lambda tls: openai.AsyncOpenAI(
             api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout,
             http_client=openai.DefaultAsyncHttpxClient(verify=tls),
         ))

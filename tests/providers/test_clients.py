@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ssl
+
 import anyio
 import pytest
 
@@ -32,7 +34,7 @@ async def hold(pool: ClientPool, calls: int, seen: list, release: anyio.Event) -
 @pytest.mark.anyio
 async def test_calls_one_after_another_use_one_client():
     made = []
-    pool = ClientPool(lambda: made.append(Client()) or made[-1], calls_per_client=2)
+    pool = ClientPool(lambda tls: made.append(Client()) or made[-1], calls_per_client=2)
     for _ in range(5):
         async with pool.client() as client:
             assert client is made[0]
@@ -41,11 +43,13 @@ async def test_calls_one_after_another_use_one_client():
 
 @pytest.mark.anyio
 async def test_concurrent_calls_spread_over_new_clients_up_to_the_cap():
-    made = []
-    pool = ClientPool(lambda: made.append(Client()) or made[-1], calls_per_client=4, max_clients=3)
+    made, contexts = [], []
+    pool = ClientPool(lambda tls: contexts.append(tls) or made.append(Client()) or made[-1],
+                      calls_per_client=4, max_clients=3)
     seen: list = []
     await hold(pool, 10, seen, anyio.Event())
     assert len(made) == 3
+    assert isinstance(contexts[0], ssl.SSLContext) and all(c is contexts[0] for c in contexts)  # built once
     assert sorted(seen.count(c) for c in made) == [2, 4, 4]  # 4 + 4, then the third client takes the rest
     await hold(pool, 20, seen := [], anyio.Event())  # over the cap: the clients share the load
     assert len(made) == 3 and sorted(seen.count(c) for c in made) == [6, 7, 7]
