@@ -4,12 +4,14 @@ All prompts of a call run as one left-padded ``generate()``. A stopping criterio
 step: it decodes the row's new text, ends the row at its first stop string, its EOS or its token budget, and
 hands the text that is now final to ``on_text(row, delta)``. A row that has ended stops emitting (transformers
 feeds it pad tokens); the batch ends when every row has, or when ``should_stop()`` says so. A row with a line
-limit gets a newline forced once its current line has that many tokens.
+limit is a list (a skeleton): it gets a newline forced once its current line has that many tokens, and its
+lines may not open alike.
 """
 
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -69,7 +71,8 @@ def stream_generate(
     be the start of a stop string is held back until it is known not to be. ``on_done(row, completion)`` is
     called the moment a row ends. ``should_stop`` is polled after every token; when it returns true all open
     rows end with ``finish_reason="cancelled"``. ``max_line_tokens`` (for every row, or one value or None per
-    row) ends a line with a forced newline once it has that many tokens: a skeleton point needs only its title.
+    row) ends a line with a forced newline once it has that many tokens: a skeleton point needs only its title;
+    and it bars such a row's lines from opening with the same two tokens as an earlier line.
 
     ``share_prefix`` encodes the prompts' common token prefix once and reuses its KV cache for every row
     (the rows are laid out as prefix, pads, own suffix; the text is the same either way). It pays: on SmolLM2
@@ -88,7 +91,7 @@ def stream_generate(
                           on_done, should_stop)
     line_limits = _per_row(max_line_tokens, rows, "max_line_tokens")
     newline = _newline_id(tokenizer) if any(line_limits) else None
-    processors = [_LineLimit(tracker.rows, line_limits, newline)] if newline is not None else []
+    processors = [_ListLines(tokenizer, tracker.rows, line_limits, newline)] if newline is not None else []
     model.generate(
         **{k: v.to(model.device) if hasattr(v, "to") else v for k, v in inputs.items()},
         max_new_tokens=max(budgets),
@@ -260,18 +263,41 @@ class _RowTracker(StoppingCriteria):
         row.emitted = max(row.emitted, len(text))
 
 
-class _LineLimit(LogitsProcessor):
-    """Forces a newline in every open row whose current line has reached its limit."""
+class _ListLines(LogitsProcessor):
+    """Keeps list rows (a skeleton) to short lines that differ. A newline is forced once the current line has
+    reached its limit, and no line may open with the same two tokens (after its number) as an earlier line:
+    a small model otherwise writes one point over and over (``2. Quantum computing: ...``, ``3. Quantum
+    computing: ...``), and made to vary its second word it moves on to other points."""
 
-    def __init__(self, rows: list[_Row], limits: list[int | None], newline: int) -> None:
-        self.rows, self.limits, self.newline = rows, limits, newline
+    def __init__(self, tokenizer: PreTrainedTokenizerBase, rows: list[_Row], limits: list[int | None],
+                 newline: int) -> None:
+        self.tokenizer, self.rows, self.limits, self.newline = tokenizer, rows, limits, newline
+        self.heads: list[set[tuple[int, int]]] = [set() for _ in rows]  # each row's line openings so far
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        for index, (row, limit) in enumerate(zip(self.rows, self.limits)):
-            if limit and row.completion is None and row.line_tokens >= limit:
+        for index, (row, limit, heads) in enumerate(zip(self.rows, self.limits, self.heads)):
+            if not limit or row.completion is not None:
+                continue
+            if row.line_tokens >= limit:
                 scores[index] = float("-inf")
                 scores[index, self.newline] = 0.0
+                continue
+            body = self._body(row.tokens[len(row.tokens) - row.line_tokens:])
+            if len(body) == 1:
+                scores[index, [second for first, second in heads if first == body[0]]] = float("-inf")
+            elif len(body) == 2:  # a line's body grows one token a step, so each opening is added once
+                heads.add((body[0], body[1]))
         return scores
+
+    def _body(self, line: list[int]) -> list[int]:
+        """The line's tokens after its list number."""
+        start = 0
+        while start < len(line) and _LIST_NUMBER.fullmatch(self.tokenizer.decode(line[: start + 1])):
+            start += 1
+        return line[start:]
+
+
+_LIST_NUMBER = re.compile(r"\s*(?:\d+[.)]?)?\s*")
 
 
 def held_back(text: str, stops: Sequence[str]) -> int:

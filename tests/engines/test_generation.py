@@ -1,6 +1,7 @@
 """Batched chat generation on a tiny random Llama: batch = alone, stop strings, budgets, streaming, cancellation."""
 
 import os
+import re
 
 import pytest
 
@@ -162,3 +163,13 @@ def test_a_line_limit_forces_a_newline_in_its_row_only(model, tokenizer, free_ru
         assert len(lines) >= 5
         assert all(len(tokenizer(line, add_special_tokens=False)["input_ids"]) <= 4 for line in lines)
     assert limited.text.startswith(free_run[0].text[:3])  # the first tokens are the model's own
+
+
+def test_no_two_lines_of_a_list_row_open_alike(model, tokenizer):
+    # Unbarred, this model writes the line "j+jO" twice in a row for the first prompt (a point written again).
+    for prompt in PROMPTS:
+        text = stream_generate(model, tokenizer, [prompt], max_new_tokens=60, max_line_tokens=4)[0].text
+        openings = [re.sub(r"^\s*(\d+[.)]?)?\s*", "", line)[:2] for line in text.split("\n")]  # after the number
+        openings = [o for o in openings if len(o) == 2]
+        assert len(openings) >= 10
+        assert len(set(openings)) == len(openings), text
