@@ -7,9 +7,10 @@ repeated or decreasing numbers and repeated titles. Small models sometimes run t
 (``1. Syntax: ... 2. Speed: ...``): the next number in a numbered line starts a new line.
 
 Two kinds of lines are no points, because every expansion would restate them: a line that repeats an earlier
-point's line in other words (most of its words are there, or it is that line cut shorter), and a title of
-three words or more that is only a phrase of the question (``Social media platforms`` for "How do social media
-platforms influence ...").
+point (its title in other forms of the same words, most of its words, or that line cut shorter), and a title
+of two words or more that is only a phrase of the question (``Social media platforms`` for "How do social
+media platforms influence ...", ``Quantum computers`` for "... the basics of quantum computing?"). Words
+compare by their first five letters, so that ``computing`` and ``computers`` are one word.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ class SkeletonParser:
     def __init__(self, max_points: int = 10, *, question: str = "") -> None:
         self.max_points = max_points
         self.points: list[SkeletonPoint] = []
-        self._question = " ".join(question.casefold().split())
+        self._question = _stems(question)
         self._lines: list[str] = []  # the body of each point's line, for spotting repeats
         self._buffer = ""
         self._kind: str | None = None  # "numbered" or "bullet", fixed by the first point
@@ -102,21 +103,24 @@ class SkeletonParser:
         kind, number, title, body = _classify(line)
         if kind is None or not title or (self._kind is not None and kind != self._kind):
             return None
-        seen = {p.title.casefold() for p in self.points}
-        if title.casefold() in seen:  # small models repeat a head ("Topic: ..."); the whole line may differ
+        seen = {_stems(p.title) for p in self.points}
+        if _stems(title) in seen:  # small models repeat a head ("Topic: ..."); the whole line may differ
             title = _clean(body)
             # "Head: 3. more text" under a repeated head is the model restarting its list inside a line
-            if not title or title.casefold() in seen or _NUMBERED.match(body.partition(": ")[2]):
+            if not title or _stems(title) in seen or _NUMBERED.match(body.partition(": ")[2]):
                 self._repeats += 1
                 return None  # a point is written once
         if kind == "numbered":
             if number <= self._last_number:
                 return None  # a repeated number, or a nested / restarted list
             self._last_number = number
-        # a line that repeats a point, or only the question's own topic (which a looping model also repeats)
-        if self._repeats_a_point(title, body) or (len(title.split()) >= 3
-                                                  and " ".join(title.casefold().split()) in self._question):
+        # a line that repeats a point, or a longer phrase of the question (which a looping model also repeats)
+        stems = _stems(title)
+        in_question = len(stems) >= 2 and _contains(self._question, stems)  # one word may well be a point
+        if self._repeats_a_point(title, body) or (in_question and len(stems) >= 3):
             self._repeats += 1
+            return None
+        if in_question:  # the question's topic named as a point ("Quantum computing"): every expansion would be it
             return None
         self._kind, self._repeats = kind, 0
         point = SkeletonPoint(index=len(self.points) + 1, title=title)
@@ -156,6 +160,16 @@ def _title(text: str, body: str) -> str:
             return span
     head, sep, tail = body.partition(": ")
     return _clean(head if sep and head.strip() and tail.strip() else body)
+
+
+def _stems(text: str) -> tuple[str, ...]:
+    """The text's words by their first five letters (less a plural's s), so that forms of one word compare
+    equal: computing, computers, computation; policy, policies; bit, bits."""
+    return tuple(word.removesuffix("s")[:5] for word in _WORD.findall(text.casefold()))
+
+
+def _contains(words: tuple[str, ...], phrase: tuple[str, ...]) -> bool:
+    return any(words[i:i + len(phrase)] == phrase for i in range(len(words) - len(phrase) + 1))
 
 
 def _clean(title: str) -> str:

@@ -101,9 +101,19 @@ def test_a_line_that_repeats_an_earlier_point_is_no_point(text, titles):
 def test_a_phrase_of_the_question_is_no_point():
     question = "How do social media platforms influence the way people share news?"
     parser = SkeletonParser(question=question)
-    points = parser.feed("1. Social media platforms\n2. Echo chambers\n3. Share news\n4. The way people share news\n")
-    # "Share news" is two words: a short title may well be a point in its own right
-    assert [p.title for p in points + parser.finish()] == ["Echo chambers", "Share news"]
+    points = parser.feed("1. Social media platforms\n2. Echo chambers\n3. Share news\n4. The way people share news\n"
+                         "5. News\n")
+    # "Share news" is two words of the question too; one word may well be a point in its own right
+    assert [p.title for p in points + parser.finish()] == ["Echo chambers", "News"]
+
+
+def test_the_question_topic_named_twice_is_no_loop():
+    parser = SkeletonParser(question="Can you explain the basics of quantum computing?")
+    for title in ["Quantum computing", "Quantum computers", "Quantum bits", "Quantum computation", "Quantum bit",
+                  "Quantum mechanics"]:
+        parser.feed(f"- {title}: a field of science that uses quantum mechanics to compute\n")
+    assert not parser.done
+    assert [p.title for p in parser.points] == ["Quantum bits", "Quantum mechanics"]
 
 
 def test_a_skeleton_that_only_repeats_the_question_is_done():
