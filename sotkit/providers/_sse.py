@@ -3,13 +3,14 @@
 The SDKs build a pydantic model for every chunk, which costs about a millisecond each: with hundreds of
 expansions streaming at once that, not the network, was the bottleneck (benchmarks/overhead.py). The
 requests still go through the SDKs (auth, headers, base URLs, status errors as the SDK's exception types);
-only the chunks of a successful stream are parsed here, with ``json.loads``.
+only the chunks of a successful stream are parsed here, with ``json.loads``, from the response's bytes in one
+generator (httpx's text and line decoders and the SDK's line iterator would add four more per chunk).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator
 from types import ModuleType
 from typing import Any
 
@@ -21,7 +22,7 @@ async def sse_events(response: Any, sdk: ModuleType) -> AsyncIterator[tuple[str 
     text when it is not JSON. A connection that breaks mid-stream raises the SDK's own
     ``APIConnectionError`` / ``APITimeoutError``, as the SDK's stream classes do."""
     try:
-        async for item in _events(response.iter_lines()):
+        async for item in parse_sse(response.http_response.aiter_bytes()):
             yield item
     except httpx2.TimeoutException as exc:
         raise sdk.APITimeoutError(request=response.http_request) from exc
@@ -29,22 +30,33 @@ async def sse_events(response: Any, sdk: ModuleType) -> AsyncIterator[tuple[str 
         raise sdk.APIConnectionError(request=response.http_request) from exc
 
 
-async def _events(lines: AsyncIterator[str]) -> AsyncIterator[tuple[str | None, Any]]:
+async def parse_sse(chunks: AsyncIterable[bytes]) -> AsyncIterator[tuple[str | None, Any]]:
+    """The events of an SSE byte stream, however its chunks split lines or characters. Lines end in
+    ``\\n`` or ``\\r\\n`` (what every LLM API sends; a lone ``\\r`` is not taken as a line end)."""
     event: str | None = None
     data: list[str] = []
-    async for line in lines:
-        if line == "":
-            if data:
-                text = "\n".join(data)
-                try:
-                    yield event, json.loads(text)
-                except json.JSONDecodeError:
-                    yield event, text
-            event, data = None, []
-        elif line.startswith("data:"):
-            data.append(line[5:].removeprefix(" "))
-        elif line.startswith("event:"):
-            event = line[6:].strip()
-    if data:  # a stream that ended without the final blank line
-        text = "\n".join(data)
-        yield event, text if text.startswith("[DONE]") else json.loads(text)
+    pending = b""
+    async for chunk in chunks:
+        *lines, pending = (pending + chunk).split(b"\n")
+        for raw in lines:
+            line = raw.removesuffix(b"\r").decode()
+            if line == "":
+                if data:
+                    yield event, _parsed("\n".join(data))
+                event, data = None, []
+            elif line.startswith("data:"):
+                data.append(line[5:].removeprefix(" "))
+            elif line.startswith("event:"):
+                event = line[6:].strip()
+    line = pending.removesuffix(b"\r").decode()
+    if line.startswith("data:"):  # a stream that ended without its final newline
+        data.append(line[5:].removeprefix(" "))
+    if data:  # ... or without the blank line after its last event
+        yield event, _parsed("\n".join(data))
+
+
+def _parsed(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text

@@ -1,0 +1,37 @@
+"""The SSE parser behind both API providers, fed the same stream split every way a network may split it."""
+
+import json
+
+import anyio
+import pytest
+
+from sotkit.providers._sse import parse_sse
+
+STREAM = ('event: content_block_delta\r\ndata: {"text": "caf\u00e9 \u2615"}\r\n\r\n'
+          ': a comment\n\n'
+          'data: line one\ndata: line two\n\n'
+          'data: {"n": 2}\n\n'
+          'data: [DONE]').encode()
+EVENTS = [("content_block_delta", {"text": "caf\u00e9 \u2615"}), (None, "line one\nline two"), (None, {"n": 2}),
+          (None, "[DONE]")]
+
+
+def parse(chunks: list[bytes]) -> list:
+    async def collect() -> list:
+        async def source():
+            for chunk in chunks:
+                yield chunk
+        return [item async for item in parse_sse(source())]
+    return anyio.run(collect)
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 64, len(STREAM)])
+def test_events_survive_any_split(size):
+    # size 1 splits inside the UTF-8 of "é" and "☕" and between every "\r" and its "\n"
+    assert parse([STREAM[i:i + size] for i in range(0, len(STREAM), size)]) == EVENTS
+
+
+def test_a_stream_ending_with_its_blank_line_yields_each_event_once():
+    body = b"".join(f"data: {json.dumps({'i': i})}\n\n".encode() for i in range(3))
+    assert parse([body]) == [(None, {"i": i}) for i in range(3)]
+    assert parse([]) == []
