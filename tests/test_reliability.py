@@ -9,6 +9,7 @@ import pytest
 
 import sotkit
 from sotkit.providers import create_provider
+from sotkit.providers._clients import HTTP_BACKENDS
 from sotkit.testing import FakeLLMServer, Fault, Latency, Reply
 from tests.conftest import is_skeleton, point_of, sot_responder
 
@@ -21,9 +22,13 @@ QUICK_RETRY = sotkit.RetryPolicy(attempts=4, initial_wait_s=0.01)
 SDK = {"openai": openai, "anthropic": anthropic}
 
 
-@pytest.fixture(params=["openai", "anthropic"])
-def provider(request) -> str:
-    return request.param
+@pytest.fixture(params=[(sdk, http) for http in HTTP_BACKENDS for sdk in ("openai", "anthropic")],
+                ids=lambda param: "-".join(param))
+def provider(request, monkeypatch) -> str:
+    """Each API provider, on each HTTP backend."""
+    sdk, http = request.param
+    monkeypatch.setenv("SOTKIT_HTTP", http)
+    return sdk
 
 
 def faulty(faults: dict[int | str, list[Fault]], **kwargs):

@@ -9,7 +9,7 @@ from typing import Any
 import anthropic
 
 from ..errors import ConfigError
-from ._clients import ClientPool
+from ._clients import ClientPool, http_client
 from ._sse import sse_events
 from .base import CallUsage, ChatRequest, Chunk, Provider, StreamError
 
@@ -36,7 +36,7 @@ class AnthropicProvider(Provider):
         # max_retries=0: sotkit's retry policy is the only retry layer.
         self._clients = ClientPool(lambda tls: anthropic.AsyncAnthropic(
             api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout,
-            http_client=anthropic.DefaultAsyncHttpxClient(verify=tls),
+            http_client=http_client(anthropic, tls),
         ))
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import importlib.util
+import re
 import ssl
 
 import anyio
 import pytest
 
-from sotkit.providers._clients import ClientPool
+import sotkit
+from sotkit.errors import ConfigError
+from sotkit.providers._clients import ClientPool, http_backend
+from sotkit.providers.openai import OpenAIProvider
 
 
 class Client:
@@ -71,3 +76,28 @@ async def test_a_users_client_is_used_alone_and_never_closed():
 def test_a_pool_needs_a_factory_or_a_client():
     with pytest.raises(ValueError):
         ClientPool()
+
+
+def test_the_http_backend_is_aiohttp_where_installed_unless_chosen(monkeypatch):
+    import aiohttp  # noqa: F401  (the dev extra installs it)
+    import openai
+
+    monkeypatch.delenv("SOTKIT_HTTP", raising=False)
+    assert http_backend() == "aiohttp"
+    provider = OpenAIProvider("m", api_key="k")
+    assert isinstance(provider._clients._clients[0]._client, openai.DefaultAioHttpClient)
+    monkeypatch.setenv("SOTKIT_HTTP", "httpx")
+    provider = OpenAIProvider("m", api_key="k")
+    assert type(provider._clients._clients[0]._client) is openai.DefaultAsyncHttpxClient
+
+
+@pytest.mark.parametrize("value, installed, message", [
+    ("requests", True, "SOTKIT_HTTP='requests': use one of httpx, aiohttp"),
+    ("aiohttp", False, "pip install 'sotkit[aiohttp]'"),
+])
+def test_a_bad_http_backend_fails_when_the_client_is_built(monkeypatch, value, installed, message):
+    monkeypatch.setenv("SOTKIT_HTTP", value)
+    if not installed:
+        monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        sotkit.SoT("openai:m", api_key="k")
