@@ -5,6 +5,7 @@ On the loopback server with a latency model, ``generate()`` is timed for 1 and f
 the interpreter lock from the client); ``time.perf_counter`` is the same monotonic clock in both. The limit for a question is, from the server's own timestamps, the latest over its points of
 (the moment that point's skeleton line was complete + that point's expansion time), measured from when the
 skeleton request arrived: no client can finish sooner. The ratio end-to-end / limit is sotkit's overhead.
+Each HTTP backend of the SDKs (``SOTKIT_HTTP``: httpx, aiohttp) is measured in turn, in the same process.
 
     .venv/bin/python benchmarks/overhead.py [--questions 50] [--repeats 3]
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import platform
 import statistics
 import sys
@@ -25,6 +27,7 @@ import anyio
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import sotkit  # noqa: E402
+from sotkit.providers._clients import HTTP_BACKENDS  # noqa: E402
 from sotkit.testing import FakeLLMServer, Latency, RecordedRequest, Reply  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
@@ -63,7 +66,8 @@ def serve(conn: Connection) -> None:
         conn.send(server.requests)
 
 
-async def run(n_questions: int) -> dict:
+async def run(n_questions: int, http: str) -> dict:
+    os.environ["SOTKIT_HTTP"] = http  # read when the client's SDK clients are built
     conn, child = multiprocessing.Pipe()
     process = multiprocessing.Process(target=serve, args=(child,), daemon=True)
     process.start()
@@ -106,22 +110,25 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=50)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    runs = {n: [anyio.run(run, n) for _ in range(args.repeats)] for n in (1, args.questions)}
-    summary = {str(n): {"median_ratio": statistics.median(r["median_ratio"] for r in rs),
-                        "worst_question_ratio": max(r["max_ratio"] for r in rs),
-                        "median_end_to_end_s": statistics.median(r["median_end_to_end_s"] for r in rs),
-                        "median_limit_s": statistics.median(r["median_limit_s"] for r in rs), "runs": rs}
-               for n, rs in runs.items()}
+    backends = {}
+    for http in HTTP_BACKENDS:
+        runs = {n: [anyio.run(run, n, http) for _ in range(args.repeats)] for n in (1, args.questions)}
+        backends[http] = {str(n): {"median_ratio": statistics.median(r["median_ratio"] for r in rs),
+                                   "worst_question_ratio": max(r["max_ratio"] for r in rs),
+                                   "median_end_to_end_s": statistics.median(r["median_end_to_end_s"] for r in rs),
+                                   "median_limit_s": statistics.median(r["median_limit_s"] for r in rs), "runs": rs}
+                          for n, rs in runs.items()}
     record = {"benchmark": "overhead", "command": "benchmarks/overhead.py " + " ".join(sys.argv[1:]),
-              "machine": f"{platform.machine()}, {platform.python_version()}",
+              "machine": f"{platform.machine()}, {platform.python_version()}, {os.cpu_count()} cores",
               "latency_model": {"skeleton": vars(SKELETON_LATENCY), "point": vars(POINT_LATENCY)},
-              "targets": {"1": 1.05, str(args.questions): 1.10}, "results": summary}
+              "targets": {"1": 1.05, str(args.questions): 1.10}, "results": backends}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "overhead.json").write_text(json.dumps(record, indent=2) + "\n")
-    for n, s in summary.items():
-        print(f"{n:>3} concurrent question(s): end-to-end / critical-path limit = {s['median_ratio']:.3f} "
-              f"(median of {args.repeats} runs; worst question {s['worst_question_ratio']:.3f}; "
-              f"{s['median_end_to_end_s']:.2f} s vs {s['median_limit_s']:.2f} s)")
+    for http, summary in backends.items():
+        for n, s in summary.items():
+            print(f"{http:>7}, {n:>3} concurrent question(s): end-to-end / critical-path limit = {s['median_ratio']:.3f} "
+                  f"(median of {args.repeats} runs; worst question {s['worst_question_ratio']:.3f}; "
+                  f"{s['median_end_to_end_s']:.2f} s vs {s['median_limit_s']:.2f} s)")
 
 
 if __name__ == "__main__":
