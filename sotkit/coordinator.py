@@ -157,7 +157,7 @@ class Request:
 
         def start(tg: anyio.abc.TaskGroup, new: list[SkeletonPoint]) -> None:
             waiting.extend(new)
-            if len(parser.points) < 2 or (wait_for_skeleton and not skeleton_done):
+            if not waiting or len(parser.points) < 2 or (wait_for_skeleton and not skeleton_done):
                 return
             outline = [self._add_point(p) for p in parser.points]
             started = [self.points[sp.index] for sp in waiting]

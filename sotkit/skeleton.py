@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 _NUMBERED = re.compile(r"^(?:(?:step|point|part)\s+(\d+)\s*[:.)\-–]|\((\d+)\)|(\d+)[.)])(?=\s|$)\s*(.*)$", re.I)
 _BULLET = re.compile(r"^[-*•+]\s+(.*)$")
+_INLINE_NUMBER = re.compile(r"\s(?:\*\*)?\d+[.)]\s")
 _BOLD = re.compile(r"\*\*(.+?)\*\*|__(.+?)__")
 #: characters in one line past which it cannot be a skeleton point
 MAX_LINE = 300
@@ -85,6 +86,8 @@ class SkeletonParser:
 
     def _inline_next_item(self) -> int | None:
         """Where the next number's item starts inside the unfinished numbered line, if it does."""
+        if not _INLINE_NUMBER.search(self._buffer, 1):  # the cheap test first: this runs on every chunk
+            return None
         kind, number, _, _ = _classify(self._buffer)
         if kind != "numbered":
             return None
