@@ -8,10 +8,10 @@ another client (another pool) is opened. Calls go to the least busy client, the 
 one after another stay on one client and reuse its connection. All clients share one TLS context: building
 one costs ~20 ms of CPU, most of what making a client costs.
 
-Each client speaks HTTP through aiohttp when it is installed (``pip install 'sotkit[aiohttp]'``), which the
-SDKs offer "for improved concurrency performance": its C parser and connection pool cut the client's CPU per
-question by about a quarter with 400 expansions streaming at once (benchmarks/overhead.py). ``SOTKIT_HTTP``
-picks one (``httpx`` or ``aiohttp``); aiohttp runs on asyncio only, so under trio set ``SOTKIT_HTTP=httpx``.
+The SDKs speak HTTP through httpx2; they also offer aiohttp underneath it "for improved concurrency
+performance". With 400 expansions streaming at once its C parser and connection pool cut the client's CPU
+per question by about a quarter (benchmarks/overhead.py), so a provider built with ``http="aiohttp"`` (or
+with ``SOTKIT_HTTP=aiohttp`` set) uses it; it needs ``pip install 'sotkit[aiohttp]'`` and runs on asyncio only.
 """
 
 from __future__ import annotations
@@ -32,19 +32,19 @@ from ..errors import ConfigError
 HTTP_BACKENDS = ("httpx", "aiohttp")
 
 
-def http_client(sdk: ModuleType, tls: ssl.SSLContext) -> Any:
-    """The SDK's own async HTTP client (its defaults for timeouts and connection limits) on the chosen backend."""
-    return (sdk.DefaultAioHttpClient if http_backend() == "aiohttp" else sdk.DefaultAsyncHttpxClient)(verify=tls)
+def http_client(sdk: ModuleType, tls: ssl.SSLContext, backend: str) -> Any:
+    """The SDK's own async HTTP client (its defaults for timeouts and connection limits) on ``backend``."""
+    return (sdk.DefaultAioHttpClient if backend == "aiohttp" else sdk.DefaultAsyncHttpxClient)(verify=tls)
 
 
-def http_backend() -> str:
-    """``$SOTKIT_HTTP`` if set, else aiohttp where it is installed, else httpx."""
-    installed = importlib.util.find_spec("aiohttp") is not None
-    chosen = os.environ.get("SOTKIT_HTTP") or ("aiohttp" if installed else "httpx")
+def http_backend(chosen: str | None = None) -> str:
+    """``chosen``, else ``$SOTKIT_HTTP``, else httpx (the SDKs' default); checked before any client is built."""
+    chosen = chosen or os.environ.get("SOTKIT_HTTP") or "httpx"
     if chosen not in HTTP_BACKENDS:
-        raise ConfigError(f"SOTKIT_HTTP={chosen!r}: use one of {', '.join(HTTP_BACKENDS)} (or unset it)")
-    if chosen == "aiohttp" and not installed:
-        raise ConfigError("SOTKIT_HTTP=aiohttp but aiohttp is not installed: pip install 'sotkit[aiohttp]'")
+        raise ConfigError(f"http={chosen!r}: use one of {', '.join(HTTP_BACKENDS)} "
+                          "(as http=... or in $SOTKIT_HTTP)")
+    if chosen == "aiohttp" and importlib.util.find_spec("aiohttp") is None:
+        raise ConfigError("http='aiohttp' needs aiohttp: pip install 'sotkit[aiohttp]'")
     return chosen
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import anthropic
 
 from ..errors import ConfigError
-from ._clients import ClientPool, http_client
+from ._clients import ClientPool, http_backend, http_client
 from ._sse import sse_events
 from .base import CallUsage, ChatRequest, Chunk, Provider, StreamError
 
@@ -24,7 +24,8 @@ class AnthropicProvider(Provider):
     transient_errors = (anthropic.APIConnectionError,)
 
     def __init__(self, model_name: str, *, api_key: str | None = None, base_url: str | None = None,
-                 client: anthropic.AsyncAnthropic | None = None, timeout: float | None = None) -> None:
+                 client: anthropic.AsyncAnthropic | None = None, timeout: float | None = None,
+                 http: str | None = None) -> None:
         self.model = f"anthropic:{model_name}"
         self._name = model_name
         if client is not None:
@@ -33,10 +34,11 @@ class AnthropicProvider(Provider):
         api_key = api_key or os.environ.get("ANTHROPIC_API_KEY")
         if not api_key and not os.environ.get("ANTHROPIC_AUTH_TOKEN"):
             raise ConfigError("no Anthropic API key: set ANTHROPIC_API_KEY or pass api_key=...")
+        backend = http_backend(http)
         # max_retries=0: sotkit's retry policy is the only retry layer.
         self._clients = ClientPool(lambda tls: anthropic.AsyncAnthropic(
             api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout,
-            http_client=http_client(anthropic, tls),
+            http_client=http_client(anthropic, tls, backend),
         ))
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:

@@ -9,7 +9,7 @@ from typing import Any
 import openai
 
 from ..errors import ConfigError
-from ._clients import ClientPool, http_client
+from ._clients import ClientPool, http_backend, http_client
 from ._sse import sse_events
 from .base import CallUsage, ChatRequest, Chunk, Provider, StreamError
 
@@ -24,7 +24,7 @@ class OpenAIProvider(Provider):
 
     def __init__(self, model_name: str, *, api_key: str | None = None, base_url: str | None = None,
                  client: openai.AsyncOpenAI | None = None, timeout: float | None = None,
-                 extra_body: dict[str, Any] | None = None) -> None:
+                 extra_body: dict[str, Any] | None = None, http: str | None = None) -> None:
         self.model = f"openai:{model_name}"
         self._name = model_name
         self._extra_body = extra_body
@@ -40,10 +40,11 @@ class OpenAIProvider(Provider):
                 raise ConfigError("no OpenAI API key: set OPENAI_API_KEY or pass api_key=... "
                                   "(for an OpenAI-compatible server, pass base_url=...)")
             api_key = "unused"  # self-hosted compatible servers usually ignore the key
+        backend = http_backend(http)
         # max_retries=0: sotkit's retry policy is the only retry layer.
         self._clients = ClientPool(lambda tls: openai.AsyncOpenAI(
             api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout,
-            http_client=http_client(openai, tls),
+            http_client=http_client(openai, tls, backend),
         ))
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:

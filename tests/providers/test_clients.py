@@ -11,7 +11,7 @@ import pytest
 
 import sotkit
 from sotkit.errors import ConfigError
-from sotkit.providers._clients import ClientPool, http_backend
+from sotkit.providers._clients import ClientPool
 from sotkit.providers.openai import OpenAIProvider
 
 
@@ -78,26 +78,26 @@ def test_a_pool_needs_a_factory_or_a_client():
         ClientPool()
 
 
-def test_the_http_backend_is_aiohttp_where_installed_unless_chosen(monkeypatch):
-    import aiohttp  # noqa: F401  (the dev extra installs it)
+def test_the_http_backend_is_httpx_unless_aiohttp_is_chosen(monkeypatch):
     import openai
 
+    def transport(provider: OpenAIProvider) -> type:
+        return type(provider._clients._clients[0]._client)  # the SDK client's HTTP client
+
     monkeypatch.delenv("SOTKIT_HTTP", raising=False)
-    assert http_backend() == "aiohttp"
-    provider = OpenAIProvider("m", api_key="k")
-    assert isinstance(provider._clients._clients[0]._client, openai.DefaultAioHttpClient)
-    monkeypatch.setenv("SOTKIT_HTTP", "httpx")
-    provider = OpenAIProvider("m", api_key="k")
-    assert type(provider._clients._clients[0]._client) is openai.DefaultAsyncHttpxClient
+    assert transport(OpenAIProvider("m", api_key="k")) is openai.DefaultAsyncHttpxClient
+    assert transport(OpenAIProvider("m", api_key="k", http="aiohttp")) is openai.DefaultAioHttpClient
+    monkeypatch.setenv("SOTKIT_HTTP", "aiohttp")
+    assert transport(OpenAIProvider("m", api_key="k")) is openai.DefaultAioHttpClient
+    assert transport(OpenAIProvider("m", api_key="k", http="httpx")) is openai.DefaultAsyncHttpxClient
 
 
-@pytest.mark.parametrize("value, installed, message", [
-    ("requests", True, "SOTKIT_HTTP='requests': use one of httpx, aiohttp"),
+@pytest.mark.parametrize("http, installed, message", [
+    ("requests", True, "http='requests': use one of httpx, aiohttp"),
     ("aiohttp", False, "pip install 'sotkit[aiohttp]'"),
 ])
-def test_a_bad_http_backend_fails_when_the_client_is_built(monkeypatch, value, installed, message):
-    monkeypatch.setenv("SOTKIT_HTTP", value)
+def test_a_bad_http_backend_fails_when_the_client_is_built(monkeypatch, http, installed, message):
     if not installed:
         monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with pytest.raises(ConfigError, match=re.escape(message)):
-        sotkit.SoT("openai:m", api_key="k")
+        sotkit.SoT("anthropic:m", api_key="k", http=http)
