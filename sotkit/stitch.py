@@ -32,7 +32,7 @@ class Stitcher:
         if not text:
             return []
         self._buffers[index].append(text)
-        return self._advance()
+        return self._advance() if index == self._next else []  # a later point's text only waits its turn
 
     def finish_point(self, index: int, *, skipped: bool = False) -> list[TextEvent]:
         self._done.add(index)
