@@ -2,10 +2,21 @@
 
 import pytest
 
+from sotkit.providers._clients import HTTP_BACKENDS
+
 
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture(params=[(sdk, http) for http in HTTP_BACKENDS for sdk in ("openai", "anthropic")],
+                ids=lambda param: "-".join(param))
+def provider(request, monkeypatch) -> str:
+    """The name of each API provider, its SDK clients on each HTTP backend (a module may define its own)."""
+    sdk, http = request.param
+    monkeypatch.setenv("SOTKIT_HTTP", http)
+    return sdk
 
 
 # -- a scripted Skeleton-of-Thought model, served through the fake server ---------------------------------

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 import sotkit
-from sotkit.providers._clients import HTTP_BACKENDS
 from sotkit.testing import FakeLLMServer, Latency
 from tests.conftest import is_skeleton, point_of, sot_responder
 
@@ -13,15 +12,6 @@ pytestmark = pytest.mark.anyio
 
 SKELETON = "1. Sleep well\n2. Eat less sugar\n3. Move daily\n4. See friends"
 FAST = Latency(ttft_s=0.0, tokens_per_s=2000)
-
-
-@pytest.fixture(params=[(sdk, http) for http in HTTP_BACKENDS for sdk in ("openai", "anthropic")],
-                ids=lambda param: "-".join(param))
-def provider(request, monkeypatch) -> str:
-    """Each API provider, on each HTTP backend."""
-    sdk, http = request.param
-    monkeypatch.setenv("SOTKIT_HTTP", http)
-    return sdk
 
 
 def client(server: FakeLLMServer, provider: str, **options) -> sotkit.SoT:

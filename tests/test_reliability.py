@@ -9,7 +9,6 @@ import pytest
 
 import sotkit
 from sotkit.providers import create_provider
-from sotkit.providers._clients import HTTP_BACKENDS
 from sotkit.testing import FakeLLMServer, Fault, Latency, Reply
 from tests.conftest import is_skeleton, point_of, sot_responder
 
@@ -20,15 +19,6 @@ TEXTS = {1: "Aim for eight hours every night.", 2: "Swap soda for water at meals
 FAST = Latency(ttft_s=0.0, tokens_per_s=2000)
 QUICK_RETRY = sotkit.RetryPolicy(attempts=4, initial_wait_s=0.01)
 SDK = {"openai": openai, "anthropic": anthropic}
-
-
-@pytest.fixture(params=[(sdk, http) for http in HTTP_BACKENDS for sdk in ("openai", "anthropic")],
-                ids=lambda param: "-".join(param))
-def provider(request, monkeypatch) -> str:
-    """Each API provider, on each HTTP backend."""
-    sdk, http = request.param
-    monkeypatch.setenv("SOTKIT_HTTP", http)
-    return sdk
 
 
 def faulty(faults: dict[int | str, list[Fault]], **kwargs):
