@@ -5,7 +5,7 @@ On the loopback server with a latency model, ``generate()`` is timed for 1 and f
 the interpreter lock from the client); ``time.perf_counter`` is the same monotonic clock in both. The limit for a question is, from the server's own timestamps, the latest over its points of
 (the moment that point's skeleton line was complete + that point's expansion time), measured from when the
 skeleton request arrived: no client can finish sooner. The ratio end-to-end / limit is sotkit's overhead.
-Each HTTP backend of the SDKs (``SOTKIT_HTTP``: httpx, aiohttp) is measured in turn, in the same process.
+Each HTTP backend of the SDKs (``http=``: httpx, aiohttp) is measured in turn, in the same process.
 
     .venv/bin/python benchmarks/overhead.py [--questions 50] [--repeats 3]
 """
@@ -67,13 +67,12 @@ def serve(conn: Connection) -> None:
 
 
 async def run(n_questions: int, http: str) -> dict:
-    os.environ["SOTKIT_HTTP"] = http  # read when the client's SDK clients are built
     conn, child = multiprocessing.Pipe()
     process = multiprocessing.Process(target=serve, args=(child,), daemon=True)
     process.start()
     base_url = conn.recv()
     # the limit assumes every point may run at once, so the client's concurrency limit must not bind
-    async with sotkit.SoT("openai:bench", base_url=base_url, api_key="bench", mode="sot",
+    async with sotkit.SoT("openai:bench", base_url=base_url, api_key="bench", mode="sot", http=http,
                           max_concurrency=n_questions * POINTS) as sot:
         await sot.generate("Warm-up question 0?")
         conn.send("reset")
