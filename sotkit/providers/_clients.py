@@ -12,6 +12,8 @@ The SDKs speak HTTP through httpx2; they also offer aiohttp underneath it "for i
 performance". With 400 expansions streaming at once its C parser and connection pool cut the client's CPU
 per question by about a quarter (benchmarks/overhead.py), so a provider built with ``http="aiohttp"`` (or
 with ``SOTKIT_HTTP=aiohttp`` set) uses it; it needs ``pip install 'sotkit[aiohttp]'`` and runs on asyncio only.
+Its connection pool has no per-request check, so one client carries every call (up to the SDK's 1,000
+connections): each extra client would also probe the platform in a worker thread on its first calls.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ import httpx2
 from ..errors import ConfigError
 
 HTTP_BACKENDS = ("httpx", "aiohttp")
+#: calls in flight on every client before the pool opens another, per HTTP backend
+CALLS_PER_CLIENT = {"httpx": 32, "aiohttp": 1000}
 
 
 def http_client(sdk: ModuleType, tls: ssl.SSLContext, backend: str) -> Any:

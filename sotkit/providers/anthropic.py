@@ -9,7 +9,7 @@ from typing import Any
 import anthropic
 
 from ..errors import ConfigError
-from ._clients import ClientPool, http_backend, http_client
+from ._clients import CALLS_PER_CLIENT, ClientPool, http_backend, http_client
 from ._sse import sse_events
 from .base import CallUsage, ChatRequest, Chunk, Provider, StreamError
 
@@ -39,7 +39,7 @@ class AnthropicProvider(Provider):
         self._clients = ClientPool(lambda tls: anthropic.AsyncAnthropic(
             api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout,
             http_client=http_client(anthropic, tls, backend),
-        ))
+        ), calls_per_client=CALLS_PER_CLIENT[backend])
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:
         prompt = request.prompt

@@ -101,3 +101,15 @@ def test_a_bad_http_backend_fails_when_the_client_is_built(monkeypatch, http, in
         monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with pytest.raises(ConfigError, match=re.escape(message)):
         sotkit.SoT("anthropic:m", api_key="k", http=http)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("http, clients", [("httpx", 2), ("aiohttp", 1)])
+async def test_aiohttp_carries_every_call_on_one_client(http, clients):
+    """httpcore checks every connection of its pool per request, so past 32 calls in flight httpx calls go to
+    another client; aiohttp's pool has no such cost, and one client (one platform probe) carries them all."""
+    provider = OpenAIProvider("m", api_key="k", http=http)
+    seen: list = []
+    await hold(provider._clients, 40, seen, anyio.Event())
+    assert len({id(client) for client in seen}) == clients
+    await provider.aclose()
