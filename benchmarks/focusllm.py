@@ -94,7 +94,9 @@ def _prefill_section(name: str, result: dict) -> list[str]:
     p = result["prefill"]
     lines = [
         f"## Prefill ({name}: random tokens, chunk size {result['focus_config']['chunk_size']}, "
-        f"{result.get('dtype', 'float32')}, {result.get('device', 'cpu')}, torch threads: {result['threads']}; fastest "
+        f"{result.get('dtype', 'float32')}, {result.get('device', 'cpu')}, torch threads: {result['threads']}"
+        + (f", chunks encoded {result['encode_batch_tokens']} tokens a forward" if "encode_batch_tokens" in result else "")
+        + "; fastest "
         "of the timed runs; peak = extra memory during the run)",
         "",
         "| method | tokens | seconds | peak extra MiB |",

@@ -154,7 +154,8 @@ def _bench(args: argparse.Namespace) -> dict:
     import torch
 
     report = {"base": args.base, "weights": str(weights), "focus_config": asdict(config), "threads": torch.get_num_threads(),
-              "dtype": str(model.base.dtype).removeprefix("torch."), "device": device_name(model.base.device)}
+              "dtype": str(model.base.dtype).removeprefix("torch."), "device": device_name(model.base.device),
+              "encode_batch_tokens": model.encode_batch_tokens}
     if not args.skip_prefill:
         report["prefill"] = prefill_benchmark(model, args.prefill_lengths, args.focus_only_lengths, args.repeats)
         _write(args.out, report)
