@@ -36,9 +36,6 @@ HTTP_BACKENDS = ("httpx", "aiohttp")
 CALLS_PER_CLIENT = {"httpx": 32, "aiohttp": 1000}
 
 
-def http_client(sdk: ModuleType, tls: ssl.SSLContext, backend: str) -> Any:
-    """The SDK's own async HTTP client (its defaults for timeouts and connection limits) on ``backend``."""
-    return (sdk.DefaultAioHttpClient if backend == "aiohttp" else sdk.DefaultAsyncHttpxClient)(verify=tls)
 
 
 def http_backend(chosen: str | None = None) -> str:
@@ -86,3 +83,11 @@ class ClientPool:
         if self._owned:
             for client in self._clients:
                 await client.close()
+
+
+def sdk_clients(sdk: ModuleType, http: str | None, make: Callable[[Any], Any]) -> ClientPool:
+    """A pool of ``make(http_client)`` SDK clients, each on the SDK's own async HTTP client (its defaults for
+    timeouts and connection limits) for the backend ``http`` chooses (see ``http_backend``)."""
+    backend = http_backend(http)
+    http_client = sdk.DefaultAioHttpClient if backend == "aiohttp" else sdk.DefaultAsyncHttpxClient
+    return ClientPool(lambda tls: make(http_client(verify=tls)), calls_per_client=CALLS_PER_CLIENT[backend])

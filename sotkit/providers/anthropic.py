@@ -9,7 +9,7 @@ from typing import Any
 import anthropic
 
 from ..errors import ConfigError
-from ._clients import CALLS_PER_CLIENT, ClientPool, http_backend, http_client
+from ._clients import ClientPool, sdk_clients
 from ._sse import sse_events
 from .base import CallUsage, ChatRequest, Chunk, Provider, StreamError
 
@@ -34,12 +34,10 @@ class AnthropicProvider(Provider):
         api_key = api_key or os.environ.get("ANTHROPIC_API_KEY")
         if not api_key and not os.environ.get("ANTHROPIC_AUTH_TOKEN"):
             raise ConfigError("no Anthropic API key: set ANTHROPIC_API_KEY or pass api_key=...")
-        backend = http_backend(http)
         # max_retries=0: sotkit's retry policy is the only retry layer.
-        self._clients = ClientPool(lambda tls: anthropic.AsyncAnthropic(
-            api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout,
-            http_client=http_client(anthropic, tls, backend),
-        ), calls_per_client=CALLS_PER_CLIENT[backend])
+        self._clients = sdk_clients(anthropic, http, lambda http_client: anthropic.AsyncAnthropic(
+            api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout, http_client=http_client,
+        ))
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:
         prompt = request.prompt

@@ -9,7 +9,7 @@ from typing import Any
 import openai
 
 from ..errors import ConfigError
-from ._clients import CALLS_PER_CLIENT, ClientPool, http_backend, http_client
+from ._clients import ClientPool, sdk_clients
 from ._sse import sse_events
 from .base import CallUsage, ChatRequest, Chunk, Provider, StreamError
 
@@ -40,12 +40,10 @@ class OpenAIProvider(Provider):
                 raise ConfigError("no OpenAI API key: set OPENAI_API_KEY or pass api_key=... "
                                   "(for an OpenAI-compatible server, pass base_url=...)")
             api_key = "unused"  # self-hosted compatible servers usually ignore the key
-        backend = http_backend(http)
         # max_retries=0: sotkit's retry policy is the only retry layer.
-        self._clients = ClientPool(lambda tls: openai.AsyncOpenAI(
-            api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout,
-            http_client=http_client(openai, tls, backend),
-        ), calls_per_client=CALLS_PER_CLIENT[backend])
+        self._clients = sdk_clients(openai, http, lambda http_client: openai.AsyncOpenAI(
+            api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout, http_client=http_client,
+        ))
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:
         prompt = request.prompt
