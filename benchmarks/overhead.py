@@ -2,17 +2,24 @@
 
 On the loopback server with a latency model, ``generate()`` is timed for 1 and for N concurrent questions of
 8 points each. The server runs in its own process, as a real provider would (in this process it would take
-the interpreter lock from the client); ``time.perf_counter`` is the same monotonic clock in both. The limit for a question is, from the server's own timestamps, the latest over its points of
-(the moment that point's skeleton line was complete + that point's expansion time), measured from when the
-skeleton request arrived: no client can finish sooner. The ratio end-to-end / limit is sotkit's overhead.
-Each HTTP backend of the SDKs (``http=``: httpx, aiohttp) is measured in turn, in the same process.
+the interpreter lock from the client); ``time.perf_counter`` is the same monotonic clock in both. The limit for a
+question is, from the server's own timestamps, the latest over its points of (the moment that point's skeleton
+line was complete + that point's expansion time), measured from when the skeleton request arrived: no client
+can finish sooner. The ratio end-to-end / limit is the overhead.
 
-    .venv/bin/python benchmarks/overhead.py [--questions 50] [--repeats 3]
+Each HTTP backend of the SDKs (``http=``: httpx, aiohttp) is measured, and beside sotkit the same calls made on
+the OpenAI SDK alone ("sdk": skeleton streamed, each expansion sent the moment its line ends, events parsed with
+``json.loads``, no retries, limits or stitching): the floor that the SDK and this machine allow, so
+sotkit / sdk is sotkit's own share. The variants take turns, run after run, so a noisy machine slows all alike.
+``--gc-freeze`` calls ``gc.freeze()`` after the warm-up, as the README suggests for busy servers.
+
+    .venv/bin/python benchmarks/overhead.py [--questions 50] [--repeats 3] [--gc-freeze]
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import multiprocessing
 import os
@@ -20,14 +27,20 @@ import platform
 import statistics
 import sys
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from functools import partial
 from multiprocessing.connection import Connection
 from pathlib import Path
 
 import anyio
+import openai
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import sotkit  # noqa: E402
 from sotkit.providers._clients import HTTP_BACKENDS  # noqa: E402
+from sotkit.providers._sse import parse_sse  # noqa: E402
+from sotkit.templates import Templates  # noqa: E402
 from sotkit.testing import FakeLLMServer, Latency, RecordedRequest, Reply  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
@@ -66,28 +79,90 @@ def serve(conn: Connection) -> None:
         conn.send(server.requests)
 
 
-async def run(n_questions: int, http: str) -> dict:
+Answer = Callable[[str], Awaitable[None]]
+
+
+@asynccontextmanager
+async def sotkit_client(base_url: str, http: str, n_questions: int) -> AsyncIterator[Answer]:
+    # the limit assumes every point may run at once, so the client's concurrency limit must not bind
+    async with sotkit.SoT("openai:bench", base_url=base_url, api_key="bench", mode="sot", http=http,
+                          max_concurrency=n_questions * POINTS) as sot:
+        async def answer(question: str) -> None:
+            result = await sot.generate(question)
+            assert len(result.points) == POINTS, result.text
+        yield answer
+
+
+@asynccontextmanager
+async def sdk_client(base_url: str, http: str, n_questions: int) -> AsyncIterator[Answer]:
+    """The same calls, prompts and bodies on the OpenAI SDK alone: the floor for sotkit."""
+    templates = Templates()
+    http_client = openai.DefaultAioHttpClient() if http == "aiohttp" else openai.DefaultAsyncHttpxClient()
+    async with openai.AsyncOpenAI(base_url=base_url, api_key="bench", max_retries=0, http_client=http_client) as sdk:
+        async def call(name: str, on_text: Callable[[str], None], **variables: object) -> None:
+            prompt = templates.render(name, **variables)
+            messages = [{"role": "system", "content": prompt.system}, {"role": "user", "content": prompt.user}]
+            body = {"messages": messages, "max_tokens": 300, "stop": list(prompt.stop[:4]),
+                    "stream_options": {"include_usage": True}}
+            async with sdk.chat.completions.with_streaming_response.create(
+                    model="bench", messages=[], stream=True, extra_body=body) as response:
+                async for _, data in parse_sse(response.http_response.aiter_bytes()):
+                    if isinstance(data, dict) and (choices := data.get("choices")):
+                        on_text(choices[0]["delta"].get("content") or "")
+
+        async def answer(question: str) -> None:
+            points: list[dict] = []
+            texts: list[list[str]] = []
+            pending = ""
+
+            def expand(line: str) -> None:
+                points.append({"index": len(points) + 1, "title": line.split(". ", 1)[1]})
+                texts.append([])
+                tg.start_soon(partial(call, "expand", texts[-1].append, question=question, points=list(points),
+                                      point=points[-1]))
+
+            def on_skeleton(text: str) -> None:
+                nonlocal pending
+                *lines, pending = (pending + text).split("\n")
+                for line in filter(str.strip, lines):
+                    expand(line)
+
+            async with anyio.create_task_group() as tg:
+                await call("skeleton", on_skeleton, question=question)
+                if pending.strip():
+                    expand(pending)
+            assert len(points) == POINTS and all(texts)
+        yield answer
+
+
+CLIENTS = {"sotkit": sotkit_client, "sdk": sdk_client}
+
+
+async def run(n_questions: int, client: str, http: str, gc_freeze: bool) -> dict:
     conn, child = multiprocessing.Pipe()
     process = multiprocessing.Process(target=serve, args=(child,), daemon=True)
     process.start()
     base_url = conn.recv()
-    # the limit assumes every point may run at once, so the client's concurrency limit must not bind
-    async with sotkit.SoT("openai:bench", base_url=base_url, api_key="bench", mode="sot", http=http,
-                          max_concurrency=n_questions * POINTS) as sot:
-        await sot.generate("Warm-up question 0?")
+    async with CLIENTS[client](base_url, http, n_questions) as answer:
+        await answer("Warm-up question 0?")
         conn.send("reset")
         conn.recv()
+        if gc_freeze:
+            gc.collect()
+            gc.freeze()
         elapsed: dict[str, float] = {}
 
         async def one(q: str) -> None:
             start = time.perf_counter()
-            result = await sot.generate(q)
-            assert len(result.points) == POINTS, result.text
+            await answer(q)
             elapsed[q] = time.perf_counter() - start
 
-        async with anyio.create_task_group() as tg:
-            for i in range(n_questions):
-                tg.start_soon(one, f"Benchmark question {i}?")
+        try:
+            async with anyio.create_task_group() as tg:
+                for i in range(n_questions):
+                    tg.start_soon(one, f"Benchmark question {i}?")
+        finally:
+            gc.unfreeze()
     conn.send("stop")
     requests = conn.recv()
     process.join()
@@ -108,26 +183,35 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[1])
     parser.add_argument("--questions", type=int, default=50)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--gc-freeze", action="store_true", help="gc.freeze() after the warm-up")
     args = parser.parse_args()
-    backends = {}
-    for http in HTTP_BACKENDS:
-        runs = {n: [anyio.run(run, n, http) for _ in range(args.repeats)] for n in (1, args.questions)}
-        backends[http] = {str(n): {"median_ratio": statistics.median(r["median_ratio"] for r in rs),
-                                   "worst_question_ratio": max(r["max_ratio"] for r in rs),
-                                   "median_end_to_end_s": statistics.median(r["median_end_to_end_s"] for r in rs),
-                                   "median_limit_s": statistics.median(r["median_limit_s"] for r in rs), "runs": rs}
-                          for n, rs in runs.items()}
+    variants = [f"{client}/{http}" for http in HTTP_BACKENDS for client in CLIENTS]
+    runs: dict[str, dict[int, list[dict]]] = {v: {1: [], args.questions: []} for v in variants}
+    for _ in range(args.repeats):  # the variants take turns, so drift in the machine's speed hits all alike
+        for n in (1, args.questions):
+            for variant in variants:
+                client, http = variant.split("/")
+                runs[variant][n].append(anyio.run(run, n, client, http, args.gc_freeze))
+    results = {v: {str(n): {"median_ratio": statistics.median(r["median_ratio"] for r in rs),
+                            "worst_question_ratio": max(r["max_ratio"] for r in rs),
+                            "median_end_to_end_s": statistics.median(r["median_end_to_end_s"] for r in rs),
+                            "median_limit_s": statistics.median(r["median_limit_s"] for r in rs), "runs": rs}
+                       for n, rs in by_n.items()}
+               for v, by_n in runs.items()}
     record = {"benchmark": "overhead", "command": "benchmarks/overhead.py " + " ".join(sys.argv[1:]),
               "machine": f"{platform.machine()}, {platform.python_version()}, {os.cpu_count()} cores",
               "latency_model": {"skeleton": vars(SKELETON_LATENCY), "point": vars(POINT_LATENCY)},
-              "targets": {"1": 1.05, str(args.questions): 1.10}, "results": backends}
+              "gc_freeze": args.gc_freeze, "targets": {"1": 1.05, str(args.questions): 1.10}, "results": results}
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "overhead.json").write_text(json.dumps(record, indent=2) + "\n")
-    for http, summary in backends.items():
+    name = "overhead_gc_freeze.json" if args.gc_freeze else "overhead.json"
+    (RESULTS / name).write_text(json.dumps(record, indent=2) + "\n")
+    for variant, summary in results.items():
         for n, s in summary.items():
-            print(f"{http:>7}, {n:>3} concurrent question(s): end-to-end / critical-path limit = {s['median_ratio']:.3f} "
-                  f"(median of {args.repeats} runs; worst question {s['worst_question_ratio']:.3f}; "
-                  f"{s['median_end_to_end_s']:.2f} s vs {s['median_limit_s']:.2f} s)")
+            own = s["median_ratio"] / results[variant.replace("sotkit", "sdk")][n]["median_ratio"]
+            print(f"{variant:>14}, {n:>3} concurrent question(s): end-to-end / critical-path limit = "
+                  f"{s['median_ratio']:.3f} (median of {args.repeats} runs; worst question "
+                  f"{s['worst_question_ratio']:.3f}; {s['median_end_to_end_s']:.2f} s vs {s['median_limit_s']:.2f} s)"
+                  + (f"; sotkit / sdk = {own:.3f}" if variant.startswith("sotkit") else ""))
 
 
 if __name__ == "__main__":
