@@ -248,7 +248,7 @@ class Request:
         cut: set[int] = set()  # rows that ended at their token budget
         error: Exception | None = None
         try:
-            async with backend.limits.capacity:
+            async with backend.limits.slot():
                 self.usage.calls += 1  # one batched call
                 for p in points:
                     p.attempts += 1
@@ -317,7 +317,7 @@ class Request:
         async for attempt in retrying:
             with attempt:
                 await backend.limits.admit(estimate_tokens(prompt_chars, request.max_tokens))
-                async with backend.limits.capacity:
+                async with backend.limits.slot():
                     usage = await self._attempt(backend, self._resume(backend, request, received), on_text,
                                                 point, received)
         return usage

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 import anyio
@@ -57,6 +59,20 @@ class ModelLimits:
         self.capacity = anyio.CapacityLimiter(self.max_concurrency)
         self.requests = TokenBucket(self.rpm) if self.rpm is not None else None
         self.tokens = TokenBucket(self.tpm) if self.tpm is not None else None
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """One of the ``max_concurrency`` slots, held for the block. A free slot is taken without a checkpoint:
+        with hundreds of streams in flight a checkpoint waits a whole turn of the event loop, and every
+        expansion would pay it before its request left (benchmarks/overhead.py)."""
+        try:
+            self.capacity.acquire_nowait()  # refused while others wait, so first come stays first served
+        except anyio.WouldBlock:
+            await self.capacity.acquire()
+        try:
+            yield
+        finally:
+            self.capacity.release()
 
     async def admit(self, estimated_tokens: int) -> None:
         """Wait for the per-minute budgets (the concurrency slot is taken separately, per attempt)."""
