@@ -157,12 +157,14 @@ async def run(n_questions: int, client: str, http: str, gc_freeze: bool) -> dict
             await answer(q)
             elapsed[q] = time.perf_counter() - start
 
+        cpu = time.process_time()
         try:
             async with anyio.create_task_group() as tg:
                 for i in range(n_questions):
                     tg.start_soon(one, f"Benchmark question {i}?")
         finally:
             gc.unfreeze()
+        cpu = time.process_time() - cpu
     conn.send("stop")
     requests = conn.recv()
     process.join()
@@ -176,7 +178,7 @@ async def run(n_questions: int, client: str, http: str, gc_freeze: bool) -> dict
     ratios = [r["ratio"] for r in rows]
     return {"questions": n_questions, "points": POINTS, "median_ratio": statistics.median(ratios),
             "max_ratio": max(ratios), "median_end_to_end_s": statistics.median(r["end_to_end_s"] for r in rows),
-            "median_limit_s": statistics.median(r["limit_s"] for r in rows)}
+            "median_limit_s": statistics.median(r["limit_s"] for r in rows), "client_cpu_s": cpu}
 
 
 def main() -> None:
@@ -195,7 +197,8 @@ def main() -> None:
     results = {v: {str(n): {"median_ratio": statistics.median(r["median_ratio"] for r in rs),
                             "worst_question_ratio": max(r["max_ratio"] for r in rs),
                             "median_end_to_end_s": statistics.median(r["median_end_to_end_s"] for r in rs),
-                            "median_limit_s": statistics.median(r["median_limit_s"] for r in rs), "runs": rs}
+                            "median_limit_s": statistics.median(r["median_limit_s"] for r in rs),
+                            "median_client_cpu_s": statistics.median(r["client_cpu_s"] for r in rs), "runs": rs}
                        for n, rs in by_n.items()}
                for v, by_n in runs.items()}
     record = {"benchmark": "overhead", "command": "benchmarks/overhead.py " + " ".join(sys.argv[1:]),
@@ -210,7 +213,8 @@ def main() -> None:
             own = s["median_ratio"] / results[variant.replace("sotkit", "sdk")][n]["median_ratio"]
             print(f"{variant:>14}, {n:>3} concurrent question(s): end-to-end / critical-path limit = "
                   f"{s['median_ratio']:.3f} (median of {args.repeats} runs; worst question "
-                  f"{s['worst_question_ratio']:.3f}; {s['median_end_to_end_s']:.2f} s vs {s['median_limit_s']:.2f} s)"
+                  f"{s['worst_question_ratio']:.3f}; {s['median_end_to_end_s']:.2f} s vs {s['median_limit_s']:.2f} s; "
+                  f"client CPU {s['median_client_cpu_s']:.2f} s)"
                   + (f"; sotkit / sdk = {own:.3f}" if variant.startswith("sotkit") else ""))
 
 
