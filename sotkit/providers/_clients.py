@@ -36,8 +36,6 @@ HTTP_BACKENDS = ("httpx", "aiohttp")
 CALLS_PER_CLIENT = {"httpx": 32, "aiohttp": 1000}
 
 
-
-
 def http_backend(chosen: str | None = None) -> str:
     """``chosen``, else ``$SOTKIT_HTTP``, else httpx (the SDKs' default); checked before any client is built."""
     chosen = chosen or os.environ.get("SOTKIT_HTTP") or "httpx"
