@@ -72,7 +72,7 @@ run() {
     echo "focus bench rc=$? after $((SECONDS - t0)) s"
     timeout 200 python3 -m sotkit.engines.lexical_unit.cli bench --device "$DEVICE" --model-dir /tmp/lud/model \
         --data /tmp/lud/data --results "$out/lud_gpu" --prompts 8 --max-new-tokens 64 --alphas 0.5 0.7 0.9 \
-        --verify-alphas 0.5 0.9 >>"$out/lud_log.txt" 2>&1
+        --verify-alphas 0.5 0.9 --lookup-alphas 0.3 0.5 >>"$out/lud_log.txt" 2>&1
     echo "lud bench rc=$? after $((SECONDS - t0)) s"
     tail -n 5 "$out/focus_log.txt" "$out/lud_log.txt"
     [ -f "$out/lud_gpu.md" ] && cat "$out/lud_gpu.md" | head -40

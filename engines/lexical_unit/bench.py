@@ -1,4 +1,5 @@
-"""Side-by-side benchmark: greedy, prompt-lookup decoding, LUD at several alphas and verified LUD.
+"""Side-by-side benchmark: greedy, prompt-lookup decoding, LUD at several alphas and verified LUD (alone,
+with prompt-lookup drafts, and this engine's loop with lookup drafts only).
 
 Every method decodes the same held-out prompts with the same fine-tuned model in one process, interleaved
 prompt by prompt so background load hits all of them alike. Forward passes are counted by a hook on the
@@ -31,6 +32,7 @@ class BenchConfig:
     max_new_tokens: int = 48
     alphas: tuple[float, ...] = (0.5, 0.7, 0.9)
     verify_alphas: tuple[float, ...] = (0.5,)
+    lookup_alphas: tuple[float, ...] = (0.5,)  # verified LUD that also drafts by prompt lookup
     k: int = 3
     prompt_lookup_tokens: int = 3  # the same look-ahead budget per step as k = 3 slots
     perplexity_sequences: int = 12
@@ -62,12 +64,16 @@ def _methods(model, tokenizer, config: BenchConfig) -> dict[str, Callable[[list[
 
         return run
 
-    def lud(alpha: float, verify: bool) -> Callable[[list[int]], list[int]]:
-        return lambda prompt: generate(model, tokenizer, prompt, config.max_new_tokens, alpha, config.k, verify, eos_token_id=eos).token_ids
+    def lud(alpha: float, verify: bool, k: int = config.k, lookup: int = 0) -> Callable[[list[int]], list[int]]:
+        return lambda prompt: generate(model, tokenizer, prompt, config.max_new_tokens, alpha, k, verify,
+                                       lookup=lookup, eos_token_id=eos).token_ids
 
     methods = {"greedy": hf({}), "prompt_lookup": hf({"prompt_lookup_num_tokens": config.prompt_lookup_tokens})}
     methods |= {f"lud a={a}": lud(a, False) for a in config.alphas}
     methods |= {f"lud-verified a={a}": lud(a, True) for a in config.verify_alphas}
+    methods |= {f"lud-verified+lookup a={a}": lud(a, True, lookup=config.prompt_lookup_tokens)
+                for a in config.lookup_alphas}
+    methods["lookup only (this engine, k=0)"] = lud(2.0, True, k=0, lookup=config.prompt_lookup_tokens)
     return methods
 
 

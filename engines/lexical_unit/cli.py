@@ -43,7 +43,8 @@ def _bench(args: argparse.Namespace) -> None:
 
     config = BenchConfig(
         prompts_per_domain=args.prompts, max_new_tokens=args.max_new_tokens,
-        alphas=tuple(args.alphas), verify_alphas=tuple(args.verify_alphas), k=args.k, device=args.device,
+        alphas=tuple(args.alphas), verify_alphas=tuple(args.verify_alphas), lookup_alphas=tuple(args.lookup_alphas),
+        k=args.k, device=args.device, threads=args.threads,
     )
     results = run_benchmark(args.model_dir, args.data, config)
     write_results(results, args.results)
@@ -83,8 +84,11 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     b.add_argument("--max-new-tokens", type=int, default=48)
     b.add_argument("--alphas", type=float, nargs="+", default=[0.5, 0.7, 0.9])
     b.add_argument("--verify-alphas", type=float, nargs="+", default=[0.5])
+    b.add_argument("--lookup-alphas", type=float, nargs="+", default=[0.5],
+                   help="alphas of verified LUD that also drafts by prompt lookup")
     b.add_argument("--k", type=int, default=3)
     b.add_argument("--device", default="cpu", help="cpu or cuda")
+    b.add_argument("--threads", type=int, default=1, help="torch threads (one keeps a shared CPU's timings fair)")
     b.set_defaults(func=_bench)
 
 

@@ -8,7 +8,10 @@ the kept tokens ride along with the next step's ``[PAD]`` slots, so they cost no
 
 With ``verify=True`` the kept tokens are only drafts: the next forward pass (which runs anyway) checks each
 against the model's own greedy choice at its position, keeps the matching prefix plus the model's next token,
-and rolls the rest back, so the output is exactly greedy decoding at any ``alpha``.
+and rolls the rest back, so the output is exactly greedy decoding at any ``alpha``. Verified mode can also draft
+by prompt lookup (``lookup``): the tokens that followed the latest earlier occurrence of the last few tokens.
+Each step drafts whichever is longer, the confident slot run or the lookup; both are checked the same way.
+Slots predict new phrasing, lookup catches text the answer repeats (code does both).
 """
 
 from __future__ import annotations
@@ -29,10 +32,13 @@ class DecodingStats:
 
     forward_passes: int = 0
     new_tokens: int = 0
-    #: tokens proposed by ``[PAD]`` slots at or above alpha (in verified mode, drafts sent for checking)
+    #: tokens proposed by ``[PAD]`` slots at or above alpha (in verified mode, the drafts to check, unless a
+    #: longer lookup draft went instead)
     proposed: int = 0
     #: verified mode: drafts the model's own greedy choice rejected and that were rolled back
     rejected: int = 0
+    #: verified mode: draft tokens taken from prompt lookup rather than from the slots
+    looked_up: int = 0
     #: tokens committed by each forward pass, in order
     committed_per_step: list[int] = field(default_factory=list)
     #: KV-cache length after each step (it never holds a ``[PAD]`` or a rejected draft)
@@ -54,6 +60,7 @@ class DecodingStats:
             "tokens_per_forward": round(self.tokens_per_forward, 4),
             "proposed": self.proposed,
             "rejected": self.rejected,
+            "looked_up": self.looked_up,
             "histogram": self.histogram,
         }
 
@@ -163,7 +170,7 @@ class _SpanStream:
         self._emit(len(self.text))
 
 
-def _validate(prompt_ids: list[int], max_new_tokens: int, alpha: float, k: int) -> None:
+def _validate(prompt_ids: list[int], max_new_tokens: int, alpha: float, k: int, verify: bool, lookup: int) -> None:
     if not prompt_ids:
         raise ValueError("prompt_ids is empty: pass at least one token (e.g. the chat template's output)")
     if max_new_tokens < 1:
@@ -172,6 +179,10 @@ def _validate(prompt_ids: list[int], max_new_tokens: int, alpha: float, k: int) 
         raise ValueError(f"k (the number of [PAD] slots) must be 0 or more, got {k}")
     if alpha < 0:
         raise ValueError(f"alpha is a probability threshold and must be >= 0, got {alpha} (use alpha > 1 to disable)")
+    if lookup < 0:
+        raise ValueError(f"lookup (prompt-lookup draft tokens) must be 0 or more, got {lookup}")
+    if lookup and not verify:
+        raise ValueError("lookup drafts are guesses copied from the context and need checking: pass verify=True")
 
 
 def _as_list(prompt_ids: torch.Tensor | Iterable[int]) -> list[int]:
@@ -197,6 +208,21 @@ def _confident_run(slot_logits: torch.Tensor, pad_id: int, alpha: float) -> list
     return run
 
 
+def _lookup_draft(tokens: list[int], n_tokens: int, max_ngram: int = 3) -> list[int]:
+    """Prompt lookup: the ``n_tokens`` that followed the latest earlier occurrence of the last ``max_ngram``
+    tokens (else of fewer, down to one); if no occurrence is followed by that many, the longest run found."""
+    best: list[int] = []
+    for n in range(min(max_ngram, len(tokens) - 1), 0, -1):
+        tail = tokens[-n:]
+        for start in range(len(tokens) - n - 1, -1, -1):
+            if tokens[start : start + n] == tail:
+                follow = tokens[start + n : start + n + n_tokens]
+                if len(follow) == n_tokens:
+                    return follow
+                best = max(best, follow, key=len)
+    return best
+
+
 @torch.inference_mode()
 def generate(
     model: PreTrainedModel,
@@ -207,6 +233,7 @@ def generate(
     k: int = 3,
     verify: bool = False,
     *,
+    lookup: int = 0,
     stop: Sequence[str] = (),
     eos_token_id: int | Iterable[int] | None = None,
     on_span: Callable[[str], None] | None = None,
@@ -223,6 +250,8 @@ def generate(
         k: number of ``[PAD]`` slots per step; 0 is plain greedy decoding with a KV cache.
         verify: check every slot token against the model's greedy choice in the next pass and roll back
             mismatches, so the output equals greedy decoding exactly.
+        lookup: verified mode only: also draft up to this many tokens by prompt lookup, taking the longer of
+            that and the slots' run each step (``k=0`` with ``lookup`` is plain prompt-lookup decoding).
         stop: strings that end generation; the text is cut before the first one.
         eos_token_id: end-of-sequence id(s); defaults to the model's generation config / tokenizer.
         on_span: called with each newly settled piece of text as spans are accepted (safe to use from a worker
@@ -230,7 +259,7 @@ def generate(
         pad_id: the ``[PAD]`` id, if the tokenizer does not spell it ``[PAD]``.
     """
     prompt = _as_list(prompt_ids)
-    _validate(prompt, max_new_tokens, alpha, k)
+    _validate(prompt, max_new_tokens, alpha, k, verify, lookup)
     pad = (pad_id if pad_id is not None else pad_token_id(tokenizer)) if k > 0 else -1
     if eos_token_id is None:
         eos = eos_token_ids(model, tokenizer)
@@ -287,6 +316,10 @@ def generate(
             break
         if verify:
             pending = [new[-1]]
+            looked_up = _lookup_draft(prompt + generated, lookup) if lookup else []
+            if len(looked_up) > len(proposals):
+                proposals = looked_up
+                stats.looked_up += len(looked_up)
             drafts = proposals[: max_new_tokens - len(generated) - 1]
             eos_in_drafts = next((i for i, t in enumerate(drafts) if t in eos), None)
             if eos_in_drafts is not None:

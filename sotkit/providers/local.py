@@ -44,12 +44,12 @@ class LocalProvider(Provider):
 
     def __init__(self, model_name: str, *, device: str = "cpu", dtype: str | Any | None = None,
                  decoding: str = "greedy", alpha: float | None = None, k: int | None = None, verify: bool = False,
-                 focus_weights: str | Path | bool | None = None, **options: Any) -> None:
+                 lookup: int = 0, focus_weights: str | Path | bool | None = None, **options: Any) -> None:
         from ..engines.models import check_available
 
         if options:
             raise ConfigError(f"unknown option(s) for local models: {', '.join(sorted(options))}; local models take "
-                              "device=, dtype=, decoding= ('greedy', 'lexical_unit'), alpha=, k=, verify=, "
+                              "device=, dtype=, decoding= ('greedy', 'lexical_unit'), alpha=, k=, verify=, lookup=, "
                               "focus_weights=")
         if device not in _DEVICES and not device.startswith("cuda:"):
             raise ConfigError(f"device={device!r} is not one of {', '.join(_DEVICES)} (or 'cuda:N')")
@@ -61,7 +61,7 @@ class LocalProvider(Provider):
         self._device = device
         self._dtype = dtype
         self._key = (model_name, device, str(dtype))
-        self._lexical_units = _lexical_unit_settings(model_name, decoding, alpha, k, verify)
+        self._lexical_units = _lexical_unit_settings(model_name, decoding, alpha, k, verify, lookup)
         self._focus_weights = _focus_weights_path(model_name, focus_weights)
         # Lexical-unit and FocusLLM decoding run one row at a time; FocusLLM reads request contexts itself.
         self.supports_batch = self._lexical_units is None and self._focus_weights is None
@@ -161,19 +161,22 @@ class LocalProvider(Provider):
 
 
 def _lexical_unit_settings(name: str, decoding: str, alpha: float | None, k: int | None,
-                           verify: bool) -> dict[str, Any] | None:
+                           verify: bool, lookup: int) -> dict[str, Any] | None:
     """``generate`` keywords for ``decoding="lexical_unit"`` (defaults from the model's lud_config.json)."""
+    if decoding not in ("greedy", "lexical_unit"):
+        raise ConfigError(f"decoding={decoding!r}; use 'greedy' or 'lexical_unit'")
+    if lookup and (decoding != "lexical_unit" or not verify):
+        raise ConfigError(f"lookup={lookup} drafts tokens that must be checked: pass decoding='lexical_unit', "
+                          "verify=True")
     if decoding == "greedy":
         return None
-    if decoding != "lexical_unit":
-        raise ConfigError(f"decoding={decoding!r}; use 'greedy' or 'lexical_unit'")
     config_file = Path(name) / "lud_config.json"
     if not config_file.is_file():
         raise ConfigError(f"decoding='lexical_unit' needs a model fine-tuned with [PAD] slots, and {name!r} has "
                           "no lud_config.json; create one with `sotkit engines lud prepare` and `... train`")
     saved = json.loads(config_file.read_text())
     return {"alpha": saved.get("alpha", 0.9) if alpha is None else alpha,
-            "k": saved.get("k", 3) if k is None else k, "verify": verify}
+            "k": saved.get("k", 3) if k is None else k, "verify": verify, "lookup": lookup}
 
 
 def _focus_weights_path(name: str, focus_weights: str | Path | bool | None) -> Path | None:

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from sotkit.engines.lexical_unit.decoding import PAD_TOKEN, generate, pad_token_id
+from sotkit.engines.lexical_unit.decoding import PAD_TOKEN, _lookup_draft, generate, pad_token_id
 from sotkit.engines.lexical_unit.testing import char_tokenizer, tiny_llama
 
 MAX_NEW = 24
@@ -135,6 +135,8 @@ class _NoPad:
         ({"max_new_tokens": 0}, "max_new_tokens"),
         ({"k": -1}, "k "),
         ({"alpha": -0.5}, "alpha"),
+        ({"lookup": -1}, "lookup"),
+        ({"lookup": 3}, "verify=True"),
     ],
 )
 def test_bad_arguments_are_rejected_early(model, tokenizer, prompt, kwargs, message):
@@ -143,3 +145,32 @@ def test_bad_arguments_are_rejected_early(model, tokenizer, prompt, kwargs, mess
         generate(model, tokenizer, prompt, **args)
     with pytest.raises(ValueError, match="empty"):
         generate(model, tokenizer, [], 4)
+
+
+def test_lookup_draft_copies_what_followed_the_latest_match():
+    assert _lookup_draft([1, 2, 3, 4, 1, 2], 2) == [3, 4]
+    assert _lookup_draft([1, 2, 9, 1, 2, 7, 5, 1, 2], 2) == [7, 5]  # the latest earlier occurrence wins
+    assert _lookup_draft([5, 1, 2, 8, 6, 2], 3) == [8, 6, 2]  # no match of 3 or 2 tokens: the last one alone
+    assert _lookup_draft([7, 7, 7, 7], 2) == [7, 7]  # in a loop, the latest match that has a full draft after it
+    assert _lookup_draft([1, 2, 3], 4) == []
+
+
+@pytest.mark.parametrize(("alpha", "k"), [(0.0, 3), (0.5, 3), (2.0, 3), (2.0, 0)])
+def test_lookup_drafts_keep_verified_mode_equal_to_greedy(model, tokenizer, prompt, greedy, alpha, k):
+    result = generate(model, tokenizer, prompt, MAX_NEW, alpha=alpha, k=k, verify=True, lookup=4, eos_token_id=[])
+    assert result.token_ids == greedy
+    assert result.stats.looked_up > 0  # drafted (a random model rejects them, so the rollback ran too)
+
+
+def test_lookup_drafts_are_accepted_when_the_output_repeats(tokenizer, prompt):
+    # Every block's output zeroed: the next token depends on the current one only, so greedy decoding falls
+    # into a loop, which lookup then drafts correctly.
+    looping = tiny_llama(len(tokenizer))
+    with torch.no_grad():
+        for layer in looping.model.layers:
+            layer.self_attn.o_proj.weight.zero_()
+            layer.mlp.down_proj.weight.zero_()
+    reference = looping.generate(torch.tensor([prompt]), max_new_tokens=MAX_NEW, do_sample=False, eos_token_id=None)
+    result = generate(looping, tokenizer, prompt, MAX_NEW, alpha=2.0, k=0, verify=True, lookup=4, eos_token_id=[])
+    assert result.token_ids == reference[0, len(prompt) :].tolist()
+    assert result.stats.forward_passes < MAX_NEW / 2

@@ -30,12 +30,13 @@ def lud_dir(tmp_path_factory, tiny_dir) -> Path:
     return save_lud(model, tokenizer, tmp_path_factory.mktemp("lud"), {"alpha": 0.0, "k": 3})
 
 
-async def test_verified_lexical_unit_decoding_answers_exactly_like_greedy(lud_dir):
+@pytest.mark.parametrize("lookup", [0, 3])
+async def test_verified_lexical_unit_decoding_answers_exactly_like_greedy(lud_dir, lookup):
     # float32: bfloat16 rounds a several-token forward differently from a one-token one
     greedy = await sotkit.generate(QUESTION, model=f"local:{lud_dir}", mode="sequential", max_tokens=24,
                                    dtype="float32")
     lud = await sotkit.generate(QUESTION, model=f"local:{lud_dir}", mode="sequential", max_tokens=24,
-                                decoding="lexical_unit", verify=True, dtype="float32")
+                                decoding="lexical_unit", verify=True, lookup=lookup, dtype="float32")
     assert lud.text == greedy.text and lud.text
     assert lud.usage.output_tokens == greedy.usage.output_tokens
 
@@ -45,6 +46,8 @@ def test_lexical_unit_decoding_needs_a_lexical_unit_model(tiny_dir):
         sotkit.SoT(f"local:{tiny_dir}", decoding="lexical_unit")
     with pytest.raises(sotkit.ConfigError, match="decoding='beam'"):
         sotkit.SoT(f"local:{tiny_dir}", decoding="beam")
+    with pytest.raises(sotkit.ConfigError, match="verify=True"):
+        sotkit.SoT(f"local:{tiny_dir}", decoding="lexical_unit", lookup=3)
 
 
 async def test_focusllm_reads_the_context_itself(tmp_path, tiny_dir):
