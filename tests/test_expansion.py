@@ -16,6 +16,9 @@ def clean(raw: str, *, step: int = 1, index: int = 2, title: str = "Use LED bulb
     ("They use 80% less energy.", "They use 80% less energy."),
     ("2. Use LED bulbs: They use less energy.", "They use less energy."),
     ("**Use LED bulbs**: They last 2.5 years.", "They last 2.5 years."),
+    ("use led bulbs **: They last.", "They last."),
+    ("**2. Use LED bulbs** - They last.", "They last."),
+    ("3. Use LED bulbs: They last.", "3. Use LED bulbs: They last."),  # another point's number: not a restatement
     ("Use LED bulbs to save money.", "Use LED bulbs to save money."),  # not a restated header
     ("  They save.\n\n", "They save."),
     ("They save.\n12 bulbs is a lot.", "They save.\n12 bulbs is a lot."),
