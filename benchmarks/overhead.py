@@ -27,6 +27,7 @@ import platform
 import statistics
 import sys
 import time
+import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from functools import partial
@@ -51,8 +52,9 @@ POINT_LATENCY = Latency(ttft_s=0.25, tokens_per_s=60)
 
 def responder(request: RecordedRequest) -> Reply:
     question = request.user.split("\n")[-2] if "Skeleton:" in request.user else None
-    if question is not None:  # the skeleton call
-        return Reply("\n".join(f"{i}. Idea number {i} here" for i in range(1, POINTS + 1)), latency=SKELETON_LATENCY)
+    if question is not None:  # the skeleton call; its titles differ from question to question, as real ones do
+        tag = zlib.crc32(question.encode()) % 1000
+        return Reply("\n".join(f"{i}. Idea {i} for q{tag}" for i in range(1, POINTS + 1)), latency=SKELETON_LATENCY)
     index = int(request.user.rsplit("point ", 1)[1].split()[0])
     words = 20 + 4 * (index % 3)  # points of different lengths, as real answers have
     return Reply(" ".join(["word"] * words) + ".", latency=POINT_LATENCY)
