@@ -317,13 +317,13 @@ def generate(
         if verify:
             pending = [new[-1]]
             looked_up = _lookup_draft(prompt + generated, lookup) if lookup else []
-            if len(looked_up) > len(proposals):
-                proposals = looked_up
-                stats.looked_up += len(looked_up)
-            drafts = proposals[: max_new_tokens - len(generated) - 1]
+            from_lookup = len(looked_up) > len(proposals)
+            drafts = (looked_up if from_lookup else proposals)[: max_new_tokens - len(generated) - 1]
             eos_in_drafts = next((i for i, t in enumerate(drafts) if t in eos), None)
             if eos_in_drafts is not None:
                 drafts = drafts[: eos_in_drafts + 1]
+            if from_lookup:
+                stats.looked_up += len(drafts)  # what was sent for checking, after the length and EOS cuts
         else:
             pending = new
 
