@@ -112,6 +112,11 @@ GUARDS = [
           r"\b(?:var|let|const|int) \w+\s*=", r"\w\(\)\s*[;{]", r"\b(?:if|while|for)\s*\([^)]*\)\s*\{",
           r"\w\.\w+\([^)]*\)", r"=>", r"\w\[\w*\]\s*[=;)]",
           # fixing, explaining or reviewing given code, whatever the code talks about
+          # a programming exercise: "Given an array of ..., return ...", "... in Java."
+          r"^given (?:an?|two|the) (?:\w+ )?(?:array|list|string|integer|matrix|tree|linked list|graph|dictionary|"
+          r"map|set|number)s?\b[^\n]*\b(?:return|find|write|determine|compute|print|output)\b",
+          rf"^(?:given|write|implement|return|find|print|create|build|code|make|generate)\b[^\n]*\b(?:in|using) "
+          rf"{_LANGUAGES}(?![\w+#])",
           r"\bwhat(?:'s| is) wrong with (?:this|my|the following|the)\b", r"\b(?:find|spot|fix) the (?:bug|error)",
           r"\b(?:segmentation fault|segfault|stack ?trace|compiler error|syntax error|index out of range|"
           r"undefined is not|null pointer|compile error)\b",
@@ -142,8 +147,7 @@ GUARDS = [
           r"\bstep[- ]by[- ]step\b", r"\b(?:explain|show|walk (?:me|us) through|take (?:me|us|the reader) through) "
           r"(?:your|the|my) (?:reasoning|work|thinking|calculation|logic|estimate)",
           r"\breason (?:it )?(?:out|through)\b", r"\bthink (?:it )?through\b", r"\bestimate (?:how|the|what)\b",
-          r"\bfermi\b", r"\bhow many\b", r"\bwhich (?:number|letter|word) comes next\b", r"\bsequence\b[^?]*\d",
-          r"\bpuzzle\b", r"\b(?:is|are) (?:taller|shorter|older|younger|faster|heavier)\b[^?]*\bwho\b"),
+          r"\bfermi\b", r"\bhow many\b"),
     _rule("sequential", 0.85, "asks for a piece of writing",
           # a sentence that asks for the writing; "how can I write better emails?" asks for advice instead
           rf"^(?!(?:how|what|which|why|any)\b)(?:(?!\bhow to\b|\bways to\b|\btips\b)[^\n])*?\b(?:write|compose|"
@@ -172,7 +176,8 @@ GUARDS = [
           r"between|round table)\b",
           r"\b(?:is|are) (?:older|younger|taller|shorter|faster|slower|heavier|lighter) than\b",
           r"\ball \w+ are \w+[^?]*\bsome\b|\bsome \w+ are \w+[^?]*\ball\b",
-          r"\b(?:labels?|labelled|labeled)\b[^?]*\b(?:wrong|incorrect)\b", r"\bwhat comes next\b",
+          r"\b(?:labels?|labelled|labeled)\b[^?]*\b(?:wrong|incorrect)\b",
+          r"\b(?:what|which (?:number|letter|word)) comes next\b", r"\bsequence\b[^?]*\d",
           r"\b(?:cross|crossing) (?:a|the) (?:river|bridge)\b[^?]*\b(?:boat|torch|only|at (?:a|one) time)\b",
           r"\bwho (?:owns|sits|lives|drinks|keeps) (?:which|what|the)\b"),
     _rule("sequential", 0.9, "a multiple-choice question",
