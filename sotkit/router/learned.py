@@ -45,7 +45,7 @@ _TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)?|\d+|[^\sa-z\d]")
 
 def word_features(question: str) -> Features:
     """Which words and word pairs the (bounded, normalised) question contains, and how its sentences open."""
-    sentences = normalise(question).lower().splitlines() or [""]
+    sentences = _asked(normalise(question).lower().splitlines() or [""])
     found: set[str] = set()
     for sentence in sentences:
         tokens = _TOKEN.findall(sentence)
@@ -54,6 +54,14 @@ def word_features(question: str) -> Features:
         found.add("o:" + " ".join(tokens[:2]))  # how a sentence opens: "what are", "write a", "how can"
     weight = 1.0 / math.sqrt(len(found))  # unit length, so long questions do not score louder
     return {name: weight for name in found}
+
+
+def _asked(sentences: list[str]) -> list[str]:
+    """The sentences that carry the request: the questions, the first and the last (context is noise)."""
+    if len(sentences) <= 3:
+        return sentences
+    asked = [s for s in sentences[1:-1] if s.endswith("?")]
+    return [sentences[0], *asked[-4:], sentences[-1]]
 
 
 def embedding_model_dir() -> Path:
@@ -343,6 +351,13 @@ class LearnedRouter(FallsBack):
             return decision
         return self._verdict(self.classifier.probability(featurize(self.classifier.features, [question])[0]))
 
+    def classify_many(self, questions: Sequence[str]) -> list[Decision]:
+        """Decide many questions at once, synchronously (one batch through the model: for evaluation)."""
+        guarded = [self._guard(q) for q in questions]
+        todo = [q for q, g in zip(questions, guarded) if g is None]
+        probabilities = iter(map(self.classifier.probability, featurize(self.classifier.features, todo)))
+        return [g if g is not None else self._verdict(next(probabilities)) for g in guarded]
+
     def _guard(self, question: str) -> Decision | None:
         if not isinstance(question, str) or not question.strip():
             raise ValueError("the question is empty")
@@ -475,10 +490,11 @@ def report(rows: Sequence[Labelled], routed_sot: Sequence[bool]) -> Report:
 async def evaluate(router: Any, rows: Sequence[Labelled],
                    on_decision: Callable[[Labelled, Decision], None] | None = None) -> Report:
     """Route every labelled question with ``router`` and compare with the labels."""
-    routed = []
-    for row in rows:
-        decision = await router.decide(row.question)
-        routed.append(decision.mode == "sot")
+    if isinstance(router, LearnedRouter):  # in one batch: much faster through the embedding model
+        decisions = router.classify_many([row.question for row in rows])
+    else:
+        decisions = [await router.decide(row.question) for row in rows]
+    for row, decision in zip(rows, decisions):
         if on_decision is not None:
             on_decision(row, decision)
-    return report(rows, routed)
+    return report(rows, [d.mode == "sot" for d in decisions])

@@ -63,6 +63,11 @@ _IMPROVE_VERBS = (
 # a number that is a quantity rather than a year: money, a percentage, a unit, or not four digits
 _QUANTITY = (r"(?:\$\s?\d[\d,.]*|\d[\d,.]*\s?(?:%|percent|km|m|cm|kg|g|mph|hours?|minutes?|seconds?|days?|"
              r"years?|cents?|dollars?|meters?|miles?|liters?)\b|\b(?!1\d{3}\b|20\d\d\b)\d+(?:[.,]\d+)?\b)")
+# a question that asks for a quantity ("what was lacking" asks for none)
+_ASKS_QUANTITY = (r"(?:how (?:much|many|long|far|fast|old)|find|calculate|what (?:is|was|are|were|will be|would be) "
+                  r"(?:the|its|their|his|her|my|your) (?:\w+ )?(?:total|sum|average|mean|cost|price|difference|ratio|"
+                  r"speed|distance|area|volume|probability|value|result|percentage|rate|number|amount|dimensions|"
+                  r"length|width|height|age)\b)")
 _EVALUATIVE = re.compile(r"\b(?:worth|good|bad|better|worse|ethical|moral|should|important|necessary|possible|"
                          r"safe|healthy|fair|justified|effective|beneficial|harmful|a place|the future|the best)\b",
                          re.IGNORECASE)
@@ -91,14 +96,14 @@ def _rule(mode: Mode, confidence: float, says: str, *patterns: str, unless: str 
 #: kinds of request whose answer is one connected piece, tried in order
 GUARDS = [
     _rule("sequential", 0.85, "asks the model to play a role",
-          r"\bpretend (?:you are|you're|to be|that you)\b", r"\bimagine (?:you are|you're|yourself|that you are)\b",
+          r"\bpretend (?:you are|you're|that you)\b", r"(?:^|\byou (?:to )?)pretend to be\b", r"\bimagine (?:you are|you're|yourself|that you are)\b",
           r"\bact (?:as|like) (?:a|an|the|my|if)\b", r"\brole[- ]?play", r"\bplay the (?:role|part) of\b",
           r"\bin the (?:voice|role|persona|shoes) of\b", r"\b(?:speak|respond|answer|reply) as (?:a|an|the|if)\b",
           r"\bif you were (?:a|an|the)\b", r"^(?:you are|you're) (?:a|an|the|my)\b",
           r"\bas an? [^,.?!]{1,50},\s*(?:how|what|why|describe|tell|explain)[^.?!]*\b(?:would you|do you|your|you "
           r"(?:feel|say|explain|respond|convince|describe|handle|approach|react|justify))\b"),
     _rule("sequential", 0.9, "asks for code",
-          rf"\b(?:write|implement|code|create|build|develop|generate|give me|show me)\b[^.?!\n]{{0,60}}?\b"
+          rf"\b(?:write|implement|create|build|develop|generate|give me|show me)\b[^.?!\n]{{0,60}}?\b"
           rf"{_CODE_ARTIFACTS}\b",
           r"\bimplement\b[^.?!]{0,40}\b(?:sort|search|tree|linked list|queue|stack|cache|heap|graph|"
           r"hash ?(?:map|table)|algorithm|parser|interface)\b",
@@ -117,6 +122,12 @@ GUARDS = [
           r"map|set|number)s?\b[^\n]*\b(?:return|find|write|determine|compute|print|output)\b",
           rf"^(?:given|write|implement|return|find|print|create|build|code|make|generate)\b[^\n]*\b(?:in|using) "
           rf"{_LANGUAGES}(?![\w+#])",
+          rf"^(?:write|create|build|generate|implement|make)\b[^\n]*\b{_LANGUAGES}(?![\w+#])",
+          # something of mine or this that misbehaves: "my loop skips ...", "why does this regex not match ..."
+          r"\b(?:my|this|the) (?:code|loop|function|script|query|regex|program|app|test|build|container|method|"
+          r"class|component|list|array|dataframe)\b(?! reviews?| quality| style| base)[^?]*\b(?:error|fails?|"
+          r"crash(?:es)?|skips?|returns?|"
+          r"throws?|doesn't|does not|won't|not match|never|wrong|rejected|exits?|re-renders?)\b",
           r"\bwhat(?:'s| is) wrong with (?:this|my|the following|the)\b", r"\b(?:find|spot|fix) the (?:bug|error)",
           r"\b(?:segmentation fault|segfault|stack ?trace|compiler error|syntax error|index out of range|"
           r"undefined is not|null pointer|compile error)\b",
@@ -141,8 +152,7 @@ GUARDS = [
           r"\d[^.?]*\d[^?]*\b(?:how (?:many|much|long|far|fast)|what is the (?:total|average|sum|difference)|"
           r"find)\b", r"\b(?:how (?:many|much|long|far|fast)|what is the (?:total|average|sum))\b[^?]*\d[^?]*\d"),
     _rule("sequential", 0.85, "a word problem: quantities given, a quantity asked",
-          rf"(?s:{_QUANTITY}.*{_QUANTITY}.*^(?:what|how (?:much|many|long|far|fast|old)|find|calculate)\b)",
-          rf"(?s:^(?:what|how (?:much|many|long|far|fast|old)|find|calculate)\b.*{_QUANTITY}.*{_QUANTITY})"),
+          rf"(?s:{_QUANTITY}.*{_QUANTITY}.*^{_ASKS_QUANTITY})", rf"(?s:^{_ASKS_QUANTITY}.*{_QUANTITY}.*{_QUANTITY})"),
     _rule("sequential", 0.85, "needs an estimate or reasoning built step by step",
           r"\bstep[- ]by[- ]step\b", r"\b(?:explain|show|walk (?:me|us) through|take (?:me|us|the reader) through) "
           r"(?:your|the|my) (?:reasoning|work|thinking|calculation|logic|estimate)",
@@ -176,7 +186,8 @@ GUARDS = [
           r"between|round table)\b",
           r"\b(?:is|are) (?:older|younger|taller|shorter|faster|slower|heavier|lighter) than\b",
           r"\ball \w+ are \w+[^?]*\bsome\b|\bsome \w+ are \w+[^?]*\ball\b",
-          r"\b(?:labels?|labelled|labeled)\b[^?]*\b(?:wrong|incorrect)\b",
+          r"\b(?:labels?|labelled|labeled)\b[^?]*\b(?:wrong(?:ly)?|incorrect(?:ly)?)\b",
+          r"\bin a row\b[^?]*\b(?:left|right|next to|between)\b",
           r"\b(?:what|which (?:number|letter|word)) comes next\b", r"\bsequence\b[^?]*\d",
           r"\b(?:cross|crossing) (?:a|the) (?:river|bridge)\b[^?]*\b(?:boat|torch|only|at (?:a|one) time)\b",
           r"\bwho (?:owns|sits|lives|drinks|keeps) (?:which|what|the)\b"),
@@ -192,7 +203,8 @@ GUARDS = [
           r"text|passage|list|question|review|tweet|article|document|table))\b", r"^(?:input|output|sentence|text):"),
     _rule("sequential", 0.8, "asks for a joke or riddle", r"\b(?:joke|riddle|pun|tongue twister)s?\b"),
     _rule("sequential", 0.7, "asks for a single fact or a short answer",
-          r"\b(?:in one (?:word|sentence)|one-(?:word|sentence|line)|briefly|in a (?:word|sentence|nutshell)|"
+          r"\b(?:in one (?:word|sentence)|one-(?:word|sentence|line)|(?:answer|explain|describe|tell me) briefly|"
+          r"briefly (?:explain|describe|answer|tell)|in a (?:word|sentence|nutshell)|"
           r"yes or no|true or false)\b",
           r"^(?:who|when|where) (?:is|was|were|did|invented|wrote|painted|discovered|founded)\b(?:\W+\w+){0,10}\W*$",
           r"^how (?:tall|old|far|high|deep|heavy|big|large|long ago) (?:is|was|are|were)\b(?:\W+\w+){0,8}\W*$",
