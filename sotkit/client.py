@@ -112,7 +112,7 @@ class SoT:
                 if ignored:
                     raise ConfigError(f"context= was given but the template(s) {', '.join(ignored)} never use "
                                       "{{ context }}, so it would be dropped; add it to those templates")
-        return Request(question.strip(), self.backends, opts, send or (lambda event: None), self._router.decide)
+        return Request(question.strip(), self.backends, opts, send or (lambda event: None), self._router)
 
     async def aclose(self) -> None:
         """Close the providers (and SDK clients) this client created; never ones passed in."""

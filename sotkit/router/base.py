@@ -66,9 +66,13 @@ class FallsBack:
         try:
             return await self._decide(question)
         except Exception as exc:  # noqa: BLE001 -- a router error must never fail the request
-            decision = self.fallback.classify(question)
-            why = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-            return replace(decision, reason=f"{self.name} router failed ({why}); fell back to {decision.reason}")
+            return self.fall_back(question, exc)
+
+    def fall_back(self, question: str, error: Exception) -> Decision:
+        """The fallback's decision, its reason saying why this router could not decide."""
+        decision = self.fallback.classify(question)
+        why = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+        return replace(decision, reason=f"{self.name} router failed ({why}); fell back to {decision.reason}")
 
     async def _decide(self, question: str) -> Decision:
         raise NotImplementedError

@@ -359,8 +359,8 @@ class LearnedRouter(FallsBack):
         return [g if g is not None else self._verdict(next(probabilities)) for g in guarded]
 
     def _guard(self, question: str) -> Decision | None:
-        if not isinstance(question, str) or not question.strip():
-            raise ValueError("the question is empty")
+        if not isinstance(question, str) or not question.strip():  # never routed; the client refuses them
+            return Decision("sequential", f"{self.name}: no question to route", 0.5)
         return guard(question) if self.guards else None
 
     def _verdict(self, p_sot: float) -> Decision:

@@ -63,7 +63,9 @@ class LLMRouter(FallsBack):
     """The SoT paper's prompting router: one short call to a (cheap) model with the ``router`` template.
 
     Only "a list of independent points" goes to SoT. Unreadable replies, errors and calls slower than
-    ``timeout`` seconds fall back to the default router.
+    ``timeout`` seconds fall back to the default router. Inside a request the coordinator makes the call itself,
+    through the runner every call takes (slot, rate limits, retries, usage), while the skeleton call is
+    already streaming: ``request`` and ``read`` are its two halves. ``decide`` makes the call directly.
     """
 
     name = "llm"
@@ -76,22 +78,20 @@ class LLMRouter(FallsBack):
         if max_tokens < 1 or timeout <= 0:
             raise ConfigError(f"LLMRouter needs max_tokens >= 1 and timeout > 0 (got {max_tokens}, {timeout})")
         if templates is None:
-            from .templates import Templates
+            from ..templates import Templates
             templates = Templates()
         self.provider, self.templates = provider, templates
         self.max_tokens, self.timeout = max_tokens, timeout
 
-    async def _decide(self, question: str) -> Decision:
-        import anyio
+    def request(self, question: str) -> ChatRequest:
+        """The router call for ``question``: the ``router`` template, a few tokens. No temperature: the
+        anthropic SDK (2.14) no longer accepts one, and a one-letter answer needs none."""
+        return ChatRequest(self.templates.render("router", question=question), max_tokens=self.max_tokens)
 
-        prompt = self.templates.render("router", question=question)
-        request = ChatRequest(prompt, max_tokens=self.max_tokens, temperature=0.0)
-        parts: list[str] = []
-        with anyio.fail_after(self.timeout):
-            async for chunk in self.provider.stream(request):
-                if not isinstance(chunk, CallUsage):
-                    parts.append(chunk)
-        reply = (prompt.prefill or "") + "".join(parts) if self.provider.supports_prefill else "".join(parts)
+    def read(self, request: ChatRequest, text: str) -> Decision:
+        """The decision in the model's reply to ``request``; ``ValueError`` if it names no choice."""
+        prefill = request.prompt.prefill if self.provider.supports_prefill else None
+        reply = (prefill or "") + text
         parsed = parse_router_answer(reply)
         if parsed is None:
             raise ValueError(f"unreadable answer {_clip(reply)!r}")
@@ -99,6 +99,17 @@ class LLMRouter(FallsBack):
         mode: Mode = "sot" if choice == "A" else "sequential"
         return Decision(mode, f"llm ({self.provider.model}): {choice}, {_CHOICE_MEANS[choice]} ({how})",
                         0.8 if how != "wording" else 0.6)
+
+    async def _decide(self, question: str) -> Decision:
+        import anyio
+
+        request = self.request(question)
+        parts: list[str] = []
+        with anyio.fail_after(self.timeout):
+            async for chunk in self.provider.stream(request):
+                if not isinstance(chunk, CallUsage):
+                    parts.append(chunk)
+        return self.read(request, "".join(parts))
 
 
 def _clip(text: str, limit: int = 80) -> str:
