@@ -8,6 +8,8 @@ from __future__ import annotations
 import pytest
 
 import sotkit
+from sotkit.providers import create_provider
+from sotkit.providers.base import CallUsage, Provider
 from sotkit.testing import FakeLLMServer, Fault, Reply
 from sotkit.testing._replies import split_tokens
 from tests.conftest import is_skeleton, point_of
@@ -107,3 +109,43 @@ async def test_without_a_budget_the_same_calls_go_at_once():
                 await sot.generate("Why?")
     first, second = server.requests
     assert second.received_at - first.received_at < 0.8
+
+
+class BatchThatBreaks(Provider):
+    """An in-process-style model (it batches) whose batch dies after its first row finished."""
+
+    model = "test:batch"
+    supports_prefill = True
+    supports_batch = True
+
+    async def stream(self, request):
+        yield " Sleep well\n2. Eat less sugar\n3. Move daily"
+        yield CallUsage(10, 12)
+
+    async def stream_batch(self, requests):
+        assert len(requests) == 3
+        yield 0, "Row one, written in the batch."
+        yield 0, CallUsage(20, 6)
+        raise ConnectionError("the worker died")
+
+
+async def test_a_broken_batch_keeps_its_finished_rows_and_sends_the_rest_to_the_fallback():
+    # guards: finished rows dropped with the failed ones, and the fallback never used for batched points
+    with FakeLLMServer(faulty({}), latency=FAST) as server:
+        backup = create_provider("openai:backup", base_url=server.openai_base_url, api_key="k")
+        async with sotkit.SoT(BatchThatBreaks(), fallback=backup, mode="sot") as sot:
+            result = await sot.generate("How can I be healthier?")
+        await backup.aclose()
+    assert [p.text for p in result.points] == ["Row one, written in the batch.", TEXTS[2], TEXTS[3]]
+    assert [p.model for p in result.points] == ["test:batch", "openai:backup", "openai:backup"]
+    assert sorted(point_of(r) for r in server.requests) == [2, 3]
+
+
+async def test_a_broken_batch_without_a_fallback_fails_only_its_unfinished_points():
+    async with sotkit.SoT(BatchThatBreaks(), mode="sot") as sot:
+        with pytest.raises(sotkit.PartialResultError) as caught:
+            await sot.generate("How can I be healthier?")
+    partial = caught.value.partial
+    assert [(p.done, p.failed) for p in partial.points] == [(True, False), (False, True), (False, True)]
+    assert partial.points[0].text == "Row one, written in the batch."
+    assert isinstance(caught.value.__cause__, ConnectionError)
