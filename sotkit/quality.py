@@ -1,0 +1,105 @@
+"""Judge-free measures of a Skeleton-of-Thought answer: cheap, deterministic, and computed for every answer.
+
+They catch the defects a small model's SoT answers show most (points that repeat each other, points that open
+by restating the question) without asking a judge model. They measure shape, not truth: a wrong answer can
+score perfectly. ``sotkit eval`` reports them beside the judge's verdicts.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+#: words that carry no content of their own; a restatement is judged on the others
+STOP_WORDS = frozenset("""
+a about above after again against all am an and any are aren't as at be because been before being below between
+both but by can can't cannot could couldn't did didn't do does doesn't doing don't down during each few for from
+further had hadn't has hasn't have haven't having he her here hers herself him himself his how i if in into is
+isn't it it's its itself just let's me more most much my myself no nor not now of off on once only or other ought
+our ours ourselves out over own same she should shouldn't so some such than that that's the their theirs them
+themselves then there there's these they this those through to too under until up very was wasn't we were weren't
+what what's when where which while who whom why will with won't would wouldn't you your yours yourself yourselves
+also get make many may might must one ones thing things way ways well like use using used really
+""".split())
+
+
+def words(text: str) -> list[str]:
+    """Lower-case word tokens (letters and digits, with an apostrophe suffix such as "don't")."""
+    return _WORD.findall(text.lower())
+
+
+def content_words(text: str) -> set[str]:
+    """The text's words less the stop words, crudely singularised ("habits" and "habit" count as one)."""
+    return {_singular(w) for w in words(text) if w not in STOP_WORDS and len(w) > 1}
+
+
+def _singular(word: str) -> str:
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
+
+
+def ngrams(text: str, n: int = 3) -> Counter[tuple[str, ...]]:
+    tokens = words(text)
+    return Counter(tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1))
+
+
+def redundancy(points: Sequence[str], n: int = 3) -> float:
+    """Cross-point redundancy: the mean, over points with any word n-grams, of the share of a point's n-grams
+    that also occur in another point of the same answer. 0 = every point says its own thing; 1 = every
+    phrase of every point is repeated elsewhere. Fewer than two such points: 0."""
+    grams = [ngrams(p, n) for p in points]
+    grams = [g for g in grams if g]
+    if len(grams) < 2:
+        return 0.0
+    shares = []
+    for i, own in enumerate(grams):
+        elsewhere = set().union(*(g for j, g in enumerate(grams) if j != i))
+        total = sum(own.values())
+        shares.append(sum(count for gram, count in own.items() if gram in elsewhere) / total)
+    return sum(shares) / len(shares)
+
+
+def first_sentence(text: str) -> str:
+    return _SENTENCE_END.split(text.strip(), maxsplit=1)[0]
+
+
+def restates_question(question: str, point: str, share: float = 0.6) -> bool:
+    """Whether the point's first sentence repeats the question's content: at least ``share`` of the
+    question's content words (and at least two of them) appear in it. "To improve your time management
+    skills, it's essential to ..." restates "How can I improve my time management skills?"."""
+    asked = content_words(question)
+    if len(asked) < 2:
+        return False
+    found = asked & content_words(first_sentence(point))
+    return len(found) >= 2 and len(found) >= share * len(asked)
+
+
+def restatement(question: str, points: Sequence[str]) -> float:
+    """The share of non-empty points whose first sentence restates the question (0 for no points)."""
+    texts = [p for p in points if p.strip()]
+    if not texts:
+        return 0.0
+    return sum(restates_question(question, p) for p in texts) / len(texts)
+
+
+def length_ratio(answer: str, reference: str) -> float | None:
+    """Words in ``answer`` over words in ``reference`` (the SoT answer over the sequential one); None when the
+    reference is empty."""
+    reference_words = len(words(reference))
+    return len(words(answer)) / reference_words if reference_words else None
+
+
+def speedup(sequential_s: float, sot_s: float) -> float | None:
+    """How many times faster SoT answered; None when either time is missing or not positive."""
+    return sequential_s / sot_s if sequential_s > 0 and sot_s > 0 else None
+
+
+def speedup_per_token(sequential_s: float, sequential_tokens: int, sot_s: float, sot_tokens: int) -> float | None:
+    """The speed-up in output tokens per second: a SoT answer that is faster only because it is shorter gets
+    no credit for the missing length."""
+    if min(sequential_s, sot_s) <= 0 or min(sequential_tokens, sot_tokens) <= 0:
+        return None
+    return (sot_tokens / sot_s) / (sequential_tokens / sequential_s)
