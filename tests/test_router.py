@@ -195,7 +195,7 @@ async def test_llm_router_asks_the_papers_question_once_and_routes_on_the_answer
     assert first.reason == "llm (openai:router-model): A, a list of independent points (bare letter)"
     assert "not a list" in second.reason and first.confidence == 0.8
     request = server.requests[0]
-    assert len(server.requests) == 2 and request.max_tokens == 16 and "temperature" not in request.body
+    assert len(server.requests) == 2 and request.max_tokens == 16 and request.body["temperature"] == 0.0
     assert "Question: What are good ways to learn guitar?" in request.user
     assert "Just say A, B, or C." in request.user
 

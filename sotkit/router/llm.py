@@ -84,9 +84,9 @@ class LLMRouter(FallsBack):
         self.max_tokens, self.timeout = max_tokens, timeout
 
     def request(self, question: str) -> ChatRequest:
-        """The router call for ``question``: the ``router`` template, a few tokens. No temperature: the
-        anthropic SDK (2.14) no longer accepts one, and a one-letter answer needs none."""
-        return ChatRequest(self.templates.render("router", question=question), max_tokens=self.max_tokens)
+        """The router call for ``question``: the ``router`` template, a few tokens, greedy."""
+        return ChatRequest(self.templates.render("router", question=question), max_tokens=self.max_tokens,
+                           temperature=0.0)
 
     def read(self, request: ChatRequest, text: str) -> Decision:
         """The decision in the model's reply to ``request``; ``ValueError`` if it names no choice."""
