@@ -79,18 +79,16 @@ class _Rule:
     confidence: float
     says: str
     pattern: re.Pattern[str]
-    unless: re.Pattern[str] | None = None
 
     def find(self, text: str) -> re.Match[str] | None:
-        match = self.pattern.search(text)
-        return None if match is None or (self.unless and self.unless.search(text)) else match
+        return self.pattern.search(text)
 
 
-def _rule(mode: Mode, confidence: float, says: str, *patterns: str, unless: str | None = None) -> _Rule:
+def _rule(mode: Mode, confidence: float, says: str, *patterns: str) -> _Rule:
     # MULTILINE: the question arrives one sentence per line, so "^" anchors at the start of any sentence
     flags = re.IGNORECASE | re.MULTILINE
     compiled = re.compile("|".join(f"(?:{p})" for p in patterns), flags)
-    return _Rule(mode, confidence, says, compiled, re.compile(unless, flags) if unless else None)
+    return _Rule(mode, confidence, says, compiled)
 
 
 #: kinds of request whose answer is one connected piece, tried in order
