@@ -20,14 +20,12 @@ from __future__ import annotations
 
 import functools
 import inspect
-from importlib.resources import files
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
 from .base import Decision, FallsBack, GuardedRouter, Router
-from .learned import (EmbeddingRouter, LearnedRouter, LinearClassifier, SentenceEncoder, evaluate, read_labels,
-                      train, validate_threshold)
+from .learned import (DEFAULT_CLASSIFIER, EMBEDDING_CLASSIFIER, EmbeddingRouter, LearnedRouter, LinearClassifier,
+                      SentenceEncoder, evaluate, read_labels, train, validate_threshold)
 from .llm import LLMRouter, parse_router_answer
 from .rules import RulesRouter, guard
 
@@ -44,11 +42,6 @@ __all__ = [
 #: the router names ``make_router`` accepts (and ``"embedding:PATH"`` for a trained file)
 ROUTERS = ("default", "rules", "llm", "embedding")
 
-_HERE = Path(str(files(__name__)))
-DEFAULT_CLASSIFIER = _HERE / "default_router.json"
-"""Word features, trained on sotkit's own questions (``benchmarks/router_data/questions.jsonl``)."""
-EMBEDDING_CLASSIFIER = _HERE / "embedding_router.json"
-"""MiniLM features, trained on the same questions."""
 
 
 @functools.cache
@@ -88,7 +81,7 @@ def make_router(spec: str | Router | None = None, *, provider: Provider | None =
             raise ConfigError('router="llm" needs a provider to ask: pass provider=... (or use the default router)')
         return LLMRouter(provider, templates)
     if spec == "embedding":
-        return LearnedRouter(EMBEDDING_CLASSIFIER, threshold=threshold)
+        return EmbeddingRouter(threshold=threshold)
     if isinstance(spec, str) and spec.startswith("embedding:"):
         path = spec.removeprefix("embedding:")
         if not path:

