@@ -362,8 +362,10 @@ class Request:
                             received.append(chunk)
                             if not on_text(chunk):
                                 # Stop paying for text that will be thrown away; the usage the provider
-                                # would have reported last is estimated (about 4 characters a token).
-                                usage = CallUsage(usage.input_tokens, math.ceil(sum(map(len, received)) / 4))
+                                # would have reported last is estimated.
+                                prompt = request.prompt
+                                usage = CallUsage.estimate(len(prompt.system or "") + len(prompt.user),
+                                                           sum(map(len, received)))
                                 break
             finally:
                 self._account(usage)
@@ -401,7 +403,7 @@ class Request:
                              f"{type(error).__name__}: {error}"[:300]))
 
     def _account(self, usage: CallUsage, calls: int = 1) -> None:
-        self.usage.add(Usage(usage.input_tokens, usage.output_tokens, calls))
+        self.usage.add(Usage(usage.input_tokens, usage.output_tokens, calls, estimated_calls=int(usage.estimated)))
 
     def _done_count(self) -> int:
         return sum(1 for p in self.points.values() if p.done)

@@ -33,7 +33,8 @@ def test_json_output_holds_the_whole_result():
                    env={"OPENAI_API_KEY": "k"})
     result = json.loads(done.stdout)
     assert result["mode"] == "sot" and result["skeleton"] == ["A thing", "B thing"]
-    assert result["usage"]["calls"] == 3
+    assert result["usage"]["calls"] == 3 and result["usage"]["input_tokens"] > 0
+    assert (result["usage"]["estimated"], result["usage"]["estimated_calls"]) == (False, 0)  # the server reported
 
 
 def test_bad_input_exits_2_with_a_message():
