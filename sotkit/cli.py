@@ -10,6 +10,7 @@ import argparse
 import dataclasses
 import json
 import sys
+import warnings
 from typing import Any
 
 import anyio
@@ -56,7 +57,9 @@ def main(argv: list[str] | None = None) -> int:
 
         return importlib.import_module(ENGINES[args.engine]).main(args.args) or 0
     try:
-        return anyio.run(_ask, args)
+        with warnings.catch_warnings():
+            warnings.showwarning = lambda message, *_: _note(f"warning: {message}")  # one line, like the rest
+            return anyio.run(_ask, args)
     except KeyboardInterrupt:
         return 130
     except SotkitError as exc:
