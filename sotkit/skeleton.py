@@ -46,6 +46,7 @@ _STUTTER = re.compile(r"^\s*(\d+)[.)]\s+\1[.)]\s+\1[.)]")
 #: share of a line's words found in an earlier point's line that makes it a repeat of that point
 REPEAT_WORDS = 0.8
 _WORD = re.compile(r"[\w'’-]+")
+_LETTER = re.compile(r"[^\W\d_]")
 
 
 @dataclass(frozen=True)
@@ -101,8 +102,8 @@ class SkeletonParser:
         if self.full:
             return None
         kind, number, title, body = _classify(line)
-        if kind is None or not title or (self._kind is not None and kind != self._kind):
-            return None
+        if kind is None or not _LETTER.search(title) or (self._kind is not None and kind != self._kind):
+            return None  # no list item, or one without a word in it (``1. 1. 2. 3.``, ``2. 50%``)
         seen = {_stems(p.title) for p in self.points}
         if _stems(title) in seen:  # small models repeat a head ("Topic: ..."); the whole line may differ
             title = _clean(body)

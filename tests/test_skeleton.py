@@ -154,6 +154,7 @@ def test_inline_lists(text, titles):
     "Call f(1) and f(2) in order.",
     "Options 1) and 2)",  # the item after "2)" never starts
     "1.5 million people, 2.5 million cars",
+    "Skeleton:1. 1. 2. 3.\nPlease, continue providing the skeleton.",  # SmolLM2 on llama.cpp: numbers, no items
 ])
 def test_ordinary_text_with_numbers_is_no_list(text):
     assert parse(text) == []
