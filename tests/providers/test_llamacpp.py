@@ -38,7 +38,7 @@ QUESTION = "What are the most effective ways to deal with stress?"
 
 def _require_llama_cpp() -> None:
     if importlib.util.find_spec("llama_cpp") is None:
-        why = "llama-cpp-python is not installed (the README's test command installs it: .ci/llama-cpp .venv/bin/pip)"
+        why = "llama-cpp-python is not installed (the README's test command installs it with .ci/llama-cpp)"
         if os.environ.get("CI"):
             pytest.fail(f"{why}; in CI this test must run, not skip")
         pytest.skip(why)
