@@ -88,8 +88,8 @@ class SkeletonParser:
     def feed(self, text: str) -> list[SkeletonPoint]:
         """Add streamed text; return the points whose lines (or inline items) it completed."""
         *lines, self._buffer = (self._buffer + text).split("\n")
-        points = [p for line in lines for item in _items(line, final=True) if (p := self._parse_line(item))]
-        *items, self._buffer = _items(self._buffer, final=False)
+        points = [p for line in lines for item in _items(line) if (p := self._parse_line(item))]
+        *items, self._buffer = _items(self._buffer)
         return points + [p for item in items if (p := self._parse_line(item))]
 
     def finish(self) -> list[SkeletonPoint]:
@@ -139,8 +139,8 @@ class SkeletonParser:
                    for earlier in self._lines)
 
 
-def _items(line: str, *, final: bool) -> list[str]:
-    """A line cut where inline list items start; unless the line is ``final``, the last piece may still grow."""
+def _items(line: str) -> list[str]:
+    """A line cut where inline list items start (in an unfinished line, the last piece may still grow)."""
     items = []
     while (start := _next_item(line)) is not None:
         items.append(_ITEM_TAIL.sub("", line[:start]))
@@ -157,7 +157,8 @@ def _next_item(line: str) -> int | None:
     markers = [(m.start(), style, n) for m in _MARKER.finditer(line, 1) if (s := _item_style(line, m))
                for style, n in [s]]
     if kind == "numbered":
-        own = _item_style(line.strip().lstrip("#").strip(), _MARKER.match(line.strip().lstrip("#").strip()))
+        head = line.strip().lstrip("#").strip()
+        own = _item_style(head, _MARKER.match(head))
         style = own[0] if own else "."  # ``Step 1:`` continues with ``2.``
         return next((start for start, s, n in markers if s == style and n == number + 1), None)
     for start, style, n in markers:
