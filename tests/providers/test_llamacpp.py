@@ -20,16 +20,15 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
 import sotkit
+from tests.conftest import openai_server
 
 pytestmark = pytest.mark.anyio
 
@@ -52,36 +51,13 @@ def _embedded_gguf() -> Path:
     return gguf
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def llama_cpp_server():
     _require_llama_cpp()
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(_embedded_gguf()), "--model_alias", "smollm2",
-         "--host", "127.0.0.1", "--port", str(port), "--interrupt_requests", "False", "--verbose", "False"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )
-    base_url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert server.poll() is None, f"the llama.cpp server exited: {server.stderr.read()[-2000:]}"
-            try:
-                urllib.request.urlopen(f"{base_url}/models", timeout=2)
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "the llama.cpp server did not come up in 120 s"
-                time.sleep(0.5)
+    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(_embedded_gguf()), "--model_alias", "smollm2",
+               "--interrupt_requests", "False", "--verbose", "False"]
+    with openai_server(command, "the llama.cpp server", timeout_s=120) as base_url:
         yield base_url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def test_the_servers_stream_ends_with_a_finish_reason_and_no_usage(llama_cpp_server):
