@@ -7,9 +7,10 @@ A server that takes one request at a time (llama-cpp-python's, llama.cpp's ``lla
 What the client sees of each expansion call is when it was sent (after sotkit's own concurrency slot) and when
 its first and last text arrived. On a serialising server every call that was sent while another was still
 writing gets its first text only after that other call's last: the writing spans line up one after another
-instead of overlapping. Three such calls in a row are needed, so that short answers on a parallel server that
-happened not to overlap do not count, and calls that sotkit itself sent one at a time (``max_concurrency=1``,
-points found late in the skeleton) are no evidence at all.
+instead of overlapping. Three such calls in a row are needed, each written over a noticeable time: a call
+written in a few milliseconds (a short answer, or one the client read in one go while busy) cannot show an
+overlap, and a queue of such calls costs the user nothing. Calls that sotkit itself sent one at a time
+(``max_concurrency=1``, points found late in the skeleton) are no evidence at all.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from dataclasses import dataclass
 
 #: calls that must each have waited for the one before, for the server to count as serialising
 MIN_CALLS = 3
+#: seconds from a call's first to its last text, under which it cannot tell an overlap
+MIN_WRITING_S = 0.05
 #: how far (as a share of the earlier call's writing span) two spans may overlap and still count as in turn:
 #: the client reads two sockets in its own order, so a next call's first text may be stamped a little early
 SLACK = 0.1
@@ -40,7 +43,7 @@ class CallSpan:
 def one_at_a_time(spans: Iterable[CallSpan]) -> bool:
     """True when the server wrote these calls strictly in turn although they were sent to run at once."""
     spans = sorted(spans, key=lambda s: s.first_text)
-    if len(spans) < MIN_CALLS:
+    if len(spans) < MIN_CALLS or any(s.last_text - s.first_text < MIN_WRITING_S for s in spans):
         return False
     return all(later.sent < earlier.last_text  # sent while the earlier one was still being written ...
                and later.first_text >= earlier.last_text - SLACK * (earlier.last_text - earlier.first_text)
