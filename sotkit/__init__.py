@@ -13,6 +13,7 @@ from .errors import (ConfigError, DeadlineExceeded, ModelNotAvailableError, Part
                      TemplateError)
 from .events import (DoneEvent, Event, PointDeltaEvent, PointDoneEvent, PointEvent, RetryEvent, RouteEvent,
                      TextEvent)
+from .overlap import SerialServerWarning
 from .result import Point, Result, Timings, Usage
 from .retry import RetryAfterTooLong, RetryPolicy, StreamStalled
 from .templates import DEFAULT_PROMPTS, Templates
@@ -22,7 +23,7 @@ __version__ = "0.1.0"
 __all__ = [
     "DEFAULT_PROMPTS", "ConfigError", "DeadlineExceeded", "DoneEvent", "Event", "EventStream",
     "ModelNotAvailableError", "PartialResultError", "Point", "PointDeltaEvent", "PointDoneEvent", "PointEvent",
-    "RequestOptions", "Result", "RetryAfterTooLong", "RetryEvent", "RetryPolicy", "RouteEvent", "SoT",
-    "SotkitError", "StreamStalled", "Templates", "TemplateError", "TextEvent", "Timings", "Usage",
+    "RequestOptions", "Result", "RetryAfterTooLong", "RetryEvent", "RetryPolicy", "RouteEvent", "SerialServerWarning",
+    "SoT", "SotkitError", "StreamStalled", "Templates", "TemplateError", "TextEvent", "Timings", "Usage",
     "default_model", "generate", "stream",
 ]

@@ -10,11 +10,12 @@ import argparse
 import dataclasses
 import json
 import sys
+import warnings
 from typing import Any
 
 import anyio
 
-from . import ConfigError, PartialResultError, SoT, SotkitError, default_model
+from . import ConfigError, PartialResultError, SoT, SotkitError, Usage, default_model
 from .router import cli as router_cli
 
 ENGINES = {"lud": "sotkit.engines.lexical_unit.cli", "focus": "sotkit.engines.focusllm.cli"}
@@ -58,7 +59,11 @@ def main(argv: list[str] | None = None) -> int:
 
         return importlib.import_module(ENGINES[args.engine]).main(args.args) or 0
     try:
-        return router_cli.main(args) if args.command == "router" else anyio.run(_ask, args)
+        if args.command == "router":
+            return router_cli.main(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = lambda message, *_: _note(f"warning: {message}")  # one line, like the rest
+            return anyio.run(_ask, args)
     except KeyboardInterrupt:
         return 130
     except SotkitError as exc:
@@ -94,14 +99,22 @@ async def _ask(args: argparse.Namespace) -> int:
             elif event.type == "done":
                 result = event.result
     if args.json:
-        print(json.dumps(dataclasses.asdict(result) | {"skeleton": result.skeleton}, indent=2))
+        print(json.dumps(dataclasses.asdict(result) | {"skeleton": result.skeleton}
+                         | {"usage": dataclasses.asdict(result.usage) | {"estimated": result.usage.estimated}},
+                         indent=2))
     else:
         print(flush=True)
         t = result.timings
-        _note(f"{result.mode}, {len(result.points)} points, {result.usage.calls} calls, "
-              f"{result.usage.input_tokens} in / {result.usage.output_tokens} out tokens, "
+        _note(f"{result.mode}, {len(result.points)} points, {result.usage.calls} calls, {_tokens(result.usage)}, "
               f"skeleton {t.skeleton_s:.2f} s, total {t.total_s:.2f} s")
     return 0
+
+
+def _tokens(usage: Usage) -> str:
+    if not usage.estimated:
+        return f"{usage.input_tokens} in / {usage.output_tokens} out tokens"
+    return (f"~{usage.input_tokens} in / ~{usage.output_tokens} out tokens (estimated for {usage.estimated_calls} "
+            f"of {usage.calls} calls: the server reported no usage)")
 
 
 def _note(text: str) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+import warnings
 from collections.abc import Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from .errors import ConfigError, DeadlineExceeded, PartialResultError
 from .events import (Event, PointDeltaEvent, PointDoneEvent, PointEvent, RetryEvent, RouteEvent, TextEvent)
 from .expansion import ExpansionFilter
 from .limits import ModelLimits, estimate_tokens
+from .overlap import CallSpan, SerialServerWarning, one_at_a_time, serial_note
 from .providers.base import CallUsage, ChatRequest, Provider
 from .result import Mode, Point, Result, Usage
 from .router import Decision, LLMRouter, Router
@@ -44,6 +46,8 @@ class Backend:
     provider: Provider
     templates: Templates
     limits: ModelLimits
+    warned: set[type[Warning]] = field(default_factory=set, compare=False, repr=False)
+    """Warnings already given about this model: each is given once per client."""
 
     @property
     def model(self) -> str:
@@ -106,6 +110,7 @@ class Request:
         self.timings_skeleton_s = 0.0
         self.first_point_at: float | None = None
         self.first_text_at: float | None = None
+        self.expansion_spans: list[CallSpan] = []  # the main model's expansion calls, to tell a serial server
 
     # -- the request path --------------------------------------------------------------------------------
 
@@ -141,6 +146,8 @@ class Request:
             await self._sequential()
         else:
             self.reason = f"{reason}; {self.reason}" if self.reason else reason
+            if one_at_a_time(self.expansion_spans):
+                self._note_serial_server()
 
     async def _route(self) -> tuple[Mode, str]:
         mode = self.options.mode
@@ -402,6 +409,7 @@ class Request:
         # moves at most every quarter timeout, with a quarter to spare: a stall is caught after 1-1.25 timeouts.
         spare = stall / 4
         push_at = -math.inf
+        sent, first_text, last_text = time.monotonic(), None, None
         with anyio.CancelScope() as watchdog:
             try:
                 async with aclosing(backend.provider.stream(request)) as stream:
@@ -415,16 +423,21 @@ class Request:
                         if skip:
                             chunk, skip = chunk[skip:], max(0, skip - len(chunk))
                         if chunk:
+                            first_text, last_text = first_text or now, now
                             received.append(chunk)
                             if not on_text(chunk):
                                 # Stop paying for text that will be thrown away; the usage the provider
-                                # would have reported last is estimated (about 4 characters a token).
-                                usage = CallUsage(usage.input_tokens, math.ceil(sum(map(len, received)) / 4))
+                                # would have reported last is estimated.
+                                prompt = request.prompt
+                                usage = CallUsage.estimate(len(prompt.system or "") + len(prompt.user),
+                                                           sum(map(len, received)))
                                 break
             finally:
                 self._account(usage)
         if watchdog.cancelled_caught:
             raise StreamStalled(f"no data for {self.options.stall_timeout} s from {backend.model}")
+        if point is not None and backend is self.backends[0] and first_text is not None:
+            self.expansion_spans.append(CallSpan(sent, first_text, last_text))
         return usage
 
     # -- bookkeeping ---------------------------------------------------------------------------------------
@@ -457,7 +470,15 @@ class Request:
                              f"{type(error).__name__}: {error}"[:300]))
 
     def _account(self, usage: CallUsage, calls: int = 1) -> None:
-        self.usage.add(Usage(usage.input_tokens, usage.output_tokens, calls))
+        self.usage.add(Usage(usage.input_tokens, usage.output_tokens, calls, estimated_calls=int(usage.estimated)))
+
+    def _note_serial_server(self) -> None:
+        backend = self.backends[0]
+        note = serial_note(backend.model, len(self.expansion_spans))
+        self.reason = f"{self.reason}; {note}"
+        if SerialServerWarning not in backend.warned:
+            backend.warned.add(SerialServerWarning)
+            warnings.warn(note, SerialServerWarning, stacklevel=2)
 
     def _done_count(self) -> int:
         return sum(1 for p in self.points.values() if p.done)

@@ -10,16 +10,28 @@ Mode = Literal["sot", "sequential"]
 
 @dataclass
 class Usage:
-    """Tokens and calls, summed over every call a request made (retries included)."""
+    """Tokens and calls, summed over every call a request made (retries included).
+
+    A call whose server reported no counts (llama.cpp's servers send none in a stream) adds an estimate, at
+    about four characters a token, and counts in ``estimated_calls``: the totals are then partly estimated,
+    never a zero that reads as measured.
+    """
 
     input_tokens: int = 0
     output_tokens: int = 0
     calls: int = 0
+    estimated_calls: int = 0
+
+    @property
+    def estimated(self) -> bool:
+        """Are the token counts (partly) sotkit's estimate rather than the servers' own?"""
+        return self.estimated_calls > 0
 
     def add(self, other: Usage) -> None:
         self.input_tokens += other.input_tokens
         self.output_tokens += other.output_tokens
         self.calls += other.calls
+        self.estimated_calls += other.estimated_calls
 
 
 @dataclass

@@ -3,8 +3,14 @@
 Accepts the shapes real models write: ``1.`` / ``1)`` / ``(1)`` / ``Step 1:`` / bullets, bold or heading
 markdown, trailing colons, a preamble before the list and blank lines. The first list marker decides the
 list's kind; lines of another kind (sub-bullets, prose) are continuation lines and are ignored, as are
-repeated or decreasing numbers and repeated titles. Small models sometimes run the list on in one line
-(``1. Syntax: ... 2. Speed: ...``): the next number in a numbered line starts a new line.
+repeated or decreasing numbers and repeated titles.
+
+Small and mid-size models often write the list inline, on one line or in a sentence (``Ways to cope are:
+1. Exercise; 2. Sleep; and 3. Talk``, ``(1) A, (2) B``, ``1) A 2) B``): there an item ends where the next
+number starts, or at the end of the line. An inline list starts only at a ``1`` that a ``2`` of the same
+style follows, and a number only marks an item after punctuation, ``and``/``or``/``then`` or a bold ``**``
+(``n)`` and ``(n)`` after any space): ordinary text with numbers in it stays one line ("in 2. quarter",
+"version 3.1", "$2.50", "Python 3.12").
 
 Two kinds of lines are no points, because every expansion would restate them: a line that repeats an earlier
 point (its title in other forms of the same words, most of its words, or that line cut shorter), and a title
@@ -20,7 +26,13 @@ from dataclasses import dataclass
 
 _NUMBERED = re.compile(r"^(?:(?:step|point|part)\s+(\d+)\s*[:.)\-–]|\((\d+)\)|(\d+)[.)])(?=\s|$)\s*(.*)$", re.I)
 _BULLET = re.compile(r"^[-*•+]\s+(.*)$")
-_INLINE_NUMBER = re.compile(r"\s(?:\*\*)?\d+[.)]\s")
+#: a list number inside a line: ``1.``, ``1)``, ``(1)``, maybe bold, before a space; never part of a decimal,
+#: a price or a version (``3.1.``, ``$2.``, ``v2.``)
+_MARKER = re.compile(r"(?<![\w.,$€£(*])(\*\*)?(?:\((\d{1,2})\)|(\d{1,2})([.)]))(?=(?:\*\*)?\s)")
+#: what may stand before an inline ``n.``: the end of a clause, a conjunction
+_ITEM_BEFORE = re.compile(r"(?:^|[:;,.!?)\-–—]|\b(?:and|or|then))\s*$", re.I)
+#: the separator left at the end of an inline item (``A; and``)
+_ITEM_TAIL = re.compile(r"(?:[\s;,]*\b(?:and|or|then))?[\s;,]*$", re.I)
 _BOLD = re.compile(r"\*\*(.+?)\*\*|__(.+?)__")
 #: characters in one line past which it cannot be a skeleton point
 MAX_LINE = 300
@@ -34,6 +46,7 @@ _STUTTER = re.compile(r"^\s*(\d+)[.)]\s+\1[.)]\s+\1[.)]")
 #: share of a line's words found in an earlier point's line that makes it a repeat of that point
 REPEAT_WORDS = 0.8
 _WORD = re.compile(r"[\w'’-]+")
+_LETTER = re.compile(r"[^\W\d_]")
 
 
 @dataclass(frozen=True)
@@ -73,26 +86,11 @@ class SkeletonParser:
                 or _STUTTER.match(self._buffer) is not None)
 
     def feed(self, text: str) -> list[SkeletonPoint]:
-        """Add streamed text; return the points whose lines it completed."""
-        points: list[SkeletonPoint] = []
-        self._buffer += text
-        while True:
-            *lines, self._buffer = self._buffer.split("\n")
-            points += [p for line in lines if (p := self._parse_line(line))]
-            if (end := self._inline_next_item()) is None:
-                return points
-            points += [p for p in [self._parse_line(self._buffer[:end])] if p]
-            self._buffer = self._buffer[end:].lstrip()
-
-    def _inline_next_item(self) -> int | None:
-        """Where the next number's item starts inside the unfinished numbered line, if it does."""
-        if not _INLINE_NUMBER.search(self._buffer, 1):  # the cheap test first: this runs on every chunk
-            return None
-        kind, number, _, _ = _classify(self._buffer)
-        if kind != "numbered":
-            return None
-        match = re.search(rf"\s(?:\*\*)?{number + 1}[.)]\s", self._buffer)
-        return match.start() if match else None
+        """Add streamed text; return the points whose lines (or inline items) it completed."""
+        *lines, self._buffer = (self._buffer + text).split("\n")
+        points = [p for line in lines for item in _items(line) if (p := self._parse_line(item))]
+        *items, self._buffer = _items(self._buffer)
+        return points + [p for item in items if (p := self._parse_line(item))]
 
     def finish(self) -> list[SkeletonPoint]:
         """The stream ended: parse the last, unterminated line."""
@@ -104,8 +102,8 @@ class SkeletonParser:
         if self.full:
             return None
         kind, number, title, body = _classify(line)
-        if kind is None or not title or (self._kind is not None and kind != self._kind):
-            return None
+        if kind is None or not _LETTER.search(title) or (self._kind is not None and kind != self._kind):
+            return None  # no list item, or one without a word in it (``1. 1. 2. 3.``, ``2. 50%``)
         seen = {_stems(p.title) for p in self.points}
         if _stems(title) in seen:  # small models repeat a head ("Topic: ..."); the whole line may differ
             title = _clean(body)
@@ -139,6 +137,44 @@ class SkeletonParser:
         return any(earlier.startswith(line) or (len(words) >= 3 and
                                                 len(words & set(_WORD.findall(earlier))) >= REPEAT_WORDS * len(words))
                    for earlier in self._lines)
+
+
+def _items(line: str) -> list[str]:
+    """A line cut where inline list items start (in an unfinished line, the last piece may still grow)."""
+    items = []
+    while (start := _next_item(line)) is not None:
+        items.append(_ITEM_TAIL.sub("", line[:start]))
+        line = line[start:]
+    return items + [line]
+
+
+def _next_item(line: str) -> int | None:
+    """Where the next inline item starts in a line: the next number after a numbered line's own, or the ``1``
+    of a list that a ``2`` confirms after a preamble (``The ways are: 1. ... 2. ...``)."""
+    kind, number, _, _ = _classify(line)
+    if kind == "bullet":
+        return None
+    markers = [(m.start(), style, n) for m in _MARKER.finditer(line, 1) if (s := _item_style(line, m))
+               for style, n in [s]]
+    if kind == "numbered":
+        head = line.strip().lstrip("#").strip()
+        own = _item_style(head, _MARKER.match(head))
+        style = own[0] if own else "."  # ``Step 1:`` continues with ``2.``
+        return next((start for start, s, n in markers if s == style and n == number + 1), None)
+    for start, style, n in markers:
+        if n == 1 and any(s == style and m == 2 and later > start for later, s, m in markers):
+            return start
+    return None
+
+
+def _item_style(line: str, marker: re.Match[str] | None) -> tuple[str, int] | None:
+    """``(style, number)`` of a list number that can start an item here, else None."""
+    if marker is None:
+        return None
+    style = "()" if marker.group(2) else marker.group(4)
+    if style == "." and not marker.group(1) and not _ITEM_BEFORE.search(line, 0, marker.start()):
+        return None  # "in 2. quarter": a number in a sentence
+    return style, int(marker.group(2) or marker.group(3))
 
 
 def _classify(line: str) -> tuple[str | None, int, str, str]:

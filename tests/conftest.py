@@ -62,3 +62,38 @@ def sot_responder(skeleton: str, expansions: dict[int, str] | None = None, *, se
         return Reply(text, latency=(point_latency or {}).get(index))
 
     return respond
+
+
+# -- a real OpenAI-compatible server, in a subprocess on loopback -----------------------------------------
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import time  # noqa: E402
+import urllib.request  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
+
+
+@contextmanager
+def openai_server(command: list[str], name: str, *, timeout_s: float, env: dict[str, str] | None = None
+                  ) -> Iterator[str]:
+    """Start ``command --host 127.0.0.1 --port <a free port>``, wait until its ``/v1/models`` answers, yield
+    its base URL; stop it afterwards."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([*command, "--host", "127.0.0.1", "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+    base_url = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            assert server.poll() is None, f"{name} exited: {server.stderr.read()[-2000:]}"
+            try:
+                urllib.request.urlopen(f"{base_url}/models", timeout=2)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, f"{name} did not come up in {timeout_s:.0f} s"
+                time.sleep(0.5)
+        yield base_url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

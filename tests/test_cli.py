@@ -33,7 +33,8 @@ def test_json_output_holds_the_whole_result():
                    env={"OPENAI_API_KEY": "k"})
     result = json.loads(done.stdout)
     assert result["mode"] == "sot" and result["skeleton"] == ["A thing", "B thing"]
-    assert result["usage"]["calls"] == 3
+    assert result["usage"]["calls"] == 3 and result["usage"]["input_tokens"] > 0
+    assert (result["usage"]["estimated"], result["usage"]["estimated_calls"]) == (False, 0)  # the server reported
 
 
 def test_bad_input_exits_2_with_a_message():
@@ -41,3 +42,17 @@ def test_bad_input_exits_2_with_a_message():
     assert done.returncode == 2 and "unknown provider 'nope'" in done.stderr
     done = ask("Why?", "--max-points", "1")
     assert done.returncode == 2 and "must be at least 2" in done.stderr
+
+
+def test_a_server_that_writes_the_points_in_turn_is_named_on_one_line():
+    # each point's first token 0.45 s after the one before; its 20 tokens take 0.2 s: a server serving in turn
+    queued = {i: Latency(ttft_s=0.45 * i, tokens_per_s=100) for i in range(1, 4)}
+    responder = sot_responder("1. Sleep well\n2. Move daily\n3. See friends", {i: " ".join(["word"] * 20)
+                                                                              for i in range(1, 4)},
+                              point_latency=queued)
+    with FakeLLMServer(responder, latency=Latency(ttft_s=0, tokens_per_s=2000)) as server:
+        done = ask("How can I be healthier?", "--model", "openai:m", "--base-url", server.openai_base_url,
+                   "--mode", "sot", env={"OPENAI_API_KEY": "k"})
+    assert done.returncode == 0, done.stderr
+    [warning] = [line for line in done.stderr.splitlines() if "warning" in line]
+    assert warning.startswith("[sotkit] warning: openai:m wrote the 3 expansions one at a time")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 import sotkit
-from sotkit.testing import FakeLLMServer, Latency
+from sotkit.providers import create_provider
+from sotkit.testing import Fault, FakeLLMServer, Latency, Reply
 from tests.conftest import is_skeleton, point_of, sot_responder
 
 pytestmark = pytest.mark.anyio
@@ -100,6 +101,44 @@ async def test_usage_is_summed_over_every_call(provider):
     assert result.usage.output_tokens == sum(r.usage.output_tokens for r in server.requests) > 0
     assert result.timings.total_s >= result.timings.skeleton_s > 0
     assert result.model == f"{provider}:test-model"
+
+
+# llama.cpp's servers ignore stream_options: asking for no usage makes the fake server send none, as they do
+NO_USAGE = {"stream_options": {"include_usage": False}}
+
+
+async def test_a_server_that_reports_no_usage_gets_an_estimate_that_says_so():
+    with FakeLLMServer(sot_responder(SKELETON, sequential="A plain answer, forty characters long."),
+                       latency=FAST) as server:
+        async with client(server, "openai", mode="sequential", extra_body=NO_USAGE) as sot:
+            result = await sot.generate("How can I be healthier?")
+    [request] = server.requests
+    assert request.body["stream_options"] == {"include_usage": False}  # the server was asked for none
+    assert (result.usage.calls, result.usage.estimated_calls, result.usage.estimated) == (1, 1, True)
+    assert result.usage.output_tokens == 10  # 39 characters, about four to a token
+    prompt_chars = sum(len(m["content"]) for m in request.body["messages"])
+    assert result.usage.input_tokens == -(-prompt_chars // 4) > 0
+
+
+async def test_usage_sums_reported_and_estimated_calls():
+    """Point 2 fails on the main model (which reports usage) and is written by a fallback that reports none."""
+    base = sot_responder(SKELETON)
+
+    def point_2_fails(request):
+        reply = base(request)
+        return Reply(reply.text, fault=Fault.status(400)) if point_of(request) == 2 else reply
+
+    with FakeLLMServer(point_2_fails, latency=FAST) as server, \
+            FakeLLMServer(sot_responder(SKELETON, {2: "Fallback text here."}), latency=FAST) as backup:
+        fallback = create_provider("openai:backup", api_key="k", base_url=backup.openai_base_url, extra_body=NO_USAGE)
+        async with client(server, "openai", fallback=fallback) as sot:
+            result = await sot.generate("How can I be healthier?")
+        await fallback.aclose()
+    assert result.points[1].model == "openai:backup"
+    reported = [r for r in server.requests if r.fault is None]
+    assert result.usage.calls == len(server.requests) + 1 == 6 and result.usage.estimated_calls == 1
+    assert result.usage.output_tokens == sum(r.usage.output_tokens for r in reported) + 5  # 19 characters
+    assert result.usage.input_tokens > sum(r.usage.input_tokens for r in reported)
 
 
 async def test_expand_prompts_share_their_prefix_and_end_with_the_point(provider):

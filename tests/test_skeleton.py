@@ -120,3 +120,50 @@ def test_a_skeleton_that_only_repeats_the_question_is_done():
     parser = SkeletonParser(question="What if the Internet had been invented in 1450?")
     parser.feed("1. The Internet had been invented in 1450\n2. The Internet had been invented in 1450\n")
     assert parser.done and parser.points == []
+
+
+@pytest.mark.parametrize("text, titles", [
+    # what SmolLM2 on llama.cpp wrote for sotkit's skeleton prompt, with no prefill
+    ("The most effective ways to deal with stress are: 1. Practice mindfulness and meditation; 2. Use your mind "
+     "to relax; 3. Seek support from others; and 4. Prioritize self-care; and 5. Take care of yourself.",
+     ["Practice mindfulness and meditation", "Use your mind to relax", "Seek support from others",
+      "Prioritize self-care", "Take care of yourself"]),
+    ("1. Plan ahead; 2. Sleep well; and 3. Exercise", ["Plan ahead", "Sleep well", "Exercise"]),
+    ("(1) Plan ahead, (2) Sleep well, (3) Exercise", ["Plan ahead", "Sleep well", "Exercise"]),
+    ("1) Plan ahead 2) Sleep well 3) Exercise", ["Plan ahead", "Sleep well", "Exercise"]),
+    ("You could (1) plan ahead, (2) sleep well or (3) exercise.", ["plan ahead", "sleep well", "exercise"]),
+    ("Try these: 1. **Plan**: make a list, 2. **Sleep**: 8 hours", ["Plan", "Sleep"]),
+    ("Try these:\n1. Plan ahead, 2. Sleep well\n3. Exercise", ["Plan ahead", "Sleep well", "Exercise"]),
+    # numbers inside an inline item are no items
+    ("Here: 1. Upgrade to Python 3.12, 2. Budget $2.50 a day, 3. Review on 30.11.2026.",
+     ["Upgrade to Python 3.12", "Budget $2.50 a day", "Review on 30.11.2026"]),
+    ("1. Sales in 2. quarter; 2. Costs", ["Sales in 2. quarter", "Costs"]),
+])
+def test_inline_lists(text, titles):
+    assert parse(text) == titles
+    assert parse(text, step=7) == titles
+
+
+@pytest.mark.parametrize("text", [
+    "Sales rose in the 2. quarter and fell in the 3. quarter.",
+    "In the 1. quarter sales rose, in the 2. quarter they fell.",  # a 1 and a 2, but inside sentences
+    "Upgrade from version 3.1 to 3.12, it costs $2.50. 2 people agreed.",
+    "Python 3.12 was released on 02.10.2023. It is 1.5x faster.",
+    "See chapter 1. 2 of them agree.",
+    "It costs 1. 50 dollars or 2.",  # no item after the 2
+    "Call f(1) and f(2) in order.",
+    "Options 1) and 2)",  # the item after "2)" never starts
+    "1.5 million people, 2.5 million cars",
+    "Skeleton:1. 1. 2. 3.\nPlease, continue providing the skeleton.",  # SmolLM2 on llama.cpp: numbers, no items
+])
+def test_ordinary_text_with_numbers_is_no_list(text):
+    assert parse(text) == []
+    assert parse(text, step=7) == []
+
+
+def test_an_inline_item_is_emitted_when_the_next_number_starts():
+    parser = SkeletonParser()
+    assert parser.feed("Ways to cope: 1. Exercise daily; 2") == []  # "2" may yet be "2.5"
+    assert [p.title for p in parser.feed(". ")] == ["Exercise daily"]
+    assert parser.feed("Sleep well") == []
+    assert [p.title for p in parser.feed("\n")] == ["Sleep well"]  # the line ended

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -38,6 +39,13 @@ class CallUsage:
 
     input_tokens: int = 0
     output_tokens: int = 0
+    estimated: bool = False
+    """No counts came from the server (llama.cpp's servers send none in a stream): these are an estimate."""
+
+    @classmethod
+    def estimate(cls, input_chars: int, output_chars: int) -> CallUsage:
+        """Counts where the server reported none, at about four characters a token (English text)."""
+        return cls(math.ceil(input_chars / 4), math.ceil(output_chars / 4), estimated=True)
 
 
 Chunk = str | CallUsage

@@ -8,24 +8,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 import sotkit
+from tests.conftest import openai_server
 
 pytestmark = pytest.mark.anyio
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -35,26 +26,9 @@ def served_model():
     directory = str(embedded_model_dir())
     executable = shutil.which("transformers", path=str(Path(sys.executable).parent))
     assert executable, "the transformers CLI is missing: pip install -e '.[local,dev]'"
-    port = _free_port()
-    server = subprocess.Popen(
-        [executable, "serve", directory, "--host", "127.0.0.1", "--port", str(port), "--device", "cpu"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"},
-    )
-    base_url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            assert server.poll() is None, f"transformers serve exited: {server.stderr.read()[-2000:]}"
-            try:
-                urllib.request.urlopen(f"{base_url}/models", timeout=2)
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "transformers serve did not come up in 180 s"
-                time.sleep(0.5)
+    with openai_server([executable, "serve", directory, "--device", "cpu"], "transformers serve", timeout_s=180,
+                       env={**os.environ, "HF_HUB_OFFLINE": "1"}) as base_url:
         yield directory, base_url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 async def test_sot_answer_through_transformers_serve(served_model):
