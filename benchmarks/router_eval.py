@@ -1,211 +1,214 @@
-"""How well each router picks SoT vs sequential, against the SoT authors' labels of the Vicuna-80 questions.
+"""How well each router picks SoT vs sequential, against the SoT authors' labels (Vicuna-80 and LIMA).
 
-    HF_HUB_OFFLINE=1 python benchmarks/router_eval.py                          # rules + embedding
-    HF_HUB_OFFLINE=1 python benchmarks/router_eval.py --llm local:smollm2      # also the prompting router
+    HF_HUB_OFFLINE=1 python benchmarks/router_eval.py --datasets ../shared/datasets
+    HF_HUB_OFFLINE=1 python benchmarks/router_eval.py --datasets ../shared/datasets --llm openai:gpt-4o-mini
 
-Reports accuracy, and precision and recall with SoT as the positive class, per router and per category, and
-lists any math or coding question a router sent to SoT (the costly mistake: SoT breaks step-by-step answers).
-Writes benchmarks/results/router_eval.{json,md}. The labels are for evaluation only: no router is trained or
-tuned on them. Also reports each router on sotkit's own held-out set (sotkit/router_data/heldout.tsv).
+Every figure stands beside the always-sequential baseline (the accuracy of never using SoT), with SoT as the
+positive class for precision and recall, and a 95% bootstrap interval for accuracy and precision.
+
+- The shipped routers (default, rules, embedding) were never trained or tuned on Vicuna or LIMA. LIMA is split
+  once, by a fixed seed, into a dev half (misroutes were read there while writing the guards) and a test half
+  (never read): the test half is the honest figure.
+- For comparison, learned routers trained on LIMA itself (word and MiniLM features, with the guards, SoT from
+  0.6) by 5-fold cross-validation: what training on in-distribution labels buys. LIMA is CC BY-NC-SA: nothing
+  trained on it ships.
+- Calibration: the default router's stated P(sot) against the observed rate, on the LIMA test half.
+
+Writes benchmarks/results/router_eval.{json,md}.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import random
 import sys
 import time
-from collections import defaultdict
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import anyio
 
-from sotkit.router import LLMRouter, Router, make_router
+from sotkit.router import LearnedRouter, Router, make_router, read_labels, train
+from sotkit.router.learned import Labelled, Report, featurize, report
 
 ROOT = Path(__file__).resolve().parents[1]
-VICUNA = ROOT.parent / "shared" / "datasets" / "vicuna80.jsonl"
-HELDOUT = ROOT / "sotkit" / "router_data" / "heldout.tsv"
 RESULTS = ROOT / "benchmarks" / "results"
-#: categories where the answer must be reasoned or written step by step; SoT there is a hard error
-NEVER_SOT = ("math", "coding")
+OWN = ROOT / "benchmarks" / "router_data" / "questions.jsonl"
+NEVER_SOT = ("math", "coding")  # Vicuna categories where SoT is a hard error
+SPLIT_SEED = 17
 
 
-@dataclass(frozen=True)
-class Labelled:
-    question: str
-    sot: bool
-    category: str
+def lima_halves(rows: list[Labelled]) -> tuple[list[int], list[int]]:
+    ids = list(range(len(rows)))
+    random.Random(SPLIT_SEED).shuffle(ids)
+    half = len(ids) // 2
+    return sorted(ids[:half]), sorted(ids[half:])
 
 
-def read_vicuna(path: Path) -> list[Labelled]:
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [Labelled(r["question"], bool(r["sot_suitable"]), r["category"]) for r in rows]
+def bootstrap(rows: list[Labelled], routed: list[bool], draws: int = 1000) -> dict[str, list[float]]:
+    """95% intervals of accuracy and precision, resampling questions."""
+    rng = random.Random(0)
+    accuracy, precision = [], []
+    for _ in range(draws):
+        picks = [rng.randrange(len(rows)) for _ in rows]
+        r = report([rows[i] for i in picks], [routed[i] for i in picks])
+        accuracy.append(r.accuracy)
+        if r.precision is not None:
+            precision.append(r.precision)
+
+    def interval(values: list[float]) -> list[float]:
+        values.sort()
+        return [round(values[int(0.025 * len(values))], 3), round(values[int(0.975 * len(values)) - 1], 3)]
+
+    return {"accuracy_ci": interval(accuracy), "precision_ci": interval(precision) if precision else []}
 
 
-def read_heldout(path: Path) -> list[Labelled]:
-    rows = [line.split("\t") for line in path.read_text(encoding="utf-8").splitlines()
-            if line.strip() and not line.startswith("#")]
-    return [Labelled(question, label == "sot", kind) for label, kind, question in rows]
+def summary(rows: list[Labelled], routed: list[bool]) -> dict[str, Any]:
+    r = report(rows, routed)
+    out = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.as_dict().items() if k != "per_category"}
+    return out | bootstrap(rows, routed)
 
 
-def scores(pairs: list[tuple[bool, bool]]) -> dict[str, Any]:
-    """Accuracy, precision and recall (SoT positive) of ``(predicted_sot, labelled_sot)`` pairs."""
-    tp = sum(p and t for p, t in pairs)
-    fp = sum(p and not t for p, t in pairs)
-    fn = sum(t and not p for p, t in pairs)
-    correct = sum(p == t for p, t in pairs)
-    return {"n": len(pairs), "accuracy": round(correct / len(pairs), 4),
-            "precision": round(tp / (tp + fp), 4) if tp + fp else None,
-            "recall": round(tp / (tp + fn), 4) if tp + fn else None, "tp": tp, "fp": fp, "fn": fn}
-
-
-def per_category(data: list[Labelled], n: int) -> list[Labelled]:
-    """The first ``n`` questions of each category, in file order: a cheap, fixed sample for slow routers."""
-    taken: dict[str, int] = defaultdict(int)
-    sample = []
-    for item in data:
-        if taken[item.category] < n:
-            taken[item.category] += 1
-            sample.append(item)
-    return sample
-
-
-async def evaluate(router: Router, data: list[Labelled]) -> dict[str, Any]:
-    await router.decide(data[0].question)  # load models first: time the routing, not the loading
+async def route(router: Router, rows: list[Labelled]) -> tuple[list[bool], list[str], float]:
     started = time.perf_counter()
-    decisions = []
-    for number, item in enumerate(data, 1):
-        decisions.append(await router.decide(item.question))
-        if number % 20 == 0:
-            print(f"  {number}/{len(data)} questions", flush=True)
-    elapsed = time.perf_counter() - started
-    pairs = [(d.mode == "sot", item.sot) for d, item in zip(decisions, data)]
-    by_category: dict[str, list[tuple[bool, bool]]] = defaultdict(list)
-    for pair, item in zip(pairs, data):
-        by_category[item.category].append(pair)
-    fallbacks = sum("fell back" in d.reason for d in decisions)
-    return {
-        **scores(pairs),
-        "seconds_per_question": round(elapsed / len(data), 5),
-        "fallbacks": fallbacks,
-        "per_category": {c: scores(p) for c, p in sorted(by_category.items())},
-        "never_sot_violations": [item.question for d, item in zip(decisions, data)
-                                 if item.category in NEVER_SOT and d.mode == "sot"],
-        "errors": [{"question": item.question, "category": item.category, "labelled_sot": item.sot,
-                    "reason": d.reason} for d, item in zip(decisions, data) if (d.mode == "sot") != item.sot],
-    }
+    if isinstance(router, LearnedRouter):
+        decisions = router.classify_many([r.question for r in rows])
+    else:
+        decisions = [await router.decide(r.question) for r in rows]
+    seconds = (time.perf_counter() - started) / len(rows)
+    return [d.mode == "sot" for d in decisions], [d.reason for d in decisions], seconds
 
 
-METHOD = """\
-How the routers were built. The rules (`sotkit/router.py`) were written from first principles about when an answer
-is a list of independent points (the SoT paper's criterion): code, proofs, computations, estimates and puzzles,
-pieces of writing, role play, edits of a given text and single facts go sequential; ways, tips, differences, pros
-and cons, factors, causes, effects, recommendations and counterfactual consequences go to SoT; open questions with
-none of these signals go to SoT, anything else sequential. They were developed against two hand-written sets
-(`sotkit/router_data/questions.tsv`, 274 questions, and `heldout.tsv`, 50 questions written afterwards; the rules
-scored 42/50 on the held-out set at first sight, and it was then used for one round of fixes of general gaps:
-multi-sentence questions, exception names, percentages, superlative facts). The Vicuna questions were not read
-while writing them (only the file's first five lines, when checking its format); the rules' first Vicuna
-evaluation (commit bed1b38) gave 0.912, and nothing was changed in response to it. The embedding router is
-logistic regression on all-MiniLM-L6-v2 sentence embeddings trained on `questions.tsv` only
-(`benchmarks/router_train.py`; L2 1e-3 chosen by 5-fold cross-validation on that set). The LLM router asks the SoT
-paper's A/B/C question with `prompts/router.jinja`.
-"""
+def cross_validated(rows: list[Labelled], features: str, folds: int = 5) -> list[bool]:
+    """Each LIMA question routed by guards + a classifier trained (on LIMA) without its fold."""
+    routed = [False] * len(rows)
+    order = list(range(len(rows)))
+    random.Random(SPLIT_SEED).shuffle(order)
+    x = featurize(features, [r.question for r in rows])  # type: ignore[arg-type]
+    for fold in range(folds):
+        held = set(order[fold::folds])
+        kept = [i for i in range(len(rows)) if i not in held]
+        classifier = train([rows[i].question for i in kept], [rows[i].sot_suitable for i in kept],
+                           features=features, threshold=0.6)  # type: ignore[arg-type]
+        router = LearnedRouter(classifier)
+        for i in held:
+            guarded = router._guard(rows[i].question)
+            routed[i] = guarded is None and classifier.probability(x[i]) >= 0.6
+    return routed
 
 
-def markdown(report: dict[str, Any]) -> str:
-    lines = ["# Router evaluation", "", f"Command: `{report['command']}`", "",
-             f"Labels: {report['dataset']} ({report['n']} questions; SoT-suitable = positive). "
-             "Evaluation only: no router was trained or tuned on them.", "", METHOD,
-             "| router | accuracy | precision | recall | math/coding sent to SoT | fallbacks | s/question |",
-             "|---|---|---|---|---|---|---|"]
-    for name, r in report["routers"].items():
-        v = r["vicuna"]
-        name = f"{name} (sample of {v['n']})" if r["sampled"] else name
-        lines.append(f"| {name} | {v['accuracy']:.3f} | {_fmt(v['precision'])} | {_fmt(v['recall'])} | "
-                     f"{len(v['never_sot_violations'])} | {v['fallbacks']} | {v['seconds_per_question']:.4f} |")
-    lines += ["", "Held-out set written for sotkit (`sotkit/router_data/heldout.tsv`, never trained on):", "",
-              "| router | accuracy | precision | recall |", "|---|---|---|---|"]
-    for name, r in report["routers"].items():
-        if (h := r["heldout"]) is None:
-            continue
-        lines.append(f"| {name} | {h['accuracy']:.3f} | {_fmt(h['precision'])} | {_fmt(h['recall'])} |")
-    categories = sorted(next(iter(report["routers"].values()))["vicuna"]["per_category"])
-    lines += ["", "Accuracy per Vicuna category (n; labelled SoT-suitable):", "",
-              "| category | n | labelled SoT | " + " | ".join(report["routers"]) + " |",
-              "|---|---|---|" + "---|" * len(report["routers"])]
-    for c in categories:
-        first = next(iter(report["routers"].values()))["vicuna"]["per_category"][c]
-        row = [f"{r['vicuna']['per_category'][c]['accuracy']:.2f}" if c in r["vicuna"]["per_category"] else "-"
-               for r in report["routers"].values()]
-        lines.append(f"| {c} | {first['n']} | {first['tp'] + first['fn']} | " + " | ".join(row) + " |")
-    for name, r in report["routers"].items():
-        lines += ["", f"## {name}: misrouted Vicuna questions", ""]
-        lines += [f"- [{e['category']}] labelled {'SoT' if e['labelled_sot'] else 'sequential'}: "
-                  f"{e['question']} -- *{e['reason']}*" for e in r["vicuna"]["errors"]] or ["(none)"]
-    return "\n".join(lines) + "\n"
+def reliability(router: LearnedRouter, rows: list[Labelled]) -> list[dict[str, Any]]:
+    p = [d.p_sot for d in router.classify_many([r.question for r in rows])]
+    bins: dict[int, list[int]] = {}
+    for i, value in enumerate(p):
+        bins.setdefault(min(int(value * 5), 4), []).append(i)
+    return [{"bin": f"{b / 5:.1f}-{(b + 1) / 5:.1f}", "n": len(m), "stated": round(sum(p[i] for i in m) / len(m), 3),
+             "observed": round(sum(rows[i].sot_suitable for i in m) / len(m), 3)} for b, m in sorted(bins.items())]
 
 
-def _fmt(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.3f}"
+async def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--datasets", type=Path, default=ROOT.parent / "shared" / "datasets")
+    parser.add_argument("--llm", help="also the prompting router, asking this provider:model")
+    parser.add_argument("--no-cv", action="store_true", help="skip the LIMA-trained comparison (minutes on CPU)")
+    args = parser.parse_args()
+    vicuna = read_labels(args.datasets / "vicuna80.jsonl")
+    lima = read_labels(args.datasets / "lima_router.jsonl")
+    dev, test = lima_halves(lima)
+    sets = {"vicuna": vicuna, "lima_test": [lima[i] for i in test], "lima_dev": [lima[i] for i in dev],
+            "lima": lima}
 
-
-async def run(args: argparse.Namespace) -> dict[str, Any]:
-    vicuna, heldout = read_vicuna(args.dataset), read_heldout(HELDOUT)
-    routers: dict[str, Router] = {"rules": make_router("rules")}
-    if not args.no_embedding:
-        routers["embedding"] = make_router("embedding")
+    routers: dict[str, Router] = {"default": make_router(), "rules": make_router("rules"),
+                                  "embedding": make_router("embedding")}
     provider = None
     if args.llm:
         from sotkit.providers import create_provider
-        from sotkit.templates import Templates
 
         provider = create_provider(args.llm)
-        # a generous timeout: the first call to a local model also loads it
-        routers[f"llm ({args.llm})"] = LLMRouter(
-            provider, Templates(local=args.llm.startswith("local:")), timeout=args.llm_timeout)
-    report: dict[str, Any] = {"command": " ".join(["python", "benchmarks/router_eval.py", *sys.argv[1:]]),
-                              "dataset": str(args.dataset.relative_to(ROOT.parent)), "n": len(vicuna),
-                              "routers": {}}
-    try:
-        for name, router in routers.items():
-            sampled = name.startswith("llm") and args.llm_sample
-            questions = per_category(vicuna, args.llm_sample) if sampled else vicuna
-            print(f"evaluating {name} on {len(questions)} questions ...", flush=True)
-            report["routers"][name] = {"vicuna": await evaluate(router, questions), "sampled": bool(sampled),
-                                       "heldout": None if sampled else await evaluate(router, heldout)}
-    finally:
-        if provider is not None:
-            await provider.aclose()
-    return report
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dataset", type=Path, default=VICUNA)
-    parser.add_argument("--llm", metavar="MODEL", help="also evaluate the prompting router on this provider:model")
-    parser.add_argument("--llm-timeout", type=float, default=300.0, help="seconds per routing call (default 300)")
-    parser.add_argument("--llm-sample", type=int, default=0, metavar="N",
-                        help="evaluate the LLM router on only the first N questions of each category (0: all)")
-    parser.add_argument("--no-embedding", action="store_true", help="skip the embedding router")
-    parser.add_argument("--out", type=Path, default=RESULTS / "router_eval")
-    args = parser.parse_args(argv)
-    if not args.dataset.is_file():
-        parser.error(f"no dataset at {args.dataset}; pass --dataset path/to/vicuna80.jsonl")
-    report = anyio.run(run, args)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
-    args.out.with_suffix(".md").write_text(markdown(report), encoding="utf-8")
-    for name, r in report["routers"].items():
-        v = r["vicuna"]
-        print(f"{name:>24}: accuracy {v['accuracy']:.3f}  precision {_fmt(v['precision'])}  recall "
-              f"{_fmt(v['recall'])}  math/coding->SoT {len(v['never_sot_violations'])}  "
-              + (f"held-out accuracy {r['heldout']['accuracy']:.3f}" if r["heldout"] else f"(n={v['n']})"))
-    print(f"wrote {args.out.with_suffix('.json')} and {args.out.with_suffix('.md')}")
+        routers[f"llm ({args.llm})"] = make_router("llm", provider=provider)
+    results: dict[str, Any] = {"command": " ".join(["python", "benchmarks/router_eval.py", *sys.argv[1:]]),
+                               "split_seed": SPLIT_SEED, "routers": {}}
+    misroutes: dict[str, list[str]] = {}
+    for name, router in routers.items():
+        entry: dict[str, Any] = {}
+        for set_name, rows in sets.items():
+            routed, reasons, seconds = await route(router, rows)
+            entry[set_name] = summary(rows, routed) | {"s_per_question": round(seconds, 5)}
+            if set_name == "vicuna":
+                entry["vicuna_never_sot_sent_to_sot"] = sum(s for s, r in zip(routed, rows) if r.category in NEVER_SOT)
+                entry["vicuna_per_category"] = report(rows, routed).as_dict()["per_category"]
+                misroutes[name] = [f"[{r.category}] labelled {'SoT' if r.sot_suitable else 'sequential'}: "
+                                   f"{r.question} -- *{why}*" for s, r, why in zip(routed, rows, reasons)
+                                   if s != bool(r.sot_suitable)]
+        results["routers"][name] = entry
+        print(name, {k: (v["accuracy"], v["precision"], v["always_sequential"]) for k, v in entry.items()
+                     if isinstance(v, dict) and "accuracy" in v}, flush=True)
+    if provider is not None:
+        await provider.aclose()
+    if not args.no_cv:
+        for features in ("words", "minilm"):
+            routed = cross_validated(lima, features)
+            name = f"trained on LIMA, {features} (5-fold CV)"
+            results["routers"][name] = {"lima": summary(lima, routed),
+                                        "lima_test": summary(sets["lima_test"], [routed[i] for i in test])}
+            print(name, results["routers"][name]["lima"]["accuracy"], flush=True)
+    default = routers["default"]
+    assert isinstance(default, LearnedRouter)
+    results["calibration_lima_test"] = reliability(default, sets["lima_test"])
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "router_eval.json").write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    (RESULTS / "router_eval.md").write_text(markdown(results, misroutes), encoding="utf-8")
     return 0
 
 
+def cell(s: dict[str, Any], key: str) -> str:
+    value = s.get(key)
+    if value is None:
+        return "n/a"
+    ci = s.get(f"{key}_ci")
+    return f"{value:.3f}" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
+
+
+def markdown(results: dict[str, Any], misroutes: dict[str, list[str]]) -> str:
+    lines = ["# Router evaluation", "", f"Command: `{results['command']}`", "",
+             "Labels: the SoT authors' (`shared/datasets/vicuna80.jsonl`, 80 questions; `lima_router.jsonl`, 1,030). "
+             "SoT-suitable is the positive class; 95% bootstrap intervals in brackets; *always seq.* is the accuracy "
+             "of never using SoT. None of the shipped routers was trained or tuned on these sets: the default and "
+             "embedding routers are trained on sotkit's own hand-written questions "
+             "(`benchmarks/router_data/questions.jsonl`), the guards were written as kinds of request. LIMA is split "
+             f"once (seed {results['split_seed']}) into a dev half, where misroutes were read while writing the "
+             "guards, and a test half that was never read.", ""]
+    for set_name, title in (("vicuna", "Vicuna-80"), ("lima_test", "LIMA test half (515, never read)"),
+                            ("lima_dev", "LIMA dev half (515)"), ("lima", "LIMA, all 1,030")):
+        lines += [f"## {title}", "", "| router | accuracy | always seq. | SoT precision | SoT recall | s/question |",
+                  "|---|---|---|---|---|---|"]
+        for name, entry in results["routers"].items():
+            if set_name in entry:
+                s = entry[set_name]
+                lines.append(f"| {name} | {cell(s, 'accuracy')} | {s['always_sequential']:.3f} | "
+                             f"{cell(s, 'precision')} | {cell(s, 'recall')} | "
+                             f"{s.get('s_per_question', float('nan')):.5f} |")
+        lines.append("")
+    lines += ["Math or coding questions sent to SoT on Vicuna: " + ", ".join(
+        f"{n} {e['vicuna_never_sot_sent_to_sot']}" for n, e in results["routers"].items()
+        if "vicuna_never_sot_sent_to_sot" in e) + ".", "",
+        "## Calibration of the default router (LIMA test half)", "",
+        "| stated P(sot) | questions | mean stated | observed SoT-suitable |", "|---|---|---|---|"]
+    lines += [f"| {b['bin']} | {b['n']} | {b['stated']:.3f} | {b['observed']:.3f} |"
+              for b in results["calibration_lima_test"]]
+    lines += ["", "## Vicuna accuracy per category", ""]
+    names = [n for n, e in results["routers"].items() if "vicuna_per_category" in e]
+    categories = sorted(results["routers"][names[0]]["vicuna_per_category"])
+    lines += ["| category | n | always seq. | " + " | ".join(names) + " |", "|---|---|---|" + "---|" * len(names)]
+    for c in categories:
+        first = results["routers"][names[0]]["vicuna_per_category"][c]
+        lines.append(f"| {c} | {first['n']} | {first['always_sequential']:.2f} | " + " | ".join(
+            f"{results['routers'][n]['vicuna_per_category'][c]['accuracy']:.2f}" for n in names) + " |")
+    for name, wrong in misroutes.items():
+        lines += ["", f"## {name}: misrouted Vicuna questions", ""] + [f"- {w}" for w in wrong]
+    return "\n".join(lines) + "\n"
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(anyio.run(main))

@@ -16,6 +16,7 @@ from typing import Any
 import anyio
 
 from . import ConfigError, PartialResultError, SoT, SotkitError, Usage, default_model
+from .router import cli as router_cli
 
 ENGINES = {"lud": "sotkit.engines.lexical_unit.cli", "focus": "sotkit.engines.focusllm.cli"}
 
@@ -28,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--model", help="provider:model, e.g. openai:gpt-4o-mini, anthropic:claude-sonnet-4-5, "
                                      "local:smollm2 (default: $SOTKIT_MODEL, else by which API key is set)")
     ask.add_argument("--mode", choices=["auto", "sot", "sequential"], default="auto")
-    ask.add_argument("--router", choices=["rules", "llm", "embedding"], help="how mode=auto decides")
+    ask.add_argument("--router", help="how mode=auto decides: default, rules, llm, embedding or embedding:PATH")
     ask.add_argument("--fallback", help="model for points (or a skeleton) that fail on the main model")
     ask.add_argument("--base-url", help="an OpenAI-compatible server, with --model openai:<name>")
     ask.add_argument("--templates", help="a directory of .jinja templates overriding the defaults")
@@ -40,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     engines = commands.add_parser("engines", help="self-hosted engines: lud (lexical units), focus (FocusLLM)")
     engines.add_argument("engine", choices=sorted(ENGINES))
     engines.add_argument("args", nargs=argparse.REMAINDER, help="the engine's own command and options")
+    router_cli.add_parser(commands)
     return parser
 
 
@@ -57,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
 
         return importlib.import_module(ENGINES[args.engine]).main(args.args) or 0
     try:
+        if args.command == "router":
+            return router_cli.main(args)
         with warnings.catch_warnings():
             warnings.showwarning = lambda message, *_: _note(f"warning: {message}")  # one line, like the rest
             return anyio.run(_ask, args)

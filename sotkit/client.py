@@ -46,10 +46,16 @@ class SoT:
     provider (``device``, ``dtype``, ``decoding``, ``focus_weights`` for ``local:`` models). Per-request settings (``mode``,
     ``max_points``, ``deadline``, ``on_point_error``, ...; see ``RequestOptions``) are defaults here and
     can be overridden on each call.
+
+    ``router`` chooses how ``mode="auto"`` decides (see ``sotkit.router.make_router``): the default guards
+    against code, computation, puzzles, one-piece writing and the like, then sends a question to SoT only when
+    its calibrated P(sot) reaches ``router_threshold`` (0.6 unless given; higher is more precise, lower sends
+    more questions to SoT). ``router="embedding:router.json"`` uses a router trained with ``sotkit router train``.
     """
 
     def __init__(self, model: str | Provider | None = None, *, fallback: str | Provider | None = None,
-                 router: str | Router | None = None, max_concurrency: int = 16, rpm: float | None = None,
+                 router: str | Router | None = None, router_threshold: float | None = None,
+                 max_concurrency: int = 16, rpm: float | None = None,
                  tpm: float | None = None, templates: TemplateSource = None, timeout: float | None = 60.0,
                  retry: RetryPolicy | int | None = None, **options: Any) -> None:
         request_options = {k: options.pop(k) for k in list(options) if k in REQUEST_FIELDS}
@@ -64,7 +70,8 @@ class SoT:
         if fallback is not None:
             backup = self._provider(fallback, {"timeout": timeout})
             self.backends.append(Backend(backup, _templates(backup, templates), ModelLimits(max_concurrency)))
-        self._router = make_router(router, provider=main, templates=self.backends[0].templates)
+        self._router = make_router(router, provider=main, templates=self.backends[0].templates,
+                                   threshold=router_threshold)
 
     @property
     def model(self) -> str:
@@ -105,7 +112,7 @@ class SoT:
                 if ignored:
                     raise ConfigError(f"context= was given but the template(s) {', '.join(ignored)} never use "
                                       "{{ context }}, so it would be dropped; add it to those templates")
-        return Request(question.strip(), self.backends, opts, send or (lambda event: None), self._router.decide)
+        return Request(question.strip(), self.backends, opts, send or (lambda event: None), self._router)
 
     async def aclose(self) -> None:
         """Close the providers (and SDK clients) this client created; never ones passed in."""

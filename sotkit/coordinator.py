@@ -12,7 +12,7 @@ import dataclasses
 import math
 import time
 import warnings
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -27,7 +27,7 @@ from .limits import ModelLimits, estimate_tokens
 from .overlap import CallSpan, SerialServerWarning, one_at_a_time, serial_note
 from .providers.base import CallUsage, ChatRequest, Provider
 from .result import Mode, Point, Result, Usage
-from .router import Decision
+from .router import Decision, LLMRouter, Router
 from .retry import RetryPolicy, StreamStalled, is_retryable, status_of
 from .skeleton import LINE_TOKENS as SKELETON_LINE_TOKENS
 from .skeleton import SkeletonParser, SkeletonPoint
@@ -93,12 +93,12 @@ class RequestOptions:
 
 class Request:
     def __init__(self, question: str, backends: list[Backend], options: RequestOptions, send: Send,
-                 decide: Callable[[str], Awaitable[Decision]]) -> None:
+                 router: Router) -> None:
         self.question = question
         self.backends = backends
         self.options = options
         self.send = send
-        self.decide = decide
+        self.router = router
         self.usage = Usage()
         self.points: dict[int, Point] = {}
         self.stitcher = Stitcher()
@@ -130,13 +130,16 @@ class Request:
         return self.result()
 
     async def _answer(self) -> None:
-        mode, reason = await self._route()
-        if mode == "sot":
-            self.send(RouteEvent("sot", reason))
-            found = await self._sot()
-            if found < 2:
-                mode, reason = "sequential", f"the skeleton had {found} point(s), so the answer is sequential"
-                self.points.clear()
+        if self.options.mode == "auto" and isinstance(self.router, LLMRouter):
+            mode, reason = await self._sot_while_routing(self.router)
+        else:
+            mode, reason = await self._route()
+            if mode == "sot":
+                self.send(RouteEvent("sot", reason))
+                found = await self._sot()
+                if found < 2:
+                    mode, reason = "sequential", f"the skeleton had {found} point(s), so the answer is sequential"
+                    self.points.clear()
         if mode == "sequential":
             self.mode, self.reason = "sequential", reason
             self.send(RouteEvent("sequential", reason))
@@ -150,11 +153,59 @@ class Request:
         mode = self.options.mode
         if mode != "auto":
             return mode, f"mode={mode!r} was requested"
-        decision = await self.decide(self.question)
+        decision = await self.router.decide(self.question)
         return decision.mode, decision.reason
 
-    async def _sot(self) -> int:
-        """Skeleton and expansions; returns how many points the skeleton had."""
+    async def _sot_while_routing(self, router: LLMRouter) -> tuple[Mode, str]:
+        """The prompting router's call runs beside the skeleton call, which streams meanwhile; nothing of the
+        skeleton reaches the caller before the verdict, and a sequential verdict cancels the skeleton call."""
+        verdict: list[Decision] = []
+        decided = anyio.Event()
+
+        async def route() -> None:
+            decision = await self._ask(router)
+            verdict.append(decision)
+            if decision.mode == "sot":
+                self.send(RouteEvent("sot", decision.reason))
+            else:
+                sketch.cancel()
+            decided.set()
+
+        found = 0
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(route)
+            with anyio.CancelScope() as sketch:
+                found = await self._sot(decided)
+            tg.cancel_scope.cancel()  # a skeleton short of two points is answered sequentially, whatever the verdict
+        if verdict and verdict[0].mode == "sequential":
+            return "sequential", verdict[0].reason
+        if found < 2:
+            self.points.clear()
+            return "sequential", f"the skeleton had {found} point(s), so the answer is sequential"
+        return "sot", verdict[0].reason
+
+    async def _ask(self, router: LLMRouter) -> Decision:
+        """The router's call, through the runner like every call; any failure falls back (never fails)."""
+        request = router.request(self.question)
+        backend = next((b for b in self.backends if b.provider is router.provider), None)
+        if backend is None:  # a router on another model: the main model's limits still apply to it
+            backend = Backend(router.provider, router.templates, self.backends[0].limits)
+        parts: list[str] = []
+
+        def on_text(text: str) -> bool:
+            parts.append(text)
+            return True
+
+        try:
+            with anyio.fail_after(router.timeout):
+                await self._call(lambda b: request, on_text, None, [backend])
+            return router.read(request, "".join(parts))
+        except Exception as exc:  # noqa: BLE001 -- routing must never fail the request
+            return router.fall_back(self.question, exc)
+
+    async def _sot(self, decided: anyio.Event | None = None) -> int:
+        """Skeleton and expansions; returns how many points the skeleton had. With ``decided``, nothing starts
+        (and nothing is sent) before that event is set."""
         backend = self.backends[0]
         parser = SkeletonParser(self.options.max_points, question=self.question)
         batch = backend.provider.supports_batch
@@ -167,6 +218,8 @@ class Request:
         def start(tg: anyio.abc.TaskGroup, new: list[SkeletonPoint]) -> None:
             waiting.extend(new)
             if not waiting or len(parser.points) < 2 or (wait_for_skeleton and not skeleton_done):
+                return
+            if decided is not None and not decided.is_set():
                 return
             outline = [self._add_point(p) for p in parser.points]
             started = [self.points[sp.index] for sp in waiting]
@@ -196,7 +249,10 @@ class Request:
                 self.reason = f"the skeleton call failed after {len(parser.points)} point(s): {exc!r}"
             skeleton_done = True
             self.timings_skeleton_s = anyio.current_time() - self._started
-            start(tg, parser.finish())
+            last = parser.finish()
+            if decided is not None and len(parser.points) >= 2:
+                await decided.wait()
+            start(tg, last)
             if len(parser.points) < 2:
                 tg.cancel_scope.cancel()
         if skeleton_error is not None and len(parser.points) < 2:

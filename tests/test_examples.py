@@ -260,7 +260,7 @@ def test_webapp_streams_the_skeleton_then_fills_every_point_in_a_real_browser(ch
     assert re.fullmatch(f"First point {seconds} · total {seconds} · sequential estimate {seconds} \\(\\d+\\.\\d× the total\\)",
                         footer)
     assert (artifacts / "webapp.png").read_bytes().startswith(b"\x89PNG")
-    assert sequential[:2] == ("A plain answer.", 0) and sequential[2].startswith("Sequential: rules:")
+    assert sequential[:2] == ("A plain answer.", 0) and sequential[2].startswith("Sequential: guard: asks for code")
     # the finished points arrived last-first; the page kept skeleton order
     points = sorted((r for r in server.requests if point_of(r)), key=lambda r: r.finished_at)
     assert [point_of(r) for r in points] == [4, 3, 2, 1]

@@ -27,6 +27,9 @@ def test_the_wheel_carries_prompts_and_engines(wheel: Path):
     names = zipfile.ZipFile(wheel).namelist()
     assert "sotkit/prompts/skeleton.jinja" in names and "sotkit/prompts/expand.jinja" in names
     assert "sotkit/engines/__init__.py" in names
+    # the routers' classifiers ship; the questions they were trained on stay in the repository
+    assert {"sotkit/router/default_router.json", "sotkit/router/embedding_router.json"} <= set(names)
+    assert not any(n.endswith((".tsv", ".jsonl")) for n in names)
     assert not any(n.startswith(("engines/", "prompts/", "tests/")) for n in names)
 
 
@@ -44,10 +47,11 @@ def test_the_wheel_works_in_a_fresh_venv_without_the_repo(wheel: Path, tmp_path:
     code = ("import sotkit, sys; from sotkit.templates import Templates; "
             "assert 'site-packages' in sotkit.__file__, sotkit.__file__; "
             "print(Templates().render('skeleton', question='Why?').prefill); "
-            "print(sorted({'openai', 'anthropic', 'torch', 'transformers'} & set(sys.modules)))")
+            "print(sorted({'openai', 'anthropic', 'torch', 'transformers'} & set(sys.modules))); "
+            "from sotkit.router import make_router; print(make_router().classify('What are some tips for sleep?').mode)")
     out = subprocess.run([python, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path,
                          env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"}).stdout
-    assert out.split("\n")[:2] == ["1.", "[]"]
+    assert out.split("\n")[:3] == ["1.", "[]", "sot"]
     help_text = subprocess.run([env_dir / "bin" / "sotkit", "--help"], capture_output=True, text=True,
                                check=True, cwd=tmp_path).stdout
     assert "ask" in help_text

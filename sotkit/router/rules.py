@@ -1,0 +1,324 @@
+"""Rules on the question's shape: the guards every router applies first, and the rules router.
+
+The guards name kinds of request whose best answer is one connected piece, whatever words they contain:
+code (also when it speaks of lists, arrays or elements), computations, proofs, puzzles and constraint
+problems, multiple choice, one piece of writing (also when sub-questions to cover follow), transforming a
+given text, role play, single facts and yes/no judgements. A guard that matches sends the question to
+sequential decoding; a misrouted sequential answer only costs speed, a misrouted SoT answer costs quality.
+
+``RulesRouter`` adds list signals ("ways", "tips", "differences", "what if") after the guards; it needs no
+model and routes in microseconds, but says SoT for every open question, so it is the recall-first choice.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from .base import Decision
+
+if TYPE_CHECKING:
+    from ..result import Mode
+
+#: questions are judged on their first and last ``_HEAD`` characters: the request is stated at one end or the
+#: other, and a bound keeps a huge question (a pasted document) from stalling the event loop in the regexes
+_HEAD = 2000
+
+
+# --------------------------------------------------------------------------------------------------- rules
+#
+# Written from first principles about when an answer is a list of independent points, before the evaluation
+# questions were read. Rules are tried in order and the first match decides: signals that an answer must be
+# one connected piece (code, proof, arithmetic, an estimate, a story, a role) beat list words, so "write a
+# blog post with tips" stays sequential.
+
+_LANGUAGES = (r"(?:python|java|javascript|typescript|c\+\+|c#|golang|rust|ruby|php|kotlin|swift|scala|haskell|"
+              r"perl|bash|shell|powershell|sql|matlab|html|css|lua|julia|elixir|dart|assembly|(?-i:C|R|Go))")
+_CODE_ARTIFACTS = (r"(?:function|program|script|class|method|algorithm|query|regex|regular expression|code|"
+                   r"snippet|endpoint|component|dockerfile|makefile|unit tests?|test cases?|web ?page|web app)")
+_WRITING_ARTIFACTS = (
+    r"(?:(?:short )?story|poem|haiku|limerick|sonnet|ode|ballad|song|lyrics|rap|verse|letter|e-?mail|note|memo|"
+    r"message|speech|toast|eulogy|essay|blog(?: post)?|article|post|tweet|review|script|screenplay|scene|"
+    r"dialogue|monologue|soliloquy|press release|description|advert(?:isement)?|ad|slogan|tagline|jingle|fable|"
+    r"(?:fairy )?tale|announcement|invitation|proposal|bio(?:graphy)?|obituary|newsletter|caption|headline|"
+    r"pitch|paragraph|chapter|novel|plot|greeting|card|resume|résumé|cv|report|summary|joke|riddle)"
+)
+_LIST_NOUNS = (
+    r"(?:ways|tips|tricks|strategies|methods|techniques|ideas|suggestions|recommendations|advice|habits|"
+    r"(?:best )?practices|factors|reasons|causes|effects|consequences|impacts?|implications|benefits|"
+    r"advantages|disadvantages|drawbacks|downsides|upsides|pros|cons|risks|dangers|challenges|obstacles|"
+    r"barriers|problems|issues|concerns|considerations|differences|similarities|types|kinds|categories|"
+    r"examples|features|characteristics|qualities|traits|principles|elements|components|aspects|signs|"
+    r"symptoms|lessons|arguments|options|alternatives|measures|skills|tools|resources|uses|applications|"
+    r"trends|theories|roles|responsibilities|functions|steps (?:can|should|could|would|might))"
+)
+_IMPROVE_VERBS = (
+    r"(?:improve|increase|reduce|decrease|lower|boost|enhance|prevent|avoid|protect|maintain|cope|deal with|"
+    r"manage|overcome|handle|get better|become (?:a )?(?:better|more)|make\b[^?]{0,40}\b(?:more|less|better|easier|"
+    r"safer|healthier|cheaper)|save|"
+    r"stay (?:motivated|healthy|safe|focused|fit|productive|calm|positive|organi[sz]ed)|keep|prepare|attract|encourage|promote|support|help|develop|build|grow|balance|choose|pick|select|"
+    r"find|learn|start|adapt|fight|combat|address|tackle|mitigate)"
+)
+# a number that is a quantity rather than a year: money, a percentage, a unit, or not four digits
+_QUANTITY = (r"(?:\$\s?\d[\d,.]*|\d[\d,.]*\s?(?:%|percent|km|m|cm|kg|g|mph|hours?|minutes?|seconds?|days?|"
+             r"years?|cents?|dollars?|meters?|miles?|liters?)\b|\b(?!1\d{3}\b|20\d\d\b)\d+(?:[.,]\d+)?\b)")
+# a question that asks for a quantity ("what was lacking" asks for none)
+_ASKS_QUANTITY = (r"(?:how (?:much|many|long|far|fast|old)|find|calculate|what (?:is|was|are|were|will be|would be) "
+                  r"(?:the|its|their|his|her|my|your) (?:\w+ )?(?:total|sum|average|mean|cost|price|difference|ratio|"
+                  r"speed|distance|area|volume|probability|value|result|percentage|rate|number|amount|dimensions|"
+                  r"length|width|height|age)\b)")
+_EVALUATIVE = re.compile(r"\b(?:worth|good|bad|better|worse|ethical|moral|should|important|necessary|possible|"
+                         r"safe|healthy|fair|justified|effective|beneficial|harmful|a place|the future|the best)\b",
+                         re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class _Rule:
+    mode: Mode
+    confidence: float
+    says: str
+    pattern: re.Pattern[str]
+
+    def find(self, text: str) -> re.Match[str] | None:
+        return self.pattern.search(text)
+
+
+def _rule(mode: Mode, confidence: float, says: str, *patterns: str) -> _Rule:
+    # MULTILINE: the question arrives one sentence per line, so "^" anchors at the start of any sentence
+    flags = re.IGNORECASE | re.MULTILINE
+    compiled = re.compile("|".join(f"(?:{p})" for p in patterns), flags)
+    return _Rule(mode, confidence, says, compiled)
+
+
+#: kinds of request whose answer is one connected piece, tried in order
+GUARDS = [
+    _rule("sequential", 0.85, "asks the model to play a role",
+          r"\bpretend (?:you are|you're|that you)\b", r"(?:^|\byou (?:to )?)pretend to be\b", r"\bimagine (?:you are|you're|yourself|that you are)\b",
+          r"\bact (?:as|like) (?:a|an|the|my|if)\b", r"\brole[- ]?play", r"\bplay the (?:role|part) of\b",
+          r"\bin the (?:voice|role|persona|shoes) of\b", r"\b(?:speak|respond|answer|reply) as (?:a|an|the|if)\b",
+          r"\bif you were (?:a|an|the)\b", r"^(?:you are|you're) (?:a|an|the|my)\b",
+          r"\bas an? [^,.?!]{1,50},\s*(?:how|what|why|describe|tell|explain)[^.?!]*\b(?:would you|do you|your|you "
+          r"(?:feel|say|explain|respond|convince|describe|handle|approach|react|justify))\b"),
+    _rule("sequential", 0.9, "asks for code",
+          rf"\b(?:write|implement|create|build|develop|generate|give me|show me)\b[^.?!\n]{{0,60}}?\b"
+          rf"{_CODE_ARTIFACTS}\b",
+          r"\bimplement\b[^.?!]{0,40}\b(?:sort|search|tree|linked list|queue|stack|cache|heap|graph|"
+          r"hash ?(?:map|table)|algorithm|parser|interface)\b",
+          rf"\b(?:write|implement|code|program|how (?:do|can|would|should) (?:i|you|we)|how to)\b[^?!]{{0,80}}"
+          rf"\b(?:in|using|with) {_LANGUAGES}(?![\w+#])",
+          r"\b(?:debug|fix|refactor|optimi[sz]e|review|explain)\b[^.?!]{0,30}\b(?:this|my|the following) "
+          r"(?:code|bug|function|program|script|query|snippet|loop|regex|class)\b",
+          # an exception's CamelCase name (KeyError, NullPointerException), a traceback, or code itself
+          r"(?-i:\b[A-Z]\w*(?:Error|Exception)\b)", r"\btraceback\b", r"```", r"\bdef \w+\(", r"#include\b",
+          r"console\.log", r"(?-i:\bSELECT\b[^?]*\bFROM\b)", r"\bprint\s*\(", r"\bfor \w+ in range\b",
+          r"\b(?:var|let|const|int) \w+\s*=", r"\w\(\)\s*[;{]", r"\b(?:if|while|for)\s*\([^)]*\)\s*\{",
+          r"\w\.\w+\([^)]*\)", r"=>", r"\w\[\w*\]\s*[=;)]",
+          # fixing, explaining or reviewing given code, whatever the code talks about
+          # a programming exercise: "Given an array of ..., return ...", "... in Java."
+          r"^given (?:an?|two|the) (?:\w+ )?(?:array|list|string|integer|matrix|tree|linked list|graph|dictionary|"
+          r"map|set|number)s?\b[^\n]*\b(?:return|find|write|determine|compute|print|output)\b",
+          rf"^(?:given|write|implement|return|find|print|create|build|code|make|generate)\b[^\n]*\b(?:in|using) "
+          rf"{_LANGUAGES}(?![\w+#])",
+          rf"^(?:write|create|build|generate|implement|make)\b[^\n]*\b{_LANGUAGES}(?![\w+#])",
+          # something of mine or this that misbehaves: "my loop skips ...", "why does this regex not match ..."
+          r"\b(?:my|this|the) (?:code|loop|function|script|query|regex|program|app|test|build|container|method|"
+          r"class|component|list|array|dataframe)\b(?! reviews?| quality| style| base)[^?]*\b(?:error|fails?|"
+          r"crash(?:es)?|skips?|returns?|"
+          r"throws?|doesn't|does not|won't|not match|never|wrong|rejected|exits?|re-renders?)\b",
+          r"\bwhat(?:'s| is) wrong with (?:this|my|the following|the)\b", r"\b(?:find|spot|fix) the (?:bug|error)",
+          r"\b(?:segmentation fault|segfault|stack ?trace|compiler error|syntax error|index out of range|"
+          r"undefined is not|null pointer|compile error)\b",
+          rf"\b(?:debug|fix|refactor|optimi[sz]e|review|explain|what does)\b[^.?!]{{0,30}}\b(?:this|my|the following)"
+          rf"(?: {_LANGUAGES})? (?:code|bug|function|program|script|query|snippet|loop|regex|class|line|method)\b",
+          rf"\bthis (?:line|piece|snippet|bit) of (?:code|{_LANGUAGES})\b", r"\bone-liner\b",
+          rf"\b(?:write|implement|create|generate|give me|show me)\b[^.?!\n]{{0,100}}?\b(?:function|program|script|"
+          rf"class|method|query|regex|component|unit tests?|code)\b(?! review)"),
+    _rule("sequential", 0.9, "asks for a proof or derivation",
+          r"\b(?:prove|proof|show that|demonstrate that|derive|derivation)\b"),
+    _rule("sequential", 0.9, "asks for a computation",
+          r"\d\s*[+*×÷^=]\s*\(?-?\d", r"\d\s+[-/]\s+\d", r"\d\s*(?:times|plus|minus|divided by|multiplied by)\s*\d",
+          r"\b[a-z]\s*\^\s*\d", r"\d\s*(?:%|percent) of \$?\d", r"\b[a-z]\s*\(\s*[a-z0-9]\s*\)\s*=",
+          r"\d[a-z]\s*[-+=]", r"\b[a-z]\s*=\s*-?\d",
+          r"\b(?:calculate|compute|simplify|factori[sz]e|differentiate)\b",
+          r"\bsolve (?:for|the (?:equation|system|inequality|integral)|\S*\s*[=+])",
+          r"\b(?:derivative|integral|equation|inequality|polynomial|matrix|determinant|eigen\w*|logarithm|factorial|"
+          r"probability (?:of|that)|expected value|greatest common|least common|gcd|lcm|prime factor|hypotenuse)\b",
+          r"\bhow many\b[^?]*\b(?:ways|combinations|permutations)\b[^?]*\d",
+          r"\d[^?]*\b(?:triangle|circle|rectangle|square|sphere|cube|cylinder|cone|polygon)\b",
+          r"\b(?:area|volume|perimeter|circumference|surface area|diagonal) of an? \w+[^?]*\d",
+          r"\d[^.?]*\d[^?]*\b(?:how (?:many|much|long|far|fast)|what is the (?:total|average|sum|difference)|"
+          r"find)\b", r"\b(?:how (?:many|much|long|far|fast)|what is the (?:total|average|sum))\b[^?]*\d[^?]*\d"),
+    _rule("sequential", 0.85, "a word problem: quantities given, a quantity asked",
+          rf"(?s:{_QUANTITY}.*{_QUANTITY}.*^{_ASKS_QUANTITY})", rf"(?s:^{_ASKS_QUANTITY}.*{_QUANTITY}.*{_QUANTITY})"),
+    _rule("sequential", 0.85, "needs an estimate or reasoning built step by step",
+          r"\bstep[- ]by[- ]step\b", r"\b(?:explain|show|walk (?:me|us) through|take (?:me|us|the reader) through) "
+          r"(?:your|the|my) (?:reasoning|work|thinking|calculation|logic|estimate)",
+          r"\breason (?:it )?(?:out|through)\b", r"\bthink (?:it )?through\b", r"\bestimate (?:how|the|what)\b",
+          r"\bfermi\b", r"\bhow many\b"),
+    _rule("sequential", 0.85, "asks for a piece of writing",
+          # a sentence that asks for the writing; "how can I write better emails?" asks for advice instead
+          rf"^(?!(?:how|what|which|why|any)\b)(?:(?!\bhow to\b|\bways to\b|\btips\b)[^\n])*?\b(?:write|compose|"
+          rf"draft|pen|craft|author)\b(?:\s+\S+){{0,6}}?\s+{_WRITING_ARTIFACTS}s?\b",
+          r"^(?!(?:how|what|which|why)\b)[^\n]*?\b(?:create|prepare|give me|tell me|come up with|make up)\b"
+          r"(?:\s+\S+){0,4}?\s+(?:(?:short )?story|poem|joke|riddle|song|slogan|speech|toast|limerick|haiku|"
+          r"tagline|jingle)s?\b",
+          # a plan, schedule or itinerary is one piece whose parts fit together
+          r"^(?!(?:how|what|which|why)\b)[^\n]*?\b(?:write|create|make|prepare|design|draft|plan|draw up|put "
+          r"together|give me|build)\b(?:\s+\S+){0,6}?\s+(?:(?:lesson|business|marketing|meal|study|workout|"
+          r"training|project|travel|diet|content|savings|action|event|wedding|course) plan|schedule|itinerary|"
+          r"curriculum|syllabus|agenda|timetable|routine)s?\b"),
+    _rule("sequential", 0.85, "asks to transform a given text",
+          r"\btranslate\b", r"\bhow (?:do|would|can) (?:you|i) say\b",
+          r"\b(?:summari[sz]e|paraphrase|rephrase|rewrite|reword|proofread|correct|edit|shorten|"
+          r"simplify|classify|turn|make|convert)\b[^.?!]{0,30}\b(?:this|these|the following|following|below|my "
+          r"(?:essay|email|letter|text|sentence|paragraph|notes))\b"),
+    _rule("sequential", 0.9, "asks for the solution of a famous open problem",
+          r"\b(?:riemann hypothesis|collatz|goldbach|twin prime conjecture|p (?:vs\.?|versus|=|!=) ?np|navier[- ]stokes "
+          r"(?:existence|problem)|hodge conjecture|birch and swinnerton|yang[- ]mills existence|abc conjecture)\b",
+          r"\b(?:solution|answer|solve|proof|prove)\b[^?]{0,40}\b(?:conjecture|hypothesis|unsolved problem|open "
+          r"problem|millennium prize problem)\b"),
+    _rule("sequential", 0.85, "a puzzle or constraint problem",
+          r"\b(?:puzzle|brain ?teaser|riddle|sudoku|knights? and knaves|always (?:lies|tells the truth)|odd one out)\b",
+          r"\b(?:sits?|seated|sitting|seats?)\b[^?]*\b(?:next to|left of|right of|opposite|either end|middle|"
+          r"between|round table)\b",
+          r"\b(?:is|are) (?:older|younger|taller|shorter|faster|slower|heavier|lighter) than\b",
+          r"\ball \w+ are \w+[^?]*\bsome\b|\bsome \w+ are \w+[^?]*\ball\b",
+          r"\b(?:labels?|labelled|labeled)\b[^?]*\b(?:wrong(?:ly)?|incorrect(?:ly)?)\b",
+          r"\bin a row\b[^?]*\b(?:left|right|next to|between)\b",
+          r"\b(?:what|which (?:number|letter|word)) comes next\b", r"\bsequence\b[^?]*\d",
+          r"\b(?:cross|crossing) (?:a|the) (?:river|bridge)\b[^?]*\b(?:boat|torch|only|at (?:a|one) time)\b",
+          r"\bwho (?:owns|sits|lives|drinks|keeps) (?:which|what|the)\b"),
+    _rule("sequential", 0.9, "a multiple-choice question",
+          r"\bwhich of (?:the following|these|the options|the choices|those)\b", r"\bmultiple[- ]choice\b",
+          r"\b(?:options|choices|answers?):", r"\btrue or false\b",
+          r"\b(?:answer|reply|respond) (?:only )?with (?:the|a|only the|just the) (?:letter|number|option)\b",
+          r"(?:^|\s)\(?[Aa][).:]\s+\S[^\n]*?\s\(?[Bb][).:]\s+\S",
+          r"(?:^|\s)\(?1\)\s+\S[^\n]*?\s\(?2\)\s+\S",
+          r"\bchoose (?:the|one|between)\b[^?]*\b(?:correct|best|right)\b"),
+    _rule("sequential", 0.85, "a task on a given input",
+          r"^(?:you (?:are|will be) given|your task is|in this task|given (?:a|an|the|two) (?:sentence|paragraph|"
+          r"text|passage|list|question|review|tweet|article|document|table))\b", r"^(?:input|output|sentence|text):"),
+    _rule("sequential", 0.8, "asks for a joke or riddle", r"\b(?:joke|riddle|pun|tongue twister)s?\b"),
+    _rule("sequential", 0.7, "asks for a single fact or a short answer",
+          r"\b(?:in one (?:word|sentence)|one-(?:word|sentence|line)|(?:answer|explain|describe|tell me) briefly|"
+          r"briefly (?:explain|describe|answer|tell)|in a (?:word|sentence|nutshell)|"
+          r"yes or no|true or false)\b",
+          r"^(?:who|when|where) (?:is|was|were|did|invented|wrote|painted|discovered|founded)\b(?:\W+\w+){0,10}\W*$",
+          r"^how (?:tall|old|far|high|deep|heavy|big|large|long ago) (?:is|was|are|were)\b(?:\W+\w+){0,8}\W*$",
+          r"^what (?:year|date|day|time|century|decade|colou?r|language|currency)\b",
+          r"^what (?:is|was) the (?:capital|population|symbol|chemical symbol|name|height|length|speed|weight|"
+          r"boiling point|melting point|distance)\b", r"^what does \S+ stand for\b",
+          r"^(?:what|which|who) (?:is|was) the (?:largest|biggest|smallest|tallest|highest|longest|oldest|deepest|"
+          r"fastest|hottest|coldest|first|last)\b(?:\W+\w+){0,8}\W*$",
+          r"^which (?:planet|country|city|element|ocean|continent|river|mountain|animal|language|year|team|company|"
+          r"person) (?:is|was|has|had)\b", r"^(?:define|what is the definition of|what does the word)\b"),
+    _rule("sequential", 0.8, "small talk", r"^(?:hi|hello|hey|thanks|thank you|good (?:morning|evening|night))\b(?:\W+\w+){0,6}\W*$",
+          r"^what(?: is|'s) your name\b"),
+]
+
+_SOT = [
+    _rule("sot", 0.8, "asks for several independent points",
+          rf"\b(?:key|main|major|core|basic|biggest|common|important|different|various|top|best|essential|"
+          rf"primary) \w*\s?{_LIST_NOUNS}\b",
+          rf"\b{_LIST_NOUNS}\b", r"\bwhat are (?:some|the)\b", r"\bmost (?:important|common|effective|significant|"
+          r"popular|influential|useful|valuable)\b", r"\btop \d+\b",
+          r"\b(?:compare|comparison|contrast|differ|distinguish|distinguishes|versus|vs\.?|sets? apart)\b",
+          r"\b(?:list|outline|overview|introduction to|basics|fundamentals|key concepts|main ideas|both sides|"
+          r"weigh|keep in mind|should (?:i|we|you) (?:know|consider|look for))\b",
+          r"^(?:recommend|suggest|name|give me|share)\b[^.?!]{0,20}\b(?:some|a few|several|\d+|three|four|five|six|seven|eight|nine|"
+          r"ten|ideas)\b"),
+    _rule("sot", 0.75, "asks how to get better at something (a list of tips)",
+          rf"\bhow (?:can|could|should|do|does|might|would|to)\b[^?]*\b{_IMPROVE_VERBS}\b",
+          r"^(?:what can|what should|what could)\b[^?]*\b(?:do|take)\b"),
+    _rule("sot", 0.75, "asks about effects or importance (a list of them)",
+          r"\b(?:affect|affects|impact|influence|influences|shape|shaped|change|changed|transform|transformed|"
+          r"contribute|matter|role|importance|significance|purpose)\b"),
+    _rule("sot", 0.7, "a counterfactual: a list of consequences",
+          r"\bwhat (?:if|would happen if|would have happened if)\b", r"\bhow would\b[^?]*\b(?:if|had)\b",
+          r"\bwould\b[^?]*\bhave been\b", r"\b(?:suppose|imagine a world|in a world where)\b",
+          r"\bif\b[^?]*\bhad(?:n't| not)?\b[^?]*\bwhat\b"),
+]
+
+_SEQUENTIAL_LAST = [
+    _rule("sequential", 0.6, "asks for a procedure whose steps depend on each other",
+          r"\b(?:steps|process|procedure|instructions|recipe)\s+(?:to|for|of|involved in)\b",
+          r"\bin order\b", r"\bfrom start to finish\b"),
+    _rule("sequential", 0.6, "asks for a procedure whose steps depend on each other",
+          r"^(?:how (?:do|can|should|would) (?:i|you|we|one)|how to)\s+(?:make|cook|bake|install|set up|setup|assemble|"
+          r"configure|replace|tie|brew|register|compile|deploy|reset|format|change (?:a|the|my) (?:tire|tyre|oil))\b"),
+    _rule("sequential", 0.6, "asks which of two",
+          r"^(?:is|are|was|were|does|do|did|can|could|has|have|will)\b[^?]{0,60}\bor\b(?![^?]*\bwhy\b)"),
+]
+
+_POLITE = re.compile(r"^(?:(?:can|could|would|will) you(?: please)?|please|i(?:'d| would) like to know|i want to "
+                     r"know|i wonder|tell me|help me)\s*,?\s*", re.IGNORECASE | re.MULTILINE)
+_YES_NO = re.compile(r"^(?:is|are|was|were|does|do|did|can|could|has|have|will|should)\b", re.IGNORECASE)
+_OPEN = re.compile(r"^(?:how|why|what|which|describe|explain|discuss|give|tell|share|suggest|about)\b",
+                   re.IGNORECASE)
+
+
+def normalise(question: str) -> str:
+    """The question as the rules read it: bounded, one sentence per line, politeness stripped."""
+    if not isinstance(question, str):
+        raise TypeError(f"question must be a str, not {type(question).__name__}")
+    if len(question) > 2 * _HEAD:
+        question = f"{question[:_HEAD]}\n{question[-_HEAD:]}"
+    text = " ".join(question.split())
+    # one sentence per line, so that "My bread is flat. What am I doing wrong?" opens with its question
+    core = re.sub(r"(?<=[.?!])\s+(?=[A-Z\"'])", "\n", text)
+    # "Can you explain ..." asks the same as "Explain ...": anchor the opening patterns on the real verb
+    core = _POLITE.sub("", core)
+    return re.sub(r"^(what|who|how|where|when|why)'s\b", r"\1 is", core, flags=re.IGNORECASE | re.MULTILINE)
+
+
+# a yes/no question that still asks for several points ("Is it worth it? What are the pros and cons?")
+_LIST_CUE = re.compile(rf"\b(?:{_LIST_NOUNS}|pros|cons|trade-?offs|what|how|why|which)\b", re.IGNORECASE)
+
+
+def guard(question: str) -> Decision | None:
+    """A sequential ``Decision`` if the question is of a kind whose answer is one connected piece, else None."""
+    core = normalise(question)
+    if not core:
+        return Decision("sequential", "guard: empty question", 0.5)
+    return _guard(core)
+
+
+def _guard(core: str) -> Decision | None:
+    for rule in GUARDS:
+        if match := rule.find(core):
+            quoted = " ".join(match.group(0).split())[:80]
+            return Decision("sequential", f"guard: {rule.says} ({quoted!r})", rule.confidence)
+    asked = [s for s in core.splitlines() if s.endswith("?")] or core.splitlines()[-1:]
+    # a judgement ("Is it worth learning Latin?") may want arguments on several sides: the classifier decides
+    if all(_YES_NO.match(s) and not _EVALUATIVE.search(s) for s in asked) and not any(map(_LIST_CUE.search, asked)):
+        return Decision("sequential", "guard: a yes/no question", 0.6)
+    return None
+
+
+class RulesRouter:
+    """Routes on the question's shape with regular expressions; no model call, microseconds per question."""
+
+    async def decide(self, question: str) -> Decision:
+        return self.classify(question)
+
+    def classify(self, question: str) -> Decision:
+        """The synchronous core of ``decide``."""
+        core = normalise(question)
+        if not core:
+            return Decision("sequential", "rules: empty question", 0.5)
+        if decision := _guard(core):
+            return replace(decision, reason="rules: " + decision.reason.removeprefix("guard: "))
+        for rule in (*_SOT, *_SEQUENTIAL_LAST):
+            if match := rule.find(core):
+                quoted = " ".join(match.group(0).split())[:80]
+                return Decision(rule.mode, f"rules: {rule.says} ({quoted!r})", rule.confidence)
+        sentences = core.splitlines()
+        asked = next((s for s in reversed(sentences) if s.endswith("?")), sentences[0])
+        if _YES_NO.match(asked):
+            if _EVALUATIVE.search(asked) and len(asked.split()) >= 5:
+                return Decision("sot", "rules: a judgement question: arguments on several sides", 0.55)
+            return Decision("sequential", "rules: a yes/no question", 0.55)
+        if _OPEN.match(asked):
+            return Decision("sot", "rules: an open question with several aspects to cover", 0.55)
+        return Decision("sequential", "rules: no sign of a list-shaped answer", 0.5)
