@@ -10,9 +10,9 @@ kind is used, and nothing touches the network.
 from .client import EventStream, SoT, default_model, generate, stream
 from .coordinator import RequestOptions
 from .errors import (ConfigError, DeadlineExceeded, ModelNotAvailableError, PartialResultError, SotkitError,
-                     TemplateError)
+                     StreamError, TemplateError)
 from .events import (DoneEvent, Event, PointDeltaEvent, PointDoneEvent, PointEvent, RetryEvent, RouteEvent,
-                     TextEvent)
+                     TextEvent, WithdrawEvent)
 from .result import Point, Result, Timings, Usage
 from .retry import RetryAfterTooLong, RetryPolicy, StreamStalled
 from .templates import DEFAULT_PROMPTS, Templates
@@ -23,6 +23,7 @@ __all__ = [
     "DEFAULT_PROMPTS", "ConfigError", "DeadlineExceeded", "DoneEvent", "Event", "EventStream",
     "ModelNotAvailableError", "PartialResultError", "Point", "PointDeltaEvent", "PointDoneEvent", "PointEvent",
     "RequestOptions", "Result", "RetryAfterTooLong", "RetryEvent", "RetryPolicy", "RouteEvent", "SoT",
-    "SotkitError", "StreamStalled", "Templates", "TemplateError", "TextEvent", "Timings", "Usage",
+    "SotkitError", "StreamError", "StreamStalled", "Templates", "TemplateError", "TextEvent", "Timings", "Usage",
+    "WithdrawEvent",
     "default_model", "generate", "stream",
 ]

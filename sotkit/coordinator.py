@@ -2,8 +2,9 @@
 
 One ``Request`` serves one question. Calls go through ``_call``: the backends in order (the model, then the
 fallback), each under the retry policy, the model's concurrency slot (per attempt, so a sleeping retry
-holds none) and its per-minute budgets. A retried stream resumes where the broken one stopped, so text that
-was already streamed to the caller (and paid for) stays valid.
+holds none) and its per-minute budgets. A call's text is always one generation: a retried stream resumes
+where the broken one stopped only on a provider that continues a prefill (``supports_prefill``); elsewhere it
+restarts, and text of the broken attempt that already reached the caller is withdrawn (``WithdrawEvent``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ import anyio
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from .errors import ConfigError, DeadlineExceeded, PartialResultError
-from .events import (Event, PointDeltaEvent, PointDoneEvent, PointEvent, RetryEvent, RouteEvent, TextEvent)
+from .events import (Event, PointDeltaEvent, PointDoneEvent, PointEvent, RetryEvent, RouteEvent, TextEvent,
+                     WithdrawEvent)
 from .expansion import ExpansionFilter
 from .limits import ModelLimits, estimate_tokens
 from .providers.base import CallUsage, ChatRequest, Provider
@@ -35,6 +37,13 @@ from .templates import Templates
 Send = Callable[[Event], None]
 OnText = Callable[[str], bool]
 """Receives each piece of a call's text; returns False when the rest of the call is not needed."""
+OnRestart = Callable[[], None]
+"""Called before a retry that starts a new generation: forget (and withdraw) the broken attempt's text."""
+
+#: a stream is a runaway (the server ignores max_tokens) past this many chunks, or characters, per token asked
+#: for: every text chunk holds at least one token, and tokens average about four characters
+RUNAWAY_CHUNKS_PER_TOKEN = 2
+RUNAWAY_CHARS_PER_TOKEN = 16
 
 
 @dataclass(frozen=True)
@@ -63,7 +72,11 @@ class RequestOptions:
     on_point_error: Literal["raise", "skip"] = "raise"
     deadline: float | None = None
     stall_timeout: float | None = 30.0
-    """Seconds without data, mid-stream, after which a call is retried (caught within a quarter more)."""
+    """Seconds without text, between one piece of a call's text and the next, after which the call is retried
+    (caught within a quarter more). Keep-alives and events without text do not count as progress."""
+    first_token_timeout: float | None = 60.0
+    """Seconds from a call's start to its first text after which it is retried (a local model's first-use load
+    counts: the local provider sets ``None``)."""
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     eager: bool = True
     """Start each point's expansion as soon as its skeleton line is complete (else after the skeleton)."""
@@ -81,7 +94,7 @@ class RequestOptions:
                 raise ConfigError(f"{name} must be a whole number of at least 1, got {value!r}")
         if self.max_points < 2:
             raise ConfigError("max_points must be at least 2 (a skeleton of one point is a sequential answer)")
-        for name in ("deadline", "stall_timeout"):
+        for name in ("deadline", "stall_timeout", "first_token_timeout"):
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise ConfigError(f"{name} must be a positive number of seconds or None, got {value!r}")
@@ -106,6 +119,7 @@ class Request:
         self.timings_skeleton_s = 0.0
         self.first_point_at: float | None = None
         self.first_text_at: float | None = None
+        self.skeleton_truncated = False
 
     # -- the request path --------------------------------------------------------------------------------
 
@@ -114,8 +128,10 @@ class Request:
         with anyio.move_on_after(self.options.deadline if self.options.deadline else math.inf) as scope:
             await self._answer()
         if scope.cancelled_caught:
-            raise DeadlineExceeded(f"the request's deadline of {self.options.deadline} s passed; "
-                                   f"{self._done_count()} point(s) were finished", self.result())
+            finished = [str(p.index) for p in self.points.values() if p.done]
+            raise DeadlineExceeded(f"the request's deadline of {self.options.deadline} s passed; point(s) "
+                                   f"{', '.join(finished) or 'none'} were finished (Point.done; the others are cut "
+                                   "or missing)", self.result())
         failed = [p for p in self.points.values() if p.failed]
         if failed and self.options.on_point_error == "raise":
             numbers = ", ".join(str(p.index) for p in failed)
@@ -158,7 +174,13 @@ class Request:
         skeleton_done = False
 
         def start(tg: anyio.abc.TaskGroup, new: list[SkeletonPoint]) -> None:
-            waiting.extend(new)
+            nonlocal disagreed
+            for sp in new:  # after a restart the new skeleton must agree with every point already started
+                started = self.points.get(sp.index)
+                if started is not None and started.title != sp.title:
+                    disagreed = True
+                    return
+            waiting.extend(sp for sp in new if sp.index not in self.points)
             if not waiting or len(parser.points) < 2 or (wait_for_skeleton and not skeleton_done):
                 return
             outline = [self._add_point(p) for p in parser.points]
@@ -171,9 +193,15 @@ class Request:
 
         def on_skeleton_text(text: str) -> bool:
             start(tg, parser.feed(text))
-            return not parser.done
+            return not parser.done and not disagreed
+
+        def on_restart() -> None:  # a new generation of the skeleton, parsed afresh
+            nonlocal parser
+            parser = SkeletonParser(self.options.max_points, question=self.question)
+            waiting.clear()
 
         skeleton_error: Exception | None = None
+        disagreed = False
         async with anyio.create_task_group() as tg:
             def build(b: Backend) -> ChatRequest:
                 request = self._request(b, "skeleton", self.options.skeleton_max_tokens)
@@ -183,18 +211,25 @@ class Request:
             if prefill and backend.provider.supports_prefill:
                 parser.feed(prefill.rstrip())  # the reply continues the prefill ("1.")
             try:
-                await self._call(build, on_skeleton_text, None)
+                await self._call(build, on_skeleton_text, None, on_restart=on_restart)
             except Exception as exc:  # keep what the skeleton wrote: two points or more still make an answer
                 skeleton_error = exc
                 self.reason = f"the skeleton call failed after {len(parser.points)} point(s): {exc!r}"
             skeleton_done = True
             self.timings_skeleton_s = anyio.current_time() - self._started
-            start(tg, parser.finish())
-            if len(parser.points) < 2:
+            if not disagreed:
+                start(tg, parser.finish())
+            if disagreed or len(parser.points) < len(self.points):
+                disagreed = True
+                self.reason = (f"the skeleton was retried and its new generation disagreed with the "
+                               f"{len(self.points)} point(s) already started; those are kept")
+            found = len(self.points) or len(parser.points)
+            self.skeleton_truncated = found >= 2 and (disagreed or skeleton_error is not None)
+            if found < 2:
                 tg.cancel_scope.cancel()
-        if skeleton_error is not None and len(parser.points) < 2:
+        if skeleton_error is not None and found < 2:
             raise skeleton_error
-        return len(parser.points)
+        return found
 
     def _request(self, backend: Backend, template: str, max_tokens: int, **variables: Any) -> ChatRequest:
         """Render a template into a request; the context goes to the provider natively or into the prompt."""
@@ -229,9 +264,14 @@ class Request:
             self._point_text(point, cleaner.feed(raw))
             return not cleaner.finished  # it ran on into the next point
 
+        def on_restart() -> None:
+            nonlocal cleaner
+            cleaner = self._expansion_filter(point, outline, backends or self.backends)
+            self._withdraw(point)
+
         try:
             point.model, usage = await self._call(lambda b: self._expand_request(b, point, outline), on_text,
-                                                  point, backends)
+                                                  point, backends, on_restart=on_restart)
         except Exception as exc:  # recorded; run() raises or skips once every other point is done
             self._point_text(point, cleaner.finish())
             self._fail(point, exc)
@@ -283,26 +323,33 @@ class Request:
             self._emit([TextEvent(text)])
             return True
 
-        await self._call(lambda b: self._request(b, "sequential", self.options.max_tokens), on_text, None)
+        def on_restart() -> None:
+            if self.sequential_text:
+                self.send(WithdrawEvent(None, self.sequential_text))
+                self.sequential_text = ""
+
+        await self._call(lambda b: self._request(b, "sequential", self.options.max_tokens), on_text, None,
+                         on_restart=on_restart)
 
     # -- one call, through retries and fallbacks ----------------------------------------------------------
 
     async def _call(self, build: Callable[[Backend], ChatRequest], on_text: OnText, point: Point | None,
-                    backends: list[Backend] | None = None) -> tuple[str, CallUsage]:
+                    backends: list[Backend] | None = None, *, on_restart: OnRestart) -> tuple[str, CallUsage]:
         """Stream one completion through the backends in order; return the model that finished it and the
         usage of its last attempt."""
-        received: list[str] = []  # raw text of every attempt so far: retries resume after it
+        received: list[str] = []  # the current generation's raw text: a retry continues it, or restarts
         error: Exception | None = None
         for backend in backends or self.backends:
             try:
-                return backend.model, await self._call_backend(backend, build(backend), on_text, point, received)
+                return backend.model, await self._call_backend(backend, build(backend), on_text, point, received,
+                                                               on_restart)
             except Exception as exc:
                 error = exc
         assert error is not None
         raise error
 
     async def _call_backend(self, backend: Backend, request: ChatRequest, on_text: OnText, point: Point | None,
-                            received: list[str]) -> CallUsage:
+                            received: list[str], on_restart: OnRestart) -> CallUsage:
         policy = self.options.retry
         transient = backend.provider.transient_errors
         retrying = AsyncRetrying(
@@ -318,14 +365,17 @@ class Request:
             with attempt:
                 await backend.limits.admit(estimate_tokens(prompt_chars, request.max_tokens))
                 async with backend.limits.slot():
+                    if received and not backend.provider.supports_prefill:
+                        received.clear()  # a new generation: what the broken one wrote goes
+                        on_restart()
                     usage = await self._attempt(backend, self._resume(backend, request, received), on_text,
                                                 point, received)
         return usage
 
     @staticmethod
     def _resume(backend: Backend, request: ChatRequest, received: list[str]) -> ChatRequest:
-        """The request for the next attempt: continue the text already streamed, via the prefill if the
-        provider has one (otherwise ``_attempt`` skips what was already received)."""
+        """The request for the next attempt: on a provider that continues a prefill, the text received so far
+        is appended to it."""
         done = "".join(received)
         if not done or not backend.provider.supports_prefill:
             return request
@@ -334,41 +384,49 @@ class Request:
 
     async def _attempt(self, backend: Backend, request: ChatRequest, on_text: OnText, point: Point | None,
                        received: list[str]) -> CallUsage:
-        skip = 0 if backend.provider.supports_prefill else sum(map(len, received))
         if point is not None:
             point.attempts += 1
         usage = CallUsage()
         stall = self.options.stall_timeout or math.inf
+        # Progress is text: the watchdog runs from the call's start (first_token_timeout) and only text pushes
+        # it on (stall_timeout), so keep-alives and text-free events cannot hold a call open forever.
         # One watchdog scope around the whole stream, its deadline pushed on by the chunks: a scope entered
         # per chunk would interleave with any cancel scope the provider's generator holds across yields.
-        # It arms at the first chunk: until then the SDK's timeout governs (and a local model may be loading).
         # Moving the scope's timer for every chunk cost 5% of the client's CPU with hundreds of streams, so it
         # moves at most every quarter timeout, with a quarter to spare: a stall is caught after 1-1.25 timeouts.
         spare = stall / 4
         push_at = -math.inf
-        with anyio.CancelScope() as watchdog:
+        first = self.options.first_token_timeout
+        chunks = chars = 0
+        runaway = False
+        with anyio.CancelScope(deadline=anyio.current_time() + (first or math.inf)) as watchdog:
             try:
                 async with aclosing(backend.provider.stream(request)) as stream:
                     async for chunk in stream:
-                        if (now := time.monotonic()) >= push_at:
-                            watchdog.deadline = anyio.current_time() + stall + spare
-                            push_at = now + spare
                         if isinstance(chunk, CallUsage):
                             usage = chunk
                             continue
-                        if skip:
-                            chunk, skip = chunk[skip:], max(0, skip - len(chunk))
-                        if chunk:
-                            received.append(chunk)
-                            if not on_text(chunk):
-                                # Stop paying for text that will be thrown away; the usage the provider
-                                # would have reported last is estimated (about 4 characters a token).
-                                usage = CallUsage(usage.input_tokens, math.ceil(sum(map(len, received)) / 4))
-                                break
+                        if not chunk:
+                            continue
+                        if (now := time.monotonic()) >= push_at:
+                            watchdog.deadline = anyio.current_time() + stall + spare
+                            push_at = now + spare
+                        received.append(chunk)
+                        chunks, chars = chunks + 1, chars + len(chunk)
+                        # A server that ignores max_tokens would stream forever: end it as if at the limit.
+                        runaway = (chunks > RUNAWAY_CHUNKS_PER_TOKEN * request.max_tokens + 8
+                                   or chars > RUNAWAY_CHARS_PER_TOKEN * request.max_tokens + 64)
+                        if not on_text(chunk) or runaway:
+                            # Stop paying for text that will be thrown away; the usage the provider
+                            # would have reported last is estimated (about 4 characters a token).
+                            estimate = math.ceil(sum(map(len, received)) / 4)
+                            usage = CallUsage(usage.input_tokens, request.max_tokens if runaway else estimate)
+                            break
             finally:
                 self._account(usage)
         if watchdog.cancelled_caught:
-            raise StreamStalled(f"no data for {self.options.stall_timeout} s from {backend.model}")
+            waited = f"{first} s for the first text" if not chunks else f"{self.options.stall_timeout} s for more text"
+            raise StreamStalled(f"{backend.model} sent no text in {waited}")
         return usage
 
     # -- bookkeeping ---------------------------------------------------------------------------------------
@@ -379,7 +437,13 @@ class Request:
             self.send(PointDeltaEvent(point.index, text))
             self._emit(self.stitcher.add_text(point.index, text))
 
+    def _withdraw(self, point: Point) -> None:
+        if point.text:
+            self.send(WithdrawEvent(point.index, self.stitcher.withdraw(point.index)))
+            point.text = ""
+
     def _finish_point(self, point: Point) -> None:
+        point.complete = True
         self.send(PointDoneEvent(point.index, point.text))
         self._emit(self.stitcher.finish_point(point.index))
 
@@ -403,15 +467,12 @@ class Request:
     def _account(self, usage: CallUsage, calls: int = 1) -> None:
         self.usage.add(Usage(usage.input_tokens, usage.output_tokens, calls))
 
-    def _done_count(self) -> int:
-        return sum(1 for p in self.points.values() if p.done)
-
     def result(self) -> Result:
         """The result as it stands (complete after ``run``; partial for errors)."""
         text = self.sequential_text if self.mode == "sequential" else self.stitcher.text
         result = Result(text=text, mode=self.mode, model=self.backends[0].model,
                         points=sorted(self.points.values(), key=lambda p: p.index), usage=self.usage,
-                        route_reason=self.reason)
+                        route_reason=self.reason, skeleton_truncated=self.skeleton_truncated)
         result.timings.total_s = anyio.current_time() - self._started
         result.timings.skeleton_s = self.timings_skeleton_s
         result.timings.first_point_at = self.first_point_at

@@ -10,7 +10,7 @@ import anthropic
 
 from ..errors import ConfigError
 from ._clients import ClientPool, sdk_clients
-from ._sse import sse_events
+from ._sse import malformed, sse_events
 from .base import CallUsage, ChatRequest, Chunk, Provider, StreamError
 
 #: the HTTP status an error event sent mid-stream stands for
@@ -53,22 +53,35 @@ class AnthropicProvider(Provider):
         if request.temperature is not None:
             options["temperature"] = request.temperature
         input_tokens = output_tokens = 0
+        finished = False  # a stream that ends before its message_stop was cut
         async with self._clients.client() as client, client.messages.with_streaming_response.create(
             model=self._name, max_tokens=request.max_tokens, messages=messages, stream=True, **options
         ) as response:
             async for event, data in sse_events(response, anthropic):
-                if event == "content_block_delta" and data["delta"].get("type") == "text_delta":
-                    yield data["delta"]["text"]
-                elif event == "message_start":
-                    usage = data["message"]["usage"]
-                    input_tokens = sum(usage.get(k) or 0 for k in (
-                        "input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"))
-                elif event == "message_delta":
-                    output_tokens = data["usage"]["output_tokens"]
-                elif event == "error":  # e.g. overloaded_error mid-stream, after the 200 status
-                    error = data.get("error", {}) if isinstance(data, dict) else {}
-                    raise StreamError(error.get("message", str(data)),
-                                      status_code=ERROR_STATUS.get(error.get("type"), 500))
+                text = None
+                try:
+                    if event == "content_block_delta" and data["delta"].get("type") == "text_delta":
+                        text = data["delta"]["text"]
+                        if not isinstance(text, str):
+                            raise TypeError(f"text is a {type(text).__name__}")
+                    elif event == "message_start":
+                        usage = data["message"]["usage"]
+                        input_tokens = sum(usage.get(k) or 0 for k in (
+                            "input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"))
+                    elif event == "message_delta":
+                        output_tokens = data["usage"]["output_tokens"]
+                    elif event == "message_stop":
+                        finished = True
+                    elif event == "error":  # e.g. overloaded_error mid-stream, after the 200 status
+                        error = data.get("error", {}) if isinstance(data, dict) else {}
+                        raise StreamError(error.get("message", str(data)),
+                                          status_code=ERROR_STATUS.get(error.get("type"), 500), raw=data)
+                except (AttributeError, TypeError, KeyError) as exc:
+                    raise malformed(data, exc) from exc
+                if text:
+                    yield text
+        if not finished:
+            raise StreamError(f"the stream from {self.model} ended without message_stop: it was cut")
         yield CallUsage(input_tokens, output_tokens)
 
     async def aclose(self) -> None:

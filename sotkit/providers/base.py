@@ -8,6 +8,10 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from ..errors import StreamError
+
+__all__ = ["CallUsage", "ChatRequest", "Chunk", "Prompt", "Provider", "StreamError"]
+
 
 @dataclass(frozen=True)
 class Prompt:
@@ -41,17 +45,6 @@ class CallUsage:
 
 
 Chunk = str | CallUsage
-
-
-class StreamError(Exception):
-    """An error the server reported inside a stream that had started with HTTP 200.
-
-    ``status_code`` is the status the error stands for, so the retry policy treats it like one.
-    """
-
-    def __init__(self, message: str, status_code: int) -> None:
-        super().__init__(message)
-        self.status_code = status_code
 
 
 class Provider(ABC):

@@ -40,7 +40,8 @@ class LocalProvider(Provider):
     supports_batch = True
     whole_sentences = True
     # Every point is a row of one batch and the slowest row sets the time: fewer, shorter points.
-    request_defaults = MappingProxyType({"max_points": 6, "point_max_tokens": 128})
+    # the first call may load (and on first use convert) the model: that is no stall
+    request_defaults = MappingProxyType({"max_points": 6, "point_max_tokens": 128, "first_token_timeout": None})
 
     def __init__(self, model_name: str, *, device: str = "cpu", dtype: str | Any | None = None,
                  decoding: str = "greedy", alpha: float | None = None, k: int | None = None, verify: bool = False,

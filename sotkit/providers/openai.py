@@ -10,7 +10,7 @@ import openai
 
 from ..errors import ConfigError
 from ._clients import ClientPool, sdk_clients
-from ._sse import sse_events
+from ._sse import malformed, sse_events
 from .base import CallUsage, ChatRequest, Chunk, Provider, StreamError
 
 #: OpenAI accepts at most four stop sequences
@@ -18,14 +18,21 @@ MAX_STOP = 4
 
 
 class OpenAIProvider(Provider):
+    """``prefill=True`` declares that the server continues a trailing assistant message instead of answering
+    after it (vLLM and SGLang do with ``extra_body={"continue_final_message": True, "add_generation_prompt":
+    False}``; OpenAI itself does not). Only then is a broken stream resumed; otherwise it is restarted."""
+
     supports_prefill = False  # the chat completions API has no assistant prefill
     # failures without an HTTP status worth retrying: refused or dropped connections, timeouts, cut streams
     transient_errors = (openai.APIConnectionError,)
 
     def __init__(self, model_name: str, *, api_key: str | None = None, base_url: str | None = None,
                  client: openai.AsyncOpenAI | None = None, timeout: float | None = None,
-                 extra_body: dict[str, Any] | None = None, http: str | None = None) -> None:
+                 extra_body: dict[str, Any] | None = None, http: str | None = None, prefill: bool = False) -> None:
+        if not isinstance(prefill, bool):
+            raise ConfigError(f"prefill={prefill!r}: use True (the server continues an assistant message) or False")
         self.model = f"openai:{model_name}"
+        self.supports_prefill = prefill
         self._name = model_name
         self._extra_body = extra_body
         base_url = base_url or os.environ.get("OPENAI_BASE_URL")
@@ -49,12 +56,15 @@ class OpenAIProvider(Provider):
         prompt = request.prompt
         messages = [{"role": "system", "content": prompt.system}] if prompt.system else []
         messages.append({"role": "user", "content": prompt.user})
+        if prompt.prefill and self.supports_prefill:
+            messages.append({"role": "assistant", "content": prompt.prefill})
         body: dict[str, Any] = {self._max_tokens_field: request.max_tokens, "stream_options": {"include_usage": True}}
         if request.stop:
             body["stop"] = list(request.stop[:MAX_STOP])
         if request.temperature is not None:
             body["temperature"] = request.temperature
         usage = CallUsage()
+        finished = False  # a stream that ends before its finish_reason or [DONE] was cut
         # The body travels in extra_body, which the SDK sends as given: its type-driven transform of the
         # parameters costs ~0.5 ms of CPU a call, a fifth of the client's cost per expansion when hundreds
         # stream at once (benchmarks/overhead.py). A user's extra_body overrides any field but the messages.
@@ -64,18 +74,38 @@ class OpenAIProvider(Provider):
         ) as response:
             async for _, data in sse_events(response, openai):
                 if data == "[DONE]":
+                    finished = True
                     continue  # read on to the end of the body, so the connection goes back to the pool
-                if isinstance(data, dict) and "error" in data:  # an error reported mid-stream
-                    raise StreamError(str(data["error"].get("message", data["error"])), status_code=500)
-                if choices := data.get("choices"):
-                    if text := (choices[0].get("delta") or {}).get("content"):
-                        yield text
-                if counts := data.get("usage"):
+                try:
+                    text, done, counts = _chunk(data)
+                except (AttributeError, TypeError, KeyError, IndexError) as exc:
+                    raise malformed(data, exc) from exc
+                finished = finished or done
+                if counts:
                     usage = CallUsage(counts.get("prompt_tokens", 0), counts.get("completion_tokens", 0))
+                if text:
+                    yield text
+        if not finished:
+            raise StreamError(f"the stream from {self.model} ended without a finish_reason or [DONE]: it was cut")
         yield usage
 
     async def aclose(self) -> None:
         await self._clients.aclose()
+
+
+def _chunk(data: Any) -> tuple[str | None, bool, dict | None]:
+    """``(text, finished, usage)`` of one chunk; shapes that are not a chat.completion.chunk raise."""
+    if not isinstance(data, dict):
+        raise TypeError(f"a chunk is a {type(data).__name__}")
+    if "error" in data:  # an error reported mid-stream
+        error = data["error"]
+        raise StreamError(str(error.get("message", error) if isinstance(error, dict) else error), status_code=500,
+                          raw=data)
+    choice = data["choices"][0] if data.get("choices") else {}
+    text = (choice.get("delta") or {}).get("content")
+    if text is not None and not isinstance(text, str):
+        raise TypeError(f"content is a {type(text).__name__}")
+    return text, choice.get("finish_reason") is not None, data.get("usage")
 
 
 PROVIDER = OpenAIProvider
