@@ -58,14 +58,20 @@ class Responder:
         self.runaways: dict[tuple[str, int], list[str]] = {}
 
     def __call__(self, request: RecordedRequest) -> Reply:
+        prefill = request.prefill or ""  # Anthropic continues it: a reply goes on from there
         if "Skeleton:" in request.user:
-            return Reply("\n".join(f"{i}. Idea {i}" for i in range(1, POINTS + 1)), fault=self._draw(TRANSPORT))
+            outline = "\n".join(f"{i}. Idea {i}" for i in range(1, POINTS + 1))
+            return Reply(outline[len(prefill):] if outline.startswith(prefill) else outline,
+                         fault=self._draw(TRANSPORT))
         question = re.search(r"Question \d+\?", request.user).group()
         index = int(request.user.rsplit("point ", 1)[1].split()[0])
-        text, fault = reply_text(index, request.attempt), self._draw(FAULTS)
-        self.generated.setdefault((question, index), []).append(text)
+        written = prefill.partition(":")[2]  # after the "i. title:" header: what an earlier attempt wrote
+        take = re.match(r"\s*Take (\d+)", written)
+        full, fault = " " + reply_text(index, int(take.group(1)) if take else request.attempt), self._draw(FAULTS)
+        text = full[len(written):] if written and full.startswith(written) else full
+        self.generated.setdefault((question, index), []).append(full.strip())
         if fault is not None and fault.kind == "runaway":
-            self.runaways.setdefault((question, index), []).append(text * fault.tokens)
+            self.runaways.setdefault((question, index), []).append(full.strip() + text * fault.tokens)
         return Reply(text, fault=fault)
 
     def _draw(self, faults: tuple[Fault, ...]) -> Fault | None:

@@ -14,6 +14,7 @@ from .coordinator import Backend, Request, RequestOptions
 from .errors import ConfigError
 from .events import DoneEvent, Event
 from .limits import ModelLimits
+from .options import check_names, check_number, check_question
 from .providers import create_provider
 from .providers.base import Provider
 from .result import Result
@@ -22,6 +23,9 @@ from .retry import RetryPolicy
 from .templates import Templates, TemplateSource
 
 REQUEST_FIELDS = frozenset(f.name for f in dataclasses.fields(RequestOptions))
+#: the client's own options, besides the request options and the provider's
+CLIENT_OPTIONS = frozenset({"model", "fallback", "router", "max_concurrency", "rpm", "tpm", "templates", "timeout",
+                            "retry"}) | REQUEST_FIELDS
 
 
 def default_model() -> str:
@@ -53,10 +57,12 @@ class SoT:
                  tpm: float | None = None, templates: TemplateSource = None, timeout: float | None = 60.0,
                  retry: RetryPolicy | int | None = None, **options: Any) -> None:
         request_options = {k: options.pop(k) for k in list(options) if k in REQUEST_FIELDS}
-        if isinstance(retry, int):
-            retry = RetryPolicy(attempts=retry)
         if retry is not None:
             request_options["retry"] = retry
+        check_number("max_concurrency", max_concurrency, above=None, at_least=1, whole=True, optional=False)
+        check_number("rpm", rpm)
+        check_number("tpm", tpm)
+        check_number("timeout", timeout)
         self._owned: list[Provider] = []
         main = self._provider(model or default_model(), {"timeout": timeout, **options})
         self.options = RequestOptions(**{**main.request_defaults, **request_options})
@@ -72,12 +78,15 @@ class SoT:
 
     def _provider(self, model: str | Provider, options: dict[str, Any]) -> Provider:
         if isinstance(model, Provider):
+            check_names([k for k, v in options.items() if v is not None and k != "timeout"], [],
+                        f"a Provider object ({model!r} is configured already)")
             return model
         if not isinstance(model, str):
             raise ConfigError(f"model must be a 'provider:model' string or a Provider, got {type(model).__name__}")
         if model.startswith("local:"):
             options.pop("timeout", None)  # in-process generation has no network timeout
-        provider = create_provider(model, **{k: v for k, v in options.items() if v is not None})
+        provider = create_provider(model, also=CLIENT_OPTIONS,
+                                   **{k: v for k, v in options.items() if v is not None})
         self._owned.append(provider)
         return provider
 
@@ -91,12 +100,8 @@ class SoT:
         return EventStream(request)
 
     def _request(self, question: str, options: dict[str, Any], send: Callable[[Event], None] | None) -> Request:
-        if not isinstance(question, str) or not question.strip():
-            raise ConfigError("the question is empty; pass the text to answer")
-        unknown = set(options) - REQUEST_FIELDS
-        if unknown:
-            raise ConfigError(f"unknown option(s) {', '.join(sorted(unknown))}; per-request options are: "
-                              f"{', '.join(sorted(REQUEST_FIELDS))}")
+        question = check_question(question)
+        check_names(options, REQUEST_FIELDS, "a request (per-request options)")
         opts = dataclasses.replace(self.options, **options) if options else self.options
         if opts.context is not None:
             for backend in self.backends:
@@ -105,7 +110,7 @@ class SoT:
                 if ignored:
                     raise ConfigError(f"context= was given but the template(s) {', '.join(ignored)} never use "
                                       "{{ context }}, so it would be dropped; add it to those templates")
-        return Request(question.strip(), self.backends, opts, send or (lambda event: None), self._router.decide)
+        return Request(question, self.backends, opts, send or (lambda event: None), self._router.decide)
 
     async def aclose(self) -> None:
         """Close the providers (and SDK clients) this client created; never ones passed in."""

@@ -25,6 +25,7 @@ from .events import (Event, PointDeltaEvent, PointDoneEvent, PointEvent, RetryEv
                      WithdrawEvent)
 from .expansion import ExpansionFilter
 from .limits import ModelLimits, estimate_tokens
+from .options import check_choice, check_number, check_type
 from .providers.base import CallUsage, ChatRequest, Provider
 from .result import Mode, Point, Result, Usage
 from .router import Decision
@@ -84,20 +85,19 @@ class RequestOptions:
     """A document to answer from: in the prompts (ahead of the question), or read natively by FocusLLM."""
 
     def __post_init__(self) -> None:
-        if self.mode not in ("auto", "sot", "sequential"):
-            raise ConfigError(f"mode={self.mode!r}; use 'auto', 'sot' or 'sequential'")
-        if self.on_point_error not in ("raise", "skip"):
-            raise ConfigError(f"on_point_error={self.on_point_error!r}; use 'raise' or 'skip'")
-        for name in ("max_points", "skeleton_max_tokens", "point_max_tokens", "max_tokens"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{name} must be a whole number of at least 1, got {value!r}")
-        if self.max_points < 2:
-            raise ConfigError("max_points must be at least 2 (a skeleton of one point is a sequential answer)")
+        check_choice("mode", self.mode, ("auto", "sot", "sequential"))
+        check_choice("on_point_error", self.on_point_error, ("raise", "skip"))
+        for name in ("skeleton_max_tokens", "point_max_tokens", "max_tokens"):
+            check_number(name, getattr(self, name), above=None, at_least=1, whole=True, optional=False)
+        check_number("max_points", self.max_points, above=None, at_least=2, whole=True, optional=False)
+        check_number("temperature", self.temperature, above=None, at_least=0, at_most=2)
         for name in ("deadline", "stall_timeout", "first_token_timeout"):
-            value = getattr(self, name)
-            if value is not None and not value > 0:
-                raise ConfigError(f"{name} must be a positive number of seconds or None, got {value!r}")
+            check_number(name, getattr(self, name))
+        if isinstance(self.retry, int) and not isinstance(self.retry, bool):  # retry=3: three attempts
+            object.__setattr__(self, "retry", RetryPolicy(attempts=self.retry))
+        check_type("retry", self.retry, RetryPolicy, "a RetryPolicy or a whole number of attempts")
+        check_type("eager", self.eager, bool, "True or False")
+        check_type("context", self.context, (str, type(None)), "a str or None")
 
 
 class Request:

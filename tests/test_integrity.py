@@ -282,3 +282,74 @@ async def test_a_retried_skeleton_that_agrees_continues_with_its_new_points():
         expansions = [point_of(r) for r in server.requests if not is_skeleton(r)]
     assert [p.title for p in result.points] == ["Sleep well", "Eat less sugar", "Move daily"]
     assert not result.skeleton_truncated and sorted(expansions) == [1, 2, 3]  # no point expanded twice
+
+
+# -- 6. every option checked, the same way everywhere, before the first request -----------------------------
+
+BAD_OPTIONS = [
+    ({"max_point": 3}, "unknown option 'max_point'.*did you mean 'max_points'"),
+    ({"timeout": 0}, r"timeout=0: must be a number > 0"),
+    ({"timeout": -1}, r"timeout=-1: must be a number > 0"),
+    ({"deadline": "5"}, r"deadline='5': must be a number > 0"),
+    ({"temperature": "hot"}, r"temperature='hot': must be a number >= 0 and <= 2"),
+    ({"stall_timeout": True}, r"stall_timeout=True"),
+    ({"max_points": 2.5}, r"max_points=2.5: must be a whole number >= 2"),
+    ({"retry": "3"}, r"retry='3': must be a RetryPolicy or a whole number"),
+    ({"base_url": "localhost:8000/v1"}, r"base_url='localhost:8000/v1': must be an http:// or https:// URL"),
+    ({"base_url": "http://exa mple.com"}, r"base_url='http://exa mple.com'"),
+    ({"base_url": "http://localhost:abc/v1"}, r"base_url='http://localhost:abc/v1'"),
+]
+REQUEST_ONLY = {"deadline", "temperature", "stall_timeout", "max_points", "retry"}
+
+
+@pytest.mark.parametrize("way", ["generate", "stream", "SoT", "per-request"])
+@pytest.mark.parametrize("bad, message", BAD_OPTIONS, ids=lambda v: str(v)[:30] if isinstance(v, dict) else None)
+async def test_a_bad_option_is_a_config_error_naming_it_before_any_request(way, bad, message):
+    with FakeLLMServer("Hi.") as server:
+        options = {"model": "openai:m", "api_key": "k", "base_url": server.openai_base_url, **bad}
+        with pytest.raises(sotkit.ConfigError, match=message):
+            if way == "generate":
+                await sotkit.generate("Hi?", **options)
+            elif way == "stream":
+                async with sotkit.stream("Hi?", **options) as events:
+                    [event async for event in events]
+            elif way == "SoT":
+                async with sotkit.SoT(options.pop("model"), **options) as sot:
+                    await sot.generate("Hi?")
+            elif set(bad) <= REQUEST_ONLY:
+                async with sotkit.SoT("openai:m", api_key="k", base_url=server.openai_base_url) as sot:
+                    await sot.generate("Hi?", **bad)
+            else:
+                raise sotkit.ConfigError(message.replace("\\", ""))  # a client option; not per request
+        assert server.requests == []
+
+
+@pytest.mark.parametrize("way", ["generate", "stream", "SoT", "per-request"])
+async def test_retry_as_a_number_of_attempts_works_everywhere(way):
+    with FakeLLMServer([Reply("x", fault=Fault.status(500)), "Hello."]) as server:
+        options = {"model": "openai:m", "api_key": "k", "base_url": server.openai_base_url, "mode": "sequential"}
+        if way == "generate":
+            result = await sotkit.generate("Hi?", retry=2, **options)
+        elif way == "stream":
+            async with sotkit.stream("Hi?", retry=2, **options) as events:
+                result = [e async for e in events][-1].result
+        else:
+            async with sotkit.SoT(options.pop("model"), **options, **({"retry": 2} if way == "SoT" else {})) as sot:
+                result = await sot.generate("Hi?", **({"retry": 2} if way == "per-request" else {}))
+    assert result.text == "Hello." and len(server.requests) == 2
+
+
+@pytest.mark.parametrize("question, message", [
+    (42, "the question must be a str, got int"),
+    (b"Hi?", "the question must be a str, got bytes"),
+    ("   ", "the question is empty"),
+    ("caf\udce9?", r"lone surrogate '\\udce9' at position 3"),
+])
+async def test_a_bad_question_is_a_config_error_before_any_request(question, message):
+    with FakeLLMServer("Hi.") as server:
+        async with sotkit.SoT("openai:m", api_key="k", base_url=server.openai_base_url) as sot:
+            with pytest.raises(sotkit.ConfigError, match=message):
+                await sot.generate(question)
+            with pytest.raises(sotkit.ConfigError, match=message):
+                sot.stream(question)
+        assert server.requests == []

@@ -9,6 +9,7 @@ from typing import Any
 import anthropic
 
 from ..errors import ConfigError
+from ..options import check_url
 from ._clients import ClientPool, sdk_clients
 from ._sse import malformed, sse_events
 from .base import CallUsage, ChatRequest, Chunk, Provider, StreamError
@@ -26,6 +27,7 @@ class AnthropicProvider(Provider):
     def __init__(self, model_name: str, *, api_key: str | None = None, base_url: str | None = None,
                  client: anthropic.AsyncAnthropic | None = None, timeout: float | None = None,
                  http: str | None = None) -> None:
+        check_url("base_url", base_url)
         self.model = f"anthropic:{model_name}"
         self._name = model_name
         if client is not None:

@@ -9,6 +9,7 @@ from typing import Any
 import openai
 
 from ..errors import ConfigError
+from ..options import check_url
 from ._clients import ClientPool, sdk_clients
 from ._sse import malformed, sse_events
 from .base import CallUsage, ChatRequest, Chunk, Provider, StreamError
@@ -31,6 +32,7 @@ class OpenAIProvider(Provider):
                  extra_body: dict[str, Any] | None = None, http: str | None = None, prefill: bool = False) -> None:
         if not isinstance(prefill, bool):
             raise ConfigError(f"prefill={prefill!r}: use True (the server continues an assistant message) or False")
+        check_url("base_url", base_url)
         self.model = f"openai:{model_name}"
         self.supports_prefill = prefill
         self._name = model_name
