@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -95,7 +96,7 @@ class SoT:
         return await self._request(question, options, lambda event: None).run()
 
     def stream(self, question: str, **options: Any) -> EventStream:
-        """Answer one question as a stream of events; use ``async with`` (or run it to the end)."""
+        """Answer one question as a stream of events, read inside ``async with`` (see ``EventStream``)."""
         request = self._request(question, options, None)
         return EventStream(request)
 
@@ -132,18 +133,23 @@ class EventStream:
     """The events of one request. ``async with sot.stream(q) as events: async for event in events: ...``
 
     Leaving the ``async with`` block (or ``aclose()``) early cancels every call in flight and closes its
-    connection. Iterating without ``async with`` works when the stream is read to its end.
+    connection. Iterating without ``async with`` is refused (a ``ConfigError`` before any call): a loop left
+    with ``break`` would leave the calls running, as nothing would close them.
     """
 
     def __init__(self, request: Request, on_close: Callable[[], Awaitable[None]] | None = None) -> None:
         self._request = request
         self._on_close = on_close
         self._events: AsyncIterator[Event] | None = None
+        self._entered = False
 
     def __aiter__(self) -> EventStream:
         return self
 
     async def __anext__(self) -> Event:
+        if not self._entered:
+            raise ConfigError("read a stream inside `async with`: `async with sotkit.stream(q) as events: "
+                              "async for event in events: ...` (leaving the block closes every call)")
         if self._events is None:
             self._events = self._run()
         try:
@@ -189,6 +195,7 @@ class EventStream:
             await on_close()
 
     async def __aenter__(self) -> EventStream:
+        self._entered = True
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -196,7 +203,14 @@ class EventStream:
 
 
 def _templates(provider: Provider, overrides: TemplateSource) -> Templates:
-    return Templates(overrides, local=provider.model.startswith("local:"))
+    local = provider.model.startswith("local:")
+    return _default_templates(local) if overrides is None else Templates(overrides, local=local)
+
+
+@functools.cache
+def _default_templates(local: bool) -> Templates:
+    """The default prompts, compiled once per process (25 ms each time a client is made otherwise)."""
+    return Templates(None, local=local)
 
 
 def _split(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

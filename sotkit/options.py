@@ -64,15 +64,17 @@ def check_question(question: Any) -> str:
 
 
 def check_url(name: str, url: Any) -> None:
-    """An http(s) URL with a host, or None."""
+    """An http(s) URL with a host (and a valid port, and no spaces), or None."""
     if url is None:
         return
-    import httpx2
+    from urllib.parse import urlsplit
 
     try:
-        parsed = httpx2.URL(url) if isinstance(url, str) else None
-    except Exception:  # httpx2.InvalidURL and friends
-        parsed = None
-    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host or "%" in parsed.host:
+        parts = urlsplit(url) if isinstance(url, str) and not any(c.isspace() for c in url) else None
+        valid = parts is not None and parts.scheme in ("http", "https") and bool(parts.hostname) \
+            and (parts.port is None or parts.port > 0)  # .port raises ValueError for "host:abc"
+    except ValueError:
+        valid = False
+    if not valid:
         raise ConfigError(f"{name}={url!r}: must be an http:// or https:// URL with a host, "
                           "for example 'http://localhost:8000/v1'")

@@ -353,3 +353,16 @@ async def test_a_bad_question_is_a_config_error_before_any_request(question, mes
             with pytest.raises(sotkit.ConfigError, match=message):
                 sot.stream(question)
         assert server.requests == []
+
+
+# -- 8. a stream read without `async with` is refused before it starts any call -----------------------------
+
+async def test_a_stream_read_without_async_with_is_refused_before_any_call():
+    with FakeLLMServer(sot_responder(SKELETON, TEXTS), latency=FAST) as server:
+        events = sotkit.stream("How can I be healthier?", model="openai:m", api_key="k",
+                               base_url=server.openai_base_url, mode="sot")
+        with pytest.raises(sotkit.ConfigError, match="async with"):
+            async for _ in events:
+                break  # would leave every call running, with nothing to close them
+        await events.aclose()
+        assert server.requests == []

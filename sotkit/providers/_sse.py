@@ -14,8 +14,6 @@ from collections.abc import AsyncIterable, AsyncIterator
 from types import ModuleType
 from typing import Any
 
-import httpx2
-
 from ..errors import StreamError
 
 
@@ -24,6 +22,8 @@ async def sse_events(response: Any, sdk: ModuleType) -> AsyncIterator[tuple[str 
     text when it is not JSON. A connection that breaks mid-stream raises the SDK's own
     ``APIConnectionError`` / ``APITimeoutError``, as the SDK's stream classes do. A 200 whose body is not an
     event stream (a proxy's HTML error page, an empty body, a JSON completion) is a ``StreamError``."""
+    import httpx2  # imported with the SDK, off the event loop, before the first response
+
     http = response.http_response
     try:
         content_type = http.headers.get("content-type", "")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import anthropic
+if TYPE_CHECKING:
+    import anthropic
 
 from ..errors import ConfigError
 from ..options import check_url
@@ -19,10 +21,19 @@ ERROR_STATUS = {"overloaded_error": 529, "rate_limit_error": 429, "api_error": 5
                 "invalid_request_error": 400, "authentication_error": 401, "permission_error": 403}
 
 
+#: what the SDK imports at its first message (its tracing), imported off the event loop with the SDK
+FIRST_REQUEST_IMPORTS = ("anthropic.resources.messages", "opentelemetry.propagate")
+
+
 class AnthropicProvider(Provider):
     supports_prefill = True  # a last assistant message is continued
     # failures without an HTTP status worth retrying: refused or dropped connections, timeouts, cut streams
-    transient_errors = (anthropic.APIConnectionError,)
+
+    @property
+    def transient_errors(self) -> tuple[type[BaseException], ...]:
+        import anthropic  # imported by the first call (the SDK is imported off the event loop, on first use)
+
+        return (anthropic.APIConnectionError,)
 
     def __init__(self, model_name: str, *, api_key: str | None = None, base_url: str | None = None,
                  client: anthropic.AsyncAnthropic | None = None, timeout: float | None = None,
@@ -37,9 +48,9 @@ class AnthropicProvider(Provider):
         if not api_key and not os.environ.get("ANTHROPIC_AUTH_TOKEN"):
             raise ConfigError("no Anthropic API key: set ANTHROPIC_API_KEY or pass api_key=...")
         # max_retries=0: sotkit's retry policy is the only retry layer.
-        self._clients = sdk_clients(anthropic, http, lambda http_client: anthropic.AsyncAnthropic(
+        self._clients = sdk_clients("anthropic", http, lambda sdk, http_client: sdk.AsyncAnthropic(
             api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout, http_client=http_client,
-        ))
+        ), warm=FIRST_REQUEST_IMPORTS)
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:
         prompt = request.prompt
@@ -59,7 +70,7 @@ class AnthropicProvider(Provider):
         async with self._clients.client() as client, client.messages.with_streaming_response.create(
             model=self._name, max_tokens=request.max_tokens, messages=messages, stream=True, **options
         ) as response:
-            async for event, data in sse_events(response, anthropic):
+            async for event, data in sse_events(response, sys.modules["anthropic"]):
                 text = None
                 try:
                     if event == "content_block_delta" and data["delta"].get("type") == "text_delta":

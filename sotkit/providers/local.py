@@ -83,8 +83,11 @@ class LocalProvider(Provider):
         from ..engines.models import load_model
 
         limiter = _limiters.get(self._key) or _limiters.setdefault(self._key, anyio.CapacityLimiter(1))
+        # The first load (and first-use conversion) can take half a minute: a deadline that passes meanwhile ends
+        # the request on time, and the load finishes in its thread for the next call.
         model, tokenizer = await anyio.to_thread.run_sync(
-            lambda: load_model(self._name, device=self._device, dtype=self._dtype), limiter=limiter
+            lambda: load_model(self._name, device=self._device, dtype=self._dtype), limiter=limiter,
+            abandon_on_cancel=True,
         )
         send, receive = anyio.create_memory_object_stream[tuple[int, Chunk]](math.inf)
         stop = threading.Event()
