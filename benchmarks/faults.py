@@ -150,7 +150,8 @@ def main() -> None:
               "time_ratio": faulty["seconds"] / clean["seconds"],
               "request_ratio": faulty["requests"] / faulty["minimum_requests"]}
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"faults{'' if args.provider == 'openai' else '_' + args.provider}.json").write_text(json.dumps(record, indent=2) + "\n")
+    out = "faults.json" if args.provider == "openai" else f"faults_{args.provider}.json"
+    (RESULTS / out).write_text(json.dumps(record, indent=2) + "\n")
     for name, run_ in (("no faults", clean), (f"{args.rate:.0%} faults", faulty)):
         print(f"{name:>10}: {run_['answers_complete']}/{run_['questions']} answers complete, "
               f"{run_['points_lost']} points lost, {run_['points_corrupted']} corrupted, "

@@ -19,7 +19,8 @@ def check_names(given: Iterable[str], allowed: Iterable[str], where: str, sugges
         if name not in allowed:
             close = difflib.get_close_matches(name, [*allowed, *suggest], n=3)
             hint = f"did you mean {' or '.join(map(repr, close))}? " if close else ""
-            raise ConfigError(f"unknown option {name!r} for {where}; {hint}options are: {', '.join(allowed)}")
+            known = f"options are: {', '.join(allowed)}" if allowed else "it takes none"
+            raise ConfigError(f"unknown option {name!r} for {where}; {hint}{known}")
 
 
 def check_number(name: str, value: Any, *, above: float | None = 0.0, at_least: float | None = None,
