@@ -66,6 +66,8 @@ class SoT:
         check_number("timeout", timeout)
         self._owned: list[Provider] = []
         main = self._provider(model or default_model(), {"timeout": timeout, **options})
+        if timeout is not None and "first_token_timeout" not in main.request_defaults:
+            request_options.setdefault("first_token_timeout", timeout)  # the wait for a call's first text too
         self.options = RequestOptions(**{**main.request_defaults, **request_options})
         self.backends = [Backend(main, _templates(main, templates), ModelLimits(max_concurrency, rpm, tpm))]
         if fallback is not None:

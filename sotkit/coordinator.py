@@ -90,8 +90,8 @@ class RequestOptions:
     """Seconds without text, between one piece of a call's text and the next, after which the call is retried
     (caught within a quarter more). Keep-alives and events without text do not count as progress."""
     first_token_timeout: float | None = 60.0
-    """Seconds from a call's start to its first text after which it is retried (a local model's first-use load
-    counts: the local provider sets ``None``)."""
+    """Seconds from a call's start to its first text after which it is retried. ``SoT`` sets it to its network
+    ``timeout`` unless given; ``None`` for ``local:`` models, whose first call may load the model."""
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     eager: bool = True
     """Start each point's expansion as soon as its skeleton line is complete (else after the skeleton)."""
