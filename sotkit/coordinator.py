@@ -377,6 +377,7 @@ class Request:
         prompt_chars = len(request.prompt.user) + len(request.prompt.system or "")
         async for attempt in retrying:
             with attempt:
+                await backend.provider.ready()
                 await backend.limits.admit(estimate_tokens(prompt_chars, request.max_tokens))
                 async with backend.limits.slot():
                     if received and not backend.provider.supports_prefill:

@@ -77,6 +77,8 @@ class ClientPool:
 
     async def ready(self) -> None:
         """Make the first client, off the event loop (see the module's notes)."""
+        if self._clients:
+            return
         async with self._opening:
             if not self._clients:
                 assert self._make is not None

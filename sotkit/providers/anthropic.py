@@ -97,6 +97,9 @@ class AnthropicProvider(Provider):
             raise StreamError(f"the stream from {self.model} ended without message_stop: it was cut")
         yield CallUsage(input_tokens, output_tokens)
 
+    async def ready(self) -> None:
+        await self._clients.ready()
+
     async def aclose(self) -> None:
         await self._clients.aclose()
 

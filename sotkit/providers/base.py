@@ -80,6 +80,10 @@ class Provider(ABC):
         """Run several requests as one batch, yielding ``(row, chunk)``; only when ``supports_batch``."""
         raise NotImplementedError(f"{type(self).__name__} does not batch")
 
+    async def ready(self) -> None:
+        """Make what calls need (an SDK client), off the event loop; called before a call is admitted, so that
+        the first call's set-up (importing the SDK) counts against no budget or timeout."""
+
     async def aclose(self) -> None:
         """Release clients this provider created (never ones the user passed in)."""
 

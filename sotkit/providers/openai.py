@@ -100,6 +100,9 @@ class OpenAIProvider(Provider):
             raise StreamError(f"the stream from {self.model} ended without a finish_reason or [DONE]: it was cut")
         yield usage
 
+    async def ready(self) -> None:
+        await self._clients.ready()
+
     async def aclose(self) -> None:
         await self._clients.aclose()
 
