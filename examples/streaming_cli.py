@@ -28,6 +28,8 @@ async def main(question: str, model: str | None, base_url: str | None) -> None:
                 note(f"[skeleton] {event.index}. {event.title}")
             elif event.type == "text":
                 print(event.text, end="", flush=True)
+            elif event.type == "withdraw" and event.text:  # a retried point starts over (no prefill to resume)
+                print(" [restarted]", flush=True)
             elif event.type == "retry":
                 note(f"[retry] {'skeleton' if event.index is None else f'point {event.index}'} "
                      f"in {event.wait_s:.1f} s: {event.error}")

@@ -10,9 +10,9 @@ kind is used, and nothing touches the network.
 from .client import EventStream, SoT, default_model, generate, stream
 from .coordinator import RequestOptions
 from .errors import (ConfigError, DeadlineExceeded, ModelNotAvailableError, PartialResultError, SotkitError,
-                     TemplateError)
+                     StreamError, TemplateError)
 from .events import (DoneEvent, Event, PointDeltaEvent, PointDoneEvent, PointEvent, RetryEvent, RouteEvent,
-                     TextEvent)
+                     TextEvent, WithdrawEvent)
 from .overlap import SerialServerWarning
 from .result import Point, Result, Timings, Usage
 from .retry import RetryAfterTooLong, RetryPolicy, StreamStalled
@@ -23,7 +23,8 @@ __version__ = "0.1.0"
 __all__ = [
     "DEFAULT_PROMPTS", "ConfigError", "DeadlineExceeded", "DoneEvent", "Event", "EventStream",
     "ModelNotAvailableError", "PartialResultError", "Point", "PointDeltaEvent", "PointDoneEvent", "PointEvent",
-    "RequestOptions", "Result", "RetryAfterTooLong", "RetryEvent", "RetryPolicy", "RouteEvent", "SerialServerWarning",
-    "SoT", "SotkitError", "StreamStalled", "Templates", "TemplateError", "TextEvent", "Timings", "Usage",
+    "RequestOptions", "Result", "RetryAfterTooLong", "RetryEvent", "RetryPolicy", "RouteEvent",
+    "SerialServerWarning", "SoT", "SotkitError", "StreamError", "StreamStalled", "Templates", "TemplateError",
+    "TextEvent", "Timings", "Usage", "WithdrawEvent",
     "default_model", "generate", "stream",
 ]

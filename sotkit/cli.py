@@ -2,6 +2,10 @@
 
 The answer goes to stdout as it is stitched; the route, the skeleton as it forms, retries and the closing
 usage line go to stderr, so ``sotkit ask ... > answer.txt`` keeps only the answer.
+
+A terminal cannot take back what it printed: when a retried point withdraws text it had streamed
+(``WithdrawEvent``), the terminal shows a ``[restarted]`` mark and the point again from its header. Written to a
+file or a pipe, stdout gets the answer once, when it is complete, so it is exactly ``result.text``.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--deadline", type=float, help="seconds for the whole answer")
     ask.add_argument("--device", help="for local: models: cpu, cuda or auto")
     ask.add_argument("--json", action="store_true", help="print the whole result as JSON at the end")
+    ask.add_argument("--debug", action="store_true", help="show the traceback of an error")
     engines = commands.add_parser("engines", help="self-hosted engines: lud (lexical units), focus (FocusLLM)")
     engines.add_argument("engine", choices=sorted(ENGINES))
     engines.add_argument("args", nargs=argparse.REMAINDER, help="the engine's own command and options")
@@ -67,10 +72,29 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except SotkitError as exc:
+        if getattr(args, "debug", False):
+            raise
         if isinstance(exc, PartialResultError):
             print(exc.partial.text, flush=True)
         print(f"sotkit: error: {exc}", file=sys.stderr)
         return 2 if isinstance(exc, ConfigError) else 1
+    except Exception as exc:  # the SDK's own errors (authentication, connection): one line and what to do
+        if getattr(args, "debug", False):
+            raise
+        print(f"sotkit: error: {type(exc).__name__}: {str(exc)[:300]}{_hint(exc)} (--debug shows the traceback)",
+              file=sys.stderr)
+        return 1
+
+
+def _hint(error: Exception) -> str:
+    status = getattr(error, "status_code", None)
+    if status in (401, 403):
+        return "; check the API key (OPENAI_API_KEY, ANTHROPIC_API_KEY) and that it is for this --model"
+    if status == 404:
+        return "; check the model name in --model (and --base-url)"
+    if "Connection" in type(error).__name__ or "Timeout" in type(error).__name__:
+        return "; check --base-url (or $OPENAI_BASE_URL, $ANTHROPIC_BASE_URL) and that the server is reachable"
+    return ""
 
 
 async def _ask(args: argparse.Namespace) -> int:
@@ -83,6 +107,8 @@ async def _ask(args: argparse.Namespace) -> int:
         "router": args.router, "device": args.device,
     }.items() if v is not None}
     per_request = {"max_points": args.max_points} if args.max_points else {}
+    live = sys.stdout.isatty() and not args.json  # else the answer is printed once, complete
+    shown = ""
     async with SoT(model, **options) as sot, sot.stream(
         args.question, mode=args.mode, deadline=args.deadline, **per_request
     ) as events:
@@ -94,8 +120,14 @@ async def _ask(args: argparse.Namespace) -> int:
             elif event.type == "retry":
                 where = "skeleton" if event.index is None else f"point {event.index}"
                 _note(f"retrying {where} in {event.wait_s:.1f} s (attempt {event.attempt}: {event.error})")
-            elif event.type == "text" and not args.json:
-                print(event.text, end="", flush=True)
+            elif event.type == "text":
+                shown += event.text
+                if live:
+                    print(event.text, end="", flush=True)
+            elif event.type == "withdraw" and event.text:
+                shown = shown[:len(shown) - len(event.text)]
+                if live:  # the point again, from its header
+                    print(f" [restarted]\n{shown[shown.rfind(chr(10)) + 1:]}", end="", flush=True)
             elif event.type == "done":
                 result = event.result
     if args.json:
@@ -103,7 +135,9 @@ async def _ask(args: argparse.Namespace) -> int:
                          | {"usage": dataclasses.asdict(result.usage) | {"estimated": result.usage.estimated}},
                          indent=2))
     else:
-        print(flush=True)
+        print("" if live else result.text, flush=True)
+        if result.skeleton_truncated:
+            _note(f"the skeleton was cut short: {result.route_reason}")
         t = result.timings
         _note(f"{result.mode}, {len(result.points)} points, {result.usage.calls} calls, {_tokens(result.usage)}, "
               f"skeleton {t.skeleton_s:.2f} s, total {t.total_s:.2f} s")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -14,6 +15,7 @@ from .coordinator import Backend, Request, RequestOptions
 from .errors import ConfigError
 from .events import DoneEvent, Event
 from .limits import ModelLimits
+from .options import check_names, check_number, check_question
 from .providers import create_provider
 from .providers.base import Provider
 from .result import Result
@@ -22,6 +24,9 @@ from .retry import RetryPolicy
 from .templates import Templates, TemplateSource
 
 REQUEST_FIELDS = frozenset(f.name for f in dataclasses.fields(RequestOptions))
+#: the client's own options, besides the request options and the provider's
+CLIENT_OPTIONS = frozenset({"model", "fallback", "router", "max_concurrency", "rpm", "tpm", "templates", "timeout",
+                            "retry"}) | REQUEST_FIELDS
 
 
 def default_model() -> str:
@@ -59,12 +64,16 @@ class SoT:
                  tpm: float | None = None, templates: TemplateSource = None, timeout: float | None = 60.0,
                  retry: RetryPolicy | int | None = None, **options: Any) -> None:
         request_options = {k: options.pop(k) for k in list(options) if k in REQUEST_FIELDS}
-        if isinstance(retry, int):
-            retry = RetryPolicy(attempts=retry)
         if retry is not None:
             request_options["retry"] = retry
+        check_number("max_concurrency", max_concurrency, above=None, at_least=1, whole=True, optional=False)
+        check_number("rpm", rpm)
+        check_number("tpm", tpm)
+        check_number("timeout", timeout)
         self._owned: list[Provider] = []
         main = self._provider(model or default_model(), {"timeout": timeout, **options})
+        if timeout is not None and "first_token_timeout" not in main.request_defaults:
+            request_options.setdefault("first_token_timeout", timeout)  # the wait for a call's first text too
         self.options = RequestOptions(**{**main.request_defaults, **request_options})
         self.backends = [Backend(main, _templates(main, templates), ModelLimits(max_concurrency, rpm, tpm))]
         if fallback is not None:
@@ -79,12 +88,15 @@ class SoT:
 
     def _provider(self, model: str | Provider, options: dict[str, Any]) -> Provider:
         if isinstance(model, Provider):
+            check_names([k for k, v in options.items() if v is not None and k != "timeout"], [],
+                        f"a Provider object ({model!r} is configured already)")
             return model
         if not isinstance(model, str):
             raise ConfigError(f"model must be a 'provider:model' string or a Provider, got {type(model).__name__}")
         if model.startswith("local:"):
             options.pop("timeout", None)  # in-process generation has no network timeout
-        provider = create_provider(model, **{k: v for k, v in options.items() if v is not None})
+        provider = create_provider(model, also=CLIENT_OPTIONS,
+                                   **{k: v for k, v in options.items() if v is not None})
         self._owned.append(provider)
         return provider
 
@@ -93,17 +105,13 @@ class SoT:
         return await self._request(question, options, lambda event: None).run()
 
     def stream(self, question: str, **options: Any) -> EventStream:
-        """Answer one question as a stream of events; use ``async with`` (or run it to the end)."""
+        """Answer one question as a stream of events, read inside ``async with`` (see ``EventStream``)."""
         request = self._request(question, options, None)
         return EventStream(request)
 
     def _request(self, question: str, options: dict[str, Any], send: Callable[[Event], None] | None) -> Request:
-        if not isinstance(question, str) or not question.strip():
-            raise ConfigError("the question is empty; pass the text to answer")
-        unknown = set(options) - REQUEST_FIELDS
-        if unknown:
-            raise ConfigError(f"unknown option(s) {', '.join(sorted(unknown))}; per-request options are: "
-                              f"{', '.join(sorted(REQUEST_FIELDS))}")
+        question = check_question(question)
+        check_names(options, REQUEST_FIELDS, "a request (per-request options)")
         opts = dataclasses.replace(self.options, **options) if options else self.options
         if opts.context is not None:
             for backend in self.backends:
@@ -112,7 +120,7 @@ class SoT:
                 if ignored:
                     raise ConfigError(f"context= was given but the template(s) {', '.join(ignored)} never use "
                                       "{{ context }}, so it would be dropped; add it to those templates")
-        return Request(question.strip(), self.backends, opts, send or (lambda event: None), self._router)
+        return Request(question, self.backends, opts, send or (lambda event: None), self._router)
 
     async def aclose(self) -> None:
         """Close the providers (and SDK clients) this client created; never ones passed in."""
@@ -134,18 +142,23 @@ class EventStream:
     """The events of one request. ``async with sot.stream(q) as events: async for event in events: ...``
 
     Leaving the ``async with`` block (or ``aclose()``) early cancels every call in flight and closes its
-    connection. Iterating without ``async with`` works when the stream is read to its end.
+    connection. Iterating without ``async with`` is refused (a ``ConfigError`` before any call): a loop left
+    with ``break`` would leave the calls running, as nothing would close them.
     """
 
     def __init__(self, request: Request, on_close: Callable[[], Awaitable[None]] | None = None) -> None:
         self._request = request
         self._on_close = on_close
         self._events: AsyncIterator[Event] | None = None
+        self._entered = False
 
     def __aiter__(self) -> EventStream:
         return self
 
     async def __anext__(self) -> Event:
+        if not self._entered:
+            raise ConfigError("read a stream inside `async with`: `async with sotkit.stream(q) as events: "
+                              "async for event in events: ...` (leaving the block closes every call)")
         if self._events is None:
             self._events = self._run()
         try:
@@ -191,6 +204,7 @@ class EventStream:
             await on_close()
 
     async def __aenter__(self) -> EventStream:
+        self._entered = True
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -198,7 +212,14 @@ class EventStream:
 
 
 def _templates(provider: Provider, overrides: TemplateSource) -> Templates:
-    return Templates(overrides, local=provider.model.startswith("local:"))
+    local = provider.model.startswith("local:")
+    return _default_templates(local) if overrides is None else Templates(overrides, local=local)
+
+
+@functools.cache
+def _default_templates(local: bool) -> Templates:
+    """The default prompts, compiled once per process (25 ms each time a client is made otherwise)."""
+    return Templates(None, local=local)
 
 
 def _split(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -2,8 +2,9 @@
 
 One ``Request`` serves one question. Calls go through ``_call``: the backends in order (the model, then the
 fallback), each under the retry policy, the model's concurrency slot (per attempt, so a sleeping retry
-holds none) and its per-minute budgets. A retried stream resumes where the broken one stopped, so text that
-was already streamed to the caller (and paid for) stays valid.
+holds none) and its per-minute budgets. A call's text is always one generation: a retried stream resumes
+where the broken one stopped only on a provider that continues a prefill (``supports_prefill``); elsewhere it
+restarts, and text of the broken attempt that already reached the caller is withdrawn (``WithdrawEvent``).
 """
 
 from __future__ import annotations
@@ -21,11 +22,14 @@ import anyio
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from .errors import ConfigError, DeadlineExceeded, PartialResultError
-from .events import (Event, PointDeltaEvent, PointDoneEvent, PointEvent, RetryEvent, RouteEvent, TextEvent)
+from .events import (Event, PointDeltaEvent, PointDoneEvent, PointEvent, RetryEvent, RouteEvent, TextEvent,
+                     WithdrawEvent)
 from .expansion import ExpansionFilter
 from .limits import ModelLimits, estimate_tokens
+from .options import check_choice, check_number, check_type
 from .overlap import CallSpan, SerialServerWarning, one_at_a_time, serial_note
 from .providers.base import CallUsage, ChatRequest, Provider
+from .question import question_view
 from .result import Mode, Point, Result, Usage
 from .router import Decision, LLMRouter, Router
 from .retry import RetryPolicy, StreamStalled, is_retryable, status_of
@@ -37,6 +41,15 @@ from .templates import Templates
 Send = Callable[[Event], None]
 OnText = Callable[[str], bool]
 """Receives each piece of a call's text; returns False when the rest of the call is not needed."""
+OnRestart = Callable[[], None]
+"""Called before a retry that starts a new generation: forget (and withdraw) the broken attempt's text."""
+
+#: a stream is a runaway (the server ignores max_tokens) past this many chunks, or characters, per token asked
+#: for: every text chunk holds at least one token, and tokens average about four characters
+RUNAWAY_CHUNKS_PER_TOKEN = 2
+RUNAWAY_CHARS_PER_TOKEN = 16
+
+
 
 
 @dataclass(frozen=True)
@@ -67,7 +80,11 @@ class RequestOptions:
     on_point_error: Literal["raise", "skip"] = "raise"
     deadline: float | None = None
     stall_timeout: float | None = 30.0
-    """Seconds without data, mid-stream, after which a call is retried (caught within a quarter more)."""
+    """Seconds without text, between one piece of a call's text and the next, after which the call is retried
+    (caught within a quarter more). Keep-alives and events without text do not count as progress."""
+    first_token_timeout: float | None = 60.0
+    """Seconds from a call's start to its first text after which it is retried. ``SoT`` sets it to its network
+    ``timeout`` unless given; ``None`` for ``local:`` models, whose first call may load the model."""
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     eager: bool = True
     """Start each point's expansion as soon as its skeleton line is complete (else after the skeleton)."""
@@ -75,20 +92,19 @@ class RequestOptions:
     """A document to answer from: in the prompts (ahead of the question), or read natively by FocusLLM."""
 
     def __post_init__(self) -> None:
-        if self.mode not in ("auto", "sot", "sequential"):
-            raise ConfigError(f"mode={self.mode!r}; use 'auto', 'sot' or 'sequential'")
-        if self.on_point_error not in ("raise", "skip"):
-            raise ConfigError(f"on_point_error={self.on_point_error!r}; use 'raise' or 'skip'")
-        for name in ("max_points", "skeleton_max_tokens", "point_max_tokens", "max_tokens"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{name} must be a whole number of at least 1, got {value!r}")
-        if self.max_points < 2:
-            raise ConfigError("max_points must be at least 2 (a skeleton of one point is a sequential answer)")
-        for name in ("deadline", "stall_timeout"):
-            value = getattr(self, name)
-            if value is not None and not value > 0:
-                raise ConfigError(f"{name} must be a positive number of seconds or None, got {value!r}")
+        check_choice("mode", self.mode, ("auto", "sot", "sequential"))
+        check_choice("on_point_error", self.on_point_error, ("raise", "skip"))
+        for name in ("skeleton_max_tokens", "point_max_tokens", "max_tokens"):
+            check_number(name, getattr(self, name), above=None, at_least=1, whole=True, optional=False)
+        check_number("max_points", self.max_points, above=None, at_least=2, whole=True, optional=False)
+        check_number("temperature", self.temperature, above=None, at_least=0, at_most=2)
+        for name in ("deadline", "stall_timeout", "first_token_timeout"):
+            check_number(name, getattr(self, name))
+        if isinstance(self.retry, int) and not isinstance(self.retry, bool):  # retry=3: three attempts
+            object.__setattr__(self, "retry", RetryPolicy(attempts=self.retry))
+        check_type("retry", self.retry, RetryPolicy, "a RetryPolicy or a whole number of attempts")
+        check_type("eager", self.eager, bool, "True or False")
+        check_type("context", self.context, (str, type(None)), "a str or None")
 
 
 class Request:
@@ -110,6 +126,7 @@ class Request:
         self.timings_skeleton_s = 0.0
         self.first_point_at: float | None = None
         self.first_text_at: float | None = None
+        self.skeleton_truncated = False
         self.expansion_spans: list[CallSpan] = []  # the main model's expansion calls, to tell a serial server
 
     # -- the request path --------------------------------------------------------------------------------
@@ -119,8 +136,10 @@ class Request:
         with anyio.move_on_after(self.options.deadline if self.options.deadline else math.inf) as scope:
             await self._answer()
         if scope.cancelled_caught:
-            raise DeadlineExceeded(f"the request's deadline of {self.options.deadline} s passed; "
-                                   f"{self._done_count()} point(s) were finished", self.result())
+            finished = [str(p.index) for p in self.points.values() if p.done]
+            raise DeadlineExceeded(f"the request's deadline of {self.options.deadline} s passed; point(s) "
+                                   f"{', '.join(finished) or 'none'} were finished (Point.done; the others are cut "
+                                   "or missing)", self.result())
         failed = [p for p in self.points.values() if p.failed]
         if failed and self.options.on_point_error == "raise":
             numbers = ", ".join(str(p.index) for p in failed)
@@ -198,7 +217,7 @@ class Request:
 
         try:
             with anyio.fail_after(router.timeout):
-                await self._call(lambda b: request, on_text, None, [backend])
+                await self._call(lambda b: request, on_text, None, [backend], on_restart=parts.clear)
             return router.read(request, "".join(parts))
         except Exception as exc:  # noqa: BLE001 -- routing must never fail the request
             return router.fall_back(self.question, exc)
@@ -207,7 +226,7 @@ class Request:
         """Skeleton and expansions; returns how many points the skeleton had. With ``decided``, nothing starts
         (and nothing is sent) before that event is set."""
         backend = self.backends[0]
-        parser = SkeletonParser(self.options.max_points, question=self.question)
+        parser = SkeletonParser(self.options.max_points, question=question_view(self.question))
         batch = backend.provider.supports_batch
         waiting: list[SkeletonPoint] = []  # parsed, not yet started: nothing starts before a second point
 
@@ -216,7 +235,13 @@ class Request:
         skeleton_done = False
 
         def start(tg: anyio.abc.TaskGroup, new: list[SkeletonPoint]) -> None:
-            waiting.extend(new)
+            nonlocal disagreed
+            for sp in new:  # after a restart the new skeleton must agree with every point already started
+                started = self.points.get(sp.index)
+                if started is not None and started.title != sp.title:
+                    disagreed = True
+                    return
+            waiting.extend(sp for sp in new if sp.index not in self.points)
             if not waiting or len(parser.points) < 2 or (wait_for_skeleton and not skeleton_done):
                 return
             if decided is not None and not decided.is_set():
@@ -231,9 +256,15 @@ class Request:
 
         def on_skeleton_text(text: str) -> bool:
             start(tg, parser.feed(text))
-            return not parser.done
+            return not parser.done and not disagreed
+
+        def on_restart() -> None:  # a new generation of the skeleton, parsed afresh
+            nonlocal parser
+            parser = SkeletonParser(self.options.max_points, question=question_view(self.question))
+            waiting.clear()
 
         skeleton_error: Exception | None = None
+        disagreed = False
         async with anyio.create_task_group() as tg:
             def build(b: Backend) -> ChatRequest:
                 request = self._request(b, "skeleton", self.options.skeleton_max_tokens)
@@ -243,21 +274,28 @@ class Request:
             if prefill and backend.provider.supports_prefill:
                 parser.feed(prefill.rstrip())  # the reply continues the prefill ("1.")
             try:
-                await self._call(build, on_skeleton_text, None)
+                await self._call(build, on_skeleton_text, None, on_restart=on_restart)
             except Exception as exc:  # keep what the skeleton wrote: two points or more still make an answer
                 skeleton_error = exc
                 self.reason = f"the skeleton call failed after {len(parser.points)} point(s): {exc!r}"
             skeleton_done = True
             self.timings_skeleton_s = anyio.current_time() - self._started
-            last = parser.finish()
-            if decided is not None and len(parser.points) >= 2:
-                await decided.wait()
-            start(tg, last)
-            if len(parser.points) < 2:
+            if not disagreed:
+                last = parser.finish()
+                if decided is not None and len(parser.points) >= 2:
+                    await decided.wait()
+                start(tg, last)
+            if disagreed or len(parser.points) < len(self.points):
+                disagreed = True
+                self.reason = (f"the skeleton was retried and its new generation disagreed with the "
+                               f"{len(self.points)} point(s) already started; those are kept")
+            found = len(self.points) or len(parser.points)
+            self.skeleton_truncated = found >= 2 and (disagreed or skeleton_error is not None)
+            if found < 2:
                 tg.cancel_scope.cancel()
-        if skeleton_error is not None and len(parser.points) < 2:
+        if skeleton_error is not None and found < 2:
             raise skeleton_error
-        return len(parser.points)
+        return found
 
     def _request(self, backend: Backend, template: str, max_tokens: int, **variables: Any) -> ChatRequest:
         """Render a template into a request; the context goes to the provider natively or into the prompt."""
@@ -292,9 +330,14 @@ class Request:
             self._point_text(point, cleaner.feed(raw))
             return not cleaner.finished  # it ran on into the next point
 
+        def on_restart() -> None:
+            nonlocal cleaner
+            cleaner = self._expansion_filter(point, outline, backends or self.backends)
+            self._withdraw(point)
+
         try:
             point.model, usage = await self._call(lambda b: self._expand_request(b, point, outline), on_text,
-                                                  point, backends)
+                                                  point, backends, on_restart=on_restart)
         except Exception as exc:  # recorded; run() raises or skips once every other point is done
             self._point_text(point, cleaner.finish())
             self._fail(point, exc)
@@ -346,32 +389,39 @@ class Request:
             self._emit([TextEvent(text)])
             return True
 
-        await self._call(lambda b: self._request(b, "sequential", self.options.max_tokens), on_text, None)
+        def on_restart() -> None:
+            if self.sequential_text:
+                self.send(WithdrawEvent(None, self.sequential_text))
+                self.sequential_text = ""
+
+        await self._call(lambda b: self._request(b, "sequential", self.options.max_tokens), on_text, None,
+                         on_restart=on_restart)
 
     # -- one call, through retries and fallbacks ----------------------------------------------------------
 
     async def _call(self, build: Callable[[Backend], ChatRequest], on_text: OnText, point: Point | None,
-                    backends: list[Backend] | None = None) -> tuple[str, CallUsage]:
+                    backends: list[Backend] | None = None, *, on_restart: OnRestart) -> tuple[str, CallUsage]:
         """Stream one completion through the backends in order; return the model that finished it and the
         usage of its last attempt."""
-        received: list[str] = []  # raw text of every attempt so far: retries resume after it
+        received: list[str] = []  # the current generation's raw text: a retry continues it, or restarts
         error: Exception | None = None
         for backend in backends or self.backends:
             try:
-                return backend.model, await self._call_backend(backend, build(backend), on_text, point, received)
+                return backend.model, await self._call_backend(backend, build(backend), on_text, point, received,
+                                                               on_restart)
             except Exception as exc:
                 error = exc
         assert error is not None
         raise error
 
     async def _call_backend(self, backend: Backend, request: ChatRequest, on_text: OnText, point: Point | None,
-                            received: list[str]) -> CallUsage:
+                            received: list[str], on_restart: OnRestart) -> CallUsage:
         policy = self.options.retry
-        transient = backend.provider.transient_errors
         retrying = AsyncRetrying(
             stop=stop_after_attempt(policy.attempts),
             wait=lambda state: policy.wait_s(state.attempt_number, state.outcome.exception()),
-            retry=retry_if_exception(lambda exc: is_retryable(exc, transient)),
+            # read after a failure: a provider's list may name SDK classes it imports at its first call
+            retry=retry_if_exception(lambda exc: is_retryable(exc, backend.provider.transient_errors)),
             before_sleep=lambda state: self._on_retry(state, point),
             sleep=anyio.sleep,
             reraise=True,
@@ -379,16 +429,20 @@ class Request:
         prompt_chars = len(request.prompt.user) + len(request.prompt.system or "")
         async for attempt in retrying:
             with attempt:
+                await backend.provider.ready()
                 await backend.limits.admit(estimate_tokens(prompt_chars, request.max_tokens))
                 async with backend.limits.slot():
+                    if received and not backend.provider.supports_prefill:
+                        received.clear()  # a new generation: what the broken one wrote goes
+                        on_restart()
                     usage = await self._attempt(backend, self._resume(backend, request, received), on_text,
                                                 point, received)
         return usage
 
     @staticmethod
     def _resume(backend: Backend, request: ChatRequest, received: list[str]) -> ChatRequest:
-        """The request for the next attempt: continue the text already streamed, via the prefill if the
-        provider has one (otherwise ``_attempt`` skips what was already received)."""
+        """The request for the next attempt: on a provider that continues a prefill, the text received so far
+        is appended to it."""
         done = "".join(received)
         if not done or not backend.provider.supports_prefill:
             return request
@@ -397,45 +451,54 @@ class Request:
 
     async def _attempt(self, backend: Backend, request: ChatRequest, on_text: OnText, point: Point | None,
                        received: list[str]) -> CallUsage:
-        skip = 0 if backend.provider.supports_prefill else sum(map(len, received))
         if point is not None:
             point.attempts += 1
         usage = CallUsage()
         stall = self.options.stall_timeout or math.inf
+        # Progress is text: the watchdog runs from the call's start (first_token_timeout) and only text pushes
+        # it on (stall_timeout), so keep-alives and text-free events cannot hold a call open forever.
         # One watchdog scope around the whole stream, its deadline pushed on by the chunks: a scope entered
         # per chunk would interleave with any cancel scope the provider's generator holds across yields.
-        # It arms at the first chunk: until then the SDK's timeout governs (and a local model may be loading).
         # Moving the scope's timer for every chunk cost 5% of the client's CPU with hundreds of streams, so it
         # moves at most every quarter timeout, with a quarter to spare: a stall is caught after 1-1.25 timeouts.
         spare = stall / 4
         push_at = -math.inf
+        first = self.options.first_token_timeout
+        chunks = chars = 0
+        runaway = False
         sent, first_text, last_text = time.monotonic(), None, None
-        with anyio.CancelScope() as watchdog:
+        with anyio.CancelScope(deadline=anyio.current_time() + (first or math.inf)) as watchdog:
             try:
                 async with aclosing(backend.provider.stream(request)) as stream:
                     async for chunk in stream:
-                        if (now := time.monotonic()) >= push_at:
-                            watchdog.deadline = anyio.current_time() + stall + spare
-                            push_at = now + spare
                         if isinstance(chunk, CallUsage):
                             usage = chunk
                             continue
-                        if skip:
-                            chunk, skip = chunk[skip:], max(0, skip - len(chunk))
-                        if chunk:
-                            first_text, last_text = first_text or now, now
-                            received.append(chunk)
-                            if not on_text(chunk):
-                                # Stop paying for text that will be thrown away; the usage the provider
-                                # would have reported last is estimated.
-                                prompt = request.prompt
-                                usage = CallUsage.estimate(len(prompt.system or "") + len(prompt.user),
-                                                           sum(map(len, received)))
-                                break
+                        if not chunk:
+                            continue
+                        if (now := time.monotonic()) >= push_at:
+                            watchdog.deadline = anyio.current_time() + stall + spare
+                            push_at = now + spare
+                        first_text, last_text = first_text or now, now
+                        received.append(chunk)
+                        chunks, chars = chunks + 1, chars + len(chunk)
+                        # A server that ignores max_tokens would stream forever: end it as if at the limit.
+                        runaway = (chunks > RUNAWAY_CHUNKS_PER_TOKEN * request.max_tokens + 8
+                                   or chars > RUNAWAY_CHARS_PER_TOKEN * request.max_tokens + 64)
+                        if not on_text(chunk) or runaway:
+                            # Stop paying for text that will be thrown away; the usage the provider would have
+                            # reported last is estimated (a runaway is charged its whole budget).
+                            prompt = request.prompt
+                            usage = CallUsage.estimate(len(prompt.system or "") + len(prompt.user),
+                                                       sum(map(len, received)))
+                            if runaway:
+                                usage = dataclasses.replace(usage, output_tokens=request.max_tokens)
+                            break
             finally:
                 self._account(usage)
         if watchdog.cancelled_caught:
-            raise StreamStalled(f"no data for {self.options.stall_timeout} s from {backend.model}")
+            waited = f"{first} s for the first text" if not chunks else f"{self.options.stall_timeout} s for more text"
+            raise StreamStalled(f"{backend.model} sent no text in {waited}")
         if point is not None and backend is self.backends[0] and first_text is not None:
             self.expansion_spans.append(CallSpan(sent, first_text, last_text))
         return usage
@@ -448,7 +511,13 @@ class Request:
             self.send(PointDeltaEvent(point.index, text))
             self._emit(self.stitcher.add_text(point.index, text))
 
+    def _withdraw(self, point: Point) -> None:
+        if point.text:
+            self.send(WithdrawEvent(point.index, self.stitcher.withdraw(point.index)))
+            point.text = ""
+
     def _finish_point(self, point: Point) -> None:
+        point.complete = True
         self.send(PointDoneEvent(point.index, point.text))
         self._emit(self.stitcher.finish_point(point.index))
 
@@ -480,15 +549,12 @@ class Request:
             backend.warned.add(SerialServerWarning)
             warnings.warn(note, SerialServerWarning, stacklevel=2)
 
-    def _done_count(self) -> int:
-        return sum(1 for p in self.points.values() if p.done)
-
     def result(self) -> Result:
         """The result as it stands (complete after ``run``; partial for errors)."""
         text = self.sequential_text if self.mode == "sequential" else self.stitcher.text
         result = Result(text=text, mode=self.mode, model=self.backends[0].model,
                         points=sorted(self.points.values(), key=lambda p: p.index), usage=self.usage,
-                        route_reason=self.reason)
+                        route_reason=self.reason, skeleton_truncated=self.skeleton_truncated)
         result.timings.total_s = anyio.current_time() - self._started
         result.timings.skeleton_s = self.timings_skeleton_s
         result.timings.first_point_at = self.first_point_at

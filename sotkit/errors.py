@@ -28,6 +28,21 @@ class ModelNotAvailableError(ConfigError):
     """A local model (or its optional dependencies) is not installed; the message says how to install it."""
 
 
+class StreamError(SotkitError):
+    """A response that began with HTTP 200 but is not a whole stream of the provider's events: the server
+    reported an error inside it, it ended without its terminal event (a cut stream), or its body or events
+    do not parse. Retried like the HTTP status it stands for.
+
+    ``status_code`` is the status the error stands for (the server's own for an error event; 502, a bad
+    gateway, for a cut or malformed stream); ``raw`` is the offending body or event, if any.
+    """
+
+    def __init__(self, message: str, status_code: int = 502, raw: object = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.raw = raw
+
+
 class PartialResultError(SotkitError):
     """Some points could not be written. ``partial`` holds every point that was.
 

@@ -29,7 +29,8 @@ class PointEvent:
 
 @dataclass(frozen=True)
 class TextEvent:
-    """The next piece of the stitched answer, in order. Joined, they are exactly ``result.text``.
+    """The next piece of the stitched answer, in order. Joined (with each ``WithdrawEvent`` applied), they are
+    exactly ``result.text``.
 
     ``index`` is the point the piece belongs to (``None`` in a sequential answer).
     """
@@ -68,9 +69,26 @@ class RetryEvent:
 
 
 @dataclass(frozen=True)
+class WithdrawEvent:
+    """A call restarts from scratch, so the text its broken attempt produced is withdrawn.
+
+    A provider that cannot continue a prefill (OpenAI) answers a retried call with a new generation, and a
+    point's text is always one generation, never two spliced. ``text`` is the tail of the stitched answer to
+    remove: the last ``len(text)`` characters of what the ``TextEvent``s gave so far (empty when the point's
+    text was still buffered behind earlier points). A UI that shows ``PointDeltaEvent``s clears point
+    ``index`` (``None``: the sequential answer). The new generation's text follows as usual.
+    """
+
+    index: int | None
+    text: str
+    type: Literal["withdraw"] = "withdraw"
+
+
+@dataclass(frozen=True)
 class DoneEvent:
     result: Result
     type: Literal["done"] = "done"
 
 
-Event = Union[RouteEvent, PointEvent, TextEvent, PointDeltaEvent, PointDoneEvent, RetryEvent, DoneEvent]
+Event = Union[RouteEvent, PointEvent, TextEvent, PointDeltaEvent, PointDoneEvent, RetryEvent, WithdrawEvent,
+              DoneEvent]

@@ -53,11 +53,15 @@ class Point:
     model: str | None = None
     """The model that wrote this point: the request's model, or the fallback."""
     failed: bool = False
-    """True when the point was skipped (``on_point_error="skip"``) or never finished."""
+    """True when the point was skipped (``on_point_error="skip"``) or failed on every attempt."""
+    complete: bool = False
+    """True when the point's call ended as the model ended it (or at its token budget); False for a point cut
+    mid-stream (by the deadline, say), whose ``text`` is only a beginning."""
 
     @property
     def done(self) -> bool:
-        return bool(self.text) and not self.failed
+        """The point is complete, with text, and not failed."""
+        return self.complete and bool(self.text) and not self.failed
 
 
 @dataclass
@@ -70,6 +74,9 @@ class Result:
     timings: Timings = field(default_factory=Timings)
     route_reason: str | None = None
     """Why this mode was chosen (router decision, or why SoT fell back to a sequential answer)."""
+    skeleton_truncated: bool = False
+    """The skeleton call failed after some points on every attempt (or its retry disagreed with the points
+    already started): the answer has the points written before that, and may lack later ones."""
 
     @property
     def skeleton(self) -> list[str]:

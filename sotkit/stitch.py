@@ -21,6 +21,7 @@ class Stitcher:
         self._skipped: set[int] = set()
         self._next = 1  # the point being released now
         self._started = False  # has the head point's header been released?
+        self._head_text = ""  # the head point's text released so far (after its header)
         self.text = ""
 
     def add_point(self, index: int, title: str) -> list[TextEvent]:
@@ -33,6 +34,16 @@ class Stitcher:
             return []
         self._buffers[index].append(text)
         return self._advance() if index == self._next else []  # a later point's text only waits its turn
+
+    def withdraw(self, index: int) -> str:
+        """Forget a point's text (its call restarts); returns what is taken off the end of ``text``: the
+        text already released, when the point is the one streaming live (its header stays)."""
+        self._buffers[index].clear()
+        if index != self._next or not self._head_text:
+            return ""
+        withdrawn, self._head_text = self._head_text, ""
+        self.text = self.text[:-len(withdrawn)]
+        return withdrawn
 
     def finish_point(self, index: int, *, skipped: bool = False) -> list[TextEvent]:
         self._done.add(index)
@@ -51,10 +62,12 @@ class Stitcher:
                     events.append(TextEvent(separator + point_header(index, self._titles[index]), index))
                     self._started = True
                 events += [TextEvent(piece, index) for piece in self._buffers[index]]
+                self._head_text += "".join(self._buffers[index])
             self._buffers[index].clear()
             if index not in self._done:
                 break
             self._next += 1
             self._started = False
+            self._head_text = ""
         self.text += "".join(e.text for e in events)
         return events

@@ -56,3 +56,55 @@ def test_a_server_that_writes_the_points_in_turn_is_named_on_one_line():
     assert done.returncode == 0, done.stderr
     [warning] = [line for line in done.stderr.splitlines() if "warning" in line]
     assert warning.startswith("[sotkit] warning: openai:m wrote the 3 expansions one at a time")
+
+
+def test_a_restarted_point_leaves_only_its_final_generation_in_the_output():
+    from sotkit.testing import Fault, Reply
+
+    base = sot_responder("1. Sleep well\n2. Move daily", {1: "Eight hours.", 2: "Walk."})
+
+    def respond(request):  # point 1 breaks after two words the first time, and is worded anew the second
+        reply = base(request)
+        if "point 1 " in request.user:
+            return Reply(f"Take {request.attempt}: {reply.text}",
+                         fault=Fault.drop(after_tokens=2) if request.attempt == 1 else None)
+        return reply
+
+    with FakeLLMServer(respond, latency=Latency(ttft_s=0, tokens_per_s=1000)) as server:
+        done = ask("How can I be healthier?", "--model", "openai:m", "--base-url", server.openai_base_url,
+                   "--mode", "sot", env={"OPENAI_API_KEY": "k"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "1. Sleep well: Take 2: Eight hours.\n2. Move daily: Walk.\n"
+
+
+def test_json_flags_a_truncated_skeleton():
+    import json
+
+    from sotkit.testing import Fault, Reply
+
+    def respond(request):
+        reply = sot_responder("1. A thing\n2. B thing\n3. C thing")(request)
+        if "Skeleton:" in request.user:  # cut after "1. A thing\n2. B thing\n3." on every attempt
+            return Reply(reply.text, fault=Fault.drop(after_tokens=7))
+        return reply
+
+    with FakeLLMServer(respond) as server:
+        done = ask("Why?", "--model", "openai:m", "--base-url", server.openai_base_url, "--mode", "sot", "--json",
+                   env={"OPENAI_API_KEY": "k", "SOTKIT_MODEL": ""})
+    result = json.loads(done.stdout)
+    assert result["skeleton"] == ["A thing", "B thing"] and result["skeleton_truncated"] is True
+
+
+def test_an_sdk_error_is_one_line_with_a_hint_and_the_traceback_is_behind_debug():
+    with FakeLLMServer("Hi.", api_key="the-right-key") as server:
+        args = ("Why?", "--model", "openai:m", "--base-url", server.openai_base_url, "--mode", "sequential")
+        done = ask(*args, env={"OPENAI_API_KEY": "a-wrong-key"})
+        debug = ask(*args, "--debug", env={"OPENAI_API_KEY": "a-wrong-key"})
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    [line] = done.stderr.strip().splitlines()[-1:]
+    assert line.startswith("sotkit: error: AuthenticationError") and "check the API key" in line
+    assert "Traceback" in debug.stderr
+    refused = ask("Why?", "--model", "openai:m", "--base-url", "http://127.0.0.1:9/v1", "--mode", "sequential",
+                  env={"OPENAI_API_KEY": "k"})
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert "APIConnectionError" in refused.stderr and "check --base-url" in refused.stderr

@@ -41,10 +41,10 @@ def test_missing_keys_say_what_to_set(monkeypatch):
 
 @pytest.mark.parametrize("options, message", [
     ({"max_concurrency": 0}, "max_concurrency"),
-    ({"max_points": 1}, "max_points must be at least 2"),
+    ({"max_points": 1}, "max_points=1: must be a whole number >= 2"),
     ({"mode": "fast"}, "mode='fast'"),
-    ({"deadline": -1}, "deadline must be a positive"),
-    ({"rpm": 0}, "must be positive"),
+    ({"deadline": -1}, "deadline=-1: must be a number > 0"),
+    ({"rpm": 0}, "rpm=0: must be a number > 0"),
     ({"on_point_error": "ignore"}, "on_point_error"),
     ({"retry": 0}, "attempts=0"),
     ({"router": "magic"}, "unknown router 'magic'"),

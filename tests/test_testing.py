@@ -548,3 +548,76 @@ def test_bad_configuration_is_rejected_up_front() -> None:
         FakeLLMServer(42)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="str or a Reply"):
         FakeLLMServer(["fine", 3])  # type: ignore[list-item]
+
+
+# -- the faults a proxy or an overloaded provider produces inside a 200 ----------------------------------------
+
+async def test_an_error_event_inside_a_200_stream_reaches_each_sdk_as_its_error() -> None:
+    with FakeLLMServer(Reply(TEXT, fault=Fault.error_event(after_tokens=2, code=529))) as server:
+        with pytest.raises(openai.APIError, match="Overloaded"):
+            async with openai_client(server) as client:
+                await openai_stream(client)
+        with pytest.raises(anthropic.APIStatusError) as caught:
+            async with anthropic_client(server) as claude, claude.messages.stream(
+                    model="claude-fake", max_tokens=50, messages=[{"role": "user", "content": "Hi"}]) as stream:
+                [text async for text in stream.text_stream]
+        assert caught.value.body["error"]["type"] == "overloaded_error"
+        assert [r.status for r in server.requests] == [200, 200]
+        assert all(len(r.pieces) == 2 for r in server.requests)
+
+
+async def test_a_cut_stream_ends_cleanly_without_its_terminal_event() -> None:
+    with FakeLLMServer(Reply(TEXT, fault=Fault.cut(after_tokens=3))) as server:
+        async with openai_client(server) as client:  # the SDK does not notice: the caller must
+            deltas, chunks = await openai_stream(client)
+        async with httpx2.AsyncClient() as http:
+            raw = (await http.post(f"{server.anthropic_base_url}/v1/messages", json={
+                "model": "m", "max_tokens": 50, "stream": True, "messages": [{"role": "user", "content": "Hi"}]})).text
+    assert "".join(deltas) == "".join(split_tokens(TEXT)[:3])
+    assert all(c.choices[0].finish_reason is None for c in chunks if c.choices)
+    assert "message_start" in raw and "content_block_delta" in raw and "message_stop" not in raw
+
+
+@pytest.mark.parametrize("fault, body", [
+    (Fault.not_a_stream(), "<html>502 Bad Gateway</html>"),
+    (Fault.garbage(after_tokens=1, data="[1,2,3]"), "data: [1,2,3]\n\n"),
+])
+async def test_a_200_that_is_no_stream_or_carries_garbage(fault, body) -> None:
+    with FakeLLMServer(Reply(TEXT, fault=fault)) as server:
+        async with httpx2.AsyncClient() as http:
+            response = await http.post(f"{server.openai_base_url}/chat/completions", json={
+                "model": "m", "stream": True, "messages": [{"role": "user", "content": "Hi"}]})
+    assert response.status_code == 200 and response.text.endswith(body) and "[DONE]" not in response.text
+
+
+async def test_keep_alives_hold_a_stream_open_without_text() -> None:
+    with FakeLLMServer(Reply(TEXT, fault=Fault.keep_alive(after_tokens=1, seconds=0.3, every_s=0.05))) as server:
+        async with openai_client(server) as client:
+            deltas, chunks = await openai_stream(client)
+        [request] = server.requests
+    assert "".join(deltas) == TEXT  # the text resumes after them
+    assert request.pieces[1][0] - request.pieces[0][0] >= 0.3
+    role_only = [c for c in chunks if c.choices and c.choices[0].delta.role and not c.choices[0].delta.content]
+    assert len(role_only) >= 5  # the opening delta and the keep-alives
+
+
+async def test_a_runaway_ignores_max_tokens_and_stop() -> None:
+    with FakeLLMServer(Reply("on and ", fault=Fault.runaway(tokens=500))) as server:
+        async with openai_client(server) as client:
+            deltas, _ = await openai_stream(client, max_tokens=5, stop=["and"])
+    assert len(deltas) == 500 and "".join(deltas).startswith("on and on and")
+
+
+async def test_attempt_counts_requests_with_the_same_prompt_so_each_can_be_worded_anew() -> None:
+    with FakeLLMServer(lambda request: f"Take {request.attempt}.") as server:
+        async with openai_client(server) as client:
+            first, _ = await openai_stream(client)
+            second, _ = await openai_stream(client)
+            other, _ = await openai_stream(client, messages=[{"role": "user", "content": "Another question?"}])
+        async with anthropic_client(server) as claude:  # a continued prefill is the same prompt again
+            for prefill in (None, "Take"):
+                messages = [{"role": "user", "content": "Hi"}] + ([{"role": "assistant", "content": prefill}]
+                                                                    if prefill else [])
+                await claude.messages.create(model="m", max_tokens=20, messages=messages)
+    assert ("".join(first), "".join(second), "".join(other)) == ("Take 1.", "Take 2.", "Take 1.")
+    assert [r.attempt for r in server.requests] == [1, 2, 1, 1, 2]

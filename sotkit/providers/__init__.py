@@ -7,10 +7,13 @@ defines ``PROVIDER``, a ``Provider`` subclass taking ``(model_name, **options)``
 from __future__ import annotations
 
 import importlib
+import inspect
 import pkgutil
+from collections.abc import Iterable
 from typing import Any
 
 from ..errors import ConfigError
+from ..options import check_names
 from .base import CallUsage, ChatRequest, Chunk, Prompt, Provider
 
 __all__ = ["CallUsage", "ChatRequest", "Chunk", "Prompt", "Provider", "available", "create_provider", "split_model"]
@@ -33,8 +36,13 @@ def split_model(model: str) -> tuple[str, str]:
     return prefix, name
 
 
-def create_provider(model: str, **options: Any) -> Provider:
-    """Build the adapter for a ``provider:model`` string. Options go to the adapter (api_key, base_url, ...)."""
+def create_provider(model: str, *, also: Iterable[str] = (), **options: Any) -> Provider:
+    """Build the adapter for a ``provider:model`` string. Options go to the adapter (api_key, base_url, ...);
+    an unknown one is a ``ConfigError`` with the closest known names (``also``: the caller's own options)."""
     prefix, name = split_model(model)
     module = importlib.import_module(f"{__name__}.{prefix}")
+    parameters = inspect.signature(module.PROVIDER.__init__).parameters.values()
+    if not any(p.kind is p.VAR_KEYWORD for p in parameters):  # an adapter taking **options checks them itself
+        known = {p.name for p in parameters if p.kind is p.KEYWORD_ONLY}
+        check_names(options, known, f"{prefix}: models", suggest=also)
     return module.PROVIDER(name, **options)

@@ -6,7 +6,9 @@ expansions streaming at once the checks grow quadratic: on 30 questions x 8 poin
 the client's CPU (benchmarks/overhead.py). So past ``calls_per_client`` calls in flight on every client,
 another client (another pool) is opened. Calls go to the least busy client, the first on a tie, so calls made
 one after another stay on one client and reuse its connection. All clients share one TLS context: building
-one costs ~20 ms of CPU, most of what making a client costs.
+one costs ~20 ms of CPU, most of what making a client costs. The first client is made at the first call, in a
+worker thread: it imports the SDK (1-2 s the first time in a process) and builds that context, which would
+otherwise stall the event loop.
 
 The SDKs speak HTTP through httpx2; they also offer aiohttp underneath it "for improved concurrency
 performance". With 400 expansions streaming at once its C parser and connection pool cut the client's CPU
@@ -18,16 +20,18 @@ connections): each extra client would also probe the platform in a worker thread
 
 from __future__ import annotations
 
+import functools
+import importlib
 import importlib.util
 import os
 import ssl
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from functools import partial
 from types import ModuleType
 from typing import Any
 
-import httpx2
+import anyio
+import anyio.to_thread
 
 from ..errors import ConfigError
 
@@ -47,6 +51,14 @@ def http_backend(chosen: str | None = None) -> str:
     return chosen
 
 
+@functools.cache
+def shared_tls_context() -> ssl.SSLContext:
+    """One TLS context for every client in the process (made in a worker thread, with the first client)."""
+    import httpx2  # the SDKs' HTTP library: 85 ms to import, so it is imported off the loop with them
+
+    return httpx2.create_ssl_context()
+
+
 class ClientPool:
     """Clients made by ``make(tls_context)`` on demand, at most ``max_clients``; a client given by the user is
     used alone."""
@@ -55,19 +67,34 @@ class ClientPool:
                  calls_per_client: int = 32, max_clients: int = 16) -> None:
         if (make is None) == (client is None):
             raise ValueError("give either make or client")
-        self._make = partial(make, httpx2.create_ssl_context()) if make is not None else None
+        self._make = make
         self._owned = client is None
-        self._clients = [client if client is not None else self._make()]  # the first at once: bad settings fail here
-        self._busy = [0]
+        self._clients = [] if client is None else [client]
+        self._busy = [0] * len(self._clients)
+        self._opening = anyio.Lock()
         self._calls_per_client = calls_per_client
         self._max_clients = max_clients if self._owned else 1
+
+    async def ready(self) -> None:
+        """Make the first client, off the event loop (see the module's notes)."""
+        if self._clients:
+            return
+        async with self._opening:
+            if not self._clients:
+                assert self._make is not None
+                make = self._make
+                self._clients.append(await anyio.to_thread.run_sync(lambda: make(shared_tls_context())))
+                self._busy.append(0)
 
     @asynccontextmanager
     async def client(self) -> AsyncIterator[Any]:
         """The client for one call, counted as busy until the block ends."""
+        if not self._clients:
+            await self.ready()
         index = min(range(len(self._clients)), key=self._busy.__getitem__)
         if self._busy[index] >= self._calls_per_client and len(self._clients) < self._max_clients:
-            self._clients.append(self._make())
+            assert self._make is not None  # the SDK is imported and the TLS context built: a few ms
+            self._clients.append(self._make(shared_tls_context()))
             self._busy.append(0)
             index = len(self._clients) - 1
         self._busy[index] += 1
@@ -83,9 +110,22 @@ class ClientPool:
                 await client.close()
 
 
-def sdk_clients(sdk: ModuleType, http: str | None, make: Callable[[Any], Any]) -> ClientPool:
-    """A pool of ``make(http_client)`` SDK clients, each on the SDK's own async HTTP client (its defaults for
-    timeouts and connection limits) for the backend ``http`` chooses (see ``http_backend``)."""
+def sdk_clients(sdk_name: str, http: str | None, make: Callable[[ModuleType, Any], Any],
+                warm: tuple[str, ...] = ()) -> ClientPool:
+    """A pool of ``make(sdk, http_client)`` SDK clients (``sdk`` the module ``sdk_name``, imported when the first
+    client is made), each on the SDK's own async HTTP client (its defaults for timeouts and connection limits) for
+    the backend ``http`` chooses (see ``http_backend``). ``warm`` names modules the SDK would import at its first
+    request, on the event loop; they are imported with the SDK instead (where installed)."""
     backend = http_backend(http)
-    http_client = sdk.DefaultAioHttpClient if backend == "aiohttp" else sdk.DefaultAsyncHttpxClient
-    return ClientPool(lambda tls: make(http_client(verify=tls)), calls_per_client=CALLS_PER_CLIENT[backend])
+
+    def build(tls: ssl.SSLContext) -> Any:
+        sdk = importlib.import_module(sdk_name)
+        for name in warm:
+            try:
+                importlib.import_module(name)
+            except ImportError:
+                pass
+        http_client = sdk.DefaultAioHttpClient if backend == "aiohttp" else sdk.DefaultAsyncHttpxClient
+        return make(sdk, http_client(verify=tls))
+
+    return ClientPool(build, calls_per_client=CALLS_PER_CLIENT[backend])

@@ -14,20 +14,37 @@ from collections.abc import AsyncIterable, AsyncIterator
 from types import ModuleType
 from typing import Any
 
-import httpx2
+from ..errors import StreamError
 
 
 async def sse_events(response: Any, sdk: ModuleType) -> AsyncIterator[tuple[str | None, Any]]:
     """Yield ``(event, data)`` per event of an SDK streaming response; ``data`` is parsed JSON, or the raw
     text when it is not JSON. A connection that breaks mid-stream raises the SDK's own
-    ``APIConnectionError`` / ``APITimeoutError``, as the SDK's stream classes do."""
+    ``APIConnectionError`` / ``APITimeoutError``, as the SDK's stream classes do. A 200 whose body is not an
+    event stream (a proxy's HTML error page, an empty body, a JSON completion) is a ``StreamError``."""
+    import httpx2  # imported with the SDK, off the event loop, before the first response
+
+    http = response.http_response
     try:
-        async for item in parse_sse(response.http_response.aiter_bytes()):
+        content_type = http.headers.get("content-type", "")
+        if "text/event-stream" not in content_type:
+            body = (await http.aread())[:500].decode(errors="replace")
+            raise StreamError(f"the server answered 200 with {content_type or 'no content type'}, not an event "
+                              f"stream: {body!r}", raw=body)
+        async for item in parse_sse(http.aiter_bytes()):
             yield item
     except httpx2.TimeoutException as exc:
         raise sdk.APITimeoutError(request=response.http_request) from exc
     except httpx2.TransportError as exc:
         raise sdk.APIConnectionError(request=response.http_request) from exc
+    except UnicodeDecodeError as exc:
+        raise StreamError(f"the event stream is not UTF-8 text: {exc}", raw=exc.object[:500]) from exc
+
+
+def malformed(data: Any, error: Exception) -> StreamError:
+    """The error for an event that does not have the provider's shape (``data: <html>``, ``data: [1, 2]``)."""
+    excerpt = data[:500] if isinstance(data, str) else data
+    return StreamError(f"the server sent an event that is not the API's: {str(excerpt)[:500]!r}", raw=excerpt)
 
 
 async def parse_sse(chunks: AsyncIterable[bytes]) -> AsyncIterator[tuple[str | None, Any]]:

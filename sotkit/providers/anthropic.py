@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import anthropic
+if TYPE_CHECKING:
+    import anthropic
 
 from ..errors import ConfigError
+from ..options import check_url
 from ._clients import ClientPool, sdk_clients
-from ._sse import sse_events
+from ._sse import malformed, sse_events
 from .base import CallUsage, ChatRequest, Chunk, Provider, StreamError
 
 #: the HTTP status an error event sent mid-stream stands for
@@ -18,14 +21,24 @@ ERROR_STATUS = {"overloaded_error": 529, "rate_limit_error": 429, "api_error": 5
                 "invalid_request_error": 400, "authentication_error": 401, "permission_error": 403}
 
 
+#: what the SDK imports at its first message (its tracing), imported off the event loop with the SDK
+FIRST_REQUEST_IMPORTS = ("anthropic.resources.messages", "opentelemetry.propagate")
+
+
 class AnthropicProvider(Provider):
     supports_prefill = True  # a last assistant message is continued
     # failures without an HTTP status worth retrying: refused or dropped connections, timeouts, cut streams
-    transient_errors = (anthropic.APIConnectionError,)
+
+    @property
+    def transient_errors(self) -> tuple[type[BaseException], ...]:
+        import anthropic  # imported by the first call (the SDK is imported off the event loop, on first use)
+
+        return (anthropic.APIConnectionError,)
 
     def __init__(self, model_name: str, *, api_key: str | None = None, base_url: str | None = None,
                  client: anthropic.AsyncAnthropic | None = None, timeout: float | None = None,
                  http: str | None = None) -> None:
+        check_url("base_url", base_url)
         self.model = f"anthropic:{model_name}"
         self._name = model_name
         if client is not None:
@@ -35,9 +48,9 @@ class AnthropicProvider(Provider):
         if not api_key and not os.environ.get("ANTHROPIC_AUTH_TOKEN"):
             raise ConfigError("no Anthropic API key: set ANTHROPIC_API_KEY or pass api_key=...")
         # max_retries=0: sotkit's retry policy is the only retry layer.
-        self._clients = sdk_clients(anthropic, http, lambda http_client: anthropic.AsyncAnthropic(
+        self._clients = sdk_clients("anthropic", http, lambda sdk, http_client: sdk.AsyncAnthropic(
             api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout, http_client=http_client,
-        ))
+        ), warm=FIRST_REQUEST_IMPORTS)
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:
         prompt = request.prompt
@@ -55,23 +68,39 @@ class AnthropicProvider(Provider):
             # it travels in the body, as the SDK sends extra_body.
             options["extra_body"] = {"temperature": request.temperature}
         input_tokens = output_tokens = 0
+        finished = False  # a stream that ends before its message_stop was cut
         async with self._clients.client() as client, client.messages.with_streaming_response.create(
             model=self._name, max_tokens=request.max_tokens, messages=messages, stream=True, **options
         ) as response:
-            async for event, data in sse_events(response, anthropic):
-                if event == "content_block_delta" and data["delta"].get("type") == "text_delta":
-                    yield data["delta"]["text"]
-                elif event == "message_start":
-                    usage = data["message"]["usage"]
-                    input_tokens = sum(usage.get(k) or 0 for k in (
-                        "input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"))
-                elif event == "message_delta":
-                    output_tokens = data["usage"]["output_tokens"]
-                elif event == "error":  # e.g. overloaded_error mid-stream, after the 200 status
-                    error = data.get("error", {}) if isinstance(data, dict) else {}
-                    raise StreamError(error.get("message", str(data)),
-                                      status_code=ERROR_STATUS.get(error.get("type"), 500))
+            async for event, data in sse_events(response, sys.modules["anthropic"]):
+                text = None
+                try:
+                    if event == "content_block_delta" and data["delta"].get("type") == "text_delta":
+                        text = data["delta"]["text"]
+                        if not isinstance(text, str):
+                            raise TypeError(f"text is a {type(text).__name__}")
+                    elif event == "message_start":
+                        usage = data["message"]["usage"]
+                        input_tokens = sum(usage.get(k) or 0 for k in (
+                            "input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"))
+                    elif event == "message_delta":
+                        output_tokens = data["usage"]["output_tokens"]
+                    elif event == "message_stop":
+                        finished = True
+                    elif event == "error":  # e.g. overloaded_error mid-stream, after the 200 status
+                        error = data.get("error", {}) if isinstance(data, dict) else {}
+                        raise StreamError(error.get("message", str(data)),
+                                          status_code=ERROR_STATUS.get(error.get("type"), 500), raw=data)
+                except (AttributeError, TypeError, KeyError) as exc:
+                    raise malformed(data, exc) from exc
+                if text:
+                    yield text
+        if not finished:
+            raise StreamError(f"the stream from {self.model} ended without message_stop: it was cut")
         yield CallUsage(input_tokens, output_tokens)
+
+    async def ready(self) -> None:
+        await self._clients.ready()
 
     async def aclose(self) -> None:
         await self._clients.aclose()

@@ -9,6 +9,10 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from ..errors import StreamError
+
+__all__ = ["CallUsage", "ChatRequest", "Chunk", "Prompt", "Provider", "StreamError"]
+
 
 @dataclass(frozen=True)
 class Prompt:
@@ -51,17 +55,6 @@ class CallUsage:
 Chunk = str | CallUsage
 
 
-class StreamError(Exception):
-    """An error the server reported inside a stream that had started with HTTP 200.
-
-    ``status_code`` is the status the error stands for, so the retry policy treats it like one.
-    """
-
-    def __init__(self, message: str, status_code: int) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-
-
 class Provider(ABC):
     """A thin adapter from ``ChatRequest`` to one backend.
 
@@ -94,6 +87,10 @@ class Provider(ABC):
     def stream_batch(self, requests: Sequence[ChatRequest]) -> AsyncIterator[tuple[int, Chunk]]:
         """Run several requests as one batch, yielding ``(row, chunk)``; only when ``supports_batch``."""
         raise NotImplementedError(f"{type(self).__name__} does not batch")
+
+    async def ready(self) -> None:
+        """Make what calls need (an SDK client), off the event loop; called before a call is admitted, so that
+        the first call's set-up (importing the SDK) counts against no budget or timeout."""
 
     async def aclose(self) -> None:
         """Release clients this provider created (never ones the user passed in)."""

@@ -40,7 +40,8 @@ class LocalProvider(Provider):
     supports_batch = True
     whole_sentences = True
     # Every point is a row of one batch and the slowest row sets the time: fewer, shorter points.
-    request_defaults = MappingProxyType({"max_points": 6, "point_max_tokens": 128})
+    # the first call may load (and on first use convert) the model: that is no stall
+    request_defaults = MappingProxyType({"max_points": 6, "point_max_tokens": 128, "first_token_timeout": None})
 
     def __init__(self, model_name: str, *, device: str = "cpu", dtype: str | Any | None = None,
                  decoding: str = "greedy", alpha: float | None = None, k: int | None = None, verify: bool = False,
@@ -82,8 +83,11 @@ class LocalProvider(Provider):
         from ..engines.models import load_model
 
         limiter = _limiters.get(self._key) or _limiters.setdefault(self._key, anyio.CapacityLimiter(1))
+        # The first load (and first-use conversion) can take half a minute: a deadline that passes meanwhile ends
+        # the request on time, and the load finishes in its thread for the next call.
         model, tokenizer = await anyio.to_thread.run_sync(
-            lambda: load_model(self._name, device=self._device, dtype=self._dtype), limiter=limiter
+            lambda: load_model(self._name, device=self._device, dtype=self._dtype), limiter=limiter,
+            abandon_on_cancel=True,
         )
         send, receive = anyio.create_memory_object_stream[tuple[int, Chunk]](math.inf)
         stop = threading.Event()

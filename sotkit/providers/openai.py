@@ -3,29 +3,47 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import openai
+if TYPE_CHECKING:
+    import openai
 
 from ..errors import ConfigError
+from ..options import check_url
 from ._clients import ClientPool, sdk_clients
-from ._sse import sse_events
+from ._sse import malformed, sse_events
 from .base import CallUsage, ChatRequest, Chunk, Provider, StreamError
 
 #: OpenAI accepts at most four stop sequences
 MAX_STOP = 4
+#: what the SDK imports at its first chat completion (80 ms), imported off the event loop with the SDK
+FIRST_REQUEST_IMPORTS = ("openai.resources.chat.completions.completions", "openai.lib.streaming.chat", "jiter")
 
 
 class OpenAIProvider(Provider):
+    """``prefill=True`` declares that the server continues a trailing assistant message instead of answering
+    after it (vLLM and SGLang do with ``extra_body={"continue_final_message": True, "add_generation_prompt":
+    False}``; OpenAI itself does not). Only then is a broken stream resumed; otherwise it is restarted."""
+
     supports_prefill = False  # the chat completions API has no assistant prefill
     # failures without an HTTP status worth retrying: refused or dropped connections, timeouts, cut streams
-    transient_errors = (openai.APIConnectionError,)
+
+    @property
+    def transient_errors(self) -> tuple[type[BaseException], ...]:
+        import openai  # imported by the first call (the SDK is imported off the event loop, on first use)
+
+        return (openai.APIConnectionError,)
 
     def __init__(self, model_name: str, *, api_key: str | None = None, base_url: str | None = None,
                  client: openai.AsyncOpenAI | None = None, timeout: float | None = None,
-                 extra_body: dict[str, Any] | None = None, http: str | None = None) -> None:
+                 extra_body: dict[str, Any] | None = None, http: str | None = None, prefill: bool = False) -> None:
+        if not isinstance(prefill, bool):
+            raise ConfigError(f"prefill={prefill!r}: use True (the server continues an assistant message) or False")
+        check_url("base_url", base_url)
         self.model = f"openai:{model_name}"
+        self.supports_prefill = prefill
         self._name = model_name
         self._extra_body = extra_body
         base_url = base_url or os.environ.get("OPENAI_BASE_URL")
@@ -41,20 +59,23 @@ class OpenAIProvider(Provider):
                                   "(for an OpenAI-compatible server, pass base_url=...)")
             api_key = "unused"  # self-hosted compatible servers usually ignore the key
         # max_retries=0: sotkit's retry policy is the only retry layer.
-        self._clients = sdk_clients(openai, http, lambda http_client: openai.AsyncOpenAI(
+        self._clients = sdk_clients("openai", http, lambda sdk, http_client: sdk.AsyncOpenAI(
             api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout, http_client=http_client,
-        ))
+        ), warm=FIRST_REQUEST_IMPORTS)
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:
         prompt = request.prompt
         messages = [{"role": "system", "content": prompt.system}] if prompt.system else []
         messages.append({"role": "user", "content": prompt.user})
+        if prompt.prefill and self.supports_prefill:
+            messages.append({"role": "assistant", "content": prompt.prefill})
         body: dict[str, Any] = {self._max_tokens_field: request.max_tokens, "stream_options": {"include_usage": True}}
         if request.stop:
             body["stop"] = list(request.stop[:MAX_STOP])
         if request.temperature is not None:
             body["temperature"] = request.temperature
         usage, written = None, 0
+        finished = False  # a stream that ends before its finish_reason or [DONE] was cut
         # The body travels in extra_body, which the SDK sends as given: its type-driven transform of the
         # parameters costs ~0.5 ms of CPU a call, a fifth of the client's cost per expansion when hundreds
         # stream at once (benchmarks/overhead.py). A user's extra_body overrides any field but the messages.
@@ -62,23 +83,46 @@ class OpenAIProvider(Provider):
             model=self._name, messages=[], stream=True,
             extra_body={**body, **(self._extra_body or {}), "messages": messages},
         ) as response:
-            async for _, data in sse_events(response, openai):
+            async for _, data in sse_events(response, sys.modules["openai"]):
                 if data == "[DONE]":
+                    finished = True
                     continue  # read on to the end of the body, so the connection goes back to the pool
-                if isinstance(data, dict) and "error" in data:  # an error reported mid-stream
-                    raise StreamError(str(data["error"].get("message", data["error"])), status_code=500)
-                if choices := data.get("choices"):
-                    if text := (choices[0].get("delta") or {}).get("content"):
-                        written += len(text)
-                        yield text
-                if (counts := data.get("usage")) and isinstance(counts.get("prompt_tokens"), int) \
+                try:
+                    text, done, counts = _chunk(data)
+                except (AttributeError, TypeError, KeyError, IndexError) as exc:
+                    raise malformed(data, exc) from exc
+                finished = finished or done
+                if counts and isinstance(counts.get("prompt_tokens"), int) \
                         and isinstance(counts.get("completion_tokens"), int):
                     usage = CallUsage(counts["prompt_tokens"], counts["completion_tokens"])
+                if text:
+                    written += len(text)
+                    yield text
+        if not finished:
+            raise StreamError(f"the stream from {self.model} ended without a finish_reason or [DONE]: it was cut")
         # Servers that ignore stream_options (llama.cpp's) send no counts: estimate them, and say so.
         yield usage or CallUsage.estimate(sum(len(m["content"]) for m in messages), written)
 
+    async def ready(self) -> None:
+        await self._clients.ready()
+
     async def aclose(self) -> None:
         await self._clients.aclose()
+
+
+def _chunk(data: Any) -> tuple[str | None, bool, dict | None]:
+    """``(text, finished, usage)`` of one chunk; shapes that are not a chat.completion.chunk raise."""
+    if not isinstance(data, dict):
+        raise TypeError(f"a chunk is a {type(data).__name__}")
+    if "error" in data:  # an error reported mid-stream
+        error = data["error"]
+        raise StreamError(str(error.get("message", error) if isinstance(error, dict) else error), status_code=500,
+                          raw=data)
+    choice = data["choices"][0] if data.get("choices") else {}
+    text = (choice.get("delta") or {}).get("content")
+    if text is not None and not isinstance(text, str):
+        raise TypeError(f"content is a {type(text).__name__}")
+    return text, choice.get("finish_reason") is not None, data.get("usage")
 
 
 PROVIDER = OpenAIProvider

@@ -16,14 +16,12 @@ import re
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from ..question import question_view
 from .base import Decision
 
 if TYPE_CHECKING:
     from ..result import Mode
 
-#: questions are judged on their first and last ``_HEAD`` characters: the request is stated at one end or the
-#: other, and a bound keeps a huge question (a pasted document) from stalling the event loop in the regexes
-_HEAD = 2000
 
 
 # --------------------------------------------------------------------------------------------------- rules
@@ -262,9 +260,7 @@ def normalise(question: str) -> str:
     """The question as the rules read it: bounded, one sentence per line, politeness stripped."""
     if not isinstance(question, str):
         raise TypeError(f"question must be a str, not {type(question).__name__}")
-    if len(question) > 2 * _HEAD:
-        question = f"{question[:_HEAD]}\n{question[-_HEAD:]}"
-    text = " ".join(question.split())
+    text = " ".join(question_view(question).split())
     # one sentence per line, so that "My bread is flat. What am I doing wrong?" opens with its question
     core = re.sub(r"(?<=[.?!])\s+(?=[A-Z\"'])", "\n", text)
     # "Can you explain ..." asks the same as "Explain ...": anchor the opening patterns on the real verb

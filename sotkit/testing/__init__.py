@@ -17,10 +17,20 @@ and the wire (streaming, usage, stop sequences, error classes, retry headers, ca
         [request] = server.requests              # RecordedRequest: headers, body, timings, streamed pieces
         assert request.api_key == "test-key"
 
-A responder can also be a plain string or a list of replies (consumed in order). Faults go on a reply,
-``Reply("...", fault=Fault.status(429, {"retry-after": "1"}))``, ``Fault.drop(after_tokens=3)``,
-``Fault.stall(after_tokens=3, seconds=2)``, or on a seeded fraction of all requests with
-``FakeLLMServer(..., random_faults=RandomFaults(rate=0.1, faults=[Fault.status(503)], seed=0))``.
+A responder can also be a plain string or a list of replies (consumed in order). ``request.attempt`` counts
+requests with the same prompt (1, 2, ...), so a responder can word each retry anew, as a sampled model does.
+Faults go on a reply, ``Reply("...", fault=Fault.status(429, {"retry-after": "1"}))``, or on a seeded fraction
+of all requests with ``FakeLLMServer(..., random_faults=RandomFaults(rate=0.1, faults=[...], seed=0))``:
+
+- ``Fault.status(code)``: an HTTP error with the API's error body;
+- ``Fault.drop(after_tokens)``: the connection closes mid-stream;
+- ``Fault.stall(after_tokens, seconds)``: nothing is sent for a while (then the stream goes on, or closes);
+- ``Fault.error_event(after_tokens, code)``: the API's error event inside the 200 stream (e.g. overloaded);
+- ``Fault.cut(after_tokens)``: the stream ends cleanly but without its terminal event;
+- ``Fault.garbage(after_tokens, data)``: ``data: <data>``, not one of the API's events, then the end;
+- ``Fault.not_a_stream(body)``: a 200 with a proxy's HTML page (or any body) instead of the stream;
+- ``Fault.keep_alive(after_tokens, seconds)``: SSE comments and text-free events, and no text, for a while;
+- ``Fault.runaway(tokens)``: ``max_tokens`` and stop sequences ignored, the reply repeated.
 
 Tokens are whitespace-led words (``split_tokens``); usage counts them. The server runs its own event loop in a
 daemon thread, so it works the same under sync code, asyncio, trio and plain pytest.

@@ -47,6 +47,10 @@ class RecordedRequest:
     stop: tuple[str, ...] = ()
     max_tokens: int | None = None
     stream: bool = False
+    #: 1 for the first request with this prompt, 2 for the next with the same one, ...: a retry (a trailing
+    #: assistant message, the prefill a retry may continue, is not part of the prompt). Set before the
+    #: responder runs, so a responder can answer each attempt differently, as a sampled model does.
+    attempt: int = 1
     #: the responder's full reply, and the text actually sent after stop sequences and max_tokens cut it
     reply: str | None = None
     text: str | None = None

@@ -50,17 +50,28 @@ class Latency:
         return self.ttft_s + token_index / self.tokens_per_s
 
 
+FaultKind = Literal["status", "drop", "stall", "error_event", "cut", "garbage", "not_a_stream", "keep_alive",
+                    "runaway"]
+
+
 @dataclass(frozen=True)
 class Fault:
-    """Something going wrong with one response. Build one with ``status``, ``drop`` or ``stall``."""
+    """Something going wrong with one response. Build one with a class method: ``status``, ``drop``, ``stall``,
+    ``error_event``, ``cut``, ``garbage``, ``not_a_stream``, ``keep_alive`` or ``runaway``.
 
-    kind: Literal["status", "drop", "stall"]
+    The faults inside a stream (``error_event``, ``cut``, ``garbage``, ``keep_alive``) act on streaming
+    responses; a non-streaming response with one of them is dropped at that point instead.
+    """
+
+    kind: FaultKind
     status_code: int = 0
     headers: Mapping[str, str] = field(default_factory=dict)
     body: Any = None
     after_tokens: int = 0
     seconds: float = 0.0
     then: Literal["continue", "close"] = "continue"
+    every_s: float = 0.0
+    tokens: int = 0
 
     @classmethod
     def status(cls, code: int, headers: Mapping[str, str] | None = None, body: Any = None) -> Fault:
@@ -86,20 +97,83 @@ class Fault:
               then: Literal["continue", "close"] = "continue") -> Fault:
         """Send nothing for ``seconds`` after ``after_tokens`` tokens, then carry on (or close the connection)."""
         _check_after_tokens(after_tokens)
-        if not (seconds > 0 and math.isfinite(seconds)):
-            raise ConfigError(f"Fault.stall seconds must be a finite number > 0, got {seconds!r}")
-        if then not in ("continue", "close"):
-            raise ConfigError(f"Fault.stall then must be 'continue' or 'close', got {then!r}")
+        _check_seconds("Fault.stall seconds", seconds)
+        _check_then("Fault.stall", then)
         return cls("stall", after_tokens=after_tokens, seconds=seconds, then=then)
+
+    @classmethod
+    def error_event(cls, after_tokens: int = 0, code: int = 529) -> Fault:
+        """After ``after_tokens`` tokens, report an error inside the 200 stream as the API does (OpenAI: a
+        ``data: {"error": ...}`` chunk; Anthropic: an ``error`` event of the type for ``code``) and end it."""
+        _check_after_tokens(after_tokens)
+        if not (isinstance(code, int) and 400 <= code <= 599):
+            raise ConfigError(f"Fault.error_event code must be an HTTP error status 400..599, got {code!r}")
+        return cls("error_event", after_tokens=after_tokens, status_code=code)
+
+    @classmethod
+    def cut(cls, after_tokens: int = 0) -> Fault:
+        """End the stream cleanly after ``after_tokens`` tokens but without its terminal event (OpenAI's
+        ``finish_reason`` and ``[DONE]``, Anthropic's ``message_stop``), as a proxy that times out may."""
+        _check_after_tokens(after_tokens)
+        return cls("cut", after_tokens=after_tokens)
+
+    @classmethod
+    def garbage(cls, after_tokens: int = 0, data: str = "<html>") -> Fault:
+        """After ``after_tokens`` tokens, send ``data: <data>`` (not an event of the API) and end the stream."""
+        _check_after_tokens(after_tokens)
+        if not isinstance(data, str) or "\n" in data:
+            raise ConfigError(f"Fault.garbage data must be a one-line str, got {data!r}")
+        return cls("garbage", after_tokens=after_tokens, body=data)
+
+    @classmethod
+    def not_a_stream(cls, body: str = "<html>502 Bad Gateway</html>", content_type: str = "text/html") -> Fault:
+        """Answer HTTP 200 with ``body`` instead of the stream (or completion) asked for, as a proxy may."""
+        if not isinstance(body, str):
+            raise ConfigError(f"Fault.not_a_stream body must be a str, got {type(body).__name__}")
+        return cls("not_a_stream", body=body, headers={"content-type": content_type})
+
+    @classmethod
+    def keep_alive(cls, after_tokens: int = 0, seconds: float = 1.0, every_s: float = 0.05,
+                   then: Literal["continue", "close"] = "continue") -> Fault:
+        """After ``after_tokens`` tokens, send only keep-alives for ``seconds`` (an SSE comment every ``every_s``
+        plus an event without text: a role-only delta for OpenAI, a ``ping`` for Anthropic), then carry on
+        (or close the connection)."""
+        _check_after_tokens(after_tokens)
+        _check_seconds("Fault.keep_alive seconds", seconds)
+        _check_seconds("Fault.keep_alive every_s", every_s)
+        _check_then("Fault.keep_alive", then)
+        return cls("keep_alive", after_tokens=after_tokens, seconds=seconds, every_s=every_s, then=then)
+
+    @classmethod
+    def runaway(cls, tokens: int = 100_000) -> Fault:
+        """Ignore ``max_tokens`` and stop sequences: stream the reply over and over, ``tokens`` tokens in all."""
+        if not (isinstance(tokens, int) and tokens >= 1):
+            raise ConfigError(f"Fault.runaway tokens must be an int >= 1, got {tokens!r}")
+        return cls("runaway", tokens=tokens)
 
     def __repr__(self) -> str:
         if self.kind == "status":
             extras = "".join(f", {name}={value!r}" for name, value in
                              (("headers", dict(self.headers)), ("body", self.body)) if value)
             return f"Fault.status({self.status_code}{extras})"
-        if self.kind == "drop":
-            return f"Fault.drop(after_tokens={self.after_tokens})"
-        return f"Fault.stall(after_tokens={self.after_tokens}, seconds={self.seconds}, then={self.then!r})"
+        if self.kind == "not_a_stream":
+            return f"Fault.not_a_stream({self.body!r}, {self.headers['content-type']!r})"
+        if self.kind == "runaway":
+            return f"Fault.runaway(tokens={self.tokens})"
+        args = {"drop": "", "cut": "", "error_event": f", code={self.status_code}",
+                "garbage": f", data={self.body!r}", "stall": f", seconds={self.seconds}, then={self.then!r}",
+                "keep_alive": f", seconds={self.seconds}, every_s={self.every_s}, then={self.then!r}"}[self.kind]
+        return f"Fault.{self.kind}(after_tokens={self.after_tokens}{args})"
+
+
+def _check_seconds(name: str, seconds: float) -> None:
+    if not (isinstance(seconds, (int, float)) and seconds > 0 and math.isfinite(seconds)):
+        raise ConfigError(f"{name} must be a finite number > 0, got {seconds!r}")
+
+
+def _check_then(name: str, then: str) -> None:
+    if then not in ("continue", "close"):
+        raise ConfigError(f"{name} then must be 'continue' or 'close', got {then!r}")
 
 
 def _check_after_tokens(after_tokens: int) -> None:

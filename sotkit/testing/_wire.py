@@ -101,6 +101,14 @@ class Dialect:
     def stream_close(self, record: RecordedRequest, done: Completion, usage: CallUsage, rid: str) -> bytes:
         raise NotImplementedError
 
+    def stream_error(self, status: int, message: str) -> bytes:
+        """An error reported inside a stream that began with 200."""
+        raise NotImplementedError
+
+    def keep_alive(self, record: RecordedRequest, rid: str) -> bytes:
+        """Bytes that keep a stream open without text: an SSE comment and an event with no text in it."""
+        raise NotImplementedError
+
     def response_id(self, n: int) -> str:
         raise NotImplementedError
 
@@ -141,6 +149,14 @@ class OpenAIChat(Dialect):
 
     def response_id(self, n: int) -> str:
         return f"chatcmpl-fake{n:06d}"
+
+    def stream_error(self, status: int, message: str) -> bytes:
+        return _sse(self.error_body(status, message))
+
+    def keep_alive(self, record: RecordedRequest, rid: str) -> bytes:
+        delta = {"role": "assistant"}
+        return b": keep-alive\n\n" + self._chunk(record, rid, [{"index": 0, "delta": delta, "finish_reason": None,
+                                                               "logprobs": None}])
 
     def _chunk(self, record: RecordedRequest, rid: str, choices: list, usage: dict | None = None) -> bytes:
         chunk = {"id": rid, "object": "chat.completion.chunk", "created": int(time.time()),
@@ -214,6 +230,12 @@ class AnthropicMessages(Dialect):
 
     def response_id(self, n: int) -> str:
         return f"msg_fake{n:06d}"
+
+    def stream_error(self, status: int, message: str) -> bytes:
+        return _sse(self.error_body(status, message), "error")
+
+    def keep_alive(self, record: RecordedRequest, rid: str) -> bytes:
+        return b": keep-alive\n\n" + _sse({"type": "ping"}, "ping")
 
     def complete_body(self, record: RecordedRequest, done: Completion, usage: CallUsage, rid: str) -> dict:
         return {"id": rid, "type": "message", "role": "assistant", "model": record.model,

@@ -14,7 +14,7 @@ from typing import Union
 from ..providers.base import CallUsage
 from ._http import MAX_HEAD_BYTES, BadHTTP, ClientGone, Input, Output, parse_head
 from ._records import RecordedRequest
-from ._replies import Completion, Fault, Latency, RandomFaults, Reply
+from ._replies import Completion, Fault, Latency, RandomFaults, Reply, split_tokens
 from ._wire import ROUTES, BadRequest, Dialect, dialect_for_unknown, reason_phrase
 
 Responder = Union[str, Reply, Sequence[Union[str, Reply]],
@@ -56,6 +56,7 @@ class FakeLLMServer:
         self._records: list[RecordedRequest] = []
         self._in_flight = self._max_in_flight = self._open_connections = self._accepted = 0
         self._ids = itertools.count(1)
+        self._attempts: dict[tuple, int] = {}
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.Server | None = None
@@ -262,8 +263,14 @@ class FakeLLMServer:
         if refusal is not None:
             return await self._send_error(record, dialect, out, *refusal)
 
+        with self._lock:  # the same prompt again (a continued prefill aside) is the next attempt at it
+            key = (record.api, record.model, record.system,
+                   tuple(record.messages[:-1] if record.prefill is not None else record.messages))
+            record.attempt = self._attempts[key] = self._attempts.get(key, 0) + 1
+
         fault = self._draw_fault()
-        if fault is not None and fault.kind == "status":  # drawn before the responder: no reply is consumed
+        # drawn before the responder: no reply is consumed
+        if fault is not None and fault.kind in ("status", "not_a_stream"):
             return await self._send_fault(record, dialect, out, fault)
         try:
             reply = await self._next_reply(record)
@@ -271,10 +278,14 @@ class FakeLLMServer:
             self.errors.append(exc)
             return await self._send_error(record, dialect, out, 500, f"FakeLLMServer responder failed: {exc!r}")
         fault = reply.fault or fault
-        if fault is not None and fault.kind == "status":
+        if fault is not None and fault.kind in ("status", "not_a_stream"):
             return await self._send_fault(record, dialect, out, fault)
 
-        done = Completion.cut(reply.text, record.stop, record.max_tokens)
+        if fault is not None and fault.kind == "runaway":  # max_tokens and stop ignored, the reply on repeat
+            tokens = split_tokens(reply.text) or [" "]
+            done = Completion([tokens[i % len(tokens)] for i in range(fault.tokens)], "end")
+        else:
+            done = Completion.cut(reply.text, record.stop, record.max_tokens)
         usage = reply.usage or CallUsage(dialect.input_tokens(record), len(done.tokens))
         record.reply, record.text, record.usage, record.fault = reply.text, done.text, usage, fault
         record.finish_reason = dialect.finish_reasons[done.finish]
@@ -293,7 +304,23 @@ class FakeLLMServer:
                 await out.stream(dialect.stream_token(record, token, rid))
                 record.pieces.append((sent_at, token))
 
-            if await self._generate(record, done, latency, fault, out, emit):
+            async def end(last: bytes) -> None:  # the end of a faulty stream, without its terminal event
+                record.finished_at = time.perf_counter()
+                await out.close_stream(last)
+
+            async def fault_in_stream(fault: Fault) -> None:
+                if fault.kind == "cut":
+                    await end(b"")
+                elif fault.kind == "error_event":
+                    await end(dialect.stream_error(fault.status_code, _default_message(fault.status_code)))
+                elif fault.kind == "garbage":
+                    await end(f"data: {fault.body}\n\n".encode())
+                else:  # keep_alive
+                    for _ in range(max(1, round(fault.seconds / fault.every_s))):
+                        await out.stream(dialect.keep_alive(record, rid))
+                        await out.wait(fault.every_s)
+
+            if await self._generate(record, done, latency, fault, out, emit, fault_in_stream):
                 record.finished_at = time.perf_counter()
                 await out.close_stream(dialect.stream_close(record, done, usage, rid))
         elif await self._generate(record, done, latency, fault, out, None):
@@ -315,11 +342,12 @@ class FakeLLMServer:
         return None
 
     async def _generate(self, record: RecordedRequest, done: Completion, latency: Latency, fault: Fault | None,
-                        out: Output, emit: Callable[[str], Awaitable[None]] | None) -> bool:
-        """Pace the tokens like a model would (sending them through ``emit`` when streaming) and apply a drop or
-        stall fault after its ``after_tokens``. False when the fault hung up the connection."""
+                        out: Output, emit: Callable[[str], Awaitable[None]] | None,
+                        fault_in_stream: Callable[[Fault], Awaitable[None]] | None = None) -> bool:
+        """Pace the tokens like a model would (sending them through ``emit`` when streaming) and apply a fault
+        after its ``after_tokens``. False when the fault ended the response."""
         n = len(done.tokens)
-        fault_at = min(fault.after_tokens, n) if fault is not None and fault.kind != "status" else -1
+        fault_at = min(fault.after_tokens, n) if fault is not None and fault.kind != "runaway" else -1
         shift = 0.0  # a stall pushes every later token back
 
         async def pause_until(offset: float) -> None:
@@ -330,7 +358,12 @@ class FakeLLMServer:
                 if fault.kind == "stall":
                     await out.wait(fault.seconds)
                     shift += fault.seconds
-                if fault.kind == "drop" or fault.then == "close":
+                elif fault.kind != "drop" and fault_in_stream is not None:
+                    await fault_in_stream(fault)
+                    if fault.kind != "keep_alive":
+                        return False
+                    shift += fault.seconds
+                if fault.kind == "drop" or fault.then == "close" or (emit is None and fault.kind != "stall"):
                     record.finished_at = time.perf_counter()
                     out.hang_up()
                     return False
@@ -339,6 +372,8 @@ class FakeLLMServer:
             await pause_until(latency.offset(i))
             if emit is not None:
                 await emit(done.tokens[i])
+                if latency.tokens_per_s is None and i % 64 == 63:
+                    await asyncio.sleep(0)  # a long unpaced reply (a runaway) must not starve the server's loop
         await pause_until(latency.ttft_s)  # an empty reply still takes the time to first token
         return True
 
@@ -352,6 +387,8 @@ class FakeLLMServer:
 
     async def _send_fault(self, record: RecordedRequest, dialect: Dialect, out: Output, fault: Fault) -> None:
         record.fault = fault
+        if fault.kind == "not_a_stream":
+            return await self._send(record, out, 200, fault.body.encode(), fault.headers)
         if fault.body is None:
             return await self._send_error(record, dialect, out, fault.status_code,
                                           _default_message(fault.status_code), fault.headers)

@@ -82,6 +82,7 @@ def test_the_http_backend_is_httpx_unless_aiohttp_is_chosen(monkeypatch):
     import openai
 
     def transport(provider: OpenAIProvider) -> type:
+        anyio.run(provider._clients.ready)  # the first client is made at the first call
         return type(provider._clients._clients[0]._client)  # the SDK client's HTTP client
 
     monkeypatch.delenv("SOTKIT_HTTP", raising=False)

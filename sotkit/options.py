@@ -1,0 +1,81 @@
+"""Checks of user-given options, shared by ``SoT``, ``generate``, ``stream`` and per-request overrides: each
+failure is a ``ConfigError`` naming the option, the value and what is allowed, raised before any request."""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Iterable
+from typing import Any
+
+from .errors import ConfigError
+
+
+def check_names(given: Iterable[str], allowed: Iterable[str], where: str, suggest: Iterable[str] = ()) -> None:
+    """Every name in ``given`` is in ``allowed``; an unknown one is named with the closest of ``allowed`` and
+    ``suggest`` (names the caller accepts elsewhere)."""
+    allowed = sorted(set(allowed))
+    for name in given:
+        if name not in allowed:
+            close = difflib.get_close_matches(name, [*allowed, *suggest], n=3)
+            hint = f"did you mean {' or '.join(map(repr, close))}? " if close else ""
+            known = f"options are: {', '.join(allowed)}" if allowed else "it takes none"
+            raise ConfigError(f"unknown option {name!r} for {where}; {hint}{known}")
+
+
+def check_number(name: str, value: Any, *, above: float | None = 0.0, at_least: float | None = None,
+                 at_most: float | None = None, whole: bool = False, optional: bool = True) -> None:
+    """``value`` is a number (a whole one when ``whole``) in the range, or None when ``optional``."""
+    if value is None and optional:
+        return
+    kind = "a whole number" if whole else "a number"
+    bounds = [f"> {above:g}" if above is not None else "", f">= {at_least:g}" if at_least is not None else "",
+              f"<= {at_most:g}" if at_most is not None else ""]
+    wanted = f"{kind} {' and '.join(b for b in bounds if b)}".strip() + (" or None" if optional else "")
+    number = isinstance(value, int if whole else (int, float)) and not isinstance(value, bool)
+    if not number or not math.isfinite(value) or (above is not None and not value > above) \
+            or (at_least is not None and value < at_least) or (at_most is not None and value > at_most):
+        raise ConfigError(f"{name}={value!r}: must be {wanted}")
+
+
+def check_choice(name: str, value: Any, choices: Iterable[Any]) -> None:
+    choices = list(choices)
+    if value not in choices:
+        raise ConfigError(f"{name}={value!r}: use {', '.join(map(repr, choices[:-1]))} or {choices[-1]!r}")
+
+
+def check_type(name: str, value: Any, kind: type | tuple[type, ...], wanted: str) -> None:
+    if not isinstance(value, kind):
+        raise ConfigError(f"{name}={value!r}: must be {wanted}")
+
+
+def check_question(question: Any) -> str:
+    """The question as sent: a non-empty str that UTF-8 can carry (a lone surrogate cannot be sent)."""
+    if not isinstance(question, str):
+        raise ConfigError(f"the question must be a str, got {type(question).__name__}")
+    if not question.strip():
+        raise ConfigError("the question is empty; pass the text to answer")
+    try:
+        question.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ConfigError(f"the question holds a lone surrogate {question[exc.start]!r} at position {exc.start}, "
+                          "which no API can receive; it usually comes from decoding bytes with "
+                          "errors='surrogateescape': decode with errors='replace' instead") from None
+    return question.strip()
+
+
+def check_url(name: str, url: Any) -> None:
+    """An http(s) URL with a host (and a valid port, and no spaces), or None."""
+    if url is None:
+        return
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url) if isinstance(url, str) and not any(c.isspace() for c in url) else None
+        valid = parts is not None and parts.scheme in ("http", "https") and bool(parts.hostname) \
+            and (parts.port is None or parts.port > 0)  # .port raises ValueError for "host:abc"
+    except ValueError:
+        valid = False
+    if not valid:
+        raise ConfigError(f"{name}={url!r}: must be an http:// or https:// URL with a host, "
+                          "for example 'http://localhost:8000/v1'")

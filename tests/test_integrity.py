@@ -1,0 +1,368 @@
+"""Never a wrong answer returned as a success: splices, cut streams, 200s that are no stream, endless streams and
+unfinished points, driven through the real SDKs against the loopback server (issue 16)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+import sotkit
+from sotkit.testing import FakeLLMServer, Fault, Latency, RandomFaults, RecordedRequest, Reply
+from tests.conftest import is_skeleton, point_of, sot_responder
+
+pytestmark = pytest.mark.anyio
+
+SKELETON = "1. Sleep well\n2. Eat less sugar\n3. Move daily"
+TEXTS = {1: "Aim for eight hours every night.", 2: "Swap soda for water at meals.", 3: "Walk for thirty minutes."}
+FAST = Latency(ttft_s=0.0, tokens_per_s=2000)
+QUICK_RETRY = sotkit.RetryPolicy(attempts=4, initial_wait_s=0.01)
+NO_RETRY = sotkit.RetryPolicy(attempts=1)
+
+
+def client(server: FakeLLMServer, provider: str, **options) -> sotkit.SoT:
+    base_url = server.openai_base_url if provider == "openai" else server.anthropic_base_url
+    options.setdefault("retry", QUICK_RETRY)
+    options.setdefault("mode", "sot")
+    return sotkit.SoT(f"{provider}:test-model", base_url=base_url, api_key="test-key", **options)
+
+
+def joined(events: list) -> str:
+    """The stitched text a reader of the stream shows, with every withdrawal applied."""
+    text = ""
+    for event in events:
+        if event.type == "text":
+            text += event.text
+        elif event.type == "withdraw":
+            assert text.endswith(event.text)
+            text = text[:len(text) - len(event.text)]
+    return text
+
+
+def continued(full_text, request: RecordedRequest) -> str:
+    """The reply of a model that continues a prefill: ``full_text(take)`` is what attempt ``take`` writes (after
+    the point's "i. title:" header); an attempt that continues an earlier one's text goes on with its words."""
+    written = request.prefill.partition(":")[2] if request.prefill and point_of(request) else request.prefill or ""
+    take = re.match(r"\s*Take (\d+)", written)
+    full = full_text(int(take.group(1)) if take else request.attempt)
+    return full[len(written):] if written and full.startswith(written) else full
+
+
+def varying(fault_on_first: dict[int | str, Fault]):
+    """The scripted SoT model, except that every attempt at a point words it differently (as a sampled model
+    does) and the first attempt of the given points (or "skeleton", or "sequential") has a fault."""
+    base = sot_responder(SKELETON, TEXTS)
+
+    def respond(request: RecordedRequest) -> Reply:
+        index = point_of(request)
+        key = "skeleton" if is_skeleton(request) else index or "sequential"
+        fault = fault_on_first.get(key) if request.attempt == 1 else None
+        if key == "skeleton":
+            return Reply(base(request).text, fault=fault)
+        body = f" {TEXTS[index]}" if index else " A plain answer."
+        return Reply(continued(lambda take: f"{' ' if index else ''}Take {take}:{body}", request), fault=fault)
+
+    return respond
+
+
+def once(text: str, fault: Fault):
+    """``text``, with ``fault`` on the first attempt; a continued prefill gets the rest of ``text``."""
+    return lambda request: Reply(continued(lambda take: text, request), fault=fault if request.attempt == 1 else None)
+
+
+# -- 1. a retried point is one generation, never two spliced -------------------------------------------------
+
+@pytest.mark.parametrize("fault", [Fault.stall(after_tokens=2, seconds=5), Fault.drop(after_tokens=2)],
+                         ids=["stall", "drop"])
+async def test_openai_restarts_a_broken_point_and_withdraws_what_it_had_streamed(fault):
+    with FakeLLMServer(varying({1: fault}), latency=FAST) as server:
+        async with client(server, "openai", stall_timeout=0.3) as sot, sot.stream("Be healthier?") as events:
+            seen = [event async for event in events]
+    result = seen[-1].result
+    assert result.points[0].text == "Take 2: " + TEXTS[1]  # not "Take 1:" + the rest of take 2
+    assert result.points[0].attempts == 2 and all(p.done for p in result.points)
+    [withdraw] = [e for e in seen if e.type == "withdraw"]
+    assert withdraw.index == 1 and withdraw.text.startswith("Take 1:")
+    assert joined(seen) == result.text
+    deltas = [e for e in seen if e.type in ("point_delta", "withdraw") and e.index == 1]
+    after = deltas[deltas.index(withdraw) + 1:]
+    assert "".join(e.text for e in after) == result.points[0].text  # a live UI clears the point, then refills it
+
+
+async def test_openai_restarts_a_sequential_answer_from_scratch():
+    with FakeLLMServer(varying({"sequential": Fault.drop(after_tokens=2)}), latency=FAST) as server:
+        async with client(server, "openai", mode="sequential") as sot, sot.stream("Hi?") as events:
+            seen = [event async for event in events]
+    result = seen[-1].result
+    assert result.text == "Take 2: A plain answer."
+    [withdraw] = [e for e in seen if e.type == "withdraw"]
+    assert withdraw.index is None and withdraw.text == "Take 1:"
+    assert joined(seen) == result.text
+
+
+async def test_anthropic_continues_the_prefill_so_a_resumed_point_is_still_one_generation():
+    with FakeLLMServer(varying({1: Fault.drop(after_tokens=3)}), latency=FAST) as server:
+        async with client(server, "anthropic") as sot, sot.stream("Be healthier?") as events:
+            seen = [event async for event in events]
+    result = seen[-1].result
+    first, retried = [r for r in server.requests if point_of(r) == 1]
+    sent = "".join(token for _, token in first.pieces)
+    assert retried.prefill.endswith(sent.rstrip())  # the model is asked to go on from what it wrote
+    assert result.points[0].text == "Take 1: " + TEXTS[1]
+    assert not [e for e in seen if e.type == "withdraw"] and joined(seen) == result.text
+
+
+async def test_an_openai_compatible_server_that_continues_a_prefill_can_declare_it():
+    with FakeLLMServer(varying({1: Fault.drop(after_tokens=3)}), latency=FAST) as server:
+        async with client(server, "openai", prefill=True) as sot:
+            result = await sot.generate("Be healthier?")
+        first, retried = [r for r in server.requests if point_of(r) == 1]
+    assert retried.prefill.endswith("".join(token for _, token in first.pieces).rstrip())
+    assert result.points[0].text == "Take 1: " + TEXTS[1]
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+async def test_under_random_faults_every_point_is_one_of_the_replies_and_the_stream_adds_up(provider):
+    generated: dict[tuple[str, int], set[str]] = {}
+
+    def respond(request: RecordedRequest) -> Reply:
+        if is_skeleton(request):
+            return sot_responder(SKELETON, TEXTS)(request)
+        question, index = re.search(r"Question \d+\?", request.user).group(), point_of(request)
+        text = continued(lambda take: f" Take {take} of point {index}, worded its own way.", request)
+        generated.setdefault((question, index), set()).add(text.strip())
+        return Reply(text)
+
+    faults = RandomFaults(rate=0.3, seed=3, faults=[
+        Fault.drop(after_tokens=3), Fault.cut(after_tokens=4), Fault.stall(after_tokens=2, seconds=5),
+        Fault.garbage(after_tokens=2), Fault.error_event(after_tokens=3), Fault.status(500)])
+    policy = sotkit.RetryPolicy(attempts=8, initial_wait_s=0.01, max_wait_s=0.05)
+    with FakeLLMServer(respond, latency=FAST, random_faults=faults) as server:
+        async with client(server, provider, retry=policy, stall_timeout=0.2) as sot:
+            for q in range(6):
+                async with sot.stream(f"Question {q}?") as events:
+                    seen = [event async for event in events]
+                result = seen[-1].result
+                assert joined(seen) == result.text
+                assert [p.title for p in result.points] == ["Sleep well", "Eat less sugar", "Move daily"]
+                for p in result.points:
+                    assert p.done
+                    if provider == "openai":
+                        assert p.text in generated[(f"Question {q}?", p.index)]
+                    else:  # one generation continued: a take's words, in order, once
+                        assert p.text.count("Take ") == 1 and p.text.endswith(", worded its own way.")
+    assert sum(1 for r in server.requests if r.fault is not None) >= 5  # the faults did happen
+
+
+# -- 2. and 3. a stream must end with its terminal event and be the API's events -----------------------------
+
+CUT_OR_MALFORMED = {
+    "cut": Fault.cut(after_tokens=2),
+    "html-body": Fault.not_a_stream(),
+    "empty-body": Fault.not_a_stream("", "text/plain"),
+    "data-html": Fault.garbage(after_tokens=1, data="<html>"),
+    "data-list": Fault.garbage(after_tokens=1, data="[1,2,3]"),
+}
+
+
+@pytest.mark.parametrize("fault", CUT_OR_MALFORMED.values(), ids=CUT_OR_MALFORMED.keys())
+async def test_a_cut_or_malformed_stream_is_a_retryable_stream_error(provider, fault):
+    with FakeLLMServer(once("Sleep in a dark and quiet room.", fault), latency=FAST) as server:
+        async with client(server, provider, mode="sequential", retry=NO_RETRY) as sot:
+            with pytest.raises(sotkit.StreamError) as caught:
+                await sot.generate("How can I sleep better?")
+    assert isinstance(caught.value, sotkit.SotkitError) and caught.value.status_code == 502
+    assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize("fault", CUT_OR_MALFORMED.values(), ids=CUT_OR_MALFORMED.keys())
+async def test_a_cut_or_malformed_stream_is_retried_to_the_whole_answer(provider, fault):
+    with FakeLLMServer(once("Sleep in a dark and quiet room.", fault), latency=FAST) as server:
+        async with client(server, provider, mode="sequential") as sot:
+            result = await sot.generate("How can I sleep better?")
+    assert result.text == "Sleep in a dark and quiet room." and len(server.requests) == 2
+
+
+async def test_a_non_stream_200_does_not_fall_back_to_an_empty_sequential_answer(provider):
+    with FakeLLMServer(Reply("x", fault=Fault.not_a_stream()), latency=FAST) as server:
+        async with client(server, provider, retry=sotkit.RetryPolicy(attempts=2, initial_wait_s=0.01)) as sot:
+            with pytest.raises(sotkit.StreamError, match="502 Bad Gateway"):
+                await sot.generate("How can I sleep better?")
+    assert len(server.requests) == 2  # the skeleton's two attempts; no pointless sequential call after them
+
+
+async def test_an_error_event_inside_a_200_stream_is_retried_as_its_status(provider):
+    with FakeLLMServer(once("Sleep well.", Fault.error_event(after_tokens=1, code=529)), latency=FAST) as server:
+        async with client(server, provider, mode="sequential") as sot, sot.stream("Sleep?") as events:
+            seen = [event async for event in events]
+    [retry] = [e for e in seen if e.type == "retry"]
+    assert retry.status == (529 if provider == "anthropic" else 500)
+    assert seen[-1].result.text == "Sleep well." and joined(seen) == "Sleep well."
+
+
+# -- 4. progress means text; a runaway stream is ended ------------------------------------------------------
+
+@pytest.mark.parametrize("after_tokens", [0, 2], ids=["before-text", "mid-stream"])
+async def test_keep_alives_without_text_are_no_progress(provider, after_tokens):
+    keep_alive = Fault.keep_alive(after_tokens=after_tokens, seconds=30, every_s=0.02)
+    with FakeLLMServer(once("Sleep in a dark room.", keep_alive), latency=FAST) as server:
+        async with client(server, provider, mode="sequential", stall_timeout=0.3, first_token_timeout=0.3) as sot:
+            result = await sot.generate("How can I sleep better?")
+        stalled, retried = server.requests
+    assert result.text == "Sleep in a dark room."
+    assert stalled.client_closed and retried.received_at - stalled.received_at < 10
+
+
+async def test_a_server_that_ignores_max_tokens_is_cut_off_as_length(provider):
+    runaway = Reply("and on ", fault=Fault.runaway(tokens=200_000))
+    with FakeLLMServer(runaway, latency=Latency(ttft_s=0.0, tokens_per_s=None)) as server:
+        async with client(server, provider, mode="sequential", max_tokens=50) as sot:
+            result = await sot.generate("How can I sleep better?")
+        await server.wait_idle_async(10)
+        [request] = server.requests
+    assert result.text.startswith("and on and on") and len(result.text) <= 16 * 50 + 64 + 10
+    assert request.client_closed and result.usage.output_tokens == 50
+
+
+# -- 7. what is unfinished says so -------------------------------------------------------------------------
+
+async def test_the_deadline_marks_a_point_cut_mid_stream_as_not_done(provider):
+    slow = {2: Latency(ttft_s=0.0, tokens_per_s=4)}
+    with FakeLLMServer(sot_responder(SKELETON, TEXTS, point_latency=slow), latency=FAST) as server:
+        async with client(server, provider, deadline=1.0) as sot:
+            with pytest.raises(sotkit.DeadlineExceeded) as caught:
+                await sot.generate("How can I be healthier?")
+    points = caught.value.partial.points
+    assert points[1].text and not points[1].complete and not points[1].done  # begun, cut by the deadline
+    assert points[0].done and points[2].done
+    assert "point(s) 1, 3 were finished" in str(caught.value)
+
+
+async def test_a_skeleton_cut_on_every_attempt_is_flagged_as_truncated(provider):
+    six = "\n".join(f"{i}. Idea {i}" for i in range(1, 7))
+
+    def respond(request: RecordedRequest) -> Reply:
+        reply = sot_responder(six)(request)
+        if is_skeleton(request):  # "1. Idea 1\n2. Idea 2\n3. Idea 3\n4." and the connection drops
+            return Reply(reply.text, fault=Fault.drop(after_tokens=10 if request.prefill is None else 9))
+        return reply
+
+    policy = sotkit.RetryPolicy(attempts=1)
+    with FakeLLMServer(respond, latency=FAST) as server:
+        async with client(server, provider, retry=policy) as sot:
+            result = await sot.generate("How can I be healthier?")
+    assert [p.title for p in result.points] == ["Idea 1", "Idea 2", "Idea 3"]
+    assert result.skeleton_truncated and "skeleton call failed after 3 point(s)" in result.route_reason
+
+
+async def test_a_retried_skeleton_that_disagrees_with_the_started_points_keeps_them_and_says_so():
+    def respond(request: RecordedRequest) -> Reply:
+        if is_skeleton(request):
+            if request.attempt == 1:
+                return Reply(SKELETON, fault=Fault.drop(after_tokens=8))  # "1. Sleep well\n2. Eat less sugar\n3."
+            return Reply("1. Rest\n2. Diet\n3. Exercise")
+        return sot_responder(SKELETON, TEXTS)(request)
+
+    with FakeLLMServer(respond, latency=FAST) as server:
+        async with client(server, "openai") as sot:
+            result = await sot.generate("How can I be healthier?")
+    assert [p.title for p in result.points] == ["Sleep well", "Eat less sugar"] and result.skeleton_truncated
+    assert all(p.done for p in result.points)
+
+
+async def test_a_retried_skeleton_that_agrees_continues_with_its_new_points():
+    def respond(request: RecordedRequest) -> Reply:
+        if is_skeleton(request) and request.attempt == 1:
+            return Reply(SKELETON, fault=Fault.drop(after_tokens=8))  # two points started
+        return sot_responder(SKELETON, TEXTS)(request)
+
+    with FakeLLMServer(respond, latency=FAST) as server:
+        async with client(server, "openai") as sot:
+            result = await sot.generate("How can I be healthier?")
+        expansions = [point_of(r) for r in server.requests if not is_skeleton(r)]
+    assert [p.title for p in result.points] == ["Sleep well", "Eat less sugar", "Move daily"]
+    assert not result.skeleton_truncated and sorted(expansions) == [1, 2, 3]  # no point expanded twice
+
+
+# -- 6. every option checked, the same way everywhere, before the first request -----------------------------
+
+BAD_OPTIONS = [
+    ({"max_point": 3}, "unknown option 'max_point'.*did you mean 'max_points'"),
+    ({"timeout": 0}, r"timeout=0: must be a number > 0"),
+    ({"timeout": -1}, r"timeout=-1: must be a number > 0"),
+    ({"deadline": "5"}, r"deadline='5': must be a number > 0"),
+    ({"temperature": "hot"}, r"temperature='hot': must be a number >= 0 and <= 2"),
+    ({"stall_timeout": True}, r"stall_timeout=True"),
+    ({"max_points": 2.5}, r"max_points=2.5: must be a whole number >= 2"),
+    ({"retry": "3"}, r"retry='3': must be a RetryPolicy or a whole number"),
+    ({"base_url": "localhost:8000/v1"}, r"base_url='localhost:8000/v1': must be an http:// or https:// URL"),
+    ({"base_url": "http://exa mple.com"}, r"base_url='http://exa mple.com'"),
+    ({"base_url": "http://localhost:abc/v1"}, r"base_url='http://localhost:abc/v1'"),
+]
+REQUEST_ONLY = {"deadline", "temperature", "stall_timeout", "max_points", "retry"}
+
+
+@pytest.mark.parametrize("way", ["generate", "stream", "SoT", "per-request"])
+@pytest.mark.parametrize("bad, message", BAD_OPTIONS, ids=lambda v: str(v)[:30] if isinstance(v, dict) else None)
+async def test_a_bad_option_is_a_config_error_naming_it_before_any_request(way, bad, message):
+    with FakeLLMServer("Hi.") as server:
+        options = {"model": "openai:m", "api_key": "k", "base_url": server.openai_base_url, **bad}
+        if way == "per-request" and not set(bad) <= REQUEST_ONLY:  # a client's option is unknown per request
+            message = f"unknown option {next(iter(bad))!r} for a request"
+        with pytest.raises(sotkit.ConfigError, match=message):
+            if way == "generate":
+                await sotkit.generate("Hi?", **options)
+            elif way == "stream":
+                async with sotkit.stream("Hi?", **options) as events:
+                    [event async for event in events]
+            elif way == "SoT":
+                async with sotkit.SoT(options.pop("model"), **options) as sot:
+                    await sot.generate("Hi?")
+            else:
+                async with sotkit.SoT("openai:m", api_key="k", base_url=server.openai_base_url) as sot:
+                    await sot.generate("Hi?", **bad)
+        assert server.requests == []
+
+
+@pytest.mark.parametrize("way", ["generate", "stream", "SoT", "per-request"])
+async def test_retry_as_a_number_of_attempts_works_everywhere(way):
+    with FakeLLMServer([Reply("x", fault=Fault.status(500)), "Hello."]) as server:
+        options = {"model": "openai:m", "api_key": "k", "base_url": server.openai_base_url, "mode": "sequential"}
+        if way == "generate":
+            result = await sotkit.generate("Hi?", retry=2, **options)
+        elif way == "stream":
+            async with sotkit.stream("Hi?", retry=2, **options) as events:
+                result = [e async for e in events][-1].result
+        else:
+            async with sotkit.SoT(options.pop("model"), **options, **({"retry": 2} if way == "SoT" else {})) as sot:
+                result = await sot.generate("Hi?", **({"retry": 2} if way == "per-request" else {}))
+    assert result.text == "Hello." and len(server.requests) == 2
+
+
+@pytest.mark.parametrize("question, message", [
+    (42, "the question must be a str, got int"),
+    (b"Hi?", "the question must be a str, got bytes"),
+    ("   ", "the question is empty"),
+    ("caf\udce9?", r"lone surrogate '\\udce9' at position 3"),
+])
+async def test_a_bad_question_is_a_config_error_before_any_request(question, message):
+    with FakeLLMServer("Hi.") as server:
+        async with sotkit.SoT("openai:m", api_key="k", base_url=server.openai_base_url) as sot:
+            with pytest.raises(sotkit.ConfigError, match=message):
+                await sot.generate(question)
+            with pytest.raises(sotkit.ConfigError, match=message):
+                sot.stream(question)
+        assert server.requests == []
+
+
+# -- 8. a stream read without `async with` is refused before it starts any call -----------------------------
+
+async def test_a_stream_read_without_async_with_is_refused_before_any_call():
+    with FakeLLMServer(sot_responder(SKELETON, TEXTS), latency=FAST) as server:
+        events = sotkit.stream("How can I be healthier?", model="openai:m", api_key="k",
+                               base_url=server.openai_base_url, mode="sot")
+        with pytest.raises(sotkit.ConfigError, match="async with"):
+            async for _ in events:
+                break  # would leave every call running, with nothing to close them
+        await events.aclose()
+        assert server.requests == []
