@@ -30,7 +30,10 @@ from sotkit.providers.base import CallUsage, ChatRequest, Chunk, Provider
 from sotkit.providers.local import LocalProvider
 
 ROOT = Path(__file__).resolve().parent
-DATASET = ROOT.parent.parent / "shared" / "datasets" / "vicuna80.jsonl"
+# ../shared beside the main checkout; a worktree under /work/wt/ finds it one level further up
+DATASET = next((d / "shared" / "datasets" / "vicuna80.jsonl" for d in ROOT.parents
+                if (d / "shared" / "datasets" / "vicuna80.jsonl").is_file()),
+               ROOT.parent.parent / "shared" / "datasets" / "vicuna80.jsonl")
 
 
 class RecordingProvider(Provider):

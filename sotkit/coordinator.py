@@ -19,11 +19,12 @@ from typing import Any, Literal
 import anyio
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
-from .errors import ConfigError, DeadlineExceeded, PartialResultError
+from .errors import ConfigError, DeadlineExceeded, EchoedInstructions, PartialResultError
 from .events import (Event, PointDeltaEvent, PointDoneEvent, PointEvent, RetryEvent, RouteEvent, TextEvent)
 from .expansion import ExpansionFilter
 from .limits import ModelLimits, estimate_tokens
 from .providers.base import CallUsage, ChatRequest, Provider
+from .quality import Instructions
 from .result import Mode, Point, Result, Usage
 from .router import Decision
 from .retry import RetryPolicy, StreamStalled, is_retryable, status_of
@@ -212,38 +213,58 @@ class Request:
             self._emit(self.stitcher.add_point(sp.index, sp.title))
         return self.points[sp.index]
 
-    def _expand_request(self, backend: Backend, point: Point, outline: list[Point]) -> ChatRequest:
-        return self._request(backend, "expand", self.options.point_max_tokens,
-                             points=[{"index": p.index, "title": p.title} for p in outline],
-                             point={"index": point.index, "title": point.title})
+    def _expand_request(self, backend: Backend, point: Point, outline: list[Point],
+                        retry: bool = False) -> ChatRequest:
+        request = self._request(backend, "expand", self.options.point_max_tokens,
+                                points=[{"index": p.index, "title": p.title} for p in outline],
+                                point={"index": point.index, "title": point.title})
+        if retry:  # the point echoed its instructions: start the answer for the model this time
+            prompt = dataclasses.replace(request.prompt, prefill=f"{point.title}:")
+            request = dataclasses.replace(request, prompt=prompt)
+        return request
 
     def _expansion_filter(self, point: Point, outline: list[Point], backends: list[Backend]) -> ExpansionFilter:
+        prompt = self._expand_request(backends[0], point, outline).prompt
+        instructions = Instructions(f"{prompt.system or ''}\n{prompt.user}",
+                                    quoted=(self.question, point.title, self.options.context or ""))
         return ExpansionFilter(point.index, point.title, strip_header=True,
                                whole_sentences=backends[0].provider.whole_sentences,
-                               other_titles=[p.title for p in outline if p is not point])
+                               other_titles=[p.title for p in outline if p is not point], instructions=instructions)
 
-    async def _expand(self, point: Point, outline: list[Point], backends: list[Backend] | None = None) -> None:
-        cleaner = self._expansion_filter(point, outline, backends or self.backends)
+    def _can_retry_echo(self, point: Point, cleaner: ExpansionFilter, retried: bool, backend: Backend) -> bool:
+        """A point left empty by dropping echoes is retried once with its title prefilled, where it can be."""
+        return cleaner.echoed and not point.text.strip() and not retried and backend.provider.supports_prefill
+
+    async def _expand(self, point: Point, outline: list[Point], backends: list[Backend] | None = None,
+                      retry: bool = False) -> None:
+        backends = backends or self.backends
+        cleaner = self._expansion_filter(point, outline, backends)
 
         def on_text(raw: str) -> bool:
             self._point_text(point, cleaner.feed(raw))
             return not cleaner.finished  # it ran on into the next point
 
         try:
-            point.model, usage = await self._call(lambda b: self._expand_request(b, point, outline), on_text,
+            point.model, usage = await self._call(lambda b: self._expand_request(b, point, outline, retry), on_text,
                                                   point, backends)
         except Exception as exc:  # recorded; run() raises or skips once every other point is done
             self._point_text(point, cleaner.finish())
             self._fail(point, exc)
             return
         self._point_text(point, cleaner.finish(cut=usage.output_tokens >= self.options.point_max_tokens))
-        self._finish_point(point)
+        if self._can_retry_echo(point, cleaner, retry, backends[0]):
+            await self._expand(point, outline, backends, retry=True)
+        elif cleaner.echoed and not point.text.strip():
+            self._fail(point, EchoedInstructions(f"point {point.index} ({point.title!r}) only repeated its "
+                                                 f"instructions, also when retried"))
+        else:
+            self._finish_point(point)
 
-    async def _expand_batch(self, points: list[Point], outline: list[Point]) -> None:
+    async def _expand_batch(self, points: list[Point], outline: list[Point], retry: bool = False) -> None:
         """In-process models expand every point in one batched generation (a row ends with its usage)."""
         backend = self.backends[0]
         cleaners = [self._expansion_filter(p, outline, self.backends) for p in points]
-        requests = [self._expand_request(backend, p, outline) for p in points]
+        requests = [self._expand_request(backend, p, outline, retry) for p in points]
         finished: set[int] = set()
         cut: set[int] = set()  # rows that ended at their token budget
         error: Exception | None = None
@@ -263,17 +284,23 @@ class Request:
                             self._point_text(points[row], cleaners[row].feed(chunk))
         except Exception as exc:
             error = exc
-        to_fallback = []
+        to_fallback, to_retry = [], []
         for row, (point, cleaner) in enumerate(zip(points, cleaners)):
             self._point_text(point, cleaner.finish(cut=row in cut))
-            if error is None or row in finished:
+            echo_only = cleaner.echoed and not point.text.strip()
+            if (error is None or row in finished) and not echo_only:
                 point.model = backend.model
                 self._finish_point(point)
-            elif not cleaner.raw and len(self.backends) > 1:
+            elif echo_only and self._can_retry_echo(point, cleaner, retry, backend):
+                to_retry.append(point)
+            elif (echo_only or not cleaner.raw) and len(self.backends) > 1:
                 to_fallback.append(point)
             else:
-                self._fail(point, error)
+                self._fail(point, error or EchoedInstructions(
+                    f"point {point.index} ({point.title!r}) only repeated its instructions, also when retried"))
         async with anyio.create_task_group() as tg:
+            if to_retry:
+                tg.start_soon(self._expand_batch, to_retry, outline, True)
             for point in to_fallback:
                 tg.start_soon(self._expand, point, outline, self.backends[1:])
 

@@ -28,6 +28,10 @@ class ModelNotAvailableError(ConfigError):
     """A local model (or its optional dependencies) is not installed; the message says how to install it."""
 
 
+class EchoedInstructions(SotkitError):
+    """A point's expansion only repeated the prompt it was given (small models do), also when retried."""
+
+
 class PartialResultError(SotkitError):
     """Some points could not be written. ``partial`` holds every point that was.
 
