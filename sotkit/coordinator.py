@@ -218,9 +218,9 @@ class Request:
         request = self._request(backend, "expand", self.options.point_max_tokens,
                                 points=[{"index": p.index, "title": p.title} for p in outline],
                                 point={"index": point.index, "title": point.title})
-        if retry:  # the point echoed its instructions: start the answer for the model this time
-            prompt = dataclasses.replace(request.prompt, prefill=f"{point.title}:")
-            request = dataclasses.replace(request, prompt=prompt)
+        if retry:  # the point echoed its instructions: start its answer with a header it did not have
+            prefill = next(p for p in (f"{point.title}:", f"{point.index}. {point.title}:") if p != request.prompt.prefill)
+            request = dataclasses.replace(request, prompt=dataclasses.replace(request.prompt, prefill=prefill))
         return request
 
     def _expansion_filter(self, point: Point, outline: list[Point], backends: list[Backend]) -> ExpansionFilter:
