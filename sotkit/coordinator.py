@@ -231,9 +231,16 @@ class Request:
                                whole_sentences=backends[0].provider.whole_sentences,
                                other_titles=[p.title for p in outline if p is not point], instructions=instructions)
 
-    def _can_retry_echo(self, point: Point, cleaner: ExpansionFilter, retried: bool, backend: Backend) -> bool:
-        """A point left empty by dropping echoes is retried once with its title prefilled, where it can be."""
-        return cleaner.echoed and not point.text.strip() and not retried and backend.provider.supports_prefill
+    @staticmethod
+    def _echo_only(point: Point, cleaner: ExpansionFilter) -> bool:
+        """Nothing but echoes of its prompt: retried once with a header prefilled where the provider takes a
+        prefill, else (or again) sent to the fallback model, else failed."""
+        return cleaner.echoed and not point.text.strip()
+
+    @staticmethod
+    def _echo_error(point: Point, retried: bool) -> EchoedInstructions:
+        return EchoedInstructions(f"point {point.index} ({point.title!r}) only repeated its prompt"
+                                  + (", also when retried with a prefill" if retried else ""))
 
     async def _expand(self, point: Point, outline: list[Point], backends: list[Backend] | None = None,
                       retry: bool = False) -> None:
@@ -252,13 +259,14 @@ class Request:
             self._fail(point, exc)
             return
         self._point_text(point, cleaner.finish(cut=usage.output_tokens >= self.options.point_max_tokens))
-        if self._can_retry_echo(point, cleaner, retry, backends[0]):
-            await self._expand(point, outline, backends, retry=True)
-        elif cleaner.echoed and not point.text.strip():
-            self._fail(point, EchoedInstructions(f"point {point.index} ({point.title!r}) only repeated its "
-                                                 f"instructions, also when retried"))
-        else:
+        if not self._echo_only(point, cleaner):
             self._finish_point(point)
+        elif not retry and backends[0].provider.supports_prefill:
+            await self._expand(point, outline, backends, retry=True)
+        elif len(backends) > 1:
+            await self._expand(point, outline, backends[1:])
+        else:
+            self._fail(point, self._echo_error(point, retry))
 
     async def _expand_batch(self, points: list[Point], outline: list[Point], retry: bool = False) -> None:
         """In-process models expand every point in one batched generation (a row ends with its usage)."""
@@ -287,17 +295,16 @@ class Request:
         to_fallback, to_retry = [], []
         for row, (point, cleaner) in enumerate(zip(points, cleaners)):
             self._point_text(point, cleaner.finish(cut=row in cut))
-            echo_only = cleaner.echoed and not point.text.strip()
+            echo_only = self._echo_only(point, cleaner)
             if (error is None or row in finished) and not echo_only:
                 point.model = backend.model
                 self._finish_point(point)
-            elif echo_only and self._can_retry_echo(point, cleaner, retry, backend):
+            elif echo_only and not retry and backend.provider.supports_prefill:
                 to_retry.append(point)
             elif (echo_only or not cleaner.raw) and len(self.backends) > 1:
                 to_fallback.append(point)
             else:
-                self._fail(point, error or EchoedInstructions(
-                    f"point {point.index} ({point.title!r}) only repeated its instructions, also when retried"))
+                self._fail(point, self._echo_error(point, retry) if echo_only else error)
         async with anyio.create_task_group() as tg:
             if to_retry:
                 tg.start_soon(self._expand_batch, to_retry, outline, True)
