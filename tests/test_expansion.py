@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from sotkit.expansion import ExpansionFilter
@@ -91,8 +93,13 @@ def echo_filter(templates: Templates, title: str, *, whole_sentences: bool) -> E
                            instructions=Instructions(f"{prompt.system or ''}\n{prompt.user}", (QUESTION, title)))
 
 
+BEFORE = (Path(__file__).parent.parent / "benchmarks" / "data" / "local_prompts_before" / "expand.jinja").read_text()
+
 ECHOES = {  # template -> what a small model wrote that copies it, and the real text in it
     "local": (Templates(local=True),
+              "Avoid heavy meals. Eating late keeps your stomach busy at night. Explain this in four sentences.",
+              "Eating late keeps your stomach busy at night."),
+    "local before issue 24": (Templates({"expand": BEFORE}, local=True),
               'One part of the answer is "Avoid heavy meals". Eating late keeps your stomach busy at night. '
               "Explain only this part, in a paragraph of four sentences.",
               "Eating late keeps your stomach busy at night."),
@@ -118,14 +125,15 @@ def test_sentences_that_echo_the_instructions_are_never_released(template, step,
     assert "".join(pieces) == f.released == real
     assert f.echoed
     for piece in pieces:  # not even a fragment of an echo went out
-        assert "part of the answer" not in piece and "responsible" not in piece and "friendly" not in piece
+        assert not any(echo in piece for echo in ("part of the answer", "four sentences", "responsible", "friendly"))
 
 
 @pytest.mark.parametrize("template", list(ECHOES))
 def test_a_point_that_is_only_an_echo_comes_out_empty(template):
     templates = ECHOES[template][0]
     f = echo_filter(templates, "Get regular exercise", whole_sentences=True)
-    echo = {"local": 'One part of the answer is "Get regular exercise".',
+    echo = {"local": "Explain this in four sentences.",
+            "local before issue 24": 'One part of the answer is "Get regular exercise".',
             "api": "Continue and only continue the writing of point 2 (Get regular exercise).",
             "custom": "Topic: Get regular exercise."}[template]
     assert f.feed(echo + " ") == "" and f.finish() == "" and f.echoed
