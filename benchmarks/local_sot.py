@@ -26,11 +26,16 @@ from pathlib import Path
 import anyio
 
 import sotkit
+from sotkit.quality import Instructions, echo, redundancy, restatement
 from sotkit.providers.base import CallUsage, ChatRequest, Chunk, Provider
 from sotkit.providers.local import LocalProvider
+from sotkit.templates import Templates
 
 ROOT = Path(__file__).resolve().parent
-DATASET = ROOT.parent.parent / "shared" / "datasets" / "vicuna80.jsonl"
+# ../shared beside the main checkout; a worktree under /work/wt/ finds it one level further up
+DATASET = next((d / "shared" / "datasets" / "vicuna80.jsonl" for d in ROOT.parents
+                if (d / "shared" / "datasets" / "vicuna80.jsonl").is_file()),
+               ROOT.parent.parent / "shared" / "datasets" / "vicuna80.jsonl")
 
 
 class RecordingProvider(Provider):
@@ -57,9 +62,34 @@ class RecordingProvider(Provider):
             yield row, chunk
 
 
-def sot_questions() -> list[str]:
+EVERYDAY = ROOT / "data" / "everyday_questions.jsonl"
+SPLITS = ("all", "tune", "heldout", "everyday")
+
+
+def sot_questions(split: str = "all") -> list[str]:
+    """The SoT-suitable Vicuna questions (``tune``: the 1st, 3rd, ... of them; ``heldout``: the others, never
+    used to choose a prompt), or ``everyday``: sotkit's own set of everyday questions (sleep, diet, money...)."""
+    if split == "everyday":
+        return [json.loads(line)["question"] for line in EVERYDAY.read_text().splitlines() if line.strip()]
     rows = [json.loads(line) for line in DATASET.read_text().splitlines() if line.strip()]
-    return [r["question"] for r in rows if r.get("sot_suitable") == 1]
+    questions = [r["question"] for r in rows if r.get("sot_suitable") == 1]
+    return {"all": questions, "tune": questions[0::2], "heldout": questions[1::2]}[split]
+
+
+def answer_measures(templates: Templates, question: str, points: list[dict]) -> dict:
+    """The judge-free measures of one SoT answer: points that echo their rendered expand prompt (in the final
+    text users see, and in the raw text the model wrote), cross-point redundancy and question restatement."""
+    outline = [{"index": p["index"], "title": p["title"]} for p in points]
+    echoes = {"final": 0, "raw": 0}
+    for p in points:
+        prompt = templates.render("expand", question=question, points=outline,
+                                  point={"index": p["index"], "title": p["title"]})
+        instructions = Instructions(f"{prompt.system or ''}\n{prompt.user}", (question, p["title"]))
+        for kind, text in (("final", p["text"]), ("raw", p.get("raw"))):
+            echoes[kind] += bool(text and echo(instructions, text))
+    texts = [p["text"] for p in points]
+    return {"echo_points": echoes["final"], "echo_points_raw": echoes["raw"],
+            "redundancy": redundancy(texts), "restatement": restatement(question, texts)}
 
 
 async def run(args: argparse.Namespace) -> dict:
@@ -73,11 +103,13 @@ async def run(args: argparse.Namespace) -> dict:
     args.model_dtype = str(model.dtype).removeprefix("torch.")
     provider = RecordingProvider(LocalProvider("smollm2", dtype=args.dtype))
     options = dict(max_tokens=args.max_tokens, skeleton_max_tokens=200, point_max_tokens=args.point_max_tokens,
-                   stall_timeout=None, max_points=args.max_points)
+                   stall_timeout=None, max_points=args.max_points,
+                   on_point_error="skip")  # a point that failed (it echoed twice) counts against hygiene
     rows: list[dict] = []
-    async with sotkit.SoT(provider, **options) as client:
+    async with sotkit.SoT(provider, templates=args.templates, **options) as client:
+        templates = client.backends[0].templates
         await client.generate("Say hello.", mode="sequential", max_tokens=8)  # warm-up: load and first run
-        questions = sot_questions()[: args.limit]
+        questions = sot_questions(args.split)[: args.limit]
         started = time.perf_counter()
         for number, question in enumerate(questions):
             if args.budget_s and time.perf_counter() - started > args.budget_s:
@@ -108,32 +140,52 @@ async def run(args: argparse.Namespace) -> dict:
                         {"index": p.index, "title": p.title, "text": p.text, "raw": raw[i] if i < len(raw) else None}
                         for i, p in enumerate(result.points)
                     ]
+                    row[mode].update(answer_measures(templates, question, row[mode]["points"]))
             row["speedup"] = row["sequential"]["latency_s"] / row["sot"]["latency_s"]
             rows.append(row)
             print(f"[{number + 1}/{len(questions)}] speed-up {row['speedup']:.2f}x  "
                   f"seq {row['sequential']['latency_s']:.1f}s/{row['sequential']['answer_tokens']}tok  "
                   f"sot {row['sot']['latency_s']:.1f}s/{row['sot']['answer_tokens']}tok "
-                  f"({len(row['sot'].get('points', []))} points)  {question[:50]}", flush=True)
+                  f"({len(row['sot'].get('points', []))} points, echo {row['sot']['echo_points']}/"
+                  f"{row['sot']['echo_points_raw']} final/raw, redundancy {row['sot']['redundancy']:.2f}, "
+                  f"restated {row['sot']['restatement']:.2f})  {question[:50]}", flush=True)
             write(args, rows, final=False)
     return write(args, rows, final=True)
 
 
 def per_token_speedup(row: dict) -> float:
+    if echoed(row):
+        return 1.0
     seq, sot = row["sequential"], row["sot"]
     return (seq["latency_s"] / max(1, seq["answer_tokens"])) / (sot["latency_s"] / max(1, sot["answer_tokens"]))
+
+
+def echoed(row: dict) -> bool:
+    """A SoT answer with a point that shows its prompt back was not answered by SoT: no speed-up is credited."""
+    return row["sot"].get("echo_points", 0) > 0
+
+
+def credited_speedup(row: dict) -> float:
+    return 1.0 if echoed(row) else row["speedup"]
 
 
 def summarize(rows: list[dict]) -> dict:
     sot = [r for r in rows if r["sot"]["mode_used"] == "sot"]
     med = statistics.median
+    mean = lambda values: statistics.fmean(values) if values else None  # noqa: E731
     return {
         "questions": len(rows),
-        "sot_answered_with_sot": len(sot),
+        "sot_answered_with_sot": sum(not echoed(r) for r in sot),
+        "sot_answers_with_echoed_points": sum(echoed(r) for r in sot),
+        "echo_points": sum(r["sot"].get("echo_points", 0) for r in sot),
+        "echo_points_raw": sum(r["sot"].get("echo_points_raw", 0) for r in sot),
+        "mean_redundancy": mean([r["sot"]["redundancy"] for r in sot]),
+        "mean_restatement": mean([r["sot"]["restatement"] for r in sot]),
         "median_latency_s": {m: med(r[m]["latency_s"] for r in rows) for m in ("sequential", "sot")},
         "speedup_of_medians": med(r["sequential"]["latency_s"] for r in rows) / med(r["sot"]["latency_s"] for r in rows),
-        "median_speedup": med(r["speedup"] for r in rows),
-        "min_speedup": min(r["speedup"] for r in rows),
-        "max_speedup": max(r["speedup"] for r in rows),
+        "median_speedup": med(credited_speedup(r) for r in rows),
+        "min_speedup": min(credited_speedup(r) for r in rows),
+        "max_speedup": max(credited_speedup(r) for r in rows),
         "median_answer_tokens": {m: med(r[m]["answer_tokens"] for r in rows) for m in ("sequential", "sot")},
         "median_length_ratio_sot_over_sequential": med(
             r["sot"]["answer_tokens"] / max(1, r["sequential"]["answer_tokens"]) for r in rows),
@@ -143,6 +195,20 @@ def summarize(rows: list[dict]) -> dict:
         "median_first_text_s": {m: med(r[m]["first_text_s"] or r[m]["latency_s"] for r in rows)
                                 for m in ("sequential", "sot")},
     }
+
+
+def rescore(args: argparse.Namespace) -> dict:
+    """The judge-free measures of recorded answers (``--templates``: the prompts they were made with)."""
+    recorded = json.loads(args.rescore.read_text())
+    templates = Templates(args.templates, local=True)
+    for row in recorded["rows"]:
+        if row["sot"]["mode_used"] == "sot":
+            row["sot"].update(answer_measures(templates, row["question"], row["sot"]["points"]))
+    summary = summarize(recorded["rows"])
+    report = {"summary": summary, "recorded": recorded["setup"],
+              "command": "benchmarks/local_sot.py " + " ".join(args.argv), "rows": recorded["rows"]}
+    args.out.write_text(json.dumps(report, indent=1))
+    return report
 
 
 def write(args: argparse.Namespace, rows: list[dict], *, final: bool) -> dict:
@@ -155,7 +221,8 @@ def write(args: argparse.Namespace, rows: list[dict], *, final: bool) -> dict:
             "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
             "load_average": os.getloadavg(), "complete": final,
             "max_tokens": args.max_tokens, "skeleton_max_tokens": 200, "point_max_tokens": args.point_max_tokens,
-            "max_points": args.max_points, "command": "benchmarks/local_sot.py " + " ".join(args.argv),
+            "max_points": args.max_points, "split": args.split,
+            "templates": str(args.templates) if args.templates else "sotkit's own", "command": "benchmarks/local_sot.py " + " ".join(args.argv),
         },
         "rows": rows,
     }
@@ -178,7 +245,12 @@ def write(args: argparse.Namespace, rows: list[dict], *, final: bool) -> dict:
             f"speed-up per answer token (seconds per token, which does not reward a shorter answer): "
             f"**{s['median_per_token_speedup']:.2f}x**. "
             f"{s['sot_answered_with_sot']}/{s['questions']} SoT requests were answered with SoT "
-            f"(the rest fell back to sequential). Median points per skeleton: {s['median_points']}.",
+            f"(the rest fell back to sequential, or showed a point's prompt back: {s['sot_answers_with_echoed_points']}, "
+            "credited 1.0x). "
+            f"Median points per skeleton: {s['median_points']}.", "",
+            "| SoT answers: | echoed points (final text) | echoed points (raw model text) | mean cross-point "
+            "redundancy | mean question restatement |", "|---|---|---|---|---|",
+            f"| | {s['echo_points']} | {s['echo_points_raw']} | {s['mean_redundancy']:.3f} | {s['mean_restatement']:.3f} |",
             "", "| # | speed-up | per token | seq s | SoT s | seq tokens | SoT tokens | points | question |",
             "|---|---|---|---|---|---|---|---|---|",
         ]
@@ -202,10 +274,14 @@ def main() -> None:
     parser.add_argument("--point-max-tokens", type=int, default=128)
     parser.add_argument("--dtype", default=None, help="model dtype (default: the local provider's choice)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--split", choices=SPLITS, default="all", help="which questions (see sot_questions)")
+    parser.add_argument("--templates", type=Path, default=None, help="a directory of prompt templates to use")
+    parser.add_argument("--rescore", type=Path, default=None,
+                        help="measure the answers recorded in this results file again (no generation)")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "local_sot.json")
     args = parser.parse_args()
     args.argv = sys.argv[1:]
-    report = anyio.run(run, args)
+    report = rescore(args) if args.rescore else anyio.run(run, args)
     print(json.dumps(report["summary"], indent=1))
 
 

@@ -49,9 +49,10 @@ def load_model(
 
     ``name_or_path`` is ``"smollm2"`` (the embedded SmolLM2-135M-Instruct) or a local Hugging Face model
     directory. ``device`` is ``"cpu"``, ``"cuda"`` (or ``"cuda:N"``) or ``"auto"`` (CUDA when available).
-    ``dtype`` is a ``torch.dtype`` or its name (``"float32"``, ``"bfloat16"``, ...); ``None`` means, on CPU,
-    bfloat16 where the CPU computes it natively (AVX512-BF16 or AMX) and float32 elsewhere, and the
-    checkpoint's own dtype on a GPU. The tokenizer pads on the left (for batching), has a pad
+    ``dtype`` is a ``torch.dtype`` or its name (``"float32"``, ``"bfloat16"``, ...); ``None`` means float32
+    on CPU and the checkpoint's own dtype on a GPU. (bfloat16 on a CPU with bfloat16 instructions batches
+    cheaper, but a 135M model in bfloat16 writes garbage skeletons for some questions, "How can I sleep
+    better?" among them: ``benchmarks/results/cpu_dtype.json``. Pass ``dtype="bfloat16"`` to choose it.) The tokenizer pads on the left (for batching), has a pad
     token (EOS when the checkpoint has none) and a chat template.
 
     Raises ``ModelNotAvailableError`` with the install command when the model or torch/transformers is missing.
@@ -108,7 +109,7 @@ def _resolve_dtype(torch: Any, dtype: Any, device: str) -> Any:
     if dtype is None:
         if device != "cpu":
             return "auto"
-        return torch.bfloat16 if _native_bfloat16(torch) else torch.float32
+        return torch.float32
     if isinstance(dtype, str):
         if dtype == "auto":
             return "auto"
@@ -117,14 +118,6 @@ def _resolve_dtype(torch: Any, dtype: Any, device: str) -> Any:
             raise ModelNotAvailableError(f"unknown dtype {dtype!r}; use a torch dtype name such as 'float32' or 'bfloat16'")
         return resolved
     return dtype
-
-
-def _native_bfloat16(torch: Any) -> bool:
-    """Whether this CPU has bfloat16 instructions. There a batch of rows costs little more than one row (a
-    6-row SmolLM2 step 1.1x a 1-row step, against 1.8x in float32), which is what batched SoT expansion
-    needs; without them bfloat16 is emulated and slower than float32."""
-    capabilities = getattr(torch.cpu, "get_capabilities", dict)()  # torch >= 2.8
-    return bool(capabilities.get("avx512_bf16") or capabilities.get("amx_bf16"))
 
 
 def check_available(name_or_path: str | os.PathLike[str]) -> None:

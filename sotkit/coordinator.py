@@ -21,7 +21,7 @@ from typing import Any, Literal
 import anyio
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
-from .errors import ConfigError, DeadlineExceeded, PartialResultError
+from .errors import ConfigError, DeadlineExceeded, EchoedInstructions, PartialResultError
 from .events import (Event, PointDeltaEvent, PointDoneEvent, PointEvent, RetryEvent, RouteEvent, TextEvent,
                      WithdrawEvent)
 from .expansion import ExpansionFilter
@@ -29,6 +29,7 @@ from .limits import ModelLimits, estimate_tokens
 from .options import check_choice, check_number, check_type
 from .overlap import CallSpan, SerialServerWarning, one_at_a_time, serial_note
 from .providers.base import CallUsage, ChatRequest, Provider
+from .quality import Instructions
 from .question import question_view
 from .result import Mode, Point, Result, Usage
 from .router import Decision, LLMRouter, Router
@@ -313,18 +314,39 @@ class Request:
             self._emit(self.stitcher.add_point(sp.index, sp.title))
         return self.points[sp.index]
 
-    def _expand_request(self, backend: Backend, point: Point, outline: list[Point]) -> ChatRequest:
-        return self._request(backend, "expand", self.options.point_max_tokens,
-                             points=[{"index": p.index, "title": p.title} for p in outline],
-                             point={"index": point.index, "title": point.title})
+    def _expand_request(self, backend: Backend, point: Point, outline: list[Point],
+                        retry: bool = False) -> ChatRequest:
+        request = self._request(backend, "expand", self.options.point_max_tokens,
+                                points=[{"index": p.index, "title": p.title} for p in outline],
+                                point={"index": point.index, "title": point.title})
+        if retry:  # the point echoed its instructions: start its answer with a header it did not have
+            prefill = next(p for p in (f"{point.title}:", f"{point.index}. {point.title}:") if p != request.prompt.prefill)
+            request = dataclasses.replace(request, prompt=dataclasses.replace(request.prompt, prefill=prefill))
+        return request
 
     def _expansion_filter(self, point: Point, outline: list[Point], backends: list[Backend]) -> ExpansionFilter:
+        prompt = self._expand_request(backends[0], point, outline).prompt
+        instructions = Instructions(f"{prompt.system or ''}\n{prompt.user}",
+                                    quoted=(self.question, point.title, self.options.context or ""))
         return ExpansionFilter(point.index, point.title, strip_header=True,
                                whole_sentences=backends[0].provider.whole_sentences,
-                               other_titles=[p.title for p in outline if p is not point])
+                               other_titles=[p.title for p in outline if p is not point], instructions=instructions)
 
-    async def _expand(self, point: Point, outline: list[Point], backends: list[Backend] | None = None) -> None:
-        cleaner = self._expansion_filter(point, outline, backends or self.backends)
+    @staticmethod
+    def _echo_only(point: Point, cleaner: ExpansionFilter) -> bool:
+        """Nothing but echoes of its prompt: retried once with a header prefilled where the provider takes a
+        prefill, else (or again) sent to the fallback model, else failed."""
+        return cleaner.echoed and not point.text.strip()
+
+    @staticmethod
+    def _echo_error(point: Point, retried: bool) -> EchoedInstructions:
+        return EchoedInstructions(f"point {point.index} ({point.title!r}) only repeated its prompt"
+                                  + (", also when retried with a prefill" if retried else ""))
+
+    async def _expand(self, point: Point, outline: list[Point], backends: list[Backend] | None = None,
+                      retry: bool = False) -> None:
+        backends = backends or self.backends
+        cleaner = self._expansion_filter(point, outline, backends)
 
         def on_text(raw: str) -> bool:
             self._point_text(point, cleaner.feed(raw))
@@ -332,24 +354,31 @@ class Request:
 
         def on_restart() -> None:
             nonlocal cleaner
-            cleaner = self._expansion_filter(point, outline, backends or self.backends)
+            cleaner = self._expansion_filter(point, outline, backends)
             self._withdraw(point)
 
         try:
-            point.model, usage = await self._call(lambda b: self._expand_request(b, point, outline), on_text,
+            point.model, usage = await self._call(lambda b: self._expand_request(b, point, outline, retry), on_text,
                                                   point, backends, on_restart=on_restart)
         except Exception as exc:  # recorded; run() raises or skips once every other point is done
             self._point_text(point, cleaner.finish())
             self._fail(point, exc)
             return
         self._point_text(point, cleaner.finish(cut=usage.output_tokens >= self.options.point_max_tokens))
-        self._finish_point(point)
+        if not self._echo_only(point, cleaner):
+            self._finish_point(point)
+        elif not retry and backends[0].provider.supports_prefill:
+            await self._expand(point, outline, backends, retry=True)
+        elif len(backends) > 1:
+            await self._expand(point, outline, backends[1:])
+        else:
+            self._fail(point, self._echo_error(point, retry))
 
-    async def _expand_batch(self, points: list[Point], outline: list[Point]) -> None:
+    async def _expand_batch(self, points: list[Point], outline: list[Point], retry: bool = False) -> None:
         """In-process models expand every point in one batched generation (a row ends with its usage)."""
         backend = self.backends[0]
         cleaners = [self._expansion_filter(p, outline, self.backends) for p in points]
-        requests = [self._expand_request(backend, p, outline) for p in points]
+        requests = [self._expand_request(backend, p, outline, retry) for p in points]
         finished: set[int] = set()
         cut: set[int] = set()  # rows that ended at their token budget
         error: Exception | None = None
@@ -369,17 +398,22 @@ class Request:
                             self._point_text(points[row], cleaners[row].feed(chunk))
         except Exception as exc:
             error = exc
-        to_fallback = []
+        to_fallback, to_retry = [], []
         for row, (point, cleaner) in enumerate(zip(points, cleaners)):
             self._point_text(point, cleaner.finish(cut=row in cut))
-            if error is None or row in finished:
+            echo_only = self._echo_only(point, cleaner)
+            if (error is None or row in finished) and not echo_only:
                 point.model = backend.model
                 self._finish_point(point)
-            elif not cleaner.raw and len(self.backends) > 1:
+            elif echo_only and not retry and backend.provider.supports_prefill:
+                to_retry.append(point)
+            elif (echo_only or not cleaner.raw) and len(self.backends) > 1:
                 to_fallback.append(point)
             else:
-                self._fail(point, error)
+                self._fail(point, self._echo_error(point, retry) if echo_only else error)
         async with anyio.create_task_group() as tg:
+            if to_retry:
+                tg.start_soon(self._expand_batch, to_retry, outline, True)
             for point in to_fallback:
                 tg.start_soon(self._expand, point, outline, self.backends[1:])
 

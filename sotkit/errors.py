@@ -43,6 +43,10 @@ class StreamError(SotkitError):
         self.raw = raw
 
 
+class EchoedInstructions(SotkitError):
+    """A point's expansion only repeated the prompt it was given (small models do), also when retried."""
+
+
 class PartialResultError(SotkitError):
     """Some points could not be written. ``partial`` holds every point that was.
 

@@ -7,12 +7,18 @@ the final text.
 Small local models also write until their token budget cuts them off mid-sentence, and drift into a sibling
 point. For them the filter works in whole sentences: it holds back the sentence being written, drops it if
 the budget cut it, and ends the expansion before a sentence that names another point.
+
+Given the point's rendered instructions, it also drops sentences that copy them ('One part of the answer is
+"Avoid heavy meals".'): a small model often answers with its prompt. A sentence is held back while it may
+still turn out such an echo, so an echo is never streamed; ``echoed`` tells the caller one was dropped.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+
+from .quality import Instructions
 
 # A line that starts a new numbered item: the expansion ran on into the next point.
 _NEW_ITEM = re.compile(r"\n[ \t]*(?:\*\*|#+\s*)?(?:\d+[.)]|\(\d+\)|step\s+\d+\s*:)(?:\s|$)", re.I)
@@ -29,7 +35,7 @@ _HEADER_CLOSE = re.compile(r"(?:\*\*)?\s*")
 
 class ExpansionFilter:
     def __init__(self, index: int, title: str, *, strip_header: bool, whole_sentences: bool = False,
-                 other_titles: Sequence[str] = ()) -> None:
+                 other_titles: Sequence[str] = (), instructions: Instructions | None = None) -> None:
         self._index, self._title, self._strip_header = str(index), title.lower(), strip_header
         self._header_forms = (f"{index}. {title}:", f"{title}:") if strip_header else ()
         self._body_start: int | None = None  # where the text after a restated header begins, once known
@@ -38,6 +44,10 @@ class ExpansionFilter:
         self.finished = False
         """True once the expansion ran into the next point: the rest of the call is not needed."""
         self._whole_sentences = whole_sentences
+        self._instructions = instructions
+        self._echo_free: dict[int, bool] = {}  # sentence start -> kept (decided once, so released text stays)
+        self.echoed = False
+        """True once a sentence that copies the instructions was dropped."""
         # Titles that mark a drift into another point: two words or more (one word is ordinary vocabulary),
         # and not part of this point's own title ("Fiscal policy" inside "Fiscal policy: tax cuts").
         own = title.casefold()
@@ -57,6 +67,8 @@ class ExpansionFilter:
         clean = self._clean(final)
         if self._whole_sentences:
             clean = self._sentences(clean, final, cut)
+        if self._instructions is not None:
+            clean = self._without_echoes(clean, final)
         new = clean[len(self.released):] if clean.startswith(self.released) else ""
         self.released += new
         return new
@@ -105,6 +117,25 @@ class ExpansionFilter:
         if final and not (cut and not self.finished and ends):
             return text  # the call ended by itself: its last sentence is complete (or all there is)
         return text[: ends[-1]] if ends else ""
+
+    def _without_echoes(self, text: str, final: bool) -> str:
+        """The text less its sentences that echo the instructions; an unfinished sentence is released only
+        once it cannot become one."""
+        bounds = [0, *(m.end() for m in _SENTENCE_END.finditer(text))]
+        if final and bounds[-1] < len(text):
+            bounds.append(len(text))  # the last sentence, ended by the call
+        kept = []
+        for start, end in zip(bounds, bounds[1:]):
+            if start not in self._echo_free:
+                self._echo_free[start] = not self._instructions.echoes(text[start:end])
+                self.echoed |= not self._echo_free[start]
+            if self._echo_free[start]:
+                kept.append(text[start:end])
+        tail = text[bounds[-1]:]
+        if tail and (self._echo_free.get(bounds[-1]) or not self._instructions.could_echo(tail)):
+            self._echo_free[bounds[-1]] = True
+            kept.append(tail)
+        return "".join(kept).lstrip()
 
 
 def _is_prefix(text: str, header: str) -> bool:

@@ -103,3 +103,40 @@ def speedup_per_token(sequential_s: float, sequential_tokens: int, sot_s: float,
     if min(sequential_s, sot_s) <= 0 or min(sequential_tokens, sot_tokens) <= 0:
         return None
     return (sot_tokens / sot_s) / (sequential_tokens / sequential_s)
+
+
+def sentences(text: str) -> list[str]:
+    return [s for s in _SENTENCE_END.split(text.strip()) if s]
+
+
+class Instructions:
+    """A point's rendered instructions (system and user prompt), for telling a point that copies them.
+
+    ``quoted`` are the texts the prompt quotes from the request (the question, the point's title, the
+    context): a point may repeat those (restatement is measured on its own); it echoes when it copies the
+    template's own sentences. A sentence echoes when at least two and 60 % of its word 3-grams occur in
+    the instructions and one of them is the template's own (not inside a quoted text): 'One part of the answer
+    is "Avoid heavy meals".' echoes; 'Avoid heavy meals before bed.' does not."""
+
+    def __init__(self, instructions: str, quoted: Sequence[str] = ()) -> None:
+        self.grams = set(ngrams(instructions))
+        self.own = self.grams.difference(*(ngrams(q) for q in quoted if q))
+
+    def echoes(self, sentence: str) -> bool:
+        grams = ngrams(sentence)
+        copied = sum(count for gram, count in grams.items() if gram in self.grams)
+        return copied >= 2 and copied >= 0.6 * sum(grams.values()) and any(gram in self.own for gram in grams)
+
+    def could_echo(self, opening: str) -> bool:
+        """Whether an unfinished sentence may still turn out an echo: it has no more new 3-grams than copied
+        ones (a streamed sentence is held back until this is false or it ends; an echo opens with copied
+        words, so a sentence that opens with its own is released after three words)."""
+        grams = ngrams(opening.rsplit(None, 1)[0] if opening[-1:].isalnum() else opening)  # whole words
+        copied = sum(count for gram, count in grams.items() if gram in self.grams)
+        return sum(grams.values()) - copied <= copied
+
+
+def echo(instructions: Instructions, point: str) -> float:
+    """The share of the point's sentences that echo its instructions (0 for an empty point)."""
+    found = sentences(point)
+    return sum(instructions.echoes(s) for s in found) / len(found) if found else 0.0

@@ -305,3 +305,65 @@ async def test_a_local_point_cut_by_its_budget_ends_at_a_complete_sentence(whole
                                                    "Eat vegetables."]
     else:  # API models keep what they wrote
         assert result.points[0].text == rows["Sleep well"]
+
+
+class EchoingModel(ScriptedBatchModel):
+    """Answers a point with its own prompt's last sentence (as SmolLM2 did), unless the point is prefilled and
+    ``fixed_by_prefill`` holds; records the prefill of every row it was asked."""
+
+    def __init__(self, skeleton: str, rows: dict[str, str], *, fixed_by_prefill: bool) -> None:
+        super().__init__(skeleton, rows, whole_sentences=True)
+        self.fixed_by_prefill, self.prefills = fixed_by_prefill, []
+
+    async def stream_batch(self, requests):
+        for row, request in enumerate(requests):
+            self.prefills.append(request.prompt.prefill)
+            title = next(t for t in self.rows if f'"{t}"' in request.prompt.user)
+            text = self.rows[title]
+            if title == "Move daily" and not (self.fixed_by_prefill and request.prompt.prefill):
+                text = request.prompt.user.rsplit("\n", 1)[-1]  # the instructions, copied
+            yield row, text
+            yield row, sotkit.providers.base.CallUsage(10, 10)
+
+
+ECHO_ROWS = {"Sleep well": "Sleep eight hours.", "Move daily": "Walk every day.", "Eat well": "Eat vegetables."}
+ECHO_TEMPLATES = {"expand": '{% block user %}{{ question }}\nWrite two sentences on "{{ point.title }}" for a '
+                            "reader in a hurry.{% endblock %}"}
+
+
+async def test_a_point_that_echoes_its_prompt_is_retried_with_a_prefill_and_the_echo_never_shown():
+    model = EchoingModel(" Sleep well\n2. Move daily\n3. Eat well", ECHO_ROWS, fixed_by_prefill=True)
+    async with sotkit.SoT(model, templates=ECHO_TEMPLATES, mode="sot") as sot, \
+            sot.stream("How can I be healthier?") as events:
+        seen = [event async for event in events]
+    result = seen[-1].result
+    assert [p.text for p in result.points] == ["Sleep eight hours.", "Walk every day.", "Eat vegetables."]
+    assert model.prefills == [None, None, None, "Move daily:"]  # one retry, of the echoed point only
+    assert result.points[1].attempts == 2 and result.usage.calls == 3  # skeleton, batch, retry
+    assert not any("hurry" in getattr(e, "text", "") for e in seen)
+
+
+@pytest.mark.parametrize("on_point_error", ["raise", "skip"])
+async def test_a_point_that_echoes_again_when_retried_fails_without_showing_the_echo(on_point_error):
+    model = EchoingModel(" Sleep well\n2. Move daily\n3. Eat well", ECHO_ROWS, fixed_by_prefill=False)
+    async with sotkit.SoT(model, templates=ECHO_TEMPLATES, mode="sot", on_point_error=on_point_error) as sot:
+        if on_point_error == "raise":
+            with pytest.raises(sotkit.PartialResultError) as caught:
+                await sot.generate("How can I be healthier?")
+            assert isinstance(caught.value.__cause__, sotkit.errors.EchoedInstructions)
+            result = caught.value.partial
+        else:
+            result = await sot.generate("How can I be healthier?")
+    assert [(p.text, p.failed) for p in result.points] == [
+        ("Sleep eight hours.", False), ("", True), ("Eat vegetables.", False)]
+    assert "hurry" not in result.text and "Move daily" not in result.text
+    assert model.prefills == [None, None, None, "Move daily:"]
+
+
+async def test_an_api_point_that_echoes_its_prompt_is_not_shown(provider):
+    # the SoT paper's prompt, copied back by the model for point 2
+    echo = {2: "Continue and only continue the writing of point 2 (Eat less sugar). Cut soda first."}
+    with FakeLLMServer(sot_responder(SKELETON, echo), latency=FAST) as server:
+        async with client(server, provider) as sot:
+            result = await sot.generate("How can I be healthier?")
+    assert result.points[1].text == "Cut soda first."

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from sotkit.expansion import ExpansionFilter
@@ -70,3 +72,87 @@ def test_an_expansion_ends_before_a_sentence_that_names_another_point(step):
     # the first sentence is the point's opening and always stays
     text, _, _ = sentences("To unplug idle devices saves energy. It adds up.", step=step, cut=True, others=others)
     assert text == "To unplug idle devices saves energy. It adds up."
+
+
+# -- echoed instructions ------------------------------------------------------------------------------------
+
+from sotkit.quality import Instructions  # noqa: E402
+from sotkit.templates import Templates  # noqa: E402
+
+QUESTION = "How can I sleep better?"
+CUSTOM = {"expand": "{% block user %}Question: {{ question }}\nTopic: {{ point.title }}. Write two friendly "
+                    "sentences for our customers about this topic only.{% endblock %}"}
+
+
+def echo_filter(templates: Templates, title: str, *, whole_sentences: bool) -> ExpansionFilter:
+    """A filter given the point's instructions the way the coordinator renders them."""
+    prompt = templates.render("expand", question=QUESTION, context=None,
+                              points=[{"index": 1, "title": "Keep a schedule"}, {"index": 2, "title": title}],
+                              point={"index": 2, "title": title})
+    return ExpansionFilter(2, title, strip_header=True, whole_sentences=whole_sentences,
+                           instructions=Instructions(f"{prompt.system or ''}\n{prompt.user}", (QUESTION, title)))
+
+
+BEFORE = (Path(__file__).parent.parent / "benchmarks" / "data" / "local_prompts_before" / "expand.jinja").read_text()
+
+ECHOES = {  # template -> what a small model wrote that copies it, and the real text in it
+    "local": (Templates(local=True),
+              "Avoid heavy meals. Eating late keeps your stomach busy at night. Explain this in four sentences.",
+              "Eating late keeps your stomach busy at night."),
+    "local before issue 24": (Templates({"expand": BEFORE}, local=True),
+              'One part of the answer is "Avoid heavy meals". Eating late keeps your stomach busy at night. '
+              "Explain only this part, in a paragraph of four sentences.",
+              "Eating late keeps your stomach busy at night."),
+    "api": (Templates(),
+            "You're responsible for continuing the writing of one and only one point in the overall answer to "
+            "the following question. Eating late keeps your stomach busy at night. Write it very shortly in "
+            "1~2 sentences and do not continue with other points!",
+            "Eating late keeps your stomach busy at night."),
+    "custom": (Templates(CUSTOM),
+               "Write two friendly sentences for our customers about this topic only. Eating late keeps your "
+               "stomach busy at night.",
+               "Eating late keeps your stomach busy at night."),
+}
+
+
+@pytest.mark.parametrize("whole_sentences", [True, False])
+@pytest.mark.parametrize("step", [1, 7, 1000])
+@pytest.mark.parametrize("template", list(ECHOES))
+def test_sentences_that_echo_the_instructions_are_never_released(template, step, whole_sentences):
+    templates, raw, real = ECHOES[template]
+    f = echo_filter(templates, "Avoid heavy meals", whole_sentences=whole_sentences)
+    pieces = [f.feed(raw[i:i + step]) for i in range(0, len(raw), step)] + [f.finish()]
+    assert "".join(pieces) == f.released == real
+    assert f.echoed
+    for piece in pieces:  # not even a fragment of an echo went out
+        assert not any(echo in piece for echo in ("part of the answer", "four sentences", "responsible", "friendly"))
+
+
+@pytest.mark.parametrize("template", list(ECHOES))
+def test_a_point_that_is_only_an_echo_comes_out_empty(template):
+    templates = ECHOES[template][0]
+    f = echo_filter(templates, "Get regular exercise", whole_sentences=True)
+    echo = {"local": "Explain this in four sentences.",
+            "local before issue 24": 'One part of the answer is "Get regular exercise".',
+            "api": "Continue and only continue the writing of point 2 (Get regular exercise).",
+            "custom": "Topic: Get regular exercise."}[template]
+    assert f.feed(echo + " ") == "" and f.finish() == "" and f.echoed
+
+
+@pytest.mark.parametrize("step", [1, 1000])
+@pytest.mark.parametrize("raw", [
+    "Avoid heavy meals before bed, since digestion keeps you awake.",  # the title, used in a sentence
+    "To sleep better, avoid heavy meals late at night. A light snack is fine.",  # restates the question
+    "Eat dinner early. It gives your body time to digest.",
+])
+def test_text_that_only_repeats_the_question_or_title_is_not_an_echo(raw, step):
+    f = echo_filter(Templates(local=True), "Avoid heavy meals", whole_sentences=False)
+    released = "".join(f.feed(raw[i:i + step]) for i in range(0, len(raw), step)) + f.finish()
+    assert released == raw and not f.echoed
+
+
+def test_a_streamed_sentence_is_released_before_it_ends_once_it_cannot_be_an_echo():
+    f = echo_filter(Templates(), "Avoid heavy meals", whole_sentences=False)
+    assert f.feed("Late dinners keep your stomach working while") == "Late dinners keep your stomach working while"
+    f = echo_filter(Templates(), "Avoid heavy meals", whole_sentences=False)
+    assert f.feed("Continue and only continue the writing") == ""  # may still be the template's sentence

@@ -50,3 +50,15 @@ def test_lengths_and_speedups():
     # SoT twice as fast but half as long: no speed-up per token
     assert speedup_per_token(10.0, 200, 5.0, 100) == pytest.approx(1.0)
     assert speedup_per_token(10.0, 0, 5.0, 100) is None
+
+
+def test_echo_is_the_share_of_sentences_copied_from_the_template_not_the_question_or_title():
+    from sotkit.quality import Instructions, echo
+
+    question, title = "How can I sleep better?", "Avoid heavy meals"
+    rendered = f'Question: {question}\n\nOne part of the answer is "{title}". Explain only this part, in four sentences.'
+    instructions = Instructions(rendered, (question, title))
+    assert echo(instructions, f'One part of the answer is "{title}". Eat dinner by seven.') == 0.5
+    assert echo(instructions, "Explain only this part, in four sentences.") == 1.0
+    assert echo(instructions, f"{title} before bed. How can I sleep better? Eat early.") == 0.0  # quoted only
+    assert echo(instructions, "") == 0.0

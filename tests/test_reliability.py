@@ -204,7 +204,9 @@ async def test_cancelling_generate_closes_every_connection(provider):
 
 async def test_closing_the_stream_early_cancels_the_calls_in_flight(provider):
     slow = {i: Latency(ttft_s=0.0, tokens_per_s=5) for i in range(1, 4)}
-    with FakeLLMServer(sot_responder(SKELETON, TEXTS, point_latency=slow), latency=FAST) as server:
+    # long enough to be mid-stream at the first delta (the filter holds a sentence's first words back)
+    texts = {i: f"{text} " * 4 for i, text in TEXTS.items()}
+    with FakeLLMServer(sot_responder(SKELETON, texts, point_latency=slow), latency=FAST) as server:
         async with client(server, provider) as sot:
             async with sot.stream("How can I be healthier?") as events:
                 async for event in events:

@@ -141,7 +141,7 @@ def test_smollm2_batched_expansion_equals_each_point_alone():
     from sotkit.engines.models import load_model
     from sotkit.templates import Templates
 
-    # float32: in bfloat16 (the default on CPUs with bfloat16 instructions) a batch of rows rounds
+    # float32: in bfloat16 a batch of rows rounds
     # differently from one row, so greedy texts can part ways after a few dozen tokens
     model, tokenizer = load_model("smollm2", dtype="float32")
     templates = Templates(local=True)

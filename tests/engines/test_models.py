@@ -46,19 +46,16 @@ def test_loaded_models_are_cached_per_name_device_and_dtype(tiny_dir):
     assert load_model(str(tiny_dir), dtype=torch.float32) is first
     bf16 = load_model(tiny_dir, dtype="bfloat16")
     assert bf16 is not first and bf16[0].dtype == torch.bfloat16
-    assert load_model(tiny_dir) in (first, bf16)  # the default is one of the two, depending on the CPU
+    assert load_model(tiny_dir) is first  # the CPU default is float32
 
 
-@pytest.mark.parametrize("capabilities, dtype", [
-    ({"avx512_bf16": True, "amx_bf16": False}, torch.bfloat16),
-    ({"amx_bf16": True}, torch.bfloat16),
-    ({"avx512_bf16": False, "avx2": True}, torch.float32),
-])
-def test_the_cpu_default_is_bfloat16_only_where_the_cpu_has_it(monkeypatch, capabilities, dtype):
+@pytest.mark.parametrize("capabilities", [{"avx512_bf16": True, "amx_bf16": True}, {"avx2": True}])
+def test_the_cpu_default_is_float32_even_where_the_cpu_has_bfloat16(monkeypatch, capabilities):
+    # SmolLM2 in bfloat16 writes garbage skeletons for some questions (benchmarks/results/cpu_dtype.json)
     monkeypatch.setattr(torch.cpu, "get_capabilities", lambda: capabilities)
-    assert models._resolve_dtype(torch, None, "cpu") == dtype
+    assert models._resolve_dtype(torch, None, "cpu") == torch.float32
     assert models._resolve_dtype(torch, None, "cuda") == "auto"  # a GPU checkpoint keeps its own dtype
-    assert models._resolve_dtype(torch, "float32", "cpu") == torch.float32
+    assert models._resolve_dtype(torch, "bfloat16", "cpu") == torch.bfloat16
 
 
 def test_missing_directory_is_a_clear_error(tmp_path):

@@ -168,3 +168,35 @@ async def test_a_request_line_limit_reaches_the_engine(provider, tiny_dir):
     *texts, _ = [c async for c in provider.stream(request)]
     lines = "".join(texts).split("\n")
     assert len(lines) >= 5 and all(len(tokenizer(line, add_special_tokens=False)["input_ids"]) <= 3 for line in lines)
+
+
+# The local expand prompt before issue 24: SmolLM2 answered "How can I sleep better?" with its sentences.
+ECHOED_EXPAND = """{% block system %}You are a helpful assistant. You answer in one paragraph of plain sentences, \
+without lists.{% endblock %}
+{% block user %}Question: {{ question }}
+
+One part of the answer is "{{ point.title }}". Explain only this part, in a paragraph of four sentences.{% endblock %}
+{% block stop %}\\n\\n{% endblock %}"""
+
+
+@pytest.mark.skipif(os.environ.get("SOTKIT_SKIP_SMOLLM2") == "1", reason="SOTKIT_SKIP_SMOLLM2=1")
+@pytest.mark.parametrize("templates", [None, {"expand": ECHOED_EXPAND}], ids=["sotkit's prompts", "an echoed prompt"])
+async def test_smollm2_sot_points_never_show_the_expand_prompt(templates):
+    import sotkit
+    from sotkit.quality import sentences
+
+    question = "How can I sleep better?"
+    async with sotkit.SoT("local:smollm2", templates=templates, mode="sot", max_points=4, point_max_tokens=64,
+                          stall_timeout=None, on_point_error="skip") as sot:
+        result = await sot.generate(question)
+        assert result.mode == "sot" and len(result.points) >= 2
+        outline = [{"index": p.index, "title": p.title} for p in result.points]
+        for point in result.points:
+            prompt = sot.backends[0].templates.render("expand", question=question, points=outline,
+                                                      point={"index": point.index, "title": point.title})
+            own = [s for s in sentences(prompt.user) if question not in s and len(s.split()) >= 4]
+            assert own, prompt.user
+            text = " ".join(point.text.casefold().split())
+            assert not any(" ".join(s.casefold().split()).rstrip(".") in text for s in own), (point.title, text)
+    written = [p for p in result.points if p.text.strip()]
+    assert len(written) >= 2  # the echoes were retried into real text, not just removed
