@@ -11,6 +11,7 @@ from .client import EventStream, SoT, default_model, generate, stream
 from .coordinator import RequestOptions
 from .errors import (ConfigError, DeadlineExceeded, ModelNotAvailableError, PartialResultError, SotkitError,
                      TemplateError)
+from .evaluation import evaluate
 from .events import (DoneEvent, Event, PointDeltaEvent, PointDoneEvent, PointEvent, RetryEvent, RouteEvent,
                      TextEvent)
 from .result import Point, Result, Timings, Usage
@@ -24,5 +25,5 @@ __all__ = [
     "ModelNotAvailableError", "PartialResultError", "Point", "PointDeltaEvent", "PointDoneEvent", "PointEvent",
     "RequestOptions", "Result", "RetryAfterTooLong", "RetryEvent", "RetryPolicy", "RouteEvent", "SoT",
     "SotkitError", "StreamStalled", "Templates", "TemplateError", "TextEvent", "Timings", "Usage",
-    "default_model", "generate", "stream",
+    "default_model", "evaluate", "generate", "stream",
 ]

@@ -15,6 +15,7 @@ from typing import Any
 import anyio
 
 from . import ConfigError, PartialResultError, SoT, SotkitError, default_model
+from .evaluation import cli as eval_cli
 
 ENGINES = {"lud": "sotkit.engines.lexical_unit.cli", "focus": "sotkit.engines.focusllm.cli"}
 
@@ -36,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--deadline", type=float, help="seconds for the whole answer")
     ask.add_argument("--device", help="for local: models: cpu, cuda or auto")
     ask.add_argument("--json", action="store_true", help="print the whole result as JSON at the end")
+    eval_cli.add_parser(commands)
     engines = commands.add_parser("engines", help="self-hosted engines: lud (lexical units), focus (FocusLLM)")
     engines.add_argument("engine", choices=sorted(ENGINES))
     engines.add_argument("args", nargs=argparse.REMAINDER, help="the engine's own command and options")
@@ -55,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
         import importlib
 
         return importlib.import_module(ENGINES[args.engine]).main(args.args) or 0
+    if args.command == "eval":
+        return eval_cli.main(args)
     try:
         return anyio.run(_ask, args)
     except KeyboardInterrupt:

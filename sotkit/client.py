@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 import anyio
@@ -19,7 +19,7 @@ from .providers.base import Provider
 from .result import Result
 from .router import Router, make_router
 from .retry import RetryPolicy
-from .templates import Templates, TemplateSource
+from .templates import SAMPLE_VARIABLES, Templates, TemplateSource
 
 REQUEST_FIELDS = frozenset(f.name for f in dataclasses.fields(RequestOptions))
 
@@ -85,12 +85,35 @@ class SoT:
         """Answer one question; options override the client's request settings for this call."""
         return await self._request(question, options, lambda event: None).run()
 
+    async def complete(self, template: str, variables: Mapping[str, Any], **options: Any) -> Result:
+        """Send one of this client's templates, rendered with ``variables``, as a single plain call: the same
+        limits, retries, fallback and accounting as an answer, with no router and no skeleton. For prompts that
+        are not a question to answer, such as ``sotkit eval``'s judges::
+
+            verdict = await judge.complete("judge_pairwise", {"question": q, "answer_a": a, "answer_b": b})
+
+        ``variables`` must include ``question``; options are per-request settings (``max_tokens``, ...).
+        """
+        if template not in SAMPLE_VARIABLES:
+            raise ConfigError(f"unknown template {template!r}; templates are: {', '.join(SAMPLE_VARIABLES)}")
+        for fixed in ("mode", "context"):
+            if fixed in options:
+                raise ConfigError(f"complete() takes no {fixed}=: it sends the template as it renders")
+        variables = dict(variables)
+        question = variables.pop("question", None)
+        if not isinstance(question, str):
+            raise ConfigError(f"complete({template!r}, ...) needs variables['question'] (a string)")
+        request = self._request(question, {**options, "mode": "sequential"}, lambda event: None,
+                                template=template, variables=variables)
+        return await request.run()
+
     def stream(self, question: str, **options: Any) -> EventStream:
         """Answer one question as a stream of events; use ``async with`` (or run it to the end)."""
         request = self._request(question, options, None)
         return EventStream(request)
 
-    def _request(self, question: str, options: dict[str, Any], send: Callable[[Event], None] | None) -> Request:
+    def _request(self, question: str, options: dict[str, Any], send: Callable[[Event], None] | None,
+                 **template: Any) -> Request:
         if not isinstance(question, str) or not question.strip():
             raise ConfigError("the question is empty; pass the text to answer")
         unknown = set(options) - REQUEST_FIELDS
@@ -105,7 +128,8 @@ class SoT:
                 if ignored:
                     raise ConfigError(f"context= was given but the template(s) {', '.join(ignored)} never use "
                                       "{{ context }}, so it would be dropped; add it to those templates")
-        return Request(question.strip(), self.backends, opts, send or (lambda event: None), self._router.decide)
+        return Request(question.strip(), self.backends, opts, send or (lambda event: None), self._router.decide,
+                       **template)
 
     async def aclose(self) -> None:
         """Close the providers (and SDK clients) this client created; never ones passed in."""

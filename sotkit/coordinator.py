@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -89,8 +89,12 @@ class RequestOptions:
 
 class Request:
     def __init__(self, question: str, backends: list[Backend], options: RequestOptions, send: Send,
-                 decide: Callable[[str], Awaitable[Decision]]) -> None:
+                 decide: Callable[[str], Awaitable[Decision]], *, template: str = "sequential",
+                 variables: Mapping[str, Any] | None = None) -> None:
         self.question = question
+        self.template = template
+        """The template of a sequential answer (another one for ``SoT.complete``), with its extra variables."""
+        self.variables = dict(variables or {})
         self.backends = backends
         self.options = options
         self.send = send
@@ -283,7 +287,8 @@ class Request:
             self._emit([TextEvent(text)])
             return True
 
-        await self._call(lambda b: self._request(b, "sequential", self.options.max_tokens), on_text, None)
+        await self._call(lambda b: self._request(b, self.template, self.options.max_tokens, **self.variables),
+                         on_text, None)
 
     # -- one call, through retries and fallbacks ----------------------------------------------------------
 
