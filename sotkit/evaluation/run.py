@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,8 @@ RESULTS = "results.jsonl"
 async def evaluate(questions: str | Path | Sequence[Question], *, model: str, judge: str | None = None,
                    modes: Sequence[str] = MODES, out: str | Path, limit: int | None = None, concurrency: int = 1,
                    aspects: bool = False, templates: TemplateSource = None, plots: bool = True,
-                   progress: bool = False, **options: Any) -> Summary:
+                   progress: bool = False, judge_options: Mapping[str, Any] | None = None,
+                   **options: Any) -> Summary:
     """Answer ``questions`` (a JSON Lines file or ``Question`` objects) with ``model`` in each of ``modes``,
     judge SoT against sequential with ``judge`` (both orders; with ``aspects``, also on LLMZoo's five aspects),
     and write ``out/results.jsonl``, ``out/report.md`` and, with ``plots``, PNG plots (``sotkit[eval]``).
@@ -41,7 +42,8 @@ async def evaluate(questions: str | Path | Sequence[Question], *, model: str, ju
     Rerunning with the same ``out`` continues: what is done is not asked again. ``concurrency`` questions run
     at a time (1 by default, so one question's latencies are not inflated by another's calls); each question's
     modes run one after the other. Other keywords configure both clients (``base_url``, ``device``, ...) and
-    their requests (``max_points``, ``deadline``, ...).
+    their requests (``max_points``, ``deadline``, ...); ``judge_options`` configure the judge's client, when it is
+    not ``model`` (``base_url``, ``api_key``, ...).
     """
     modes = _check_modes(modes)
     if judge is not None and set(modes) != set(MODES):
@@ -74,7 +76,7 @@ async def evaluate(questions: str | Path | Sequence[Question], *, model: str, ju
 
     meter = Progress(len(todo), done=list(records.values())) if progress else None
     if pending:
-        async with _clients(model, judge, templates, options) as (answerer, judger):
+        async with _clients(model, judge, templates, options, judge_options or {}) as (answerer, judger):
             limiter = anyio.CapacityLimiter(concurrency)
 
             async def one(q: Question, previous: dict[str, Any] | None) -> None:
@@ -113,9 +115,11 @@ def _check_modes(modes: Sequence[str] | str) -> tuple[str, ...]:
 class _clients:
     """The answering client and the judging one; the same client when the judge is the answering model."""
 
-    def __init__(self, model: str, judge: str | None, templates: TemplateSource, options: dict[str, Any]) -> None:
+    def __init__(self, model: str, judge: str | None, templates: TemplateSource, options: dict[str, Any],
+                 judge_options: Mapping[str, Any]) -> None:
         self.answerer = SoT(model, templates=templates, **options)
-        self.judger = None if judge is None else self.answerer if judge == model else SoT(judge, templates=templates)
+        self.judger = None if judge is None else self.answerer if judge == model and not judge_options else \
+            SoT(judge, templates=templates, **judge_options)
 
     async def __aenter__(self) -> tuple[SoT, SoT | None]:
         return self.answerer, self.judger
