@@ -353,3 +353,83 @@ def test_sotkit_eval_interrupted_by_ctrl_c_keeps_what_it_finished_and_continues(
         assert again.returncode == 0, again.stderr
     assert comparable(results) == comparable(tmp_path / "whole" / "results.jsonl")
     assert "net win rate -0.60" in again.stderr  # home: 1 win, the 4 others losses
+
+
+# -- report, plots, progress, errors ------------------------------------------------------------------------------
+
+def png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR", f"{path} is not a PNG"
+    return struct.unpack(">II", data[16:24])
+
+
+async def test_the_report_and_its_plots_are_written(tmp_path):
+    write_questions(tmp_path / "questions.jsonl")
+    with serve(model(judge=prefers_sot_for("health"))) as server:
+        summary = await run(server, tmp_path, plots=True)
+    out = tmp_path / "out"
+    report = (out / "report.md").read_text()
+    for name in ("net_win_rate.png", "speedup.png", "speedup_vs_quality.png"):
+        width, height = png_size(out / name)
+        assert width >= 400 and height >= 200 and (out / name).stat().st_size > 5000
+        assert f"![{name}]({name})" in report
+    assert "## Speed and shape (judge-free)" in report and "| health | 2 |" in report
+    assert f"| all | 5 | {summary.speedup:.2f}x |" in report
+
+
+async def test_without_a_judge_there_are_no_verdict_plots(tmp_path):
+    write_questions(tmp_path / "questions.jsonl", QUESTIONS[:2])
+    with serve(model()) as server:
+        summary = await run(server, tmp_path, judge=None, plots=True)
+    assert summary.verdicts == {} and summary.net_win_rate is None
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.png")) == ["speedup.png"]
+
+
+async def test_missing_matplotlib_is_reported_before_any_model_call(tmp_path, monkeypatch):
+    write_questions(tmp_path / "questions.jsonl")
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now raises ImportError
+    with serve(model()) as server:
+        with pytest.raises(sotkit.ConfigError, match=re.escape("pip install 'sotkit[eval]'")):
+            await run(server, tmp_path, plots=True)
+        assert server.requests == []
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"modes": ["sot"]}, "judging compares SoT with sequential answers"),
+    ({"modes": "sot,fast", "judge": None}, "choose one or both of sot, sequential"),
+    ({"aspects": True, "judge": None}, "aspects=True needs a judge"),
+    ({"concurrency": 0}, "concurrency must be"),
+])
+async def test_bad_settings_are_refused_before_any_call(tmp_path, options, message):
+    write_questions(tmp_path / "questions.jsonl")
+    with serve(model()) as server:
+        with pytest.raises(sotkit.ConfigError, match=re.escape(message)):
+            await run(server, tmp_path, **options)
+        assert server.requests == []
+
+
+def test_progress_prints_plain_lines_with_eta_speedup_and_win_rate_when_not_a_terminal():
+    import io
+
+    stream = io.StringIO()
+    record = {"error": None, "measures": {"speedup": 2.0},
+              "judge": {"verdicts": {"general": {"outcome": "win"}}}}
+    meter = Progress(3, stream=stream, every_s=3600)
+    meter.update(record)  # within every_s of the first line: not shown
+    meter.update(dict(record, measures={"speedup": 3.0}, judge={"verdicts": {"general": {"outcome": "loss"}}}))
+    meter.update(dict(record, error="sot: boom"))  # the last one is always shown
+    lines = stream.getvalue().splitlines()
+    assert lines == ["[sotkit eval] 0/3 questions",
+                     "[sotkit eval] 3/3 questions · 1 failed · speed-up 2.00x (median) · net win rate +0.33 "
+                     "(3 judged)"]
+    assert "\r" not in stream.getvalue()
+
+
+def test_the_command_exits_2_on_a_bad_questions_file(tmp_path):
+    path = tmp_path / "q.jsonl"
+    path.write_text('{"question": "Why?"}\n{"questoin": "How?"}\n')
+    done = subprocess.run([sys.executable, "-m", "sotkit.cli", "eval", str(path), "--model", "openai:m"],
+                          capture_output=True, text=True, timeout=60, env={**os.environ, "OPENAI_API_KEY": "k"})
+    assert done.returncode == 2
+    assert "line 2: unknown field(s) 'questoin'" in done.stderr
+    assert not (tmp_path / "eval-q").exists() and not Path("eval-q").exists()
