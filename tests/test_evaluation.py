@@ -335,9 +335,7 @@ def test_sotkit_eval_interrupted_by_ctrl_c_keeps_what_it_finished_and_continues(
     results = tmp_path / "cut" / "results.jsonl"
     with FakeLLMServer(model(judge=prefers_sot_for("home")), latency=Latency(ttft_s=0.0, tokens_per_s=300)) as server:
         env["OPENAI_BASE_URL"] = server.openai_base_url
-        whole = subprocess.run([*command, "--out", str(tmp_path / "whole")], env=env, capture_output=True,
-                               text=True, timeout=120)
-        assert whole.returncode == 0, whole.stderr
+        anyio.run(lambda: run(server, tmp_path, out="whole"))
         process = subprocess.Popen([*command, "--out", str(tmp_path / "cut")], env=env, stderr=subprocess.PIPE,
                                    text=True)
         deadline = time.monotonic() + 60
@@ -433,3 +431,30 @@ def test_the_command_exits_2_on_a_bad_questions_file(tmp_path):
     assert done.returncode == 2
     assert "line 2: unknown field(s) 'questoin'" in done.stderr
     assert not (tmp_path / "eval-q").exists() and not Path("eval-q").exists()
+
+
+async def test_a_second_run_on_the_same_directory_at_once_is_refused(tmp_path):
+    import fcntl
+
+    write_questions(tmp_path / "questions.jsonl")
+    (tmp_path / "out").mkdir()
+    with open(tmp_path / "out" / ".lock", "w") as held, serve(model()) as server:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as a running sotkit eval holds it
+        with pytest.raises(sotkit.ConfigError, match="another sotkit eval is running on"):
+            await run(server, tmp_path)
+        assert server.requests == []
+
+
+async def test_a_results_file_cut_mid_line_is_repaired_and_the_cut_question_answered_again(tmp_path):
+    write_questions(tmp_path / "questions.jsonl", QUESTIONS[:2])
+    results = tmp_path / "out" / "results.jsonl"
+    with serve(model(judge=prefers_sot_for("health"))) as server:
+        await run(server, tmp_path)
+        whole = comparable(results)
+        lines = results.read_text().splitlines(keepends=True)
+        results.write_text(lines[0] + lines[1][: len(lines[1]) // 2])  # killed while writing the second line
+        server.reset()
+        await run(server, tmp_path)
+        assert {q for r in server.requests for q in ("fall asleep", "walk more") if q in r.user} == {"walk more"}
+    assert comparable(results) == whole
+    assert all(json.loads(line) for line in results.read_text().splitlines())

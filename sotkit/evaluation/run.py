@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +42,9 @@ async def evaluate(questions: str | Path | Sequence[Question], *, model: str, ju
 
     Rerunning with the same ``out`` continues: what is done is not asked again. ``concurrency`` questions run
     at a time (1 by default, so one question's latencies are not inflated by another's calls); each question's
-    modes run one after the other. Other keywords configure both clients (``base_url``, ``device``, ...) and
-    their requests (``max_points``, ``deadline``, ...); ``judge_options`` configure the judge's client, when it is
-    not ``model`` (``base_url``, ``api_key``, ...).
+    modes run one after the other. Other keywords configure the answering client (``base_url``, ``device``, ...)
+    and its requests (``max_points``, ``deadline``, ...); ``judge_options`` configure the judge's client when the
+    judge is another model (``base_url``, ``api_key``, ...).
     """
     modes = _check_modes(modes)
     if judge is not None and set(modes) != set(MODES):
@@ -62,45 +63,65 @@ async def evaluate(questions: str | Path | Sequence[Question], *, model: str, ju
     todo = todo[:limit] if limit else todo
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    store = ResultStore(out / RESULTS)
-    settings = {"model": model, "judge": judge, "modes": list(modes),
-                "aspects": list(ASPECTS) if aspects else []}
-    records: dict[str, dict[str, Any]] = {}
-    pending: list[tuple[Question, dict[str, Any] | None]] = []
-    for q in todo:
-        previous = store.records.get(q.id)
-        if previous is not None and previous["question"] == q.question and is_complete(previous, settings):
-            records[q.id] = previous
-        else:
-            pending.append((q, previous if previous is not None and previous["question"] == q.question else None))
+    with _exclusive(out):
+        store = ResultStore(out / RESULTS)
+        settings = {"model": model, "judge": judge, "modes": list(modes),
+                    "aspects": list(ASPECTS) if aspects else []}
+        records: dict[str, dict[str, Any]] = {}
+        pending: list[tuple[Question, dict[str, Any] | None]] = []
+        for q in todo:
+            previous = store.records.get(q.id)
+            if previous is not None and previous["question"] != q.question:
+                previous = None  # the id now names another question: answer it afresh
+            if previous is not None and is_complete(previous, settings):
+                records[q.id] = previous
+            else:
+                pending.append((q, previous))
 
-    meter = Progress(len(todo), done=list(records.values())) if progress else None
-    if pending:
-        async with _clients(model, judge, templates, options, judge_options or {}) as (answerer, judger):
-            limiter = anyio.CapacityLimiter(concurrency)
+        meter = Progress(len(todo), done=list(records.values())) if progress else None
+        if pending:
+            async with _clients(model, judge, templates, options, judge_options or {}) as (answerer, judger):
+                limiter = anyio.CapacityLimiter(concurrency)
 
-            async def one(q: Question, previous: dict[str, Any] | None) -> None:
-                async with limiter:
-                    record = await answer_question(q, previous, answerer, judger, settings)
-                store.append(record)  # on disk before anything else happens
-                records[q.id] = record
-                if meter:
-                    meter.update(record)
+                async def one(q: Question, previous: dict[str, Any] | None) -> None:
+                    async with limiter:
+                        record = await answer_question(q, previous, answerer, judger, settings)
+                    store.append(record)  # on disk before anything else happens
+                    records[q.id] = record
+                    if meter:
+                        meter.update(record)
 
-            try:
-                async with anyio.create_task_group() as tg:
-                    for q, previous in pending:
-                        tg.start_soon(one, q, previous)
-            except BaseExceptionGroup as group:
-                # a ConfigError is the same for every question: raise it as itself, not in a group
-                if (config := group.subgroup(ConfigError)) is not None:
-                    raise _first(config) from None
-                raise
-    if meter:
-        meter.close()
-    summary = summarize([records[q.id] for q in todo], settings)
-    write_report(summary, out, plots=plots)
-    return summary
+                try:
+                    async with anyio.create_task_group() as tg:
+                        for q, previous in pending:
+                            tg.start_soon(one, q, previous)
+                except BaseExceptionGroup as group:
+                    # a ConfigError is the same for every question: raise it as itself, not in a group
+                    if (config := group.subgroup(ConfigError)) is not None:
+                        raise _first(config) from None
+                    raise
+        if meter:
+            meter.close()
+        summary = summarize([records[q.id] for q in todo], settings)
+        write_report(summary, out, plots=plots)
+        return summary
+
+
+@contextmanager
+def _exclusive(out: Path) -> Iterator[None]:
+    """One run per directory at a time: two would append the same questions to one results file."""
+    try:
+        import fcntl
+    except ImportError:  # no advisory locks on Windows: keeping runs apart is up to the user there
+        yield
+        return
+    with open(out / ".lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConfigError(f"another sotkit eval is running on {out}; wait for it to finish, or choose another "
+                              "--out") from None
+        yield
 
 
 def _check_modes(modes: Sequence[str] | str) -> tuple[str, ...]:
