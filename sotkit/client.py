@@ -112,8 +112,8 @@ class SoT:
         request = self._request(question, options, None)
         return EventStream(request)
 
-    def _request(self, question: str, options: dict[str, Any], send: Callable[[Event], None] | None,
-                 **template: Any) -> Request:
+    def _request(self, question: str, options: dict[str, Any], send: Callable[[Event], None] | None, *,
+                 template: str = "sequential", variables: Mapping[str, Any] | None = None) -> Request:
         if not isinstance(question, str) or not question.strip():
             raise ConfigError("the question is empty; pass the text to answer")
         unknown = set(options) - REQUEST_FIELDS
@@ -129,7 +129,7 @@ class SoT:
                     raise ConfigError(f"context= was given but the template(s) {', '.join(ignored)} never use "
                                       "{{ context }}, so it would be dropped; add it to those templates")
         return Request(question.strip(), self.backends, opts, send or (lambda event: None), self._router.decide,
-                       **template)
+                       template=template, variables=variables)
 
     async def aclose(self) -> None:
         """Close the providers (and SDK clients) this client created; never ones passed in."""
