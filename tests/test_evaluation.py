@@ -458,3 +458,31 @@ async def test_a_results_file_cut_mid_line_is_repaired_and_the_cut_question_answ
         assert {q for r in server.requests for q in ("fall asleep", "walk more") if q in r.user} == {"walk more"}
     assert comparable(results) == whole
     assert all(json.loads(line) for line in results.read_text().splitlines())
+
+
+async def test_concurrency_overlaps_questions_but_never_one_questions_two_modes(tmp_path):
+    write_questions(tmp_path / "questions.jsonl")
+    slow = Latency(ttft_s=0.05, tokens_per_s=200)
+    with FakeLLMServer(model(), latency=slow) as server:
+        await run(server, tmp_path, judge=None, concurrency=5)
+        requests = server.requests
+    span = {}  # question -> mode -> (first request in, last response out)
+    for r in requests:
+        question = next(q["question"] for q in QUESTIONS if q["question"] in r.user)
+        mode = "sot" if is_skeleton(r) or "one and only one point" in r.user else "sequential"
+        start, end = span.setdefault(question, {}).get(mode, (r.received_at, r.finished_at))
+        span[question][mode] = (min(start, r.received_at), max(end, r.finished_at))
+    assert all(modes["sot"][1] <= modes["sequential"][0] for modes in span.values())
+    starts = sorted(modes["sot"][0] for modes in span.values())
+    ends = sorted(modes["sequential"][1] for modes in span.values())
+    assert starts[-1] < ends[0]  # all five questions were under way at once
+
+
+async def test_one_mode_alone_is_answered_and_reported(tmp_path):
+    write_questions(tmp_path / "questions.jsonl", QUESTIONS[:2])
+    with serve(model()) as server:
+        summary = await run(server, tmp_path, judge=None, modes="sequential", plots=True)
+        assert not any(is_skeleton(r) for r in server.requests)
+    assert [set(r["answers"]) for r in summary.records] == [{"sequential"}, {"sequential"}]
+    assert summary.speedup is None and list((tmp_path / "out").glob("*.png")) == []
+    assert "| sleep | health | – |" in (tmp_path / "out" / "report.md").read_text()
