@@ -486,3 +486,20 @@ async def test_one_mode_alone_is_answered_and_reported(tmp_path):
     assert [set(r["answers"]) for r in summary.records] == [{"sequential"}, {"sequential"}]
     assert summary.speedup is None and list((tmp_path / "out").glob("*.png")) == []
     assert "| sleep | health | – |" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_progress_redraws_one_line_with_a_bar_on_a_terminal():
+    import io
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    stream = Terminal()
+    meter = Progress(4, stream=stream)
+    meter.update({"error": None, "measures": {"speedup": 1.5}, "judge": None})
+    meter.close()
+    frames = stream.getvalue().split("\r\033[K")
+    assert frames[1] == "[sotkit eval] [....................] 0/4 questions"
+    assert re.fullmatch(r"\[sotkit eval\] \[#####\.{15}\] 1/4 questions · ETA \d+s · speed-up 1\.50x \(median\)\n",
+                        frames[2])
