@@ -192,14 +192,17 @@ def write_plots(summary: Summary, out: Path) -> list[str]:
     written = []
     labels = [*summary.categories, ALL]
     general = summary.verdicts.get("general")
-    if general and any(general[c].judged for c in labels):
+    if general:  # drawn even with no readable verdict: that is a finding too
         fig = Figure(figsize=(6.4, 0.5 * len(labels) + 1.6))
         ax = fig.add_subplot()
         rates = [general[c].net_win_rate or 0.0 for c in labels]
         ax.barh(labels, rates, color=["#4c72b0" if r >= 0 else "#c44e52" for r in rates])
         for y, c in enumerate(labels):
-            ax.annotate(f"n={general[c].judged}", (0, y), xytext=(4 if rates[y] < 0 else -4, 0),
-                        textcoords="offset points", va="center", ha="left" if rates[y] < 0 else "right", fontsize=8)
+            t = general[c]
+            label = f"{t.net_win_rate:+.2f}, n={t.judged}" if t.judged else "no readable verdicts"
+            ax.annotate(label + (f", {t.unparseable} unparseable" if t.unparseable else ""), (0, y),
+                        xytext=(4 if rates[y] < 0 else -4, 0), textcoords="offset points", va="center",
+                        ha="left" if rates[y] < 0 else "right", fontsize=8)
         ax.axvline(0, color="black", linewidth=0.8)
         ax.set_xlim(-1, 1)
         ax.invert_yaxis()
