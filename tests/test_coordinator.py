@@ -167,6 +167,22 @@ async def test_openai_request_fields_and_a_users_extra_body_reach_the_server():
     assert request.body["top_k"] == 5 and request.body["temperature"] == 0.3  # the user's fields win
 
 
+async def test_temperature_reaches_every_call_on_both_apis(provider):
+    with FakeLLMServer(sot_responder(SKELETON), latency=FAST) as server:
+        async with client(server, provider, temperature=0.3) as sot:
+            result = await sot.generate("How can I be healthier?")
+            await sot.generate("How can I be healthier?", mode="sequential", temperature=0.0)
+    assert result.mode == "sot" and len(server.requests) == 1 + 4 + 1
+    assert [r.body["temperature"] for r in server.requests] == [0.3] * 5 + [0.0]
+
+
+async def test_no_temperature_is_sent_unless_asked(provider):
+    with FakeLLMServer(sot_responder(SKELETON), latency=FAST) as server:
+        async with client(server, provider) as sot:
+            await sot.generate("How can I be healthier?")
+    assert not any("temperature" in r.body for r in server.requests)
+
+
 async def test_auto_mode_routes_each_question_and_records_why(provider):
     with FakeLLMServer(sot_responder(SKELETON, sequential="x = 4"), latency=FAST) as server:
         async with client(server, provider, mode="auto") as sot:

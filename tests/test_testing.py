@@ -88,13 +88,16 @@ async def test_openai_stream_delivers_every_token_with_usage_and_a_full_record()
 async def test_openai_non_streaming_body_and_usage() -> None:
     with FakeLLMServer(TEXT) as server:
         async with openai_client(server) as client:
-            completion = await client.chat.completions.create(
+            raw = await client.chat.completions.with_raw_response.create(
                 model="gpt-fake", messages=[{"role": "user", "content": [{"type": "text", "text": "Capital?"}]}])
+            completion = raw.parse()
         [request] = server.requests
     choice = completion.choices[0]
     assert (choice.message.content, choice.message.role, choice.finish_reason) == (TEXT, "assistant", "stop")
     assert completion.usage.prompt_tokens == 1 and completion.usage.completion_tokens == count_tokens(TEXT)
-    assert completion.model == "gpt-fake" and completion.id == request.headers.get("x-request-id", completion.id)
+    # the first response of a server; the same id travels in the x-request-id header, as OpenAI sends it
+    assert completion.model == "gpt-fake" and completion.id == "chatcmpl-fake000001"
+    assert raw.headers["x-request-id"] == completion.id
     assert not request.stream and request.pieces == [] and request.messages == [Message("user", "Capital?")]
 
 

@@ -28,26 +28,37 @@ def _prepare(args: argparse.Namespace) -> None:
 
 def _train(args: argparse.Namespace) -> None:
     from .pipeline import train
+
+    train(args.data, args.out, train_config(args))
+
+
+def train_config(args: argparse.Namespace):  # -> TrainConfig (imported lazily: it needs torch)
+    """The training settings the ``train`` flags stand for (``--top-layers 0`` trains every block)."""
     from .train import TrainConfig
 
     top = None if args.top_layers <= 0 else args.top_layers
-    config = TrainConfig(
+    return TrainConfig(
         steps=args.steps, batch_size=args.batch_size, lr=args.lr, train_top_layers=top,
         time_budget_s=args.budget_s, seed=args.seed, warmup_steps=args.warmup_steps, device=args.device,
     )
-    train(args.data, args.out, config)
 
 
 def _bench(args: argparse.Namespace) -> None:
-    from .bench import BenchConfig, run_benchmark, write_results
+    from .bench import run_benchmark, write_results
 
-    config = BenchConfig(
+    results = run_benchmark(args.model_dir, args.data, bench_config(args))
+    write_results(results, args.results)
+
+
+def bench_config(args: argparse.Namespace):  # -> BenchConfig (imported lazily: it needs torch)
+    """The benchmark settings the ``bench`` flags stand for."""
+    from .bench import BenchConfig
+
+    return BenchConfig(
         prompts_per_domain=args.prompts, max_new_tokens=args.max_new_tokens,
         alphas=tuple(args.alphas), verify_alphas=tuple(args.verify_alphas), lookup_alphas=tuple(args.lookup_alphas),
         k=args.k, device=args.device, threads=args.threads,
     )
-    results = run_benchmark(args.model_dir, args.data, config)
-    write_results(results, args.results)
 
 
 def add_subcommands(subparsers: argparse._SubParsersAction) -> None:

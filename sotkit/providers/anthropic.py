@@ -51,7 +51,9 @@ class AnthropicProvider(Provider):
         if request.stop:
             options["stop_sequences"] = list(request.stop)
         if request.temperature is not None:
-            options["temperature"] = request.temperature
+            # The API takes a temperature but this SDK's messages.create() has no such parameter (a TypeError):
+            # it travels in the body, as the SDK sends extra_body.
+            options["extra_body"] = {"temperature": request.temperature}
         input_tokens = output_tokens = 0
         async with self._clients.client() as client, client.messages.with_streaming_response.create(
             model=self._name, max_tokens=request.max_tokens, messages=messages, stream=True, **options

@@ -155,6 +155,28 @@ def test_smollm2_batched_expansion_equals_each_point_alone():
     assert all(c.text.strip() for c in batch)
 
 
+@smollm2
+def test_smollm2_streams_characters_split_across_tokens_whole_and_matches_transformers_generate():
+    import torch
+
+    from sotkit.engines.models import load_model
+
+    model, tokenizer = load_model("smollm2", dtype="float32")
+    prompt = Prompt("Translate to Japanese: good morning")
+    deltas: list[str] = []
+    [done] = stream_generate(model, tokenizer, [prompt], max_new_tokens=30, on_text=lambda row, text: deltas.append(text))
+    # SmolLM2 writes Japanese in byte tokens: one character takes two or three of them
+    split = [ch for ch in set(done.text) if len(tokenizer(ch, add_special_tokens=False)["input_ids"]) > 1]
+    assert split, f"the reply {done.text!r} has no character written over several tokens"
+    assert "".join(deltas) == done.text and not any("\ufffd" in d for d in deltas)
+    # the same greedy text as transformers' own generate
+    ids = chat_token_ids(tokenizer, prompt)
+    out = model.generate(torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long),
+                         max_new_tokens=30, do_sample=False, top_p=None, top_k=None, temperature=None,
+                         pad_token_id=tokenizer.pad_token_id)
+    assert done.text == tokenizer.decode(out[0, len(ids):], skip_special_tokens=True)
+
+
 def test_a_line_limit_forces_a_newline_in_its_row_only(model, tokenizer, free_run):
     limited, free, _ = stream_generate(model, tokenizer, PROMPTS, max_new_tokens=40, max_line_tokens=[4, None, 4])
     assert free.text == free_run[1].text  # a row without a limit is untouched

@@ -1,0 +1,151 @@
+"""Error paths a one-line change would break without any other test noticing (issue: tests that bite).
+
+Each test names the regression it guards against; all run through the real SDKs against the loopback server.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import sotkit
+from sotkit.providers import create_provider
+from sotkit.providers.base import CallUsage, Provider
+from sotkit.testing import FakeLLMServer, Fault, Reply
+from sotkit.testing._replies import split_tokens
+from tests.conftest import is_skeleton, point_of
+from tests.test_reliability import FAST, SKELETON, TEXTS, client, faulty, for_point
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_a_points_retry_event_names_that_point(provider):
+    # guards: RetryEvent(index=None) for a point, which tells a UI the skeleton was retried
+    with FakeLLMServer(faulty({2: [Fault.status(500)]}), latency=FAST) as server:
+        async with client(server, provider) as sot, sot.stream("How can I be healthier?") as events:
+            seen = [event async for event in events]
+    [retry] = [e for e in seen if e.type == "retry"]
+    assert (retry.index, retry.attempt, retry.status) == (2, 1, 500)
+    assert seen[-1].result.points[1].attempts == 2
+
+
+async def test_a_stream_raises_the_error_that_ended_its_request(provider):
+    # guards: EventStream swallowing the request's exception and ending as if the answer were complete
+    with FakeLLMServer(faulty({"skeleton": [Fault.status(400)]}), latency=FAST) as server:
+        async with client(server, provider) as sot:
+            events = sot.stream("How can I be healthier?")
+            seen = []
+            with pytest.raises(Exception) as caught:
+                async with events:
+                    async for event in events:
+                        seen.append(event)
+    assert getattr(caught.value, "status_code", None) == 400 or getattr(caught.value.__cause__, "status_code", None) == 400
+    assert not any(e.type == "done" for e in seen)
+    assert len(server.requests) == 1  # a 400 is not retried
+
+
+async def test_a_skeleton_cut_after_two_points_keeps_them(provider):
+    # guards: discarding the points a failing skeleton call had already written
+    def respond(request):
+        if is_skeleton(request):
+            text = SKELETON[len(request.prefill or ""):]
+            # cut after the third line's number: two whole lines arrived
+            cut_after = len(split_tokens(text[:text.index("3.") + 2]))
+            return Reply(text, fault=Fault.drop(after_tokens=cut_after))
+        return Reply(TEXTS[point_of(request)])
+
+    with FakeLLMServer(respond, latency=FAST) as server:
+        async with client(server, provider, retry=sotkit.RetryPolicy(attempts=2, initial_wait_s=0.01)) as sot:
+            result = await sot.generate("How can I be healthier?")
+    assert len(for_point(server, "skeleton")) == 2  # both attempts were cut
+    assert result.mode == "sot" and result.skeleton == ["Sleep well", "Eat less sugar"]
+    assert [p.text for p in result.points[:2]] == [TEXTS[1], TEXTS[2]]
+    assert "skeleton call failed" in (result.route_reason or "")
+
+
+async def test_a_skeleton_cut_before_two_points_raises(provider):
+    def respond(request):
+        if is_skeleton(request):
+            return Reply(SKELETON[len(request.prefill or ""):], fault=Fault.drop(after_tokens=1))
+        return Reply("never asked")
+
+    with FakeLLMServer(respond, latency=FAST) as server:
+        async with client(server, provider, retry=sotkit.RetryPolicy(attempts=2, initial_wait_s=0.01)) as sot:
+            with pytest.raises(Exception):
+                await sot.generate("How can I be healthier?")
+    assert all(is_skeleton(r) for r in server.requests)
+
+
+async def test_openai_gets_at_most_four_stop_sequences_and_anthropic_all(provider):
+    # guards: sending OpenAI more than four stops (a 400 from the real API)
+    stops = "\n".join(["END1", "END2", "END3", "END4", "END5", "END6"])
+    template = "{% block user %}{{ question }}{% endblock %}{% block stop %}" + stops + "{% endblock %}"
+    with FakeLLMServer("Fine.", latency=FAST) as server:
+        base_url = server.openai_base_url if provider == "openai" else server.anthropic_base_url
+        async with sotkit.SoT(f"{provider}:m", base_url=base_url, api_key="k", mode="sequential",
+                              templates={"sequential": template}) as sot:
+            await sot.generate("Why?")
+    [request] = server.requests
+    expected = ("END1", "END2", "END3", "END4") if provider == "openai" else tuple(stops.split("\n"))
+    assert request.stop == expected
+
+
+async def test_a_tokens_per_minute_budget_spaces_requests_out():
+    # guards: tpm= accepted but never charged. 6,000 tokens a minute is 100 a second, and each call may
+    # write 90 tokens plus its prompt: the second call must wait for the bucket to refill (about a second).
+    with FakeLLMServer("Fine.", latency=FAST) as server:
+        async with sotkit.SoT("openai:m", base_url=server.openai_base_url, api_key="k", mode="sequential",
+                              max_tokens=90, tpm=6000) as sot:
+            for _ in range(2):
+                await sot.generate("Why?")
+    first, second = server.requests
+    assert second.received_at - first.received_at >= 0.8
+
+
+async def test_without_a_budget_the_same_calls_go_at_once():
+    with FakeLLMServer("Fine.", latency=FAST) as server:
+        async with sotkit.SoT("openai:m", base_url=server.openai_base_url, api_key="k", mode="sequential",
+                              max_tokens=90) as sot:
+            for _ in range(2):
+                await sot.generate("Why?")
+    first, second = server.requests
+    assert second.received_at - first.received_at < 0.8
+
+
+class BatchThatBreaks(Provider):
+    """An in-process-style model (it batches) whose batch dies after its first row finished."""
+
+    model = "test:batch"
+    supports_prefill = True
+    supports_batch = True
+
+    async def stream(self, request):
+        yield " Sleep well\n2. Eat less sugar\n3. Move daily"
+        yield CallUsage(10, 12)
+
+    async def stream_batch(self, requests):
+        assert len(requests) == 3
+        yield 0, "Row one, written in the batch."
+        yield 0, CallUsage(20, 6)
+        raise ConnectionError("the worker died")
+
+
+async def test_a_broken_batch_keeps_its_finished_rows_and_sends_the_rest_to_the_fallback():
+    # guards: finished rows dropped with the failed ones, and the fallback never used for batched points
+    with FakeLLMServer(faulty({}), latency=FAST) as server:
+        backup = create_provider("openai:backup", base_url=server.openai_base_url, api_key="k")
+        async with sotkit.SoT(BatchThatBreaks(), fallback=backup, mode="sot") as sot:
+            result = await sot.generate("How can I be healthier?")
+        await backup.aclose()
+    assert [p.text for p in result.points] == ["Row one, written in the batch.", TEXTS[2], TEXTS[3]]
+    assert [p.model for p in result.points] == ["test:batch", "openai:backup", "openai:backup"]
+    assert sorted(point_of(r) for r in server.requests) == [2, 3]
+
+
+async def test_a_broken_batch_without_a_fallback_fails_only_its_unfinished_points():
+    async with sotkit.SoT(BatchThatBreaks(), mode="sot") as sot:
+        with pytest.raises(sotkit.PartialResultError) as caught:
+            await sot.generate("How can I be healthier?")
+    partial = caught.value.partial
+    assert [(p.done, p.failed) for p in partial.points] == [(True, False), (False, True), (False, True)]
+    assert partial.points[0].text == "Row one, written in the batch."
+    assert isinstance(caught.value.__cause__, ConnectionError)
