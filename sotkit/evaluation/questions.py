@@ -57,7 +57,8 @@ def load_questions(path: str | Path) -> list[Question]:
             raise ConfigError(f'{where}: "question" {problem}')
         for name in ("id", "category"):
             value = item.get(name)
-            if value is not None and (not isinstance(value, str | int) or isinstance(value, bool) or not str(value).strip()):
+            usable = isinstance(value, str | int) and not isinstance(value, bool) and str(value).strip()
+            if value is not None and not usable:
                 raise ConfigError(f'{where}: "{name}" must be a non-empty string, got {value!r}')
         qid = str(item["id"]).strip() if item.get("id") is not None else question_id(question.strip())
         if qid in seen:

@@ -80,8 +80,8 @@ def summarize(records: list[dict[str, Any]], settings: dict[str, Any]) -> Summar
                                  if r["answers"].get("sot", {}).get("mode") == "sequential"])
     if settings.get("judge"):
         for aspect in ["general", *settings.get("aspects", [])]:
-            summary.verdicts[aspect] = {
-                name: tally(_outcome(r, aspect) for r in group if _outcome(r, aspect)) for name, group in groups.items()}
+            summary.verdicts[aspect] = {name: tally(o for r in group if (o := _outcome(r, aspect)))
+                                        for name, group in groups.items()}
     for measure, how in MEASURES.items():
         summary.measures[measure] = {}
         for name, group in groups.items():
