@@ -11,6 +11,7 @@ from .client import EventStream, SoT, default_model, generate, stream
 from .coordinator import RequestOptions
 from .errors import (ConfigError, DeadlineExceeded, ModelNotAvailableError, PartialResultError, SotkitError,
                      StreamError, TemplateError)
+from .evaluation import evaluate
 from .events import (DoneEvent, Event, PointDeltaEvent, PointDoneEvent, PointEvent, RetryEvent, RouteEvent,
                      TextEvent, WithdrawEvent)
 from .overlap import SerialServerWarning
@@ -26,5 +27,5 @@ __all__ = [
     "RequestOptions", "Result", "RetryAfterTooLong", "RetryEvent", "RetryPolicy", "RouteEvent",
     "SerialServerWarning", "SoT", "SotkitError", "StreamError", "StreamStalled", "Templates", "TemplateError",
     "TextEvent", "Timings", "Usage", "WithdrawEvent",
-    "default_model", "generate", "stream",
+    "default_model", "evaluate", "generate", "stream",
 ]

@@ -20,6 +20,7 @@ from typing import Any
 import anyio
 
 from . import ConfigError, PartialResultError, SoT, SotkitError, Usage, default_model
+from .evaluation import cli as eval_cli
 from .router import cli as router_cli
 
 ENGINES = {"lud": "sotkit.engines.lexical_unit.cli", "focus": "sotkit.engines.focusllm.cli"}
@@ -46,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     engines = commands.add_parser("engines", help="self-hosted engines: lud (lexical units), focus (FocusLLM)")
     engines.add_argument("engine", choices=sorted(ENGINES))
     engines.add_argument("args", nargs=argparse.REMAINDER, help="the engine's own command and options")
+    eval_cli.add_parser(commands)
     router_cli.add_parser(commands)
     return parser
 
@@ -63,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
         import importlib
 
         return importlib.import_module(ENGINES[args.engine]).main(args.args) or 0
+    if args.command == "eval":
+        return eval_cli.main(args)
     try:
         if args.command == "router":
             return router_cli.main(args)

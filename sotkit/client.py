@@ -6,7 +6,7 @@ import dataclasses
 import functools
 import math
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 import anyio
@@ -21,7 +21,7 @@ from .providers.base import Provider
 from .result import Result
 from .router import Router, make_router
 from .retry import RetryPolicy
-from .templates import Templates, TemplateSource
+from .templates import SAMPLE_VARIABLES, Templates, TemplateSource
 
 REQUEST_FIELDS = frozenset(f.name for f in dataclasses.fields(RequestOptions))
 #: the client's own options, besides the request options and the provider's
@@ -104,12 +104,35 @@ class SoT:
         """Answer one question; options override the client's request settings for this call."""
         return await self._request(question, options, lambda event: None).run()
 
+    async def complete(self, template: str, variables: Mapping[str, Any], **options: Any) -> Result:
+        """Send one of this client's templates, rendered with ``variables``, as a single plain call: the same
+        limits, retries, fallback and accounting as an answer, with no router and no skeleton. For prompts that
+        are not a question to answer, such as ``sotkit eval``'s judges::
+
+            verdict = await judge.complete("judge_pairwise", {"question": q, "answer_a": a, "answer_b": b})
+
+        ``variables`` must include ``question``; options are per-request settings (``max_tokens``, ...).
+        """
+        if template not in SAMPLE_VARIABLES:
+            raise ConfigError(f"unknown template {template!r}; templates are: {', '.join(SAMPLE_VARIABLES)}")
+        for fixed in ("mode", "context"):
+            if fixed in options:
+                raise ConfigError(f"complete() takes no {fixed}=: it sends the template as it renders")
+        variables = dict(variables)
+        question = variables.pop("question", None)
+        if not isinstance(question, str):
+            raise ConfigError(f"complete({template!r}, ...) needs variables['question'] (a string)")
+        request = self._request(question, {**options, "mode": "sequential"}, lambda event: None,
+                                template=template, variables=variables)
+        return await request.run()
+
     def stream(self, question: str, **options: Any) -> EventStream:
         """Answer one question as a stream of events, read inside ``async with`` (see ``EventStream``)."""
         request = self._request(question, options, None)
         return EventStream(request)
 
-    def _request(self, question: str, options: dict[str, Any], send: Callable[[Event], None] | None) -> Request:
+    def _request(self, question: str, options: dict[str, Any], send: Callable[[Event], None] | None, *,
+                 template: str = "sequential", variables: Mapping[str, Any] | None = None) -> Request:
         question = check_question(question)
         check_names(options, REQUEST_FIELDS, "a request (per-request options)")
         opts = dataclasses.replace(self.options, **options) if options else self.options
@@ -120,7 +143,8 @@ class SoT:
                 if ignored:
                     raise ConfigError(f"context= was given but the template(s) {', '.join(ignored)} never use "
                                       "{{ context }}, so it would be dropped; add it to those templates")
-        return Request(question, self.backends, opts, send or (lambda event: None), self._router)
+        return Request(question, self.backends, opts, send or (lambda event: None), self._router,
+                       template=template, variables=variables)
 
     async def aclose(self) -> None:
         """Close the providers (and SDK clients) this client created; never ones passed in."""

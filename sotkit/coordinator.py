@@ -13,7 +13,7 @@ import dataclasses
 import math
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -110,8 +110,11 @@ class RequestOptions:
 
 class Request:
     def __init__(self, question: str, backends: list[Backend], options: RequestOptions, send: Send,
-                 router: Router) -> None:
+                 router: Router, *, template: str = "sequential", variables: Mapping[str, Any] | None = None) -> None:
         self.question = question
+        self.template = template
+        """The template of a sequential answer (another one for ``SoT.complete``), with its extra variables."""
+        self.variables = dict(variables or {})
         self.backends = backends
         self.options = options
         self.send = send
@@ -428,8 +431,8 @@ class Request:
                 self.send(WithdrawEvent(None, self.sequential_text))
                 self.sequential_text = ""
 
-        await self._call(lambda b: self._request(b, "sequential", self.options.max_tokens), on_text, None,
-                         on_restart=on_restart)
+        await self._call(lambda b: self._request(b, self.template, self.options.max_tokens, **self.variables),
+                         on_text, None, on_restart=on_restart)
 
     # -- one call, through retries and fallbacks ----------------------------------------------------------
 

@@ -11,6 +11,8 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
+from .question import question_view
+
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
@@ -119,8 +121,12 @@ class Instructions:
     is "Avoid heavy meals".' echoes; 'Avoid heavy meals before bed.' does not."""
 
     def __init__(self, instructions: str, quoted: Sequence[str] = ()) -> None:
+        quoted = [(q, question_view(q)) for q in quoted if q]
+        for text, view in quoted:  # a 2 MB question would cost a second of n-grams per point: its two ends do
+            if view is not text:
+                instructions = instructions.replace(text, view)
         self.grams = set(ngrams(instructions))
-        self.own = self.grams.difference(*(ngrams(q) for q in quoted if q))
+        self.own = self.grams.difference(*(ngrams(view) for _, view in quoted))
 
     def echoes(self, sentence: str) -> bool:
         grams = ngrams(sentence)

@@ -39,6 +39,12 @@ SAMPLE_VARIABLES: dict[str, dict[str, Any]] = {
     },
     "sequential": {"question": "What are good ways to save energy at home?", "context": None},
     "router": {"question": "What are good ways to save energy at home?"},
+    # ``sotkit eval``'s judges, sent with ``SoT.complete``: which of two answers is better, overall or on one aspect
+    "judge_pairwise": {"question": "How can I sleep better?", "answer_a": "Keep a schedule.",
+                       "answer_b": "Avoid screens at night."},
+    "judge_aspect": {"question": "How can I sleep better?", "answer_a": "Keep a schedule.",
+                     "answer_b": "Avoid screens at night.", "aspect": "relevance",
+                     "criterion": "The answer addresses the question directly."},
 }
 
 TemplateSource = str | Path | Mapping[str, str] | None

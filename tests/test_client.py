@@ -12,8 +12,8 @@ pytestmark = pytest.mark.anyio
 
 
 def test_import_sotkit_loads_no_sdk_torch_or_transformers():
-    code = ("import sys, sotkit; heavy = {'openai', 'anthropic', 'torch', 'transformers', 'httpx2'} & "
-            "set(sys.modules); print(sorted(heavy))")
+    code = ("import sys, sotkit; heavy = {'openai', 'anthropic', 'torch', 'transformers', 'httpx2', "
+            "'matplotlib'} & set(sys.modules); print(sorted(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
@@ -80,3 +80,31 @@ def test_default_model_follows_the_environment(monkeypatch):
     assert sotkit.default_model().startswith("openai:")
     monkeypatch.setenv("SOTKIT_MODEL", "local:/models/mine")
     assert sotkit.default_model() == "local:/models/mine"
+
+
+async def test_complete_sends_a_named_template_as_rendered_with_retries_and_usage():
+    from sotkit.testing import Fault, Reply
+
+    replies = [Reply("", fault=Fault.status(503)), "Both are fine. [[C]]"]
+    with FakeLLMServer(replies) as server:
+        async with sotkit.SoT("openai:judge", base_url=server.openai_base_url, api_key="k",
+                              retry=sotkit.RetryPolicy(attempts=2, max_wait_s=0.01)) as sot:
+            result = await sot.complete("judge_pairwise", {"question": "Why?", "answer_a": "One.", "answer_b": "Two."},
+                                        max_tokens=64)
+        first, second = server.requests
+    assert result.text == "Both are fine. [[C]]" and result.mode == "sequential" and result.usage.calls == 2
+    assert second.system.startswith("You are an impartial judge.")  # the template's own system text
+    assert second.user.startswith("[User Question]\nWhy?\n\n[The Start of Assistant A's Answer]\nOne.\n")
+    assert second.max_tokens == 64 and first.body == second.body
+
+
+async def test_complete_refuses_unknown_templates_and_missing_variables():
+    async with sotkit.SoT("openai:judge", api_key="k") as sot:
+        with pytest.raises(sotkit.ConfigError, match="unknown template 'judge'"):
+            await sot.complete("judge", {"question": "Why?"})
+        with pytest.raises(sotkit.ConfigError, match=r"needs variables\['question'\]"):
+            await sot.complete("judge_pairwise", {"answer_a": "x", "answer_b": "y"})
+        with pytest.raises(sotkit.TemplateError, match="answer_b"):
+            await sot.complete("judge_pairwise", {"question": "Why?", "answer_a": "x"})
+        with pytest.raises(sotkit.ConfigError, match="takes no mode="):
+            await sot.complete("judge_pairwise", {"question": "Why?"}, mode="sot")

@@ -1,0 +1,67 @@
+"""``sotkit eval QUESTIONS.jsonl --model M [--judge J] ...``: the command-line face of ``evaluate``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import anyio
+
+from ..errors import ConfigError, SotkitError
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "eval", help="is SoT faster, and as good, on my questions? (answers in both modes, judged pairwise)",
+        description="Answer every question with SoT and sequentially, judge each pair in both orders, and write "
+                    "DIR/results.jsonl (resumable: rerun the same command to continue), DIR/report.md and plots.")
+    parser.add_argument("questions", help='a JSON Lines file: {"question": ..., "id": ..., "category": ...} a line')
+    parser.add_argument("--model", help="provider:model that answers (default: as for sotkit ask)")
+    parser.add_argument("--judge", help="provider:model that judges the pairs (none: judge-free measures only)")
+    parser.add_argument("--modes", default="sot,sequential", help="sot, sequential or both (default: both)")
+    parser.add_argument("--out", help="directory for results and report (default: eval-<questions file name>)")
+    parser.add_argument("--limit", type=_positive, help="only the first N questions")
+    parser.add_argument("--concurrency", type=_positive, default=1,
+                        help="questions answered at a time (default 1: latencies not inflated by other questions)")
+    parser.add_argument("--aspects", action="store_true",
+                        help="also judge coherence, diversity, immersion, integrity and relevance (LLMZoo's)")
+    parser.add_argument("--templates", help="a directory of .jinja templates overriding the defaults, judges' too")
+    parser.add_argument("--no-plots", dest="plots", action="store_false", help="no PNG plots (no matplotlib needed)")
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def main(args: argparse.Namespace) -> int:
+    from ..client import default_model
+    from .run import evaluate
+
+    out = Path(args.out or f"eval-{Path(args.questions).stem}")
+    try:
+        summary = anyio.run(lambda: evaluate(
+            args.questions, model=args.model or default_model(), judge=args.judge, modes=args.modes, out=out,
+            limit=args.limit, concurrency=args.concurrency, aspects=args.aspects, templates=args.templates,
+            plots=args.plots, progress=True))
+    except KeyboardInterrupt:
+        print(f"\nsotkit eval: interrupted; every finished question is in {out / 'results.jsonl'}: rerun the same "
+              "command to continue", file=sys.stderr)
+        return 130
+    except SotkitError as exc:
+        print(f"sotkit eval: error: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, ConfigError) else 1
+    parts = [f"{len(summary.records)} questions"]
+    if summary.speedup is not None:
+        parts.append(f"median speed-up {summary.speedup:.2f}x")
+    if summary.net_win_rate is not None:
+        parts.append(f"net win rate {summary.net_win_rate:+.2f}")
+    print(f"sotkit eval: {', '.join(parts)}; report: {out / 'report.md'}", file=sys.stderr)
+    if summary.failed:
+        print(f"sotkit eval: {len(summary.failed)} question(s) failed ({', '.join(summary.failed)}); rerun the "
+              "same command to retry them", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,75 @@
+"""The progress line of a long ``sotkit eval`` run, on stderr: redrawn in place on a terminal, a plain line every
+so often otherwise (a log file or CI gets a readable trace, not carriage returns)."""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from typing import Any, TextIO
+
+from .report import tally
+
+BAR = 20
+
+
+class Progress:
+    def __init__(self, total: int, done: list[dict[str, Any]] | None = None, *, stream: TextIO | None = None,
+                 every_s: float = 10.0) -> None:
+        self.total = total
+        self.records = list(done or [])
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self.every_s = every_s
+        self.started = time.monotonic()
+        self.new = 0  # questions answered by this run (the ETA's pace)
+        self._shown_at = -float("inf")
+        self._show(force=True)
+
+    def update(self, record: dict[str, Any]) -> None:
+        self.records.append(record)
+        self.new += 1
+        self._show(force=len(self.records) == self.total)
+
+    def close(self) -> None:
+        if self.tty:
+            self.stream.write("\n")
+            self.stream.flush()
+
+    def line(self) -> str:
+        done = len(self.records)
+        parts = [f"{done}/{self.total} questions"]
+        if failed := sum(1 for r in self.records if r["error"]):
+            parts.append(f"{failed} failed")
+        if self.new and done < self.total:
+            left = (time.monotonic() - self.started) / self.new * (self.total - done)
+            parts.append(f"ETA {_duration(left)}")
+        speedups = [s for r in self.records if (s := r["measures"].get("speedup")) is not None]
+        if speedups:
+            parts.append(f"speed-up {statistics.median(speedups):.2f}x (median)")
+        general = tally(r["judge"]["verdicts"]["general"]["outcome"] for r in self.records
+                        if r.get("judge") and "general" in r["judge"]["verdicts"])
+        if general.judged:
+            parts.append(f"net win rate {general.net_win_rate:+.2f} ({general.judged} judged)")
+        text = " · ".join(parts)
+        if self.tty:
+            filled = round(BAR * done / self.total) if self.total else BAR
+            text = f"[{'#' * filled}{'.' * (BAR - filled)}] {text}"
+        return f"[sotkit eval] {text}"
+
+    def _show(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if self.tty:
+            self.stream.write("\r\033[K" + self.line())
+        elif force or now - self._shown_at >= self.every_s:
+            self.stream.write(self.line() + "\n")
+        else:
+            return
+        self._shown_at = now
+        self.stream.flush()
+
+
+def _duration(seconds: float) -> str:
+    minutes, s = divmod(round(seconds), 60)
+    hours, m = divmod(minutes, 60)
+    return f"{hours}h{m:02d}m" if hours else f"{m}m{s:02d}s" if m else f"{s}s"

@@ -1,0 +1,253 @@
+"""The numbers of an evaluation (``summarize``) and ``DIR/report.md`` with its PNG plots (``write_report``)."""
+
+from __future__ import annotations
+
+import statistics
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import ModelNotAvailableError
+
+ALL = "all"
+#: each judge-free measure with how it is summarised (speed-ups are ratios: their median is the robust summary)
+MEASURES = {"speedup": "median", "speedup_per_token": "median", "length_ratio": "median",
+            "redundancy": "mean", "restatement": "mean"}
+PLOTS = {"net_win_rate": "net_win_rate.png", "speedup": "speedup.png", "quality": "speedup_vs_quality.png"}
+
+
+@dataclass
+class Tally:
+    """Outcomes of pairwise judgements, counted from SoT's side."""
+
+    wins: int = 0
+    ties: int = 0
+    losses: int = 0
+    unparseable: int = 0
+
+    @property
+    def judged(self) -> int:
+        """Pairs with both verdicts readable: the n of the net win rate (unreadable ones are counted apart)."""
+        return self.wins + self.ties + self.losses
+
+    @property
+    def net_win_rate(self) -> float | None:
+        """(wins - losses) / n, from -1 (SoT always worse) to +1 (always better); None when nothing was judged."""
+        return (self.wins - self.losses) / self.judged if self.judged else None
+
+
+def tally(outcomes: Iterable[str]) -> Tally:
+    counts = Tally()
+    for o in outcomes:
+        name = {"win": "wins", "tie": "ties", "loss": "losses", "unparseable": "unparseable"}[o]
+        setattr(counts, name, getattr(counts, name) + 1)
+    return counts
+
+
+@dataclass
+class Summary:
+    """What ``evaluate`` found: every record, and the tallies and measures by category (and ``"all"``)."""
+
+    settings: dict[str, Any]
+    records: list[dict[str, Any]]
+    categories: list[str]
+    #: aspect ("general", then LLMZoo's) -> category -> Tally
+    verdicts: dict[str, dict[str, Tally]] = field(default_factory=dict)
+    #: measure -> category -> its median or mean (see MEASURES), None where no question had it
+    measures: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    failed: list[str] = field(default_factory=list)
+    fell_back: list[str] = field(default_factory=list)
+    """Questions whose SoT request fell back to a sequential answer (too few skeleton points)."""
+
+    @property
+    def net_win_rate(self) -> float | None:
+        general = self.verdicts.get("general")
+        return general[ALL].net_win_rate if general else None
+
+    @property
+    def speedup(self) -> float | None:
+        return self.measures.get("speedup", {}).get(ALL)
+
+
+def summarize(records: list[dict[str, Any]], settings: dict[str, Any]) -> Summary:
+    categories = list(dict.fromkeys(r["category"] for r in records))
+    groups = {ALL: records, **{c: [r for r in records if r["category"] == c] for c in categories}}
+    summary = Summary(settings, records, categories,
+                      failed=[r["id"] for r in records if r["error"]],
+                      fell_back=[r["id"] for r in records
+                                 if r["answers"].get("sot", {}).get("mode") == "sequential"])
+    if settings.get("judge"):
+        for aspect in ["general", *settings.get("aspects", [])]:
+            summary.verdicts[aspect] = {name: tally(o for r in group if (o := _outcome(r, aspect)))
+                                        for name, group in groups.items()}
+    for measure, how in MEASURES.items():
+        summary.measures[measure] = {}
+        for name, group in groups.items():
+            values = [v for r in group if (v := r["measures"].get(measure)) is not None]
+            average = statistics.median if how == "median" else statistics.fmean
+            summary.measures[measure][name] = average(values) if values else None
+    return summary
+
+
+def _outcome(record: dict[str, Any], aspect: str) -> str | None:
+    verdict = (record.get("judge") or {}).get("verdicts", {}).get(aspect)
+    return verdict["outcome"] if verdict else None
+
+
+# -- report.md and plots --------------------------------------------------------------------------------------
+
+def check_plotting() -> None:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise ModelNotAvailableError("the plots of sotkit eval need matplotlib: pip install 'sotkit[eval]' "
+                                     "(or turn plots off: --no-plots, plots=False)") from None
+
+
+def write_report(summary: Summary, out: Path, *, plots: bool = True) -> Path:
+    written = write_plots(summary, out) if plots else []
+    path = out / "report.md"
+    path.write_text(render_markdown(summary, written), encoding="utf-8")
+    return path
+
+
+def _num(value: float | None, fmt: str = ".2f", suffix: str = "") -> str:
+    return "–" if value is None else f"{value:{fmt}}{suffix}"
+
+
+def render_markdown(summary: Summary, plots: list[str]) -> str:
+    s = summary.settings
+    n = len(summary.records)
+    lines = [
+        "# sotkit eval: Skeleton-of-Thought against sequential answers", "",
+        f"Model `{s['model']}`, modes {', '.join(s['modes'])}; judge "
+        + (f"`{s['judge']}`" if s.get("judge") else "none") + f"; {n} questions"
+        + (f", {len(summary.failed)} failed (rerun the same command to retry them: {', '.join(summary.failed)})"
+           if summary.failed else "") + ".", "",
+    ]
+    if summary.verdicts:
+        lines += ["## Quality: the judge's verdicts", "",
+                  "Each pair is judged twice with the answers' order swapped; SoT wins (or loses) only where both "
+                  "orders agree, anything else is a tie. Net win rate = (wins - losses) / judged, from -1 to +1. "
+                  "Unparseable: a reply with no single [[A]]/[[B]]/[[C]] verdict in either order; counted, not "
+                  "guessed, and left out of the net win rate.", ""]
+        general = summary.verdicts["general"]
+        lines += _tally_table("category", [(c, general[c]) for c in [*summary.categories, ALL]])
+        if len(summary.verdicts) > 1:
+            lines += ["", "By aspect (LLMZoo's, all categories):", ""]
+            lines += _tally_table("aspect", [(a, t[ALL]) for a, t in summary.verdicts.items() if a != "general"])
+        lines.append("")
+    m = summary.measures
+    lines += ["## Speed and shape (judge-free)", "",
+              "Speed-up: sequential latency / SoT latency. Per token: SoT's output tokens per second over "
+              "sequential's (no credit for a shorter answer). Length ratio: SoT words / sequential words. "
+              "Redundancy: share of a point's word 3-grams found in another point. Restatement: share of points "
+              "whose first sentence restates the question. Medians for ratios, means for shares.", "",
+              "| category | n | speed-up | speed-up per token | length ratio | redundancy | restatement |",
+              "|---|---:|---:|---:|---:|---:|---:|"]
+    for c in [*summary.categories, ALL]:
+        count = n if c == ALL else sum(r["category"] == c for r in summary.records)
+        lines.append(f"| {c} | {count} | {_num(m['speedup'][c], suffix='x')} | "
+                     f"{_num(m['speedup_per_token'][c], suffix='x')} | {_num(m['length_ratio'][c])} | "
+                     f"{_num(m['redundancy'][c])} | {_num(m['restatement'][c])} |")
+    if summary.fell_back:
+        lines += ["", f"SoT fell back to a sequential answer (fewer than two skeleton points) on "
+                      f"{len(summary.fell_back)} question(s): {', '.join(summary.fell_back)}; they have no "
+                      "redundancy or restatement."]
+    lines += ["", "## Per question", "",
+              "| id | category | SoT mode | SoT s | sequential s | speed-up | verdicts (SoT as A / as B) | outcome "
+              "| redundancy | restatement | error |",
+              "|---|---|---|---:|---:|---:|---|---|---:|---:|---|"]
+    for r in summary.records:
+        sot, seq = r["answers"].get("sot", {}), r["answers"].get("sequential", {})
+        general = (r.get("judge") or {}).get("verdicts", {}).get("general")
+        verdicts = " / ".join(v or "?" for v in general["verdicts"]) if general else "–"
+        lines.append(f"| {r['id']} | {r['category']} | {sot.get('mode', '–')} | {_num(sot.get('latency_s'))} "
+                     f"| {_num(seq.get('latency_s'))} | {_num(r['measures'].get('speedup'), suffix='x')} | "
+                     f"{verdicts} | {general['outcome'] if general else '–'} | "
+                     f"{_num(r['measures'].get('redundancy'))} | {_num(r['measures'].get('restatement'))} | "
+                     f"{(r['error'] or '').replace('|', '/')[:120]} |")
+    if plots:
+        lines += ["", "## Plots", ""] + [f"![{name}]({name})" for name in plots]
+    return "\n".join(lines) + "\n"
+
+
+def _tally_table(key: str, rows: list[tuple[str, Tally]]) -> list[str]:
+    lines = [f"| {key} | judged | wins | ties | losses | unparseable | net win rate |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for name, t in rows:
+        lines.append(f"| {name} | {t.judged} | {t.wins} | {t.ties} | {t.losses} | {t.unparseable} | "
+                     f"{_num(t.net_win_rate, '+.2f')} |")
+    return lines
+
+
+def write_plots(summary: Summary, out: Path) -> list[str]:
+    """The PNG plots the data allows; returns their file names. Drawn on matplotlib's Agg canvas through
+    ``Figure`` (no pyplot), so no window opens and no global backend is changed."""
+    check_plotting()
+    from matplotlib.figure import Figure
+
+    written = []
+    labels = [*summary.categories, ALL]
+    general = summary.verdicts.get("general")
+    if general:  # drawn even with no readable verdict: that is a finding too
+        fig = Figure(figsize=(6.4, 0.5 * len(labels) + 1.6))
+        ax = fig.add_subplot()
+        rates = [general[c].net_win_rate or 0.0 for c in labels]
+        ax.barh(labels, rates, color=["#4c72b0" if r >= 0 else "#c44e52" for r in rates])
+        for y, c in enumerate(labels):
+            t = general[c]
+            label = f"{t.net_win_rate:+.2f}, n={t.judged}" if t.judged else "no readable verdicts"
+            ax.annotate(label + (f", {t.unparseable} unparseable" if t.unparseable else ""), (0, y),
+                        xytext=(4 if rates[y] < 0 else -4, 0), textcoords="offset points", va="center",
+                        ha="left" if rates[y] < 0 else "right", fontsize=8)
+        ax.axvline(0, color="black", linewidth=0.8)
+        ax.set_xlim(-1, 1)
+        ax.invert_yaxis()
+        ax.set_xlabel("net win rate of SoT over sequential (both orders must agree)")
+        ax.set_title(f"judge {summary.settings['judge']}")
+        written.append(_save(fig, out, PLOTS["net_win_rate"]))
+    speedups = {c: [r["measures"]["speedup"] for r in summary.records
+                    if (c == ALL or r["category"] == c) and r["measures"].get("speedup") is not None] for c in labels}
+    if speedups[ALL]:
+        fig = Figure(figsize=(6.4, 0.5 * len(labels) + 1.6))
+        ax = fig.add_subplot()
+        ax.barh(labels, [statistics.median(v) if v else 0 for v in speedups.values()], color="#8da0cb",
+                label="median")
+        for y, c in enumerate(labels):  # every question as a dot, so the spread is visible beside the median
+            ax.scatter(speedups[c], [y] * len(speedups[c]), color="black", s=10, zorder=3)
+        ax.axvline(1, color="black", linewidth=0.8, linestyle="--")
+        ax.invert_yaxis()
+        ax.set_xlabel("speed-up: sequential latency / SoT latency (bar: median, dots: questions)")
+        ax.set_title(f"model {summary.settings['model']}")
+        written.append(_save(fig, out, PLOTS["speedup"]))
+    points = [(r["measures"]["speedup"], {"win": 1, "tie": 0, "loss": -1}[o], r["category"])
+              for r in summary.records
+              if r["measures"].get("speedup") is not None and (o := _outcome(r, "general")) in ("win", "tie", "loss")]
+    if points:
+        fig = Figure(figsize=(6.4, 4.2))
+        ax = fig.add_subplot()
+        for c in summary.categories:
+            mine = [(x, y + _jitter(f"{c}{i}")) for i, (x, y, cat) in enumerate(points) if cat == c]
+            if mine:
+                ax.scatter(*zip(*mine), label=c, s=24, alpha=0.8)
+        ax.axvline(1, color="black", linewidth=0.8, linestyle="--")
+        ax.set_yticks([-1, 0, 1], ["SoT worse", "tie", "SoT better"])
+        ax.set_xlabel("speed-up (sequential latency / SoT latency)")
+        ax.set_title("each question: speed against the judge's verdict")
+        ax.legend(fontsize=8, loc="best")
+        written.append(_save(fig, out, PLOTS["quality"]))
+    return written
+
+
+def _jitter(key: str) -> float:
+    """A small, repeatable vertical offset so questions with the same verdict do not hide each other."""
+    return (zlib.crc32(key.encode()) % 1000 / 1000 - 0.5) * 0.3
+
+
+def _save(fig: Any, out: Path, name: str) -> str:
+    fig.tight_layout()
+    fig.savefig(out / name, dpi=110)
+    return name

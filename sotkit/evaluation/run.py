@@ -1,0 +1,303 @@
+"""``evaluate``: answer every question in each mode, judge the pairs, measure, and keep every finished
+question on disk at once so a run can stop anywhere and continue where it stopped.
+
+``DIR/results.jsonl`` is append-only: one line per finished (or failed) question, flushed and fsynced before
+the next is counted. The latest line of an id is its record. A rerun keeps the parts of a record that the
+current settings ask for and that succeeded (an answer by the same model, a judgement by the same judge of the
+same answers) and redoes only the rest, so a finished question costs no model call and a failed one is retried.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from .. import quality
+from ..client import SoT
+from ..errors import ConfigError, PartialResultError
+from ..templates import TemplateSource
+from .judge import ASPECTS, judge_pair
+from .questions import Question, load_questions
+from .progress import Progress
+from .report import Summary, summarize, write_report
+
+MODES = ("sot", "sequential")
+RESULTS = "results.jsonl"
+
+
+async def evaluate(questions: str | Path | Sequence[Question], *, model: str, judge: str | None = None,
+                   modes: Sequence[str] = MODES, out: str | Path, limit: int | None = None, concurrency: int = 1,
+                   aspects: bool = False, templates: TemplateSource = None, plots: bool = True,
+                   progress: bool = False, judge_options: Mapping[str, Any] | None = None,
+                   **options: Any) -> Summary:
+    """Answer ``questions`` (a JSON Lines file or ``Question`` objects) with ``model`` in each of ``modes``,
+    judge SoT against sequential with ``judge`` (both orders; with ``aspects``, also on LLMZoo's five aspects),
+    and write ``out/results.jsonl``, ``out/report.md`` and, with ``plots``, PNG plots (``sotkit[eval]``).
+
+    Rerunning with the same ``out`` continues: what is done is not asked again. ``concurrency`` questions run
+    at a time (1 by default, so one question's latencies are not inflated by another's calls); each question's
+    modes run one after the other. Other keywords configure the answering client (``base_url``, ``device``, ...)
+    and its requests (``max_points``, ``deadline``, ...); ``judge_options`` configure the judge's client when the
+    judge is another model (``base_url``, ``api_key``, ...).
+    """
+    modes = _check_modes(modes)
+    if judge is not None and set(modes) != set(MODES):
+        raise ConfigError("judging compares SoT with sequential answers: use modes=('sot', 'sequential') with judge=")
+    if aspects and judge is None:
+        raise ConfigError("aspects=True needs a judge= model")
+    if not isinstance(concurrency, int) or concurrency < 1:
+        raise ConfigError(f"concurrency must be a whole number of at least 1, got {concurrency!r}")
+    if limit is not None and (not isinstance(limit, int) or limit < 1):
+        raise ConfigError(f"limit must be a whole number of at least 1, got {limit!r}")
+    if plots:
+        from .report import check_plotting
+
+        check_plotting()  # now, not after hours of answers
+    todo = load_questions(questions) if isinstance(questions, str | Path) else list(questions)
+    todo = todo[:limit] if limit else todo
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    with _exclusive(out):
+        store = ResultStore(out / RESULTS)
+        settings = {"model": model, "judge": judge, "modes": list(modes),
+                    "aspects": list(ASPECTS) if aspects else []}
+        records: dict[str, dict[str, Any]] = {}
+        pending: list[tuple[Question, dict[str, Any] | None]] = []
+        for q in todo:
+            previous = store.records.get(q.id)
+            if previous is not None and previous["question"] != q.question:
+                previous = None  # the id now names another question: answer it afresh
+            if previous is not None and is_complete(previous, settings):
+                records[q.id] = previous
+            else:
+                pending.append((q, previous))
+
+        meter = Progress(len(todo), done=list(records.values())) if progress else None
+        if pending:
+            async with _clients(model, judge, templates, options, judge_options or {}) as (answerer, judger):
+                limiter = anyio.CapacityLimiter(concurrency)
+
+                async def one(q: Question, previous: dict[str, Any] | None) -> None:
+                    async with limiter:
+                        record = await answer_question(q, previous, answerer, judger, settings)
+                    store.append(record)  # on disk before anything else happens
+                    records[q.id] = record
+                    if meter:
+                        meter.update(record)
+
+                try:
+                    async with anyio.create_task_group() as tg:
+                        for q, previous in pending:
+                            tg.start_soon(one, q, previous)
+                except BaseExceptionGroup as group:
+                    # a ConfigError is the same for every question: raise it as itself, not in a group
+                    if (config := group.subgroup(ConfigError)) is not None:
+                        raise _first(config) from None
+                    raise
+        if meter:
+            meter.close()
+        summary = summarize([records[q.id] for q in todo], settings)
+        write_report(summary, out, plots=plots)
+        return summary
+
+
+@contextmanager
+def _exclusive(out: Path) -> Iterator[None]:
+    """One run per directory at a time: two would append the same questions to one results file."""
+    try:
+        import fcntl
+    except ImportError:  # no advisory locks on Windows: keeping runs apart is up to the user there
+        yield
+        return
+    with open(out / ".lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConfigError(f"another sotkit eval is running on {out}; wait for it to finish, or choose another "
+                              "--out") from None
+        yield
+
+
+def _check_modes(modes: Sequence[str] | str) -> tuple[str, ...]:
+    chosen = tuple(m.strip() for m in (modes.split(",") if isinstance(modes, str) else modes) if m.strip())
+    wrong = [m for m in chosen if m not in MODES]
+    if wrong or not chosen or len(set(chosen)) != len(chosen):
+        raise ConfigError(f"modes={','.join(chosen) or '(none)'}: choose one or both of {', '.join(MODES)}, "
+                          "each once")
+    return chosen
+
+
+class _clients:
+    """The answering client and the judging one; the same client when the judge is the answering model."""
+
+    def __init__(self, model: str, judge: str | None, templates: TemplateSource, options: dict[str, Any],
+                 judge_options: Mapping[str, Any]) -> None:
+        self.answerer = SoT(model, templates=templates, **options)
+        self.judger = None if judge is None else self.answerer if judge == model and not judge_options else \
+            SoT(judge, templates=templates, **judge_options)
+
+    async def __aenter__(self) -> tuple[SoT, SoT | None]:
+        return self.answerer, self.judger
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.answerer.aclose()
+        if self.judger is not None and self.judger is not self.answerer:
+            await self.judger.aclose()
+
+
+def is_complete(record: dict[str, Any], settings: dict[str, Any]) -> bool:
+    """Does the record hold everything ``settings`` ask for, without an error?"""
+    answers = record.get("answers", {})
+    if any(not _usable_answer(answers.get(m), settings["model"]) for m in settings["modes"]):
+        return False
+    if settings["judge"] is None:
+        return True
+    judgement = record.get("judge") or {}
+    return judgement.get("model") == settings["judge"] and judgement.get("error") is None and \
+        all(a in judgement.get("verdicts", {}) for a in ["general", *settings["aspects"]])
+
+
+def _usable_answer(answer: dict[str, Any] | None, model: str) -> bool:
+    return answer is not None and answer.get("error") is None and answer.get("model") == model
+
+
+async def answer_question(q: Question, previous: dict[str, Any] | None, answerer: SoT, judger: SoT | None,
+                          settings: dict[str, Any]) -> dict[str, Any]:
+    """One question's record: reuse what ``previous`` already holds, ask for the rest."""
+    old_answers = (previous or {}).get("answers", {})
+    answers: dict[str, dict[str, Any]] = {}
+    for mode in settings["modes"]:  # one after the other, so neither slows the other down
+        old = old_answers.get(mode)
+        answers[mode] = old if _usable_answer(old, settings["model"]) else await answer(answerer, q.question, mode)
+    record: dict[str, Any] = {"id": q.id, "category": q.category, "question": q.question, "answers": answers,
+                              "judge": None, "measures": measures(q.question, answers)}
+    if judger is not None and all(answers[m]["error"] is None for m in MODES):
+        reusable = previous is not None and all(old_answers.get(m) is answers[m] for m in MODES)
+        record["judge"] = await judge_answers(judger, q.question, answers, settings,
+                                              (previous or {}).get("judge") if reusable else None)
+    errors = [f"{m}: {a['error']}" for m, a in answers.items() if a["error"]]
+    if record["judge"] and record["judge"]["error"]:
+        errors.append(f"judge: {record['judge']['error']}")
+    record["error"] = "; ".join(errors) or None
+    return record
+
+
+async def answer(sot: SoT, question: str, mode: str) -> dict[str, Any]:
+    """Answer in ``mode`` and keep what an evaluation reads: the answer, its skeleton, the mode actually used
+    and why, timings, usage, retries; or the error (with the partial answer, if any)."""
+    retries = 0
+    result = None
+    record: dict[str, Any] = {"model": sot.model, "requested_mode": mode, "error": None}
+    try:
+        async with sot.stream(question, mode=mode) as events:
+            async for event in events:
+                if event.type == "retry":
+                    retries += 1
+                elif event.type == "done":
+                    result = event.result
+    except ConfigError:
+        raise  # the same for every question: stop the run, do not record it N times
+    except Exception as exc:
+        record["error"] = describe(exc)
+        result = exc.partial if isinstance(exc, PartialResultError) else None
+    record["retries"] = retries
+    if result is None:
+        return record
+    return record | {
+        "text": result.text, "mode": result.mode, "route_reason": result.route_reason,
+        "skeleton": result.skeleton, "points": [p.text for p in result.points],
+        "latency_s": result.timings.total_s, "first_text_s": result.timings.first_text_at,
+        "input_tokens": result.usage.input_tokens, "output_tokens": result.usage.output_tokens,
+        "calls": result.usage.calls,
+    }
+
+
+async def judge_answers(judger: SoT, question: str, answers: dict[str, dict[str, Any]], settings: dict[str, Any],
+                        previous: dict[str, Any] | None) -> dict[str, Any]:
+    """The judge's verdicts, general and per aspect; a verdict already given by the same judge is kept."""
+    kept = previous.get("verdicts", {}) if previous and previous.get("model") == settings["judge"] else {}
+    verdicts: dict[str, Any] = {}
+    error = None
+    for aspect in ["general", *settings["aspects"]]:
+        if aspect in kept:
+            verdicts[aspect] = kept[aspect]
+            continue
+        try:
+            verdicts[aspect] = await judge_pair(judger, question, answers["sot"]["text"],
+                                                answers["sequential"]["text"], None if aspect == "general" else aspect)
+        except ConfigError:
+            raise
+        except Exception as exc:
+            error = describe(exc)
+    return {"model": settings["judge"], "verdicts": verdicts, "error": error}
+
+
+def measures(question: str, answers: dict[str, dict[str, Any]]) -> dict[str, float | None]:
+    """The judge-free measures (``sotkit.quality``) of one question's answers; None where they do not apply."""
+    sot, seq = answers.get("sot"), answers.get("sequential")
+    found: dict[str, float | None] = {}
+    if sot and "text" in sot:
+        as_sot = sot["mode"] == "sot"  # a fallen-back answer has no points to compare
+        found["redundancy"] = quality.redundancy(sot["points"]) if as_sot else None
+        found["restatement"] = quality.restatement(question, sot["points"]) if as_sot else None
+    if sot and seq and "text" in sot and "text" in seq and not (sot["error"] or seq["error"]):
+        found["length_ratio"] = quality.length_ratio(sot["text"], seq["text"])
+        found["speedup"] = quality.speedup(seq["latency_s"], sot["latency_s"])
+        found["speedup_per_token"] = quality.speedup_per_token(seq["latency_s"], seq["output_tokens"],
+                                                               sot["latency_s"], sot["output_tokens"])
+    return found
+
+
+def _first(exc: BaseException) -> BaseException:
+    while isinstance(exc, BaseExceptionGroup):
+        exc = exc.exceptions[0]
+    return exc
+
+
+def describe(exc: BaseException) -> str:
+    """One line for an error; a group of one (from a task group) is shown as its member."""
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return f"{type(exc).__name__}: {exc}"[:500]
+
+
+class ResultStore:
+    """``results.jsonl``: read once, then appended a line at a time, each flushed and fsynced."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.records: dict[str, dict[str, Any]] = {}
+        if path.exists():
+            self._read()
+
+    def _read(self) -> None:
+        data = self.path.read_bytes()
+        if data and not data.endswith(b"\n"):
+            # a run killed mid-write left half a line: drop it, so the next line starts clean
+            keep = data.rfind(b"\n") + 1
+            with open(self.path, "r+b") as f:
+                f.truncate(keep)
+            data = data[:keep]
+        for number, line in enumerate(data.decode("utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                self.records[record["id"]] = record
+            except (json.JSONDecodeError, KeyError, TypeError):
+                raise ConfigError(f"{self.path}, line {number}: not a sotkit eval record; this file is written by "
+                                  "sotkit eval only (move it away, or choose another --out)") from None
+
+    def append(self, record: dict[str, Any]) -> None:
+        line = json.dumps(record, ensure_ascii=False) + "\n"
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(line)
+            f.flush()
+            os.fsync(f.fileno())
+        self.records[record["id"]] = record

@@ -1,0 +1,505 @@
+"""``sotkit eval`` against the loopback server: scripted answers and scripted judge verdicts."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import anyio
+import pytest
+
+import sotkit
+from sotkit.evaluation import load_questions, outcome, parse_verdict
+from sotkit.evaluation.progress import Progress
+from sotkit.evaluation.run import measures
+from sotkit.testing import Fault, FakeLLMServer, Latency, RecordedRequest, Reply
+from tests.conftest import is_skeleton, sot_responder
+
+pytestmark = pytest.mark.anyio
+
+FAST = Latency(ttft_s=0.0, tokens_per_s=5000)
+SKELETON = "1. Keep a schedule\n2. Dim the lights\n3. Skip late coffee"
+SEQUENTIAL = "Go to bed at one hour, keep the room dark and have no coffee after noon."
+QUESTIONS = [
+    {"id": "sleep", "category": "health", "question": "How can I fall asleep faster?"},
+    {"id": "walk", "category": "health", "question": "How can I walk more each day?"},
+    {"id": "food", "category": "money", "question": "How can I spend less on food?"},
+    {"id": "rent", "category": "money", "question": "How can I pay less rent?"},
+    {"id": "plants", "category": "home", "question": "How do I keep plants alive?"},
+]
+_ANSWER = re.compile(r"\[The Start of Assistant ([AB])'s Answer\]\n(.*?)\n\[The End of", re.S)
+_QUESTION = re.compile(r"\[User Question\]\n(.*?)\n\n", re.S)
+
+
+def is_judge(request: RecordedRequest) -> bool:
+    return "impartial judge" in (request.system or "")
+
+
+def judged_question(request: RecordedRequest) -> str:
+    return _QUESTION.search(request.user).group(1)
+
+
+def sot_position(request: RecordedRequest) -> str:
+    """Which assistant, A or B, shows the SoT answer (it is the numbered one)."""
+    answers = dict(_ANSWER.findall(request.user))
+    return "A" if answers["A"].startswith("1.") else "B"
+
+
+def model(judge=lambda request: "Both are fine. [[C]]"):
+    """A scripted model: SoT and sequential answers as in conftest, and ``judge(request)`` for judge prompts."""
+    answers = sot_responder(SKELETON, {1: "Go to bed at one hour.", 2: "Keep the room dark.", 3: "No coffee."},
+                            sequential=SEQUENTIAL)
+    return lambda request: judge(request) if is_judge(request) else answers(request)
+
+
+def prefers_sot_for(*categories: str):
+    """A consistent judge: picks the SoT answer for questions of ``categories``, the sequential one otherwise."""
+    by_question = {q["question"]: q["category"] for q in QUESTIONS}
+
+    def judge(request: RecordedRequest) -> str:
+        sot = sot_position(request)
+        seq = "B" if sot == "A" else "A"
+        return f"My comparison. [[{sot if by_question[judged_question(request)] in categories else seq}]]"
+    return judge
+
+
+def write_questions(path: Path, questions=QUESTIONS) -> Path:
+    path.write_text("".join(json.dumps(q) + "\n" for q in questions), encoding="utf-8")
+    return path
+
+
+async def run(server: FakeLLMServer, tmp_path: Path, out: str = "out", **options) -> sotkit.evaluation.Summary:
+    options.setdefault("judge", "openai:judge")
+    options.setdefault("plots", False)
+    on_server = {"base_url": server.openai_base_url, "api_key": "k"}
+    return await sotkit.evaluate(tmp_path / "questions.jsonl", model="openai:m", out=tmp_path / out,
+                                 judge_options=on_server, **on_server, **options)
+
+
+def serve(responder) -> FakeLLMServer:
+    return FakeLLMServer(responder, latency=FAST)
+
+
+# -- the questions file --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("content, message", [
+    ("", "no questions in the file"),
+    ('{"question": "Why?"}\n{"question": "How?"\n', "line 2: not valid JSON"),
+    ('\n{"category": "x"}\n', 'line 2: "question" is missing'),
+    ('{"question": "  "}\n', '"question" must be a non-empty string'),
+    ('["How?"]\n', "line 1: a JSON object is needed"),
+    ('{"question": "How?", "catgory": "x"}\n', "unknown field(s) 'catgory'"),
+    ('{"question": "How?", "id": "a"}\n{"question": "Why?", "id": "a"}\n', "line 2: id 'a' is already used on line 1"),
+    ('{"question": "How?", "category": 3.5}\n', '"category" must be a non-empty string'),
+])
+def test_a_bad_questions_file_is_refused_before_any_call_with_the_line_and_the_fix(tmp_path, content, message):
+    path = tmp_path / "q.jsonl"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(sotkit.ConfigError, match=re.escape(message)):
+        load_questions(path)
+
+
+def test_questions_without_an_id_get_one_that_follows_the_text_not_the_line(tmp_path):
+    first = load_questions(write_questions(tmp_path / "a.jsonl", [{"question": "Why?"}, {"question": "How?"}]))
+    swapped = load_questions(write_questions(tmp_path / "b.jsonl", [{"question": "How?"}, {"question": "Why?"}]))
+    assert {q.question: q.id for q in first} == {q.question: q.id for q in swapped}
+    assert first[0].category == "general"
+
+
+# -- verdicts ------------------------------------------------------------------------------------------------
+
+def test_verdicts_are_read_only_when_there_is_exactly_one_kind():
+    assert parse_verdict("A explains more. [[A]]") == "A"
+    assert parse_verdict("[[C]]") == "C"
+    assert parse_verdict("Assistant A is better.") is None  # no bracketed verdict: not guessed
+    assert parse_verdict("[[A]] ... on reflection [[B]]") is None  # two different verdicts: ambiguous
+    assert parse_verdict("[[B]] and again [[B]]") == "B"
+
+
+def test_sot_wins_only_where_both_orders_agree():
+    assert outcome("A", "B") == "win"  # SoT shown first, then second: picked both times
+    assert outcome("B", "A") == "loss"
+    assert outcome("A", "A") == "tie"  # position bias
+    assert outcome("A", "C") == "tie"
+    assert outcome(None, "B") == "unparseable"
+
+
+# -- judging end to end ----------------------------------------------------------------------------------------
+
+async def test_a_judge_that_always_prefers_the_first_answer_yields_ties_not_wins(tmp_path):
+    write_questions(tmp_path / "questions.jsonl")
+    with serve(model(judge=lambda r: "The first one is better. [[A]]")) as server:
+        summary = await run(server, tmp_path)
+        judge_requests = [r for r in server.requests if is_judge(r)]
+    general = summary.verdicts["general"]["all"]
+    assert (general.wins, general.ties, general.losses, general.unparseable) == (0, 5, 0, 0)
+    assert summary.net_win_rate == 0.0
+    # asked twice per question, the SoT answer shown first and then second
+    assert len(judge_requests) == 10
+    assert sorted(sot_position(r) for r in judge_requests) == ["A"] * 5 + ["B"] * 5
+    assert all(r.model == "judge" for r in judge_requests)
+
+
+async def test_net_win_rate_per_category(tmp_path):
+    write_questions(tmp_path / "questions.jsonl")
+    with serve(model(judge=prefers_sot_for("health", "home"))) as server:
+        summary = await run(server, tmp_path)
+    rates = {c: t.net_win_rate for c, t in summary.verdicts["general"].items()}
+    assert rates == {"health": 1.0, "money": -1.0, "home": 1.0, "all": pytest.approx(1 / 5)}
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "| money | 2 | 0 | 0 | 2 | 0 | -1.00 |" in report
+    assert "| all | 5 | 3 | 0 | 2 | 0 | +0.20 |" in report
+
+
+async def test_an_unparseable_verdict_is_counted_as_such_and_left_out_of_the_rate(tmp_path):
+    write_questions(tmp_path / "questions.jsonl")
+    consistent = prefers_sot_for("health", "money", "home")
+
+    def judge(request):
+        return "I cannot decide between them." if judged_question(request) == "How can I pay less rent?" \
+            else consistent(request)
+    with serve(model(judge)) as server:
+        summary = await run(server, tmp_path)
+    general = summary.verdicts["general"]["all"]
+    assert (general.wins, general.unparseable, general.judged) == (4, 1, 4)
+    assert summary.net_win_rate == 1.0
+    record = next(r for r in summary.records if r["id"] == "rent")
+    assert record["judge"]["verdicts"]["general"] == {
+        "verdicts": [None, None], "outcome": "unparseable",
+        "raw": ["I cannot decide between them.", "I cannot decide between them."]}
+    assert record["error"] is None  # a judge that answered is not a failure: it is not asked again
+
+
+async def test_aspects_are_judged_each_in_both_orders(tmp_path):
+    write_questions(tmp_path / "questions.jsonl", QUESTIONS[:1])
+    with serve(model(judge=prefers_sot_for("health"))) as server:
+        summary = await run(server, tmp_path, aspects=True)
+        judge_requests = [r for r in server.requests if is_judge(r)]
+    assert len(judge_requests) == 2 * 6
+    assert sum("on one aspect only, integrity:" in r.system for r in judge_requests) == 2
+    assert {a: t["all"].net_win_rate for a, t in summary.verdicts.items()} == dict.fromkeys(
+        ["general", "coherence", "diversity", "immersion", "integrity", "relevance"], 1.0)
+
+
+async def test_each_answer_is_recorded_with_mode_usage_timings_and_retries(tmp_path):
+    write_questions(tmp_path / "questions.jsonl", QUESTIONS[:1])
+    answers = model()
+    seen: set[str] = set()
+
+    def flaky(request):  # the first sequential request gets a 503, then the answer
+        if not is_judge(request) and not is_skeleton(request) and "point" not in request.user \
+                and "sequential" not in seen:
+            seen.add("sequential")
+            return Reply("", fault=Fault.status(503))
+        return answers(request)
+    with serve(flaky) as server:
+        summary = await run(server, tmp_path, judge=None, retry=sotkit.RetryPolicy(attempts=3, max_wait_s=0.01))
+    [record] = summary.records
+    sot, seq = record["answers"]["sot"], record["answers"]["sequential"]
+    assert sot["mode"] == "sot" and sot["skeleton"] == ["Keep a schedule", "Dim the lights", "Skip late coffee"]
+    assert sot["points"] == ["Go to bed at one hour.", "Keep the room dark.", "No coffee."]
+    assert sot["calls"] == 4 and sot["retries"] == 0 and sot["route_reason"] == "mode='sot' was requested"
+    assert seq["text"] == SEQUENTIAL and seq["retries"] == 1 and seq["calls"] == 2
+    for answer in (sot, seq):
+        assert answer["output_tokens"] > 0 and answer["input_tokens"] > 0
+        assert 0 < answer["first_text_s"] <= answer["latency_s"]
+    assert record["judge"] is None and record["error"] is None
+
+
+# -- judge-free measures ---------------------------------------------------------------------------------------
+
+def test_measures_on_hand_made_answers():
+    question = "How can I improve my time management skills?"
+    points = ["To improve your time management skills, plan the day.",  # restates; shares "plan the day"
+              "Write a list and plan the day before.",
+              "Say no to meetings without an agenda."]
+    answers = {
+        "sot": {"mode": "sot", "points": points, "text": " ".join(points), "error": None,
+                "latency_s": 2.0, "output_tokens": 60},
+        "sequential": {"mode": "sequential", "points": [], "text": " ".join(["word"] * 44), "error": None,
+                       "latency_s": 8.0, "output_tokens": 120},
+    }
+    found = measures(question, answers)
+    # point 1: 7 trigrams, "plan the day" shared; point 2: 6 trigrams, "plan the day" shared; point 3: none
+    assert found["redundancy"] == pytest.approx((1 / 7 + 1 / 6 + 0) / 3)
+    assert found["restatement"] == pytest.approx(1 / 3)
+    assert found["length_ratio"] == pytest.approx((9 + 8 + 7) / 44)  # words per point: 9, 8, 7
+    assert found["speedup"] == 4.0
+    assert found["speedup_per_token"] == pytest.approx((60 / 2) / (120 / 8))
+    # a SoT request that fell back to a sequential answer has no points to measure
+    answers["sot"]["mode"] = "sequential"
+    assert measures(question, answers)["redundancy"] is None
+
+
+# -- resuming ----------------------------------------------------------------------------------------------------
+
+def comparable(path: Path) -> dict[str, object]:
+    """The last record of each id without its timings: what must not depend on interruptions."""
+    records = {}
+    for line in path.read_text().splitlines():
+        record = json.loads(line)
+        records[record["id"]] = {
+            "answers": {m: {k: v for k, v in a.items() if k not in ("latency_s", "first_text_s")}
+                        for m, a in record["answers"].items()},
+            "judge": record["judge"], "error": record["error"],
+            "measures": {k: v for k, v in record["measures"].items() if not k.startswith("speedup")},
+        }
+    return records
+
+
+async def test_a_second_run_makes_no_model_call_for_finished_questions(tmp_path):
+    write_questions(tmp_path / "questions.jsonl")
+    with serve(model(judge=prefers_sot_for("health"))) as server:
+        first = await run(server, tmp_path)
+        assert len(server.requests) == 5 * (4 + 1 + 2)  # skeleton + 3 points, sequential, judge twice
+        server.reset()
+        second = await run(server, tmp_path)
+        assert server.requests == []
+    assert second.records == first.records
+    assert len((tmp_path / "out" / "results.jsonl").read_text().splitlines()) == 5
+
+
+async def test_a_new_judge_reuses_the_answers_and_asks_only_the_judge(tmp_path):
+    write_questions(tmp_path / "questions.jsonl")
+    with serve(model(judge=prefers_sot_for("health"))) as server:
+        await run(server, tmp_path, judge=None)
+        server.reset()
+        summary = await run(server, tmp_path, judge="openai:other-judge")
+        assert len(server.requests) == 10 and all(is_judge(r) and r.model == "other-judge" for r in server.requests)
+    assert summary.verdicts["general"]["health"].net_win_rate == 1.0
+
+
+async def test_a_failed_question_is_recorded_with_its_error_and_retried_next_run(tmp_path):
+    write_questions(tmp_path / "questions.jsonl")
+    healthy = model(judge=prefers_sot_for("health"))
+    broken = {"enabled": True}
+
+    def responder(request):  # sequential answers to the rent question fail with a 400 (never retried)
+        if broken["enabled"] and "pay less rent" in request.user and not is_judge(request) \
+                and not is_skeleton(request) and "point" not in request.user:
+            return Reply("", fault=Fault.status(400))
+        return healthy(request)
+    with serve(responder) as server:
+        summary = await run(server, tmp_path)
+        assert summary.failed == ["rent"]
+        rent = next(r for r in summary.records if r["id"] == "rent")
+        assert rent["answers"]["sequential"]["error"].startswith("BadRequestError")
+        assert rent["answers"]["sot"]["error"] is None and rent["judge"] is None
+        assert "rent" in (tmp_path / "out" / "report.md").read_text()
+        broken["enabled"] = False
+        server.reset()
+        summary = await run(server, tmp_path)
+        # only the failed part is asked again: its SoT answer was kept; then the judge, twice
+        asked = server.requests
+        assert all("pay less rent" in r.user for r in asked)
+        assert [is_judge(r) for r in asked] == [False, True, True]
+    assert summary.failed == []
+    assert comparable(tmp_path / "out" / "results.jsonl")["rent"]["error"] is None
+
+
+async def test_a_run_cancelled_midway_then_rerun_gives_the_results_of_an_uninterrupted_run(tmp_path):
+    write_questions(tmp_path / "questions.jsonl")
+    results = tmp_path / "cut" / "results.jsonl"
+    slow = Latency(ttft_s=0.0, tokens_per_s=400)
+    with FakeLLMServer(model(judge=prefers_sot_for("money")), latency=slow) as server:
+        await run(server, tmp_path, out="whole")
+        with anyio.CancelScope() as scope:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(lambda: run(server, tmp_path, out="cut"))
+                while not results.exists() or len(results.read_text().splitlines()) < 2:
+                    await anyio.sleep(0.005)
+                scope.cancel()
+        kept = len(results.read_text().splitlines())
+        assert 2 <= kept < 5
+        finished = list(comparable(results))
+        server.reset()
+        await run(server, tmp_path, out="cut")
+        # nothing already finished was asked again
+        asked = {judged_question(r) if is_judge(r) else r.user for r in server.requests}
+        assert not any(q["question"] in text for q in QUESTIONS if q["id"] in finished for text in asked)
+    assert comparable(results) == comparable(tmp_path / "whole" / "results.jsonl")
+
+
+def test_sotkit_eval_interrupted_by_ctrl_c_keeps_what_it_finished_and_continues(tmp_path):
+    questions = write_questions(tmp_path / "questions.jsonl")
+    env = {**os.environ, "OPENAI_API_KEY": "k"}
+    command = [sys.executable, "-m", "sotkit.cli", "eval", str(questions), "--model", "openai:m",
+               "--judge", "openai:judge", "--no-plots"]
+    results = tmp_path / "cut" / "results.jsonl"
+    with FakeLLMServer(model(judge=prefers_sot_for("home")), latency=Latency(ttft_s=0.0, tokens_per_s=300)) as server:
+        env["OPENAI_BASE_URL"] = server.openai_base_url
+        anyio.run(lambda: run(server, tmp_path, out="whole"))
+        process = subprocess.Popen([*command, "--out", str(tmp_path / "cut")], env=env, stderr=subprocess.PIPE,
+                                   text=True)
+        deadline = time.monotonic() + 60
+        while not (results.exists() and len(results.read_text().splitlines()) >= 2) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+        assert process.returncode == 130, stderr
+        assert "rerun the same command to continue" in stderr
+        assert 2 <= len(results.read_text().splitlines()) < 5
+        again = subprocess.run([*command, "--out", str(tmp_path / "cut")], env=env, capture_output=True, text=True,
+                               timeout=120)
+        assert again.returncode == 0, again.stderr
+    assert comparable(results) == comparable(tmp_path / "whole" / "results.jsonl")
+    assert "net win rate -0.60" in again.stderr  # home: 1 win, the 4 others losses
+
+
+# -- report, plots, progress, errors ------------------------------------------------------------------------------
+
+def png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR", f"{path} is not a PNG"
+    return struct.unpack(">II", data[16:24])
+
+
+async def test_the_report_and_its_plots_are_written(tmp_path):
+    write_questions(tmp_path / "questions.jsonl")
+    with serve(model(judge=prefers_sot_for("health"))) as server:
+        summary = await run(server, tmp_path, plots=True)
+    out = tmp_path / "out"
+    report = (out / "report.md").read_text()
+    for name in ("net_win_rate.png", "speedup.png", "speedup_vs_quality.png"):
+        width, height = png_size(out / name)
+        assert width >= 400 and height >= 200 and (out / name).stat().st_size > 5000
+        assert f"![{name}]({name})" in report
+    assert "## Speed and shape (judge-free)" in report and "| health | 2 |" in report
+    assert f"| all | 5 | {summary.speedup:.2f}x |" in report
+
+
+async def test_without_a_judge_there_are_no_verdict_plots(tmp_path):
+    write_questions(tmp_path / "questions.jsonl", QUESTIONS[:2])
+    with serve(model()) as server:
+        summary = await run(server, tmp_path, judge=None, plots=True)
+    assert summary.verdicts == {} and summary.net_win_rate is None
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.png")) == ["speedup.png"]
+
+
+async def test_missing_matplotlib_is_reported_before_any_model_call(tmp_path, monkeypatch):
+    write_questions(tmp_path / "questions.jsonl")
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now raises ImportError
+    with serve(model()) as server:
+        with pytest.raises(sotkit.ConfigError, match=re.escape("pip install 'sotkit[eval]'")):
+            await run(server, tmp_path, plots=True)
+        assert server.requests == []
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"modes": ["sot"]}, "judging compares SoT with sequential answers"),
+    ({"modes": "sot,fast", "judge": None}, "choose one or both of sot, sequential"),
+    ({"aspects": True, "judge": None}, "aspects=True needs a judge"),
+    ({"concurrency": 0}, "concurrency must be"),
+])
+async def test_bad_settings_are_refused_before_any_call(tmp_path, options, message):
+    write_questions(tmp_path / "questions.jsonl")
+    with serve(model()) as server:
+        with pytest.raises(sotkit.ConfigError, match=re.escape(message)):
+            await run(server, tmp_path, **options)
+        assert server.requests == []
+
+
+def test_progress_prints_plain_lines_with_eta_speedup_and_win_rate_when_not_a_terminal():
+    import io
+
+    stream = io.StringIO()
+    record = {"error": None, "measures": {"speedup": 2.0},
+              "judge": {"verdicts": {"general": {"outcome": "win"}}}}
+    meter = Progress(3, stream=stream, every_s=3600)
+    meter.update(record)  # within every_s of the first line: not shown
+    meter.update(dict(record, measures={"speedup": 3.0}, judge={"verdicts": {"general": {"outcome": "loss"}}}))
+    meter.update(dict(record, error="sot: boom"))  # the last one is always shown
+    lines = stream.getvalue().splitlines()
+    assert lines == ["[sotkit eval] 0/3 questions",
+                     "[sotkit eval] 3/3 questions · 1 failed · speed-up 2.00x (median) · net win rate +0.33 "
+                     "(3 judged)"]
+    assert "\r" not in stream.getvalue()
+
+
+def test_the_command_exits_2_on_a_bad_questions_file(tmp_path):
+    path = tmp_path / "q.jsonl"
+    path.write_text('{"question": "Why?"}\n{"questoin": "How?"}\n')
+    done = subprocess.run([sys.executable, "-m", "sotkit.cli", "eval", str(path), "--model", "openai:m"],
+                          capture_output=True, text=True, timeout=60, env={**os.environ, "OPENAI_API_KEY": "k"})
+    assert done.returncode == 2
+    assert "line 2: unknown field(s) 'questoin'" in done.stderr
+    assert not (tmp_path / "eval-q").exists() and not Path("eval-q").exists()
+
+
+async def test_a_second_run_on_the_same_directory_at_once_is_refused(tmp_path):
+    import fcntl
+
+    write_questions(tmp_path / "questions.jsonl")
+    (tmp_path / "out").mkdir()
+    with open(tmp_path / "out" / ".lock", "w") as held, serve(model()) as server:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as a running sotkit eval holds it
+        with pytest.raises(sotkit.ConfigError, match="another sotkit eval is running on"):
+            await run(server, tmp_path)
+        assert server.requests == []
+
+
+async def test_a_results_file_cut_mid_line_is_repaired_and_the_cut_question_answered_again(tmp_path):
+    write_questions(tmp_path / "questions.jsonl", QUESTIONS[:2])
+    results = tmp_path / "out" / "results.jsonl"
+    with serve(model(judge=prefers_sot_for("health"))) as server:
+        await run(server, tmp_path)
+        whole = comparable(results)
+        lines = results.read_text().splitlines(keepends=True)
+        results.write_text(lines[0] + lines[1][: len(lines[1]) // 2])  # killed while writing the second line
+        server.reset()
+        await run(server, tmp_path)
+        assert {q for r in server.requests for q in ("fall asleep", "walk more") if q in r.user} == {"walk more"}
+    assert comparable(results) == whole
+    assert all(json.loads(line) for line in results.read_text().splitlines())
+
+
+async def test_concurrency_overlaps_questions_but_never_one_questions_two_modes(tmp_path):
+    write_questions(tmp_path / "questions.jsonl")
+    slow = Latency(ttft_s=0.05, tokens_per_s=200)
+    with FakeLLMServer(model(), latency=slow) as server:
+        await run(server, tmp_path, judge=None, concurrency=5)
+        requests = server.requests
+    span = {}  # question -> mode -> (first request in, last response out)
+    for r in requests:
+        question = next(q["question"] for q in QUESTIONS if q["question"] in r.user)
+        mode = "sot" if is_skeleton(r) or "one and only one point" in r.user else "sequential"
+        start, end = span.setdefault(question, {}).get(mode, (r.received_at, r.finished_at))
+        span[question][mode] = (min(start, r.received_at), max(end, r.finished_at))
+    assert all(modes["sot"][1] <= modes["sequential"][0] for modes in span.values())
+    starts = sorted(modes["sot"][0] for modes in span.values())
+    ends = sorted(modes["sequential"][1] for modes in span.values())
+    assert starts[-1] < ends[0]  # all five questions were under way at once
+
+
+async def test_one_mode_alone_is_answered_and_reported(tmp_path):
+    write_questions(tmp_path / "questions.jsonl", QUESTIONS[:2])
+    with serve(model()) as server:
+        summary = await run(server, tmp_path, judge=None, modes="sequential", plots=True)
+        assert not any(is_skeleton(r) for r in server.requests)
+    assert [set(r["answers"]) for r in summary.records] == [{"sequential"}, {"sequential"}]
+    assert summary.speedup is None and list((tmp_path / "out").glob("*.png")) == []
+    assert "| sleep | health | – |" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_progress_redraws_one_line_with_a_bar_on_a_terminal():
+    import io
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    stream = Terminal()
+    meter = Progress(4, stream=stream)
+    meter.update({"error": None, "measures": {"speedup": 1.5}, "judge": None})
+    meter.close()
+    frames = stream.getvalue().split("\r\033[K")
+    assert frames[1] == "[sotkit eval] [....................] 0/4 questions"
+    assert re.fullmatch(r"\[sotkit eval\] \[#####\.{15}\] 1/4 questions · ETA \d+s · speed-up 1\.50x \(median\)\n",
+                        frames[2])
