@@ -74,3 +74,14 @@ def test_withdraw_takes_back_only_the_live_points_text():
     s.finish_point(1)
     s.finish_point(2)
     assert s.text == "1. A: second\n2. B: bee"
+
+
+def test_withdraw_after_a_buffered_point_is_released_takes_back_all_its_pieces():
+    s = Stitcher()
+    s.add_point(1, "A")
+    s.add_point(2, "B")
+    s.add_text(2, "b1 ")
+    s.add_text(2, "b2")  # two pieces, buffered while point 1 writes
+    s.add_text(1, "a")
+    s.finish_point(1)  # point 2 becomes the live point and its buffer is released at once
+    assert s.withdraw(2) == "b1 b2" and s.text == "1. A: a\n2. B: "
