@@ -45,3 +45,36 @@ async def test_a_free_slot_is_taken_without_yielding_and_a_full_limit_waits():
         await anyio.sleep(0.05)
         assert ran == ["other task", "second slot"]
     assert limits.capacity.borrowed_tokens == 0
+
+
+def test_limit_bounds_and_messages():
+    TokenBucket(0.5)  # one request every two minutes is a valid budget
+    with pytest.raises(ConfigError, match="^a per-minute rate limit must be positive, got -3$"):
+        TokenBucket(-3)
+    for bad in (0, 1.5, "2"):
+        with pytest.raises(ConfigError, match=r"^max_concurrency must be a whole number of at least 1, got"):
+            ModelLimits(bad)
+    assert estimate_tokens(401, 0) == 101  # a started group of four characters is a whole token
+
+
+def test_a_bucket_holds_one_seconds_worth_and_at_least_one_unit():
+    assert TokenBucket(30).capacity == 1.0 and TokenBucket(6000).capacity == 100.0
+    limits = ModelLimits(2, rpm=120, tpm=6000)
+    assert limits.requests.capacity == 2.0 and limits.tokens.capacity == 100.0
+    assert ModelLimits(2).requests is None and ModelLimits(2).tokens is None
+
+
+async def test_admit_spends_the_request_and_token_budgets():
+    # 60 requests a minute (one a second) and 6000 tokens a minute (100 a second), on the loop's clock
+    by_requests, by_tokens = ModelLimits(4, rpm=60), ModelLimits(4, tpm=6000)
+    start = anyio.current_time()
+    await by_requests.admit(10**6)  # no token budget: the estimate is not charged
+    await by_requests.admit(10**6)
+    assert anyio.current_time() - start >= 0.9  # the second request waited for the bucket to refill
+    start = anyio.current_time()
+    await by_tokens.admit(100)
+    await by_tokens.admit(50)
+    assert anyio.current_time() - start >= 0.45  # 50 tokens at 100 a second
+    start = anyio.current_time()
+    await by_tokens.admit(10**6)  # larger than the bucket: goes once it is full, never waits forever
+    assert anyio.current_time() - start >= 0.45

@@ -1,8 +1,10 @@
 import email.utils
+import re
 import time
 
 import pytest
 
+from sotkit.errors import ConfigError
 from sotkit.retry import RetryAfterTooLong, RetryPolicy, is_retryable, retry_after_s
 
 
@@ -51,6 +53,33 @@ def test_the_wait_is_the_larger_of_backoff_and_the_server_demand():
 
 def test_a_demand_over_the_cap_fails_fast():
     error = StatusError(429, {"retry-after": "600"})
-    with pytest.raises(RetryAfterTooLong, match="600 s") as caught:
+    with pytest.raises(RetryAfterTooLong, match=re.escape("600 s, over max_wait_s=60 s; raise RetryPolicy(max_wait_s=")) \
+            as caught:
         RetryPolicy(max_wait_s=60).wait_s(1, error)
     assert caught.value.__cause__ is error
+
+
+def test_a_demand_of_exactly_the_cap_is_waited_for():
+    assert RetryPolicy(initial_wait_s=0.01, max_wait_s=7).wait_s(1, StatusError(429, {"retry-after": "7"})) == 7.0
+
+
+def test_a_demand_of_zero_or_in_the_past_means_no_wait():
+    past = email.utils.formatdate(time.time() - 3600, usegmt=True)
+    assert retry_after_s(StatusError(429, {"retry-after": "0"})) == 0.0
+    assert retry_after_s(StatusError(429, {"retry-after": past})) == 0.0
+
+
+def test_policy_bounds():
+    RetryPolicy(attempts=1, initial_wait_s=0)  # one try, no backoff: both allowed
+    with pytest.raises(ConfigError, match=re.escape("RetryPolicy(attempts=0) must be at least 1")):
+        RetryPolicy(attempts=0)
+    for waits in ({"initial_wait_s": -1}, {"max_wait_s": 0}):
+        with pytest.raises(ConfigError, match="^RetryPolicy waits must be positive$"):
+            RetryPolicy(**waits)
+
+
+def test_a_status_that_is_not_a_number_is_ignored():
+    class OddTimeout(TimeoutError):
+        status_code = "504"  # not an HTTP status an SDK would set: judged by its type instead
+
+    assert is_retryable(OddTimeout())

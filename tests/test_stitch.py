@@ -36,3 +36,52 @@ def test_a_point_that_fails_before_writing_leaves_no_header():
     assert s.text == "1. A: a"
     s.finish_point(2, skipped=True)
     assert s.text == "1. A: a"
+
+
+def test_events_name_their_point_and_empty_text_is_no_event():
+    s = Stitcher()
+    s.add_point(1, "A")
+    s.add_point(2, "B")
+    assert s.add_text(1, "") == [] and s.text == ""  # no header for nothing
+    assert [(e.text, e.index) for e in s.add_text(1, "a")] == [("1. A: ", 1), ("a", 1)]
+    s.add_text(2, "b")
+    assert [(e.text, e.index) for e in s.finish_point(1)] == [("\n2. B: ", 2), ("b", 2)]
+
+
+def test_a_point_that_finishes_empty_keeps_its_header():
+    s = Stitcher()
+    s.add_point(1, "A")
+    s.add_point(2, "B")
+    s.finish_point(1)
+    s.add_text(2, "b")
+    assert s.text == "1. A: \n2. B: b"
+
+
+def test_withdraw_takes_back_only_the_live_points_text():
+    s = Stitcher()
+    s.add_point(1, "A")
+    s.add_point(2, "B")
+    assert s.withdraw(1) == ""  # nothing released yet
+    s.add_text(1, "first ")
+    s.add_text(1, "try")
+    s.add_text(2, "buffered")
+    assert s.withdraw(2) == ""  # a later point's buffer is dropped, nothing released is touched
+    assert s.text == "1. A: first try"
+    assert s.withdraw(1) == "first try" and s.text == "1. A: "  # the header stays for the retry
+    assert s.withdraw(1) == ""
+    s.add_text(1, "second")
+    s.add_text(2, "bee")
+    s.finish_point(1)
+    s.finish_point(2)
+    assert s.text == "1. A: second\n2. B: bee"
+
+
+def test_withdraw_after_a_buffered_point_is_released_takes_back_all_its_pieces():
+    s = Stitcher()
+    s.add_point(1, "A")
+    s.add_point(2, "B")
+    s.add_text(2, "b1 ")
+    s.add_text(2, "b2")  # two pieces, buffered while point 1 writes
+    s.add_text(1, "a")
+    s.finish_point(1)  # point 2 becomes the live point and its buffer is released at once
+    assert s.withdraw(2) == "b1 b2" and s.text == "1. A: a\n2. B: "
