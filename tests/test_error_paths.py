@@ -101,16 +101,6 @@ async def test_a_tokens_per_minute_budget_spaces_requests_out():
     assert second.received_at - first.received_at >= 0.8
 
 
-async def test_without_a_budget_the_same_calls_go_at_once():
-    with FakeLLMServer("Fine.", latency=FAST) as server:
-        async with sotkit.SoT("openai:m", base_url=server.openai_base_url, api_key="k", mode="sequential",
-                              max_tokens=90) as sot:
-            for _ in range(2):
-                await sot.generate("Why?")
-    first, second = server.requests
-    assert second.received_at - first.received_at < 0.8
-
-
 class BatchThatBreaks(Provider):
     """An in-process-style model (it batches) whose batch dies after its first row finished."""
 
