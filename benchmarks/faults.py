@@ -30,7 +30,7 @@ import anyio
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import sotkit  # noqa: E402
-from sotkit.testing import FakeLLMServer, Fault, Latency, RandomFaults, RecordedRequest, Reply  # noqa: E402
+from sotkit.testing import FakeLLMServer, Fault, Latency, RecordedRequest, Reply  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 POINTS = 8

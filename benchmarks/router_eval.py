@@ -30,7 +30,7 @@ from typing import Any
 import anyio
 
 from sotkit.router import LearnedRouter, Router, make_router, read_labels, train
-from sotkit.router.learned import Labelled, Report, featurize, report
+from sotkit.router.learned import Labelled, featurize, report
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"

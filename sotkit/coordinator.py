@@ -21,7 +21,7 @@ from typing import Any, Literal
 import anyio
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
-from .errors import ConfigError, DeadlineExceeded, EchoedInstructions, PartialResultError
+from .errors import DeadlineExceeded, EchoedInstructions, PartialResultError
 from .events import (Event, PointDeltaEvent, PointDoneEvent, PointEvent, RetryEvent, RouteEvent, TextEvent,
                      WithdrawEvent)
 from .expansion import ExpansionFilter
