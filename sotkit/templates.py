@@ -96,8 +96,9 @@ class Templates:
             known = ", ".join(SAMPLE_VARIABLES)
             raise TemplateError(f"unknown template {name!r} (from {origin!r}); templates are: {known}")
         try:
-            template = self._env.from_string(source)
-            self._variables[name] = jinja2.meta.find_undeclared_variables(self._env.parse(source))
+            parsed = self._env.parse(source)  # parsed once: compiled and searched for variables
+            template = self._env.from_string(parsed)
+            self._variables[name] = jinja2.meta.find_undeclared_variables(parsed)
         except jinja2.TemplateSyntaxError as exc:
             raise TemplateError(f"template {origin!r} has a syntax error on line {exc.lineno}: {exc.message}") from exc
         if "user" not in template.blocks:
