@@ -198,18 +198,18 @@ TABLES = [
     ("vicuna", "Vicuna-80", ""), ("lima_test", "LIMA test half (515, never read)", ""),
     ("lima_dev", "LIMA dev half (515)", ""), ("lima", "LIMA, all 1,030", ""),
     ("fresh", "Fresh held-out (`router_data/fresh_heldout.jsonl`, 50)",
-     "50 questions the lead wrote on 2026-11-30, before looking at router output; never tuned on. They are not "
+     ("50 questions the lead wrote on 2026-11-30, before looking at router output; never tuned on. They are not "
      "independent of the training questions: {verbatim} are, word for word, questions of `questions.jsonl`, and "
      "{near} share half or more of their words with one (same author, same kinds). The next table leaves the "
-     "{verbatim} out."),
+     "{verbatim} out.")),
     ("fresh_unseen", "Fresh held-out, less the questions found word for word in the training questions", ""),
     ("hard", "Hard held-out (`router_data/hard_heldout.jsonl`, 40)",
-     "40 questions of the kinds the issue names (code that mentions lists, essays with sub-questions, multiple "
+     ("40 questions of the kinds the issue names (code that mentions lists, essays with sub-questions, multiple "
      "choice, puzzles, conjectures, ...), added in commit 42263f6 after the guards and training questions last "
      "changed (53abef4) and read by no script before this table: nothing was tuned on them. But the author of "
      "the guards wrote them, knowing the guards, and {near} share half or more of their words with a training "
      "question ({verbatim} word for word): read them as a check of the kinds the guards aim at, not as an "
-     "independent sample."),
+     "independent sample.")),
 ]
 
 
