@@ -19,6 +19,7 @@ if __name__ == "__main__":
     rows = read_labels(DATA)
     for features, out in (("words", DEFAULT_CLASSIFIER), ("minilm", EMBEDDING_CLASSIFIER)):
         classifier = train([r.question for r in rows], [r.sot_suitable for r in rows], features=features,
-                           threshold=0.6, info={"trained_on": "benchmarks/router_data/questions.jsonl"})
+                           threshold=0.6, categories=[r.category for r in rows],
+                           info={"trained_on": "benchmarks/router_data/questions.jsonl"})
         classifier.save(out)
         print(f"{features}: {len(rows)} questions, calibration {classifier.calibration}; wrote {out}")
