@@ -215,13 +215,14 @@ TABLES = [
 
 def markdown(results: dict[str, Any], misroutes: dict[str, list[str]]) -> str:
     lines = ["# Router evaluation", "", f"Command: `{results['command']}`", "",
-             "Labels: the SoT authors' (`shared/datasets/vicuna80.jsonl`, 80 questions; `lima_router.jsonl`, 1,030). "
+             ("Labels: the SoT authors' (`shared/datasets/vicuna80.jsonl`, 80 questions; `lima_router.jsonl`, 1,030). "
              "SoT-suitable is the positive class; 95% bootstrap intervals in brackets; *always seq.* is the accuracy "
              "of never using SoT. None of the shipped routers was trained or tuned on these sets: the default and "
              "embedding routers are trained on sotkit's own hand-written questions "
              "(`benchmarks/router_data/questions.jsonl`), the guards were written as kinds of request. LIMA is split "
              f"once (seed {results['split_seed']}) into a dev half, where misroutes were read while writing the "
-             "guards, and a test half that was never read.", ""]
+             "guards and the training questions, and a test half that was never read. The learned routers' "
+             "confidence is calibrated on categories of the training questions held out whole."), ""]
     for set_name, title, note in TABLES:
         note = note.format(**results["overlap"].get(set_name, {}))
         lines += [f"## {title}", "", *([note, ""] if note else []),
