@@ -25,6 +25,8 @@ from torch import nn
 from transformers import DynamicCache, PreTrainedModel
 from transformers.models.llama.modeling_llama import rotate_half
 
+from ..streaming import Completion, TextStream, eos_token_ids
+
 PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj")
 # RoPE variants whose frequencies depend on the sequence length cannot be re-positioned by a fixed rotation.
 _UNSUPPORTED_ROPE = {"dynamic", "longrope"}
@@ -212,7 +214,7 @@ class FocusLLM(nn.Module):
         overrides the stored config.
         """
         if isinstance(base_model, str):
-            from sotkit.engines.models import load_model
+            from ..models import load_model
 
             base_model, _ = load_model(base_model)
         if weights_path is not None and config is None:
@@ -502,32 +504,29 @@ def focus_generate(
     ``on_text`` receives each newly decoded piece of text as it is generated; generation ends at EOS, at the
     first of the ``stop`` strings (not included), or when ``should_stop()`` turns true.
     """
-    from sotkit.engines.generation import held_back
+    return focus_completion(model, tokenizer, context_ids, prompt_ids, max_new_tokens, on_text, stop=stop,
+                            should_stop=should_stop).text
 
+
+def focus_completion(
+    model: FocusLLM,
+    tokenizer,
+    context_ids: Sequence[int],
+    prompt_ids: Sequence[int],
+    max_new_tokens: int,
+    on_text: Callable[[str], None] | None = None,
+    *,
+    stop: Sequence[str] = (),
+    should_stop: Callable[[], bool] | None = None,
+) -> Completion:
+    """``focus_generate`` with the token counts and the reason it ended."""
     ids = list(context_ids) + list(prompt_ids)
     local_len = max(model.config.local_window, len(prompt_ids))
     memory, local = ids[:-local_len], ids[-local_len:]
-    tokens: list[int] = []
-    emitted = ""
-    stopped = False
-
-    def emit(token: int) -> None:
-        nonlocal emitted, stopped
-        tokens.append(token)
-        text = tokenizer.decode(tokens, skip_special_tokens=True)
-        cut = min((text.find(s) for s in stop if s in text), default=-1)
-        if cut >= 0:
-            text, stopped = text[:cut], True
-        else:
-            text = text[: len(text) - held_back(text, stop)]
-        if on_text is not None and len(text) > len(emitted):
-            on_text(text[len(emitted) :])
-        emitted = max(emitted, text, key=len)
-
+    stream = TextStream(tokenizer, stop, on_text, eos_ids=eos_token_ids(model.base, tokenizer),
+                        max_tokens=max_new_tokens, input_tokens=len(ids))
     model.generate(
-        local, max_new_tokens, memory=memory or None, eos_token_id=tokenizer.eos_token_id, on_token=emit,
-        should_stop=lambda: stopped or bool(should_stop and should_stop()),
+        local, max_new_tokens, memory=memory or None, eos_token_id=stream.eos_ids, on_token=lambda t: stream.push([t]),
+        should_stop=lambda: stream.finish_reason is not None or bool(should_stop and should_stop()),
     )
-    return emitted if stop else tokenizer.decode(tokens, skip_special_tokens=True)
-
-
+    return stream.finish("cancelled")
