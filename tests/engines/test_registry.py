@@ -34,7 +34,8 @@ def reply(request) -> str:
     if request.max_line_tokens:
         return SKELETON.removeprefix(request.prompt.prefill or "")
     title = request.prompt.user.split(".")[0]
-    return f"{title} is a warm drink. Many people enjoy {title.lower()} in the morning.\n\nIgnored after a stop."
+    text = f"{title} is a warm drink. Many people enjoy {title.lower()} in the morning.\n\nIgnored after a stop."
+    return text.removeprefix(request.prompt.prefill or "")  # a retry continues the text it was given
 
 
 class Echo(Engine):
@@ -73,6 +74,20 @@ class BatchedEcho(Echo):
             on_done(row, self._write(tokenizer, request, lambda text, row=row: on_text(row, text), should_stop))
 
 
+class BatchThatBreaks(BatchedEcho):
+    """Its batches die in the worker thread once a row has written part of its text; single calls work."""
+
+    name = "toy_batch_that_breaks"
+
+    def generate(self, tokenizer, requests, on_text, on_done, should_stop):
+        if len(requests) == 1:
+            return super().generate(tokenizer, requests, on_text, on_done, should_stop)
+        type(self).calls.append(len(requests))
+        on_done(0, self._write(tokenizer, requests[0], lambda text: on_text(0, text), should_stop))
+        on_text(1, "Coffee is a warm")
+        raise RuntimeError("the batch died")
+
+
 @pytest.fixture(autouse=True)
 def scratch_registry(monkeypatch):
     monkeypatch.setattr(registry, "_registered", dict(registry._registered))  # registrations end with the test
@@ -90,6 +105,22 @@ async def test_a_toy_engine_registered_here_answers_sot_through_local(engine):
     assert result.usage.output_tokens > 0
     # the skeleton, then the three expansions: in one batch, or one call each
     assert engine.calls == ([1, 3] if engine.batches else [1, 1, 1, 1])
+
+
+async def test_a_batch_row_that_fails_is_retried_through_the_runner_as_a_single_call():
+    registry.register(BatchThatBreaks)
+    BatchThatBreaks.calls = []
+    async with sotkit.stream("What are some warm drinks?", model="local:toy", decoding=BatchThatBreaks.name,
+                             mode="sot", stall_timeout=None) as events:
+        seen = [event async for event in events]
+    result = seen[-1].result
+    assert [p.text for p in result.points] == [
+        f"{t} is a warm drink. Many people enjoy {t.lower()} in the morning." for t in ("Tea", "Coffee", "Cocoa")]
+    # rows 2 and 3 were announced as retried and ran alone; row 2 continued the text the batch had shown
+    assert sorted(e.index for e in seen if e.type == "retry") == [2, 3]
+    assert not [e for e in seen if e.type == "withdraw"]
+    assert BatchThatBreaks.calls == [1, 3, 1, 1]
+    assert [p.attempts for p in result.points] == [1, 2, 2]
 
 
 def test_engine_options_are_checked_when_the_client_is_built():
