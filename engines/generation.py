@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from transformers import LogitsProcessor, LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
 
 from .base import Prompt
+from .errors import ConfigError
 from .streaming import Completion, FinishReason, TextStream, eos_token_ids
 
 if TYPE_CHECKING:
@@ -73,7 +74,7 @@ def stream_generate(
     rows = len(prompts)
     budgets = _per_row(max_new_tokens, rows, "max_new_tokens")
     if any(b < 1 for b in budgets):
-        raise ValueError(f"max_new_tokens must be at least 1, got {max_new_tokens!r}")
+        raise ConfigError(f"max_new_tokens must be at least 1, got {max_new_tokens!r}")
     stops = _stops_per_row(stop, rows)
     ids = [chat_token_ids(tokenizer, p) for p in prompts]
     inputs = _prefix_shared_batch(model, tokenizer, ids) if share_prefix and rows > 1 else _left_padded(tokenizer, ids)
@@ -114,7 +115,7 @@ def _per_row(value: Any, rows: int, name: str) -> list[Any]:
     """One value (an int or None) for every row, or a sequence of one per row."""
     values = [value] * rows if value is None or isinstance(value, int) else list(value)
     if len(values) != rows:
-        raise ValueError(f"{name} has {len(values)} values for {rows} prompts; give one value or one per prompt")
+        raise ConfigError(f"{name} has {len(values)} values for {rows} prompts; give one value or one per prompt")
     return values
 
 
@@ -122,7 +123,7 @@ def _stops_per_row(stop: Sequence[str] | Sequence[Sequence[str]], rows: int) -> 
     if isinstance(stop, str) or all(isinstance(s, str) for s in stop):
         return [stop] * rows  # type: ignore[list-item]  (TextStream rejects a single string)
     if len(stop) != rows:
-        raise ValueError(f"stop has {len(stop)} per-row entries for {rows} prompts")
+        raise ConfigError(f"stop has {len(stop)} per-row entries for {rows} prompts")
     return list(stop)  # type: ignore[arg-type]
 
 

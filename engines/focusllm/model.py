@@ -25,6 +25,7 @@ from torch import nn
 from transformers import DynamicCache, PreTrainedModel
 from transformers.models.llama.modeling_llama import rotate_half
 
+from ..errors import ConfigError
 from ..streaming import Completion, TextStream, eos_token_ids
 
 PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj")
@@ -452,12 +453,12 @@ class FocusLLM(nn.Module):
         """Greedy generation; returns the new token ids (stopping after an EOS id, which is included, or
         as soon as ``should_stop()`` is true after a token)."""
         if max_new_tokens < 1:
-            raise ValueError("max_new_tokens must be at least 1")
+            raise ConfigError("max_new_tokens must be at least 1")
         device = self.base.device
         prompt = torch.as_tensor(prompt_ids, dtype=torch.long, device=device)
         mem = None if memory is None else torch.as_tensor(memory, dtype=torch.long, device=device)
         if prompt.ndim != 1 or prompt.numel() == 0:
-            raise ValueError("prompt_ids must be a non-empty 1-D sequence of token ids")
+            raise ConfigError("prompt_ids must be a non-empty 1-D sequence of token ids")
         stop = {eos_token_id} if isinstance(eos_token_id, int) else set(eos_token_id or ())
         logits, state = self.prefill(prompt, mem, static=static)
         tokens: list[int] = []

@@ -23,6 +23,7 @@ from typing import Callable, Iterable, Sequence
 import torch
 from transformers import DynamicCache, PreTrainedModel, PreTrainedTokenizerBase
 
+from ..errors import ConfigError
 from ..streaming import TextStream, eos_token_ids
 
 __all__ = ["PAD_TOKEN", "DecodingStats", "LUDResult", "add_pad_token", "eos_token_ids", "generate", "pad_token_id"]
@@ -112,17 +113,17 @@ def add_pad_token(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) ->
 
 def _validate(prompt_ids: list[int], max_new_tokens: int, alpha: float, k: int, verify: bool, lookup: int) -> None:
     if not prompt_ids:
-        raise ValueError("prompt_ids is empty: pass at least one token (e.g. the chat template's output)")
+        raise ConfigError("prompt_ids is empty: pass at least one token (e.g. the chat template's output)")
     if max_new_tokens < 1:
-        raise ValueError(f"max_new_tokens must be at least 1, got {max_new_tokens}")
+        raise ConfigError(f"max_new_tokens must be at least 1, got {max_new_tokens}")
     if k < 0:
-        raise ValueError(f"k (the number of [PAD] slots) must be 0 or more, got {k}")
+        raise ConfigError(f"k (the number of [PAD] slots) must be 0 or more, got {k}")
     if alpha < 0:
-        raise ValueError(f"alpha is a probability threshold and must be >= 0, got {alpha} (use alpha > 1 to disable)")
+        raise ConfigError(f"alpha is a probability threshold and must be >= 0, got {alpha} (use alpha > 1 to disable)")
     if lookup < 0:
-        raise ValueError(f"lookup (prompt-lookup draft tokens) must be 0 or more, got {lookup}")
+        raise ConfigError(f"lookup (prompt-lookup draft tokens) must be 0 or more, got {lookup}")
     if lookup and not verify:
-        raise ValueError("lookup drafts are guesses copied from the context and need checking: pass verify=True")
+        raise ConfigError("lookup drafts are guesses copied from the context and need checking: pass verify=True")
 
 
 def _as_list(prompt_ids: torch.Tensor | Iterable[int]) -> list[int]:
