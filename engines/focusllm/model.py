@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -488,25 +489,9 @@ def save_focus_weights(model: FocusLLM, path: str | Path) -> Path:
     return model.save_focus_weights(path)
 
 
-def focus_generate(
-    model: FocusLLM,
-    tokenizer,
-    context_ids: Sequence[int],
-    prompt_ids: Sequence[int],
-    max_new_tokens: int,
-    on_text: Callable[[str], None] | None = None,
-    *,
-    stop: Sequence[str] = (),
-    should_stop: Callable[[], bool] | None = None,
-) -> str:
-    """Answer ``prompt_ids`` over a long ``context_ids`` (the context goes first); returns the new text.
-
-    The local window is at least the whole prompt, so the question is never cut into the memory.
-    ``on_text`` receives each newly decoded piece of text as it is generated; generation ends at EOS, at the
-    first of the ``stop`` strings (not included), or when ``should_stop()`` turns true.
-    """
-    return focus_completion(model, tokenizer, context_ids, prompt_ids, max_new_tokens, on_text, stop=stop,
-                            should_stop=should_stop).text
+def focus_generate(*args: Any, **kwargs: Any) -> str:
+    """The text of ``focus_completion`` (same arguments)."""
+    return focus_completion(*args, **kwargs).text
 
 
 def focus_completion(
@@ -520,7 +505,13 @@ def focus_completion(
     stop: Sequence[str] = (),
     should_stop: Callable[[], bool] | None = None,
 ) -> Completion:
-    """``focus_generate`` with the token counts and the reason it ended."""
+    """Answer ``prompt_ids`` over a long ``context_ids`` (the context goes first): the new text, its token counts
+    and why it ended.
+
+    The local window is at least the whole prompt, so the question is never cut into the memory.
+    ``on_text`` receives each newly decoded piece of text as it is generated; generation ends at EOS, at the
+    first of the ``stop`` strings (not included), at ``max_new_tokens`` or when ``should_stop()`` turns true.
+    """
     ids = list(context_ids) + list(prompt_ids)
     local_len = max(model.config.local_window, len(prompt_ids))
     memory, local = ids[:-local_len], ids[-local_len:]
