@@ -16,7 +16,7 @@ from typing import Any, Literal
 import anyio
 
 from .errors import DeadlineExceeded, EchoedInstructions, PartialResultError
-from .events import (Event, PointDeltaEvent, PointDoneEvent, PointEvent, RetryEvent, RouteEvent, TextEvent,
+from .events import (Event, PointDeltaEvent, PointDoneEvent, PointEvent, RouteEvent, TextEvent,
                      WithdrawEvent)
 from .expansion import ExpansionFilter
 from .options import check_choice, check_number, check_type
@@ -31,7 +31,6 @@ from .runner import Backend, Call, Runner, Send
 from .skeleton import LINE_TOKENS as SKELETON_LINE_TOKENS
 from .skeleton import SkeletonParser, SkeletonPoint
 from .stitch import Stitcher
-from .templates import Templates
 
 @dataclass(frozen=True)
 class RequestOptions:

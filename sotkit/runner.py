@@ -115,6 +115,7 @@ class Runner:
         requests = [c.build(backend) for c in calls]
         received: list[list[str]] = [[] for _ in calls]
         outcomes: list[tuple[str, CallUsage] | Exception | None] = [None] * len(calls)
+        error: Exception | None = None
         try:
             await self._admitted(backend, requests)
             async with backend.limits.slot():
@@ -133,8 +134,7 @@ class Runner:
                                 received[row].append(chunk)
                                 calls[row].on_text(chunk)  # a row cannot be ended alone: the batch runs on
                 watchdog.check()
-            error: Exception | None = None
-        except Exception as exc:
+        except Exception as exc:  # the rows it did not finish are retried below
             error = exc
 
         async def retry_row(row: int) -> None:
