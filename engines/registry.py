@@ -41,15 +41,20 @@ def get(name: str) -> type[Engine]:
 
 def create(name: str, model: str, options: dict[str, Any], common: str) -> Engine:
     """Build engine ``name`` for ``model``; an option it does not take is a ``ConfigError`` that lists the ones it
-    does (``common``: the options every local model takes, for the message)."""
+    does and names the engines that take it (``common``: the options every local model takes, for the message)."""
     engine = get(name)
-    takes = [p.name for p in inspect.signature(engine.__init__).parameters.values() if p.kind is p.KEYWORD_ONLY]
-    if unknown := sorted(set(options) - set(takes)):
-        own = f"decoding={name!r} takes {', '.join(f'{t}=' for t in takes)}" if takes else \
-            f"decoding={name!r} takes no options of its own"
+    if unknown := sorted(set(options) - set(_options(engine))):
+        takes = _options(engine)
+        own = f"decoding={name!r} takes " + (", ".join(f"{t}=" for t in takes) if takes else "no options of its own")
+        elsewhere = [f"{option}= is an option of decoding={other!r}" for option in unknown
+                     for other in names() if option in _options(get(other))]
         raise ConfigError(f"unknown option(s) for local models: {', '.join(unknown)}; local models take {common}; "
-                          f"{own}")
+                          + "; ".join([own, *elsewhere]))
     return engine(model, **options)
+
+
+def _options(engine: type[Engine]) -> list[str]:
+    return [p.name for p in inspect.signature(engine.__init__).parameters.values() if p.kind is p.KEYWORD_ONLY]
 
 
 def commands() -> dict[str, type[Engine]]:
