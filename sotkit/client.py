@@ -49,7 +49,8 @@ class SoT:
 
     ``model`` and ``fallback`` are ``provider:model`` strings (or ``Provider`` objects). ``base_url``,
     ``api_key``, ``client``, ``timeout`` and any other keyword not listed here configure the main model's
-    provider (``device``, ``dtype``, ``decoding``, ``focus_weights`` for ``local:`` models). Per-request settings (``mode``,
+    provider (for ``local:`` models ``device``, ``dtype``, ``decoding`` and the engine's own options, such as
+    ``alpha`` or ``focus_weights``: see ``sotkit.engines.registry``). Per-request settings (``mode``,
     ``max_points``, ``deadline``, ``on_point_error``, ...; see ``RequestOptions``) are defaults here and
     can be overridden on each call.
 
