@@ -68,8 +68,6 @@ class Engine:
     #: ``sotkit engines <command> ...`` runs ``main(argv)`` of the module ``cli_module`` (training, benchmarks)
     command: ClassVar[str | None] = None
     cli_module: ClassVar[str | None] = None
-    #: default request settings for this engine, over the SDK's local-model defaults (the user's still win)
-    request_defaults: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, model: str) -> None:
         from .models import check_available

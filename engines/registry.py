@@ -39,16 +39,18 @@ def get(name: str) -> type[Engine]:
     return _registered[name]
 
 
-def create(name: str, model: str, options: dict[str, Any], common: str) -> Engine:
+def create(name: str, model: str, options: dict[str, Any], common: str = "") -> Engine:
     """Build engine ``name`` for ``model``; an option it does not take is a ``ConfigError`` that lists the ones it
-    does and names the engines that take it (``common``: the options every local model takes, for the message)."""
+    does and names the engines that take it (``common``: the options every local model takes besides ``decoding=``,
+    for the message)."""
     engine = get(name)
     if unknown := sorted(set(options) - set(_options(engine))):
         takes = _options(engine)
         own = f"decoding={name!r} takes " + (", ".join(f"{t}=" for t in takes) if takes else "no options of its own")
         elsewhere = [f"{option}= is an option of decoding={other!r}" for option in unknown
                      for other in names() if option in _options(get(other))]
-        raise ConfigError(f"unknown option(s) for local models: {', '.join(unknown)}; local models take {common}; "
+        every = f"{common} decoding= ({', '.join(repr(n) for n in names())})".lstrip()
+        raise ConfigError(f"unknown option(s) for local models: {', '.join(unknown)}; local models take {every}; "
                           + "; ".join([own, *elsewhere]))
     return engine(model, **options)
 

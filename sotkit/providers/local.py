@@ -27,7 +27,6 @@ from .base import CallUsage, ChatRequest, Chunk, Provider
 
 _DEVICES = ("cpu", "cuda", "auto")
 _DTYPES = ("auto", "float32", "float16", "bfloat16")
-_COMMON = "device=, dtype=, decoding= (" + ", ".join(repr(n) for n in registry.names()) + ")"
 
 #: one capacity limiter per loaded model (name, device, dtype): in-process generations run one at a time
 _limiters: dict[tuple[str, str, str], anyio.CapacityLimiter] = {}
@@ -54,7 +53,7 @@ class LocalProvider(Provider):
             decoding = "focusllm" if options.get("focus_weights") else "greedy"
             if not options.get("focus_weights", True):
                 del options["focus_weights"]  # None or False: no FocusLLM
-        self.engine = registry.create(decoding, model_name, options, _COMMON)
+        self.engine = registry.create(decoding, model_name, options, common="device=, dtype=,")
         self.model = f"local:{model_name}"
         self._name = model_name
         self._device = device
@@ -62,8 +61,6 @@ class LocalProvider(Provider):
         self._key = (model_name, device, str(dtype))
         self.supports_batch = self.engine.batches
         self.supports_context = self.engine.reads_context
-        if self.engine.request_defaults:
-            self.request_defaults = MappingProxyType({**self.request_defaults, **self.engine.request_defaults})
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:
         # aclosing: a reader that stops early must close the inner generator in this task, not leave it
