@@ -110,7 +110,7 @@ class Runner:
     async def call_batch(self, calls: Sequence[Call]) -> list[tuple[str, CallUsage] | Exception]:
         """Run ``calls`` as one batched generation on the main model (``supports_batch``); return, per row, the
         model that finished it and its usage, or the error it finally failed with. Rows the batch did not finish
-        (it raised or stalled) are retried one by one through ``call``."""
+        (it raised or stalled) are each retried as a single call through ``call``, continuing their text."""
         backend = self.backends[0]
         requests = [c.build(backend) for c in calls]
         received: list[list[str]] = [[] for _ in calls]
