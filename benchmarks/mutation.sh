@@ -17,7 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 MUTMUT=$ROOT/.venv/bin/mutmut
-ALL=(retry limits stitch expansion skeleton coordinator providers)
+ALL=(retry limits stitch expansion skeleton coordinator runner providers)
 declare -A TESTS=(
     [retry]="tests/test_retry.py tests/test_reliability.py tests/test_error_paths.py"
     [limits]="tests/test_limits.py"
@@ -25,6 +25,8 @@ declare -A TESTS=(
     [expansion]="tests/test_expansion.py tests/test_coordinator.py tests/test_error_paths.py"
     [skeleton]="tests/test_skeleton.py tests/test_coordinator.py tests/test_error_paths.py"
     [coordinator]="tests/test_coordinator.py tests/test_error_paths.py tests/test_reliability.py tests/test_client.py"
+    [runner]="tests/test_reliability.py tests/test_error_paths.py tests/test_coordinator.py tests/test_client.py
+              tests/engines/test_registry.py"
     [providers]="tests/providers/test_clients.py tests/providers/test_sse.py tests/providers/test_local.py
                  tests/test_error_paths.py tests/test_testing.py tests/test_reliability.py"
 )

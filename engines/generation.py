@@ -14,29 +14,20 @@ import inspect
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from transformers import LogitsProcessor, LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
+
+from .base import Prompt
+from .errors import ConfigError
+from .streaming import Completion, FinishReason, TextStream, eos_token_ids
 
 if TYPE_CHECKING:
     import torch
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-    from sotkit.providers.base import Prompt
-
-FinishReason = Literal["stop", "eos", "length", "cancelled"]
 TextCallback = Callable[[int, str], None]
-DoneCallback = Callable[[int, "Completion"], None]
-
-
-@dataclass(frozen=True)
-class Completion:
-    """One row's result: its text (without prefill or stop string), token counts and why it ended."""
-
-    text: str
-    input_tokens: int
-    output_tokens: int
-    finish_reason: FinishReason
+DoneCallback = Callable[[int, Completion], None]
 
 
 def chat_token_ids(tokenizer: PreTrainedTokenizerBase, prompt: Prompt) -> list[int]:
@@ -83,12 +74,15 @@ def stream_generate(
     rows = len(prompts)
     budgets = _per_row(max_new_tokens, rows, "max_new_tokens")
     if any(b < 1 for b in budgets):
-        raise ValueError(f"max_new_tokens must be at least 1, got {max_new_tokens!r}")
+        raise ConfigError(f"max_new_tokens must be at least 1, got {max_new_tokens!r}")
     stops = _stops_per_row(stop, rows)
     ids = [chat_token_ids(tokenizer, p) for p in prompts]
     inputs = _prefix_shared_batch(model, tokenizer, ids) if share_prefix and rows > 1 else _left_padded(tokenizer, ids)
-    tracker = _RowTracker(tokenizer, _eos_ids(model, tokenizer), [len(i) for i in ids], budgets, stops, on_text,
-                          on_done, should_stop)
+    eos = eos_token_ids(model, tokenizer)
+    streams = [TextStream(tokenizer, row_stops, _row_callback(on_text, row), eos_ids=eos, max_tokens=budget,
+                          input_tokens=len(row_ids))
+               for row, (row_ids, budget, row_stops) in enumerate(zip(ids, budgets, stops))]
+    tracker = _RowTracker(streams, on_done, should_stop)
     line_limits = _per_row(max_line_tokens, rows, "max_line_tokens")
     newline = _newline_id(tokenizer) if any(line_limits) else None
     processors = [_ListLines(tokenizer, tracker.rows, line_limits, newline)] if newline is not None else []
@@ -104,7 +98,11 @@ def stream_generate(
         logits_processor=LogitsProcessorList(processors),
     )
     tracker.finish_all("length")  # rows still open when generate ends ran out of budget
-    return [row.completion for row in tracker.rows]  # type: ignore[misc]  (every row has finished)
+    return [row.stream.completion for row in tracker.rows]
+
+
+def _row_callback(on_text: TextCallback | None, row: int) -> Callable[[str], None] | None:
+    return None if on_text is None else lambda text: on_text(row, text)
 
 
 def _newline_id(tokenizer: PreTrainedTokenizerBase) -> int | None:
@@ -113,30 +111,20 @@ def _newline_id(tokenizer: PreTrainedTokenizerBase) -> int | None:
     return ids[-1] if ids and "\n" in tokenizer.decode(ids[-1:]) else None
 
 
-def _eos_ids(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> set[int]:
-    """Every id that ends a turn: the generation config may list several (Llama 3 has two)."""
-    configured = model.generation_config.eos_token_id
-    ids = set(configured if isinstance(configured, list) else [configured])
-    return {i for i in ids | {tokenizer.eos_token_id} if i is not None}
-
-
 def _per_row(value: Any, rows: int, name: str) -> list[Any]:
     """One value (an int or None) for every row, or a sequence of one per row."""
     values = [value] * rows if value is None or isinstance(value, int) else list(value)
     if len(values) != rows:
-        raise ValueError(f"{name} has {len(values)} values for {rows} prompts; give one value or one per prompt")
+        raise ConfigError(f"{name} has {len(values)} values for {rows} prompts; give one value or one per prompt")
     return values
 
 
 def _stops_per_row(stop: Sequence[str] | Sequence[Sequence[str]], rows: int) -> list[tuple[str, ...]]:
-    if isinstance(stop, str):
-        raise TypeError("stop must be a sequence of strings (e.g. ('\\n\\n',)), not a single string")
-    if all(isinstance(s, str) for s in stop):
-        shared = tuple(s for s in stop if s)  # type: ignore[union-attr]
-        return [shared] * rows
+    if isinstance(stop, str) or all(isinstance(s, str) for s in stop):
+        return [stop] * rows  # type: ignore[list-item]  (TextStream rejects a single string)
     if len(stop) != rows:
-        raise ValueError(f"stop has {len(stop)} per-row entries for {rows} prompts")
-    return [tuple(s for s in row if s) for row in stop]  # type: ignore[union-attr]
+        raise ConfigError(f"stop has {len(stop)} per-row entries for {rows} prompts")
+    return list(stop)  # type: ignore[arg-type]
 
 
 def _left_padded(tokenizer: PreTrainedTokenizerBase, ids: list[list[int]]) -> dict[str, Any]:
@@ -182,85 +170,50 @@ def _prefix_shared_batch(model: PreTrainedModel, tokenizer: PreTrainedTokenizerB
 
 @dataclass
 class _Row:
-    input_tokens: int
-    budget: int
-    stops: tuple[str, ...]
-    tokens: list[int]
-    emitted: int = 0  # characters of text already handed to on_text
+    stream: TextStream
     decoded: int = 0  # characters of text decoded so far
     line_tokens: int = 0  # tokens since the last newline
-    completion: Completion | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.stream.finish_reason is not None
 
 
 class _RowTracker(StoppingCriteria):
-    """Per-row stop strings, EOS, budgets, cancellation and streaming, checked after every generated token."""
+    """Every row's ``TextStream`` (stop strings, EOS, budget, streaming) fed after each generated token, plus
+    cancellation and each row's line length (for ``_ListLines``)."""
 
-    def __init__(
-        self,
-        tokenizer: PreTrainedTokenizerBase,
-        eos_ids: set[int],
-        input_tokens: list[int],
-        budgets: list[int],
-        stops: list[tuple[str, ...]],
-        on_text: TextCallback | None,
-        on_done: DoneCallback | None,
-        should_stop: Callable[[], bool] | None,
-    ) -> None:
-        self.tokenizer = tokenizer
-        self.rows = [_Row(n, b, s, []) for n, b, s in zip(input_tokens, budgets, stops)]
-        self.on_text = on_text
+    def __init__(self, streams: list[TextStream], on_done: DoneCallback | None,
+                 should_stop: Callable[[], bool] | None) -> None:
+        self.rows = [_Row(stream) for stream in streams]
         self.on_done = on_done
         self.should_stop = should_stop
-        self.eos_ids = eos_ids
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any) -> torch.BoolTensor:
         import torch
 
         last = input_ids[:, -1].tolist()
         for index, (row, token) in enumerate(zip(self.rows, last)):
-            if row.completion is None:
-                self._advance(index, row, token)
+            if not row.done:
+                if row.stream.push([token]):
+                    self._done(index, row)
+                else:
+                    text = row.stream.text
+                    row.line_tokens = 0 if "\n" in text[row.decoded :] else row.line_tokens + 1
+                    row.decoded = len(text)
         if self.should_stop is not None and self.should_stop():
             self.finish_all("cancelled")
-        return torch.tensor([row.completion is not None for row in self.rows], device=input_ids.device)
+        return torch.tensor([row.done for row in self.rows], device=input_ids.device)
 
     def finish_all(self, reason: FinishReason) -> None:
         for index, row in enumerate(self.rows):
-            if row.completion is None:
-                self._finish(index, row, self._decode(row), reason)
+            if not row.done:
+                row.stream.finish(reason)
+                self._done(index, row)
 
-    def _advance(self, index: int, row: _Row, token: int) -> None:
-        if token in self.eos_ids:
-            text = self._decode(row)  # without the end-of-turn token, which need not be a special token
-            row.tokens.append(token)
-            self._finish(index, row, text, "eos")
-            return
-        row.tokens.append(token)
-        text = self._decode(row)
-        row.line_tokens = 0 if "\n" in text[row.decoded :] else row.line_tokens + 1
-        row.decoded = len(text)
-        hits = [(found, s) for s in row.stops if (found := text.find(s, max(0, row.emitted - len(s)))) >= 0]
-        if hits:
-            self._finish(index, row, text[: min(hits)[0]], "stop")
-        elif len(row.tokens) >= row.budget:
-            self._finish(index, row, text, "length")
-        else:
-            self._emit(index, row, text[: len(text) - held_back(text, row.stops)])
-
-    def _decode(self, row: _Row) -> str:
-        return self.tokenizer.decode(row.tokens, skip_special_tokens=True)
-
-    def _finish(self, index: int, row: _Row, text: str, reason: FinishReason) -> None:
-        text = text.removesuffix("\ufffd")
-        self._emit(index, row, text)
-        row.completion = Completion(text, row.input_tokens, len(row.tokens), reason)
+    def _done(self, index: int, row: _Row) -> None:
         if self.on_done is not None:
-            self.on_done(index, row.completion)
-
-    def _emit(self, index: int, row: _Row, text: str) -> None:
-        if len(text) > row.emitted and self.on_text is not None:
-            self.on_text(index, text[row.emitted :])
-        row.emitted = max(row.emitted, len(text))
+            self.on_done(index, row.stream.completion)
 
 
 class _ListLines(LogitsProcessor):
@@ -276,13 +229,14 @@ class _ListLines(LogitsProcessor):
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         for index, (row, limit, heads) in enumerate(zip(self.rows, self.limits, self.heads)):
-            if not limit or row.completion is not None:
+            if not limit or row.done:
                 continue
             if row.line_tokens >= limit:
                 scores[index] = float("-inf")
                 scores[index, self.newline] = 0.0
                 continue
-            body = self._body(row.tokens[len(row.tokens) - row.line_tokens:])
+            tokens = row.stream.tokens
+            body = self._body(tokens[len(tokens) - row.line_tokens:])
             if len(body) == 1:
                 scores[index, [second for first, second in heads if first == body[0]]] = float("-inf")
             elif len(body) == 2:  # a line's body grows one token a step, so each opening is added once
@@ -298,16 +252,3 @@ class _ListLines(LogitsProcessor):
 
 
 _LIST_NUMBER = re.compile(r"\s*(?:\d+[.)]?)?\s*")
-
-
-def held_back(text: str, stops: Sequence[str]) -> int:
-    """How many trailing characters to hold: a partial UTF-8 character or a possible start of a stop string."""
-    if text.endswith("\ufffd"):
-        return 1 + held_back(text[:-1], stops)
-    longest = 0
-    for stop in stops:
-        for n in range(min(len(stop) - 1, len(text)), longest, -1):
-            if text.endswith(stop[:n]):
-                longest = n
-                break
-    return longest

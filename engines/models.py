@@ -16,7 +16,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sotkit.errors import ModelNotAvailableError
+from .errors import ModelNotAvailableError
 
 if TYPE_CHECKING:
     import torch

@@ -20,10 +20,9 @@ from typing import Any
 import anyio
 
 from . import ConfigError, PartialResultError, SoT, SotkitError, Usage, default_model
+from .engines import registry
 from .evaluation import cli as eval_cli
 from .router import cli as router_cli
-
-ENGINES = {"lud": "sotkit.engines.lexical_unit.cli", "focus": "sotkit.engines.focusllm.cli"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,8 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--device", help="for local: models: cpu, cuda or auto")
     ask.add_argument("--json", action="store_true", help="print the whole result as JSON at the end")
     ask.add_argument("--debug", action="store_true", help="show the traceback of an error")
-    engines = commands.add_parser("engines", help="self-hosted engines: lud (lexical units), focus (FocusLLM)")
-    engines.add_argument("engine", choices=sorted(ENGINES))
+    engine_commands = registry.commands()
+    engines = commands.add_parser("engines", help="self-hosted engines: " + ", ".join(
+        f"{command} ({engine.name})" for command, engine in sorted(engine_commands.items())))
+    engines.add_argument("engine", choices=sorted(engine_commands))
     engines.add_argument("args", nargs=argparse.REMAINDER, help="the engine's own command and options")
     eval_cli.add_parser(commands)
     router_cli.add_parser(commands)
@@ -64,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "engines":
         import importlib
 
-        return importlib.import_module(ENGINES[args.engine]).main(args.args) or 0
+        return importlib.import_module(registry.commands()[args.engine].cli_module).main(args.args) or 0
     if args.command == "eval":
         return eval_cli.main(args)
     try:

@@ -11,7 +11,8 @@ from typing import Any
 
 import anyio
 
-from .coordinator import Backend, Request, RequestOptions
+from .coordinator import Answer, RequestOptions
+from .runner import Backend
 from .errors import ConfigError
 from .events import DoneEvent, Event
 from .limits import ModelLimits
@@ -48,7 +49,8 @@ class SoT:
 
     ``model`` and ``fallback`` are ``provider:model`` strings (or ``Provider`` objects). ``base_url``,
     ``api_key``, ``client``, ``timeout`` and any other keyword not listed here configure the main model's
-    provider (``device``, ``dtype``, ``decoding``, ``focus_weights`` for ``local:`` models). Per-request settings (``mode``,
+    provider (for ``local:`` models ``device``, ``dtype``, ``decoding`` and the engine's own options, such as
+    ``alpha`` or ``focus_weights``: see ``sotkit.engines.registry``). Per-request settings (``mode``,
     ``max_points``, ``deadline``, ``on_point_error``, ...; see ``RequestOptions``) are defaults here and
     can be overridden on each call.
 
@@ -102,7 +104,7 @@ class SoT:
 
     async def generate(self, question: str, **options: Any) -> Result:
         """Answer one question; options override the client's request settings for this call."""
-        return await self._request(question, options, lambda event: None).run()
+        return await self._answer(question, options).run()
 
     async def complete(self, template: str, variables: Mapping[str, Any], **options: Any) -> Result:
         """Send one of this client's templates, rendered with ``variables``, as a single plain call: the same
@@ -122,17 +124,15 @@ class SoT:
         question = variables.pop("question", None)
         if not isinstance(question, str):
             raise ConfigError(f"complete({template!r}, ...) needs variables['question'] (a string)")
-        request = self._request(question, {**options, "mode": "sequential"}, lambda event: None,
-                                template=template, variables=variables)
-        return await request.run()
+        answer = self._answer(question, {**options, "mode": "sequential"}, template=template, variables=variables)
+        return await answer.run()
 
     def stream(self, question: str, **options: Any) -> EventStream:
         """Answer one question as a stream of events, read inside ``async with`` (see ``EventStream``)."""
-        request = self._request(question, options, None)
-        return EventStream(request)
+        return EventStream(self._answer(question, options))
 
-    def _request(self, question: str, options: dict[str, Any], send: Callable[[Event], None] | None, *,
-                 template: str = "sequential", variables: Mapping[str, Any] | None = None) -> Request:
+    def _answer(self, question: str, options: dict[str, Any], *, template: str = "sequential",
+                variables: Mapping[str, Any] | None = None) -> Answer:
         question = check_question(question)
         check_names(options, REQUEST_FIELDS, "a request (per-request options)")
         opts = dataclasses.replace(self.options, **options) if options else self.options
@@ -143,8 +143,7 @@ class SoT:
                 if ignored:
                     raise ConfigError(f"context= was given but the template(s) {', '.join(ignored)} never use "
                                       "{{ context }}, so it would be dropped; add it to those templates")
-        return Request(question, self.backends, opts, send or (lambda event: None), self._router,
-                       template=template, variables=variables)
+        return Answer(question, self.backends, opts, self._router, template=template, variables=variables)
 
     async def aclose(self) -> None:
         """Close the providers (and SDK clients) this client created; never ones passed in."""
@@ -170,8 +169,8 @@ class EventStream:
     with ``break`` would leave the calls running, as nothing would close them.
     """
 
-    def __init__(self, request: Request, on_close: Callable[[], Awaitable[None]] | None = None) -> None:
-        self._request = request
+    def __init__(self, answer: Answer, on_close: Callable[[], Awaitable[None]] | None = None) -> None:
+        self._answer = answer
         self._on_close = on_close
         self._events: AsyncIterator[Event] | None = None
         self._entered = False
@@ -193,14 +192,13 @@ class EventStream:
 
     async def _run(self) -> AsyncIterator[Event]:
         send, receive = anyio.create_memory_object_stream[Event](math.inf)
-        self._request.send = send.send_nowait
         error: Exception | None = None
 
         async def produce() -> None:
             nonlocal error
             with send:
                 try:
-                    result = await self._request.run()
+                    result = await self._answer.run(send.send_nowait)
                 except Exception as exc:  # re-raised to the reader, after the events before it
                     error = exc
                 else:

@@ -1,72 +1,36 @@
 """The request path: route, skeleton, expand, stitch, account.
 
-One ``Request`` serves one question. Calls go through ``_call``: the backends in order (the model, then the
-fallback), each under the retry policy, the model's concurrency slot (per attempt, so a sleeping retry
-holds none) and its per-minute budgets. A call's text is always one generation: a retried stream resumes
-where the broken one stopped only on a provider that continues a prefill (``supports_prefill``); elsewhere it
-restarts, and text of the broken attempt that already reached the caller is withdrawn (``WithdrawEvent``).
+One ``Answer`` serves one question. Every model call it makes goes through its ``Runner`` (``runner.py``:
+fallback, retries, limits, watchdog); this module decides which calls to make and what their text becomes.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-import time
 import warnings
-from collections.abc import Callable, Mapping
-from contextlib import aclosing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import anyio
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from .errors import DeadlineExceeded, EchoedInstructions, PartialResultError
-from .events import (Event, PointDeltaEvent, PointDoneEvent, PointEvent, RetryEvent, RouteEvent, TextEvent,
+from .events import (Event, PointDeltaEvent, PointDoneEvent, PointEvent, RouteEvent, TextEvent,
                      WithdrawEvent)
 from .expansion import ExpansionFilter
-from .limits import ModelLimits, estimate_tokens
 from .options import check_choice, check_number, check_type
-from .overlap import CallSpan, SerialServerWarning, one_at_a_time, serial_note
-from .providers.base import CallUsage, ChatRequest, Provider
+from .overlap import SerialServerWarning, one_at_a_time, serial_note
+from .providers.base import CallUsage, ChatRequest
 from .quality import Instructions
 from .question import question_view
 from .result import Mode, Point, Result, Usage
 from .router import Decision, LLMRouter, Router
-from .retry import RetryPolicy, StreamStalled, is_retryable, status_of
+from .retry import RetryPolicy
+from .runner import Backend, Call, Runner, Send
 from .skeleton import LINE_TOKENS as SKELETON_LINE_TOKENS
 from .skeleton import SkeletonParser, SkeletonPoint
 from .stitch import Stitcher
-from .templates import Templates
-
-Send = Callable[[Event], None]
-OnText = Callable[[str], bool]
-"""Receives each piece of a call's text; returns False when the rest of the call is not needed."""
-OnRestart = Callable[[], None]
-"""Called before a retry that starts a new generation: forget (and withdraw) the broken attempt's text."""
-
-#: a stream is a runaway (the server ignores max_tokens) past this many chunks, or characters, per token asked
-#: for: every text chunk holds at least one token, and tokens average about four characters
-RUNAWAY_CHUNKS_PER_TOKEN = 2
-RUNAWAY_CHARS_PER_TOKEN = 16
-
-
-
-
-@dataclass(frozen=True)
-class Backend:
-    """A provider with its templates and its limits (shared by every request through one client)."""
-
-    provider: Provider
-    templates: Templates
-    limits: ModelLimits
-    warned: set[type[Warning]] = field(default_factory=set, compare=False, repr=False)
-    """Warnings already given about this model: each is given once per client."""
-
-    @property
-    def model(self) -> str:
-        return self.provider.model
-
 
 @dataclass(frozen=True)
 class RequestOptions:
@@ -108,16 +72,23 @@ class RequestOptions:
         check_type("context", self.context, (str, type(None)), "a str or None")
 
 
-class Request:
-    def __init__(self, question: str, backends: list[Backend], options: RequestOptions, send: Send,
-                 router: Router, *, template: str = "sequential", variables: Mapping[str, Any] | None = None) -> None:
+class Answer:
+    """The work of answering one question, from routing to the stitched ``Result``: ``await answer.run(send)``.
+
+    ``SoT.generate`` and ``SoT.stream`` make one per call (``send`` receives the events; ``stream`` turns them into
+    an ``EventStream``). It holds the question, the backends (model, then fallback), the request's options and
+    router, and, as it runs, the points, the stitcher and the usage; ``result()`` is the answer as it stands.
+    """
+
+    def __init__(self, question: str, backends: list[Backend], options: RequestOptions, router: Router, *,
+                 template: str = "sequential", variables: Mapping[str, Any] | None = None) -> None:
         self.question = question
         self.template = template
         """The template of a sequential answer (another one for ``SoT.complete``), with its extra variables."""
         self.variables = dict(variables or {})
         self.backends = backends
         self.options = options
-        self.send = send
+        self.send: Send = _ignore
         self.router = router
         self.usage = Usage()
         self.points: dict[int, Point] = {}
@@ -131,11 +102,16 @@ class Request:
         self.first_point_at: float | None = None
         self.first_text_at: float | None = None
         self.skeleton_truncated = False
-        self.expansion_spans: list[CallSpan] = []  # the main model's expansion calls, to tell a serial server
 
     # -- the request path --------------------------------------------------------------------------------
 
-    async def run(self) -> Result:
+    async def run(self, send: Send | None = None) -> Result:
+        """Answer the question, sending every event to ``send``; return the result or raise (a
+        ``PartialResultError`` carries what was written)."""
+        self.send = send or _ignore
+        options = self.options
+        self.runner = Runner(self.backends, self.send, self.usage, retry=options.retry,
+                             stall_timeout=options.stall_timeout, first_token_timeout=options.first_token_timeout)
         self._started = anyio.current_time()
         with anyio.move_on_after(self.options.deadline if self.options.deadline else math.inf) as scope:
             await self._answer()
@@ -169,7 +145,7 @@ class Request:
             await self._sequential()
         else:
             self.reason = f"{reason}; {self.reason}" if self.reason else reason
-            if one_at_a_time(self.expansion_spans):
+            if one_at_a_time(self.runner.spans):
                 self._note_serial_server()
 
     async def _route(self) -> tuple[Mode, str]:
@@ -221,7 +197,7 @@ class Request:
 
         try:
             with anyio.fail_after(router.timeout):
-                await self._call(lambda b: request, on_text, None, [backend], on_restart=parts.clear)
+                await self.runner.call(Call(lambda b: request, on_text, parts.clear), [backend])
             return router.read(request, "".join(parts))
         except Exception as exc:  # noqa: BLE001 -- routing must never fail the request
             return router.fall_back(self.question, exc)
@@ -278,7 +254,7 @@ class Request:
             if prefill and backend.provider.supports_prefill:
                 parser.feed(prefill.rstrip())  # the reply continues the prefill ("1.")
             try:
-                await self._call(build, on_skeleton_text, None, on_restart=on_restart)
+                await self.runner.call(Call(build, on_skeleton_text, on_restart))
             except Exception as exc:  # keep what the skeleton wrote: two points or more still make an answer
                 skeleton_error = exc
                 self.reason = f"the skeleton call failed after {len(parser.points)} point(s): {exc!r}"
@@ -337,8 +313,7 @@ class Request:
 
     @staticmethod
     def _echo_only(point: Point, cleaner: ExpansionFilter) -> bool:
-        """Nothing but echoes of its prompt: retried once with a header prefilled where the provider takes a
-        prefill, else (or again) sent to the fallback model, else failed."""
+        """Nothing but echoes of its prompt (see ``_settle``)."""
         return cleaner.echoed and not point.text.strip()
 
     @staticmethod
@@ -349,76 +324,64 @@ class Request:
     async def _expand(self, point: Point, outline: list[Point], backends: list[Backend] | None = None,
                       retry: bool = False) -> None:
         backends = backends or self.backends
-        cleaner = self._expansion_filter(point, outline, backends)
+        call, cleaner = self._expansion_call(point, outline, backends, retry)
+        try:
+            outcome: tuple[str, CallUsage] | Exception = await self.runner.call(call, backends)
+        except Exception as exc:  # recorded; run() raises or skips once every other point is done
+            outcome = exc
+        then = self._settle(point, cleaner[0], outcome, backends, retry)
+        if then == "retry":
+            await self._expand(point, outline, backends, retry=True)
+        elif then == "fallback":
+            await self._expand(point, outline, backends[1:])
+
+    async def _expand_batch(self, points: list[Point], outline: list[Point], retry: bool = False) -> None:
+        """In-process models expand every point in one batched generation (the runner retries a row the batch did
+        not finish as a single call)."""
+        calls, cleaners = zip(*(self._expansion_call(p, outline, self.backends, retry) for p in points))
+        outcomes = await self.runner.call_batch(calls)
+        then = [self._settle(p, c[0], o, self.backends, retry) for p, c, o in zip(points, cleaners, outcomes)]
+        async with anyio.create_task_group() as tg:
+            if again := [p for p, t in zip(points, then) if t == "retry"]:
+                tg.start_soon(self._expand_batch, again, outline, True)
+            for point in [p for p, t in zip(points, then) if t == "fallback"]:
+                tg.start_soon(self._expand, point, outline, self.backends[1:])
+
+    def _expansion_call(self, point: Point, outline: list[Point], backends: list[Backend],
+                        retry: bool) -> tuple[Call, list[ExpansionFilter]]:
+        """The call that writes ``point``, and (in a one-item list) the filter its text goes through: a retry that
+        starts a new generation replaces it and withdraws what was shown."""
+        cleaner = [self._expansion_filter(point, outline, backends)]
 
         def on_text(raw: str) -> bool:
-            self._point_text(point, cleaner.feed(raw))
-            return not cleaner.finished  # it ran on into the next point
+            self._point_text(point, cleaner[0].feed(raw))
+            return not cleaner[0].finished  # it ran on into the next point
 
         def on_restart() -> None:
-            nonlocal cleaner
-            cleaner = self._expansion_filter(point, outline, backends)
+            cleaner[0] = self._expansion_filter(point, outline, backends)
             self._withdraw(point)
 
-        try:
-            point.model, usage = await self._call(lambda b: self._expand_request(b, point, outline, retry), on_text,
-                                                  point, backends, on_restart=on_restart)
-        except Exception as exc:  # recorded; run() raises or skips once every other point is done
+        return Call(lambda b: self._expand_request(b, point, outline, retry), on_text, on_restart, point), cleaner
+
+    def _settle(self, point: Point, cleaner: ExpansionFilter, outcome: tuple[str, CallUsage] | Exception,
+                backends: list[Backend], retry: bool) -> Literal["retry", "fallback"] | None:
+        """Finish or fail a point whose call ended; or say what to try next when it only echoed its prompt: a
+        retry with a header prefilled, where the provider takes a prefill, else (or again) the fallback model."""
+        if isinstance(outcome, Exception):
             self._point_text(point, cleaner.finish())
-            self._fail(point, exc)
-            return
+            self._fail(point, outcome)
+            return None
+        point.model, usage = outcome
         self._point_text(point, cleaner.finish(cut=usage.output_tokens >= self.options.point_max_tokens))
         if not self._echo_only(point, cleaner):
             self._finish_point(point)
         elif not retry and backends[0].provider.supports_prefill:
-            await self._expand(point, outline, backends, retry=True)
+            return "retry"
         elif len(backends) > 1:
-            await self._expand(point, outline, backends[1:])
+            return "fallback"
         else:
             self._fail(point, self._echo_error(point, retry))
-
-    async def _expand_batch(self, points: list[Point], outline: list[Point], retry: bool = False) -> None:
-        """In-process models expand every point in one batched generation (a row ends with its usage)."""
-        backend = self.backends[0]
-        cleaners = [self._expansion_filter(p, outline, self.backends) for p in points]
-        requests = [self._expand_request(backend, p, outline, retry) for p in points]
-        finished: set[int] = set()
-        cut: set[int] = set()  # rows that ended at their token budget
-        error: Exception | None = None
-        try:
-            async with backend.limits.slot():
-                self.usage.calls += 1  # one batched call
-                for p in points:
-                    p.attempts += 1
-                async with aclosing(backend.provider.stream_batch(requests)) as rows:
-                    async for row, chunk in rows:
-                        if isinstance(chunk, CallUsage):
-                            self._account(chunk, calls=0)
-                            finished.add(row)
-                            if chunk.output_tokens >= self.options.point_max_tokens:
-                                cut.add(row)
-                        else:
-                            self._point_text(points[row], cleaners[row].feed(chunk))
-        except Exception as exc:
-            error = exc
-        to_fallback, to_retry = [], []
-        for row, (point, cleaner) in enumerate(zip(points, cleaners)):
-            self._point_text(point, cleaner.finish(cut=row in cut))
-            echo_only = self._echo_only(point, cleaner)
-            if (error is None or row in finished) and not echo_only:
-                point.model = backend.model
-                self._finish_point(point)
-            elif echo_only and not retry and backend.provider.supports_prefill:
-                to_retry.append(point)
-            elif (echo_only or not cleaner.raw) and len(self.backends) > 1:
-                to_fallback.append(point)
-            else:
-                self._fail(point, self._echo_error(point, retry) if echo_only else error)
-        async with anyio.create_task_group() as tg:
-            if to_retry:
-                tg.start_soon(self._expand_batch, to_retry, outline, True)
-            for point in to_fallback:
-                tg.start_soon(self._expand, point, outline, self.backends[1:])
+        return None
 
     async def _sequential(self) -> None:
         def on_text(text: str) -> bool:
@@ -431,114 +394,8 @@ class Request:
                 self.send(WithdrawEvent(None, self.sequential_text))
                 self.sequential_text = ""
 
-        await self._call(lambda b: self._request(b, self.template, self.options.max_tokens, **self.variables),
-                         on_text, None, on_restart=on_restart)
-
-    # -- one call, through retries and fallbacks ----------------------------------------------------------
-
-    async def _call(self, build: Callable[[Backend], ChatRequest], on_text: OnText, point: Point | None,
-                    backends: list[Backend] | None = None, *, on_restart: OnRestart) -> tuple[str, CallUsage]:
-        """Stream one completion through the backends in order; return the model that finished it and the
-        usage of its last attempt."""
-        received: list[str] = []  # the current generation's raw text: a retry continues it, or restarts
-        error: Exception | None = None
-        for backend in backends or self.backends:
-            try:
-                return backend.model, await self._call_backend(backend, build(backend), on_text, point, received,
-                                                               on_restart)
-            except Exception as exc:
-                error = exc
-        assert error is not None
-        raise error
-
-    async def _call_backend(self, backend: Backend, request: ChatRequest, on_text: OnText, point: Point | None,
-                            received: list[str], on_restart: OnRestart) -> CallUsage:
-        policy = self.options.retry
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(policy.attempts),
-            wait=lambda state: policy.wait_s(state.attempt_number, state.outcome.exception()),
-            # read after a failure: a provider's list may name SDK classes it imports at its first call
-            retry=retry_if_exception(lambda exc: is_retryable(exc, backend.provider.transient_errors)),
-            before_sleep=lambda state: self._on_retry(state, point),
-            sleep=anyio.sleep,
-            reraise=True,
-        )
-        prompt_chars = len(request.prompt.user) + len(request.prompt.system or "")
-        async for attempt in retrying:
-            with attempt:
-                await backend.provider.ready()
-                await backend.limits.admit(estimate_tokens(prompt_chars, request.max_tokens))
-                async with backend.limits.slot():
-                    if received and not backend.provider.supports_prefill:
-                        received.clear()  # a new generation: what the broken one wrote goes
-                        on_restart()
-                    usage = await self._attempt(backend, self._resume(backend, request, received), on_text,
-                                                point, received)
-        return usage
-
-    @staticmethod
-    def _resume(backend: Backend, request: ChatRequest, received: list[str]) -> ChatRequest:
-        """The request for the next attempt: on a provider that continues a prefill, the text received so far
-        is appended to it."""
-        done = "".join(received)
-        if not done or not backend.provider.supports_prefill:
-            return request
-        prompt = dataclasses.replace(request.prompt, prefill=(request.prompt.prefill or "") + done)
-        return dataclasses.replace(request, prompt=prompt)
-
-    async def _attempt(self, backend: Backend, request: ChatRequest, on_text: OnText, point: Point | None,
-                       received: list[str]) -> CallUsage:
-        if point is not None:
-            point.attempts += 1
-        usage = CallUsage()
-        stall = self.options.stall_timeout or math.inf
-        # Progress is text: the watchdog runs from the call's start (first_token_timeout) and only text pushes
-        # it on (stall_timeout), so keep-alives and text-free events cannot hold a call open forever.
-        # One watchdog scope around the whole stream, its deadline pushed on by the chunks: a scope entered
-        # per chunk would interleave with any cancel scope the provider's generator holds across yields.
-        # Moving the scope's timer for every chunk cost 5% of the client's CPU with hundreds of streams, so it
-        # moves at most every quarter timeout, with a quarter to spare: a stall is caught after 1-1.25 timeouts.
-        spare = stall / 4
-        push_at = -math.inf
-        first = self.options.first_token_timeout
-        chunks = chars = 0
-        runaway = False
-        sent, first_text, last_text = time.monotonic(), None, None
-        with anyio.CancelScope(deadline=anyio.current_time() + (first or math.inf)) as watchdog:
-            try:
-                async with aclosing(backend.provider.stream(request)) as stream:
-                    async for chunk in stream:
-                        if isinstance(chunk, CallUsage):
-                            usage = chunk
-                            continue
-                        if not chunk:
-                            continue
-                        if (now := time.monotonic()) >= push_at:
-                            watchdog.deadline = anyio.current_time() + stall + spare
-                            push_at = now + spare
-                        first_text, last_text = first_text or now, now
-                        received.append(chunk)
-                        chunks, chars = chunks + 1, chars + len(chunk)
-                        # A server that ignores max_tokens would stream forever: end it as if at the limit.
-                        runaway = (chunks > RUNAWAY_CHUNKS_PER_TOKEN * request.max_tokens + 8
-                                   or chars > RUNAWAY_CHARS_PER_TOKEN * request.max_tokens + 64)
-                        if not on_text(chunk) or runaway:
-                            # Stop paying for text that will be thrown away; the usage the provider would have
-                            # reported last is estimated (a runaway is charged its whole budget).
-                            prompt = request.prompt
-                            usage = CallUsage.estimate(len(prompt.system or "") + len(prompt.user),
-                                                       sum(map(len, received)))
-                            if runaway:
-                                usage = dataclasses.replace(usage, output_tokens=request.max_tokens)
-                            break
-            finally:
-                self._account(usage)
-        if watchdog.cancelled_caught:
-            waited = f"{first} s for the first text" if not chunks else f"{self.options.stall_timeout} s for more text"
-            raise StreamStalled(f"{backend.model} sent no text in {waited}")
-        if point is not None and backend is self.backends[0] and first_text is not None:
-            self.expansion_spans.append(CallSpan(sent, first_text, last_text))
-        return usage
+        await self.runner.call(Call(lambda b: self._request(b, self.template, self.options.max_tokens,
+                                                            **self.variables), on_text, on_restart))
 
     # -- bookkeeping ---------------------------------------------------------------------------------------
 
@@ -569,18 +426,9 @@ class Request:
                 self.first_text_at = anyio.current_time() - self._started
             self.send(event)
 
-    def _on_retry(self, state: RetryCallState, point: Point | None) -> None:
-        error = state.outcome.exception()
-        self.send(RetryEvent(point.index if point else None, state.attempt_number, status_of(error),
-                             state.next_action.sleep if state.next_action else 0.0,
-                             f"{type(error).__name__}: {error}"[:300]))
-
-    def _account(self, usage: CallUsage, calls: int = 1) -> None:
-        self.usage.add(Usage(usage.input_tokens, usage.output_tokens, calls, estimated_calls=int(usage.estimated)))
-
     def _note_serial_server(self) -> None:
         backend = self.backends[0]
-        note = serial_note(backend.model, len(self.expansion_spans))
+        note = serial_note(backend.model, len(self.runner.spans))
         self.reason = f"{self.reason}; {note}"
         if SerialServerWarning not in backend.warned:
             backend.warned.add(SerialServerWarning)
@@ -597,3 +445,7 @@ class Request:
         result.timings.first_point_at = self.first_point_at
         result.timings.first_text_at = self.first_text_at
         return result
+
+
+def _ignore(event: Event) -> None:
+    """Where events go when nobody listens (``SoT.generate``)."""

@@ -1,31 +1,37 @@
 """One exception tree: everything sotkit raises on its own account is a ``SotkitError``.
 
-Provider failures keep the SDK's own exception as ``__cause__`` so callers can still match on
-``openai.RateLimitError`` and friends.
+    SotkitError
+    ├── ConfigError (also a ValueError)
+    │   ├── TemplateError
+    │   └── ModelNotAvailableError
+    ├── StreamError
+    ├── StreamStalled (also a TimeoutError)
+    ├── RetryAfterTooLong
+    ├── EchoedInstructions
+    └── PartialResultError
+        └── DeadlineExceeded (also a TimeoutError)
+
+A provider's own failure (``openai.RateLimitError``, ``anthropic.APIStatusError``, ...) reaches the caller as
+itself when a single call fails, and as the ``__cause__`` of a ``PartialResultError`` when some points of an
+answer were written. The root and the configuration errors live in ``sotkit.engines.errors``, so that the
+engines raise them without importing the SDK.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .engines.errors import ConfigError, ModelNotAvailableError, SotkitError
+
 if TYPE_CHECKING:
     from .result import Result
 
-
-class SotkitError(Exception):
-    """Base class of every error sotkit raises."""
-
-
-class ConfigError(SotkitError, ValueError):
-    """Bad input found before any network traffic: a model string, a limit, a missing key."""
+__all__ = ["ConfigError", "DeadlineExceeded", "EchoedInstructions", "ModelNotAvailableError", "PartialResultError",
+           "RetryAfterTooLong", "SotkitError", "StreamError", "StreamStalled", "TemplateError"]
 
 
 class TemplateError(ConfigError):
     """A prompt template that does not load or render; the message names the file."""
-
-
-class ModelNotAvailableError(ConfigError):
-    """A local model (or its optional dependencies) is not installed; the message says how to install it."""
 
 
 class StreamError(SotkitError):
@@ -41,6 +47,15 @@ class StreamError(SotkitError):
         super().__init__(message)
         self.status_code = status_code
         self.raw = raw
+
+
+class StreamStalled(SotkitError, TimeoutError):
+    """A call sent no text for ``first_token_timeout`` (from its start) or ``stall_timeout`` (between pieces)
+    seconds; it is retried like a timeout."""
+
+
+class RetryAfterTooLong(SotkitError):
+    """The server asked to wait longer than the policy's ``max_wait_s``; failing now instead of sleeping."""
 
 
 class EchoedInstructions(SotkitError):

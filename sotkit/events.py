@@ -51,6 +51,8 @@ class PointDeltaEvent:
 
 @dataclass(frozen=True)
 class PointDoneEvent:
+    """Point ``index`` is finished; ``text`` is its whole expansion (the ``PointDeltaEvent``s joined)."""
+
     index: int
     text: str
     type: Literal["point_done"] = "point_done"
@@ -86,6 +88,8 @@ class WithdrawEvent:
 
 @dataclass(frozen=True)
 class DoneEvent:
+    """The last event of a stream that succeeded: the whole ``Result``, as ``generate`` would return it."""
+
     result: Result
     type: Literal["done"] = "done"
 

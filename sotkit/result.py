@@ -46,6 +46,12 @@ class Timings:
 
 @dataclass
 class Point:
+    """One skeleton point of a SoT answer and its expansion.
+
+    ``index`` is its number in the skeleton (from 1), ``title`` its skeleton line, ``text`` its expansion (without
+    the title), ``attempts`` how many calls tried to write it (a batched generation counts once per point).
+    """
+
     index: int
     title: str
     text: str = ""
@@ -66,6 +72,10 @@ class Point:
 
 @dataclass
 class Result:
+    """A finished answer: ``text`` is the stitched answer (the points in skeleton order, or the sequential answer),
+    ``mode`` how it was written, ``model`` the request's model, ``points`` the skeleton's points with their text
+    (empty for a sequential answer), ``usage`` and ``timings`` summed over every call."""
+
     text: str
     mode: Mode
     model: str

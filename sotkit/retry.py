@@ -11,17 +11,12 @@ import random
 import time
 from dataclasses import dataclass
 
-from .errors import ConfigError, SotkitError
+from .errors import ConfigError, RetryAfterTooLong, StreamStalled
+
+__all__ = ["RETRYABLE_STATUS", "RetryAfterTooLong", "RetryPolicy", "StreamStalled", "is_retryable", "retry_after_s",
+           "status_of"]
 
 RETRYABLE_STATUS = frozenset({408, 409, 429})
-
-
-class StreamStalled(TimeoutError):
-    """No bytes arrived for ``stall_timeout`` seconds in the middle of a call."""
-
-
-class RetryAfterTooLong(SotkitError):
-    """The server asked to wait longer than the policy's ``max_wait_s``; failing now instead of sleeping."""
 
 
 @dataclass(frozen=True)

@@ -102,13 +102,16 @@ async def test_a_tokens_per_minute_budget_spaces_requests_out():
 
 
 class BatchThatBreaks(Provider):
-    """An in-process-style model (it batches) whose batch dies after its first row finished."""
+    """An in-process-style model (it batches) whose batch dies after its first row finished, and that fails every
+    expansion it is asked for alone (the runner retries an unfinished row as a single call)."""
 
     model = "test:batch"
     supports_prefill = True
     supports_batch = True
 
     async def stream(self, request):
+        if request.max_line_tokens is None:  # not the skeleton
+            raise ConnectionError("the worker is still dead")
         yield " Sleep well\n2. Eat less sugar\n3. Move daily"
         yield CallUsage(10, 12)
 
@@ -119,23 +122,29 @@ class BatchThatBreaks(Provider):
         raise ConnectionError("the worker died")
 
 
+QUICK_RETRY = sotkit.RetryPolicy(attempts=2, initial_wait_s=0.01)
+
+
 async def test_a_broken_batch_keeps_its_finished_rows_and_sends_the_rest_to_the_fallback():
     # guards: finished rows dropped with the failed ones, and the fallback never used for batched points
     with FakeLLMServer(faulty({}), latency=FAST) as server:
         backup = create_provider("openai:backup", base_url=server.openai_base_url, api_key="k")
-        async with sotkit.SoT(BatchThatBreaks(), fallback=backup, mode="sot") as sot:
+        async with sotkit.SoT(BatchThatBreaks(), fallback=backup, mode="sot", retry=QUICK_RETRY) as sot:
             result = await sot.generate("How can I be healthier?")
         await backup.aclose()
     assert [p.text for p in result.points] == ["Row one, written in the batch.", TEXTS[2], TEXTS[3]]
     assert [p.model for p in result.points] == ["test:batch", "openai:backup", "openai:backup"]
+    # the batch, two single attempts on the model, then the fallback's
+    assert [p.attempts for p in result.points] == [1, 4, 4]
     assert sorted(point_of(r) for r in server.requests) == [2, 3]
 
 
 async def test_a_broken_batch_without_a_fallback_fails_only_its_unfinished_points():
-    async with sotkit.SoT(BatchThatBreaks(), mode="sot") as sot:
+    async with sotkit.SoT(BatchThatBreaks(), mode="sot", retry=QUICK_RETRY) as sot:
         with pytest.raises(sotkit.PartialResultError) as caught:
             await sot.generate("How can I be healthier?")
     partial = caught.value.partial
     assert [(p.done, p.failed) for p in partial.points] == [(True, False), (False, True), (False, True)]
+    assert isinstance(caught.value.__cause__, ConnectionError)
     assert partial.points[0].text == "Row one, written in the batch."
     assert isinstance(caught.value.__cause__, ConnectionError)

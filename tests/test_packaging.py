@@ -33,6 +33,15 @@ def test_the_wheel_carries_prompts_and_engines(wheel: Path):
     assert not any(n.startswith(("engines/", "prompts/", "tests/")) for n in names)
 
 
+def test_every_package_in_the_repository_is_in_the_wheel(wheel: Path):
+    import zipfile
+
+    names = set(zipfile.ZipFile(wheel).namelist())
+    found = [f"sotkit/{p.relative_to(ROOT / 'sotkit').as_posix()}" for p in (ROOT / "sotkit").rglob("__init__.py")]
+    found += [f"sotkit/engines/{p.relative_to(ROOT / 'engines').as_posix()}" for p in (ROOT / "engines").rglob("__init__.py")]
+    assert len(found) >= 8 and [f for f in found if f not in names] == []
+
+
 def test_the_wheel_works_in_a_fresh_venv_without_the_repo(wheel: Path, tmp_path: Path):
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=False)
@@ -55,3 +64,21 @@ def test_the_wheel_works_in_a_fresh_venv_without_the_repo(wheel: Path, tmp_path:
     help_text = subprocess.run([env_dir / "bin" / "sotkit", "--help"], capture_output=True, text=True,
                                check=True, cwd=tmp_path).stdout
     assert "ask" in help_text
+
+
+def test_the_engines_never_import_the_sdk():
+    """Dependencies run one way: sotkit/ uses engines/; engines/ imports only itself, by relative imports that
+    stay inside it (installed as sotkit.engines, ``from ...x`` in engines/lexical_unit/ would reach the SDK)."""
+    import ast
+
+    offending = []
+    for path in (ROOT / "engines").rglob("*.py"):
+        where = path.relative_to(ROOT)
+        depth = len(where.parts) - 1  # how many levels up a relative import may go and stay in engines/
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                offending += [f"{where}: {a.name}" for a in node.names if a.name.split(".")[0] in ("sotkit", "engines")]
+            elif isinstance(node, ast.ImportFrom) and (node.level > depth or (
+                    node.level == 0 and (node.module or "").split(".")[0] in ("sotkit", "engines"))):
+                offending.append(f"{where}: from {'.' * node.level}{node.module or ''}")
+    assert offending == []

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import torch
 
-from sotkit.engines.focusllm.model import FocusLLM
-from sotkit.engines.focusllm.passkey import accuracy_table, as_dicts, run_passkey
-from sotkit.engines.models import synchronize
+from .model import FocusLLM
+from .passkey import accuracy_table, as_dicts, run_passkey
+from ..models import synchronize
 
 
 def _status_kib(field: str) -> int:

@@ -12,7 +12,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from sotkit.engines.models import cache_dir, device_name, load_model
+from ..models import device_name, load_model
+from .engine import default_weights_path
 
 
 def _ints(text: str) -> list[int]:
@@ -32,11 +33,6 @@ def _plan(text: str) -> list[tuple[str, list[int]]]:
             raise argparse.ArgumentTypeError(f"bad passkey plan entry {part!r}; expected e.g. focusllm:4096,16384")
         plan.append((method, _ints(lengths)))
     return plan
-
-
-def default_weights_path(base: str) -> Path:
-    """Where ``train`` writes and ``bench`` reads FocusLLM weights for ``base`` unless told otherwise."""
-    return cache_dir() / "focusllm" / f"{Path(base).name}.safetensors"
 
 
 def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
@@ -84,7 +80,7 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
 def _load(args: argparse.Namespace, config=None, weights: Path | None = None, dtype: str | None = "float32"):
     import torch
 
-    from sotkit.engines.focusllm.model import FocusLLM
+    from .model import FocusLLM
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -97,8 +93,8 @@ def _load(args: argparse.Namespace, config=None, weights: Path | None = None, dt
 
 
 def _train(args: argparse.Namespace) -> dict:
-    from sotkit.engines.focusllm.model import FocusConfig
-    from sotkit.engines.focusllm.train import TrainConfig, evaluate, stdlib_corpus, token_stream, train
+    from .model import FocusConfig
+    from .train import TrainConfig, evaluate, stdlib_corpus, token_stream, train
 
     config = FocusConfig(args.chunk_size, args.local_window, args.fragment_len)
     model, tokenizer = _load(args, None if args.resume else config, args.resume)
@@ -141,8 +137,8 @@ def _train(args: argparse.Namespace) -> dict:
 def _bench(args: argparse.Namespace) -> dict:
     from dataclasses import asdict, replace
 
-    from sotkit.engines.focusllm.bench import passkey_benchmark, prefill_benchmark
-    from sotkit.engines.focusllm.model import FocusConfig, read_focus_config
+    from .bench import passkey_benchmark, prefill_benchmark
+    from .model import FocusConfig, read_focus_config
 
     weights = None if args.untrained else (args.weights or default_weights_path(args.base))
     if weights is not None and not weights.exists():

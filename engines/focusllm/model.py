@@ -19,11 +19,15 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
 from transformers import DynamicCache, PreTrainedModel
 from transformers.models.llama.modeling_llama import rotate_half
+
+from ..errors import ConfigError
+from ..streaming import Completion, TextStream, eos_token_ids
 
 PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj")
 # RoPE variants whose frequencies depend on the sequence length cannot be re-positioned by a fixed rotation.
@@ -212,7 +216,7 @@ class FocusLLM(nn.Module):
         overrides the stored config.
         """
         if isinstance(base_model, str):
-            from sotkit.engines.models import load_model
+            from ..models import load_model
 
             base_model, _ = load_model(base_model)
         if weights_path is not None and config is None:
@@ -450,12 +454,12 @@ class FocusLLM(nn.Module):
         """Greedy generation; returns the new token ids (stopping after an EOS id, which is included, or
         as soon as ``should_stop()`` is true after a token)."""
         if max_new_tokens < 1:
-            raise ValueError("max_new_tokens must be at least 1")
+            raise ConfigError("max_new_tokens must be at least 1")
         device = self.base.device
         prompt = torch.as_tensor(prompt_ids, dtype=torch.long, device=device)
         mem = None if memory is None else torch.as_tensor(memory, dtype=torch.long, device=device)
         if prompt.ndim != 1 or prompt.numel() == 0:
-            raise ValueError("prompt_ids must be a non-empty 1-D sequence of token ids")
+            raise ConfigError("prompt_ids must be a non-empty 1-D sequence of token ids")
         stop = {eos_token_id} if isinstance(eos_token_id, int) else set(eos_token_id or ())
         logits, state = self.prefill(prompt, mem, static=static)
         tokens: list[int] = []
@@ -485,7 +489,12 @@ def save_focus_weights(model: FocusLLM, path: str | Path) -> Path:
     return model.save_focus_weights(path)
 
 
-def focus_generate(
+def focus_generate(*args: Any, **kwargs: Any) -> str:
+    """The text of ``focus_completion`` (same arguments)."""
+    return focus_completion(*args, **kwargs).text
+
+
+def focus_completion(
     model: FocusLLM,
     tokenizer,
     context_ids: Sequence[int],
@@ -495,39 +504,21 @@ def focus_generate(
     *,
     stop: Sequence[str] = (),
     should_stop: Callable[[], bool] | None = None,
-) -> str:
-    """Answer ``prompt_ids`` over a long ``context_ids`` (the context goes first); returns the new text.
+) -> Completion:
+    """Answer ``prompt_ids`` over a long ``context_ids`` (the context goes first): the new text, its token counts
+    and why it ended.
 
     The local window is at least the whole prompt, so the question is never cut into the memory.
     ``on_text`` receives each newly decoded piece of text as it is generated; generation ends at EOS, at the
-    first of the ``stop`` strings (not included), or when ``should_stop()`` turns true.
+    first of the ``stop`` strings (not included), at ``max_new_tokens`` or when ``should_stop()`` turns true.
     """
-    from sotkit.engines.generation import held_back
-
     ids = list(context_ids) + list(prompt_ids)
     local_len = max(model.config.local_window, len(prompt_ids))
     memory, local = ids[:-local_len], ids[-local_len:]
-    tokens: list[int] = []
-    emitted = ""
-    stopped = False
-
-    def emit(token: int) -> None:
-        nonlocal emitted, stopped
-        tokens.append(token)
-        text = tokenizer.decode(tokens, skip_special_tokens=True)
-        cut = min((text.find(s) for s in stop if s in text), default=-1)
-        if cut >= 0:
-            text, stopped = text[:cut], True
-        else:
-            text = text[: len(text) - held_back(text, stop)]
-        if on_text is not None and len(text) > len(emitted):
-            on_text(text[len(emitted) :])
-        emitted = max(emitted, text, key=len)
-
+    stream = TextStream(tokenizer, stop, on_text, eos_ids=eos_token_ids(model.base, tokenizer),
+                        max_tokens=max_new_tokens, input_tokens=len(ids))
     model.generate(
-        local, max_new_tokens, memory=memory or None, eos_token_id=tokenizer.eos_token_id, on_token=emit,
-        should_stop=lambda: stopped or bool(should_stop and should_stop()),
+        local, max_new_tokens, memory=memory or None, eos_token_id=stream.eos_ids, on_token=lambda t: stream.push([t]),
+        should_stop=lambda: stream.finish_reason is not None or bool(should_stop and should_stop()),
     )
-    return emitted if stop else tokenizer.decode(tokens, skip_special_tokens=True)
-
-
+    return stream.finish("cancelled")

@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from sotkit.engines.focusllm.model import FocusLLM
+from .model import FocusLLM
 
 CORPUS_SUFFIXES = (".py", ".rst", ".txt")
 

@@ -1,7 +1,6 @@
 """Lexical-unit decoding: several tokens per forward pass from ``[PAD]`` slots, with an exact verified mode.
 
-    from sotkit.engines.lexical_unit import generate, load_lud
-    model, tokenizer, config = load_lud(path)
+    model, tokenizer, config = load_lud(path)  # both from sotkit.engines.lexical_unit
     result = generate(model, tokenizer, prompt_ids, 128, alpha=config["alpha"], k=config["k"], verify=True)
 
 Names are imported lazily so that mounting the CLI (``cli.add_subcommands``) does not import torch.

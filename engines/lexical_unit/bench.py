@@ -102,7 +102,7 @@ def _prompts(tokenizer, config: BenchConfig) -> dict[str, list[list[int]]]:
 
 def run_benchmark(model_dir: str | Path, data_dir: str | Path, config: BenchConfig, log: Callable[[str], None] = print) -> dict:
     """Decode held-out prompts with every method and return speeds, ratios and quality (see module doc)."""
-    from sotkit.engines.models import device_name, load_model, synchronize
+    from ..models import device_name, load_model, synchronize
 
     torch.set_num_threads(config.threads)
     model, tokenizer, lud_config = load_lud(model_dir, config.device)

@@ -7,11 +7,12 @@ Run as ``python -m sotkit.engines.lexical_unit.cli prepare|train|bench``; ``add_
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 from typing import Sequence
 
-DEFAULT_DIR = Path(os.environ.get("SOTKIT_CACHE", Path.home() / ".cache" / "sotkit")) / "lud"
+from ..models import cache_dir
+
+DEFAULT_DIR = cache_dir() / "lud"
 
 
 def _prepare(args: argparse.Namespace) -> None:

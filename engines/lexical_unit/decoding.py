@@ -23,6 +23,11 @@ from typing import Callable, Iterable, Sequence
 import torch
 from transformers import DynamicCache, PreTrainedModel, PreTrainedTokenizerBase
 
+from ..errors import ConfigError
+from ..streaming import TextStream, eos_token_ids
+
+__all__ = ["PAD_TOKEN", "DecodingStats", "LUDResult", "add_pad_token", "eos_token_ids", "generate", "pad_token_id"]
+
 PAD_TOKEN = "[PAD]"
 
 
@@ -71,7 +76,7 @@ class LUDResult:
 
     token_ids: list[int]
     text: str
-    finish_reason: str  # "eos", "stop" or "length"
+    finish_reason: str  # "eos", "stop", "length" or "cancelled"
     stats: DecodingStats
 
 
@@ -106,83 +111,19 @@ def add_pad_token(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) ->
     return pad
 
 
-def eos_token_ids(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> set[int]:
-    """End-of-sequence ids from the model's generation config, else the tokenizer's."""
-    eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
-    if eos is None:
-        eos = tokenizer.eos_token_id
-    if eos is None:
-        return set()
-    return {int(e) for e in eos} if isinstance(eos, (list, tuple)) else {int(eos)}
-
-
-class _SpanStream:
-    """Turns committed token spans into text pieces, honouring stop sequences.
-
-    Text that might be the start of a stop sequence, or ends in an incomplete UTF-8 character, is held back
-    until the next span settles it, so a caller never receives text it would have to take back.
-    """
-
-    def __init__(self, tokenizer: PreTrainedTokenizerBase, stop: Sequence[str], on_span: Callable[[str], None] | None):
-        self.tokenizer, self.stop, self.on_span = tokenizer, [s for s in stop if s], on_span
-        self.ids: list[int] = []
-        self.text = ""
-        self.emitted = 0
-
-    def _decode(self, ids: list[int]) -> str:
-        return self.tokenizer.decode(ids, skip_special_tokens=True)
-
-    def push(self, tokens: list[int]) -> bool:
-        """Add committed tokens; return True when a stop sequence has appeared (tokens after it dropped)."""
-        start = len(self.ids)
-        self.ids.extend(tokens)
-        self.text = self._decode(self.ids)
-        window = max(0, self.emitted - max((len(s) for s in self.stop), default=0))
-        hits = [i for i in (self.text.find(s, window) for s in self.stop) if i >= 0]
-        if hits:
-            cut = min(hits)
-            # Keep the shortest token prefix whose text already contains the stop sequence.
-            for n in range(start + 1, len(self.ids) + 1):
-                if any(s in self._decode(self.ids[:n]) for s in self.stop):
-                    del self.ids[n:]
-                    break
-            self.text = self.text[:cut]
-            self._emit(cut)
-            return True
-        self._emit(len(self.text) - self._holdback())
-        return False
-
-    def _holdback(self) -> int:
-        if self.text.endswith("\ufffd"):
-            return len(self.text) - self.emitted
-        for n in range(min(len(self.text), max((len(s) for s in self.stop), default=1) - 1), 0, -1):
-            if any(s.startswith(self.text[-n:]) for s in self.stop):
-                return n
-        return 0
-
-    def _emit(self, end: int) -> None:
-        if end > self.emitted:
-            piece, self.emitted = self.text[self.emitted : end], end
-            if self.on_span is not None:
-                self.on_span(piece)
-
-    def finish(self) -> None:
-        self._emit(len(self.text))
-
-
 def _validate(prompt_ids: list[int], max_new_tokens: int, alpha: float, k: int, verify: bool, lookup: int) -> None:
     if not prompt_ids:
-        raise ValueError("prompt_ids is empty: pass at least one token (e.g. the chat template's output)")
+        raise ConfigError("prompt_ids is empty: pass at least one token (e.g. the chat template's output)")
     if max_new_tokens < 1:
-        raise ValueError(f"max_new_tokens must be at least 1, got {max_new_tokens}")
+        raise ConfigError(f"max_new_tokens must be at least 1, got {max_new_tokens}")
     if k < 0:
-        raise ValueError(f"k (the number of [PAD] slots) must be 0 or more, got {k}")
+        raise ConfigError(f"k (the number of [PAD] slots) must be 0 or more, got {k}")
     if alpha < 0:
-        raise ValueError(f"alpha is a probability threshold and must be >= 0, got {alpha} (use alpha > 1 to disable)")
+        raise ConfigError(f"alpha is a probability threshold and must be >= 0, got {alpha} (use alpha > 1 to disable)")
     if lookup < 0:
-        raise ValueError(f"lookup (prompt-lookup draft tokens) must be 0 or more, got {lookup}")
+        raise ConfigError(f"lookup (prompt-lookup draft tokens) must be 0 or more, got {lookup}")
     if lookup and not verify:
-        raise ValueError("lookup drafts are guesses copied from the context and need checking: pass verify=True")
+        raise ConfigError("lookup drafts are guesses copied from the context and need checking: pass verify=True")
 
 
 def _as_list(prompt_ids: torch.Tensor | Iterable[int]) -> list[int]:
@@ -238,6 +179,7 @@ def generate(
     eos_token_id: int | Iterable[int] | None = None,
     on_span: Callable[[str], None] | None = None,
     pad_id: int | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> LUDResult:
     """Decode greedily from ``prompt_ids``, taking up to ``k`` extra tokens per forward pass from ``[PAD]`` slots.
 
@@ -257,6 +199,7 @@ def generate(
         on_span: called with each newly settled piece of text as spans are accepted (safe to use from a worker
             thread; the call happens on the decoding thread).
         pad_id: the ``[PAD]`` id, if the tokenizer does not spell it ``[PAD]``.
+        should_stop: polled after every step; when it returns true decoding ends (``finish_reason="cancelled"``).
     """
     prompt = _as_list(prompt_ids)
     _validate(prompt, max_new_tokens, alpha, k, verify, lookup)
@@ -267,12 +210,11 @@ def generate(
         eos = {int(eos_token_id)} if isinstance(eos_token_id, int) else {int(e) for e in eos_token_id}
 
     stats = DecodingStats()
-    stream = _SpanStream(tokenizer, stop, on_span)
+    stream = TextStream(tokenizer, stop, on_span, eos_ids=eos, max_tokens=max_new_tokens, input_tokens=len(prompt))
     cache = DynamicCache(config=model.config)
-    generated: list[int] = []
+    generated = stream.tokens  # committed: cut at a stop string, EOS included, never past the budget
     pending = prompt  # committed tokens whose keys and values are not in the cache yet
     drafts: list[int] = []  # verified mode: slot tokens waiting for the model's check
-    finish_reason = "length"
     device = model.device
 
     while True:
@@ -295,24 +237,13 @@ def generate(
         if not verify:
             new += proposals
             proposals = []
-        new = new[: max_new_tokens - len(generated)]
-        eos_at = next((i for i, t in enumerate(new) if t in eos), None)
-        if eos_at is not None:
-            new = new[: eos_at + 1]
         cache.crop(-(k + rejected))
         stats.cache_lengths.append(cache.get_seq_length())
 
-        generated += new
-        stats.committed_per_step.append(len(new))
-        if stream.push([t for t in new if t not in eos]):
-            stats.committed_per_step[-1] -= len(generated) - len(stream.ids)
-            generated = list(stream.ids)  # EOS only ever ends a span, so the stream holds every other token
-            finish_reason = "stop"
-            break
-        if eos_at is not None:
-            finish_reason = "eos"
-            break
-        if len(generated) >= max_new_tokens:
+        committed = len(generated)
+        ended = stream.push(new)  # cut at EOS, a stop string or the budget
+        stats.committed_per_step.append(len(generated) - committed)
+        if ended or (should_stop is not None and should_stop()):
             break
         if verify:
             pending = [new[-1]]
@@ -327,6 +258,6 @@ def generate(
         else:
             pending = new
 
-    stream.finish()
+    done = stream.finish("cancelled")
     stats.new_tokens = len(generated)
-    return LUDResult(token_ids=generated, text=stream.text, finish_reason=finish_reason, stats=stats)
+    return LUDResult(token_ids=list(generated), text=done.text, finish_reason=done.finish_reason, stats=stats)

@@ -37,7 +37,7 @@ class PrepareConfig:
 
 
 def _load_base(name: str, device: str):
-    from sotkit.engines.models import load_model
+    from ..models import load_model
 
     # float32 master weights to fine-tune (bfloat16 runs under autocast)
     return load_model(name, device=device, dtype="float32")

@@ -24,9 +24,8 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from .decoding import pad_token_id
+from .engine import CONFIG_FILE
 from .units import SlotExample, build_example, collate, mark_units, token_probabilities
-
-CONFIG_FILE = "lud_config.json"
 
 
 @dataclass

@@ -20,8 +20,9 @@ __all__ = ["CallUsage", "ChatRequest", "Chunk", "Prompt", "Provider", "available
 
 
 def available() -> list[str]:
-    """Names of the installed provider modules (no module is imported)."""
-    return sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name != "base")
+    """Names of the installed provider modules (no module is imported); ``base`` and private helper modules
+    (``_sse``, ``_clients``) are not providers."""
+    return sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name != "base" and not m.name.startswith("_"))
 
 
 def split_model(model: str) -> tuple[str, str]:

@@ -26,6 +26,9 @@ class Prompt:
 
 @dataclass(frozen=True)
 class ChatRequest:
+    """One call to a provider: the rendered prompt, its token budget, its stop strings and sampling temperature
+    (``None``: the provider's default)."""
+
     prompt: Prompt
     max_tokens: int = 1024
     stop: tuple[str, ...] = ()

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from ..errors import ConfigError
+
 if TYPE_CHECKING:
     from ..result import Mode
 
@@ -23,9 +25,9 @@ class Decision:
 
     def __post_init__(self) -> None:
         if self.mode not in ("sot", "sequential"):
-            raise ValueError(f"Decision.mode must be 'sot' or 'sequential', not {self.mode!r}")
+            raise ConfigError(f"Decision.mode must be 'sot' or 'sequential', not {self.mode!r}")
         if not 0.0 <= self.confidence <= 1.0:
-            raise ValueError(f"Decision.confidence must lie in [0, 1], not {self.confidence!r}")
+            raise ConfigError(f"Decision.confidence must lie in [0, 1], not {self.confidence!r}")
 
     @property
     def p_sot(self) -> float:

@@ -1,0 +1,28 @@
+"""The default engine: greedy decoding, every request of a call in one batched ``generate()``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .base import Engine, GenerationRequest, OnDone, OnText
+
+
+class Greedy(Engine):
+    """Greedy decoding through ``generation.stream_generate``; the only engine that batches."""
+
+    name = "greedy"
+    batches = True
+
+    def generate(self, loaded: Any, requests: Sequence[GenerationRequest], on_text: OnText, on_done: OnDone,
+                 should_stop: Callable[[], bool]) -> None:
+        from .generation import stream_generate
+
+        model, tokenizer = loaded
+        stream_generate(model, tokenizer, [r.prompt for r in requests],
+                        max_new_tokens=[r.max_tokens for r in requests], stop=[r.stop for r in requests],
+                        max_line_tokens=[r.max_line_tokens for r in requests], on_text=on_text, on_done=on_done,
+                        should_stop=should_stop)
+
+
+ENGINE = Greedy

@@ -1,0 +1,123 @@
+"""The one text-streaming helper every engine decodes through: tokens in, final text out.
+
+A ``TextStream`` follows one generation. Each ``push`` adds the tokens a decoding step committed (one for greedy
+and FocusLLM, a span for lexical units); the stream decodes the text so far, ends the generation at its first
+stop string, its end-of-sequence token or its token budget, and hands ``on_text`` the text that is now final.
+Text that may be the start of a stop string, or ends in a partial UTF-8 character, is held back until the next
+tokens settle it, so a caller never receives text it would have to take back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+FinishReason = Literal["stop", "eos", "length", "cancelled"]
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One generation's result: its text (without prefill or stop string), token counts and why it ended."""
+
+    text: str
+    input_tokens: int
+    output_tokens: int
+    finish_reason: FinishReason
+
+
+def eos_token_ids(model: Any, tokenizer: Any) -> set[int]:
+    """Every id that ends a turn: the generation config's (it may list several; Llama 3 has two) and the
+    tokenizer's."""
+    configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    ids = set(configured if isinstance(configured, (list, tuple)) else [configured])
+    return {int(i) for i in ids | {tokenizer.eos_token_id} if i is not None}
+
+
+class TextStream:
+    """One generation's text, settled token by token (see the module docstring).
+
+    ``tokens`` holds the generation's tokens (an end-of-sequence token is counted, never decoded; tokens after
+    a stop string are dropped), ``text`` the decoded text so far (after the end: the final text),
+    ``finish_reason`` is ``None`` until the generation ends.
+    """
+
+    def __init__(self, tokenizer: Any, stop: Sequence[str] = (), on_text: Callable[[str], None] | None = None, *,
+                 eos_ids: Iterable[int] = (), max_tokens: int | None = None, input_tokens: int = 0) -> None:
+        if isinstance(stop, str):
+            raise TypeError("stop must be a sequence of strings (e.g. ('\\n\\n',)), not a single string")
+        self.tokenizer = tokenizer
+        self.stops = tuple(s for s in stop if s)
+        self.on_text = on_text
+        self.eos_ids = frozenset(eos_ids)
+        self.max_tokens = max_tokens
+        self.input_tokens = input_tokens
+        self.tokens: list[int] = []
+        self.text = ""
+        self.emitted = 0  # characters already handed to on_text
+        self.finish_reason: FinishReason | None = None
+
+    def push(self, tokens: Sequence[int]) -> bool:
+        """Add the tokens a step committed; return True once the generation has ended (later tokens are ignored)."""
+        if self.finish_reason is not None:
+            return True
+        start = len(self.tokens)
+        if self.max_tokens is not None:
+            tokens = tokens[: self.max_tokens - start]
+        eos_at = next((i for i, t in enumerate(tokens) if t in self.eos_ids), None)
+        self.tokens.extend(tokens if eos_at is None else tokens[:eos_at])
+        self.text = self._decode(self.tokens)
+        longest = max(map(len, self.stops), default=0)
+        hits = [found for s in self.stops if (found := self.text.find(s, max(0, self.emitted - longest))) >= 0]
+        if hits:
+            if len(self.tokens) - start > 1:  # keep the shortest span prefix whose text already holds the stop
+                end = next(n for n in range(start + 1, len(self.tokens) + 1)
+                           if any(s in self._decode(self.tokens[:n]) for s in self.stops))
+                del self.tokens[end:]
+            return self._end(self.text[: min(hits)], "stop")
+        if eos_at is not None:
+            self.tokens.append(tokens[eos_at])  # it ends the turn and counts as output, but writes no text
+            return self._end(self.text, "eos")
+        if self.max_tokens is not None and len(self.tokens) >= self.max_tokens:
+            return self._end(self.text, "length")
+        self._emit(self.text[: len(self.text) - held_back(self.text, self.stops)])
+        return False
+
+    def finish(self, reason: FinishReason) -> Completion:
+        """End a generation that is still open (its budget ran out elsewhere, or it was cancelled); hand over
+        what was held back. Return the completion."""
+        if self.finish_reason is None:
+            self._end(self._decode(self.tokens), reason)
+        return self.completion
+
+    @property
+    def completion(self) -> Completion:
+        assert self.finish_reason is not None, "the generation has not ended"
+        return Completion(self.text, self.input_tokens, len(self.tokens), self.finish_reason)
+
+    def _decode(self, tokens: list[int]) -> str:
+        return self.tokenizer.decode(tokens, skip_special_tokens=True)
+
+    def _end(self, text: str, reason: FinishReason) -> bool:
+        self.text = text.removesuffix("\ufffd")  # a character the generation never finished
+        self._emit(self.text)
+        self.finish_reason = reason
+        return True
+
+    def _emit(self, text: str) -> None:
+        if len(text) > self.emitted and self.on_text is not None:
+            self.on_text(text[self.emitted :])
+        self.emitted = max(self.emitted, len(text))
+
+
+def held_back(text: str, stops: Sequence[str]) -> int:
+    """How many trailing characters to hold: a partial UTF-8 character or a possible start of a stop string."""
+    if text.endswith("\ufffd"):
+        return 1 + held_back(text[:-1], stops)
+    longest = 0
+    for stop in stops:
+        for n in range(min(len(stop) - 1, len(text)), longest, -1):
+            if text.endswith(stop[:n]):
+                longest = n
+                break
+    return longest

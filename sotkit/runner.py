@@ -1,0 +1,294 @@
+"""The call runner: every model call of a request goes through it, the router's and batched ones included.
+
+Its layers wrap a provider's stream the way pydantic-ai's wrapper models wrap a model, outermost first:
+
+1. **fallback**: the backends in order (the model, then the fallback model);
+2. **retry**: the backend's attempts under the request's ``RetryPolicy`` (tenacity; ``RetryEvent`` between them);
+3. **limits**: per attempt, the model's per-minute budgets, then one of its concurrency slots (held for the attempt
+   only, so a sleeping retry holds none);
+4. **watchdog**: progress is text; no text for ``first_token_timeout`` from the start, or ``stall_timeout`` between
+   pieces, ends the attempt as ``StreamStalled`` (retried like a timeout); a stream that ignores ``max_tokens`` is
+   ended as if at the limit.
+
+A call's text is one generation: a retried stream resumes where the broken one stopped only on a provider that
+continues a prefill (``supports_prefill``); elsewhere it restarts, and ``Call.on_restart`` forgets (and withdraws)
+what the broken attempt wrote. A batched call (in-process models) runs every row as one attempt; a row it did not
+finish is retried as a single call through all four layers, continuing the row's text.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable, Sequence
+from contextlib import aclosing
+from dataclasses import dataclass, field
+
+import anyio
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+
+from .errors import StreamStalled
+from .events import Event, RetryEvent
+from .limits import ModelLimits, estimate_tokens
+from .overlap import CallSpan
+from .providers.base import CallUsage, ChatRequest, Provider
+from .result import Point, Usage
+from .retry import RetryPolicy, is_retryable, status_of
+from .templates import Templates
+
+Send = Callable[[Event], None]
+OnText = Callable[[str], bool]
+"""Receives each piece of a call's text; returns False when the rest of the call is not needed."""
+OnRestart = Callable[[], None]
+"""Called before a retry that starts a new generation: forget (and withdraw) the broken attempt's text."""
+
+#: a stream is a runaway (the server ignores max_tokens) past this many chunks, or characters, per token asked
+#: for: every text chunk holds at least one token, and tokens average about four characters
+RUNAWAY_CHUNKS_PER_TOKEN = 2
+RUNAWAY_CHARS_PER_TOKEN = 16
+
+
+@dataclass(frozen=True)
+class Backend:
+    """A provider with its templates and its limits (shared by every request through one client)."""
+
+    provider: Provider
+    templates: Templates
+    limits: ModelLimits
+    warned: set[type[Warning]] = field(default_factory=set, compare=False, repr=False)
+    """Warnings already given about this model: each is given once per client."""
+
+    @property
+    def model(self) -> str:
+        return self.provider.model
+
+
+@dataclass(frozen=True)
+class Call:
+    """One completion to run: its request for a given backend, where its text goes, and what to forget when a
+    retry starts a new generation. ``point`` is the SoT point it writes (``None``: the skeleton, a sequential
+    answer or the router), for attempt counts and events."""
+
+    build: Callable[[Backend], ChatRequest]
+    on_text: OnText
+    on_restart: OnRestart
+    point: Point | None = None
+
+
+class Runner:
+    """Runs one request's calls through fallback, retries, limits and the watchdog (see the module docstring).
+
+    Every attempt's usage is added to ``usage``; ``spans`` collects the timing of each point call that the main
+    model answered (to tell a server that runs calls one at a time).
+    """
+
+    def __init__(self, backends: list[Backend], send: Send, usage: Usage, *, retry: RetryPolicy,
+                 stall_timeout: float | None, first_token_timeout: float | None) -> None:
+        self.backends = backends
+        self.send = send
+        self.retry = retry
+        self.stall_timeout = stall_timeout
+        self.first_token_timeout = first_token_timeout
+        self.usage = usage
+        self.spans: list[CallSpan] = []
+
+    async def call(self, call: Call, backends: Sequence[Backend] | None = None,
+                   received: list[str] | None = None) -> tuple[str, CallUsage]:
+        """Stream one completion through the backends in order; return the model that finished it and the usage
+        of its last attempt. ``received``: text an earlier (batched) attempt already wrote, to continue."""
+        received = [] if received is None else received  # the current generation's raw text
+        error: Exception | None = None
+        for backend in backends or self.backends:
+            try:
+                return backend.model, await self._retried(backend, call, received)
+            except Exception as exc:
+                error = exc
+        assert error is not None
+        raise error
+
+    async def call_batch(self, calls: Sequence[Call]) -> list[tuple[str, CallUsage] | Exception]:
+        """Run ``calls`` as one batched generation on the main model (``supports_batch``); return, per row, the
+        model that finished it and its usage, or the error it finally failed with. Rows the batch did not finish
+        (it raised or stalled) are each retried as a single call through ``call``, continuing their text."""
+        backend = self.backends[0]
+        requests = [c.build(backend) for c in calls]
+        received: list[list[str]] = [[] for _ in calls]
+        outcomes: list[tuple[str, CallUsage] | Exception | None] = [None] * len(calls)
+        error: Exception | None = None
+        try:
+            await self._admitted(backend, requests)
+            async with backend.limits.slot():
+                self.usage.calls += 1  # one batched call
+                for c in calls:
+                    if c.point is not None:
+                        c.point.attempts += 1
+                with self._watchdog(backend) as watchdog:
+                    async with aclosing(backend.provider.stream_batch(requests)) as rows:
+                        async for row, chunk in rows:
+                            if isinstance(chunk, CallUsage):
+                                self._account(chunk, calls=0)
+                                outcomes[row] = (backend.model, chunk)
+                            elif chunk:
+                                watchdog.progress()
+                                received[row].append(chunk)
+                                calls[row].on_text(chunk)  # a row cannot be ended alone: the batch runs on
+                watchdog.check()
+        except Exception as exc:  # the rows it did not finish are retried below
+            error = exc
+
+        async def retry_row(row: int) -> None:
+            call = calls[row]
+            if error is not None:
+                self.send(RetryEvent(call.point.index if call.point else None, 1, status_of(error), 0.0,
+                                     _describe(error)))
+            try:
+                outcomes[row] = await self.call(call, received=received[row])
+            except Exception as exc:
+                outcomes[row] = exc
+
+        async with anyio.create_task_group() as tg:
+            for row, outcome in enumerate(outcomes):
+                if outcome is None:
+                    tg.start_soon(retry_row, row)
+        return outcomes  # type: ignore[return-value]  (every row has an outcome now)
+
+    # -- the layers ----------------------------------------------------------------------------------------
+
+    async def _retried(self, backend: Backend, call: Call, received: list[str]) -> CallUsage:
+        policy = self.retry
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(policy.attempts),
+            wait=lambda state: policy.wait_s(state.attempt_number, state.outcome.exception()),
+            # read after a failure: a provider's list may name SDK classes it imports at its first call
+            retry=retry_if_exception(lambda exc: is_retryable(exc, backend.provider.transient_errors)),
+            before_sleep=lambda state: self._on_retry(state, call.point),
+            sleep=anyio.sleep,
+            reraise=True,
+        )
+        request = call.build(backend)
+        async for attempt in retrying:
+            with attempt:
+                await self._admitted(backend, [request])
+                async with backend.limits.slot():
+                    if received and not backend.provider.supports_prefill:
+                        received.clear()  # a new generation: what the broken one wrote goes
+                        call.on_restart()
+                    usage = await self._watched(backend, _resume(backend, request, received), call, received)
+        return usage
+
+    @staticmethod
+    async def _admitted(backend: Backend, requests: Sequence[ChatRequest]) -> None:
+        """Make the provider ready (its set-up counts against no budget or timeout), then wait for the model's
+        per-minute budgets."""
+        await backend.provider.ready()
+        await backend.limits.admit(sum(estimate_tokens(len(r.prompt.user) + len(r.prompt.system or ""), r.max_tokens)
+                                       for r in requests))
+
+    async def _watched(self, backend: Backend, request: ChatRequest, call: Call, received: list[str]) -> CallUsage:
+        if call.point is not None:
+            call.point.attempts += 1
+        usage = CallUsage()
+        chunks = chars = 0
+        sent, first_text, last_text = time.monotonic(), None, None
+        with self._watchdog(backend) as watchdog:
+            try:
+                async with aclosing(backend.provider.stream(request)) as stream:
+                    async for chunk in stream:
+                        if isinstance(chunk, CallUsage):
+                            usage = chunk
+                            continue
+                        if not chunk:
+                            continue
+                        now = watchdog.progress()
+                        first_text, last_text = first_text or now, now
+                        received.append(chunk)
+                        chunks, chars = chunks + 1, chars + len(chunk)
+                        # A server that ignores max_tokens would stream forever: end it as if at the limit.
+                        runaway = (chunks > RUNAWAY_CHUNKS_PER_TOKEN * request.max_tokens + 8
+                                   or chars > RUNAWAY_CHARS_PER_TOKEN * request.max_tokens + 64)
+                        if not call.on_text(chunk) or runaway:
+                            # Stop paying for text that will be thrown away; the usage the provider would have
+                            # reported last is estimated (a runaway is charged its whole budget).
+                            prompt = request.prompt
+                            usage = CallUsage.estimate(len(prompt.system or "") + len(prompt.user),
+                                                       sum(map(len, received)))
+                            if runaway:
+                                usage = dataclasses.replace(usage, output_tokens=request.max_tokens)
+                            break
+            finally:
+                self._account(usage)
+        watchdog.check()
+        if call.point is not None and backend is self.backends[0] and first_text is not None:
+            self.spans.append(CallSpan(sent, first_text, last_text))
+        return usage
+
+    def _watchdog(self, backend: Backend) -> _Watchdog:
+        return _Watchdog(backend.model, self.first_token_timeout, self.stall_timeout)
+
+    # -- bookkeeping ---------------------------------------------------------------------------------------
+
+    def _on_retry(self, state: RetryCallState, point: Point | None) -> None:
+        error = state.outcome.exception()
+        self.send(RetryEvent(point.index if point else None, state.attempt_number, status_of(error),
+                             state.next_action.sleep if state.next_action else 0.0, _describe(error)))
+
+    def _account(self, usage: CallUsage, calls: int = 1) -> None:
+        self.usage.add(Usage(usage.input_tokens, usage.output_tokens, calls, estimated_calls=int(usage.estimated)))
+
+
+def _resume(backend: Backend, request: ChatRequest, received: list[str]) -> ChatRequest:
+    """The request for the next attempt: on a provider that continues a prefill, the text received so far is
+    appended to it."""
+    done = "".join(received)
+    if not done or not backend.provider.supports_prefill:
+        return request
+    prompt = dataclasses.replace(request.prompt, prefill=(request.prompt.prefill or "") + done)
+    return dataclasses.replace(request, prompt=prompt)
+
+
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"[:300]
+
+
+class _Watchdog:
+    """A cancel scope around a whole stream whose deadline text pushes on: ``first_token_timeout`` from the start,
+    then ``stall_timeout`` after each piece of text. Keep-alives and text-free events are no progress.
+
+    One scope for the whole stream: a scope entered per chunk would interleave with any cancel scope the provider's
+    generator holds across yields. Moving the scope's timer for every chunk cost 5% of the client's CPU with
+    hundreds of streams, so it moves at most every quarter timeout, with a quarter to spare: a stall is caught
+    after 1-1.25 timeouts.
+    """
+
+    def __init__(self, model: str, first_token_timeout: float | None, stall_timeout: float | None) -> None:
+        self.model = model
+        self.first = first_token_timeout
+        self.stall = stall_timeout or math.inf
+        self._push_at = -math.inf
+        self._texts = 0
+
+    def __enter__(self) -> _Watchdog:
+        self._scope = anyio.CancelScope(deadline=anyio.current_time() + (self.first or math.inf))
+        self._scope.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: object) -> bool:
+        return bool(self._scope.__exit__(*exc_info))
+
+    def progress(self) -> float:
+        """Text arrived: push the deadline on (at most every quarter timeout). Returns the monotonic time."""
+        now = time.monotonic()
+        if now >= self._push_at:
+            spare = self.stall / 4
+            self._scope.deadline = anyio.current_time() + self.stall + spare
+            self._push_at = now + spare
+        self._texts += 1
+        return now
+
+    def check(self) -> None:
+        """Raise ``StreamStalled`` if the watchdog ended the stream."""
+        if self._scope.cancelled_caught:
+            waited = (f"{self.first} s for the first text" if not self._texts
+                      else f"{self.stall} s for more text")
+            raise StreamStalled(f"{self.model} sent no text in {waited}")

@@ -1,0 +1,173 @@
+"""The engine seam: an engine registered from a test module answers ``local:`` SoT requests, batched or not, and
+streams through the shared ``TextStream`` (stops, hold-back, budget, EOS)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+import sotkit
+from sotkit.engines import registry
+from sotkit.engines.base import Engine
+from sotkit.engines.streaming import TextStream
+
+pytestmark = pytest.mark.anyio
+
+PIECE = 3  # characters per step: the toy commits "tokens" (characters) in spans of this size
+SKELETON = "1. Tea\n2. Coffee\n3. Cocoa\n"
+
+
+class CharTokenizer:
+    """One token per character (its code point); 0 is the end of sequence."""
+
+    eos_token_id = 0
+
+    def decode(self, ids: list[int], skip_special_tokens: bool = True) -> str:
+        return "".join(chr(i) for i in ids if i)
+
+
+def reply(request) -> str:
+    """A skeleton for a list-shaped request (it has a line limit), continuing its prefill ("1."), else a paragraph
+    on the point's title (the first sentence of the local expand prompt's user turn)."""
+    if request.max_line_tokens:
+        return SKELETON.removeprefix(request.prompt.prefill or "")
+    title = request.prompt.user.split(".")[0]
+    text = f"{title} is a warm drink. Many people enjoy {title.lower()} in the morning.\n\nIgnored after a stop."
+    return text.removeprefix(request.prompt.prefill or "")  # a retry continues the text it was given
+
+
+class Echo(Engine):
+    """Writes ``reply(request)`` in fixed-size pieces; loads no model."""
+
+    name = "toy_echo"
+    calls: list[int] = []  # rows per generate call, for the assertions
+
+    def __init__(self, model: str, *, piece: int = PIECE) -> None:  # no model directory to check
+        self.model, self.piece = model, piece
+
+    def load(self, device, dtype):
+        return CharTokenizer()
+
+    def generate_one(self, tokenizer, request, on_text, should_stop):
+        type(self).calls.append(1)
+        return self._write(tokenizer, request, on_text, should_stop)
+
+    def _write(self, tokenizer, request, on_text, should_stop):
+        stream = TextStream(tokenizer, request.stop, on_text, eos_ids=[0], max_tokens=request.max_tokens,
+                            input_tokens=len(request.prompt.user))
+        ids = [ord(c) for c in reply(request)] + [0]
+        for start in range(0, len(ids), self.piece):
+            if stream.push(ids[start : start + self.piece]) or should_stop():
+                break
+        return stream.finish("cancelled")
+
+
+class BatchedEcho(Echo):
+    name = "toy_echo_batched"
+    batches = True
+
+    def generate(self, tokenizer, requests, on_text, on_done, should_stop):
+        type(self).calls.append(len(requests))
+        for row, request in enumerate(requests):
+            on_done(row, self._write(tokenizer, request, lambda text, row=row: on_text(row, text), should_stop))
+
+
+class BatchThatBreaks(BatchedEcho):
+    """Its batches die in the worker thread once a row has written part of its text; single calls work."""
+
+    name = "toy_batch_that_breaks"
+
+    def generate(self, tokenizer, requests, on_text, on_done, should_stop):
+        if len(requests) == 1:
+            return super().generate(tokenizer, requests, on_text, on_done, should_stop)
+        type(self).calls.append(len(requests))
+        on_done(0, self._write(tokenizer, requests[0], lambda text: on_text(0, text), should_stop))
+        on_text(1, "Coffee is a warm")
+        raise RuntimeError("the batch died")
+
+
+@pytest.fixture(autouse=True)
+def scratch_registry(monkeypatch):
+    monkeypatch.setattr(registry, "_registered", dict(registry._registered))  # registrations end with the test
+
+
+@pytest.mark.parametrize("engine", [Echo, BatchedEcho], ids=["one at a time", "batched"])
+async def test_a_toy_engine_registered_here_answers_sot_through_local(engine):
+    registry.register(engine)
+    engine.calls = []
+    result = await sotkit.generate("What are some warm drinks?", model="local:toy", decoding=engine.name,
+                                   mode="sot", stall_timeout=None)
+    assert result.mode == "sot" and [p.title for p in result.points] == ["Tea", "Coffee", "Cocoa"]
+    for point in result.points:  # cut at the stop string "\n\n", nothing after it
+        assert point.text == f"{point.title} is a warm drink. Many people enjoy {point.title.lower()} in the morning."
+    assert result.usage.output_tokens > 0
+    # the skeleton, then the three expansions: in one batch, or one call each
+    assert engine.calls == ([1, 3] if engine.batches else [1, 1, 1, 1])
+
+
+async def test_a_batch_row_that_fails_is_retried_through_the_runner_as_a_single_call():
+    registry.register(BatchThatBreaks)
+    BatchThatBreaks.calls = []
+    async with sotkit.stream("What are some warm drinks?", model="local:toy", decoding=BatchThatBreaks.name,
+                             mode="sot", stall_timeout=None) as events:
+        seen = [event async for event in events]
+    result = seen[-1].result
+    assert [p.text for p in result.points] == [
+        f"{t} is a warm drink. Many people enjoy {t.lower()} in the morning." for t in ("Tea", "Coffee", "Cocoa")]
+    # rows 2 and 3 were announced as retried and ran alone; row 2 continued the text the batch had shown
+    assert sorted(e.index for e in seen if e.type == "retry") == [2, 3]
+    assert not [e for e in seen if e.type == "withdraw"]
+    assert BatchThatBreaks.calls == [1, 3, 1, 1]
+    assert [p.attempts for p in result.points] == [1, 2, 2]
+
+
+def test_engine_options_are_checked_when_the_client_is_built():
+    registry.register(Echo)
+    assert "toy_echo" in registry.names()
+    with pytest.raises(sotkit.ConfigError, match=r"unknown option\(s\) for local models: pice;.*piece="):
+        sotkit.SoT("local:toy", decoding="toy_echo", pice=2)
+    with pytest.raises(sotkit.ConfigError, match="takes no options of its own; alpha= is an option of decoding='lexical_unit'"):
+        sotkit.SoT("local:toy", alpha=0.5)  # greedy, the default, takes none; the message names who does
+    with pytest.raises(sotkit.ConfigError, match="decoding='toy_ech'; use one of .*'greedy'.*'toy_echo'"):
+        sotkit.SoT("local:toy", decoding="toy_ech")
+    with pytest.raises(TypeError, match="not an Engine subclass"):
+        registry.register(CharTokenizer)  # type: ignore[arg-type]
+
+
+def test_the_built_in_engines_and_their_commands_come_from_the_registry():
+    assert {"greedy", "lexical_unit", "focusllm"} <= set(registry.names())
+    commands = registry.commands()
+    assert {c: e.name for c, e in commands.items()} == {"lud": "lexical_unit", "focus": "focusllm"}
+    help_text = subprocess.run([sys.executable, "-m", "sotkit.cli", "engines", "--help"], capture_output=True,
+                               text=True, check=True).stdout
+    assert "{focus,lud}" in help_text
+
+
+@pytest.mark.parametrize("piece", [1, 2, 5])
+def test_text_stream_holds_back_partial_stops_and_characters_whatever_the_span(piece):
+    # U+FFFD is what a tokenizer decodes for a character whose bytes have not all arrived: held until settled
+    text = "ab\ufffdcd\n\nef"
+    received: list[str] = []
+    stream = TextStream(CharTokenizer(), ["\n\n"], received.append, eos_ids=[0], max_tokens=100)
+    ids = [ord(c) for c in text]
+    for start in range(0, len(ids), piece):
+        if stream.push(ids[start : start + piece]):
+            break
+    done = stream.finish("length")
+    assert "".join(received) == done.text == "ab\ufffdcd"
+    assert done.finish_reason == "stop"
+    assert not any(r.endswith("\ufffd") for r in received)  # never handed over unsettled
+    # tokens after the stop string are not the generation's: at most the span that completed it
+    assert stream.tokens == ids[: text.index("\n\n") + 2]
+
+
+def test_text_stream_counts_eos_and_ends_at_the_budget():
+    ends = TextStream(CharTokenizer(), eos_ids=[0], max_tokens=10)
+    assert ends.push([ord("h"), ord("i"), 0, ord("x")]) and ends.completion.text == "hi"
+    assert ends.completion.output_tokens == 3 and ends.completion.finish_reason == "eos"
+    cut = TextStream(CharTokenizer(), eos_ids=[0], max_tokens=4)
+    assert cut.push([ord(c) for c in "abcdef"]) and (cut.text, cut.completion.finish_reason) == ("abcd", "length")
+    with pytest.raises(TypeError, match="not a single string"):
+        TextStream(CharTokenizer(), "\n")

@@ -1,0 +1,44 @@
+"""One exception tree: ``except sotkit.SotkitError`` catches everything sotkit raises on its own account."""
+
+import inspect
+
+import pytest
+
+import sotkit
+import sotkit.errors
+import sotkit.retry
+from sotkit.engines import errors as engine_errors
+from sotkit.providers import available, create_provider
+
+
+def test_every_exception_class_sotkit_exports_is_a_sotkit_error():
+    exported = {obj for module in (sotkit, sotkit.errors, sotkit.retry, engine_errors)
+                for obj in vars(module).values()
+                if inspect.isclass(obj) and issubclass(obj, Exception) and not issubclass(obj, Warning)}
+    assert {sotkit.StreamStalled, sotkit.RetryAfterTooLong, sotkit.StreamError, sotkit.ModelNotAvailableError} <= exported
+    assert [e for e in exported if not issubclass(e, sotkit.SotkitError)] == []
+    # what callers matched on before stays true
+    assert issubclass(sotkit.StreamStalled, TimeoutError) and issubclass(sotkit.DeadlineExceeded, TimeoutError)
+    assert issubclass(sotkit.ConfigError, ValueError)
+    # the engines raise the same classes without importing the SDK
+    assert sotkit.errors.ConfigError is engine_errors.ConfigError
+
+
+def test_the_module_docstring_draws_every_class_of_the_tree():
+    classes = [name for name, obj in vars(sotkit.errors).items()
+               if inspect.isclass(obj) and issubclass(obj, sotkit.SotkitError)]
+    assert all(name in sotkit.errors.__doc__ for name in classes), classes
+
+
+def test_only_providers_are_listed_and_accepted():
+    assert available() == ["anthropic", "local", "openai"]
+    with pytest.raises(sotkit.ConfigError, match="unknown provider '_sse'.*known providers: anthropic, local, openai"):
+        create_provider("_sse:x")
+
+
+def test_engine_input_errors_are_sotkit_errors():
+    pytest.importorskip("torch")
+    from sotkit.engines.lexical_unit.decoding import _validate
+
+    with pytest.raises(sotkit.ConfigError, match="at least 1"):
+        _validate([1], 0, 0.9, 3, False, 0)
