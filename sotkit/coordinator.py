@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import anyio
 
-from .errors import DeadlineExceeded, EchoedInstructions, PartialResultError
+from .errors import DeadlineExceeded, EchoedInstructions, EmptyPoint, PartialResultError
 from .events import (Event, PointDeltaEvent, PointDoneEvent, PointEvent, RouteEvent, TextEvent,
                      WithdrawEvent)
 from .expansion import ExpansionFilter
@@ -298,7 +298,7 @@ class Answer:
         request = self._request(backend, "expand", self.options.point_max_tokens,
                                 points=[{"index": p.index, "title": p.title} for p in outline],
                                 point={"index": point.index, "title": point.title})
-        if retry:  # the point echoed its instructions: start its answer with a header it did not have
+        if retry:  # the point left no text of its own: start its answer with a header it did not have
             prefill = next(p for p in (f"{point.title}:", f"{point.index}. {point.title}:") if p != request.prompt.prefill)
             request = dataclasses.replace(request, prompt=dataclasses.replace(request.prompt, prefill=prefill))
         return request
@@ -312,14 +312,11 @@ class Answer:
                                other_titles=[p.title for p in outline if p is not point], instructions=instructions)
 
     @staticmethod
-    def _echo_only(point: Point, cleaner: ExpansionFilter) -> bool:
-        """Nothing but echoes of its prompt (see ``_settle``)."""
-        return cleaner.echoed and not point.text.strip()
-
-    @staticmethod
-    def _echo_error(point: Point, retried: bool) -> EchoedInstructions:
-        return EchoedInstructions(f"point {point.index} ({point.title!r}) only repeated its prompt"
-                                  + (", also when retried with a prefill" if retried else ""))
+    def _empty_error(point: Point, cleaner: ExpansionFilter, retried: bool) -> EmptyPoint:
+        again = ", also when retried with a prefill" if retried else ""
+        if cleaner.echoed:
+            return EchoedInstructions(f"point {point.index} ({point.title!r}) only repeated its prompt{again}")
+        return EmptyPoint(f"point {point.index} ({point.title!r}) came back without text of its own{again}")
 
     async def _expand(self, point: Point, outline: list[Point], backends: list[Backend] | None = None,
                       retry: bool = False) -> None:
@@ -365,22 +362,24 @@ class Answer:
 
     def _settle(self, point: Point, cleaner: ExpansionFilter, outcome: tuple[str, CallUsage] | Exception,
                 backends: list[Backend], retry: bool) -> Literal["retry", "fallback"] | None:
-        """Finish or fail a point whose call ended; or say what to try next when it only echoed its prompt: a
-        retry with a header prefilled, where the provider takes a prefill, else (or again) the fallback model."""
+        """Finish or fail a point whose call ended; or say what to try next when it left no text of its own (it
+        wrote nothing, or only its header or echoes of its prompt, which the filter drops): a retry with a header
+        prefilled, where the provider takes a prefill, else (or again) the fallback model. An empty point is
+        never finished as if it were written."""
         if isinstance(outcome, Exception):
             self._point_text(point, cleaner.finish())
             self._fail(point, outcome)
             return None
         point.model, usage = outcome
         self._point_text(point, cleaner.finish(cut=usage.output_tokens >= self.options.point_max_tokens))
-        if not self._echo_only(point, cleaner):
+        if point.text.strip():
             self._finish_point(point)
         elif not retry and backends[0].provider.supports_prefill:
             return "retry"
         elif len(backends) > 1:
             return "fallback"
         else:
-            self._fail(point, self._echo_error(point, retry))
+            self._fail(point, self._empty_error(point, cleaner, retry))
         return None
 
     async def _sequential(self) -> None:

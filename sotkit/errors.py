@@ -7,7 +7,8 @@
     ├── StreamError
     ├── StreamStalled (also a TimeoutError)
     ├── RetryAfterTooLong
-    ├── EchoedInstructions
+    ├── EmptyPoint
+    │   └── EchoedInstructions
     └── PartialResultError
         └── DeadlineExceeded (also a TimeoutError)
 
@@ -26,7 +27,8 @@ from .engines.errors import ConfigError, ModelNotAvailableError, SotkitError
 if TYPE_CHECKING:
     from .result import Result
 
-__all__ = ["ConfigError", "DeadlineExceeded", "EchoedInstructions", "ModelNotAvailableError", "PartialResultError",
+__all__ = ["ConfigError", "DeadlineExceeded", "EchoedInstructions", "EmptyPoint", "ModelNotAvailableError",
+           "PartialResultError",
            "RetryAfterTooLong", "SotkitError", "StreamError", "StreamStalled", "TemplateError"]
 
 
@@ -58,7 +60,12 @@ class RetryAfterTooLong(SotkitError):
     """The server asked to wait longer than the policy's ``max_wait_s``; failing now instead of sleeping."""
 
 
-class EchoedInstructions(SotkitError):
+class EmptyPoint(SotkitError):
+    """A point's expansion had no text of its own, also when retried: the model wrote nothing, only the point's
+    header, or only the start of another point. Never shown as an empty point of a finished answer."""
+
+
+class EchoedInstructions(EmptyPoint):
     """A point's expansion only repeated the prompt it was given (small models do), also when retried."""
 
 

@@ -79,8 +79,9 @@ class ExpansionFilter:
             if not final and any(_is_prefix(text, form) for form in self._header_forms):
                 return ""
             self._body_start = (self._strip_header and self._header_end(text)) or 0
-        if final and self._body_start and not self.released and not text[self._body_start:].strip():
-            self._body_start = 0  # the whole reply was the title as a sentence: keep it rather than nothing
+        if final and self._body_start and not self.released and not text[self._body_start:].strip() \
+                and not text[:self._body_start].rstrip(" *").endswith((":", "-", "–")):
+            self._body_start = 0  # the whole reply was the title as a sentence: keep it (a bare header is nothing)
         text = text[self._body_start:].lstrip()
         if m := _NEW_ITEM.search(text):
             text = text[: m.start()]

@@ -367,3 +367,58 @@ async def test_an_api_point_that_echoes_its_prompt_is_not_shown(provider):
         async with client(server, provider) as sot:
             result = await sot.generate("How can I be healthier?")
     assert result.points[1].text == "Cut soda first."
+
+
+class SilentModel(ScriptedBatchModel):
+    """Writes nothing of its own for "Move daily" (an empty row, or only the point's header, as SmolLM2 did),
+    unless that point is prefilled and ``fixed_by_prefill`` holds; records the prefill of every row."""
+
+    def __init__(self, silence: str, *, fixed_by_prefill: bool) -> None:
+        super().__init__(" Sleep well\n2. Move daily\n3. Eat well", ECHO_ROWS, whole_sentences=True)
+        self.silence, self.fixed_by_prefill, self.prefills = silence, fixed_by_prefill, []
+
+    async def stream_batch(self, requests):
+        for row, request in enumerate(requests):
+            self.prefills.append(request.prompt.prefill)
+            title = next(t for t in self.rows if request.prompt.user.endswith(t))
+            silent = title == "Move daily" and not (self.fixed_by_prefill and request.prompt.prefill)
+            yield row, self.silence if silent else self.rows[title]
+            yield row, sotkit.providers.base.CallUsage(10, 10)
+
+
+@pytest.mark.parametrize("silence", ["", "2. Move daily:"])
+@pytest.mark.parametrize("fixed_by_prefill", [True, False])
+async def test_a_point_left_without_text_is_retried_and_never_finished_empty(silence, fixed_by_prefill):
+    model = SilentModel(silence, fixed_by_prefill=fixed_by_prefill)
+    templates = {"expand": "{% block user %}{{ question }} {{ point.title }}{% endblock %}"}
+    async with sotkit.SoT(model, templates=templates, mode="sot") as sot:
+        if fixed_by_prefill:
+            result = await sot.generate("How can I be healthier?")
+        else:
+            with pytest.raises(sotkit.PartialResultError) as caught:
+                await sot.generate("How can I be healthier?")
+            error = caught.value.__cause__
+            assert type(error) is sotkit.errors.EmptyPoint and "Move daily" in str(error)
+            result = caught.value.partial
+    assert model.prefills == [None, None, None, "Move daily:"]  # one retry, of the empty point only
+    moved = ("Walk every day.", False) if fixed_by_prefill else ("", True)
+    assert [(p.text, p.failed) for p in result.points] == [
+        ("Sleep eight hours.", False), moved, ("Eat vegetables.", False)]
+    assert ("Move daily" in result.text) == fixed_by_prefill
+
+
+@pytest.mark.parametrize("silence", ["", "2. Eat less sugar:"])
+async def test_an_api_point_left_without_text_fails_or_goes_to_the_fallback(provider, silence):
+    with FakeLLMServer(sot_responder(SKELETON, {2: silence}), latency=FAST) as server, \
+            FakeLLMServer(sot_responder(SKELETON, {2: "Cut soda first."}), latency=FAST) as backup:
+        async with client(server, provider) as sot:
+            with pytest.raises(sotkit.PartialResultError) as caught:
+                await sot.generate("How can I be healthier?")
+        fallback = create_provider("openai:backup", api_key="k", base_url=backup.openai_base_url)
+        async with client(server, provider, fallback=fallback) as sot:
+            result = await sot.generate("How can I be healthier?")
+        await fallback.aclose()
+    assert isinstance(caught.value.__cause__, sotkit.errors.EmptyPoint)
+    assert [p.failed for p in caught.value.partial.points] == [False, True, False, False]
+    assert "Eat less sugar" not in caught.value.partial.text
+    assert result.points[1].text == "Cut soda first." and result.points[1].model == "openai:backup"

@@ -25,6 +25,8 @@ def clean(raw: str, *, step: int = 1, index: int = 2, title: str = "Use LED bulb
     ("  They save.\n\n", "They save."),
     ("They save.\n12 bulbs is a lot.", "They save.\n12 bulbs is a lot."),
     ("Use LED bulbs.", "Use LED bulbs."),  # only the title, as a sentence: kept, not emptied
+    ("2. Use LED bulbs:", ""),  # only the header: nothing of its own (the point is asked again)
+    ("**Use LED bulbs** -  ", ""),
 ])
 def test_restated_headers_are_stripped_and_text_kept(raw, text, step):
     assert clean(raw, step=step) == (text, False)
