@@ -4,6 +4,7 @@ streams through the shared ``TextStream`` (stops, hold-back, budget, EOS)."""
 from __future__ import annotations
 
 import subprocess
+import threading
 import sys
 
 import pytest
@@ -171,3 +172,30 @@ def test_text_stream_counts_eos_and_ends_at_the_budget():
     assert cut.push([ord(c) for c in "abcdef"]) and (cut.text, cut.completion.finish_reason) == ("abcd", "length")
     with pytest.raises(TypeError, match="not a single string"):
         TextStream(CharTokenizer(), "\n")
+
+
+class SlowToLoad(Echo):
+    """A model whose first load outlasts the request's deadline (SmolLM2's first de-quantisation takes ~20 s):
+    it loads only once the test lets it."""
+
+    name = "toy_slow_to_load"
+    release = threading.Event()
+    loaded = threading.Event()
+
+    def load(self, device, dtype):
+        type(self).release.wait(30)
+        type(self).loaded.set()
+        return CharTokenizer()
+
+
+async def test_a_deadline_that_passes_while_the_model_loads_ends_the_request_on_time():
+    registry.register(SlowToLoad)
+    with pytest.raises(sotkit.DeadlineExceeded) as caught:
+        await sotkit.generate("What are some warm drinks?", model="local:toy-slow", decoding=SlowToLoad.name,
+                              mode="sequential", deadline=0.3)
+    assert not SlowToLoad.loaded.is_set()  # the request ended while the load was still running
+    assert caught.value.partial.text == ""
+    SlowToLoad.release.set()  # the abandoned load finishes in its thread and serves the next request
+    result = await sotkit.generate("What are some warm drinks?", model="local:toy-slow", decoding=SlowToLoad.name,
+                                   mode="sequential")
+    assert SlowToLoad.loaded.is_set() and result.text.startswith("What are some warm drinks")
