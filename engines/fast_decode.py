@@ -138,7 +138,7 @@ class _Step:
             torch.cuda.current_stream(self.model.device).wait_stream(self.stream)
             return self.logits
         self.graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.graph, stream=self.stream):
+        with torch.cuda.graph(self.graph, stream=self.stream, capture_error_mode="thread_local"):
             self.logits = self._forward()
         self.graph.replay()
         return self.logits

@@ -2,7 +2,8 @@
 
 Generation runs in a worker thread, one generation per model at a time, so the event loop stays responsive;
 text deltas travel back through an anyio memory object stream. torch and transformers are imported only
-when a model is first used. Decoding is greedy: ``ChatRequest.temperature`` is not used.
+when a model is first used. Decoding is greedy: ``ChatRequest.temperature`` is not used. ``fast_decode=True``
+decodes on a static KV cache with CUDA graphs (``engines/fast_decode.py``), for GPUs.
 """
 
 from __future__ import annotations
@@ -45,13 +46,14 @@ class LocalProvider(Provider):
 
     def __init__(self, model_name: str, *, device: str = "cpu", dtype: str | Any | None = None,
                  decoding: str = "greedy", alpha: float | None = None, k: int | None = None, verify: bool = False,
-                 lookup: int = 0, focus_weights: str | Path | bool | None = None, **options: Any) -> None:
+                 lookup: int = 0, focus_weights: str | Path | bool | None = None, fast_decode: bool = False,
+                 **options: Any) -> None:
         from ..engines.models import check_available
 
         if options:
             raise ConfigError(f"unknown option(s) for local models: {', '.join(sorted(options))}; local models take "
                               "device=, dtype=, decoding= ('greedy', 'lexical_unit'), alpha=, k=, verify=, lookup=, "
-                              "focus_weights=")
+                              "focus_weights=, fast_decode=")
         if device not in _DEVICES and not device.startswith("cuda:"):
             raise ConfigError(f"device={device!r} is not one of {', '.join(_DEVICES)} (or 'cuda:N')")
         if isinstance(dtype, str) and dtype not in _DTYPES:
@@ -67,6 +69,10 @@ class LocalProvider(Provider):
         # Lexical-unit and FocusLLM decoding run one row at a time; FocusLLM reads request contexts itself.
         self.supports_batch = self._lexical_units is None and self._focus_weights is None
         self.supports_context = self._focus_weights is not None
+        if fast_decode and not self.supports_batch:
+            raise ConfigError("fast_decode=True speeds up greedy decoding; lexical-unit and FocusLLM decoding run "
+                              "their own loops: drop fast_decode or decoding=/focus_weights=")
+        self._fast_decode = fast_decode
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:
         # aclosing: a reader that stops early must close the inner generator in this task, not leave it
@@ -110,6 +116,7 @@ class LocalProvider(Provider):
                     on_text=lambda row, text: deliver((row, text)),
                     on_done=lambda row, done: deliver((row, CallUsage(done.input_tokens, done.output_tokens))),
                     should_stop=stop.is_set,
+                    fast_decode=self._fast_decode,
                 )
                 return
             for row, request in enumerate(requests):
