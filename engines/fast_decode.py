@@ -137,9 +137,15 @@ class _Step:
                 self.logits = self._forward()
             torch.cuda.current_stream(self.model.device).wait_stream(self.stream)
             return self.logits
+        # capture_begin/end rather than torch.cuda.graph(), which empties the allocator's cache at every capture
         self.graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.graph, stream=self.stream, capture_error_mode="thread_local"):
-            self.logits = self._forward()
+        with torch.cuda.stream(self.stream):
+            self.graph.capture_begin(capture_error_mode="thread_local")
+            try:
+                self.logits = self._forward()
+            finally:
+                self.graph.capture_end()
+        torch.cuda.current_stream(self.model.device).wait_stream(self.stream)
         self.graph.replay()
         return self.logits
 
