@@ -78,7 +78,7 @@ def phases(work: Path, device: str, tiny: bool, fast: bool) -> list[Phase]:
                      sot=["--budget-s", "120"],
                      prepare=["--seq-len", "128", "--code-sequences", "6000", "--answer-tokens", "128"],
                      lud_train=["--steps", "100000", "--batch-size", "32", "--lr", "1e-4", "--top-layers", "0",
-                                "--warmup-steps", "30", "--budget-s", "90"],
+                                "--warmup-steps", "30", "--budget-s", "70"],
                      focus_train=["--encode-batch-tokens", "65536", "--chunk-size", "256", "--local-window", "64",
                                   "--steps", "100000", "--time-budget", "115", "--lr", "3e-4", "--min-chunks", "2",
                                   "--max-chunks", "32", "--target-len", "8", "--eval-examples", "16"],

@@ -19,8 +19,6 @@ WORK=/tmp/gpu_work
 SITE=/tmp/site
 export PYTHONPATH=/tmp/shim:$SITE SOTKIT_CACHE=/tmp/sotcache HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1 OMP_NUM_THREADS=4
 export TQDM_DISABLE=1 HF_HUB_DISABLE_PROGRESS_BARS=1  # progress bars would fill the 12,000 characters of output that come back
-[ -f /tmp/gpu_t0 ] || date +%s.%N >/tmp/gpu_t0  # device time is counted from the first call's start
-export GPU_SESSION_T0=$(cat /tmp/gpu_t0)
 WHEELS="transformers==5.24.0 regex==2026.11.19 tenacity==9.2.1 gguf==0.19.0"  # what the H200 image lacks or has older
 MODEL=SmolLM2-135M-Instruct.Q4_1.gguf
 
@@ -46,6 +44,8 @@ EOF
 }
 
 install() {  # this call's wheels, the model parts it carries, and sotkit as its wheel lays it out
+    [ -f /tmp/gpu_t0 ] || date +%s.%N >/tmp/gpu_t0  # device time is counted from the first call's start
+    export GPU_SESSION_T0=$(cat /tmp/gpu_t0)
     local wheels=("$REPO"/.gpu*/*.whl)
     if [ -e "${wheels[0]}" ]; then
         python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target $SITE \
