@@ -9,16 +9,15 @@ from sotkit.engines.testing import tiny_chat_tokenizer, tiny_llama
 from sotkit.providers.base import Prompt
 
 PROMPTS = [
-    Prompt("Tell me about tea.", system="Be brief."),
-    Prompt("Why is the sky blue? Explain it well, please.", system="Be brief."),
-    Prompt("Tell me about coffee.", system="Be brief.", prefill="1. Beans:"),
+    Prompt("Name three rivers of Europe.", system="Answer in a list."),
+    Prompt("How do tides work? Say it simply, for a child.", system="Answer in a list."),
+    Prompt("Plan a picnic.", system="Answer in a list.", prefill="1. Food:"),
 ]
 
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    tok = tiny_chat_tokenizer()
-    tok.pad_token = tok.eos_token
+    tok = tiny_chat_tokenizer(pad_token="<unk>")  # a pad token of its own (not EOS, as generation tests use)
     tok.padding_side = "left"
     return tok
 
@@ -36,7 +35,7 @@ def both(model, tokenizer, prompts=PROMPTS, **options):
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_rows_of_different_lengths_budgets_and_ends_match_generate(tokenizer, seed):
-    # seed 0: rows 2 and 3 write EOS early; seed 1: every row runs to its budget
+    # seed 0: row 1 writes EOS early; seed 1: every row runs to its budget
     model = tiny_llama(len(tokenizer), seed=seed)
     (plain, plain_deltas), (fast, fast_deltas) = both(model, tokenizer, max_new_tokens=[40, 25, 33])
     assert fast == plain
