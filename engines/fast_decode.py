@@ -9,8 +9,9 @@ where compiling takes tens of seconds per batch shape, which a GPU window of min
 
 It is a drop-in for the greedy ``generate()`` call of ``generation.stream_generate`` (``fast_decode=True``):
 the same keywords, left-padded rows, positions and attention, the same ``LogitsProcessor`` and
-``StoppingCriteria`` objects called after every step, finished rows fed pad tokens. On a CPU it runs the same loop without a graph,
-which is how its tokens are checked against ``generate()`` (``tests/engines/test_fast_decode.py``).
+``StoppingCriteria`` objects called after every step, finished rows fed pad tokens. On a CPU it runs the same
+loop without a graph, which is how its tokens are checked against ``generate()`` (``tests/engines/``
+``test_fast_decode.py``); there it is no faster (its attention spans the whole preallocated cache).
 """
 
 from __future__ import annotations
