@@ -290,7 +290,8 @@ def write(args: argparse.Namespace, rows: list[dict], *, final: bool) -> dict:
             f"Median points per skeleton: {s['median_points']}.", "",
             "| SoT answers: | echoed points (final text) | echoed points (raw model text) | mean cross-point "
             "redundancy | mean question restatement |", "|---|---|---|---|---|",
-            f"| | {s['echo_points']} | {s['echo_points_raw']} | {_three(s['mean_redundancy'])} | {_three(s['mean_restatement'])} |",
+            f"| | {s['echo_points']} | {s['echo_points_raw']} | {_three(s['mean_redundancy'])} "
+            f"| {_three(s['mean_restatement'])} |",
             "", "| # | speed-up | per token | seq s | SoT s | seq tokens | SoT tokens | points | question |",
             "|---|---|---|---|---|---|---|---|---|",
         ]
@@ -300,7 +301,8 @@ def write(args: argparse.Namespace, rows: list[dict], *, final: bool) -> dict:
                          f"| {r['sequential']['answer_tokens']} | {r['sot']['answer_tokens']} "
                          f"| {len(r['sot'].get('points', []))} | {r['question'][:60]} |")
         if report.get("batch_curve"):
-            lines += ["", "One expansion batch (the first question's points), seconds and seconds per decoding step:", "",
+            lines += ["", "One expansion batch (the first question's points), seconds and seconds per decoding step:",
+                      "",
                       "| rows | plain s | plain s/step | fast s | fast s/step |", "|---|---|---|---|---|"]
             lines += [f"| {c['rows']} | {c['plain']['seconds']:.2f} | {c['plain']['s_per_step'] * 1000:.1f} ms "
                       f"| {c['fast']['seconds']:.2f} | {c['fast']['s_per_step'] * 1000:.1f} ms |"
