@@ -4,7 +4,9 @@ At batch 1 every decoding step reads all of the model's weights once, so no loop
 ``bandwidth / weight bytes`` steps a second. Both loops write the same answer to the same prompt
 (``stream_generate`` with and without ``fast_decode``), alternating which goes first, in one process.
 The bandwidth is measured (a large device-to-device copy, bytes read plus written) and also looked up
-by device name in the vendors' datasheets.
+by device name in the vendors' datasheets. The fast loop's step is also timed alone (``fast_step_ms``): what is
+left between it and the loop's time per token is host work (``host_share``); what is left between it and the
+bound is the step's own kernels (HF's eager Llama launches some 35 small kernels a layer).
 
     .venv/bin/python benchmarks/decode_speed.py --device cuda --dtype bfloat16 --out speed.json
 """
@@ -73,11 +75,38 @@ def greedy_speed(model, tokenizer, *, tokens: int = 256, repeats: int = 3, promp
     return result
 
 
+def step_seconds(model, tokenizer, steps: int = 100, prompt: str = PROMPT) -> float:
+    """Seconds of one batch-1 decoding step of the fast loop alone (a CUDA graph replay on a GPU), without the
+    loop's per-token host work (reading the token, stop strings, streaming): the loop's floor on this device."""
+    import torch
+    from transformers import StaticCache
+
+    from sotkit.engines.fast_decode import _Step
+    from sotkit.engines.models import synchronize
+
+    ids = tokenizer(prompt, return_tensors="pt").input_ids.to(model.device)
+    mask, width = torch.ones_like(ids), ids.shape[1]
+    cache = StaticCache(config=model.config, max_cache_len=width + steps + 2)
+    with torch.inference_mode():
+        model(input_ids=ids, attention_mask=mask, cache=cache, use_cache=True, logits_to_keep=1)
+        step = _Step(model, cache, mask, width, width + steps + 2, use_graph=model.device.type == "cuda")
+        token = ids[:, -1]
+        step(token, width), step(token, width + 1)  # the eager warm-up, then the capture
+        synchronize(model.device)
+        start = time.perf_counter()
+        for slot in range(width + 2, width + 2 + steps):
+            step(token, slot)
+        synchronize(model.device)
+    return (time.perf_counter() - start) / steps
+
+
 def measure(model, tokenizer, *, tokens: int = 256, repeats: int = 3, copy_megabytes: int = 1024) -> dict:
     from sotkit.engines.models import device_name
 
     name = device_name(model.device)
     speed = greedy_speed(model, tokenizer, tokens=tokens, repeats=repeats)
+    step = step_seconds(model, tokenizer)
+    loop = 1 / speed["fast"]["tokens_per_s"]
     measured = copy_bandwidth(model.device, copy_megabytes)
     sheet = datasheet_bandwidth(name)
     weights = weight_bytes(model)
@@ -86,6 +115,8 @@ def measure(model, tokenizer, *, tokens: int = 256, repeats: int = 3, copy_megab
         "device": name, "dtype": str(model.dtype).removeprefix("torch."), "weight_bytes": weights,
         "bandwidth_bytes_per_s": {"measured_copy": measured, "datasheet": sheet},
         "bound_tokens_per_s": bound, **speed,
+        # where the fast loop's time goes: the step itself, and the host's work around it per token
+        "fast_step_ms": step * 1000, "fast_loop_ms_per_token": loop * 1000, "host_share": max(0.0, 1 - step / loop),
         "fast_share_of_bound": speed["fast"]["tokens_per_s"] / bound.get("datasheet", bound["measured_copy"]),
     }
 

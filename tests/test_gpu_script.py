@@ -85,6 +85,9 @@ def test_decode_speed_sets_tokens_per_second_beside_the_bandwidth_bound(work):
     assert bound == pytest.approx(speed["bandwidth_bytes_per_s"]["measured_copy"] / speed["weight_bytes"])
     assert speed["fast_share_of_bound"] == pytest.approx(speed["fast"]["tokens_per_s"] / bound)
     assert speed["fast_over_plain"] == pytest.approx(speed["fast"]["tokens_per_s"] / speed["plain"]["tokens_per_s"])
+    assert speed["fast_loop_ms_per_token"] == pytest.approx(1000 / speed["fast"]["tokens_per_s"])
+    assert speed["fast_step_ms"] > 0 and speed["host_share"] == pytest.approx(
+        max(0.0, 1 - speed["fast_step_ms"] / speed["fast_loop_ms_per_token"]))
 
 
 def test_local_sot_ran_both_modes_on_the_fast_loop(work):
