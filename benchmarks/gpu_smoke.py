@@ -16,11 +16,11 @@ from pathlib import Path
 
 import torch
 
+from sotkit.engines import fast_decode
 from sotkit.engines.focusllm.bench import prefill_benchmark
 from sotkit.engines.focusllm.model import FocusConfig, FocusLLM
 from sotkit.engines.focusllm.train import TrainConfig as FocusTrainConfig
 from sotkit.engines.focusllm.train import train as focus_train
-from sotkit.engines import fast_decode
 from sotkit.engines.generation import _left_padded, chat_token_ids, stream_generate
 from sotkit.engines.lexical_unit.decoding import add_pad_token, generate
 from sotkit.engines.lexical_unit.train import TrainConfig, fine_tune, mark_and_pack
