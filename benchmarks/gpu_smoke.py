@@ -1,28 +1,64 @@
 """Seconds-long check of the engines' device code paths on tiny random models (no weights needed).
 
-    python benchmarks/gpu_smoke.py [cuda|cpu]
+    python benchmarks/gpu_smoke.py [cuda|cpu] [--out smoke.json]
 
-Run first on a lent GPU, before spending minutes on training: lexical-unit decoding (verified = greedy),
-one LUD and one FocusLLM training step, FocusLLM generation and its prefill measurement (device timers and
-peak memory).
+Run first on a lent GPU, before spending minutes on training: the fast greedy loop against ``generate()``
+(and, on CUDA, its graph replay against eager steps), lexical-unit decoding (verified = greedy), one LUD and
+one FocusLLM training step, FocusLLM generation and its prefill measurement (device timers and peak memory).
+``--out`` records the fast loop's checks, which ``gpu_run.py`` reads to decide whether later phases use it.
 """
 
 from __future__ import annotations
 
-import sys
+import argparse
+import json
+from pathlib import Path
 
 import torch
 
+from sotkit.engines import fast_decode
 from sotkit.engines.focusllm.bench import prefill_benchmark
 from sotkit.engines.focusllm.model import FocusConfig, FocusLLM
 from sotkit.engines.focusllm.train import TrainConfig as FocusTrainConfig
 from sotkit.engines.focusllm.train import train as focus_train
+from sotkit.engines.generation import _left_padded, chat_token_ids, stream_generate
 from sotkit.engines.lexical_unit.decoding import add_pad_token, generate
 from sotkit.engines.lexical_unit.train import TrainConfig, fine_tune, mark_and_pack
 from sotkit.engines.testing import tiny_chat_tokenizer, tiny_llama
+from sotkit.providers.base import Prompt
+
+PROMPTS = [Prompt("Tell me about tea.", system="Be brief."), Prompt("Why is the sky blue? Explain it well."),
+           Prompt("Name three rivers.", prefill="1.")]
 
 
-def main(device: str) -> None:
+def check_fast_decode(device: str) -> dict:
+    """The fast loop writes generate()'s texts (float32, rows of different lengths and budgets); on CUDA its
+    graph replay writes the eager steps' tokens, and it runs in bfloat16."""
+    tokenizer = tiny_chat_tokenizer(pad_token="<unk>")
+    tokenizer.padding_side = "left"
+    model = tiny_llama(len(tokenizer), seed=1).to(device)
+    plain, fast = (stream_generate(model, tokenizer, PROMPTS, max_new_tokens=[40, 17, 29], fast_decode=f)
+                   for f in (False, True))
+    checks: dict = {"device": device, "fast_decode_equals_generate": plain == fast, "cuda_graph_equals_eager": None}
+    if device.startswith("cuda"):
+        inputs = _left_padded(tokenizer, [chat_token_ids(tokenizer, p) for p in PROMPTS])
+        never = lambda ids, scores: torch.zeros(ids.shape[0], dtype=torch.bool, device=ids.device)  # noqa: E731
+        eager, graph = (fast_decode.greedy(model, **inputs, max_new_tokens=30, pad_token_id=tokenizer.pad_token_id,
+                                           stopping_criteria=never, cuda_graph=g) for g in (False, True))
+        checks["cuda_graph_equals_eager"] = torch.equal(eager, graph)
+        stream_generate(model.to(torch.bfloat16), tokenizer, PROMPTS, max_new_tokens=20, fast_decode=True)
+    checks["ok"] = checks["fast_decode_equals_generate"] and checks["cuda_graph_equals_eager"] is not False
+    return checks
+
+
+def main(device: str, out: Path | None = None) -> None:
+    try:
+        checks = check_fast_decode(device)
+    except Exception as exc:  # recorded, so later phases decode without the fast loop
+        checks = {"device": device, "ok": False, "error": f"{type(exc).__name__}: {exc}"}
+    print("fast decode:", checks, flush=True)
+    if out is not None:
+        out.write_text(json.dumps(checks, indent=1))
     tokenizer = tiny_chat_tokenizer()
     model = tiny_llama(len(tokenizer)).to(device)
     pad = add_pad_token(model, tokenizer)
@@ -44,4 +80,8 @@ def main(device: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "cuda")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("device", nargs="?", default="cuda")
+    parser.add_argument("--out", type=Path, help="write the fast loop's checks here (JSON)")
+    args = parser.parse_args()
+    main(args.device, args.out)

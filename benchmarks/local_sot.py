@@ -1,4 +1,4 @@
-"""SoT against sequential answers on the embedded SmolLM2-135M, on the CPU, side by side in one process.
+"""SoT against sequential answers on the embedded SmolLM2-135M, on the CPU or a GPU, side by side in one process.
 
 Answers the SoT-suitable questions of ``../shared/datasets/vicuna80.jsonl`` (37) in both modes with one client
 (the model is loaded once and warmed up first). The two modes alternate which goes first per question, so load
@@ -8,6 +8,10 @@ tokenizer) and, for ``point_hygiene.py``, every point's title, final text and th
 
     .venv/bin/python benchmarks/local_sot.py            # all 37 questions; about 40 min on 2 busy cores
     .venv/bin/python benchmarks/local_sot.py --limit 5  # a quick look
+    python benchmarks/local_sot.py --device cuda --dtype bfloat16 --fast-decode --batch-curve  # on a GPU
+
+``--batch-curve`` also times one expansion batch of 1, 2, 4 and 8 rows (the first question's points, both
+decoding loops), the cost SoT's expansion pays per extra point: near 1x per row on a CPU, near 0 on a GPU.
 
 Budgets: sequential answers up to ``--max-tokens`` (512) tokens; skeletons up to 200, points up to 128 tokens.
 Results: ``benchmarks/results/local_sot.json`` (rewritten after every question) and ``local_sot.md``.
@@ -95,13 +99,15 @@ def answer_measures(templates: Templates, question: str, points: list[dict]) -> 
 async def run(args: argparse.Namespace) -> dict:
     import torch
 
-    from sotkit.engines.models import load_model
+    from sotkit.engines.models import device_name, load_model
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    model, tokenizer = load_model("smollm2", dtype=args.dtype)
+    model, tokenizer = load_model(args.model, device=args.device, dtype=args.dtype)
     args.model_dtype = str(model.dtype).removeprefix("torch.")
-    provider = RecordingProvider(LocalProvider("smollm2", dtype=args.dtype))
+    args.device_name = device_name(model.device)
+    provider = RecordingProvider(LocalProvider(args.model, device=args.device, dtype=args.dtype,
+                                               fast_decode=args.fast_decode))
     options = dict(max_tokens=args.max_tokens, skeleton_max_tokens=200, point_max_tokens=args.point_max_tokens,
                    stall_timeout=None, max_points=args.max_points,
                    on_point_error="skip")  # a point that failed (it echoed twice) counts against hygiene
@@ -150,7 +156,38 @@ async def run(args: argparse.Namespace) -> dict:
                   f"{row['sot']['echo_points_raw']} final/raw, redundancy {row['sot']['redundancy']:.2f}, "
                   f"restated {row['sot']['restatement']:.2f})  {question[:50]}", flush=True)
             write(args, rows, final=False)
+        if args.batch_curve:
+            args.curve = batch_curve(model, tokenizer, templates, rows, args.point_max_tokens)
     return write(args, rows, final=True)
+
+
+def batch_curve(model, tokenizer, templates: Templates, rows: list[dict], max_tokens: int,
+                sizes: Sequence[int] = (1, 2, 4, 8)) -> list[dict]:
+    """Seconds of one expansion batch of each size (the first question's expand prompts, its points repeated
+    up to the size), plain and fast loops alternating; seconds per step divide by the longest row's tokens."""
+    from sotkit.engines.generation import stream_generate
+
+    question = rows[0]["question"] if rows else sot_questions()[0]
+    titles = [p["title"] for p in rows[0]["sot"].get("points", [])] if rows else []
+    titles = titles or ["Background", "Main idea", "Example", "Advice"]
+    outline = [{"index": i + 1, "title": t} for i, t in enumerate(titles)]
+    prompts = [templates.render("expand", question=question, points=outline, point=outline[i % len(outline)])
+               for i in range(max(sizes))]
+    curve = []
+    for size in sizes:
+        entry: dict = {"rows": size}
+        for mode in (("plain", "fast") if size % 2 else ("fast", "plain")):
+            start = time.perf_counter()
+            done = stream_generate(model, tokenizer, prompts[:size], max_new_tokens=max_tokens,
+                                   fast_decode=mode == "fast")
+            seconds = time.perf_counter() - start
+            steps = max(d.output_tokens for d in done)
+            entry[mode] = {"seconds": seconds, "steps": steps, "s_per_step": seconds / steps,
+                           "output_tokens": sum(d.output_tokens for d in done)}
+        curve.append(entry)
+        print(f"batch of {size}: " + ", ".join(f"{m} {entry[m]['seconds']:.2f}s/{entry[m]['steps']} steps"
+                                              for m in ("plain", "fast")), flush=True)
+    return curve
 
 
 def per_token_speedup(row: dict) -> float:
@@ -217,7 +254,9 @@ def write(args: argparse.Namespace, rows: list[dict], *, final: bool) -> dict:
     report = {
         "summary": summarize(rows) if rows else {},
         "setup": {
-            "model": f"local:smollm2 (SmolLM2-135M-Instruct, {args.model_dtype}, CPU, greedy)",
+            "model": f"local:{args.model} ({args.model_dtype}, {args.device_name}, greedy"
+                     f"{', fast_decode' if args.fast_decode else ''})",
+            "device": args.device_name, "fast_decode": args.fast_decode,
             "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
             "load_average": os.getloadavg(), "complete": final,
             "max_tokens": args.max_tokens, "skeleton_max_tokens": 200, "point_max_tokens": args.point_max_tokens,
@@ -225,13 +264,14 @@ def write(args: argparse.Namespace, rows: list[dict], *, final: bool) -> dict:
             "templates": str(args.templates) if args.templates else "sotkit's own", "command": "benchmarks/local_sot.py " + " ".join(args.argv),
         },
         "rows": rows,
+        **({"batch_curve": args.curve} if getattr(args, "curve", None) else {}),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1))
     if final and rows:
         s = report["summary"]
         lines = [
-            "# SoT vs sequential on SmolLM2-135M (CPU)", "",
+            f"# SoT vs sequential on {report['setup']['model']}", "",
             f"`{report['setup']['command']}`; {s['questions']} SoT-suitable Vicuna questions, both modes per "
             f"question in alternating order, one process; torch threads {report['setup']['torch_threads']}, "
             f"load average at the end {report['setup']['load_average'][0]:.1f} on {os.cpu_count()} cores (shared machine).", "",
@@ -250,7 +290,8 @@ def write(args: argparse.Namespace, rows: list[dict], *, final: bool) -> dict:
             f"Median points per skeleton: {s['median_points']}.", "",
             "| SoT answers: | echoed points (final text) | echoed points (raw model text) | mean cross-point "
             "redundancy | mean question restatement |", "|---|---|---|---|---|",
-            f"| | {s['echo_points']} | {s['echo_points_raw']} | {s['mean_redundancy']:.3f} | {s['mean_restatement']:.3f} |",
+            f"| | {s['echo_points']} | {s['echo_points_raw']} | {_three(s['mean_redundancy'])} "
+            f"| {_three(s['mean_restatement'])} |",
             "", "| # | speed-up | per token | seq s | SoT s | seq tokens | SoT tokens | points | question |",
             "|---|---|---|---|---|---|---|---|---|",
         ]
@@ -259,8 +300,20 @@ def write(args: argparse.Namespace, rows: list[dict], *, final: bool) -> dict:
                          f"| {r['sot']['latency_s']:.1f} "
                          f"| {r['sequential']['answer_tokens']} | {r['sot']['answer_tokens']} "
                          f"| {len(r['sot'].get('points', []))} | {r['question'][:60]} |")
+        if report.get("batch_curve"):
+            lines += ["", "One expansion batch (the first question's points), seconds and seconds per decoding step:",
+                      "",
+                      "| rows | plain s | plain s/step | fast s | fast s/step |", "|---|---|---|---|---|"]
+            lines += [f"| {c['rows']} | {c['plain']['seconds']:.2f} | {c['plain']['s_per_step'] * 1000:.1f} ms "
+                      f"| {c['fast']['seconds']:.2f} | {c['fast']['s_per_step'] * 1000:.1f} ms |"
+                      for c in report["batch_curve"]]
         args.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
     return report
+
+
+def _three(value: float | None) -> str:
+    """Three decimals, or n/a for a mean over no SoT answers (every request fell back to sequential)."""
+    return "n/a" if value is None else f"{value:.3f}"
 
 
 def main() -> None:
@@ -273,6 +326,10 @@ def main() -> None:
     parser.add_argument("--budget-s", type=float, default=0, help="start no new question after this many seconds")
     parser.add_argument("--point-max-tokens", type=int, default=128)
     parser.add_argument("--dtype", default=None, help="model dtype (default: the local provider's choice)")
+    parser.add_argument("--model", default="smollm2", help="'smollm2' or a local Hugging Face model directory")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    parser.add_argument("--fast-decode", action="store_true", help="decode on a static KV cache with CUDA graphs")
+    parser.add_argument("--batch-curve", action="store_true", help="also time expansion batches of 1, 2, 4, 8 rows")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--split", choices=SPLITS, default="all", help="which questions (see sot_questions)")
     parser.add_argument("--templates", type=Path, default=None, help="a directory of prompt templates to use")

@@ -9,10 +9,15 @@ from .base import Engine, GenerationRequest, OnDone, OnText
 
 
 class Greedy(Engine):
-    """Greedy decoding through ``generation.stream_generate``; the only engine that batches."""
+    """Greedy decoding through ``generation.stream_generate``; the only engine that batches. ``fast_decode=True``
+    decodes on a static KV cache with, on a GPU, one CUDA graph per step (``fast_decode.py``): same tokens."""
 
     name = "greedy"
     batches = True
+
+    def __init__(self, model: str, *, fast_decode: bool = False) -> None:
+        super().__init__(model)
+        self.fast_decode = fast_decode
 
     def generate(self, loaded: Any, requests: Sequence[GenerationRequest], on_text: OnText, on_done: OnDone,
                  should_stop: Callable[[], bool]) -> None:
@@ -22,7 +27,7 @@ class Greedy(Engine):
         stream_generate(model, tokenizer, [r.prompt for r in requests],
                         max_new_tokens=[r.max_tokens for r in requests], stop=[r.stop for r in requests],
                         max_line_tokens=[r.max_line_tokens for r in requests], on_text=on_text, on_done=on_done,
-                        should_stop=should_stop)
+                        should_stop=should_stop, fast_decode=self.fast_decode)
 
 
 ENGINE = Greedy

@@ -66,6 +66,14 @@ async def test_stream_batch_rows_match_each_request_alone(provider, reference):
     assert [u for u, in usages.values()] == [CallUsage(r.input_tokens, r.output_tokens) for r in reference]
 
 
+async def test_fast_decode_streams_what_generate_streams(tiny_dir, reference):
+    fast = create_provider(f"local:{tiny_dir}", dtype="float32", fast_decode=True)
+    texts = ["", ""]
+    async for row, chunk in fast.stream_batch(REQUESTS):
+        texts[row] += chunk if isinstance(chunk, str) else ""
+    assert texts == [r.text for r in reference]
+
+
 async def test_the_event_loop_keeps_running_while_the_model_generates(provider):
     ticks = 0
     seen_between_chunks = []
@@ -127,6 +135,8 @@ def test_bad_options_are_refused_when_the_provider_is_built(tiny_dir, tmp_path):
         LocalProvider(str(tiny_dir), dtype="float33")
     with pytest.raises(ConfigError, match="unknown option.*api_key"):
         LocalProvider(str(tiny_dir), api_key="sk-...")
+    with pytest.raises(ConfigError, match="fast_decode= is an option of decoding='greedy'"):
+        LocalProvider(str(tiny_dir), fast_decode=True, decoding="lexical_unit")
     with pytest.raises(ModelNotAvailableError, match="is not a directory"):
         create_provider(f"local:{tmp_path / 'missing'}")
 

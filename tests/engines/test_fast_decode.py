@@ -1,0 +1,123 @@
+"""The static-cache decoding loop writes what ``generate()`` writes: texts, token counts, finish reasons, deltas."""
+
+import pytest
+import torch
+
+from sotkit.engines import fast_decode
+from sotkit.engines.generation import _left_padded, chat_token_ids, stream_generate
+from sotkit.engines.testing import tiny_chat_tokenizer, tiny_llama
+from sotkit.providers.base import Prompt
+
+PROMPTS = [
+    Prompt("Name three rivers of Europe.", system="Answer in a list."),
+    Prompt("How do tides work? Say it simply, for a child.", system="Answer in a list."),
+    Prompt("Plan a picnic.", system="Answer in a list.", prefill="1. Food:"),
+]
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    tok = tiny_chat_tokenizer(pad_token="<unk>")  # a pad token of its own (not EOS, as generation tests use)
+    tok.padding_side = "left"
+    return tok
+
+
+def both(model, tokenizer, prompts=PROMPTS, **options):
+    """The completions and streamed deltas of the plain path and of the fast path, for the same call."""
+    runs = []
+    for fast in (False, True):
+        deltas: list[tuple[int, str]] = []
+        done = stream_generate(model, tokenizer, prompts, fast_decode=fast,
+                               on_text=lambda row, text: deltas.append((row, text)), **options)
+        runs.append((done, deltas))
+    return runs
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_rows_of_different_lengths_budgets_and_ends_match_generate(tokenizer, seed):
+    # seed 0: row 1 writes EOS early; seed 1: every row runs to its budget
+    model = tiny_llama(len(tokenizer), seed=seed)
+    (plain, plain_deltas), (fast, fast_deltas) = both(model, tokenizer, max_new_tokens=[40, 25, 33])
+    assert fast == plain
+    assert fast_deltas == plain_deltas
+    reasons = {c.finish_reason for c in plain}
+    assert reasons == ({"length", "eos"} if seed == 0 else {"length"})
+
+
+def test_stop_strings_and_line_limits_match_generate(tokenizer):
+    model = tiny_llama(len(tokenizer), seed=1)
+    free = stream_generate(model, tokenizer, PROMPTS, max_new_tokens=40)
+    stops = [(run.text[12:14],) for run in free]  # each row stops at its own step
+    (plain, _), (fast, _) = both(model, tokenizer, max_new_tokens=40, stop=stops, max_line_tokens=[6, None, 4])
+    assert fast == plain
+    assert "stop" in {c.finish_reason for c in plain}
+    unlimited = stream_generate(model, tokenizer, PROMPTS, max_new_tokens=40, stop=stops, fast_decode=True)
+    assert [c.text for c in unlimited] != [c.text for c in fast]  # the line limits did act
+
+
+def test_cancelling_ends_every_row_at_the_next_token(tokenizer):
+    model = tiny_llama(len(tokenizer), seed=1)
+    steps = []
+
+    def should_stop():
+        steps.append(1)
+        return len(steps) >= 5
+
+    done = stream_generate(model, tokenizer, PROMPTS, max_new_tokens=40, fast_decode=True, should_stop=should_stop)
+    assert [c.finish_reason for c in done] == ["cancelled"] * 3
+    assert [c.output_tokens for c in done] == [5, 5, 5]
+
+
+def test_one_row_and_a_one_token_budget(tokenizer):
+    model = tiny_llama(len(tokenizer), seed=1)
+    (plain, _), (fast, _) = both(model, tokenizer, PROMPTS[:1], max_new_tokens=1)
+    assert fast == plain and plain[0].output_tokens == 1
+
+
+def test_the_returned_tokens_are_generates_tokens(tokenizer):
+    model = tiny_llama(len(tokenizer), seed=1)
+    inputs = _left_padded(tokenizer, [chat_token_ids(tokenizer, p) for p in PROMPTS])
+    never = lambda ids, scores: torch.zeros(ids.shape[0], dtype=torch.bool)  # noqa: E731
+    expected = model.generate(**inputs, max_new_tokens=12, do_sample=False, pad_token_id=tokenizer.pad_token_id,
+                              stopping_criteria=[never])
+    tokens = fast_decode.greedy(model, **inputs, max_new_tokens=12, pad_token_id=tokenizer.pad_token_id,
+                                stopping_criteria=never)
+    assert torch.equal(tokens, expected)
+
+
+def test_the_decoding_step_traces_as_one_graph(tokenizer):
+    """No host sync or data-dependent branch inside a step: what a CUDA graph capture needs (checked here with
+    dynamo's full-graph tracing, which fails at the first graph break)."""
+    from transformers import StaticCache
+
+    model = tiny_llama(len(tokenizer), seed=1)
+    inputs = _left_padded(tokenizer, [chat_token_ids(tokenizer, p) for p in PROMPTS[:2]])
+    width = inputs["input_ids"].shape[1]
+    cache = StaticCache(config=model.config, max_cache_len=width + 4)
+    with torch.inference_mode():
+        model(**inputs, cache=cache, use_cache=True)
+        step = fast_decode._Step(model, cache, inputs["attention_mask"], width, width + 4, use_graph=False)
+        eager = step._forward
+        step._forward = torch.compile(eager, backend="eager", fullgraph=True)
+        logits = step(torch.tensor([5, 6]), width)
+    assert logits.shape == (2, 1, len(tokenizer))
+
+
+def test_sampling_and_unapplied_generation_settings_are_refused(tokenizer):
+    model = tiny_llama(len(tokenizer), seed=1)
+    with pytest.raises(ValueError, match="greedily"):
+        fast_decode.greedy(model, input_ids=torch.tensor([[5]]), attention_mask=torch.tensor([[1]]),
+                           max_new_tokens=2, pad_token_id=1, stopping_criteria=None, do_sample=True)
+    model.generation_config.repetition_penalty = 1.3
+    with pytest.raises(ValueError, match="repetition_penalty"):
+        stream_generate(model, tokenizer, PROMPTS[:1], max_new_tokens=4, fast_decode=True)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a CUDA GPU")
+def test_cuda_graph_replay_writes_the_eager_steps_tokens(tokenizer):
+    model = tiny_llama(len(tokenizer), seed=1).cuda()
+    inputs = _left_padded(tokenizer, [chat_token_ids(tokenizer, p) for p in PROMPTS])
+    never = lambda ids, scores: torch.zeros(ids.shape[0], dtype=torch.bool, device=ids.device)  # noqa: E731
+    runs = [fast_decode.greedy(model, **inputs, max_new_tokens=30, pad_token_id=tokenizer.pad_token_id,
+                               stopping_criteria=never, cuda_graph=graph) for graph in (False, True)]
+    assert torch.equal(runs[0], runs[1])
