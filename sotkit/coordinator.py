@@ -25,9 +25,10 @@ from .errors import DeadlineExceeded, EchoedInstructions, PartialResultError
 from .events import (Event, PointDeltaEvent, PointDoneEvent, PointEvent, RetryEvent, RouteEvent, TextEvent,
                      WithdrawEvent)
 from .expansion import ExpansionFilter
-from .limits import ModelLimits, estimate_tokens
+from .limits import Limits, estimate_tokens
 from .options import check_choice, check_number, check_type
 from .overlap import CallSpan, SerialServerWarning, one_at_a_time, serial_note
+from .pricing import Prices
 from .providers.base import CallUsage, ChatRequest, Provider
 from .quality import Instructions
 from .question import question_view
@@ -59,7 +60,7 @@ class Backend:
 
     provider: Provider
     templates: Templates
-    limits: ModelLimits
+    limits: Limits
     warned: set[type[Warning]] = field(default_factory=set, compare=False, repr=False)
     """Warnings already given about this model: each is given once per client."""
 
@@ -110,7 +111,8 @@ class RequestOptions:
 
 class Request:
     def __init__(self, question: str, backends: list[Backend], options: RequestOptions, send: Send,
-                 router: Router, *, template: str = "sequential", variables: Mapping[str, Any] | None = None) -> None:
+                 router: Router, *, template: str = "sequential", variables: Mapping[str, Any] | None = None,
+                 prices: Prices | None = None) -> None:
         self.question = question
         self.template = template
         """The template of a sequential answer (another one for ``SoT.complete``), with its extra variables."""
@@ -120,6 +122,7 @@ class Request:
         self.send = send
         self.router = router
         self.usage = Usage()
+        self.prices = prices or Prices()
         self.points: dict[int, Point] = {}
         self.stitcher = Stitcher()
         self.sequential_text = ""
@@ -393,7 +396,7 @@ class Request:
                 async with aclosing(backend.provider.stream_batch(requests)) as rows:
                     async for row, chunk in rows:
                         if isinstance(chunk, CallUsage):
-                            self._account(chunk, calls=0)
+                            self._account(chunk, backend.model, calls=0)
                             finished.add(row)
                             if chunk.output_tokens >= self.options.point_max_tokens:
                                 cut.add(row)
@@ -532,7 +535,7 @@ class Request:
                                 usage = dataclasses.replace(usage, output_tokens=request.max_tokens)
                             break
             finally:
-                self._account(usage)
+                self._account(usage, backend.model)
         if watchdog.cancelled_caught:
             waited = f"{first} s for the first text" if not chunks else f"{self.options.stall_timeout} s for more text"
             raise StreamStalled(f"{backend.model} sent no text in {waited}")
@@ -575,8 +578,9 @@ class Request:
                              state.next_action.sleep if state.next_action else 0.0,
                              f"{type(error).__name__}: {error}"[:300]))
 
-    def _account(self, usage: CallUsage, calls: int = 1) -> None:
-        self.usage.add(Usage(usage.input_tokens, usage.output_tokens, calls, estimated_calls=int(usage.estimated)))
+    def _account(self, usage: CallUsage, model: str, calls: int = 1) -> None:
+        self.usage.add(Usage(usage.input_tokens, usage.output_tokens, calls, estimated_calls=int(usage.estimated),
+                             cost=self.prices.cost(model, usage)))
 
     def _note_serial_server(self) -> None:
         backend = self.backends[0]

@@ -28,6 +28,11 @@ class ModelNotAvailableError(ConfigError):
     """A local model (or its optional dependencies) is not installed; the message says how to install it."""
 
 
+class LimitsUnavailable(SotkitError, ConnectionError):
+    """The Redis that shares the limits between processes does not answer: at construction (the message names
+    the URL), or mid-run with ``on_outage="closed"`` (a ``ConnectionError``, so the retry policy retries it)."""
+
+
 class StreamError(SotkitError):
     """A response that began with HTTP 200 but is not a whole stream of the provider's events: the server
     reported an error inside it, it ended without its terminal event (a cut stream), or its body or events

@@ -15,12 +15,17 @@ class Usage:
     A call whose server reported no counts (llama.cpp's servers send none in a stream) adds an estimate, at
     about four characters a token, and counts in ``estimated_calls``: the totals are then partly estimated,
     never a zero that reads as measured.
+
+    ``cost`` is USD, summed over the calls (see ``sotkit.pricing``): ``None`` when any call's model has no known
+    price, 0.0 for in-process models. It is computed from the token counts, so it is an estimate too when
+    ``estimated`` is true.
     """
 
     input_tokens: int = 0
     output_tokens: int = 0
     calls: int = 0
     estimated_calls: int = 0
+    cost: float | None = 0.0
 
     @property
     def estimated(self) -> bool:
@@ -32,6 +37,7 @@ class Usage:
         self.output_tokens += other.output_tokens
         self.calls += other.calls
         self.estimated_calls += other.estimated_calls
+        self.cost = None if self.cost is None or other.cost is None else self.cost + other.cost
 
 
 @dataclass
