@@ -1,0 +1,191 @@
+"""Limits shared across processes through a real redis-server (installed by .ci/redis-server), with worker
+processes (tests/redis_worker.py) against one FakeLLMServer: the server's own timestamps show what it was sent."""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import redis
+
+import sotkit
+from sotkit.testing import FakeLLMServer, Latency, Reply
+from tests.test_coordinator import max_overlap
+
+pytestmark = pytest.mark.anyio
+
+WORKER = Path(__file__).with_name("redis_worker.py")
+FAST = Latency(ttft_s=0.0, tokens_per_s=2000)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def redis_server(port: int):
+    """A redis-server of our own on ``port``, without persistence; stopped on exit."""
+    if shutil.which("redis-server") is None:
+        why = "redis-server is not installed (the README's test command installs it with .ci/redis-server)"
+        if os.environ.get("CI"):
+            pytest.fail(f"{why}; in CI this test must run, not skip")
+        pytest.skip(why)
+    process = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    client = redis.Redis(port=port)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            assert process.poll() is None, f"redis-server exited: {process.stderr.read()[-2000:]!r}"
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                assert time.monotonic() < deadline, "redis-server did not come up in 20 s"
+                time.sleep(0.05)
+        yield client
+    finally:
+        client.close()
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+def redis_url():
+    port = free_port()
+    with redis_server(port):
+        yield f"redis://127.0.0.1:{port}/0"
+
+
+def start_worker(redis_url: str, server: FakeLLMServer, questions: list[str], **options) -> subprocess.Popen:
+    flags = [part for name, value in options.items() for part in (f"--{name.replace('_', '-')}", str(value))]
+    worker = subprocess.Popen([sys.executable, str(WORKER), redis_url, server.openai_base_url, *questions, *flags],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert worker.stdout.readline() == "ready\n", worker.stderr.read()
+    return worker
+
+
+def go(*workers: subprocess.Popen) -> None:
+    """Start workers together (each waits for a line once its client is built)."""
+    for worker in workers:
+        worker.stdin.write("go\n")
+        worker.stdin.flush()
+
+
+def finish(workers: list[subprocess.Popen]) -> None:
+    for worker in workers:
+        out, err = worker.communicate(timeout=120)  # closes stdin
+        assert worker.returncode == 0, err[-3000:]
+
+
+def wait_for(condition, what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def test_workers_never_exceed_the_shared_concurrency(redis_url):
+    with FakeLLMServer(Reply("one two three four five six seven eight", latency=Latency(0.1, 40))) as server:
+        workers = [start_worker(redis_url, server, [f"w{w} q{i}" for i in range(6)], max_concurrency=2)
+                   for w in range(3)]
+        go(*workers)
+        finish(workers)
+        requests = server.requests
+    assert len(requests) == 18
+    # two slots across three processes, each of which alone would send six at once
+    assert max_overlap(requests) == 2
+
+
+def test_workers_share_one_requests_per_minute_budget(redis_url):
+    with FakeLLMServer(Reply("ok", latency=FAST)) as server:
+        workers = [start_worker(redis_url, server, [f"w{w} q{i}" for i in range(10)], rpm=600) for w in range(3)]
+        go(*workers)
+        finish(workers)
+        times = sorted(r.received_at for r in server.requests)
+    assert len(times) == 30
+    # A bucket of 10 refilled at 10 a second (rpm=600, shared): any stretch of the server's clock holds at most
+    # 10 + 10/s x its length requests. 0.1 s of slack for the hop from Redis's grant to the server; three
+    # processes with a bucket each would send all 30 in the first instant.
+    for i in range(len(times)):
+        for j in range(i, len(times)):
+            assert j - i + 1 <= 10 + 10 * (times[j] - times[i] + 0.1), (i, j, times[j] - times[i])
+    assert times[-1] - times[0] >= 1.8
+
+
+def test_a_killed_workers_slots_are_free_within_the_lease(redis_url):
+    lease = 1.0
+
+    def respond(request):
+        return Reply("held", latency=Latency(ttft_s=120)) if "hold" in request.user else Reply("quick", latency=FAST)
+
+    client = redis.Redis.from_url(redis_url)
+    with FakeLLMServer(respond) as server:
+        holder = start_worker(redis_url, server, ["hold 1", "hold 2"], max_concurrency=2, lease=lease)
+        go(holder)
+        wait_for(lambda: len(server.requests) == 2, "the holder's two calls")
+        waiter = start_worker(redis_url, server, ["quick 1", "quick 2"], max_concurrency=2, lease=lease)
+        go(waiter)
+        time.sleep(3 * lease)  # the holder renews its leases: they outlive the lease time while it lives
+        assert len(server.requests) == 2, "a call went out while every shared slot was held"
+        [key] = client.keys("sotkit:*:slots")
+        now_s, now_us = client.time()
+        holder.send_signal(signal.SIGKILL)
+        expiries = [score for _, score in client.zrange(key, 0, -1, withscores=True)]
+        assert len(expiries) == 2
+        # nothing renews them now: both end within one lease of the kill, on Redis's own clock
+        assert all(expiry <= now_s * 1000 + now_us / 1000 + lease * 1000 for expiry in expiries)
+        finish([waiter])
+        holder.wait(timeout=10)
+        quick = [r for r in server.requests if "quick" in r.user]
+    assert len(quick) == 2 and all(r.text == "quick" for r in quick)
+
+
+async def test_unreachable_redis_at_construction_is_a_clear_error():
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    with pytest.raises(sotkit.LimitsUnavailable, match=rf"Redis at {url}.*start it \(redis-server\), fix the URL, "
+                                                       r"or leave limits= out"):
+        sotkit.SoT("openai:m", base_url="http://127.0.0.1:9/v1", api_key="k", limits=url)
+    with pytest.raises(sotkit.ConfigError, match="starts with redis://"):
+        sotkit.SoT("openai:m", base_url="http://127.0.0.1:9/v1", api_key="k", limits="http://localhost:6379")
+    with pytest.raises(sotkit.ConfigError, match="on_outage='sometimes': use 'open' or 'closed'"):
+        sotkit.RedisLimits("redis://localhost", on_outage="sometimes")
+    with pytest.raises(sotkit.ConfigError, match="lease=0: must be a number > 0"):
+        sotkit.RedisLimits("redis://localhost", lease=0)
+
+
+@pytest.mark.parametrize("on_outage", ["open", "closed"])
+async def test_redis_going_away_mid_run(on_outage):
+    port = free_port()
+    url = f"redis://127.0.0.1:{port}/0"
+    limits = sotkit.RedisLimits(url, on_outage=on_outage, timeout=0.5)
+    with FakeLLMServer(Reply("fine", latency=FAST)) as server:
+        with redis_server(port):
+            sot = sotkit.SoT("openai:m", base_url=server.openai_base_url, api_key="k", limits=limits, rpm=600,
+                             mode="sequential", retry=1)
+            assert (await sot.generate("Before?")).text == "fine"
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            if on_outage == "open":  # this process's own limits take over, with a warning
+                assert (await sot.generate("During?")).text == "fine"
+                assert any(issubclass(w.category, sotkit.SharedLimitsWarning) and "unreachable" in str(w.message)
+                           for w in caught)
+            else:  # no call goes out
+                with pytest.raises(sotkit.SotkitError) as raised:
+                    await sot.generate("During?")
+                chain = [raised.value, raised.value.__cause__, raised.value.__context__]
+                assert any(isinstance(e, sotkit.LimitsUnavailable) for e in chain), chain
+                assert len(server.requests) == 1
+        with redis_server(port):  # back: shared again
+            time.sleep(1.1)  # RETRY_REDIS_S: Redis is tried again after this
+            assert (await sot.generate("After?")).text == "fine"
+            await sot.aclose()
