@@ -144,7 +144,7 @@ async def _ask(args: argparse.Namespace) -> int:
             _note(f"the skeleton was cut short: {result.route_reason}")
         t = result.timings
         _note(f"{result.mode}, {len(result.points)} points, {result.usage.calls} calls, {_tokens(result.usage)}, "
-              f"skeleton {t.skeleton_s:.2f} s, total {t.total_s:.2f} s")
+              f"{_cost(result.usage)}, skeleton {t.skeleton_s:.2f} s, total {t.total_s:.2f} s")
     return 0
 
 
@@ -153,6 +153,12 @@ def _tokens(usage: Usage) -> str:
         return f"{usage.input_tokens} in / {usage.output_tokens} out tokens"
     return (f"~{usage.input_tokens} in / ~{usage.output_tokens} out tokens (estimated for {usage.estimated_calls} "
             f"of {usage.calls} calls: the server reported no usage)")
+
+
+def _cost(usage: Usage) -> str:
+    if usage.cost is None:
+        return "cost unknown (genai-prices lists no price for this model)"
+    return f"~${usage.cost:.6f} (estimated tokens)" if usage.estimated else f"${usage.cost:.6f}"
 
 
 def _note(text: str) -> None:
