@@ -4,6 +4,8 @@ It prints ``ready`` once its client is built and starts when a line arrives on s
 start together.
 
     python tests/redis_worker.py REDIS_URL BASE_URL QUESTION... [--max-concurrency N] [--rpm R] [--lease S]
+
+``REDIS_URL`` ``local`` keeps the limits in the process (the benchmark's control).
 """
 
 import argparse
@@ -25,7 +27,7 @@ async def main() -> None:
     parser.add_argument("--tpm", type=float)
     parser.add_argument("--lease", type=float, default=10.0)
     args = parser.parse_args()
-    limits = sotkit.RedisLimits(args.redis_url, lease=args.lease)
+    limits = None if args.redis_url == "local" else sotkit.RedisLimits(args.redis_url, lease=args.lease)
     async with sotkit.SoT("openai:shared-model", base_url=args.base_url, api_key="k", limits=limits,
                           max_concurrency=args.max_concurrency, rpm=args.rpm, tpm=args.tpm, mode="sequential",
                           stall_timeout=None, first_token_timeout=None, timeout=None) as sot:
