@@ -8,7 +8,7 @@ atomic on the Redis server and timed by the server's clock, so machines need no 
 - concurrency: a sorted set of leases per model, scored by their expiry. A process renews the leases it holds
   every third of ``lease``; a process that dies stops renewing, and its slots free themselves within ``lease``.
   A full set is polled (every ``POLL_S``); one task per process and model polls, the others queue behind it in
-  the process's own first-come-first-served limiter.
+  the process's own first-come-first-served limiter (across processes the order is the polls', not arrival).
 - requests and tokens per minute: a token bucket per model in a hash (level, last update), the same bucket as
   ``TokenBucket`` (one second's worth, at least one unit), so a burst is spread at the budget's rate.
 
@@ -171,7 +171,11 @@ class RedisConnection:
         self._warned = False
 
     def client(self) -> Any:
-        loop = asyncio.get_running_loop()  # redis-py's asyncio client: under trio this raises RuntimeError
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            raise ConfigError("limits shared through Redis run on asyncio (redis-py's asyncio client), not trio: "
+                              "run on asyncio, or leave limits= out") from None
         if self._loop is not loop:
             import redis.asyncio
             from redis.asyncio.retry import Retry
@@ -230,8 +234,11 @@ class RedisConnection:
 
     async def release(self, key: str, lease_id: str) -> None:
         self.held.get(key, set()).discard(lease_id)
-        with anyio.move_on_after(self.config.timeout, shield=True):  # else the lease expires by itself
-            await self._guard(lambda: self._client.zrem(key, lease_id), "release")
+        with anyio.move_on_after(self.config.timeout, shield=True):
+            try:
+                await self._guard(lambda: self._client.zrem(key, lease_id), "release")
+            except LimitsUnavailable:
+                pass  # fail-closed refuses new calls, never a finished one: the lease expires by itself
 
     async def _renew(self) -> None:
         lease_ms = round(self.config.lease * 1000)
