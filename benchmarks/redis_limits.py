@@ -66,7 +66,8 @@ def main() -> None:
     with redis_server(port), FakeLLMServer(reply) as server:
         results = {"shared (Redis)": run(f"redis://127.0.0.1:{port}/0", server, args),
                    "per process (control)": run("local", server, args)}
-    redis_version = subprocess.run(["redis-server", "--version"], capture_output=True, text=True).stdout.strip()
+    redis_version = subprocess.run(["redis-server", "--version"], capture_output=True, text=True,
+                                   check=True).stdout.strip()
     record = {"command": "benchmarks/redis_limits.py " + " ".join(sys.argv[1:]),
               "budget": {"rpm": args.rpm, "max_concurrency": args.max_concurrency},
               "workers": WORKERS, "questions_per_worker": args.questions, "results": results,

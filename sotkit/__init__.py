@@ -26,7 +26,7 @@ __all__ = [
     "DEFAULT_PROMPTS", "ConfigError", "DeadlineExceeded", "DoneEvent", "Event", "EventStream", "LimitsUnavailable",
     "ModelNotAvailableError", "PartialResultError", "Point", "PointDeltaEvent", "PointDoneEvent", "PointEvent",
     "RedisLimits", "RequestOptions", "Result", "RetryAfterTooLong", "RetryEvent", "RetryPolicy", "RouteEvent",
-    "SerialServerWarning", "SharedLimitsWarning", "SoT", "SotkitError", "StreamError", "StreamStalled", "Templates", "TemplateError",
-    "TextEvent", "Timings", "Usage", "WithdrawEvent",
+    "SerialServerWarning", "SharedLimitsWarning", "SoT", "SotkitError", "StreamError", "StreamStalled", "Templates",
+    "TemplateError", "TextEvent", "Timings", "Usage", "WithdrawEvent",
     "default_model", "evaluate", "generate", "stream",
 ]

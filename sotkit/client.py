@@ -90,7 +90,8 @@ class SoT:
         self.backends = [Backend(main, _templates(main, templates), self._limits(main, max_concurrency, rpm, tpm))]
         if fallback is not None:
             backup = self._provider(fallback, {"timeout": timeout})
-            self.backends.append(Backend(backup, _templates(backup, templates), self._limits(backup, max_concurrency)))
+            backup_limits = self._limits(backup, max_concurrency)
+            self.backends.append(Backend(backup, _templates(backup, templates), backup_limits))
         for backend in self.backends:
             self.prices.known(backend.model)  # loads the price table now, not during the first answer
         self._router = make_router(router, provider=main, templates=self.backends[0].templates,

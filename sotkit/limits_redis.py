@@ -227,6 +227,10 @@ class RedisConnection:
                           f"{what}): this process keeps to its own limits until it is back (on_outage='open')",
                           SharedLimitsWarning, stacklevel=3)
 
+    def lease_id(self) -> str:
+        """A new lease's id: host, process and client (to read in Redis), and a counter."""
+        return f"{self.owner}:{next(self._ids)}"
+
     def hold(self, key: str, lease_id: str) -> None:
         self.held.setdefault(key, set()).add(lease_id)
         if self._renewer is None or self._renewer.done():
@@ -289,7 +293,7 @@ class SharedModelLimits:
                     await self.connection.release(self._slots, lease_id)
 
     async def _acquire(self) -> str | None:
-        lease_id = f"{self.connection.owner}:{next(self.connection._ids)}"
+        lease_id = self.connection.lease_id()
         lease_ms = round(self.connection.config.lease * 1000)
         async with self._first:
             while True:

@@ -85,7 +85,7 @@ def go(*workers: subprocess.Popen) -> None:
 
 def finish(workers: list[subprocess.Popen]) -> None:
     for worker in workers:
-        out, err = worker.communicate(timeout=120)  # closes stdin
+        _, err = worker.communicate(timeout=120)  # closes stdin
         assert worker.returncode == 0, err[-3000:]
 
 
@@ -189,7 +189,7 @@ async def test_redis_going_away_mid_run(on_outage):
                 assert any(isinstance(e, sotkit.LimitsUnavailable) for e in chain), chain
                 assert len(server.requests) == 1
         with redis_server(port):  # back: shared again
-            time.sleep(1.1)  # RETRY_REDIS_S: Redis is tried again after this
+            await anyio.sleep(1.1)  # RETRY_REDIS_S: Redis is tried again after this
             assert (await sot.generate("After?")).text == "fine"
             await sot.aclose()
 
