@@ -116,17 +116,17 @@ def test_workers_share_one_requests_per_minute_budget(redis_url):
         times = sorted(r.received_at for r in server.requests)
     assert len(times) == 30
     # A bucket of 10 refilled at 10 a second (rpm=600, shared): any stretch of the server's clock holds at most
-    # 10 + 10/s x its length requests. 0.3 s of slack for the way from Redis's grant to the server (a process's
+    # 10 + 10/s x its length requests. 0.5 s of slack for the way from Redis's grant to the server (a process's
     # first call builds its HTTP client there, on a loaded machine); three processes with a bucket each would
-    # send all 30 in the first instant.
+    # send all 30 in the first instant (30 > 10 + 10 x 0.5).
     for i in range(len(times)):
         for j in range(i, len(times)):
-            assert j - i + 1 <= 10 + 10 * (times[j] - times[i] + 0.3), (i, j, times[j] - times[i])
+            assert j - i + 1 <= 10 + 10 * (times[j] - times[i] + 0.5), (i, j, times[j] - times[i])
     assert times[-1] - times[0] >= 1.8
 
 
 def test_a_killed_workers_slots_are_free_within_the_lease(redis_url):
-    lease = 1.0
+    lease = 2.0  # renewed every 0.67 s: a loaded machine may hold a process back a while
 
     def respond(request):
         return Reply("held", latency=Latency(ttft_s=120)) if "hold" in request.user else Reply("quick", latency=FAST)
@@ -141,14 +141,13 @@ def test_a_killed_workers_slots_are_free_within_the_lease(redis_url):
         time.sleep(3 * lease)  # the holder renews its leases: they outlive the lease time while it lives
         assert len(server.requests) == 2, "a call went out while every shared slot was held"
         [key] = client.keys("sotkit:*:slots")
-        now_s, now_us = client.time()
         holder.send_signal(signal.SIGKILL)
-        expiries = [score for _, score in client.zrange(key, 0, -1, withscores=True)]
-        assert len(expiries) == 2
-        # nothing renews them now: both end within one lease of the kill, on Redis's own clock
-        assert all(expiry <= now_s * 1000 + now_us / 1000 + lease * 1000 for expiry in expiries)
-        finish([waiter])
         holder.wait(timeout=10)
+        now_s, now_us = client.time()
+        expiries = [score for _, score in client.zrange(key, 0, -1, withscores=True)]
+        # nothing renews them now: every lease ends within one lease time of the death, on Redis's own clock
+        assert len(expiries) <= 2 and all(e <= now_s * 1000 + now_us / 1000 + lease * 1000 for e in expiries)
+        finish([waiter])
         quick = [r for r in server.requests if "quick" in r.user]
     assert len(quick) == 2 and all(r.text == "quick" for r in quick)
 
