@@ -92,8 +92,6 @@ class SoT:
             backup = self._provider(fallback, {"timeout": timeout})
             backup_limits = self._limits(backup, max_concurrency)
             self.backends.append(Backend(backup, _templates(backup, templates), backup_limits))
-        for backend in self.backends:
-            self.prices.known(backend.model)  # loads the price table now, not during the first answer
         self._router = make_router(router, provider=main, templates=self.backends[0].templates,
                                    threshold=router_threshold)
 

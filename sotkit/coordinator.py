@@ -140,6 +140,7 @@ class Request:
 
     async def run(self) -> Result:
         self._started = anyio.current_time()
+        await self.prices.load(b.model for b in self.backends)
         with anyio.move_on_after(self.options.deadline if self.options.deadline else math.inf) as scope:
             await self._answer()
         if scope.cancelled_caught:

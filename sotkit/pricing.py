@@ -11,7 +11,10 @@ never 0). ``local:`` models cost 0.0: an in-process model has no bill per token.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+
+import anyio
+import anyio.to_thread
 
 from .options import check_prices
 from .providers.base import CallUsage
@@ -27,27 +30,47 @@ class Prices:
 
     def __init__(self, overrides: Mapping[str, tuple[float, float]] | None = None) -> None:
         self.overrides = check_prices(overrides)
-        self._unknown: set[str] = set()  # models the library does not list: looked up once
+
+    async def load(self, models: Iterable[str]) -> None:
+        """Import the library and look ``models`` up in a worker thread: the first time, that takes a while
+        (pydantic models, a regex match over the table) that the event loop must not wait for."""
+        todo = [key for m in models if m not in self.overrides and (key := _library_model(m)) and key not in _LISTED]
+        if todo:
+            await anyio.to_thread.run_sync(lambda: [_listed(key) for key in todo])
 
     def cost(self, model: str, usage: CallUsage) -> float | None:
         if (price := self.overrides.get(model)) is not None:
             return (usage.input_tokens * price[0] + usage.output_tokens * price[1]) / 1e6
-        provider, _, name = model.partition(":")
-        if provider in FREE_PROVIDERS:
+        if model.partition(":")[0] in FREE_PROVIDERS:
             return 0.0
-        if provider not in LIBRARY_PROVIDERS or model in self._unknown:
+        found = _library_model(model)
+        if found is None or not _listed(found):
             return None
+        import genai_prices
+
+        calculation = genai_prices.calc_price(
+            genai_prices.Usage(input_tokens=usage.input_tokens, output_tokens=usage.output_tokens),
+            found[1], provider_id=found[0])
+        return float(calculation.total_price)  # per call: a long prompt's tier is the call's own
+
+
+def _library_model(model: str) -> tuple[str, str] | None:
+    """The library's (provider id, model name) for a model string, or None for providers it does not price."""
+    provider, _, name = model.partition(":")
+    return (LIBRARY_PROVIDERS[provider], name) if provider in LIBRARY_PROVIDERS else None
+
+
+#: (provider id, model name) -> is it in the library's table (for the process: a miss matches the whole table)
+_LISTED: dict[tuple[str, str], bool] = {}
+
+
+def _listed(key: tuple[str, str]) -> bool:
+    if key not in _LISTED:
         import genai_prices  # imports pydantic models: only once an API model's call is priced
 
         try:
-            calculation = genai_prices.calc_price(
-                genai_prices.Usage(input_tokens=usage.input_tokens, output_tokens=usage.output_tokens),
-                name, provider_id=LIBRARY_PROVIDERS[provider])
+            genai_prices.calc_price(genai_prices.Usage(), key[1], provider_id=key[0])
+            _LISTED[key] = True
         except LookupError:  # a model (a self-hosted one, say) the library does not list
-            self._unknown.add(model)
-            return None
-        return float(calculation.total_price)
-
-    def known(self, model: str) -> bool:
-        """Does this model have a price (its cost is not None)?"""
-        return self.cost(model, CallUsage()) is not None
+            _LISTED[key] = False
+    return _LISTED[key]
