@@ -136,7 +136,7 @@ async def _ask(args: argparse.Namespace) -> int:
                 result = event.result
     if args.json:
         print(json.dumps(dataclasses.asdict(result) | {"skeleton": result.skeleton}
-                         | {"usage": dataclasses.asdict(result.usage) | {"estimated": result.usage.estimated}},
+                         | {"usage": _usage(result.usage)},
                          indent=2))
     else:
         print("" if live else result.text, flush=True)
@@ -153,6 +153,11 @@ def _tokens(usage: Usage) -> str:
         return f"{usage.input_tokens} in / {usage.output_tokens} out tokens"
     return (f"~{usage.input_tokens} in / ~{usage.output_tokens} out tokens (estimated for {usage.estimated_calls} "
             f"of {usage.calls} calls: the server reported no usage)")
+
+
+def _usage(usage: Usage) -> dict[str, Any]:
+    fields = ("input_tokens", "output_tokens", "calls", "estimated_calls", "estimated", "cost")
+    return {name: getattr(usage, name) for name in fields}
 
 
 def _cost(usage: Usage) -> str:

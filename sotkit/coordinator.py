@@ -121,8 +121,7 @@ class Request:
         self.options = options
         self.send = send
         self.router = router
-        self.usage = Usage()
-        self.prices = prices or Prices()
+        self.usage = Usage(prices=prices)
         self.points: dict[int, Point] = {}
         self.stitcher = Stitcher()
         self.sequential_text = ""
@@ -140,7 +139,6 @@ class Request:
 
     async def run(self) -> Result:
         self._started = anyio.current_time()
-        await self.prices.load(b.model for b in self.backends)
         with anyio.move_on_after(self.options.deadline if self.options.deadline else math.inf) as scope:
             await self._answer()
         if scope.cancelled_caught:
@@ -581,7 +579,7 @@ class Request:
 
     def _account(self, usage: CallUsage, model: str, calls: int = 1) -> None:
         self.usage.add(Usage(usage.input_tokens, usage.output_tokens, calls, estimated_calls=int(usage.estimated),
-                             cost=self.prices.cost(model, usage)))
+                             priced_calls=[(model, usage.input_tokens, usage.output_tokens)]))
 
     def _note_serial_server(self) -> None:
         backend = self.backends[0]

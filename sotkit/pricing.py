@@ -7,17 +7,15 @@ package for newer prices, or pass ``prices=``.
 A call is priced by its model string, whatever ``base_url`` served it: ``openai:gpt-4o-mini`` at OpenAI's list
 price (a gateway in front of OpenAI bills the same), a model the library does not list at ``None`` (unknown,
 never 0). ``local:`` models cost 0.0: an in-process model has no bill per token.
+
+``Usage.cost`` calls ``Prices.cost`` when it is read, for each call it recorded.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-
-import anyio
-import anyio.to_thread
+from collections.abc import Mapping
 
 from .options import check_prices
-from .providers.base import CallUsage
 
 #: the library's provider id for each provider prefix of a model string
 LIBRARY_PROVIDERS = {"openai": "openai", "anthropic": "anthropic"}
@@ -31,16 +29,10 @@ class Prices:
     def __init__(self, overrides: Mapping[str, tuple[float, float]] | None = None) -> None:
         self.overrides = check_prices(overrides)
 
-    async def load(self, models: Iterable[str]) -> None:
-        """Import the library and look ``models`` up in a worker thread: the first time, that takes a while
-        (pydantic models, a regex match over the table) that the event loop must not wait for."""
-        todo = [key for m in models if m not in self.overrides and (key := _library_model(m)) and key not in _LISTED]
-        if todo:
-            await anyio.to_thread.run_sync(lambda: [_listed(key) for key in todo])
-
-    def cost(self, model: str, usage: CallUsage) -> float | None:
+    def cost(self, model: str, input_tokens: int, output_tokens: int) -> float | None:
+        """One call's cost."""
         if (price := self.overrides.get(model)) is not None:
-            return (usage.input_tokens * price[0] + usage.output_tokens * price[1]) / 1e6
+            return (input_tokens * price[0] + output_tokens * price[1]) / 1e6
         if model.partition(":")[0] in FREE_PROVIDERS:
             return 0.0
         found = _library_model(model)
@@ -49,7 +41,7 @@ class Prices:
         import genai_prices
 
         calculation = genai_prices.calc_price(
-            genai_prices.Usage(input_tokens=usage.input_tokens, output_tokens=usage.output_tokens),
+            genai_prices.Usage(input_tokens=input_tokens, output_tokens=output_tokens),
             found[1], provider_id=found[0])
         return float(calculation.total_price)  # per call: a long prompt's tier is the call's own
 

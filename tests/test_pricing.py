@@ -6,7 +6,6 @@ import pytest
 
 import sotkit
 from sotkit.pricing import Prices
-from sotkit.providers.base import CallUsage
 from sotkit.testing import FakeLLMServer, Fault, Latency, Reply
 from tests.conftest import point_of, sot_responder
 from tests.test_coordinator import NO_USAGE
@@ -95,35 +94,47 @@ async def test_estimated_usage_gives_an_estimated_cost():
 
 def test_local_models_cost_nothing_and_other_providers_are_unknown():
     prices = Prices()
-    assert prices.cost("local:smollm2", CallUsage(1000, 1000)) == 0.0
-    assert prices.cost("local:/models/my-model", CallUsage(1000, 1000)) == 0.0
-    assert prices.cost("someday:model", CallUsage(1000, 1000)) is None
-    assert prices.cost("openai:gpt-4o-mini", CallUsage(0, 0)) == 0.0
-    assert Prices({"local:smollm2": (1.0, 3.0)}).cost("local:smollm2", CallUsage(10, 10)) == pytest.approx(4e-5)
+    assert prices.cost("local:smollm2", 1000, 1000) == 0.0
+    assert prices.cost("local:/models/my-model", 1000, 1000) == 0.0
+    assert prices.cost("someday:model", 1000, 1000) is None
+    assert prices.cost("openai:gpt-4o-mini", 0, 0) == 0.0
+    assert Prices({"local:smollm2": (1.0, 3.0)}).cost("local:smollm2", 10, 10) == pytest.approx(4e-5)
 
 
 def test_a_long_prompts_tier_is_priced_per_call():
     """claude-sonnet-4-5 charges 3 USD per million input tokens, 6 for a prompt over 200k tokens: each call is
     priced on its own tokens, never on a request's total."""
     prices = Prices()
-    short, long = CallUsage(100_000, 0), CallUsage(300_000, 0)
-    assert prices.cost("anthropic:claude-sonnet-4-5", short) == pytest.approx(0.3)
-    assert prices.cost("anthropic:claude-sonnet-4-5", long) == pytest.approx(1.8)
+    short, long = (100_000, 0), (300_000, 0)
+    assert prices.cost("anthropic:claude-sonnet-4-5", *short) == pytest.approx(0.3)
+    assert prices.cost("anthropic:claude-sonnet-4-5", *long) == pytest.approx(1.8)
 
 
 def test_usage_sums_cost_and_unknown_is_sticky():
-    total = sotkit.Usage()
+    prices = Prices({"openai:a": (1.0, 1.0), "openai:b": (2.0, 2.0)})
+    total = sotkit.Usage(prices=prices)
     assert total.cost == 0.0
-    total.add(sotkit.Usage(1, 1, 1, cost=0.25))
-    total.add(sotkit.Usage(1, 1, 1, cost=0.5))
-    assert total.cost == 0.75
-    total.add(sotkit.Usage(1, 1, 1, cost=None))
-    total.add(sotkit.Usage(1, 1, 1, cost=1.0))
+    total.add(sotkit.Usage(1, 1, 1, priced_calls=[("openai:a", 100_000, 150_000)]))
+    total.add(sotkit.Usage(1, 1, 1, priced_calls=[("openai:b", 0, 250_000)]))
+    assert total.cost == pytest.approx(0.75)
+    total.add(sotkit.Usage(1, 1, 1, priced_calls=[("openai:unknown-model", 1, 1)]))
+    total.add(sotkit.Usage(1, 1, 1, priced_calls=[("openai:a", 1, 1)]))
     assert total.cost is None
 
 
+def test_the_price_table_is_loaded_only_when_a_cost_is_read():
+    import subprocess
+    import sys
+
+    code = ("import sys, sotkit; u = sotkit.Usage(priced_calls=[('openai:gpt-4o-mini', 10, 10)]); "
+            "before = 'genai_prices' in sys.modules; cost = u.cost; print(before, 'genai_prices' in sys.modules, "
+            "cost > 0)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "True", "True"]
+
+
 def test_prices_never_come_from_the_network():
-    Prices().cost("openai:gpt-4o-mini", CallUsage(10, 10))
+    Prices().cost("openai:gpt-4o-mini", 10, 10)
     snapshot = genai_prices.data_snapshot.get_snapshot()
     assert snapshot.from_auto_update is False  # the bundled table: UpdatePrices (a GitHub fetch) never started
 
