@@ -24,7 +24,7 @@ FREE_PROVIDERS = frozenset({"local"})
 
 
 class Prices:
-    """Prices calls: ``cost(model, usage)`` is USD, or None where the model's price is unknown."""
+    """Prices calls: ``cost(model, input_tokens, output_tokens)`` is USD, or None where the price is unknown."""
 
     def __init__(self, overrides: Mapping[str, tuple[float, float]] | None = None) -> None:
         self.overrides = check_prices(overrides)
