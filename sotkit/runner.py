@@ -30,7 +30,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 
 from .errors import StreamStalled
 from .events import Event, RetryEvent
-from .limits import ModelLimits, estimate_tokens
+from .limits import Limits, estimate_tokens
 from .overlap import CallSpan
 from .providers.base import CallUsage, ChatRequest, Provider
 from .result import Point, Usage
@@ -55,7 +55,7 @@ class Backend:
 
     provider: Provider
     templates: Templates
-    limits: ModelLimits
+    limits: Limits
     warned: set[type[Warning]] = field(default_factory=set, compare=False, repr=False)
     """Warnings already given about this model: each is given once per client."""
 
@@ -127,7 +127,7 @@ class Runner:
                     async with aclosing(backend.provider.stream_batch(requests)) as rows:
                         async for row, chunk in rows:
                             if isinstance(chunk, CallUsage):
-                                self._account(chunk, calls=0)
+                                self._account(chunk, backend.model, calls=0)
                                 outcomes[row] = (backend.model, chunk)
                             elif chunk:
                                 watchdog.progress()
@@ -217,7 +217,7 @@ class Runner:
                                 usage = dataclasses.replace(usage, output_tokens=request.max_tokens)
                             break
             finally:
-                self._account(usage)
+                self._account(usage, backend.model)
         watchdog.check()
         if call.point is not None and backend is self.backends[0] and first_text is not None:
             self.spans.append(CallSpan(sent, first_text, last_text))
@@ -233,8 +233,9 @@ class Runner:
         self.send(RetryEvent(point.index if point else None, state.attempt_number, status_of(error),
                              state.next_action.sleep if state.next_action else 0.0, _describe(error)))
 
-    def _account(self, usage: CallUsage, calls: int = 1) -> None:
-        self.usage.add(Usage(usage.input_tokens, usage.output_tokens, calls, estimated_calls=int(usage.estimated)))
+    def _account(self, usage: CallUsage, model: str, calls: int = 1) -> None:
+        self.usage.add(Usage(usage.input_tokens, usage.output_tokens, calls, estimated_calls=int(usage.estimated),
+                             priced_calls=[(model, usage.input_tokens, usage.output_tokens)]))
 
 
 def _resume(backend: Backend, request: ChatRequest, received: list[str]) -> ChatRequest:
