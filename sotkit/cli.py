@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     ask = commands.add_parser("ask", help="answer a question")
     ask.add_argument("question")
-    ask.add_argument("--model", help="provider:model, e.g. openai:gpt-4o-mini, anthropic:claude-sonnet-4-5, "
+    ask.add_argument("--model", help="provider:model, e.g. openai:gpt-4o-mini, anthropic:claude-sonnet-4-6, "
                                      "local:smollm2 (default: $SOTKIT_MODEL, else by which API key is set)")
     ask.add_argument("--mode", choices=["auto", "sot", "sequential"], default="auto")
     ask.add_argument("--router", help="how mode=auto decides: default, rules, llm, embedding or embedding:PATH")
