@@ -24,7 +24,7 @@ from sotkit.skeleton import SkeletonParser
 from sotkit.templates import Templates
 
 ROOT = Path(__file__).resolve().parent
-DATASET = ROOT.parent.parent / "shared" / "datasets" / "vicuna80.jsonl"
+DATASET = ROOT / "data" / "vicuna80.jsonl"
 STOPS = ("\n\n",)
 
 

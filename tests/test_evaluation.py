@@ -330,8 +330,9 @@ async def test_a_run_cancelled_midway_then_rerun_gives_the_results_of_an_uninter
 def test_sotkit_eval_interrupted_by_ctrl_c_keeps_what_it_finished_and_continues(tmp_path):
     questions = write_questions(tmp_path / "questions.jsonl")
     env = {**os.environ, "OPENAI_API_KEY": "k"}
+    # one question at a time: with several at once, the rest can finish before the signal arrives
     command = [sys.executable, "-m", "sotkit.cli", "eval", str(questions), "--model", "openai:m",
-               "--judge", "openai:judge", "--no-plots"]
+               "--judge", "openai:judge", "--no-plots", "--concurrency", "1"]
     results = tmp_path / "cut" / "results.jsonl"
     with FakeLLMServer(model(judge=prefers_sot_for("home")), latency=Latency(ttft_s=0.0, tokens_per_s=300)) as server:
         env["OPENAI_BASE_URL"] = server.openai_base_url

@@ -102,12 +102,12 @@ def test_local_models_cost_nothing_and_other_providers_are_unknown():
 
 
 def test_a_long_prompts_tier_is_priced_per_call():
-    """claude-sonnet-4-6 charges 3 USD per million input tokens, 6 for a prompt over 200k tokens: each call is
+    """claude-sonnet-4-5 charges 3 USD per million input tokens, 6 for a prompt over 200k tokens: each call is
     priced on its own tokens, never on a request's total."""
     prices = Prices()
     short, long = (100_000, 0), (300_000, 0)
-    assert prices.cost("anthropic:claude-sonnet-4-6", *short) == pytest.approx(0.3)
-    assert prices.cost("anthropic:claude-sonnet-4-6", *long) == pytest.approx(1.8)
+    assert prices.cost("anthropic:claude-sonnet-4-5", *short) == pytest.approx(0.3)
+    assert prices.cost("anthropic:claude-sonnet-4-5", *long) == pytest.approx(1.8)
 
 
 def test_usage_sums_cost_and_unknown_is_sticky():
