@@ -35,7 +35,8 @@ if TYPE_CHECKING:
 
 SCOPE = "sotkit"
 _MODES = ("sot", "sequential", "auto")
-_QUOTED = re.compile(r"""'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*\"""")
+#: a quoted passage, as repr() writes one (an apostrophe inside a word, as in "the API's", starts none)
+_QUOTED = re.compile(r"""(?<!\w)(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")""")
 
 
 class CallTrace:
