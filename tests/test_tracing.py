@@ -275,3 +275,46 @@ async def test_no_tracer_provider_means_no_spans_and_no_trace(spans):
 async def test_trace_content_must_be_a_bool():
     with pytest.raises(sotkit.ConfigError, match="trace_content='yes': must be True or False"):
         sotkit.SoT("openai:m", api_key="k", trace_content="yes")
+
+
+async def test_a_broken_batch_is_one_failed_span_and_each_unfinished_row_a_call_of_its_own(spans):
+    from tests.test_error_paths import QUICK_RETRY as RETRY
+    from tests.test_error_paths import BatchThatBreaks
+
+    async with sotkit.SoT(BatchThatBreaks(), mode="sot", retry=RETRY) as sot:
+        with pytest.raises(sotkit.PartialResultError):
+            await sot.generate(QUESTION)
+    root, calls, _ = tree(spans)
+    assert [s.attributes["sotkit.call.role"] for s in calls] == ["skeleton", "points", "point", "point"]
+    batch = calls[1]
+    assert batch.attributes["sotkit.batch.rows"] == 3 and "sotkit.call.attempts" not in batch.attributes
+    assert batch.attributes["gen_ai.usage.output_tokens"] == 6  # the row it finished
+    assert batch.status.status_code == StatusCode.ERROR and batch.attributes["error.type"] == "ConnectionError"
+    for row in calls[2:]:
+        assert row.attributes["sotkit.call.attempts"] == 2
+        assert [e.name for e in row.events] == ["sotkit.retry", "exception"]
+        assert row.status.status_code == StatusCode.ERROR
+    assert sorted(s.attributes["sotkit.point.index"] for s in calls[2:]) == [2, 3]
+    assert root.attributes["sotkit.points.failed"] == 2
+
+
+async def test_a_deadline_cancels_the_calls_and_fails_the_request(spans):
+    slow = Latency(ttft_s=0.0, tokens_per_s=5)
+    with FakeLLMServer(sot_responder(SKELETON, TEXTS, point_latency={i: slow for i in TEXTS}), latency=FAST) as server:
+        async with client(server, "openai", mode="sot", deadline=0.5) as sot:
+            with pytest.raises(sotkit.DeadlineExceeded):
+                await sot.generate(QUESTION)
+    root, calls, _ = tree(spans)
+    assert root.status.status_code == StatusCode.ERROR and root.attributes["error.type"] == "DeadlineExceeded"
+    points = [s for s in calls if s.attributes["sotkit.call.role"] == "point"]
+    assert len(points) == 3
+    assert all(s.attributes["sotkit.cancelled"] and s.status.status_code == StatusCode.UNSET for s in points)
+
+
+async def test_a_judge_call_through_complete_names_its_template(spans):
+    with FakeLLMServer("[[A]]", latency=FAST) as server:
+        async with client(server, "openai") as sot:
+            await sot.complete("judge_pairwise", {"question": QUESTION, "answer_a": "x", "answer_b": "y"})
+    root, [call], _ = tree(spans)
+    assert root.name == "sotkit complete" and root.attributes["sotkit.mode"] == "sequential"
+    assert call.attributes["sotkit.call.role"] == "judge_pairwise"
