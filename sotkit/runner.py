@@ -231,7 +231,8 @@ class Runner:
                             usage = CallUsage.estimate(len(prompt.system or "") + len(prompt.user),
                                                        sum(map(len, received)))
                             if runaway:
-                                usage = dataclasses.replace(usage, output_tokens=request.max_tokens)
+                                usage = dataclasses.replace(usage, output_tokens=request.max_tokens,
+                                                            finish_reason="length")
                             break
             finally:
                 self._account(usage, span)

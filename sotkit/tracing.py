@@ -176,6 +176,7 @@ class _CallSpan(CallTrace):
                                               attributes=attributes)
         self.input_tokens = self.output_tokens = self.attempts = 0
         self.estimated = self.requested = False
+        self.finish_reasons: list[str] = []
 
     def __enter__(self) -> _CallSpan:
         trace = self.request_span._trace
@@ -192,6 +193,8 @@ class _CallSpan(CallTrace):
                 self.span.set_attribute("sotkit.call.attempts", self.attempts)
             if self.estimated:
                 self.span.set_attribute("sotkit.usage.estimated", True)
+            if self.finish_reasons:
+                self.span.set_attribute("gen_ai.response.finish_reasons", self.finish_reasons)
             if error is not None:
                 _record(self.span, error, self.request_span.content)
         finally:
@@ -229,6 +232,10 @@ class _CallSpan(CallTrace):
         self.input_tokens += usage.input_tokens
         self.output_tokens += usage.output_tokens
         self.estimated = self.estimated or usage.estimated
+        if self.rows is None:  # the last attempt's generation is the call's; a batch has one per row
+            self.finish_reasons.clear()
+        if usage.finish_reason is not None:
+            self.finish_reasons.append(usage.finish_reason)
 
     def finished(self, model: str, text: Sequence[str]) -> None:
         self.span.set_attribute("sotkit.call.model", model)

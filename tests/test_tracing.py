@@ -113,6 +113,8 @@ async def test_a_sot_answer_is_a_request_span_with_a_chat_span_per_call(spans, p
         assert span.status.status_code == StatusCode.UNSET
         assert span.start_time >= root.start_time and span.end_time <= root.end_time
     assert sum(s.attributes["gen_ai.usage.output_tokens"] for s in calls) == result.usage.output_tokens
+    ended = "stop" if provider == "openai" else "end_turn"  # each API's own word
+    assert all(s.attributes["gen_ai.response.finish_reasons"] == (ended,) for s in calls[1:])
 
     # the anthropic SDK traces each API call itself: its span is the child of sotkit's call span, not a sibling
     if provider == "anthropic":
@@ -289,6 +291,7 @@ async def test_a_broken_batch_is_one_failed_span_and_each_unfinished_row_a_call_
     batch = calls[1]
     assert batch.attributes["sotkit.batch.rows"] == 3 and "sotkit.call.attempts" not in batch.attributes
     assert batch.attributes["gen_ai.usage.output_tokens"] == 6  # the row it finished
+    assert "gen_ai.response.finish_reasons" not in batch.attributes  # the test provider gives none
     assert batch.status.status_code == StatusCode.ERROR and batch.attributes["error.type"] == "ConnectionError"
     for row in calls[2:]:
         assert row.attributes["sotkit.call.attempts"] == 2
@@ -318,3 +321,14 @@ async def test_a_judge_call_through_complete_names_its_template(spans):
     root, [call], _ = tree(spans)
     assert root.name == "sotkit complete" and root.attributes["sotkit.mode"] == "sequential"
     assert call.attributes["sotkit.call.role"] == "judge_pairwise"
+
+
+async def test_a_runaway_stream_cut_at_max_tokens_finishes_as_length(spans):
+    runaway = Reply("and on ", fault=Fault.runaway(tokens=200_000))
+    with FakeLLMServer(runaway, latency=Latency(ttft_s=0.0, tokens_per_s=None)) as server:
+        async with client(server, "openai", mode="sequential", max_tokens=50) as sot:
+            await sot.generate(QUESTION)
+        await server.wait_idle_async(10)
+    _, [call], _ = tree(spans)
+    assert call.attributes["gen_ai.response.finish_reasons"] == ("length",)
+    assert call.attributes["gen_ai.usage.output_tokens"] == 50 and call.attributes["sotkit.usage.estimated"]
