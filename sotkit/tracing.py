@@ -111,12 +111,15 @@ def _tracer() -> Any:
     return _cached[1]
 
 
+def _otel() -> Any:
+    """``opentelemetry.trace``, imported already where a span is made (a tracer provider was set)."""
+    return sys.modules["opentelemetry.trace"]
+
+
 class _RequestSpan(RequestTrace):
     def __init__(self, tracer: Any, operation: str, model: str, requested_mode: str, question: str, content: bool,
                  result: Callable[[], Result]) -> None:
-        from opentelemetry import trace
-
-        self._trace = trace
+        trace = _otel()
         self.tracer = tracer
         self.content = content
         self._result = result
@@ -127,8 +130,7 @@ class _RequestSpan(RequestTrace):
         self.context = trace.set_span_in_context(self.span)
 
     def __enter__(self) -> _RequestSpan:
-        self._current = self._trace.use_span(self.span, record_exception=False, set_status_on_exception=False)
-        self._current.__enter__()
+        self._current = _current(self.span)
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: object) -> None:
@@ -161,7 +163,7 @@ class _RequestSpan(RequestTrace):
 
 class _CallSpan(CallTrace):
     def __init__(self, request: _RequestSpan, role: str, model: str, point: int | None, rows: int | None) -> None:
-        trace = request._trace
+        trace = _otel()
         provider, _, name = model.partition(":")
         attributes: dict[str, Any] = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": provider,
                                       "gen_ai.request.model": name, "sotkit.call.role": role}
@@ -179,9 +181,7 @@ class _CallSpan(CallTrace):
         self.finish_reasons: list[str] = []
 
     def __enter__(self) -> _CallSpan:
-        trace = self.request_span._trace
-        self._current = trace.use_span(self.span, record_exception=False, set_status_on_exception=False)
-        self._current.__enter__()
+        self._current = _current(self.span)
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: object) -> None:
@@ -244,6 +244,13 @@ class _CallSpan(CallTrace):
             self.span.set_attribute("gen_ai.output.messages", json.dumps(output))
 
 
+def _current(span: Any) -> Any:
+    """Make ``span`` the current span until the returned context manager exits (errors are recorded apart)."""
+    use = _otel().use_span(span, record_exception=False, set_status_on_exception=False)
+    use.__enter__()
+    return use
+
+
 def _error_attributes(error: BaseException, content: bool) -> dict[str, Any]:
     attributes: dict[str, Any] = {"error.type": type(error).__qualname__,
                                   "sotkit.error.message": str(error) if content else _elide(str(error))}
@@ -259,8 +266,7 @@ def _record(span: Any, error: BaseException, content: bool) -> None:
     if not isinstance(error, Exception):
         span.set_attribute("sotkit.cancelled", True)
         return
-    from opentelemetry.trace import Status, StatusCode
-
+    trace = _otel()
     message = str(error) if content else _elide(str(error))
     overrides = {} if content else {
         "exception.message": message,
@@ -268,7 +274,7 @@ def _record(span: Any, error: BaseException, content: bool) -> None:
     }
     span.record_exception(error, attributes=overrides)
     span.set_attribute("error.type", type(error).__qualname__)
-    span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {message}"[:300]))
+    span.set_status(trace.Status(trace.StatusCode.ERROR, f"{type(error).__name__}: {message}"[:300]))
 
 
 def _elide(text: str) -> str:
