@@ -131,7 +131,8 @@ async def test_a_sot_answer_is_a_request_span_with_a_chat_span_per_call(spans, p
 
 async def test_a_sequential_stream_is_one_call_span(spans, provider):
     with FakeLLMServer(sot_responder(SKELETON, sequential="Plant them in full sun."), latency=FAST) as server:
-        async with client(server, provider, mode="sequential") as sot, sot.stream(QUESTION) as events:
+        async with client(server, provider, mode="sequential", temperature=0.3) as sot, \
+                sot.stream(QUESTION) as events:
             result = [e async for e in events][-1].result
     root, calls, _ = tree(spans)
     assert root.name == "sotkit stream"
@@ -139,6 +140,7 @@ async def test_a_sequential_stream_is_one_call_span(spans, provider):
     [call] = calls
     assert call.attributes["sotkit.call.role"] == "sequential"
     assert call.attributes["gen_ai.request.max_tokens"] == 1024
+    assert call.attributes["gen_ai.request.temperature"] == 0.3
     assert call.attributes["gen_ai.usage.output_tokens"] == result.usage.output_tokens
     assert_no_text(spans, QUESTION, "full sun")
 
