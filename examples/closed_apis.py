@@ -1,7 +1,7 @@
 """The same question through every provider you have a key for: OpenAI, Anthropic, an OpenAI-compatible server.
 
     export OPENAI_API_KEY=...       # openai:gpt-4o-mini          (the SDK also honours OPENAI_BASE_URL)
-    export ANTHROPIC_API_KEY=...    # anthropic:claude-sonnet-4-5 (and ANTHROPIC_BASE_URL)
+    export ANTHROPIC_API_KEY=...    # anthropic:claude-sonnet-4-6 (and ANTHROPIC_BASE_URL)
     python examples/closed_apis.py ["question"] [--base-url http://localhost:8000/v1 --compat-model NAME]
 
 An OpenAI-compatible server (vLLM, SGLang, Ollama, llama.cpp, ``transformers serve``) is used when
@@ -62,7 +62,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="One question through OpenAI, Anthropic and a compatible server.")
     parser.add_argument("question", nargs="?", default="What are the most effective ways to deal with stress?")
     parser.add_argument("--openai-model", default="gpt-4o-mini")
-    parser.add_argument("--anthropic-model", default="claude-sonnet-4-5")
+    parser.add_argument("--anthropic-model", default="claude-sonnet-4-6")
     parser.add_argument("--base-url", help="an OpenAI-compatible server, e.g. http://localhost:8000/v1")
     parser.add_argument("--compat-model", default="default", help="the model name that server serves")
     anyio.run(main, parser.parse_args())

@@ -1,11 +1,11 @@
 """The smallest complete sotkit program: answer one question, then show its skeleton, usage and timings.
 
     python examples/quickstart.py                                    # the embedded model, or the key you set
-    python examples/quickstart.py "How can I sleep better?" --model anthropic:claude-sonnet-4-5
+    python examples/quickstart.py "How can I sleep better?" --model anthropic:claude-sonnet-4-6
     python examples/quickstart.py --model openai:llama3.2 --base-url http://localhost:11434/v1   # Ollama
 
 Without ``--model`` the model is ``sotkit.default_model()``: ``$SOTKIT_MODEL``, else ``openai:gpt-4o-mini``
-when ``OPENAI_API_KEY`` is set, else ``anthropic:claude-sonnet-4-5`` when ``ANTHROPIC_API_KEY`` is set, else
+when ``OPENAI_API_KEY`` is set, else ``anthropic:claude-sonnet-4-6`` when ``ANTHROPIC_API_KEY`` is set, else
 the embedded ``local:smollm2``.
 """
 

@@ -9,11 +9,12 @@ kind is used, and nothing touches the network.
 
 from .client import EventStream, SoT, default_model, generate, stream
 from .coordinator import RequestOptions
-from .errors import (ConfigError, DeadlineExceeded, ModelNotAvailableError, PartialResultError, SotkitError,
-                     StreamError, TemplateError)
+from .errors import (ConfigError, DeadlineExceeded, LimitsUnavailable, ModelNotAvailableError, PartialResultError,
+                     SotkitError, StreamError, TemplateError)
 from .evaluation import evaluate
 from .events import (DoneEvent, Event, PointDeltaEvent, PointDoneEvent, PointEvent, RetryEvent, RouteEvent,
                      TextEvent, WithdrawEvent)
+from .limits_redis import RedisLimits, SharedLimitsWarning
 from .overlap import SerialServerWarning
 from .result import Point, Result, Timings, Usage
 from .retry import RetryAfterTooLong, RetryPolicy, StreamStalled
@@ -22,10 +23,10 @@ from .templates import DEFAULT_PROMPTS, Templates
 __version__ = "0.1.0"
 
 __all__ = [
-    "DEFAULT_PROMPTS", "ConfigError", "DeadlineExceeded", "DoneEvent", "Event", "EventStream",
+    "DEFAULT_PROMPTS", "ConfigError", "DeadlineExceeded", "DoneEvent", "Event", "EventStream", "LimitsUnavailable",
     "ModelNotAvailableError", "PartialResultError", "Point", "PointDeltaEvent", "PointDoneEvent", "PointEvent",
-    "RequestOptions", "Result", "RetryAfterTooLong", "RetryEvent", "RetryPolicy", "RouteEvent",
-    "SerialServerWarning", "SoT", "SotkitError", "StreamError", "StreamStalled", "Templates", "TemplateError",
-    "TextEvent", "Timings", "Usage", "WithdrawEvent",
+    "RedisLimits", "RequestOptions", "Result", "RetryAfterTooLong", "RetryEvent", "RetryPolicy", "RouteEvent",
+    "SerialServerWarning", "SharedLimitsWarning", "SoT", "SotkitError", "StreamError", "StreamStalled", "Templates",
+    "TemplateError", "TextEvent", "Timings", "Usage", "WithdrawEvent",
     "default_model", "evaluate", "generate", "stream",
 ]

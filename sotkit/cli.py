@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     ask = commands.add_parser("ask", help="answer a question")
     ask.add_argument("question")
-    ask.add_argument("--model", help="provider:model, e.g. openai:gpt-4o-mini, anthropic:claude-sonnet-4-5, "
+    ask.add_argument("--model", help="provider:model, e.g. openai:gpt-4o-mini, anthropic:claude-sonnet-4-6, "
                                      "local:smollm2 (default: $SOTKIT_MODEL, else by which API key is set)")
     ask.add_argument("--mode", choices=["auto", "sot", "sequential"], default="auto")
     ask.add_argument("--router", help="how mode=auto decides: default, rules, llm, embedding or embedding:PATH")
@@ -137,7 +137,7 @@ async def _ask(args: argparse.Namespace) -> int:
                 result = event.result
     if args.json:
         print(json.dumps(dataclasses.asdict(result) | {"skeleton": result.skeleton}
-                         | {"usage": dataclasses.asdict(result.usage) | {"estimated": result.usage.estimated}},
+                         | {"usage": _usage(result.usage)},
                          indent=2))
     else:
         print("" if live else result.text, flush=True)
@@ -145,7 +145,7 @@ async def _ask(args: argparse.Namespace) -> int:
             _note(f"the skeleton was cut short: {result.route_reason}")
         t = result.timings
         _note(f"{result.mode}, {len(result.points)} points, {result.usage.calls} calls, {_tokens(result.usage)}, "
-              f"skeleton {t.skeleton_s:.2f} s, total {t.total_s:.2f} s")
+              f"{_cost(result.usage)}, skeleton {t.skeleton_s:.2f} s, total {t.total_s:.2f} s")
     return 0
 
 
@@ -154,6 +154,17 @@ def _tokens(usage: Usage) -> str:
         return f"{usage.input_tokens} in / {usage.output_tokens} out tokens"
     return (f"~{usage.input_tokens} in / ~{usage.output_tokens} out tokens (estimated for {usage.estimated_calls} "
             f"of {usage.calls} calls: the server reported no usage)")
+
+
+def _usage(usage: Usage) -> dict[str, Any]:
+    fields = ("input_tokens", "output_tokens", "calls", "estimated_calls", "estimated", "cost")
+    return {name: getattr(usage, name) for name in fields}
+
+
+def _cost(usage: Usage) -> str:
+    if usage.cost is None:
+        return "cost unknown (genai-prices lists no price for this model)"
+    return f"~${usage.cost:.6f} (estimated tokens)" if usage.estimated else f"${usage.cost:.6f}"
 
 
 def _note(text: str) -> None:

@@ -15,8 +15,10 @@ from .coordinator import Answer, RequestOptions
 from .runner import Backend
 from .errors import ConfigError
 from .events import DoneEvent, Event
-from .limits import ModelLimits
+from .limits import Limits, ModelLimits
+from .limits_redis import RedisConnection, RedisLimits, SharedModelLimits
 from .options import check_names, check_number, check_question
+from .pricing import Prices
 from .providers import create_provider
 from .providers.base import Provider
 from .result import Result
@@ -26,8 +28,8 @@ from .templates import SAMPLE_VARIABLES, Templates, TemplateSource
 
 REQUEST_FIELDS = frozenset(f.name for f in dataclasses.fields(RequestOptions))
 #: the client's own options, besides the request options and the provider's
-CLIENT_OPTIONS = frozenset({"model", "fallback", "router", "max_concurrency", "rpm", "tpm", "templates", "timeout",
-                            "retry"}) | REQUEST_FIELDS
+CLIENT_OPTIONS = frozenset({"model", "fallback", "router", "max_concurrency", "rpm", "tpm", "limits", "prices",
+                            "templates", "timeout", "retry"}) | REQUEST_FIELDS
 
 
 def default_model() -> str:
@@ -37,7 +39,7 @@ def default_model() -> str:
     if os.environ.get("OPENAI_API_KEY"):
         return "openai:gpt-4o-mini"
     if os.environ.get("ANTHROPIC_API_KEY"):
-        return "anthropic:claude-sonnet-4-5"
+        return "anthropic:claude-sonnet-4-6"
     return "local:smollm2"
 
 
@@ -58,13 +60,19 @@ class SoT:
     against code, computation, puzzles, one-piece writing and the like, then sends a question to SoT only when
     its calibrated P(sot) reaches ``router_threshold`` (0.6 unless given; higher is more precise, lower sends
     more questions to SoT). ``router="embedding:router.json"`` uses a router trained with ``sotkit router train``.
+
+    ``max_concurrency``, ``rpm`` and ``tpm`` limit each model (the fallback gets ``max_concurrency`` only) in this
+    process; ``limits="redis://host:6379/0"`` (or a ``RedisLimits``) shares them with every process naming that
+    Redis (see ``sotkit.limits_redis``). ``prices={"provider:model": (input, output)}``, in USD per million
+    tokens, prices a model for ``result.usage.cost`` in place of the ``genai-prices`` library's price.
     """
 
     def __init__(self, model: str | Provider | None = None, *, fallback: str | Provider | None = None,
                  router: str | Router | None = None, router_threshold: float | None = None,
                  max_concurrency: int = 16, rpm: float | None = None,
-                 tpm: float | None = None, templates: TemplateSource = None, timeout: float | None = 60.0,
-                 retry: RetryPolicy | int | None = None, **options: Any) -> None:
+                 tpm: float | None = None, limits: str | RedisLimits | None = None,
+                 prices: Mapping[str, tuple[float, float]] | None = None, templates: TemplateSource = None,
+                 timeout: float | None = 60.0, retry: RetryPolicy | int | None = None, **options: Any) -> None:
         request_options = {k: options.pop(k) for k in list(options) if k in REQUEST_FIELDS}
         if retry is not None:
             request_options["retry"] = retry
@@ -72,21 +80,32 @@ class SoT:
         check_number("rpm", rpm)
         check_number("tpm", tpm)
         check_number("timeout", timeout)
+        self.prices = Prices(prices)
+        if limits is not None and not isinstance(limits, RedisLimits):
+            limits = RedisLimits(limits)
+        self._shared: RedisConnection | None = limits.connect() if limits is not None else None
         self._owned: list[Provider] = []
         main = self._provider(model or default_model(), {"timeout": timeout, **options})
         if timeout is not None and "first_token_timeout" not in main.request_defaults:
             request_options.setdefault("first_token_timeout", timeout)  # the wait for a call's first text too
         self.options = RequestOptions(**{**main.request_defaults, **request_options})
-        self.backends = [Backend(main, _templates(main, templates), ModelLimits(max_concurrency, rpm, tpm))]
+        self.backends = [Backend(main, _templates(main, templates), self._limits(main, max_concurrency, rpm, tpm))]
         if fallback is not None:
             backup = self._provider(fallback, {"timeout": timeout})
-            self.backends.append(Backend(backup, _templates(backup, templates), ModelLimits(max_concurrency)))
+            backup_limits = self._limits(backup, max_concurrency)
+            self.backends.append(Backend(backup, _templates(backup, templates), backup_limits))
         self._router = make_router(router, provider=main, templates=self.backends[0].templates,
                                    threshold=router_threshold)
 
     @property
     def model(self) -> str:
         return self.backends[0].model
+
+    def _limits(self, provider: Provider, max_concurrency: int, rpm: float | None = None,
+                tpm: float | None = None) -> Limits:
+        if self._shared is None:
+            return ModelLimits(max_concurrency, rpm, tpm)
+        return SharedModelLimits(self._shared, provider.model, max_concurrency, rpm, tpm)
 
     def _provider(self, model: str | Provider, options: dict[str, Any]) -> Provider:
         if isinstance(model, Provider):
@@ -143,13 +162,16 @@ class SoT:
                 if ignored:
                     raise ConfigError(f"context= was given but the template(s) {', '.join(ignored)} never use "
                                       "{{ context }}, so it would be dropped; add it to those templates")
-        return Answer(question, self.backends, opts, self._router, template=template, variables=variables)
+        return Answer(question, self.backends, opts, self._router, template=template, variables=variables,
+                      prices=self.prices)
 
     async def aclose(self) -> None:
         """Close the providers (and SDK clients) this client created; never ones passed in."""
         for provider in self._owned:
             await provider.aclose()
         self._owned.clear()
+        if self._shared is not None:
+            await self._shared.aclose()
 
     async def __aenter__(self) -> SoT:
         return self

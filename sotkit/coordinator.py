@@ -21,6 +21,7 @@ from .events import (Event, PointDeltaEvent, PointDoneEvent, PointEvent, RouteEv
 from .expansion import ExpansionFilter
 from .options import check_choice, check_number, check_type
 from .overlap import SerialServerWarning, one_at_a_time, serial_note
+from .pricing import Prices
 from .providers.base import CallUsage, ChatRequest
 from .quality import Instructions
 from .question import question_view
@@ -86,7 +87,8 @@ class Answer:
     """
 
     def __init__(self, question: str, backends: list[Backend], options: RequestOptions, router: Router, *,
-                 template: str = "sequential", variables: Mapping[str, Any] | None = None) -> None:
+                 template: str = "sequential", variables: Mapping[str, Any] | None = None,
+                 prices: Prices | None = None) -> None:
         self.question = question
         self.template = template
         """The template of a sequential answer (another one for ``SoT.complete``), with its extra variables."""
@@ -95,7 +97,7 @@ class Answer:
         self.options = options
         self.send: Send = _ignore
         self.router = router
-        self.usage = Usage()
+        self.usage = Usage(prices=prices)
         self.points: dict[int, Point] = {}
         self.stitcher = Stitcher()
         self.sequential_text = ""

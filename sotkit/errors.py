@@ -7,6 +7,7 @@
     ├── StreamError
     ├── StreamStalled (also a TimeoutError)
     ├── RetryAfterTooLong
+    ├── LimitsUnavailable (also a ConnectionError)
     ├── EmptyPoint
     │   └── EchoedInstructions
     └── PartialResultError
@@ -34,6 +35,11 @@ __all__ = ["ConfigError", "DeadlineExceeded", "EchoedInstructions", "EmptyPoint"
 
 class TemplateError(ConfigError):
     """A prompt template that does not load or render; the message names the file."""
+
+
+class LimitsUnavailable(SotkitError, ConnectionError):
+    """The Redis that shares the limits between processes does not answer: at construction (the message names
+    the URL), or mid-run with ``on_outage="closed"`` (a ``ConnectionError``, so the retry policy retries it)."""
 
 
 class StreamError(SotkitError):

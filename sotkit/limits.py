@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import math
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import anyio
 
 from .errors import ConfigError
+
+
+class Limits(Protocol):
+    """What the runner uses of a model's limits: ``ModelLimits`` in one process, ``SharedModelLimits`` across
+    processes (``sotkit.limits_redis``)."""
+
+    def slot(self) -> AbstractAsyncContextManager[None]: ...
+
+    async def admit(self, estimated_tokens: int) -> None: ...
 
 
 class TokenBucket:
@@ -22,8 +32,8 @@ class TokenBucket:
     def __init__(self, rate_per_minute: float) -> None:
         if rate_per_minute <= 0:
             raise ConfigError(f"a per-minute rate limit must be positive, got {rate_per_minute}")
-        self._per_s = rate_per_minute / 60.0
-        self.capacity = max(1.0, self._per_s)
+        self.rate_per_s = rate_per_minute / 60.0
+        self.capacity = max(1.0, self.rate_per_s)
         self._level = self.capacity
         self._updated: float | None = None  # set on first use, inside the event loop
         self._lock = anyio.Lock()
@@ -34,12 +44,12 @@ class TokenBucket:
             while True:
                 now = anyio.current_time()
                 if self._updated is not None:
-                    self._level = min(self.capacity, self._level + (now - self._updated) * self._per_s)
+                    self._level = min(self.capacity, self._level + (now - self._updated) * self.rate_per_s)
                 self._updated = now
                 if self._level >= units:
                     self._level -= units
                     return
-                await anyio.sleep((units - self._level) / self._per_s)
+                await anyio.sleep((units - self._level) / self.rate_per_s)
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .errors import ConfigError
@@ -79,3 +79,25 @@ def check_url(name: str, url: Any) -> None:
     if not valid:
         raise ConfigError(f"{name}={url!r}: must be an http:// or https:// URL with a host, "
                           "for example 'http://localhost:8000/v1'")
+
+
+def check_prices(prices: Any) -> dict[str, tuple[float, float]]:
+    """``prices={"provider:model": (usd_per_million_input_tokens, usd_per_million_output_tokens)}``."""
+    if prices is None:
+        return {}
+    if not isinstance(prices, Mapping):
+        raise ConfigError(f"prices={prices!r}: must be a dict of model string to (input, output) USD per million "
+                          "tokens, for example prices={'openai:my-model': (0.15, 0.6)}")
+    checked = {}
+    for model, price in prices.items():
+        if not isinstance(model, str) or ":" not in model:
+            raise ConfigError(f"prices: the key {model!r} must be a 'provider:model' string, as passed to SoT, "
+                              "for example 'openai:gpt-4o-mini'")
+        if not isinstance(price, (tuple, list)) or len(price) != 2:
+            raise ConfigError(f"prices[{model!r}]={price!r}: must be (input, output) USD per million tokens, "
+                              "for example (0.15, 0.6)")
+        for name, value in zip(("input", "output"), price):
+            check_number(f"prices[{model!r}] {name} USD per million tokens", value, above=None, at_least=0,
+                         optional=False)
+        checked[model] = (float(price[0]), float(price[1]))
+    return checked

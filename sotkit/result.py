@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from .pricing import Prices
 
 Mode = Literal["sot", "sequential"]
 
@@ -15,12 +18,36 @@ class Usage:
     A call whose server reported no counts (llama.cpp's servers send none in a stream) adds an estimate, at
     about four characters a token, and counts in ``estimated_calls``: the totals are then partly estimated,
     never a zero that reads as measured.
+
+    ``cost`` is USD, summed over the calls (see ``sotkit.pricing``): ``None`` when any call's model has no known
+    price, 0.0 for in-process models. It is computed from the token counts, so it is an estimate too when
+    ``estimated`` is true.
     """
 
     input_tokens: int = 0
     output_tokens: int = 0
     calls: int = 0
     estimated_calls: int = 0
+    priced_calls: list[tuple[str, int, int]] = field(default_factory=list, repr=False)
+    """``(model, input tokens, output tokens)`` of each call, which ``cost`` prices one by one (a long prompt's
+    price tier is its call's own)."""
+    prices: Prices | None = field(default=None, repr=False, compare=False)
+    """The client's prices (its ``prices=`` overrides); the library's alone when None."""
+
+    @property
+    def cost(self) -> float | None:
+        """Priced when read, so a request that nobody asks the cost of never loads the price table (its first
+        read takes some 60 ms, and its objects lengthen every full garbage collection after)."""
+        from .pricing import Prices
+
+        prices = self.prices or Prices()
+        total = 0.0
+        for model, input_tokens, output_tokens in self.priced_calls:
+            cost = prices.cost(model, input_tokens, output_tokens)
+            if cost is None:
+                return None
+            total += cost
+        return total
 
     @property
     def estimated(self) -> bool:
@@ -32,6 +59,7 @@ class Usage:
         self.output_tokens += other.output_tokens
         self.calls += other.calls
         self.estimated_calls += other.estimated_calls
+        self.priced_calls += other.priced_calls
 
 
 @dataclass

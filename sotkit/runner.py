@@ -30,7 +30,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 
 from .errors import StreamStalled
 from .events import Event, RetryEvent
-from .limits import ModelLimits, estimate_tokens
+from .limits import Limits, estimate_tokens
 from .overlap import CallSpan
 from .providers.base import CallUsage, ChatRequest, Provider
 from .result import Point, Usage
@@ -56,7 +56,7 @@ class Backend:
 
     provider: Provider
     templates: Templates
-    limits: ModelLimits
+    limits: Limits
     warned: set[type[Warning]] = field(default_factory=set, compare=False, repr=False)
     """Warnings already given about this model: each is given once per client."""
 
@@ -142,7 +142,7 @@ class Runner:
                         async with aclosing(backend.provider.stream_batch(requests)) as rows:
                             async for row, chunk in rows:
                                 if isinstance(chunk, CallUsage):
-                                    self._account(chunk, span, calls=0)
+                                    self._account(chunk, backend.model, span, calls=0)
                                     outcomes[row] = (backend.model, chunk)
                                 elif chunk:
                                     watchdog.progress()
@@ -235,7 +235,7 @@ class Runner:
                                                             finish_reason="length")
                             break
             finally:
-                self._account(usage, span)
+                self._account(usage, backend.model, span)
         watchdog.check()
         if call.point is not None and backend is self.backends[0] and first_text is not None:
             self.spans.append(CallSpan(sent, first_text, last_text))
@@ -253,9 +253,10 @@ class Runner:
         self.send(RetryEvent(point.index if point else None, state.attempt_number, status_of(error), wait,
                              _describe(error)))
 
-    def _account(self, usage: CallUsage, span: CallTrace, calls: int = 1) -> None:
+    def _account(self, usage: CallUsage, model: str, span: CallTrace, calls: int = 1) -> None:
         span.usage(usage)
-        self.usage.add(Usage(usage.input_tokens, usage.output_tokens, calls, estimated_calls=int(usage.estimated)))
+        self.usage.add(Usage(usage.input_tokens, usage.output_tokens, calls, estimated_calls=int(usage.estimated),
+                             priced_calls=[(model, usage.input_tokens, usage.output_tokens)]))
 
 
 def _resume(backend: Backend, request: ChatRequest, received: list[str]) -> ChatRequest:

@@ -37,6 +37,26 @@ def test_json_output_holds_the_whole_result():
     assert (result["usage"]["estimated"], result["usage"]["estimated_calls"]) == (False, 0)  # the server reported
 
 
+def test_ask_shows_the_cost_and_json_carries_it():
+    import json
+
+    import genai_prices
+
+    with FakeLLMServer(sot_responder("1. A thing\n2. B thing")) as server:
+        base = ["Why?", "--model", "openai:gpt-4o-mini", "--base-url", server.openai_base_url, "--mode", "sot"]
+        shown = ask(*base, env={"OPENAI_API_KEY": "k"})
+        as_json = ask(*base, "--json", env={"OPENAI_API_KEY": "k"})
+        unknown = ask("Why?", "--model", "openai:m", "--base-url", server.openai_base_url, "--mode", "sot",
+                      env={"OPENAI_API_KEY": "k"})
+    usage = json.loads(as_json.stdout)["usage"]
+    price = genai_prices.calc_price(genai_prices.Usage(input_tokens=usage["input_tokens"],
+                                                       output_tokens=usage["output_tokens"]),
+                                    "gpt-4o-mini", provider_id="openai")
+    assert usage["cost"] > 0 and abs(usage["cost"] - float(price.total_price)) < 1e-12
+    assert shown.returncode == 0 and f"tokens, ${usage['cost']:.6f}, skeleton" in shown.stderr
+    assert "cost unknown (genai-prices lists no price for this model)" in unknown.stderr
+
+
 def test_bad_input_exits_2_with_a_message():
     done = ask("Why?", "--model", "nope:x")
     assert done.returncode == 2 and "unknown provider 'nope'" in done.stderr

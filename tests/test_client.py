@@ -36,7 +36,7 @@ def test_missing_keys_say_what_to_set(monkeypatch):
     with pytest.raises(sotkit.ConfigError, match="set OPENAI_API_KEY"):
         sotkit.SoT("openai:gpt-4o-mini")
     with pytest.raises(sotkit.ConfigError, match="set ANTHROPIC_API_KEY"):
-        sotkit.SoT("anthropic:claude-sonnet-4-5")
+        sotkit.SoT("anthropic:claude-sonnet-4-6")
 
 
 @pytest.mark.parametrize("options, message", [

@@ -503,3 +503,20 @@ def test_progress_redraws_one_line_with_a_bar_on_a_terminal():
     assert frames[1] == "[sotkit eval] [....................] 0/4 questions"
     assert re.fullmatch(r"\[sotkit eval\] \[#####\.{15}\] 1/4 questions · ETA \d+s · speed-up 1\.50x \(median\)\n",
                         frames[2])
+
+
+async def test_cost_is_reported_per_mode(tmp_path):
+    write_questions(tmp_path / "questions.jsonl", QUESTIONS[:2])
+    with serve(model()) as server:
+        priced = await run(server, tmp_path, judge=None, prices={"openai:m": (1.0, 2.0)})
+        unknown = await run(server, tmp_path, out="unpriced", judge=None)
+    for mode in ("sot", "sequential"):
+        answers = [r["answers"][mode] for r in priced.records]
+        expected = sum(a["input_tokens"] * 1.0 + a["output_tokens"] * 2.0 for a in answers) / 1e6
+        cost = priced.cost[mode]
+        assert cost.answers == 2 and not cost.estimated
+        assert cost.total == pytest.approx(expected) and cost.per_answer == pytest.approx(expected / 2)
+        assert unknown.cost[mode].total is None and unknown.cost[mode].answers == 2  # openai:m has no known price
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert f"| sot | 2 | ${priced.cost['sot'].total:.6f} | ${priced.cost['sot'].per_answer:.6f} |" in report
+    assert "| sequential | 2 | – | – |" in (tmp_path / "unpriced" / "report.md").read_text()

@@ -118,11 +118,11 @@ def test_closed_apis_asks_every_configured_provider(server):
     out = run_example("closed_apis.py", "How can I sleep better?", "--base-url", server.openai_base_url,
                       "--compat-model", "compat-model", env=env).stdout
     headers = re.findall(r"^== (\S+?)(?: at (\S+))?: sot, 4 points, 5 calls", out, re.MULTILINE)
-    assert headers == [("openai:gpt-4o-mini", ""), ("anthropic:claude-sonnet-4-5", ""),
+    assert headers == [("openai:gpt-4o-mini", ""), ("anthropic:claude-sonnet-4-6", ""),
                        ("openai:compat-model", server.openai_base_url)]
     assert out.count(ANSWER) == 3
     served = {(r.api, r.model, r.api_key) for r in server.requests}
-    assert served == {("openai", "gpt-4o-mini", "openai-key"), ("anthropic", "claude-sonnet-4-5", "anthropic-key"),
+    assert served == {("openai", "gpt-4o-mini", "openai-key"), ("anthropic", "claude-sonnet-4-6", "anthropic-key"),
                       ("openai", "compat-model", "openai-key")}
 
 
@@ -135,20 +135,20 @@ def test_closed_apis_reports_a_failing_provider_and_still_answers_with_the_other
     with FakeLLMServer(anthropic_refuses, latency=FAST) as server:
         env = {"ANTHROPIC_API_KEY": "revoked", "ANTHROPIC_BASE_URL": server.anthropic_base_url}
         out = run_example("closed_apis.py", "--base-url", server.openai_base_url, env=env).stdout
-    assert out.startswith("== anthropic:claude-sonnet-4-5: failed: AuthenticationError")
+    assert out.startswith("== anthropic:claude-sonnet-4-6: failed: AuthenticationError")
     assert f"== openai:default at {server.openai_base_url}: sot, 4 points, 5 calls" in out and ANSWER in out
 
 
 @pytest.mark.parametrize(("env", "flags", "expected"), [
     ({}, [], [("local:smollm2", {})]),
-    ({"ANTHROPIC_API_KEY": "k"}, [], [("anthropic:claude-sonnet-4-5", {})]),
+    ({"ANTHROPIC_API_KEY": "k"}, [], [("anthropic:claude-sonnet-4-6", {})]),
     ({"OPENAI_BASE_URL": "http://gpu:8000/v1"}, ["--compat-model", "qwen"],
      [("openai:qwen", {"base_url": "http://gpu:8000/v1"})]),
     ({"OPENAI_API_KEY": "k", "OPENAI_BASE_URL": "http://proxy/v1"}, [], [("openai:gpt-4o-mini", {})]),
 ])
 def test_closed_apis_chooses_models_from_the_environment(env, flags, expected):
     closed_apis = load_example("closed_apis.py")
-    args = argparse.Namespace(openai_model="gpt-4o-mini", anthropic_model="claude-sonnet-4-5", base_url=None,
+    args = argparse.Namespace(openai_model="gpt-4o-mini", anthropic_model="claude-sonnet-4-6", base_url=None,
                               compat_model="default")
     for flag, value in zip(flags[::2], flags[1::2]):
         setattr(args, flag.removeprefix("--").replace("-", "_"), value)

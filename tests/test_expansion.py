@@ -158,3 +158,61 @@ def test_a_streamed_sentence_is_released_before_it_ends_once_it_cannot_be_an_ech
     assert f.feed("Late dinners keep your stomach working while") == "Late dinners keep your stomach working while"
     f = echo_filter(Templates(), "Avoid heavy meals", whole_sentences=False)
     assert f.feed("Continue and only continue the writing") == ""  # may still be the template's sentence
+
+
+# -- what each delta releases (mutation testing, benchmarks/results/mutation.md) ------------------------------
+
+def test_text_streams_as_it_comes_by_default():
+    f = ExpansionFilter(2, "Use LED bulbs", strip_header=True)  # not whole sentences
+    assert f.feed("They") == "They"
+    assert f.feed(" use less energy and") == " use less energy and"
+    assert f.feed(" last. ") == " last."  # the space may be the end of the text
+    assert f.feed("Buy") == " Buy"
+    assert f.finish() == "" and f.released == "They use less energy and last. Buy"
+
+
+def test_a_restated_header_is_held_back_only_while_the_text_may_still_become_one():
+    f = ExpansionFilter(2, "Use LED bulbs", strip_header=True)
+    assert f.feed("2. Use LED") == ""
+    assert f.feed(" bulbs:\n*") == "*"  # the header is complete: what follows it is released
+    assert f.feed(" They last.") == " They last."
+    # the point's own header in a reply that keeps its headers is text like any other
+    f = ExpansionFilter(2, "Use LED bulbs", strip_header=False)
+    assert f.feed("2. Use LED") == "2. Use LED"
+    assert f.finish() == "" and f.released == "2. Use LED"
+
+
+def test_a_header_that_only_looks_like_the_title_in_upper_case_is_released_at_once():
+    # upper and lower case do not map one to one in Turkish: "KIRMIZI" is "kirmizi", not "kırmızı"
+    f = ExpansionFilter(2, "Kırmızı et", strip_header=True)
+    assert f.feed("2. K") == ""  # may still be "2. Kırmızı et:"
+    assert f.feed("IRMIZI") == "2. KIRMIZI"
+
+
+def test_the_text_before_the_next_point_is_released_at_once():
+    f = ExpansionFilter(2, "Use LED bulbs", strip_header=True)
+    assert f.feed("They cost less per year:\n12") == "They cost less per year:"  # "\n12" may become "\n12."
+    assert f.feed("\n3. Unplug devices") == "\n12" and f.finished
+
+
+@pytest.mark.parametrize("step", [1, 100])
+def test_a_sentence_ends_only_once_the_next_one_starts(step):
+    # "2." at the end of what came so far may still be "2.5": a cut then drops the whole sentence
+    text, pieces, _ = sentences("They save. They last 2.5 ye", step=step, cut=True)
+    assert text == "They save." and "".join(pieces[:-1]) == "They save."
+
+
+@pytest.mark.parametrize("step", [1, 100])
+def test_a_title_of_two_words_marks_a_drift(step):
+    text, _, finished = sentences("LEDs save energy. Also unplug devices at night. More.", step=step, cut=False,
+                                  others=["Unplug devices"])
+    assert (text, finished) == ("LEDs save energy.", True)
+
+
+def test_a_sentence_released_in_part_is_never_taken_back():
+    f = echo_filter(Templates(), "Avoid heavy meals", whole_sentences=False)
+    assert f.feed("Late dinners keep your stomach working while") == "Late dinners keep your stomach working while"
+    rest = (", and you're responsible for continuing the writing of one and only one point in the overall answer to "
+            "the following question")
+    assert f.feed(rest) == rest  # it went on to copy the instructions, but its start is out already
+    assert f.finish() == "" and not f.echoed

@@ -39,6 +39,17 @@ def parse(text: str, *, max_points: int = 10, step: int = 1) -> list[str]:
     ("1. **Plan**: make a list **2. Sleep**: 8 hours", ["Plan", "Sleep"]),
     ("1. Use Python 3. It is current\n2. Sleep well", ["Use Python 3. It is current", "Sleep well"]),
     ("1. Barriers: words\n2. Barriers: 2. The inability to talk\n3. Trust", ["Barriers", "Trust"]),
+    ("__1. Plan ahead__\n__2. Sleep well__", ["Plan ahead", "Sleep well"]),
+    ("1. __Plan ahead__: make a list\n2. __Sleep well__", ["Plan ahead", "Sleep well"]),
+    ("1. **Plan ahead:** make a list\n2. **Sleep well.** 8 hours", ["Plan ahead", "Sleep well"]),
+    ("1. *Plan ahead*: make a list\n2. _Sleep well_", ["Plan ahead", "Sleep well"]),
+    ("1. Sleep: the basics: 8 hours\n2. Diet", ["Sleep", "Diet"]),
+    # a colon with no head before it is no head: the point keeps its whole text
+    ("1. : Plan ahead\n2. Sleep well", [": Plan ahead", "Sleep well"]),
+    # titles that begin or end with an X
+    ("1. **Generation X**: born 1965-1980\n2. Malcolm X\n3. Xbox: a console", ["Generation X", "Malcolm X", "Xbox"]),
+    # a bullet's own text may hold numbers in brackets: they start no inline items
+    ("- Compare (1) cost and (2) speed\n- Pick one", ["Compare (1) cost and (2) speed", "Pick one"]),
     ("Paris is the capital of France.", []),
     ("About 1.5 million people live there.\nIt is big.", []),
     ("", []),
@@ -92,6 +103,13 @@ def test_a_stuttering_line_ends_the_skeleton_at_once():
      ["AI-assisted medical equipment", "AI-assisted medical training"]),
     ("1. Public health risks: plastic can leach\n2. Human health risks: plastic can leach",
      ["Public health risks", "Human health risks"]),
+    # a head repeated with other forms of the words after it ("computing", "computers") is no new point, even
+    # where the line shares too few words with the earlier one to count as its repeat
+    ("1. Qubits\n2. Qubits: computing\n3. Qubits: computers", ["Qubits", "Qubits: computing"]),
+    # the list restarting after a repeated head, with more colons further on
+    ("1. Barriers: words\n2. Barriers: 2. The inability: to talk\n3. Trust", ["Barriers", "Trust"]),
+    # three words of an earlier line in another order
+    ("1. Plan ahead carefully\n2. Carefully plan ahead\n3. Sleep", ["Plan ahead carefully", "Sleep"]),
 ])
 def test_a_line_that_repeats_an_earlier_point_is_no_point(text, titles):
     assert parse(text) == titles
@@ -138,6 +156,11 @@ def test_a_skeleton_that_only_repeats_the_question_is_done():
     ("Here: 1. Upgrade to Python 3.12, 2. Budget $2.50 a day, 3. Review on 30.11.2026.",
      ["Upgrade to Python 3.12", "Budget $2.50 a day", "Review on 30.11.2026"]),
     ("1. Sales in 2. quarter; 2. Costs", ["Sales in 2. quarter", "Costs"]),
+    ("### 1) Plan ahead 2) Sleep well", ["Plan ahead", "Sleep well"]),
+    ("Step 1: Preheat the oven; 2. Mix the dough", ["Preheat the oven", "Mix the dough"]),
+    # an inline list right at the start of a line, after a quote or a colon
+    ('"(1) plan ahead, (2) sleep well"', ["plan ahead", 'sleep well"']),
+    (":1. Plan ahead; 2. Sleep well", ["Plan ahead", "Sleep well"]),
 ])
 def test_inline_lists(text, titles):
     assert parse(text) == titles
@@ -155,6 +178,8 @@ def test_inline_lists(text, titles):
     "Options 1) and 2)",  # the item after "2)" never starts
     "1.5 million people, 2.5 million cars",
     "Skeleton:1. 1. 2. 3.\nPlease, continue providing the skeleton.",  # SmolLM2 on llama.cpp: numbers, no items
+    "X - Y is the gap between them.",
+    "Rule 1) applies before rule 3) does.",  # a 1 and a later number, but no 2 of its style
 ])
 def test_ordinary_text_with_numbers_is_no_list(text):
     assert parse(text) == []
@@ -167,3 +192,48 @@ def test_an_inline_item_is_emitted_when_the_next_number_starts():
     assert [p.title for p in parser.feed(". ")] == ["Exercise daily"]
     assert parser.feed("Sleep well") == []
     assert [p.title for p in parser.feed("\n")] == ["Sleep well"]  # the line ended
+
+
+# Inputs that tell apart one-character changes to the parser (mutation testing, benchmarks/results/mutation.md).
+
+def test_ten_points_by_default():
+    parser = SkeletonParser()
+    parser.feed("".join(f"{i}. Point {i}\n" for i in range(1, 13)))
+    assert [p.title for p in parser.points] == [f"Point {i}" for i in range(1, 11)] and parser.done
+
+
+def test_one_repeated_line_is_not_yet_a_loop():
+    parser = SkeletonParser()
+    parser.feed("1. The canal was built in 1886\n2. The canal was built in 188\n")
+    assert not parser.done and [p.title for p in parser.points] == ["The canal was built in 1886"]
+    parser.feed("3. The canal was built in 18\n")
+    assert parser.done
+
+
+def test_a_first_line_that_restates_the_question_is_not_yet_a_loop():
+    parser = SkeletonParser(question="What if the Internet had been invented in 1450?")
+    parser.feed("1. The Internet had been invented in 1450\n")
+    assert not parser.done
+    assert [p.title for p in parser.feed("2. The printing press\n")] == ["The printing press"]
+
+
+def test_three_words_of_the_question_count_as_a_repeat():
+    parser = SkeletonParser(question="How do social media platforms influence the way people share news?")
+    parser.feed("1. Social media platforms\n")
+    assert not parser.done
+    parser.feed("2. People share news\n")
+    assert parser.done and parser.points == []
+
+
+def test_words_compare_by_five_letters():
+    # "policy" and "policies" are one word: the point only names the question's topic
+    parser = SkeletonParser(question="Which energy policies work best?")
+    assert [p.title for p in parser.feed("- Energy policy\n- Carbon taxes\n")] == ["Carbon taxes"]
+
+
+def test_text_fed_after_finish_starts_a_new_line():
+    parser = SkeletonParser()
+    parser.feed("1. Plan ahead")
+    assert [p.title for p in parser.finish()] == ["Plan ahead"]
+    assert parser.finish() == []
+    assert [p.title for p in parser.feed("2. Sleep well\n")] == ["Sleep well"]

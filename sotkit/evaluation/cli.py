@@ -59,6 +59,9 @@ def main(args: argparse.Namespace) -> int:
         parts.append(f"median speed-up {summary.speedup:.2f}x")
     if summary.net_win_rate is not None:
         parts.append(f"net win rate {summary.net_win_rate:+.2f}")
+    for mode, cost in summary.cost.items():
+        parts.append(f"{mode} cost " + ("unknown" if cost.total is None
+                                         else f"{'~' if cost.estimated else ''}${cost.total:.6f}"))
     print(f"sotkit eval: {', '.join(parts)}; report: {out / 'report.md'}", file=sys.stderr)
     if summary.failed:
         print(f"sotkit eval: {len(summary.failed)} question(s) failed ({', '.join(summary.failed)}); rerun the "

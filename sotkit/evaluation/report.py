@@ -47,6 +47,32 @@ def tally(outcomes: Iterable[str]) -> Tally:
 
 
 @dataclass
+class ModeCost:
+    """What one mode's answers cost, in USD (``Usage.cost``)."""
+
+    answers: int = 0
+    total: float | None = 0.0
+    """None when any answer's model has no known price (or its record predates costs)."""
+    estimated: bool = False
+    """Some answers' token counts, hence their cost, are sotkit's estimate (the server reported none)."""
+
+    @property
+    def per_answer(self) -> float | None:
+        return self.total / self.answers if self.total is not None and self.answers else None
+
+
+def mode_cost(answers: Iterable[dict[str, Any]]) -> ModeCost:
+    cost = ModeCost()
+    for answer in answers:
+        if "text" in answer:  # answered (an error's partial answer included: its calls were paid for)
+            cost.answers += 1
+            price = answer.get("cost")
+            cost.total = None if cost.total is None or price is None else cost.total + price
+            cost.estimated = cost.estimated or bool(answer.get("usage_estimated"))
+    return cost
+
+
+@dataclass
 class Summary:
     """What ``evaluate`` found: every record, and the tallies and measures by category (and ``"all"``)."""
 
@@ -60,6 +86,8 @@ class Summary:
     failed: list[str] = field(default_factory=list)
     fell_back: list[str] = field(default_factory=list)
     """Questions whose SoT request fell back to a sequential answer (too few skeleton points)."""
+    #: mode -> what its answers cost (the judge's calls not included)
+    cost: dict[str, ModeCost] = field(default_factory=dict)
 
     @property
     def net_win_rate(self) -> float | None:
@@ -78,6 +106,7 @@ def summarize(records: list[dict[str, Any]], settings: dict[str, Any]) -> Summar
                       failed=[r["id"] for r in records if r["error"]],
                       fell_back=[r["id"] for r in records
                                  if r["answers"].get("sot", {}).get("mode") == "sequential"])
+    summary.cost = {mode: mode_cost(r["answers"].get(mode, {}) for r in records) for mode in settings.get("modes", [])}
     if settings.get("judge"):
         for aspect in ["general", *settings.get("aspects", [])]:
             summary.verdicts[aspect] = {name: tally(o for r in group if (o := _outcome(r, aspect)))
@@ -113,8 +142,8 @@ def write_report(summary: Summary, out: Path, *, plots: bool = True) -> Path:
     return path
 
 
-def _num(value: float | None, fmt: str = ".2f", suffix: str = "") -> str:
-    return "–" if value is None else f"{value:{fmt}}{suffix}"
+def _num(value: float | None, fmt: str = ".2f", suffix: str = "", prefix: str = "") -> str:
+    return "–" if value is None else f"{prefix}{value:{fmt}}{suffix}"
 
 
 def render_markdown(summary: Summary, plots: list[str]) -> str:
@@ -152,6 +181,14 @@ def render_markdown(summary: Summary, plots: list[str]) -> str:
         lines.append(f"| {c} | {count} | {_num(m['speedup'][c], suffix='x')} | "
                      f"{_num(m['speedup_per_token'][c], suffix='x')} | {_num(m['length_ratio'][c])} | "
                      f"{_num(m['redundancy'][c])} | {_num(m['restatement'][c])} |")
+    lines += ["", "## Cost", "",
+              "USD for the answers (the judge's calls not included), from `result.usage.cost`: – where a model has "
+              "no known price (pass `prices=`); ~ where the server reported no token counts and sotkit estimated "
+              "them.", "", "| mode | answers | total | per answer |", "|---|---:|---:|---:|"]
+    for mode, cost in summary.cost.items():
+        mark = "~" if cost.estimated else ""
+        lines.append(f"| {mode} | {cost.answers} | {mark}{_num(cost.total, '.6f', prefix='$')} | "
+                     f"{mark}{_num(cost.per_answer, '.6f', prefix='$')} |")
     if summary.fell_back:
         lines += ["", f"SoT fell back to a sequential answer (fewer than two skeleton points) on "
                       f"{len(summary.fell_back)} question(s): {', '.join(summary.fell_back)}; they have no "

@@ -214,7 +214,7 @@ async def answer(sot: SoT, question: str, mode: str) -> dict[str, Any]:
         "skeleton": result.skeleton, "points": [p.text for p in result.points],
         "latency_s": result.timings.total_s, "first_text_s": result.timings.first_text_at,
         "input_tokens": result.usage.input_tokens, "output_tokens": result.usage.output_tokens,
-        "calls": result.usage.calls,
+        "calls": result.usage.calls, "cost": result.usage.cost, "usage_estimated": result.usage.estimated,
     }
 
 

@@ -1,0 +1,325 @@
+"""Per-model limits shared by every process (on any machine) that names the same Redis: ``SoT(...,
+limits="redis://host:6379/0")`` or ``limits=RedisLimits(url, lease=..., on_outage=...)``.
+
+A provider's rate limits hold per organization, not per process. ``SharedModelLimits`` has the interface of
+``ModelLimits`` (``slot()`` and ``admit()``), so the runner uses either alike; every decision is one Lua script,
+atomic on the Redis server and timed by the server's clock, so machines need no synchronised clocks:
+
+- concurrency: a sorted set of leases per model, scored by their expiry. A process renews the leases it holds
+  every third of ``lease``; a process that dies stops renewing, and its slots free themselves within ``lease``.
+  A full set is polled (every ``POLL_S``); one task per process and model polls, the others queue behind it in
+  the process's own first-come-first-served limiter (across processes the order is the polls', not arrival).
+- requests and tokens per minute: a token bucket per model in a hash (level, last update), the same bucket as
+  ``TokenBucket`` (one second's worth, at least one unit), so a burst is spread at the budget's rate.
+
+All workers must configure the same budgets for a model (each passes its own numbers to the scripts).
+
+When Redis goes away mid-run, ``on_outage`` decides: ``"open"`` (the default) keeps serving on this process's
+own in-process limits (the same numbers, so N workers may together reach N times a budget until Redis is back:
+the provider's own limit then answers 429, which the retry policy waits out); ``"closed"`` fails the calls
+that need a new slot or budget with ``LimitsUnavailable`` (a ``ConnectionError``, so the retry policy retries
+it, and then the fallback model). Either way Redis is tried again after ``RETRY_REDIS_S``; a call already
+holding a slot keeps it. The default is fail-open because an outage of the limiter should not become an outage
+of the answers; choose ``"closed"`` where going over a budget costs more than not answering.
+
+Redis is only reachable from asyncio (redis-py's asyncio client), not from trio.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import random
+import socket
+import uuid
+import warnings
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+
+import anyio
+
+from .errors import ConfigError, LimitsUnavailable
+from .limits import ModelLimits, TokenBucket
+from .options import check_choice, check_number, check_type
+
+T = TypeVar("T")
+
+#: seconds between tries for a free concurrency slot while every slot is leased
+POLL_S = 0.02
+#: seconds after a failed Redis call before Redis is tried again (meanwhile on_outage decides at once)
+RETRY_REDIS_S = 1.0
+
+# KEYS[1] the model's leases; ARGV: max concurrency, lease ms, lease id. 1 when the lease was taken.
+ACQUIRE = """
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then
+  return 0
+end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+"""
+
+# KEYS[1] the model's leases; ARGV: lease ms, lease ids held. The number of leases still there to renew.
+RENEW = """
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local renewed = 0
+for i = 2, #ARGV do
+  renewed = renewed + redis.call('ZADD', KEYS[1], 'XX', 'CH', now + tonumber(ARGV[1]), ARGV[i])
+end
+if renewed > 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+end
+return renewed
+"""
+
+# KEYS[1] the bucket; ARGV: units per ms, capacity, units to take. 0 when taken, else ms until they are there.
+TAKE = """
+local t = redis.call('TIME')
+local now = t[1] * 1000 + t[2] / 1000
+local rate, capacity = tonumber(ARGV[1]), tonumber(ARGV[2])
+local units = math.min(tonumber(ARGV[3]), capacity)
+local level = tonumber(redis.call('HGET', KEYS[1], 'level') or capacity)
+local updated = tonumber(redis.call('HGET', KEYS[1], 'updated') or now)
+level = math.min(capacity, level + math.max(0, now - updated) * rate)
+local wait = 0
+if level >= units then
+  level = level - units
+else
+  wait = math.ceil((units - level) / rate)
+end
+redis.call('HSET', KEYS[1], 'level', string.format('%.6f', level), 'updated', string.format('%.3f', now))
+redis.call('PEXPIRE', KEYS[1], math.ceil(capacity / rate) + 1000)
+return wait
+"""
+
+
+class SharedLimitsWarning(UserWarning):
+    """Redis, which shares the limits between processes, is unreachable: this process runs on its own limits."""
+
+
+@dataclass(frozen=True)
+class RedisLimits:
+    """Limits shared through the Redis at ``url`` (``redis://``, ``rediss://`` or ``unix://``).
+
+    ``lease``: seconds after which the concurrency slots of a process that died are free again (renewed every
+    third of it while held). ``on_outage``: ``"open"`` or ``"closed"`` (see the module's docstring).
+    ``timeout``: seconds for Redis to answer before it counts as gone. ``prefix`` starts every key.
+    """
+
+    url: str
+    lease: float = 10.0
+    on_outage: Literal["open", "closed"] = "open"
+    timeout: float = 2.0
+    prefix: str = "sotkit"
+
+    def __post_init__(self) -> None:
+        check_type("limits", self.url, str, "a Redis URL such as 'redis://localhost:6379/0' or a RedisLimits")
+        if not self.url.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError(f"limits={self.url!r}: a Redis URL starts with redis://, rediss:// or unix://, for "
+                              "example 'redis://localhost:6379/0'")
+        check_number("lease", self.lease, above=0, optional=False)
+        check_number("timeout", self.timeout, above=0, optional=False)
+        check_choice("on_outage", self.on_outage, ("open", "closed"))
+        check_type("prefix", self.prefix, str, "a str")
+
+    def connect(self) -> RedisConnection:
+        """Check that Redis answers (a clear ``LimitsUnavailable`` now rather than at the first call)."""
+        try:
+            import redis
+        except ImportError:
+            raise ConfigError("limits shared through Redis need the redis package: "
+                              "pip install 'sotkit[redis]'") from None
+        try:
+            client = redis.Redis.from_url(self.url, socket_timeout=self.timeout,
+                                          socket_connect_timeout=self.timeout)
+        except ValueError as exc:
+            raise ConfigError(f"limits={self.url!r} is not a Redis URL redis-py reads: {exc}") from None
+        try:
+            client.ping()
+        except (redis.RedisError, OSError) as exc:
+            raise LimitsUnavailable(
+                f"Redis at {self.url}, which would share the limits between processes, does not answer "
+                f"({type(exc).__name__}: {exc}); start it (redis-server), fix the URL, or leave limits= out to "
+                "keep the limits in this process") from exc
+        finally:
+            client.close()
+        return RedisConnection(self)
+
+
+class RedisConnection:
+    """One client's link to Redis: an asyncio client per event loop, the leases this process holds, and
+    their renewal."""
+
+    def __init__(self, config: RedisLimits) -> None:
+        self.config = config
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._ids = itertools.count(1)
+        self._client: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._scripts: dict[str, Any] = {}
+        self.held: dict[str, set[str]] = {}  # lease key -> lease ids held by this process
+        self._renewer: asyncio.Task[None] | None = None
+        self._down_until = -1.0
+        self._warned = False
+
+    def client(self) -> Any:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            raise ConfigError("limits shared through Redis run on asyncio (redis-py's asyncio client), not trio: "
+                              "run on asyncio, or leave limits= out") from None
+        if self._loop is not loop:
+            import redis.asyncio
+            from redis.asyncio.retry import Retry
+            from redis.backoff import NoBackoff
+
+            # no retries inside redis-py: an outage is for on_outage to decide, after one timeout
+            self._client = redis.asyncio.Redis.from_url(
+                self.config.url, socket_timeout=self.config.timeout, socket_connect_timeout=self.config.timeout,
+                retry=Retry(NoBackoff(), 0))
+            self._scripts = {name: self._client.register_script(text)
+                             for name, text in (("acquire", ACQUIRE), ("renew", RENEW), ("take", TAKE))}
+            self._loop, self.held, self._renewer = loop, {}, None
+        return self._client
+
+    def key(self, model: str, kind: str) -> str:
+        return f"{self.config.prefix}:{{{model}}}:{kind}"  # {model}: a cluster keeps a model's keys together
+
+    async def run(self, script: str, key: str, *args: Any) -> Any:
+        """One script call, or ``None`` while Redis is down and ``on_outage="open"`` (``LimitsUnavailable``
+        when ``"closed"``). Shielded: a lease granted on the server is never lost to a cancelled reply."""
+        return await self._guard(lambda: self._scripts[script](keys=[key], args=args), script)
+
+    async def _guard(self, call: Callable[[], Awaitable[T]], what: str) -> T | None:
+        import redis
+
+        if anyio.current_time() < self._down_until:
+            return self._outage(None, what)
+        try:
+            self.client()
+            with anyio.CancelScope(shield=True):
+                result = await call()
+        except (redis.RedisError, OSError) as exc:
+            self._down_until = anyio.current_time() + RETRY_REDIS_S
+            return self._outage(exc, what)
+        if self._warned:
+            self._warned = False
+            warnings.warn(f"Redis at {self.config.url} answers again: the limits are shared again",
+                          SharedLimitsWarning, stacklevel=2)
+        return result
+
+    def _outage(self, exc: BaseException | None, what: str) -> None:
+        cause = f" ({type(exc).__name__}: {exc})" if exc else ""
+        if self.config.on_outage == "closed":
+            raise LimitsUnavailable(f"Redis at {self.config.url}, which shares the limits, is unreachable{cause}; "
+                                    "with on_outage='closed' no call goes out until it is back") from exc
+        if not self._warned:
+            self._warned = True
+            warnings.warn(f"Redis at {self.config.url}, which shares the limits, is unreachable{cause} (at "
+                          f"{what}): this process keeps to its own limits until it is back (on_outage='open')",
+                          SharedLimitsWarning, stacklevel=3)
+
+    def lease_id(self) -> str:
+        """A new lease's id: host, process and client (to read in Redis), and a counter."""
+        return f"{self.owner}:{next(self._ids)}"
+
+    def hold(self, key: str, lease_id: str) -> None:
+        self.held.setdefault(key, set()).add(lease_id)
+        if self._renewer is None or self._renewer.done():
+            self._renewer = asyncio.get_running_loop().create_task(self._renew())
+
+    async def release(self, key: str, lease_id: str) -> None:
+        self.held.get(key, set()).discard(lease_id)
+        with anyio.move_on_after(self.config.timeout, shield=True):
+            try:
+                await self._guard(lambda: self._client.zrem(key, lease_id), "release")
+            except LimitsUnavailable:
+                pass  # fail-closed refuses new calls, never a finished one: the lease expires by itself
+
+    async def _renew(self) -> None:
+        lease_ms = round(self.config.lease * 1000)
+        while any(self.held.values()):
+            await asyncio.sleep(self.config.lease / 3)
+            for key, ids in list(self.held.items()):
+                if ids:
+                    try:
+                        await self.run("renew", key, lease_ms, *ids)
+                    except LimitsUnavailable:
+                        pass  # fail-closed: the calls holding these slots go on; new ones are refused
+
+    async def aclose(self) -> None:
+        if self._renewer is not None:
+            self._renewer.cancel()
+        if self._client is not None and self._loop is asyncio.get_running_loop():
+            await self._client.aclose()
+        self._client = self._loop = self._renewer = None
+
+
+class SharedModelLimits:
+    """``ModelLimits``' interface, with the budgets kept in Redis; ``local`` (this process's own limits, the
+    same numbers) takes over while Redis is down with ``on_outage="open"``."""
+
+    def __init__(self, connection: RedisConnection, model: str, max_concurrency: int, rpm: float | None = None,
+                 tpm: float | None = None) -> None:
+        self.local = ModelLimits(max_concurrency, rpm, tpm)  # checks the numbers
+        self.connection = connection
+        self.model = model
+        self._slots = connection.key(model, "slots")
+        # one task per process polls Redis for a slot or a budget; the rest queue behind it, in order
+        self._first = anyio.Lock()
+        self._queues = {"requests": anyio.Lock(), "tokens": anyio.Lock()}
+
+    @property
+    def max_concurrency(self) -> int:
+        return self.local.max_concurrency
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """One of the model's ``max_concurrency`` slots across every process, held for the block."""
+        async with self.local.slot():  # never more here than in all; first come, first served in the process
+            lease_id = await self._acquire()
+            try:
+                yield
+            finally:
+                if lease_id is not None:
+                    await self.connection.release(self._slots, lease_id)
+
+    async def _acquire(self) -> str | None:
+        lease_id = self.connection.lease_id()
+        lease_ms = round(self.connection.config.lease * 1000)
+        async with self._first:
+            while True:
+                taken = await self.connection.run("acquire", self._slots, self.max_concurrency, lease_ms, lease_id)
+                if taken is None:
+                    return None  # Redis is down, fail-open: the local slot alone holds
+                if taken:
+                    self.connection.hold(self._slots, lease_id)
+                    return lease_id
+                await anyio.sleep(POLL_S * random.uniform(0.5, 1.5))  # jittered: processes do not poll in step
+
+    async def admit(self, estimated_tokens: int) -> None:
+        """Wait for the per-minute budgets shared by every process."""
+        if self.local.requests:
+            await self._take("requests", self.local.requests, 1)
+        if self.local.tokens:
+            await self._take("tokens", self.local.tokens, estimated_tokens)
+
+    async def _take(self, kind: str, bucket: TokenBucket, units: float) -> None:
+        async with self._queues[kind]:  # first come, first served within the process
+            while True:
+                wait_ms = await self.connection.run("take", self.connection.key(self.model, kind),
+                                                    bucket.rate_per_s / 1000, bucket.capacity, units)
+                if wait_ms is None:  # Redis is down, fail-open: this process's own bucket
+                    await bucket.take(units)
+                    return
+                if not wait_ms:
+                    return
+                await anyio.sleep(wait_ms / 1000)

@@ -1,0 +1,68 @@
+"""What a call cost in USD: the user's own prices first, else pydantic's ``genai-prices`` library.
+
+The library's bundled price table is used as installed: it is never updated online (its ``UpdatePrices``, which
+fetches a newer table from GitHub, is not started), so a cost is reproducible and needs no network. Upgrade the
+package for newer prices, or pass ``prices=``.
+
+A call is priced by its model string, whatever ``base_url`` served it: ``openai:gpt-4o-mini`` at OpenAI's list
+price (a gateway in front of OpenAI bills the same), a model the library does not list at ``None`` (unknown,
+never 0). ``local:`` models cost 0.0: an in-process model has no bill per token.
+
+``Usage.cost`` calls ``Prices.cost`` when it is read, for each call it recorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from .options import check_prices
+
+#: the library's provider id for each provider prefix of a model string
+LIBRARY_PROVIDERS = {"openai": "openai", "anthropic": "anthropic"}
+#: providers whose calls cost nothing per token
+FREE_PROVIDERS = frozenset({"local"})
+
+
+class Prices:
+    """Prices calls: ``cost(model, input_tokens, output_tokens)`` is USD, or None where the price is unknown."""
+
+    def __init__(self, overrides: Mapping[str, tuple[float, float]] | None = None) -> None:
+        self.overrides = check_prices(overrides)
+
+    def cost(self, model: str, input_tokens: int, output_tokens: int) -> float | None:
+        """One call's cost."""
+        if (price := self.overrides.get(model)) is not None:
+            return (input_tokens * price[0] + output_tokens * price[1]) / 1e6
+        if model.partition(":")[0] in FREE_PROVIDERS:
+            return 0.0
+        found = _library_model(model)
+        if found is None or not _listed(found):
+            return None
+        import genai_prices
+
+        calculation = genai_prices.calc_price(
+            genai_prices.Usage(input_tokens=input_tokens, output_tokens=output_tokens),
+            found[1], provider_id=found[0])
+        return float(calculation.total_price)  # per call: a long prompt's tier is the call's own
+
+
+def _library_model(model: str) -> tuple[str, str] | None:
+    """The library's (provider id, model name) for a model string, or None for providers it does not price."""
+    provider, _, name = model.partition(":")
+    return (LIBRARY_PROVIDERS[provider], name) if provider in LIBRARY_PROVIDERS else None
+
+
+#: (provider id, model name) -> is it in the library's table (for the process: a miss matches the whole table)
+_LISTED: dict[tuple[str, str], bool] = {}
+
+
+def _listed(key: tuple[str, str]) -> bool:
+    if key not in _LISTED:
+        import genai_prices  # imports pydantic models: only once an API model's call is priced
+
+        try:
+            genai_prices.calc_price(genai_prices.Usage(), key[1], provider_id=key[0])
+            _LISTED[key] = True
+        except LookupError:  # a model (a self-hosted one, say) the library does not list
+            _LISTED[key] = False
+    return _LISTED[key]

@@ -1,0 +1,228 @@
+"""Limits shared across processes through a real redis-server (installed by .ci/redis-server), with worker
+processes (tests/redis_worker.py) against one FakeLLMServer: the server's own timestamps show what it was sent."""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import warnings
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import anyio
+import pytest
+import redis
+
+import sotkit
+from sotkit.limits_redis import SharedModelLimits
+from sotkit.testing import FakeLLMServer, Latency, Reply
+from tests.test_coordinator import max_overlap
+
+pytestmark = pytest.mark.anyio
+
+WORKER = Path(__file__).with_name("redis_worker.py")
+FAST = Latency(ttft_s=0.0, tokens_per_s=2000)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def redis_server(port: int):
+    """A redis-server of our own on ``port``, without persistence; stopped on exit."""
+    if shutil.which("redis-server") is None:
+        why = "redis-server is not installed (the README's test command installs it with .ci/redis-server)"
+        if os.environ.get("CI"):
+            pytest.fail(f"{why}; in CI this test must run, not skip")
+        pytest.skip(why)
+    process = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    client = redis.Redis(port=port)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            assert process.poll() is None, f"redis-server exited: {process.stderr.read()[-2000:]!r}"
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                assert time.monotonic() < deadline, "redis-server did not come up in 20 s"
+                time.sleep(0.05)
+        yield client
+    finally:
+        client.close()
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+def redis_url():
+    port = free_port()
+    with redis_server(port):
+        yield f"redis://127.0.0.1:{port}/0"
+
+
+def start_worker(redis_url: str, server: FakeLLMServer, questions: list[str], **options) -> subprocess.Popen:
+    flags = [part for name, value in options.items() for part in (f"--{name.replace('_', '-')}", str(value))]
+    worker = subprocess.Popen([sys.executable, str(WORKER), redis_url, server.openai_base_url, *questions, *flags],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert worker.stdout.readline() == "ready\n", worker.stderr.read()
+    return worker
+
+
+def go(*workers: subprocess.Popen) -> None:
+    """Start workers together (each waits for a line once its client is built)."""
+    for worker in workers:
+        worker.stdin.write("go\n")
+        worker.stdin.flush()
+
+
+def finish(workers: list[subprocess.Popen]) -> None:
+    for worker in workers:
+        _, err = worker.communicate(timeout=120)  # closes stdin
+        assert worker.returncode == 0, err[-3000:]
+
+
+def wait_for(condition, what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def test_workers_never_exceed_the_shared_concurrency(redis_url):
+    with FakeLLMServer(Reply("one two three four five six seven eight", latency=Latency(0.1, 40))) as server:
+        workers = [start_worker(redis_url, server, [f"w{w} q{i}" for i in range(6)], max_concurrency=2)
+                   for w in range(3)]
+        go(*workers)
+        finish(workers)
+        requests = server.requests
+    assert len(requests) == 18
+    # two slots across three processes, each of which alone would send six at once
+    assert max_overlap(requests) == 2
+
+
+def test_workers_share_one_requests_per_minute_budget(redis_url):
+    with FakeLLMServer(Reply("ok", latency=FAST)) as server:
+        workers = [start_worker(redis_url, server, [f"w{w} q{i}" for i in range(10)], rpm=600) for w in range(3)]
+        go(*workers)
+        finish(workers)
+        times = sorted(r.received_at for r in server.requests)
+    assert len(times) == 30
+    # A bucket of 10 refilled at 10 a second (rpm=600, shared): any stretch of the server's clock holds at most
+    # 10 + 10/s x its length requests. 0.5 s of slack for the way from Redis's grant to the server (a process's
+    # first call builds its HTTP client there, on a loaded machine); three processes with a bucket each would
+    # send all 30 in the first instant (30 > 10 + 10 x 0.5).
+    for i in range(len(times)):
+        for j in range(i, len(times)):
+            assert j - i + 1 <= 10 + 10 * (times[j] - times[i] + 0.5), (i, j, times[j] - times[i])
+    assert times[-1] - times[0] >= 1.8
+
+
+def test_a_killed_workers_slots_are_free_within_the_lease(redis_url):
+    lease = 2.0  # renewed every 0.67 s: a loaded machine may hold a process back a while
+
+    def respond(request):
+        return Reply("held", latency=Latency(ttft_s=120)) if "hold" in request.user else Reply("quick", latency=FAST)
+
+    client = redis.Redis.from_url(redis_url)
+    with FakeLLMServer(respond) as server:
+        holder = start_worker(redis_url, server, ["hold 1", "hold 2"], max_concurrency=2, lease=lease)
+        go(holder)
+        wait_for(lambda: len(server.requests) == 2, "the holder's two calls")
+        waiter = start_worker(redis_url, server, ["quick 1", "quick 2"], max_concurrency=2, lease=lease)
+        go(waiter)
+        time.sleep(3 * lease)  # the holder renews its leases: they outlive the lease time while it lives
+        assert len(server.requests) == 2, "a call went out while every shared slot was held"
+        [key] = client.keys("sotkit:*:slots")
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(timeout=10)
+        now_s, now_us = client.time()
+        expiries = [score for _, score in client.zrange(key, 0, -1, withscores=True)]
+        # nothing renews them now: every lease ends within one lease time of the death, on Redis's own clock
+        assert len(expiries) <= 2 and all(e <= now_s * 1000 + now_us / 1000 + lease * 1000 for e in expiries)
+        finish([waiter])
+        quick = [r for r in server.requests if "quick" in r.user]
+    assert len(quick) == 2 and all(r.text == "quick" for r in quick)
+
+
+async def test_unreachable_redis_at_construction_is_a_clear_error():
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    with pytest.raises(sotkit.LimitsUnavailable, match=rf"Redis at {url}.*start it \(redis-server\), fix the URL, "
+                                                       r"or leave limits= out"):
+        sotkit.SoT("openai:m", base_url="http://127.0.0.1:9/v1", api_key="k", limits=url)
+    with pytest.raises(sotkit.ConfigError, match="starts with redis://"):
+        sotkit.SoT("openai:m", base_url="http://127.0.0.1:9/v1", api_key="k", limits="http://localhost:6379")
+    with pytest.raises(sotkit.ConfigError, match="on_outage='sometimes': use 'open' or 'closed'"):
+        sotkit.RedisLimits("redis://localhost", on_outage="sometimes")
+    with pytest.raises(sotkit.ConfigError, match="lease=0: must be a number > 0"):
+        sotkit.RedisLimits("redis://localhost", lease=0)
+
+
+@pytest.mark.parametrize("on_outage", ["open", "closed"])
+async def test_redis_going_away_mid_run(on_outage):
+    port = free_port()
+    url = f"redis://127.0.0.1:{port}/0"
+    limits = sotkit.RedisLimits(url, on_outage=on_outage, timeout=0.5)
+    with FakeLLMServer(Reply("fine", latency=FAST)) as server:
+        with redis_server(port):
+            sot = sotkit.SoT("openai:m", base_url=server.openai_base_url, api_key="k", limits=limits, rpm=600,
+                             mode="sequential", retry=1)
+            assert (await sot.generate("Before?")).text == "fine"
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            if on_outage == "open":  # this process's own limits take over, with a warning
+                assert (await sot.generate("During?")).text == "fine"
+                assert any(issubclass(w.category, sotkit.SharedLimitsWarning) and "unreachable" in str(w.message)
+                           for w in caught)
+            else:  # no call goes out
+                with pytest.raises(sotkit.SotkitError) as raised:
+                    await sot.generate("During?")
+                chain = [raised.value, raised.value.__cause__, raised.value.__context__]
+                assert any(isinstance(e, sotkit.LimitsUnavailable) for e in chain), chain
+                assert len(server.requests) == 1
+        with redis_server(port):  # back: shared again
+            await anyio.sleep(1.1)  # RETRY_REDIS_S: Redis is tried again after this
+            assert (await sot.generate("After?")).text == "fine"
+            await sot.aclose()
+
+
+async def test_a_call_holding_a_slot_finishes_when_redis_goes_away_even_fail_closed():
+    port = free_port()
+    limits = sotkit.RedisLimits(f"redis://127.0.0.1:{port}/0", on_outage="closed", timeout=0.5)
+    with FakeLLMServer(Reply("fine", latency=Latency(ttft_s=1.0))) as server, ExitStack() as stack:
+        stack.enter_context(redis_server(port))
+        async with sotkit.SoT("openai:m", base_url=server.openai_base_url, api_key="k", limits=limits,
+                              mode="sequential", retry=1) as sot, anyio.create_task_group() as tg:
+            results = []
+            tg.start_soon(_append, results, sot.generate("Slow?"))
+            while not server.requests:
+                await anyio.sleep(0.01)
+            stack.close()  # Redis stops while the call holds its slot; its release then fails
+        assert [r.text for r in results] == ["fine"]
+
+
+async def _append(results: list, awaitable) -> None:
+    results.append(await awaitable)
+
+
+async def test_a_tokens_per_minute_budget_is_shared_between_clients(redis_url):
+    # two connections, as two processes have: tpm=6000 is a bucket of 100 tokens refilled at 100 a second
+    connections = [sotkit.RedisLimits(redis_url).connect() for _ in range(2)]
+    limits = [SharedModelLimits(c, "openai:m", 4, tpm=6000) for c in connections]
+    started = anyio.current_time()
+    async with anyio.create_task_group() as tg:
+        for i in range(6):
+            tg.start_soon(limits[i % 2].admit, 50)
+    elapsed = anyio.current_time() - started
+    for connection in connections:
+        await connection.aclose()
+    # 300 tokens through a bucket of 100 at 100/s take at least 2 s; each client alone would let its 150 through
+    # in 0.5 s
+    assert elapsed >= 1.9

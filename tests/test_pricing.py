@@ -1,0 +1,153 @@
+"""``result.usage.cost``: the genai-prices library's price for the tokens the server recorded, the user's own
+prices, None where the price is unknown, 0.0 for in-process models."""
+
+import genai_prices
+import pytest
+
+import sotkit
+from sotkit.pricing import Prices
+from sotkit.testing import FakeLLMServer, Fault, Latency, Reply
+from tests.conftest import point_of, sot_responder
+from tests.test_coordinator import NO_USAGE
+
+pytestmark = pytest.mark.anyio
+
+SKELETON = "1. Sleep well\n2. Move daily\n3. Eat plants"
+FAST = Latency(ttft_s=0.0, tokens_per_s=2000)
+KNOWN = {"openai": "gpt-4o-mini", "anthropic": "claude-sonnet-4-6"}
+
+
+def library_usd_per_mtok(provider: str, model: str) -> tuple[float, float]:
+    """The library's (input, output) price in USD per million tokens for a short call, read as it prices a
+    thousand of each (long prompts may cost more a token: see the tier test below)."""
+    def price(input_tokens: int, output_tokens: int) -> float:
+        return float(genai_prices.calc_price(genai_prices.Usage(input_tokens=input_tokens,
+                                                                output_tokens=output_tokens),
+                                             model, provider_id=provider).total_price) * 1000
+    return price(1000, 0), price(0, 1000)
+
+
+async def test_a_known_models_cost_is_the_librarys_price_for_the_recorded_tokens(provider):
+    model = KNOWN[provider]
+    with FakeLLMServer(sot_responder(SKELETON), latency=FAST) as server:
+        base_url = server.openai_base_url if provider == "openai" else server.anthropic_base_url
+        async with sotkit.SoT(f"{provider}:{model}", base_url=base_url, api_key="k", mode="sot") as sot:
+            result = await sot.generate("How can I be healthier?")
+    input_tokens = sum(r.usage.input_tokens for r in server.requests)
+    output_tokens = sum(r.usage.output_tokens for r in server.requests)
+    usd_in, usd_out = library_usd_per_mtok(provider, model)
+    assert usd_in > 0 and usd_out > usd_in  # a real price, output dearer, as for every API model
+    assert len(server.requests) == 4 and not result.usage.estimated
+    assert result.usage.cost == pytest.approx((input_tokens * usd_in + output_tokens * usd_out) / 1e6, rel=1e-9)
+
+
+async def test_an_unknown_model_costs_none_and_a_given_price_overrides():
+    with FakeLLMServer(sot_responder(SKELETON), latency=FAST) as server:
+        async with sotkit.SoT("openai:my-finetune", base_url=server.openai_base_url, api_key="k", mode="sot") as sot:
+            unknown = await sot.generate("How can I be healthier?")
+        tokens = [(r.usage.input_tokens, r.usage.output_tokens) for r in server.requests]
+        server.reset()
+        prices = {"openai:my-finetune": (2.0, 8.0), "openai:gpt-4o-mini": (100.0, 100.0)}
+        async with sotkit.SoT("openai:my-finetune", base_url=server.openai_base_url, api_key="k", mode="sot",
+                              prices=prices) as sot:
+            priced = await sot.generate("How can I be healthier?")
+        async with sotkit.SoT("openai:gpt-4o-mini", base_url=server.openai_base_url, api_key="k", mode="sequential",
+                              prices=prices) as sot:
+            overridden = await sot.generate("How can I be healthier?")
+    assert unknown.usage.cost is None and unknown.usage.calls == 4  # unknown, never a 0 that reads as free
+    assert priced.usage.cost == pytest.approx(sum(i * 2.0 + o * 8.0 for i, o in tokens) / 1e6)
+    last = server.requests[-1].usage
+    assert overridden.usage.cost == pytest.approx((last.input_tokens + last.output_tokens) * 100.0 / 1e6)
+
+
+async def test_a_fallback_without_a_price_makes_the_cost_unknown_and_with_one_adds_it():
+    def point_2_fails(request):
+        reply = sot_responder(SKELETON)(request)
+        return Reply(reply.text, fault=Fault.status(400)) if point_of(request) == 2 else reply
+
+    costs = {}
+    for fallback_price in (None, (1.0, 1.0)):
+        prices = {"openai:main": (1.0, 1.0)} | ({"openai:backup": fallback_price} if fallback_price else {})
+        with FakeLLMServer(point_2_fails, latency=FAST) as server, \
+                FakeLLMServer(sot_responder(SKELETON), latency=FAST) as backup:
+            fallback = sotkit.providers.create_provider("openai:backup", api_key="k", base_url=backup.openai_base_url)
+            async with sotkit.SoT("openai:main", base_url=server.openai_base_url, api_key="k", mode="sot",
+                                  fallback=fallback, prices=prices) as sot:
+                result = await sot.generate("How can I be healthier?")
+            await fallback.aclose()
+        assert result.points[1].model == "openai:backup"
+        recorded = [r.usage for r in server.requests + backup.requests if r.usage and r.fault is None]
+        costs[fallback_price] = (result.usage.cost, sum(u.input_tokens + u.output_tokens for u in recorded) / 1e6)
+    assert costs[None][0] is None
+    assert costs[(1.0, 1.0)][0] == pytest.approx(costs[(1.0, 1.0)][1])
+
+
+async def test_estimated_usage_gives_an_estimated_cost():
+    with FakeLLMServer(Reply("A plain answer, forty characters long."), latency=FAST) as server:
+        async with sotkit.SoT("openai:gpt-4o-mini", base_url=server.openai_base_url, api_key="k",
+                              mode="sequential", extra_body=NO_USAGE) as sot:
+            result = await sot.generate("How can I be healthier?")
+    usd_in, usd_out = library_usd_per_mtok("openai", "gpt-4o-mini")
+    assert result.usage.estimated  # the flag that covers the tokens covers the cost computed from them
+    assert result.usage.cost == pytest.approx((result.usage.input_tokens * usd_in + 10 * usd_out) / 1e6)
+
+
+def test_local_models_cost_nothing_and_other_providers_are_unknown():
+    prices = Prices()
+    assert prices.cost("local:smollm2", 1000, 1000) == 0.0
+    assert prices.cost("local:/models/my-model", 1000, 1000) == 0.0
+    assert prices.cost("someday:model", 1000, 1000) is None
+    assert prices.cost("openai:gpt-4o-mini", 0, 0) == 0.0
+    assert Prices({"local:smollm2": (1.0, 3.0)}).cost("local:smollm2", 10, 10) == pytest.approx(4e-5)
+
+
+def test_a_long_prompts_tier_is_priced_per_call():
+    """claude-sonnet-4-6 charges 3 USD per million input tokens, 6 for a prompt over 200k tokens: each call is
+    priced on its own tokens, never on a request's total."""
+    prices = Prices()
+    short, long = (100_000, 0), (300_000, 0)
+    assert prices.cost("anthropic:claude-sonnet-4-6", *short) == pytest.approx(0.3)
+    assert prices.cost("anthropic:claude-sonnet-4-6", *long) == pytest.approx(1.8)
+
+
+def test_usage_sums_cost_and_unknown_is_sticky():
+    prices = Prices({"openai:a": (1.0, 1.0), "openai:b": (2.0, 2.0)})
+    total = sotkit.Usage(prices=prices)
+    assert total.cost == 0.0
+    total.add(sotkit.Usage(1, 1, 1, priced_calls=[("openai:a", 100_000, 150_000)]))
+    total.add(sotkit.Usage(1, 1, 1, priced_calls=[("openai:b", 0, 250_000)]))
+    assert total.cost == pytest.approx(0.75)
+    total.add(sotkit.Usage(1, 1, 1, priced_calls=[("openai:unknown-model", 1, 1)]))
+    total.add(sotkit.Usage(1, 1, 1, priced_calls=[("openai:a", 1, 1)]))
+    assert total.cost is None
+
+
+def test_the_price_table_is_loaded_only_when_a_cost_is_read():
+    import subprocess
+    import sys
+
+    code = ("import sys, sotkit; u = sotkit.Usage(priced_calls=[('openai:gpt-4o-mini', 10, 10)]); "
+            "before = 'genai_prices' in sys.modules; cost = u.cost; print(before, 'genai_prices' in sys.modules, "
+            "cost > 0)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "True", "True"]
+
+
+def test_prices_never_come_from_the_network():
+    Prices().cost("openai:gpt-4o-mini", 10, 10)
+    snapshot = genai_prices.data_snapshot.get_snapshot()
+    assert snapshot.from_auto_update is False  # the bundled table: UpdatePrices (a GitHub fetch) never started
+
+
+@pytest.mark.parametrize(("prices", "message"), [
+    ([("openai:m", (1, 2))], r"prices=\[.*must be a dict of model string to \(input, output\) USD per million"),
+    ({"gpt-4o-mini": (1, 2)}, r"the key 'gpt-4o-mini' must be a 'provider:model' string"),
+    ({"openai:m": 1.5}, r"prices\['openai:m'\]=1.5: must be \(input, output\) USD per million tokens"),
+    ({"openai:m": (1, 2, 3)}, r"must be \(input, output\)"),
+    ({"openai:m": (-1, 2)}, r"prices\['openai:m'\] input USD per million tokens=-1: must be a number >= 0"),
+    ({"openai:m": (1, float("nan"))}, r"output USD per million tokens=nan: must be a number >= 0"),
+    ({"openai:m": ("1", 2)}, r"input USD per million tokens='1': must be a number >= 0"),
+])
+def test_bad_prices_are_refused_with_what_to_pass(prices, message):
+    with pytest.raises(sotkit.ConfigError, match=message):
+        sotkit.SoT("openai:m", base_url="http://127.0.0.1:9/v1", api_key="k", prices=prices)
