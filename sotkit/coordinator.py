@@ -32,6 +32,7 @@ from .runner import Backend, Call, Runner, Send
 from .skeleton import LINE_TOKENS as SKELETON_LINE_TOKENS
 from .skeleton import SkeletonParser, SkeletonPoint
 from .stitch import Stitcher
+from .tracing import start_request
 
 @dataclass(frozen=True)
 class RequestOptions:
@@ -56,6 +57,9 @@ class RequestOptions:
     """Start each point's expansion as soon as its skeleton line is complete (else after the skeleton)."""
     context: str | None = None
     """A document to answer from: in the prompts (ahead of the question), or read natively by FocusLLM."""
+    trace_content: bool = False
+    """Put the prompts and answers in the request's OpenTelemetry spans (``sotkit.tracing``); off, spans carry no
+    text of the question, the prompts or the answer."""
 
     def __post_init__(self) -> None:
         check_choice("mode", self.mode, ("auto", "sot", "sequential"))
@@ -71,6 +75,7 @@ class RequestOptions:
         check_type("retry", self.retry, RetryPolicy, "a RetryPolicy or a whole number of attempts")
         check_type("eager", self.eager, bool, "True or False")
         check_type("context", self.context, (str, type(None)), "a str or None")
+        check_type("trace_content", self.trace_content, bool, "True or False")
 
 
 class Answer:
@@ -112,9 +117,17 @@ class Answer:
         ``PartialResultError`` carries what was written)."""
         self.send = send or _ignore
         options = self.options
+        operation = "complete" if self.template != "sequential" else "stream" if send else "generate"
+        trace = start_request(operation, self.backends[0].model, options.mode, self.question, options.trace_content,
+                              self.result)
         self.runner = Runner(self.backends, self.send, self.usage, retry=options.retry,
-                             stall_timeout=options.stall_timeout, first_token_timeout=options.first_token_timeout)
+                             stall_timeout=options.stall_timeout, first_token_timeout=options.first_token_timeout,
+                             trace=trace)
         self._started = anyio.current_time()
+        with trace:  # the request's span: current while it runs, and ended with the result or the error
+            return await self._run()
+
+    async def _run(self) -> Result:
         with anyio.move_on_after(self.options.deadline if self.options.deadline else math.inf) as scope:
             await self._answer()
         if scope.cancelled_caught:
@@ -199,7 +212,7 @@ class Answer:
 
         try:
             with anyio.fail_after(router.timeout):
-                await self.runner.call(Call(lambda b: request, on_text, parts.clear), [backend])
+                await self.runner.call(Call(lambda b: request, on_text, parts.clear, role="router"), [backend])
             return router.read(request, "".join(parts))
         except Exception as exc:  # noqa: BLE001 -- routing must never fail the request
             return router.fall_back(self.question, exc)
@@ -256,7 +269,7 @@ class Answer:
             if prefill and backend.provider.supports_prefill:
                 parser.feed(prefill.rstrip())  # the reply continues the prefill ("1.")
             try:
-                await self.runner.call(Call(build, on_skeleton_text, on_restart))
+                await self.runner.call(Call(build, on_skeleton_text, on_restart, role="skeleton"))
             except Exception as exc:  # keep what the skeleton wrote: two points or more still make an answer
                 skeleton_error = exc
                 self.reason = f"the skeleton call failed after {len(parser.points)} point(s): {exc!r}"
@@ -396,7 +409,8 @@ class Answer:
                 self.sequential_text = ""
 
         await self.runner.call(Call(lambda b: self._request(b, self.template, self.options.max_tokens,
-                                                            **self.variables), on_text, on_restart))
+                                                            **self.variables), on_text, on_restart,
+                                    role=self.template))
 
     # -- bookkeeping ---------------------------------------------------------------------------------------
 

@@ -36,6 +36,7 @@ from .providers.base import CallUsage, ChatRequest, Provider
 from .result import Point, Usage
 from .retry import RetryPolicy, is_retryable, status_of
 from .templates import Templates
+from .tracing import NO_TRACE, CallTrace, RequestTrace
 
 Send = Callable[[Event], None]
 OnText = Callable[[str], bool]
@@ -74,6 +75,8 @@ class Call:
     on_text: OnText
     on_restart: OnRestart
     point: Point | None = None
+    role: str = "point"
+    """What the call writes, for its trace: ``skeleton``, ``point``, ``sequential``, ``router``, or a template."""
 
 
 class Runner:
@@ -84,8 +87,10 @@ class Runner:
     """
 
     def __init__(self, backends: list[Backend], send: Send, usage: Usage, *, retry: RetryPolicy,
-                 stall_timeout: float | None, first_token_timeout: float | None) -> None:
+                 stall_timeout: float | None, first_token_timeout: float | None,
+                 trace: RequestTrace = NO_TRACE) -> None:
         self.backends = backends
+        self.trace = trace
         self.send = send
         self.retry = retry
         self.stall_timeout = stall_timeout
@@ -98,14 +103,22 @@ class Runner:
         """Stream one completion through the backends in order; return the model that finished it and the usage
         of its last attempt. ``received``: text an earlier (batched) attempt already wrote, to continue."""
         received = [] if received is None else received  # the current generation's raw text
+        backends = backends or self.backends
         error: Exception | None = None
-        for backend in backends or self.backends:
-            try:
-                return backend.model, await self._retried(backend, call, received)
-            except Exception as exc:
-                error = exc
-        assert error is not None
-        raise error
+        # the call's span is current while its provider runs: an SDK's own spans become its children
+        with self.trace.call(call.role, backends[0].model, call.point.index if call.point else None) as span:
+            for backend in backends:
+                if error is not None:
+                    span.fallback(error, backend.model)
+                try:
+                    usage = await self._retried(backend, call, received, span)
+                except Exception as exc:
+                    error = exc
+                else:
+                    span.finished(backend.model, received)
+                    return backend.model, usage
+            assert error is not None
+            raise error
 
     async def call_batch(self, calls: Sequence[Call]) -> list[tuple[str, CallUsage] | Exception]:
         """Run ``calls`` as one batched generation on the main model (``supports_batch``); return, per row, the
@@ -117,23 +130,25 @@ class Runner:
         outcomes: list[tuple[str, CallUsage] | Exception | None] = [None] * len(calls)
         error: Exception | None = None
         try:
-            await self._admitted(backend, requests)
-            async with backend.limits.slot():
-                self.usage.calls += 1  # one batched call
-                for c in calls:
-                    if c.point is not None:
-                        c.point.attempts += 1
-                with self._watchdog(backend) as watchdog:
-                    async with aclosing(backend.provider.stream_batch(requests)) as rows:
-                        async for row, chunk in rows:
-                            if isinstance(chunk, CallUsage):
-                                self._account(chunk, backend.model, calls=0)
-                                outcomes[row] = (backend.model, chunk)
-                            elif chunk:
-                                watchdog.progress()
-                                received[row].append(chunk)
-                                calls[row].on_text(chunk)  # a row cannot be ended alone: the batch runs on
-                watchdog.check()
+            with self.trace.call("points", backend.model, rows=len(calls)) as span:
+                span.request(requests[0])
+                await self._admitted(backend, requests)
+                async with backend.limits.slot():
+                    self.usage.calls += 1  # one batched call
+                    for c in calls:
+                        if c.point is not None:
+                            c.point.attempts += 1
+                    with self._watchdog(backend) as watchdog:
+                        async with aclosing(backend.provider.stream_batch(requests)) as rows:
+                            async for row, chunk in rows:
+                                if isinstance(chunk, CallUsage):
+                                    self._account(chunk, backend.model, span, calls=0)
+                                    outcomes[row] = (backend.model, chunk)
+                                elif chunk:
+                                    watchdog.progress()
+                                    received[row].append(chunk)
+                                    calls[row].on_text(chunk)  # a row cannot be ended alone: the batch runs on
+                    watchdog.check()
         except Exception as exc:  # the rows it did not finish are retried below
             error = exc
 
@@ -155,18 +170,19 @@ class Runner:
 
     # -- the layers ----------------------------------------------------------------------------------------
 
-    async def _retried(self, backend: Backend, call: Call, received: list[str]) -> CallUsage:
+    async def _retried(self, backend: Backend, call: Call, received: list[str], span: CallTrace) -> CallUsage:
         policy = self.retry
         retrying = AsyncRetrying(
             stop=stop_after_attempt(policy.attempts),
             wait=lambda state: policy.wait_s(state.attempt_number, state.outcome.exception()),
             # read after a failure: a provider's list may name SDK classes it imports at its first call
             retry=retry_if_exception(lambda exc: is_retryable(exc, backend.provider.transient_errors)),
-            before_sleep=lambda state: self._on_retry(state, call.point),
+            before_sleep=lambda state: self._on_retry(state, call.point, span),
             sleep=anyio.sleep,
             reraise=True,
         )
         request = call.build(backend)
+        span.request(request)
         async for attempt in retrying:
             with attempt:
                 await self._admitted(backend, [request])
@@ -174,7 +190,7 @@ class Runner:
                     if received and not backend.provider.supports_prefill:
                         received.clear()  # a new generation: what the broken one wrote goes
                         call.on_restart()
-                    usage = await self._watched(backend, _resume(backend, request, received), call, received)
+                    usage = await self._watched(backend, _resume(backend, request, received), call, received, span)
         return usage
 
     @staticmethod
@@ -185,7 +201,8 @@ class Runner:
         await backend.limits.admit(sum(estimate_tokens(len(r.prompt.user) + len(r.prompt.system or ""), r.max_tokens)
                                        for r in requests))
 
-    async def _watched(self, backend: Backend, request: ChatRequest, call: Call, received: list[str]) -> CallUsage:
+    async def _watched(self, backend: Backend, request: ChatRequest, call: Call, received: list[str],
+                       span: CallTrace) -> CallUsage:
         if call.point is not None:
             call.point.attempts += 1
         usage = CallUsage()
@@ -214,10 +231,11 @@ class Runner:
                             usage = CallUsage.estimate(len(prompt.system or "") + len(prompt.user),
                                                        sum(map(len, received)))
                             if runaway:
-                                usage = dataclasses.replace(usage, output_tokens=request.max_tokens)
+                                usage = dataclasses.replace(usage, output_tokens=request.max_tokens,
+                                                            finish_reason="length")
                             break
             finally:
-                self._account(usage, backend.model)
+                self._account(usage, backend.model, span)
         watchdog.check()
         if call.point is not None and backend is self.backends[0] and first_text is not None:
             self.spans.append(CallSpan(sent, first_text, last_text))
@@ -228,12 +246,15 @@ class Runner:
 
     # -- bookkeeping ---------------------------------------------------------------------------------------
 
-    def _on_retry(self, state: RetryCallState, point: Point | None) -> None:
+    def _on_retry(self, state: RetryCallState, point: Point | None, span: CallTrace) -> None:
         error = state.outcome.exception()
-        self.send(RetryEvent(point.index if point else None, state.attempt_number, status_of(error),
-                             state.next_action.sleep if state.next_action else 0.0, _describe(error)))
+        wait = state.next_action.sleep if state.next_action else 0.0
+        span.retry(state.attempt_number, error, wait)
+        self.send(RetryEvent(point.index if point else None, state.attempt_number, status_of(error), wait,
+                             _describe(error)))
 
-    def _account(self, usage: CallUsage, model: str, calls: int = 1) -> None:
+    def _account(self, usage: CallUsage, model: str, span: CallTrace, calls: int = 1) -> None:
+        span.usage(usage)
         self.usage.add(Usage(usage.input_tokens, usage.output_tokens, calls, estimated_calls=int(usage.estimated),
                              priced_calls=[(model, usage.input_tokens, usage.output_tokens)]))
 

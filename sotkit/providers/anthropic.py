@@ -68,6 +68,7 @@ class AnthropicProvider(Provider):
             # it travels in the body, as the SDK sends extra_body.
             options["extra_body"] = {"temperature": request.temperature}
         input_tokens = output_tokens = 0
+        stop_reason = None
         finished = False  # a stream that ends before its message_stop was cut
         async with self._clients.client() as client, client.messages.with_streaming_response.create(
             model=self._name, max_tokens=request.max_tokens, messages=messages, stream=True, **options
@@ -85,6 +86,7 @@ class AnthropicProvider(Provider):
                             "input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"))
                     elif event == "message_delta":
                         output_tokens = data["usage"]["output_tokens"]
+                        stop_reason = (data.get("delta") or {}).get("stop_reason") or stop_reason
                     elif event == "message_stop":
                         finished = True
                     elif event == "error":  # e.g. overloaded_error mid-stream, after the 200 status
@@ -97,7 +99,7 @@ class AnthropicProvider(Provider):
                     yield text
         if not finished:
             raise StreamError(f"the stream from {self.model} ended without message_stop: it was cut")
-        yield CallUsage(input_tokens, output_tokens)
+        yield CallUsage(input_tokens, output_tokens, finish_reason=stop_reason)
 
     async def ready(self) -> None:
         await self._clients.ready()

@@ -48,6 +48,8 @@ class CallUsage:
     output_tokens: int = 0
     estimated: bool = False
     """No counts came from the server (llama.cpp's servers send none in a stream): these are an estimate."""
+    finish_reason: str | None = None
+    """Why the generation ended, in the provider's words (``stop``, ``length``, ``end_turn``, ``max_tokens``, ...)."""
 
     @classmethod
     def estimate(cls, input_chars: int, output_chars: int) -> CallUsage:

@@ -92,7 +92,8 @@ class LocalProvider(Provider):
                 stop.set()
 
         def done(row: int, completion: Completion) -> None:
-            deliver((row, CallUsage(completion.input_tokens, completion.output_tokens)))
+            deliver((row, CallUsage(completion.input_tokens, completion.output_tokens,
+                                    finish_reason=completion.finish_reason)))
 
         def generate() -> None:
             self.engine.generate(loaded, requests, lambda row, text: deliver((row, text)), done, stop.is_set)

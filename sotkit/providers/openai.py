@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from collections.abc import AsyncIterator
@@ -74,7 +75,7 @@ class OpenAIProvider(Provider):
             body["stop"] = list(request.stop[:MAX_STOP])
         if request.temperature is not None:
             body["temperature"] = request.temperature
-        usage, written = None, 0
+        usage, written, reason = None, 0, None
         finished = False  # a stream that ends before its finish_reason or [DONE] was cut
         # The body travels in extra_body, which the SDK sends as given: its type-driven transform of the
         # parameters costs ~0.5 ms of CPU a call, a fifth of the client's cost per expansion when hundreds
@@ -91,7 +92,8 @@ class OpenAIProvider(Provider):
                     text, done, counts = _chunk(data)
                 except (AttributeError, TypeError, KeyError, IndexError) as exc:
                     raise malformed(data, exc) from exc
-                finished = finished or done
+                reason = done or reason
+                finished = finished or done is not None
                 if counts and isinstance(counts.get("prompt_tokens"), int) \
                         and isinstance(counts.get("completion_tokens"), int):
                     usage = CallUsage(counts["prompt_tokens"], counts["completion_tokens"])
@@ -101,7 +103,8 @@ class OpenAIProvider(Provider):
         if not finished:
             raise StreamError(f"the stream from {self.model} ended without a finish_reason or [DONE]: it was cut")
         # Servers that ignore stream_options (llama.cpp's) send no counts: estimate them, and say so.
-        yield usage or CallUsage.estimate(sum(len(m["content"]) for m in messages), written)
+        usage = usage or CallUsage.estimate(sum(len(m["content"]) for m in messages), written)
+        yield dataclasses.replace(usage, finish_reason=str(reason) if reason is not None else None)
 
     async def ready(self) -> None:
         await self._clients.ready()
@@ -110,8 +113,9 @@ class OpenAIProvider(Provider):
         await self._clients.aclose()
 
 
-def _chunk(data: Any) -> tuple[str | None, bool, dict | None]:
-    """``(text, finished, usage)`` of one chunk; shapes that are not a chat.completion.chunk raise."""
+def _chunk(data: Any) -> tuple[str | None, Any, dict | None]:
+    """``(text, finish_reason, usage)`` of one chunk (``finish_reason`` None until the last choice); shapes that
+    are not a chat.completion.chunk raise."""
     if not isinstance(data, dict):
         raise TypeError(f"a chunk is a {type(data).__name__}")
     if "error" in data:  # an error reported mid-stream
@@ -122,7 +126,7 @@ def _chunk(data: Any) -> tuple[str | None, bool, dict | None]:
     text = (choice.get("delta") or {}).get("content")
     if text is not None and not isinstance(text, str):
         raise TypeError(f"content is a {type(text).__name__}")
-    return text, choice.get("finish_reason") is not None, data.get("usage")
+    return text, choice.get("finish_reason"), data.get("usage")
 
 
 PROVIDER = OpenAIProvider

@@ -48,7 +48,8 @@ async def test_stream_yields_deltas_then_one_usage(provider, reference):
     *texts, usage = chunks
     assert all(isinstance(t, str) for t in texts) and len(texts) > 1
     assert "".join(texts) == reference[1].text  # continues the prefill, does not repeat it
-    assert usage == CallUsage(reference[1].input_tokens, reference[1].output_tokens)
+    assert usage == CallUsage(reference[1].input_tokens, reference[1].output_tokens,
+                              finish_reason=reference[1].finish_reason)
     assert isinstance(provider, LocalProvider) and provider.supports_prefill and provider.supports_batch
     assert provider.model == f"local:{provider._name}"
 
@@ -63,7 +64,8 @@ async def test_stream_batch_rows_match_each_request_alone(provider, reference):
         else:
             texts[row] += chunk
     assert [texts[0], texts[1]] == [r.text for r in reference]
-    assert [u for u, in usages.values()] == [CallUsage(r.input_tokens, r.output_tokens) for r in reference]
+    assert [u for u, in usages.values()] == [CallUsage(r.input_tokens, r.output_tokens, finish_reason=r.finish_reason)
+                                             for r in reference]
 
 
 async def test_fast_decode_streams_what_generate_streams(tiny_dir, reference):

@@ -1,0 +1,282 @@
+"""OpenTelemetry spans in the GenAI semantic conventions. All of sotkit's OpenTelemetry code is in this module.
+
+A request (``generate``, ``stream``, ``complete``) is one ``INTERNAL`` span, ``sotkit generate`` (``stream``,
+``complete``): the mode asked for and chosen, the route's reason, the points and the usage totals (``sotkit.*``
+names, so that a backend summing ``gen_ai.usage.*`` over a trace does not count every token twice). Each model
+call it makes is a child span ``chat {model}`` (``CLIENT``; ``INTERNAL`` for ``local:`` models): ``gen_ai.*``
+request and usage attributes, ``sotkit.call.role`` (``skeleton``, ``point``, ``sequential``, ``router``, a judge's
+template, or ``points`` for a batched expansion) and ``sotkit.point.index``. It covers every attempt: a retry is a
+``sotkit.retry`` event, a fallback to the next model a ``sotkit.fallback`` event, and the error a call ends with is
+recorded (``record_exception``, status ``ERROR``, ``error.type``). While a call's provider runs, its span is the
+current span, so the spans an SDK makes itself (the anthropic SDK's ``anthropic.messages.create``, one per attempt,
+or an HTTP client instrumentation's) are its children, not siblings.
+
+Off, it costs nothing: when ``opentelemetry`` was never imported, or no tracer provider is set (the API's default
+proxy, or the no-op provider), a request gets ``NO_TRACE``, whose methods do nothing; nothing is done per chunk.
+
+No prompt, answer, question excerpt or quoted model output goes into a span unless the request has
+``trace_content=True``: without it, quoted text in route reasons and error messages is elided as '…' and stack
+traces keep their frames only. With it, calls carry ``gen_ai.system_instructions``, ``gen_ai.input.messages`` and
+``gen_ai.output.messages`` (JSON, in the conventions' message format) and the request its question and answer.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .providers.base import CallUsage, ChatRequest
+    from .result import Result
+
+SCOPE = "sotkit"
+_MODES = ("sot", "sequential", "auto")
+#: a quoted passage, as repr() writes one (an apostrophe inside a word, as in "the API's", starts none)
+_QUOTED = re.compile(r"""(?<!\w)(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")""")
+
+
+class CallTrace:
+    """One model call's span; this base class is the no-op used when tracing is off."""
+
+    def __enter__(self) -> CallTrace:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
+
+    def request(self, request: ChatRequest) -> None:
+        """The request sent (once per model the call tries; the span keeps the first)."""
+
+    def retry(self, attempt: int, error: BaseException, wait_s: float) -> None:
+        """Attempt ``attempt`` failed with ``error``; the next starts in ``wait_s``."""
+
+    def fallback(self, error: BaseException, model: str) -> None:
+        """Every attempt on one model failed (last with ``error``); the call goes on with ``model``."""
+
+    def usage(self, usage: CallUsage) -> None:
+        """One attempt's usage."""
+
+    def finished(self, model: str, text: Sequence[str]) -> None:
+        """``model`` finished the call; ``text`` is its generation's raw text, in pieces."""
+
+
+class RequestTrace:
+    """One request's span; this base class is the no-op used when tracing is off."""
+
+    def __enter__(self) -> RequestTrace:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
+
+    def call(self, role: str, model: str, point: int | None = None, rows: int | None = None) -> CallTrace:
+        """The span of one model call (``rows``: a batched call's rows)."""
+        return NO_CALL
+
+
+NO_CALL = CallTrace()
+NO_TRACE = RequestTrace()
+
+
+def start_request(operation: str, model: str, requested_mode: str, question: str, content: bool,
+                  result: Callable[[], Result]) -> RequestTrace:
+    """The trace of one request, or ``NO_TRACE`` when no tracer provider is set. ``result`` gives the result as
+    it stands, read when the request ends (also when it fails)."""
+    tracer = _tracer()
+    if tracer is None:
+        return NO_TRACE
+    return _RequestSpan(tracer, operation, model, requested_mode, question, content, result)
+
+
+_cached: tuple[Any, Any] = (None, None)  # (provider, its tracer)
+
+
+def _tracer() -> Any:
+    """sotkit's tracer from the global provider, or None when tracing is off (never imports OpenTelemetry)."""
+    global _cached
+    trace = sys.modules.get("opentelemetry.trace")
+    if trace is None:  # nobody imported OpenTelemetry: no provider can be set
+        return None
+    provider = trace.get_tracer_provider()
+    if isinstance(provider, (trace.ProxyTracerProvider, trace.NoOpTracerProvider)):
+        return None
+    if _cached[0] is not provider:
+        from importlib.metadata import version
+
+        _cached = (provider, provider.get_tracer(SCOPE, version("sotkit")))
+    return _cached[1]
+
+
+def _otel() -> Any:
+    """``opentelemetry.trace``, imported already where a span is made (a tracer provider was set)."""
+    return sys.modules["opentelemetry.trace"]
+
+
+class _RequestSpan(RequestTrace):
+    def __init__(self, tracer: Any, operation: str, model: str, requested_mode: str, question: str, content: bool,
+                 result: Callable[[], Result]) -> None:
+        trace = _otel()
+        self.tracer = tracer
+        self.content = content
+        self._result = result
+        attributes = {"sotkit.model": model, "sotkit.request.mode": requested_mode}
+        if content:
+            attributes["sotkit.question"] = question
+        self.span = tracer.start_span(f"sotkit {operation}", kind=trace.SpanKind.INTERNAL, attributes=attributes)
+        self.context = trace.set_span_in_context(self.span)
+
+    def __enter__(self) -> _RequestSpan:
+        self._current = _current(self.span)
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: object) -> None:
+        self._current.__exit__(kind, error, tb)
+        try:
+            result = self._result()
+            usage = result.usage
+            self.span.set_attributes({
+                "sotkit.mode": result.mode, "sotkit.points": len(result.points),
+                "sotkit.points.failed": sum(p.failed for p in result.points),
+                "sotkit.skeleton_truncated": result.skeleton_truncated,
+                "sotkit.usage.input_tokens": usage.input_tokens, "sotkit.usage.output_tokens": usage.output_tokens,
+                "sotkit.usage.calls": usage.calls, "sotkit.usage.estimated_calls": usage.estimated_calls,
+            })
+            if result.route_reason:
+                self.span.set_attribute("sotkit.route.reason", self._text(result.route_reason))
+            if self.content:
+                self.span.set_attribute("sotkit.answer", result.text)
+            if error is not None:
+                _record(self.span, error, self.content)
+        finally:
+            self.span.end()
+
+    def call(self, role: str, model: str, point: int | None = None, rows: int | None = None) -> CallTrace:
+        return _CallSpan(self, role, model, point, rows)
+
+    def _text(self, text: str) -> str:
+        return text if self.content else _elide(text)
+
+
+class _CallSpan(CallTrace):
+    def __init__(self, request: _RequestSpan, role: str, model: str, point: int | None, rows: int | None) -> None:
+        trace = _otel()
+        provider, _, name = model.partition(":")
+        attributes: dict[str, Any] = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": provider,
+                                      "gen_ai.request.model": name, "sotkit.call.role": role}
+        if point is not None:
+            attributes["sotkit.point.index"] = point
+        if rows is not None:
+            attributes["sotkit.batch.rows"] = rows
+        kind = trace.SpanKind.INTERNAL if provider == "local" else trace.SpanKind.CLIENT
+        self.request_span = request
+        self.rows = rows
+        self.span = request.tracer.start_span(f"chat {name}", context=request.context, kind=kind,
+                                              attributes=attributes)
+        self.input_tokens = self.output_tokens = self.attempts = 0
+        self.estimated = self.requested = False
+        self.finish_reasons: list[str] = []
+
+    def __enter__(self) -> _CallSpan:
+        self._current = _current(self.span)
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: object) -> None:
+        self._current.__exit__(kind, error, tb)
+        try:
+            self.span.set_attributes({"gen_ai.usage.input_tokens": self.input_tokens,
+                                      "gen_ai.usage.output_tokens": self.output_tokens})
+            if self.rows is None:  # a batch reports usage per row
+                self.span.set_attribute("sotkit.call.attempts", self.attempts)
+            if self.estimated:
+                self.span.set_attribute("sotkit.usage.estimated", True)
+            if self.finish_reasons:
+                self.span.set_attribute("gen_ai.response.finish_reasons", self.finish_reasons)
+            if error is not None:
+                _record(self.span, error, self.request_span.content)
+        finally:
+            self.span.end()
+
+    def request(self, request: ChatRequest) -> None:
+        if self.requested:
+            return  # a fallback model's request: the span keeps the first model's
+        self.requested = True
+        attributes: dict[str, Any] = {"gen_ai.request.max_tokens": request.max_tokens}
+        if request.temperature is not None:
+            attributes["gen_ai.request.temperature"] = float(request.temperature)
+        if request.stop:
+            attributes["gen_ai.request.stop_sequences"] = list(request.stop)
+        prompt = request.prompt
+        if self.request_span.content and self.rows is None:
+            if prompt.system:
+                attributes["gen_ai.system_instructions"] = json.dumps([{"type": "text", "content": prompt.system}])
+            messages = [{"role": "user", "parts": [{"type": "text", "content": prompt.user}]}]
+            if prompt.prefill:
+                messages.append({"role": "assistant", "parts": [{"type": "text", "content": prompt.prefill}]})
+            attributes["gen_ai.input.messages"] = json.dumps(messages)
+        self.span.set_attributes(attributes)
+
+    def retry(self, attempt: int, error: BaseException, wait_s: float) -> None:
+        self.span.add_event("sotkit.retry", {"sotkit.attempt": attempt, "sotkit.retry.wait_s": wait_s,
+                                             **_error_attributes(error, self.request_span.content)})
+
+    def fallback(self, error: BaseException, model: str) -> None:
+        self.span.add_event("sotkit.fallback", {"sotkit.fallback.model": model,
+                                                **_error_attributes(error, self.request_span.content)})
+
+    def usage(self, usage: CallUsage) -> None:
+        self.attempts += 1
+        self.input_tokens += usage.input_tokens
+        self.output_tokens += usage.output_tokens
+        self.estimated = self.estimated or usage.estimated
+        if self.rows is None:  # the last attempt's generation is the call's; a batch has one per row
+            self.finish_reasons.clear()
+        if usage.finish_reason is not None:
+            self.finish_reasons.append(usage.finish_reason)
+
+    def finished(self, model: str, text: Sequence[str]) -> None:
+        self.span.set_attribute("sotkit.call.model", model)
+        if self.request_span.content:
+            output = [{"role": "assistant", "parts": [{"type": "text", "content": "".join(text)}]}]
+            self.span.set_attribute("gen_ai.output.messages", json.dumps(output))
+
+
+def _current(span: Any) -> Any:
+    """Make ``span`` the current span until the returned context manager exits (errors are recorded apart)."""
+    use = _otel().use_span(span, record_exception=False, set_status_on_exception=False)
+    use.__enter__()
+    return use
+
+
+def _error_attributes(error: BaseException, content: bool) -> dict[str, Any]:
+    attributes: dict[str, Any] = {"error.type": type(error).__qualname__,
+                                  "sotkit.error.message": str(error) if content else _elide(str(error))}
+    status = getattr(error, "status_code", None)
+    if isinstance(status, int):
+        attributes["http.response.status_code"] = status
+    return attributes
+
+
+def _record(span: Any, error: BaseException, content: bool) -> None:
+    """An error ends the span: ``ERROR`` with ``error.type`` and the exception's event. Cancellation (the caller
+    stopped the request, or its deadline passed) is no error of the call and leaves the status unset."""
+    if not isinstance(error, Exception):
+        span.set_attribute("sotkit.cancelled", True)
+        return
+    trace = _otel()
+    message = str(error) if content else _elide(str(error))
+    overrides = {} if content else {
+        "exception.message": message,
+        "exception.stacktrace": "".join(traceback.format_tb(error.__traceback__)) + type(error).__qualname__,
+    }
+    span.record_exception(error, attributes=overrides)
+    span.set_attribute("error.type", type(error).__qualname__)
+    span.set_status(trace.Status(trace.StatusCode.ERROR, f"{type(error).__name__}: {message}"[:300]))
+
+
+def _elide(text: str) -> str:
+    """``text`` with its quoted passages (an excerpt of the question, a model's reply, an event's data) as '…'."""
+    return _QUOTED.sub(lambda m: m[0] if m[0][1:-1] in _MODES else "'…'", text)

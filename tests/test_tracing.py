@@ -1,0 +1,336 @@
+"""OpenTelemetry spans (sotkit/tracing.py), read with the SDK's in-memory exporter: the real openai and anthropic
+SDKs against the loopback fake server."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry.util._once import Once
+
+import sotkit
+from sotkit import tracing
+from sotkit.providers import create_provider
+from sotkit.testing import Fault, FakeLLMServer, Latency, Reply
+from tests.conftest import is_skeleton, point_of, sot_responder
+
+pytestmark = pytest.mark.anyio
+
+QUESTION = "How can I keep my zucchini plants healthy?"
+SKELETON = "1. Water deeply\n2. Feed monthly\n3. Watch for mildew"
+TEXTS = {1: "Soak the roots twice a week.", 2: "Use a balanced compost tea.", 3: "Prune crowded leaves early."}
+FAST = Latency(ttft_s=0.0, tokens_per_s=5000)
+QUICK_RETRY = sotkit.RetryPolicy(attempts=2, initial_wait_s=0.01)
+
+
+def _reset_globals() -> None:
+    """The global tracer provider back to the API's unset proxy (as opentelemetry's own tests do)."""
+    trace._TRACER_PROVIDER_SET_ONCE = Once()
+    trace._TRACER_PROVIDER = None
+    trace._PROXY_TRACER_PROVIDER = trace.ProxyTracerProvider()
+
+
+@pytest.fixture
+def spans():
+    """An SDK tracer provider, set globally for one test, whose spans the test reads."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    _reset_globals()
+    trace.set_tracer_provider(provider)
+    yield exporter
+    provider.shutdown()
+    _reset_globals()
+
+
+def client(server: FakeLLMServer, provider: str, model: str = "test-model", **options) -> sotkit.SoT:
+    base_url = server.openai_base_url if provider == "openai" else server.anthropic_base_url
+    return sotkit.SoT(f"{provider}:{model}", base_url=base_url, api_key="test-key", **options)
+
+
+def tree(exporter: InMemorySpanExporter) -> tuple[ReadableSpan, list[ReadableSpan], list[ReadableSpan]]:
+    """The one request span, its call spans (by start), and the SDKs' own spans."""
+    finished = exporter.get_finished_spans()
+    [root] = [s for s in finished if s.name.startswith("sotkit ")]
+    calls = sorted((s for s in finished if s.parent and s.parent.span_id == root.context.span_id),
+                   key=lambda s: s.start_time)
+    others = [s for s in finished if s is not root and s not in calls]
+    assert all(s.context.trace_id == root.context.trace_id for s in finished)
+    return root, calls, others
+
+
+def everything_said(exporter: InMemorySpanExporter) -> str:
+    """Every attribute value, event attribute value and status text of every span, as one string."""
+    parts = []
+    for span in exporter.get_finished_spans():
+        parts += [span.name, str(span.status.description)]
+        parts += [str(v) for v in span.attributes.values()]
+        parts += [str(v) for event in span.events for v in event.attributes.values()]
+    return "\n".join(parts)
+
+
+def assert_no_text(exporter: InMemorySpanExporter, *texts: str) -> None:
+    said = everything_said(exporter)
+    for text in texts:
+        assert text not in said
+
+
+async def test_a_sot_answer_is_a_request_span_with_a_chat_span_per_call(spans, provider):
+    with FakeLLMServer(sot_responder(SKELETON, TEXTS), latency=FAST) as server:
+        async with client(server, provider, mode="sot") as sot:
+            result = await sot.generate(QUESTION)
+    root, calls, sdk_spans = tree(spans)
+    assert root.name == "sotkit generate" and root.kind == SpanKind.INTERNAL and root.parent is None
+    assert root.status.status_code == StatusCode.UNSET
+    assert dict(root.attributes) == {
+        "sotkit.model": f"{provider}:test-model", "sotkit.request.mode": "sot", "sotkit.mode": "sot",
+        "sotkit.route.reason": "mode='sot' was requested", "sotkit.points": 3, "sotkit.points.failed": 0,
+        "sotkit.skeleton_truncated": False, "sotkit.usage.input_tokens": result.usage.input_tokens,
+        "sotkit.usage.output_tokens": result.usage.output_tokens, "sotkit.usage.calls": 4,
+        "sotkit.usage.estimated_calls": 0}
+
+    assert [s.name for s in calls] == ["chat test-model"] * 4
+    assert all(s.kind == SpanKind.CLIENT for s in calls)
+    assert [s.attributes["sotkit.call.role"] for s in calls] == ["skeleton", "point", "point", "point"]
+    assert "sotkit.point.index" not in calls[0].attributes
+    assert sorted(s.attributes["sotkit.point.index"] for s in calls[1:]) == [1, 2, 3]
+    by_prompt = {point_of(r) if not is_skeleton(r) else 0: r for r in server.requests}
+    for span in calls:
+        request = by_prompt[span.attributes.get("sotkit.point.index", 0)]
+        assert span.attributes["gen_ai.operation.name"] == "chat"
+        assert span.attributes["gen_ai.provider.name"] == provider
+        assert span.attributes["gen_ai.request.model"] == "test-model" == request.model
+        assert span.attributes["gen_ai.request.max_tokens"] == 300 == request.max_tokens
+        assert span.attributes["gen_ai.usage.input_tokens"] == request.usage.input_tokens
+        assert span.attributes["gen_ai.usage.output_tokens"] == request.usage.output_tokens
+        assert span.attributes["sotkit.call.model"] == f"{provider}:test-model"
+        assert span.attributes["sotkit.call.attempts"] == 1 and not span.events
+        assert span.status.status_code == StatusCode.UNSET
+        assert span.start_time >= root.start_time and span.end_time <= root.end_time
+    assert sum(s.attributes["gen_ai.usage.output_tokens"] for s in calls) == result.usage.output_tokens
+    ended = "stop" if provider == "openai" else "end_turn"  # each API's own word
+    assert all(s.attributes["gen_ai.response.finish_reasons"] == (ended,) for s in calls[1:])
+
+    # the anthropic SDK traces each API call itself: its span is the child of sotkit's call span, not a sibling
+    if provider == "anthropic":
+        assert len(sdk_spans) == 4
+        assert all(s.name == "anthropic.messages.create" for s in sdk_spans)
+        assert sorted(s.parent.span_id for s in sdk_spans) == sorted(s.context.span_id for s in calls)
+        # the trace context went out with each request (the SDK's propagation), from inside the call span
+        traceparents = {r.headers.get("traceparent", "").split("-")[2] for r in server.requests}
+        assert traceparents == {format(s.context.span_id, "016x") for s in sdk_spans}
+    else:
+        assert sdk_spans == []
+    assert_no_text(spans, QUESTION, "zucchini", "Water deeply", *TEXTS.values(), "Continue")
+
+
+async def test_a_sequential_stream_is_one_call_span(spans, provider):
+    with FakeLLMServer(sot_responder(SKELETON, sequential="Plant them in full sun."), latency=FAST) as server:
+        async with client(server, provider, mode="sequential", temperature=0.3) as sot, \
+                sot.stream(QUESTION) as events:
+            result = [e async for e in events][-1].result
+    root, calls, _ = tree(spans)
+    assert root.name == "sotkit stream"
+    assert root.attributes["sotkit.mode"] == "sequential" and root.attributes["sotkit.points"] == 0
+    [call] = calls
+    assert call.attributes["sotkit.call.role"] == "sequential"
+    assert call.attributes["gen_ai.request.max_tokens"] == 1024
+    assert call.attributes["gen_ai.request.temperature"] == 0.3
+    assert call.attributes["gen_ai.usage.output_tokens"] == result.usage.output_tokens
+    assert_no_text(spans, QUESTION, "full sun")
+
+
+async def test_a_retried_call_has_a_retry_event(spans, provider):
+    base = sot_responder(SKELETON, TEXTS)
+
+    def point_2_fails_once(request):
+        reply = base(request)
+        if point_of(request) == 2 and request.attempt == 1:
+            return Reply(reply.text, fault=Fault.status(503))
+        return reply
+
+    with FakeLLMServer(point_2_fails_once, latency=FAST) as server:
+        async with client(server, provider, mode="sot", retry=QUICK_RETRY) as sot:
+            result = await sot.generate(QUESTION)
+    assert result.points[1].attempts == 2
+    root, calls, sdk_spans = tree(spans)
+    [retried] = [s for s in calls if s.attributes.get("sotkit.point.index") == 2]
+    [event] = retried.events
+    assert event.name == "sotkit.retry"
+    assert event.attributes["sotkit.attempt"] == 1 and event.attributes["http.response.status_code"] == 503
+    assert event.attributes["error.type"].endswith("Error") and 0 <= event.attributes["sotkit.retry.wait_s"] <= 1
+    assert retried.attributes["sotkit.call.attempts"] == 2
+    assert retried.status.status_code == StatusCode.UNSET  # the call succeeded in the end
+    if provider == "anthropic":  # one SDK span per attempt, both under the one call span
+        attempts = [s for s in sdk_spans if s.parent.span_id == retried.context.span_id]
+        assert sorted(s.attributes["http.response.status_code"] for s in attempts) == [200, 503]
+
+
+async def test_a_fallback_is_an_event_on_the_call_span(spans, provider):
+    base = sot_responder(SKELETON, TEXTS)
+
+    def main_fails_point_3(request):
+        reply = base(request)
+        if request.model == "main" and point_of(request) == 3:
+            return Reply(reply.text, fault=Fault.status(500))
+        return reply
+
+    with FakeLLMServer(main_fails_point_3, latency=FAST) as server:
+        base_url = server.openai_base_url if provider == "openai" else server.anthropic_base_url
+        backup = create_provider(f"{provider}:backup", api_key="k", base_url=base_url)
+        async with client(server, provider, model="main", mode="sot", fallback=backup, retry=QUICK_RETRY) as sot:
+            result = await sot.generate(QUESTION)
+        await backup.aclose()
+    assert result.points[2].model == f"{provider}:backup"
+    root, calls, _ = tree(spans)
+    [fell_back] = [s for s in calls if s.attributes.get("sotkit.point.index") == 3]
+    assert fell_back.name == "chat main" and fell_back.attributes["gen_ai.request.model"] == "main"
+    assert [e.name for e in fell_back.events] == ["sotkit.retry", "sotkit.fallback"]
+    fallback = fell_back.events[1]
+    assert fallback.attributes["sotkit.fallback.model"] == f"{provider}:backup"
+    assert fallback.attributes["http.response.status_code"] == 500
+    assert fell_back.attributes["sotkit.call.model"] == f"{provider}:backup"
+    assert fell_back.attributes["sotkit.call.attempts"] == 3  # two on main, one on the backup
+    assert fell_back.status.status_code == StatusCode.UNSET
+    assert root.attributes["sotkit.points.failed"] == 0
+
+
+async def test_a_failed_call_is_recorded_without_the_text_it_quotes(spans, provider):
+    """The stream's garbage event holds answer text; the error quotes it (openai), and the span elides it."""
+    base = sot_responder(SKELETON, TEXTS)
+
+    def point_1_garbage(request):
+        reply = base(request)
+        if point_of(request) == 1:
+            return Reply(reply.text, fault=Fault.garbage(1, "secret-answer-text"))
+        return reply
+
+    with FakeLLMServer(point_1_garbage, latency=FAST) as server:
+        async with client(server, provider, mode="sot", retry=QUICK_RETRY) as sot:
+            with pytest.raises(sotkit.PartialResultError) as caught:
+                await sot.generate(QUESTION)
+    if provider == "openai":  # the anthropic stream skips an event it does not know, and then is cut
+        assert "secret-answer-text" in str(caught.value.__cause__)
+    root, calls, _ = tree(spans)
+    [failed] = [s for s in calls if s.attributes.get("sotkit.point.index") == 1]
+    assert failed.status.status_code == StatusCode.ERROR
+    assert failed.attributes["error.type"] == "StreamError"
+    exception = failed.events[-1]
+    assert exception.name == "exception" and exception.attributes["exception.type"] == "sotkit.errors.StreamError"
+    if provider == "openai":
+        assert exception.attributes["exception.message"].endswith("not the API's: '…'")
+    assert "runner.py" in exception.attributes["exception.stacktrace"]  # frames, no messages
+    assert [e.name for e in failed.events] == ["sotkit.retry", "exception"]
+    assert root.status.status_code == StatusCode.ERROR and root.attributes["error.type"] == "PartialResultError"
+    assert root.attributes["sotkit.points.failed"] == 1
+    assert_no_text(spans, "secret-answer-text", QUESTION, *TEXTS.values())
+
+
+async def test_the_route_reason_keeps_no_excerpt_of_the_question(spans):
+    question = "Write a Python function that reverses a linked list."
+    with FakeLLMServer("def reverse(head): ...", latency=FAST) as server:
+        async with client(server, "openai") as sot:
+            result = await sot.generate(question)
+            assert "'Write a Python function'" in result.route_reason
+            [quiet] = [s for s in spans.get_finished_spans() if s.name == "sotkit generate"]
+            assert quiet.attributes["sotkit.route.reason"] == "guard: asks for code ('…')"
+            assert_no_text(spans, "Python", "reverse")
+            spans.clear()
+            await sot.generate(question, trace_content=True)
+    [told] = [s for s in spans.get_finished_spans() if s.name == "sotkit generate"]
+    assert told.attributes["sotkit.route.reason"] == result.route_reason
+
+
+async def test_text_goes_into_spans_only_with_trace_content(spans, provider):
+    with FakeLLMServer(sot_responder(SKELETON, TEXTS), latency=FAST) as server:
+        async with client(server, provider, mode="sot", trace_content=True) as sot:
+            result = await sot.generate(QUESTION)
+    root, calls, _ = tree(spans)
+    assert root.attributes["sotkit.question"] == QUESTION and root.attributes["sotkit.answer"] == result.text
+    skeleton = calls[0]
+    [message] = json.loads(skeleton.attributes["gen_ai.input.messages"])[:1]
+    assert message["role"] == "user" and QUESTION in message["parts"][0]["content"]
+    by_index = {s.attributes.get("sotkit.point.index"): s for s in calls}
+    for index, text in TEXTS.items():
+        [output] = json.loads(by_index[index].attributes["gen_ai.output.messages"])
+        assert output["role"] == "assistant" and text in output["parts"][0]["content"]
+    [request] = [r for r in server.requests if is_skeleton(r)]
+    if request.system:
+        assert json.loads(skeleton.attributes["gen_ai.system_instructions"]) == [
+            {"type": "text", "content": request.system}]
+
+
+async def test_no_tracer_provider_means_no_spans_and_no_trace(spans):
+    _reset_globals()  # the API's default: a proxy with nothing behind it
+    assert tracing.start_request("generate", "openai:m", "auto", QUESTION, False, lambda: None) is tracing.NO_TRACE
+    with FakeLLMServer(sot_responder(SKELETON, TEXTS), latency=FAST) as server:
+        async with client(server, "anthropic", mode="sot") as sot:
+            await sot.generate(QUESTION)
+    assert spans.get_finished_spans() == ()
+    trace.set_tracer_provider(trace.NoOpTracerProvider())
+    assert tracing.start_request("generate", "openai:m", "auto", QUESTION, False, lambda: None) is tracing.NO_TRACE
+
+
+async def test_trace_content_must_be_a_bool():
+    with pytest.raises(sotkit.ConfigError, match="trace_content='yes': must be True or False"):
+        sotkit.SoT("openai:m", api_key="k", trace_content="yes")
+
+
+async def test_a_broken_batch_is_one_failed_span_and_each_unfinished_row_a_call_of_its_own(spans):
+    from tests.test_error_paths import QUICK_RETRY as RETRY
+    from tests.test_error_paths import BatchThatBreaks
+
+    async with sotkit.SoT(BatchThatBreaks(), mode="sot", retry=RETRY) as sot:
+        with pytest.raises(sotkit.PartialResultError):
+            await sot.generate(QUESTION)
+    root, calls, _ = tree(spans)
+    assert [s.attributes["sotkit.call.role"] for s in calls] == ["skeleton", "points", "point", "point"]
+    batch = calls[1]
+    assert batch.attributes["sotkit.batch.rows"] == 3 and "sotkit.call.attempts" not in batch.attributes
+    assert batch.attributes["gen_ai.usage.output_tokens"] == 6  # the row it finished
+    assert "gen_ai.response.finish_reasons" not in batch.attributes  # the test provider gives none
+    assert batch.status.status_code == StatusCode.ERROR and batch.attributes["error.type"] == "ConnectionError"
+    for row in calls[2:]:
+        assert row.attributes["sotkit.call.attempts"] == 2
+        assert [e.name for e in row.events] == ["sotkit.retry", "exception"]
+        assert row.status.status_code == StatusCode.ERROR
+    assert sorted(s.attributes["sotkit.point.index"] for s in calls[2:]) == [2, 3]
+    assert root.attributes["sotkit.points.failed"] == 2
+
+
+async def test_a_deadline_cancels_the_calls_and_fails_the_request(spans):
+    slow = Latency(ttft_s=0.0, tokens_per_s=5)
+    with FakeLLMServer(sot_responder(SKELETON, TEXTS, point_latency={i: slow for i in TEXTS}), latency=FAST) as server:
+        async with client(server, "openai", mode="sot", deadline=0.5) as sot:
+            with pytest.raises(sotkit.DeadlineExceeded):
+                await sot.generate(QUESTION)
+    root, calls, _ = tree(spans)
+    assert root.status.status_code == StatusCode.ERROR and root.attributes["error.type"] == "DeadlineExceeded"
+    points = [s for s in calls if s.attributes["sotkit.call.role"] == "point"]
+    assert len(points) == 3
+    assert all(s.attributes["sotkit.cancelled"] and s.status.status_code == StatusCode.UNSET for s in points)
+
+
+async def test_a_judge_call_through_complete_names_its_template(spans):
+    with FakeLLMServer("[[A]]", latency=FAST) as server:
+        async with client(server, "openai") as sot:
+            await sot.complete("judge_pairwise", {"question": QUESTION, "answer_a": "x", "answer_b": "y"})
+    root, [call], _ = tree(spans)
+    assert root.name == "sotkit complete" and root.attributes["sotkit.mode"] == "sequential"
+    assert call.attributes["sotkit.call.role"] == "judge_pairwise"
+
+
+async def test_a_runaway_stream_cut_at_max_tokens_finishes_as_length(spans):
+    runaway = Reply("and on ", fault=Fault.runaway(tokens=200_000))
+    with FakeLLMServer(runaway, latency=Latency(ttft_s=0.0, tokens_per_s=None)) as server:
+        async with client(server, "openai", mode="sequential", max_tokens=50) as sot:
+            await sot.generate(QUESTION)
+        await server.wait_idle_async(10)
+    _, [call], _ = tree(spans)
+    assert call.attributes["gen_ai.response.finish_reasons"] == ("length",)
+    assert call.attributes["gen_ai.usage.output_tokens"] == 50 and call.attributes["sotkit.usage.estimated"]
