@@ -330,11 +330,13 @@ async def test_a_run_cancelled_midway_then_rerun_gives_the_results_of_an_uninter
 def test_sotkit_eval_interrupted_by_ctrl_c_keeps_what_it_finished_and_continues(tmp_path):
     questions = write_questions(tmp_path / "questions.jsonl")
     env = {**os.environ, "OPENAI_API_KEY": "k"}
-    # one question at a time: with several at once, the rest can finish before the signal arrives
     command = [sys.executable, "-m", "sotkit.cli", "eval", str(questions), "--model", "openai:m",
-               "--judge", "openai:judge", "--no-plots", "--concurrency", "1"]
+               "--judge", "openai:judge", "--no-plots"]
     results = tmp_path / "cut" / "results.jsonl"
-    with FakeLLMServer(model(judge=prefers_sot_for("home")), latency=Latency(ttft_s=0.0, tokens_per_s=300)) as server:
+    # each call waits 0.1 s for its first token, so that the questions left when the signal is sent (at two
+    # finished) take a second or more: on a loaded machine they could otherwise all finish before it arrives
+    latency = Latency(ttft_s=0.1, tokens_per_s=300)
+    with FakeLLMServer(model(judge=prefers_sot_for("home")), latency=latency) as server:
         env["OPENAI_BASE_URL"] = server.openai_base_url
         anyio.run(lambda: run(server, tmp_path, out="whole"))
         process = subprocess.Popen([*command, "--out", str(tmp_path / "cut")], env=env, stderr=subprocess.PIPE,
