@@ -40,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--max-points", type=_positive_int,
                      help="most points in a skeleton (default: the model's; 10, or 6 for local models)")
     ask.add_argument("--deadline", type=float, help="seconds for the whole answer")
+    ask.add_argument("--on-point-error", choices=["skip", "raise"], default="skip",
+                     help="a point that fails after its retries and the fallback: leave it out with a note on stderr "
+                          "(default), or print the rest and exit with status 1")
     ask.add_argument("--device", help="for local: models: cpu, cuda or auto")
     ask.add_argument("--json", action="store_true", help="print the whole result as JSON at the end")
     ask.add_argument("--debug", action="store_true", help="show the traceback of an error")
@@ -111,7 +114,7 @@ async def _ask(args: argparse.Namespace) -> int:
         "fallback": args.fallback, "base_url": args.base_url, "templates": args.templates,
         "router": args.router, "device": args.device,
     }.items() if v is not None}
-    per_request = {"max_points": args.max_points} if args.max_points else {}
+    per_request = {"on_point_error": args.on_point_error} | ({"max_points": args.max_points} if args.max_points else {})
     live = sys.stdout.isatty() and not args.json  # else the answer is printed once, complete
     shown = ""
     async with SoT(model, **options) as sot, sot.stream(
@@ -141,6 +144,10 @@ async def _ask(args: argparse.Namespace) -> int:
                          indent=2))
     else:
         print("" if live else result.text, flush=True)
+        for point in result.points:
+            if point.failed:
+                _note(f"point {point.index} ({point.title}) was left out: it failed after every attempt "
+                      "(--on-point-error raise makes that an error)")
         if result.skeleton_truncated:
             _note(f"the skeleton was cut short: {result.route_reason}")
         t = result.timings

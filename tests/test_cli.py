@@ -128,3 +128,17 @@ def test_an_sdk_error_is_one_line_with_a_hint_and_the_traceback_is_behind_debug(
                   env={"OPENAI_API_KEY": "k"})
     assert refused.returncode == 1 and "Traceback" not in refused.stderr
     assert "APIConnectionError" in refused.stderr and "check --base-url" in refused.stderr
+
+
+def test_a_point_left_empty_is_left_out_with_a_note_or_with_raise_fails_after_printing_the_rest():
+    responder = sot_responder("1. Sleep well\n2. Move daily\n3. Eat well", {1: "Eight hours.", 2: "", 3: "Greens."})
+    with FakeLLMServer(responder, latency=Latency(ttft_s=0, tokens_per_s=1000)) as server:
+        common = ("How can I be healthier?", "--model", "openai:m", "--base-url", server.openai_base_url,
+                  "--mode", "sot")
+        skipped = ask(*common, env={"OPENAI_API_KEY": "k"})
+        raised = ask(*common, "--on-point-error", "raise", env={"OPENAI_API_KEY": "k"})
+    assert skipped.returncode == 0, skipped.stderr
+    assert skipped.stdout == "1. Sleep well: Eight hours.\n3. Eat well: Greens.\n"
+    assert "[sotkit] point 2 (Move daily) was left out: it failed after every attempt" in skipped.stderr
+    assert raised.returncode == 1 and raised.stdout == skipped.stdout
+    assert "sotkit: error: point(s) 2 failed after all attempts" in raised.stderr
