@@ -24,13 +24,7 @@ from sotkit.skeleton import SkeletonParser
 from sotkit.templates import Templates
 
 ROOT = Path(__file__).resolve().parent
-DATASET = ROOT / "data" / "vicuna80.jsonl"
 STOPS = ("\n\n",)
-
-
-def sot_questions(limit: int) -> list[str]:
-    rows = [json.loads(line) for line in DATASET.read_text().splitlines() if line.strip()]
-    return [r["question"] for r in rows if r.get("sot_suitable") == 1][:limit]
 
 
 def skeleton(model, tokenizer, templates: Templates, question: str) -> list[dict]:
@@ -64,7 +58,9 @@ def main() -> None:
     model, tokenizer = load_model("smollm2")
     templates = Templates(local=True)
     rows = []
-    for question in sot_questions(args.questions):
+    from local_sot import sot_questions  # same directory
+
+    for question in sot_questions()[: args.questions]:
         points = skeleton(model, tokenizer, templates, question)
         if len(points) < 2:
             continue
