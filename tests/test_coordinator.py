@@ -307,13 +307,13 @@ async def test_a_local_point_cut_by_its_budget_ends_at_a_complete_sentence(whole
         assert result.points[0].text == rows["Sleep well"]
 
 
-class EchoingModel(ScriptedBatchModel):
-    """Answers a point with its own prompt's last sentence (as SmolLM2 did), unless the point is prefilled and
-    ``fixed_by_prefill`` holds; records the prefill of every row it was asked."""
+class WrongRowModel(ScriptedBatchModel):
+    """Answers "Move daily" with ``wrong(request)`` (as SmolLM2 did: its prompt copied back, nothing, only its
+    header), unless the point is prefilled and ``fixed_by_prefill`` holds; records the prefill of every row."""
 
-    def __init__(self, skeleton: str, rows: dict[str, str], *, fixed_by_prefill: bool) -> None:
-        super().__init__(skeleton, rows, whole_sentences=True)
-        self.fixed_by_prefill, self.prefills = fixed_by_prefill, []
+    def __init__(self, wrong, *, fixed_by_prefill: bool) -> None:
+        super().__init__(" Sleep well\n2. Move daily\n3. Eat well", ECHO_ROWS, whole_sentences=True)
+        self.wrong, self.fixed_by_prefill, self.prefills = wrong, fixed_by_prefill, []
 
     async def stream_batch(self, requests):
         for row, request in enumerate(requests):
@@ -321,9 +321,13 @@ class EchoingModel(ScriptedBatchModel):
             title = next(t for t in self.rows if f'"{t}"' in request.prompt.user)
             text = self.rows[title]
             if title == "Move daily" and not (self.fixed_by_prefill and request.prompt.prefill):
-                text = request.prompt.user.rsplit("\n", 1)[-1]  # the instructions, copied
+                text = self.wrong(request)
             yield row, text
             yield row, sotkit.providers.base.CallUsage(10, 10)
+
+
+def echoed_prompt(request) -> str:
+    return request.prompt.user.rsplit("\n", 1)[-1]  # the instructions, copied
 
 
 ECHO_ROWS = {"Sleep well": "Sleep eight hours.", "Move daily": "Walk every day.", "Eat well": "Eat vegetables."}
@@ -332,7 +336,7 @@ ECHO_TEMPLATES = {"expand": '{% block user %}{{ question }}\nWrite two sentences
 
 
 async def test_a_point_that_echoes_its_prompt_is_retried_with_a_prefill_and_the_echo_never_shown():
-    model = EchoingModel(" Sleep well\n2. Move daily\n3. Eat well", ECHO_ROWS, fixed_by_prefill=True)
+    model = WrongRowModel(echoed_prompt, fixed_by_prefill=True)
     async with sotkit.SoT(model, templates=ECHO_TEMPLATES, mode="sot") as sot, \
             sot.stream("How can I be healthier?") as events:
         seen = [event async for event in events]
@@ -345,7 +349,7 @@ async def test_a_point_that_echoes_its_prompt_is_retried_with_a_prefill_and_the_
 
 @pytest.mark.parametrize("on_point_error", ["raise", "skip"])
 async def test_a_point_that_echoes_again_when_retried_fails_without_showing_the_echo(on_point_error):
-    model = EchoingModel(" Sleep well\n2. Move daily\n3. Eat well", ECHO_ROWS, fixed_by_prefill=False)
+    model = WrongRowModel(echoed_prompt, fixed_by_prefill=False)
     async with sotkit.SoT(model, templates=ECHO_TEMPLATES, mode="sot", on_point_error=on_point_error) as sot:
         if on_point_error == "raise":
             with pytest.raises(sotkit.PartialResultError) as caught:
@@ -369,29 +373,11 @@ async def test_an_api_point_that_echoes_its_prompt_is_not_shown(provider):
     assert result.points[1].text == "Cut soda first."
 
 
-class SilentModel(ScriptedBatchModel):
-    """Writes nothing of its own for "Move daily" (an empty row, or only the point's header, as SmolLM2 did),
-    unless that point is prefilled and ``fixed_by_prefill`` holds; records the prefill of every row."""
-
-    def __init__(self, silence: str, *, fixed_by_prefill: bool) -> None:
-        super().__init__(" Sleep well\n2. Move daily\n3. Eat well", ECHO_ROWS, whole_sentences=True)
-        self.silence, self.fixed_by_prefill, self.prefills = silence, fixed_by_prefill, []
-
-    async def stream_batch(self, requests):
-        for row, request in enumerate(requests):
-            self.prefills.append(request.prompt.prefill)
-            title = next(t for t in self.rows if request.prompt.user.endswith(t))
-            silent = title == "Move daily" and not (self.fixed_by_prefill and request.prompt.prefill)
-            yield row, self.silence if silent else self.rows[title]
-            yield row, sotkit.providers.base.CallUsage(10, 10)
-
-
 @pytest.mark.parametrize("silence", ["", "2. Move daily:"])
 @pytest.mark.parametrize("fixed_by_prefill", [True, False])
 async def test_a_point_left_without_text_is_retried_and_never_finished_empty(silence, fixed_by_prefill):
-    model = SilentModel(silence, fixed_by_prefill=fixed_by_prefill)
-    templates = {"expand": "{% block user %}{{ question }} {{ point.title }}{% endblock %}"}
-    async with sotkit.SoT(model, templates=templates, mode="sot") as sot:
+    model = WrongRowModel(lambda request: silence, fixed_by_prefill=fixed_by_prefill)
+    async with sotkit.SoT(model, templates=ECHO_TEMPLATES, mode="sot") as sot:
         if fixed_by_prefill:
             result = await sot.generate("How can I be healthier?")
         else:
