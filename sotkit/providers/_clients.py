@@ -21,10 +21,12 @@ connections): each extra client would also probe the platform in a worker thread
 from __future__ import annotations
 
 import functools
+import gc
 import importlib
 import importlib.util
 import os
 import ssl
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from types import ModuleType
@@ -110,6 +112,30 @@ class ClientPool:
                 await client.close()
 
 
+def import_sdk(name: str, warm: tuple[str, ...] = ()) -> ModuleType:
+    """Import an SDK and the modules ``warm`` names (where installed), in a worker thread.
+
+    An SDK brings 70,000-120,000 objects that live as long as the process (modules, classes, pydantic schemas).
+    Importing them triggers full garbage collections that walk the whole heap while holding the GIL, 40-80 ms
+    each on a 2-core machine, and every one stalls the event loop; every later full collection walks them
+    again. So the first import freezes the heap around it (``gc.freeze()``): collections skip what was alive
+    then, and the longest loop pause of a first call falls from 80 ms to under 25 ms
+    (``benchmarks/loop_stalls.py``). Cyclic garbage that exists at that moment is never freed; call
+    ``gc.unfreeze()`` after the first call to undo it."""
+    first = name not in sys.modules
+    if first:
+        gc.freeze()
+    sdk = importlib.import_module(name)
+    for extra in warm:
+        try:
+            importlib.import_module(extra)
+        except ImportError:
+            pass
+    if first:
+        gc.freeze()
+    return sdk
+
+
 def sdk_clients(sdk_name: str, http: str | None, make: Callable[[ModuleType, Any], Any],
                 warm: tuple[str, ...] = ()) -> ClientPool:
     """A pool of ``make(sdk, http_client)`` SDK clients (``sdk`` the module ``sdk_name``, imported when the first
@@ -119,12 +145,7 @@ def sdk_clients(sdk_name: str, http: str | None, make: Callable[[ModuleType, Any
     backend = http_backend(http)
 
     def build(tls: ssl.SSLContext) -> Any:
-        sdk = importlib.import_module(sdk_name)
-        for name in warm:
-            try:
-                importlib.import_module(name)
-            except ImportError:
-                pass
+        sdk = import_sdk(sdk_name, warm)
         http_client = sdk.DefaultAioHttpClient if backend == "aiohttp" else sdk.DefaultAsyncHttpxClient
         return make(sdk, http_client(verify=tls))
 
