@@ -22,7 +22,7 @@ from .expansion import ExpansionFilter
 from .options import check_choice, check_number, check_type
 from .overlap import SerialServerWarning, one_at_a_time, serial_note
 from .pricing import Prices
-from .providers.base import CallUsage, ChatRequest
+from .providers.base import CallUsage, ChatRequest, Prompt
 from .quality import Instructions
 from .question import question_view
 from .result import Mode, Point, Result, Usage
@@ -318,8 +318,8 @@ class Answer:
             request = dataclasses.replace(request, prompt=dataclasses.replace(request.prompt, prefill=prefill))
         return request
 
-    def _expansion_filter(self, point: Point, outline: list[Point], backends: list[Backend]) -> ExpansionFilter:
-        prompt = self._expand_request(backends[0], point, outline).prompt
+    def _expansion_filter(self, point: Point, outline: list[Point], backends: list[Backend],
+                          prompt: Prompt) -> ExpansionFilter:
         instructions = Instructions(f"{prompt.system or ''}\n{prompt.user}",
                                     quoted=(self.question, point.title, self.options.context or ""))
         return ExpansionFilter(point.index, point.title, strip_header=True,
@@ -363,17 +363,21 @@ class Answer:
                         retry: bool) -> tuple[Call, list[ExpansionFilter]]:
         """The call that writes ``point``, and (in a one-item list) the filter its text goes through: a retry that
         starts a new generation replaces it and withdraws what was shown."""
-        cleaner = [self._expansion_filter(point, outline, backends)]
+        first = self._expand_request(backends[0], point, outline, retry)  # rendered once: it is the filter's too
+        cleaner = [self._expansion_filter(point, outline, backends, first.prompt)]
 
         def on_text(raw: str) -> bool:
             self._point_text(point, cleaner[0].feed(raw))
             return not cleaner[0].finished  # it ran on into the next point
 
         def on_restart() -> None:
-            cleaner[0] = self._expansion_filter(point, outline, backends)
+            cleaner[0] = self._expansion_filter(point, outline, backends, first.prompt)
             self._withdraw(point)
 
-        return Call(lambda b: self._expand_request(b, point, outline, retry), on_text, on_restart, point), cleaner
+        def build(backend: Backend) -> ChatRequest:
+            return first if backend is backends[0] else self._expand_request(backend, point, outline, retry)
+
+        return Call(build, on_text, on_restart, point), cleaner
 
     def _settle(self, point: Point, cleaner: ExpansionFilter, outcome: tuple[str, CallUsage] | Exception,
                 backends: list[Backend], retry: bool) -> Literal["retry", "fallback"] | None:

@@ -44,8 +44,14 @@ def _singular(word: str) -> str:
 
 
 def ngrams(text: str, n: int = 3) -> Counter[tuple[str, ...]]:
+    return Counter(gram_list(text, n))
+
+
+def gram_list(text: str, n: int = 3) -> list[tuple[str, ...]]:
+    """The text's word n-grams in order, repeats included (a list, not a Counter: the echo check runs on every
+    streamed piece of text, and a Counter costs several times as much to build)."""
     tokens = words(text)
-    return Counter(tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1))
+    return list(zip(*(tokens[i:] for i in range(n))))
 
 
 def redundancy(points: Sequence[str], n: int = 3) -> float:
@@ -125,21 +131,21 @@ class Instructions:
         for text, view in quoted:  # a 2 MB question would cost a second of n-grams per point: its two ends do
             if view is not text:
                 instructions = instructions.replace(text, view)
-        self.grams = set(ngrams(instructions))
-        self.own = self.grams.difference(*(ngrams(view) for _, view in quoted))
+        self.grams = set(gram_list(instructions))
+        self.own = self.grams.difference(*(gram_list(view) for _, view in quoted))
 
     def echoes(self, sentence: str) -> bool:
-        grams = ngrams(sentence)
-        copied = sum(count for gram, count in grams.items() if gram in self.grams)
-        return copied >= 2 and copied >= 0.6 * sum(grams.values()) and any(gram in self.own for gram in grams)
+        grams = gram_list(sentence)
+        copied = sum(gram in self.grams for gram in grams)
+        return copied >= 2 and copied >= 0.6 * len(grams) and any(gram in self.own for gram in grams)
 
     def could_echo(self, opening: str) -> bool:
         """Whether an unfinished sentence may still turn out an echo: it has no more new 3-grams than copied
         ones (a streamed sentence is held back until this is false or it ends; an echo opens with copied
         words, so a sentence that opens with its own is released after three words)."""
-        grams = ngrams(opening.rsplit(None, 1)[0] if opening[-1:].isalnum() else opening)  # whole words
-        copied = sum(count for gram, count in grams.items() if gram in self.grams)
-        return sum(grams.values()) - copied <= copied
+        grams = gram_list(opening.rsplit(None, 1)[0] if opening[-1:].isalnum() else opening)  # whole words
+        copied = sum(gram in self.grams for gram in grams)
+        return len(grams) - copied <= copied
 
 
 def echo(instructions: Instructions, point: str) -> float:

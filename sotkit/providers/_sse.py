@@ -17,11 +17,12 @@ from typing import Any
 from ..errors import StreamError
 
 
-async def sse_events(response: Any, sdk: ModuleType) -> AsyncIterator[tuple[str | None, Any]]:
-    """Yield ``(event, data)`` per event of an SDK streaming response; ``data`` is parsed JSON, or the raw
-    text when it is not JSON. A connection that breaks mid-stream raises the SDK's own
-    ``APIConnectionError`` / ``APITimeoutError``, as the SDK's stream classes do. A 200 whose body is not an
-    event stream (a proxy's HTML error page, an empty body, a JSON completion) is a ``StreamError``."""
+async def sse_batches(response: Any, sdk: ModuleType) -> AsyncIterator[list[tuple[str | None, Any]]]:
+    """The events of an SDK streaming response, as ``(event, data)`` pairs in one list per piece read from the
+    network (one generator step per piece, however many events it holds); ``data`` is parsed JSON, or the raw
+    text when it is not JSON. A connection that breaks mid-stream raises the SDK's own ``APIConnectionError`` /
+    ``APITimeoutError``, as the SDK's stream classes do. A 200 whose body is not an event stream (a proxy's HTML
+    error page, an empty body, a JSON completion) is a ``StreamError``."""
     import httpx2  # imported with the SDK, off the event loop, before the first response
 
     http = response.http_response
@@ -31,8 +32,14 @@ async def sse_events(response: Any, sdk: ModuleType) -> AsyncIterator[tuple[str 
             body = (await http.aread())[:500].decode(errors="replace")
             raise StreamError(f"the server answered 200 with {content_type or 'no content type'}, not an event "
                               f"stream: {body!r}", raw=body)
-        async for item in parse_sse(http.aiter_bytes()):
-            yield item
+        # the raw bytes skip a decoder and a re-chunker per piece, where there is no content encoding to undo
+        identity = http.headers.get("content-encoding", "identity") == "identity"
+        parser = EventParser()
+        async for chunk in http.aiter_raw() if identity else http.aiter_bytes():
+            if events := parser.feed(chunk):
+                yield events
+        if events := parser.finish():
+            yield events
     except httpx2.TimeoutException as exc:
         raise sdk.APITimeoutError(request=response.http_request) from exc
     except httpx2.TransportError as exc:
@@ -47,29 +54,47 @@ def malformed(data: Any, error: Exception) -> StreamError:
     return StreamError(f"the server sent an event that is not the API's: {str(excerpt)[:500]!r}", raw=excerpt)
 
 
-async def parse_sse(chunks: AsyncIterable[bytes]) -> AsyncIterator[tuple[str | None, Any]]:
-    """The events of an SSE byte stream, however its chunks split lines or characters. Lines end in
+class EventParser:
+    """The events of an SSE byte stream fed in pieces, however they split lines or characters. Lines end in
     ``\\n`` or ``\\r\\n`` (what every LLM API sends; a lone ``\\r`` is not taken as a line end)."""
-    event: str | None = None
-    data: list[str] = []
-    pending = b""
-    async for chunk in chunks:
-        *lines, pending = (pending + chunk).split(b"\n")
+
+    def __init__(self) -> None:
+        self._event: str | None = None
+        self._data: list[str] = []
+        self._pending = b""
+
+    def feed(self, chunk: bytes) -> list[tuple[str | None, Any]]:
+        """The events that ``chunk`` completes."""
+        *lines, self._pending = (self._pending + chunk).split(b"\n")
+        events: list[tuple[str | None, Any]] = []
         for raw in lines:
             line = raw.removesuffix(b"\r").decode()
             if line == "":
-                if data:
-                    yield event, _parsed("\n".join(data))
-                event, data = None, []
+                if self._data:
+                    events.append((self._event, _parsed("\n".join(self._data))))
+                self._event, self._data = None, []
             elif line.startswith("data:"):
-                data.append(line[5:].removeprefix(" "))
+                self._data.append(line[5:].removeprefix(" "))
             elif line.startswith("event:"):
-                event = line[6:].strip()
-    line = pending.removesuffix(b"\r").decode()
-    if line.startswith("data:"):  # a stream that ended without its final newline
-        data.append(line[5:].removeprefix(" "))
-    if data:  # ... or without the blank line after its last event
-        yield event, _parsed("\n".join(data))
+                self._event = line[6:].strip()
+        return events
+
+    def finish(self) -> list[tuple[str | None, Any]]:
+        """The stream ended: the last event, where it lacked its final newline or blank line."""
+        line = self._pending.removesuffix(b"\r").decode()
+        if line.startswith("data:"):
+            self._data.append(line[5:].removeprefix(" "))
+        return [(self._event, _parsed("\n".join(self._data)))] if self._data else []
+
+
+async def parse_sse(chunks: AsyncIterable[bytes]) -> AsyncIterator[tuple[str | None, Any]]:
+    """The events of an SSE byte stream, one at a time (see ``EventParser``)."""
+    parser = EventParser()
+    async for chunk in chunks:
+        for event in parser.feed(chunk):
+            yield event
+    for event in parser.finish():
+        yield event
 
 
 def _parsed(text: str) -> Any:

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 from ..errors import ConfigError
 from ..options import check_url
 from ._clients import ClientPool, sdk_clients
-from ._sse import malformed, sse_events
+from ._sse import malformed, sse_batches
 from .base import CallUsage, ChatRequest, Chunk, Provider, StreamError
 
 #: the HTTP status an error event sent mid-stream stands for
@@ -73,30 +73,31 @@ class AnthropicProvider(Provider):
         async with self._clients.client() as client, client.messages.with_streaming_response.create(
             model=self._name, max_tokens=request.max_tokens, messages=messages, stream=True, **options
         ) as response:
-            async for event, data in sse_events(response, sys.modules["anthropic"]):
-                text = None
-                try:
-                    if event == "content_block_delta" and data["delta"].get("type") == "text_delta":
-                        text = data["delta"]["text"]
-                        if not isinstance(text, str):
-                            raise TypeError(f"text is a {type(text).__name__}")
-                    elif event == "message_start":
-                        usage = data["message"]["usage"]
-                        input_tokens = sum(usage.get(k) or 0 for k in (
-                            "input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"))
-                    elif event == "message_delta":
-                        output_tokens = data["usage"]["output_tokens"]
-                        stop_reason = (data.get("delta") or {}).get("stop_reason") or stop_reason
-                    elif event == "message_stop":
-                        finished = True
-                    elif event == "error":  # e.g. overloaded_error mid-stream, after the 200 status
-                        error = data.get("error", {}) if isinstance(data, dict) else {}
-                        raise StreamError(error.get("message", str(data)),
-                                          status_code=ERROR_STATUS.get(error.get("type"), 500), raw=data)
-                except (AttributeError, TypeError, KeyError) as exc:
-                    raise malformed(data, exc) from exc
-                if text:
-                    yield text
+            async for events in sse_batches(response, sys.modules["anthropic"]):
+                for event, data in events:
+                    text = None
+                    try:
+                        if event == "content_block_delta" and data["delta"].get("type") == "text_delta":
+                            text = data["delta"]["text"]
+                            if not isinstance(text, str):
+                                raise TypeError(f"text is a {type(text).__name__}")
+                        elif event == "message_start":
+                            usage = data["message"]["usage"]
+                            input_tokens = sum(usage.get(k) or 0 for k in (
+                                "input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"))
+                        elif event == "message_delta":
+                            output_tokens = data["usage"]["output_tokens"]
+                            stop_reason = (data.get("delta") or {}).get("stop_reason") or stop_reason
+                        elif event == "message_stop":
+                            finished = True
+                        elif event == "error":  # e.g. overloaded_error mid-stream, after the 200 status
+                            error = data.get("error", {}) if isinstance(data, dict) else {}
+                            raise StreamError(error.get("message", str(data)),
+                                              status_code=ERROR_STATUS.get(error.get("type"), 500), raw=data)
+                    except (AttributeError, TypeError, KeyError) as exc:
+                        raise malformed(data, exc) from exc
+                    if text:
+                        yield text
         if not finished:
             raise StreamError(f"the stream from {self.model} ended without message_stop: it was cut")
         yield CallUsage(input_tokens, output_tokens, finish_reason=stop_reason)

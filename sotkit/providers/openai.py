@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 from ..errors import ConfigError
 from ..options import check_url
 from ._clients import ClientPool, sdk_clients
-from ._sse import malformed, sse_events
+from ._sse import malformed, sse_batches
 from .base import CallUsage, ChatRequest, Chunk, Provider, StreamError
 
 #: OpenAI accepts at most four stop sequences
@@ -84,22 +84,23 @@ class OpenAIProvider(Provider):
             model=self._name, messages=[], stream=True,
             extra_body={**body, **(self._extra_body or {}), "messages": messages},
         ) as response:
-            async for _, data in sse_events(response, sys.modules["openai"]):
-                if data == "[DONE]":
-                    finished = True
-                    continue  # read on to the end of the body, so the connection goes back to the pool
-                try:
-                    text, done, counts = _chunk(data)
-                except (AttributeError, TypeError, KeyError, IndexError) as exc:
-                    raise malformed(data, exc) from exc
-                reason = done or reason
-                finished = finished or done is not None
-                if counts and isinstance(counts.get("prompt_tokens"), int) \
-                        and isinstance(counts.get("completion_tokens"), int):
-                    usage = CallUsage(counts["prompt_tokens"], counts["completion_tokens"])
-                if text:
-                    written += len(text)
-                    yield text
+            async for events in sse_batches(response, sys.modules["openai"]):
+                for _, data in events:
+                    if data == "[DONE]":
+                        finished = True
+                        continue  # read on to the end of the body, so the connection goes back to the pool
+                    try:
+                        text, done, counts = _chunk(data)
+                    except (AttributeError, TypeError, KeyError, IndexError) as exc:
+                        raise malformed(data, exc) from exc
+                    reason = done or reason
+                    finished = finished or done is not None
+                    if counts and isinstance(counts.get("prompt_tokens"), int) \
+                            and isinstance(counts.get("completion_tokens"), int):
+                        usage = CallUsage(counts["prompt_tokens"], counts["completion_tokens"])
+                    if text:
+                        written += len(text)
+                        yield text
         if not finished:
             raise StreamError(f"the stream from {self.model} ended without a finish_reason or [DONE]: it was cut")
         # Servers that ignore stream_options (llama.cpp's) send no counts: estimate them, and say so.
