@@ -324,7 +324,8 @@ class Answer:
                                     quoted=(self.question, point.title, self.options.context or ""))
         return ExpansionFilter(point.index, point.title, strip_header=True,
                                whole_sentences=backends[0].provider.whole_sentences,
-                               other_titles=[p.title for p in outline if p is not point], instructions=instructions)
+                               other_titles=[p.title for p in outline if p is not point], instructions=instructions,
+                               question=question_view(self.question))
 
     @staticmethod
     def _empty_error(point: Point, cleaner: ExpansionFilter, retried: bool) -> EmptyPoint:

@@ -15,10 +15,11 @@ still turn out such an echo, so an echo is never streamed; ``echoed`` tells the 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 
-from .quality import Instructions
+from .quality import Instructions, content_words
 
 # A line that starts a new numbered item: the expansion ran on into the next point.
 _NEW_ITEM = re.compile(r"\n[ \t]*(?:\*\*|#+\s*)?(?:\d+[.)]|\(\d+\)|step\s+\d+\s*:)(?:\s|$)", re.I)
@@ -31,12 +32,26 @@ _SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*(?=\s)")
 _HEADER_NUMBER = re.compile(r"\s*(?:\*\*)?(?:(\d+)[.)]\s*(?:\*\*)?\s*)?")
 _HEADER_SEPARATOR = re.compile(r"\s*(?:\*\*)?\s*[:.\-–]")
 _HEADER_CLOSE = re.compile(r"(?:\*\*)?\s*")
+# An opening clause that may restate the question ("To improve your time management skills, start by ...").
+_OPENING_HEADS = ("to ", "in order to ", "when it comes to ", "if you want to ")
+_OPENING = re.compile(r"(?:to|in order to|when it comes to|if you want to)\s+([^,.;:!?\n]{1,100}),\s*", re.I)
+_OPENING_END = re.compile(r"[,.;:!?\n]")
+
+
+@functools.lru_cache(maxsize=64)
+def _stems(text: str) -> frozenset[str]:
+    """The text's content words by their first five letters: "managing your time" restates "time management"."""
+    return frozenset(word[:5] for word in content_words(text))
 
 
 class ExpansionFilter:
     def __init__(self, index: int, title: str, *, strip_header: bool, whole_sentences: bool = False,
-                 other_titles: Sequence[str] = (), instructions: Instructions | None = None) -> None:
+                 other_titles: Sequence[str] = (), instructions: Instructions | None = None,
+                 question: str = "") -> None:
         self._index, self._title, self._strip_header = str(index), title.lower(), strip_header
+        # the question's content words, to drop an opening clause that only restates it (None: checked)
+        self._asked: frozenset[str] | None = _stems(question) if question else None
+        self._capitalize = False
         self._header_forms = (f"{index}. {title}:", f"{title}:") if strip_header else ()
         self._body_start: int | None = None  # where the text after a restated header begins, once known
         self.raw = ""
@@ -79,10 +94,21 @@ class ExpansionFilter:
             if not final and any(_is_prefix(text, form) for form in self._header_forms):
                 return ""
             self._body_start = (self._strip_header and self._header_end(text)) or 0
+        if self._asked is not None:
+            body = text[self._body_start:].lstrip()
+            restated = self._restated_opening(body, final)
+            if restated is None:
+                return ""
+            self._asked = None
+            if restated:
+                self._body_start = len(text) - len(body) + restated
+                self._capitalize = True
         if final and self._body_start and not self.released and not text[self._body_start:].strip() \
                 and not text[:self._body_start].rstrip(" *").endswith((":", "-", "–")):
             self._body_start = 0  # the whole reply was the title as a sentence: keep it (a bare header is nothing)
         text = text[self._body_start:].lstrip()
+        if self._capitalize:
+            text = text[:1].upper() + text[1:]
         if m := _NEW_ITEM.search(text):
             text = text[: m.start()]
             self.finished = True
@@ -92,6 +118,19 @@ class ExpansionFilter:
                 text = text[: m.start()]
             return text.rstrip()  # trailing space may yet be stripped at the end
         return text.strip()
+
+    def _restated_opening(self, body: str, final: bool) -> int | None:
+        """How many characters of the body's opening clause only restate the question (0: none; None: not
+        known until more text comes). Small models open point after point with the question turned into a
+        purpose clause; the clause goes when every content word in it is the question's, two at least."""
+        assert self._asked is not None
+        if m := _OPENING.match(body):
+            said = _stems(m[1])
+            return m.end() if len(said) >= 2 and said <= self._asked else 0
+        lower = body.lower()
+        could_grow = any(head.startswith(lower) for head in _OPENING_HEADS) or (
+            lower.startswith(_OPENING_HEADS) and len(body) <= 120 and not _OPENING_END.search(body))
+        return None if could_grow and not final else 0
 
     def _header_end(self, text: str) -> int | None:
         """Where the text after a restated header begins (``None``: the text does not start with one)."""

@@ -408,3 +408,15 @@ async def test_an_api_point_left_without_text_fails_or_goes_to_the_fallback(prov
     assert [p.failed for p in caught.value.partial.points] == [False, True, False, False]
     assert "Eat less sugar" not in caught.value.partial.text
     assert result.points[1].text == "Cut soda first." and result.points[1].model == "openai:backup"
+
+
+async def test_points_that_open_by_restating_the_question_lose_that_clause(provider):
+    texts = {1: "To improve your sleep quality, go to bed at ten.", 2: "To improve sleep, eat less sugar.",
+             3: "To keep fit, walk daily.", 4: "Friends help."}
+    with FakeLLMServer(sot_responder(SKELETON, texts), latency=FAST) as server:
+        async with client(server, provider) as sot, sot.stream("How can I improve my sleep quality?") as events:
+            seen = [event async for event in events]
+    result = seen[-1].result
+    assert [p.text for p in result.points] == ["Go to bed at ten.", "Eat less sugar.", "To keep fit, walk daily.",
+                                               "Friends help."]
+    assert "".join(e.text for e in seen if e.type == "text") == result.text

@@ -82,6 +82,38 @@ from sotkit.quality import Instructions  # noqa: E402
 from sotkit.templates import Templates  # noqa: E402
 
 QUESTION = "How can I sleep better?"
+RESTATED = "How can I improve my time management skills?"
+
+
+@pytest.mark.parametrize("step", [1, 4, 100])
+@pytest.mark.parametrize("raw, text", [
+    # the question turned into a purpose clause: it goes, and the rest starts the sentence
+    ("To improve your time management skills, start with a list. Then rank it.", "Start with a list. Then rank it."),
+    ("2. Use a planner: In order to improve time management, plan the week.", "Plan the week."),
+    ("When it comes to managing your time, it helps to plan.", "It helps to plan."),
+    # a clause that says something of its own stays
+    ("To avoid burnout, take breaks.", "To avoid burnout, take breaks."),
+    ("To improve, plan.", "To improve, plan."),  # one content word is no restatement
+    ("To improve your skills and sleep, plan.", "To improve your skills and sleep, plan."),
+    ("To-do lists help.", "To-do lists help."),
+    ("Tomorrow is another day.", "Tomorrow is another day."),
+    ("To improve your time management skills take notes.", "To improve your time management skills take notes."),
+    ("To", "To"),  # the call ended: what could still have become a clause is text
+])
+def test_an_opening_clause_that_only_restates_the_question_is_dropped(raw, text, step):
+    f = ExpansionFilter(2, "Use a planner", strip_header=True, question=RESTATED)
+    released = "".join(f.feed(raw[i:i + step]) for i in range(0, len(raw), step)) + f.finish()
+    assert released == f.released == text
+
+
+def test_a_restating_clause_is_held_back_until_it_is_decided():
+    f = ExpansionFilter(2, "Use a planner", strip_header=True, question=RESTATED)
+    assert f.feed("To improve your time management skills") == ""  # may still be the question restated
+    assert f.feed(", write") == "Write"
+    f = ExpansionFilter(2, "Use a planner", strip_header=True, question=RESTATED)
+    assert f.feed("To avoid burnout, take") == "To avoid burnout, take"
+
+
 CUSTOM = {"expand": "{% block user %}Question: {{ question }}\nTopic: {{ point.title }}. Write two friendly "
                     "sentences for our customers about this topic only.{% endblock %}"}
 
