@@ -19,7 +19,7 @@ WORK=/tmp/gpu_work
 SITE=/tmp/site
 export PYTHONPATH=/tmp/shim:$SITE SOTKIT_CACHE=/tmp/sotcache HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1 OMP_NUM_THREADS=4
 export TQDM_DISABLE=1 HF_HUB_DISABLE_PROGRESS_BARS=1  # progress bars would fill the 12,000 characters of output that come back
-WHEELS="transformers==5.24.0 regex==2026.11.19 tenacity==9.2.1 gguf==0.19.0"  # what the H200 image lacks or has older
+WHEELS="transformers==5.24.0 regex==2026.11.19 gguf==0.19.0"  # what the H200 image lacks or has older
 MODEL=SmolLM2-135M-Instruct.Q4_1.gguf
 
 pack() {  # here, on a machine with PyPI: the two carried folders, sized to fit beside the working tree

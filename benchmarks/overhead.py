@@ -50,14 +50,19 @@ SKELETON_LATENCY = Latency(ttft_s=0.25, tokens_per_s=60)
 POINT_LATENCY = Latency(ttft_s=0.25, tokens_per_s=60)
 
 
-def responder(request: RecordedRequest) -> Reply:
-    question = request.user.split("\n")[-2] if "Skeleton:" in request.user else None
-    if question is not None:  # the skeleton call; its titles differ from question to question, as real ones do
-        tag = zlib.crc32(question.encode()) % 1000
-        return Reply("\n".join(f"{i}. Idea {i} for q{tag}" for i in range(1, POINTS + 1)), latency=SKELETON_LATENCY)
-    index = int(request.user.rsplit("point ", 1)[1].split()[0])
+def reply_text(user: str) -> str:
+    """What the model says to a prompt whose user turn is ``user``."""
+    if "Skeleton:" in user:  # the skeleton call; its titles differ from question to question, as real ones do
+        tag = zlib.crc32(user.split("\n")[-2].encode()) % 1000
+        return "\n".join(f"{i}. Idea {i} for q{tag}" for i in range(1, POINTS + 1))
+    index = int(user.rsplit("point ", 1)[1].split()[0])
     words = 20 + 4 * (index % 3)  # points of different lengths, as real answers have
-    return Reply(" ".join(["word"] * words) + ".", latency=POINT_LATENCY)
+    return " ".join(["word"] * words) + "."
+
+
+def responder(request: RecordedRequest) -> Reply:
+    latency = SKELETON_LATENCY if "Skeleton:" in request.user else POINT_LATENCY
+    return Reply(reply_text(request.user), latency=latency)
 
 
 def critical_path(skeleton: RecordedRequest, expansions: dict[int, RecordedRequest]) -> float:

@@ -3,7 +3,7 @@
 Its layers wrap a provider's stream the way pydantic-ai's wrapper models wrap a model, outermost first:
 
 1. **fallback**: the backends in order (the model, then the fallback model);
-2. **retry**: the backend's attempts under the request's ``RetryPolicy`` (tenacity; ``RetryEvent`` between them);
+2. **retry**: the backend's attempts under the request's ``RetryPolicy`` (``RetryEvent`` between them);
 3. **limits**: per attempt, the model's per-minute budgets, then one of its concurrency slots (held for the attempt
    only, so a sleeping retry holds none);
 4. **watchdog**: progress is text; no text for ``first_token_timeout`` from the start, or ``stall_timeout`` between
@@ -26,7 +26,6 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 
 import anyio
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from .errors import StreamStalled
 from .events import Event, RetryEvent
@@ -171,27 +170,25 @@ class Runner:
     # -- the layers ----------------------------------------------------------------------------------------
 
     async def _retried(self, backend: Backend, call: Call, received: list[str], span: CallTrace) -> CallUsage:
-        policy = self.retry
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(policy.attempts),
-            wait=lambda state: policy.wait_s(state.attempt_number, state.outcome.exception()),
-            # read after a failure: a provider's list may name SDK classes it imports at its first call
-            retry=retry_if_exception(lambda exc: is_retryable(exc, backend.provider.transient_errors)),
-            before_sleep=lambda state: self._on_retry(state, call.point, span),
-            sleep=anyio.sleep,
-            reraise=True,
-        )
         request = call.build(backend)
         span.request(request)
-        async for attempt in retrying:
-            with attempt:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
                 await self._admitted(backend, [request])
                 async with backend.limits.slot():
                     if received and not backend.provider.supports_prefill:
                         received.clear()  # a new generation: what the broken one wrote goes
                         call.on_restart()
-                    usage = await self._watched(backend, _resume(backend, request, received), call, received, span)
-        return usage
+                    return await self._watched(backend, _resume(backend, request, received), call, received, span)
+            except Exception as error:
+                # read after a failure: a provider's list may name SDK classes it imports at its first call
+                if attempt >= self.retry.attempts or not is_retryable(error, backend.provider.transient_errors):
+                    raise
+                wait = self.retry.wait_s(attempt, error)  # a demand over max_wait_s raises RetryAfterTooLong
+                self._on_retry(attempt, error, wait, call.point, span)
+                await anyio.sleep(wait)
 
     @staticmethod
     async def _admitted(backend: Backend, requests: Sequence[ChatRequest]) -> None:
@@ -246,12 +243,9 @@ class Runner:
 
     # -- bookkeeping ---------------------------------------------------------------------------------------
 
-    def _on_retry(self, state: RetryCallState, point: Point | None, span: CallTrace) -> None:
-        error = state.outcome.exception()
-        wait = state.next_action.sleep if state.next_action else 0.0
-        span.retry(state.attempt_number, error, wait)
-        self.send(RetryEvent(point.index if point else None, state.attempt_number, status_of(error), wait,
-                             _describe(error)))
+    def _on_retry(self, attempt: int, error: Exception, wait: float, point: Point | None, span: CallTrace) -> None:
+        span.retry(attempt, error, wait)
+        self.send(RetryEvent(point.index if point else None, attempt, status_of(error), wait, _describe(error)))
 
     def _account(self, usage: CallUsage, model: str, span: CallTrace, calls: int = 1) -> None:
         span.usage(usage)

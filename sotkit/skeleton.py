@@ -68,6 +68,7 @@ class SkeletonParser:
         self.points: list[SkeletonPoint] = []
         self._question = _stems(question)
         self._lines: list[str] = []  # the body of each point's line, for spotting repeats
+        self._titles: set[tuple[str, ...]] = set()  # the points' titles by stems (a repeated head is no new point)
         self._buffer = ""
         self._kind: str | None = None  # "numbered" or "bullet", fixed by the first point
         self._last_number = 0
@@ -104,11 +105,10 @@ class SkeletonParser:
         kind, number, title, body = _classify(line)
         if kind is None or not _LETTER.search(title) or (self._kind is not None and kind != self._kind):
             return None  # no list item, or one without a word in it (``1. 1. 2. 3.``, ``2. 50%``)
-        seen = {_stems(p.title) for p in self.points}
-        if _stems(title) in seen:  # small models repeat a head ("Topic: ..."); the whole line may differ
+        if _stems(title) in self._titles:  # small models repeat a head ("Topic: ..."); the whole line may differ
             title = _clean(body)
             # "Head: 3. more text" under a repeated head is the model restarting its list inside a line
-            if not title or _stems(title) in seen or _NUMBERED.match(body.partition(": ")[2]):
+            if not title or _stems(title) in self._titles or _NUMBERED.match(body.partition(": ")[2]):
                 self._repeats += 1
                 return None  # a point is written once
         if kind == "numbered":
@@ -126,6 +126,7 @@ class SkeletonParser:
         self._kind, self._repeats = kind, 0
         point = SkeletonPoint(index=len(self.points) + 1, title=title)
         self.points.append(point)
+        self._titles.add(stems)
         self._lines.append(body.casefold())
         return point
 
