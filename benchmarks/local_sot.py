@@ -51,6 +51,7 @@ class RecordingProvider(Provider):
         self.inner = inner
         self.model = inner.model
         self.whole_sentences = inner.whole_sentences
+        self.request_defaults = inner.request_defaults  # what a user of the local model gets
         self.batches: list[list[str]] = []
 
     def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:
@@ -108,8 +109,9 @@ async def run(args: argparse.Namespace) -> dict:
     provider = RecordingProvider(LocalProvider(args.model, device=args.device, dtype=args.dtype,
                                                fast_decode=args.fast_decode))
     options = dict(max_tokens=args.max_tokens, skeleton_max_tokens=200, point_max_tokens=args.point_max_tokens,
-                   stall_timeout=None, max_points=args.max_points,
-                   on_point_error="skip")  # a point that failed (it echoed twice) counts against hygiene
+                   stall_timeout=None, on_point_error="skip")  # a point that failed counts against hygiene
+    if args.max_points:
+        options["max_points"] = args.max_points
     rows: list[dict] = []
     async with sotkit.SoT(provider, templates=args.templates, **options) as client:
         templates = client.backends[0].templates
@@ -259,7 +261,7 @@ def write(args: argparse.Namespace, rows: list[dict], *, final: bool) -> dict:
             "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
             "load_average": os.getloadavg(), "complete": final,
             "max_tokens": args.max_tokens, "skeleton_max_tokens": 200, "point_max_tokens": args.point_max_tokens,
-            "max_points": args.max_points, "split": args.split,
+            "max_points": args.max_points or LocalProvider.request_defaults["max_points"], "split": args.split,
             "templates": str(args.templates) if args.templates else "sotkit's own", "command": "benchmarks/local_sot.py " + " ".join(args.argv),
         },
         "rows": rows,
@@ -321,7 +323,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--limit", type=int, default=None, help="only the first N questions")
     parser.add_argument("--max-tokens", type=int, default=512, help="token budget of a sequential answer")
-    parser.add_argument("--max-points", type=int, default=10)
+    parser.add_argument("--max-points", type=int, default=None, help="default: the local provider's (6)")
     parser.add_argument("--budget-s", type=float, default=0, help="start no new question after this many seconds")
     parser.add_argument("--point-max-tokens", type=int, default=128)
     parser.add_argument("--dtype", default=None, help="model dtype (default: the local provider's choice)")
