@@ -40,7 +40,7 @@ import openai
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import sotkit  # noqa: E402
 from sotkit.providers._clients import HTTP_BACKENDS  # noqa: E402
-from sotkit.providers._sse import parse_sse  # noqa: E402
+from sotkit.providers._sse import EventParser  # noqa: E402
 from sotkit.templates import Templates  # noqa: E402
 from sotkit.testing import FakeLLMServer, Latency, RecordedRequest, Reply  # noqa: E402
 
@@ -113,9 +113,11 @@ async def sdk_client(base_url: str, http: str, n_questions: int) -> AsyncIterato
                     "stream_options": {"include_usage": True}}
             async with sdk.chat.completions.with_streaming_response.create(
                     model="bench", messages=[], stream=True, extra_body=body) as response:
-                async for _, data in parse_sse(response.http_response.aiter_bytes()):
-                    if isinstance(data, dict) and (choices := data.get("choices")):
-                        on_text(choices[0]["delta"].get("content") or "")
+                parser = EventParser()
+                async for chunk in response.http_response.aiter_bytes():
+                    for _, data in parser.feed(chunk):
+                        if isinstance(data, dict) and (choices := data.get("choices")):
+                            on_text(choices[0]["delta"].get("content") or "")
 
         async def answer(question: str) -> None:
             points: list[dict] = []

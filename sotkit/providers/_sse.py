@@ -10,7 +10,7 @@ generator (httpx's text and line decoders and the SDK's line iterator would add 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterator
 from types import ModuleType
 from typing import Any
 
@@ -85,16 +85,6 @@ class EventParser:
         if line.startswith("data:"):
             self._data.append(line[5:].removeprefix(" "))
         return [(self._event, _parsed("\n".join(self._data)))] if self._data else []
-
-
-async def parse_sse(chunks: AsyncIterable[bytes]) -> AsyncIterator[tuple[str | None, Any]]:
-    """The events of an SSE byte stream, one at a time (see ``EventParser``)."""
-    parser = EventParser()
-    async for chunk in chunks:
-        for event in parser.feed(chunk):
-            yield event
-    for event in parser.finish():
-        yield event
 
 
 def _parsed(text: str) -> Any:

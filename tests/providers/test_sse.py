@@ -5,7 +5,7 @@ import json
 import anyio
 import pytest
 
-from sotkit.providers._sse import parse_sse
+from sotkit.providers._sse import EventParser
 
 STREAM = ('event: content_block_delta\r\ndata: {"text": "caf\u00e9 \u2615"}\r\n\r\n'
           ': a comment\n\n'
@@ -17,12 +17,8 @@ EVENTS = [("content_block_delta", {"text": "caf\u00e9 \u2615"}), (None, "line on
 
 
 def parse(chunks: list[bytes]) -> list:
-    async def collect() -> list:
-        async def source():
-            for chunk in chunks:
-                yield chunk
-        return [item async for item in parse_sse(source())]
-    return anyio.run(collect)
+    parser = EventParser()
+    return [event for chunk in chunks for event in parser.feed(chunk)] + parser.finish()
 
 
 @pytest.mark.parametrize("size", [1, 2, 3, 7, 64, len(STREAM)])
