@@ -1,6 +1,14 @@
 """Shared pytest configuration: async tests run on anyio's pytest plugin (``@pytest.mark.anyio``)."""
 
-import pytest
+import os
+
+# One torch thread, here and in the subprocesses the tests start (set before anything imports torch): the tests'
+# models are tiny or decode one token at a time, and on a shared 2-core machine torch's second thread spins waiting
+# for a busy core (SmolLM2's batched-expansion test: 35 s with torch's default of 2 threads, 8 s with 1).
+# OMP_NUM_THREADS=2 pytest ... overrides it.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import pytest  # noqa: E402
 
 from sotkit.providers._clients import HTTP_BACKENDS
 
