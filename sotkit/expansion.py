@@ -34,7 +34,7 @@ _HEADER_SEPARATOR = re.compile(r"\s*(?:\*\*)?\s*[:.\-–]")
 _HEADER_CLOSE = re.compile(r"(?:\*\*)?\s*")
 # An opening clause that may restate the question ("To improve your time management skills, start by ...").
 _OPENING_HEADS = ("to ", "in order to ", "when it comes to ", "if you want to ")
-_OPENING = re.compile(r"(?:to|in order to|when it comes to|if you want to)\s+([^,.;:!?\n]{1,100}),\s*", re.I)
+_OPENING = re.compile(rf"(?:{'|'.join(h.strip() for h in _OPENING_HEADS)})\s+([^,.;:!?\n]{{1,100}}),\s*", re.I)
 _OPENING_END = re.compile(r"[,.;:!?\n]")
 
 

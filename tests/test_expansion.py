@@ -5,9 +5,10 @@ import pytest
 from sotkit.expansion import ExpansionFilter
 
 
-def clean(raw: str, *, step: int = 1, index: int = 2, title: str = "Use LED bulbs") -> tuple[str, bool]:
+def clean(raw: str, *, step: int = 1, index: int = 2, title: str = "Use LED bulbs",
+          question: str = "") -> tuple[str, bool]:
     """Stream the raw text through the filter piece by piece; what it released must be the final text."""
-    f = ExpansionFilter(index, title, strip_header=True)
+    f = ExpansionFilter(index, title, strip_header=True, question=question)
     released = "".join(f.feed(raw[i:i + step]) for i in range(0, len(raw), step)) + f.finish()
     assert released == f.released
     return released, f.finished
@@ -101,9 +102,7 @@ RESTATED = "How can I improve my time management skills?"
     ("To", "To"),  # the call ended: what could still have become a clause is text
 ])
 def test_an_opening_clause_that_only_restates_the_question_is_dropped(raw, text, step):
-    f = ExpansionFilter(2, "Use a planner", strip_header=True, question=RESTATED)
-    released = "".join(f.feed(raw[i:i + step]) for i in range(0, len(raw), step)) + f.finish()
-    assert released == f.released == text
+    assert clean(raw, step=step, title="Use a planner", question=RESTATED) == (text, False)
 
 
 def test_a_restating_clause_is_held_back_until_it_is_decided():
