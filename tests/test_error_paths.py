@@ -5,6 +5,8 @@ Each test names the regression it guards against; all run through the real SDKs 
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 import sotkit
@@ -95,10 +97,11 @@ async def test_a_tokens_per_minute_budget_spaces_requests_out():
     with FakeLLMServer("Fine.", latency=FAST) as server:
         async with sotkit.SoT("openai:m", base_url=server.openai_base_url, api_key="k", mode="sequential",
                               max_tokens=90, tpm=6000) as sot:
+            started = time.perf_counter()  # the first request may reach the server late on a loaded machine
             for _ in range(2):
                 await sot.generate("Why?")
     first, second = server.requests
-    assert second.received_at - first.received_at >= 0.8
+    assert second.received_at - started >= 0.8
 
 
 class BatchThatBreaks(Provider):
