@@ -67,12 +67,18 @@ class RecordingProvider(Provider):
 
 
 EVERYDAY = ROOT / "data" / "everyday_questions.jsonl"
-SPLITS = ("all", "tune", "heldout", "everyday")
+# LIMA (CC BY-NC-SA, not in this repository): measured on, never tuned on
+LIMA = ROOT.parent.parent / "shared" / "datasets" / "lima_router.jsonl"
+SPLITS = ("all", "tune", "heldout", "everyday", "lima")
 
 
 def sot_questions(split: str = "all") -> list[str]:
     """The SoT-suitable Vicuna questions (``tune``: the 1st, 3rd, ... of them; ``heldout``: the others, never
-    used to choose a prompt), or ``everyday``: sotkit's own set of everyday questions (sleep, diet, money...)."""
+    used to choose a prompt), ``everyday``: sotkit's own set of everyday questions (sleep, diet, money...), or
+    ``lima``: the SoT-suitable LIMA questions of at most 150 characters, in the dataset's order (``--limit``)."""
+    if split == "lima":
+        rows = [json.loads(line) for line in LIMA.read_text().splitlines() if line.strip()]
+        return [r["question"] for r in rows if r["sot_suitable"] == 1 and len(r["question"]) <= 150]
     if split == "everyday":
         return [json.loads(line)["question"] for line in EVERYDAY.read_text().splitlines() if line.strip()]
     rows = [json.loads(line) for line in DATASET.read_text().splitlines() if line.strip()]

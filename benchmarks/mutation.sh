@@ -11,6 +11,7 @@
 #   benchmarks/mutation.sh                    # every configured module, one after the other
 #   benchmarks/mutation.sh retry limits       # chosen modules (sotkit/<name>.py; providers = sotkit/providers/)
 #   benchmarks/mutation.sh --changed [BASE]   # the configured modules a change touches (git diff BASE, default main)
+#   SAMPLE=150 benchmarks/mutation.sh coordinator   # a fixed random sample of each module's mutants (same every run)
 #
 # Per module it prints killed/total and the surviving mutants; `.venv/bin/mutmut show NAME` shows one's diff.
 set -euo pipefail
@@ -52,6 +53,10 @@ rm -rf mutants/tests && cp -r tests mutants/tests  # the tests as they are now
 for m in "${modules[@]}"; do
     echo "== sotkit.$m: ${TESTS[$m]//$'\n'/ }"
     "$MUTMUT" results --all true 2>/dev/null | sed -n "s/^ *\(sotkit\.$m\.[^:]*\):.*/\1/p" > "mutants/names-$m.txt"
+    if [[ -n "${SAMPLE:-}" ]]; then  # a score from a sample: n killed of N sampled estimates the module's within ~1/sqrt(N)
+        shuf -n "$SAMPLE" --random-source=<(yes) "mutants/names-$m.txt" > "mutants/sample-$m.txt"
+        mv "mutants/sample-$m.txt" "mutants/names-$m.txt"
+    fi
     : > "mutants/results-$m.txt"
     killed=0 total=0
     while read -r name; do

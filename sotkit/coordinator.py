@@ -315,6 +315,8 @@ class Answer:
                                 point={"index": point.index, "title": point.title})
         if retry:  # the point left no text of its own: start its answer with a header it did not have
             prefill = next(p for p in (f"{point.title}:", f"{point.index}. {point.title}:") if p != request.prompt.prefill)
+            if "\n\n" in request.stop:  # the model would open the paragraph with a blank line and be stopped at once
+                prefill += "\n"
             request = dataclasses.replace(request, prompt=dataclasses.replace(request.prompt, prefill=prefill))
         return request
 

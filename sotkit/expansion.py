@@ -8,6 +8,10 @@ Small local models also write until their token budget cuts them off mid-sentenc
 point. For them the filter works in whole sentences: it holds back the sentence being written, drops it if
 the budget cut it, and ends the expansion before a sentence that names another point.
 
+A small model's opening sentence may also only say the point's title again ("The answer is: Use your bed for
+sleep."): in whole-sentence mode that sentence is dropped, so that a point which says nothing more is left
+empty (and retried) rather than passed off as written.
+
 Given the point's rendered instructions, it also drops sentences that copy them ('One part of the answer is
 "Avoid heavy meals".'): a small model often answers with its prompt. A sentence is held back while it may
 still turn out such an echo, so an echo is never streamed; ``echoed`` tells the caller one was dropped.
@@ -36,6 +40,8 @@ _HEADER_CLOSE = re.compile(r"(?:\*\*)?\s*")
 _OPENING_HEADS = ("to ", "in order to ", "when it comes to ", "if you want to ")
 _OPENING = re.compile(rf"(?:{'|'.join(h.strip() for h in _OPENING_HEADS)})\s+([^,.;:!?\n]{{1,100}}),\s*", re.I)
 _OPENING_END = re.compile(r"[,.;:!?\n]")
+# Words a sentence that only names its point may add to the title ("The answer is: ...", "The first tip is ...").
+_TITLE_FILLER = frozenset(("answe", "point", "title", "tip", "idea", "step", "first", "secon", "third", "final"))
 
 
 @functools.lru_cache(maxsize=64)
@@ -52,6 +58,9 @@ class ExpansionFilter:
         # the question's content words, to drop an opening clause that only restates it (None: checked)
         self._asked: frozenset[str] | None = _stems(question) if question else None
         self._capitalize = False
+        # the title's content words, to drop an opening sentence that only says the title (None: checked)
+        self._named: frozenset[str] | None = _stems(title) | _TITLE_FILLER if whole_sentences else None
+        self._named_only = False  # the opening sentence was dropped for that
         self._header_forms = (f"{index}. {title}:", f"{title}:") if strip_header else ()
         self._body_start: int | None = None  # where the text after a restated header begins, once known
         self.raw = ""
@@ -103,7 +112,16 @@ class ExpansionFilter:
             if restated:
                 self._body_start = len(text) - len(body) + restated
                 self._capitalize = True
+        if self._named is not None:
+            body = text[self._body_start:].lstrip()
+            named = self._names_the_title(body, final)
+            if named is None:
+                return ""
+            self._named = None
+            if named:
+                self._body_start, self._named_only = len(text) - len(body) + named, True
         if final and self._body_start and not self.released and not text[self._body_start:].strip() \
+                and not self._named_only \
                 and not text[:self._body_start].rstrip(" *").endswith((":", "-", "–")):
             self._body_start = 0  # the whole reply was the title as a sentence: keep it (a bare header is nothing)
         text = text[self._body_start:].lstrip()
@@ -131,6 +149,18 @@ class ExpansionFilter:
         could_grow = any(head.startswith(lower) for head in _OPENING_HEADS) or (
             lower.startswith(_OPENING_HEADS) and len(body) <= 120 and not _OPENING_END.search(body))
         return None if could_grow and not final else 0
+
+    def _names_the_title(self, body: str, final: bool) -> int | None:
+        """How many characters of the body's first sentence only name the point (its title's words, with
+        ``_TITLE_FILLER``): 0 when it says more; None until the sentence ends."""
+        assert self._named is not None
+        if end := _SENTENCE_END.search(body + " " if final else body):
+            sentence = body[:end.end()]
+        elif final:
+            sentence = body
+        else:
+            return None
+        return len(sentence) if _stems(sentence) <= self._named else 0
 
     def _header_end(self, text: str) -> int | None:
         """Where the text after a restated header begins (``None``: the text does not start with one)."""

@@ -13,7 +13,8 @@ style follows, and a number only marks an item after punctuation, ``and``/``or``
 "version 3.1", "$2.50", "Python 3.12").
 
 Two kinds of lines are no points, because every expansion would restate them: a line that repeats an earlier
-point (its title in other forms of the same words, most of its words, or that line cut shorter), and a title
+point (its title in other forms of the same words, most of its words, a part of an earlier title's content words
+such as ``His legacy`` after ``His artistic legacy``, or that line cut shorter), and a title
 of two words or more that is only a phrase of the question (``Social media platforms`` for "How do social
 media platforms influence ...", ``Quantum computers`` for "... the basics of quantum computing?"). Words
 compare by their first five letters, so that ``computing`` and ``computers`` are one word.
@@ -23,6 +24,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+from .quality import STOP_WORDS
 
 _NUMBERED = re.compile(r"^(?:(?:step|point|part)\s+(\d+)\s*[:.)\-–]|\((\d+)\)|(\d+)[.)])(?=\s|$)\s*(.*)$", re.I)
 _BULLET = re.compile(r"^[-*•+]\s+(.*)$")
@@ -69,6 +72,7 @@ class SkeletonParser:
         self._question = _stems(question)
         self._lines: list[str] = []  # the body of each point's line, for spotting repeats
         self._titles: set[tuple[str, ...]] = set()  # the points' titles by stems (a repeated head is no new point)
+        self._topics: list[frozenset[str]] = []  # the stems of each point's content words
         self._buffer = ""
         self._kind: str | None = None  # "numbered" or "bullet", fixed by the first point
         self._last_number = 0
@@ -127,6 +131,7 @@ class SkeletonParser:
         point = SkeletonPoint(index=len(self.points) + 1, title=title)
         self.points.append(point)
         self._titles.add(stems)
+        self._topics.append(_content_stems(title))
         self._lines.append(body.casefold())
         return point
 
@@ -134,6 +139,8 @@ class SkeletonParser:
         """Does the line say again what an earlier point's line said? Small models loop with small changes,
         and the line limit cuts a repeated line shorter (``... in 1886``, then ``... in 188``). Titles of one
         or two words are only compared whole: a short title may well be a word of another point's line."""
+        if (topic := _content_stems(title)) and any(topic <= earlier for earlier in self._topics):
+            return True  # "Quantum bit" after "Quantum bits (qubits)": nothing an earlier point does not cover
         line, words = body.casefold(), set(_WORD.findall(title.casefold()))
         return any(earlier.startswith(line) or (len(words) >= 3 and
                                                 len(words & set(_WORD.findall(earlier))) >= REPEAT_WORDS * len(words))
@@ -206,6 +213,11 @@ def _stems(text: str) -> tuple[str, ...]:
     """The text's words by their first five letters (less a plural's s), so that forms of one word compare
     equal: computing, computers, computation; policy, policies; bit, bits."""
     return tuple(word.removesuffix("s")[:5] for word in _WORD.findall(text.casefold()))
+
+
+def _content_stems(text: str) -> frozenset[str]:
+    return frozenset(stem for word, stem in zip(_WORD.findall(text.casefold()), _stems(text))
+                     if word not in STOP_WORDS)
 
 
 def _contains(words: tuple[str, ...], phrase: tuple[str, ...]) -> bool:

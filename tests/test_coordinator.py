@@ -364,6 +364,20 @@ async def test_a_point_that_echoes_again_when_retried_fails_without_showing_the_
     assert model.prefills == [None, None, None, "Move daily:"]
 
 
+async def test_a_local_point_that_only_names_itself_is_retried_on_a_new_line_after_its_header():
+    # SmolLM2 answered "Use your bed for sleep" with "The answer is: Use your bed for sleep."; retried after a bare
+    # "Title:" it opened its paragraph with the blank line that is the template's stop, and wrote nothing
+    model = WrongRowModel(lambda request: "The answer is: Move daily.", fixed_by_prefill=True)
+    templates = {"expand": ECHO_TEMPLATES["expand"] + "{% block stop %}\\n\\n{% endblock %}"}
+    async with sotkit.SoT(model, templates=templates, mode="sot") as sot, \
+            sot.stream("How can I be healthier?") as events:
+        seen = [event async for event in events]
+    result = seen[-1].result
+    assert [p.text for p in result.points] == ["Sleep eight hours.", "Walk every day.", "Eat vegetables."]
+    assert model.prefills == [None, None, None, "Move daily:\n"]
+    assert not any("answer is" in getattr(e, "text", "") for e in seen)
+
+
 async def test_an_api_point_that_echoes_its_prompt_is_not_shown(provider):
     # the SoT paper's prompt, copied back by the model for point 2
     echo = {2: "Continue and only continue the writing of point 2 (Eat less sugar). Cut soda first."}

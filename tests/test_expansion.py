@@ -113,6 +113,23 @@ def test_a_restating_clause_is_held_back_until_it_is_decided():
     assert f.feed("To avoid burnout, take") == "To avoid burnout, take"
 
 
+@pytest.mark.parametrize("step", [1, 4, 100])
+@pytest.mark.parametrize("raw, text", [
+    ("The answer is: Use your bed for sleep.", ""),  # SmolLM2's whole point: it says nothing of its own
+    ("Use your bed for sleep. Keep work and screens out of it.", "Keep work and screens out of it."),
+    ("The first tip is to use your bed only for sleep. It trains your brain.", "It trains your brain."),
+    ("Your bed is for sleep and rest.", "Your bed is for sleep and rest."),  # "rest" is its own
+    ("Keep your bed for sleep", "Keep your bed for sleep"),  # "keep": said by the call that ended
+])
+def test_an_opening_sentence_that_only_names_the_point_is_dropped_from_whole_sentences(raw, text, step):
+    assert sentences(raw, step=step, cut=False, title="Use your bed for sleep")[0] == text
+
+
+def test_an_api_point_as_short_as_its_title_is_kept():  # API models stream as they come, whole sentences or not
+    assert clean("The answer is: Use your bed for sleep.", title="Use your bed for sleep") == (
+        "The answer is: Use your bed for sleep.", False)
+
+
 CUSTOM = {"expand": "{% block user %}Question: {{ question }}\nTopic: {{ point.title }}. Write two friendly "
                     "sentences for our customers about this topic only.{% endblock %}"}
 

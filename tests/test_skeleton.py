@@ -110,6 +110,13 @@ def test_a_stuttering_line_ends_the_skeleton_at_once():
     ("1. Barriers: words\n2. Barriers: 2. The inability: to talk\n3. Trust", ["Barriers", "Trust"]),
     # three words of an earlier line in another order
     ("1. Plan ahead carefully\n2. Carefully plan ahead\n3. Sleep", ["Plan ahead carefully", "Sleep"]),
+    # a title whose content words an earlier title holds (SmolLM2's skeletons): every word of it is covered
+    ("1. His artistic legacy\n2. His legacy\n3. Early life", ["His artistic legacy", "Early life"]),
+    ("1. Quantum bits (qubits)\n2. Quantum bit\n3. Superposition", ["Quantum bits (qubits)", "Superposition"]),
+    ("1. Fiscal, Monetary, and Fiscal Policy\n2. Fiscal\n3. Trade", ["Fiscal, Monetary, and Fiscal Policy", "Trade"]),
+    # ... while a title that adds to an earlier one is a point of its own
+    ("1. Fiscal policy\n2. Monetary policy\n3. Fiscal and monetary policy together",
+     ["Fiscal policy", "Monetary policy", "Fiscal and monetary policy together"]),
 ])
 def test_a_line_that_repeats_an_earlier_point_is_no_point(text, titles):
     assert parse(text) == titles
