@@ -48,6 +48,9 @@ def test_missing_keys_say_what_to_set(monkeypatch):
     ({"on_point_error": "ignore"}, "on_point_error"),
     ({"retry": 0}, "attempts=0"),
     ({"router": "magic"}, "unknown router 'magic'"),
+    ({"retry": "3"}, "retry='3': must be a RetryPolicy or a whole number of attempts"),
+    ({"eager": "yes"}, "eager='yes': must be True or False"),
+    ({"context": 3}, "context=3: must be a str or None"),
 ])
 def test_bad_limits_fail_at_construction(options, message):
     with pytest.raises(sotkit.ConfigError, match=message):

@@ -414,11 +414,14 @@ async def test_an_api_point_left_without_text_fails_or_goes_to_the_fallback(prov
         async with client(server, provider) as sot:
             with pytest.raises(sotkit.PartialResultError) as caught:
                 await sot.generate("How can I be healthier?")
+        asked = [r.prefill for r in server.requests if point_of(r) == 2]
         fallback = create_provider("openai:backup", api_key="k", base_url=backup.openai_base_url)
         async with client(server, provider, fallback=fallback) as sot:
             result = await sot.generate("How can I be healthier?")
         await fallback.aclose()
     assert isinstance(caught.value.__cause__, sotkit.errors.EmptyPoint)
+    # Anthropic continues a prefill: the point is asked again with a header other than the paper's "i. title"
+    assert asked == (["2. Eat less sugar:", "Eat less sugar:"] if provider == "anthropic" else [None])
     assert [p.failed for p in caught.value.partial.points] == [False, True, False, False]
     assert "Eat less sugar" not in caught.value.partial.text
     assert result.points[1].text == "Cut soda first." and result.points[1].model == "openai:backup"
@@ -434,3 +437,41 @@ async def test_points_that_open_by_restating_the_question_lose_that_clause(provi
     assert [p.text for p in result.points] == ["Go to bed at ten.", "Eat less sugar.", "To keep fit, walk daily.",
                                                "Friends help."]
     assert "".join(e.text for e in seen if e.type == "text") == result.text
+
+
+class Recorder(sotkit.providers.base.Provider):
+    """A model served in-process ("local:", so it gets the local prompts) that records what it is asked."""
+
+    def __init__(self, *, supports_context: bool = False) -> None:
+        self.model, self.supports_context, self.requests = "local:recorder", supports_context, []
+
+    async def stream(self, request):
+        self.requests.append(request)
+        yield "Sleep eight hours."
+        yield sotkit.providers.base.CallUsage(10, 3)
+
+
+async def test_a_model_that_reads_the_context_itself_gets_it_beside_the_prompt():
+    reader = Recorder(supports_context=True)  # as FocusLLM does
+    async with sotkit.SoT(reader, mode="sequential") as sot:
+        await sot.generate("Why sleep?", context="REPORT: sleep matters most.")
+    [request] = reader.requests
+    assert request.context == "REPORT: sleep matters most." and "REPORT" not in request.prompt.user
+
+
+async def test_a_fallback_model_is_asked_with_its_own_prompt():
+    def point_2_fails(request):
+        reply = sot_responder(SKELETON)(request)
+        return Reply(reply.text, fault=Fault.status(500)) if point_of(request) == 2 else reply
+
+    backup, retry = Recorder(), sotkit.RetryPolicy(attempts=2, initial_wait_s=0.01)
+    with FakeLLMServer(point_2_fails, latency=FAST) as server:
+        async with client(server, "openai", fallback=backup, retry=retry) as sot:
+            result = await sot.generate("How can I be healthier?")
+    assert result.points[1].model == "local:recorder"
+    [request] = backup.requests
+    expected = sotkit.Templates(local=True).render("expand", question="How can I be healthier?", context=None,
+                                                   points=[{"index": i, "title": t} for i, t in enumerate(
+                                                       ["Sleep well", "Eat less sugar", "Move daily", "See friends"], 1)],
+                                                   point={"index": 2, "title": "Eat less sugar"})
+    assert request.prompt == expected  # the in-process model's prompt, not the API model's
