@@ -470,8 +470,8 @@ async def test_a_fallback_model_is_asked_with_its_own_prompt():
             result = await sot.generate("How can I be healthier?")
     assert result.points[1].model == "local:recorder"
     [request] = backup.requests
+    outline = [{"index": i, "title": t} for i, t in enumerate(
+        (line.split(". ", 1)[1] for line in SKELETON.splitlines()), 1)]
     expected = sotkit.Templates(local=True).render("expand", question="How can I be healthier?", context=None,
-                                                   points=[{"index": i, "title": t} for i, t in enumerate(
-                                                       ["Sleep well", "Eat less sugar", "Move daily", "See friends"], 1)],
-                                                   point={"index": 2, "title": "Eat less sugar"})
+                                                   points=outline, point=outline[1])
     assert request.prompt == expected  # the in-process model's prompt, not the API model's
