@@ -99,7 +99,9 @@ async def test_usage_is_summed_over_every_call(provider):
     assert result.usage.calls == len(server.requests) == 5
     assert result.usage.input_tokens == sum(r.usage.input_tokens for r in server.requests) > 0
     assert result.usage.output_tokens == sum(r.usage.output_tokens for r in server.requests) > 0
-    assert result.timings.total_s >= result.timings.skeleton_s > 0
+    timings = result.timings
+    assert timings.total_s >= timings.skeleton_s > 0
+    assert 0 < timings.first_point_at <= timings.first_text_at <= timings.total_s  # the first point's header
     assert result.model == f"{provider}:test-model"
 
 
