@@ -51,6 +51,8 @@ def test_missing_keys_say_what_to_set(monkeypatch):
     ({"retry": "3"}, "retry='3': must be a RetryPolicy or a whole number of attempts"),
     ({"eager": "yes"}, "eager='yes': must be True or False"),
     ({"context": 3}, "context=3: must be a str or None"),
+    ({"max_tokens": 2.5}, "max_tokens=2.5: must be a whole number >= 1$"),
+    ({"point_max_tokens": None}, "point_max_tokens=None: must be a whole number >= 1$"),
 ])
 def test_bad_limits_fail_at_construction(options, message):
     with pytest.raises(sotkit.ConfigError, match=message):

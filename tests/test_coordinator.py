@@ -43,8 +43,10 @@ async def test_points_are_stitched_in_skeleton_order_when_they_finish_in_reverse
             seen = [event async for event in events]
     done_order = [e.index for e in seen if e.type == "point_done"]
     assert done_order == [4, 3, 2, 1]
+    assert [(e.index, e.title) for e in seen if e.type == "point"] == [(1, "Sleep well"), (2, "Eat less sugar"),
+                                                                       (3, "Move daily"), (4, "See friends")]
     result = seen[-1].result
-    assert result.mode == "sot"
+    assert result.mode == "sot" and not result.skeleton_truncated
     assert result.skeleton == ["Sleep well", "Eat less sugar", "Move daily", "See friends"]
     assert [p.text for p in result.points] == [texts[i] for i in range(1, 5)]
     assert result.text == ("1. Sleep well: Text of point 1.\n2. Eat less sugar: Text of point 2.\n"
