@@ -26,7 +26,7 @@ declare -A TESTS=(
     [expansion]="tests/test_expansion.py tests/test_coordinator.py tests/test_error_paths.py"
     [skeleton]="tests/test_skeleton.py tests/test_coordinator.py tests/test_error_paths.py"
     [coordinator]="tests/test_coordinator.py tests/test_error_paths.py tests/test_reliability.py tests/test_client.py
-                   tests/test_tracing.py tests/test_integrity.py"
+                   tests/test_tracing.py tests/test_integrity.py tests/test_router.py"
     [runner]="tests/test_client.py tests/engines/test_registry.py tests/test_tracing.py tests/test_error_paths.py
               tests/test_coordinator.py tests/test_integrity.py tests/test_reliability.py"  # fastest first (-x)
     [providers]="tests/providers/test_clients.py tests/providers/test_sse.py tests/providers/test_local.py

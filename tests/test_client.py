@@ -53,6 +53,8 @@ def test_missing_keys_say_what_to_set(monkeypatch):
     ({"context": 3}, "context=3: must be a str or None"),
     ({"max_tokens": 2.5}, "max_tokens=2.5: must be a whole number >= 1$"),
     ({"point_max_tokens": None}, "point_max_tokens=None: must be a whole number >= 1$"),
+    ({"skeleton_max_tokens": 0}, "skeleton_max_tokens=0: must be a whole number >= 1$"),
+    ({"max_points": None}, "max_points=None: must be a whole number >= 2$"),
 ])
 def test_bad_limits_fail_at_construction(options, message):
     with pytest.raises(sotkit.ConfigError, match=message):

@@ -446,12 +446,14 @@ async def test_points_that_open_by_restating_the_question_lose_that_clause(provi
 class Recorder(sotkit.providers.base.Provider):
     """A model served in-process ("local:", so it gets the local prompts) that records what it is asked."""
 
-    def __init__(self, *, supports_context: bool = False) -> None:
-        self.model, self.supports_context, self.requests = "local:recorder", supports_context, []
+    def __init__(self, *, supports_context: bool = False, supports_prefill: bool = False,
+                 reply=lambda request: "Sleep eight hours.") -> None:
+        self.model, self.requests, self.reply = "local:recorder", [], reply
+        self.supports_context, self.supports_prefill = supports_context, supports_prefill
 
     async def stream(self, request):
         self.requests.append(request)
-        yield "Sleep eight hours."
+        yield self.reply(request)
         yield sotkit.providers.base.CallUsage(10, 3)
 
 
@@ -479,3 +481,14 @@ async def test_a_fallback_model_is_asked_with_its_own_prompt():
     expected = sotkit.Templates(local=True).render("expand", question="How can I be healthier?", context=None,
                                                    points=outline, point=outline[1])
     assert request.prompt == expected  # the in-process model's prompt, not the API model's
+
+
+async def test_a_point_retried_on_the_fallback_model_stays_there():
+    # the main model writes nothing for point 2, also when retried; the fallback writes it once prefilled
+    backup = Recorder(supports_prefill=True, reply=lambda request: "Cut soda." if request.prompt.prefill else "")
+    with FakeLLMServer(sot_responder(SKELETON, {2: ""}), latency=FAST) as server:
+        async with client(server, "anthropic", fallback=backup) as sot:
+            result = await sot.generate("How can I be healthier?")
+    assert (result.points[1].text, result.points[1].model) == ("Cut soda.", "local:recorder")
+    assert [r.prompt.prefill for r in backup.requests] == [None, "Eat less sugar:\n"]  # its stop is a blank line
+    assert len([r for r in server.requests if point_of(r) == 2]) == 2
