@@ -27,13 +27,16 @@ from .quality import Instructions, content_words
 
 # A line that starts a new numbered item: the expansion ran on into the next point.
 _NEW_ITEM = re.compile(r"\n[ \t]*(?:\*\*|#+\s*)?(?:\d+[.)]|\(\d+\)|step\s+\d+\s*:)(?:\s|$)", re.I)
+# A bulleted line: another item too where the point is one paragraph (whole-sentence mode; an API model's point
+# may hold a list of its own).
+_NEW_BULLET = re.compile(r"\n[ \t]*[-*•](?:[ \t]|$)")
 # The tail of the text that could still grow into such a line.
 _PARTIAL_ITEM = re.compile(r"\n[ \t]*(?:\*{1,2}|#+\s*)?(?:\d+[.)]?|\(\d*|s(?:t(?:e(?:p(?:\s+\d*)?)?)?)?)?$", re.I)
 # The end of a sentence: settled once whitespace follows it (before that, "2." may still become "2.5").
 _SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*(?=\s)")
-# A restated header, "2. Title:" / "**2. Title**:" / "Title:", around the title (which is compared in code: a
+# A restated header, "2. Title:" / "**2. Title**:" / "- Title:" / "Title:", around the title (which is compared in code: a
 # pattern holding it would be compiled for every point, ~0.4 ms of CPU each).
-_HEADER_NUMBER = re.compile(r"\s*(?:\*\*)?(?:(\d+)[.)]\s*(?:\*\*)?\s*)?")
+_HEADER_NUMBER = re.compile(r"\s*(?:[-*•]\s+)?(?:\*\*)?(?:(\d+)[.)]\s*(?:\*\*)?\s*)?")
 _HEADER_SEPARATOR = re.compile(r"\s*(?:\*\*)?\s*[:.\-–]")
 _HEADER_CLOSE = re.compile(r"(?:\*\*)?\s*")
 # An opening clause that may restate the question ("To improve your time management skills, start by ...").
@@ -127,7 +130,7 @@ class ExpansionFilter:
         text = text[self._body_start:].lstrip()
         if self._capitalize:
             text = text[:1].upper() + text[1:]
-        if m := _NEW_ITEM.search(text):
+        if (m := _NEW_ITEM.search(text)) or (self._whole_sentences and (m := _NEW_BULLET.search(text))):
             text = text[: m.start()]
             self.finished = True
             final = True
@@ -210,6 +213,6 @@ class ExpansionFilter:
 
 def _is_prefix(text: str, header: str) -> bool:
     """Could the text so far still grow into the header (ignoring case, spaces and bold)?"""
-    squeeze = lambda s: re.sub(r"[\s*]+", "", s).lower()  # noqa: E731
+    squeeze = lambda s: re.sub(r"[\s*\-•]+", "", s).lower()  # noqa: E731
     seen, full = squeeze(text), squeeze(header)
     return len(seen) < len(full) and full.startswith(seen)

@@ -26,11 +26,24 @@ def clean(raw: str, *, step: int = 1, index: int = 2, title: str = "Use LED bulb
     ("  They save.\n\n", "They save."),
     ("They save.\n12 bulbs is a lot.", "They save.\n12 bulbs is a lot."),
     ("Use LED bulbs.", "Use LED bulbs."),  # only the title, as a sentence: kept, not emptied
+    ("- Use LED bulbs: They last.", "They last."),  # the header as a bullet
+    ("* **Use LED bulbs**: They last.", "They last."),
+    ("- Use less power.", "- Use less power."),
     ("2. Use LED bulbs:", ""),  # only the header: nothing of its own (the point is asked again)
     ("**Use LED bulbs** -  ", ""),
 ])
 def test_restated_headers_are_stripped_and_text_kept(raw, text, step):
     assert clean(raw, step=step) == (text, False)
+
+
+@pytest.mark.parametrize("step", [1, 4, 100])
+def test_a_bulleted_line_ends_a_one_paragraph_point_but_not_an_api_point(step):
+    # SmolLM2, asked for one paragraph: "- Use your bed for sleep: This is ...\n- Explain this in four sentences: ..."
+    raw = "- Use LED bulbs: They last.\n- Explain this in four sentences: They save."
+    text, _, finished = sentences(raw, step=step, cut=False)
+    assert (text, finished) == ("They last.", True)
+    listed = "They help:\n- less heat\n- lower bills"
+    assert clean(listed, step=step) == (listed, False)
 
 
 @pytest.mark.parametrize("step", [1, 5])
