@@ -7,6 +7,7 @@ fallback, retries, limits, watchdog); this module decides which calls to make an
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import warnings
 from collections.abc import Mapping
@@ -221,7 +222,10 @@ class Answer:
         """Skeleton and expansions; returns how many points the skeleton had. With ``decided``, nothing starts
         (and nothing is sent) before that event is set."""
         backend = self.backends[0]
-        parser = SkeletonParser(self.options.max_points, question=question_view(self.question))
+        # a small model's skeleton (one whose points are read in whole sentences) loops over forms of its titles
+        new_parser = functools.partial(SkeletonParser, self.options.max_points, question=question_view(self.question),
+                                       drop_subsumed=backend.provider.whole_sentences)
+        parser = new_parser()
         batch = backend.provider.supports_batch
         waiting: list[SkeletonPoint] = []  # parsed, not yet started: nothing starts before a second point
 
@@ -255,7 +259,7 @@ class Answer:
 
         def on_restart() -> None:  # a new generation of the skeleton, parsed afresh
             nonlocal parser
-            parser = SkeletonParser(self.options.max_points, question=question_view(self.question))
+            parser = new_parser()
             waiting.clear()
 
         skeleton_error: Exception | None = None

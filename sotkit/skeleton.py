@@ -13,8 +13,10 @@ style follows, and a number only marks an item after punctuation, ``and``/``or``
 "version 3.1", "$2.50", "Python 3.12").
 
 Two kinds of lines are no points, because every expansion would restate them: a line that repeats an earlier
-point (its title in other forms of the same words, most of its words, a part of an earlier title's content words
-such as ``His legacy`` after ``His artistic legacy``, or that line cut shorter), and a title
+point (its title in other forms of the same words, most of its words, or that line cut shorter; with
+``drop_subsumed``, for small models, also a title whose content words an earlier title holds, such as ``His
+legacy`` after ``His artistic legacy``: an API model's ``Overview of fiscal and monetary policy`` may well be
+followed by ``Fiscal policy``), and a title
 of two words or more that is only a phrase of the question (``Social media platforms`` for "How do social
 media platforms influence ...", ``Quantum computers`` for "... the basics of quantum computing?"). Words
 compare by their first five letters, so that ``computing`` and ``computers`` are one word.
@@ -66,8 +68,9 @@ class SkeletonParser:
     ([SkeletonPoint(index=1, title='Plan ahead')], [SkeletonPoint(index=2, title='Sleep well')], [])
     """
 
-    def __init__(self, max_points: int = 10, *, question: str = "") -> None:
+    def __init__(self, max_points: int = 10, *, question: str = "", drop_subsumed: bool = False) -> None:
         self.max_points = max_points
+        self._drop_subsumed = drop_subsumed
         self.points: list[SkeletonPoint] = []
         self._question = _stems(question)
         self._lines: list[str] = []  # the body of each point's line, for spotting repeats
@@ -127,11 +130,14 @@ class SkeletonParser:
             return None
         if in_question:  # the question's topic named as a point ("Quantum computing"): every expansion would be it
             return None
+        topic = _content_stems(title)
+        if self._drop_subsumed and topic and any(topic <= earlier for earlier in self._topics):
+            return None  # "Quantum bit" after "Quantum bits (qubits)": nothing an earlier point does not cover
         self._kind, self._repeats = kind, 0
         point = SkeletonPoint(index=len(self.points) + 1, title=title)
         self.points.append(point)
         self._titles.add(stems)
-        self._topics.append(_content_stems(title))
+        self._topics.append(topic)
         self._lines.append(body.casefold())
         return point
 
@@ -139,8 +145,6 @@ class SkeletonParser:
         """Does the line say again what an earlier point's line said? Small models loop with small changes,
         and the line limit cuts a repeated line shorter (``... in 1886``, then ``... in 188``). Titles of one
         or two words are only compared whole: a short title may well be a word of another point's line."""
-        if (topic := _content_stems(title)) and any(topic <= earlier for earlier in self._topics):
-            return True  # "Quantum bit" after "Quantum bits (qubits)": nothing an earlier point does not cover
         line, words = body.casefold(), set(_WORD.findall(title.casefold()))
         return any(earlier.startswith(line) or (len(words) >= 3 and
                                                 len(words & set(_WORD.findall(earlier))) >= REPEAT_WORDS * len(words))
