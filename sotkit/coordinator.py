@@ -223,7 +223,8 @@ class Answer:
         (and nothing is sent) before that event is set."""
         backend = self.backends[0]
         # a small model's skeleton (one whose points are read in whole sentences) loops over forms of its titles
-        new_parser = functools.partial(SkeletonParser, self.options.max_points, question=question_view(self.question),
+        new_parser = functools.partial(SkeletonParser, self.options.max_points,
+                                       question=question_view(self.question),
                                        drop_subsumed=backend.provider.whole_sentences)
         parser = new_parser()
         batch = backend.provider.supports_batch
@@ -389,9 +390,9 @@ class Answer:
     def _settle(self, point: Point, cleaner: ExpansionFilter, outcome: tuple[str, CallUsage] | Exception,
                 backends: list[Backend], retry: bool) -> Literal["retry", "fallback"] | None:
         """Finish or fail a point whose call ended; or say what to try next when it left no text of its own (it
-        wrote nothing, or only its header or echoes of its prompt, which the filter drops): a retry with a header
-        prefilled, where the provider takes a prefill, else (or again) the fallback model. An empty point is
-        never finished as if it were written."""
+        wrote nothing, or only its header, its title or echoes of its prompt, which the filter drops): a retry
+        with a header prefilled, where the provider takes a prefill, else (or again) the fallback model. An empty
+        point is never finished as if it were written."""
         if isinstance(outcome, Exception):
             self._point_text(point, cleaner.finish())
             self._fail(point, outcome)

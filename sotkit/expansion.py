@@ -34,8 +34,8 @@ _NEW_BULLET = re.compile(r"\n[ \t]*[-*•](?:[ \t]|$)")
 _PARTIAL_ITEM = re.compile(r"\n[ \t]*(?:\*{1,2}|#+\s*)?(?:\d+[.)]?|\(\d*|s(?:t(?:e(?:p(?:\s+\d*)?)?)?)?)?$", re.I)
 # The end of a sentence: settled once whitespace follows it (before that, "2." may still become "2.5").
 _SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*(?=\s)")
-# A restated header, "2. Title:" / "**2. Title**:" / "- Title:" / "Title:", around the title (which is compared in code: a
-# pattern holding it would be compiled for every point, ~0.4 ms of CPU each).
+# A restated header, "2. Title:" / "**2. Title**:" / "- Title:" / "Title:", around the title (which is compared
+# in code: a pattern holding it would be compiled for every point, ~0.4 ms of CPU each).
 _HEADER_NUMBER = re.compile(r"\s*(?:[-*•]\s+)?(?:\*\*)?(?:(\d+)[.)]\s*(?:\*\*)?\s*)?")
 _HEADER_SEPARATOR = re.compile(r"\s*(?:\*\*)?\s*[:.\-–]")
 _HEADER_CLOSE = re.compile(r"(?:\*\*)?\s*")

@@ -13,13 +13,13 @@ style follows, and a number only marks an item after punctuation, ``and``/``or``
 "version 3.1", "$2.50", "Python 3.12").
 
 Two kinds of lines are no points, because every expansion would restate them: a line that repeats an earlier
-point (its title in other forms of the same words, most of its words, or that line cut shorter; with
-``drop_subsumed``, for small models, also a title whose content words an earlier title holds, such as ``His
-legacy`` after ``His artistic legacy``: an API model's ``Overview of fiscal and monetary policy`` may well be
-followed by ``Fiscal policy``), and a title
+point (its title in other forms of the same words, most of its words, or that line cut shorter), and a title
 of two words or more that is only a phrase of the question (``Social media platforms`` for "How do social
 media platforms influence ...", ``Quantum computers`` for "... the basics of quantum computing?"). Words
-compare by their first five letters, so that ``computing`` and ``computers`` are one word.
+compare by their first five letters, so that ``computing`` and ``computers`` are one word. With
+``drop_subsumed`` (small models), neither is a title whose content words an earlier title holds (``His legacy``
+after ``His artistic legacy``); an API model's plan may well open with ``Overview of fiscal and monetary
+policy`` and go on with ``Fiscal policy``.
 """
 
 from __future__ import annotations
