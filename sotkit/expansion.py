@@ -30,6 +30,7 @@ _NEW_ITEM = re.compile(r"\n[ \t]*(?:\*\*|#+\s*)?(?:\d+[.)]|\(\d+\)|step\s+\d+\s*
 # A bulleted line: another item too where the point is one paragraph (whole-sentence mode; an API model's point
 # may hold a list of its own).
 _NEW_BULLET = re.compile(r"\n[ \t]*[-*•](?:[ \t]|$)")
+_FIRST_BULLET = re.compile(r"\s*[-*•]\s+")
 # The tail of the text that could still grow into such a line.
 _PARTIAL_ITEM = re.compile(r"\n[ \t]*(?:\*{1,2}|#+\s*)?(?:\d+[.)]?|\(\d*|s(?:t(?:e(?:p(?:\s+\d*)?)?)?)?)?$", re.I)
 # The end of a sentence: settled once whitespace follows it (before that, "2." may still become "2.5").
@@ -105,7 +106,9 @@ class ExpansionFilter:
         if self._body_start is None:
             if not final and any(_is_prefix(text, form) for form in self._header_forms):
                 return ""
-            self._body_start = (self._strip_header and self._header_end(text)) or 0
+            # after a restated header, or in one paragraph the marker of a first bullet ("* Support from ...")
+            self._body_start = ((self._strip_header and self._header_end(text))
+                                or (self._whole_sentences and (m := _FIRST_BULLET.match(text)) and m.end()) or 0)
         if self._asked is not None:
             body = text[self._body_start:].lstrip()
             restated = self._restated_opening(body, final)
@@ -187,6 +190,8 @@ class ExpansionFilter:
             if any(t in text[start:end].casefold() for t in self._others):
                 self.finished = True
                 return text[:start]
+        if final and self.finished and text.endswith(":"):
+            return text[: ends[-1]] if ends else ""  # "These include:" introduced the list that was cut off
         if final and not (cut and not self.finished and ends):
             return text  # the call ended by itself: its last sentence is complete (or all there is)
         return text[: ends[-1]] if ends else ""

@@ -46,6 +46,17 @@ def test_a_bulleted_line_ends_a_one_paragraph_point_but_not_an_api_point(step):
     assert clean(listed, step=step) == (listed, False)
 
 
+@pytest.mark.parametrize("step", [1, 4, 100])
+@pytest.mark.parametrize("raw, text", [
+    ("They last. They help in these ways:\n- less heat\n- lower bills", "They last."),  # the cut list's opening
+    ("They help in these ways:\n3. Unplug devices", ""),  # nothing but that: the point is asked again
+    ("* They last. They save.", "They last. They save."),  # one paragraph, opened as a bullet
+    ("They last: ten years.", "They last: ten years."),
+])
+def test_a_one_paragraph_point_drops_list_markup(raw, text, step):
+    assert sentences(raw, step=step, cut=False)[0] == text
+
+
 @pytest.mark.parametrize("step", [1, 5])
 def test_running_on_into_the_next_point_is_cut(step):
     assert clean("They use less energy.\n3. Unplug devices: always", step=step) == ("They use less energy.", True)
