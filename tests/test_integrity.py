@@ -185,6 +185,13 @@ async def test_a_cut_or_malformed_stream_is_retried_to_the_whole_answer(provider
     assert result.text == "Sleep in a dark and quiet room." and len(server.requests) == 2
 
 
+async def test_a_200_without_a_content_type_says_so(provider):
+    with FakeLLMServer(once("Sleep.", Fault.not_a_stream("oops", "")), latency=FAST) as server:
+        async with client(server, provider, mode="sequential", retry=NO_RETRY) as sot:
+            with pytest.raises(sotkit.StreamError, match="200 with no content type, not an event stream: 'oops'"):
+                await sot.generate("How can I sleep better?")
+
+
 async def test_a_non_stream_200_does_not_fall_back_to_an_empty_sequential_answer(provider):
     with FakeLLMServer(Reply("x", fault=Fault.not_a_stream()), latency=FAST) as server:
         async with client(server, provider, retry=sotkit.RetryPolicy(attempts=2, initial_wait_s=0.01)) as sot:

@@ -131,7 +131,7 @@ async def test_generation_errors_arrive_as_themselves(provider):
 
 
 def test_bad_options_are_refused_when_the_provider_is_built(tiny_dir, tmp_path):
-    with pytest.raises(ConfigError, match="device='tpu'"):
+    with pytest.raises(ConfigError, match=r"device='tpu' is not one of cpu, cuda, auto \(or 'cuda:N'\)"):
         LocalProvider(str(tiny_dir), device="tpu")
     with pytest.raises(ConfigError, match="dtype='float33'"):
         LocalProvider(str(tiny_dir), dtype="float33")
