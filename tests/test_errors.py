@@ -34,6 +34,8 @@ def test_only_providers_are_listed_and_accepted():
     assert available() == ["anthropic", "local", "openai"]
     with pytest.raises(sotkit.ConfigError, match="unknown provider '_sse'.*known providers: anthropic, local, openai"):
         create_provider("_sse:x")
+    with pytest.raises(sotkit.ConfigError, match="not of the form 'provider:model'.*; providers: anthropic, local"):
+        create_provider("gpt-4o")
 
 
 def test_engine_input_errors_are_sotkit_errors():

@@ -4,14 +4,20 @@ import gc
 import os
 import subprocess
 import sys
+import threading
+import time
+from collections import Counter
 from contextlib import aclosing
 from pathlib import Path
 
 import anyio
 import pytest
 
+from sotkit.engines import registry
+from sotkit.engines.base import Engine
 from sotkit.engines.generation import stream_generate
 from sotkit.engines.models import load_model
+from sotkit.engines.streaming import Completion
 from sotkit.engines.testing import save_tiny_chat_model
 from sotkit.errors import ConfigError, ModelNotAvailableError
 from sotkit.providers import create_provider
@@ -128,6 +134,62 @@ async def test_generation_errors_arrive_as_themselves(provider):
     with pytest.raises(ValueError, match="at least 1"):
         async for _ in provider.stream(ChatRequest(Prompt("Hi"), max_tokens=0)):
             pass
+
+
+class Gate(Engine):
+    """Loads for a moment and generates one word once let go; counts the loads and generations of each model that
+    run at the same time."""
+
+    name = "toy_gate"
+    release = threading.Event()
+    lock = threading.Lock()
+    loading: Counter = Counter()
+    running: Counter = Counter()
+    most_loading: Counter = Counter()
+    most_running: Counter = Counter()
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+
+    def _enter(self, now: Counter, most: Counter) -> None:
+        with self.lock:
+            now[self.model] += 1
+            most[self.model] = max(most[self.model], now[self.model])
+
+    def load(self, device, dtype):
+        self._enter(self.loading, self.most_loading)
+        time.sleep(0.2)  # long enough for a second load, were it let in, to overlap this one
+        with self.lock:
+            self.loading[self.model] -= 1
+
+    def generate_one(self, loaded, request, on_text, should_stop):
+        self._enter(self.running, self.most_running)
+        self.release.wait(10)
+        on_text("Tea.")
+        with self.lock:
+            self.running[self.model] -= 1
+        return Completion("Tea.", 1, 1, "stop")
+
+
+async def test_one_model_loads_and_generates_one_request_at_a_time_and_two_models_side_by_side(monkeypatch):
+    monkeypatch.setattr(registry, "_registered", dict(registry._registered))
+    registry.register(Gate)
+    # two clients of one model (in-process generations of it run one at a time) and a client of another model
+    providers = [LocalProvider(model, decoding="toy_gate") for model in ("toy-a", "toy-a", "toy-b")]
+    answers = []
+
+    async def ask(provider):
+        answers.append("".join([c async for c in provider.stream(REQUESTS[0]) if isinstance(c, str)]))
+
+    async with anyio.create_task_group() as tg:
+        for provider in providers:
+            tg.start_soon(ask, provider)
+        with anyio.fail_after(10):  # both models generate at once while toy-a's second request waits
+            while Gate.running != Counter({"toy-a": 1, "toy-b": 1}):
+                await anyio.sleep(0.01)
+        Gate.release.set()
+    assert answers == ["Tea."] * 3
+    assert Gate.most_running == Gate.most_loading == Counter({"toy-a": 1, "toy-b": 1})
 
 
 def test_bad_options_are_refused_when_the_provider_is_built(tiny_dir, tmp_path):

@@ -1,0 +1,141 @@
+"""What the API providers make of bytes the fake server never sends, written by hand on a loopback socket: a stream
+without its [DONE] or usage, errors and events that are not the API's, a compressed stream, a server gone quiet."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+from contextlib import asynccontextmanager
+
+import anyio
+import pytest
+
+import sotkit
+from sotkit.providers import create_provider
+from sotkit.providers.base import CallUsage, ChatRequest, Prompt
+
+pytestmark = pytest.mark.anyio
+
+EVENT_STREAM = "content-type: text/event-stream"
+REQUEST = ChatRequest(Prompt("Why is the sky dark at night?", system="Be brief."), max_tokens=20)
+WORDS = [{"choices": [{"delta": {"content": word}, "finish_reason": None}]} for word in ("Keep ", "it ", "dark.")]
+LENGTH = {"choices": [{"delta": {}, "finish_reason": "length"}]}
+
+
+def sse(*chunks, done: bool = True) -> bytes:
+    """OpenAI-style ``data:`` events, ending with ``[DONE]`` unless ``done`` is false."""
+    return "".join(f"data: {json.dumps(c)}\n\n" for c in chunks).encode() + (b"data: [DONE]\n\n" if done else b"")
+
+
+@asynccontextmanager
+async def serving(body: bytes, headers: str = EVENT_STREAM):
+    """A server answering every request 200 with ``headers`` and ``body``, then waiting for the client to hang
+    up; yields its base URL and the JSON bodies it was sent."""
+    received = []
+
+    async def handle(reader, writer):
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                      if line.lower().startswith(b"content-length"))
+        received.append(json.loads(await reader.readexactly(length)))
+        writer.write(f"HTTP/1.1 200 OK\r\n{headers}\r\nconnection: close\r\n\r\n".encode() + body)
+        await writer.drain()
+        if not body:  # a server gone quiet: nothing more until the client gives up
+            await reader.read()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    async with server:
+        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/v1", received
+
+
+async def read(model: str, url: str, **options) -> list:
+    provider = create_provider(model, base_url=url, **{"api_key": "k", **options})
+    try:
+        return [chunk async for chunk in provider.stream(REQUEST)]
+    finally:
+        await provider.aclose()
+
+
+async def test_an_openai_stream_that_ends_at_its_finish_reason_without_done_or_counts_is_whole_and_estimated():
+    async with serving(sse(*WORDS, LENGTH, done=False)) as (url, _):
+        *texts, usage = await read("openai:m", url)
+    assert texts == ["Keep ", "it ", "dark."]
+    # no counts came: a token per four characters, of the prompt ("Be brief." + the question: 38) and the text (13)
+    assert usage == CallUsage(10, 4, finish_reason="length", estimated=True)
+
+
+async def test_an_openai_stream_without_finish_reason_or_done_was_cut():
+    async with serving(sse(*WORDS, done=False)) as (url, _):
+        with pytest.raises(sotkit.StreamError, match=r"ended without a finish_reason or \[DONE\]: it was cut"):
+            await read("openai:m", url)
+
+
+@pytest.mark.parametrize("error, message", [({"message": "The model is overloaded.", "type": "server_error"},
+                                               "The model is overloaded."), ({"code": 503}, "{'code': 503}")],
+                         ids=["message", "no message"])
+async def test_an_openai_error_chunk_is_a_server_error_with_its_message(error, message):
+    async with serving(sse(WORDS[0], {"error": error}, done=False)) as (url, _):
+        with pytest.raises(sotkit.StreamError) as caught:
+            await read("openai:m", url)
+    assert str(caught.value) == message
+    assert caught.value.status_code == 500 and caught.value.raw == {"error": error}
+
+
+@pytest.mark.parametrize("data, raw", [([1, 2], [1, 2]), ("<html>" + "x" * 600, ("<html>" + "x" * 600)[:500])],
+                         ids=["json", "long text"])
+async def test_an_event_that_is_not_the_apis_is_shown_and_kept(data, raw):
+    async with serving(f"data: {json.dumps(data) if isinstance(data, list) else data}\n\n".encode()) as (url, _):
+        with pytest.raises(sotkit.StreamError, match="the server sent an event that is not the API's: ") as caught:
+            await read("openai:m", url)
+    assert caught.value.raw == raw and str(raw)[:20] in str(caught.value)
+
+
+async def test_an_anthropic_text_that_is_not_a_string_is_not_the_apis():
+    body = (b'event: message_start\ndata: {"type": "message_start", "message": {"usage": {"input_tokens": 3}}}\n\n'
+            b'event: content_block_delta\ndata: {"type": "content_block_delta", '
+            b'"delta": {"type": "text_delta", "text": 5}}\n\n')
+    async with serving(body) as (url, _):
+        with pytest.raises(sotkit.StreamError, match="not the API's") as caught:
+            await read("anthropic:m", url)
+    assert str(caught.value.__cause__) == "text is a int"  # shown under the error's traceback
+
+
+async def test_openai_itself_is_asked_for_max_completion_tokens_and_a_compatible_server_for_max_tokens():
+    import openai
+
+    async with serving(sse(*WORDS, LENGTH)) as (url, received):
+        await read("openai:m", url)  # base_url: a compatible server
+        provider = create_provider("openai:m", client=openai.AsyncOpenAI(api_key="k", base_url=url))
+        [_ async for _ in provider.stream(REQUEST)]
+    assert [("max_tokens" in body, body.get("max_completion_tokens")) for body in received] == [(True, None),
+                                                                                                 (False, 20)]
+
+
+async def test_a_compatible_server_needs_no_key(monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    async with serving(sse(*WORDS, LENGTH)) as (url, _):
+        *texts, _ = await read("openai:m", url, api_key=None)
+    assert "".join(texts) == "Keep it dark."
+
+
+@pytest.mark.parametrize("model", ["openai:m", "anthropic:m"])
+async def test_the_clients_timeout_ends_a_read_that_never_comes(model):
+    sdk = __import__(model.split(":")[0])
+    async with serving(b"") as (url, _):
+        with anyio.fail_after(20), pytest.raises(sdk.APITimeoutError) as caught:
+            await read(model, url, timeout=0.3)
+    assert caught.value.request.url.path.endswith(("/chat/completions", "/messages"))  # the call that timed out
+
+
+@pytest.mark.parametrize("http", ["httpx", "aiohttp"])
+async def test_a_compressed_event_stream_is_decoded_before_it_is_parsed(http):
+    """Events are read off the raw bytes where the body has no content encoding; a proxy that gzips the stream
+    must still be read through the decoder, not parsed as binary."""
+    usage = {"choices": [{"delta": {}, "finish_reason": "stop"}], "usage": {"prompt_tokens": 5, "completion_tokens": 3}}
+    async with serving(gzip.compress(sse(*WORDS, usage)), f"{EVENT_STREAM}\r\ncontent-encoding: gzip") as (url, _):
+        async with sotkit.SoT("openai:m", api_key="k", base_url=url, mode="sequential", http=http) as sot:
+            result = await sot.generate("Hi?")
+    assert result.text == "Keep it dark."
+    assert (result.usage.input_tokens, result.usage.output_tokens) == (5, 3)
