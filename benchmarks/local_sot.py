@@ -277,9 +277,10 @@ def write(args: argparse.Namespace, rows: list[dict], *, final: bool) -> dict:
     args.out.write_text(json.dumps(report, indent=1))
     if final and rows:
         s = report["summary"]
+        source = {"lima": "LIMA", "everyday": "everyday"}.get(args.split, "Vicuna")
         lines = [
             f"# SoT vs sequential on {report['setup']['model']}", "",
-            f"`{report['setup']['command']}`; {s['questions']} SoT-suitable Vicuna questions, both modes per "
+            f"`{report['setup']['command']}`; {s['questions']} SoT-suitable {source} questions, both modes per "
             f"question in alternating order, one process; torch threads {report['setup']['torch_threads']}, "
             f"load average at the end {report['setup']['load_average'][0]:.1f} on {os.cpu_count()} cores (shared machine).", "",
             "| | sequential | SoT |", "|---|---|---|",
