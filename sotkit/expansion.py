@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from .quality import Instructions, content_words
 
@@ -110,22 +110,13 @@ class ExpansionFilter:
             self._body_start = ((self._strip_header and self._header_end(text))
                                 or (self._whole_sentences and (m := _FIRST_BULLET.match(text)) and m.end()) or 0)
         if self._asked is not None:
-            body = text[self._body_start:].lstrip()
-            restated = self._restated_opening(body, final)
-            if restated is None:
+            if (restated := self._skip_opening(text, self._restated_opening, final)) is None:
                 return ""
-            self._asked = None
-            if restated:
-                self._body_start = len(text) - len(body) + restated
-                self._capitalize = True
+            self._asked, self._capitalize = None, bool(restated)
         if self._named is not None:
-            body = text[self._body_start:].lstrip()
-            named = self._names_the_title(body, final)
-            if named is None:
+            if (named := self._skip_opening(text, self._names_the_title, final)) is None:
                 return ""
-            self._named = None
-            if named:
-                self._body_start, self._named_only = len(text) - len(body) + named, True
+            self._named, self._named_only = None, bool(named)
         if final and self._body_start and not self.released and not text[self._body_start:].strip() \
                 and not self._named_only \
                 and not text[:self._body_start].rstrip(" *").endswith((":", "-", "–")):
@@ -142,6 +133,15 @@ class ExpansionFilter:
                 text = text[: m.start()]
             return text.rstrip()  # trailing space may yet be stripped at the end
         return text.strip()
+
+    def _skip_opening(self, text: str, opening: Callable[[str, bool], int | None], final: bool) -> int | None:
+        """Move the body's start past what ``opening`` says its first characters only repeat; returns that length
+        (0: nothing repeated), or None while ``opening`` cannot tell yet."""
+        body = text[self._body_start:].lstrip()
+        length = opening(body, final)
+        if length:
+            self._body_start = len(text) - len(body) + length
+        return length
 
     def _restated_opening(self, body: str, final: bool) -> int | None:
         """How many characters of the body's opening clause only restate the question (0: none; None: not
