@@ -9,7 +9,8 @@
 # directly is slower per kill but honest and a few minutes per module.
 #
 #   benchmarks/mutation.sh                    # every configured module, one after the other
-#   benchmarks/mutation.sh retry limits       # chosen modules (sotkit/<name>.py; providers = sotkit/providers/)
+#   benchmarks/mutation.sh retry limits       # chosen modules (sotkit/<name>.py; providers = sotkit/providers/,
+#                                             # generation = engines/generation.py)
 #   benchmarks/mutation.sh --changed [BASE]   # the configured modules a change touches (git diff BASE, default main)
 #   SAMPLE=150 benchmarks/mutation.sh coordinator   # a fixed random sample of each module's mutants (same every run)
 #
@@ -18,7 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 MUTMUT=$ROOT/.venv/bin/mutmut
-ALL=(retry limits stitch expansion skeleton coordinator runner providers)
+ALL=(retry limits stitch expansion skeleton coordinator runner providers generation)
 declare -A TESTS=(
     [retry]="tests/test_retry.py tests/test_reliability.py tests/test_error_paths.py"
     [limits]="tests/test_limits.py"
@@ -33,15 +34,21 @@ declare -A TESTS=(
                  tests/providers/test_local.py
                  tests/test_error_paths.py tests/test_testing.py tests/test_reliability.py tests/test_errors.py
                  tests/test_integrity.py tests/test_coordinator.py"
+    [generation]="tests/engines/test_generation.py tests/providers/test_local.py tests/engines/test_fast_decode.py"
 )
+
+# Where a module's source is, and the prefix of its mutants' names in `mutmut results`
+module_path() { case "$1" in providers) echo "sotkit/providers/";; generation) echo "engines/generation.py";;
+                             *) echo "sotkit/$1.py";; esac; }
+prefix() { if [[ "$1" == generation ]]; then echo "engines.generation"; else echo "sotkit.$1"; fi; }
 
 if [[ "${1:-}" == "--changed" ]]; then
     base="${2:-main}"
-    mapfile -t files < <(git diff --name-only "$base" -- sotkit/)
+    mapfile -t files < <(git diff --name-only "$base" -- sotkit/ engines/)
     modules=()
     for m in "${ALL[@]}"; do
         for f in "${files[@]}"; do
-            [[ "$f" == "sotkit/$m.py" || ( "$m" == providers && "$f" == sotkit/providers/* ) ]] && modules+=("$m") && break
+            [[ "$f" == "$(module_path "$m")"* ]] && modules+=("$m") && break
         done
     done
     [[ ${#modules[@]} -eq 0 ]] && { echo "no configured module changed since $base"; exit 0; }
@@ -51,25 +58,39 @@ fi
 
 # (re)generate the mutants of changed sources; the name matches no mutant, so nothing is run
 nice -n 10 "$MUTMUT" run --max-children 1 "generate.only" > /dev/null 2>&1 || true
-rm -rf mutants/tests && cp -r tests mutants/tests  # the tests as they are now
+# the tests as they are now (left alone when unchanged: another run may be using them)
+diff -rq -x __pycache__ tests mutants/tests > /dev/null 2>&1 || { rm -rf mutants/tests && cp -r tests mutants/tests; }
+# engines/ is installed as sotkit.engines: in mutants/ it must resolve to the mutated copy, not the editable install
+ln -sfn ../engines mutants/sotkit/engines
 
 for m in "${modules[@]}"; do
     echo "== sotkit.$m: ${TESTS[$m]//$'\n'/ }"
-    "$MUTMUT" results --all true 2>/dev/null | sed -n "s/^ *\(sotkit\.$m\.[^:]*\):.*/\1/p" > "mutants/names-$m.txt"
-    if [[ -n "${SAMPLE:-}" ]]; then  # a score from a sample: n killed of N sampled estimates the module's within ~1/sqrt(N)
+    "$MUTMUT" results --all true 2>/dev/null | sed -n "s/^ *\($(prefix "$m")\.[^:]*\):.*/\1/p" > "mutants/names-$m.txt"
+    # a score from a sample: n killed of N sampled estimates the module's within ~1/sqrt(N)
+    if [[ -n "${SAMPLE:-}" ]]; then
         shuf -n "$SAMPLE" --random-source=<(yes) "mutants/names-$m.txt" > "mutants/sample-$m.txt"
         mv "mutants/sample-$m.txt" "mutants/names-$m.txt"
     fi
     : > "mutants/results-$m.txt"
+    # the module's tests with no mutant on must pass; a mutant run that takes 3x as long (plus 30 s for a busy
+    # machine) hangs: it counts as killed, as in mutmut, and is marked so (a fixed 60 s cut survivors short)
+    start=$SECONDS
+    (cd mutants && MUTANT_UNDER_TEST=none nice -n 10 "$ROOT/.venv/bin/python" -m pytest -x -q -p no:cacheprovider \
+        -k "not smollm2" ${TESTS[$m]} > /dev/null 2>&1) || { echo "$m: its tests fail with no mutant on"; exit 1; }
+    limit=$((3 * (SECONDS - start) + 30))
+    echo "no mutant: $((SECONDS - start)) s; a run past $limit s hangs"
     killed=0 total=0
     while read -r name; do
-        # -x: the first failing test kills it; a mutant that hangs (timeout) counts as killed, as in mutmut
-        rc=0
-        (cd mutants && MUTANT_UNDER_TEST="$name" nice -n 10 timeout 60 "$ROOT/.venv/bin/python" -m pytest -x -q \
+        rc=0  # -x: the first failing test kills it
+        # a mutant is switched on by the module it runs as (engines.generation runs as sotkit.engines.generation)
+        (cd mutants && MUTANT_UNDER_TEST="${name/#engines./sotkit.engines.}" nice -n 10 timeout "$limit" \
+            "$ROOT/.venv/bin/python" -m pytest -x -q \
             -p no:cacheprovider -k "not smollm2" ${TESTS[$m]} > /dev/null 2>&1) || rc=$?
         total=$((total + 1))
-        if [[ $rc -eq 0 ]]; then echo "$name: survived" | tee -a "mutants/results-$m.txt"
-        else killed=$((killed + 1)); echo "$name: killed (rc $rc)" >> "mutants/results-$m.txt"; fi
+        if [[ $rc -eq 0 ]]; then echo "$name: survived" | tee -a "mutants/results-$m.txt"; continue; fi
+        killed=$((killed + 1))
+        if [[ $rc -eq 124 ]]; then echo "$name: hangs (past $limit s)"; else echo "$name: killed (rc $rc)"; fi \
+            >> "mutants/results-$m.txt"
     done < "mutants/names-$m.txt"
     echo "sotkit.$m: killed $killed of $total"
 done
