@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-from sotkit.engines.generation import chat_token_ids, stream_generate
-from sotkit.engines.testing import tiny_llama, tiny_chat_tokenizer
+from sotkit.engines.generation import _newline_id, chat_token_ids, stream_generate
+from sotkit.engines.testing import char_tokenizer, tiny_llama, tiny_chat_tokenizer
 from sotkit.providers.base import Prompt
 
 PROMPTS = [
@@ -178,13 +178,20 @@ def test_smollm2_streams_characters_split_across_tokens_whole_and_matches_transf
 
 
 def test_a_line_limit_forces_a_newline_in_its_row_only(model, tokenizer, free_run):
-    limited, free, _ = stream_generate(model, tokenizer, PROMPTS, max_new_tokens=40, max_line_tokens=[4, None, 4])
+    limited, free, last = stream_generate(model, tokenizer, PROMPTS, max_new_tokens=40, max_line_tokens=[4, None, 4])
     assert free.text == free_run[1].text  # a row without a limit is untouched
-    for row in (limited, stream_generate(model, tokenizer, [PROMPTS[0]], max_new_tokens=40, max_line_tokens=4)[0]):
+    alone = stream_generate(model, tokenizer, [PROMPTS[0]], max_new_tokens=40, max_line_tokens=4)[0]
+    for row in (limited, last, alone):  # every limited row, also one after a row that reached its limit
         lines = row.text.split("\n")
         assert len(lines) >= 5
         assert all(len(tokenizer(line, add_special_tokens=False)["input_ids"]) <= 4 for line in lines)
     assert limited.text.startswith(free_run[0].text[:3])  # the first tokens are the model's own
+
+
+def test_a_tokenizer_without_a_newline_has_no_newline_to_force(tokenizer):
+    assert tokenizer.decode([_newline_id(tokenizer)]) == "\n"
+    # "\n" is <unk> here: forcing that token would write "<unk>" where a line should end
+    assert _newline_id(char_tokenizer(["<unk>", "</s>"], "ab", eos_token="</s>")) is None
 
 
 def test_no_two_lines_of_a_list_row_open_alike(model, tokenizer):

@@ -30,3 +30,7 @@ def test_a_stream_ending_with_its_blank_line_yields_each_event_once():
     body = b"".join(f"data: {json.dumps({'i': i})}\n\n".encode() for i in range(3))
     assert parse([body]) == [(None, {"i": i}) for i in range(3)]
     assert parse([]) == []
+
+
+def test_a_last_event_without_its_line_end_is_still_read_whole():
+    assert parse([b"data: one\r\ndata: two\r"]) == [(None, "one\ntwo")]  # a CRLF stream cut before its last LF
