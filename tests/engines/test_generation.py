@@ -51,6 +51,15 @@ def test_a_batch_writes_what_each_prompt_writes_alone(model, tokenizer, free_run
     assert [c.output_tokens for c in batch] == [c.output_tokens for c in free_run]
 
 
+def test_prompts_without_a_common_prefix_are_batched_without_sharing_one(model):
+    tokenizer = tiny_chat_tokenizer(pad_token="<|im_end|>")
+    tokenizer.padding_side = "left"
+    tokenizer.chat_template = "{% for m in messages %}{{ m.content }}{% endfor %}"  # no fixed opening
+    prompts = [Prompt("Tea?"), Prompt("Why is the sky blue?")]
+    alone = [stream_generate(model, tokenizer, [p], max_new_tokens=20)[0] for p in prompts]
+    assert stream_generate(model, tokenizer, prompts, max_new_tokens=20, share_prefix=True) == alone
+
+
 def test_rows_that_reach_eos_end_there_while_the_others_go_on(tokenizer):
     model = tiny_llama(len(tokenizer), seed=0)  # a seed where rows 2 and 3 write EOS early
     alone = [stream_generate(model, tokenizer, [p], max_new_tokens=40)[0] for p in PROMPTS]
