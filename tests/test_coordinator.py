@@ -423,7 +423,9 @@ async def test_an_api_point_left_without_text_fails_or_goes_to_the_fallback(prov
         async with client(server, provider, fallback=fallback) as sot:
             result = await sot.generate("How can I be healthier?")
         await fallback.aclose()
-    assert isinstance(caught.value.__cause__, sotkit.errors.EmptyPoint)
+    error = caught.value.__cause__
+    assert isinstance(error, sotkit.errors.EmptyPoint) and "came back without text of its own" in str(error)
+    assert str(error).endswith(", also when retried with a prefill") == (provider == "anthropic")
     # Anthropic continues a prefill: the point is asked again with a header other than the paper's "i. title"
     assert asked == (["2. Eat less sugar:", "Eat less sugar:"] if provider == "anthropic" else [None])
     assert [p.failed for p in caught.value.partial.points] == [False, True, False, False]

@@ -215,10 +215,13 @@ async def test_an_error_event_inside_a_200_stream_is_retried_as_its_status(provi
 async def test_keep_alives_without_text_are_no_progress(provider, after_tokens):
     keep_alive = Fault.keep_alive(after_tokens=after_tokens, seconds=30, every_s=0.02)
     with FakeLLMServer(once("Sleep in a dark room.", keep_alive), latency=FAST) as server:
-        async with client(server, provider, mode="sequential", stall_timeout=0.3, first_token_timeout=0.3) as sot:
-            result = await sot.generate("How can I sleep better?")
+        async with client(server, provider, mode="sequential", stall_timeout=0.3, first_token_timeout=0.3) as sot, \
+                sot.stream("How can I sleep better?") as events:
+            seen = [event async for event in events]
         stalled, retried = server.requests
-    assert result.text == "Sleep in a dark room."
+    [retry] = [e for e in seen if e.type == "retry"]
+    assert f"sent no text in 0.3 s for {'more' if after_tokens else 'the first'} text" in retry.error
+    assert seen[-1].result.text == "Sleep in a dark room."
     assert stalled.client_closed and retried.received_at - stalled.received_at < 10
 
 

@@ -103,7 +103,7 @@ async def test_a_toy_engine_registered_here_answers_sot_through_local(engine):
     assert result.mode == "sot" and [p.title for p in result.points] == ["Tea", "Coffee", "Cocoa"]
     for point in result.points:  # cut at the stop string "\n\n", nothing after it
         assert point.text == f"{point.title} is a warm drink. Many people enjoy {point.title.lower()} in the morning."
-    assert result.usage.output_tokens > 0
+    assert result.usage.output_tokens > 0 and result.usage.cost == 0.0  # an in-process model has no bill
     # the skeleton, then the three expansions: in one batch, or one call each
     assert engine.calls == ([1, 3] if engine.batches else [1, 1, 1, 1])
 
