@@ -494,3 +494,18 @@ async def test_a_point_retried_on_the_fallback_model_stays_there():
     assert (result.points[1].text, result.points[1].model) == ("Cut soda.", "local:recorder")
     assert [r.prompt.prefill for r in backup.requests] == [None, "Eat less sugar:\n"]  # its stop is a blank line
     assert len([r for r in server.requests if point_of(r) == 2]) == 2
+
+
+async def test_a_retry_that_fails_over_to_the_fallback_model_is_still_asked_as_a_retry():
+    # point 2 comes back empty, and its prefilled retry meets a server error: the fallback gets the retry's header
+    def respond(request):
+        reply = sot_responder(SKELETON, {2: ""})(request)
+        return Reply(reply.text, fault=Fault.status(500)) if point_of(request) == 2 and request.prefill != \
+            "2. Eat less sugar:" else reply
+
+    backup = Recorder(supports_prefill=True, reply=lambda request: "Cut soda.")
+    with FakeLLMServer(respond, latency=FAST) as server:
+        async with client(server, "anthropic", fallback=backup, retry=sotkit.RetryPolicy(attempts=1)) as sot:
+            result = await sot.generate("How can I be healthier?")
+    assert (result.points[1].text, result.points[1].model) == ("Cut soda.", "local:recorder")
+    assert [r.prompt.prefill for r in backup.requests] == ["Eat less sugar:\n"]
