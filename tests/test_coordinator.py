@@ -496,6 +496,14 @@ async def test_a_point_retried_on_the_fallback_model_stays_there():
     assert len([r for r in server.requests if point_of(r) == 2]) == 2
 
 
+async def test_a_point_that_only_names_the_questions_topic_is_no_point(provider):
+    # every expansion of "Healthier living" would be the whole answer again
+    with FakeLLMServer(sot_responder("1. Healthier living\n2. Sleep well\n3. Move daily"), latency=FAST) as server:
+        async with client(server, provider) as sot:
+            result = await sot.generate("What does healthier living take?")
+    assert [p.title for p in result.points] == ["Sleep well", "Move daily"]
+
+
 async def test_a_retry_that_fails_over_to_the_fallback_model_is_still_asked_as_a_retry():
     # point 2 comes back empty, and its prefilled retry meets a server error: the fallback gets the retry's header
     def respond(request):
