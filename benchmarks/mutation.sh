@@ -13,6 +13,8 @@
 #                                             # generation = engines/generation.py)
 #   benchmarks/mutation.sh --changed [BASE]   # the configured modules a change touches (git diff BASE, default main)
 #   SAMPLE=150 benchmarks/mutation.sh coordinator   # a fixed random sample of each module's mutants (same every run)
+#   benchmarks/mutation.sh --recheck runner   # rerun, on the tests as they are now, the survivors (and old 60 s
+#                                             # timeouts) of the last run's mutants/results-<module>.txt
 #
 # Per module it prints killed/total and the surviving mutants; `.venv/bin/mutmut show NAME` shows one's diff.
 set -euo pipefail
@@ -42,7 +44,10 @@ module_path() { case "$1" in providers) echo "sotkit/providers/";; generation) e
                              *) echo "sotkit/$1.py";; esac; }
 prefix() { if [[ "$1" == generation ]]; then echo "engines.generation"; else echo "sotkit.$1"; fi; }
 
-if [[ "${1:-}" == "--changed" ]]; then
+recheck=false
+if [[ "${1:-}" == "--recheck" ]]; then
+    recheck=true modules=("${@:2}")
+elif [[ "${1:-}" == "--changed" ]]; then
     base="${2:-main}"
     mapfile -t files < <(git diff --name-only "$base" -- sotkit/ engines/)
     modules=()
@@ -56,8 +61,16 @@ else
     modules=("${@:-${ALL[@]}}")
 fi
 
-# (re)generate the mutants of changed sources; the name matches no mutant, so nothing is run
-nice -n 10 "$MUTMUT" run --max-children 1 "generate.only" > /dev/null 2>&1 || true
+run() {  # run MUTANT [TIMEOUT]: the module $m's tests with one mutant on (or none); their exit status
+    # -x: the first failing test kills it; a mutant is switched on by the module it runs as (engines.generation
+    # runs as sotkit.engines.generation)
+    (cd mutants && MUTANT_UNDER_TEST="${1/#engines./sotkit.engines.}" nice -n 10 timeout "${2:-3600}" \
+        "$ROOT/.venv/bin/python" -m pytest -x -q -p no:cacheprovider -k "not smollm2" ${TESTS[$m]} > /dev/null 2>&1)
+}
+
+# (re)generate the mutants of changed sources (not for a recheck: its names are the last run's); the name
+# matches no mutant, so nothing is run
+$recheck || nice -n 10 "$MUTMUT" run --max-children 1 "generate.only" > /dev/null 2>&1 || true
 # the tests as they are now (left alone when unchanged: another run may be using them)
 diff -rq -x __pycache__ tests mutants/tests > /dev/null 2>&1 || { rm -rf mutants/tests && cp -r tests mutants/tests; }
 # engines/ is installed as sotkit.engines: in mutants/ it must resolve to the mutated copy, not the editable install
@@ -65,6 +78,23 @@ ln -sfn ../engines mutants/sotkit/engines
 
 for m in "${modules[@]}"; do
     echo "== sotkit.$m: ${TESTS[$m]//$'\n'/ }"
+    # the module's tests with no mutant on must pass; a mutant run that takes 3x as long (plus 30 s for a busy
+    # machine) hangs: it counts as killed, as in mutmut, and is marked so (a fixed 60 s cut survivors short)
+    start=$SECONDS
+    run none || { echo "$m: its tests fail with no mutant on"; exit 1; }
+    limit=$((3 * (SECONDS - start) + 30))
+    echo "no mutant: $((SECONDS - start)) s; a run past $limit s hangs"
+    if $recheck; then
+        total=$(wc -l < "mutants/results-$m.txt") still=0 hangs=0
+        for name in $(sed -n -e 's/: survived$//p' -e 's/: killed (rc 124)$//p' "mutants/results-$m.txt"); do
+            rc=0
+            run "$name" "$limit" || rc=$?
+            if [[ $rc -eq 0 ]]; then still=$((still + 1)); echo "$name: still survives"
+            elif [[ $rc -eq 124 ]]; then hangs=$((hangs + 1)); echo "$name: hangs (past $limit s)"; fi
+        done
+        echo "sotkit.$m: $((total - still)) of $total killed by the tests as they are now ($hangs of them by hanging)"
+        continue
+    fi
     "$MUTMUT" results --all true 2>/dev/null | sed -n "s/^ *\($(prefix "$m")\.[^:]*\):.*/\1/p" > "mutants/names-$m.txt"
     # a score from a sample: n killed of N sampled estimates the module's within ~1/sqrt(N)
     if [[ -n "${SAMPLE:-}" ]]; then
@@ -72,20 +102,10 @@ for m in "${modules[@]}"; do
         mv "mutants/sample-$m.txt" "mutants/names-$m.txt"
     fi
     : > "mutants/results-$m.txt"
-    # the module's tests with no mutant on must pass; a mutant run that takes 3x as long (plus 30 s for a busy
-    # machine) hangs: it counts as killed, as in mutmut, and is marked so (a fixed 60 s cut survivors short)
-    start=$SECONDS
-    (cd mutants && MUTANT_UNDER_TEST=none nice -n 10 "$ROOT/.venv/bin/python" -m pytest -x -q -p no:cacheprovider \
-        -k "not smollm2" ${TESTS[$m]} > /dev/null 2>&1) || { echo "$m: its tests fail with no mutant on"; exit 1; }
-    limit=$((3 * (SECONDS - start) + 30))
-    echo "no mutant: $((SECONDS - start)) s; a run past $limit s hangs"
     killed=0 total=0
     while read -r name; do
-        rc=0  # -x: the first failing test kills it
-        # a mutant is switched on by the module it runs as (engines.generation runs as sotkit.engines.generation)
-        (cd mutants && MUTANT_UNDER_TEST="${name/#engines./sotkit.engines.}" nice -n 10 timeout "$limit" \
-            "$ROOT/.venv/bin/python" -m pytest -x -q \
-            -p no:cacheprovider -k "not smollm2" ${TESTS[$m]} > /dev/null 2>&1) || rc=$?
+        rc=0
+        run "$name" "$limit" || rc=$?
         total=$((total + 1))
         if [[ $rc -eq 0 ]]; then echo "$name: survived" | tee -a "mutants/results-$m.txt"; continue; fi
         killed=$((killed + 1))
