@@ -5,13 +5,14 @@ A lent GPU comes rarely and for minutes; this keeps ``benchmarks/gpu_run.py`` fr
 """
 
 import json
-import os
 import subprocess
 import sys
 import tarfile
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import untraced_env
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
@@ -25,7 +26,7 @@ RESULTS = ["smoke.json", "decode_speed.json", "local_sot_gpu.json", "focusllm_tr
 
 def run(work: Path, *args: str) -> subprocess.CompletedProcess:
     # one thread: tiny ops on a shared 2-core machine crawl when torch's threads wait on each other
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "GPU_SESSION_T0": ""}
+    env = untraced_env(OMP_NUM_THREADS="1", GPU_SESSION_T0="")
     return subprocess.run([sys.executable, str(BENCHMARKS / "gpu_run.py"), str(work), "--device", "cpu", "--tiny",
                            *args], env=env, capture_output=True, text=True, timeout=900)
 

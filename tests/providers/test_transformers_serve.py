@@ -6,7 +6,6 @@ It serves the embedded SmolLM2 directory on loopback; sotkit talks to it as ``op
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -27,7 +26,7 @@ def served_model():
     executable = shutil.which("transformers", path=str(Path(sys.executable).parent))
     assert executable, "the transformers CLI is missing: pip install -e '.[local,dev]'"
     with openai_server([executable, "serve", directory, "--device", "cpu"], "transformers serve", timeout_s=180,
-                       env={**os.environ, "HF_HUB_OFFLINE": "1"}) as base_url:
+                       extra_env={"HF_HUB_OFFLINE": "1"}) as base_url:
         yield directory, base_url
 
 
