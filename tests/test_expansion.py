@@ -81,6 +81,13 @@ def test_whole_sentences_hold_back_the_sentence_being_written(step):
 
 
 @pytest.mark.parametrize("step", [1, 4, 100])
+def test_an_opening_is_judged_title_only_when_its_sentence_has_ended(step):
+    # "Sleep 7." is the title's words, but the stream is still writing the sentence: "7.5 hours" says more
+    text, _, _ = sentences("Sleep 7.5 hours a night. It helps.", step=step, cut=False, title="Sleep 7 hours")
+    assert text == "Sleep 7.5 hours a night. It helps."
+
+
+@pytest.mark.parametrize("step", [1, 4, 100])
 def test_a_point_cut_by_its_budget_ends_at_its_last_complete_sentence(step):
     text, _, finished = sentences("They save. They last (years).\" And the", step=step, cut=True)
     assert (text, finished) == ("They save. They last (years).\"", False)

@@ -110,6 +110,9 @@ def test_a_stuttering_line_ends_the_skeleton_at_once():
     ("1. Barriers: words\n2. Barriers: 2. The inability: to talk\n3. Trust", ["Barriers", "Trust"]),
     # three words of an earlier line in another order
     ("1. Plan ahead carefully\n2. Carefully plan ahead\n3. Sleep", ["Plan ahead carefully", "Sleep"]),
+    # four of five words (REPEAT_WORDS, 0.8, exactly) of an earlier line
+    ("1. Drink water before every meal\n2. Drink water before each meal\n3. Sleep",
+     ["Drink water before every meal", "Sleep"]),
 ])
 def test_a_line_that_repeats_an_earlier_point_is_no_point(text, titles):
     assert parse(text) == titles
