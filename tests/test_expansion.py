@@ -142,6 +142,9 @@ def test_a_restating_clause_is_held_back_until_it_is_decided():
     assert f.feed(", write") == "Write"
     f = ExpansionFilter(2, "Use a planner", strip_header=True, question=RESTATED)
     assert f.feed("To avoid burnout, take") == "To avoid burnout, take"
+    # without the question there is nothing to hold back for
+    f = ExpansionFilter(2, "Use a planner", strip_header=True)
+    assert f.feed("To improve your time management skills") == "To improve your time management skills"
 
 
 @pytest.mark.parametrize("step", [1, 4, 100])
