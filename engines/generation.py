@@ -92,7 +92,8 @@ def stream_generate(
     tracker = _RowTracker(streams, on_done, should_stop)
     line_limits = _per_row(max_line_tokens, rows, "max_line_tokens")
     newline = _newline_id(tokenizer) if any(line_limits) else None
-    processors = [_ListLines(tokenizer, tracker.rows, line_limits, newline)] if newline is not None else []
+    processors = [_ListLines(tokenizer, tracker.rows, line_limits, newline, [p.prefill for p in prompts])
+                  ] if newline is not None else []
     generate = partial(fast_greedy, model) if fast_decode else model.generate
     generate(
         **{k: v.to(model.device) if hasattr(v, "to") else v for k, v in inputs.items()},
@@ -225,31 +226,46 @@ class _RowTracker(StoppingCriteria):
 
 
 class _ListLines(LogitsProcessor):
-    """Keeps list rows (a skeleton) to short lines that differ. A newline is forced once the current line has
-    reached its limit, and no line may open with the same two tokens (after its number) as an earlier line:
-    a small model otherwise writes one point over and over (``2. Quantum computing: ...``, ``3. Quantum
-    computing: ...``), and made to vary its second word it moves on to other points."""
+    """Keeps list rows (a skeleton) to short lines that differ. A line is ended once it has reached its limit
+    or ended a head with a colon (``2. Data types:``: a small model goes on to explain its title there, a
+    third of its skeleton's tokens, which the point's expansion says again); the next line is then opened with
+    the list's next marker (``3.``), or the model explains the point on lines of its own. No line may open with
+    the same two tokens (after its number) as an earlier line: a small model otherwise writes one point over
+    and over (``2. Quantum computing: ...``, ``3. Quantum computing: ...``), and made to vary its second word it
+    moves on to other points."""
 
     def __init__(self, tokenizer: PreTrainedTokenizerBase, rows: list[_Row], limits: list[int | None],
-                 newline: int) -> None:
+                 newline: int, prefills: list[str | None]) -> None:
         self.tokenizer, self.rows, self.limits, self.newline = tokenizer, rows, limits, newline
+        self.prefills = [p or "" for p in prefills]  # a row's text starts after its prefill (``1.``)
         self.heads: list[set[tuple[int, int]]] = [set() for _ in rows]  # each row's line openings so far
+        self.forced: list[list[int]] = [[] for _ in rows]  # each row's tokens to write next, whatever the model says
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         for index, (row, limit, heads) in enumerate(zip(self.rows, self.limits, self.heads)):
             if not limit or row.done:
                 continue
-            if row.line_tokens >= limit:
-                scores[index] = float("-inf")
-                scores[index, self.newline] = 0.0
-                continue
             tokens = row.stream.tokens
             body = self._body(tokens[len(tokens) - row.line_tokens:])
-            if len(body) == 1:
-                scores[index, [second for first, second in heads if first == body[0]]] = float("-inf")
-            elif len(body) == 2:  # a line's body grows one token a step, so each opening is added once
+            if len(body) == 2:  # a line's body grows one token a step, so each opening is added once
                 heads.add((body[0], body[1]))
+            forced = self.forced[index]
+            if not forced and (row.line_tokens >= limit or row.line_tokens and _HEAD_END.search(row.stream.text)):
+                forced += [self.newline, *self._next_marker(self.prefills[index] + row.stream.text)]
+            if forced:
+                scores[index] = float("-inf")
+                scores[index, forced.pop(0)] = 0.0
+            elif len(body) == 1:
+                scores[index, [second for first, second in heads if first == body[0]]] = float("-inf")
         return scores
+
+    def _next_marker(self, text: str) -> list[int]:
+        """The tokens of the marker after the last list line's (``3.`` after ``2.``, ``-`` after ``-``)."""
+        for line in reversed(text.split("\n")):
+            if m := _LINE_MARKER.match(line):
+                marker = f"{int(m[1]) + 1}{m[2]}" if m[1] else m[3]
+                return self.tokenizer(marker, add_special_tokens=False)["input_ids"]
+        return []
 
     def _body(self, line: list[int]) -> list[int]:
         """The line's tokens after its list number."""
@@ -260,3 +276,7 @@ class _ListLines(LogitsProcessor):
 
 
 _LIST_NUMBER = re.compile(r"\s*(?:\d+[.)]?)?\s*")
+#: a list line's marker: a number (``2.``, ``2)``) or a bullet
+_LINE_MARKER = re.compile(r"\s*(?:(\d+)([.)])|([-*•])(?=\s))")
+#: a line's head ended by a colon after a word, maybe bold (``Data types:``, ``**Cost**:``; not ``10:``)
+_HEAD_END = re.compile(r"[^\W\d_][\w'’-]*(?:\*\*|__)?:(?:\*\*|__)?$")

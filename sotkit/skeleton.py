@@ -131,8 +131,8 @@ class SkeletonParser:
         if in_question:  # the question's topic named as a point ("Quantum computing"): every expansion would be it
             return None
         topic = _content_stems(title)
-        if self._drop_subsumed and topic and any(topic <= earlier for earlier in self._topics):
-            return None  # "Quantum bit" after "Quantum bits (qubits)": nothing an earlier point does not cover
+        if self._drop_subsumed and self._rewrites_a_title(topic):
+            return None
         self._kind, self._repeats = kind, 0
         point = SkeletonPoint(index=len(self.points) + 1, title=title)
         self.points.append(point)
@@ -140,6 +140,13 @@ class SkeletonParser:
         self._topics.append(topic)
         self._lines.append(body.casefold())
         return point
+
+    def _rewrites_a_title(self, topic: frozenset[str]) -> bool:
+        """Is a title with these content words a small model's loop over one earlier title? "Quantum bit" after
+        "Quantum bits (qubits)" covers nothing new; "Relevance to the topic" after "Relevance" is that title with
+        words added. One that joins two earlier titles ("Fiscal and monetary policy together") is a point."""
+        extended = [earlier for earlier in self._topics if earlier and earlier <= topic]
+        return bool(topic) and (len(extended) == 1 or any(topic <= earlier for earlier in self._topics))
 
     def _repeats_a_point(self, title: str, body: str) -> bool:
         """Does the line say again what an earlier point's line said? Small models loop with small changes,

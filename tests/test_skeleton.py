@@ -123,6 +123,8 @@ def test_a_line_that_repeats_an_earlier_point_is_no_point(text, titles):
     # a title whose content words an earlier title holds (SmolLM2's skeletons) is no point of a small model's...
     ("1. His artistic legacy\n2. His legacy\n3. Early life", ["His artistic legacy", "Early life"], None),
     ("1. Superposition of qubits\n2. Qubit\n3. Entanglement", ["Superposition of qubits", "Entanglement"], None),
+    # ... nor is one that writes a single earlier title again with words added
+    ("1. Relevance\n2. Accuracy\n3. Relevance to the topic\n4. Cost", ["Relevance", "Accuracy", "Cost"], None),
     # ... but an API model's plan may open with an overview (and skipping such titles is no sign of a loop)
     ("1. Overview of fiscal and monetary policy\n2. Fiscal policy\n3. Monetary policy\n4. Trade",
      ["Overview of fiscal and monetary policy", "Trade"], None),
