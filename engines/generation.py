@@ -229,7 +229,7 @@ class _ListLines(LogitsProcessor):
     """Keeps list rows (a skeleton) to short lines that differ. A line is ended once it has reached its limit
     or ended a head with a colon (``2. Data types:``: a small model goes on to explain its title there, a
     third of its skeleton's tokens, which the point's expansion says again); the next line is then opened with
-    the list's next marker (``3.``), or the model explains the point on lines of its own. No line may open with
+    the list's next marker (``3.``; else the model explains the point on lines of its own). No line may open with
     the same two tokens (after its number) as an earlier line: a small model otherwise writes one point over
     and over (``2. Quantum computing: ...``, ``3. Quantum computing: ...``), and made to vary its second word it
     moves on to other points."""
@@ -250,7 +250,7 @@ class _ListLines(LogitsProcessor):
             if len(body) == 2:  # a line's body grows one token a step, so each opening is added once
                 heads.add((body[0], body[1]))
             forced = self.forced[index]
-            if not forced and (row.line_tokens >= limit or row.line_tokens and _HEAD_END.search(row.stream.text)):
+            if not forced and (row.line_tokens >= limit or (row.line_tokens and _HEAD_END.search(row.stream.text))):
                 forced += [self.newline, *self._next_marker(self.prefills[index] + row.stream.text)]
             if forced:
                 scores[index] = float("-inf")
