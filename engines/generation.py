@@ -92,8 +92,8 @@ def stream_generate(
     tracker = _RowTracker(streams, on_done, should_stop)
     line_limits = _per_row(max_line_tokens, rows, "max_line_tokens")
     newline = _newline_id(tokenizer) if any(line_limits) else None
-    processors = [_ListLines(tokenizer, tracker.rows, line_limits, newline, [p.prefill for p in prompts])
-                  ] if newline is not None else []
+    prefills = [p.prefill for p in prompts]
+    processors = [_ListLines(tokenizer, tracker.rows, line_limits, newline, prefills)] if newline is not None else []
     generate = partial(fast_greedy, model) if fast_decode else model.generate
     generate(
         **{k: v.to(model.device) if hasattr(v, "to") else v for k, v in inputs.items()},
@@ -250,7 +250,8 @@ class _ListLines(LogitsProcessor):
             if len(body) == 2:  # a line's body grows one token a step, so each opening is added once
                 heads.add((body[0], body[1]))
             forced = self.forced[index]
-            if not forced and (row.line_tokens >= limit or (row.line_tokens and _HEAD_END.search(row.stream.text))):
+            line = row.stream.text.rpartition("\n")[2]  # the line being written, not the whole text each step
+            if not forced and (row.line_tokens >= limit or (row.line_tokens and _HEAD_END.search(line))):
                 forced += [self.newline, *self._next_marker(self.prefills[index] + row.stream.text)]
             if forced:
                 scores[index] = float("-inf")
