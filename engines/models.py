@@ -163,11 +163,17 @@ def _embedded_gguf() -> Path:
 
 
 def embedded_model_dir() -> Path:
-    """The safetensors copy of the embedded GGUF, converted on first use."""
+    """The safetensors copy of the embedded GGUF, converted on first use: by one process, while any others
+    started at the same time (workers of one server, test workers) wait for its copy instead of making their own."""
     gguf = _embedded_gguf()
     target = cache_dir() / "models" / gguf.stem
     if not (target / "config.json").is_file():
-        _convert_gguf(gguf, target)
+        import filelock  # the local extra's, like torch: this module also loads without them
+
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with filelock.FileLock(target.parent / f".{target.name}.lock"):
+            if not (target / "config.json").is_file():
+                _convert_gguf(gguf, target)
     return target
 
 
@@ -188,7 +194,6 @@ def _convert_gguf(gguf: Path, target: Path) -> None:
     model.is_quantized = False
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
-    target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
         model.save_pretrained(staging)

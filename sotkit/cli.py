@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--device", help="for local: models: cpu, cuda or auto")
     ask.add_argument("--json", action="store_true", help="print the whole result as JSON at the end")
     ask.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    commands.add_parser("prepare", help="de-quantise the embedded model (local:smollm2) into the cache now, once per "
+                                        "machine (about 20 s), so that its first answer does not wait: for set-up "
+                                        "scripts and container images")
     engine_commands = registry.commands()
     engines = commands.add_parser("engines", help="self-hosted engines: " + ", ".join(
         f"{command} ({engine.name})" for command, engine in sorted(engine_commands.items())))
@@ -74,6 +77,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "router":
             return router_cli.main(args)
+        if args.command == "prepare":
+            from .engines.models import embedded_model_dir
+
+            print(embedded_model_dir())
+            return 0
         with warnings.catch_warnings():
             warnings.showwarning = lambda message, *_: _note(f"warning: {message}")  # one line, like the rest
             return anyio.run(_ask, args)

