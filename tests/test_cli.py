@@ -1,14 +1,30 @@
-"""``sotkit ask`` in a real subprocess, against the loopback server."""
+"""``sotkit ask`` against the loopback server: through the console script's own function, and in a real
+subprocess where the process is the point (the entry point, a traceback under --debug)."""
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
+from unittest import mock
 
+from sotkit.cli import main
 from sotkit.testing import FakeLLMServer, Latency
 from tests.conftest import sot_responder
 
 
 def ask(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """``sotkit ask ARGS`` in this process, its exit status and output as a subprocess would give them."""
+    out, err = io.StringIO(), io.StringIO()
+    with mock.patch.dict(os.environ, env or {}), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            status = main(["ask", *args])
+        except SystemExit as exit:  # argparse's usage errors
+            status = exit.code
+    return subprocess.CompletedProcess(args, status, out.getvalue(), err.getvalue())
+
+
+def ask_in_a_process(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "sotkit.cli", "ask", *args], capture_output=True, text=True,
                           timeout=120, env={**os.environ, **(env or {})})
 
@@ -16,8 +32,8 @@ def ask(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
 def test_ask_streams_the_answer_and_shows_the_skeleton():
     responder = sot_responder("1. Sleep well\n2. Move daily", {1: "Eight hours.", 2: "Walk."})
     with FakeLLMServer(responder, latency=Latency(ttft_s=0, tokens_per_s=1000)) as server:
-        done = ask("How can I be healthier?", "--model", "openai:m", "--base-url", server.openai_base_url,
-                   "--mode", "sot", env={"OPENAI_API_KEY": "sk-cli-secret"})
+        done = ask_in_a_process("How can I be healthier?", "--model", "openai:m", "--base-url",
+                                server.openai_base_url, "--mode", "sot", env={"OPENAI_API_KEY": "sk-cli-secret"})
     assert done.returncode == 0, done.stderr
     assert done.stdout == "1. Sleep well: Eight hours.\n2. Move daily: Walk.\n"
     assert "[sotkit] skeleton 1. Sleep well" in done.stderr and "[sotkit] skeleton 2. Move daily" in done.stderr
@@ -119,7 +135,7 @@ def test_an_sdk_error_is_one_line_with_a_hint_and_the_traceback_is_behind_debug(
     with FakeLLMServer("Hi.", api_key="the-right-key") as server:
         args = ("Why?", "--model", "openai:m", "--base-url", server.openai_base_url, "--mode", "sequential")
         done = ask(*args, env={"OPENAI_API_KEY": "a-wrong-key"})
-        debug = ask(*args, "--debug", env={"OPENAI_API_KEY": "a-wrong-key"})
+        debug = ask_in_a_process(*args, "--debug", env={"OPENAI_API_KEY": "a-wrong-key"})
     assert done.returncode == 1 and "Traceback" not in done.stderr
     [line] = done.stderr.strip().splitlines()[-1:]
     assert line.startswith("sotkit: error: AuthenticationError") and "check the API key" in line
