@@ -19,7 +19,7 @@ import pytest
 
 import sotkit
 from sotkit.testing import FakeLLMServer, Fault, Latency, RecordedRequest, Reply
-from tests.conftest import point_of, sot_responder
+from tests.conftest import point_of, sot_responder, untraced_env
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -44,7 +44,7 @@ def run_example(path: str, *args: str, env: dict[str, str] | None = None) -> sub
 
 
 def example_env(extra: dict[str, str] | None) -> dict[str, str]:
-    keep = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "ANTHROPIC_", "SOTKIT_MODEL"))}
+    keep = {k: v for k, v in untraced_env().items() if not k.startswith(("OPENAI_", "ANTHROPIC_", "SOTKIT_MODEL"))}
     return keep | {"HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"} | (extra or {})
 
 

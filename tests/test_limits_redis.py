@@ -19,6 +19,7 @@ import redis
 import sotkit
 from sotkit.limits_redis import SharedModelLimits
 from sotkit.testing import FakeLLMServer, Latency, Reply
+from tests.conftest import untraced_env
 from tests.test_coordinator import max_overlap
 
 pytestmark = pytest.mark.anyio
@@ -71,7 +72,7 @@ def redis_url():
 def start_worker(redis_url: str, server: FakeLLMServer, questions: list[str], **options) -> subprocess.Popen:
     flags = [part for name, value in options.items() for part in (f"--{name.replace('_', '-')}", str(value))]
     worker = subprocess.Popen([sys.executable, str(WORKER), redis_url, server.openai_base_url, *questions, *flags],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=untraced_env())
     assert worker.stdout.readline() == "ready\n", worker.stderr.read()
     return worker
 
@@ -226,3 +227,25 @@ async def test_a_tokens_per_minute_budget_is_shared_between_clients(redis_url):
     # 300 tokens through a bucket of 100 at 100/s take at least 2 s; each client alone would let its 150 through
     # in 0.5 s
     assert elapsed >= 1.9
+
+
+async def test_a_concurrency_slot_is_shared_between_clients(redis_url):
+    # two connections, as two processes have, one slot between them: each holder waits on the other's release
+    connections = [sotkit.RedisLimits(redis_url).connect() for _ in range(2)]
+    limits = [SharedModelLimits(c, "openai:m", 1) for c in connections]
+    holding, most = 0, 0
+
+    async def hold(limit: SharedModelLimits) -> None:
+        nonlocal holding, most
+        async with limit.slot():
+            holding += 1
+            most = max(most, holding)
+            await anyio.sleep(0.1)
+            holding -= 1
+
+    async with anyio.create_task_group() as tg:
+        for i in range(4):
+            tg.start_soon(hold, limits[i % 2])
+    for connection in connections:
+        await connection.aclose()
+    assert most == 1  # each client alone would let one of its own in beside the other's

@@ -55,7 +55,7 @@ def _embedded_gguf() -> Path:
 def llama_cpp_server():
     _require_llama_cpp()
     command = [sys.executable, "-m", "llama_cpp.server", "--model", str(_embedded_gguf()), "--model_alias", "smollm2",
-               "--interrupt_requests", "False", "--verbose", "False"]
+               "--interrupt_requests", "False", "--verbose", "False", "--n_threads", "1", "--n_threads_batch", "1"]
     with openai_server(command, "the llama.cpp server", timeout_s=120) as base_url:
         yield base_url
 
