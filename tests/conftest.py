@@ -15,7 +15,7 @@ from sotkit.providers._clients import HTTP_BACKENDS
 
 # The longest files (seconds each under --cov, on 2 cores) start first, so that the three workers of the test
 # command (`-n 3 --dist loadfile --no-loadscope-reorder`) finish together rather than one running a long file
-# alone at the end (pytest-xdist's own order, most tests first, started these last: about 10 s of that tail).
+# alone at the end (pytest-xdist's own order, most tests first, started some of these last: 5 s of tail).
 LONGEST_FIRST = ["test_gpu_script.py", "providers/test_llamacpp.py", "test_limits_redis.py",  # 58, 43, 36 s
                  "providers/test_local.py", "test_examples.py", "engines/test_generation.py",  # 29 s each
                  "test_reliability.py", "providers/test_transformers_serve.py", "test_router.py"]  # 28, 18, 18 s
