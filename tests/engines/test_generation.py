@@ -2,6 +2,7 @@
 
 import os
 import re
+import string
 
 import pytest
 
@@ -41,6 +42,23 @@ def test_prefill_leaves_the_assistant_turn_open(tokenizer):
     text = tokenizer.decode(chat_token_ids(tokenizer, PROMPTS[2]))
     assert text.endswith("<|im_start|>assistant\n1. Beans:")
     assert tokenizer.decode(chat_token_ids(tokenizer, PROMPTS[0])).endswith("<|im_start|>assistant\n")
+
+
+def test_a_template_that_writes_the_bos_itself_gets_one_bos_not_two():
+    # Llama-2- and Mistral-style: the tokenizer adds <s> when encoding, and the chat template already wrote one
+    from tokenizers import processors
+
+    from sotkit.engines.testing import CHATML
+
+    tokenizer = char_tokenizer(["<unk>", "<|im_end|>", "<|im_start|>", "<s>"], string.printable,
+                               eos_token="<|im_end|>")
+    tokenizer.bos_token = "<s>"
+    tokenizer.backend_tokenizer.post_processor = processors.TemplateProcessing(single="<s> $A",
+                                                                               special_tokens=[("<s>", 3)])
+    tokenizer.chat_template = "{{ bos_token }}" + CHATML
+    assert tokenizer("Hi")["input_ids"][0] == 3  # encoding adds one
+    ids = chat_token_ids(tokenizer, Prompt("Hi"))
+    assert ids[0] == 3 and ids.count(3) == 1
 
 
 @pytest.mark.parametrize("share_prefix", [False, True])
