@@ -15,8 +15,10 @@ style follows, and a number only marks an item after punctuation, ``and``/``or``
 Two kinds of lines are no points, because every expansion would restate them: a line that repeats an earlier
 point (its title in other forms of the same words, most of its words, or that line cut shorter), and a title
 of two words or more that is only a phrase of the question (``Social media platforms`` for "How do social
-media platforms influence ...", ``Quantum computers`` for "... the basics of quantum computing?"). Words
-compare by their first five letters, so that ``computing`` and ``computers`` are one word. With
+media platforms influence ...", ``Quantum computers`` for "... the basics of quantum computing?"); but a
+two-word one that the question joins to another with "and" / "or" is one of the things it asks about
+(``Monetary policy`` for "... fiscal and monetary policies ..."). Words compare by their first five letters, so
+that ``computing`` and ``computers`` are one word. With
 ``drop_subsumed`` (small models), neither is a title whose content words an earlier title holds (``His legacy``
 after ``His artistic legacy``); an API model's plan may well open with ``Overview of fiscal and monetary
 policy`` and go on with ``Fiscal policy``.
@@ -128,8 +130,8 @@ class SkeletonParser:
         if self._repeats_a_point(title, body) or (in_question and len(stems) >= 3):
             self._repeats += 1
             return None
-        if in_question:  # the question's topic named as a point ("Quantum computing"): every expansion would be it
-            return None
+        if in_question and not _joined_in(self._question, stems):
+            return None  # the question's topic named as a point ("Quantum computing"): every expansion would be it
         topic = _content_stems(title)
         if self._drop_subsumed and self._rewrites_a_title(topic):
             return None
@@ -233,6 +235,13 @@ def _content_stems(text: str) -> frozenset[str]:
 
 def _contains(words: tuple[str, ...], phrase: tuple[str, ...]) -> bool:
     return any(words[i:i + len(phrase)] == phrase for i in range(len(words) - len(phrase) + 1))
+
+
+def _joined_in(words: tuple[str, ...], phrase: tuple[str, ...]) -> bool:
+    """Do the words name the phrase beside another thing, with "and" or "or" just before or after it?"""
+    n = len(phrase)
+    return any(words[i:i + n] == phrase and {"and", "or"} & {*words[i - 1:i], *words[i + n:i + n + 1]}
+               for i in range(len(words) - n + 1))
 
 
 def _clean(title: str) -> str:

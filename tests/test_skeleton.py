@@ -253,6 +253,16 @@ def test_words_compare_by_five_letters():
     assert [p.title for p in parser.feed("- Energy policy\n- Carbon taxes\n")] == ["Carbon taxes"]
 
 
+def test_a_phrase_the_question_joins_to_another_is_one_of_its_points():
+    # "X and Y Z": "Y Z" is one of the two things asked about, not the question's topic
+    parser = SkeletonParser(question="How do tariffs and export subsidies shape world trade?")
+    assert [p.title for p in parser.feed("1. Tariffs\n2. Export subsidies\n3. World trade\n")] == [
+        "Tariffs", "Export subsidies"]
+    parser = SkeletonParser(question="Do language barriers or time zones hurt remote teams more?")
+    assert [p.title for p in parser.feed("- Language barriers\n- Time zones\n- Remote teams\n")] == [
+        "Language barriers", "Time zones"]
+
+
 def test_text_fed_after_finish_starts_a_new_line():
     parser = SkeletonParser()
     parser.feed("1. Plan ahead")
