@@ -98,9 +98,10 @@ from contextlib import contextmanager  # noqa: E402
 
 
 def untraced_env(**extra: str) -> dict[str, str]:
-    """The environment for a subprocess that runs none of sotkit/'s code (a model server, the engines' GPU
-    script), less the variable by which coverage traces every Python subprocess: it measures nothing there, and
-    tracing a server's per-token Python loop made the llama.cpp test six times slower."""
+    """The environment for a subprocess that coverage need not trace, less the variable by which it traces every
+    Python subprocess: one that runs none of sotkit/'s code (a model server, the engines' GPU script; tracing a
+    server's per-token Python loop made the llama.cpp test six times slower), or none that the suite's own process
+    does not also run (the examples, the Redis tests' workers)."""
     env = {**os.environ, **extra}
     env.pop("COVERAGE_PROCESS_CONFIG", None)
     return env
