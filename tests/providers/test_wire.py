@@ -29,9 +29,10 @@ def sse(*chunks, done: bool = True) -> bytes:
 
 
 @asynccontextmanager
-async def serving(body: bytes, headers: str = EVENT_STREAM):
-    """A server answering every request 200 with ``headers`` and ``body``, then waiting for the client to hang
-    up; yields its base URL and the JSON bodies it was sent."""
+async def serving(body: bytes | list[bytes], headers: str = EVENT_STREAM):
+    """A server answering every request 200 with ``headers`` and ``body`` (a list: its pieces written apart, so
+    that each reaches the client in a read of its own), then waiting for the client to hang up; yields its base URL
+    and the JSON bodies it was sent."""
     received = []
 
     async def handle(reader, writer):
@@ -39,8 +40,11 @@ async def serving(body: bytes, headers: str = EVENT_STREAM):
         length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
                       if line.lower().startswith(b"content-length"))
         received.append(json.loads(await reader.readexactly(length)))
-        writer.write(f"HTTP/1.1 200 OK\r\n{headers}\r\nconnection: close\r\n\r\n".encode() + body)
-        await writer.drain()
+        writer.write(f"HTTP/1.1 200 OK\r\n{headers}\r\nconnection: close\r\n\r\n".encode())
+        for piece in body if isinstance(body, list) else [body]:
+            writer.write(piece)
+            await writer.drain()
+            await asyncio.sleep(0.05)
         if not body:  # a server gone quiet: nothing more until the client gives up
             await reader.read()
         writer.close()
@@ -64,6 +68,28 @@ async def test_an_openai_stream_that_ends_at_its_finish_reason_without_done_or_c
     assert texts == ["Keep ", "it ", "dark."]
     # no counts came: a token per four characters, of the prompt ("Be brief." + the question: 38) and the text (13)
     assert usage == CallUsage(10, 4, finish_reason="length", estimated=True)
+
+
+@pytest.mark.parametrize("model", ["openai:m", "anthropic:m"])
+async def test_events_split_across_reads_mid_line_and_mid_character_arrive_whole(model):
+    words = ["Café ", "naïve ", "日本."]
+    if model.startswith("openai"):
+        chunks = [{"choices": [{"delta": {"content": w}, "finish_reason": None}]} for w in words]
+        chunks.append({"choices": [{"delta": {}, "finish_reason": "stop"}]})
+        body = "".join(f"data: {json.dumps(c, ensure_ascii=False)}\n\n" for c in chunks).encode() + b"data: [DONE]\n\n"
+    else:
+        events = [("message_start", {"type": "message_start", "message": {"usage": {"input_tokens": 5}}})]
+        events += [("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                            "delta": {"type": "text_delta", "text": w}}) for w in words]
+        events += [("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn"},
+                                      "usage": {"output_tokens": 3}}), ("message_stop", {"type": "message_stop"})]
+        body = "".join(f"event: {e}\ndata: {json.dumps(d, ensure_ascii=False)}\n\n" for e, d in events).encode()
+    # cut inside the first event's line, then inside the two bytes of "é" and the three of "本"
+    cuts = [7, body.index("é".encode()) + 1, body.index("本".encode()) + 2]
+    pieces = [body[a:b] for a, b in zip([0, *cuts], [*cuts, len(body)])]
+    async with serving(pieces) as (url, _):
+        *texts, usage = await read(model, url)
+    assert texts == words and usage.finish_reason in ("stop", "end_turn")
 
 
 async def test_an_openai_stream_without_finish_reason_or_done_was_cut():
