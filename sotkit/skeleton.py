@@ -233,15 +233,19 @@ def _content_stems(text: str) -> frozenset[str]:
                      if word not in STOP_WORDS)
 
 
+def _starts(words: tuple[str, ...], phrase: tuple[str, ...]) -> list[int]:
+    """Where the phrase stands in the words."""
+    return [i for i in range(len(words) - len(phrase) + 1) if words[i:i + len(phrase)] == phrase]
+
+
 def _contains(words: tuple[str, ...], phrase: tuple[str, ...]) -> bool:
-    return any(words[i:i + len(phrase)] == phrase for i in range(len(words) - len(phrase) + 1))
+    return bool(_starts(words, phrase))
 
 
 def _joined_in(words: tuple[str, ...], phrase: tuple[str, ...]) -> bool:
     """Do the words name the phrase beside another thing, with "and" or "or" just before or after it?"""
     n = len(phrase)
-    return any(words[i:i + n] == phrase and {"and", "or"} & {*words[i - 1:i], *words[i + n:i + n + 1]}
-               for i in range(len(words) - n + 1))
+    return any({"and", "or"} & {*words[i - 1:i], *words[i + n:i + n + 1]} for i in _starts(words, phrase))
 
 
 def _clean(title: str) -> str:
