@@ -72,7 +72,8 @@ def redis_url():
 def start_worker(redis_url: str, server: FakeLLMServer, questions: list[str], **options) -> subprocess.Popen:
     flags = [part for name, value in options.items() for part in (f"--{name.replace('_', '-')}", str(value))]
     worker = subprocess.Popen([sys.executable, str(WORKER), redis_url, server.openai_base_url, *questions, *flags],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=untraced_env())
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env=untraced_env())
     assert worker.stdout.readline() == "ready\n", worker.stderr.read()
     return worker
 

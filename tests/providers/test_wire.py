@@ -24,8 +24,9 @@ LENGTH = {"choices": [{"delta": {}, "finish_reason": "length"}]}
 
 
 def sse(*chunks, done: bool = True) -> bytes:
-    """OpenAI-style ``data:`` events, ending with ``[DONE]`` unless ``done`` is false."""
-    return "".join(f"data: {json.dumps(c)}\n\n" for c in chunks).encode() + (b"data: [DONE]\n\n" if done else b"")
+    """OpenAI-style ``data:`` events (UTF-8, as the API sends them), ending with ``[DONE]`` unless ``done`` is false."""
+    return ("".join(f"data: {json.dumps(c, ensure_ascii=False)}\n\n" for c in chunks).encode()
+            + (b"data: [DONE]\n\n" if done else b""))
 
 
 @asynccontextmanager
@@ -74,9 +75,8 @@ async def test_an_openai_stream_that_ends_at_its_finish_reason_without_done_or_c
 async def test_events_split_across_reads_mid_line_and_mid_character_arrive_whole(model):
     words = ["Café ", "naïve ", "日本."]
     if model.startswith("openai"):
-        chunks = [{"choices": [{"delta": {"content": w}, "finish_reason": None}]} for w in words]
-        chunks.append({"choices": [{"delta": {}, "finish_reason": "stop"}]})
-        body = "".join(f"data: {json.dumps(c, ensure_ascii=False)}\n\n" for c in chunks).encode() + b"data: [DONE]\n\n"
+        body = sse(*[{"choices": [{"delta": {"content": w}, "finish_reason": None}]} for w in words],
+                   {"choices": [{"delta": {}, "finish_reason": "stop"}]})
     else:
         events = [("message_start", {"type": "message_start", "message": {"usage": {"input_tokens": 5}}})]
         events += [("content_block_delta", {"type": "content_block_delta", "index": 0,
