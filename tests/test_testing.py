@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import socket
+import warnings
 
 import anthropic
 import anyio
@@ -621,3 +624,25 @@ async def test_attempt_counts_requests_with_the_same_prompt_so_each_can_be_worde
                 await claude.messages.create(model="m", max_tokens=20, messages=messages)
     assert ("".join(first), "".join(second), "".join(other)) == ("Take 1.", "Take 2.", "Take 1.")
     assert [r.attempt for r in server.requests] == [1, 2, 1, 1, 2]
+
+
+
+
+def test_stopping_while_a_client_reads_nothing_leaves_no_transport_open() -> None:
+    # an 8 MB reply to a client that reads one byte and no more: the server's write waits on full socket buffers,
+    # and stopping then must drop the rest, not leave the transport closing for the garbage collector to find
+    body = b'{"model": "m", "messages": [{"role": "user", "content": "hi"}]}'
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        server = FakeLLMServer(Reply("word " * 1_600_000)).start()
+        with socket.socket() as client:
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            client.connect(("127.0.0.1", server.port))
+            client.sendall(b"POST /v1/chat/completions HTTP/1.1\r\ncontent-type: application/json\r\n"
+                           b"content-length: %d\r\n\r\n%s" % (len(body), body))
+            assert client.recv(1) == b"H"  # the response has begun: the server is writing it
+            server.stop()
+            assert server.open_connections == 0
+        del server
+        gc.collect()
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []

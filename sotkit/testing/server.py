@@ -220,7 +220,9 @@ class FakeLLMServer:
         except (EOFError, ConnectionError, OSError):
             pass  # the client closed an idle keep-alive connection
         except asyncio.CancelledError:
-            pass  # the server is stopping; ending quietly keeps asyncio from logging every connection
+            # the server is stopping; ending quietly keeps asyncio from logging every connection, and unsent bytes
+            # are dropped: a plain close() would wait for a client that may never read them, past the loop's end
+            writer.transport.abort()
         finally:
             source.close()
             writer.close()
