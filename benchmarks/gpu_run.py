@@ -38,6 +38,7 @@ import tarfile
 import threading
 import time
 from dataclasses import dataclass, field
+from importlib.metadata import version
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -108,16 +109,16 @@ def phases(work: Path, device: str, tiny: bool, fast: bool) -> list[Phase]:
 
 def machine(device: str) -> dict:
     """What ran the measurements: CPU, GPU, library versions, load."""
-    import torch
-    import transformers
-
     record = {"cpu": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
-              "load_average": os.getloadavg(), "python": platform.python_version(), "torch": torch.__version__,
-              "transformers": transformers.__version__, "device": "cpu"}
-    if device.startswith("cuda") and torch.cuda.is_available():
-        props = torch.cuda.get_device_properties(0)
-        record.update(device=props.name, gpu_memory_gib=round(props.total_memory / 2**30, 1),
-                      multiprocessors=props.multi_processor_count, cuda=torch.version.cuda)
+              "load_average": os.getloadavg(), "python": platform.python_version(), "torch": version("torch"),
+              "transformers": version("transformers"), "device": "cpu"}
+    if device.startswith("cuda"):  # torch only here: on a CPU this process needs none of its 2 s of imports
+        import torch
+
+        if torch.cuda.is_available():
+            props = torch.cuda.get_device_properties(0)
+            record.update(device=props.name, gpu_memory_gib=round(props.total_memory / 2**30, 1),
+                          multiprocessors=props.multi_processor_count, cuda=torch.version.cuda)
     return record
 
 

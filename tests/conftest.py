@@ -1,5 +1,6 @@
 """Shared pytest configuration: async tests run on anyio's pytest plugin (``@pytest.mark.anyio``)."""
 
+import gc
 import os
 
 # One torch thread, here and in the subprocesses the tests start (set before anything imports torch): the tests'
@@ -10,7 +11,12 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import pytest  # noqa: E402
 
-from sotkit.providers._clients import HTTP_BACKENDS
+from sotkit.providers._clients import HTTP_BACKENDS  # noqa: E402
+
+# No garbage collection while the test modules import torch, transformers and the SDKs (their objects are long-lived:
+# full collections only walked them again and again, 2 s of each worker's 10 s of collection); after collection
+# they are frozen out of every later collection (as sotkit freezes the heap after importing an SDK, _clients.py).
+gc.disable()
 
 
 # The longest files (seconds each under --cov, on 2 cores) start first, so that the three workers of the test
@@ -27,6 +33,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return next((i for i, name in enumerate(LONGEST_FIRST) if path.endswith("/tests/" + name)), len(LONGEST_FIRST))
 
     items.sort(key=rank)  # stable: the rest keep their order
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    gc.freeze()
+    gc.enable()
 
 
 @pytest.fixture

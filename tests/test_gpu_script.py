@@ -5,6 +5,7 @@ A lent GPU comes rarely and for minutes; this keeps ``benchmarks/gpu_run.py`` fr
 """
 
 import json
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -116,7 +117,8 @@ def test_a_passing_smoke_run_is_not_repeated(work):
                                                      "skipped": "smoke.json from an earlier call passed"}]
 
 
-def test_later_phases_decode_without_the_fast_loop_when_the_smoke_run_failed(tmp_path):
+def test_later_phases_decode_without_the_fast_loop_when_the_smoke_run_failed(work, tmp_path):
+    shutil.copytree(work / "tiny_model", tmp_path / "tiny_model")
     (tmp_path / "smoke.json").write_text(json.dumps({"ok": False, "error": "RuntimeError: capture failed"}))
     done = run(tmp_path, "--only", "local_sot")
     assert done.returncode == 0, done.stderr
