@@ -8,9 +8,10 @@ Small local models also write until their token budget cuts them off mid-sentenc
 point. For them the filter works in whole sentences: it holds back the sentence being written, drops it if
 the budget cut it, and ends the expansion before a sentence that names another point.
 
-A small model's opening sentence may also only say the point's title again ("The answer is: Use your bed for
-sleep."): in whole-sentence mode that sentence is dropped, so that a point which says nothing more is left
-empty (and retried) rather than passed off as written.
+A small model's opening sentences may also only say the point's title again ("The answer is: Use your bed for
+sleep.") or the question ("Managing your time well is key to improving your time management skills."): in
+whole-sentence mode such sentences are dropped, so that a point which says nothing more is left empty (and
+retried) rather than passed off as written.
 
 Given the point's rendered instructions, it also drops sentences that copy them ('One part of the answer is
 "Avoid heavy meals".'): a small model often answers with its prompt. A sentence is held back while it may
@@ -23,7 +24,7 @@ import functools
 import re
 from collections.abc import Callable, Sequence
 
-from .quality import Instructions, content_words
+from .quality import Instructions, content_words, restates_question
 
 # A line that starts a new numbered item: the expansion ran on into the next point.
 _NEW_ITEM = re.compile(r"\n[ \t]*(?:\*\*|#+\s*)?(?:\d+[.)]|\(\d+\)|step\s+\d+\s*:)(?:\s|$)", re.I)
@@ -61,10 +62,13 @@ class ExpansionFilter:
         self._index, self._title, self._strip_header = str(index), title.lower(), strip_header
         # the question's content words, to drop an opening clause that only restates it (None: checked)
         self._asked: frozenset[str] | None = _stems(question) if question else None
+        self._question = question
         self._capitalize = False
-        # the title's content words, to drop an opening sentence that only says the title (None: checked)
-        self._named: frozenset[str] | None = _stems(title) | _TITLE_FILLER if whole_sentences else None
-        self._named_only = False  # the opening sentence was dropped for that
+        # the title's content words, to drop opening sentences that only say the title or the question (None:
+        # checked)
+        self._title_stems = _stems(title)
+        self._named: frozenset[str] | None = self._title_stems | _TITLE_FILLER if whole_sentences else None
+        self._named_only = False  # an opening sentence was dropped for that
         self._header_forms = (f"{index}. {title}:", f"{title}:") if strip_header else ()
         self._body_start: int | None = None  # where the text after a restated header begins, once known
         self.raw = ""
@@ -114,9 +118,11 @@ class ExpansionFilter:
                 return ""
             self._asked, self._capitalize = None, bool(restated)
         if self._named is not None:
-            if (named := self._skip_opening(text, self._names_the_title, final)) is None:
+            while named := self._skip_opening(text, self._says_nothing_new, final):
+                self._named_only = True
+            if named is None:
                 return ""
-            self._named, self._named_only = None, bool(named)
+            self._named = None
         if final and self._body_start and not self.released and not text[self._body_start:].strip() \
                 and not self._named_only \
                 and not text[:self._body_start].rstrip(" *").endswith((":", "-", "–")):
@@ -156,9 +162,10 @@ class ExpansionFilter:
             lower.startswith(_OPENING_HEADS) and len(body) <= 120 and not _OPENING_END.search(body))
         return None if could_grow and not final else 0
 
-    def _names_the_title(self, body: str, final: bool) -> int | None:
+    def _says_nothing_new(self, body: str, final: bool) -> int | None:
         """How many characters of the body's first sentence only name the point (its title's words, with
-        ``_TITLE_FILLER``): 0 when it says more; None until the sentence ends."""
+        ``_TITLE_FILLER``) or only restate the question, with no word of the title ("Managing your time well is
+        key to improving your time management skills."): 0 when it says more; None until the sentence ends."""
         assert self._named is not None
         if end := _SENTENCE_END.search(body + " " if final else body):
             sentence = body[:end.end()]
@@ -166,7 +173,10 @@ class ExpansionFilter:
             sentence = body
         else:
             return None
-        return len(sentence) if _stems(sentence) <= self._named else 0
+        said = _stems(sentence)
+        if said <= self._named or (restates_question(self._question, sentence) and not said & self._title_stems):
+            return len(sentence)
+        return 0
 
     def _header_end(self, text: str) -> int | None:
         """Where the text after a restated header begins (``None``: the text does not start with one)."""

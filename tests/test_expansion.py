@@ -63,9 +63,10 @@ def test_running_on_into_the_next_point_is_cut(step):
     assert clean("Short.\n**3. Unplug**", step=step) == ("Short.", True)
 
 
-def sentences(raw: str, *, step: int, cut: bool, others=(), title: str = "Use LED bulbs") -> tuple[str, list[str], bool]:
+def sentences(raw: str, *, step: int, cut: bool, others=(), title: str = "Use LED bulbs",
+              question: str = "") -> tuple[str, list[str], bool]:
     """Stream through a whole-sentence filter; returns the final text, what each delta released, finished."""
-    f = ExpansionFilter(2, title, strip_header=True, whole_sentences=True, other_titles=others)
+    f = ExpansionFilter(2, title, strip_header=True, whole_sentences=True, other_titles=others, question=question)
     pieces = [f.feed(raw[i:i + step]) for i in range(0, len(raw), step)] + [f.finish(cut=cut)]
     assert "".join(pieces) == f.released
     return f.released, pieces, f.finished
@@ -157,6 +158,26 @@ def test_a_restating_clause_is_held_back_until_it_is_decided():
 ])
 def test_an_opening_sentence_that_only_names_the_point_is_dropped_from_whole_sentences(raw, text, step):
     assert sentences(raw, step=step, cut=False, title="Use your bed for sleep")[0] == text
+
+
+@pytest.mark.parametrize("step", [1, 4, 100])
+@pytest.mark.parametrize("raw, text", [
+    # opening sentences that only say the question again, with no word of the point's title, go (all of them)
+    ("Time management is key to improving your skills. A planner shows the week at a glance.",
+     "A planner shows the week at a glance."),
+    ("Improving time management skills matters. Managing your time well improves your skills. Plan on Sunday.",
+     "Plan on Sunday."),
+    ("Good time management skills help everyone.", ""),  # nothing else: the point is empty, and asked again
+    # a restating sentence that names the point stays; so does one with too little of the question
+    ("A planner improves your time management skills. It shows the week.",
+     "A planner improves your time management skills. It shows the week."),
+    ("Time is short. Plan on Sunday.", "Time is short. Plan on Sunday."),
+    # only the opening: the same sentence later in the point is kept
+    ("Plan on Sunday. Time management is key to improving your skills.",
+     "Plan on Sunday. Time management is key to improving your skills."),
+])
+def test_opening_sentences_that_only_restate_the_question_are_dropped_from_whole_sentences(raw, text, step):
+    assert sentences(raw, step=step, cut=False, title="Use a planner", question=RESTATED)[0] == text
 
 
 def test_an_api_point_as_short_as_its_title_is_kept():  # API models stream as they come, whole sentences or not
