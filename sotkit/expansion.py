@@ -45,8 +45,12 @@ _HEADER_CLOSE = re.compile(r"(?:\*\*)?\s*")
 _OPENING_HEADS = ("to ", "in order to ", "when it comes to ", "if you want to ")
 _OPENING = re.compile(rf"(?:{'|'.join(h.strip() for h in _OPENING_HEADS)})\s+([^,.;:!?\n]{{1,100}}),\s*", re.I)
 _OPENING_END = re.compile(r"[,.;:!?\n]")
-# Words a sentence that only names its point may add to the title ("The answer is: ...", "The first tip is ...").
-_TITLE_FILLER = frozenset(("answe", "point", "title", "tip", "idea", "step", "first", "secon", "third", "final"))
+# Words a sentence that says nothing new may add to the title and the question ("The answer is: ...", "The first tip
+# is ...", "Efficiency is a critical factor in designing ...").
+_FILLER = frozenset(("answe", "point", "title", "tip", "idea", "step", "first", "secon", "third", "final", "essen",
+                     "criti", "cruci", "impor", "key", "vital", "signi", "aspec", "facto", "role", "plays", "eleme"))
+# A question with more content words than this is a document: a sentence made of its words may well say something.
+_SHORT_QUESTION = 30
 
 
 @functools.lru_cache(maxsize=64)
@@ -64,10 +68,11 @@ class ExpansionFilter:
         self._asked: frozenset[str] | None = _stems(question) if question else None
         self._question = question
         self._capitalize = False
-        # the title's content words, to drop opening sentences that only say the title or the question (None:
+        # the words of the title and of a short question, to drop opening sentences that say nothing else (None:
         # checked)
         self._title_stems = _stems(title)
-        self._named: frozenset[str] | None = self._title_stems | _TITLE_FILLER if whole_sentences else None
+        asked = self._asked if self._asked and len(self._asked) <= _SHORT_QUESTION else frozenset()
+        self._named: frozenset[str] | None = self._title_stems | asked | _FILLER if whole_sentences else None
         self._named_only = False  # an opening sentence was dropped for that
         self._header_forms = (f"{index}. {title}:", f"{title}:") if strip_header else ()
         self._body_start: int | None = None  # where the text after a restated header begins, once known
@@ -163,9 +168,10 @@ class ExpansionFilter:
         return None if could_grow and not final else 0
 
     def _says_nothing_new(self, body: str, final: bool) -> int | None:
-        """How many characters of the body's first sentence only name the point (its title's words, with
-        ``_TITLE_FILLER``) or only restate the question, with no word of the title ("Managing your time well is
-        key to improving your time management skills."): 0 when it says more; None until the sentence ends."""
+        """How many characters of the body's first sentence say nothing new: only words of the title and the
+        question, with ``_FILLER`` ("Efficiency is a critical factor in designing ..."), or a restatement of the
+        question with no word of the title ("Managing your time well is key to improving your time management
+        skills."). 0 when it says more; None until the sentence ends."""
         assert self._named is not None
         if end := _SENTENCE_END.search(body + " " if final else body):
             sentence = body[:end.end()]
