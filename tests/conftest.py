@@ -11,12 +11,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import pytest  # noqa: E402
 
-from sotkit.providers._clients import HTTP_BACKENDS  # noqa: E402
-
-# No garbage collection while the test modules import torch, transformers and the SDKs (their objects are long-lived:
-# full collections only walked them again and again, 2 s of each worker's 10 s of collection); after collection
-# they are frozen out of every later collection (as sotkit freezes the heap after importing an SDK, _clients.py).
-gc.disable()
+from sotkit.providers._clients import HTTP_BACKENDS
 
 
 # The longest files (seconds each under --cov, on 2 cores) start first, so that the three workers of the test
@@ -35,9 +30,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=rank)  # stable: the rest keep their order
 
 
-def pytest_collection_finish(session: pytest.Session) -> None:
-    gc.freeze()
-    gc.enable()
+@pytest.hookimpl(wrapper=True)
+def pytest_collection(session: pytest.Session) -> object:
+    # No garbage collection while the test modules import torch, transformers and the SDKs (their objects live as
+    # long as the process: full collections only walked them again and again, 2 s of a worker's 10 s of
+    # collection); then they are frozen out of every later one, as sotkit does after importing an SDK (_clients.py).
+    gc.disable()
+    try:
+        return (yield)
+    finally:
+        gc.freeze()
+        gc.enable()
 
 
 @pytest.fixture
