@@ -72,8 +72,8 @@ class ExpansionFilter:
         # checked)
         self._title_stems = _stems(title)
         asked = self._asked if self._asked and len(self._asked) <= _SHORT_QUESTION else frozenset()
-        self._named: frozenset[str] | None = self._title_stems | asked | _FILLER if whole_sentences else None
-        self._named_only = False  # an opening sentence was dropped for that
+        self._known: frozenset[str] | None = self._title_stems | asked | _FILLER if whole_sentences else None
+        self._opening_dropped = False  # an opening sentence was dropped as saying nothing new
         self._header_forms = (f"{index}. {title}:", f"{title}:") if strip_header else ()
         self._body_start: int | None = None  # where the text after a restated header begins, once known
         self.raw = ""
@@ -122,14 +122,14 @@ class ExpansionFilter:
             if (restated := self._skip_opening(text, self._restated_opening, final)) is None:
                 return ""
             self._asked, self._capitalize = None, bool(restated)
-        if self._named is not None:
+        if self._known is not None:
             while named := self._skip_opening(text, self._says_nothing_new, final):
-                self._named_only = True
+                self._opening_dropped = True
             if named is None:
                 return ""
-            self._named = None
+            self._known = None
         if final and self._body_start and not self.released and not text[self._body_start:].strip() \
-                and not self._named_only \
+                and not self._opening_dropped \
                 and not text[:self._body_start].rstrip(" *").endswith((":", "-", "–")):
             self._body_start = 0  # the whole reply was the title as a sentence: keep it (a bare header is nothing)
         text = text[self._body_start:].lstrip()
@@ -172,7 +172,7 @@ class ExpansionFilter:
         question, with ``_FILLER`` ("Efficiency is a critical factor in designing ..."), or a restatement of the
         question with no word of the title ("Managing your time well is key to improving your time management
         skills."). 0 when it says more; None until the sentence ends."""
-        assert self._named is not None
+        assert self._known is not None
         if end := _SENTENCE_END.search(body + " " if final else body):
             sentence = body[:end.end()]
         elif final:
@@ -180,7 +180,7 @@ class ExpansionFilter:
         else:
             return None
         said = _stems(sentence)
-        if said <= self._named or (restates_question(self._question, sentence) and not said & self._title_stems):
+        if said <= self._known or (restates_question(self._question, sentence) and not said & self._title_stems):
             return len(sentence)
         return 0
 
