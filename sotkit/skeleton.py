@@ -17,7 +17,9 @@ point (its title in other forms of the same words, most of its words, or that li
 of two words or more that is only a phrase of the question (``Social media platforms`` for "How do social
 media platforms influence ...", ``Quantum computers`` for "... the basics of quantum computing?"); but a
 two-word one that the question joins to another with "and" / "or" is one of the things it asks about
-(``Monetary policy`` for "... fiscal and monetary policies ..."). Words compare by their first five letters, so
+(``Monetary policy`` for "... fiscal and monetary policies ..."). Nor is a title made only of the skeleton
+prompt's own words (``The answer is``, ``The final answer``: a small model's reply to the prompt, not a point of
+the answer). Words compare by their first five letters, so
 that ``computing`` and ``computers`` are one word. With
 ``drop_subsumed`` (small models), neither is a title whose content words an earlier title holds (``His legacy``
 after ``His artistic legacy``); an API model's plan may well open with ``Overview of fiscal and monetary
@@ -54,6 +56,9 @@ _STUTTER = re.compile(r"^\s*(\d+)[.)]\s+\1[.)]\s+\1[.)]")
 REPEAT_WORDS = 0.8
 _WORD = re.compile(r"[\w'’-]+")
 _LETTER = re.compile(r"[^\W\d_]")
+#: words (by stem) of the skeleton prompt that a small model writes as titles ("The answer is", "The skeleton is");
+#: not "point": "Point 1" is a placeholder that tests script
+_PROMPT_WORDS = frozenset(("answe", "quest", "skele", "respo", "final", "last", "title", "outli"))
 
 
 @dataclass(frozen=True)
@@ -133,6 +138,8 @@ class SkeletonParser:
         if in_question and not _joined_in(self._question, stems):
             return None  # the question's topic named as a point ("Quantum computing"): every expansion would be it
         topic = _content_stems(title)
+        if (words := {t for t in topic if not t.isdigit()}) and words <= _PROMPT_WORDS:
+            return None  # "The answer is", "The final answer": the prompt's words, nothing to expand
         if self._drop_subsumed and self._rewrites_a_title(topic):
             return None
         self._kind, self._repeats = kind, 0

@@ -263,6 +263,14 @@ def test_a_phrase_the_question_joins_to_another_is_one_of_its_points():
         "Language barriers", "Time zones"]
 
 
+def test_a_title_of_the_prompts_own_words_is_no_point():
+    # a small model answering the skeleton prompt itself; a title that has a word of its own stays
+    parser = SkeletonParser(question="What if the printing press had never been invented?")
+    points = parser.feed("1. The answer is\n2. Books stay rare\n3. The skeleton is:\n4. The final answer\n"
+                         "5. Final exams\n6. Question everything\n7. The last answer is 3\n")
+    assert [p.title for p in points + parser.finish()] == ["Books stay rare", "Final exams", "Question everything"]
+
+
 def test_text_fed_after_finish_starts_a_new_line():
     parser = SkeletonParser()
     parser.feed("1. Plan ahead")
