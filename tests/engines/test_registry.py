@@ -29,13 +29,17 @@ class CharTokenizer:
         return "".join(chr(i) for i in ids if i)
 
 
+def point_text(title: str) -> str:
+    return f"{title} is made with hot water. Many people enjoy {title.lower()} in the morning."
+
+
 def reply(request) -> str:
     """A skeleton for a list-shaped request (it has a line limit), continuing its prefill ("1."), else a paragraph
     on the point's title (the first sentence of the local expand prompt's user turn)."""
     if request.max_line_tokens:
         return SKELETON.removeprefix(request.prompt.prefill or "")
     title = request.prompt.user.split(".")[0]
-    text = f"{title} is a warm drink. Many people enjoy {title.lower()} in the morning.\n\nIgnored after a stop."
+    text = point_text(title) + "\n\nIgnored after a stop."
     return text.removeprefix(request.prompt.prefill or "")  # a retry continues the text it was given
 
 
@@ -85,7 +89,7 @@ class BatchThatBreaks(BatchedEcho):
             return super().generate(tokenizer, requests, on_text, on_done, should_stop)
         type(self).calls.append(len(requests))
         on_done(0, self._write(tokenizer, requests[0], lambda text: on_text(0, text), should_stop))
-        on_text(1, "Coffee is a warm")
+        on_text(1, point_text("Coffee")[:16])  # part of a sentence
         raise RuntimeError("the batch died")
 
 
@@ -102,7 +106,7 @@ async def test_a_toy_engine_registered_here_answers_sot_through_local(engine):
                                    mode="sot", stall_timeout=None)
     assert result.mode == "sot" and [p.title for p in result.points] == ["Tea", "Coffee", "Cocoa"]
     for point in result.points:  # cut at the stop string "\n\n", nothing after it
-        assert point.text == f"{point.title} is a warm drink. Many people enjoy {point.title.lower()} in the morning."
+        assert point.text == point_text(point.title)
     assert result.usage.output_tokens > 0 and result.usage.cost == 0.0  # an in-process model has no bill
     # the skeleton, then the three expansions: in one batch, or one call each
     assert engine.calls == ([1, 3] if engine.batches else [1, 1, 1, 1])
@@ -115,8 +119,7 @@ async def test_a_batch_row_that_fails_is_retried_through_the_runner_as_a_single_
                              mode="sot", stall_timeout=None) as events:
         seen = [event async for event in events]
     result = seen[-1].result
-    assert [p.text for p in result.points] == [
-        f"{t} is a warm drink. Many people enjoy {t.lower()} in the morning." for t in ("Tea", "Coffee", "Cocoa")]
+    assert [p.text for p in result.points] == [point_text(t) for t in ("Tea", "Coffee", "Cocoa")]
     # rows 2 and 3 were announced as retried and ran alone; row 2 continued the text the batch had shown
     assert sorted(e.index for e in seen if e.type == "retry") == [2, 3]
     assert not [e for e in seen if e.type == "withdraw"]
