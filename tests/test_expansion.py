@@ -171,6 +171,7 @@ def test_an_opening_sentence_that_only_names_the_point_is_dropped_from_whole_sen
     # the title and the question's words, with words that only weigh them, are nothing new either
     ("A planner improves your time management skills. It shows the week.", "It shows the week."),
     ("A planner is a key element of time management. It shows the week.", "It shows the week."),
+    ("A planner is a critical aspect of improving time management. It shows the week.", "It shows the week."),
     # a sentence with words of its own stays, restating or not
     ("A planner improves your time management skills by showing the week.",
      "A planner improves your time management skills by showing the week."),
