@@ -66,8 +66,8 @@ async def probe(openai_url: str, anthropic_url: str) -> dict[str, float]:
     return worst
 
 
-def measure() -> dict[str, float]:
-    """Run the probe in a fresh process against a loopback server in this one."""
+def measure(env: dict[str, str] | None = None) -> dict[str, float]:
+    """Run the probe in a fresh process (with ``env``, default this one's) against a loopback server in this one."""
     from sotkit.testing import FakeLLMServer, Reply
 
     def respond(request):
@@ -75,7 +75,7 @@ def measure() -> dict[str, float]:
 
     with FakeLLMServer(respond) as server:
         done = subprocess.run([sys.executable, __file__, "--probe", server.openai_base_url, server.anthropic_base_url],
-                              capture_output=True, text=True, timeout=300)
+                              capture_output=True, text=True, timeout=300, env=env)
     if done.returncode != 0:
         raise RuntimeError(f"the probe failed:\n{done.stderr}")
     return json.loads(done.stdout.strip().splitlines()[-1])

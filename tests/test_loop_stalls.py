@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import untraced_env
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import loop_stalls  # noqa: E402
 
@@ -22,7 +24,7 @@ GUARD_MS = {"first-openai": 400.0, "first-anthropic": 400.0, "one-off-generate":
 def test_no_path_blocks_the_event_loop_for_long():
     best: dict[str, float] = {}
     for _ in range(3):
-        for name, gap in loop_stalls.measure().items():
+        for name, gap in loop_stalls.measure(untraced_env()).items():  # a tracer's pauses are not sotkit's
             best[name] = min(gap, best.get(name, gap))
         if all(best[name] <= guard for name, guard in GUARD_MS.items()):
             break
