@@ -123,9 +123,9 @@ class ExpansionFilter:
                 return ""
             self._asked, self._capitalize = None, bool(restated)
         if self._known is not None:
-            while named := self._skip_opening(text, self._says_nothing_new, final):
+            while dropped := self._skip_opening(text, self._says_nothing_new, final):
                 self._opening_dropped = True
-            if named is None:
+            if dropped is None:
                 return ""
             self._known = None
         if final and self._body_start and not self.released and not text[self._body_start:].strip() \

@@ -19,8 +19,7 @@ media platforms influence ...", ``Quantum computers`` for "... the basics of qua
 two-word one that the question joins to another with "and" / "or" is one of the things it asks about
 (``Monetary policy`` for "... fiscal and monetary policies ..."). Nor is a title made only of the skeleton
 prompt's own words (``The answer is``, ``The final answer``: a small model's reply to the prompt, not a point of
-the answer). Words compare by their first five letters, so
-that ``computing`` and ``computers`` are one word. With
+the answer). Words compare by their first five letters, so that ``computing`` and ``computers`` are one word. With
 ``drop_subsumed`` (small models), neither is a title whose content words an earlier title holds (``His legacy``
 after ``His artistic legacy``); an API model's plan may well open with ``Overview of fiscal and monetary
 policy`` and go on with ``Fiscal policy``.

@@ -626,8 +626,6 @@ async def test_attempt_counts_requests_with_the_same_prompt_so_each_can_be_worde
     assert [r.attempt for r in server.requests] == [1, 2, 1, 1, 2]
 
 
-
-
 def test_stopping_while_a_client_reads_nothing_leaves_no_transport_open() -> None:
     # an 8 MB reply to a client that reads one byte and no more: the server's write waits on full socket buffers,
     # and stopping then must drop the rest, not leave the transport closing for the garbage collector to find
