@@ -632,7 +632,7 @@ def test_stopping_while_a_client_reads_nothing_leaves_no_transport_open() -> Non
     body = b'{"model": "m", "messages": [{"role": "user", "content": "hi"}]}'
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ResourceWarning)
-        server = FakeLLMServer(Reply("word " * 1_600_000)).start()
+        server = FakeLLMServer(Reply("w" * 8_000_000)).start()
         with socket.socket() as client:
             client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
             client.connect(("127.0.0.1", server.port))
