@@ -5,7 +5,6 @@ A lent GPU comes rarely and for minutes; this keeps ``benchmarks/gpu_run.py`` fr
 """
 
 import json
-import shutil
 import subprocess
 import sys
 import tarfile
@@ -117,13 +116,16 @@ def test_a_passing_smoke_run_is_not_repeated(work):
                                                      "skipped": "smoke.json from an earlier call passed"}]
 
 
-def test_later_phases_decode_without_the_fast_loop_when_the_smoke_run_failed(work, tmp_path):
-    shutil.copytree(work / "tiny_model", tmp_path / "tiny_model")
+def test_later_phases_decode_without_the_fast_loop_when_the_smoke_run_failed(work, tmp_path, monkeypatch):
+    (tmp_path / "tiny_model").mkdir()  # the script makes a tiny model only where there is none
     (tmp_path / "smoke.json").write_text(json.dumps({"ok": False, "error": "RuntimeError: capture failed"}))
-    done = run(tmp_path, "--only", "local_sot")
-    assert done.returncode == 0, done.stderr
-    assert "off" in read(tmp_path, "session.json")["fast_decode"]
-    assert read(tmp_path, "local_sot_gpu.json")["setup"]["fast_decode"] is False
+    ran: list[gpu_run.Phase] = []  # the phases' commands as the script would run them (each ran in `work`)
+    monkeypatch.setattr(gpu_run, "run_phase", lambda phase, *_: ran.append(phase) or {"phase": phase.name})
+    session = gpu_run.main([str(tmp_path), "--device", "cpu", "--tiny", "--only", "local_sot,lud_bench"])
+    assert "off" in session["fast_decode"] and [p.name for p in ran] == ["local_sot", "lud_bench"]
+    [local_sot] = ran[0].sequences
+    assert "--fast-decode" not in local_sot[0]
+    assert read(work, "local_sot_gpu.json")["setup"]["fast_decode"] is True  # which the flag turns on
 
 
 def test_a_phase_past_its_budget_is_killed_and_recorded(tmp_path):
