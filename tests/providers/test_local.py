@@ -23,6 +23,7 @@ from sotkit.errors import ConfigError, ModelNotAvailableError
 from sotkit.providers import create_provider
 from sotkit.providers.base import CallUsage, ChatRequest, Prompt
 from sotkit.providers.local import LocalProvider
+from sotkit.result import Result
 
 pytestmark = pytest.mark.anyio
 
@@ -216,17 +217,6 @@ def test_building_a_local_provider_imports_neither_torch_nor_transformers(tiny_d
     assert "LocalProvider" in out.stdout
 
 
-@pytest.mark.skipif(os.environ.get("SOTKIT_SKIP_SMOLLM2") == "1", reason="SOTKIT_SKIP_SMOLLM2=1")
-async def test_smollm2_answers_with_sot_end_to_end():
-    import sotkit
-
-    result = await sotkit.generate("What are some tips for staying healthy?", model="local:smollm2", mode="sot",
-                                   max_points=3, skeleton_max_tokens=80, point_max_tokens=40, stall_timeout=None)
-    assert result.mode == "sot" and len(result.points) >= 2
-    assert all(p.text.strip() for p in result.points)
-    assert result.usage.output_tokens > 0
-
-
 async def test_a_reader_that_stops_early_closes_the_generation_cleanly(provider):
     async with aclosing(provider.stream(REQUESTS[0])) as chunks:
         async for chunk in chunks:
@@ -253,15 +243,13 @@ One part of the answer is "{{ point.title }}". Explain only this part, in a para
 {% block stop %}\\n\\n{% endblock %}"""
 
 
-@pytest.mark.skipif(os.environ.get("SOTKIT_SKIP_SMOLLM2") == "1", reason="SOTKIT_SKIP_SMOLLM2=1")
-@pytest.mark.parametrize("templates", [None, {"expand": ECHOED_EXPAND}], ids=["sotkit's prompts", "an echoed prompt"])
-async def test_smollm2_sot_points_never_show_the_expand_prompt(templates):
+async def sot_on_smollm2(question: str, templates: dict[str, str] | None = None, **options) -> Result:
+    """SoT on the embedded model; asserts that no point shows a sentence of its expand prompt."""
     import sotkit
     from sotkit.quality import sentences
 
-    question = "How can I sleep better?"
     async with sotkit.SoT("local:smollm2", templates=templates, mode="sot", max_points=4, point_max_tokens=64,
-                          stall_timeout=None, on_point_error="skip") as sot:
+                          stall_timeout=None, **options) as sot:
         result = await sot.generate(question)
         assert result.mode == "sot" and len(result.points) >= 2
         outline = [{"index": p.index, "title": p.title} for p in result.points]
@@ -272,5 +260,20 @@ async def test_smollm2_sot_points_never_show_the_expand_prompt(templates):
             assert own, prompt.user
             text = " ".join(point.text.casefold().split())
             assert not any(" ".join(s.casefold().split()).rstrip(".") in text for s in own), (point.title, text)
+    return result
+
+
+@pytest.mark.skipif(os.environ.get("SOTKIT_SKIP_SMOLLM2") == "1", reason="SOTKIT_SKIP_SMOLLM2=1")
+async def test_smollm2_answers_with_sot_end_to_end():
+    # the question of the README's library example, on sotkit's own prompts: every point written (a point that
+    # failed would raise), none echoing its prompt
+    result = await sot_on_smollm2("How can I sleep better?")
+    assert all(p.text.strip() for p in result.points)
+    assert result.usage.output_tokens > 0
+
+
+@pytest.mark.skipif(os.environ.get("SOTKIT_SKIP_SMOLLM2") == "1", reason="SOTKIT_SKIP_SMOLLM2=1")
+async def test_smollm2_points_never_show_an_expand_prompt_that_gets_echoed():
+    result = await sot_on_smollm2("How can I sleep better?", {"expand": ECHOED_EXPAND}, on_point_error="skip")
     written = [p for p in result.points if p.text.strip()]
     assert len(written) >= 2  # the echoes were retried into real text, not just removed
