@@ -75,12 +75,16 @@ def test_the_servers_stream_ends_with_a_finish_reason_and_no_usage(llama_cpp_ser
     assert not any(chunk.get("usage") for chunk in chunks)
 
 
-async def test_sot_answer_through_llama_cpp(llama_cpp_server):
+async def test_sot_streams_and_answers_through_llama_cpp(llama_cpp_server):
     with pytest.warns(sotkit.SerialServerWarning, match="one at a time"):
-        result = await sotkit.generate(QUESTION, model="openai:smollm2", base_url=llama_cpp_server, mode="sot",
-                                       max_points=3, point_max_tokens=60, timeout=300)
+        async with sotkit.stream(QUESTION, model="openai:smollm2", base_url=llama_cpp_server, mode="sot",
+                                 max_points=3, point_max_tokens=60, timeout=300) as events:
+            seen = [event async for event in events]
+    result = seen[-1].result
     assert result.mode == "sot", result.route_reason
     assert len(result.points) == 3, result.skeleton  # the skeleton stream is cut at the third point
+    assert [e.title for e in seen if e.type == "point"] == result.skeleton
+    assert "".join(e.text for e in seen if e.type == "text") == result.text
     assert all(p.text.strip() and p.model == "openai:smollm2" for p in result.points)
     assert result.text.startswith(f"1. {result.points[0].title}: ")
     # no counts came from the server: every call's are estimated, and none is zero
@@ -89,16 +93,6 @@ async def test_sot_answer_through_llama_cpp(llama_cpp_server):
     assert usage.input_tokens > 0 and usage.output_tokens >= len(result.text) // 4 - 1
     # the server wrote the expansions one after another, and the result says so
     assert f"wrote the {len(result.points)} expansions one at a time" in result.route_reason
-
-
-async def test_sot_stream_through_llama_cpp(llama_cpp_server):
-    async with sotkit.stream(QUESTION, model="openai:smollm2", base_url=llama_cpp_server, mode="sot",
-                             max_points=3, point_max_tokens=60, timeout=300) as events:
-        seen = [event async for event in events]
-    result = seen[-1].result
-    assert result.mode == "sot" and len(result.points) == 3, result.route_reason
-    assert [e.title for e in seen if e.type == "point"] == result.skeleton
-    assert "".join(e.text for e in seen if e.type == "text") == result.text
 
 
 def test_the_issues_command_answers_with_sot(llama_cpp_server):
