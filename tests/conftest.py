@@ -17,9 +17,9 @@ from sotkit.providers._clients import HTTP_BACKENDS
 # The longest files (seconds each under --cov, on 2 cores) start first, so that the three workers of the test
 # command (`-n 3 --dist loadfile --no-loadscope-reorder`) finish together rather than one running a long file
 # alone at the end (pytest-xdist's own order, most tests first, started some of these last: 5 s of tail).
-LONGEST_FIRST = ["test_gpu_script.py", "providers/test_llamacpp.py", "test_limits_redis.py",  # 58, 43, 36 s
-                 "providers/test_local.py", "test_examples.py", "engines/test_generation.py",  # 29 s each
-                 "test_reliability.py", "providers/test_transformers_serve.py", "test_router.py"]  # 28, 18, 18 s
+LONGEST_FIRST = ["test_gpu_script.py", "test_reliability.py", "providers/test_local.py",  # 44, 29, 28 s
+                 "test_limits_redis.py", "engines/test_generation.py", "providers/test_llamacpp.py",  # 28, 25, 23 s
+                 "test_examples.py", "test_router.py", "providers/test_transformers_serve.py"]  # 21, 18, 13 s
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
