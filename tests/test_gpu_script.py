@@ -119,7 +119,7 @@ def test_a_passing_smoke_run_is_not_repeated(work):
 def test_later_phases_decode_without_the_fast_loop_when_the_smoke_run_failed(work, tmp_path, monkeypatch):
     (tmp_path / "tiny_model").mkdir()  # the script makes a tiny model only where there is none
     (tmp_path / "smoke.json").write_text(json.dumps({"ok": False, "error": "RuntimeError: capture failed"}))
-    ran: list[gpu_run.Phase] = []  # the phases' commands as the script would run them (each ran in `work`)
+    ran: list[gpu_run.Phase] = []  # the phases the script would run, recorded instead of run
     monkeypatch.setattr(gpu_run, "run_phase", lambda phase, *_: ran.append(phase) or {"phase": phase.name})
     session = gpu_run.main([str(tmp_path), "--device", "cpu", "--tiny", "--only", "local_sot,lud_bench"])
     assert "off" in session["fast_decode"] and [p.name for p in ran] == ["local_sot", "lud_bench"]

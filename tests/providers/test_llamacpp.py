@@ -97,7 +97,7 @@ async def test_sot_streams_and_answers_through_llama_cpp(llama_cpp_server):
 
 def test_the_issues_command_answers_with_sot(llama_cpp_server):
     """``OPENAI_BASE_URL=... sotkit ask "..." --model openai:smollm2 --mode sot --max-points 3 --json``, as a user
-    runs it (three points, as in the tests above: each more is seconds of one-at-a-time decoding)."""
+    runs it (three points, as in the test above: each more is seconds of one-at-a-time decoding)."""
     done = subprocess.run([sys.executable, "-m", "sotkit.cli", "ask", QUESTION, "--model", "openai:smollm2",
                            "--mode", "sot", "--max-points", "3", "--json"], capture_output=True, text=True, timeout=600,
                           env={**os.environ, "OPENAI_BASE_URL": llama_cpp_server})
