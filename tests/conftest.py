@@ -52,6 +52,10 @@ def pytest_xdist_setupnodes() -> None:
     os.environ.pop("COVERAGE_PROCESS_CONFIG", None)
 
 
+# Tests of the real embedded model (SmolLM2); SOTKIT_SKIP_SMOLLM2=1 skips them where it cannot be had.
+smollm2 = pytest.mark.skipif(os.environ.get("SOTKIT_SKIP_SMOLLM2") == "1", reason="SOTKIT_SKIP_SMOLLM2=1")
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"

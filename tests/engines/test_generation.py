@@ -1,6 +1,5 @@
 """Batched chat generation on a tiny random Llama: batch = alone, stop strings, budgets, streaming, cancellation."""
 
-import os
 import re
 import string
 
@@ -9,6 +8,7 @@ import pytest
 from sotkit.engines.generation import _newline_id, chat_token_ids, stream_generate
 from sotkit.engines.testing import char_tokenizer, tiny_llama, tiny_chat_tokenizer
 from sotkit.providers.base import Prompt
+from tests.conftest import smollm2
 
 PROMPTS = [
     Prompt("Tell me about tea.", system="Be brief."),
@@ -159,9 +159,6 @@ def test_bad_arguments_are_reported(model, tokenizer):
 
 
 # -- SmolLM2: the real embedded model ---------------------------------------------------------------------
-
-smollm2 = pytest.mark.skipif(os.environ.get("SOTKIT_SKIP_SMOLLM2") == "1", reason="SOTKIT_SKIP_SMOLLM2=1")
-
 
 @smollm2
 def test_smollm2_batched_expansion_equals_each_point_alone():

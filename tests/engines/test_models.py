@@ -1,7 +1,6 @@
 """Model loading: cache directory, local directories, tokenizer set-up, per-process cache, clear errors."""
 
 import importlib.util
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -13,6 +12,7 @@ from sotkit.engines import models
 from sotkit.engines.models import cache_dir, check_available, load_model
 from sotkit.engines.testing import save_tiny_chat_model, tiny_llama, tiny_chat_tokenizer
 from sotkit.errors import ModelNotAvailableError
+from tests.conftest import smollm2
 
 
 @pytest.fixture(scope="module")
@@ -172,7 +172,7 @@ def test_a_conversion_that_dies_half_way_leaves_no_cache(fake_gguf, monkeypatch,
     assert [p.name for p in (tmp_path / "cache" / "models").iterdir()] == [".Tiny.Q4.lock"]  # no model, no staging
 
 
-@pytest.mark.skipif(os.environ.get("SOTKIT_SKIP_SMOLLM2") == "1", reason="SOTKIT_SKIP_SMOLLM2=1")
+@smollm2
 def test_smollm2_loads_from_its_safetensors_cache():
     model, tokenizer = load_model("smollm2")
     assert model.config.model_type == "llama" and model.num_parameters() > 100_000_000

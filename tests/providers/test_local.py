@@ -1,7 +1,6 @@
 """The ``local:`` provider on a tiny random model directory: streaming, batching, cancellation, errors."""
 
 import gc
-import os
 import subprocess
 import sys
 import threading
@@ -24,6 +23,7 @@ from sotkit.providers import create_provider
 from sotkit.providers.base import CallUsage, ChatRequest, Prompt
 from sotkit.providers.local import LocalProvider
 from sotkit.result import Result
+from tests.conftest import smollm2
 
 pytestmark = pytest.mark.anyio
 
@@ -263,7 +263,7 @@ async def sot_on_smollm2(question: str, templates: dict[str, str] | None = None,
     return result
 
 
-@pytest.mark.skipif(os.environ.get("SOTKIT_SKIP_SMOLLM2") == "1", reason="SOTKIT_SKIP_SMOLLM2=1")
+@smollm2
 async def test_smollm2_answers_with_sot_end_to_end():
     # the question of the README's library example, on sotkit's own prompts: every point written (a point that
     # failed would raise), none echoing its prompt
@@ -272,7 +272,7 @@ async def test_smollm2_answers_with_sot_end_to_end():
     assert result.usage.output_tokens > 0
 
 
-@pytest.mark.skipif(os.environ.get("SOTKIT_SKIP_SMOLLM2") == "1", reason="SOTKIT_SKIP_SMOLLM2=1")
+@smollm2
 async def test_smollm2_points_never_show_an_expand_prompt_that_gets_echoed():
     result = await sot_on_smollm2("How can I sleep better?", {"expand": ECHOED_EXPAND}, on_point_error="skip")
     written = [p for p in result.points if p.text.strip()]
