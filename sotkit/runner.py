@@ -44,7 +44,8 @@ OnRestart = Callable[[], None]
 """Called before a retry that starts a new generation: forget (and withdraw) the broken attempt's text."""
 
 #: a stream is a runaway (the server ignores max_tokens) past this many chunks, or characters, per token asked
-#: for: every text chunk holds at least one token, and tokens average about four characters
+#: for: every text chunk holds at least one token (a provider may join several in one), and tokens average about
+#: four characters
 RUNAWAY_CHUNKS_PER_TOKEN = 2
 RUNAWAY_CHARS_PER_TOKEN = 16
 
@@ -204,6 +205,9 @@ class Runner:
             call.point.attempts += 1
         usage = CallUsage()
         chunks = chars = 0
+        # A server that ignores max_tokens would stream forever: past these it is ended as if at the limit.
+        max_chunks = RUNAWAY_CHUNKS_PER_TOKEN * request.max_tokens + 8
+        max_chars = RUNAWAY_CHARS_PER_TOKEN * request.max_tokens + 64
         sent, first_text, last_text = time.monotonic(), None, None
         with self._watchdog(backend) as watchdog:
             try:
@@ -216,12 +220,11 @@ class Runner:
                             continue
                         now = watchdog.progress()
                         first_text, last_text = first_text or now, now
-                        received.append(chunk)
-                        chunks, chars = chunks + 1, chars + len(chunk)
-                        # A server that ignores max_tokens would stream forever: end it as if at the limit.
-                        runaway = (chunks > RUNAWAY_CHUNKS_PER_TOKEN * request.max_tokens + 8
-                                   or chars > RUNAWAY_CHARS_PER_TOKEN * request.max_tokens + 64)
-                        if not call.on_text(chunk) or runaway:
+                        kept = chunk[:max_chars - chars]  # a runaway's text is kept up to the bound, no further
+                        received.append(kept)
+                        chunks, chars = chunks + 1, chars + len(kept)
+                        runaway = chunks > max_chunks or len(kept) < len(chunk)
+                        if not call.on_text(kept) or runaway:
                             # Stop paying for text that will be thrown away; the usage the provider would have
                             # reported last is estimated (a runaway is charged its whole budget).
                             prompt = request.prompt

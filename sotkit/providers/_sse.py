@@ -10,19 +10,24 @@ generator (httpx's text and line decoders and the SDK's line iterator would add 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from types import ModuleType
 from typing import Any
 
 from ..errors import StreamError
 
 
-async def sse_batches(response: Any, sdk: ModuleType) -> AsyncIterator[list[tuple[str | None, Any]]]:
-    """The events of an SDK streaming response, as ``(event, data)`` pairs in one list per piece read from the
-    network (one generator step per piece, however many events it holds); ``data`` is parsed JSON, or the raw
-    text when it is not JSON. A connection that breaks mid-stream raises the SDK's own ``APIConnectionError`` /
-    ``APITimeoutError``, as the SDK's stream classes do. A 200 whose body is not an event stream (a proxy's HTML
-    error page, an empty body, a JSON completion) is a ``StreamError``."""
+async def text_pieces(response: Any, sdk: ModuleType, text_of: Callable[[str | None, Any], str | None]
+                      ) -> AsyncIterator[str]:
+    """The text of an SDK streaming response, one piece per read from the network. ``text_of(event, data)`` gives
+    an event's text, or None for one without (taking note of what else it says, or raising); ``data`` is parsed
+    JSON, or the raw text when it is not JSON. Where the client falls behind, a read brings several events, and
+    each piece costs the same to filter, stitch and send on: the busier the client, the fewer the pieces. Text
+    ahead of an event that raises is given first.
+
+    A connection that breaks mid-stream raises the SDK's own ``APIConnectionError`` / ``APITimeoutError``, as the
+    SDK's stream classes do. A 200 whose body is not an event stream (a proxy's HTML error page, an empty body, a
+    JSON completion) is a ``StreamError``."""
     import httpx2  # imported with the SDK, off the event loop, before the first response
 
     http = response.http_response
@@ -36,16 +41,36 @@ async def sse_batches(response: Any, sdk: ModuleType) -> AsyncIterator[list[tupl
         identity = http.headers.get("content-encoding", "identity") == "identity"
         parser = EventParser()
         async for chunk in http.aiter_raw() if identity else http.aiter_bytes():
-            if events := parser.feed(chunk):
-                yield events
-        if events := parser.finish():
-            yield events
+            text, error = _joined(parser.feed(chunk), text_of)
+            if text:
+                yield text
+            if error:
+                raise error
+        text, error = _joined(parser.finish(), text_of)
+        if text:
+            yield text
+        if error:
+            raise error
     except httpx2.TimeoutException as exc:
         raise sdk.APITimeoutError(request=response.http_request) from exc
     except httpx2.TransportError as exc:
         raise sdk.APIConnectionError(request=response.http_request) from exc
     except UnicodeDecodeError as exc:
         raise StreamError(f"the event stream is not UTF-8 text: {exc}", raw=exc.object[:500]) from exc
+
+
+def _joined(events: list[tuple[str | None, Any]], text_of: Callable[[str | None, Any], str | None]
+            ) -> tuple[str, Exception | None]:
+    """The text of ``events`` as one piece, up to the first event that raised, and what it raised."""
+    texts: list[str] = []
+    for event, data in events:
+        try:
+            text = text_of(event, data)
+        except Exception as exc:
+            return "".join(texts), exc
+        if text:
+            texts.append(text)
+    return "".join(texts), None
 
 
 def malformed(data: Any, error: Exception) -> StreamError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from collections.abc import AsyncIterator
@@ -13,7 +14,7 @@ if TYPE_CHECKING:
 from ..errors import ConfigError
 from ..options import check_url
 from ._clients import ClientPool, sdk_clients
-from ._sse import malformed, sse_batches
+from ._sse import malformed, text_pieces
 from .base import CallUsage, ChatRequest, Chunk, Provider, StreamError
 
 #: the HTTP status an error event sent mid-stream stands for
@@ -67,46 +68,55 @@ class AnthropicProvider(Provider):
             # The API takes a temperature but this SDK's messages.create() has no such parameter (a TypeError):
             # it travels in the body, as the SDK sends extra_body.
             options["extra_body"] = {"temperature": request.temperature}
-        input_tokens = output_tokens = 0
-        stop_reason = None
-        finished = False  # a stream that ends before its message_stop was cut
+        reading = _Reading()
         async with self._clients.client() as client, client.messages.with_streaming_response.create(
             model=self._name, max_tokens=request.max_tokens, messages=messages, stream=True, **options
         ) as response:
-            async for events in sse_batches(response, sys.modules["anthropic"]):
-                for event, data in events:
-                    text = None
-                    try:
-                        if event == "content_block_delta" and data["delta"].get("type") == "text_delta":
-                            text = data["delta"]["text"]
-                            if not isinstance(text, str):
-                                raise TypeError(f"text is a {type(text).__name__}")
-                        elif event == "message_start":
-                            usage = data["message"]["usage"]
-                            input_tokens = sum(usage.get(k) or 0 for k in (
-                                "input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"))
-                        elif event == "message_delta":
-                            output_tokens = data["usage"]["output_tokens"]
-                            stop_reason = (data.get("delta") or {}).get("stop_reason") or stop_reason
-                        elif event == "message_stop":
-                            finished = True
-                        elif event == "error":  # e.g. overloaded_error mid-stream, after the 200 status
-                            error = data.get("error", {}) if isinstance(data, dict) else {}
-                            raise StreamError(error.get("message", str(data)),
-                                              status_code=ERROR_STATUS.get(error.get("type"), 500), raw=data)
-                    except (AttributeError, TypeError, KeyError) as exc:
-                        raise malformed(data, exc) from exc
-                    if text:
-                        yield text
-        if not finished:
+            async for text in text_pieces(response, sys.modules["anthropic"], reading.text_of):
+                yield text
+        if not reading.finished:
             raise StreamError(f"the stream from {self.model} ended without message_stop: it was cut")
-        yield CallUsage(input_tokens, output_tokens, finish_reason=stop_reason)
+        yield CallUsage(reading.input_tokens, reading.output_tokens, finish_reason=reading.stop_reason)
 
     async def ready(self) -> None:
         await self._clients.ready()
 
     async def aclose(self) -> None:
         await self._clients.aclose()
+
+
+@dataclasses.dataclass
+class _Reading:
+    """What a messages stream said so far besides its text."""
+
+    finished: bool = False  # a stream that ends before its message_stop was cut
+    input_tokens: int = 0
+    output_tokens: int = 0
+    stop_reason: str | None = None
+
+    def text_of(self, event: str | None, data: Any) -> str | None:
+        try:
+            if event == "content_block_delta" and data["delta"].get("type") == "text_delta":
+                text = data["delta"]["text"]
+                if not isinstance(text, str):
+                    raise TypeError(f"text is a {type(text).__name__}")
+                return text
+            if event == "message_start":
+                usage = data["message"]["usage"]
+                self.input_tokens = sum(usage.get(k) or 0 for k in (
+                    "input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"))
+            elif event == "message_delta":
+                self.output_tokens = data["usage"]["output_tokens"]
+                self.stop_reason = (data.get("delta") or {}).get("stop_reason") or self.stop_reason
+            elif event == "message_stop":
+                self.finished = True
+            elif event == "error":  # e.g. overloaded_error mid-stream, after the 200 status
+                error = data.get("error", {}) if isinstance(data, dict) else {}
+                raise StreamError(error.get("message", str(data)), status_code=ERROR_STATUS.get(error.get("type"), 500),
+                                  raw=data)
+        except (AttributeError, TypeError, KeyError) as exc:
+            raise malformed(data, exc) from exc
+        return None
 
 
 PROVIDER = AnthropicProvider

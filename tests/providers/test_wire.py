@@ -66,7 +66,7 @@ async def read(model: str, url: str, **options) -> list:
 async def test_an_openai_stream_that_ends_at_its_finish_reason_without_done_or_counts_is_whole_and_estimated():
     async with serving(sse(*WORDS, LENGTH, done=False)) as (url, _):
         *texts, usage = await read("openai:m", url)
-    assert texts == ["Keep ", "it ", "dark."]
+    assert "".join(texts) == "Keep it dark."
     # no counts came: a token per four characters, of the prompt ("Be brief." + the question: 38) and the text (13)
     assert usage == CallUsage(10, 4, finish_reason="length", estimated=True)
 
@@ -89,7 +89,7 @@ async def test_events_split_across_reads_mid_line_and_mid_character_arrive_whole
     pieces = [body[a:b] for a, b in zip([0, *cuts], [*cuts, len(body)])]
     async with serving(pieces) as (url, _):
         *texts, usage = await read(model, url)
-    assert texts == words and usage.finish_reason in ("stop", "end_turn")
+    assert "".join(texts) == "".join(words) and usage.finish_reason in ("stop", "end_turn")
 
 
 async def test_an_openai_stream_without_finish_reason_or_done_was_cut():
@@ -108,6 +108,29 @@ async def test_an_openai_error_chunk_is_a_server_error_with_its_message(error, m
     assert str(caught.value) == message
     assert caught.value.status_code == 500 and caught.value.raw == {"error": error}
 
+
+
+@pytest.mark.parametrize("model", ["openai:m", "anthropic:m"])
+async def test_text_that_came_in_one_read_with_a_bad_event_is_given_before_the_error(model):
+    """A provider passes on a network read's text as one piece: text ahead of a bad event in that read is kept."""
+    if model.startswith("openai"):
+        body = sse(*WORDS[:2], {"error": {"message": "overloaded"}}, done=False)
+    else:
+        deltas = [("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                           "delta": {"type": "text_delta", "text": w}}) for w in ("Keep ", "it ")]
+        events = [("message_start", {"type": "message_start", "message": {"usage": {"input_tokens": 5}}}), *deltas,
+                  ("error", {"type": "error", "error": {"type": "overloaded_error", "message": "overloaded"}})]
+        body = "".join(f"event: {e}\ndata: {json.dumps(d)}\n\n" for e, d in events).encode()
+    async with serving(body) as (url, _):
+        provider = create_provider(model, base_url=url, api_key="k")
+        texts = []
+        try:
+            with pytest.raises(sotkit.StreamError, match="overloaded"):
+                async for chunk in provider.stream(REQUEST):
+                    texts.append(chunk)
+        finally:
+            await provider.aclose()
+    assert texts == ["Keep it "]
 
 @pytest.mark.parametrize("data, raw", [([1, 2], [1, 2]), ("<html>" + "x" * 600, ("<html>" + "x" * 600)[:500])],
                          ids=["json", "long text"])
