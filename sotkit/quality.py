@@ -43,15 +43,17 @@ def _singular(word: str) -> str:
     return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
 
 
-def ngrams(text: str, n: int = 3) -> Counter[tuple[str, ...]]:
+def ngrams(text: str, n: int = 3) -> Counter[str]:
     return Counter(gram_list(text, n))
 
 
-def gram_list(text: str, n: int = 3) -> list[tuple[str, ...]]:
-    """The text's word n-grams in order, repeats included (a list, not a Counter: the echo check runs on every
-    streamed piece of text, and a Counter costs several times as much to build)."""
+def gram_list(text: str, n: int = 3) -> list[str]:
+    """The text's word n-grams in order, repeats included, each as its words joined by spaces (a list, not a
+    Counter: the echo check runs on every streamed piece of text, and a Counter costs several times as much to
+    build; strings, not tuples: the garbage collector tracks tuples, and the echo check keeps a set of a hundred
+    or more for every point being written, which made a busy client collect a quarter more often)."""
     tokens = words(text)
-    return list(zip(*(tokens[i:] for i in range(n))))
+    return list(map(" ".join, zip(*(tokens[i:] for i in range(n)))))
 
 
 def redundancy(points: Sequence[str], n: int = 3) -> float:
