@@ -83,6 +83,7 @@ class ExpansionFilter:
         self._whole_sentences = whole_sentences
         self._instructions = instructions
         self._echo_free: dict[int, bool] = {}  # sentence start -> kept (decided once, so released text stays)
+        self._judged, self._kept = "", ""  # the clean text up to the last sentence judged, and what of it is kept
         self.echoed = False
         """True once a sentence that copies the instructions was dropped."""
         # Titles that mark a drift into another point: two words or more (one word is ordinary vocabulary),
@@ -214,22 +215,31 @@ class ExpansionFilter:
 
     def _without_echoes(self, text: str, final: bool) -> str:
         """The text less its sentences that echo the instructions; an unfinished sentence is released only
-        once it cannot become one."""
-        bounds = [0, *(m.end() for m in _SENTENCE_END.finditer(text))]
-        if final and bounds[-1] < len(text):
-            bounds.append(len(text))  # the last sentence, ended by the call
-        kept = []
-        for start, end in zip(bounds, bounds[1:]):
-            if start not in self._echo_free:
-                self._echo_free[start] = not self._instructions.echoes(text[start:end])
-                self.echoed |= not self._echo_free[start]
-            if self._echo_free[start]:
+        once it cannot become one. Sentences judged on earlier calls are not looked at again (the clean text
+        only grows; were it ever to change, it is judged afresh)."""
+        if not text.startswith(self._judged):
+            self._judged, self._kept = "", ""
+        start, kept = len(self._judged), [self._kept]
+        for end in [m.end() for m in _SENTENCE_END.finditer(text, start)]:
+            if self._echo_free_at(start, text[start:end]):
                 kept.append(text[start:end])
-        tail = text[bounds[-1]:]
-        if tail and (self._echo_free.get(bounds[-1]) or not self._instructions.could_echo(tail)):
-            self._echo_free[bounds[-1]] = True
+            start = end
+        self._judged, self._kept = text[:start], "".join(kept)
+        tail = text[start:]
+        if tail and final:  # the last sentence, ended by the call
+            if self._echo_free_at(start, tail):
+                kept.append(tail)
+        elif tail and (self._echo_free.get(start) or not self._instructions.could_echo(tail)):
+            self._echo_free[start] = True
             kept.append(tail)
         return "".join(kept).lstrip()
+
+    def _echo_free_at(self, start: int, sentence: str) -> bool:
+        """Is the sentence at ``start`` kept (decided once, so that text released stays)?"""
+        if start not in self._echo_free:
+            self._echo_free[start] = not self._instructions.echoes(sentence)
+            self.echoed |= not self._echo_free[start]
+        return self._echo_free[start]
 
 
 def _is_prefix(text: str, header: str) -> bool:
