@@ -13,6 +13,7 @@
 #                                             # generation = engines/generation.py)
 #   benchmarks/mutation.sh --changed [BASE]   # the configured modules a change touches (git diff BASE, default main)
 #   SAMPLE=150 benchmarks/mutation.sh coordinator   # a fixed random sample of each module's mutants (same every run)
+#   MATCH='_watched' benchmarks/mutation.sh runner  # only the mutants whose names match (the functions changed)
 #   benchmarks/mutation.sh --recheck runner   # rerun, on the tests as they are now, the survivors (and old 60 s
 #                                             # timeouts) of the last run's mutants/results-<module>.txt
 #
@@ -96,6 +97,10 @@ for m in "${modules[@]}"; do
         continue
     fi
     "$MUTMUT" results --all true 2>/dev/null | sed -n "s/^ *\($(prefix "$m")\.[^:]*\):.*/\1/p" > "mutants/names-$m.txt"
+    if [[ -n "${MATCH:-}" ]]; then
+        grep -E -- "$MATCH" "mutants/names-$m.txt" > "mutants/match-$m.txt" || true
+        mv "mutants/match-$m.txt" "mutants/names-$m.txt"
+    fi
     # a score from a sample: n killed of N sampled estimates the module's within ~1/sqrt(N)
     if [[ -n "${SAMPLE:-}" ]]; then
         shuf -n "$SAMPLE" --random-source=<(yes) "mutants/names-$m.txt" > "mutants/sample-$m.txt"
