@@ -104,7 +104,6 @@ async def test_a_tokens_per_minute_budget_spaces_requests_out():
     assert second.received_at - started >= 0.8
 
 
-
 class EmptyPieces(Provider):
     """A user's own provider that passes on empty pieces (half a character from a tokenizer, a keep-alive)."""
 
@@ -122,6 +121,7 @@ async def test_an_empty_piece_is_not_the_end_of_a_stream():
     async with sotkit.SoT(EmptyPieces(), mode="sequential") as sot:
         result = await sot.generate("How can I sleep better?")
     assert result.text == "Sleep in a dark room." and result.usage.output_tokens == 4
+
 
 class BatchThatBreaks(Provider):
     """An in-process-style model (it batches) whose batch dies after its first row finished, and that fails every

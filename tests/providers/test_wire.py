@@ -109,7 +109,6 @@ async def test_an_openai_error_chunk_is_a_server_error_with_its_message(error, m
     assert caught.value.status_code == 500 and caught.value.raw == {"error": error}
 
 
-
 @pytest.mark.parametrize("model", ["openai:m", "anthropic:m"])
 async def test_text_that_came_in_one_read_with_a_bad_event_is_given_before_the_error(model):
     """A provider passes on a network read's text as one piece: text ahead of a bad event in that read is kept."""
@@ -131,6 +130,7 @@ async def test_text_that_came_in_one_read_with_a_bad_event_is_given_before_the_e
         finally:
             await provider.aclose()
     assert texts == ["Keep it "]
+
 
 @pytest.mark.parametrize("data, raw", [([1, 2], [1, 2]), ("<html>" + "x" * 600, ("<html>" + "x" * 600)[:500])],
                          ids=["json", "long text"])
