@@ -5,6 +5,7 @@ Each test names the regression it guards against; all run through the real SDKs 
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import pytest
@@ -104,23 +105,37 @@ async def test_a_tokens_per_minute_budget_spaces_requests_out():
     assert second.received_at - started >= 0.8
 
 
-class EmptyPieces(Provider):
-    """A user's own provider that passes on empty pieces (half a character from a tokenizer, a keep-alive)."""
+class Pieces(Provider):
+    """A user's own provider streaming the pieces it is given (an endless iterable: a server that ignores
+    max_tokens)."""
 
-    model = "test:empty-pieces"
+    model = "test:pieces"
     supports_prefill = False
 
+    def __init__(self, pieces) -> None:
+        self.pieces = pieces
+
     async def stream(self, request):
-        for piece in ("Sleep", "", " in a dark", "", " room."):
+        for piece in self.pieces:
             yield piece
         yield CallUsage(5, 4)
 
 
 async def test_an_empty_piece_is_not_the_end_of_a_stream():
-    # guards: the runner ending a call at an empty piece and returning the text so far as the whole answer
-    async with sotkit.SoT(EmptyPieces(), mode="sequential") as sot:
+    # guards: the runner ending a call at an empty piece (half a character from a tokenizer, a keep-alive) and
+    # returning the text so far as the whole answer
+    async with sotkit.SoT(Pieces(("Sleep", "", " in a dark", "", " room.")), mode="sequential") as sot:
         result = await sot.generate("How can I sleep better?")
     assert result.text == "Sleep in a dark room." and result.usage.output_tokens == 4
+
+
+@pytest.mark.parametrize("piece, text", [("and ", "and " * (2 * 50 + 8 + 1)), ("x" * 100, "x" * (16 * 50 + 64))],
+                         ids=["2 pieces a token", "16 characters a token"])
+async def test_a_runaway_is_cut_exactly_at_the_first_bound_it_passes(piece, text):
+    # guards: either bound of the runaway rule lost or loosened (one bound alone still ends the stream)
+    async with sotkit.SoT(Pieces(itertools.repeat(piece)), mode="sequential", max_tokens=50) as sot:
+        result = await sot.generate("How can I sleep better?")
+    assert result.text == text and result.usage.output_tokens == 50
 
 
 class BatchThatBreaks(Provider):
