@@ -138,6 +138,33 @@ async def test_a_runaway_is_cut_exactly_at_the_first_bound_it_passes(piece, text
     assert result.text == text and result.usage.output_tokens == 50
 
 
+class RunsOn(Provider):
+    """A user's own model that ignores stop sequences: every expansion runs on into further points, endlessly."""
+
+    model = "test:runs-on"
+    supports_prefill = False
+
+    async def stream(self, request):
+        if request.max_line_tokens is not None:  # the skeleton
+            yield "1. Sleep well\n2. Eat less sugar"
+            yield CallUsage(10, 8)
+            return
+        yield "Keep to one bedtime."
+        for n in itertools.count(3):
+            yield f"\n{n}. Another point"
+
+
+async def test_an_expansion_that_runs_into_the_next_point_is_ended_there():
+    # guards: the call read on to its token budget (or returned no usage) after its text left the point; the
+    # loopback server honours stop sequences, so only a model that ignores them gets here
+    async with sotkit.SoT(RunsOn(), mode="sot") as sot:
+        result = await sot.generate("How can I sleep better?")
+    assert [p.text for p in result.points] == ["Keep to one bedtime."] * 2
+    # the skeleton's 8 tokens, and each expansion estimated from the 38 characters it read (10 tokens a call), not
+    # charged its whole budget as a runaway
+    assert result.usage.output_tokens == 8 + 2 * 10 and result.usage.estimated_calls == 2
+
+
 class BatchThatBreaks(Provider):
     """An in-process-style model (it batches) whose batch dies after its first row finished, and that fails every
     expansion it is asked for alone (the runner retries an unfinished row as a single call)."""
