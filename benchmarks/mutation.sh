@@ -32,7 +32,8 @@ declare -A TESTS=(
     [coordinator]="tests/test_coordinator.py tests/test_error_paths.py tests/test_reliability.py tests/test_client.py
                    tests/test_tracing.py tests/test_integrity.py tests/test_router.py"
     [runner]="tests/test_client.py tests/engines/test_registry.py tests/test_tracing.py tests/test_error_paths.py
-              tests/test_coordinator.py tests/test_integrity.py tests/test_reliability.py"  # fastest first (-x)
+              tests/test_coordinator.py tests/test_integrity.py tests/test_reliability.py
+              tests/test_overlap.py"  # fastest first (-x)
     [providers]="tests/providers/test_clients.py tests/providers/test_sse.py tests/providers/test_wire.py
                  tests/providers/test_local.py
                  tests/test_error_paths.py tests/test_testing.py tests/test_reliability.py tests/test_errors.py
