@@ -1,6 +1,8 @@
 """Error paths a one-line change would break without any other test noticing (issue: tests that bite).
 
-Each test names the regression it guards against; all run through the real SDKs against the loopback server.
+Each test names the regression it guards against. They run through the real SDKs against the loopback server,
+but for the few cases it cannot make (a model ignoring stop sequences, empty pieces, a broken batch): those run
+through a user's own ``Provider``, as a user's in-process model would.
 """
 
 from __future__ import annotations
