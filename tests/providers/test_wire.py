@@ -109,6 +109,22 @@ async def test_an_openai_error_chunk_is_a_server_error_with_its_message(error, m
     assert caught.value.status_code == 500 and caught.value.raw == {"error": error}
 
 
+@pytest.mark.parametrize("error, status", [({"type": "overloaded_error", "message": "Overloaded."}, 529),
+                                           ({"type": "a_new_error", "message": "Something new."}, 500),
+                                           ({"type": "api_error"}, 500)],
+                         ids=["known type", "unknown type", "no message"])
+async def test_an_anthropic_error_event_is_a_server_error_with_its_message(error, status):
+    data = {"type": "error", "error": error}
+    events = [("message_start", {"type": "message_start", "message": {"usage": {"input_tokens": 5}}}), ("error", data)]
+    body = "".join(f"event: {e}\ndata: {json.dumps(d)}\n\n" for e, d in events).encode()
+    async with serving(body) as (url, _):
+        with pytest.raises(sotkit.StreamError) as caught:
+            await read("anthropic:m", url)
+    # an unknown type is still a server error (500: retried), and an error without a message shows the whole event
+    assert str(caught.value) == error.get("message", str(data))
+    assert caught.value.status_code == status and caught.value.raw == data
+
+
 @pytest.mark.parametrize("model", ["openai:m", "anthropic:m"])
 async def test_text_that_came_in_one_read_with_a_bad_event_is_given_before_the_error(model):
     """A provider passes on a network read's text as one piece: text ahead of a bad event in that read is kept."""
