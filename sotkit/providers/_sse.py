@@ -73,7 +73,7 @@ def _joined(events: list[tuple[str | None, Any]], text_of: Callable[[str | None,
     return "".join(texts), None
 
 
-def malformed(data: Any, error: Exception) -> StreamError:
+def malformed(data: Any) -> StreamError:
     """The error for an event that does not have the provider's shape (``data: <html>``, ``data: [1, 2]``)."""
     excerpt = data[:500] if isinstance(data, str) else data
     return StreamError(f"the server sent an event that is not the API's: {str(excerpt)[:500]!r}", raw=excerpt)

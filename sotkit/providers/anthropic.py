@@ -115,7 +115,7 @@ class _Reading:
                 raise StreamError(error.get("message", str(data)), status_code=ERROR_STATUS.get(error.get("type"), 500),
                                   raw=data)
         except (AttributeError, TypeError, KeyError) as exc:
-            raise malformed(data, exc) from exc
+            raise malformed(data) from exc
         return None
 
 

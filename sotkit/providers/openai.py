@@ -115,7 +115,7 @@ class _Reading:
         try:
             text, done, counts = _chunk(data)
         except (AttributeError, TypeError, KeyError, IndexError) as exc:
-            raise malformed(data, exc) from exc
+            raise malformed(data) from exc
         self.reason = done or self.reason
         self.finished = self.finished or done is not None
         if counts and isinstance(counts.get("prompt_tokens"), int) and isinstance(counts.get("completion_tokens"), int):
