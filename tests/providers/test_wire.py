@@ -29,6 +29,18 @@ def sse(*chunks, done: bool = True) -> bytes:
             + (b"data: [DONE]\n\n" if done else b""))
 
 
+def anthropic_sse(*events: tuple[str, dict]) -> bytes:
+    """Anthropic-style named events (UTF-8), after a ``message_start``."""
+    start = ("message_start", {"type": "message_start", "message": {"usage": {"input_tokens": 5}}})
+    return "".join(f"event: {e}\ndata: {json.dumps(d, ensure_ascii=False)}\n\n"
+                   for e, d in [start, *events]).encode()
+
+
+def text_delta(text: str) -> tuple[str, dict]:
+    return "content_block_delta", {"type": "content_block_delta", "index": 0,
+                                   "delta": {"type": "text_delta", "text": text}}
+
+
 @asynccontextmanager
 async def serving(body: bytes | list[bytes], headers: str = EVENT_STREAM):
     """A server answering every request 200 with ``headers`` and ``body`` (a list: its pieces written apart, so
@@ -55,10 +67,14 @@ async def serving(body: bytes | list[bytes], headers: str = EVENT_STREAM):
         yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/v1", received
 
 
-async def read(model: str, url: str, **options) -> list:
+async def read(model: str, url: str, received: list | None = None, **options) -> list:
+    """What the provider streams; ``received``, where given, holds it also when the stream raises."""
+    received = [] if received is None else received
     provider = create_provider(model, base_url=url, **{"api_key": "k", **options})
     try:
-        return [chunk async for chunk in provider.stream(REQUEST)]
+        async for chunk in provider.stream(REQUEST):
+            received.append(chunk)
+        return received
     finally:
         await provider.aclose()
 
@@ -78,12 +94,10 @@ async def test_events_split_across_reads_mid_line_and_mid_character_arrive_whole
         body = sse(*[{"choices": [{"delta": {"content": w}, "finish_reason": None}]} for w in words],
                    {"choices": [{"delta": {}, "finish_reason": "stop"}]})
     else:
-        events = [("message_start", {"type": "message_start", "message": {"usage": {"input_tokens": 5}}})]
-        events += [("content_block_delta", {"type": "content_block_delta", "index": 0,
-                                            "delta": {"type": "text_delta", "text": w}}) for w in words]
-        events += [("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn"},
-                                      "usage": {"output_tokens": 3}}), ("message_stop", {"type": "message_stop"})]
-        body = "".join(f"event: {e}\ndata: {json.dumps(d, ensure_ascii=False)}\n\n" for e, d in events).encode()
+        body = anthropic_sse(*map(text_delta, words),
+                             ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn"},
+                                                "usage": {"output_tokens": 3}}),
+                             ("message_stop", {"type": "message_stop"}))
     # cut inside the first event's line, then inside the two bytes of "é" and the three of "本"
     cuts = [7, body.index("é".encode()) + 1, body.index("本".encode()) + 2]
     pieces = [body[a:b] for a, b in zip([0, *cuts], [*cuts, len(body)])]
@@ -115,9 +129,7 @@ async def test_an_openai_error_chunk_is_a_server_error_with_its_message(error, m
                          ids=["known type", "unknown type", "no message"])
 async def test_an_anthropic_error_event_is_a_server_error_with_its_message(error, status):
     data = {"type": "error", "error": error}
-    events = [("message_start", {"type": "message_start", "message": {"usage": {"input_tokens": 5}}}), ("error", data)]
-    body = "".join(f"event: {e}\ndata: {json.dumps(d)}\n\n" for e, d in events).encode()
-    async with serving(body) as (url, _):
+    async with serving(anthropic_sse(("error", data))) as (url, _):
         with pytest.raises(sotkit.StreamError) as caught:
             await read("anthropic:m", url)
     # an unknown type is still a server error (500: retried), and an error without a message shows the whole event
@@ -131,20 +143,12 @@ async def test_text_that_came_in_one_read_with_a_bad_event_is_given_before_the_e
     if model.startswith("openai"):
         body = sse(*WORDS[:2], {"error": {"message": "overloaded"}}, done=False)
     else:
-        deltas = [("content_block_delta", {"type": "content_block_delta", "index": 0,
-                                           "delta": {"type": "text_delta", "text": w}}) for w in ("Keep ", "it ")]
-        events = [("message_start", {"type": "message_start", "message": {"usage": {"input_tokens": 5}}}), *deltas,
-                  ("error", {"type": "error", "error": {"type": "overloaded_error", "message": "overloaded"}})]
-        body = "".join(f"event: {e}\ndata: {json.dumps(d)}\n\n" for e, d in events).encode()
+        overloaded = {"type": "error", "error": {"type": "overloaded_error", "message": "overloaded"}}
+        body = anthropic_sse(text_delta("Keep "), text_delta("it "), ("error", overloaded))
+    texts: list = []
     async with serving(body) as (url, _):
-        provider = create_provider(model, base_url=url, api_key="k")
-        texts = []
-        try:
-            with pytest.raises(sotkit.StreamError, match="overloaded"):
-                async for chunk in provider.stream(REQUEST):
-                    texts.append(chunk)
-        finally:
-            await provider.aclose()
+        with pytest.raises(sotkit.StreamError, match="overloaded"):
+            await read(model, url, texts)
     assert texts == ["Keep it "]
 
 
