@@ -83,8 +83,9 @@ class Engine:
 
     def generate(self, loaded: Any, requests: Sequence[GenerationRequest], on_text: OnText, on_done: OnDone,
                  should_stop: Callable[[], bool]) -> None:
-        """Answer every request, calling ``on_done`` once per row. Engines that batch override this; the others
-        answer one request at a time through ``generate_one``."""
+        """Answer every request, calling ``on_done`` once per row; several requests in one call are the points of
+        one answer. Engines that batch override this; the others answer one request at a time through
+        ``generate_one``."""
         for row, request in enumerate(requests):
             if should_stop():
                 return

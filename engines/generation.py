@@ -5,14 +5,14 @@ step: it decodes the row's new text, ends the row at its first stop string, its 
 hands the text that is now final to ``on_text(row, delta)``. A row that has ended stops emitting (transformers
 feeds it pad tokens); the batch ends when every row has, or when ``should_stop()`` says so. A row with a line
 limit is a list (a skeleton): it gets a newline forced once its current line has that many tokens, and its
-lines may not open alike.
+lines may not open alike. Rows that are the parts of one answer are steered away from each other's phrases.
 """
 
 from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -57,6 +57,7 @@ def stream_generate(
     share_prefix: bool = True,
     max_line_tokens: int | None | Sequence[int | None] = None,
     fast_decode: bool = False,
+    distinct_rows: bool = False,
 ) -> list[Completion]:
     """Generate greedily for every prompt in one batch and return one ``Completion`` per prompt, in order.
 
@@ -74,6 +75,10 @@ def stream_generate(
 
     ``fast_decode`` decodes with a static KV cache and, on a GPU, CUDA graphs (``fast_decode.py``); the prompts'
     shared prefix is then not reused (a GPU prefills a batch about as fast as one row).
+
+    ``distinct_rows`` says the rows are the parts of one answer (SoT's points): each row is then steered away
+    from phrases the other rows, itself, or the prompt they share have written (``_DistinctRows``), so a batch no
+    longer writes what each prompt writes alone.
     """
     if not prompts:
         return []
@@ -94,6 +99,8 @@ def stream_generate(
     newline = _newline_id(tokenizer) if any(line_limits) else None
     prefills = [p.prefill for p in prompts]
     processors = [_ListLines(tokenizer, tracker.rows, line_limits, newline, prefills)] if newline is not None else []
+    if distinct_rows:
+        processors.append(_DistinctRows(tracker.rows, ids, eos))
     generate = partial(fast_greedy, model) if fast_decode else model.generate
     generate(
         **{k: v.to(model.device) if hasattr(v, "to") else v for k, v in inputs.items()},
@@ -274,6 +281,60 @@ class _ListLines(LogitsProcessor):
         while start < len(line) and _LIST_NUMBER.fullmatch(self.tokenizer.decode(line[: start + 1])):
             start += 1
         return line[start:]
+
+
+class _DistinctRows(LogitsProcessor):
+    """Keeps rows that are the parts of one answer (SoT's points, expanded side by side) from saying the same
+    things. A row's next token loses ``PENALTY`` from its score where it would repeat a run of three tokens that a
+    row, itself included, has written or that the prompt the rows share (question and instructions) holds, unless
+    the row's own part of its prompt (its point's title) holds that run too. A small model otherwise opens its
+    points alike, carries one phrase from point to point and loops within a point. A penalty, not a ban: a run
+    the model is sure of stays (barred outright, SmolLM2 spelt a barred word without its space, "useof").
+    The rows decode in lockstep, so a row's choice also counts against the rows after it in the same step: two
+    rows that open alike would otherwise write one sentence side by side. Greedy only: a choice is the highest
+    score. End-of-sequence tokens are never penalized (a row must be free to end)."""
+
+    PENALTY = 3.0
+
+    def __init__(self, rows: list[_Row], prompts: list[list[int]], eos: Iterable[int]) -> None:
+        self.rows = rows
+        shared = _common_prefix_length(prompts)
+        self.seen = _follows(prompts[0][:shared])  # two tokens -> the tokens that followed them
+        self.own = [_follows(p[shared:]) for p in prompts]  # per row: runs its own prompt has
+        self.free = frozenset(eos)
+        self.added = [0] * len(rows)  # how many of each row's tokens ``seen`` holds
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        open_rows = []
+        for index, row in enumerate(self.rows):
+            tokens = row.stream.tokens
+            for end in range(max(self.added[index], 2), len(tokens)):
+                self.seen.setdefault((tokens[end - 2], tokens[end - 1]), set()).add(tokens[end])
+            self.added[index] = len(tokens)
+            if not row.done and len(tokens) >= 2:
+                open_rows.append((index, (tokens[-2], tokens[-1])))
+        exempt = []
+        for index, last in open_rows:
+            exempt.append(self.own[index].get(last, set()) | self.free)
+            if penalized := list(self.seen.get(last, set()) - exempt[-1]):
+                scores[index, penalized] -= self.PENALTY
+        choices = scores.argmax(-1).tolist()  # one transfer for all rows
+        chosen: dict[tuple[int, int], set[int]] = {}  # this step's choices so far
+        for (index, last), allowed in zip(open_rows, exempt):
+            taken = chosen.get(last, set()) - self.seen.get(last, set()) - allowed  # not penalized yet
+            if choices[index] in taken:
+                scores[index, list(taken)] -= self.PENALTY
+                choices[index] = int(scores[index].argmax())
+            chosen.setdefault(last, set()).add(choices[index])
+        return scores
+
+
+def _follows(tokens: list[int]) -> dict[tuple[int, int], set[int]]:
+    """Every two consecutive tokens of ``tokens`` and the tokens that follow them there."""
+    table: dict[tuple[int, int], set[int]] = {}
+    for end in range(2, len(tokens)):
+        table.setdefault((tokens[end - 2], tokens[end - 1]), set()).add(tokens[end])
+    return table
 
 
 _LIST_NUMBER = re.compile(r"\s*(?:\d+[.)]?)?\s*")

@@ -9,8 +9,10 @@ from .base import Engine, GenerationRequest, OnDone, OnText
 
 
 class Greedy(Engine):
-    """Greedy decoding through ``generation.stream_generate``; the only engine that batches. ``fast_decode=True``
-    decodes on a static KV cache with, on a GPU, one CUDA graph per step (``fast_decode.py``): same tokens."""
+    """Greedy decoding through ``generation.stream_generate``; the only engine that batches. The requests of one
+    call are the points of one answer: they are decoded as distinct rows (no point repeats another's phrases).
+    ``fast_decode=True`` decodes on a static KV cache with, on a GPU, one CUDA graph per step
+    (``fast_decode.py``): same tokens."""
 
     name = "greedy"
     batches = True
@@ -27,7 +29,7 @@ class Greedy(Engine):
         stream_generate(model, tokenizer, [r.prompt for r in requests],
                         max_new_tokens=[r.max_tokens for r in requests], stop=[r.stop for r in requests],
                         max_line_tokens=[r.max_line_tokens for r in requests], on_text=on_text, on_done=on_done,
-                        should_stop=should_stop, fast_decode=self.fast_decode)
+                        should_stop=should_stop, fast_decode=self.fast_decode, distinct_rows=len(requests) > 1)
 
 
 ENGINE = Greedy

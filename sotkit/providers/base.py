@@ -90,7 +90,8 @@ class Provider(ABC):
         """Yield text deltas, then one ``CallUsage``."""
 
     def stream_batch(self, requests: Sequence[ChatRequest]) -> AsyncIterator[tuple[int, Chunk]]:
-        """Run several requests as one batch, yielding ``(row, chunk)``; only when ``supports_batch``."""
+        """Run the expansions of one answer's points as one batch, yielding ``(row, chunk)``; only when
+        ``supports_batch``."""
         raise NotImplementedError(f"{type(self).__name__} does not batch")
 
     async def ready(self) -> None:

@@ -5,7 +5,8 @@ import string
 
 import pytest
 
-from sotkit.engines.generation import _newline_id, chat_token_ids, stream_generate
+from sotkit.engines.generation import _DistinctRows, _newline_id, _Row, chat_token_ids, stream_generate
+from sotkit.engines.streaming import TextStream
 from sotkit.engines.testing import char_tokenizer, tiny_llama, tiny_chat_tokenizer
 from sotkit.providers.base import Prompt
 from tests.conftest import smollm2
@@ -253,3 +254,67 @@ def test_smollm2_skeleton_lines_end_at_their_heads_colon_and_the_list_goes_on():
     assert len(lines) >= 4
     assert all(re.fullmatch(rf"{n}\. [^:]+:?", line) for n, line in enumerate(lines, 1)), lines
 
+
+
+# -- the points of one answer: _DistinctRows ----------------------------------------------------------------
+
+def distinct_step(tokenizer, prompts, written, favourites, sure=1.0):
+    """One step of ``_DistinctRows`` over rows that have written ``written``; every row's scores are 0 but its
+    favourite character's, ``sure``. Returns each row's penalized characters and its choice."""
+    import torch
+
+    def ids(text):
+        return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    rows = [_Row(TextStream(tokenizer, eos_ids=[tokenizer.eos_token_id])) for _ in written]
+    for row, text in zip(rows, written):
+        row.stream.push(ids(text))
+    processor = _DistinctRows(rows, [ids(p) for p in prompts], [tokenizer.eos_token_id])
+    scores = torch.zeros(len(rows), len(tokenizer))
+    for row, favourite in enumerate(favourites):
+        scores[row, ids(favourite)] = sure
+    scores = processor(None, scores)
+    penalized = [{tokenizer.decode([i]) for i in (row < 0).nonzero().flatten().tolist()} for row in scores]
+    return penalized, [tokenizer.decode([int(row.argmax())]) for row in scores]
+
+
+def test_a_point_is_steered_off_a_phrase_another_point_wrote(tokenizer):
+    penalized, choices = distinct_step(tokenizer, ["Q. 1", "Q. 2"], ["xabc", "yab"], ["d", "c"])
+    assert penalized == [set(), {"c"}]  # "abc" was row 0's: row 1 may not write it after "ab"
+    assert choices[0] == "d" and choices[1] != "c"
+
+
+def test_a_point_is_steered_off_its_own_loop_and_the_shared_prompt_but_not_its_own_title(tokenizer):
+    prompts = ["Why xyz? Point: uvw", "Why xyz? Point: abc"]
+    penalized, _ = distinct_step(tokenizer, prompts, ["abcab", "xy"], ["c", "z"])
+    assert penalized == [{"c"}, {"z"}]  # its own "abc" again; "xyz" from the question
+    penalized, _ = distinct_step(tokenizer, prompts, ["abcde", "xab"], ["f", "c"])
+    assert penalized == [set(), set()]  # row 1's title holds "abc": row 0 wrote it, row 1 still may
+
+
+def test_a_point_may_always_end(tokenizer):
+    # the chat template ends every prompt turn with the end-of-turn token: after "ab" here, too
+    penalized, choices = distinct_step(tokenizer, ["ab<|im_end|> Point: 1", "ab<|im_end|> Point: 2"], ["xab", "yab"],
+                                       ["<|im_end|>", "c"])
+    assert penalized == [set(), set()] and choices == ["<|im_end|>", "c"]
+
+
+def test_points_decoded_side_by_side_do_not_write_the_same_phrase_in_one_step(tokenizer):
+    _, choices = distinct_step(tokenizer, ["Q. 1", "Q. 2", "Q. 3"], ["xab", "yab", "zab"], ["c", "c", "c"])
+    assert choices[0] == "c" and "c" not in choices[1:] and choices[1] != choices[2]
+    # a penalty, not a ban: a choice the model is sure of stands
+    _, choices = distinct_step(tokenizer, ["Q. 1", "Q. 2"], ["xab", "yab"], ["c", "c"], sure=_DistinctRows.PENALTY + 1)
+    assert choices == ["c", "c"]
+
+
+def test_rows_that_are_one_answers_points_part_ways(model, tokenizer):
+    prompts = [PROMPTS[0], PROMPTS[0]]
+    alike = stream_generate(model, tokenizer, prompts, max_new_tokens=40)
+    assert alike[0].text == alike[1].text  # the same prompt twice: the same text twice
+    first, second = stream_generate(model, tokenizer, prompts, max_new_tokens=40, distinct_rows=True)
+    assert first.text != second.text
+
+    def runs(text):
+        return {text[i:i + 3] for i in range(len(text) - 2)}
+
+    assert len(runs(first.text) & runs(second.text)) < len(runs(alike[0].text)) / 4

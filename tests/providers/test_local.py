@@ -45,6 +45,14 @@ def reference(tiny_dir):
     return [stream_generate(model, tokenizer, [r.prompt], max_new_tokens=r.max_tokens)[0] for r in REQUESTS]
 
 
+@pytest.fixture(scope="module")
+def batch_reference(tiny_dir):
+    """What the engine writes for the requests as the points of one answer (each steered off the other's phrases)."""
+    model, tokenizer = load_model(tiny_dir, dtype="float32")
+    return stream_generate(model, tokenizer, [r.prompt for r in REQUESTS],
+                           max_new_tokens=[r.max_tokens for r in REQUESTS], distinct_rows=True)
+
+
 @pytest.fixture
 def provider(tiny_dir):
     return create_provider(f"local:{tiny_dir}", dtype="float32")
@@ -61,7 +69,7 @@ async def test_stream_yields_deltas_then_one_usage(provider, reference):
     assert provider.model == f"local:{provider._name}"
 
 
-async def test_stream_batch_rows_match_each_request_alone(provider, reference):
+async def test_stream_batch_rows_are_the_points_of_one_answer(provider, reference, batch_reference):
     texts: dict[int, str] = {0: "", 1: ""}
     usages: dict[int, list[CallUsage]] = {0: [], 1: []}
     async for row, chunk in provider.stream_batch(REQUESTS):
@@ -70,17 +78,17 @@ async def test_stream_batch_rows_match_each_request_alone(provider, reference):
             usages[row].append(chunk)
         else:
             texts[row] += chunk
-    assert [texts[0], texts[1]] == [r.text for r in reference]
+    assert [texts[0], texts[1]] == [r.text for r in batch_reference] != [r.text for r in reference]
     assert [u for u, in usages.values()] == [CallUsage(r.input_tokens, r.output_tokens, finish_reason=r.finish_reason)
-                                             for r in reference]
+                                             for r in batch_reference]
 
 
-async def test_fast_decode_streams_what_generate_streams(tiny_dir, reference):
+async def test_fast_decode_streams_what_generate_streams(tiny_dir, batch_reference):
     fast = create_provider(f"local:{tiny_dir}", dtype="float32", fast_decode=True)
     texts = ["", ""]
     async for row, chunk in fast.stream_batch(REQUESTS):
         texts[row] += chunk if isinstance(chunk, str) else ""
-    assert texts == [r.text for r in reference]
+    assert texts == [r.text for r in batch_reference]
 
 
 async def test_the_event_loop_keeps_running_while_the_model_generates(provider):
