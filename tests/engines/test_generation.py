@@ -181,6 +181,25 @@ def test_smollm2_batched_expansion_equals_each_point_alone():
 
 
 @smollm2
+def test_smollm2_points_of_one_answer_open_and_go_on_differently():
+    from sotkit.engines.models import load_model
+    from sotkit.quality import first_sentence, redundancy
+    from sotkit.templates import Templates
+
+    model, tokenizer = load_model("smollm2", dtype="float32")
+    question = "How can I improve my time management skills?"
+    points = [{"index": i, "title": t} for i, t in enumerate(["Set clear goals", "Set priorities", "Plan your day"], 1)]
+    prompts = [Templates(local=True).render("expand", question=question, points=points, point=p) for p in points]
+    stops = [("\n\n", f"\n{p['index'] + 1}.") for p in points]
+    alike = [c.text for c in stream_generate(model, tokenizer, prompts, max_new_tokens=48, stop=stops)]
+    distinct = [c.text for c in stream_generate(model, tokenizer, prompts, max_new_tokens=48, stop=stops,
+                                                distinct_rows=True)]
+    # alone, SmolLM2 opens two points with one sentence ("To improve time management skills, it's essential to")
+    assert redundancy(alike) > 0.1 and redundancy(distinct) < redundancy(alike) / 4
+    assert all(distinct) and len({first_sentence(t)[:40] for t in distinct}) == len(distinct)
+
+
+@smollm2
 def test_smollm2_streams_characters_split_across_tokens_whole_and_matches_transformers_generate():
     import torch
 
