@@ -41,8 +41,9 @@ _SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*(?=\s)")
 _HEADER_NUMBER = re.compile(r"\s*(?:[-*•]\s+)?(?:\*\*)?(?:(\d+)[.)]\s*(?:\*\*)?\s*)?")
 _HEADER_SEPARATOR = re.compile(r"\s*(?:\*\*)?\s*[:.\-–]")
 _HEADER_CLOSE = re.compile(r"(?:\*\*)?\s*")
-# An opening clause that may restate the question ("To improve your time management skills, start by ...").
-_OPENING_HEADS = ("to ", "in order to ", "when it comes to ", "if you want to ")
+# An opening clause that may restate the question ("To improve your time management skills, start by ...", "When
+# designing an accessible transit system, ..."); a longer head before its shorter one, which it would swallow.
+_OPENING_HEADS = ("to ", "in order to ", "when it comes to ", "if you want to ", "when ", "while ", "if ")
 _OPENING = re.compile(rf"(?:{'|'.join(h.strip() for h in _OPENING_HEADS)})\s+([^,.;:!?\n]{{1,100}}),\s*", re.I)
 _OPENING_END = re.compile(r"[,.;:!?\n]")
 # Words a sentence that says nothing new may add to the title and the question ("The answer is: ...", "The first tip

@@ -124,6 +124,10 @@ RESTATED = "How can I improve my time management skills?"
     ("To improve your time management skills, start with a list. Then rank it.", "Start with a list. Then rank it."),
     ("2. Use a planner: In order to improve time management, plan the week.", "Plan the week."),
     ("When it comes to managing your time, it helps to plan.", "It helps to plan."),
+    ("When improving your time management skills, it helps to plan.", "It helps to plan."),
+    ("If you manage your time with skill, plan.", "Plan."),
+    ("While you improve time management, sleep.", "Sleep."),
+    ("When you wake up, plan your time.", "When you wake up, plan your time."),  # "wake" is its own
     # a clause that says something of its own stays
     ("To avoid burnout, take breaks.", "To avoid burnout, take breaks."),
     ("To improve, plan.", "To improve, plan."),  # one content word is no restatement
