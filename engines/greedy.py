@@ -6,20 +6,24 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .base import Engine, GenerationRequest, OnDone, OnText
+from .errors import ConfigError
 
 
 class Greedy(Engine):
     """Greedy decoding through ``generation.stream_generate``; the only engine that batches. The requests of one
-    call are the points of one answer: they are decoded as distinct rows (no point repeats another's phrases).
-    ``fast_decode=True`` decodes on a static KV cache with, on a GPU, one CUDA graph per step
-    (``fast_decode.py``): same tokens."""
+    call are the points of one answer, decoded as distinct rows: a point is steered off the phrases the others
+    wrote (``distinct_points=False`` decodes each row as it would be alone). ``fast_decode=True`` decodes on a
+    static KV cache with, on a GPU, one CUDA graph per step (``fast_decode.py``): same tokens."""
 
     name = "greedy"
     batches = True
 
-    def __init__(self, model: str, *, fast_decode: bool = False) -> None:
+    def __init__(self, model: str, *, fast_decode: bool = False, distinct_points: bool = True) -> None:
+        if not isinstance(distinct_points, bool):
+            raise ConfigError(f"distinct_points={distinct_points!r}: use True (the default) or False")
         super().__init__(model)
         self.fast_decode = fast_decode
+        self.distinct_points = distinct_points
 
     def generate(self, loaded: Any, requests: Sequence[GenerationRequest], on_text: OnText, on_done: OnDone,
                  should_stop: Callable[[], bool]) -> None:
@@ -29,7 +33,8 @@ class Greedy(Engine):
         stream_generate(model, tokenizer, [r.prompt for r in requests],
                         max_new_tokens=[r.max_tokens for r in requests], stop=[r.stop for r in requests],
                         max_line_tokens=[r.max_line_tokens for r in requests], on_text=on_text, on_done=on_done,
-                        should_stop=should_stop, fast_decode=self.fast_decode, distinct_rows=len(requests) > 1)
+                        should_stop=should_stop, fast_decode=self.fast_decode,
+                        distinct_rows=self.distinct_points and len(requests) > 1)
 
 
 ENGINE = Greedy
