@@ -1,4 +1,5 @@
-"""Batched chat generation on a tiny random Llama: batch = alone, stop strings, budgets, streaming, cancellation."""
+"""Batched chat generation on a tiny random Llama: batch = alone, stop strings, budgets, streaming, cancellation, line
+limits, and the points of one answer decoded apart."""
 
 import re
 import string
