@@ -275,7 +275,6 @@ def test_smollm2_skeleton_lines_end_at_their_heads_colon_and_the_list_goes_on():
     assert all(re.fullmatch(rf"{n}\. [^:]+:?", line) for n, line in enumerate(lines, 1)), lines
 
 
-
 # -- the points of one answer: _DistinctRows ----------------------------------------------------------------
 
 def distinct_step(tokenizer, prompts, written, favourites, sure=1.0):

@@ -132,7 +132,8 @@ def test_engine_options_are_checked_when_the_client_is_built():
     assert "toy_echo" in registry.names()
     with pytest.raises(sotkit.ConfigError, match=r"unknown option\(s\) for local models: pice;.*piece="):
         sotkit.SoT("local:toy", decoding="toy_echo", pice=2)
-    with pytest.raises(sotkit.ConfigError, match="decoding='greedy' takes fast_decode=, distinct_points=; alpha= is an option of decoding='lexical_unit'"):
+    with pytest.raises(sotkit.ConfigError, match="decoding='greedy' takes fast_decode=, distinct_points=; "
+                                                 "alpha= is an option of decoding='lexical_unit'"):
         sotkit.SoT("local:toy", alpha=0.5)  # greedy, the default, takes none; the message names who does
     with pytest.raises(sotkit.ConfigError, match="decoding='toy_ech'; use one of .*'greedy'.*'toy_echo'"):
         sotkit.SoT("local:toy", decoding="toy_ech")
