@@ -83,22 +83,23 @@ async def test_stream_batch_rows_are_the_points_of_one_answer(provider, referenc
                                              for r in batch_reference]
 
 
+async def batch_texts(provider: LocalProvider) -> list[str]:
+    texts = [""] * len(REQUESTS)
+    async for row, chunk in provider.stream_batch(REQUESTS):
+        texts[row] += chunk if isinstance(chunk, str) else ""
+    return texts
+
+
 async def test_points_decoded_as_if_alone_when_asked(tiny_dir, reference):
     alone = create_provider(f"local:{tiny_dir}", dtype="float32", distinct_points=False)
-    texts = ["", ""]
-    async for row, chunk in alone.stream_batch(REQUESTS):
-        texts[row] += chunk if isinstance(chunk, str) else ""
-    assert texts == [r.text for r in reference]
+    assert await batch_texts(alone) == [r.text for r in reference]
     with pytest.raises(ConfigError, match="distinct_points='no': use True"):
         create_provider(f"local:{tiny_dir}", distinct_points="no")
 
 
 async def test_fast_decode_streams_what_generate_streams(tiny_dir, batch_reference):
     fast = create_provider(f"local:{tiny_dir}", dtype="float32", fast_decode=True)
-    texts = ["", ""]
-    async for row, chunk in fast.stream_batch(REQUESTS):
-        texts[row] += chunk if isinstance(chunk, str) else ""
-    assert texts == [r.text for r in batch_reference]
+    assert await batch_texts(fast) == [r.text for r in batch_reference]
 
 
 async def test_the_event_loop_keeps_running_while_the_model_generates(provider):
