@@ -318,6 +318,8 @@ class _DistinctRows(LogitsProcessor):
             exempt.append(self.own[index].get(last, set()) | self.free)
             if penalized := list(self.seen.get(last, set()) - exempt[-1]):
                 scores[index, penalized] -= self.PENALTY
+        if len({last for _, last in open_rows}) == len(open_rows):
+            return scores  # no two rows end in the same two tokens: none can write another's run in this step
         choices = scores.argmax(-1).tolist()  # one transfer for all rows
         chosen: dict[tuple[int, int], set[int]] = {}  # this step's choices so far
         for (index, last), allowed in zip(open_rows, exempt):
