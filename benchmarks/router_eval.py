@@ -12,6 +12,9 @@ positive class for precision and recall, and a 95% bootstrap interval for accura
 - For comparison, learned routers trained on LIMA itself (word and MiniLM features, with the guards, SoT from
   0.6) by 5-fold cross-validation: what training on in-distribution labels buys. LIMA is CC BY-NC-SA: nothing
   trained on it ships.
+- sotkit's own held-out sets (`router_data/`): `fresh_heldout` and `hard_heldout`, written by the lead;
+  `blind_dev` and `blind_heldout`, written by helper sessions that never saw the router (the dev set was read
+  while choosing the training data; the held-out set was scored once).
 - Calibration: the default router's stated P(sot) against the observed rate, on the LIMA test half.
 
 Writes benchmarks/results/router_eval.{json,md}.
@@ -36,7 +39,7 @@ from sotkit.router.learned import Labelled, featurize, report
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 DATA = ROOT / "benchmarks" / "router_data"
-OWN = DATA / "questions.jsonl"
+TRAINING = (DATA / "questions.jsonl", DATA / "questions_blind.jsonl")  # what the shipped routers learnt from
 NEVER_SOT = ("math", "coding")  # Vicuna categories where SoT is a hard error
 SPLIT_SEED = 17
 
@@ -53,16 +56,18 @@ def _plain(question: str) -> str:
     return " ".join(re.findall(r"[a-z0-9]+", question.lower()))
 
 
+def nearest(rows: list[Labelled], own: list[Labelled]) -> list[float]:
+    """For each held-out question, the largest share of words (Jaccard) it has with a training question."""
+    words = [set(_plain(r.question).split()) for r in own]
+    held = [set(_plain(r.question).split()) for r in rows]
+    return [max(len(q & w) / len(q | w) for w in words) for q in held]
+
+
 def overlap(rows: list[Labelled], own: list[Labelled]) -> dict[str, int]:
     """How many held-out questions are training questions word for word, and how many share half their words
-    (Jaccard) with one."""
-    words = [set(_plain(r.question).split()) for r in own]
-
-    def nearest(q: set[str]) -> float:
-        return max(len(q & w) / len(q | w) for w in words)
-
-    held = [set(_plain(r.question).split()) for r in rows]
-    return {"verbatim": sum(q in words for q in held), "near": sum(nearest(q) >= 0.5 for q in held)}
+    with one."""
+    shares = nearest(rows, own)
+    return {"verbatim": sum(s == 1.0 for s in shares), "near": sum(s >= 0.5 for s in shares)}
 
 
 def bootstrap(rows: list[Labelled], routed: list[bool], draws: int = 1000) -> dict[str, list[float]]:
@@ -136,11 +141,13 @@ async def main() -> int:
     lima = read_labels(args.datasets / "lima_router.jsonl")
     dev, test = lima_halves(lima)
     fresh = read_labels(DATA / "fresh_heldout.jsonl")
-    own = read_labels(OWN)
+    own = [row for path in TRAINING for row in read_labels(path)]
+    blind = read_labels(DATA / "blind_heldout.jsonl")
     trained_on = {_plain(r.question) for r in own}
     sets = {"vicuna": vicuna, "lima_test": [lima[i] for i in test], "lima_dev": [lima[i] for i in dev],
             "lima": lima, "fresh": fresh, "fresh_unseen": [r for r in fresh if _plain(r.question) not in trained_on],
-            "hard": read_labels(DATA / "hard_heldout.jsonl")}
+            "hard": read_labels(DATA / "hard_heldout.jsonl"), "blind_dev": read_labels(DATA / "blind_dev.jsonl"),
+            "blind": blind, "blind_far": [r for r, s in zip(blind, nearest(blind, own)) if s < 0.5]}
 
     routers: dict[str, Router] = {"default": make_router(), "rules": make_router("rules"),
                                   "embedding": make_router("embedding")}
@@ -152,7 +159,7 @@ async def main() -> int:
         routers[f"llm ({args.llm})"] = make_router("llm", provider=provider)
     results: dict[str, Any] = {"command": " ".join(["python", "benchmarks/router_eval.py", *sys.argv[1:]]),
                                "split_seed": SPLIT_SEED, "routers": {},
-                               "overlap": {k: overlap(sets[k], own) for k in ("fresh", "hard")}}
+                               "overlap": {k: overlap(sets[k], own) for k in ("fresh", "hard", "blind_dev", "blind")}}
     misroutes: dict[str, list[str]] = {}
     for name, router in routers.items():
         entry: dict[str, Any] = {}
@@ -199,7 +206,7 @@ TABLES = [
     ("lima_dev", "LIMA dev half (515)", ""), ("lima", "LIMA, all 1,030", ""),
     ("fresh", "Fresh held-out (`router_data/fresh_heldout.jsonl`, 50)",
      ("50 questions the lead wrote on 2026-11-30, before looking at router output; never tuned on. They are not "
-     "independent of the training questions: {verbatim} are, word for word, questions of `questions.jsonl`, and "
+     "independent of the training questions: {verbatim} are, word for word, training questions, and "
      "{near} share half or more of their words with one (same author, same kinds). The next table leaves the "
      "{verbatim} out.")),
     ("fresh_unseen", "Fresh held-out, less the questions found word for word in the training questions", ""),
@@ -210,6 +217,18 @@ TABLES = [
      "the guards wrote them, knowing the guards, and {near} share half or more of their words with a training "
      "question ({verbatim} word for word): read them as a check of the kinds the guards aim at, not as an "
      "independent sample.")),
+    ("blind_dev", "Blind dev set (`router_data/blind_dev.jsonl`, 150)",
+     ("150 questions written on 2026-12-01 by a helper session that saw only the SoT criterion, never the router, "
+     "its guards or any dataset. Scored by the router of the time before any change, then used to choose: its "
+     "misroutes were read, and it helped pick the training data and the threshold of the default router. "
+     "{near} share half or more of their words with a training question ({verbatim} word for word).")),
+    ("blind", "Blind held-out set (`router_data/blind_heldout.jsonl`, 200)",
+     ("200 questions written the same way by another helper session (every kind of request a general assistant "
+     "receives), scored once, after the training data and threshold were chosen; nothing was tuned on them. "
+     "Their author and the authors of `questions_blind.jsonl` had the same brief, so questions converge: "
+     "{near} share half or more of their words with a training question ({verbatim} word for word). The next "
+     "table leaves those {near} out.")),
+    ("blind_far", "Blind held-out, less the questions that share half their words with a training question", ""),
 ]
 
 
@@ -218,11 +237,12 @@ def markdown(results: dict[str, Any], misroutes: dict[str, list[str]]) -> str:
              ("Labels: the SoT authors' (`shared/datasets/vicuna80.jsonl`, 80 questions; `lima_router.jsonl`, 1,030). "
              "SoT-suitable is the positive class; 95% bootstrap intervals in brackets; *always seq.* is the accuracy "
              "of never using SoT. None of the shipped routers was trained or tuned on these sets: the default and "
-             "embedding routers are trained on sotkit's own hand-written questions "
-             "(`benchmarks/router_data/questions.jsonl`), the guards were written as kinds of request. LIMA is split "
+             "embedding routers are trained on questions written for sotkit (`benchmarks/router_data/questions.jsonl`, "
+             "by the lead, and `questions_blind.jsonl`, by four helper sessions that never saw the router), the "
+             "guards were written as kinds of request. LIMA is split "
              f"once (seed {results['split_seed']}) into a dev half, where misroutes were read while writing the "
              "guards and the training questions, and a test half that was never read. The learned routers' "
-             "confidence is calibrated on categories of the training questions held out whole."), ""]
+             "confidence is calibrated on the training questions of each author held out whole."), ""]
     for set_name, title, note in TABLES:
         note = note.format(**results["overlap"].get(set_name, {}))
         lines += [f"## {title}", "", *([note, ""] if note else []),

@@ -1,31 +1,49 @@
-"""Retrain the two classifiers that ship in the wheel, on sotkit's own hand-written questions only.
+"""Retrain the two classifiers that ship in the wheel, on questions written for sotkit only.
 
     HF_HUB_OFFLINE=1 python benchmarks/router_train.py
 
-``benchmarks/router_data/questions.jsonl`` was written for sotkit (redistributable, Apache-2.0); the
-evaluation sets (Vicuna-80, LIMA) are never trained on. Equivalent to ``sotkit router train`` with
-``--features words`` (the default router) and ``--features minilm`` (``router="embedding"``), SoT from 0.6, with
-the confidence calibrated on whole categories held out.
+The training questions (redistributable, Apache-2.0; the evaluation sets, Vicuna-80 and LIMA, are never trained on):
 
-``router_data/questions_not_kept.jsonl`` holds 214 more questions written for issue 17 (kinds the LIMA dev half's
-misroutes showed: "How to X" procedures, programming how-tos, comparisons, recommendations worded as needs, long
-questions with a backstory, judgements between two options). Trained on with these, the default router routed the
-LIMA dev half no better (accuracy 0.804 either way, SoT precision 0.789 against 0.808), so they are not trained on.
+- ``router_data/questions.jsonl``: 748 questions the lead wrote, of every kind the guards and the router know.
+- ``router_data/questions_blind.jsonl``: 800 questions written by four helper sessions (``author`` h1-h4) that saw
+  only the SoT criterion and a theme (everyday life; technical work; school, knowledge and writing; messy traffic),
+  never the router, its guards or any dataset. One author's questions teach the classifier that author's habits
+  (the lead's SoT questions ended in "?" and its requests in ".", so "." and "list" weighed against SoT); four more
+  authors average them out.
+
+Equivalent to ``sotkit router train`` with ``--features words`` (the default router, SoT from 0.65) and
+``--features minilm`` (``router="embedding"``, SoT from 0.6). The confidence is calibrated on whole authors held
+out: each question is scored by a model that never saw its author's questions, the shift a user's traffic brings.
+
+``router_data/questions_not_kept.jsonl`` holds 214 more questions the lead wrote for issue 17 (kinds the LIMA dev
+half's misroutes showed). Trained on with these, the default router routed the LIMA dev half no better (accuracy
+0.804 either way, SoT precision 0.789 against 0.808), so they are not trained on.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from sotkit.router import DEFAULT_CLASSIFIER, EMBEDDING_CLASSIFIER, read_labels, train
 
-DATA = Path(__file__).resolve().parent / "router_data" / "questions.jsonl"
+DATA = Path(__file__).resolve().parent / "router_data"
+TRAINING = ("questions.jsonl", "questions_blind.jsonl")
+THRESHOLDS = {"words": 0.65, "minilm": 0.6}
+
+
+def authors(path: Path) -> list[str]:
+    return [json.loads(line).get("author", "lead") for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip()]
+
 
 if __name__ == "__main__":
-    rows = read_labels(DATA)
+    rows = [row for name in TRAINING for row in read_labels(DATA / name)]
+    groups = [author for name in TRAINING for author in authors(DATA / name)]
     for features, out in (("words", DEFAULT_CLASSIFIER), ("minilm", EMBEDDING_CLASSIFIER)):
         classifier = train([r.question for r in rows], [r.sot_suitable for r in rows], features=features,
-                           threshold=0.6, categories=[r.category for r in rows],
-                           info={"trained_on": "benchmarks/router_data/questions.jsonl"})
+                           threshold=THRESHOLDS[features], categories=groups,
+                           info={"trained_on": ", ".join(f"benchmarks/router_data/{name}" for name in TRAINING),
+                                 "calibrated_on": "held-out authors"})
         classifier.save(out)
         print(f"{features}: {len(rows)} questions, calibration {classifier.calibration}; wrote {out}")

@@ -58,7 +58,7 @@ class SoT:
 
     ``router`` chooses how ``mode="auto"`` decides (see ``sotkit.router.make_router``): the default guards
     against code, computation, puzzles, one-piece writing and the like, then sends a question to SoT only when
-    its calibrated P(sot) reaches ``router_threshold`` (0.6 unless given; higher is more precise, lower sends
+    its calibrated P(sot) reaches ``router_threshold`` (0.65 unless given; higher is more precise, lower sends
     more questions to SoT). ``router="embedding:router.json"`` uses a router trained with ``sotkit router train``.
 
     ``max_concurrency``, ``rpm`` and ``tpm`` limit each model (the fallback gets ``max_concurrency`` only) in this

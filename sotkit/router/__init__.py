@@ -6,8 +6,8 @@ SoT by mistake gets a worse answer; one sent to sequential by mistake only loses
 prefers sequential when unsure.
 
 - the default (``make_router()``, what ``mode="auto"`` uses): guards for the kinds of request that need one
-  connected answer, then a word-feature classifier trained on sotkit's own hand-written questions, with
-  calibrated confidence; SoT only from ``threshold``. Plain Python, microseconds, no model.
+  connected answer, then a word-feature classifier trained on questions written for sotkit, with calibrated
+  confidence; SoT only from ``threshold``. Plain Python, microseconds, no model.
 - ``"rules"``: the guards, then list signals ("ways", "tips", "differences", "what if"); recall first.
 - ``"llm"``: asks a model the SoT paper's question (independent list, dependent list, or no list?).
 - ``"embedding"`` / ``"embedding:PATH"``: guards, then a classifier over all-MiniLM-L6-v2 embeddings, the

@@ -9,7 +9,8 @@ with ``sotkit router train LABELS.jsonl --out router.json`` (or ``train``), use 
 Confidence is calibrated by Platt scaling on cross-validated scores: each training question is scored by a
 model that never saw it, and a one-dimensional logistic fit maps scores to probabilities. When the questions
 carry categories, whole categories are held out together, so the calibration reflects questions of a kind the
-model never saw (what a user's traffic brings) rather than near neighbours of its training questions.
+model never saw (what a user's traffic brings) rather than near neighbours of its training questions; the shipped
+classifiers hold out whole authors instead (``benchmarks/router_train.py``).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ FeatureKind = Literal["words", "minilm"]
 Features = dict[str, float]
 
 DEFAULT_CLASSIFIER = Path(__file__).with_name("default_router.json")
-"""Word features, trained on sotkit's own questions (``benchmarks/router_data/questions.jsonl``)."""
+"""Word features, trained on questions written for sotkit by five authors (``benchmarks/router_data/``)."""
 EMBEDDING_CLASSIFIER = Path(__file__).with_name("embedding_router.json")
 """MiniLM features, trained on the same questions."""
 
@@ -328,8 +329,8 @@ def train(questions: Sequence[str], labels: Sequence[int], *, features: FeatureK
           categories: Sequence[str | None] | None = None, info: dict[str, Any] | None = None) -> LinearClassifier:
     """Train a calibrated classifier on labelled questions (1 = SoT suits it). Seconds on a CPU.
 
-    ``categories`` (one per question, e.g. "tips", "code"; at least ``folds`` distinct ones) makes the
-    calibration hold out whole categories: honest for kinds of question the training set lacks.
+    ``categories`` (one per question, e.g. "tips", "code", or who wrote it; at least ``folds`` distinct ones)
+    makes the calibration hold out whole categories: honest for kinds of question the training set lacks.
     """
     labels = list(labels)
     if len(questions) != len(labels) or not questions:
