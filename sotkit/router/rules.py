@@ -161,11 +161,13 @@ GUARDS = [
           r"^(?!(?:how|what|which|why)\b)[^\n]*?\b(?:create|prepare|give me|tell me|come up with|make up)\b"
           r"(?:\s+\S+){0,4}?\s+(?:(?:short )?story|poem|joke|riddle|song|slogan|speech|toast|limerick|haiku|"
           r"tagline|jingle)s?\b",
-          # a plan, schedule or itinerary is one piece whose parts fit together
-          r"^(?!(?:how|what|which|why)\b)[^\n]*?\b(?:write|create|make|prepare|design|draft|plan|draw up|put "
-          r"together|give me|build)\b(?:\s+\S+){0,6}?\s+(?:(?:lesson|business|marketing|meal|study|workout|"
+          # a plan, schedule or itinerary is one piece whose parts fit together ("ways to make my routine less
+          # rushed" asks for advice on one instead)
+          r"^(?!(?:how|what|which|why)\b)(?:(?!\bhow to\b|\bways to\b|\btips\b)[^\n])*?\b(?:write|create|make|"
+          r"prepare|design|draft|plan|draw up|put together|give me|build)\b"
+          r"(?:\s+(?!(?:tips|ways|ideas|advice)\b)\S+){0,6}?\s+(?:(?:lesson|business|marketing|meal|study|workout|"
           r"training|project|travel|diet|content|savings|action|event|wedding|course) plan|schedule|itinerary|"
-          r"curriculum|syllabus|agenda|timetable|routine)s?\b"),
+          r"curriculum|syllabus|agenda|timetable|routine)s?\b(?! (?:less|more|better|easier)\b)"),
     _rule("sequential", 0.85, "asks to transform a given text",
           r"\btranslate\b", r"\bhow (?:do|would|can) (?:you|i) say\b",
           r"\b(?:summari[sz]e|paraphrase|rephrase|rewrite|reword|proofread|correct|edit|shorten|"
