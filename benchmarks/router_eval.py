@@ -15,7 +15,8 @@ positive class for precision and recall, and a 95% bootstrap interval for accura
 - sotkit's own held-out sets (`router_data/`): `fresh_heldout` and `hard_heldout`, written by the lead;
   `blind_dev` and `blind_heldout`, written by helper sessions that never saw the router (the dev set was read
   while choosing the training data; the held-out set was scored once).
-- Calibration: the default router's stated P(sot) against the observed rate, on the LIMA test half.
+- Calibration: the default router's stated P(sot) against the observed rate, on the LIMA test half and the blind
+  held-out set.
 
 Writes benchmarks/results/router_eval.{json,md}.
 """
@@ -40,6 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 DATA = ROOT / "benchmarks" / "router_data"
 TRAINING = (DATA / "questions.jsonl", DATA / "questions_blind.jsonl")  # what the shipped routers learnt from
+CALIBRATION = {"lima_test": "LIMA test half", "blind": "blind held-out set"}  # where stated P(sot) is checked
 NEVER_SOT = ("math", "coding")  # Vicuna categories where SoT is a hard error
 SPLIT_SEED = 17
 
@@ -186,7 +188,7 @@ async def main() -> int:
             print(name, results["routers"][name]["lima"]["accuracy"], flush=True)
     default = routers["default"]
     assert isinstance(default, LearnedRouter)
-    results["calibration_lima_test"] = reliability(default, sets["lima_test"])
+    results["calibration"] = {name: reliability(default, sets[name]) for name in CALIBRATION}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "router_eval.json").write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     (RESULTS / "router_eval.md").write_text(markdown(results, misroutes), encoding="utf-8")
@@ -256,11 +258,12 @@ def markdown(results: dict[str, Any], misroutes: dict[str, list[str]]) -> str:
         lines.append("")
     lines += ["Math or coding questions sent to SoT on Vicuna: " + ", ".join(
         f"{n} {e['vicuna_never_sot_sent_to_sot']}" for n, e in results["routers"].items()
-        if "vicuna_never_sot_sent_to_sot" in e) + ".", "",
-        "## Calibration of the default router (LIMA test half)", "",
-        "| stated P(sot) | questions | mean stated | observed SoT-suitable |", "|---|---|---|---|"]
-    lines += [f"| {b['bin']} | {b['n']} | {b['stated']:.3f} | {b['observed']:.3f} |"
-              for b in results["calibration_lima_test"]]
+        if "vicuna_never_sot_sent_to_sot" in e) + "."]
+    for name, title in CALIBRATION.items():
+        lines += ["", f"## Calibration of the default router ({title})", "",
+                  "| stated P(sot) | questions | mean stated | observed SoT-suitable |", "|---|---|---|---|"]
+        lines += [f"| {b['bin']} | {b['n']} | {b['stated']:.3f} | {b['observed']:.3f} |"
+                  for b in results["calibration"][name]]
     lines += ["", "## Vicuna accuracy per category", ""]
     names = [n for n, e in results["routers"].items() if "vicuna_per_category" in e]
     categories = sorted(results["routers"][names[0]]["vicuna_per_category"])
