@@ -17,7 +17,12 @@ out: each question is scored by a model that never saw its author's questions, t
 
 ``router_data/questions_not_kept.jsonl`` holds 214 more questions the lead wrote for issue 17 (kinds the LIMA dev
 half's misroutes showed). Trained on with these, the default router routed the LIMA dev half no better (accuracy
-0.804 either way, SoT precision 0.789 against 0.808), so they are not trained on.
+0.804 either way, SoT precision 0.789 against 0.808), so they are not trained on. Nor are the 400 of
+``router_data/questions_blind_not_kept.jsonl``, by two more helper sessions (h6: forum posts with background and
+code, how-to titles; h7: community questions, writing prompts, backstories, short instructions): with them the
+LIMA dev half fell from 0.804 to 0.784 (the blind dev set rose from 0.907 to 0.927, Vicuna stayed 0.950), since
+those authors label a forum post that asks for a fix as one answer, where the SoT authors' labels often see a
+list of possible causes.
 """
 
 from __future__ import annotations
