@@ -20,9 +20,9 @@ half's misroutes showed). Trained on with these, the default router routed the L
 0.804 either way, SoT precision 0.789 against 0.808), so they are not trained on. Nor are the 400 of
 ``router_data/questions_blind_not_kept.jsonl``, by two more helper sessions (h6: forum posts with background and
 code, how-to titles; h7: community questions, writing prompts, backstories, short instructions): with them the
-LIMA dev half fell from 0.804 to 0.784 (the blind dev set rose from 0.907 to 0.927, Vicuna stayed 0.950), since
-those authors label a forum post that asks for a fix as one answer, where the SoT authors' labels often see a
-list of possible causes.
+LIMA dev half fell from 0.804 to 0.784 (the blind dev set rose from 0.907 to 0.927, Vicuna stayed 0.950): of the
+14 dev questions routed otherwise, 12 went wrong, mostly short how-to titles ("How to change a diaper?") that h6
+labelled procedures and the SoT authors' labels call lists.
 """
 
 from __future__ import annotations
