@@ -123,24 +123,17 @@ def test_guards_read_a_huge_question_by_its_ends() -> None:
     "What are the main differences between a credit union and a bank?",
     "How can a small team keep its documentation up to date?",
     "What are the benefits of learning to cook at home?",
-])
-async def test_default_router_sends_clear_lists_to_sot(question: str) -> None:
-    decision = await make_router().decide(question)
-    assert decision.mode == "sot" and decision.confidence >= 0.65, decision
-    assert decision.reason.startswith("default: P(list of independent points) = ")
-
-
-@pytest.mark.parametrize("question", [
+    # lists asked for as requests: one author's training questions once taught the classifier that a final "."
+    # (and the word "list") means sequential
     "Give me some ideas for keeping toddlers busy on a rainy afternoon.",
     "List the main advantages of cooking at home.",
     "Name some habits that help students stay focused.",
     "I need gift ideas for a coworker who is retiring.",
 ])
-async def test_default_router_does_not_read_a_full_stop_as_sequential(question: str) -> None:
-    # lists asked for as requests, not questions: one author's training questions once taught the classifier
-    # that a final "." (and the word "list") means sequential
+async def test_default_router_sends_clear_lists_to_sot(question: str) -> None:
     decision = await make_router().decide(question)
-    assert decision.mode == "sot", decision
+    assert decision.mode == "sot" and decision.confidence >= 0.65, decision
+    assert decision.reason.startswith("default: P(list of independent points) = ")
 
 
 async def test_default_router_is_what_auto_uses_and_never_fails() -> None:
