@@ -66,6 +66,8 @@ _ASKS_QUANTITY = (r"(?:how (?:much|many|long|far|fast|old)|find|calculate|what (
                   r"(?:the|its|their|his|her|my|your) (?:\w+ )?(?:total|sum|average|mean|cost|price|difference|ratio|"
                   r"speed|distance|area|volume|probability|value|result|percentage|rate|number|amount|dimensions|"
                   r"length|width|height|age)\b)")
+# the words before a request to write something, when they do not ask for advice instead ("ways to make my plan ...")
+_NO_ADVICE_ASKED = r"(?:(?!\bhow to\b|\bways to\b|\btips\b)[^\n])*?"
 _EVALUATIVE = re.compile(r"\b(?:worth|good|bad|better|worse|ethical|moral|should|important|necessary|possible|"
                          r"safe|healthy|fair|justified|effective|beneficial|harmful|a place|the future|the best)\b",
                          re.IGNORECASE)
@@ -156,14 +158,14 @@ GUARDS = [
           r"\bfermi\b", r"\bhow many\b"),
     _rule("sequential", 0.85, "asks for a piece of writing",
           # a sentence that asks for the writing; "how can I write better emails?" asks for advice instead
-          rf"^(?!(?:how|what|which|why|any)\b)(?:(?!\bhow to\b|\bways to\b|\btips\b)[^\n])*?\b(?:write|compose|"
+          rf"^(?!(?:how|what|which|why|any)\b){_NO_ADVICE_ASKED}\b(?:write|compose|"
           rf"draft|pen|craft|author)\b(?:\s+\S+){{0,6}}?\s+{_WRITING_ARTIFACTS}s?\b",
           r"^(?!(?:how|what|which|why)\b)[^\n]*?\b(?:create|prepare|give me|tell me|come up with|make up)\b"
           r"(?:\s+\S+){0,4}?\s+(?:(?:short )?story|poem|joke|riddle|song|slogan|speech|toast|limerick|haiku|"
           r"tagline|jingle)s?\b",
           # a plan, schedule or itinerary is one piece whose parts fit together ("ways to make my routine less
           # rushed" asks for advice on one instead)
-          r"^(?!(?:how|what|which|why)\b)(?:(?!\bhow to\b|\bways to\b|\btips\b)[^\n])*?\b(?:write|create|make|"
+          rf"^(?!(?:how|what|which|why)\b){_NO_ADVICE_ASKED}\b(?:write|create|make|"
           r"prepare|design|draft|plan|draw up|put together|give me|build)\b"
           r"(?:\s+(?!(?:tips|ways|ideas|advice)\b)\S+){0,6}?\s+(?:(?:lesson|business|marketing|meal|study|workout|"
           r"training|project|travel|diet|content|savings|action|event|wedding|course) plan|schedule|itinerary|"
