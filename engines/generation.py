@@ -299,8 +299,8 @@ class _DistinctRows(LogitsProcessor):
     def __init__(self, rows: list[_Row], prompts: list[list[int]], eos: Iterable[int]) -> None:
         self.rows = rows
         shared = _common_prefix_length(prompts)
-        self.seen = _follows(prompts[0][:shared])  # two tokens -> the tokens that followed them
-        self.own = [_follows(p[shared:]) for p in prompts]  # per row: runs its own prompt has
+        self.seen = _follows(prompts[0][:shared], {})  # two tokens -> the tokens that followed them
+        self.own = [_follows(p[shared:], {}) for p in prompts]  # per row: runs its own prompt has
         self.free = frozenset(eos)
         self.added = [0] * len(rows)  # how many of each row's tokens ``seen`` holds
 
@@ -308,8 +308,7 @@ class _DistinctRows(LogitsProcessor):
         open_rows = []
         for index, row in enumerate(self.rows):
             tokens = row.stream.tokens
-            for end in range(max(self.added[index], 2), len(tokens)):
-                self.seen.setdefault((tokens[end - 2], tokens[end - 1]), set()).add(tokens[end])
+            _follows(tokens, self.seen, start=self.added[index])
             self.added[index] = len(tokens)
             if not row.done and len(tokens) >= 2:
                 open_rows.append((index, (tokens[-2], tokens[-1])))
@@ -331,10 +330,11 @@ class _DistinctRows(LogitsProcessor):
         return scores
 
 
-def _follows(tokens: list[int]) -> dict[tuple[int, int], set[int]]:
-    """Every two consecutive tokens of ``tokens`` and the tokens that follow them there."""
-    table: dict[tuple[int, int], set[int]] = {}
-    for end in range(2, len(tokens)):
+def _follows(tokens: list[int], table: dict[tuple[int, int], set[int]], start: int = 0
+             ) -> dict[tuple[int, int], set[int]]:
+    """``table`` with every two consecutive tokens of ``tokens`` and the tokens that follow them there, for the
+    tokens from ``start`` on."""
+    for end in range(max(start, 2), len(tokens)):
         table.setdefault((tokens[end - 2], tokens[end - 1]), set()).add(tokens[end])
     return table
 
