@@ -4,6 +4,7 @@ lexical-unit engine. The built-in engines are imported on first use; ``register`
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import inspect
 from typing import Any
@@ -39,19 +40,23 @@ def get(name: str) -> type[Engine]:
     return _registered[name]
 
 
-def create(name: str, model: str, options: dict[str, Any], common: str = "") -> Engine:
-    """Build engine ``name`` for ``model``; an option it does not take is a ``ConfigError`` that lists the ones it
-    does and names the engines that take it (``common``: the options every local model takes besides ``decoding=``,
-    for the message)."""
+def create(name: str, model: str, options: dict[str, Any], common: tuple[str, ...] = ()) -> Engine:
+    """Build engine ``name`` for ``model``; an option it does not take is a ``ConfigError`` that names the closest
+    option any local model takes, lists the ones this engine does and names the engines that take it (``common``:
+    the options every local model takes besides ``decoding=``)."""
     engine = get(name)
     if unknown := sorted(set(options) - set(_options(engine))):
-        takes = _options(engine)
-        own = f"decoding={name!r} takes " + (", ".join(f"{t}=" for t in takes) if takes else "no options of its own")
+        takes = {other: _options(get(other)) for other in names()}
+        own = f"decoding={name!r} takes " + (", ".join(f"{t}=" for t in takes[name]) or "no options of its own")
         elsewhere = [f"{option}= is an option of decoding={other!r}" for option in unknown
-                     for other in names() if option in _options(get(other))]
-        every = f"{common} decoding= ({', '.join(repr(n) for n in names())})".lstrip()
-        raise ConfigError(f"unknown option(s) for local models: {', '.join(unknown)}; local models take {every}; "
-                          + "; ".join([own, *elsewhere]))
+                     for other, theirs in takes.items() if option in theirs]
+        anywhere = {*common, "decoding", *(option for theirs in takes.values() for option in theirs)}
+        close = [f"{match}=" for option in unknown if option not in anywhere
+                 for match in difflib.get_close_matches(option, anywhere, n=1, cutoff=0.75)]
+        hint = f"did you mean {' or '.join(close)}? " if close else ""
+        every = " ".join([*(f"{c}=," for c in common), f"decoding= ({', '.join(repr(n) for n in names())})"])
+        raise ConfigError(f"unknown option(s) for local models: {', '.join(unknown)}; {hint}local models take "
+                          f"{every}; " + "; ".join([own, *elsewhere]))
     return engine(model, **options)
 
 

@@ -54,7 +54,7 @@ class LocalProvider(Provider):
             decoding = "focusllm" if options.get("focus_weights") else "greedy"
             if not options.get("focus_weights", True):
                 del options["focus_weights"]  # None or False: no FocusLLM
-        self.engine = registry.create(decoding, model_name, options, common="device=, dtype=,")
+        self.engine = registry.create(decoding, model_name, options, common=("device", "dtype"))
         self.model = f"local:{model_name}"
         self._name = model_name
         self._device = device

@@ -130,8 +130,11 @@ async def test_a_batch_row_that_fails_is_retried_through_the_runner_as_a_single_
 def test_engine_options_are_checked_when_the_client_is_built():
     registry.register(Echo)
     assert "toy_echo" in registry.names()
-    with pytest.raises(sotkit.ConfigError, match=r"unknown option\(s\) for local models: pice;.*piece="):
+    with pytest.raises(sotkit.ConfigError, match=r"unknown option\(s\) for local models: pice; did you mean piece=\?"):
         sotkit.SoT("local:toy", decoding="toy_echo", pice=2)
+    for typo, meant in (("devise", "device"), ("dtyp", "dtype"), ("decodng", "decoding"), ("alpah", "alpha")):
+        with pytest.raises(sotkit.ConfigError, match=f"{typo}; did you mean {meant}=\\? local models take"):
+            sotkit.SoT("local:toy", **{typo: "cpu"})
     with pytest.raises(sotkit.ConfigError, match="decoding='greedy' takes fast_decode=, distinct_points=; "
                                                  "alpha= is an option of decoding='lexical_unit'"):
         sotkit.SoT("local:toy", alpha=0.5)  # greedy, the default, takes none; the message names who does
