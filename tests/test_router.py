@@ -284,6 +284,8 @@ def test_make_router_reports_bad_specs_early() -> None:
         make_router("llm")
     with pytest.raises(ConfigError, match="unknown router 'smart'; use one of 'default', 'rules', 'llm', 'embedding'"):
         make_router("smart")
+    with pytest.raises(ConfigError, match="unknown router 'embeding'; did you mean 'embedding'\\? use one of"):
+        make_router("embeding")
     with pytest.raises(ConfigError, match="no async decide"):
         make_router(object())  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="needs a path"):

@@ -18,6 +18,7 @@ Modules: ``base`` (Decision, Router, the fallback), ``rules``, ``learned``, ``ll
 
 from __future__ import annotations
 
+import difflib
 import functools
 import inspect
 from typing import TYPE_CHECKING
@@ -88,7 +89,9 @@ def make_router(spec: str | Router | None = None, *, provider: Provider | None =
             raise ConfigError('router="embedding:" needs a path: router="embedding:router.json"')
         return LearnedRouter(path, threshold=threshold)
     if isinstance(spec, str):
-        raise ConfigError(f"unknown router {spec!r}; use one of {', '.join(map(repr, ROUTERS))}, "
+        close = difflib.get_close_matches(spec, ROUTERS, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ConfigError(f"unknown router {spec!r}; {hint}use one of {', '.join(map(repr, ROUTERS))}, "
                           "'embedding:PATH', or an object with async decide(question) -> Decision")
     if isinstance(spec, (RulesRouter, FallsBack)):
         return spec
