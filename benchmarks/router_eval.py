@@ -14,7 +14,8 @@ positive class for precision and recall, and a 95% bootstrap interval for accura
   trained on it ships.
 - sotkit's own held-out sets (`router_data/`): `fresh_heldout` and `hard_heldout`, written by the lead;
   `blind_dev` and `blind_heldout`, written by helper sessions that never saw the router (the dev set was read
-  while choosing the training data; the held-out set was scored once).
+  while choosing the training data; the held-out set was scored once); `blind_hard_heldout`, harder traffic
+  (mostly code, math, puzzles, multiple choice and pieces of writing) by two more such sessions, scored once.
 - Calibration: the default router's stated P(sot) against the observed rate, on the LIMA test half and the blind
   held-out set.
 
@@ -149,7 +150,8 @@ async def main() -> int:
     sets = {"vicuna": vicuna, "lima_test": [lima[i] for i in test], "lima_dev": [lima[i] for i in dev],
             "lima": lima, "fresh": fresh, "fresh_unseen": [r for r in fresh if _plain(r.question) not in trained_on],
             "hard": read_labels(DATA / "hard_heldout.jsonl"), "blind_dev": read_labels(DATA / "blind_dev.jsonl"),
-            "blind": blind, "blind_far": [r for r, s in zip(blind, nearest(blind, own)) if s < 0.5]}
+            "blind": blind, "blind_far": [r for r, s in zip(blind, nearest(blind, own)) if s < 0.5],
+            "blind_hard": read_labels(DATA / "blind_hard_heldout.jsonl")}
 
     routers: dict[str, Router] = {"default": make_router(), "rules": make_router("rules"),
                                   "embedding": make_router("embedding")}
@@ -161,7 +163,8 @@ async def main() -> int:
         routers[f"llm ({args.llm})"] = make_router("llm", provider=provider)
     results: dict[str, Any] = {"command": " ".join(["python", "benchmarks/router_eval.py", *sys.argv[1:]]),
                                "split_seed": SPLIT_SEED, "routers": {},
-                               "overlap": {k: overlap(sets[k], own) for k in ("fresh", "hard", "blind_dev", "blind")}}
+                               "overlap": {k: overlap(sets[k], own) for k in ("fresh", "hard", "blind_dev", "blind",
+                                                                                 "blind_hard")}}
     misroutes: dict[str, list[str]] = {}
     for name, router in routers.items():
         entry: dict[str, Any] = {}
@@ -231,6 +234,12 @@ TABLES = [
      "{near} share half or more of their words with a training question ({verbatim} word for word). The next "
      "table leaves those {near} out.")),
     ("blind_far", "Blind held-out, less the questions that share half their words with a training question", ""),
+    ("blind_hard", "Blind hard held-out set (`router_data/blind_hard_heldout.jsonl`, 300)",
+     ("300 questions written on 2026-12-02 by two more helper sessions with the same brief, asked for the harder, "
+     "mostly sequential traffic the issue describes: code (often pasted), math, proofs, puzzles, multiple choice, "
+     "writing tasks that list sub-questions, rewrites, role play, facts, and the technical and everyday questions "
+     "whose answers are lists. Scored once, after every choice of this router was made; nothing was tuned on "
+     "them. {near} share half or more of their words with a training question ({verbatim} word for word).")),
 ]
 
 
