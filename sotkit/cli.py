@@ -4,7 +4,8 @@ The answer goes to stdout as it is stitched; the route, the skeleton as it forms
 usage line go to stderr, so ``sotkit ask ... > answer.txt`` keeps only the answer.
 
 A terminal cannot take back what it printed: when a retried point withdraws text it had streamed
-(``WithdrawEvent``), the terminal shows a ``[restarted]`` mark and the point again from its header. Written to a
+(``WithdrawEvent``), the terminal shows a ``[restarted]`` mark and the point again from its header (``[left
+out]`` and the answer's last line before it, for a point that failed for good). Written to a
 file or a pipe, stdout gets the answer once, when it is complete, so it is exactly ``result.text``.
 """
 
@@ -142,8 +143,9 @@ async def _ask(args: argparse.Namespace) -> int:
                     print(event.text, end="", flush=True)
             elif event.type == "withdraw" and event.text:
                 shown = shown[:len(shown) - len(event.text)]
-                if live:  # the point again, from its header
-                    print(f" [restarted]\n{shown[shown.rfind(chr(10)) + 1:]}", end="", flush=True)
+                if live:  # the answer again from the start of its last line: a restarted point's header
+                    mark = "left out" if event.failed else "restarted"
+                    print(f" [{mark}]\n{shown[shown.rfind(chr(10)) + 1:]}", end="", flush=True)
             elif event.type == "done":
                 result = event.result
     if args.json:

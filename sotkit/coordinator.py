@@ -447,7 +447,7 @@ class Answer:
         self.errors.append(error)
         self._emit(self.stitcher.finish_point(point.index, skipped=True))
 
-    def _emit(self, events: list[TextEvent]) -> None:
+    def _emit(self, events: list[TextEvent] | list[TextEvent | WithdrawEvent]) -> None:
         for event in events:
             if self.first_text_at is None:
                 self.first_text_at = anyio.current_time() - self._started

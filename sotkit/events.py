@@ -72,17 +72,20 @@ class RetryEvent:
 
 @dataclass(frozen=True)
 class WithdrawEvent:
-    """A call restarts from scratch, so the text its broken attempt produced is withdrawn.
+    """Text already streamed is taken back: a call restarts from scratch, or (``failed``) a point that was
+    streaming live failed for good and is left out of the answer.
 
     A provider that cannot continue a prefill (OpenAI) answers a retried call with a new generation, and a
     point's text is always one generation, never two spliced. ``text`` is the tail of the stitched answer to
     remove: the last ``len(text)`` characters of what the ``TextEvent``s gave so far (empty when the point's
-    text was still buffered behind earlier points). A UI that shows ``PointDeltaEvent``s clears point
-    ``index`` (``None``: the sequential answer). The new generation's text follows as usual.
+    text was still buffered behind earlier points; with ``failed``, the point's header too). A UI that shows
+    ``PointDeltaEvent``s clears point ``index`` (``None``: the sequential answer). A restarted call's new
+    generation follows as usual; a failed point keeps what it wrote in ``Result.points``.
     """
 
     index: int | None
     text: str
+    failed: bool = False
     type: Literal["withdraw"] = "withdraw"
 
 

@@ -6,7 +6,7 @@ complete. ``text`` is always exactly the concatenation of everything released.
 
 from __future__ import annotations
 
-from .events import TextEvent
+from .events import TextEvent, WithdrawEvent
 
 
 def point_header(index: int, title: str) -> str:
@@ -20,8 +20,8 @@ class Stitcher:
         self._done: set[int] = set()
         self._skipped: set[int] = set()
         self._next = 1  # the point being released now
-        self._started = False  # has the head point's header been released?
-        self._head_text = ""  # the head point's text released so far (after its header)
+        self._live_at: int | None = None  # where the live point's separator and header start in text (None: not yet)
+        self._body_at = 0  # where the live point's text after its header starts
         self.text = ""
 
     def add_point(self, index: int, title: str) -> list[TextEvent]:
@@ -39,17 +39,22 @@ class Stitcher:
         """Forget a point's text (its call restarts); returns what is taken off the end of ``text``: the
         text already released, when the point is the one streaming live (its header stays)."""
         self._buffers[index].clear()
-        if index != self._next or not self._head_text:
+        if index != self._next or self._live_at is None:
             return ""
-        withdrawn, self._head_text = self._head_text, ""
-        self.text = self.text[:-len(withdrawn)]
+        withdrawn, self.text = self.text[self._body_at:], self.text[:self._body_at]
         return withdrawn
 
-    def finish_point(self, index: int, *, skipped: bool = False) -> list[TextEvent]:
+    def finish_point(self, index: int, *, skipped: bool = False) -> list[TextEvent | WithdrawEvent]:
+        """The point's call ended; a ``skipped`` point is left out, and if it was streaming live, what it
+        released (its header included) is taken back first."""
         self._done.add(index)
+        taken: list[TextEvent | WithdrawEvent] = []
         if skipped:
             self._skipped.add(index)
-        return self._advance()
+            if index == self._next and self._live_at is not None:
+                taken.append(WithdrawEvent(index, self.text[self._live_at:], failed=True))
+                self.text, self._live_at = self.text[:self._live_at], None
+        return taken + self._advance()
 
     def _advance(self) -> list[TextEvent]:
         events: list[TextEvent] = []
@@ -57,17 +62,17 @@ class Stitcher:
             index = self._next
             has_text = bool(self._buffers[index]) or index in self._done
             if index not in self._skipped and has_text:
-                if not self._started:  # the header waits for text, so a point that fails early leaves none
-                    separator = "\n" if self.text else ""
-                    events.append(TextEvent(separator + point_header(index, self._titles[index]), index))
-                    self._started = True
+                if self._live_at is None:  # the header waits for text, so a point that fails early leaves none
+                    self._live_at = len(self.text)
+                    events.append(TextEvent(("\n" if self.text else "") + point_header(index, self._titles[index]),
+                                            index))
+                    self.text += events[-1].text
+                    self._body_at = len(self.text)
                 events += [TextEvent(piece, index) for piece in self._buffers[index]]
-                self._head_text += "".join(self._buffers[index])
+                self.text += "".join(self._buffers[index])
             self._buffers[index].clear()
             if index not in self._done:
                 break
             self._next += 1
-            self._started = False
-            self._head_text = ""
-        self.text += "".join(e.text for e in events)
+            self._live_at = None
         return events

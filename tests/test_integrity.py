@@ -157,6 +157,27 @@ async def test_under_random_faults_every_point_is_one_of_the_replies_and_the_str
     assert sum(1 for r in server.requests if r.fault is not None) >= 5  # the faults did happen
 
 
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+async def test_a_point_that_fails_while_it_streams_live_is_taken_back_header_and_all(provider):
+    def respond(request: RecordedRequest) -> Reply:  # point 1 breaks after four words on every attempt
+        reply = varying({})(request)
+        return Reply(reply.text, fault=Fault.drop(after_tokens=4)) if point_of(request) == 1 else reply
+
+    others = f"2. Eat less sugar: Take 1: {TEXTS[2]}\n3. Move daily: Take 1: {TEXTS[3]}"
+    with FakeLLMServer(respond, latency=FAST) as server:
+        async with client(server, provider, on_point_error="skip") as sot, sot.stream("Be healthier?") as events:
+            seen = [event async for event in events]
+        async with client(server, provider) as sot:
+            with pytest.raises(sotkit.PartialResultError) as caught:
+                await sot.generate("Be healthier, please?")  # another question: the server counts attempts by it
+    result = seen[-1].result
+    assert result.points[0].failed and result.points[0].text.startswith("Take ")  # what it wrote stays on the point
+    assert result.text == caught.value.partial.text == others
+    [withdrawn] = [e for e in seen if e.type == "withdraw" and e.failed]
+    assert withdrawn.index == 1 and withdrawn.text == f"1. Sleep well: {result.points[0].text}"
+    assert joined(seen) == result.text
+
+
 # -- 2. and 3. a stream must end with its terminal event and be the API's events -----------------------------
 
 CUT_OR_MALFORMED = {

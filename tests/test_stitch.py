@@ -85,3 +85,30 @@ def test_withdraw_after_a_buffered_point_is_released_takes_back_all_its_pieces()
     s.add_text(1, "a")
     s.finish_point(1)  # point 2 becomes the live point and its buffer is released at once
     assert s.withdraw(2) == "b1 b2" and s.text == "1. A: a\n2. B: "
+
+
+def test_a_skipped_live_point_is_taken_back_with_its_header():
+    s = Stitcher()
+    s.add_point(1, "A")
+    s.add_point(2, "B")
+    s.add_point(3, "C")
+    s.add_text(1, "a")
+    s.finish_point(1)
+    s.add_text(2, "half")
+    s.add_text(3, "c")
+    [withdraw, *released] = s.finish_point(2, skipped=True)
+    assert (withdraw.type, withdraw.index, withdraw.text, withdraw.failed) == ("withdraw", 2, "\n2. B: half", True)
+    assert texts(released) == "\n3. C: c" and s.text == "1. A: a\n3. C: c"
+    s.finish_point(3)
+    assert s.text == "1. A: a\n3. C: c"
+
+
+def test_a_skipped_first_point_leaves_no_separator_before_the_next():
+    s = Stitcher()
+    s.add_point(1, "A")
+    s.add_point(2, "B")
+    s.add_text(1, "a")
+    s.withdraw(1)  # restarted: its header stays
+    assert [(e.text, e.failed) for e in s.finish_point(1, skipped=True)] == [("1. A: ", True)]
+    s.add_text(2, "b")
+    assert s.text == "2. B: b"
