@@ -263,6 +263,12 @@ class Answer:
             parser = new_parser()
             waiting.clear()
 
+        def on_start(b: Backend) -> None:  # a backend writes the skeleton from its start
+            on_restart()
+            prefill = build(b).prompt.prefill
+            if prefill and b.provider.supports_prefill:
+                parser.feed(prefill.rstrip())  # the reply continues the prefill ("1.")
+
         skeleton_error: Exception | None = None
         disagreed = False
         async with anyio.create_task_group() as tg:
@@ -270,11 +276,8 @@ class Answer:
                 request = self._request(b, "skeleton", self.options.skeleton_max_tokens)
                 return dataclasses.replace(request, max_line_tokens=SKELETON_LINE_TOKENS)
 
-            prefill = build(backend).prompt.prefill
-            if prefill and backend.provider.supports_prefill:
-                parser.feed(prefill.rstrip())  # the reply continues the prefill ("1.")
             try:
-                await self.runner.call(Call(build, on_skeleton_text, on_restart, role="skeleton"))
+                await self.runner.call(Call(build, on_skeleton_text, on_restart, role="skeleton", on_start=on_start))
             except Exception as exc:  # keep what the skeleton wrote: two points or more still make an answer
                 skeleton_error = exc
                 self.reason = f"the skeleton call failed after {len(parser.points)} point(s): {exc!r}"

@@ -77,6 +77,9 @@ class Call:
     point: Point | None = None
     role: str = "point"
     """What the call writes, for its trace: ``skeleton``, ``point``, ``sequential``, ``router``, or a template."""
+    on_start: Callable[[Backend], None] | None = None
+    """Called when a backend starts the call with nothing written yet (the main model, or a fallback after it
+    failed before any text): where a reply continues a prefill depends on the backend."""
 
 
 class Runner:
@@ -110,6 +113,8 @@ class Runner:
             for backend in backends:
                 if error is not None:
                     span.fallback(error, backend.model)
+                if call.on_start is not None and not received:
+                    call.on_start(backend)
                 try:
                     usage = await self._retried(backend, call, received, span)
                 except Exception as exc:

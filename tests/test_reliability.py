@@ -157,6 +157,21 @@ async def test_a_point_that_keeps_failing_goes_to_the_fallback_model(provider):
     assert len(for_point(server, 2)) == 4 and len(backup.requests) == 1
 
 
+async def test_a_skeleton_written_by_the_fallback_model_keeps_its_first_point(provider):
+    """The skeleton is prefilled with "1." where the provider continues a prefill: which backend writes it decides
+    how its reply is read (Anthropic's continues the "1.", OpenAI's writes it again)."""
+    other = "anthropic" if provider == "openai" else "openai"
+    with FakeLLMServer(faulty({"skeleton": [Fault.status(500)] * 4}), latency=FAST) as server, \
+            FakeLLMServer(sot_responder(SKELETON, TEXTS), latency=FAST) as backup:
+        url = backup.openai_base_url if other == "openai" else backup.anthropic_base_url
+        fallback = create_provider(f"{other}:backup", api_key="k2", base_url=url)
+        async with client(server, provider, fallback=fallback) as sot:
+            result = await sot.generate("How can I be healthier?")
+        await fallback.aclose()
+    assert result.skeleton == ["Sleep well", "Eat less sugar", "Move daily"] and not result.skeleton_truncated
+    assert result.text == expected_text()
+
+
 async def test_without_a_fallback_the_partial_result_keeps_every_finished_point(provider):
     always = {2: [Fault.status(500)] * 4}
     with FakeLLMServer(faulty(always), latency=FAST) as server:
