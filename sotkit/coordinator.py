@@ -276,15 +276,21 @@ class Answer:
                 request = self._request(b, "skeleton", self.options.skeleton_max_tokens)
                 return dataclasses.replace(request, max_line_tokens=SKELETON_LINE_TOKENS)
 
+            cut = False
             try:
-                await self.runner.call(Call(build, on_skeleton_text, on_restart, role="skeleton", on_start=on_start))
+                _, usage = await self.runner.call(Call(build, on_skeleton_text, on_restart, role="skeleton",
+                                                       on_start=on_start))
+                if cut := usage.at_token_limit:
+                    self.reason = (f"the skeleton reached its token limit (skeleton_max_tokens="
+                                   f"{self.options.skeleton_max_tokens}) after {len(parser.points)} point(s)")
             except Exception as exc:  # keep what the skeleton wrote: two points or more still make an answer
                 skeleton_error = exc
                 self.reason = f"the skeleton call failed after {len(parser.points)} point(s): {exc!r}"
             skeleton_done = True
             self.timings_skeleton_s = anyio.current_time() - self._started
             if not disagreed:
-                last = parser.finish()
+                # a line the stream broke off in (an error, the token limit) may be half a title: no point
+                last = [] if cut or skeleton_error is not None else parser.finish()
                 if decided is not None and len(parser.points) >= 2:
                     await decided.wait()
                 start(tg, last)
@@ -293,7 +299,7 @@ class Answer:
                 self.reason = (f"the skeleton was retried and its new generation disagreed with the "
                                f"{len(self.points)} point(s) already started; those are kept")
             found = len(self.points) or len(parser.points)
-            self.skeleton_truncated = found >= 2 and (disagreed or skeleton_error is not None)
+            self.skeleton_truncated = found >= 2 and (disagreed or cut or skeleton_error is not None)
             if found < 2:
                 tg.cancel_scope.cancel()
         if skeleton_error is not None and found < 2:

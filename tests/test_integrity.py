@@ -297,6 +297,33 @@ async def test_a_skeleton_cut_on_every_attempt_is_flagged_as_truncated(provider)
     assert result.skeleton_truncated and "skeleton call failed after 3 point(s)" in result.route_reason
 
 
+LONG_TITLES = ["Keep a regular sleep schedule", "Avoid caffeine after noon", "Make the bedroom dark and quiet",
+               "Exercise most days", "Wind down without screens"]
+
+
+@pytest.mark.parametrize("cut_by", ["drop", "token limit"])
+async def test_a_skeleton_line_cut_mid_title_is_no_point(provider, cut_by):
+    skeleton = "\n".join(f"{i}. {title}" for i, title in enumerate(LONG_TITLES, 1))
+
+    def respond(request: RecordedRequest) -> Reply:
+        reply = sot_responder(skeleton)(request)
+        if is_skeleton(request) and cut_by == "drop":  # on every attempt, inside the third title
+            return Reply(reply.text, fault=Fault.drop(after_tokens=13 if request.prefill is None else 12))
+        return reply
+
+    with FakeLLMServer(respond, latency=FAST) as server:
+        async with client(server, provider, skeleton_max_tokens=15 if cut_by == "token limit" else 400,
+                          retry=sotkit.RetryPolicy(attempts=2, initial_wait_s=0.01)) as sot:
+            result = await sot.generate("How can I sleep better?")
+        first = next(r for r in server.requests if is_skeleton(r))
+    cut_line = "".join(token for _, token in first.pieces).splitlines()[-1]
+    assert not any(cut_line.endswith(title) for title in LONG_TITLES)  # the stream did stop inside a title
+    assert result.skeleton == LONG_TITLES[:len(result.skeleton)] and len(result.skeleton) >= 2
+    assert result.skeleton_truncated and all(p.done for p in result.points)
+    why = "call failed after" if cut_by == "drop" else "reached its token limit (skeleton_max_tokens=15) after"
+    assert f"the skeleton {why} {len(result.skeleton)} point(s)" in result.route_reason
+
+
 async def test_a_retried_skeleton_that_disagrees_with_the_started_points_keeps_them_and_says_so():
     def respond(request: RecordedRequest) -> Reply:
         if is_skeleton(request):

@@ -51,6 +51,12 @@ class CallUsage:
     finish_reason: str | None = None
     """Why the generation ended, in the provider's words (``stop``, ``length``, ``end_turn``, ``max_tokens``, ...)."""
 
+    @property
+    def at_token_limit(self) -> bool:
+        """The generation was ended by its ``max_tokens`` (OpenAI's and local models' ``length``, Anthropic's
+        ``max_tokens``): its last line may be cut mid-word."""
+        return self.finish_reason in ("length", "max_tokens")
+
     @classmethod
     def estimate(cls, input_chars: int, output_chars: int) -> CallUsage:
         """Counts where the server reported none, at about four characters a token (English text)."""
