@@ -68,15 +68,20 @@ class AnthropicProvider(Provider):
             # The API takes a temperature but this SDK's messages.create() has no such parameter (a TypeError):
             # it travels in the body, as the SDK sends extra_body.
             options["extra_body"] = {"temperature": request.temperature}
-        reading = _Reading()
+        reading, written = _Reading(), 0
         async with self._clients.client() as client, client.messages.with_streaming_response.create(
             model=self._name, max_tokens=request.max_tokens, messages=messages, stream=True, **options
         ) as response:
             async for text in text_pieces(response, sys.modules["anthropic"], reading.text_of):
+                written += len(text)
                 yield text
         if not reading.finished:
             raise StreamError(f"the stream from {self.model} ended without message_stop: it was cut")
-        yield CallUsage(reading.input_tokens, reading.output_tokens, finish_reason=reading.stop_reason)
+        if reading.input_tokens is None or reading.output_tokens is None:  # a compatible server that sent no counts
+            usage = CallUsage.estimate(len(prompt.system or "") + sum(len(m["content"]) for m in messages), written)
+        else:
+            usage = CallUsage(reading.input_tokens, reading.output_tokens)
+        yield dataclasses.replace(usage, finish_reason=reading.stop_reason)
 
     async def ready(self) -> None:
         await self._clients.ready()
@@ -90,8 +95,8 @@ class _Reading:
     """What a messages stream said so far besides its text."""
 
     finished: bool = False  # a stream that ends before its message_stop was cut
-    input_tokens: int = 0
-    output_tokens: int = 0
+    input_tokens: int | None = None  # None: not counted (no message_start, or a count that is no number)
+    output_tokens: int | None = None
     stop_reason: str | None = None
 
     def text_of(self, event: str | None, data: Any) -> str | None:
@@ -102,11 +107,13 @@ class _Reading:
                     raise TypeError(f"text is a {type(text).__name__}")
                 return text
             if event == "message_start":
-                usage = data["message"]["usage"]
-                self.input_tokens = sum(usage.get(k) or 0 for k in (
-                    "input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"))
+                usage = data["message"].get("usage") or {}
+                counts = [usage.get(k) for k in ("input_tokens", "cache_read_input_tokens",
+                                                 "cache_creation_input_tokens")]
+                self.input_tokens = sum(c for c in counts if _is_count(c)) if _is_count(counts[0]) else None
             elif event == "message_delta":
-                self.output_tokens = data["usage"]["output_tokens"]
+                count = (data.get("usage") or {}).get("output_tokens")
+                self.output_tokens = count if _is_count(count) else None
                 self.stop_reason = (data.get("delta") or {}).get("stop_reason") or self.stop_reason
             elif event == "message_stop":
                 self.finished = True
@@ -117,6 +124,10 @@ class _Reading:
         except (AttributeError, TypeError, KeyError) as exc:
             raise malformed(data) from exc
         return None
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 PROVIDER = AnthropicProvider

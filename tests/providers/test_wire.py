@@ -171,6 +171,25 @@ async def test_an_anthropic_text_that_is_not_a_string_is_not_the_apis():
     assert str(caught.value.__cause__) == "text is a int"  # shown under the error's traceback
 
 
+@pytest.mark.parametrize("output_tokens", [None, "7", -1], ids=["null", "string", "negative"])
+async def test_anthropic_counts_that_are_no_numbers_are_estimated_not_added(output_tokens):
+    end = [("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn"},
+                              "usage": {"output_tokens": output_tokens}}), ("message_stop", {"type": "message_stop"})]
+    async with serving(anthropic_sse(text_delta("Keep it dark."), *end)) as (url, _):
+        *texts, usage = await read("anthropic:m", url)
+    assert "".join(texts) == "Keep it dark."
+    assert usage.estimated and usage.output_tokens == 4 and usage.finish_reason == "end_turn"  # 13 characters
+
+
+async def test_an_anthropic_stream_without_message_start_has_estimated_counts():
+    events = [text_delta("Keep it dark."), ("message_delta", {"type": "message_delta", "delta": {"stop_reason":
+              "end_turn"}, "usage": {"output_tokens": 3}}), ("message_stop", {"type": "message_stop"})]
+    body = "".join(f"event: {e}\ndata: {json.dumps(d)}\n\n" for e, d in events).encode()
+    async with serving(body) as (url, _):
+        *_, usage = await read("anthropic:m", url)
+    assert usage.estimated and usage.input_tokens > 0  # not 0 reported as counted
+
+
 async def test_openai_itself_is_asked_for_max_completion_tokens_and_a_compatible_server_for_max_tokens():
     import openai
 
