@@ -186,12 +186,17 @@ class Answer:
                 sketch.cancel()
             decided.set()
 
-        found = 0
+        found, failed = 0, None
         async with anyio.create_task_group() as tg:
             tg.start_soon(route)
             with anyio.CancelScope() as sketch:
-                found = await self._sot(decided)
+                try:
+                    found = await self._sot(decided)
+                except Exception as exc:  # raised as itself below, as without this router, not in an ExceptionGroup
+                    failed = exc
             tg.cancel_scope.cancel()  # a skeleton short of two points is answered sequentially, whatever the verdict
+        if failed is not None:
+            raise failed
         if verdict and verdict[0].mode == "sequential":
             return "sequential", verdict[0].reason
         if found < 2:

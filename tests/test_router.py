@@ -571,6 +571,17 @@ async def test_an_sot_verdict_lets_the_waiting_skeleton_expand(provider: str) ->
     assert result.usage.calls == 6
 
 
+async def test_a_failed_skeleton_raises_the_same_error_with_the_llm_router_as_without(provider: str) -> None:
+    def respond(request: RecordedRequest) -> Reply:
+        return Reply("x", fault=Fault.status(400)) if is_skeleton(request) else routed(Reply("A"))(request)
+
+    sdk = __import__(provider)
+    with FakeLLMServer(respond) as server:
+        async with llm_client(server, provider) as sot:
+            with pytest.raises(sdk.BadRequestError):  # not an ExceptionGroup around it
+                await sot.generate("How do I travel cheaply?")
+
+
 async def test_router_calls_take_a_slot_retry_and_count_in_usage() -> None:
     verdicts = [Reply("", fault=Fault.status(503)), *[Reply("A", latency=Latency(ttft_s=0.05))] * 12]
     replies = iter(verdicts)
