@@ -84,6 +84,7 @@ class SkeletonParser:
         self._topics: list[frozenset[str]] = []  # the stems of each point's content words
         self._buffer = ""
         self._kind: str | None = None  # "numbered" or "bullet", fixed by the first point
+        self._indent = 0  # the first point's indentation: a line indented deeper is a sub-item of a point
         self._last_number = 0
         self._repeats = 0  # list lines in a row that repeated an earlier point
 
@@ -118,6 +119,9 @@ class SkeletonParser:
         kind, number, title, body = _classify(line)
         if kind is None or not _LETTER.search(title) or (self._kind is not None and kind != self._kind):
             return None  # no list item, or one without a word in it (``1. 1. 2. 3.``, ``2. 50%``)
+        indent = len(line) - len(line.lstrip())
+        if self.points and indent > self._indent:
+            return None  # "   2. Cool room" under "1. Sleep hygiene" details that point; it is none of its own
         if _stems(title) in self._titles:  # small models repeat a head ("Topic: ..."); the whole line may differ
             title = _clean(body)
             # "Head: 3. more text" under a repeated head is the model restarting its list inside a line
@@ -142,6 +146,8 @@ class SkeletonParser:
         if self._drop_subsumed and self._rewrites_a_title(topic):
             return None
         self._kind, self._repeats = kind, 0
+        if not self.points:
+            self._indent = indent
         point = SkeletonPoint(index=len(self.points) + 1, title=title)
         self.points.append(point)
         self._titles.add(stems)

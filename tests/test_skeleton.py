@@ -28,6 +28,10 @@ def parse(text: str, *, max_points: int = 10, step: int = 1, drop_subsumed: bool
     ("1. Plan ahead\n   - use a calendar\n   more detail\n2. Sleep well", ["Plan ahead", "Sleep well"]),
     ("1. Plan ahead\n2. Sleep well\n2. Sleep well again\n3. Exercise", ["Plan ahead", "Sleep well", "Exercise"]),
     ("1. Plan ahead\n  1. nested item\n2. Sleep well", ["Plan ahead", "Sleep well"]),
+    # a numbered sub-list under a point: its "2." is no point, and the real point 2 is not lost
+    ("1. Sleep hygiene\n   1. Dark room\n   2. Cool room\n2. Exercise\n3. Less caffeine",
+     ["Sleep hygiene", "Exercise", "Less caffeine"]),
+    ("  1. Plan ahead\n  2. Sleep well\n    3. detail\n  3. Exercise", ["Plan ahead", "Sleep well", "Exercise"]),
     ("1. Quantum computing\n2. Quantum Computing\n3. Qubits", ["Quantum computing", "Qubits"]),
     ("1. Qubits: units of data\n2. Qubits: can be entangled\n3. Qubits: can be entangled",
      ["Qubits", "Qubits: can be entangled"]),
