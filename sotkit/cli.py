@@ -160,6 +160,10 @@ async def _ask(args: argparse.Namespace) -> int:
                       "(--on-point-error raise makes that an error)")
         if result.skeleton_truncated:
             _note(f"the skeleton was cut short: {result.route_reason}")
+        if result.truncated:
+            where = "the answer" if result.mode == "sequential" else "point(s) " + ", ".join(
+                str(p.index) for p in result.points if p.truncated and not p.failed)
+            _note(f"{where} stopped at the token limit: the text ends where the budget ran out")
         t = result.timings
         _note(f"{result.mode}, {len(result.points)} points, {result.usage.calls} calls, {_tokens(result.usage)}, "
               f"{_cost(result.usage)}, skeleton {t.skeleton_s:.2f} s, total {t.total_s:.2f} s")

@@ -102,6 +102,7 @@ class Answer:
         self.points: dict[int, Point] = {}
         self.stitcher = Stitcher()
         self.sequential_text = ""
+        self.truncated = False  # the sequential answer stopped at max_tokens
         self.mode: Mode = "sot"
         self.reason: str | None = None
         self.errors: list[BaseException] = []
@@ -412,7 +413,8 @@ class Answer:
             self._fail(point, outcome)
             return None
         point.model, usage = outcome
-        self._point_text(point, cleaner.finish(cut=usage.output_tokens >= self.options.point_max_tokens))
+        point.truncated = usage.at_token_limit or usage.output_tokens >= self.options.point_max_tokens
+        self._point_text(point, cleaner.finish(cut=point.truncated))
         if point.text.strip():
             self._finish_point(point)
         elif not retry and backends[0].provider.supports_prefill:
@@ -434,9 +436,10 @@ class Answer:
                 self.send(WithdrawEvent(None, self.sequential_text))
                 self.sequential_text = ""
 
-        await self.runner.call(Call(lambda b: self._request(b, self.template, self.options.max_tokens,
-                                                            **self.variables), on_text, on_restart,
-                                    role=self.template))
+        _, usage = await self.runner.call(Call(lambda b: self._request(b, self.template, self.options.max_tokens,
+                                                                       **self.variables), on_text, on_restart,
+                                               role=self.template))
+        self.truncated = usage.at_token_limit or usage.output_tokens >= self.options.max_tokens
 
     # -- bookkeeping ---------------------------------------------------------------------------------------
 
@@ -477,10 +480,12 @@ class Answer:
 
     def result(self) -> Result:
         """The result as it stands (complete after ``run``; partial for errors)."""
-        text = self.sequential_text if self.mode == "sequential" else self.stitcher.text
-        result = Result(text=text, mode=self.mode, model=self.backends[0].model,
-                        points=sorted(self.points.values(), key=lambda p: p.index), usage=self.usage,
-                        route_reason=self.reason, skeleton_truncated=self.skeleton_truncated)
+        sequential = self.mode == "sequential"
+        points = sorted(self.points.values(), key=lambda p: p.index)
+        result = Result(text=self.sequential_text if sequential else self.stitcher.text, mode=self.mode,
+                        model=self.backends[0].model, points=points, usage=self.usage, route_reason=self.reason,
+                        skeleton_truncated=self.skeleton_truncated,
+                        truncated=self.truncated if sequential else any(p.truncated and not p.failed for p in points))
         result.timings.total_s = anyio.current_time() - self._started
         result.timings.skeleton_s = self.timings_skeleton_s
         result.timings.first_point_at = self.first_point_at

@@ -91,6 +91,8 @@ class Point:
     complete: bool = False
     """True when the point's call ended as the model ended it (or at its token budget); False for a point cut
     mid-stream (by the deadline, say), whose ``text`` is only a beginning."""
+    truncated: bool = False
+    """The point's call stopped at its token budget (``point_max_tokens``): its text ends where the budget ran out."""
 
     @property
     def done(self) -> bool:
@@ -113,8 +115,12 @@ class Result:
     route_reason: str | None = None
     """Why this mode was chosen (router decision, or why SoT fell back to a sequential answer)."""
     skeleton_truncated: bool = False
-    """The skeleton call failed after some points on every attempt (or its retry disagreed with the points
-    already started): the answer has the points written before that, and may lack later ones."""
+    """The skeleton call failed after some points on every attempt, or stopped at ``skeleton_max_tokens`` (or its
+    retry disagreed with the points already started): the answer has the points written before that, and may lack
+    later ones."""
+    truncated: bool = False
+    """A call stopped at its token budget: the sequential answer at ``max_tokens``, or a point at
+    ``point_max_tokens`` (see ``Point.truncated``); the text there ends where the budget ran out."""
 
     @property
     def skeleton(self) -> list[str]:

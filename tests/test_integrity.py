@@ -324,6 +324,18 @@ async def test_a_skeleton_line_cut_mid_title_is_no_point(provider, cut_by):
     assert f"the skeleton {why} {len(result.skeleton)} point(s)" in result.route_reason
 
 
+async def test_an_answer_that_stops_at_its_token_budget_says_so(provider):
+    long = " ".join(["word"] * 60) + "."
+    with FakeLLMServer(sot_responder(SKELETON, {1: long}, sequential=long), latency=FAST) as server:
+        async with client(server, provider, point_max_tokens=20) as sot:
+            sot_result = await sot.generate("How can I be healthier?")
+            cut = await sot.generate("How can I be healthier?", mode="sequential", max_tokens=20)
+            whole = await sot.generate("How can I be healthier?", mode="sequential")
+    assert [p.truncated for p in sot_result.points] == [True, False, False] and sot_result.truncated
+    assert all(p.done for p in sot_result.points)  # a point at its budget is written, as far as it goes
+    assert cut.truncated and len(cut.text) < len(long) and not whole.truncated and whole.text == long
+
+
 async def test_a_retried_skeleton_that_disagrees_with_the_started_points_keeps_them_and_says_so():
     def respond(request: RecordedRequest) -> Reply:
         if is_skeleton(request):
