@@ -28,8 +28,8 @@ from .templates import SAMPLE_VARIABLES, Templates, TemplateSource
 
 REQUEST_FIELDS = frozenset(f.name for f in dataclasses.fields(RequestOptions))
 #: the client's own options, besides the request options and the provider's
-CLIENT_OPTIONS = frozenset({"model", "fallback", "router", "max_concurrency", "rpm", "tpm", "limits", "prices",
-                            "templates", "timeout", "retry"}) | REQUEST_FIELDS
+CLIENT_OPTIONS = frozenset({"model", "fallback", "router", "router_threshold", "max_concurrency", "rpm", "tpm",
+                            "limits", "prices", "templates", "timeout", "retry"}) | REQUEST_FIELDS
 
 
 def default_model() -> str:
@@ -85,6 +85,7 @@ class SoT:
             limits = RedisLimits(limits)
         self._shared: RedisConnection | None = limits.connect() if limits is not None else None
         self._owned: list[Provider] = []
+        self._closed = False
         main = self._provider(model or default_model(), {"timeout": timeout, **options})
         if timeout is not None and "first_token_timeout" not in main.request_defaults:
             request_options.setdefault("first_token_timeout", timeout)  # the wait for a call's first text too
@@ -152,7 +153,13 @@ class SoT:
 
     def _answer(self, question: str, options: dict[str, Any], *, template: str = "sequential",
                 variables: Mapping[str, Any] | None = None) -> Answer:
+        if self._closed:
+            raise ConfigError("this SoT client is closed (aclose() was called, or its `async with` block ended); "
+                              "make a new sotkit.SoT(...) for more requests")
         question = check_question(question)
+        if client_only := sorted(set(options) & (CLIENT_OPTIONS - REQUEST_FIELDS)):
+            raise ConfigError(f"{', '.join(f'{name}=' for name in client_only)} configures the client, not one "
+                              "request: pass it to sotkit.SoT(...) (or to sotkit.generate / sotkit.stream)")
         check_names(options, REQUEST_FIELDS, "a request (per-request options)")
         opts = dataclasses.replace(self.options, **options) if options else self.options
         if opts.context is not None:
@@ -167,6 +174,7 @@ class SoT:
 
     async def aclose(self) -> None:
         """Close the providers (and SDK clients) this client created; never ones passed in."""
+        self._closed = True
         for provider in self._owned:
             await provider.aclose()
         self._owned.clear()
@@ -174,6 +182,8 @@ class SoT:
             await self._shared.aclose()
 
     async def __aenter__(self) -> SoT:
+        if self._closed:
+            raise ConfigError("this SoT client is closed; make a new sotkit.SoT(...)")
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -195,7 +205,7 @@ class EventStream:
         self._answer = answer
         self._on_close = on_close
         self._events: AsyncIterator[Event] | None = None
-        self._entered = False
+        self._entered = self._closed = False
 
     def __aiter__(self) -> EventStream:
         return self
@@ -204,6 +214,8 @@ class EventStream:
         if not self._entered:
             raise ConfigError("read a stream inside `async with`: `async with sotkit.stream(q) as events: "
                               "async for event in events: ...` (leaving the block closes every call)")
+        if self._closed:
+            raise ConfigError(_STREAM_CLOSED)
         if self._events is None:
             self._events = self._run()
         try:
@@ -241,6 +253,7 @@ class EventStream:
             raise error
 
     async def aclose(self) -> None:
+        self._closed = True
         if self._events is not None:
             await self._events.aclose()  # cancels the request's task group
         if self._on_close is not None:
@@ -248,11 +261,17 @@ class EventStream:
             await on_close()
 
     async def __aenter__(self) -> EventStream:
+        if self._closed:
+            raise ConfigError(_STREAM_CLOSED)
         self._entered = True
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
+
+
+_STREAM_CLOSED = ("this stream was read to its end or closed (a stream is one request): call sot.stream(...) "
+                  "again for another")
 
 
 def _templates(provider: Provider, overrides: TemplateSource) -> Templates:

@@ -72,6 +72,44 @@ async def test_bad_questions_and_options_fail_before_any_request():
         assert server.requests == []
 
 
+async def test_a_closed_client_and_a_finished_stream_refuse_more_requests():
+    with FakeLLMServer("Hi.") as server:
+        async with sotkit.SoT("openai:m", api_key="k", base_url=server.openai_base_url, mode="sequential") as sot:
+            async with sot.stream("Hi?") as events:
+                assert [e.type async for e in events][-1] == "done"
+                with pytest.raises(sotkit.ConfigError, match="read to its end or closed"):
+                    [e async for e in events]  # one stream is one request: reading it again is no new answer
+            unread = sot.stream("Hi?")
+            async with unread:
+                pass
+            with pytest.raises(sotkit.ConfigError, match="read to its end or closed"):
+                async with unread:
+                    pass
+        for use in (sot.generate("Hi?"), sot.__aenter__()):
+            with pytest.raises(sotkit.ConfigError, match="client is closed"):
+                await use
+        assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize("option, message", [
+    ({"router_threshold": 0.8}, "router_threshold= configures the client, not one request: pass it to sotkit.SoT"),
+    ({"templates": {}}, "templates= configures the client"),
+    ({"model": "openai:other"}, "model= configures the client"),
+])
+async def test_a_client_option_given_per_request_says_where_it_goes(option, message):
+    async with sotkit.SoT("openai:m", api_key="k", base_url="http://127.0.0.1:9") as sot:
+        with pytest.raises(sotkit.ConfigError, match=message):
+            await sot.generate("Why?", **option)
+
+
+@pytest.mark.parametrize("typo, meant", [("max_point", "max_points"), ("router_treshold", "router_threshold"),
+                                         ("fallbak", "fallback")])
+def test_a_misspelt_client_option_is_named_for_every_provider(typo, meant):
+    for model, key in (("openai:m", {"api_key": "k"}), ("local:smollm2", {})):  # a local model checks its own
+        with pytest.raises(sotkit.ConfigError, match=f"did you mean '{meant}'"):  # options: the hint still comes
+            sotkit.SoT(model, **key, **{typo: 1})
+
+
 def test_the_key_never_shows_in_reprs():
     sot = sotkit.SoT("openai:m", api_key="sk-secret-123", base_url="http://127.0.0.1:9")
     assert "sk-secret" not in repr(sot) and "sk-secret" not in repr(sot.backends)

@@ -9,6 +9,7 @@ import re
 import pytest
 
 import sotkit
+from sotkit.client import CLIENT_OPTIONS
 from sotkit.testing import FakeLLMServer, Fault, Latency, RandomFaults, RecordedRequest, Reply
 from tests.conftest import is_skeleton, point_of, sot_responder
 
@@ -388,8 +389,10 @@ REQUEST_ONLY = {"deadline", "temperature", "stall_timeout", "max_points", "retry
 async def test_a_bad_option_is_a_config_error_naming_it_before_any_request(way, bad, message):
     with FakeLLMServer("Hi.") as server:
         options = {"model": "openai:m", "api_key": "k", "base_url": server.openai_base_url, **bad}
-        if way == "per-request" and not set(bad) <= REQUEST_ONLY:  # a client's option is unknown per request
-            message = f"unknown option {next(iter(bad))!r} for a request"
+        if way == "per-request" and not set(bad) <= REQUEST_ONLY:  # a client's option is refused per request
+            name = next(iter(bad))
+            message = (f"{name}= configures the client, not one request" if name in CLIENT_OPTIONS
+                       else f"unknown option {name!r} for a request")
         with pytest.raises(sotkit.ConfigError, match=message):
             if way == "generate":
                 await sotkit.generate("Hi?", **options)

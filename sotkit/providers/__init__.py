@@ -6,6 +6,7 @@ defines ``PROVIDER``, a ``Provider`` subclass taking ``(model_name, **options)``
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import inspect
 import pkgutil
@@ -43,7 +44,15 @@ def create_provider(model: str, *, also: Iterable[str] = (), **options: Any) -> 
     prefix, name = split_model(model)
     module = importlib.import_module(f"{__name__}.{prefix}")
     parameters = inspect.signature(module.PROVIDER.__init__).parameters.values()
-    if not any(p.kind is p.VAR_KEYWORD for p in parameters):  # an adapter taking **options checks them itself
+    if not any(p.kind is p.VAR_KEYWORD for p in parameters):
         known = {p.name for p in parameters if p.kind is p.KEYWORD_ONLY}
         check_names(options, known, f"{prefix}: models", suggest=also)
-    return module.PROVIDER(name, **options)
+        return module.PROVIDER(name, **options)
+    try:  # an adapter taking **options checks them itself; a misspelt caller's option is named here
+        return module.PROVIDER(name, **options)
+    except ConfigError as exc:
+        meant = [repr(close) for given in options if given not in also
+                 for close in difflib.get_close_matches(given, also, n=1, cutoff=0.8)]
+        if not meant:
+            raise
+        raise ConfigError(f"{exc}; did you mean {' or '.join(meant)}?") from exc
