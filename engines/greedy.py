@@ -19,8 +19,9 @@ class Greedy(Engine):
     batches = True
 
     def __init__(self, model: str, *, fast_decode: bool = False, distinct_points: bool = True) -> None:
-        if not isinstance(distinct_points, bool):
-            raise ConfigError(f"distinct_points={distinct_points!r}: use True (the default) or False")
+        for name, value, default in (("fast_decode", fast_decode, False), ("distinct_points", distinct_points, True)):
+            if not isinstance(value, bool):
+                raise ConfigError(f"{name}={value!r}: use True or False (the default is {default})")
         super().__init__(model)
         self.fast_decode = fast_decode
         self.distinct_points = distinct_points

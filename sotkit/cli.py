@@ -61,10 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 2:
-        raise argparse.ArgumentTypeError("must be at least 2")
-    return value
+    if not text.strip().isdigit() or int(text) < 2:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number, at least 2")
+    return int(text)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -126,16 +125,18 @@ async def _ask(args: argparse.Namespace) -> int:
     per_request = {"on_point_error": args.on_point_error} | ({"max_points": args.max_points} if args.max_points else {})
     live = sys.stdout.isatty() and not args.json  # else the answer is printed once, complete
     shown = ""
+    sketching = args.mode != "sequential"  # whose retry one of no point is: the skeleton's or the answer's
     async with SoT(model, **options) as sot, sot.stream(
         args.question, mode=args.mode, deadline=args.deadline, **per_request
     ) as events:
         async for event in events:
             if event.type == "route":
+                sketching = event.mode == "sot"
                 _note(f"{event.mode}: {event.reason}")
             elif event.type == "point":
                 _note(f"skeleton {event.index}. {event.title}")
             elif event.type == "retry":
-                where = "skeleton" if event.index is None else f"point {event.index}"
+                where = f"point {event.index}" if event.index is not None else "skeleton" if sketching else "answer"
                 _note(f"retrying {where} in {event.wait_s:.1f} s (attempt {event.attempt}: {event.error})")
             elif event.type == "text":
                 shown += event.text
@@ -165,8 +166,10 @@ async def _ask(args: argparse.Namespace) -> int:
                 str(p.index) for p in result.points if p.truncated and not p.failed)
             _note(f"{where} stopped at the token limit: the text ends where the budget ran out")
         t = result.timings
-        _note(f"{result.mode}, {len(result.points)} points, {result.usage.calls} calls, {_tokens(result.usage)}, "
-              f"{_cost(result.usage)}, skeleton {t.skeleton_s:.2f} s, total {t.total_s:.2f} s")
+        shape = f"sot, {len(result.points)} points" if result.mode == "sot" else result.mode
+        skeleton = f"skeleton {t.skeleton_s:.2f} s, " if result.mode == "sot" else ""
+        _note(f"{shape}, {result.usage.calls} calls, {_tokens(result.usage)}, {_cost(result.usage)}, {skeleton}"
+              f"total {t.total_s:.2f} s")
     return 0
 
 

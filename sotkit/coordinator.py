@@ -72,6 +72,7 @@ class RequestOptions:
         for name in ("deadline", "stall_timeout", "first_token_timeout"):
             check_number(name, getattr(self, name))
         if isinstance(self.retry, int) and not isinstance(self.retry, bool):  # retry=3: three attempts
+            check_number("retry", self.retry, above=None, at_least=1, whole=True, optional=False)
             object.__setattr__(self, "retry", RetryPolicy(attempts=self.retry))
         check_type("retry", self.retry, RetryPolicy, "a RetryPolicy or a whole number of attempts")
         check_type("eager", self.eager, bool, "True or False")
@@ -134,9 +135,11 @@ class Answer:
             await self._answer()
         if scope.cancelled_caught:
             finished = [str(p.index) for p in self.points.values() if p.done]
-            raise DeadlineExceeded(f"the request's deadline of {self.options.deadline} s passed; point(s) "
-                                   f"{', '.join(finished) or 'none'} were finished (Point.done; the others are cut "
-                                   "or missing)", self.result())
+            written = ("the answer so far is in .partial" if self.mode == "sequential" or not self.points
+                       else f"finished point(s): {', '.join(finished) or 'none'} (Point.done; the others are cut "
+                            "or missing)")
+            raise DeadlineExceeded(f"the request's deadline of {self.options.deadline} s passed; {written}",
+                                   self.result())
         failed = [p for p in self.points.values() if p.failed]
         if failed and self.options.on_point_error == "raise":
             numbers = ", ".join(str(p.index) for p in failed)

@@ -9,7 +9,7 @@ import sys
 from unittest import mock
 
 from sotkit.cli import main
-from sotkit.testing import FakeLLMServer, Latency
+from sotkit.testing import FakeLLMServer, Fault, Latency, Reply
 from tests.conftest import sot_responder
 
 
@@ -73,11 +73,20 @@ def test_ask_shows_the_cost_and_json_carries_it():
     assert "cost unknown (genai-prices lists no price for this model)" in unknown.stderr
 
 
+def test_a_retried_sequential_answer_is_called_the_answer_not_the_skeleton():
+    with FakeLLMServer([Reply("", fault=Fault.status(503)), "Plain."], latency=Latency(ttft_s=0)) as server:
+        done = ask("Hi?", "--model", "openai:m", "--base-url", server.openai_base_url, "--mode", "sequential",
+                   env={"OPENAI_API_KEY": "k"})
+    assert done.returncode == 0 and done.stdout == "Plain.\n"
+    assert "retrying answer in" in done.stderr and "skeleton" not in done.stderr  # nor "skeleton 0.00 s" at the end
+
+
 def test_bad_input_exits_2_with_a_message():
     done = ask("Why?", "--model", "nope:x")
     assert done.returncode == 2 and "unknown provider 'nope'" in done.stderr
-    done = ask("Why?", "--max-points", "1")
-    assert done.returncode == 2 and "must be at least 2" in done.stderr
+    for bad in ("1", "three"):
+        done = ask("Why?", "--max-points", bad)
+        assert done.returncode == 2 and f"--max-points: {bad!r}: give a whole number, at least 2" in done.stderr
 
 
 def test_a_server_that_writes_the_points_in_turn_is_named_on_one_line():

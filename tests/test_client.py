@@ -46,7 +46,7 @@ def test_missing_keys_say_what_to_set(monkeypatch):
     ({"deadline": -1}, "deadline=-1: must be a number > 0"),
     ({"rpm": 0}, "rpm=0: must be a number > 0"),
     ({"on_point_error": "ignore"}, "on_point_error"),
-    ({"retry": 0}, "attempts=0"),
+    ({"retry": 0}, "retry=0: must be a whole number >= 1"),
     ({"router": "magic"}, "unknown router 'magic'"),
     ({"retry": "3"}, "retry='3': must be a RetryPolicy or a whole number of attempts"),
     ({"eager": "yes"}, "eager='yes': must be True or False"),

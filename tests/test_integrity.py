@@ -278,7 +278,7 @@ async def test_the_deadline_marks_a_point_cut_mid_stream_as_not_done(provider):
     points = caught.value.partial.points
     assert points[1].text and not points[1].complete and not points[1].done  # begun, cut by the deadline
     assert points[0].done and points[2].done
-    assert "point(s) 1, 3 were finished" in str(caught.value)
+    assert "finished point(s): 1, 3 (Point.done" in str(caught.value)
 
 
 async def test_a_skeleton_cut_on_every_attempt_is_flagged_as_truncated(provider):
