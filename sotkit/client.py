@@ -86,13 +86,24 @@ class SoT:
         self._shared: RedisConnection | None = limits.connect() if limits is not None else None
         self._owned: list[Provider] = []
         self._closed = False
-        main = self._provider(model or default_model(), {"timeout": timeout, **options})
+        try:
+            main = self._provider(default_model() if model is None else model, {"timeout": timeout, **options})
+        except ConfigError as exc:
+            if model is None and os.environ.get("SOTKIT_MODEL"):
+                raise ConfigError(f"$SOTKIT_MODEL={os.environ['SOTKIT_MODEL']!r}: {exc}") from exc
+            raise
         if timeout is not None and "first_token_timeout" not in main.request_defaults:
             request_options.setdefault("first_token_timeout", timeout)  # the wait for a call's first text too
         self.options = RequestOptions(**{**main.request_defaults, **request_options})
         self.backends = [Backend(main, _templates(main, templates), self._limits(main, max_concurrency, rpm, tpm))]
         if fallback is not None:
-            backup = self._provider(fallback, {"timeout": timeout})
+            try:
+                backup = self._provider(fallback, {"timeout": timeout})
+            except ConfigError as exc:
+                raise ConfigError(f"fallback={fallback!r}: {exc}. A fallback named by a string gets none of the main "
+                                  "model's options (api_key=, base_url=, ...); to configure it, pass a Provider: "
+                                  "fallback=sotkit.providers.create_provider('provider:model', api_key=..., "
+                                  "base_url=...)") from exc
             backup_limits = self._limits(backup, max_concurrency)
             self.backends.append(Backend(backup, _templates(backup, templates), backup_limits))
         self._router = make_router(router, provider=main, templates=self.backends[0].templates,

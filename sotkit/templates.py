@@ -122,7 +122,14 @@ def _read_overrides(overrides: TemplateSource) -> dict[str, tuple[str, str]]:
     if overrides is None:
         return {}
     if isinstance(overrides, Mapping):
+        if bad := [f"{name!r}: {type(source).__name__}" for name, source in overrides.items()
+                   if not isinstance(name, str) or not isinstance(source, str)]:
+            raise TemplateError(f"templates= maps template names to their Jinja sources, both str; got "
+                                f"{', '.join(bad)}")
         return {name.removesuffix(".jinja"): (source, f"<string {name}>") for name, source in overrides.items()}
+    if not isinstance(overrides, (str, Path)):
+        raise TemplateError(f"templates={overrides!r}: pass a directory of <name>.jinja files (a str or Path) or a "
+                            "mapping of template names to sources")
     directory = Path(overrides)
     if not directory.is_dir():
         raise TemplateError(f"templates={str(overrides)!r} is not a directory; pass a directory of "

@@ -110,6 +110,18 @@ def test_a_misspelt_client_option_is_named_for_every_provider(typo, meant):
             sotkit.SoT(model, **key, **{typo: 1})
 
 
+def test_model_strings_from_the_caller_or_the_environment_are_checked_and_say_where_they_came_from(monkeypatch):
+    with pytest.raises(sotkit.ConfigError, match="model '' is not of the form"):
+        sotkit.SoT("")  # not silently the default model
+    monkeypatch.setenv("SOTKIT_MODEL", "smollm2")
+    with pytest.raises(sotkit.ConfigError, match=r"^\$SOTKIT_MODEL='smollm2': model 'smollm2' is not of the form"):
+        sotkit.SoT()
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with pytest.raises(sotkit.ConfigError, match="fallback='openai:other': no OpenAI API key.*gets none of the main "
+                                                 "model's options.*create_provider"):
+        sotkit.SoT("openai:m", api_key="k", base_url="http://127.0.0.1:9/v1", fallback="openai:other")
+
+
 def test_the_key_never_shows_in_reprs():
     sot = sotkit.SoT("openai:m", api_key="sk-secret-123", base_url="http://127.0.0.1:9")
     assert "sk-secret" not in repr(sot) and "sk-secret" not in repr(sot.backends)

@@ -47,3 +47,7 @@ def test_unknown_names_and_missing_directories_are_reported(tmp_path: Path):
         Templates({"skeletn": "{% block user %}x{% endblock %}"})
     with pytest.raises(sotkit.TemplateError, match="is not a directory"):
         Templates(tmp_path / "nope")
+    with pytest.raises(sotkit.TemplateError, match=r"templates=\['a'\]: pass a directory"):
+        Templates(["a"])  # type: ignore[arg-type]
+    with pytest.raises(sotkit.TemplateError, match="both str; got 'expand': int"):
+        Templates({"expand": 123})  # type: ignore[dict-item]
