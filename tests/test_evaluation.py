@@ -490,6 +490,22 @@ async def test_one_mode_alone_is_answered_and_reported(tmp_path):
     assert "| sleep | health | – |" in (tmp_path / "out" / "report.md").read_text()
 
 
+async def test_questions_may_be_plain_strings_and_bad_ones_or_a_file_as_out_are_refused_first(tmp_path):
+    on_server = {"model": "openai:m", "modes": "sequential", "plots": False, "api_key": "k"}
+    (tmp_path / "taken").write_text("a file")
+    with serve(model()) as server:
+        on_server["base_url"] = server.openai_base_url
+        for questions, out, message in ((5, "out", "questions=5: pass a JSON Lines file, or a list"),
+                                        (["Why?", 3], "out", "questions holds int 3: each must be a str or a Question"),
+                                        (["Why?"], "taken", "is a file; pass a directory")):
+            with pytest.raises(sotkit.ConfigError, match=re.escape(message)):
+                await sotkit.evaluate(questions, out=tmp_path / out, **on_server)
+        assert server.requests == []
+        summary = await sotkit.evaluate(["How can I sleep better?"], out=tmp_path / "out", **on_server)
+    assert [r["question"] for r in summary.records] == ["How can I sleep better?"]
+    assert summary.records[0]["answers"]["sequential"]["text"] == SEQUENTIAL
+
+
 def test_progress_redraws_one_line_with_a_bar_on_a_terminal():
     import io
 

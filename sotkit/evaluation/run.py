@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from ..client import SoT
 from ..errors import ConfigError, PartialResultError
 from ..templates import TemplateSource
 from .judge import ASPECTS, judge_pair
-from .questions import Question, load_questions
+from .questions import Question, load_questions, question_id
 from .progress import Progress
 from .report import Summary, summarize, write_report
 
@@ -31,12 +31,12 @@ MODES = ("sot", "sequential")
 RESULTS = "results.jsonl"
 
 
-async def evaluate(questions: str | Path | Sequence[Question], *, model: str, judge: str | None = None,
+async def evaluate(questions: str | Path | Sequence[Question | str], *, model: str, judge: str | None = None,
                    modes: Sequence[str] = MODES, out: str | Path, limit: int | None = None, concurrency: int = 1,
                    aspects: bool = False, templates: TemplateSource = None, plots: bool = True,
                    progress: bool = False, judge_options: Mapping[str, Any] | None = None,
                    **options: Any) -> Summary:
-    """Answer ``questions`` (a JSON Lines file or ``Question`` objects) with ``model`` in each of ``modes``,
+    """Answer ``questions`` (a JSON Lines file, ``Question`` objects or strings) with ``model`` in each of ``modes``,
     judge SoT against sequential with ``judge`` (both orders; with ``aspects``, also on LLMZoo's five aspects),
     and write ``out/results.jsonl``, ``out/report.md`` and, with ``plots``, PNG plots (``sotkit[eval]``).
 
@@ -59,9 +59,11 @@ async def evaluate(questions: str | Path | Sequence[Question], *, model: str, ju
         from .report import check_plotting
 
         check_plotting()  # now, not after hours of answers
-    todo = load_questions(questions) if isinstance(questions, str | Path) else list(questions)
+    todo = load_questions(questions) if isinstance(questions, str | Path) else _questions(questions)
     todo = todo[:limit] if limit else todo
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"out={str(out)!r} is a file; pass a directory for results.jsonl and report.md")
     out.mkdir(parents=True, exist_ok=True)
     with _exclusive(out):
         store = ResultStore(out / RESULTS)
@@ -105,6 +107,16 @@ async def evaluate(questions: str | Path | Sequence[Question], *, model: str, ju
         summary = summarize([records[q.id] for q in todo], settings)
         write_report(summary, out, plots=plots)
         return summary
+
+
+def _questions(given: Any) -> list[Question]:
+    """``Question`` objects as given; a string is a question with the id of its text."""
+    if isinstance(given, bytes) or not isinstance(given, Iterable):
+        raise ConfigError(f"questions={given!r}: pass a JSON Lines file, or a list of questions (str or Question)")
+    questions = [Question(question_id(q), q) if isinstance(q, str) else q for q in given]
+    if bad := [q for q in questions if not isinstance(q, Question)]:
+        raise ConfigError(f"questions holds {type(bad[0]).__name__} {bad[0]!r}: each must be a str or a Question")
+    return questions
 
 
 @contextmanager

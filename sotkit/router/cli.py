@@ -14,7 +14,10 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
 from typing import Any
+
+from ..errors import ConfigError
 
 
 def add_parser(commands: Any) -> None:
@@ -46,6 +49,10 @@ def main(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     from . import read_labels, train
 
+    out = Path(args.out)
+    if out.is_dir() or not out.parent.is_dir():
+        raise ConfigError(f"--out {args.out}: " + ("is a directory; give a file name, such as router.json"
+                                                  if out.is_dir() else f"there is no directory {str(out.parent)!r}"))
     rows = read_labels(args.labels)
     started = time.perf_counter()
     categories = [r.category for r in rows] if any(r.category for r in rows) else None
@@ -70,7 +77,6 @@ def _eval(args: argparse.Namespace) -> int:
     async def run() -> Any:
         provider = None
         if args.router == "llm":
-            from ..errors import ConfigError
             from ..providers import create_provider
 
             if not args.model:

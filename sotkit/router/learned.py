@@ -449,6 +449,8 @@ def read_labels(path: str | Path) -> list[Labelled]:
             continue
         try:
             record = json.loads(line)
+            if not isinstance(record, dict):
+                raise ValueError(f"a JSON {type(record).__name__}, not an object")
             question, label = record["question"], record["sot_suitable"]
             if not isinstance(question, str) or not question.strip():
                 raise ValueError("'question' must be non-empty text")
