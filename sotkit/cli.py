@@ -12,6 +12,7 @@ file or a pipe, stdout gets the answer once, when it is complete, so it is exact
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import dataclasses
 import json
 import sys
@@ -28,12 +29,15 @@ from .router import cli as router_cli
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sotkit", description="LLM answers sooner, by decoding in parallel.")
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"sotkit {importlib.metadata.version('sotkit')}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{ask,prepare,engines,eval,router}")
     ask = commands.add_parser("ask", help="answer a question")
-    ask.add_argument("question")
+    ask.add_argument("question", help='the question, in quotes: sotkit ask "How can I sleep better?"')
     ask.add_argument("--model", help="provider:model, e.g. openai:gpt-4o-mini, anthropic:claude-sonnet-4-6, "
                                      "local:smollm2 (default: $SOTKIT_MODEL, else by which API key is set)")
-    ask.add_argument("--mode", choices=["auto", "sot", "sequential"], default="auto")
+    ask.add_argument("--mode", choices=["auto", "sot", "sequential"], default="auto",
+                     help="sot: skeleton then points in parallel; sequential: one plain answer; auto (default): the "
+                          "router decides")
     ask.add_argument("--router", help="how mode=auto decides: default, rules, llm, embedding or embedding:PATH")
     ask.add_argument("--fallback", help="model for points (or a skeleton) that fail on the main model")
     ask.add_argument("--base-url", help="an OpenAI-compatible server, with --model openai:<name>")
@@ -67,7 +71,13 @@ def _positive_int(text: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # argparse's own message, with the likely cause of a stray word after a question
+        unquoted = args.command == "ask" and not any(word.startswith("-") for word in extra)
+        parser.error(f"unrecognized arguments: {' '.join(extra)}" + (
+            f'; put a question of several words in quotes: sotkit ask "{args.question} {" ".join(extra)}"'
+            if unquoted else ""))
     if args.command == "engines":
         import importlib
 

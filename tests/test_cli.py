@@ -84,6 +84,8 @@ def test_a_retried_sequential_answer_is_called_the_answer_not_the_skeleton():
 def test_bad_input_exits_2_with_a_message():
     done = ask("Why?", "--model", "nope:x")
     assert done.returncode == 2 and "unknown provider 'nope'" in done.stderr
+    done = ask("How", "can", "I", "sleep?")
+    assert done.returncode == 2 and 'in quotes: sotkit ask "How can I sleep?"' in done.stderr
     for bad in ("1", "three"):
         done = ask("Why?", "--max-points", bad)
         assert done.returncode == 2 and f"--max-points: {bad!r}: give a whole number, at least 2" in done.stderr

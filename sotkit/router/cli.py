@@ -22,7 +22,7 @@ from ..errors import ConfigError
 
 def add_parser(commands: Any) -> None:
     router = commands.add_parser("router", help="train a router on your labelled questions, or measure one")
-    sub = router.add_subparsers(dest="router_command", required=True)
+    sub = router.add_subparsers(dest="router_command", required=True, metavar="{train,eval}")
     train = sub.add_parser("train", help="train a learned router (seconds on a CPU, no download)")
     train.add_argument("labels", help="JSONL with question and sot_suitable (0/1) on each line, optionally category "
                                       "(then confidence is calibrated on held-out categories)")
