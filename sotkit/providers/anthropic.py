@@ -100,6 +100,10 @@ class _Reading:
     stop_reason: str | None = None
 
     def text_of(self, event: str | None, data: Any) -> str | None:
+        if not isinstance(data, dict):  # every Messages API event is a JSON object ("[DONE]": a proxy's habit)
+            if data == "[DONE]":
+                return None
+            raise malformed(data)
         try:
             if event == "content_block_delta" and data["delta"].get("type") == "text_delta":
                 text = data["delta"]["text"]

@@ -154,10 +154,11 @@ async def test_text_that_came_in_one_read_with_a_bad_event_is_given_before_the_e
 
 @pytest.mark.parametrize("data, raw", [([1, 2], [1, 2]), ("<html>" + "x" * 600, ("<html>" + "x" * 600)[:500])],
                          ids=["json", "long text"])
-async def test_an_event_that_is_not_the_apis_is_shown_and_kept(data, raw):
+@pytest.mark.parametrize("model", ["openai:m", "anthropic:m"])
+async def test_an_event_that_is_not_the_apis_is_shown_and_kept(model, data, raw):
     async with serving(f"data: {json.dumps(data) if isinstance(data, list) else data}\n\n".encode()) as (url, _):
         with pytest.raises(sotkit.StreamError, match="the server sent an event that is not the API's: ") as caught:
-            await read("openai:m", url)
+            await read(model, url)
     assert caught.value.raw == raw and str(raw)[:20] in str(caught.value)
 
 
