@@ -12,8 +12,9 @@ file or a pipe, stdout gets the answer once, when it is complete, so it is exact
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import dataclasses
+import importlib
+import importlib.metadata
 import json
 import sys
 import warnings
@@ -79,8 +80,6 @@ def main(argv: list[str] | None = None) -> int:
             f'; put a question of several words in quotes: sotkit ask "{args.question} {" ".join(extra)}"'
             if unquoted else ""))
     if args.command == "engines":
-        import importlib
-
         return importlib.import_module(registry.commands()[args.engine].cli_module).main(args.args) or 0
     if args.command == "eval":
         return eval_cli.main(args)

@@ -10,7 +10,7 @@ import dataclasses
 import functools
 import math
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -467,7 +467,7 @@ class Answer:
         self.errors.append(error)
         self._emit(self.stitcher.finish_point(point.index, skipped=True))
 
-    def _emit(self, events: list[TextEvent] | list[TextEvent | WithdrawEvent]) -> None:
+    def _emit(self, events: Sequence[TextEvent | WithdrawEvent]) -> None:
         for event in events:
             if self.first_text_at is None:
                 self.first_text_at = anyio.current_time() - self._started
