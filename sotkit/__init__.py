@@ -9,8 +9,8 @@ kind is used, and nothing touches the network.
 
 from .client import EventStream, SoT, default_model, generate, stream
 from .coordinator import RequestOptions
-from .errors import (ConfigError, DeadlineExceeded, LimitsUnavailable, ModelNotAvailableError, PartialResultError,
-                     SotkitError, StreamError, TemplateError)
+from .errors import (ConfigError, DeadlineExceeded, EmptyAnswer, LimitsUnavailable, ModelNotAvailableError,
+                     PartialResultError, SotkitError, StreamError, TemplateError)
 from .evaluation import evaluate
 from .events import (DoneEvent, Event, PointDeltaEvent, PointDoneEvent, PointEvent, RetryEvent, RouteEvent,
                      TextEvent, WithdrawEvent)
@@ -23,7 +23,8 @@ from .templates import DEFAULT_PROMPTS, Templates
 __version__ = "0.1.0"
 
 __all__ = [
-    "DEFAULT_PROMPTS", "ConfigError", "DeadlineExceeded", "DoneEvent", "Event", "EventStream", "LimitsUnavailable",
+    "DEFAULT_PROMPTS", "ConfigError", "DeadlineExceeded", "DoneEvent", "EmptyAnswer", "Event", "EventStream",
+    "LimitsUnavailable",
     "ModelNotAvailableError", "PartialResultError", "Point", "PointDeltaEvent", "PointDoneEvent", "PointEvent",
     "RedisLimits", "RequestOptions", "Result", "RetryAfterTooLong", "RetryEvent", "RetryPolicy", "RouteEvent",
     "SerialServerWarning", "SharedLimitsWarning", "SoT", "SotkitError", "StreamError", "StreamStalled", "Templates",

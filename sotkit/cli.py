@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib
-import importlib.metadata
 import json
 import sys
 import warnings
@@ -22,7 +21,7 @@ from typing import Any
 
 import anyio
 
-from . import ConfigError, PartialResultError, SoT, SotkitError, Usage, default_model
+from . import ConfigError, PartialResultError, SoT, SotkitError, Usage, __version__, default_model
 from .engines import registry
 from .evaluation import cli as eval_cli
 from .router import cli as router_cli
@@ -30,7 +29,7 @@ from .router import cli as router_cli
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sotkit", description="LLM answers sooner, by decoding in parallel.")
-    parser.add_argument("--version", action="version", version=f"sotkit {importlib.metadata.version('sotkit')}")
+    parser.add_argument("--version", action="version", version=f"sotkit {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="{ask,prepare,engines,eval,router}")
     ask = commands.add_parser("ask", help="answer a question")
     ask.add_argument("question", help='the question, in quotes: sotkit ask "How can I sleep better?"')
@@ -173,7 +172,7 @@ async def _ask(args: argparse.Namespace) -> int:
         if result.truncated:
             where = "the answer" if result.mode == "sequential" else "point(s) " + ", ".join(
                 str(p.index) for p in result.points if p.truncated and not p.failed)
-            _note(f"{where} stopped at the token limit: the text ends where the budget ran out")
+            _note(f"{where} cut off (token limit or the provider's filter): the text ends where it was stopped")
         t = result.timings
         shape = f"sot, {len(result.points)} points" if result.mode == "sot" else result.mode
         skeleton = f"skeleton {t.skeleton_s:.2f} s, " if result.mode == "sot" else ""

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import anyio
 
-from .errors import DeadlineExceeded, EchoedInstructions, EmptyPoint, PartialResultError
+from .errors import DeadlineExceeded, EchoedInstructions, EmptyAnswer, EmptyPoint, PartialResultError
 from .events import (Event, PointDeltaEvent, PointDoneEvent, PointEvent, RouteEvent, TextEvent,
                      WithdrawEvent)
 from .expansion import ExpansionFilter
@@ -289,17 +289,19 @@ class Answer:
             try:
                 _, usage = await self.runner.call(Call(build, on_skeleton_text, on_restart, role="skeleton",
                                                        on_start=on_start))
-                if cut := usage.at_token_limit:
-                    self.reason = (f"the skeleton reached its token limit (skeleton_max_tokens="
-                                   f"{self.options.skeleton_max_tokens}) after {len(parser.points)} point(s)")
+                if cut := usage.cut_off(self.options.skeleton_max_tokens):
+                    self.reason = (f"the skeleton was cut off ({usage.finish_reason or 'token limit'}; "
+                                   f"skeleton_max_tokens={self.options.skeleton_max_tokens}) after "
+                                   f"{len(parser.points)} point(s)")
             except Exception as exc:  # keep what the skeleton wrote: two points or more still make an answer
                 skeleton_error = exc
                 self.reason = f"the skeleton call failed after {len(parser.points)} point(s): {exc!r}"
             skeleton_done = True
             self.timings_skeleton_s = anyio.current_time() - self._started
             if not disagreed:
-                # a line the stream broke off in (an error, the token limit) may be half a title: no point
-                last = [] if cut or skeleton_error is not None else parser.finish()
+                # a line the stream broke off in (an error, a cut-off, or the parser ending the call on a runaway
+                # or repeating line) may be half a title: no point
+                last = [] if cut or skeleton_error is not None or parser.done else parser.finish()
                 if decided is not None and len(parser.points) >= 2:
                     await decided.wait()
                 start(tg, last)
@@ -416,7 +418,7 @@ class Answer:
             self._fail(point, outcome)
             return None
         point.model, usage = outcome
-        point.truncated = usage.at_token_limit or usage.output_tokens >= self.options.point_max_tokens
+        point.truncated = usage.cut_off(self.options.point_max_tokens)
         self._point_text(point, cleaner.finish(cut=point.truncated))
         if point.text.strip():
             self._finish_point(point)
@@ -439,10 +441,17 @@ class Answer:
                 self.send(WithdrawEvent(None, self.sequential_text))
                 self.sequential_text = ""
 
-        _, usage = await self.runner.call(Call(lambda b: self._request(b, self.template, self.options.max_tokens,
-                                                                       **self.variables), on_text, on_restart,
-                                               role=self.template))
-        self.truncated = usage.at_token_limit or usage.output_tokens >= self.options.max_tokens
+        call = Call(lambda b: self._request(b, self.template, self.options.max_tokens, **self.variables), on_text,
+                    on_restart, role=self.template)
+        model, usage = await self.runner.call(call)
+        empty = [model] if not self.sequential_text.strip() else []
+        if empty and model == self.backends[0].model and len(self.backends) > 1:
+            on_restart()  # an empty answer is no answer: the fallback model is asked
+            model, usage = await self.runner.call(call, self.backends[1:])
+            empty += [model] if not self.sequential_text.strip() else []
+        if not self.sequential_text.strip():
+            raise EmptyAnswer(f"the answer came back without text from {' and then '.join(empty)}")
+        self.truncated = usage.cut_off(self.options.max_tokens)
 
     # -- bookkeeping ---------------------------------------------------------------------------------------
 

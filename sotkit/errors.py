@@ -10,6 +10,7 @@
     ├── LimitsUnavailable (also a ConnectionError)
     ├── EmptyPoint
     │   └── EchoedInstructions
+    ├── EmptyAnswer
     └── PartialResultError
         └── DeadlineExceeded (also a TimeoutError)
 
@@ -28,8 +29,8 @@ from .engines.errors import ConfigError, ModelNotAvailableError, SotkitError
 if TYPE_CHECKING:
     from .result import Result
 
-__all__ = ["ConfigError", "DeadlineExceeded", "EchoedInstructions", "EmptyPoint", "ModelNotAvailableError",
-           "PartialResultError",
+__all__ = ["ConfigError", "DeadlineExceeded", "EchoedInstructions", "EmptyAnswer", "EmptyPoint",
+           "ModelNotAvailableError", "PartialResultError",
            "RetryAfterTooLong", "SotkitError", "StreamError", "StreamStalled", "TemplateError"]
 
 
@@ -69,6 +70,11 @@ class RetryAfterTooLong(SotkitError):
 class EmptyPoint(SotkitError):
     """A point's expansion had no text of its own, also when retried: the model wrote nothing, only the point's
     header, or only the start of another point. Never shown as an empty point of a finished answer."""
+
+
+class EmptyAnswer(SotkitError):
+    """A sequential answer came back without text (also from the fallback model, where there is one): an empty
+    answer is never returned as a success."""
 
 
 class EchoedInstructions(EmptyPoint):

@@ -92,7 +92,8 @@ class Point:
     """True when the point's call ended as the model ended it (or at its token budget); False for a point cut
     mid-stream (by the deadline, say), whose ``text`` is only a beginning."""
     truncated: bool = False
-    """The point's call stopped at its token budget (``point_max_tokens``): its text ends where the budget ran out."""
+    """The point's call was cut off, at its token budget (``point_max_tokens``) or by the provider's filter: its
+    text ends where the call was stopped."""
 
     @property
     def done(self) -> bool:
@@ -119,8 +120,9 @@ class Result:
     retry disagreed with the points already started): the answer has the points written before that, and may lack
     later ones."""
     truncated: bool = False
-    """A call stopped at its token budget: the sequential answer at ``max_tokens``, or a point at
-    ``point_max_tokens`` (see ``Point.truncated``); the text there ends where the budget ran out."""
+    """A call was cut off, at its token budget or by the provider's filter (``content_filter``, ``refusal``): the
+    sequential answer (``max_tokens``), or a point (``point_max_tokens``; see ``Point.truncated``). The text there
+    ends where the call was stopped."""
 
     @property
     def skeleton(self) -> list[str]:

@@ -56,8 +56,10 @@ REPEAT_WORDS = 0.8
 _WORD = re.compile(r"[\w'’-]+")
 _LETTER = re.compile(r"[^\W\d_]")
 #: words (by stem) of the skeleton prompt that a small model writes as titles ("The answer is", "The skeleton is");
-#: not "point": "Point 1" is a placeholder that tests script
+#: not "point": "Point 1" is a placeholder that tests script. A title of these words alone is no point only when it
+#: names the answer or the skeleton: "Questions" (for an interview) or "Outline" (for a paper) may well be points.
 _PROMPT_WORDS = frozenset(("answe", "quest", "skele", "respo", "final", "last", "title", "outli"))
+_ECHOED = frozenset(("answe", "skele"))
 
 
 @dataclass(frozen=True)
@@ -119,8 +121,8 @@ class SkeletonParser:
         kind, number, title, body = _classify(line)
         if kind is None or not _LETTER.search(title) or (self._kind is not None and kind != self._kind):
             return None  # no list item, or one without a word in it (``1. 1. 2. 3.``, ``2. 50%``)
-        indent = len(line) - len(line.lstrip())
-        if self.points and indent > self._indent:
+        indent = len(line.expandtabs(4)) - len(line.expandtabs(4).lstrip())
+        if self.points and indent >= self._indent + 2:  # Markdown nests from two spaces in; one is a slip
             return None  # "   2. Cool room" under "1. Sleep hygiene" details that point; it is none of its own
         if _stems(title) in self._titles:  # small models repeat a head ("Topic: ..."); the whole line may differ
             title = _clean(body)
@@ -141,7 +143,7 @@ class SkeletonParser:
         if in_question and not _joined_in(self._question, stems):
             return None  # the question's topic named as a point ("Quantum computing"): every expansion would be it
         topic = _content_stems(title)
-        if (words := {t for t in topic if not t.isdigit()}) and words <= _PROMPT_WORDS:
+        if (words := {t for t in topic if not t.isdigit()}) and words <= _PROMPT_WORDS and words & _ECHOED:
             return None  # "The answer is", "The final answer": the prompt's words, nothing to expand
         if self._drop_subsumed and self._rewrites_a_title(topic):
             return None

@@ -321,8 +321,48 @@ async def test_a_skeleton_line_cut_mid_title_is_no_point(provider, cut_by):
     assert not any(cut_line.endswith(title) for title in LONG_TITLES)  # the stream did stop inside a title
     assert result.skeleton == LONG_TITLES[:len(result.skeleton)] and len(result.skeleton) >= 2
     assert result.skeleton_truncated and all(p.done for p in result.points)
-    why = "call failed after" if cut_by == "drop" else "reached its token limit (skeleton_max_tokens=15) after"
+    reason = "length" if provider == "openai" else "max_tokens"
+    why = "call failed after" if cut_by == "drop" else f"was cut off ({reason}; skeleton_max_tokens=15) after"
     assert f"the skeleton {why} {len(result.skeleton)} point(s)" in result.route_reason
+
+
+async def test_a_skeleton_line_the_parser_stops_mid_way_is_no_point():
+    answering = "and then a model answers instead of listing " * 10  # a line too long to be a title
+    runaway = f"1. Sleep well\n2. Eat less sugar\n3. {answering}\n4. Move"
+    with FakeLLMServer(sot_responder(runaway, TEXTS), latency=FAST) as server:
+        async with client(server, "openai") as sot:
+            result = await sot.generate("How can I be healthier?")
+    assert result.skeleton == ["Sleep well", "Eat less sugar"] and all(p.done for p in result.points)
+
+
+async def test_an_empty_sequential_answer_is_an_error_or_goes_to_the_fallback(provider):
+    with FakeLLMServer(sot_responder(SKELETON, sequential="  \n"), latency=FAST) as server, \
+            FakeLLMServer(sot_responder(SKELETON, sequential="From the backup."), latency=FAST) as backup:
+        async with client(server, provider, mode="sequential") as sot:
+            with pytest.raises(sotkit.EmptyAnswer, match=f"without text from {provider}:test-model"):
+                await sot.generate("Hi?")
+        fallback = sotkit.providers.create_provider("openai:backup", api_key="k", base_url=backup.openai_base_url)
+        async with client(server, provider, mode="sequential", fallback=fallback) as sot, \
+                sot.stream("Hi?") as events:
+            seen = [event async for event in events]
+        await fallback.aclose()
+    assert seen[-1].result.text == "From the backup." and joined(seen) == seen[-1].result.text
+
+
+async def test_a_point_that_fails_while_buffered_is_withdrawn_from_view_not_from_the_answer():
+    def respond(request: RecordedRequest) -> Reply:
+        reply = varying({})(request)
+        if point_of(request) == 1:  # the head point takes its time, so point 2 waits behind it
+            return Reply(reply.text, latency=Latency(ttft_s=0.3, tokens_per_s=2000))
+        return Reply(reply.text, fault=Fault.drop(after_tokens=4)) if point_of(request) == 2 else reply
+
+    with FakeLLMServer(respond, latency=FAST) as server:
+        async with client(server, "openai", on_point_error="skip") as sot, sot.stream("Be healthier?") as events:
+            seen = [event async for event in events]
+    result = seen[-1].result
+    assert result.points[1].failed and "Eat less sugar" not in result.text and joined(seen) == result.text
+    shown = [e for e in seen if e.type in ("point_delta", "withdraw") and e.index == 2]
+    assert shown[-1].type == "withdraw" and shown[-1].failed and shown[-1].text == ""  # a UI clears point 2
 
 
 async def test_an_answer_that_stops_at_its_token_budget_says_so(provider):

@@ -32,6 +32,7 @@ def parse(text: str, *, max_points: int = 10, step: int = 1, drop_subsumed: bool
     ("1. Sleep hygiene\n   1. Dark room\n   2. Cool room\n2. Exercise\n3. Less caffeine",
      ["Sleep hygiene", "Exercise", "Less caffeine"]),
     ("  1. Plan ahead\n  2. Sleep well\n    3. detail\n  3. Exercise", ["Plan ahead", "Sleep well", "Exercise"]),
+    ("1. Rest well\n 2. Eat less\n\t3. detail\n 3. Move more", ["Rest well", "Eat less", "Move more"]),
     ("1. Quantum computing\n2. Quantum Computing\n3. Qubits", ["Quantum computing", "Qubits"]),
     ("1. Qubits: units of data\n2. Qubits: can be entangled\n3. Qubits: can be entangled",
      ["Qubits", "Qubits: can be entangled"]),
@@ -271,8 +272,10 @@ def test_a_title_of_the_prompts_own_words_is_no_point():
     # a small model answering the skeleton prompt itself; a title that has a word of its own stays
     parser = SkeletonParser(question="What if the printing press had never been invented?")
     points = parser.feed("1. The answer is\n2. Books stay rare\n3. The skeleton is:\n4. The final answer\n"
-                         "5. Final exams\n6. Question everything\n7. The last answer is 3\n")
-    assert [p.title for p in points + parser.finish()] == ["Books stay rare", "Final exams", "Question everything"]
+                         "5. Final exams\n6. Question everything\n7. The last answer is 3\n8. Questions\n"
+                         "9. Responsiveness\n")
+    assert [p.title for p in points + parser.finish()] == ["Books stay rare", "Final exams", "Question everything",
+                                                           "Questions", "Responsiveness"]
 
 
 def test_text_fed_after_finish_starts_a_new_line():

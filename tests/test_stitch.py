@@ -112,3 +112,14 @@ def test_a_skipped_first_point_leaves_no_separator_before_the_next():
     assert [(e.text, e.failed) for e in s.finish_point(1, skipped=True)] == [("1. A: ", True)]
     s.add_text(2, "b")
     assert s.text == "2. B: b"
+
+
+def test_a_skipped_buffered_point_is_withdrawn_from_view_without_touching_the_answer():
+    s = Stitcher()
+    s.add_point(1, "A")
+    s.add_point(2, "B")
+    s.add_text(1, "a")
+    s.add_text(2, "half")  # buffered behind point 1, but shown point by point in a UI
+    [withdraw] = s.finish_point(2, skipped=True)
+    assert (withdraw.index, withdraw.text, withdraw.failed) == (2, "", True) and s.text == "1. A: a"
+    assert s.finish_point(1) == []  # nothing of point 2 is released after it

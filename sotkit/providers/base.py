@@ -51,11 +51,13 @@ class CallUsage:
     finish_reason: str | None = None
     """Why the generation ended, in the provider's words (``stop``, ``length``, ``end_turn``, ``max_tokens``, ...)."""
 
-    @property
-    def at_token_limit(self) -> bool:
-        """The generation was ended by its ``max_tokens`` (OpenAI's and local models' ``length``, Anthropic's
-        ``max_tokens``): its last line may be cut mid-word."""
-        return self.finish_reason in ("length", "max_tokens")
+    def cut_off(self, budget: int) -> bool:
+        """Was the generation ended before the model finished it: at its token ``budget`` (OpenAI's and local
+        models' ``length``, Anthropic's ``max_tokens``; or, with no reason given, counted tokens reaching it) or by
+        the provider's filter (``content_filter``, ``refusal``)? Its last line may then be cut mid-word."""
+        if self.finish_reason is not None:
+            return self.finish_reason in ("length", "max_tokens", "content_filter", "refusal")
+        return not self.estimated and self.output_tokens >= budget
 
     @classmethod
     def estimate(cls, input_chars: int, output_chars: int) -> CallUsage:

@@ -191,6 +191,24 @@ async def test_an_anthropic_stream_without_message_start_has_estimated_counts():
     assert usage.estimated and usage.input_tokens > 0  # not 0 reported as counted
 
 
+FILTERED = {"choices": [{"delta": {}, "finish_reason": "content_filter"}]}
+STOPPED = {"choices": [{"delta": {}, "finish_reason": "stop"}]}  # and no counts, as llama.cpp's servers send
+
+
+@pytest.mark.parametrize("model, body, cut", [
+    ("openai:m", sse(*WORDS, FILTERED), True),
+    ("anthropic:m", anthropic_sse(text_delta("Keep it"), ("message_delta", {
+        "type": "message_delta", "delta": {"stop_reason": "refusal"}, "usage": {"output_tokens": 2}}),
+        ("message_stop", {"type": "message_stop"})), True),
+    ("openai:m", sse(*WORDS, STOPPED), False),  # estimated counts over max_tokens=2 are no cut: it said "stop"
+], ids=["content filter", "refusal", "stop, no counts"])
+async def test_an_answer_cut_off_by_the_providers_filter_is_truncated_and_one_that_stopped_is_not(model, body, cut):
+    async with serving(body) as (url, _):
+        async with sotkit.SoT(model, api_key="k", base_url=url, mode="sequential", max_tokens=2) as sot:
+            result = await sot.generate("Why is the sky dark at night?")
+    assert result.text.startswith("Keep it") and result.truncated is cut
+
+
 async def test_openai_itself_is_asked_for_max_completion_tokens_and_a_compatible_server_for_max_tokens():
     import openai
 
