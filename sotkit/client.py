@@ -160,13 +160,12 @@ class SoT:
 
     def stream(self, question: str, **options: Any) -> EventStream:
         """Answer one question as a stream of events, read inside ``async with`` (see ``EventStream``)."""
-        return EventStream(self._answer(question, options))
+        return EventStream(self._answer(question, options), client_closed=lambda: self._closed)
 
     def _answer(self, question: str, options: dict[str, Any], *, template: str = "sequential",
                 variables: Mapping[str, Any] | None = None) -> Answer:
         if self._closed:
-            raise ConfigError("this SoT client is closed (aclose() was called, or its `async with` block ended); "
-                              "make a new sotkit.SoT(...) for more requests")
+            raise ConfigError(_CLIENT_CLOSED)
         question = check_question(question)
         if client_only := sorted(set(options) & (CLIENT_OPTIONS - REQUEST_FIELDS)):
             raise ConfigError(f"{', '.join(f'{name}=' for name in client_only)} configures the client, not one "
@@ -194,7 +193,7 @@ class SoT:
 
     async def __aenter__(self) -> SoT:
         if self._closed:
-            raise ConfigError("this SoT client is closed; make a new sotkit.SoT(...)")
+            raise ConfigError(_CLIENT_CLOSED)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -212,9 +211,11 @@ class EventStream:
     with ``break`` would leave the calls running, as nothing would close them.
     """
 
-    def __init__(self, answer: Answer, on_close: Callable[[], Awaitable[None]] | None = None) -> None:
+    def __init__(self, answer: Answer, on_close: Callable[[], Awaitable[None]] | None = None, *,
+                 client_closed: Callable[[], bool] = lambda: False) -> None:
         self._answer = answer
         self._on_close = on_close
+        self._client_closed = client_closed
         self._events: AsyncIterator[Event] | None = None
         self._entered = self._closed = False
 
@@ -228,6 +229,8 @@ class EventStream:
         if self._closed:
             raise ConfigError(_STREAM_CLOSED)
         if self._events is None:
+            if self._client_closed():
+                raise ConfigError(_CLIENT_CLOSED)
             self._events = self._run()
         try:
             return await self._events.__anext__()
@@ -281,6 +284,8 @@ class EventStream:
         await self.aclose()
 
 
+_CLIENT_CLOSED = ("this SoT client is closed (aclose() was called, or its `async with` block ended); make a new "
+                  "sotkit.SoT(...) for more requests")
 _STREAM_CLOSED = ("this stream was read to its end or closed (a stream is one request): call sot.stream(...) "
                   "again for another")
 

@@ -198,11 +198,12 @@ class Answer:
                     found = await self._sot(decided)
                 except Exception as exc:  # raised as itself below, as without this router, not in an ExceptionGroup
                     failed = exc
+                    await decided.wait()  # a sequential verdict needs no skeleton (and cancels this wait)
             tg.cancel_scope.cancel()  # a skeleton short of two points is answered sequentially, whatever the verdict
-        if failed is not None:
-            raise failed
         if verdict and verdict[0].mode == "sequential":
             return "sequential", verdict[0].reason
+        if failed is not None:
+            raise failed
         if found < 2:
             self.points.clear()
             return "sequential", f"the skeleton had {found} point(s), so the answer is sequential"

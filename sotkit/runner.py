@@ -108,13 +108,18 @@ class Runner:
         received = [] if received is None else received  # the current generation's raw text
         backends = backends or self.backends
         error: Exception | None = None
+        writer = backends[0]  # the backend whose generation ``received`` holds
         # the call's span is current while its provider runs: an SDK's own spans become its children
         with self.trace.call(call.role, backends[0].model, call.point.index if call.point else None) as span:
             for backend in backends:
                 if error is not None:
                     span.fallback(error, backend.model)
+                if received and backend.provider.supports_prefill and not writer.provider.supports_prefill:
+                    received.clear()  # text written without the prefill cannot be continued after it: start anew
+                    call.on_restart()
                 if call.on_start is not None and not received:
                     call.on_start(backend)
+                writer = backend
                 try:
                     usage = await self._retried(backend, call, received, span)
                 except Exception as exc:

@@ -88,7 +88,12 @@ async def test_a_closed_client_and_a_finished_stream_refuse_more_requests():
         for use in (sot.generate("Hi?"), sot.__aenter__()):
             with pytest.raises(sotkit.ConfigError, match="client is closed"):
                 await use
-        assert len(server.requests) == 1
+        async with sotkit.SoT("openai:m", api_key="k", base_url=server.openai_base_url) as sot:
+            made_before = sot.stream("Hi?")  # made while the client was open, read after it closed
+        with pytest.raises(sotkit.ConfigError, match="client is closed"):
+            async with made_before as events:
+                [e async for e in events]
+        assert len(server.requests) == 1 and server.open_connections == 0
 
 
 @pytest.mark.parametrize("option, message", [

@@ -93,6 +93,24 @@ async def test_openai_restarts_a_broken_point_and_withdraws_what_it_had_streamed
     assert "".join(e.text for e in after) == result.points[0].text  # a live UI clears the point, then refills it
 
 
+async def test_a_fallback_that_continues_prefills_restarts_what_a_model_that_does_not_wrote():
+    """OpenAI's text was written without the prefill, so Anthropic cannot continue it after the prefill: the point
+    starts anew on the fallback (withdrawn first), and its prompt holds no splice ("1. Alpha:1. Alpha: ...")."""
+    def broken(request: RecordedRequest) -> Reply:
+        reply = varying({})(request)
+        return Reply(reply.text, fault=Fault.drop(after_tokens=4)) if point_of(request) == 1 else reply
+
+    with FakeLLMServer(broken, latency=FAST) as server, FakeLLMServer(varying({}), latency=FAST) as backup:
+        fallback = sotkit.providers.create_provider("anthropic:backup", api_key="k", base_url=backup.anthropic_base_url)
+        async with client(server, "openai", fallback=fallback) as sot, sot.stream("Be healthier?") as events:
+            seen = [event async for event in events]
+        await fallback.aclose()
+    result = seen[-1].result
+    [asked] = [r for r in backup.requests if point_of(r) == 1]
+    assert asked.prefill == "1. Sleep well:" and result.points[0].model == "anthropic:backup"
+    assert result.points[0].text == f"Take 1: {TEXTS[1]}" and joined(seen) == result.text
+
+
 async def test_openai_restarts_a_sequential_answer_from_scratch():
     with FakeLLMServer(varying({"sequential": Fault.drop(after_tokens=2)}), latency=FAST) as server:
         async with client(server, "openai", mode="sequential") as sot, sot.stream("Hi?") as events:

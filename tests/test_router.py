@@ -592,6 +592,18 @@ async def test_a_failed_skeleton_raises_the_same_error_with_the_llm_router_as_wi
                 await sot.generate("How do I travel cheaply?")
 
 
+async def test_a_failed_skeleton_does_not_fail_a_question_the_llm_router_sends_to_sequential() -> None:
+    def respond(request: RecordedRequest) -> Reply:
+        if is_skeleton(request):
+            return Reply("x", fault=Fault.status(400))  # fails at once, before the verdict
+        return routed(Reply("C", latency=Latency(ttft_s=0.3)))(request)
+
+    with FakeLLMServer(respond) as server:
+        async with llm_client(server, "openai") as sot:
+            result = await sot.generate("Plan my week off.")
+    assert result.mode == "sequential" and result.text == "One connected answer."
+
+
 async def test_router_calls_take_a_slot_retry_and_count_in_usage() -> None:
     verdicts = [Reply("", fault=Fault.status(503)), *[Reply("A", latency=Latency(ttft_s=0.05))] * 12]
     replies = iter(verdicts)

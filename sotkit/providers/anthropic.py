@@ -56,8 +56,10 @@ class AnthropicProvider(Provider):
     async def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:
         prompt = request.prompt
         messages: list[dict[str, Any]] = [{"role": "user", "content": prompt.user}]
+        # The API rejects a prefill that ends in white space; the model then writes that space itself, which the
+        # caller, who holds the whole prefill, already has: as much leading white space of the reply is dropped.
+        trimmed = len(prompt.prefill or "") - len((prompt.prefill or "").rstrip())
         if prompt.prefill:
-            # The API rejects a prefill that ends in white space.
             messages.append({"role": "assistant", "content": prompt.prefill.rstrip()})
         options: dict[str, Any] = {}
         if prompt.system:
@@ -73,6 +75,10 @@ class AnthropicProvider(Provider):
             model=self._name, max_tokens=request.max_tokens, messages=messages, stream=True, **options
         ) as response:
             async for text in text_pieces(response, sys.modules["anthropic"], reading.text_of):
+                if trimmed:
+                    text, trimmed = _without_leading_space(text, trimmed)
+                    if not text:
+                        continue
                 written += len(text)
                 yield text
         if not reading.finished:
@@ -128,6 +134,15 @@ class _Reading:
         except (AttributeError, TypeError, KeyError) as exc:
             raise malformed(data) from exc
         return None
+
+
+def _without_leading_space(text: str, most: int) -> tuple[str, int]:
+    """``text`` less its leading white space, up to ``most`` characters; and how many may still go (none once
+    other text has come)."""
+    n = 0
+    while n < min(most, len(text)) and text[n].isspace():
+        n += 1
+    return text[n:], 0 if text[n:] else most - n
 
 
 def _is_count(value: Any) -> bool:

@@ -36,6 +36,10 @@ def anthropic_sse(*events: tuple[str, dict]) -> bytes:
                    for e, d in [start, *events]).encode()
 
 
+END_TURN = [("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn"},
+                               "usage": {"output_tokens": 3}}), ("message_stop", {"type": "message_stop"})]
+
+
 def text_delta(text: str) -> tuple[str, dict]:
     return "content_block_delta", {"type": "content_block_delta", "index": 0,
                                    "delta": {"type": "text_delta", "text": text}}
@@ -189,6 +193,24 @@ async def test_an_anthropic_stream_without_message_start_has_estimated_counts():
     async with serving(body) as (url, _):
         *_, usage = await read("anthropic:m", url)
     assert usage.estimated and usage.input_tokens > 0  # not 0 reported as counted
+
+
+@pytest.mark.parametrize("prefill, pieces, text", [
+    ("Second paragraph, ", [" more words."], "more words."),
+    ("It ends here.\n\n", ["\n", "\n", "Next one."], "Next one."),  # across reads
+    ("A list:\n", ["\n\n- one"], "\n- one"),  # only as much as was trimmed goes
+])
+async def test_anthropic_drops_the_space_it_writes_again_after_a_prefill_trimmed_of_it(prefill, pieces, text):
+    """The API refuses a prefill that ends in white space, so it is sent trimmed and the model writes the space
+    again: the caller, who has the whole prefill, must not get it twice ("paragraph,  more")."""
+    body = anthropic_sse(*map(text_delta, pieces), *END_TURN)
+    async with serving(body) as (url, received):
+        provider = create_provider("anthropic:m", base_url=url, api_key="k")
+        request = ChatRequest(Prompt("Go on.", prefill=prefill), max_tokens=20)
+        texts = [chunk async for chunk in provider.stream(request) if isinstance(chunk, str)]
+        await provider.aclose()
+    assert received[0]["messages"][-1] == {"role": "assistant", "content": prefill.rstrip()}
+    assert "".join(texts) == text
 
 
 FILTERED = {"choices": [{"delta": {}, "finish_reason": "content_filter"}]}
