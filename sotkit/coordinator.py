@@ -29,7 +29,7 @@ from .question import question_view
 from .result import Mode, Point, Result, Usage
 from .router import Decision, LLMRouter, Router
 from .retry import RetryPolicy
-from .runner import Backend, Call, Runner, Send
+from .runner import Backend, Call, RowOutcome, Runner, Send
 from .skeleton import LINE_TOKENS as SKELETON_LINE_TOKENS
 from .skeleton import SkeletonParser, SkeletonPoint
 from .stitch import Stitcher
@@ -380,8 +380,12 @@ class Answer:
         """In-process models expand every point in one batched generation (the runner retries a row the batch did
         not finish as a single call)."""
         calls, cleaners = zip(*(self._expansion_call(p, outline, self.backends, retry) for p in points))
-        outcomes = await self.runner.call_batch(calls)
-        then = [self._settle(p, c[0], o, self.backends, retry) for p, c, o in zip(points, cleaners, outcomes)]
+        then: list[str | None] = [None] * len(points)
+
+        def settle(row: int, outcome: RowOutcome) -> None:  # at once: a finished row's point need not wait
+            then[row] = self._settle(points[row], cleaners[row][0], outcome, self.backends, retry)
+
+        await self.runner.call_batch(calls, settle)
         async with anyio.create_task_group() as tg:
             if again := [p for p, t in zip(points, then) if t == "retry"]:
                 tg.start_soon(self._expand_batch, again, outline, True)

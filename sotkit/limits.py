@@ -26,7 +26,8 @@ class TokenBucket:
     """``rate_per_minute`` units, refilled continuously; ``take`` waits until the units are there.
 
     The bucket holds one second's worth (at least one unit), so a burst never spends a whole minute's
-    budget at once: requests are spread evenly, the way providers enforce their limits.
+    budget at once: requests are spread evenly, the way providers enforce their limits. A request larger than the
+    bucket goes when it is full and leaves it in debt for the rest, so the rate holds for large requests too.
     """
 
     def __init__(self, rate_per_minute: float) -> None:
@@ -39,17 +40,17 @@ class TokenBucket:
         self._lock = anyio.Lock()
 
     async def take(self, units: float) -> None:
-        units = min(units, self.capacity)  # a request larger than the bucket goes when it is full
+        need = min(units, self.capacity)
         async with self._lock:  # first come, first served
             while True:
                 now = anyio.current_time()
                 if self._updated is not None:
                     self._level = min(self.capacity, self._level + (now - self._updated) * self.rate_per_s)
                 self._updated = now
-                if self._level >= units:
+                if self._level >= need:
                     self._level -= units
                     return
-                await anyio.sleep((units - self._level) / self.rate_per_s)
+                await anyio.sleep((need - self._level) / self.rate_per_s)
 
 
 @dataclass

@@ -85,18 +85,19 @@ TAKE = """
 local t = redis.call('TIME')
 local now = t[1] * 1000 + t[2] / 1000
 local rate, capacity = tonumber(ARGV[1]), tonumber(ARGV[2])
-local units = math.min(tonumber(ARGV[3]), capacity)
+local units = tonumber(ARGV[3])
+local need = math.min(units, capacity)
 local level = tonumber(redis.call('HGET', KEYS[1], 'level') or capacity)
 local updated = tonumber(redis.call('HGET', KEYS[1], 'updated') or now)
 level = math.min(capacity, level + math.max(0, now - updated) * rate)
 local wait = 0
-if level >= units then
+if level >= need then
   level = level - units
 else
-  wait = math.ceil((units - level) / rate)
+  wait = math.ceil((need - level) / rate)
 end
 redis.call('HSET', KEYS[1], 'level', string.format('%.6f', level), 'updated', string.format('%.3f', now))
-redis.call('PEXPIRE', KEYS[1], math.ceil(capacity / rate) + 1000)
+redis.call('PEXPIRE', KEYS[1], math.ceil((capacity - level) / rate) + 1000)
 return wait
 """
 

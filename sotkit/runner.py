@@ -4,8 +4,9 @@ Its layers wrap a provider's stream the way pydantic-ai's wrapper models wrap a 
 
 1. **fallback**: the backends in order (the model, then the fallback model);
 2. **retry**: the backend's attempts under the request's ``RetryPolicy`` (``RetryEvent`` between them);
-3. **limits**: per attempt, the model's per-minute budgets, then one of its concurrency slots (held for the attempt
-   only, so a sleeping retry holds none);
+3. **limits**: per attempt, one of the model's concurrency slots (held for the attempt only, so a sleeping retry
+   holds none), then its per-minute budgets (taken last, as the request leaves: requests that waited for slots
+   freed at once must not leave in a burst);
 4. **watchdog**: progress is text; no text for ``first_token_timeout`` from the start, or ``stall_timeout`` between
    pieces, ends the attempt as ``StreamStalled`` (retried like a timeout); a stream that ignores ``max_tokens`` is
    ended as if at the limit.
@@ -38,6 +39,8 @@ from .templates import Templates
 from .tracing import NO_TRACE, CallTrace, RequestTrace
 
 Send = Callable[[Event], None]
+RowOutcome = tuple[str, CallUsage] | Exception
+"""How a call ended: the model that finished it and its usage, or the error it finally failed with."""
 OnText = Callable[[str], bool]
 """Receives each piece of a call's text; returns False when the rest of the call is not needed."""
 OnRestart = Callable[[], None]
@@ -130,20 +133,22 @@ class Runner:
             assert error is not None
             raise error
 
-    async def call_batch(self, calls: Sequence[Call]) -> list[tuple[str, CallUsage] | Exception]:
-        """Run ``calls`` as one batched generation on the main model (``supports_batch``); return, per row, the
-        model that finished it and its usage, or the error it finally failed with. Rows the batch did not finish
-        (it raised or stalled) are each retried as a single call through ``call``, continuing their text."""
+    async def call_batch(self, calls: Sequence[Call], on_row: Callable[[int, RowOutcome], None]) -> None:
+        """Run ``calls`` as one batched generation on the main model (``supports_batch``); ``on_row(row, outcome)``
+        gets, as soon as a row is over, the model that finished it and its usage, or the error it finally failed
+        with. Rows the batch did not finish (it raised or stalled) are each retried as a single call through
+        ``call``, continuing their text."""
         backend = self.backends[0]
         requests = [c.build(backend) for c in calls]
         received: list[list[str]] = [[] for _ in calls]
-        outcomes: list[tuple[str, CallUsage] | Exception | None] = [None] * len(calls)
+        over = [False] * len(calls)
         error: Exception | None = None
         try:
             with self.trace.call("points", backend.model, rows=len(calls)) as span:
                 span.request(requests[0])
-                await self._admitted(backend, requests)
+                await backend.provider.ready()
                 async with backend.limits.slot():
+                    await self._admitted(backend, requests)
                     self.usage.calls += 1  # one batched call
                     for c in calls:
                         if c.point is not None:
@@ -153,7 +158,8 @@ class Runner:
                             async for row, chunk in rows:
                                 if isinstance(chunk, CallUsage):
                                     self._account(chunk, backend.model, span, calls=0)
-                                    outcomes[row] = (backend.model, chunk)
+                                    over[row] = True
+                                    on_row(row, (backend.model, chunk))  # finished: its point need not wait
                                 elif chunk:
                                     watchdog.progress()
                                     received[row].append(chunk)
@@ -161,6 +167,11 @@ class Runner:
                     watchdog.check()
         except Exception as exc:  # the rows it did not finish are retried below
             error = exc
+            for row, text in enumerate(received):  # what they wrote was paid for, though no counts came
+                if text and not over[row]:
+                    self._account(CallUsage.estimate(len(requests[row].prompt.system or "") +
+                                                     len(requests[row].prompt.user), sum(map(len, text))),
+                                  backend.model, span, calls=0)
 
         async def retry_row(row: int) -> None:
             call = calls[row]
@@ -168,15 +179,15 @@ class Runner:
                 self.send(RetryEvent(call.point.index if call.point else None, 1, status_of(error), 0.0,
                                      _describe(error)))
             try:
-                outcomes[row] = await self.call(call, received=received[row])
+                outcome: RowOutcome = await self.call(call, received=received[row])
             except Exception as exc:
-                outcomes[row] = exc
+                outcome = exc
+            on_row(row, outcome)
 
         async with anyio.create_task_group() as tg:
-            for row, outcome in enumerate(outcomes):
-                if outcome is None:
+            for row in range(len(calls)):
+                if not over[row]:
                     tg.start_soon(retry_row, row)
-        return outcomes  # type: ignore[return-value]  (every row has an outcome now)
 
     # -- the layers ----------------------------------------------------------------------------------------
 
@@ -187,8 +198,9 @@ class Runner:
         while True:
             attempt += 1
             try:
-                await self._admitted(backend, [request])
+                await backend.provider.ready()
                 async with backend.limits.slot():
+                    await self._admitted(backend, [request])
                     if received and not backend.provider.supports_prefill:
                         received.clear()  # a new generation: what the broken one wrote goes
                         call.on_restart()
@@ -203,9 +215,7 @@ class Runner:
 
     @staticmethod
     async def _admitted(backend: Backend, requests: Sequence[ChatRequest]) -> None:
-        """Make the provider ready (its set-up counts against no budget or timeout), then wait for the model's
-        per-minute budgets."""
-        await backend.provider.ready()
+        """Wait for the model's per-minute budgets (after the provider's set-up, which counts against none)."""
         await backend.limits.admit(sum(estimate_tokens(len(r.prompt.user) + len(r.prompt.system or ""), r.max_tokens)
                                        for r in requests))
 
@@ -213,8 +223,9 @@ class Runner:
                        span: CallTrace) -> CallUsage:
         if call.point is not None:
             call.point.attempts += 1
-        usage = CallUsage()
-        chunks = chars = 0
+        usage: CallUsage | None = None  # what the provider reports last
+        chunks = chars = 0  # of this attempt
+        prompt_chars = len(request.prompt.system or "") + len(request.prompt.user)
         # A server that ignores max_tokens would stream forever: past these it is ended as if at the limit.
         max_chunks = RUNAWAY_CHUNKS_PER_TOKEN * request.max_tokens + 8
         max_chars = RUNAWAY_CHARS_PER_TOKEN * request.max_tokens + 64
@@ -237,14 +248,14 @@ class Runner:
                         if not call.on_text(kept) or runaway:
                             # Stop paying for text that will be thrown away; the usage the provider would have
                             # reported last is estimated (a runaway is charged its whole budget).
-                            prompt = request.prompt
-                            usage = CallUsage.estimate(len(prompt.system or "") + len(prompt.user),
-                                                       sum(map(len, received)))
+                            usage = CallUsage.estimate(prompt_chars, chars)
                             if runaway:
                                 usage = dataclasses.replace(usage, output_tokens=request.max_tokens,
                                                             finish_reason="length")
                             break
             finally:
+                if usage is None:  # the attempt broke or was cancelled before its counts: what it wrote was paid for
+                    usage = CallUsage.estimate(prompt_chars, chars) if chars else CallUsage()
                 self._account(usage, backend.model, span)
         watchdog.check()
         if call.point is not None and backend is self.backends[0] and first_text is not None:
@@ -268,12 +279,12 @@ class Runner:
 
 def _resume(backend: Backend, request: ChatRequest, received: list[str]) -> ChatRequest:
     """The request for the next attempt: on a provider that continues a prefill, the text received so far is
-    appended to it."""
+    appended to it, and the tokens it took (about four characters each) come off the call's budget."""
     done = "".join(received)
     if not done or not backend.provider.supports_prefill:
         return request
     prompt = dataclasses.replace(request.prompt, prefill=(request.prompt.prefill or "") + done)
-    return dataclasses.replace(request, prompt=prompt)
+    return dataclasses.replace(request, prompt=prompt, max_tokens=max(1, request.max_tokens - math.ceil(len(done) / 4)))
 
 
 def _describe(error: BaseException) -> str:

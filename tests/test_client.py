@@ -93,6 +93,7 @@ async def test_a_closed_client_and_a_finished_stream_refuse_more_requests():
         with pytest.raises(sotkit.ConfigError, match="client is closed"):
             async with made_before as events:
                 [e async for e in events]
+        await server.wait_idle_async(connections=True)
         assert len(server.requests) == 1 and server.open_connections == 0
 
 

@@ -1,5 +1,10 @@
+import time
+
 import anyio
 import pytest
+
+import sotkit
+from sotkit.testing import FakeLLMServer, Latency, Reply
 
 from sotkit.errors import ConfigError
 from sotkit.limits import ModelLimits, TokenBucket, estimate_tokens
@@ -78,3 +83,32 @@ async def test_admit_spends_the_request_and_token_budgets():
     start = anyio.current_time()
     await by_tokens.admit(10**6)  # larger than the bucket: goes once it is full, never waits forever
     assert anyio.current_time() - start >= 0.45
+
+
+async def test_a_request_larger_than_the_bucket_leaves_it_in_debt():
+    bucket = TokenBucket(rate_per_minute=1200)  # 20 a second, 20 at most at once
+    start = anyio.current_time()
+    await bucket.take(40)  # goes at once (the bucket is full), owing 20
+    await bucket.take(1)  # waits for the debt and its own unit: 21 units at 20 a second
+    assert anyio.current_time() - start >= 1.0
+
+
+async def test_requests_that_waited_for_a_slot_do_not_leave_in_a_burst_above_rpm():
+    """The per-minute budget is taken when a request leaves, after its slot: budgets taken while every slot was
+    busy would otherwise all be spent in the instant the slots free together."""
+    started: list[float] = []
+
+    def respond(request):  # the first eight (every slot) all end at the same moment, 3 s after the first began
+        started.append(time.monotonic())
+        wait = max(0.0, started[0] + 3.0 - started[-1]) if len(started) <= 8 else 0.0
+        return Reply("Hi.", latency=Latency(ttft_s=wait, tokens_per_s=1000))
+
+    with FakeLLMServer(respond) as server:
+        async with sotkit.SoT("openai:m", api_key="k", base_url=server.openai_base_url, mode="sequential",
+                              max_concurrency=8, rpm=240) as sot:  # 4 a second, at most 4 at once
+            async with anyio.create_task_group() as tg:
+                for i in range(16):
+                    tg.start_soon(sot.generate, f"Question {i}?")
+        sent = sorted(r.received_at for r in server.requests)
+    for i, start in enumerate(sent):  # any stretch of w seconds: at most the burst (4) plus 4 a second
+        assert len([t for t in sent[i:] if t - start <= 0.2]) <= 4 + 1, sent

@@ -197,6 +197,28 @@ async def test_on_point_error_skip_returns_the_answer_without_the_failed_point(p
     assert result.text == f"1. Sleep well: {TEXTS[1]}\n3. Move daily: {TEXTS[3]}"
 
 
+async def test_a_broken_attempt_counts_what_it_wrote_in_usage(provider):
+    long = {1: " ".join(["word"] * 40) + "."}
+    with FakeLLMServer(sot_responder(SKELETON, long), latency=FAST) as server:
+        async with client(server, provider) as sot:
+            clean = await sot.generate("How can I be healthier?")
+    first = [Fault.drop(after_tokens=20)]
+
+    def once_broken(request):
+        reply = sot_responder(SKELETON, long)(request)
+        return Reply(reply.text, fault=first.pop()) if point_of(request) == 1 and first else reply
+
+    with FakeLLMServer(once_broken, latency=FAST) as server:
+        async with client(server, provider) as sot:
+            broken = await sot.generate("How can I be healthier?")
+    assert broken.text == clean.text and broken.usage.calls == clean.usage.calls + 1
+    assert broken.usage.estimated_calls == 1  # the broken attempt's counts never came: estimated, not zero
+    assert broken.usage.input_tokens > clean.usage.input_tokens
+    # about 20 tokens were written before the drop: OpenAI writes them again (a restart), Anthropic goes on after them
+    again = 15 if provider == "openai" else 0
+    assert broken.usage.output_tokens >= clean.usage.output_tokens + again
+
+
 async def test_a_retry_after_over_the_cap_fails_fast(provider):
     with FakeLLMServer(faulty({"skeleton": [Fault.status(429, {"retry-after": "120"})]}), latency=FAST) as server:
         async with client(server, provider) as sot:

@@ -112,6 +112,17 @@ async def test_a_toy_engine_registered_here_answers_sot_through_local(engine):
     assert engine.calls == ([1, 3] if engine.batches else [1, 1, 1, 1])
 
 
+async def test_a_batched_point_is_stitched_when_its_row_ends_not_when_the_whole_batch_does():
+    registry.register(BatchedEcho)
+    async with sotkit.stream("What are some warm drinks?", model="local:toy", decoding=BatchedEcho.name,
+                             mode="sot") as events:
+        seen = [event async for event in events]
+    order = [(e.type, e.index) for e in seen if e.type in ("text", "point_delta")]
+    assert order.index(("text", 2)) < order.index(("point_delta", 3))  # point 2 shown before row 3 is written
+    assert seen[-1].result.text == "\n".join(f"{i}. {t}: {point_text(t)}"
+                                              for i, t in enumerate(("Tea", "Coffee", "Cocoa"), 1))
+
+
 async def test_a_batch_row_that_fails_is_retried_through_the_runner_as_a_single_call():
     registry.register(BatchThatBreaks)
     BatchThatBreaks.calls = []
