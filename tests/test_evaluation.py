@@ -497,13 +497,35 @@ async def test_questions_may_be_plain_strings_and_bad_ones_or_a_file_as_out_are_
         on_server["base_url"] = server.openai_base_url
         for questions, out, message in ((5, "out", "questions=5: pass a JSON Lines file, or a list"),
                                         (["Why?", 3], "out", "questions holds int 3: each must be a str or a Question"),
-                                        (["Why?"], "taken", "is a file; pass a directory")):
+                                        (["Why?"], "taken", "is a file; pass a directory"),
+                                        (["Why?", "Why?"], "out", "used more than once; ids must be unique")):
             with pytest.raises(sotkit.ConfigError, match=re.escape(message)):
                 await sotkit.evaluate(questions, out=tmp_path / out, **on_server)
         assert server.requests == []
         summary = await sotkit.evaluate(["How can I sleep better?"], out=tmp_path / "out", **on_server)
     assert [r["question"] for r in summary.records] == ["How can I sleep better?"]
     assert summary.records[0]["answers"]["sequential"]["text"] == SEQUENTIAL
+
+
+@pytest.mark.parametrize("edit, problem", [
+    (lambda r: r.pop("question"), "'question' is missing or a NoneType"),
+    (lambda r: r.update(answers=[]), "'answers' is missing or a list"),
+    (lambda r: r["answers"]["sequential"].pop("text"), "answer 'sequential' has no text"),
+    (lambda r: r["answers"]["sequential"].update(latency_s="fast"), "a latency that is no number"),
+])
+async def test_a_hand_edited_results_file_is_refused_with_its_line_before_any_call(tmp_path, edit, problem):
+    write_questions(tmp_path / "questions.jsonl", QUESTIONS[:2])
+    with serve(model()) as server:
+        await run(server, tmp_path, judge=None, modes="sequential")
+        results = tmp_path / "out" / "results.jsonl"
+        records = [json.loads(line) for line in results.read_text().splitlines()]
+        edit(records[1])
+        results.write_text("".join(json.dumps(r) + "\n" for r in records))
+        calls = len(server.requests)
+        with pytest.raises(sotkit.ConfigError, match=f"results.jsonl, line 2: not a sotkit eval record "
+                                                     f"\\(.*{re.escape(problem)}.*delete that line"):
+            await run(server, tmp_path, judge=None, modes="sequential")
+        assert len(server.requests) == calls
 
 
 def test_progress_redraws_one_line_with_a_bar_on_a_terminal():

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -116,6 +117,9 @@ def _questions(given: Any) -> list[Question]:
     questions = [Question(question_id(q), q) if isinstance(q, str) else q for q in given]
     if bad := [q for q in questions if not isinstance(q, Question)]:
         raise ConfigError(f"questions holds {type(bad[0]).__name__} {bad[0]!r}: each must be a str or a Question")
+    if twice := sorted(i for i, n in Counter(q.id for q in questions).items() if n > 1):
+        raise ConfigError(f"question id(s) {', '.join(map(repr, twice))} used more than once; ids must be unique "
+                          "(a question given twice as a str gets the same id)")
     return questions
 
 
@@ -279,6 +283,24 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:500]
 
 
+def _record_problem(record: Any) -> str | None:
+    """What is wrong with a line of ``results.jsonl`` for the report and a rerun to read it, or None."""
+    if not isinstance(record, dict):
+        return "not a JSON object"
+    for name, kinds in (("id", str), ("question", str), ("category", str), ("answers", dict), ("measures", dict),
+                        ("judge", (dict, type(None))), ("error", (str, type(None)))):
+        if not isinstance(record.get(name), kinds):
+            return f"{name!r} is missing or a {type(record.get(name)).__name__}"
+    for mode, answer in record["answers"].items():
+        if not isinstance(answer, dict) or not isinstance(answer.get("error"), (str, type(None))):
+            return f"answer {mode!r} is no answer record"
+        if answer["error"] is None and not isinstance(answer.get("text"), str):  # a failed answer has no text
+            return f"answer {mode!r} has no text"
+        if not all(isinstance(answer.get(k), (int, float, type(None))) for k in ("latency_s", "first_text_s")):
+            return f"answer {mode!r} has a latency that is no number"
+    return None
+
+
 class ResultStore:
     """``results.jsonl``: read once, then appended a line at a time, each flushed and fsynced."""
 
@@ -301,10 +323,13 @@ class ResultStore:
                 continue
             try:
                 record = json.loads(line)
-                self.records[record["id"]] = record
-            except (json.JSONDecodeError, KeyError, TypeError):
-                raise ConfigError(f"{self.path}, line {number}: not a sotkit eval record; this file is written by "
-                                  "sotkit eval only (move it away, or choose another --out)") from None
+            except json.JSONDecodeError:
+                record = None
+            if (problem := _record_problem(record)) is not None:
+                raise ConfigError(f"{self.path}, line {number}: not a sotkit eval record ({problem}); this file is "
+                                  "written by sotkit eval only: delete that line to answer its question again, or "
+                                  "move the file away, or choose another --out")
+            self.records[record["id"]] = record
 
     def append(self, record: dict[str, Any]) -> None:
         line = json.dumps(record, ensure_ascii=False) + "\n"
