@@ -169,9 +169,8 @@ class Runner:
             error = exc
             for row, text in enumerate(received):  # what they wrote was paid for, though no counts came
                 if text and not over[row]:
-                    self._account(CallUsage.estimate(len(requests[row].prompt.system or "") +
-                                                     len(requests[row].prompt.user), sum(map(len, text))),
-                                  backend.model, span, calls=0)
+                    self._account(CallUsage.estimate(requests[row].prompt.chars, sum(map(len, text))), backend.model,
+                                  span, calls=0)
 
         async def retry_row(row: int) -> None:
             call = calls[row]
@@ -216,8 +215,7 @@ class Runner:
     @staticmethod
     async def _admitted(backend: Backend, requests: Sequence[ChatRequest]) -> None:
         """Wait for the model's per-minute budgets (after the provider's set-up, which counts against none)."""
-        await backend.limits.admit(sum(estimate_tokens(len(r.prompt.user) + len(r.prompt.system or ""), r.max_tokens)
-                                       for r in requests))
+        await backend.limits.admit(sum(estimate_tokens(r.prompt.chars, r.max_tokens) for r in requests))
 
     async def _watched(self, backend: Backend, request: ChatRequest, call: Call, received: list[str],
                        span: CallTrace) -> CallUsage:
@@ -225,7 +223,6 @@ class Runner:
             call.point.attempts += 1
         usage: CallUsage | None = None  # what the provider reports last
         chunks = chars = 0  # of this attempt
-        prompt_chars = len(request.prompt.system or "") + len(request.prompt.user)
         # A server that ignores max_tokens would stream forever: past these it is ended as if at the limit.
         max_chunks = RUNAWAY_CHUNKS_PER_TOKEN * request.max_tokens + 8
         max_chars = RUNAWAY_CHARS_PER_TOKEN * request.max_tokens + 64
@@ -248,14 +245,14 @@ class Runner:
                         if not call.on_text(kept) or runaway:
                             # Stop paying for text that will be thrown away; the usage the provider would have
                             # reported last is estimated (a runaway is charged its whole budget).
-                            usage = CallUsage.estimate(prompt_chars, chars)
+                            usage = CallUsage.estimate(request.prompt.chars, chars)
                             if runaway:
                                 usage = dataclasses.replace(usage, output_tokens=request.max_tokens,
                                                             finish_reason="length")
                             break
             finally:
                 if usage is None:  # the attempt broke or was cancelled before its counts: what it wrote was paid for
-                    usage = CallUsage.estimate(prompt_chars, chars) if chars else CallUsage()
+                    usage = CallUsage.estimate(request.prompt.chars, chars) if chars else CallUsage()
                 self._account(usage, backend.model, span)
         watchdog.check()
         if call.point is not None and backend is self.backends[0] and first_text is not None:

@@ -23,6 +23,11 @@ class Prompt:
     prefill: str | None = None
     stop: tuple[str, ...] = ()
 
+    @property
+    def chars(self) -> int:
+        """The characters sent as the question (system and user text), for estimating its tokens."""
+        return len(self.system or "") + len(self.user)
+
 
 @dataclass(frozen=True)
 class ChatRequest:
