@@ -7,6 +7,8 @@
 kind is used, and nothing touches the network.
 """
 
+__version__ = "0.1.0"  # before the imports: sotkit.evaluation reads it
+
 from .client import EventStream, SoT, default_model, generate, stream
 from .coordinator import RequestOptions
 from .errors import (ConfigError, DeadlineExceeded, EmptyAnswer, LimitsUnavailable, ModelNotAvailableError,
@@ -20,7 +22,6 @@ from .result import Point, Result, Timings, Usage
 from .retry import RetryAfterTooLong, RetryPolicy, StreamStalled
 from .templates import DEFAULT_PROMPTS, Templates
 
-__version__ = "0.1.0"
 
 __all__ = [
     "DEFAULT_PROMPTS", "ConfigError", "DeadlineExceeded", "DoneEvent", "EmptyAnswer", "Event", "EventStream",

@@ -241,14 +241,16 @@ def test_measures_on_hand_made_answers():
 # -- resuming ----------------------------------------------------------------------------------------------------
 
 def comparable(path: Path) -> dict[str, object]:
-    """The last record of each id without its timings: what must not depend on interruptions."""
+    """The last record of each id without its timings and set-up fingerprints (the two runs reach the server one
+    through options, one through the environment): what must not depend on interruptions."""
     records = {}
     for line in path.read_text().splitlines():
         record = json.loads(line)
         records[record["id"]] = {
-            "answers": {m: {k: v for k, v in a.items() if k not in ("latency_s", "first_text_s")}
+            "answers": {m: {k: v for k, v in a.items() if k not in ("latency_s", "first_text_s", "setup")}
                         for m, a in record["answers"].items()},
-            "judge": record["judge"], "error": record["error"],
+            "judge": record["judge"] and {k: v for k, v in record["judge"].items() if k != "setup"},
+            "error": record["error"],
             "measures": {k: v for k, v in record["measures"].items() if not k.startswith("speedup")},
         }
     return records
@@ -526,6 +528,22 @@ async def test_a_hand_edited_results_file_is_refused_with_its_line_before_any_ca
                                                      f"\\(.*{re.escape(problem)}.*delete that line"):
             await run(server, tmp_path, judge=None, modes="sequential")
         assert len(server.requests) == calls
+
+
+async def test_a_rerun_with_other_templates_or_options_asks_again_what_they_shape(tmp_path):
+    write_questions(tmp_path / "questions.jsonl", QUESTIONS[:2])
+    judge_prompt = (sotkit.DEFAULT_PROMPTS / "judge_pairwise.jinja").read_text() + "\n{# reworded #}"
+    with serve(model()) as server:
+        await run(server, tmp_path)
+        calls = len(server.requests)
+        await run(server, tmp_path)  # the same: nothing asked again
+        assert len(server.requests) == calls
+        await run(server, tmp_path, templates={"judge_pairwise": judge_prompt})  # only the judge is asked again
+        asked = server.requests[calls:]
+        assert asked and all(is_judge(r) for r in asked)
+        calls = len(server.requests)
+        await run(server, tmp_path, templates={"judge_pairwise": judge_prompt}, max_points=3)  # answers again
+        assert any(is_skeleton(r) for r in server.requests[calls:])
 
 
 def test_progress_redraws_one_line_with_a_bar_on_a_terminal():

@@ -9,6 +9,7 @@ same answers) and redoes only the rest, so a finished question costs no model ca
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections import Counter
@@ -19,10 +20,10 @@ from typing import Any
 
 import anyio
 
-from .. import quality
+from .. import __version__, quality
 from ..client import SoT
 from ..errors import ConfigError, PartialResultError
-from ..templates import TemplateSource
+from ..templates import TemplateSource, _read_overrides
 from .judge import ASPECTS, judge_pair
 from .questions import Question, load_questions, question_id
 from .progress import Progress
@@ -41,7 +42,9 @@ async def evaluate(questions: str | Path | Sequence[Question | str], *, model: s
     judge SoT against sequential with ``judge`` (both orders; with ``aspects``, also on LLMZoo's five aspects),
     and write ``out/results.jsonl``, ``out/report.md`` and, with ``plots``, PNG plots (``sotkit[eval]``).
 
-    Rerunning with the same ``out`` continues: what is done is not asked again. ``concurrency`` questions run
+    Rerunning with the same ``out`` continues: what is done is not asked again, as long as what shapes it is the
+    same (the model, the answering client's options and templates; the judge, its options and templates: change
+    one and those answers or verdicts are asked again). ``concurrency`` questions run
     at a time (1 by default, so one question's latencies are not inflated by another's calls); each question's
     modes run one after the other. Other keywords configure the answering client (``base_url``, ``device``, ...)
     and its requests (``max_points``, ``deadline``, ...); ``judge_options`` configure the judge's client when the
@@ -68,8 +71,12 @@ async def evaluate(questions: str | Path | Sequence[Question | str], *, model: s
     out.mkdir(parents=True, exist_ok=True)
     with _exclusive(out):
         store = ResultStore(out / RESULTS)
+        overrides = {name: source for name, (source, _) in _read_overrides(templates).items()}
         settings = {"model": model, "judge": judge, "modes": list(modes),
-                    "aspects": list(ASPECTS) if aspects else []}
+                    "aspects": list(ASPECTS) if aspects else [],
+                    "setup": _setup({n: s for n, s in overrides.items() if not n.startswith("judge_")}, options),
+                    "judge_setup": _setup({n: s for n, s in overrides.items() if n.startswith("judge_")},
+                                          judge_options or {})}
         records: dict[str, dict[str, Any]] = {}
         pending: list[tuple[Question, dict[str, Any] | None]] = []
         for q in todo:
@@ -170,17 +177,30 @@ class _clients:
 def is_complete(record: dict[str, Any], settings: dict[str, Any]) -> bool:
     """Does the record hold everything ``settings`` ask for, without an error?"""
     answers = record.get("answers", {})
-    if any(not _usable_answer(answers.get(m), settings["model"]) for m in settings["modes"]):
+    if any(not _usable_answer(answers.get(m), settings) for m in settings["modes"]):
         return False
     if settings["judge"] is None:
         return True
     judgement = record.get("judge") or {}
-    return judgement.get("model") == settings["judge"] and judgement.get("error") is None and \
+    return _same_judge(judgement, settings) and judgement.get("error") is None and \
         all(a in judgement.get("verdicts", {}) for a in ["general", *settings["aspects"]])
 
 
-def _usable_answer(answer: dict[str, Any] | None, model: str) -> bool:
-    return answer is not None and answer.get("error") is None and answer.get("model") == model
+def _usable_answer(answer: dict[str, Any] | None, settings: dict[str, Any]) -> bool:
+    return (answer is not None and answer.get("error") is None and answer.get("model") == settings["model"]
+            and answer.get("setup") == settings["setup"])
+
+
+def _same_judge(judgement: dict[str, Any], settings: dict[str, Any]) -> bool:
+    return judgement.get("model") == settings["judge"] and judgement.get("setup") == settings["judge_setup"]
+
+
+def _setup(templates: Mapping[str, str], options: Mapping[str, Any]) -> str:
+    """A fingerprint of what shapes an answer (or a verdict) besides its model: the template overrides, the client's
+    options (not its key) and this sotkit's version, whose default prompts may differ."""
+    shown = {name: repr(value) for name, value in options.items() if name not in ("api_key", "client")}
+    text = json.dumps({"templates": dict(templates), "options": shown, "sotkit": __version__}, sort_keys=True)
+    return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
 async def answer_question(q: Question, previous: dict[str, Any] | None, answerer: SoT, judger: SoT | None,
@@ -190,7 +210,8 @@ async def answer_question(q: Question, previous: dict[str, Any] | None, answerer
     answers: dict[str, dict[str, Any]] = {}
     for mode in settings["modes"]:  # one after the other, so neither slows the other down
         old = old_answers.get(mode)
-        answers[mode] = old if _usable_answer(old, settings["model"]) else await answer(answerer, q.question, mode)
+        answers[mode] = (old if _usable_answer(old, settings)
+                         else await answer(answerer, q.question, mode) | {"setup": settings["setup"]})
     record: dict[str, Any] = {"id": q.id, "category": q.category, "question": q.question, "answers": answers,
                               "judge": None, "measures": measures(q.question, answers)}
     if judger is not None and all(answers[m]["error"] is None for m in MODES):
@@ -237,7 +258,7 @@ async def answer(sot: SoT, question: str, mode: str) -> dict[str, Any]:
 async def judge_answers(judger: SoT, question: str, answers: dict[str, dict[str, Any]], settings: dict[str, Any],
                         previous: dict[str, Any] | None) -> dict[str, Any]:
     """The judge's verdicts, general and per aspect; a verdict already given by the same judge is kept."""
-    kept = previous.get("verdicts", {}) if previous and previous.get("model") == settings["judge"] else {}
+    kept = previous.get("verdicts", {}) if previous and _same_judge(previous, settings) else {}
     verdicts: dict[str, Any] = {}
     error = None
     for aspect in ["general", *settings["aspects"]]:
@@ -251,7 +272,7 @@ async def judge_answers(judger: SoT, question: str, answers: dict[str, dict[str,
             raise
         except Exception as exc:
             error = describe(exc)
-    return {"model": settings["judge"], "verdicts": verdicts, "error": error}
+    return {"model": settings["judge"], "setup": settings["judge_setup"], "verdicts": verdicts, "error": error}
 
 
 def measures(question: str, answers: dict[str, dict[str, Any]]) -> dict[str, float | None]:
