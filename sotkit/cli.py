@@ -21,7 +21,7 @@ from typing import Any
 
 import anyio
 
-from . import ConfigError, PartialResultError, SoT, SotkitError, Usage, __version__, default_model
+from . import ConfigError, PartialResultError, Result, SoT, SotkitError, Usage, __version__, default_model
 from .engines import registry
 from .evaluation import cli as eval_cli
 from .router import cli as router_cli
@@ -98,8 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     except SotkitError as exc:
         if getattr(args, "debug", False):
             raise
-        if isinstance(exc, PartialResultError):
-            print(exc.partial.text, flush=True)
+        if isinstance(exc, PartialResultError):  # what was written, once: a terminal already shows it
+            _show(exc.partial, args.json, sys.stdout.isatty() and not args.json, error=str(exc))
         print(f"sotkit: error: {exc}", file=sys.stderr)
         return 2 if isinstance(exc, ConfigError) else 1
     except Exception as exc:  # the SDK's own errors (authentication, connection): one line and what to do
@@ -157,28 +157,33 @@ async def _ask(args: argparse.Namespace) -> int:
                     print(f" [{mark}]\n{shown[shown.rfind(chr(10)) + 1:]}", end="", flush=True)
             elif event.type == "done":
                 result = event.result
-    if args.json:
-        print(json.dumps(dataclasses.asdict(result) | {"skeleton": result.skeleton}
-                         | {"usage": _usage(result.usage)},
-                         indent=2))
+    _show(result, args.json, live)
+    return 0
+
+
+def _show(result: Result, as_json: bool, live: bool, error: str | None = None) -> None:
+    """The answer on stdout (as JSON, or as text unless it was streamed live) and its notes on stderr; for an error's
+    partial answer too."""
+    if as_json:
+        print(json.dumps(dataclasses.asdict(result) | {"skeleton": result.skeleton, "usage": _usage(result.usage)}
+                         | ({"error": error} if error else {}), indent=2))
     else:
         print("" if live else result.text, flush=True)
-        for point in result.points:
-            if point.failed:
-                _note(f"point {point.index} ({point.title}) was left out: it failed after every attempt "
-                      "(--on-point-error raise makes that an error)")
-        if result.skeleton_truncated:
-            _note(f"the skeleton was cut short: {result.route_reason}")
-        if result.truncated:
-            where = "the answer" if result.mode == "sequential" else "point(s) " + ", ".join(
-                str(p.index) for p in result.points if p.truncated and not p.failed)
-            _note(f"{where} cut off (token limit or the provider's filter): the text ends where it was stopped")
-        t = result.timings
-        shape = f"sot, {len(result.points)} points" if result.mode == "sot" else result.mode
-        skeleton = f"skeleton {t.skeleton_s:.2f} s, " if result.mode == "sot" else ""
-        _note(f"{shape}, {result.usage.calls} calls, {_tokens(result.usage)}, {_cost(result.usage)}, {skeleton}"
-              f"total {t.total_s:.2f} s")
-    return 0
+    for point in result.points:
+        if point.failed:
+            _note(f"point {point.index} ({point.title}) was left out: it failed after every attempt "
+                  "(--on-point-error raise makes that an error)")
+    if result.skeleton_truncated:
+        _note(f"the skeleton was cut short: {result.route_reason}")
+    if result.truncated:
+        where = "the answer" if result.mode == "sequential" else "point(s) " + ", ".join(
+            str(p.index) for p in result.points if p.truncated and not p.failed)
+        _note(f"{where} cut off (token limit or the provider's filter): the text ends where it was stopped")
+    t = result.timings
+    shape = f"sot, {len(result.points)} points" if result.mode == "sot" else result.mode
+    skeleton = f"skeleton {t.skeleton_s:.2f} s, " if result.mode == "sot" else ""
+    _note(f"{shape}, {result.usage.calls} calls, {_tokens(result.usage)}, {_cost(result.usage)}, {skeleton}"
+          f"total {t.total_s:.2f} s")
 
 
 def _tokens(usage: Usage) -> str:

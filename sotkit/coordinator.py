@@ -141,6 +141,10 @@ class Answer:
             raise DeadlineExceeded(f"the request's deadline of {self.options.deadline} s passed; {written}",
                                    self.result())
         failed = [p for p in self.points.values() if p.failed]
+        if failed and len(failed) == len(self.points):  # skipping every point would leave no answer at all
+            raise PartialResultError(f"every point of the skeleton ({len(failed)}) failed after all attempts: there "
+                                     "is no answer (pass fallback= to retry on another model)",
+                                     self.result()) from self.errors[0]
         if failed and self.options.on_point_error == "raise":
             numbers = ", ".join(str(p.index) for p in failed)
             raise PartialResultError(f"point(s) {numbers} failed after all attempts; the partial result holds "
@@ -322,8 +326,9 @@ class Answer:
         """Render a template into a request; the context goes to the provider natively or into the prompt."""
         context = self.options.context
         native = backend.provider.supports_context
-        prompt = backend.templates.render(template, question=self.question, context=None if native else context,
-                                          **variables)
+        # a variable of complete()'s own (its context, say) is the template's to read, as given
+        prompt = backend.templates.render(template, **{"question": self.question,
+                                                       "context": None if native else context, **variables})
         return ChatRequest(prompt, max_tokens, prompt.stop, self.options.temperature, context if native else None)
 
     def _add_point(self, sp: SkeletonPoint) -> Point:

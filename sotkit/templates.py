@@ -5,7 +5,8 @@ A template is one file, ``<name>.jinja``, with up to four blocks::
     {% block system %}...{% endblock %}
     {% block user %}...{% endblock %}      (required)
     {% block prefill %}...{% endblock %}   (assistant prefill, for providers that support it)
-    {% block stop %}...{% endblock %}      (stop sequences, one a line, written with escapes: \n\n)
+    {% block stop %}...{% endblock %}      (stop sequences, one a line; \n, \t and \\ stand for a newline, a tab and
+                                           a backslash, any other text, non-ASCII too, for itself)
 
 Users override any subset by passing a directory (same file names) or a mapping ``name -> source``.
 Models served in-process get the variants under ``prompts/local/`` where one exists.
@@ -13,7 +14,7 @@ Models served in-process get the variants under ``prompts/local/`` where one exi
 
 from __future__ import annotations
 
-import codecs
+import re
 from collections.abc import Mapping
 from importlib.resources import files
 from pathlib import Path
@@ -48,6 +49,9 @@ SAMPLE_VARIABLES: dict[str, dict[str, Any]] = {
 }
 
 TemplateSource = str | Path | Mapping[str, str] | None
+#: the escapes a stop block may use (not Python's unicode_escape, which garbles non-ASCII and fails on "C:\Users")
+_ESCAPE = re.compile(r"\\([nt\\])")
+_ESCAPED = {"n": "\n", "t": "\t", "\\": "\\"}
 
 
 class Templates:
@@ -82,7 +86,7 @@ class Templates:
                 block: "".join(render(context)) if (render := template.blocks.get(block)) else ""
                 for block in ("system", "user", "prefill", "stop")
             }
-            stop = tuple(codecs.decode(line, "unicode_escape") for line in text["stop"].split("\n") if line)
+            stop = tuple(_ESCAPE.sub(lambda m: _ESCAPED[m[1]], line) for line in text["stop"].split("\n") if line)
         except jinja2.TemplateError as exc:
             raise TemplateError(f"template {origin!r} failed to render: {exc}") from exc
         system, user, prefill = (text[block].strip() or None for block in ("system", "user", "prefill"))

@@ -10,7 +10,7 @@ from unittest import mock
 
 from sotkit.cli import main
 from sotkit.testing import FakeLLMServer, Fault, Latency, Reply
-from tests.conftest import sot_responder
+from tests.conftest import point_of, sot_responder
 
 
 def ask(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -79,6 +79,25 @@ def test_a_retried_sequential_answer_is_called_the_answer_not_the_skeleton():
                    env={"OPENAI_API_KEY": "k"})
     assert done.returncode == 0 and done.stdout == "Plain.\n"
     assert "retrying answer in" in done.stderr and "skeleton" not in done.stderr  # nor "skeleton 0.00 s" at the end
+
+
+def test_json_carries_a_partial_answer_and_its_error_and_the_notes_still_go_to_stderr():
+    import json
+
+    def point_2_fails(request):
+        reply = sot_responder("1. Sleep well\n2. Move daily\n3. Eat well", {1: "Eight hours.", 3: "Greens."})(request)
+        return Reply(reply.text, fault=Fault.status(400)) if point_of(request) == 2 else reply
+
+    with FakeLLMServer(point_2_fails, latency=Latency(ttft_s=0)) as server:
+        base = ("How can I be healthier?", "--model", "openai:m", "--base-url", server.openai_base_url, "--mode", "sot",
+                "--json")
+        raised = ask(*base, "--on-point-error", "raise", env={"OPENAI_API_KEY": "k"})
+        skipped = ask(*base, env={"OPENAI_API_KEY": "k"})
+    partial = json.loads(raised.stdout)
+    assert raised.returncode == 1 and partial["text"] == "1. Sleep well: Eight hours.\n3. Eat well: Greens."
+    assert "point(s) 2 failed" in partial["error"] and "sotkit: error: point(s) 2 failed" in raised.stderr
+    assert skipped.returncode == 0 and json.loads(skipped.stdout)["text"] == partial["text"]
+    assert "point 2 (Move daily) was left out" in skipped.stderr
 
 
 def test_bad_input_exits_2_with_a_message():

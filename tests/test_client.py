@@ -161,6 +161,14 @@ async def test_complete_sends_a_named_template_as_rendered_with_retries_and_usag
     assert second.max_tokens == 64 and first.body == second.body
 
 
+async def test_complete_passes_a_context_variable_to_the_template_as_given():
+    with FakeLLMServer("Fine.") as server:
+        async with sotkit.SoT("openai:m", base_url=server.openai_base_url, api_key="k") as sot:
+            result = await sot.complete("sequential", {"question": "Why?", "context": "DOC: the sky is dark."})
+        [request] = server.requests
+    assert result.text == "Fine." and "DOC: the sky is dark." in request.user
+
+
 async def test_complete_refuses_unknown_templates_and_missing_variables():
     async with sotkit.SoT("openai:judge", api_key="k") as sot:
         with pytest.raises(sotkit.ConfigError, match="unknown template 'judge'"):

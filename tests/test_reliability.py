@@ -219,6 +219,16 @@ async def test_a_broken_attempt_counts_what_it_wrote_in_usage(provider):
     assert broken.usage.output_tokens >= clean.usage.output_tokens + again
 
 
+async def test_skipping_every_point_is_an_error_not_an_empty_answer(provider):
+    always = {i: [Fault.status(500)] * 4 for i in (1, 2, 3)}
+    with FakeLLMServer(faulty(always), latency=FAST) as server:
+        async with client(server, provider, on_point_error="skip") as sot:
+            with pytest.raises(sotkit.PartialResultError, match=r"every point of the skeleton \(3\) failed") as caught:
+                await sot.generate("How can I be healthier?")
+    assert caught.value.partial.text == "" and all(p.failed for p in caught.value.partial.points)
+    assert caught.value.__cause__.status_code == 500
+
+
 async def test_a_retry_after_over_the_cap_fails_fast(provider):
     with FakeLLMServer(faulty({"skeleton": [Fault.status(429, {"retry-after": "120"})]}), latency=FAST) as server:
         async with client(server, provider) as sot:

@@ -257,6 +257,13 @@ async def test_llm_router_uses_a_users_router_template() -> None:
     assert decision.mode == "sequential" and server.requests[0].user == "Is 'Name the planets.' a list? Reply A or C."
 
 
+@pytest.mark.parametrize("question", ["?", "???", "42", "🙂", "\u200b"])
+async def test_a_question_without_words_goes_sequential_for_every_router(question: str) -> None:
+    for router in (make_router(), make_router("rules")):
+        decision = await router.decide(question)
+        assert decision.mode == "sequential" and decision.confidence == 0.5, (router, decision)
+
+
 # --------------------------------------------------------------------------------------------------- make_router
 
 class ScriptedRouter:

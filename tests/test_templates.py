@@ -51,3 +51,10 @@ def test_unknown_names_and_missing_directories_are_reported(tmp_path: Path):
         Templates(["a"])  # type: ignore[arg-type]
     with pytest.raises(sotkit.TemplateError, match="both str; got 'expand': int"):
         Templates({"expand": 123})  # type: ignore[dict-item]
+
+
+def test_stop_sequences_keep_non_ascii_text_and_take_only_the_documented_escapes():
+    source = ("{% block user %}{{ question }}{% endblock %}"
+              "{% block stop %}。\n→END\n{{ question }}\n\\n\\t\\\\{% endblock %}")
+    prompt = Templates({"sequential": source}).render("sequential", question=r"C:\Users\x", context=None)
+    assert prompt.stop == ("。", "→END", "C:\\Users\\x", "\n\t\\")

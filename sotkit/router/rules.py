@@ -281,6 +281,8 @@ def guard(question: str) -> Decision | None:
     core = normalise(question)
     if not core:
         return Decision("sequential", "guard: empty question", 0.5)
+    if not re.search(r"[^\W\d_]", core):  # "?", "42", an emoji: nothing a list could be made of
+        return Decision("sequential", "guard: no words in the question", 0.5)
     return _guard(core)
 
 
