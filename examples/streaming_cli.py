@@ -2,8 +2,10 @@
 
     python examples/streaming_cli.py "How can I sleep better?" [--model provider:model] [--base-url URL]
 
-The answer goes to stdout; the route, the skeleton and the timings go to stderr (``> answer.txt`` keeps only
-the answer). ``text`` events arrive in skeleton order even when later points finish first; a UI that shows
+The answer goes to stdout; the route, the skeleton and the timings go to stderr. A stream cannot take back what it
+printed: a point that restarts after a broken call (a ``withdraw`` event) leaves its first words on stdout, so for a
+file use ``sotkit ask ... > answer.txt``, which writes ``result.text`` once when stdout is no terminal. ``text``
+events arrive in skeleton order even when later points finish first; a UI that shows
 every point filling in at once uses ``point_delta`` events instead (see ``examples/webapp``).
 """
 
@@ -28,8 +30,8 @@ async def main(question: str, model: str | None, base_url: str | None) -> None:
                 note(f"[skeleton] {event.index}. {event.title}")
             elif event.type == "text":
                 print(event.text, end="", flush=True)
-            elif event.type == "withdraw" and event.text:  # a retried point starts over (no prefill to resume)
-                print(" [restarted]", flush=True)
+            elif event.type == "withdraw" and event.text:  # a retried point starts over, or a failed one goes:
+                note(" [left out]" if event.failed else " [restarted]")  # stdout cannot take back what it printed
             elif event.type == "retry":
                 note(f"[retry] {'skeleton' if event.index is None else f'point {event.index}'} "
                      f"in {event.wait_s:.1f} s: {event.error}")

@@ -157,6 +157,17 @@ def test_closed_apis_chooses_models_from_the_environment(env, flags, expected):
 
 # -- the web app ------------------------------------------------------------------------------------------
 
+@pytest.mark.anyio
+async def test_webapp_tells_the_page_why_when_the_model_keeps_failing():
+    """A call that fails for good raises the SDK's own error (here a 401), not a SotkitError: the page still gets a
+    failure event with the reason, not a broken stream."""
+    app = load_example("webapp/app.py")
+    with FakeLLMServer(Reply("x", fault=Fault.status(401))) as server:
+        async with sotkit.SoT("openai:m", api_key="k", base_url=server.openai_base_url, mode="sot") as sot:
+            sent = [event async for event in app.answer_events(sot, "How can I sleep better?")]
+    assert sent[-1].startswith("event: failure\ndata: ") and "AuthenticationError" in sent[-1]
+
+
 @pytest.mark.parametrize(("skeleton_s", "chars_per_s"), [
     (0.5, 200 / 3),  # "1. A\n2. B\n" in 0.5 s is 20 characters/s: the points' 66.7 per call is faster
     (0.05, 200),     # 200 characters/s: faster than the points, as where a batch slows each row down

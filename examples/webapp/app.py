@@ -102,8 +102,8 @@ async def answer_events(sot: sotkit.SoT, question: str) -> AsyncIterator[str]:
                     yield server_sent("done", watch.footer(event.result))
                 elif event.type != "text" or event.index is None:  # SoT points are drawn from point_delta
                     yield server_sent(event.type, {k: v for k, v in vars(event).items() if k != "type"})
-    except sotkit.SotkitError as exc:  # a bad question, or a model that kept failing: tell the page why
-        yield server_sent("failure", {"message": str(exc)})
+    except Exception as exc:  # a bad question, or a model that kept failing (the SDK's own error): tell the page why
+        yield server_sent("failure", {"message": f"{type(exc).__name__}: {exc}"[:500]})
 
 
 def create_app(model: str | None = None, **client_options: Any) -> Starlette:

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import math
 import threading
+import weakref
 from collections.abc import AsyncIterator, Sequence
 from contextlib import aclosing
 from types import MappingProxyType
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import anyio.to_thread
 from anyio.from_thread import run_sync as run_in_loop
 
@@ -29,8 +31,12 @@ from .base import CallUsage, ChatRequest, Chunk, Provider
 _DEVICES = ("cpu", "cuda", "auto")
 _DTYPES = ("auto", "float32", "float16", "bfloat16")
 
-#: one capacity limiter per loaded model (name, device, dtype): in-process generations run one at a time
-_limiters: dict[tuple[str, str, str], anyio.CapacityLimiter] = {}
+#: per loaded model (name, device, dtype), in-process generations run one at a time, whichever event loop asks:
+#: a lock taken in the worker thread; and per event loop a capacity limiter for those threads (a limiter belongs to
+#: one loop: released in one, it would never wake a task waiting in another, and both would wait for ever)
+_generating: dict[tuple[str, str, str], threading.Lock] = {}
+_limiters: weakref.WeakKeyDictionary[Any, dict[tuple[str, str, str], anyio.CapacityLimiter]] = \
+    weakref.WeakKeyDictionary()
 
 
 class LocalProvider(Provider):
@@ -75,7 +81,9 @@ class LocalProvider(Provider):
         ``(row, text delta)`` and, as each row ends, its usage."""
         if not requests:
             return
-        limiter = _limiters.get(self._key) or _limiters.setdefault(self._key, anyio.CapacityLimiter(1))
+        loop_limiters = _limiters.setdefault(anyio.lowlevel.current_token().native_token, {})
+        limiter = loop_limiters.get(self._key) or loop_limiters.setdefault(self._key, anyio.CapacityLimiter(1))
+        generating = _generating.setdefault(self._key, threading.Lock())
         # The first load (and first-use conversion) can take half a minute: a deadline that passes meanwhile ends
         # the request on time, and the load finishes in its thread for the next call.
         loaded = await anyio.to_thread.run_sync(self.engine.load, self._device, self._dtype, limiter=limiter,
@@ -96,7 +104,13 @@ class LocalProvider(Provider):
                                     finish_reason=completion.finish_reason)))
 
         def generate() -> None:
-            self.engine.generate(loaded, requests, lambda row, text: deliver((row, text)), done, stop.is_set)
+            while not generating.acquire(timeout=0.05):  # another event loop's generation on this model
+                if stop.is_set():
+                    return
+            try:
+                self.engine.generate(loaded, requests, lambda row, text: deliver((row, text)), done, stop.is_set)
+            finally:
+                generating.release()
 
         async def work() -> None:
             try:

@@ -4,8 +4,11 @@ streams through the shared ``TextStream`` (stops, hold-back, budget, EOS)."""
 from __future__ import annotations
 
 import subprocess
-import threading
 import sys
+import threading
+import time
+
+import anyio
 
 import pytest
 
@@ -136,6 +139,40 @@ async def test_a_batch_row_that_fails_is_retried_through_the_runner_as_a_single_
     assert not [e for e in seen if e.type == "withdraw"]
     assert BatchThatBreaks.calls == [1, 3, 1, 1]
     assert [p.attempts for p in result.points] == [1, 2, 2]
+
+
+class SlowEcho(Echo):
+    """Echo that takes a while per piece and counts the generations running at once."""
+
+    name = "toy_echo_slow"
+    running = most = 0
+
+    def generate_one(self, tokenizer, request, on_text, should_stop):
+        cls = type(self)
+        cls.running += 1
+        cls.most = max(cls.most, cls.running)
+        try:
+            return self._write(tokenizer, request, lambda text: (time.sleep(0.002), on_text(text)), should_stop)
+        finally:
+            cls.running -= 1
+
+
+def test_one_local_model_used_from_several_event_loops_answers_each_in_turn():
+    """A capacity limiter belongs to one event loop: shared across loops, one released in a loop never woke the
+    others, and every request waited for ever. Generations of one model still run one at a time."""
+    registry.register(SlowEcho)
+    texts: list[str] = []
+
+    def ask() -> None:
+        texts.append(anyio.run(lambda: sotkit.generate("Why tea?", model="local:toy", decoding=SlowEcho.name,
+                                                        mode="sequential")).text)
+
+    threads = [threading.Thread(target=ask, daemon=True) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(texts) == 3 and len(set(texts)) == 1 and SlowEcho.most == 1
 
 
 def test_engine_options_are_checked_when_the_client_is_built():
