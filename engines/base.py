@@ -76,7 +76,8 @@ class Engine:
         self.model = model
 
     def load(self, device: str, dtype: Any) -> Any:
-        """What ``generate`` runs on (worker thread; cached per process): by default ``(model, tokenizer)``."""
+        """What ``generate`` runs on, by default ``(model, tokenizer)``: called in a worker thread at a client's first
+        call and kept by that client (the default's weights are also cached per process, for every client)."""
         from .models import load_model
 
         return load_model(self.model, device=device, dtype=dtype)

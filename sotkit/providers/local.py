@@ -66,6 +66,7 @@ class LocalProvider(Provider):
         self._device = device
         self._dtype = dtype
         self._key = (model_name, device, str(dtype))
+        self._loaded: Any = None  # what engine.load gave, kept: an engine's own load need not cache it
         self.supports_batch = self.engine.batches
         self.supports_context = self.engine.reads_context
 
@@ -86,8 +87,10 @@ class LocalProvider(Provider):
         generating = _generating.setdefault(self._key, threading.Lock())
         # The first load (and first-use conversion) can take half a minute: a deadline that passes meanwhile ends
         # the request on time, and the load finishes in its thread for the next call.
-        loaded = await anyio.to_thread.run_sync(self.engine.load, self._device, self._dtype, limiter=limiter,
-                                                abandon_on_cancel=True)
+        if self._loaded is None:
+            self._loaded = await anyio.to_thread.run_sync(self.engine.load, self._device, self._dtype, limiter=limiter,
+                                                          abandon_on_cancel=True)
+        loaded = self._loaded
         send, receive = anyio.create_memory_object_stream[tuple[int, Chunk]](math.inf)
         stop = threading.Event()
         errors: list[Exception] = []

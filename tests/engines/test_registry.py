@@ -175,6 +175,23 @@ def test_one_local_model_used_from_several_event_loops_answers_each_in_turn():
     assert len(texts) == 3 and len(set(texts)) == 1 and SlowEcho.most == 1
 
 
+class CountedLoads(Echo):
+    name = "toy_echo_counted"
+    loads = 0
+
+    def load(self, device, dtype):
+        type(self).loads += 1
+        return super().load(device, dtype)
+
+
+async def test_an_engines_own_load_runs_once_per_client_not_per_call():
+    registry.register(CountedLoads)
+    async with sotkit.SoT("local:toy", decoding=CountedLoads.name) as sot:
+        for mode in ("sot", "sequential", "sot"):
+            await sot.generate("What are some warm drinks?", mode=mode)
+    assert CountedLoads.loads == 1
+
+
 def test_engine_options_are_checked_when_the_client_is_built():
     registry.register(Echo)
     assert "toy_echo" in registry.names()
