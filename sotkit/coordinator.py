@@ -454,13 +454,13 @@ class Answer:
         call = Call(lambda b: self._request(b, self.template, self.options.max_tokens, **self.variables), on_text,
                     on_restart, role=self.template)
         model, usage = await self.runner.call(call)
-        empty = [model] if not self.sequential_text.strip() else []
-        if empty and model == self.backends[0].model and len(self.backends) > 1:
+        asked = [model]
+        if not self.sequential_text.strip() and model == self.backends[0].model and len(self.backends) > 1:
             on_restart()  # an empty answer is no answer: the fallback model is asked
             model, usage = await self.runner.call(call, self.backends[1:])
-            empty += [model] if not self.sequential_text.strip() else []
+            asked.append(model)
         if not self.sequential_text.strip():
-            raise EmptyAnswer(f"the answer came back without text from {' and then '.join(empty)}")
+            raise EmptyAnswer(f"the answer came back without text from {' and then '.join(asked)}")
         self.truncated = usage.cut_off(self.options.max_tokens)
 
     # -- bookkeeping ---------------------------------------------------------------------------------------

@@ -121,7 +121,8 @@ class SkeletonParser:
         kind, number, title, body = _classify(line)
         if kind is None or not _LETTER.search(title) or (self._kind is not None and kind != self._kind):
             return None  # no list item, or one without a word in it (``1. 1. 2. 3.``, ``2. 50%``)
-        indent = len(line.expandtabs(4)) - len(line.expandtabs(4).lstrip())
+        expanded = line.expandtabs(4)
+        indent = len(expanded) - len(expanded.lstrip())
         if self.points and indent >= self._indent + 2:  # Markdown nests from two spaces in; one is a slip
             return None  # "   2. Cool room" under "1. Sleep hygiene" details that point; it is none of its own
         if _stems(title) in self._titles:  # small models repeat a head ("Topic: ..."); the whole line may differ

@@ -142,7 +142,8 @@ def _without_leading_space(text: str, most: int) -> tuple[str, int]:
     n = 0
     while n < min(most, len(text)) and text[n].isspace():
         n += 1
-    return text[n:], 0 if text[n:] else most - n
+    rest = text[n:]
+    return rest, 0 if rest else most - n
 
 
 def _is_count(value: Any) -> bool:
