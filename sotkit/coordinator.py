@@ -451,16 +451,17 @@ class Answer:
                 self.send(WithdrawEvent(None, self.sequential_text))
                 self.sequential_text = ""
 
+        asked: list[str] = []
+
+        def refuse_empty(model: str) -> Exception | None:
+            if self.sequential_text.strip():
+                return None
+            asked.append(model)  # an empty answer is no answer: the fallback model, if any, is asked
+            return EmptyAnswer(f"the answer came back without text from {' and then '.join(asked)}")
+
         call = Call(lambda b: self._request(b, self.template, self.options.max_tokens, **self.variables), on_text,
-                    on_restart, role=self.template)
-        model, usage = await self.runner.call(call)
-        asked = [model]
-        if not self.sequential_text.strip() and model == self.backends[0].model and len(self.backends) > 1:
-            on_restart()  # an empty answer is no answer: the fallback model is asked
-            model, usage = await self.runner.call(call, self.backends[1:])
-            asked.append(model)
-        if not self.sequential_text.strip():
-            raise EmptyAnswer(f"the answer came back without text from {' and then '.join(asked)}")
+                    on_restart, role=self.template, refuse=refuse_empty)
+        _, usage = await self.runner.call(call)
         self.truncated = usage.cut_off(self.options.max_tokens)
 
     # -- bookkeeping ---------------------------------------------------------------------------------------

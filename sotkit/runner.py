@@ -83,6 +83,9 @@ class Call:
     on_start: Callable[[Backend], None] | None = None
     """Called when a backend starts the call with nothing written yet (the main model, or a fallback after it
     failed before any text): where a reply continues a prefill depends on the backend."""
+    refuse: Callable[[str], Exception | None] | None = None
+    """Called when a model (named) finished the call: an error it returns makes the call go on to the next
+    backend, its text withdrawn, as if that model had failed (a sequential answer without text is no answer)."""
 
 
 class Runner:
@@ -128,8 +131,12 @@ class Runner:
                 except Exception as exc:
                     error = exc
                 else:
-                    span.finished(backend.model, received)
-                    return backend.model, usage
+                    error = call.refuse(backend.model) if call.refuse is not None else None
+                    if error is None:
+                        span.finished(backend.model, received)
+                        return backend.model, usage
+                    received.clear()
+                    call.on_restart()
             assert error is not None
             raise error
 

@@ -1,15 +1,16 @@
 """OpenTelemetry spans in the GenAI semantic conventions. All of sotkit's OpenTelemetry code is in this module.
 
 A request (``generate``, ``stream``, ``complete``) is one ``INTERNAL`` span, ``sotkit generate`` (``stream``,
-``complete``): the mode asked for and chosen, the route's reason, the points and the usage totals (``sotkit.*``
-names, so that a backend summing ``gen_ai.usage.*`` over a trace does not count every token twice). Each model
-call it makes is a child span ``chat {model}`` (``CLIENT``; ``INTERNAL`` for ``local:`` models): ``gen_ai.*``
-request and usage attributes, ``sotkit.call.role`` (``skeleton``, ``point``, ``sequential``, ``router``, a judge's
-template, or ``points`` for a batched expansion) and ``sotkit.point.index``. It covers every attempt: a retry is a
-``sotkit.retry`` event, a fallback to the next model a ``sotkit.fallback`` event, and the error a call ends with is
-recorded (``record_exception``, status ``ERROR``, ``error.type``). While a call's provider runs, its span is the
-current span, so the spans an SDK makes itself (the anthropic SDK's ``anthropic.messages.create``, one per attempt,
-or an HTTP client instrumentation's) are its children, not siblings.
+``complete``): the mode asked for and chosen, the route's reason, the points, whether the answer was cut
+(``sotkit.truncated``, ``sotkit.skeleton_truncated``) and the usage totals (``sotkit.*`` names, so that a backend
+summing ``gen_ai.usage.*`` over a trace does not count every token twice). Each model call it makes is a child span
+``chat {model}`` (``CLIENT``; ``INTERNAL`` for ``local:`` models): ``gen_ai.*`` request and usage attributes,
+``sotkit.call.role`` (``skeleton``, ``point``, ``sequential``, ``router``, a judge's template, or ``points`` for a
+batched expansion) and ``sotkit.point.index``. It covers every attempt: a retry is a ``sotkit.retry`` event, a
+fallback to the next model a ``sotkit.fallback`` event (also after an answer without text), and the error a call
+ends with is recorded (``record_exception``, status ``ERROR``, ``error.type``). While a call's provider runs, its
+span is the current span, so the spans an SDK makes itself (the anthropic SDK's ``anthropic.messages.create``, one
+per attempt, or an HTTP client instrumentation's) are its children, not siblings.
 
 Off, it costs nothing: when ``opentelemetry`` was never imported, or no tracer provider is set (the API's default
 proxy, or the no-op provider), a request gets ``NO_TRACE``, whose methods do nothing; nothing is done per chunk.
@@ -141,7 +142,7 @@ class _RequestSpan(RequestTrace):
             self.span.set_attributes({
                 "sotkit.mode": result.mode, "sotkit.points": len(result.points),
                 "sotkit.points.failed": sum(p.failed for p in result.points),
-                "sotkit.skeleton_truncated": result.skeleton_truncated,
+                "sotkit.skeleton_truncated": result.skeleton_truncated, "sotkit.truncated": result.truncated,
                 "sotkit.usage.input_tokens": usage.input_tokens, "sotkit.usage.output_tokens": usage.output_tokens,
                 "sotkit.usage.calls": usage.calls, "sotkit.usage.estimated_calls": usage.estimated_calls,
             })

@@ -90,7 +90,8 @@ async def test_a_sot_answer_is_a_request_span_with_a_chat_span_per_call(spans, p
     assert dict(root.attributes) == {
         "sotkit.model": f"{provider}:test-model", "sotkit.request.mode": "sot", "sotkit.mode": "sot",
         "sotkit.route.reason": "mode='sot' was requested", "sotkit.points": 3, "sotkit.points.failed": 0,
-        "sotkit.skeleton_truncated": False, "sotkit.usage.input_tokens": result.usage.input_tokens,
+        "sotkit.skeleton_truncated": False, "sotkit.truncated": False,
+        "sotkit.usage.input_tokens": result.usage.input_tokens,
         "sotkit.usage.output_tokens": result.usage.output_tokens, "sotkit.usage.calls": 4,
         "sotkit.usage.estimated_calls": 0}
 
@@ -198,6 +199,21 @@ async def test_a_fallback_is_an_event_on_the_call_span(spans, provider):
     assert fell_back.attributes["sotkit.call.attempts"] == 3  # two on main, one on the backup
     assert fell_back.status.status_code == StatusCode.UNSET
     assert root.attributes["sotkit.points.failed"] == 0
+
+
+async def test_an_answer_without_text_falls_back_as_an_event_on_its_call_span(spans, provider):
+    with FakeLLMServer(sot_responder(SKELETON, sequential="  \n"), latency=FAST) as server, \
+            FakeLLMServer(sot_responder(SKELETON, sequential="From the backup."), latency=FAST) as backup_server:
+        backup = create_provider("openai:backup", api_key="k", base_url=backup_server.openai_base_url)
+        async with client(server, provider, model="main", mode="sequential", fallback=backup) as sot:
+            result = await sot.generate(QUESTION)
+        await backup.aclose()
+    assert result.text == "From the backup." and not result.truncated
+    root, [call], _ = tree(spans)
+    assert [e.name for e in call.events] == ["sotkit.fallback"]
+    assert call.events[0].attributes["error.type"] == "EmptyAnswer"
+    assert call.attributes["sotkit.call.model"] == "openai:backup" and call.attributes["sotkit.call.attempts"] == 2
+    assert call.status.status_code == StatusCode.UNSET and root.attributes["sotkit.truncated"] is False
 
 
 async def test_a_failed_call_is_recorded_without_the_text_it_quotes(spans, provider):
@@ -329,8 +345,9 @@ async def test_a_runaway_stream_cut_at_max_tokens_finishes_as_length(spans):
     runaway = Reply("and on ", fault=Fault.runaway(tokens=200_000))
     with FakeLLMServer(runaway, latency=Latency(ttft_s=0.0, tokens_per_s=None)) as server:
         async with client(server, "openai", mode="sequential", max_tokens=50) as sot:
-            await sot.generate(QUESTION)
+            result = await sot.generate(QUESTION)
         await server.wait_idle_async(10)
-    _, [call], _ = tree(spans)
+    root, [call], _ = tree(spans)
+    assert result.truncated and root.attributes["sotkit.truncated"]
     assert call.attributes["gen_ai.response.finish_reasons"] == ("length",)
     assert call.attributes["gen_ai.usage.output_tokens"] == 50 and call.attributes["sotkit.usage.estimated"]
