@@ -78,6 +78,7 @@ def test_decision_rejects_unknown_mode_and_out_of_range_confidence() -> None:
     ("Give me a two-week study schedule for my statistics exam.", "writing"),
     # transforming a given text, role play
     ("Translate into French: the museum opens at nine.", "transform"),
+    ("how would you say 'the bill, please' in portuguese", "transform"),
     ("Rewrite this paragraph so it sounds friendlier: Your request has been denied.", "transform"),
     ("Pretend you are a tour guide in ancient Athens and welcome our group.", "role"),
     ("I want you to act as a job interviewer. Ask me the first question.", "role"),
@@ -104,6 +105,8 @@ def test_guards_send_each_kind_of_one_piece_answer_to_sequential(question: str, 
     "Suggest a few ways to make my morning routine less rushed.",
     "Give me tips to make a study plan I will actually stick to.",
     "Make my evening routine more relaxing.",
+    # advice on what to say, not a translation
+    "How do I say no to my manager without sounding lazy?",
 ])
 def test_guards_leave_list_shaped_questions_to_the_classifier(question: str) -> None:
     assert guard(question) is None

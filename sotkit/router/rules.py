@@ -31,6 +31,11 @@ if TYPE_CHECKING:
 # one connected piece (code, proof, arithmetic, an estimate, a story, a role) beat list words, so "write a
 # blog post with tips" stays sequential.
 
+#: languages people ask to translate into ("how do you say ... in French?")
+_HUMAN_LANGUAGES = (r"(?:english|spanish|french|german|italian|portuguese|dutch|swedish|norwegian|danish|finnish|"
+                    r"polish|czech|russian|ukrainian|greek|turkish|arabic|hebrew|persian|farsi|hindi|urdu|bengali|"
+                    r"tamil|chinese|mandarin|cantonese|japanese|korean|vietnamese|thai|indonesian|tagalog|swahili|"
+                    r"latin|sign language|(?:an)?other language|a different language)")
 _LANGUAGES = (r"(?:python|java|javascript|typescript|c\+\+|c#|golang|rust|ruby|php|kotlin|swift|scala|haskell|"
               r"perl|bash|shell|powershell|sql|matlab|html|css|lua|julia|elixir|dart|assembly|(?-i:C|R|Go))")
 _CODE_ARTIFACTS = (r"(?:function|program|script|class|method|algorithm|query|regex|regular expression|code|"
@@ -171,7 +176,8 @@ GUARDS = [
           r"training|project|travel|diet|content|savings|action|event|wedding|course) plan|schedule|itinerary|"
           r"curriculum|syllabus|agenda|timetable|routine)s?\b(?! (?:less|more|better|easier)\b)"),
     _rule("sequential", 0.85, "asks to transform a given text",
-          r"\btranslate\b", r"\bhow (?:do|would|can) (?:you|i) say\b",
+          # "how do I say no to my boss?" asks for advice; "how do I say thank you in Korean?" for a translation
+          r"\btranslate\b", rf"\bhow (?:do|would|can) (?:you|i) say\b[^?\n]{{0,60}}\bin {_HUMAN_LANGUAGES}\b",
           r"\b(?:summari[sz]e|paraphrase|rephrase|rewrite|reword|proofread|correct|edit|shorten|"
           r"simplify|classify|turn|make|convert)\b[^.?!]{0,30}\b(?:this|these|the following|following|below|my "
           r"(?:essay|email|letter|text|sentence|paragraph|notes))\b"),
