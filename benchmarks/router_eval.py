@@ -45,6 +45,7 @@ TRAINING = (DATA / "questions.jsonl", DATA / "questions_blind.jsonl")  # what th
 CALIBRATION = {"lima_test": "LIMA test half", "blind": "blind held-out set"}  # where stated P(sot) is checked
 NEVER_SOT = ("math", "coding")  # Vicuna categories where SoT is a hard error
 SPLIT_SEED = 17
+HELD_OUT = ("fresh", "hard", "blind_dev", "blind", "blind_hard", "messy_dev", "messy")  # sets written for sotkit
 
 
 def lima_halves(rows: list[Labelled]) -> tuple[list[int], list[int]]:
@@ -151,7 +152,9 @@ async def main() -> int:
             "lima": lima, "fresh": fresh, "fresh_unseen": [r for r in fresh if _plain(r.question) not in trained_on],
             "hard": read_labels(DATA / "hard_heldout.jsonl"), "blind_dev": read_labels(DATA / "blind_dev.jsonl"),
             "blind": blind, "blind_far": [r for r, s in zip(blind, nearest(blind, own)) if s < 0.5],
-            "blind_hard": read_labels(DATA / "blind_hard_heldout.jsonl")}
+            "blind_hard": read_labels(DATA / "blind_hard_heldout.jsonl"),
+            "messy_dev": read_labels(DATA / "blind_messy_dev.jsonl"),
+            "messy": read_labels(DATA / "blind_messy_heldout.jsonl")}
 
     routers: dict[str, Router] = {"default": make_router(), "rules": make_router("rules"),
                                   "embedding": make_router("embedding")}
@@ -163,8 +166,7 @@ async def main() -> int:
         routers[f"llm ({args.llm})"] = make_router("llm", provider=provider)
     results: dict[str, Any] = {"command": " ".join(["python", "benchmarks/router_eval.py", *sys.argv[1:]]),
                                "split_seed": SPLIT_SEED, "routers": {},
-                               "overlap": {k: overlap(sets[k], own) for k in ("fresh", "hard", "blind_dev", "blind",
-                                                                                 "blind_hard")}}
+                               "overlap": {k: overlap(sets[k], own) for k in HELD_OUT}}
     misroutes: dict[str, list[str]] = {}
     for name, router in routers.items():
         entry: dict[str, Any] = {}
@@ -240,6 +242,19 @@ TABLES = [
      "writing tasks that list sub-questions, rewrites, role play, facts, and the technical and everyday questions "
      "whose answers are lists. Scored once, after every choice of this router was made; nothing was tuned on "
      "them. {near} share half or more of their words with a training question ({verbatim} word for word).")),
+    ("messy_dev", "Blind messy dev set (`router_data/blind_messy_dev.jsonl`, 250)",
+     ("250 messages written on 2026-12-02 by a helper session with the same criterion, asked for the traffic a "
+     "deployed assistant really gets: posts with personal context before the ask, lower case, typos, texting "
+     "abbreviations, non-native and mixed languages, pasted errors and texts, fragments, follow-ups, constraints "
+     "(\"in 3 bullet points\"), near-miss pairs whose surface words mislead. Scored, then read: it chose one guard "
+     "change (\"how do I say ...\" is a translation only when it names a language) and was tried as training "
+     "data, not kept (see `benchmarks/router_train.py`). {near} share half or more of their words with a "
+     "training question ({verbatim} word for word).")),
+    ("messy", "Blind messy held-out set (`router_data/blind_messy_heldout.jsonl`, 250)",
+     ("250 messages written the same way by another helper session (a consumer chat app, a developer tools "
+     "assistant, a homework helper, a third each). Never read; scored once for the training-data decision in "
+     "`benchmarks/router_train.py` and here. {near} share half or more of their words with a training question "
+     "({verbatim} word for word).")),
 ]
 
 
