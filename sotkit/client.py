@@ -108,10 +108,26 @@ class SoT:
             self.backends.append(Backend(backup, _templates(backup, templates), backup_limits))
         self._router = make_router(router, provider=main, templates=self.backends[0].templates,
                                    threshold=router_threshold)
+        self._checked(self.options)
 
     @property
     def model(self) -> str:
         return self.backends[0].model
+
+    def _checked(self, options: RequestOptions) -> RequestOptions:
+        """``options``, refused where a backend cannot honour them (checked when they are given)."""
+        for backend in self.backends:
+            provider = backend.provider
+            if options.temperature is not None and options.temperature > provider.max_temperature:
+                raise ConfigError(f"temperature={options.temperature} is above {provider.max_temperature}, the most "
+                                  f"{backend.model} takes; use 0 to {provider.max_temperature}")
+            if options.context is not None:
+                ignored = [name for name in ("skeleton", "expand", "sequential")
+                           if not provider.supports_context and not backend.templates.uses(name, "context")]
+                if ignored:
+                    raise ConfigError(f"context= was given but the template(s) {', '.join(ignored)} never use "
+                                      "{{ context }}, so it would be dropped; add it to those templates")
+        return options
 
     def _limits(self, provider: Provider, max_concurrency: int, rpm: float | None = None,
                 tpm: float | None = None) -> Limits:
@@ -171,14 +187,7 @@ class SoT:
             raise ConfigError(f"{', '.join(f'{name}=' for name in client_only)} configures the client, not one "
                               "request: pass it to sotkit.SoT(...) (or to sotkit.generate / sotkit.stream)")
         check_names(options, REQUEST_FIELDS, "a request (per-request options)")
-        opts = dataclasses.replace(self.options, **options) if options else self.options
-        if opts.context is not None:
-            for backend in self.backends:
-                ignored = [name for name in ("skeleton", "expand", "sequential")
-                           if not backend.provider.supports_context and not backend.templates.uses(name, "context")]
-                if ignored:
-                    raise ConfigError(f"context= was given but the template(s) {', '.join(ignored)} never use "
-                                      "{{ context }}, so it would be dropped; add it to those templates")
+        opts = self._checked(dataclasses.replace(self.options, **options)) if options else self.options
         return Answer(question, self.backends, opts, self._router, template=template, variables=variables,
                       prices=self.prices)
 

@@ -45,6 +45,8 @@ class RequestOptions:
     point_max_tokens: int = 300
     max_tokens: int = 1024
     temperature: float | None = None
+    """Sent to the API as is (0 to 2; Anthropic's models take 0 to 1); ``None`` sends none, the API's default.
+    ``local:`` models decode greedily and do not use it."""
     on_point_error: Literal["raise", "skip"] = "raise"
     deadline: float | None = None
     stall_timeout: float | None = 30.0

@@ -252,7 +252,24 @@ async def test_a_context_that_a_custom_template_would_drop_is_an_error(provider)
         async with client(server, provider, templates=templates) as sot:
             with pytest.raises(sotkit.ConfigError, match="sequential never use"):
                 await sot.generate("Why?", context="a long document")
+        with pytest.raises(sotkit.ConfigError, match="sequential never use"):  # given to the client: at once
+            client(server, provider, templates=templates, context="a long document")
     assert server.requests == []
+
+
+async def test_a_temperature_the_api_does_not_take_is_refused_before_any_request(provider):
+    with FakeLLMServer(sot_responder(SKELETON), latency=FAST) as server:
+        if provider == "anthropic":  # Anthropic takes 0 to 1, OpenAI 0 to 2
+            with pytest.raises(sotkit.ConfigError, match=r"temperature=1.5 is above 1.0, the most anthropic:"):
+                client(server, provider, temperature=1.5)
+            async with client(server, provider) as sot:
+                with pytest.raises(sotkit.ConfigError, match=r"use 0 to 1.0"):
+                    await sot.generate("Why?", temperature=1.2)
+            assert server.requests == []
+        else:
+            async with client(server, provider, temperature=1.5, mode="sequential") as sot:
+                await sot.generate("Why?")
+            assert server.requests[0].body["temperature"] == 1.5
 
 
 @pytest.mark.parametrize("skeleton, points", [

@@ -28,6 +28,7 @@ FIRST_REQUEST_IMPORTS = ("anthropic.resources.messages", "opentelemetry.propagat
 
 class AnthropicProvider(Provider):
     supports_prefill = True  # a last assistant message is continued
+    max_temperature = 1.0
     # failures without an HTTP status worth retrying: refused or dropped connections, timeouts, cut streams
 
     @property

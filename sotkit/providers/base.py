@@ -85,6 +85,8 @@ class Provider(ABC):
     #: the full model string, ``provider:model``
     model: str
     supports_prefill: bool = False
+    #: the highest sampling temperature the API takes (sotkit refuses more when the option is given)
+    max_temperature: float = 2.0
     #: in-process models run one generation at a time; batched expansion beats N calls there
     supports_batch: bool = False
     #: request settings that suit this kind of model better than the general defaults (the user's still win)
