@@ -357,10 +357,11 @@ class Answer:
                           prompt: Prompt) -> ExpansionFilter:
         instructions = Instructions(f"{prompt.system or ''}\n{prompt.user}",
                                     quoted=(self.question, point.title, self.options.context or ""))
-        return ExpansionFilter(point.index, point.title, strip_header=True,
-                               whole_sentences=backends[0].provider.whole_sentences,
+        provider = backends[0].provider
+        return ExpansionFilter(point.index, point.title, strip_header=True, whole_sentences=provider.whole_sentences,
                                other_titles=[p.title for p in outline if p is not point], instructions=instructions,
-                               question=question_view(self.question))
+                               question=question_view(self.question),
+                               continues=(prompt.prefill or "") if provider.supports_prefill else "")
 
     @staticmethod
     def _empty_error(point: Point, cleaner: ExpansionFilter, retried: bool) -> EmptyPoint:

@@ -25,21 +25,25 @@ import re
 from collections.abc import Callable, Sequence
 
 from .quality import Instructions, content_words, restates_question
+from .skeleton import NO_SPACES
 
 # A line that starts a new numbered item: the expansion ran on into the next point.
-_NEW_ITEM = re.compile(r"\n[ \t]*(?:\*\*|#+\s*)?(?:\d+[.)]|\(\d+\)|step\s+\d+\s*:)(?:\s|$)", re.I)
+_NEW_ITEM = re.compile(r"\n[ \t]*(?:\*\*|#+\s*)?(?:\d+[.)．）、]|[(（]\d+[)）]|step\s+\d+\s*:)"
+                       rf"(?:\s|$|[{NO_SPACES}])", re.I)
 # A bulleted line: another item too where the point is one paragraph (whole-sentence mode; an API model's point
 # may hold a list of its own).
 _NEW_BULLET = re.compile(r"\n[ \t]*[-*•](?:[ \t]|$)")
 _FIRST_BULLET = re.compile(r"\s*[-*•]\s+")
 # The tail of the text that could still grow into such a line.
-_PARTIAL_ITEM = re.compile(r"\n[ \t]*(?:\*{1,2}|#+\s*)?(?:\d+[.)]?|\(\d*|s(?:t(?:e(?:p(?:\s+\d*)?)?)?)?)?$", re.I)
+_PARTIAL_ITEM = re.compile(r"\n[ \t]*(?:\*{1,2}|#+\s*)?(?:\d+[.)．）、]?|[(（]\d*|s(?:t(?:e(?:p(?:\s+\d*)?)?)?)?)?$",
+                           re.I)
 # The end of a sentence: settled once whitespace follows it (before that, "2." may still become "2.5").
 _SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*(?=\s)")
 # A restated header, "2. Title:" / "**2. Title**:" / "- Title:" / "Title:", around the title (which is compared
 # in code: a pattern holding it would be compiled for every point, ~0.4 ms of CPU each).
-_HEADER_NUMBER = re.compile(r"\s*(?:[-*•]\s+)?(?:\*\*)?(?:(\d+)[.)]\s*(?:\*\*)?\s*)?")
-_HEADER_SEPARATOR = re.compile(r"\s*(?:\*\*)?\s*[:.\-–]")
+_HEADER_NUMBER = re.compile(r"\s*(?:[-*•]\s+)?(?:\*\*)?(?:(\d+)[.)．）、]\s*(?:\*\*)?\s*)?")
+_HEADER_SEPARATOR = re.compile(r"\s*(?:\*\*)?\s*[:.\-–：．、]")  # with the full-width forms of Chinese and Japanese
+_FULL_WIDTH = str.maketrans("．）、：（", ".).:(")  # a header's full-width punctuation, as its ASCII forms
 _HEADER_CLOSE = re.compile(r"(?:\*\*)?\s*")
 # An opening clause that may restate the question ("To improve your time management skills, start by ...", "When
 # designing an accessible transit system, ..."); a longer head before its shorter one, which it would swallow.
@@ -63,8 +67,11 @@ def _stems(text: str) -> frozenset[str]:
 class ExpansionFilter:
     def __init__(self, index: int, title: str, *, strip_header: bool, whole_sentences: bool = False,
                  other_titles: Sequence[str] = (), instructions: Instructions | None = None,
-                 question: str = "") -> None:
+                 question: str = "", continues: str = "") -> None:
         self._index, self._title, self._strip_header = str(index), title.lower(), strip_header
+        # ``continues``: the prefill the reply goes on from. One that ends in the title ("2. Sleep") leaves the
+        # header's separator to the reply (": Keep a schedule."): it is dropped, as it would be in a restated header
+        self._after_title = strip_header and continues.rstrip(" *").lower().endswith(self._title)
         # the question's content words, to drop an opening clause that only restates it (None: checked)
         self._asked: frozenset[str] | None = _stems(question) if question else None
         self._question = question
@@ -115,10 +122,13 @@ class ExpansionFilter:
     def _clean(self, final: bool) -> str:
         text = self.raw
         if self._body_start is None:
-            if not final and any(_is_prefix(text, form) for form in self._header_forms):
+            if not final and (any(_is_prefix(text, form) for form in self._header_forms)
+                              or (self._after_title and not text.strip(" *"))):
                 return ""
-            # after a restated header, or in one paragraph the marker of a first bullet ("* Support from ...")
+            # after a restated header (or the rest of a prefilled one), or in one paragraph the marker of a first
+            # bullet ("* Support from ...")
             self._body_start = ((self._strip_header and self._header_end(text))
+                                or (self._after_title and self._separator_end(text))
                                 or (self._whole_sentences and (m := _FIRST_BULLET.match(text)) and m.end()) or 0)
         if self._asked is not None:
             if (restated := self._skip_opening(text, self._restated_opening, final)) is None:
@@ -200,6 +210,12 @@ class ExpansionFilter:
             return None  # a bare title needs its colon: "Use LED bulbs to save money." restates nothing
         return _HEADER_CLOSE.match(text, end).end()
 
+    @staticmethod
+    def _separator_end(text: str) -> int | None:
+        """Where the text after a header's separator begins (``None``: the text does not start with one)."""
+        separator = _HEADER_SEPARATOR.match(text)
+        return _HEADER_CLOSE.match(text, separator.end()).end() if separator else None
+
     def _sentences(self, text: str, final: bool, cut: bool) -> str:
         """The settled whole sentences of the clean text, up to one that names another point."""
         ends = [m.end() for m in _SENTENCE_END.finditer(text + " ")] if final else \
@@ -245,6 +261,6 @@ class ExpansionFilter:
 
 def _is_prefix(text: str, header: str) -> bool:
     """Could the text so far still grow into the header (ignoring case, spaces and bold)?"""
-    squeeze = lambda s: re.sub(r"[\s*\-•]+", "", s).lower()  # noqa: E731
+    squeeze = lambda s: re.sub(r"[\s*\-•]+", "", s.translate(_FULL_WIDTH)).lower()  # noqa: E731
     seen, full = squeeze(text), squeeze(header)
     return len(seen) < len(full) and full.startswith(seen)

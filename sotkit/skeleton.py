@@ -32,7 +32,15 @@ from dataclasses import dataclass
 
 from .quality import STOP_WORDS
 
-_NUMBERED = re.compile(r"^(?:(?:step|point|part)\s+(\d+)\s*[:.)\-–]|\((\d+)\)|(\d+)[.)])(?=\s|$)\s*(.*)$", re.I)
+#: characters of scripts written without spaces between words (Han, kana, Thai, ...): one "word" is a whole phrase
+NO_SPACES = "\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_NO_SPACES = re.compile(f"[{NO_SPACES}]")
+#: ``1.``, ``1)``, ``(1)``, ``Step 1:``, and the full-width forms of Chinese and Japanese lists (``１．``, ``1、``,
+#: ``（1）``), where the title may follow without a space
+_NUMBERED = re.compile(r"^(?:(?:step|point|part)\s+(\d+)\s*[:.)\-–]|[(（](\d+)[)）]|(\d+)[.)．）、])"
+                       rf"(?=\s|$|[{NO_SPACES}])\s*(.*)$", re.I)
+#: marks that invisibly open a line (a byte-order mark, zero-width spaces): no part of its text
+_INVISIBLE = str.maketrans("", "", "\ufeff\u200b\u200c\u200d\u2060")
 _BULLET = re.compile(r"^[-*•+]\s+(.*)$")
 #: a list number inside a line: ``1.``, ``1)``, ``(1)``, maybe bold, before a space; never part of a decimal,
 #: a price or a version (``3.1.``, ``$2.``, ``v2.``)
@@ -215,7 +223,7 @@ def _item_style(line: str, marker: re.Match[str] | None) -> tuple[str, int] | No
 
 def _classify(line: str) -> tuple[str | None, int, str, str]:
     """``(kind, number, title, body)`` of a line, or ``(None, 0, "", "")`` when it is not a list item."""
-    text = line.strip().lstrip("#").strip()
+    text = line.translate(_INVISIBLE).strip().lstrip("#").strip()
     plain = text.replace("**", "").replace("__", "").strip()
     if m := _NUMBERED.match(plain):
         kind, number, body = "numbered", next(int(g) for g in m.groups()[:3] if g), m.group(4)
@@ -239,8 +247,10 @@ def _title(text: str, body: str) -> str:
 
 def _stems(text: str) -> tuple[str, ...]:
     """The text's words by their first five letters (less a plural's s), so that forms of one word compare
-    equal: computing, computers, computation; policy, policies; bit, bits."""
-    return tuple(word.removesuffix("s")[:5] for word in _WORD.findall(text.casefold()))
+    equal: computing, computers, computation; policy, policies; bit, bits. A "word" of a script written without
+    spaces is a whole phrase, and phrases that share their first five characters (保持良好的睡眠, 保持良好的饮食) differ."""
+    return tuple(word if _NO_SPACES.search(word) else word.removesuffix("s")[:5]  # a phrase there: kept whole
+                 for word in _WORD.findall(text.casefold()))
 
 
 def _content_stems(text: str) -> frozenset[str]:

@@ -6,9 +6,9 @@ from sotkit.expansion import ExpansionFilter
 
 
 def clean(raw: str, *, step: int = 1, index: int = 2, title: str = "Use LED bulbs",
-          question: str = "") -> tuple[str, bool]:
+          question: str = "", continues: str = "") -> tuple[str, bool]:
     """Stream the raw text through the filter piece by piece; what it released must be the final text."""
-    f = ExpansionFilter(index, title, strip_header=True, question=question)
+    f = ExpansionFilter(index, title, strip_header=True, question=question, continues=continues)
     released = "".join(f.feed(raw[i:i + step]) for i in range(0, len(raw), step)) + f.finish()
     assert released == f.released
     return released, f.finished
@@ -34,6 +34,23 @@ def clean(raw: str, *, step: int = 1, index: int = 2, title: str = "Use LED bulb
 ])
 def test_restated_headers_are_stripped_and_text_kept(raw, text, step):
     assert clean(raw, step=step) == (text, False)
+
+
+@pytest.mark.parametrize("step", [1, 3, 100])
+@pytest.mark.parametrize("continues, raw, text", [
+    ("2. Use LED bulbs", ": They last.", "They last."),  # a custom prefill that stops at the title
+    ("**2. Use LED bulbs", "** - They last.", "They last."),
+    ("2. Use LED bulbs", " to save money.", "to save money."),  # the title's sentence goes on: nothing to drop
+    ("2. Use LED bulbs:", ": is what I said.", ": is what I said."),  # the prefill had its separator
+    ("", ": They last.", ": They last."),
+])
+def test_the_separator_after_a_prefilled_title_is_the_headers(continues, raw, text, step):
+    assert clean(raw, step=step, continues=continues) == (text, False)
+
+
+@pytest.mark.parametrize("raw", ["2. 使用节能灯：它们更省电。", "使用节能灯： 它们更省电。", "2．使用节能灯：它们更省电。"])
+def test_a_header_restated_with_full_width_punctuation_is_stripped(raw):
+    assert clean(raw, title="使用节能灯") == ("它们更省电。", False)
 
 
 @pytest.mark.parametrize("step", [1, 4, 100])

@@ -64,6 +64,25 @@ def test_shapes_real_models_write(text, titles):
     assert parse(text, step=7) == titles
 
 
+@pytest.mark.parametrize("text, titles", [
+    ("1、制定计划\n2、设定优先级\n3、按时休息", ["制定计划", "设定优先级", "按时休息"]),
+    ("１．制定计划\n２．设定优先级", ["制定计划", "设定优先级"]),  # full-width digits and stop
+    ("（1）制定计划\n（2）设定优先级", ["制定计划", "设定优先级"]),
+    ("1.制定计划\n2.设定优先级", ["制定计划", "设定优先级"]),  # no space before a Chinese title
+    ("1. スケジュールを立てる\n2. 優先順位をつける", ["スケジュールを立てる", "優先順位をつける"]),
+    ("\ufeff1. Sleep well\n\u200b2. Eat well", ["Sleep well", "Eat well"]),  # invisible marks open the lines
+    ("1.5 liters a day\n2.0 is out", []),  # decimals are no list numbers
+])
+def test_lists_as_chinese_and_japanese_are_written(text, titles):
+    assert parse(text) == titles
+
+
+def test_titles_of_a_script_without_spaces_are_compared_whole():
+    """Seven points, four of which open alike: none is a repeat of another, and the skeleton goes on to the end."""
+    titles = ["制定合理的计划", "制定合理的目标", "避免拖延", "保持良好的睡眠", "保持良好的饮食", "保持良好的心态", "定期运动"]
+    assert parse("\n".join(f"{i}. {t}" for i, t in enumerate(titles, 1))) == titles
+
+
 def test_a_point_is_emitted_the_moment_its_line_ends():
     parser = SkeletonParser()
     assert parser.feed("1. Plan ah") == []
