@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import numbers
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -33,9 +34,19 @@ def check_number(name: str, value: Any, *, above: float | None = 0.0, at_least: 
               f"<= {at_most:g}" if at_most is not None else ""]
     wanted = f"{kind} {' and '.join(b for b in bounds if b)}".strip() + (" or None" if optional else "")
     number = isinstance(value, int if whole else (int, float)) and not isinstance(value, bool)
-    if not number or not math.isfinite(value) or (above is not None and not value > above) \
+    if not number or not _finite(value) or (above is not None and not value > above) \
             or (at_least is not None and value < at_least) or (at_most is not None and value > at_most):
-        raise ConfigError(f"{name}={value!r}: must be {wanted}")
+        python = "int" if whole or isinstance(value, numbers.Integral) else "float"
+        hint = f" (a Python {python}: convert it with {python}(...))" if isinstance(value, numbers.Number) \
+            and not isinstance(value, (int, float, bool)) else ""  # a numpy number would not go into the JSON
+        raise ConfigError(f"{name}={value!r}: must be {wanted}{hint}")
+
+
+def _finite(value: int | float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float, which no API or timer takes
+        return False
 
 
 def check_choice(name: str, value: Any, choices: Iterable[Any]) -> None:

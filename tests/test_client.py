@@ -128,6 +128,19 @@ def test_model_strings_from_the_caller_or_the_environment_are_checked_and_say_wh
         sotkit.SoT("openai:m", api_key="k", base_url="http://127.0.0.1:9/v1", fallback="openai:other")
 
 
+@pytest.mark.parametrize("model", ["openai: gpt-4o", "openai:gpt-4o ", "openai:gpt-4o\n", "openai:\u200bgpt-4o"])
+def test_a_model_name_with_white_space_or_invisible_characters_is_refused(model):
+    with pytest.raises(sotkit.ConfigError, match="white space or invisible characters.*write 'openai:gpt-4o'"):
+        sotkit.SoT(model, api_key="k")
+
+
+@pytest.mark.parametrize("provider, variable", [("openai", "OPENAI_BASE_URL"), ("anthropic", "ANTHROPIC_BASE_URL")])
+def test_a_malformed_base_url_from_the_environment_is_refused_at_construction(monkeypatch, provider, variable):
+    monkeypatch.setenv(variable, "localhost:8000/v1")  # no scheme: the SDK would retry it as a connection error
+    with pytest.raises(sotkit.ConfigError, match=rf"\${variable}='localhost:8000/v1': must be an http"):
+        sotkit.SoT(f"{provider}:m", api_key="k")
+
+
 def test_the_key_never_shows_in_reprs():
     sot = sotkit.SoT("openai:m", api_key="sk-secret-123", base_url="http://127.0.0.1:9")
     assert "sk-secret" not in repr(sot) and "sk-secret" not in repr(sot.backends)

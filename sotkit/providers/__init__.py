@@ -32,6 +32,10 @@ def split_model(model: str) -> tuple[str, str]:
     if not sep or not prefix or not name.strip():
         raise ConfigError(f"model {model!r} is not of the form 'provider:model' (for example "
                           f"'openai:gpt-4o-mini' or 'local:smollm2'); providers: {', '.join(available())}")
+    if name != name.strip() or not name.isprintable() or prefix != prefix.strip():
+        clean = f"{prefix.strip()}:{''.join(c for c in name if c.isprintable()).strip()}"
+        raise ConfigError(f"model {model!r} has white space or invisible characters around or in its name: "
+                          f"write {clean!r}")
     if prefix not in available():
         raise ConfigError(f"unknown provider {prefix!r} in model {model!r}; known providers: "
                           f"{', '.join(available())} (OpenAI-compatible servers use 'openai:' with base_url=)")

@@ -41,6 +41,8 @@ class AnthropicProvider(Provider):
                  client: anthropic.AsyncAnthropic | None = None, timeout: float | None = None,
                  http: str | None = None) -> None:
         check_url("base_url", base_url)
+        if base_url is None:  # the SDK reads it too, and would retry a malformed one as a connection error
+            check_url("$ANTHROPIC_BASE_URL", os.environ.get("ANTHROPIC_BASE_URL") or None)
         self.model = f"anthropic:{model_name}"
         self._name = model_name
         if client is not None:

@@ -43,11 +43,12 @@ class OpenAIProvider(Provider):
         if not isinstance(prefill, bool):
             raise ConfigError(f"prefill={prefill!r}: use True (the server continues an assistant message) or False")
         check_url("base_url", base_url)
+        if base_url is None:  # the SDK reads it too, and would retry a malformed one as a connection error
+            check_url("$OPENAI_BASE_URL", base_url := os.environ.get("OPENAI_BASE_URL") or None)
         self.model = f"openai:{model_name}"
         self.supports_prefill = prefill
         self._name = model_name
         self._extra_body = extra_body
-        base_url = base_url or os.environ.get("OPENAI_BASE_URL")
         # OpenAI itself wants max_completion_tokens; compatible servers widely support only max_tokens.
         self._max_tokens_field = "max_tokens" if base_url else "max_completion_tokens"
         if client is not None:
