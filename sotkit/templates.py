@@ -8,12 +8,18 @@ A template is one file, ``<name>.jinja``, with up to four blocks::
     {% block stop %}...{% endblock %}      (stop sequences, one a line; \n, \t and \\ stand for a newline, a tab and
                                            a backslash, any other text, non-ASCII too, for itself)
 
+No other block names are accepted (a misspelt one would drop its text), and a template is one self-contained file:
+``{% include %}``, ``{% extends %}`` and ``{% import %}`` are not supported. Each stop line is stripped of its
+surrounding spaces and tabs before its escapes are decoded, so the block can be indented; write ``\t`` for a tab
+at either end (a stop made only of spaces is not useful, so there is no way to write one).
+
 Users override any subset by passing a directory (same file names) or a mapping ``name -> source``.
 Models served in-process get the variants under ``prompts/local/`` where one exists.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Mapping
 from importlib.resources import files
@@ -52,6 +58,10 @@ TemplateSource = str | Path | Mapping[str, str] | None
 #: the escapes a stop block may use (not Python's unicode_escape, which garbles non-ASCII and fails on "C:\Users")
 _ESCAPE = re.compile(r"\\([nt\\])")
 _ESCAPED = {"n": "\n", "t": "\t", "\\": "\\"}
+_BLOCKS = ("system", "user", "prefill", "stop")
+#: nodes that need a loader; templates are self-contained files, so these are refused when loaded
+_LOADING = {jinja2.nodes.Extends: "extends", jinja2.nodes.Include: "include", jinja2.nodes.Import: "import",
+            jinja2.nodes.FromImport: "from ... import"}
 
 
 class Templates:
@@ -67,7 +77,7 @@ class Templates:
         for name in SAMPLE_VARIABLES:
             path = next((d / f"{name}.jinja" for d in search if (d / f"{name}.jinja").is_file()), None)
             if path is not None:
-                self._add(name, path.read_text(encoding="utf-8"), str(path))
+                self._add(name, _read(path), str(path))
         for name, (source, origin) in _read_overrides(overrides).items():
             self._add(name, source, origin)
         for name, (_, origin) in self._templates.items():
@@ -84,11 +94,14 @@ class Templates:
             context = template.new_context({**optional, **variables})
             text = {
                 block: "".join(render(context)) if (render := template.blocks.get(block)) else ""
-                for block in ("system", "user", "prefill", "stop")
+                for block in _BLOCKS
             }
-            stop = tuple(_ESCAPE.sub(lambda m: _ESCAPED[m[1]], line) for line in text["stop"].split("\n") if line)
-        except jinja2.TemplateError as exc:
-            raise TemplateError(f"template {origin!r} failed to render: {exc}") from exc
+            # stripped before decoding, so an indented block's spaces are not sent, and "\t" can still be one
+            lines = (line.strip(" \t") for line in text["stop"].split("\n"))
+            stop = tuple(_ESCAPE.sub(lambda m: _ESCAPED[m[1]], line) for line in lines if line)
+        except Exception as exc:  # any error of the template's own code (1/0, a bad call) names the template
+            raise TemplateError(f"template {origin!r} failed to render: {type(exc).__name__}: {exc}; fix the "
+                                "template so that it renders for any value its variables can take") from exc
         system, user, prefill = (text[block].strip() or None for block in ("system", "user", "prefill"))
         if not user:
             raise TemplateError(f"template {origin!r} rendered an empty user prompt; give it a non-empty "
@@ -105,6 +118,19 @@ class Templates:
             self._variables[name] = jinja2.meta.find_undeclared_variables(parsed)
         except jinja2.TemplateSyntaxError as exc:
             raise TemplateError(f"template {origin!r} has a syntax error on line {exc.lineno}: {exc.message}") from exc
+        if node := next(parsed.find_all(tuple(_LOADING)), None):  # found here, not as a "no loader" TypeError later
+            raise TemplateError(f"template {origin!r} uses {{% {_LOADING[type(node)]} %}} on line {node.lineno}, which "
+                                "is not supported: a template is one self-contained file; copy in the text it needs")
+        if unknown_blocks := sorted(template.blocks.keys() - set(_BLOCKS)):  # else its text is silently dropped
+            block = unknown_blocks[0]
+            raise TemplateError(f"template {origin!r} has an unknown {{% block {block} %}}"
+                                f"{_did_you_mean(block, _BLOCKS)}; the blocks are: {', '.join(_BLOCKS)}")
+        # a variable only a rarely taken branch uses is not reached by _check's sample render: compare names instead
+        given = SAMPLE_VARIABLES[name].keys() | self._env.globals.keys() | {"loop"}
+        if unknown_names := sorted(self._variables[name] - given):
+            unknown, allowed = unknown_names[0], ", ".join(SAMPLE_VARIABLES[name])
+            raise TemplateError(f"template {origin!r} uses an undefined variable ({unknown!r} is undefined)"
+                                f"{_did_you_mean(unknown, SAMPLE_VARIABLES[name])}; {name!r} templates get: {allowed}")
         if "user" not in template.blocks:
             raise TemplateError(f"template {origin!r} has no {{% block user %}}: every template needs one")
         self._templates[name] = (template, origin)
@@ -119,6 +145,25 @@ class Templates:
                 raise TemplateError(f"template {origin!r} uses an undefined variable ({cause.message}); "
                                     f"{name!r} templates get: {allowed}") from cause
             raise
+
+
+def _did_you_mean(word: str, choices: Any) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _read(path: Path) -> str:
+    """A template file's text, or a TemplateError naming the file and what to do."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise TemplateError(f"template {str(path)!r} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at "
+                            f"offset {exc.start}); save it with UTF-8 encoding") from exc
+    except IsADirectoryError as exc:
+        raise TemplateError(f"template {str(path)!r} is a directory, not a file; rename or remove it") from exc
+    except OSError as exc:
+        raise TemplateError(f"template {str(path)!r} cannot be read ({exc.strerror}); check that it exists and is "
+                            "readable") from exc
 
 
 def _read_overrides(overrides: TemplateSource) -> dict[str, tuple[str, str]]:
@@ -138,7 +183,7 @@ def _read_overrides(overrides: TemplateSource) -> dict[str, tuple[str, str]]:
     if not directory.is_dir():
         raise TemplateError(f"templates={str(overrides)!r} is not a directory; pass a directory of "
                             "<name>.jinja files or a mapping of template names to sources")
-    found = {p.stem: (p.read_text(encoding="utf-8"), str(p)) for p in sorted(directory.glob("*.jinja"))}
+    found = {p.stem: (_read(p), str(p)) for p in sorted(directory.glob("*.jinja"))}
     if not found:
         raise TemplateError(f"no *.jinja templates in {str(directory)!r}; expected any of "
                             + ", ".join(f"{n}.jinja" for n in SAMPLE_VARIABLES))
