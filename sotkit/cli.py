@@ -6,7 +6,9 @@ usage line go to stderr, so ``sotkit ask ... > answer.txt`` keeps only the answe
 A terminal cannot take back what it printed: when a retried point withdraws text it had streamed
 (``WithdrawEvent``), the terminal shows a ``[restarted]`` mark and the point again from its header (``[left
 out]`` and the answer's last line before it, for a point that failed for good). Written to a
-file or a pipe, stdout gets the answer once, when it is complete, so it is exactly ``result.text``.
+file or a pipe, stdout gets the answer once, when it is complete, so it is exactly ``result.text`` (Ctrl-C there
+prints what was written so far). Under ``--json``, once the options parse, stdout gets one JSON object whatever
+happens: the result, or ``{"error": ..., "type": ...}`` with the partial result's fields where there is one.
 """
 
 from __future__ import annotations
@@ -82,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         return importlib.import_module(registry.commands()[args.engine].cli_module).main(args.args) or 0
     if args.command == "eval":
         return eval_cli.main(args)
+    so_far = _SoFar()
     try:
         if args.command == "router":
             return router_cli.main(args)
@@ -92,22 +95,52 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         with warnings.catch_warnings():
             warnings.showwarning = lambda message, *_: _note(f"warning: {message}")  # one line, like the rest
-            return anyio.run(_ask, args)
+            return anyio.run(_ask, args, so_far)
     except KeyboardInterrupt:
+        if args.command == "ask":
+            _interrupted(args, so_far)
         return 130
-    except SotkitError as exc:
+    except Exception as exc:  # sotkit's errors, and the SDKs' own (authentication, connection): one line
+        as_json = args.command == "ask" and args.json
+        partial = exc.partial if isinstance(exc, PartialResultError) else None
+        if partial is not None:  # what was written, once: a terminal already shows it
+            _show(partial, as_json, sys.stdout.isatty() and not as_json, error=_error(exc))
+        elif as_json:  # a script reads stdout: it gets one JSON object for every failure
+            print(json.dumps(_error(exc), indent=2))
         if getattr(args, "debug", False):
             raise
-        if isinstance(exc, PartialResultError):  # what was written, once: a terminal already shows it
-            _show(exc.partial, args.json, sys.stdout.isatty() and not args.json, error=str(exc))
-        print(f"sotkit: error: {exc}", file=sys.stderr)
-        return 2 if isinstance(exc, ConfigError) else 1
-    except Exception as exc:  # the SDK's own errors (authentication, connection): one line and what to do
-        if getattr(args, "debug", False):
-            raise
-        print(f"sotkit: error: {type(exc).__name__}: {str(exc)[:300]}{_hint(exc)} (--debug shows the traceback)",
-              file=sys.stderr)
+        if isinstance(exc, SotkitError):
+            print(f"sotkit: error: {exc}", file=sys.stderr)
+            return 2 if isinstance(exc, ConfigError) else 1
+        print(f"sotkit: error: {type(exc).__name__}: {_message(exc)} (--debug shows the traceback)", file=sys.stderr)
         return 1
+
+
+@dataclasses.dataclass
+class _SoFar:
+    """Where ``_ask`` leaves the answer as it stood when Ctrl-C stopped it (none before the request began)."""
+
+    result: Result | None = None
+
+
+def _interrupted(args: argparse.Namespace, so_far: _SoFar) -> None:
+    """Ctrl-C: a terminal already shows the answer so far; a file or pipe gets it now, so that it is not lost."""
+    stopped = {"error": "interrupted", "type": "KeyboardInterrupt"}
+    if so_far.result is not None:
+        _show(so_far.result, args.json, sys.stdout.isatty() and not args.json, error=stopped)
+    elif args.json:
+        print(json.dumps(stopped, indent=2))
+    _note("interrupted (Ctrl-C): the answer stops where it was cut")
+
+
+def _error(exc: Exception) -> dict[str, str]:
+    """An error as ``--json`` shows it."""
+    return {"error": str(exc) if isinstance(exc, SotkitError) else _message(exc), "type": type(exc).__name__}
+
+
+def _message(error: Exception) -> str:
+    """One line for an SDK's error, with what to do about it."""
+    return f"{str(error)[:300]}{_hint(error)}"
 
 
 def _hint(error: Exception) -> str:
@@ -121,7 +154,7 @@ def _hint(error: Exception) -> str:
     return ""
 
 
-async def _ask(args: argparse.Namespace) -> int:
+async def _ask(args: argparse.Namespace, so_far: _SoFar) -> int:
     model = args.model or default_model()
     if not args.model:
         why = {"local:smollm2": "no OPENAI_API_KEY or ANTHROPIC_API_KEY is set, so the embedded model answers"}
@@ -132,41 +165,51 @@ async def _ask(args: argparse.Namespace) -> int:
     }.items() if v is not None}
     per_request = {"on_point_error": args.on_point_error} | ({"max_points": args.max_points} if args.max_points else {})
     live = sys.stdout.isatty() and not args.json  # else the answer is printed once, complete
-    shown = ""
-    sketching = args.mode != "sequential"  # whose retry one of no point is: the skeleton's or the answer's
     async with SoT(model, **options) as sot, sot.stream(
         args.question, mode=args.mode, deadline=args.deadline, **per_request
     ) as events:
-        async for event in events:
-            if event.type == "route":
-                sketching = event.mode == "sot"
-                _note(f"{event.mode}: {event.reason}")
-            elif event.type == "point":
-                _note(f"skeleton {event.index}. {event.title}")
-            elif event.type == "retry":
-                where = f"point {event.index}" if event.index is not None else "skeleton" if sketching else "answer"
-                _note(f"retrying {where} in {event.wait_s:.1f} s (attempt {event.attempt}: {event.error})")
-            elif event.type == "text":
-                shown += event.text
-                if live:
-                    print(event.text, end="", flush=True)
-            elif event.type == "withdraw" and event.text:
-                shown = shown[:len(shown) - len(event.text)]
-                if live:  # the answer again from the start of its last line: a restarted point's header
-                    mark = "left out" if event.failed else "restarted"
-                    print(f" [{mark}]\n{shown[shown.rfind(chr(10)) + 1:]}", end="", flush=True)
-            elif event.type == "done":
-                result = event.result
+        try:
+            result = await _read(events, args, live)
+        except anyio.get_cancelled_exc_class():  # Ctrl-C: keep the answer as it stands, for main to print
+            so_far.result = events.result()  # the partial result, as a PartialResultError carries it
+            raise
     _show(result, args.json, live)
     return 0
 
 
-def _show(result: Result, as_json: bool, live: bool, error: str | None = None) -> None:
+async def _read(events: Any, args: argparse.Namespace, live: bool) -> Result:
+    """Show each event as it comes; the result at the end."""
+    shown = ""
+    sketching = args.mode != "sequential"  # whose retry one of no point is: the skeleton's or the answer's
+    async for event in events:
+        if event.type == "route":
+            sketching = event.mode == "sot"
+            _note(f"{event.mode}: {event.reason}")
+        elif event.type == "point":
+            _note(f"skeleton {event.index}. {event.title}")
+        elif event.type == "retry":
+            where = f"point {event.index}" if event.index is not None else "skeleton" if sketching else "answer"
+            _note(f"retrying {where} in {event.wait_s:.1f} s (attempt {event.attempt}: {event.error})")
+        elif event.type == "text":
+            shown += event.text
+            if live:
+                print(event.text, end="", flush=True)
+        elif event.type == "withdraw" and event.text:
+            shown = shown[:len(shown) - len(event.text)]
+            if live:  # the answer again from the start of its last line: a restarted point's header
+                mark = "left out" if event.failed else "restarted"
+                print(f" [{mark}]\n{shown[shown.rfind(chr(10)) + 1:]}", end="", flush=True)
+        elif event.type == "done":
+            result = event.result
+    return result
+
+
+def _show(result: Result, as_json: bool, live: bool, error: dict[str, str] | None = None) -> None:
     """The answer on stdout (as JSON, or as text unless it was streamed live) and its notes on stderr; for an error's
     partial answer too."""
     if as_json:
         print(json.dumps(dataclasses.asdict(result) | {"skeleton": result.skeleton, "usage": _usage(result.usage)}
-                         | ({"error": error} if error else {}), indent=2))
+                         | (error or {}), indent=2))
     else:
         print("" if live else result.text, flush=True)
     for point in result.points:

@@ -7,7 +7,7 @@ import functools
 import math
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
@@ -25,6 +25,10 @@ from .result import Result
 from .router import Router, make_router
 from .retry import RetryPolicy
 from .templates import SAMPLE_VARIABLES, Templates, TemplateSource
+
+if TYPE_CHECKING:
+    from anyio.abc import TaskGroup
+    from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 REQUEST_FIELDS = frozenset(f.name for f in dataclasses.fields(RequestOptions))
 #: the client's own options, besides the request options and the provider's
@@ -215,9 +219,12 @@ class SoT:
 class EventStream:
     """The events of one request. ``async with sot.stream(q) as events: async for event in events: ...``
 
-    Leaving the ``async with`` block (or ``aclose()``) early cancels every call in flight and closes its
-    connection. Iterating without ``async with`` is refused (a ``ConfigError`` before any call): a loop left
-    with ``break`` would leave the calls running, as nothing would close them.
+    Leaving the ``async with`` block early cancels every call in flight and closes its connection. ``aclose()``
+    cancels them from any task (a disconnect handler, say): a read waiting for the next event ends the reader's
+    loop, and the block's end waits for the calls to stop. Iterating without ``async with`` is refused (a
+    ``ConfigError`` before any call): a loop left with ``break`` would leave the calls running, as nothing would
+    close them. Any task may read the next event (``asyncio.wait_for(events.__anext__(), t)`` reads in a task of
+    its own): the request runs in a task group that the ``async with`` block holds, not in the reader.
     """
 
     def __init__(self, answer: Answer, on_close: Callable[[], Awaitable[None]] | None = None, *,
@@ -225,7 +232,10 @@ class EventStream:
         self._answer = answer
         self._on_close = on_close
         self._client_closed = client_closed
-        self._events: AsyncIterator[Event] | None = None
+        self._tasks: TaskGroup | None = None  # entered and left where the ``async with`` block starts and ends
+        self._request = anyio.CancelScope()  # the request's own: stopping it never cancels the block's code
+        self._receive: MemoryObjectReceiveStream[Event] | None = None
+        self._error: Exception | None = None  # the request's failure, raised after the events before it
         self._entered = self._closed = False
 
     def __aiter__(self) -> EventStream:
@@ -237,60 +247,65 @@ class EventStream:
                               "async for event in events: ...` (leaving the block closes every call)")
         if self._closed:
             raise ConfigError(_STREAM_CLOSED)
-        if self._events is None:
+        if self._receive is None:  # the first read starts the request
             if self._client_closed():
                 raise ConfigError(_CLIENT_CLOSED)
-            self._events = self._run()
+            send, self._receive = anyio.create_memory_object_stream[Event](math.inf)
+            assert self._tasks is not None
+            self._tasks.start_soon(self._produce, send)
         try:
-            return await self._events.__anext__()
-        except StopAsyncIteration:
-            await self.aclose()
-            raise
+            return await self._receive.receive()
+        except (anyio.EndOfStream, anyio.ClosedResourceError):  # the request ended, or aclose() stopped it
+            self._stop()
+            error, self._error = self._error, None
+            if error is not None:
+                raise error from None
+            raise StopAsyncIteration from None
 
-    async def _run(self) -> AsyncIterator[Event]:
-        send, receive = anyio.create_memory_object_stream[Event](math.inf)
-        error: Exception | None = None
+    async def _produce(self, send: MemoryObjectSendStream[Event]) -> None:
+        with send, self._request:
+            try:
+                result = await self._answer.run(send.send_nowait)
+            except Exception as exc:  # re-raised to the reader, after the events before it
+                self._error = exc
+            else:
+                send.send_nowait(DoneEvent(result))
 
-        async def produce() -> None:
-            nonlocal error
-            with send:
-                try:
-                    result = await self._answer.run(send.send_nowait)
-                except Exception as exc:  # re-raised to the reader, after the events before it
-                    error = exc
-                else:
-                    send.send_nowait(DoneEvent(result))
+    def _stop(self) -> None:
+        self._closed = True
+        self._request.cancel()
+        if self._receive is not None:
+            self._receive.close()
 
-        try:
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(produce)
-                with receive:
-                    async for event in receive:
-                        yield event
-        except BaseExceptionGroup as group:
-            # A reader that stops early closes this generator: anyio wraps that GeneratorExit in a group.
-            if group.split(GeneratorExit)[1] is not None:
-                raise
-            return
-        if error is not None:
-            raise error
+    def result(self) -> Result:
+        """The answer as it stands: whole after the ``done`` event, what was written so far before it (to keep
+        when the reader stops early, as ``sotkit ask`` does on Ctrl-C)."""
+        return self._answer.result()
 
     async def aclose(self) -> None:
-        self._closed = True
-        if self._events is not None:
-            await self._events.aclose()  # cancels the request's task group
-        if self._on_close is not None:
-            on_close, self._on_close = self._on_close, None
-            await on_close()
+        """Stop the request: cancel its calls in flight (from any task; the ``async with`` block's end waits
+        for them and closes their connections)."""
+        self._stop()
 
     async def __aenter__(self) -> EventStream:
         if self._closed:
             raise ConfigError(_STREAM_CLOSED)
         self._entered = True
+        self._tasks = anyio.create_task_group()
+        await self._tasks.__aenter__()
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
+        self._stop()
+        if self._tasks is None:
+            return
+        tasks, self._tasks = self._tasks, None
+        try:
+            await tasks.__aexit__(None, None, None)  # the block's own error, if any, goes on as it is
+        finally:
+            if self._on_close is not None:
+                on_close, self._on_close = self._on_close, None
+                await on_close()
 
 
 _CLIENT_CLOSED = ("this SoT client is closed (aclose() was called, or its `async with` block ended); make a new "

@@ -188,3 +188,53 @@ def test_a_point_left_empty_is_left_out_with_a_note_or_with_raise_fails_after_pr
     assert "[sotkit] point 2 (Move daily) was left out: it failed after every attempt" in skipped.stderr
     assert raised.returncode == 1 and raised.stdout == skipped.stdout
     assert "sotkit: error: point(s) 2 failed after all attempts" in raised.stderr
+
+
+def test_ctrl_c_on_ask_into_a_pipe_prints_the_answer_so_far_and_exits_130():
+    import json
+    import signal
+    import time
+
+    words = " ".join(f"w{i}" for i in range(300))  # 15 s at 20 tokens a second: Ctrl-C comes long before the end
+    with FakeLLMServer(Reply(words, latency=Latency(ttft_s=0, tokens_per_s=20))) as server:
+        for extra in ((), ("--json",)):
+            server.reset()
+            # SIGINT at its default, as in a terminal (a suite started in the background inherits it ignored)
+            process = subprocess.Popen(
+                [sys.executable, "-m", "sotkit.cli", "ask", "Why?", "--model", "openai:m", "--base-url",
+                 server.openai_base_url, "--mode", "sequential", *extra], stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, text=True, env={**os.environ, "OPENAI_API_KEY": "k"},
+                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+            deadline = time.monotonic() + 60
+            while not (server.requests and len(server.requests[0].pieces) >= 5):  # some text is on its way
+                assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+                time.sleep(0.02)
+            process.send_signal(signal.SIGINT)
+            out, err = process.communicate(timeout=60)
+            assert process.returncode == 130, err
+            assert "interrupted" in err and "Traceback" not in err
+            shown = json.loads(out) if extra else {"text": out.removesuffix("\n")}
+            assert shown["text"].startswith("w0 w1") and words.startswith(shown["text"]) and shown["text"] != words
+            if extra:  # the partial result, marked as other partial errors are
+                assert (shown["error"], shown["type"], shown["mode"]) == ("interrupted", "KeyboardInterrupt",
+                                                                          "sequential")
+
+
+def test_json_prints_one_json_object_for_every_failure_with_the_same_exit_status():
+    import json
+
+    empty = ask("  ", "--model", "openai:m", "--json", env={"OPENAI_API_KEY": "k"})
+    bad_model = ask("Why?", "--model", "gpt-4o", "--json", env={"OPENAI_API_KEY": "k"})
+    refused = ask("Why?", "--model", "openai:m", "--base-url", "http://127.0.0.1:9/v1", "--mode", "sequential",
+                  "--json", env={"OPENAI_API_KEY": "k"})
+    for done, status, kind in ((empty, 2, "ConfigError"), (bad_model, 2, "ConfigError"),
+                               (refused, 1, "APIConnectionError")):
+        shown = json.loads(done.stdout)
+        assert (done.returncode, shown["type"], set(shown)) == (status, kind, {"error", "type"}), done.stderr
+        assert shown["error"] and shown["error"] in done.stderr  # the same message as on stderr
+    assert "check --base-url" in json.loads(refused.stdout)["error"]
+    with FakeLLMServer(sot_responder("1. A thing\n2. B thing", {2: ""})) as server:  # a partial result: its fields
+        partial = ask("Why?", "--model", "openai:m", "--base-url", server.openai_base_url, "--mode", "sot", "--json",
+                      "--on-point-error", "raise", env={"OPENAI_API_KEY": "k"})
+    shown = json.loads(partial.stdout)
+    assert partial.returncode == 1 and shown["type"] == "PartialResultError" and shown["text"].startswith("1. A thing")

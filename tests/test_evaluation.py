@@ -578,3 +578,20 @@ async def test_cost_is_reported_per_mode(tmp_path):
     report = (tmp_path / "out" / "report.md").read_text()
     assert f"| sot | 2 | ${priced.cost['sot'].total:.6f} | ${priced.cost['sot'].per_answer:.6f} |" in report
     assert "| sequential | 2 | – | – |" in (tmp_path / "unpriced" / "report.md").read_text()
+
+
+def test_the_command_says_in_one_line_what_it_cannot_write(tmp_path, capsys):
+    from sotkit.cli import main
+
+    questions = write_questions(tmp_path / "questions.jsonl", QUESTIONS[:1])
+    base = ["eval", str(questions), "--model", "openai:m", "--no-plots", "--out"]
+    assert main([*base, str(questions / "sub")]) == 2  # under a file: refused before any question is asked
+    err = capsys.readouterr().err
+    assert f"--out {questions / 'sub'}: {questions} is a file" in err and "Traceback" not in err
+    (tmp_path / "out" / "results.jsonl").mkdir(parents=True)  # an error sotkit has no words of its own for
+    with serve(model()) as server, pytest.MonkeyPatch.context() as env:
+        env.setenv("OPENAI_BASE_URL", server.openai_base_url)
+        env.setenv("OPENAI_API_KEY", "k")
+        assert main([*base, str(tmp_path / "out")]) == 1
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("sotkit eval: error: IsADirectoryError: ") and "results.jsonl" in line

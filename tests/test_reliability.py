@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import anthropic
@@ -265,6 +266,56 @@ async def test_closing_the_stream_early_cancels_the_calls_in_flight(provider):
             assert server.in_flight == 0
             assert all(r.client_closed for r in server.requests if point_of(r))
         await server.wait_idle_async(connections=True)
+
+
+async def test_each_event_may_be_read_in_a_task_of_its_own(provider):
+    """asyncio.wait_for(events.__anext__(), t) reads each event in a new task (Python 3.11), and a per-event timeout
+    that fires cancels one read: the stream goes on, and the answer is whole (no cancel scope spans a read)."""
+    slow = {i: Latency(ttft_s=0.3 if i == 1 else 0.0, tokens_per_s=200) for i in range(1, 4)}
+    with FakeLLMServer(sot_responder(SKELETON, TEXTS, point_latency=slow), latency=FAST) as server:
+        async with client(server, provider) as sot, sot.stream("How can I be healthier?") as events:
+            seen, timeouts = [], 0
+            while True:
+                try:
+                    seen.append(await asyncio.wait_for(events.__anext__(), 0.1))
+                except TimeoutError:
+                    timeouts += 1
+                except StopAsyncIteration:
+                    break
+    assert timeouts >= 1 and seen[-1].type == "done"
+    assert "".join(e.text for e in seen if e.type == "text") == seen[-1].result.text
+    assert all(p.done for p in seen[-1].result.points)
+
+
+async def test_a_stream_read_to_its_end_inside_a_scope_of_the_readers_own_leaves_the_block_running(provider):
+    with FakeLLMServer(sot_responder(SKELETON, TEXTS), latency=FAST) as server:
+        async with client(server, provider) as sot, sot.stream("How can I be healthier?") as events:
+            with anyio.move_on_after(30) as scope:
+                seen = [event async for event in events]
+            await anyio.sleep(0)  # the block's own code goes on after the stream ended
+            after = "still running"
+    assert not scope.cancelled_caught and seen[-1].type == "done" and after == "still running"
+
+
+async def test_aclose_from_another_task_ends_the_readers_loop_and_the_calls(provider):
+    """A disconnect handler closes the stream while the reader waits for its next event: the reader's loop ends
+    (no error), and the calls in flight stop."""
+    slow = {i: Latency(ttft_s=0.0, tokens_per_s=5) for i in range(1, 4)}
+    with FakeLLMServer(sot_responder(SKELETON, TEXTS, point_latency=slow), latency=FAST) as server:
+        async with client(server, provider) as sot:
+            async with sot.stream("How can I be healthier?") as events, anyio.create_task_group() as tg:
+                async def disconnect() -> None:
+                    while server.in_flight < 3:
+                        await anyio.sleep(0.01)
+                    await events.aclose()
+
+                tg.start_soon(disconnect)
+                seen = [event async for event in events]
+            assert seen and seen[-1].type != "done"
+            with pytest.raises(sotkit.ConfigError, match="read to its end or closed"):
+                await events.__anext__()
+            await server.wait_idle_async()
+            assert server.in_flight == 0 and all(r.client_closed for r in server.requests if point_of(r))
 
 
 async def test_aclose_closes_only_the_clients_sotkit_created(provider):

@@ -644,3 +644,29 @@ async def test_a_failed_router_call_falls_back_inside_a_request() -> None:
     assert result.mode == "sequential"
     assert result.route_reason.startswith("llm router failed (ValueError: unreadable answer")
     assert "fell back to guard: asks for code" in result.route_reason
+
+
+def test_cli_eval_of_the_llm_router_counts_the_decisions_that_fell_back(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    labels = write_labels(tmp_path / "labels.jsonl", TINY)
+    monkeypatch.setenv("OPENAI_API_KEY", "a-wrong-key")
+    with FakeLLMServer("A", api_key="the-right-key") as server:  # every call: 401
+        args = ["router", "eval", str(labels), "--router", "llm", "--model", "openai:m", "--base-url",
+                server.openai_base_url]
+        assert cli_main(args) == 1  # the numbers are the default router's, not the LLM's
+        shown = capsys.readouterr()
+        assert shown.out.startswith("questions: 12")
+        assert "12 of 12 decisions fell back to the default router because the llm router failed: " \
+               "AuthenticationError" in shown.err
+        assert cli_main([*args, "--json"]) == 1
+        assert json.loads(capsys.readouterr().out)["fell_back"] == 12
+
+    def one_fails(request: RecordedRequest) -> Reply:
+        return Reply("", fault=Fault.status(500)) if "walking every day" in request.user else Reply("A")
+
+    with FakeLLMServer(one_fails) as server:
+        assert cli_main(["router", "eval", str(labels), "--router", "llm", "--model", "openai:m", "--base-url",
+                         server.openai_base_url]) == 0
+    err = capsys.readouterr().err
+    assert "1 of 12 decisions fell back to the default router because the llm router failed: " \
+           "InternalServerError" in err

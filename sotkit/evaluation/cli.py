@@ -37,12 +37,20 @@ def _positive(text: str) -> int:
     return value
 
 
+def _check_out(out: Path) -> None:
+    """Refuse an --out that cannot become a directory now, before any question is asked."""
+    existing = next((path for path in (out, *out.parents) if path.exists()), None)  # "." or "/" at the latest
+    if existing is not None and not existing.is_dir():
+        raise ConfigError(f"--out {out}: {existing} is a file, not a directory; choose another --out")
+
+
 def main(args: argparse.Namespace) -> int:
     from ..client import default_model
     from .run import evaluate
 
     out = Path(args.out or f"eval-{Path(args.questions).stem}")
     try:
+        _check_out(out)
         summary = anyio.run(lambda: evaluate(
             args.questions, model=args.model or default_model(), judge=args.judge, modes=args.modes, out=out,
             limit=args.limit, concurrency=args.concurrency, aspects=args.aspects, templates=args.templates,
@@ -54,6 +62,9 @@ def main(args: argparse.Namespace) -> int:
     except SotkitError as exc:
         print(f"sotkit eval: error: {exc}", file=sys.stderr)
         return 2 if isinstance(exc, ConfigError) else 1
+    except Exception as exc:  # the last resort (a file it cannot write, ...): one line, which names the file
+        print(f"sotkit eval: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
     parts = [f"{len(summary.records)} questions"]
     if summary.speedup is not None:
         parts.append(f"median speed-up {summary.speedup:.2f}x")

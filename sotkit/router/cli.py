@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from .base import Decision, FallsBack
 
 
 def add_parser(commands: Any) -> None:
@@ -73,6 +74,7 @@ def _eval(args: argparse.Namespace) -> int:
     from . import evaluate, make_router, read_labels
 
     rows = read_labels(args.labels)
+    decisions: list[Decision] = []
 
     async def run() -> Any:
         provider = None
@@ -83,11 +85,31 @@ def _eval(args: argparse.Namespace) -> int:
                 raise ConfigError("--router llm needs --model provider:model to ask")
             provider = create_provider(args.model, **({"base_url": args.base_url} if args.base_url else {}))
         try:
-            return await evaluate(make_router(args.router, provider=provider, threshold=args.threshold), rows)
+            router = make_router(args.router, provider=provider, threshold=args.threshold)
+            return router, await evaluate(router, rows, lambda _, decision: decisions.append(decision))
         finally:
             if provider is not None:
                 await provider.aclose()
 
-    report = anyio.run(run)
-    print(json.dumps(report.as_dict(), indent=2) if args.json else report.format())
-    return 0
+    router, report = anyio.run(run)
+    failed = _fell_back(router, decisions)
+    print(json.dumps(report.as_dict() | {"fell_back": len(failed)}, indent=2) if args.json else report.format())
+    if not failed:
+        return 0
+    # a failing router still decides (FallsBack asks its fallback): say so, or its numbers pass for the router's
+    fallback = getattr(router.fallback, "name", type(router.fallback).__name__)
+    every = len(failed) == len(decisions)
+    print(f"sotkit router eval: {len(failed)} of {len(decisions)} decisions fell back to the {fallback} router "
+          f"because the {router.name} router failed: {failed[0]}"
+          + (f"; the numbers above are the {fallback} router's, not the {router.name} router's" if every else ""),
+          file=sys.stderr)
+    return 1 if every else 0
+
+
+def _fell_back(router: Any, decisions: list[Decision]) -> list[str]:
+    """The errors of the decisions the router could not make itself, as ``FallsBack.fall_back`` words them."""
+    if not isinstance(router, FallsBack):
+        return []
+    failed = f"{router.name} router failed ("
+    return [d.reason.removeprefix(failed).partition("); fell back to ")[0] for d in decisions
+            if d.reason.startswith(failed)]
