@@ -33,7 +33,7 @@ async def text_pieces(response: Any, sdk: ModuleType, text_of: Callable[[str | N
     http = response.http_response
     try:
         content_type = http.headers.get("content-type", "")
-        if "text/event-stream" not in content_type:
+        if "text/event-stream" not in content_type.lower():  # media types ignore case
             body = (await http.aread())[:500].decode(errors="replace")
             raise StreamError(f"the server answered 200 with {content_type or 'no content type'}, not an event "
                               f"stream: {body!r}", raw=body)

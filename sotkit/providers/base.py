@@ -58,10 +58,12 @@ class CallUsage:
 
     def cut_off(self, budget: int) -> bool:
         """Was the generation ended before the model finished it: at its token ``budget`` (OpenAI's and local
-        models' ``length``, Anthropic's ``max_tokens``; or, with no reason given, counted tokens reaching it) or by
-        the provider's filter (``content_filter``, ``refusal``)? Its last line may then be cut mid-word."""
+        models' ``length``, Anthropic's ``max_tokens`` or ``model_context_window_exceeded``; or, with no reason
+        given, counted tokens reaching it) or by the provider's filter (``content_filter``, ``refusal``)? Its last
+        line may then be cut mid-word."""
         if self.finish_reason is not None:
-            return self.finish_reason in ("length", "max_tokens", "content_filter", "refusal")
+            return self.finish_reason in ("length", "max_tokens", "model_context_window_exceeded", "content_filter",
+                                          "refusal")
         return not self.estimated and self.output_tokens >= budget
 
     @classmethod

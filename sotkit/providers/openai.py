@@ -111,12 +111,17 @@ class _Reading:
 
     def text_of(self, _: str | None, data: Any) -> str | None:
         if data == "[DONE]":
+            if self.reason is None:  # every server sends a finish_reason first; llama-cpp-python cuts a stream so
+                raise StreamError("the stream ended with [DONE] before any finish_reason: the server cut it short",
+                                  raw=data)
             self.finished = True  # read on to the end of the body, so the connection goes back to the pool
             return None
         try:
             text, done, counts = _chunk(data)
         except (AttributeError, TypeError, KeyError, IndexError) as exc:
             raise malformed(data) from exc
+        if done == "error":  # OpenRouter's and others' mid-stream failure, sometimes without an error object
+            raise StreamError(f"the server ended the stream with finish_reason 'error': {str(data)[:300]}", raw=data)
         self.reason = done or self.reason
         self.finished = self.finished or done is not None
         if counts and isinstance(counts.get("prompt_tokens"), int) and isinstance(counts.get("completion_tokens"), int):
@@ -133,7 +138,8 @@ def _chunk(data: Any) -> tuple[str | None, Any, dict | None]:
         error = data["error"]
         raise StreamError(str(error.get("message", error) if isinstance(error, dict) else error), status_code=500,
                           raw=data)
-    choice = data["choices"][0] if data.get("choices") else {}
+    # the first generation only: with n > 1 (in extra_body) a server interleaves the others' chunks
+    choice = next((c for c in data["choices"] if c.get("index", 0) == 0), {}) if data.get("choices") else {}
     text = (choice.get("delta") or {}).get("content")
     if text is not None and not isinstance(text, str):
         raise TypeError(f"content is a {type(text).__name__}")

@@ -116,6 +116,35 @@ async def test_an_openai_stream_without_finish_reason_or_done_was_cut():
             await read("openai:m", url)
 
 
+@pytest.mark.parametrize("chunks, message", [
+    ([*WORDS], r"\[DONE\] before any finish_reason: the server cut it short"),  # llama-cpp-python's interrupt
+    ([*WORDS, {"choices": [{"delta": {}, "finish_reason": "error"}]}], "finish_reason 'error'"),
+], ids=["bare DONE", "finish_reason error"])
+async def test_an_openai_stream_that_says_done_without_finishing_was_cut(chunks, message):
+    async with serving(sse(*chunks)) as (url, _):
+        with pytest.raises(sotkit.StreamError, match=message):
+            await read("openai:m", url)
+
+
+async def test_only_the_first_of_several_generations_is_read():
+    """With n=2 in extra_body a server interleaves two generations' chunks: only index 0's are the answer."""
+    other = [{"choices": [{"index": 1, "delta": {"content": word.upper()}, "finish_reason": None}]}
+             for word in ("Keep ", "it ", "dark.")]
+    mine = [{"choices": [{"index": 0, **chunk["choices"][0]}]} for chunk in WORDS]
+    chunks = [c for pair in zip(mine, other) for c in pair] + [
+        {"choices": [{"index": 1, "delta": {}, "finish_reason": "stop"}]},
+        {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}]
+    async with serving(sse(*chunks)) as (url, _):
+        *texts, usage = await read("openai:m", url)
+    assert "".join(texts) == "Keep it dark." and usage.finish_reason == "stop"
+
+
+async def test_a_content_type_in_capitals_is_still_an_event_stream():
+    async with serving(sse(*WORDS, STOPPED), headers="Content-Type: Text/Event-Stream; charset=UTF-8") as (url, _):
+        *texts, _ = await read("openai:m", url)
+    assert "".join(texts) == "Keep it dark."
+
+
 @pytest.mark.parametrize("error, message", [({"message": "The model is overloaded.", "type": "server_error"},
                                                "The model is overloaded."), ({"code": 503}, "{'code': 503}")],
                          ids=["message", "no message"])
@@ -223,7 +252,10 @@ STOPPED = {"choices": [{"delta": {}, "finish_reason": "stop"}]}  # and no counts
         "type": "message_delta", "delta": {"stop_reason": "refusal"}, "usage": {"output_tokens": 2}}),
         ("message_stop", {"type": "message_stop"})), True),
     ("openai:m", sse(*WORDS, STOPPED), False),  # estimated counts over max_tokens=2 are no cut: it said "stop"
-], ids=["content filter", "refusal", "stop, no counts"])
+    ("anthropic:m", anthropic_sse(text_delta("Keep it"), ("message_delta", {
+        "type": "message_delta", "delta": {"stop_reason": "model_context_window_exceeded"},
+        "usage": {"output_tokens": 2}}), ("message_stop", {"type": "message_stop"})), True),
+], ids=["content filter", "refusal", "stop, no counts", "context window"])
 async def test_an_answer_cut_off_by_the_providers_filter_is_truncated_and_one_that_stopped_is_not(model, body, cut):
     async with serving(body) as (url, _):
         async with sotkit.SoT(model, api_key="k", base_url=url, mode="sequential", max_tokens=2) as sot:
