@@ -456,11 +456,15 @@ class Answer:
 
         asked: list[str] = []
 
-        def refuse_empty(model: str) -> Exception | None:
+        def refuse_empty(model: str, usage: CallUsage) -> Exception | None:
             if self.sequential_text.strip():
                 return None
-            asked.append(model)  # an empty answer is no answer: the fallback model, if any, is asked
-            return EmptyAnswer(f"the answer came back without text from {' and then '.join(asked)}")
+            # an empty answer is no answer: the fallback model, if any, is asked
+            cut = usage.cut_off(self.options.max_tokens)  # e.g. a reasoning model that spent them all reasoning
+            asked.append(f"{model} (stopped by {usage.finish_reason or 'its token budget'!r} before any text)"
+                         if cut else model)
+            return EmptyAnswer(f"the answer came back without text from {' and then '.join(asked)}"
+                               + ("; a reasoning model may need a larger max_tokens" if cut else ""))
 
         call = Call(lambda b: self._request(b, self.template, self.options.max_tokens, **self.variables), on_text,
                     on_restart, role=self.template, refuse=refuse_empty)

@@ -32,7 +32,7 @@ from .errors import StreamStalled
 from .events import Event, RetryEvent
 from .limits import Limits, estimate_tokens
 from .overlap import CallSpan
-from .providers.base import CallUsage, ChatRequest, Provider
+from .providers.base import THINKING, CallUsage, ChatRequest, Provider
 from .result import Point, Usage
 from .retry import RetryPolicy, is_retryable, status_of
 from .templates import Templates
@@ -83,9 +83,10 @@ class Call:
     on_start: Callable[[Backend], None] | None = None
     """Called when a backend starts the call with nothing written yet (the main model, or a fallback after it
     failed before any text): where a reply continues a prefill depends on the backend."""
-    refuse: Callable[[str], Exception | None] | None = None
-    """Called when a model (named) finished the call: an error it returns makes the call go on to the next
-    backend, its text withdrawn, as if that model had failed (a sequential answer without text is no answer)."""
+    refuse: Callable[[str, CallUsage], Exception | None] | None = None
+    """Called when a model (named, with its last attempt's usage) finished the call: an error it returns makes the
+    call go on to the next backend, its text withdrawn, as if that model had failed (a sequential answer without
+    text is no answer)."""
 
 
 class Runner:
@@ -131,7 +132,7 @@ class Runner:
                 except Exception as exc:
                     error = exc
                 else:
-                    error = call.refuse(backend.model) if call.refuse is not None else None
+                    error = call.refuse(backend.model, usage) if call.refuse is not None else None
                     if error is None:
                         span.finished(backend.model, received)
                         return backend.model, usage
@@ -167,7 +168,7 @@ class Runner:
                                     self._account(chunk, backend.model, span, calls=0)
                                     over[row] = True
                                     on_row(row, (backend.model, chunk))  # finished: its point need not wait
-                                elif chunk:
+                                elif chunk and chunk is not THINKING:
                                     watchdog.progress()
                                     received[row].append(chunk)
                                     calls[row].on_text(chunk)  # a row cannot be ended alone: the batch runs on
@@ -241,6 +242,9 @@ class Runner:
                         if isinstance(chunk, CallUsage):
                             usage = chunk
                             continue
+                        if chunk is THINKING:  # a reasoning model at work: alive, though no text yet
+                            watchdog.progress(text=False)
+                            continue
                         if not chunk:
                             continue
                         now = watchdog.progress()
@@ -297,7 +301,8 @@ def _describe(error: BaseException) -> str:
 
 class _Watchdog:
     """A cancel scope around a whole stream whose deadline text pushes on: ``first_token_timeout`` from the start,
-    then ``stall_timeout`` after each piece of text. Keep-alives and text-free events are no progress.
+    then ``stall_timeout`` after each piece of text or reasoning (``THINKING``). Keep-alives and other text-free
+    events are no progress.
 
     One scope for the whole stream: a scope entered per chunk would interleave with any cancel scope the provider's
     generator holds across yields. Moving the scope's timer for every chunk cost 5% of the client's CPU with
@@ -320,14 +325,15 @@ class _Watchdog:
     def __exit__(self, *exc_info: object) -> bool:
         return bool(self._scope.__exit__(*exc_info))
 
-    def progress(self) -> float:
-        """Text arrived: push the deadline on (at most every quarter timeout). Returns the monotonic time."""
+    def progress(self, text: bool = True) -> float:
+        """Text (or reasoning) arrived: push the deadline on (at most every quarter timeout). Returns the
+        monotonic time."""
         now = time.monotonic()
         if now >= self._push_at:
             spare = self.stall / 4
             self._scope.deadline = anyio.current_time() + self.stall + spare
             self._push_at = now + spare
-        self._texts += 1
+        self._texts += text
         return now
 
     def check(self) -> None:

@@ -15,13 +15,14 @@ from types import ModuleType
 from typing import Any
 
 from ..errors import StreamError
+from .base import THINKING, Thinking
 
 
-async def text_pieces(response: Any, sdk: ModuleType, text_of: Callable[[str | None, Any], str | None]
-                      ) -> AsyncIterator[str]:
+async def text_pieces(response: Any, sdk: ModuleType, text_of: Callable[[str | None, Any], str | Thinking | None]
+                      ) -> AsyncIterator[str | Thinking]:
     """The text of an SDK streaming response, one piece per read from the network. ``text_of(event, data)`` gives
-    an event's text, or None for one without (taking note of what else it says, or raising); ``data`` is parsed
-    JSON, or the raw text when it is not JSON. Where the client falls behind, a read brings several events, and
+    an event's text, or None for one without (taking note of what else it says, or raising), or ``THINKING`` for
+    reasoning, which a read without text passes on; ``data`` is parsed JSON, or the raw text when it is not JSON. Where the client falls behind, a read brings several events, and
     each piece costs the same to filter, stitch and send on: the busier the client, the fewer the pieces. Text
     ahead of an event that raises is given first.
 
@@ -59,18 +60,22 @@ async def text_pieces(response: Any, sdk: ModuleType, text_of: Callable[[str | N
         raise StreamError(f"the event stream is not UTF-8 text: {exc}", raw=exc.object[:500]) from exc
 
 
-def _joined(events: list[tuple[str | None, Any]], text_of: Callable[[str | None, Any], str | None]
-            ) -> tuple[str, Exception | None]:
-    """The text of ``events`` as one piece, up to the first event that raised, and what it raised."""
+def _joined(events: list[tuple[str | None, Any]], text_of: Callable[[str | None, Any], str | Thinking | None]
+            ) -> tuple[str | Thinking, Exception | None]:
+    """The text of ``events`` as one piece (``THINKING`` where they hold only reasoning), up to the first event
+    that raised, and what it raised."""
     texts: list[str] = []
+    thinking = False
     for event, data in events:
         try:
             text = text_of(event, data)
         except Exception as exc:
             return "".join(texts), exc
-        if text:
-            texts.append(text)
-    return "".join(texts), None
+        if text is THINKING:
+            thinking = True
+        elif text:
+            texts.append(text)  # type: ignore[arg-type]
+    return "".join(texts) or (THINKING if thinking else ""), None
 
 
 def malformed(data: Any) -> StreamError:

@@ -15,7 +15,7 @@ from ..errors import ConfigError
 from ..options import check_url
 from ._clients import ClientPool, sdk_clients
 from ._sse import malformed, text_pieces
-from .base import CallUsage, ChatRequest, Chunk, Provider, StreamError
+from .base import THINKING, CallUsage, ChatRequest, Chunk, Provider, StreamError, Thinking
 
 #: the HTTP status an error event sent mid-stream stands for
 ERROR_STATUS = {"overloaded_error": 529, "rate_limit_error": 429, "api_error": 500, "timeout_error": 504,
@@ -78,6 +78,9 @@ class AnthropicProvider(Provider):
             model=self._name, max_tokens=request.max_tokens, messages=messages, stream=True, **options
         ) as response:
             async for text in text_pieces(response, sys.modules["anthropic"], reading.text_of):
+                if text is THINKING:
+                    yield text
+                    continue
                 if trimmed:
                     text, trimmed = _without_leading_space(text, trimmed)
                     if not text:
@@ -108,17 +111,21 @@ class _Reading:
     output_tokens: int | None = None
     stop_reason: str | None = None
 
-    def text_of(self, event: str | None, data: Any) -> str | None:
+    def text_of(self, event: str | None, data: Any) -> str | Thinking | None:
         if not isinstance(data, dict):  # every Messages API event is a JSON object ("[DONE]": a proxy's habit)
             if data == "[DONE]":
                 return None
             raise malformed(data)
         try:
-            if event == "content_block_delta" and data["delta"].get("type") == "text_delta":
-                text = data["delta"]["text"]
-                if not isinstance(text, str):
-                    raise TypeError(f"text is a {type(text).__name__}")
-                return text
+            if event == "content_block_delta":
+                kind = data["delta"].get("type")
+                if kind == "text_delta":
+                    text = data["delta"]["text"]
+                    if not isinstance(text, str):
+                        raise TypeError(f"text is a {type(text).__name__}")
+                    return text
+                if kind == "thinking_delta":
+                    return THINKING
             if event == "message_start":
                 usage = data["message"].get("usage") or {}
                 counts = [usage.get(k) for k in ("input_tokens", "cache_read_input_tokens",

@@ -11,7 +11,7 @@ from typing import Any
 
 from ..errors import StreamError
 
-__all__ = ["CallUsage", "ChatRequest", "Chunk", "Prompt", "Provider", "StreamError"]
+__all__ = ["CallUsage", "ChatRequest", "Chunk", "Prompt", "Provider", "StreamError", "THINKING", "Thinking"]
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,16 @@ class CallUsage:
         return cls(math.ceil(input_chars / 4), math.ceil(output_chars / 4), estimated=True)
 
 
-Chunk = str | CallUsage
+class Thinking:
+    """A chunk without text that shows the model at work: it is reasoning (an OpenAI-compatible server's
+    ``reasoning_content``, Anthropic's thinking blocks). The watchdog takes it for progress; it is no answer text."""
+
+    def __repr__(self) -> str:
+        return "THINKING"
+
+
+THINKING = Thinking()
+Chunk = str | CallUsage | Thinking
 
 
 class Provider(ABC):

@@ -15,7 +15,7 @@ from ..errors import ConfigError
 from ..options import check_url
 from ._clients import ClientPool, sdk_clients
 from ._sse import malformed, text_pieces
-from .base import CallUsage, ChatRequest, Chunk, Provider, StreamError
+from .base import THINKING, CallUsage, ChatRequest, Chunk, Provider, StreamError, Thinking
 
 #: OpenAI accepts at most four stop sequences
 MAX_STOP = 4
@@ -85,7 +85,8 @@ class OpenAIProvider(Provider):
             extra_body={**body, **(self._extra_body or {}), "messages": messages},
         ) as response:
             async for text in text_pieces(response, sys.modules["openai"], reading.text_of):
-                written += len(text)
+                if text is not THINKING:
+                    written += len(text)  # type: ignore[arg-type]
                 yield text
         if not reading.finished:
             raise StreamError(f"the stream from {self.model} ended without a finish_reason or [DONE]: it was cut")
@@ -109,7 +110,7 @@ class _Reading:
     reason: Any = None
     usage: CallUsage | None = None
 
-    def text_of(self, _: str | None, data: Any) -> str | None:
+    def text_of(self, _: str | None, data: Any) -> str | Thinking | None:
         if data == "[DONE]":
             if self.reason is None:  # every server sends a finish_reason first; llama-cpp-python cuts a stream so
                 raise StreamError("the stream ended with [DONE] before any finish_reason: the server cut it short",
@@ -129,7 +130,7 @@ class _Reading:
         return text
 
 
-def _chunk(data: Any) -> tuple[str | None, Any, dict | None]:
+def _chunk(data: Any) -> tuple[str | Thinking | None, Any, dict | None]:
     """``(text, finish_reason, usage)`` of one chunk (``finish_reason`` None until the last choice); shapes that
     are not a chat.completion.chunk raise."""
     if not isinstance(data, dict):
@@ -140,9 +141,12 @@ def _chunk(data: Any) -> tuple[str | None, Any, dict | None]:
                           raw=data)
     # the first generation only: with n > 1 (in extra_body) a server interleaves the others' chunks
     choice = next((c for c in data["choices"] if c.get("index", 0) == 0), {}) if data.get("choices") else {}
-    text = (choice.get("delta") or {}).get("content")
+    delta = choice.get("delta") or {}
+    text = delta.get("content")
     if text is not None and not isinstance(text, str):
         raise TypeError(f"content is a {type(text).__name__}")
+    if not text and (delta.get("reasoning_content") or delta.get("reasoning")):  # vLLM's, DeepSeek's; OpenRouter's
+        return THINKING, choice.get("finish_reason"), data.get("usage")
     return text, choice.get("finish_reason"), data.get("usage")
 
 

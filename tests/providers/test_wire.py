@@ -139,6 +139,34 @@ async def test_only_the_first_of_several_generations_is_read():
     assert "".join(texts) == "Keep it dark." and usage.finish_reason == "stop"
 
 
+REASONING = [{"choices": [{"delta": {"reasoning_content": "Let me think. "}, "finish_reason": None}]}] * 12
+THINKING_DELTAS = [("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                            "delta": {"type": "thinking_delta", "thinking": "Hmm. "}})] * 12
+
+
+@pytest.mark.parametrize("model", ["openai:m", "anthropic:m"])
+async def test_a_model_that_reasons_for_longer_than_the_timeouts_is_alive_not_stalled(model):
+    """Twelve reasoning events 50 ms apart, then the answer: 0.6 s without text, twice the timeouts."""
+    if model.startswith("openai"):
+        pieces = [sse(chunk, done=False) for chunk in REASONING] + [sse(*WORDS, STOPPED)]
+    else:
+        body = anthropic_sse(*THINKING_DELTAS, text_delta("Keep it dark."), *END_TURN)
+        pieces = body.split(b"\n\n")
+        pieces = [piece + b"\n\n" for piece in pieces if piece]
+    async with serving(pieces) as (url, _):
+        async with sotkit.SoT(model, api_key="k", base_url=url, mode="sequential", first_token_timeout=0.3,
+                              stall_timeout=0.3, retry=1) as sot:
+            result = await sot.generate("Why is the sky dark at night?")
+    assert result.text == "Keep it dark."
+
+
+async def test_a_reasoning_model_that_spent_max_tokens_reasoning_says_so():
+    async with serving(sse(*REASONING[:3], LENGTH)) as (url, _):
+        async with sotkit.SoT("openai:m", api_key="k", base_url=url, mode="sequential", max_tokens=3) as sot:
+            with pytest.raises(sotkit.EmptyAnswer, match="stopped by 'length' before any text.*larger max_tokens"):
+                await sot.generate("Why is the sky dark at night?")
+
+
 async def test_a_content_type_in_capitals_is_still_an_event_stream():
     async with serving(sse(*WORDS, STOPPED), headers="Content-Type: Text/Event-Stream; charset=UTF-8") as (url, _):
         *texts, _ = await read("openai:m", url)
