@@ -518,7 +518,7 @@ def focus_completion(
     stream = TextStream(tokenizer, stop, on_text, eos_ids=eos_token_ids(model.base, tokenizer),
                         max_tokens=max_new_tokens, input_tokens=len(ids))
     model.generate(
-        local, max_new_tokens, memory=memory or None, eos_token_id=stream.eos_ids, on_token=lambda t: stream.push([t]),
+        local, max_new_tokens, memory=memory, eos_token_id=stream.eos_ids, on_token=lambda t: stream.push([t]),
         should_stop=lambda: stream.finish_reason is not None or bool(should_stop and should_stop()),
     )
     return stream.finish("cancelled")

@@ -227,3 +227,15 @@ def test_focus_generate_streams_text_and_keeps_the_prompt_local(focus):
     text = focus_generate(focus, CharTokenizer(), context, prompt, 5, on_text=pieces.append)
     expected = focus.generate(prompt, 5, memory=context)  # the whole prompt stays in the local context
     assert text == CharTokenizer().decode(expected) == "".join(pieces)
+
+
+def test_without_a_context_the_prompt_is_read_whole_by_the_base_model(focus):
+    """No context: nothing goes into memory, not even the part of a long prompt past the local window."""
+    from sotkit.engines.focusllm import focus_generate
+
+    prompt = ids(30, seed=7).tolist()  # longer than local_window (8): split, it would be cut into memory chunks
+    reference = tiny_llama()
+    plain = reference.generate(torch.tensor([prompt]), max_new_tokens=5, do_sample=False, pad_token_id=0,
+                               attention_mask=torch.ones(1, len(prompt)))[0, len(prompt):].tolist()
+    text = focus_generate(focus, CharTokenizer(), [], prompt, 5)
+    assert text == CharTokenizer().decode(plain)
