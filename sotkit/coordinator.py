@@ -171,7 +171,7 @@ class Answer:
             await self._sequential()
         else:
             self.reason = f"{reason}; {self.reason}" if self.reason else reason
-            if one_at_a_time(self.runner.spans):
+            if not self.backends[0].provider.in_process and one_at_a_time(self.runner.spans):
                 self._note_serial_server()
 
     async def _route(self) -> tuple[Mode, str]:

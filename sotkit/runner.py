@@ -271,7 +271,9 @@ class Runner:
         return usage
 
     def _watchdog(self, backend: Backend) -> _Watchdog:
-        return _Watchdog(backend.model, self.first_token_timeout, self.stall_timeout)
+        # an in-process fallback waits for its turn on the model (and may load it first): no first-text bound
+        waits = backend.provider.in_process and backend is not self.backends[0]
+        return _Watchdog(backend.model, None if waits else self.first_token_timeout, self.stall_timeout)
 
     # -- bookkeeping ---------------------------------------------------------------------------------------
 

@@ -100,6 +100,9 @@ class Provider(ABC):
     max_temperature: float = 2.0
     #: in-process models run one generation at a time; batched expansion beats N calls there
     supports_batch: bool = False
+    #: runs in this process, one generation at a time: a call waiting its turn is no stalled server, and calls
+    #: written in turn are no server to set up for parallel decoding
+    in_process: bool = False
     #: request settings that suit this kind of model better than the general defaults (the user's still win)
     request_defaults: Mapping[str, Any] = MappingProxyType({})
     #: reads ``ChatRequest.context`` itself (FocusLLM); otherwise the templates put the context in the prompt

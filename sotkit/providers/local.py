@@ -45,6 +45,7 @@ class LocalProvider(Provider):
 
     supports_prefill = True
     supports_batch = True
+    in_process = True
     whole_sentences = True
     # Every point is a row of one batch and the slowest row sets the time: fewer, shorter points.
     # the first call may load (and on first use convert) the model: that is no stall

@@ -5,12 +5,15 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from collections import Counter
 from contextlib import aclosing
 from pathlib import Path
 
 import anyio
 import pytest
+
+import sotkit
 
 from sotkit.engines import registry
 from sotkit.engines.base import Engine
@@ -23,7 +26,7 @@ from sotkit.providers import create_provider
 from sotkit.providers.base import CallUsage, ChatRequest, Prompt
 from sotkit.providers.local import LocalProvider
 from sotkit.result import Result
-from tests.conftest import smollm2
+from tests.conftest import is_skeleton, smollm2
 
 pytestmark = pytest.mark.anyio
 
@@ -210,6 +213,50 @@ async def test_one_model_loads_and_generates_one_request_at_a_time_and_two_model
         Gate.release.set()
     assert answers == ["Tea."] * 3
     assert Gate.most_running == Gate.most_loading == Counter({"toy-a": 1, "toy-b": 1})
+
+
+class Slow(Engine):
+    """Writes each request's answer after 0.3 s, one request at a time (it does not batch)."""
+
+    name = "toy_slow"
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+
+    def load(self, device, dtype):
+        return None
+
+    def generate_one(self, loaded, request, on_text, should_stop):
+        time.sleep(0.3)
+        on_text("Rest well.")
+        return Completion("Rest well.", 1, 2, "stop")
+
+
+async def test_points_waiting_their_turn_on_a_local_model_are_no_stall_and_no_serial_server(monkeypatch):
+    """Four points written in turn by an in-process model: waiting for the model is no stalled server (the
+    fallback's points outlast the API's one-second first-text timeout), and no server is to be set up."""
+    from sotkit.testing import Fault, FakeLLMServer, Reply
+
+    monkeypatch.setattr(registry, "_registered", dict(registry._registered))
+    registry.register(Slow)
+    skeleton = "1. Sleep early\n2. Drink tea\n3. Walk daily\n4. Read books"
+
+    def api(request):  # the skeleton, then every expansion fails: the local fallback writes them all
+        if is_skeleton(request):
+            return Reply(skeleton[len(request.prefill or ""):])
+        return Reply("x", fault=Fault.status(500))
+
+    with FakeLLMServer(api) as server:
+        fallback = LocalProvider("toy-slow", decoding="toy_slow")
+        async with sotkit.SoT("openai:m", api_key="k", base_url=server.openai_base_url, fallback=fallback,
+                              timeout=1.0, retry=1, mode="sot") as sot:
+            result = await sot.generate("How can I relax?")
+    assert [p.model for p in result.points] == ["local:toy-slow"] * 4 and all(p.done for p in result.points)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a SerialServerWarning would fail the request here
+        async with sotkit.SoT("local:toy-slow", decoding="toy_slow", mode="sot") as sot:
+            result = await sot.generate("How can I relax?")
+    assert "one at a time" not in result.route_reason
 
 
 def test_bad_options_are_refused_when_the_provider_is_built(tiny_dir, tmp_path):
