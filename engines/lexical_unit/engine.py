@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from ..errors import ConfigError
 from ..streaming import Completion
 
 CONFIG_FILE = "lud_config.json"
+PAD_TOKEN = "[PAD]"  # decoding.PAD_TOKEN, which would import torch with its module
 
 
 class LexicalUnits(Engine):
@@ -25,6 +27,7 @@ class LexicalUnits(Engine):
     def __init__(self, model: str, *, alpha: float | None = None, k: int | None = None, verify: bool = False,
                  lookup: int = 0) -> None:
         super().__init__(model)
+        _check_options(alpha, k, verify, lookup)
         if lookup and not verify:
             raise ConfigError(f"lookup={lookup} drafts tokens that must be checked: pass decoding='lexical_unit', "
                               "verify=True")
@@ -35,6 +38,10 @@ class LexicalUnits(Engine):
         saved = json.loads(config_file.read_text())
         self.settings = {"alpha": saved.get("alpha", 0.9) if alpha is None else alpha,
                          "k": saved.get("k", 3) if k is None else k, "verify": verify, "lookup": lookup}
+        if self.settings["k"] and not any(PAD_TOKEN in path.read_text(errors="replace")
+                                          for path in Path(model).glob("tokenizer*.json")):
+            raise ConfigError(f"{model!r} has no {PAD_TOKEN} token in its tokenizer, so it cannot fill k="
+                              f"{self.settings['k']} slots; give a model made with `sotkit engines lud prepare`")
 
     def generate_one(self, loaded: Any, request: GenerationRequest, on_text: Callable[[str], None],
                      should_stop: Callable[[], bool]) -> Completion:
@@ -46,6 +53,25 @@ class LexicalUnits(Engine):
         result = generate(model, tokenizer, prompt_ids, request.max_tokens, stop=request.stop, on_span=on_text,
                           should_stop=should_stop, **self.settings)
         return Completion(result.text, len(prompt_ids), len(result.token_ids), result.finish_reason)
+
+
+#: more [PAD] slots than this cost a forward as wide as a long prompt for every few tokens (models train with 3-8)
+MAX_K = 64
+
+
+def _check_options(alpha: Any, k: Any, verify: Any, lookup: Any) -> None:
+    """Each option of the right type and range, named when it is not (at client construction)."""
+    if not isinstance(verify, bool):
+        raise ConfigError(f"verify={verify!r}: use True (exactly greedy) or False")
+    for name, value, most in (("k", k, MAX_K), ("lookup", lookup, None)):
+        if value is None and name == "k":
+            continue
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0 or (most and value > most):
+            raise ConfigError(f"{name}={value!r}: must be a whole number from 0" + (f" to {most}" if most else ""))
+    if alpha is not None and (not isinstance(alpha, (int, float)) or isinstance(alpha, bool)
+                              or not math.isfinite(alpha) or alpha < 0):
+        raise ConfigError(f"alpha={alpha!r}: must be a number >= 0 (a probability threshold; above 1 disables the "
+                          "slots)")
 
 
 ENGINE = LexicalUnits

@@ -50,6 +50,27 @@ def test_lexical_unit_decoding_needs_a_lexical_unit_model(tiny_dir):
         sotkit.SoT(f"local:{tiny_dir}", decoding="lexical_unit", lookup=3)
 
 
+@pytest.mark.parametrize("options, says", [
+    ({"alpha": "0.9"}, "alpha='0.9': must be a number >= 0"),
+    ({"alpha": float("nan")}, "alpha=nan"),
+    ({"k": 1.5}, "k=1.5: must be a whole number from 0 to 64"),
+    ({"k": 10**6}, "k=1000000: must be a whole number from 0 to 64"),  # a forward a million slots wide
+    ({"verify": "yes"}, "verify='yes': use True"),
+    ({"lookup": 2.5, "verify": True}, "lookup=2.5: must be a whole number from 0"),
+])
+def test_lexical_unit_options_are_checked_when_the_client_is_built(lud_dir, options, says):
+    with pytest.raises(sotkit.ConfigError, match=says):
+        sotkit.SoT(f"local:{lud_dir}", decoding="lexical_unit", **options)
+
+
+def test_a_lexical_unit_model_without_its_pad_token_is_refused_when_the_client_is_built(tiny_dir, tmp_path):
+    (tmp_path / "lud_config.json").write_text('{"alpha": 0.9, "k": 3}')
+    for file in tiny_dir.iterdir():
+        (tmp_path / file.name).symlink_to(file)
+    with pytest.raises(sotkit.ConfigError, match=r"no \[PAD\] token in its tokenizer.*lud prepare"):
+        sotkit.SoT(f"local:{tmp_path}", decoding="lexical_unit")
+
+
 async def test_focusllm_reads_the_context_itself(tmp_path, tiny_dir):
     cached, tokenizer = load_model(tiny_dir, dtype="float32")
     model = type(cached).from_pretrained(tiny_dir)  # our own copy: wrapping changes a model in place
