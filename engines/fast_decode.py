@@ -73,7 +73,9 @@ def greedy(
     device = model.device
     input_ids, attention_mask = input_ids.to(device), attention_mask.to(device)
     rows, width = input_ids.shape
-    length = width + max_new_tokens
+    # the static cache is allocated whole: no longer than the model can attend (max_tokens=10**12 would ask TBs)
+    most = getattr(model.config, "max_position_embeddings", None)
+    length = width + (min(max_new_tokens, max(most - width, 1)) if most else max_new_tokens)
     tokens = torch.full((rows, length), pad_token_id, dtype=input_ids.dtype, device=device)
     tokens[:, :width] = input_ids
     # generate()'s positions: each token's index among its row's real (unpadded) tokens

@@ -85,6 +85,15 @@ def test_the_returned_tokens_are_generates_tokens(tokenizer):
     assert torch.equal(tokens, expected)
 
 
+def test_a_budget_past_the_models_positions_stops_there_instead_of_allocating_it(tokenizer):
+    model = tiny_llama(len(tokenizer), seed=1)
+    inputs = _left_padded(tokenizer, [chat_token_ids(tokenizer, PROMPTS[0])])
+    never = lambda ids, scores: torch.zeros(ids.shape[0], dtype=torch.bool)  # noqa: E731
+    tokens = fast_decode.greedy(model, **inputs, max_new_tokens=10**12, pad_token_id=tokenizer.pad_token_id,
+                                stopping_criteria=never)  # a static cache that long would need terabytes
+    assert tokens.shape[1] == model.config.max_position_embeddings
+
+
 def test_the_decoding_step_traces_as_one_graph(tokenizer):
     """No host sync or data-dependent branch inside a step: what a CUDA graph capture needs (checked here with
     dynamo's full-graph tracing, which fails at the first graph break)."""
