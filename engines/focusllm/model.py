@@ -34,6 +34,10 @@ PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj")
 _UNSUPPORTED_ROPE = {"dynamic", "longrope"}
 
 
+class Stopped(Exception):
+    """``should_stop()`` turned true while the memory was being read (a deadline, a reader gone)."""
+
+
 @dataclass(frozen=True)
 class FocusConfig:
     """How a prompt is cut: chunk length, local window and the local fragment appended to each chunk."""
@@ -254,14 +258,16 @@ class FocusLLM(nn.Module):
         lengths = torch.tensor([p.shape[0] for p in pieces], device=memory.device)
         return ChunkBatch(ids, lengths)
 
-    def encode_chunks(self, chunks: ChunkBatch, appended: torch.Tensor, keep_chunks: bool = True) -> ChunkEncoding:
+    def encode_chunks(self, chunks: ChunkBatch, appended: torch.Tensor, keep_chunks: bool = True,
+                      should_stop: Callable[[], bool] | None = None) -> ChunkEncoding:
         """Read every chunk with ``appended`` (1-D) after it, all chunks batched.
 
         Candidate columns are the last ``len(appended) - fragment_len + 1`` ones: the fragment's last token
         and everything appended after it (tokens generated so far, or a training continuation). The frozen
         prefix runs without autograd, so training back-propagates through the candidate columns only. Without
         ``keep_chunks`` (static candidates need nothing else) each batch of chunks keeps only its candidate
-        columns, so the chunks' caches never exist all at once.
+        columns, so the chunks' caches never exist all at once. ``should_stop()``, asked between batches of chunks
+        (a long context takes many), ends the reading with ``Stopped``.
         """
         n, width = chunks.ids.shape
         extra = appended.shape[0]
@@ -280,6 +286,8 @@ class FocusLLM(nn.Module):
         rows = max(1, self.encode_batch_tokens // ids.shape[1])
         kept: list[tuple[list[tuple[torch.Tensor, torch.Tensor]], torch.Tensor]] = []  # candidate columns, positions
         for start in range(0, n, rows):
+            if should_stop is not None and should_stop():
+                raise Stopped
             part = slice(start, start + rows)
             part_cache = DynamicCache(config=self.base.config)
             with torch.no_grad():
@@ -356,6 +364,7 @@ class FocusLLM(nn.Module):
         continuation: torch.Tensor | None = None,
         static: bool = False,
         logits_to_keep: int = 0,
+        should_stop: Callable[[], bool] | None = None,
     ) -> tuple[torch.Tensor, FocusState]:
         """Teacher-forced FocusLLM pass: logits [len(local) + len(continuation), vocab] for 1-D inputs.
 
@@ -372,7 +381,7 @@ class FocusLLM(nn.Module):
         n = chunks.ids.shape[0]
         fragment = local[-self.config.fragment_len :]
         encoding = self.encode_chunks(chunks, fragment if static else torch.cat([fragment, continuation]),
-                                      keep_chunks=not static)
+                                      keep_chunks=not static, should_stop=should_stop)
         cache = DynamicCache(config=self.base.config)
         for layer_idx, (keys, values) in enumerate(self._memory_from(encoding, steps)):
             cache.update(keys, values, layer_idx)
@@ -397,7 +406,7 @@ class FocusLLM(nn.Module):
     # ----------------------------------------------------------------- generation
     @torch.no_grad()
     def prefill(self, prompt_ids: torch.Tensor, memory: torch.Tensor | None = None,
-                static: bool = False) -> tuple[torch.Tensor, FocusState]:
+                static: bool = False, should_stop: Callable[[], bool] | None = None) -> tuple[torch.Tensor, FocusState]:
         """Read a prompt; returns the last position's logits [vocab] and the generation state.
 
         With ``memory`` given, ``prompt_ids`` is the whole local context; otherwise the prompt is split by
@@ -410,7 +419,8 @@ class FocusLLM(nn.Module):
             cache = DynamicCache(config=self.base.config)
             out = self.base(input_ids=prompt_ids[None], cache=cache, use_cache=True, logits_to_keep=1)
             return out.logits[0, -1], FocusState(None, cache, 0, prompt_ids.shape[0])
-        logits, state = self.forward_with_memory(memory, prompt_ids, static=static, logits_to_keep=1)
+        logits, state = self.forward_with_memory(memory, prompt_ids, static=static, logits_to_keep=1,
+                                                 should_stop=should_stop)
         if static:
             state.chunks = None
         # The main cache holds prefill memory (n slots) first; generation overwrites those slots in place.
@@ -452,7 +462,7 @@ class FocusLLM(nn.Module):
         should_stop: Callable[[], bool] | None = None,
     ) -> list[int]:
         """Greedy generation; returns the new token ids (stopping after an EOS id, which is included, or
-        as soon as ``should_stop()`` is true after a token)."""
+        as soon as ``should_stop()`` is true after a token, or between batches of memory chunks)."""
         if max_new_tokens < 1:
             raise ConfigError("max_new_tokens must be at least 1")
         device = self.base.device
@@ -461,7 +471,10 @@ class FocusLLM(nn.Module):
         if prompt.ndim != 1 or prompt.numel() == 0:
             raise ConfigError("prompt_ids must be a non-empty 1-D sequence of token ids")
         stop = {eos_token_id} if isinstance(eos_token_id, int) else set(eos_token_id or ())
-        logits, state = self.prefill(prompt, mem, static=static)
+        try:
+            logits, state = self.prefill(prompt, mem, static=static, should_stop=should_stop)
+        except Stopped:  # stopped while reading the memory: nothing generated
+            return []
         tokens: list[int] = []
         while True:
             token = int(logits.argmax())

@@ -239,3 +239,14 @@ def test_without_a_context_the_prompt_is_read_whole_by_the_base_model(focus):
                                attention_mask=torch.ones(1, len(prompt)))[0, len(prompt):].tolist()
     text = focus_generate(focus, CharTokenizer(), [], prompt, 5)
     assert text == CharTokenizer().decode(plain)
+
+
+def test_a_stop_while_the_memory_is_read_ends_before_the_next_batch_of_chunks(focus):
+    """A deadline during a long context's reading: no further chunk batch runs, and nothing is generated."""
+    focus.encode_batch_tokens = 1  # one chunk a batch: 13 batches for this memory
+    forwards: list[int] = []
+    handle = focus.base.get_decoder().register_forward_hook(lambda *args: forwards.append(1))
+    asked = iter([False, False, True])  # stop after two batches
+    tokens = focus.generate(ids(20, seed=5), 5, memory=ids(200), should_stop=lambda: next(asked))
+    handle.remove()
+    assert tokens == [] and len(forwards) == 2
