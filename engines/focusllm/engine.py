@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,9 +12,10 @@ from ..errors import ConfigError
 from ..models import cache_dir
 from ..streaming import Completion
 
-#: FocusLLM wrappers by (loaded model, weights file): wrapping swaps the shared base model's projections in place
-#: (unchanged while the switch is off), so there is one wrapper per loaded model and weights file in the process
-_wrapped: dict[tuple[int, Path], Any] = {}
+#: FocusLLM wrappers by loaded model, with the weights file they hold: wrapping swaps the shared base model's
+#: projections in place (unchanged while the switch is off), so a model is wrapped once per process, and a client
+#: with other weights loads its own into that wrapper (generations of one model run one at a time)
+_wrapped: dict[int, tuple[Any, Path | None]] = {}
 
 
 def default_weights_path(base: str) -> Path:
@@ -36,19 +38,43 @@ class Focus(Engine):
         if not path.is_file():
             raise ConfigError(f"no FocusLLM weights at {str(path)!r}; train them with `sotkit engines focus train` "
                               "or pass focus_weights='path/to/weights.safetensors'")
+        _check_weights(path)
         self.weights = path
 
     def generate_one(self, loaded: Any, request: GenerationRequest, on_text: Callable[[str], None],
                      should_stop: Callable[[], bool]) -> Completion:
         from ..generation import chat_token_ids
-        from .model import FocusLLM, focus_completion
+        from .model import FocusLLM, focus_completion, read_focus_config
 
         model, tokenizer = loaded
-        key = (id(model), self.weights)
-        focus = _wrapped.get(key) or _wrapped.setdefault(key, FocusLLM.from_pretrained(model, self.weights))
+        focus, holds = _wrapped.get(id(model)) or (FocusLLM(model), None)
+        if holds != self.weights:
+            _wrapped[id(model)] = (focus, None)  # wrapped: whatever happens next, it is never wrapped again
+            focus.config = read_focus_config(self.weights)
+            try:
+                focus.load_focus_weights(self.weights)
+            except ValueError as exc:  # the weights of another base model
+                raise ConfigError(f"focus_weights={str(self.weights)!r} were trained for another base model than "
+                                  f"{self.model!r} ({exc}); train them for it with `sotkit engines focus "
+                                  "train`") from exc
+            _wrapped[id(model)] = (focus, self.weights)
         context_ids = tokenizer(request.context or "", add_special_tokens=False)["input_ids"]
         return focus_completion(focus, tokenizer, context_ids, chat_token_ids(tokenizer, request.prompt),
                                 request.max_tokens, on_text, stop=request.stop, should_stop=should_stop)
+
+
+def _check_weights(path: Path) -> None:
+    """A safetensors file of FocusLLM weights (its header read without torch), or a ConfigError saying what it is."""
+    try:
+        with path.open("rb") as file:
+            size = int.from_bytes(file.read(8), "little")
+            header = json.loads(file.read(size)) if 0 < size < 100_000_000 else None
+    except (OSError, ValueError):
+        header = None
+    if not isinstance(header, dict) or "focus_config" not in (header.get("__metadata__") or {}) \
+            or not any(".focus." in name for name in header):
+        raise ConfigError(f"focus_weights={str(path)!r} is not a file of FocusLLM weights (a safetensors file "
+                          "written by `sotkit engines focus train` or FocusLLM.save_focus_weights)")
 
 
 ENGINE = Focus

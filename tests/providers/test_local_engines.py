@@ -89,3 +89,37 @@ async def test_focusllm_reads_the_context_itself(tmp_path, tiny_dir):
     assert result.text != plain
     with pytest.raises(sotkit.ConfigError, match="no FocusLLM weights"):
         sotkit.SoT(f"local:{tiny_dir}", focus_weights=tmp_path / "missing.safetensors")
+
+
+async def test_focusllm_weights_are_checked_and_one_model_takes_several_weights_files(tmp_path, tiny_dir):
+    import json
+
+    import torch
+    from safetensors.torch import save_file
+
+    junk = tmp_path / "junk.safetensors"
+    junk.write_text("not safetensors")
+    with pytest.raises(sotkit.ConfigError, match="is not a file of FocusLLM weights"):
+        sotkit.SoT(f"local:{tiny_dir}", focus_weights=junk)
+    config = json.dumps({"chunk_size": 16, "local_window": 8, "fragment_len": 4})
+    other = tmp_path / "other.safetensors"  # FocusLLM weights of a deeper model
+    save_file({"model.layers.99.self_attn.q_proj.focus.weight": torch.zeros(2, 2)}, str(other),
+              metadata={"focus_config": config})
+    cls = type(load_model(tiny_dir)[0])  # our own copies: wrapping changes a model in place
+    first, second = (FocusLLM(cls.from_pretrained(tiny_dir), FocusConfig(chunk_size=16, local_window=8,
+                                                                         fragment_len=4)) for _ in "ab")
+    for focus, name in ((first, "a"), (second, "b")):
+        for parameter in focus.focus_parameters():  # two different trainings of the same model
+            torch.nn.init.normal_(parameter, std=0.05, generator=torch.Generator().manual_seed(ord(name)))
+    files = [focus.save_focus_weights(tmp_path / f"{name}.safetensors")
+             for focus, name in ((first, "a"), (second, "b"))]
+    context, answers = "Tea leaves are dried. " * 12, []
+    for weights in (other, files[0], files[1], files[0]):
+        async with sotkit.SoT(f"local:{tiny_dir}", focus_weights=weights, mode="sequential", max_tokens=12,
+                              dtype="float32") as sot:
+            if weights == other:  # found at the first call (the header alone cannot say which model)
+                with pytest.raises(sotkit.ConfigError, match="trained for another base model"):
+                    await sot.generate(QUESTION, context=context)
+                continue
+            answers.append((await sot.generate(QUESTION, context=context)).text)
+    assert answers[0] == answers[2] != answers[1]  # each client reads with its own weights, the model still usable
