@@ -84,6 +84,10 @@ def malformed(data: Any) -> StreamError:
     return StreamError(f"the server sent an event that is not the API's: {str(excerpt)[:500]!r}", raw=excerpt)
 
 
+#: an SSE line longer than this is no API's event (a chunk of text is a few hundred bytes)
+MAX_LINE_BYTES = 16 << 20
+
+
 class EventParser:
     """The events of an SSE byte stream fed in pieces, however they split lines or characters. Lines end in
     ``\\n`` or ``\\r\\n`` (what every LLM API sends; a lone ``\\r`` is not taken as a line end)."""
@@ -91,11 +95,20 @@ class EventParser:
     def __init__(self) -> None:
         self._event: str | None = None
         self._data: list[str] = []
-        self._pending = b""
+        self._pending: list[bytes] = []  # the unfinished line's pieces: joined once its end comes, not per read
+        self._pending_size = 0
 
     def feed(self, chunk: bytes) -> list[tuple[str | None, Any]]:
         """The events that ``chunk`` completes."""
-        *lines, self._pending = (self._pending + chunk).split(b"\n")
+        if b"\n" not in chunk:
+            self._pending.append(chunk)
+            self._pending_size += len(chunk)
+            if self._pending_size > MAX_LINE_BYTES:
+                raise StreamError(f"an event stream line ran past {MAX_LINE_BYTES >> 20} MiB without ending",
+                                  raw=b"".join(self._pending)[:500])
+            return []
+        *lines, last = (b"".join(self._pending) + chunk if self._pending else chunk).split(b"\n")
+        self._pending, self._pending_size = [last], len(last)
         events: list[tuple[str | None, Any]] = []
         for raw in lines:
             line = raw.removesuffix(b"\r").decode()
@@ -111,7 +124,7 @@ class EventParser:
 
     def finish(self) -> list[tuple[str | None, Any]]:
         """The stream ended: the last event, where it lacked its final newline or blank line."""
-        line = self._pending.removesuffix(b"\r").decode()
+        line = b"".join(self._pending).removesuffix(b"\r").decode()
         if line.startswith("data:"):
             self._data.append(line[5:].removeprefix(" "))
         return [(self._event, _parsed("\n".join(self._data)))] if self._data else []

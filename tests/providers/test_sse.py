@@ -34,3 +34,17 @@ def test_a_stream_ending_with_its_blank_line_yields_each_event_once():
 
 def test_a_last_event_without_its_line_end_is_still_read_whole():
     assert parse([b"data: one\r\ndata: two\r"]) == [(None, "one\ntwo")]  # a CRLF stream cut before its last LF
+
+
+def test_a_long_line_is_joined_once_and_an_endless_one_is_refused(monkeypatch):
+    from sotkit.errors import StreamError
+    from sotkit.providers import _sse
+
+    text = "x" * 300_000
+    line = f'data: {{"text": "{text}"}}\n\n'.encode()
+    assert parse([line[i:i + 1000] for i in range(0, len(line), 1000)]) == [(None, {"text": text})]
+    monkeypatch.setattr(_sse, "MAX_LINE_BYTES", 100_000)
+    parser = EventParser()
+    with pytest.raises(StreamError, match="ran past"):
+        for i in range(0, len(line), 1000):
+            parser.feed(line[i:i + 1000])
