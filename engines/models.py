@@ -7,12 +7,14 @@ the cache directory, so later loads take about a second. Loaded models are cache
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import shutil
 import sys
 import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -209,6 +211,20 @@ def _convert_gguf(gguf: Path, target: Path) -> None:
     print(f"sotkit: embedded model saved to {target}", file=sys.stderr, flush=True)
 
 
+@contextlib.contextmanager
+def _quiet(transformers: Any) -> Iterator[None]:
+    """No "Loading weights" progress bar on stderr: a model loads at a request's first call, where the bar would
+    land in the middle of an app's (or ``sotkit ask``'s) own output. Turned back on after, if it was on."""
+    logging = transformers.utils.logging
+    shown = logging.is_progress_bar_enabled()
+    logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if shown:
+            logging.enable_progress_bar()
+
+
 def _load_directory(directory: Path, device: str, dtype: Any) -> tuple[Any, Any]:
     transformers = _require("transformers")
     tokenizer = transformers.AutoTokenizer.from_pretrained(directory)
@@ -224,7 +240,8 @@ def _load_directory(directory: Path, device: str, dtype: Any) -> tuple[Any, Any]
             )
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "left"  # generation appends on the right, so pads go left
-    model = transformers.AutoModelForCausalLM.from_pretrained(directory, dtype=dtype)
+    with _quiet(transformers):
+        model = transformers.AutoModelForCausalLM.from_pretrained(directory, dtype=dtype)
     model.to(device)
     model.eval()
     if model.generation_config.pad_token_id is None:

@@ -43,6 +43,16 @@ def test_a_local_directory_loads_ready_for_batching(tiny_dir):
         assert torch.equal(model.state_dict()[name], tensor), name
 
 
+def test_loading_shows_no_progress_bar_and_leaves_the_setting_as_it_was(tmp_path, capfd):
+    from transformers.utils import logging
+
+    directory = save_tiny_chat_model(tmp_path)  # not cached yet: this load reads the weights
+    assert logging.is_progress_bar_enabled()
+    capfd.readouterr()
+    load_model(directory, dtype="float32")
+    assert "Loading weights" not in capfd.readouterr().err and logging.is_progress_bar_enabled()
+
+
 def test_loaded_models_are_cached_per_name_device_and_dtype(tiny_dir):
     first = load_model(tiny_dir, dtype="float32")
     assert load_model(str(tiny_dir), dtype=torch.float32) is first
