@@ -178,9 +178,11 @@ def test_stopwatch_estimates_a_sequential_answer_from_the_faster_measured_speed(
     app = load_example("webapp/app.py")
     now = [0.0]
     watch = app.Stopwatch(clock=lambda: now[0])
+    # point 2's first attempt breaks and is withdrawn: its decoding is timed from its second attempt's text
     events = [(0.5, sotkit.PointEvent(1, "A")), (0.5, sotkit.PointEvent(2, "B")),
-              (0.7, sotkit.PointDeltaEvent(1, "x" * 10)), (0.9, sotkit.PointDeltaEvent(2, "y" * 10)),
-              (1.7, sotkit.PointDoneEvent(1, "x" * 100)), (2.9, sotkit.PointDoneEvent(2, "y" * 100))]
+              (0.7, sotkit.PointDeltaEvent(1, "x" * 10)), (0.9, sotkit.PointDeltaEvent(2, "w" * 5)),
+              (0.95, sotkit.WithdrawEvent(2, "w" * 5)), (0.95, sotkit.PointDeltaEvent(2, "y" * 10)),
+              (1.7, sotkit.PointDoneEvent(1, "x" * 100)), (2.95, sotkit.PointDoneEvent(2, "y" * 100))]
     for at, event in events:
         now[0] = at
         watch.record(event)

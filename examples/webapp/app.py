@@ -51,6 +51,7 @@ class Stopwatch:
     first_point_s: float | None = None
     parsed: dict[int, float] = field(default_factory=dict)      # point index -> when its title arrived
     first_text: dict[int, float] = field(default_factory=dict)  # point index -> when its first text arrived
+    writing: dict[int, float] = field(default_factory=dict)     # point index -> first text of its last attempt
     decode_s: dict[int, float] = field(default_factory=dict)    # point index -> first to last text
     chars: dict[int, int] = field(default_factory=dict)         # point index -> characters written
 
@@ -64,8 +65,11 @@ class Stopwatch:
             self.first_point_s = self.first_point_s if self.first_point_s is not None else now
         elif event.type == "point_delta":
             self.first_text.setdefault(event.index, now)
-        elif event.type == "point_done" and event.index in self.first_text:
-            self.decode_s[event.index] = now - self.first_text[event.index]
+            self.writing.setdefault(event.index, now)
+        elif event.type == "withdraw" and event.index is not None:
+            self.writing.pop(event.index, None)  # a restarted point: its decoding is timed from its new text
+        elif event.type == "point_done" and event.index in self.writing:
+            self.decode_s[event.index] = now - self.writing[event.index]
             self.chars[event.index] = len(event.text)
 
     def footer(self, result: sotkit.Result) -> dict[str, Any]:
