@@ -103,16 +103,26 @@ class LocalProvider(Provider):
             except (anyio.BrokenResourceError, anyio.ClosedResourceError):
                 stop.set()
 
+        ended: set[int] = set()
+
+        def ongoing(row: int) -> int:
+            if row in ended:  # counted and finished already: more would be spliced onto a finished point
+                raise RuntimeError(f"engine {self.engine.name!r} reported row {row} after it ended (an engine bug: "
+                                   "each row gets on_done once, and no text after it)")
+            return row
+
         def done(row: int, completion: Completion) -> None:
-            deliver((row, CallUsage(completion.input_tokens, completion.output_tokens,
-                                    finish_reason=completion.finish_reason)))
+            deliver((ongoing(row), CallUsage(completion.input_tokens, completion.output_tokens,
+                                             finish_reason=completion.finish_reason)))
+            ended.add(row)
 
         def generate() -> None:
             while not generating.acquire(timeout=0.05):  # another event loop's generation on this model
                 if stop.is_set():
                     return
             try:
-                self.engine.generate(loaded, requests, lambda row, text: deliver((row, text)), done, stop.is_set)
+                self.engine.generate(loaded, requests, lambda row, text: deliver((ongoing(row), text)), done,
+                                     stop.is_set)
             finally:
                 generating.release()
 

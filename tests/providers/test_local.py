@@ -159,6 +159,38 @@ async def test_generation_errors_arrive_as_themselves(provider):
             pass
 
 
+class Twice(Engine):
+    """A batching engine with a bug: it reports row 0 done a second time, with more text after it."""
+
+    name = "toy_twice"
+    batches = True
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+
+    def load(self, device, dtype):
+        return None
+
+    def generate(self, loaded, requests, on_text, on_done, should_stop):
+        for row in range(len(requests)):
+            on_text(row, "Tea.")
+            on_done(row, Completion("Tea.", 1, 1, "stop"))
+        on_text(0, " More.")
+        on_done(0, Completion("Tea. More.", 1, 2, "stop"))
+
+
+async def test_an_engine_that_reports_a_row_after_its_end_is_an_error_naming_it(monkeypatch):
+    monkeypatch.setattr(registry, "_registered", dict(registry._registered))
+    registry.register(Twice)
+    provider = LocalProvider("toy-twice", decoding="toy_twice")
+    seen = []
+    with pytest.raises(RuntimeError, match="engine 'toy_twice' reported row 0 after it ended"):
+        async for item in provider.stream_batch(REQUESTS):
+            seen.append(item)
+    assert [row for row, chunk in seen if isinstance(chunk, CallUsage)] == [0, 1]  # each row counted once
+    assert " More." not in [chunk for _, chunk in seen]
+
+
 class Gate(Engine):
     """Loads for a moment and generates one word once let go; counts the loads and generations of each model that
     run at the same time."""
