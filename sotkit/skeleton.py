@@ -1,7 +1,8 @@
 """Incremental skeleton parsing: a point is emitted the moment its line is complete.
 
 Accepts the shapes real models write: ``1.`` / ``1)`` / ``(1)`` / ``Step 1:`` / bullets, bold or heading
-markdown, trailing colons, a preamble before the list and blank lines. The first list marker decides the
+markdown, trailing colons, a preamble before the list and blank lines, and the full-width marks of Chinese and
+Japanese lists (``1、``, ``１．``, ``（1）``). The first list marker decides the
 list's kind; lines of another kind (sub-bullets, prose) are continuation lines and are ignored, as are
 repeated or decreasing numbers and repeated titles.
 
