@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import math
+import threading
+import time
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import anyio
+import anyio.lowlevel
 
 from .errors import ConfigError
 
@@ -28,6 +32,8 @@ class TokenBucket:
     The bucket holds one second's worth (at least one unit), so a burst never spends a whole minute's
     budget at once: requests are spread evenly, the way providers enforce their limits. A request larger than the
     bucket goes when it is full and leaves it in debt for the rest, so the rate holds for large requests too.
+    Each take reserves its units at once and waits for the refill its turn needs, so takes go in the order they
+    came, from any task of any event loop in the process (a lock-protected level, the monotonic clock).
     """
 
     def __init__(self, rate_per_minute: float) -> None:
@@ -36,38 +42,110 @@ class TokenBucket:
         self.rate_per_s = rate_per_minute / 60.0
         self.capacity = max(1.0, self.rate_per_s)
         self._level = self.capacity
-        self._updated: float | None = None  # set on first use, inside the event loop
-        self._lock = anyio.Lock()
+        self._updated = time.monotonic()
+        self._lock = threading.Lock()
 
     async def take(self, units: float) -> None:
         need = min(units, self.capacity)
-        async with self._lock:  # first come, first served
-            while True:
-                now = anyio.current_time()
-                if self._updated is not None:
-                    self._level = min(self.capacity, self._level + (now - self._updated) * self.rate_per_s)
-                self._updated = now
-                if self._level >= need:
-                    self._level -= units
+        with self._lock:
+            now = time.monotonic()
+            self._level = min(self.capacity, self._level + (now - self._updated) * self.rate_per_s)
+            self._updated = now
+            wait = max(0.0, need - self._level) / self.rate_per_s
+            self._level -= units  # reserved now: later takes see the debt and wait behind this one
+        if wait:
+            try:
+                await anyio.sleep(wait)
+            except BaseException:  # cancelled before its turn: the units go back
+                with self._lock:
+                    self._level += units
+                raise
+
+
+class Slots:
+    """``total`` slots shared by every task of every event loop in the process, first come, first served.
+
+    One ``anyio.CapacityLimiter`` belongs to the event loop it was first used in: a sync app whose threads each
+    run a loop (``anyio.run`` per request) on one client would wait on it for ever. A slot handed over is woken in
+    the waiter's own loop.
+    """
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.in_use = 0
+        self._lock = threading.Lock()
+        self._waiters: deque[tuple[Any, anyio.Event]] = deque()  # (the waiter's loop, its event)
+
+    def try_acquire(self) -> bool:
+        """Take a free slot without a checkpoint; refused while others wait, so first come stays first served."""
+        with self._lock:
+            if self.in_use < self.total and not self._waiters:
+                self.in_use += 1
+                return True
+        return False
+
+    async def acquire(self) -> None:
+        waiter = (anyio.lowlevel.current_token().native_token, anyio.Event())
+        with self._lock:
+            if self.in_use < self.total and not self._waiters:
+                self.in_use += 1
+                return
+            self._waiters.append(waiter)
+        try:
+            await waiter[1].wait()
+        except BaseException:
+            with self._lock:
+                handed = waiter not in self._waiters
+                if not handed:
+                    self._waiters.remove(waiter)
+            if handed:  # the slot came as the wait was cancelled: the next waiter gets it
+                self.release()
+            raise
+
+    def release(self) -> None:
+        while True:
+            with self._lock:
+                if not self._waiters:
+                    self.in_use -= 1
                     return
-                await anyio.sleep((need - self._level) / self.rate_per_s)
+                loop, event = self._waiters.popleft()  # the slot passes on: in_use stays
+            try:
+                _set_in(loop, event)
+                return
+            except RuntimeError:  # the waiter's loop closed under it: the next waiter gets the slot
+                continue
+
+
+def _set_in(loop: Any, event: anyio.Event) -> None:
+    """Set ``event`` in its own event loop (``loop``: the native token of the loop that made it)."""
+    try:
+        here = anyio.lowlevel.current_token().native_token
+    except RuntimeError:  # called outside any event loop
+        here = None
+    if loop is here:
+        event.set()
+    elif hasattr(loop, "call_soon_threadsafe"):  # asyncio
+        loop.call_soon_threadsafe(event.set)
+    else:  # trio
+        loop.run_sync_soon(event.set)
 
 
 @dataclass
 class ModelLimits:
-    """Concurrency plus optional requests- and tokens-per-minute budgets for one model."""
+    """Concurrency plus optional requests- and tokens-per-minute budgets for one model, held across every event
+    loop of the process."""
 
     max_concurrency: int
     rpm: float | None = None
     tpm: float | None = None
-    capacity: anyio.CapacityLimiter = field(init=False)
+    slots: Slots = field(init=False)
     requests: TokenBucket | None = field(init=False, default=None)
     tokens: TokenBucket | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         if not isinstance(self.max_concurrency, int) or self.max_concurrency < 1:
             raise ConfigError(f"max_concurrency must be a whole number of at least 1, got {self.max_concurrency!r}")
-        self.capacity = anyio.CapacityLimiter(self.max_concurrency)
+        self.slots = Slots(self.max_concurrency)
         self.requests = TokenBucket(self.rpm) if self.rpm is not None else None
         self.tokens = TokenBucket(self.tpm) if self.tpm is not None else None
 
@@ -76,14 +154,12 @@ class ModelLimits:
         """One of the ``max_concurrency`` slots, held for the block. A free slot is taken without a checkpoint:
         with hundreds of streams in flight a checkpoint waits a whole turn of the event loop, and every
         expansion would pay it before its request left (benchmarks/overhead.py)."""
-        try:
-            self.capacity.acquire_nowait()  # refused while others wait, so first come stays first served
-        except anyio.WouldBlock:
-            await self.capacity.acquire()
+        if not self.slots.try_acquire():
+            await self.slots.acquire()
         try:
             yield
         finally:
-            self.capacity.release()
+            self.slots.release()
 
     async def admit(self, estimated_tokens: int) -> None:
         """Wait for the per-minute budgets (the concurrency slot is taken separately, per attempt)."""

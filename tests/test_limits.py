@@ -1,3 +1,4 @@
+import threading
 import time
 
 import anyio
@@ -7,7 +8,7 @@ import sotkit
 from sotkit.testing import FakeLLMServer, Latency, Reply
 
 from sotkit.errors import ConfigError
-from sotkit.limits import ModelLimits, TokenBucket, estimate_tokens
+from sotkit.limits import ModelLimits, Slots, TokenBucket, estimate_tokens
 
 pytestmark = pytest.mark.anyio
 
@@ -49,7 +50,7 @@ async def test_a_free_slot_is_taken_without_yielding_and_a_full_limit_waits():
             assert ran == ["other task"]  # the second slot waits while this one is held
         await anyio.sleep(0.05)
         assert ran == ["other task", "second slot"]
-    assert limits.capacity.borrowed_tokens == 0
+    assert limits.slots.in_use == 0
 
 
 def test_limit_bounds_and_messages():
@@ -112,3 +113,45 @@ async def test_requests_that_waited_for_a_slot_do_not_leave_in_a_burst_above_rpm
         sent = sorted(r.received_at for r in server.requests)
     for i, start in enumerate(sent):  # any stretch of w seconds: at most the burst (4) plus 4 a second
         assert len([t for t in sent[i:] if t - start <= 0.2]) <= 4 + 1, sent
+
+
+def test_one_client_used_from_threads_each_running_an_event_loop_keeps_its_limits():
+    """A sync app that calls anyio.run per request, from several threads, on one shared client: the slots and the
+    per-minute budget hold across the loops (one loop's limiter used to wait for ever in another: a hang)."""
+    with FakeLLMServer(Reply("Hi.", latency=Latency(ttft_s=0.2, tokens_per_s=1000))) as server:
+        sot = sotkit.SoT("openai:m", api_key="k", base_url=server.openai_base_url, mode="sequential",
+                         max_concurrency=1, rpm=600)
+        anyio.run(sot.generate, "Warm-up?")  # the limits are used in a first loop, now closed
+        answers: list[str] = []
+        threads = [threading.Thread(target=lambda i=i: answers.append(anyio.run(sot.generate, f"Q{i}?").text),
+                                    daemon=True) for i in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(20)
+        assert answers == ["Hi."] * 4 and server.max_in_flight == 1
+
+
+async def test_a_waiter_that_gives_up_leaves_the_queue_and_the_slot_goes_to_the_next():
+    slots = Slots(1)
+    assert slots.try_acquire()
+    got: list[str] = []
+    scopes: dict[str, anyio.CancelScope] = {}
+
+    async def wait(name: str) -> None:
+        with anyio.CancelScope() as scopes[name]:
+            await slots.acquire()
+            got.append(name)
+            slots.release()
+
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(wait, "first")
+            await anyio.sleep(0.05)
+            tg.start_soon(wait, "second")
+            await anyio.sleep(0.05)
+            scopes["first"].cancel()  # gives up while it waits
+            await anyio.sleep(0.05)
+            assert not slots.try_acquire()  # "second" waits in line: no one may jump it
+            slots.release()
+    assert got == ["second"] and slots.in_use == 0

@@ -33,6 +33,7 @@ from types import ModuleType
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import anyio.to_thread
 
 from ..errors import ConfigError
@@ -61,54 +62,81 @@ def shared_tls_context() -> ssl.SSLContext:
     return httpx2.create_ssl_context()
 
 
+class _LoopClients:
+    """The clients of one event loop, and how many calls each carries now."""
+
+    def __init__(self, given: Any = None) -> None:
+        self.clients = [] if given is None else [given]
+        self.busy = [0] * len(self.clients)
+        self.opening = anyio.Lock()
+
+
 class ClientPool:
-    """Clients made by ``make(tls_context)`` on demand, at most ``max_clients``; a client given by the user is
-    used alone."""
+    """Clients made by ``make(tls_context)`` on demand, at most ``max_clients`` per event loop; a client given by the
+    user is used alone.
+
+    An SDK client's connections belong to the event loop that opened them, so each loop gets clients of its own
+    (a sync app that calls ``anyio.run`` per request, or threads each running a loop); those of loops since closed
+    are dropped when another loop first calls.
+    """
 
     def __init__(self, make: Callable[[ssl.SSLContext], Any] | None = None, *, client: Any = None,
                  calls_per_client: int = 32, max_clients: int = 16) -> None:
         if (make is None) == (client is None):
             raise ValueError("give either make or client")
         self._make = make
+        self._given = client
         self._owned = client is None
-        self._clients = [] if client is None else [client]
-        self._busy = [0] * len(self._clients)
-        self._opening = anyio.Lock()
+        self._loops: dict[Any, _LoopClients] = {}
         self._calls_per_client = calls_per_client
         self._max_clients = max_clients if self._owned else 1
 
+    def _here(self) -> _LoopClients:
+        loop = anyio.lowlevel.current_token().native_token
+        here = self._loops.get(loop)
+        if here is None:
+            self._loops = {other: clients for other, clients in self._loops.items()
+                           if not getattr(other, "is_closed", lambda: False)()}
+            here = self._loops[loop] = _LoopClients(self._given)
+        return here
+
     async def ready(self) -> None:
-        """Make the first client, off the event loop (see the module's notes)."""
-        if self._clients:
+        """Make this loop's first client, off the event loop (see the module's notes)."""
+        here = self._here()
+        if here.clients:
             return
-        async with self._opening:
-            if not self._clients:
+        async with here.opening:
+            if not here.clients:
                 assert self._make is not None
                 make = self._make
-                self._clients.append(await anyio.to_thread.run_sync(lambda: make(shared_tls_context())))
-                self._busy.append(0)
+                here.clients.append(await anyio.to_thread.run_sync(lambda: make(shared_tls_context())))
+                here.busy.append(0)
 
     @asynccontextmanager
     async def client(self) -> AsyncIterator[Any]:
         """The client for one call, counted as busy until the block ends."""
-        if not self._clients:
+        here = self._here()
+        if not here.clients:
             await self.ready()
-        index = min(range(len(self._clients)), key=self._busy.__getitem__)
-        if self._busy[index] >= self._calls_per_client and len(self._clients) < self._max_clients:
+        clients, busy = here.clients, here.busy
+        index = min(range(len(clients)), key=busy.__getitem__)
+        if busy[index] >= self._calls_per_client and len(clients) < self._max_clients:
             assert self._make is not None  # the SDK is imported and the TLS context built: a few ms
-            self._clients.append(self._make(shared_tls_context()))
-            self._busy.append(0)
-            index = len(self._clients) - 1
-        self._busy[index] += 1
+            clients.append(self._make(shared_tls_context()))
+            busy.append(0)
+            index = len(clients) - 1
+        busy[index] += 1
         try:
-            yield self._clients[index]
+            yield clients[index]
         finally:
-            self._busy[index] -= 1
+            busy[index] -= 1
 
     async def aclose(self) -> None:
-        """Close the clients this pool made (never a user's own client)."""
-        if self._owned:
-            for client in self._clients:
+        """Close the clients this pool made for this event loop (never a user's own client); forget the others,
+        whose loops are closed or not this one's to close them in."""
+        here, self._loops = self._loops.get(anyio.lowlevel.current_token().native_token), {}
+        if self._owned and here is not None:
+            for client in here.clients:
                 await client.close()
 
 

@@ -82,8 +82,11 @@ def test_the_http_backend_is_httpx_unless_aiohttp_is_chosen(monkeypatch):
     import openai
 
     def transport(provider: OpenAIProvider) -> type:
-        anyio.run(provider._clients.ready)  # the first client is made at the first call
-        return type(provider._clients._clients[0]._client)  # the SDK client's HTTP client
+        async def first() -> type:  # the first client is made at the first call
+            async with provider._clients.client() as client:
+                return type(client._client)  # the SDK client's HTTP client
+
+        return anyio.run(first)
 
     monkeypatch.delenv("SOTKIT_HTTP", raising=False)
     assert transport(OpenAIProvider("m", api_key="k")) is openai.DefaultAsyncHttpxClient
