@@ -16,7 +16,10 @@ import anyio
 import pytest
 
 import sotkit
-from sotkit.evaluation import load_questions, outcome, parse_verdict
+from sotkit.engines import registry
+from sotkit.engines.base import Engine
+from sotkit.engines.streaming import Completion
+from sotkit.evaluation import Question, load_questions, outcome, parse_verdict
 from sotkit.evaluation.progress import Progress
 from sotkit.evaluation.run import measures
 from sotkit.testing import Fault, FakeLLMServer, Latency, RecordedRequest, Reply
@@ -98,6 +101,8 @@ def serve(responder) -> FakeLLMServer:
     ('{"question": "How?", "catgory": "x"}\n', "unknown field(s) 'catgory'"),
     ('{"question": "How?", "id": "a"}\n{"question": "Why?", "id": "a"}\n', "line 2: id 'a' is already used on line 1"),
     ('{"question": "How?", "category": 3.5}\n', '"category" must be a non-empty string'),
+    ('{"question": "How?"}\n{"question": "Why \\ud800?"}\n', 'line 2: "question" holds a lone surrogate'),
+    ('{"question": "How?", "id": "a\\udc80"}\n', 'line 1: "id" holds a lone surrogate'),
 ])
 def test_a_bad_questions_file_is_refused_before_any_call_with_the_line_and_the_fix(tmp_path, content, message):
     path = tmp_path / "q.jsonl"
@@ -111,6 +116,32 @@ def test_questions_without_an_id_get_one_that_follows_the_text_not_the_line(tmp_
     swapped = load_questions(write_questions(tmp_path / "b.jsonl", [{"question": "How?"}, {"question": "Why?"}]))
     assert {q.question: q.id for q in first} == {q.question: q.id for q in swapped}
     assert first[0].category == "general"
+
+
+def test_a_questions_file_saved_with_a_bom_is_read(tmp_path):
+    path = tmp_path / "q.jsonl"
+    path.write_text("\ufeff" + json.dumps({"question": "Why?", "id": "a"}) + "\n", encoding="utf-8")  # Notepad's
+    assert load_questions(path) == [Question("a", "Why?")]
+
+
+def test_unicode_line_separators_inside_a_question_do_not_end_its_line(tmp_path):
+    texts = ["Why\u2028now?", "How\u2029so?", "What\x85next?"]
+    path = tmp_path / "q.jsonl"
+    path.write_text("".join(json.dumps({"question": t}, ensure_ascii=False) + "\r\n" for t in texts), encoding="utf-8")
+    assert [q.question for q in load_questions(path)] == texts
+
+
+async def test_a_question_that_cannot_be_sent_is_refused_at_load_before_any_other_is_answered(tmp_path):
+    path = tmp_path / "questions.jsonl"
+    path.write_text('{"question": "How can I sleep better?"}\n{"question": "Why \\ud800?"}\n', encoding="utf-8")
+    with serve(model()) as server:
+        with pytest.raises(sotkit.ConfigError, match=re.escape(f'{path}, line 2: "question" holds a lone surrogate')):
+            await run(server, tmp_path)
+        with pytest.raises(sotkit.ConfigError, match=re.escape("questions[1] holds a lone surrogate '\\ud800'")):
+            await sotkit.evaluate(["How?", "Why \ud800?"], model="openai:m", out=tmp_path / "listed", plots=False,
+                                  base_url=server.openai_base_url, api_key="k")
+        assert server.requests == []
+    assert not (tmp_path / "out" / "results.jsonl").exists()
 
 
 # -- verdicts ------------------------------------------------------------------------------------------------
@@ -213,6 +244,17 @@ async def test_each_answer_is_recorded_with_mode_usage_timings_and_retries(tmp_p
     assert record["judge"] is None and record["error"] is None
 
 
+async def test_a_judge_that_fails_in_both_orders_is_recorded_as_that_error_said_once(tmp_path):
+    write_questions(tmp_path / "questions.jsonl", QUESTIONS[:2])
+    # sleep: no text in either order; walk: no text only where the SoT answer is shown first
+    with serve(model(judge=lambda r: "" if "fall asleep" in r.user or sot_position(r) == "A" else "[[C]]")) as server:
+        summary = await run(server, tmp_path, retry=1)
+    errors = {r["id"]: r["judge"]["error"] for r in summary.records}
+    assert re.fullmatch(r"EmptyAnswer: [^;]+ \(both orders\)", errors["sleep"]), errors
+    assert re.fullmatch(r"EmptyAnswer: [^;]+", errors["walk"]) and "both orders" not in errors["walk"], errors
+    assert summary.failed == ["sleep", "walk"]
+
+
 # -- judge-free measures ---------------------------------------------------------------------------------------
 
 def test_measures_on_hand_made_answers():
@@ -240,12 +282,16 @@ def test_measures_on_hand_made_answers():
 
 # -- resuming ----------------------------------------------------------------------------------------------------
 
+def read_results(path: Path) -> list[dict[str, object]]:
+    """Every line of a results file, in order (lines end at "\n" only: an answer may hold U+2028)."""
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line]
+
+
 def comparable(path: Path) -> dict[str, object]:
     """The last record of each id without its timings and set-up fingerprints (the two runs reach the server one
     through options, one through the environment): what must not depend on interruptions."""
     records = {}
-    for line in path.read_text().splitlines():
-        record = json.loads(line)
+    for record in read_results(path):
         records[record["id"]] = {
             "answers": {m: {k: v for k, v in a.items() if k not in ("latency_s", "first_text_s", "setup")}
                         for m, a in record["answers"].items()},
@@ -265,7 +311,9 @@ async def test_a_second_run_makes_no_model_call_for_finished_questions(tmp_path)
         second = await run(server, tmp_path)
         assert server.requests == []
     assert second.records == first.records
-    assert len((tmp_path / "out" / "results.jsonl").read_text().splitlines()) == 5
+    # each question twice: its answers as soon as both are in, then with the verdicts; the second run adds none
+    assert [(r["id"], r["judge"] is not None) for r in read_results(tmp_path / "out" / "results.jsonl")] == \
+        [(q["id"], judged) for q in QUESTIONS for judged in (False, True)]
 
 
 async def test_a_new_judge_reuses_the_answers_and_asks_only_the_judge(tmp_path):
@@ -318,14 +366,15 @@ async def test_a_run_cancelled_midway_then_rerun_gives_the_results_of_an_uninter
                 while not results.exists() or len(results.read_text().splitlines()) < 2:
                     await anyio.sleep(0.005)
                 scope.cancel()
-        kept = len(results.read_text().splitlines())
-        assert 2 <= kept < 5
-        finished = list(comparable(results))
+        kept = read_results(results)
+        assert 2 <= len(kept) < 2 * len(QUESTIONS)
+        answered, judged = {r["id"] for r in kept}, {r["id"] for r in kept if r["judge"]}
         server.reset()
         await run(server, tmp_path, out="cut")
-        # nothing already finished was asked again
-        asked = {judged_question(r) if is_judge(r) else r.user for r in server.requests}
-        assert not any(q["question"] in text for q in QUESTIONS if q["id"] in finished for text in asked)
+        # nothing already finished was asked again: no answer to an answered question, no verdict on a judged one
+        ids = {q["question"]: q["id"] for q in QUESTIONS}
+        asked = [(is_judge(r), next(i for text, i in ids.items() if text in r.user)) for r in server.requests]
+        assert not [i for judging, i in asked if i in (judged if judging else answered)]
     assert comparable(results) == comparable(tmp_path / "whole" / "results.jsonl")
 
 
@@ -349,12 +398,53 @@ def test_sotkit_eval_interrupted_by_ctrl_c_keeps_what_it_finished_and_continues(
         _, stderr = process.communicate(timeout=60)
         assert process.returncode == 130, stderr
         assert "rerun the same command to continue" in stderr
-        assert 2 <= len(results.read_text().splitlines()) < 5
+        assert 2 <= len(read_results(results)) < 2 * len(QUESTIONS)  # each question's answers, then its verdicts
         again = subprocess.run([*command, "--out", str(tmp_path / "cut")], env=env, capture_output=True, text=True,
                                timeout=120)
         assert again.returncode == 0, again.stderr
     assert comparable(results) == comparable(tmp_path / "whole" / "results.jsonl")
     assert "net win rate -0.60" in again.stderr  # home: 1 win, the 4 others losses
+
+
+async def test_answers_are_on_disk_before_the_judge_runs_and_a_rerun_asks_only_the_judge(tmp_path):
+    write_questions(tmp_path / "questions.jsonl", QUESTIONS[:1])
+    results = tmp_path / "out" / "results.jsonl"
+    judge = {"now": lambda r: Reply("[[C]]", latency=Latency(ttft_s=3.0))}  # thinks long; later, a quick one
+    answers = model()
+    with serve(lambda r: judge["now"](r) if is_judge(r) else answers(r)) as server:
+        async with anyio.create_task_group() as tg:  # stopped while the judge works, as by Ctrl-C or kill
+            tg.start_soon(lambda: run(server, tmp_path))
+            with anyio.fail_after(10):
+                while not any(is_judge(r) for r in server.requests):
+                    await anyio.sleep(0.005)
+            tg.cancel_scope.cancel()
+        [kept] = read_results(results)
+        assert kept["judge"] is None and kept["answers"]["sequential"]["text"] == SEQUENTIAL
+        judge["now"] = prefers_sot_for("health")
+        server.reset()
+        summary = await run(server, tmp_path)
+        assert len(server.requests) == 2 and all(is_judge(r) for r in server.requests)
+    assert summary.net_win_rate == 1.0  # the report reads the latest record: the one with the verdicts
+    assert [r["judge"] is not None for r in read_results(results)] == [False, True]
+
+
+def test_ctrl_c_says_what_is_on_disk(tmp_path, capsys, monkeypatch):
+    import sotkit.evaluation.run as evaluation_run
+    from sotkit.cli import main
+
+    async def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(evaluation_run, "evaluate", interrupted)
+    questions = write_questions(tmp_path / "questions.jsonl", QUESTIONS[:1])
+    command = ["eval", str(questions), "--model", "openai:m", "--no-plots", "--out", str(tmp_path / "out")]
+    assert main(command) == 130  # before any answer was saved
+    err = capsys.readouterr().err
+    assert "nothing was saved: rerun the same command to start again" in err and "results.jsonl" not in err
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "results.jsonl").write_text("{}\n")
+    assert main(command) == 130
+    assert f"finished so far are in {tmp_path / 'out' / 'results.jsonl'}: rerun the same command to continue" \
+        in capsys.readouterr().err
 
 
 # -- report, plots, progress, errors ------------------------------------------------------------------------------
@@ -455,13 +545,38 @@ async def test_a_results_file_cut_mid_line_is_repaired_and_the_cut_question_answ
     with serve(model(judge=prefers_sot_for("health"))) as server:
         await run(server, tmp_path)
         whole = comparable(results)
-        lines = results.read_text().splitlines(keepends=True)
-        results.write_text(lines[0] + lines[1][: len(lines[1]) // 2])  # killed while writing the second line
+        lines = results.read_text().splitlines(keepends=True)  # sleep's answers, its verdicts, walk's answers, ...
+        results.write_text("".join(lines[:2]) + lines[2][: len(lines[2]) // 2])  # killed while writing walk's answers
         server.reset()
         await run(server, tmp_path)
         assert {q for r in server.requests for q in ("fall asleep", "walk more") if q in r.user} == {"walk more"}
     assert comparable(results) == whole
     assert all(json.loads(line) for line in results.read_text().splitlines())
+
+
+async def test_answers_holding_unicode_line_separators_are_read_back_by_a_rerun(tmp_path):
+    write_questions(tmp_path / "questions.jsonl", QUESTIONS[:1])
+    answers = sot_responder(SKELETON, {1: "Go to bed\u2028early.", 2: "Keep it\x85 dark.", 3: "No\u2029coffee."},
+                            sequential="Sleep well.\u2028Really\x85 well.")
+    with serve(lambda r: "Both are fine. [[C]]" if is_judge(r) else answers(r)) as server:
+        first = await run(server, tmp_path)
+        calls = len(server.requests)
+        second = await run(server, tmp_path)
+        assert len(server.requests) == calls  # every record read back whole: nothing asked again
+    assert second.records == first.records
+    assert first.records[0]["answers"]["sequential"]["text"] == "Sleep well.\u2028Really\x85 well."
+
+
+async def test_ids_and_categories_with_pipes_or_line_breaks_stay_in_their_table_cells(tmp_path):
+    write_questions(tmp_path / "questions.jsonl", [
+        {"id": "a|b", "category": "x|y", "question": QUESTIONS[0]["question"]},
+        {"id": "line\nbreak", "category": "two\r\nlines", "question": QUESTIONS[1]["question"]}])
+    with serve(model()) as server:
+        await run(server, tmp_path)
+    report = (tmp_path / "out" / "report.md").read_text()
+    for table in re.findall(r"(?:^\|.*\n)+", report, re.M):  # every row as many cells as its header
+        assert len({len(re.findall(r"(?<!\\)\|", row)) for row in table.splitlines()}) == 1, table
+    assert "| a\\|b | x\\|y | sot |" in report and "| line break | two lines | sot |" in report
 
 
 async def test_concurrency_overlaps_questions_but_never_one_questions_two_modes(tmp_path):
@@ -544,6 +659,49 @@ async def test_a_rerun_with_other_templates_or_options_asks_again_what_they_shap
         calls = len(server.requests)
         await run(server, tmp_path, templates={"judge_pairwise": judge_prompt}, max_points=3)  # answers again
         assert any(is_skeleton(r) for r in server.requests[calls:])
+
+
+async def test_the_first_question_is_timed_like_the_others_not_with_the_sdks_set_up(tmp_path, monkeypatch):
+    from sotkit.providers.openai import OpenAIProvider
+
+    ready, made = OpenAIProvider.ready, []
+
+    async def slow_once(self):  # as importing the SDK and making its client take a while, at the first call only
+        if not made:
+            made.append(self)
+            await anyio.sleep(0.5)
+        await ready(self)
+    monkeypatch.setattr(OpenAIProvider, "ready", slow_once)
+    write_questions(tmp_path / "questions.jsonl", QUESTIONS[:2])
+    with serve(model()) as server:
+        summary = await run(server, tmp_path, judge=None)
+    assert made and [r["answers"]["sot"]["latency_s"] < 0.4 for r in summary.records] == [True, True]
+
+
+class SlowLoad(Engine):
+    """An in-process model that takes a second to load, as a real one does at its first call, then answers at once."""
+
+    name = "toy_slow_load"
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+
+    def load(self, device, dtype):
+        time.sleep(1.0)
+        return "loaded"
+
+    def generate_one(self, loaded, request, on_text, should_stop):
+        on_text("Rest well.")
+        return Completion("Rest well.", 1, 2, "stop")
+
+
+async def test_a_local_models_load_is_not_timed_as_the_first_answer(tmp_path, monkeypatch):
+    monkeypatch.setattr(registry, "_registered", dict(registry._registered))
+    registry.register(SlowLoad)
+    write_questions(tmp_path / "questions.jsonl", QUESTIONS[:2])
+    summary = await sotkit.evaluate(tmp_path / "questions.jsonl", model="local:toy", decoding="toy_slow_load",
+                                    modes="sequential", out=tmp_path / "out", plots=False)
+    assert [r["answers"]["sequential"]["latency_s"] < 0.5 for r in summary.records] == [True, True]
 
 
 def test_progress_redraws_one_line_with_a_bar_on_a_terminal():

@@ -56,8 +56,12 @@ def main(args: argparse.Namespace) -> int:
             limit=args.limit, concurrency=args.concurrency, aspects=args.aspects, templates=args.templates,
             plots=args.plots, progress=True))
     except KeyboardInterrupt:
-        print(f"\nsotkit eval: interrupted; every finished question is in {out / 'results.jsonl'}: rerun the same "
-              "command to continue", file=sys.stderr)
+        results = out / "results.jsonl"
+        if results.is_file() and results.stat().st_size:  # said only when true: Ctrl-C may come before any answer
+            kept = f"the answers and verdicts finished so far are in {results}: rerun the same command to continue"
+        else:
+            kept = "no answer was finished, so nothing was saved: rerun the same command to start again"
+        print(f"\nsotkit eval: interrupted; {kept}", file=sys.stderr)
         return 130
     except SotkitError as exc:
         print(f"sotkit eval: error: {exc}", file=sys.stderr)

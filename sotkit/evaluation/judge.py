@@ -53,20 +53,27 @@ def outcome(sot_first: Verdict | None, sot_second: Verdict | None) -> Outcome:
 
 async def judge_pair(judge: SoT, question: str, sot: str, sequential: str, aspect: str | None = None) -> dict[str, Any]:
     """Ask ``judge`` which answer is better in both orders; the record holds both raw replies, both verdicts
-    (``None`` where unparseable) and the outcome."""
+    (``None`` where unparseable) and the outcome. Where an order fails, an ``ExceptionGroup`` of each failure."""
     template, extra = ("judge_pairwise", {}) if aspect is None else \
         ("judge_aspect", {"aspect": aspect, "criterion": ASPECTS[aspect]})
     orders = [(sot, sequential), (sequential, sot)]
     raw: list[str] = ["", ""]
+    failures: list[Exception] = []
 
     async def ask(i: int) -> None:
         a, b = orders[i]
-        result = await judge.complete(template, {"question": question, "answer_a": a, "answer_b": b, **extra},
-                                      max_tokens=JUDGE_MAX_TOKENS, temperature=0.0)
+        try:
+            result = await judge.complete(template, {"question": question, "answer_a": a, "answer_b": b, **extra},
+                                          max_tokens=JUDGE_MAX_TOKENS, temperature=0.0)
+        except Exception as exc:  # kept, not raised: the other order runs on, so the error says if both failed
+            failures.append(exc)
+            return
         raw[i] = result.text
 
     async with anyio.create_task_group() as tg:
         for i in range(2):
             tg.start_soon(ask, i)
+    if failures:
+        raise ExceptionGroup(f"the judge failed in {len(failures)} of 2 orders", failures)
     verdicts = [parse_verdict(text) for text in raw]
     return {"verdicts": verdicts, "outcome": outcome(*verdicts), "raw": raw}

@@ -6,8 +6,10 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..errors import ConfigError
+from ..options import check_question
 
 FIELDS = ("question", "id", "category")
 
@@ -24,18 +26,36 @@ def question_id(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()[:10]
 
 
+def checked(text: Any, where: str, *, question: bool = False) -> str:
+    """``text`` stripped, refused now (naming ``where``) if it cannot be sent or saved, not when its turn comes."""
+    shown = str(text)
+    try:
+        shown.encode("utf-8")
+    except UnicodeEncodeError as exc:  # an escaped half of a pair, such as "\ud800", in the JSON
+        raise ConfigError(f"{where} holds a lone surrogate {shown[exc.start]!r} (character {exc.start + 1}), which "
+                          "can be neither sent nor saved as UTF-8: write the character itself, or both halves of "
+                          "its escape (such as \\ud83d\\ude00)") from None
+    if not question:
+        return shown.strip()
+    try:
+        return check_question(text)  # what any question must be to be sent
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
 def load_questions(path: str | Path) -> list[Question]:
     """Read and check the whole file before any model is called; errors name the line and what to fix."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # -sig: a BOM, as some Windows editors write, is no text
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such file; pass a JSON Lines file of questions") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot be read as UTF-8 text ({exc})") from exc
     questions: list[Question] = []
     seen: dict[str, int] = {}
-    for number, line in enumerate(text.splitlines(), 1):
+    # lines end at "\n" only: splitlines() would also split at U+2028, U+2029 or U+0085 inside a JSON string
+    for number, line in enumerate(text.split("\n"), 1):
         if not line.strip():
             continue
         where = f"{path}, line {number}"
@@ -55,18 +75,21 @@ def load_questions(path: str | Path) -> list[Question]:
         if not isinstance(question, str) or not question.strip():
             problem = "is missing" if "question" not in item else "must be a non-empty string"
             raise ConfigError(f'{where}: "question" {problem}')
+        question = checked(question, f'{where}: "question"', question=True)
         for name in ("id", "category"):
             value = item.get(name)
             usable = isinstance(value, str | int) and not isinstance(value, bool) and str(value).strip()
             if value is not None and not usable:
                 raise ConfigError(f'{where}: "{name}" must be a non-empty string, got {value!r}')
-        qid = str(item["id"]).strip() if item.get("id") is not None else question_id(question.strip())
+            if isinstance(value, str):
+                checked(value, f'{where}: "{name}"')  # written to results.jsonl and report.md: must be UTF-8
+        qid = str(item["id"]).strip() if item.get("id") is not None else question_id(question)
         if qid in seen:
             raise ConfigError(f"{where}: id {qid!r} is already used on line {seen[qid]}; ids must be unique "
                               "(a question given twice without an id gets the same id)")
         seen[qid] = number
         category = str(item["category"]).strip() if item.get("category") is not None else "general"
-        questions.append(Question(qid, question.strip(), category))
+        questions.append(Question(qid, question, category))
     if not questions:
         raise ConfigError(f"{path}: no questions in the file; write one JSON object a line, such as "
                           '{"question": "How can I sleep better?", "category": "health"}')

@@ -146,6 +146,12 @@ def _num(value: float | None, fmt: str = ".2f", suffix: str = "", prefix: str = 
     return "–" if value is None else f"{prefix}{value:{fmt}}{suffix}"
 
 
+def _cell(text: object) -> str:
+    """``text`` as one table cell: a "|" would end the cell and a line break the row (ids and categories are the
+    user's)."""
+    return " ".join(str(text).splitlines()).replace("|", "\\|")
+
+
 def render_markdown(summary: Summary, plots: list[str]) -> str:
     s = summary.settings
     n = len(summary.records)
@@ -178,7 +184,7 @@ def render_markdown(summary: Summary, plots: list[str]) -> str:
               "|---|---:|---:|---:|---:|---:|---:|"]
     for c in [*summary.categories, ALL]:
         count = n if c == ALL else sum(r["category"] == c for r in summary.records)
-        lines.append(f"| {c} | {count} | {_num(m['speedup'][c], suffix='x')} | "
+        lines.append(f"| {_cell(c)} | {count} | {_num(m['speedup'][c], suffix='x')} | "
                      f"{_num(m['speedup_per_token'][c], suffix='x')} | {_num(m['length_ratio'][c])} | "
                      f"{_num(m['redundancy'][c])} | {_num(m['restatement'][c])} |")
     lines += ["", "## Cost", "",
@@ -187,7 +193,7 @@ def render_markdown(summary: Summary, plots: list[str]) -> str:
               "them.", "", "| mode | answers | total | per answer |", "|---|---:|---:|---:|"]
     for mode, cost in summary.cost.items():
         mark = "~" if cost.estimated else ""
-        lines.append(f"| {mode} | {cost.answers} | {mark}{_num(cost.total, '.6f', prefix='$')} | "
+        lines.append(f"| {_cell(mode)} | {cost.answers} | {mark}{_num(cost.total, '.6f', prefix='$')} | "
                      f"{mark}{_num(cost.per_answer, '.6f', prefix='$')} |")
     if summary.fell_back:
         lines += ["", f"SoT fell back to a sequential answer (fewer than two skeleton points) on "
@@ -201,11 +207,12 @@ def render_markdown(summary: Summary, plots: list[str]) -> str:
         sot, seq = r["answers"].get("sot", {}), r["answers"].get("sequential", {})
         general = (r.get("judge") or {}).get("verdicts", {}).get("general")
         verdicts = " / ".join(v or "?" for v in general["verdicts"]) if general else "–"
-        lines.append(f"| {r['id']} | {r['category']} | {sot.get('mode', '–')} | {_num(sot.get('latency_s'))} "
-                     f"| {_num(seq.get('latency_s'))} | {_num(r['measures'].get('speedup'), suffix='x')} | "
-                     f"{verdicts} | {general['outcome'] if general else '–'} | "
+        lines.append(f"| {_cell(r['id'])} | {_cell(r['category'])} | {sot.get('mode', '–')} "
+                     f"| {_num(sot.get('latency_s'))} | {_num(seq.get('latency_s'))} "
+                     f"| {_num(r['measures'].get('speedup'), suffix='x')} | {verdicts} "
+                     f"| {general['outcome'] if general else '–'} | "
                      f"{_num(r['measures'].get('redundancy'))} | {_num(r['measures'].get('restatement'))} | "
-                     f"{(r['error'] or '').replace('|', '/')[:120]} |")
+                     f"{_cell((r['error'] or '')[:120])} |")
     if plots:
         lines += ["", "## Plots", ""] + [f"![{name}]({name})" for name in plots]
     return "\n".join(lines) + "\n"
@@ -215,7 +222,7 @@ def _tally_table(key: str, rows: list[tuple[str, Tally]]) -> list[str]:
     lines = [f"| {key} | judged | wins | ties | losses | unparseable | net win rate |",
              "|---|---:|---:|---:|---:|---:|---:|"]
     for name, t in rows:
-        lines.append(f"| {name} | {t.judged} | {t.wins} | {t.ties} | {t.losses} | {t.unparseable} | "
+        lines.append(f"| {_cell(name)} | {t.judged} | {t.wins} | {t.ties} | {t.losses} | {t.unparseable} | "
                      f"{_num(t.net_win_rate, '+.2f')} |")
     return lines
 

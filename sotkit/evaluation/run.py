@@ -13,8 +13,8 @@ import hashlib
 import json
 import os
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import aclosing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +23,10 @@ import anyio
 from .. import __version__, quality
 from ..client import SoT
 from ..errors import ConfigError, PartialResultError
+from ..providers.base import ChatRequest, Prompt
 from ..templates import TemplateSource, _read_overrides
 from .judge import ASPECTS, judge_pair
-from .questions import Question, load_questions, question_id
+from .questions import Question, checked, load_questions, question_id
 from .progress import Progress
 from .report import Summary, summarize, write_report
 
@@ -91,11 +92,12 @@ async def evaluate(questions: str | Path | Sequence[Question | str], *, model: s
         meter = Progress(len(todo), done=list(records.values())) if progress else None
         if pending:
             async with _clients(model, judge, templates, options, judge_options or {}) as (answerer, judger):
+                await warm_up(answerer)  # before the first timed call
                 limiter = anyio.CapacityLimiter(concurrency)
 
                 async def one(q: Question, previous: dict[str, Any] | None) -> None:
                     async with limiter:
-                        record = await answer_question(q, previous, answerer, judger, settings)
+                        record = await answer_question(q, previous, answerer, judger, settings, store.append)
                     store.append(record)  # on disk before anything else happens
                     records[q.id] = record
                     if meter:
@@ -121,9 +123,16 @@ def _questions(given: Any) -> list[Question]:
     """``Question`` objects as given; a string is a question with the id of its text."""
     if isinstance(given, bytes) or not isinstance(given, Iterable):
         raise ConfigError(f"questions={given!r}: pass a JSON Lines file, or a list of questions (str or Question)")
-    questions = [Question(question_id(q), q) if isinstance(q, str) else q for q in given]
-    if bad := [q for q in questions if not isinstance(q, Question)]:
+    given = list(given)
+    if bad := [q for q in given if not isinstance(q, str | Question)]:
         raise ConfigError(f"questions holds {type(bad[0]).__name__} {bad[0]!r}: each must be a str or a Question")
+    questions = []
+    for i, q in enumerate(given):  # every text checked now, not when its turn comes after others were answered
+        checked(q if isinstance(q, str) else q.question, f"questions[{i}]", question=True)
+        if isinstance(q, Question):  # written to results.jsonl and report.md
+            checked(q.id, f"questions[{i}].id")
+            checked(q.category, f"questions[{i}].category")
+        questions.append(Question(question_id(q), q) if isinstance(q, str) else q)
     if twice := sorted(i for i, n in Counter(q.id for q in questions).items() if n > 1):
         raise ConfigError(f"question id(s) {', '.join(map(repr, twice))} used more than once; ids must be unique "
                           "(a question given twice as a str gets the same id)")
@@ -174,6 +183,24 @@ class _clients:
             await self.judger.aclose()
 
 
+async def warm_up(client: SoT) -> None:
+    """Pay the client's first-call costs untimed, so that the first question is timed like the others (its SoT
+    answer, asked first, would otherwise carry them): ``ready()`` imports the SDK and makes its client; an
+    in-process model loads only at its first call, so it gets a one-token call."""
+    try:
+        for backend in client.backends:
+            await backend.provider.ready()
+        main = client.backends[0].provider
+        if main.in_process:
+            async with aclosing(main.stream(ChatRequest(Prompt("Hi"), max_tokens=1))) as chunks:
+                async for _ in chunks:
+                    pass
+    except ConfigError:
+        raise  # the same for every question: stop now
+    except Exception:
+        pass  # the questions' own calls meet it again, are retried as usual, and record it if it stays
+
+
 def is_complete(record: dict[str, Any], settings: dict[str, Any]) -> bool:
     """Does the record hold everything ``settings`` ask for, without an error?"""
     answers = record.get("answers", {})
@@ -204,8 +231,10 @@ def _setup(templates: Mapping[str, str], options: Mapping[str, Any]) -> str:
 
 
 async def answer_question(q: Question, previous: dict[str, Any] | None, answerer: SoT, judger: SoT | None,
-                          settings: dict[str, Any]) -> dict[str, Any]:
-    """One question's record: reuse what ``previous`` already holds, ask for the rest."""
+                          settings: dict[str, Any],
+                          save: Callable[[dict[str, Any]], None] = lambda record: None) -> dict[str, Any]:
+    """One question's record: reuse what ``previous`` already holds, ask for the rest. New answers that are to be
+    judged are ``save``d first, without verdicts, so that a run stopped while the judge works keeps them."""
     old_answers = (previous or {}).get("answers", {})
     answers: dict[str, dict[str, Any]] = {}
     for mode in settings["modes"]:  # one after the other, so neither slows the other down
@@ -216,6 +245,8 @@ async def answer_question(q: Question, previous: dict[str, Any] | None, answerer
                               "judge": None, "measures": measures(q.question, answers)}
     if judger is not None and all(answers[m]["error"] is None for m in MODES):
         reusable = previous is not None and all(old_answers.get(m) is answers[m] for m in MODES)
+        if not reusable:  # a rerun finds no verdicts in this record, so it asks the judge only
+            save(record | {"error": None})
         record["judge"] = await judge_answers(judger, q.question, answers, settings,
                                               (previous or {}).get("judge") if reusable else None)
     errors = [f"{m}: {a['error']}" for m, a in answers.items() if a["error"]]
@@ -268,10 +299,10 @@ async def judge_answers(judger: SoT, question: str, answers: dict[str, dict[str,
         try:
             verdicts[aspect] = await judge_pair(judger, question, answers["sot"]["text"],
                                                 answers["sequential"]["text"], None if aspect == "general" else aspect)
-        except ConfigError:
-            raise
-        except Exception as exc:
-            error = describe(exc)
+        except ExceptionGroup as group:  # each order's failure (judge_pair)
+            if (config := group.subgroup(ConfigError)) is not None:
+                raise _first(config) from None  # the same for every question: stop the run
+            error = describe(group, every="both orders")
     return {"model": settings["judge"], "setup": settings["judge_setup"], "verdicts": verdicts, "error": error}
 
 
@@ -297,10 +328,14 @@ def _first(exc: BaseException) -> BaseException:
     return exc
 
 
-def describe(exc: BaseException) -> str:
-    """One line for an error; a group of one (from a task group) is shown as its member."""
-    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
-        exc = exc.exceptions[0]
+def describe(exc: BaseException, every: str = "every time") -> str:
+    """One line for an error; a task group's as its members', one the same in every member said once, with
+    ``every`` ("both orders") in place of a repeat."""
+    if isinstance(exc, BaseExceptionGroup):
+        texts = list(dict.fromkeys(describe(member) for member in exc.exceptions))
+        if len(texts) == 1 and len(exc.exceptions) > 1:
+            return f"{texts[0][:480]} ({every})"
+        return "; ".join(texts)[:500]
     return f"{type(exc).__name__}: {exc}"[:500]
 
 
@@ -339,7 +374,8 @@ class ResultStore:
             with open(self.path, "r+b") as f:
                 f.truncate(keep)
             data = data[:keep]
-        for number, line in enumerate(data.decode("utf-8").splitlines(), 1):
+        # "\n" only: an answer may hold U+2028, U+2029 or U+0085, which json.dumps leaves raw and splitlines() splits at
+        for number, line in enumerate(data.decode("utf-8").split("\n"), 1):
             if not line.strip():
                 continue
             try:
