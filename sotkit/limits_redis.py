@@ -31,6 +31,7 @@ import asyncio
 import itertools
 import os
 import random
+import re
 import socket
 import uuid
 import warnings
@@ -65,14 +66,15 @@ redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1
 """
 
-# KEYS[1] the model's leases; ARGV: lease ms, lease ids held. The number of leases still there to renew.
+# KEYS[1] the model's leases; ARGV: lease ms, lease ids held. The number of leases renewed or added back.
 RENEW = """
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 local renewed = 0
 for i = 2, #ARGV do
-  renewed = renewed + redis.call('ZADD', KEYS[1], 'XX', 'CH', now + tonumber(ARGV[1]), ARGV[i])
+  -- no XX: a held lease that is missing (Redis restarted and lost it, or it expired) is added back, so it counts
+  renewed = renewed + redis.call('ZADD', KEYS[1], 'CH', now + tonumber(ARGV[1]), ARGV[i])
 end
 if renewed > 0 then
   redis.call('PEXPIRE', KEYS[1], ARGV[1])
@@ -102,6 +104,13 @@ return wait
 """
 
 
+def shown(url: str) -> str:
+    """``url`` with its password (``redis://user:PASSWORD@...`` or ``?password=``) as ``***``, for messages."""
+    url = re.sub(r"([?&]password=)[^&#]*", r"\1***", url)
+    # the user info ends at the netloc's last @ (a password may hold one), the netloc at its first / ? or #
+    return re.sub(r"^([a-z]+://[^:@/?#]*:)[^/?#]*@", r"\1***@", url)
+
+
 class SharedLimitsWarning(UserWarning):
     """Redis, which shares the limits between processes, is unreachable: this process runs on its own limits."""
 
@@ -124,8 +133,8 @@ class RedisLimits:
     def __post_init__(self) -> None:
         check_type("limits", self.url, str, "a Redis URL such as 'redis://localhost:6379/0' or a RedisLimits")
         if not self.url.startswith(("redis://", "rediss://", "unix://")):
-            raise ConfigError(f"limits={self.url!r}: a Redis URL starts with redis://, rediss:// or unix://, for "
-                              "example 'redis://localhost:6379/0'")
+            raise ConfigError(f"limits={shown(self.url)!r}: a Redis URL starts with redis://, rediss:// or unix://, "
+                              "for example 'redis://localhost:6379/0'")
         check_number("lease", self.lease, above=0, optional=False)
         check_number("timeout", self.timeout, above=0, optional=False)
         check_choice("on_outage", self.on_outage, ("open", "closed"))
@@ -142,12 +151,21 @@ class RedisLimits:
             client = redis.Redis.from_url(self.url, socket_timeout=self.timeout,
                                           socket_connect_timeout=self.timeout)
         except ValueError as exc:
-            raise ConfigError(f"limits={self.url!r} is not a Redis URL redis-py reads: {exc}") from None
+            raise ConfigError(f"limits={shown(self.url)!r} is not a Redis URL redis-py reads: {exc}") from None
         try:
             client.ping()
+        except TypeError as exc:  # redis-py hands a URL option it does not parse to the connection, which refuses it
+            option = re.search(r"unexpected keyword argument '([^']*)'", str(exc))
+            raise ConfigError(f"limits={shown(self.url)!r}: redis-py takes no URL option "
+                              f"{option[1] if option else str(exc)!r}; remove it or fix its name (options such "
+                              "as ?socket_keepalive=true are redis-py's connection arguments)") from None
+        except redis.AuthenticationError as exc:
+            raise LimitsUnavailable(
+                f"Redis at {shown(self.url)} refused the credentials ({exc}): put its password in the URL, "
+                "redis://:PASSWORD@host:6379/0 (or redis://USER:PASSWORD@host:6379/0 for an ACL user)") from exc
         except (redis.RedisError, OSError) as exc:
             raise LimitsUnavailable(
-                f"Redis at {self.url}, which would share the limits between processes, does not answer "
+                f"Redis at {shown(self.url)}, which would share the limits between processes, does not answer "
                 f"({type(exc).__name__}: {exc}); start it (redis-server), fix the URL, or leave limits= out to "
                 "keep the limits in this process") from exc
         finally:
@@ -170,6 +188,7 @@ class RedisConnection:
         self._renewer: asyncio.Task[None] | None = None
         self._down_until = -1.0
         self._warned = False
+        self._calls: set[asyncio.Task[Any]] = set()  # Redis calls whose caller left (a reference keeps them)
 
     def client(self) -> Any:
         try:
@@ -194,37 +213,63 @@ class RedisConnection:
     def key(self, model: str, kind: str) -> str:
         return f"{self.config.prefix}:{{{model}}}:{kind}"  # {model}: a cluster keeps a model's keys together
 
-    async def run(self, script: str, key: str, *args: Any) -> Any:
+    async def run(self, script: str, key: str, *args: Any,
+                  late: Callable[[], Awaitable[Any]] | None = None) -> Any:
         """One script call, or ``None`` while Redis is down and ``on_outage="open"`` (``LimitsUnavailable``
-        when ``"closed"``). Shielded: a lease granted on the server is never lost to a cancelled reply."""
-        return await self._guard(lambda: self._scripts[script](keys=[key], args=args), script)
+        when ``"closed"``). ``late`` undoes a grant that comes after the caller left (a lease: release it)."""
+        return await self._guard(lambda: self._scripts[script](keys=[key], args=args), script, late)
 
-    async def _guard(self, call: Callable[[], Awaitable[T]], what: str) -> T | None:
-        import redis
-
+    async def _guard(self, call: Callable[[], Awaitable[T]], what: str,
+                     late: Callable[[], Awaitable[Any]] | None = None) -> T | None:
         if anyio.current_time() < self._down_until:
             return self._outage(None, what)
+        self.client()
+        # The call runs in a task of its own, which the caller's deadline or cancellation does not stop: the caller
+        # leaves at once (a shield would hold it up to `timeout` while Redis hangs), and what the server grants
+        # after that is never lost: `late` undoes it.
+        task = asyncio.get_running_loop().create_task(self._call(call))
         try:
-            self.client()
-            with anyio.CancelScope(shield=True):
-                result = await call()
-        except (redis.RedisError, OSError) as exc:
-            self._down_until = anyio.current_time() + RETRY_REDIS_S
+            exc, result = await asyncio.shield(task)
+        except asyncio.CancelledError:
+            self._calls.add(task)
+            task.add_done_callback(lambda done: self._left(done, late))
+            raise
+        if exc is not None:
             return self._outage(exc, what)
         if self._warned:
             self._warned = False
-            warnings.warn(f"Redis at {self.config.url} answers again: the limits are shared again",
+            warnings.warn(f"Redis at {shown(self.config.url)} answers again: the limits are shared again",
                           SharedLimitsWarning, stacklevel=2)
         return result
+
+    async def _call(self, call: Callable[[], Awaitable[T]]) -> tuple[BaseException | None, T | None]:
+        """``(None, result)``, or ``(error, None)`` when Redis fails, which then counts as down a while."""
+        import redis
+
+        try:
+            return None, await call()
+        except (redis.RedisError, OSError) as exc:
+            self._down_until = anyio.current_time() + RETRY_REDIS_S
+            return exc, None
+
+    def _left(self, task: asyncio.Task[Any], late: Callable[[], Awaitable[Any]] | None) -> None:
+        """A call whose caller left has ended: undo what it was granted."""
+        self._calls.discard(task)
+        if task.cancelled() or task.exception() is not None:
+            return  # retrieved: the caller that would have seen it is gone
+        if late is not None and task.result()[1]:
+            undo = asyncio.get_running_loop().create_task(late())
+            self._calls.add(undo)
+            undo.add_done_callback(self._calls.discard)
 
     def _outage(self, exc: BaseException | None, what: str) -> None:
         cause = f" ({type(exc).__name__}: {exc})" if exc else ""
         if self.config.on_outage == "closed":
-            raise LimitsUnavailable(f"Redis at {self.config.url}, which shares the limits, is unreachable{cause}; "
-                                    "with on_outage='closed' no call goes out until it is back") from exc
+            raise LimitsUnavailable(f"Redis at {shown(self.config.url)}, which shares the limits, is unreachable"
+                                    f"{cause}; with on_outage='closed' no call goes out until it is back") from exc
         if not self._warned:
             self._warned = True
-            warnings.warn(f"Redis at {self.config.url}, which shares the limits, is unreachable{cause} (at "
+            warnings.warn(f"Redis at {shown(self.config.url)}, which shares the limits, is unreachable{cause} (at "
                           f"{what}): this process keeps to its own limits until it is back (on_outage='open')",
                           SharedLimitsWarning, stacklevel=3)
 
@@ -251,8 +296,11 @@ class RedisConnection:
             await asyncio.sleep(self.config.lease / 3)
             for key, ids in list(self.held.items()):
                 if ids:
+                    renewed = set(ids)
                     try:
-                        await self.run("renew", key, lease_ms, *ids)
+                        await self.run("renew", key, lease_ms, *renewed)
+                        if gone := renewed - ids:  # released meanwhile: the renewal may have added them back
+                            await self._guard(lambda: self._client.zrem(key, *gone), "renew")
                     except LimitsUnavailable:
                         pass  # fail-closed: the calls holding these slots go on; new ones are refused
 
@@ -298,7 +346,8 @@ class SharedModelLimits:
         lease_ms = round(self.connection.config.lease * 1000)
         async with self._first:
             while True:
-                taken = await self.connection.run("acquire", self._slots, self.max_concurrency, lease_ms, lease_id)
+                taken = await self.connection.run("acquire", self._slots, self.max_concurrency, lease_ms, lease_id,
+                                                  late=lambda: self.connection.release(self._slots, lease_id))
                 if taken is None:
                     return None  # Redis is down, fail-open: the local slot alone holds
                 if taken:

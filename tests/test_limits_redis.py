@@ -17,7 +17,7 @@ import pytest
 import redis
 
 import sotkit
-from sotkit.limits_redis import SharedModelLimits
+from sotkit.limits_redis import SharedModelLimits, shown
 from sotkit.testing import FakeLLMServer, Latency, Reply
 from tests.conftest import untraced_env
 from tests.test_coordinator import max_overlap
@@ -35,16 +35,18 @@ def free_port() -> int:
 
 
 @contextmanager
-def redis_server(port: int):
-    """A redis-server of our own on ``port``, without persistence; stopped on exit."""
+def redis_server(port: int, password: str | None = None):
+    """A redis-server of our own on ``port``, without persistence (with ``password`` required if given); yields
+    its process; stopped on exit."""
     if shutil.which("redis-server") is None:
         why = "redis-server is not installed (the README's test command installs it with .ci/redis-server)"
         if os.environ.get("CI"):
             pytest.fail(f"{why}; in CI this test must run, not skip")
         pytest.skip(why)
+    auth = ["--requirepass", password] if password else []
     process = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    client = redis.Redis(port=port)
+                                "--appendonly", "no", *auth], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    client = redis.Redis(port=port, password=password)
     try:
         deadline = time.monotonic() + 20
         while True:
@@ -55,9 +57,10 @@ def redis_server(port: int):
             except redis.ConnectionError:
                 assert time.monotonic() < deadline, "redis-server did not come up in 20 s"
                 time.sleep(0.05)
-        yield client
+        yield process
     finally:
         client.close()
+        process.send_signal(signal.SIGCONT)  # a test may have frozen it: a stopped process would not terminate
         process.terminate()
         process.wait(timeout=10)
 
@@ -250,3 +253,101 @@ async def test_a_concurrency_slot_is_shared_between_clients(redis_url):
     for connection in connections:
         await connection.aclose()
     assert most == 1  # each client alone would let one of its own in beside the other's
+
+
+async def test_refused_credentials_are_named_and_no_message_shows_the_password():
+    port = free_port()
+    with redis_server(port, password="s3cret-pw"):
+        with pytest.raises(sotkit.LimitsUnavailable, match=r"refused the credentials.*put its password in the URL, "
+                                                           r"redis://:PASSWORD@host:6379/0"):
+            sotkit.RedisLimits(f"redis://127.0.0.1:{port}/0").connect()
+        with pytest.raises(sotkit.LimitsUnavailable, match="refused the credentials") as raised:
+            sotkit.RedisLimits(f"redis://:wrong-pw@127.0.0.1:{port}/0").connect()
+        assert f"redis://:***@127.0.0.1:{port}/0" in str(raised.value) and "wrong-pw" not in str(raised.value)
+        connections = [sotkit.RedisLimits(f"redis://:s3cret-pw@127.0.0.1:{port}/0", on_outage=on_outage,
+                                          timeout=0.5).connect() for on_outage in ("closed", "open")]
+    # Redis is gone mid-run: the error (fail-closed) and the warning (fail-open) name the URL, not its password
+    with pytest.raises(sotkit.LimitsUnavailable, match=r"redis://:\*\*\*@127") as raised:
+        async with SharedModelLimits(connections[0], "openai:m", 1).slot():
+            pass
+    with pytest.warns(sotkit.SharedLimitsWarning, match=r"redis://:\*\*\*@127") as caught:
+        await SharedModelLimits(connections[1], "openai:m", 1, rpm=60).admit(1)
+    assert not any("s3cret-pw" in text for text in [str(raised.value), *(str(w.message) for w in caught)])
+    for connection in connections:
+        await connection.aclose()
+    assert shown("redis://me:p@ss:w@host:6379/0?password=q&db=1") == "redis://me:***@host:6379/0?password=***&db=1"
+
+
+def test_an_unknown_url_option_is_a_config_error_naming_it():
+    with pytest.raises(sotkit.ConfigError, match="redis-py takes no URL option 'foo'; remove it or fix its name"):
+        sotkit.SoT("openai:m", base_url="http://127.0.0.1:9/v1", api_key="k",
+                   limits=f"redis://127.0.0.1:{free_port()}/0?foo=bar")
+
+
+async def _count_becomes(client: redis.Redis, key: str, count: int, timeout: float = 10.0) -> None:
+    deadline = anyio.current_time() + timeout
+    while (leases := client.zcard(key)) != count:
+        assert anyio.current_time() < deadline, f"{key} holds {leases} lease(s), not {count}"
+        await anyio.sleep(0.05)  # without blocking the loop, where the leases are renewed
+
+
+async def test_a_held_slot_counts_again_after_redis_restarts_and_loses_it():
+    port = free_port()
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis(port=port)
+    holder_in, holder_out = anyio.Event(), anyio.Event()
+    with ExitStack() as stack:
+        stack.enter_context(redis_server(port))
+        connections = [sotkit.RedisLimits(url, lease=0.6, on_outage="closed", timeout=0.5).connect()
+                       for _ in range(2)]
+        holder, other = (SharedModelLimits(c, "openai:m", 1) for c in connections)
+
+        async def hold() -> None:
+            async with holder.slot():
+                holder_in.set()
+                await holder_out.wait()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(hold)
+            await holder_in.wait()
+            [key] = client.keys("sotkit:*:slots")
+            stack.close()  # restarted without persistence: the lease is gone
+            stack.enter_context(redis_server(port))
+            assert client.zcard(key) == 0
+            await _count_becomes(client, key, 1)  # the holder's renewal adds its lease back
+            with anyio.move_on_after(1.0) as waited:
+                async with other.slot():
+                    pass
+            assert waited.cancelled_caught, "a second slot was granted while the only one was held"
+            holder_out.set()
+        for connection in connections:
+            await connection.aclose()
+    client.close()
+
+
+async def test_a_frozen_redis_does_not_hold_a_caller_past_its_deadline():
+    port = free_port()
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis(port=port)
+    with redis_server(port) as process:
+        connections = [sotkit.RedisLimits(url, timeout=2.0).connect() for _ in range(2)]
+        first, second = (SharedModelLimits(c, "openai:m", 1) for c in connections)
+        async with first.slot():  # the client is connected
+            pass
+        process.send_signal(signal.SIGSTOP)
+        try:
+            started = anyio.current_time()
+            with anyio.move_on_after(0.3):
+                async with first.slot():
+                    await anyio.sleep(10)
+            assert anyio.current_time() - started < 1.0  # not held for the timeout of 2 s
+        finally:
+            process.send_signal(signal.SIGCONT)
+        # the slot Redis granted once it answered, after the caller left, is released, not held for the lease (10 s)
+        with anyio.fail_after(5):
+            async with second.slot():
+                pass
+        await _count_becomes(client, connections[0].key("openai:m", "slots"), 0)
+        for connection in connections:
+            await connection.aclose()
+    client.close()
