@@ -424,6 +424,29 @@ async def test_a_broken_responder_is_a_500_naming_the_problem() -> None:
         assert isinstance(server.errors[0], TypeError)
 
 
+class BrokenLatency(Latency):
+    """A reply whose pacing raises from token #2 on: a stand-in for anything failing inside the server."""
+
+    def offset(self, token_index: int) -> float:
+        if token_index >= 2:
+            raise RuntimeError("broken pacing")
+        return 0.0
+
+
+async def test_a_reply_that_breaks_the_server_is_a_500_or_a_hang_up_and_is_recorded() -> None:
+    with FakeLLMServer(Reply(TEXT, latency=BrokenLatency())) as server:
+        async with openai_client(server) as client:
+            with pytest.raises(openai.InternalServerError, match="broken pacing"):
+                await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "q"}])
+            assert [repr(e) for e in server.errors] == [repr(RuntimeError("broken pacing"))]
+            # the stream was already open when the reply broke: the server can only hang up
+            with pytest.raises(openai.APIConnectionError):
+                await openai_stream(client)
+        assert len(server.errors) == 2
+        plain, streamed = server.requests
+    assert plain.status == 500 and streamed.status == 200 and len(streamed.pieces) == 2
+
+
 # -- concurrency, cancellation, lifecycle ----------------------------------------------------------------------
 
 
@@ -551,6 +574,25 @@ def test_bad_configuration_is_rejected_up_front() -> None:
         FakeLLMServer(42)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="str or a Reply"):
         FakeLLMServer(["fine", 3])  # type: ignore[list-item]
+
+
+@pytest.mark.parametrize(("make", "error", "says"), [
+    (lambda: Reply("x", fault=429), TypeError, r"fault=429: pass a Fault, e\.g\. Fault\.status\(429\)"),
+    (lambda: Reply("x", latency=0.5), TypeError, r"latency=0\.5: pass a Latency, e\.g\. Latency\(ttft_s=0\.5\)"),
+    (lambda: Reply("x", usage=(1, 2)), TypeError, r"usage=\(1, 2\): pass a CallUsage"),
+    (lambda: Reply("x", usage={"input_tokens": 1}), TypeError, "pass a CallUsage"),
+    (lambda: Latency(ttft_s="1"), ConfigError, r"Latency\.ttft_s must be a number"),
+    (lambda: Latency(tokens_per_s="fast"), ConfigError, r"Latency\.tokens_per_s must be a number"),
+    (lambda: RandomFaults(rate="0.1"), ConfigError, r"RandomFaults\.rate must be a number"),
+    (lambda: RandomFaults(0.1, faults=Fault.drop()), ConfigError, r"faults=\[Fault\.drop"),
+    (lambda: Fault.status(429, "1"), ConfigError, r"Fault\.status headers must be a dict"),
+    (lambda: FakeLLMServer(b"x"), TypeError, "got bytes"),
+], ids=["reply-fault-int", "reply-latency-float", "reply-usage-tuple", "reply-usage-dict", "latency-ttft-str",
+        "latency-rate-str", "random-faults-rate-str", "random-faults-one-fault", "status-headers-str",
+        "responder-bytes"])
+def test_a_wrong_type_is_rejected_up_front_saying_what_to_pass(make, error, says) -> None:
+    with pytest.raises(error, match=says):
+        make()
 
 
 # -- the faults a proxy or an overloaded provider produces inside a 200 ----------------------------------------

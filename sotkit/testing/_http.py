@@ -116,6 +116,8 @@ class Output:
         self._writer = writer
         self._input = watch
         self.close_after = close_after
+        #: some bytes of the response went out (too late to answer with an error status instead)
+        self.started = False
 
     async def wait(self, seconds: float) -> None:
         """Sleep ``seconds`` (``ClientGone`` as soon as the client hangs up)."""
@@ -125,6 +127,7 @@ class Output:
         self._input.check()
         if self._writer.transport.is_closing():
             raise ClientGone
+        self.started = True
         try:
             self._writer.write(data)
             await self._writer.drain()

@@ -27,6 +27,11 @@ def count_tokens(text: str) -> int:
     return len(split_tokens(text))
 
 
+def _is_number(value: object) -> bool:
+    # a bool is an int to Python, but True as a number of seconds is a mistake
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 @dataclass(frozen=True)
 class Latency:
     """A model's pace: the first token ``ttft_s`` seconds after the request arrives, then ``tokens_per_s``.
@@ -38,10 +43,11 @@ class Latency:
     tokens_per_s: float | None = None
 
     def __post_init__(self) -> None:
-        if not (self.ttft_s >= 0 and math.isfinite(self.ttft_s)):
-            raise ConfigError(f"Latency.ttft_s must be a finite number >= 0, got {self.ttft_s!r}")
-        if self.tokens_per_s is not None and not self.tokens_per_s > 0:
-            raise ConfigError(f"Latency.tokens_per_s must be > 0 (or None for no pacing), got {self.tokens_per_s!r}")
+        if not (_is_number(self.ttft_s) and self.ttft_s >= 0 and math.isfinite(self.ttft_s)):
+            raise ConfigError(f"Latency.ttft_s must be a number of seconds >= 0, e.g. 0.05; got {self.ttft_s!r}")
+        if self.tokens_per_s is not None and not (_is_number(self.tokens_per_s) and self.tokens_per_s > 0):
+            raise ConfigError("Latency.tokens_per_s must be a number > 0, e.g. 200 (or None for no pacing); "
+                              f"got {self.tokens_per_s!r}")
 
     def offset(self, token_index: int) -> float:
         """Seconds after the request's arrival at which token ``token_index`` (0-based) is due."""
@@ -81,6 +87,9 @@ class Fault:
         """
         if not (isinstance(code, int) and 400 <= code <= 599):
             raise ConfigError(f"Fault.status code must be an HTTP error status 400..599, got {code!r}")
+        if headers is not None and not isinstance(headers, Mapping):
+            raise ConfigError("Fault.status headers must be a dict of header names to values, e.g. "
+                              f"Fault.status({code}, {{'retry-after': '1'}}); got {headers!r}")
         return cls("status", status_code=code, headers=dict(headers or {}), body=body)
 
     @classmethod
@@ -191,8 +200,18 @@ class Reply:
     usage: CallUsage | None = None
 
     def __post_init__(self) -> None:
+        # checked here: a wrong type would otherwise only break the server thread, mid-response
         if not isinstance(self.text, str):
             raise TypeError(f"Reply.text must be a str, got {type(self.text).__name__}")
+        if self.latency is not None and not isinstance(self.latency, Latency):
+            example = f"Latency(ttft_s={self.latency!r})" if _is_number(self.latency) else "Latency(ttft_s=0.05)"
+            raise TypeError(f"Reply latency={self.latency!r}: pass a Latency, e.g. {example}, or None")
+        if self.fault is not None and not isinstance(self.fault, Fault):
+            example = f"Fault.status({self.fault!r})" if type(self.fault) is int else "Fault.drop()"
+            raise TypeError(f"Reply fault={self.fault!r}: pass a Fault, e.g. {example}, or None")
+        if self.usage is not None and not isinstance(self.usage, CallUsage):
+            raise TypeError(f"Reply usage={self.usage!r}: pass a CallUsage (from sotkit.providers.base), e.g. "
+                            "CallUsage(input_tokens=10, output_tokens=5), or None to count tokens")
 
 
 @dataclass(frozen=True)
@@ -208,10 +227,14 @@ class RandomFaults:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.rate <= 1.0:
-            raise ConfigError(f"RandomFaults.rate must be within [0, 1], got {self.rate!r}")
-        if not self.faults or not all(isinstance(f, Fault) for f in self.faults):
-            raise ConfigError("RandomFaults.faults must be a non-empty sequence of Fault objects")
+        if not (_is_number(self.rate) and 0.0 <= self.rate <= 1.0):
+            raise ConfigError(f"RandomFaults.rate must be a number within [0, 1], e.g. 0.1; got {self.rate!r}")
+        if isinstance(self.faults, Fault):
+            raise ConfigError(f"RandomFaults.faults must be a list of Faults: pass faults=[{self.faults!r}]")
+        if (not isinstance(self.faults, Sequence) or not self.faults
+                or not all(isinstance(f, Fault) for f in self.faults)):
+            raise ConfigError("RandomFaults.faults must be a non-empty list of Faults, e.g. "
+                              f"faults=[Fault.status(500), Fault.drop()]; got {self.faults!r}")
 
     def sampler(self) -> random.Random:
         return random.Random(self.seed)

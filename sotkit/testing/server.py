@@ -49,7 +49,8 @@ class FakeLLMServer:
         self._api_key = api_key
         self._wanted_port = port
         self.port: int | None = None
-        #: exceptions the responder raised (each was answered with a 500 naming it)
+        #: exceptions the responder raised, or the server met answering a reply: each was answered with a 500
+        #: naming it (or, when the response had begun, by closing the connection)
         self.errors: list[BaseException] = []
 
         self._lock = threading.Condition()
@@ -252,8 +253,25 @@ class FakeLLMServer:
         except ClientGone:
             record.client_closed, record.closed_at, record.finished_at = True, time.perf_counter(), None
             return False
+        except Exception as exc:  # e.g. a reply the server cannot render: tell the test, not just the log
+            return await self._fail(record, dialect or dialect_for_unknown(headers), out, exc)
         finally:
             self._count(requests=-1)
+        return not out.close_after
+
+    async def _fail(self, record: RecordedRequest, dialect: Dialect, out: Output, exc: Exception) -> bool:
+        """Record ``exc`` and answer 500 naming it, or hang up if the response has begun; as ``_serve_request``."""
+        self.errors.append(exc)
+        if out.started:  # a status line is out: closing is the only way left to say the response is broken
+            record.finished_at = time.perf_counter()
+            out.hang_up()
+            return False
+        try:
+            await self._send_error(record, dialect, out, 500, f"FakeLLMServer failed answering: {exc!r} "
+                                                              "(the exception is in server.errors)")
+        except ClientGone:
+            record.client_closed, record.closed_at, record.finished_at = True, time.perf_counter(), None
+            return False
         return not out.close_after
 
     async def _answer(self, record: RecordedRequest, dialect: Dialect | None, raw: bytes, out: Output) -> None:
@@ -436,6 +454,9 @@ def _reply_source(responder: Responder) -> Callable[[RecordedRequest], Awaitable
             return _as_reply(result)
 
         return call
+    if isinstance(responder, (bytes, bytearray)):  # a Sequence, but of ints: say what to do instead
+        raise TypeError("responder must be a str, a Reply, a list of them, or a callable taking a RecordedRequest; "
+                        "got bytes: decode it to a str first")
     if isinstance(responder, Sequence):
         replies = [_as_reply(r) for r in responder]
         position = itertools.count()
