@@ -30,6 +30,9 @@ from .skeleton import NO_SPACES
 # A line that starts a new numbered item: the expansion ran on into the next point.
 _NEW_ITEM = re.compile(r"\n[ \t]*(?:\*\*|#+\s*)?(?:\d+[.)．）、]|[(（]\d+[)）]|step\s+\d+\s*:)"
                        rf"(?:\s|$|[{NO_SPACES}])", re.I)
+# A numbered line at the very start of a reply (whose title is then checked against the other points').
+_FIRST_ITEM = re.compile(r"[ \t]*(?:\*\*|#+\s*)?(?:\d+[.)．）、]|[(（]\d+[)）])\s*(?:\*\*)?\s*")
+_FIRST_ITEM_START = re.compile(r"[ \t]*(?:\*{1,2}|#+\s*)?(?:\d+|[(（]\d*)?")  # what may still grow into one
 # A bulleted line: another item too where the point is one paragraph (whole-sentence mode; an API model's point
 # may hold a list of its own).
 _NEW_BULLET = re.compile(r"\n[ \t]*[-*•](?:[ \t]|$)")
@@ -97,8 +100,8 @@ class ExpansionFilter:
         # Titles that mark a drift into another point: two words or more (one word is ordinary vocabulary),
         # and not part of this point's own title ("Fiscal policy" inside "Fiscal policy: tax cuts").
         own = title.casefold()
-        self._others = [t.casefold() for t in other_titles
-                        if len(t.split()) >= 2 and t.casefold() not in own and own not in t.casefold()]
+        self._other_titles = [t.casefold() for t in other_titles if t.strip()]
+        self._others = [t for t in self._other_titles if len(t.split()) >= 2 and t not in own and own not in t]
 
     def feed(self, delta: str) -> str:
         """Add raw text; return the newly settled clean text."""
@@ -141,12 +144,17 @@ class ExpansionFilter:
                 return ""
             self._known = None
         if final and self._body_start and not self.released and not text[self._body_start:].strip() \
-                and not self._opening_dropped \
+                and not self._opening_dropped and _HEADER_NUMBER.match(text)[1] is None \
                 and not text[:self._body_start].rstrip(" *").endswith((":", "-", "–")):
             self._body_start = 0  # the whole reply was the title as a sentence: keep it (a bare header is nothing)
         text = text[self._body_start:].lstrip()
         if self._capitalize:
             text = text[:1].upper() + text[1:]
+        if not self.released and (another := self._opens_another_point(text, final)) is not False:
+            if another is None:
+                return ""  # held back until its first line shows whose it is
+            self.finished = True  # the reply is the skeleton again, or another point: nothing of this one's own
+            return ""
         if (m := _NEW_ITEM.search(text)) or (self._whole_sentences and (m := _NEW_BULLET.search(text))):
             text = text[: m.start()]
             self.finished = True
@@ -209,6 +217,20 @@ class ExpansionFilter:
         elif number[1] is None:
             return None  # a bare title needs its colon: "Use LED bulbs to save money." restates nothing
         return _HEADER_CLOSE.match(text, end).end()
+
+    def _opens_another_point(self, text: str, final: bool) -> bool | None:
+        """Does the text open with another point's numbered line ("1. Sleep well" in point 2's reply)? None while
+        that line may still grow into one."""
+        if not self._other_titles:
+            return False
+        if not (item := _FIRST_ITEM.match(text)):
+            return None if not final and _FIRST_ITEM_START.fullmatch(text) else False
+        line, ended, _ = text[item.end():].partition("\n")
+        line = line.strip(" *:").casefold()
+        if any(line.startswith(title) for title in self._other_titles):
+            return True
+        growing = not (ended or final) and any(title.startswith(line) for title in self._other_titles)
+        return None if growing else False
 
     @staticmethod
     def _separator_end(text: str) -> int | None:

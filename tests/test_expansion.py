@@ -48,6 +48,21 @@ def test_the_separator_after_a_prefilled_title_is_the_headers(continues, raw, te
     assert clean(raw, step=step, continues=continues) == (text, False)
 
 
+@pytest.mark.parametrize("step", [1, 4, 100])
+@pytest.mark.parametrize("raw, index, text", [
+    ("1. Sleep well\n2. Eat less sugar\n3. Move daily", 2, ""),  # the skeleton again: nothing of point 2's own
+    ("**3. Move daily**: Walk.", 2, ""),  # another point's header
+    ("1. Sleep well", 1, ""),  # its own numbered header only: no sentence, unlike a bare title
+    ("1. Preheat the oven.\nThen wait.", 2, "1. Preheat the oven.\nThen wait."),  # a list of its own
+])
+def test_a_reply_that_opens_with_another_points_line_has_no_text_of_its_own(raw, index, text, step):
+    titles = ["Sleep well", "Eat less sugar", "Move daily"]
+    f = ExpansionFilter(index, titles[index - 1], strip_header=True,
+                        other_titles=[t for i, t in enumerate(titles, 1) if i != index])
+    released = "".join(f.feed(raw[i:i + step]) for i in range(0, len(raw), step)) + f.finish()
+    assert released == f.released == text
+
+
 @pytest.mark.parametrize("raw", ["2. 使用节能灯：它们更省电。", "使用节能灯： 它们更省电。", "2．使用节能灯：它们更省电。"])
 def test_a_header_restated_with_full_width_punctuation_is_stripped(raw):
     assert clean(raw, title="使用节能灯") == ("它们更省电。", False)
