@@ -512,7 +512,7 @@ class Answer:
         """The result as it stands (complete after ``run``; partial for errors)."""
         sequential = self.mode == "sequential"
         points = sorted(self.points.values(), key=lambda p: p.index)
-        result = Result(text=self.sequential_text if sequential else self.stitcher.text, mode=self.mode,
+        result = Result(text=self.sequential_text if sequential else self.stitcher.settled_text, mode=self.mode,
                         model=self.backends[0].model, points=points, usage=self.usage, route_reason=self.reason,
                         skeleton_truncated=self.skeleton_truncated,
                         truncated=self.truncated if sequential else any(p.truncated and not p.failed for p in points))

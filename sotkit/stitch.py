@@ -29,6 +29,14 @@ class Stitcher:
         self._buffers[index] = []
         return self._advance()
 
+    @property
+    def settled_text(self) -> str:
+        """``text`` less the live point's header where none of its text follows yet (a retry withdrew it): what a
+        partial result holds."""
+        if self._live_at is not None and self._body_at == len(self.text):
+            return self.text[:self._live_at]
+        return self.text
+
     def add_text(self, index: int, text: str) -> list[TextEvent]:
         if not text:
             return []

@@ -123,3 +123,16 @@ def test_a_skipped_buffered_point_is_withdrawn_from_view_without_touching_the_an
     [withdraw] = s.finish_point(2, skipped=True)
     assert (withdraw.index, withdraw.text, withdraw.failed) == (2, "", True) and s.text == "1. A: a"
     assert s.finish_point(1) == []  # nothing of point 2 is released after it
+
+
+def test_a_live_point_withdrawn_to_its_header_leaves_no_bare_header_in_the_settled_text():
+    s = Stitcher()
+    s.add_point(1, "Sleep well")
+    s.add_text(1, "Aim for eight hours.")
+    s.finish_point(1)
+    s.add_point(2, "Eat less")
+    s.add_text(2, "Swap soda")
+    assert s.settled_text == s.text == "1. Sleep well: Aim for eight hours.\n2. Eat less: Swap soda"
+    s.withdraw(2)  # a retry of point 2 starts over: its header stays in the stream, with nothing after it yet
+    assert s.text == "1. Sleep well: Aim for eight hours.\n2. Eat less: "
+    assert s.settled_text == "1. Sleep well: Aim for eight hours."
