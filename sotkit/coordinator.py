@@ -365,7 +365,7 @@ class Answer:
 
     @staticmethod
     def _empty_error(point: Point, cleaner: ExpansionFilter, retried: bool) -> EmptyPoint:
-        again = ", also when retried with a prefill" if retried else ""
+        again = ", also when asked again" if retried else ""
         if cleaner.echoed:
             return EchoedInstructions(f"point {point.index} ({point.title!r}) only repeated its prompt{again}")
         return EmptyPoint(f"point {point.index} ({point.title!r}) came back without text of its own{again}")
@@ -423,9 +423,10 @@ class Answer:
     def _settle(self, point: Point, cleaner: ExpansionFilter, outcome: tuple[str, CallUsage] | Exception,
                 backends: list[Backend], retry: bool) -> Literal["retry", "fallback"] | None:
         """Finish or fail a point whose call ended; or say what to try next when it left no text of its own (it
-        wrote nothing, or only its header, its title or echoes of its prompt, which the filter drops): a retry
-        with a header prefilled, where the provider takes a prefill, else (or again) the fallback model. An empty
-        point is never finished as if it were written."""
+        wrote nothing, or only its header, its title, another point's line or echoes of its prompt, which the filter
+        drops): one retry (with a header prefilled where the provider takes a prefill; elsewhere the same request,
+        which a sampling server answers anew), then the fallback model. An empty point is never finished as if it
+        were written."""
         if isinstance(outcome, Exception):
             self._point_text(point, cleaner.finish())
             self._fail(point, outcome)
@@ -435,7 +436,7 @@ class Answer:
         self._point_text(point, cleaner.finish(cut=point.truncated))
         if point.text.strip():
             self._finish_point(point)
-        elif not retry and backends[0].provider.supports_prefill:
+        elif not retry:
             return "retry"
         elif len(backends) > 1:
             return "fallback"

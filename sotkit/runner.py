@@ -92,8 +92,8 @@ class Call:
 class Runner:
     """Runs one request's calls through fallback, retries, limits and the watchdog (see the module docstring).
 
-    Every attempt's usage is added to ``usage``; ``spans`` collects the timing of each point call that the main
-    model answered (to tell a server that runs calls one at a time).
+    Every attempt's usage is added to ``usage``; ``spans`` collects the timing of each point call's first attempt
+    that the main model answered (to tell a server that runs calls one at a time).
     """
 
     def __init__(self, backends: list[Backend], send: Send, usage: Usage, *, retry: RetryPolicy,
@@ -266,7 +266,9 @@ class Runner:
                     usage = CallUsage.estimate(request.prompt.chars, chars) if chars else CallUsage()
                 self._account(usage, backend.model, span)
         watchdog.check()
-        if call.point is not None and backend is self.backends[0] and first_text is not None:
+        # the first attempts only: they were sent together; a retry goes out on its own, later
+        if call.point is not None and call.point.attempts == 1 and backend is self.backends[0] \
+                and first_text is not None:
             self.spans.append(CallSpan(sent, first_text, last_text))
         return usage
 

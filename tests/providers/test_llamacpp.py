@@ -89,7 +89,8 @@ async def test_sot_streams_and_answers_through_llama_cpp(llama_cpp_server):
     assert result.text.startswith(f"1. {result.points[0].title}: ")
     # no counts came from the server: every call's are estimated, and none is zero
     usage = result.usage
-    assert usage.calls == usage.estimated_calls == 1 + len(result.points)
+    # a point that only repeated another point's line is asked once more (here point 3: the skeleton's first line)
+    assert usage.calls == usage.estimated_calls == 1 + sum(p.attempts for p in result.points)
     assert usage.input_tokens > 0 and usage.output_tokens >= len(result.text) // 4 - 1
     # the server wrote the expansions one after another, and the result says so
     assert f"wrote the {len(result.points)} expansions one at a time" in result.route_reason
