@@ -22,9 +22,9 @@ async def text_pieces(response: Any, sdk: ModuleType, text_of: Callable[[str | N
                       ) -> AsyncIterator[str | Thinking]:
     """The text of an SDK streaming response, one piece per read from the network. ``text_of(event, data)`` gives
     an event's text, or None for one without (taking note of what else it says, or raising), or ``THINKING`` for
-    reasoning, which a read without text passes on; ``data`` is parsed JSON, or the raw text when it is not JSON. Where the client falls behind, a read brings several events, and
-    each piece costs the same to filter, stitch and send on: the busier the client, the fewer the pieces. Text
-    ahead of an event that raises is given first.
+    reasoning, which a read without text passes on; ``data`` is parsed JSON, or the raw text when it is not JSON.
+    Where the client falls behind, a read brings several events, and each piece costs the same to filter, stitch
+    and send on: the busier the client, the fewer the pieces. Text ahead of an event that raises is given first.
 
     A connection that breaks mid-stream raises the SDK's own ``APIConnectionError`` / ``APITimeoutError``, as the
     SDK's stream classes do. A 200 whose body is not an event stream (a proxy's HTML error page, an empty body, a
