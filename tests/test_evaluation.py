@@ -669,17 +669,19 @@ async def test_the_first_question_is_timed_like_the_others_not_with_the_sdks_set
     async def slow_once(self):  # as importing the SDK and making its client take a while, at the first call only
         if not made:
             made.append(self)
-            await anyio.sleep(0.5)
+            await anyio.sleep(2.0)
         await ready(self)
     monkeypatch.setattr(OpenAIProvider, "ready", slow_once)
     write_questions(tmp_path / "questions.jsonl", QUESTIONS[:2])
     with serve(model()) as server:
         summary = await run(server, tmp_path, judge=None)
-    assert made and [r["answers"]["sot"]["latency_s"] < 0.4 for r in summary.records] == [True, True]
+    # timed with the set-up, a latency is at least its 2 s; the loopback answers themselves take a fraction of that
+    assert made and [r["answers"]["sot"]["latency_s"] < 2.0 for r in summary.records] == [True, True]
 
 
 class SlowLoad(Engine):
-    """An in-process model that takes a second to load, as a real one does at its first call, then answers at once."""
+    """An in-process model that takes two seconds to load, as a real one does at its first call, then answers at
+    once."""
 
     name = "toy_slow_load"
 
@@ -687,7 +689,7 @@ class SlowLoad(Engine):
         self.model = model
 
     def load(self, device, dtype):
-        time.sleep(1.0)
+        time.sleep(2.0)
         return "loaded"
 
     def generate_one(self, loaded, request, on_text, should_stop):
@@ -701,7 +703,8 @@ async def test_a_local_models_load_is_not_timed_as_the_first_answer(tmp_path, mo
     write_questions(tmp_path / "questions.jsonl", QUESTIONS[:2])
     summary = await sotkit.evaluate(tmp_path / "questions.jsonl", model="local:toy", decoding="toy_slow_load",
                                     modes="sequential", out=tmp_path / "out", plots=False)
-    assert [r["answers"]["sequential"]["latency_s"] < 0.5 for r in summary.records] == [True, True]
+    # timed with the load, a latency is at least its 2 s; the toy's answers take a fraction of that
+    assert [r["answers"]["sequential"]["latency_s"] < 2.0 for r in summary.records] == [True, True]
 
 
 def test_progress_redraws_one_line_with_a_bar_on_a_terminal():
