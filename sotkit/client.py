@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 import os
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +28,6 @@ from .templates import SAMPLE_VARIABLES, Templates, TemplateSource
 
 if TYPE_CHECKING:
     from anyio.abc import TaskGroup
-    from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 REQUEST_FIELDS = frozenset(f.name for f in dataclasses.fields(RequestOptions))
 #: the client's own options, besides the request options and the provider's
@@ -234,9 +233,13 @@ class EventStream:
         self._client_closed = client_closed
         self._tasks: TaskGroup | None = None  # entered and left where the ``async with`` block starts and ends
         self._request = anyio.CancelScope()  # the request's own: stopping it never cancels the block's code
-        self._receive: MemoryObjectReceiveStream[Event] | None = None
+        # The events wait here for the reader; a read waits on ``_arrived``, so a read cancelled by the reader's
+        # own timeout loses nothing (a memory stream can hand an item to a reader that is then cancelled).
+        self._events: deque[Event] = deque()
+        self._arrived: anyio.Event | None = None
+        self._started = self._stopped = False  # the request was started; it ended, or aclose() stopped it
         self._error: Exception | None = None  # the request's failure, raised after the events before it
-        self._entered = self._closed = False
+        self._entered = self._closed = False  # ``_closed``: the end was reported, or the block left
 
     def __aiter__(self) -> EventStream:
         return self
@@ -247,35 +250,44 @@ class EventStream:
                               "async for event in events: ...` (leaving the block closes every call)")
         if self._closed:
             raise ConfigError(_STREAM_CLOSED)
-        if self._receive is None:  # the first read starts the request
+        if not self._started:  # the first read starts the request
             if self._client_closed():
                 raise ConfigError(_CLIENT_CLOSED)
-            send, self._receive = anyio.create_memory_object_stream[Event](math.inf)
+            self._started = True
             assert self._tasks is not None
-            self._tasks.start_soon(self._produce, send)
-        try:
-            return await self._receive.receive()
-        except (anyio.EndOfStream, anyio.ClosedResourceError):  # the request ended, or aclose() stopped it
-            self._stop()
-            error, self._error = self._error, None
-            if error is not None:
-                raise error from None
-            raise StopAsyncIteration from None
+            self._tasks.start_soon(self._produce)
+        while not self._events:
+            if self._stopped:  # the request ended (or aclose() stopped it) and every event was read
+                self._closed = True
+                error, self._error = self._error, None
+                if error is not None:
+                    raise error
+                raise StopAsyncIteration
+            self._arrived = anyio.Event()
+            await self._arrived.wait()
+        return self._events.popleft()
 
-    async def _produce(self, send: MemoryObjectSendStream[Event]) -> None:
-        with send, self._request:
+    def _deliver(self, event: Event) -> None:
+        self._events.append(event)
+        if self._arrived is not None:
+            self._arrived.set()
+
+    async def _produce(self) -> None:
+        with self._request:
             try:
-                result = await self._answer.run(send.send_nowait)
+                self._deliver(DoneEvent(await self._answer.run(self._deliver)))
             except Exception as exc:  # re-raised to the reader, after the events before it
                 self._error = exc
-            else:
-                send.send_nowait(DoneEvent(result))
+            finally:
+                self._stop()
 
-    def _stop(self) -> None:
-        self._closed = True
+    def _stop(self, drop: bool = False) -> None:
+        self._stopped = True
         self._request.cancel()
-        if self._receive is not None:
-            self._receive.close()
+        if drop:  # stopped by the caller: no more events for the reader
+            self._events.clear()
+        if self._arrived is not None:
+            self._arrived.set()
 
     def result(self) -> Result:
         """The answer as it stands: whole after the ``done`` event, what was written so far before it (to keep
@@ -283,19 +295,20 @@ class EventStream:
         return self._answer.result()
 
     async def aclose(self) -> None:
-        """Stop the request: cancel its calls in flight (from any task; the ``async with`` block's end waits
-        for them and closes their connections)."""
-        self._stop()
+        """Stop the request: cancel its calls in flight, from any task; a read waiting for the next event (or the
+        next read) ends the reader's loop. The ``async with`` block's end waits for the calls to stop."""
+        self._stop(drop=True)
 
     async def __aenter__(self) -> EventStream:
-        if self._closed:
-            raise ConfigError(_STREAM_CLOSED)
+        if self._closed or self._entered:
+            raise ConfigError(_STREAM_CLOSED if self._closed else "this stream is open already: enter a stream once")
         self._entered = True
         self._tasks = anyio.create_task_group()
         await self._tasks.__aenter__()
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
+        self._closed = True
         self._stop()
         if self._tasks is None:
             return

@@ -287,6 +287,44 @@ async def test_each_event_may_be_read_in_a_task_of_its_own(provider):
     assert all(p.done for p in seen[-1].result.points)
 
 
+async def test_reads_cut_short_by_the_readers_own_timeout_lose_no_event(provider):
+    """A read that times out (here after 1 ms, many times per answer) must not take an event with it: every point's
+    deltas still join to its text, and the text events to the answer."""
+    slow = {i: Latency(ttft_s=0.0, tokens_per_s=400) for i in range(1, 4)}
+    with FakeLLMServer(sot_responder(SKELETON, {i: f"{t} " * 8 for i, t in TEXTS.items()}, point_latency=slow),
+                       latency=FAST) as server:
+        async with client(server, provider) as sot:
+            for _ in range(3):
+                async with sot.stream("How can I be healthier?") as events:
+                    seen = []
+                    while True:
+                        try:
+                            seen.append(await asyncio.wait_for(events.__anext__(), 0.001))
+                        except TimeoutError:
+                            continue
+                        except StopAsyncIteration:
+                            break
+                result = seen[-1].result
+                assert "".join(e.text for e in seen if e.type == "text") == result.text
+                for point in result.points:
+                    assert "".join(e.text for e in seen if e.type == "point_delta" and e.index == point.index) \
+                        == point.text
+
+
+async def test_aclose_between_two_reads_ends_the_loop_at_the_next_read(provider):
+    with FakeLLMServer(sot_responder(SKELETON, TEXTS, point_latency={i: Latency(0.0, 5) for i in range(1, 4)}),
+                       latency=FAST) as server:
+        async with client(server, provider) as sot, sot.stream("How can I be healthier?") as events:
+            with pytest.raises(sotkit.ConfigError, match="open already"):  # a stream is entered once
+                async with events:
+                    pass
+            seen = []
+            async for event in events:  # a slow reader: the close comes while it works on an event
+                seen.append(event)
+                await events.aclose()
+    assert len(seen) == 1 and server.in_flight == 0
+
+
 async def test_a_stream_read_to_its_end_inside_a_scope_of_the_readers_own_leaves_the_block_running(provider):
     with FakeLLMServer(sot_responder(SKELETON, TEXTS), latency=FAST) as server:
         async with client(server, provider) as sot, sot.stream("How can I be healthier?") as events:

@@ -77,7 +77,8 @@ class ClientPool:
 
     An SDK client's connections belong to the event loop that opened them, so each loop gets clients of its own
     (a sync app that calls ``anyio.run`` per request, or threads each running a loop); those of loops since closed
-    are dropped when another loop first calls.
+    are dropped when another loop first calls (their keep-alive sockets close when the garbage collector takes
+    them: a closed loop cannot run their ``aclose``).
     """
 
     def __init__(self, make: Callable[[ssl.SSLContext], Any] | None = None, *, client: Any = None,
