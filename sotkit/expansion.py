@@ -30,9 +30,6 @@ from .skeleton import NO_SPACES
 # A line that starts a new numbered item: the expansion ran on into the next point.
 _NEW_ITEM = re.compile(r"\n[ \t]*(?:\*\*|#+\s*)?(?:\d+[.)．）、]|[(（]\d+[)）]|step\s+\d+\s*:)"
                        rf"(?:\s|$|[{NO_SPACES}])", re.I)
-# A numbered line at the very start of a reply (whose title is then checked against the other points').
-_FIRST_ITEM = re.compile(r"[ \t]*(?:\*\*|#+\s*)?(?:\d+[.)．）、]|[(（]\d+[)）])\s*(?:\*\*)?\s*")
-_FIRST_ITEM_START = re.compile(r"[ \t]*(?:\*{1,2}|#+\s*)?(?:\d+|[(（]\d*)?")  # what may still grow into one
 # A bulleted line: another item too where the point is one paragraph (whole-sentence mode; an API model's point
 # may hold a list of its own).
 _NEW_BULLET = re.compile(r"\n[ \t]*[-*•](?:[ \t]|$)")
@@ -223,9 +220,10 @@ class ExpansionFilter:
         that line may still grow into one."""
         if not self._other_titles:
             return False
-        if not (item := _FIRST_ITEM.match(text)):
-            return None if not final and _FIRST_ITEM_START.fullmatch(text) else False
-        line, ended, _ = text[item.end():].partition("\n")
+        lined = "\n" + text  # the reply's start read as a line's: the patterns of a run-on into the next point
+        if not (item := _NEW_ITEM.match(lined)):
+            return None if not final and _PARTIAL_ITEM.match(lined) else False
+        line, ended, _ = lined[item.end():].partition("\n")
         line = line.strip(" *:").casefold()
         if any(line.startswith(title) for title in self._other_titles):
             return True
