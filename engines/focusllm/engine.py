@@ -38,19 +38,19 @@ class Focus(Engine):
         if not path.is_file():
             raise ConfigError(f"no FocusLLM weights at {str(path)!r}; train them with `sotkit engines focus train` "
                               "or pass focus_weights='path/to/weights.safetensors'")
-        _check_weights(path)
+        self.chunking = _chunking(path)  # the config stored beside the weights: checked now, used at load
         self.weights = path
 
     def generate_one(self, loaded: Any, request: GenerationRequest, on_text: Callable[[str], None],
                      should_stop: Callable[[], bool]) -> Completion:
         from ..generation import chat_token_ids
-        from .model import FocusLLM, focus_completion, read_focus_config
+        from .model import FocusConfig, FocusLLM, focus_completion
 
         model, tokenizer = loaded
         focus, holds = _wrapped.get(id(model)) or (FocusLLM(model), None)
         if holds != self.weights:
             _wrapped[id(model)] = (focus, None)  # wrapped: whatever happens next, it is never wrapped again
-            focus.config = read_focus_config(self.weights)
+            focus.config = FocusConfig(**self.chunking)
             try:
                 focus.load_focus_weights(self.weights)
             except ValueError as exc:  # the weights of another base model
@@ -63,18 +63,20 @@ class Focus(Engine):
                                 request.max_tokens, on_text, stop=request.stop, should_stop=should_stop)
 
 
-def _check_weights(path: Path) -> None:
-    """A safetensors file of FocusLLM weights (its header read without torch), or a ConfigError saying what it is."""
+def _chunking(path: Path) -> dict[str, Any]:
+    """The chunking config of a safetensors file of FocusLLM weights (its header read without torch), or a
+    ConfigError saying what the file is not."""
     try:
         with path.open("rb") as file:
             size = int.from_bytes(file.read(8), "little")
             header = json.loads(file.read(size)) if 0 < size < 100_000_000 else None
-    except (OSError, ValueError):
-        header = None
-    if not isinstance(header, dict) or "focus_config" not in (header.get("__metadata__") or {}) \
-            or not any(".focus." in name for name in header):
+        chunking = json.loads(header["__metadata__"]["focus_config"])
+    except (OSError, ValueError, TypeError, KeyError):
+        chunking = None
+    if not isinstance(chunking, dict) or not any(".focus." in name for name in header):
         raise ConfigError(f"focus_weights={str(path)!r} is not a file of FocusLLM weights (a safetensors file "
                           "written by `sotkit engines focus train` or FocusLLM.save_focus_weights)")
+    return chunking
 
 
 ENGINE = Focus
