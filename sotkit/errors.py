@@ -91,6 +91,10 @@ class PartialResultError(SotkitError):
         super().__init__(message)
         self.partial = partial
 
+    def __reduce__(self) -> tuple:
+        # pickled with its partial result (a process pool sends errors back pickled; the default takes args only)
+        return type(self), (str(self), self.partial), self.__dict__
+
 
 class DeadlineExceeded(PartialResultError, TimeoutError):
     """The request's overall ``deadline`` passed; ``partial`` holds what was finished in time."""

@@ -1,6 +1,8 @@
 """One exception tree: ``except sotkit.SotkitError`` catches everything sotkit raises on its own account."""
 
+import copy
 import inspect
+import pickle
 
 import pytest
 
@@ -28,6 +30,14 @@ def test_the_module_docstring_draws_every_class_of_the_tree():
     classes = [name for name, obj in vars(sotkit.errors).items()
                if inspect.isclass(obj) and issubclass(obj, sotkit.SotkitError)]
     assert all(name in sotkit.errors.__doc__ for name in classes), classes
+
+
+@pytest.mark.parametrize("kind", [sotkit.PartialResultError, sotkit.DeadlineExceeded])
+def test_an_error_with_a_partial_result_pickles_and_copies_with_it(kind):
+    # a process pool sends a worker's exception back pickled: the default reduce lost the partial result's argument
+    error = kind("point 2 failed", sotkit.Result(text="1. Sleep: go to bed early.", mode="sot", model="openai:m"))
+    for clone in (pickle.loads(pickle.dumps(error)), copy.copy(error), copy.deepcopy(error)):
+        assert type(clone) is kind and str(clone) == "point 2 failed" and clone.partial == error.partial
 
 
 def test_only_providers_are_listed_and_accepted():
