@@ -60,6 +60,11 @@ def check_type(name: str, value: Any, kind: type | tuple[type, ...], wanted: str
         raise ConfigError(f"{name}={value!r}: must be {wanted}")
 
 
+def check_api_key(value: Any) -> None:
+    if value is not None and not isinstance(value, str):  # the value itself is a secret: never in the message
+        raise ConfigError(f"api_key must be a str, not {type(value).__name__}")
+
+
 def check_question(question: Any) -> str:
     """The question as sent: a non-empty str that UTF-8 can carry (a lone surrogate cannot be sent)."""
     if not isinstance(question, str):

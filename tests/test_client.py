@@ -141,6 +141,26 @@ def test_a_malformed_base_url_from_the_environment_is_refused_at_construction(mo
         sotkit.SoT(f"{provider}:m", api_key="k")
 
 
+@pytest.mark.parametrize("provider, sdk_client", [("openai", "AsyncOpenAI"), ("anthropic", "AsyncAnthropic")])
+def test_a_client_of_the_wrong_kind_or_with_settings_of_its_own_is_refused_at_construction(provider, sdk_client):
+    import anthropic
+    import openai
+
+    sdk = {"openai": openai, "anthropic": anthropic}[provider]
+    sync_client = {"openai": openai.OpenAI, "anthropic": anthropic.Anthropic}[provider](api_key="k")
+    with pytest.raises(sotkit.ConfigError, match=rf"client= takes an {provider}.{sdk_client} .*not {provider}\."):
+        sotkit.SoT(f"{provider}:m", client=sync_client)
+    with pytest.raises(sotkit.ConfigError, match="client= takes .* not builtins.str"):
+        sotkit.SoT(f"{provider}:m", client="http://127.0.0.1:9")
+    mine = getattr(sdk, sdk_client)(api_key="k", base_url="http://127.0.0.1:9")
+    with pytest.raises(sotkit.ConfigError, match="api_key, base_url and client= both given: set api_key, base_url on "
+                                                 "the client you pass"):
+        sotkit.SoT(f"{provider}:m", client=mine, api_key="k2", base_url="http://127.0.0.1:8")
+    with pytest.raises(sotkit.ConfigError, match="api_key must be a str, not int"):
+        sotkit.SoT(f"{provider}:m", api_key=12345, base_url="http://127.0.0.1:9")
+    assert sotkit.SoT(f"{provider}:m", client=mine).model == f"{provider}:m"
+
+
 def test_the_key_never_shows_in_reprs():
     sot = sotkit.SoT("openai:m", api_key="sk-secret-123", base_url="http://127.0.0.1:9")
     assert "sk-secret" not in repr(sot) and "sk-secret" not in repr(sot.backends)

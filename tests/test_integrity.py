@@ -441,6 +441,7 @@ BAD_OPTIONS = [
     ({"base_url": "localhost:8000/v1"}, r"base_url='localhost:8000/v1': must be an http:// or https:// URL"),
     ({"base_url": "http://exa mple.com"}, r"base_url='http://exa mple.com'"),
     ({"base_url": "http://localhost:abc/v1"}, r"base_url='http://localhost:abc/v1'"),
+    ({"extra_body": [("top_k", 5)]}, r"extra_body=\[\('top_k', 5\)\]: must be a dict"),
 ]
 REQUEST_ONLY = {"deadline", "temperature", "stall_timeout", "max_points", "retry"}
 

@@ -141,6 +141,20 @@ class ClientPool:
                 await client.close()
 
 
+def user_client(client: Any, sdk_name: str, class_name: str, **settings: Any) -> ClientPool:
+    """A pool of the user's own SDK client, checked now rather than at the first call: it must be the SDK's
+    async client (the SDK is imported already: the user built it), and the settings sotkit would give a client
+    it builds (``api_key``, ``base_url``, ...) belong on that client instead."""
+    sdk = sys.modules.get(sdk_name)
+    if sdk is None or not isinstance(client, getattr(sdk, class_name)):
+        kind = f"{type(client).__module__}.{type(client).__qualname__}"
+        raise ConfigError(f"client= takes an {sdk_name}.{class_name} (sotkit's calls are async), not {kind}")
+    if given := [name for name, value in settings.items() if value is not None]:
+        raise ConfigError(f"{', '.join(given)} and client= both given: set {', '.join(given)} on the client you "
+                          "pass (sotkit uses it as it is), or leave client= out")
+    return ClientPool(client=client)
+
+
 def import_sdk(name: str, warm: tuple[str, ...] = ()) -> ModuleType:
     """Import an SDK and the modules ``warm`` names (where installed), in a worker thread.
 

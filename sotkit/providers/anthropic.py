@@ -12,8 +12,8 @@ if TYPE_CHECKING:
     import anthropic
 
 from ..errors import ConfigError
-from ..options import check_url
-from ._clients import ClientPool, sdk_clients
+from ..options import check_api_key, check_url
+from ._clients import sdk_clients, user_client
 from ._sse import malformed, text_pieces
 from .base import THINKING, CallUsage, ChatRequest, Chunk, Provider, StreamError, Thinking
 
@@ -40,14 +40,16 @@ class AnthropicProvider(Provider):
     def __init__(self, model_name: str, *, api_key: str | None = None, base_url: str | None = None,
                  client: anthropic.AsyncAnthropic | None = None, timeout: float | None = None,
                  http: str | None = None) -> None:
-        check_url("base_url", base_url)
-        if base_url is None:  # the SDK reads it too, and would retry a malformed one as a connection error
-            check_url("$ANTHROPIC_BASE_URL", os.environ.get("ANTHROPIC_BASE_URL") or None)
+        check_api_key(api_key)
         self.model = f"anthropic:{model_name}"
         self._name = model_name
         if client is not None:
-            self._clients = ClientPool(client=client)
+            self._clients = user_client(client, "anthropic", "AsyncAnthropic",
+                                        api_key=api_key, base_url=base_url, http=http)
             return
+        check_url("base_url", base_url)
+        if base_url is None:  # the SDK reads it too, and would retry a malformed one as a connection error
+            check_url("$ANTHROPIC_BASE_URL", os.environ.get("ANTHROPIC_BASE_URL") or None)
         api_key = api_key or os.environ.get("ANTHROPIC_API_KEY")
         if not api_key and not os.environ.get("ANTHROPIC_AUTH_TOKEN"):
             raise ConfigError("no Anthropic API key: set ANTHROPIC_API_KEY or pass api_key=...")

@@ -5,15 +5,15 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import openai
 
 from ..errors import ConfigError
-from ..options import check_url
-from ._clients import ClientPool, sdk_clients
+from ..options import check_api_key, check_url
+from ._clients import sdk_clients, user_client
 from ._sse import malformed, text_pieces
 from .base import THINKING, CallUsage, ChatRequest, Chunk, Provider, StreamError, Thinking
 
@@ -42,6 +42,12 @@ class OpenAIProvider(Provider):
                  extra_body: dict[str, Any] | None = None, http: str | None = None, prefill: bool = False) -> None:
         if not isinstance(prefill, bool):
             raise ConfigError(f"prefill={prefill!r}: use True (the server continues an assistant message) or False")
+        check_api_key(api_key)
+        if extra_body is not None and not isinstance(extra_body, Mapping):
+            raise ConfigError(f"extra_body={extra_body!r}: must be a dict of fields added to each request's body")
+        if client is not None:
+            self._clients = user_client(client, "openai", "AsyncOpenAI",
+                                        api_key=api_key, base_url=base_url, http=http)
         check_url("base_url", base_url)
         if base_url is None:  # the SDK reads it too, and would retry a malformed one as a connection error
             check_url("$OPENAI_BASE_URL", base_url := os.environ.get("OPENAI_BASE_URL") or None)
@@ -52,7 +58,6 @@ class OpenAIProvider(Provider):
         # OpenAI itself wants max_completion_tokens; compatible servers widely support only max_tokens.
         self._max_tokens_field = "max_tokens" if base_url else "max_completion_tokens"
         if client is not None:
-            self._clients = ClientPool(client=client)
             return
         api_key = api_key or os.environ.get("OPENAI_API_KEY")
         if not api_key:
