@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import anyio
 
-from .errors import StreamStalled
+from .errors import StreamError, StreamStalled
 from .events import Event, RetryEvent
 from .limits import Limits, estimate_tokens
 from .overlap import CallSpan
@@ -235,6 +235,7 @@ class Runner:
         max_chunks = RUNAWAY_CHUNKS_PER_TOKEN * request.max_tokens + 8
         max_chars = RUNAWAY_CHARS_PER_TOKEN * request.max_tokens + 64
         sent, first_text, last_text = time.monotonic(), None, None
+        billed = True  # the prompt, where the server sends no counts: not for a request it refused or never got
         with self._watchdog(backend) as watchdog:
             try:
                 async with aclosing(backend.provider.stream(request)) as stream:
@@ -261,9 +262,12 @@ class Runner:
                                 usage = dataclasses.replace(usage, output_tokens=request.max_tokens,
                                                             finish_reason="length")
                             break
+            except Exception as error:  # a cancelled attempt (the deadline's, the watchdog's) was sent: billed
+                billed = chars > 0 or isinstance(error, StreamError)  # a stream that broke after its 200 was read
+                raise
             finally:
-                if usage is None:  # the attempt broke or was cancelled before its counts: what it wrote was paid for
-                    usage = CallUsage.estimate(request.prompt.chars, chars) if chars else CallUsage()
+                if usage is None:  # the attempt broke or was cancelled before its counts: what it used was paid for
+                    usage = CallUsage.estimate(request.prompt.chars, chars) if billed else CallUsage()
                 self._account(usage, backend.model, span)
         watchdog.check()
         # the first attempts only: they were sent together; a retry goes out on its own, later

@@ -198,6 +198,21 @@ async def test_on_point_error_skip_returns_the_answer_without_the_failed_point(p
     assert result.text == f"1. Sleep well: {TEXTS[1]}\n3. Move daily: {TEXTS[3]}"
 
 
+async def test_an_attempt_cut_before_its_first_text_is_billed_its_prompt_and_a_refused_one_nothing(provider):
+    # the server had the prompt when the deadline (or a stall) cut the call: an estimate, never a zero read as measured
+    slow = Reply("A plain answer.", latency=Latency(ttft_s=5))
+    with FakeLLMServer([slow, Reply("x", fault=Fault.status(429)), "A plain answer."], latency=FAST) as server:
+        async with client(server, provider) as sot:
+            with pytest.raises(sotkit.DeadlineExceeded) as cut:
+                await sot.generate("How can I sleep better?", mode="sequential", deadline=0.5)
+            retried = await sot.generate("How can I sleep better?", mode="sequential")
+    usage = cut.value.partial.usage
+    assert usage.calls == usage.estimated_calls == 1 and usage.input_tokens > 0 and usage.output_tokens == 0
+    # the 429 sent no counts and no text: it costs nothing; the answer after it is measured
+    assert retried.usage.calls == 2 and retried.usage.estimated_calls == 0
+    assert retried.usage.input_tokens == server.requests[-1].usage.input_tokens
+
+
 async def test_a_broken_attempt_counts_what_it_wrote_in_usage(provider):
     long = {1: " ".join(["word"] * 40) + "."}
     with FakeLLMServer(sot_responder(SKELETON, long), latency=FAST) as server:
