@@ -163,15 +163,23 @@ class SoT:
 
             verdict = await judge.complete("judge_pairwise", {"question": q, "answer_a": a, "answer_b": b})
 
-        ``variables`` must include ``question``; options are per-request settings (``max_tokens``, ...).
+        ``variables`` are the template's (``question`` always; the judges' are ``answer_a``, ``answer_b``, and for
+        ``judge_aspect`` also ``aspect`` and ``criterion``); options are per-request settings (``max_tokens``, ...).
         """
         if template not in SAMPLE_VARIABLES:
             raise ConfigError(f"unknown template {template!r}; templates are: {', '.join(SAMPLE_VARIABLES)}")
         for fixed in ("mode", "context"):
             if fixed in options:
                 raise ConfigError(f"complete() takes no {fixed}=: it sends the template as it renders")
+        if not isinstance(variables, Mapping):
+            raise ConfigError(f"complete({template!r}, variables): variables must be a dict, "
+                              f"not {type(variables).__name__}")
+        needed = [name for name, sample in SAMPLE_VARIABLES[template].items() if sample is not None]
+        if missing := [name for name in needed if name not in variables]:
+            raise ConfigError(f"complete({template!r}, ...) needs the variables {', '.join(needed)}; "
+                              f"missing: {', '.join(missing)}")
         variables = dict(variables)
-        question = variables.pop("question", None)
+        question = variables.pop("question")
         if not isinstance(question, str):
             raise ConfigError(f"complete({template!r}, ...) needs variables['question'] (a string)")
         answer = self._answer(question, {**options, "mode": "sequential"}, template=template, variables=variables)

@@ -206,9 +206,18 @@ async def test_complete_refuses_unknown_templates_and_missing_variables():
     async with sotkit.SoT("openai:judge", api_key="k") as sot:
         with pytest.raises(sotkit.ConfigError, match="unknown template 'judge'"):
             await sot.complete("judge", {"question": "Why?"})
-        with pytest.raises(sotkit.ConfigError, match=r"needs variables\['question'\]"):
+        with pytest.raises(sotkit.ConfigError, match="needs the variables question, answer_a, answer_b; missing: "
+                                                     "question$"):
             await sot.complete("judge_pairwise", {"answer_a": "x", "answer_b": "y"})
-        with pytest.raises(sotkit.TemplateError, match="answer_b"):
+        # the caller's omission, not the template's fault (it was a TemplateError telling to fix the template)
+        with pytest.raises(sotkit.ConfigError, match="missing: answer_b$") as missing:
             await sot.complete("judge_pairwise", {"question": "Why?", "answer_a": "x"})
+        assert not isinstance(missing.value, sotkit.TemplateError)
+        with pytest.raises(sotkit.ConfigError, match="missing: criterion$"):
+            await sot.complete("judge_aspect", {"question": "Why?", "answer_a": "x", "answer_b": "y", "aspect": "z"})
+        with pytest.raises(sotkit.ConfigError, match="variables must be a dict, not list"):
+            await sot.complete("sequential", ["Why?"])
+        with pytest.raises(sotkit.ConfigError, match=r"needs variables\['question'\] \(a string\)"):
+            await sot.complete("sequential", {"question": 42})
         with pytest.raises(sotkit.ConfigError, match="takes no mode="):
             await sot.complete("judge_pairwise", {"question": "Why?"}, mode="sot")
