@@ -11,7 +11,8 @@ import random
 import time
 from dataclasses import dataclass
 
-from .errors import ConfigError, RetryAfterTooLong, StreamStalled
+from .errors import RetryAfterTooLong, StreamStalled
+from .options import check_number
 
 __all__ = ["RETRYABLE_STATUS", "RetryAfterTooLong", "RetryPolicy", "StreamStalled", "is_retryable", "retry_after_s",
            "status_of"]
@@ -33,10 +34,9 @@ class RetryPolicy:
     max_wait_s: float = 60.0
 
     def __post_init__(self) -> None:
-        if self.attempts < 1:
-            raise ConfigError(f"RetryPolicy(attempts={self.attempts}) must be at least 1 (1 means no retries)")
-        if self.initial_wait_s < 0 or self.max_wait_s <= 0:
-            raise ConfigError("RetryPolicy waits must be positive")
+        check_number("RetryPolicy attempts", self.attempts, above=None, at_least=1, whole=True, optional=False)
+        check_number("RetryPolicy initial_wait_s", self.initial_wait_s, above=None, at_least=0, optional=False)
+        check_number("RetryPolicy max_wait_s", self.max_wait_s, optional=False)
 
     def wait_s(self, attempt: int, error: BaseException) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based)."""

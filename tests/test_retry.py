@@ -69,13 +69,18 @@ def test_a_demand_of_zero_or_in_the_past_means_no_wait():
     assert retry_after_s(StatusError(429, {"retry-after": past})) == 0.0
 
 
-def test_policy_bounds():
+@pytest.mark.parametrize("bad, message", [
+    ({"attempts": 0}, "RetryPolicy attempts=0: must be a whole number >= 1"),
+    ({"attempts": "3"}, "RetryPolicy attempts='3': must be a whole number >= 1"),  # was a raw TypeError
+    ({"attempts": 2.5}, "RetryPolicy attempts=2.5: must be a whole number >= 1"),
+    ({"initial_wait_s": -1}, "RetryPolicy initial_wait_s=-1: must be a number >= 0"),
+    ({"max_wait_s": 0}, "RetryPolicy max_wait_s=0: must be a number > 0"),
+    ({"max_wait_s": "60"}, "RetryPolicy max_wait_s='60': must be a number > 0"),
+])
+def test_policy_bounds(bad, message):
     RetryPolicy(attempts=1, initial_wait_s=0)  # one try, no backoff: both allowed
-    with pytest.raises(ConfigError, match=re.escape("RetryPolicy(attempts=0) must be at least 1")):
-        RetryPolicy(attempts=0)
-    for waits in ({"initial_wait_s": -1}, {"max_wait_s": 0}):
-        with pytest.raises(ConfigError, match="^RetryPolicy waits must be positive$"):
-            RetryPolicy(**waits)
+    with pytest.raises(ConfigError, match=f"^{re.escape(message)}$"):
+        RetryPolicy(**bad)
 
 
 def test_a_status_that_is_not_a_number_is_ignored():
