@@ -7,7 +7,7 @@ import functools
 import os
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import anyio
 
@@ -240,7 +240,7 @@ class EventStream:
         self._on_close = on_close
         self._client_closed = client_closed
         self._tasks: TaskGroup | None = None  # entered and left where the ``async with`` block starts and ends
-        self._request = anyio.CancelScope()  # the request's own: stopping it never cancels the block's code
+        self._request: anyio.CancelScope | None = None  # the request's own: stopping it never cancels the block's
         # The events wait here for the reader; a read waits on ``_arrived``, so a read cancelled by the reader's
         # own timeout loses nothing (a memory stream can hand an item to a reader that is then cancelled).
         self._events: deque[Event] = deque()
@@ -251,6 +251,12 @@ class EventStream:
 
     def __aiter__(self) -> EventStream:
         return self
+
+    def __iter__(self) -> NoReturn:
+        raise ConfigError(_ASYNC_ONLY)
+
+    def __enter__(self) -> NoReturn:
+        raise ConfigError(_ASYNC_ONLY)
 
     async def __anext__(self) -> Event:
         if not self._entered:
@@ -281,6 +287,7 @@ class EventStream:
             self._arrived.set()
 
     async def _produce(self) -> None:
+        assert self._request is not None
         with self._request:
             try:
                 self._deliver(DoneEvent(await self._answer.run(self._deliver)))
@@ -291,7 +298,8 @@ class EventStream:
 
     def _stop(self, drop: bool = False) -> None:
         self._stopped = True
-        self._request.cancel()
+        if self._request is not None:
+            self._request.cancel()
         if drop:  # stopped by the caller: no more events for the reader
             self._events.clear()
         if self._arrived is not None:
@@ -311,6 +319,7 @@ class EventStream:
         if self._closed or self._entered:
             raise ConfigError(_STREAM_CLOSED if self._closed else "this stream is open already: enter a stream once")
         self._entered = True
+        self._request = anyio.CancelScope()  # made here: a scope needs the running event loop
         self._tasks = anyio.create_task_group()
         await self._tasks.__aenter__()
         return self
@@ -331,6 +340,8 @@ class EventStream:
 
 _CLIENT_CLOSED = ("this SoT client is closed (aclose() was called, or its `async with` block ended); make a new "
                   "sotkit.SoT(...) for more requests")
+_ASYNC_ONLY = ("a stream is read asynchronously, inside an async function: `async with sotkit.stream(q) as events: "
+               "async for event in events: ...` (from sync code, run that function with asyncio.run)")
 _STREAM_CLOSED = ("this stream was read to its end or closed (a stream is one request): call sot.stream(...) "
                   "again for another")
 

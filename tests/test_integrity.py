@@ -512,3 +512,12 @@ async def test_a_stream_read_without_async_with_is_refused_before_any_call():
                 break  # would leave every call running, with nothing to close them
         await events.aclose()
         assert server.requests == []
+
+
+def test_a_stream_used_from_sync_code_says_how_to_read_it():
+    # no event loop runs here: the stream was anyio's NoEventLoopError, which says nothing of sotkit's API
+    events = sotkit.stream("How can I be healthier?", model="openai:m", api_key="k", base_url="http://127.0.0.1:9")
+    for use in (iter, lambda stream: stream.__enter__()):
+        with pytest.raises(sotkit.ConfigError, match=r"inside an async function: `async with sotkit.stream\(q\)"
+                                                     r".*asyncio.run"):
+            use(events)
