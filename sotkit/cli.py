@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, "debug", False):
             raise
         if isinstance(exc, SotkitError):
-            print(f"sotkit: error: {exc}", file=sys.stderr)
+            print(f"sotkit: error: {_in_cli_words(str(exc))}", file=sys.stderr)
             return 2 if isinstance(exc, ConfigError) else 1
         print(f"sotkit: error: {type(exc).__name__}: {_message(exc)} (--debug shows the traceback)", file=sys.stderr)
         return 1
@@ -133,9 +133,20 @@ def _interrupted(args: argparse.Namespace, so_far: _SoFar) -> None:
     _note("interrupted (Ctrl-C): the answer stops where it was cut")
 
 
+#: the library's advice as this command's options say it
+_CLI_WORDS = {"on_point_error='skip' to": "--on-point-error skip to", "fallback= to": "--fallback MODEL to"}
+
+
+def _in_cli_words(message: str) -> str:
+    for library, cli in _CLI_WORDS.items():
+        message = message.replace(library, cli)
+    return message
+
+
 def _error(exc: Exception) -> dict[str, str]:
     """An error as ``--json`` shows it."""
-    return {"error": str(exc) if isinstance(exc, SotkitError) else _message(exc), "type": type(exc).__name__}
+    return {"error": _in_cli_words(str(exc)) if isinstance(exc, SotkitError) else _message(exc),
+            "type": type(exc).__name__}
 
 
 def _message(error: Exception) -> str:
@@ -214,7 +225,8 @@ def _show(result: Result, as_json: bool, live: bool, error: dict[str, str] | Non
         print("" if live else result.text, flush=True)
     for point in result.points:
         if point.failed:
-            _note(f"point {point.index} ({point.title}) was left out: it failed after every attempt "
+            _note(f"point {point.index} ({point.title}) failed after every attempt" if error else
+                  f"point {point.index} ({point.title}) was left out: it failed after every attempt "
                   "(--on-point-error raise makes that an error)")
     if result.skeleton_truncated:
         _note(f"the skeleton was cut short: {result.route_reason}")

@@ -188,6 +188,10 @@ def test_a_point_left_empty_is_left_out_with_a_note_or_with_raise_fails_after_pr
     assert "[sotkit] point 2 (Move daily) was left out: it failed after every attempt" in skipped.stderr
     assert raised.returncode == 1 and raised.stdout == skipped.stdout
     assert "sotkit: error: point(s) 2 failed after all attempts" in raised.stderr
+    # with raise given, the notes and the error's advice speak of this command's options, not the library's
+    assert "[sotkit] point 2 (Move daily) failed after every attempt\n" in raised.stderr
+    assert "--on-point-error raise makes" not in raised.stderr
+    assert "pass --on-point-error skip to accept it, or --fallback MODEL to retry" in raised.stderr
 
 
 def test_ctrl_c_on_ask_into_a_pipe_prints_the_answer_so_far_and_exits_130():

@@ -168,7 +168,7 @@ def _write(path: Path | None, report: dict) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sotkit.engines.focusllm.cli", description=__doc__)
+    parser = argparse.ArgumentParser(prog="sotkit engines focus", description=__doc__)
     add_subcommands(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
     args.handler(args)
