@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
@@ -31,8 +31,12 @@ class Usage:
     priced_calls: list[tuple[str, int, int]] = field(default_factory=list, repr=False)
     """``(model, input tokens, output tokens)`` of each call, which ``cost`` prices one by one (a long prompt's
     price tier is its call's own)."""
-    prices: Prices | None = field(default=None, repr=False, compare=False)
-    """The client's prices (its ``prices=`` overrides); the library's alone when None."""
+    prices: InitVar[Prices | None] = None
+    """The client's prices (its ``prices=`` overrides); the library's alone when None. Not a field, so that
+    ``dataclasses.asdict(result)`` stays plain data that ``json.dumps`` takes."""
+
+    def __post_init__(self, prices: Prices | None) -> None:
+        self._prices = prices
 
     @property
     def cost(self) -> float | None:
@@ -40,7 +44,7 @@ class Usage:
         read takes some 60 ms, and its objects lengthen every full garbage collection after)."""
         from .pricing import Prices
 
-        prices = self.prices or Prices()
+        prices = self._prices or Prices()
         total = 0.0
         for model, input_tokens, output_tokens in self.priced_calls:
             cost = prices.cost(model, input_tokens, output_tokens)

@@ -1,6 +1,10 @@
 """``result.usage.cost``: the genai-prices library's price for the tokens the server recorded, the user's own
 prices, None where the price is unknown, 0.0 for in-process models."""
 
+import dataclasses
+import json
+import pickle
+
 import genai_prices
 import pytest
 
@@ -58,6 +62,9 @@ async def test_an_unknown_model_costs_none_and_a_given_price_overrides():
     assert priced.usage.cost == pytest.approx(sum(i * 2.0 + o * 8.0 for i, o in tokens) / 1e6)
     last = server.requests[-1].usage
     assert overridden.usage.cost == pytest.approx((last.input_tokens + last.output_tokens) * 100.0 / 1e6)
+    # the prices travel with a result that is copied or pickled, and stay out of its plain data
+    assert pickle.loads(pickle.dumps(priced)).usage.cost == priced.usage.cost
+    assert json.loads(json.dumps(dataclasses.asdict(priced)))["usage"]["calls"] == 4
 
 
 async def test_a_fallback_without_a_price_makes_the_cost_unknown_and_with_one_adds_it():
