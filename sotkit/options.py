@@ -18,7 +18,7 @@ def check_names(given: Iterable[str], allowed: Iterable[str], where: str, sugges
     allowed = sorted(set(allowed))
     for name in given:
         if name not in allowed:
-            close = difflib.get_close_matches(name, [*allowed, *suggest], n=3)
+            close = difflib.get_close_matches(name, [*allowed, *suggest], n=3, cutoff=0.7)  # a typo, not a guess
             hint = f"did you mean {' or '.join(map(repr, close))}? " if close else ""
             known = f"options are: {', '.join(allowed)}" if allowed else "it takes none"
             raise ConfigError(f"unknown option {name!r} for {where}; {hint}{known}")

@@ -429,6 +429,8 @@ async def test_a_retried_skeleton_that_agrees_continues_with_its_new_points():
 
 BAD_OPTIONS = [
     ({"max_point": 3}, "unknown option 'max_point'.*did you mean 'max_points'"),
+    # sotkit's own options are listed with the provider's; no far-fetched guess ('messages' was "did you mean 'eager'")
+    ({"messages": []}, r"unknown option 'messages' for sotkit with openai: models; options are: api_key, .*deadline"),
     ({"timeout": 0}, r"timeout=0: must be a number > 0"),
     ({"timeout": -1}, r"timeout=-1: must be a number > 0"),
     ({"deadline": "5"}, r"deadline='5': must be a number > 0"),

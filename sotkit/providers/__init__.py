@@ -50,7 +50,8 @@ def create_provider(model: str, *, also: Iterable[str] = (), **options: Any) -> 
     parameters = inspect.signature(module.PROVIDER.__init__).parameters.values()
     if not any(p.kind is p.VAR_KEYWORD for p in parameters):
         known = {p.name for p in parameters if p.kind is p.KEYWORD_ONLY}
-        check_names(options, known, f"{prefix}: models", suggest=also)
+        # the caller's own options are as valid as the adapter's: both are listed
+        check_names(options, known | set(also), f"sotkit with {prefix}: models" if also else f"{prefix}: models")
         return module.PROVIDER(name, **options)
     try:  # an adapter taking **options checks them itself; a misspelt caller's option is named here
         return module.PROVIDER(name, **options)
