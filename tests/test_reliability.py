@@ -198,6 +198,17 @@ async def test_on_point_error_skip_returns_the_answer_without_the_failed_point(p
     assert result.text == f"1. Sleep well: {TEXTS[1]}\n3. Move daily: {TEXTS[3]}"
 
 
+async def test_a_whole_stream_whose_connection_then_breaks_is_a_whole_answer(provider):
+    # after [DONE] / message_stop nothing more is the answer's: a proxy that closes before the body's last chunk
+    # (or resets) lost it all, streamed, withdrawn and retried, until the attempts ran out
+    with FakeLLMServer(Reply("A plain answer.", fault=Fault.unclean_close()), latency=FAST) as server:
+        async with client(server, provider) as sot:
+            async with sot.stream("How can I sleep better?", mode="sequential") as events:
+                seen = [event async for event in events]
+    assert {e.type for e in seen} == {"route", "text", "done"} and seen[-1].result.text == "A plain answer."
+    assert len(server.requests) == 1 and not seen[-1].result.usage.estimated
+
+
 async def test_an_attempt_cut_before_its_first_text_is_billed_its_prompt_and_a_refused_one_nothing(provider):
     # the server had the prompt when the deadline (or a stall) cut the call: an estimate, never a zero read as measured
     slow = Reply("A plain answer.", latency=Latency(ttft_s=5))

@@ -284,6 +284,21 @@ async def test_drop_mid_stream_breaks_the_client_after_the_tokens_before_it() ->
     assert not any(r.client_closed for r in (openai_request, anthropic_request, silent))
 
 
+async def test_an_unclean_close_sends_the_whole_stream_then_no_end_of_the_body() -> None:
+    with FakeLLMServer(Reply(TEXT, fault=Fault.unclean_close())) as server:
+        async with httpx2.AsyncClient() as http:
+            request = http.build_request("POST", f"{server.openai_base_url}/chat/completions", json={
+                "model": "m", "messages": [{"role": "user", "content": "q"}], "stream": True})
+            response = await http.send(request, stream=True)
+            received = []
+            with pytest.raises(httpx2.RemoteProtocolError):  # the chunked body never ends
+                async for piece in response.aiter_raw():
+                    received.append(piece)
+    body = b"".join(received)
+    assert body.endswith(b"data: [DONE]\n\n") and '"finish_reason":"stop"' in body.decode().replace(" ", "")
+    assert repr(Fault.unclean_close()) == "Fault.unclean_close()"
+
+
 async def test_stall_pauses_the_stream_then_continues() -> None:
     with FakeLLMServer(Reply(TEXT, fault=Fault.stall(after_tokens=2, seconds=0.3))) as server:
         async with openai_client(server) as client:

@@ -129,6 +129,10 @@ class ClientPool:
         busy[index] += 1
         try:
             yield clients[index]
+        except Exception as exc:
+            if (error := _sdk_error_for(exc, clients[index])) is None:
+                raise
+            raise error from exc
         finally:
             busy[index] -= 1
 
@@ -139,6 +143,19 @@ class ClientPool:
         if self._owned and here is not None:
             for client in here.clients:
                 await client.close()
+
+
+def _sdk_error_for(error: Exception, client: Any) -> Exception | None:
+    """The error ``client``'s SDK should have raised for ``error``, where that is not ``error`` itself. The SDKs'
+    aiohttp transport lets some of aiohttp's own errors through (a broken chunked encoding: "Invalid character in
+    chunk size"), which no retry policy knows: they are the SDK's ``APIConnectionError``."""
+    aiohttp = sys.modules.get("aiohttp")
+    if aiohttp is None or not isinstance(error, aiohttp.ClientError):
+        return None
+    import httpx2
+
+    sdk = sys.modules[type(client).__module__.partition(".")[0]]
+    return sdk.APIConnectionError(message=f"Connection error: {error}", request=httpx2.Request("POST", client.base_url))
 
 
 def user_client(client: Any, sdk_name: str, class_name: str, **settings: Any) -> ClientPool:

@@ -10,25 +10,38 @@ generator (httpx's text and line decoders and the SDK's line iterator would add 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from types import ModuleType
-from typing import Any
+from typing import Any, Protocol
+
+import anyio
 
 from ..errors import StreamError
 from .base import THINKING, Thinking
 
 
-async def text_pieces(response: Any, sdk: ModuleType, text_of: Callable[[str | None, Any], str | Thinking | None]
-                      ) -> AsyncIterator[str | Thinking]:
-    """The text of an SDK streaming response, one piece per read from the network. ``text_of(event, data)`` gives
-    an event's text, or None for one without (taking note of what else it says, or raising), or ``THINKING`` for
-    reasoning, which a read without text passes on; ``data`` is parsed JSON, or the raw text when it is not JSON.
-    Where the client falls behind, a read brings several events, and each piece costs the same to filter, stitch
-    and send on: the busier the client, the fewer the pieces. Text ahead of an event that raises is given first.
+class Reading(Protocol):
+    """What a provider reads from its events besides their text."""
 
-    A connection that breaks mid-stream raises the SDK's own ``APIConnectionError`` / ``APITimeoutError``, as the
-    SDK's stream classes do. A 200 whose body is not an event stream (a proxy's HTML error page, an empty body, a
-    JSON completion) is a ``StreamError``."""
+    ended: bool
+    """The stream's terminal event came (``[DONE]``, ``message_stop``): whatever follows is no part of the answer."""
+
+    def text_of(self, event: str | None, data: Any) -> str | Thinking | None:
+        """An event's text, or None for one without (taking note of what else it says, or raising), or
+        ``THINKING`` for reasoning; ``data`` is parsed JSON, or the raw text when it is not JSON."""
+
+
+async def text_pieces(response: Any, sdk: ModuleType, reading: Reading) -> AsyncIterator[str | Thinking]:
+    """The text of an SDK streaming response, one piece per read from the network, as ``reading`` gives each
+    event's; a read without text but with reasoning passes on ``THINKING``. Where the client falls behind, a read
+    brings several events, and each piece costs the same to filter, stitch and send on: the busier the client,
+    the fewer the pieces. Text ahead of an event that raises is given first.
+
+    Once the terminal event has come, the rest of the body is read (so that the connection goes back to the pool)
+    for at most ``DRAIN_S`` seconds, and a connection that breaks then costs nothing: the answer is whole. Before
+    it, a connection that breaks raises the SDK's own ``APIConnectionError`` / ``APITimeoutError``, as the SDK's
+    stream classes do. A 200 whose body is not an event stream (a proxy's HTML error page, an empty body, a JSON
+    completion) is a ``StreamError``."""
     import httpx2  # imported with the SDK, off the event loop, before the first response
 
     http = response.http_response
@@ -41,13 +54,17 @@ async def text_pieces(response: Any, sdk: ModuleType, text_of: Callable[[str | N
         # the raw bytes skip a decoder and a re-chunker per piece, where there is no content encoding to undo
         identity = http.headers.get("content-encoding", "identity") == "identity"
         parser = EventParser()
-        async for chunk in http.aiter_raw() if identity else http.aiter_bytes():
-            text, error = _joined(parser.feed(chunk), text_of)
+        chunks = aiter(http.aiter_raw() if identity else http.aiter_bytes())
+        async for chunk in chunks:
+            text, error = _joined(parser.feed(chunk), reading)
             if text:
                 yield text
             if error:
                 raise error
-        text, error = _joined(parser.finish(), text_of)
+            if reading.ended:
+                await _drain(chunks)
+                return
+        text, error = _joined(parser.finish(), reading)
         if text:
             yield text
         if error:
@@ -60,21 +77,35 @@ async def text_pieces(response: Any, sdk: ModuleType, text_of: Callable[[str | N
         raise StreamError(f"the event stream is not UTF-8 text: {exc}", raw=exc.object[:500]) from exc
 
 
-def _joined(events: list[tuple[str | None, Any]], text_of: Callable[[str | None, Any], str | Thinking | None]
-            ) -> tuple[str | Thinking, Exception | None]:
+#: how long the rest of a body may take after its terminal event (usually the chunked encoding's last bytes)
+DRAIN_S = 0.5
+
+
+async def _drain(chunks: AsyncIterator[bytes]) -> None:
+    with anyio.move_on_after(DRAIN_S):
+        try:
+            async for _ in chunks:
+                pass
+        except Exception:  # any transport's error: the answer is whole; the connection is just not reused
+            pass
+
+
+def _joined(events: list[tuple[str | None, Any]], reading: Reading) -> tuple[str | Thinking, Exception | None]:
     """The text of ``events`` as one piece (``THINKING`` where they hold only reasoning), up to the first event
-    that raised, and what it raised."""
+    that raised, and what it raised; events after the terminal one are not read."""
     texts: list[str] = []
     thinking = False
     for event, data in events:
         try:
-            text = text_of(event, data)
+            text = reading.text_of(event, data)
         except Exception as exc:
             return "".join(texts), exc
         if text is THINKING:
             thinking = True
         elif text:
             texts.append(text)  # type: ignore[arg-type]
+        if reading.ended:
+            break
     return "".join(texts) or (THINKING if thinking else ""), None
 
 

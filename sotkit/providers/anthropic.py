@@ -79,7 +79,7 @@ class AnthropicProvider(Provider):
         async with self._clients.client() as client, client.messages.with_streaming_response.create(
             model=self._name, max_tokens=request.max_tokens, messages=messages, stream=True, **options
         ) as response:
-            async for text in text_pieces(response, sys.modules["anthropic"], reading.text_of):
+            async for text in text_pieces(response, sys.modules["anthropic"], reading):
                 if text is THINKING:
                     yield text
                     continue
@@ -89,7 +89,7 @@ class AnthropicProvider(Provider):
                         continue
                 written += len(text)
                 yield text
-        if not reading.finished:
+        if not reading.ended:
             raise StreamError(f"the stream from {self.model} ended without message_stop: it was cut")
         if reading.input_tokens is None or reading.output_tokens is None:  # a compatible server that sent no counts
             usage = CallUsage.estimate(len(prompt.system or "") + sum(len(m["content"]) for m in messages), written)
@@ -108,7 +108,7 @@ class AnthropicProvider(Provider):
 class _Reading:
     """What a messages stream said so far besides its text."""
 
-    finished: bool = False  # a stream that ends before its message_stop was cut
+    ended: bool = False  # a stream that ends before its message_stop was cut
     input_tokens: int | None = None  # None: not counted (no message_start, or a count that is no number)
     output_tokens: int | None = None
     stop_reason: str | None = None
@@ -138,7 +138,7 @@ class _Reading:
                 self.output_tokens = count if _is_count(count) else None
                 self.stop_reason = (data.get("delta") or {}).get("stop_reason") or self.stop_reason
             elif event == "message_stop":
-                self.finished = True
+                self.ended = True
             elif event == "error":  # e.g. overloaded_error mid-stream, after the 200 status
                 error = data.get("error", {}) if isinstance(data, dict) else {}
                 raise StreamError(error.get("message", str(data)), status_code=ERROR_STATUS.get(error.get("type"), 500),

@@ -89,7 +89,7 @@ class OpenAIProvider(Provider):
             model=self._name, messages=[], stream=True,
             extra_body={**body, **(self._extra_body or {}), "messages": messages},
         ) as response:
-            async for text in text_pieces(response, sys.modules["openai"], reading.text_of):
+            async for text in text_pieces(response, sys.modules["openai"], reading):
                 if text is not THINKING:
                     written += len(text)  # type: ignore[arg-type]
                 yield text
@@ -112,6 +112,7 @@ class _Reading:
     """What a chat completions stream said so far besides its text."""
 
     finished: bool = False  # a stream that ends before its finish_reason or [DONE] was cut
+    ended: bool = False  # [DONE] came
     reason: Any = None
     usage: CallUsage | None = None
 
@@ -120,7 +121,7 @@ class _Reading:
             if self.reason is None:  # every server sends a finish_reason first; llama-cpp-python cuts a stream so
                 raise StreamError("the stream ended with [DONE] before any finish_reason: the server cut it short",
                                   raw=data)
-            self.finished = True  # read on to the end of the body, so the connection goes back to the pool
+            self.finished = self.ended = True
             return None
         try:
             text, done, counts = _chunk(data)

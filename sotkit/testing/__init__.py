@@ -31,6 +31,8 @@ of all requests with ``FakeLLMServer(..., random_faults=RandomFaults(rate=0.1, f
 - ``Fault.not_a_stream(body)``: a 200 with a proxy's HTML page (or any body) instead of the stream;
 - ``Fault.keep_alive(after_tokens, seconds)``: SSE comments and text-free events, and no text, for a while;
 - ``Fault.runaway(tokens)``: ``max_tokens`` and stop sequences ignored, the reply repeated.
+- ``Fault.unclean_close()``: the whole stream, terminal event included, then the connection closes before the
+  body's end (no last chunk), as some proxies do: the answer is whole.
 
 Tokens are whitespace-led words (``split_tokens``); usage counts them. The server runs its own event loop in a
 daemon thread, so it works the same under sync code, asyncio, trio and plain pytest.

@@ -57,13 +57,13 @@ class Latency:
 
 
 FaultKind = Literal["status", "drop", "stall", "error_event", "cut", "garbage", "not_a_stream", "keep_alive",
-                    "runaway"]
+                    "runaway", "unclean_close"]
 
 
 @dataclass(frozen=True)
 class Fault:
     """Something going wrong with one response. Build one with a class method: ``status``, ``drop``, ``stall``,
-    ``error_event``, ``cut``, ``garbage``, ``not_a_stream``, ``keep_alive`` or ``runaway``.
+    ``error_event``, ``cut``, ``garbage``, ``not_a_stream``, ``keep_alive``, ``runaway`` or ``unclean_close``.
 
     The faults inside a stream (``error_event``, ``cut``, ``garbage``, ``keep_alive``) act on streaming
     responses; a non-streaming response with one of them is dropped at that point instead.
@@ -160,6 +160,13 @@ class Fault:
             raise ConfigError(f"Fault.runaway tokens must be an int >= 1, got {tokens!r}")
         return cls("runaway", tokens=tokens)
 
+    @classmethod
+    def unclean_close(cls) -> Fault:
+        """Send the whole stream, its terminal event included, then close the connection before the end of the
+        HTTP body (no last chunk), as some proxies and load balancers do. The answer is whole; a non-streaming
+        response is sent whole."""
+        return cls("unclean_close")
+
     def __repr__(self) -> str:
         if self.kind == "status":
             extras = "".join(f", {name}={value!r}" for name, value in
@@ -169,6 +176,8 @@ class Fault:
             return f"Fault.not_a_stream({self.body!r}, {self.headers['content-type']!r})"
         if self.kind == "runaway":
             return f"Fault.runaway(tokens={self.tokens})"
+        if self.kind == "unclean_close":
+            return "Fault.unclean_close()"
         args = {"drop": "", "cut": "", "error_event": f", code={self.status_code}",
                 "garbage": f", data={self.body!r}", "stall": f", seconds={self.seconds}, then={self.then!r}",
                 "keep_alive": f", seconds={self.seconds}, every_s={self.every_s}, then={self.then!r}"}[self.kind]

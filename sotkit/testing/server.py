@@ -342,7 +342,11 @@ class FakeLLMServer:
 
             if await self._generate(record, done, latency, fault, out, emit, fault_in_stream):
                 record.finished_at = time.perf_counter()
-                await out.close_stream(dialect.stream_close(record, done, usage, rid))
+                if fault is not None and fault.kind == "unclean_close":  # the terminal event, and no end of the body
+                    await out.stream(dialect.stream_close(record, done, usage, rid))
+                    out.hang_up()
+                else:
+                    await out.close_stream(dialect.stream_close(record, done, usage, rid))
         elif await self._generate(record, done, latency, fault, out, None):
             body = json.dumps(dialect.complete_body(record, done, usage, rid)).encode()
             await self._send(record, out, 200, body, {"content-type": "application/json", **headers})
@@ -367,7 +371,8 @@ class FakeLLMServer:
         """Pace the tokens like a model would (sending them through ``emit`` when streaming) and apply a fault
         after its ``after_tokens``. False when the fault ended the response."""
         n = len(done.tokens)
-        fault_at = min(fault.after_tokens, n) if fault is not None and fault.kind != "runaway" else -1
+        fault_at = min(fault.after_tokens, n) if fault is not None and fault.kind not in ("runaway", "unclean_close") \
+            else -1
         shift = 0.0  # a stall pushes every later token back
 
         async def pause_until(offset: float) -> None:

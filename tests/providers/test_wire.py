@@ -328,3 +328,19 @@ async def test_a_compressed_event_stream_is_decoded_before_it_is_parsed(http):
             result = await sot.generate("Hi?")
     assert result.text == "Keep it dark."
     assert (result.usage.input_tokens, result.usage.output_tokens) == (5, 3)
+
+
+@pytest.mark.parametrize("model", ["openai:m", "anthropic:m"])
+async def test_a_broken_chunked_encoding_on_aiohttp_is_the_sdks_connection_error_and_retried(model):
+    pytest.importorskip("aiohttp")
+    import anthropic
+    import openai
+
+    event = sse(WORDS[0], done=False) if model.startswith("openai") else anthropic_sse(text_delta("Keep "))
+    # a proxy's hiccup: a chunk size that is no number; the SDKs' aiohttp transport let aiohttp's own
+    # ClientResponseError through, which no retry policy knows
+    body = f"{len(event):x}\r\n".encode() + event + b"\r\nzz\r\nKeep\r\n0\r\n\r\n"
+    async with serving(body, f"{EVENT_STREAM}\r\ntransfer-encoding: chunked") as (url, _):
+        with pytest.raises((openai.APIConnectionError, anthropic.APIConnectionError)) as caught:
+            await read(model, url, http="aiohttp")
+    assert sotkit.retry.is_retryable(caught.value, create_provider(model, api_key="k").transient_errors)
