@@ -128,9 +128,14 @@ class EventParser:
         self._data: list[str] = []
         self._pending: list[bytes] = []  # the unfinished line's pieces: joined once its end comes, not per read
         self._pending_size = 0
+        self._fresh = True  # nothing fed yet
+        self.seen = False  # an event came
+        self.stray = ""  # the start of what was neither an event's field nor a comment (a proxy's error text)
 
     def feed(self, chunk: bytes) -> list[tuple[str | None, Any]]:
         """The events that ``chunk`` completes."""
+        if self._fresh:  # a byte-order mark would hide the first field's name (the SSE spec drops it)
+            chunk, self._fresh = chunk.removeprefix(b"\xef\xbb\xbf"), False
         if b"\n" not in chunk:
             self._pending.append(chunk)
             self._pending_size += len(chunk)
@@ -146,19 +151,36 @@ class EventParser:
             if line == "":
                 if self._data:
                     events.append((self._event, _parsed("\n".join(self._data))))
+                    self.seen = True
                 self._event, self._data = None, []
             elif line.startswith("data:"):
                 self._data.append(line[5:].removeprefix(" "))
             elif line.startswith("event:"):
                 self._event = line[6:].strip()
+            elif not line.startswith((":", "id:", "retry:")) and len(self.stray) < 500:
+                self.stray += line[:500] + "\n"
         return events
 
     def finish(self) -> list[tuple[str | None, Any]]:
-        """The stream ended: the last event, where it lacked its final newline or blank line."""
-        line = b"".join(self._pending).removesuffix(b"\r").decode()
+        """The stream ended: the last event, where it lacked its final newline or blank line. Raises
+        ``StreamError`` where the stream held no event but other text (an error page sent as an event stream), or
+        ended inside an event's line (it was cut)."""
+        pending = b"".join(self._pending)
+        line = pending.removesuffix(b"\r").decode()
         if line.startswith("data:"):
             self._data.append(line[5:].removeprefix(" "))
-        return [(self._event, _parsed("\n".join(self._data)))] if self._data else []
+        elif line and not line.startswith((":", "id:", "retry:", "event:")):
+            self.stray += line[:500]
+        if not self.seen and not self._data and self.stray.strip():
+            raise StreamError(f"the server answered 200 with an event stream that holds no events, only: "
+                              f"{self.stray[:500]!r}", raw=self.stray[:500])
+        if not self._data:
+            return []
+        data = _parsed("\n".join(self._data))
+        cut_mid_line = line.startswith("data:") and not pending.endswith(b"\r")  # a CRLF stream cut at its LF is not
+        if cut_mid_line and isinstance(data, str) and data != "[DONE]":
+            raise StreamError(f"the stream ended in the middle of an event: it was cut ({line[:200]!r})", raw=line)
+        return [(self._event, data)]
 
 
 def _parsed(text: str) -> Any:

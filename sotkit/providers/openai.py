@@ -116,7 +116,9 @@ class _Reading:
     reason: Any = None
     usage: CallUsage | None = None
 
-    def text_of(self, _: str | None, data: Any) -> str | Thinking | None:
+    def text_of(self, event: str | None, data: Any) -> str | Thinking | None:
+        if event == "error":  # some compatible servers' way; the API's own is a chunk with an "error" object
+            raise _stream_error(data)
         if data == "[DONE]":
             if self.reason is None:  # every server sends a finish_reason first; llama-cpp-python cuts a stream so
                 raise StreamError("the stream ended with [DONE] before any finish_reason: the server cut it short",
@@ -142,9 +144,7 @@ def _chunk(data: Any) -> tuple[str | Thinking | None, Any, dict | None]:
     if not isinstance(data, dict):
         raise TypeError(f"a chunk is a {type(data).__name__}")
     if "error" in data:  # an error reported mid-stream
-        error = data["error"]
-        raise StreamError(str(error.get("message", error) if isinstance(error, dict) else error), status_code=500,
-                          raw=data)
+        raise _stream_error(data)
     # the first generation only: with n > 1 (in extra_body) a server interleaves the others' chunks
     choice = next((c for c in data["choices"] if c.get("index", 0) == 0), {}) if data.get("choices") else {}
     delta = choice.get("delta") or {}
@@ -154,6 +154,16 @@ def _chunk(data: Any) -> tuple[str | Thinking | None, Any, dict | None]:
     if not text and (delta.get("reasoning_content") or delta.get("reasoning")):  # vLLM's, DeepSeek's; OpenRouter's
         return THINKING, choice.get("finish_reason"), data.get("usage")
     return text, choice.get("finish_reason"), data.get("usage")
+
+
+def _stream_error(data: Any) -> StreamError:
+    """An error sent inside the 200 stream, as the status its ``code`` names (vLLM: 400 for a prompt too long,
+    which a retry would not mend), else a 500."""
+    error = data.get("error", data) if isinstance(data, dict) else data
+    message = error.get("message", error) if isinstance(error, dict) else error
+    code = error.get("code") if isinstance(error, dict) else None
+    status = code if isinstance(code, int) and not isinstance(code, bool) and 400 <= code <= 599 else 500
+    return StreamError(str(message), status_code=status, raw=data)
 
 
 PROVIDER = OpenAIProvider

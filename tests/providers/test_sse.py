@@ -36,6 +36,14 @@ def test_a_last_event_without_its_line_end_is_still_read_whole():
     assert parse([b"data: one\r\ndata: two\r"]) == [(None, "one\ntwo")]  # a CRLF stream cut before its last LF
 
 
+def test_a_stream_cut_inside_an_events_line_says_it_was_cut():
+    from sotkit.errors import StreamError
+
+    assert parse([b'data: {"a": 1}']) == [(None, {"a": 1})]  # whole, though its line end never came
+    with pytest.raises(StreamError, match="ended in the middle of an event: it was cut"):
+        parse([b'data: {"a": 1}\n\ndata: {"choices": [{"del'])  # it was "not the API's event"
+
+
 def test_a_long_line_is_joined_once_and_an_endless_one_is_refused(monkeypatch):
     from sotkit.errors import StreamError
     from sotkit.providers import _sse

@@ -173,15 +173,49 @@ async def test_a_content_type_in_capitals_is_still_an_event_stream():
     assert "".join(texts) == "Keep it dark."
 
 
-@pytest.mark.parametrize("error, message", [({"message": "The model is overloaded.", "type": "server_error"},
-                                               "The model is overloaded."), ({"code": 503}, "{'code': 503}")],
-                         ids=["message", "no message"])
-async def test_an_openai_error_chunk_is_a_server_error_with_its_message(error, message):
+@pytest.mark.parametrize("error, message, status", [
+    ({"message": "The model is overloaded.", "type": "server_error"}, "The model is overloaded.", 500),
+    ({"code": 503}, "{'code': 503}", 503),
+    # vLLM's: a prompt too long is a 400 that no retry mends (it was a 500, retried)
+    ({"object": "error", "message": "This model's maximum context length is 2048 tokens.", "code": 400},
+     "This model's maximum context length is 2048 tokens.", 400),
+    ({"message": "Overloaded.", "code": "server_overloaded"}, "Overloaded.", 500),  # a code that is no status
+], ids=["message", "no message", "vllm 400", "named code"])
+async def test_an_openai_error_chunk_is_a_server_error_with_its_message_and_status(error, message, status):
     async with serving(sse(WORDS[0], {"error": error}, done=False)) as (url, _):
         with pytest.raises(sotkit.StreamError) as caught:
             await read("openai:m", url)
     assert str(caught.value) == message
-    assert caught.value.status_code == 500 and caught.value.raw == {"error": error}
+    assert caught.value.status_code == status and caught.value.raw == {"error": error}
+    assert sotkit.retry.is_retryable(caught.value) is (status != 400)
+
+
+async def test_an_openai_compatible_error_event_is_an_error_with_its_message():
+    body = sse(WORDS[0], done=False) + b'event: error\ndata: {"message": "Upstream timed out.", "code": 504}\n\n'
+    async with serving(body) as (url, _):
+        with pytest.raises(sotkit.StreamError, match="^Upstream timed out.$") as caught:
+            await read("openai:m", url)
+    assert caught.value.status_code == 504
+
+
+@pytest.mark.parametrize("model", ["openai:m", "anthropic:m"])
+@pytest.mark.parametrize("body", [b'{"error": {"message": "The model gpt-5 does not exist"}}',
+                                  b"upstream connect error or disconnect/reset before headers"])
+async def test_an_event_stream_with_no_events_but_text_is_an_error_showing_the_text(model, body):
+    # a gateway's error sent with the event stream's content type: it was "ended without ...: it was cut"
+    async with serving(body) as (url, _):
+        with pytest.raises(sotkit.StreamError, match="an event stream that holds no events, only: ") as caught:
+            await read(model, url)
+    assert caught.value.raw == body.decode()
+
+
+@pytest.mark.parametrize("model", ["openai:m", "anthropic:m"])
+async def test_a_byte_order_mark_before_the_first_event_hides_nothing(model):
+    body = b"\xef\xbb\xbf" + (sse(*WORDS, STOPPED) if model.startswith("openai") else
+                              anthropic_sse(*map(text_delta, ["Keep ", "it ", "dark."]), *END_TURN))
+    async with serving(body) as (url, _):
+        *texts, _ = await read(model, url)
+    assert "".join(texts) == "Keep it dark."  # the first event's text was dropped: "it dark."
 
 
 @pytest.mark.parametrize("error, status", [({"type": "overloaded_error", "message": "Overloaded."}, 529),
