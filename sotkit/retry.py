@@ -78,7 +78,7 @@ def retry_after_s(error: BaseException) -> float | None:
     if value is None:
         return None
     try:
-        return max(0.0, float(value))
+        return max(0.0, float(value.split(",")[0]))  # "1, 30": the header sent twice, joined; the first counts
     except ValueError:
         pass
     try:

@@ -34,7 +34,7 @@ from .limits import Limits, estimate_tokens
 from .overlap import CallSpan
 from .providers.base import THINKING, CallUsage, ChatRequest, Provider
 from .result import Point, Usage
-from .retry import RetryPolicy, is_retryable, status_of
+from .retry import RetryPolicy, is_retryable, retry_after_s, status_of
 from .templates import Templates
 from .tracing import NO_TRACE, CallTrace, RequestTrace
 
@@ -217,6 +217,8 @@ class Runner:
                 if attempt >= self.retry.attempts or not is_retryable(error, backend.provider.transient_errors):
                     raise
                 wait = self.retry.wait_s(attempt, error)  # a demand over max_wait_s raises RetryAfterTooLong
+                if anyio.current_time() + (retry_after_s(error) or 0) >= anyio.current_effective_deadline():
+                    raise  # the server asks to wait past the deadline: fail now (or fall back), with its reason
                 self._on_retry(attempt, error, wait, call.point, span)
                 await anyio.sleep(wait)
 

@@ -144,6 +144,24 @@ async def test_the_deadline_ends_a_request_that_keeps_failing(provider):
     assert 3 < len(for_point(server, 3)) < 100
 
 
+async def test_a_retry_after_past_the_deadline_fails_at_once_with_the_servers_reason_or_falls_back(provider):
+    # it slept into the deadline, and the DeadlineExceeded then hid the 429
+    busy = Reply("x", fault=Fault.status(429, {"retry-after": "30"}))
+    with FakeLLMServer([busy, busy], latency=FAST) as server, \
+            FakeLLMServer("A plain answer.", latency=FAST) as backup:
+        fallback = create_provider("openai:backup", api_key="k2", base_url=backup.openai_base_url)
+        for options in ({}, {"fallback": fallback}):
+            async with client(server, provider, deadline=20, **options) as sot:
+                with anyio.fail_after(10):  # far below the 30 s asked for: the wait is not taken
+                    if not options:
+                        with pytest.raises(SDK[provider].RateLimitError):
+                            await sot.generate("How can I sleep better?", mode="sequential")
+                    else:
+                        result = await sot.generate("How can I sleep better?", mode="sequential")
+        await fallback.aclose()
+    assert result.text == "A plain answer." and len(server.requests) == 2 and len(backup.requests) == 1
+
+
 async def test_a_point_that_keeps_failing_goes_to_the_fallback_model(provider):
     always = {2: [Fault.status(500)] * 4}
     with FakeLLMServer(faulty(always), latency=FAST) as server, \

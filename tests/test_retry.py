@@ -40,6 +40,7 @@ def test_retry_after_in_every_form():
     future = email.utils.formatdate(time.time() + 3600, usegmt=True)  # an hour away: the test's own pace is noise
     assert 3500 <= retry_after_s(StatusError(429, {"retry-after": future})) <= 3600
     assert retry_after_s(StatusError(429, {"retry-after": "soon"})) is None
+    assert retry_after_s(StatusError(429, {"retry-after": "1, 30"})) == 1.0  # sent twice, joined: the first counts
     assert retry_after_s(StatusError(429)) is None and retry_after_s(ValueError()) is None
 
 
