@@ -142,6 +142,11 @@ class Answer:
                             "or missing)")
             raise DeadlineExceeded(f"the request's deadline of {self.options.deadline} s passed; {written}",
                                    self.result())
+        unwritten = [str(p.index) for p in self.points.values() if not p.done and not p.failed]
+        if unwritten or (self.mode == "sot" and not self.points):  # it would read as an empty point: no success
+            raise PartialResultError(f"point(s) {', '.join(unwritten) or 'all'} of the skeleton were never expanded "
+                                     "(a sotkit bug: please report it with the question and the skeleton)",
+                                     self.result())
         failed = [p for p in self.points.values() if p.failed]
         if failed and len(failed) == len(self.points):  # skipping every point would leave no answer at all
             raise PartialResultError(f"every point of the skeleton ({len(failed)}) failed after all attempts: there "
@@ -282,8 +287,8 @@ class Answer:
         def on_start(b: Backend) -> None:  # a backend writes the skeleton from its start
             on_restart()
             prefill = build(b).prompt.prefill
-            if prefill and b.provider.supports_prefill:
-                parser.feed(prefill.rstrip())  # the reply continues the prefill ("1.")
+            if prefill and b.provider.supports_prefill:  # the reply continues the prefill: "1.", or whole lines too
+                start(tg, parser.feed(prefill.rstrip()))
 
         skeleton_error: Exception | None = None
         disagreed = False

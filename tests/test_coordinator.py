@@ -35,6 +35,18 @@ def max_overlap(requests) -> int:
     return peak
 
 
+async def test_a_skeleton_prefill_that_holds_whole_point_lines_has_those_points_expanded_too():
+    # the prefill's points were parsed but never started: point 1 stayed empty, and the answer was '' as a success
+    templates = {"skeleton": "{% block user %}Give the skeleton (not the full content) of an answer to: "
+                             "{{ question }}{% endblock %}{% block prefill %}1. Sleep well\n2.{% endblock %}"}
+    with FakeLLMServer(sot_responder(SKELETON), latency=FAST) as server:
+        async with client(server, "anthropic", templates=templates) as sot:
+            result = await sot.generate("How can I be healthier?")
+    assert [p.title for p in result.points] == ["Sleep well", "Eat less sugar", "Move daily", "See friends"]
+    assert all(p.done and p.text == f"Details of point {p.index}." for p in result.points)
+    assert sorted(point_of(r) for r in expansions(server)) == [1, 2, 3, 4]
+
+
 async def test_points_are_stitched_in_skeleton_order_when_they_finish_in_reverse(provider):
     slow_first = {i: Latency(ttft_s=0.08 * (5 - i), tokens_per_s=2000) for i in range(1, 5)}
     texts = {i: f"Text of point {i}." for i in range(1, 5)}
