@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -89,6 +90,7 @@ class SoT:
         self._shared: RedisConnection | None = limits.connect() if limits is not None else None
         self._owned: list[Provider] = []
         self._closed = False
+        self._answers: weakref.WeakSet[Answer] = weakref.WeakSet()  # to stop those still running at aclose()
         try:
             main = self._provider(default_model() if model is None else model, {"timeout": timeout, **options})
         except ConfigError as exc:
@@ -199,12 +201,17 @@ class SoT:
                               "request: pass it to sotkit.SoT(...) (or to sotkit.generate / sotkit.stream)")
         check_names(options, REQUEST_FIELDS, "a request (per-request options)")
         opts = self._checked(dataclasses.replace(self.options, **options)) if options else self.options
-        return Answer(question, self.backends, opts, self._router, template=template, variables=variables,
-                      prices=self.prices)
+        answer = Answer(question, self.backends, opts, self._router, template=template, variables=variables,
+                        prices=self.prices)
+        self._answers.add(answer)
+        return answer
 
     async def aclose(self) -> None:
-        """Close the providers (and SDK clients) this client created; never ones passed in."""
+        """Stop the requests still running on this client (each raises ``PartialResultError`` with what it wrote),
+        then close the providers (and SDK clients) this client created; never ones passed in."""
         self._closed = True
+        for answer in list(self._answers):
+            await answer.stop()
         for provider in self._owned:
             await provider.aclose()
         self._owned.clear()

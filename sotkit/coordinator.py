@@ -114,6 +114,10 @@ class Answer:
         self.first_point_at: float | None = None
         self.first_text_at: float | None = None
         self.skeleton_truncated = False
+        self._scope: anyio.CancelScope | None = None  # the running request's; its client's aclose() cancels it
+        self._loop: object = None
+        self._ended: anyio.Event | None = None
+        self._stopped = False
 
     # -- the request path --------------------------------------------------------------------------------
 
@@ -129,17 +133,35 @@ class Answer:
                              stall_timeout=options.stall_timeout, first_token_timeout=options.first_token_timeout,
                              trace=trace)
         self._started = anyio.current_time()
-        with trace:  # the request's span: current while it runs, and ended with the result or the error
-            return await self._run()
+        self._loop, self._ended = anyio.lowlevel.current_token(), anyio.Event()
+        try:
+            with trace:  # the request's span: current while it runs, and ended with the result or the error
+                return await self._run()
+        finally:
+            self._ended.set()
+
+    async def stop(self) -> None:
+        """End this request if it runs (in this event loop), and wait until it has: its client is closing. It
+        raises ``PartialResultError`` with what it wrote."""
+        if self._scope is None or self._ended is None or self._ended.is_set() \
+                or self._loop != anyio.lowlevel.current_token():
+            return
+        self._stopped = True
+        self._scope.cancel()
+        await self._ended.wait()
 
     async def _run(self) -> Result:
         with anyio.move_on_after(self.options.deadline if self.options.deadline else math.inf) as scope:
+            self._scope = scope
             await self._answer()
         if scope.cancelled_caught:
             finished = [str(p.index) for p in self.points.values() if p.done]
             written = ("the answer so far is in .partial" if self.mode == "sequential" or not self.points
                        else f"finished point(s): {', '.join(finished) or 'none'} (Point.done; the others are cut "
                             "or missing)")
+            if self._stopped:
+                raise PartialResultError(f"the SoT client was closed (aclose(), or its `async with` block ended) "
+                                         f"while this request ran; {written}", self.result())
             raise DeadlineExceeded(f"the request's deadline of {self.options.deadline} s passed; {written}",
                                    self.result())
         unwritten = [str(p.index) for p in self.points.values() if not p.done and not p.failed]

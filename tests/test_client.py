@@ -3,10 +3,12 @@
 import subprocess
 import sys
 
+import anyio
 import pytest
 
 import sotkit
-from sotkit.testing import FakeLLMServer
+from sotkit.testing import FakeLLMServer, Latency
+from tests.conftest import point_of, sot_responder
 
 pytestmark = pytest.mark.anyio
 
@@ -221,3 +223,32 @@ async def test_complete_refuses_unknown_templates_and_missing_variables():
             await sot.complete("sequential", {"question": 42})
         with pytest.raises(sotkit.ConfigError, match="takes no mode="):
             await sot.complete("judge_pairwise", {"question": "Why?"}, mode="sot")
+
+
+async def test_closing_a_client_ends_its_running_answers_at_once_with_what_they_wrote(provider):
+    # they streamed on until the watchdog (aiohttp: for ever without one), and retries opened SDK clients anew
+    # that nothing could close
+    responder = sot_responder("1. Sleep well\n2. Eat less sugar", {1: "Short.", 2: " ".join(["slow"] * 200)})
+    with FakeLLMServer(responder, latency=Latency(ttft_s=0, tokens_per_s=50)) as server:
+        base_url = server.openai_base_url if provider == "openai" else server.anthropic_base_url
+        sot = sotkit.SoT(f"{provider}:m", base_url=base_url, api_key="k", mode="sot", stall_timeout=None)
+        caught: list[BaseException] = []
+
+        async def ask():
+            try:
+                await sot.generate("How can I be healthier?")
+            except sotkit.PartialResultError as exc:
+                caught.append(exc)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ask)
+            while not any(r.pieces for r in server.requests if point_of(r) == 2):  # the slow point streams
+                await anyio.sleep(0.01)
+            await sot.aclose()
+            assert caught  # ended before aclose() returned, not at a timeout
+        await server.wait_idle_async(10)
+        assert server.in_flight == 0
+    [error] = caught
+    assert "the SoT client was closed (aclose()" in str(error) and not isinstance(error, sotkit.DeadlineExceeded)
+    [slow] = [r for r in server.requests if point_of(r) == 2]
+    assert not error.partial.points[1].done and slow.client_closed
