@@ -177,9 +177,11 @@ class FakeLLMServer:
         return self._open_connections
 
     def reset(self) -> None:
-        """Forget recorded requests and errors, and restart ``max_in_flight`` from the current count."""
+        """Forget recorded requests, errors and attempt counts (a prompt sent again is attempt 1), and restart
+        ``max_in_flight`` from the current count. A long-running test calls it to keep the record from growing."""
         with self._lock:
             self._records.clear()
+            self._attempts.clear()
             self.errors.clear()
             self._max_in_flight = self._in_flight
 
