@@ -332,6 +332,8 @@ class Answer:
                 self.reason = f"the skeleton call failed after {len(parser.points)} point(s): {exc!r}"
             skeleton_done = True
             self.timings_skeleton_s = anyio.current_time() - self._started
+            if (ended_early := parser.ended_early) and not cut and skeleton_error is None:
+                self.reason = f"the skeleton was ended after {len(parser.points)} point(s): {ended_early}"
             if not disagreed:
                 # a line the stream broke off in (an error, a cut-off, or the parser ending the call on a runaway
                 # or repeating line) may be half a title: no point
@@ -344,7 +346,8 @@ class Answer:
                 self.reason = (f"the skeleton was retried and its new generation disagreed with the "
                                f"{len(self.points)} point(s) already started; those are kept")
             found = len(self.points) or len(parser.points)
-            self.skeleton_truncated = found >= 2 and (disagreed or cut or skeleton_error is not None)
+            self.skeleton_truncated = found >= 2 and (disagreed or cut or skeleton_error is not None
+                                                      or ended_early is not None)
             if found < 2:
                 tg.cancel_scope.cancel()
         if skeleton_error is not None and found < 2:

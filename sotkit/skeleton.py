@@ -14,15 +14,17 @@ style follows, and a number only marks an item after punctuation, ``and``/``or``
 "version 3.1", "$2.50", "Python 3.12").
 
 Two kinds of lines are no points, because every expansion would restate them: a line that repeats an earlier
-point (its title in other forms of the same words, most of its words, or that line cut shorter), and a title
+point (its title again, most of its words with only stop words added, or that line cut shorter), and a title
 of two words or more that is only a phrase of the question (``Social media platforms`` for "How do social
 media platforms influence ...", ``Quantum computers`` for "... the basics of quantum computing?"); but a
 two-word one that the question joins to another with "and" / "or" is one of the things it asks about
 (``Monetary policy`` for "... fiscal and monetary policies ..."). Nor is a title made only of the skeleton
 prompt's own words (``The answer is``, ``The final answer``: a small model's reply to the prompt, not a point of
-the answer). Words compare by their first five letters, so that ``computing`` and ``computers`` are one word. With
-``drop_subsumed`` (small models), neither is a title whose content words an earlier title holds (``His legacy``
-after ``His artistic legacy``); an API model's plan may well open with ``Overview of fiscal and monetary
+the answer). Words compare by their first five letters, so that ``computing`` and ``computers`` are one word,
+except in an API model's titles, whose plans run parallel (``Pros of remote work for employees``, ``... for
+employers``). With ``drop_subsumed`` (small models, which loop with small changes), neither is a title whose
+content words an earlier title holds (``His legacy`` after ``His artistic legacy``), and any words added to most
+of an earlier line's make a repeat; an API model's plan may well open with ``Overview of fiscal and monetary
 policy`` and go on with ``Fiscal policy``.
 """
 
@@ -91,7 +93,10 @@ class SkeletonParser:
         self.points: list[SkeletonPoint] = []
         self._question = _stems(question)
         self._lines: list[str] = []  # the body of each point's line, for spotting repeats
-        self._titles: set[tuple[str, ...]] = set()  # the points' titles by stems (a repeated head is no new point)
+        # the points' titles, by stems for a small model (a head repeated in other forms of its words is no new
+        # point), else by words less a plural's s: "Pros for employers" after "Pros for employees" is a point
+        self._title_key = _stems if drop_subsumed else _words
+        self._titles: set[tuple[str, ...]] = set()
         self._topics: list[frozenset[str]] = []  # the stems of each point's content words
         self._buffer = ""
         self._kind: str | None = None  # "numbered" or "bullet", fixed by the first point
@@ -105,11 +110,23 @@ class SkeletonParser:
 
     @property
     def done(self) -> bool:
-        """Nothing more can come of the stream: the skeleton is full, the line being written is far too
-        long to be a point (a model answering instead) or stutters (``1. 1. 1. ...``), or the last list
+        """Nothing more can come of the stream: the skeleton is full, or it ended early (``ended_early``)."""
+        return self.full or self.ended_early is not None
+
+    @property
+    def ended_early(self) -> str | None:
+        """Why nothing more can come of the stream before the skeleton is full, if so: the line being written is
+        far too long to be a point (a model answering instead) or stutters (``1. 1. 1. ...``), or the last list
         lines only repeated earlier points."""
-        return (self.full or len(self._buffer) > MAX_LINE or self._repeats >= MAX_REPEATS
-                or _STUTTER.match(self._buffer) is not None)
+        if self.full:
+            return None
+        if len(self._buffer) > MAX_LINE:
+            return f"a line ran past {MAX_LINE} characters (an answer, not a list)"
+        if self._repeats >= MAX_REPEATS:
+            return f"its last {MAX_REPEATS} list lines repeated earlier points"
+        if _STUTTER.match(self._buffer):
+            return "a line stuttered its number (1. 1. 1.)"
+        return None
 
     def feed(self, text: str) -> list[SkeletonPoint]:
         """Add streamed text; return the points whose lines (or inline items) it completed."""
@@ -134,10 +151,11 @@ class SkeletonParser:
         indent = len(expanded) - len(expanded.lstrip())
         if self.points and indent >= self._indent + 2:  # Markdown nests from two spaces in; one is a slip
             return None  # "   2. Cool room" under "1. Sleep hygiene" details that point; it is none of its own
-        if _stems(title) in self._titles:  # small models repeat a head ("Topic: ..."); the whole line may differ
+        head_repeated = self._title_key(title) in self._titles
+        if head_repeated:  # small models repeat a head ("Topic: ..."); the whole line may differ
             title = _clean(body)
             # "Head: 3. more text" under a repeated head is the model restarting its list inside a line
-            if not title or _stems(title) in self._titles or _NUMBERED.match(body.partition(": ")[2]):
+            if not title or self._title_key(title) in self._titles or _NUMBERED.match(body.partition(": ")[2]):
                 self._repeats += 1
                 return None  # a point is written once
         if kind == "numbered":
@@ -147,7 +165,8 @@ class SkeletonParser:
         # a line that repeats a point, or a longer phrase of the question (which a looping model also repeats)
         stems = _stems(title)
         in_question = len(stems) >= 2 and _contains(self._question, stems)  # one word may well be a point
-        if self._repeats_a_point(title, body) or (in_question and len(stems) >= 3):
+        if self._repeats_a_point(title, body, loose=head_repeated or self._drop_subsumed) \
+                or (in_question and len(stems) >= 3):
             self._repeats += 1
             return None
         if in_question and not _joined_in(self._question, stems):
@@ -162,7 +181,7 @@ class SkeletonParser:
             self._indent = indent
         point = SkeletonPoint(index=len(self.points) + 1, title=title)
         self.points.append(point)
-        self._titles.add(stems)
+        self._titles.add(self._title_key(title))
         self._topics.append(topic)
         self._lines.append(body.casefold())
         return point
@@ -174,14 +193,21 @@ class SkeletonParser:
         extended = [earlier for earlier in self._topics if earlier and earlier <= topic]
         return bool(topic) and (len(extended) == 1 or any(topic <= earlier for earlier in self._topics))
 
-    def _repeats_a_point(self, title: str, body: str) -> bool:
+    def _repeats_a_point(self, title: str, body: str, loose: bool) -> bool:
         """Does the line say again what an earlier point's line said? Small models loop with small changes,
         and the line limit cuts a repeated line shorter (``... in 1886``, then ``... in 188``). Titles of one
-        or two words are only compared whole: a short title may well be a word of another point's line."""
+        or two words are only compared whole: a short title may well be a word of another point's line.
+        Most words (``REPEAT_WORDS``) of an earlier line make a repeat where the words added are stop words
+        ("before every meal", "before each meal"), or, ``loose``, any (a small model's, or under a repeated
+        head); otherwise a plan's parallel titles would go ("Pros of remote work", "Cons of remote work")."""
         line, words = body.casefold(), set(_WORD.findall(title.casefold()))
-        return any(earlier.startswith(line) or (len(words) >= 3 and
-                                                len(words & set(_WORD.findall(earlier))) >= REPEAT_WORDS * len(words))
-                   for earlier in self._lines)
+        for earlier in self._lines:
+            if earlier.startswith(line):
+                return True
+            shared = words & set(_WORD.findall(earlier))
+            if len(words) >= 3 and len(shared) >= REPEAT_WORDS * len(words) and (loose or words - shared <= STOP_WORDS):
+                return True
+        return False
 
 
 def _items(line: str) -> list[str]:
@@ -252,6 +278,11 @@ def _stems(text: str) -> tuple[str, ...]:
     spaces is a whole phrase, and phrases that share their first five characters (保持良好的睡眠, 保持良好的饮食) differ."""
     return tuple(word if _NO_SPACES.search(word) else word.removesuffix("s")[:5]  # a phrase there: kept whole
                  for word in _WORD.findall(text.casefold()))
+
+
+def _words(text: str) -> tuple[str, ...]:
+    """The text's words, less a plural's s."""
+    return tuple(word.removesuffix("s") for word in _WORD.findall(text.casefold()))
 
 
 def _content_stems(text: str) -> frozenset[str]:

@@ -47,6 +47,16 @@ async def test_a_skeleton_prefill_that_holds_whole_point_lines_has_those_points_
     assert sorted(point_of(r) for r in expansions(server)) == [1, 2, 3, 4]
 
 
+async def test_a_skeleton_the_parser_ends_early_is_marked_truncated_with_why():
+    # the parser stops a skeleton that loops; points may be missing, so the result says so (it said nothing)
+    looping = "1. Sleep well every night\n2. Eat less sugar\n3. Sleep well every night\n4. Eat less sugar\n5. Move"
+    with FakeLLMServer(sot_responder(looping), latency=FAST) as server:
+        async with client(server, "openai") as sot:
+            result = await sot.generate("How can I be healthier?")
+    assert [p.title for p in result.points] == ["Sleep well every night", "Eat less sugar"]
+    assert result.skeleton_truncated and "ended after 2 point(s): its last 2 list lines repeated" in result.route_reason
+
+
 async def test_points_are_stitched_in_skeleton_order_when_they_finish_in_reverse(provider):
     slow_first = {i: Latency(ttft_s=0.08 * (5 - i), tokens_per_s=2000) for i in range(1, 5)}
     texts = {i: f"Text of point {i}." for i in range(1, 5)}
