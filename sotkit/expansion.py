@@ -110,7 +110,7 @@ class ExpansionFilter:
         return self._release(final=True, cut=cut)
 
     def _release(self, final: bool, cut: bool = False) -> str:
-        clean = self._clean(final)
+        clean = self._clean(final, cut)
         if self._whole_sentences:
             clean = self._sentences(clean, final, cut)
         if self._instructions is not None:
@@ -119,11 +119,12 @@ class ExpansionFilter:
         self.released += new
         return new
 
-    def _clean(self, final: bool) -> str:
+    def _clean(self, final: bool, cut: bool = False) -> str:
         text = self.raw
         if self._body_start is None:
-            if not final and (any(_is_prefix(text, form) for form in self._header_forms)
-                              or (self._after_title and not text.strip(" *"))):
+            # a header still being written, or one the budget cut: no text of the point's own (yet)
+            if (not final or cut) and any(_is_prefix(text, form) for form in self._header_forms) \
+                    or not final and self._after_title and not text.strip(" *"):
                 return ""
             # after a restated header (or the rest of a prefilled one), or in one paragraph the marker of a first
             # bullet ("* Support from ...")
@@ -147,7 +148,7 @@ class ExpansionFilter:
         text = text[self._body_start:].lstrip()
         if self._capitalize:
             text = text[:1].upper() + text[1:]
-        if not self.released and (another := self._opens_another_point(text, final)) is not False:
+        if not self.released and (another := self._opens_another_point(text, final, cut)) is not False:
             if another is None:
                 return ""  # held back until its first line shows whose it is
             self.finished = True  # the reply is the skeleton again, or another point: nothing of this one's own
@@ -215,9 +216,9 @@ class ExpansionFilter:
             return None  # a bare title needs its colon: "Use LED bulbs to save money." restates nothing
         return _HEADER_CLOSE.match(text, end).end()
 
-    def _opens_another_point(self, text: str, final: bool) -> bool | None:
-        """Does the text open with another point's numbered line ("1. Sleep well" in point 2's reply)? None while
-        that line may still grow into one."""
+    def _opens_another_point(self, text: str, final: bool, cut: bool) -> bool | None:
+        """Does the text open with another point's numbered line ("1. Sleep well" in point 2's reply), or with
+        the start of one that the budget cut? None while that line may still grow into one."""
         if not self._other_titles:
             return False
         lined = "\n" + text  # the reply's start read as a line's: the patterns of a run-on into the next point
@@ -227,8 +228,9 @@ class ExpansionFilter:
         line = line.strip(" *:").casefold()
         if any(line.startswith(title) for title in self._other_titles):
             return True
-        growing = not (ended or final) and any(title.startswith(line) for title in self._other_titles)
-        return None if growing else False
+        if ended or not any(title.startswith(line) for title in self._other_titles):
+            return False
+        return cut if final else None
 
     @staticmethod
     def _separator_end(text: str) -> int | None:

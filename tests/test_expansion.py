@@ -63,6 +63,24 @@ def test_a_reply_that_opens_with_another_points_line_has_no_text_of_its_own(raw,
     assert released == f.released == text
 
 
+@pytest.mark.parametrize("step", [1, 4, 100])
+@pytest.mark.parametrize("raw, cut, text", [
+    # the budget cut the reply inside its own restated header, or inside another point's line: no text of its own
+    # (they came back as the points "2. Eat less" and, the rest taken for an echo, "1.")
+    ("2. Eat less", True, ""),
+    ("**Eat less sug", True, ""),
+    ("1. Sleep", True, ""),
+    ("2. Eat less", False, "2. Eat less"),  # ended by itself: what it wrote, such as it is
+    ("1. Sleep", False, "1. Sleep"),
+    ("Eat less bread.", True, "Eat less bread."),  # the title's words, then more: text of its own
+])
+def test_a_reply_cut_inside_a_header_or_another_points_line_has_no_text_of_its_own(raw, cut, text, step):
+    titles = ["Sleep well", "Eat less sugar", "Move daily"]
+    f = ExpansionFilter(2, titles[1], strip_header=True, other_titles=[titles[0], titles[2]])
+    released = "".join(f.feed(raw[i:i + step]) for i in range(0, len(raw), step)) + f.finish(cut=cut)
+    assert released == f.released == text
+
+
 @pytest.mark.parametrize("raw", ["2. 使用节能灯：它们更省电。", "使用节能灯： 它们更省电。", "2．使用节能灯：它们更省电。"])
 def test_a_header_restated_with_full_width_punctuation_is_stripped(raw):
     assert clean(raw, title="使用节能灯") == ("它们更省电。", False)
