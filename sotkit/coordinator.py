@@ -155,6 +155,7 @@ class Answer:
             self._scope = scope
             await self._answer()
         if scope.cancelled_caught:
+            self._emit(self.stitcher.settle())  # the stream's text, too, is the partial result's
             finished = [str(p.index) for p in self.points.values() if p.done]
             written = ("the answer so far is in .partial" if self.mode == "sequential" or not self.points
                        else f"finished point(s): {', '.join(finished) or 'none'} (Point.done; the others are cut "

@@ -37,6 +37,14 @@ class Stitcher:
             return self.text[:self._live_at]
         return self.text
 
+    def settle(self) -> list[WithdrawEvent]:
+        """The request ends early (its deadline): where the live point shows its header and none of its text (a retry
+        withdrew it), take the header back too, so that ``text`` is ``settled_text``."""
+        if self._live_at is None or self._body_at != len(self.text):
+            return []
+        header, self.text, self._live_at = self.text[self._live_at:], self.text[:self._live_at], None
+        return [WithdrawEvent(self._next, header, failed=True)]
+
     def add_text(self, index: int, text: str) -> list[TextEvent]:
         if not text:
             return []

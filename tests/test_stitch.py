@@ -136,3 +136,8 @@ def test_a_live_point_withdrawn_to_its_header_leaves_no_bare_header_in_the_settl
     s.withdraw(2)  # a retry of point 2 starts over: its header stays in the stream, with nothing after it yet
     assert s.text == "1. Sleep well: Aim for eight hours.\n2. Eat less: "
     assert s.settled_text == "1. Sleep well: Aim for eight hours."
+    # the request ends there (its deadline): the header is taken back in the stream too, which then shows what
+    # the partial result holds (it stayed on screen)
+    [withdrawn] = s.settle()
+    assert (withdrawn.index, withdrawn.text, withdrawn.failed) == (2, "\n2. Eat less: ", True)
+    assert s.text == s.settled_text == "1. Sleep well: Aim for eight hours." and s.settle() == []
