@@ -28,13 +28,13 @@ from dataclasses import dataclass, field
 
 import anyio
 
-from .errors import StreamError, StreamStalled
+from .errors import StreamStalled
 from .events import Event, RetryEvent
 from .limits import Limits, estimate_tokens
 from .overlap import CallSpan
-from .providers.base import THINKING, CallUsage, ChatRequest, Provider
+from .providers.base import STARTED, THINKING, CallUsage, ChatRequest, Provider
 from .result import Point, Usage
-from .retry import RetryPolicy, is_retryable, retry_after_s, status_of
+from .retry import RetryPolicy, is_retryable, status_of
 from .templates import Templates
 from .tracing import NO_TRACE, CallTrace, RequestTrace
 
@@ -168,7 +168,7 @@ class Runner:
                                     self._account(chunk, backend.model, span, calls=0)
                                     over[row] = True
                                     on_row(row, (backend.model, chunk))  # finished: its point need not wait
-                                elif chunk and chunk is not THINKING:
+                                elif isinstance(chunk, str) and chunk:
                                     watchdog.progress()
                                     received[row].append(chunk)
                                     calls[row].on_text(chunk)  # a row cannot be ended alone: the batch runs on
@@ -217,8 +217,8 @@ class Runner:
                 if attempt >= self.retry.attempts or not is_retryable(error, backend.provider.transient_errors):
                     raise
                 wait = self.retry.wait_s(attempt, error)  # a demand over max_wait_s raises RetryAfterTooLong
-                if anyio.current_time() + (retry_after_s(error) or 0) >= anyio.current_effective_deadline():
-                    raise  # the server asks to wait past the deadline: fail now (or fall back), with its reason
+                if anyio.current_time() + wait >= anyio.current_effective_deadline():
+                    raise  # no retry could start before the deadline: fail now (or fall back), with the reason
                 self._on_retry(attempt, error, wait, call.point, span)
                 await anyio.sleep(wait)
 
@@ -237,7 +237,7 @@ class Runner:
         max_chunks = RUNAWAY_CHUNKS_PER_TOKEN * request.max_tokens + 8
         max_chars = RUNAWAY_CHARS_PER_TOKEN * request.max_tokens + 64
         sent, first_text, last_text = time.monotonic(), None, None
-        billed = True  # the prompt, where the server sends no counts: not for a request it refused or never got
+        started = False  # the server took the request (STARTED): its prompt is paid for, though no counts come
         with self._watchdog(backend) as watchdog:
             try:
                 async with aclosing(backend.provider.stream(request)) as stream:
@@ -247,6 +247,9 @@ class Runner:
                             continue
                         if chunk is THINKING:  # a reasoning model at work: alive, though no text yet
                             watchdog.progress(text=False)
+                            continue
+                        if chunk is STARTED:
+                            started = True
                             continue
                         if not chunk:
                             continue
@@ -264,12 +267,9 @@ class Runner:
                                 usage = dataclasses.replace(usage, output_tokens=request.max_tokens,
                                                             finish_reason="length")
                             break
-            except Exception as error:  # a cancelled attempt (the deadline's, the watchdog's) was sent: billed
-                billed = chars > 0 or isinstance(error, StreamError)  # a stream that broke after its 200 was read
-                raise
             finally:
                 if usage is None:  # the attempt broke or was cancelled before its counts: what it used was paid for
-                    usage = CallUsage.estimate(request.prompt.chars, chars) if billed else CallUsage()
+                    usage = CallUsage.estimate(request.prompt.chars, chars) if started or chars else CallUsage()
                 self._account(usage, backend.model, span)
         watchdog.check()
         # the first attempts only: they were sent together; a retry goes out on its own, later

@@ -17,31 +17,34 @@ from typing import Any, Protocol
 import anyio
 
 from ..errors import StreamError
-from .base import THINKING, Thinking
+from .base import STARTED, THINKING, Signal
 
 
 class Reading(Protocol):
     """What a provider reads from its events besides their text."""
 
+    whole: bool
+    """The model's end was reported (OpenAI's ``finish_reason``, Anthropic's ``stop_reason``): the answer is whole,
+    and a connection that breaks after it loses nothing."""
     ended: bool
     """The stream's terminal event came (``[DONE]``, ``message_stop``): whatever follows is no part of the answer."""
 
-    def text_of(self, event: str | None, data: Any) -> str | Thinking | None:
+    def text_of(self, event: str | None, data: Any) -> str | Signal | None:
         """An event's text, or None for one without (taking note of what else it says, or raising), or
         ``THINKING`` for reasoning; ``data`` is parsed JSON, or the raw text when it is not JSON."""
 
 
-async def text_pieces(response: Any, sdk: ModuleType, reading: Reading) -> AsyncIterator[str | Thinking]:
+async def text_pieces(response: Any, sdk: ModuleType, reading: Reading) -> AsyncIterator[str | Signal]:
     """The text of an SDK streaming response, one piece per read from the network, as ``reading`` gives each
-    event's; a read without text but with reasoning passes on ``THINKING``. Where the client falls behind, a read
-    brings several events, and each piece costs the same to filter, stitch and send on: the busier the client,
-    the fewer the pieces. Text ahead of an event that raises is given first.
+    event's, after ``STARTED``; a read without text but with reasoning passes on ``THINKING``. Where the client
+    falls behind, a read brings several events, and each piece costs the same to filter, stitch and send on: the
+    busier the client, the fewer the pieces. Text ahead of an event that raises is given first.
 
-    Once the terminal event has come, the rest of the body is read (so that the connection goes back to the pool)
-    for at most ``DRAIN_S`` seconds, and a connection that breaks then costs nothing: the answer is whole. Before
-    it, a connection that breaks raises the SDK's own ``APIConnectionError`` / ``APITimeoutError``, as the SDK's
-    stream classes do. A 200 whose body is not an event stream (a proxy's HTML error page, an empty body, a JSON
-    completion) is a ``StreamError``."""
+    After the terminal event the rest of the body is read, so that the connection goes back to the pool, for at
+    most ``DRAIN_S`` seconds (as the SDKs do). A connection that breaks once the answer is whole costs nothing;
+    before that, it raises the SDK's own ``APIConnectionError`` / ``APITimeoutError``, as the SDK's stream classes
+    do. A 200 whose body is not an event stream (a proxy's HTML error page, an empty body, a JSON completion) is a
+    ``StreamError``."""
     import httpx2  # imported with the SDK, off the event loop, before the first response
 
     http = response.http_response
@@ -51,11 +54,20 @@ async def text_pieces(response: Any, sdk: ModuleType, reading: Reading) -> Async
             body = (await http.aread())[:500].decode(errors="replace")
             raise StreamError(f"the server answered 200 with {content_type or 'no content type'}, not an event "
                               f"stream: {body!r}", raw=body)
+        yield STARTED
         # the raw bytes skip a decoder and a re-chunker per piece, where there is no content encoding to undo
         identity = http.headers.get("content-encoding", "identity") == "identity"
         parser = EventParser()
         chunks = aiter(http.aiter_raw() if identity else http.aiter_bytes())
-        async for chunk in chunks:
+        while True:
+            try:
+                chunk = await anext(chunks)
+            except StopAsyncIteration:
+                break
+            except Exception:
+                if reading.whole:  # a connection that breaks after the model's end: nothing of the answer is lost
+                    return
+                raise
             text, error = _joined(parser.feed(chunk), reading)
             if text:
                 yield text
@@ -78,7 +90,7 @@ async def text_pieces(response: Any, sdk: ModuleType, reading: Reading) -> Async
 
 
 #: how long the rest of a body may take after its terminal event (usually the chunked encoding's last bytes)
-DRAIN_S = 0.5
+DRAIN_S = 0.1
 
 
 async def _drain(chunks: AsyncIterator[bytes]) -> None:
@@ -90,7 +102,7 @@ async def _drain(chunks: AsyncIterator[bytes]) -> None:
             pass
 
 
-def _joined(events: list[tuple[str | None, Any]], reading: Reading) -> tuple[str | Thinking, Exception | None]:
+def _joined(events: list[tuple[str | None, Any]], reading: Reading) -> tuple[str | Signal, Exception | None]:
     """The text of ``events`` as one piece (``THINKING`` where they hold only reasoning), up to the first event
     that raised, and what it raised; events after the terminal one are not read."""
     texts: list[str] = []

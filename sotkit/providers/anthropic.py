@@ -15,7 +15,7 @@ from ..errors import ConfigError
 from ..options import check_api_key, check_url
 from ._clients import sdk_clients, user_client
 from ._sse import malformed, text_pieces
-from .base import THINKING, CallUsage, ChatRequest, Chunk, Provider, StreamError, Thinking
+from .base import THINKING, CallUsage, ChatRequest, Chunk, Provider, StreamError, Signal
 
 #: the HTTP status an error event sent mid-stream stands for
 ERROR_STATUS = {"overloaded_error": 529, "rate_limit_error": 429, "api_error": 500, "timeout_error": 504,
@@ -80,7 +80,7 @@ class AnthropicProvider(Provider):
             model=self._name, max_tokens=request.max_tokens, messages=messages, stream=True, **options
         ) as response:
             async for text in text_pieces(response, sys.modules["anthropic"], reading):
-                if text is THINKING:
+                if not isinstance(text, str):  # STARTED, THINKING
                     yield text
                     continue
                 if trimmed:
@@ -89,8 +89,9 @@ class AnthropicProvider(Provider):
                         continue
                 written += len(text)
                 yield text
-        if not reading.ended:
-            raise StreamError(f"the stream from {self.model} ended without message_stop: it was cut")
+        if not reading.whole:
+            raise StreamError(f"the stream from {self.model} ended without its stop_reason or message_stop: it was "
+                              "cut")
         if reading.input_tokens is None or reading.output_tokens is None:  # a compatible server that sent no counts
             usage = CallUsage.estimate(len(prompt.system or "") + sum(len(m["content"]) for m in messages), written)
         else:
@@ -108,12 +109,16 @@ class AnthropicProvider(Provider):
 class _Reading:
     """What a messages stream said so far besides its text."""
 
-    ended: bool = False  # a stream that ends before its message_stop was cut
+    ended: bool = False  # message_stop came
     input_tokens: int | None = None  # None: not counted (no message_start, or a count that is no number)
     output_tokens: int | None = None
     stop_reason: str | None = None
 
-    def text_of(self, event: str | None, data: Any) -> str | Thinking | None:
+    @property
+    def whole(self) -> bool:  # a stream that ends before its stop_reason (or message_stop) was cut
+        return self.ended or self.stop_reason is not None
+
+    def text_of(self, event: str | None, data: Any) -> str | Signal | None:
         if not isinstance(data, dict):  # every Messages API event is a JSON object ("[DONE]": a proxy's habit)
             if data == "[DONE]":
                 return None

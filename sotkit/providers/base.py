@@ -11,7 +11,7 @@ from typing import Any
 
 from ..errors import StreamError
 
-__all__ = ["CallUsage", "ChatRequest", "Chunk", "Prompt", "Provider", "StreamError", "THINKING", "Thinking"]
+__all__ = ["CallUsage", "ChatRequest", "Chunk", "Prompt", "Provider", "STARTED", "Signal", "StreamError", "THINKING"]
 
 
 @dataclass(frozen=True)
@@ -72,16 +72,22 @@ class CallUsage:
         return cls(math.ceil(input_chars / 4), math.ceil(output_chars / 4), estimated=True)
 
 
-class Thinking:
-    """A chunk without text that shows the model at work: it is reasoning (an OpenAI-compatible server's
-    ``reasoning_content``, Anthropic's thinking blocks). The watchdog takes it for progress; it is no answer text."""
+class Signal:
+    """A chunk without text that tells the runner something of the call. ``STARTED``: the server answered and
+    took the request (its prompt is paid for, whatever follows). ``THINKING``: the model is reasoning (an
+    OpenAI-compatible server's ``reasoning_content``, Anthropic's thinking blocks); the watchdog takes it for
+    progress; it is no answer text."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
 
     def __repr__(self) -> str:
-        return "THINKING"
+        return self._name
 
 
-THINKING = Thinking()
-Chunk = str | CallUsage | Thinking
+STARTED = Signal("STARTED")
+THINKING = Signal("THINKING")
+Chunk = str | CallUsage | Signal
 
 
 class Provider(ABC):
@@ -116,7 +122,8 @@ class Provider(ABC):
 
     @abstractmethod
     def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:
-        """Yield text deltas, then one ``CallUsage``."""
+        """Yield text deltas, then one ``CallUsage`` (and ``STARTED`` once the server took the request, where it
+        can tell; ``THINKING`` for reasoning without text)."""
 
     def stream_batch(self, requests: Sequence[ChatRequest]) -> AsyncIterator[tuple[int, Chunk]]:
         """Run the expansions of one answer's points as one batch, yielding ``(row, chunk)``; only when

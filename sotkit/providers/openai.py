@@ -15,7 +15,7 @@ from ..errors import ConfigError
 from ..options import check_api_key, check_url
 from ._clients import sdk_clients, user_client
 from ._sse import malformed, text_pieces
-from .base import THINKING, CallUsage, ChatRequest, Chunk, Provider, StreamError, Thinking
+from .base import THINKING, CallUsage, ChatRequest, Chunk, Provider, StreamError, Signal
 
 #: OpenAI accepts at most four stop sequences
 MAX_STOP = 4
@@ -90,8 +90,8 @@ class OpenAIProvider(Provider):
             extra_body={**body, **(self._extra_body or {}), "messages": messages},
         ) as response:
             async for text in text_pieces(response, sys.modules["openai"], reading):
-                if text is not THINKING:
-                    written += len(text)  # type: ignore[arg-type]
+                if isinstance(text, str):
+                    written += len(text)
                 yield text
         if not reading.finished:
             raise StreamError(f"the stream from {self.model} ended without a finish_reason or [DONE]: it was cut")
@@ -113,10 +113,14 @@ class _Reading:
 
     finished: bool = False  # a stream that ends before its finish_reason or [DONE] was cut
     ended: bool = False  # [DONE] came
+
+    @property
+    def whole(self) -> bool:
+        return self.finished
     reason: Any = None
     usage: CallUsage | None = None
 
-    def text_of(self, event: str | None, data: Any) -> str | Thinking | None:
+    def text_of(self, event: str | None, data: Any) -> str | Signal | None:
         if event == "error":  # some compatible servers' way; the API's own is a chunk with an "error" object
             raise _stream_error(data)
         if data == "[DONE]":
@@ -138,7 +142,7 @@ class _Reading:
         return text
 
 
-def _chunk(data: Any) -> tuple[str | Thinking | None, Any, dict | None]:
+def _chunk(data: Any) -> tuple[str | Signal | None, Any, dict | None]:
     """``(text, finish_reason, usage)`` of one chunk (``finish_reason`` None until the last choice); shapes that
     are not a chat.completion.chunk raise."""
     if not isinstance(data, dict):

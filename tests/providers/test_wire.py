@@ -13,7 +13,7 @@ import pytest
 
 import sotkit
 from sotkit.providers import create_provider
-from sotkit.providers.base import CallUsage, ChatRequest, Prompt
+from sotkit.providers.base import STARTED, CallUsage, ChatRequest, Prompt
 
 pytestmark = pytest.mark.anyio
 
@@ -72,11 +72,14 @@ async def serving(body: bytes | list[bytes], headers: str = EVENT_STREAM):
 
 
 async def read(model: str, url: str, received: list | None = None, **options) -> list:
-    """What the provider streams; ``received``, where given, holds it also when the stream raises."""
+    """What the provider streams after its ``STARTED``; ``received``, where given, holds it also when the stream
+    raises."""
     received = [] if received is None else received
     provider = create_provider(model, base_url=url, **{"api_key": "k", **options})
     try:
-        async for chunk in provider.stream(REQUEST):
+        chunks = provider.stream(REQUEST)
+        assert await anext(chunks) is STARTED  # the 200 came: the prompt is paid for, whatever follows
+        async for chunk in chunks:
             received.append(chunk)
         return received
     finally:
@@ -378,3 +381,17 @@ async def test_a_broken_chunked_encoding_on_aiohttp_is_the_sdks_connection_error
         with pytest.raises((openai.APIConnectionError, anthropic.APIConnectionError)) as caught:
             await read(model, url, http="aiohttp")
     assert sotkit.retry.is_retryable(caught.value, create_provider(model, api_key="k").transient_errors)
+
+
+@pytest.mark.parametrize("model", ["openai:m", "anthropic:m"])
+async def test_a_connection_that_breaks_after_the_models_end_loses_nothing(model):
+    # the finish_reason (stop_reason) came, then the connection broke before [DONE] (message_stop): the answer was
+    # lost and retried
+    if model.startswith("openai"):
+        events = sse(*WORDS, STOPPED, done=False)
+    else:
+        events = anthropic_sse(*map(text_delta, ["Keep ", "it ", "dark."]), END_TURN[0])
+    broken = f"{len(events):x}\r\n".encode() + events + b"\r\n"  # and no last chunk: the body never ends
+    async with serving(broken, f"{EVENT_STREAM}\r\ntransfer-encoding: chunked") as (url, _):
+        *texts, usage = await read(model, url)
+    assert "".join(texts) == "Keep it dark." and usage.finish_reason in ("stop", "end_turn")
