@@ -150,7 +150,8 @@ def test_a_client_of_the_wrong_kind_or_with_settings_of_its_own_is_refused_at_co
 
     sdk = {"openai": openai, "anthropic": anthropic}[provider]
     sync_client = {"openai": openai.OpenAI, "anthropic": anthropic.Anthropic}[provider](api_key="k")
-    with pytest.raises(sotkit.ConfigError, match=rf"client= takes an {provider}.{sdk_client} .*not {provider}\."):
+    with pytest.raises(sotkit.ConfigError, match=rf"client= takes an async client of the {provider} SDK "
+                                                 rf"\({provider}.{sdk_client} or another .*not {provider}\."):
         sotkit.SoT(f"{provider}:m", client=sync_client)
     with pytest.raises(sotkit.ConfigError, match="client= takes .* not builtins.str"):
         sotkit.SoT(f"{provider}:m", client="http://127.0.0.1:9")
@@ -161,6 +162,14 @@ def test_a_client_of_the_wrong_kind_or_with_settings_of_its_own_is_refused_at_co
     with pytest.raises(sotkit.ConfigError, match="api_key must be a str, not int"):
         sotkit.SoT(f"{provider}:m", api_key=12345, base_url="http://127.0.0.1:9")
     assert sotkit.SoT(f"{provider}:m", client=mine).model == f"{provider}:m"
+    # the SDK's other async clients, and one's own subclass, are clients too
+    others = {"openai": [openai.AsyncAzureOpenAI(api_key="k", api_version="2024-10-21",
+                                                 azure_endpoint="https://mine.openai.azure.com")],
+              "anthropic": [anthropic.AsyncAnthropicBedrock(aws_region="us-east-1", aws_access_key="a",
+                                                            aws_secret_key="b"),
+                            anthropic.AsyncAnthropicVertex(region="us-east5", project_id="p", access_token="t")]}
+    for other in [*others[provider], type("Mine", (getattr(sdk, sdk_client),), {})(api_key="k")]:
+        assert sotkit.SoT(f"{provider}:m", client=other).model == f"{provider}:m"
 
 
 def test_the_key_never_shows_in_reprs():

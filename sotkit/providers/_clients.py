@@ -82,9 +82,10 @@ class ClientPool:
     """
 
     def __init__(self, make: Callable[[ssl.SSLContext], Any] | None = None, *, client: Any = None,
-                 calls_per_client: int = 32, max_clients: int = 16) -> None:
+                 calls_per_client: int = 32, max_clients: int = 16, sdk: str | None = None) -> None:
         if (make is None) == (client is None):
             raise ValueError("give either make or client")
+        self._sdk = sdk  # the name of the SDK whose clients these are
         self._make = make
         self._given = client
         self._owned = client is None
@@ -130,7 +131,7 @@ class ClientPool:
         try:
             yield clients[index]
         except Exception as exc:
-            if (error := _sdk_error_for(exc, clients[index])) is None:
+            if (error := _sdk_error_for(exc, self._sdk, clients[index])) is None:
                 raise
             raise error from exc
         finally:
@@ -145,31 +146,34 @@ class ClientPool:
                 await client.close()
 
 
-def _sdk_error_for(error: Exception, client: Any) -> Exception | None:
-    """The error ``client``'s SDK should have raised for ``error``, where that is not ``error`` itself. The SDKs'
-    aiohttp transport lets some of aiohttp's own errors through (a broken chunked encoding: "Invalid character in
-    chunk size"), which no retry policy knows: they are the SDK's ``APIConnectionError``."""
+def _sdk_error_for(error: Exception, sdk: str | None, client: Any) -> Exception | None:
+    """The error the SDK named ``sdk`` should have raised for ``error``, where that is not ``error`` itself. The
+    SDKs' aiohttp transport lets some of aiohttp's own errors through (a broken chunked encoding: "Invalid character
+    in chunk size"), which no retry policy knows: they are the SDK's ``APIConnectionError``."""
     aiohttp = sys.modules.get("aiohttp")
-    if aiohttp is None or not isinstance(error, aiohttp.ClientError):
+    if sdk is None or aiohttp is None or not isinstance(error, aiohttp.ClientError):
         return None
     import httpx2
 
-    sdk = sys.modules[type(client).__module__.partition(".")[0]]
-    return sdk.APIConnectionError(message=f"Connection error: {error}", request=httpx2.Request("POST", client.base_url))
+    return sys.modules[sdk].APIConnectionError(message=f"Connection error: {error}",
+                                               request=httpx2.Request("POST", client.base_url))
 
 
 def user_client(client: Any, sdk_name: str, class_name: str, **settings: Any) -> ClientPool:
-    """A pool of the user's own SDK client, checked now rather than at the first call: it must be the SDK's
-    async client (the SDK is imported already: the user built it), and the settings sotkit would give a client
-    it builds (``api_key``, ``base_url``, ...) belong on that client instead."""
+    """A pool of the user's own SDK client, checked now rather than at the first call: it must be one of the SDK's
+    async clients (``AsyncOpenAI``, ``AsyncAzureOpenAI``, ``AsyncAnthropicBedrock``, ...; the SDK is imported
+    already: the user built it), and the settings sotkit would give a client it builds (``api_key``, ``base_url``,
+    ...) belong on that client instead."""
     sdk = sys.modules.get(sdk_name)
-    if sdk is None or not isinstance(client, getattr(sdk, class_name)):
+    async_client = getattr(getattr(sdk, "_base_client", None), "AsyncAPIClient", None) or getattr(sdk, class_name, None)
+    if async_client is None or not isinstance(client, async_client):
         kind = f"{type(client).__module__}.{type(client).__qualname__}"
-        raise ConfigError(f"client= takes an {sdk_name}.{class_name} (sotkit's calls are async), not {kind}")
+        raise ConfigError(f"client= takes an async client of the {sdk_name} SDK ({sdk_name}.{class_name} or another "
+                          f"of its Async... clients), not {kind}")
     if given := [name for name, value in settings.items() if value is not None]:
         raise ConfigError(f"{', '.join(given)} and client= both given: set {', '.join(given)} on the client you "
                           "pass (sotkit uses it as it is), or leave client= out")
-    return ClientPool(client=client)
+    return ClientPool(client=client, sdk=sdk_name)
 
 
 def import_sdk(name: str, warm: tuple[str, ...] = ()) -> ModuleType:
@@ -209,4 +213,4 @@ def sdk_clients(sdk_name: str, http: str | None, make: Callable[[ModuleType, Any
         http_client = sdk.DefaultAioHttpClient if backend == "aiohttp" else sdk.DefaultAsyncHttpxClient
         return make(sdk, http_client(verify=tls))
 
-    return ClientPool(build, calls_per_client=CALLS_PER_CLIENT[backend])
+    return ClientPool(build, calls_per_client=CALLS_PER_CLIENT[backend], sdk=sdk_name)

@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     import openai
@@ -45,20 +46,19 @@ class OpenAIProvider(Provider):
         check_api_key(api_key)
         if extra_body is not None and not isinstance(extra_body, Mapping):
             raise ConfigError(f"extra_body={extra_body!r}: must be a dict of fields added to each request's body")
-        if client is not None:
-            self._clients = user_client(client, "openai", "AsyncOpenAI",
-                                        api_key=api_key, base_url=base_url, http=http)
-        check_url("base_url", base_url)
-        if base_url is None:  # the SDK reads it too, and would retry a malformed one as a connection error
-            check_url("$OPENAI_BASE_URL", base_url := os.environ.get("OPENAI_BASE_URL") or None)
         self.model = f"openai:{model_name}"
         self.supports_prefill = prefill
         self._name = model_name
         self._extra_body = extra_body
-        # OpenAI itself wants max_completion_tokens; compatible servers widely support only max_tokens.
-        self._max_tokens_field = "max_tokens" if base_url else "max_completion_tokens"
         if client is not None:
+            self._clients = user_client(client, "openai", "AsyncOpenAI",
+                                        api_key=api_key, base_url=base_url, http=http)
+            self._max_tokens_field = _max_tokens_field(str(client.base_url))
             return
+        check_url("base_url", base_url)
+        if base_url is None:  # the SDK reads it too, and would retry a malformed one as a connection error
+            check_url("$OPENAI_BASE_URL", base_url := os.environ.get("OPENAI_BASE_URL") or None)
+        self._max_tokens_field = _max_tokens_field(base_url)
         api_key = api_key or os.environ.get("OPENAI_API_KEY")
         if not api_key:
             if not base_url:
@@ -158,6 +158,13 @@ def _chunk(data: Any) -> tuple[str | Signal | None, Any, dict | None]:
     if not text and (delta.get("reasoning_content") or delta.get("reasoning")):  # vLLM's, DeepSeek's; OpenRouter's
         return THINKING, choice.get("finish_reason"), data.get("usage")
     return text, choice.get("finish_reason"), data.get("usage")
+
+
+def _max_tokens_field(base_url: str | None) -> str:
+    """OpenAI itself (and Azure's OpenAI) wants ``max_completion_tokens`` (its reasoning models refuse
+    ``max_tokens``); compatible servers widely support only ``max_tokens``."""
+    host = (urlsplit(base_url).hostname or "") if base_url else "api.openai.com"
+    return "max_completion_tokens" if host == "api.openai.com" or host.endswith(".openai.azure.com") else "max_tokens"
 
 
 def _stream_error(data: Any) -> StreamError:

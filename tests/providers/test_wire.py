@@ -331,12 +331,16 @@ async def test_an_answer_cut_off_by_the_providers_filter_is_truncated_and_one_th
 async def test_openai_itself_is_asked_for_max_completion_tokens_and_a_compatible_server_for_max_tokens():
     import openai
 
+    from sotkit.providers.openai import _max_tokens_field
+
     async with serving(sse(*WORDS, LENGTH)) as (url, received):
         await read("openai:m", url)  # base_url: a compatible server
-        provider = create_provider("openai:m", client=openai.AsyncOpenAI(api_key="k", base_url=url))
-        [_ async for _ in provider.stream(REQUEST)]
-    assert [("max_tokens" in body, body.get("max_completion_tokens")) for body in received] == [(True, None),
-                                                                                                 (False, 20)]
+        # a client of one's own for a compatible server (it was asked for max_completion_tokens)
+        await read("openai:m", None, api_key=None, client=openai.AsyncOpenAI(api_key="k", base_url=url))
+    assert [("max_tokens" in body, body.get("max_completion_tokens")) for body in received] == [(True, None)] * 2
+    for openai_itself in (None, "https://api.openai.com/v1", "https://mine.openai.azure.com/openai"):
+        assert _max_tokens_field(openai_itself) == "max_completion_tokens"  # its reasoning models refuse max_tokens
+    assert _max_tokens_field(url) == _max_tokens_field("http://vllm:8000/v1") == "max_tokens"
 
 
 async def test_a_compatible_server_needs_no_key(monkeypatch):
@@ -377,9 +381,14 @@ async def test_a_broken_chunked_encoding_on_aiohttp_is_the_sdks_connection_error
     # a proxy's hiccup: a chunk size that is no number; the SDKs' aiohttp transport let aiohttp's own
     # ClientResponseError through, which no retry policy knows
     body = f"{len(event):x}\r\n".encode() + event + b"\r\nzz\r\nKeep\r\n0\r\n\r\n"
+    sdk = openai if model.startswith("openai") else anthropic
+    sdk_client = sdk.AsyncOpenAI if sdk is openai else sdk.AsyncAnthropic
     async with serving(body, f"{EVENT_STREAM}\r\ntransfer-encoding: chunked") as (url, _):
-        with pytest.raises((openai.APIConnectionError, anthropic.APIConnectionError)) as caught:
+        with pytest.raises(sdk.APIConnectionError) as caught:
             await read(model, url, http="aiohttp")
+        mine = type("Mine", (sdk_client,), {})(api_key="k", base_url=url, http_client=sdk.DefaultAioHttpClient())
+        with pytest.raises(sdk.APIConnectionError):  # one's own subclass of the SDK's client, on aiohttp
+            await read(model, None, api_key=None, client=mine)
     assert sotkit.retry.is_retryable(caught.value, create_provider(model, api_key="k").transient_errors)
 
 
