@@ -64,6 +64,8 @@ MAX_REPEATS = 2
 _STUTTER = re.compile(r"^\s*(\d+)[.)]\s+\1[.)]\s+\1[.)]")
 #: share of a line's words found in an earlier point's line that makes it a repeat of that point
 REPEAT_WORDS = 0.8
+#: words an API model's repeat may add to an earlier line's: no others ("before" / "after", "not" make points)
+_FILLERS = frozenset("a an the each every any some all your my our their his her its this that these those".split())
 _WORD = re.compile(r"[\w'’-]+")
 _LETTER = re.compile(r"[^\W\d_]")
 #: words (by stem) of the skeleton prompt that a small model writes as titles ("The answer is", "The skeleton is");
@@ -197,15 +199,16 @@ class SkeletonParser:
         """Does the line say again what an earlier point's line said? Small models loop with small changes,
         and the line limit cuts a repeated line shorter (``... in 1886``, then ``... in 188``). Titles of one
         or two words are only compared whole: a short title may well be a word of another point's line.
-        Most words (``REPEAT_WORDS``) of an earlier line make a repeat where the words added are stop words
-        ("before every meal", "before each meal"), or, ``loose``, any (a small model's, or under a repeated
-        head); otherwise a plan's parallel titles would go ("Pros of remote work", "Cons of remote work")."""
+        Most words (``REPEAT_WORDS``) of an earlier line make a repeat where the words added are articles and the
+        like (``_FILLERS``: "before every meal", "before each meal"), or, ``loose``, any (a small model's, or
+        under a repeated head); otherwise a plan's parallel titles would go ("Pros of remote work", "Cons of
+        remote work"; "Life before the war", "Life after the war")."""
         line, words = body.casefold(), set(_WORD.findall(title.casefold()))
         for earlier in self._lines:
             if earlier.startswith(line):
                 return True
             shared = words & set(_WORD.findall(earlier))
-            if len(words) >= 3 and len(shared) >= REPEAT_WORDS * len(words) and (loose or words - shared <= STOP_WORDS):
+            if len(words) >= 3 and len(shared) >= REPEAT_WORDS * len(words) and (loose or words - shared <= _FILLERS):
                 return True
         return False
 

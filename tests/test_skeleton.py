@@ -160,6 +160,11 @@ def test_a_line_that_repeats_an_earlier_point_is_no_point(text, titles):
      ["Pros of remote work for employees", "Cons of remote work for employers", "Tips for hybrid teams"], None),
     ("1. Python for data science work\n2. R for data science work\n3. Julia for data science work",
      ["Python for data science work"], None),
+    ("1. What to do before a job interview\n2. What to do during a job interview\n"
+     "3. What to do after a job interview", ["What to do before a job interview"], None),
+    ("1. Life before the Industrial Revolution\n2. Life after the Industrial Revolution\n3. Changes in work",
+     ["Life before the Industrial Revolution", "Changes in work"], None),
+    ("1. What you should eat\n2. What you should not eat\n3. When to eat", ["What you should eat"], None),
 ])
 def test_a_small_models_title_that_an_earlier_title_holds_is_no_point(text, small, api):
     every = [line.split(". ", 1)[1] for line in text.splitlines()]
