@@ -41,10 +41,10 @@ _PARTIAL_ITEM = re.compile(r"\n[ \t]*(?:\*{1,2}|#+\s*)?(?:\d+[.)．）、]?|[(�
 _SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*(?=\s)")
 # A restated header, "2. Title:" / "**2. Title**:" / "- Title:" / "Title:", around the title (which is compared
 # in code: a pattern holding it would be compiled for every point, ~0.4 ms of CPU each).
-_HEADER_NUMBER = re.compile(r"\s*(?:[-*•]\s+)?(?:\*\*)?(?:(\d+)[.)．）、]\s*(?:\*\*)?\s*)?")
-_HEADER_SEPARATOR = re.compile(r"\s*(?:\*\*)?\s*[:.\-–：．、]")  # with the full-width forms of Chinese and Japanese
+_HEADER_NUMBER = re.compile(r"\s*(?:#+\s*)?(?:[-*•]\s+)?(?:\*\*?)?(?:(\d+)[.)．）、]\s*(?:\*\*?)?\s*)?")
+_HEADER_SEPARATOR = re.compile(r"\s*(?:\*\*?)?\s*[:.\-–：．、]")  # with the full-width forms of Chinese and Japanese
 _FULL_WIDTH = str.maketrans("．）、：（", ".).:(")  # a header's full-width punctuation, as its ASCII forms
-_HEADER_CLOSE = re.compile(r"(?:\*\*)?\s*")
+_HEADER_CLOSE = re.compile(r"(?:\*\*?)?\s*")
 # An opening clause that may restate the question ("To improve your time management skills, start by ...", "When
 # designing an accessible transit system, ..."); a longer head before its shorter one, which it would swallow.
 _OPENING_HEADS = ("to ", "in order to ", "when it comes to ", "if you want to ", "when ", "while ", "if ")
@@ -282,7 +282,8 @@ class ExpansionFilter:
 
 
 def _is_prefix(text: str, header: str) -> bool:
-    """Could the text so far still grow into the header (ignoring case, spaces and bold)?"""
-    squeeze = lambda s: re.sub(r"[\s*\-•]+", "", s.translate(_FULL_WIDTH)).lower()  # noqa: E731
+    """Could the text so far still grow into the header (ignoring case, spaces, bold, a heading's marks, and the
+    list number's form: ``2.``, ``2)``, ``2、``)?"""
+    squeeze = lambda s: re.sub(r"[\s*\-•#]+", "", s.translate(_FULL_WIDTH)).replace(")", ".").lower()  # noqa: E731
     seen, full = squeeze(text), squeeze(header)
     return len(seen) < len(full) and full.startswith(seen)

@@ -29,6 +29,9 @@ def clean(raw: str, *, step: int = 1, index: int = 2, title: str = "Use LED bulb
     ("- Use LED bulbs: They last.", "They last."),  # the header as a bullet
     ("* **Use LED bulbs**: They last.", "They last."),
     ("- Use less power.", "- Use less power."),
+    ("2) Use LED bulbs: They last.", "They last."),  # other forms of the number: held back while they stream too
+    ("2） Use LED bulbs： They last.", "They last."),
+    ("## 2. Use LED bulbs: They last.", "They last."),
     ("2. Use LED bulbs:", ""),  # only the header: nothing of its own (the point is asked again)
     ("**Use LED bulbs** -  ", ""),
 ])
@@ -70,6 +73,8 @@ def test_a_reply_that_opens_with_another_points_line_has_no_text_of_its_own(raw,
     ("2. Eat less", True, ""),
     ("**Eat less sug", True, ""),
     ("1. Sleep", True, ""),
+    ("2) Eat less", True, ""),
+    ("## 2. Eat less", True, ""),
     ("2. Eat less", False, "2. Eat less"),  # ended by itself: what it wrote, such as it is
     ("1. Sleep", False, "1. Sleep"),
     ("Eat less bread.", True, "Eat less bread."),  # the title's words, then more: text of its own
