@@ -24,6 +24,7 @@ from typing import Any
 import anyio
 
 from . import ConfigError, PartialResultError, Result, SoT, SotkitError, Usage, __version__, default_model
+from .client import FALLBACK_OPTIONS
 from .engines import registry
 from .evaluation import cli as eval_cli
 from .router import cli as router_cli
@@ -134,7 +135,10 @@ def _interrupted(args: argparse.Namespace, so_far: _SoFar) -> None:
 
 
 #: the library's advice as this command's options say it
-_CLI_WORDS = {"on_point_error='skip' to": "--on-point-error skip to", "fallback= to": "--fallback MODEL to"}
+_CLI_WORDS = {"on_point_error='skip' to": "--on-point-error skip to", "fallback= to": "--fallback MODEL to",
+              " or pass api_key=...": "", "pass base_url=...": "pass --base-url URL",
+              FALLBACK_OPTIONS: "A --fallback model reads its key and base URL from the environment only "
+                                "(OPENAI_API_KEY, OPENAI_BASE_URL, ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL)"}
 
 
 def _in_cli_words(message: str) -> str:

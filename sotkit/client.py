@@ -105,10 +105,7 @@ class SoT:
             try:
                 backup = self._provider(fallback, {"timeout": timeout})
             except ConfigError as exc:
-                raise ConfigError(f"fallback={fallback!r}: {exc}. A fallback named by a string gets none of the main "
-                                  "model's options (api_key=, base_url=, ...); to configure it, pass a Provider: "
-                                  "fallback=sotkit.providers.create_provider('provider:model', api_key=..., "
-                                  "base_url=...)") from exc
+                raise ConfigError(f"fallback={fallback!r}: {exc}. {FALLBACK_OPTIONS}") from exc
             backup_limits = self._limits(backup, max_concurrency)
             self.backends.append(Backend(backup, _templates(backup, templates), backup_limits))
         self._router = make_router(router, provider=main, templates=self.backends[0].templates,
@@ -207,8 +204,9 @@ class SoT:
         return answer
 
     async def aclose(self) -> None:
-        """Stop the requests still running on this client (each raises ``PartialResultError`` with what it wrote),
-        then close the providers (and SDK clients) this client created; never ones passed in."""
+        """Stop the requests still running on this client in this event loop (each raises ``PartialResultError``
+        with what it wrote), then close the providers (and SDK clients) this client created for it; never ones
+        passed in. Requests running in other threads' event loops go on, on SDK clients of their own."""
         self._closed = True
         for answer in list(self._answers):
             await answer.stop()
@@ -345,6 +343,10 @@ class EventStream:
                 await on_close()
 
 
+#: how a fallback named by a string is configured (the CLI says it in its own words)
+FALLBACK_OPTIONS = ("A fallback named by a string gets none of the main model's options (api_key=, base_url=, ...); "
+                    "to configure it, pass a Provider: fallback=sotkit.providers.create_provider('provider:model', "
+                    "api_key=..., base_url=...)")
 _CLIENT_CLOSED = ("this SoT client is closed (aclose() was called, or its `async with` block ended); make a new "
                   "sotkit.SoT(...) for more requests")
 _ASYNC_ONLY = ("a stream is read asynchronously, inside an async function: `async with sotkit.stream(q) as events: "

@@ -108,6 +108,15 @@ def test_bad_input_exits_2_with_a_message():
     for bad in ("1", "three"):
         done = ask("Why?", "--max-points", bad)
         assert done.returncode == 2 and f"--max-points: {bad!r}: give a whole number, at least 2" in done.stderr
+    # the library's advice in the command's own words: there is no --api-key, and a fallback reads the environment
+    no_key = {"OPENAI_API_KEY": "", "OPENAI_BASE_URL": ""}
+    done = ask("Why?", "--model", "openai:gpt-4o-mini", env=no_key)
+    assert done.returncode == 2 and "no OpenAI API key: set OPENAI_API_KEY (for an OpenAI-compatible server, pass " \
+                                    "--base-url URL)" in done.stderr
+    done = ask("Why?", "--model", "openai:m", "--base-url", "http://127.0.0.1:9/v1", "--fallback", "openai:other",
+               env=no_key)
+    assert done.returncode == 2 and "A --fallback model reads its key and base URL from the environment only" in \
+        done.stderr and "create_provider" not in done.stderr
 
 
 def test_a_server_that_writes_the_points_in_turn_is_named_on_one_line():
