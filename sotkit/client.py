@@ -90,6 +90,7 @@ class SoT:
         self._shared: RedisConnection | None = limits.connect() if limits is not None else None
         self._owned: list[Provider] = []
         self._closed = False
+        self._tpm = tpm
         self._answers: weakref.WeakSet[Answer] = weakref.WeakSet()  # to stop those still running at aclose()
         try:
             main = self._provider(default_model() if model is None else model, {"timeout": timeout, **options})
@@ -118,6 +119,11 @@ class SoT:
 
     def _checked(self, options: RequestOptions) -> RequestOptions:
         """``options``, refused where a backend cannot honour them (checked when they are given)."""
+        budget = max(options.max_tokens, options.skeleton_max_tokens, options.point_max_tokens)
+        if self._tpm is not None and budget > self._tpm:  # the API would refuse such a call as too large, too
+            raise ConfigError(f"tpm={self._tpm:g} is less than one call's charge (its prompt plus its max_tokens, up "
+                              f"to {budget} here): no call could go within a minute's budget; raise tpm to your "
+                              "provider's limit, or lower max_tokens, skeleton_max_tokens and point_max_tokens")
         for backend in self.backends:
             provider = backend.provider
             if options.temperature is not None and options.temperature > provider.max_temperature:

@@ -213,16 +213,17 @@ class Answer:
         """The prompting router's call runs beside the skeleton call, which streams meanwhile; nothing of the
         skeleton reaches the caller before the verdict, and a sequential verdict cancels the skeleton call."""
         verdict: list[Decision] = []
-        decided = anyio.Event()
+        decided = anyio.Event()  # set for SoT only: a skeleton line the sketch task reads after a sequential verdict
+        # (before its cancellation reaches it) must start nothing
 
         async def route() -> None:
             decision = await self._ask(router)
             verdict.append(decision)
             if decision.mode == "sot":
                 self.send(RouteEvent("sot", decision.reason))
+                decided.set()
             else:
                 sketch.cancel()
-            decided.set()
 
         found, failed = 0, None
         async with anyio.create_task_group() as tg:
@@ -232,7 +233,7 @@ class Answer:
                     found = await self._sot(decided)
                 except Exception as exc:  # raised as itself below, as without this router, not in an ExceptionGroup
                     failed = exc
-                    await decided.wait()  # a sequential verdict needs no skeleton (and cancels this wait)
+                    await decided.wait()  # a sequential verdict needs no skeleton (it cancels this wait)
             tg.cancel_scope.cancel()  # a skeleton short of two points is answered sequentially, whatever the verdict
         if verdict and verdict[0].mode == "sequential":
             return "sequential", verdict[0].reason

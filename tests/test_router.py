@@ -12,8 +12,10 @@ import math
 from importlib.util import find_spec
 from pathlib import Path
 
+import anyio
 import pytest
 
+import sotkit.providers.base
 import sotkit.router.learned as learned_module
 from sotkit import SoT
 from sotkit.cli import main as cli_main
@@ -574,6 +576,35 @@ async def test_a_sequential_verdict_cancels_the_skeleton_already_streaming(provi
     assert skeleton_call.client_closed and skeleton_call.finished_at is None  # the server saw it closed
     assert skeleton_call.received_at < router_call.finished_at < skeleton_call.closed_at  # side by side
     assert len(server.requests) == 3 and result.usage.calls == 3
+
+
+class VerdictWithSkeletonLines(sotkit.providers.base.Provider):
+    """The router says C (sequential); the skeleton's lines are ready the moment the verdict is, so the skeleton
+    call reads them before its cancellation reaches it (as over a network, where they were in the buffer)."""
+
+    model = "scripted:m"
+
+    def __init__(self) -> None:
+        self.verdict_given = anyio.Event()
+
+    async def stream(self, request):
+        if "How would you like to answer the question?" in request.prompt.user:
+            yield "C"
+            self.verdict_given.set()
+        elif "skeleton (not the full content)" in request.prompt.user:
+            await self.verdict_given.wait()
+            yield SKELETON
+        else:
+            yield "One connected answer."
+        yield sotkit.providers.base.CallUsage(10, 3)
+
+
+async def test_skeleton_lines_read_after_a_sequential_verdict_start_no_point() -> None:
+    # they started points that the verdict then left unwritten: a finished sequential answer was lost to an error
+    async with SoT(VerdictWithSkeletonLines(), router="llm") as sot, sot.stream("Plan my week off.") as events:
+        seen = [event async for event in events]
+    assert [e.type for e in seen] == ["route", "text", "done"] and seen[0].mode == "sequential"
+    assert seen[-1].result.text == "One connected answer." and seen[-1].result.points == []
 
 
 async def test_an_sot_verdict_lets_the_waiting_skeleton_expand(provider: str) -> None:

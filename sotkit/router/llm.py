@@ -7,7 +7,7 @@ import re
 from typing import TYPE_CHECKING, Literal
 
 from ..errors import ConfigError
-from ..providers.base import CallUsage, ChatRequest, Provider
+from ..providers.base import ChatRequest, Provider
 from .base import Decision, FallsBack, SyncRouter
 
 if TYPE_CHECKING:
@@ -107,7 +107,7 @@ class LLMRouter(FallsBack):
         parts: list[str] = []
         with anyio.fail_after(self.timeout):
             async for chunk in self.provider.stream(request):
-                if not isinstance(chunk, CallUsage):
+                if isinstance(chunk, str):  # not the usage, nor a signal (STARTED, a reasoning model's THINKING)
                     parts.append(chunk)
         return self.read(request, "".join(parts))
 
