@@ -65,9 +65,10 @@ class SoT:
     its calibrated P(sot) reaches ``router_threshold`` (0.65 unless given; higher is more precise, lower sends
     more questions to SoT). ``router="embedding:router.json"`` uses a router trained with ``sotkit router train``.
 
-    ``max_concurrency``, ``rpm`` and ``tpm`` limit each model (the fallback gets ``max_concurrency`` only) in this
-    process; ``limits="redis://host:6379/0"`` (or a ``RedisLimits``) shares them with every process naming that
-    Redis (see ``sotkit.limits_redis``). ``prices={"provider:model": (input, output)}``, in USD per million
+    ``max_concurrency``, ``rpm`` and ``tpm`` limit each model (the fallback gets ``max_concurrency`` only) over
+    this client's requests, from every thread: share one client to share the limits (two clients, or one-off
+    ``sotkit.generate`` calls, each keep their own). ``limits="redis://host:6379/0"`` (or a ``RedisLimits``) shares
+    them with every client and process naming that Redis (see ``sotkit.limits_redis``). ``prices={"provider:model": (input, output)}``, in USD per million
     tokens, prices a model for ``result.usage.cost`` in place of the ``genai-prices`` library's price.
     """
 

@@ -44,6 +44,7 @@ class TokenBucket:
         self._level = self.capacity
         self._updated = time.monotonic()
         self._lock = threading.Lock()
+        self._taken = 0  # takes so far: a cancelled one gives its units back only if it was the last
 
     async def take(self, units: float) -> None:
         need = min(units, self.capacity)
@@ -53,12 +54,17 @@ class TokenBucket:
             self._updated = now
             wait = max(0.0, need - self._level) / self.rate_per_s
             self._level -= units  # reserved now: later takes see the debt and wait behind this one
+            self._taken += 1
+            mine = self._taken
         if wait:
             try:
                 await anyio.sleep(wait)
-            except BaseException:  # cancelled before its turn: the units go back
+            except BaseException:  # cancelled before its turn
                 with self._lock:
-                    self._level += units
+                    # its units go back unless a later take waits behind them: that one's turn was fixed with
+                    # this debt counted, and a new take would otherwise get the same turn (a burst past the bound)
+                    if self._taken == mine:
+                        self._level += units
                 raise
 
 

@@ -29,17 +29,18 @@ def check_number(name: str, value: Any, *, above: float | None = 0.0, at_least: 
     """``value`` is a number (a whole one when ``whole``) in the range, or None when ``optional``."""
     if value is None and optional:
         return
-    kind = "a whole number" if whole else "a number"
+    number = isinstance(value, int if whole else (int, float)) and not isinstance(value, bool)
+    kind = ("a whole number" if whole else "a number") if not number or _finite(value) else "a finite number"
     bounds = [f"> {above:g}" if above is not None else "", f">= {at_least:g}" if at_least is not None else "",
               f"<= {at_most:g}" if at_most is not None else ""]
     wanted = f"{kind} {' and '.join(b for b in bounds if b)}".strip() + (" or None" if optional else "")
-    number = isinstance(value, int if whole else (int, float)) and not isinstance(value, bool)
     if not number or not _finite(value) or (above is not None and not value > above) \
             or (at_least is not None and value < at_least) or (at_most is not None and value > at_most):
         python = "int" if whole or isinstance(value, numbers.Integral) else "float"
         hint = f" (a Python {python}: convert it with {python}(...))" if isinstance(value, numbers.Number) \
             and not isinstance(value, (int, float, bool)) else ""  # a numpy number would not go into the JSON
-        raise ConfigError(f"{name}={value!r}: must be {wanted}{hint}")
+        shown = repr(value) if len(repr(value)) <= 40 else f"{repr(value)[:20]}... ({len(repr(value))} characters)"
+        raise ConfigError(f"{name}={shown}: must be {wanted}{hint}")
 
 
 def _finite(value: int | float) -> bool:

@@ -155,3 +155,24 @@ async def test_a_waiter_that_gives_up_leaves_the_queue_and_the_slot_goes_to_the_
             assert not slots.try_acquire()  # "second" waits in line: no one may jump it
             slots.release()
     assert got == ["second"] and slots.in_use == 0
+
+
+async def test_a_take_that_gives_up_before_a_later_one_leaves_its_turn_unused():
+    # its units went back, and a take that came after it got the same turn as the one queued behind it: two
+    # requests at once past the bucket's burst. The turns are lower bounds, which a slow machine cannot break.
+    bucket = TokenBucket(120)  # 2 a second, holds 2
+    await bucket.take(2)
+    start, went = time.monotonic(), {}
+
+    async def take(name: str, give_up: float = 99) -> None:
+        with anyio.move_on_after(give_up):
+            await bucket.take(1)
+            went[name] = time.monotonic() - start
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(take, "gives up", 0.1)  # its turn: 0.5 s
+        await anyio.sleep(0.01)
+        tg.start_soon(take, "behind it")  # its turn: 1 s, fixed with the first one's debt counted
+        await anyio.sleep(0.3)
+        tg.start_soon(take, "later")  # after the first gave up: 1.5 s, not the 1 s of the one before it
+    assert set(went) == {"behind it", "later"} and went["later"] >= 1.45

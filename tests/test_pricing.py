@@ -152,7 +152,7 @@ def test_prices_never_come_from_the_network():
     ({"openai:m": 1.5}, r"prices\['openai:m'\]=1.5: must be \(input, output\) USD per million tokens"),
     ({"openai:m": (1, 2, 3)}, r"must be \(input, output\)"),
     ({"openai:m": (-1, 2)}, r"prices\['openai:m'\] input USD per million tokens=-1: must be a number >= 0"),
-    ({"openai:m": (1, float("nan"))}, r"output USD per million tokens=nan: must be a number >= 0"),
+    ({"openai:m": (1, float("nan"))}, r"output USD per million tokens=nan: must be a finite number >= 0"),
     ({"openai:m": ("1", 2)}, r"input USD per million tokens='1': must be a number >= 0"),
 ])
 def test_bad_prices_are_refused_with_what_to_pass(prices, message):
