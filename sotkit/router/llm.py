@@ -63,7 +63,9 @@ class LLMRouter(FallsBack):
     """The SoT paper's prompting router: one short call to a (cheap) model with the ``router`` template.
 
     Only "a list of independent points" goes to SoT. Unreadable replies, errors and calls slower than
-    ``timeout`` seconds fall back to the default router. Inside a request the coordinator makes the call itself,
+    ``timeout`` seconds fall back to the default router (inside a request, the call's wait for a concurrency slot
+    and the rate limits counts too: a client whose slots are all busy routes by the default router rather than
+    hold the answer up). Inside a request the coordinator makes the call itself,
     through the runner every call takes (slot, rate limits, retries, usage), while the skeleton call is
     already streaming: ``request`` and ``read`` are its two halves. ``decide`` makes the call directly.
     """
