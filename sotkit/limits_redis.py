@@ -7,10 +7,16 @@ atomic on the Redis server and timed by the server's clock, so machines need no 
 
 - concurrency: a sorted set of leases per model, scored by their expiry. A process renews the leases it holds
   every third of ``lease``; a process that dies stops renewing, and its slots free themselves within ``lease``.
-  A full set is polled (every ``POLL_S``); one task per process and model polls, the others queue behind it in
-  the process's own first-come-first-served limiter (across processes the order is the polls', not arrival).
+  A full set is polled (every ``POLL_S``): only calls holding one of the process's own first-come-first-served
+  slots poll, one task per event loop and model at a time (across processes and loops the order is the polls',
+  not arrival).
 - requests and tokens per minute: a token bucket per model in a hash (level, last update), the same bucket as
-  ``TokenBucket`` (one second's worth, at least one unit), so a burst is spread at the budget's rate.
+  ``TokenBucket`` (one second's worth, at least one unit), so a burst is spread at the budget's rate. A take
+  reserves its units at once (the level may go below zero: later takes wait behind it) and is told how long to
+  wait for its turn, so takes go in the order Redis runs them and a large one is not starved by small ones.
+
+Each event loop of the process (a sync app's threads may each run one) gets its own redis-py client, whose
+sockets belong to the loop that opened them, and renews the leases taken in it.
 
 All workers must configure the same budgets for a model (each passes its own numbers to the scripts).
 
@@ -33,6 +39,8 @@ import os
 import random
 import re
 import socket
+import threading
+import time
 import uuid
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -82,26 +90,27 @@ end
 return renewed
 """
 
-# KEYS[1] the bucket; ARGV: units per ms, capacity, units to take. 0 when taken, else ms until they are there.
-TAKE = """
+# The token bucket's scripts: KEYS[1] the bucket; ARGV: units per ms, capacity, units. Refilled up to now first.
+_BUCKET_LEVEL = """
 local t = redis.call('TIME')
 local now = t[1] * 1000 + t[2] / 1000
-local rate, capacity = tonumber(ARGV[1]), tonumber(ARGV[2])
-local units = tonumber(ARGV[3])
-local need = math.min(units, capacity)
+local rate, capacity, units = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local level = tonumber(redis.call('HGET', KEYS[1], 'level') or capacity)
 local updated = tonumber(redis.call('HGET', KEYS[1], 'updated') or now)
 level = math.min(capacity, level + math.max(0, now - updated) * rate)
-local wait = 0
-if level >= need then
-  level = level - units
-else
-  wait = math.ceil((need - level) / rate)
-end
+"""
+_BUCKET_STORE = """
 redis.call('HSET', KEYS[1], 'level', string.format('%.6f', level), 'updated', string.format('%.3f', now))
 redis.call('PEXPIRE', KEYS[1], math.ceil((capacity - level) / rate) + 1000)
-return wait
 """
+# Takes the units at once, as TokenBucket.take does: a level below zero is a debt that later takes wait out
+# behind this one. The ms until the caller's turn (the bucket full, for a take larger than it), 0 for now.
+TAKE = _BUCKET_LEVEL + """
+local wait = math.max(0, math.min(units, capacity) - level) / rate
+level = level - units
+""" + _BUCKET_STORE + "return math.ceil(wait)"
+# Gives back the units of a take whose caller left before its turn, never past a full bucket.
+GIVE = _BUCKET_LEVEL + "level = math.min(capacity, level + units)" + _BUCKET_STORE + "return 0"
 
 
 def shown(url: str) -> str:
@@ -173,42 +182,63 @@ class RedisLimits:
         return RedisConnection(self)
 
 
+class _LoopState:
+    """What one event loop uses of a ``RedisConnection``: redis-py's asyncio client (its sockets belong to the loop
+    that opened them) and its scripts, the leases taken in this loop and the task renewing them, the Redis calls
+    whose callers left, and the locks that let one task per model poll for a slot."""
+
+    def __init__(self, config: RedisLimits) -> None:
+        import redis.asyncio
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+
+        # no retries inside redis-py: an outage is for on_outage to decide, after one timeout
+        self.client = redis.asyncio.Redis.from_url(
+            config.url, socket_timeout=config.timeout, socket_connect_timeout=config.timeout,
+            retry=Retry(NoBackoff(), 0))
+        self.scripts = {name: self.client.register_script(text)
+                        for name, text in (("acquire", ACQUIRE), ("renew", RENEW), ("take", TAKE), ("give", GIVE))}
+        self.held: dict[str, set[str]] = {}  # lease key -> lease ids held
+        self.renewer: asyncio.Task[None] | None = None
+        self.calls: set[asyncio.Task[Any]] = set()  # Redis calls whose caller left (a reference keeps them)
+        self.pollers: dict[str, anyio.Lock] = {}  # lease key -> the lock its pollers queue on
+
+    def poller(self, key: str) -> anyio.Lock:
+        return self.pollers.setdefault(key, anyio.Lock())
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
 class RedisConnection:
-    """One client's link to Redis: an asyncio client per event loop, the leases this process holds, and
-    their renewal."""
+    """One client's link to Redis: per event loop, an asyncio client, the leases held and their renewal."""
 
     def __init__(self, config: RedisLimits) -> None:
         self.config = config
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._ids = itertools.count(1)
-        self._client: Any = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._scripts: dict[str, Any] = {}
-        self.held: dict[str, set[str]] = {}  # lease key -> lease ids held by this process
-        self._renewer: asyncio.Task[None] | None = None
-        self._down_until = -1.0
+        self._loops: dict[asyncio.AbstractEventLoop, _LoopState] = {}
+        self._loops_lock = threading.Lock()  # threads that each run a loop add theirs at once
+        self._down_until = -1.0  # time.monotonic(): every loop of the process shares it
         self._warned = False
-        self._calls: set[asyncio.Task[Any]] = set()  # Redis calls whose caller left (a reference keeps them)
 
-    def client(self) -> Any:
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
+    def here(self) -> _LoopState:
+        """This event loop's state; those of loops since closed are dropped (their sockets go with the loop)."""
+        loop = _running_loop()
+        if loop is None:
             raise ConfigError("limits shared through Redis run on asyncio (redis-py's asyncio client), not trio: "
-                              "run on asyncio, or leave limits= out") from None
-        if self._loop is not loop:
-            import redis.asyncio
-            from redis.asyncio.retry import Retry
-            from redis.backoff import NoBackoff
-
-            # no retries inside redis-py: an outage is for on_outage to decide, after one timeout
-            self._client = redis.asyncio.Redis.from_url(
-                self.config.url, socket_timeout=self.config.timeout, socket_connect_timeout=self.config.timeout,
-                retry=Retry(NoBackoff(), 0))
-            self._scripts = {name: self._client.register_script(text)
-                             for name, text in (("acquire", ACQUIRE), ("renew", RENEW), ("take", TAKE))}
-            self._loop, self.held, self._renewer = loop, {}, None
-        return self._client
+                              "run on asyncio, or leave limits= out")
+        state = self._loops.get(loop)
+        if state is None:
+            state = _LoopState(self.config)
+            with self._loops_lock:
+                self._loops = {other: kept for other, kept in self._loops.items() if not other.is_closed()}
+                self._loops[loop] = state
+        return state
 
     def key(self, model: str, kind: str) -> str:
         return f"{self.config.prefix}:{{{model}}}:{kind}"  # {model}: a cluster keeps a model's keys together
@@ -216,23 +246,24 @@ class RedisConnection:
     async def run(self, script: str, key: str, *args: Any,
                   late: Callable[[], Awaitable[Any]] | None = None) -> Any:
         """One script call, or ``None`` while Redis is down and ``on_outage="open"`` (``LimitsUnavailable``
-        when ``"closed"``). ``late`` undoes a grant that comes after the caller left (a lease: release it)."""
-        return await self._guard(lambda: self._scripts[script](keys=[key], args=args), script, late)
+        when ``"closed"``). ``late`` undoes a call that goes through after the caller left (a lease: release
+        it; a bucket's units: give them back)."""
+        return await self._guard(lambda state: state.scripts[script](keys=[key], args=args), script, late)
 
-    async def _guard(self, call: Callable[[], Awaitable[T]], what: str,
+    async def _guard(self, call: Callable[[_LoopState], Awaitable[T]], what: str,
                      late: Callable[[], Awaitable[Any]] | None = None) -> T | None:
-        if anyio.current_time() < self._down_until:
+        if time.monotonic() < self._down_until:
             return self._outage(None, what)
-        self.client()
+        state = self.here()
         # The call runs in a task of its own, which the caller's deadline or cancellation does not stop: the caller
         # leaves at once (a shield would hold it up to `timeout` while Redis hangs), and what the server grants
         # after that is never lost: `late` undoes it.
-        task = asyncio.get_running_loop().create_task(self._call(call))
+        task = asyncio.get_running_loop().create_task(self._call(lambda: call(state)))
         try:
             exc, result = await asyncio.shield(task)
         except asyncio.CancelledError:
-            self._calls.add(task)
-            task.add_done_callback(lambda done: self._left(done, late))
+            state.calls.add(task)
+            task.add_done_callback(lambda done: self._left(state, done, late))
             raise
         if exc is not None:
             return self._outage(exc, what)
@@ -249,18 +280,18 @@ class RedisConnection:
         try:
             return None, await call()
         except (redis.RedisError, OSError) as exc:
-            self._down_until = anyio.current_time() + RETRY_REDIS_S
+            self._down_until = time.monotonic() + RETRY_REDIS_S
             return exc, None
 
-    def _left(self, task: asyncio.Task[Any], late: Callable[[], Awaitable[Any]] | None) -> None:
-        """A call whose caller left has ended: undo what it was granted."""
-        self._calls.discard(task)
+    def _left(self, state: _LoopState, task: asyncio.Task[Any], late: Callable[[], Awaitable[Any]] | None) -> None:
+        """A call whose caller left has ended: undo what it did (releasing a lease it was refused is harmless)."""
+        state.calls.discard(task)
         if task.cancelled() or task.exception() is not None:
             return  # retrieved: the caller that would have seen it is gone
-        if late is not None and task.result()[1]:
+        if late is not None and task.result()[0] is None:
             undo = asyncio.get_running_loop().create_task(late())
-            self._calls.add(undo)
-            undo.add_done_callback(self._calls.discard)
+            state.calls.add(undo)
+            undo.add_done_callback(state.calls.discard)
 
     def _outage(self, exc: BaseException | None, what: str) -> None:
         cause = f" ({type(exc).__name__}: {exc})" if exc else ""
@@ -278,38 +309,50 @@ class RedisConnection:
         return f"{self.owner}:{next(self._ids)}"
 
     def hold(self, key: str, lease_id: str) -> None:
-        self.held.setdefault(key, set()).add(lease_id)
-        if self._renewer is None or self._renewer.done():
-            self._renewer = asyncio.get_running_loop().create_task(self._renew())
+        state = self.here()
+        state.held.setdefault(key, set()).add(lease_id)
+        if state.renewer is None or state.renewer.done():
+            state.renewer = asyncio.get_running_loop().create_task(self._renew(state))
 
     async def release(self, key: str, lease_id: str) -> None:
-        self.held.get(key, set()).discard(lease_id)
+        self.here().held.get(key, set()).discard(lease_id)
+        await self._settle(lambda state: state.client.zrem(key, lease_id), "release")
+
+    async def give_back(self, key: str, rate_per_ms: float, capacity: float, units: float) -> None:
+        """Return the units of a take whose caller left before its turn."""
+        await self._settle(lambda state: state.scripts["give"](keys=[key], args=(rate_per_ms, capacity, units)),
+                           "give back")
+
+    async def _settle(self, call: Callable[[_LoopState], Awaitable[Any]], what: str) -> None:
+        """A call for a caller that is done or leaving: shielded from its cancellation, for at most ``timeout``."""
         with anyio.move_on_after(self.config.timeout, shield=True):
             try:
-                await self._guard(lambda: self._client.zrem(key, lease_id), "release")
+                await self._guard(call, what)
             except LimitsUnavailable:
-                pass  # fail-closed refuses new calls, never a finished one: the lease expires by itself
+                pass  # fail-closed refuses new calls, never a finished one: a lease expires by itself
 
-    async def _renew(self) -> None:
+    async def _renew(self, state: _LoopState) -> None:
         lease_ms = round(self.config.lease * 1000)
-        while any(self.held.values()):
+        while any(state.held.values()):
             await asyncio.sleep(self.config.lease / 3)
-            for key, ids in list(self.held.items()):
+            for key, ids in list(state.held.items()):
                 if ids:
                     renewed = set(ids)
                     try:
                         await self.run("renew", key, lease_ms, *renewed)
                         if gone := renewed - ids:  # released meanwhile: the renewal may have added them back
-                            await self._guard(lambda: self._client.zrem(key, *gone), "renew")
+                            await self._guard(lambda state: state.client.zrem(key, *gone), "renew")
                     except LimitsUnavailable:
                         pass  # fail-closed: the calls holding these slots go on; new ones are refused
 
     async def aclose(self) -> None:
-        if self._renewer is not None:
-            self._renewer.cancel()
-        if self._client is not None and self._loop is asyncio.get_running_loop():
-            await self._client.aclose()
-        self._client = self._loop = self._renewer = None
+        """Close this event loop's client; other loops' clients are theirs to close (or go with their loop)."""
+        with self._loops_lock:
+            state = self._loops.pop(loop, None) if (loop := _running_loop()) else None
+        if state is not None:
+            if state.renewer is not None:
+                state.renewer.cancel()
+            await state.client.aclose()
 
 
 class SharedModelLimits:
@@ -322,9 +365,6 @@ class SharedModelLimits:
         self.connection = connection
         self.model = model
         self._slots = connection.key(model, "slots")
-        # one task per process polls Redis for a slot or a budget; the rest queue behind it, in order
-        self._first = anyio.Lock()
-        self._queues = {"requests": anyio.Lock(), "tokens": anyio.Lock()}
 
     @property
     def max_concurrency(self) -> int:
@@ -344,7 +384,8 @@ class SharedModelLimits:
     async def _acquire(self) -> str | None:
         lease_id = self.connection.lease_id()
         lease_ms = round(self.connection.config.lease * 1000)
-        async with self._first:
+        # one task per event loop polls Redis for a slot; the others of the loop queue behind it, in order
+        async with self.connection.here().poller(self._slots):
             while True:
                 taken = await self.connection.run("acquire", self._slots, self.max_concurrency, lease_ms, lease_id,
                                                   late=lambda: self.connection.release(self._slots, lease_id))
@@ -363,13 +404,20 @@ class SharedModelLimits:
             await self._take("tokens", self.local.tokens, estimated_tokens)
 
     async def _take(self, kind: str, bucket: TokenBucket, units: float) -> None:
-        async with self._queues[kind]:  # first come, first served within the process
-            while True:
-                wait_ms = await self.connection.run("take", self.connection.key(self.model, kind),
-                                                    bucket.rate_per_s / 1000, bucket.capacity, units)
-                if wait_ms is None:  # Redis is down, fail-open: this process's own bucket
-                    await bucket.take(units)
-                    return
-                if not wait_ms:
-                    return
+        key = self.connection.key(self.model, kind)
+        budget = (bucket.rate_per_s / 1000, bucket.capacity, units)
+
+        def give_back() -> Awaitable[None]:
+            return self.connection.give_back(key, *budget)
+
+        wait_ms = await self.connection.run("take", key, *budget, late=give_back)
+        if wait_ms is None:  # Redis is down, fail-open: this process's own bucket
+            await bucket.take(units)
+            return
+        if wait_ms:
+            # the units are reserved: the turn comes once the bucket has refilled for them, with no poll
+            try:
                 await anyio.sleep(wait_ms / 1000)
+            except BaseException:  # cancelled before its turn: the units go back, as TokenBucket's do
+                await give_back()
+                raise

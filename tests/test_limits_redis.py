@@ -1,12 +1,16 @@
 """Limits shared across processes through a real redis-server (installed by .ci/redis-server), with worker
 processes (tests/redis_worker.py) against one FakeLLMServer: the server's own timestamps show what it was sent."""
 
+import asyncio
+import itertools
+import math
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import warnings
 from contextlib import ExitStack, contextmanager
@@ -231,6 +235,86 @@ async def test_a_tokens_per_minute_budget_is_shared_between_clients(redis_url):
     # 300 tokens through a bucket of 100 at 100/s take at least 2 s; each client alone would let its 150 through
     # in 0.5 s
     assert elapsed >= 1.9
+
+
+async def test_a_take_cancelled_before_its_turn_gives_its_units_back(redis_url):
+    # tpm=6000: a bucket of 100 tokens. The first take empties it; the second reserves 100 more (the level goes to
+    # -100) and waits a second for its turn, but its caller leaves first: the 100 go back to the bucket
+    connection = sotkit.RedisLimits(redis_url).connect()
+    limits = SharedModelLimits(connection, "openai:m", 1, tpm=6000)
+    await limits.admit(100)
+    with anyio.move_on_after(0.1):
+        await limits.admit(100)
+    client = redis.Redis.from_url(redis_url)
+    assert float(client.hget(connection.key("openai:m", "tokens"), "level")) >= 0
+    client.close()
+    await connection.aclose()
+
+
+async def test_a_large_call_is_not_starved_by_another_clients_small_calls(redis_url):
+    # tpm=6000, shared: a bucket of 100 tokens refilled at 100 a second. One client keeps small calls (20 tokens
+    # and a prompt) going; the other's call of 300 goes once the bucket is full and leaves it in debt. A take that
+    # waited without reserving never saw a full bucket: the small calls took whatever had refilled.
+    with FakeLLMServer(Reply("Hi.", latency=FAST)) as server:
+        options = dict(base_url=server.openai_base_url, api_key="k", limits=redis_url, tpm=6000, mode="sequential",
+                       retry=1)
+        async with sotkit.SoT("openai:m", **options) as busy, sotkit.SoT("openai:m", **options) as other:
+
+            async def keep_asking(worker: int) -> None:
+                for i in itertools.count():
+                    await busy.generate(f"Small {worker}-{i}?", max_tokens=20)
+
+            async with anyio.create_task_group() as tg:
+                for worker in range(3):
+                    tg.start_soon(keep_asking, worker)
+                with anyio.fail_after(60):
+                    while len(server.requests) < 5:  # the small calls flow (a first call imports the SDK)
+                        await anyio.sleep(0.05)
+                    await other.generate("Large?", max_tokens=300)
+                tg.cancel_scope.cancel()
+        requests = server.requests
+    assert [r.user for r in requests].count("Large?") == 1
+    # each call's charge, as the client counts it: its prompt (about 4 characters a token) plus its max_tokens
+    charges = sorted((r.received_at, math.ceil((len(r.system or "") + len(r.user)) / 4) + r.max_tokens)
+                     for r in requests)
+    # any stretch of the server's clock holds at most the bucket (100), the refill (100 a second, with 0.5 s of
+    # slack as in the requests-per-minute test) and the debt a call larger than the bucket leaves (200 here)
+    debt = max(charge for _, charge in charges) - 100
+    for i in range(len(charges)):
+        for j in range(i, len(charges)):
+            tokens = sum(charge for _, charge in charges[i:j + 1])
+            span = charges[j][0] - charges[i][0]
+            assert tokens <= 100 + 100 * (span + 0.5) + debt, (i, j, tokens, span)
+
+
+def test_threads_each_running_an_event_loop_share_one_client_with_redis_limits(redis_url):
+    # a sync app calling asyncio.run per request in several threads, on one client: each event loop has a Redis
+    # client of its own and renews the leases taken in it (one Redis client, swapped whenever another loop called,
+    # and locks bound to one loop hung them)
+    with FakeLLMServer(Reply("Hi.", latency=Latency(ttft_s=0.2, tokens_per_s=1000))) as server:
+        sot = sotkit.SoT("openai:m", base_url=server.openai_base_url, api_key="k", limits=redis_url,
+                         max_concurrency=2, rpm=600, mode="sequential", retry=1)
+        answers, errors = [], []
+
+        def ask(thread: int) -> None:
+            try:
+                for i in range(3):
+                    answers.append(asyncio.run(sot.generate(f"Thread {thread}, question {i}?")).text)
+            except BaseException as exc:  # the test reads it
+                errors.append(exc)
+
+        threads = [threading.Thread(target=ask, args=(t,), daemon=True) for t in range(4)]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 60
+        for thread in threads:
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        assert not any(thread.is_alive() for thread in threads), "a thread's requests hung"
+        assert errors == [] and answers == ["Hi."] * 12
+        assert server.max_in_flight <= 2
+    client = redis.Redis.from_url(redis_url)
+    assert client.keys("sotkit:*:slots") == []  # every lease released
+    client.close()
 
 
 async def test_a_concurrency_slot_is_shared_between_clients(redis_url):
