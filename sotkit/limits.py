@@ -44,7 +44,7 @@ class TokenBucket:
         self._level = self.capacity
         self._updated = time.monotonic()
         self._lock = threading.Lock()
-        self._taken = 0  # takes so far: a cancelled one gives its units back only if it was the last
+        self._waiting: list[list] = []  # [units, gave up] of each take still waiting for its turn, oldest first
 
     async def take(self, units: float) -> None:
         need = min(units, self.capacity)
@@ -54,18 +54,24 @@ class TokenBucket:
             self._updated = now
             wait = max(0.0, need - self._level) / self.rate_per_s
             self._level -= units  # reserved now: later takes see the debt and wait behind this one
-            self._taken += 1
-            mine = self._taken
-        if wait:
-            try:
+            mine = [units, False]
+            self._waiting.append(mine)
+        try:
+            if wait:
                 await anyio.sleep(wait)
-            except BaseException:  # cancelled before its turn
-                with self._lock:
-                    # its units go back unless a later take waits behind them: that one's turn was fixed with
-                    # this debt counted, and a new take would otherwise get the same turn (a burst past the bound)
-                    if self._taken == mine:
-                        self._level += units
-                raise
+        except BaseException:  # cancelled before its turn
+            with self._lock:
+                # units go back only from the end of the line: a take still waiting behind this one had its turn
+                # fixed with this debt counted, and a new take would otherwise get that same turn (a burst past the
+                # bound); once the takes behind have given up too, all of theirs go back
+                mine[1] = True
+                while self._waiting and self._waiting[-1][1]:
+                    self._level += self._waiting.pop()[0]
+            raise
+        with self._lock:  # its turn came: it leaves the line, with the takes ahead of it that gave up
+            i = next((i for i, take in enumerate(self._waiting) if take is mine), None)
+            if i is not None:
+                self._waiting[:i + 1] = [take for take in self._waiting[:i] if not take[1]]
 
 
 class Slots:

@@ -176,3 +176,15 @@ async def test_a_take_that_gives_up_before_a_later_one_leaves_its_turn_unused():
         await anyio.sleep(0.3)
         tg.start_soon(take, "later")  # after the first gave up: 1.5 s, not the 1 s of the one before it
     assert set(went) == {"behind it", "later"} and went["later"] >= 1.45
+
+
+async def test_takes_that_all_give_up_give_all_their_units_back():
+    # only the last of them gave its units back: the rest stayed a debt that the next caller waited out for nothing
+    # (a deadline that ends ten waiting requests at once left a minute's wait behind)
+    bucket = TokenBucket(60)  # 1 a second, holds 1
+    await bucket.take(1)
+    with anyio.move_on_after(0.1):
+        async with anyio.create_task_group() as tg:
+            for _ in range(5):
+                tg.start_soon(bucket.take, 1)
+    assert bucket._level > -1 and bucket._waiting == []  # the empty bucket it was, a little refilled
