@@ -40,10 +40,10 @@ async def text_pieces(response: Any, sdk: ModuleType, reading: Reading) -> Async
     falls behind, a read brings several events, and each piece costs the same to filter, stitch and send on: the
     busier the client, the fewer the pieces. Text ahead of an event that raises is given first.
 
-    After the terminal event the rest of the body is read, so that the connection goes back to the pool, for at
-    most ``DRAIN_S`` seconds (as the SDKs do). A connection that breaks once the answer is whole costs nothing;
-    before that, it raises the SDK's own ``APIConnectionError`` / ``APITimeoutError``, as the SDK's stream classes
-    do. A 200 whose body is not an event stream (a proxy's HTML error page, an empty body, a JSON completion) is a
+    Once the model's end is reported (``reading.whole``), what follows is read for at most ``DRAIN_S`` seconds
+    (``_tail``), and a connection that breaks or goes quiet then costs nothing; before it, a connection that breaks
+    raises the SDK's own ``APIConnectionError`` / ``APITimeoutError``, as the SDK's stream classes do. A 200 whose
+    body is not an event stream (a proxy's HTML error page, an empty body, a JSON completion) is a
     ``StreamError``."""
     import httpx2  # imported with the SDK, off the event loop, before the first response
 
@@ -58,23 +58,16 @@ async def text_pieces(response: Any, sdk: ModuleType, reading: Reading) -> Async
         # the raw bytes skip a decoder and a re-chunker per piece, where there is no content encoding to undo
         identity = http.headers.get("content-encoding", "identity") == "identity"
         parser = EventParser()
-        chunks = aiter(http.aiter_raw() if identity else http.aiter_bytes())
-        while True:
-            try:
-                chunk = await anext(chunks)
-            except StopAsyncIteration:
-                break
-            except Exception:
-                if reading.whole:  # a connection that breaks after the model's end: nothing of the answer is lost
-                    return
-                raise
+        chunks = aiter(http.aiter_raw() if identity and not http.is_stream_consumed else http.aiter_bytes())
+        async for chunk in chunks:
             text, error = _joined(parser.feed(chunk), reading)
             if text:
                 yield text
             if error:
                 raise error
-            if reading.ended:
-                await _drain(chunks)
+            if reading.whole:
+                if tail := await _tail(chunks, parser, reading):
+                    yield tail
                 return
         text, error = _joined(parser.finish(), reading)
         if text:
@@ -89,17 +82,26 @@ async def text_pieces(response: Any, sdk: ModuleType, reading: Reading) -> Async
         raise StreamError(f"the event stream is not UTF-8 text: {exc}", raw=exc.object[:500]) from exc
 
 
-#: how long the rest of a body may take after its terminal event (usually the chunked encoding's last bytes)
+#: how long what follows the model's end (the counts, the terminal event, the body's end) may take to come
 DRAIN_S = 0.1
 
 
-async def _drain(chunks: AsyncIterator[bytes]) -> None:
+async def _tail(chunks: AsyncIterator[bytes], parser: EventParser, reading: Reading) -> str:
+    """What follows the model's end: the events up to the terminal one (the counts), then the rest of the body, so
+    that the connection goes back to the pool; for at most ``DRAIN_S`` seconds, as the SDKs drain. The answer is
+    whole already: a connection that breaks or goes quiet now costs nothing, and a later error event is no
+    failure of it. Returns any text that came after the end."""
+    texts: list[str] = []
     with anyio.move_on_after(DRAIN_S):
         try:
-            async for _ in chunks:
-                pass
-        except Exception:  # any transport's error: the answer is whole; the connection is just not reused
+            async for chunk in chunks:
+                if not reading.ended:
+                    text, _ = _joined(parser.feed(chunk), reading)
+                    if isinstance(text, str):
+                        texts.append(text)
+        except Exception:  # any transport's error: the connection is just not reused
             pass
+    return "".join(texts)
 
 
 def _joined(events: list[tuple[str | None, Any]], reading: Reading) -> tuple[str | Signal, Exception | None]:

@@ -136,7 +136,7 @@ class _Reading:
         if done == "error":  # OpenRouter's and others' mid-stream failure, sometimes without an error object
             raise StreamError(f"the server ended the stream with finish_reason 'error': {str(data)[:300]}", raw=data)
         self.reason = done or self.reason
-        self.finished = self.finished or done is not None
+        self.finished = self.finished or bool(done)  # some servers send "" on every chunk until the last
         if counts and isinstance(counts.get("prompt_tokens"), int) and isinstance(counts.get("completion_tokens"), int):
             self.usage = CallUsage(counts["prompt_tokens"], counts["completion_tokens"])
         return text

@@ -46,10 +46,10 @@ def text_delta(text: str) -> tuple[str, dict]:
 
 
 @asynccontextmanager
-async def serving(body: bytes | list[bytes], headers: str = EVENT_STREAM):
+async def serving(body: bytes | list[bytes], headers: str = EVENT_STREAM, hold: bool = False):
     """A server answering every request 200 with ``headers`` and ``body`` (a list: its pieces written apart, so
-    that each reaches the client in a read of its own), then waiting for the client to hang up; yields its base URL
-    and the JSON bodies it was sent."""
+    that each reaches the client in a read of its own), then closing (``hold``: waiting for the client to hang up);
+    yields its base URL and the JSON bodies it was sent."""
     received = []
 
     async def handle(reader, writer):
@@ -62,7 +62,7 @@ async def serving(body: bytes | list[bytes], headers: str = EVENT_STREAM):
             writer.write(piece)
             await writer.drain()
             await asyncio.sleep(0.05)
-        if not body:  # a server gone quiet: nothing more until the client gives up
+        if not body or hold:  # a server gone quiet: nothing more until the client gives up
             await reader.read()
         writer.close()
 
@@ -404,3 +404,39 @@ async def test_a_connection_that_breaks_after_the_models_end_loses_nothing(model
     async with serving(broken, f"{EVENT_STREAM}\r\ntransfer-encoding: chunked") as (url, _):
         *texts, usage = await read(model, url)
     assert "".join(texts) == "Keep it dark." and usage.finish_reason in ("stop", "end_turn")
+
+
+@pytest.mark.parametrize("model", ["openai:m", "anthropic:m"])
+async def test_a_server_that_goes_quiet_after_the_models_end_holds_nothing_up(model):
+    # no [DONE] / message_stop and no end of the body after the finish_reason (stop_reason): the call waited for them
+    # until the watchdog took it for stalled, and the retry was withdrawn-and-rewritten (OpenAI) or, continuing the
+    # whole answer as its prefill, spliced on (Anthropic)
+    if model.startswith("openai"):
+        events = sse(*WORDS, STOPPED, done=False)
+    else:
+        events = anthropic_sse(*map(text_delta, ["Keep ", "it ", "dark."]), END_TURN[0])
+    async with serving(events, hold=True) as (url, _):
+        with anyio.fail_after(20):  # a hang guard: the rest is waited for a tenth of a second
+            *texts, usage = await read(model, url)
+    assert "".join(texts) == "Keep it dark." and usage.finish_reason in ("stop", "end_turn")
+
+
+async def test_an_empty_finish_reason_on_every_chunk_is_no_end():
+    # SGLang's, Ollama's and KoboldCpp's habit: "" until the last chunk; a break mid-stream was a whole answer
+    chunks = [{"choices": [{"delta": {"content": word}, "finish_reason": ""}]} for word in ("Keep ", "it ")]
+    async with serving(sse(*chunks, done=False)) as (url, _):
+        with pytest.raises(sotkit.StreamError, match="it was cut"):
+            await read("openai:m", url)
+
+
+async def test_a_client_whose_transport_gives_the_body_whole_is_read():
+    # respx-style tests answer with a body already read: reading it raw was httpx2.StreamConsumed
+    import httpx2
+    import openai
+
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(200, headers={"content-type": "text/event-stream"}, content=sse(*WORDS, STOPPED))
+
+    mine = openai.AsyncOpenAI(api_key="k", http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(answer)))
+    *texts, usage = await read("openai:m", None, api_key=None, client=mine)
+    assert "".join(texts) == "Keep it dark." and usage.finish_reason == "stop"
