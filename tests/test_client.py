@@ -174,11 +174,17 @@ def test_a_client_of_the_wrong_kind_or_with_settings_of_its_own_is_refused_at_co
     # the SDK's other async clients, and one's own subclass, are clients too
     others = {"openai": [openai.AsyncAzureOpenAI(api_key="k", api_version="2024-10-21",
                                                  azure_endpoint="https://mine.openai.azure.com")],
-              "anthropic": [anthropic.AsyncAnthropicBedrock(aws_region="us-east-1", aws_access_key="a",
-                                                            aws_secret_key="b"),
-                            anthropic.AsyncAnthropicVertex(region="us-east5", project_id="p", access_token="t")]}
+              "anthropic": [anthropic.AsyncAnthropicVertex(region="us-east5", project_id="p", access_token="t")]}
     for other in [*others[provider], type("Mine", (getattr(sdk, sdk_client),), {})(api_key="k")]:
         assert sotkit.SoT(f"{provider}:m", client=other).model == f"{provider}:m"
+    # ... but Bedrock's streams are AWS's event-stream format, which sotkit does not read
+    bedrock = anthropic.AsyncAnthropicBedrock(aws_region="us-east-1", aws_access_key="a", aws_secret_key="b")
+    with pytest.raises(sotkit.ConfigError, match="Bedrock streams in AWS's event-stream format"):
+        sotkit.SoT("anthropic:m", client=bedrock)
+    # a client that retries on its own is used without its retries: sotkit's policy is the only retry layer
+    retrying = getattr(sdk, sdk_client)(api_key="k", max_retries=2)
+    used = sotkit.SoT(f"{provider}:m", client=retrying).backends[0].provider._clients._given
+    assert used.max_retries == 0 and retrying.max_retries == 2
 
 
 def test_the_key_never_shows_in_reprs():

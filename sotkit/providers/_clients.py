@@ -161,9 +161,9 @@ def _sdk_error_for(error: Exception, sdk: str | None, client: Any) -> Exception 
 
 def user_client(client: Any, sdk_name: str, class_name: str, **settings: Any) -> ClientPool:
     """A pool of the user's own SDK client, checked now rather than at the first call: it must be one of the SDK's
-    async clients (``AsyncOpenAI``, ``AsyncAzureOpenAI``, ``AsyncAnthropicBedrock``, ...; the SDK is imported
+    async clients (``AsyncOpenAI``, ``AsyncAzureOpenAI``, ``AsyncAnthropicVertex``, ...; the SDK is imported
     already: the user built it), and the settings sotkit would give a client it builds (``api_key``, ``base_url``,
-    ...) belong on that client instead."""
+    ...) belong on that client instead. A client that retries on its own is used as a copy that does not."""
     sdk = sys.modules.get(sdk_name)
     async_client = getattr(getattr(sdk, "_base_client", None), "AsyncAPIClient", None) or getattr(sdk, class_name, None)
     if async_client is None or not isinstance(client, async_client):
@@ -173,6 +173,16 @@ def user_client(client: Any, sdk_name: str, class_name: str, **settings: Any) ->
     if given := [name for name, value in settings.items() if value is not None]:
         raise ConfigError(f"{', '.join(given)} and client= both given: set {', '.join(given)} on the client you "
                           "pass (sotkit uses it as it is), or leave client= out")
+    if type(client).__name__.endswith("Bedrock"):  # AWS's own event-stream framing, not server-sent events
+        raise ConfigError(f"client={type(client).__name__}: sotkit reads server-sent event streams, and Bedrock "
+                          "streams in AWS's event-stream format; use the Anthropic API, Vertex, or an "
+                          "OpenAI-compatible gateway")
+    if getattr(client, "max_retries", 0):  # sotkit's retry policy is the only retry layer
+        try:
+            client = client.with_options(max_retries=0)
+        except Exception as exc:
+            raise ConfigError(f"client= retries on its own (max_retries={client.max_retries}) and could not be "
+                              f"copied without it ({exc}): build it with max_retries=0") from exc
     return ClientPool(client=client, sdk=sdk_name)
 
 

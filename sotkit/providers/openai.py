@@ -53,7 +53,8 @@ class OpenAIProvider(Provider):
         if client is not None:
             self._clients = user_client(client, "openai", "AsyncOpenAI",
                                         api_key=api_key, base_url=base_url, http=http)
-            self._max_tokens_field = _max_tokens_field(str(client.base_url))
+            azure = isinstance(client, sys.modules["openai"].AsyncAzureOpenAI)
+            self._max_tokens_field = "max_completion_tokens" if azure else _max_tokens_field(str(client.base_url))
             return
         check_url("base_url", base_url)
         if base_url is None:  # the SDK reads it too, and would retry a malformed one as a connection error
@@ -164,7 +165,9 @@ def _max_tokens_field(base_url: str | None) -> str:
     """OpenAI itself (and Azure's OpenAI) wants ``max_completion_tokens`` (its reasoning models refuse
     ``max_tokens``); compatible servers widely support only ``max_tokens``."""
     host = (urlsplit(base_url).hostname or "") if base_url else "api.openai.com"
-    return "max_completion_tokens" if host == "api.openai.com" or host.endswith(".openai.azure.com") else "max_tokens"
+    openai_itself = host == "api.openai.com" or host.endswith((".api.openai.com", ".openai.azure.com",
+                                                                ".cognitiveservices.azure.com"))
+    return "max_completion_tokens" if openai_itself else "max_tokens"
 
 
 def _stream_error(data: Any) -> StreamError:

@@ -338,7 +338,8 @@ async def test_openai_itself_is_asked_for_max_completion_tokens_and_a_compatible
         # a client of one's own for a compatible server (it was asked for max_completion_tokens)
         await read("openai:m", None, api_key=None, client=openai.AsyncOpenAI(api_key="k", base_url=url))
     assert [("max_tokens" in body, body.get("max_completion_tokens")) for body in received] == [(True, None)] * 2
-    for openai_itself in (None, "https://api.openai.com/v1", "https://mine.openai.azure.com/openai"):
+    for openai_itself in (None, "https://api.openai.com/v1", "https://eu.api.openai.com/v1",
+                          "https://mine.openai.azure.com/openai", "https://mine.cognitiveservices.azure.com"):
         assert _max_tokens_field(openai_itself) == "max_completion_tokens"  # its reasoning models refuse max_tokens
     assert _max_tokens_field(url) == _max_tokens_field("http://vllm:8000/v1") == "max_tokens"
 
