@@ -42,8 +42,9 @@ _SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*(?=\s)")
 # A restated header, "2. Title:" / "**2. Title**:" / "- Title:" / "Title:", around the title (which is compared
 # in code: a pattern holding it would be compiled for every point, ~0.4 ms of CPU each).
 _HEADER_NUMBER = re.compile(r"\s*(?:#+\s*)?(?:[-*•]\s+)?(?:\*\*?)?(?:(\d+)[.)．）、]\s*(?:\*\*?)?\s*)?")
-_HEADER_SEPARATOR = re.compile(r"\s*(?:\*\*?)?\s*[:.\-–：．、]")  # with the full-width forms of Chinese and Japanese
-_FULL_WIDTH = str.maketrans("．）、：（", ".).:(")  # a header's full-width punctuation, as its ASCII forms
+_HEADER_SEPARATOR = re.compile(r"\s*(?:\*\*?)?\s*[:.\-–—：．、]")  # with the full-width forms of Chinese and Japanese
+#: a header's full-width punctuation and digits, as their ASCII forms
+_FULL_WIDTH = str.maketrans("．）、：（０１２３４５６７８９", ".).:(0123456789")
 _HEADER_CLOSE = re.compile(r"(?:\*\*?)?\s*")
 # An opening clause that may restate the question ("To improve your time management skills, start by ...", "When
 # designing an accessible transit system, ..."); a longer head before its shorter one, which it would swallow.
@@ -205,7 +206,7 @@ class ExpansionFilter:
     def _header_end(self, text: str) -> int | None:
         """Where the text after a restated header begins (``None``: the text does not start with one)."""
         number = _HEADER_NUMBER.match(text)
-        if number[1] is not None and number[1] != self._index:
+        if number[1] is not None and number[1].translate(_FULL_WIDTH) != self._index:
             return None
         start, end = number.end(), number.end() + len(self._title)
         if text[start:end].lower() != self._title:

@@ -32,6 +32,8 @@ def clean(raw: str, *, step: int = 1, index: int = 2, title: str = "Use LED bulb
     ("2) Use LED bulbs: They last.", "They last."),  # other forms of the number: held back while they stream too
     ("2） Use LED bulbs： They last.", "They last."),
     ("## 2. Use LED bulbs: They last.", "They last."),
+    ("２．Use LED bulbs：They last.", "They last."),  # full-width digits, as the skeleton parser reads them
+    ("2. Use LED bulbs — They last.", "They last."),  # an em dash
     ("2. Use LED bulbs:", ""),  # only the header: nothing of its own (the point is asked again)
     ("**Use LED bulbs** -  ", ""),
 ])
