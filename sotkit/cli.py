@@ -142,7 +142,10 @@ _CLI_WORDS = {"on_point_error='skip' to": "--on-point-error skip to", "fallback=
 
 
 def _in_cli_words(message: str) -> str:
-    for library, cli in _CLI_WORDS.items():
+    words = dict(_CLI_WORDS)
+    if FALLBACK_OPTIONS in message:  # the fallback's own error: --base-url is the main model's
+        words["pass base_url=..."] = "set OPENAI_BASE_URL"
+    for library, cli in words.items():
         message = message.replace(library, cli)
     return message
 

@@ -122,9 +122,10 @@ class SoT:
         """``options``, refused where a backend cannot honour them (checked when they are given)."""
         budget = max(options.max_tokens, options.skeleton_max_tokens, options.point_max_tokens)
         if self._tpm is not None and budget > self._tpm:  # the API would refuse such a call as too large, too
-            raise ConfigError(f"tpm={self._tpm:g} is less than one call's charge (its prompt plus its max_tokens, up "
-                              f"to {budget} here): no call could go within a minute's budget; raise tpm to your "
-                              "provider's limit, or lower max_tokens, skeleton_max_tokens and point_max_tokens")
+            raise ConfigError(f"tpm={self._tpm:g} is less than a call's max_tokens (up to {budget} here), while a "
+                              "call is charged its prompt plus its max_tokens: one call would spend more than a "
+                              "minute's budget; raise tpm to your provider's limit, or lower max_tokens, "
+                              "skeleton_max_tokens and point_max_tokens")
         for backend in self.backends:
             provider = backend.provider
             if options.temperature is not None and options.temperature > provider.max_temperature:

@@ -30,7 +30,9 @@ def check_number(name: str, value: Any, *, above: float | None = 0.0, at_least: 
     if value is None and optional:
         return
     number = isinstance(value, int if whole else (int, float)) and not isinstance(value, bool)
-    kind = ("a whole number" if whole else "a number") if not number or _finite(value) else "a finite number"
+    kind = "a whole number" if whole else "a number"
+    if number and not _finite(value):
+        kind = "a smaller number" if isinstance(value, int) else "a finite number"
     bounds = [f"> {above:g}" if above is not None else "", f">= {at_least:g}" if at_least is not None else "",
               f"<= {at_most:g}" if at_most is not None else ""]
     wanted = f"{kind} {' and '.join(b for b in bounds if b)}".strip() + (" or None" if optional else "")
@@ -39,8 +41,16 @@ def check_number(name: str, value: Any, *, above: float | None = 0.0, at_least: 
         python = "int" if whole or isinstance(value, numbers.Integral) else "float"
         hint = f" (a Python {python}: convert it with {python}(...))" if isinstance(value, numbers.Number) \
             and not isinstance(value, (int, float, bool)) else ""  # a numpy number would not go into the JSON
-        shown = repr(value) if len(repr(value)) <= 40 else f"{repr(value)[:20]}... ({len(repr(value))} characters)"
-        raise ConfigError(f"{name}={shown}: must be {wanted}{hint}")
+        raise ConfigError(f"{name}={_shown(value)}: must be {wanted}{hint}")
+
+
+def _shown(value: Any) -> str:
+    """The value as a message shows it: a huge int by its size (its digits would fill the screen, and past 4,300
+    of them Python refuses to write them)."""
+    if isinstance(value, int) and value.bit_length() > 128:
+        return f"<an int of {value.bit_length()} bits>"
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:20]}... ({len(text)} characters)"
 
 
 def _finite(value: int | float) -> bool:

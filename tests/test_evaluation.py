@@ -501,6 +501,18 @@ async def test_bad_settings_are_refused_before_any_call(tmp_path, options, messa
         assert server.requests == []
 
 
+async def test_a_judge_whose_budget_the_tpm_cannot_fit_is_refused_before_any_answer(tmp_path):
+    # the judge is the answering model (one client): its calls' 512 tokens over a tpm the answers fit were found
+    # only after the answers were paid for
+    write_questions(tmp_path / "questions.jsonl")
+    with serve(model()) as server:
+        with pytest.raises(sotkit.ConfigError, match=re.escape("tpm=450 is less than a call's max_tokens (up to 512")):
+            await sotkit.evaluate(tmp_path / "questions.jsonl", model="openai:m", judge="openai:m", out=tmp_path / "o",
+                                  plots=False, base_url=server.openai_base_url, api_key="k", tpm=450, max_tokens=300,
+                                  skeleton_max_tokens=100, point_max_tokens=100)
+        assert server.requests == []
+
+
 def test_progress_prints_plain_lines_with_eta_speedup_and_win_rate_when_not_a_terminal():
     import io
 

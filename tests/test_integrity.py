@@ -439,7 +439,7 @@ BAD_OPTIONS = [
     ({"max_points": 2.5}, r"max_points=2.5: must be a whole number >= 2"),
     ({"max_points": numpy.int64(5)}, r"max_points=np.int64\(5\): .* \(a Python int: convert it with int"),
     # too large for a float: no OverflowError, and not all 401 digits in the message
-    ({"deadline": 10**400}, r"deadline=10000000000000000000\.\.\. \(401 characters\): must be a finite number > 0"),
+    ({"deadline": 10**400}, r"deadline=<an int of 1329 bits>: must be a smaller number > 0"),
     ({"deadline": float("inf")}, r"deadline=inf: must be a finite number > 0"),
     ({"retry": "3"}, r"retry='3': must be a RetryPolicy or a whole number"),
     ({"base_url": "localhost:8000/v1"}, r"base_url='localhost:8000/v1': must be an http:// or https:// URL"),

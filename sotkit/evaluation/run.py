@@ -9,6 +9,7 @@ same answers) and redoes only the rest, so a finished question costs no model ca
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -25,7 +26,7 @@ from ..client import SoT
 from ..errors import ConfigError, PartialResultError
 from ..providers.base import ChatRequest, Prompt
 from ..templates import TemplateSource, _read_overrides
-from .judge import ASPECTS, judge_pair
+from .judge import ASPECTS, JUDGE_MAX_TOKENS, judge_pair
 from .questions import Question, checked, load_questions, question_id
 from .progress import Progress
 from .report import Summary, summarize, write_report
@@ -173,6 +174,9 @@ class _clients:
         self.answerer = SoT(model, templates=templates, **options)
         self.judger = None if judge is None else self.answerer if judge == model and not judge_options else \
             SoT(judge, templates=templates, **judge_options)
+        if self.judger is not None:  # the judges' own budget, checked before any answer is paid for
+            self.judger._checked(dataclasses.replace(self.judger.options, max_tokens=JUDGE_MAX_TOKENS,
+                                                     temperature=0.0))
 
     async def __aenter__(self) -> tuple[SoT, SoT | None]:
         return self.answerer, self.judger
