@@ -393,14 +393,18 @@ async def test_a_broken_chunked_encoding_on_aiohttp_is_the_sdks_connection_error
     assert sotkit.retry.is_retryable(caught.value, create_provider(model, api_key="k").transient_errors)
 
 
+def up_to_the_models_end(model: str) -> bytes:
+    """"Keep it dark." up to its finish_reason (stop_reason), without [DONE] (message_stop)."""
+    if model.startswith("openai"):
+        return sse(*WORDS, STOPPED, done=False)
+    return anthropic_sse(*map(text_delta, ["Keep ", "it ", "dark."]), END_TURN[0])
+
+
 @pytest.mark.parametrize("model", ["openai:m", "anthropic:m"])
 async def test_a_connection_that_breaks_after_the_models_end_loses_nothing(model):
     # the finish_reason (stop_reason) came, then the connection broke before [DONE] (message_stop): the answer was
     # lost and retried
-    if model.startswith("openai"):
-        events = sse(*WORDS, STOPPED, done=False)
-    else:
-        events = anthropic_sse(*map(text_delta, ["Keep ", "it ", "dark."]), END_TURN[0])
+    events = up_to_the_models_end(model)
     broken = f"{len(events):x}\r\n".encode() + events + b"\r\n"  # and no last chunk: the body never ends
     async with serving(broken, f"{EVENT_STREAM}\r\ntransfer-encoding: chunked") as (url, _):
         *texts, usage = await read(model, url)
@@ -412,10 +416,7 @@ async def test_a_server_that_goes_quiet_after_the_models_end_holds_nothing_up(mo
     # no [DONE] / message_stop and no end of the body after the finish_reason (stop_reason): the call waited for them
     # until the watchdog took it for stalled, and the retry was withdrawn-and-rewritten (OpenAI) or, continuing the
     # whole answer as its prefill, spliced on (Anthropic)
-    if model.startswith("openai"):
-        events = sse(*WORDS, STOPPED, done=False)
-    else:
-        events = anthropic_sse(*map(text_delta, ["Keep ", "it ", "dark."]), END_TURN[0])
+    events = up_to_the_models_end(model)
     async with serving(events, hold=True) as (url, _):
         with anyio.fail_after(20):  # a hang guard: the rest is waited for a tenth of a second
             *texts, usage = await read(model, url)
