@@ -124,8 +124,8 @@ class ExpansionFilter:
         text = self.raw
         if self._body_start is None:
             # a header still being written, or one the budget cut: no text of the point's own (yet)
-            if (not final or cut) and any(_is_prefix(text, form) for form in self._header_forms) \
-                    or not final and self._after_title and not text.strip(" *"):
+            if ((not final or cut) and any(_is_prefix(text, form) for form in self._header_forms)) \
+                    or (not final and self._after_title and not text.strip(" *")):
                 return ""
             # after a restated header (or the rest of a prefilled one), or in one paragraph the marker of a first
             # bullet ("* Support from ...")
