@@ -63,12 +63,12 @@ def _finite(value: int | float) -> bool:
 def check_choice(name: str, value: Any, choices: Iterable[Any]) -> None:
     choices = list(choices)
     if value not in choices:
-        raise ConfigError(f"{name}={value!r}: use {', '.join(map(repr, choices[:-1]))} or {choices[-1]!r}")
+        raise ConfigError(f"{name}={_shown(value)}: use {', '.join(map(repr, choices[:-1]))} or {choices[-1]!r}")
 
 
 def check_type(name: str, value: Any, kind: type | tuple[type, ...], wanted: str) -> None:
     if not isinstance(value, kind):
-        raise ConfigError(f"{name}={value!r}: must be {wanted}")
+        raise ConfigError(f"{name}={_shown(value)}: must be {wanted}")
 
 
 def check_api_key(value: Any) -> None:

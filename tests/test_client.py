@@ -58,6 +58,8 @@ def test_missing_keys_say_what_to_set(monkeypatch):
     ({"skeleton_max_tokens": 0}, "skeleton_max_tokens=0: must be a whole number >= 1$"),
     ({"max_points": None}, "max_points=None: must be a whole number >= 2$"),
     ({"max_points": 10**5000}, r"max_points=<an int of 16610 bits>: must be a smaller number >= 2"),  # no ValueError
+    ({"mode": 10**5000}, r"mode=<an int of 16610 bits>: use 'auto', 'sot' or 'sequential'"),
+    ({"limits": 10**5000}, r"limits=<an int of 16610 bits>: must be a Redis URL"),
     # a call charged more than a minute's budget would wait minutes and then be refused by the API as too large
     ({"tpm": 600}, r"tpm=600 is less than a call's max_tokens \(up to 1024 here\), while a call is charged its prompt "
                    "plus its max_tokens"),
@@ -180,9 +182,9 @@ def test_a_client_of_the_wrong_kind_or_with_settings_of_its_own_is_refused_at_co
     for other in [*others[provider], type("Mine", (getattr(sdk, sdk_client),), {})(api_key="k")]:
         assert sotkit.SoT(f"{provider}:m", client=other).model == f"{provider}:m"
     # ... but Bedrock's streams are AWS's event-stream format, which sotkit does not read
-    bedrock = anthropic.AsyncAnthropicBedrock(aws_region="us-east-1", aws_access_key="a", aws_secret_key="b")
-    with pytest.raises(sotkit.ConfigError, match="Bedrock streams in AWS's event-stream format"):
-        sotkit.SoT("anthropic:m", client=bedrock)
+    for bedrock in (anthropic.AsyncAnthropicBedrock, type("Traced", (anthropic.AsyncAnthropicBedrock,), {})):
+        with pytest.raises(sotkit.ConfigError, match="Bedrock streams in AWS's event-stream format"):
+            sotkit.SoT("anthropic:m", client=bedrock(aws_region="us-east-1", aws_access_key="a", aws_secret_key="b"))
     # a client that retries on its own is used without its retries: sotkit's policy is the only retry layer
     retrying = getattr(sdk, sdk_client)(api_key="k", max_retries=2)
     used = sotkit.SoT(f"{provider}:m", client=retrying).backends[0].provider._clients._given

@@ -173,7 +173,7 @@ def user_client(client: Any, sdk_name: str, class_name: str, **settings: Any) ->
     if given := [name for name, value in settings.items() if value is not None]:
         raise ConfigError(f"{', '.join(given)} and client= both given: set {', '.join(given)} on the client you "
                           "pass (sotkit uses it as it is), or leave client= out")
-    if type(client).__name__.endswith("Bedrock"):  # AWS's own event-stream framing, not server-sent events
+    if any(kind.__name__.endswith("Bedrock") for kind in type(client).__mro__):  # AWS's own event-stream framing
         raise ConfigError(f"client={type(client).__name__}: sotkit reads server-sent event streams, and Bedrock "
                           "streams in AWS's event-stream format; use the Anthropic API, Vertex, or an "
                           "OpenAI-compatible gateway")

@@ -40,8 +40,8 @@ async def text_pieces(response: Any, sdk: ModuleType, reading: Reading) -> Async
     falls behind, a read brings several events, and each piece costs the same to filter, stitch and send on: the
     busier the client, the fewer the pieces. Text ahead of an event that raises is given first.
 
-    Once the model's end is reported (``reading.whole``), what follows is read for at most ``DRAIN_S`` seconds
-    (``_tail``), and a connection that breaks or goes quiet then costs nothing; before it, a connection that breaks
+    Once the model's end is reported (``reading.whole``), what follows is read for a second at most (``_tail``),
+    and a connection that breaks or goes quiet then costs nothing; before it, a connection that breaks
     raises the SDK's own ``APIConnectionError`` / ``APITimeoutError``, as the SDK's stream classes do. A 200 whose
     body is not an event stream (a proxy's HTML error page, an empty body, a JSON completion) is a
     ``StreamError``."""
@@ -82,25 +82,29 @@ async def text_pieces(response: Any, sdk: ModuleType, reading: Reading) -> Async
         raise StreamError(f"the event stream is not UTF-8 text: {exc}", raw=exc.object[:500]) from exc
 
 
-#: how long what follows the model's end (the counts, the terminal event, the body's end) may take to come
+#: how long the events after the model's end (the counts, the terminal event) may take to come
+TAIL_S = 1.0
+#: how long the rest of the body may take after the terminal event, as the SDKs drain it
 DRAIN_S = 0.1
 
 
 async def _tail(chunks: AsyncIterator[bytes], parser: EventParser, reading: Reading) -> str:
-    """What follows the model's end: the events up to the terminal one (the counts), then the rest of the body, so
-    that the connection goes back to the pool; for at most ``DRAIN_S`` seconds, as the SDKs drain. The answer is
-    whole already: a connection that breaks or goes quiet now costs nothing, and a later error event is no
-    failure of it. Returns any text that came after the end."""
+    """What follows the model's end: the events up to the terminal one (the counts), for at most ``TAIL_S``
+    seconds, then the rest of the body for at most ``DRAIN_S`` (so that the connection goes back to the pool). The
+    answer is whole already: a connection that breaks or goes quiet now costs nothing, and a later error event is
+    no failure of it. Returns any text that came after the end."""
     texts: list[str] = []
-    with anyio.move_on_after(DRAIN_S):
-        try:
-            async for chunk in chunks:
-                if not reading.ended:
-                    text, _ = _joined(parser.feed(chunk), reading)
-                    if isinstance(text, str):
-                        texts.append(text)
-        except Exception:  # any transport's error: the connection is just not reused
-            pass
+    try:
+        with anyio.move_on_after(TAIL_S):
+            while not reading.ended:
+                text, _ = _joined(parser.feed(await anext(chunks)), reading)
+                if isinstance(text, str):
+                    texts.append(text)
+        with anyio.move_on_after(DRAIN_S):
+            async for _ in chunks:
+                pass
+    except Exception:  # the body's end (StopAsyncIteration), or any transport's error: the answer is whole
+        pass
     return "".join(texts)
 
 
@@ -113,6 +117,8 @@ def _joined(events: list[tuple[str | None, Any]], reading: Reading) -> tuple[str
         try:
             text = reading.text_of(event, data)
         except Exception as exc:
+            if reading.whole:  # after the model's end, an error event is no failure of the whole answer
+                break
             return "".join(texts), exc
         if text is THINKING:
             thinking = True

@@ -418,7 +418,7 @@ async def test_a_server_that_goes_quiet_after_the_models_end_holds_nothing_up(mo
     # whole answer as its prefill, spliced on (Anthropic)
     events = up_to_the_models_end(model)
     async with serving(events, hold=True) as (url, _):
-        with anyio.fail_after(20):  # a hang guard: the rest is waited for a tenth of a second
+        with anyio.fail_after(20):  # a hang guard: the rest is waited for a second at most
             *texts, usage = await read(model, url)
     assert "".join(texts) == "Keep it dark." and usage.finish_reason in ("stop", "end_turn")
 
@@ -442,3 +442,22 @@ async def test_a_client_whose_transport_gives_the_body_whole_is_read():
     mine = openai.AsyncOpenAI(api_key="k", http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(answer)))
     *texts, usage = await read("openai:m", None, api_key=None, client=mine)
     assert "".join(texts) == "Keep it dark." and usage.finish_reason == "stop"
+
+
+@pytest.mark.parametrize("model", ["openai:m", "anthropic:m"])
+async def test_an_error_event_after_the_models_end_fails_nothing_in_any_read(model):
+    # in the same read as the end it failed the whole answer (Anthropic's retry then continued it as its prefill: two
+    # answers in one), while in a read of its own it was ignored: TCP's split decided
+    error = b'data: {"error": {"message": "usage accounting failed"}}\n\n' if model.startswith("openai") else \
+        b'event: error\ndata: {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}\n\n'
+    async with serving(up_to_the_models_end(model) + error) as (url, _):
+        *texts, usage = await read(model, url)
+    assert "".join(texts) == "Keep it dark." and usage.finish_reason in ("stop", "end_turn")
+
+
+async def test_counts_that_come_a_little_after_the_end_are_the_servers():
+    counts = {"choices": [], "usage": {"prompt_tokens": 7, "completion_tokens": 3}}
+    pause = [b""] * 5  # each piece is written 50 ms after the one before: the counts come 0.3 s after the end
+    async with serving([sse(*WORDS, STOPPED, done=False), *pause, sse(counts)]) as (url, _):
+        *_, usage = await read("openai:m", url)
+    assert (usage.input_tokens, usage.output_tokens, usage.estimated) == (7, 3, False)
