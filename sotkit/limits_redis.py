@@ -39,7 +39,6 @@ import os
 import random
 import re
 import socket
-import threading
 import time
 import uuid
 import warnings
@@ -53,6 +52,7 @@ import anyio
 from .errors import ConfigError, LimitsUnavailable
 from .limits import ModelLimits, TokenBucket
 from .options import check_choice, check_number, check_type
+from .per_loop import PerLoop
 
 T = TypeVar("T")
 
@@ -221,24 +221,16 @@ class RedisConnection:
         self.config = config
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._ids = itertools.count(1)
-        self._loops: dict[asyncio.AbstractEventLoop, _LoopState] = {}
-        self._loops_lock = threading.Lock()  # threads that each run a loop add theirs at once
+        self._loops = PerLoop(lambda: _LoopState(config))
         self._down_until = -1.0  # time.monotonic(): every loop of the process shares it
         self._warned = False
 
     def here(self) -> _LoopState:
         """This event loop's state; those of loops since closed are dropped (their sockets go with the loop)."""
-        loop = _running_loop()
-        if loop is None:
+        if _running_loop() is None:
             raise ConfigError("limits shared through Redis run on asyncio (redis-py's asyncio client), not trio: "
                               "run on asyncio, or leave limits= out")
-        state = self._loops.get(loop)
-        if state is None:
-            state = _LoopState(self.config)
-            with self._loops_lock:
-                self._loops = {other: kept for other, kept in self._loops.items() if not other.is_closed()}
-                self._loops[loop] = state
-        return state
+        return self._loops.get()
 
     def key(self, model: str, kind: str) -> str:
         return f"{self.config.prefix}:{{{model}}}:{kind}"  # {model}: a cluster keeps a model's keys together
@@ -347,9 +339,7 @@ class RedisConnection:
 
     async def aclose(self) -> None:
         """Close this event loop's client; other loops' clients are theirs to close (or go with their loop)."""
-        with self._loops_lock:
-            state = self._loops.pop(loop, None) if (loop := _running_loop()) else None
-        if state is not None:
+        if (state := self._loops.pop()) is not None:
             if state.renewer is not None:
                 state.renewer.cancel()
             await state.client.aclose()

@@ -33,10 +33,10 @@ from types import ModuleType
 from typing import Any
 
 import anyio
-import anyio.lowlevel
 import anyio.to_thread
 
 from ..errors import ConfigError
+from ..per_loop import PerLoop
 
 HTTP_BACKENDS = ("httpx", "aiohttp")
 #: calls in flight on every client before the pool opens another, per HTTP backend
@@ -89,18 +89,12 @@ class ClientPool:
         self._make = make
         self._given = client
         self._owned = client is None
-        self._loops: dict[Any, _LoopClients] = {}
+        self._loops = PerLoop(lambda: _LoopClients(client))
         self._calls_per_client = calls_per_client
         self._max_clients = max_clients if self._owned else 1
 
     def _here(self) -> _LoopClients:
-        loop = anyio.lowlevel.current_token().native_token
-        here = self._loops.get(loop)
-        if here is None:
-            self._loops = {other: clients for other, clients in self._loops.items()
-                           if not getattr(other, "is_closed", lambda: False)()}
-            here = self._loops[loop] = _LoopClients(self._given)
-        return here
+        return self._loops.get()
 
     async def ready(self) -> None:
         """Make this loop's first client, off the event loop (see the module's notes)."""
@@ -140,7 +134,7 @@ class ClientPool:
     async def aclose(self) -> None:
         """Close the clients this pool made for this event loop (never a user's own client); forget the others,
         whose loops are closed or not this one's to close them in."""
-        here, self._loops = self._loops.get(anyio.lowlevel.current_token().native_token), {}
+        here = self._loops.pop(others=True)
         if self._owned and here is not None:
             for client in here.clients:
                 await client.close()

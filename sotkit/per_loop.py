@@ -1,0 +1,46 @@
+"""A value per running event loop, for what belongs to the loop that made it: an SDK client's or redis-py's
+sockets, anyio locks. A sync app whose threads each run a loop (``anyio.run`` per request) shares one client."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+import anyio.lowlevel
+
+T = TypeVar("T")
+
+
+class PerLoop(Generic[T]):
+    """``make()``'s value for each event loop that asks, made at its first ``get``; those of loops since closed are
+    dropped then (what they hold goes with their loop: a closed loop cannot run its clean-up). Thread-safe."""
+
+    def __init__(self, make: Callable[[], T]) -> None:
+        self._make = make
+        self._values: dict[Any, T] = {}  # by the loop's native token (an asyncio loop, a trio token)
+        self._lock = threading.Lock()
+
+    def get(self) -> T:
+        """This loop's value."""
+        loop = anyio.lowlevel.current_token().native_token
+        value = self._values.get(loop)
+        if value is None:
+            value = self._make()
+            with self._lock:
+                self._values = {other: kept for other, kept in self._values.items() if not _closed(other)}
+                self._values[loop] = value
+        return value
+
+    def pop(self, *, others: bool = False) -> T | None:
+        """Forget this loop's value and return it, if it had one (``others``: forget every other loop's too)."""
+        loop = anyio.lowlevel.current_token().native_token
+        with self._lock:
+            value = self._values.pop(loop, None)
+            if others:
+                self._values = {}
+        return value
+
+
+def _closed(loop: Any) -> bool:
+    return getattr(loop, "is_closed", lambda: False)()  # a trio token has none: its loop's values stay
