@@ -30,17 +30,19 @@ class Stitcher:
         return self._advance()
 
     @property
+    def _bare_header(self) -> bool:
+        """Does the live point show its header and none of its text (a retry withdrew it)?"""
+        return self._live_at is not None and self._body_at == len(self.text)
+
+    @property
     def settled_text(self) -> str:
-        """``text`` less the live point's header where none of its text follows yet (a retry withdrew it): what a
-        partial result holds."""
-        if self._live_at is not None and self._body_at == len(self.text):
-            return self.text[:self._live_at]
-        return self.text
+        """``text`` less a bare header of the live point: what a partial result holds."""
+        return self.text[:self._live_at] if self._bare_header else self.text
 
     def settle(self) -> list[WithdrawEvent]:
-        """The request ends early (its deadline): where the live point shows its header and none of its text (a retry
-        withdrew it), take the header back too, so that ``text`` is ``settled_text``."""
-        if self._live_at is None or self._body_at != len(self.text):
+        """The request ends early (its deadline): take back a bare header of the live point too, so that ``text``
+        is ``settled_text``."""
+        if not self._bare_header:
             return []
         header, self.text, self._live_at = self.text[self._live_at:], self.text[:self._live_at], None
         return [WithdrawEvent(self._next, header, failed=True)]
