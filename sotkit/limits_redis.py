@@ -13,7 +13,8 @@ atomic on the Redis server and timed by the server's clock, so machines need no 
 - requests and tokens per minute: a token bucket per model in a hash (level, last update), the same bucket as
   ``TokenBucket`` (one second's worth, at least one unit), so a burst is spread at the budget's rate. A take
   reserves its units at once (the level may go below zero: later takes wait behind it) and is told how long to
-  wait for its turn, so takes go in the order Redis runs them and a large one is not starved by small ones.
+  wait for its turn, so takes go in the order Redis runs them and a large one is not starved by small ones. A
+  take whose caller leaves before its turn gives its units back only from the end of the line, as in-process.
 
 Each event loop of the process (a sync app's threads may each run one) gets its own redis-py client, whose
 sockets belong to the loop that opened them, and renews the leases taken in it.
@@ -104,13 +105,33 @@ redis.call('HSET', KEYS[1], 'level', string.format('%.6f', level), 'updated', st
 redis.call('PEXPIRE', KEYS[1], math.ceil((capacity - level) / rate) + 1000)
 """
 # Takes the units at once, as TokenBucket.take does: a level below zero is a debt that later takes wait out
-# behind this one. The ms until the caller's turn (the bucket full, for a take larger than it), 0 for now.
+# behind this one. Returns the ms until the caller's turn (the bucket full, for a take larger than it; 0 for now)
+# and the take's number in line. A level at or above zero means no take waits: the records GIVE keeps are moot.
 TAKE = _BUCKET_LEVEL + """
+if level >= 0 and redis.call('HLEN', KEYS[1]) > 3 then
+  for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
+    if string.sub(field, 1, 5) == 'gave:' then redis.call('HDEL', KEYS[1], field) end
+  end
+end
 local wait = math.max(0, math.min(units, capacity) - level) / rate
 level = level - units
-""" + _BUCKET_STORE + "return math.ceil(wait)"
-# Gives back the units of a take whose caller left before its turn, never past a full bucket.
-GIVE = _BUCKET_LEVEL + "level = math.min(capacity, level + units)" + _BUCKET_STORE + "return 0"
+local number = redis.call('HINCRBY', KEYS[1], 'last', 1)
+""" + _BUCKET_STORE + "return {math.ceil(wait), number}"
+# The take numbered ARGV[4] gave up before its turn. Units go back only from the end of the line, as
+# TokenBucket's do: a take waiting behind it had its turn fixed with this debt counted, and a new take would
+# otherwise get that same turn. Once every take behind has given up too, all of theirs go back.
+GIVE = _BUCKET_LEVEL + """
+redis.call('HSET', KEYS[1], 'gave:' .. ARGV[4], units)
+local last = tonumber(redis.call('HGET', KEYS[1], 'last') or 0)
+while true do
+  local given = redis.call('HGET', KEYS[1], 'gave:' .. last)
+  if not given then break end
+  redis.call('HDEL', KEYS[1], 'gave:' .. last)
+  level = math.min(capacity, level + tonumber(given))
+  last = last - 1
+end
+redis.call('HSET', KEYS[1], 'last', last)
+""" + _BUCKET_STORE + "return 0"
 
 
 def shown(url: str) -> str:
@@ -236,14 +257,14 @@ class RedisConnection:
         return f"{self.config.prefix}:{{{model}}}:{kind}"  # {model}: a cluster keeps a model's keys together
 
     async def run(self, script: str, key: str, *args: Any,
-                  late: Callable[[], Awaitable[Any]] | None = None) -> Any:
+                  late: Callable[[Any], Awaitable[Any]] | None = None) -> Any:
         """One script call, or ``None`` while Redis is down and ``on_outage="open"`` (``LimitsUnavailable``
-        when ``"closed"``). ``late`` undoes a call that goes through after the caller left (a lease: release
-        it; a bucket's units: give them back)."""
+        when ``"closed"``). ``late(result)`` undoes a call that goes through after the caller left (a lease:
+        release it; a bucket's units: give them back)."""
         return await self._guard(lambda state: state.scripts[script](keys=[key], args=args), script, late)
 
     async def _guard(self, call: Callable[[_LoopState], Awaitable[T]], what: str,
-                     late: Callable[[], Awaitable[Any]] | None = None) -> T | None:
+                     late: Callable[[Any], Awaitable[Any]] | None = None) -> T | None:
         if time.monotonic() < self._down_until:
             return self._outage(None, what)
         state = self.here()
@@ -275,13 +296,14 @@ class RedisConnection:
             self._down_until = time.monotonic() + RETRY_REDIS_S
             return exc, None
 
-    def _left(self, state: _LoopState, task: asyncio.Task[Any], late: Callable[[], Awaitable[Any]] | None) -> None:
+    def _left(self, state: _LoopState, task: asyncio.Task[Any], late: Callable[[Any], Awaitable[Any]] | None) -> None:
         """A call whose caller left has ended: undo what it did (releasing a lease it was refused is harmless)."""
         state.calls.discard(task)
         if task.cancelled() or task.exception() is not None:
             return  # retrieved: the caller that would have seen it is gone
-        if late is not None and task.result()[0] is None:
-            undo = asyncio.get_running_loop().create_task(late())
+        exc, result = task.result()
+        if late is not None and exc is None:
+            undo = asyncio.get_running_loop().create_task(late(result))
             state.calls.add(undo)
             undo.add_done_callback(state.calls.discard)
 
@@ -310,10 +332,10 @@ class RedisConnection:
         self.here().held.get(key, set()).discard(lease_id)
         await self._settle(lambda state: state.client.zrem(key, lease_id), "release")
 
-    async def give_back(self, key: str, rate_per_ms: float, capacity: float, units: float) -> None:
-        """Return the units of a take whose caller left before its turn."""
-        await self._settle(lambda state: state.scripts["give"](keys=[key], args=(rate_per_ms, capacity, units)),
-                           "give back")
+    async def give_back(self, key: str, rate_per_ms: float, capacity: float, units: float, number: int) -> None:
+        """Give up the take ``number`` in line, whose caller left before its turn (see GIVE)."""
+        await self._settle(lambda state: state.scripts["give"](keys=[key], args=(rate_per_ms, capacity, units,
+                                                                                 number)), "give back")
 
     async def _settle(self, call: Callable[[_LoopState], Awaitable[Any]], what: str) -> None:
         """A call for a caller that is done or leaving: shielded from its cancellation, for at most ``timeout``."""
@@ -378,7 +400,7 @@ class SharedModelLimits:
         async with self.connection.here().poller(self._slots):
             while True:
                 taken = await self.connection.run("acquire", self._slots, self.max_concurrency, lease_ms, lease_id,
-                                                  late=lambda: self.connection.release(self._slots, lease_id))
+                                                  late=lambda _: self.connection.release(self._slots, lease_id))
                 if taken is None:
                     return None  # Redis is down, fail-open: the local slot alone holds
                 if taken:
@@ -397,17 +419,17 @@ class SharedModelLimits:
         key = self.connection.key(self.model, kind)
         budget = (bucket.rate_per_s / 1000, bucket.capacity, units)
 
-        def give_back() -> Awaitable[None]:
-            return self.connection.give_back(key, *budget)
+        def give_back(taken: list[int]) -> Awaitable[None]:
+            return self.connection.give_back(key, *budget, number=taken[1])
 
-        wait_ms = await self.connection.run("take", key, *budget, late=give_back)
-        if wait_ms is None:  # Redis is down, fail-open: this process's own bucket
+        taken = await self.connection.run("take", key, *budget, late=give_back)
+        if taken is None:  # Redis is down, fail-open: this process's own bucket
             await bucket.take(units)
             return
-        if wait_ms:
+        if wait_ms := taken[0]:
             # the units are reserved: the turn comes once the bucket has refilled for them, with no poll
             try:
                 await anyio.sleep(wait_ms / 1000)
-            except BaseException:  # cancelled before its turn: the units go back, as TokenBucket's do
-                await give_back()
+            except BaseException:  # cancelled before its turn: the units go back as TokenBucket's do (see GIVE)
+                await give_back(taken)
                 raise

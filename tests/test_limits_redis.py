@@ -251,6 +251,47 @@ async def test_a_take_cancelled_before_its_turn_gives_its_units_back(redis_url):
     await connection.aclose()
 
 
+async def test_a_take_that_gives_up_before_a_later_one_leaves_its_turn_unused(redis_url):
+    # its units went back although a take waited behind it, so a take that came later got that one's turn: two
+    # requests at once past the bucket's burst. The turns are lower bounds, which a slow machine cannot break.
+    connection = sotkit.RedisLimits(redis_url).connect()
+    limits = SharedModelLimits(connection, "openai:m", 1, rpm=120)  # 2 a second, holds 2
+    await limits.admit(0)
+    await limits.admit(0)
+    start, went = time.monotonic(), {}
+
+    async def take(name: str, give_up: float = 99) -> None:
+        with anyio.move_on_after(give_up):
+            await limits.admit(0)
+            went[name] = time.monotonic() - start
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(take, "gives up", 0.1)  # its turn: 0.5 s
+        await anyio.sleep(0.05)
+        tg.start_soon(take, "behind it")  # its turn: 1 s, fixed with the first one's debt counted
+        await anyio.sleep(0.3)
+        tg.start_soon(take, "later")  # after the first gave up: 1.5 s, not the 1 s of the one before it
+    await connection.aclose()
+    assert set(went) == {"behind it", "later"} and went["later"] >= 1.45
+
+
+async def test_takes_that_all_give_up_give_all_their_units_back(redis_url):
+    # with no take left behind them, every cancelled take's units go back, not only the last one's
+    connection = sotkit.RedisLimits(redis_url).connect()
+    limits = SharedModelLimits(connection, "openai:m", 1, rpm=60)  # 1 a second, holds 1
+    await limits.admit(0)
+    with anyio.move_on_after(0.1):
+        async with anyio.create_task_group() as tg:
+            for _ in range(5):
+                tg.start_soon(limits.admit, 0)
+    await anyio.sleep(0.2)  # the give-backs are settled in tasks of their own
+    client = redis.Redis.from_url(redis_url)
+    bucket = client.hgetall(connection.key("openai:m", "requests"))
+    client.close()
+    await connection.aclose()
+    assert float(bucket[b"level"]) > -1 and not [field for field in bucket if field.startswith(b"gave:")]
+
+
 async def test_a_large_call_is_not_starved_by_another_clients_small_calls(redis_url):
     # tpm=6000, shared: a bucket of 100 tokens refilled at 100 a second. One client keeps small calls (20 tokens
     # and a prompt) going; the other's call of 300 goes once the bucket is full and leaves it in debt. A take that
