@@ -41,11 +41,12 @@ _PARTIAL_ITEM = re.compile(r"\n[ \t]*(?:\*{1,2}|#+\s*)?(?:\d+[.)．）、]?|[(�
 _SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*(?=\s)")
 # A restated header, "2. Title:" / "**2. Title**:" / "- Title:" / "Title:", around the title (which is compared
 # in code: a pattern holding it would be compiled for every point, ~0.4 ms of CPU each).
-_HEADER_NUMBER = re.compile(r"\s*(?:#+\s*)?(?:[-*•]\s+)?(?:\*\*?)?(?:(\d+)[.)．）、]\s*(?:\*\*?)?\s*)?")
-_HEADER_SEPARATOR = re.compile(r"\s*(?:\*\*?)?\s*[:.\-–—：．、]")  # with the full-width forms of Chinese and Japanese
+_EMPHASIS = r"(?:\*\*?|__?)"  # bold or italics, "**" or "*", "__" or "_"
+_HEADER_NUMBER = re.compile(rf"\s*(?:#+\s*)?(?:[-*•]\s+)?{_EMPHASIS}?(?:(\d+)[.)．）、]\s*{_EMPHASIS}?\s*)?")
+_HEADER_SEPARATOR = re.compile(rf"\s*{_EMPHASIS}?\s*[:.\-–—：．、]")  # with the full-width forms of Chinese and Japanese
 #: a header's full-width punctuation and digits, as their ASCII forms
 _FULL_WIDTH = str.maketrans("．）、：（０１２３４５６７８９", ".).:(0123456789")
-_HEADER_CLOSE = re.compile(r"(?:\*\*?)?\s*")
+_HEADER_CLOSE = re.compile(rf"{_EMPHASIS}?\s*")
 # An opening clause that may restate the question ("To improve your time management skills, start by ...", "When
 # designing an accessible transit system, ..."); a longer head before its shorter one, which it would swallow.
 _OPENING_HEADS = ("to ", "in order to ", "when it comes to ", "if you want to ", "when ", "while ", "if ")
@@ -129,9 +130,12 @@ class ExpansionFilter:
                 return ""
             # after a restated header (or the rest of a prefilled one), or in one paragraph the marker of a first
             # bullet ("* Support from ...")
-            self._body_start = ((self._strip_header and self._header_end(text))
-                                or (self._after_title and self._separator_end(text))
-                                or (self._whole_sentences and (m := _FIRST_BULLET.match(text)) and m.end()) or 0)
+            start = ((self._strip_header and self._header_end(text))
+                     or (self._after_title and self._separator_end(text))
+                     or (self._whole_sentences and (m := _FIRST_BULLET.match(text)) and m.end()) or 0)
+            if start and start == len(text) and not final:
+                return ""  # the header's close may be still to come: "**2. Title:" before its "**"
+            self._body_start = start
         if self._asked is not None:
             if (restated := self._skip_opening(text, self._restated_opening, final)) is None:
                 return ""
@@ -283,8 +287,8 @@ class ExpansionFilter:
 
 
 def _is_prefix(text: str, header: str) -> bool:
-    """Could the text so far still grow into the header (ignoring case, spaces, bold, a heading's marks, and the
-    list number's form: ``2.``, ``2)``, ``2、``)?"""
-    squeeze = lambda s: re.sub(r"[\s*\-•#]+", "", s.translate(_FULL_WIDTH)).replace(")", ".").lower()  # noqa: E731
+    """Could the text so far still grow into the header (ignoring case, spaces, emphasis, a heading's marks, and
+    the list number's form: ``2.``, ``2)``, ``2、``)?"""
+    squeeze = lambda s: re.sub(r"[\s*_\-•#]+", "", s.translate(_FULL_WIDTH)).replace(")", ".").lower()  # noqa: E731
     seen, full = squeeze(text), squeeze(header)
     return len(seen) < len(full) and full.startswith(seen)

@@ -36,6 +36,10 @@ def clean(raw: str, *, step: int = 1, index: int = 2, title: str = "Use LED bulb
     ("2. Use LED bulbs — They last.", "They last."),  # an em dash
     ("2. Use LED bulbs:", ""),  # only the header: nothing of its own (the point is asked again)
     ("**Use LED bulbs** -  ", ""),
+    ("**2. Use LED bulbs:** They last.", "They last."),  # the bold's close after the colon, in a piece of its own
+    ("*Use LED bulbs:* They last.", "They last."),  # italics, and the underscore forms of both
+    ("_Use LED bulbs_: They last.", "They last."),
+    ("__2. Use LED bulbs__ - They last.", "They last."),
 ])
 def test_restated_headers_are_stripped_and_text_kept(raw, text, step):
     assert clean(raw, step=step) == (text, False)
