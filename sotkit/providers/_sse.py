@@ -28,23 +28,25 @@ class Reading(Protocol):
     and a connection that breaks after it loses nothing."""
     ended: bool
     """The stream's terminal event came (``[DONE]``, ``message_stop``): whatever follows is no part of the answer."""
+    end: str
+    """What reports the model's end, for the error of a stream cut before it ("a finish_reason or [DONE]")."""
 
     def text_of(self, event: str | None, data: Any) -> str | Signal | None:
         """An event's text, or None for one without (taking note of what else it says, or raising), or
         ``THINKING`` for reasoning; ``data`` is parsed JSON, or the raw text when it is not JSON."""
 
 
-async def text_pieces(response: Any, sdk: ModuleType, reading: Reading) -> AsyncIterator[str | Signal]:
-    """The text of an SDK streaming response, one piece per read from the network, as ``reading`` gives each
-    event's, after ``STARTED``; a read without text but with reasoning passes on ``THINKING``. Where the client
+async def text_pieces(response: Any, sdk: ModuleType, reading: Reading, model: str) -> AsyncIterator[str | Signal]:
+    """The text of ``model``'s SDK streaming response, one piece per read from the network, as ``reading`` gives
+    each event's, after ``STARTED``; a read without text but with reasoning passes on ``THINKING``. Where the client
     falls behind, a read brings several events, and each piece costs the same to filter, stitch and send on: the
     busier the client, the fewer the pieces. Text ahead of an event that raises is given first.
 
     Once the model's end is reported (``reading.whole``), what follows is read for a second at most (``_tail``),
     and a connection that breaks or goes quiet then costs nothing; before it, a connection that breaks
-    raises the SDK's own ``APIConnectionError`` / ``APITimeoutError``, as the SDK's stream classes do. A 200 whose
-    body is not an event stream (a proxy's HTML error page, an empty body, a JSON completion) is a
-    ``StreamError``."""
+    raises the SDK's own ``APIConnectionError`` / ``APITimeoutError``, as the SDK's stream classes do, and a body
+    that ends is a ``StreamError`` (the answer was cut), as is a 200 whose body is not an event stream (a proxy's
+    HTML error page, an empty body, a JSON completion)."""
     import httpx2  # imported with the SDK, off the event loop, before the first response
 
     http = response.http_response
@@ -74,6 +76,8 @@ async def text_pieces(response: Any, sdk: ModuleType, reading: Reading) -> Async
             yield text
         if error:
             raise error
+        if not reading.whole:
+            raise StreamError(f"the stream from {model} ended without {reading.end}: it was cut")
     except httpx2.TimeoutException as exc:
         raise sdk.APITimeoutError(request=response.http_request) from exc
     except httpx2.TransportError as exc:

@@ -90,12 +90,10 @@ class OpenAIProvider(Provider):
             model=self._name, messages=[], stream=True,
             extra_body={**body, **(self._extra_body or {}), "messages": messages},
         ) as response:
-            async for text in text_pieces(response, sys.modules["openai"], reading):
+            async for text in text_pieces(response, sys.modules["openai"], reading, self.model):
                 if isinstance(text, str):
                     written += len(text)
                 yield text
-        if not reading.finished:
-            raise StreamError(f"the stream from {self.model} ended without a finish_reason or [DONE]: it was cut")
         # Servers that ignore stream_options (llama.cpp's) send no counts: estimate them, and say so.
         usage = reading.usage or CallUsage.estimate(sum(len(m["content"]) for m in messages), written)
         reason = reading.reason
@@ -112,12 +110,9 @@ class OpenAIProvider(Provider):
 class _Reading:
     """What a chat completions stream said so far besides its text."""
 
-    finished: bool = False  # a stream that ends before its finish_reason or [DONE] was cut
+    end = "a finish_reason or [DONE]"
+    whole: bool = False  # a finish_reason (or [DONE]) came
     ended: bool = False  # [DONE] came
-
-    @property
-    def whole(self) -> bool:
-        return self.finished
     reason: Any = None
     usage: CallUsage | None = None
 
@@ -128,7 +123,7 @@ class _Reading:
             if self.reason is None:  # every server sends a finish_reason first; llama-cpp-python cuts a stream so
                 raise StreamError("the stream ended with [DONE] before any finish_reason: the server cut it short",
                                   raw=data)
-            self.finished = self.ended = True
+            self.whole = self.ended = True
             return None
         try:
             text, done, counts = _chunk(data)
@@ -137,7 +132,7 @@ class _Reading:
         if done == "error":  # OpenRouter's and others' mid-stream failure, sometimes without an error object
             raise StreamError(f"the server ended the stream with finish_reason 'error': {str(data)[:300]}", raw=data)
         self.reason = done or self.reason
-        self.finished = self.finished or bool(done)  # some servers send "" on every chunk until the last
+        self.whole = self.whole or bool(done)  # some servers send "" on every chunk until the last
         if counts and isinstance(counts.get("prompt_tokens"), int) and isinstance(counts.get("completion_tokens"), int):
             self.usage = CallUsage(counts["prompt_tokens"], counts["completion_tokens"])
         return text
