@@ -45,6 +45,12 @@ class ChatRequest:
     newline; APIs cannot and ignore it). Skeleton requests set it: a point needs no more than its title."""
 
 
+#: finish reasons of a model that ended its answer itself: OpenAI's and Anthropic's, local engines' ("eos"), and
+#: compatible servers' (TGI's "eos_token"); a tool call ends the text as written
+FINISHED = frozenset(("stop", "end_turn", "stop_sequence", "eos", "eos_token", "tool_calls", "function_call",
+                      "tool_use"))
+
+
 @dataclass(frozen=True)
 class CallUsage:
     """Token counts of one call, yielded last by ``Provider.stream``."""
@@ -57,13 +63,13 @@ class CallUsage:
     """Why the generation ended, in the provider's words (``stop``, ``length``, ``end_turn``, ``max_tokens``, ...)."""
 
     def cut_off(self, budget: int) -> bool:
-        """Was the generation ended before the model finished it: at its token ``budget`` (OpenAI's and local
-        models' ``length``, Anthropic's ``max_tokens`` or ``model_context_window_exceeded``; or, with no reason
-        given, counted tokens reaching it) or by the provider's filter (``content_filter``, ``refusal``)? Its last
-        line may then be cut mid-word."""
+        """Was the generation ended before the model finished it? Any reason but those of a model that ended its
+        answer itself says so: its token ``budget`` (``length``, ``max_tokens``), the context window, the provider's
+        filter (``content_filter``, ``refusal``), and servers' own words (vLLM's ``abort``, Mistral's
+        ``model_length``, ...), so a reason new to sotkit errs towards a cut. With no reason given, counted tokens
+        reaching the budget do. Its last line may then be cut mid-word."""
         if self.finish_reason is not None:
-            return self.finish_reason in ("length", "max_tokens", "model_context_window_exceeded", "content_filter",
-                                          "refusal")
+            return self.finish_reason not in FINISHED
         return not self.estimated and self.output_tokens >= budget
 
     @classmethod

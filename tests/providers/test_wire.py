@@ -320,7 +320,11 @@ STOPPED = {"choices": [{"delta": {}, "finish_reason": "stop"}]}  # and no counts
     ("anthropic:m", anthropic_sse(text_delta("Keep it"), ("message_delta", {
         "type": "message_delta", "delta": {"stop_reason": "model_context_window_exceeded"},
         "usage": {"output_tokens": 2}}), ("message_stop", {"type": "message_stop"})), True),
-], ids=["content filter", "refusal", "stop, no counts", "context window"])
+    *[("openai:m", sse(*WORDS, {"choices": [{"delta": {}, "finish_reason": reason}]}), True)
+      for reason in ("abort", "repetition", "model_length", "insufficient_system_resource")],  # vLLM, Mistral, ...
+    ("openai:m", sse(*WORDS, {"choices": [{"delta": {}, "finish_reason": "eos_token"}]}), False),  # TGI's stop
+], ids=["content filter", "refusal", "stop, no counts", "context window", "abort", "repetition", "model length",
+        "no resources", "eos token"])
 async def test_an_answer_cut_off_by_the_providers_filter_is_truncated_and_one_that_stopped_is_not(model, body, cut):
     async with serving(body) as (url, _):
         async with sotkit.SoT(model, api_key="k", base_url=url, mode="sequential", max_tokens=2) as sot:
