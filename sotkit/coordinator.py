@@ -363,7 +363,7 @@ class Answer:
         # a variable of complete()'s own (its context, say) is the template's to read, as given
         prompt = backend.templates.render(template, **{"question": self.question,
                                                        "context": None if native else context, **variables})
-        return ChatRequest(prompt, max_tokens, prompt.stop, self.options.temperature, context if native else None)
+        return ChatRequest(prompt, max_tokens, self.options.temperature, context if native else None)
 
     def _add_point(self, sp: SkeletonPoint) -> Point:
         if sp.index not in self.points:

@@ -254,12 +254,14 @@ def test_llm_router_checks_its_settings(templates: Templates) -> None:
 
 
 async def test_llm_router_uses_a_users_router_template() -> None:
-    custom = Templates({"router": "{% block user %}Is '{{ question }}' a list? Reply A or C.{% endblock %}"})
+    custom = Templates({"router": "{% block user %}Is '{{ question }}' a list? Reply A or C.{% endblock %}"
+                                  "{% block stop %}\\n{% endblock %}"})
     with FakeLLMServer("C") as server:
         router = openai_router(server, custom)
         decision = await router.decide("Name the planets.")
         await router.provider.aclose()
     assert decision.mode == "sequential" and server.requests[0].user == "Is 'Name the planets.' a list? Reply A or C."
+    assert server.requests[0].stop == ("\n",)  # the template's stop block is sent (it was dropped)
 
 
 @pytest.mark.parametrize("question", ["?", "???", "42", "🙂", "\u200b"])

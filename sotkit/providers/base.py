@@ -31,18 +31,22 @@ class Prompt:
 
 @dataclass(frozen=True)
 class ChatRequest:
-    """One call to a provider: the rendered prompt, its token budget, its stop strings and sampling temperature
-    (``None``: the provider's default)."""
+    """One call to a provider: the rendered prompt (with its stop strings), its token budget and sampling
+    temperature (``None``: the provider's default)."""
 
     prompt: Prompt
     max_tokens: int = 1024
-    stop: tuple[str, ...] = ()
     temperature: float | None = None
     context: str | None = None
     """A long document for providers that read it natively (``supports_context``); others get it in the prompt."""
     max_line_tokens: int | None = None
     """End a line after this many tokens, where the provider steers decoding itself (local models force a
     newline; APIs cannot and ignore it). Skeleton requests set it: a point needs no more than its title."""
+
+    @property
+    def stop(self) -> tuple[str, ...]:
+        """The strings that end the generation: the prompt's (its template's ``stop`` block)."""
+        return self.prompt.stop
 
 
 #: finish reasons of a model that ended its answer itself: OpenAI's and Anthropic's, local engines' ("eos"), and
