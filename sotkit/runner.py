@@ -326,6 +326,7 @@ class _Watchdog:
         self.stall = stall_timeout or math.inf
         self._push_at = -math.inf
         self._texts = 0
+        self._alive = False  # text or reasoning came: the stall timeout, not the first-text one, is running
 
     def __enter__(self) -> _Watchdog:
         self._scope = anyio.CancelScope(deadline=anyio.current_time() + (self.first or math.inf))
@@ -344,11 +345,13 @@ class _Watchdog:
             self._scope.deadline = anyio.current_time() + self.stall + spare
             self._push_at = now + spare
         self._texts += text
+        self._alive = True
         return now
 
     def check(self) -> None:
         """Raise ``StreamStalled`` if the watchdog ended the stream."""
         if self._scope.cancelled_caught:
-            waited = (f"{self.first} s for the first text" if not self._texts
-                      else f"{self.stall} s for more text")
+            waited = (f"{self.first} s for the first text" if not self._alive
+                      else f"{self.stall} s for more text" if self._texts
+                      else f"{self.stall} s after its reasoning")
             raise StreamStalled(f"{self.model} sent no text in {waited}")

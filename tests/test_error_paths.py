@@ -10,11 +10,12 @@ from __future__ import annotations
 import itertools
 import time
 
+import anyio
 import pytest
 
 import sotkit
 from sotkit.providers import create_provider
-from sotkit.providers.base import CallUsage, Provider
+from sotkit.providers.base import THINKING, CallUsage, Provider
 from sotkit.testing import FakeLLMServer, Fault, Reply
 from sotkit.testing._replies import split_tokens
 from tests.conftest import is_skeleton, point_of
@@ -138,6 +139,27 @@ async def test_a_runaway_is_cut_exactly_at_the_first_bound_it_passes(piece, text
     async with sotkit.SoT(Pieces(itertools.repeat(piece)), mode="sequential", max_tokens=50) as sot:
         result = await sot.generate("How can I sleep better?")
     assert result.text == text and result.usage.output_tokens == 50
+
+
+class ThinksThenStalls(Provider):
+    """A reasoning model that reasons once, then goes quiet."""
+
+    model = "test:thinker"
+    supports_prefill = False
+
+    async def stream(self, request):
+        yield THINKING
+        await anyio.sleep(30)
+        yield CallUsage(5, 4)
+
+
+async def test_a_stall_after_reasoning_says_which_timeout_ended_it():
+    # the message named the first-text timeout ("None s for the first text") though the stall timeout ran
+    async with sotkit.SoT(ThinksThenStalls(), mode="sequential", retry=1, stall_timeout=0.2,
+                          first_token_timeout=None) as sot:
+        with anyio.fail_after(20), pytest.raises(sotkit.StreamStalled) as stalled:
+            await sot.generate("How can I sleep better?")
+    assert str(stalled.value) == "test:thinker sent no text in 0.2 s after its reasoning"
 
 
 class RunsOn(Provider):
