@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import ModelNotAvailableError
+from .errors import ConfigError, ModelNotAvailableError
 
 if TYPE_CHECKING:
     import torch
@@ -34,6 +34,24 @@ _INSTALL_LOCAL = (
 
 _loaded: dict[tuple[str, str, str], tuple[Any, Any]] = {}
 _lock = threading.Lock()
+
+#: the dtype names a model loads in (or a ``torch.dtype``); "auto": the checkpoint's own
+DTYPES = ("auto", "float32", "float16", "bfloat16", "float64")
+
+
+def check_device(device: object) -> None:
+    """Refuse a device that names none, before any model loads (whether a GPU is there is known only then)."""
+    name, colon, number = device.partition(":") if isinstance(device, str) else ("", "", "")
+    if not (name in ("cpu", "auto") and not colon or name in ("cuda", "mps") and (not colon or number.isdigit())):
+        raise ConfigError(f"device={device!r}: use 'cpu', 'cuda', 'cuda:N', 'mps' or 'auto'")
+
+
+def check_dtype(dtype: object) -> None:
+    """Refuse a dtype that names none, before any model loads (``None``: float32 on a CPU, else the checkpoint's)."""
+    torch = sys.modules.get("torch")  # a torch.dtype given: torch is imported already
+    if dtype is None or dtype in DTYPES or (torch is not None and isinstance(dtype, torch.dtype)):
+        return
+    raise ConfigError(f"dtype={dtype!r}: use one of {', '.join(map(repr, DTYPES))} or a torch.dtype")
 
 
 def cache_dir() -> Path:
@@ -59,6 +77,8 @@ def load_model(
 
     Raises ``ModelNotAvailableError`` with the install command when the model or torch/transformers is missing.
     """
+    check_device(device)
+    check_dtype(dtype)
     torch = _require("torch")
     device = _resolve_device(torch, device)
     torch_dtype = _resolve_dtype(torch, dtype, device)
@@ -87,8 +107,6 @@ def _resolve_device(torch: Any, device: str) -> str:
         raise ModelNotAvailableError(
             f"device={device!r} but this torch build sees no CUDA GPU; use device='cpu' or device='auto'"
         )
-    if device != "cpu" and not device.startswith(("cuda", "mps")):
-        raise ModelNotAvailableError(f"unknown device {device!r}; use 'cpu', 'cuda' or 'auto'")
     return device
 
 
@@ -113,12 +131,7 @@ def _resolve_dtype(torch: Any, dtype: Any, device: str) -> Any:
             return "auto"
         return torch.float32
     if isinstance(dtype, str):
-        if dtype == "auto":
-            return "auto"
-        resolved = getattr(torch, dtype, None)
-        if not isinstance(resolved, torch.dtype):
-            raise ModelNotAvailableError(f"unknown dtype {dtype!r}; use a torch dtype name such as 'float32' or 'bfloat16'")
-        return resolved
+        return dtype if dtype == "auto" else getattr(torch, dtype)  # a name check_dtype let through
     return dtype
 
 

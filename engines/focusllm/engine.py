@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,10 @@ class Focus(Engine):
 
     def __init__(self, model: str, *, focus_weights: str | Path | bool = True) -> None:
         super().__init__(model)
+        if focus_weights is False or not isinstance(focus_weights, (str, os.PathLike, bool)):
+            raise ConfigError(f"focus_weights={focus_weights!r}: pass True (the weights `sotkit engines focus train` "
+                              "wrote for this model) or a path to weights; for no FocusLLM, leave decoding='focusllm' "
+                              "out")
         path = Path(default_weights_path(model) if focus_weights is True else focus_weights)
         if not path.is_file():
             raise ConfigError(f"no FocusLLM weights at {str(path)!r}; train them with `sotkit engines focus train` "

@@ -24,12 +24,9 @@ import anyio.to_thread
 from anyio.from_thread import run_sync as run_in_loop
 
 from ..engines import registry
+from ..engines.models import check_device, check_dtype
 from ..engines.streaming import Completion
-from ..errors import ConfigError
 from .base import CallUsage, ChatRequest, Chunk, Provider
-
-_DEVICES = ("cpu", "cuda", "auto")
-_DTYPES = ("auto", "float32", "float16", "bfloat16")
 
 #: per loaded model (name, device, dtype), in-process generations run one at a time, whichever event loop asks:
 #: a lock taken in the worker thread; and per event loop a capacity limiter for those threads (a limiter belongs to
@@ -53,10 +50,8 @@ class LocalProvider(Provider):
 
     def __init__(self, model_name: str, *, device: str = "cpu", dtype: str | Any | None = None,
                  decoding: str | None = None, **options: Any) -> None:
-        if device not in _DEVICES and not device.startswith("cuda:"):
-            raise ConfigError(f"device={device!r} is not one of {', '.join(_DEVICES)} (or 'cuda:N')")
-        if isinstance(dtype, str) and dtype not in _DTYPES:
-            raise ConfigError(f"dtype={dtype!r} is not one of {', '.join(_DTYPES)}")
+        check_device(device)
+        check_dtype(dtype)
         if decoding is None:  # focus_weights= alone chose FocusLLM before decoding='focusllm' existed
             decoding = "focusllm" if options.get("focus_weights") else "greedy"
             if not options.get("focus_weights", True):

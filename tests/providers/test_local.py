@@ -292,10 +292,16 @@ async def test_points_waiting_their_turn_on_a_local_model_are_no_stall_and_no_se
 
 
 def test_bad_options_are_refused_when_the_provider_is_built(tiny_dir, tmp_path):
-    with pytest.raises(ConfigError, match=r"device='tpu' is not one of cpu, cuda, auto \(or 'cuda:N'\)"):
+    with pytest.raises(ConfigError, match=r"device='tpu': use 'cpu', 'cuda', 'cuda:N', 'mps' or 'auto'"):
         LocalProvider(str(tiny_dir), device="tpu")
+    for device, dtype in ((0, None), ("cpu", 5)):  # a raw AttributeError; a dtype only transformers refused, late
+        with pytest.raises(ConfigError, match="use 'cpu'|or a torch.dtype"):
+            LocalProvider(str(tiny_dir), device=device, dtype=dtype)
+    LocalProvider(str(tiny_dir), device="mps", dtype="float64")  # devices and dtypes the loader takes: not refused
     with pytest.raises(ConfigError, match="dtype='float33'"):
         LocalProvider(str(tiny_dir), dtype="float33")
+    with pytest.raises(ConfigError, match="focus_weights=False: pass True"):  # a raw TypeError
+        LocalProvider(str(tiny_dir), decoding="focusllm", focus_weights=False)
     with pytest.raises(ConfigError, match="unknown option.*api_key"):
         LocalProvider(str(tiny_dir), api_key="sk-...")
     with pytest.raises(ConfigError, match="fast_decode= is an option of decoding='greedy'"):
