@@ -247,10 +247,9 @@ class EventStream:
     its own): the request runs in a task group that the ``async with`` block holds, not in the reader.
     """
 
-    def __init__(self, answer: Answer, on_close: Callable[[], Awaitable[None]] | None = None, *,
-                 client_closed: Callable[[], bool] = lambda: False) -> None:
+    def __init__(self, answer: Answer, *, client_closed: Callable[[], bool] = lambda: False) -> None:
         self._answer = answer
-        self._on_close = on_close
+        self._on_close: Callable[[], Awaitable[None]] | None = None  # sotkit.stream()'s one-off client's aclose
         self._client_closed = client_closed
         self._tasks: TaskGroup | None = None  # entered and left where the ``async with`` block starts and ends
         self._request: anyio.CancelScope | None = None  # the request's own: stopping it never cancels the block's
@@ -290,7 +289,8 @@ class EventStream:
                 if error is not None:
                     raise error
                 raise StopAsyncIteration
-            self._arrived = anyio.Event()
+            if self._arrived is None or self._arrived.is_set():  # one event for every task waiting to read
+                self._arrived = anyio.Event()
             await self._arrived.wait()
         return self._events.popleft()
 

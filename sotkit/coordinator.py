@@ -107,9 +107,11 @@ class Answer:
         self.sequential_text = ""
         self.truncated = False  # the sequential answer stopped at max_tokens
         self.mode: Mode = "sot"
-        self.reason: str | None = None
+        self.reason: str | None = None  # the route's, as soon as it is known
+        self._note: str | None = None  # what the skeleton (or a serial server) adds to it
         self.errors: list[BaseException] = []
         self._started = 0.0
+        self._finished_at: float | None = None
         self.timings_skeleton_s = 0.0
         self.first_point_at: float | None = None
         self.first_text_at: float | None = None
@@ -151,9 +153,12 @@ class Answer:
         await self._ended.wait()
 
     async def _run(self) -> Result:
-        with anyio.move_on_after(self.options.deadline if self.options.deadline else math.inf) as scope:
-            self._scope = scope
-            await self._answer()
+        try:
+            with anyio.move_on_after(self.options.deadline if self.options.deadline else math.inf) as scope:
+                self._scope = scope
+                await self._answer()
+        finally:
+            self._finished_at = anyio.current_time()
         if scope.cancelled_caught:
             self._emit(self.stitcher.settle())  # the stream's text, too, is the partial result's
             finished = [str(p.index) for p in self.points.values() if p.done]
@@ -188,17 +193,17 @@ class Answer:
         else:
             mode, reason = await self._route()
             if mode == "sot":
+                self.reason = reason
                 self.send(RouteEvent("sot", reason))
                 found = await self._sot()
                 if found < 2:
                     mode, reason = "sequential", f"the skeleton had {found} point(s), so the answer is sequential"
                     self.points.clear()
         if mode == "sequential":
-            self.mode, self.reason = "sequential", reason
+            self.mode, self.reason, self._note = "sequential", reason, None
             self.send(RouteEvent("sequential", reason))
             await self._sequential()
         else:
-            self.reason = f"{reason}; {self.reason}" if self.reason else reason
             if not self.backends[0].provider.in_process and one_at_a_time(self.runner.spans):
                 self._note_serial_server()
 
@@ -220,6 +225,7 @@ class Answer:
             decision = await self._ask(router)
             verdict.append(decision)
             if decision.mode == "sot":
+                self.reason = decision.reason
                 self.send(RouteEvent("sot", decision.reason))
                 decided.set()
             else:
@@ -326,16 +332,16 @@ class Answer:
                 _, usage = await self.runner.call(Call(build, on_skeleton_text, on_restart, role="skeleton",
                                                        on_start=on_start))
                 if cut := usage.cut_off(self.options.skeleton_max_tokens):
-                    self.reason = (f"the skeleton was cut off ({usage.finish_reason or 'token limit'}; "
+                    self._note = (f"the skeleton was cut off ({usage.finish_reason or 'token limit'}; "
                                    f"skeleton_max_tokens={self.options.skeleton_max_tokens}) after "
                                    f"{len(parser.points)} point(s)")
             except Exception as exc:  # keep what the skeleton wrote: two points or more still make an answer
                 skeleton_error = exc
-                self.reason = f"the skeleton call failed after {len(parser.points)} point(s): {exc!r}"
+                self._note = f"the skeleton call failed after {len(parser.points)} point(s): {exc!r}"
             skeleton_done = True
             self.timings_skeleton_s = anyio.current_time() - self._started
             if (ended_early := parser.ended_early) and not cut and skeleton_error is None:
-                self.reason = f"the skeleton was ended after {len(parser.points)} point(s): {ended_early}"
+                self._note = f"the skeleton was ended after {len(parser.points)} point(s): {ended_early}"
             if not disagreed:
                 # a line the stream broke off in (an error, a cut-off, or the parser ending the call on a runaway
                 # or repeating line) may be half a title: no point
@@ -345,7 +351,7 @@ class Answer:
                 start(tg, last)
             if disagreed or len(parser.points) < len(self.points):
                 disagreed = True
-                self.reason = (f"the skeleton was retried and its new generation disagreed with the "
+                self._note = (f"the skeleton was retried and its new generation disagreed with the "
                                f"{len(self.points)} point(s) already started; those are kept")
             found = len(self.points) or len(parser.points)
             self.skeleton_truncated = found >= 2 and (disagreed or cut or skeleton_error is not None
@@ -536,7 +542,7 @@ class Answer:
     def _note_serial_server(self) -> None:
         backend = self.backends[0]
         note = serial_note(backend.model, len(self.runner.spans))
-        self.reason = f"{self.reason}; {note}"
+        self._note = f"{self._note}; {note}" if self._note else note
         if SerialServerWarning not in backend.warned:
             backend.warned.add(SerialServerWarning)
             warnings.warn(note, SerialServerWarning, stacklevel=2)
@@ -546,10 +552,12 @@ class Answer:
         sequential = self.mode == "sequential"
         points = sorted(self.points.values(), key=lambda p: p.index)
         result = Result(text=self.sequential_text if sequential else self.stitcher.settled_text, mode=self.mode,
-                        model=self.backends[0].model, points=points, usage=self.usage, route_reason=self.reason,
+                        model=self.backends[0].model, points=points, usage=self.usage,
+                        route_reason="; ".join(r for r in (self.reason, self._note) if r) or None,
                         skeleton_truncated=self.skeleton_truncated,
                         truncated=self.truncated if sequential else any(p.truncated and not p.failed for p in points))
-        result.timings.total_s = anyio.current_time() - self._started
+        if self._started:  # fixed once the request has ended
+            result.timings.total_s = (self._finished_at or anyio.current_time()) - self._started
         result.timings.skeleton_s = self.timings_skeleton_s
         result.timings.first_point_at = self.first_point_at
         result.timings.first_text_at = self.first_text_at

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import anyio
 import pytest
 
 import sotkit
@@ -557,3 +558,39 @@ async def test_a_retry_that_fails_over_to_the_fallback_model_is_still_asked_as_a
             result = await sot.generate("How can I be healthier?")
     assert (result.points[1].text, result.points[1].model) == ("Cut soda.", "local:recorder")
     assert [r.prompt.prefill for r in backup.requests] == ["Eat less sugar:\n"]
+
+
+async def test_two_tasks_reading_one_stream_both_end():
+    # each waiting read made an event of its own and only the newest was set: the other reader waited for ever
+    with FakeLLMServer(sot_responder(SKELETON), latency=FAST) as server:
+        async with client(server, "openai") as sot, sot.stream("How can I be healthier?") as events:
+            read: dict[str, list] = {"a": [], "b": []}
+
+            async def reader(name: str) -> None:
+                async for event in events:
+                    read[name].append(event.type)
+
+            with anyio.fail_after(20):
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(reader, "a")
+                    tg.start_soon(reader, "b")
+    events_read = read["a"] + read["b"]
+    assert events_read.count("done") == 1 and events_read.count("point_done") == 4
+
+
+async def test_a_partial_result_has_its_route_and_a_result_read_later_its_own_timings():
+    # the route's reason was set only once the skeleton phase ended (a partial result had None), and total_s grew
+    # with every later call of result()
+    slow = {i: Latency(ttft_s=5.0, tokens_per_s=2000) for i in range(1, 5)}
+    with FakeLLMServer(sot_responder(SKELETON, point_latency=slow), latency=FAST) as server:
+        async with client(server, "openai", deadline=1.0) as sot:
+            with pytest.raises(sotkit.DeadlineExceeded) as ended:
+                await sot.generate("How can I be healthier?")
+    with FakeLLMServer(sot_responder(SKELETON), latency=FAST) as server:
+        async with client(server, "openai") as sot, sot.stream("How can I be healthier?") as events:
+            async for event in events:
+                pass
+            await anyio.sleep(0.3)
+            result = events.result()
+    assert ended.value.partial.route_reason == "mode='sot' was requested"
+    assert result.timings.total_s == event.result.timings.total_s
