@@ -145,7 +145,9 @@ MAX_LINE_BYTES = 16 << 20
 
 class EventParser:
     """The events of an SSE byte stream fed in pieces, however they split lines or characters. Lines end in
-    ``\\n`` or ``\\r\\n`` (what every LLM API sends; a lone ``\\r`` is not taken as a line end)."""
+    ``\\n`` or ``\\r\\n`` (what every LLM API sends; a lone ``\\r`` is not taken as a line end). An ``error:``
+    line (llama.cpp's server sends its errors so, a field the SSE spec would ignore) is read as ``event: error``
+    with the rest of the line as its data."""
 
     def __init__(self) -> None:
         self._event: str | None = None
@@ -181,6 +183,9 @@ class EventParser:
                 self._data.append(line[5:].removeprefix(" "))
             elif line.startswith("event:"):
                 self._event = line[6:].strip()
+            elif line.startswith("error:"):
+                self._event = "error"
+                self._data.append(line[6:].removeprefix(" "))
             elif not line.startswith((":", "id:", "retry:")) and len(self.stray) < 500:
                 self.stray += line[:500] + "\n"
         return events
@@ -193,6 +198,9 @@ class EventParser:
         line = pending.removesuffix(b"\r").decode()
         if line.startswith("data:"):
             self._data.append(line[5:].removeprefix(" "))
+        elif line.startswith("error:"):
+            self._event = "error"
+            self._data.append(line[6:].removeprefix(" "))
         elif line and not line.startswith((":", "id:", "retry:", "event:")):
             self.stray += line[:500]
         if not self.seen and not self._data and self.stray.strip():

@@ -20,6 +20,8 @@ from .base import THINKING, CallUsage, ChatRequest, Chunk, Provider, StreamError
 #: the HTTP status an error event sent mid-stream stands for
 ERROR_STATUS = {"overloaded_error": 529, "rate_limit_error": 429, "api_error": 500, "timeout_error": 504,
                 "invalid_request_error": 400, "authentication_error": 401, "permission_error": 403}
+#: the counts that make up a call's input: the uncached tokens, the cache's reads and its writes
+INPUT_COUNTS = ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
 
 
 #: what the SDK imports at its first message (its tracing), imported off the event loop with the SDK
@@ -108,9 +110,22 @@ class _Reading:
 
     end = "its stop_reason or message_stop"
     ended: bool = False  # message_stop came
-    input_tokens: int | None = None  # None: not counted (no message_start, or a count that is no number)
     output_tokens: int | None = None
     stop_reason: str | None = None
+    inputs: dict[str, Any] = dataclasses.field(default_factory=dict)  # the latest of each of INPUT_COUNTS sent
+
+    @property
+    def input_tokens(self) -> int | None:
+        """None: not counted (none came, or a count that is no number)."""
+        counts = [self.inputs.get(name) for name in INPUT_COUNTS]
+        return sum(c for c in counts if _is_count(c)) if _is_count(counts[0]) else None
+
+    def count_inputs(self, usage: dict[str, Any]) -> None:
+        """Take the input counts ``usage`` holds: message_start's, then message_delta's where it has them (the API's
+        are cumulative; compatible servers may know them only there, after a 0 in message_start), as the SDK does."""
+        for name in INPUT_COUNTS:
+            if usage.get(name) is not None:
+                self.inputs[name] = usage[name]
 
     @property
     def whole(self) -> bool:  # a stream that ends before its stop_reason (or message_stop) was cut
@@ -125,19 +140,18 @@ class _Reading:
             if event == "content_block_delta":
                 kind = data["delta"].get("type")
                 if kind == "text_delta":
-                    text = data["delta"]["text"]
-                    if not isinstance(text, str):
-                        raise TypeError(f"text is a {type(text).__name__}")
-                    return text
+                    return _text(data["delta"]["text"])
                 if kind == "thinking_delta":
                     return THINKING
+            if event == "content_block_start":  # a text block may open with text (some compatible servers')
+                block = data.get("content_block") or {}
+                return _text(block.get("text") or "") if block.get("type") == "text" else None
             if event == "message_start":
-                usage = data["message"].get("usage") or {}
-                counts = [usage.get(k) for k in ("input_tokens", "cache_read_input_tokens",
-                                                 "cache_creation_input_tokens")]
-                self.input_tokens = sum(c for c in counts if _is_count(c)) if _is_count(counts[0]) else None
+                self.count_inputs(data["message"].get("usage") or {})
             elif event == "message_delta":
-                count = (data.get("usage") or {}).get("output_tokens")
+                usage = data.get("usage") or {}
+                self.count_inputs(usage)
+                count = usage.get("output_tokens")
                 self.output_tokens = count if _is_count(count) else None
                 self.stop_reason = (data.get("delta") or {}).get("stop_reason") or self.stop_reason
             elif event == "message_stop":
@@ -149,6 +163,12 @@ class _Reading:
         except (AttributeError, TypeError, KeyError) as exc:
             raise malformed(data) from exc
         return None
+
+
+def _text(text: Any) -> str:
+    if not isinstance(text, str):
+        raise TypeError(f"text is a {type(text).__name__}")
+    return text
 
 
 def _without_leading_space(text: str, most: int) -> tuple[str, int]:

@@ -22,12 +22,20 @@ from .base import THINKING, CallUsage, ChatRequest, Chunk, Provider, StreamError
 MAX_STOP = 4
 #: what the SDK imports at its first chat completion (80 ms), imported off the event loop with the SDK
 FIRST_REQUEST_IMPORTS = ("openai.resources.chat.completions.completions", "openai.lib.streaming.chat", "jiter")
+#: the fields that ask vLLM and SGLang to continue a trailing assistant message, sent with one (prefill=True)
+CONTINUE_PREFILL = {"continue_final_message": True, "add_generation_prompt": False}
 
 
 class OpenAIProvider(Provider):
     """``prefill=True`` declares that the server continues a trailing assistant message instead of answering
-    after it (vLLM and SGLang do with ``extra_body={"continue_final_message": True, "add_generation_prompt":
-    False}``; OpenAI itself does not). Only then is a broken stream resumed; otherwise it is restarted."""
+    after it (vLLM and SGLang do; OpenAI itself does not). Only then is a broken stream resumed; otherwise it is
+    restarted. A request that ends with such a message then also carries ``"continue_final_message": true,
+    "add_generation_prompt": false``, which vLLM and SGLang need (not in ``extra_body``: that goes on every request,
+    also on those that end with the user's turn, whose question the model would then continue).
+
+    ``extra_body`` holds fields added to every request's body; they override sotkit's own (all but the
+    messages), and a field given as ``None`` is left out of the body (``{"stream_options": None}`` for a server
+    that refuses it, such as Mistral's API)."""
 
     supports_prefill = False  # the chat completions API has no assistant prefill
     # failures without an HTTP status worth retrying: refused or dropped connections, timeouts, cut streams
@@ -75,9 +83,10 @@ class OpenAIProvider(Provider):
         prompt = request.prompt
         messages = [{"role": "system", "content": prompt.system}] if prompt.system else []
         messages.append({"role": "user", "content": prompt.user})
+        body: dict[str, Any] = {self._max_tokens_field: request.max_tokens, "stream_options": {"include_usage": True}}
         if prompt.prefill and self.supports_prefill:
             messages.append({"role": "assistant", "content": prompt.prefill})
-        body: dict[str, Any] = {self._max_tokens_field: request.max_tokens, "stream_options": {"include_usage": True}}
+            body.update(CONTINUE_PREFILL)
         if request.stop:
             body["stop"] = list(request.stop[:MAX_STOP])
         if request.temperature is not None:
@@ -85,10 +94,12 @@ class OpenAIProvider(Provider):
         reading, written = _Reading(), 0
         # The body travels in extra_body, which the SDK sends as given: its type-driven transform of the
         # parameters costs ~0.5 ms of CPU a call, a fifth of the client's cost per expansion when hundreds
-        # stream at once (benchmarks/overhead.py). A user's extra_body overrides any field but the messages.
+        # stream at once (benchmarks/overhead.py). A user's extra_body overrides any field but the messages; its
+        # None removes one.
+        if self._extra_body:
+            body = {name: value for name, value in {**body, **self._extra_body}.items() if value is not None}
         async with self._clients.client() as client, client.chat.completions.with_streaming_response.create(
-            model=self._name, messages=[], stream=True,
-            extra_body={**body, **(self._extra_body or {}), "messages": messages},
+            model=self._name, messages=[], stream=True, extra_body={**body, "messages": messages},
         ) as response:
             async for text in text_pieces(response, sys.modules["openai"], reading, self.model):
                 if isinstance(text, str):
@@ -143,17 +154,24 @@ def _chunk(data: Any) -> tuple[str | Signal | None, Any, dict | None]:
     are not a chat.completion.chunk raise."""
     if not isinstance(data, dict):
         raise TypeError(f"a chunk is a {type(data).__name__}")
-    if "error" in data:  # an error reported mid-stream
+    # an error reported mid-stream (older vLLM's flat); some gateways send "error": null on every chunk
+    if data.get("error") or data.get("object") == "error":
         raise _stream_error(data)
     # the first generation only: with n > 1 (in extra_body) a server interleaves the others' chunks
     choice = next((c for c in data["choices"] if c.get("index", 0) == 0), {}) if data.get("choices") else {}
     delta = choice.get("delta") or {}
     text = delta.get("content")
+    thinking = delta.get("reasoning_content") or delta.get("reasoning")  # vLLM's, DeepSeek's; OpenRouter's
+    if isinstance(text, list):  # Mistral's reasoning models: typed parts, {"type": "text"} and {"type": "thinking"}
+        thinking = thinking or any(part.get("type") == "thinking" for part in text)
+        text = "".join(part["text"] for part in text if part.get("type") == "text")
     if text is not None and not isinstance(text, str):
         raise TypeError(f"content is a {type(text).__name__}")
-    if not text and (delta.get("reasoning_content") or delta.get("reasoning")):  # vLLM's, DeepSeek's; OpenRouter's
-        return THINKING, choice.get("finish_reason"), data.get("usage")
-    return text, choice.get("finish_reason"), data.get("usage")
+    x_groq = data.get("x_groq")  # Groq's counts come there
+    usage = data.get("usage") or (x_groq.get("usage") if isinstance(x_groq, dict) else None)
+    if not isinstance(usage, dict):  # counts of another shape are none (they are estimated)
+        usage = None
+    return THINKING if thinking and not text else text, choice.get("finish_reason"), usage
 
 
 def _max_tokens_field(base_url: str | None) -> str:
@@ -166,11 +184,14 @@ def _max_tokens_field(base_url: str | None) -> str:
 
 
 def _stream_error(data: Any) -> StreamError:
-    """An error sent inside the 200 stream, as the status its ``code`` names (vLLM: 400 for a prompt too long,
-    which a retry would not mend), else a 500."""
-    error = data.get("error", data) if isinstance(data, dict) else data
+    """An error sent inside the 200 stream (``{"error": ...}``, or the error itself: older vLLM's, llama.cpp's), as
+    the status its ``code`` names (a number, or LiteLLM's digit string; vLLM: 400 for a prompt too long, which a
+    retry would not mend), else a 500."""
+    error = (data.get("error") or data) if isinstance(data, dict) else data
     message = error.get("message", error) if isinstance(error, dict) else error
     code = error.get("code") if isinstance(error, dict) else None
+    if isinstance(code, str) and code.isascii() and code.isdigit():
+        code = int(code)
     status = code if isinstance(code, int) and not isinstance(code, bool) and 400 <= code <= 599 else 500
     return StreamError(str(message), status_code=status, raw=data)
 

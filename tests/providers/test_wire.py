@@ -13,7 +13,7 @@ import pytest
 
 import sotkit
 from sotkit.providers import create_provider
-from sotkit.providers.base import STARTED, CallUsage, ChatRequest, Prompt
+from sotkit.providers.base import STARTED, THINKING, CallUsage, ChatRequest, Prompt
 
 pytestmark = pytest.mark.anyio
 
@@ -183,7 +183,9 @@ async def test_a_content_type_in_capitals_is_still_an_event_stream():
     ({"object": "error", "message": "This model's maximum context length is 2048 tokens.", "code": 400},
      "This model's maximum context length is 2048 tokens.", 400),
     ({"message": "Overloaded.", "code": "server_overloaded"}, "Overloaded.", 500),  # a code that is no status
-], ids=["message", "no message", "vllm 400", "named code"])
+    ({"message": "Context window exceeded.", "code": "400"}, "Context window exceeded.", 400),  # LiteLLM's: a string
+    ({"message": "Too many.", "code": "429"}, "Too many.", 429),
+], ids=["message", "no message", "vllm 400", "named code", "string 400", "string 429"])
 async def test_an_openai_error_chunk_is_a_server_error_with_its_message_and_status(error, message, status):
     async with serving(sse(WORDS[0], {"error": error}, done=False)) as (url, _):
         with pytest.raises(sotkit.StreamError) as caught:
@@ -191,6 +193,84 @@ async def test_an_openai_error_chunk_is_a_server_error_with_its_message_and_stat
     assert str(caught.value) == message
     assert caught.value.status_code == status and caught.value.raw == {"error": error}
     assert sotkit.retry.is_retryable(caught.value) is (status != 400)
+
+
+LLAMA_CPP_ERROR = b'error: {"code": 400, "message": "the request exceeds the available context size", "type": ' \
+    b'"exceed_context_size_error"}\n\n'
+
+
+@pytest.mark.parametrize("body", [
+    sse(WORDS[0], done=False) + LLAMA_CPP_ERROR + b"data: [DONE]\n\n",  # llama.cpp's server, mid-stream
+    LLAMA_CPP_ERROR + b"data: [DONE]\n\n",  # and before any text
+    LLAMA_CPP_ERROR.rstrip(),  # as the body's last line
+    sse(WORDS[0], {"object": "error", "message": "the request exceeds the available context size", "code": 400}),
+], ids=["error line mid-stream", "error line first", "error line last", "flat error chunk"])
+async def test_a_compatible_servers_own_error_shape_is_an_error_with_its_message_and_status(body):
+    # llama.cpp's `error:` line (no SSE field) was dropped, and older vLLM's flat error chunk skipped: both streams
+    # were "cut short" at [DONE] and retried, the server's message lost
+    async with serving(body) as (url, _):
+        with pytest.raises(sotkit.StreamError) as caught:
+            await read("openai:m", url)
+    assert str(caught.value) == "the request exceeds the available context size"
+    assert caught.value.status_code == 400 and not sotkit.retry.is_retryable(caught.value)
+
+
+async def test_an_error_field_that_is_null_is_no_error():
+    # some gateways send "error": null on every chunk; the SDK tests the field's value, sotkit tested its presence
+    chunks = [{**chunk, "error": None} for chunk in [*WORDS, STOPPED]]
+    async with serving(sse(*chunks)) as (url, _):
+        *texts, usage = await read("openai:m", url)
+    assert "".join(texts) == "Keep it dark." and usage.finish_reason == "stop"
+
+
+async def test_content_as_a_list_of_typed_parts_is_its_text_and_its_thinking():
+    # Mistral's reasoning models (Magistral): it was a chunk "not the API's", retried until the call failed
+    def chunk(content):
+        return {"choices": [{"index": 0, "delta": {"role": "assistant", "content": content}, "finish_reason": None}]}
+
+    thinking = {"type": "thinking", "thinking": [{"type": "text", "text": "The user asks why."}]}
+    pieces = [sse(chunk([thinking]), done=False), sse(chunk([{"type": "text", "text": "Keep "}]), done=False),
+              sse(chunk([thinking, {"type": "text", "text": "it "}, {"type": "text", "text": "dark."}]), STOPPED)]
+    async with serving(pieces) as (url, _):
+        *chunks, usage = await read("openai:m", url)
+    assert chunks == [THINKING, "Keep ", "it dark."] and usage.finish_reason == "stop"
+
+
+async def test_counts_that_are_no_object_are_estimated():
+    # it was a raw AttributeError from inside sotkit
+    async with serving(sse(*[{**chunk, "usage": "n/a"} for chunk in WORDS], STOPPED)) as (url, _):
+        *texts, usage = await read("openai:m", url)
+    assert "".join(texts) == "Keep it dark." and usage.estimated
+
+
+async def test_groqs_counts_under_x_groq_are_the_servers():
+    last = {**STOPPED, "x_groq": {"id": "req_1", "usage": {"prompt_tokens": 11, "completion_tokens": 3}}}
+    async with serving(sse(*WORDS, last)) as (url, _):
+        *_, usage = await read("openai:m", url)
+    assert (usage.input_tokens, usage.output_tokens, usage.estimated) == (11, 3, False)  # it was estimated
+
+
+async def test_a_prefill_server_is_asked_to_continue_only_the_requests_that_end_with_a_prefill():
+    # the advice was extra_body={"continue_final_message": True, ...}, which goes on every request: vLLM then
+    # continued the user's question on requests without a prefill (sequential answers, the router)
+    async with serving(sse(*WORDS, STOPPED)) as (url, received):
+        provider = create_provider("openai:m", base_url=url, api_key="k", prefill=True)
+        for prefill in (None, "1."):
+            request = ChatRequest(Prompt("List three.", prefill=prefill), max_tokens=20)
+            [chunk async for chunk in provider.stream(request)]
+        await provider.aclose()
+    plain, continued = received
+    assert plain["messages"][-1]["role"] == "user"
+    assert "continue_final_message" not in plain and "add_generation_prompt" not in plain
+    assert continued["messages"][-1] == {"role": "assistant", "content": "1."}
+    assert continued["continue_final_message"] is True and continued["add_generation_prompt"] is False
+
+
+async def test_a_field_given_as_none_in_extra_body_is_left_out_of_the_body():
+    # Mistral's API refuses stream_options (422), which sotkit sends: {"stream_options": None} sent it as null
+    async with serving(sse(*WORDS, STOPPED)) as (url, received):
+        await read("openai:m", url, extra_body={"stream_options": None, "top_k": 5})
+    assert "stream_options" not in received[0] and received[0]["top_k"] == 5 and received[0]["max_tokens"] == 20
 
 
 async def test_an_openai_compatible_error_event_is_an_error_with_its_message():
@@ -287,6 +367,28 @@ async def test_an_anthropic_stream_without_message_start_has_estimated_counts():
     async with serving(body) as (url, _):
         *_, usage = await read("anthropic:m", url)
     assert usage.estimated and usage.input_tokens > 0  # not 0 reported as counted
+
+
+async def test_anthropic_input_counts_sent_in_message_delta_are_taken():
+    # compatible servers (and the API's cumulative counts) may give them only there, after a 0 in message_start;
+    # the SDK takes them: sotkit counted 0 input tokens
+    start = ("message_start", {"type": "message_start", "message": {"usage": {"input_tokens": 0, "output_tokens": 0}}})
+    end = ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {
+        "input_tokens": 1250, "cache_read_input_tokens": 100, "output_tokens": 4}})
+    body = "".join(f"event: {e}\ndata: {json.dumps(d)}\n\n"
+                   for e, d in [start, text_delta("Keep it dark."), end, END_TURN[1]]).encode()
+    async with serving(body) as (url, _):
+        *_, usage = await read("anthropic:m", url)
+    assert (usage.input_tokens, usage.output_tokens, usage.estimated) == (1350, 4, False)
+
+
+async def test_anthropic_text_in_a_content_block_start_is_kept():
+    # some compatible servers open the text block with its first piece; the SDK keeps it, sotkit dropped it
+    start = ("content_block_start", {"type": "content_block_start", "index": 0,
+                                     "content_block": {"type": "text", "text": "Keep "}})
+    async with serving(anthropic_sse(start, text_delta("it dark."), *END_TURN)) as (url, _):
+        *texts, _ = await read("anthropic:m", url)
+    assert "".join(texts) == "Keep it dark."
 
 
 @pytest.mark.parametrize("prefill, pieces, text", [
