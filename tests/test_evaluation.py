@@ -24,7 +24,7 @@ from sotkit.evaluation import Question, load_questions, outcome, parse_verdict
 from sotkit.evaluation.progress import Progress
 from sotkit.evaluation.run import measures
 from sotkit.testing import Fault, FakeLLMServer, Latency, RecordedRequest, Reply
-from tests.conftest import is_skeleton, sot_responder
+from tests.conftest import is_skeleton, point_of, sot_responder
 
 pytestmark = pytest.mark.anyio
 
@@ -83,8 +83,9 @@ async def run(server: FakeLLMServer, tmp_path: Path, out: str = "out", **options
     options.setdefault("judge", "openai:judge")
     options.setdefault("plots", False)
     on_server = {"base_url": server.openai_base_url, "api_key": "k"}
-    return await sotkit.evaluate(tmp_path / "questions.jsonl", model="openai:m", out=tmp_path / out,
-                                 judge_options=on_server, **on_server, **options)
+    options.setdefault("judge_options", on_server)
+    options.setdefault("questions", tmp_path / "questions.jsonl")
+    return await sotkit.evaluate(model="openai:m", out=tmp_path / out, **on_server, **options)
 
 
 def serve(responder) -> FakeLLMServer:
@@ -186,8 +187,8 @@ async def test_net_win_rate_per_category(tmp_path):
     rates = {c: t.net_win_rate for c, t in summary.verdicts["general"].items()}
     assert rates == {"health": 1.0, "money": -1.0, "home": 1.0, "all": pytest.approx(1 / 5)}
     report = (tmp_path / "out" / "report.md").read_text()
-    assert "| money | 2 | 0 | 0 | 2 | 0 | -1.00 |" in report
-    assert "| all | 5 | 3 | 0 | 2 | 0 | +0.20 |" in report
+    assert "| money | 2 | 0 | 0 | 2 | 0 | 0 | -1.00 |" in report
+    assert "| all | 5 | 3 | 0 | 2 | 0 | 0 | +0.20 |" in report
 
 
 async def test_an_unparseable_verdict_is_counted_as_such_and_left_out_of_the_rate(tmp_path):
@@ -205,7 +206,8 @@ async def test_an_unparseable_verdict_is_counted_as_such_and_left_out_of_the_rat
     record = next(r for r in summary.records if r["id"] == "rent")
     assert record["judge"]["verdicts"]["general"] == {
         "verdicts": [None, None], "outcome": "unparseable",
-        "raw": ["I cannot decide between them.", "I cannot decide between them."]}
+        "raw": ["I cannot decide between them.", "I cannot decide between them."], "cut": [False, False],
+        "max_tokens": 512}
     assert record["error"] is None  # a judge that answered is not a failure: it is not asked again
 
 
@@ -279,6 +281,9 @@ def test_measures_on_hand_made_answers():
     # a SoT request that fell back to a sequential answer has no points to measure
     answers["sot"]["mode"] = "sequential"
     assert measures(question, answers)["redundancy"] is None
+    # an answer kept from a run of another model (or set-up) is not compared with this one's
+    answers["sequential"]["model"] = "openai:other"
+    assert "speedup" not in measures(question, answers)
 
 
 # -- resuming ----------------------------------------------------------------------------------------------------
@@ -294,7 +299,8 @@ def comparable(path: Path) -> dict[str, object]:
     records = {}
     for record in read_results(path):
         records[record["id"]] = {
-            "answers": {m: {k: v for k, v in a.items() if k not in ("latency_s", "first_text_s", "setup")}
+            "answers": {m: {k: sorted(v) if k == "priced_calls" else v for k, v in a.items()  # points race
+                            if k not in ("latency_s", "first_text_s", "setup")}
                         for m, a in record["answers"].items()},
             "judge": record["judge"] and {k: v for k, v in record["judge"].items() if k != "setup"},
             "error": record["error"],
@@ -491,7 +497,13 @@ async def test_missing_matplotlib_is_reported_before_any_model_call(tmp_path, mo
     ({"modes": ["sot"]}, "judging compares SoT with sequential answers"),
     ({"modes": "sot,fast", "judge": None}, "choose one or both of sot, sequential"),
     ({"aspects": True, "judge": None}, "aspects=True needs a judge"),
-    ({"concurrency": 0}, "concurrency must be"),
+    ({"concurrency": 0}, "concurrency=0: must be a whole number >= 1"),
+    ({"concurrency": True}, "concurrency=True: must be a whole number >= 1"),
+    ({"limit": True}, "limit=True: must be a whole number >= 1 or None"),
+    ({"judge_max_tokens": 0}, "judge_max_tokens=0: must be a whole number >= 1"),
+    ({"fallback": "openai:cheap"}, "fallback= is not taken by sotkit eval"),
+    ({"judge_options": {"fallback": "openai:cheap"}}, "judge_options={'fallback': ...} is not taken by sotkit eval"),
+    ({"judge_options": {"max_tokens": 2000}}, "judge_options={'max_tokens': ...} is not taken"),
 ])
 async def test_bad_settings_are_refused_before_any_call(tmp_path, options, message):
     write_questions(tmp_path / "questions.jsonl")
@@ -786,3 +798,160 @@ def test_the_command_says_in_one_line_what_it_cannot_write(tmp_path, capsys):
         assert main([*base, str(tmp_path / "out")]) == 1
     [line] = capsys.readouterr().err.splitlines()
     assert line.startswith("sotkit eval: error: IsADirectoryError: ") and "results.jsonl" in line
+
+
+# -- what a verdict or a tally stands on ---------------------------------------------------------------------------
+
+async def test_a_judge_reply_cut_at_its_budget_gives_no_verdict_and_a_larger_budget_asks_only_it_again(tmp_path):
+    write_questions(tmp_path / "questions.jsonl", QUESTIONS[:1])
+
+    def judge(request):  # with SoT shown first, a verdict at first sight, a long comparison, then the final one
+        if sot_position(request) == "B":
+            return "SoT is better. [[B]]"
+        return "At first sight [[A]]; now closer. " + "Point by point, one at a time. " * 150 + "Finally: [[A]]"
+    with serve(model(judge)) as server:
+        summary = await run(server, tmp_path)
+        general = summary.records[0]["judge"]["verdicts"]["general"]
+        assert general["cut"] == [True, False] and general["verdicts"] == [None, "B"]
+        assert general["outcome"] == "unparseable" and summary.judge_cut == 1  # not a win read off the first sight
+        report = (tmp_path / "out" / "report.md").read_text()
+        assert "1 judge reply was cut at the judge's budget of 512 tokens" in report
+        server.reset()
+        summary = await run(server, tmp_path, judge_max_tokens=2048)
+        [asked] = server.requests  # only the cut reply: the other order's stands
+        assert is_judge(asked) and sot_position(asked) == "A" and asked.max_tokens == 2048
+    assert summary.records[0]["judge"]["verdicts"]["general"]["outcome"] == "win" and summary.judge_cut == 0
+
+
+async def test_one_failed_order_of_the_judge_is_not_judged_and_only_it_is_asked_again(tmp_path):
+    write_questions(tmp_path / "questions.jsonl", QUESTIONS[:1])
+    broken = {"on": True}
+
+    def judge(request):
+        if broken["on"] and sot_position(request) == "B":
+            return Reply("", fault=Fault.status(500))
+        return f"Fine. [[{sot_position(request)}]]"
+    with serve(model(judge)) as server:
+        summary = await run(server, tmp_path, judge_options={"base_url": server.openai_base_url, "api_key": "k",
+                                                             "retry": 1})
+        general = summary.records[0]["judge"]["verdicts"]["general"]
+        assert general["raw"] == ["Fine. [[A]]", None] and general["outcome"] is None
+        assert summary.failed == ["sleep"] and summary.verdicts["general"]["all"].failed == 1
+        broken["on"] = False
+        server.reset()
+        summary = await run(server, tmp_path)
+        [asked] = server.requests
+        assert is_judge(asked) and sot_position(asked) == "B"
+    assert summary.records[0]["judge"]["verdicts"]["general"]["outcome"] == "win" and summary.failed == []
+
+
+async def test_answers_cut_off_are_marked_and_counted(tmp_path):
+    write_questions(tmp_path / "questions.jsonl", QUESTIONS[:2])
+    long = "Here is a long and careful answer. " * 100
+    answers = sot_responder(SKELETON, sequential=long)
+    with serve(lambda r: "[[C]]" if is_judge(r) else answers(r)) as server:
+        summary = await run(server, tmp_path, max_tokens=50)
+    for record in summary.records:
+        seq, sot = record["answers"]["sequential"], record["answers"]["sot"]
+        assert seq["truncated"] is True and (sot["truncated"], sot["skeleton_truncated"]) == (False, False)
+    assert summary.cut == {"sot": [], "sequential": ["sleep", "walk"]}
+    assert "The sequential answer was cut off on 2 question(s)" in (tmp_path / "out" / "report.md").read_text()
+
+
+async def test_a_failed_answer_is_left_out_of_the_measures_and_counted_failed_per_category(tmp_path):
+    write_questions(tmp_path / "questions.jsonl", QUESTIONS[:2])
+    answers = model(judge=lambda r: f"[[{sot_position(r)}]]")
+    walk = sot_responder(SKELETON, {1: "Walk to work every day.", 2: "Walk to work every day too."})
+
+    def responder(request):  # walk: point 3 fails every time, leaving two points that repeat each other
+        if is_judge(request) or "walk more" not in request.user:
+            return answers(request)
+        return Reply("", fault=Fault.status(500)) if point_of(request) == 3 else walk(request)
+    with serve(responder) as server:
+        summary = await run(server, tmp_path, retry=1)
+    walk = next(r for r in summary.records if r["id"] == "walk")
+    assert walk["answers"]["sot"]["error"] and "text" in walk["answers"]["sot"]  # its partial answer is kept...
+    assert "redundancy" not in walk["measures"]  # ...but not measured
+    assert summary.measures["redundancy"]["health"] == 0.0  # sleep's alone
+    health = summary.verdicts["general"]["health"]
+    assert (health.wins, health.failed, health.net_win_rate) == (1, 1, 1.0)
+    assert "| health | 1 | 1 | 0 | 0 | 0 | 1 | +1.00 |" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_the_commands_last_line_says_on_how_many_pairs_the_rate_stands(tmp_path, capsys):
+    from sotkit.cli import main
+
+    questions = write_questions(tmp_path / "questions.jsonl", QUESTIONS[:3])
+
+    def judge(request):
+        return "I cannot decide." if "fall asleep" in request.user else f"[[{sot_position(request)}]]"
+    with serve(model(judge)) as server, pytest.MonkeyPatch.context() as env:
+        env.setenv("OPENAI_BASE_URL", server.openai_base_url)
+        env.setenv("OPENAI_API_KEY", "k")
+        assert main(["eval", str(questions), "--model", "openai:m", "--judge", "openai:judge", "--no-plots",
+                     "--judge-max-tokens", "100", "--out", str(tmp_path / "out")]) == 0
+        assert {r.max_tokens for r in server.requests if is_judge(r)} == {100}
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert "net win rate +1.00 (2 judged, 1 unparseable)" in last, last
+
+
+# -- reruns ----------------------------------------------------------------------------------------------------
+
+async def test_a_category_fixed_in_the_file_counts_on_rerun_without_a_call(tmp_path):
+    write_questions(tmp_path / "questions.jsonl", [QUESTIONS[0], dict(QUESTIONS[1], category="helth")])
+    with serve(model()) as server:
+        assert (await run(server, tmp_path)).categories == ["health", "helth"]
+        calls = len(server.requests)
+        write_questions(tmp_path / "questions.jsonl", QUESTIONS[:2])
+        summary = await run(server, tmp_path)
+        assert len(server.requests) == calls
+    assert summary.categories == ["health"] and summary.verdicts["general"]["health"].ties == 2
+
+
+async def test_options_that_shape_no_answer_do_not_ask_again_and_prices_given_later_count(tmp_path):
+    from sotkit.router.rules import RulesRouter
+
+    write_questions(tmp_path / "questions.jsonl", QUESTIONS[:1])
+    with serve(model()) as server:
+        first = await run(server, tmp_path, router=RulesRouter())
+        assert first.cost["sot"].total is None  # openai:m has no known price
+        calls = len(server.requests)
+        # another router object (another address in its repr), limits, retries, prices: the same answers
+        summary = await run(server, tmp_path, router=RulesRouter(), rpm=600, max_concurrency=3, retry=2, timeout=30,
+                            prices={"openai:m": (1.0, 2.0)})
+        assert len(server.requests) == calls
+    sot = summary.records[0]["answers"]["sot"]
+    assert summary.cost["sot"].total == pytest.approx((sot["input_tokens"] + 2 * sot["output_tokens"]) / 1e6)
+
+
+async def test_question_objects_are_read_as_the_files_lines_are(tmp_path):
+    with serve(model()) as server:
+        given = [Question(1, "How can I fall asleep faster?"), Question("walk", "How can I walk more?", None)]
+        first = await run(server, tmp_path, questions=given)
+        calls = len(server.requests)
+        second = await run(server, tmp_path, questions=given)  # reads its own results file back
+        assert len(server.requests) == calls
+        with pytest.raises(sotkit.ConfigError, match=re.escape("questions[0].id must be a non-empty string, got True")):
+            await run(server, tmp_path, questions=[Question(True, "Why?")])
+    assert [(r["id"], r["category"]) for r in first.records] == [("1", "general"), ("walk", "general")]
+    assert second.records == first.records
+
+
+async def test_a_rerun_of_one_mode_keeps_the_other_modes_answer(tmp_path):
+    write_questions(tmp_path / "questions.jsonl", QUESTIONS[:1])
+    answers, broken = model(judge=lambda r: f"[[{sot_position(r)}]]"), {"on": True}
+
+    def responder(request):  # the skeleton fails until fixed
+        return Reply("", fault=Fault.status(500)) if broken["on"] and is_skeleton(request) else answers(request)
+    with serve(responder) as server:
+        assert (await run(server, tmp_path, retry=1)).failed == ["sleep"]
+        broken["on"] = False
+        server.reset()
+        summary = await run(server, tmp_path, judge=None, modes="sot")  # only SoT asked again
+        assert all(is_skeleton(r) or point_of(r) for r in server.requests)
+        assert summary.failed == [] and set(summary.records[0]["answers"]) == {"sot", "sequential"}
+        assert summary.speedup is not None
+        server.reset()
+        summary = await run(server, tmp_path)  # both modes are in: only the judge is asked
+        assert len(server.requests) == 2 and all(is_judge(r) for r in server.requests)
+    assert summary.net_win_rate == 1.0

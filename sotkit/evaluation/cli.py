@@ -9,6 +9,7 @@ from pathlib import Path
 import anyio
 
 from ..errors import ConfigError, SotkitError
+from .judge import JUDGE_MAX_TOKENS
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -26,6 +27,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                         help="questions answered at a time (default 1: latencies not inflated by other questions)")
     parser.add_argument("--aspects", action="store_true",
                         help="also judge coherence, diversity, immersion, integrity and relevance (LLMZoo's)")
+    parser.add_argument("--judge-max-tokens", type=_positive, default=JUDGE_MAX_TOKENS,
+                        help=f"the judge's token budget per reply; a reply cut there gives no verdict (default "
+                             f"{JUDGE_MAX_TOKENS})")
     parser.add_argument("--templates", help="a directory of .jinja templates overriding the defaults, judges' too")
     parser.add_argument("--no-plots", dest="plots", action="store_false", help="no PNG plots (no matplotlib needed)")
 
@@ -54,7 +58,7 @@ def main(args: argparse.Namespace) -> int:
         summary = anyio.run(lambda: evaluate(
             args.questions, model=args.model or default_model(), judge=args.judge, modes=args.modes, out=out,
             limit=args.limit, concurrency=args.concurrency, aspects=args.aspects, templates=args.templates,
-            plots=args.plots, progress=True))
+            plots=args.plots, progress=True, judge_max_tokens=args.judge_max_tokens))
     except KeyboardInterrupt:
         results = out / "results.jsonl"
         if results.is_file() and results.stat().st_size:  # said only when true: Ctrl-C may come before any answer
@@ -72,8 +76,17 @@ def main(args: argparse.Namespace) -> int:
     parts = [f"{len(summary.records)} questions"]
     if summary.speedup is not None:
         parts.append(f"median speed-up {summary.speedup:.2f}x")
-    if summary.net_win_rate is not None:
-        parts.append(f"net win rate {summary.net_win_rate:+.2f}")
+    if general := summary.verdicts.get("general"):  # the rate with the n it stands on, and what it leaves out
+        t = general["all"]
+        counts = [f"{t.judged} judged"] + [f"{n} {name}" for n, name in ((t.unparseable, "unparseable"),
+                                                                         (t.failed, "failed")) if n]
+        parts.append(f"net win rate {'–' if t.net_win_rate is None else f'{t.net_win_rate:+.2f}'} "
+                     f"({', '.join(counts)})")
+    if summary.judge_cut:
+        n = summary.judge_cut
+        parts.append(f"{n} judge repl{'y' if n == 1 else 'ies'} cut at --judge-max-tokens {args.judge_max_tokens}")
+    if cut := sum(len(ids) for ids in summary.cut.values()):
+        parts.append(f"{cut} answer(s) cut off")
     for mode, cost in summary.cost.items():
         parts.append(f"{mode} cost " + ("unknown" if cost.total is None
                                          else f"{'~' if cost.estimated else ''}${cost.total:.6f}"))

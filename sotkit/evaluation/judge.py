@@ -51,29 +51,45 @@ def outcome(sot_first: Verdict | None, sot_second: Verdict | None) -> Outcome:
     return "tie"
 
 
-async def judge_pair(judge: SoT, question: str, sot: str, sequential: str, aspect: str | None = None) -> dict[str, Any]:
-    """Ask ``judge`` which answer is better in both orders; the record holds both raw replies, both verdicts
-    (``None`` where unparseable) and the outcome. Where an order fails, an ``ExceptionGroup`` of each failure."""
+def kept_replies(verdict: dict[str, Any] | None, max_tokens: int) -> list[str | None]:
+    """The judge's replies in a stored ``verdict`` that a rerun keeps, per order: each one, unless it failed (no
+    reply) or was cut at another budget than ``max_tokens`` (a larger one may let it finish)."""
+    if not verdict:
+        return [None, None]
+    cut = verdict.get("cut") or [False, False]  # records before sotkit marked cut replies: none known
+    return [None if raw is None or (was_cut and verdict.get("max_tokens") != max_tokens) else raw
+            for raw, was_cut in zip(verdict["raw"], cut)]
+
+
+async def judge_pair(judge: SoT, question: str, sot: str, sequential: str, aspect: str | None = None, *,
+                     max_tokens: int = JUDGE_MAX_TOKENS,
+                     kept: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[Exception]]:
+    """Ask ``judge`` which answer is better in both orders (only the orders whose reply ``kept``, a stored record
+    of this pair, does not keep). Returns the record, which holds both raw replies (``None`` where an order failed),
+    which were cut at ``max_tokens`` (read as no verdict: a verdict early in a cut reply may be provisional), both
+    verdicts and the outcome (``None`` while an order has no reply), and each failed order's exception."""
     template, extra = ("judge_pairwise", {}) if aspect is None else \
         ("judge_aspect", {"aspect": aspect, "criterion": ASPECTS[aspect]})
     orders = [(sot, sequential), (sequential, sot)]
-    raw: list[str] = ["", ""]
+    raw = kept_replies(kept, max_tokens)
+    cut = [bool(r is not None and c) for r, c in zip(raw, (kept or {}).get("cut") or [False, False])]
     failures: list[Exception] = []
 
     async def ask(i: int) -> None:
         a, b = orders[i]
         try:
             result = await judge.complete(template, {"question": question, "answer_a": a, "answer_b": b, **extra},
-                                          max_tokens=JUDGE_MAX_TOKENS, temperature=0.0)
-        except Exception as exc:  # kept, not raised: the other order runs on, so the error says if both failed
+                                          max_tokens=max_tokens, temperature=0.0)
+        except Exception as exc:  # kept, not raised: the other order runs on, and its reply is kept
             failures.append(exc)
             return
-        raw[i] = result.text
+        raw[i], cut[i] = result.text, result.truncated
 
     async with anyio.create_task_group() as tg:
         for i in range(2):
-            tg.start_soon(ask, i)
-    if failures:
-        raise ExceptionGroup(f"the judge failed in {len(failures)} of 2 orders", failures)
-    verdicts = [parse_verdict(text) for text in raw]
-    return {"verdicts": verdicts, "outcome": outcome(*verdicts), "raw": raw}
+            if raw[i] is None:
+                tg.start_soon(ask, i)
+    verdicts = [None if text is None or was_cut else parse_verdict(text) for text, was_cut in zip(raw, cut)]
+    record = {"verdicts": verdicts, "outcome": None if None in raw else outcome(*verdicts), "raw": raw, "cut": cut,
+              "max_tokens": max_tokens}
+    return record, failures

@@ -43,6 +43,15 @@ def checked(text: Any, where: str, *, question: bool = False) -> str:
         raise ConfigError(f"{where}: {exc}") from None
 
 
+def field_text(value: Any, where: str) -> str | None:
+    """An ``id`` or ``category`` as stored: a str or an int as stripped text, None when not given."""
+    if value is None:
+        return None
+    if not isinstance(value, str | int) or isinstance(value, bool) or not str(value).strip():
+        raise ConfigError(f"{where} must be a non-empty string, got {value!r}")
+    return checked(value, where)  # written to results.jsonl and report.md: must be UTF-8
+
+
 def load_questions(path: str | Path) -> list[Question]:
     """Read and check the whole file before any model is called; errors name the line and what to fix."""
     path = Path(path)
@@ -76,20 +85,14 @@ def load_questions(path: str | Path) -> list[Question]:
             problem = "is missing" if "question" not in item else "must be a non-empty string"
             raise ConfigError(f'{where}: "question" {problem}')
         question = checked(question, f'{where}: "question"', question=True)
-        for name in ("id", "category"):
-            value = item.get(name)
-            usable = isinstance(value, str | int) and not isinstance(value, bool) and str(value).strip()
-            if value is not None and not usable:
-                raise ConfigError(f'{where}: "{name}" must be a non-empty string, got {value!r}')
-            if isinstance(value, str):
-                checked(value, f'{where}: "{name}"')  # written to results.jsonl and report.md: must be UTF-8
-        qid = str(item["id"]).strip() if item.get("id") is not None else question_id(question)
+        qid = field_text(item.get("id"), f'{where}: "id"')
+        category = field_text(item.get("category"), f'{where}: "category"')
+        qid = question_id(question) if qid is None else qid
         if qid in seen:
             raise ConfigError(f"{where}: id {qid!r} is already used on line {seen[qid]}; ids must be unique "
                               "(a question given twice without an id gets the same id)")
         seen[qid] = number
-        category = str(item["category"]).strip() if item.get("category") is not None else "general"
-        questions.append(Question(qid, question, category))
+        questions.append(Question(qid, question, "general" if category is None else category))
     if not questions:
         raise ConfigError(f"{path}: no questions in the file; write one JSON object a line, such as "
                           '{"question": "How can I sleep better?", "category": "health"}')

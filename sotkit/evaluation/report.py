@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ModelNotAvailableError
+from ..pricing import Prices
 
 ALL = "all"
 #: each judge-free measure with how it is summarised (speed-ups are ratios: their median is the robust summary)
@@ -26,6 +27,8 @@ class Tally:
     ties: int = 0
     losses: int = 0
     unparseable: int = 0
+    failed: int = 0
+    """Questions not judged: an answer or the judge failed (rerun to retry them); left out of the rate too."""
 
     @property
     def judged(self) -> int:
@@ -38,10 +41,11 @@ class Tally:
         return (self.wins - self.losses) / self.judged if self.judged else None
 
 
-def tally(outcomes: Iterable[str]) -> Tally:
+def tally(outcomes: Iterable[str | None]) -> Tally:
+    """Count outcomes; None is a question with no outcome (it failed)."""
     counts = Tally()
     for o in outcomes:
-        name = {"win": "wins", "tie": "ties", "loss": "losses", "unparseable": "unparseable"}[o]
+        name = {"win": "wins", "tie": "ties", "loss": "losses", "unparseable": "unparseable", None: "failed"}[o]
         setattr(counts, name, getattr(counts, name) + 1)
     return counts
 
@@ -61,12 +65,18 @@ class ModeCost:
         return self.total / self.answers if self.total is not None and self.answers else None
 
 
-def mode_cost(answers: Iterable[dict[str, Any]]) -> ModeCost:
+def mode_cost(answers: Iterable[dict[str, Any]], prices: Prices | None = None) -> ModeCost:
+    """Each answer priced now from its calls (so prices given on a rerun count), or as recorded if it predates
+    that."""
+    prices = prices or Prices()
     cost = ModeCost()
     for answer in answers:
         if "text" in answer:  # answered (an error's partial answer included: its calls were paid for)
             cost.answers += 1
             price = answer.get("cost")
+            if (calls := answer.get("priced_calls")) is not None:
+                each = [prices.cost(*call) for call in calls]
+                price = None if None in each else sum(each)
             cost.total = None if cost.total is None or price is None else cost.total + price
             cost.estimated = cost.estimated or bool(answer.get("usage_estimated"))
     return cost
@@ -86,6 +96,10 @@ class Summary:
     failed: list[str] = field(default_factory=list)
     fell_back: list[str] = field(default_factory=list)
     """Questions whose SoT request fell back to a sequential answer (too few skeleton points)."""
+    #: mode -> questions whose answer in it was cut off (its token budget, a filter, or a cut skeleton)
+    cut: dict[str, list[str]] = field(default_factory=dict)
+    judge_cut: int = 0
+    """Judge replies cut at the judge's token budget, each read as no verdict (``judge_max_tokens``)."""
     #: mode -> what its answers cost (the judge's calls not included)
     cost: dict[str, ModeCost] = field(default_factory=dict)
 
@@ -106,11 +120,17 @@ def summarize(records: list[dict[str, Any]], settings: dict[str, Any]) -> Summar
                       failed=[r["id"] for r in records if r["error"]],
                       fell_back=[r["id"] for r in records
                                  if r["answers"].get("sot", {}).get("mode") == "sequential"])
-    summary.cost = {mode: mode_cost(r["answers"].get(mode, {}) for r in records) for mode in settings.get("modes", [])}
+    prices = Prices(settings.get("prices"))
+    summary.cost = {mode: mode_cost((r["answers"].get(mode, {}) for r in records), prices)
+                    for mode in settings.get("modes", [])}
+    summary.cut = {mode: [r["id"] for r in records if _cut(r["answers"].get(mode, {}))]
+                   for mode in settings.get("modes", [])}
     if settings.get("judge"):
         for aspect in ["general", *settings.get("aspects", [])]:
-            summary.verdicts[aspect] = {name: tally(o for r in group if (o := _outcome(r, aspect)))
+            summary.verdicts[aspect] = {name: tally(_outcome(r, aspect) for r in group)
                                         for name, group in groups.items()}
+        summary.judge_cut = sum(sum(v.get("cut") or []) for r in records
+                                for v in (r.get("judge") or {}).get("verdicts", {}).values())
     for measure, how in MEASURES.items():
         summary.measures[measure] = {}
         for name, group in groups.items():
@@ -121,8 +141,13 @@ def summarize(records: list[dict[str, Any]], settings: dict[str, Any]) -> Summar
 
 
 def _outcome(record: dict[str, Any], aspect: str) -> str | None:
+    """The verdict's outcome; None where there is none (an answer or an order of the judge failed)."""
     verdict = (record.get("judge") or {}).get("verdicts", {}).get(aspect)
     return verdict["outcome"] if verdict else None
+
+
+def _cut(answer: dict[str, Any]) -> bool:
+    return bool(answer.get("truncated") or answer.get("skeleton_truncated"))
 
 
 # -- report.md and plots --------------------------------------------------------------------------------------
@@ -166,10 +191,15 @@ def render_markdown(summary: Summary, plots: list[str]) -> str:
         lines += ["## Quality: the judge's verdicts", "",
                   "Each pair is judged twice with the answers' order swapped; SoT wins (or loses) only where both "
                   "orders agree, anything else is a tie. Net win rate = (wins - losses) / judged, from -1 to +1. "
-                  "Unparseable: a reply with no single [[A]]/[[B]]/[[C]] verdict in either order; counted, not "
-                  "guessed, and left out of the net win rate.", ""]
+                  "Unparseable: a reply with no single [[A]]/[[B]]/[[C]] verdict, or cut at the judge's token "
+                  "budget, in either order; counted, not guessed, and left out of the net win rate. Failed: not "
+                  "judged, as an answer or the judge failed (rerun the same command to retry them).", ""]
         general = summary.verdicts["general"]
         lines += _tally_table("category", [(c, general[c]) for c in [*summary.categories, ALL]])
+        if summary.judge_cut:
+            lines += ["", f"{summary.judge_cut} judge repl{'y was' if summary.judge_cut == 1 else 'ies were'} cut "
+                          f"at the judge's budget of {s.get('judge_max_tokens')} tokens, so counted unparseable: "
+                          "raise it (--judge-max-tokens, judge_max_tokens=) and rerun; only those are asked again."]
         if len(summary.verdicts) > 1:
             lines += ["", "By aspect (LLMZoo's, all categories):", ""]
             lines += _tally_table("aspect", [(a, t[ALL]) for a, t in summary.verdicts.items() if a != "general"])
@@ -195,6 +225,11 @@ def render_markdown(summary: Summary, plots: list[str]) -> str:
         mark = "~" if cost.estimated else ""
         lines.append(f"| {_cell(mode)} | {cost.answers} | {mark}{_num(cost.total, '.6f', prefix='$')} | "
                      f"{mark}{_num(cost.per_answer, '.6f', prefix='$')} |")
+    for mode, ids in summary.cut.items():
+        if ids:
+            lines += ["", f"The {mode} answer was cut off on {len(ids)} question(s), at a token budget (max_tokens, "
+                          "skeleton_max_tokens, point_max_tokens) or by the provider's filter, and judged as cut: "
+                          f"{', '.join(ids)}."]
     if summary.fell_back:
         lines += ["", f"SoT fell back to a sequential answer (fewer than two skeleton points) on "
                       f"{len(summary.fell_back)} question(s): {', '.join(summary.fell_back)}; they have no "
@@ -207,10 +242,11 @@ def render_markdown(summary: Summary, plots: list[str]) -> str:
         sot, seq = r["answers"].get("sot", {}), r["answers"].get("sequential", {})
         general = (r.get("judge") or {}).get("verdicts", {}).get("general")
         verdicts = " / ".join(v or "?" for v in general["verdicts"]) if general else "–"
+        result = (general["outcome"] or "failed") if general else "–"
         lines.append(f"| {_cell(r['id'])} | {_cell(r['category'])} | {sot.get('mode', '–')} "
                      f"| {_num(sot.get('latency_s'))} | {_num(seq.get('latency_s'))} "
                      f"| {_num(r['measures'].get('speedup'), suffix='x')} | {verdicts} "
-                     f"| {general['outcome'] if general else '–'} | "
+                     f"| {result} | "
                      f"{_num(r['measures'].get('redundancy'))} | {_num(r['measures'].get('restatement'))} | "
                      f"{_cell((r['error'] or '')[:120])} |")
     if plots:
@@ -219,11 +255,11 @@ def render_markdown(summary: Summary, plots: list[str]) -> str:
 
 
 def _tally_table(key: str, rows: list[tuple[str, Tally]]) -> list[str]:
-    lines = [f"| {key} | judged | wins | ties | losses | unparseable | net win rate |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+    lines = [f"| {key} | judged | wins | ties | losses | unparseable | failed | net win rate |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for name, t in rows:
         lines.append(f"| {_cell(name)} | {t.judged} | {t.wins} | {t.ties} | {t.losses} | {t.unparseable} | "
-                     f"{_num(t.net_win_rate, '+.2f')} |")
+                     f"{t.failed} | {_num(t.net_win_rate, '+.2f')} |")
     return lines
 
 

@@ -13,6 +13,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import aclosing, contextmanager
@@ -24,22 +25,27 @@ import anyio
 from .. import __version__, quality
 from ..client import SoT
 from ..errors import ConfigError, PartialResultError
+from ..options import check_number
 from ..providers.base import ChatRequest, Prompt
 from ..templates import TemplateSource, _read_overrides
-from .judge import ASPECTS, JUDGE_MAX_TOKENS, judge_pair
-from .questions import Question, checked, load_questions, question_id
+from .judge import ASPECTS, JUDGE_MAX_TOKENS, judge_pair, kept_replies
+from .questions import Question, checked, field_text, load_questions, question_id
 from .progress import Progress
 from .report import Summary, summarize, write_report
 
 MODES = ("sot", "sequential")
 RESULTS = "results.jsonl"
+#: options that shape neither an answer nor a verdict (keys, limits, prices, retries, timeouts; the router, as
+#: every answer's mode is asked for): a rerun that changes only these reuses what is done
+NOT_SHAPING = frozenset({"api_key", "client", "max_concurrency", "rpm", "tpm", "limits", "prices", "timeout", "retry",
+                         "stall_timeout", "first_token_timeout", "router", "router_threshold", "trace_content"})
 
 
 async def evaluate(questions: str | Path | Sequence[Question | str], *, model: str, judge: str | None = None,
                    modes: Sequence[str] = MODES, out: str | Path, limit: int | None = None, concurrency: int = 1,
                    aspects: bool = False, templates: TemplateSource = None, plots: bool = True,
                    progress: bool = False, judge_options: Mapping[str, Any] | None = None,
-                   **options: Any) -> Summary:
+                   judge_max_tokens: int = JUDGE_MAX_TOKENS, **options: Any) -> Summary:
     """Answer ``questions`` (a JSON Lines file, ``Question`` objects or strings) with ``model`` in each of ``modes``,
     judge SoT against sequential with ``judge`` (both orders; with ``aspects``, also on LLMZoo's five aspects),
     and write ``out/results.jsonl``, ``out/report.md`` and, with ``plots``, PNG plots (``sotkit[eval]``).
@@ -50,17 +56,19 @@ async def evaluate(questions: str | Path | Sequence[Question | str], *, model: s
     at a time (1 by default, so one question's latencies are not inflated by another's calls); each question's
     modes run one after the other. Other keywords configure the answering client (``base_url``, ``device``, ...)
     and its requests (``max_points``, ``deadline``, ...); ``judge_options`` configure the judge's client when the
-    judge is another model (``base_url``, ``api_key``, ...).
+    judge is another model (``base_url``, ``api_key``, ...); ``judge_max_tokens`` is the judge's budget per reply
+    (a reply cut there gives no verdict: raise it and rerun, and only the cut replies are asked again).
     """
     modes = _check_modes(modes)
     if judge is not None and set(modes) != set(MODES):
         raise ConfigError("judging compares SoT with sequential answers: use modes=('sot', 'sequential') with judge=")
     if aspects and judge is None:
         raise ConfigError("aspects=True needs a judge= model")
-    if not isinstance(concurrency, int) or concurrency < 1:
-        raise ConfigError(f"concurrency must be a whole number of at least 1, got {concurrency!r}")
-    if limit is not None and (not isinstance(limit, int) or limit < 1):
-        raise ConfigError(f"limit must be a whole number of at least 1, got {limit!r}")
+    check_number("concurrency", concurrency, above=None, at_least=1, whole=True, optional=False)
+    check_number("limit", limit, above=None, at_least=1, whole=True)
+    check_number("judge_max_tokens", judge_max_tokens, above=None, at_least=1, whole=True, optional=False)
+    judge_options = dict(judge_options or {})
+    _check_options(options, judge_options)
     if plots:
         from .report import check_plotting
 
@@ -75,10 +83,11 @@ async def evaluate(questions: str | Path | Sequence[Question | str], *, model: s
         store = ResultStore(out / RESULTS)
         overrides = {name: source for name, (source, _) in _read_overrides(templates).items()}
         settings = {"model": model, "judge": judge, "modes": list(modes),
-                    "aspects": list(ASPECTS) if aspects else [],
+                    "aspects": list(ASPECTS) if aspects else [], "judge_max_tokens": judge_max_tokens,
+                    "prices": options.get("prices"),  # answers are priced in the report, so a rerun may add prices
                     "setup": _setup({n: s for n, s in overrides.items() if not n.startswith("judge_")}, options),
                     "judge_setup": _setup({n: s for n, s in overrides.items() if n.startswith("judge_")},
-                                          judge_options or {})}
+                                          judge_options)}
         records: dict[str, dict[str, Any]] = {}
         pending: list[tuple[Question, dict[str, Any] | None]] = []
         for q in todo:
@@ -86,13 +95,16 @@ async def evaluate(questions: str | Path | Sequence[Question | str], *, model: s
             if previous is not None and previous["question"] != q.question:
                 previous = None  # the id now names another question: answer it afresh
             if previous is not None and is_complete(previous, settings):
-                records[q.id] = previous
+                # the category is the file's now (a fixed typo counts); a complete record has no error to ask
+                # again, whatever the errors of modes or a judge this run does not ask for
+                records[q.id] = previous | {"category": q.category, "error": None}
             else:
                 pending.append((q, previous))
 
         meter = Progress(len(todo), done=list(records.values())) if progress else None
         if pending:
-            async with _clients(model, judge, templates, options, judge_options or {}) as (answerer, judger):
+            clients = _clients(model, judge, templates, options, judge_options, judge_max_tokens)
+            async with clients as (answerer, judger):
                 await warm_up(answerer)  # before the first timed call
                 limiter = anyio.CapacityLimiter(concurrency)
 
@@ -129,11 +141,15 @@ def _questions(given: Any) -> list[Question]:
         raise ConfigError(f"questions holds {type(bad[0]).__name__} {bad[0]!r}: each must be a str or a Question")
     questions = []
     for i, q in enumerate(given):  # every text checked now, not when its turn comes after others were answered
-        checked(q if isinstance(q, str) else q.question, f"questions[{i}]", question=True)
-        if isinstance(q, Question):  # written to results.jsonl and report.md
-            checked(q.id, f"questions[{i}].id")
-            checked(q.category, f"questions[{i}].category")
-        questions.append(Question(question_id(q), q) if isinstance(q, str) else q)
+        text = checked(q if isinstance(q, str) else q.question, f"questions[{i}]", question=True)
+        if isinstance(q, str):
+            questions.append(Question(question_id(text), text))
+            continue
+        # as the file's fields are read: an int id becomes a str, None the default (results.jsonl holds strs)
+        qid = field_text(q.id, f"questions[{i}].id")
+        category = field_text(q.category, f"questions[{i}].category")
+        questions.append(Question(question_id(text) if qid is None else qid, text,
+                                  "general" if category is None else category))
     if twice := sorted(i for i, n in Counter(q.id for q in questions).items() if n > 1):
         raise ConfigError(f"question id(s) {', '.join(map(repr, twice))} used more than once; ids must be unique "
                           "(a question given twice as a str gets the same id)")
@@ -157,6 +173,18 @@ def _exclusive(out: Path) -> Iterator[None]:
         yield
 
 
+def _check_options(options: Mapping[str, Any], judge_options: Mapping[str, Any]) -> None:
+    """Refuse what would make answers or verdicts other than the named model's, judged as that model's."""
+    for name, given in (("fallback=", options), ("judge_options={'fallback': ...}", judge_options)):
+        if given.get("fallback") is not None:
+            raise ConfigError(f"{name} is not taken by sotkit eval: an answer or verdict written by "
+                              "the fallback would be timed and judged as the main model's; leave it out (a failed "
+                              "question is recorded, and retried when you rerun the same command)")
+    if fixed := [name for name in ("max_tokens", "temperature") if name in judge_options]:
+        raise ConfigError(f"judge_options={{{fixed[0]!r}: ...}} is not taken: the judge replies at temperature 0, "
+                          "within judge_max_tokens= (--judge-max-tokens); leave it out, and give a budget there")
+
+
 def _check_modes(modes: Sequence[str] | str) -> tuple[str, ...]:
     chosen = tuple(m.strip() for m in (modes.split(",") if isinstance(modes, str) else modes) if m.strip())
     wrong = [m for m in chosen if m not in MODES]
@@ -170,12 +198,12 @@ class _clients:
     """The answering client and the judging one; the same client when the judge is the answering model."""
 
     def __init__(self, model: str, judge: str | None, templates: TemplateSource, options: dict[str, Any],
-                 judge_options: Mapping[str, Any]) -> None:
+                 judge_options: Mapping[str, Any], judge_max_tokens: int) -> None:
         self.answerer = SoT(model, templates=templates, **options)
         self.judger = None if judge is None else self.answerer if judge == model and not judge_options else \
             SoT(judge, templates=templates, **judge_options)
         if self.judger is not None:  # the judges' own budget, checked before any answer is paid for
-            self.judger._checked(dataclasses.replace(self.judger.options, max_tokens=JUDGE_MAX_TOKENS,
+            self.judger._checked(dataclasses.replace(self.judger.options, max_tokens=judge_max_tokens,
                                                      temperature=0.0))
 
     async def __aenter__(self) -> tuple[SoT, SoT | None]:
@@ -213,8 +241,9 @@ def is_complete(record: dict[str, Any], settings: dict[str, Any]) -> bool:
     if settings["judge"] is None:
         return True
     judgement = record.get("judge") or {}
-    return _same_judge(judgement, settings) and judgement.get("error") is None and \
-        all(a in judgement.get("verdicts", {}) for a in ["general", *settings["aspects"]])
+    return _same_judge(judgement, settings) and \
+        all(None not in kept_replies(judgement.get("verdicts", {}).get(a), settings["judge_max_tokens"])
+            for a in ["general", *settings["aspects"]])
 
 
 def _usable_answer(answer: dict[str, Any] | None, settings: dict[str, Any]) -> bool:
@@ -228,8 +257,10 @@ def _same_judge(judgement: dict[str, Any], settings: dict[str, Any]) -> bool:
 
 def _setup(templates: Mapping[str, str], options: Mapping[str, Any]) -> str:
     """A fingerprint of what shapes an answer (or a verdict) besides its model: the template overrides, the client's
-    options (not its key) and this sotkit's version, whose default prompts may differ."""
-    shown = {name: repr(value) for name, value in options.items() if name not in ("api_key", "client")}
+    options but those in ``NOT_SHAPING``, and this sotkit's version, whose default prompts may differ."""
+    # an object's repr may hold its address, which differs from one run to the next
+    shown = {name: re.sub(r" at 0x[0-9a-fA-F]+", "", repr(value)) for name, value in options.items()
+             if name not in NOT_SHAPING}
     text = json.dumps({"templates": dict(templates), "options": shown, "sotkit": __version__}, sort_keys=True)
     return hashlib.sha1(text.encode()).hexdigest()[:12]
 
@@ -240,7 +271,7 @@ async def answer_question(q: Question, previous: dict[str, Any] | None, answerer
     """One question's record: reuse what ``previous`` already holds, ask for the rest. New answers that are to be
     judged are ``save``d first, without verdicts, so that a run stopped while the judge works keeps them."""
     old_answers = (previous or {}).get("answers", {})
-    answers: dict[str, dict[str, Any]] = {}
+    answers: dict[str, dict[str, Any]] = dict(old_answers)  # a mode not asked this run keeps its answer
     for mode in settings["modes"]:  # one after the other, so neither slows the other down
         old = old_answers.get(mode)
         answers[mode] = (old if _usable_answer(old, settings)
@@ -253,7 +284,7 @@ async def answer_question(q: Question, previous: dict[str, Any] | None, answerer
             save(record | {"error": None})
         record["judge"] = await judge_answers(judger, q.question, answers, settings,
                                               (previous or {}).get("judge") if reusable else None)
-    errors = [f"{m}: {a['error']}" for m, a in answers.items() if a["error"]]
+    errors = [f"{m}: {answers[m]['error']}" for m in settings["modes"] if answers[m]["error"]]
     if record["judge"] and record["judge"]["error"]:
         errors.append(f"judge: {record['judge']['error']}")
     record["error"] = "; ".join(errors) or None
@@ -287,23 +318,28 @@ async def answer(sot: SoT, question: str, mode: str) -> dict[str, Any]:
         "latency_s": result.timings.total_s, "first_text_s": result.timings.first_text_at,
         "input_tokens": result.usage.input_tokens, "output_tokens": result.usage.output_tokens,
         "calls": result.usage.calls, "cost": result.usage.cost, "usage_estimated": result.usage.estimated,
+        # each call's model and tokens, priced in the report (lists: as a rerun reads them back)
+        "priced_calls": [list(call) for call in result.usage.priced_calls],
+        "truncated": result.truncated, "skeleton_truncated": result.skeleton_truncated,
     }
 
 
 async def judge_answers(judger: SoT, question: str, answers: dict[str, dict[str, Any]], settings: dict[str, Any],
                         previous: dict[str, Any] | None) -> dict[str, Any]:
-    """The judge's verdicts, general and per aspect; a verdict already given by the same judge is kept."""
+    """The judge's verdicts, general and per aspect; a reply already given by the same judge is kept (a verdict
+    whose other order failed is finished by asking that order only)."""
     kept = previous.get("verdicts", {}) if previous and _same_judge(previous, settings) else {}
     verdicts: dict[str, Any] = {}
     error = None
     for aspect in ["general", *settings["aspects"]]:
-        if aspect in kept:
+        if None not in kept_replies(kept.get(aspect), settings["judge_max_tokens"]):
             verdicts[aspect] = kept[aspect]
             continue
-        try:
-            verdicts[aspect] = await judge_pair(judger, question, answers["sot"]["text"],
-                                                answers["sequential"]["text"], None if aspect == "general" else aspect)
-        except ExceptionGroup as group:  # each order's failure (judge_pair)
+        verdicts[aspect], failures = await judge_pair(
+            judger, question, answers["sot"]["text"], answers["sequential"]["text"],
+            None if aspect == "general" else aspect, max_tokens=settings["judge_max_tokens"], kept=kept.get(aspect))
+        if failures:
+            group = ExceptionGroup(f"the judge failed in {len(failures)} of 2 orders", failures)
             if (config := group.subgroup(ConfigError)) is not None:
                 raise _first(config) from None  # the same for every question: stop the run
             error = describe(group, every="both orders")
@@ -312,13 +348,15 @@ async def judge_answers(judger: SoT, question: str, answers: dict[str, dict[str,
 
 def measures(question: str, answers: dict[str, dict[str, Any]]) -> dict[str, float | None]:
     """The judge-free measures (``sotkit.quality``) of one question's answers; None where they do not apply."""
-    sot, seq = answers.get("sot"), answers.get("sequential")
+    # a failed answer's partial text is not measured: its points are those that did not fail
+    sot, seq = [a if a and "text" in a and not a["error"] else None for a in (answers.get(m) for m in MODES)]
     found: dict[str, float | None] = {}
-    if sot and "text" in sot:
+    if sot:
         as_sot = sot["mode"] == "sot"  # a fallen-back answer has no points to compare
         found["redundancy"] = quality.redundancy(sot["points"]) if as_sot else None
         found["restatement"] = quality.restatement(question, sot["points"]) if as_sot else None
-    if sot and seq and "text" in sot and "text" in seq and not (sot["error"] or seq["error"]):
+    # compared only as answered alike (a mode kept from an earlier run may be another model's)
+    if sot and seq and (sot.get("model"), sot.get("setup")) == (seq.get("model"), seq.get("setup")):
         found["length_ratio"] = quality.length_ratio(sot["text"], seq["text"])
         found["speedup"] = quality.speedup(seq["latency_s"], sot["latency_s"])
         found["speedup_per_token"] = quality.speedup_per_token(seq["latency_s"], seq["output_tokens"],
