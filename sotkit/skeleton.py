@@ -13,19 +13,30 @@ style follows, and a number only marks an item after punctuation, ``and``/``or``
 (``n)`` and ``(n)`` after any space): ordinary text with numbers in it stays one line ("in 2. quarter",
 "version 3.1", "$2.50", "Python 3.12").
 
+A title is the head that opens the line, in bold or before a colon (``1. **Sleep**: 8 hours`` -> ``Sleep``),
+else the whole line; a head that only labels the line (``Day 1: Colosseum``, ``1957: Sputnik launch``, ``6:00 AM:
+Wake up``) keeps the rest with it, and a word bolded further on (``Keep a **cool** room``) is no head.
+
 Two kinds of lines are no points, because every expansion would restate them: a line that repeats an earlier
 point (its title again, most of its words with only stop words added, or that line cut shorter), and a title
 of two words or more that is only a phrase of the question (``Social media platforms`` for "How do social
-media platforms influence ...", ``Quantum computers`` for "... the basics of quantum computing?"); but a
-two-word one that the question joins to another with "and" / "or" is one of the things it asks about
-(``Monetary policy`` for "... fiscal and monetary policies ..."). Nor is a title made only of the skeleton
-prompt's own words (``The answer is``, ``The final answer``: a small model's reply to the prompt, not a point of
-the answer). Words compare by their first five letters, so that ``computing`` and ``computers`` are one word,
+media platforms influence ...", ``Quantum computers`` for "... the basics of quantum computing?"); but one that
+the question lists beside another thing, with "and" / "or" / "vs" or a list's separator (a comma, a semicolon,
+a list number, a line break), is one of the things it asks about (``Monetary policy`` for "... fiscal and
+monetary policies ...", ``New York City`` for "... in New York City, San Francisco Bay Area, or ..."). Nor is a
+line that speaks to the user (``Would you like me to elaborate ...?``), or a title made only of the skeleton
+prompt's own words in a sentence (``The answer is``: a reply to the prompt, not a point of the answer). Words
+compare by their first five letters, so that ``computing`` and ``computers`` are one word,
 except in an API model's titles, whose plans run parallel (``Pros of remote work for employees``, ``... for
 employers``). With ``drop_subsumed`` (small models, which loop with small changes), neither is a title whose
 content words an earlier title holds (``His legacy`` after ``His artistic legacy``), and any words added to most
 of an earlier line's make a repeat; an API model's plan may well open with ``Overview of fiscal and monetary
-policy`` and go on with ``Fiscal policy``.
+policy`` and go on with ``Fiscal policy``. A small model's titles of the prompt's words alone are no points
+either (``The final answer``), and its 3+-word phrases of the question count as repeats, as it loops on the
+question too; for an API model a phrase of the question is only skipped, never a sign of a loop.
+
+Once ``max_points`` are read the parser reads on to the next line: where the list goes on, ``ended_early`` says
+so (the skeleton was cut there).
 """
 
 from __future__ import annotations
@@ -53,6 +64,12 @@ _ITEM_BEFORE = re.compile(r"(?:^|[:;,.!?)\-–—]|\b(?:and|or|then))\s*$", re.I
 #: the separator left at the end of an inline item (``A; and``)
 _ITEM_TAIL = re.compile(r"(?:[\s;,]*\b(?:and|or|then))?[\s;,]*$", re.I)
 _BOLD = re.compile(r"\*\*(.+?)\*\*|__(.+?)__")
+#: a head that only labels its line (``1957``, ``Day 1``, ``Tip #1``, ``Q3``, ``6:00 AM``): it names no point
+_LABEL = re.compile(r"(?:[^\W\d_]+\.?\s*)?#?\d[\d:.,/–-]*(?:s|st|nd|rd|th)?(?:\s*[ap]\.?m\.?)?", re.I)
+#: a line that speaks to the user (a closing offer written as one more list line) is no point of the answer
+_ADDRESS = re.compile(r"[*_\s]*(?:please\s+)?(?:would you like|do you want me|let me know|feel free|shall i"
+                      r"|is there anything else|(?:i\s+)?hope (?:this|that|these)|if you(?:'d| would)? like me"
+                      r"|if you want me)\b", re.I)
 #: characters in one line past which it cannot be a skeleton point
 MAX_LINE = 300
 #: tokens a skeleton line may take where the provider can end lines itself (local models). The paper asks for
@@ -68,11 +85,20 @@ REPEAT_WORDS = 0.8
 _FILLERS = frozenset("a an the each every any some all your my our their his her its this that these those".split())
 _WORD = re.compile(r"[\w'’-]+")
 _LETTER = re.compile(r"[^\W\d_]")
+#: what separates the things a question lists: a comma or semicolon, a spaced slash or ampersand, a line break,
+#: a list number or bullet ("tea, coffee and wine", "1. Time management 2. Healthy eating")
+_QUESTION_TOKEN = re.compile(r"(?P<sep>[,;](?=\s)|\s[/&](?=\s)|\n|(?m:^[ \t]*[-*•+](?=\s))"
+                             rf"|(?<![\w.])\(?\d{{1,2}}[.)](?=\s))|{_WORD.pattern}")
 #: words (by stem) of the skeleton prompt that a small model writes as titles ("The answer is", "The skeleton is");
 #: not "point": "Point 1" is a placeholder that tests script. A title of these words alone is no point only when it
 #: names the answer or the skeleton: "Questions" (for an interview) or "Outline" (for a paper) may well be points.
 _PROMPT_WORDS = frozenset(("answe", "quest", "skele", "respo", "final", "last", "title", "outli"))
 _ECHOED = frozenset(("answe", "skele"))
+#: a title that is a sentence ("The answer is"): any model's reply to the prompt, where "The final answer" may be
+#: an API model's point
+_SENTENCE = re.compile(r"\b(?:is|are|was|were)\b", re.I)
+#: the stems that join a phrase of the question to another thing it names (``,``: a list's separator)
+_JOINS = frozenset(("and", "or", "v", "versu", ","))
 
 
 @dataclass(frozen=True)
@@ -93,7 +119,7 @@ class SkeletonParser:
         self.max_points = max_points
         self._drop_subsumed = drop_subsumed
         self.points: list[SkeletonPoint] = []
-        self._question = _stems(question)
+        self._question = _question_stems(question)
         self._lines: list[str] = []  # the body of each point's line, for spotting repeats
         # the points' titles, by stems for a small model (a head repeated in other forms of its words is no new
         # point), else by words less a plural's s: "Pros for employers" after "Pros for employees" is a point
@@ -104,7 +130,9 @@ class SkeletonParser:
         self._kind: str | None = None  # "numbered" or "bullet", fixed by the first point
         self._indent = 0  # the first point's indentation: a line indented deeper is a sub-item of a point
         self._last_number = 0
-        self._repeats = 0  # list lines in a row that repeated an earlier point
+        self._repeats = 0  # list lines in a row that repeated an earlier point (or, a small model's, the question)
+        self._repeated: set[str] = set()  # what those lines repeated, for ended_early to say
+        self._went_on: bool | None = None  # once full: did a further line of the list start (None: not yet known)
 
     @property
     def full(self) -> bool:
@@ -112,20 +140,21 @@ class SkeletonParser:
 
     @property
     def done(self) -> bool:
-        """Nothing more can come of the stream: the skeleton is full, or it ended early (``ended_early``)."""
-        return self.full or self.ended_early is not None
+        """Nothing more can come of the stream: the skeleton is full and the next line has shown whether the list
+        went on, or it ended early (``ended_early``)."""
+        return (self.full and self._went_on is not None) or self.ended_early is not None
 
     @property
     def ended_early(self) -> str | None:
-        """Why nothing more can come of the stream before the skeleton is full, if so: the line being written is
-        far too long to be a point (a model answering instead) or stutters (``1. 1. 1. ...``), or the last list
-        lines only repeated earlier points."""
+        """Why sotkit ends the stream before the model ends its skeleton, if it does: the line being written is
+        far too long to be a point (a model answering instead) or stutters (``1. 1. 1. ...``), the last list
+        lines only repeated earlier points (or the question), or the list went on past ``max_points``."""
         if self.full:
-            return None
+            return f"the list went on past max_points={self.max_points}" if self._went_on else None
         if len(self._buffer) > MAX_LINE:
             return f"a line ran past {MAX_LINE} characters (an answer, not a list)"
         if self._repeats >= MAX_REPEATS:
-            return f"its last {MAX_REPEATS} list lines repeated earlier points"
+            return f"its last {MAX_REPEATS} list lines repeated {' and '.join(sorted(self._repeated))}"
         if _STUTTER.match(self._buffer):
             return "a line stuttered its number (1. 1. 1.)"
         return None
@@ -135,7 +164,10 @@ class SkeletonParser:
         *lines, self._buffer = (self._buffer + text).split("\n")
         points = [p for line in lines for item in _items(line) if (p := self._parse_line(item))]
         *items, self._buffer = _items(self._buffer)
-        return points + [p for item in items if (p := self._parse_line(item))]
+        points += [p for item in items if (p := self._parse_line(item))]
+        if self.full and self._went_on is None:  # the line being written may show already that the list goes on
+            self._look_past_full(self._buffer, ended=len(self._buffer) > MAX_LINE)
+        return points
 
     def finish(self) -> list[SkeletonPoint]:
         """The stream ended: parse the last, unterminated line."""
@@ -143,14 +175,27 @@ class SkeletonParser:
         point = self._parse_line(line)
         return [point] if point else []
 
+    def _look_past_full(self, line: str, *, ended: bool) -> None:
+        """Once the skeleton is full, does the list go on? A further item of it says so; a line of anything but
+        a list (a closing remark; an ``ended`` one) says not; sub-items and blank lines say nothing yet."""
+        kind, number, title, body = _classify(line)
+        if kind is None or _ADDRESS.match(body):
+            if ended and _LETTER.search(line):
+                self._went_on = False
+        elif kind == self._kind and _LETTER.search(title) and self._indent_of(line) < self._indent + 2:
+            self._went_on = kind == "bullet" or number > self._last_number
+
     def _parse_line(self, line: str) -> SkeletonPoint | None:
         if self.full:
+            if self._went_on is None:
+                self._look_past_full(line, ended=True)
             return None
         kind, number, title, body = _classify(line)
         if kind is None or not _LETTER.search(title) or (self._kind is not None and kind != self._kind):
             return None  # no list item, or one without a word in it (``1. 1. 2. 3.``, ``2. 50%``)
-        expanded = line.expandtabs(4)
-        indent = len(expanded) - len(expanded.lstrip())
+        if _ADDRESS.match(body):
+            return None  # "Would you like me to elaborate on any of these?": an offer to the user, no point
+        indent = self._indent_of(line)
         if self.points and indent >= self._indent + 2:  # Markdown nests from two spaces in; one is a slip
             return None  # "   2. Cool room" under "1. Sleep hygiene" details that point; it is none of its own
         head_repeated = self._title_key(title) in self._titles
@@ -158,27 +203,30 @@ class SkeletonParser:
             title = _clean(body)
             # "Head: 3. more text" under a repeated head is the model restarting its list inside a line
             if not title or self._title_key(title) in self._titles or _NUMBERED.match(body.partition(": ")[2]):
-                self._repeats += 1
+                self._repeat("earlier points")
                 return None  # a point is written once
         if kind == "numbered":
             if number <= self._last_number:
                 return None  # a repeated number, or a nested / restarted list
             self._last_number = number
-        # a line that repeats a point, or a longer phrase of the question (which a looping model also repeats)
-        stems = _stems(title)
-        in_question = len(stems) >= 2 and _contains(self._question, stems)  # one word may well be a point
-        if self._repeats_a_point(title, body, loose=head_repeated or self._drop_subsumed) \
-                or (in_question and len(stems) >= 3):
-            self._repeats += 1
+        if self._repeats_a_point(title, body, loose=head_repeated or self._drop_subsumed):
+            self._repeat("earlier points")
             return None
-        if in_question and not _joined_in(self._question, stems):
+        # a phrase of the question is its topic (one word may well be a point), unless the question lists it
+        # beside other things ("green tea, black coffee and red wine"): then it is one of the things asked about
+        stems = _stems(title)
+        if len(stems) >= 2 and _contains(self._question, stems) and not _joined_in(self._question, stems):
+            if self._drop_subsumed and len(stems) >= 3:
+                self._repeat("the question")  # a small model that loops writes the question again and again
             return None  # the question's topic named as a point ("Quantum computing"): every expansion would be it
         topic = _content_stems(title)
-        if (words := {t for t in topic if not t.isdigit()}) and words <= _PROMPT_WORDS and words & _ECHOED:
+        if (words := {t for t in topic if not t.isdigit()}) and words <= _PROMPT_WORDS and words & _ECHOED \
+                and (self._drop_subsumed or _SENTENCE.search(title)):
             return None  # "The answer is", "The final answer": the prompt's words, nothing to expand
         if self._drop_subsumed and self._rewrites_a_title(topic):
             return None
         self._kind, self._repeats = kind, 0
+        self._repeated.clear()
         if not self.points:
             self._indent = indent
         point = SkeletonPoint(index=len(self.points) + 1, title=title)
@@ -187,6 +235,15 @@ class SkeletonParser:
         self._topics.append(topic)
         self._lines.append(body.casefold())
         return point
+
+    def _repeat(self, what: str) -> None:
+        self._repeats += 1
+        self._repeated.add(what)
+
+    @staticmethod
+    def _indent_of(line: str) -> int:
+        expanded = line.expandtabs(4)
+        return len(expanded) - len(expanded.lstrip())
 
     def _rewrites_a_title(self, topic: frozenset[str]) -> bool:
         """Is a title with these content words a small model's loop over one earlier title? "Quantum bit" after
@@ -265,22 +322,41 @@ def _classify(line: str) -> tuple[str | None, int, str, str]:
 
 
 def _title(text: str, body: str) -> str:
-    """Prefer a bold span (``1. **Sleep**: 8 hours`` -> ``Sleep``), else the text before a colon."""
-    for bold in _BOLD.finditer(text):
-        span = (bold.group(1) or bold.group(2)).strip()
-        span = (m.group(4) if (m := _NUMBERED.match(span)) else span).strip().rstrip(":.").strip()
-        if span:
-            return span
-    head, sep, tail = body.partition(": ")
-    return _clean(head if sep and head.strip() and tail.strip() else body)
+    """The head that opens the line, in bold (``1. **Sleep**: 8 hours`` -> ``Sleep``) or before a colon, else
+    the whole line: a word bolded further on is only stressed (``Keep a **cool** room``), and a head that only
+    labels the line (``Day 1: Colosseum``, ``1957: Sputnik launch``) names no point without the rest."""
+    head = next((span for bold in _BOLD.finditer(text) if (span := _bold_head(bold, body))), None)
+    if head is None:
+        before, sep, tail = body.partition(": ")
+        head = before if sep and before.strip() and tail.strip() else None
+    return _clean(body if head is None or not _LETTER.search(head) or _LABEL.fullmatch(head.strip()) else head)
+
+
+def _bold_head(bold: re.Match[str], body: str) -> str | None:
+    """The bold span's text if it is the head of the line's body (``**Sleep**: 8 hours``, ``**1. Sleep**``): it
+    opens the body, and no word goes on from it."""
+    span = (bold.group(1) or bold.group(2)).strip()
+    span = (m.group(4) if (m := _NUMBERED.match(span)) else span).strip().rstrip(":.").strip()
+    if span and body.startswith(span) and not re.match(r"\s*\w", body[len(span):]):
+        return span
+    return None
 
 
 def _stems(text: str) -> tuple[str, ...]:
     """The text's words by their first five letters (less a plural's s), so that forms of one word compare
     equal: computing, computers, computation; policy, policies; bit, bits. A "word" of a script written without
     spaces is a whole phrase, and phrases that share their first five characters (保持良好的睡眠, 保持良好的饮食) differ."""
-    return tuple(word if _NO_SPACES.search(word) else word.removesuffix("s")[:5]  # a phrase there: kept whole
-                 for word in _WORD.findall(text.casefold()))
+    return tuple(_stem(word) for word in _WORD.findall(text.casefold()))
+
+
+def _stem(word: str) -> str:
+    return word if _NO_SPACES.search(word) else word.removesuffix("s")[:5]  # a phrase there: kept whole
+
+
+def _question_stems(question: str) -> tuple[str, ...]:
+    """The question's stems, with a ``,`` where it separates the things it lists (``_QUESTION_TOKEN``)."""
+    return tuple("," if m.lastgroup == "sep" else _stem(m.group())
+                 for m in _QUESTION_TOKEN.finditer(question.casefold()))
 
 
 def _words(text: str) -> tuple[str, ...]:
@@ -303,9 +379,10 @@ def _contains(words: tuple[str, ...], phrase: tuple[str, ...]) -> bool:
 
 
 def _joined_in(words: tuple[str, ...], phrase: tuple[str, ...]) -> bool:
-    """Do the words name the phrase beside another thing, with "and" or "or" just before or after it?"""
+    """Do the words name the phrase beside another thing, with "and", "or", "vs" or a list's separator (a comma,
+    a list number, ...: ``_question_stems``'s ``,``) just before or after it?"""
     n = len(phrase)
-    return any({"and", "or"} & {*words[i - 1:i], *words[i + n:i + n + 1]} for i in _starts(words, phrase))
+    return any(_JOINS & {*words[i - 1:i], *words[i + n:i + n + 1]} for i in _starts(words, phrase))
 
 
 def _clean(title: str) -> str:

@@ -1,6 +1,9 @@
 import pytest
 
+import sotkit
 from sotkit.skeleton import SkeletonParser
+from sotkit.testing import FakeLLMServer, Latency
+from tests.conftest import is_skeleton, sot_responder
 
 
 def parse(text: str, *, max_points: int = 10, step: int = 1, drop_subsumed: bool = False) -> list[str]:
@@ -191,10 +194,19 @@ def test_the_question_topic_named_twice_is_no_loop():
     assert [p.title for p in parser.points] == ["Quantum bits", "Quantum mechanics"]
 
 
-def test_a_skeleton_that_only_repeats_the_question_is_done():
-    parser = SkeletonParser(question="What if the Internet had been invented in 1450?")
+def test_a_small_model_that_only_repeats_the_question_is_done():
+    parser = SkeletonParser(question="What if the Internet had been invented in 1450?", drop_subsumed=True)
     parser.feed("1. The Internet had been invented in 1450\n2. The Internet had been invented in 1450\n")
     assert parser.done and parser.points == []
+    assert parser.ended_early == "its last 2 list lines repeated the question"  # not "earlier points": there are none
+
+
+def test_an_api_models_phrases_of_the_question_are_no_loop():
+    # skipped, as the question's topic, but they do not end the skeleton: the plan goes on
+    parser = SkeletonParser(question="What if the Internet had been invented in 1450?")
+    parser.feed("1. The Internet had been invented in 1450\n2. The Internet had been invented in 1450\n")
+    assert not parser.done
+    assert [p.title for p in parser.feed("3. The printing press\n")] == ["The printing press"]
 
 
 @pytest.mark.parametrize("text, titles", [
@@ -259,6 +271,44 @@ def test_ten_points_by_default():
     assert [p.title for p in parser.points] == [f"Point {i}" for i in range(1, 11)] and parser.done
 
 
+def test_a_list_that_goes_on_past_max_points_says_so():
+    parser = SkeletonParser(3)
+    parser.feed("1. Plan ahead\n2. Sleep well\n3. Exercise\n")
+    assert not parser.done  # the next line tells whether the list went on
+    parser.feed("   - daily\n\n4")
+    assert not parser.done  # a sub-item, a blank line, a number that may yet be a year: nothing known yet
+    parser.feed(". Ea")
+    assert parser.done and parser.ended_early == "the list went on past max_points=3"
+    assert [p.title for p in parser.points] == ["Plan ahead", "Sleep well", "Exercise"]
+
+
+@pytest.mark.parametrize("tail", ["", "\n", "\n\nThese cover the basics.\n4. Eat well",
+                                  "\n4. Would you like more detail?", "\n1. Plan ahead"])
+def test_a_list_of_max_points_that_ends_there_is_whole(tail):
+    parser = SkeletonParser(3)
+    parser.feed("1. Plan ahead\n2. Sleep well\n3. Exercise" + tail)
+    parser.finish()
+    assert parser.ended_early is None and len(parser.points) == 3
+
+
+@pytest.mark.anyio
+async def test_a_skeleton_longer_than_max_points_is_marked_truncated_with_why():
+    # 12 points written, 10 kept: skeleton_truncated said nothing of the 2 left out
+    skeleton = "\n".join(f"{i}. Tip number {i}" for i in range(1, 13))
+    slow = Latency(ttft_s=0.0, tokens_per_s=400)
+    with FakeLLMServer(sot_responder(skeleton, skeleton_latency=slow), latency=Latency(ttft_s=0.0)) as server:
+        async with sotkit.SoT("openai:test-model", base_url=server.openai_base_url, api_key="k", mode="sot") as sot:
+            result = await sot.generate("What are some tips for learning a language?")
+            assert len(result.points) == 10 and result.skeleton_truncated
+            assert "ended after 10 point(s): the list went on past max_points=10" in result.route_reason
+            result = await sot.generate("What are some tips for learning a language?", max_points=12)
+            assert len(result.points) == 12 and not result.skeleton_truncated
+        await server.wait_idle_async()
+    [request, _] = [r for r in server.requests if is_skeleton(r)]
+    assert request.client_closed  # the call ended at the 11th line's first word: the rest was not paid for
+    assert "12. Tip" not in "".join(token for _, token in request.pieces)
+
+
 def test_one_repeated_line_is_not_yet_a_loop():
     parser = SkeletonParser()
     parser.feed("1. The canal was built in 1886\n2. The canal was built in 188\n")
@@ -274,12 +324,53 @@ def test_a_first_line_that_restates_the_question_is_not_yet_a_loop():
     assert [p.title for p in parser.feed("2. The printing press\n")] == ["The printing press"]
 
 
-def test_three_words_of_the_question_count_as_a_repeat():
-    parser = SkeletonParser(question="How do social media platforms influence the way people share news?")
+def test_three_words_of_the_question_count_as_a_repeat_of_a_small_model():
+    parser = SkeletonParser(question="How do social media platforms influence the way people share news?",
+                            drop_subsumed=True)
     parser.feed("1. Social media platforms\n")
     assert not parser.done
     parser.feed("2. People share news\n")
     assert parser.done and parser.points == []
+    parser = SkeletonParser(question="How do social media platforms influence the way people share news?")
+    parser.feed("1. Social media platforms\n2. People share news\n")
+    assert not parser.done  # an API model's: the question's topic, skipped; no loop
+    assert [p.title for p in parser.feed("3. Echo chambers\n")] == ["Echo chambers"]
+
+
+@pytest.mark.parametrize("question, skeleton, titles", [
+    # things the user listed with commas, a list's numbers or lines: each is a point, not the question's topic
+    ("What are the health benefits of green tea, black coffee and red wine?",
+     "1. Green tea\n2. Black coffee\n3. Red wine", ["Green tea", "Black coffee", "Red wine"]),
+    ("Compare these frameworks: React Native, Flutter, Xamarin, Ionic. Which should a startup pick?",
+     "1. React Native\n2. Flutter\n3. Xamarin\n4. Ionic\n5. Recommendation for startups",
+     ["React Native", "Flutter", "Xamarin", "Ionic", "Recommendation for startups"]),
+    ("Give tips for these areas of my life: 1. Time management 2. Healthy eating 3. Better sleep",
+     "1. Time management\n2. Healthy eating\n3. Better sleep", ["Time management", "Healthy eating", "Better sleep"]),
+    ("What should I pack for a trip: warm clothes, hiking boots, rain gear?",
+     "1. Warm clothes\n2. Hiking boots\n3. Rain gear\n4. First aid kit",
+     ["Warm clothes", "Hiking boots", "Rain gear", "First aid kit"]),
+    ("Which is better for me:\n- Index funds\n- Real estate", "1. Index funds\n2. Real estate\n3. Risk",
+     ["Index funds", "Real estate", "Risk"]),
+    ("Machine learning vs deep learning: what differs?", "1. Machine learning\n2. Deep learning\n3. Data needs",
+     ["Machine learning", "Deep learning", "Data needs"]),
+    # names of three words and more, too: no repeats, and no loop that ends the skeleton
+    ("What are the pros and cons of living in New York City, San Francisco Bay Area, or Los Angeles County?",
+     "1. Cost of living\n2. Job market\n3. New York City\n4. San Francisco Bay Area\n5. Los Angeles County\n"
+     "6. Climate", ["Cost of living", "Job market", "New York City", "San Francisco Bay Area", "Los Angeles County",
+                    "Climate"]),
+    ("Compare the iPhone 15 Pro Max, Samsung Galaxy S24 Ultra and Google Pixel 8 Pro for photography.",
+     "1. Camera hardware\n2. iPhone 15 Pro Max\n3. Samsung Galaxy S24 Ultra\n4. Google Pixel 8 Pro\n5. Verdict",
+     ["Camera hardware", "iPhone 15 Pro Max", "Samsung Galaxy S24 Ultra", "Google Pixel 8 Pro", "Verdict"]),
+    # the topic itself, at a sentence's end or with a slash in its name, is still no point
+    ("What are the health benefits of green tea? I drink it daily.", "1. Green tea\n2. Antioxidants\n3. Caffeine",
+     ["Antioxidants", "Caffeine"]),
+    ("Can you explain TCP/IP networking to a beginner?", "1. TCP/IP networking\n2. Layers\n3. Packets",
+     ["Layers", "Packets"]),
+])
+def test_the_things_a_question_lists_are_points(question, skeleton, titles):
+    for small in (False, True):
+        parser = SkeletonParser(question=question, drop_subsumed=small)
+        assert [p.title for p in parser.feed(skeleton) + parser.finish()] == titles
 
 
 def test_words_compare_by_five_letters():
@@ -300,12 +391,52 @@ def test_a_phrase_the_question_joins_to_another_is_one_of_its_points():
 
 def test_a_title_of_the_prompts_own_words_is_no_point():
     # a small model answering the skeleton prompt itself; a title that has a word of its own stays
+    skeleton = ("1. The answer is\n2. Books stay rare\n3. The skeleton is:\n4. The final answer\n5. Final exams\n"
+                "6. Question everything\n7. The last answer is 3\n8. Questions\n9. Responsiveness\n")
+    parser = SkeletonParser(question="What if the printing press had never been invented?", drop_subsumed=True)
+    assert [p.title for p in parser.feed(skeleton) + parser.finish()] == [  # "Question everything" holds "Questions"
+        "Books stay rare", "Final exams", "Question everything", "Responsiveness"]
+    # any model's sentence of them is a reply to the prompt; an API model's "The final answer" may be its plan's end
     parser = SkeletonParser(question="What if the printing press had never been invented?")
-    points = parser.feed("1. The answer is\n2. Books stay rare\n3. The skeleton is:\n4. The final answer\n"
-                         "5. Final exams\n6. Question everything\n7. The last answer is 3\n8. Questions\n"
-                         "9. Responsiveness\n")
-    assert [p.title for p in points + parser.finish()] == ["Books stay rare", "Final exams", "Question everything",
-                                                           "Questions", "Responsiveness"]
+    assert [p.title for p in parser.feed(skeleton) + parser.finish()] == [
+        "Books stay rare", "The final answer", "Final exams", "Question everything", "Questions", "Responsiveness"]
+
+
+def test_an_api_models_point_of_the_prompts_words_is_a_point():
+    # a talk's or an FAQ page's "Questions and answers" was dropped as an echo of the prompt
+    parser = SkeletonParser(question="How should I structure a 20-minute conference talk?")
+    assert [p.title for p in parser.feed("1. Opening hook\n2. Core message\n3. Questions and answers\n")] == [
+        "Opening hook", "Core message", "Questions and answers"]
+
+
+@pytest.mark.parametrize("skeleton", [
+    "1. Keep a schedule\n2. Limit screens\n3. Would you like me to elaborate on any of these?",
+    "- Keep a schedule\n- Limit screens\n\n- Let me know if you want more detail!",
+    "1. Keep a schedule\n2. Limit screens\n3. **Feel free** to ask for more.\n4. I hope this helps!",
+])
+def test_a_line_that_speaks_to_the_user_is_no_point(skeleton):
+    assert parse(skeleton) == ["Keep a schedule", "Limit screens"]
+    assert parse(skeleton, drop_subsumed=True) == ["Keep a schedule", "Limit screens"]
+
+
+@pytest.mark.parametrize("text, titles", [
+    # a word bolded inside the line is stressed, not the title
+    ("1. Establish a **consistent** sleep schedule\n2. Limit **blue light** before bed",
+     ["Establish a consistent sleep schedule", "Limit blue light before bed"]),
+    ("1. **Sleep** well every night\n2. **Eat** - less sugar", ["Sleep well every night", "Eat"]),
+    ("1. Sleep: get **8 hours**\n2. Diet", ["Sleep", "Diet"]),
+    # a head that only labels its line keeps the rest: the label alone names no point
+    ("1. Day 1: Colosseum and Forum\n2. **Day 2**: Vatican Museums",
+     ["Day 1: Colosseum and Forum", "Day 2: Vatican Museums"]),
+    ("1. 1957: Sputnik launch\n2. 1969: Moon landing", ["1957: Sputnik launch", "1969: Moon landing"]),
+    ("1. 6:00 AM: Wake up\n2. 12:30 PM: Lunch break", ["6:00 AM: Wake up", "12:30 PM: Lunch break"]),
+    ("- Tip #1: Keep a schedule\n- Point 2: Limit screens\n- Phase 3: Testing",
+     ["Tip #1: Keep a schedule", "Point 2: Limit screens", "Phase 3: Testing"]),
+    ("1. 1950s: Post-war boom\n2. Q3: Revenue", ["1950s: Post-war boom", "Q3: Revenue"]),
+])
+def test_the_title_is_the_lines_head_only_where_it_names_the_point(text, titles):
+    assert parse(text) == titles
+    assert parse(text, step=7) == titles
 
 
 def test_text_fed_after_finish_starts_a_new_line():
