@@ -103,6 +103,7 @@ class Answer:
         self.router = router
         self.usage = Usage(prices=prices)
         self.points: dict[int, Point] = {}
+        self._filters: dict[int, ExpansionFilter] = {}  # each point's current filter, told of points parsed later
         self.stitcher = Stitcher()
         self.sequential_text = ""
         self.truncated = False  # the sequential answer stopped at max_tokens
@@ -377,6 +378,9 @@ class Answer:
             self.first_point_at = self.first_point_at or anyio.current_time() - self._started
             self.send(PointEvent(sp.index, sp.title))
             self._emit(self.stitcher.add_point(sp.index, sp.title))
+            for index, cleaner in self._filters.items():  # points already writing: running on into it ends them
+                if index != sp.index:
+                    cleaner.add_other_title(sp.title)
         return self.points[sp.index]
 
     def _expand_request(self, backend: Backend, point: Point, outline: list[Point],
@@ -391,15 +395,16 @@ class Answer:
             request = dataclasses.replace(request, prompt=dataclasses.replace(request.prompt, prefill=prefill))
         return request
 
-    def _expansion_filter(self, point: Point, outline: list[Point], backends: list[Backend],
-                          prompt: Prompt) -> ExpansionFilter:
+    def _expansion_filter(self, point: Point, backends: list[Backend], prompt: Prompt) -> ExpansionFilter:
         instructions = Instructions(f"{prompt.system or ''}\n{prompt.user}",
                                     quoted=(self.question, point.title, self.options.context or ""))
         provider = backends[0].provider
-        return ExpansionFilter(point.index, point.title, strip_header=True, whole_sentences=provider.whole_sentences,
-                               other_titles=[p.title for p in outline if p is not point], instructions=instructions,
-                               question=question_view(self.question),
-                               continues=(prompt.prefill or "") if provider.supports_prefill else "")
+        others = [p.title for p in self.points.values() if p is not point]  # more than the outline, on a retry
+        cleaner = ExpansionFilter(point.index, point.title, strip_header=True, whole_sentences=provider.whole_sentences,
+                                  other_titles=others, instructions=instructions, question=question_view(self.question),
+                                  continues=(prompt.prefill or "") if provider.supports_prefill else "")
+        self._filters[point.index] = cleaner
+        return cleaner
 
     @staticmethod
     def _empty_error(point: Point, cleaner: ExpansionFilter, retried: bool) -> EmptyPoint:
@@ -443,14 +448,14 @@ class Answer:
         """The call that writes ``point``, and (in a one-item list) the filter its text goes through: a retry that
         starts a new generation replaces it and withdraws what was shown."""
         first = self._expand_request(backends[0], point, outline, retry)  # rendered once: it is the filter's too
-        cleaner = [self._expansion_filter(point, outline, backends, first.prompt)]
+        cleaner = [self._expansion_filter(point, backends, first.prompt)]
 
         def on_text(raw: str) -> bool:
             self._point_text(point, cleaner[0].feed(raw))
             return not cleaner[0].finished  # it ran on into the next point
 
         def on_restart() -> None:
-            cleaner[0] = self._expansion_filter(point, outline, backends, first.prompt)
+            cleaner[0] = self._expansion_filter(point, backends, first.prompt)
             self._withdraw(point)
 
         def build(backend: Backend) -> ChatRequest:

@@ -1,8 +1,10 @@
 """Keeping a point's expansion to its own point, while it streams.
 
-Models restate the point's number and title, or run on into the next point. ``ExpansionFilter`` cleans the
-text incrementally: it releases only text that no later delta can change, so what was streamed is exactly
-the final text.
+Models restate the point's number and title, or run on into another point (a line with its number, or with its
+title as a header; a numbered line inside a code block is code). Chat models also talk about the task ("Sure!
+Here's the continuation of point 3:", "Let me know if you'd like ..."): a first and a last line that only do that
+are dropped. ``ExpansionFilter`` cleans the text incrementally: it releases only text that no later delta can
+change, so what was streamed is exactly the final text.
 
 Small local models also write until their token budget cuts them off mid-sentence, and drift into a sibling
 point. For them the filter works in whole sentences: it holds back the sentence being written, drops it if
@@ -20,6 +22,7 @@ still turn out such an echo, so an echo is never streamed; ``echoed`` tells the 
 
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 from collections.abc import Callable, Sequence
@@ -27,9 +30,12 @@ from collections.abc import Callable, Sequence
 from .quality import Instructions, content_words, restates_question
 from .skeleton import NO_SPACES
 
-# A line that starts a new numbered item: the expansion ran on into the next point.
-_NEW_ITEM = re.compile(r"\n[ \t]*(?:\*\*|#+\s*)?(?:\d+[.)．）、]|[(（]\d+[)）]|step\s+\d+\s*:)"
-                       rf"(?:\s|$|[{NO_SPACES}])", re.I)
+# A line that starts a new numbered item: the expansion ran on into the next point. Settled once a character
+# follows its mark ("\n2." may still become "\n2.5 hours"); _NEW_ITEM, for a reply's first line, takes the text's
+# end for that character.
+_ITEM_MARK = r"\n[ \t]*(?:\*\*|#+\s*)?(?:\d+[.)．）、]|[(（]\d+[)）]|step\s+\d+\s*:)"
+_NEXT_ITEM = re.compile(rf"{_ITEM_MARK}(?:\s|[{NO_SPACES}])", re.I)
+_NEW_ITEM = re.compile(rf"{_ITEM_MARK}(?:\s|$|[{NO_SPACES}])", re.I)
 # A bulleted line: another item too where the point is one paragraph (whole-sentence mode; an API model's point
 # may hold a list of its own).
 _NEW_BULLET = re.compile(r"\n[ \t]*[-*•](?:[ \t]|$)")
@@ -39,14 +45,40 @@ _PARTIAL_ITEM = re.compile(r"\n[ \t]*(?:\*{1,2}|#+\s*)?(?:\d+[.)．）、]?|[(�
                            re.I)
 # The end of a sentence: settled once whitespace follows it (before that, "2." may still become "2.5").
 _SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*(?=\s)")
-# A restated header, "2. Title:" / "**2. Title**:" / "- Title:" / "Title:", around the title (which is compared
-# in code: a pattern holding it would be compiled for every point, ~0.4 ms of CPU each).
-_EMPHASIS = r"(?:\*\*?|__?)"  # bold or italics, "**" or "*", "__" or "_"
-_HEADER_NUMBER = re.compile(rf"\s*(?:#+\s*)?(?:[-*•]\s+)?{_EMPHASIS}?(?:(\d+)[.)．）、]\s*{_EMPHASIS}?\s*)?")
+# A restated header, "2. Title:" / "**2. Title**:" / "- Title:" / "Title:" / "Point 2: Title", around the title
+# (which is compared in code: a pattern holding it would be compiled for every point, ~0.4 ms of CPU each).
+_EMPHASIS = r"(?:\*{1,3}|_{1,3})"  # bold, italics or both: "**", "*", "***", and the underscore forms
+_HEADER_NUMBER = re.compile(rf"\s*(?:#+\s*)?(?:[-*•]\s+)?(?P<open>{_EMPHASIS})?"  # "1957:" may start a title
+                            rf"(?:(?:(?P<n>\d+)[.)．）、]|point\s+(?P<label>\d+)[:：.])\s*{_EMPHASIS}?\s*)?", re.I)
 _HEADER_SEPARATOR = re.compile(rf"\s*{_EMPHASIS}?\s*[:.\-–—：．、]")  # with the full-width forms of Chinese and Japanese
-#: a header's full-width punctuation and digits, as their ASCII forms
-_FULL_WIDTH = str.maketrans("．）、：（０１２３４５６７８９", ".).:(0123456789")
+# What follows a bare title (no number, no separator) that is a header: its emphasis closing, or its line's end.
+_BARE_TITLE_END = re.compile(rf"({_EMPHASIS})?[ \t]*(\n)?")
+#: a header's full-width punctuation, as its ASCII forms (digits of any script are compared as int())
+_FULL_WIDTH = str.maketrans("．）、：（", ".).:(")
 _HEADER_CLOSE = re.compile(rf"{_EMPHASIS}?\s*")
+# Where a point may run on into another one under that point's title, without a line-start number: a line's
+# marks ("\n**", "\n### ", "\n- "), or a number after a sentence ("... LEDs. 4. "); the title is compared in code.
+_TITLE_LINE = re.compile(rf"\n[ \t]*(?:#+[ \t]*)?(?P<bullet>[-*•](?:[ \t]+|\Z))?{_EMPHASIS}?")  # "\n-": one to come
+_TITLE_INLINE = re.compile(rf"(?<=[.!?])[ \t]+{_EMPHASIS}?\d+[.)][ \t]+{_EMPHASIS}?")
+_PARTIAL_INLINE = re.compile(r"(?<=[.!?])[ \t]+\*{0,3}(?:\d+(?:[.)](?:[ \t]+\*{0,3})?)?)?\Z")
+# After such a title: its separator or its line's end (a header), or what may still grow into one (open).
+_AFTER_TITLE = re.compile(rf"[ \t]*{_EMPHASIS}?[ \t]*(?:(?P<sep>[:：–—]|-[ \t]|\n)|(?P<open>-?\Z))")
+# A line that opens a code block: a numbered line inside one is code, not the next point.
+_FENCE = re.compile(r"^[ \t]*(?:```|~~~)", re.M)
+# A first line that only talks about the task ("Sure! Here's the continuation of point 3:", "I'll continue with
+# point 3."), and a last one that only offers more help ("Let me know if you'd like me to expand on ...").
+_META_HEADS = ("sure", "certainly", "of course", "okay", "ok", "absolutely", "here's", "here is", "i'll", "i will",
+               "let me", "below is")
+_META_OPENING = re.compile(r"(?:(?:sure|certainly|of course|okay|ok|absolutely)\W*\s)?"
+                           r"(?:here['’]s|here is|i['’]ll|i will|let me|below is)\b", re.I)
+_META_TOPIC = re.compile(r"\bpoint\s*\d+|\bcontinu(?:ation|e with|ing with)\b|"
+                         r"\b(?:expansion|elaboration) (?:of|on|for)\b", re.I)
+_META_LINE = 150  # longer, it says something
+_CLOSING_HEADS = ("let me know", "feel free to ask", "feel free to reach out", "i hope this helps",
+                  "i hope that helps", "if you'd like me to", "if you would like me to", "would you like me to",
+                  "do you want me to")
+_CLOSING = re.compile(rf"(?:{'|'.join(_CLOSING_HEADS)})\b".replace("'", "['’]"), re.I)
+_CLOSING_STARTS = frozenset(head[:i] for head in _CLOSING_HEADS for i in range(len(head)))  # still to be seen
 # An opening clause that may restate the question ("To improve your time management skills, start by ...", "When
 # designing an accessible transit system, ..."); a longer head before its shorter one, which it would swallow.
 _OPENING_HEADS = ("to ", "in order to ", "when it comes to ", "if you want to ", "when ", "while ", "if ")
@@ -84,7 +116,7 @@ class ExpansionFilter:
         asked = self._asked if self._asked and len(self._asked) <= _SHORT_QUESTION else frozenset()
         self._known: frozenset[str] | None = self._title_stems | asked | _FILLER if whole_sentences else None
         self._opening_dropped = False  # an opening sentence was dropped as saying nothing new
-        self._header_forms = (f"{index}. {title}:", f"{title}:") if strip_header else ()
+        self._header_forms = (f"{index}. {title}:", f"{title}:", f"point {index}. {title}:") if strip_header else ()
         self._body_start: int | None = None  # where the text after a restated header begins, once known
         self.raw = ""
         self.released = ""
@@ -96,11 +128,27 @@ class ExpansionFilter:
         self._judged, self._kept = "", ""  # the clean text up to the last sentence judged, and what of it is kept
         self.echoed = False
         """True once a sentence that copies the instructions was dropped."""
-        # Titles that mark a drift into another point: two words or more (one word is ordinary vocabulary),
-        # and not part of this point's own title ("Fiscal policy" inside "Fiscal policy: tax cuts").
-        own = title.casefold()
-        self._other_titles = [t.casefold() for t in other_titles if t.strip()]
-        self._others = [t for t in self._other_titles if len(t.split()) >= 2 and t not in own and own not in t]
+        self._own = title.casefold()
+        self._other_titles: list[str] = []
+        self._others: list[str] = []  # titles whose mention in a later sentence is a drift (whole-sentence mode)
+        self._headed: list[str] = []  # titles whose header line ends the point
+        self._longest = 0
+        for other in other_titles:
+            self.add_other_title(other)
+        self._meta_opening = True  # the first line is still to be checked for talk about the task
+        self._checked, self._checked_body = 0, None  # where the run-on check reads on from, for which body start
+
+    def add_other_title(self, title: str) -> None:
+        """Another point's title, such as one parsed after this point's call started: running on into that point
+        ends this one from now on (text already released stays)."""
+        if not (title := title.casefold()).strip():
+            return
+        self._other_titles.append(title)
+        if title not in self._own and self._own not in title:  # not part of this point's own title ("Fiscal
+            self._headed.append(title)  # policy" inside "Fiscal policy: tax cuts"); on a header line, any length
+            self._longest = max(self._longest, len(title) + 1)
+            if len(title.split()) >= 2:  # in a sentence, one word is ordinary vocabulary
+                self._others.append(title)
 
     def feed(self, delta: str) -> str:
         """Add raw text; return the newly settled clean text."""
@@ -136,6 +184,10 @@ class ExpansionFilter:
             if start and start == len(text) and not final:
                 return ""  # the header's close may be still to come: "**2. Title:" before its "**"
             self._body_start = start
+        if self._meta_opening:
+            if (meta := self._skip_opening(text, _meta_opening, final)) is None:
+                return ""
+            self._meta_opening, self._opening_dropped = False, self._opening_dropped or bool(meta)
         if self._asked is not None:
             if (restated := self._skip_opening(text, self._restated_opening, final)) is None:
                 return ""
@@ -147,7 +199,7 @@ class ExpansionFilter:
                 return ""
             self._known = None
         if final and self._body_start and not self.released and not text[self._body_start:].strip() \
-                and not self._opening_dropped and _HEADER_NUMBER.match(text)[1] is None \
+                and not self._opening_dropped and _header_number(text) is None \
                 and not text[:self._body_start].rstrip(" *").endswith((":", "-", "–")):
             self._body_start = 0  # the whole reply was the title as a sentence: keep it (a bare header is nothing)
         text = text[self._body_start:].lstrip()
@@ -158,15 +210,58 @@ class ExpansionFilter:
                 return ""  # held back until its first line shows whose it is
             self.finished = True  # the reply is the skeleton again, or another point: nothing of this one's own
             return ""
-        if (m := _NEW_ITEM.search(text)) or (self._whole_sentences and (m := _NEW_BULLET.search(text))):
-            text = text[: m.start()]
+        cut_at, held_at = self._run_on(text, final)
+        if cut_at is not None:
+            text = text[:cut_at]
             self.finished = True
             final = True
+        elif not final:
+            text = text[:held_at]
+        if (closing := _closing_line(text, final)) is not None:
+            text = text[:closing]
         if not final:
-            if m := _PARTIAL_ITEM.search(text):
-                text = text[: m.start()]
             return text.rstrip()  # trailing space may yet be stripped at the end
         return text.strip()
+
+    def _run_on(self, text: str, final: bool) -> tuple[int | None, int]:
+        """Where the text runs on into another point (None: nowhere yet), and where the text that may still turn
+        out to do so begins (held back). A numbered line inside a code block is code. The text before where the
+        last call held back is not read again: it only grows, and what it released was decided for good."""
+        at = self._checked if self._checked_body == self._body_start else 0
+        fences = [m.start() for m in _FENCE.finditer(text)] if "```" in text or "~~~" in text else None
+        cut = _first_outside(_NEXT_ITEM, text + "\n" if final else text, at, fences)  # the end is a line's
+        if self._whole_sentences and (bullet := _first_outside(_NEW_BULLET, text, at, fences)) is not None:
+            cut = bullet if cut is None else min(cut, bullet)
+        held = m.start() if (m := _PARTIAL_ITEM.search(text, at)) else len(text)
+        if self._headed:
+            if m := _PARTIAL_INLINE.search(text, at):
+                held = min(held, m.start())
+            for pattern in (_TITLE_LINE, _TITLE_INLINE):
+                for m in pattern.finditer(text, at):
+                    if not _outside(fences, m.start()) or (names := self._names_other(text, m.end(), final)) is False:
+                        continue
+                    if pattern is _TITLE_LINE and m["bullet"] and _in_a_list(text, m.start()):
+                        continue  # an item of the point's own list ("They compare:\n- Flutter: ...")
+                    held = min(held, m.start())
+                    if names:
+                        cut = m.start() if cut is None else min(cut, m.start())
+        self._checked, self._checked_body = min(held, len(text) if cut is None else cut), self._body_start
+        return cut, held
+
+    def _names_other(self, text: str, at: int, final: bool) -> bool | None:
+        """Does another point's title start at ``at``, as a header (followed by its separator or its line's end)?
+        None while the text there may still grow into one."""
+        rest = text[at:at + self._longest].casefold()
+        for title in self._headed:
+            if not rest.startswith(title):
+                if not final and title.startswith(rest):
+                    return None
+                continue
+            if after := _AFTER_TITLE.match(text, at + len(title)):
+                if after["sep"] or final:
+                    return True
+                return None
+        return False
 
     def _skip_opening(self, text: str, opening: Callable[[str, bool], int | None], final: bool) -> int | None:
         """Move the body's start past what ``opening`` says its first characters only repeat; returns that length
@@ -210,15 +305,19 @@ class ExpansionFilter:
     def _header_end(self, text: str) -> int | None:
         """Where the text after a restated header begins (``None``: the text does not start with one)."""
         number = _HEADER_NUMBER.match(text)
-        if number[1] is not None and number[1].translate(_FULL_WIDTH) != self._index:
+        if (n := number["n"] or number["label"]) is not None and int(n) != int(self._index):  # "٣.", "３." are 3 too
             return None
         start, end = number.end(), number.end() + len(self._title)
         if text[start:end].lower() != self._title:
             return None
         if separator := _HEADER_SEPARATOR.match(text, end):
             end = separator.end()
-        elif number[1] is None:
-            return None  # a bare title needs its colon: "Use LED bulbs to save money." restates nothing
+        elif n is None:
+            # a bare title is a header on a line of its own ("### Title") or in its own emphasis ("**Title** Text",
+            # not "**Title** text"); "Use LED bulbs to save money." restates nothing
+            close = _BARE_TITLE_END.match(text, end)
+            if not (close[2] or number["open"] and close[1] and not text[close.end():close.end() + 1].islower()):
+                return None
         return _HEADER_CLOSE.match(text, end).end()
 
     def _opens_another_point(self, text: str, final: bool, cut: bool) -> bool | None:
@@ -286,9 +385,62 @@ class ExpansionFilter:
         return self._echo_free[start]
 
 
+def _header_number(text: str) -> str | None:
+    """The number of the header the text opens with ("2" of "**2. Title**", of "Point 2: Title"), if any."""
+    number = _HEADER_NUMBER.match(text)
+    return number["n"] or number["label"]
+
+
+def _in_a_list(text: str, at: int) -> bool:
+    """Does the line before ``at`` open a list ("They help:") or hold an item of one?"""
+    line = text[:at].rstrip().rpartition("\n")[2].strip()
+    return line.endswith((":", "：")) or line.startswith(("-", "*", "•"))
+
+
+def _outside(fences: list[int] | None, at: int) -> bool:
+    """Is ``at`` outside the code blocks opened and closed at ``fences``?"""
+    return not fences or bisect.bisect_right(fences, at) % 2 == 0
+
+
+def _first_outside(pattern: re.Pattern[str], text: str, at: int, fences: list[int] | None) -> int | None:
+    """Where the pattern first matches from ``at`` outside code blocks."""
+    return next((m.start() for m in pattern.finditer(text, at) if _outside(fences, m.start())), None)
+
+
+def _squeeze(text: str) -> str:
+    """The text less case, spaces, emphasis and a heading's marks, its digits as ASCII and its list number's
+    form (``2.``, ``2)``, ``2、``, ``Point 2:``) as one."""
+    text = re.sub(r"\d", lambda m: str(int(m[0])), text.translate(_FULL_WIDTH))
+    return re.sub(r"[\s*_\-•#]+", "", text).replace(")", ".").replace(":", ".").lower()
+
+
 def _is_prefix(text: str, header: str) -> bool:
-    """Could the text so far still grow into the header (ignoring case, spaces, emphasis, a heading's marks, and
-    the list number's form: ``2.``, ``2)``, ``2、``)?"""
-    squeeze = lambda s: re.sub(r"[\s*_\-•#]+", "", s.translate(_FULL_WIDTH)).replace(")", ".").lower()  # noqa: E731
-    seen, full = squeeze(text), squeeze(header)
+    """Could the text so far still grow into the header?"""
+    seen, full = _squeeze(text), _squeeze(header)
     return len(seen) < len(full) and full.startswith(seen)
+
+
+def _meta_opening(body: str, final: bool) -> int | None:
+    """The length of a first line that only talks about the task ("I'll continue with point 3."; 0: none), or
+    None while the line is still being written and may be one."""
+    line, ended, _ = body.partition("\n")
+    low = line.lower().replace("’", "'")
+    if not low.startswith(_META_HEADS):
+        return None if not final and not ended and any(h.startswith(low) for h in _META_HEADS) else 0
+    if not ended and not final:
+        return None if len(line) <= _META_LINE else 0
+    said = len(line) <= _META_LINE and _META_OPENING.match(line) and _META_TOPIC.search(line) \
+        and line.rstrip(" *").endswith((":", ".", "!"))
+    return len(line) if said else 0
+
+
+def _closing_line(text: str, final: bool) -> int | None:
+    """Where a last line that only offers more help begins ("Let me know if ..."), dropped once the call ended;
+    held back (its start returned) while the call may still end after it. None: there is none."""
+    start = text.rfind("\n")
+    if start < 0:
+        return None  # the first line is the point's own
+    line = text[start:start + 40].lstrip(" \t\n*")
+    if _CLOSING.match(line):
+        return start
+    return start if not final and line.lower().replace("’", "'") in _CLOSING_STARTS else None

@@ -10,7 +10,8 @@ from .events import TextEvent, WithdrawEvent
 
 
 def point_header(index: int, title: str) -> str:
-    return f"{index}. {title}: "
+    # a title that ends in its own punctuation takes no colon: "1. What is jet lag? It is ..."
+    return f"{index}. {title}{'' if title.endswith(('?', '!', ':', '？', '！', '：')) else ':'} "
 
 
 class Stitcher:

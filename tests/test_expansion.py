@@ -6,9 +6,9 @@ from sotkit.expansion import ExpansionFilter
 
 
 def clean(raw: str, *, step: int = 1, index: int = 2, title: str = "Use LED bulbs",
-          question: str = "", continues: str = "") -> tuple[str, bool]:
+          question: str = "", continues: str = "", others=()) -> tuple[str, bool]:
     """Stream the raw text through the filter piece by piece; what it released must be the final text."""
-    f = ExpansionFilter(index, title, strip_header=True, question=question, continues=continues)
+    f = ExpansionFilter(index, title, strip_header=True, question=question, continues=continues, other_titles=others)
     released = "".join(f.feed(raw[i:i + step]) for i in range(0, len(raw), step)) + f.finish()
     assert released == f.released
     return released, f.finished
@@ -40,9 +40,24 @@ def clean(raw: str, *, step: int = 1, index: int = 2, title: str = "Use LED bulb
     ("*Use LED bulbs:* They last.", "They last."),  # italics, and the underscore forms of both
     ("_Use LED bulbs_: They last.", "They last."),
     ("__2. Use LED bulbs__ - They last.", "They last."),
+    # a bare title is a header in its own emphasis, as a heading or on a line of its own
+    ("**Use LED Bulbs**\n\nThey last.", "They last."),
+    ("### Use LED bulbs\n\nThey last.", "They last."),
+    ("Use LED bulbs\nThey last.", "They last."),
+    ("**Use LED bulbs** They last.", "They last."),
+    ("**Use LED bulbs** to save money.", "**Use LED bulbs** to save money."),  # the sentence goes on
+    ("***Use LED bulbs:*** They last.", "They last."),  # bold italics
+    ("Point 2: Use LED bulbs\nThey last.", "They last."),  # the point's number as a label
+    ("**Point 2: Use LED bulbs**\n\nThey last.", "They last."),
+    ("Point 3: Use LED bulbs\nThey last.", "Point 3: Use LED bulbs\nThey last."),  # another point's number
 ])
 def test_restated_headers_are_stripped_and_text_kept(raw, text, step):
     assert clean(raw, step=step) == (text, False)
+
+
+@pytest.mark.parametrize("raw", ["1957: Sputnik launch: It flew.", "2. 1957: Sputnik launch: It flew."])
+def test_a_title_that_opens_with_a_number_and_a_colon_is_no_label(raw):
+    assert clean(raw, title="1957: Sputnik launch") == ("It flew.", False)
 
 
 @pytest.mark.parametrize("step", [1, 3, 100])
@@ -97,6 +112,17 @@ def test_a_header_restated_with_full_width_punctuation_is_stripped(raw):
     assert clean(raw, title="使用节能灯") == ("它们更省电。", False)
 
 
+@pytest.mark.parametrize("step", [1, 3, 100])
+@pytest.mark.parametrize("raw, title, text", [
+    ("٢. غرفة مظلمة: استخدم ستائر معتمة.", "غرفة مظلمة", "استخدم ستائر معتمة."),  # Arabic-Indic digits
+    ("२. अंधेरा कमरा: पर्दे लगाएँ।", "अंधेरा कमरा", "पर्दे लगाएँ।"),  # Devanagari
+    ("٣. غرفة مظلمة: استخدم ستائر معتمة.", "غرفة مظلمة", "٣. غرفة مظلمة: استخدم ستائر معتمة."),  # point 3's number
+])
+def test_a_header_restated_with_the_scripts_own_digits_is_stripped(raw, title, text, step):
+    # the skeleton parser reads these digits as the point's number, so a restated header may use them too
+    assert clean(raw, step=step, title=title) == (text, False)
+
+
 @pytest.mark.parametrize("step", [1, 4, 100])
 def test_a_bulleted_line_ends_a_one_paragraph_point_but_not_an_api_point(step):
     # SmolLM2, asked for one paragraph: "- Use your bed for sleep: This is ...\n- Explain this in four sentences: ..."
@@ -122,6 +148,76 @@ def test_a_one_paragraph_point_drops_list_markup(raw, text, step):
 def test_running_on_into_the_next_point_is_cut(step):
     assert clean("They use less energy.\n3. Unplug devices: always", step=step) == ("They use less energy.", True)
     assert clean("Short.\n**3. Unplug**", step=step) == ("Short.", True)
+    # what the expand template's stop "\n3." catches besides, were it "\n3. ": a decimal is no item
+    assert clean("Short.\n3.\nUnplug.", step=step) == ("Short.", True)
+    assert clean("Typical:\n2.5 hours a night.", step=step) == ("Typical:\n2.5 hours a night.", False)
+
+
+OTHERS = ["Keep a schedule", "Avoid late caffeine", "Exercise"]
+
+
+@pytest.mark.parametrize("step", [1, 4, 100])
+@pytest.mark.parametrize("raw, text, finished", [
+    # another point's title at a line's start, followed by its separator or the line's end, with no number
+    ("They last.\n\n**Avoid late caffeine:** Stop by noon.", "They last.", True),
+    ("They last.\n\n### Avoid late caffeine\nStop by noon.", "They last.", True),
+    ("They last.\n- Avoid late caffeine: Stop by noon.", "They last.", True),
+    ("They last.\nExercise - walk daily.", "They last.", True),  # a one-word title: a header line all the same
+    ("They last.\n**Avoid Late Caffeine**", "They last.", True),  # the call ended on the title's line
+    ("They last. 4. Avoid late caffeine: Stop by noon.", "They last.", True),  # numbered, in the same line
+    # not a run-on: a title word opening a sentence, a list of the point's own, a number that is no item's
+    ("They last.\nExercise helps too.", "They last.\nExercise helps too.", False),
+    ("They help:\n- less heat\n- Avoid late nights: dim them", "They help:\n- less heat\n- Avoid late nights: dim them",
+     False),
+    ("It beats:\n- Exercise: no\n- Avoid late caffeine: no", "It beats:\n- Exercise: no\n- Avoid late caffeine: no",
+     False),  # other points' titles as items of a list of its own (a comparison)
+    ("They last.\n**Avoid late caffeine** and sugar.", "They last.\n**Avoid late caffeine** and sugar.", False),
+    ("It is 4. Avoid late caffeine: it adds up.", "It is 4. Avoid late caffeine: it adds up.", False),
+    ("See:\n```\nExercise: true\n```\nDone.", "See:\n```\nExercise: true\n```\nDone.", False),  # code
+])
+def test_running_on_into_another_point_under_its_title_is_cut(raw, text, finished, step):
+    assert clean(raw, step=step, others=OTHERS) == (text, finished)
+
+
+@pytest.mark.parametrize("step", [1, 4, 100])
+def test_a_title_parsed_after_the_call_started_ends_the_point_too(step):
+    # an eager expansion starts before the skeleton's later lines are parsed: they are added as they come
+    raw = "They last.\n\n**Avoid late caffeine:** Stop by noon."
+    f = ExpansionFilter(2, "Use LED bulbs", strip_header=True, other_titles=["Keep a schedule"])
+    released = f.feed(raw[:6])
+    f.add_other_title("Avoid late caffeine")
+    released += "".join(f.feed(raw[i:i + step]) for i in range(6, len(raw), step)) + f.finish()
+    assert (released, f.finished) == ("They last.", True)
+
+
+@pytest.mark.parametrize("step", [1, 4, 100])
+def test_a_numbered_line_in_a_code_block_is_code_not_the_next_point(step):
+    raw = "Automate it:\n```yaml\nactions:\n3. light.turn_off: bedroom\n```\nRun it at 22:00.\n3. Unplug: always"
+    assert clean(raw, step=step, others=OTHERS) == (
+        "Automate it:\n```yaml\nactions:\n3. light.turn_off: bedroom\n```\nRun it at 22:00.", True)
+
+
+@pytest.mark.parametrize("step", [1, 4, 100])
+@pytest.mark.parametrize("raw, text", [
+    # a first line that only talks about the task
+    ("Sure! Here's the continuation of point 2:\n\nThey last.", "They last."),
+    ("Sure, here's point 2 (Use LED bulbs):\nThey last.", "They last."),
+    ("I'll continue with point 2.\n\nThey last.", "They last."),
+    ("I’ll continue with point 2.", ""),  # nothing else: the point is empty, and asked again
+    # a last line that only offers more help
+    ("They last.\n\nLet me know if you'd like me to expand on the other points!", "They last."),
+    ("They last.\nWould you like me to add more?\n3. Unplug: always", "They last."),
+    # talk of the point's own subject stays
+    ("Sure, LEDs last. Here is the point: they save.", "Sure, LEDs last. Here is the point: they save."),
+    ("Sure, LEDs last: we continue with point 4 below.\nThey save.",  # a line that says something
+     "Sure, LEDs last: we continue with point 4 below.\nThey save."),
+    ("Here's how:\nThey last.", "Here's how:\nThey last."),
+    ("Let me know your budget first.\nThey last.", "Let me know your budget first.\nThey last."),  # first line
+    ("They last.\nLet me knowledge guide you.", "They last.\nLet me knowledge guide you."),
+    ("They last.\nLet me know\nmore.", "They last.\nLet me know\nmore."),  # not the last line
+])
+def test_lines_that_only_talk_about_the_task_are_dropped(raw, text, step):
+    assert clean(raw, step=step, others=OTHERS)[0] == text
 
 
 def sentences(raw: str, *, step: int, cut: bool, others=(), title: str = "Use LED bulbs",

@@ -141,3 +141,12 @@ def test_a_live_point_withdrawn_to_its_header_leaves_no_bare_header_in_the_settl
     [withdrawn] = s.settle()
     assert (withdrawn.index, withdrawn.text, withdrawn.failed) == (2, "\n2. Eat less: ", True)
     assert s.text == s.settled_text == "1. Sleep well: Aim for eight hours." and s.settle() == []
+
+
+def test_a_title_that_ends_in_its_own_punctuation_takes_no_colon():
+    s = Stitcher()
+    for i, title in enumerate(["What is jet lag?", "Avoid screens!", "Why:", "Sleep well", "为什么会这样？"], 1):
+        s.add_point(i, title)
+        s.add_text(i, "x")
+        s.finish_point(i)
+    assert s.text == "1. What is jet lag? x\n2. Avoid screens! x\n3. Why: x\n4. Sleep well: x\n5. 为什么会这样？ x"
