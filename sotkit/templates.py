@@ -5,13 +5,13 @@ A template is one file, ``<name>.jinja``, with up to four blocks::
     {% block system %}...{% endblock %}
     {% block user %}...{% endblock %}      (required)
     {% block prefill %}...{% endblock %}   (assistant prefill, for providers that support it)
-    {% block stop %}...{% endblock %}      (stop sequences, one a line; \n, \t and \\ stand for a newline, a tab and
-                                           a backslash, any other text, non-ASCII too, for itself)
+    {% block stop %}...{% endblock %}      (stop sequences, one a line; \n, \t, \s and \\ stand for a newline, a
+                                           tab, a space and a backslash, any other text, non-ASCII too, for itself)
 
 No other block names are accepted (a misspelt one would drop its text), and a template is one self-contained file:
 ``{% include %}``, ``{% extends %}`` and ``{% import %}`` are not supported. Each stop line is stripped of its
-surrounding spaces and tabs before its escapes are decoded, so the block can be indented; write ``\t`` for a tab
-at either end (a stop made only of spaces is not useful, so there is no way to write one).
+surrounding spaces and tabs before its escapes are decoded, so the block can be indented; write ``\s`` or ``\t``
+for a space or a tab at either end.
 
 Users override any subset by passing a directory (same file names) or a mapping ``name -> source``.
 Models served in-process get the variants under ``prompts/local/`` where one exists.
@@ -56,8 +56,8 @@ SAMPLE_VARIABLES: dict[str, dict[str, Any]] = {
 
 TemplateSource = str | Path | Mapping[str, str] | None
 #: the escapes a stop block may use (not Python's unicode_escape, which garbles non-ASCII and fails on "C:\Users")
-_ESCAPE = re.compile(r"\\([nt\\])")
-_ESCAPED = {"n": "\n", "t": "\t", "\\": "\\"}
+_ESCAPE = re.compile(r"\\([nts\\])")
+_ESCAPED = {"n": "\n", "t": "\t", "s": " ", "\\": "\\"}
 _BLOCKS = ("system", "user", "prefill", "stop")
 #: nodes that need a loader; templates are self-contained files, so these are refused when loaded
 _LOADING = {jinja2.nodes.Extends: "extends", jinja2.nodes.Include: "include", jinja2.nodes.Import: "import",

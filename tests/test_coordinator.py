@@ -189,7 +189,7 @@ async def test_an_expansion_that_runs_on_into_the_next_point_is_cut(provider):
             result = await sot.generate("How can I be healthier?")
     assert result.points[1].text == "Cut sugar from drinks first."
     # the stop sequence reached the server too
-    assert expansions(server)[0].stop == (f"\n{point_of(expansions(server)[0]) + 1}.",)
+    assert expansions(server)[0].stop == (f"\n{point_of(expansions(server)[0]) + 1}. ",)
 
 
 async def test_templates_from_strings_reach_the_server(provider):

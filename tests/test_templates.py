@@ -133,6 +133,6 @@ def test_an_error_in_the_templates_own_code_is_a_template_error_at_build_and_at_
 
 def test_stop_lines_may_be_indented_and_keep_escaped_tabs_at_their_ends():
     source = ("{% block user %}{{ question }}{% endblock %}{% block stop %}\n"
-              "    \\n{{ question }}.\n\t\\n\\n  \n   \n  \\tEND\\t \n{% endblock %}")
+              "    \\n{{ question }}.\n\t\\n\\n  \n   \n  \\tEND\\t \n \\n{{ question }}.\\s\n{% endblock %}")
     prompt = Templates({"sequential": source}).render("sequential", question="2", context=None)
-    assert prompt.stop == ("\n2.", "\n\n", "\tEND\t")
+    assert prompt.stop == ("\n2.", "\n\n", "\tEND\t", "\n2. ")  # \s: a space kept at a stop's end
