@@ -17,6 +17,7 @@ import argparse
 import dataclasses
 import importlib
 import json
+import os
 import sys
 import warnings
 from typing import Any
@@ -101,6 +102,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "ask":
             _interrupted(args, so_far)
         return 130
+    except BrokenPipeError:  # stdout's reader left (`| head`): stop quietly, as a writer the pipe's signal ends
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's flush at exit would raise again
+        return 141
     except Exception as exc:  # sotkit's errors, and the SDKs' own (authentication, connection): one line
         as_json = args.command == "ask" and args.json
         partial = exc.partial if isinstance(exc, PartialResultError) else None
