@@ -540,7 +540,7 @@ class Answer:
 
     def _emit(self, events: Sequence[TextEvent | WithdrawEvent]) -> None:
         for event in events:
-            if self.first_text_at is None:
+            if self.first_text_at is None and isinstance(event, TextEvent):
                 self.first_text_at = anyio.current_time() - self._started
             self.send(event)
 

@@ -72,8 +72,8 @@ class RetryEvent:
 
 @dataclass(frozen=True)
 class WithdrawEvent:
-    """Text already streamed is taken back: a call restarts from scratch, or (``failed``) a point that was
-    streaming live failed for good and is left out of the answer.
+    """Text already streamed is taken back: a call restarts from scratch, or (``failed``) a point failed for good
+    and is left out of the answer (sent for every such point, also one that wrote nothing: a UI drops its title).
 
     A provider that cannot continue a prefill (OpenAI) answers a retried call with a new generation, and a
     point's text is always one generation, never two spliced. ``text`` is the tail of the stitched answer to

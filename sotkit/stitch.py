@@ -64,15 +64,14 @@ class Stitcher:
         return withdrawn
 
     def finish_point(self, index: int, *, skipped: bool = False) -> list[TextEvent | WithdrawEvent]:
-        """The point's call ended. A ``skipped`` point that wrote anything is taken back first: if it was streaming
-        live, what it released (its header included), else nothing of the answer, but a UI clears its text."""
+        """The point's call ended. A ``skipped`` point is taken back first: if it was streaming live, what it
+        released (its header included), else nothing of the answer, but a UI clears its text and title."""
         self._done.add(index)
         taken: list[TextEvent | WithdrawEvent] = []
         if skipped:
             self._skipped.add(index)
             live = index == self._next and self._live_at is not None
-            if live or self._buffers[index]:
-                taken.append(WithdrawEvent(index, self.text[self._live_at:] if live else "", failed=True))
+            taken.append(WithdrawEvent(index, self.text[self._live_at:] if live else "", failed=True))
             if live:
                 self.text, self._live_at = self.text[:self._live_at], None
         return taken + self._advance()

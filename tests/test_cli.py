@@ -236,7 +236,7 @@ def test_ctrl_c_on_ask_into_a_pipe_prints_the_answer_so_far_and_exits_130():
 def test_ask_into_a_pipe_its_reader_closes_stops_quietly():
     # `sotkit ask ... | head -c 50` (or `| true`): the write to the closed pipe was reported as an error, and with
     # --json the error's own write to it was a traceback
-    words = " ".join(f"w{i}" for i in range(300))  # 1.5 s at 200 tokens a second: the reader leaves first
+    words = " ".join(f"w{i}" for i in range(300))
     with FakeLLMServer(Reply(words, latency=Latency(ttft_s=0, tokens_per_s=200))) as server:
         for extra in ((), ("--json",)):
             reader, writer = os.pipe()
@@ -245,9 +245,7 @@ def test_ask_into_a_pipe_its_reader_closes_stops_quietly():
                  server.openai_base_url, "--mode", "sequential", *extra], stdout=writer,
                 stderr=subprocess.PIPE, text=True, env={**os.environ, "OPENAI_API_KEY": "k"})
             os.close(writer)
-            with os.fdopen(reader, "rb") as head:
-                if not extra:  # the streamed answer's start; the JSON comes at the end, after the reader left
-                    assert head.read(50).startswith(b"w0 w1")
+            os.close(reader)  # into a pipe the answer is printed once, whole: the reader has left by then
             _, err = process.communicate(timeout=120)
             assert process.returncode == 141 and "error" not in err and "Traceback" not in err, err
 

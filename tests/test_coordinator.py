@@ -600,9 +600,9 @@ async def test_a_point_that_runs_on_under_a_title_parsed_after_its_call_started_
     # point 2's call starts once two lines are parsed; its reply runs on into point 4 under a bold title, which
     # the skeleton had not written when the call started: point 4's text was in point 2 as well
     texts = {2: "Cut soda first.\n\n**See friends:** Call one a week.", 4: "Call one a week."}
-    late = {2: Latency(ttft_s=1.0, tokens_per_s=2000)}  # it writes once the skeleton is whole
+    late = {2: Latency(ttft_s=3.0, tokens_per_s=2000)}  # it writes once the skeleton is whole
     with FakeLLMServer(sot_responder(SKELETON + "\n", texts, point_latency=late,
-                                     skeleton_latency=Latency(ttft_s=0.0, tokens_per_s=100)), latency=FAST) as server:
+                                     skeleton_latency=Latency(ttft_s=0.0, tokens_per_s=10)), latency=FAST) as server:
         async with client(server, provider) as sot:
             result = await sot.generate("How can I be healthier?")
     point_2 = next(r for r in expansions(server) if point_of(r) == 2)

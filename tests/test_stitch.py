@@ -34,8 +34,10 @@ def test_a_point_that_fails_before_writing_leaves_no_header():
     s.add_text(1, "a")
     s.finish_point(1)  # point 2 is now the head, but has written nothing
     assert s.text == "1. A: a"
-    s.finish_point(2, skipped=True)
+    events = s.finish_point(2, skipped=True)
     assert s.text == "1. A: a"
+    # ... but says it failed: a UI that showed the point's title from its point event drops it (no event did)
+    assert [(e.type, e.index, e.text, e.failed) for e in events] == [("withdraw", 2, "", True)]
 
 
 def test_events_name_their_point_and_empty_text_is_no_event():
