@@ -11,21 +11,22 @@ __version__ = "0.1.0"  # before the imports: sotkit.evaluation reads it
 
 from .client import EventStream, SoT, default_model, generate, stream
 from .coordinator import RequestOptions
-from .errors import (ConfigError, DeadlineExceeded, EmptyAnswer, LimitsUnavailable, ModelNotAvailableError,
-                     PartialResultError, SotkitError, StreamError, TemplateError)
+from .errors import (ConfigError, DeadlineExceeded, EchoedInstructions, EmptyAnswer, EmptyPoint, LimitsUnavailable,
+                     ModelNotAvailableError, PartialResultError, RetryAfterTooLong, SotkitError, StreamError,
+                     StreamStalled, TemplateError)
 from .evaluation import evaluate
 from .events import (DoneEvent, Event, PointDeltaEvent, PointDoneEvent, PointEvent, RetryEvent, RouteEvent,
                      TextEvent, WithdrawEvent)
 from .limits_redis import RedisLimits, SharedLimitsWarning
 from .overlap import SerialServerWarning
 from .result import Point, Result, Timings, Usage
-from .retry import RetryAfterTooLong, RetryPolicy, StreamStalled
+from .retry import RetryPolicy
 from .templates import DEFAULT_PROMPTS, Templates
 
 
 __all__ = [
-    "DEFAULT_PROMPTS", "ConfigError", "DeadlineExceeded", "DoneEvent", "EmptyAnswer", "Event", "EventStream",
-    "LimitsUnavailable",
+    "DEFAULT_PROMPTS", "ConfigError", "DeadlineExceeded", "DoneEvent", "EchoedInstructions", "EmptyAnswer",
+    "EmptyPoint", "Event", "EventStream", "LimitsUnavailable",
     "ModelNotAvailableError", "PartialResultError", "Point", "PointDeltaEvent", "PointDoneEvent", "PointEvent",
     "RedisLimits", "RequestOptions", "Result", "RetryAfterTooLong", "RetryEvent", "RetryPolicy", "RouteEvent",
     "SerialServerWarning", "SharedLimitsWarning", "SoT", "SotkitError", "StreamError", "StreamStalled", "Templates",

@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--fallback", help="model for points (or a skeleton) that fail on the main model")
     ask.add_argument("--base-url", help="an OpenAI-compatible server, with --model openai:<name>")
     ask.add_argument("--templates", help="a directory of .jinja templates overriding the defaults")
-    ask.add_argument("--max-points", type=_positive_int,
+    ask.add_argument("--max-points", type=_at_least_two,
                      help="most points in a skeleton (default: the model's; 10, or 6 for local models)")
     ask.add_argument("--deadline", type=float, help="seconds for the whole answer")
     ask.add_argument("--on-point-error", choices=["skip", "raise"], default="skip",
@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _positive_int(text: str) -> int:
+def _at_least_two(text: str) -> int:
     if not text.strip().isdigit() or int(text) < 2:
         raise argparse.ArgumentTypeError(f"{text!r}: give a whole number, at least 2")
     return int(text)

@@ -29,9 +29,9 @@ from .engines.errors import ConfigError, ModelNotAvailableError, SotkitError
 if TYPE_CHECKING:
     from .result import Result
 
-__all__ = ["ConfigError", "DeadlineExceeded", "EchoedInstructions", "EmptyAnswer", "EmptyPoint",
-           "ModelNotAvailableError", "PartialResultError",
-           "RetryAfterTooLong", "SotkitError", "StreamError", "StreamStalled", "TemplateError"]
+__all__ = ["ConfigError", "DeadlineExceeded", "EchoedInstructions", "EmptyAnswer", "EmptyPoint", "LimitsUnavailable",
+           "ModelNotAvailableError", "PartialResultError", "RetryAfterTooLong", "SotkitError", "StreamError",
+           "StreamStalled", "TemplateError"]
 
 
 class TemplateError(ConfigError):
@@ -84,7 +84,9 @@ class EchoedInstructions(EmptyPoint):
 class PartialResultError(SotkitError):
     """Some points could not be written. ``partial`` holds every point that was.
 
-    ``__cause__`` is the original provider exception of the first point that failed.
+    ``__cause__`` is the error of the first point that failed: the provider's own exception, or sotkit's
+    (``EmptyPoint``, ``StreamStalled``, ...); ``None`` where no point failed (the deadline passed, the client was
+    closed).
     """
 
     def __init__(self, message: str, partial: Result) -> None:

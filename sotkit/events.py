@@ -60,7 +60,8 @@ class PointDoneEvent:
 
 @dataclass(frozen=True)
 class RetryEvent:
-    """A call failed and will be tried again after ``wait_s``. ``index`` is ``None`` for the skeleton call."""
+    """A call failed and will be tried again after ``wait_s``. ``index`` is the point's, ``None`` for any other
+    call (the skeleton, the sequential answer, the router)."""
 
     index: int | None
     attempt: int

@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import anyio
 
@@ -35,8 +36,10 @@ from .overlap import CallSpan
 from .providers.base import STARTED, THINKING, CallUsage, ChatRequest, Provider
 from .result import Point, Usage
 from .retry import RetryPolicy, is_retryable, status_of
-from .templates import Templates
 from .tracing import NO_TRACE, CallTrace, RequestTrace
+
+if TYPE_CHECKING:  # the layer above: a backend holds templates, the runner never renders them
+    from .templates import Templates
 
 Send = Callable[[Event], None]
 RowOutcome = tuple[str, CallUsage] | Exception

@@ -30,6 +30,8 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from . import __version__
+
 if TYPE_CHECKING:
     from .providers.base import CallUsage, ChatRequest
     from .result import Result
@@ -106,9 +108,7 @@ def _tracer() -> Any:
     if isinstance(provider, (trace.ProxyTracerProvider, trace.NoOpTracerProvider)):
         return None
     if _cached[0] is not provider:
-        from importlib.metadata import version
-
-        _cached = (provider, provider.get_tracer(SCOPE, version("sotkit")))
+        _cached = (provider, provider.get_tracer(SCOPE, __version__))
     return _cached[1]
 
 

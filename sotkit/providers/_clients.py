@@ -82,7 +82,8 @@ class ClientPool:
     """
 
     def __init__(self, make: Callable[[ssl.SSLContext], Any] | None = None, *, client: Any = None,
-                 calls_per_client: int = 32, max_clients: int = 16, sdk: str | None = None) -> None:
+                 calls_per_client: int = CALLS_PER_CLIENT["httpx"], max_clients: int = 16,
+                 sdk: str | None = None) -> None:
         if (make is None) == (client is None):
             raise ValueError("give either make or client")
         self._sdk = sdk  # the name of the SDK whose clients these are

@@ -105,7 +105,7 @@ class Provider(ABC):
 
     ``stream`` yields the completion's text deltas and then, once, a ``CallUsage``. When the provider
     honours ``prompt.prefill`` (``supports_prefill``), the deltas continue the prefill and do not repeat it;
-    otherwise the prefill is sent as an instruction to begin that way and the model writes it itself.
+    otherwise the prefill is not sent, and the text is the model's own from its start.
     Errors are the backend SDK's own exceptions; retrying is the caller's job (one retry layer).
     """
 
