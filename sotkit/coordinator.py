@@ -273,94 +273,38 @@ class Answer:
     async def _sot(self, decided: anyio.Event | None = None) -> int:
         """Skeleton and expansions; returns how many points the skeleton had. With ``decided``, nothing starts
         (and nothing is sent) before that event is set."""
-        backend = self.backends[0]
-        # a small model's skeleton (one whose points are read in whole sentences) loops over forms of its titles
-        new_parser = functools.partial(SkeletonParser, self.options.max_points,
-                                       question=question_view(self.question),
-                                       drop_subsumed=backend.provider.whole_sentences)
-        parser = new_parser()
-        batch = backend.provider.supports_batch
-        waiting: list[SkeletonPoint] = []  # parsed, not yet started: nothing starts before a second point
-
-        # A batch needs every point, and eager=False waits too; otherwise points start as their lines end.
-        wait_for_skeleton = batch or not self.options.eager
-        skeleton_done = False
-
-        def start(tg: anyio.abc.TaskGroup, new: list[SkeletonPoint]) -> None:
-            nonlocal disagreed
-            for sp in new:  # after a restart the new skeleton must agree with every point already started
-                started = self.points.get(sp.index)
-                if started is not None and started.title != sp.title:
-                    disagreed = True
-                    return
-            waiting.extend(sp for sp in new if sp.index not in self.points)
-            if not waiting or len(parser.points) < 2 or (wait_for_skeleton and not skeleton_done):
-                return
-            if decided is not None and not decided.is_set():
-                return
-            outline = [self._add_point(p) for p in parser.points]
-            started = [self.points[sp.index] for sp in waiting]
-            waiting.clear()
-            if batch:
-                tg.start_soon(self._expand_batch, started, outline)
-            for point in [] if batch else started:
-                tg.start_soon(self._expand, point, outline)
-
-        def on_skeleton_text(text: str) -> bool:
-            start(tg, parser.feed(text))
-            return not parser.done and not disagreed
-
-        def on_restart() -> None:  # a new generation of the skeleton, parsed afresh
-            nonlocal parser
-            parser = new_parser()
-            waiting.clear()
-
-        def on_start(b: Backend) -> None:  # a backend writes the skeleton from its start
-            on_restart()
-            prefill = build(b).prompt.prefill
-            if prefill and b.provider.supports_prefill:  # the reply continues the prefill: "1.", or whole lines too
-                start(tg, parser.feed(prefill.rstrip()))
-
-        skeleton_error: Exception | None = None
-        disagreed = False
+        max_tokens = self.options.skeleton_max_tokens
+        error: Exception | None = None
+        cut = False
         async with anyio.create_task_group() as tg:
-            def build(b: Backend) -> ChatRequest:
-                request = self._request(b, "skeleton", self.options.skeleton_max_tokens)
-                return dataclasses.replace(request, max_line_tokens=SKELETON_LINE_TOKENS)
-
-            cut = False
+            sketch = _Sketch(self, tg, decided)
             try:
-                _, usage = await self.runner.call(Call(build, on_skeleton_text, on_restart, role="skeleton",
-                                                       on_start=on_start))
-                if cut := usage.cut_off(self.options.skeleton_max_tokens):
+                _, usage = await self.runner.call(Call(sketch.build, sketch.on_text, sketch.on_restart,
+                                                       role="skeleton", on_start=sketch.on_start))
+                if cut := usage.cut_off(max_tokens):
                     self._note = (f"the skeleton was cut off ({usage.finish_reason or 'token limit'}; "
-                                   f"skeleton_max_tokens={self.options.skeleton_max_tokens}) after "
-                                   f"{len(parser.points)} point(s)")
+                                  f"skeleton_max_tokens={max_tokens}) after {len(sketch.parser.points)} point(s)")
             except Exception as exc:  # keep what the skeleton wrote: two points or more still make an answer
-                skeleton_error = exc
-                self._note = f"the skeleton call failed after {len(parser.points)} point(s): {exc!r}"
-            skeleton_done = True
+                error = exc
+                self._note = f"the skeleton call failed after {len(sketch.parser.points)} point(s): {exc!r}"
             self.timings_skeleton_s = anyio.current_time() - self._started
-            if (ended_early := parser.ended_early) and not cut and skeleton_error is None:
+            parser = sketch.parser
+            if (ended_early := parser.ended_early) and not cut and error is None:
                 self._note = f"the skeleton was ended after {len(parser.points)} point(s): {ended_early}"
-            if not disagreed:
-                # a line the stream broke off in (an error, a cut-off, or the parser ending the call on a runaway
-                # or repeating line) may be half a title: no point
-                last = [] if cut or skeleton_error is not None or parser.done else parser.finish()
-                if decided is not None and len(parser.points) >= 2:
-                    await decided.wait()
-                start(tg, last)
-            if disagreed or len(parser.points) < len(self.points):
-                disagreed = True
+            # a line the stream broke off in (an error, a cut-off, or the parser ending the call on a runaway or
+            # repeating line) may be half a title: no point
+            await sketch.finish([] if cut or error is not None or parser.done else parser.finish())
+            if sketch.disagreed or len(parser.points) < len(self.points):
+                sketch.disagreed = True
                 self._note = (f"the skeleton was retried and its new generation disagreed with the "
-                               f"{len(self.points)} point(s) already started; those are kept")
+                              f"{len(self.points)} point(s) already started; those are kept")
             found = len(self.points) or len(parser.points)
-            self.skeleton_truncated = found >= 2 and (disagreed or cut or skeleton_error is not None
+            self.skeleton_truncated = found >= 2 and (sketch.disagreed or cut or error is not None
                                                       or ended_early is not None)
             if found < 2:
                 tg.cancel_scope.cancel()
-        if skeleton_error is not None and found < 2:
-            raise skeleton_error
+        if error is not None and found < 2:
+            raise error
         return found
 
     def _request(self, backend: Backend, template: str, max_tokens: int, **variables: Any) -> ChatRequest:
@@ -567,6 +511,77 @@ class Answer:
         result.timings.first_point_at = self.first_point_at
         result.timings.first_text_at = self.first_text_at
         return result
+
+
+class _Sketch:
+    """The skeleton call of one answer: its text parsed as it streams, each point's expansion started in ``tg``
+    as soon as it may. Nothing starts before a second point; a batch and ``eager=False`` wait for the whole
+    skeleton, and ``decided`` (the LLM router's SoT verdict) for that. A new generation of the skeleton (a retry,
+    a fallback) is parsed afresh and must agree with every point already started (else ``disagreed``)."""
+
+    def __init__(self, answer: Answer, tg: anyio.abc.TaskGroup, decided: anyio.Event | None) -> None:
+        self.answer, self.tg, self.decided = answer, tg, decided
+        backend = answer.backends[0]
+        # a small model's skeleton (one whose points are read in whole sentences) loops over forms of its titles
+        self._new_parser = functools.partial(SkeletonParser, answer.options.max_points,
+                                             question=question_view(answer.question),
+                                             drop_subsumed=backend.provider.whole_sentences)
+        self.parser = self._new_parser()
+        self.batch = backend.provider.supports_batch
+        self.wait_for_whole = self.batch or not answer.options.eager
+        self.whole = False  # the skeleton call has ended
+        self.waiting: list[SkeletonPoint] = []  # parsed, not yet started
+        self.disagreed = False
+
+    def build(self, backend: Backend) -> ChatRequest:
+        request = self.answer._request(backend, "skeleton", self.answer.options.skeleton_max_tokens)
+        return dataclasses.replace(request, max_line_tokens=SKELETON_LINE_TOKENS)
+
+    def on_text(self, text: str) -> bool:
+        self._start(self.parser.feed(text))
+        return not self.parser.done and not self.disagreed
+
+    def on_restart(self) -> None:
+        self.parser = self._new_parser()
+        self.waiting.clear()
+
+    def on_start(self, backend: Backend) -> None:
+        """A backend writes the skeleton from its start; one that continues the prefill continues its lines
+        ("1.", or whole lines too)."""
+        self.on_restart()
+        prefill = self.build(backend).prompt.prefill
+        if prefill and backend.provider.supports_prefill:
+            self._start(self.parser.feed(prefill.rstrip()))
+
+    async def finish(self, last: list[SkeletonPoint]) -> None:
+        """The call ended, with ``last`` the points of its unterminated last line: start what waits."""
+        self.whole = True
+        if self.disagreed:
+            return
+        if self.decided is not None and len(self.parser.points) >= 2:
+            await self.decided.wait()
+        self._start(last)
+
+    def _start(self, new: list[SkeletonPoint]) -> None:
+        answer = self.answer
+        for sp in new:  # after a restart the new skeleton must agree with every point already started
+            started = answer.points.get(sp.index)
+            if started is not None and started.title != sp.title:
+                self.disagreed = True
+                return
+        self.waiting.extend(sp for sp in new if sp.index not in answer.points)
+        if not self.waiting or len(self.parser.points) < 2 or (self.wait_for_whole and not self.whole):
+            return
+        if self.decided is not None and not self.decided.is_set():
+            return
+        outline = [answer._add_point(p) for p in self.parser.points]
+        started = [answer.points[sp.index] for sp in self.waiting]
+        self.waiting.clear()
+        if self.batch:
+            self.tg.start_soon(answer._expand_batch, started, outline)
+        else:
+            for point in started:
+                self.tg.start_soon(answer._expand, point, outline)
 
 
 def _ignore(event: Event) -> None:
