@@ -8,13 +8,23 @@ score perfectly. ``sotkit eval`` reports them beside the judge's verdicts.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 
 from .question import question_view
 
-_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+#: characters of scripts written without spaces between words (Han, kana, Thai, ...), where a word cannot be told
+#: apart: such text is read as characters (n-grams of characters; pairs of them as content words)
+NO_SPACES = "\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_PHRASE = re.compile(f"[{NO_SPACES}]+")
+# combining marks (Indic vowel signs, accents of decomposed text) are part of a word, though \w leaves them out
+_MARKS = "".join(c for c in map(chr, range(0x300, 0x2000))
+                 if unicodedata.category(c)[0] == "M" and not _PHRASE.match(c))
+# letters and digits of any script, with an apostrophe suffix ("don't"; letters only: "5'10" is two numbers)
+_WORD = re.compile(rf"[^\W_]+(?:[{_MARKS}]+[^\W_]*)*(?:'[^\W\d_]+)?")
+_ASCII_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")  # _WORD on ASCII text, faster (the echo check reads every piece)
+_SENTENCE_END = re.compile(r"(?<=[.!?।؟])\s+|(?<=[。！？])\s*")  # CJK's full stops need no space after them
 
 #: words that carry no content of their own; a restatement is judged on the others
 STOP_WORDS = frozenset("""
@@ -30,13 +40,25 @@ also get make many may might must one ones thing things way ways well like use u
 
 
 def words(text: str) -> list[str]:
-    """Lower-case word tokens (letters and digits, with an apostrophe suffix such as "don't")."""
-    return _WORD.findall(text.lower())
+    """Lower-case word tokens (letters and digits of any script, with an apostrophe suffix such as "don't"); each
+    character of a script written without spaces (``NO_SPACES``) is a token of its own."""
+    text = text.lower()
+    if text.isascii():
+        return _ASCII_WORD.findall(text)
+    return _WORD.findall(_PHRASE.sub(_spaced_apart, text))
+
+
+def _spaced_apart(phrase: re.Match[str]) -> str:
+    return f" {' '.join(phrase[0])} "
 
 
 def content_words(text: str) -> set[str]:
-    """The text's words less the stop words, crudely singularised ("habits" and "habit" count as one)."""
-    return {_singular(w) for w in words(text) if w not in STOP_WORDS and len(w) > 1}
+    """The text's words less the stop words, crudely singularised ("habits" and "habit" count as one); of a script
+    written without spaces, the pairs of adjacent characters (a Chinese word is mostly two)."""
+    found = {_singular(w) for w in words(text) if w not in STOP_WORDS and len(w) > 1}
+    for phrase in _PHRASE.findall(text):
+        found.update(map("".join, zip(phrase, phrase[1:])) if len(phrase) > 1 else phrase)
+    return found
 
 
 def _singular(word: str) -> str:
@@ -56,14 +78,14 @@ def gram_list(text: str, n: int = 3) -> list[str]:
     return list(map(" ".join, zip(*(tokens[i:] for i in range(n)))))
 
 
-def redundancy(points: Sequence[str], n: int = 3) -> float:
+def redundancy(points: Sequence[str], n: int = 3) -> float | None:
     """Cross-point redundancy: the mean, over points with any word n-grams, of the share of a point's n-grams
     that also occur in another point of the same answer. 0 = every point says its own thing; 1 = every
-    phrase of every point is repeated elsewhere. Fewer than two such points: 0."""
+    phrase of every point is repeated elsewhere. Fewer than two such points: None (nothing to compare)."""
     grams = [ngrams(p, n) for p in points]
     grams = [g for g in grams if g]
     if len(grams) < 2:
-        return 0.0
+        return None
     shares = []
     for i, own in enumerate(grams):
         elsewhere = set().union(*(g for j, g in enumerate(grams) if j != i))
@@ -87,11 +109,12 @@ def restates_question(question: str, point: str, share: float = 0.6) -> bool:
     return len(found) >= 2 and len(found) >= share * len(asked)
 
 
-def restatement(question: str, points: Sequence[str]) -> float:
-    """The share of non-empty points whose first sentence restates the question (0 for no points)."""
-    texts = [p for p in points if p.strip()]
-    if not texts:
-        return 0.0
+def restatement(question: str, points: Sequence[str]) -> float | None:
+    """The share of the points with words whose first sentence restates the question; None when there is nothing
+    to tell it by: no such point, or a question of fewer than two content words (never restated)."""
+    texts = [p for p in points if words(p)]
+    if not texts or len(content_words(question)) < 2:
+        return None
     return sum(restates_question(question, p) for p in texts) / len(texts)
 
 
@@ -145,7 +168,9 @@ class Instructions:
         """Whether an unfinished sentence may still turn out an echo: it has no more new 3-grams than copied
         ones (a streamed sentence is held back until this is false or it ends; an echo opens with copied
         words, so a sentence that opens with its own is released after three words)."""
-        grams = gram_list(opening.rsplit(None, 1)[0] if opening[-1:].isalnum() else opening)  # whole words
+        last = opening[-1:]  # a letter, digit or mark of a spaced script: its word may go on
+        partial = bool(last) and unicodedata.category(last)[0] in "LNM" and not _PHRASE.match(last)
+        grams = gram_list(opening.rsplit(None, 1)[0] if partial else opening)  # whole words
         copied = sum(gram in self.grams for gram in grams)
         return len(grams) - copied <= copied
 
