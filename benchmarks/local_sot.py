@@ -160,8 +160,8 @@ async def run(args: argparse.Namespace) -> dict:
                   f"seq {row['sequential']['latency_s']:.1f}s/{row['sequential']['answer_tokens']}tok  "
                   f"sot {row['sot']['latency_s']:.1f}s/{row['sot']['answer_tokens']}tok "
                   f"({len(row['sot'].get('points', []))} points, echo {row['sot']['echo_points']}/"
-                  f"{row['sot']['echo_points_raw']} final/raw, redundancy {row['sot']['redundancy']:.2f}, "
-                  f"restated {row['sot']['restatement']:.2f})  {question[:50]}", flush=True)
+                  f"{row['sot']['echo_points_raw']} final/raw, redundancy {_three(row['sot']['redundancy'])}, "
+                  f"restated {_three(row['sot']['restatement'])})  {question[:50]}", flush=True)
             write(args, rows, final=False)
         if args.batch_curve:
             args.curve = batch_curve(model, tokenizer, templates, rows, args.point_max_tokens)
@@ -216,7 +216,10 @@ def credited_speedup(row: dict) -> float:
 def summarize(rows: list[dict]) -> dict:
     sot = [r for r in rows if r["sot"]["mode_used"] == "sot"]
     med = statistics.median
-    mean = lambda values: statistics.fmean(values) if values else None  # noqa: E731
+    def mean(values: list[float | None]) -> float | None:  # None: no answer had anything to measure
+        measured = [v for v in values if v is not None]
+        return statistics.fmean(measured) if measured else None
+
     return {
         "questions": len(rows),
         "sot_answered_with_sot": sum(not echoed(r) for r in sot),
@@ -320,7 +323,7 @@ def write(args: argparse.Namespace, rows: list[dict], *, final: bool) -> dict:
 
 
 def _three(value: float | None) -> str:
-    """Three decimals, or n/a for a mean over no SoT answers (every request fell back to sequential)."""
+    """Three decimals, or n/a for nothing measured (every request fell back to sequential; no points to compare)."""
     return "n/a" if value is None else f"{value:.3f}"
 
 

@@ -16,6 +16,7 @@ import json
 import statistics
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import anyio
@@ -54,8 +55,8 @@ async def run(args: argparse.Namespace) -> dict:
                 row.update(answer_measures(client.backends[0].templates, question, points))
             rows[name].append(row)
             print(f"[{number + 1}/{len(questions)}] {Path(name).name}: {result.mode} {seconds:.1f}s "
-                  f"echo {row.get('echo_points_raw')} red {row.get('redundancy', 0):.2f} "
-                  f"rest {row.get('restatement', 0):.2f}  {question[:40]}", flush=True)
+                  f"echo {row.get('echo_points_raw')} red {row.get('redundancy')} "
+                  f"rest {row.get('restatement')}  {question[:40]}", flush=True)
         write(args, clients, rows)  # after every question: a stopped run keeps what it measured
     return write(args, clients, rows)
 
@@ -72,8 +73,8 @@ def write(args: argparse.Namespace, clients: dict, rows: dict) -> dict:
             "sot_answers": len(sot), "questions": len(answers),
             "echo_points_raw": sum(r["echo_points_raw"] for r in sot),
             "echo_points_final": sum(r["echo_points"] for r in sot),
-            "mean_redundancy": statistics.fmean(r["redundancy"] for r in sot) if sot else None,
-            "mean_restatement": statistics.fmean(r["restatement"] for r in sot) if sot else None,
+            "mean_redundancy": _mean(r["redundancy"] for r in sot),
+            "mean_restatement": _mean(r["restatement"] for r in sot),
             "hygiene_all": hygiene["share"]["final"].get("all"),
             "median_sot_s": statistics.median(r["seconds"] for r in answers),
             "median_output_tokens": statistics.median(r["output_tokens"] for r in answers),
@@ -99,6 +100,12 @@ def main() -> None:
 
         torch.set_num_threads(args.threads)
     print(json.dumps(anyio.run(run, args), indent=1))
+
+
+def _mean(values: Iterable[float | None]) -> float | None:
+    """The mean of what was measured (None: an answer with nothing to measure), or None."""
+    measured = [v for v in values if v is not None]
+    return statistics.fmean(measured) if measured else None
 
 
 if __name__ == "__main__":

@@ -32,8 +32,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     rows = [r for r in json.loads(args.source.read_text())["rows"] if r["sot"].get("mode_used") == "sot"]
-    before: dict[str, list[float]] = {"restatement": [], "redundancy": []}
-    after: dict[str, list[float]] = {"restatement": [], "redundancy": []}
+    before: dict[str, list[float | None]] = {"restatement": [], "redundancy": []}
+    after: dict[str, list[float | None]] = {"restatement": [], "redundancy": []}
     dropped: list[dict[str, str]] = []
     points = 0
     for row in rows:
@@ -48,11 +48,11 @@ def main() -> None:
             side["redundancy"].append(redundancy(texts))
     record = {"benchmark": "restated_openings", "command": "benchmarks/restated_openings.py " + " ".join(sys.argv[1:]),
               "source": str(args.source), "answers": len(rows), "points": points, "points_changed": len(dropped),
-              "mean": {name: {"before": statistics.fmean(before[name]), "after": statistics.fmean(after[name])}
-                       for name in before},
-              "answers_restating_most_points": {
-                  "before": sum(r > 0.5 for r in before["restatement"]),
-                  "after": sum(r > 0.5 for r in after["restatement"])},
+              "mean": {name: {side: statistics.fmean(v for v in values[name] if v is not None)
+                              for side, values in (("before", before), ("after", after))} for name in before},
+              "answers_restating_most_points": {  # None: nothing to measure in that answer
+                  "before": sum(r is not None and r > 0.5 for r in before["restatement"]),
+                  "after": sum(r is not None and r > 0.5 for r in after["restatement"])},
               "dropped": dropped}
     if args.out:
         args.out.write_text(json.dumps(record, indent=2) + "\n")

@@ -27,8 +27,7 @@ import functools
 import re
 from collections.abc import Callable, Sequence
 
-from .quality import Instructions, content_words, restates_question
-from .skeleton import NO_SPACES
+from .quality import NO_SPACES, Instructions, content_words, restates_question
 
 # A line that starts a new numbered item: the expansion ran on into the next point. Settled once a character
 # follows its mark ("\n2." may still become "\n2.5 hours"); _NEW_ITEM, for a reply's first line, takes the text's

@@ -44,11 +44,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .quality import STOP_WORDS
+from .quality import NO_SPACES, STOP_WORDS
 
-#: characters of scripts written without spaces between words (Han, kana, Thai, ...): one "word" is a whole phrase
-NO_SPACES = "\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_NO_SPACES = re.compile(f"[{NO_SPACES}]")
+_NO_SPACES = re.compile(f"[{NO_SPACES}]")  # a script written without spaces: one "word" of it is a whole phrase
 #: ``1.``, ``1)``, ``(1)``, ``Step 1:``, and the full-width forms of Chinese and Japanese lists (``１．``, ``1、``,
 #: ``（1）``), where the title may follow without a space
 _NUMBERED = re.compile(r"^(?:(?:step|point|part)\s+(\d+)\s*[:.)\-–]|[(（](\d+)[)）]|(\d+)[.)．）、])"

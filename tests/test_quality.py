@@ -157,7 +157,3 @@ def test_the_expansion_filter_keeps_points_in_other_scripts_and_drops_their_echo
     streamed, _ = run(chinese, TITLE_ZH, QUESTION_ZH, Templates(), whole_sentences=False)
     assert streamed.startswith("晚饭要在睡前三小时")
 
-
-def test_the_scripts_written_without_spaces_are_the_skeleton_parsers():
-    from sotkit import quality, skeleton
-    assert quality.NO_SPACES == skeleton.NO_SPACES
