@@ -42,8 +42,9 @@ _FIRST_BULLET = re.compile(r"\s*[-*•]\s+")
 # The tail of the text that could still grow into such a line.
 _PARTIAL_ITEM = re.compile(r"\n[ \t]*(?:\*{1,2}|#+\s*)?(?:\d+[.)．）、]?|[(（]\d*|s(?:t(?:e(?:p(?:\s+\d*)?)?)?)?)?$",
                            re.I)
-# The end of a sentence: settled once whitespace follows it (before that, "2." may still become "2.5").
-_SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*(?=\s)")
+# The end of a sentence: settled once whitespace follows it (before that, "2." may still become "2.5"); Chinese and
+# Japanese full stops need none.
+_SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*(?=\s)|[。！？][”’」』）]*")
 # A restated header, "2. Title:" / "**2. Title**:" / "- Title:" / "Title:" / "Point 2: Title", around the title
 # (which is compared in code: a pattern holding it would be compiled for every point, ~0.4 ms of CPU each).
 _EMPHASIS = r"(?:\*{1,3}|_{1,3})"  # bold, italics or both: "**", "*", "***", and the underscore forms

@@ -491,3 +491,11 @@ def test_a_sentence_released_in_part_is_never_taken_back():
             "the following question")
     assert f.feed(rest) == rest  # it went on to copy the instructions, but its start is out already
     assert f.finish() == "" and not f.echoed
+
+
+@pytest.mark.parametrize("step", [1, 3, 100])
+def test_a_chinese_full_stop_ends_a_sentence_without_a_space_after_it(step):
+    # a small model's Chinese point was held back whole until its call ended, and a budget cut dropped all of it
+    text, pieces, _ = sentences("节能灯省电百分之八十。寿命长达两年半。而且它们", step=step, cut=True, title="使用节能灯")
+    assert text == "节能灯省电百分之八十。寿命长达两年半。"
+    assert any(pieces[:-1])  # released while the call still streamed
