@@ -49,7 +49,7 @@ _SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*(?=\s)|[。！？][”’」』
 # (which is compared in code: a pattern holding it would be compiled for every point, ~0.4 ms of CPU each).
 _EMPHASIS = r"(?:\*{1,3}|_{1,3})"  # bold, italics or both: "**", "*", "***", and the underscore forms
 _HEADER_NUMBER = re.compile(rf"\s*(?:#+\s*)?(?:[-*•]\s+)?(?P<open>{_EMPHASIS})?"  # "1957:" may start a title
-                            rf"(?:(?:(?P<n>\d+)[.)．）、]|point\s+(?P<label>\d+)[:：.])\s*{_EMPHASIS}?\s*)?", re.I)
+                            rf"(?:(?:(?P<n>\d{{1,4}})[.)．）、]|point\s+(?P<label>\d{{1,4}})[:：.])\s*{_EMPHASIS}?\s*)?", re.I)
 _HEADER_SEPARATOR = re.compile(rf"\s*{_EMPHASIS}?\s*[:.\-–—：．、]")  # with the full-width forms of Chinese and Japanese
 # What follows a bare title (no number, no separator) that is a header: its emphasis closing, or its line's end.
 _BARE_TITLE_END = re.compile(rf"({_EMPHASIS})?[ \t]*(\n)?")
@@ -71,10 +71,12 @@ _META_HEADS = ("sure", "certainly", "of course", "okay", "ok", "absolutely", "he
                "let me", "below is")
 _META_OPENING = re.compile(r"(?:(?:sure|certainly|of course|okay|ok|absolutely)\W*\s)?"
                            r"(?:here['’]s|here is|i['’]ll|i will|let me|below is)\b", re.I)
-_META_TOPIC = re.compile(r"\bpoint\s*\d+|\bcontinu(?:ation|e with|ing with)\b|"
-                         r"\b(?:expansion|elaboration) (?:of|on|for)\b", re.I)
+# it names the point or the task itself ("point 3", "continuing with point 3", "the expansion of this point")
+_META_TOPIC = re.compile(r"\bpoint\s*#?\d+\b|\bcontinu\w*\b.{0,20}\bpoint\b|"
+                         r"\b(?:expansion|elaboration|details?) (?:of|on|for) (?:this |that |the )?point\b", re.I)
 _META_LINE = 150  # longer, it says something
-_CLOSING_HEADS = ("let me know", "feel free to ask", "feel free to reach out", "i hope this helps",
+_CLOSING_HEADS = ("let me know if you", "let me know if there", "feel free to ask", "feel free to reach out",
+                  "i hope this helps",
                   "i hope that helps", "if you'd like me to", "if you would like me to", "would you like me to",
                   "do you want me to")
 _CLOSING = re.compile(rf"(?:{'|'.join(_CLOSING_HEADS)})\b".replace("'", "['’]"), re.I)
@@ -238,7 +240,12 @@ class ExpansionFilter:
                 held = min(held, m.start())
             for pattern in (_TITLE_LINE, _TITLE_INLINE):
                 for m in pattern.finditer(text, at):
-                    if not _outside(fences, m.start()) or (names := self._names_other(text, m.end(), final)) is False:
+                    # a bullet or an inline number opens an item of the point's own list as often: there a title
+                    # of one word ("Venue") is ordinary vocabulary, as in a sentence
+                    listed = pattern is _TITLE_INLINE or m["bullet"]
+                    titles = self._others if listed else self._headed
+                    if not _outside(fences, m.start()) \
+                            or (names := self._names_other(text, m.end(), final, titles)) is False:
                         continue
                     if pattern is _TITLE_LINE and m["bullet"] and _in_a_list(text, m.start()):
                         continue  # an item of the point's own list ("They compare:\n- Flutter: ...")
@@ -248,11 +255,11 @@ class ExpansionFilter:
         self._checked, self._checked_body = min(held, len(text) if cut is None else cut), self._body_start
         return cut, held
 
-    def _names_other(self, text: str, at: int, final: bool) -> bool | None:
-        """Does another point's title start at ``at``, as a header (followed by its separator or its line's end)?
-        None while the text there may still grow into one."""
+    def _names_other(self, text: str, at: int, final: bool, titles: list[str]) -> bool | None:
+        """Does one of the other points' ``titles`` start at ``at``, as a header (followed by its separator or its
+        line's end)? None while the text there may still grow into one."""
         rest = text[at:at + self._longest].casefold()
-        for title in self._headed:
+        for title in titles:
             if not rest.startswith(title):
                 if not final and title.startswith(rest):
                     return None
@@ -423,23 +430,28 @@ def _is_prefix(text: str, header: str) -> bool:
 def _meta_opening(body: str, final: bool) -> int | None:
     """The length of a first line that only talks about the task ("I'll continue with point 3."; 0: none), or
     None while the line is still being written and may be one."""
-    line, ended, _ = body.partition("\n")
+    line, ended, rest = body.partition("\n")
     low = line.lower().replace("’", "'")
     if not low.startswith(_META_HEADS):
         return None if not final and not ended and any(h.startswith(low) for h in _META_HEADS) else 0
-    if not ended and not final:
-        return None if len(line) <= _META_LINE else 0
-    said = len(line) <= _META_LINE and _META_OPENING.match(line) and _META_TOPIC.search(line) \
-        and line.rstrip(" *").endswith((":", ".", "!"))
-    return len(line) if said else 0
+    if len(line) > _META_LINE:
+        return 0
+    if not rest.strip() and not final:
+        return None  # nothing after it yet: it may be the whole point
+    end = line.rstrip(" *")[-1:]
+    said = _META_OPENING.match(line) and _META_TOPIC.search(line) and end in ":.!"
+    # with nothing after it, a sentence may be the point itself; an introduction of nothing is dropped (and the
+    # point asked again)
+    return len(line) if said and (rest.strip() or end == ":") else 0
 
 
 def _closing_line(text: str, final: bool) -> int | None:
     """Where a last line that only offers more help begins ("Let me know if ..."), dropped once the call ended;
     held back (its start returned) while the call may still end after it. None: there is none."""
+    text = text.rstrip()
     start = text.rfind("\n")
-    if start < 0:
-        return None  # the first line is the point's own
+    if start < 0 or text[:start].rstrip().endswith((":", "：")):
+        return None  # the first line is the point's own, and so is a line it announces ("for example:")
     line = text[start:start + 40].lstrip(" \t\n*")
     if _CLOSING.match(line):
         return start

@@ -174,6 +174,10 @@ OTHERS = ["Keep a schedule", "Avoid late caffeine", "Exercise"]
     ("They last.\n**Avoid late caffeine** and sugar.", "They last.\n**Avoid late caffeine** and sugar.", False),
     ("It is 4. Avoid late caffeine: it adds up.", "It is 4. Avoid late caffeine: it adds up.", False),
     ("See:\n```\nExercise: true\n```\nDone.", "See:\n```\nExercise: true\n```\nDone.", False),  # code
+    # a one-word title as an item of the point's own list, bulleted or numbered in a line: ordinary vocabulary
+    ("Split it like this.\n- Exercise: 40%\n- Sleep: 60%", "Split it like this.\n- Exercise: 40%\n- Sleep: 60%",
+     False),
+    ("Go in order. 1. Exercise: first. 2. Rest: second.", "Go in order. 1. Exercise: first. 2. Rest: second.", False),
 ])
 def test_running_on_into_another_point_under_its_title_is_cut(raw, text, finished, step):
     assert clean(raw, step=step, others=OTHERS) == (text, finished)
@@ -203,7 +207,14 @@ def test_a_numbered_line_in_a_code_block_is_code_not_the_next_point(step):
     ("Sure! Here's the continuation of point 2:\n\nThey last.", "They last."),
     ("Sure, here's point 2 (Use LED bulbs):\nThey last.", "They last."),
     ("I'll continue with point 2.\n\nThey last.", "They last."),
-    ("I’ll continue with point 2.", ""),  # nothing else: the point is empty, and asked again
+    ("Sure! Here’s point 2:", ""),  # nothing else: the point is empty, and asked again
+    # ... but a sentence alone may be the point itself, and a line the point's own words
+    ("I'll be honest: continuing with a plan you dislike rarely works.",
+     "I'll be honest: continuing with a plan you dislike rarely works."),
+    ("Here's what the expansion of your market requires:\n- research\n- funding",
+     "Here's what the expansion of your market requires:\n- research\n- funding"),
+    ("Here's the rule of thumb for point 1 of any budget: never spend the deposit twice.",
+     "Here's the rule of thumb for point 1 of any budget: never spend the deposit twice."),
     # a last line that only offers more help
     ("They last.\n\nLet me know if you'd like me to expand on the other points!", "They last."),
     ("They last.\nWould you like me to add more?\n3. Unplug: always", "They last."),
@@ -215,6 +226,9 @@ def test_a_numbered_line_in_a_code_block_is_code_not_the_next_point(step):
     ("Let me know your budget first.\nThey last.", "Let me know your budget first.\nThey last."),  # first line
     ("They last.\nLet me knowledge guide you.", "They last.\nLet me knowledge guide you."),
     ("They last.\nLet me know\nmore.", "They last.\nLet me know\nmore."),  # not the last line
+    ("End with a request, for example:\nLet me know by Friday if the date moves.",  # announced, and no offer
+     "End with a request, for example:\nLet me know by Friday if the date moves."),
+    ("They last.\nLet me know if you need more.\n", "They last."),  # a newline after it changes nothing
 ])
 def test_lines_that_only_talk_about_the_task_are_dropped(raw, text, step):
     assert clean(raw, step=step, others=OTHERS)[0] == text
