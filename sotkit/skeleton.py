@@ -49,7 +49,7 @@ from .quality import NO_SPACES, STOP_WORDS
 _NO_SPACES = re.compile(f"[{NO_SPACES}]")  # a script written without spaces: one "word" of it is a whole phrase
 #: ``1.``, ``1)``, ``(1)``, ``Step 1:``, and the full-width forms of Chinese and Japanese lists (``１．``, ``1、``,
 #: ``（1）``), where the title may follow without a space
-_NUMBERED = re.compile(r"^(?:(?:step|point|part)\s+(\d+)\s*[:.)\-–]|[(（](\d+)[)）]|(\d+)[.)．）、])"
+_NUMBERED = re.compile(r"^(?:(?:step|point|part)\s+(\d{1,4})\s*[:.)\-–]|[(（](\d{1,4})[)）]|(\d{1,4})[.)．）、])"
                        rf"(?=\s|$|[{NO_SPACES}])\s*(.*)$", re.I)
 #: marks that invisibly open a line (a byte-order mark, zero-width spaces): no part of its text
 _INVISIBLE = str.maketrans("", "", "\ufeff\u200b\u200c\u200d\u2060")
@@ -63,11 +63,18 @@ _ITEM_BEFORE = re.compile(r"(?:^|[:;,.!?)\-–—]|\b(?:and|or|then))\s*$", re.I
 _ITEM_TAIL = re.compile(r"(?:[\s;,]*\b(?:and|or|then))?[\s;,]*$", re.I)
 _BOLD = re.compile(r"\*\*(.+?)\*\*|__(.+?)__")
 #: a head that only labels its line (``1957``, ``Day 1``, ``Tip #1``, ``Q3``, ``6:00 AM``): it names no point
-_LABEL = re.compile(r"(?:[^\W\d_]+\.?\s*)?#?\d[\d:.,/–-]*(?:s|st|nd|rd|th)?(?:\s*[ap]\.?m\.?)?", re.I)
-#: a line that speaks to the user (a closing offer written as one more list line) is no point of the answer
-_ADDRESS = re.compile(r"[*_\s]*(?:please\s+)?(?:would you like|do you want me|let me know|feel free|shall i"
-                      r"|is there anything else|(?:i\s+)?hope (?:this|that|these)|if you(?:'d| would)? like me"
-                      r"|if you want me)\b", re.I)
+#: (the words of a sequence: "B12", "Python 3" and "Windows 11" name things)
+_LABEL = re.compile(r"(?:(?:day|week|month|year|step|phase|part|stage|chapter|section|tip|point|lesson|module|unit"
+                    r"|round|level|session|option|idea|reason|rule|item|slide|episode|season|no|q)\.?\s*)?"
+                    r"#?\d[\d:.,/–-]*(?:s|st|nd|rd|th)?(?:\s*[ap]\.?m\.?)?", re.I)
+#: a line that offers the user more of the answer (a closing offer written as one more list line) is no point of
+#: it; a phrase to someone that offers nothing of the kind ("Would you like to see the menu?") may well be one
+_ADDRESS = re.compile(r"[*_\s]*(?:please\s+)?(?:would you like|do you want me to|shall i|let me know"
+                      r"|feel free|is there anything else|(?:i\s+)?hope (?:this|that|these)"
+                      r"|if you(?:'d| would)? like me to|if you want me to)\b"
+                      r".*?\b(?:elaborat|expand|further|help|clarif|any of (?:these|them|those|the above)"
+                      r"|more (?:detail|information|info|examples|tips|ideas)|(?:ask|for) more\b|in more depth)",
+                      re.I)
 #: characters in one line past which it cannot be a skeleton point
 MAX_LINE = 300
 #: tokens a skeleton line may take where the provider can end lines itself (local models). The paper asks for

@@ -419,6 +419,15 @@ def test_a_line_that_speaks_to_the_user_is_no_point(skeleton):
     assert parse(skeleton, drop_subsumed=True) == ["Keep a schedule", "Limit screens"]
 
 
+@pytest.mark.parametrize("skeleton", [  # phrases to someone that offer no more of the answer: the points asked for
+    "1. Would you like to see the menu?\n2. Shall I bring the bill?\n3. Is there anything else I can get you?",
+    "1. Would you like some more water?\n2. Enjoy your meal\n3. Here is your table",
+    "1. I hope this email finds you well\n2. Let me know if you have any questions\n3. Best regards",
+])
+def test_phrases_to_someone_are_points(skeleton):
+    assert len(parse(skeleton)) == 3
+
+
 @pytest.mark.parametrize("text, titles", [
     # a word bolded inside the line is stressed, not the title
     ("1. Establish a **consistent** sleep schedule\n2. Limit **blue light** before bed",
@@ -433,6 +442,8 @@ def test_a_line_that_speaks_to_the_user_is_no_point(skeleton):
     ("- Tip #1: Keep a schedule\n- Point 2: Limit screens\n- Phase 3: Testing",
      ["Tip #1: Keep a schedule", "Point 2: Limit screens", "Phase 3: Testing"]),
     ("1. 1950s: Post-war boom\n2. Q3: Revenue", ["1950s: Post-war boom", "Q3: Revenue"]),
+    # a name with a number is a head that names its point
+    ("1. B12: essential for nerves\n2. Python 3: the current line", ["B12", "Python 3"]),
 ])
 def test_the_title_is_the_lines_head_only_where_it_names_the_point(text, titles):
     assert parse(text) == titles
