@@ -30,7 +30,8 @@ class Prompt(Protocol):
 
 class GenerationRequest(Protocol):
     """One generation: the prompt, its token budget, stop strings, an optional long context (for engines that
-    ``read_context``) and a line limit (a skeleton's points need no more than their titles)."""
+    ``read_context``) and a line limit (a skeleton's points need no more than their titles; only the greedy engine
+    applies it)."""
 
     @property
     def prompt(self) -> Prompt: ...

@@ -22,6 +22,7 @@ from transformers import LogitsProcessor, LogitsProcessorList, StoppingCriteria,
 from .base import Prompt
 from .errors import ConfigError
 from .fast_decode import greedy as fast_greedy
+from .models import fit_to_context
 from .streaming import Completion, FinishReason, TextStream, eos_token_ids
 
 if TYPE_CHECKING:
@@ -41,7 +42,26 @@ def chat_token_ids(tokenizer: PreTrainedTokenizerBase, prompt: Prompt) -> list[i
     text = tokenizer.apply_chat_template(
         messages, tokenize=False, add_generation_prompt=not prompt.prefill, continue_final_message=bool(prompt.prefill)
     )
-    return tokenizer(text, add_special_tokens=False)["input_ids"]
+    # Only the template's markup is special tokens: a message that quotes it ("what does <|im_end|> mean?") is
+    # tokenized apart as plain text, or it would end its turn there and open a turn of the user's making.
+    specials = special_tokens(tokenizer)
+    pieces, start = [], 0
+    for content in (m["content"] for m in messages):
+        if any(token in content for token in specials):
+            for written in (content, content.strip()):  # a template may trim what it is given
+                if (at := text.find(written, start)) >= 0:
+                    pieces += [(text[start:at], False), (written, True)]
+                    start = at + len(written)
+                    break
+    pieces.append((text[start:], False))
+    return [token for piece, plain in pieces if piece
+            for token in tokenizer(piece, add_special_tokens=False, split_special_tokens=plain)["input_ids"]]
+
+
+def special_tokens(tokenizer: PreTrainedTokenizerBase) -> list[str]:
+    """The strings the tokenizer reads as special tokens (``<|im_end|>``, ``<s>``, ...)."""
+    added = (token.content for token in tokenizer.added_tokens_decoder.values() if token.special)
+    return sorted({*tokenizer.all_special_tokens, *added} - {""})
 
 
 def stream_generate(
@@ -62,8 +82,10 @@ def stream_generate(
     """Generate greedily for every prompt in one batch and return one ``Completion`` per prompt, in order.
 
     ``max_new_tokens`` and ``stop`` apply to every row, or give one value per row (a list of ints; a list of
-    string sequences). ``on_text(row, delta)`` receives each row's text as it becomes final; text that might
-    be the start of a stop string is held back until it is known not to be. ``on_done(row, completion)`` is
+    string sequences). The budgets are cut to what fits the model's context after the longest prompt (a row cut
+    there ends with ``"length"``); a prompt that fills the context alone is a ``ConfigError``. ``on_text(row,
+    delta)`` receives each row's text as it becomes final; text that might be the start of a stop string is held
+    back until it is known not to be. ``on_done(row, completion)`` is
     called the moment a row ends. ``should_stop`` is polled after every token; when it returns true all open
     rows end with ``finish_reason="cancelled"``. ``max_line_tokens`` (for every row, or one value or None per
     row) ends a line with a forced newline once it has that many tokens: a skeleton point needs only its title;
@@ -88,6 +110,9 @@ def stream_generate(
         raise ConfigError(f"max_new_tokens must be at least 1, got {max_new_tokens!r}")
     stops = _stops_per_row(stop, rows)
     ids = [chat_token_ids(tokenizer, p) for p in prompts]
+    # A row that has ended is fed pads until the batch ends, at the positions after its own: every row's budget
+    # is cut to the room the longest prompt leaves in the model's context.
+    budgets = [fit_to_context(model, max(map(len, ids)), budget) for budget in budgets]
     shared = share_prefix and rows > 1 and not fast_decode
     inputs = _prefix_shared_batch(model, tokenizer, ids) if shared else _left_padded(tokenizer, ids)
     eos = eos_token_ids(model, tokenizer)

@@ -49,9 +49,10 @@ def check_device(device: object) -> None:
 def check_dtype(dtype: object) -> None:
     """Refuse a dtype that names none, before any model loads (``None``: float32 on a CPU, else the checkpoint's)."""
     torch = sys.modules.get("torch")  # a torch.dtype given: torch is imported already
-    if dtype is None or dtype in DTYPES or (torch is not None and isinstance(dtype, torch.dtype)):
+    if dtype is None or dtype in DTYPES or (torch is not None and isinstance(dtype, torch.dtype)
+                                            and dtype.is_floating_point):
         return
-    raise ConfigError(f"dtype={dtype!r}: use one of {', '.join(map(repr, DTYPES))} or a torch.dtype")
+    raise ConfigError(f"dtype={dtype!r}: use one of {', '.join(map(repr, DTYPES))} or a floating-point torch.dtype")
 
 
 def cache_dir() -> Path:
@@ -77,18 +78,47 @@ def load_model(
 
     Raises ``ModelNotAvailableError`` with the install command when the model or torch/transformers is missing.
     """
+    key = model_key(name_or_path, device=device, dtype=dtype)
+    name, device, _ = key
+    with _lock:
+        if key not in _loaded:
+            directory = embedded_model_dir() if name == EMBEDDED else _checked_directory(name)
+            _loaded[key] = _load_directory(directory, device, _resolve_dtype(_require("torch"), dtype, device))
+        return _loaded[key]
+
+
+def model_key(name_or_path: str | os.PathLike[str], *, device: str = "cpu", dtype: Any = None) -> tuple[str, str, str]:
+    """Which model ``load_model`` loads for these arguments, however they are spelt (``a/../a``, ``dtype=None`` or
+    ``"float32"`` on a CPU, ``device="auto"``): its resolved path, device and dtype. Imports torch."""
     check_device(device)
     check_dtype(dtype)
     torch = _require("torch")
     device = _resolve_device(torch, device)
-    torch_dtype = _resolve_dtype(torch, dtype, device)
     name = str(name_or_path)
-    key = (name if name == EMBEDDED else str(Path(name).expanduser().resolve()), device, str(torch_dtype))
-    with _lock:
-        if key not in _loaded:
-            directory = embedded_model_dir() if name == EMBEDDED else _checked_directory(name)
-            _loaded[key] = _load_directory(directory, device, torch_dtype)
-        return _loaded[key]
+    return (name if name == EMBEDDED else str(Path(name).expanduser().resolve()), device,
+            str(_resolve_dtype(torch, dtype, device)))
+
+
+def context_length(model: Any) -> int | None:
+    """How many positions the model attends over, prompt and output together, where its config says
+    (``max_position_embeddings``, GPT-2's ``n_positions``); None where it does not."""
+    for name in ("max_position_embeddings", "n_positions"):
+        value = getattr(model.config, name, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
+
+
+def fit_to_context(model: Any, prompt_tokens: int, max_tokens: int) -> int:
+    """``max_tokens`` cut to what fits the model's context after a prompt of ``prompt_tokens`` (the answer then ends
+    with ``finish_reason="length"``); a ``ConfigError`` naming both numbers when the prompt alone fills it."""
+    most = context_length(model)
+    if most is None:
+        return max_tokens
+    if prompt_tokens >= most:
+        raise ConfigError(f"the prompt has {prompt_tokens} tokens and the model's context holds {most}, so no answer "
+                          "fits; shorten the question (or its context), or use a model with a longer context")
+    return min(max_tokens, most - prompt_tokens)
 
 
 def _require(module: str) -> Any:

@@ -10,13 +10,17 @@ from typing import Any
 
 from ..base import Engine, GenerationRequest
 from ..errors import ConfigError
-from ..models import cache_dir
+from ..models import EMBEDDED, cache_dir
 from ..streaming import Completion
 
-#: FocusLLM wrappers by loaded model, with the weights file they hold: wrapping swaps the shared base model's
-#: projections in place (unchanged while the switch is off), so a model is wrapped once per process, and a client
-#: with other weights loads its own into that wrapper (generations of one model run one at a time)
-_wrapped: dict[int, tuple[Any, Path | None]] = {}
+#: a loaded model's FocusLLM wrapper and the weights file it holds, kept on the model (freed with it): wrapping swaps
+#: the shared base model's projections in place (unchanged while the switch is off), so a model is wrapped once, and
+#: a client with other weights loads its own into that wrapper (generations of one model run one at a time)
+_WRAPPER = "_sotkit_focusllm"
+#: the architectures FocusLLM's wrapper knows: Llama-style attention (q/k/v/o_proj) with a fixed RoPE
+MODEL_TYPES = ("llama", "mistral", "qwen2")
+#: RoPE variants whose frequencies depend on the sequence length cannot be re-positioned by a fixed rotation
+UNSUPPORTED_ROPE = {"dynamic", "longrope"}
 
 
 def default_weights_path(base: str) -> Path:
@@ -45,6 +49,8 @@ class Focus(Engine):
                               "or pass focus_weights='path/to/weights.safetensors'")
         self.chunking = _chunking(path)  # the config stored beside the weights: checked now, used at load
         self.weights = path
+        if model != EMBEDDED:  # a Llama (its config.json is written at its first use)
+            _check_architecture(model)
 
     def generate_one(self, loaded: Any, request: GenerationRequest, on_text: Callable[[str], None],
                      should_stop: Callable[[], bool]) -> Completion:
@@ -52,9 +58,15 @@ class Focus(Engine):
         from .model import FocusConfig, FocusLLM, focus_completion
 
         model, tokenizer = loaded
-        focus, holds = _wrapped.get(id(model)) or (FocusLLM(model), None)
+        if (wrapped := getattr(model, _WRAPPER, None)) is None:
+            try:
+                wrapped = (FocusLLM(model), None)
+            except (TypeError, ValueError, AttributeError) as exc:  # a model that another engine's load gave
+                raise ConfigError(f"FocusLLM cannot wrap {self.model!r}: {exc}; it needs a Llama-family model "
+                                  "with a fixed RoPE") from exc
+        focus, holds = wrapped
         if holds != self.weights:
-            _wrapped[id(model)] = (focus, None)  # wrapped: whatever happens next, it is never wrapped again
+            setattr(model, _WRAPPER, (focus, None))  # wrapped: whatever happens next, it is never wrapped again
             focus.config = FocusConfig(**self.chunking)
             try:
                 focus.load_focus_weights(self.weights)
@@ -62,10 +74,28 @@ class Focus(Engine):
                 raise ConfigError(f"focus_weights={str(self.weights)!r} were trained for another base model than "
                                   f"{self.model!r} ({exc}); train them for it with `sotkit engines focus "
                                   "train`") from exc
-            _wrapped[id(model)] = (focus, self.weights)
-        context_ids = tokenizer(request.context or "", add_special_tokens=False)["input_ids"]
+            setattr(model, _WRAPPER, (focus, self.weights))
+        # the context is text, even where it quotes the chat markup
+        context_ids = tokenizer(request.context or "", add_special_tokens=False, split_special_tokens=True)["input_ids"]
         return focus_completion(focus, tokenizer, context_ids, chat_token_ids(tokenizer, request.prompt),
                                 request.max_tokens, on_text, stop=request.stop, should_stop=should_stop)
+
+
+def _check_architecture(model: str) -> None:
+    """A ConfigError, when the client is built, for a model FocusLLM cannot wrap (its config.json says)."""
+    try:
+        config = json.loads((Path(model) / "config.json").read_text())
+    except (OSError, ValueError):
+        return  # no readable config: loading the model will say what is wrong
+    model_type = config.get("model_type")
+    if model_type not in MODEL_TYPES:
+        raise ConfigError(f"decoding='focusllm' needs a Llama-family model (model_type {', '.join(MODEL_TYPES)}); "
+                          f"{model!r} is model_type={model_type!r}: use decoding='greedy' for it")
+    rope = config.get("rope_parameters") or config.get("rope_scaling") or {}
+    rope_type = rope.get("rope_type", rope.get("type", "default")) if isinstance(rope, dict) else "default"
+    if rope_type in UNSUPPORTED_ROPE:
+        raise ConfigError(f"decoding='focusllm' re-positions keys by a fixed rotation, which rope_type={rope_type!r} "
+                          f"of {model!r} is not; use a model with a fixed RoPE, or decoding='greedy'")
 
 
 def _chunking(path: Path) -> dict[str, Any]:

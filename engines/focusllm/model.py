@@ -27,11 +27,11 @@ from transformers import DynamicCache, PreTrainedModel
 from transformers.models.llama.modeling_llama import rotate_half
 
 from ..errors import ConfigError
+from ..models import fit_to_context
 from ..streaming import Completion, TextStream, eos_token_ids
+from .engine import UNSUPPORTED_ROPE as _UNSUPPORTED_ROPE
 
 PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj")
-# RoPE variants whose frequencies depend on the sequence length cannot be re-positioned by a fixed rotation.
-_UNSUPPORTED_ROPE = {"dynamic", "longrope"}
 
 
 class Stopped(Exception):
@@ -528,6 +528,11 @@ def focus_completion(
     ids = list(context_ids) + list(prompt_ids)
     local_len = max(model.config.local_window, len(prompt_ids))
     memory, local = ids[:-local_len], ids[-local_len:]
+    # Positions in use: the main decoder's (a slot per chunk, then the local context) and, with a memory, each
+    # chunk's (its tokens, the fragment); both grow by one a token.
+    chunks = -(-len(memory) // model.config.chunk_size)
+    used = max(chunks + len(local), min(len(memory), model.config.chunk_size) + model.config.fragment_len - 1)
+    max_new_tokens = fit_to_context(model.base, used, max_new_tokens)
     stream = TextStream(tokenizer, stop, on_text, eos_ids=eos_token_ids(model.base, tokenizer),
                         max_tokens=max_new_tokens, input_tokens=len(ids))
     model.generate(

@@ -24,6 +24,7 @@ import torch
 from transformers import DynamicCache, PreTrainedModel, PreTrainedTokenizerBase
 
 from ..errors import ConfigError
+from ..models import context_length, fit_to_context
 from ..streaming import TextStream, eos_token_ids
 
 __all__ = ["PAD_TOKEN", "DecodingStats", "LUDResult", "add_pad_token", "eos_token_ids", "generate", "pad_token_id"]
@@ -187,7 +188,8 @@ def generate(
         model: a Hugging Face causal LM (fine-tuned with ``[PAD]`` slots for any speed-up).
         tokenizer: its tokenizer, which must contain ``[PAD]`` when ``k > 0`` (see ``add_pad_token``).
         prompt_ids: the prompt as a 1-D sequence of ids (or a ``[1, n]`` tensor).
-        max_new_tokens: upper bound on generated tokens.
+        max_new_tokens: upper bound on generated tokens (cut to what fits the model's context after the prompt; a
+            prompt that fills it alone is a ``ConfigError``).
         alpha: keep slot predictions while each one's probability is ``>= alpha``; above 1 keeps none.
         k: number of ``[PAD]`` slots per step; 0 is plain greedy decoding with a KV cache.
         verify: check every slot token against the model's greedy choice in the next pass and roll back
@@ -203,6 +205,8 @@ def generate(
     """
     prompt = _as_list(prompt_ids)
     _validate(prompt, max_new_tokens, alpha, k, verify, lookup)
+    max_new_tokens = fit_to_context(model, len(prompt), max_new_tokens)
+    most = context_length(model)
     pad = (pad_id if pad_id is not None else pad_token_id(tokenizer)) if k > 0 else -1
     if eos_token_id is None:
         eos = eos_token_ids(model, tokenizer)
@@ -218,8 +222,10 @@ def generate(
     device = model.device
 
     while True:
-        feed = pending + drafts + [pad] * k
-        n_logits = len(drafts) + 1 + k  # from the last committed token to the last slot
+        # no slot past the model's context (the budget keeps committed tokens and drafts within it)
+        slots = k if most is None else max(0, min(k, most - len(prompt) - len(generated) - len(drafts)))
+        feed = pending + drafts + [pad] * slots
+        n_logits = len(drafts) + 1 + slots  # from the last committed token to the last slot
         logits = model(
             input_ids=torch.tensor([feed], device=device), cache=cache, use_cache=True, logits_to_keep=n_logits
         ).logits[0]
@@ -231,13 +237,13 @@ def generate(
         rejected = len(drafts) - n_ok
         stats.rejected += rejected
         # Slot predictions are conditioned on everything fed before them, so they are void after a rollback.
-        proposals = _confident_run(logits[len(drafts) + 1 :], pad, alpha) if k and not rejected else []
+        proposals = _confident_run(logits[len(drafts) + 1 :], pad, alpha) if slots and not rejected else []
         stats.proposed += len(proposals)
         new = drafts[:n_ok] + [int(greedy[n_ok])]
         if not verify:
             new += proposals
             proposals = []
-        cache.crop(-(k + rejected))
+        cache.crop(-(slots + rejected))
         stats.cache_lengths.append(cache.get_seq_length())
 
         committed = len(generated)

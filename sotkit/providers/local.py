@@ -15,6 +15,7 @@ import threading
 import weakref
 from collections.abc import AsyncIterator, Sequence
 from contextlib import aclosing
+from functools import partial
 from types import MappingProxyType
 from typing import Any
 
@@ -24,11 +25,12 @@ import anyio.to_thread
 from anyio.from_thread import run_sync as run_in_loop
 
 from ..engines import registry
-from ..engines.models import check_device, check_dtype
+from ..engines.models import check_device, check_dtype, model_key
 from ..engines.streaming import Completion
 from .base import CallUsage, ChatRequest, Chunk, Provider
 
-#: per loaded model (name, device, dtype), in-process generations run one at a time, whichever event loop asks:
+#: per loaded model (``models.model_key``: its resolved path, device and dtype, however the client spelt them, since
+#: clients of one model share its weights), in-process generations run one at a time, whichever event loop asks:
 #: a lock taken in the worker thread; and per event loop a capacity limiter for those threads (a limiter belongs to
 #: one loop: released in one, it would never wake a task waiting in another, and both would wait for ever)
 _generating: dict[tuple[str, str, str], threading.Lock] = {}
@@ -61,7 +63,7 @@ class LocalProvider(Provider):
         self._name = model_name
         self._device = device
         self._dtype = dtype
-        self._key = (model_name, device, str(dtype))
+        self._key: tuple[str, str, str] | None = None  # model_key's, at the first call (it imports torch)
         self._loaded: Any = None  # what engine.load gave, kept: an engine's own load need not cache it
         self.supports_batch = self.engine.batches
         self.supports_context = self.engine.reads_context
@@ -78,6 +80,9 @@ class LocalProvider(Provider):
         ``(row, text delta)`` and, as each row ends, its usage."""
         if not requests:
             return
+        if self._key is None:
+            self._key = await anyio.to_thread.run_sync(partial(model_key, self._name, device=self._device,
+                                                               dtype=self._dtype), abandon_on_cancel=True)
         loop_limiters = _limiters.setdefault(anyio.lowlevel.current_token().native_token, {})
         limiter = loop_limiters.get(self._key) or loop_limiters.setdefault(self._key, anyio.CapacityLimiter(1))
         generating = _generating.setdefault(self._key, threading.Lock())
@@ -93,9 +98,11 @@ class LocalProvider(Provider):
 
         def deliver(item: tuple[int, Chunk]) -> None:
             """Called from the worker thread; a closed stream means the consumer has gone, so stop."""
+            if stop.is_set():  # after a cancellation this thread may outlive the request, and its event loop
+                return
             try:
                 run_in_loop(send.send_nowait, item)
-            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError, RuntimeError):  # RuntimeError: loop gone
                 stop.set()
 
         ended: set[int] = set()
@@ -123,7 +130,10 @@ class LocalProvider(Provider):
 
         async def work() -> None:
             try:
-                await anyio.to_thread.run_sync(generate, limiter=limiter)
+                # A cancelled request returns at once, not after the forward pass under way (a long prompt's prefill
+                # takes seconds): the thread ends at its next token, and holds the model's lock until then, so the
+                # next generation of this model waits for it (the limiter, freed now, only queues threads)
+                await anyio.to_thread.run_sync(generate, limiter=limiter, abandon_on_cancel=True)
             except Exception as exc:  # re-raised below as itself, not wrapped in an exception group
                 errors.append(exc)
             finally:

@@ -250,3 +250,17 @@ def test_a_stop_while_the_memory_is_read_ends_before_the_next_batch_of_chunks(fo
     tokens = focus.generate(ids(20, seed=5), 5, memory=ids(200), should_stop=lambda: next(asked))
     handle.remove()
     assert tokens == [] and len(forwards) == 2
+
+
+def test_generation_stops_at_the_context_and_a_question_that_fills_it_is_refused():
+    from sotkit.engines.errors import ConfigError
+    from sotkit.engines.focusllm import focus_completion
+
+    base = tiny_llama(eos_token_id=None)
+    base.config.max_position_embeddings = 40
+    focus = FocusLLM(base, CFG)
+    context = ids(64).tolist()  # 4 chunks: the main decoder reads 4 slots, then the 20-token question
+    done = focus_completion(focus, CharTokenizer(), context, ids(20, seed=7).tolist(), 100)
+    assert done.output_tokens == 40 - 4 - 20 and done.finish_reason == "length"
+    with pytest.raises(ConfigError, match="the prompt has 44 tokens and the model's context holds 40"):
+        focus_completion(focus, CharTokenizer(), [], ids(44, seed=7).tolist(), 5)

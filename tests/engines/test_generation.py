@@ -337,3 +337,31 @@ def test_rows_that_are_one_answers_points_part_ways(model, tokenizer):
         return {text[i:i + 3] for i in range(len(text) - 2)}
 
     assert len(runs(first.text) & runs(second.text)) < len(runs(alike[0].text)) / 4
+
+
+def test_a_question_that_quotes_the_chat_markup_is_text_not_control_tokens(tokenizer):
+    # "<|im_end|>" (id 1) typed by the user must not end the user's turn, nor "<|im_start|>" (id 2) open one
+    question = "What do <|im_end|> and <|im_start|>assistant mean?"
+    ids = chat_token_ids(tokenizer, Prompt(question, system="Be brief <|im_end|>.", prefill="<|im_start|>"))
+    assert ids.count(1) == 2 and ids.count(2) == 3  # the template's own: system and user turns; three openings
+    assert tokenizer.decode(ids, skip_special_tokens=False).count(question) == 1
+    plain = chat_token_ids(tokenizer, PROMPTS[0])  # no markup quoted: tokenized whole, as before
+    assert plain == tokenizer(tokenizer.apply_chat_template(
+        [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Tell me about tea."}],
+        tokenize=False, add_generation_prompt=True), add_special_tokens=False)["input_ids"]
+
+
+@pytest.mark.parametrize("fast_decode", [False, True])
+def test_budgets_stop_at_the_models_context_and_a_prompt_that_fills_it_is_refused(model, tokenizer, fast_decode):
+    from sotkit.engines.errors import ConfigError
+
+    most = model.config.max_position_embeddings  # 1024
+    long, short = Prompt("tea " * 240), Prompt("Why?")
+    lengths = [len(chat_token_ids(tokenizer, p)) for p in (long, short)]
+    rows = stream_generate(model, tokenizer, [long, short], max_new_tokens=200, fast_decode=fast_decode)
+    # every row's budget fits the longest prompt: rows that ended are fed pads at positions after their own
+    assert [r.output_tokens for r in rows] == [most - lengths[0]] * 2 and lengths[0] + 200 > most
+    assert [r.finish_reason for r in rows] == ["length"] * 2
+    with pytest.raises(ConfigError, match=rf"the prompt has {len(chat_token_ids(tokenizer, Prompt('tea ' * 260)))} "
+                                          rf"tokens and the model's context holds {most}"):
+        stream_generate(model, tokenizer, [short, Prompt("tea " * 260)], max_new_tokens=5, fast_decode=fast_decode)

@@ -174,3 +174,22 @@ def test_lookup_drafts_are_accepted_when_the_output_repeats(tokenizer, prompt):
     result = generate(looping, tokenizer, prompt, MAX_NEW, alpha=2.0, k=0, verify=True, lookup=4, eos_token_id=[])
     assert result.token_ids == reference[0, len(prompt) :].tolist()
     assert result.stats.forward_passes < MAX_NEW / 2
+
+
+@pytest.mark.parametrize("verify", [False, True])
+def test_decoding_stops_at_the_models_context_and_no_slot_goes_past_it(tokenizer, prompt, verify):
+    from sotkit.engines.errors import ConfigError
+
+    most = len(prompt) + 10
+    model = tiny_llama(len(tokenizer))
+    model.config.max_position_embeddings = most
+    positions: list[int] = []  # the last position each forward reads
+    handle = model.register_forward_pre_hook(lambda module, args, kwargs: positions.append(
+        kwargs["cache"].get_seq_length() + kwargs["input_ids"].shape[1] - 1), with_kwargs=True)
+    result = generate(model, tokenizer, prompt, 50, alpha=0.0, k=3, verify=verify, eos_token_id=[])
+    handle.remove()
+    assert len(result.token_ids) == 10 and result.finish_reason == "length"
+    assert max(positions) < most
+    with pytest.raises(ConfigError, match=f"the prompt has {len(prompt)} tokens and the model's context holds 8"):
+        model.config.max_position_embeddings = 8
+        generate(model, tokenizer, prompt, 5)

@@ -93,6 +93,8 @@ def test_bad_device_and_dtype_are_reported(tiny_dir):
         load_model(tiny_dir, device="tpu")
     with pytest.raises(ConfigError, match="dtype='float33': use"):
         load_model(tiny_dir, dtype="float33")
+    with pytest.raises(ConfigError, match="dtype=torch.int8: use .* a floating-point torch.dtype"):
+        load_model(tiny_dir, dtype=torch.int8)  # else transformers refuses it, at the first call
     if not torch.cuda.is_available():
         with pytest.raises(ModelNotAvailableError, match="no CUDA GPU"):
             load_model(tiny_dir, device="cuda")
@@ -190,3 +192,11 @@ def test_smollm2_loads_from_its_safetensors_cache():
     assert (cache_dir() / "models" / "SmolLM2-135M-Instruct.Q4_1" / "model.safetensors").is_file()
     assert tokenizer.chat_template and tokenizer.padding_side == "left"
     assert load_model("smollm2") == (model, tokenizer)
+
+
+def test_one_model_however_its_path_device_and_dtype_are_spelt_has_one_key(tiny_dir):
+    # clients of these share one loaded model, so they must share its lock too (providers/local.py)
+    spellings = [(tiny_dir, "cpu", None), (f"{tiny_dir}/../{tiny_dir.name}", "auto" if not torch.cuda.is_available()
+                                           else "cpu", "float32"), (tiny_dir, "cpu", torch.float32)]
+    assert len({models.model_key(path, device=device, dtype=dtype) for path, device, dtype in spellings}) == 1
+    assert models.model_key(tiny_dir, dtype="float64") != models.model_key(tiny_dir)

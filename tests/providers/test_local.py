@@ -24,7 +24,7 @@ from sotkit.engines.testing import save_tiny_chat_model
 from sotkit.errors import ConfigError, ModelNotAvailableError
 from sotkit.providers import create_provider
 from sotkit.providers.base import CallUsage, ChatRequest, Prompt
-from sotkit.providers.local import LocalProvider
+from sotkit.providers.local import LocalProvider, _limiters
 from sotkit.result import Result
 from tests.conftest import is_skeleton, smollm2
 
@@ -247,6 +247,114 @@ async def test_one_model_loads_and_generates_one_request_at_a_time_and_two_model
     assert Gate.most_running == Gate.most_loading == Counter({"toy-a": 1, "toy-b": 1})
 
 
+class Shared(Engine):
+    """Generates one word once let go; counts the generations running at once, whatever model they are for."""
+
+    name = "toy_shared"
+    release = threading.Event()
+    lock = threading.Lock()
+    running = most = 0
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+
+    def load(self, device, dtype):
+        return None
+
+    def generate_one(self, loaded, request, on_text, should_stop):
+        with self.lock:
+            Shared.running += 1
+            Shared.most = max(Shared.most, Shared.running)
+        self.release.wait(10)
+        with self.lock:
+            Shared.running -= 1
+        on_text("Tea.")
+        return Completion("Tea.", 1, 1, "stop")
+
+
+def waiting_for_a_model() -> int:
+    """Requests of this event loop waiting for their turn on a local model."""
+    limiters = _limiters.get(anyio.lowlevel.current_token().native_token, {})
+    return sum(limiter.statistics().tasks_waiting for limiter in limiters.values())
+
+
+async def test_clients_of_one_model_spelt_differently_generate_in_turn(monkeypatch, tiny_dir):
+    """``dir`` with dtype=None and ``dir/../dir`` with "float32" load one model (engines.models.load_model): they
+    take turns on it like two clients of one spelling, or a FocusLLM generation would switch the projections of
+    a greedy one running beside it."""
+    monkeypatch.setattr(registry, "_registered", dict(registry._registered))
+    registry.register(Shared)
+    providers = [LocalProvider(str(tiny_dir), decoding="toy_shared"),
+                 LocalProvider(f"{tiny_dir}/../{tiny_dir.name}", decoding="toy_shared", dtype="float32")]
+    answers = []
+
+    async def ask(provider):
+        answers.append("".join([c async for c in provider.stream(REQUESTS[0]) if isinstance(c, str)]))
+
+    async with anyio.create_task_group() as tg:
+        for provider in providers:
+            tg.start_soon(ask, provider)
+        with anyio.fail_after(10):  # one generates, the other waits its turn (apart, both would generate)
+            while Shared.running + waiting_for_a_model() < 2:
+                await anyio.sleep(0.01)
+        Shared.release.set()
+    assert answers == ["Tea."] * 2 and Shared.most == 1
+
+
+class Prefill(Engine):
+    """A forward pass that does not look at ``should_stop`` until it ends (a long prompt's prefill), once let go."""
+
+    name = "toy_prefill"
+    started = threading.Event()
+    release = threading.Event()
+    lock = threading.Lock()
+    running = most = ended = 0
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+
+    def load(self, device, dtype):
+        return None
+
+    def generate_one(self, loaded, request, on_text, should_stop):
+        with self.lock:
+            Prefill.running += 1
+            Prefill.most = max(Prefill.most, Prefill.running)
+        self.started.set()
+        self.release.wait(10)
+        with self.lock:
+            Prefill.running -= 1
+            Prefill.ended += 1
+        on_text("Tea.")
+        return Completion("Tea.", 1, 1, "stop")
+
+
+async def test_a_cancelled_request_returns_without_waiting_for_the_forward_pass_and_the_next_waits_for_it(
+        monkeypatch):
+    monkeypatch.setattr(registry, "_registered", dict(registry._registered))
+    registry.register(Prefill)
+    provider = LocalProvider("toy-prefill", decoding="toy_prefill")
+    answers = []
+
+    async def ask():
+        answers.append("".join([c async for c in provider.stream(REQUESTS[0]) if isinstance(c, str)]))
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(ask)
+        with anyio.fail_after(10):
+            while not Prefill.started.is_set():
+                await anyio.sleep(0.01)
+        tg.cancel_scope.cancel()
+    assert Prefill.running == 1 and not Prefill.ended  # returned while the forward pass still runs
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(ask)
+        with anyio.fail_after(10):  # the next request's thread has started, and waits for the abandoned one
+            while _limiters[anyio.lowlevel.current_token().native_token][provider._key].borrowed_tokens < 1:
+                await anyio.sleep(0.01)
+        Prefill.release.set()
+    assert answers == ["Tea."] and Prefill.ended == 2 and Prefill.most == 1
+
+
 class Slow(Engine):
     """Writes each request's answer after 0.3 s, one request at a time (it does not batch)."""
 
@@ -295,7 +403,7 @@ def test_bad_options_are_refused_when_the_provider_is_built(tiny_dir, tmp_path):
     with pytest.raises(ConfigError, match=r"device='tpu': use 'cpu', 'cuda', 'cuda:N', 'mps' or 'auto'"):
         LocalProvider(str(tiny_dir), device="tpu")
     for device, dtype in ((0, None), ("cpu", 5)):  # a raw AttributeError; a dtype only transformers refused, late
-        with pytest.raises(ConfigError, match="use 'cpu'|or a torch.dtype"):
+        with pytest.raises(ConfigError, match="use 'cpu'|or a floating-point torch.dtype"):
             LocalProvider(str(tiny_dir), device=device, dtype=dtype)
     LocalProvider(str(tiny_dir), device="mps", dtype="float64")  # devices and dtypes the loader takes: not refused
     with pytest.raises(ConfigError, match="dtype='float33'"):

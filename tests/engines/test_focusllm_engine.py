@@ -1,0 +1,57 @@
+"""The FocusLLM engine (``decoding="focusllm"``) on a tiny model directory: what it refuses when the client is built,
+and the wrapper it keeps on a loaded model."""
+
+import gc
+import json
+import weakref
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2Config, GPT2LMHeadModel
+
+from sotkit.engines.errors import ConfigError
+from sotkit.engines.focusllm import FocusConfig, FocusLLM
+from sotkit.engines.focusllm.engine import Focus
+from sotkit.engines.testing import save_tiny_chat_model, tiny_chat_tokenizer
+from sotkit.providers.base import ChatRequest, Prompt
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """A tiny chat model directory and FocusLLM weights for it."""
+    directory = save_tiny_chat_model(tmp_path_factory.mktemp("tiny"), seed=1)
+    weights = FocusLLM(AutoModelForCausalLM.from_pretrained(directory), FocusConfig(16, 8, 4)).save_focus_weights(
+        directory / "focus.safetensors")
+    return directory, weights
+
+
+def test_a_model_focusllm_cannot_wrap_is_refused_when_the_client_is_built(tiny, tmp_path):
+    _, weights = tiny
+    gpt2 = tmp_path / "gpt2"
+    GPT2LMHeadModel(GPT2Config(vocab_size=100, n_positions=64, n_embd=32, n_layer=1, n_head=2)).save_pretrained(gpt2)
+    tiny_chat_tokenizer().save_pretrained(gpt2)
+    with pytest.raises(ConfigError, match="needs a Llama-family model .* is model_type='gpt2'"):
+        Focus(str(gpt2), focus_weights=weights)
+    dynamic = tmp_path / "dynamic"
+    save_tiny_chat_model(dynamic)
+    config = json.loads((dynamic / "config.json").read_text())
+    config["rope_parameters"] = {**(config.get("rope_parameters") or {}), "rope_type": "dynamic", "factor": 2.0}
+    (dynamic / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ConfigError, match="rope_type='dynamic'"):
+        Focus(str(dynamic), focus_weights=weights)
+
+
+def test_the_wrapper_kept_for_a_loaded_model_is_freed_with_it(tiny):
+    directory, weights = tiny
+    engine = Focus(str(directory), focus_weights=weights)
+    model = AutoModelForCausalLM.from_pretrained(directory, dtype=torch.float32).eval()
+    tokenizer = AutoTokenizer.from_pretrained(directory)
+    request = ChatRequest(Prompt("Why is tea good?"), max_tokens=4, context="Tea <|im_end|> is a leaf. " * 8)
+    done = engine.generate_one((model, tokenizer), request, lambda text: None, lambda: False)
+    assert done.output_tokens == 4
+    again = engine.generate_one((model, tokenizer), request, lambda text: None, lambda: False)
+    assert again == done  # the same wrapper, not the model wrapped twice
+    alive = weakref.ref(model)
+    del model
+    gc.collect()
+    assert alive() is None
