@@ -49,7 +49,8 @@ _SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*(?=\s)|[。！？][”’」』
 # (which is compared in code: a pattern holding it would be compiled for every point, ~0.4 ms of CPU each).
 _EMPHASIS = r"(?:\*{1,3}|_{1,3})"  # bold, italics or both: "**", "*", "***", and the underscore forms
 _HEADER_NUMBER = re.compile(rf"\s*(?:#+\s*)?(?:[-*•]\s+)?(?P<open>{_EMPHASIS})?"  # "1957:" may start a title
-                            rf"(?:(?:(?P<n>\d{{1,4}})[.)．）、]|point\s+(?P<label>\d{{1,4}})[:：.])\s*{_EMPHASIS}?\s*)?", re.I)
+                            rf"(?:(?:(?P<n>\d{{1,4}})[.)．）、]|point\s+(?P<label>\d{{1,4}})[:：.])"
+                            rf"\s*{_EMPHASIS}?\s*)?", re.I)
 _HEADER_SEPARATOR = re.compile(rf"\s*{_EMPHASIS}?\s*[:.\-–—：．、]")  # with the full-width forms of Chinese and Japanese
 # What follows a bare title (no number, no separator) that is a header: its emphasis closing, or its line's end.
 _BARE_TITLE_END = re.compile(rf"({_EMPHASIS})?[ \t]*(\n)?")

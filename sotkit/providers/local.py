@@ -46,8 +46,8 @@ class LocalProvider(Provider):
     supports_batch = True
     in_process = True
     whole_sentences = True
-    # Every point is a row of one batch and the slowest row sets the time: fewer, shorter points.
-    # the first call may load (and on first use convert) the model: that is no stall
+    # Every point is a row of one batch and the slowest row sets the time: fewer, shorter points; and no first-text
+    # timeout, as the first call may load (and on first use convert) the model
     request_defaults = MappingProxyType({"max_points": 6, "point_max_tokens": 128, "first_token_timeout": None})
 
     def __init__(self, model_name: str, *, device: str = "cpu", dtype: str | Any | None = None,
