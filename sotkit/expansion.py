@@ -37,10 +37,10 @@ _NEXT_ITEM = re.compile(rf"{_ITEM_MARK}(?:\s|[{NO_SPACES}])", re.I)
 _NEW_ITEM = re.compile(rf"{_ITEM_MARK}(?:\s|$|[{NO_SPACES}])", re.I)
 # A bulleted line: another item too where the point is one paragraph (whole-sentence mode; an API model's point
 # may hold a list of its own).
-_NEW_BULLET = re.compile(r"\n[ \t]*[-*•](?:[ \t]|$)")
+_NEW_BULLET = re.compile(r"\n[ \t]*[-*•][ \t]")
 _FIRST_BULLET = re.compile(r"\s*[-*•]\s+")
 # The tail of the text that could still grow into such a line.
-_PARTIAL_ITEM = re.compile(r"\n[ \t]*(?:\*{1,2}|#+\s*)?(?:\d+[.)．）、]?|[(（]\d*|s(?:t(?:e(?:p(?:\s+\d*)?)?)?)?)?$",
+_PARTIAL_ITEM = re.compile(r"\n[ \t]*(?:\*{1,2}|#+\s*)?(?:\d+[.)．）、]?|[(（]\d*[)）]?|[-•]|s(?:t(?:e(?:p(?:\s+\d*)?)?)?)?)?$",
                            re.I)
 # The end of a sentence: settled once whitespace follows it (before that, "2." may still become "2.5"); Chinese and
 # Japanese full stops need none.
@@ -76,6 +76,8 @@ _META_OPENING = re.compile(r"(?:(?:sure|certainly|of course|okay|ok|absolutely)\
 _META_TOPIC = re.compile(r"\bpoint\s*#?\d+\b|\bcontinu\w*\b.{0,20}\bpoint\b|"
                          r"\b(?:expansion|elaboration|details?) (?:of|on|for) (?:this |that |the )?point\b", re.I)
 _META_LINE = 150  # longer, it says something
+# the talk before a colon on a line that goes on with the point's text: it ends by naming the point
+_META_HEAD = re.compile(r"\bpoint\s*#?\d+\s*(?:\([^)\n]*\))?[\s*]*$", re.I)
 _CLOSING_HEADS = ("let me know if you", "let me know if there", "feel free to ask", "feel free to reach out",
                   "i hope this helps",
                   "i hope that helps", "if you'd like me to", "if you would like me to", "would you like me to",
@@ -139,6 +141,7 @@ class ExpansionFilter:
         for other in other_titles:
             self.add_other_title(other)
         self._meta_opening = True  # the first line is still to be checked for talk about the task
+        self._header_next = False  # a header may follow the talk dropped
         self._checked, self._checked_body = 0, None  # where the run-on check reads on from, for which body start
 
     def add_other_title(self, title: str) -> None:
@@ -147,8 +150,8 @@ class ExpansionFilter:
         if not (title := title.casefold()).strip():
             return
         self._other_titles.append(title)
-        if title not in self._own and self._own not in title:  # not part of this point's own title ("Fiscal
-            self._headed.append(title)  # policy" inside "Fiscal policy: tax cuts"); on a header line, any length
+        if not _has_words(self._own, title):  # not part of this point's own title ("Fiscal policy" inside "Fiscal
+            self._headed.append(title)  # policy: tax cuts"); on a header line, any length
             self._longest = max(self._longest, len(title) + 1)
             if len(title.split()) >= 2:  # in a sentence, one word is ordinary vocabulary
                 self._others.append(title)
@@ -175,22 +178,18 @@ class ExpansionFilter:
     def _clean(self, final: bool, cut: bool = False) -> str:
         text = self.raw
         if self._body_start is None:
-            # a header still being written, or one the budget cut: no text of the point's own (yet)
-            if ((not final or cut) and any(_is_prefix(text, form) for form in self._header_forms)) \
-                    or (not final and self._after_title and not text.strip(" *")):
+            if (start := self._after_header(text, 0, final, cut)) is None:
                 return ""
-            # after a restated header (or the rest of a prefilled one), or in one paragraph the marker of a first
-            # bullet ("* Support from ...")
-            start = ((self._strip_header and self._header_end(text))
-                     or (self._after_title and self._separator_end(text))
-                     or (self._whole_sentences and (m := _FIRST_BULLET.match(text)) and m.end()) or 0)
-            if start and start == len(text) and not final:
-                return ""  # the header's close may be still to come: "**2. Title:" before its "**"
             self._body_start = start
         if self._meta_opening:
             if (meta := self._skip_opening(text, _meta_opening, final)) is None:
                 return ""
             self._meta_opening, self._opening_dropped = False, self._opening_dropped or bool(meta)
+            self._header_next = bool(meta)  # the header may follow the talk: "Sure! Here's point 2:\n2. Title: ..."
+        if self._header_next:
+            if (start := self._after_header(text, self._body_start, final, cut)) is None:
+                return ""
+            self._body_start, self._header_next = start, False
         if self._asked is not None:
             if (restated := self._skip_opening(text, self._restated_opening, final)) is None:
                 return ""
@@ -224,7 +223,25 @@ class ExpansionFilter:
             text = text[:closing]
         if not final:
             return text.rstrip()  # trailing space may yet be stripped at the end
-        return text.strip()
+        text = text.strip()
+        if len(fences := _FENCE.findall(text)) % 2:  # the call ended inside a code block (a stop sequence in it):
+            text += "\n" + fences[-1].strip()  # closed, or every later point would read as code
+        return text
+
+    def _after_header(self, text: str, at: int, final: bool, cut: bool) -> int | None:
+        """Where the text after a restated header at ``at`` begins (``at`` where there is none; after the rest of a
+        prefilled header, or in one paragraph a first bullet's marker, "* Support from ..."); None while a header is
+        still being written there, or for good where the budget cut one."""
+        rest = text[at:]
+        if ((not final or cut) and any(_is_prefix(rest, form) for form in self._header_forms)) \
+                or (not final and self._after_title and not at and not rest.strip(" *")):
+            return None
+        end = ((self._strip_header and self._header_end(rest))
+               or (self._after_title and not at and self._separator_end(rest))
+               or (self._whole_sentences and not at and (m := _FIRST_BULLET.match(rest)) and m.end()) or 0)
+        if end and end == len(rest) and not final:
+            return None  # the header's close may be still to come: "**2. Title:" before its "**"
+        return at + end
 
     def _run_on(self, text: str, final: bool) -> tuple[int | None, int]:
         """Where the text runs on into another point (None: nowhere yet), and where the text that may still turn
@@ -388,9 +405,18 @@ class ExpansionFilter:
     def _echo_free_at(self, start: int, sentence: str) -> bool:
         """Is the sentence at ``start`` kept (decided once, so that text released stays)?"""
         if start not in self._echo_free:
-            self._echo_free[start] = not self._instructions.echoes(sentence)
+            # as if it streamed in: a sentence is released once an opening of it cannot become an echo, so one that
+            # came whole is kept where an opening of it would have been
+            self._echo_free[start] = not self._instructions.echoes(sentence) or any(
+                not self._instructions.could_echo(sentence[:m.start()]) for m in re.finditer(r"\s+", sentence))
             self.echoed |= not self._echo_free[start]
         return self._echo_free[start]
+
+
+def _has_words(text: str, part: str) -> bool:
+    """Is ``part`` in ``text`` word for word ("fiscal policy" in "fiscal policy: tax cuts"; not "rest" in
+    "interest rates")?"""
+    return re.search(rf"(?<!\w){re.escape(part)}(?!\w)", text) is not None
 
 
 def _header_number(text: str) -> str | None:
@@ -437,6 +463,9 @@ def _meta_opening(body: str, final: bool) -> int | None:
         return None if not final and not ended and any(h.startswith(low) for h in _META_HEADS) else 0
     if len(line) > _META_LINE:
         return 0
+    head, colon, tail = line.partition(":")
+    if colon and tail.strip() and _META_OPENING.match(head) and _META_HEAD.search(head):
+        return len(head) + 1  # the talk goes, the point's text after it on the line stays
     if not rest.strip() and not final:
         return None  # nothing after it yet: it may be the whole point
     end = line.rstrip(" *")[-1:]

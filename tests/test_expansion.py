@@ -513,3 +513,44 @@ def test_a_chinese_full_stop_ends_a_sentence_without_a_space_after_it(step):
     text, pieces, _ = sentences("节能灯省电百分之八十。寿命长达两年半。而且它们", step=step, cut=True, title="使用节能灯")
     assert text == "节能灯省电百分之八十。寿命长达两年半。"
     assert any(pieces[:-1])  # released while the call still streamed
+
+
+OTHER_POINTS = ("Sleep well", "Move daily")
+
+
+@pytest.mark.parametrize("raw, whole_sentences, text", [
+    ("They save.\n(2) They last.", False, "They save."),  # "(2)" decided by what follows it, not released first
+    ("Bulbs cut bills by half.\n**Tip**: they last ten years.", True,  # "\n*" of bold, no bullet
+     "Bulbs cut bills by half.\n**Tip**: they last ten years."),
+    ("Sure! Here's point 2: LED bulbs use 80% less energy.\nThey last.", False,  # the talk goes, the text stays
+     "LED bulbs use 80% less energy.\nThey last."),
+    ("Sure! Here's point 2:\n2. Use LED bulbs: They last.", False, "They last."),  # a header after the talk
+    ("Swap them:\n```\n1. for lamp in lamps:", False, "Swap them:\n```\n1. for lamp in lamps:\n```"),  # closed
+])
+def test_the_same_reply_gives_the_same_text_however_it_is_split(raw, whole_sentences, text):
+    # a network read brings one event or several: the pieces' sizes must not change the point (probe 28)
+    for step in (1, 3, 7, len(raw)):
+        f = ExpansionFilter(2, "Use LED bulbs", strip_header=True, whole_sentences=whole_sentences,
+                            other_titles=OTHER_POINTS)
+        released = "".join(f.feed(raw[i:i + step]) for i in range(0, len(raw), step)) + f.finish()
+        assert released == f.released == text, step
+
+
+def test_a_sentence_that_came_whole_is_kept_where_its_opening_streamed_would_have_been():
+    # the echo check judged a whole sentence that names another point's title an echo, though streamed in pieces
+    # its opening was released before its end
+    titles = ["Sleep well", "Use LED bulbs", "Walk every morning before breakfast"]
+    prompt = Templates().render("expand", question=QUESTION, context=None, point={"index": 2, "title": titles[1]},
+                                points=[{"index": i, "title": t} for i, t in enumerate(titles, 1)])
+    raw = "They cut bills by half. So walk every morning before breakfast."
+    for step in (1, len(raw)):
+        f = ExpansionFilter(2, titles[1], strip_header=True, other_titles=[titles[0], titles[2]],
+                            instructions=Instructions(f"{prompt.system or ''}\n{prompt.user}", (QUESTION, titles[1])))
+        assert "".join(f.feed(raw[i:i + step]) for i in range(0, len(raw), step)) + f.finish() == raw, step
+
+
+@pytest.mark.parametrize("own, other", [("Budget", "Budget tracking apps"), ("Rest", "Interest rates")])
+def test_running_on_into_a_title_that_holds_this_points_own_is_cut(own, other):
+    # another title was left out where this point's title was in it, letter by letter ("rest" in "interest")
+    raw = f"Set a monthly spending limit.\n\n**{other}**: use one."
+    assert ExpansionFilter(1, own, strip_header=True, other_titles=[other]).feed(raw) == "Set a monthly spending limit."
