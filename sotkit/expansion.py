@@ -64,6 +64,8 @@ _TITLE_INLINE = re.compile(rf"(?<=[.!?])[ \t]+{_EMPHASIS}?\d+[.)][ \t]+{_EMPHASI
 _PARTIAL_INLINE = re.compile(r"(?<=[.!?])[ \t]+\*{0,3}(?:\d+(?:[.)](?:[ \t]+\*{0,3})?)?)?\Z")
 # After such a title: its separator or its line's end (a header), or what may still grow into one (open).
 _AFTER_TITLE = re.compile(rf"[ \t]*{_EMPHASIS}?[ \t]*(?:(?P<sep>[:：–—]|-[ \t]|\n)|(?P<open>-?\Z))")
+# What every run-on or held-back mark above needs: a line break, a digit, emphasis (for a cheap check per piece).
+_MAY_RUN_ON = re.compile(r"[\n\d*_#(（]")
 # A line that opens a code block: a numbered line inside one is code, not the next point.
 _FENCE = re.compile(r"^[ \t]*(?:```|~~~)", re.M)
 # A first line that only talks about the task ("Sure! Here's the continuation of point 3:", "I'll continue with
@@ -121,7 +123,9 @@ class ExpansionFilter:
         asked = self._asked if self._asked and len(self._asked) <= _SHORT_QUESTION else frozenset()
         self._known: frozenset[str] | None = self._title_stems | asked | _FILLER if whole_sentences else None
         self._opening_dropped = False  # an opening sentence was dropped as saying nothing new
-        self._header_forms = (f"{index}. {title}:", f"{title}:", f"point {index}. {title}:") if strip_header else ()
+        # the forms a restated header takes, squeezed as _squeeze does (compared with the reply's start)
+        self._header_forms = tuple(map(_squeeze, (f"{index}. {title}:", f"{title}:", f"point {index}. {title}:"))) \
+            if strip_header else ()
         self._body_start: int | None = None  # where the text after a restated header begins, once known
         self.raw = ""
         self.released = ""
@@ -233,7 +237,7 @@ class ExpansionFilter:
         prefilled header, or in one paragraph a first bullet's marker, "* Support from ..."); None while a header is
         still being written there, or for good where the budget cut one."""
         rest = text[at:]
-        if ((not final or cut) and any(_is_prefix(rest, form) for form in self._header_forms)) \
+        if ((not final or cut) and _is_prefix(_squeeze(rest), self._header_forms)) \
                 or (not final and self._after_title and not at and not rest.strip(" *")):
             return None
         end = ((self._strip_header and self._header_end(rest))
@@ -248,6 +252,13 @@ class ExpansionFilter:
         out to do so begins (held back). A numbered line inside a code block is code. The text before where the
         last call held back is not read again: it only grows, and what it released was decided for good."""
         at = self._checked if self._checked_body == self._body_start else 0
+        if not _MAY_RUN_ON.search(text, at):  # no line, number or emphasis since: nothing to cut or hold (fast)
+            # read again from trailing blanks, which an inline "... LEDs. 4. Title:" opens
+            blanks_at = len(text)
+            while blanks_at and text[blanks_at - 1] in " \t":
+                blanks_at -= 1
+            self._checked, self._checked_body = blanks_at, self._body_start
+            return None, len(text)
         fences = [m.start() for m in _FENCE.finditer(text)] if "```" in text or "~~~" in text else None
         cut = _first_outside(_NEXT_ITEM, text + "\n" if final else text, at, fences)  # the end is a line's
         if self._whole_sentences and (bullet := _first_outside(_NEW_BULLET, text, at, fences)) is not None:
@@ -416,7 +427,10 @@ class ExpansionFilter:
 def _has_words(text: str, part: str) -> bool:
     """Is ``part`` in ``text`` word for word ("fiscal policy" in "fiscal policy: tax cuts"; not "rest" in
     "interest rates")?"""
-    return re.search(rf"(?<!\w){re.escape(part)}(?!\w)", text) is not None
+    return f" {_NOT_WORD.sub(' ', part).strip()} " in f" {_NOT_WORD.sub(' ', text)} "
+
+
+_NOT_WORD = re.compile(r"\W+")
 
 
 def _header_number(text: str) -> str | None:
@@ -444,14 +458,17 @@ def _first_outside(pattern: re.Pattern[str], text: str, at: int, fences: list[in
 def _squeeze(text: str) -> str:
     """The text less case, spaces, emphasis and a heading's marks, its digits as ASCII and its list number's
     form (``2.``, ``2)``, ``2、``, ``Point 2:``) as one."""
-    text = re.sub(r"\d", lambda m: str(int(m[0])), text.translate(_FULL_WIDTH))
-    return re.sub(r"[\s*_\-•#]+", "", text).replace(")", ".").replace(":", ".").lower()
+    if not text.isascii():
+        text = re.sub(r"\d", lambda m: str(int(m[0])), text.translate(_FULL_WIDTH))
+    return _SQUEEZED.sub("", text).replace(")", ".").replace(":", ".").lower()
 
 
-def _is_prefix(text: str, header: str) -> bool:
-    """Could the text so far still grow into the header?"""
-    seen, full = _squeeze(text), _squeeze(header)
-    return len(seen) < len(full) and full.startswith(seen)
+_SQUEEZED = re.compile(r"[\s*_\-•#]+")
+
+
+def _is_prefix(seen: str, headers: tuple[str, ...]) -> bool:
+    """Could the text so far (squeezed) still grow into one of the headers (squeezed)?"""
+    return any(len(seen) < len(full) and full.startswith(seen) for full in headers)
 
 
 def _meta_opening(body: str, final: bool) -> int | None:
@@ -478,6 +495,8 @@ def _meta_opening(body: str, final: bool) -> int | None:
 def _closing_line(text: str, final: bool) -> int | None:
     """Where a last line that only offers more help begins ("Let me know if ..."), dropped once the call ended;
     held back (its start returned) while the call may still end after it. None: there is none."""
+    if "\n" not in text:  # most pieces of most points: no copy of the text
+        return None
     text = text.rstrip()
     start = text.rfind("\n")
     if start < 0 or text[:start].rstrip().endswith((":", "：")):
