@@ -137,7 +137,7 @@ class ExpansionFilter:
         self._judged, self._kept = "", ""  # the clean text up to the last sentence judged, and what of it is kept
         self.echoed = False
         """True once a sentence that copies the instructions was dropped."""
-        self._own = title.casefold()
+        self._own_words = _words_of(title.casefold())
         self._other_titles: list[str] = []
         self._others: list[str] = []  # titles whose mention in a later sentence is a drift (whole-sentence mode)
         self._headed: list[str] = []  # titles whose header line ends the point
@@ -154,8 +154,10 @@ class ExpansionFilter:
         if not (title := title.casefold()).strip():
             return
         self._other_titles.append(title)
-        if not _has_words(self._own, title):  # not part of this point's own title ("Fiscal policy" inside "Fiscal
-            self._headed.append(title)  # policy: tax cuts"); on a header line, any length
+        # not part of this point's own title, word for word ("Fiscal policy" of "Fiscal policy: tax cuts"; not "Rest"
+        # of "Interest rates"); on a header line, any length
+        if _words_of(title) not in self._own_words:
+            self._headed.append(title)
             self._longest = max(self._longest, len(title) + 1)
             if len(title.split()) >= 2:  # in a sentence, one word is ordinary vocabulary
                 self._others.append(title)
@@ -424,10 +426,9 @@ class ExpansionFilter:
         return self._echo_free[start]
 
 
-def _has_words(text: str, part: str) -> bool:
-    """Is ``part`` in ``text`` word for word ("fiscal policy" in "fiscal policy: tax cuts"; not "rest" in
-    "interest rates")?"""
-    return f" {_NOT_WORD.sub(' ', part).strip()} " in f" {_NOT_WORD.sub(' ', text)} "
+def _words_of(text: str) -> str:
+    """The text's words, one space around each (so that a phrase's are found in it word for word)."""
+    return f" {_NOT_WORD.sub(' ', text).strip()} "
 
 
 _NOT_WORD = re.compile(r"\W+")
