@@ -13,30 +13,34 @@ style follows, and a number only marks an item after punctuation, ``and``/``or``
 (``n)`` and ``(n)`` after any space): ordinary text with numbers in it stays one line ("in 2. quarter",
 "version 3.1", "$2.50", "Python 3.12").
 
-A title is the head that opens the line, in bold or before a colon (``1. **Sleep**: 8 hours`` -> ``Sleep``),
-else the whole line; a head that only labels the line (``Day 1: Colosseum``, ``1957: Sputnik launch``, ``6:00 AM:
-Wake up``) keeps the rest with it, and a word bolded further on (``Keep a **cool** room``) is no head.
+A title is the head that opens the line, in bold or before a colon (``1. **Sleep**: 8 hours`` -> ``Sleep``), else
+the whole line; a head that only labels the line keeps the rest with it: a number with words of a sequence or a
+time (``Day 1: Colosseum``, ``1957: Sputnik launch``, ``Weeks 1-4: Base``, ``9:00 AM - 9:30 AM: Keynote``) or a
+head a list opens its lines with (``Pro: No commute``, ``Monday: Legs``, ``Breakfast: Oatmeal``). A word bolded
+further on (``Keep a **cool** room``) is no head.
 
-Two kinds of lines are no points, because every expansion would restate them: a line that repeats an earlier
-point (its title again, most of its words with only stop words added, or that line cut shorter), and a title
-of two words or more that is only a phrase of the question (``Social media platforms`` for "How do social
-media platforms influence ...", ``Quantum computers`` for "... the basics of quantum computing?"); but one that
-the question lists beside another thing, with "and" / "or" / "vs" or a list's separator (a comma, a semicolon,
-a list number, a line break), is one of the things it asks about (``Monetary policy`` for "... fiscal and
-monetary policies ...", ``New York City`` for "... in New York City, San Francisco Bay Area, or ..."). Nor is a
-line that speaks to the user (``Would you like me to elaborate ...?``), or a title made only of the skeleton
-prompt's own words in a sentence (``The answer is``: a reply to the prompt, not a point of the answer). Words
-compare by their first five letters, so that ``computing`` and ``computers`` are one word,
-except in an API model's titles, whose plans run parallel (``Pros of remote work for employees``, ``... for
-employers``). With ``drop_subsumed`` (small models, which loop with small changes), neither is a title whose
-content words an earlier title holds (``His legacy`` after ``His artistic legacy``), and any words added to most
-of an earlier line's make a repeat; an API model's plan may well open with ``Overview of fiscal and monetary
-policy`` and go on with ``Fiscal policy``. A small model's titles of the prompt's words alone are no points
-either (``The final answer``), and its 3+-word phrases of the question count as repeats, as it loops on the
-question too; for an API model a phrase of the question is only skipped, never a sign of a loop.
+Two kinds of lines are no points, because every expansion would restate them: a line that repeats an earlier point
+(its title again, most of its words with only stop words added, or that line cut shorter, where it has three words
+or more: ``Java`` after ``JavaScript`` is a point), and a title of two words or more that is only a phrase of the
+question (``Social media platforms`` for "How do social media platforms influence ...", ``Quantum computers`` for
+"... the basics of quantum computing?"); but one that the question lists beside another thing, with "and" / "or" /
+"vs" or a list's separator (a comma, a semicolon, a list number, a line break), is one of the things it asks about
+(``Monetary policy`` for "... fiscal and monetary policies ...", ``New York City`` for "... in New York City, San
+Francisco Bay Area, or ..."), or that it compares ("a Roth IRA and a traditional IRA", "healthier than black
+coffee", "compare X with Y"). Nor is a line that offers the user more of the answer (``Would you like me to
+elaborate ...?``), or a title made only of the skeleton prompt's own words in a sentence (``The answer is``: a
+reply to the prompt, not a point of the answer). Words compare by their first five letters, so that ``computing``
+and ``computers`` are one word, except in an API model's titles, whose plans run parallel (``Pros of remote work
+for employees``, ``... for employers``). With ``drop_subsumed`` (small models, which loop with small changes),
+neither is a title whose content words an earlier title holds (``His legacy`` after ``His artistic legacy``), and
+any words added to most of an earlier line's make a repeat; an API model's plan may well open with ``Overview of
+fiscal and monetary policy`` and go on with ``Fiscal policy``. A small model's titles of the prompt's words alone
+are no points either (``The final answer``), and its 3+-word phrases of the question count as repeats, as it loops
+on the question too; for an API model a phrase of the question is only skipped, never a sign of a loop.
 
 Once ``max_points`` are read the parser reads on to the next line: where the list goes on, ``ended_early`` says
-so (the skeleton was cut there).
+so (the skeleton was cut there). A line that may yet be an offer to the user (``4. Would you ...``) is read to its
+end first.
 """
 
 from __future__ import annotations
@@ -62,19 +66,35 @@ _ITEM_BEFORE = re.compile(r"(?:^|[:;,.!?)\-–—]|\b(?:and|or|then))\s*$", re.I
 #: the separator left at the end of an inline item (``A; and``)
 _ITEM_TAIL = re.compile(r"(?:[\s;,]*\b(?:and|or|then))?[\s;,]*$", re.I)
 _BOLD = re.compile(r"\*\*(.+?)\*\*|__(.+?)__")
-#: a head that only labels its line (``1957``, ``Day 1``, ``Tip #1``, ``Q3``, ``6:00 AM``): it names no point
-#: (the words of a sequence: "B12", "Python 3" and "Windows 11" name things)
-_LABEL = re.compile(r"(?:(?:day|week|month|year|step|phase|part|stage|chapter|section|tip|point|lesson|module|unit"
-                    r"|round|level|session|option|idea|reason|rule|item|slide|episode|season|no|q)\.?\s*)?"
-                    r"#?\d[\d:.,/–-]*(?:s|st|nd|rd|th)?(?:\s*[ap]\.?m\.?)?", re.I)
+#: words that label a line with a number, as a sequence or a time, and name no point ("Days 1-3", "Weeks 1-4",
+#: "July 14, 1789", "3200 BC", "5th century", "9:00 AM - 9:30 AM", "Q1 2025", "Tag 1"); others name a thing ("B12",
+#: "Python 3", "PEP 695")
+_SEQUENCE = frozenset("""day week month year hour minute min second sec age decade century centuries quarter q no
+number step phase part stage chapter section point lesson module unit round level session option idea reason rule
+item slide episode season am pm bc bce ad ce early late mid pre post circa tag jour día dia giorno woche semaine
+semana january february march april may june july august september october november december jan feb mar apr jun
+jul aug sep sept oct nov dec""".split())
+#: heads that label a line with no number: the kind of line a list repeats ("Pro: No commute", "Q: ...", "Monday:
+#: Legs", "Breakfast: Oatmeal", "Late morning: The Louvre"), where the point is the whole line; in the plural they
+#: name a section ("**Pros**: low carbon, reliable")
+_HEADS = frozenset("""pro con advantage disadvantage tip myth fact q a note monday tuesday wednesday thursday friday
+saturday sunday weekend weekday breakfast brunch lunch dinner supper snack morning afternoon evening night noon
+midday midnight""".split())
+_LABEL_WORDS = _SEQUENCE | _HEADS
+_LABEL_TOKEN = re.compile(r"\d+(?:st|nd|rd|th|s)?(?![^\W\d_])|\d+|[^\W\d_]+")
+#: what opens a line that speaks to the user (after a "please")
+_OFFERS = ("would you like", "do you want me to", "shall i", "let me know", "feel free", "is there anything else",
+           "if you'd like me to", "if you would like me to", "if you want me to", "i hope", "hope")
 #: a line that offers the user more of the answer (a closing offer written as one more list line) is no point of
-#: it; a phrase to someone that offers nothing of the kind ("Would you like to see the menu?") may well be one
-_ADDRESS = re.compile(r"[*_\s]*(?:please\s+)?(?:would you like|do you want me to|shall i|let me know"
-                      r"|feel free|is there anything else|(?:i\s+)?hope (?:this|that|these)"
-                      r"|if you(?:'d| would)? like me to|if you want me to)\b"
-                      r".*?\b(?:elaborat|expand|further|help|clarif|any of (?:these|them|those|the above)"
-                      r"|more (?:detail|information|info|examples|tips|ideas)|(?:ask|for) more\b|in more depth)",
-                      re.I)
+#: it: its words point at the answer. A phrase to someone that offers anything else ("Would you like help with
+#: your luggage?", "Let me know if you need any further information") may well be one.
+_ADDRESS = re.compile(r"[*_\s]*(?:please\s+)?(?:"
+                      + "|".join(re.escape(o).replace(r"\ ", r"\s+").replace("'", "['’]") for o in _OFFERS) + r")\b"
+                      r".*?\b(?:elaborat|expand(?:ing)?\s+(?:on|upon)\b|any of (?:these|them|those|the above)"
+                      r"|more (?:detail|information|info|examples|tips|ideas)|(?:ask|for) more\b|in more depth"
+                      r"|(?:this|that|these|it) (?:helps|is helpful)\b)", re.I)
+#: a head's colon; a full-width one needs no space after it (``饮食：均衡营养``)
+_COLON = re.compile(r": |：")
 #: characters in one line past which it cannot be a skeleton point
 MAX_LINE = 300
 #: tokens a skeleton line may take where the provider can end lines itself (local models). The paper asks for
@@ -88,7 +108,7 @@ _STUTTER = re.compile(r"^\s*(\d+)[.)]\s+\1[.)]\s+\1[.)]")
 REPEAT_WORDS = 0.8
 #: words an API model's repeat may add to an earlier line's: no others ("before" / "after", "not" make points)
 _FILLERS = frozenset("a an the each every any some all your my our their his her its this that these those".split())
-_WORD = re.compile(r"[\w'’-]+")
+_WORD = re.compile(r"[\w'’-]+[#+]*")  # C, C# and C++ are three words
 _LETTER = re.compile(r"[^\W\d_]")
 #: what separates the things a question lists: a comma or semicolon, a spaced slash or ampersand, a line break,
 #: a list number or bullet ("tea, coffee and wine", "1. Time management 2. Healthy eating")
@@ -104,6 +124,8 @@ _ECHOED = frozenset(("answe", "skele"))
 _SENTENCE = re.compile(r"\b(?:is|are|was|were)\b", re.I)
 #: the stems that join a phrase of the question to another thing it names (``,``: a list's separator)
 _JOINS = frozenset(("and", "or", "v", "versu", ","))
+#: the stems that join the other thing in a comparison ("compare X with / to / against Y", "X compared to Y")
+_COMPARED_TO = frozenset(("with", "to", "again"))
 
 
 @dataclass(frozen=True)
@@ -187,6 +209,8 @@ class SkeletonParser:
         if kind is None or _ADDRESS.match(body):
             if ended and _LETTER.search(line):
                 self._went_on = False
+        elif not ended and _may_offer(body):
+            return  # "4. Would you ..." may yet become an offer to the user, which is no further point
         elif kind == self._kind and _LETTER.search(title) and self._indent_of(line) < self._indent + 2:
             self._went_on = kind == "bullet" or number > self._last_number
 
@@ -196,8 +220,8 @@ class SkeletonParser:
                 self._look_past_full(line, ended=True)
             return None
         kind, number, title, body = _classify(line)
-        if kind is None or not _LETTER.search(title) or (self._kind is not None and kind != self._kind):
-            return None  # no list item, or one without a word in it (``1. 1. 2. 3.``, ``2. 50%``)
+        if kind is None or not _names(title, number) or (self._kind is not None and kind != self._kind):
+            return None  # no list item, or one that names nothing (``1. 1. 2. 3.``, ``2. 50%``)
         if _ADDRESS.match(body):
             return None  # "Would you like me to elaborate on any of these?": an offer to the user, no point
         indent = self._indent_of(line)
@@ -207,7 +231,7 @@ class SkeletonParser:
         if head_repeated:  # small models repeat a head ("Topic: ..."); the whole line may differ
             title = _clean(body)
             # "Head: 3. more text" under a repeated head is the model restarting its list inside a line
-            if not title or self._title_key(title) in self._titles or _NUMBERED.match(body.partition(": ")[2]):
+            if not title or self._title_key(title) in self._titles or _NUMBERED.match(_at_colon(body)[2]):
                 self._repeat("earlier points")
                 return None  # a point is written once
         if kind == "numbered":
@@ -259,20 +283,37 @@ class SkeletonParser:
 
     def _repeats_a_point(self, title: str, body: str, loose: bool) -> bool:
         """Does the line say again what an earlier point's line said? Small models loop with small changes,
-        and the line limit cuts a repeated line shorter (``... in 1886``, then ``... in 188``). Titles of one
-        or two words are only compared whole: a short title may well be a word of another point's line.
+        and the line limit cuts a repeated line shorter (``... in 1886``, then ``... in 188``). Lines and titles
+        of one or two words are only compared whole: a short title may well be a word of another point's line, or
+        the start of one ("Java" after "JavaScript", "SQL" after "SQL databases").
         Most words (``REPEAT_WORDS``) of an earlier line make a repeat where the words added are articles and the
         like (``_FILLERS``: "before every meal", "before each meal"), or, ``loose``, any (a small model's, or
         under a repeated head); otherwise a plan's parallel titles would go ("Pros of remote work", "Cons of
         remote work"; "Life before the war", "Life after the war")."""
         line, words = body.casefold(), set(_WORD.findall(title.casefold()))
+        cut = _WORD.findall(line)
         for earlier in self._lines:
-            if earlier.startswith(line):
+            earlier_words = _WORD.findall(earlier)
+            if earlier == line or _cut_from(cut, earlier_words):
                 return True
-            shared = words & set(_WORD.findall(earlier))
+            shared = words & set(earlier_words)
             if len(words) >= 3 and len(shared) >= REPEAT_WORDS * len(words) and (loose or words - shared <= _FILLERS):
                 return True
         return False
+
+
+def _cut_from(words: list[str], earlier: list[str]) -> bool:
+    """Are the words (three or more) those that open the earlier line's, the last maybe cut off mid-word?"""
+    n = len(words)
+    return n >= 3 and len(earlier) >= n and words[:-1] == earlier[:n - 1] and earlier[n - 1].startswith(words[-1])
+
+
+def _may_offer(body: str) -> bool:
+    """Could this unfinished line still become an offer to the user (``_ADDRESS``)? It opens with one, or with
+    the start of one ("Would yo")."""
+    text = " ".join(body.strip(" *_").casefold().replace("’", "'").split())
+    text = text.removeprefix("please ")
+    return any(offer.startswith(text) or text.startswith(offer) for offer in ("please", *_OFFERS))
 
 
 def _items(line: str) -> list[str]:
@@ -287,7 +328,7 @@ def _items(line: str) -> list[str]:
 def _next_item(line: str) -> int | None:
     """Where the next inline item starts in a line: the next number after a numbered line's own, or the ``1``
     of a list that a ``2`` confirms after a preamble (``The ways are: 1. ... 2. ...``)."""
-    kind, number, _, _ = _classify(line)
+    kind, number, _, _ = _classify(line, titled=False)
     if kind == "bullet":
         return None
     markers = [(m.start(), style, n) for m in _MARKER.finditer(line, 1) if (s := _item_style(line, m))
@@ -313,8 +354,9 @@ def _item_style(line: str, marker: re.Match[str] | None) -> tuple[str, int] | No
     return style, int(marker.group(2) or marker.group(3))
 
 
-def _classify(line: str) -> tuple[str | None, int, str, str]:
-    """``(kind, number, title, body)`` of a line, or ``(None, 0, "", "")`` when it is not a list item."""
+def _classify(line: str, *, titled: bool = True) -> tuple[str | None, int, str, str]:
+    """``(kind, number, title, body)`` of a line, or ``(None, 0, "", "")`` when it is not a list item. Not
+    ``titled``, the title is left empty (finding it costs most, and the line of each streamed piece needs none)."""
     text = line.translate(_INVISIBLE).strip().lstrip("#").strip()
     plain = text.replace("**", "").replace("__", "").strip()
     if m := _NUMBERED.match(plain):
@@ -323,7 +365,7 @@ def _classify(line: str) -> tuple[str | None, int, str, str]:
         kind, number, body = "bullet", 0, m.group(1)
     else:
         return None, 0, "", ""
-    return kind, number, _title(text, body), body
+    return kind, number, _title(text, body) if titled else "", body
 
 
 def _title(text: str, body: str) -> str:
@@ -332,9 +374,30 @@ def _title(text: str, body: str) -> str:
     labels the line (``Day 1: Colosseum``, ``1957: Sputnik launch``) names no point without the rest."""
     head = next((span for bold in _BOLD.finditer(text) if (span := _bold_head(bold, body))), None)
     if head is None:
-        before, sep, tail = body.partition(": ")
+        before, sep, tail = _at_colon(body)
         head = before if sep and before.strip() and tail.strip() else None
-    return _clean(body if head is None or not _LETTER.search(head) or _LABEL.fullmatch(head.strip()) else head)
+    return _clean(body if head is None or not _LETTER.search(head) or _is_label(head) else head)
+
+
+def _at_colon(body: str) -> tuple[str, str, str]:
+    """``body.partition(": ")``, or at a full-width colon."""
+    colon = _COLON.search(body)
+    return (body[:colon.start()], colon.group(), body[colon.end():]) if colon else (body, "", "")
+
+
+def _is_label(head: str) -> bool:
+    """Does the head only label its line: a number with words of a sequence or a time (``_SEQUENCE``: "Day 1",
+    "1957", "Weeks 1-4", "6:00 AM"), or a head that a list opens its lines with (``_HEADS``: "Pro", "Monday")?"""
+    tokens = _LABEL_TOKEN.findall(head.replace(".", "").casefold())  # "a.m." is "am"
+    # a sequence's words may be plural ("Days 1-3"); a head in the plural names a section ("Pros")
+    words = {w.removesuffix("s") if w.removesuffix("s") in _SEQUENCE else w for w in tokens if not w[0].isdigit()}
+    return words <= _LABEL_WORDS and (any(t[0].isdigit() for t in tokens) or bool(words & _HEADS))
+
+
+def _names(title: str, number: int) -> bool:
+    """Does the title name something: a word, or a number of 2-4 digits (a year, "1984") that is not the line's
+    own number again (``1. 1. 2. 3.`` and ``2. 50%`` name nothing)?"""
+    return bool(_LETTER.search(title) or re.fullmatch("[0-9]{2,4}", title) and int(title) != number)
 
 
 def _bold_head(bold: re.Match[str], body: str) -> str | None:
@@ -356,6 +419,10 @@ def _stems(text: str) -> tuple[str, ...]:
 
 def _stem(word: str) -> str:
     return word if _NO_SPACES.search(word) else word.removesuffix("s")[:5]  # a phrase there: kept whole
+
+
+#: words that may stand between a join and the thing it joins ("or a Dell XPS 13", "with the Han Dynasty")
+_DETERMINERS = frozenset(map(_stem, "a an the this that these those my your our their his her its".split()))
 
 
 def _question_stems(question: str) -> tuple[str, ...]:
@@ -385,9 +452,20 @@ def _contains(words: tuple[str, ...], phrase: tuple[str, ...]) -> bool:
 
 def _joined_in(words: tuple[str, ...], phrase: tuple[str, ...]) -> bool:
     """Do the words name the phrase beside another thing, with "and", "or", "vs" or a list's separator (a comma,
-    a list number, ...: ``_question_stems``'s ``,``) just before or after it?"""
+    a list number, ...: ``_question_stems``'s ``,``) just before or after it, or as a side of a comparison? An
+    article may stand before it ("a Roth IRA and a traditional IRA")."""
     n = len(phrase)
-    return any(_JOINS & {*words[i - 1:i], *words[i + n:i + n + 1]} for i in _starts(words, phrase))
+    for i in _starts(words, phrase):
+        start = i
+        while start and words[start - 1] in _DETERMINERS:
+            start -= 1
+        before, after = words[start - 1] if start else "", words[i + n] if i + n < len(words) else ""
+        if before in _JOINS or after in _JOINS or before in ("betwe", "than") or "than" in words[i + n:i + n + 3]:
+            return True  # "X and Y", "between X and Y", "than Y", "X (is healthier) than Y"
+        if after == "compa" or before in _COMPARED_TO and "compa" in words[:start] \
+                or before == "compa" and after in _COMPARED_TO:
+            return True  # "X compared to Y", "compare X with Y"
+    return False
 
 
 def _clean(title: str) -> str:

@@ -58,6 +58,9 @@ def parse(text: str, *, max_points: int = 10, step: int = 1, drop_subsumed: bool
     ("1. **Generation X**: born 1965-1980\n2. Malcolm X\n3. Xbox: a console", ["Generation X", "Malcolm X", "Xbox"]),
     # a bullet's own text may hold numbers in brackets: they start no inline items
     ("- Compare (1) cost and (2) speed\n- Pick one", ["Compare (1) cost and (2) speed", "Pick one"]),
+    # a title of a number: a year or a work's name ("1917", "1984"); the line's own number again is none
+    ("1. 1917\n2. Dunkirk\n3. 1984", ["1917", "Dunkirk", "1984"]),
+    ("1. Dunkirk\n10. 10\n11. 1984", ["Dunkirk", "1984"]),
     ("Paris is the capital of France.", []),
     ("About 1.5 million people live there.\nIt is big.", []),
     ("", []),
@@ -73,6 +76,7 @@ def test_shapes_real_models_write(text, titles):
     ("（1）制定计划\n（2）设定优先级", ["制定计划", "设定优先级"]),
     ("1.制定计划\n2.设定优先级", ["制定计划", "设定优先级"]),  # no space before a Chinese title
     ("1. スケジュールを立てる\n2. 優先順位をつける", ["スケジュールを立てる", "優先順位をつける"]),
+    ("1. 饮食：均衡营养\n2. 运动：每周三次", ["饮食", "运动"]),  # a full-width colon ends the head, no space after it
     ("\ufeff1. Sleep well\n\u200b2. Eat well", ["Sleep well", "Eat well"]),  # invisible marks open the lines
     ("1.5 liters a day\n2.0 is out", []),  # decimals are no list numbers
 ])
@@ -141,6 +145,23 @@ def test_a_stuttering_line_ends_the_skeleton_at_once():
 def test_a_line_that_repeats_an_earlier_point_is_no_point(text, titles):
     assert parse(text) == titles
     assert parse(text, step=7) == titles
+
+
+@pytest.mark.parametrize("text", [
+    # a short title that opens an earlier one is no cut repeat of it: only a line of 3+ words may be cut short
+    "1. JavaScript\n2. Java\n3. Python",
+    "1. Nigeria\n2. Niger\n3. Kenya",
+    "1. SQL databases\n2. SQL\n3. Excel",
+    # ... and titles differ by their # and + (they were one title, two repeats in a row ended the skeleton)
+    "1. C#\n2. C++\n3. C\n4. Go\n5. Rust",
+])
+def test_titles_that_differ_only_at_their_end_are_points(text):
+    every = [line.split(". ", 1)[1] for line in text.splitlines()]
+    for step in (1, 1000):
+        parser = SkeletonParser()
+        points = [p for i in range(0, len(text), step) for p in parser.feed(text[i:i + step])] + parser.finish()
+        assert [p.title for p in points] == every and parser.ended_early is None
+    assert parse("1. C#\n2. C++\n3. C\n4. Go", drop_subsumed=True) == ["C#", "C++", "C", "Go"]
 
 
 @pytest.mark.parametrize("text, small, api", [
@@ -285,10 +306,24 @@ def test_a_list_that_goes_on_past_max_points_says_so():
 @pytest.mark.parametrize("tail", ["", "\n", "\n\nThese cover the basics.\n4. Eat well",
                                   "\n4. Would you like more detail?", "\n1. Plan ahead"])
 def test_a_list_of_max_points_that_ends_there_is_whole(tail):
+    text = "1. Plan ahead\n2. Sleep well\n3. Exercise" + tail
+    for step in (1, 5, 1000):  # a line that may yet become an offer to the user is read to its end
+        parser = SkeletonParser(3)
+        for i in range(0, len(text), step):
+            if not parser.done:  # as the coordinator reads the stream
+                parser.feed(text[i:i + step])
+        parser.finish()
+        assert parser.ended_early is None and len(parser.points) == 3
+
+
+@pytest.mark.parametrize("rest, went_on", [(" more detail?", False), (" to see the menu?", True)])
+def test_a_line_past_max_points_that_opens_like_an_offer_is_read_to_its_end(rest, went_on):
     parser = SkeletonParser(3)
-    parser.feed("1. Plan ahead\n2. Sleep well\n3. Exercise" + tail)
-    parser.finish()
-    assert parser.ended_early is None and len(parser.points) == 3
+    parser.feed("- Plan ahead\n- Sleep well\n- Exercise\n- Would you like")
+    assert not parser.done  # "... more detail?" ends the list; "... to see the menu?" goes on
+    for char in rest + "\n":
+        parser.feed(char)
+    assert parser.done and parser.ended_early == ("the list went on past max_points=3" if went_on else None)
 
 
 @pytest.mark.anyio
@@ -373,6 +408,31 @@ def test_the_things_a_question_lists_are_points(question, skeleton, titles):
         assert [p.title for p in parser.feed(skeleton) + parser.finish()] == titles
 
 
+@pytest.mark.parametrize("question, skeleton, titles", [
+    # the things a question compares are points, with an article before them or a comparison's word between
+    ("What is the difference between a Roth IRA and a traditional IRA?",
+     "1. Roth IRA\n2. Traditional IRA\n3. Tax treatment", ["Roth IRA", "Traditional IRA", "Tax treatment"]),
+    ("Should I buy a MacBook Air or a Dell XPS 13 for college?",
+     "1. **MacBook Air**: battery\n2. **Dell XPS 13**: display\n3. Price", ["MacBook Air", "Dell XPS 13", "Price"]),
+    ("Is green tea healthier than black coffee?", "1. Green tea\n2. Black coffee\n3. Caffeine",
+     ["Green tea", "Black coffee", "Caffeine"]),
+    ("Compare the iPhone 15 Pro with the Samsung Galaxy S24.", "1. iPhone 15 Pro\n2. Samsung Galaxy S24\n3. Cameras",
+     ["iPhone 15 Pro", "Samsung Galaxy S24", "Cameras"]),
+    ("How did the Roman Empire compare with the Han Dynasty?", "1. The Roman Empire\n2. The Han Dynasty\n3. Trade",
+     ["The Roman Empire", "The Han Dynasty", "Trade"]),
+    ("What are the pros and cons of electric cars compared to gas cars?", "1. Range\n2. Gas cars: refueling speed",
+     ["Range", "Gas cars"]),
+    # the topic of a comparison with nothing is still no point
+    ("How do I compare mortgage offers?", "1. Mortgage offers\n2. Interest rates\n3. Fees", ["Interest rates", "Fees"]),
+])
+def test_the_things_a_question_compares_are_points(question, skeleton, titles):
+    for small in (False, True):  # a small model's, fed as it streams, too: never taken for a loop on the question
+        for step in (1, 1000):
+            parser = SkeletonParser(question=question, drop_subsumed=small)
+            points = [p for i in range(0, len(skeleton), step) for p in parser.feed(skeleton[i:i + step])]
+            assert [p.title for p in points + parser.finish()] == titles and parser.ended_early is None
+
+
 def test_words_compare_by_five_letters():
     # "policy" and "policies" are one word: the point only names the question's topic
     parser = SkeletonParser(question="Which energy policies work best?")
@@ -423,6 +483,11 @@ def test_a_line_that_speaks_to_the_user_is_no_point(skeleton):
     "1. Would you like to see the menu?\n2. Shall I bring the bill?\n3. Is there anything else I can get you?",
     "1. Would you like some more water?\n2. Enjoy your meal\n3. Here is your table",
     "1. I hope this email finds you well\n2. Let me know if you have any questions\n3. Best regards",
+    # help, or more of anything but the answer, is offered to someone, not by the model to the user
+    "1. Thank you for calling\n2. Is there anything else I can help you with?\n3. Have a nice day",
+    "1. Welcome to the hotel\n2. Would you like help with your luggage?\n3. Enjoy your stay",
+    "1. I hope this email finds you well\n2. Please let me know if you need any further information\n3. Regards",
+    "1. Thank you for your time\n2. Feel free to reach out if you need any help\n3. Kind regards",
 ])
 def test_phrases_to_someone_are_points(skeleton):
     assert len(parse(skeleton)) == 3
@@ -442,12 +507,34 @@ def test_phrases_to_someone_are_points(skeleton):
     ("- Tip #1: Keep a schedule\n- Point 2: Limit screens\n- Phase 3: Testing",
      ["Tip #1: Keep a schedule", "Point 2: Limit screens", "Phase 3: Testing"]),
     ("1. 1950s: Post-war boom\n2. Q3: Revenue", ["1950s: Post-war boom", "Q3: Revenue"]),
+    # a number with words of a sequence or a time labels the line too
+    ("1. Days 1-3: Tokyo\n2. Weeks 1-4: Base building\n3. July 14, 1789: Bastille\n4. 3200 BC: Cuneiform\n"
+     "5. 5th century: Anglo-Saxons\n6. 1940s-1950s: Vacuum tubes\n7. 9:00 AM - 9:30 AM: Registration\n"
+     "8. 0-2 min: Opening hook\n9. Q1 2025: User research\n10. Post-1950s: Decline",
+     ["Days 1-3: Tokyo", "Weeks 1-4: Base building", "July 14, 1789: Bastille", "3200 BC: Cuneiform",
+      "5th century: Anglo-Saxons", "1940s-1950s: Vacuum tubes", "9:00 AM - 9:30 AM: Registration",
+      "0-2 min: Opening hook", "Q1 2025: User research", "Post-1950s: Decline"]),
+    ("1. Tag 1: Brandenburger Tor\n2. Jour 2 : Vieux Lyon\n3. Día 3: Toledo",
+     ["Tag 1: Brandenburger Tor", "Jour 2 : Vieux Lyon", "Día 3: Toledo"]),
+    # ... as does a head that a list opens its lines with; in the plural it names a section
+    ("1. Pro: No commute\n2. Con: Isolation\n3. Q: Do you ship?\n4. Tip: Use the palette\n5. Myth: Sugar is evil",
+     ["Pro: No commute", "Con: Isolation", "Q: Do you ship?", "Tip: Use the palette", "Myth: Sugar is evil"]),
+    ("1. Monday: Chest\n2. **Breakfast**: Oatmeal\n3. Late morning: The Louvre",
+     ["Monday: Chest", "Breakfast: Oatmeal", "Late morning: The Louvre"]),
+    ("1. **Pros**: low carbon, reliable\n2. **Cons**: waste, cost", ["Pros", "Cons"]),
     # a name with a number is a head that names its point
-    ("1. B12: essential for nerves\n2. Python 3: the current line", ["B12", "Python 3"]),
+    ("1. B12: essential for nerves\n2. Python 3: the current line\n3. PEP 695: type syntax",
+     ["B12", "Python 3", "PEP 695"]),
 ])
 def test_the_title_is_the_lines_head_only_where_it_names_the_point(text, titles):
     assert parse(text) == titles
     assert parse(text, step=7) == titles
+
+
+def test_a_small_models_list_of_labelled_lines_keeps_every_line():
+    # the head was the title, and each further line that head "with words added": one point of four
+    text = "1. Tip: Learn the palette\n2. Tip: Use multi-cursor\n3. Tip: Install extensions\n4. Tip: Set keybindings"
+    assert parse(text, drop_subsumed=True) == [line.split(". ", 1)[1] for line in text.splitlines()]
 
 
 def test_text_fed_after_finish_starts_a_new_line():
