@@ -32,63 +32,84 @@ from .quality import NO_SPACES, Instructions, content_words, restates_question
 # A line that starts a new numbered item: the expansion ran on into the next point. Settled once a character
 # follows its mark ("\n2." may still become "\n2.5 hours"); _NEW_ITEM, for a reply's first line, takes the text's
 # end for that character.
-_ITEM_MARK = r"\n[ \t]*(?:\*\*|#+\s*)?(?:\d+[.)．）、]|[(（]\d+[)）]|step\s+\d+\s*:)"
+_ITEM_MARK = r"\n[ \t]*(?:\*\*|#+\s*)?(?:\d+[.)．）、](?:\*\*)?|[(（]\d+[)）]|step\s+\d+\s*:)"  # "**3.**" too
 _NEXT_ITEM = re.compile(rf"{_ITEM_MARK}(?:\s|[{NO_SPACES}])", re.I)
 _NEW_ITEM = re.compile(rf"{_ITEM_MARK}(?:\s|$|[{NO_SPACES}])", re.I)
 # A bulleted line: another item too where the point is one paragraph (whole-sentence mode; an API model's point
 # may hold a list of its own).
 _NEW_BULLET = re.compile(r"\n[ \t]*[-*•][ \t]")
 _FIRST_BULLET = re.compile(r"\s*[-*•]\s+")
-# The tail of the text that could still grow into such a line.
-_PARTIAL_ITEM = re.compile(r"\n[ \t]*(?:\*{1,2}|#+\s*)?(?:\d+[.)．）、]?|[(（]\d*[)）]?|[-•]|s(?:t(?:e(?:p(?:\s+\d*)?)?)?)?)?$",
-                           re.I)
+# The tail of the text that could still grow into such a line ("\nStep 3:" included, so that the decision is the
+# same whatever the pieces' sizes).
+_PARTIAL_ITEM = re.compile(r"\n[ \t]*(?:\*{1,2}|#+\s*)?(?:\d+(?:[.)．）、]\*{0,2})?|[(（]\d*[)）]?|[-•]"
+                           r"|s(?:t(?:e(?:p(?:\s+(?:\d+\s*:?)?)?)?)?)?)?$", re.I)
 # The end of a sentence: settled once whitespace follows it (before that, "2." may still become "2.5"); Chinese and
 # Japanese full stops need none.
 _SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*(?=\s)|[。！？][”’」』）]*")
 # A restated header, "2. Title:" / "**2. Title**:" / "- Title:" / "Title:" / "Point 2: Title", around the title
 # (which is compared in code: a pattern holding it would be compiled for every point, ~0.4 ms of CPU each).
 _EMPHASIS = r"(?:\*{1,3}|_{1,3})"  # bold, italics or both: "**", "*", "***", and the underscore forms
-_HEADER_NUMBER = re.compile(rf"\s*(?:#+\s*)?(?:[-*•]\s+)?(?P<open>{_EMPHASIS})?"  # "1957:" may start a title
+_HEADER_NUMBER = re.compile(rf"\s*(?:#+\s*)?(?:[-*•]\s+)?{_EMPHASIS}?"  # "1957:" may start a title
                             rf"(?:(?:(?P<n>\d{{1,4}})[.)．）、]|point\s+(?P<label>\d{{1,4}})[:：.])"
                             rf"\s*{_EMPHASIS}?\s*)?", re.I)
-_HEADER_SEPARATOR = re.compile(rf"\s*{_EMPHASIS}?\s*[:.\-–—：．、]")  # with the full-width forms of Chinese and Japanese
-# What follows a bare title (no number, no separator) that is a header: its emphasis closing, or its line's end.
-_BARE_TITLE_END = re.compile(rf"({_EMPHASIS})?[ \t]*(\n)?")
+# with the full-width forms of Chinese and Japanese ("、" lists: "饮食、咖啡因和酒精"); "." and "-" only before a space
+# ("Express.js", "Sleep-deprived"), a dash (?P<dash>) only where no second one follows in the sentence ("Empathy —
+# understanding what people need — builds trust.")
+_HEADER_SEPARATOR = re.compile(rf"\s*{_EMPHASIS}?\s*(?:[:：．]|[.\-](?=\s|\Z)|(?P<dash>[–—]))")
+_SENTENCE_REST = re.compile(r"[^.!?。！？\n]*")
+_SECOND_DASH = re.compile(r"—|\s[-–]\s")
+# What follows a bare title (no number, no separator) that is a header: its line's end, after its emphasis closing.
+_BARE_TITLE_END = re.compile(rf"{_EMPHASIS}?[ \t]*(\n)?")
 #: a header's full-width punctuation, as its ASCII forms (digits of any script are compared as int())
 _FULL_WIDTH = str.maketrans("．）、：（", ".).:(")
 _HEADER_CLOSE = re.compile(rf"{_EMPHASIS}?\s*")
+_UNDECIDED = -1
 # Where a point may run on into another one under that point's title, without a line-start number: a line's
-# marks ("\n**", "\n### ", "\n- "), or a number after a sentence ("... LEDs. 4. "); the title is compared in code.
-_TITLE_LINE = re.compile(rf"\n[ \t]*(?:#+[ \t]*)?(?P<bullet>[-*•](?:[ \t]+|\Z))?{_EMPHASIS}?")  # "\n-": one to come
+# marks ("\n**", "\n### ", "\n- ", "\nPoint 3: ", or none), or a number after a sentence ("... LEDs. 4. "); the
+# title is compared in code.
+_TITLE_LINE = re.compile(rf"\n[ \t]*(?P<heading>#+[ \t]*)?(?P<bullet>[-*•](?:[ \t]+|\Z))?(?P<em>{_EMPHASIS})?"
+                         rf"(?P<label>point[ \t]+\d+[ \t]*[:.][ \t]*{_EMPHASIS}?[ \t]*)?", re.I)  # "\n-": one to come
+_PARTIAL_LABEL = re.compile(r"p(?:o(?:i(?:n(?:t(?:[ \t]+(?:\d+[ \t]*)?)?)?)?)?)?\Z", re.I)  # of "Point 3:"
 _TITLE_INLINE = re.compile(rf"(?<=[.!?])[ \t]+{_EMPHASIS}?\d+[.)][ \t]+{_EMPHASIS}?")
-_PARTIAL_INLINE = re.compile(r"(?<=[.!?])[ \t]+\*{0,3}(?:\d+(?:[.)](?:[ \t]+\*{0,3})?)?)?\Z")
-# After such a title: its separator or its line's end (a header), or what may still grow into one (open).
-_AFTER_TITLE = re.compile(rf"[ \t]*{_EMPHASIS}?[ \t]*(?:(?P<sep>[:：–—]|-[ \t]|\n)|(?P<open>-?\Z))")
+_PARTIAL_INLINE = re.compile(r"(?<=[.!?])[ \t]+[*_]{0,3}(?:\d+(?:[.)](?:[ \t]+[*_]{0,3})?)?)?\Z")
+# After such a title: its separator (a dash between spaces: "JavaScript—thanks to its JIT—beats" is no header) or its
+# line's end (a header), or what may still grow into one (open).
+_AFTER_TITLE = re.compile(rf"[ \t]*{_EMPHASIS}?(?:[ \t]*(?P<sep>[:：]|\n)|[ \t]+(?P<dash>[-–—])[ \t]"
+                          rf"|(?P<open>[ \t]*[-–—]?\Z))")
 # What every run-on or held-back mark above needs: a line break, a digit, emphasis (for a cheap check per piece).
 _MAY_RUN_ON = re.compile(r"[\n\d*_#(（]")
-# A line that opens a code block: a numbered line inside one is code, not the next point.
-_FENCE = re.compile(r"^[ \t]*(?:```|~~~)", re.M)
+# A line that opens or closes a code block (the fence alone, with its language: "``` on its own line opens it" is
+# prose): a numbered line inside one is code, not the next point.
+_FENCE = re.compile(r"^[ \t]*(```|~~~)[\w+-]*[ \t]*$", re.M)
 # A first line that only talks about the task ("Sure! Here's the continuation of point 3:", "I'll continue with
 # point 3."), and a last one that only offers more help ("Let me know if you'd like me to expand on ...").
-_META_HEADS = ("sure", "certainly", "of course", "okay", "ok", "absolutely", "here's", "here is", "i'll", "i will",
-               "let me", "below is")
-_META_OPENING = re.compile(r"(?:(?:sure|certainly|of course|okay|ok|absolutely)\W*\s)?"
-                           r"(?:here['’]s|here is|i['’]ll|i will|let me|below is)\b", re.I)
-# it names the point or the task itself ("point 3", "continuing with point 3", "the expansion of this point")
-_META_TOPIC = re.compile(r"\bpoint\s*#?\d+\b|\bcontinu\w*\b.{0,20}\bpoint\b|"
-                         r"\b(?:expansion|elaboration|details?) (?:of|on|for) (?:this |that |the )?point\b", re.I)
+_META_WORDS = ("sure", "certainly", "of course", "okay", "ok", "absolutely")
+_META_PHRASES = ("here's", "here is", "i'll", "i will", "let me", "below is")
+_META_OPENING = re.compile(rf"(?:(?:{'|'.join(_META_WORDS)})\W*\s)?(?:{'|'.join(_META_PHRASES)})\b"
+                           .replace("'", "['’]"), re.I)
+_META_WORD = re.compile(rf"(?:{'|'.join(_META_WORDS)})\W*")
+# it ends by naming the point or the task itself ("point 3:", "continuing with point 3.", "the expansion of this
+# point:"), with at most the point's title in brackets ("Here is point 2 of the manifesto: ..." is the point's own)
+_META_TOPIC = re.compile(r"(?:\bpoint\s*#?\d+|\bcontinu\w*\b.{0,20}\bpoint|\bthis point|"
+                         r"\b(?:expansion|elaboration|details?) (?:of|on|for) (?:that |the )?point)"
+                         r"\s*(?:\([^)\n]*\))?\s*[:.!][\s*]*$", re.I)
 _META_LINE = 150  # longer, it says something
 # the talk before a colon on a line that goes on with the point's text: it ends by naming the point
 _META_HEAD = re.compile(r"\bpoint\s*#?\d+\s*(?:\([^)\n]*\))?[\s*]*$", re.I)
-_CLOSING_HEADS = ("let me know if you", "let me know if there", "feel free to ask", "feel free to reach out",
-                  "i hope this helps",
-                  "i hope that helps", "if you'd like me to", "if you would like me to", "would you like me to",
-                  "do you want me to")
-_CLOSING = re.compile(rf"(?:{'|'.join(_CLOSING_HEADS)})\b".replace("'", "['’]"), re.I)
-_CLOSING_STARTS = frozenset(head[:i] for head in _CLOSING_HEADS for i in range(len(head)))  # still to be seen
-# An opening clause that may restate the question ("To improve your time management skills, start by ...", "When
-# designing an accessible transit system, ..."); a longer head before its shorter one, which it would swallow.
-_OPENING_HEADS = ("to ", "in order to ", "when it comes to ", "if you want to ", "when ", "while ", "if ")
+# It offers more of the answer itself: "Let me know if you run into issues" or "Feel free to reach out to HR" may be
+# the point's own advice, and "I hope this helps" only alone ("I hope this helps you plan ..." is a sample line).
+_CLOSING_HEADS = ("let me know if you'd like", "let me know if you would like", "let me know if you have any",
+                  "let me know if you need more", "let me know if you need any", "let me know if there's anything",
+                  "let me know if there is anything", "feel free to ask me", "feel free to ask if",
+                  "feel free to ask any", "feel free to reach out if you have", "if you'd like me to",
+                  "if you would like me to", "would you like me to", "do you want me to")
+_HOPES = ("i hope this helps", "i hope that helps")
+_CLOSING = re.compile(rf"(?:{'|'.join(_CLOSING_HEADS)})\b|(?:{'|'.join(_HOPES)})\W*$".replace("'", "['’]"), re.I)
+_CLOSING_STARTS = frozenset(head[:i] for head in _CLOSING_HEADS + _HOPES for i in range(len(head)))  # to be seen
+# An opening clause that may restate the question ("To improve your time management skills, start by ...", "When it
+# comes to managing your time, ..."); a longer head before its shorter one, which it would swallow. Not a condition
+# ("If you want to learn Python first, aim for ..." answers a question on Python or JavaScript first).
+_OPENING_HEADS = ("to ", "in order to ", "when it comes to ")
 _OPENING = re.compile(rf"(?:{'|'.join(h.strip() for h in _OPENING_HEADS)})\s+([^,.;:!?\n]{{1,100}}),\s*", re.I)
 _OPENING_END = re.compile(r"[,.;:!?\n]")
 # Words a sentence that says nothing new may add to the title and the question ("The answer is: ...", "The first tip
@@ -231,7 +252,7 @@ class ExpansionFilter:
             return text.rstrip()  # trailing space may yet be stripped at the end
         text = text.strip()
         if len(fences := _FENCE.findall(text)) % 2:  # the call ended inside a code block (a stop sequence in it):
-            text += "\n" + fences[-1].strip()  # closed, or every later point would read as code
+            text += "\n" + fences[-1]  # closed, or every later point would read as code
         return text
 
     def _after_header(self, text: str, at: int, final: bool, cut: bool) -> int | None:
@@ -242,10 +263,10 @@ class ExpansionFilter:
         if ((not final or cut) and _is_prefix(_squeeze(rest), self._header_forms)) \
                 or (not final and self._after_title and not at and not rest.strip(" *")):
             return None
-        end = ((self._strip_header and self._header_end(rest))
+        end = ((self._strip_header and self._header_end(rest, final))
                or (self._after_title and not at and self._separator_end(rest))
                or (self._whole_sentences and not at and (m := _FIRST_BULLET.match(rest)) and m.end()) or 0)
-        if end and end == len(rest) and not final:
+        if end == _UNDECIDED or end and end == len(rest) and not final:
             return None  # the header's close may be still to come: "**2. Title:" before its "**"
         return at + end
 
@@ -273,22 +294,24 @@ class ExpansionFilter:
                 for m in pattern.finditer(text, at):
                     # a bullet or an inline number opens an item of the point's own list as often: there a title
                     # of one word ("Venue") is ordinary vocabulary, as in a sentence
-                    listed = pattern is _TITLE_INLINE or m["bullet"]
-                    titles = self._others if listed else self._headed
-                    if not _outside(fences, m.start()) \
-                            or (names := self._names_other(text, m.end(), final, titles)) is False:
+                    inline = pattern is _TITLE_INLINE
+                    listed = inline or m["bullet"]
+                    if not _outside(fences, m.start()):
                         continue
-                    if pattern is _TITLE_LINE and m["bullet"] and _in_a_list(text, m.start()):
-                        continue  # an item of the point's own list ("They compare:\n- Flutter: ...")
+                    named = self._names_other(text, m.end(), final, self._others if listed else self._headed)
+                    if named is False and (final or inline or not _PARTIAL_LABEL.match(text, m.end())):
+                        continue  # (a line's "Poi" is held: it may become "Point 3: Title")
+                    if named and not inline and (named := self._starts_point(text, m, named, final)) is False:
+                        continue
                     held = min(held, m.start())
-                    if names:
+                    if named:
                         cut = m.start() if cut is None else min(cut, m.start())
         self._checked, self._checked_body = min(held, len(text) if cut is None else cut), self._body_start
         return cut, held
 
-    def _names_other(self, text: str, at: int, final: bool, titles: list[str]) -> bool | None:
-        """Does one of the other points' ``titles`` start at ``at``, as a header (followed by its separator or its
-        line's end)? None while the text there may still grow into one."""
+    def _names_other(self, text: str, at: int, final: bool, titles: list[str]) -> str | bool | None:
+        """Which of the other points' ``titles`` starts at ``at`` as a header (followed by its separator or its
+        line's end)? False: none; None while the text there may still grow into one."""
         rest = text[at:at + self._longest].casefold()
         for title in titles:
             if not rest.startswith(title):
@@ -296,10 +319,36 @@ class ExpansionFilter:
                     return None
                 continue
             if after := _AFTER_TITLE.match(text, at + len(title)):
-                if after["sep"] or final:
-                    return True
+                if after["sep"] or after["dash"] or final:
+                    return title
                 return None
         return False
+
+    def _starts_point(self, text: str, m: re.Match[str], title: str, final: bool) -> bool | None:
+        """Does the line at ``m``, opening with another point's ``title`` as a header, start that point (the reply
+        ran on)? Not where the point's own text leads to it: after a line that announces it ("They compare:"), as
+        an item of its list, in a comparison (the line before or after names another point too); a bullet or a
+        plain line only where it opens a paragraph, a plain line with a one-word title only alone on its line. None
+        while the next line may still show a comparison."""
+        before = text[max(0, m.start() - 300):m.start()].rstrip()  # bounded: read again for every piece held
+        if before.endswith((":", "：")) or m["bullet"] and before.rpartition("\n")[2].lstrip()[:1] in ("-", "*", "•"):
+            return False
+        previous = text[text.rfind("\n", 0, m.start()) + 1:m.start()]  # the line right before, blank or not
+        if not (m["heading"] or m["em"] or m["label"]):  # a bullet or a plain line
+            after = _AFTER_TITLE.match(text, m.end() + len(title))
+            alone = after["sep"] == "\n" or after["open"] is not None
+            if previous.strip() or not m["bullet"] and len(title.split()) < 2 and not alone:
+                return False
+        elif previous.strip():
+            mark = _TITLE_LINE.match("\n" + previous)
+            if self._names_other("\n" + previous, mark.end(), True, self._headed) not in (False, title):
+                return False
+        line_end = text.find("\n", m.end())
+        if line_end < 0 or line_end == len(text) - 1:
+            return True if final else None
+        mark = _TITLE_LINE.match(text, line_end)
+        following = self._names_other(text, mark.end(), final, self._headed)
+        return None if following is None else following in (False, title)
 
     def _skip_opening(self, text: str, opening: Callable[[str, bool], int | None], final: bool) -> int | None:
         """Move the body's start past what ``opening`` says its first characters only repeat; returns that length
@@ -340,8 +389,9 @@ class ExpansionFilter:
             return len(sentence)
         return 0
 
-    def _header_end(self, text: str) -> int | None:
-        """Where the text after a restated header begins (``None``: the text does not start with one)."""
+    def _header_end(self, text: str, final: bool) -> int | None:
+        """Where the text after a restated header begins (``None``: the text does not start with one;
+        ``_UNDECIDED`` while its sentence has still to show whether its dash is the header's)."""
         number = _HEADER_NUMBER.match(text)
         if (n := number["n"] or number["label"]) is not None and int(n) != int(self._index):  # "٣.", "３." are 3 too
             return None
@@ -350,12 +400,16 @@ class ExpansionFilter:
             return None
         if separator := _HEADER_SEPARATOR.match(text, end):
             end = separator.end()
-        elif n is None:
-            # a bare title is a header on a line of its own ("### Title") or in its own emphasis ("**Title** Text",
-            # not "**Title** text"); "Use LED bulbs to save money." restates nothing
-            close = _BARE_TITLE_END.match(text, end)
-            if not (close[2] or number["open"] and close[1] and not text[close.end():close.end() + 1].islower()):
-                return None
+            if separator["dash"] or text[end - 1] == "-":  # "Title — text." or "Title — an aside — text."
+                rest = _SENTENCE_REST.match(text, end)
+                if _SECOND_DASH.search(rest[0]):
+                    return None
+                if rest.end() == len(text) and not final:
+                    return _UNDECIDED
+        elif n is None and not _BARE_TITLE_END.match(text, end)[1]:
+            # a bare title is a header only on a line of its own ("### Title", "**Title**"): "Use LED bulbs to save
+            # money." restates nothing, nor does "**Docker** Compose starts ..."
+            return None
         return _HEADER_CLOSE.match(text, end).end()
 
     def _opens_another_point(self, text: str, final: bool, cut: bool) -> bool | None:
@@ -419,9 +473,10 @@ class ExpansionFilter:
         """Is the sentence at ``start`` kept (decided once, so that text released stays)?"""
         if start not in self._echo_free:
             # as if it streamed in: a sentence is released once an opening of it cannot become an echo, so one that
-            # came whole is kept where an opening of it would have been
+            # came whole is kept where an opening of it (its words whole, as a stream held back after them gives)
+            # would have been
             self._echo_free[start] = not self._instructions.echoes(sentence) or any(
-                not self._instructions.could_echo(sentence[:m.start()]) for m in re.finditer(r"\s+", sentence))
+                not self._instructions.could_echo(sentence[:m.end()]) for m in re.finditer(r"\s+", sentence))
             self.echoed |= not self._echo_free[start]
         return self._echo_free[start]
 
@@ -438,12 +493,6 @@ def _header_number(text: str) -> str | None:
     """The number of the header the text opens with ("2" of "**2. Title**", of "Point 2: Title"), if any."""
     number = _HEADER_NUMBER.match(text)
     return number["n"] or number["label"]
-
-
-def _in_a_list(text: str, at: int) -> bool:
-    """Does the line before ``at`` open a list ("They help:") or hold an item of one?"""
-    line = text[:at].rstrip().rpartition("\n")[2].strip()
-    return line.endswith((":", "：")) or line.startswith(("-", "*", "•"))
 
 
 def _outside(fences: list[int] | None, at: int) -> bool:
@@ -476,21 +525,26 @@ def _meta_opening(body: str, final: bool) -> int | None:
     """The length of a first line that only talks about the task ("I'll continue with point 3."; 0: none), or
     None while the line is still being written and may be one."""
     line, ended, rest = body.partition("\n")
-    low = line.lower().replace("’", "'")
-    if not low.startswith(_META_HEADS):
-        return None if not final and not ended and any(h.startswith(low) for h in _META_HEADS) else 0
+    if not _META_OPENING.match(line):
+        return None if not final and not ended and _may_open_meta(line.lower().replace("’", "'")) else 0
     if len(line) > _META_LINE:
         return 0
     head, colon, tail = line.partition(":")
-    if colon and tail.strip() and _META_OPENING.match(head) and _META_HEAD.search(head):
-        return len(head) + 1  # the talk goes, the point's text after it on the line stays
+    if colon and tail.strip():  # the talk goes, the point's text after it on the line stays; or it is all the point's
+        return len(head) + 1 if _META_OPENING.match(head) and _META_HEAD.search(head) else 0
     if not rest.strip() and not final:
         return None  # nothing after it yet: it may be the whole point
-    end = line.rstrip(" *")[-1:]
-    said = _META_OPENING.match(line) and _META_TOPIC.search(line) and end in ":.!"
     # with nothing after it, a sentence may be the point itself; an introduction of nothing is dropped (and the
     # point asked again)
-    return len(line) if said and (rest.strip() or end == ":") else 0
+    return len(line) if _META_TOPIC.search(line) and (rest.strip() or line.rstrip(" *").endswith(":")) else 0
+
+
+def _may_open_meta(low: str) -> bool:
+    """Could the start of a first line (lower case) still grow into talk about the task ("Sure! Here's ...")?"""
+    if any(head.startswith(low) for head in _META_WORDS + _META_PHRASES):
+        return True
+    word = _META_WORD.match(low)
+    return bool(word) and any(phrase.startswith(low[word.end():]) for phrase in _META_PHRASES)
 
 
 def _closing_line(text: str, final: bool) -> int | None:
@@ -502,7 +556,10 @@ def _closing_line(text: str, final: bool) -> int | None:
     start = text.rfind("\n")
     if start < 0 or text[:start].rstrip().endswith((":", "：")):
         return None  # the first line is the point's own, and so is a line it announces ("for example:")
-    line = text[start:start + 40].lstrip(" \t\n*")
+    line = text[start:start + 60].lstrip()
+    if line[:1] in "-*•" and line[1:2].isspace():
+        return None  # an item of the point's own list ("* Let me know if ..." as a sample line)
+    line = line.lstrip("*_")  # the offer in emphasis
     if _CLOSING.match(line):
         return start
     return start if not final and line.lower().replace("’", "'") in _CLOSING_STARTS else None
