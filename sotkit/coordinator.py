@@ -340,10 +340,13 @@ class Answer:
         return request
 
     def _expansion_filter(self, point: Point, backends: list[Backend], prompt: Prompt) -> ExpansionFilter:
-        instructions = Instructions(f"{prompt.system or ''}\n{prompt.user}",
-                                    quoted=(self.question, point.title, self.options.context or ""))
         provider = backends[0].provider
         others = [p.title for p in self.points.values() if p is not point]  # more than the outline, on a retry
+        # an API model's sentence may well name another point ("Use a password manager too."); a small model's that
+        # does is as likely its prompt's skeleton copied back
+        quoted = (self.question, point.title, self.options.context or "",
+                  *(() if provider.whole_sentences else others))
+        instructions = Instructions(f"{prompt.system or ''}\n{prompt.user}", quoted=quoted)
         cleaner = ExpansionFilter(point.index, point.title, strip_header=True, whole_sentences=provider.whole_sentences,
                                   other_titles=others, instructions=instructions, question=question_view(self.question),
                                   continues=(prompt.prefill or "") if provider.supports_prefill else "")

@@ -609,3 +609,14 @@ async def test_a_point_that_runs_on_under_a_title_parsed_after_its_call_started_
     skeleton = next(r for r in server.requests if is_skeleton(r))
     assert point_2.received_at < skeleton.finished_at  # the premise: asked before point 4 was parsed
     assert result.points[1].text == "Cut soda first." and result.points[3].text == "Call one a week."
+
+
+async def test_an_api_models_sentence_that_names_another_point_is_no_echo(provider):
+    # the other points' titles are in the prompt's skeleton, so a short sentence naming one was taken for a copy of
+    # the prompt and dropped
+    skeleton = "1. Use a password manager\n2. Enable two-factor authentication\n3. Avoid reuse"
+    texts = {2: "2FA blocks most takeovers. Use a password manager too."}
+    with FakeLLMServer(sot_responder(skeleton, texts), latency=FAST) as server:
+        async with client(server, provider) as sot:
+            result = await sot.generate("What are the best practices for password security?")
+    assert result.points[1].text == "2FA blocks most takeovers. Use a password manager too."
