@@ -481,6 +481,7 @@ class ExpansionFilter:
         return self._echo_free[start]
 
 
+@functools.lru_cache(maxsize=512)  # every point's filter looks at the same other titles
 def _words_of(text: str) -> str:
     """The text's words, one space around each (so that a phrase's are found in it word for word)."""
     return f" {_NOT_WORD.sub(' ', text).strip()} "

@@ -7,6 +7,7 @@ score perfectly. ``sotkit eval`` reports them beside the judge's verdicts.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections import Counter
@@ -157,7 +158,7 @@ class Instructions:
             if view is not text:
                 instructions = instructions.replace(text, view)
         self.grams = set(gram_list(instructions))
-        self.own = self.grams.difference(*(gram_list(view) for _, view in quoted))
+        self.own = self.grams.difference(*(_grams(view) for _, view in quoted))
 
     def echoes(self, sentence: str) -> bool:
         grams = gram_list(sentence)
@@ -173,6 +174,13 @@ class Instructions:
         grams = gram_list(opening.rsplit(None, 1)[0] if partial else opening)  # whole words
         copied = sum(gram in self.grams for gram in grams)
         return len(grams) - copied <= copied
+
+
+@functools.lru_cache(maxsize=256)
+def _grams(text: str) -> frozenset[str]:
+    """The text's word 3-grams, kept for the next point: every point of an answer quotes the same question and
+    titles."""
+    return frozenset(gram_list(text))
 
 
 def echo(instructions: Instructions, point: str) -> float:
