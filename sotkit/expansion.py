@@ -32,7 +32,8 @@ from .quality import NO_SPACES, Instructions, content_words, restates_question
 # A line that starts a new numbered item: the expansion ran on into the next point. Settled once a character
 # follows its mark ("\n2." may still become "\n2.5 hours"); _NEW_ITEM, for a reply's first line, takes the text's
 # end for that character.
-_ITEM_MARK = r"\n[ \t]*(?:\*\*|#+\s*)?(?:\d+[.)．）、](?:\*\*)?|[(（]\d+[)）]|step\s+\d+\s*:)"  # "**3.**" too
+_ITEM_MARK = (r"\n[ \t]*(?:\*\*|#+\s*)?(?:\d+[.)．）、](?:\*\*)?|[(（]\d+[)）]|step\s+\d+\s*:"  # "**3.**" too
+              r"|point\s+\d+\s*[:.\-–—])")  # "Point 3: Stir constantly ..."
 _NEXT_ITEM = re.compile(rf"{_ITEM_MARK}(?:\s|[{NO_SPACES}])", re.I)
 _NEW_ITEM = re.compile(rf"{_ITEM_MARK}(?:\s|$|[{NO_SPACES}])", re.I)
 # A bulleted line: another item too where the point is one paragraph (whole-sentence mode; an API model's point
@@ -42,7 +43,8 @@ _FIRST_BULLET = re.compile(r"\s*[-*•]\s+")
 # The tail of the text that could still grow into such a line ("\nStep 3:" included, so that the decision is the
 # same whatever the pieces' sizes).
 _PARTIAL_ITEM = re.compile(r"\n[ \t]*(?:\*{1,2}|#+\s*)?(?:\d+(?:[.)．）、]\*{0,2})?|[(（]\d*[)）]?|[-•]"
-                           r"|s(?:t(?:e(?:p(?:\s+(?:\d+\s*:?)?)?)?)?)?)?$", re.I)
+                           r"|s(?:t(?:e(?:p(?:\s+(?:\d+\s*:?)?)?)?)?)?"
+                           r"|p(?:o(?:i(?:n(?:t(?:\s+(?:\d+\s*[:.\-–—]?)?)?)?)?)?)?)?$", re.I)
 # The end of a sentence: settled once whitespace follows it (before that, "2." may still become "2.5"); Chinese and
 # Japanese full stops need none.
 _SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*(?=\s)|[。！？][”’」』）]*")
@@ -80,7 +82,7 @@ _AFTER_TITLE = re.compile(rf"[ \t]*{_EMPHASIS}?(?:[ \t]*(?P<sep>[:：]|\n)|[ \t]
 _MAY_RUN_ON = re.compile(r"[\n\d*_#(（]")
 # A line that opens or closes a code block (the fence alone, with its language: "``` on its own line opens it" is
 # prose): a numbered line inside one is code, not the next point.
-_FENCE = re.compile(r"^[ \t]*(```|~~~)[\w+-]*[ \t]*$", re.M)
+_FENCE = re.compile(r'^[ \t]*(```|~~~)[ \t]*(?:[^\s`]+(?:[ \t]+[\w-]+=(?:"[^"\n]*"|\S+))*)?[ \t]*$', re.M)
 # A first line that only talks about the task ("Sure! Here's the continuation of point 3:", "I'll continue with
 # point 3."), and a last one that only offers more help ("Let me know if you'd like me to expand on ...").
 _META_WORDS = ("sure", "certainly", "of course", "okay", "ok", "absolutely")

@@ -84,7 +84,7 @@ _LABEL_WORDS = _SEQUENCE | _HEADS
 _LABEL_TOKEN = re.compile(r"\d+(?:st|nd|rd|th|s)?(?![^\W\d_])|\d+|[^\W\d_]+")
 #: what opens a line that speaks to the user (after a "please")
 _OFFERS = ("would you like", "do you want me to", "shall i", "let me know", "feel free", "is there anything else",
-           "if you'd like me to", "if you would like me to", "if you want me to", "i hope", "hope")
+           "if you'd like me to", "if you would like me to", "if you want me to", "i hope")
 #: a line that offers the user more of the answer (a closing offer written as one more list line) is no point of
 #: it: its words point at the answer. A phrase to someone that offers anything else ("Would you like help with
 #: your luggage?", "Let me know if you need any further information") may well be one.

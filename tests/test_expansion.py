@@ -710,3 +710,20 @@ def test_a_whole_sentence_is_judged_by_its_openings_of_whole_words_as_a_stream_i
         f = ExpansionFilter(2, titles[1], strip_header=True, other_titles=[titles[0], *titles[2:]],
                             instructions=Instructions(f"{prompt.system or ''}\n{prompt.user}", (RESTATED, titles[1])))
         assert "".join(f.feed(raw[i:i + step]) for i in range(0, len(raw), step)) + f.finish() == raw.strip(), step
+
+
+@pytest.mark.parametrize("raw, text", [
+    # a block opened with a language the fence pattern did not take was not seen: a stray fence was added, and a
+    # numbered line in it cut the point (probe 31)
+    ("Wrap it:\n```c#\nusing var r = new StreamReader(p);\n```\nIt reads lines.",
+     "Wrap it:\n```c#\nusing var r = new StreamReader(p);\n```\nIt reads lines."),
+    ("Output:\n```c#\n// Output:\n3. done\n```\nThat is all.", "Output:\n```c#\n// Output:\n3. done\n```\nThat is all."),
+    ('See:\n```python title="x.py"\nprint(1)\n```\nDone.', 'See:\n```python title="x.py"\nprint(1)\n```\nDone.'),
+    ("See:\n``` python\nprint(1)\n```\nDone.", "See:\n``` python\nprint(1)\n```\nDone."),
+    # "Point 3:" at a line's start is the next point, whatever follows it
+    ("Use warm stock.\n\nPoint 3: Stir constantly to release starch.", "Use warm stock."),
+])
+def test_code_blocks_with_any_language_and_point_labels(raw, text):
+    for step in (1, 5, len(raw)):
+        f = ExpansionFilter(2, "Use LED bulbs", strip_header=True, other_titles=OTHER_POINTS)
+        assert "".join(f.feed(raw[i:i + step]) for i in range(0, len(raw), step)) + f.finish() == text, step

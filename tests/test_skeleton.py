@@ -477,7 +477,8 @@ def test_a_line_that_speaks_to_the_user_is_no_point(skeleton):
     assert parse(skeleton, drop_subsumed=True) == ["Keep a schedule", "Limit screens"]
 
 
-@pytest.mark.parametrize("skeleton", [  # phrases to someone that offer no more of the answer: the points asked for
+@pytest.mark.parametrize("skeleton", [
+    "1. Social support\n2. Counseling\n3. Hope: why it helps recovery",  # a point on hope, no offer  # phrases to someone that offer no more of the answer: the points asked for
     "1. Would you like to see the menu?\n2. Shall I bring the bill?\n3. Is there anything else I can get you?",
     "1. Would you like some more water?\n2. Enjoy your meal\n3. Here is your table",
     "1. I hope this email finds you well\n2. Let me know if you have any questions\n3. Best regards",
