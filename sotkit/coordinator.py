@@ -349,6 +349,7 @@ class Answer:
         instructions = Instructions(f"{prompt.system or ''}\n{prompt.user}", quoted=quoted)
         cleaner = ExpansionFilter(point.index, point.title, strip_header=True, whole_sentences=provider.whole_sentences,
                                   other_titles=others, instructions=instructions, question=question_view(self.question),
+                                  earlier_titles=[p.title for p in self.points.values() if p.index < point.index],
                                   continues=(prompt.prefill or "") if provider.supports_prefill else "")
         self._filters[point.index] = cleaner
         return cleaner

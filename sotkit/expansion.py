@@ -130,8 +130,8 @@ def _stems(text: str) -> frozenset[str]:
 
 class ExpansionFilter:
     def __init__(self, index: int, title: str, *, strip_header: bool, whole_sentences: bool = False,
-                 other_titles: Sequence[str] = (), instructions: Instructions | None = None,
-                 question: str = "", continues: str = "") -> None:
+                 other_titles: Sequence[str] = (), earlier_titles: Sequence[str] = (),
+                 instructions: Instructions | None = None, question: str = "", continues: str = "") -> None:
         self._index, self._title, self._strip_header = str(index), title.lower(), strip_header
         # ``continues``: the prefill the reply goes on from. One that ends in the title ("2. Sleep") leaves the
         # header's separator to the reply (": Keep a schedule."): it is dropped, as it would be in a restated header
@@ -165,6 +165,9 @@ class ExpansionFilter:
         self._others: list[str] = []  # titles whose mention in a later sentence is a drift (whole-sentence mode)
         self._headed: list[str] = []  # titles whose header line ends the point
         self._longest = 0
+        # of the other titles, those of the points before this one: as a header here, one is a section of the
+        # point's own (a comparison: "### Type 1 diabetes" in "Treatment"); a reply runs on into the points after
+        self._earlier = frozenset(t.casefold() for t in earlier_titles)
         for other in other_titles:
             self.add_other_title(other)
         self._meta_opening = True  # the first line is still to be checked for talk about the task
@@ -303,6 +306,8 @@ class ExpansionFilter:
                     named = self._names_other(text, m.end(), final, self._others if listed else self._headed)
                     if named is False and (final or inline or not _PARTIAL_LABEL.match(text, m.end())):
                         continue  # (a line's "Poi" is held: it may become "Point 3: Title")
+                    if named and named in self._earlier:
+                        continue
                     if named and not inline and (named := self._starts_point(text, m, named, final)) is False:
                         continue
                     held = min(held, m.start())
@@ -321,6 +326,12 @@ class ExpansionFilter:
                     return None
                 continue
             if after := _AFTER_TITLE.match(text, at + len(title)):
+                if after["dash"]:  # "Settlement talks – often court-ordered mediation – can start ...": an aside
+                    sentence = _SENTENCE_REST.match(text, after.end())
+                    if _SECOND_DASH.search(sentence[0]):
+                        continue
+                    if sentence.end() == len(text) and not final:
+                        return None
                 if after["sep"] or after["dash"] or final:
                     return title
                 return None

@@ -620,3 +620,16 @@ async def test_an_api_models_sentence_that_names_another_point_is_no_echo(provid
         async with client(server, provider) as sot:
             result = await sot.generate("What are the best practices for password security?")
     assert result.points[1].text == "2FA blocks most takeovers. Use a password manager too."
+
+
+async def test_a_point_with_sections_headed_by_earlier_points_titles_keeps_them(provider):
+    # "Treatment" compares the types the skeleton listed before it: its sections were cut as a run-on (probe 31);
+    # a reply runs on into the points after its own
+    skeleton = "1. Type 1 diabetes\n2. Type 2 diabetes\n3. Treatment\n4. Prevention"
+    texts = {3: "It depends on the type.\n\n### Type 1 diabetes\nInsulin for life.\n\n### Type 2 diabetes\nDiet first.",
+             2: "It develops slowly.\n\n### Prevention\nStay active."}
+    with FakeLLMServer(sot_responder(skeleton, texts), latency=FAST) as server:
+        async with client(server, provider) as sot:
+            result = await sot.generate("How do type 1 and type 2 diabetes differ?")
+    assert result.points[2].text == texts[3]
+    assert result.points[1].text == "It develops slowly."  # a later point's title still ends a point

@@ -727,3 +727,11 @@ def test_code_blocks_with_any_language_and_point_labels(raw, text):
     for step in (1, 5, len(raw)):
         f = ExpansionFilter(2, "Use LED bulbs", strip_header=True, other_titles=OTHER_POINTS)
         assert "".join(f.feed(raw[i:i + step]) for i in range(0, len(raw), step)) + f.finish() == text, step
+
+
+def test_a_dash_aside_after_another_points_title_is_no_header():
+    # "Settlement talks – often court-ordered mediation – can start ..." is a sentence, not point 3 (probe 31)
+    raw = "Each side must disclose documents.\n\nSettlement talks – often court-ordered – can start at any time."
+    for step in (1, 4, len(raw)):
+        f = ExpansionFilter(2, "Discovery", strip_header=True, other_titles=["Settlement talks", "Trial"])
+        assert "".join(f.feed(raw[i:i + step]) for i in range(0, len(raw), step)) + f.finish() == raw, step
