@@ -3,8 +3,8 @@
 Models restate the point's number and title, or run on into another point (a line with its number, or with its
 title as a header; a numbered line inside a code block is code). Chat models also talk about the task ("Sure!
 Here's the continuation of point 3:", "Let me know if you'd like ..."): a first and a last line that only do that
-are dropped (``talk.py``). ``ExpansionFilter`` cleans the text incrementally: it releases only text that no later delta can
-change, so what was streamed is exactly the final text.
+are dropped (``talk.py``). ``ExpansionFilter`` cleans the text incrementally: it releases only text that no later
+delta can change, so what was streamed is exactly the final text.
 
 Small local models also write until their token budget cuts them off mid-sentence, and drift into a sibling
 point. For them the filter works in whole sentences: it holds back the sentence being written, drops it if
@@ -58,7 +58,7 @@ _HEADER_NUMBER = re.compile(rf"\s*(?:#+\s*)?(?:[-*•]\s+)?{_EMPHASIS}?"  # "195
 # with the full-width forms of Chinese and Japanese ("、" lists: "饮食、咖啡因和酒精"); "." and "-" only before a space
 # ("Express.js", "Sleep-deprived"), a dash (?P<dash>) only where no second one follows in the sentence ("Empathy —
 # understanding what people need — builds trust.")
-_HEADER_SEPARATOR = re.compile(rf"\s*{_EMPHASIS}?\s*(?:[:：．]|[.\-](?=\s|\Z)|(?P<dash>[–—]))")
+_HEADER_SEPARATOR = re.compile(rf"\s*{_EMPHASIS}?\s*(?:[:：．]|[.\-](?=[*_]*(?:\s|\Z))|(?P<dash>[–—]))")
 _SENTENCE_REST = re.compile(r"[^.!?。！？\n]*")
 _SECOND_DASH = re.compile(r"—|\s[-–]\s")
 # What follows a bare title (no number, no separator) that is a header: its line's end, after its emphasis closing.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 _META_WORDS = ("sure", "certainly", "of course", "okay", "ok", "absolutely")
-_META_PHRASES = ("here's", "here is", "i'll", "i will", "let me", "below is")
+_META_PHRASES = ("here's", "here is", "i'll", "i will", "let me", "below is", "continuing with", "to continue with")
 _META_OPENING = re.compile(rf"(?:(?:{'|'.join(_META_WORDS)})\W*\s)?(?:{'|'.join(_META_PHRASES)})\b"
                            .replace("'", "['’]"), re.I)
 _META_WORD = re.compile(rf"(?:{'|'.join(_META_WORDS)})\W*")
@@ -23,12 +23,13 @@ _META_LINE = 150  # longer, it says something
 _META_HEAD = re.compile(r"\bpoint\s*#?\d+\s*(?:\([^)\n]*\))?[\s*]*$", re.I)
 # It offers more of the answer itself: "Let me know if you run into issues" or "Feel free to reach out to HR" may be
 # the point's own advice, and "I hope this helps" only alone ("I hope this helps you plan ..." is a sample line).
-_CLOSING_HEADS = ("let me know if you'd like", "let me know if you would like", "let me know if you have any",
+_CLOSING_HEADS = ("let me know if you'd like", "let me know if you would like", "let me know if you want more",
+                  "let me know if you have any", "is there anything else you'd like",
                   "let me know if you need more", "let me know if you need any", "let me know if there's anything",
                   "let me know if there is anything", "feel free to ask me", "feel free to ask if",
                   "feel free to ask any", "feel free to reach out if you have", "if you'd like me to",
                   "if you would like me to", "would you like me to", "do you want me to")
-_HOPES = ("i hope this helps", "i hope that helps")
+_HOPES = ("i hope this helps", "i hope that helps", "hope this helps", "hope that helps")
 _CLOSING = re.compile(rf"(?:{'|'.join(_CLOSING_HEADS)})\b|(?:{'|'.join(_HOPES)})\W*$".replace("'", "['’]"), re.I)
 _CLOSING_STARTS = frozenset(head[:i] for head in _CLOSING_HEADS + _HOPES for i in range(len(head)))  # to be seen
 

@@ -735,3 +735,18 @@ def test_a_dash_aside_after_another_points_title_is_no_header():
     for step in (1, 4, len(raw)):
         f = ExpansionFilter(2, "Discovery", strip_header=True, other_titles=["Settlement talks", "Trial"])
         assert "".join(f.feed(raw[i:i + step]) for i in range(0, len(raw), step)) + f.finish() == raw, step
+
+
+@pytest.mark.parametrize("raw, text", [
+    # chat habits the acceptance run (probe 32) found left in a point
+    ("**Use LED bulbs.** They last.", "They last."),  # a bold header that ends in a full stop
+    ("Of course! Continuing with point 2:\nThey last.", "They last."),
+    ("They last.\n\nHope this helps!", "They last."),
+    ("They last.\n\nLet me know if you want more tips!", "They last."),
+    ("They last.\n\nIs there anything else you'd like to know?", "They last."),
+    ("They last.\n\nHope this works for your budget.", "They last.\n\nHope this works for your budget."),  # no offer
+])
+def test_more_chat_habits_are_left_out(raw, text):
+    for step in (1, 4, len(raw)):
+        f = ExpansionFilter(2, "Use LED bulbs", strip_header=True, other_titles=OTHER_POINTS)
+        assert "".join(f.feed(raw[i:i + step]) for i in range(0, len(raw), step)) + f.finish() == text, step
