@@ -302,12 +302,11 @@ class ExpansionFilter:
                     return None
                 continue
             if after := _AFTER_TITLE.match(text, at + len(title)):
-                if after["dash"]:  # "Settlement talks – often court-ordered mediation – can start ...": an aside
-                    sentence = _SENTENCE_REST.match(text, after.end())
-                    if _SECOND_DASH.search(sentence[0]):
+                # "Settlement talks – often court-ordered mediation – can start ...": an aside, no header
+                if after["dash"] and (aside := _dash_aside(text, after.end(), final)) is not False:
+                    if aside:
                         continue
-                    if sentence.end() == len(text) and not final:
-                        return None
+                    return None
                 if after["sep"] or after["dash"] or final:
                     return title
                 return None
@@ -390,11 +389,10 @@ class ExpansionFilter:
         if separator := _HEADER_SEPARATOR.match(text, end):
             end = separator.end()
             if separator["dash"] or text[end - 1] == "-":  # "Title — text." or "Title — an aside — text."
-                rest = _SENTENCE_REST.match(text, end)
-                if _SECOND_DASH.search(rest[0]):
-                    return None
-                if rest.end() == len(text) and not final:
+                if (aside := _dash_aside(text, end, final)) is None:
                     return _UNDECIDED
+                if aside:
+                    return None
         elif n is None and not _BARE_TITLE_END.match(text, end)[1]:
             # a bare title is a header only on a line of its own ("### Title", "**Title**"): "Use LED bulbs to save
             # money." restates nothing, nor does "**Docker** Compose starts ..."
@@ -477,6 +475,15 @@ def _words_of(text: str) -> str:
 
 
 _NOT_WORD = re.compile(r"\W+")
+
+
+def _dash_aside(text: str, at: int, final: bool) -> bool | None:
+    """Does the dash before ``at`` open an aside ("Empathy — understanding what people need — builds trust."): does
+    a second dash follow in its sentence? None while the sentence may still show one."""
+    sentence = _SENTENCE_REST.match(text, at)
+    if _SECOND_DASH.search(sentence[0]):
+        return True
+    return None if sentence.end() == len(text) and not final else False
 
 
 def _header_number(text: str) -> str | None:

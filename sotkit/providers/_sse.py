@@ -179,16 +179,22 @@ class EventParser:
                     events.append((self._event, _parsed("\n".join(self._data))))
                     self.seen = True
                 self._event, self._data = None, []
-            elif line.startswith("data:"):
-                self._data.append(line[5:].removeprefix(" "))
             elif line.startswith("event:"):
                 self._event = line[6:].strip()
-            elif line.startswith("error:"):
-                self._event = "error"
-                self._data.append(line[6:].removeprefix(" "))
-            elif not line.startswith((":", "id:", "retry:")) and len(self.stray) < 500:
+            elif not self._data_line(line) and not line.startswith((":", "id:", "retry:")) and len(self.stray) < 500:
                 self.stray += line[:500] + "\n"
         return events
+
+    def _data_line(self, line: str) -> bool:
+        """Take a ``data:`` line, or an ``error:`` one (as ``event: error`` with its data); False for any other."""
+        if line.startswith("data:"):
+            self._data.append(line[5:].removeprefix(" "))
+        elif line.startswith("error:"):
+            self._event = "error"
+            self._data.append(line[6:].removeprefix(" "))
+        else:
+            return False
+        return True
 
     def finish(self) -> list[tuple[str | None, Any]]:
         """The stream ended: the last event, where it lacked its final newline or blank line. Raises
@@ -196,12 +202,7 @@ class EventParser:
         ended inside an event's line (it was cut)."""
         pending = b"".join(self._pending)
         line = pending.removesuffix(b"\r").decode()
-        if line.startswith("data:"):
-            self._data.append(line[5:].removeprefix(" "))
-        elif line.startswith("error:"):
-            self._event = "error"
-            self._data.append(line[6:].removeprefix(" "))
-        elif line and not line.startswith((":", "id:", "retry:", "event:")):
+        if not self._data_line(line) and line and not line.startswith((":", "id:", "retry:", "event:")):
             self.stray += line[:500]
         if not self.seen and not self._data and self.stray.strip():
             raise StreamError(f"the server answered 200 with an event stream that holds no events, only: "
