@@ -1,5 +1,6 @@
 import threading
 import time
+from collections.abc import Awaitable, Callable
 
 import anyio
 import pytest
@@ -157,24 +158,31 @@ async def test_a_waiter_that_gives_up_leaves_the_queue_and_the_slot_goes_to_the_
     assert got == ["second"] and slots.in_use == 0
 
 
+async def turns_after_the_first_gives_up(take_one: Callable[[], Awaitable[object]]) -> dict[str, float]:
+    """Three takes of one unit each from an empty bucket of 2 a second (``take_one``); the first gives up before its
+    turn. Returns when each take that went, went (seconds after the first was asked)."""
+    start, went = time.monotonic(), {}
+
+    async def take(name: str, give_up: float = 99) -> None:
+        with anyio.move_on_after(give_up):
+            await take_one()
+            went[name] = time.monotonic() - start
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(take, "gives up", 0.1)  # its turn: 0.5 s
+        await anyio.sleep(0.05)
+        tg.start_soon(take, "behind it")  # its turn: 1 s, fixed with the first one's debt counted
+        await anyio.sleep(0.3)
+        tg.start_soon(take, "later")  # after the first gave up: 1.5 s, not the 1 s of the one before it
+    return went
+
+
 async def test_a_take_that_gives_up_before_a_later_one_leaves_its_turn_unused():
     # its units went back, and a take that came after it got the same turn as the one queued behind it: two
     # requests at once past the bucket's burst. The turns are lower bounds, which a slow machine cannot break.
     bucket = TokenBucket(120)  # 2 a second, holds 2
     await bucket.take(2)
-    start, went = time.monotonic(), {}
-
-    async def take(name: str, give_up: float = 99) -> None:
-        with anyio.move_on_after(give_up):
-            await bucket.take(1)
-            went[name] = time.monotonic() - start
-
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(take, "gives up", 0.1)  # its turn: 0.5 s
-        await anyio.sleep(0.01)
-        tg.start_soon(take, "behind it")  # its turn: 1 s, fixed with the first one's debt counted
-        await anyio.sleep(0.3)
-        tg.start_soon(take, "later")  # after the first gave up: 1.5 s, not the 1 s of the one before it
+    went = await turns_after_the_first_gives_up(lambda: bucket.take(1))
     assert set(went) == {"behind it", "later"} and went["later"] >= 1.45
 
 

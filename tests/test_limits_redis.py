@@ -25,6 +25,7 @@ from sotkit.limits_redis import SharedModelLimits, shown
 from sotkit.testing import FakeLLMServer, Latency, Reply
 from tests.conftest import untraced_env
 from tests.test_coordinator import max_overlap
+from tests.test_limits import turns_after_the_first_gives_up
 
 pytestmark = pytest.mark.anyio
 
@@ -258,19 +259,7 @@ async def test_a_take_that_gives_up_before_a_later_one_leaves_its_turn_unused(re
     limits = SharedModelLimits(connection, "openai:m", 1, rpm=120)  # 2 a second, holds 2
     await limits.admit(0)
     await limits.admit(0)
-    start, went = time.monotonic(), {}
-
-    async def take(name: str, give_up: float = 99) -> None:
-        with anyio.move_on_after(give_up):
-            await limits.admit(0)
-            went[name] = time.monotonic() - start
-
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(take, "gives up", 0.1)  # its turn: 0.5 s
-        await anyio.sleep(0.05)
-        tg.start_soon(take, "behind it")  # its turn: 1 s, fixed with the first one's debt counted
-        await anyio.sleep(0.3)
-        tg.start_soon(take, "later")  # after the first gave up: 1.5 s, not the 1 s of the one before it
+    went = await turns_after_the_first_gives_up(lambda: limits.admit(0))
     await connection.aclose()
     assert set(went) == {"behind it", "later"} and went["later"] >= 1.45
 

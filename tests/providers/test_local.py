@@ -191,6 +191,11 @@ async def test_an_engine_that_reports_a_row_after_its_end_is_an_error_naming_it(
     assert " More." not in [chunk for _, chunk in seen]
 
 
+async def text_of(provider: LocalProvider) -> str:
+    """The text of the provider's answer to the first request."""
+    return "".join([c async for c in provider.stream(REQUESTS[0]) if isinstance(c, str)])
+
+
 class Gate(Engine):
     """Loads for a moment and generates one word once let go; counts the loads and generations of each model that
     run at the same time."""
@@ -234,7 +239,7 @@ async def test_one_model_loads_and_generates_one_request_at_a_time_and_two_model
     answers = []
 
     async def ask(provider):
-        answers.append("".join([c async for c in provider.stream(REQUESTS[0]) if isinstance(c, str)]))
+        answers.append(await text_of(provider))
 
     async with anyio.create_task_group() as tg:
         for provider in providers:
@@ -248,12 +253,14 @@ async def test_one_model_loads_and_generates_one_request_at_a_time_and_two_model
 
 
 class Shared(Engine):
-    """Generates one word once let go; counts the generations running at once, whatever model they are for."""
+    """Generates one word once let go; counts the generations running at once, whatever model they are for, and
+    those that ended (each subclass its own)."""
 
     name = "toy_shared"
+    started = threading.Event()
     release = threading.Event()
     lock = threading.Lock()
-    running = most = 0
+    running = most = ended = 0
 
     def __init__(self, model: str) -> None:
         self.model = model
@@ -262,12 +269,15 @@ class Shared(Engine):
         return None
 
     def generate_one(self, loaded, request, on_text, should_stop):
-        with self.lock:
-            Shared.running += 1
-            Shared.most = max(Shared.most, Shared.running)
-        self.release.wait(10)
-        with self.lock:
-            Shared.running -= 1
+        counts = type(self)
+        with counts.lock:
+            counts.running += 1
+            counts.most = max(counts.most, counts.running)
+        counts.started.set()
+        counts.release.wait(10)
+        with counts.lock:
+            counts.running -= 1
+            counts.ended += 1
         on_text("Tea.")
         return Completion("Tea.", 1, 1, "stop")
 
@@ -289,7 +299,7 @@ async def test_clients_of_one_model_spelt_differently_generate_in_turn(monkeypat
     answers = []
 
     async def ask(provider):
-        answers.append("".join([c async for c in provider.stream(REQUESTS[0]) if isinstance(c, str)]))
+        answers.append(await text_of(provider))
 
     async with anyio.create_task_group() as tg:
         for provider in providers:
@@ -301,7 +311,7 @@ async def test_clients_of_one_model_spelt_differently_generate_in_turn(monkeypat
     assert answers == ["Tea."] * 2 and Shared.most == 1
 
 
-class Prefill(Engine):
+class Prefill(Shared):
     """A forward pass that does not look at ``should_stop`` until it ends (a long prompt's prefill), once let go."""
 
     name = "toy_prefill"
@@ -309,24 +319,6 @@ class Prefill(Engine):
     release = threading.Event()
     lock = threading.Lock()
     running = most = ended = 0
-
-    def __init__(self, model: str) -> None:
-        self.model = model
-
-    def load(self, device, dtype):
-        return None
-
-    def generate_one(self, loaded, request, on_text, should_stop):
-        with self.lock:
-            Prefill.running += 1
-            Prefill.most = max(Prefill.most, Prefill.running)
-        self.started.set()
-        self.release.wait(10)
-        with self.lock:
-            Prefill.running -= 1
-            Prefill.ended += 1
-        on_text("Tea.")
-        return Completion("Tea.", 1, 1, "stop")
 
 
 async def test_a_cancelled_request_returns_without_waiting_for_the_forward_pass_and_the_next_waits_for_it(
@@ -337,7 +329,7 @@ async def test_a_cancelled_request_returns_without_waiting_for_the_forward_pass_
     answers = []
 
     async def ask():
-        answers.append("".join([c async for c in provider.stream(REQUESTS[0]) if isinstance(c, str)]))
+        answers.append(await text_of(provider))
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(ask)
