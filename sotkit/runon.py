@@ -1,0 +1,207 @@
+"""Where a point's expansion runs on into another point: a line with the next number, or another point's title as
+a header (a line's marks, "\n**Title:**", "\n### Title", "\nPoint 3: Title", or a number after a sentence, "...
+LEDs. 4. Title:"). A numbered line inside a code block is code, and a section headed by an earlier point's title is
+part of a comparison, not a run-on.
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import re
+from collections.abc import Sequence
+
+from .header import EMPHASIS, dash_aside
+from .quality import NO_SPACES
+
+# A line that starts a new numbered item. Settled once a character follows its mark ("\n2." may still become
+# "\n2.5 hours"); _NEW_ITEM, for a reply's first line, takes the text's end for that character.
+_ITEM_MARK = (r"\n[ \t]*(?:\*\*|#+\s*)?(?:\d+[.)．）、](?:\*\*)?|[(（]\d+[)）]|step\s+\d+\s*:"  # "**3.**" too
+              r"|point\s+\d+\s*[:.\-–—])")  # "Point 3: Stir constantly ..."
+_NEXT_ITEM = re.compile(rf"{_ITEM_MARK}(?:\s|[{NO_SPACES}])", re.I)
+_NEW_ITEM = re.compile(rf"{_ITEM_MARK}(?:\s|$|[{NO_SPACES}])", re.I)
+# A bulleted line: another item too where the point is one paragraph (whole-sentence mode; an API model's point
+# may hold a list of its own).
+_NEW_BULLET = re.compile(r"\n[ \t]*[-*•][ \t]")
+# The tail of the text that could still grow into such a line ("\nStep 3:" included, so that the decision is the
+# same whatever the pieces' sizes).
+_PARTIAL_ITEM = re.compile(r"\n[ \t]*(?:\*{1,2}|#+\s*)?(?:\d+(?:[.)．）、]\*{0,2})?|[(（]\d*[)）]?|[-•]"
+                           r"|s(?:t(?:e(?:p(?:\s+(?:\d+\s*:?)?)?)?)?)?"
+                           r"|p(?:o(?:i(?:n(?:t(?:\s+(?:\d+\s*[:.\-–—]?)?)?)?)?)?)?)?$", re.I)
+# Where a point may run on into another one under that point's title, without a line-start number: a line's
+# marks ("\n**", "\n### ", "\n- ", "\nPoint 3: ", or none), or a number after a sentence ("... LEDs. 4. "); the
+# title is compared in code.
+_TITLE_LINE = re.compile(rf"\n[ \t]*(?P<heading>#+[ \t]*)?(?P<bullet>[-*•](?:[ \t]+|\Z))?(?P<em>{EMPHASIS})?"
+                         rf"(?P<label>point[ \t]+\d+[ \t]*[:.][ \t]*{EMPHASIS}?[ \t]*)?", re.I)  # "\n-": one to come
+_PARTIAL_LABEL = re.compile(r"p(?:o(?:i(?:n(?:t(?:[ \t]+(?:\d+[ \t]*)?)?)?)?)?)?\Z", re.I)  # of "Point 3:"
+_TITLE_INLINE = re.compile(rf"(?<=[.!?])[ \t]+{EMPHASIS}?\d+[.)][ \t]+{EMPHASIS}?")
+_PARTIAL_INLINE = re.compile(r"(?<=[.!?])[ \t]+[*_]{0,3}(?:\d+(?:[.)](?:[ \t]+[*_]{0,3})?)?)?\Z")
+# After such a title: its separator (a dash between spaces: "JavaScript—thanks to its JIT—beats" is no header) or its
+# line's end (a header), or what may still grow into one (open).
+_AFTER_TITLE = re.compile(rf"[ \t]*{EMPHASIS}?(?:[ \t]*(?P<sep>[:：]|\n)|[ \t]+(?P<dash>[-–—])[ \t]"
+                          rf"|(?P<open>[ \t]*[-–—]?\Z))")
+# What every run-on or held-back mark above needs: a line break, a digit, emphasis (for a cheap check per piece).
+_MAY_RUN_ON = re.compile(r"[\n\d*_#(（]")
+# A line that opens or closes a code block (the fence alone, with its language: "``` on its own line opens it" is
+# prose).
+FENCE = re.compile(r'^[ \t]*(```|~~~)[ \t]*(?:[^\s`]+(?:[ \t]+[\w-]+=(?:"[^"\n]*"|\S+))*)?[ \t]*$', re.M)
+_NOT_WORD = re.compile(r"\W+")
+
+
+class OtherPoints:
+    """The other points of the answer, as the expansion of the point titled ``own_title`` may run on into them.
+    ``earlier_titles``: those of the points before it; as a header there, one is a section of the point's own (a
+    comparison: "### Type 1 diabetes" in "Treatment"), while a reply runs on into the points after. ``bullets``:
+    a bulleted line is another item too (the point is one paragraph)."""
+
+    def __init__(self, own_title: str, titles: Sequence[str] = (), earlier_titles: Sequence[str] = (), *,
+                 bullets: bool = False) -> None:
+        self._own_words = _words_of(own_title.casefold())
+        self._bullets = bullets
+        self._earlier = frozenset(t.casefold() for t in earlier_titles)
+        self.titles: list[str] = []
+        self._named: list[str] = []  # titles whose mention in a sentence is a drift (two words or more)
+        self._headed: list[str] = []  # titles whose header line ends the point
+        self._longest = 0
+        self._checked, self._checked_origin = 0, None  # where run_on reads on from, for text from which origin
+        for title in titles:
+            self.add(title)
+
+    def add(self, title: str) -> None:
+        """Another point's title, such as one parsed after this point's call started: running on into that point
+        ends this one from now on."""
+        if not (title := title.casefold()).strip():
+            return
+        self.titles.append(title)
+        # not part of this point's own title, word for word ("Fiscal policy" of "Fiscal policy: tax cuts"; not "Rest"
+        # of "Interest rates"); on a header line, any length
+        if _words_of(title) not in self._own_words:
+            self._headed.append(title)
+            self._longest = max(self._longest, len(title) + 1)
+            if len(title.split()) >= 2:  # in a sentence, one word is ordinary vocabulary
+                self._named.append(title)
+
+    def named_in(self, sentence: str) -> bool:
+        """Does the sentence name another point (a title of two words or more)?"""
+        sentence = sentence.casefold()
+        return any(title in sentence for title in self._named)
+
+    def run_on(self, text: str, final: bool, origin: int) -> tuple[int | None, int]:
+        """Where the text runs on into another point (None: nowhere yet), and where the text that may still turn
+        out to do so begins (held back). ``origin``: where the text starts in the reply; for the same origin, the
+        text before where the last call held back is not read again: it only grows, and what it released was
+        decided for good."""
+        at = self._checked if self._checked_origin == origin else 0
+        if not _MAY_RUN_ON.search(text, at):  # no line, number or emphasis since: nothing to cut or hold (fast)
+            # read again from trailing blanks, which an inline "... LEDs. 4. Title:" opens
+            blanks_at = len(text)
+            while blanks_at and text[blanks_at - 1] in " \t":
+                blanks_at -= 1
+            self._checked, self._checked_origin = blanks_at, origin
+            return None, len(text)
+        fences = [m.start() for m in FENCE.finditer(text)] if "```" in text or "~~~" in text else None
+        cut = _first_outside(_NEXT_ITEM, text + "\n" if final else text, at, fences)  # the end is a line's
+        if self._bullets and (bullet := _first_outside(_NEW_BULLET, text, at, fences)) is not None:
+            cut = bullet if cut is None else min(cut, bullet)
+        held = m.start() if (m := _PARTIAL_ITEM.search(text, at)) else len(text)
+        if self._headed:
+            if m := _PARTIAL_INLINE.search(text, at):
+                held = min(held, m.start())
+            for pattern in (_TITLE_LINE, _TITLE_INLINE):
+                for m in pattern.finditer(text, at):
+                    # a bullet or an inline number opens an item of the point's own list as often: there a title
+                    # of one word ("Venue") is ordinary vocabulary, as in a sentence
+                    inline = pattern is _TITLE_INLINE
+                    listed = inline or m["bullet"]
+                    if not _outside(fences, m.start()):
+                        continue
+                    named = self._header_at(text, m.end(), final, self._named if listed else self._headed)
+                    if named is False and (final or inline or not _PARTIAL_LABEL.match(text, m.end())):
+                        continue  # (a line's "Poi" is held: it may become "Point 3: Title")
+                    if named and named in self._earlier:
+                        continue
+                    if named and not inline and (named := self._starts_point(text, m, named, final)) is False:
+                        continue
+                    held = min(held, m.start())
+                    if named:
+                        cut = m.start() if cut is None else min(cut, m.start())
+        self._checked, self._checked_origin = min(held, len(text) if cut is None else cut), origin
+        return cut, held
+
+    def open(self, text: str, final: bool, cut: bool) -> bool | None:
+        """Does the text open with another point's numbered line ("1. Sleep well" in point 2's reply), or with
+        the start of one that the budget cut? None while that line may still grow into one."""
+        if not self.titles:
+            return False
+        lined = "\n" + text  # the reply's start read as a line's: the patterns of a run-on into the next point
+        if not (item := _NEW_ITEM.match(lined)):
+            return None if not final and _PARTIAL_ITEM.match(lined) else False
+        line, ended, _ = lined[item.end():].partition("\n")
+        line = line.strip(" *:").casefold()
+        if any(line.startswith(title) for title in self.titles):
+            return True
+        if ended or not any(title.startswith(line) for title in self.titles):
+            return False
+        return cut if final else None
+
+    def _header_at(self, text: str, at: int, final: bool, titles: list[str]) -> str | bool | None:
+        """Which of the other points' ``titles`` starts at ``at`` as a header (followed by its separator or its
+        line's end)? False: none; None while the text there may still grow into one."""
+        rest = text[at:at + self._longest].casefold()
+        for title in titles:
+            if not rest.startswith(title):
+                if not final and title.startswith(rest):
+                    return None
+                continue
+            if after := _AFTER_TITLE.match(text, at + len(title)):
+                # "Settlement talks – often court-ordered mediation – can start ...": an aside, no header
+                if after["dash"] and (aside := dash_aside(text, after.end(), final)) is not False:
+                    if aside:
+                        continue
+                    return None
+                if after["sep"] or after["dash"] or final:
+                    return title
+                return None
+        return False
+
+    def _starts_point(self, text: str, m: re.Match[str], title: str, final: bool) -> bool | None:
+        """Does the line at ``m``, opening with another point's ``title`` as a header, start that point (the reply
+        ran on)? Not where the point's own text leads to it: after a line that announces it ("They compare:"), as
+        an item of its list, in a comparison (the line before or after names another point too); a bullet or a
+        plain line only where it opens a paragraph, a plain line with a one-word title only alone on its line. None
+        while the next line may still show a comparison."""
+        before = text[max(0, m.start() - 300):m.start()].rstrip()  # bounded: read again for every piece held
+        if before.endswith((":", "：")) or m["bullet"] and before.rpartition("\n")[2].lstrip()[:1] in ("-", "*", "•"):
+            return False
+        previous = text[text.rfind("\n", 0, m.start()) + 1:m.start()]  # the line right before, blank or not
+        if not (m["heading"] or m["em"] or m["label"]):  # a bullet or a plain line
+            after = _AFTER_TITLE.match(text, m.end() + len(title))
+            alone = after["sep"] == "\n" or after["open"] is not None
+            if previous.strip() or not m["bullet"] and len(title.split()) < 2 and not alone:
+                return False
+        elif previous.strip():
+            mark = _TITLE_LINE.match("\n" + previous)
+            if self._header_at("\n" + previous, mark.end(), True, self._headed) not in (False, title):
+                return False
+        line_end = text.find("\n", m.end())
+        if line_end < 0 or line_end == len(text) - 1:
+            return True if final else None
+        mark = _TITLE_LINE.match(text, line_end)
+        following = self._header_at(text, mark.end(), final, self._headed)
+        return None if following is None else following in (False, title)
+
+
+@functools.lru_cache(maxsize=512)  # every point's filter looks at the same other titles
+def _words_of(text: str) -> str:
+    """The text's words, one space around each (so that a phrase's are found in it word for word)."""
+    return f" {_NOT_WORD.sub(' ', text).strip()} "
+
+
+def _outside(fences: list[int] | None, at: int) -> bool:
+    """Is ``at`` outside the code blocks opened and closed at ``fences``?"""
+    return not fences or bisect.bisect_right(fences, at) % 2 == 0
+
+
+def _first_outside(pattern: re.Pattern[str], text: str, at: int, fences: list[int] | None) -> int | None:
+    """Where the pattern first matches from ``at`` outside code blocks."""
+    return next((m.start() for m in pattern.finditer(text, at) if _outside(fences, m.start())), None)
