@@ -109,8 +109,9 @@ async def sdk_client(base_url: str, http: str, n_questions: int) -> AsyncIterato
         async def call(name: str, on_text: Callable[[str], None], **variables: object) -> None:
             prompt = templates.render(name, **variables)
             messages = [{"role": "system", "content": prompt.system}, {"role": "user", "content": prompt.user}]
-            body = {"messages": messages, "max_tokens": 300, "stop": list(prompt.stop[:4]),
-                    "stream_options": {"include_usage": True}}
+            body = {"messages": messages, "max_tokens": 300, "stream_options": {"include_usage": True}}
+            if prompt.stop:
+                body["stop"] = list(prompt.stop[:4])
             async with sdk.chat.completions.with_streaming_response.create(
                     model="bench", messages=[], stream=True, extra_body=body) as response:
                 parser = EventParser()

@@ -1,7 +1,7 @@
-"""Where a point's expansion runs on into another point: a line with the next number, or another point's title as
-a header (a line's marks, "\n**Title:**", "\n### Title", "\nPoint 3: Title", or a number after a sentence, "...
-LEDs. 4. Title:"). A numbered line inside a code block is code, and a section headed by an earlier point's title is
-part of a comparison, not a run-on.
+"""Where a point's expansion runs on into another point: a numbered line that does not go on with the point's own
+list (numbered from 1), or another point's title as a header (a line's marks, "\n**Title:**", "\n### Title",
+"\nPoint 3: Title", or a number after a sentence, "... LEDs. 4. Title:"). A numbered line inside a code block is
+code, and a section headed by an earlier point's title is part of a comparison, not a run-on.
 """
 
 from __future__ import annotations
@@ -15,13 +15,15 @@ from .header import EMPHASIS, dash_aside
 from .quality import NO_SPACES
 
 # A line that starts a new numbered item. Settled once a character follows its mark ("\n2." may still become
-# "\n2.5 hours"); _NEW_ITEM, for a reply's first line, takes the text's end for that character.
-_ITEM_MARK = (r"\n[ \t]*(?:\*\*|#+\s*)?(?:\d+[.)．）、](?:\*\*)?|[(（]\d+[)）]|step\s+\d+\s*:"  # "**3.**" too
+# "\n2.5 hours"); _NEW_ITEM, for a reply's first line, takes the text's end for that character. Its number (?P<n>)
+# where an item of the point's own list may have it ("1. Buy a drive", "2) Turn on backups").
+_ITEM_MARK = (r"\n[ \t]*(?:\*\*|#+\s*)?(?:(?P<n>\d+)[.)．）、](?:\*\*)?|[(（]\d+[)）]|step\s+\d+\s*:"  # "**3.**" too
               r"|point\s+\d+\s*[:.\-–—])")  # "Point 3: Stir constantly ..."
 _NEXT_ITEM = re.compile(rf"{_ITEM_MARK}(?:\s|[{NO_SPACES}])", re.I)
 _NEW_ITEM = re.compile(rf"{_ITEM_MARK}(?:\s|$|[{NO_SPACES}])", re.I)
 # A bulleted line: another item too where the point is one paragraph (whole-sentence mode; an API model's point
 # may hold a list of its own).
+_OWN_FIRST = re.compile(r"[ \t]*(?:\*\*)?1[.)．）、]\s")  # a reply that opens with its own list's first item
 _NEW_BULLET = re.compile(r"\n[ \t]*[-*•][ \t]")
 # The tail of the text that could still grow into such a line ("\nStep 3:" included, so that the decision is the
 # same whatever the pieces' sizes).
@@ -64,6 +66,7 @@ class OtherPoints:
         self._headed: list[str] = []  # titles whose header line ends the point
         self._longest = 0
         self._checked, self._checked_origin = 0, None  # where run_on reads on from, for text from which origin
+        self._own_items: list[int] = []  # where the items of the point's own numbered list start, in that text
         for title in titles:
             self.add(title)
 
@@ -92,6 +95,7 @@ class OtherPoints:
         text before where the last call held back is not read again: it only grows, and what it released was
         decided for good."""
         at = self._checked if self._checked_origin == origin else 0
+        self._own_items = [i for i in self._own_items if i < at] if self._checked_origin == origin else []
         if not _MAY_RUN_ON.search(text, at):  # no line, number or emphasis since: nothing to cut or hold (fast)
             # read again from trailing blanks, which an inline "... LEDs. 4. Title:" opens
             blanks_at = len(text)
@@ -100,10 +104,11 @@ class OtherPoints:
             self._checked, self._checked_origin = blanks_at, origin
             return None, len(text)
         fences = [m.start() for m in FENCE.finditer(text)] if "```" in text or "~~~" in text else None
-        cut = _first_outside(_NEXT_ITEM, text + "\n" if final else text, at, fences)  # the end is a line's
+        cut, held = self._numbered(text, at, fences, final)
         if self._bullets and (bullet := _first_outside(_NEW_BULLET, text, at, fences)) is not None:
             cut = bullet if cut is None else min(cut, bullet)
-        held = m.start() if (m := _PARTIAL_ITEM.search(text, at)) else len(text)
+        if m := _PARTIAL_ITEM.search(text, at):
+            held = min(held, m.start())
         if self._headed:
             if m := _PARTIAL_INLINE.search(text, at):
                 held = min(held, m.start())
@@ -127,6 +132,27 @@ class OtherPoints:
                         cut = m.start() if cut is None else min(cut, m.start())
         self._checked, self._checked_origin = min(held, len(text) if cut is None else cut), origin
         return cut, held
+
+    def _numbered(self, text: str, at: int, fences: list[int] | None, final: bool) -> tuple[int | None, int]:
+        """Where, from ``at``, a numbered line outside code runs on into another point (None: nowhere yet), and
+        where one that may still do so begins (held back; the text's end where none). One that goes on with the
+        point's own list (numbered from 1, the first perhaps the reply's first line) is the point's, unless it
+        opens with another point's title (the skeleton written again): in one paragraph (``bullets``), none is."""
+        if not self._own_items and _OWN_FIRST.match(text) and not self._bullets:
+            self._own_items.append(-1)  # the reply opened with its list (a first line naming a point ends it whole)
+        for m in _NEXT_ITEM.finditer(text + "\n" if final else text, at):  # the end is a line's
+            if not _outside(fences, m.start()):
+                continue
+            if self._bullets or m["n"] is None or int(m["n"]) != len(self._own_items) + 1:
+                return m.start(), m.start()
+            line, ended, _ = text[m.end():].partition("\n")
+            line = line.strip(" *:").casefold()
+            if any(line.startswith(title) for title in self.titles):
+                return m.start(), m.start()
+            if not (ended or final) and any(title.startswith(line) for title in self.titles):
+                return None, m.start()
+            self._own_items.append(m.start())
+        return None, len(text)
 
     def open(self, text: str, final: bool, cut: bool) -> bool | None:
         """Does the text open with another point's numbered line ("1. Sleep well" in point 2's reply), or with

@@ -188,8 +188,17 @@ async def test_an_expansion_that_runs_on_into_the_next_point_is_cut(provider):
         async with client(server, provider) as sot:
             result = await sot.generate("How can I be healthier?")
     assert result.points[1].text == "Cut sugar from drinks first."
-    # the stop sequence reached the server too
-    assert expansions(server)[0].stop == (f"\n{point_of(expansions(server)[0]) + 1}. ",)
+    assert not result.points[1].truncated  # ended by sotkit where it ran on, not cut short
+
+
+async def test_a_points_own_numbered_list_is_kept_whole(provider):
+    # no stop sequence cuts it at "\n3. " either: a number is the next point's only where the list cannot go on
+    own = {2: "Swap these:\n1. Soda for water.\n2. Juice for fruit.\n3. Candy for nuts.\n4. Move daily: walk a lot"}
+    with FakeLLMServer(sot_responder(SKELETON, own), latency=FAST) as server:
+        async with client(server, provider) as sot:
+            result = await sot.generate("How can I be healthier?")
+    assert result.points[1].text == "Swap these:\n1. Soda for water.\n2. Juice for fruit.\n3. Candy for nuts."
+    assert all(not r.stop for r in expansions(server))
 
 
 async def test_templates_from_strings_reach_the_server(provider):
