@@ -30,7 +30,9 @@ _CLOSING_HEADS = ("let me know if you'd like", "let me know if you would like", 
                   "feel free to ask any", "feel free to reach out if you have", "if you'd like me to",
                   "if you would like me to", "would you like me to", "do you want me to")
 _HOPES = ("i hope this helps", "i hope that helps", "hope this helps", "hope that helps")
-_CLOSING = re.compile(rf"(?:{'|'.join(_CLOSING_HEADS)})\b|(?:{'|'.join(_HOPES)})\W*$".replace("'", "['’]"), re.I)
+_HOPE = rf"(?:{'|'.join(_HOPES)})\W*"  # alone, or before an offer: "I hope this helps! Let me know if you'd like ..."
+_CLOSING = re.compile(rf"(?:{_HOPE})?(?:{'|'.join(_CLOSING_HEADS)})\b|{_HOPE}$".replace("'", "['’]"), re.I)
+_LEADING_HOPE = re.compile(_HOPE)
 _CLOSING_STARTS = frozenset(head[:i] for head in _CLOSING_HEADS + _HOPES for i in range(len(head)))  # to be seen
 
 
@@ -75,4 +77,9 @@ def talk_closing(text: str, final: bool) -> int | None:
     line = line.lstrip("*_")  # the offer in emphasis
     if _CLOSING.match(line):
         return start
-    return start if not final and line.lower().replace("’", "'") in _CLOSING_STARTS else None
+    if final:
+        return None
+    seen = line.lower().replace("’", "'")
+    if hope := _LEADING_HOPE.match(seen):
+        seen = seen[hope.end():]
+    return start if seen in _CLOSING_STARTS else None
