@@ -148,9 +148,26 @@ def test_a_one_paragraph_point_drops_list_markup(raw, text, step):
 def test_running_on_into_the_next_point_is_cut(step):
     assert clean("They use less energy.\n3. Unplug devices: always", step=step) == ("They use less energy.", True)
     assert clean("Short.\n**3. Unplug**", step=step) == ("Short.", True)
-    # what the expand template's stop "\n3." catches besides, were it "\n3. ": a decimal is no item
     assert clean("Short.\n3.\nUnplug.", step=step) == ("Short.", True)
-    assert clean("Typical:\n2.5 hours a night.", step=step) == ("Typical:\n2.5 hours a night.", False)
+    assert clean("Typical:\n2.5 hours a night.", step=step) == ("Typical:\n2.5 hours a night.", False)  # no item
+
+
+@pytest.mark.parametrize("step", [1, 3, 100])
+@pytest.mark.parametrize("raw, text, finished", [
+    # a list of the point's own, numbered from 1, goes on past this point's and the next point's numbers
+    ("Set it up once:\n1. Buy a drive.\n2. Turn on backups.\n3. Unplug it.",
+     "Set it up once:\n1. Buy a drive.\n2. Turn on backups.\n3. Unplug it.", False),
+    ("1) Buy a drive.\n2) Turn it on.", "1) Buy a drive.\n2) Turn it on.", False),  # from the reply's first line
+    ("Steps:\n**1.** Buy.\n**2.** Plug in.", "Steps:\n**1.** Buy.\n**2.** Plug in.", False),
+    ("Steps:\n```\n1. x\n```\n1. Buy.\n2. Plug in.", "Steps:\n```\n1. x\n```\n1. Buy.\n2. Plug in.", False),
+    # ... until a number breaks the run, or an item opens with another point's title (the skeleton again)
+    ("Steps:\n1. Buy.\n2. Plug in.\n\n2. Avoid late caffeine: stop", "Steps:\n1. Buy.\n2. Plug in.", True),
+    ("Steps:\n1. Buy.\n3. Unplug devices: always", "Steps:\n1. Buy.", True),
+    ("They last.\n1. Keep a schedule\n2. Use LED bulbs", "They last.", True),
+    ("Steps:\n1. Buy.\n2. **Exercise**: daily", "Steps:\n1. Buy.", True),
+])
+def test_a_points_own_numbered_list_is_kept(raw, text, finished, step):
+    assert clean(raw, step=step, others=OTHERS) == (text, finished)
 
 
 OTHERS = ["Keep a schedule", "Avoid late caffeine", "Exercise"]
@@ -597,6 +614,9 @@ def test_a_header_with_a_dash_or_a_full_stop_is_still_stripped(raw, text, step):
     ("They last.\nI hope this helps!", "They last."),
     ("They last.\n\nFeel free to ask if you have any questions.", "They last."),
     ("They last.\n\n*Let me know if there's anything else I can help with.*", "They last."),
+    ("They last.\nI hope this helps! Let me know if you'd like a sample plan.", "They last."),  # both on one line
+    ("They last.\nHope that helps, feel free to ask me more.", "They last."),
+    ("They last.\nI hope this helps! Good luck.", None),  # more than the hope, and no offer: the point's
 ])
 def test_a_last_line_is_dropped_only_as_an_offer_of_more_answer(raw, text, step):
     assert clean(raw, step=step)[0] == (raw if text is None else text)
