@@ -120,7 +120,8 @@ class ExpansionFilter:
                 return ""
             self._body_start = start
         if self._meta_opening:
-            if (meta := self._skip_opening(text, talk_opening, final)) is None:
+            talk = functools.partial(talk_opening, header_follows=self._header_follows)
+            if (meta := self._skip_opening(text, talk, final)) is None:
                 return ""
             self._meta_opening, self._opening_dropped = False, self._opening_dropped or bool(meta)
             self._header_next = bool(meta)  # the header may follow the talk: "Sure! Here's point 2:\n2. Title: ..."
@@ -180,6 +181,15 @@ class ExpansionFilter:
         if end == UNDECIDED or end and end == len(rest) and not final:
             return None  # the header's close may be still to come: "**2. Title:" before its "**"
         return at + end
+
+    def _header_follows(self, text: str, final: bool) -> bool | None:
+        """Does the text open with the point's own restated header (None: not yet known)?"""
+        if self._header is None:
+            return False
+        if not final and self._header.may_grow(text):
+            return None
+        end = self._header.end(text, final)
+        return None if end == UNDECIDED else bool(end)
 
     def _skip_opening(self, text: str, opening: Callable[[str, bool], int | None], final: bool) -> int | None:
         """Move the body's start past what ``opening`` says its first characters only repeat; returns that length

@@ -7,6 +7,7 @@ point's own words, it stays.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 _META_WORDS = ("sure", "certainly", "of course", "okay", "ok", "absolutely")
 _META_PHRASES = ("here's", "here is", "i'll", "i will", "let me", "below is", "continuing with", "to continue with")
@@ -16,9 +17,13 @@ _META_WORD = re.compile(rf"(?:{'|'.join(_META_WORDS)})\W*")
 # it ends by naming the point or the task itself ("point 3:", "continuing with point 3.", "the expansion of this
 # point:"), with at most the point's title in brackets ("Here is point 2 of the manifesto: ..." is the point's own)
 _META_TOPIC = re.compile(r"(?:\bpoint\s*#?\d+|\bcontinu\w*\b.{0,20}\bpoint|\bthis point|"
-                         r"\b(?:expansion|elaboration|details?) (?:of|on|for) (?:that |the )?point)"
+                         r"\b(?:expansion|elaboration|details?) (?:of|on|for) (?:that |the )?point|"
+                         r"\b(?:expanded|elaborated) point|\b(?:expansion|elaboration|continuation))"  # "the expanded point:"
                          r"\s*(?:\([^)\n]*\))?\s*[:.!][\s*]*$", re.I)
 _META_LINE = 150  # longer, it says something
+# a first word that only acknowledges the task, before the point's own text on its line ("Certainly! Travel ...")
+_ACKNOWLEDGED = re.compile(r"(?:sure|certainly|of course)!\s+(?=\S)", re.I)
+_ACKNOWLEDGED_ALONE = re.compile(r"(?:sure|certainly|of course)!\s*", re.I)  # what follows is still to come
 # the talk before a colon on a line that goes on with the point's text: it ends by naming the point
 _META_HEAD = re.compile(r"\bpoint\s*#?\d+\s*(?:\([^)\n]*\))?[\s*]*$", re.I)
 # It offers more of the answer itself: "Let me know if you run into issues" or "Feel free to reach out to HR" may be
@@ -36,12 +41,19 @@ _LEADING_HOPE = re.compile(_HOPE)
 _CLOSING_STARTS = frozenset(head[:i] for head in _CLOSING_HEADS + _HOPES for i in range(len(head)))  # to be seen
 
 
-def talk_opening(body: str, final: bool) -> int | None:
+def talk_opening(body: str, final: bool, header_follows: Callable[[str, bool], bool | None] | None = None) -> int | None:
     """The length of a first line that only talks about the task ("I'll continue with point 3."; 0: none), or
-    None while the line is still being written and may be one."""
+    None while the line is still being written and may be one. ``header_follows(text, final)`` says whether the
+    text after the line opens with the point's own header (None: not yet known): an introduction ending in a colon
+    that it follows is talk too ("Here is what I wrote:\n\n**2. Title**\n\n...")."""
     line, ended, rest = body.partition("\n")
     if not _META_OPENING.match(line):
-        return None if not final and not ended and _may_open_meta(line.lower().replace("’", "'")) else 0
+        if not final and not ended and _may_open_meta(line.lower().replace("’", "'")):
+            return None
+        if acknowledged := _ACKNOWLEDGED.match(body):  # and then, maybe, more talk: "Sure!\n\nHere's point 2:"
+            more = talk_opening(body[acknowledged.end():], final, header_follows)
+            return None if more is None else acknowledged.end() + more
+        return None if not final and _ACKNOWLEDGED_ALONE.fullmatch(body) else 0
     if len(line) > _META_LINE:
         return 0
     head, colon, tail = line.partition(":")
@@ -51,7 +63,12 @@ def talk_opening(body: str, final: bool) -> int | None:
         return None  # nothing after it yet: it may be the whole point
     # with nothing after it, a sentence may be the point itself; an introduction of nothing is dropped (and the
     # point asked again)
-    return len(line) if _META_TOPIC.search(line) and (rest.strip() or line.rstrip(" *").endswith(":")) else 0
+    if _META_TOPIC.search(line) and (rest.strip() or line.rstrip(" *").endswith(":")):
+        return len(line)
+    if header_follows is not None and rest.strip() and line.rstrip(" *").endswith(":"):
+        follows = header_follows(rest.lstrip(), final)
+        return None if follows is None else len(line) if follows else 0
+    return 0
 
 
 def _may_open_meta(low: str) -> bool:

@@ -770,3 +770,22 @@ def test_more_chat_habits_are_left_out(raw, text):
     for step in (1, 4, len(raw)):
         f = ExpansionFilter(2, "Use LED bulbs", strip_header=True, other_titles=OTHER_POINTS)
         assert "".join(f.feed(raw[i:i + step]) for i in range(0, len(raw), step)) + f.finish() == text, step
+
+
+@pytest.mark.parametrize("step", [1, 4, 100])
+@pytest.mark.parametrize("raw, text", [
+    # habits a blind test of realistic replies found: an introduction the point's own header follows lost the point
+    # (the header read as a run-on into it), an introduction of "the expanded point", an acknowledgement in the line
+    ("Here is the expanded point:\n\n**2. Use LED bulbs**\n\nThey last.", "They last."),
+    ("Here is what I wrote:\n\n2. Use LED bulbs: They last.", "They last."),
+    ("Here is the expanded point:\n\nThey last.", "They last."),
+    ("Sure! Here's a brief expansion:\n\nThey last.", "They last."),
+    ("Certainly! They last ten years.", "They last ten years."),
+    ("Certainly!\n\nHere's point 2:\nThey last.", "They last."),
+    # the point's own words stay
+    ("Here is what to buy:\n- LED bulbs\n- timers", "Here is what to buy:\n- LED bulbs\n- timers"),
+    ("Absolutely! They pay off.", "Absolutely! They pay off."),  # a judgement, not an acknowledgement
+    ("Certainly!", "Certainly!"),  # the whole reply
+])
+def test_an_introduction_before_the_points_own_header_is_talk(raw, text, step):
+    assert clean(raw, step=step, others=OTHERS) == (text, False)
