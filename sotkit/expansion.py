@@ -85,7 +85,7 @@ class ExpansionFilter:
         self._judged, self._kept = "", ""  # the clean text up to the last sentence judged, and what of it is kept
         self.echoed = False
         """True once a sentence that copies the instructions was dropped."""
-        self._others = OtherPoints(title, other_titles, earlier_titles, bullets=whole_sentences)
+        self._others = OtherPoints(index, title, other_titles, earlier_titles, bullets=whole_sentences)
         self._meta_opening = True  # the first line is still to be checked for talk about the task
         self._header_next = False  # a header may follow the talk dropped
 

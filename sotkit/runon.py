@@ -51,14 +51,15 @@ _NOT_WORD = re.compile(r"\W+")
 
 
 class OtherPoints:
-    """The other points of the answer, as the expansion of the point titled ``own_title`` may run on into them.
+    """The other points of the answer, as the expansion of point ``index``, titled ``own_title``, may run on into them.
     ``earlier_titles``: those of the points before it; as a header there, one is a section of the point's own (a
     comparison: "### Type 1 diabetes" in "Treatment"), while a reply runs on into the points after. ``bullets``:
     a bulleted line is another item too (the point is one paragraph)."""
 
-    def __init__(self, own_title: str, titles: Sequence[str] = (), earlier_titles: Sequence[str] = (), *,
+    def __init__(self, index: int, own_title: str, titles: Sequence[str] = (), earlier_titles: Sequence[str] = (), *,
                  bullets: bool = False) -> None:
-        self._own_words = _words_of(own_title.casefold())
+        self._index, self._own_title = index, own_title.casefold()
+        self._own_words = _words_of(self._own_title)
         self._bullets = bullets
         self._earlier = frozenset(t.casefold() for t in earlier_titles)
         self.titles: list[str] = []
@@ -143,10 +144,17 @@ class OtherPoints:
         for m in _NEXT_ITEM.finditer(text + "\n" if final else text, at):  # the end is a line's
             if not _outside(fences, m.start()):
                 continue
-            if self._bullets or m["n"] is None or int(m["n"]) != len(self._own_items) + 1:
-                return m.start(), m.start()
             line, ended, _ = text[m.end():].partition("\n")
             line = line.strip(" *:").casefold()
+            if m["n"] is not None and int(m["n"]) == self._index and not self._bullets:
+                if line.startswith(self._own_title):  # its own header, restated after an opening, or its list's item
+                    if self._index == len(self._own_items) + 1:
+                        self._own_items.append(m.start())
+                    continue
+                if not (ended or final) and self._own_title.startswith(line):
+                    return None, m.start()
+            if self._bullets or m["n"] is None or int(m["n"]) != len(self._own_items) + 1:
+                return m.start(), m.start()
             if any(line.startswith(title) for title in self.titles):
                 return m.start(), m.start()
             if not (ended or final) and any(title.startswith(line) for title in self.titles):

@@ -160,6 +160,10 @@ def test_running_on_into_the_next_point_is_cut(step):
     ("1) Buy a drive.\n2) Turn it on.", "1) Buy a drive.\n2) Turn it on.", False),  # from the reply's first line
     ("Steps:\n**1.** Buy.\n**2.** Plug in.", "Steps:\n**1.** Buy.\n**2.** Plug in.", False),
     ("Steps:\n```\n1. x\n```\n1. Buy.\n2. Plug in.", "Steps:\n```\n1. x\n```\n1. Buy.\n2. Plug in.", False),
+    ("Steps:\n1. Buy.\n2. Use LED bulbs.\n3. Unplug.", "Steps:\n1. Buy.\n2. Use LED bulbs.\n3. Unplug.", False),
+    # the point's own header after an opening is no run-on: the point's text after it stays
+    ("Good question.\n\n**2. Use LED bulbs**\n\nThey last.", "Good question.\n\n**2. Use LED bulbs**\n\nThey last.",
+     False),
     # ... until a number breaks the run, or an item opens with another point's title (the skeleton again)
     ("Steps:\n1. Buy.\n2. Plug in.\n\n2. Avoid late caffeine: stop", "Steps:\n1. Buy.\n2. Plug in.", True),
     ("Steps:\n1. Buy.\n3. Unplug devices: always", "Steps:\n1. Buy.", True),
