@@ -183,12 +183,15 @@ async def test_expand_prompts_share_their_prefix_and_end_with_the_point(provider
 
 
 async def test_an_expansion_that_runs_on_into_the_next_point_is_cut(provider):
-    runaway = {2: "Cut sugar from drinks first.\n3. Move daily: walk a lot"}
+    runaway = {2: "Cut sugar from drinks first.\n3. Move daily: " + "Walk a lot. " * 300}
     with FakeLLMServer(sot_responder(SKELETON, runaway), latency=FAST) as server:
         async with client(server, provider) as sot:
             result = await sot.generate("How can I be healthier?")
     assert result.points[1].text == "Cut sugar from drinks first."
     assert not result.points[1].truncated  # ended by sotkit where it ran on, not cut short
+    # ... at once: the call is not paid for to its end (no stop sequence does it: "\n3. " may be the point's own)
+    [call] = [r for r in expansions(server) if point_of(r) == 2]
+    assert call.client_closed and len(call.pieces) < 300
 
 
 async def test_a_points_own_numbered_list_is_kept_whole(provider):
