@@ -37,16 +37,33 @@ class Stitcher:
 
     @property
     def settled_text(self) -> str:
-        """``text`` less a bare header of the live point: what a partial result holds."""
-        return self.text[:self._live_at] if self._bare_header else self.text
+        """What a partial result holds: ``text`` less a bare header of the live point, then what the later points
+        wrote so far, in order (``settle`` makes this ``text``)."""
+        text = self.text[:self._live_at] if self._bare_header else self.text
+        return text + "".join(event.text for event in self._later(text))
 
-    def settle(self) -> list[WithdrawEvent]:
-        """The request ends early (its deadline): take back a bare header of the live point too, so that ``text``
-        is ``settled_text``."""
-        if not self._bare_header:
-            return []
-        header, self.text, self._live_at = self.text[self._live_at:], self.text[:self._live_at], None
-        return [WithdrawEvent(self._next, header, failed=True)]
+    def settle(self) -> list[TextEvent | WithdrawEvent]:
+        """The request ends early (its deadline, or its client closed): take back a bare header of the live point,
+        then release what the later points wrote, so that nothing written is lost: points that finished while an
+        earlier one still streamed, and what the others wrote so far, as the live point's is."""
+        events: list[TextEvent | WithdrawEvent] = []
+        if self._bare_header:
+            header, self.text = self.text[self._live_at:], self.text[:self._live_at]
+            events.append(WithdrawEvent(self._next, header, failed=True))
+        later = self._later(self.text)
+        self.text += "".join(event.text for event in later)
+        for buffer in self._buffers.values():
+            buffer.clear()
+        self._live_at = None
+        return events + later
+
+    def _later(self, text: str) -> list[TextEvent]:
+        """The text the points after the live one wrote so far, with their headers, as events following ``text``."""
+        events: list[TextEvent] = []
+        for index in sorted(i for i in self._titles if i > self._next and i not in self._skipped and self._buffers[i]):
+            events.append(TextEvent(("\n" if text or events else "") + point_header(index, self._titles[index]), index))
+            events += [TextEvent(piece, index) for piece in self._buffers[index]]
+        return events
 
     def add_text(self, index: int, text: str) -> list[TextEvent]:
         if not text:

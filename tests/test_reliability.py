@@ -131,6 +131,33 @@ async def test_a_slow_but_steady_stream_is_no_stall(provider):
     assert request.finished_at - request.received_at > 3 * 0.4
 
 
+@pytest.mark.parametrize("read", ["generate", "stream"])
+async def test_a_deadline_keeps_the_points_that_finished_behind_a_slow_one(provider, read):
+    # points 2 and 3 finish at once while point 1 still streams when the deadline passes: they were written, and
+    # the partial answer (and the stream) holds them, after point 1 as far as it went
+    slow = {1: Latency(ttft_s=0.0, tokens_per_s=5)}
+    long = " ".join(["word"] * 40) + "."
+    with FakeLLMServer(sot_responder(SKELETON, {**TEXTS, 1: long}, point_latency=slow), latency=FAST) as server:
+        async with client(server, provider, deadline=1.5) as sot:
+            streamed = ""
+            with pytest.raises(sotkit.DeadlineExceeded) as caught:
+                if read == "generate":
+                    await sot.generate("How can I be healthier?")
+                else:
+                    async with sot.stream("How can I be healthier?") as events:
+                        async for event in events:
+                            if event.type == "text":
+                                streamed += event.text
+                            elif event.type == "withdraw":
+                                streamed = streamed[:len(streamed) - len(event.text)]
+    partial = caught.value.partial
+    assert [p.done for p in partial.points] == [False, True, True]
+    assert partial.text.startswith("1. Sleep well: word word") and "word." not in partial.text
+    assert partial.text.endswith(f"\n2. Eat less sugar: {TEXTS[2]}\n3. Move daily: {TEXTS[3]}")
+    if read == "stream":
+        assert streamed == partial.text
+
+
 async def test_the_deadline_ends_a_request_that_keeps_failing(provider):
     forever = {3: [Fault.status(503)] * 100}
     with FakeLLMServer(faulty(forever), latency=FAST) as server:

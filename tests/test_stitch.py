@@ -152,3 +152,21 @@ def test_a_title_that_ends_in_its_own_punctuation_takes_no_colon():
         s.add_text(i, "x")
         s.finish_point(i)
     assert s.text == "1. What is jet lag? x\n2. Avoid screens! x\n3. Why: x\n4. Sleep well: x\n5. 为什么会这样？ x"
+
+
+def test_a_request_ended_early_keeps_what_the_later_points_wrote():
+    # point 1 still streams; point 2 finished behind it, point 3 wrote half: a deadline or a closed client ends the
+    # request there, and neither the finished point nor the half is lost (they were buffered, never shown)
+    s = Stitcher()
+    for index, title in enumerate(["Sleep well", "Eat less", "Move daily"], 1):
+        s.add_point(index, title)
+    s.add_text(1, "Aim for")
+    s.add_text(2, "Swap soda.")
+    s.finish_point(2)
+    s.add_text(3, "Walk to")
+    expected = "1. Sleep well: Aim for\n2. Eat less: Swap soda.\n3. Move daily: Walk to"
+    assert s.text == "1. Sleep well: Aim for" and s.settled_text == expected  # what a partial result holds
+    events = s.settle()
+    assert s.text == s.settled_text == expected
+    assert "".join(e.text for e in events) == expected.removeprefix("1. Sleep well: Aim for")
+    assert [e.index for e in events] == [2, 2, 3, 3] and s.settle() == []
