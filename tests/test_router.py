@@ -703,3 +703,69 @@ def test_cli_eval_of_the_llm_router_counts_the_decisions_that_fell_back(
     err = capsys.readouterr().err
     assert "1 of 12 decisions fell back to the default router because the llm router failed: " \
            "InternalServerError" in err
+
+
+# --------------------------------------------------------------------------------------------------- the article "A"
+
+@pytest.mark.parametrize(("reply", "parsed"), [  # a sentence that opens with the article: its words decide
+    ("A single paragraph would be best here, not a list.", ("C", "wording")),
+    ("A list is not suitable; answer in prose.", ("C", "wording")),
+    ("A list of independent points would not fit; a single answer is best.", ("C", "wording")),
+    ("A numbered list would not work: each step depends on the one before.", ("B", "wording")),
+    ("A recipe's steps are sequential.", ("B", "wording")),
+    ("A list of tips fits here, as each one can be read independently.", ("A", "wording")),
+    ("Good question. A list of independent ways to save energy.", ("A", "wording")),
+    ("A Python function that reverses a list:\n\ndef rev(xs):\n    return xs[::-1]", None),
+    ("Sure! A haiku is one piece of writing.", None),
+    ("A good fit is B.", None),  # the A may be the choice as well as the article
+])
+def test_parse_router_answer_does_not_read_an_opening_article_as_choice_a(
+        reply: str, parsed: tuple[str, str] | None) -> None:
+    assert parse_router_answer(reply) == parsed
+
+
+@pytest.mark.parametrize(("reply", "parsed"), [  # the letter A, set off or marked, is still the choice
+    ("A", ("A", "bare letter")), ("A.", ("A", "bare letter")), ("(A)", ("A", "bare letter")),
+    ("**A**", ("A", "bare letter")), ("A, because the tips stand alone.", ("A", "leading letter")),
+    ("Answer: A", ("A", "marked letter")), ("I choose A.", ("A", "marked letter")),
+    ("I think A is right for this one.", ("A", "only letter")),
+    ("The tips stand alone, so A.", ("A", "only letter")),
+    ("A\nEach tip stands alone.", ("A", "only letter")),
+    ("A list of tips: A", ("A", "only letter")),
+])
+def test_parse_router_answer_still_reads_the_letter_a(reply: str, parsed: tuple[str, str]) -> None:
+    assert parse_router_answer(reply) == parsed
+
+
+async def test_llm_router_does_not_send_code_to_sot_on_an_article(templates: Templates) -> None:
+    replies = ["A single paragraph would be best here, not a list.", "A Python function that reverses a list:"]
+    with FakeLLMServer(replies) as server:
+        router = openai_router(server, templates)
+        worded = await router.decide("Write a Python function to reverse a list.")
+        unreadable = await router.decide("Write a Python function to reverse a list.")
+        await router.provider.aclose()
+    assert worded.mode == "sequential"
+    assert worded.reason == "llm (openai:router-model): C, not a list (wording)"
+    assert unreadable.mode == "sequential"
+    assert unreadable.reason.startswith("llm router failed (ValueError: unreadable answer 'A Python function")
+    assert "fell back to guard: asks for code" in unreadable.reason
+
+
+def test_router_train_and_eval_read_labels_saved_with_a_bom(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    labels = write_labels(tmp_path / "labels.jsonl", TINY)
+    labels.write_text(labels.read_text(encoding="utf-8"), encoding="utf-8-sig")  # as Notepad saves it
+    assert labels.read_bytes().startswith(b"\xef\xbb\xbf")
+    assert read_labels(labels)[0].question == TINY[0][0]
+    assert cli_main(["router", "train", str(labels), "--features", "words", "--out", str(tmp_path / "r.json")]) == 0
+    assert cli_main(["router", "eval", str(labels)]) == 0
+    assert capsys.readouterr().out.startswith("questions: 12")
+
+
+@pytest.mark.parametrize("router", [[], ["--router", "rules"], ["--router", "embedding:router.json"]])
+@pytest.mark.parametrize("option", [["--model", "openai:gpt-4o-mini"], ["--base-url", "http://127.0.0.1:9/v1"]])
+def test_cli_eval_refuses_a_model_for_a_router_that_asks_none(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], router: list[str], option: list[str]) -> None:
+    missing = tmp_path / "labels.jsonl"  # never read: the options are checked first
+    assert cli_main(["router", "eval", str(missing), *router, *option]) == 2
+    err = capsys.readouterr().err
+    assert f"{option[0]} is for --router llm" in err and "add --router llm" in err and "labels" not in err

@@ -73,6 +73,13 @@ def _eval(args: argparse.Namespace) -> int:
 
     from . import evaluate, make_router, read_labels
 
+    # checked before the labels are read: only the llm router asks a model
+    if args.router == "llm" and not args.model:
+        raise ConfigError("--router llm needs --model provider:model to ask")
+    if args.router != "llm" and (args.model or args.base_url):
+        option = "--model" if args.model else "--base-url"
+        raise ConfigError(f"{option} is for --router llm; the {args.router} router asks no model: add --router llm "
+                          f"to measure the model as a router, or leave out {option}")
     rows = read_labels(args.labels)
     decisions: list[Decision] = []
 
@@ -81,8 +88,6 @@ def _eval(args: argparse.Namespace) -> int:
         if args.router == "llm":
             from ..providers import create_provider
 
-            if not args.model:
-                raise ConfigError("--router llm needs --model provider:model to ask")
             provider = create_provider(args.model, **({"base_url": args.base_url} if args.base_url else {}))
         try:
             router = make_router(args.router, provider=provider, threshold=args.threshold)

@@ -436,11 +436,11 @@ class Labelled:
 
 
 def read_labels(path: str | Path) -> list[Labelled]:
-    """A JSONL file of ``{"question": ..., "sot_suitable": 0|1}`` (optional ``category``); ``ConfigError``
-    names the line that is wrong."""
+    """A JSONL file (UTF-8, with or without a BOM) of ``{"question": ..., "sot_suitable": 0|1}`` (optional
+    ``category``); ``ConfigError`` names the line that is wrong."""
     path = Path(path)
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read the labelled questions {str(path)!r} ({exc})") from exc
     rows = []

@@ -22,6 +22,8 @@ _EXPLICIT = re.compile(r"\b(?i:answer(?: is)?|option|choice|choose|pick|select|g
 # "A. Organize ...", "B, because ..." -- a letter that opens the reply and is set off by punctuation
 _LEADING = re.compile(r"^\W*([ABC])(?:[.,:;)]|\s*$)")
 _LETTER = re.compile(r"(?<![\w'])([ABC])(?![\w'])")
+# "A single paragraph ...", "Sure! A list is ...": the article that opens a sentence, not choice A
+_ARTICLE = re.compile(r"(^|[.!?:\n])([^\w\n]*)A(?=[ \t]+[A-Za-z])")
 # words, for models that answer in prose; order matters ("independent" contains "dependent")
 _WORDS: list[tuple[Choice, re.Pattern[str]]] = [
     ("C", re.compile(r"\b(?:not (?:a |as a )?list|no list|not organi[sz]e|without (?:a )?list|not in (?:a )?list|"
@@ -36,7 +38,8 @@ def parse_router_answer(text: str) -> tuple[Choice, str] | None:
     """Read the prompting router's answer: ``("A"|"B"|"C", how it was read)``, or ``None`` if unreadable.
 
     Accepts a bare letter, a letter with chatter ("Answer: A.", "I would choose (B) because ..."), or words
-    ("independent points", "not a list"). A reply that names several letters without marking one is unreadable.
+    ("independent points", "not a list"). A reply that names several letters without marking one is unreadable;
+    the article that opens a sentence ("A single paragraph is best") is not a letter.
     """
     stripped = text.strip()
     if match := re.fullmatch(r"\W*([ABCabc])\W*", stripped):
@@ -46,10 +49,10 @@ def parse_router_answer(text: str) -> tuple[Choice, str] | None:
     if match := _LEADING.match(stripped):
         return match.group(1), "leading letter"  # type: ignore[return-value]
     letters = set(_LETTER.findall(stripped))
-    if len(letters) == 1:
-        return letters.pop(), "only letter"  # type: ignore[return-value]
-    if letters:
+    if len(letters) > 1:  # "A or B"; also "A good fit is B", where the article may as well be the choice
         return None
+    if match := _LETTER.search(_ARTICLE.sub(r"\1\2", stripped)):
+        return match.group(1), "only letter"  # type: ignore[return-value]
     for choice, pattern in _WORDS:
         if pattern.search(stripped):
             return choice, "wording"
