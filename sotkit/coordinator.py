@@ -16,7 +16,8 @@ from typing import Any, Literal
 
 import anyio
 
-from .errors import DeadlineExceeded, EchoedInstructions, EmptyAnswer, EmptyPoint, PartialResultError
+from .errors import (DeadlineExceeded, EchoedInstructions, EmptyAnswer, EmptyPoint, PartialResultError,
+                     describe)
 from .events import (Event, PointDeltaEvent, PointDoneEvent, PointEvent, RouteEvent, TextEvent,
                      WithdrawEvent)
 from .expansion import ExpansionFilter
@@ -482,7 +483,7 @@ class Answer:
         self._emit(self.stitcher.finish_point(point.index))
 
     def _fail(self, point: Point, error: Exception) -> None:
-        point.failed = True
+        point.failed, point.error = True, describe(error)
         self.errors.append(error)
         self._emit(self.stitcher.finish_point(point.index, skipped=True))
 

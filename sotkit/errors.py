@@ -100,3 +100,8 @@ class PartialResultError(SotkitError):
 
 class DeadlineExceeded(PartialResultError, TimeoutError):
     """The request's overall ``deadline`` passed; ``partial`` holds what was finished in time."""
+
+
+def describe(error: BaseException) -> str:
+    """An error in one short line, as events and ``Point.error`` carry it: ``"Type: message"``."""
+    return f"{type(error).__name__}: {error}"[:300]

@@ -92,6 +92,8 @@ class Point:
     """The model that wrote this point: the request's model, or the fallback."""
     failed: bool = False
     """True when the point was skipped (``on_point_error="skip"``) or failed on every attempt."""
+    error: str | None = None
+    """Why it failed (``failed``): its last attempt's error, ``"Type: message"`` (``"BadRequestError: ..."``)."""
     complete: bool = False
     """True when the point's call ended as the model ended it (or at its token budget); False for a point cut
     mid-stream (by the deadline, say), whose ``text`` is only a beginning."""

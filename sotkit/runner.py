@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from .errors import StreamStalled
+from .errors import StreamStalled, describe
 from .events import Event, RetryEvent
 from .limits import Limits, estimate_tokens
 from .overlap import CallSpan
@@ -187,7 +187,7 @@ class Runner:
             call = calls[row]
             if error is not None:
                 self.send(RetryEvent(call.point.index if call.point else None, 1, status_of(error), 0.0,
-                                     _describe(error)))
+                                     describe(error)))
             try:
                 outcome: RowOutcome = await self.call(call, received=received[row])
             except Exception as exc:
@@ -290,7 +290,7 @@ class Runner:
 
     def _on_retry(self, attempt: int, error: Exception, wait: float, point: Point | None, span: CallTrace) -> None:
         span.retry(attempt, error, wait)
-        self.send(RetryEvent(point.index if point else None, attempt, status_of(error), wait, _describe(error)))
+        self.send(RetryEvent(point.index if point else None, attempt, status_of(error), wait, describe(error)))
 
     def _account(self, usage: CallUsage, model: str, span: CallTrace, calls: int = 1) -> None:
         span.usage(usage)
@@ -306,10 +306,6 @@ def _resume(backend: Backend, request: ChatRequest, received: list[str]) -> Chat
         return request
     prompt = dataclasses.replace(request.prompt, prefill=(request.prompt.prefill or "") + done)
     return dataclasses.replace(request, prompt=prompt, max_tokens=max(1, request.max_tokens - math.ceil(len(done) / 4)))
-
-
-def _describe(error: BaseException) -> str:
-    return f"{type(error).__name__}: {error}"[:300]
 
 
 class _Watchdog:
