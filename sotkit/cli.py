@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--fallback", help="model for points (or a skeleton) that fail on the main model")
     ask.add_argument("--base-url", help="an OpenAI-compatible server, with --model openai:<name>")
     ask.add_argument("--templates", help="a directory of .jinja templates overriding the defaults")
-    ask.add_argument("--max-points", type=_at_least_two,
+    ask.add_argument("--max-points", type=eval_cli.whole_number(2),
                      help="most points in a skeleton (default: the model's; 10, or 6 for local models)")
     ask.add_argument("--deadline", type=float, help="seconds for the whole answer")
     ask.add_argument("--on-point-error", choices=["skip", "raise"], default="skip",
@@ -66,12 +66,6 @@ def build_parser() -> argparse.ArgumentParser:
     eval_cli.add_parser(commands)
     router_cli.add_parser(commands)
     return parser
-
-
-def _at_least_two(text: str) -> int:
-    if not text.strip().isdigit() or int(text) < 2:
-        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number, at least 2")
-    return int(text)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -187,7 +181,7 @@ async def _ask(args: argparse.Namespace, so_far: _SoFar) -> int:
     }.items() if v is not None}
     per_request = {"on_point_error": args.on_point_error} | ({"max_points": args.max_points} if args.max_points else {})
     live = sys.stdout.isatty() and not args.json  # else the answer is printed once, complete
-    async with SoT(model, **options) as sot, sot.stream(
+    async with SoT(args.model or None, **options) as sot, sot.stream(  # given None, it names a bad $SOTKIT_MODEL
         args.question, mode=args.mode, deadline=args.deadline, **per_request
     ) as events:
         try:

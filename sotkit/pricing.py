@@ -6,13 +6,17 @@ package for newer prices, or pass ``prices=``.
 
 A call is priced by its model string, whatever ``base_url`` served it: ``openai:gpt-4o-mini`` at OpenAI's list
 price (a gateway in front of OpenAI bills the same), a model the library does not list at ``None`` (unknown,
-never 0). ``local:`` models cost 0.0: an in-process model has no bill per token.
+never 0). ``local:`` models cost 0.0: an in-process model has no bill per token. A model left unknown while a
+``prices=`` key is close to its name (a typo, most likely) gets a warning, once, that names the key; a key that
+prices no model of the client is no error, since one table may serve several clients.
 
 ``Usage.cost`` calls ``Prices.cost`` when it is read, for each call it recorded.
 """
 
 from __future__ import annotations
 
+import difflib
+import warnings
 from collections.abc import Mapping
 
 from .options import check_prices
@@ -28,6 +32,7 @@ class Prices:
 
     def __init__(self, overrides: Mapping[str, tuple[float, float]] | None = None) -> None:
         self.overrides = check_prices(overrides)
+        self._warned: set[str] = set()
 
     def cost(self, model: str, input_tokens: int, output_tokens: int) -> float | None:
         """One call's cost."""
@@ -37,6 +42,7 @@ class Prices:
             return 0.0
         found = _library_model(model)
         if found is None or not _listed(found):
+            self._unknown(model)
             return None
         import genai_prices
 
@@ -44,6 +50,15 @@ class Prices:
             genai_prices.Usage(input_tokens=input_tokens, output_tokens=output_tokens),
             found[1], provider_id=found[0])
         return float(calculation.total_price)  # per call: a long prompt's tier is the call's own
+
+    def _unknown(self, model: str) -> None:
+        """Warn, once, of a ``prices=`` key that looks like a typo of an unknown model's name."""
+        if model in self._warned or not self.overrides:
+            return
+        self._warned.add(model)
+        if close := difflib.get_close_matches(model, self.overrides, n=1, cutoff=0.8):
+            warnings.warn(f"no price is known for {model!r}, so its cost is None; prices= has {close[0]!r}: a typo "
+                          f"of {model!r}?", stacklevel=4)  # the line that read usage.cost
 
 
 def _library_model(model: str) -> tuple[str, str] | None:

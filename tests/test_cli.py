@@ -268,3 +268,19 @@ def test_json_prints_one_json_object_for_every_failure_with_the_same_exit_status
                       "--on-point-error", "raise", env={"OPENAI_API_KEY": "k"})
     shown = json.loads(partial.stdout)
     assert partial.returncode == 1 and shown["type"] == "PartialResultError" and shown["text"].startswith("1. A thing")
+
+
+def test_a_bad_sotkit_model_variable_is_named_as_the_source_of_the_model():
+    done = ask("Why?", env={"SOTKIT_MODEL": "opnai:gpt-4o-mini", "OPENAI_API_KEY": "k"})
+    assert done.returncode == 2, done.stderr
+    assert "sotkit: error: $SOTKIT_MODEL='opnai:gpt-4o-mini': unknown provider 'opnai'" in done.stderr
+    # a --model the user typed is named as itself, and the variable is not blamed for it
+    done = ask("Why?", "--model", "opnai:m", env={"SOTKIT_MODEL": "openai:gpt-4o-mini", "OPENAI_API_KEY": "k"})
+    assert done.returncode == 2 and "SOTKIT_MODEL" not in done.stderr and "unknown provider 'opnai'" in done.stderr
+
+
+def test_whole_number_options_are_refused_in_words_not_by_a_function_name():
+    for bad in ("abc", "2.5", "-3", "²"):
+        done = ask("Why?", "--max-points", bad)
+        assert done.returncode == 2 and f"--max-points: {bad!r}: give a whole number, at least 2" in done.stderr
+        assert "invalid" not in done.stderr  # argparse's "invalid _at_least_two value"

@@ -955,3 +955,75 @@ async def test_a_rerun_of_one_mode_keeps_the_other_modes_answer(tmp_path):
         summary = await run(server, tmp_path)  # both modes are in: only the judge is asked
         assert len(server.requests) == 2 and all(is_judge(r) for r in server.requests)
     assert summary.net_win_rate == 1.0
+
+
+def eval_command(tmp_path, capsys, server, *args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+    """``sotkit eval`` on one question against ``server``: its exit status and stderr."""
+    from sotkit.cli import main
+
+    questions = write_questions(tmp_path / "questions.jsonl", QUESTIONS[:1])
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in {"OPENAI_BASE_URL": server.openai_base_url, "OPENAI_API_KEY": "k", **(env or {})}.items():
+            patch.setenv(name, value)
+        try:
+            status = main(["eval", str(questions), "--no-plots", *args])
+        except SystemExit as exit:  # argparse's usage errors
+            status = exit.code
+    return status, capsys.readouterr().err
+
+
+def test_the_command_takes_modes_both_as_its_help_says_and_speaks_in_its_options(tmp_path, capsys):
+    with serve(model()) as server:
+        for modes in ("both", " both", "sot,sequential", None):
+            status, err = eval_command(tmp_path, capsys, server, "--model", "openai:m", "--judge", "openai:m",
+                                       "--out", str(tmp_path / "out"), *(("--modes", modes) if modes else ()))
+            assert status == 0, err
+        asked = len(server.requests)
+        status, err = eval_command(tmp_path, capsys, server, "--model", "openai:m", "--modes", "sot", "--judge",
+                                   "openai:m", "--out", str(tmp_path / "sot"))
+        assert status == 2 and "use --modes both (the default) with --judge" in err and "modes=(" not in err
+        status, err = eval_command(tmp_path, capsys, server, "--model", "openai:m", "--aspects",
+                                   "--out", str(tmp_path / "sot"))
+        assert status == 2 and "--aspects needs a --judge model" in err
+        status, err = eval_command(tmp_path, capsys, server, "--model", "openai:m", "--modes", "sot,fast",
+                                   "--out", str(tmp_path / "sot"))
+        assert status == 2 and "--modes sot,fast: choose one or both of sot, sequential" in err
+        status, err = eval_command(tmp_path, capsys, server, "--model", "openai:m", "--limit", "abc")
+        assert status == 2 and "--limit: 'abc': give a whole number, at least 1" in err and "_positive" not in err
+        assert len(server.requests) == asked  # refused before any call
+
+
+def test_the_command_takes_max_points_and_a_change_of_it_asks_the_answers_again(tmp_path, capsys):
+    base = ("--model", "openai:m", "--modes", "sot", "--out", str(tmp_path / "out"))
+    with serve(model()) as server:
+        assert eval_command(tmp_path, capsys, server, *base)[0] == 0
+        server.reset()
+        assert eval_command(tmp_path, capsys, server, *base)[0] == 0
+        assert server.requests == []  # nothing changed: nothing asked
+        status, err = eval_command(tmp_path, capsys, server, *base, "--max-points", "2")
+        assert status == 0, err
+        assert server.requests  # the answers it shapes are asked again
+        server.reset()
+        assert eval_command(tmp_path, capsys, server, *base, "--max-points", "2")[0] == 0
+        assert server.requests == []
+    [record] = [json.loads(line) for line in (tmp_path / "out" / "results.jsonl").read_text().splitlines()][-1:]
+    assert record["answers"]["sot"]["skeleton"] == ["Keep a schedule", "Dim the lights"]  # the third cut off
+    with serve(model()) as server:
+        status, err = eval_command(tmp_path, capsys, server, *base, "--max-points", "1")
+    assert status == 2 and "--max-points: '1': give a whole number, at least 2" in err
+
+
+def test_a_refused_judge_or_model_leaves_no_out_directory_behind(tmp_path, capsys):
+    with serve(model()) as server:
+        out = tmp_path / "new" / "out"
+        status, err = eval_command(tmp_path, capsys, server, "--model", "openai:m", "--judge", "opnai:j",
+                                   "--out", str(out))
+        assert status == 2 and "unknown provider 'opnai'" in err
+        assert not (tmp_path / "new").exists()  # neither the directory nor the parent the run made
+        status, err = eval_command(tmp_path, capsys, server, "--out", str(out), env={"SOTKIT_MODEL": "opnai:m"})
+        assert status == 2 and "$SOTKIT_MODEL='opnai:m': unknown provider 'opnai'" in err
+        assert not (tmp_path / "new").exists()
+        (out / "mine").mkdir(parents=True)  # a directory that was there before is left as it was
+        status, err = eval_command(tmp_path, capsys, server, "--model", "openai:m", "--judge", "opnai:j",
+                                   "--out", str(out))
+        assert status == 2 and sorted(p.name for p in out.iterdir()) == [".lock", "mine"]

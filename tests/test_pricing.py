@@ -158,3 +158,30 @@ def test_prices_never_come_from_the_network():
 def test_bad_prices_are_refused_with_what_to_pass(prices, message):
     with pytest.raises(sotkit.ConfigError, match=message):
         sotkit.SoT("openai:m", base_url="http://127.0.0.1:9/v1", api_key="k", prices=prices)
+
+
+async def test_a_prices_key_with_a_typo_of_the_models_name_is_warned_of_once_when_the_cost_is_unknown():
+    with FakeLLMServer(sot_responder(SKELETON), latency=FAST) as server:
+        async with sotkit.SoT("openai:my-finetune", base_url=server.openai_base_url, api_key="k", mode="sot",
+                              prices={"openai:my-fintune": (0.3, 1.2)}) as sot:
+            result = await sot.generate("How can I be healthier?")
+    with pytest.warns(UserWarning) as caught:
+        assert result.usage.cost is None
+        assert result.usage.cost is None  # read again: warned once
+    [warning] = caught
+    assert str(warning.message) == ("no price is known for 'openai:my-finetune', so its cost is None; prices= has "
+                                    "'openai:my-fintune': a typo of 'openai:my-finetune'?")
+    assert warning.filename == __file__  # the line that read the cost
+
+
+@pytest.mark.parametrize(("model", "prices"), [
+    ("openai:my-finetune", {"openai:gpt-4o-mini": (1.0, 1.0)}),  # a table for other clients' models too
+    ("openai:my-finetune", {"openai:my-finetune": (1.0, 1.0), "openai:my-finetune-v2": (2.0, 2.0)}),  # priced
+    ("anthropic:claude-sonnet-4-6", {"anthropic:claude-sonnet-4-5": (3.0, 15.0)}),  # a sibling the library prices
+    ("local:smollm2", {"local:smollm3": (1.0, 1.0)}),  # free: nothing unknown
+    ("openai:ft-alpha", {"openai:ft-omega": (1.0, 1.0)}),  # unknown, but no key looks like its name
+])
+def test_prices_for_other_models_are_no_error_and_no_warning(model, prices, recwarn):
+    table = Prices(prices)
+    table.cost(model, 10, 10)
+    assert not recwarn.list

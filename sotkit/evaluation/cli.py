@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import itertools
+import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import anyio
@@ -20,25 +24,58 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("questions", help='a JSON Lines file: {"question": ..., "id": ..., "category": ...} a line')
     parser.add_argument("--model", help="provider:model that answers (default: as for sotkit ask)")
     parser.add_argument("--judge", help="provider:model that judges the pairs (none: judge-free measures only)")
-    parser.add_argument("--modes", default="sot,sequential", help="sot, sequential or both (default: both)")
+    parser.add_argument("--modes", default="both", type=_modes, help="sot, sequential or both (default: both)")
     parser.add_argument("--out", help="directory for results and report (default: eval-<questions file name>)")
-    parser.add_argument("--limit", type=_positive, help="only the first N questions")
-    parser.add_argument("--concurrency", type=_positive, default=1,
+    parser.add_argument("--limit", type=whole_number(1), help="only the first N questions")
+    parser.add_argument("--concurrency", type=whole_number(1), default=1,
                         help="questions answered at a time (default 1: latencies not inflated by other questions)")
     parser.add_argument("--aspects", action="store_true",
                         help="also judge coherence, diversity, immersion, integrity and relevance (LLMZoo's)")
-    parser.add_argument("--judge-max-tokens", type=_positive, default=JUDGE_MAX_TOKENS,
+    parser.add_argument("--judge-max-tokens", type=whole_number(1), default=JUDGE_MAX_TOKENS,
                         help=f"the judge's token budget per reply; a reply cut there gives no verdict (default "
                              f"{JUDGE_MAX_TOKENS})")
+    parser.add_argument("--max-points", type=whole_number(2),
+                        help="most points in a SoT answer's skeleton (default: the model's)")
     parser.add_argument("--templates", help="a directory of .jinja templates overriding the defaults, judges' too")
     parser.add_argument("--no-plots", dest="plots", action="store_false", help="no PNG plots (no matplotlib needed)")
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
+def whole_number(least: int) -> Callable[[str], int]:
+    """An argparse type: a whole number of at least ``least``, refused in words (argparse would name the function)."""
+    def parse(text: str) -> int:
+        if not text.strip().isdecimal() or int(text) < least:
+            raise argparse.ArgumentTypeError(f"{text!r}: give a whole number, at least {least}")
+        return int(text)
+    return parse
+
+
+def _modes(text: str) -> str:
+    return "sot,sequential" if text.strip() == "both" else text  # evaluate checks the rest
+
+
+#: ``evaluate``'s advice as this command's options say it (the specific ones first)
+_CLI_WORDS = {"use modes=('sot', 'sequential') with judge=": "use --modes both (the default) with --judge",
+              "aspects=True needs a judge= model": "--aspects needs a --judge model", "modes=": "--modes "}
+
+
+def _in_cli_words(message: str) -> str:
+    for library, cli in _CLI_WORDS.items():
+        message = message.replace(library, cli)
+    return message
+
+
+def _model(given: str | None) -> str:
+    """--model, else the default; a bad $SOTKIT_MODEL is named as such, since no --model was typed."""
+    from ..client import default_model
+    from ..providers import split_model
+
+    model = given or default_model()
+    if not given and os.environ.get("SOTKIT_MODEL"):
+        try:
+            split_model(model)
+        except ConfigError as exc:
+            raise ConfigError(f"$SOTKIT_MODEL={model!r}: {exc}") from None
+    return model
 
 
 def _check_out(out: Path) -> None:
@@ -49,16 +86,18 @@ def _check_out(out: Path) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..client import default_model
     from .run import evaluate
 
     out = Path(args.out or f"eval-{Path(args.questions).stem}")
+    made = list(itertools.takewhile(lambda path: not path.exists(), (out, *out.parents)))  # by this run, if any
+    # only when given: the answers' fingerprint then stays that of earlier runs without it
+    request = {"max_points": args.max_points} if args.max_points else {}
     try:
         _check_out(out)
         summary = anyio.run(lambda: evaluate(
-            args.questions, model=args.model or default_model(), judge=args.judge, modes=args.modes, out=out,
+            args.questions, model=_model(args.model), judge=args.judge, modes=args.modes, out=out,
             limit=args.limit, concurrency=args.concurrency, aspects=args.aspects, templates=args.templates,
-            plots=args.plots, progress=True, judge_max_tokens=args.judge_max_tokens))
+            plots=args.plots, progress=True, judge_max_tokens=args.judge_max_tokens, **request))
     except KeyboardInterrupt:
         results = out / "results.jsonl"
         if results.is_file() and results.stat().st_size:  # said only when true: Ctrl-C may come before any answer
@@ -68,11 +107,17 @@ def main(args: argparse.Namespace) -> int:
         print(f"\nsotkit eval: interrupted; {kept}", file=sys.stderr)
         return 130
     except SotkitError as exc:
-        print(f"sotkit eval: error: {exc}", file=sys.stderr)
+        print(f"sotkit eval: error: {_in_cli_words(str(exc))}", file=sys.stderr)
         return 2 if isinstance(exc, ConfigError) else 1
     except Exception as exc:  # the last resort (a file it cannot write, ...): one line, which names the file
         print(f"sotkit eval: error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
+    finally:  # a run stopped before its first record (a bad --judge, say) leaves no directory it made
+        if made and out.is_dir() and {path.name for path in out.iterdir()} <= {".lock"}:
+            (out / ".lock").unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                for directory in made:  # the deepest first
+                    directory.rmdir()
     parts = [f"{len(summary.records)} questions"]
     if summary.speedup is not None:
         parts.append(f"median speed-up {summary.speedup:.2f}x")
