@@ -367,7 +367,9 @@ _STREAM_CLOSED = ("this stream was read to its end or closed (a stream is one re
 
 def _templates(provider: Provider, overrides: TemplateSource) -> Templates:
     local = provider.model.startswith("local:")
-    return _default_templates(local) if overrides is None else Templates(overrides, local=local)
+    templates = _default_templates(local) if overrides is None else Templates(overrides, local=local)
+    templates.check_stop_limit(provider)  # the API would refuse each call that carries more
+    return templates
 
 
 @functools.cache

@@ -1,4 +1,4 @@
-"""Jinja prompt templates: loaded and checked once, when a client is built.
+r"""Jinja prompt templates: loaded and checked once, when a client is built.
 
 A template is one file, ``<name>.jinja``, with up to four blocks::
 
@@ -13,7 +13,11 @@ No other block names are accepted (a misspelt one would drop its text), and a te
 surrounding spaces and tabs before its escapes are decoded, so the block can be indented; write ``\s`` or ``\t``
 for a space or a tab at either end.
 
-Users override any subset by passing a directory (same file names) or a mapping ``name -> source``.
+Users override any subset by passing a directory (same file names) or a mapping ``name -> source``. A file there
+that looks meant as a template but is not named ``<name>.jinja`` (``expand.jinja2``, ``expand.j2``,
+``expand.jinja.txt``, ``Expand.jinja``) is an error that says what to rename it to, not silently ignored; other
+files (``README.md``, ``notes.txt``, hidden ones such as ``.DS_Store``) are left alone. A template whose ``stop``
+block holds more sequences than the provider takes (OpenAI's API: 4) fails when the client is built.
 Models served in-process get the variants under ``prompts/local/`` where one exists.
 """
 
@@ -30,7 +34,7 @@ import jinja2
 import jinja2.meta
 
 from .errors import TemplateError
-from .providers.base import Prompt
+from .providers.base import Prompt, Provider
 
 DEFAULT_PROMPTS = Path(str(files("sotkit.prompts")))
 
@@ -59,6 +63,8 @@ TemplateSource = str | Path | Mapping[str, str] | None
 _ESCAPE = re.compile(r"\\([nts\\])")
 _ESCAPED = {"n": "\n", "t": "\t", "s": " ", "\\": "\\"}
 _BLOCKS = ("system", "user", "prefill", "stop")
+#: endings of a file in a templates directory meant as a template (only ``<name>.jinja`` is read as one)
+_TEMPLATE_LIKE = (".jinja", ".jinja2", ".j2", ".jinja.txt")
 #: nodes that need a loader; templates are self-contained files, so these are refused when loaded
 _LOADING = {jinja2.nodes.Extends: "extends", jinja2.nodes.Include: "include", jinja2.nodes.Import: "import",
             jinja2.nodes.FromImport: "from ... import"}
@@ -73,6 +79,7 @@ class Templates:
         )
         self._templates: dict[str, tuple[jinja2.Template, str]] = {}
         self._variables: dict[str, set[str]] = {}
+        self._stop_counts: dict[str, int] = {}  # of each template's sample render
         search = [DEFAULT_PROMPTS / "local", DEFAULT_PROMPTS] if local else [DEFAULT_PROMPTS]
         for name in SAMPLE_VARIABLES:
             path = next((d / f"{name}.jinja" for d in search if (d / f"{name}.jinja").is_file()), None)
@@ -86,6 +93,16 @@ class Templates:
     def uses(self, name: str, variable: str) -> bool:
         """Does template ``name`` refer to ``variable`` (so passing it cannot be silently dropped)?"""
         return variable in self._variables[name]
+
+    def check_stop_limit(self, provider: Provider) -> None:
+        """Refuse a template whose stop block holds more sequences than ``provider`` takes: the API would refuse
+        every call it sends (none were ever dropped: a dropped one would let the text run on)."""
+        limit = provider.max_stop
+        for name, count in self._stop_counts.items():
+            if limit is not None and count > limit:
+                raise TemplateError(f"template {self._templates[name][1]!r} has {count} stop sequences, but "
+                                    f"{provider.model} takes at most {limit}; keep at most {limit} lines in its "
+                                    "{% block stop %}")
 
     def render(self, name: str, **variables: Any) -> Prompt:
         template, origin = self._templates[name]
@@ -137,7 +154,7 @@ class Templates:
 
     def _check(self, name: str, origin: str) -> None:
         try:
-            self.render(name, **SAMPLE_VARIABLES[name])
+            self._stop_counts[name] = len(self.render(name, **SAMPLE_VARIABLES[name]).stop)
         except TemplateError as exc:
             cause = exc.__cause__
             if isinstance(cause, jinja2.UndefinedError):
@@ -183,8 +200,18 @@ def _read_overrides(overrides: TemplateSource) -> dict[str, tuple[str, str]]:
     if not directory.is_dir():
         raise TemplateError(f"templates={str(overrides)!r} is not a directory; pass a directory of "
                             "<name>.jinja files or a mapping of template names to sources")
-    found = {p.stem: (_read(p), str(p)) for p in sorted(directory.glob("*.jinja"))}
+    file_names = ", ".join(f"{n}.jinja" for n in SAMPLE_VARIABLES)
+    found = {}
+    for path in sorted(directory.iterdir()):
+        ending = next((e for e in _TEMPLATE_LIKE if path.name.lower().endswith(e)), None)
+        if ending is None or path.name.startswith("."):  # README.md, .DS_Store, macOS's ._expand.jinja
+            continue
+        name = path.name[:-len(ending)]
+        if path.name != f"{name}.jinja" or name not in SAMPLE_VARIABLES:  # else silently ignored
+            close = difflib.get_close_matches(name.lower(), list(SAMPLE_VARIABLES), n=1)
+            rename = f"; rename it to {close[0]}.jinja" if close else ""
+            raise TemplateError(f"{str(path)!r} is not read as a template: templates are named {file_names}{rename}")
+        found[name] = (_read(path), str(path))
     if not found:
-        raise TemplateError(f"no *.jinja templates in {str(directory)!r}; expected any of "
-                            + ", ".join(f"{n}.jinja" for n in SAMPLE_VARIABLES))
+        raise TemplateError(f"no *.jinja templates in {str(directory)!r}; expected any of {file_names}")
     return found

@@ -136,3 +136,62 @@ def test_stop_lines_may_be_indented_and_keep_escaped_tabs_at_their_ends():
               "    \\n{{ question }}.\n\t\\n\\n  \n   \n  \\tEND\\t \n \\n{{ question }}.\\s\n{% endblock %}")
     prompt = Templates({"sequential": source}).render("sequential", question="2", context=None)
     assert prompt.stop == ("\n2.", "\n\n", "\tEND\t", "\n2. ")  # \s: a space kept at a stop's end
+
+
+SKELETON = "{% block user %}Outline: {{ question }}{% endblock %}"
+EXPAND = "{% block user %}EXPAND-CUSTOM {{ point.title }} for {{ question }}{% endblock %}"
+
+
+@pytest.mark.parametrize("file_name, meant", [
+    ("expand.jinja2", "expand.jinja"),
+    ("expand.j2", "expand.jinja"),
+    ("expand.jinja.txt", "expand.jinja"),  # Windows' Notepad adds .txt behind a hidden extension
+    ("Expand.jinja", "expand.jinja"),
+    ("EXPAND.JINJA", "expand.jinja"),
+    ("Judge_Pairwise.jinja2", "judge_pairwise.jinja"),
+    ("expnad.jinja", "expand.jinja"),
+])
+def test_a_file_meant_as_a_template_but_misnamed_is_refused_saying_what_to_rename_it_to(tmp_path, file_name, meant):
+    # next to a well named template, the misnamed one was silently ignored: the default expand prompt was sent
+    (tmp_path / "skeleton.jinja").write_text(SKELETON)
+    (tmp_path / file_name).write_text(EXPAND)
+    with pytest.raises(sotkit.TemplateError) as caught:
+        sotkit.SoT("openai:gpt-4o-mini", api_key="k", templates=tmp_path)
+    assert str(tmp_path / file_name) in str(caught.value)
+    assert str(caught.value).endswith(f"is not read as a template: templates are named skeleton.jinja, expand.jinja, "
+                                      f"sequential.jinja, router.jinja, judge_pairwise.jinja, judge_aspect.jinja; "
+                                      f"rename it to {meant}")
+
+
+def test_a_directory_of_only_misnamed_templates_names_the_file_not_just_no_templates(tmp_path: Path):
+    (tmp_path / "macros.j2").write_text("{% macro m() %}x{% endmacro %}")
+    with pytest.raises(sotkit.TemplateError) as caught:
+        Templates(tmp_path)
+    assert str(caught.value) == (f"{str(tmp_path / 'macros.j2')!r} is not read as a template: templates are named "
+                                 "skeleton.jinja, expand.jinja, sequential.jinja, router.jinja, "
+                                 "judge_pairwise.jinja, judge_aspect.jinja")  # no close name: none suggested
+
+
+def test_other_files_in_a_templates_directory_are_left_alone(tmp_path: Path):
+    (tmp_path / "expand.jinja").write_text(EXPAND)
+    (tmp_path / "README.md").write_text("# Our support prompts\nexpand.jinja sets the tone.\n")
+    (tmp_path / "notes.txt").write_text("try a shorter skeleton prompt\n")
+    (tmp_path / "expand.md").write_text("why expand.jinja says what it says\n")
+    (tmp_path / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1\x00\x00\x10\x00")
+    (tmp_path / "._expand.jinja").write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X")  # macOS's AppleDouble
+    (tmp_path / "expand.jinja.bak").write_text("{% block user %}an old version{% endblock %}")
+    (tmp_path / "old").mkdir()
+    prompt = Templates(tmp_path).render("expand", question="How can I sleep better?", points=[],
+                                        point={"index": 1, "title": "Keep a schedule"})
+    assert prompt.user == "EXPAND-CUSTOM Keep a schedule for How can I sleep better?"
+
+
+def test_every_module_compiles_without_an_invalid_escape_warning():
+    # this module's docstring held "\s": Python 3.12+ printed a SyntaxWarning (3.11: a DeprecationWarning) on import
+    import warnings
+
+    root = Path(__file__).parent.parent
+    for path in sorted([*(root / "sotkit").rglob("*.py"), *(root / "engines").rglob("*.py")]):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            compile(path.read_text(encoding="utf-8"), str(path), "exec")

@@ -114,6 +114,9 @@ class Provider(ABC):
     supports_prefill: bool = False
     #: the highest sampling temperature the API takes (sotkit refuses more when the option is given)
     max_temperature: float = 2.0
+    #: the most stop sequences a request may carry (None: any number); a template with more fails when the client
+    #: is built
+    max_stop: int | None = None
     #: in-process models run one generation at a time; batched expansion beats N calls there
     supports_batch: bool = False
     #: runs in this process, one generation at a time: a call waiting its turn is no stalled server, and calls

@@ -18,7 +18,7 @@ from ._clients import sdk_clients, user_client
 from ._sse import malformed, text_pieces
 from .base import THINKING, CallUsage, ChatRequest, Chunk, Provider, StreamError, Signal
 
-#: OpenAI accepts at most four stop sequences
+#: OpenAI's own API (and Azure's) refuses a request with more than four stop sequences
 MAX_STOP = 4
 #: what the SDK imports at its first chat completion (80 ms), imported off the event loop with the SDK
 FIRST_REQUEST_IMPORTS = ("openai.resources.chat.completions.completions", "openai.lib.streaming.chat", "jiter")
@@ -63,11 +63,13 @@ class OpenAIProvider(Provider):
                                         api_key=api_key, base_url=base_url, http=http)
             azure = isinstance(client, sys.modules["openai"].AsyncAzureOpenAI)
             self._max_tokens_field = "max_completion_tokens" if azure else _max_tokens_field(str(client.base_url))
+            self.max_stop = MAX_STOP if azure else _max_stop(str(client.base_url))
             return
         check_url("base_url", base_url)
         if base_url is None:  # the SDK reads it too, and would retry a malformed one as a connection error
             check_url("$OPENAI_BASE_URL", base_url := os.environ.get("OPENAI_BASE_URL") or None)
         self._max_tokens_field = _max_tokens_field(base_url)
+        self.max_stop = _max_stop(base_url)
         api_key = api_key or os.environ.get("OPENAI_API_KEY")
         if not api_key:
             if not base_url:
@@ -88,7 +90,7 @@ class OpenAIProvider(Provider):
             messages.append({"role": "assistant", "content": prompt.prefill})
             body.update(CONTINUE_PREFILL)
         if request.stop:
-            body["stop"] = list(request.stop[:MAX_STOP])
+            body["stop"] = list(request.stop)  # all of them: one left out would let the text run on past it
         if request.temperature is not None:
             body["temperature"] = request.temperature
         reading, written = _Reading(), 0
@@ -174,13 +176,23 @@ def _chunk(data: Any) -> tuple[str | Signal | None, Any, dict | None]:
     return THINKING if thinking and not text else text, choice.get("finish_reason"), usage
 
 
+def _openai_itself(base_url: str | None) -> bool:
+    """Is ``base_url`` (None: the SDK's default) OpenAI's own API or Azure's OpenAI, not a compatible server?"""
+    host = (urlsplit(base_url).hostname or "") if base_url else "api.openai.com"
+    return host == "api.openai.com" or host.endswith((".api.openai.com", ".openai.azure.com",
+                                                      ".cognitiveservices.azure.com"))
+
+
 def _max_tokens_field(base_url: str | None) -> str:
     """OpenAI itself (and Azure's OpenAI) wants ``max_completion_tokens`` (its reasoning models refuse
     ``max_tokens``); compatible servers widely support only ``max_tokens``."""
-    host = (urlsplit(base_url).hostname or "") if base_url else "api.openai.com"
-    openai_itself = host == "api.openai.com" or host.endswith((".api.openai.com", ".openai.azure.com",
-                                                                ".cognitiveservices.azure.com"))
-    return "max_completion_tokens" if openai_itself else "max_tokens"
+    return "max_completion_tokens" if _openai_itself(base_url) else "max_tokens"
+
+
+def _max_stop(base_url: str | None) -> int | None:
+    """OpenAI itself takes four stop sequences; compatible servers are sent them all (vLLM and llama.cpp take any
+    number, a server with a limit refuses the request)."""
+    return MAX_STOP if _openai_itself(base_url) else None
 
 
 def _stream_error(data: Any) -> StreamError:

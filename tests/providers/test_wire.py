@@ -567,3 +567,52 @@ async def test_counts_that_come_a_little_after_the_end_are_the_servers():
     async with serving([sse(*WORDS, STOPPED, done=False), *pause, sse(counts)]) as (url, _):
         *_, usage = await read("openai:m", url)
     assert (usage.input_tokens, usage.output_tokens, usage.estimated) == (7, 3, False)
+
+
+#: an expand template with five stop sequences (the fifth is the one each reply below reaches)
+FIVE_STOPS = {"expand": "{% block user %}Expand '{{ point.title }}' for: {{ question }}{% endblock %}"
+                        "{% block stop %}\n###\nNote:\n---\nIn summary\nNext point:\n{% endblock %}"}
+
+
+def five_stops_responder(request) -> str:
+    if "organizer" in request.user:
+        return "1. Keep a schedule\n2. Dim the lights\n"[len(request.prefill or ""):]
+    return "Go to bed at the same hour every night. Next point: Dim the lights, an hour before bed."
+
+
+@pytest.mark.parametrize("model", ["openai:gpt-4o-mini", "anthropic:claude-sonnet-4-6"])
+async def test_a_compatible_server_is_sent_every_stop_sequence_and_the_point_ends_at_the_fifth(model):
+    from sotkit.testing import FakeLLMServer
+
+    with FakeLLMServer(five_stops_responder) as server:
+        url = server.openai_base_url if model.startswith("openai") else server.anthropic_base_url
+        async with sotkit.SoT(model, base_url=url, api_key="k", templates=FIVE_STOPS) as sot:
+            result = await sot.generate("How can I sleep better?")
+        points = [r for r in server.requests if "organizer" not in r.user]
+    # the fifth was left out on OpenAI's wire format, and each point ran on into the next
+    assert [r.stop for r in points] == [("###", "Note:", "---", "In summary", "Next point:")] * 2
+    assert [p.text for p in result.points] == ["Go to bed at the same hour every night."] * 2
+
+
+async def test_more_stop_sequences_than_openais_api_takes_fail_when_the_client_is_built(monkeypatch):
+    import openai
+
+    monkeypatch.setenv("OPENAI_API_KEY", "k")
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    openai_itself = [{}, {"base_url": "https://api.openai.com/v1"},
+                     {"client": openai.AsyncOpenAI(api_key="k", base_url="https://api.openai.com/v1")},
+                     {"client": openai.AsyncAzureOpenAI(api_key="k", azure_endpoint="https://mine.openai.azure.com",
+                                                        api_version="2024-10-21")},
+                     {"base_url": "http://vllm:8000/v1", "fallback": "openai:gpt-4o-mini"}]
+    for options in openai_itself:  # OpenAI refuses each such call (400): found before any is sent
+        with pytest.raises(sotkit.ConfigError) as caught:
+            sotkit.SoT("openai:gpt-4o-mini", templates=FIVE_STOPS, **options)
+        assert str(caught.value) == ("template '<string expand>' has 5 stop sequences, but openai:gpt-4o-mini takes "
+                                     "at most 4; keep at most 4 lines in its {% block stop %}")
+    four = {"expand": FIVE_STOPS["expand"].replace("Next point:\n", "")}
+    async with sotkit.SoT("openai:gpt-4o-mini", templates=four):
+        pass
+    for compatible in [{"base_url": "http://vllm:8000/v1"},  # vLLM, llama.cpp, ... take more; they are sent all
+                       {"client": openai.AsyncOpenAI(api_key="k", base_url="http://localhost:11434/v1")}]:
+        async with sotkit.SoT("openai:gpt-4o-mini", templates=FIVE_STOPS, **compatible):
+            pass
