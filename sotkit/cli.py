@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         as_json = args.command == "ask" and args.json
         partial = exc.partial if isinstance(exc, PartialResultError) else None
         if partial is not None:  # what was written, once: a terminal already shows it
-            _show(partial, as_json, sys.stdout.isatty() and not as_json, error=_error(exc))
+            _show(partial, as_json, so_far.shown, error=_error(exc))
         elif as_json:  # a script reads stdout: it gets one JSON object for every failure
             print(json.dumps(_error(exc), indent=2))
         if getattr(args, "debug", False):
@@ -120,13 +120,15 @@ class _SoFar:
     """Where ``_ask`` leaves the answer as it stood when Ctrl-C stopped it (none before the request began)."""
 
     result: Result | None = None
+    shown: str | None = None
+    """The answer's text a live terminal shows (None: stdout is no terminal, or takes JSON)."""
 
 
 def _interrupted(args: argparse.Namespace, so_far: _SoFar) -> None:
     """Ctrl-C: a terminal already shows the answer so far; a file or pipe gets it now, so that it is not lost."""
     stopped = {"error": "interrupted", "type": "KeyboardInterrupt"}
     if so_far.result is not None:
-        _show(so_far.result, args.json, sys.stdout.isatty() and not args.json, error=stopped)
+        _show(so_far.result, args.json, so_far.shown, error=stopped)
     elif args.json:
         print(json.dumps(stopped, indent=2))
     _note("interrupted (Ctrl-C): the answer stops where it was cut")
@@ -181,20 +183,22 @@ async def _ask(args: argparse.Namespace, so_far: _SoFar) -> int:
     }.items() if v is not None}
     per_request = {"on_point_error": args.on_point_error} | ({"max_points": args.max_points} if args.max_points else {})
     live = sys.stdout.isatty() and not args.json  # else the answer is printed once, complete
+    so_far.shown = "" if live else None
     async with SoT(args.model or None, **options) as sot, sot.stream(  # given None, it names a bad $SOTKIT_MODEL
         args.question, mode=args.mode, deadline=args.deadline, **per_request
     ) as events:
         try:
-            result = await _read(events, args, live)
+            result = await _read(events, args, so_far if live else None)
         except anyio.get_cancelled_exc_class():  # Ctrl-C: keep the answer as it stands, for main to print
             so_far.result = events.result()  # the partial result, as a PartialResultError carries it
             raise
-    _show(result, args.json, live)
+    _show(result, args.json, so_far.shown)
     return 0
 
 
-async def _read(events: Any, args: argparse.Namespace, live: bool) -> Result:
-    """Show each event as it comes; the result at the end."""
+async def _read(events: Any, args: argparse.Namespace, live: _SoFar | None) -> Result:
+    """Show each event as it comes (the answer's text too where ``live``, which keeps what it showed); the result
+    at the end."""
     shown = ""
     sketching = args.mode != "sequential"  # whose retry one of no point is: the skeleton's or the answer's
     async for event in events:
@@ -210,9 +214,11 @@ async def _read(events: Any, args: argparse.Namespace, live: bool) -> Result:
             shown += event.text
             if live:
                 print(event.text, end="", flush=True)
+                live.shown = shown
         elif event.type == "withdraw" and event.text:
             shown = shown[:len(shown) - len(event.text)]
-            if live:  # the answer again from the start of its last line: a restarted point's header
+            if live:
+                live.shown = shown  # the answer again from the start of its last line: a restarted point's header
                 mark = "left out" if event.failed else "restarted"
                 print(f" [{mark}]\n{shown[shown.rfind(chr(10)) + 1:]}", end="", flush=True)
         elif event.type == "done":
@@ -220,18 +226,20 @@ async def _read(events: Any, args: argparse.Namespace, live: bool) -> Result:
     return result
 
 
-def _show(result: Result, as_json: bool, live: bool, error: dict[str, str] | None = None) -> None:
-    """The answer on stdout (as JSON, or as text unless it was streamed live) and its notes on stderr; for an error's
-    partial answer too."""
+def _show(result: Result, as_json: bool, shown: str | None, error: dict[str, str] | None = None) -> None:
+    """The answer on stdout (as JSON, or as text: what a live terminal has not ``shown`` yet, such as points that
+    finished behind the one cut by Ctrl-C) and its notes on stderr; for an error's partial answer too."""
     if as_json:
         print(json.dumps(dataclasses.asdict(result) | {"skeleton": result.skeleton, "usage": _usage(result.usage)}
                          | (error or {}), indent=2))
     else:
-        print("" if live else result.text, flush=True)
+        print(result.text if shown is None else result.text.removeprefix(shown) if result.text.startswith(shown)
+              else "", flush=True)
     for point in result.points:
         if point.failed:
-            _note(f"point {point.index} ({point.title}) failed after every attempt" if error else
-                  f"point {point.index} ({point.title}) was left out: it failed after every attempt "
+            why = f" ({point.error})" if point.error else ""
+            _note(f"point {point.index} ({point.title}) failed after every attempt{why}" if error else
+                  f"point {point.index} ({point.title}) was left out: it failed after every attempt{why} "
                   "(--on-point-error raise makes that an error)")
     if result.skeleton_truncated:
         _note(f"the skeleton was cut short: {result.route_reason}")
