@@ -92,6 +92,7 @@ class SoT:
         self._owned: list[Provider] = []
         self._closed = False
         self._tpm = tpm
+        self._timeout = timeout  # the SDK's, for every wait on the network: no longer wait for text can hold
         self._answers: weakref.WeakSet[Answer] = weakref.WeakSet()  # to stop those still running at aclose()
         try:
             main = self._provider(default_model() if model is None else model, {"timeout": timeout, **options})
@@ -126,6 +127,12 @@ class SoT:
                               "call is charged its prompt plus its max_tokens: one call would spend more than a "
                               "minute's budget; raise tpm to your provider's limit, or lower max_tokens, "
                               "skeleton_max_tokens and point_max_tokens")
+        first = options.first_token_timeout
+        if first is not None and self._timeout is not None and first > self._timeout \
+                and not self.backends[0].provider.in_process:
+            raise ConfigError(f"first_token_timeout={first:g} is more than timeout={self._timeout:g}, the SDK's "
+                              "network timeout, which would end the call first; raise timeout to at least "
+                              "first_token_timeout")
         for backend in self.backends:
             provider = backend.provider
             if options.temperature is not None and options.temperature > provider.max_temperature:

@@ -1,5 +1,6 @@
 """The public surface: imports, bad input caught before any network traffic."""
 
+import functools
 import subprocess
 import sys
 
@@ -280,3 +281,15 @@ async def test_closing_a_client_ends_its_running_answers_at_once_with_what_they_
     assert "the SoT client was closed (aclose()" in str(error) and not isinstance(error, sotkit.DeadlineExceeded)
     [slow] = [r for r in server.requests if point_of(r) == 2]
     assert not error.partial.points[1].done and slow.client_closed
+
+
+def test_a_first_token_timeout_the_network_timeout_would_cut_short_is_refused():
+    # the SDK's timeout ends a wait for bytes first: first_token_timeout=10 with timeout=1 gave up after 1 s
+    with pytest.raises(sotkit.ConfigError, match="first_token_timeout=10 is more than timeout=1"):
+        sotkit.SoT("openai:m", api_key="k", base_url="http://127.0.0.1:9/v1", timeout=1, first_token_timeout=10)
+    sot = sotkit.SoT("openai:m", api_key="k", base_url="http://127.0.0.1:9/v1", timeout=5)
+    with pytest.raises(sotkit.ConfigError, match="raise timeout"):
+        anyio.run(functools.partial(sot.generate, "Why?", first_token_timeout=9))  # per request too, before a call
+    assert sotkit.SoT("openai:m", api_key="k", base_url="http://127.0.0.1:9/v1", timeout=None,
+                      first_token_timeout=100).options.first_token_timeout == 100  # no network timeout
+    assert sotkit.SoT("local:smollm2", timeout=1, first_token_timeout=10)  # in-process: no network at all
