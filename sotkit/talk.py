@@ -1,44 +1,258 @@
 """What chat models write about the task rather than the point: a first line that only talks about it ("Sure!
-Here's the continuation of point 3:", "I'll continue with point 3.") and a last one that only offers more of the
-answer ("Let me know if you'd like me to expand on ..."). ``ExpansionFilter`` drops both; when a line could be the
+Here's the continuation of point 3:", "I'll continue with point 3.", "¡Claro! Aquí tienes el punto 1:",
+"好的，下面是第2点的内容：") and a last one that only offers more of the answer ("Let me know if you'd like me to expand
+on ...", "Möchtest du, dass ich ...?") or only hopes it helps ("希望这些建议对你有帮助！"), in English, Spanish,
+Portuguese, French, German, Italian, Chinese and Japanese. ``ExpansionFilter`` drops both; when a line could be the
 point's own words, it stays.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import NamedTuple
 
-_META_WORDS = ("sure", "certainly", "of course", "okay", "ok", "absolutely")
-_META_PHRASES = ("here's", "here is", "i'll", "i will", "let me", "below is", "continuing with", "to continue with")
-_META_OPENING = re.compile(rf"(?:(?:{'|'.join(_META_WORDS)})\W*\s)?(?:{'|'.join(_META_PHRASES)})\b"
-                           .replace("'", "['’]"), re.I)
-_META_WORD = re.compile(rf"(?:{'|'.join(_META_WORDS)})\W*")
+
+class _Language(NamedTuple):
+    """How one language talks about the task. Plain strings are in lower case, "#" standing for a number; the
+    regular expressions name the point or the task."""
+    words: tuple[str, ...]  # what only acknowledges the task: "sure", "claro"
+    acknowledgements: tuple[str, ...]  # of them, what goes before the point's own text too: "Sure! They last."
+    phrases: tuple[str, ...]  # what opens talk about the task: "here's", "aquí tienes", "ポイント#について"
+    names: tuple[str, ...]  # the point by its number: "point 3", "第3点"
+    this_point: tuple[str, ...]  # "this point"
+    tails: tuple[str, ...]  # what may follow the point's name: "punto 2 ampliado", "第2点的内容", "ポイント3について説明します"
+    tasks: tuple[str, ...]  # the task itself: "the continuation", "the expansion of the point"
+    offers: tuple[str, ...]  # how a last line opens that offers more of the answer
+    hopes: tuple[str, ...]  # a last line that only hopes the answer helps
+
+
+_N = r"[\d一二三四五六七八九十]+"  # a number, in digits or in Chinese numerals
+
+
+def _you_and_nin(*items: str) -> tuple[str, ...]:
+    """Chinese phrases addressing the reader, with both 你 and the polite 您."""
+    return tuple(dict.fromkeys(form for item in items for form in (item, item.replace("你", "您"))))
+
+
+# Offers that are also a point's own advice stay: "Let me know if you run into issues", "Feel free to reach out to HR",
+# "No dudes en pedir un descuento", "N'hésitez pas à négocier", "如果你需要贷款，..."; so do a hope before more than an
+# offer ("I hope this helps you plan ...", a sample line) and a rhetorical question ("¿Quieres que te cueste menos?").
+_LANGUAGES = (
+    _Language(  # English
+        words=("sure", "certainly", "of course", "okay", "ok", "absolutely"),
+        acknowledgements=("sure", "certainly", "of course"),
+        phrases=("here's", "here is", "i'll", "i will", "let me", "below is", "continuing with", "to continue with"),
+        names=(r"\bpoint\s*#?\d+",),
+        this_point=(r"\bthis point",),
+        tails=(),
+        # "continuing with point 3.", "the expansion of this point:", "the expanded point:", "a brief expansion:"
+        tasks=(r"\bcontinu\w*\b.{0,20}\bpoint",
+               r"\b(?:expansion|elaboration|details?) (?:of|on|for) (?:that |the )?point",
+               r"\b(?:expanded|elaborated) point",  # not "Here's our plan for expansion:", the point's own
+               r"\b(?:the|a|an|my|this)\s+(?:(?:brief|short|quick|concise|detailed)\s+)?"
+               r"(?:expansion|elaboration|continuation)"),
+        offers=("let me know if you'd like", "let me know if you would like", "let me know if you want more",
+                "let me know if you have any", "is there anything else you'd like", "let me know if you need more",
+                "let me know if you need any", "let me know if there's anything", "let me know if there is anything",
+                "feel free to ask me", "feel free to ask if", "feel free to ask any",
+                "feel free to reach out if you have", "if you'd like me to", "if you would like me to",
+                "would you like me to", "do you want me to"),
+        hopes=("i hope this helps", "i hope that helps", "hope this helps", "hope that helps"),
+    ),
+    _Language(  # Spanish
+        words=("claro", "claro que sí", "por supuesto", "desde luego", "de acuerdo", "perfecto", "entendido",
+               "muy bien", "vale"),
+        acknowledgements=("claro", "claro que sí", "por supuesto", "desde luego"),
+        phrases=("aquí tienes", "aquí tiene", "aquí está", "aquí va", "a continuación", "continúo con",
+                 "continuamos con", "sigo con", "seguimos con", "vamos con", "paso a", "te presento", "voy a"),
+        names=(r"\bpunto\s*#?\d+",),
+        this_point=(r"\beste punto",),
+        tails=(r"\s+(?:ampliado|desarrollado|detallado|en detalle|con más detalle)",),
+        tasks=(r"\bla continuación", r"\b(?:ampliación|desarrollo|expansión|explicación) del punto"),
+        offers=("si quieres, puedo", "si lo deseas, puedo", "si te interesa, puedo", "¿quieres que te dé",
+                "¿quieres que te prepare", "¿quieres que te ayude", "¿quieres que te explique",
+                "¿quieres que te muestre", "¿quieres que te recomiende", "¿quieres que amplíe",
+                "¿quieres que profundice", "¿te gustaría que te prepare", "¿te gustaría que amplíe",
+                "¿te gustaría que profundice", "avísame si quieres", "avísame si necesitas", "avísame si tienes",
+                "dime si quieres", "dime si necesitas", "no dudes en preguntarme", "no dudes en preguntar si",
+                "no dudes en consultarme", "no dudes en escribirme", "no dudes en decírmelo"),
+        hopes=("espero que te sea útil", "espero que esto te sea útil", "espero que te ayude",
+               "espero que esto te ayude", "espero que te sirva", "espero que te haya sido útil",
+               "espero haberte ayudado", "espero que estos consejos te sirvan", "espero que estos consejos te ayuden"),
+    ),
+    _Language(  # Portuguese
+        words=("claro", "com certeza", "certo", "perfeito", "tudo bem", "sem problemas", "ótimo"),
+        acknowledgements=("claro", "com certeza"),
+        phrases=("aqui está", "aqui estão", "aqui vai", "segue", "a seguir", "continuando com", "continuo com",
+                 "vamos ao", "vamos para o", "vou", "passo ao", "passando ao"),
+        names=(r"\bponto\s*#?\d+",),
+        this_point=(r"\b(?:este|esse) ponto",),
+        tails=(r"\s+(?:expandido|desenvolvido|detalhado|em detalhe|em mais detalhes)",),
+        tasks=(r"\ba continuação", r"\b(?:expansão|desenvolvimento|ampliação|explicação) do ponto"),
+        offers=("quer que eu", "você quer que eu", "gostaria que eu", "se quiser, posso", "se você quiser, posso",
+                "se preferir, posso", "me avise se quiser", "me avise se precisar", "me diga se quiser",
+                "me diga se precisar", "fique à vontade para me perguntar", "fique à vontade para perguntar se",
+                "qualquer dúvida, é só me", "estou à disposição", "fico à disposição"),
+        hopes=("espero que isso ajude", "espero que isso te ajude", "espero que isto ajude", "espero ter ajudado",
+               "espero que seja útil", "espero que isso seja útil", "espero que essas dicas ajudem",
+               "espero que essas dicas te ajudem"),
+    ),
+    _Language(  # French
+        words=("bien sûr", "d'accord", "certainement", "parfait", "très bien", "volontiers", "entendu",
+               "avec plaisir", "absolument"),
+        acknowledgements=("bien sûr", "certainement", "avec plaisir", "volontiers"),
+        phrases=("voici", "voilà", "je vais", "je continue", "je poursuis", "continuons", "poursuivons", "passons",
+                 "ci-dessous"),
+        names=(r"\bpoint\s*n°\s*\d+",),  # "point 2" is English's
+        this_point=(r"\bce point",),
+        tails=(r"\s+(?:développé|détaillé|en détail|plus en détail)",),
+        tasks=(r"\bla suite", r"\bla continuation", r"\b(?:développement|approfondissement) (?:du|de ce) point"),
+        offers=("n'hésitez pas si vous voulez", "n'hésitez pas si vous souhaitez",
+                "n'hésitez pas si vous avez des questions", "n'hésitez pas si vous avez besoin",
+                "n'hésite pas si tu veux", "n'hésite pas si tu as des questions", "n'hésitez pas à me",
+                "n'hésite pas à me", "voulez-vous que je", "veux-tu que je", "souhaitez-vous que je",
+                "si vous le souhaitez, je peux", "si vous voulez, je peux", "si tu veux, je peux",
+                "dites-moi si vous voulez", "dites-moi si vous souhaitez", "dis-moi si tu veux",
+                "je reste à votre disposition", "je reste à ta disposition"),
+        hopes=("j'espère que cela vous aide", "j'espère que cela vous aidera", "j'espère que cela vous sera utile",
+               "j'espère que ça vous aide", "j'espère que cela t'aide", "j'espère que ça t'aide",
+               "j'espère que cela t'aidera", "en espérant que cela vous aide"),
+    ),
+    _Language(  # German
+        words=("gerne", "gern", "klar", "natürlich", "selbstverständlich", "alles klar", "sicher", "okay"),
+        acknowledgements=("gerne", "gern", "klar", "natürlich", "selbstverständlich"),
+        phrases=("hier ist", "hier sind", "hier kommt", "hier folgt", "hier die", "hier der", "im folgenden",
+                 "nachfolgend", "ich werde", "ich fahre", "ich setze", "weiter mit", "weiter geht", "fahren wir",
+                 "kommen wir"),
+        names=(r"\bpunkt\s*(?:nr\.\s*)?#?\d+",),
+        this_point=(r"\bdies(?:en|em|er|es) punkt(?:es|s)?",),
+        tails=(r"\s+(?:im detail|ausführlich|ausgeführt|näher erläutert|fort)",),  # "ich fahre mit Punkt 3 fort."
+        tasks=(r"\bdie fortsetzung", r"\b(?:ausarbeitung|ausführung|erläuterung|vertiefung) des punkt(?:es|s)"),
+        offers=("möchtest du, dass ich", "möchten sie, dass ich", "soll ich dir", "soll ich ihnen",
+                "wenn du möchtest, kann ich", "wenn sie möchten, kann ich", "falls du möchtest, kann ich",
+                "falls sie möchten, kann ich", "sag gern bescheid", "sag gerne bescheid", "sag mir gern",
+                "sag mir gerne", "sag mir einfach", "lass mich wissen, ob", "lass es mich wissen",
+                "melde dich gern, wenn du fragen", "melde dich gerne, wenn du fragen", "frag mich gern",
+                "frag mich gerne", "bei fragen melde dich", "bei weiteren fragen melde dich",
+                "bei fragen zu einzelnen punkten", "bei weiteren fragen stehe ich"),
+        hopes=("ich hoffe, das hilft", "ich hoffe, das hilft dir", "ich hoffe, das hilft dir weiter",
+               "ich hoffe, das hilft ihnen", "ich hoffe, das hilft ihnen weiter", "ich hoffe, diese tipps helfen dir",
+               "hoffentlich hilft dir das", "hoffentlich hilft das"),
+    ),
+    _Language(  # Italian
+        words=("certo", "certo che sì", "certamente", "sicuro", "va bene", "perfetto", "volentieri", "d'accordo",
+               "assolutamente"),
+        acknowledgements=("certo", "certo che sì", "certamente", "volentieri"),
+        phrases=("ecco", "di seguito", "qui di seguito", "continuo con", "proseguo con", "passiamo", "continuiamo",
+                 "vediamo", "ti presento"),
+        names=(r"\bpunto\s*#?\d+",),
+        this_point=(r"\bquesto punto",),
+        tails=(r"\s+(?:approfondito|sviluppato|ampliato|in dettaglio|nel dettaglio)",),
+        tasks=(r"\bla continuazione", r"\bil seguito", r"\b(?:approfondimento|sviluppo|espansione) del punto"),
+        offers=("vuoi che ti prepari", "vuoi che ti dia", "vuoi che ti mostri", "vuoi che ti spieghi",
+                "vuoi che ti aiuti", "vuoi che approfondisca", "ti piacerebbe che approfondisca", "se vuoi, posso",
+                "se desideri, posso", "se ti interessa, posso", "fammi sapere se vuoi", "fammi sapere se hai",
+                "fammi sapere se desideri", "non esitare a chiedermi", "non esitare a chiedere se",
+                "non esitare a contattarmi", "non esitare a scrivermi", "resto a disposizione",
+                "rimango a disposizione"),
+        hopes=("spero che questo ti sia utile", "spero che ti sia utile", "spero ti sia utile",
+               "spero che questo ti aiuti", "spero di esserti stato utile",
+               "spero che queste informazioni ti siano utili", "spero che questi consigli ti siano utili"),
+    ),
+    _Language(  # Chinese
+        words=("好的", "当然", "当然可以", "没问题", "可以"),
+        acknowledgements=("好的", "当然", "当然可以", "没问题"),
+        phrases=("下面", "以下", "接下来", "我来", "我将", "让我", "这是", "继续"),
+        names=(rf"第\s*{_N}\s*(?:点|个要点|個要點|条|條|项|項|部分)",),
+        this_point=("这一点", "这个要点"),
+        tails=(r"的?(?:详细|具体)?(?:内容|展开|说明|阐述|解释|扩展|论述)?(?:如下)?",),
+        tasks=(r"(?:详细|具体)(?:展开|扩展)|(?:扩展|展开)内容|续写",),
+        offers=_you_and_nin("如果你需要，我可以", "如果需要，我可以", "如果需要的话，我可以", "需要的话，我可以", "你需要我",
+                            "是否需要我", "要不要我", "需要我帮你", "如果你想让我", "如果你还有其他问题，欢迎",
+                            "如果你还有其他问题，可以随时问我", "如有其他问题，欢迎", "如果有任何问题，欢迎", "有任何问题欢迎",
+                            "欢迎随时提问", "欢迎继续提问", "请随时告诉我", "随时告诉我"),
+        hopes=_you_and_nin("希望这些建议对你有帮助", "希望这些信息对你有帮助", "希望以上内容对你有帮助", "希望对你有帮助",
+                           "希望对你有所帮助", "希望这对你有帮助", "希望这能帮到你", "希望能帮到你"),
+    ),
+    _Language(  # Japanese: the verb comes last, so a line that names the point first is talk by its verb
+        words=("もちろんです", "もちろん", "かしこまりました", "承知しました", "承知いたしました", "了解しました", "わかりました", "はい"),
+        acknowledgements=("もちろんです", "かしこまりました", "承知しました", "承知いたしました"),
+        phrases=("それでは", "では", "ここでは", "以下では", "以下は", "以下に", "続いて", "引き続き", "次に", "次は",
+                 # the point's name with its particle ("ポイント1：..." opens the point's own list)
+                 "ポイント#について", "ポイント#の", "ポイント#を", "第#点について", "第#点の", "第#点を",
+                 "#つ目のポイントについて"),
+        names=(rf"ポイント\s*{_N}", rf"第\s*{_N}\s*(?:点|の?ポイント)", rf"{_N}\s*つ目の(?:ポイント|点)"),
+        this_point=("このポイント", "この点"),
+        # "について説明します", "を続けます", "の詳細です"
+        tails=(r"(?:について|を|の)(?:詳しく|詳細に|さらに)?(?:(?:(?:説明|解説|展開|紹介|詳述)(?:して(?:いき)?|いたし|し)"
+               r"|続け|見ていき)(?:ます|ましょう)|(?:詳細|内容|続き|説明|解説)(?:です|となります))?",),
+        tasks=(r"続き(?:です|となります)",),
+        offers=("他にご不明な点があれば", "ほかにご不明な点があれば", "他にご質問があれば", "ほかにご質問があれば", "他に質問があれば",
+                "何か他にご質問があれば", "他にもお手伝いできることがあれば", "お気軽にお尋ねください", "お気軽にご質問ください",
+                "お気軽にどうぞ", "さらに詳しく説明しましょうか", "もっと詳しく説明しましょうか", "必要であれば、さらに詳しく"),
+        hopes=("お役に立てれば幸いです", "お役に立てば幸いです", "参考になれば幸いです", "少しでも参考になれば幸いです",
+               "参考になれば嬉しいです", "お役に立てれば嬉しいです"),
+    ),
+)
+
+
+def _all(field: str) -> tuple[str, ...]:
+    """The field's items in every language, each once."""
+    return tuple(dict.fromkeys(item for language in _LANGUAGES for item in getattr(language, field)))
+
+
+def _any(field: str) -> str:
+    """The field's regular expressions in every language, as one."""
+    return f"(?:{'|'.join(_all(field))})"
+
+
+_NO_COMMAS = str.maketrans("", "", ",，、")
+
+
+def _plain(text: str) -> str:
+    """A last line (or an offer) as it is matched: lower case, without an opening "¿"/"¡" and commas ("Möchtest du
+    dass ich")."""
+    return text.lower().replace("’", "'").lstrip("¡¿").translate(_NO_COMMAS)
+
+
+def _strings(items: Iterable[str], whole_words: bool = True) -> str:
+    """Plain strings as one pattern ("#": a number), the longest first ("claro que sí" before "claro"); a word
+    written in letters ends there ("sigo con" is no start of "sigo contando"), one in Chinese or Japanese characters
+    need not."""
+    return "|".join(re.escape(item).replace(r"\#", _N).replace("'", "['’]")
+                    + (r"\b" if whole_words and item[-1].isalnum() and item[-1] < "\u2e80" else "")
+                    for item in sorted(items, key=len, reverse=True))
+
+
+_META_WORDS, _META_PHRASES = _all("words"), _all("phrases")
+_META_OPENING = re.compile(rf"[¡¿]?(?:(?:{_strings(_META_WORDS, False)})\W+)?(?:{_strings(_META_PHRASES)})", re.I)
+_META_WORD = re.compile(rf"(?:{_strings(_META_WORDS, False)})\W*")
+_NUMBER = re.compile(_N)
+_NAMED = rf"{_any('names')}{_any('tails')}?"
+_TITLE = r"\s*(?:\([^)\n]*\)|（[^）\n]*）)?"  # the point's title in brackets after its name
 # it ends by naming the point or the task itself ("point 3:", "continuing with point 3.", "the expansion of this
-# point:"), with at most the point's title in brackets ("Here is point 2 of the manifesto: ..." is the point's own)
-_META_TOPIC = re.compile(r"(?:\bpoint\s*#?\d+|\bcontinu\w*\b.{0,20}\bpoint|\bthis point|"
-                         r"\b(?:expansion|elaboration|details?) (?:of|on|for) (?:that |the )?point|"
-                         r"\b(?:expanded|elaborated) point|\b(?:expansion|elaboration|continuation))"  # "the expanded point:"
-                         r"\s*(?:\([^)\n]*\))?\s*[:.!][\s*]*$", re.I)
+# point:", "第2点的内容：", "ポイント3について説明します。"), with at most the point's title in brackets ("Here is point 2 of
+# the manifesto: ..." is the point's own)
+_META_TOPIC = re.compile(rf"(?:{_NAMED}|{_any('this_point')}{_any('tails')}?|{_any('tasks')}){_TITLE}"
+                         r"\s*[:.!：。！][\s*]*$", re.I)
 _META_LINE = 150  # longer, it says something
+_COLON = re.compile("[:：]")
+_COLONS = (":", "：")
 # a first word that only acknowledges the task, before the point's own text on its line ("Certainly! Travel ...")
-_ACKNOWLEDGED = re.compile(r"(?:sure|certainly|of course)!\s+(?=\S)", re.I)
-_ACKNOWLEDGED_ALONE = re.compile(r"(?:sure|certainly|of course)!\s*", re.I)  # what follows is still to come
+_ACKNOWLEDGEMENTS = _strings(_all("acknowledgements"), False)
+_ACKNOWLEDGED = re.compile(rf"¡?(?:{_ACKNOWLEDGEMENTS})(?:\s*!\s+|[！。]\s*)(?=\S)", re.I)
+_ACKNOWLEDGED_ALONE = re.compile(rf"¡?(?:{_ACKNOWLEDGEMENTS})(?:\s*!|[！。])\s*", re.I)  # what follows is still to come
 # the talk before a colon on a line that goes on with the point's text: it ends by naming the point
-_META_HEAD = re.compile(r"\bpoint\s*#?\d+\s*(?:\([^)\n]*\))?[\s*]*$", re.I)
-# It offers more of the answer itself: "Let me know if you run into issues" or "Feel free to reach out to HR" may be
-# the point's own advice, and "I hope this helps" only alone ("I hope this helps you plan ..." is a sample line).
-_CLOSING_HEADS = ("let me know if you'd like", "let me know if you would like", "let me know if you want more",
-                  "let me know if you have any", "is there anything else you'd like",
-                  "let me know if you need more", "let me know if you need any", "let me know if there's anything",
-                  "let me know if there is anything", "feel free to ask me", "feel free to ask if",
-                  "feel free to ask any", "feel free to reach out if you have", "if you'd like me to",
-                  "if you would like me to", "would you like me to", "do you want me to")
-_HOPES = ("i hope this helps", "i hope that helps", "hope this helps", "hope that helps")
-_HOPE = rf"(?:{'|'.join(_HOPES)})\W*"  # alone, or before an offer: "I hope this helps! Let me know if you'd like ..."
-_CLOSING = re.compile(rf"(?:{_HOPE})?(?:{'|'.join(_CLOSING_HEADS)})\b|{_HOPE}$".replace("'", "['’]"), re.I)
+_META_HEAD = re.compile(rf"{_NAMED}{_TITLE}[\s*]*$", re.I)
+# It offers more of the answer itself, or only hopes it helps (a hope may come before an offer: "I hope this helps!
+# Let me know if you'd like ...").
+_CLOSING_HEADS, _HOPES = tuple(map(_plain, _all("offers"))), tuple(map(_plain, _all("hopes")))
+_HOPE = rf"(?:{_strings(_HOPES)})\W*"
+_CLOSING = re.compile(rf"(?:{_HOPE})?(?:{_strings(_CLOSING_HEADS)})|{_HOPE}$")
 _LEADING_HOPE = re.compile(_HOPE)
 _CLOSING_STARTS = frozenset(head[:i] for head in _CLOSING_HEADS + _HOPES for i in range(len(head)))  # to be seen
+_CLOSING_SEEN = 120  # characters of a last line enough to tell
 
 
 def talk_opening(body: str, final: bool, header_follows: Callable[[str, bool], bool | None] | None = None) -> int | None:
@@ -56,16 +270,17 @@ def talk_opening(body: str, final: bool, header_follows: Callable[[str, bool], b
         return None if not final and _ACKNOWLEDGED_ALONE.fullmatch(body) else 0
     if len(line) > _META_LINE:
         return 0
-    head, colon, tail = line.partition(":")
-    if colon and tail.strip():  # the talk goes, the point's text after it on the line stays; or it is all the point's
-        return len(head) + 1 if _META_OPENING.match(head) and _META_HEAD.search(head) else 0
+    if (colon := _COLON.search(line)) and line[colon.end():].strip():
+        # the talk goes, the point's text after it on the line stays; or it is all the point's
+        head = line[:colon.start()]
+        return colon.end() if _META_OPENING.match(head) and _META_HEAD.search(head) else 0
     if not rest.strip() and not final:
         return None  # nothing after it yet: it may be the whole point
     # with nothing after it, a sentence may be the point itself; an introduction of nothing is dropped (and the
     # point asked again)
-    if _META_TOPIC.search(line) and (rest.strip() or line.rstrip(" *").endswith(":")):
+    if _META_TOPIC.search(line) and (rest.strip() or line.rstrip(" *").endswith(_COLONS)):
         return len(line)
-    if header_follows is not None and rest.strip() and line.rstrip(" *").endswith(":"):
+    if header_follows is not None and rest.strip() and line.rstrip(" *").endswith(_COLONS):
         follows = header_follows(rest.lstrip(), final)
         return None if follows is None else len(line) if follows else 0
     return 0
@@ -73,6 +288,7 @@ def talk_opening(body: str, final: bool, header_follows: Callable[[str, bool], b
 
 def _may_open_meta(low: str) -> bool:
     """Could the start of a first line (lower case) still grow into talk about the task ("Sure! Here's ...")?"""
+    low = _NUMBER.sub("#", low.lstrip("¡¿"))  # as the phrases write a number
     if any(head.startswith(low) for head in _META_WORDS + _META_PHRASES):
         return True
     word = _META_WORD.match(low)
@@ -86,17 +302,17 @@ def talk_closing(text: str, final: bool) -> int | None:
         return None
     text = text.rstrip()
     start = text.rfind("\n")
-    if start < 0 or text[:start].rstrip().endswith((":", "：")):
+    if start < 0 or text[:start].rstrip().endswith(_COLONS):
         return None  # the first line is the point's own, and so is a line it announces ("for example:")
-    line = text[start:start + 60].lstrip()
+    line = text[start:start + _CLOSING_SEEN].lstrip()
     if line[:1] in "-*•" and line[1:2].isspace():
         return None  # an item of the point's own list ("* Let me know if ..." as a sample line)
-    line = line.lstrip("*_")  # the offer in emphasis
-    if _CLOSING.match(line):
+    seen = _plain(line.lstrip("*_"))  # the offer in emphasis
+    if _CLOSING.match(seen):
         return start
     if final:
         return None
-    seen = line.lower().replace("’", "'")
-    if hope := _LEADING_HOPE.match(seen):
-        seen = seen[hope.end():]
-    return start if seen in _CLOSING_STARTS else None
+    if seen in _CLOSING_STARTS:
+        return start
+    hope = _LEADING_HOPE.match(seen)  # the longest: "ich hoffe, das hilft dir weiter! Bei ..."
+    return start if hope and seen[hope.end():] in _CLOSING_STARTS else None
