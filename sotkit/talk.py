@@ -57,7 +57,11 @@ _LANGUAGES = (
                 "let me know if you need any", "let me know if there's anything", "let me know if there is anything",
                 "feel free to ask me", "feel free to ask if", "feel free to ask any",
                 "feel free to reach out if you have", "if you'd like me to", "if you would like me to",
-                "would you like me to", "do you want me to"),
+                "would you like me to", "do you want me to", "let me know if you need further",
+                "let me know if you need additional", "let me know if you have questions",
+                # a hope that the answer's own tips help, whatever follows ("... you plan your wedding!")
+                "i hope these tips help", "hope these tips help", "i hope these ideas help",
+                "i hope these suggestions help"),
         hopes=("i hope this helps", "i hope that helps", "hope this helps", "hope that helps"),
     ),
     _Language(  # Spanish

@@ -621,6 +621,8 @@ def test_a_header_with_a_dash_or_a_full_stop_is_still_stripped(raw, text, step):
     ("They last.\nI hope this helps! Let me know if you'd like a sample plan.", "They last."),  # both on one line
     ("They last.\nHope that helps, feel free to ask me more.", "They last."),
     ("They last.\nI hope this helps! Good luck.", None),  # more than the hope, and no offer: the point's
+    ("They last.\n\nLet me know if you need further details!", "They last."),
+    ("They last.\n\nI hope these tips help you plan your dream wedding on a budget!", "They last."),
 ])
 def test_a_last_line_is_dropped_only_as_an_offer_of_more_answer(raw, text, step):
     assert clean(raw, step=step)[0] == (raw if text is None else text)
