@@ -58,11 +58,16 @@ _LANGUAGES = (
                 "feel free to ask me", "feel free to ask if", "feel free to ask any",
                 "feel free to reach out if you have", "if you'd like me to", "if you would like me to",
                 "would you like me to", "do you want me to", "let me know if you need further",
-                "let me know if you need additional", "let me know if you have questions",
+                "let me know if you need additional", "let me know if you have questions", "let me know if you want",
+                "would you like more", "would you like some", "would you like any", "do you want more",
+                "do you want some", "if you want, i can", "if you'd like, i can", "if you like, i can",
                 # a hope that the answer's own tips help, whatever follows ("... you plan your wedding!")
                 "i hope these tips help", "hope these tips help", "i hope these ideas help",
                 "i hope these suggestions help"),
-        hopes=("i hope this helps", "i hope that helps", "hope this helps", "hope that helps"),
+        # and a wish alone on the last line: "Have a wonderful trip!"
+        hopes=("i hope this helps", "i hope that helps", "hope this helps", "hope that helps", "good luck",
+               "best of luck", "have a great trip", "have a wonderful trip", "have a great time", "enjoy your trip",
+               "safe travels", "happy travels"),
     ),
     _Language(  # Spanish
         words=("claro", "claro que sí", "por supuesto", "desde luego", "de acuerdo", "perfecto", "entendido",
@@ -98,7 +103,7 @@ _LANGUAGES = (
                 "se preferir, posso", "me avise se quiser", "me avise se precisar", "me diga se quiser",
                 "me diga se precisar", "fique à vontade para me perguntar", "fique à vontade para perguntar se",
                 "qualquer dúvida, é só me", "estou à disposição", "fico à disposição"),
-        hopes=("espero que isso ajude", "espero que isso te ajude", "espero que isto ajude", "espero ter ajudado",
+        hopes=("espero que ajude", "espero que isso ajude", "espero que isso te ajude", "espero que isto ajude", "espero ter ajudado",
                "espero que seja útil", "espero que isso seja útil", "espero que essas dicas ajudem",
                "espero que essas dicas te ajudem"),
     ),

@@ -623,6 +623,14 @@ def test_a_header_with_a_dash_or_a_full_stop_is_still_stripped(raw, text, step):
     ("They last.\nI hope this helps! Good luck.", None),  # more than the hope, and no offer: the point's
     ("They last.\n\nLet me know if you need further details!", "They last."),
     ("They last.\n\nI hope these tips help you plan your dream wedding on a budget!", "They last."),
+    ("They last.\n\nWould you like some tips on recovering from burnout as well?", "They last."),
+    ("They last.\n\nLet me know if you want a complete `sshd_config` example!", "They last."),
+    ("They last.\n\nIf you'd like, I can share an example.", "They last."),
+    ("They last.\n\nHave a wonderful trip!", "They last."),
+    ("They last.\nGood luck!", "They last."),
+    ("Duram mais.\nEspero que ajude!", "Duram mais."),
+    ("They last.\nGood luck charms do not help.", None),  # a wish only alone on its line
+    ("They last.\nHave a great trip planned? Pack light.", None),
 ])
 def test_a_last_line_is_dropped_only_as_an_offer_of_more_answer(raw, text, step):
     assert clean(raw, step=step)[0] == (raw if text is None else text)
