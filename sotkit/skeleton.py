@@ -11,13 +11,18 @@ Small and mid-size models often write the list inline, on one line or in a sente
 number starts, or at the end of the line. An inline list starts only at a ``1`` that a ``2`` of the same
 style follows, and a number only marks an item after punctuation, ``and``/``or``/``then`` or a bold ``**``
 (``n)`` and ``(n)`` after any space): ordinary text with numbers in it stays one line ("in 2. quarter",
-"version 3.1", "$2.50", "Python 3.12").
+"version 3.1", "$2.50", "Python 3.12"). Only a list spaced by nothing else (``1. Build a kit 2. Make a plan
+3. Stay informed``) has a ``2.`` after a word: its ``1.`` opens the line or ends a preamble, and a ``3.`` comes
+next, each item with a letter ("1. Read chapter 2. of the book" stays whole); its first two items come when the
+``3.`` starts.
 
 A title is the head that opens the line, in bold or before a colon (``1. **Sleep**: 8 hours`` -> ``Sleep``), else
-the whole line; a head that only labels the line keeps the rest with it: a number with words of a sequence or a
-time (``Day 1: Colosseum``, ``1957: Sputnik launch``, ``Weeks 1-4: Base``, ``9:00 AM - 9:30 AM: Keynote``) or a
-head a list opens its lines with (``Pro: No commute``, ``Monday: Legs``, ``Breakfast: Oatmeal``). A word bolded
-further on (``Keep a **cool** room``) is no head.
+the whole line; after the colon of a plain line, a short subtitle in Title Case stays with its name (``The
+Legend of Zelda: Tears of the Kingdom``; ``Exercise: regular activity improves sleep`` -> ``Exercise``). A head
+that only labels the line keeps the rest with it: a number with words of a sequence or a time (``Day 1:
+Colosseum``, ``1957: Sputnik launch``, ``Weeks 1-4: Base``, ``9:00 AM - 9:30 AM: Keynote``) or a head a list
+opens its lines with (``Pro: No commute``, ``Monday: Legs``, ``Breakfast: Oatmeal``). A word bolded further on
+(``Keep a **cool** room``) is no head.
 
 Two kinds of lines are no points, because every expansion would restate them: a line that repeats an earlier point
 (its title again, most of its words with only stop words added, or that line cut shorter, where it has three words
@@ -65,7 +70,8 @@ _MARKER = re.compile(r"(?<![\w.,$€£(*])(\*\*)?(?:\((\d{1,2})\)|(\d{1,2})([.)]
 _ITEM_BEFORE = re.compile(r"(?:^|[:;,.!?)\-–—]|\b(?:and|or|then))\s*$", re.I)
 #: the separator left at the end of an inline item (``A; and``)
 _ITEM_TAIL = re.compile(r"(?:[\s;,]*\b(?:and|or|then))?[\s;,]*$", re.I)
-_BOLD = re.compile(r"\*\*(.+?)\*\*|__(.+?)__")
+#: bold text; a star just before its closing ``**`` is the text's (``**Avoid SELECT ***``)
+_BOLD = re.compile(r"\*\*(.+?)\*\*(?!\*)|__(.+?)__")
 #: words that label a line with a number, as a sequence or a time, and name no point ("Days 1-3", "Weeks 1-4",
 #: "July 14, 1789", "3200 BC", "5th century", "9:00 AM - 9:30 AM", "Q1 2025", "Tag 1"); others name a thing ("B12",
 #: "Python 3", "PEP 695")
@@ -95,6 +101,10 @@ _ADDRESS = re.compile(r"[*_\s]*(?:please\s+)?(?:"
                       r"|(?:this|that|these|it) (?:helps|is helpful)\b)", re.I)
 #: a head's colon; a full-width one needs no space after it (``饮食：均衡营养``)
 _COLON = re.compile(r": |：")
+#: words in a subtitle after a colon at most (``_is_subtitle``)
+SUBTITLE_WORDS = 6
+#: punctuation that ends a sentence or a clause, which no subtitle has ("3.12" is a number)
+_SENTENCE_END = re.compile(r"[.!?;](?!\w)|[:：]")
 #: characters in one line past which it cannot be a skeleton point
 MAX_LINE = 300
 #: tokens a skeleton line may take where the provider can end lines itself (local models). The paper asks for
@@ -154,6 +164,7 @@ class SkeletonParser:
         self._titles: set[tuple[str, ...]] = set()
         self._topics: list[frozenset[str]] = []  # the stems of each point's content words
         self._buffer = ""
+        self._spaced = False  # the buffer's line holds a spaced inline list (``_next_item``)
         self._kind: str | None = None  # "numbered" or "bullet", fixed by the first point
         self._indent = 0  # the first point's indentation: a line indented deeper is a sub-item of a point
         self._last_number = 0
@@ -189,8 +200,12 @@ class SkeletonParser:
     def feed(self, text: str) -> list[SkeletonPoint]:
         """Add streamed text; return the points whose lines (or inline items) it completed."""
         *lines, self._buffer = (self._buffer + text).split("\n")
-        points = [p for line in lines for item in _items(line) if (p := self._parse_line(item))]
-        *items, self._buffer = _items(self._buffer)
+        points = []
+        for line in lines:  # the first goes on the buffer's line, and its list
+            items, _ = _items(line, self._spaced)
+            self._spaced = False
+            points += [p for item in items if (p := self._parse_line(item))]
+        (*items, self._buffer), self._spaced = _items(self._buffer, self._spaced)
         points += [p for item in items if (p := self._parse_line(item))]
         if self.full and self._went_on is None:  # the line being written may show already that the list goes on
             self._look_past_full(self._buffer, ended=len(self._buffer) > MAX_LINE)
@@ -198,7 +213,7 @@ class SkeletonParser:
 
     def finish(self) -> list[SkeletonPoint]:
         """The stream ended: parse the last, unterminated line."""
-        line, self._buffer = self._buffer, ""
+        line, self._buffer, self._spaced = self._buffer, "", False
         point = self._parse_line(line)
         return [point] if point else []
 
@@ -316,42 +331,62 @@ def _may_offer(body: str) -> bool:
     return any(offer.startswith(text) or text.startswith(offer) for offer in ("please", *_OFFERS))
 
 
-def _items(line: str) -> list[str]:
-    """A line cut where inline list items start (in an unfinished line, the last piece may still grow)."""
+def _items(line: str, spaced: bool = False) -> tuple[list[str], bool]:
+    """A line cut where inline list items start (in an unfinished line, the last piece may still grow), and
+    whether the list in it is a spaced one (``_next_item``), which the last piece goes on."""
     items = []
-    while (start := _next_item(line)) is not None:
+    while (cut := _next_item(line, spaced)) is not None:
+        start, spaced = cut
         items.append(_ITEM_TAIL.sub("", line[:start]))
         line = line[start:]
-    return items + [line]
+    return items + [line], spaced
 
 
-def _next_item(line: str) -> int | None:
+def _next_item(line: str, spaced: bool = False) -> tuple[int, bool] | None:
     """Where the next inline item starts in a line: the next number after a numbered line's own, or the ``1``
-    of a list that a ``2`` confirms after a preamble (``The ways are: 1. ... 2. ...``)."""
+    of a list that a ``2`` confirms after a preamble (``The ways are: 1. ... 2. ...``); and whether the list is
+    ``spaced``: one whose ``1.`` a spaced ``2.`` (after a word, as in "in 2. quarter") follows, then a ``3.``, each
+    after an item with a letter (``1. Build a kit 2. Make a plan 3. Stay informed``). Only such a run of three
+    makes a spaced number an item, and from then on each next number is one however it is written; as the ``3.``
+    decides, the first two items come when it starts."""
     kind, number, _, _ = _classify(line, titled=False)
     if kind == "bullet":
         return None
-    markers = [(m.start(), style, n) for m in _MARKER.finditer(line, 1) if (s := _item_style(line, m))
-               for style, n in [s]]
+    markers = [(m.start(), *style) for m in _MARKER.finditer(line, 1) if (style := _item_style(line, m))]
     if kind == "numbered":
         head = line.strip().lstrip("#").strip()
         own = _item_style(head, _MARKER.match(head))
         style = own[0] if own else "."  # ``Step 1:`` continues with ``2.``
-        return next((start for start, s, n in markers if s == style and n == number + 1), None)
-    for start, style, n in markers:
-        if n == 1 and any(s == style and m == 2 and later > start for later, s, m in markers):
-            return start
+        following = [(start, n, loose) for start, s, n, loose in markers if s == style]
+        if spaced:
+            return next(((start, True) for start, n, _ in following if n == number + 1), None)
+        if number == 1 and _opens_spaced_list(line, following):
+            return following[0][0], True
+        return next(((start, False) for start, n, loose in following if n == number + 1 and not loose), None)
+    for start, _, n, loose in markers:
+        if n == 1 and not loose and _next_item(line[start:]) is not None:
+            return start, False
     return None
 
 
-def _item_style(line: str, marker: re.Match[str] | None) -> tuple[str, int] | None:
-    """``(style, number)`` of a list number that can start an item here, else None."""
+def _opens_spaced_list(line: str, following: list[tuple[int, int, bool]]) -> bool:
+    """Do the next numbers after a line's ``1.`` (``following``: start, number, spaced) open a spaced list: a
+    spaced ``2``, then a ``3``, each after an item with a letter? ``1. 2. 3.`` is a stutter, "1. Read chapter 2. of
+    the book" one stray number, and "1. Sales in 2. quarter; 2. Costs" a list whose ``2`` follows punctuation."""
+    if len(following) < 2 or [n for _, n, _ in following[:2]] != [2, 3] or not following[0][2]:
+        return False
+    (two, _, _), (three, _, _) = following[:2]
+    return bool(_LETTER.search(line, 0, two) and _LETTER.search(line, two, three))
+
+
+def _item_style(line: str, marker: re.Match[str] | None) -> tuple[str, int, bool] | None:
+    """``(style, number, spaced)`` of a list number that can start an item here, else None. ``spaced``: an ``n.``
+    after a word and a space alone ("in 2. quarter"), which starts an item only in a spaced list (``_next_item``)."""
     if marker is None:
         return None
     style = "()" if marker.group(2) else marker.group(4)
-    if style == "." and not marker.group(1) and not _ITEM_BEFORE.search(line, 0, marker.start()):
-        return None  # "in 2. quarter": a number in a sentence
-    return style, int(marker.group(2) or marker.group(3))
+    spaced = style == "." and not marker.group(1) and not _ITEM_BEFORE.search(line, 0, marker.start())
+    return style, int(marker.group(2) or marker.group(3)), spaced
 
 
 def _classify(line: str, *, titled: bool = True) -> tuple[str | None, int, str, str]:
@@ -375,7 +410,7 @@ def _title(text: str, body: str) -> str:
     head = next((span for bold in _BOLD.finditer(text) if (span := _bold_head(bold, body))), None)
     if head is None:
         before, sep, tail = _at_colon(body)
-        head = before if sep and before.strip() and tail.strip() else None
+        head = before if sep and before.strip() and tail.strip() and not _is_subtitle(tail) else None
     return _clean(body if head is None or not _LETTER.search(head) or _is_label(head) else head)
 
 
@@ -383,6 +418,20 @@ def _at_colon(body: str) -> tuple[str, str, str]:
     """``body.partition(": ")``, or at a full-width colon."""
     colon = _COLON.search(body)
     return (body[:colon.start()], colon.group(), body[colon.end():]) if colon else (body, "", "")
+
+
+def _is_subtitle(tail: str) -> bool:
+    """Is what follows a plain line's colon the subtitle of a name (``The Legend of Zelda: Tears of the Kingdom``),
+    which the title keeps, rather than its gist (``Exercise: regular activity improves sleep``)? A subtitle is short
+    (``SUBTITLE_WORDS``), no sentence, and in Title Case: its first word and every word of four letters or more
+    have a capital ("iPhone", "C++", "PEP") or are a number. The bold head of ``**Exercise:** More Sleep`` stays
+    the title: bold marks it as the head."""
+    tail = _clean(tail)
+    words = tail.split()
+    if not words or len(words) > SUBTITLE_WORDS or _SENTENCE_END.search(tail):
+        return False
+    return all(not _LETTER.search(word) or any(c.isupper() for c in word)
+               for i, word in enumerate(words) if i == 0 or len(_LETTER.findall(word)) >= 4)
 
 
 def _is_label(head: str) -> bool:
@@ -469,4 +518,6 @@ def _joined_in(words: tuple[str, ...], phrase: tuple[str, ...]) -> bool:
 
 
 def _clean(title: str) -> str:
-    return title.strip().strip("*_").strip().rstrip(":.").strip()
+    # a star after a space closes no emphasis: it is the text's ("Avoid SELECT *")
+    title = re.sub(r"(?<!\s)[*_]+$", "", title.strip().lstrip("*_"))
+    return title.strip().rstrip(":.").strip()

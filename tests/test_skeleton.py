@@ -542,3 +542,80 @@ def test_text_fed_after_finish_starts_a_new_line():
     assert [p.title for p in parser.finish()] == ["Plan ahead"]
     assert parser.finish() == []
     assert [p.title for p in parser.feed("2. Sleep well\n")] == ["Sleep well"]
+
+
+# An inline list spaced by nothing but spaces: its "2." follows a word, as a number in a sentence does.
+
+@pytest.mark.parametrize("text, titles", [
+    ("Here is the skeleton: 1. Build an emergency kit 2. Make an evacuation plan 3. Secure your home 4. Stay informed",
+     ["Build an emergency kit", "Make an evacuation plan", "Secure your home", "Stay informed"]),
+    ("1. Build an emergency kit 2. Make an evacuation plan 3. Secure your home 4. Stay informed",
+     ["Build an emergency kit", "Make an evacuation plan", "Secure your home", "Stay informed"]),
+    ("1. **Plan ahead** 2. **Sleep well** 3. **Exercise daily**\n4. **Eat well**",
+     ["Plan ahead", "Sleep well", "Exercise daily", "Eat well"]),
+    # once the run of three is there, each next number is an item, however it is written
+    ("Tips: 1. Plan ahead 2. Sleep well 3. Exercise daily. 4. Eat well 5. Talk to friends",
+     ["Plan ahead", "Sleep well", "Exercise daily", "Eat well", "Talk to friends"]),
+    ("Step 1: Preheat the oven 2. Mix the dough 3. Bake for 20 minutes",
+     ["Preheat the oven", "Mix the dough", "Bake for 20 minutes"]),
+])
+@pytest.mark.parametrize("step", [1, 2, 3, 5, 1000])
+def test_an_inline_list_spaced_by_spaces_alone(text, titles, step):
+    assert parse(text, step=step) == titles
+    assert parse(text, step=step, drop_subsumed=True) == titles
+
+
+@pytest.mark.parametrize("text, titles", [
+    ("1. Read chapter 2. of the book\n2. Take notes", ["Read chapter 2. of the book", "Take notes"]),
+    ("1. Plan ahead 2. Sleep well", ["Plan ahead 2. Sleep well"]),  # two numbers are no run of three
+    ("1. Plan ahead 2. Sleep well 3.", ["Plan ahead 2. Sleep well 3"]),  # nor is a 3 that starts no item
+    # a list whose 2 follows punctuation is no spaced one: a number after a word stays in its item
+    ("1. Plan ahead; 2. Read chapter 3. of the book", ["Plan ahead", "Read chapter 3. of the book"]),
+    ("1. Sales in 2. quarter; 2. Costs; 3. Margins", ["Sales in 2. quarter", "Costs", "Margins"]),
+    # a run must start at the line's 1
+    ("1. Eat well\n2. Plan ahead 3. Sleep well 4. Exercise", ["Eat well", "Plan ahead 3. Sleep well 4. Exercise"]),
+    ("Sales rose in the 1. quarter, in the 2. quarter and in the 3. quarter.", []),
+    ("Skeleton: 1. 2. 3. 4.", []),  # no item has a letter
+])
+@pytest.mark.parametrize("step", [1, 2, 3, 5, 1000])
+def test_a_number_after_a_word_outside_a_spaced_run_is_text(text, titles, step):
+    assert parse(text, step=step) == titles
+
+
+def test_a_spaced_lists_first_items_come_when_its_3_starts():
+    parser = SkeletonParser()
+    assert parser.feed("1. Build a kit 2. Make a plan 3") == []  # "3" may yet be "3.5", or the line end
+    assert [p.title for p in parser.feed(". ")] == ["Build a kit", "Make a plan"]
+    assert parser.feed("Stay informed 4") == []
+    assert [p.title for p in parser.feed(". Help")] == ["Stay informed"]
+    assert [p.title for p in parser.feed(" others\n")] == ["Help others"]
+
+
+@pytest.mark.parametrize("text, titles", [
+    # a short Title Case subtitle after the colon of a plain line is part of the name
+    ("1. The Legend of Zelda: Tears of the Kingdom\n2. Star Wars: Return of the Jedi\n3. Python: Version 3.12\n"
+     "4. C++: Templates and STL",
+     ["The Legend of Zelda: Tears of the Kingdom", "Star Wars: Return of the Jedi", "Python: Version 3.12",
+      "C++: Templates and STL"]),
+    # a gist: in lower case, a long phrase, a sentence, or a word of four letters in lower case
+    ("1. Exercise: regular activity improves sleep\n2. Diet: Eat Less Sugar And Fewer Processed Foods\n"
+     "3. Sleep: Aim For Eight Hours. Every Night\n4. Stress: Start with Walking\n5. Focus: Why Does It Matter?",
+     ["Exercise", "Diet", "Sleep", "Stress", "Focus"]),
+    # the bold head stays the title, and a label keeps its line
+    ("1. **Exercise:** Regular Activity\n2. **Sleep**: Get Enough Rest\n3. Day 1: Colosseum\n4. Pro: No Commute",
+     ["Exercise", "Sleep", "Day 1: Colosseum", "Pro: No Commute"]),
+])
+def test_a_subtitle_after_a_colon_stays_with_its_name(text, titles):
+    assert parse(text) == titles
+    assert parse(text, step=7, drop_subsumed=True) == titles
+
+
+@pytest.mark.parametrize("text, titles", [
+    ("1. **Use indexes**\n2. **Avoid SELECT ***\n3. **Run SELECT *** only in tests",
+     ["Use indexes", "Avoid SELECT *", "Run SELECT * only in tests"]),
+    # emphasis is still no part of the title
+    ("1. ***Plan ahead***\n2. *Sleep well*\n3. **Exercise***", ["Plan ahead", "Sleep well", "Exercise"]),
+])
+def test_a_star_inside_bold_is_the_titles(text, titles):
+    assert parse(text) == titles
+    assert parse(text, step=3, drop_subsumed=True) == titles
