@@ -9,6 +9,10 @@ from __future__ import annotations
 from .events import TextEvent, WithdrawEvent
 
 
+#: what opens each later line of a point's text in the stitched answer
+CONTINUATION = "   "
+
+
 def point_header(index: int, title: str) -> str:
     # a title that ends in its own punctuation takes no colon: "1. What is jet lag? It is ..."
     return f"{index}. {title}{'' if title.endswith(('?', '!', ':', '？', '！', '：')) else ':'} "
@@ -68,7 +72,9 @@ class Stitcher:
     def add_text(self, index: int, text: str) -> list[TextEvent]:
         if not text:
             return []
-        self._buffers[index].append(text)
+        # a point's later lines are indented under its item, as Markdown continues a list item: the point's own
+        # list ("1. Remove the racks.") is then nested in it, not numbered along with the answer's points
+        self._buffers[index].append(text.replace("\n", "\n" + CONTINUATION))
         return self._advance() if index == self._next else []  # a later point's text only waits its turn
 
     def withdraw(self, index: int) -> str:

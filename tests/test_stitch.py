@@ -170,3 +170,16 @@ def test_a_request_ended_early_keeps_what_the_later_points_wrote():
     assert s.text == s.settled_text == expected
     assert "".join(e.text for e in events) == expected.removeprefix("1. Sleep well: Aim for")
     assert [e.index for e in events] == [2, 2, 3, 3] and s.settle() == []
+
+
+def test_a_points_later_lines_are_indented_under_its_item():
+    # a point's own numbered list (kept whole) would otherwise be numbered along with the answer's points:
+    # "2. Clean the oven: Do this:\n1. Remove the racks.\n2. Wipe it.\n3. Degrease the cabinets: ..."
+    s = Stitcher()
+    s.add_point(1, "Clean the oven")
+    s.add_point(2, "Degrease the cabinets")
+    events = s.add_text(1, "Do this:\n1. Remove the racks.") + s.add_text(1, "\n2. Wipe it.")
+    events += s.finish_point(1) + s.add_text(2, "Use warm soapy water.") + s.finish_point(2)
+    assert s.text == ("1. Clean the oven: Do this:\n   1. Remove the racks.\n   2. Wipe it.\n"
+                      "2. Degrease the cabinets: Use warm soapy water.")
+    assert "".join(e.text for e in events) == s.text
