@@ -21,9 +21,9 @@ _ITEM_MARK = (r"\n[ \t]*(?:\*\*|#+\s*)?(?:(?P<n>\d+)[.)．）、](?:\*\*)?|[(（
               r"|point\s+\d+\s*[:.\-–—])")  # "Point 3: Stir constantly ..."
 _NEXT_ITEM = re.compile(rf"{_ITEM_MARK}(?:\s|[{NO_SPACES}])", re.I)
 _NEW_ITEM = re.compile(rf"{_ITEM_MARK}(?:\s|$|[{NO_SPACES}])", re.I)
+_OWN_FIRST = re.compile(r"[ \t]*(?:\*\*)?1[.)．）、]\s")  # a reply that opens with its own list's first item
 # A bulleted line: another item too where the point is one paragraph (whole-sentence mode; an API model's point
 # may hold a list of its own).
-_OWN_FIRST = re.compile(r"[ \t]*(?:\*\*)?1[.)．）、]\s")  # a reply that opens with its own list's first item
 _NEW_BULLET = re.compile(r"\n[ \t]*[-*•][ \t]")
 # The tail of the text that could still grow into such a line ("\nStep 3:" included, so that the decision is the
 # same whatever the pieces' sizes).

@@ -103,9 +103,9 @@ _LANGUAGES = (
                 "se preferir, posso", "me avise se quiser", "me avise se precisar", "me diga se quiser",
                 "me diga se precisar", "fique à vontade para me perguntar", "fique à vontade para perguntar se",
                 "qualquer dúvida, é só me", "estou à disposição", "fico à disposição"),
-        hopes=("espero que ajude", "espero que isso ajude", "espero que isso te ajude", "espero que isto ajude", "espero ter ajudado",
-               "espero que seja útil", "espero que isso seja útil", "espero que essas dicas ajudem",
-               "espero que essas dicas te ajudem"),
+        hopes=("espero que ajude", "espero que isso ajude", "espero que isso te ajude", "espero que isto ajude",
+               "espero ter ajudado", "espero que seja útil", "espero que isso seja útil",
+               "espero que essas dicas ajudem", "espero que essas dicas te ajudem"),
     ),
     _Language(  # French
         words=("bien sûr", "d'accord", "certainement", "parfait", "très bien", "volontiers", "entendu",
@@ -264,7 +264,8 @@ _CLOSING_STARTS = frozenset(head[:i] for head in _CLOSING_HEADS + _HOPES for i i
 _CLOSING_SEEN = 120  # characters of a last line enough to tell
 
 
-def talk_opening(body: str, final: bool, header_follows: Callable[[str, bool], bool | None] | None = None) -> int | None:
+def talk_opening(body: str, final: bool,
+                 header_follows: Callable[[str, bool], bool | None] | None = None) -> int | None:
     """The length of a first line that only talks about the task ("I'll continue with point 3."; 0: none), or
     None while the line is still being written and may be one. ``header_follows(text, final)`` says whether the
     text after the line opens with the point's own header (None: not yet known): an introduction ending in a colon
