@@ -19,7 +19,8 @@ from sotkit.providers._clients import HTTP_BACKENDS
 # alone at the end (pytest-xdist's own order, most tests first, started some of these last: 5 s of tail).
 LONGEST_FIRST = ["test_gpu_script.py", "test_reliability.py", "providers/test_local.py",  # 44, 29, 28 s
                  "test_limits_redis.py", "engines/test_generation.py", "providers/test_llamacpp.py",  # 28, 25, 23 s
-                 "test_examples.py", "test_router.py", "providers/test_transformers_serve.py"]  # 21, 18, 13 s
+                 "test_examples.py", "test_blind_exchanges.py", "test_router.py",  # 21, 19, 18 s
+                 "providers/test_transformers_serve.py"]  # 13 s
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
