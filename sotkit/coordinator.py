@@ -108,6 +108,7 @@ class Answer:
         self.stitcher = Stitcher()
         self.sequential_text = ""
         self.truncated = False  # the sequential answer stopped at max_tokens
+        self.written_by: str | None = None  # the model that wrote the sequential answer
         self.mode: Mode = "sot"
         self.reason: str | None = None  # the route's, as soon as it is known
         self._note: str | None = None  # what the skeleton (or a serial server) adds to it
@@ -461,7 +462,7 @@ class Answer:
 
         call = Call(lambda b: self._request(b, self.template, self.options.max_tokens, **self.variables), on_text,
                     on_restart, role=self.template, refuse=refuse_empty)
-        _, usage = await self.runner.call(call)
+        self.written_by, usage = await self.runner.call(call)
         self.truncated = usage.cut_off(self.options.max_tokens)
 
     # -- bookkeeping ---------------------------------------------------------------------------------------
@@ -508,7 +509,7 @@ class Answer:
         result = Result(text=self.sequential_text if sequential else self.stitcher.settled_text, mode=self.mode,
                         model=self.backends[0].model, points=points, usage=self.usage,
                         route_reason="; ".join(r for r in (self.reason, self._note) if r) or None,
-                        skeleton_truncated=self.skeleton_truncated,
+                        skeleton_truncated=self.skeleton_truncated, written_by=self.written_by if sequential else None,
                         truncated=self.truncated if sequential else any(p.truncated and not p.failed for p in points))
         if self._started:  # fixed once the request has ended
             result.timings.total_s = (self._finished_at or anyio.current_time()) - self._started

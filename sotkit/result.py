@@ -47,6 +47,8 @@ class Usage:
         prices = self._prices or Prices()
         total = 0.0
         for model, input_tokens, output_tokens in self.priced_calls:
+            if not input_tokens and not output_tokens:
+                continue  # a call that spent no tokens (refused before it started) costs nothing, priced or not
             cost = prices.cost(model, input_tokens, output_tokens)
             if cost is None:
                 return None
@@ -125,6 +127,9 @@ class Result:
     """The skeleton call failed after some points on every attempt, or stopped at ``skeleton_max_tokens`` (or its
     retry disagreed with the points already started): the answer has the points written before that, and may lack
     later ones."""
+    written_by: str | None = None
+    """The model that wrote a sequential answer: ``model``, or the fallback where it failed (a SoT point's is
+    ``Point.model``)."""
     truncated: bool = False
     """A call was cut off, at its token budget or by the provider's filter (``content_filter``, ``refusal``): the
     sequential answer (``max_tokens``), or a point (``point_max_tokens``; see ``Point.truncated``). The text there

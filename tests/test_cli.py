@@ -331,3 +331,18 @@ def test_ctrl_c_keeps_the_points_that_finished_behind_the_one_still_streaming():
             text = json.loads(out)["text"] if stdout == "json" else out
             assert text.startswith("1. Sleep well: w0 w1"), (stdout, text)
             assert "2. Eat less: Swap soda.\n3. Move daily: Walk." in text, (stdout, text)
+
+
+def test_an_answer_the_fallback_wrote_says_so():
+    # the main model failed every attempt and the fallback answered: the usage line alone did not say whose
+    # answer it was, and --json named the main model only
+    with FakeLLMServer(Reply("x", fault=Fault.status(400))) as failing, FakeLLMServer("Backup says hi.") as backup:
+        env = {"OPENAI_API_KEY": "k", "OPENAI_BASE_URL": backup.openai_base_url}
+        common = ("Why?", "--model", "openai:m", "--base-url", failing.openai_base_url, "--fallback", "openai:backup",
+                  "--mode", "sequential")
+        shown, as_json = ask(*common, env=env), ask(*common, "--json", env=env)
+    assert shown.returncode == 0 and shown.stdout == "Backup says hi.\n", shown.stderr
+    assert "[sotkit] the answer was written by the fallback openai:backup (openai:m failed)" in shown.stderr
+    import json
+
+    assert json.loads(as_json.stdout)["written_by"] == "openai:backup"

@@ -185,3 +185,12 @@ def test_prices_for_other_models_are_no_error_and_no_warning(model, prices, recw
     table = Prices(prices)
     table.cost(model, 10, 10)
     assert not recwarn.list
+
+
+def test_a_call_that_spent_no_tokens_costs_nothing_even_at_an_unknown_price():
+    # the API model refused every attempt before it started (a closed port) and the local fallback answered: the
+    # request cost 0, not "unknown"
+    usage = sotkit.Usage(10, 5, 4, priced_calls=[("openai:my-model", 0, 0)] * 3 + [("local:smollm2", 10, 5)])
+    assert usage.cost == 0.0
+    usage.priced_calls.append(("openai:my-model", 1, 0))  # one token there: its price is needed, and unknown
+    assert usage.cost is None

@@ -195,6 +195,7 @@ async def test_a_retry_wait_past_the_deadline_fails_at_once_with_the_servers_rea
                         result = await sot.generate("How can I sleep better?", mode="sequential")
         await fallback.aclose()
     assert result.text == "A plain answer." and len(server.requests) == 2 and len(backup.requests) == 1
+    assert (result.model, result.written_by) == (f"{provider}:test-model", "openai:backup")  # who answered
 
 
 async def test_a_point_that_keeps_failing_goes_to_the_fallback_model(provider):
