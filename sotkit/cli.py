@@ -14,6 +14,7 @@ happens: the result, or ``{"error": ..., "type": ...}`` with the partial result'
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import importlib
 import json
@@ -52,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--on-point-error", choices=["skip", "raise"], default="skip",
                      help="a point that fails after its retries and the fallback: leave it out with a note on stderr "
                           "(default), or print the rest and exit with status 1")
-    ask.add_argument("--device", help="for local: models: cpu, cuda or auto")
+    ask.add_argument("--device", help="for a local: model (the --model, else a local --fallback): cpu, cuda, "
+                     "cuda:N, mps or auto")
     ask.add_argument("--json", action="store_true", help="print the whole result as JSON at the end")
     ask.add_argument("--debug", action="store_true", help="show the traceback of an error")
     commands.add_parser("prepare", help="de-quantise the embedded model (local:smollm2) into the cache now, once per "
@@ -184,9 +186,18 @@ async def _ask(args: argparse.Namespace, so_far: _SoFar) -> int:
     per_request = {"on_point_error": args.on_point_error} | ({"max_points": args.max_points} if args.max_points else {})
     live = sys.stdout.isatty() and not args.json  # else the answer is printed once, complete
     so_far.shown = "" if live else None
-    async with SoT(args.model or None, **options) as sot, sot.stream(  # given None, it names a bad $SOTKIT_MODEL
-        args.question, mode=args.mode, deadline=args.deadline, **per_request
-    ) as events:
+    async with contextlib.AsyncExitStack() as stack:
+        if args.device and not model.startswith("local:"):  # the fallback's, then: a provider built here
+            if not (args.fallback or "").startswith("local:"):
+                raise ConfigError(f"--device is for local: models, and neither --model {model} nor --fallback "
+                                  f"{args.fallback or '(none)'} is one; leave --device out")
+            from .providers import create_provider
+
+            options["fallback"] = create_provider(args.fallback, device=options.pop("device"))
+            stack.push_async_callback(options["fallback"].aclose)
+        sot = await stack.enter_async_context(SoT(args.model or None, **options))  # None: names a bad $SOTKIT_MODEL
+        events = await stack.enter_async_context(
+            sot.stream(args.question, mode=args.mode, deadline=args.deadline, **per_request))
         try:
             result = await _read(events, args, so_far if live else None)
         except anyio.get_cancelled_exc_class():  # Ctrl-C: keep the answer as it stands, for main to print

@@ -346,3 +346,19 @@ def test_an_answer_the_fallback_wrote_says_so():
     import json
 
     assert json.loads(as_json.stdout)["written_by"] == "openai:backup"
+
+
+def test_device_goes_to_a_local_fallback_and_is_refused_where_no_model_is_local(tmp_path):
+    # --device was refused as an unknown option of the API model, though the local fallback was its use
+    from sotkit.engines.testing import save_tiny_chat_model
+
+    local = save_tiny_chat_model(tmp_path / "tiny")
+    with FakeLLMServer(Reply("x", fault=Fault.status(400))) as failing:
+        env = {"OPENAI_API_KEY": "k"}
+        common = ("Why?", "--model", "openai:m", "--base-url", failing.openai_base_url, "--mode", "sequential",
+                  "--device", "cpu")
+        answered = ask(*common, "--fallback", f"local:{local}", env=env)
+        refused = ask(*common, env=env)
+    assert answered.returncode == 0, answered.stderr
+    assert f"the answer was written by the fallback local:{local}" in answered.stderr
+    assert refused.returncode == 2 and "--device is for local: models" in refused.stderr
