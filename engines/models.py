@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import json
 import os
 import shutil
 import sys
@@ -31,6 +32,9 @@ _INSTALL_LOCAL = (
     "pip install 'sotkit[local]' (for a CPU-only torch, first run: "
     "pip install torch --index-url https://download.pytorch.org/whl/cpu)"
 )
+
+#: the weights files ``from_pretrained`` looks for in a model directory (it needs one of them)
+_WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
 
 _loaded: dict[tuple[str, str, str], tuple[Any, Any]] = {}
 _lock = threading.Lock()
@@ -83,7 +87,7 @@ def load_model(
     with _lock:
         if key not in _loaded:
             directory = embedded_model_dir() if name == EMBEDDED else _checked_directory(name)
-            _loaded[key] = _load_directory(directory, device, _resolve_dtype(_require("torch"), dtype, device))
+            _loaded[key] = _load_directory(directory, device, _loading_dtype(_require("torch"), name, dtype, device))
         return _loaded[key]
 
 
@@ -95,8 +99,8 @@ def model_key(name_or_path: str | os.PathLike[str], *, device: str = "cpu", dtyp
     torch = _require("torch")
     device = _resolve_device(torch, device)
     name = str(name_or_path)
-    return (name if name == EMBEDDED else str(Path(name).expanduser().resolve()), device,
-            str(_resolve_dtype(torch, dtype, device)))
+    name = name if name == EMBEDDED else str(Path(name).expanduser().resolve())
+    return name, device, str(_loading_dtype(torch, name, dtype, device))
 
 
 def context_length(model: Any) -> int | None:
@@ -133,9 +137,20 @@ def _require(module: str) -> Any:
 def _resolve_device(torch: Any, device: str) -> str:
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
+    name, _, number = device.partition(":")
+    if name == "cuda" and not torch.cuda.is_available():
         raise ModelNotAvailableError(
             f"device={device!r} but this torch build sees no CUDA GPU; use device='cpu' or device='auto'"
+        )
+    if name == "cuda" and number and int(number) >= (count := torch.cuda.device_count()):
+        raise ModelNotAvailableError(
+            f"device={device!r} but this machine has {count} CUDA GPU(s), cuda:0 to cuda:{count - 1}; use one of "
+            "those, or device='cuda' for the first"
+        )
+    if name == "mps" and not torch.backends.mps.is_available():  # else a bare RuntimeError at the first call
+        raise ModelNotAvailableError(
+            f"device={device!r} but this machine or torch build has no MPS (Apple silicon GPU); use device='cpu' "
+            "or device='auto'"
         )
     return device
 
@@ -163,6 +178,24 @@ def _resolve_dtype(torch: Any, dtype: Any, device: str) -> Any:
     if isinstance(dtype, str):
         return dtype if dtype == "auto" else getattr(torch, dtype)  # a name check_dtype let through
     return dtype
+
+
+def _loading_dtype(torch: Any, name: str, dtype: Any, device: str) -> Any:
+    """The dtype ``name`` (``EMBEDDED`` or a resolved path) loads in: ``_resolve_dtype``'s, with ``"auto"`` made the
+    dtype its config.json names (transformers' "auto" reads that first), so that a client asking "auto" shares the
+    weights of one asking for that dtype. "auto" stays where the config names none (transformers then reads the
+    weights)."""
+    dtype = _resolve_dtype(torch, dtype, device)
+    if not isinstance(dtype, str):
+        return dtype
+    if name == EMBEDDED:
+        return torch.float32  # _convert_gguf saves it so
+    try:
+        config = json.loads((Path(name) / "config.json").read_text())
+        named = config.get("dtype") or config.get("torch_dtype")
+    except (OSError, ValueError, AttributeError):  # no readable config (load_model reports it): no sharing
+        return dtype
+    return getattr(torch, named) if named in DTYPES[1:] else dtype
 
 
 def check_available(name_or_path: str | os.PathLike[str]) -> None:
@@ -193,7 +226,35 @@ def _checked_directory(name: str) -> Path:
             f"{str(directory)!r} has no config.json, so it is not a Hugging Face model directory; "
             "save one with model.save_pretrained(path) and tokenizer.save_pretrained(path)"
         )
+    # Checked here, when a client is built, as transformers reports these only at the first call, and misleadingly
+    # (a missing tokenizer reads as "install sentencepiece or tiktoken")
+    if not any((directory / weights).is_file() for weights in _WEIGHTS):
+        raise ModelNotAvailableError(
+            f"{str(directory)!r} has no weights (none of {', '.join(_WEIGHTS)}); save them there with "
+            "model.save_pretrained(path), or download the whole model repository"
+        )
+    if not ((directory / "tokenizer.json").is_file() or any(directory.glob("*.model"))  # sentencepiece, tiktoken
+            or (directory / "vocab.txt").is_file()
+            or (directory / "vocab.json").is_file() and (directory / "merges.txt").is_file()):
+        raise ModelNotAvailableError(
+            f"{str(directory)!r} has no tokenizer (tokenizer.json, tokenizer.model, or vocab.json and merges.txt); "
+            "save it there with tokenizer.save_pretrained(path)"
+        )
+    try:
+        config = json.loads((directory / "config.json").read_text())
+    except ValueError as exc:
+        raise ModelNotAvailableError(f"{str(directory / 'config.json')!r} is not valid JSON ({exc}); save the model "
+                                     "again with model.save_pretrained(path)") from exc
+    if isinstance(config, dict) and config.get("is_encoder_decoder"):
+        raise _not_causal(directory, config.get("model_type"))
     return directory
+
+
+def _not_causal(directory: Path, model_type: object) -> ModelNotAvailableError:
+    return ModelNotAvailableError(
+        f"{str(directory)!r} holds a {model_type!r} model, which is not a causal (decoder-only) language model; "
+        "sotkit generates with AutoModelForCausalLM, so use one such as Llama, Qwen, Mistral or GPT-2"
+    )
 
 
 def _embedded_gguf() -> Path:
@@ -244,6 +305,8 @@ def _convert_gguf(gguf: Path, target: Path) -> None:
         model.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
         staging.chmod(0o755)  # mkdtemp makes it private; the cache is an ordinary directory
+        for path in staging.iterdir():  # and safetensors writes 0600: a service user could not read a root's cache
+            path.chmod(0o644)
         try:
             staging.rename(target)  # atomic: readers see no directory or a complete one
         except OSError:
@@ -270,6 +333,13 @@ def _quiet(transformers: Any) -> Iterator[None]:
 
 def _load_directory(directory: Path, device: str, dtype: Any) -> tuple[Any, Any]:
     transformers = _require("transformers")
+    # Before anything loads: else "Unrecognized configuration class", naming hundreds. (Needs transformers, so not
+    # when the client is built; _checked_directory refuses encoder-decoders there.)
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
+    config = transformers.AutoConfig.from_pretrained(directory)
+    if config.model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
+        raise _not_causal(directory, config.model_type)
     tokenizer = transformers.AutoTokenizer.from_pretrained(directory)
     if not getattr(tokenizer, "chat_template", None):
         raise ModelNotAvailableError(

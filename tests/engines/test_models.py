@@ -200,3 +200,94 @@ def test_one_model_however_its_path_device_and_dtype_are_spelt_has_one_key(tiny_
                                            else "cpu", "float32"), (tiny_dir, "cpu", torch.float32)]
     assert len({models.model_key(path, device=device, dtype=dtype) for path, device, dtype in spellings}) == 1
     assert models.model_key(tiny_dir, dtype="float64") != models.model_key(tiny_dir)
+
+
+def test_the_prepared_cache_is_readable_by_other_users(fake_gguf):
+    # an image prepared as root and run as a service user: safetensors writes its file 0600
+    import stat
+
+    target = models.embedded_model_dir()
+    assert {stat.S_IMODE(p.stat().st_mode) for p in target.iterdir()} == {0o644}
+    assert stat.S_IMODE(target.stat().st_mode) == 0o755
+
+
+def test_a_directory_without_weights_or_tokenizer_is_refused_when_checked(tiny_dir, tmp_path):
+    # else transformers' errors at the first call: "no file named model.safetensors", or "install sentencepiece"
+    import shutil
+
+    no_weights = tmp_path / "no_weights"
+    shutil.copytree(tiny_dir, no_weights)
+    (no_weights / "model.safetensors").unlink()
+    with pytest.raises(ModelNotAvailableError, match="has no weights.*model.save_pretrained"):
+        check_available(no_weights)
+    no_tokenizer = tmp_path / "no_tokenizer"
+    tiny_llama(len(tiny_chat_tokenizer())).save_pretrained(no_tokenizer)
+    with pytest.raises(ModelNotAvailableError, match="has no tokenizer.*tokenizer.save_pretrained"):
+        check_available(no_tokenizer)
+    config_only = tmp_path / "config_only"
+    config_only.mkdir()
+    shutil.copy(tiny_dir / "config.json", config_only)
+    with pytest.raises(ModelNotAvailableError, match="has no weights"):
+        check_available(config_only)
+    # the other layouts transformers reads (checked by name only): pytorch_model.bin, a GPT-2 style vocabulary
+    for name in ("pytorch_model.bin", "vocab.json", "merges.txt"):
+        (config_only / name).touch()
+    check_available(config_only)
+
+
+def test_sharded_weights_pass_the_check_and_load(tmp_path):
+    tokenizer = tiny_chat_tokenizer()
+    tiny_llama(len(tokenizer)).save_pretrained(tmp_path, max_shard_size="100KB")
+    tokenizer.save_pretrained(tmp_path)
+    assert (tmp_path / "model.safetensors.index.json").is_file() and not (tmp_path / "model.safetensors").exists()
+    check_available(tmp_path)
+    assert load_model(tmp_path)[0].num_parameters() > 0
+
+
+def test_a_model_that_is_no_causal_lm_is_refused_before_it_loads(tmp_path):
+    from transformers import DistilBertConfig, DistilBertModel, T5Config, T5ForConditionalGeneration
+
+    tokenizer = tiny_chat_tokenizer()
+    t5 = tmp_path / "t5"
+    T5ForConditionalGeneration(T5Config(vocab_size=len(tokenizer), d_model=16, d_kv=4, d_ff=32, num_layers=1,
+                                        num_heads=2)).save_pretrained(t5)
+    tokenizer.save_pretrained(t5)
+    # an encoder-decoder: when the client is built (else "Unrecognized configuration class ... T5Config" at the call)
+    with pytest.raises(ModelNotAvailableError, match="'t5' model, which is not a causal.*AutoModelForCausalLM"):
+        check_available(t5)
+    bert = tmp_path / "distilbert"
+    DistilBertModel(DistilBertConfig(vocab_size=len(tokenizer), dim=16, hidden_dim=32, n_layers=1,
+                                     n_heads=2)).save_pretrained(bert)
+    tokenizer.save_pretrained(bert)
+    check_available(bert)  # telling it from a causal LM needs transformers' mapping, imported at the first call
+    with pytest.raises(ModelNotAvailableError, match="'distilbert' model, which is not a causal"):
+        load_model(bert)
+
+
+@pytest.mark.skipif(torch.backends.mps.is_available(), reason="needs a machine without MPS")
+def test_mps_without_mps_is_a_clear_error_before_loading(tiny_dir):
+    # else "PyTorch is not linked with support for mps devices", a bare RuntimeError, after the model loaded
+    with pytest.raises(ModelNotAvailableError, match="device='mps' but .* no MPS.*use device='cpu' or device='auto'"):
+        load_model(tiny_dir, device="mps")
+
+
+def test_a_cuda_device_number_beyond_the_gpus_is_a_clear_error(tiny_dir, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    with pytest.raises(ModelNotAvailableError, match=r"device='cuda:2' but this machine has 2 CUDA GPU\(s\), cuda:0 "
+                                                     "to cuda:1"):
+        models.model_key(tiny_dir, device="cuda:2")
+    assert models.model_key(tiny_dir, device="cuda:1")[1] == "cuda:1"
+
+
+def test_auto_dtype_shares_the_model_of_the_dtype_it_loads_in(tiny_dir, tmp_path):
+    # the tiny checkpoint is float32, so dtype="auto" loads what the CPU default loads: one copy, not two
+    assert models.model_key(tiny_dir, dtype="auto") == models.model_key(tiny_dir)
+    assert load_model(tiny_dir, dtype="auto") is load_model(tiny_dir)
+    assert models.model_key("smollm2", dtype="auto") == models.model_key("smollm2")  # converted in float32
+    tokenizer = tiny_chat_tokenizer()
+    tiny_llama(len(tokenizer)).to(torch.bfloat16).save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    assert models.model_key(tmp_path, dtype="auto") == models.model_key(tmp_path, dtype=torch.bfloat16)
+    model, _ = load_model(tmp_path, dtype="auto")
+    assert model.dtype == torch.bfloat16 and load_model(tmp_path, dtype="bfloat16")[0] is model

@@ -481,3 +481,29 @@ async def test_smollm2_points_never_show_an_expand_prompt_that_gets_echoed():
     result = await sot_on_smollm2("How can I sleep better?", {"expand": ECHOED_EXPAND}, on_point_error="skip")
     written = [p for p in result.points if p.text.strip()]
     assert len(written) >= 2  # the echoes were retried into real text, not just removed
+
+
+def test_a_model_directory_without_weights_is_refused_when_the_provider_is_built(tiny_dir, tmp_path):
+    # else a raw OSError from transformers at the first call
+    (tmp_path / "config.json").write_bytes((tiny_dir / "config.json").read_bytes())
+    (tmp_path / "tokenizer.json").write_bytes((tiny_dir / "tokenizer.json").read_bytes())
+    with pytest.raises(ModelNotAvailableError, match="has no weights"):
+        create_provider(f"local:{tmp_path}")
+
+
+async def test_mps_without_mps_fails_the_first_call_with_what_to_do(tiny_dir):
+    import torch
+
+    if torch.backends.mps.is_available():
+        pytest.skip("needs a machine without MPS")
+    provider = LocalProvider(str(tiny_dir), device="mps")  # whether MPS is there is known once torch is imported
+    with pytest.raises(ModelNotAvailableError, match="no MPS.*use device='cpu' or device='auto'"):
+        async for _ in provider.stream(REQUESTS[0]):
+            pass
+
+
+async def test_clients_asking_auto_and_the_default_dtype_share_one_loaded_model(tiny_dir):
+    providers = [create_provider(f"local:{tiny_dir}", dtype=dtype) for dtype in ("auto", None)]
+    for provider in providers:
+        assert await text_of(provider)
+    assert providers[0]._key == providers[1]._key and providers[0]._loaded is providers[1]._loaded
