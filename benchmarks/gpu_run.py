@@ -103,7 +103,8 @@ def phases(work: Path, device: str, tiny: bool, fast: bool) -> list[Phase]:
                                           "--skip-prefill", *sizes["focus_bench"], "--out", w("focusllm_gpu.json"))]],
               ["focusllm_gpu.json"]),
         Phase("lud_bench", 60, [[module("lexical_unit.cli", "bench", *on, "--model-dir", lud_model, "--data", lud_data,
-                                        "--results", w("lud_gpu"), *sizes["lud_bench"])]], ["lud_gpu.json"]),
+                                        "--results", w("lud_gpu"), "--overwrite", *sizes["lud_bench"])]],
+              ["lud_gpu.json"]),
     ]
 
 

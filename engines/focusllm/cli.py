@@ -12,8 +12,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..models import device_name, load_model
-from .engine import default_weights_path
+from ..commands import HelpFormatter, failed
+from ..errors import SotkitError
+from ..models import EMBEDDED, check_device, check_dtype, device_name, load_model
+from .engine import _check_architecture, default_weights_path
 
 
 def _ints(text: str) -> list[int]:
@@ -44,34 +46,38 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     common.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     common.add_argument("--encode-batch-tokens", type=int, help="tokens per chunk-encoding forward (raise on a GPU)")
 
-    train = subparsers.add_parser("train", parents=[common], help="train the candidate projections")
-    train.add_argument("--chunk-size", type=int, default=256)
-    train.add_argument("--local-window", type=int, default=64)
-    train.add_argument("--fragment-len", type=int, default=16)
-    train.add_argument("--steps", type=int, default=200)
+    train = subparsers.add_parser("train", parents=[common], help="train the candidate projections",
+                                  formatter_class=HelpFormatter)
+    train.add_argument("--chunk-size", type=int, default=256, help="tokens per memory chunk")
+    train.add_argument("--local-window", type=int, default=64, help="tokens of local context")
+    train.add_argument("--fragment-len", type=int, default=16, help="tokens per fragment")
+    train.add_argument("--steps", type=int, default=200, help="optimizer steps")
     train.add_argument("--time-budget", type=float, help="stop after this many wall-clock seconds")
-    train.add_argument("--lr", type=float, default=3e-4)
-    train.add_argument("--target-len", type=int, default=8)
-    train.add_argument("--min-chunks", type=int, default=2)
-    train.add_argument("--max-chunks", type=int, default=3)
-    train.add_argument("--repetition-share", type=float, default=0.5)
-    train.add_argument("--corpus-chars", type=int, default=2_000_000)
+    train.add_argument("--lr", type=float, default=3e-4, help="learning rate")
+    train.add_argument("--target-len", type=int, default=8, help="tokens predicted per example")
+    train.add_argument("--min-chunks", type=int, default=2, help="fewest memory chunks per example")
+    train.add_argument("--max-chunks", type=int, default=3, help="most memory chunks per example")
+    train.add_argument("--repetition-share", type=float, default=0.5, help="share of repetition examples")
+    train.add_argument("--corpus-chars", type=int, default=2_000_000, help="characters of stdlib text to train on")
     train.add_argument("--eval-examples", type=int, default=8, help="held-out examples scored before and after")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=int, default=0, help="random seed")
     train.add_argument("--report", type=Path, help="write the training summary as JSON here")
     train.add_argument("--resume", type=Path, help="start from these FocusLLM weights (their chunking config wins)")
     train.set_defaults(handler=_train)
 
-    bench = subparsers.add_parser("bench", parents=[common], help="prefill speed/memory and passkey accuracy")
+    bench = subparsers.add_parser("bench", parents=[common], help="prefill speed/memory and passkey accuracy",
+                                  formatter_class=HelpFormatter)
     bench.add_argument("--untrained", action="store_true", help="run without weights (projections = frozen copies)")
     bench.add_argument("--chunk-size", type=int, help="override the chunk size stored with the weights")
-    bench.add_argument("--prefill-lengths", type=_ints, default=[2048, 4096, 8192])
-    bench.add_argument("--focus-only-lengths", type=_ints, default=[16384, 32768])
-    bench.add_argument("--repeats", type=int, default=2)
-    bench.add_argument("--passkey", type=_plan, default=_plan("plain:4096,8192;focusllm:4096,8192,16384"))
-    bench.add_argument("--depths", type=_floats, default=[0.1, 0.5, 0.9])
+    # string defaults: argparse parses them with `type`, and --help shows them as they are typed
+    bench.add_argument("--prefill-lengths", type=_ints, default="2048,4096,8192", help="prompt lengths, all methods")
+    bench.add_argument("--focus-only-lengths", type=_ints, default="16384,32768", help="prompt lengths, FocusLLM only")
+    bench.add_argument("--repeats", type=int, default=2, help="timed runs per method and length")
+    bench.add_argument("--passkey", type=_plan, default="plain:4096,8192;focusllm:4096,8192,16384",
+                       help="method:lengths;... to score on passkey retrieval")
+    bench.add_argument("--depths", type=_floats, default="0.1,0.5,0.9", help="where the passkey sits (0 to 1)")
     bench.add_argument("--trials", type=int, default=1, help="trials per (length, depth) cell")
-    bench.add_argument("--skip-prefill", action="store_true")
+    bench.add_argument("--skip-prefill", action="store_true", help="score passkeys only")
     bench.add_argument("--dtype", help="model dtype (default: what local models load in on this machine)")
     bench.add_argument("--out", type=Path, help="write the results as JSON here")
     bench.set_defaults(handler=_bench)
@@ -142,7 +148,8 @@ def _bench(args: argparse.Namespace) -> dict:
 
     weights = None if args.untrained else (args.weights or default_weights_path(args.base))
     if weights is not None and not weights.exists():
-        raise SystemExit(f"no FocusLLM weights at {weights}; run `train` first, pass --weights, or use --untrained")
+        raise SystemExit(f"sotkit: error: no FocusLLM weights at {weights}; run `train` first (sotkit engines focus "
+                         "train), pass --weights, or use --untrained")
     config = read_focus_config(weights) if weights else FocusConfig(chunk_size=256, local_window=64)
     if args.chunk_size:
         config = replace(config, chunk_size=args.chunk_size)
@@ -168,10 +175,18 @@ def _write(path: Path | None, report: dict) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="sotkit engines focus", description=__doc__)
+    parser = argparse.ArgumentParser(prog="sotkit engines focus", description=__doc__.replace("``", ""))
     add_subcommands(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
-    args.handler(args)
+    try:
+        # typos and a model FocusLLM cannot wrap are refused now, not after the model has loaded
+        check_device(args.device)
+        check_dtype(getattr(args, "dtype", None))  # bench only: train keeps float32
+        if args.base != EMBEDDED:
+            _check_architecture(args.base)
+        args.handler(args)
+    except (SotkitError, FileNotFoundError) as exc:
+        return failed(exc)
     return 0
 
 

@@ -142,7 +142,8 @@ def run_benchmark(model_dir: str | Path, data_dir: str | Path, config: BenchConf
         results["domains"][domain] = rows
 
     log("held-out perplexity: base vs fine-tuned")
-    base, base_tokenizer = load_model(lud_config.get("base_model", "smollm2"), device=config.device, dtype="float32")
+    results["base_model"] = lud_config.get("base_model", "smollm2")
+    base, base_tokenizer = load_model(results["base_model"], device=config.device, dtype="float32")
     code = data.code_sequences(base_tokenizer, "heldout", config.seq_len, config.perplexity_sequences)
     answers = load_answers(data_dir)
     chats, starts = [], []
@@ -178,7 +179,9 @@ def write_results(results: dict, stem: str | Path) -> None:
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     stem.with_suffix(".json").write_text(json.dumps(results, indent=2))
-    lines = [f"# Lexical-unit decoding on SmolLM2-135M-Instruct ({results['machine']['device']})", ""]
+    base = results.get("base_model", "smollm2")  # the model that was fine-tuned: the embedded one, or a directory
+    model = "SmolLM2-135M-Instruct" if base == "smollm2" else Path(base).name
+    lines = [f"# Lexical-unit decoding on {model} ({results['machine']['device']})", ""]
     for domain, rows in results["domains"].items():
         lines += [f"## {domain}", "", "| method | tokens/forward | tokens/s | speed-up vs greedy | agreement with greedy |", "|---|---|---|---|---|"]
         for name, row in rows.items():

@@ -1,16 +1,19 @@
-"""``prepare``, ``train`` and ``bench`` for the lexical-unit engine.
+"""``sotkit engines lud prepare|train|bench``: the lexical-unit engine's offline steps and its benchmark.
 
-Run as ``python -m sotkit.engines.lexical_unit.cli prepare|train|bench``; ``add_subcommands`` lets the
-``sotkit`` CLI mount the same commands (``sotkit engines lud ...``).
+``python -m sotkit.engines.lexical_unit.cli`` runs the same commands; ``add_subcommands`` is how the ``sotkit`` CLI
+mounts them.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Sequence
 
-from ..models import cache_dir
+from ..commands import HelpFormatter, failed
+from ..errors import ConfigError, SotkitError
+from ..models import cache_dir, check_device
 
 DEFAULT_DIR = cache_dir() / "lud"
 
@@ -47,8 +50,13 @@ def train_config(args: argparse.Namespace):  # -> TrainConfig (imported lazily: 
 def _bench(args: argparse.Namespace) -> None:
     from .bench import run_benchmark, write_results
 
+    paths = [args.results.with_suffix(suffix) for suffix in (".json", ".md")]
+    if not args.overwrite and (taken := [str(path) for path in paths if path.exists()]):  # before the long run
+        raise ConfigError(f"results exist at {', '.join(taken)}: pass --overwrite to replace them, or choose "
+                          "another --results")
     results = run_benchmark(args.model_dir, args.data, bench_config(args))
     write_results(results, args.results)
+    print(f"wrote {paths[0]} and {paths[1]}")
 
 
 def bench_config(args: argparse.Namespace):  # -> BenchConfig (imported lazily: it needs torch)
@@ -64,7 +72,8 @@ def bench_config(args: argparse.Namespace):  # -> BenchConfig (imported lazily: 
 
 def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     """Register ``prepare``, ``train`` and ``bench`` on an argparse subparsers object."""
-    p = subparsers.add_parser("prepare", help="build corpora and mark lexical units with the base model")
+    p = subparsers.add_parser("prepare", help="build corpora and mark lexical units with the base model",
+                              formatter_class=HelpFormatter)
     p.add_argument("--data", type=Path, default=DEFAULT_DIR / "data", help="output folder for the examples")
     p.add_argument("--model", default="smollm2", help="base model: 'smollm2' or a local HF directory")
     p.add_argument("--alpha", type=float, default=0.8, help="unit-marking probability threshold")
@@ -75,41 +84,50 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.set_defaults(func=_prepare)
 
-    t = subparsers.add_parser("train", help="fine-tune the base model's [PAD] slots on prepared examples")
-    t.add_argument("--data", type=Path, default=DEFAULT_DIR / "data")
+    t = subparsers.add_parser("train", help="fine-tune the base model's [PAD] slots on prepared examples",
+                              formatter_class=HelpFormatter)
+    t.add_argument("--data", type=Path, default=DEFAULT_DIR / "data", help="the folder `prepare` wrote")
     t.add_argument("--out", type=Path, default=DEFAULT_DIR / "model", help="where the fine-tuned model is saved")
-    t.add_argument("--steps", type=int, default=200)
-    t.add_argument("--batch-size", type=int, default=4)
-    t.add_argument("--lr", type=float, default=2e-4)
+    t.add_argument("--steps", type=int, default=200, help="optimizer steps")
+    t.add_argument("--batch-size", type=int, default=4, help="examples per step")
+    t.add_argument("--lr", type=float, default=2e-4, help="peak learning rate")
     t.add_argument("--top-layers", type=int, default=4, help="train the top N blocks; 0 = full fine-tuning")
     t.add_argument("--budget-s", type=float, default=None, help="stop training after this many seconds")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--warmup-steps", type=int, default=10)
+    t.add_argument("--seed", type=int, default=0, help="random seed")
+    t.add_argument("--warmup-steps", type=int, default=10, help="learning-rate warm-up steps")
     t.add_argument("--device", default="cpu", help="cpu or cuda")
     t.set_defaults(func=_train)
 
-    b = subparsers.add_parser("bench", help="greedy vs prompt lookup vs LUD on held-out code and instructions")
-    b.add_argument("--model-dir", type=Path, default=DEFAULT_DIR / "model")
-    b.add_argument("--data", type=Path, default=DEFAULT_DIR / "data")
-    b.add_argument("--results", type=Path, default=Path("benchmarks/results/lud"), help="writes <path>.json and .md")
+    b = subparsers.add_parser("bench", help="greedy vs prompt lookup vs LUD on held-out code and instructions",
+                              formatter_class=HelpFormatter)
+    b.add_argument("--model-dir", type=Path, default=DEFAULT_DIR / "model", help="the folder `train` wrote")
+    b.add_argument("--data", type=Path, default=DEFAULT_DIR / "data", help="the folder `prepare` wrote")
+    # a name of its own in the current directory: never the repository's committed benchmarks/results/lud
+    b.add_argument("--results", type=Path, default=Path("lud_bench"), help="writes <path>.json and <path>.md")
+    b.add_argument("--overwrite", action="store_true", help="replace result files that exist")
     b.add_argument("--prompts", type=int, default=4, help="prompts per domain (code, instructions)")
-    b.add_argument("--max-new-tokens", type=int, default=48)
-    b.add_argument("--alphas", type=float, nargs="+", default=[0.5, 0.7, 0.9])
-    b.add_argument("--verify-alphas", type=float, nargs="+", default=[0.5])
+    b.add_argument("--max-new-tokens", type=int, default=48, help="tokens per answer")
+    b.add_argument("--alphas", type=float, nargs="+", default=[0.5, 0.7, 0.9], help="alphas of unverified LUD")
+    b.add_argument("--verify-alphas", type=float, nargs="+", default=[0.5], help="alphas of verified LUD")
     b.add_argument("--lookup-alphas", type=float, nargs="+", default=[0.5],
                    help="alphas of verified LUD that also drafts by prompt lookup")
-    b.add_argument("--k", type=int, default=3)
+    b.add_argument("--k", type=int, default=3, help="[PAD] slots per step")
     b.add_argument("--device", default="cpu", help="cpu or cuda")
     b.add_argument("--threads", type=int, default=1, help="torch threads (one keeps a shared CPU's timings fair)")
     b.set_defaults(func=_bench)
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="sotkit engines lud", description=__doc__.splitlines()[0])
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="sotkit engines lud", description=__doc__.splitlines()[0].replace("``", ""))
     add_subcommands(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
-    args.func(args)
+    try:
+        check_device(args.device)  # a typo is refused now, not after the data or a model has loaded
+        args.func(args)
+    except (SotkitError, FileNotFoundError) as exc:
+        return failed(exc)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

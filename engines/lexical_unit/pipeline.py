@@ -86,7 +86,7 @@ def prepare(out_dir: str | Path, config: PrepareConfig, log: Callable[[str], Non
 def _prepared(data_dir: str | Path, name: str) -> Path:
     path = Path(data_dir) / name
     if not path.exists():
-        raise FileNotFoundError(f"{path} not found: run `prepare` first (python -m sotkit.engines.lexical_unit.cli prepare)")
+        raise FileNotFoundError(f"{path} not found: run `prepare` first (sotkit engines lud prepare)")
     return path
 
 

@@ -210,7 +210,7 @@ def load_lud(path: str | Path, device: str = "cpu") -> tuple[PreTrainedModel, Pr
     if not (path / CONFIG_FILE).exists():
         raise FileNotFoundError(
             f"{path} is not a lexical-unit model directory (no {CONFIG_FILE}); create one with "
-            "`python -m sotkit.engines.lexical_unit.cli train`"
+            "`sotkit engines lud train`"
         )
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).to(device).eval()
     tokenizer = AutoTokenizer.from_pretrained(path)

@@ -84,5 +84,5 @@ def test_saved_model_loads_back_and_decodes_the_same(trained, tmp_path):
 
 
 def test_load_lud_explains_a_wrong_directory(tmp_path):
-    with pytest.raises(FileNotFoundError, match="cli train"):
+    with pytest.raises(FileNotFoundError, match="sotkit engines lud train"):
         load_lud(tmp_path)

@@ -1,0 +1,82 @@
+"""`sotkit engines focus`: bad input is one `sotkit: error:` line (exit 2), found before any model loads."""
+
+import pytest
+
+pytest.importorskip("transformers")
+
+from transformers import GPT2Config, GPT2LMHeadModel  # noqa: E402
+
+from sotkit.engines.focusllm import cli  # noqa: E402
+from sotkit.engines.testing import save_tiny_chat_model, tiny_chat_tokenizer  # noqa: E402
+
+
+@pytest.fixture
+def no_loading(monkeypatch):
+    """Loading a model fails the test: these errors must come first."""
+    monkeypatch.setattr(cli, "load_model", lambda *a, **k: pytest.fail("a model was loaded"))
+
+
+def one_error_line(capsys) -> str:
+    err = capsys.readouterr().err
+    assert err.startswith("sotkit: error: ") and err.count("\n") == 1, err
+    return err
+
+
+def test_device_and_dtype_typos_are_refused_before_loading(no_loading, tmp_path, capsys):
+    base = str(save_tiny_chat_model(tmp_path / "tiny"))
+    capsys.readouterr()  # transformers' progress bars
+    assert cli.main(["train", "--base", base, "--device", "gpu"]) == 2
+    assert "device='gpu'" in one_error_line(capsys)
+    assert cli.main(["bench", "--base", base, "--untrained", "--dtype", "fp16"]) == 2
+    assert "dtype='fp16'" in one_error_line(capsys)
+
+
+def test_a_model_that_cannot_be_loaded_is_one_line(tmp_path, capsys):
+    base = str(save_tiny_chat_model(tmp_path / "tiny"))
+    capsys.readouterr()
+    assert cli.main(["train", "--base", str(tmp_path / "nothing"), "--steps", "1"]) == 2
+    assert "is not a directory" in one_error_line(capsys)
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        assert cli.main(["train", "--base", base, "--device", "cuda", "--steps", "1"]) == 2
+        assert "sees no CUDA GPU" in one_error_line(capsys)
+
+
+def test_a_model_focusllm_cannot_wrap_is_refused_before_loading(no_loading, tmp_path, capsys):
+    gpt2 = tmp_path / "gpt2"
+    GPT2LMHeadModel(GPT2Config(vocab_size=100, n_positions=64, n_embd=32, n_layer=1, n_head=2)).save_pretrained(gpt2)
+    tiny_chat_tokenizer().save_pretrained(gpt2)
+    capsys.readouterr()
+    assert cli.main(["train", "--base", str(gpt2), "--steps", "1", "--weights", str(tmp_path / "w.safetensors")]) == 2
+    assert "needs a Llama-family model" in one_error_line(capsys)
+    assert cli.main(["bench", "--base", str(gpt2), "--untrained", "--skip-prefill"]) == 2
+    assert "is model_type='gpt2'" in one_error_line(capsys)
+
+
+def test_missing_weights_are_one_error_line(tmp_path, capsys):
+    with pytest.raises(SystemExit, match="^sotkit: error: no FocusLLM weights at .*sotkit engines focus train"):
+        cli.main(["bench", "--weights", str(tmp_path / "missing.safetensors")])
+
+
+def test_help_is_plain_text_with_the_defaults_as_typed(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    assert "``" not in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--help"])
+    train = " ".join(capsys.readouterr().out.split())
+    assert "--steps STEPS optimizer steps (default: 200)" in train
+    assert "--report REPORT write the training summary as JSON here --resume" in train  # no "(default: None)"
+    with pytest.raises(SystemExit):
+        cli.main(["bench", "--help"])
+    bench = " ".join(capsys.readouterr().out.split())
+    assert "(default: plain:4096,8192;focusllm:4096,8192,16384)" in bench and "(default: 0.1,0.5,0.9)" in bench
+    # the defaults, given as text, still parse to what the benchmark takes
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    cli.add_subcommands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["bench"])
+    assert args.passkey == [("plain", [4096, 8192]), ("focusllm", [4096, 8192, 16384])]
+    assert (args.prefill_lengths, args.focus_only_lengths, args.depths) == ([2048, 4096, 8192], [16384, 32768],
+                                                                            [0.1, 0.5, 0.9])
