@@ -284,6 +284,8 @@ def _usage(usage: Usage) -> dict[str, Any]:
 def _cost(usage: Usage) -> str:
     if usage.cost is None:
         return "cost unknown (genai-prices lists no price for this model)"
+    if not usage.cost:  # local models, or nothing spent: no estimate makes 0 approximate
+        return "$0"
     return f"~${usage.cost:.6f} (estimated tokens)" if usage.estimated else f"${usage.cost:.6f}"
 
 

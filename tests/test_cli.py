@@ -362,3 +362,14 @@ def test_device_goes_to_a_local_fallback_and_is_refused_where_no_model_is_local(
     assert answered.returncode == 0, answered.stderr
     assert f"the answer was written by the fallback local:{local}" in answered.stderr
     assert refused.returncode == 2 and "--device is for local: models" in refused.stderr
+
+
+def test_a_local_models_cost_is_shown_as_nothing_not_an_estimate():
+    # "~$0.000000 (estimated tokens)": a local model costs 0 whatever its token counts, so no estimate is shown
+    from sotkit import Usage
+    from sotkit.cli import _cost
+
+    local = Usage(300, 40, 3, estimated_calls=3, priced_calls=[("local:smollm2", 100, 10)] * 3)
+    assert _cost(local) == "$0"
+    priced = Usage(300, 40, 1, estimated_calls=1, priced_calls=[("openai:gpt-4o-mini", 300, 40)])
+    assert _cost(priced).startswith("~$0.0000") and "estimated" in _cost(priced)

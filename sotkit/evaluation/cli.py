@@ -134,7 +134,7 @@ def main(args: argparse.Namespace) -> int:
         parts.append(f"{cut} answer(s) cut off")
     for mode, cost in summary.cost.items():
         parts.append(f"{mode} cost " + ("unknown" if cost.total is None
-                                         else f"{'~' if cost.estimated else ''}${cost.total:.6f}"))
+                                         else f"{'~' if cost.estimated and cost.total else ''}${cost.total:.6f}"))
     print(f"sotkit eval: {', '.join(parts)}; report: {out / 'report.md'}", file=sys.stderr)
     if summary.failed:
         print(f"sotkit eval: {len(summary.failed)} question(s) failed ({', '.join(summary.failed)}); rerun the "

@@ -222,7 +222,7 @@ def render_markdown(summary: Summary, plots: list[str]) -> str:
               "no known price (pass `prices=`); ~ where the server reported no token counts and sotkit estimated "
               "them.", "", "| mode | answers | total | per answer |", "|---|---:|---:|---:|"]
     for mode, cost in summary.cost.items():
-        mark = "~" if cost.estimated else ""
+        mark = "~" if cost.estimated and cost.total else ""  # 0 (local models) is exact, estimated tokens or not
         lines.append(f"| {_cell(mode)} | {cost.answers} | {mark}{_num(cost.total, '.6f', prefix='$')} | "
                      f"{mark}{_num(cost.per_answer, '.6f', prefix='$')} |")
     for mode, ids in summary.cut.items():
