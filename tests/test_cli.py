@@ -373,3 +373,10 @@ def test_a_local_models_cost_is_shown_as_nothing_not_an_estimate():
     assert _cost(local) == "$0"
     priced = Usage(300, 40, 1, estimated_calls=1, priced_calls=[("openai:gpt-4o-mini", 300, 40)])
     assert _cost(priced).startswith("~$0.0000") and "estimated" in _cost(priced)
+
+
+def test_a_question_with_bytes_that_are_not_utf8_is_refused_in_the_commands_words():
+    # Python decodes such a command line with surrogateescape; the library's advice (errors='replace') is no use here
+    refused = ask("caf\udce9?", "--model", "openai:m", env={"OPENAI_API_KEY": "k"})
+    assert refused.returncode == 2 and "not UTF-8: pass the question in UTF-8" in refused.stderr
+    assert "errors=" not in refused.stderr
