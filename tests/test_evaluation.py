@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -1027,3 +1028,14 @@ def test_a_refused_judge_or_model_leaves_no_out_directory_behind(tmp_path, capsy
         status, err = eval_command(tmp_path, capsys, server, "--model", "openai:m", "--judge", "opnai:j",
                                    "--out", str(out))
         assert status == 2 and sorted(p.name for p in out.iterdir()) == [".lock", "mine"]
+
+
+def test_evaluate_refused_before_its_first_record_leaves_no_directory_it_made(tmp_path):
+    # the CLI cleaned up after a refused judge, but evaluate() called from Python left out/ holding only .lock
+    from sotkit.evaluation import evaluate
+
+    out = tmp_path / "new" / "out"
+    with pytest.raises(sotkit.ConfigError, match="unknown provider 'opnai'"):
+        anyio.run(functools.partial(evaluate, ["Why?"], model="openai:m", judge="opnai:j", out=out, plots=False,
+                                    api_key="k", base_url="http://127.0.0.1:9/v1"))
+    assert not (tmp_path / "new").exists()

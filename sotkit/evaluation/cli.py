@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import itertools
 import os
 import sys
 from collections.abc import Callable
@@ -89,7 +87,6 @@ def main(args: argparse.Namespace) -> int:
     from .run import evaluate
 
     out = Path(args.out or f"eval-{Path(args.questions).stem}")
-    made = list(itertools.takewhile(lambda path: not path.exists(), (out, *out.parents)))  # by this run, if any
     # only when given: the answers' fingerprint then stays that of earlier runs without it
     request = {"max_points": args.max_points} if args.max_points else {}
     try:
@@ -112,12 +109,6 @@ def main(args: argparse.Namespace) -> int:
     except Exception as exc:  # the last resort (a file it cannot write, ...): one line, which names the file
         print(f"sotkit eval: error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
-    finally:  # a run stopped before its first record (a bad --judge, say) leaves no directory it made
-        if made and out.is_dir() and {path.name for path in out.iterdir()} <= {".lock"}:
-            (out / ".lock").unlink(missing_ok=True)
-            with contextlib.suppress(OSError):
-                for directory in made:  # the deepest first
-                    directory.rmdir()
     parts = [f"{len(summary.records)} questions"]
     if summary.speedup is not None:
         parts.append(f"median speed-up {summary.speedup:.2f}x")

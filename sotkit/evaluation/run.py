@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import json
 import os
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import aclosing, contextmanager
+from contextlib import aclosing, contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -78,8 +79,7 @@ async def evaluate(questions: str | Path | Sequence[Question | str], *, model: s
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"out={str(out)!r} is a file; pass a directory for results.jsonl and report.md")
-    out.mkdir(parents=True, exist_ok=True)
-    with _exclusive(out):
+    with _run_directory(out):
         store = ResultStore(out / RESULTS)
         overrides = {name: source for name, (source, _) in _read_overrides(templates).items()}
         settings = {"model": model, "judge": judge, "modes": list(modes),
@@ -154,6 +154,23 @@ def _questions(given: Any) -> list[Question]:
         raise ConfigError(f"question id(s) {', '.join(map(repr, twice))} used more than once; ids must be unique "
                           "(a question given twice as a str gets the same id)")
     return questions
+
+
+@contextmanager
+def _run_directory(out: Path) -> Iterator[None]:
+    """``out``, made if need be and held by this run alone; a run stopped before its first record (a refused judge,
+    say) leaves no directory it made."""
+    made = list(itertools.takewhile(lambda path: not path.exists(), (out, *out.parents)))  # the deepest first
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        with _exclusive(out):
+            yield
+    finally:
+        if made and out.is_dir() and {path.name for path in out.iterdir()} <= {".lock"}:
+            (out / ".lock").unlink(missing_ok=True)
+            with suppress(OSError):
+                for directory in made:
+                    directory.rmdir()
 
 
 @contextmanager
