@@ -279,6 +279,8 @@ def embedded_model_dir() -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         with filelock.FileLock(target.parent / f".{target.name}.lock"):
             if not (target / "config.json").is_file():
+                for stale in target.parent.glob(f".{target.name}-*"):  # a conversion stopped midway (Ctrl-C)
+                    shutil.rmtree(stale, ignore_errors=True)
                 _convert_gguf(gguf, target)
     return target
 

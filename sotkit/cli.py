@@ -20,6 +20,7 @@ import importlib
 import json
 import os
 import sys
+import threading
 import warnings
 from typing import Any
 
@@ -97,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         if args.command == "ask":
             _interrupted(args, so_far)
+        _exit_now_if_threads_run()
         return 130
     except BrokenPipeError:  # stdout's reader left (`| head`): stop quietly, as a writer the pipe's signal ends
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's flush at exit would raise again
@@ -124,6 +126,17 @@ class _SoFar:
     result: Result | None = None
     shown: str | None = None
     """The answer's text a live terminal shows (None: stdout is no terminal, or takes JSON)."""
+
+
+def _exit_now_if_threads_run() -> None:
+    """After Ctrl-C: a local model's first conversion or load runs on in a worker thread, which nothing can stop,
+    and Python's exit would wait for it (20 s and more) only to lose its work; exit at once instead (what was
+    printed is flushed first)."""
+    if any(thread.is_alive() and not thread.daemon and thread is not threading.main_thread()
+           for thread in threading.enumerate()):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
 
 
 def _interrupted(args: argparse.Namespace, so_far: _SoFar) -> None:

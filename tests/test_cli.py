@@ -380,3 +380,17 @@ def test_a_question_with_bytes_that_are_not_utf8_is_refused_in_the_commands_word
     refused = ask("caf\udce9?", "--model", "openai:m", env={"OPENAI_API_KEY": "k"})
     assert refused.returncode == 2 and "not UTF-8: pass the question in UTF-8" in refused.stderr
     assert "errors=" not in refused.stderr
+
+
+def test_ctrl_c_exits_at_once_while_a_worker_thread_runs_on():
+    # a local model's first conversion runs on in a worker thread nothing can stop: Python's exit waited for it
+    # (20 s and more) and then lost its work anyway
+    script = ("import sys, threading, time, sotkit.cli as cli\n"
+              "async def ask(args, so_far):\n"
+              "    threading.Thread(target=time.sleep, args=(600,)).start()  # the conversion, say\n"
+              "    raise KeyboardInterrupt\n"
+              "cli._ask = ask\n"
+              "sys.exit(cli.main(['ask', 'Why?', '--model', 'openai:m']))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "OPENAI_API_KEY": "k"})
+    assert done.returncode == 130 and "interrupted (Ctrl-C)" in done.stderr

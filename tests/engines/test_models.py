@@ -291,3 +291,13 @@ def test_auto_dtype_shares_the_model_of_the_dtype_it_loads_in(tiny_dir, tmp_path
     assert models.model_key(tmp_path, dtype="auto") == models.model_key(tmp_path, dtype=torch.bfloat16)
     model, _ = load_model(tmp_path, dtype="auto")
     assert model.dtype == torch.bfloat16 and load_model(tmp_path, dtype="bfloat16")[0] is model
+
+
+def test_a_conversion_stopped_midway_leaves_no_staging_copy_behind(fake_gguf, tmp_path):
+    # Ctrl-C ends the process at once during a first conversion; its half-written staging copy (hundreds of MB for
+    # the real model) is removed by the next conversion, under the lock
+    stale = tmp_path / "cache" / "models" / ".Tiny.Q4-abc123"
+    stale.mkdir(parents=True)
+    (stale / "model.safetensors").write_bytes(b"half")
+    target = models.embedded_model_dir()
+    assert sorted(p.name for p in target.parent.iterdir()) == [".Tiny.Q4.lock", "Tiny.Q4"]
