@@ -20,7 +20,7 @@ from .limits import Limits, ModelLimits
 from .limits_redis import RedisConnection, RedisLimits, SharedModelLimits
 from .options import check_names, check_number, check_question
 from .pricing import Prices
-from .providers import create_provider
+from .providers import create_provider, split_model
 from .providers.base import Provider
 from .result import Result
 from .router import Router, make_router
@@ -37,8 +37,13 @@ CLIENT_OPTIONS = frozenset({"model", "fallback", "router", "router_threshold", "
 
 
 def default_model() -> str:
-    """``SOTKIT_MODEL``, else OpenAI or Anthropic when their key is set, else the embedded local model."""
+    """``SOTKIT_MODEL``, else OpenAI or Anthropic when their key is set, else the embedded local model. A malformed
+    ``SOTKIT_MODEL`` (or one of an unknown provider) is a ConfigError that names the variable: no model was typed."""
     if model := os.environ.get("SOTKIT_MODEL"):
+        try:
+            split_model(model)
+        except ConfigError as exc:
+            raise ConfigError(f"$SOTKIT_MODEL={model!r}: {exc}") from None
         return model
     if os.environ.get("OPENAI_API_KEY"):
         return "openai:gpt-4o-mini"
@@ -94,9 +99,10 @@ class SoT:
         self._tpm = tpm
         self._timeout = timeout  # the SDK's, for every wait on the network: no longer wait for text can hold
         self._answers: weakref.WeakSet[Answer] = weakref.WeakSet()  # to stop those still running at aclose()
+        name = default_model() if model is None else model
         try:
-            main = self._provider(default_model() if model is None else model, {"timeout": timeout, **options})
-        except ConfigError as exc:
+            main = self._provider(name, {"timeout": timeout, **options})
+        except ConfigError as exc:  # such as a key missing for it: the model came from the variable
             if model is None and os.environ.get("SOTKIT_MODEL"):
                 raise ConfigError(f"$SOTKIT_MODEL={os.environ['SOTKIT_MODEL']!r}: {exc}") from exc
             raise

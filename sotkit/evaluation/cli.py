@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -62,20 +61,6 @@ def _in_cli_words(message: str) -> str:
     return message
 
 
-def _model(given: str | None) -> str:
-    """--model, else the default; a bad $SOTKIT_MODEL is named as such, since no --model was typed."""
-    from ..client import default_model
-    from ..providers import split_model
-
-    model = given or default_model()
-    if not given and os.environ.get("SOTKIT_MODEL"):
-        try:
-            split_model(model)
-        except ConfigError as exc:
-            raise ConfigError(f"$SOTKIT_MODEL={model!r}: {exc}") from None
-    return model
-
-
 def _check_out(out: Path) -> None:
     """Refuse an --out that cannot become a directory now, before any question is asked."""
     existing = next((path for path in (out, *out.parents) if path.exists()), None)  # "." or "/" at the latest
@@ -84,6 +69,7 @@ def _check_out(out: Path) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from ..client import default_model
     from .run import evaluate
 
     out = Path(args.out or f"eval-{Path(args.questions).stem}")
@@ -92,7 +78,7 @@ def main(args: argparse.Namespace) -> int:
     try:
         _check_out(out)
         summary = anyio.run(lambda: evaluate(
-            args.questions, model=_model(args.model), judge=args.judge, modes=args.modes, out=out,
+            args.questions, model=args.model or default_model(), judge=args.judge, modes=args.modes, out=out,
             limit=args.limit, concurrency=args.concurrency, aspects=args.aspects, templates=args.templates,
             plots=args.plots, progress=True, judge_max_tokens=args.judge_max_tokens, **request))
     except KeyboardInterrupt:
