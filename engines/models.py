@@ -82,25 +82,31 @@ def load_model(
 
     Raises ``ModelNotAvailableError`` with the install command when the model or torch/transformers is missing.
     """
-    key = model_key(name_or_path, device=device, dtype=dtype)
-    name, device, _ = key
+    name, device, loading = _resolved(name_or_path, device, dtype)
+    key = (name, device, str(loading))  # model_key's
     with _lock:
         if key not in _loaded:
             directory = embedded_model_dir() if name == EMBEDDED else _checked_directory(name)
-            _loaded[key] = _load_directory(directory, device, _loading_dtype(_require("torch"), name, dtype, device))
+            _loaded[key] = _load_directory(directory, device, loading)
         return _loaded[key]
 
 
 def model_key(name_or_path: str | os.PathLike[str], *, device: str = "cpu", dtype: Any = None) -> tuple[str, str, str]:
     """Which model ``load_model`` loads for these arguments, however they are spelt (``a/../a``, ``dtype=None`` or
     ``"float32"`` on a CPU, ``device="auto"``): its resolved path, device and dtype. Imports torch."""
+    name, device, loading = _resolved(name_or_path, device, dtype)
+    return name, device, str(loading)
+
+
+def _resolved(name_or_path: str | os.PathLike[str], device: str, dtype: Any) -> tuple[str, str, Any]:
+    """The model's resolved path (or ``EMBEDDED``), device and the torch dtype it loads in."""
     check_device(device)
     check_dtype(dtype)
     torch = _require("torch")
     device = _resolve_device(torch, device)
     name = str(name_or_path)
     name = name if name == EMBEDDED else str(Path(name).expanduser().resolve())
-    return name, device, str(_loading_dtype(torch, name, dtype, device))
+    return name, device, _loading_dtype(torch, name, dtype, device)
 
 
 def context_length(model: Any) -> int | None:
