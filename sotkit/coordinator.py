@@ -509,7 +509,7 @@ class Answer:
         result = Result(text=self.sequential_text if sequential else self.stitcher.settled_text, mode=self.mode,
                         model=self.backends[0].model, points=points, usage=self.usage,
                         route_reason="; ".join(r for r in (self.reason, self._note) if r) or None,
-                        skeleton_truncated=self.skeleton_truncated, written_by=self.written_by if sequential else None,
+                        skeleton_truncated=self.skeleton_truncated, written_by=self.written_by,
                         truncated=self.truncated if sequential else any(p.truncated and not p.failed for p in points))
         if self._started:  # fixed once the request has ended
             result.timings.total_s = (self._finished_at or anyio.current_time()) - self._started
