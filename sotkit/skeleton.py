@@ -16,9 +16,10 @@ style follows, and a number only marks an item after punctuation, ``and``/``or``
 next, each item with a letter ("1. Read chapter 2. of the book" stays whole); its first two items come when the
 ``3.`` starts.
 
-A title is the head that opens the line, in bold or before a colon (``1. **Sleep**: 8 hours`` -> ``Sleep``), else
-the whole line; after the colon of a plain line, a short subtitle in Title Case stays with its name (``The
-Legend of Zelda: Tears of the Kingdom``; ``Exercise: regular activity improves sleep`` -> ``Exercise``). A head
+A title is the head that opens the line, in bold or before a colon or a spaced dash (``1. **Sleep**: 8 hours``,
+``1. Sleep — 8 hours`` -> ``Sleep``), else the whole line; after the colon or dash of a plain line, a short
+subtitle in Title Case stays with its name (``The Legend of Zelda: Tears of the Kingdom``; ``Exercise: regular
+activity improves sleep`` -> ``Exercise``). A head
 that only labels the line keeps the rest with it: a number with words of a sequence or a time (``Day 1:
 Colosseum``, ``1957: Sputnik launch``, ``Weeks 1-4: Base``, ``9:00 AM - 9:30 AM: Keynote``) or a head a list
 opens its lines with (``Pro: No commute``, ``Monday: Legs``, ``Breakfast: Oatmeal``). A word bolded further on
@@ -99,9 +100,10 @@ _ADDRESS = re.compile(r"[*_\s]*(?:please\s+)?(?:"
                       r".*?\b(?:elaborat|expand(?:ing)?\s+(?:on|upon)\b|any of (?:these|them|those|the above)"
                       r"|more (?:detail|information|info|examples|tips|ideas)|(?:ask|for) more\b|in more depth"
                       r"|(?:this|that|these|it) (?:helps|is helpful)\b)", re.I)
-#: a head's colon; a full-width one needs no space after it (``饮食：均衡营养``)
-_COLON = re.compile(r": |：")
-#: words in a subtitle after a colon at most (``_is_subtitle``)
+#: what ends a line's head: a colon (a full-width one needs no space after it: ``饮食：均衡营养``), or a spaced em or
+#: en dash that no number stands beside (``Heart health — lowers blood pressure``; ``Ages 3 – 5`` is a range)
+_HEAD_END = re.compile(r": |：|(?<!\d) [—–] (?!\d)")
+#: words in a subtitle after a head at most (``_is_subtitle``)
 SUBTITLE_WORDS = 6
 #: punctuation that ends a sentence or a clause, which no subtitle has ("3.12" is a number)
 _SENTENCE_END = re.compile(r"[.!?;](?!\w)|[:：]")
@@ -246,7 +248,7 @@ class SkeletonParser:
         if head_repeated:  # small models repeat a head ("Topic: ..."); the whole line may differ
             title = _clean(body)
             # "Head: 3. more text" under a repeated head is the model restarting its list inside a line
-            if not title or self._title_key(title) in self._titles or _NUMBERED.match(_at_colon(body)[2]):
+            if not title or self._title_key(title) in self._titles or _NUMBERED.match(_at_head_end(body)[2]):
                 self._repeat("earlier points")
                 return None  # a point is written once
         if kind == "numbered":
@@ -404,24 +406,24 @@ def _classify(line: str, *, titled: bool = True) -> tuple[str | None, int, str, 
 
 
 def _title(text: str, body: str) -> str:
-    """The head that opens the line, in bold (``1. **Sleep**: 8 hours`` -> ``Sleep``) or before a colon, else
+    """The head that opens the line, in bold (``1. **Sleep**: 8 hours`` -> ``Sleep``) or before a colon or dash, else
     the whole line: a word bolded further on is only stressed (``Keep a **cool** room``), and a head that only
     labels the line (``Day 1: Colosseum``, ``1957: Sputnik launch``) names no point without the rest."""
     head = next((span for bold in _BOLD.finditer(text) if (span := _bold_head(bold, body))), None)
     if head is None:
-        before, sep, tail = _at_colon(body)
+        before, sep, tail = _at_head_end(body)
         head = before if sep and before.strip() and tail.strip() and not _is_subtitle(tail) else None
     return _clean(body if head is None or not _LETTER.search(head) or _is_label(head) else head)
 
 
-def _at_colon(body: str) -> tuple[str, str, str]:
-    """``body.partition(": ")``, or at a full-width colon."""
-    colon = _COLON.search(body)
-    return (body[:colon.start()], colon.group(), body[colon.end():]) if colon else (body, "", "")
+def _at_head_end(body: str) -> tuple[str, str, str]:
+    """``body.partition(": ")``, or at a full-width colon or a spaced dash (``_HEAD_END``)."""
+    end = _HEAD_END.search(body)
+    return (body[:end.start()], end.group(), body[end.end():]) if end else (body, "", "")
 
 
 def _is_subtitle(tail: str) -> bool:
-    """Is what follows a plain line's colon the subtitle of a name (``The Legend of Zelda: Tears of the Kingdom``),
+    """Is what follows a plain line's colon or dash the subtitle of a name (``The Legend of Zelda: Tears of the Kingdom``),
     which the title keeps, rather than its gist (``Exercise: regular activity improves sleep``)? A subtitle is short
     (``SUBTITLE_WORDS``), no sentence, and in Title Case: its first word and every word of four letters or more
     have a capital ("iPhone", "C++", "PEP") or are a number. The bold head of ``**Exercise:** More Sleep`` stays

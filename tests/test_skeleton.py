@@ -611,6 +611,25 @@ def test_a_subtitle_after_a_colon_stays_with_its_name(text, titles):
 
 
 @pytest.mark.parametrize("text, titles", [
+    # a spaced em or en dash ends the head as a colon does: what follows is the point's gist
+    ("1. Heart health — lowers blood pressure\n2. Weight management — burns calories steadily\n"
+     "3. Wired connection – use Ethernet where possible\n4. Wi-Fi 6 router – lower latency",
+     ["Heart health", "Weight management", "Wired connection", "Wi-Fi 6 router"]),
+    # ... but a subtitle stays, as do a label's line, a range of numbers, unspaced dashes and a spaced hyphen
+    ("1. Star Wars — A New Hope\n2. Day 1 – Arrival in Rome\n3. Ages 3 – 5 play\n4. 1990 — 2000 boom\n"
+     "5. Pre–war—post-war housing\n6. Rock - paper - scissors",
+     ["Star Wars — A New Hope", "Day 1 – Arrival in Rome", "Ages 3 – 5 play", "1990 — 2000 boom",
+      "Pre–war—post-war housing", "Rock - paper - scissors"]),
+    # the first of a colon and a dash ends the head; a bold head stays the title
+    ("1. Budget: rent — the biggest cost\n2. Savings — rule: pay yourself first\n3. **Index** — speeds up reads",
+     ["Budget", "Savings", "Index"]),
+])
+def test_a_spaced_dash_ends_the_head_as_a_colon_does(text, titles):
+    assert parse(text) == titles
+    assert parse(text, step=3, drop_subsumed=True) == titles
+
+
+@pytest.mark.parametrize("text, titles", [
     ("1. **Use indexes**\n2. **Avoid SELECT ***\n3. **Run SELECT *** only in tests",
      ["Use indexes", "Avoid SELECT *", "Run SELECT * only in tests"]),
     # emphasis is still no part of the title
