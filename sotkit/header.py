@@ -23,6 +23,11 @@ _CLOSE = re.compile(rf"{EMPHASIS}?\s*")
 #: a header's full-width punctuation, as its ASCII forms (digits of any script are compared as int())
 _FULL_WIDTH = str.maketrans("．）、：（", ".).:(")
 _SQUEEZED = re.compile(r"[\s*_\-•#]+")
+#: what a header's line opens with before its number or title: a Markdown heading's marks, a bullet
+_OPENING = re.compile(r"\s*(?P<heading>#+\s*)?(?:[-*•]\s+)?")
+_EMPHASIS_RUN = re.compile(r"\*+|_+")
+#: characters a header's line may hold after its separator at most: a gist, not a paragraph
+HEADER_LINE = 200
 UNDECIDED = -1
 
 
@@ -44,7 +49,7 @@ class OwnHeader:
 
     def end(self, text: str, final: bool) -> int | None:
         """Where the text after a restated header begins (``None``: the text does not start with one; ``UNDECIDED``
-        while its sentence has still to show whether its dash is the header's)."""
+        while its sentence has still to show whether its dash is the header's, or its line where it ends)."""
         number = _NUMBER.match(text)
         if (n := number["n"] or number["label"]) is not None and int(n) != self._index:  # "٣.", "３." are 3 too
             return None
@@ -58,11 +63,31 @@ class OwnHeader:
                     return UNDECIDED
                 if aside:
                     return None
-        elif n is None and not _BARE_TITLE_END.match(text, end)[1]:
+            return _line_end(text, start, start + len(self._title), _CLOSE.match(text, end).end(), final)
+        if n is None and not _BARE_TITLE_END.match(text, end)[1]:
             # a bare title is a header only on a line of its own ("### Title", "**Title**"): "Use LED bulbs to save
             # money." restates nothing, nor does "**Docker** Compose starts ..."
             return None
         return _CLOSE.match(text, end).end()
+
+
+def _line_end(text: str, start: int, title_end: int, end: int, final: bool) -> int:
+    """Where a header that goes on past its separator ends: a Markdown heading's line, or a header in emphasis that
+    closes only at its line's end ("**Exercise: regular activity improves sleep**"), is the header whole, the
+    skeleton line's gist with it. ``end`` (after the separator) for any other header, or a line too long for one."""
+    opening = _OPENING.match(text)
+    runs = _EMPHASIS_RUN.findall(text, opening.end(), start)
+    unclosed = runs[0] if len(runs) % 2 and runs[0] not in text[title_end:end] else ""
+    if not (opening["heading"] or unclosed):
+        return end
+    line_end = text.find("\n", end)
+    if line_end < 0:
+        return end if final or len(text) - end > HEADER_LINE else UNDECIDED
+    line = text[end:line_end].rstrip(" \t:")
+    if line_end - end > HEADER_LINE or unclosed and (not line.endswith(unclosed)
+                                                     or _EMPHASIS_RUN.search(line[:-len(unclosed)])):
+        return end
+    return _CLOSE.match(text, line_end).end()
 
 
 def separator_end(text: str) -> int | None:

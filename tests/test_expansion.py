@@ -55,6 +55,27 @@ def test_restated_headers_are_stripped_and_text_kept(raw, text, step):
     assert clean(raw, step=step) == (text, False)
 
 
+@pytest.mark.parametrize("step", [1, 2, 3, 5, 100])
+@pytest.mark.parametrize("raw, text", [
+    # the skeleton line's gist, restated with the title in one bold header or as a heading, goes with the header
+    ("**Use LED bulbs — they last for years**\n\nThey use less power.", "They use less power."),
+    ("**2. Use LED bulbs: cut the bill**\nThey use less power.", "They use less power."),
+    ("__Use LED bulbs: cut the bill__ \n\nThey use less power.", "They use less power."),
+    ("### Use LED bulbs — they last for years\nThey use less power.", "They use less power."),
+    ("## 2. Use LED bulbs: cut the bill\n\nThey use less power.", "They use less power."),
+    # the bold closes after the title, or further on in a sentence, or the line never ends: the text stays
+    ("**Use LED bulbs:** they last for years.\nThey use less power.", "they last for years.\nThey use less power."),
+    ("**Use LED bulbs**: they **really** last.\nThey use less power.", "they **really** last.\nThey use less power."),
+    ("**Use LED bulbs: they last** and use less power.", "they last** and use less power."),
+    ("Use LED bulbs: they last for years.\n\nThey use less power.", "they last for years.\n\nThey use less power."),
+    ("### Use LED bulbs: they last for years", "they last for years"),
+    ("**Use LED bulbs: " + "they last " * 25 + "**\nThey use less power.",
+     ("they last " * 25).strip() + " **\nThey use less power."),
+])
+def test_a_header_line_with_the_skeletons_gist_goes_whole(raw, text, step):
+    assert clean(raw, step=step) == (text, False)
+
+
 @pytest.mark.parametrize("raw", ["1957: Sputnik launch: It flew.", "2. 1957: Sputnik launch: It flew."])
 def test_a_title_that_opens_with_a_number_and_a_colon_is_no_label(raw):
     assert clean(raw, title="1957: Sputnik launch") == ("It flew.", False)
