@@ -23,6 +23,7 @@ from typing import Callable, Sequence
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
+from ..errors import ConfigError
 from .decoding import pad_token_id
 from .engine import CONFIG_FILE
 from .units import SlotExample, build_example, collate, mark_units, token_probabilities
@@ -100,7 +101,8 @@ def _select_trainable(model: PreTrainedModel, top_layers: int | None) -> int:
     else:
         decoder = model.get_decoder()
         if not 1 <= top_layers <= len(decoder.layers):
-            raise ValueError(f"train_top_layers must be between 1 and {len(decoder.layers)} (or None), got {top_layers}")
+            raise ConfigError(f"train_top_layers (--top-layers) must be between 1 and {len(decoder.layers)}, the model's "
+                              f"blocks, or None (0 on the command line) to train them all; got {top_layers}")
         for p in model.parameters():
             p.requires_grad_(False)
         for module in [*decoder.layers[-top_layers:], decoder.norm]:
@@ -123,7 +125,7 @@ def fine_tune(
     rather than being cut off at a high rate.
     """
     if not examples:
-        raise ValueError("no training examples: prepare a corpus first")
+        raise ConfigError("no training examples: prepare a corpus first (sotkit engines lud prepare)")
     report = TrainReport(examples=len(examples), slot_targets=sum(e.n_slots for e in examples))
     report.trainable_parameters = _select_trainable(model, config.train_top_layers)
     params = [p for p in model.parameters() if p.requires_grad]

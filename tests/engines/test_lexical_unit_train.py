@@ -7,6 +7,7 @@ import torch
 
 from sotkit.engines.lexical_unit.decoding import generate, pad_token_id
 from sotkit.engines.lexical_unit.testing import char_tokenizer, tiny_llama
+from sotkit.engines.errors import ConfigError
 from sotkit.engines.lexical_unit.train import TrainConfig, fine_tune, load_lud, mark_and_pack, save_lud
 
 # After a word's first letter the rest of it is certain: those runs are the lexical units to learn.
@@ -86,3 +87,15 @@ def test_saved_model_loads_back_and_decodes_the_same(trained, tmp_path):
 def test_load_lud_explains_a_wrong_directory(tmp_path):
     with pytest.raises(FileNotFoundError, match="sotkit engines lud train"):
         load_lud(tmp_path)
+
+
+@pytest.mark.parametrize("top_layers, message", [(0, "got 0"), (3, "got 3"), (None, "no training examples")])
+def test_bad_training_settings_are_config_errors_that_say_what_to_do(top_layers, message):
+    tokenizer = char_tokenizer()
+    model = tiny_llama(len(tokenizer), seed=0)  # two blocks
+    examples = [] if top_layers is None else mark_and_pack(model, corpus(tokenizer, 2, seed=0), alpha=0.8, k=0,
+                                                           pad_id=pad_token_id(tokenizer), bf16=False)
+    config = TrainConfig(steps=1, train_top_layers=top_layers, bf16=False)
+    with pytest.raises(ConfigError, match=message) as raised:
+        fine_tune(model, examples, config, 0, log=_quiet)
+    assert "--top-layers" in str(raised.value) or "lud prepare" in str(raised.value)
