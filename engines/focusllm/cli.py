@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..commands import HelpFormatter, failed
-from ..errors import SotkitError
+from ..errors import ConfigError, SotkitError
 from ..models import EMBEDDED, check_device, check_dtype, device_name, load_model
 from .engine import _check_architecture, default_weights_path
 
@@ -148,8 +148,8 @@ def _bench(args: argparse.Namespace) -> dict:
 
     weights = None if args.untrained else (args.weights or default_weights_path(args.base))
     if weights is not None and not weights.exists():
-        raise SystemExit(f"sotkit: error: no FocusLLM weights at {weights}; run `train` first (sotkit engines focus "
-                         "train), pass --weights, or use --untrained")
+        raise ConfigError(f"no FocusLLM weights at {weights}; run `train` first (sotkit engines focus train), pass "
+                          "--weights, or use --untrained")
     config = read_focus_config(weights) if weights else FocusConfig(chunk_size=256, local_window=64)
     if args.chunk_size:
         config = replace(config, chunk_size=args.chunk_size)
