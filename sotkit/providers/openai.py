@@ -16,6 +16,7 @@ from ..errors import ConfigError
 from ..options import check_api_key, check_url
 from ._clients import sdk_clients, user_client
 from ._sse import malformed, text_pieces
+from ._think import ThinkTags
 from .base import THINKING, CallUsage, ChatRequest, Chunk, Provider, StreamError, Signal
 
 #: OpenAI's own API (and Azure's) refuses a request with more than four stop sequences
@@ -93,7 +94,7 @@ class OpenAIProvider(Provider):
             body["stop"] = list(request.stop)  # all of them: one left out would let the text run on past it
         if request.temperature is not None:
             body["temperature"] = request.temperature
-        reading, written = _Reading(), 0
+        reading, tags, written = _Reading(), ThinkTags(), 0
         # The body travels in extra_body, which the SDK sends as given: its type-driven transform of the
         # parameters costs ~0.5 ms of CPU a call, a fifth of the client's cost per expansion when hundreds
         # stream at once (benchmarks/overhead.py). A user's extra_body overrides any field but the messages; its
@@ -106,7 +107,11 @@ class OpenAIProvider(Provider):
             async for text in text_pieces(response, sys.modules["openai"], reading, self.model):
                 if isinstance(text, str):
                     written += len(text)
-                yield text
+                    text = tags.feed(text)
+                if text:
+                    yield text
+        if held := tags.finish():
+            yield held
         # Servers that ignore stream_options (llama.cpp's) send no counts: estimate them, and say so.
         usage = reading.usage or CallUsage.estimate(sum(len(m["content"]) for m in messages), written)
         reason = reading.reason

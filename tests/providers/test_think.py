@@ -1,0 +1,78 @@
+"""Reasoning left in the answer's text by a compatible server (``<think>...</think>``) is no part of the answer."""
+
+from __future__ import annotations
+
+import pytest
+
+import sotkit
+from sotkit.providers._think import ThinkTags
+from sotkit.providers.base import THINKING
+from sotkit.testing import FakeLLMServer, Latency, RecordedRequest, Reply
+from tests.conftest import is_skeleton, point_of
+
+REASONING = "<think>\nThe user wants tips. Candidate ideas:\n1. Maybe breathing\n2. Maybe yoga\nOkay.\n</think>\n\n"
+
+
+def feed(text: str, step: int) -> tuple[str, int]:
+    """The text that comes out, piece by piece, and how many pieces were only reasoning."""
+    tags, out, thinking = ThinkTags(), [], 0
+    for i in range(0, len(text), step):
+        piece = tags.feed(text[i:i + step])
+        if piece is THINKING:
+            thinking += 1
+        else:
+            out.append(piece)
+    return "".join(out) + tags.finish(), thinking
+
+
+@pytest.mark.parametrize("step", [1, 2, 3, 5, 7, 10_000])
+@pytest.mark.parametrize("text, answer", [
+    (REASONING + "1. Alpha\n2. Beta", "1. Alpha\n2. Beta"),
+    ("\n  <think>Short.</think>Keep it dark.", "Keep it dark."),
+    ("<think>\n</think>\n\n\nKeep it dark.", "Keep it dark."),  # an empty block (reasoning switched off)
+    ("<think>The budget ran out while reason", ""),  # the call ended inside the block: no text
+    # no block opens the text: it is all the answer's
+    ("Keep it dark.", "Keep it dark."),
+    ("Use <think> tags for reasoning: <think>...</think>.", "Use <think> tags for reasoning: <think>...</think>."),
+    ("<thinking>is a tag too</thinking>", "<thinking>is a tag too</thinking>"),
+    ("<thi", "<thi"),
+    ("  ", "  "),
+    ("Keep it dark.</think>", "Keep it dark.</think>"),
+])
+def test_a_think_block_that_opens_the_text_goes_in_any_pieces(text, answer, step):
+    assert feed(text, step)[0] == answer
+
+
+def test_the_reasoning_is_a_sign_of_life_not_silence():
+    """Every piece of reasoning passes on THINKING, which the stall timers take for progress, but the first:
+    "<thi" is held back until it shows it opens a block."""
+    out, thinking = feed(REASONING + "Keep it dark.", 4)
+    assert out == "Keep it dark." and thinking == len(REASONING) // 4 - 1
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("mode", ["sot", "sequential"])
+async def test_a_reasoning_models_think_block_is_neither_a_skeleton_point_nor_answer_text(mode):
+    """vLLM without a reasoning parser: the block streams in ``content`` before every reply."""
+    texts = {1: "Inhale for four counts.", 2: "Tense and release each muscle."}
+
+    def respond(request: RecordedRequest) -> Reply:
+        if is_skeleton(request):
+            reply = "1. Slow breathing\n2. Muscle relaxation"
+        else:
+            reply = texts.get(point_of(request), "Breathe slowly, then relax each muscle.")
+        return Reply(REASONING + reply.removeprefix(request.prefill or ""))
+
+    with FakeLLMServer(respond, latency=Latency(ttft_s=0.0, tokens_per_s=2000)) as server:
+        async with sotkit.SoT("openai:qwen3", base_url=server.openai_base_url, api_key="k", mode=mode) as sot:
+            result = await sot.generate("How can I calm down before an exam?")
+            async with sot.stream("How can I calm down before an exam?") as events:
+                streamed = [e async for e in events]
+    assert "think" not in result.text and "Maybe" not in result.text
+    if mode == "sot":
+        assert [p.title for p in result.points] == ["Slow breathing", "Muscle relaxation"]
+        assert [p.text for p in result.points] == [texts[1], texts[2]]
+    else:
+        assert result.text == "Breathe slowly, then relax each muscle."
+    assert "".join(e.text for e in streamed if e.type == "text") == result.text
+    assert not any(e.type == "withdraw" for e in streamed)
