@@ -30,6 +30,7 @@ from . import ConfigError, PartialResultError, Result, SoT, SotkitError, Usage, 
 from .client import FALLBACK_OPTIONS
 from .engines import registry
 from .evaluation import cli as eval_cli
+from .providers.base import cut_by
 from .router import cli as router_cli
 
 
@@ -274,10 +275,14 @@ def _show(result: Result, as_json: bool, shown: str | None, error: dict[str, str
         _note(f"point(s) {', '.join(str(p.index) for p in fallback)} written by the fallback {fallback[0].model}")
     if result.skeleton_truncated:
         _note(f"the skeleton was cut short: {result.route_reason}")
-    if result.truncated:
-        where = "the answer" if result.mode == "sequential" else "point(s) " + ", ".join(
-            str(p.index) for p in result.points if p.truncated and not p.failed)
-        _note(f"{where} cut off (token limit or the provider's filter): the text ends where it was stopped")
+    if result.truncated and result.mode == "sequential":
+        _note(f"the answer was cut off {cut_by(result.finish_reason, 'max_tokens')}: it ends where it was stopped")
+    cut = {}  # what cut points off -> their numbers
+    for p in result.points:
+        if p.truncated and not p.failed:
+            cut.setdefault(cut_by(p.finish_reason, "point_max_tokens"), []).append(str(p.index))
+    for why, numbers in cut.items():
+        _note(f"point(s) {', '.join(numbers)} cut off {why}: the text ends where it was stopped")
     t = result.timings
     shape = f"sot, {len(result.points)} points" if result.mode == "sot" else result.mode
     skeleton = f"skeleton {t.skeleton_s:.2f} s, " if result.mode == "sot" else ""

@@ -24,7 +24,7 @@ from .expansion import ExpansionFilter
 from .options import check_choice, check_number, check_type
 from .overlap import SerialServerWarning, one_at_a_time, serial_note
 from .pricing import Prices
-from .providers.base import CallUsage, ChatRequest, Prompt
+from .providers.base import REASONING_BUDGET, CallUsage, ChatRequest, Prompt, at_budget, cut_by
 from .quality import Instructions
 from .question import question_view
 from .result import Mode, Point, Result, Usage
@@ -108,6 +108,7 @@ class Answer:
         self.stitcher = Stitcher()
         self.sequential_text = ""
         self.truncated = False  # the sequential answer stopped at max_tokens
+        self.finish_reason: str | None = None  # why the sequential answer's call ended
         self.written_by: str | None = None  # the model that wrote the sequential answer
         self.mode: Mode = "sot"
         self.reason: str | None = None  # the route's, as soon as it is known
@@ -361,6 +362,10 @@ class Answer:
         again = ", also when asked again" if retried else ""
         if cleaner.echoed:
             return EchoedInstructions(f"point {point.index} ({point.title!r}) only repeated its prompt{again}")
+        if point.truncated:
+            return EmptyPoint(f"point {point.index} ({point.title!r}) was cut off "
+                              f"{cut_by(point.finish_reason, 'point_max_tokens')} before any text of its own"
+                              + (REASONING_BUDGET.format("point_max_tokens") if at_budget(point.finish_reason) else ""))
         return EmptyPoint(f"point {point.index} ({point.title!r}) came back without text of its own{again}")
 
     async def _expand(self, point: Point, outline: list[Point], backends: list[Backend] | None = None,
@@ -425,11 +430,11 @@ class Answer:
             self._fail(point, outcome)
             return None
         point.model, usage = outcome
-        point.truncated = usage.cut_off(self.options.point_max_tokens)
+        point.truncated, point.finish_reason = usage.cut_off(self.options.point_max_tokens), usage.finish_reason
         self._point_text(point, cleaner.finish(cut=point.truncated))
         if point.text.strip():
             self._finish_point(point)
-        elif not retry:
+        elif not retry and not point.truncated:  # cut off before any text: the same request would be cut again
             return "retry"
         elif len(backends) > 1:
             return "fallback"
@@ -455,15 +460,16 @@ class Answer:
                 return None
             # an empty answer is no answer: the fallback model, if any, is asked
             cut = usage.cut_off(self.options.max_tokens)  # e.g. a reasoning model that spent them all reasoning
-            asked.append(f"{model} (stopped by {usage.finish_reason or 'its token budget'!r} before any text)"
+            asked.append(f"{model} (cut off {cut_by(usage.finish_reason, 'max_tokens')} before any text)"
                          if cut else model)
             return EmptyAnswer(f"the answer came back without text from {' and then '.join(asked)}"
-                               + ("; a reasoning model may need a larger max_tokens" if cut else ""))
+                               + (REASONING_BUDGET.format("max_tokens") if cut and at_budget(usage.finish_reason)
+                                  else ""))
 
         call = Call(lambda b: self._request(b, self.template, self.options.max_tokens, **self.variables), on_text,
                     on_restart, role=self.template, refuse=refuse_empty)
         self.written_by, usage = await self.runner.call(call)
-        self.truncated = usage.cut_off(self.options.max_tokens)
+        self.truncated, self.finish_reason = usage.cut_off(self.options.max_tokens), usage.finish_reason
 
     # -- bookkeeping ---------------------------------------------------------------------------------------
 
@@ -510,7 +516,8 @@ class Answer:
                         model=self.backends[0].model, points=points, usage=self.usage,
                         route_reason="; ".join(r for r in (self.reason, self._note) if r) or None,
                         skeleton_truncated=self.skeleton_truncated, written_by=self.written_by,
-                        truncated=self.truncated if sequential else any(p.truncated and not p.failed for p in points))
+                        truncated=self.truncated if sequential else any(p.truncated and not p.failed for p in points),
+                        finish_reason=self.finish_reason)
         if self._started:  # fixed once the request has ended
             result.timings.total_s = (self._finished_at or anyio.current_time()) - self._started
         result.timings.skeleton_s = self.timings_skeleton_s

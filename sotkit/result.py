@@ -102,6 +102,9 @@ class Point:
     truncated: bool = False
     """The point's call was cut off, at its token budget (``point_max_tokens``) or by the provider's filter: its
     text ends where the call was stopped."""
+    finish_reason: str | None = None
+    """Why the point's call ended, in the provider's words (``stop``, ``end_turn``; ``length``, ``max_tokens``;
+    ``content_filter``, ``refusal``; ...); None until it ends, or where the server said nothing."""
 
     @property
     def done(self) -> bool:
@@ -134,6 +137,8 @@ class Result:
     """A call was cut off, at its token budget or by the provider's filter (``content_filter``, ``refusal``): the
     sequential answer (``max_tokens``), or a point (``point_max_tokens``; see ``Point.truncated``). The text there
     ends where the call was stopped."""
+    finish_reason: str | None = None
+    """Why a sequential answer's call ended, in the provider's words (a point's is ``Point.finish_reason``)."""
 
     @property
     def skeleton(self) -> list[str]:

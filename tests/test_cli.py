@@ -394,3 +394,20 @@ def test_ctrl_c_exits_at_once_while_a_worker_thread_runs_on():
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
                           env={**os.environ, "OPENAI_API_KEY": "k"})
     assert done.returncode == 130 and "interrupted (Ctrl-C)" in done.stderr
+
+
+def test_the_notes_say_what_cut_each_point_off(capsys):
+    from sotkit.cli import _show
+    from sotkit.result import Point, Result
+
+    points = [Point(1, "Alpha", "Cut mid-", complete=True, truncated=True, finish_reason="length"),
+              Point(2, "Beta", "Whole.", complete=True, finish_reason="stop"),
+              Point(3, "Gamma", "Filtered mid-", complete=True, truncated=True, finish_reason="content_filter"),
+              Point(4, "Delta", "Cut too-", complete=True, truncated=True, finish_reason="max_tokens")]
+    _show(Result("...", "sot", "openai:m", points=points, truncated=True), False, None)
+    notes = capsys.readouterr().err
+    assert "point(s) 1, 4 cut off at the token limit (point_max_tokens)" in notes
+    assert "point(s) 3 cut off by the provider's filter ('content_filter')" in notes
+    assert "2 cut off" not in notes and "2," not in notes
+    _show(Result("Cut mid-", "sequential", "openai:m", truncated=True, finish_reason="refusal"), False, None)
+    assert "the answer was cut off by the provider's filter ('refusal')" in capsys.readouterr().err

@@ -525,3 +525,25 @@ def test_a_stream_used_from_sync_code_says_how_to_read_it():
         with pytest.raises(sotkit.ConfigError, match=r"inside an async function: `async with sotkit.stream\(q\)"
                                                      r".*asyncio.run"):
             use(events)
+
+
+async def test_a_point_cut_off_before_any_text_says_what_cut_it_and_is_not_asked_again_in_vain():
+    """A reasoning model that spends ``point_max_tokens`` before its text would spend them again: the point fails
+    at once, saying which option to raise; its neighbours' calls ended as their models ended them."""
+    texts = {1: "Short.", 2: "2. Beta: " + "and so on " * 20}  # point 2 restates its header and runs to the budget
+
+    def respond(request: RecordedRequest) -> Reply:
+        if is_skeleton(request):
+            return Reply("1. Alpha\n2. Beta".removeprefix(request.prefill or ""))
+        return Reply(texts[point_of(request)])
+
+    with FakeLLMServer(respond, latency=FAST) as server:
+        async with client(server, "openai", point_max_tokens=2, on_point_error="skip") as sot:
+            result = await sot.generate("What are two things?")
+        asked = [point_of(r) for r in server.requests if not is_skeleton(r)]
+    alpha, beta = result.points
+    assert (alpha.text, alpha.finish_reason, alpha.truncated) == ("Short.", "stop", False)
+    assert beta.failed and beta.truncated and beta.finish_reason == "length"
+    assert beta.error == ("EmptyPoint: point 2 ('Beta') was cut off at the token limit (point_max_tokens) "
+                          "before any text of its own; a reasoning model may need a larger point_max_tokens")
+    assert asked.count(2) == 1

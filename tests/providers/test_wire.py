@@ -166,8 +166,22 @@ async def test_a_model_that_reasons_for_longer_than_the_timeouts_is_alive_not_st
 async def test_a_reasoning_model_that_spent_max_tokens_reasoning_says_so():
     async with serving(sse(*REASONING[:3], LENGTH)) as (url, _):
         async with sotkit.SoT("openai:m", api_key="k", base_url=url, mode="sequential", max_tokens=3) as sot:
-            with pytest.raises(sotkit.EmptyAnswer, match="stopped by 'length' before any text.*larger max_tokens"):
+            with pytest.raises(sotkit.EmptyAnswer, match=r"cut off at the token limit \(max_tokens\) "
+                                                           "before any text.*larger max_tokens"):
                 await sot.generate("Why is the sky dark at night?")
+
+
+async def test_an_answer_the_providers_filter_stopped_says_so_and_gives_no_advice_on_max_tokens():
+    filtered = {"choices": [{"delta": {}, "finish_reason": "content_filter"}]}
+    async with serving(sse(filtered)) as (url, _):
+        async with sotkit.SoT("openai:m", api_key="k", base_url=url, mode="sequential", retry=1) as sot:
+            with pytest.raises(sotkit.EmptyAnswer, match="by the provider's filter \\('content_filter'\\)") as raised:
+                await sot.generate("Why is the sky dark at night?")
+    assert "max_tokens" not in str(raised.value)
+    async with serving(sse(*WORDS, filtered)) as (url, _):
+        async with sotkit.SoT("openai:m", api_key="k", base_url=url, mode="sequential") as sot:
+            result = await sot.generate("Why is the sky dark at night?")
+    assert result.text == "Keep it dark." and result.truncated and result.finish_reason == "content_filter"
 
 
 async def test_a_content_type_in_capitals_is_still_an_event_stream():
