@@ -227,10 +227,10 @@ async def test_a_cut_or_malformed_stream_is_retried_to_the_whole_answer(provider
     assert result.text == "Sleep in a dark and quiet room." and len(server.requests) == 2
 
 
-async def test_a_200_without_a_content_type_says_so(provider):
+async def test_a_200_without_a_content_type_or_events_says_so(provider):
     with FakeLLMServer(once("Sleep.", Fault.not_a_stream("oops", "")), latency=FAST) as server:
         async with client(server, provider, mode="sequential", retry=NO_RETRY) as sot:
-            with pytest.raises(sotkit.StreamError, match="200 with no content type, not an event stream: 'oops'"):
+            with pytest.raises(sotkit.StreamError, match="200 with a body that holds no events, only: 'oops'"):
                 await sot.generate("How can I sleep better?")
 
 

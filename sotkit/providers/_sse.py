@@ -35,6 +35,10 @@ class Reading(Protocol):
         """An event's text, or None for one without (taking note of what else it says, or raising), or
         ``THINKING`` for reasoning; ``data`` is parsed JSON, or the raw text when it is not JSON."""
 
+    def as_events(self, reply: Any) -> list[tuple[str | None, Any]]:
+        """A whole reply (parsed JSON) as the events of the stream it stands for: a server that ignores ``stream``
+        answers so."""
+
 
 async def text_pieces(response: Any, sdk: ModuleType, reading: Reading, model: str) -> AsyncIterator[str | Signal]:
     """The text of ``model``'s SDK streaming response, one piece per read from the network, as ``reading`` gives
@@ -46,17 +50,26 @@ async def text_pieces(response: Any, sdk: ModuleType, reading: Reading, model: s
     and a connection that breaks or goes quiet then costs nothing; before it, a connection that breaks
     raises the SDK's own ``APIConnectionError`` / ``APITimeoutError``, as the SDK's stream classes do, and a body
     that ends is a ``StreamError`` (the answer was cut), as is a 200 whose body is not an event stream (a proxy's
-    HTML error page, an empty body, a JSON completion)."""
+    HTML error page, an empty body, text with no event). The events are read whatever the content type says (some
+    proxies send none, or ``text/plain``), and a whole JSON reply (a server that ignores ``stream``) as its events."""
     import httpx2  # imported with the SDK, off the event loop, before the first response
 
     http = response.http_response
     try:
-        content_type = http.headers.get("content-type", "")
-        if "text/event-stream" not in content_type.lower():  # media types ignore case
+        content_type = http.headers.get("content-type", "").lower()  # media types ignore case
+        if "html" in content_type:
             body = (await http.aread())[:500].decode(errors="replace")
-            raise StreamError(f"the server answered 200 with {content_type or 'no content type'}, not an event "
-                              f"stream: {body!r}", raw=body)
+            raise StreamError(f"the server answered 200 with {content_type}, not an event stream: {body!r}", raw=body)
         yield STARTED
+        if content_type.startswith("application/json"):
+            text, error = _joined(reading.as_events(_parsed((await http.aread()).decode())), reading)
+            if text:
+                yield text
+            if error:
+                raise error
+            if not reading.whole:
+                raise StreamError(f"the reply from {model} came whole, as JSON, but without {reading.end}")
+            return
         # the raw bytes skip a decoder and a re-chunker per piece, where there is no content encoding to undo
         identity = http.headers.get("content-encoding", "identity") == "identity"
         parser = EventParser()
@@ -205,7 +218,7 @@ class EventParser:
         if not self._data_line(line) and line and not line.startswith((":", "id:", "retry:", "event:")):
             self.stray += line[:500]
         if not self.seen and not self._data and self.stray.strip():
-            raise StreamError(f"the server answered 200 with an event stream that holds no events, only: "
+            raise StreamError(f"the server answered 200 with a body that holds no events, only: "
                               f"{self.stray[:500]!r}", raw=self.stray[:500])
         if not self._data:
             return []

@@ -165,6 +165,18 @@ class _Reading:
         return None
 
 
+    @staticmethod
+    def as_events(reply: Any) -> list[tuple[str | None, Any]]:
+        """A message as the events that stream it: its counts, each content block whole, its stop_reason (no
+        message_stop: a message without a stop_reason is no whole answer)."""
+        if not isinstance(reply, dict) or reply.get("type") != "message":
+            return [("error" if isinstance(reply, dict) and reply.get("type") == "error" else None, reply)]
+        usage = reply.get("usage") or {}
+        return [("message_start", {"message": {"usage": usage}}),
+                *[("content_block_start", {"content_block": block}) for block in reply.get("content") or []],
+                ("message_delta", {"delta": {"stop_reason": reply.get("stop_reason")}, "usage": usage})]
+
+
 def _text(text: Any) -> str:
     if not isinstance(text, str):
         raise TypeError(f"text is a {type(text).__name__}")

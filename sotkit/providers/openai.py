@@ -155,6 +155,14 @@ class _Reading:
             self.usage = CallUsage(counts["prompt_tokens"], counts["completion_tokens"])
         return text
 
+    @staticmethod
+    def as_events(reply: Any) -> list[tuple[str | None, Any]]:
+        """A chat.completion as one chunk holding its messages as deltas, then ``[DONE]``."""
+        if isinstance(reply, dict) and isinstance(reply.get("choices"), list):
+            reply = reply | {"choices": [c | {"delta": c.get("message")} if isinstance(c, dict) else c
+                                         for c in reply["choices"]]}
+        return [(None, reply), (None, "[DONE]")]
+
 
 def _chunk(data: Any) -> tuple[str | Signal | None, Any, dict | None]:
     """``(text, finish_reason, usage)`` of one chunk (``finish_reason`` None until the last choice); shapes that

@@ -301,7 +301,7 @@ async def test_an_openai_compatible_error_event_is_an_error_with_its_message():
 async def test_an_event_stream_with_no_events_but_text_is_an_error_showing_the_text(model, body):
     # a gateway's error sent with the event stream's content type: it was "ended without ...: it was cut"
     async with serving(body) as (url, _):
-        with pytest.raises(sotkit.StreamError, match="an event stream that holds no events, only: ") as caught:
+        with pytest.raises(sotkit.StreamError, match="a body that holds no events, only: ") as caught:
             await read(model, url)
     assert caught.value.raw == body.decode()
 
@@ -630,3 +630,46 @@ async def test_more_stop_sequences_than_openais_api_takes_fail_when_the_client_i
                        {"client": openai.AsyncOpenAI(api_key="k", base_url="http://localhost:11434/v1")}]:
         async with sotkit.SoT("openai:gpt-4o-mini", templates=FIVE_STOPS, **compatible):
             pass
+
+
+@pytest.mark.parametrize("model", ["openai:m", "anthropic:m"])
+@pytest.mark.parametrize("headers", ["x-no-content-type: 1", "content-type: application/octet-stream",
+                                     "content-type: text/plain; charset=utf-8"])
+async def test_events_under_another_content_type_are_read_as_the_sdks_read_them(model, headers):
+    """Some proxies label a stream wrongly or not at all; its events are what counts."""
+    body = sse(*WORDS, STOPPED) if model.startswith("openai") else anthropic_sse(text_delta("Keep it dark."), *END_TURN)
+    async with serving(body, headers=headers) as (url, _):
+        *texts, usage = await read(model, url)
+    assert "".join(texts) == "Keep it dark." and usage.finish_reason in ("stop", "end_turn")
+
+
+OPENAI_REPLY = {"id": "c", "object": "chat.completion", "model": "m",
+                "choices": [{"index": 0, "finish_reason": "length",
+                             "message": {"role": "assistant", "content": "<think>Hmm.</think>\n\nKeep it dark."}}],
+                "usage": {"prompt_tokens": 12, "completion_tokens": 9, "total_tokens": 21}}
+ANTHROPIC_REPLY = {"type": "message", "role": "assistant", "stop_reason": "end_turn",
+                   "content": [{"type": "thinking", "thinking": "Hmm."}, {"type": "text", "text": "Keep it dark."}],
+                   "usage": {"input_tokens": 12, "output_tokens": 9}}
+
+
+@pytest.mark.parametrize("model, reply, reason", [("openai:m", OPENAI_REPLY, "length"),
+                                                  ("anthropic:m", ANTHROPIC_REPLY, "end_turn")])
+async def test_a_server_that_ignores_stream_and_sends_the_whole_reply_as_json_is_read_whole(model, reply, reason):
+    async with serving(json.dumps(reply).encode(), headers="content-type: application/json") as (url, _):
+        *texts, usage = await read(model, url)
+    assert "".join(t for t in texts if isinstance(t, str)) == "Keep it dark."
+    assert usage == CallUsage(12, 9, finish_reason=reason)
+
+
+@pytest.mark.parametrize("model, reply, error", [
+    ("openai:m", {"error": {"message": "model not loaded", "code": 400}}, "model not loaded"),
+    ("openai:m", {"id": "c", "choices": [{"index": 0, "message": {"content": "Keep"}}]}, "before any finish_reason"),
+    ("anthropic:m", {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}, "Overloaded"),
+    ("anthropic:m", {"type": "message", "content": [{"type": "text", "text": "Keep"}]}, "without its stop_reason"),
+])
+async def test_a_json_reply_that_is_an_error_or_has_no_end_is_no_answer(model, reply, error):
+    received = []
+    async with serving(json.dumps(reply).encode(), headers="content-type: application/json") as (url, _):
+        with pytest.raises(sotkit.StreamError, match=error):
+            await read(model, url, received)
+    assert received in ([], ["Keep"])  # what came is given first, and is no whole answer
