@@ -32,14 +32,11 @@ class PerLoop(Generic[T]):
                 self._values[loop] = value
         return value
 
-    def pop(self, *, others: bool = False) -> T | None:
-        """Forget this loop's value and return it, if it had one (``others``: forget every other loop's too)."""
+    def pop(self) -> T | None:
+        """Forget this loop's value and return it, if it had one."""
         loop = anyio.lowlevel.current_token().native_token
         with self._lock:
-            value = self._values.pop(loop, None)
-            if others:
-                self._values = {}
-        return value
+            return self._values.pop(loop, None)
 
 
 def _closed(loop: Any) -> bool:

@@ -27,12 +27,13 @@ import importlib.util
 import os
 import ssl
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from types import ModuleType
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import anyio.to_thread
 
 from ..errors import ConfigError
@@ -69,6 +70,19 @@ class _LoopClients:
         self.clients = [] if given is None else [given]
         self.busy = [0] * len(self.clients)
         self.opening = anyio.Lock()
+        self.closer: AsyncGenerator[None, None] | None = None  # closes the clients this pool made, at the loop's end
+
+
+async def _closed_with_the_loop(clients: list[Any]) -> AsyncGenerator[None, None]:
+    """Waits, suspended, as long as its event loop lives, then closes ``clients``: ``asyncio.run`` and ``anyio.run``
+    close the async generators a loop still holds before they close it. A sync app that runs a loop per request
+    leaves no session or connection open behind each one (aiohttp would log every one left unclosed)."""
+    try:
+        yield
+    finally:
+        for client in clients:
+            await client.close()
+        clients.clear()
 
 
 class ClientPool:
@@ -76,9 +90,9 @@ class ClientPool:
     user is used alone.
 
     An SDK client's connections belong to the event loop that opened them, so each loop gets clients of its own
-    (a sync app that calls ``anyio.run`` per request, or threads each running a loop); those of loops since closed
-    are dropped when another loop first calls (their keep-alive sockets close when the garbage collector takes
-    them: a closed loop cannot run their ``aclose``).
+    (a sync app that calls ``anyio.run`` per request, or threads each running a loop), closed at that loop's end
+    (``_closed_with_the_loop``; a loop closed without closing its async generators leaves them to the garbage
+    collector). A user's client is tied to the loop it first ran in: a second loop is refused.
     """
 
     def __init__(self, make: Callable[[ssl.SSLContext], Any] | None = None, *, client: Any = None,
@@ -93,8 +107,17 @@ class ClientPool:
         self._loops = PerLoop(lambda: _LoopClients(client))
         self._calls_per_client = calls_per_client
         self._max_clients = max_clients if self._owned else 1
+        self._given_loop: Any = None  # the event loop a user's client first ran in
 
     def _here(self) -> _LoopClients:
+        if not self._owned:
+            loop = anyio.lowlevel.current_token().native_token
+            if self._given_loop not in (None, loop):
+                raise ConfigError(f"client= ({type(self._given).__name__}) ran in another event loop first, and its "
+                                  "connections belong to that loop: in each new loop (asyncio.run per request, a "
+                                  "thread's own loop) build a new SoT with its own client, or pass api_key= and "
+                                  "base_url= instead of client= (sotkit then opens clients per loop)")
+            self._given_loop = loop
         return self._loops.get()
 
     async def ready(self) -> None:
@@ -108,6 +131,8 @@ class ClientPool:
                 make = self._make
                 here.clients.append(await anyio.to_thread.run_sync(lambda: make(shared_tls_context())))
                 here.busy.append(0)
+                here.closer = _closed_with_the_loop(here.clients)
+                await anext(here.closer)  # started: the loop now holds it
 
     @asynccontextmanager
     async def client(self) -> AsyncIterator[Any]:
@@ -133,12 +158,11 @@ class ClientPool:
             busy[index] -= 1
 
     async def aclose(self) -> None:
-        """Close the clients this pool made for this event loop (never a user's own client); forget the others,
-        whose loops are closed or not this one's to close them in."""
-        here = self._loops.pop(others=True)
-        if self._owned and here is not None:
-            for client in here.clients:
-                await client.close()
+        """Close the clients this pool made for this event loop now (never a user's own client); other loops'
+        close with their loops."""
+        here = self._loops.pop()
+        if here is not None and here.closer is not None:
+            await here.closer.aclose()
 
 
 def _sdk_error_for(error: Exception, sdk: str | None, client: Any) -> Exception | None:

@@ -117,3 +117,53 @@ async def test_aiohttp_carries_every_call_on_one_client(http, clients):
     await hold(provider._clients, 40, seen, anyio.Event())
     assert len({id(client) for client in seen}) == clients
     await provider.aclose()
+
+
+def test_the_clients_of_an_event_loop_close_when_the_loop_ends():
+    """A sync app runs a loop per request (``anyio.run``, ``asyncio.run``): each loop's clients close with it."""
+    made: list[Client] = []
+    pool = ClientPool(lambda tls: made.append(Client()) or made[-1], calls_per_client=1)
+    seen: list = []
+    for _ in range(2):
+        anyio.run(hold, pool, 3, seen, anyio.Event())  # three at once: three clients
+        assert made and all(c.closed for c in made)
+    assert len(made) == 6
+
+
+def test_a_users_client_is_refused_in_a_second_event_loop():
+    mine = Client()
+    pool = ClientPool(client=mine)
+
+    async def call() -> Client:
+        async with pool.client() as client:
+            return client
+
+    assert anyio.run(call) is mine
+    with pytest.raises(ConfigError, match="ran in another event loop first.*pass api_key= and base_url= instead"):
+        anyio.run(call)
+    assert not mine.closed
+
+
+@pytest.mark.parametrize("http", ["httpx", pytest.param("aiohttp", marks=pytest.mark.skipif(
+    importlib.util.find_spec("aiohttp") is None, reason="aiohttp not installed"))])
+def test_a_client_shared_by_a_loop_per_request_leaves_no_connection_or_session_open(http, caplog):
+    import asyncio
+    import gc
+    import time
+
+    from sotkit.testing import FakeLLMServer
+
+    gc.disable()  # what the garbage collector would close some time later does not count
+    try:
+        with FakeLLMServer("Sleep well.") as server:
+            sot = sotkit.SoT("openai:m", base_url=server.openai_base_url, api_key="k", mode="sequential", http=http)
+            for _ in range(3):
+                assert asyncio.run(sot.generate("How can I sleep better?")).text == "Sleep well."
+            deadline = time.monotonic() + 5
+            while server.open_connections and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert server.open_connections == 0
+    finally:
+        gc.enable()
+    gc.collect()
+    assert not [r for r in caplog.records if "Unclosed" in r.getMessage()]
