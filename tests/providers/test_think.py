@@ -7,6 +7,7 @@ import pytest
 import sotkit
 from sotkit.providers._think import ThinkTags
 from sotkit.providers.base import THINKING
+from sotkit.retry import is_retryable
 from sotkit.testing import FakeLLMServer, Latency, RecordedRequest, Reply
 from tests.conftest import is_skeleton, point_of
 
@@ -37,10 +38,28 @@ def feed(text: str, step: int) -> tuple[str, int]:
     ("<thinking>is a tag too</thinking>", "<thinking>is a tag too</thinking>"),
     ("<thi", "<thi"),
     ("  ", "  "),
-    ("Keep it dark.</think>", "Keep it dark.</think>"),
 ])
 def test_a_think_block_that_opens_the_text_goes_in_any_pieces(text, answer, step):
     assert feed(text, step)[0] == answer
+
+
+@pytest.mark.parametrize("step", [1, 2, 3, 5, 7, 10_000])
+@pytest.mark.parametrize("text, fails", [
+    # DeepSeek-R1's template writes the <think> into the prompt: only the close shows the text was reasoning
+    ("Okay, the user wants tips.\n1. Maybe breathing\n</think>\n\n1. Alpha", True),
+    ("Hmm.</think>Keep it dark.", True),
+    # tags the answer writes itself, a block that opened the text, or none: the text stays
+    ("Wrap it in <think>...</think> tags.", False),
+    ("<think>Hmm.</think>Keep it dark. A later </think> is text.", False),
+    ("Keep it dark. </thinking> is no close tag.", False),
+])
+def test_reasoning_whose_open_tag_the_template_wrote_fails_loudly_at_its_close(text, fails, step):
+    if fails:
+        with pytest.raises(sotkit.StreamError, match="reasoning parser") as raised:
+            feed(text, step)
+        assert not is_retryable(raised.value)  # the same request would stream the same
+    else:
+        assert "Keep it dark" in feed(text, step)[0] or "Wrap" in feed(text, step)[0]
 
 
 def test_the_reasoning_is_a_sign_of_life_not_silence():
@@ -76,3 +95,14 @@ async def test_a_reasoning_models_think_block_is_neither_a_skeleton_point_nor_an
         assert result.text == "Breathe slowly, then relax each muscle."
     assert "".join(e.text for e in streamed if e.type == "text") == result.text
     assert not any(e.type == "withdraw" for e in streamed)
+
+
+@pytest.mark.anyio
+async def test_a_reasoning_model_whose_template_opened_the_block_is_an_error_not_an_answer():
+    with FakeLLMServer("Okay, the user asks about exams. Breathing helps.\n</think>\n\nBreathe slowly.",
+                       latency=Latency(ttft_s=0.0, tokens_per_s=2000)) as server:
+        async with sotkit.SoT("openai:deepseek-r1", base_url=server.openai_base_url, api_key="k",
+                              mode="sequential") as sot:
+            with pytest.raises(sotkit.StreamError, match="--reasoning-parser"):
+                await sot.generate("How can I calm down before an exam?")
+        assert len(server.requests) == 1  # not asked again: the same request streams the same
