@@ -1,9 +1,10 @@
 """What chat models write about the task rather than the point: a first line that only talks about it ("Sure!
 Here's the continuation of point 3:", "I'll continue with point 3.", "¡Claro! Aquí tienes el punto 1:",
 "好的，下面是第2点的内容：") and a last one that only offers more of the answer ("Let me know if you'd like me to expand
-on ...", "Möchtest du, dass ich ...?") or only hopes it helps ("希望这些建议对你有帮助！"), in English, Spanish,
-Portuguese, French, German, Italian, Chinese and Japanese. ``ExpansionFilter`` drops both; when a line could be the
-point's own words, it stays.
+on ...", "Möchtest du, dass ich ...?") or only hopes it helps ("希望这些建议对你有帮助！", "I hope this helps you
+improve your chess skills!") or wishes the reader well ("Happy cooking!"), in English, Spanish, Portuguese, French,
+German, Italian, Chinese and Japanese. ``ExpansionFilter`` drops both; when a line could be the point's own words,
+it stays.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from typing import NamedTuple
+
+from .runon import FENCE
 
 
 class _Language(NamedTuple):
@@ -24,7 +27,8 @@ class _Language(NamedTuple):
     tails: tuple[str, ...]  # what may follow the point's name: "punto 2 ampliado", "第2点的内容", "ポイント3について説明します"
     tasks: tuple[str, ...]  # the task itself: "the continuation", "the expansion of the point"
     offers: tuple[str, ...]  # how a last line opens that offers more of the answer
-    hopes: tuple[str, ...]  # a last line that only hopes the answer helps
+    hopes: tuple[str, ...]  # how a last line opens that only hopes the answer helps
+    wishes: tuple[str, ...] = ()  # a last line that only wishes the reader well: "good luck"
 
 
 _N = r"[\d一二三四五六七八九十]+"  # a number, in digits or in Chinese numerals
@@ -36,8 +40,9 @@ def _you_and_nin(*items: str) -> tuple[str, ...]:
 
 
 # Offers that are also a point's own advice stay: "Let me know if you run into issues", "Feel free to reach out to HR",
-# "No dudes en pedir un descuento", "N'hésitez pas à négocier", "如果你需要贷款，..."; so do a hope before more than an
-# offer ("I hope this helps you plan ...", a sample line) and a rhetorical question ("¿Quieres que te cueste menos?").
+# "No dudes en pedir un descuento", "N'hésitez pas à négocier", "如果你需要贷款，..."; so do a rhetorical question
+# ("¿Quieres que te cueste menos?") and a hope that goes on, unless as one plain sentence in a paragraph of its own
+# ("I hope this helps you plan ..." in quotes, emphasis, a list or under "Example:" is a sample line).
 _LANGUAGES = (
     _Language(  # English
         words=("sure", "certainly", "of course", "okay", "ok", "absolutely"),
@@ -64,10 +69,9 @@ _LANGUAGES = (
                 # a hope that the answer's own tips help, whatever follows ("... you plan your wedding!")
                 "i hope these tips help", "hope these tips help", "i hope these ideas help",
                 "i hope these suggestions help"),
-        # and a wish alone on the last line: "Have a wonderful trip!"
-        hopes=("i hope this helps", "i hope that helps", "hope this helps", "hope that helps", "good luck",
-               "best of luck", "have a great trip", "have a wonderful trip", "have a great time", "enjoy your trip",
-               "safe travels", "happy travels"),
+        hopes=("i hope this helps", "i hope that helps", "hope this helps", "hope that helps"),
+        wishes=("good luck", "best of luck", "have a great trip", "have a wonderful trip", "have a great time",
+                "enjoy your trip", "safe travels", "happy travels"),
     ),
     _Language(  # Spanish
         words=("claro", "claro que sí", "por supuesto", "desde luego", "de acuerdo", "perfecto", "entendido",
@@ -88,7 +92,9 @@ _LANGUAGES = (
                 "no dudes en consultarme", "no dudes en escribirme", "no dudes en decírmelo"),
         hopes=("espero que te sea útil", "espero que esto te sea útil", "espero que te ayude",
                "espero que esto te ayude", "espero que te sirva", "espero que te haya sido útil",
-               "espero haberte ayudado", "espero que estos consejos te sirvan", "espero que estos consejos te ayuden"),
+               "espero haberte ayudado", "espero que estos consejos te sirvan", "espero que estos consejos te ayuden",
+               "espero que estos consejos", "espero que estas ideas", "espero que estas sugerencias",
+               "espero que estas recomendaciones"),
     ),
     _Language(  # Portuguese
         words=("claro", "com certeza", "certo", "perfeito", "tudo bem", "sem problemas", "ótimo"),
@@ -105,7 +111,9 @@ _LANGUAGES = (
                 "qualquer dúvida, é só me", "estou à disposição", "fico à disposição"),
         hopes=("espero que ajude", "espero que isso ajude", "espero que isso te ajude", "espero que isto ajude",
                "espero ter ajudado", "espero que seja útil", "espero que isso seja útil",
-               "espero que essas dicas ajudem", "espero que essas dicas te ajudem"),
+               "espero que essas dicas ajudem", "espero que essas dicas te ajudem", "espero que essas dicas",
+               "espero que estas dicas", "espero que essas ideias", "espero que essas sugestões",
+               "espero que esses conselhos", "espero que estes conselhos"),
     ),
     _Language(  # French
         words=("bien sûr", "d'accord", "certainement", "parfait", "très bien", "volontiers", "entendu",
@@ -126,7 +134,9 @@ _LANGUAGES = (
                 "je reste à votre disposition", "je reste à ta disposition"),
         hopes=("j'espère que cela vous aide", "j'espère que cela vous aidera", "j'espère que cela vous sera utile",
                "j'espère que ça vous aide", "j'espère que cela t'aide", "j'espère que ça t'aide",
-               "j'espère que cela t'aidera", "en espérant que cela vous aide"),
+               "j'espère que cela t'aidera", "en espérant que cela vous aide", "j'espère que ces conseils",
+               "j'espère que ces idées", "j'espère que ces suggestions", "j'espère que ces astuces",
+               "en espérant que ces conseils"),
     ),
     _Language(  # German
         words=("gerne", "gern", "klar", "natürlich", "selbstverständlich", "alles klar", "sicher", "okay"),
@@ -147,7 +157,9 @@ _LANGUAGES = (
                 "bei fragen zu einzelnen punkten", "bei weiteren fragen stehe ich"),
         hopes=("ich hoffe, das hilft", "ich hoffe, das hilft dir", "ich hoffe, das hilft dir weiter",
                "ich hoffe, das hilft ihnen", "ich hoffe, das hilft ihnen weiter", "ich hoffe, diese tipps helfen dir",
-               "hoffentlich hilft dir das", "hoffentlich hilft das"),
+               "hoffentlich hilft dir das", "hoffentlich hilft das", "ich hoffe, diese tipps", "ich hoffe, die tipps",
+               "ich hoffe, diese ideen", "ich hoffe, diese vorschläge", "ich hoffe, diese anregungen",
+               "hoffentlich helfen dir diese tipps", "hoffentlich helfen ihnen diese tipps"),
     ),
     _Language(  # Italian
         words=("certo", "certo che sì", "certamente", "sicuro", "va bene", "perfetto", "volentieri", "d'accordo",
@@ -167,7 +179,9 @@ _LANGUAGES = (
                 "rimango a disposizione"),
         hopes=("spero che questo ti sia utile", "spero che ti sia utile", "spero ti sia utile",
                "spero che questo ti aiuti", "spero di esserti stato utile",
-               "spero che queste informazioni ti siano utili", "spero che questi consigli ti siano utili"),
+               "spero che queste informazioni ti siano utili", "spero che questi consigli ti siano utili",
+               "spero che questi consigli", "spero che queste idee", "spero che questi suggerimenti",
+               "spero che queste informazioni"),
     ),
     _Language(  # Chinese
         words=("好的", "当然", "当然可以", "没问题", "可以"),
@@ -182,7 +196,8 @@ _LANGUAGES = (
                             "如果你还有其他问题，可以随时问我", "如有其他问题，欢迎", "如果有任何问题，欢迎", "有任何问题欢迎",
                             "欢迎随时提问", "欢迎继续提问", "请随时告诉我", "随时告诉我"),
         hopes=_you_and_nin("希望这些建议对你有帮助", "希望这些信息对你有帮助", "希望以上内容对你有帮助", "希望对你有帮助",
-                           "希望对你有所帮助", "希望这对你有帮助", "希望这能帮到你", "希望能帮到你"),
+                           "希望对你有所帮助", "希望这对你有帮助", "希望这能帮到你", "希望能帮到你", "希望这些建议", "希望这些方法",
+                           "希望这些技巧", "希望以上建议"),
     ),
     _Language(  # Japanese: the verb comes last, so a line that names the point first is talk by its verb
         words=("もちろんです", "もちろん", "かしこまりました", "承知しました", "承知いたしました", "了解しました", "わかりました", "はい"),
@@ -201,7 +216,8 @@ _LANGUAGES = (
                 "何か他にご質問があれば", "他にもお手伝いできることがあれば", "お気軽にお尋ねください", "お気軽にご質問ください",
                 "お気軽にどうぞ", "さらに詳しく説明しましょうか", "もっと詳しく説明しましょうか", "必要であれば、さらに詳しく"),
         hopes=("お役に立てれば幸いです", "お役に立てば幸いです", "参考になれば幸いです", "少しでも参考になれば幸いです",
-               "参考になれば嬉しいです", "お役に立てれば嬉しいです"),
+               "参考になれば嬉しいです", "お役に立てれば嬉しいです",
+               *(f"これらの{tips}が{helps}幸いです" for tips in ("ヒント", "アドバイス") for helps in ("お役に立てば", "参考になれば"))),
     ),
 )
 
@@ -254,13 +270,18 @@ _ACKNOWLEDGED = re.compile(rf"¡?(?:{_ACKNOWLEDGEMENTS})(?:\s*!\s+|[！。]\s*)(
 _ACKNOWLEDGED_ALONE = re.compile(rf"¡?(?:{_ACKNOWLEDGEMENTS})(?:\s*!|[！。])\s*", re.I)  # what follows is still to come
 # the talk before a colon on a line that goes on with the point's text: it ends by naming the point
 _META_HEAD = re.compile(rf"{_NAMED}{_TITLE}[\s*]*$", re.I)
-# It offers more of the answer itself, or only hopes it helps (a hope may come before an offer: "I hope this helps!
-# Let me know if you'd like ...").
-_CLOSING_HEADS, _HOPES = tuple(map(_plain, _all("offers"))), tuple(map(_plain, _all("hopes")))
-_HOPE = rf"(?:{_strings(_HOPES)})\W*"
+# It offers more of the answer itself, or only hopes it helps or wishes well (a hope may come before an offer: "I hope
+# this helps! Let me know if you'd like ...").
+_CLOSING_HEADS, _HOPES, _WISHES = (tuple(map(_plain, _all(field))) for field in ("offers", "hopes", "wishes"))
+_HOPE = rf"(?:{_strings(_HOPES + _WISHES)}|happy [a-z]+ing\b)\W*"  # and "Happy cooking!"
 _CLOSING = re.compile(rf"(?:{_HOPE})?(?:{_strings(_CLOSING_HEADS)})|{_HOPE}$")
 _LEADING_HOPE = re.compile(_HOPE)
-_CLOSING_STARTS = frozenset(head[:i] for head in _CLOSING_HEADS + _HOPES for i in range(len(head)))  # to be seen
+_CLOSING_STARTS = frozenset(head[:i] for head in _CLOSING_HEADS + _HOPES + _WISHES for i in range(len(head)))
+_GERUND_STARTED = re.compile("happy [a-z]*$")  # may still become "happy cooking"
+# a hope that goes on to the end of its one sentence: "I hope this helps you improve your chess skills!"
+_HOPE_SENTENCE, _SENTENCE_END = rf"(?:{_strings(_HOPES)})[^.!?。！？]*", r"[.!。！]+[^\w.!?。！？]*"
+_HOPE_SAID = re.compile(rf"{_HOPE_SENTENCE}{_SENTENCE_END}$")
+_HOPE_BEING_SAID = re.compile(rf"{_HOPE_SENTENCE}(?:{_SENTENCE_END})?$")
 _CLOSING_SEEN = 120  # characters of a last line enough to tell
 
 
@@ -306,23 +327,38 @@ def _may_open_meta(low: str) -> bool:
 
 
 def talk_closing(text: str, final: bool) -> int | None:
-    """Where a last line that only offers more help begins ("Let me know if ..."), dropped once the call ended;
-    held back (its start returned) while the call may still end after it. None: there is none."""
+    """Where a last line that only offers more help ("Let me know if ..."), hopes it helps or wishes well begins,
+    dropped once the call ended; held back (its start returned) while the call may still end after it. None: there
+    is none."""
     if "\n" not in text:  # most pieces of most points: no copy of the text
         return None
     text = text.rstrip()
     start = text.rfind("\n")
     if start < 0 or text[:start].rstrip().endswith(_COLONS):
         return None  # the first line is the point's own, and so is a line it announces ("for example:")
+    if ("```" in text or "~~~" in text) and len(FENCE.findall(text, 0, start)) % 2:
+        return None  # a line of the point's own code block
     line = text[start:start + _CLOSING_SEEN].lstrip()
     if line[:1] in "-*•" and line[1:2].isspace():
         return None  # an item of the point's own list ("* Let me know if ..." as a sample line)
     seen = _plain(line.lstrip("*_"))  # the offer in emphasis
-    if _CLOSING.match(seen):
+    if _CLOSING.match(seen) or _hope_said(text, start, final):
         return start
     if final:
         return None
-    if seen in _CLOSING_STARTS:
+    if seen in _CLOSING_STARTS or _GERUND_STARTED.match(seen):
         return start
     hope = _LEADING_HOPE.match(seen)  # the longest: "ich hoffe, das hilft dir weiter! Bei ..."
     return start if hope and seen[hope.end():] in _CLOSING_STARTS else None
+
+
+def _hope_said(text: str, start: int, final: bool) -> bool:
+    """Is the last line (at ``start``) a hope that the answer helps, said to the end of one sentence ("I hope this
+    helps you improve your chess skills!"), or while the call may go on, may it still become one? Only as a
+    paragraph of its own, in plain text: a sample line of the point's own is quoted, in emphasis or right under the
+    line that announces it."""
+    line, above = text[start:].strip(), text.rfind("\n", 0, start)
+    if len(line) > _CLOSING_SEEN or above < 0 or text[above:start].strip() \
+            or not (line[:1].isalnum() or line[:1] in "¡¿"):
+        return False
+    return bool((_HOPE_SAID if final else _HOPE_BEING_SAID).match(_plain(line)))

@@ -634,6 +634,7 @@ def test_a_header_with_a_dash_or_a_full_stop_is_still_stripped(raw, text, step):
     ("Make it safe.\nFeel free to ask students to write questions on sticky notes.", None),
     ('Good lines include\n* "Is there anything else?"\n* Let me know if you run into any other issues.', None),
     ("A common closing sentence is\n*I hope this helps you plan the rollout.*", None),
+    ("End the email warmly.\n\n- I hope this helps you plan the rollout.", None),
     # offers of more of the answer
     ("They last.\n\nLet me know if you'd like more tips!", "They last."),
     ("They last.\nI hope this helps!", "They last."),
@@ -655,6 +656,88 @@ def test_a_header_with_a_dash_or_a_full_stop_is_still_stripped(raw, text, step):
 ])
 def test_a_last_line_is_dropped_only_as_an_offer_of_more_answer(raw, text, step):
     assert clean(raw, step=step)[0] == (raw if text is None else text)
+
+
+def clean_in_both_modes(raw: str, step: int) -> str:
+    """The text as an API point and as a small model's whole sentences give it: the same."""
+    texts = set()
+    for whole_sentences in (False, True):
+        f = ExpansionFilter(2, "Use LED bulbs", strip_header=True, whole_sentences=whole_sentences)
+        texts.add("".join(f.feed(raw[i:i + step]) for i in range(0, len(raw), step)) + f.finish())
+    assert len(texts) == 1, texts
+    return texts.pop()
+
+
+@pytest.mark.parametrize("step", [1, 2, 3, 5, 1000])
+@pytest.mark.parametrize("raw, text", [
+    # a hope that the answer helps, going on to the end of its one sentence, as a paragraph of its own
+    ("Play longer games.\n\nI hope this helps you improve your chess skills!", "Play longer games."),
+    ("Slow your breathing.\n\nI hope this helps you feel more confident on stage!", "Slow your breathing."),
+    ("Label every box.\n\nHope this helps with your move. 🙂", "Label every box."),
+    ("Paga primero las tarjetas.\n\n¡Espero que estos consejos te sean útiles!", "Paga primero las tarjetas."),
+    ("Paga primero.\n\nEspero que estas ideas le ayuden a ahorrar.", "Paga primero."),  # the formal "you"
+    ("Pague primeiro.\n\nEspero que essas dicas sejam úteis para você!", "Pague primeiro."),
+    ("Payez d'abord.\n\nJ’espère que ces conseils vous seront utiles !", "Payez d'abord."),
+    ("Payez d'abord.\n\nJ'espère que ces astuces t'aideront.", "Payez d'abord."),
+    ("Zahle zuerst.\n\nIch hoffe, diese Tipps helfen Ihnen beim Sparen!", "Zahle zuerst."),
+    ("Zahle zuerst.\n\nIch hoffe, die Tipps helfen dir weiter.", "Zahle zuerst."),
+    ("Paga prima.\n\nSpero che questi consigli ti aiutino a risparmiare!", "Paga prima."),
+    ("Paga prima.\n\nSpero che queste idee le siano utili.", "Paga prima."),
+    ("先还高息贷款。\n\n希望这些建议能帮你早日还清债务！", "先还高息贷款。"),
+    ("先还高息贷款。\n\n希望这些方法对您有用。", "先还高息贷款。"),
+    ("書類を確認します。\n\nこれらのヒントがお役に立てば幸いです。", "書類を確認します。"),
+    # the point's own words: a sample line (quoted, in emphasis, in a list, announced, in a code block), more than
+    # one sentence, not the last line, under the line before it, or the point's only line
+    ('End the email warmly.\n\n"I hope this helps you plan the rollout."', None),
+    ("End the email warmly.\n\n*I hope this helps you plan the rollout.*", None),
+    ("End the email warmly.\n\n> I hope this helps you plan the rollout.", None),
+    ("A warm closing line:\n\nI hope this helps you plan the rollout.", None),
+    ("Send this:\n\n```\nHi team,\n\nI hope this helps you plan the rollout.\n```", None),
+    ("They last.\n\nI hope this helps you save money. Check the label too.", None),
+    ("They last.\n\nI hope this helps you save 2.5 kWh a day.", None),  # a number's point is no sentence end
+    ("They last.\n\nWill it pay? I hope this helps you decide whether it pays?", None),
+    ("They last.\nI hope this helps you save on the bill.", None),
+    ("Espero que estos consejos de ahorro funcionen en tu caso, porque la tasa sube.\n\nRevisa tu contrato.", None),
+    ("Paga primero.\n\nEspero que estos consejos funcionen en tu caso. Además, revisa tu contrato.", None),
+    ("¡Espero que estos consejos te sean útiles!", None),
+    ("I hope this helps you improve your chess skills!", None),
+    ("They last.\n\nGood luck charms do not help.", None),  # a wish goes only alone
+    # a wish "Happy <doing>!" alone on the last line
+    ("Go through your shots.\n\nHappy shooting!", "Go through your shots."),
+    ("Taste as you go.\nHappy cooking! 🍳", "Taste as you go."),
+    ("Read the docs.\n\n**Happy coding!**", "Read the docs."),
+    ("Bring binoculars.\n\nHappy birding.", "Bring binoculars."),
+    ("Happy gardening!", None),  # the point's only line
+    ("Plan the evening.\n\nHappy hour starts at 5.", None),
+    ("Share the work.\n\nHappy couples share chores.", None),
+    ("Share the work.\n\nHappy cooking makes better food.", None),
+])
+def test_a_last_line_that_only_hopes_it_helps_or_wishes_well_is_dropped(raw, text, step):
+    assert clean_in_both_modes(raw, step) == (raw if text is None else text)
+
+
+@pytest.mark.parametrize("raw, settled, final", [
+    # held while it may still become a hope or a wish, released once it cannot; kept if the call ends before it is
+    ("They last.\n\nI hope this helps you improve", "They last.", None),
+    ("They last.\n\nI hope this helps you improve! And", None, None),
+    ("They last.\n\nI hope this helps you save 2.", "They last.", "They last."),
+    ("They last.\n\nI hope this helps you save 2.5", None, None),
+    ("They last.\nI hope this helps you improve", None, None),
+    ("They last.\n\n¡Espero que estos consejos te", "They last.", None),
+    ("They last.\n\nHappy shoot", "They last.", None),
+    ("They last.\n\nHappy hour s", None, None),
+])
+def test_a_hope_or_a_wish_is_held_back_only_while_it_may_still_become_one(raw, settled, final):
+    f = ExpansionFilter(2, "Use LED bulbs", strip_header=True)
+    assert f.feed(raw) == (raw if settled is None else settled)
+    f.finish()
+    assert f.released == (raw if final is None else final)
+
+
+@pytest.mark.parametrize("step", [1, 2, 5, 1000])
+def test_a_line_of_a_code_block_the_call_ended_in_is_no_offer(step):
+    raw = "Run it:\n\n```\nmake\nLet me know if you'd like"
+    assert clean(raw, step=step)[0] == raw + "\n```"
 
 
 LANGUAGES = ["Python", "JavaScript", "Performance"]
