@@ -718,6 +718,8 @@ def test_cli_eval_of_the_llm_router_counts_the_decisions_that_fell_back(
     ("A Python function that reverses a list:\n\ndef rev(xs):\n    return xs[::-1]", None),
     ("Sure! A haiku is one piece of writing.", None),
     ("A good fit is B.", None),  # the A may be the choice as well as the article
+    ("My answer: A single paragraph, not a list.", ("C", "wording")),  # after a marker too, where words decide
+    ("Answer: A numbered list would not work; each step depends on the last.", ("B", "wording")),
 ])
 def test_parse_router_answer_does_not_read_an_opening_article_as_choice_a(
         reply: str, parsed: tuple[str, str] | None) -> None:
@@ -732,6 +734,9 @@ def test_parse_router_answer_does_not_read_an_opening_article_as_choice_a(
     ("The tips stand alone, so A.", ("A", "only letter")),
     ("A\nEach tip stands alone.", ("A", "only letter")),
     ("A list of tips: A", ("A", "only letter")),
+    ("My answer: A because each tip stands alone.", ("A", "marked letter")),  # no words decide: the letter does
+    ("Option A fits best.", ("A", "marked letter")),
+    ("Answer: A, a list of independent points.", ("A", "marked letter")),
 ])
 def test_parse_router_answer_still_reads_the_letter_a(reply: str, parsed: tuple[str, str]) -> None:
     assert parse_router_answer(reply) == parsed

@@ -45,7 +45,12 @@ def parse_router_answer(text: str) -> tuple[Choice, str] | None:
     if match := re.fullmatch(r"\W*([ABCabc])\W*", stripped):
         return match.group(1).upper(), "bare letter"  # type: ignore[return-value]
     if match := _EXPLICIT.search(stripped):
-        return (match.group(1) or match.group(2)).upper(), "marked letter"  # type: ignore[return-value]
+        letter = (match.group(1) or match.group(2)).upper()
+        # "My answer: A single paragraph, not a list.": the article, where the words say what the answer is
+        article = letter == "A" and re.match(r"[ \t]+[a-z]", stripped[match.end():])
+        if not (article and (worded := _worded(stripped))):
+            return letter, "marked letter"  # type: ignore[return-value]
+        return worded, "wording"
     if match := _LEADING.match(stripped):
         return match.group(1), "leading letter"  # type: ignore[return-value]
     letters = set(_LETTER.findall(stripped))
@@ -53,10 +58,12 @@ def parse_router_answer(text: str) -> tuple[Choice, str] | None:
         return None
     if match := _LETTER.search(_ARTICLE.sub(r"\1\2", stripped)):
         return match.group(1), "only letter"  # type: ignore[return-value]
-    for choice, pattern in _WORDS:
-        if pattern.search(stripped):
-            return choice, "wording"
-    return None
+    return (choice, "wording") if (choice := _worded(stripped)) else None
+
+
+def _worded(text: str) -> Choice | None:
+    """The choice a reply's words make ("independent points", "not a list"), if any."""
+    return next((choice for choice, pattern in _WORDS if pattern.search(text)), None)
 
 
 _CHOICE_MEANS = {"A": "a list of independent points", "B": "a list of dependent points", "C": "not a list"}
