@@ -147,6 +147,20 @@ async def test_a_question_that_cannot_be_sent_is_refused_at_load_before_any_othe
     assert not (tmp_path / "out" / "results.jsonl").exists()
 
 
+
+async def test_a_category_named_all_is_refused_before_any_call_as_it_would_take_the_overall_rows_place(tmp_path):
+    # it replaced the tally of every question: report.md's "all" row, the net win rate and the command's last line
+    path = write_questions(tmp_path / "questions.jsonl", [QUESTIONS[0], dict(QUESTIONS[1], category="all")])
+    with serve(model()) as server:
+        with pytest.raises(sotkit.ConfigError, match=re.escape(
+                f"{path}, line 2: \"category\" is 'all', but \"all\" names the report's row of every question "
+                "together: give the category another name, such as \"all-round\"")):
+            await run(server, tmp_path)
+        with pytest.raises(sotkit.ConfigError, match=re.escape("questions[1].category is 'All', but")):
+            await run(server, tmp_path, questions=[Question("a", "Why?"), Question("b", "How?", "All")])
+        assert server.requests == []
+
+
 # -- verdicts ------------------------------------------------------------------------------------------------
 
 def test_verdicts_are_read_only_when_there_is_exactly_one_kind():
@@ -319,9 +333,11 @@ async def test_a_second_run_makes_no_model_call_for_finished_questions(tmp_path)
         second = await run(server, tmp_path)
         assert server.requests == []
     assert second.records == first.records
-    # each question twice: its answers as soon as both are in, then with the verdicts; the second run adds none
-    assert [(r["id"], r["judge"] is not None) for r in read_results(tmp_path / "out" / "results.jsonl")] == \
-        [(q["id"], judged) for q in QUESTIONS for judged in (False, True)]
+    # each question three times: as each answer is in, then with the verdicts; the second run adds none
+    assert [(r["id"], sorted(r["answers"]), r["judge"] is not None)
+            for r in read_results(tmp_path / "out" / "results.jsonl")] == \
+        [(q["id"], modes, judged) for q in QUESTIONS
+         for modes, judged in ((["sot"], False), (["sequential", "sot"], False), (["sequential", "sot"], True))]
 
 
 async def test_a_new_judge_reuses_the_answers_and_asks_only_the_judge(tmp_path):
@@ -375,14 +391,17 @@ async def test_a_run_cancelled_midway_then_rerun_gives_the_results_of_an_uninter
                     await anyio.sleep(0.005)
                 scope.cancel()
         kept = read_results(results)
-        assert 2 <= len(kept) < 2 * len(QUESTIONS)
-        answered, judged = {r["id"] for r in kept}, {r["id"] for r in kept if r["judge"]}
+        assert 2 <= len(kept) < 3 * len(QUESTIONS)
+        done = {(r["id"], mode) for r in kept for mode, a in r["answers"].items() if a["error"] is None} | \
+            {(r["id"], "judge") for r in kept if r["judge"]}
         server.reset()
         await run(server, tmp_path, out="cut")
-        # nothing already finished was asked again: no answer to an answered question, no verdict on a judged one
+        # nothing already finished was asked again: no answer in a mode answered, no verdict on a judged question
         ids = {q["question"]: q["id"] for q in QUESTIONS}
-        asked = [(is_judge(r), next(i for text, i in ids.items() if text in r.user)) for r in server.requests]
-        assert not [i for judging, i in asked if i in (judged if judging else answered)]
+        asked = {(next(i for text, i in ids.items() if text in r.user),
+                  "judge" if is_judge(r) else "sot" if is_skeleton(r) or point_of(r) else "sequential")
+                 for r in server.requests}
+        assert not asked & done
     assert comparable(results) == comparable(tmp_path / "whole" / "results.jsonl")
 
 
@@ -406,7 +425,7 @@ def test_sotkit_eval_interrupted_by_ctrl_c_keeps_what_it_finished_and_continues(
         _, stderr = process.communicate(timeout=60)
         assert process.returncode == 130, stderr
         assert "rerun the same command to continue" in stderr
-        assert 2 <= len(read_results(results)) < 2 * len(QUESTIONS)  # each question's answers, then its verdicts
+        assert 2 <= len(read_results(results)) < 3 * len(QUESTIONS)  # each question's answers, then its verdicts
         again = subprocess.run([*command, "--out", str(tmp_path / "cut")], env=env, capture_output=True, text=True,
                                timeout=120)
         assert again.returncode == 0, again.stderr
@@ -426,14 +445,43 @@ async def test_answers_are_on_disk_before_the_judge_runs_and_a_rerun_asks_only_t
                 while sum(is_judge(r) for r in server.requests) < 2:  # both orders asked: none arrives later
                     await anyio.sleep(0.005)
             tg.cancel_scope.cancel()
-        [kept] = read_results(results)
+        *_, kept = read_results(results)
         assert kept["judge"] is None and kept["answers"]["sequential"]["text"] == SEQUENTIAL
         judge["now"] = prefers_sot_for("health")
         server.reset()
         summary = await run(server, tmp_path)
         assert len(server.requests) == 2 and all(is_judge(r) for r in server.requests)
     assert summary.net_win_rate == 1.0  # the report reads the latest record: the one with the verdicts
-    assert [r["judge"] is not None for r in read_results(results)] == [False, True]
+    assert [r["judge"] is not None for r in read_results(results)] == [False, False, True]
+
+
+
+async def test_a_run_stopped_during_the_sequential_call_keeps_the_finished_sot_answer(tmp_path):
+    write_questions(tmp_path / "questions.jsonl", QUESTIONS[:1])
+    results = tmp_path / "out" / "results.jsonl"
+    answers = model()
+    slow = {"on": True}  # the sequential answer takes long; later, a quick one
+
+    def responder(request):
+        sequential = not is_judge(request) and not is_skeleton(request) and point_of(request) is None
+        if sequential and slow["on"]:
+            return Reply(SEQUENTIAL, latency=Latency(ttft_s=3.0))
+        return answers(request)
+    with serve(responder) as server:
+        async with anyio.create_task_group() as tg:  # stopped in the sequential call, as by Ctrl-C or kill
+            tg.start_soon(lambda: run(server, tmp_path, judge=None))
+            with anyio.fail_after(10):
+                while not any(point_of(r) is None and not is_skeleton(r) for r in server.requests):
+                    await anyio.sleep(0.005)
+            tg.cancel_scope.cancel()
+        [kept] = read_results(results)
+        assert list(kept["answers"]) == ["sot"] and kept["answers"]["sot"]["error"] is None and kept["error"] is None
+        slow["on"] = False
+        server.reset()
+        summary = await run(server, tmp_path, judge=None)
+        [asked] = server.requests  # only the sequential answer: the SoT one was finished
+        assert not is_skeleton(asked) and point_of(asked) is None
+    assert summary.failed == [] and summary.records[0]["answers"]["sot"] == kept["answers"]["sot"]
 
 
 def test_ctrl_c_says_what_is_on_disk(tmp_path, capsys, monkeypatch):
@@ -449,10 +497,16 @@ def test_ctrl_c_says_what_is_on_disk(tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert "nothing was saved: rerun the same command to start again" in err and "results.jsonl" not in err
     (tmp_path / "out").mkdir()
-    (tmp_path / "out" / "results.jsonl").write_text("{}\n")
+    ok, failed = {"error": None, "text": "Fine."}, {"error": "StreamError: dropped"}
+    records = [{"id": "a", "answers": {"sot": ok}, "judge": None},  # replaced by its next line
+               {"id": "a", "answers": {"sot": ok, "sequential": ok}, "judge": {"error": None}},
+               {"id": "b", "answers": {"sot": ok, "sequential": failed}, "judge": None}]
+    (tmp_path / "out" / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records) + '{"id": "c", "an')
     assert main(command) == 130
-    assert f"finished so far are in {tmp_path / 'out' / 'results.jsonl'}: rerun the same command to continue" \
-        in capsys.readouterr().err
+    assert f"interrupted; 3 finished answer(s) are kept in {tmp_path / 'out' / 'results.jsonl'}: rerun the same " \
+           "command to continue (only what is missing is asked)" in capsys.readouterr().err
+    assert main([*command, "--judge", "openai:j"]) == 130
+    assert "3 finished answer(s) and the verdicts on 1 question(s) are kept in" in capsys.readouterr().err
 
 
 # -- report, plots, progress, errors ------------------------------------------------------------------------------
@@ -505,6 +559,8 @@ async def test_missing_matplotlib_is_reported_before_any_model_call(tmp_path, mo
     ({"fallback": "openai:cheap"}, "fallback= is not taken by sotkit eval"),
     ({"judge_options": {"fallback": "openai:cheap"}}, "judge_options={'fallback': ...} is not taken by sotkit eval"),
     ({"judge_options": {"max_tokens": 2000}}, "judge_options={'max_tokens': ...} is not taken"),
+    ({"mode": "auto"}, "mode= is not taken by sotkit eval: every question is answered in each of modes="),
+    ({"judge_options": {"mode": "sot"}}, "judge_options={'mode': ...} is not taken by sotkit eval"),
 ])
 async def test_bad_settings_are_refused_before_any_call(tmp_path, options, message):
     write_questions(tmp_path / "questions.jsonl")
@@ -571,8 +627,8 @@ async def test_a_results_file_cut_mid_line_is_repaired_and_the_cut_question_answ
     with serve(model(judge=prefers_sot_for("health"))) as server:
         await run(server, tmp_path)
         whole = comparable(results)
-        lines = results.read_text().splitlines(keepends=True)  # sleep's answers, its verdicts, walk's answers, ...
-        results.write_text("".join(lines[:2]) + lines[2][: len(lines[2]) // 2])  # killed while writing walk's answers
+        lines = results.read_text().splitlines(keepends=True)  # sleep's SoT answer, both, its verdicts, walk's ...
+        results.write_text("".join(lines[:3]) + lines[3][: len(lines[3]) // 2])  # killed while writing walk's SoT
         server.reset()
         await run(server, tmp_path)
         assert {q for r in server.requests for q in ("fall asleep", "walk more") if q in r.user} == {"walk more"}
@@ -780,8 +836,40 @@ async def test_cost_is_reported_per_mode(tmp_path):
         assert cost.total == pytest.approx(expected) and cost.per_answer == pytest.approx(expected / 2)
         assert unknown.cost[mode].total is None and unknown.cost[mode].answers == 2  # openai:m has no known price
     report = (tmp_path / "out" / "report.md").read_text()
-    assert f"| sot | 2 | ${priced.cost['sot'].total:.6f} | ${priced.cost['sot'].per_answer:.6f} |" in report
-    assert "| sequential | 2 | – | – |" in (tmp_path / "unpriced" / "report.md").read_text()
+    assert f"| sot | 2 | 0 | ${priced.cost['sot'].total:.6f} | ${priced.cost['sot'].per_answer:.6f} |" in report
+    assert "| sequential | 2 | 0 | – | – |" in (tmp_path / "unpriced" / "report.md").read_text()
+
+
+
+async def test_every_call_of_a_failed_answer_is_costed_alike_in_both_modes_and_per_answer_is_over_finished_ones(
+        tmp_path):
+    # walk: SoT's point 3 fails every time (its partial answer); food: the sequential stream drops every time,
+    # after its 200, so its attempts are charged an estimate. Both were counted unlike: the failed SoT answer as an
+    # answer, the failed sequential one not at all
+    write_questions(tmp_path / "questions.jsonl", QUESTIONS[:3])
+    answers = model()
+
+    def responder(request):
+        if "walk more" in request.user and point_of(request) == 3:
+            return Reply("", fault=Fault.status(500))
+        if "spend less" in request.user and not is_skeleton(request) and point_of(request) is None:
+            return Reply(SEQUENTIAL, fault=Fault.drop(3))
+        return answers(request)
+    with serve(responder) as server:
+        summary = await run(server, tmp_path, judge=None, retry=2, prices={"openai:m": (1.0, 2.0)})
+        dropped = [r for r in server.requests if "spend less" in r.user and not is_skeleton(r) and not point_of(r)]
+    assert summary.failed == ["walk", "food"]
+    food = next(r for r in summary.records if r["id"] == "food")["answers"]["sequential"]
+    assert food["calls"] == len(dropped) == 2 and food["usage_estimated"] and food["output_tokens"] > 0
+    for mode in ("sot", "sequential"):
+        records = [r["answers"][mode] for r in summary.records]
+        total = sum(a["input_tokens"] * 1.0 + a["output_tokens"] * 2.0 for a in records) / 1e6
+        cost = summary.cost[mode]
+        assert (cost.answers, cost.failed) == (2, 1)  # finished answers; the failed one's calls are in the total
+        assert cost.total == pytest.approx(total) and cost.per_answer == pytest.approx(total / 2)
+    cost = summary.cost["sequential"]
+    assert cost.estimated and f"| sequential | 2 | 1 | ~${cost.total:.6f} | ~${cost.per_answer:.6f} |" in \
+        (tmp_path / "out" / "report.md").read_text()
 
 
 def test_the_command_says_in_one_line_what_it_cannot_write(tmp_path, capsys):
@@ -877,6 +965,26 @@ async def test_a_failed_answer_is_left_out_of_the_measures_and_counted_failed_pe
     health = summary.verdicts["general"]["health"]
     assert (health.wins, health.failed, health.net_win_rate) == (1, 1, 1.0)
     assert "| health | 1 | 1 | 0 | 0 | 0 | 1 | +1.00 |" in (tmp_path / "out" / "report.md").read_text()
+
+
+
+async def test_each_judge_free_figure_says_how_many_questions_it_is_over(tmp_path):
+    # walk's sequential answer fails: its SoT answer has points (redundancy, restatement) but no speed-up
+    write_questions(tmp_path / "questions.jsonl", QUESTIONS[:2])
+    answers = model()
+
+    def responder(request):
+        sequential = not is_skeleton(request) and point_of(request) is None
+        return Reply("", fault=Fault.status(500)) if sequential and "walk more" in request.user else answers(request)
+    with serve(responder) as server:
+        summary = await run(server, tmp_path, judge=None, retry=1)
+    assert summary.failed == ["walk"]
+    assert summary.counts["speedup"]["all"] == 1 and summary.counts["redundancy"]["all"] == 2
+    m = summary.measures
+    row = (f"| health | 1 | {m['speedup']['health']:.2f}x | {m['speedup_per_token']['health']:.2f}x | "
+           f"{m['length_ratio']['health']:.2f} | {m['redundancy']['health']:.2f} (n=2) | "
+           f"{m['restatement']['health']:.2f} (n=2) |")
+    assert row in (tmp_path / "out" / "report.md").read_text()
 
 
 def test_the_commands_last_line_says_on_how_many_pairs_the_rate_stands(tmp_path, capsys):

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable
+from contextlib import suppress
 from pathlib import Path
+from typing import Any
 
 import anyio
 
 from ..errors import ConfigError, SotkitError
 from .judge import JUDGE_MAX_TOKENS
+from .questions import ALL
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -68,6 +72,23 @@ def _check_out(out: Path) -> None:
         raise ConfigError(f"--out {out}: {existing} is a file, not a directory; choose another --out")
 
 
+def _kept(results: Path, *, judged: bool) -> str:
+    """What an interrupted run left for the rerun, counted from ``results`` (Ctrl-C may come before any answer, or
+    between a question's two answers, and the file may hold earlier runs' records)."""
+    if not results.is_file() or not results.stat().st_size:
+        return "no answer was finished, so nothing was saved: rerun the same command to start again"
+    records: dict[Any, dict[str, Any]] = {}
+    for line in results.read_text(encoding="utf-8", errors="replace").split("\n"):
+        with suppress(ValueError):  # a line cut by the interrupt: the rerun drops it
+            if isinstance(record := json.loads(line), dict):
+                records[record.get("id")] = record  # the latest line of an id is its record
+    answers = sum(isinstance(a, dict) and a.get("error") is None
+                  for r in records.values() if isinstance(r.get("answers"), dict) for a in r["answers"].values())
+    verdicts = sum(isinstance(r.get("judge"), dict) and r["judge"].get("error") is None for r in records.values())
+    kept = f"{answers} finished answer(s)" + (f" and the verdicts on {verdicts} question(s)" if judged else "")
+    return f"{kept} are kept in {results}: rerun the same command to continue (only what is missing is asked)"
+
+
 def main(args: argparse.Namespace) -> int:
     from ..client import default_model
     from .run import evaluate
@@ -82,12 +103,7 @@ def main(args: argparse.Namespace) -> int:
             limit=args.limit, concurrency=args.concurrency, aspects=args.aspects, templates=args.templates,
             plots=args.plots, progress=True, judge_max_tokens=args.judge_max_tokens, **request))
     except KeyboardInterrupt:
-        results = out / "results.jsonl"
-        if results.is_file() and results.stat().st_size:  # said only when true: Ctrl-C may come before any answer
-            kept = f"the answers and verdicts finished so far are in {results}: rerun the same command to continue"
-        else:
-            kept = "no answer was finished, so nothing was saved: rerun the same command to start again"
-        print(f"\nsotkit eval: interrupted; {kept}", file=sys.stderr)
+        print(f"\nsotkit eval: interrupted; {_kept(out / 'results.jsonl', judged=bool(args.judge))}", file=sys.stderr)
         return 130
     except SotkitError as exc:
         print(f"sotkit eval: error: {_in_cli_words(str(exc))}", file=sys.stderr)
@@ -99,7 +115,7 @@ def main(args: argparse.Namespace) -> int:
     if summary.speedup is not None:
         parts.append(f"median speed-up {summary.speedup:.2f}x")
     if general := summary.verdicts.get("general"):  # the rate with the n it stands on, and what it leaves out
-        t = general["all"]
+        t = general[ALL]
         counts = [f"{t.judged} judged"] + [f"{n} {name}" for n, name in ((t.unparseable, "unparseable"),
                                                                          (t.failed, "failed")) if n]
         parts.append(f"net win rate {'–' if t.net_win_rate is None else f'{t.net_win_rate:+.2f}'} "

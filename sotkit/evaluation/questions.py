@@ -12,6 +12,8 @@ from ..errors import ConfigError
 from ..options import check_question
 
 FIELDS = ("question", "id", "category")
+#: the report's row of every question together (``Summary.verdicts["general"][ALL]``): no category may be named so
+ALL = "all"
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,16 @@ def field_text(value: Any, where: str) -> str | None:
     return checked(value, where)  # written to results.jsonl and report.md: must be UTF-8
 
 
+def category_text(value: Any, where: str) -> str:
+    """A question's category as stored ("general" when not given); "all" is refused: it names the report's row of
+    every question together, which a category of that name would take the place of."""
+    category = field_text(value, where)
+    if category is not None and category.casefold() == ALL:
+        raise ConfigError(f"{where} is {category!r}, but \"all\" names the report's row of every question "
+                          "together: give the category another name, such as \"all-round\"")
+    return "general" if category is None else category
+
+
 def load_questions(path: str | Path) -> list[Question]:
     """Read and check the whole file before any model is called; errors name the line and what to fix."""
     path = Path(path)
@@ -86,13 +98,13 @@ def load_questions(path: str | Path) -> list[Question]:
             raise ConfigError(f'{where}: "question" {problem}')
         question = checked(question, f'{where}: "question"', question=True)
         qid = field_text(item.get("id"), f'{where}: "id"')
-        category = field_text(item.get("category"), f'{where}: "category"')
+        category = category_text(item.get("category"), f'{where}: "category"')
         qid = question_id(question) if qid is None else qid
         if qid in seen:
             raise ConfigError(f"{where}: id {qid!r} is already used on line {seen[qid]}; ids must be unique "
                               "(a question given twice without an id gets the same id)")
         seen[qid] = number
-        questions.append(Question(qid, question, "general" if category is None else category))
+        questions.append(Question(qid, question, category))
     if not questions:
         raise ConfigError(f"{path}: no questions in the file; write one JSON object a line, such as "
                           '{"question": "How can I sleep better?", "category": "health"}')

@@ -11,9 +11,10 @@ from typing import Any
 
 from ..errors import ModelNotAvailableError
 from ..pricing import Prices
+from .questions import ALL
 
-ALL = "all"
-#: each judge-free measure with how it is summarised (speed-ups are ratios: their median is the robust summary)
+#: each judge-free measure with how it is summarised (speed-ups are ratios: their median is the robust summary), in
+#: the order of report.md's columns
 MEASURES = {"speedup": "median", "speedup_per_token": "median", "length_ratio": "median",
             "redundancy": "mean", "restatement": "mean"}
 PLOTS = {"net_win_rate": "net_win_rate.png", "speedup": "speedup.png", "quality": "speedup_vs_quality.png"}
@@ -52,33 +53,45 @@ def tally(outcomes: Iterable[str | None]) -> Tally:
 
 @dataclass
 class ModeCost:
-    """What one mode's answers cost, in USD (``Usage.cost``)."""
+    """What one mode's answers cost, in USD (``Usage.cost``): every call made for them, failed answers' included."""
 
     answers: int = 0
+    """Answers that finished: what ``per_answer`` divides by."""
     total: float | None = 0.0
-    """None when any answer's model has no known price (or its record predates costs)."""
+    """Every call's cost, failed answers' too; None when any call's model has no known price (or its record
+    predates costs)."""
     estimated: bool = False
-    """Some answers' token counts, hence their cost, are sotkit's estimate (the server reported none)."""
+    """Some calls' token counts, hence their cost, are sotkit's estimate (the server reported none, or the call
+    broke before it did)."""
+    failed: int = 0
+    """Answers that failed: their calls are in ``total``, they are not in ``answers``."""
 
     @property
     def per_answer(self) -> float | None:
+        """What a finished answer costs, failed attempts included: ``total / answers``."""
         return self.total / self.answers if self.total is not None and self.answers else None
 
 
 def mode_cost(answers: Iterable[dict[str, Any]], prices: Prices | None = None) -> ModeCost:
     """Each answer priced now from its calls (so prices given on a rerun count), or as recorded if it predates
-    that."""
+    that; ``{}`` is a question not asked in this mode."""
     prices = prices or Prices()
     cost = ModeCost()
     for answer in answers:
-        if "text" in answer:  # answered (an error's partial answer included: its calls were paid for)
+        if not answer:
+            continue
+        if answer.get("error") is None:
             cost.answers += 1
-            price = answer.get("cost")
-            if (calls := answer.get("priced_calls")) is not None:
-                each = [prices.cost(*call) for call in calls]
-                price = None if None in each else sum(each)
-            cost.total = None if cost.total is None or price is None else cost.total + price
-            cost.estimated = cost.estimated or bool(answer.get("usage_estimated"))
+        else:
+            cost.failed += 1
+            if "calls" not in answer:  # failed before its spend was recorded (an older sotkit): unknown, left out
+                continue
+        price = answer.get("cost")
+        if (calls := answer.get("priced_calls")) is not None:
+            each = [prices.cost(*call) for call in calls]
+            price = None if None in each else sum(each)
+        cost.total = None if cost.total is None or price is None else cost.total + price
+        cost.estimated = cost.estimated or bool(answer.get("usage_estimated"))
     return cost
 
 
@@ -93,6 +106,8 @@ class Summary:
     verdicts: dict[str, dict[str, Tally]] = field(default_factory=dict)
     #: measure -> category -> its median or mean (see MEASURES), None where no question had it
     measures: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    #: measure -> category -> how many questions that median or mean is over
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
     failed: list[str] = field(default_factory=list)
     fell_back: list[str] = field(default_factory=list)
     """Questions whose SoT request fell back to a sequential answer (too few skeleton points)."""
@@ -132,11 +147,12 @@ def summarize(records: list[dict[str, Any]], settings: dict[str, Any]) -> Summar
         summary.judge_cut = sum(sum(v.get("cut") or []) for r in records
                                 for v in (r.get("judge") or {}).get("verdicts", {}).values())
     for measure, how in MEASURES.items():
-        summary.measures[measure] = {}
+        summary.measures[measure], summary.counts[measure] = {}, {}
         for name, group in groups.items():
             values = [v for r in group if (v := r["measures"].get(measure)) is not None]
             average = statistics.median if how == "median" else statistics.fmean
             summary.measures[measure][name] = average(values) if values else None
+            summary.counts[measure][name] = len(values)
     return summary
 
 
@@ -204,27 +220,31 @@ def render_markdown(summary: Summary, plots: list[str]) -> str:
             lines += ["", "By aspect (LLMZoo's, all categories):", ""]
             lines += _tally_table("aspect", [(a, t[ALL]) for a, t in summary.verdicts.items() if a != "general"])
         lines.append("")
-    m = summary.measures
     lines += ["## Speed and shape (judge-free)", "",
               "Speed-up: sequential latency / SoT latency. Per token: SoT's output tokens per second over "
               "sequential's (no credit for a shorter answer). Length ratio: SoT words / sequential words. "
               "Redundancy: share of a point's word 3-grams found in another point. Restatement: share of points "
-              "whose first sentence restates the question. Medians for ratios, means for shares.", "",
+              "whose first sentence restates the question. Medians for ratios, means for shares. n: the questions "
+              "with both answers measured, which the speed-ups are over; a figure over another number of questions "
+              "gives its own n (redundancy and restatement need only a SoT answer's points; a failed answer is "
+              "not measured).", "",
               "| category | n | speed-up | speed-up per token | length ratio | redundancy | restatement |",
               "|---|---:|---:|---:|---:|---:|---:|"]
     for c in [*summary.categories, ALL]:
-        count = n if c == ALL else sum(r["category"] == c for r in summary.records)
-        lines.append(f"| {_cell(c)} | {count} | {_num(m['speedup'][c], suffix='x')} | "
-                     f"{_num(m['speedup_per_token'][c], suffix='x')} | {_num(m['length_ratio'][c])} | "
-                     f"{_num(m['redundancy'][c])} | {_num(m['restatement'][c])} |")
+        count = summary.counts["speedup"][c]
+        cells = [_measure(summary, name, c, count, suffix="x" if name.startswith("speedup") else "")
+                 for name in MEASURES]  # in the header's order
+        lines.append(f"| {_cell(c)} | {count} | {' | '.join(cells)} |")
     lines += ["", "## Cost", "",
-              "USD for the answers (the judge's calls not included), from `result.usage.cost`: – where a model has "
-              "no known price (pass `prices=`); ~ where the server reported no token counts and sotkit estimated "
-              "them.", "", "| mode | answers | total | per answer |", "|---|---:|---:|---:|"]
+              "USD for the answers (the judge's calls not included), from `result.usage.cost`: the total is every "
+              "call made for the mode's answers, failed answers' included; per answer is that total over the "
+              "answers that finished. – where a model has no known price (pass `prices=`); ~ where the server "
+              "reported no token counts (or a call broke before it did) and sotkit estimated them.", "",
+              "| mode | answers | failed | total | per answer |", "|---|---:|---:|---:|---:|"]
     for mode, cost in summary.cost.items():
         mark = "~" if cost.estimated and cost.total else ""  # 0 (local models) is exact, estimated tokens or not
-        lines.append(f"| {_cell(mode)} | {cost.answers} | {mark}{_num(cost.total, '.6f', prefix='$')} | "
-                     f"{mark}{_num(cost.per_answer, '.6f', prefix='$')} |")
+        lines.append(f"| {_cell(mode)} | {cost.answers} | {cost.failed} | {mark}{_num(cost.total, '.6f', prefix='$')} "
+                     f"| {mark}{_num(cost.per_answer, '.6f', prefix='$')} |")
     for mode, ids in summary.cut.items():
         if ids:
             lines += ["", f"The {mode} answer was cut off on {len(ids)} question(s), at a token budget (max_tokens, "
@@ -252,6 +272,12 @@ def render_markdown(summary: Summary, plots: list[str]) -> str:
     if plots:
         lines += ["", "## Plots", ""] + [f"![{name}]({name})" for name in plots]
     return "\n".join(lines) + "\n"
+
+
+def _measure(summary: Summary, measure: str, category: str, n: int, suffix: str) -> str:
+    """A measure's cell, with the number of questions it is over where that is not the row's ``n``."""
+    own = summary.counts[measure][category]
+    return _num(summary.measures[measure][category], suffix=suffix) + (f" (n={own})" if own and own != n else "")
 
 
 def _tally_table(key: str, rows: list[tuple[str, Tally]]) -> list[str]:

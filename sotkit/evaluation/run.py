@@ -30,7 +30,7 @@ from ..options import check_number
 from ..providers.base import ChatRequest, Prompt
 from ..templates import TemplateSource, _read_overrides
 from .judge import ASPECTS, JUDGE_MAX_TOKENS, judge_pair, kept_replies
-from .questions import Question, checked, field_text, load_questions, question_id
+from .questions import Question, category_text, checked, field_text, load_questions, question_id
 from .progress import Progress
 from .report import Summary, summarize, write_report
 
@@ -147,9 +147,8 @@ def _questions(given: Any) -> list[Question]:
             continue
         # as the file's fields are read: an int id becomes a str, None the default (results.jsonl holds strs)
         qid = field_text(q.id, f"questions[{i}].id")
-        category = field_text(q.category, f"questions[{i}].category")
-        questions.append(Question(question_id(text) if qid is None else qid, text,
-                                  "general" if category is None else category))
+        category = category_text(q.category, f"questions[{i}].category")
+        questions.append(Question(question_id(text) if qid is None else qid, text, category))
     if twice := sorted(i for i, n in Counter(q.id for q in questions).items() if n > 1):
         raise ConfigError(f"question id(s) {', '.join(map(repr, twice))} used more than once; ids must be unique "
                           "(a question given twice as a str gets the same id)")
@@ -197,6 +196,14 @@ def _check_options(options: Mapping[str, Any], judge_options: Mapping[str, Any])
             raise ConfigError(f"{name} is not taken by sotkit eval: an answer or verdict written by "
                               "the fallback would be timed and judged as the main model's; leave it out (a failed "
                               "question is recorded, and retried when you rerun the same command)")
+    # each answer is asked in the mode of its column, and the judge's replies are sequential: a mode= would be
+    # ignored without a word (the router's choice is not what sotkit eval compares)
+    for name, given in (("mode=", options), ("judge_options={'mode': ...}", judge_options)):
+        if given.get("mode") is not None:
+            raise ConfigError(f"{name} is not taken by sotkit eval: every question is answered in each of modes= "
+                              "(--modes), SoT and sequential, so that the two can be compared; leave it out (to "
+                              "see what mode='auto' picks for a question, ask it with sotkit.generate(question, "
+                              "mode='auto') and read result.mode and result.route_reason)")
     if fixed := [name for name in ("max_tokens", "temperature") if name in judge_options]:
         raise ConfigError(f"judge_options={{{fixed[0]!r}: ...}} is not taken: the judge replies at temperature 0, "
                           "within judge_max_tokens= (--judge-max-tokens); leave it out, and give a budget there")
@@ -285,37 +292,50 @@ def _setup(templates: Mapping[str, str], options: Mapping[str, Any]) -> str:
 async def answer_question(q: Question, previous: dict[str, Any] | None, answerer: SoT, judger: SoT | None,
                           settings: dict[str, Any],
                           save: Callable[[dict[str, Any]], None] = lambda record: None) -> dict[str, Any]:
-    """One question's record: reuse what ``previous`` already holds, ask for the rest. New answers that are to be
-    judged are ``save``d first, without verdicts, so that a run stopped while the judge works keeps them."""
+    """One question's record: reuse what ``previous`` already holds, ask for the rest. A new answer is ``save``d
+    (without verdicts) before the next call, another mode's or the judge's, so that a run stopped or killed
+    during that call keeps it and a rerun asks only for what is missing."""
     old_answers = (previous or {}).get("answers", {})
     answers: dict[str, dict[str, Any]] = dict(old_answers)  # a mode not asked this run keeps its answer
+    new = False  # an answer of this run not yet on disk
     for mode in settings["modes"]:  # one after the other, so neither slows the other down
         old = old_answers.get(mode)
-        answers[mode] = (old if _usable_answer(old, settings)
-                         else await answer(answerer, q.question, mode) | {"setup": settings["setup"]})
-    record: dict[str, Any] = {"id": q.id, "category": q.category, "question": q.question, "answers": answers,
-                              "judge": None, "measures": measures(q.question, answers)}
+        if _usable_answer(old, settings):
+            answers[mode] = old
+            continue
+        if new:
+            save(_record(q, answers, settings))
+        answers[mode] = await answer(answerer, q.question, mode) | {"setup": settings["setup"]}
+        new = answers[mode]["error"] is None
+    record = _record(q, answers, settings)
     if judger is not None and all(answers[m]["error"] is None for m in MODES):
         reusable = previous is not None and all(old_answers.get(m) is answers[m] for m in MODES)
         if not reusable:  # a rerun finds no verdicts in this record, so it asks the judge only
-            save(record | {"error": None})
+            save(record)
         record["judge"] = await judge_answers(judger, q.question, answers, settings,
                                               (previous or {}).get("judge") if reusable else None)
-    errors = [f"{m}: {answers[m]['error']}" for m in settings["modes"] if answers[m]["error"]]
-    if record["judge"] and record["judge"]["error"]:
-        errors.append(f"judge: {record['judge']['error']}")
-    record["error"] = "; ".join(errors) or None
+        if record["judge"]["error"]:
+            record["error"] = "; ".join(filter(None, [record["error"], f"judge: {record['judge']['error']}"]))
     return record
+
+
+def _record(q: Question, answers: dict[str, dict[str, Any]], settings: dict[str, Any]) -> dict[str, Any]:
+    """A question's record without verdicts; its error names the modes asked for whose answers failed (a mode
+    not yet asked is no error: it is missing, and a rerun asks for it)."""
+    errors = [f"{m}: {a['error']}" for m in settings["modes"] if (a := answers.get(m)) and a["error"]]
+    return {"id": q.id, "category": q.category, "question": q.question, "answers": dict(answers), "judge": None,
+            "measures": measures(q.question, answers), "error": "; ".join(errors) or None}
 
 
 async def answer(sot: SoT, question: str, mode: str) -> dict[str, Any]:
     """Answer in ``mode`` and keep what an evaluation reads: the answer, its skeleton, the mode actually used
-    and why, timings, usage, retries; or the error (with the partial answer, if any)."""
+    and why, timings, usage, retries; or the error, with the partial answer if any, and what its calls spent."""
     retries = 0
     result = None
     record: dict[str, Any] = {"model": sot.model, "requested_mode": mode, "error": None}
+    stream = sot.stream(question, mode=mode)
     try:
-        async with sot.stream(question, mode=mode) as events:
+        async with stream as events:
             async for event in events:
                 if event.type == "retry":
                     retries += 1
@@ -327,16 +347,19 @@ async def answer(sot: SoT, question: str, mode: str) -> dict[str, Any]:
         record["error"] = describe(exc)
         result = exc.partial if isinstance(exc, PartialResultError) else None
     record["retries"] = retries
+    # a failed answer's attempts were paid for too (a stream that broke after its 200 is charged an estimate):
+    # the report counts them in its mode's cost
+    usage = (stream.result() if result is None else result).usage
+    record |= {"input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens, "calls": usage.calls,
+               "cost": usage.cost, "usage_estimated": usage.estimated,
+               # each call's model and tokens, priced in the report (lists: as a rerun reads them back)
+               "priced_calls": [list(call) for call in usage.priced_calls]}
     if result is None:
         return record
     return record | {
         "text": result.text, "mode": result.mode, "route_reason": result.route_reason,
         "skeleton": result.skeleton, "points": [p.text for p in result.points],
         "latency_s": result.timings.total_s, "first_text_s": result.timings.first_text_at,
-        "input_tokens": result.usage.input_tokens, "output_tokens": result.usage.output_tokens,
-        "calls": result.usage.calls, "cost": result.usage.cost, "usage_estimated": result.usage.estimated,
-        # each call's model and tokens, priced in the report (lists: as a rerun reads them back)
-        "priced_calls": [list(call) for call in result.usage.priced_calls],
         "truncated": result.truncated, "skeleton_truncated": result.skeleton_truncated,
     }
 
