@@ -423,10 +423,10 @@ def _at_head_end(body: str) -> tuple[str, str, str]:
 
 
 def _is_subtitle(tail: str) -> bool:
-    """Is what follows a plain line's colon or dash the subtitle of a name (``The Legend of Zelda: Tears of the Kingdom``),
-    which the title keeps, rather than its gist (``Exercise: regular activity improves sleep``)? A subtitle is short
-    (``SUBTITLE_WORDS``), no sentence, and in Title Case: its first word and every word of four letters or more
-    have a capital ("iPhone", "C++", "PEP") or are a number. The bold head of ``**Exercise:** More Sleep`` stays
+    """Is what follows a plain line's colon or dash the subtitle of a name (``The Legend of Zelda: Tears of the
+    Kingdom``), which the title keeps, rather than its gist (``Exercise: regular activity improves sleep``)? A
+    subtitle is short (``SUBTITLE_WORDS``), no sentence, and in Title Case: its first word and every word of four
+    letters or more have a capital ("iPhone", "C++", "PEP") or are a number. The bold head of ``**Exercise:** More Sleep`` stays
     the title: bold marks it as the head."""
     tail = _clean(tail)
     words = tail.split()

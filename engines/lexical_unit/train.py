@@ -101,8 +101,8 @@ def _select_trainable(model: PreTrainedModel, top_layers: int | None) -> int:
     else:
         decoder = model.get_decoder()
         if not 1 <= top_layers <= len(decoder.layers):
-            raise ConfigError(f"train_top_layers (--top-layers) must be between 1 and {len(decoder.layers)}, the model's "
-                              f"blocks, or None (0 on the command line) to train them all; got {top_layers}")
+            raise ConfigError(f"train_top_layers (--top-layers) must be between 1 and {len(decoder.layers)}, the "
+                              f"model's blocks, or None (0 on the command line) to train them all; got {top_layers}")
         for p in model.parameters():
             p.requires_grad_(False)
         for module in [*decoder.layers[-top_layers:], decoder.norm]:

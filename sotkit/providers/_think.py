@@ -18,7 +18,8 @@ from .base import THINKING, Signal
 OPEN, CLOSE = "<think>", "</think>"
 REASONING_AS_TEXT = ("the server sent a reasoning model's reasoning as the answer's text (it ended at a </think> that "
                      "the chat template opened): start the server with a reasoning parser (vLLM: --reasoning-parser "
-                     "deepseek_r1 or qwen3; llama.cpp: --reasoning-format deepseek) so that it sends the reasoning apart")
+                     "deepseek_r1 or qwen3; llama.cpp: --reasoning-format deepseek) so that it sends the reasoning "
+                     "apart")
 
 
 class ThinkTags:
