@@ -24,7 +24,7 @@ from .expansion import ExpansionFilter
 from .options import check_choice, check_number, check_type
 from .overlap import SerialServerWarning, one_at_a_time, serial_note
 from .pricing import Prices
-from .providers.base import REASONING_BUDGET, CallUsage, ChatRequest, Prompt, at_budget, cut_by
+from .providers.base import CallUsage, ChatRequest, Prompt, cut_by, reasoning_advice
 from .quality import Instructions
 from .question import question_view
 from .result import Mode, Point, Result, Usage
@@ -365,7 +365,7 @@ class Answer:
         if point.truncated:
             return EmptyPoint(f"point {point.index} ({point.title!r}) was cut off "
                               f"{cut_by(point.finish_reason, 'point_max_tokens')} before any text of its own"
-                              + (REASONING_BUDGET.format("point_max_tokens") if at_budget(point.finish_reason) else ""))
+                              f"{reasoning_advice(point.finish_reason, 'point_max_tokens')}")
         return EmptyPoint(f"point {point.index} ({point.title!r}) came back without text of its own{again}")
 
     async def _expand(self, point: Point, outline: list[Point], backends: list[Backend] | None = None,
@@ -463,8 +463,7 @@ class Answer:
             asked.append(f"{model} (cut off {cut_by(usage.finish_reason, 'max_tokens')} before any text)"
                          if cut else model)
             return EmptyAnswer(f"the answer came back without text from {' and then '.join(asked)}"
-                               + (REASONING_BUDGET.format("max_tokens") if cut and at_budget(usage.finish_reason)
-                                  else ""))
+                               + (reasoning_advice(usage.finish_reason, "max_tokens") if cut else ""))
 
         call = Call(lambda b: self._request(b, self.template, self.options.max_tokens, **self.variables), on_text,
                     on_restart, role=self.template, refuse=refuse_empty)

@@ -53,25 +53,22 @@ class ChatRequest:
 #: compatible servers' (TGI's "eos_token"); a tool call ends the text as written
 FINISHED = frozenset(("stop", "end_turn", "stop_sequence", "eos", "eos_token", "tool_calls", "function_call",
                       "tool_use"))
-#: the reasons of a call stopped at its token budget, and by the provider's filter
-AT_BUDGET, FILTERED = frozenset(("length", "max_tokens")), frozenset(("content_filter", "refusal"))
-
-
-#: what to do about a call cut off at its budget before any text (the option that sets it goes in)
-REASONING_BUDGET = "; a reasoning model may need a larger {}"
-
-
-def at_budget(reason: str | None) -> bool:
-    """Was a call that was cut off stopped at its token budget (no reason given: its counted tokens reached it)?"""
-    return reason is None or reason in AT_BUDGET
+#: the reasons of a call stopped at its token budget (none given: its counted tokens reached it), and by the
+#: provider's filter
+AT_BUDGET, FILTERED = frozenset((None, "length", "max_tokens")), frozenset(("content_filter", "refusal"))
 
 
 def cut_by(reason: str | None, budget: str) -> str:
     """What cut a call off, in words for an error or a note: its token budget (the option ``budget`` sets), the
     provider's filter, or another reason of the server's."""
-    if at_budget(reason):
+    if reason in AT_BUDGET:
         return f"at the token limit ({budget})"
     return f"by the provider's filter ({reason!r})" if reason in FILTERED else f"by the server ({reason!r})"
+
+
+def reasoning_advice(reason: str | None, budget: str) -> str:
+    """What to do about a call cut off before any text: at its budget, a reasoning model may have spent it all."""
+    return f"; a reasoning model may need a larger {budget}" if reason in AT_BUDGET else ""
 
 
 @dataclass(frozen=True)
