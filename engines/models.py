@@ -326,7 +326,7 @@ def _convert_gguf(gguf: Path, target: Path) -> None:
 
 
 @contextlib.contextmanager
-def _quiet(transformers: Any) -> Iterator[None]:
+def quiet_loading(transformers: Any) -> Iterator[None]:
     """No "Loading weights" progress bar on stderr: a model loads at a request's first call, where the bar would
     land in the middle of an app's (or ``sotkit ask``'s) own output. Turned back on after, if it was on."""
     logging = transformers.utils.logging
@@ -361,7 +361,7 @@ def _load_directory(directory: Path, device: str, dtype: Any) -> tuple[Any, Any]
             )
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "left"  # generation appends on the right, so pads go left
-    with _quiet(transformers):
+    with quiet_loading(transformers):
         model = transformers.AutoModelForCausalLM.from_pretrained(directory, dtype=dtype)
     model.to(device)
     model.eval()

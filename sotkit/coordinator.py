@@ -268,8 +268,9 @@ class Answer:
 
         try:
             with anyio.fail_after(router.timeout):
-                await self.runner.call(Call(lambda b: request, on_text, parts.clear, role="router"), [backend])
-            return router.read(request, "".join(parts))
+                _, usage = await self.runner.call(Call(lambda b: request, on_text, parts.clear, role="router"),
+                                                  [backend])
+            return router.read(request, "".join(parts), usage.cut_off(router.max_tokens))
         except Exception as exc:  # noqa: BLE001 -- routing must never fail the request
             return router.fall_back(self.question, exc)
 

@@ -23,7 +23,7 @@ from sotkit.errors import ConfigError, ModelNotAvailableError
 from sotkit.providers.openai import OpenAIProvider
 from sotkit.router import (Decision, GuardedRouter, LearnedRouter, LinearClassifier, LLMRouter, RulesRouter,
                            default_router, guard, make_router, parse_router_answer, read_labels, train)
-from sotkit.router.learned import cross_validated_scores, featurize
+from sotkit.router.learned import Labelled, cross_validated_scores, featurize, report
 from sotkit.router.rules import normalise
 from sotkit.templates import Templates
 from sotkit.testing import Fault, FakeLLMServer, Latency, RecordedRequest, Reply
@@ -114,6 +114,13 @@ def test_guards_leave_list_shaped_questions_to_the_classifier(question: str) -> 
     assert guard(question) is None
 
 
+@pytest.mark.parametrize(("question", "quoted"), [("What is 17 times 23?", "'17 times 23'"),
+                                                  ("What is 123 * 456?", "'123 * 456'")])
+def test_a_guards_reason_quotes_whole_words(question: str, quoted: str) -> None:
+    decision = guard(question)
+    assert decision is not None and decision.reason.endswith(f"({quoted})")
+
+
 def test_guards_read_a_huge_question_by_its_ends() -> None:
     middle = "The attached log follows. " * 80_000  # about 2 MB
     question = "Write a Python function that parses this log.\n" + middle + "\nWhat are its slowest requests?"
@@ -188,6 +195,22 @@ def test_parse_router_answer_reads_letters_and_words(reply: str, choice: str) ->
 @pytest.mark.parametrize("reply", ["", "A or B", "Sure! Here is a great question to think about.", "B and C both fit"])
 def test_parse_router_answer_refuses_to_guess(reply: str) -> None:
     assert parse_router_answer(reply) is None
+
+
+@pytest.mark.parametrize(("reply", "parsed"), [
+    # a choice made beats an option named before it
+    ("Option A doesn't fit; I'd choose C.", ("C", "marked letter")),
+    ("Option A is wrong, the answer is C", ("C", "marked letter")),
+    # an A in doubt is unreadable (the default router decides): SoT by mistake is the costly error
+    ("I would not choose A.", None),
+    ("The question asks for a story, so C. Option A does not apply.", None),
+    ("Definitely not A; the answer should be one paragraph.", None),
+    ("Option A, or maybe B.", None),
+    # a B or C beside a negation is no harm: it goes sequential either way
+    ("Not B: the answer is C.", ("C", "marked letter")),
+])
+def test_parse_router_answer_reads_an_a_in_doubt_as_no_answer(reply: str, parsed: tuple[str, str] | None) -> None:
+    assert parse_router_answer(reply) == parsed
 
 
 # --------------------------------------------------------------------------------------------------- llm
@@ -300,6 +323,8 @@ def test_make_router_reports_bad_specs_early() -> None:
         make_router("smart")
     with pytest.raises(ConfigError, match="unknown router 'embeding'; did you mean 'embedding'\\? use one of"):
         make_router("embeding")
+    with pytest.raises(ConfigError, match="unknown router 'router.json'; did you mean 'embedding:router.json'\\?"):
+        make_router("router.json")  # sotkit router train's file, named bare
     with pytest.raises(ConfigError, match="no async decide"):
         make_router(object())  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="needs a path"):
@@ -480,12 +505,29 @@ def test_a_missing_or_corrupt_router_file_fails_at_client_construction(tmp_path:
     ('{"question": "Why?", "sot_suitable": 2}', "labels.jsonl:2: 'sot_suitable' must be 0 or 1"),
     ('{"question": "", "sot_suitable": 1}', "labels.jsonl:2: 'question' must be non-empty text"),
     ("not json", "labels.jsonl:2: Expecting value"),
+    ('{"question": "Why?", "sot_suitable": 1, "categroy": "x"}',
+     "labels.jsonl:2: field 'categroy': did you mean 'category'"),
+    ('{"question": "Why?", "sot_suitabel": 1}', "labels.jsonl:2: field 'sot_suitabel': did you mean 'sot_suitable'"),
 ])
 def test_read_labels_names_the_wrong_line(tmp_path: Path, line: str, says: str) -> None:
     path = tmp_path / "labels.jsonl"
     path.write_text('{"question": "What are some hobbies?", "sot_suitable": 1}\n' + line + "\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=says):
         read_labels(path)
+
+
+def test_read_labels_keeps_the_users_own_fields_and_reads_a_blank_category_as_none(tmp_path: Path) -> None:
+    path = tmp_path / "labels.jsonl"
+    path.write_text('{"question": "Why?", "sot_suitable": 0, "id": 7, "sot_suitable_note": "x", "category": " "}\n',
+                    encoding="utf-8")
+    assert read_labels(path)[0].category is None
+
+
+def test_the_per_category_table_counts_every_question() -> None:
+    rows = [Labelled("A?", 1, "tips"), Labelled("B?", 0, "tips"), Labelled("C?", 0, None)]
+    table = report(rows, [True, True, False]).per_category
+    assert table == {"(none)": (1, 1.0, 1.0), "tips": (2, 0.5, 0.5)}
+    assert report(rows[2:], [False]).per_category == {}  # no category anywhere: no table
 
 
 def test_train_refuses_too_few_labels() -> None:
@@ -504,6 +546,10 @@ def test_cli_train_checks_where_it_writes_before_training(tmp_path: Path, capsys
     for out, message in ((tmp_path / "no" / "r.json", "there is no directory"), (tmp_path, "is a directory")):
         assert cli_main(["router", "train", str(labels), "--out", str(out), "--features", "words"]) == 2
         assert f"--out {out}: {message}" in capsys.readouterr().err
+    labelled = labels.read_text()
+    for same in (labels, tmp_path / "." / "labels.jsonl"):  # the labels themselves, however named
+        assert cli_main(["router", "train", str(labels), "--out", str(same), "--features", "words"]) == 2
+        assert "is the labels file itself" in capsys.readouterr().err and labels.read_text() == labelled
     (tmp_path / "list.jsonl").write_text('[1, 2]\n')
     with pytest.raises(ConfigError, match="list.jsonl:1: a JSON list, not an object"):
         read_labels(tmp_path / "list.jsonl")
@@ -522,6 +568,13 @@ async def test_shipped_embedding_router_routes_clear_cases() -> None:
     piece = await router.decide("Describe, as one flowing story, a dragon who is afraid of fire.")
     assert (listy.mode, piece.mode) == ("sot", "sequential")
     assert listy.reason.startswith("learned (minilm): P(list of independent points) = ") and listy.confidence >= 0.6
+
+
+@needs_minilm
+def test_the_embedding_model_loads_without_a_progress_bar_on_stderr(capfd: pytest.CaptureFixture[str]) -> None:
+    """It loads at a request's first decision, amid an app's (or sotkit ask's) own output."""
+    assert len(learned_module.SentenceEncoder().features(["What are good ways to save money?"])[0]) == 384
+    assert "Loading" not in capfd.readouterr().err
 
 
 @needs_minilm
@@ -735,7 +788,7 @@ def test_parse_router_answer_does_not_read_an_opening_article_as_choice_a(
     ("A\nEach tip stands alone.", ("A", "only letter")),
     ("A list of tips: A", ("A", "only letter")),
     ("My answer: A because each tip stands alone.", ("A", "marked letter")),  # no words decide: the letter does
-    ("Option A fits best.", ("A", "marked letter")),
+    ("Option A fits best.", ("A", "named option")),
     ("Answer: A, a list of independent points.", ("A", "marked letter")),
 ])
 def test_parse_router_answer_still_reads_the_letter_a(reply: str, parsed: tuple[str, str]) -> None:
@@ -774,3 +827,24 @@ def test_cli_eval_refuses_a_model_for_a_router_that_asks_none(
     assert cli_main(["router", "eval", str(missing), *router, *option]) == 2
     err = capsys.readouterr().err
     assert f"{option[0]} is for --router llm" in err and "add --router llm" in err and "labels" not in err
+
+
+CUT_VERDICT = ("These could look like independent tips at first glance, but a story has one arc, so my answer is "
+               "C.")  # cut at 16 tokens after "so": its words alone would say A
+
+
+async def test_a_verdict_cut_off_before_its_choice_falls_back_directly(templates: Templates) -> None:
+    with FakeLLMServer([CUT_VERDICT, "C"]) as server:
+        router = openai_router(server, templates)
+        cut = await router.decide("Write a short story about a lonely lighthouse keeper.")
+        whole = await router.decide("Write a short story about a lonely lighthouse keeper.")
+        await router.provider.aclose()
+    assert cut.mode == "sequential" and "cut off at max_tokens=16 before it named a choice" in cut.reason
+    assert "fell back to" in cut.reason and whole.reason.endswith("C, not a list (bare letter)")
+
+
+async def test_a_verdict_cut_off_before_its_choice_falls_back_in_a_request(provider: str) -> None:
+    with FakeLLMServer(routed(Reply(CUT_VERDICT))) as server:
+        async with llm_client(server, provider) as sot:
+            result = await sot.generate("Write a short story about a lonely lighthouse keeper.")
+    assert result.mode == "sequential" and "cut off at max_tokens=16" in result.route_reason

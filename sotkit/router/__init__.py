@@ -21,6 +21,7 @@ from __future__ import annotations
 import difflib
 import functools
 import inspect
+import os
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
@@ -91,6 +92,8 @@ def make_router(spec: str | Router | None = None, *, provider: Provider | None =
     if isinstance(spec, str):
         close = difflib.get_close_matches(spec, ROUTERS, n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
+        if spec.endswith(".json") or os.path.isfile(spec):  # a router file (sotkit router train's) named bare
+            hint = f"did you mean 'embedding:{spec}'? "
         raise ConfigError(f"unknown router {spec!r}; {hint}use one of {', '.join(map(repr, ROUTERS))}, "
                           "'embedding:PATH', or an object with async decide(question) -> Decision")
     if isinstance(spec, (RulesRouter, FallsBack)):

@@ -54,6 +54,9 @@ def _train(args: argparse.Namespace) -> int:
     if out.is_dir() or not out.parent.is_dir():
         raise ConfigError(f"--out {args.out}: " + ("is a directory; give a file name, such as router.json"
                                                   if out.is_dir() else f"there is no directory {str(out.parent)!r}"))
+    if out.exists() and Path(args.labels).exists() and out.samefile(args.labels):
+        raise ConfigError(f"--out {args.out} is the labels file itself, which the router would overwrite; give "
+                          "another name, such as router.json")
     rows = read_labels(args.labels)
     started = time.perf_counter()
     categories = [r.category for r in rows] if any(r.category for r in rows) else None

@@ -15,6 +15,7 @@ classifiers hold out whole authors instead (``benchmarks/router_train.py``).
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 import random
@@ -126,10 +127,13 @@ class SentenceEncoder:
                 import os
 
                 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-                from transformers import AutoModel, AutoTokenizer
+                import transformers
 
-                tokenizer = AutoTokenizer.from_pretrained(self.model_dir)
-                model = AutoModel.from_pretrained(self.model_dir).eval()
+                from ..engines.models import quiet_loading
+
+                with quiet_loading(transformers):  # no progress bar amid an app's (or sotkit ask's) output
+                    tokenizer = transformers.AutoTokenizer.from_pretrained(self.model_dir)
+                    model = transformers.AutoModel.from_pretrained(self.model_dir).eval()
                 self._loaded = (tokenizer, model)
             return self._loaded
 
@@ -435,6 +439,9 @@ class Labelled:
     category: str | None = None
 
 
+_LABEL_FIELDS = frozenset(("question", "sot_suitable", "category"))
+
+
 def read_labels(path: str | Path) -> list[Labelled]:
     """A JSONL file (UTF-8, with or without a BOM) of ``{"question": ..., "sot_suitable": 0|1}`` (optional
     ``category``); ``ConfigError`` names the line that is wrong."""
@@ -451,6 +458,10 @@ def read_labels(path: str | Path) -> list[Labelled]:
             record = json.loads(line)
             if not isinstance(record, dict):
                 raise ValueError(f"a JSON {type(record).__name__}, not an object")
+            missing = _LABEL_FIELDS - record.keys()
+            for key in record.keys() - _LABEL_FIELDS:  # other fields (an id, a source) are the user's own
+                if close := difflib.get_close_matches(key, missing, n=1, cutoff=0.75):  # "categroy"
+                    raise ValueError(f"field {key!r}: did you mean {close[0]!r}?")
             question, label = record["question"], record["sot_suitable"]
             if not isinstance(question, str) or not question.strip():
                 raise ValueError("'question' must be non-empty text")
@@ -461,7 +472,8 @@ def read_labels(path: str | Path) -> list[Labelled]:
             what = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
             raise ConfigError(f"{path}:{number}: {what}; each line must be a JSON object with 'question' and "
                               "'sot_suitable' (0 or 1), optionally 'category'") from exc
-        rows.append(Labelled(question, int(label), None if category is None else str(category)))
+        category = None if category is None or not str(category).strip() else str(category)  # "": none given
+        rows.append(Labelled(question, int(label), category))
     if not rows:
         raise ConfigError(f"{path} holds no labelled questions")
     return rows
@@ -528,9 +540,9 @@ def report(rows: Sequence[Labelled], routed_sot: Sequence[bool]) -> Report:
     pairs = list(zip((r.sot_suitable for r in rows), routed_sot))
     counts = [sum(1 for y, p in pairs if (y, bool(p)) == key) for key in ((1, True), (0, True), (1, False), (0, False))]
     categories: dict[str, list[tuple[int, bool]]] = {}
-    for row, p in zip(rows, routed_sot):
-        if row.category is not None:
-            categories.setdefault(row.category, []).append((row.sot_suitable, bool(p)))
+    if any(row.category is not None for row in rows):  # then every question has a row, those without one too
+        for row, p in zip(rows, routed_sot):
+            categories.setdefault(row.category or "(none)", []).append((row.sot_suitable, bool(p)))
     per_category = {c: (len(v), sum(y == p for y, p in v) / len(v), sum(y == 0 for y, _ in v) / len(v))
                     for c, v in sorted(categories.items())}
     return Report(len(pairs), *counts, per_category=per_category)

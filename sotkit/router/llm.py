@@ -7,7 +7,7 @@ import re
 from typing import TYPE_CHECKING, Literal
 
 from ..errors import ConfigError
-from ..providers.base import ChatRequest, Provider
+from ..providers.base import CallUsage, ChatRequest, Provider
 from .base import Decision, FallsBack, SyncRouter
 
 if TYPE_CHECKING:
@@ -16,14 +16,17 @@ if TYPE_CHECKING:
 
 Choice = Literal["A", "B", "C"]
 
-# "Answer: A", "the answer is (B)", "Option C", "**A**" -- an explicit choice beats letters elsewhere
-_EXPLICIT = re.compile(r"\b(?i:answer(?: is)?|option|choice|choose|pick|select|go with)\W{0,12}([ABC])(?![\w'])"
-                       r"|\b(?i:option|choice)\s*\(?([abc])(?![\w'])")
+# "Answer: A", "the answer is (B)", "I choose C" -- a choice made beats letters elsewhere, and an option named
+# ("Option C") letters elsewhere but not a choice made ("Option A doesn't fit; I'd choose C")
+_CHOSEN = re.compile(r"\b(?i:answer(?: is)?|choose|pick|select|go with)\W{0,12}([ABC])(?![\w'])")
+_OPTION = re.compile(r"\b(?i:option|choice)\W{0,12}([ABC])(?![\w'])|\b(?i:option|choice)\s*\(?([abc])(?![\w'])")
 # "A. Organize ...", "B, because ..." -- a letter that opens the reply and is set off by punctuation
 _LEADING = re.compile(r"^\W*([ABC])(?:[.,:;)]|\s*$)")
 _LETTER = re.compile(r"(?<![\w'])([ABC])(?![\w'])")
 # "A single paragraph ...", "Sure! A list is ...": the article that opens a sentence, not choice A
 _ARTICLE = re.compile(r"(^|[.!?:\n])([^\w\n]*)A(?=[ \t]+[A-Za-z])")
+# what doubts a letter beside it: "not A", "A doesn't fit", "A is wrong"
+_NEGATION = re.compile(r"\b(?:not|never|no|wrong|incorrect|instead|rather)\b|n't\b", re.I)
 # words, for models that answer in prose; order matters ("independent" contains "dependent")
 _WORDS: list[tuple[Choice, re.Pattern[str]]] = [
     ("C", re.compile(r"\b(?:not (?:a |as a )?list|no list|not organi[sz]e|without (?:a )?list|not in (?:a )?list|"
@@ -39,18 +42,29 @@ def parse_router_answer(text: str) -> tuple[Choice, str] | None:
 
     Accepts a bare letter, a letter with chatter ("Answer: A.", "I would choose (B) because ..."), or words
     ("independent points", "not a list"). A reply that names several letters without marking one is unreadable;
-    the article that opens a sentence ("A single paragraph is best") is not a letter.
+    the article that opens a sentence ("A single paragraph is best") is not a letter. An A in doubt is unreadable
+    too: beside another letter ("Option A is wrong, the answer is C") or a negation ("I would not choose A"), since
+    SoT by mistake is the costly error.
     """
     stripped = text.strip()
+    parsed = _parsed(stripped)
+    if parsed is not None and parsed[0] == "A" and parsed[1] != "bare letter" \
+            and _doubted(stripped, others=parsed[1] != "marked letter"):
+        return None
+    return parsed
+
+
+def _parsed(stripped: str) -> tuple[Choice, str] | None:
     if match := re.fullmatch(r"\W*([ABCabc])\W*", stripped):
         return match.group(1).upper(), "bare letter"  # type: ignore[return-value]
-    if match := _EXPLICIT.search(stripped):
-        letter = (match.group(1) or match.group(2)).upper()
-        # "My answer: A single paragraph, not a list.": the article, where the words say what the answer is
-        article = letter == "A" and re.match(r"[ \t]+[a-z]", stripped[match.end():])
-        if not (article and (worded := _worded(stripped))):
-            return letter, "marked letter"  # type: ignore[return-value]
-        return worded, "wording"
+    for pattern, how in ((_CHOSEN, "marked letter"), (_OPTION, "named option")):
+        if match := pattern.search(stripped):
+            letter = next(group for group in match.groups() if group).upper()
+            # "My answer: A single paragraph, not a list.": the article, where the words say what the answer is
+            article = letter == "A" and re.match(r"[ \t]+[a-z]", stripped[match.end():])
+            if not (article and (worded := _worded(stripped))):
+                return letter, how  # type: ignore[return-value]
+            return worded, "wording"
     if match := _LEADING.match(stripped):
         return match.group(1), "leading letter"  # type: ignore[return-value]
     letters = set(_LETTER.findall(stripped))
@@ -59,6 +73,16 @@ def parse_router_answer(text: str) -> tuple[Choice, str] | None:
     if match := _LETTER.search(_ARTICLE.sub(r"\1\2", stripped)):
         return match.group(1), "only letter"  # type: ignore[return-value]
     return (choice, "wording") if (choice := _worded(stripped)) else None
+
+
+def _doubted(text: str, others: bool) -> bool:
+    """Is there a negation beside an A, or (``others``: but for a choice made, "Answer: A, because B would ...")
+    does the reply name B or C as well?"""
+    letters = _ARTICLE.sub(r"\1\2", text)
+    if others and set(_LETTER.findall(letters)) - {"A"}:
+        return True
+    return any(_NEGATION.search(letters, max(0, a.start() - 16), a.end() + 12)
+               for a in _LETTER.finditer(letters) if a.group(1) == "A")
 
 
 def _worded(text: str) -> Choice | None:
@@ -100,14 +124,19 @@ class LLMRouter(FallsBack):
         return ChatRequest(self.templates.render("router", question=question), max_tokens=self.max_tokens,
                            temperature=0.0)
 
-    def read(self, request: ChatRequest, text: str) -> Decision:
-        """The decision in the model's reply to ``request``; ``ValueError`` if it names no choice."""
+    def read(self, request: ChatRequest, text: str, cut: bool = False) -> Decision:
+        """The decision in the model's reply to ``request``; ``ValueError`` if it names no choice. A reply ``cut``
+        off at ``max_tokens`` counts only where it opens with its letter: elsewhere the choice may be still to come
+        ("Option A says ..., option B says ..., so my answer is C")."""
         prefill = request.prompt.prefill if self.provider.supports_prefill else None
         reply = (prefill or "") + text
         parsed = parse_router_answer(reply)
         if parsed is None:
             raise ValueError(f"unreadable answer {_clip(reply)!r}")
         choice, how = parsed
+        if cut and how not in ("bare letter", "leading letter"):
+            raise ValueError(f"the answer was cut off at max_tokens={self.max_tokens} before it named a choice: "
+                             f"{_clip(reply)!r}")
         mode: Mode = "sot" if choice == "A" else "sequential"
         return Decision(mode, f"llm ({self.provider.model}): {choice}, {_CHOICE_MEANS[choice]} ({how})",
                         0.8 if how != "wording" else 0.6)
@@ -117,11 +146,14 @@ class LLMRouter(FallsBack):
 
         request = self.request(question)
         parts: list[str] = []
+        cut = False
         with anyio.fail_after(self.timeout):
             async for chunk in self.provider.stream(request):
-                if isinstance(chunk, str):  # not the usage, nor a signal (STARTED, a reasoning model's THINKING)
+                if isinstance(chunk, str):  # not a signal (STARTED, a reasoning model's THINKING)
                     parts.append(chunk)
-        return self.read(request, "".join(parts))
+                elif isinstance(chunk, CallUsage):
+                    cut = chunk.cut_off(self.max_tokens)
+        return self.read(request, "".join(parts), cut)
 
 
 def _clip(text: str, limit: int = 80) -> str:

@@ -295,13 +295,22 @@ def guard(question: str) -> Decision | None:
 def _guard(core: str) -> Decision | None:
     for rule in GUARDS:
         if match := rule.find(core):
-            quoted = " ".join(match.group(0).split())[:80]
-            return Decision("sequential", f"guard: {rule.says} ({quoted!r})", rule.confidence)
+            return Decision("sequential", f"guard: {rule.says} ({_quoted(core, match)!r})", rule.confidence)
     asked = [s for s in core.splitlines() if s.endswith("?")] or core.splitlines()[-1:]
     # a judgement ("Is it worth learning Latin?") may want arguments on several sides: the classifier decides
     if all(_YES_NO.match(s) and not _EVALUATIVE.search(s) for s in asked) and not any(map(_LIST_CUE.search, asked)):
         return Decision("sequential", "guard: a yes/no question", 0.6)
     return None
+
+
+def _quoted(core: str, match: re.Match[str]) -> str:
+    """What a rule matched, for its reason, in whole words ("17 times 23", where the rule matched "7 times 2")."""
+    start, end = match.span()
+    while start > 0 and core[start - 1].isalnum():
+        start -= 1
+    while end < len(core) and core[end].isalnum():
+        end += 1
+    return " ".join(core[start:end].split())[:80]
 
 
 class RulesRouter:
@@ -319,8 +328,7 @@ class RulesRouter:
             return replace(decision, reason="rules: " + decision.reason.removeprefix("guard: "))
         for rule in (*_SOT, *_SEQUENTIAL_LAST):
             if match := rule.find(core):
-                quoted = " ".join(match.group(0).split())[:80]
-                return Decision(rule.mode, f"rules: {rule.says} ({quoted!r})", rule.confidence)
+                return Decision(rule.mode, f"rules: {rule.says} ({_quoted(core, match)!r})", rule.confidence)
         sentences = core.splitlines()
         asked = next((s for s in reversed(sentences) if s.endswith("?")), sentences[0])
         if _YES_NO.match(asked):
