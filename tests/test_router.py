@@ -757,6 +757,17 @@ def test_cli_eval_of_the_llm_router_counts_the_decisions_that_fell_back(
     assert "1 of 12 decisions fell back to the default router because the llm router failed: " \
            "InternalServerError" in err
 
+    def two_causes(request: RecordedRequest) -> Reply:
+        if "walking every day" in request.user:
+            return Reply("", fault=Fault.status(500))
+        return Reply("Hmm." if "moon over a harbour" in request.user else "A")
+
+    with FakeLLMServer(two_causes) as server:
+        cli_main(["router", "eval", str(labels), "--router", "llm", "--model", "openai:m", "--base-url",
+                  server.openai_base_url])
+    err = capsys.readouterr().err
+    assert "InternalServerError" in err and "(1x)" in err and "ValueError: unreadable answer 'Hmm.'" in err
+
 
 # --------------------------------------------------------------------------------------------------- the article "A"
 

@@ -107,8 +107,12 @@ def _eval(args: argparse.Namespace) -> int:
     # a failing router still decides (FallsBack asks its fallback): say so, or its numbers pass for the router's
     fallback = getattr(router.fallback, "name", type(router.fallback).__name__)
     every = len(failed) == len(decisions)
+    kinds: dict[str, list[str]] = {}  # by the error's type: the first of each, and how many
+    for cause in failed:
+        kinds.setdefault(cause.partition(":")[0], []).append(cause)
+    why = "; ".join(causes[0] + (f" ({len(causes)}x)" if len(kinds) > 1 else "") for causes in kinds.values())
     print(f"sotkit router eval: {len(failed)} of {len(decisions)} decisions fell back to the {fallback} router "
-          f"because the {router.name} router failed: {failed[0]}"
+          f"because the {router.name} router failed: {why}"
           + (f"; the numbers above are the {fallback} router's, not the {router.name} router's" if every else ""),
           file=sys.stderr)
     return 1 if every else 0
