@@ -14,7 +14,7 @@ _NUMBER = re.compile(rf"\s*(?:#+\s*)?(?:[-*•]\s+)?{EMPHASIS}?"  # "1957:" may 
 # with the full-width forms of Chinese and Japanese ("、" lists: "饮食、咖啡因和酒精"); "." and "-" only before a space
 # ("Express.js", "Sleep-deprived"), a dash (?P<dash>) only where no second one follows in the sentence ("Empathy —
 # understanding what people need — builds trust.")
-_SEPARATOR = re.compile(rf"\s*{EMPHASIS}?\s*(?:[:：．]|[.\-](?=[*_]*(?:\s|\Z))|(?P<dash>[–—]))")
+_SEPARATOR = re.compile(rf"[ \t]*{EMPHASIS}?[ \t]*(?:[:：．]|[.\-](?=[*_]*(?:\s|\Z))|(?P<dash>[–—]))")
 _SENTENCE_REST = re.compile(r"[^.!?。！？\n]*")
 _SECOND_DASH = re.compile(r"—|\s[-–]\s")
 # What follows a bare title (no number, no separator) that is a header: its line's end, after its emphasis closing.

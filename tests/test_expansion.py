@@ -76,6 +76,18 @@ def test_a_header_line_with_the_skeletons_gist_goes_whole(raw, text, step):
     assert clean(raw, step=step) == (text, False)
 
 
+@pytest.mark.parametrize("step", [1, 2, 3, 5, 100])
+@pytest.mark.parametrize("raw", [
+    "### Use LED bulbs\n- **Lumens:** pick by brightness\n- **Warmth:** 2700 K for living rooms",
+    "**Use LED bulbs**\n- **Lumens:** pick by brightness\n- **Warmth:** 2700 K for living rooms",
+    "2. Use LED bulbs\n- **Lumens:** pick by brightness\n- **Warmth:** 2700 K for living rooms",
+    "Use LED bulbs\n\n- **Lumens:** pick by brightness\n- **Warmth:** 2700 K for living rooms",
+])
+def test_a_list_under_a_restated_header_keeps_its_first_item_whole(raw, step):
+    """The first item's bullet is on the next line: no separator of the header's (DeepSeek-V3 style, blind b5 O06)."""
+    assert clean(raw, step=step) == ("- **Lumens:** pick by brightness\n- **Warmth:** 2700 K for living rooms", False)
+
+
 @pytest.mark.parametrize("raw", ["1957: Sputnik launch: It flew.", "2. 1957: Sputnik launch: It flew."])
 def test_a_title_that_opens_with_a_number_and_a_colon_is_no_label(raw):
     assert clean(raw, title="1957: Sputnik launch") == ("It flew.", False)
