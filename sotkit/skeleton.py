@@ -425,12 +425,13 @@ def _at_head_end(body: str) -> tuple[str, str, str]:
 def _is_subtitle(tail: str) -> bool:
     """Is what follows a plain line's colon or dash the subtitle of a name (``The Legend of Zelda: Tears of the
     Kingdom``), which the title keeps, rather than its gist (``Exercise: regular activity improves sleep``)? A
-    subtitle is short (``SUBTITLE_WORDS``), no sentence, and in Title Case: its first word and every word of four
-    letters or more have a capital ("iPhone", "C++", "PEP") or are a number. The bold head of ``**Exercise:** More Sleep`` stays
+    subtitle is short (``SUBTITLE_WORDS``), no sentence nor list ("HttpOnly, Secure, SameSite" is a gist), and in
+    Title Case: its first word and every word of four letters or more have a capital ("iPhone", "C++", "PEP") or are
+    a number. The bold head of ``**Exercise:** More Sleep`` stays
     the title: bold marks it as the head."""
     tail = _clean(tail)
     words = tail.split()
-    if not words or len(words) > SUBTITLE_WORDS or _SENTENCE_END.search(tail):
+    if not words or len(words) > SUBTITLE_WORDS or _SENTENCE_END.search(tail) or "," in tail:
         return False
     return all(not _LETTER.search(word) or any(c.isupper() for c in word)
                for i, word in enumerate(words) if i == 0 or len(_LETTER.findall(word)) >= 4)

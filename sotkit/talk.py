@@ -50,7 +50,7 @@ _LANGUAGES = (
         phrases=("here's", "here is", "i'll", "i will", "let me", "below is", "continuing with", "to continue with"),
         names=(r"\bpoint\s*#?\d+",),
         this_point=(r"\bthis point",),
-        tails=(),
+        tails=(r"\s+(?:expanded|elaborated|in detail|in more detail)",),  # "Okay, here's point 3 expanded:"
         # "continuing with point 3.", "the expansion of this point:", "the expanded point:", "a brief expansion:"
         tasks=(r"\bcontinu\w*\b.{0,20}\bpoint",
                r"\b(?:expansion|elaboration|details?) (?:of|on|for) (?:that |the )?point",
@@ -66,10 +66,13 @@ _LANGUAGES = (
                 "let me know if you need additional", "let me know if you have questions", "let me know if you want",
                 "would you like more", "would you like some", "would you like any", "do you want more",
                 "do you want some", "if you want, i can", "if you'd like, i can", "if you like, i can",
+                "want me to",  # "Want me to sketch a checklist you can reuse?"
                 # a hope that the answer's own tips help, whatever follows ("... you plan your wedding!")
                 "i hope these tips help", "hope these tips help", "i hope these ideas help",
                 "i hope these suggestions help"),
-        hopes=("i hope this helps", "i hope that helps", "hope this helps", "hope that helps"),
+        hopes=("i hope this helps", "i hope that helps", "hope this helps", "hope that helps",
+               # a wish that goes on, as a hope may: "Good luck with your renovation!"
+               "good luck with", "good luck on", "best of luck with", "best of luck on"),
         wishes=("good luck", "best of luck", "have a great trip", "have a wonderful trip", "have a great time",
                 "enjoy your trip", "safe travels", "happy travels"),
     ),
@@ -150,7 +153,8 @@ _LANGUAGES = (
         tasks=(r"\bdie fortsetzung", r"\b(?:ausarbeitung|ausführung|erläuterung|vertiefung) des punkt(?:es|s)"),
         offers=("möchtest du, dass ich", "möchten sie, dass ich", "soll ich dir", "soll ich ihnen",
                 "wenn du möchtest, kann ich", "wenn sie möchten, kann ich", "falls du möchtest, kann ich",
-                "falls sie möchten, kann ich", "sag gern bescheid", "sag gerne bescheid", "sag mir gern",
+                "falls sie möchten, kann ich", "wenn du willst, kann ich", "wenn sie wollen, kann ich",
+                "falls du willst, kann ich", "sag gern bescheid", "sag gerne bescheid", "sag mir gern",
                 "sag mir gerne", "sag mir einfach", "lass mich wissen, ob", "lass es mich wissen",
                 "melde dich gern, wenn du fragen", "melde dich gerne, wenn du fragen", "frag mich gern",
                 "frag mich gerne", "bei fragen melde dich", "bei weiteren fragen melde dich",

@@ -723,6 +723,13 @@ def clean_in_both_modes(raw: str, step: int) -> str:
     ("Plan the evening.\n\nHappy hour starts at 5.", None),
     ("Share the work.\n\nHappy couples share chores.", None),
     ("Share the work.\n\nHappy cooking makes better food.", None),
+    # found by blind set b5 (held out): a wish that goes on, an offer as a bare question, a German offer
+    ("Budget for surprises.\n\nGood luck with your renovation!", "Budget for surprises."),
+    ("Keep the vet's number handy.\n\nBest of luck with your new family member!", "Keep the vet's number handy."),
+    ("Sign a written lease.\n\nWant me to sketch a checklist you can reuse for each tenancy?", "Sign a written lease."),
+    ("Vergleiche die Programme.\n\nWenn du willst, kann ich dir die wichtigsten kurz vergleichen.",
+     "Vergleiche die Programme."),
+    ("They last.\n\nGood luck with exams: sleep well the night before. Eat breakfast.", None),  # two sentences
 ])
 def test_a_last_line_that_only_hopes_it_helps_or_wishes_well_is_dropped(raw, text, step):
     assert clean_in_both_modes(raw, step) == (raw if text is None else text)
@@ -813,6 +820,9 @@ def test_a_code_block_with_its_language_is_closed_with_the_bare_fence():
     ("Here's the detail on the point system:\n- 10 points per dollar\n- 5 at Residence Inn", None),
     ("Sure! Here's the elaboration on this point:\nThey last.", "They last."),
     ("I'll continue with point 2.\nThey last.", "They last."),
+    ("Okay, here's point 2 expanded:\n\nThey last.", "They last."),  # Gemma's (blind set b5)
+    ("Here's point 2 in more detail:\nThey last.", "They last."),
+    ("Here's point 2 expanded upon by the committee:\nThey last.", None),
 ])
 def test_a_first_line_is_talk_about_the_task_only_where_it_ends_naming_the_point(raw, text, step):
     assert clean(raw, step=step)[0] == (raw if text is None else text)

