@@ -1,7 +1,7 @@
 """Blind exchanges: does sotkit clean real models' skeleton and point replies the way a user expects?
 
 Three sets of exchanges written blind (see ``benchmarks/data/blind_exchanges/README.md``): b1, 60 everyday English
-ones; b2, 51 harder formats (other languages, code, colons in titles); b3 and b4, 60 each, held out. Every exchange
+ones; b2, 51 harder formats (other languages, code, colons in titles); b3, b4 and b5, 60 each, held out. Every exchange
 is played through ``sotkit.testing.FakeLLMServer`` on each of its wire formats with ``SoT.generate()`` and then
 ``SoT.stream()``, and each result is judged against what the writer expected before any run.
 
@@ -11,7 +11,7 @@ result's text and generate()'s, and the ``point`` events carry the result's titl
 
     .venv/bin/python benchmarks/blind_exchanges.py [--set b1] [--id c01 ...]
 
-Data (``benchmarks/data/blind_exchanges/{b1,b2,b3,b4}.jsonl``), one exchange a line:
+Data (``benchmarks/data/blind_exchanges/{b1,...,b5}.jsonl``), one exchange a line:
 
 - ``id``, ``set``; ``source``: ``model_style`` (whose habits the replies imitate), ``kind``, and where the writer
   gave them ``group`` and ``note`` (a hesitation about the expectation);
@@ -22,11 +22,11 @@ Data (``benchmarks/data/blind_exchanges/{b1,b2,b3,b4}.jsonl``), one exchange a l
   line-start ``1.`` (a preamble is gone);
 - ``point_replies``: per format, point number (a string) -> the reply. The Anthropic one continues the prefill
   ``N. Title:`` (so it opens with a space, and a model writing on from a prefill does not open with "Sure!");
-- ``reply_by``: "number" (the server answers the point number in the prompt) or "title" (b3, b4: the point whose
+- ``reply_by``: "number" (the server answers the point number in the prompt) or "title" (b3-b5: the point whose
   expected title is the prompt's, else the number: so a reply follows its title when sotkit renumbers);
 - ``titles``: the expected titles (compared case-folded, NFC, whitespace collapsed);
 - ``points``: point number -> its checks, as the set's own runner applied them: ``equals`` (b1: equal with
-  whitespace collapsed), ``equals_ignoring_whitespace`` (b2: equal, NFC, whitespace ignored), or ``contains`` (b3, b4:
+  whitespace collapsed), ``equals_ignoring_whitespace`` (b2: equal, NFC, whitespace ignored), or ``contains`` (b3-b5:
   present whole, whitespace collapsed) with ``nothing_else`` (no word character left around it), ``must_not``
   (strings that must be absent unless the expectation has them: the reply's junk lines) and ``code_blocks_exact``
   (the expectation's fenced blocks appear byte for byte).
@@ -52,7 +52,7 @@ from sotkit.testing import FakeLLMServer, RecordedRequest, Reply  # noqa: E402
 
 DATA = Path(__file__).parent / "data" / "blind_exchanges"
 RESULTS = Path(__file__).parent / "results"
-SETS = ("b1", "b2", "b3", "b4")
+SETS = ("b1", "b2", "b3", "b4", "b5")
 FORMATS = ("openai", "anthropic")
 METHODS = ("generate", "stream")
 POINT_REQUEST = re.compile(r"writing of point (\d+) \((.*)\)\. Write it", re.S)
