@@ -47,6 +47,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
+from urllib.parse import urlsplit
 
 import anyio
 
@@ -57,6 +58,8 @@ from .per_loop import PerLoop
 
 T = TypeVar("T")
 
+#: the protocol spoken: RESP2, which every Redis speaks (redis-py's default RESP3 opens with HELLO, from Redis 6)
+RESP = 2
 #: seconds between tries for a free concurrency slot while every slot is leased
 POLL_S = 0.02
 #: seconds after a failed Redis call before Redis is tried again (meanwhile on_outage decides at once)
@@ -165,6 +168,10 @@ class RedisLimits:
         if not self.url.startswith(("redis://", "rediss://", "unix://")):
             raise ConfigError(f"limits={shown(self.url)!r}: a Redis URL starts with redis://, rediss:// or unix://, "
                               "for example 'redis://localhost:6379/0'")
+        database = urlsplit(self.url).path.strip("/") if not self.url.startswith("unix://") else ""
+        if database and not database.isdigit():  # redis-py would quietly use database 0 ("/O" for "/0")
+            raise ConfigError(f"limits={shown(self.url)!r}: the database after the port is a number, such as /0, "
+                              f"not {database!r}")
         check_number("lease", self.lease, above=0, optional=False)
         check_number("timeout", self.timeout, above=0, optional=False)
         check_choice("on_outage", self.on_outage, ("open", "closed"))
@@ -179,7 +186,7 @@ class RedisLimits:
                               "pip install 'sotkit[redis]'") from None
         try:
             client = redis.Redis.from_url(self.url, socket_timeout=self.timeout,
-                                          socket_connect_timeout=self.timeout)
+                                          socket_connect_timeout=self.timeout, protocol=RESP)
         except ValueError as exc:
             raise ConfigError(f"limits={shown(self.url)!r} is not a Redis URL redis-py reads: {exc}") from None
         try:
@@ -193,11 +200,15 @@ class RedisLimits:
             raise LimitsUnavailable(
                 f"Redis at {shown(self.url)} refused the credentials ({exc}): put its password in the URL, "
                 "redis://:PASSWORD@host:6379/0 (or redis://USER:PASSWORD@host:6379/0 for an ACL user)") from exc
+        except redis.ResponseError as exc:  # it answered, with an error: "DB index is out of range", say
+            raise LimitsUnavailable(
+                f"Redis at {shown(self.url)} answered with an error ({exc}): check the URL (its database number) and "
+                "that the server is Redis 5 or newer") from exc
         except (redis.RedisError, OSError) as exc:
             raise LimitsUnavailable(
-                f"Redis at {shown(self.url)}, which would share the limits between processes, does not answer "
-                f"({type(exc).__name__}: {exc}); start it (redis-server), fix the URL, or leave limits= out to "
-                "keep the limits in this process") from exc
+                f"Redis at {shown(self.url)}, which would share the limits between processes, does not answer as "
+                f"Redis ({type(exc).__name__}: {exc}); start it (redis-server), fix the URL, or leave limits= out "
+                "to keep the limits in this process") from exc
         finally:
             client.close()
         return RedisConnection(self)
@@ -216,7 +227,7 @@ class _LoopState:
         # no retries inside redis-py: an outage is for on_outage to decide, after one timeout
         self.client = redis.asyncio.Redis.from_url(
             config.url, socket_timeout=config.timeout, socket_connect_timeout=config.timeout,
-            retry=Retry(NoBackoff(), 0))
+            retry=Retry(NoBackoff(), 0), protocol=RESP)
         self.scripts = {name: self.client.register_script(text)
                         for name, text in (("acquire", ACQUIRE), ("renew", RENEW), ("take", TAKE), ("give", GIVE))}
         self.held: dict[str, set[str]] = {}  # lease key -> lease ids held

@@ -392,6 +392,58 @@ async def test_refused_credentials_are_named_and_no_message_shows_the_password()
     assert shown("redis://me:p@ss:w@host:6379/0?password=q&db=1") == "redis://me:***@host:6379/0?password=***&db=1"
 
 
+@pytest.mark.parametrize("database", ["O", "sotkit"])
+def test_a_database_that_is_no_number_is_a_config_error(database):
+    """redis-py would quietly use database 0 for "/O", a typo of "/0"."""
+    with pytest.raises(sotkit.ConfigError, match=f"the database after the port is a number, such as /0, "
+                                                 f"not '{database}'"):
+        sotkit.RedisLimits(f"redis://localhost:6379/{database}")
+
+
+def test_a_database_redis_refuses_is_named_as_its_answer_not_as_silence(redis_url):
+    with pytest.raises(sotkit.LimitsUnavailable, match=r"answered with an error \(DB index is out of range\): "
+                                                       r"check the URL \(its database number\)"):
+        sotkit.SoT("openai:m", base_url="http://127.0.0.1:9/v1", api_key="k",
+                   limits=redis_url.rsplit("/", 1)[0] + "/99")
+
+
+@contextmanager
+def redis5(port: int):
+    """A server that answers as Redis 5 does: PING and SELECT, and its own error for HELLO (Redis 6's), which a
+    RESP3 client opens with. No Redis 5 binary is at hand."""
+    ready, stop = threading.Event(), threading.Event()
+
+    def serve() -> None:
+        with socket.create_server(("127.0.0.1", port)) as listener:
+            listener.settimeout(0.1)
+            ready.set()
+            while not stop.is_set():
+                try:
+                    conn, _ = listener.accept()
+                except TimeoutError:
+                    continue
+                with conn, conn.makefile("rb") as reader:
+                    while (line := reader.readline()).startswith(b"*"):
+                        args = [reader.readline() and reader.readline().strip() for _ in range(int(line[1:]))]
+                        name = args[0].upper()
+                        conn.sendall(b"+PONG\r\n" if name == b"PING" else b"+OK\r\n" if name in (b"SELECT", b"CLIENT")
+                                     else b"-ERR unknown command `%s`\r\n" % args[0])
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    ready.wait(5)
+    try:
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        stop.set()
+        thread.join(5)
+
+
+def test_redis_5_is_spoken_to_in_the_protocol_it_knows():
+    with redis5(free_port()) as url:
+        sotkit.RedisLimits(url).connect()  # RESP3's HELLO would be "unknown command"
+
+
 def test_an_unknown_url_option_is_a_config_error_naming_it():
     with pytest.raises(sotkit.ConfigError, match="redis-py takes no URL option 'foo'; remove it or fix its name"):
         sotkit.SoT("openai:m", base_url="http://127.0.0.1:9/v1", api_key="k",
