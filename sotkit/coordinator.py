@@ -208,7 +208,9 @@ class Answer:
             self.send(RouteEvent("sequential", reason))
             await self._sequential()
         else:
-            if not self.backends[0].provider.in_process and one_at_a_time(self.runner.spans):
+            # calls that the per-minute budgets spaced out may line up one after another on any server
+            if not self.backends[0].provider.in_process and not self.runner.paced \
+                    and one_at_a_time(self.runner.spans):
                 self._note_serial_server()
 
     async def _route(self) -> tuple[Mode, str]:

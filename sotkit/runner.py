@@ -54,6 +54,8 @@ OnRestart = Callable[[], None]
 #: four characters
 RUNAWAY_CHUNKS_PER_TOKEN = 2
 RUNAWAY_CHARS_PER_TOKEN = 16
+#: seconds a call may wait for the per-minute budgets before it counts as paced by them
+PACED_S = 0.01
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,8 @@ class Runner:
     """Runs one request's calls through fallback, retries, limits and the watchdog (see the module docstring).
 
     Every attempt's usage is added to ``usage``; ``spans`` collects the timing of each point call's first attempt
-    that the main model answered (to tell a server that runs calls one at a time).
+    that the main model answered (to tell a server that runs calls one at a time), and ``paced`` says whether the
+    per-minute budgets held any call back (then the spans tell nothing of the server).
     """
 
     def __init__(self, backends: list[Backend], send: Send, usage: Usage, *, retry: RetryPolicy,
@@ -110,6 +113,7 @@ class Runner:
         self.first_token_timeout = first_token_timeout
         self.usage = usage
         self.spans: list[CallSpan] = []
+        self.paced = False
 
     async def call(self, call: Call, backends: Sequence[Backend] | None = None,
                    received: list[str] | None = None) -> tuple[str, CallUsage]:
@@ -225,10 +229,11 @@ class Runner:
                 self._on_retry(attempt, error, wait, call.point, span)
                 await anyio.sleep(wait)
 
-    @staticmethod
-    async def _admitted(backend: Backend, requests: Sequence[ChatRequest]) -> None:
+    async def _admitted(self, backend: Backend, requests: Sequence[ChatRequest]) -> None:
         """Wait for the model's per-minute budgets (after the provider's set-up, which counts against none)."""
+        asked = anyio.current_time()
         await backend.limits.admit(sum(estimate_tokens(r.prompt.chars, r.max_tokens) for r in requests))
+        self.paced = self.paced or anyio.current_time() - asked > PACED_S
 
     async def _watched(self, backend: Backend, request: ChatRequest, call: Call, received: list[str],
                        span: CallTrace) -> CallUsage:

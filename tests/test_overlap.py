@@ -74,3 +74,16 @@ async def test_a_parallel_server_or_a_client_that_sends_in_turn_is_not_named(max
                 warnings.simplefilter("error")
                 result = await sot.generate("How can I be healthier?")
     assert len(result.points) == 4 and result.route_reason == "mode='sot' was requested"
+
+
+async def test_calls_the_per_minute_budget_spaced_out_are_no_evidence_against_the_server():
+    """Spaced by rpm, expansions line up one after another on any server: the server is not named (probe 39 saw
+    it named for a parallel server whose calls a shared rpm budget spaced out)."""
+    responder = sot_responder(SKELETON, {i: TEXT for i in range(1, 5)}, point_latency=queued(0.45))
+    with FakeLLMServer(responder, latency=Latency(ttft_s=0, tokens_per_s=2000)) as server:
+        async with sotkit.SoT("openai:m", base_url=server.openai_base_url, api_key="k", mode="sot",
+                              eager=False, rpm=240) as sot:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                result = await sot.generate("How can I be healthier?")
+    assert len(result.points) == 4 and result.route_reason == "mode='sot' was requested"
