@@ -78,20 +78,18 @@ redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1
 """
 
-# KEYS[1] the model's leases; ARGV: lease ms, lease ids held. The number of leases renewed or added back.
+# KEYS[1] the model's leases; ARGV: lease ms, lease ids held. The number of held leases that were missing.
 RENEW = """
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-local renewed = 0
+local missing = 0
 for i = 2, #ARGV do
   -- no XX: a held lease that is missing (Redis restarted and lost it, or it expired) is added back, so it counts
-  renewed = renewed + redis.call('ZADD', KEYS[1], 'CH', now + tonumber(ARGV[1]), ARGV[i])
+  missing = missing + redis.call('ZADD', KEYS[1], now + tonumber(ARGV[1]), ARGV[i])
 end
-if renewed > 0 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
-end
-return renewed
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return missing
 """
 
 # The token bucket's scripts: KEYS[1] the bucket; ARGV: units per ms, capacity, units. Refilled up to now first.
@@ -359,16 +357,29 @@ class RedisConnection:
     async def _renew(self, state: _LoopState) -> None:
         lease_ms = round(self.config.lease * 1000)
         while any(state.held.values()):
+            asleep = time.monotonic()
             await asyncio.sleep(self.config.lease / 3)
+            asleep = time.monotonic() - asleep
             for key, ids in list(state.held.items()):
                 if ids:
                     renewed = set(ids)
                     try:
-                        await self.run("renew", key, lease_ms, *renewed)
+                        missing = await self.run("renew", key, lease_ms, *renewed)
                         if gone := renewed - ids:  # released meanwhile: the renewal may have added them back
                             await self._guard(lambda state: state.client.zrem(key, *gone), "renew")
                     except LimitsUnavailable:
-                        pass  # fail-closed: the calls holding these slots go on; new ones are refused
+                        continue  # fail-closed: the calls holding these slots go on; new ones are refused
+                    if missing and missing > len(gone):
+                        self._lost(key, missing - len(gone), asleep)
+
+    def _lost(self, key: str, slots: int, asleep: float) -> None:
+        """Held leases were gone from Redis: other processes may have taken those slots meanwhile."""
+        why = (f"this process was paused {asleep:.1f} s, past lease={self.config.lease:g} s"
+               if asleep > self.config.lease else "Redis lost them, or this process was held up past its lease")
+        warnings.warn(f"{slots} concurrency slot(s) this process held ({key}) had expired in Redis ({why}); other "
+                      "processes may have taken them, so until these calls end up to that many more may run than "
+                      "the shared max_concurrency (a longer lease= covers longer pauses)",
+                      SharedLimitsWarning, stacklevel=2)
 
     async def aclose(self) -> None:
         """Close this event loop's client; other loops' clients are theirs to close (or go with their loop)."""

@@ -516,3 +516,28 @@ async def test_a_frozen_redis_does_not_hold_a_caller_past_its_deadline():
         for connection in connections:
             await connection.aclose()
     client.close()
+
+
+async def test_a_process_paused_past_its_lease_says_its_slots_may_have_been_taken(redis_url):
+    """A paused container, a VM migration, code blocking the loop: the lease expires meanwhile, another process
+    may take the slot, and the calls that held it go on. sotkit cannot undo that; it says so (probe 39)."""
+    connection = sotkit.RedisLimits(redis_url, lease=0.3).connect()
+    limits = SharedModelLimits(connection, "openai:m", 1)
+    with pytest.warns(sotkit.SharedLimitsWarning) as caught:
+        async with limits.slot():
+            await anyio.sleep(0.15)
+            time.sleep(0.5)  # the whole process held up past its lease: nothing renews it
+            await anyio.sleep(0.3)  # the renewal after the pause finds the lease gone
+    assert any("1 concurrency slot(s) this process held" in str(w.message) and "past lease=0.3 s" in str(w.message)
+               for w in caught)
+    await connection.aclose()
+
+
+async def test_slots_renewed_in_time_bring_no_warning(redis_url):
+    connection = sotkit.RedisLimits(redis_url, lease=1.5).connect()
+    limits = SharedModelLimits(connection, "openai:m", 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        async with limits.slot():
+            await anyio.sleep(1.2)  # renewed every 0.5 s
+    await connection.aclose()
