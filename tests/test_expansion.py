@@ -971,6 +971,13 @@ def test_an_introduction_before_the_points_own_header_is_talk(raw, text, step):
     ("もちろんです。ポイント3について説明します。\n\nLED電球は電気代を抑えます。", "LED電球は電気代を抑えます。"),
     ("承知しました。以下は、ポイント2の詳細です。\nLED電球は電気代を抑えます。", "LED電球は電気代を抑えます。"),
     ("それでは、第2点について詳しく解説します。\n\nLED電球は電気代を抑えます。", "LED電球は電気代を抑えます。"),
+    # found by a README audit (probe 40)
+    ("はい、こちらがポイント2です：\n\nLED電球は電気代を抑えます。", "LED電球は電気代を抑えます。"),
+    ("はい、ポイント2は次のとおりです：\nLED電球は電気代を抑えます。", "LED電球は電気代を抑えます。"),
+    ("承知しました。以下は第2点です：\nLED電球は電気代を抑えます。", "LED電球は電気代を抑えます。"),
+    ("かしこまりました。2番目のポイントです。\nLED電球は電気代を抑えます。", "LED電球は電気代を抑えます。"),
+    ("ポイント2は照明です。\nLED電球は電気代を抑えます。", "ポイント2は照明です。\nLED電球は電気代を抑えます。"),  # its own
+    ("ポイント2は次の三つです：暗さ、静けさ。", "ポイント2は次の三つです：暗さ、静けさ。"),
     # an acknowledgement before the point's own text
     ("¡Claro! Las bombillas LED gastan menos.", "Las bombillas LED gastan menos."),
     ("かしこまりました。LED電球は電気代を抑えます。", "LED電球は電気代を抑えます。"),
@@ -1063,7 +1070,8 @@ def test_the_points_own_words_in_another_language_are_kept(raw, step):
     ("好的，下面", ""),  # no spaces between the words
     ("好的，节能", "好的，节能"),
     ("ポイント3", ""),  # may be "ポイント3について説明します。"
-    ("ポイント3は", "ポイント3は"),
+    ("ポイント3は", ""),  # may be "ポイント3は次のとおりです："
+    ("ポイント3は照", "ポイント3は照"),
     ("LED bulbs last.\nNo dudes en p", "LED bulbs last."),  # may be "No dudes en preguntarme"
     ("LED bulbs last.\nNo dudes en pe", "LED bulbs last.\nNo dudes en pe"),
     ("LED bulbs last.\nN'hésitez pas à ", "LED bulbs last."),
