@@ -82,8 +82,9 @@ class Timings:
 class Point:
     """One skeleton point of a SoT answer and its expansion.
 
-    ``index`` is its number in the skeleton (from 1), ``title`` its skeleton line, ``text`` its expansion (without
-    the title), ``attempts`` how many calls tried to write it (a batched generation counts once per point).
+    ``index`` is its number in the skeleton (from 1), ``title`` the head of its skeleton line (``Sleep`` of ``Sleep:
+    get eight hours``), ``text`` its expansion (without the title), ``attempts`` how many calls tried to write it (a
+    batched generation counts once per point).
     """
 
     index: int
