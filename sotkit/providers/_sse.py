@@ -50,8 +50,9 @@ async def text_pieces(response: Any, sdk: ModuleType, reading: Reading, model: s
     and a connection that breaks or goes quiet then costs nothing; before it, a connection that breaks
     raises the SDK's own ``APIConnectionError`` / ``APITimeoutError``, as the SDK's stream classes do, and a body
     that ends is a ``StreamError`` (the answer was cut), as is a 200 whose body is not an event stream (a proxy's
-    HTML error page, an empty body, text with no event). The events are read whatever the content type says (some
-    proxies send none, or ``text/plain``), and a whole JSON reply (a server that ignores ``stream``) as its events."""
+    HTML error page, an empty body, text with no event). A body is read by what it holds, whatever its content type
+    says (some proxies send none, or a wrong one): events, or a whole JSON reply (from a server that ignores
+    ``stream``) as the events of its stream."""
     import httpx2  # imported with the SDK, off the event loop, before the first response
 
     http = response.http_response
@@ -61,20 +62,24 @@ async def text_pieces(response: Any, sdk: ModuleType, reading: Reading, model: s
             body = (await http.aread())[:500].decode(errors="replace")
             raise StreamError(f"the server answered 200 with {content_type}, not an event stream: {body!r}", raw=body)
         yield STARTED
-        if content_type.startswith("application/json"):
-            text, error = _joined(reading.as_events(_parsed((await http.aread()).decode())), reading)
-            if text:
-                yield text
-            if error:
-                raise error
-            if not reading.whole:
-                raise StreamError(f"the reply from {model} came whole, as JSON, but without {reading.end}")
-            return
         # the raw bytes skip a decoder and a re-chunker per piece, where there is no content encoding to undo
         identity = http.headers.get("content-encoding", "identity") == "identity"
         parser = EventParser()
         chunks = aiter(http.aiter_raw() if identity and not http.is_stream_consumed else http.aiter_bytes())
+        sniffing = True  # until the body's first bytes show events or a whole JSON reply (no event opens with "{")
         async for chunk in chunks:
+            if sniffing and (head := chunk.lstrip(_BLANK)):
+                sniffing = False
+                if head.startswith(b"{"):
+                    body = head + b"".join([rest async for rest in chunks])
+                    text, error = _joined(reading.as_events(_parsed(body.decode())), reading)
+                    if text:
+                        yield text
+                    if error:
+                        raise error
+                    if not reading.whole:
+                        raise StreamError(f"the reply from {model} came whole, as JSON, but without {reading.end}")
+                    return
             text, error = _joined(parser.feed(chunk), reading)
             if text:
                 yield text
@@ -99,6 +104,8 @@ async def text_pieces(response: Any, sdk: ModuleType, reading: Reading, model: s
         raise StreamError(f"the event stream is not UTF-8 text: {exc}", raw=exc.object[:500]) from exc
 
 
+#: what may come before a body's first event or JSON: white space, a byte-order mark
+_BLANK = b" \t\r\n\xef\xbb\xbf"
 #: how long the events after the model's end (the counts, the terminal event) may take to come
 TAIL_S = 1.0
 #: how long the rest of the body may take after the terminal event, as the SDKs drain it

@@ -169,8 +169,9 @@ class _Reading:
     def as_events(reply: Any) -> list[tuple[str | None, Any]]:
         """A message as the events that stream it: its counts, each content block whole, its stop_reason (no
         message_stop: a message without a stop_reason is no whole answer)."""
-        if not isinstance(reply, dict) or reply.get("type") != "message":
-            return [("error" if isinstance(reply, dict) and reply.get("type") == "error" else None, reply)]
+        if not isinstance(reply, dict) or reply.get("type") != "message":  # an error ({"type": "error"}, a gateway's)
+            error = isinstance(reply, dict) and (reply.get("type") == "error" or "error" in reply)
+            return [("error" if error else None, reply)]
         usage = reply.get("usage") or {}
         return [("message_start", {"message": {"usage": usage}}),
                 *[("content_block_start", {"content_block": block}) for block in reply.get("content") or []],

@@ -296,14 +296,22 @@ async def test_an_openai_compatible_error_event_is_an_error_with_its_message():
 
 
 @pytest.mark.parametrize("model", ["openai:m", "anthropic:m"])
-@pytest.mark.parametrize("body", [b'{"error": {"message": "The model gpt-5 does not exist"}}',
-                                  b"upstream connect error or disconnect/reset before headers"])
-async def test_an_event_stream_with_no_events_but_text_is_an_error_showing_the_text(model, body):
+async def test_an_event_stream_with_no_events_but_text_is_an_error_showing_the_text(model):
     # a gateway's error sent with the event stream's content type: it was "ended without ...: it was cut"
+    body = b"upstream connect error or disconnect/reset before headers"
     async with serving(body) as (url, _):
         with pytest.raises(sotkit.StreamError, match="a body that holds no events, only: ") as caught:
             await read(model, url)
     assert caught.value.raw == body.decode()
+
+
+@pytest.mark.parametrize("model", ["openai:m", "anthropic:m"])
+@pytest.mark.parametrize("headers", [EVENT_STREAM, "x-no-content-type: 1"])
+async def test_a_json_error_under_any_label_is_an_error_with_its_message(model, headers):
+    body = b'{"error": {"message": "The model gpt-5 does not exist"}}'
+    async with serving(body, headers=headers) as (url, _):
+        with pytest.raises(sotkit.StreamError, match="^The model gpt-5 does not exist$"):
+            await read(model, url)
 
 
 @pytest.mark.parametrize("model", ["openai:m", "anthropic:m"])
@@ -634,7 +642,7 @@ async def test_more_stop_sequences_than_openais_api_takes_fail_when_the_client_i
 
 @pytest.mark.parametrize("model", ["openai:m", "anthropic:m"])
 @pytest.mark.parametrize("headers", ["x-no-content-type: 1", "content-type: application/octet-stream",
-                                     "content-type: text/plain; charset=utf-8"])
+                                     "content-type: text/plain; charset=utf-8", "content-type: application/json"])
 async def test_events_under_another_content_type_are_read_as_the_sdks_read_them(model, headers):
     """Some proxies label a stream wrongly or not at all; its events are what counts."""
     body = sse(*WORDS, STOPPED) if model.startswith("openai") else anthropic_sse(text_delta("Keep it dark."), *END_TURN)
@@ -652,10 +660,13 @@ ANTHROPIC_REPLY = {"type": "message", "role": "assistant", "stop_reason": "end_t
                    "usage": {"input_tokens": 12, "output_tokens": 9}}
 
 
+@pytest.mark.parametrize("headers", ["content-type: application/json", "x-no-content-type: 1", EVENT_STREAM])
 @pytest.mark.parametrize("model, reply, reason", [("openai:m", OPENAI_REPLY, "length"),
                                                   ("anthropic:m", ANTHROPIC_REPLY, "end_turn")])
-async def test_a_server_that_ignores_stream_and_sends_the_whole_reply_as_json_is_read_whole(model, reply, reason):
-    async with serving(json.dumps(reply).encode(), headers="content-type: application/json") as (url, _):
+async def test_a_server_that_ignores_stream_and_sends_the_whole_reply_as_json_is_read_whole(model, reply, reason,
+                                                                                            headers):
+    """Read by what the body holds, whatever its label (a proxy may send none, or a wrong one)."""
+    async with serving(b"\n " + json.dumps(reply).encode(), headers=headers) as (url, _):
         *texts, usage = await read(model, url)
     assert "".join(t for t in texts if isinstance(t, str)) == "Keep it dark."
     assert usage == CallUsage(12, 9, finish_reason=reason)
