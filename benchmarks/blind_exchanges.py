@@ -18,10 +18,12 @@ Data (``benchmarks/data/blind_exchanges/{b1,...,b5}.jsonl``), one exchange a lin
 - ``question``; ``formats``: the wire formats it runs on ("openai", "anthropic"); ``models``: the model name the
   client is given per format (``SoT("openai:" + models["openai"], ...)``);
 - ``skeleton_reply``: the skeleton as a model writes it with no prefill (OpenAI). On Anthropic sotkit prefills
-  ``1.`` and the model continues it: ``skeleton_continuation``, or where that is null, the reply after its first
-  line-start ``1.`` (a preamble is gone);
+  ``1.`` (Claude before 4.6) and the model continues it: ``skeleton_continuation``, or where that is null, the
+  reply after its first line-start ``1.`` (a preamble is gone);
 - ``point_replies``: per format, point number (a string) -> the reply. The Anthropic one continues the prefill
-  ``N. Title:`` (so it opens with a space, and a model writing on from a prefill does not open with "Sure!");
+  ``N. Title:`` (so it opens with a space, and a model writing on from a prefill does not open with "Sure!").
+  Claude 4.6 and later are sent no prefill, so there the server answers with the OpenAI replies, as a model
+  writing from its start;
 - ``reply_by``: "number" (the server answers the point number in the prompt) or "title" (b3-b5: the point whose
   expected title is the prompt's, else the number: so a reply follows its title when sotkit renumbers);
 - ``titles``: the expected titles (compared case-folded, NFC, whitespace collapsed);
@@ -88,12 +90,13 @@ class Responder:
             if "Skeleton:" not in user:
                 self.unexpected += 1
                 return Reply("I'm not sure.")
-            return Reply(continuation(ex) if request.api == "anthropic" else ex["skeleton_reply"])
+            return Reply(continuation(ex) if request.prefill is not None else ex["skeleton_reply"])
         number = asked.group(1)
         if ex["reply_by"] == "title":
             number = next((str(i) for i, t in reversed(list(enumerate(ex["titles"], 1)))
                            if title_key(t) == title_key(asked.group(2))), number)
-        return Reply(ex["point_replies"][request.api].get(number, "(no such point)"))
+        replies = ex["point_replies"]["anthropic" if request.prefill is not None else "openai"]
+        return Reply(replies.get(number, "(no such point)"))
 
 
 def short_diff(expected: str, got: str) -> str:

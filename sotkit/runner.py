@@ -33,7 +33,7 @@ from .errors import StreamStalled, describe
 from .events import Event, RetryEvent
 from .limits import Limits, estimate_tokens
 from .overlap import CallSpan
-from .providers.base import STARTED, THINKING, CallUsage, ChatRequest, Provider
+from .providers.base import STARTED, THINKING, CallUsage, ChatRequest, PrefillRefused, Provider
 from .result import Point, Usage
 from .retry import RetryPolicy, is_retryable, status_of
 from .tracing import NO_TRACE, CallTrace, RequestTrace
@@ -209,16 +209,24 @@ class Runner:
         request = call.build(backend)
         span.request(request)
         attempt = 0
+        prefill = backend.provider.supports_prefill  # what the call's text was set up to continue
         while True:
             attempt += 1
             try:
                 await backend.provider.ready()
                 async with backend.limits.slot():
                     await self._admitted(backend, [request])
-                    if received and not backend.provider.supports_prefill:
+                    if prefill != backend.provider.supports_prefill:  # its server refused a prefill meanwhile
+                        prefill = False
+                        _start_over(backend, call, received)
+                    elif received and not prefill:
                         received.clear()  # a new generation: what the broken one wrote goes
                         call.on_restart()
                     return await self._watched(backend, _resume(backend, request, received), call, received, span)
+            except PrefillRefused:  # no attempt at the text: the same call goes again at once, without the prefill
+                attempt -= 1
+                if call.point is not None:
+                    call.point.attempts -= 1
             except Exception as error:
                 # read after a failure: a provider's list may name SDK classes it imports at its first call
                 if attempt >= self.retry.attempts or not is_retryable(error, backend.provider.transient_errors):
@@ -301,6 +309,14 @@ class Runner:
         span.usage(usage)
         self.usage.add(Usage(usage.input_tokens, usage.output_tokens, calls, estimated_calls=int(usage.estimated),
                              priced_calls=[(model, usage.input_tokens, usage.output_tokens)]))
+
+
+def _start_over(backend: Backend, call: Call, received: list[str]) -> None:
+    """Start ``call`` anew on ``backend`` as a text written from its start, not one continuing a prefill."""
+    received.clear()
+    call.on_restart()
+    if call.on_start is not None:
+        call.on_start(backend)
 
 
 def _resume(backend: Backend, request: ChatRequest, received: list[str]) -> ChatRequest:

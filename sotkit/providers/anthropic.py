@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import sys
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
@@ -15,7 +16,7 @@ from ..errors import ConfigError
 from ..options import check_api_key, check_url
 from ._clients import sdk_clients, user_client
 from ._sse import malformed, text_pieces
-from .base import THINKING, CallUsage, ChatRequest, Chunk, Provider, StreamError, Signal
+from .base import THINKING, CallUsage, ChatRequest, Chunk, PrefillRefused, Provider, StreamError, Signal
 
 #: the HTTP status an error event sent mid-stream stands for
 ERROR_STATUS = {"overloaded_error": 529, "rate_limit_error": 429, "api_error": 500, "timeout_error": 504,
@@ -26,10 +27,25 @@ INPUT_COUNTS = ("input_tokens", "cache_read_input_tokens", "cache_creation_input
 
 #: what the SDK imports at its first message (its tracing), imported off the event loop with the SDK
 FIRST_REQUEST_IMPORTS = ("anthropic.resources.messages", "opentelemetry.propagate")
+#: a Claude model's version in its name: claude-sonnet-4-6, claude-3-5-haiku-20241022, us.anthropic.claude-opus-4-7-v1
+#: (claude-sonnet-4-20250514 is 4.0: the date is no minor version)
+_CLAUDE_VERSION = re.compile(r"claude-(?:[a-z]+-)?(\d{1,2})(?:[-.](\d{1,2})(?!\d))?")
+#: the first Claude version whose API answers an assistant prefill with HTTP 400
+FIRST_WITHOUT_PREFILL = (4, 6)
+
+
+def takes_prefill(model_name: str) -> bool:
+    """Does the Messages API continue an assistant prefill for ``model_name``? Claude models before 4.6 do, later
+    ones refuse it. A name without a Claude version (a compatible server's model, a proxy's alias) is sent one
+    until its server refuses it (``PrefillRefused``)."""
+    found = _CLAUDE_VERSION.search(model_name.lower())
+    return found is None or (int(found[1]), int(found[2] or 0)) < FIRST_WITHOUT_PREFILL
 
 
 class AnthropicProvider(Provider):
-    supports_prefill = True  # a last assistant message is continued
+    """``supports_prefill``: a last assistant message is continued (``takes_prefill``); off for good once the
+    server refuses one."""
+
     max_temperature = 1.0
     # failures without an HTTP status worth retrying: refused or dropped connections, timeouts, cut streams
 
@@ -45,6 +61,7 @@ class AnthropicProvider(Provider):
         check_api_key(api_key)
         self.model = f"anthropic:{model_name}"
         self._name = model_name
+        self.supports_prefill = takes_prefill(model_name)
         if client is not None:
             self._clients = user_client(client, "anthropic", "AsyncAnthropic",
                                         api_key=api_key, base_url=base_url, http=http)
@@ -63,11 +80,12 @@ class AnthropicProvider(Provider):
     async def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:
         prompt = request.prompt
         messages: list[dict[str, Any]] = [{"role": "user", "content": prompt.user}]
+        prefill = prompt.prefill if self.supports_prefill else None
         # The API rejects a prefill that ends in white space; the model then writes that space itself, which the
         # caller, who holds the whole prefill, already has: as much leading white space of the reply is dropped.
-        trimmed = len(prompt.prefill or "") - len((prompt.prefill or "").rstrip())
-        if prompt.prefill:
-            messages.append({"role": "assistant", "content": prompt.prefill.rstrip()})
+        trimmed = len(prefill or "") - len((prefill or "").rstrip())
+        if prefill:
+            messages.append({"role": "assistant", "content": prefill.rstrip()})
         options: dict[str, Any] = {}
         if prompt.system:
             options["system"] = prompt.system
@@ -78,19 +96,26 @@ class AnthropicProvider(Provider):
             # it travels in the body, as the SDK sends extra_body.
             options["extra_body"] = {"temperature": request.temperature}
         reading, written = _Reading(), 0
-        async with self._clients.client() as client, client.messages.with_streaming_response.create(
-            model=self._name, max_tokens=request.max_tokens, messages=messages, stream=True, **options
-        ) as response:
-            async for text in text_pieces(response, sys.modules["anthropic"], reading, self.model):
-                if not isinstance(text, str):  # STARTED, THINKING
-                    yield text
-                    continue
-                if trimmed:
-                    text, trimmed = _without_leading_space(text, trimmed)
-                    if not text:
+        try:
+            async with self._clients.client() as client, client.messages.with_streaming_response.create(
+                model=self._name, max_tokens=request.max_tokens, messages=messages, stream=True, **options
+            ) as response:
+                async for text in text_pieces(response, sys.modules["anthropic"], reading, self.model):
+                    if not isinstance(text, str):  # STARTED, THINKING
+                        yield text
                         continue
-                written += len(text)
-                yield text
+                    if trimmed:
+                        text, trimmed = _without_leading_space(text, trimmed)
+                        if not text:
+                            continue
+                    written += len(text)
+                    yield text
+        except sys.modules["anthropic"].BadRequestError as exc:
+            if prefill and "prefill" in str(exc.message).lower():  # Claude from 4.6 on, under a name not known
+                self.supports_prefill = False
+                raise PrefillRefused(f"{self.model} refused an assistant prefill ({exc.message}); it is sent none "
+                                     "from now on") from exc
+            raise
         if reading.input_tokens is None or reading.output_tokens is None:  # a compatible server that sent no counts
             usage = CallUsage.estimate(len(prompt.system or "") + sum(len(m["content"]) for m in messages), written)
         else:

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from ..errors import StreamError
+from ..errors import SotkitError, StreamError
 
-__all__ = ["CallUsage", "ChatRequest", "Chunk", "Prompt", "Provider", "STARTED", "Signal", "StreamError", "THINKING"]
+__all__ = ["CallUsage", "ChatRequest", "Chunk", "PrefillRefused", "Prompt", "Provider", "STARTED", "Signal",
+           "StreamError", "THINKING"]
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,12 @@ class Signal:
 STARTED = Signal("STARTED")
 THINKING = Signal("THINKING")
 Chunk = str | CallUsage | Signal
+
+
+class PrefillRefused(SotkitError):
+    """The server refused the request's assistant prefill (Claude models from 4.6 on answer HTTP 400). The provider
+    has turned ``supports_prefill`` off, so the same call sent again goes without one and its text is the
+    model's own from its start; the runner starts the call over that way."""
 
 
 class Provider(ABC):

@@ -7,7 +7,7 @@ and the wire (streaming, usage, stop sequences, error classes, retry headers, ca
     from sotkit.testing import FakeLLMServer, Fault, Latency, Reply
 
     def responder(request):                      # sees the parsed request: api, model, system, messages, ...
-        if request.prefill is not None:          # a trailing assistant message (Anthropic continues it)
+        if request.prefill is not None:          # a trailing assistant message (Anthropic's Claude < 4.6 continue it)
             return " and more."
         return Reply("1. Alpha\\n2. Beta", latency=Latency(ttft_s=0.05, tokens_per_s=200))
 

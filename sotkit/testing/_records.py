@@ -29,7 +29,8 @@ class RecordedRequest:
     Every field is final once the client has read the whole response.
 
     ``system`` holds the system text (OpenAI system/developer messages joined by blank lines); ``messages``
-    holds the rest. ``prefill`` is the text of a trailing assistant message (Anthropic continues it).
+    holds the rest. ``prefill`` is the text of a trailing assistant message (Anthropic continues it; for Claude
+    4.6 and later the server answers HTTP 400, as the API does).
     """
 
     api: Literal["openai", "anthropic"]

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any, Literal
 
+from ..providers.anthropic import takes_prefill
 from ..providers.base import CallUsage
 from ._records import Message, RecordedRequest
 from ._replies import Completion, count_tokens
@@ -211,6 +212,9 @@ class AnthropicMessages(Dialect):
             raise BadRequest("the request body must be a JSON object")
         record.model = _require_model(body)
         record.messages = _messages(body)
+        if record.prefill is not None and not takes_prefill(record.model):
+            raise BadRequest("This model does not support assistant message prefill. The conversation must end with "
+                             "a user message.")
         if record.prefill is not None and record.prefill != record.prefill.rstrip():
             raise BadRequest("messages: final assistant content cannot end with trailing whitespace")
         if "system" in body:

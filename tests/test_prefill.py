@@ -1,0 +1,166 @@
+"""Claude models from 4.6 on answer an assistant prefill with HTTP 400 ("This model does not support assistant
+message prefill"): sotkit sends them none, and a server that refuses one under a name it does not know gets none
+from then on, the refused calls going again at once, written from their start. Real SDK, loopback server."""
+
+from __future__ import annotations
+
+import pytest
+
+import sotkit
+from sotkit.providers.anthropic import takes_prefill
+from sotkit.testing import FakeLLMServer, Fault, Latency, RecordedRequest, Reply
+from tests.conftest import is_skeleton, point_of
+
+pytestmark = pytest.mark.anyio
+
+REFUSAL = {"type": "error", "error": {"type": "invalid_request_error", "message": "This model does not support "
+                                      "assistant message prefill. The conversation must end with a user message."}}
+SKELETON = "1. Sleep well\n2. Eat less sugar\n3. Move daily\n4. See friends"
+#: as a model writes a point without a prefill: its header restated, then its text
+POINTS = {1: "**Sleep well**: Aim for eight hours a night.", 2: "**Eat less sugar**: Swap soda for water.",
+          3: "**Move daily**: Walk for thirty minutes.", 4: "**See friends**: Call one friend a week."}
+TEXTS = ["Aim for eight hours a night.", "Swap soda for water.", "Walk for thirty minutes.", "Call one friend a week."]
+TITLES = ["Sleep well", "Eat less sugar", "Move daily", "See friends"]
+
+
+@pytest.mark.parametrize("name, takes", [
+    ("claude-sonnet-4-6", False), ("claude-opus-4-7", False), ("claude-opus-4-8-20260901", False),
+    ("claude-sonnet-5", False), ("us.anthropic.claude-opus-4-6-v1", False), ("Claude-Haiku-4-6", False),
+    ("claude-sonnet-4-5", True), ("claude-haiku-4-5-20251001", True), ("claude-opus-4-1-20250805", True),
+    ("claude-sonnet-4-20250514", True), ("claude-3-5-sonnet-20241022", True), ("claude-3-haiku-20240307", True),
+    ("anthropic.claude-3-7-sonnet-20250219-v1:0", True),
+    ("m", True), ("deepseek-chat", True), ("my-proxy-alias", True),  # no version: sent one until refused
+])
+def test_which_models_are_sent_a_prefill(name, takes):
+    assert takes_prefill(name) is takes
+
+
+def refusing(prefill_refused: bool):
+    """A model answering without a prefill as models do; ``prefill_refused``: its server answers any request that
+    carries one with the API's 400, whatever the model's name."""
+
+    def respond(request: RecordedRequest) -> Reply:
+        if request.prefill is not None:
+            assert not prefill_refused, "a prefill was sent after the server refused one"
+            return Reply("", fault=Fault.status(400, body=REFUSAL))
+        if is_skeleton(request):
+            return Reply(SKELETON)
+        index = point_of(request)
+        return Reply(POINTS[index] if index else "A plain answer.")
+
+    return respond
+
+
+async def answer(server: FakeLLMServer, model: str, **options) -> tuple[sotkit.Result, list]:
+    async with sotkit.SoT(f"anthropic:{model}", base_url=server.anthropic_base_url, api_key="k", mode="sot",
+                          **options) as sot:
+        async with sot.stream("How can I live well?") as stream:
+            events = [event async for event in stream]
+    return events[-1].result, events
+
+
+def streamed(events: list) -> str:
+    text = ""
+    for event in events:
+        if event.type == "text":
+            text += event.text
+        elif event.type == "withdraw":
+            assert text.endswith(event.text)
+            text = text[:len(text) - len(event.text)]
+    return text
+
+
+def check(result: sotkit.Result, events: list) -> None:
+    assert [p.title for p in result.points] == TITLES
+    assert [p.text for p in result.points] == TEXTS
+    assert [p.attempts for p in result.points] == [1, 1, 1, 1]
+    assert streamed(events) == result.text
+
+
+async def test_a_claude_model_that_refuses_a_prefill_is_sent_none():
+    """The fake server refuses a prefill for these names as the API does; sotkit never sends one, so no call fails
+    and the skeleton and points are read as written from their start."""
+    with FakeLLMServer(refusing(prefill_refused=False), latency=Latency(ttft_s=0.0, tokens_per_s=5000)) as server:
+        result, events = await answer(server, "claude-sonnet-4-6")
+    check(result, events)
+    assert all(r.prefill is None and r.status == 200 for r in server.requests)
+
+
+async def test_the_fake_server_refuses_a_prefill_for_claude_from_4_6_as_the_api_does():
+    from anthropic import AsyncAnthropic, BadRequestError
+
+    with FakeLLMServer("Hello.") as server:
+        client = AsyncAnthropic(api_key="k", base_url=server.anthropic_base_url, max_retries=0)
+        messages = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Well,"}]
+        with pytest.raises(BadRequestError, match="does not support assistant message prefill"):
+            await client.messages.create(model="claude-opus-4-7", max_tokens=10, messages=messages)
+        reply = await client.messages.create(model="claude-sonnet-4-5", max_tokens=10, messages=messages)
+        await client.close()
+    assert reply.content[0].text == "Hello."
+
+
+#: a skeleton template without the default's prefill: the points' prefills are the first refused
+UNPREFILLED = {"skeleton": "{% block user %}Give the skeleton (not the full content) of an answer to: {{ question }}"
+                           "{% endblock %}"}
+
+
+@pytest.mark.parametrize("options", [{}, {"max_concurrency": 1, "templates": UNPREFILLED}])
+async def test_a_server_that_refuses_a_prefill_gets_none_from_then_on(options):
+    """A name sotkit cannot place ("m") is sent a prefill; the server's 400 turns it off for the client, and the
+    refused calls go again at once, read as written from their start ("**Sleep well**: ..." loses its header).
+    With one concurrency slot and the points' prefills the first refused, the points that waited for the slot were
+    set up to continue a prefill before the refusal: they start over too."""
+    responder = refusing(prefill_refused=False)
+    with FakeLLMServer(responder, latency=Latency(ttft_s=0.0, tokens_per_s=5000)) as server:
+        result, events = await answer(server, "m", **options)
+        check(result, events)
+        refused = [r for r in server.requests if r.status == 400]
+        assert refused and all(r.prefill is not None for r in refused)
+        assert not any(e.type == "retry" for e in events)  # no retry: the refused requests wrote nothing
+
+
+async def test_a_client_sends_no_prefill_after_its_server_refused_one():
+    requests = []
+
+    def respond(request: RecordedRequest) -> Reply:
+        requests.append(request.prefill)
+        return refusing(prefill_refused=False)(request)
+
+    with FakeLLMServer(respond, latency=Latency(ttft_s=0.0, tokens_per_s=5000)) as server:
+        async with sotkit.SoT("anthropic:m", base_url=server.anthropic_base_url, api_key="k", mode="sot") as sot:
+            first = await sot.generate("How can I live well?")
+            refused = sum(p is not None for p in requests)
+            requests.clear()
+            second = await sot.generate("How can I live well?")
+    assert refused >= 1 and requests and all(p is None for p in requests)
+    assert [p.text for p in first.points] == [p.text for p in second.points] == TEXTS
+
+
+async def test_calls_set_up_before_the_refusal_start_over_without_the_prefill():
+    """Two answers on one client with one concurrency slot: the second's skeleton, set up to continue "1." while
+    it waited for the slot, goes out after the first's refusal turned the prefill off, so it is read from its
+    start (its "Here is a skeleton:" no point title)."""
+    import anyio
+
+    results = []
+    with FakeLLMServer(refusing(prefill_refused=False), latency=Latency(ttft_s=0.0, tokens_per_s=5000)) as server:
+        async with sotkit.SoT("anthropic:m", base_url=server.anthropic_base_url, api_key="k", mode="sot",
+                              max_concurrency=1) as sot:
+            async def ask() -> None:
+                results.append(await sot.generate("How can I live well?"))
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(ask)
+                tg.start_soon(ask)
+    assert [[p.title for p in r.points] for r in results] == [TITLES, TITLES]
+    assert [[p.text for p in r.points] for r in results] == [TEXTS, TEXTS]
+    assert sum(r.status == 400 for r in server.requests) == 1
+
+
+async def test_a_400_that_is_not_about_the_prefill_fails_as_before():
+    bad = {"type": "error", "error": {"type": "invalid_request_error", "message": "max_tokens: too large"}}
+    with FakeLLMServer(Reply("", fault=Fault.status(400, body=bad))) as server:
+        async with sotkit.SoT("anthropic:m", base_url=server.anthropic_base_url, api_key="k", mode="sot") as sot:
+            with pytest.raises(Exception, match="max_tokens: too large"):
+                await sot.generate("How can I live well?")
+    assert len(server.requests) == 1  # a 400 is not retried
