@@ -33,7 +33,7 @@ from .errors import StreamStalled, describe
 from .events import Event, RetryEvent
 from .limits import Limits, estimate_tokens
 from .overlap import CallSpan
-from .providers.base import STARTED, THINKING, CallUsage, ChatRequest, PrefillRefused, Provider
+from .providers.base import STARTED, THINKING, CallUsage, ChatRequest, Provider, SendAgain
 from .result import Point, Usage
 from .retry import RetryPolicy, is_retryable, status_of
 from .tracing import NO_TRACE, CallTrace, RequestTrace
@@ -223,7 +223,7 @@ class Runner:
                         received.clear()  # a new generation: what the broken one wrote goes
                         call.on_restart()
                     return await self._watched(backend, _resume(backend, request, received), call, received, span)
-            except PrefillRefused:  # no attempt at the text: the same call goes again at once, without the prefill
+            except SendAgain:  # no attempt at the text: the same call goes again at once, without what was refused
                 attempt -= 1
                 if call.point is not None:
                     call.point.attempts -= 1

@@ -1,12 +1,18 @@
-"""Claude models from 4.6 on answer an assistant prefill with HTTP 400 ("This model does not support assistant
-message prefill"): sotkit sends them none, and a server that refuses one under a name it does not know gets none
-from then on, the refused calls going again at once, written from their start. Real SDK, loopback server."""
+"""Parts of a request a model refuses with HTTP 400 and sotkit can do without. Claude models from 4.6 on refuse an
+assistant prefill ("This model does not support assistant message prefill"): sotkit sends them none, and a server
+that refuses one under a name it does not know gets none from then on, the refused calls going again at once,
+written from their start. OpenAI's reasoning models and Claude Opus 4.7 refuse a temperature, which the LLM router
+and the judges send: it is left out from then on, with a warning. Real SDKs, loopback server."""
 
 from __future__ import annotations
+
+import warnings
 
 import pytest
 
 import sotkit
+from sotkit.providers import create_provider
+from sotkit.router import make_router
 from sotkit.providers.anthropic import takes_prefill
 from sotkit.testing import FakeLLMServer, Fault, Latency, RecordedRequest, Reply
 from tests.conftest import is_skeleton, point_of
@@ -164,3 +170,66 @@ async def test_a_400_that_is_not_about_the_prefill_fails_as_before():
             with pytest.raises(Exception, match="max_tokens: too large"):
                 await sot.generate("How can I live well?")
     assert len(server.requests) == 1  # a 400 is not retried
+
+
+#: the APIs' own refusals of a temperature
+NO_TEMPERATURE = {
+    "openai": {"error": {"message": "Unsupported value: 'temperature' does not support 0.0 with this model. Only the "
+                                    "default (1) value is supported.", "type": "invalid_request_error",
+                         "param": "temperature", "code": "unsupported_value"}},
+    "anthropic": {"type": "error", "error": {"type": "invalid_request_error",
+                                             "message": "`temperature` is deprecated for this model."}},
+}
+
+
+def refusing_temperature(api: str, verdict: str = "A"):
+    """A model whose server refuses any temperature; it answers the router with ``verdict``, the rest as a model
+    writing from its start."""
+    answer = refusing(prefill_refused=False)
+
+    def respond(request: RecordedRequest) -> Reply:
+        if "temperature" in request.body:
+            return Reply("", fault=Fault.status(400, body=NO_TEMPERATURE[api]))
+        if "How would you like to answer the question?" in request.user:
+            return Reply(verdict)
+        return answer(request)
+
+    return respond
+
+
+@pytest.mark.parametrize("api", ["openai", "anthropic"])
+async def test_the_llm_router_of_a_model_that_refuses_a_temperature_still_decides(api):
+    """The router asks for temperature 0; a model that refuses any temperature got a 400, and every question was
+    routed by the fallback router instead. Now its call goes again without one, once, with a warning."""
+    with FakeLLMServer(refusing_temperature(api)) as server:
+        url = server.openai_base_url if api == "openai" else server.anthropic_base_url
+        async with sotkit.SoT(f"{api}:claude-sonnet-4-6" if api == "anthropic" else "openai:gpt-5", base_url=url,
+                              api_key="k", router="llm") as sot:
+            with pytest.warns(UserWarning, match="refused a temperature .* it is sent none from now on"):
+                first = await sot.generate("How can I live well?")
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")  # said once per client
+                second = await sot.generate("How can I live well?")
+    for result in (first, second):
+        assert result.mode == "sot" and result.route_reason.startswith("llm (")
+        assert [p.text for p in result.points] == TEXTS
+    assert sum(r.status == 400 for r in server.requests) == 1
+
+
+async def test_a_standalone_llm_router_decides_without_the_temperature_refused():
+    with FakeLLMServer(refusing_temperature("openai", verdict="C")) as server:
+        provider = create_provider("openai:gpt-5", base_url=server.openai_base_url, api_key="k")
+        with pytest.warns(UserWarning, match="refused a temperature"):
+            decision = await make_router("llm", provider=provider).decide("Write me a poem about rain.")
+        await provider.aclose()
+    assert decision.mode == "sequential" and decision.reason.startswith("llm (openai:gpt-5): C")
+
+
+async def test_a_temperature_the_user_put_in_extra_body_is_not_dropped():
+    """``extra_body`` is the user's word for the body: its refused temperature is the server's error, not left out."""
+    with FakeLLMServer(refusing_temperature("openai")) as server:
+        async with sotkit.SoT("openai:gpt-5", base_url=server.openai_base_url, api_key="k", mode="sequential",
+                              extra_body={"temperature": 0.2}) as sot:
+            with pytest.raises(Exception, match="Unsupported value: 'temperature'"):
+                await sot.generate("How can I live well?")
+    assert len(server.requests) == 1

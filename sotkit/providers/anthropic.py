@@ -16,7 +16,7 @@ from ..errors import ConfigError
 from ..options import check_api_key, check_url
 from ._clients import sdk_clients, user_client
 from ._sse import malformed, text_pieces
-from .base import THINKING, CallUsage, ChatRequest, Chunk, PrefillRefused, Provider, StreamError, Signal
+from .base import THINKING, CallUsage, ChatRequest, Chunk, Provider, Signal, StreamError, without_refused
 
 #: the HTTP status an error event sent mid-stream stands for
 ERROR_STATUS = {"overloaded_error": 529, "rate_limit_error": 429, "api_error": 500, "timeout_error": 504,
@@ -37,7 +37,7 @@ FIRST_WITHOUT_PREFILL = (4, 6)
 def takes_prefill(model_name: str) -> bool:
     """Does the Messages API continue an assistant prefill for ``model_name``? Claude models before 4.6 do, later
     ones refuse it. A name without a Claude version (a compatible server's model, a proxy's alias) is sent one
-    until its server refuses it (``PrefillRefused``)."""
+    until its server refuses it (``without_refused``)."""
     found = _CLAUDE_VERSION.search(model_name.lower())
     return found is None or (int(found[1]), int(found[2] or 0)) < FIRST_WITHOUT_PREFILL
 
@@ -91,10 +91,11 @@ class AnthropicProvider(Provider):
             options["system"] = prompt.system
         if request.stop:
             options["stop_sequences"] = list(request.stop)
-        if request.temperature is not None:
+        temperature = request.temperature if self.takes_temperature else None
+        if temperature is not None:
             # The API takes a temperature but this SDK's messages.create() has no such parameter (a TypeError):
             # it travels in the body, as the SDK sends extra_body.
-            options["extra_body"] = {"temperature": request.temperature}
+            options["extra_body"] = {"temperature": temperature}
         reading, written = _Reading(), 0
         try:
             async with self._clients.client() as client, client.messages.with_streaming_response.create(
@@ -111,11 +112,10 @@ class AnthropicProvider(Provider):
                     written += len(text)
                     yield text
         except sys.modules["anthropic"].BadRequestError as exc:
-            if prefill and "prefill" in str(exc.message).lower():  # Claude from 4.6 on, under a name not known
-                self.supports_prefill = False
-                raise PrefillRefused(f"{self.model} refused an assistant prefill ({exc.message}); it is sent none "
-                                     "from now on") from exc
-            raise
+            sent = {"prefill": bool(prefill), "temperature": temperature is not None}
+            if (refused := without_refused(self, str(exc.message), **sent)) is None:
+                raise
+            raise refused from exc
         if reading.input_tokens is None or reading.output_tokens is None:  # a compatible server that sent no counts
             usage = CallUsage.estimate(len(prompt.system or "") + sum(len(m["content"]) for m in messages), written)
         else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -11,8 +12,8 @@ from typing import Any
 
 from ..errors import SotkitError, StreamError
 
-__all__ = ["CallUsage", "ChatRequest", "Chunk", "PrefillRefused", "Prompt", "Provider", "STARTED", "Signal",
-           "StreamError", "THINKING"]
+__all__ = ["CallUsage", "ChatRequest", "Chunk", "Prompt", "Provider", "STARTED", "SendAgain", "Signal",
+           "StreamError", "THINKING", "without_refused"]
 
 
 @dataclass(frozen=True)
@@ -117,10 +118,27 @@ THINKING = Signal("THINKING")
 Chunk = str | CallUsage | Signal
 
 
-class PrefillRefused(SotkitError):
-    """The server refused the request's assistant prefill (Claude models from 4.6 on answer HTTP 400). The provider
-    has turned ``supports_prefill`` off, so the same call sent again goes without one and its text is the
-    model's own from its start; the runner starts the call over that way."""
+class SendAgain(SotkitError):
+    """The server refused a part of the request the provider can do without (Claude from 4.6 on answers an
+    assistant prefill with HTTP 400, OpenAI's reasoning models and Claude Opus 4.7 a temperature). The provider
+    has stopped sending it, so the runner sends the same call again at once, no attempt spent; without the
+    prefill (``supports_prefill`` now off) the call's text is the model's own from its start."""
+
+
+def without_refused(provider: Provider, message: str, *, prefill: bool, temperature: bool) -> SendAgain | None:
+    """After a 400 whose ``message`` says what the server refused: stop sending an assistant prefill or a
+    temperature the request carried (``prefill``, ``temperature``) and return the ``SendAgain`` to raise; None for
+    any other refusal. A dropped temperature is warned of: the model then samples at its own default."""
+    said = message.lower()
+    if prefill and "prefill" in said:
+        provider.supports_prefill = False
+        return SendAgain(f"{provider.model} refused an assistant prefill ({message}); it is sent none from now on")
+    if temperature and "temperature" in said:
+        provider.takes_temperature = False
+        warnings.warn(f"{provider.model} refused a temperature ({message}); it is sent none from now on, and samples "
+                      "at its own default", stacklevel=2)
+        return SendAgain(f"{provider.model} refused a temperature ({message}); it is sent none from now on")
+    return None
 
 
 class Provider(ABC):
@@ -137,6 +155,8 @@ class Provider(ABC):
     supports_prefill: bool = False
     #: the highest sampling temperature the API takes (sotkit refuses more when the option is given)
     max_temperature: float = 2.0
+    #: turned off when the model refuses a temperature (``without_refused``): its requests then carry none
+    takes_temperature: bool = True
     #: the most stop sequences a request may carry (None: any number); a template with more fails when the client
     #: is built
     max_stop: int | None = None

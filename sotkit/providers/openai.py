@@ -17,7 +17,7 @@ from ..options import check_api_key, check_url
 from ._clients import sdk_clients, user_client
 from ._sse import malformed, text_pieces
 from ._think import ThinkTags
-from .base import THINKING, CallUsage, ChatRequest, Chunk, Provider, StreamError, Signal
+from .base import THINKING, CallUsage, ChatRequest, Chunk, Provider, Signal, StreamError, without_refused
 
 #: OpenAI's own API (and Azure's) refuses a request with more than four stop sequences
 MAX_STOP = 4
@@ -92,7 +92,7 @@ class OpenAIProvider(Provider):
             body.update(CONTINUE_PREFILL)
         if request.stop:
             body["stop"] = list(request.stop)  # all of them: one left out would let the text run on past it
-        if request.temperature is not None:
+        if request.temperature is not None and self.takes_temperature:
             body["temperature"] = request.temperature
         reading, tags, written = _Reading(), ThinkTags(), 0
         # The body travels in extra_body, which the SDK sends as given: its type-driven transform of the
@@ -101,15 +101,21 @@ class OpenAIProvider(Provider):
         # None removes one.
         if self._extra_body:
             body = {name: value for name, value in {**body, **self._extra_body}.items() if value is not None}
-        async with self._clients.client() as client, client.chat.completions.with_streaming_response.create(
-            model=self._name, messages=[], stream=True, extra_body={**body, "messages": messages},
-        ) as response:
-            async for text in text_pieces(response, sys.modules["openai"], reading, self.model):
-                if isinstance(text, str):
-                    written += len(text)
-                    text = tags.feed(text)
-                if text:
-                    yield text
+        try:
+            async with self._clients.client() as client, client.chat.completions.with_streaming_response.create(
+                model=self._name, messages=[], stream=True, extra_body={**body, "messages": messages},
+            ) as response:
+                async for text in text_pieces(response, sys.modules["openai"], reading, self.model):
+                    if isinstance(text, str):
+                        written += len(text)
+                        text = tags.feed(text)
+                    if text:
+                        yield text
+        except sys.modules["openai"].BadRequestError as exc:  # a temperature of sotkit's, not the user's extra_body
+            ours = "temperature" in body and "temperature" not in (self._extra_body or {})
+            if (refused := without_refused(self, str(exc.message), prefill=False, temperature=ours)) is None:
+                raise
+            raise refused from exc
         if held := tags.finish():
             yield held
         # Servers that ignore stream_options (llama.cpp's) send no counts: estimate them, and say so.

@@ -7,7 +7,7 @@ import re
 from typing import TYPE_CHECKING, Literal
 
 from ..errors import ConfigError
-from ..providers.base import CallUsage, ChatRequest, Provider
+from ..providers.base import CallUsage, ChatRequest, Provider, SendAgain
 from .base import Decision, FallsBack, SyncRouter
 
 if TYPE_CHECKING:
@@ -145,15 +145,14 @@ class LLMRouter(FallsBack):
         import anyio
 
         request = self.request(question)
-        parts: list[str] = []
-        cut = False
         with anyio.fail_after(self.timeout):
-            async for chunk in self.provider.stream(request):
-                if isinstance(chunk, str):  # not a signal (STARTED, a reasoning model's THINKING)
-                    parts.append(chunk)
-                elif isinstance(chunk, CallUsage):
-                    cut = chunk.cut_off(self.max_tokens)
-        return self.read(request, "".join(parts), cut)
+            try:
+                chunks = [chunk async for chunk in self.provider.stream(request)]
+            except SendAgain:  # the provider stopped sending what its server refused (a temperature): once more
+                chunks = [chunk async for chunk in self.provider.stream(request)]
+        text = "".join(c for c in chunks if isinstance(c, str))  # not a signal (STARTED, a reasoning model's THINKING)
+        cut = any(c.cut_off(self.max_tokens) for c in chunks if isinstance(c, CallUsage))
+        return self.read(request, text, cut)
 
 
 def _clip(text: str, limit: int = 80) -> str:
