@@ -1,7 +1,8 @@
 """The one retry layer. SDK clients are built with ``max_retries=0``; every retry happens here.
 
 Retried: connection errors, timeouts, stalls, streams cut mid-way, and HTTP 408, 409, 429, 5xx (529
-"overloaded" included). Never other 4xx: those fail at once with the SDK's own exception.
+"overloaded" included). Never other 4xx: those fail at once with the SDK's own exception. A response's
+``x-should-retry`` header (``true`` or ``false``) overrules its status, as in the official SDKs.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import email.utils
 import random
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from .errors import RetryAfterTooLong, StreamStalled
 from .options import check_number
@@ -57,6 +59,10 @@ def status_of(error: BaseException) -> int | None:
 
 
 def is_retryable(error: BaseException, transient: tuple[type[BaseException], ...] = ()) -> bool:
+    # the server's own word comes first, as the official SDKs take it (a 503 it says not to retry, a 409 it does)
+    said = (_headers(error) or {}).get("x-should-retry")
+    if said in ("true", "false"):
+        return said == "true"
     status = status_of(error)
     if status is not None:
         return status in RETRYABLE_STATUS or status >= 500
@@ -65,8 +71,7 @@ def is_retryable(error: BaseException, transient: tuple[type[BaseException], ...
 
 def retry_after_s(error: BaseException) -> float | None:
     """The server's ``retry-after-ms`` or ``retry-after`` (seconds or an HTTP date), if it sent one."""
-    response = getattr(error, "response", None)
-    headers = getattr(response, "headers", None)
+    headers = _headers(error)
     if headers is None:
         return None
     if (ms := headers.get("retry-after-ms")) is not None:
@@ -85,3 +90,8 @@ def retry_after_s(error: BaseException) -> float | None:
         return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
     except (TypeError, ValueError):
         return None
+
+
+def _headers(error: BaseException) -> Any:
+    """The headers of the HTTP response an SDK error carries, if any."""
+    return getattr(getattr(error, "response", None), "headers", None)

@@ -89,3 +89,26 @@ def test_a_status_that_is_not_a_number_is_ignored():
         status_code = "504"  # not an HTTP status an SDK would set: judged by its type instead
 
     assert is_retryable(OddTimeout())
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("api", ["openai", "anthropic"])
+@pytest.mark.parametrize("status, said, requests", [(503, "false", 1), (400, "true", 2), (503, "maybe", 2)])
+async def test_the_servers_x_should_retry_overrules_the_status(api, status, said, requests):
+    """The official SDKs obey ``x-should-retry`` before the status; sotkit turns their retries off, so it must too:
+    a 503 the server says not to retry failed only after every attempt, a 400 it says to retry failed at once."""
+    import sotkit
+    from sotkit.testing import FakeLLMServer, Fault, Reply
+
+    replies = [Reply("", fault=Fault.status(status, {"x-should-retry": said})), Reply("Keep it dark.")]
+    with FakeLLMServer(replies) as server:
+        url = server.openai_base_url if api == "openai" else server.anthropic_base_url
+        async with sotkit.SoT(f"{api}:m", base_url=url, api_key="k", mode="sequential",
+                              retry=RetryPolicy(attempts=3, initial_wait_s=0.01)) as sot:
+            if requests == 1:
+                with pytest.raises(Exception) as caught:
+                    await sot.generate("Why is the sky dark at night?")
+                assert getattr(caught.value, "status_code", None) == status
+            else:
+                assert (await sot.generate("Why is the sky dark at night?")).text == "Keep it dark."
+    assert len(server.requests) == requests

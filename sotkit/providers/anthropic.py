@@ -16,11 +16,9 @@ from ..errors import ConfigError
 from ..options import check_api_key, check_url
 from ._clients import sdk_clients, user_client
 from ._sse import malformed, text_pieces
-from .base import THINKING, CallUsage, ChatRequest, Chunk, Provider, Signal, StreamError, without_refused
+from .base import (ERROR_STATUS, THINKING, CallUsage, ChatRequest, Chunk, Provider, Signal, StreamError,
+                   without_refused)
 
-#: the HTTP status an error event sent mid-stream stands for
-ERROR_STATUS = {"overloaded_error": 529, "rate_limit_error": 429, "api_error": 500, "timeout_error": 504,
-                "invalid_request_error": 400, "authentication_error": 401, "permission_error": 403}
 #: the counts that make up a call's input: the uncached tokens, the cache's reads and its writes
 INPUT_COUNTS = ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
 

@@ -52,9 +52,13 @@ class ChatRequest:
 
 
 #: finish reasons of a model that ended its answer itself: OpenAI's and Anthropic's, local engines' ("eos"), and
-#: compatible servers' (TGI's "eos_token"); a tool call ends the text as written
-FINISHED = frozenset(("stop", "end_turn", "stop_sequence", "eos", "eos_token", "tool_calls", "function_call",
-                      "tool_use"))
+#: compatible servers' (TGI's "eos_token"). A turn that stops to call a tool (``tool_calls``, ``tool_use``: a
+#: gateway's or a server's automatic tools, since sotkit sends none) has not answered yet: it counts as cut.
+FINISHED = frozenset(("stop", "end_turn", "stop_sequence", "eos", "eos_token"))
+#: the HTTP status an API's error type stands for, where an error inside a 200 stream names a type, not a status
+ERROR_STATUS = {"invalid_request_error": 400, "authentication_error": 401, "permission_error": 403,
+                "not_found_error": 404, "request_too_large": 413, "rate_limit_error": 429, "api_error": 500,
+                "server_error": 500, "timeout_error": 504, "overloaded_error": 529}
 #: the reasons of a call stopped at its token budget (none given: its counted tokens reached it), and by the
 #: provider's filter
 AT_BUDGET, FILTERED = frozenset((None, "length", "max_tokens")), frozenset(("content_filter", "refusal"))

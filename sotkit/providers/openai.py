@@ -17,7 +17,8 @@ from ..options import check_api_key, check_url
 from ._clients import sdk_clients, user_client
 from ._sse import malformed, text_pieces
 from ._think import ThinkTags
-from .base import THINKING, CallUsage, ChatRequest, Chunk, Provider, Signal, StreamError, without_refused
+from .base import (ERROR_STATUS, THINKING, CallUsage, ChatRequest, Chunk, Provider, Signal, StreamError,
+                   without_refused)
 
 #: OpenAI's own API (and Azure's) refuses a request with more than four stop sequences
 MAX_STOP = 4
@@ -138,6 +139,7 @@ class _Reading:
     whole: bool = False  # a finish_reason (or [DONE]) came
     ended: bool = False  # [DONE] came
     reason: Any = None
+    refused: bool = False  # a refusal came in place of content: the answer ends as the API's filter ends one
     usage: CallUsage | None = None
 
     def text_of(self, event: str | None, data: Any) -> str | Signal | None:
@@ -150,12 +152,15 @@ class _Reading:
             self.whole = self.ended = True
             return None
         try:
-            text, done, counts = _chunk(data)
+            text, done, counts, refusal = _chunk(data)
         except (AttributeError, TypeError, KeyError, IndexError) as exc:
             raise malformed(data) from exc
         if done == "error":  # OpenRouter's and others' mid-stream failure, sometimes without an error object
             raise StreamError(f"the server ended the stream with finish_reason 'error': {str(data)[:300]}", raw=data)
-        self.reason = done or self.reason
+        if refusal:  # the model's refusal is its text, and the answer is no whole one (finish_reason says "stop")
+            self.refused = True
+            text = refusal if text is None or text is THINKING else text + refusal
+        self.reason = ("refusal" if self.refused else done) if done else self.reason
         self.whole = self.whole or bool(done)  # some servers send "" on every chunk until the last
         if counts and isinstance(counts.get("prompt_tokens"), int) and isinstance(counts.get("completion_tokens"), int):
             self.usage = CallUsage(counts["prompt_tokens"], counts["completion_tokens"])
@@ -170,9 +175,10 @@ class _Reading:
         return [(None, reply), (None, "[DONE]")]
 
 
-def _chunk(data: Any) -> tuple[str | Signal | None, Any, dict | None]:
-    """``(text, finish_reason, usage)`` of one chunk (``finish_reason`` None until the last choice); shapes that
-    are not a chat.completion.chunk raise."""
+def _chunk(data: Any) -> tuple[str | Signal | None, Any, dict | None, str | None]:
+    """``(text, finish_reason, usage, refusal)`` of one chunk (``finish_reason`` None until the last choice;
+    ``refusal``: the text of a refusal, which OpenAI sends in its own field); shapes that are not a
+    chat.completion.chunk raise."""
     if not isinstance(data, dict):
         raise TypeError(f"a chunk is a {type(data).__name__}")
     # an error reported mid-stream (older vLLM's flat); some gateways send "error": null on every chunk
@@ -186,13 +192,15 @@ def _chunk(data: Any) -> tuple[str | Signal | None, Any, dict | None]:
     if isinstance(text, list):  # Mistral's reasoning models: typed parts, {"type": "text"} and {"type": "thinking"}
         thinking = thinking or any(part.get("type") == "thinking" for part in text)
         text = "".join(part["text"] for part in text if part.get("type") == "text")
-    if text is not None and not isinstance(text, str):
-        raise TypeError(f"content is a {type(text).__name__}")
+    refusal = delta.get("refusal")
+    for field, value in (("content", text), ("refusal", refusal)):
+        if value is not None and not isinstance(value, str):
+            raise TypeError(f"{field} is a {type(value).__name__}")
     x_groq = data.get("x_groq")  # Groq's counts come there
     usage = data.get("usage") or (x_groq.get("usage") if isinstance(x_groq, dict) else None)
     if not isinstance(usage, dict):  # counts of another shape are none (they are estimated)
         usage = None
-    return THINKING if thinking and not text else text, choice.get("finish_reason"), usage
+    return THINKING if thinking and not text else text, choice.get("finish_reason"), usage, refusal
 
 
 def _openai_itself(base_url: str | None) -> bool:
@@ -217,13 +225,15 @@ def _max_stop(base_url: str | None) -> int | None:
 def _stream_error(data: Any) -> StreamError:
     """An error sent inside the 200 stream (``{"error": ...}``, or the error itself: older vLLM's, llama.cpp's), as
     the status its ``code`` names (a number, or LiteLLM's digit string; vLLM: 400 for a prompt too long, which a
-    retry would not mend), else a 500."""
+    retry would not mend), else its ``type`` (OpenAI's ``invalid_request_error`` for a context too long: 400), else
+    a 500."""
     error = (data.get("error") or data) if isinstance(data, dict) else data
     message = error.get("message", error) if isinstance(error, dict) else error
-    code = error.get("code") if isinstance(error, dict) else None
+    code, kind = (error.get("code"), error.get("type")) if isinstance(error, dict) else (None, None)
     if isinstance(code, str) and code.isascii() and code.isdigit():
         code = int(code)
-    status = code if isinstance(code, int) and not isinstance(code, bool) and 400 <= code <= 599 else 500
+    status = code if isinstance(code, int) and not isinstance(code, bool) and 400 <= code <= 599 else \
+        ERROR_STATUS.get(kind, 500) if isinstance(kind, str) else 500
     return StreamError(str(message), status_code=status, raw=data)
 
 

@@ -199,7 +199,11 @@ async def test_a_content_type_in_capitals_is_still_an_event_stream():
     ({"message": "Overloaded.", "code": "server_overloaded"}, "Overloaded.", 500),  # a code that is no status
     ({"message": "Context window exceeded.", "code": "400"}, "Context window exceeded.", 400),  # LiteLLM's: a string
     ({"message": "Too many.", "code": "429"}, "Too many.", 429),
-], ids=["message", "no message", "vllm 400", "named code", "string 400", "string 429"])
+    # OpenAI's own: a type and a code that is no status (it was a 500, retried four times)
+    ({"message": "This model's maximum context length is 128000 tokens.", "type": "invalid_request_error",
+      "param": "messages", "code": "context_length_exceeded"}, "This model's maximum context length is 128000 tokens.",
+     400),
+], ids=["message", "no message", "vllm 400", "named code", "string 400", "string 429", "openai type"])
 async def test_an_openai_error_chunk_is_a_server_error_with_its_message_and_status(error, message, status):
     async with serving(sse(WORDS[0], {"error": error}, done=False)) as (url, _):
         with pytest.raises(sotkit.StreamError) as caught:
@@ -447,13 +451,36 @@ STOPPED = {"choices": [{"delta": {}, "finish_reason": "stop"}]}  # and no counts
     *[("openai:m", sse(*WORDS, {"choices": [{"delta": {}, "finish_reason": reason}]}), True)
       for reason in ("abort", "repetition", "model_length", "insufficient_system_resource")],  # vLLM, Mistral, ...
     ("openai:m", sse(*WORDS, {"choices": [{"delta": {}, "finish_reason": "eos_token"}]}), False),  # TGI's stop
+    # a turn that stops to call a tool has not answered (a gateway's automatic tools; sotkit sends none)
+    ("openai:m", sse(*WORDS, {"choices": [{"delta": {}, "finish_reason": "tool_calls"}]}), True),
+    ("anthropic:m", anthropic_sse(text_delta("Keep it"), ("message_delta", {
+        "type": "message_delta", "delta": {"stop_reason": "tool_use"}, "usage": {"output_tokens": 2}}),
+        ("message_stop", {"type": "message_stop"})), True),
 ], ids=["content filter", "refusal", "stop, no counts", "context window", "abort", "repetition", "model length",
-        "no resources", "eos token"])
+        "no resources", "eos token", "tool calls", "tool use"])
 async def test_an_answer_cut_off_by_the_providers_filter_is_truncated_and_one_that_stopped_is_not(model, body, cut):
     async with serving(body) as (url, _):
         async with sotkit.SoT(model, api_key="k", base_url=url, mode="sequential", max_tokens=2) as sot:
             result = await sot.generate("Why is the sky dark at night?")
     assert result.text.startswith("Keep it") and result.truncated is cut
+
+
+def refusal(text: str) -> dict:
+    return {"choices": [{"delta": {"refusal": text}, "finish_reason": None}]}
+
+
+@pytest.mark.parametrize("chunks, text", [
+    ([refusal("I'm sorry, "), refusal("I can't help with that.")], "I'm sorry, I can't help with that."),
+    ([WORDS[0], refusal("I can't go on.")], "Keep I can't go on."),  # some text, then a refusal
+    ([{"choices": [{"delta": {"content": None, "refusal": "No."}, "finish_reason": None}]}], "No."),
+], ids=["refusal only", "text then refusal", "null content"])
+async def test_an_openai_refusal_is_the_answers_text_and_cuts_it_off(chunks, text):
+    """OpenAI sends a refusal in its own delta field and ends with finish_reason "stop": the refusal was dropped, so
+    a refused answer came back whole (its text before the refusal), or as an empty answer that did not say why."""
+    async with serving(sse(*chunks, STOPPED)) as (url, _):
+        async with sotkit.SoT("openai:m", api_key="k", base_url=url, mode="sequential") as sot:
+            result = await sot.generate("Why is the sky dark at night?")
+    assert result.text == text and result.truncated and result.finish_reason == "refusal"
 
 
 async def test_openai_itself_is_asked_for_max_completion_tokens_and_a_compatible_server_for_max_tokens():
