@@ -104,6 +104,7 @@ class Answer:
         self.router = router
         self.usage = Usage(prices=prices)
         self.points: dict[int, Point] = {}
+        self.most_points = options.max_points  # the skeleton's count once it has ended: no point is numbered above
         self._filters: dict[int, ExpansionFilter] = {}  # each point's current filter, told of points parsed later
         self.stitcher = Stitcher()
         self.sequential_text = ""
@@ -356,7 +357,8 @@ class Answer:
         cleaner = ExpansionFilter(point.index, point.title, strip_header=True, whole_sentences=provider.whole_sentences,
                                   other_titles=others, instructions=instructions, question=question_view(self.question),
                                   earlier_titles=[p.title for p in self.points.values() if p.index < point.index],
-                                  continues=(prompt.prefill or "") if provider.supports_prefill else "")
+                                  continues=(prompt.prefill or "") if provider.supports_prefill else "",
+                                  most_points=self.most_points)
         self._filters[point.index] = cleaner
         return cleaner
 
@@ -576,6 +578,8 @@ class _Sketch:
         if self.decided is not None and len(self.parser.points) >= 2:
             await self.decided.wait()
         self._start(last)
+        if self.answer.points and not self.disagreed:
+            self.answer.most_points = max(self.answer.points)
 
     def _start(self, new: list[SkeletonPoint]) -> None:
         answer = self.answer

@@ -61,7 +61,8 @@ class ExpansionFilter:
 
     def __init__(self, index: int, title: str, *, strip_header: bool, whole_sentences: bool = False,
                  other_titles: Sequence[str] = (), earlier_titles: Sequence[str] = (),
-                 instructions: Instructions | None = None, question: str = "", continues: str = "") -> None:
+                 instructions: Instructions | None = None, question: str = "", continues: str = "",
+                 most_points: int | None = None) -> None:
         self._header = OwnHeader(index, title, continues) if strip_header else None
         self._after_title = bool(self._header and self._header.after_title)
         # the question's content words, to drop an opening clause that only restates it (None: checked)
@@ -85,7 +86,9 @@ class ExpansionFilter:
         self._judged, self._kept = "", ""  # the clean text up to the last sentence judged, and what of it is kept
         self.echoed = False
         """True once a sentence that copies the instructions was dropped."""
-        self._others = OtherPoints(index, title, other_titles, earlier_titles, bullets=whole_sentences)
+        # most_points: the most points the answer can have (the skeleton's count once complete, else the limit)
+        self._others = OtherPoints(index, title, other_titles, earlier_titles, bullets=whole_sentences,
+                                   most_points=most_points)
         self._meta_opening = True  # the first line is still to be checked for talk about the task
         self._header_next = False  # a header may follow the talk dropped
 

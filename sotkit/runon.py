@@ -1,7 +1,9 @@
 """Where a point's expansion runs on into another point: a numbered line that does not go on with the point's own
-list (numbered from 1), or another point's title as a header (a line's marks, "\n**Title:**", "\n### Title",
-"\nPoint 3: Title", or a number after a sentence, "... LEDs. 4. Title:"). A numbered line inside a code block is
-code, and a section headed by an earlier point's title is part of a comparison, not a run-on.
+list (numbered from 1) and may be a point's (not one numbered above the answer's points, nor one that goes on with a
+sentence: "published in\n2019. showed", unless it opens with another point's title), or another point's title as a
+header (a line's marks, "\n**Title:**", "\n### Title", "\nPoint 3: Title", or a number after a sentence, "... LEDs.
+4. Title:"). A numbered line inside a code block is code, and a section headed by an earlier point's title is part of
+a comparison, not a run-on.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ _ITEM_MARK = (r"\n[ \t]*(?:\*\*|#+\s*)?(?:(?P<n>\d+)[.)．）、](?:\*\*)?|[(（
               r"|point\s+\d+\s*[:.\-–—])")  # "Point 3: Stir constantly ..."
 _NEXT_ITEM = re.compile(rf"{_ITEM_MARK}(?:\s|[{NO_SPACES}])", re.I)
 _NEW_ITEM = re.compile(rf"{_ITEM_MARK}(?:\s|$|[{NO_SPACES}])", re.I)
+# A line that opens a list item or a header, not a line of prose (the line before a numbered line).
+_LISTED = re.compile(r"[ \t]*(?:[-*•#>|]|\d+[.)．）、]|[(（]\d)")
 _OWN_FIRST = re.compile(r"[ \t]*(?:\*\*)?1[.)．）、]\s")  # a reply that opens with its own list's first item
 # A bulleted line: another item too where the point is one paragraph (whole-sentence mode; an API model's point
 # may hold a list of its own).
@@ -54,11 +58,13 @@ class OtherPoints:
     """The other points of the answer, as the expansion of point ``index``, titled ``own_title``, may run on into them.
     ``earlier_titles``: those of the points before it; as a header there, one is a section of the point's own (a
     comparison: "### Type 1 diabetes" in "Treatment"), while a reply runs on into the points after. ``bullets``:
-    a bulleted line is another item too (the point is one paragraph)."""
+    a bulleted line is another item too (the point is one paragraph). ``most_points``: the most points the answer
+    can have, where known (a line numbered above it is no point's)."""
 
     def __init__(self, index: int, own_title: str, titles: Sequence[str] = (), earlier_titles: Sequence[str] = (), *,
-                 bullets: bool = False) -> None:
+                 bullets: bool = False, most_points: int | None = None) -> None:
         self._index, self._own_title = index, own_title.casefold()
+        self._most_points = most_points
         self._own_words = _words_of(self._own_title)
         self._bullets = bullets
         self._earlier = frozenset(t.casefold() for t in earlier_titles)
@@ -144,8 +150,9 @@ class OtherPoints:
         for m in _NEXT_ITEM.finditer(text + "\n" if final else text, at):  # the end is a line's
             if not _outside(fences, m.start()):
                 continue
-            line, ended, _ = text[m.end():].partition("\n")
-            line = line.strip(" *:").casefold()
+            written, ended, _ = text[m.end():].partition("\n")
+            written = written.strip(" *:")
+            line = written.casefold()
             if m["n"] is not None and int(m["n"]) == self._index and not self._bullets:
                 if line.startswith(self._own_title):  # its own header, restated after an opening, or its list's item
                     if self._index == len(self._own_items) + 1:
@@ -153,14 +160,33 @@ class OtherPoints:
                     continue
                 if not (ended or final) and self._own_title.startswith(line):
                     return None, m.start()
-            if self._bullets or m["n"] is None or int(m["n"]) != len(self._own_items) + 1:
+            if self._bullets:
                 return m.start(), m.start()
+            if m["n"] is None or int(m["n"]) != len(self._own_items) + 1:
+                if (starts := self._starts_numbered_point(text, m, written, bool(ended) or final)) is False:
+                    continue
+                return (m.start() if starts else None), m.start()
             if any(line.startswith(title) for title in self.titles):
                 return m.start(), m.start()
             if not (ended or final) and any(title.startswith(line) for title in self.titles):
                 return None, m.start()
             self._own_items.append(m.start())
         return None, len(text)
+
+    def _starts_numbered_point(self, text: str, m: re.Match[str], written: str, whole: bool) -> bool | None:
+        """Does the numbered line at ``m``, which does not go on with the point's own list, start another point?
+        ``written``: its text after the number (``whole``: all of it). Not where no point has its number, nor where
+        it goes on with a sentence ("published in\n2019. showed", "see your step\n5. Frost ..."), unless it opens
+        with another point's title. None while its text may still show which."""
+        if self._most_points and int(re.search(r"\d+", m[0])[0]) > self._most_points:
+            return False  # a year, a step of the question's own list
+        line = written.casefold()
+        if any(line.startswith(title) for title in self.titles):
+            return True
+        if not whole and (not line or any(title.startswith(line) for title in self.titles)):
+            return None
+        previous = text[text.rfind("\n", 0, m.start()) + 1:m.start()].rstrip()
+        return not (written[:1].islower() or _breaks_off(previous))
 
     def open(self, text: str, final: bool, cut: bool) -> bool | None:
         """Does the text open with another point's numbered line ("1. Sleep well" in point 2's reply), or with
@@ -229,6 +255,13 @@ class OtherPoints:
 def _words_of(text: str) -> str:
     """The text's words, one space around each (so that a phrase's are found in it word for word)."""
     return f" {_NOT_WORD.sub(' ', text).strip()} "
+
+
+def _breaks_off(line: str) -> bool:
+    """Does the line stop mid-sentence (prose wrapped: "... as a study published in")? Its last word in lower case,
+    or a comma; a list item or a header ("- Use fresh eggs") may end so."""
+    last = line.rpartition(" ")[2]
+    return not _LISTED.match(line) and (line.endswith(",") or last[:1].islower() and last[-1:].isalpha())
 
 
 def _outside(fences: list[int] | None, at: int) -> bool:

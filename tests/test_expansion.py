@@ -6,9 +6,10 @@ from sotkit.expansion import ExpansionFilter
 
 
 def clean(raw: str, *, step: int = 1, index: int = 2, title: str = "Use LED bulbs",
-          question: str = "", continues: str = "", others=()) -> tuple[str, bool]:
+          question: str = "", continues: str = "", others=(), most_points: int | None = None) -> tuple[str, bool]:
     """Stream the raw text through the filter piece by piece; what it released must be the final text."""
-    f = ExpansionFilter(index, title, strip_header=True, question=question, continues=continues, other_titles=others)
+    f = ExpansionFilter(index, title, strip_header=True, question=question, continues=continues, other_titles=others,
+                        most_points=most_points)
     released = "".join(f.feed(raw[i:i + step]) for i in range(0, len(raw), step)) + f.finish()
     assert released == f.released
     return released, f.finished
@@ -1085,3 +1086,44 @@ def test_the_points_own_words_in_another_language_are_kept(raw, step):
 def test_talk_in_another_language_is_held_back_only_while_it_may_still_become_talk(raw, settled):
     f = ExpansionFilter(2, "Use LED bulbs", strip_header=True)
     assert f.feed(raw) == settled
+
+
+# -- a numbered line that can be no other point's (probe 42) -------------------------------------------------------
+
+EGGS = {"index": 2, "title": "Eggs", "others": ["Mixing", "Baking"]}  # point 2 of "1. Mixing 2. Eggs 3. Baking"
+
+
+@pytest.mark.parametrize("step", [1, 2, 3, 5, 1000])
+@pytest.mark.parametrize("raw, text", [
+    # a line that goes on with a sentence: its text in lower case, or the line before broke off mid-sentence
+    ("Room-temperature eggs mix better, as a study published in\n2019. showed; take them out an hour early.", None),
+    ("Eggs matter later too: see your step\n5. Frost only a cake whose eggs set, or the icing melts.", None),
+    ("Whisk them until pale and thick,\n3) Then fold in the flour.", None),
+    ("Crack them into a cup first.\n4. if a shell falls in, scoop it out with a half shell.", None),
+    # the next point all the same: a sentence ended before it, another point's title, a list item or a header before
+    ("Take them out an hour early.\n3. Bake at 180C until golden.", "Take them out an hour early."),
+    ("Take them out an hour early.\n\n3. Bake at 180C until golden.", "Take them out an hour early."),
+    ("Beat them well before adding them to the\n3. Baking: 180C for 30 minutes.",
+     "Beat them well before adding them to the"),
+    ("Take them out early.\n3. baking: 180C for 30 minutes.", "Take them out early."),
+    ("Take them out early.\n- Crack them one by one\n3. Bake at 180C.", "Take them out early.\n- Crack them one by one"),
+    ("Take them out early.\n### Why it matters\n3. Bake at 180C.", "Take them out early.\n### Why it matters"),
+    ("Take them out early.\nStep 3: Bake at 180C.", "Take them out early."),
+])
+def test_a_numbered_line_that_goes_on_with_a_sentence_is_no_other_point(raw, text, step):
+    assert clean(raw, step=step, **EGGS) == ((raw, False) if text is None else (text, True))
+
+
+@pytest.mark.parametrize("step", [1, 2, 3, 5, 1000])
+@pytest.mark.parametrize("most_points, raw, text", [
+    # numbered above the most points the answer can have: a year, a step of the question's own list
+    (3, "The advice changed:\n1998. Keep them in the fridge.\n2019. Warm them first.", None),
+    (3, "Your recipe gets the end right:\n4. Cool\n5. Frost", None),
+    (3, "It was tested.\nStep 5: Frost once cool.", None),
+    # a number some point may have: the skeleton's 3, or another while it is still being written (max_points 10)
+    (3, "Take them out early.\n3. Bake at 180C.", "Take them out early."),
+    (10, "Your recipe gets the end right:\n4. Cool\n5. Frost", "Your recipe gets the end right:"),
+    (None, "The advice changed:\n1998. Keep them in the fridge.", "The advice changed:"),
+])
+def test_a_line_numbered_above_the_answers_points_is_no_other_point(most_points, raw, text, step):
+    assert clean(raw, step=step, most_points=most_points, **EGGS) == ((raw, False) if text is None else (text, True))

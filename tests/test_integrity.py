@@ -547,3 +547,18 @@ async def test_a_point_cut_off_before_any_text_says_what_cut_it_and_is_not_asked
     assert beta.error == ("EmptyPoint: point 2 ('Beta') was cut off at the token limit (point_max_tokens) "
                           "before any text of its own; a reasoning model may need a larger point_max_tokens")
     assert asked.count(2) == 1
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+async def test_a_line_numbered_above_the_skeletons_points_stays_in_the_point(provider):
+    """The skeleton has three points, so a point's lines "4." and "5." (the question's own steps) can be no other
+    point's: they were cut as a run-on, the rest of the point lost and the point reported whole. A line that
+    restates point 3's title still ends point 2."""
+    question = "My recipe: 1. Mix 2. Add eggs 3. Bake 4. Cool 5. Frost. What tips do you have?"
+    texts = {1: "Sift the flour.", 2: "Keep steps apart:\n4. Cool the cake fully.\n5. Frost it only then.",
+             3: "Bake at 180C.\n3. Baking: done."}
+    with FakeLLMServer(sot_responder(SKELETON, texts), latency=FAST) as server:
+        async with client(server, provider, eager=False) as sot:
+            result = await sot.generate(question)
+    assert [p.text for p in result.points] == [texts[1], texts[2], "Bake at 180C."]
+    assert not result.truncated and all(p.done for p in result.points)
