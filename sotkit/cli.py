@@ -1,4 +1,5 @@
-"""``sotkit ask "question"``: stream a Skeleton-of-Thought answer to the terminal.
+"""``sotkit ask "question"`` (or ``sotkit ask -``, the question on stdin): stream a Skeleton-of-Thought answer
+to the terminal.
 
 The answer goes to stdout as it is stitched; the route, the skeleton as it forms, retries and the closing
 usage line go to stderr, so ``sotkit ask ... > answer.txt`` keeps only the answer.
@@ -39,7 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"sotkit {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="{ask,prepare,engines,eval,router}")
     ask = commands.add_parser("ask", help="answer a question")
-    ask.add_argument("question", help='the question, in quotes: sotkit ask "How can I sleep better?"')
+    ask.add_argument("question", help='the question, in quotes: sotkit ask "How can I sleep better?"; or - to read '
+                                      "it from stdin (UTF-8), for one too long for the command line: "
+                                      "sotkit ask - < question.txt")
     ask.add_argument("--model", help="provider:model, e.g. openai:gpt-4o-mini, anthropic:claude-sonnet-4-6, "
                                      "local:smollm2 (default: $SOTKIT_MODEL, else by which API key is set)")
     ask.add_argument("--mode", choices=["auto", "sot", "sequential"], default="auto",
@@ -214,7 +217,7 @@ async def _ask(args: argparse.Namespace, so_far: _SoFar) -> int:
             stack.push_async_callback(options["fallback"].aclose)
         sot = await stack.enter_async_context(SoT(args.model or None, **options))  # None: names a bad $SOTKIT_MODEL
         events = await stack.enter_async_context(
-            sot.stream(args.question, mode=args.mode, deadline=args.deadline, **per_request))
+            sot.stream(_question(args.question), mode=args.mode, deadline=args.deadline, **per_request))
         try:
             result = await _read(events, args, so_far if live else None)
         except anyio.get_cancelled_exc_class():  # Ctrl-C: keep the answer as it stands, for main to print
@@ -222,6 +225,23 @@ async def _ask(args: argparse.Namespace, so_far: _SoFar) -> int:
             raise
     _show(result, args.json, so_far.shown)
     return 0
+
+
+def _question(given: str) -> str:
+    """The question given, or, for ``-``, stdin's text (the Unix convention): a question over the command line's
+    limit (about 128 KiB) can only come that way."""
+    if given != "-":
+        return given
+    data = sys.stdin.buffer.read() if sys.stdin else b""  # no stdin at all (closed: <&-) is an empty one
+    try:
+        text = data.decode("utf-8-sig")  # a file saved with a byte-order mark
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"sotkit ask -: stdin is not UTF-8 (byte {data[exc.start]:#04x} at offset {exc.start}); "
+                          "convert it first: iconv -t utf-8 FILE | sotkit ask -") from None
+    if not text.strip():
+        raise ConfigError('sotkit ask -: stdin held no question; pipe one in (echo "How can I sleep better?" | '
+                          "sotkit ask -) or give it as an argument in quotes")
+    return text
 
 
 async def _read(events: Any, args: argparse.Namespace, live: _SoFar | None) -> Result:

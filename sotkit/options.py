@@ -6,6 +6,7 @@ from __future__ import annotations
 import difflib
 import math
 import numbers
+import unicodedata
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -67,8 +68,12 @@ def check_choice(name: str, value: Any, choices: Iterable[Any]) -> None:
 
 
 def check_type(name: str, value: Any, kind: type | tuple[type, ...], wanted: str) -> None:
+    """``value`` is of ``kind``; a str one UTF-8 can carry, as every str option is sent (a ``context=``) or
+    stored as UTF-8."""
     if not isinstance(value, kind):
         raise ConfigError(f"{name}={_shown(value)}: must be {wanted}")
+    if isinstance(value, str):
+        _check_utf8(f"{name}=", value)
 
 
 def check_api_key(value: Any) -> None:
@@ -76,19 +81,30 @@ def check_api_key(value: Any) -> None:
         raise ConfigError(f"api_key must be a str, not {type(value).__name__}")
 
 
+#: Unicode categories of characters that show nothing: spaces and line breaks, controls (NUL, tab), and format
+#: characters (a byte-order mark, zero-width spaces and joiners)
+_INVISIBLE = frozenset(("Zs", "Zl", "Zp", "Cc", "Cf"))
+
+
 def check_question(question: Any) -> str:
-    """The question as sent: a non-empty str that UTF-8 can carry (a lone surrogate cannot be sent)."""
+    """The question as sent: a str with a visible character (one of only a byte-order mark, zero-width spaces or
+    NULs, such as an empty file saved with a BOM gives, is as empty as one of spaces) that UTF-8 can carry."""
     if not isinstance(question, str):
         raise ConfigError(f"the question must be a str, got {type(question).__name__}")
-    if not question.strip():
+    if all(unicodedata.category(c) in _INVISIBLE for c in question):
         raise ConfigError("the question is empty; pass the text to answer")
+    _check_utf8("the question", question)
+    return question.strip()
+
+
+def _check_utf8(what: str, text: str) -> None:
+    """A lone surrogate cannot be sent: say where it is, rather than let the request fail on encoding."""
     try:
-        question.encode("utf-8")
+        text.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise ConfigError(f"the question holds a lone surrogate {question[exc.start]!r} at position {exc.start}, "
+        raise ConfigError(f"{what} holds a lone surrogate {text[exc.start]!r} at position {exc.start}, "
                           "which no API can receive; it usually comes from decoding bytes with "
                           "errors='surrogateescape': decode with errors='replace' instead") from None
-    return question.strip()
 
 
 def check_url(name: str, url: Any) -> None:

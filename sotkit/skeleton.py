@@ -61,8 +61,9 @@ _NO_SPACES = re.compile(f"[{NO_SPACES}]")  # a script written without spaces: on
 #: ``（1）``), where the title may follow without a space
 _NUMBERED = re.compile(r"^(?:(?:step|point|part)\s+(\d{1,4})\s*[:.)\-–]|[(（](\d{1,4})[)）]|(\d{1,4})[.)．）、])"
                        rf"(?=\s|$|[{NO_SPACES}])\s*(.*)$", re.I)
-#: marks that invisibly open a line (a byte-order mark, zero-width spaces): no part of its text
-_INVISIBLE = str.maketrans("", "", "\ufeff\u200b\u200c\u200d\u2060")
+#: marks that invisibly open or end a line (a byte-order mark, zero-width spaces): no part of its title there, but
+#: inside it part of its spelling (a Persian word's non-joiner, a family emoji's joiners, a long word's break hint)
+_INVISIBLE = "\ufeff\u200b\u200c\u200d\u2060"
 _BULLET = re.compile(r"^[-*•+]\s+(.*)$")
 #: a list number inside a line: ``1.``, ``1)``, ``(1)``, maybe bold, before a space; never part of a decimal,
 #: a price or a version (``3.1.``, ``$2.``, ``v2.``)
@@ -394,7 +395,7 @@ def _item_style(line: str, marker: re.Match[str] | None) -> tuple[str, int, bool
 def _classify(line: str, *, titled: bool = True) -> tuple[str | None, int, str, str]:
     """``(kind, number, title, body)`` of a line, or ``(None, 0, "", "")`` when it is not a list item. Not
     ``titled``, the title is left empty (finding it costs most, and the line of each streamed piece needs none)."""
-    text = line.translate(_INVISIBLE).strip().lstrip("#").strip()
+    text = _trim(_trim(line).lstrip("#"))
     plain = text.replace("**", "").replace("__", "").strip()
     if m := _NUMBERED.match(plain):
         kind, number, body = "numbered", next(int(g) for g in m.groups()[:3] if g), m.group(4)
@@ -522,5 +523,12 @@ def _joined_in(words: tuple[str, ...], phrase: tuple[str, ...]) -> bool:
 
 def _clean(title: str) -> str:
     # a star after a space closes no emphasis: it is the text's ("Avoid SELECT *")
-    title = re.sub(r"(?<!\s)[*_]+$", "", title.strip().lstrip("*_"))
-    return title.strip().rstrip(":.").strip()
+    title = re.sub(r"(?<!\s)[*_]+$", "", _trim(title).lstrip("*_"))
+    return _trim(title.strip().rstrip(":."))
+
+
+def _trim(text: str) -> str:
+    """``text`` without the white space and invisible marks (``_INVISIBLE``) at its ends."""
+    while (trimmed := text.strip().strip(_INVISIBLE)) != text:
+        text = trimmed
+    return text

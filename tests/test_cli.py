@@ -8,15 +8,18 @@ import subprocess
 import sys
 from unittest import mock
 
+import pytest
+
 from sotkit.cli import main
 from sotkit.testing import FakeLLMServer, Fault, Latency, Reply
 from tests.conftest import point_of, sot_responder
 
 
-def ask(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def ask(*args: str, env: dict[str, str] | None = None, stdin: bytes = b"") -> subprocess.CompletedProcess:
     """``sotkit ask ARGS`` in this process, its exit status and output as a subprocess would give them."""
     out, err = io.StringIO(), io.StringIO()
-    with mock.patch.dict(os.environ, env or {}), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    with mock.patch.dict(os.environ, env or {}), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
+            mock.patch.object(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin), encoding="utf-8")):
         try:
             status = main(["ask", *args])
         except SystemExit as exit:  # argparse's usage errors
@@ -24,9 +27,9 @@ def ask(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
     return subprocess.CompletedProcess(args, status, out.getvalue(), err.getvalue())
 
 
-def ask_in_a_process(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def ask_in_a_process(*args: str, env: dict[str, str] | None = None, stdin: str = "") -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "sotkit.cli", "ask", *args], capture_output=True, text=True,
-                          timeout=120, env={**os.environ, **(env or {})})
+                          timeout=120, env={**os.environ, **(env or {})}, input=stdin, encoding="utf-8")
 
 
 def test_ask_streams_the_answer_and_shows_the_skeleton():
@@ -411,3 +414,52 @@ def test_the_notes_say_what_cut_each_point_off(capsys):
     assert "2 cut off" not in notes and "2," not in notes
     _show(Result("Cut mid-", "sequential", "openai:m", truncated=True, finish_reason="refusal"), False, None)
     assert "the answer was cut off by the provider's filter ('refusal')" in capsys.readouterr().err
+
+
+def test_a_dash_reads_the_question_from_stdin_even_one_too_long_for_the_command_line():
+    # 200 KB: past the ~128 KiB a single argument may hold ("Argument list too long")
+    question = "Summarise this report:\n" + "Sales rose in the north. " * 8000 + "\nWhat is its main point?\n"
+    with FakeLLMServer("Sales rose.") as server:
+        done = ask_in_a_process("-", "--model", "openai:m", "--base-url", server.openai_base_url, "--mode",
+                                "sequential", env={"OPENAI_API_KEY": "k"}, stdin=question)
+    assert done.returncode == 0 and done.stdout == "Sales rose.\n", done.stderr
+    assert question.strip() in server.requests[0].user
+
+
+def test_a_dash_question_from_a_file_with_a_byte_order_mark_and_a_question_with_a_dash_in_it():
+    base = ["--model", "openai:m", "--mode", "sequential"]
+    with FakeLLMServer("Sleep more.") as server:
+        piped = ask("-", *base, "--base-url", server.openai_base_url, env={"OPENAI_API_KEY": "k"},
+                    stdin="\ufeffHow can I sleep better?\r\n".encode())  # Notepad's "UTF-8 with BOM"
+        # counter-cases: a dash inside a question, or a question of a dash and words, is the question itself
+        for question in ("Is 5 - 7 negative?", "- a list item?"):
+            asked = ask(question, *base, "--base-url", server.openai_base_url, env={"OPENAI_API_KEY": "k"},
+                        stdin=b"Not this.")
+            assert asked.returncode == 0, asked.stderr
+    assert piped.returncode == 0 and piped.stdout == "Sleep more.\n", piped.stderr
+    first, dash_inside, dash_first = (request.user for request in server.requests)
+    assert first.endswith("How can I sleep better?") and "\ufeff" not in first
+    assert "Is 5 - 7 negative?" in dash_inside and "- a list item?" in dash_first and "Not this." not in dash_first
+
+
+@pytest.mark.parametrize("stdin, message", [
+    (b"", "stdin held no question; pipe one in"),
+    (b" \n\t\n", "stdin held no question; pipe one in"),
+    (b"\xef\xbb\xbf\r\n", "stdin held no question; pipe one in"),  # an empty file saved with a BOM
+    (b"caf\xe9?", "stdin is not UTF-8 (byte 0xe9 at offset 3); convert it first: iconv -t utf-8 FILE | sotkit ask -"),
+])
+def test_a_dash_with_no_question_or_no_utf8_on_stdin_exits_2_with_a_message(stdin, message):
+    import json
+
+    with FakeLLMServer("Hi.") as server:
+        base = ["-", "--model", "openai:m", "--base-url", server.openai_base_url]
+        done = ask(*base, env={"OPENAI_API_KEY": "k"}, stdin=stdin)
+        as_json = ask(*base, "--json", env={"OPENAI_API_KEY": "k"}, stdin=stdin)
+    assert done.returncode == 2 and f"sotkit: error: sotkit ask -: {message}" in done.stderr and done.stdout == ""
+    assert as_json.returncode == 2 and message in json.loads(as_json.stdout)["error"]
+    assert server.requests == []
+
+
+def test_the_help_says_a_dash_reads_stdin():
+    done = ask("--help")
+    assert done.returncode == 0 and "or - to read it from stdin" in " ".join(done.stdout.split())

@@ -88,6 +88,46 @@ async def test_bad_questions_and_options_fail_before_any_request():
         assert server.requests == []
 
 
+@pytest.mark.parametrize("question", ["\ufeff", "\ufeff\n", "\u200b\u200b", "\x00", " \u2060\u200d\t"])
+async def test_a_question_with_no_visible_character_is_empty(question):
+    # an empty file saved as UTF-8 with a byte-order mark reads as "\ufeff": it asks no more than spaces do
+    with FakeLLMServer("1. A\n2. B") as server:
+        async with sotkit.SoT("openai:m", api_key="k", base_url=server.openai_base_url) as sot:
+            with pytest.raises(sotkit.ConfigError, match="^the question is empty; pass the text to answer$"):
+                await sot.generate(question)
+            with pytest.raises(sotkit.ConfigError, match="question is empty"):
+                async with sot.stream(question):
+                    pass
+        assert server.requests == []
+
+
+@pytest.mark.parametrize("question", ["🙂", "\U0001f468\u200d\U0001f469\u200d\U0001f467", "猫", "7", "\ufeff?",
+                                      "\u200bWhy\u200b", "\u0301"])
+async def test_a_question_of_one_visible_character_is_asked(question):
+    with FakeLLMServer("An answer.") as server:
+        async with sotkit.SoT("openai:m", api_key="k", base_url=server.openai_base_url, mode="sequential") as sot:
+            assert (await sot.generate(question)).text == "An answer."
+        assert question.strip() in server.requests[0].user  # as given: only white space comes off its ends
+
+
+async def test_a_lone_surrogate_in_the_context_is_refused_where_it_is_given_saying_where():
+    document = "Report: caf\udce9 sales rose."  # bytes decoded with errors="surrogateescape"
+    where = r"^context= holds a lone surrogate '\\udce9' at position 11, .*decode with errors='replace' instead$"
+    with pytest.raises(sotkit.ConfigError, match=where):
+        sotkit.SoT("openai:m", api_key="k", base_url="http://127.0.0.1:9/v1", context=document)
+    with FakeLLMServer("Sales rose.") as server:
+        async with sotkit.SoT("openai:m", api_key="k", base_url=server.openai_base_url, mode="sequential") as sot:
+            with pytest.raises(sotkit.ConfigError, match=where):
+                await sot.generate("What happened?", context=document)
+            with pytest.raises(sotkit.ConfigError, match=where):
+                async with sot.stream("What happened?", context=document):
+                    pass
+            # counter-case: a context of any script, emoji and joiners is sent as given
+            text = "Report: café, 猫, می\u200cخواهم, \U0001f468\u200d\U0001f469 \U0001f600"
+            assert (await sot.generate("What happened?", context=text)).text == "Sales rose."
+        assert len(server.requests) == 1 and text in server.requests[0].user
+
+
 async def test_a_closed_client_and_a_finished_stream_refuse_more_requests():
     with FakeLLMServer("Hi.") as server:
         async with sotkit.SoT("openai:m", api_key="k", base_url=server.openai_base_url, mode="sequential") as sot:

@@ -641,3 +641,37 @@ def test_a_spaced_dash_ends_the_head_as_a_colon_does(text, titles):
 def test_a_star_inside_bold_is_the_titles(text, titles):
     assert parse(text) == titles
     assert parse(text, step=3, drop_subsumed=True) == titles
+
+
+#: titles whose zero-width joiners and non-joiners are part of their spelling (probe 42): Persian's ZWNJ, a family
+#: emoji's ZWJ, a Devanagari half-form's ZWJ, and a zero-width space as a line-break hint inside a long word
+GLUED = ["می\u200cخواهم بخوابم", "Family \U0001f468\u200d\U0001f469\u200d\U0001f467 time",
+         "\u0915\u094d\u200d\u0937 practice", "Donaudampfschiff\u200bfahrt"]
+
+
+@pytest.mark.parametrize("step", [1, 2, 3, 5, 1000])
+@pytest.mark.parametrize("text, titles", [
+    ("\n".join(f"{i}. {title}" for i, title in enumerate(GLUED, 1)), GLUED),
+    # markup and numbering are cleaned off as ever, the glue inside kept
+    (f"### 1. **{GLUED[0]}**: شب زود بخوابید\n2. {GLUED[1]}:\n- {GLUED[2]}", GLUED[:2]),
+    (f"- **{GLUED[2]}** — daily\n- {GLUED[3]}.", GLUED[2:]),
+    # counter-cases: invisible marks at a line's or a title's ends are still no part of the title
+    ("\ufeff1. Sleep well\u200b\n\u200b2. **Eat well**\u200d\n3. \u200bMove daily\n\u2060## 4. Rest\u200c",
+     ["Sleep well", "Eat well", "Move daily", "Rest"]),
+    # a title written again with its glue is still a repeat
+    (f"1. {GLUED[0]}\n2. {GLUED[0]}\n3. Exercise", [GLUED[0], "Exercise"]),
+])
+def test_zero_width_joiners_inside_a_title_are_kept(text, titles, step):
+    assert parse(text, step=step) == titles
+    assert parse(text, step=step, drop_subsumed=True) == titles
+
+
+@pytest.mark.anyio
+async def test_a_title_with_a_zero_width_non_joiner_reaches_the_prompts_and_the_answer_as_written():
+    skeleton = f"1. {GLUED[0]}\n2. {GLUED[1]}"
+    with FakeLLMServer(sot_responder(skeleton), latency=Latency(ttft_s=0.0)) as server:
+        async with sotkit.SoT("openai:test-model", base_url=server.openai_base_url, api_key="k", mode="sot") as sot:
+            result = await sot.generate("How can I sleep better?")
+    assert result.skeleton == GLUED[:2] and f"1. {GLUED[0]}:" in result.text and f"2. {GLUED[1]}:" in result.text
+    expand = [r for r in server.requests if not is_skeleton(r)]
+    assert all(any(title in r.user + (r.prefill or "") for r in expand) for title in GLUED[:2])
