@@ -114,6 +114,58 @@ def test_guards_leave_list_shaped_questions_to_the_classifier(question: str) -> 
     assert guard(question) is None
 
 
+@pytest.mark.parametrize("question", [
+    # a list refused, in several phrasings and places
+    "What are the main causes of stress? Please answer in one flowing paragraph, no list, no bullet points.",
+    "What are the benefits of exercise? Don't use a list.",
+    "How can I sleep better? Answer without bullet points or numbering.",
+    "How can I sleep better? No list please.",
+    "Why do cats purr? Don’t use bullets.",
+    "Explain the causes of the French Revolution without bullet points.",
+    "What are the pros and cons of remote work? I don't want a list, just a normal answer.",
+    "Give me the key differences between Spanish and Portuguese, not as a list.",
+    "Tips for saving money, but no bullet points please.",
+    "What should I know before adopting a dog? Please don't list things, just talk me through it.",
+    # prose asked for
+    "Describe the benefits of meditation as prose, not a list.",
+    "List some ways to save energy at home, in prose please.",
+    "What are the health benefits of tea? Answer in full sentences rather than bullet points.",
+    "In one paragraph, what are the main differences between TCP and UDP?",
+    "What are some ways to reduce stress? Keep it to a single paragraph.",
+    "What is inflation? One paragraph please.",
+    "Can you explain how vaccines work in a few sentences?",
+])
+async def test_a_question_that_asks_for_prose_not_a_list_goes_sequential(question: str) -> None:
+    decision = guard(question)
+    assert decision is not None and "asks for prose, not a list" in decision.reason, decision
+    assert (await make_router().decide(question)).mode == "sequential"
+
+
+@pytest.mark.parametrize("question", [
+    # lists asked for, and lists as a topic
+    "Give me a list of things to pack for a beach holiday.",
+    "Help me make a to-do list for moving house.",
+    "What's on the no-fly list and how do people end up on it?",
+    "How do list comprehensions work in Python?",
+    "The bullet points of my slides are too long, how do I shorten them?",
+    "Numbering pages in Word: what are the options?",
+    "No list of requirements was given, what should I ask?",
+    "My grocery list has no bullets, how can I add them in Notes?",
+    "What are some ways to stay organized without a to-do list?",
+    "How do I make a PowerPoint slide without bullet points?",
+    "Is it better to use bullet points or paragraphs in a resume?",
+    # a list whose length is set, or a length for each of its points
+    "What are the main causes of stress? Answer in 3 bullet points.",
+    "List five habits of healthy people and explain each in two sentences.",
+    "Give me 5 tips for studying, in a few sentences each.",
+    # prose and paragraphs as a topic
+    "What's the difference between rhythm in prose and poetry?",
+    "What are some tips for writing a good paragraph?",
+])
+def test_lists_and_talk_about_lists_are_not_read_as_asking_for_prose(question: str) -> None:
+    assert guard(question) is None
+
+
 @pytest.mark.parametrize(("question", "quoted"), [("What is 17 times 23?", "'17 times 23'"),
                                                   ("What is 123 * 456?", "'123 * 456'")])
 def test_a_guards_reason_quotes_whole_words(question: str, quoted: str) -> None:

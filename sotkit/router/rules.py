@@ -2,9 +2,10 @@
 
 The guards name kinds of request whose best answer is one connected piece, whatever words they contain:
 code (also when it speaks of lists, arrays or elements), computations, proofs, puzzles and constraint
-problems, multiple choice, one piece of writing (also when sub-questions to cover follow), transforming a
-given text, role play, single facts and yes/no judgements. A guard that matches sends the question to
-sequential decoding; a misrouted sequential answer only costs speed, a misrouted SoT answer costs quality.
+problems, multiple choice, one piece of writing (also when sub-questions to cover follow), an answer asked
+for as prose rather than a list ("no bullet points", "in one paragraph"), transforming a given text, role play,
+single facts and yes/no judgements. A guard that matches sends the question to sequential decoding; a
+misrouted sequential answer only costs speed, a misrouted SoT answer costs quality.
 
 ``RulesRouter`` adds list signals ("ways", "tips", "differences", "what if") after the guards; it needs no
 model and routes in microseconds, but says SoT for every open question, so it is the recall-first choice.
@@ -73,6 +74,24 @@ _ASKS_QUANTITY = (r"(?:how (?:much|many|long|far|fast|old)|find|calculate|what (
                   r"length|width|height|age)\b)")
 # the words before a request to write something, when they do not ask for advice instead ("ways to make my plan ...")
 _NO_ADVICE_ASKED = r"(?:(?!\bhow to\b|\bways to\b|\btips\b)[^\n])*?"
+# a list as a form of answer: "bullet points", "a numbered list", "numbering"
+_LIST_FORM = (r"(?:(?:bullet(?:ed|ted)?|bullet[- ]point(?:ed)?|numbered|ordered) (?:lists?|points?|items?)|"
+              r"bullet[- ]?points?|bullets?|lists?|numbering|enumerations?|list (?:form|format(?:ting)?|style))")
+# where a sentence states the answer's form: at its start, after a comma or a conjunction, or after a verb that
+# asks for the answer ("Answer without bullets."); "How do I make slides without bullet points?" asks about slides
+_FORM_STATED = (r"(?:^|[,;:(\-–—]\s*|\b(?:and|but|please|just|so|ideally|preferably)\s+|"
+                r"^(?!(?:how|what|which|why|who|where|when|is|are|can|could|do|does|did|should|would|will)\b)"
+                r"[^\n]{0,80}?\b(?:answer|respond|reply|explain|describe|discuss|summari[sz]e|write|tell|give|"
+                r"present|format|keep|put|lay out)\b[^.?!\n]{0,80}?\s)")
+# a refusal of a list: "no", "without any", "not as a", "don't use", "rather than"
+_REFUSE = (r"(?:no|with no|not(?: as| in| into)?(?: an?)?|without(?: using)?(?: any| an?)?|"
+           r"avoid(?: using)?(?: any| an?)?|(?:rather than|instead of)(?: as| in| using)?(?: an?)?|"
+           r"(?:don[’']?t|do not) (?:use|want|need|give me|write|make (?:it|this)(?: into| as| in)?)(?: any| an?)?)")
+# the list word ends its phrase: "no list of requirements" and "without list comprehensions" speak of a thing
+_FORM_ENDS = (r"(?=\s*(?:[.,;:!?)–—]|-\s|$)|\s+(?:please|thanks|or|and|nor|but|just|only|instead|at all|"
+              r"whatsoever|if possible|rather than|not)\b)")
+# a length for the whole answer; "explain each in two sentences" sets one for every point of a list
+_NOT_EACH = r"(?! each| apiece| per (?:point|item|tip|idea|step))"
 _EVALUATIVE = re.compile(r"\b(?:worth|good|bad|better|worse|ethical|moral|should|important|necessary|possible|"
                          r"safe|healthy|fair|justified|effective|beneficial|harmful|a place|the future|the best)\b",
                          re.IGNORECASE)
@@ -208,6 +227,18 @@ GUARDS = [
           r"^(?:you (?:are|will be) given|your task is|in this task|given (?:a|an|the|two) (?:sentence|paragraph|"
           r"text|passage|list|question|review|tweet|article|document|table))\b", r"^(?:input|output|sentence|text):"),
     _rule("sequential", 0.8, "asks for a joke or riddle", r"\b(?:joke|riddle|pun|tongue twister)s?\b"),
+    _rule("sequential", 0.85, "asks for prose, not a list",
+          # the user states the answer's form ("no bullet points", "in one paragraph"), whatever its topic
+          rf"{_FORM_STATED}(?:i (?:really )?)?{_REFUSE} {_LIST_FORM}{_FORM_ENDS}",
+          rf"{_FORM_STATED}(?:i )?(?:don[’']?t|do not|without) (?:list|listing|enumerat(?:e|ing)|itemi[sz](?:e|ing))"
+          rf"(?: them| it| things| the points)?{_FORM_ENDS}",
+          rf"{_FORM_STATED}(?:(?:in|as) (?:(?:plain|flowing|continuous|running|connected) )?prose|"
+          rf"in (?:paragraph|essay|narrative|prose) (?:form|format|style)|in (?:full|complete) sentences){_FORM_ENDS}",
+          rf"{_FORM_STATED}(?<!each )(?:(?:in|as|to) (?:one|a single|a|two|three|1|2|3|a few|a couple of) |"
+          rf"^(?:one|a single) )(?:(?:short|brief|single|flowing|coherent|continuous|connected|concise) )?"
+          rf"paragraphs?\b{_NOT_EACH}",
+          rf"{_FORM_STATED}(?<!each )in (?:just |only )?(?:a few|a couple(?: of)?|two or three|2-3|2 or 3|two|three|"
+          rf"2|3) (?:(?:short|brief|simple|full) )?sentences\b{_NOT_EACH}"),
     _rule("sequential", 0.7, "asks for a single fact or a short answer",
           r"\b(?:in one (?:word|sentence)|one-(?:word|sentence|line)|(?:answer|explain|describe|tell me) briefly|"
           r"briefly (?:explain|describe|answer|tell)|in a (?:word|sentence|nutshell)|"
