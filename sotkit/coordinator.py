@@ -29,7 +29,7 @@ from .quality import Instructions
 from .question import question_view
 from .result import Mode, Point, Result, Usage
 from .router import Decision, LLMRouter, Router
-from .retry import RetryPolicy
+from .retry import RetryPolicy, is_retryable
 from .runner import Backend, Call, RowOutcome, Runner, Send
 from .skeleton import LINE_TOKENS as SKELETON_LINE_TOKENS
 from .skeleton import SkeletonParser, SkeletonPoint
@@ -472,7 +472,16 @@ class Answer:
 
         call = Call(lambda b: self._request(b, self.template, self.options.max_tokens, **self.variables), on_text,
                     on_restart, role=self.template, refuse=refuse_empty)
-        self.written_by, usage = await self.runner.call(call)
+        try:
+            self.written_by, usage = await self.runner.call(call)
+        except Exception as exc:
+            transient = tuple(t for b in self.backends for t in b.provider.transient_errors)
+            if not self.sequential_text or not is_retryable(exc, transient):
+                raise  # no text, or text a failure no retry mends says is no answer (reasoning sent as the text)
+            # what its last attempt wrote (and the stream showed) is kept, as a deadline keeps it
+            self.truncated = True
+            raise PartialResultError(f"the answer broke off for good ({describe(exc)}); the text it wrote is in "
+                                     ".partial", self.result()) from exc
         self.truncated, self.finish_reason = usage.cut_off(self.options.max_tokens), usage.finish_reason
 
     # -- bookkeeping ---------------------------------------------------------------------------------------

@@ -1118,10 +1118,12 @@ def test_a_numbered_line_that_goes_on_with_a_sentence_is_no_other_point(raw, tex
 @pytest.mark.parametrize("most_points, raw, text", [
     # numbered above the most points the answer can have: a year, a step of the question's own list
     (3, "The advice changed:\n1998. Keep them in the fridge.\n2019. Warm them first.", None),
-    (3, "Your recipe gets the end right:\n4. Cool\n5. Frost", None),
+    (3, "Your recipe gets the end right:\n5. Cool\n6. Frost", None),
     (3, "It was tested.\nStep 5: Frost once cool.", None),
-    # a number some point may have: the skeleton's 3, or another while it is still being written (max_points 10)
+    # a number some point may have: the skeleton's 3, the next (the answer's list going on past the skeleton), or
+    # another while it is still being written (max_points 10)
     (3, "Take them out early.\n3. Bake at 180C.", "Take them out early."),
+    (3, "Take them out early.\n4. Another point.", "Take them out early."),
     (10, "Your recipe gets the end right:\n4. Cool\n5. Frost", "Your recipe gets the end right:"),
     (None, "The advice changed:\n1998. Keep them in the fridge.", "The advice changed:"),
 ])

@@ -211,11 +211,16 @@ CUT_OR_MALFORMED = {
 
 @pytest.mark.parametrize("fault", CUT_OR_MALFORMED.values(), ids=CUT_OR_MALFORMED.keys())
 async def test_a_cut_or_malformed_stream_is_a_retryable_stream_error(provider, fault):
+    """After text, the error is the cause of a PartialResultError that keeps the text."""
     with FakeLLMServer(once("Sleep in a dark and quiet room.", fault), latency=FAST) as server:
         async with client(server, provider, mode="sequential", retry=NO_RETRY) as sot:
-            with pytest.raises(sotkit.StreamError) as caught:
+            with pytest.raises((sotkit.StreamError, sotkit.PartialResultError)) as caught:
                 await sot.generate("How can I sleep better?")
-    assert isinstance(caught.value, sotkit.SotkitError) and caught.value.status_code == 502
+    error = caught.value
+    if fault.after_tokens:
+        assert error.partial.text == " ".join("Sleep in a dark".split()[:fault.after_tokens]) and error.partial.truncated
+        error = error.__cause__
+    assert isinstance(error, sotkit.StreamError) and error.status_code == 502
     assert len(server.requests) == 1
 
 
@@ -551,14 +556,40 @@ async def test_a_point_cut_off_before_any_text_says_what_cut_it_and_is_not_asked
 
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
 async def test_a_line_numbered_above_the_skeletons_points_stays_in_the_point(provider):
-    """The skeleton has three points, so a point's lines "4." and "5." (the question's own steps) can be no other
-    point's: they were cut as a run-on, the rest of the point lost and the point reported whole. A line that
-    restates point 3's title still ends point 2."""
-    question = "My recipe: 1. Mix 2. Add eggs 3. Bake 4. Cool 5. Frost. What tips do you have?"
-    texts = {1: "Sift the flour.", 2: "Keep steps apart:\n4. Cool the cake fully.\n5. Frost it only then.",
+    """The skeleton has three points, so a point's lines "5." and "6." (the question's own steps) can be no other
+    point's (a "4." may be the answer going on past its skeleton): they were cut as a run-on, the rest of the point
+    lost and the point reported whole. A line that restates point 3's title still ends point 3's reply."""
+    question = "My recipe: 1. Mix 2. Add eggs 3. Bake 4. Rest 5. Cool 6. Frost. What tips do you have?"
+    texts = {1: "Sift the flour.", 2: "Keep steps apart:\n5. Cool the cake fully.\n6. Frost it only then.",
              3: "Bake at 180C.\n3. Baking: done."}
     with FakeLLMServer(sot_responder(SKELETON, texts), latency=FAST) as server:
         async with client(server, provider, eager=False) as sot:
             result = await sot.generate(question)
     assert [p.text for p in result.points] == [texts[1], texts[2], "Bake at 180C."]
     assert not result.truncated and all(p.done for p in result.points)
+
+
+@pytest.mark.parametrize("provider, kept", [
+    ("openai", "One two three four five"),  # each attempt restarts: the last one's text
+    ("anthropic", "One two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen"),
+])  # each attempt continues the text so far
+async def test_a_sequential_answer_that_breaks_off_for_good_keeps_the_text_it_wrote(provider, kept):
+    """Every attempt writes, then the server's error event: the request ended in a bare error, and the text the
+    stream had shown was in no result (probe 41). What its attempts wrote is the PartialResultError's partial."""
+    answer = " ".join(["One two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen"] * 2)
+
+    def respond(request: RecordedRequest) -> Reply:
+        rest = answer[len(request.prefill):] if request.prefill else answer  # a model continues its prefill
+        return Reply(rest, fault=Fault.error_event(after_tokens=5, code=529))
+
+    seen = []
+    with FakeLLMServer(respond, latency=FAST) as server:
+        async with client(server, provider, mode="sequential", retry=sotkit.RetryPolicy(3, initial_wait_s=0.01)) as sot:
+            with pytest.raises(sotkit.PartialResultError, match="broke off for good") as caught:
+                async with sot.stream("Tell me about sleep.") as events:
+                    async for event in events:
+                        seen.append(event)
+    partial = caught.value.partial
+    assert partial.text == kept and partial.truncated and partial.mode == "sequential"
+    assert joined(seen) == partial.text and caught.value.__cause__ is not None
+    assert len(server.requests) == 3
