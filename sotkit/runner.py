@@ -11,6 +11,9 @@ Its layers wrap a provider's stream the way pydantic-ai's wrapper models wrap a 
    pieces, ends the attempt as ``StreamStalled`` (retried like a timeout); a stream that ignores ``max_tokens`` is
    ended as if at the limit.
 
+A call that ends at its budget without any text (a reasoning model's hidden reasoning counts against it) goes again
+at once with ``REASONING_SCALE`` times the budget, as every later call of that model does (``budget_scale``).
+
 A call's text is one generation: a retried stream resumes where the broken one stopped only on a provider that
 continues a prefill (``supports_prefill``); elsewhere it restarts, and ``Call.on_restart`` forgets (and withdraws)
 what the broken attempt wrote. A batched call (in-process models) runs every row as one attempt; a row it did not
@@ -22,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
@@ -33,7 +37,7 @@ from .errors import StreamStalled, describe
 from .events import Event, RetryEvent
 from .limits import Limits, estimate_tokens
 from .overlap import CallSpan
-from .providers.base import STARTED, THINKING, CallUsage, ChatRequest, Provider, SendAgain
+from .providers.base import AT_BUDGET, STARTED, THINKING, CallUsage, ChatRequest, Provider, SendAgain
 from .result import Point, Usage
 from .retry import RetryPolicy, is_retryable, status_of
 from .tracing import NO_TRACE, CallTrace, RequestTrace
@@ -56,6 +60,9 @@ RUNAWAY_CHUNKS_PER_TOKEN = 2
 RUNAWAY_CHARS_PER_TOKEN = 16
 #: seconds a call may wait for the per-minute budgets before it counts as paced by them
 PACED_S = 0.01
+#: a call that spent its whole token budget before any text (OpenAI's reasoning models count their hidden
+#: reasoning against it) goes again with this many times its budget, and so does every later call of that model
+REASONING_SCALE = 8
 
 
 @dataclass(frozen=True)
@@ -212,17 +219,26 @@ class Runner:
         prefill = backend.provider.supports_prefill  # what the call's text was set up to continue
         while True:
             attempt += 1
+            sent = _scaled(request, backend.provider.budget_scale)
             try:
                 await backend.provider.ready()
                 async with backend.limits.slot():
-                    await self._admitted(backend, [request])
+                    await self._admitted(backend, [sent])
                     if prefill != backend.provider.supports_prefill:  # its server refused a prefill meanwhile
                         prefill = False
                         _start_over(backend, call, received)
                     elif received and not prefill:
                         received.clear()  # a new generation: what the broken one wrote goes
                         call.on_restart()
-                    return await self._watched(backend, _resume(backend, request, received), call, received, span)
+                    usage = await self._watched(backend, _resume(backend, sent, received), call, received, span)
+                if received or sent is not request or not _all_reasoning(usage, sent):
+                    return usage
+                attempt -= 1  # no failure: the same call goes again at once, with room to write after reasoning
+                if backend.provider.budget_scale == 1:
+                    backend.provider.budget_scale = REASONING_SCALE
+                    warnings.warn(f"{backend.model} spent a call's whole budget ({sent.max_tokens} tokens) before any "
+                                  f"text (reasoning, most likely): its calls are asked for {REASONING_SCALE} times their "
+                                  "budget from now on", stacklevel=2)
             except SendAgain:  # no attempt at the text: the same call goes again at once, without what was refused
                 attempt -= 1
                 if call.point is not None:
@@ -309,6 +325,15 @@ class Runner:
         span.usage(usage)
         self.usage.add(Usage(usage.input_tokens, usage.output_tokens, calls, estimated_calls=int(usage.estimated),
                              priced_calls=[(model, usage.input_tokens, usage.output_tokens)]))
+
+
+def _scaled(request: ChatRequest, scale: int) -> ChatRequest:
+    return request if scale == 1 else dataclasses.replace(request, max_tokens=request.max_tokens * scale)
+
+
+def _all_reasoning(usage: CallUsage, request: ChatRequest) -> bool:
+    """Did a call that wrote no text end at its token budget (its tokens all hidden reasoning)?"""
+    return usage.finish_reason in AT_BUDGET and usage.cut_off(request.max_tokens)
 
 
 def _start_over(backend: Backend, call: Call, received: list[str]) -> None:

@@ -161,6 +161,9 @@ class Provider(ABC):
     max_temperature: float = 2.0
     #: turned off when the model refuses a temperature (``without_refused``): its requests then carry none
     takes_temperature: bool = True
+    #: the calls' token budgets are sent this many times over: raised by the runner once a call spent its whole
+    #: budget before any text (a reasoning model's hidden reasoning counts against it)
+    budget_scale: int = 1
     #: the most stop sequences a request may carry (None: any number); a template with more fails when the client
     #: is built
     max_stop: int | None = None

@@ -201,12 +201,17 @@ def _check_after_tokens(after_tokens: int) -> None:
 
 @dataclass(frozen=True)
 class Reply:
-    """One reply, optionally with its own latency, a fault, or usage numbers to report instead of counting."""
+    """One reply, optionally with its own latency, a fault, or usage numbers to report instead of counting.
+
+    ``reasoning_tokens``: a reasoning model's hidden reasoning before the text, as OpenAI's reasoning models write it
+    (none of it streamed): it spends ``max_tokens`` first and counts in the output tokens, so a budget it fills
+    leaves no text, finished by the length."""
 
     text: str
     latency: Latency | None = None
     fault: Fault | None = None
     usage: CallUsage | None = None
+    reasoning_tokens: int = 0
 
     def __post_init__(self) -> None:
         # checked here: a wrong type would otherwise only break the server thread, mid-response
@@ -218,6 +223,8 @@ class Reply:
         if self.fault is not None and not isinstance(self.fault, Fault):
             example = f"Fault.status({self.fault!r})" if type(self.fault) is int else "Fault.drop()"
             raise TypeError(f"Reply fault={self.fault!r}: pass a Fault, e.g. {example}, or None")
+        if not (isinstance(self.reasoning_tokens, int) and self.reasoning_tokens >= 0):
+            raise ConfigError(f"Reply reasoning_tokens must be an int >= 0, got {self.reasoning_tokens!r}")
         if self.usage is not None and not isinstance(self.usage, CallUsage):
             raise TypeError(f"Reply usage={self.usage!r}: pass a CallUsage (from sotkit.providers.base), e.g. "
                             "CallUsage(input_tokens=10, output_tokens=5), or None to count tokens")
@@ -262,7 +269,11 @@ class Completion:
         return "".join(self.tokens)
 
     @classmethod
-    def cut(cls, text: str, stop: Sequence[str], max_tokens: int | None) -> Completion:
+    def cut(cls, text: str, stop: Sequence[str], max_tokens: int | None, reasoning_tokens: int = 0) -> Completion:
+        """``reasoning_tokens`` spend ``max_tokens`` before the text does."""
+        if max_tokens is not None and reasoning_tokens >= max_tokens:
+            return cls([], "length")
+        max_tokens = None if max_tokens is None else max_tokens - reasoning_tokens
         finish: Literal["end", "stop_sequence", "length"] = "end"
         matched = None
         hits = [(text.find(s), s) for s in stop if s and s in text]

@@ -307,8 +307,9 @@ class FakeLLMServer:
             tokens = split_tokens(reply.text) or [" "]
             done = Completion([tokens[i % len(tokens)] for i in range(fault.tokens)], "end")
         else:
-            done = Completion.cut(reply.text, record.stop, record.max_tokens)
-        usage = reply.usage or CallUsage(dialect.input_tokens(record), len(done.tokens))
+            done = Completion.cut(reply.text, record.stop, record.max_tokens, reply.reasoning_tokens)
+        reasoned = min(reply.reasoning_tokens, record.max_tokens or reply.reasoning_tokens)
+        usage = reply.usage or CallUsage(dialect.input_tokens(record), reasoned + len(done.tokens))
         record.reply, record.text, record.usage, record.fault = reply.text, done.text, usage, fault
         record.finish_reason = dialect.finish_reasons[done.finish]
         rid = dialect.response_id(next(self._ids))

@@ -1,0 +1,90 @@
+"""OpenAI's reasoning models (and any whose hidden reasoning counts against ``max_tokens``) can spend a call's whole
+budget before any text: the call ends at its length with nothing written. Such a call goes again at once with
+``REASONING_SCALE`` times its budget, and every later call of that model is asked for as much. Real SDKs, loopback
+server (``Reply.reasoning_tokens`` spends the budget as the API does)."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+import sotkit
+from sotkit.runner import REASONING_SCALE
+from sotkit.testing import FakeLLMServer, Latency, RecordedRequest, Reply
+from tests.conftest import is_skeleton, point_of, sot_responder
+
+pytestmark = pytest.mark.anyio
+
+SKELETON = "1. Sleep well\n2. Eat less sugar\n3. Move daily"
+TEXTS = {1: "Aim for eight hours.", 2: "Swap soda for water.", 3: "Walk every day."}
+FAST = Latency(ttft_s=0.0, tokens_per_s=5000)
+POINT_BUDGET = 300  # the default point_max_tokens
+
+
+def reasoning(skeleton: int, points: int, first_point: int | None = None):
+    """A model that reasons ``skeleton`` hidden tokens before its skeleton and ``points`` before each point
+    (``first_point`` before point 1)."""
+    model = sot_responder(SKELETON, TEXTS)
+
+    def respond(request: RecordedRequest) -> Reply:
+        hidden = skeleton if is_skeleton(request) else points if point_of(request) != 1 or first_point is None \
+            else first_point
+        return Reply(model(request).text, reasoning_tokens=hidden)
+
+    return respond
+
+
+def budgets(server: FakeLLMServer, point: int | None = None, since: int = 0) -> list[int]:
+    return [r.max_tokens for r in server.requests[since:] if point is None or point_of(r) == point]
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+async def test_a_call_that_spent_its_budget_reasoning_goes_again_with_room_to_write(provider):
+    """The points' first calls go out together and all spend their 300 tokens reasoning: each goes again with eight
+    times the budget (not only the first to come back). The next answer asks for that at once."""
+    with FakeLLMServer(reasoning(skeleton=0, points=500), latency=FAST) as server:
+        url = server.openai_base_url if provider == "openai" else server.anthropic_base_url
+        async with sotkit.SoT(f"{provider}:m", base_url=url, api_key="k", mode="sot") as sot:
+            with pytest.warns(UserWarning, match=f"asked for {REASONING_SCALE} times their budget"):
+                first = await sot.generate("How can I live well?")
+            asked, since = sorted(budgets(server)), len(server.requests)
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")  # said once
+                second = await sot.generate("How can I live well?")
+    for result in (first, second):
+        assert [p.text for p in result.points] == list(TEXTS.values())
+        assert not result.truncated and all(p.attempts == 2 for p in first.points)
+    assert asked == [POINT_BUDGET] * 4 + [POINT_BUDGET * REASONING_SCALE] * 3  # the skeleton's, then the points'
+    assert budgets(server, since=since) == [POINT_BUDGET * REASONING_SCALE] * 4
+
+
+async def test_a_call_that_reasons_past_even_the_larger_budget_fails_saying_what_to_raise():
+    with FakeLLMServer(reasoning(skeleton=0, points=500, first_point=POINT_BUDGET * REASONING_SCALE),
+                       latency=FAST) as server:
+        async with sotkit.SoT("openai:m", base_url=server.openai_base_url, api_key="k", mode="sot",
+                              on_point_error="skip") as sot:
+            with pytest.warns(UserWarning, match="before any text"):
+                result = await sot.generate("How can I live well?")
+    assert [p.failed for p in result.points] == [True, False, False]
+    assert "a reasoning model may need a larger point_max_tokens" in result.points[0].error
+    assert budgets(server, point=1) == [POINT_BUDGET, POINT_BUDGET * REASONING_SCALE]  # not asked a third time
+
+
+async def test_a_sequential_answer_reasoned_away_is_asked_again_not_called_empty():
+    with FakeLLMServer(Reply("Keep a schedule.", reasoning_tokens=2000), latency=FAST) as server:
+        async with sotkit.SoT("openai:m", base_url=server.openai_base_url, api_key="k", mode="sequential") as sot:
+            with pytest.warns(UserWarning, match="before any text"):
+                result = await sot.generate("How can I sleep better?")
+    assert result.text == "Keep a schedule." and not result.truncated
+    assert budgets(server) == [1024, 1024 * REASONING_SCALE]
+
+
+async def test_a_call_cut_after_text_is_not_asked_again():
+    with FakeLLMServer(Reply("word " * 400), latency=FAST) as server:
+        async with sotkit.SoT("openai:m", base_url=server.openai_base_url, api_key="k", mode="sequential",
+                              max_tokens=50) as sot:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                result = await sot.generate("How can I sleep better?")
+    assert result.truncated and budgets(server) == [50]
