@@ -3,8 +3,8 @@ Here's the continuation of point 3:", "I'll continue with point 3.", "¡Claro! A
 "好的，下面是第2点的内容：") and a last one that only offers more of the answer ("Let me know if you'd like me to expand
 on ...", "Möchtest du, dass ich ...?") or only hopes it helps ("希望这些建议对你有帮助！", "I hope this helps you
 improve your chess skills!") or wishes the reader well ("Happy cooking!"), in English, Spanish, Portuguese, French,
-German, Italian, Chinese and Japanese. ``ExpansionFilter`` drops both; when a line could be the point's own words,
-it stays.
+German, Italian, Chinese, Japanese, Korean, Turkish, Russian, Indonesian and Vietnamese. ``ExpansionFilter`` drops
+both; when a line could be the point's own words, it stays.
 """
 
 from __future__ import annotations
@@ -32,6 +32,9 @@ class _Language(NamedTuple):
 
 
 _N = r"[\d一二三四五六七八九十]+"  # a number, in digits or in Chinese numerals
+# Korean for "(I'll) explain it (in detail)": "자세히 설명드리겠습니다", "살펴볼게요"
+_KO_EXPLAIN = (r"(?:자세히\s*|더\s*)?(?:설명(?:하겠습니다|드리겠습니다|해\s*드리겠습니다|할게요|해\s*드릴게요)"
+               r"|살펴보겠습니다|살펴볼게요|알아보겠습니다|알아볼게요)")
 
 
 def _you_and_nin(*items: str) -> tuple[str, ...]:
@@ -218,7 +221,8 @@ _LANGUAGES = (
         # "について説明します", "を続けます", "の詳細です"
         tails=(r"(?:について|を|の)(?:詳しく|詳細に|さらに)?(?:(?:(?:説明|解説|展開|紹介|詳述)(?:して(?:いき)?|いたし|し)"
                r"|続け|見ていき)(?:ます|ましょう)|(?:詳細|内容|続き|説明|解説)(?:です|となります))?",
-               r"(?:は(?:次|以下)の(?:とおり|通り))?(?:です|となります)"),  # "こちらがポイント2です", "...は次のとおりです"
+               # "こちらがポイント2です", "ポイント2は次のとおりです", "ポイント3の内容は以下の通りです"
+               r"(?:の(?:詳細|内容|続き|説明|解説))?(?:は(?:次|以下)の(?:とおり|通り))?(?:です|となります)"),
         tasks=(r"続き(?:です|となります)",),
         offers=("他にご不明な点があれば", "ほかにご不明な点があれば", "他にご質問があれば", "ほかにご質問があれば", "他に質問があれば",
                 "何か他にご質問があれば", "他にもお手伝いできることがあれば", "お気軽にお尋ねください", "お気軽にご質問ください",
@@ -226,6 +230,130 @@ _LANGUAGES = (
         hopes=("お役に立てれば幸いです", "お役に立てば幸いです", "参考になれば幸いです", "少しでも参考になれば幸いです",
                "参考になれば嬉しいです", "お役に立てれば嬉しいです",
                *(f"これらの{tips}が{helps}幸いです" for tips in ("ヒント", "アドバイス") for helps in ("お役に立てば", "参考になれば"))),
+    ),
+    _Language(  # Korean: the verb comes last, as in Japanese
+        words=("물론입니다", "물론이죠", "물론", "네", "알겠습니다", "좋습니다", "좋아요", "그럼요"),
+        acknowledgements=("물론입니다", "물론이죠", "알겠습니다"),
+        phrases=("다음은", "아래는", "이어서", "계속해서", "포인트 #", "포인트#", "#번 항목", "#번째 항목", "#번 포인트",
+                 "#번째 포인트"),
+        names=(r"포인트\s*\d+", r"\d+\s*번(?:째)?\s*(?:항목|포인트|요점)", r"항목\s*\d+"),
+        this_point=("이 항목", "이 포인트"),
+        # "에 대해 자세히 설명드리겠습니다", "의 내용은 다음과 같습니다", "입니다"
+        tails=(rf"(?:에\s*(?:대해서?|관해서?)|[을를])\s*{_KO_EXPLAIN}"
+               r"|(?:에\s*대한|의)\s*(?:자세한\s*|상세한\s*)?(?:내용|설명)(?:입니다|은\s*다음과\s*같습니다)"
+               r"|[은는]\s*다음과\s*같습니다|입니다|으?로\s*넘어가겠습니다",),
+        tasks=(r"이어서\s*작성하겠습니다", r"확장된\s*내용입니다"),
+        # "if you have (more) questions, ask me any time", "if you like, I (can) ..."
+        offers=(*(f"{asked} {ask}"
+                  for asked in ("궁금한 점이 있으시면", "더 궁금한 점이 있으시면", "추가로 궁금한 점이 있으시면",
+                                "혹시 더 궁금한 점이 있으시면", "궁금한 점이 있으면", "더 궁금한 점이 있으면",
+                                "다른 질문이 있으시면")
+                  for ask in ("언제든지 물어보세요", "언제든지 질문해 주세요", "언제든지 말씀해 주세요",
+                              "언제든지 말씀해주세요", "언제든 물어보세요", "편하게 물어보세요", "편하게 말씀해 주세요",
+                              "말씀해 주세요", "말씀해주세요")),
+                "원하시면 제가", "필요하시면 제가", "더 자세히 알려드릴까요", "더 자세히 설명해 드릴까요"),
+        # "(이 내용이) 도움이 되셨으면 좋겠습니다", formal and informal: not "도움이 되는 습관은 ...", advice
+        hopes=tuple(f"{subject}{helped}"
+                    for subject in ("", "이 내용이 ", "이 정보가 ", "이 팁들이 ", "이 방법들이 ", "이 조언이 ", "이 글이 ",
+                                    "위 내용이 ", "조금이나마 ")
+                    for helped in ("도움이 되셨으면 좋겠습니다", "도움이 되었으면 좋겠습니다", "도움이 됐으면 좋겠습니다",
+                                   "도움이 되셨으면 합니다", "도움이 되었으면 합니다", "도움이 되길 바랍니다",
+                                   "도움이 되기를 바랍니다", "도움이 되셨기를 바랍니다", "도움이 되었기를 바랍니다",
+                                   "도움이 되셨으면 좋겠어요", "도움이 되었으면 좋겠어요", "도움이 됐으면 좋겠어요",
+                                   "도움이 되길 바라요", "참고가 되셨으면 좋겠습니다", "참고가 되길 바랍니다")),
+        wishes=("행운을 빕니다", "행운을 빌어요", "화이팅", "파이팅", "좋은 결과 있으시길 바랍니다", "성공을 기원합니다"),
+    ),
+    _Language(  # Turkish
+        words=("tabii", "tabii ki", "elbette", "tamam", "peki", "memnuniyetle", "kesinlikle"),
+        acknowledgements=("tabii", "tabii ki", "elbette", "memnuniyetle"),
+        phrases=("işte", "şimdi", "sırada", "sıradaki", "aşağıda",
+                 # the point's name with its case ending: "3. maddeyi genişletiyorum:"
+                 "#. madde", "#. maddenin", "#. maddeyi", "#. maddeye", "#. maddeyle", "#. nokta", "#. noktanın",
+                 "#. noktayı", "#. noktaya", "#. noktayla"),
+        names=(r"\b\d+\.\s*(?:madde|nokta)", r"\bmadde\s*\d+",
+               r"\b(?:birinci|ikinci|üçüncü|dördüncü|beşinci|altıncı|yedinci|sekizinci|dokuzuncu|onuncu)"
+               r"\s+(?:madde|nokta)"),
+        this_point=(r"\bbu (?:madde|nokta)",),
+        # "(madde)nin detaylı açıklaması", "(madde)yi genişletiyorum", "(madde) ile devam ediyorum", "(madde)ye geçelim"
+        tails=(r"n[iı]n\s+(?:detaylı\s+|ayrıntılı\s+)?(?:açıklaması|detayları|ayrıntıları|genişletilmiş\s+hali|devamı)"
+               r"|y[iı]\s+(?:(?:detaylı|ayrıntılı)(?:\s+olarak)?\s+)?(?:açıklıyorum|genişletiyorum|detaylandırıyorum"
+               r"|ele\s+alıyorum|açıklayalım|genişletelim|detaylandıralım|ele\s+alalım)"
+               r"|(?:\s+ile|yle|yla)\s+devam\s+(?:ediyorum|edelim|ediyoruz)|y[ea]\s+geç(?:elim|iyorum)"
+               r"|\s+hakkında(?:\s+(?:detaylar|ayrıntılar))?",),
+        tasks=(r"\bişte\s+(?:devamı|genişletilmiş\s+hali)",),  # not "İşte hikayenin devamı:", the point's own
+        # "if you have other questions, don't hesitate to ask / (tell) me": not "... ask your accountant"
+        offers=(*(f"{asked} {ask}"
+                  for asked in ("başka sorunuz olursa", "başka sorularınız olursa", "başka sorunuz varsa",
+                                "başka sorularınız varsa", "başka bir sorunuz olursa", "başka bir sorunuz varsa",
+                                "başka sorun olursa", "başka sorun varsa")
+                  for ask in ("sormaktan çekinmeyin", "sormaktan çekinme", "bana")),
+                "yardımcı olabileceğim başka bir şey olursa", "yardımcı olabileceğim başka bir şey varsa",
+                "daha fazla bilgi ister misiniz", "daha fazla detay ister misiniz"),
+        hopes=("umarım yardımcı olur", "umarım yardımcı olmuştur", "umarım yardımcı olabilmişimdir",
+               "umarım faydalı olur", "umarım faydalı olmuştur", "umarım işinize yarar", "umarım işine yarar",
+               "umarım bu bilgiler", "umarım bu ipuçları", "umarım bu öneriler", "umarım bu tavsiyeler",
+               "yardımcı olması dileğiyle", "faydalı olması dileğiyle"),
+        wishes=("bol şans", "iyi şanslar", "başarılar", "başarılar dilerim", "kolay gelsin", "afiyet olsun",
+                "iyi yolculuklar"),
+    ),
+    _Language(  # Russian
+        words=("конечно", "разумеется", "хорошо", "отлично", "да", "с удовольствием"),
+        acknowledgements=("конечно", "разумеется", "с удовольствием"),
+        phrases=("вот", "ниже", "далее", "продолжаю", "продолжим", "перехожу к", "переходим к", "рассмотрим",
+                 "давайте рассмотрим", "давайте перейдём к", "давайте перейдем к"),
+        names=(r"\bпункт\w*\s*(?:№\s*)?\d+",),
+        this_point=(r"\bэт(?:от|ого|ому|им) пункт\w*",),
+        tails=(r"\s+(?:подробнее|подробно|более подробно|детально|в деталях)",),
+        tasks=(r"\bпродолжение", r"\b(?:раскрытие|подробное описание|развёрнутое описание|развернутое описание)"
+                                  r" пункта"),
+        offers=("если хотите, я могу", "если хочешь, я могу", "если нужно, я могу", "хотите, я", "хочешь, я",
+                "хотите, чтобы я", "хочешь, чтобы я", "дайте знать, если", "дай знать, если",
+                "если у вас есть вопросы, задавайте", "если остались вопросы, задавайте",
+                "если у вас остались вопросы, задавайте", "если возникнут вопросы, задавайте"),
+        hopes=("надеюсь, это поможет", "надеюсь, это помогло", "надеюсь, это было полезно",
+               "надеюсь, это будет полезно", "надеюсь, эти советы", "надеюсь, эта информация",
+               "удачи в", "удачи с", "успехов в"),  # a wish that goes on: "Удачи в ремонте!"
+        wishes=("удачи", "успехов", "желаю удачи", "желаю успехов", "приятного аппетита", "хорошей поездки",
+                "удачной поездки"),
+    ),
+    _Language(  # Indonesian
+        words=("tentu", "tentu saja", "baik", "baiklah", "oke", "siap", "dengan senang hati"),
+        acknowledgements=("tentu", "tentu saja", "baiklah", "dengan senang hati"),
+        phrases=("berikut", "berikut ini", "ini dia", "di bawah ini", "saya akan", "mari kita", "lanjut ke",
+                 "melanjutkan"),
+        names=(r"\bpoin\s*(?:ke-?\s*)?#?\d+",
+               r"\bpoin\s+(?:pertama|ke(?:dua|tiga|empat|lima|enam|tujuh|delapan|sembilan|sepuluh))"),
+        this_point=(r"\bpoin ini",),
+        tails=(r"\s+(?:(?:secara|dengan)\s+(?:lebih\s+)?(?:rinci|detail|mendalam)|lebih\s+(?:lanjut|rinci|detail))",),
+        tasks=(r"\blanjutannya",),
+        offers=("jika anda ingin, saya bisa", "jika anda mau, saya bisa", "kalau mau, saya bisa",
+                "jika mau, saya bisa", "apakah anda ingin saya", "mau saya", "beri tahu saya jika", "kabari saya jika",
+                "jika ada pertanyaan lain, jangan ragu", "jika ada pertanyaan lebih lanjut, jangan ragu",
+                "jangan ragu untuk bertanya lagi"),
+        hopes=("semoga membantu", "semoga bermanfaat", "semoga ini membantu", "semoga informasi ini",
+               "semoga tips ini", "semoga tips-tips ini", "semoga saran ini", "semoga sukses dengan",
+               "semoga berhasil dengan"),
+        wishes=("semoga berhasil", "semoga sukses", "selamat mencoba", "selamat memasak", "selamat berlibur"),
+    ),
+    _Language(  # Vietnamese
+        words=("chắc chắn rồi", "chắc chắn", "tất nhiên rồi", "tất nhiên", "dĩ nhiên", "được thôi", "vâng"),
+        acknowledgements=("chắc chắn rồi", "tất nhiên rồi", "tất nhiên", "dĩ nhiên"),
+        phrases=("dưới đây là", "sau đây là", "đây là", "tiếp theo là", "tiếp theo", "tôi sẽ", "mình sẽ",
+                 "tiếp tục với"),
+        names=(r"\b(?:điểm|ý|mục)\s*(?:thứ\s*)?(?:số\s*)?\d+",),
+        this_point=(r"\b(?:điểm|ý|mục) này",),
+        tails=(r"\s+(?:(?:một cách\s+)?chi tiết(?:\s+hơn)?|(?:được\s+)?mở rộng)",),
+        tasks=(),
+        offers=("nếu bạn muốn, tôi có thể", "nếu bạn muốn, mình có thể", "nếu bạn cần, tôi có thể",
+                "bạn có muốn tôi", "bạn có muốn mình", "hãy cho tôi biết nếu", "hãy cho mình biết nếu",
+                "đừng ngần ngại hỏi tôi", "đừng ngần ngại cho tôi biết"),
+        # "hope this information / these tips ...", not "Hy vọng điều này không xảy ra", the point's own
+        hopes=(*(f"{hope} {these}" for hope in ("hy vọng", "hi vọng")
+                 for these in ("những thông tin này", "thông tin này", "những gợi ý này", "những mẹo này",
+                               "những lời khuyên này", "điều này giúp ích", "điều này sẽ giúp ích",
+                               "điều này hữu ích")),
+               "chúc bạn thành công", "chúc bạn may mắn"),  # "Chúc bạn thành công với quán cà phê!"
+        wishes=("chúc may mắn",),
     ),
 )
 
@@ -243,24 +371,31 @@ def _any(field: str) -> str:
 _NO_COMMAS = str.maketrans("", "", ",，、")
 
 
+def _lower(text: str) -> str:
+    """Lower case as the plain strings are written: "İşte" is "işte" (not "i̇şte", an "i" with a dot added), "’" is
+    "'"."""
+    return text.replace("İ", "i").lower().replace("’", "'")
+
+
 def _plain(text: str) -> str:
     """A last line (or an offer) as it is matched: lower case, without an opening "¿"/"¡" and commas ("Möchtest du
     dass ich")."""
-    return text.lower().replace("’", "'").lstrip("¡¿").translate(_NO_COMMAS)
+    return _lower(text).lstrip("¡¿").translate(_NO_COMMAS)
 
 
 def _strings(items: Iterable[str], whole_words: bool = True) -> str:
     """Plain strings as one pattern ("#": a number), the longest first ("claro que sí" before "claro"); a word
-    written in letters ends there ("sigo con" is no start of "sigo contando"), one in Chinese or Japanese characters
-    need not."""
+    written in letters ends there ("sigo con" is no start of "sigo contando"), one in Chinese, Japanese or Korean
+    characters need not."""
     return "|".join(re.escape(item).replace(r"\#", _N).replace("'", "['’]")
                     + (r"\b" if whole_words and item[-1].isalnum() and item[-1] < "\u2e80" else "")
                     for item in sorted(items, key=len, reverse=True))
 
 
 _META_WORDS, _META_PHRASES = _all("words"), _all("phrases")
-_META_OPENING = re.compile(rf"[¡¿]?(?:(?:{_strings(_META_WORDS, False)})\W+)?(?:{_strings(_META_PHRASES)})", re.I)
-_META_WORD = re.compile(rf"(?:{_strings(_META_WORDS, False)})\W*")
+_WORDS_FIRST = rf"(?:(?:{_strings(_META_WORDS, False)})[^\w\n]+)*"  # any number of them: "はい、承知いたしました。"
+_META_OPENING = re.compile(rf"[¡¿]?{_WORDS_FIRST}(?:{_strings(_META_PHRASES)})", re.I)
+_META_WORD = re.compile(rf"(?:{_strings(_META_WORDS, False)})[^\w#]*")  # "#": a number (written so) follows
 _NUMBER = re.compile(_N)
 _NAMED = rf"{_any('names')}{_any('tails')}?"
 _TITLE = r"\s*(?:\([^)\n]*\)|（[^）\n]*）)?"  # the point's title in brackets after its name
@@ -272,10 +407,11 @@ _META_TOPIC = re.compile(rf"(?:{_NAMED}|{_any('this_point')}{_any('tails')}?|{_a
 _META_LINE = 150  # longer, it says something
 _COLON = re.compile("[:：]")
 _COLONS = (":", "：")
-# a first word that only acknowledges the task, before the point's own text on its line ("Certainly! Travel ...")
+# a first word that only acknowledges the task, before the point's own text on its line ("Certainly! Travel ...",
+# "はい、承知いたしました。練習 ...")
 _ACKNOWLEDGEMENTS = _strings(_all("acknowledgements"), False)
-_ACKNOWLEDGED = re.compile(rf"¡?(?:{_ACKNOWLEDGEMENTS})(?:\s*!\s+|[！。]\s*)(?=\S)", re.I)
-_ACKNOWLEDGED_ALONE = re.compile(rf"¡?(?:{_ACKNOWLEDGEMENTS})(?:\s*!|[！。])\s*", re.I)  # what follows is still to come
+_ACKNOWLEDGED = re.compile(rf"¡?{_WORDS_FIRST}(?:{_ACKNOWLEDGEMENTS})(?:\s*!\s+|[！。]\s*)(?=\S)", re.I)
+_ACKNOWLEDGED_ALONE = re.compile(rf"¡?{_WORDS_FIRST}(?:{_ACKNOWLEDGEMENTS})(?:\s*!|[！。])\s*", re.I)  # the rest to come
 # the talk before a colon on a line that goes on with the point's text: it ends by naming the point
 _META_HEAD = re.compile(rf"{_NAMED}{_TITLE}[\s*]*$", re.I)
 # It offers more of the answer itself, or only hopes it helps or wishes well (a hope may come before an offer: "I hope
@@ -301,7 +437,7 @@ def talk_opening(body: str, final: bool,
     that it follows is talk too ("Here is what I wrote:\n\n**2. Title**\n\n...")."""
     line, ended, rest = body.partition("\n")
     if not _META_OPENING.match(line):
-        if not final and not ended and _may_open_meta(line.lower().replace("’", "'")):
+        if not final and not ended and _may_open_meta(_lower(line)):
             return None
         if acknowledged := _ACKNOWLEDGED.match(body):  # and then, maybe, more talk: "Sure!\n\nHere's point 2:"
             more = talk_opening(body[acknowledged.end():], final, header_follows)
@@ -328,10 +464,11 @@ def talk_opening(body: str, final: bool,
 def _may_open_meta(low: str) -> bool:
     """Could the start of a first line (lower case) still grow into talk about the task ("Sure! Here's ...")?"""
     low = _NUMBER.sub("#", low.lstrip("¡¿"))  # as the phrases write a number
-    if any(head.startswith(low) for head in _META_WORDS + _META_PHRASES):
-        return True
-    word = _META_WORD.match(low)
-    return bool(word) and any(phrase.startswith(low[word.end():]) for phrase in _META_PHRASES)
+    while not any(head.startswith(low) for head in _META_WORDS + _META_PHRASES):
+        if not (word := _META_WORD.match(low)):
+            return False
+        low = low[word.end():]  # an acknowledgement, maybe more to follow: "はい、承知いたしました。ポ"
+    return True
 
 
 def talk_closing(text: str, final: bool) -> int | None:

@@ -1088,6 +1088,139 @@ def test_talk_in_another_language_is_held_back_only_while_it_may_still_become_ta
     assert f.feed(raw) == settled
 
 
+# -- chat talk in Korean, Turkish, Russian, Indonesian and Vietnamese, and more Japanese (blind sets b5, b6) ----------
+
+
+@pytest.mark.parametrize("step", [1, 2, 3, 5, 1000])
+@pytest.mark.parametrize("raw, text", [
+    # Japanese (b6 I07, Gemini): the point named mid-line, "is as follows"; acknowledgements one after another
+    ("はい、承知いたしました。ポイント3の内容は以下の通りです。\n\n練習ノートを使って家庭での練習内容を共有しましょう。",
+     "練習ノートを使って家庭での練習内容を共有しましょう。"),
+    ("ポイント2の詳細は次のとおりです：\nLED電球は電気代を抑えます。", "LED電球は電気代を抑えます。"),
+    ("はい、承知いたしました。LED電球は電気代を抑えます。", "LED電球は電気代を抑えます。"),
+    ("はい、3つ目のポイントについて説明します。\n\nLED電球は電気代を抑えます。", "LED電球は電気代を抑えます。"),
+    ("Okay, sure! They last.", "They last."),
+    # Korean
+    ("물론입니다! 2번 항목에 대해 자세히 설명드리겠습니다.\n\nLED 전구는 오래갑니다.", "LED 전구는 오래갑니다."),
+    ("네, 알겠습니다. 포인트 2의 내용은 다음과 같습니다:\nLED 전구는 오래갑니다.", "LED 전구는 오래갑니다."),
+    ("다음은 2번 항목입니다:\n\nLED 전구는 오래갑니다.", "LED 전구는 오래갑니다."),
+    ("물론입니다! LED 전구는 오래갑니다.", "LED 전구는 오래갑니다."),
+    # Turkish (b5 I10, GPT-4.1 mini)
+    ("Tabii! İşte 3. madde:\n\nBaşlangıçta az sayıda kahve çeşidi ve birkaç tatlıyla yola çıkın.",
+     "Başlangıçta az sayıda kahve çeşidi ve birkaç tatlıyla yola çıkın."),
+    ("Elbette, işte 2. maddenin detaylı açıklaması:\nLED ampuller az yakar.", "LED ampuller az yakar."),
+    ("Tabii ki, 2. maddeyi genişletiyorum:\n\nLED ampuller az yakar.", "LED ampuller az yakar."),
+    ("Şimdi 2. maddeye geçelim:\nLED ampuller az yakar.", "LED ampuller az yakar."),
+    ("İşte devamı:\n\nLED ampuller az yakar.", "LED ampuller az yakar."),
+    ("Tabii! İşte 2. madde: LED ampuller az yakar.", "LED ampuller az yakar."),
+    ("Elbette! LED ampuller az yakar.", "LED ampuller az yakar."),
+    ("Tabii! İşte 2. madde:", ""),  # nothing else: the point is empty, and asked again
+    # Russian
+    ("Конечно! Вот пункт 2:\n\nLED-лампы служат дольше.", "LED-лампы служат дольше."),
+    ("Хорошо, вот продолжение:\nLED-лампы служат дольше.", "LED-лампы служат дольше."),
+    ("Давайте рассмотрим пункт 2 подробнее.\n\nLED-лампы служат дольше.", "LED-лампы служат дольше."),
+    # Indonesian
+    ("Tentu! Berikut poin 2:\n\nLampu LED lebih awet.", "Lampu LED lebih awet."),
+    ("Baik, saya akan menjelaskan poin 2 secara lebih rinci.\nLampu LED lebih awet.", "Lampu LED lebih awet."),
+    # Vietnamese
+    ("Chắc chắn rồi! Dưới đây là điểm 2:\n\nĐèn LED bền hơn.", "Đèn LED bền hơn."),
+    ("Tất nhiên! Tôi sẽ tiếp tục với điểm 2 một cách chi tiết.\nĐèn LED bền hơn.", "Đèn LED bền hơn."),
+])
+def test_a_first_line_of_talk_in_more_languages_is_dropped(raw, text, step):
+    assert clean(raw, step=step, others=OTHERS) == (text, False)
+
+
+@pytest.mark.parametrize("step", [1, 2, 3, 5, 1000])
+@pytest.mark.parametrize("raw, text", [
+    # Korean (b6 I09, GPT-5 mini), formal and informal
+    ("합의한 내용을 간단히 기록해 공유하세요.\n\n도움이 되셨으면 좋겠습니다!", "합의한 내용을 간단히 기록해 공유하세요."),
+    ("기록해 공유하세요.\n\n이 내용이 도움이 되길 바랍니다.", "기록해 공유하세요."),
+    ("기록해 공유하세요.\n\n도움이 되었으면 좋겠어요 😊", "기록해 공유하세요."),
+    ("기록해 공유하세요.\n\n더 궁금한 점이 있으시면 언제든지 물어보세요!", "기록해 공유하세요."),
+    ("기록해 공유하세요.\n\n원하시면 제가 면담 질문 목록도 만들어 드릴게요.", "기록해 공유하세요."),
+    ("기록해 공유하세요.\n\n도움이 되셨으면 좋겠습니다! 궁금한 점이 있으시면 언제든지 말씀해 주세요.", "기록해 공유하세요."),
+    ("기록해 공유하세요.\n\n행운을 빕니다!", "기록해 공유하세요."),
+    # Turkish
+    ("Menüyü sade tutun.\n\nUmarım yardımcı olur!", "Menüyü sade tutun."),
+    ("Menüyü sade tutun.\n\nUmarım bu ipuçları kafenizi açarken işinize yarar!", "Menüyü sade tutun."),
+    ("Menüyü sade tutun.\n\nBaşka sorularınız olursa sormaktan çekinmeyin.", "Menüyü sade tutun."),
+    ("Menüyü sade tutun.\n\nİyi şanslar! Başka sorunuz olursa bana yazabilirsiniz.", "Menüyü sade tutun."),
+    ("Menüyü sade tutun.\n\nBaşarılar!", "Menüyü sade tutun."),
+    # Russian
+    ("LED-лампы служат дольше.\n\nНадеюсь, это поможет!", "LED-лампы служат дольше."),
+    ("LED-лампы служат дольше.\n\nЕсли хотите, я могу составить список покупок.", "LED-лампы служат дольше."),
+    ("LED-лампы служат дольше.\n\nУдачи в ремонте!", "LED-лампы служат дольше."),
+    # Indonesian
+    ("Lampu LED lebih awet.\n\nSemoga membantu!", "Lampu LED lebih awet."),
+    ("Lampu LED lebih awet.\n\nSemoga informasi ini bermanfaat untuk Anda!", "Lampu LED lebih awet."),
+    ("Lampu LED lebih awet.\n\nJika Anda ingin, saya bisa membuatkan daftar belanja.", "Lampu LED lebih awet."),
+    ("Lampu LED lebih awet.\n\nSelamat mencoba!", "Lampu LED lebih awet."),
+    # Vietnamese
+    ("Đèn LED bền hơn.\n\nHy vọng những thông tin này hữu ích cho bạn!", "Đèn LED bền hơn."),
+    ("Đèn LED bền hơn.\n\nBạn có muốn tôi lập danh sách mua sắm không?", "Đèn LED bền hơn."),
+    ("Đèn LED bền hơn.\n\nChúc bạn thành công với ngôi nhà mới!", "Đèn LED bền hơn."),
+])
+def test_a_last_line_of_talk_in_more_languages_is_dropped(raw, text, step):
+    assert clean_in_both_modes(raw, step) == text
+
+
+@pytest.mark.parametrize("step", [1, 2, 3, 5, 1000])
+@pytest.mark.parametrize("raw", [
+    # Japanese: more on the line, quoted in a sentence, the whole reply, the point's own words after the name
+    "ポイント3の内容は以下の通りです。まず、練習ノートを用意します。\n次に、保護者と共有します。",
+    "資料には「ポイント3の内容は以下の通りです。」と書き、例を続けます。\n練習ノートを使いましょう。",
+    "はい、承知いたしました。ポイント3の内容は以下の通りです。",
+    "ポイント3の内容は以下の三つです：練習、記録、共有。",
+    "はい、LED電球は電気代を抑えます。",  # "yes" alone acknowledges nothing
+    "Okay, they last.",
+    # Korean
+    "기록하세요.\n\n도움이 되는 습관은 매일 짧게 기록하는 것입니다.",
+    "기록하세요.\n궁금한 점이 있으면 팀원에게 먼저 물어보세요.",
+    "기록하세요.\n\n도움이 되셨으면 좋겠습니다. 다음 면담에서 확인하세요.",  # more than the hope
+    "도움이 되셨으면 좋겠습니다!",
+    "포인트 3은 경청입니다.\n말을 줄이세요.",
+    "물론 포인트 2는 중요합니다.\n기록하세요.",
+    # Turkish
+    "Tabii ki bütçenizi aşmamalısınız.\nKira en büyük giderdir.",
+    "Tabii ki bütçenizi aşmamalısınız.",
+    "İşte hikayenin devamı:\n- kafe açıldı\n- müşteri geldi",
+    "İşte 3 madde:\n- kira\n- izin",
+    "Menüyü sade tutun.\nBaşka sorularınız olursa muhasebecinize danışın.",
+    "Menüyü sade tutun.\n\nUmarım bu ipuçları işe yarar. Ayrıca bütçeyi izleyin.",
+    "Menüyü sade tutun.\n\nBol şans kapıyı çalmaz, çalışmak gerekir.",
+    "Umarım yardımcı olur!",
+    # Russian
+    "Вот почему пункт 2 договора важен.\nЧитайте внимательно.",
+    "Вот продолжение истории:\n- дом\n- сад",
+    "LED-лампы служат дольше.\nХотите ярче? Берите лампы на 1000 люмен.",
+    "LED-лампы служат дольше.\n\nУдачи бывают редко, готовьтесь заранее.",
+    # Indonesian
+    "Berikut beberapa poin penting:\n- harga\n- daya",
+    "Lampu LED lebih awet.\nJangan ragu untuk bertanya kepada penjual.",
+    'Akhiri email dengan ramah.\n\n"Semoga membantu!"',
+    # Vietnamese
+    "Đây là điểm 2 của hợp đồng: không có phí ẩn.",
+    "Đèn LED bền hơn.\n\nHy vọng điều này không xảy ra với bạn, nhưng hãy cẩn thận.",
+])
+def test_the_points_own_words_in_more_languages_are_kept(raw, step):
+    assert clean(raw, step=step, others=OTHERS) == (raw, False)
+
+
+@pytest.mark.parametrize("raw, settled", [
+    ("Tabii! İ", ""),  # may be "Tabii! İşte 3. madde:" ("İ" lower case is "i", no dot added)
+    ("Tabii! Başlangıçta", "Başlangıçta"),
+    ("はい、承知いたしました。ポ", ""),
+    ("はい、承知いたしました。練習", "練習"),
+    ("LED 전구는 오래갑니다.\n\n도움이 되", "LED 전구는 오래갑니다."),
+    ("LED 전구는 오래갑니다.\n\n도움이 되는", "LED 전구는 오래갑니다.\n\n도움이 되는"),
+    ("Kira yüksektir.\n\nİyi", "Kira yüksektir."),
+    ("Kira yüksektir.\n\nİyi bir", "Kira yüksektir.\n\nİyi bir"),
+])
+def test_talk_in_more_languages_is_held_back_only_while_it_may_still_become_talk(raw, settled):
+    f = ExpansionFilter(2, "Use LED bulbs", strip_header=True)
+    assert f.feed(raw) == settled
+
+
 # -- a numbered line that can be no other point's (probe 42) -------------------------------------------------------
 
 EGGS = {"index": 2, "title": "Eggs", "others": ["Mixing", "Baking"]}  # point 2 of "1. Mixing 2. Eggs 3. Baking"
