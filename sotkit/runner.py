@@ -61,8 +61,9 @@ RUNAWAY_CHARS_PER_TOKEN = 16
 #: seconds a call may wait for the per-minute budgets before it counts as paced by them
 PACED_S = 0.01
 #: a call that spent its whole token budget before any text (OpenAI's reasoning models count their hidden
-#: reasoning against it) goes again with this many times its budget, and so does every later call of that model
-REASONING_SCALE = 8
+#: reasoning against it) goes again with this many times its budget, at least ``REASONING_FLOOR`` tokens (the LLM
+#: router's 16 leave no room to reason), and so does every later call of that model
+REASONING_SCALE, REASONING_FLOOR = 8, 1024
 
 
 @dataclass(frozen=True)
@@ -238,7 +239,7 @@ class Runner:
                     backend.provider.budget_scale = REASONING_SCALE
                     warnings.warn(f"{backend.model} spent a call's whole budget ({sent.max_tokens} tokens) before any "
                                   f"text (reasoning, most likely): its calls are asked for {REASONING_SCALE} times their "
-                                  "budget from now on", stacklevel=2)
+                                  f"budget (at least {REASONING_FLOOR} tokens) from now on", stacklevel=2)
             except SendAgain:  # no attempt at the text: the same call goes again at once, without what was refused
                 attempt -= 1
                 if call.point is not None:
@@ -328,7 +329,8 @@ class Runner:
 
 
 def _scaled(request: ChatRequest, scale: int) -> ChatRequest:
-    return request if scale == 1 else dataclasses.replace(request, max_tokens=request.max_tokens * scale)
+    return request if scale == 1 else \
+        dataclasses.replace(request, max_tokens=max(request.max_tokens * scale, REASONING_FLOOR))
 
 
 def _all_reasoning(usage: CallUsage, request: ChatRequest) -> bool:
@@ -399,4 +401,6 @@ class _Watchdog:
             waited = (f"{self.first} s for the first text" if not self._alive
                       else f"{self.stall} s for more text" if self._texts
                       else f"{self.stall} s after its reasoning")
-            raise StreamStalled(f"{self.model} sent no text in {waited}")
+            advice = "" if self._alive else ("; a reasoning model that streams none of its reasoning (OpenAI's) may think "
+                                             "longer: raise first_token_timeout= (and timeout=, the network one)")
+            raise StreamStalled(f"{self.model} sent no text in {waited}{advice}")

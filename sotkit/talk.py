@@ -101,6 +101,8 @@ _LANGUAGES = (
                "espero haberte ayudado", "espero que estos consejos te sirvan", "espero que estos consejos te ayuden",
                "espero que estos consejos", "espero que estas ideas", "espero que estas sugerencias",
                "espero que estas recomendaciones"),
+        wishes=("buena suerte", "mucha suerte", "buen viaje", "feliz viaje", "buen provecho", "que disfrutes", "que lo disfrutes",
+                "éxito", "mucho éxito"),
     ),
     _Language(  # Portuguese
         words=("claro", "com certeza", "certo", "perfeito", "tudo bem", "sem problemas", "ótimo"),
@@ -120,6 +122,8 @@ _LANGUAGES = (
                "espero que essas dicas ajudem", "espero que essas dicas te ajudem", "espero que essas dicas",
                "espero que estas dicas", "espero que essas ideias", "espero que essas sugestões",
                "espero que esses conselhos", "espero que estes conselhos"),
+        wishes=("boa sorte", "boa viagem", "bom apetite", "bons estudos", "bom trabalho", "sucesso", "muito sucesso",
+                "aproveite"),
     ),
     _Language(  # French
         words=("bien sûr", "d'accord", "certainement", "parfait", "très bien", "volontiers", "entendu",
@@ -143,6 +147,8 @@ _LANGUAGES = (
                "j'espère que cela t'aidera", "en espérant que cela vous aide", "j'espère que ces conseils",
                "j'espère que ces idées", "j'espère que ces suggestions", "j'espère que ces astuces",
                "en espérant que ces conseils"),
+        wishes=("bonne chance", "bon voyage", "bon appétit", "bon courage", "bonne continuation", "bonne réussite",
+                "amusez-vous bien", "amuse-toi bien"),
     ),
     _Language(  # German
         words=("gerne", "gern", "klar", "natürlich", "selbstverständlich", "alles klar", "sicher", "okay"),
@@ -167,6 +173,7 @@ _LANGUAGES = (
                "hoffentlich hilft dir das", "hoffentlich hilft das", "ich hoffe, diese tipps", "ich hoffe, die tipps",
                "ich hoffe, diese ideen", "ich hoffe, diese vorschläge", "ich hoffe, diese anregungen",
                "hoffentlich helfen dir diese tipps", "hoffentlich helfen ihnen diese tipps"),
+        wishes=("viel glück", "viel erfolg", "gute reise", "guten appetit", "viel spaß", "alles gute"),
     ),
     _Language(  # Italian
         words=("certo", "certo che sì", "certamente", "sicuro", "va bene", "perfetto", "volentieri", "d'accordo",
@@ -189,6 +196,7 @@ _LANGUAGES = (
                "spero che queste informazioni ti siano utili", "spero che questi consigli ti siano utili",
                "spero che questi consigli", "spero che queste idee", "spero che questi suggerimenti",
                "spero che queste informazioni"),
+        wishes=("buona fortuna", "in bocca al lupo", "buon viaggio", "buon appetito", "buon lavoro", "buon divertimento"),
     ),
     _Language(  # Chinese
         words=("好的", "当然", "当然可以", "没问题", "可以"),
@@ -205,6 +213,7 @@ _LANGUAGES = (
         hopes=_you_and_nin("希望这些建议对你有帮助", "希望这些信息对你有帮助", "希望以上内容对你有帮助", "希望对你有帮助",
                            "希望对你有所帮助", "希望这对你有帮助", "希望这能帮到你", "希望能帮到你", "希望这些建议", "希望这些方法",
                            "希望这些技巧", "希望以上建议"),
+        wishes=("祝你好运", "祝您好运", "祝你成功", "祝您成功", "祝你一切顺利", "祝您一切顺利", "旅途愉快", "祝你旅途愉快"),
     ),
     _Language(  # Japanese: the verb comes last, so a line that names the point first is talk by its verb
         words=("もちろんです", "もちろん", "かしこまりました", "承知しました", "承知いたしました", "了解しました", "わかりました", "はい"),
@@ -230,6 +239,7 @@ _LANGUAGES = (
         hopes=("お役に立てれば幸いです", "お役に立てば幸いです", "参考になれば幸いです", "少しでも参考になれば幸いです",
                "参考になれば嬉しいです", "お役に立てれば嬉しいです",
                *(f"これらの{tips}が{helps}幸いです" for tips in ("ヒント", "アドバイス") for helps in ("お役に立てば", "参考になれば"))),
+        wishes=("頑張ってください", "がんばってください", "頑張って", "幸運を祈ります", "良い旅を", "楽しんでください"),
     ),
     _Language(  # Korean: the verb comes last, as in Japanese
         words=("물론입니다", "물론이죠", "물론", "네", "알겠습니다", "좋습니다", "좋아요", "그럼요"),

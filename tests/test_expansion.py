@@ -731,6 +731,17 @@ def clean_in_both_modes(raw: str, step: int) -> str:
     ("Vergleiche die Programme.\n\nWenn du willst, kann ich dir die wichtigsten kurz vergleichen.",
      "Vergleiche die Programme."),
     ("They last.\n\nGood luck with exams: sleep well the night before. Eat breakfast.", None),  # two sentences
+    # wishes outside English, alone on the last line (blind set b7 I04: "Boa viagem!")
+    ("Muitos museus têm entrada gratuita.\n\nBoa viagem!", "Muitos museus têm entrada gratuita."),
+    ("Revisa el contrato.\n\n¡Mucha suerte!", "Revisa el contrato."),
+    ("Vérifiez le contrat.\n\nBon courage !", "Vérifiez le contrat."),
+    ("Prüfe den Vertrag.\n\nViel Erfolg!", "Prüfe den Vertrag."),
+    ("Controlla il contratto.\n\nIn bocca al lupo!", "Controlla il contratto."),
+    ("先检查合同。\n\n祝你好运！", "先检查合同。"),
+    ("契約書を確認しましょう。\n\n頑張ってください！", "契約書を確認しましょう。"),
+    ("Prüfe den Vertrag.\n\nViel Erfolg hängt von der Planung ab.", None),  # a sentence of the point's own
+    ("Verifique o contrato.\n\nBoa sorte não basta: planeje cada etapa.", None),
+    ("Boa viagem!", None),  # the point's only line
 ])
 def test_a_last_line_that_only_hopes_it_helps_or_wishes_well_is_dropped(raw, text, step):
     assert clean_in_both_modes(raw, step) == (raw if text is None else text)

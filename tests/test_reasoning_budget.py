@@ -45,7 +45,8 @@ async def test_a_call_that_spent_its_budget_reasoning_goes_again_with_room_to_wr
     times the budget (not only the first to come back). The next answer asks for that at once."""
     with FakeLLMServer(reasoning(skeleton=0, points=500), latency=FAST) as server:
         url = server.openai_base_url if provider == "openai" else server.anthropic_base_url
-        async with sotkit.SoT(f"{provider}:m", base_url=url, api_key="k", mode="sot") as sot:
+        # eager=False: the points start together (eagerly, a slow machine may start one after the first came back)
+        async with sotkit.SoT(f"{provider}:m", base_url=url, api_key="k", mode="sot", eager=False) as sot:
             with pytest.warns(UserWarning, match=f"asked for {REASONING_SCALE} times their budget"):
                 first = await sot.generate("How can I live well?")
             asked, since = sorted(budgets(server)), len(server.requests)

@@ -233,3 +233,83 @@ async def test_a_temperature_the_user_put_in_extra_body_is_not_dropped():
             with pytest.raises(Exception, match="Unsupported value: 'temperature'"):
                 await sot.generate("How can I live well?")
     assert len(server.requests) == 1
+
+
+#: a gateway that turns thinking on refuses a prefill in thinking's words
+THINKING_REFUSAL = {"type": "error", "error": {"type": "invalid_request_error", "message": "messages.1.content.0.type: "
+                    "Expected `thinking` or `redacted_thinking`, but found `text`. When `thinking` is enabled, a final "
+                    "`assistant` message must start with a thinking block."}}
+
+
+async def test_a_prefill_refused_in_thinkings_words_is_refused_too():
+    def respond(request: RecordedRequest) -> Reply:
+        if request.prefill is not None:
+            return Reply("", fault=Fault.status(400, body=THINKING_REFUSAL))
+        return refusing(prefill_refused=False)(request)
+
+    with FakeLLMServer(respond, latency=Latency(ttft_s=0.0, tokens_per_s=5000)) as server:
+        result, events = await answer(server, "my-gateway-claude")
+    check(result, events)
+
+
+async def test_a_proxy_in_front_of_a_reasoning_model_that_refuses_max_tokens_is_sent_max_completion_tokens():
+    """sotkit sends max_completion_tokens to OpenAI itself; a proxy's base_url gets max_tokens, which OpenAI's
+    reasoning models refuse. The refusal names the field to use: the call goes again with it, and so do the rest."""
+    refusal = {"error": {"message": "Unsupported parameter: 'max_tokens' is not supported with this model. Use "
+                                    "'max_completion_tokens' instead.", "type": "invalid_request_error",
+                         "param": "max_tokens", "code": "unsupported_parameter"}}
+
+    def respond(request: RecordedRequest) -> Reply:
+        if "max_tokens" in request.body:
+            return Reply("", fault=Fault.status(400, body=refusal))
+        return Reply("Keep a schedule.")
+
+    with FakeLLMServer(respond) as server:
+        async with sotkit.SoT("openai:gpt-5", base_url=server.openai_base_url, api_key="k", mode="sequential") as sot:
+            first = await sot.generate("How can I sleep better?")
+            second = await sot.generate("How can I sleep better?")
+    assert first.text == second.text == "Keep a schedule."
+    assert [("max_tokens" in r.body, r.body.get("max_completion_tokens")) for r in server.requests] == \
+        [(True, None), (False, 1024), (False, 1024)]
+
+
+async def test_extra_body_reaches_anthropic_and_its_temperature_is_the_users():
+    with FakeLLMServer(refusing_temperature("anthropic")) as server:
+        async with sotkit.SoT("anthropic:claude-opus-4-7", base_url=server.anthropic_base_url, api_key="k",
+                              mode="sequential", extra_body={"thinking": {"type": "adaptive"}, "temperature": 0.5}
+                              ) as sot:
+            with pytest.raises(Exception, match="temperature. is deprecated"):
+                await sot.generate("How can I live well?")
+        async with sotkit.SoT("anthropic:claude-opus-4-7", base_url=server.anthropic_base_url, api_key="k",
+                              mode="sequential", temperature=0.5, extra_body={"temperature": None}) as sot:
+            result = await sot.generate("How can I live well?")
+    assert result.text == "A plain answer."
+    assert server.requests[0].body["thinking"] == {"type": "adaptive"} and len(server.requests) == 2
+    assert "temperature" not in server.requests[1].body  # None leaves sotkit's own out
+
+
+async def test_the_llm_router_of_a_model_that_reasons_first_gets_room_to_answer():
+    """The router's 16 tokens went on hidden reasoning, and so did eight times as many: the router failed on every
+    question, paying each time, and said the answer was unreadable. Its call now gets at least 1,024 tokens."""
+    answer = refusing(prefill_refused=False)
+
+    def respond(request: RecordedRequest) -> Reply:
+        if "How would you like to answer the question?" in request.user:
+            return Reply("A", reasoning_tokens=200)
+        return answer(request)
+
+    with FakeLLMServer(respond, latency=Latency(ttft_s=0.0, tokens_per_s=5000)) as server:
+        async with sotkit.SoT("openai:gpt-5", base_url=server.openai_base_url, api_key="k", router="llm") as sot:
+            with pytest.warns(UserWarning, match="at least 1024 tokens"):
+                result = await sot.generate("How can I live well?")
+    assert result.route_reason.startswith("llm (openai:gpt-5): A")
+    routed = [r.max_tokens for r in server.requests if "How would you like" in r.user]
+    assert routed == [16, 1024]
+
+
+async def test_a_router_answer_cut_before_any_text_says_so():
+    with FakeLLMServer(Reply("A", reasoning_tokens=5000)) as server:
+        provider = create_provider("openai:gpt-5", base_url=server.openai_base_url, api_key="k")
+        decision = await make_router("llm", provider=provider).decide("How can I live well?")
+        await provider.aclose()
+    assert "cut off at its token budget before any text" in decision.reason

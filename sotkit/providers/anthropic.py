@@ -6,7 +6,7 @@ import dataclasses
 import os
 import re
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -42,7 +42,10 @@ def takes_prefill(model_name: str) -> bool:
 
 class AnthropicProvider(Provider):
     """``supports_prefill``: a last assistant message is continued (``takes_prefill``); off for good once the
-    server refuses one."""
+    server refuses one.
+
+    ``extra_body`` holds fields added to every request's body (``{"thinking": {"type": "adaptive"}}``); they
+    override sotkit's own (all but the messages), and a field given as ``None`` is left out of the body."""
 
     max_temperature = 1.0
     # failures without an HTTP status worth retrying: refused or dropped connections, timeouts, cut streams
@@ -55,8 +58,11 @@ class AnthropicProvider(Provider):
 
     def __init__(self, model_name: str, *, api_key: str | None = None, base_url: str | None = None,
                  client: anthropic.AsyncAnthropic | None = None, timeout: float | None = None,
-                 http: str | None = None) -> None:
+                 http: str | None = None, extra_body: dict[str, Any] | None = None) -> None:
         check_api_key(api_key)
+        if extra_body is not None and not isinstance(extra_body, Mapping):
+            raise ConfigError(f"extra_body={extra_body!r}: must be a dict of fields added to each request's body")
+        self._extra_body = extra_body
         self.model = f"anthropic:{model_name}"
         self._name = model_name
         self.supports_prefill = takes_prefill(model_name)
@@ -90,10 +96,11 @@ class AnthropicProvider(Provider):
         if request.stop:
             options["stop_sequences"] = list(request.stop)
         temperature = request.temperature if self.takes_temperature else None
-        if temperature is not None:
-            # The API takes a temperature but this SDK's messages.create() has no such parameter (a TypeError):
-            # it travels in the body, as the SDK sends extra_body.
-            options["extra_body"] = {"temperature": temperature}
+        # The API takes a temperature but this SDK's messages.create() has no such parameter (a TypeError): it
+        # travels in the body, as the SDK sends extra_body, with the user's fields (their None removes one).
+        extra = {"temperature": temperature, **(self._extra_body or {})}
+        if extra := {name: value for name, value in extra.items() if value is not None}:
+            options["extra_body"] = extra
         reading, written = _Reading(), 0
         try:
             async with self._clients.client() as client, client.messages.with_streaming_response.create(
@@ -110,7 +117,8 @@ class AnthropicProvider(Provider):
                     written += len(text)
                     yield text
         except sys.modules["anthropic"].BadRequestError as exc:
-            sent = {"prefill": bool(prefill), "temperature": temperature is not None}
+            ours = temperature is not None and "temperature" not in (self._extra_body or {})
+            sent = {"prefill": bool(prefill), "temperature": ours}
             if (refused := without_refused(self, str(exc.message), **sent)) is None:
                 raise
             raise refused from exc

@@ -133,8 +133,10 @@ def without_refused(provider: Provider, message: str, *, prefill: bool, temperat
     """After a 400 whose ``message`` says what the server refused: stop sending an assistant prefill or a
     temperature the request carried (``prefill``, ``temperature``) and return the ``SendAgain`` to raise; None for
     any other refusal. A dropped temperature is warned of: the model then samples at its own default."""
-    said = message.lower()
-    if prefill and "prefill" in said:
+    said = message.lower().replace("`", "")
+    # Claude from 4.6 on: "does not support assistant message prefill"; with thinking on (a gateway's): "a final
+    # assistant message must start with a thinking block"
+    if prefill and ("prefill" in said or "final assistant message" in said):
         provider.supports_prefill = False
         return SendAgain(f"{provider.model} refused an assistant prefill ({message}); it is sent none from now on")
     if temperature and "temperature" in said:

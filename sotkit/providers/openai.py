@@ -17,8 +17,8 @@ from ..options import check_api_key, check_url
 from ._clients import sdk_clients, user_client
 from ._sse import malformed, text_pieces
 from ._think import ThinkTags
-from .base import (ERROR_STATUS, THINKING, CallUsage, ChatRequest, Chunk, Provider, Signal, StreamError,
-                   without_refused)
+from .base import (ERROR_STATUS, THINKING, CallUsage, ChatRequest, Chunk, Provider, SendAgain, Signal,
+                   StreamError, without_refused)
 
 #: OpenAI's own API (and Azure's) refuses a request with more than four stop sequences
 MAX_STOP = 4
@@ -112,9 +112,14 @@ class OpenAIProvider(Provider):
                         text = tags.feed(text)
                     if text:
                         yield text
-        except sys.modules["openai"].BadRequestError as exc:  # a temperature of sotkit's, not the user's extra_body
-            ours = "temperature" in body and "temperature" not in (self._extra_body or {})
-            if (refused := without_refused(self, str(exc.message), prefill=False, temperature=ours)) is None:
+        except sys.modules["openai"].BadRequestError as exc:  # fields of sotkit's, not the user's extra_body
+            users = self._extra_body or {}
+            mine = {name for name in ("temperature", "max_tokens") if name in body and name not in users}
+            if "max_tokens" in mine and "max_completion_tokens" in str(exc.message):  # a reasoning model, by a proxy
+                self._max_tokens_field = "max_completion_tokens"
+                raise SendAgain(f"{self.model} refused max_tokens: it is sent max_completion_tokens") from exc
+            refused = without_refused(self, str(exc.message), prefill=False, temperature="temperature" in mine)
+            if refused is None:
                 raise
             raise refused from exc
         if held := tags.finish():

@@ -130,6 +130,9 @@ class LLMRouter(FallsBack):
         ("Option A says ..., option B says ..., so my answer is C")."""
         prefill = request.prompt.prefill if self.provider.supports_prefill else None
         reply = (prefill or "") + text
+        if cut and not text.strip():
+            raise ValueError("the answer was cut off at its token budget before any text (a reasoning model that "
+                             "reasons first spends it so)")
         parsed = parse_router_answer(reply)
         if parsed is None:
             raise ValueError(f"unreadable answer {_clip(reply)!r}")
