@@ -593,5 +593,6 @@ async def test_a_sequential_answer_that_breaks_off_for_good_keeps_the_text_it_wr
                         seen.append(event)
     partial = caught.value.partial
     assert partial.text == kept and partial.truncated and partial.mode == "sequential"
+    assert partial.finish_reason == "error"  # not the token limit: `sotkit ask` said "cut off at the token limit"
     assert joined(seen) == partial.text and caught.value.__cause__ is not None
     assert len(server.requests) == 3
