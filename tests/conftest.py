@@ -85,6 +85,18 @@ def point_of(request: RecordedRequest) -> int | None:
     return int(matches[-1]) if matches else None
 
 
+def joined(events: list) -> str:
+    """The stitched text a reader of the stream shows, with every withdrawal applied."""
+    text = ""
+    for event in events:
+        if event.type == "text":
+            text += event.text
+        elif event.type == "withdraw":
+            assert text.endswith(event.text)
+            text = text[:len(text) - len(event.text)]
+    return text
+
+
 def is_skeleton(request: RecordedRequest) -> bool:
     return "skeleton (not the full content)" in request.user
 

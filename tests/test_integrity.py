@@ -12,7 +12,7 @@ import pytest
 import sotkit
 from sotkit.client import CLIENT_OPTIONS
 from sotkit.testing import FakeLLMServer, Fault, Latency, RandomFaults, RecordedRequest, Reply
-from tests.conftest import is_skeleton, point_of, sot_responder
+from tests.conftest import is_skeleton, joined, point_of, sot_responder
 
 pytestmark = pytest.mark.anyio
 
@@ -28,18 +28,6 @@ def client(server: FakeLLMServer, provider: str, **options) -> sotkit.SoT:
     options.setdefault("retry", QUICK_RETRY)
     options.setdefault("mode", "sot")
     return sotkit.SoT(f"{provider}:test-model", base_url=base_url, api_key="test-key", **options)
-
-
-def joined(events: list) -> str:
-    """The stitched text a reader of the stream shows, with every withdrawal applied."""
-    text = ""
-    for event in events:
-        if event.type == "text":
-            text += event.text
-        elif event.type == "withdraw":
-            assert text.endswith(event.text)
-            text = text[:len(text) - len(event.text)]
-    return text
 
 
 def continued(full_text, request: RecordedRequest) -> str:

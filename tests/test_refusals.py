@@ -15,7 +15,7 @@ from sotkit.providers import create_provider
 from sotkit.router import make_router
 from sotkit.providers.anthropic import takes_prefill
 from sotkit.testing import FakeLLMServer, Fault, Latency, RecordedRequest, Reply
-from tests.conftest import is_skeleton, point_of
+from tests.conftest import is_skeleton, joined, point_of
 
 pytestmark = pytest.mark.anyio
 
@@ -65,22 +65,11 @@ async def answer(server: FakeLLMServer, model: str, **options) -> tuple[sotkit.R
     return events[-1].result, events
 
 
-def streamed(events: list) -> str:
-    text = ""
-    for event in events:
-        if event.type == "text":
-            text += event.text
-        elif event.type == "withdraw":
-            assert text.endswith(event.text)
-            text = text[:len(text) - len(event.text)]
-    return text
-
-
 def check(result: sotkit.Result, events: list) -> None:
     assert [p.title for p in result.points] == TITLES
     assert [p.text for p in result.points] == TEXTS
     assert [p.attempts for p in result.points] == [1, 1, 1, 1]
-    assert streamed(events) == result.text
+    assert joined(events) == result.text
 
 
 async def test_a_claude_model_that_refuses_a_prefill_is_sent_none():
