@@ -1,9 +1,18 @@
-"""Reasoning that a compatible server leaves in the answer's text: ``<think>...</think>`` before the reply.
+"""Reasoning that a compatible server leaves in the answer's text: ``<think>...</think>`` before the reply, or
+gpt-oss's harmony channels.
 
 Reasoning models (Qwen3, QwQ, DeepSeek-R1 distills) write their reasoning between these tags. vLLM without a
 ``--reasoning-parser``, llama.cpp with ``--reasoning-format none``, LM Studio and older Ollama pass it on in
 ``content``, where it would become the answer's text, and its drafts of a list the skeleton's points. It goes
 the way of ``reasoning_content``: it is no text, but a sign of life (``THINKING``) for the stall timers.
+
+gpt-oss writes its reasoning in channels instead: ``<|channel|>analysis<|message|>...<|end|>``, then
+``<|start|>assistant<|channel|>final<|message|>`` and the answer, ended by ``<|return|>``; a server that passes
+the format on raw (llama.cpp with ``--reasoning-format none``) sends it all in ``content``. What comes before the
+final channel's header (the analysis channel, commentary ones) is reasoning, and the final message's end markers
+are no text. A server that drops special tokens' text sends ``analysisThe user asks...assistantfinalThe answer``:
+only its ``assistantfinal`` shows the text was reasoning, so it is held back until then, and a call that ends
+before it keeps its text (an opening such as ``analysisResult = 3`` may be code).
 
 Where the chat template writes the ``<think>`` itself (DeepSeek-R1's), the reasoning streams as if it were the
 answer, and only its ``</think>`` shows what it was: too late to take it back, so the call fails, loudly and
@@ -12,10 +21,21 @@ without a retry (the same request would do the same), saying how to start the se
 
 from __future__ import annotations
 
+import re
+
 from ..errors import StreamError
 from .base import THINKING, Signal
 
 OPEN, CLOSE = "<think>", "</think>"
+# harmony: a header on one line (a commentary channel's may name a recipient and a format), then the message
+HEADER = re.compile(r"(?:<\|start\|>assistant)?<\|channel\|>(\w+)(?: [\w.=]+)*(?: ?<\|constrain\|>\w+)?<\|message\|>")
+HEADER_STARTS, MESSAGE = ("<|channel|>", "<|start|>assistant<|channel|>"), "<|message|>"
+FINAL, ENDS = "<|channel|>final<|message|>", ("<|return|>", "<|end|>")
+END = re.compile("|".join(map(re.escape, ENDS)))
+# harmony without its special tokens' text: "analysis" runs into the reasoning's first word ("analysisThe user")
+BARE_OPEN, BARE_OPENING, BARE_CLOSE = re.compile("analysis[A-Z]"), "analysis", "assistantfinal"
+# a block's close, and the state after it
+BLOCKS = {"thinking": (CLOSE, "after"), "channels": (FINAL, "final"), "bare": (BARE_CLOSE, "final")}
 REASONING_AS_TEXT = ("the server sent a reasoning model's reasoning as the answer's text (it ended at a </think> that "
                      "the chat template opened): start the server with a reasoning parser (vLLM: --reasoning-parser "
                      "deepseek_r1 or qwen3; llama.cpp: --reasoning-format deepseek) so that it sends the reasoning "
@@ -24,12 +44,15 @@ REASONING_AS_TEXT = ("the server sent a reasoning model's reasoning as the answe
 
 class ThinkTags:
     """Feed it a stream's text pieces; it returns them less a ``<think>`` block that opens the text (after any
-    whitespace), and the whitespace after the block. Decided by the text's first characters, whatever the
-    pieces: text that may still grow into ``<think>`` is held back, and so is a ``</think>`` split across pieces.
-    A block the call ends inside (the budget spent reasoning) leaves no text."""
+    whitespace) and the whitespace after the block, or less what comes before gpt-oss's final channel and that
+    channel's end markers. Decided by the text's first characters, whatever the pieces: text that may still grow
+    into an opening is held back, and so is a close or an end marker split across pieces. A block the call ends
+    inside (the budget spent reasoning) leaves no text, but for harmony without its special tokens."""
 
     def __init__(self) -> None:
-        self._state = "start"  # then "thinking", "after" (the block's close, before the reply), or "text"
+        # then "thinking" (in a <think> block), "after" (its close, before the reply), "text"; or "channels" (harmony
+        # before the final channel), "bare" (harmony without its tokens, before "assistantfinal"), "final"
+        self._state = "start"
         self._held = ""
         self._tail: str | None = None  # the text's end, watched for a bare </think> (None: not watched)
 
@@ -37,35 +60,65 @@ class ThinkTags:
         if self._state == "text":
             if self._tail is not None:
                 window = self._tail + text
-                if OPEN in window:  # the text writes the tags themselves ("wrap it in <think>...</think>")
-                    self._tail = None
-                elif CLOSE in window:
+                opened, closed = window.find(OPEN), window.find(CLOSE)
+                if closed >= 0 and not 0 <= opened < closed:  # the first tag decides, whatever the pieces
                     raise StreamError(REASONING_AS_TEXT, status_code=400)
+                if opened >= 0:  # the text writes the tags themselves ("wrap it in <think>...</think>")
+                    self._tail = None
                 else:
                     self._tail = window[-(len(CLOSE) - 1):]
             return text
         text, self._held = self._held + text, ""
         if self._state == "start":
             opening = text.lstrip()
-            if len(opening) < len(OPEN) and OPEN.startswith(opening):
-                self._held = text  # "", "  ", "<thi": not known yet
+            if opening.startswith(OPEN):
+                self._state, text = "thinking", opening[len(OPEN):]
+            elif header := HEADER.match(opening):
+                self._state, text = ("final" if header[1] == "final" else "channels"), opening[header.end():]
+            elif BARE_OPEN.match(opening):
+                self._state = "bare"
+            elif _may_open(opening):
+                self._held = text  # "", "  ", "<thi", "<|channel|>analysis", "analy": not known yet
                 return ""
-            if not opening.startswith(OPEN):
+            else:
                 self._state, self._tail = "text", ""
                 return self.feed(text)
-            self._state, text = "thinking", opening[len(OPEN):]
-        if self._state == "thinking":
-            end = text.find(CLOSE)
+        if self._state in BLOCKS:
+            close, after = BLOCKS[self._state]
+            end = text.find(close)
             if end < 0:
-                self._held = text[-(len(CLOSE) - 1):]  # the start of a close tag that the next piece ends
+                # all of a bare block, which stays text unless it closes; else the start of a close
+                self._held = text if self._state == "bare" else text[-(len(close) - 1):]
                 return THINKING
-            self._state, text = "after", text[end + len(CLOSE):]
-        text = text.lstrip()
-        if text:
-            self._state = "text"
+            self._state, text = after, text[end + len(close):]
+        if self._state == "final":
+            text = END.sub("", text)
+            cut = _unfinished(text, ENDS)
+            text, self._held = text[:cut], text[cut:]
+        else:
+            text = text.lstrip()
+            if text:
+                self._state = "text"
         return text or THINKING
 
     def finish(self) -> str:
-        """What was held back when the stream ended: text that only looked like the start of a block."""
-        held, self._held = (self._held if self._state == "start" else ""), ""
+        """What was held back when the stream ended: text that only looked like the start of a block or of an end
+        marker, or a bare harmony block that never closed."""
+        held, self._held = (self._held if self._state in ("start", "bare", "final") else ""), ""
         return held
+
+
+def _may_open(opening: str) -> bool:
+    """Whether the text's first characters may still grow into a block's opening: "<thi", "analys", a harmony
+    header's line before its ``<|message|>``."""
+    if any(start.startswith(opening) for start in (OPEN, BARE_OPENING, *HEADER_STARTS)):
+        return True
+    return opening.startswith(HEADER_STARTS) and "\n" not in opening and MESSAGE not in opening
+
+
+def _unfinished(text: str, markers: tuple[str, ...]) -> int:
+    """Where the text's end that may be the start of one of the markers begins (``len(text)`` where none may)."""
+    for start in range(max(0, len(text) - max(map(len, markers)) + 1), len(text)):
+        if any(marker.startswith(text[start:]) for marker in markers):
+            return start
+    return len(text)

@@ -48,6 +48,7 @@ def test_a_think_block_that_opens_the_text_goes_in_any_pieces(text, answer, step
     # DeepSeek-R1's template writes the <think> into the prompt: only the close shows the text was reasoning
     ("Okay, the user wants tips.\n1. Maybe breathing\n</think>\n\n1. Alpha", True),
     ("Hmm.</think>Keep it dark.", True),
+    ("Hmm.</think>Keep it dark. <think> is a tag.", True),  # the first tag decides, even in one piece
     # tags the answer writes itself, a block that opened the text, or none: the text stays
     ("Wrap it in <think>...</think> tags.", False),
     ("<think>Hmm.</think>Keep it dark. A later </think> is text.", False),
@@ -106,3 +107,98 @@ async def test_a_reasoning_model_whose_template_opened_the_block_is_an_error_not
             with pytest.raises(sotkit.StreamError, match="--reasoning-parser"):
                 await sot.generate("How can I calm down before an exam?")
         assert len(server.requests) == 1  # not asked again: the same request streams the same
+
+
+# gpt-oss's harmony format from a server that passes it on raw (llama.cpp --reasoning-format none)
+ANALYSIS = ("<|channel|>analysis<|message|>The user wants tips. Candidate ideas:\n1. Maybe breathing\n2. Maybe yoga"
+            "<|end|><|start|>assistant<|channel|>final<|message|>")
+
+
+@pytest.mark.parametrize("step", [1, 2, 3, 5, 7, 10_000])
+@pytest.mark.parametrize("text, answer", [
+    (ANALYSIS + "1. Alpha\n2. Beta", "1. Alpha\n2. Beta"),
+    (ANALYSIS + "Keep it dark.<|return|>", "Keep it dark."),
+    ("<|channel|>analysis<|message|>Hmm.<|end|><|channel|>final<|message|>Keep it dark.<|end|>", "Keep it dark."),
+    ("\n<|start|>assistant<|channel|>analysis<|message|>Hmm.<|end|><|start|>assistant<|channel|>final<|message|>"
+     "Keep it dark.", "Keep it dark."),
+    # a commentary channel (a tool preamble, a call) is no answer either
+    ("<|channel|>analysis<|message|>Plan.<|end|><|start|>assistant<|channel|>commentary<|message|>Let me think."
+     "<|end|><|start|>assistant<|channel|>final<|message|>Keep it dark.", "Keep it dark."),
+    ('<|channel|>commentary to=functions.lookup <|constrain|>json<|message|>{"q": "sleep"}<|call|>'
+     "<|start|>assistant<|channel|>final<|message|>Keep it dark.", "Keep it dark."),
+    ("<|channel|>final<|message|>Keep it dark.<|return|>", "Keep it dark."),  # no analysis (reasoning effort low)
+    # the call ended inside the reasoning, or in the final channel's header: no text
+    ("<|channel|>analysis<|message|>The budget ran out while reason", ""),
+    ("<|channel|>analysis<|message|>Hmm.<|end|><|start|>assistant<|channel|>fin", ""),
+    # the final message's own text stays, tokens it quotes and a '<' at its end too
+    (ANALYSIS + "Harmony opens with <|channel|>. Is a < b? Yes, a <",
+     "Harmony opens with <|channel|>. Is a < b? Yes, a <"),
+    # a server that drops special tokens' text: only "assistantfinal" shows the reasoning's end
+    ("analysisUser says hello. Should respond politely.assistantfinalHello! How can I help?", "Hello! How can I help?"),
+    ("analysisWe need three tips.\n1. Maybe yoga\nassistantfinal1. Alpha\n2. Beta", "1. Alpha\n2. Beta"),
+    # the text does not open with a harmony header: it is all the answer's
+    ("The model writes <|channel|>analysis<|message|> before its reasoning.",
+     "The model writes <|channel|>analysis<|message|> before its reasoning."),
+    ("```\n<|channel|>analysis<|message|>Hmm.<|end|>\n```", "```\n<|channel|>analysis<|message|>Hmm.<|end|>\n```"),
+    ("<|channel|> is one of harmony's tokens.\nIt names the channel.",
+     "<|channel|> is one of harmony's tokens.\nIt names the channel."),
+    ("<|channel|>analysis and <|message|> mark the reasoning.",
+     "<|channel|>analysis and <|message|> mark the reasoning."),
+    ("<|start|>user<|message|>Hi<|end|>", "<|start|>user<|message|>Hi<|end|>"),
+    ("Keep it dark.<|return|>", "Keep it dark.<|return|>"),  # end markers go only after a harmony header
+    ("analysis of the data shows it.", "analysis of the data shows it."),
+    ("analysisResult = run()\nprint(analysisResult)", "analysisResult = run()\nprint(analysisResult)"),  # never closed
+    ("an apple a day", "an apple a day"),
+    ("analysis", "analysis"),
+    ("<|chan", "<|chan"),
+])
+def test_gpt_oss_channels_before_the_final_one_go_in_any_pieces(text, answer, step):
+    assert feed(text, step)[0] == answer
+
+
+def test_ordinary_text_comes_out_as_it_comes():
+    """Only text that may still open a block waits: a lowercase "an" for one more character."""
+    tags = ThinkTags()
+    assert [tags.feed(piece) for piece in ["Keep", " it", " dark."]] == ["Keep", " it", " dark."]
+    tags = ThinkTags()
+    assert [tags.feed(piece) for piece in ["an", " apple", " a day"]] == ["", "an apple", " a day"]
+
+
+def test_harmony_reasoning_is_a_sign_of_life_and_its_final_text_streams():
+    tags = ThinkTags()
+    pieces = [tags.feed(ANALYSIS[i:i + 4]) for i in range(0, len(ANALYSIS), 4)]
+    header = len("<|channel|>analysis<|message|>") // 4  # the pieces held back until the header shows what it is
+    assert pieces[:header] == [""] * header and all(piece is THINKING for piece in pieces[header:])
+    pieces = [tags.feed(piece) for piece in ["Keep", " it", " dark.<|", "return|>"]]
+    assert pieces == ["Keep", " it", " dark.", THINKING]  # "<|" waits: it may be the start of an end marker
+    assert tags.finish() == ""
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("mode", ["sot", "sequential"])
+@pytest.mark.parametrize("reasoning", [ANALYSIS, "analysisThe user wants tips. Maybe yoga.assistantfinal"])
+async def test_gpt_oss_channels_are_neither_a_skeleton_point_nor_answer_text(mode, reasoning):
+    """A compatible server serving gpt-oss without a reasoning parser: the analysis channel and the final channel's
+    header stream in ``content`` before every reply, the skeleton's first item on the header's line."""
+    texts = {1: "Inhale for four counts.", 2: "Tense and release each muscle.", 3: "Picture a calm place."}
+
+    def respond(request: RecordedRequest) -> Reply:
+        if is_skeleton(request):
+            reply = "1. Slow breathing\n2. Muscle relaxation\n3. Visualisation\n"
+        else:
+            reply = texts.get(point_of(request), "Breathe slowly, then relax each muscle.")
+        return Reply(reasoning + reply.removeprefix(request.prefill or "") + "<|return|>" * (reasoning == ANALYSIS))
+
+    with FakeLLMServer(respond, latency=Latency(ttft_s=0.0, tokens_per_s=2000)) as server:
+        async with sotkit.SoT("openai:gpt-oss-120b", base_url=server.openai_base_url, api_key="k", mode=mode) as sot:
+            result = await sot.generate("How can I calm down before an exam?")
+            async with sot.stream("How can I calm down before an exam?") as events:
+                streamed = [e async for e in events]
+    assert "<|" not in result.text and "analysis" not in result.text and "Maybe" not in result.text
+    if mode == "sot":
+        assert [p.title for p in result.points] == ["Slow breathing", "Muscle relaxation", "Visualisation"]
+        assert [p.text for p in result.points] == [texts[1], texts[2], texts[3]]
+    else:
+        assert result.text == "Breathe slowly, then relax each muscle."
+    assert "".join(e.text for e in streamed if e.type == "text") == result.text
+    assert not any(e.type == "withdraw" for e in streamed)
