@@ -406,6 +406,8 @@ _META_WORDS, _META_PHRASES = _all("words"), _all("phrases")
 _WORDS_FIRST = rf"(?:(?:{_strings(_META_WORDS, False)})[^\w\n]+)*"  # any number of them: "はい、承知いたしました。"
 _META_OPENING = re.compile(rf"[¡¿]?{_WORDS_FIRST}(?:{_strings(_META_PHRASES)})", re.I)
 _META_WORD = re.compile(rf"(?:{_strings(_META_WORDS, False)})[^\w#]*")  # "#": a number (written so) follows
+# every start of a word or phrase (one set lookup, not a scan of them all, for each point's first line)
+_META_STARTS = frozenset(head[:i] for head in _META_WORDS + _META_PHRASES for i in range(len(head) + 1))
 _NUMBER = re.compile(_N)
 _NAMED = rf"{_any('names')}{_any('tails')}?"
 _TITLE = r"\s*(?:\([^)\n]*\)|（[^）\n]*）)?"  # the point's title in brackets after its name
@@ -474,7 +476,7 @@ def talk_opening(body: str, final: bool,
 def _may_open_meta(low: str) -> bool:
     """Could the start of a first line (lower case) still grow into talk about the task ("Sure! Here's ...")?"""
     low = _NUMBER.sub("#", low.lstrip("¡¿"))  # as the phrases write a number
-    while not any(head.startswith(low) for head in _META_WORDS + _META_PHRASES):
+    while low not in _META_STARTS:
         if not (word := _META_WORD.match(low)):
             return False
         low = low[word.end():]  # an acknowledgement, maybe more to follow: "はい、承知いたしました。ポ"
