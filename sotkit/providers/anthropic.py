@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 import sys
@@ -122,6 +123,10 @@ class AnthropicProvider(Provider):
             if (refused := without_refused(self, str(exc.message), **sent)) is None:
                 raise
             raise refused from exc
+        except Exception:
+            if reading.input_tokens is not None:  # message_start counted the prompt: only the output is estimated
+                yield CallUsage(reading.input_tokens, math.ceil(written / 4), estimated=True)
+            raise
         if reading.input_tokens is None or reading.output_tokens is None:  # a compatible server that sent no counts
             usage = CallUsage.estimate(len(prompt.system or "") + sum(len(m["content"]) for m in messages), written)
         else:

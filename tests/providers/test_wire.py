@@ -711,3 +711,16 @@ async def test_a_json_reply_that_is_an_error_or_has_no_end_is_no_answer(model, r
         with pytest.raises(sotkit.StreamError, match=error):
             await read(model, url, received)
     assert received in ([], ["Keep"])  # what came is given first, and is no whole answer
+
+
+async def test_an_anthropic_stream_broken_after_message_start_is_charged_the_counted_input():
+    """message_start counts the prompt: a stream that breaks after it was charged an estimate of about four
+    characters a token instead (a quarter of the count for a Chinese context). Its output stays an estimate."""
+    overloaded = ("error", {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})
+    async with serving(anthropic_sse(text_delta("Keep it dark."), overloaded)) as (url, _):
+        async with sotkit.SoT("anthropic:m", api_key="k", base_url=url, mode="sequential",
+                              retry=sotkit.RetryPolicy(attempts=1)) as sot:
+            with pytest.raises(sotkit.PartialResultError) as caught:
+                await sot.generate("为什么夜晚的天空是黑的？" * 50)
+    usage = caught.value.partial.usage
+    assert usage.input_tokens == 5 and usage.output_tokens == 4 and usage.estimated_calls == 1
