@@ -353,7 +353,7 @@ async def test_text_that_came_in_one_read_with_a_bad_event_is_given_before_the_e
     async with serving(body) as (url, _):
         with pytest.raises(sotkit.StreamError, match="overloaded"):
             await read(model, url, texts)
-    assert texts == ["Keep it "]
+    assert [t for t in texts if isinstance(t, str)] == ["Keep it "]  # (Anthropic's counts of the prompt, then)
 
 
 @pytest.mark.parametrize("data, raw", [([1, 2], [1, 2]), ("<html>" + "x" * 600, ("<html>" + "x" * 600)[:500])],
