@@ -545,6 +545,7 @@ async def test_a_broken_chunked_encoding_on_aiohttp_is_the_sdks_connection_error
         mine = type("Mine", (sdk_client,), {})(api_key="k", base_url=url, http_client=sdk.DefaultAioHttpClient())
         with pytest.raises(sdk.APIConnectionError):  # one's own subclass of the SDK's client, on aiohttp
             await read(model, None, api_key=None, client=mine)
+        await mine.close()  # the user's client is the user's to close
     assert sotkit.retry.is_retryable(caught.value, create_provider(model, api_key="k").transient_errors)
 
 
