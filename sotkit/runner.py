@@ -238,8 +238,8 @@ class Runner:
                 if backend.provider.budget_scale == 1:
                     backend.provider.budget_scale = REASONING_SCALE
                     warnings.warn(f"{backend.model} spent a call's whole budget ({sent.max_tokens} tokens) before any "
-                                  f"text (reasoning, most likely): its calls are asked for {REASONING_SCALE} times their "
-                                  f"budget (at least {REASONING_FLOOR} tokens) from now on", stacklevel=2)
+                                  f"text (reasoning, most likely): its calls are asked for {REASONING_SCALE} times "
+                                  f"their budget (at least {REASONING_FLOOR} tokens) from now on", stacklevel=2)
             except SendAgain:  # no attempt at the text: the same call goes again at once, without what was refused
                 attempt -= 1
                 if call.point is not None:
@@ -401,6 +401,6 @@ class _Watchdog:
             waited = (f"{self.first} s for the first text" if not self._alive
                       else f"{self.stall} s for more text" if self._texts
                       else f"{self.stall} s after its reasoning")
-            advice = "" if self._alive else ("; a reasoning model that streams none of its reasoning (OpenAI's) may think "
-                                             "longer: raise first_token_timeout= (and timeout=, the network one)")
+            advice = "" if self._alive else ("; a reasoning model that streams none of its reasoning (OpenAI's) may "
+                                             "think longer: raise first_token_timeout= (and timeout=, the network one)")
             raise StreamStalled(f"{self.model} sent no text in {waited}{advice}")

@@ -1,9 +1,9 @@
 """Where a point's expansion runs on into another point: a numbered line that does not go on with the point's own
 list (numbered from 1) and may be a point's (not one numbered above the answer's points and the next number, nor one
-that goes on with a sentence: "published in\n2019. showed", unless it opens with another point's title), or another point's title as a
-header (a line's marks, "\n**Title:**", "\n### Title", "\nPoint 3: Title", or a number after a sentence, "... LEDs.
-4. Title:"). A numbered line inside a code block is code, and a section headed by an earlier point's title is part of
-a comparison, not a run-on.
+that goes on with a sentence: "published in\n2019. showed", unless it opens with another point's title), or another
+point's title as a header (a line's marks, "\n**Title:**", "\n### Title", "\nPoint 3: Title", or a number after a
+sentence, "... LEDs. 4. Title:"). A numbered line inside a code block is code, and a section headed by an earlier
+point's title is part of a comparison, not a run-on.
 """
 
 from __future__ import annotations
@@ -176,9 +176,9 @@ class OtherPoints:
     def _starts_numbered_point(self, text: str, m: re.Match[str], written: str, whole: bool) -> bool | None:
         """Does the numbered line at ``m``, which does not go on with the point's own list, start another point?
         ``written``: its text after the number (``whole``: all of it). Not where no point has its number (nor the
-        next, which a reply running on past the skeleton's last point writes), nor where
-        it goes on with a sentence ("published in\n2019. showed", "see your step\n5. Frost ..."), unless it opens
-        with another point's title. None while its text may still show which."""
+        next, which a reply running on past the skeleton's last point writes), nor where it goes on with a sentence
+        ("published in\n2019. showed", "see your step\n5. Frost ..."), unless it opens with another point's title.
+        None while its text may still show which."""
         if self._most_points and int(re.search(r"\d+", m[0])[0]) > self._most_points + 1:
             return False  # a year, a step of the question's own list (the next number goes on with the answer's)
         line = written.casefold()

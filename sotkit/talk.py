@@ -101,8 +101,8 @@ _LANGUAGES = (
                "espero haberte ayudado", "espero que estos consejos te sirvan", "espero que estos consejos te ayuden",
                "espero que estos consejos", "espero que estas ideas", "espero que estas sugerencias",
                "espero que estas recomendaciones"),
-        wishes=("buena suerte", "mucha suerte", "buen viaje", "feliz viaje", "buen provecho", "que disfrutes", "que lo disfrutes",
-                "éxito", "mucho éxito"),
+        wishes=("buena suerte", "mucha suerte", "buen viaje", "feliz viaje", "buen provecho", "que disfrutes",
+                "que lo disfrutes", "éxito", "mucho éxito"),
     ),
     _Language(  # Portuguese
         words=("claro", "com certeza", "certo", "perfeito", "tudo bem", "sem problemas", "ótimo"),
@@ -196,7 +196,8 @@ _LANGUAGES = (
                "spero che queste informazioni ti siano utili", "spero che questi consigli ti siano utili",
                "spero che questi consigli", "spero che queste idee", "spero che questi suggerimenti",
                "spero che queste informazioni"),
-        wishes=("buona fortuna", "in bocca al lupo", "buon viaggio", "buon appetito", "buon lavoro", "buon divertimento"),
+        wishes=("buona fortuna", "in bocca al lupo", "buon viaggio", "buon appetito", "buon lavoro",
+                "buon divertimento"),
     ),
     _Language(  # Chinese
         words=("好的", "当然", "当然可以", "没问题", "可以"),

@@ -1250,7 +1250,8 @@ EGGS = {"index": 2, "title": "Eggs", "others": ["Mixing", "Baking"]}  # point 2 
     ("Beat them well before adding them to the\n3. Baking: 180C for 30 minutes.",
      "Beat them well before adding them to the"),
     ("Take them out early.\n3. baking: 180C for 30 minutes.", "Take them out early."),
-    ("Take them out early.\n- Crack them one by one\n3. Bake at 180C.", "Take them out early.\n- Crack them one by one"),
+    ("Take them out early.\n- Crack them one by one\n3. Bake at 180C.",
+     "Take them out early.\n- Crack them one by one"),
     ("Take them out early.\n### Why it matters\n3. Bake at 180C.", "Take them out early.\n### Why it matters"),
     ("Take them out early.\nStep 3: Bake at 180C.", "Take them out early."),
 ])

@@ -206,7 +206,8 @@ async def test_a_cut_or_malformed_stream_is_a_retryable_stream_error(provider, f
                 await sot.generate("How can I sleep better?")
     error = caught.value
     if fault.after_tokens:
-        assert error.partial.text == " ".join("Sleep in a dark".split()[:fault.after_tokens]) and error.partial.truncated
+        written = " ".join("Sleep in a dark".split()[:fault.after_tokens])
+        assert error.partial.text == written and error.partial.truncated
         error = error.__cause__
     assert isinstance(error, sotkit.StreamError) and error.status_code == 502
     assert len(server.requests) == 1
