@@ -16,7 +16,7 @@ at once with ``REASONING_SCALE`` times the budget, as every later call of that m
 
 A call's text is one generation: a retried stream resumes where the broken one stopped only on a provider that
 continues a prefill (``supports_prefill``); elsewhere it restarts, and ``Call.on_restart`` forgets (and withdraws)
-what the broken attempt wrote. A batched call (in-process models) runs every row as one attempt; a row it did not
+what the broken attempt wrote, once the new attempt writes (one that fails first leaves it to the error). A batched call (in-process models) runs every row as one attempt; a row it did not
 finish is retried as a single call through all four layers, continuing the row's text.
 """
 
@@ -228,10 +228,9 @@ class Runner:
                     if prefill != backend.provider.supports_prefill:  # its server refused a prefill meanwhile
                         prefill = False
                         _start_over(backend, call, received)
-                    elif received and not prefill:
-                        received.clear()  # a new generation: what the broken one wrote goes
-                        call.on_restart()
-                    usage = await self._watched(backend, _resume(backend, sent, received), call, received, span)
+                    restart = bool(received) and not prefill  # a new generation (see _watched)
+                    usage = await self._watched(backend, _resume(backend, sent, received), call, received, span,
+                                                restart)
                 if received or sent is not request or not _all_reasoning(usage, sent):
                     return usage
                 attempt -= 1  # no failure: the same call goes again at once, with room to write after reasoning
@@ -261,7 +260,10 @@ class Runner:
         self.paced = self.paced or anyio.current_time() - asked > PACED_S
 
     async def _watched(self, backend: Backend, request: ChatRequest, call: Call, received: list[str],
-                       span: CallTrace) -> CallUsage:
+                       span: CallTrace, restart: bool = False) -> CallUsage:
+        """One attempt. ``restart``: ``received`` is a broken generation's text, which this attempt does not
+        continue; it goes (``Call.on_restart``) at this attempt's first text, or at its end if it wrote none, so that
+        an attempt that fails before any text leaves it to the error's partial answer."""
         if call.point is not None:
             call.point.attempts += 1
         usage: CallUsage | None = None  # what the provider reports last
@@ -289,6 +291,10 @@ class Runner:
                         now = watchdog.progress()
                         first_text, last_text = first_text or now, now
                         kept = chunk[:max_chars - chars]  # a runaway's text is kept up to the bound, no further
+                        if restart:
+                            restart = False
+                            received.clear()
+                            call.on_restart()
                         received.append(kept)
                         chunks, chars = chunks + 1, chars + len(kept)
                         runaway = chunks > max_chunks or len(kept) < len(chunk)
@@ -305,6 +311,9 @@ class Runner:
                     usage = CallUsage.estimate(request.prompt.chars, chars) if started or chars else CallUsage()
                 self._account(usage, backend.model, span)
         watchdog.check()
+        if restart:  # it ended without text: the call's text is this generation's, none
+            received.clear()
+            call.on_restart()
         # the first attempts only: they were sent together; a retry goes out on its own, later
         if call.point is not None and call.point.attempts == 1 and backend is self.backends[0] \
                 and first_text is not None:

@@ -585,3 +585,26 @@ async def test_a_sequential_answer_that_breaks_off_for_good_keeps_the_text_it_wr
     assert partial.finish_reason == "error"  # not the token limit: `sotkit ask` said "cut off at the token limit"
     assert joined(seen) == partial.text and caught.value.__cause__ is not None
     assert len(server.requests) == 3
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+async def test_a_retry_that_fails_before_any_text_leaves_the_broken_attempts_text_to_the_error(provider):
+    """A restarted call withdrew the broken attempt's text as its retry went out; the retries then failed before
+    any text, and the text written and shown was in no result (probe 44). It now goes only once a new attempt
+    writes, so the error's partial answer keeps it. (On Claude 4.6 no prefill is sent: the call restarts.)"""
+    def respond(request: RecordedRequest) -> Reply:
+        if request.attempt == 1:
+            return Reply("Once upon a time there lived a careful engineer who", fault=Fault.drop(after_tokens=5))
+        return Reply("", fault=Fault.status(500))
+
+    seen = []
+    with FakeLLMServer(respond, latency=FAST) as server:
+        url = server.openai_base_url if provider == "openai" else server.anthropic_base_url
+        async with sotkit.SoT("openai:gpt-4o" if provider == "openai" else "anthropic:claude-sonnet-4-6",
+                              base_url=url, api_key="k", mode="sequential", retry=QUICK_RETRY) as sot:
+            with pytest.raises(sotkit.PartialResultError) as caught:
+                async with sot.stream("Tell me a story.") as events:
+                    async for event in events:
+                        seen.append(event)
+    assert caught.value.partial.text == "Once upon a time there" == joined(seen)
+    assert not any(event.type == "withdraw" for event in seen) and len(server.requests) == 4
