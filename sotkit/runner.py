@@ -12,12 +12,14 @@ Its layers wrap a provider's stream the way pydantic-ai's wrapper models wrap a 
    ended as if at the limit.
 
 A call that ends at its budget without any text (a reasoning model's hidden reasoning counts against it) goes again
-at once with ``REASONING_SCALE`` times the budget, as every later call of that model does (``budget_scale``).
+at once with ``REASONING_SCALE`` times the budget, as every later call of that model does (``budget_scale``), until
+the model refuses a raised budget.
 
 A call's text is one generation: a retried stream resumes where the broken one stopped only on a provider that
 continues a prefill (``supports_prefill``); elsewhere it restarts, and ``Call.on_restart`` forgets (and withdraws)
-what the broken attempt wrote, once the new attempt writes (one that fails first leaves it to the error). A batched call (in-process models) runs every row as one attempt; a row it did not
-finish is retried as a single call through all four layers, continuing the row's text.
+what the broken attempt wrote, once the new attempt writes (one that fails first leaves it to the error). A batched
+call (in-process models) runs every row as one attempt; a row it did not finish is retried as a single call through
+all four layers, continuing the row's text.
 """
 
 from __future__ import annotations
@@ -62,8 +64,9 @@ RUNAWAY_CHARS_PER_TOKEN = 16
 PACED_S = 0.01
 #: a call that spent its whole token budget before any text (OpenAI's reasoning models count their hidden
 #: reasoning against it) goes again with this many times its budget, at least ``REASONING_FLOOR`` tokens (the LLM
-#: router's 16 leave no room to reason), and so does every later call of that model
-REASONING_SCALE, REASONING_FLOOR = 8, 1024
+#: router's 16 leave no room to reason) and at most ``REASONING_CAP`` (models' output limits start at 16K-64K; a
+#: budget above the model's is refused, and then the asked one is sent again), as every later call of that model does
+REASONING_SCALE, REASONING_FLOOR, REASONING_CAP = 8, 1024, 32768
 
 
 @dataclass(frozen=True)
@@ -231,19 +234,27 @@ class Runner:
                     restart = bool(received) and not prefill  # a new generation (see _watched)
                     usage = await self._watched(backend, _resume(backend, sent, received), call, received, span,
                                                 restart)
-                if received or sent is not request or not _all_reasoning(usage, sent):
+                if received or sent is not request or backend.provider.budget_fixed or not _all_reasoning(usage, sent):
                     return usage
                 attempt -= 1  # no failure: the same call goes again at once, with room to write after reasoning
                 if backend.provider.budget_scale == 1:
                     backend.provider.budget_scale = REASONING_SCALE
                     warnings.warn(f"{backend.model} spent a call's whole budget ({sent.max_tokens} tokens) before any "
                                   f"text (reasoning, most likely): its calls are asked for {REASONING_SCALE} times "
-                                  f"their budget (at least {REASONING_FLOOR} tokens) from now on", stacklevel=2)
+                                  f"their budget ({REASONING_FLOOR} to {REASONING_CAP} tokens) from now on",
+                                  stacklevel=2)
             except SendAgain:  # no attempt at the text: the same call goes again at once, without what was refused
                 attempt -= 1
                 if call.point is not None:
                     call.point.attempts -= 1
             except Exception as error:
+                if sent is not request and status_of(error) == 400 and backend.provider.budget_scale != 1:
+                    # the raised budget may be more than the model takes: its own again, for good
+                    backend.provider.budget_scale, backend.provider.budget_fixed = 1, True
+                    warnings.warn(f"{backend.model} refused a call with the raised budget ({sent.max_tokens} tokens; "
+                                  f"{describe(error)}): its calls are asked for their own budget again", stacklevel=2)
+                    attempt -= 1
+                    continue
                 # read after a failure: a provider's list may name SDK classes it imports at its first call
                 if attempt >= self.retry.attempts or not is_retryable(error, backend.provider.transient_errors):
                     raise
@@ -338,8 +349,8 @@ class Runner:
 
 
 def _scaled(request: ChatRequest, scale: int) -> ChatRequest:
-    return request if scale == 1 else \
-        dataclasses.replace(request, max_tokens=max(request.max_tokens * scale, REASONING_FLOOR))
+    budget = min(max(request.max_tokens * scale, REASONING_FLOOR), REASONING_CAP)
+    return request if scale == 1 or budget <= request.max_tokens else dataclasses.replace(request, max_tokens=budget)
 
 
 def _all_reasoning(usage: CallUsage, request: ChatRequest) -> bool:

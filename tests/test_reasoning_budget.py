@@ -10,8 +10,8 @@ import warnings
 import pytest
 
 import sotkit
-from sotkit.runner import REASONING_SCALE
-from sotkit.testing import FakeLLMServer, Latency, RecordedRequest, Reply
+from sotkit.runner import REASONING_CAP, REASONING_SCALE
+from sotkit.testing import FakeLLMServer, Fault, Latency, RecordedRequest, Reply
 from tests.conftest import is_skeleton, point_of, sot_responder
 
 pytestmark = pytest.mark.anyio
@@ -89,3 +89,28 @@ async def test_a_call_cut_after_text_is_not_asked_again():
                 warnings.simplefilter("error")
                 result = await sot.generate("How can I sleep better?")
     assert result.truncated and budgets(server) == [50]
+
+
+async def test_a_raised_budget_the_model_refuses_goes_back_to_the_asked_one_for_good():
+    """A model's output limit may be below the raised budget (a user's max_tokens of 8,000 raised to 32,768): the
+    400 that refuses it turned every later call of the client into the same 400. Now the call goes again with its
+    own budget, and so do the later ones."""
+    too_large = {"error": {"message": "max_tokens is too large: 32768. This model supports at most 16384 completion "
+                                      "tokens.", "type": "invalid_request_error", "param": "max_tokens"}}
+    seen = []
+
+    def respond(request: RecordedRequest) -> Reply:
+        seen.append(request.max_tokens)
+        if request.max_tokens > 16384:
+            return Reply("", fault=Fault.status(400, body=too_large))
+        return Reply("Keep a schedule.", reasoning_tokens=9000 if len(seen) == 1 else 0)
+
+    with FakeLLMServer(respond, latency=FAST) as server:
+        async with sotkit.SoT("openai:m", base_url=server.openai_base_url, api_key="k", mode="sequential",
+                              max_tokens=8000) as sot:
+            with pytest.warns(UserWarning) as said:
+                first = await sot.generate("How can I sleep better?")
+            second = await sot.generate("How can I sleep better?")
+    assert first.text == second.text == "Keep a schedule."
+    assert seen == [8000, REASONING_CAP, 8000, 8000]
+    assert [str(w.message).split(" ")[1] for w in said] == ["spent", "refused"]

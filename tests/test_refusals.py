@@ -289,7 +289,7 @@ async def test_the_llm_router_of_a_model_that_reasons_first_gets_room_to_answer(
 
     with FakeLLMServer(respond, latency=Latency(ttft_s=0.0, tokens_per_s=5000)) as server:
         async with sotkit.SoT("openai:gpt-5", base_url=server.openai_base_url, api_key="k", router="llm") as sot:
-            with pytest.warns(UserWarning, match="at least 1024 tokens"):
+            with pytest.warns(UserWarning, match=r"\(1024 to 32768 tokens\)"):
                 result = await sot.generate("How can I live well?")
     assert result.route_reason.startswith("llm (openai:gpt-5): A")
     routed = [r.max_tokens for r in server.requests if "How would you like" in r.user]

@@ -164,8 +164,10 @@ class Provider(ABC):
     #: turned off when the model refuses a temperature (``without_refused``): its requests then carry none
     takes_temperature: bool = True
     #: the calls' token budgets are sent this many times over: raised by the runner once a call spent its whole
-    #: budget before any text (a reasoning model's hidden reasoning counts against it)
+    #: budget before any text (a reasoning model's hidden reasoning counts against it); back to 1 for good
+    #: (``budget_fixed``) once the model refused a raised budget
     budget_scale: int = 1
+    budget_fixed: bool = False
     #: the most stop sequences a request may carry (None: any number); a template with more fails when the client
     #: is built
     max_stop: int | None = None
