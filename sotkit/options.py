@@ -81,9 +81,11 @@ def check_api_key(value: Any) -> None:
         raise ConfigError(f"api_key must be a str, not {type(value).__name__}")
 
 
-#: Unicode categories of characters that show nothing: spaces and line breaks, controls (NUL, tab), and format
-#: characters (a byte-order mark, zero-width spaces and joiners)
-_INVISIBLE = frozenset(("Zs", "Zl", "Zp", "Cc", "Cf"))
+#: Unicode categories of characters that show nothing alone: spaces and line breaks, controls (NUL, tab), format
+#: characters (a byte-order mark, zero-width spaces and joiners) and marks without a letter to sit on; and letters
+#: and symbols drawn blank (Hangul fillers, the blank Braille pattern)
+_INVISIBLE = frozenset(("Zs", "Zl", "Zp", "Cc", "Cf", "Mn", "Me"))
+_BLANK = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 
 
 def check_question(question: Any) -> str:
@@ -91,7 +93,7 @@ def check_question(question: Any) -> str:
     NULs, such as an empty file saved with a BOM gives, is as empty as one of spaces) that UTF-8 can carry."""
     if not isinstance(question, str):
         raise ConfigError(f"the question must be a str, got {type(question).__name__}")
-    if all(unicodedata.category(c) in _INVISIBLE for c in question):
+    if all(c in _BLANK or unicodedata.category(c) in _INVISIBLE for c in question):
         raise ConfigError("the question is empty; pass the text to answer")
     _check_utf8("the question", question)
     return question.strip()

@@ -88,7 +88,8 @@ async def test_bad_questions_and_options_fail_before_any_request():
         assert server.requests == []
 
 
-@pytest.mark.parametrize("question", ["\ufeff", "\ufeff\n", "\u200b\u200b", "\x00", " \u2060\u200d\t"])
+@pytest.mark.parametrize("question", ["\ufeff", "\ufeff\n", "\u200b\u200b", "\x00", " \u2060\u200d\t", "\u3164", "\u2800",
+                                      "\ufe0f", "\u0301"])
 async def test_a_question_with_no_visible_character_is_empty(question):
     # an empty file saved as UTF-8 with a byte-order mark reads as "\ufeff": it asks no more than spaces do
     with FakeLLMServer("1. A\n2. B") as server:
@@ -102,7 +103,7 @@ async def test_a_question_with_no_visible_character_is_empty(question):
 
 
 @pytest.mark.parametrize("question", ["🙂", "\U0001f468\u200d\U0001f469\u200d\U0001f467", "猫", "7", "\ufeff?",
-                                      "\u200bWhy\u200b", "\u0301"])
+                                      "\u200bWhy\u200b", "e\u0301"])
 async def test_a_question_of_one_visible_character_is_asked(question):
     with FakeLLMServer("An answer.") as server:
         async with sotkit.SoT("openai:m", api_key="k", base_url=server.openai_base_url, mode="sequential") as sot:

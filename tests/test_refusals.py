@@ -230,10 +230,16 @@ THINKING_REFUSAL = {"type": "error", "error": {"type": "invalid_request_error", 
                     "`assistant` message must start with a thinking block."}}
 
 
-async def test_a_prefill_refused_in_thinkings_words_is_refused_too():
+@pytest.mark.parametrize("message", [
+    THINKING_REFUSAL["error"]["message"], "final message must be from the user",
+    "messages: the last message must have role `user`"])
+async def test_a_prefill_refused_in_other_words_is_refused_too(message):
+    """Thinking's words (a gateway that turns it on), and other gateways'."""
+    body = {"type": "error", "error": {"type": "invalid_request_error", "message": message}}
+
     def respond(request: RecordedRequest) -> Reply:
         if request.prefill is not None:
-            return Reply("", fault=Fault.status(400, body=THINKING_REFUSAL))
+            return Reply("", fault=Fault.status(400, body=body))
         return refusing(prefill_refused=False)(request)
 
     with FakeLLMServer(respond, latency=Latency(ttft_s=0.0, tokens_per_s=5000)) as server:

@@ -69,6 +69,8 @@ def cut_by(reason: str | None, budget: str) -> str:
     provider's filter, or another reason of the server's."""
     if reason in AT_BUDGET:
         return f"at the token limit ({budget})"
+    if reason == "error":  # a stream a failure ended (a dropped connection, the server's error)
+        return "by a failure of its stream"
     return f"by the provider's filter ({reason!r})" if reason in FILTERED else f"by the server ({reason!r})"
 
 
@@ -135,8 +137,9 @@ def without_refused(provider: Provider, message: str, *, prefill: bool, temperat
     any other refusal. A dropped temperature is warned of: the model then samples at its own default."""
     said = message.lower().replace("`", "")
     # Claude from 4.6 on: "does not support assistant message prefill"; with thinking on (a gateway's): "a final
-    # assistant message must start with a thinking block"
-    if prefill and ("prefill" in said or "final assistant message" in said):
+    # assistant message must start with a thinking block"; other gateways: "the last message must have role user"
+    if prefill and ("prefill" in said or "final assistant message" in said
+                    or any(last in said for last in ("last message", "final message")) and "user" in said):
         provider.supports_prefill = False
         return SendAgain(f"{provider.model} refused an assistant prefill ({message}); it is sent none from now on")
     if temperature and "temperature" in said:

@@ -145,6 +145,7 @@ class _Reading:
     ended: bool = False  # [DONE] came
     reason: Any = None
     refused: bool = False  # a refusal came in place of content: the answer ends as the API's filter ends one
+    written: bool = False  # text came
     usage: CallUsage | None = None
 
     def text_of(self, event: str | None, data: Any) -> str | Signal | None:
@@ -163,9 +164,12 @@ class _Reading:
         if done == "error":  # OpenRouter's and others' mid-stream failure, sometimes without an error object
             raise StreamError(f"the server ended the stream with finish_reason 'error': {str(data)[:300]}", raw=data)
         if refusal:  # the model's refusal is its text, and the answer is no whole one (finish_reason says "stop")
+            apart = "\n\n" if self.written and not self.refused else ""  # from text it wrote before it
             self.refused = True
-            text = refusal if text is None or text is THINKING else text + refusal
-        self.reason = ("refusal" if self.refused else done) if done else self.reason
+            text = (text if isinstance(text, str) else "") + apart + refusal
+        if isinstance(text, str):
+            self.written = self.written or bool(text)
+        self.reason = ("refusal" if self.refused and done == "stop" else done) if done else self.reason
         self.whole = self.whole or bool(done)  # some servers send "" on every chunk until the last
         if counts and isinstance(counts.get("prompt_tokens"), int) and isinstance(counts.get("completion_tokens"), int):
             self.usage = CallUsage(counts["prompt_tokens"], counts["completion_tokens"])

@@ -469,18 +469,21 @@ def refusal(text: str) -> dict:
     return {"choices": [{"delta": {"refusal": text}, "finish_reason": None}]}
 
 
-@pytest.mark.parametrize("chunks, text", [
-    ([refusal("I'm sorry, "), refusal("I can't help with that.")], "I'm sorry, I can't help with that."),
-    ([WORDS[0], refusal("I can't go on.")], "Keep I can't go on."),  # some text, then a refusal
-    ([{"choices": [{"delta": {"content": None, "refusal": "No."}, "finish_reason": None}]}], "No."),
-], ids=["refusal only", "text then refusal", "null content"])
-async def test_an_openai_refusal_is_the_answers_text_and_cuts_it_off(chunks, text):
+@pytest.mark.parametrize("chunks, end, text, reason", [
+    ([refusal("I'm sorry, "), refusal("I can't help with that.")], STOPPED, "I'm sorry, I can't help with that.",
+     "refusal"),
+    # some text, then a refusal: a paragraph of its own, not run into the text's sentence
+    ([WORDS[0], refusal("I can't "), refusal("go on.")], STOPPED, "Keep \n\nI can't go on.", "refusal"),
+    ([{"choices": [{"delta": {"content": None, "refusal": "No."}, "finish_reason": None}]}], STOPPED, "No.", "refusal"),
+    ([refusal("No.")], FILTERED, "No.", "content_filter"),  # a reason of its own is the provider's word
+], ids=["refusal only", "text then refusal", "null content", "filtered"])
+async def test_an_openai_refusal_is_the_answers_text_and_cuts_it_off(chunks, end, text, reason):
     """OpenAI sends a refusal in its own delta field and ends with finish_reason "stop": the refusal was dropped, so
     a refused answer came back whole (its text before the refusal), or as an empty answer that did not say why."""
-    async with serving(sse(*chunks, STOPPED)) as (url, _):
+    async with serving(sse(*chunks, end)) as (url, _):
         async with sotkit.SoT("openai:m", api_key="k", base_url=url, mode="sequential") as sot:
             result = await sot.generate("Why is the sky dark at night?")
-    assert result.text == text and result.truncated and result.finish_reason == "refusal"
+    assert result.text == text and result.truncated and result.finish_reason == reason
 
 
 async def test_openai_itself_is_asked_for_max_completion_tokens_and_a_compatible_server_for_max_tokens():
