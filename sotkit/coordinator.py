@@ -590,6 +590,8 @@ class _Sketch:
         self._start(last)
         if self.answer.points and not self.disagreed:
             self.answer.most_points = max(self.answer.points)
+            for cleaner in self.answer._filters.values():  # the points already writing
+                cleaner.set_most_points(self.answer.most_points)
 
     def _start(self, new: list[SkeletonPoint]) -> None:
         answer = self.answer

@@ -97,6 +97,11 @@ class ExpansionFilter:
         ends this one from now on (text already released stays)."""
         self._others.add(title)
 
+    def set_most_points(self, count: int) -> None:
+        """The skeleton ended with ``count`` points, after this point's call started: a line numbered further up is
+        no point's from now on (text already cut stays cut)."""
+        self._others.most_points = count
+
     def feed(self, delta: str) -> str:
         """Add raw text; return the newly settled clean text."""
         self.raw += delta

@@ -64,7 +64,7 @@ class OtherPoints:
     def __init__(self, index: int, own_title: str, titles: Sequence[str] = (), earlier_titles: Sequence[str] = (), *,
                  bullets: bool = False, most_points: int | None = None) -> None:
         self._index, self._own_title = index, own_title.casefold()
-        self._most_points = most_points
+        self.most_points = most_points
         self._own_words = _words_of(self._own_title)
         self._bullets = bullets
         self._earlier = frozenset(t.casefold() for t in earlier_titles)
@@ -179,7 +179,7 @@ class OtherPoints:
         next, which a reply running on past the skeleton's last point writes), nor where it goes on with a sentence
         ("published in\n2019. showed", "see your step\n5. Frost ..."), unless it opens with another point's title.
         None while its text may still show which."""
-        if self._most_points and int(re.search(r"\d+", m[0])[0]) > self._most_points + 1:
+        if self.most_points and int(re.search(r"\d+", m[0])[0]) > self.most_points + 1:
             return False  # a year, a step of the question's own list (the next number goes on with the answer's)
         line = written.casefold()
         if any(line.startswith(title) for title in self.titles):

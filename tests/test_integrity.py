@@ -608,3 +608,16 @@ async def test_a_retry_that_fails_before_any_text_leaves_the_broken_attempts_tex
                         seen.append(event)
     assert caught.value.partial.text == "Once upon a time there" == joined(seen)
     assert not any(event.type == "withdraw" for event in seen) and len(server.requests) == 4
+
+
+async def test_a_point_writing_when_the_skeleton_ends_learns_its_count():
+    """Eagerly started, point 1's filter knew only max_points; the skeleton then ended with three points, and the
+    point's line "5." (no point's) was still cut. Points already writing now learn the count."""
+    skeleton = "1. Sleep\n2. Diet\n3. Exercise"
+    texts = {1: "Keep a schedule every day of the week.\n5. Avoid screens at night.", 2: "Eat less sugar.",
+             3: "Walk daily."}
+    slow = {1: Latency(ttft_s=0.0, tokens_per_s=20)}  # still writing when the skeleton has ended
+    with FakeLLMServer(sot_responder(skeleton, texts, point_latency=slow), latency=FAST) as server:
+        async with client(server, "openai") as sot:
+            result = await sot.generate("What are your steps to live well? 1. Sleep 2. Diet 3. Exercise 4. Rest")
+    assert [p.text for p in result.points] == [texts[1], texts[2], texts[3]]
