@@ -32,9 +32,9 @@ class _Language(NamedTuple):
 
 
 _N = r"[\d一二三四五六七八九十]+"  # a number, in digits or in Chinese numerals
-# Korean for "(I'll) explain it (in detail)": "자세히 설명드리겠습니다", "살펴볼게요"
+# Korean for "(I'll) explain it (in detail)" or "write it": "자세히 설명드리겠습니다", "살펴볼게요", "작성하겠습니다"
 _KO_EXPLAIN = (r"(?:자세히\s*|더\s*)?(?:설명(?:하겠습니다|드리겠습니다|해\s*드리겠습니다|할게요|해\s*드릴게요)"
-               r"|살펴보겠습니다|살펴볼게요|알아보겠습니다|알아볼게요)")
+               r"|살펴보겠습니다|살펴볼게요|알아보겠습니다|알아볼게요|작성(?:하겠습니다|해\s*드리겠습니다|할게요))")
 
 
 def _you_and_nin(*items: str) -> tuple[str, ...]:
@@ -77,7 +77,7 @@ _LANGUAGES = (
                # a wish that goes on, as a hope may: "Good luck with your renovation!"
                "good luck with", "good luck on", "best of luck with", "best of luck on"),
         wishes=("good luck", "best of luck", "have a great trip", "have a wonderful trip", "have a great time",
-                "enjoy your trip", "safe travels", "happy travels"),
+                "enjoy your trip", "safe travels", "happy travels", "sweet dreams", "sleep tight"),
     ),
     _Language(  # Spanish
         words=("claro", "claro que sí", "por supuesto", "desde luego", "de acuerdo", "perfecto", "entendido",
@@ -210,7 +210,10 @@ _LANGUAGES = (
         offers=_you_and_nin("如果你需要，我可以", "如果需要，我可以", "如果需要的话，我可以", "需要的话，我可以", "你需要我",
                             "是否需要我", "要不要我", "需要我帮你", "如果你想让我", "如果你还有其他问题，欢迎",
                             "如果你还有其他问题，可以随时问我", "如有其他问题，欢迎", "如果有任何问题，欢迎", "有任何问题欢迎",
-                            "欢迎随时提问", "欢迎继续提问", "请随时告诉我", "随时告诉我"),
+                            "欢迎随时提问", "欢迎继续提问", "请随时告诉我", "随时告诉我",
+                            # "if you need more detail, tell me.": not "..., 请咨询医生" or "..., 请告诉我们的客服"
+                            *(f"{need}更多{what}，请{tell}告诉我{end}" for need in ("如果需要", "如果你需要", "如需")
+                              for what in ("细节", "信息", "详细信息") for tell in ("", "随时") for end in "。！")),
         hopes=_you_and_nin("希望这些建议对你有帮助", "希望这些信息对你有帮助", "希望以上内容对你有帮助", "希望对你有帮助",
                            "希望对你有所帮助", "希望这对你有帮助", "希望这能帮到你", "希望能帮到你", "希望这些建议", "希望这些方法",
                            "希望这些技巧", "希望以上建议"),
@@ -258,7 +261,8 @@ _LANGUAGES = (
         offers=(*(f"{asked} {ask}"
                   for asked in ("궁금한 점이 있으시면", "더 궁금한 점이 있으시면", "추가로 궁금한 점이 있으시면",
                                 "혹시 더 궁금한 점이 있으시면", "궁금한 점이 있으면", "더 궁금한 점이 있으면",
-                                "다른 질문이 있으시면")
+                                "다른 질문이 있으시면", "더 자세한 내용이 필요하시면", "자세한 내용이 필요하시면",
+                                "더 자세한 정보가 필요하시면", "추가 정보가 필요하시면")
                   for ask in ("언제든지 물어보세요", "언제든지 질문해 주세요", "언제든지 말씀해 주세요",
                               "언제든지 말씀해주세요", "언제든 물어보세요", "편하게 물어보세요", "편하게 말씀해 주세요",
                               "말씀해 주세요", "말씀해주세요")),
@@ -272,7 +276,8 @@ _LANGUAGES = (
                                    "도움이 되기를 바랍니다", "도움이 되셨기를 바랍니다", "도움이 되었기를 바랍니다",
                                    "도움이 되셨으면 좋겠어요", "도움이 되었으면 좋겠어요", "도움이 됐으면 좋겠어요",
                                    "도움이 되길 바라요", "참고가 되셨으면 좋겠습니다", "참고가 되길 바랍니다")),
-        wishes=("행운을 빕니다", "행운을 빌어요", "화이팅", "파이팅", "좋은 결과 있으시길 바랍니다", "성공을 기원합니다"),
+        wishes=("행운을 빕니다", "행운을 빌어요", "화이팅", "파이팅", "좋은 결과 있으시길 바랍니다", "성공을 기원합니다",
+                "즐거운 여행 되세요", "즐거운 여행 되시길 바랍니다", "좋은 여행 되세요", "맛있게 드세요"),
     ),
     _Language(  # Turkish
         words=("tabii", "tabii ki", "elbette", "tamam", "peki", "memnuniyetle", "kesinlikle"),
@@ -296,7 +301,8 @@ _LANGUAGES = (
         offers=(*(f"{asked} {ask}"
                   for asked in ("başka sorunuz olursa", "başka sorularınız olursa", "başka sorunuz varsa",
                                 "başka sorularınız varsa", "başka bir sorunuz olursa", "başka bir sorunuz varsa",
-                                "başka sorun olursa", "başka sorun varsa")
+                                "başka sorun olursa", "başka sorun varsa", "daha fazla ayrıntı isterseniz",
+                                "daha fazla bilgi isterseniz", "daha fazla detay isterseniz")
                   for ask in ("sormaktan çekinmeyin", "sormaktan çekinme", "bana")),
                 "yardımcı olabileceğim başka bir şey olursa", "yardımcı olabileceğim başka bir şey varsa",
                 "daha fazla bilgi ister misiniz", "daha fazla detay ister misiniz"),
@@ -325,7 +331,7 @@ _LANGUAGES = (
                "надеюсь, это будет полезно", "надеюсь, эти советы", "надеюсь, эта информация",
                "удачи в", "удачи с", "успехов в"),  # a wish that goes on: "Удачи в ремонте!"
         wishes=("удачи", "успехов", "желаю удачи", "желаю успехов", "приятного аппетита", "хорошей поездки",
-                "удачной поездки"),
+                "удачной поездки", "приятного путешествия", "хорошего путешествия", "счастливого пути"),
     ),
     _Language(  # Indonesian
         words=("tentu", "tentu saja", "baik", "baiklah", "oke", "siap", "dengan senang hati"),
@@ -344,7 +350,8 @@ _LANGUAGES = (
         hopes=("semoga membantu", "semoga bermanfaat", "semoga ini membantu", "semoga informasi ini",
                "semoga tips ini", "semoga tips-tips ini", "semoga saran ini", "semoga sukses dengan",
                "semoga berhasil dengan"),
-        wishes=("semoga berhasil", "semoga sukses", "selamat mencoba", "selamat memasak", "selamat berlibur"),
+        wishes=("semoga berhasil", "semoga sukses", "selamat mencoba", "selamat memasak", "selamat berlibur",
+                "selamat jalan", "selamat menikmati"),
     ),
     _Language(  # Vietnamese
         words=("chắc chắn rồi", "chắc chắn", "tất nhiên rồi", "tất nhiên", "dĩ nhiên", "được thôi", "vâng"),
@@ -364,7 +371,8 @@ _LANGUAGES = (
                                "những lời khuyên này", "điều này giúp ích", "điều này sẽ giúp ích",
                                "điều này hữu ích")),
                "chúc bạn thành công", "chúc bạn may mắn"),  # "Chúc bạn thành công với quán cà phê!"
-        wishes=("chúc may mắn",),
+        wishes=("chúc may mắn", "chúc bạn ngon miệng", "chúc ngon miệng", "chúc bạn thượng lộ bình an",
+                "thượng lộ bình an", "chúc bạn có chuyến đi vui vẻ", "chúc bạn ngủ ngon"),
     ),
 )
 

@@ -1232,6 +1232,49 @@ def test_talk_in_more_languages_is_held_back_only_while_it_may_still_become_talk
     assert f.feed(raw) == settled
 
 
+@pytest.mark.parametrize("step", [1, 2, 3, 5, 1000])
+@pytest.mark.parametrize("raw, text", [
+    # closings that stayed (probe 44): wishes alone on the last line, offers of more detail
+    ("기록해 공유하세요.\n\n즐거운 여행 되세요!", "기록해 공유하세요."),
+    ("기록해 공유하세요.\n\n더 자세한 내용이 필요하시면 말씀해 주세요.", "기록해 공유하세요."),
+    ("Menüyü sade tutun.\n\nDaha fazla ayrıntı isterseniz bana bildirin.", "Menüyü sade tutun."),
+    ("Menüyü sade tutun.\n\nDaha fazla bilgi isterseniz, bana yazabilirsiniz.", "Menüyü sade tutun."),
+    ("Бронируйте билеты заранее.\n\nПриятного путешествия!", "Бронируйте билеты заранее."),
+    ("Pesan tiket lebih awal.\n\nSelamat jalan!", "Pesan tiket lebih awal."),
+    ("Nấu với lửa nhỏ.\n\nChúc bạn ngon miệng!", "Nấu với lửa nhỏ."),
+    ("Đặt vé sớm.\n\nChúc bạn thượng lộ bình an!", "Đặt vé sớm."),
+    ("先检查合同。\n\n如果需要更多细节，请告诉我。", "先检查合同。"),
+    ("先检查合同。\n\n如果您需要更多信息，请随时告诉我！", "先检查合同。"),
+    ("Keep the bedroom cool.\n\nSweet dreams!", "Keep the bedroom cool."),
+    # the point's own sentences that start the same way
+    ("기록해 공유하세요.\n\n더 자세한 내용이 필요하시면 공식 안내서를 참고하세요.", None),
+    ("인사말을 고르세요.\n\n즐거운 여행 되세요 같은 인사로 엽서를 마무리하세요.", None),
+    ("Menüyü sade tutun.\n\nDaha fazla ayrıntı isterseniz menü kartına alerjenleri yazın.", None),
+    ("Menüyü sade tutun.\n\nDaha fazla bilgi isterseniz bankanıza danışın.", None),
+    ("Бронируйте билеты заранее.\n\nПриятного путешествия не бывает без страховки.", None),
+    ("Ucapkan salam perpisahan.\n\nSelamat jalan adalah ucapan yang sopan untuk tamu.", None),
+    ("Mời khách dùng bữa.\n\nChúc bạn ngon miệng là câu chúc phổ biến trước bữa ăn.", None),
+    ("先检查合同。\n\n如果需要更多细节，请咨询你的律师。", None),
+    ("先检查合同。\n\n如果需要更多信息，请告诉我们的客服。", None),
+    ("Keep the bedroom cool.\n\nSweet dreams come easier in a dark room.", None),
+])
+def test_closings_in_the_newly_listed_languages_are_dropped(raw, text, step):
+    assert clean_in_both_modes(raw, step) == (raw if text is None else text)
+
+
+@pytest.mark.parametrize("step", [1, 2, 3, 5, 1000])
+@pytest.mark.parametrize("raw, text", [
+    ("네, 1번 포인트를 작성하겠습니다:\n\nLED 전구는 오래갑니다.", "LED 전구는 오래갑니다."),  # probe 44
+    ("네, 2번 항목을 작성할게요:\nLED 전구는 오래갑니다.", "LED 전구는 오래갑니다."),
+    ("네, 2번 포인트를 작성하겠습니다: LED 전구는 오래갑니다.", "LED 전구는 오래갑니다."),
+    # the point's own words: writing is its topic
+    ("포인트 3을 작성할 때는 짧게 쓰세요.\n예시를 넣으세요.", None),
+    ("네, 보고서를 작성하겠습니다.\n\n먼저 목차를 정하세요.", None),
+])
+def test_a_korean_first_line_that_only_says_it_writes_the_point_is_dropped(raw, text, step):
+    assert clean(raw, step=step, others=OTHERS) == ((raw, False) if text is None else (text, False))
+
+
 # -- a numbered line that can be no other point's (probe 42) -------------------------------------------------------
 
 EGGS = {"index": 2, "title": "Eggs", "others": ["Mixing", "Baking"]}  # point 2 of "1. Mixing 2. Eggs 3. Baking"

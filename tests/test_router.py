@@ -166,6 +166,44 @@ def test_lists_and_talk_about_lists_are_not_read_as_asking_for_prose(question: s
     assert guard(question) is None
 
 
+@pytest.mark.parametrize("question", [
+    # the form stated after "?" or "." in lower case, as people type it (probe 44)
+    "How can I sleep better? no bullet points please",
+    "What are the benefits of yoga? don't use a list",
+    "Why do leaves change colour in autumn? in a few sentences",
+    "What are the main causes of inflation? no lists.",
+    "What are good study habits for students? one paragraph please",
+    # or at the end of the question itself
+    "What are the best ways to learn Spanish in one paragraph?",
+    "What makes a good manager in a few sentences?",
+    # a length set by "keep/limit it to", and "use no"
+    "What are the pros and cons of nuclear power? Keep it to 3 sentences.",
+    "How does compound interest work? Limit it to two sentences.",
+    "What should I pack for a ski trip? Use no lists.",
+])
+async def test_a_form_stated_in_lower_case_or_ending_the_question_goes_sequential(question: str) -> None:
+    decision = guard(question)
+    assert decision is not None and "asks for prose, not a list" in decision.reason, decision
+    assert (await make_router().decide(question)).mode == "sequential"
+
+
+@pytest.mark.parametrize("question", [
+    # a text of that length as the topic: how to write one, or why others do
+    "How do I summarise a novel in one paragraph?",
+    "How can I introduce myself in a few sentences at an interview?",
+    "Why do some authors write whole chapters in one paragraph?",
+    "What's the best way to cut my cover letter to one paragraph?",
+    "How do I keep it to 3 sentences when writing an abstract?",
+    # a length for each point, and list words that name a thing
+    "Keep it to two sentences each: what are three tips for better sleep?",
+    "I tried every to-do app. no list app works for me, what should I try instead?",
+    "Is it OK to use no bullet points in a resume?",
+])
+def test_a_length_or_refusal_that_is_the_questions_topic_is_not_a_form(question: str) -> None:
+    decision = guard(question)
+    assert decision is None or "asks for prose" not in decision.reason, decision
+
+
 @pytest.mark.parametrize(("question", "quoted"), [("What is 17 times 23?", "'17 times 23'"),
                                                   ("What is 123 * 456?", "'123 * 456'")])
 def test_a_guards_reason_quotes_whole_words(question: str, quoted: str) -> None:

@@ -77,20 +77,28 @@ _NO_ADVICE_ASKED = r"(?:(?!\bhow to\b|\bways to\b|\btips\b)[^\n])*?"
 # a list as a form of answer: "bullet points", "a numbered list", "numbering"
 _LIST_FORM = (r"(?:(?:bullet(?:ed|ted)?|bullet[- ]point(?:ed)?|numbered|ordered) (?:lists?|points?|items?)|"
               r"bullet[- ]?points?|bullets?|lists?|numbering|enumerations?|list (?:form|format(?:ting)?|style))")
+# a sentence's start: a line's, or after ".?!" where the sentence goes on in lower case ("...better? no lists")
+_SENTENCE_START = r"(?:^|(?<=[.?!] ))"
 # where a sentence states the answer's form: at its start, after a comma or a conjunction, or after a verb that
 # asks for the answer ("Answer without bullets."); "How do I make slides without bullet points?" asks about slides
-_FORM_STATED = (r"(?:^|[,;:(\-–—]\s*|\b(?:and|but|please|just|so|ideally|preferably)\s+|"
-                r"^(?!(?:how|what|which|why|who|where|when|is|are|can|could|do|does|did|should|would|will)\b)"
-                r"[^\n]{0,80}?\b(?:answer|respond|reply|explain|describe|discuss|summari[sz]e|write|tell|give|"
-                r"present|format|keep|put|lay out)\b[^.?!\n]{0,80}?\s)")
-# a refusal of a list: "no", "without any", "not as a", "don't use", "rather than"
-_REFUSE = (r"(?:no|with no|not(?: as| in| into)?(?: an?)?|without(?: using)?(?: any| an?)?|"
+_FORM_STATED = (rf"(?:{_SENTENCE_START}|[,;:(\-–—]\s*|\b(?:and|but|please|just|so|ideally|preferably)\s+|"
+                rf"{_SENTENCE_START}(?!(?:how|what|which|why|who|where|when|is|are|can|could|do|does|did|should|"
+                r"would|will)\b)[^\n]{0,80}?\b(?:answer|respond|reply|explain|describe|discuss|summari[sz]e|write|"
+                r"tell|give|present|format|keep|put|lay out)\b[^.?!\n]{0,80}?\s)")
+# a refusal of a list: "no", "use no", "without any", "not as a", "don't use", "rather than"
+_REFUSE = (r"(?:no|(?:with|use) no|not(?: as| in| into)?(?: an?)?|without(?: using)?(?: any| an?)?|"
            r"avoid(?: using)?(?: any| an?)?|(?:rather than|instead of)(?: as| in| using)?(?: an?)?|"
            r"(?:don[’']?t|do not) (?:use|want|need|give me|write|make (?:it|this)(?: into| as| in)?)(?: any| an?)?)")
 # the list word ends its phrase: "no list of requirements" and "without list comprehensions" speak of a thing
 _FORM_ENDS = (r"(?=\s*(?:[.,;:!?)–—]|-\s|$)|\s+(?:please|thanks|or|and|nor|but|just|only|instead|at all|"
               r"whatsoever|if possible|rather than|not)\b)")
-# a length for the whole answer; "explain each in two sentences" sets one for every point of a list
+# a length for the whole answer ("in one paragraph", "keep it to 3 sentences"); "explain each in two sentences"
+# sets one for every point of a list
+_IN_PARAGRAPHS = (rf"(?:(?:in|as|to) (?:one|a single|a|two|three|1|2|3|a few|a couple of) |{_SENTENCE_START}(?:one|"
+                  r"a single) )(?:(?:short|brief|single|flowing|coherent|continuous|connected|concise) )?paragraphs?\b")
+_IN_SENTENCES = (r"(?:in|(?:keep|limit) (?:it|this|the answer|your answer) to) (?:just |only )?(?:a few|"
+                 r"a couple(?: of)?|two or three|2-3|2 or 3|two|three|2|3) (?:(?:short|brief|simple|full) )?"
+                 r"sentences\b")
 _NOT_EACH = r"(?! each| apiece| per (?:point|item|tip|idea|step))"
 _EVALUATIVE = re.compile(r"\b(?:worth|good|bad|better|worse|ethical|moral|should|important|necessary|possible|"
                          r"safe|healthy|fair|justified|effective|beneficial|harmful|a place|the future|the best)\b",
@@ -234,11 +242,13 @@ GUARDS = [
           rf"(?: them| it| things| the points)?{_FORM_ENDS}",
           rf"{_FORM_STATED}(?:(?:in|as) (?:(?:plain|flowing|continuous|running|connected) )?prose|"
           rf"in (?:paragraph|essay|narrative|prose) (?:form|format|style)|in (?:full|complete) sentences){_FORM_ENDS}",
-          rf"{_FORM_STATED}(?<!each )(?:(?:in|as|to) (?:one|a single|a|two|three|1|2|3|a few|a couple of) |"
-          rf"^(?:one|a single) )(?:(?:short|brief|single|flowing|coherent|continuous|connected|concise) )?"
-          rf"paragraphs?\b{_NOT_EACH}",
-          rf"{_FORM_STATED}(?<!each )in (?:just |only )?(?:a few|a couple(?: of)?|two or three|2-3|2 or 3|two|three|"
-          rf"2|3) (?:(?:short|brief|simple|full) )?sentences\b{_NOT_EACH}"),
+          rf"{_FORM_STATED}(?<!each ){_IN_PARAGRAPHS}{_NOT_EACH}",
+          rf"{_FORM_STATED}(?<!each ){_IN_SENTENCES}{_NOT_EACH}",
+          # or ends the question with "in" one ("What helps me sleep in one paragraph?"); "How do I summarise a
+          # book in one paragraph?", "Why ... in one paragraph?" and "... way to cut it to one paragraph?" ask about
+          # such texts
+          rf"{_SENTENCE_START}(?!(?:why|how (?:do|can|could|should|would|might) (?:i|we|you|one)|how to)\b)"
+          rf"[^\n.?!]*?\s(?<!each\s)(?=in )(?:{_IN_PARAGRAPHS}|{_IN_SENTENCES})(?:,? please)?\?"),
     _rule("sequential", 0.7, "asks for a single fact or a short answer",
           r"\b(?:in one (?:word|sentence)|one-(?:word|sentence|line)|(?:answer|explain|describe|tell me) briefly|"
           r"briefly (?:explain|describe|answer|tell)|in a (?:word|sentence|nutshell)|"
