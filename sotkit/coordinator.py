@@ -105,6 +105,7 @@ class Answer:
         self.usage = Usage(prices=prices)
         self.points: dict[int, Point] = {}
         self.most_points = options.max_points  # the skeleton's count once it has ended: no point is numbered above
+        self.count_known = False  # most_points is the skeleton's count
         self._filters: dict[int, ExpansionFilter] = {}  # each point's current filter, told of points parsed later
         self.stitcher = Stitcher()
         self.sequential_text = ""
@@ -358,7 +359,7 @@ class Answer:
                                   other_titles=others, instructions=instructions, question=question_view(self.question),
                                   earlier_titles=[p.title for p in self.points.values() if p.index < point.index],
                                   continues=(prompt.prefill or "") if provider.supports_prefill else "",
-                                  most_points=self.most_points)
+                                  most_points=self.most_points, count_known=self.count_known)
         self._filters[point.index] = cleaner
         return cleaner
 
@@ -589,7 +590,7 @@ class _Sketch:
             await self.decided.wait()
         self._start(last)
         if self.answer.points and not self.disagreed:
-            self.answer.most_points = max(self.answer.points)
+            self.answer.most_points, self.answer.count_known = max(self.answer.points), True
             for cleaner in self.answer._filters.values():  # the points already writing
                 cleaner.set_most_points(self.answer.most_points)
 

@@ -62,7 +62,7 @@ class ExpansionFilter:
     def __init__(self, index: int, title: str, *, strip_header: bool, whole_sentences: bool = False,
                  other_titles: Sequence[str] = (), earlier_titles: Sequence[str] = (),
                  instructions: Instructions | None = None, question: str = "", continues: str = "",
-                 most_points: int | None = None) -> None:
+                 most_points: int | None = None, count_known: bool = False) -> None:
         self._header = OwnHeader(index, title, continues) if strip_header else None
         self._after_title = bool(self._header and self._header.after_title)
         # the question's content words, to drop an opening clause that only restates it (None: checked)
@@ -88,7 +88,7 @@ class ExpansionFilter:
         """True once a sentence that copies the instructions was dropped."""
         # most_points: the most points the answer can have (the skeleton's count once complete, else the limit)
         self._others = OtherPoints(index, title, other_titles, earlier_titles, bullets=whole_sentences,
-                                   most_points=most_points)
+                                   most_points=most_points, count_known=count_known)
         self._meta_opening = True  # the first line is still to be checked for talk about the task
         self._header_next = False  # a header may follow the talk dropped
 
@@ -100,7 +100,7 @@ class ExpansionFilter:
     def set_most_points(self, count: int) -> None:
         """The skeleton ended with ``count`` points, after this point's call started: a line numbered further up is
         no point's from now on (text already cut stays cut)."""
-        self._others.most_points = count
+        self._others.most_points, self._others.count_known = count, True
 
     def feed(self, delta: str) -> str:
         """Add raw text; return the newly settled clean text."""

@@ -59,12 +59,14 @@ class OtherPoints:
     ``earlier_titles``: those of the points before it; as a header there, one is a section of the point's own (a
     comparison: "### Type 1 diabetes" in "Treatment"), while a reply runs on into the points after. ``bullets``:
     a bulleted line is another item too (the point is one paragraph). ``most_points``: the most points the answer
-    can have, where known (a line numbered above it is no point's)."""
+    can have, where known (a line numbered above it is no point's); ``count_known``: it is the skeleton's count
+    (else its limit, and a line numbered above the points parsed so far waits for the count while the text may go
+    on)."""
 
     def __init__(self, index: int, own_title: str, titles: Sequence[str] = (), earlier_titles: Sequence[str] = (), *,
-                 bullets: bool = False, most_points: int | None = None) -> None:
+                 bullets: bool = False, most_points: int | None = None, count_known: bool = False) -> None:
         self._index, self._own_title = index, own_title.casefold()
-        self.most_points = most_points
+        self.most_points, self.count_known = most_points, count_known
         self._own_words = _words_of(self._own_title)
         self._bullets = bullets
         self._earlier = frozenset(t.casefold() for t in earlier_titles)
@@ -163,7 +165,7 @@ class OtherPoints:
             if self._bullets:
                 return m.start(), m.start()
             if m["n"] is None or int(m["n"]) != len(self._own_items) + 1:
-                if (starts := self._starts_numbered_point(text, m, written, bool(ended) or final)) is False:
+                if (starts := self._starts_numbered_point(text, m, written, bool(ended), final)) is False:
                     continue
                 return (m.start() if starts else None), m.start()
             if any(line.startswith(title) for title in self.titles):
@@ -173,14 +175,18 @@ class OtherPoints:
             self._own_items.append(m.start())
         return None, len(text)
 
-    def _starts_numbered_point(self, text: str, m: re.Match[str], written: str, whole: bool) -> bool | None:
+    def _starts_numbered_point(self, text: str, m: re.Match[str], written: str, ended: bool,
+                               final: bool) -> bool | None:
         """Does the numbered line at ``m``, which does not go on with the point's own list, start another point?
         ``written``: its text after the number (``whole``: all of it). Not where no point has its number (nor the
         next, which a reply running on past the skeleton's last point writes), nor where it goes on with a sentence
         ("published in\n2019. showed", "see your step\n5. Frost ..."), unless it opens with another point's title.
         None while its text may still show which."""
-        if self.most_points and int(re.search(r"\d+", m[0])[0]) > self.most_points + 1:
+        number, whole = int(re.search(r"\d+", m[0])[0]), ended or final
+        if self.most_points and number > self.most_points + 1:
             return False  # a year, a step of the question's own list (the next number goes on with the answer's)
+        if self.most_points and not (self.count_known or final) and number > len(self.titles) + 2:
+            return None  # above the points parsed so far and the next: the skeleton's count will tell
         line = written.casefold()
         if any(line.startswith(title) for title in self.titles):
             return True

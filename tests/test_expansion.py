@@ -1317,3 +1317,17 @@ def test_a_numbered_line_that_goes_on_with_a_sentence_is_no_other_point(raw, tex
 ])
 def test_a_line_numbered_above_the_answers_points_is_no_other_point(most_points, raw, text, step):
     assert clean(raw, step=step, most_points=most_points, **EGGS) == ((raw, False) if text is None else (text, True))
+
+
+@pytest.mark.parametrize("step", [1, 3, 1000])
+def test_a_line_numbered_above_the_points_parsed_so_far_waits_for_the_skeletons_count(step):
+    """The skeleton is still being written (its limit, 10, is all that is known): "5." may be a later point's or no
+    point's. It waits; the count (3) then says it is no point's. Without the count by the end, it is judged so."""
+    raw = "Take them out early.\n5. Avoid cold eggs."
+    f = ExpansionFilter(2, "Eggs", strip_header=True, other_titles=["Mixing"], most_points=10)
+    held = "".join(f.feed(raw[i:i + step]) for i in range(0, len(raw), step))
+    assert held == "Take them out early."
+    f.set_most_points(3)
+    assert held + f.feed("") + f.finish() == raw and not f.finished
+    g = ExpansionFilter(2, "Eggs", strip_header=True, other_titles=["Mixing"], most_points=10)
+    assert "".join(g.feed(raw[i:i + step]) for i in range(0, len(raw), step)) + g.finish() == "Take them out early."
