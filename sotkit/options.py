@@ -76,6 +76,13 @@ def check_type(name: str, value: Any, kind: type | tuple[type, ...], wanted: str
         _check_utf8(f"{name}=", value)
 
 
+def check_extra_body(extra_body: Any) -> Mapping[str, Any]:
+    """A provider's ``extra_body=``: fields added to every request's body (``{}`` for none)."""
+    if extra_body is not None and not isinstance(extra_body, Mapping):
+        raise ConfigError(f"extra_body={extra_body!r}: must be a dict of fields added to each request's body")
+    return extra_body or {}
+
+
 def check_api_key(value: Any) -> None:
     if value is not None and not isinstance(value, str):  # the value itself is a secret: never in the message
         raise ConfigError(f"api_key must be a str, not {type(value).__name__}")

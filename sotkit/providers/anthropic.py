@@ -7,18 +7,18 @@ import math
 import os
 import re
 import sys
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import anthropic
 
 from ..errors import ConfigError
-from ..options import check_api_key, check_url
+from ..options import check_api_key, check_extra_body, check_url
 from ._clients import sdk_clients, user_client
 from ._sse import malformed, text_pieces
 from .base import (ERROR_STATUS, THINKING, CallUsage, ChatRequest, Chunk, Provider, Signal, StreamError,
-                   without_refused)
+                   with_extra, without_refused)
 
 #: the counts that make up a call's input: the uncached tokens, the cache's reads and its writes
 INPUT_COUNTS = ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
@@ -61,9 +61,7 @@ class AnthropicProvider(Provider):
                  client: anthropic.AsyncAnthropic | None = None, timeout: float | None = None,
                  http: str | None = None, extra_body: dict[str, Any] | None = None) -> None:
         check_api_key(api_key)
-        if extra_body is not None and not isinstance(extra_body, Mapping):
-            raise ConfigError(f"extra_body={extra_body!r}: must be a dict of fields added to each request's body")
-        self._extra_body = extra_body
+        self._extra_body = check_extra_body(extra_body)
         self.model = f"anthropic:{model_name}"
         self._name = model_name
         self.supports_prefill = takes_prefill(model_name)
@@ -99,8 +97,7 @@ class AnthropicProvider(Provider):
         temperature = request.temperature if self.takes_temperature else None
         # The API takes a temperature but this SDK's messages.create() has no such parameter (a TypeError): it
         # travels in the body, as the SDK sends extra_body, with the user's fields (their None removes one).
-        extra = {"temperature": temperature, **(self._extra_body or {})}
-        if extra := {name: value for name, value in extra.items() if value is not None}:
+        if extra := with_extra({"temperature": temperature}, self._extra_body):
             options["extra_body"] = extra
         reading, written = _Reading(), 0
         try:
@@ -118,7 +115,7 @@ class AnthropicProvider(Provider):
                     written += len(text)
                     yield text
         except sys.modules["anthropic"].BadRequestError as exc:
-            ours = temperature is not None and "temperature" not in (self._extra_body or {})
+            ours = temperature is not None and "temperature" not in self._extra_body
             sent = {"prefill": bool(prefill), "temperature": ours}
             if (refused := without_refused(self, str(exc.message), **sent)) is None:
                 raise

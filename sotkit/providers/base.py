@@ -13,7 +13,7 @@ from typing import Any
 from ..errors import SotkitError, StreamError
 
 __all__ = ["CallUsage", "ChatRequest", "Chunk", "Prompt", "Provider", "STARTED", "SendAgain", "Signal",
-           "StreamError", "THINKING", "without_refused"]
+           "StreamError", "THINKING", "with_extra", "without_refused"]
 
 
 @dataclass(frozen=True)
@@ -122,6 +122,11 @@ class Signal:
 STARTED = Signal("STARTED")
 THINKING = Signal("THINKING")
 Chunk = str | CallUsage | Signal
+
+
+def with_extra(body: dict[str, Any], extra_body: Mapping[str, Any]) -> dict[str, Any]:
+    """``body`` with the user's ``extra_body`` fields over it; a field either gives as None is left out."""
+    return {name: value for name, value in {**body, **extra_body}.items() if value is not None}
 
 
 class SendAgain(SotkitError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -13,12 +13,12 @@ if TYPE_CHECKING:
     import openai
 
 from ..errors import ConfigError
-from ..options import check_api_key, check_url
+from ..options import check_api_key, check_extra_body, check_url
 from ._clients import sdk_clients, user_client
 from ._sse import malformed, text_pieces
 from ._think import ThinkTags
 from .base import (ERROR_STATUS, THINKING, CallUsage, ChatRequest, Chunk, Provider, SendAgain, Signal,
-                   StreamError, without_refused)
+                   StreamError, with_extra, without_refused)
 
 #: OpenAI's own API (and Azure's) refuses a request with more than four stop sequences
 MAX_STOP = 4
@@ -54,12 +54,10 @@ class OpenAIProvider(Provider):
         if not isinstance(prefill, bool):
             raise ConfigError(f"prefill={prefill!r}: use True (the server continues an assistant message) or False")
         check_api_key(api_key)
-        if extra_body is not None and not isinstance(extra_body, Mapping):
-            raise ConfigError(f"extra_body={extra_body!r}: must be a dict of fields added to each request's body")
         self.model = f"openai:{model_name}"
         self.supports_prefill = prefill
         self._name = model_name
-        self._extra_body = extra_body
+        self._extra_body = check_extra_body(extra_body)
         if client is not None:
             self._clients = user_client(client, "openai", "AsyncOpenAI",
                                         api_key=api_key, base_url=base_url, http=http)
@@ -101,7 +99,7 @@ class OpenAIProvider(Provider):
         # stream at once (benchmarks/overhead.py). A user's extra_body overrides any field but the messages; its
         # None removes one.
         if self._extra_body:
-            body = {name: value for name, value in {**body, **self._extra_body}.items() if value is not None}
+            body = with_extra(body, self._extra_body)
         try:
             async with self._clients.client() as client, client.chat.completions.with_streaming_response.create(
                 model=self._name, messages=[], stream=True, extra_body={**body, "messages": messages},
@@ -113,8 +111,7 @@ class OpenAIProvider(Provider):
                     if text:
                         yield text
         except sys.modules["openai"].BadRequestError as exc:  # fields of sotkit's, not the user's extra_body
-            users = self._extra_body or {}
-            mine = {name for name in ("temperature", "max_tokens") if name in body and name not in users}
+            mine = {name for name in ("temperature", "max_tokens") if name in body and name not in self._extra_body}
             if "max_tokens" in mine and "max_completion_tokens" in str(exc.message):  # a reasoning model, by a proxy
                 self._max_tokens_field = "max_completion_tokens"
                 raise SendAgain(f"{self.model} refused max_tokens: it is sent max_completion_tokens") from exc
