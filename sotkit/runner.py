@@ -140,8 +140,7 @@ class Runner:
                 if error is not None:
                     span.fallback(error, backend.model)
                 if received and backend.provider.supports_prefill and not writer.provider.supports_prefill:
-                    received.clear()  # text written without the prefill cannot be continued after it: start anew
-                    call.on_restart()
+                    _forget(call, received)  # text written without the prefill cannot be continued after it
                 if call.on_start is not None and not received:
                     call.on_start(backend)
                 writer = backend
@@ -154,8 +153,7 @@ class Runner:
                     if error is None:
                         span.finished(backend.model, received)
                         return backend.model, usage
-                    received.clear()
-                    call.on_restart()
+                    _forget(call, received)
             assert error is not None
             raise error
 
@@ -304,8 +302,7 @@ class Runner:
                         kept = chunk[:max_chars - chars]  # a runaway's text is kept up to the bound, no further
                         if restart:
                             restart = False
-                            received.clear()
-                            call.on_restart()
+                            _forget(call, received)
                         received.append(kept)
                         chunks, chars = chunks + 1, chars + len(kept)
                         runaway = chunks > max_chunks or len(kept) < len(chunk)
@@ -323,8 +320,7 @@ class Runner:
                 self._account(usage, backend.model, span)
         watchdog.check()
         if restart:  # it ended without text: the call's text is this generation's, none
-            received.clear()
-            call.on_restart()
+            _forget(call, received)
         # the first attempts only: they were sent together; a retry goes out on its own, later
         if call.point is not None and call.point.attempts == 1 and backend is self.backends[0] \
                 and first_text is not None:
@@ -358,10 +354,15 @@ def _all_reasoning(usage: CallUsage, request: ChatRequest) -> bool:
     return usage.finish_reason in AT_BUDGET and usage.cut_off(request.max_tokens)
 
 
-def _start_over(backend: Backend, call: Call, received: list[str]) -> None:
-    """Start ``call`` anew on ``backend`` as a text written from its start, not one continuing a prefill."""
+def _forget(call: Call, received: list[str]) -> None:
+    """A new generation starts: what the call's broken one wrote goes (``Call.on_restart`` withdraws it)."""
     received.clear()
     call.on_restart()
+
+
+def _start_over(backend: Backend, call: Call, received: list[str]) -> None:
+    """Start ``call`` anew on ``backend`` as a text written from its start, not one continuing a prefill."""
+    _forget(call, received)
     if call.on_start is not None:
         call.on_start(backend)
 
