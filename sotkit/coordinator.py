@@ -104,8 +104,7 @@ class Answer:
         self.router = router
         self.usage = Usage(prices=prices)
         self.points: dict[int, Point] = {}
-        self.most_points = options.max_points  # the skeleton's count once it has ended: no point is numbered above
-        self.count_known = False  # most_points is the skeleton's count
+        self.skeleton_count: int | None = None  # once the skeleton has ended: no point is numbered above it
         self._filters: dict[int, ExpansionFilter] = {}  # each point's current filter, told of points parsed later
         self.stitcher = Stitcher()
         self.sequential_text = ""
@@ -359,7 +358,8 @@ class Answer:
                                   other_titles=others, instructions=instructions, question=question_view(self.question),
                                   earlier_titles=[p.title for p in self.points.values() if p.index < point.index],
                                   continues=(prompt.prefill or "") if provider.supports_prefill else "",
-                                  most_points=self.most_points, count_known=self.count_known)
+                                  most_points=self.skeleton_count or self.options.max_points,
+                                  count_known=self.skeleton_count is not None)
         self._filters[point.index] = cleaner
         return cleaner
 
@@ -590,9 +590,9 @@ class _Sketch:
             await self.decided.wait()
         self._start(last)
         if self.answer.points and not self.disagreed:
-            self.answer.most_points, self.answer.count_known = max(self.answer.points), True
+            self.answer.skeleton_count = max(self.answer.points)
             for cleaner in self.answer._filters.values():  # the points already writing
-                cleaner.set_most_points(self.answer.most_points)
+                cleaner.set_most_points(self.answer.skeleton_count)
 
     def _start(self, new: list[SkeletonPoint]) -> None:
         answer = self.answer

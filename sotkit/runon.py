@@ -178,10 +178,10 @@ class OtherPoints:
     def _starts_numbered_point(self, text: str, m: re.Match[str], written: str, ended: bool,
                                final: bool) -> bool | None:
         """Does the numbered line at ``m``, which does not go on with the point's own list, start another point?
-        ``written``: its text after the number (``whole``: all of it). Not where no point has its number (nor the
-        next, which a reply running on past the skeleton's last point writes), nor where it goes on with a sentence
-        ("published in\n2019. showed", "see your step\n5. Frost ..."), unless it opens with another point's title.
-        None while its text may still show which."""
+        ``written``: its text after the number; ``ended`` once its line has, ``final`` once the text has. Not where
+        no point has its number (nor the next, which a reply running on past the skeleton's last point writes), nor
+        where it goes on with a sentence ("published in\n2019. showed", "see your step\n5. Frost ..."), unless it
+        opens with another point's title. None while its text may still show which."""
         number, whole = int(re.search(r"\d+", m[0])[0]), ended or final
         if self.most_points and number > self.most_points + 1:
             return False  # a year, a step of the question's own list (the next number goes on with the answer's)
