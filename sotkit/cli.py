@@ -318,7 +318,8 @@ def _tokens(usage: Usage) -> str:
 
 
 def _usage(usage: Usage) -> dict[str, Any]:
-    fields = ("input_tokens", "output_tokens", "calls", "estimated_calls", "estimated", "cost")
+    fields = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "calls", "estimated_calls",
+              "estimated", "cost")
     return {name: getattr(usage, name) for name in fields}
 
 

@@ -34,8 +34,10 @@ class Prices:
         self.overrides = check_prices(overrides)
         self._warned: set[str] = set()
 
-    def cost(self, model: str, input_tokens: int, output_tokens: int) -> float | None:
-        """One call's cost."""
+    def cost(self, model: str, input_tokens: int, output_tokens: int, cache_read_tokens: int = 0,
+             cache_write_tokens: int = 0) -> float | None:
+        """One call's cost. The prompt cache's reads and writes are part of ``input_tokens``: the library prices them
+        at the cache's prices, an override (which has none) at its input price."""
         if (price := self.overrides.get(model)) is not None:
             return (input_tokens * price[0] + output_tokens * price[1]) / 1e6
         if model.partition(":")[0] in FREE_PROVIDERS:
@@ -47,7 +49,8 @@ class Prices:
         import genai_prices
 
         calculation = genai_prices.calc_price(
-            genai_prices.Usage(input_tokens=input_tokens, output_tokens=output_tokens),
+            genai_prices.Usage(input_tokens=input_tokens, output_tokens=output_tokens,
+                               cache_read_tokens=cache_read_tokens, cache_write_tokens=cache_write_tokens),
             found[1], provider_id=found[0])
         return float(calculation.total_price)  # per call: a long prompt's tier is the call's own
 

@@ -21,16 +21,19 @@ class Usage:
 
     ``cost`` is USD, summed over the calls (see ``sotkit.pricing``): ``None`` when any call's model has no known
     price, 0.0 for in-process models. It is computed from the token counts, so it is an estimate too when
-    ``estimated`` is true.
+    ``estimated`` is true. Input tokens the provider's prompt cache served (``cache_read_tokens``) or wrote
+    (``cache_write_tokens``, Anthropic's) are part of ``input_tokens`` and priced at the cache's prices.
     """
 
     input_tokens: int = 0
     output_tokens: int = 0
     calls: int = 0
     estimated_calls: int = 0
-    priced_calls: list[tuple[str, int, int]] = field(default_factory=list, repr=False)
-    """``(model, input tokens, output tokens)`` of each call, which ``cost`` prices one by one (a long prompt's
-    price tier is its call's own)."""
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    priced_calls: list[tuple[str, int, int, int, int]] = field(default_factory=list, repr=False)
+    """``(model, input tokens, output tokens, cache reads, cache writes)`` of each call, which ``cost`` prices one by
+    one (a long prompt's price tier is its call's own)."""
     prices: InitVar[Prices | None] = None
     """The client's prices (its ``prices=`` overrides); the library's alone when None. Not a field, so that
     ``dataclasses.asdict(result)`` stays plain data that ``json.dumps`` takes."""
@@ -46,10 +49,10 @@ class Usage:
 
         prices = self._prices or Prices()
         total = 0.0
-        for model, input_tokens, output_tokens in self.priced_calls:
+        for model, input_tokens, output_tokens, *cached in self.priced_calls:
             if not input_tokens and not output_tokens:
                 continue  # a call that spent no tokens (refused before it started) costs nothing, priced or not
-            cost = prices.cost(model, input_tokens, output_tokens)
+            cost = prices.cost(model, input_tokens, output_tokens, *cached)
             if cost is None:
                 return None
             total += cost
@@ -65,6 +68,8 @@ class Usage:
         self.output_tokens += other.output_tokens
         self.calls += other.calls
         self.estimated_calls += other.estimated_calls
+        self.cache_read_tokens += other.cache_read_tokens
+        self.cache_write_tokens += other.cache_write_tokens
         self.priced_calls += other.priced_calls
 
 

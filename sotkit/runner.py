@@ -340,8 +340,9 @@ class Runner:
 
     def _account(self, usage: CallUsage, model: str, span: CallTrace, calls: int = 1) -> None:
         span.usage(usage)
-        self.usage.add(Usage(usage.input_tokens, usage.output_tokens, calls, estimated_calls=int(usage.estimated),
-                             priced_calls=[(model, usage.input_tokens, usage.output_tokens)]))
+        cached = (usage.cache_read_tokens, usage.cache_write_tokens)
+        self.usage.add(Usage(usage.input_tokens, usage.output_tokens, calls, int(usage.estimated), *cached,
+                             priced_calls=[(model, usage.input_tokens, usage.output_tokens, *cached)]))
 
 
 def _scaled(request: ChatRequest, scale: int) -> ChatRequest:

@@ -177,7 +177,7 @@ class _CallSpan(CallTrace):
         self.rows = rows
         self.span = request.tracer.start_span(f"chat {name}", context=request.context, kind=kind,
                                               attributes=attributes)
-        self.input_tokens = self.output_tokens = self.attempts = 0
+        self.input_tokens = self.output_tokens = self.attempts = self.cache_read_tokens = self.cache_write_tokens = 0
         self.estimated = self.requested = False
         self.finish_reasons: list[str] = []
 
@@ -190,6 +190,9 @@ class _CallSpan(CallTrace):
         try:
             self.span.set_attributes({"gen_ai.usage.input_tokens": self.input_tokens,
                                       "gen_ai.usage.output_tokens": self.output_tokens})
+            if self.cache_read_tokens or self.cache_write_tokens:  # parts of the input tokens, as the conventions say
+                self.span.set_attributes({"gen_ai.usage.cache_read.input_tokens": self.cache_read_tokens,
+                                          "gen_ai.usage.cache_creation.input_tokens": self.cache_write_tokens})
             if self.rows is None:  # a batch reports usage per row
                 self.span.set_attribute("sotkit.call.attempts", self.attempts)
             if self.estimated:
@@ -232,6 +235,8 @@ class _CallSpan(CallTrace):
         self.attempts += 1
         self.input_tokens += usage.input_tokens
         self.output_tokens += usage.output_tokens
+        self.cache_read_tokens += usage.cache_read_tokens
+        self.cache_write_tokens += usage.cache_write_tokens
         self.estimated = self.estimated or usage.estimated
         if self.rows is None:  # the last attempt's generation is the call's; a batch has one per row
             self.finish_reasons.clear()

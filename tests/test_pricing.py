@@ -45,6 +45,36 @@ async def test_a_known_models_cost_is_the_librarys_price_for_the_recorded_tokens
     assert result.usage.cost == pytest.approx((input_tokens * usd_in + output_tokens * usd_out) / 1e6, rel=1e-9)
 
 
+async def test_prompt_cache_reads_and_writes_are_priced_at_the_librarys_cache_prices(provider):
+    """OpenAI reports its cache's reads in ``prompt_tokens_details.cached_tokens`` (within ``prompt_tokens``);
+    Anthropic reports reads and writes beside an ``input_tokens`` that excludes both. Either way they are parts of
+    ``usage.input_tokens``, priced at the model's cache prices (a half or a tenth of its input price)."""
+    model = KNOWN[provider]
+    writes = 300 if provider == "anthropic" else 0  # OpenAI bills no cache writes
+    counted = sotkit.providers.base.CallUsage(2000, 40, cache_read_tokens=1500, cache_write_tokens=writes)
+
+    def cached(request):
+        return dataclasses.replace(sot_responder(SKELETON)(request), usage=counted)
+
+    with FakeLLMServer(cached, latency=FAST) as server:
+        base_url = server.openai_base_url if provider == "openai" else server.anthropic_base_url
+        async with sotkit.SoT(f"{provider}:{model}", base_url=base_url, api_key="k", mode="sot") as sot:
+            result = await sot.generate("How can I be healthier?")
+    price = genai_prices.calc_price(genai_prices.Usage(), model, provider_id=provider).model_price
+    usd = {name: float(getattr(price, f"{name}_mtok") or 0)
+           for name in ("input", "cache_read", "cache_write", "output")}
+    assert usd["cache_read"] < usd["input"]  # a real discount, or the test could not tell
+    uncached = 2000 - 1500 - writes
+    per_call = (uncached * usd["input"] + 1500 * usd["cache_read"] + writes * usd["cache_write"]
+                + 40 * usd["output"]) / 1e6
+    usage = result.usage
+    assert (usage.calls, usage.input_tokens, usage.cache_read_tokens, usage.cache_write_tokens) == (
+        4, 8000, 6000, 4 * writes)
+    assert usage.cost == pytest.approx(4 * per_call, rel=1e-9)
+    assert Prices({f"{provider}:{model}": (1.0, 1.0)}).cost(f"{provider}:{model}", 2000, 40, 1500, writes) == \
+        pytest.approx(2040 / 1e6)  # an override has no cache prices: its input price for every input token
+
+
 async def test_an_unknown_model_costs_none_and_a_given_price_overrides():
     with FakeLLMServer(sot_responder(SKELETON), latency=FAST) as server:
         async with sotkit.SoT("openai:my-finetune", base_url=server.openai_base_url, api_key="k", mode="sot") as sot:

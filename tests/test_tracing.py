@@ -16,6 +16,7 @@ from opentelemetry.util._once import Once
 import sotkit
 from sotkit import tracing
 from sotkit.providers import create_provider
+from sotkit.providers.base import CallUsage
 from sotkit.testing import Fault, FakeLLMServer, Latency, Reply
 from tests.conftest import is_skeleton, point_of, sot_responder
 
@@ -144,6 +145,18 @@ async def test_a_sequential_stream_is_one_call_span(spans, provider):
     assert call.attributes["gen_ai.request.temperature"] == 0.3
     assert call.attributes["gen_ai.usage.output_tokens"] == result.usage.output_tokens
     assert_no_text(spans, QUESTION, "full sun")
+
+
+async def test_a_calls_prompt_cache_tokens_are_its_spans_usage_attributes(spans, provider):
+    writes = 100 if provider == "anthropic" else 0  # OpenAI reports no cache writes
+    counted = CallUsage(900, 20, cache_read_tokens=700, cache_write_tokens=writes)
+    with FakeLLMServer(Reply("Plant them in full sun.", usage=counted), latency=FAST) as server:
+        async with client(server, provider, mode="sequential") as sot:
+            await sot.generate(QUESTION)
+    _, [call], _ = tree(spans)
+    assert call.attributes["gen_ai.usage.input_tokens"] == 900  # the cache's tokens included, as the conventions say
+    assert call.attributes["gen_ai.usage.cache_read.input_tokens"] == 700
+    assert call.attributes["gen_ai.usage.cache_creation.input_tokens"] == writes
 
 
 async def test_a_retried_call_has_a_retry_event(spans, provider):

@@ -17,7 +17,7 @@ from ..errors import ConfigError
 from ..options import check_api_key, check_extra_body, check_url
 from ._clients import sdk_clients, user_client
 from ._sse import malformed, text_pieces
-from .base import (ERROR_STATUS, THINKING, CallUsage, ChatRequest, Chunk, Provider, Signal, StreamError,
+from .base import (ERROR_STATUS, THINKING, CallUsage, ChatRequest, Chunk, Provider, Signal, StreamError, is_count,
                    with_extra, without_refused)
 
 #: the counts that make up a call's input: the uncached tokens, the cache's reads and its writes
@@ -122,12 +122,12 @@ class AnthropicProvider(Provider):
             raise refused from exc
         except Exception:
             if reading.input_tokens is not None:  # message_start counted the prompt: only the output is estimated
-                yield CallUsage(reading.input_tokens, math.ceil(written / 4), estimated=True)
+                yield reading.usage(math.ceil(written / 4), estimated=True)
             raise
         if reading.input_tokens is None or reading.output_tokens is None:  # a compatible server that sent no counts
             usage = CallUsage.estimate(len(prompt.system or "") + sum(len(m["content"]) for m in messages), written)
         else:
-            usage = CallUsage(reading.input_tokens, reading.output_tokens)
+            usage = reading.usage(reading.output_tokens)
         yield dataclasses.replace(usage, finish_reason=reading.stop_reason)
 
     async def ready(self) -> None:
@@ -151,7 +151,14 @@ class _Reading:
     def input_tokens(self) -> int | None:
         """None: not counted (none came, or a count that is no number)."""
         counts = [self.inputs.get(name) for name in INPUT_COUNTS]
-        return sum(c for c in counts if _is_count(c)) if _is_count(counts[0]) else None
+        return sum(c for c in counts if is_count(c)) if is_count(counts[0]) else None
+
+    def usage(self, output_tokens: int, estimated: bool = False) -> CallUsage:
+        """The call's counts once ``input_tokens`` is known, with the prompt cache's reads and writes in it."""
+        read, write = (self.inputs.get(name) for name in INPUT_COUNTS[1:])
+        return CallUsage(self.input_tokens or 0, output_tokens, estimated=estimated,
+                         cache_read_tokens=read if is_count(read) else 0,
+                         cache_write_tokens=write if is_count(write) else 0)
 
     def count_inputs(self, usage: dict[str, Any]) -> None:
         """Take the input counts ``usage`` holds: message_start's, then message_delta's where it has them (the API's
@@ -185,7 +192,7 @@ class _Reading:
                 usage = data.get("usage") or {}
                 self.count_inputs(usage)
                 count = usage.get("output_tokens")
-                self.output_tokens = count if _is_count(count) else None
+                self.output_tokens = count if is_count(count) else None
                 self.stop_reason = (data.get("delta") or {}).get("stop_reason") or self.stop_reason
             elif event == "message_stop":
                 self.ended = True
@@ -225,10 +232,6 @@ def _without_leading_space(text: str, most: int) -> tuple[str, int]:
         n += 1
     rest = text[n:]
     return rest, 0 if rest else most - n
-
-
-def _is_count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 PROVIDER = AnthropicProvider

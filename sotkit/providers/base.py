@@ -89,6 +89,10 @@ class CallUsage:
     """No counts came from the server (llama.cpp's servers send none in a stream): these are an estimate."""
     finish_reason: str | None = None
     """Why the generation ended, in the provider's words (``stop``, ``length``, ``end_turn``, ``max_tokens``, ...)."""
+    cache_read_tokens: int = 0
+    """Of ``input_tokens``, those the provider's prompt cache served (priced below the input price)."""
+    cache_write_tokens: int = 0
+    """Of ``input_tokens``, those written to the prompt cache (Anthropic prices them above the input price)."""
 
     def cut_off(self, budget: int) -> bool:
         """Was the generation ended before the model finished it? Any reason but those of a model that ended its
@@ -104,6 +108,11 @@ class CallUsage:
     def estimate(cls, input_chars: int, output_chars: int) -> CallUsage:
         """Counts where the server reported none, at about four characters a token (English text)."""
         return cls(math.ceil(input_chars / 4), math.ceil(output_chars / 4), estimated=True)
+
+
+def is_count(value: Any) -> bool:
+    """Is ``value`` a token count a server may send (not a bool, a string or a negative number)?"""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 class Signal:

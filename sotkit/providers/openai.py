@@ -17,7 +17,7 @@ from ..options import check_api_key, check_extra_body, check_url
 from ._clients import sdk_clients, user_client
 from ._sse import malformed, text_pieces
 from ._think import ThinkTags
-from .base import (ERROR_STATUS, THINKING, CallUsage, ChatRequest, Chunk, Provider, SendAgain, Signal,
+from .base import (ERROR_STATUS, THINKING, CallUsage, ChatRequest, Chunk, Provider, SendAgain, Signal, is_count,
                    StreamError, with_extra, without_refused)
 
 #: OpenAI's own API (and Azure's) refuses a request with more than four stop sequences
@@ -168,8 +168,8 @@ class _Reading:
             self.written = self.written or bool(text)
         self.reason = ("refusal" if self.refused and done == "stop" else done) if done else self.reason
         self.whole = self.whole or bool(done)  # some servers send "" on every chunk until the last
-        if counts and isinstance(counts.get("prompt_tokens"), int) and isinstance(counts.get("completion_tokens"), int):
-            self.usage = CallUsage(counts["prompt_tokens"], counts["completion_tokens"])
+        if counts and is_count(counts.get("prompt_tokens")) and is_count(counts.get("completion_tokens")):
+            self.usage = _counted(counts)
         return text
 
     @staticmethod
@@ -179,6 +179,14 @@ class _Reading:
             reply = reply | {"choices": [c | {"delta": c.get("message")} if isinstance(c, dict) else c
                                          for c in reply["choices"]]}
         return [(None, reply), (None, "[DONE]")]
+
+
+def _counted(counts: dict) -> CallUsage:
+    """A usage object's counts, with the prompt cache's reads (``prompt_tokens_details.cached_tokens``) in the input."""
+    details = counts.get("prompt_tokens_details")
+    cached = details.get("cached_tokens") if isinstance(details, dict) else None
+    return CallUsage(counts["prompt_tokens"], counts["completion_tokens"],
+                     cache_read_tokens=cached if is_count(cached) else 0)
 
 
 def _chunk(data: Any) -> tuple[str | Signal | None, Any, dict | None, str | None]:

@@ -228,6 +228,10 @@ class Reply:
         if self.usage is not None and not isinstance(self.usage, CallUsage):
             raise TypeError(f"Reply usage={self.usage!r}: pass a CallUsage (from sotkit.providers.base), e.g. "
                             "CallUsage(input_tokens=10, output_tokens=5), or None to count tokens")
+        if self.usage is not None and self.usage.cache_read_tokens + self.usage.cache_write_tokens > \
+                self.usage.input_tokens:
+            raise ConfigError(f"Reply usage={self.usage!r}: the prompt cache's reads and writes are parts of "
+                              "input_tokens, so together they cannot exceed it")
 
 
 @dataclass(frozen=True)

@@ -71,6 +71,13 @@ def _optional_int(body: Mapping[str, Any], *names: str) -> int | None:
     return None
 
 
+def _anthropic_inputs(usage: CallUsage) -> dict[str, int]:
+    """The Messages API's input counts: ``input_tokens`` is only the part the prompt cache neither read nor wrote."""
+    return {"input_tokens": usage.input_tokens - usage.cache_read_tokens - usage.cache_write_tokens,
+            "cache_read_input_tokens": usage.cache_read_tokens,
+            "cache_creation_input_tokens": usage.cache_write_tokens}
+
+
 def _sse(data: Any, event: str | None = None) -> bytes:
     head = f"event: {event}\n" if event else ""
     return f"{head}data: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
@@ -171,9 +178,10 @@ class OpenAIChat(Dialect):
         return bool((record.body.get("stream_options") or {}).get("include_usage"))
 
     @staticmethod
-    def _usage(usage: CallUsage) -> dict[str, int]:
+    def _usage(usage: CallUsage) -> dict:
         return {"prompt_tokens": usage.input_tokens, "completion_tokens": usage.output_tokens,
-                "total_tokens": usage.input_tokens + usage.output_tokens}
+                "total_tokens": usage.input_tokens + usage.output_tokens,
+                "prompt_tokens_details": {"cached_tokens": usage.cache_read_tokens}}
 
     def complete_body(self, record: RecordedRequest, done: Completion, usage: CallUsage, rid: str) -> dict:
         return {"id": rid, "object": "chat.completion", "created": int(time.time()), "model": record.model,
@@ -245,12 +253,12 @@ class AnthropicMessages(Dialect):
         return {"id": rid, "type": "message", "role": "assistant", "model": record.model,
                 "content": [{"type": "text", "text": done.text}],
                 "stop_reason": self.finish_reasons[done.finish], "stop_sequence": done.stop_sequence,
-                "usage": {"input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens}}
+                "usage": _anthropic_inputs(usage) | {"output_tokens": usage.output_tokens}}
 
     def stream_open(self, record: RecordedRequest, usage: CallUsage, rid: str) -> bytes:
         message = {"id": rid, "type": "message", "role": "assistant", "model": record.model, "content": [],
                    "stop_reason": None, "stop_sequence": None,
-                   "usage": {"input_tokens": usage.input_tokens, "output_tokens": 0}}
+                   "usage": _anthropic_inputs(usage) | {"output_tokens": 0}}
         return (_sse({"type": "message_start", "message": message}, "message_start")
                 + _sse({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
                        "content_block_start")
