@@ -84,6 +84,15 @@ def test_a_retried_sequential_answer_is_called_the_answer_not_the_skeleton():
     assert "retrying answer in" in done.stderr and "skeleton" not in done.stderr  # nor "skeleton 0.00 s" at the end
 
 
+def test_an_answer_that_broke_off_for_good_is_printed_and_the_error_says_so_in_cli_words():
+    broken = Reply("Plant them in full sun and water deeply.", fault=Fault.drop(after_tokens=4))
+    with FakeLLMServer(broken, latency=Latency(ttft_s=0)) as server:
+        done = ask("How do I grow tomatoes?", "--model", "openai:m", "--base-url", server.openai_base_url, "--mode",
+                   "sequential", env={"OPENAI_API_KEY": "k"})
+    assert done.returncode == 1 and done.stdout.startswith("Plant them")
+    assert "the text it wrote is printed on stdout" in done.stderr and ".partial" not in done.stderr
+
+
 def test_json_carries_a_partial_answer_and_its_error_and_the_notes_still_go_to_stderr():
     import json
 
