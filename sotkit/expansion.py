@@ -48,6 +48,21 @@ _FILLER = frozenset(("answe", "point", "title", "tip", "idea", "step", "first", 
                      "criti", "cruci", "impor", "key", "vital", "signi", "aspec", "facto", "role", "plays", "eleme"))
 # A question with more content words than this is a document: a sentence made of its words may well say something.
 _SHORT_QUESTION = 30
+# A thematic break ("---", "***", "_ _ _") on the last line: a separator the model put after its text, before a next
+# section it leaves to another point; and the start of a line that may still become one.
+_RULE = re.compile(r"\n[ ]{0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*\s*\Z")
+_RULE_STARTED = re.compile(r"\n[ ]{0,3}([-*_])(?:[ \t]*\1)?[ \t]*\Z")
+_RULE_SEEN = 200  # characters from the end: a rule is a short line
+
+
+def _trailing_rule(text: str, final: bool) -> int | None:
+    """Where a thematic break that ends the text begins, or (while the call may go on) a line that may still become
+    one; None: there is none, or it is a line of the point's own code block."""
+    tail = len(text) - _RULE_SEEN if len(text) > _RULE_SEEN else 0
+    rule = _RULE.search(text, tail) or (None if final else _RULE_STARTED.search(text, tail))
+    if rule is None or (("```" in text or "~~~" in text) and len(FENCE.findall(text, 0, rule.start())) % 2):
+        return None
+    return rule.start()
 
 
 @functools.lru_cache(maxsize=64)
@@ -166,8 +181,8 @@ class ExpansionFilter:
             final = True
         elif not final:
             text = text[:held_at]
-        if (closing := talk_closing(text, final)) is not None:
-            text = text[:closing]
+        while (end := _trailing_rule(text, final)) is not None or (end := talk_closing(text, final)) is not None:
+            text = text[:end]  # a last line of talk, or a rule; then the line above it may be one
         if not final:
             return text.rstrip()  # trailing space may yet be stripped at the end
         text = text.strip()

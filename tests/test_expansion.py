@@ -290,6 +290,26 @@ def test_lines_that_only_talk_about_the_task_are_dropped(raw, text, step):
     assert clean(raw, step=step, others=OTHERS)[0] == text
 
 
+@pytest.mark.parametrize("step", [1, 2, 3, 100])
+@pytest.mark.parametrize("raw, text", [
+    # a rule that ends the point separates it from a next section the model left to another point: dropped
+    ("They last.\n\n---", "They last."),
+    ("They last.\n\n***\n", "They last."),
+    ("They last.\n\n_ _ _", "They last."),
+    ("They last.\n\n---\n\nLet me know if you'd like more tips!", "They last."),  # talk after it, then it
+    ("They last.\n\nLet me know if you'd like more tips!\n\n---", "They last."),  # and the other way round
+    ("They last.\n\nLet me know if you need more.\n\nHappy saving!", "They last."),  # two lines of talk
+    # a rule between the point's own parts, list items, bold text and a table stay
+    ("They last.\n\n---\n\nThey save.", "They last.\n\n---\n\nThey save."),
+    ("They last:\n- longer\n- cooler", "They last:\n- longer\n- cooler"),
+    ("They last.\n\n**Bottom line:** switch.", "They last.\n\n**Bottom line:** switch."),
+    ("| bulb | watts |\n|---|---|\n| LED | 9 |", "| bulb | watts |\n|---|---|\n| LED | 9 |"),
+    ("Front matter:\n\n```yaml\ntitle: LEDs\n---", "Front matter:\n\n```yaml\ntitle: LEDs\n---\n```"),  # code
+])
+def test_a_thematic_break_that_ends_a_point_is_dropped(raw, text, step):
+    assert clean(raw, step=step, others=OTHERS)[0] == text
+
+
 def sentences(raw: str, *, step: int, cut: bool, others=(), title: str = "Use LED bulbs",
               question: str = "") -> tuple[str, list[str], bool]:
     """Stream through a whole-sentence filter; returns the final text, what each delta released, finished."""
