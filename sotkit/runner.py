@@ -216,7 +216,7 @@ class Runner:
 
     async def _retried(self, backend: Backend, call: Call, received: list[str], span: CallTrace) -> CallUsage:
         request = call.build(backend)
-        span.request(request)
+        span.request(request, prefill=backend.provider.supports_prefill)
         attempt = 0
         prefill = backend.provider.supports_prefill  # what the call's text was set up to continue
         while True:

@@ -6,11 +6,12 @@ A request (``generate``, ``stream``, ``complete``) is one ``INTERNAL`` span, ``s
 summing ``gen_ai.usage.*`` over a trace does not count every token twice). Each model call it makes is a child span
 ``chat {model}`` (``CLIENT``; ``INTERNAL`` for ``local:`` models): ``gen_ai.*`` request and usage attributes,
 ``sotkit.call.role`` (``skeleton``, ``point``, ``sequential``, ``router``, a judge's template, or ``points`` for a
-batched expansion) and ``sotkit.point.index``. It covers every attempt: a retry is a ``sotkit.retry`` event, a
-fallback to the next model a ``sotkit.fallback`` event (also after an answer without text), and the error a call
-ends with is recorded (``record_exception``, status ``ERROR``, ``error.type``). While a call's provider runs, its
-span is the current span, so the spans an SDK makes itself (the anthropic SDK's ``anthropic.messages.create``, one
-per attempt, or an HTTP client instrumentation's) are its children, not siblings.
+batched expansion) and ``sotkit.point.index``. It covers every attempt on one model: a retry is a ``sotkit.retry``
+event; a fallback to the next model is a ``sotkit.fallback`` event (also after an answer without text) that ends the
+span, and the call goes on in a span of the next model. The error a call ends with is recorded
+(``record_exception``, status ``ERROR``, ``error.type``). While a call's provider runs, its span is the current
+span, so the spans an SDK makes itself (the anthropic SDK's ``anthropic.messages.create``, one per attempt, or an
+HTTP client instrumentation's) are its children, not siblings.
 
 Off, it costs nothing: when ``opentelemetry`` was never imported, or no tracer provider is set (the API's default
 proxy, or the no-op provider), a request gets ``NO_TRACE``, whose methods do nothing; nothing is done per chunk.
@@ -31,6 +32,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
+from .errors import StreamError
 
 if TYPE_CHECKING:
     from .providers.base import CallUsage, ChatRequest
@@ -51,8 +53,8 @@ class CallTrace:
     def __exit__(self, *exc_info: object) -> None:
         return None
 
-    def request(self, request: ChatRequest) -> None:
-        """The request sent (once per model the call tries; the span keeps the first)."""
+    def request(self, request: ChatRequest, prefill: bool = True) -> None:
+        """The request sent to one model, with its prompt's prefill if ``prefill`` (the provider sends one)."""
 
     def retry(self, attempt: int, error: BaseException, wait_s: float) -> None:
         """Attempt ``attempt`` failed with ``error``; the next starts in ``wait_s``."""
@@ -163,22 +165,31 @@ class _RequestSpan(RequestTrace):
 
 
 class _CallSpan(CallTrace):
+    """A call's span on one model; a fallback ends it and goes on in a span of the next model, so that each span's
+    model and usage belong together (a trace's tokens can be priced span by span)."""
+
     def __init__(self, request: _RequestSpan, role: str, model: str, point: int | None, rows: int | None) -> None:
+        self.request_span = request
+        self.role, self.point, self.rows = role, point, rows
+        self._start(model)
+
+    def _start(self, model: str, fallback_from: str | None = None) -> None:
         trace = _otel()
+        self.model = model
         provider, _, name = model.partition(":")
         attributes: dict[str, Any] = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": provider,
-                                      "gen_ai.request.model": name, "sotkit.call.role": role}
-        if point is not None:
-            attributes["sotkit.point.index"] = point
-        if rows is not None:
-            attributes["sotkit.batch.rows"] = rows
+                                      "gen_ai.request.model": name, "sotkit.call.role": self.role}
+        if self.point is not None:
+            attributes["sotkit.point.index"] = self.point
+        if self.rows is not None:
+            attributes["sotkit.batch.rows"] = self.rows
+        if fallback_from is not None:
+            attributes["sotkit.call.fallback_from"] = fallback_from
         kind = trace.SpanKind.INTERNAL if provider == "local" else trace.SpanKind.CLIENT
-        self.request_span = request
-        self.rows = rows
-        self.span = request.tracer.start_span(f"chat {name}", context=request.context, kind=kind,
-                                              attributes=attributes)
+        self.span = self.request_span.tracer.start_span(f"chat {name}", context=self.request_span.context, kind=kind,
+                                                        attributes=attributes)
         self.input_tokens = self.output_tokens = self.attempts = self.cache_read_tokens = self.cache_write_tokens = 0
-        self.estimated = self.requested = False
+        self.estimated = False
         self.finish_reasons: list[str] = []
 
     def __enter__(self) -> _CallSpan:
@@ -187,6 +198,9 @@ class _CallSpan(CallTrace):
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: object) -> None:
         self._current.__exit__(kind, error, tb)
+        self._end(error)
+
+    def _end(self, error: BaseException | None) -> None:
         try:
             self.span.set_attributes({"gen_ai.usage.input_tokens": self.input_tokens,
                                       "gen_ai.usage.output_tokens": self.output_tokens})
@@ -204,10 +218,7 @@ class _CallSpan(CallTrace):
         finally:
             self.span.end()
 
-    def request(self, request: ChatRequest) -> None:
-        if self.requested:
-            return  # a fallback model's request: the span keeps the first model's
-        self.requested = True
+    def request(self, request: ChatRequest, prefill: bool = True) -> None:
         attributes: dict[str, Any] = {"gen_ai.request.max_tokens": request.max_tokens}
         if request.temperature is not None:
             attributes["gen_ai.request.temperature"] = float(request.temperature)
@@ -218,7 +229,7 @@ class _CallSpan(CallTrace):
             if prompt.system:
                 attributes["gen_ai.system_instructions"] = json.dumps([{"type": "text", "content": prompt.system}])
             messages = [{"role": "user", "parts": [{"type": "text", "content": prompt.user}]}]
-            if prompt.prefill:
+            if prompt.prefill and prefill:
                 messages.append({"role": "assistant", "parts": [{"type": "text", "content": prompt.prefill}]})
             attributes["gen_ai.input.messages"] = json.dumps(messages)
         self.span.set_attributes(attributes)
@@ -230,6 +241,10 @@ class _CallSpan(CallTrace):
     def fallback(self, error: BaseException, model: str) -> None:
         self.span.add_event("sotkit.fallback", {"sotkit.fallback.model": model,
                                                 **_error_attributes(error, self.request_span.content)})
+        self._current.__exit__(None, None, None)
+        self._end(error)
+        self._start(model, fallback_from=self.model)
+        self._current = _current(self.span)
 
     def usage(self, usage: CallUsage) -> None:
         self.attempts += 1
@@ -261,7 +276,9 @@ def _error_attributes(error: BaseException, content: bool) -> dict[str, Any]:
     attributes: dict[str, Any] = {"error.type": type(error).__qualname__,
                                   "sotkit.error.message": str(error) if content else _elide(str(error))}
     status = getattr(error, "status_code", None)
-    if isinstance(status, int):
+    if isinstance(error, StreamError):  # the response was a 200; its status is the one the error is retried as
+        attributes |= {"http.response.status_code": 200, "sotkit.error.status_code": error.status_code}
+    elif isinstance(status, int):
         attributes["http.response.status_code"] = status
     return attributes
 

@@ -185,7 +185,27 @@ async def test_a_retried_call_has_a_retry_event(spans, provider):
         assert sorted(s.attributes["http.response.status_code"] for s in attempts) == [200, 503]
 
 
-async def test_a_fallback_is_an_event_on_the_call_span(spans, provider):
+async def test_a_cut_stream_is_retried_as_a_200_whose_error_stands_for_a_502(spans, provider):
+    base = sot_responder(SKELETON, TEXTS)
+
+    def point_2_cut_once(request):
+        reply = base(request)
+        return Reply(reply.text, fault=Fault.cut(after_tokens=2)) if point_of(request) == 2 and request.attempt == 1 \
+            else reply
+
+    with FakeLLMServer(point_2_cut_once, latency=FAST) as server:
+        async with client(server, provider, mode="sot", retry=QUICK_RETRY) as sot:
+            await sot.generate(QUESTION)
+    _, calls, _ = tree(spans)
+    [retried] = [s for s in calls if s.attributes.get("sotkit.point.index") == 2]
+    [event] = retried.events
+    assert event.attributes["error.type"] == "StreamError"
+    assert event.attributes["http.response.status_code"] == 200  # what the server sent: no gateway error
+    assert event.attributes["sotkit.error.status_code"] == 502  # what sotkit retries it as
+
+
+async def test_a_fallback_ends_the_call_span_and_goes_on_in_a_span_of_the_next_model(spans, provider):
+    """Each span's model and usage belong together, so a trace can be priced span by span."""
     base = sot_responder(SKELETON, TEXTS)
 
     def main_fails_point_3(request):
@@ -202,19 +222,25 @@ async def test_a_fallback_is_an_event_on_the_call_span(spans, provider):
         await backup.aclose()
     assert result.points[2].model == f"{provider}:backup"
     root, calls, _ = tree(spans)
-    [fell_back] = [s for s in calls if s.attributes.get("sotkit.point.index") == 3]
-    assert fell_back.name == "chat main" and fell_back.attributes["gen_ai.request.model"] == "main"
-    assert [e.name for e in fell_back.events] == ["sotkit.retry", "sotkit.fallback"]
-    fallback = fell_back.events[1]
+    failed, fell_back = [s for s in calls if s.attributes.get("sotkit.point.index") == 3]
+    assert failed.name == "chat main" and failed.attributes["gen_ai.request.model"] == "main"
+    assert [e.name for e in failed.events] == ["sotkit.retry", "sotkit.fallback", "exception"]
+    fallback = failed.events[1]
     assert fallback.attributes["sotkit.fallback.model"] == f"{provider}:backup"
     assert fallback.attributes["http.response.status_code"] == 500
+    assert failed.attributes["sotkit.call.attempts"] == 2 and failed.status.status_code == StatusCode.ERROR
+    assert failed.attributes["gen_ai.usage.output_tokens"] == 0  # refused: nothing of the backup's counted here
+    assert fell_back.name == "chat backup" and fell_back.attributes["gen_ai.request.model"] == "backup"
+    assert fell_back.attributes["sotkit.call.fallback_from"] == f"{provider}:main"
     assert fell_back.attributes["sotkit.call.model"] == f"{provider}:backup"
-    assert fell_back.attributes["sotkit.call.attempts"] == 3  # two on main, one on the backup
-    assert fell_back.status.status_code == StatusCode.UNSET
+    assert fell_back.attributes["sotkit.call.attempts"] == 1 and fell_back.status.status_code == StatusCode.UNSET
+    [backup_request] = [r for r in server.requests if r.model == "backup"]
+    assert fell_back.attributes["gen_ai.usage.output_tokens"] == backup_request.usage.output_tokens
+    assert sum(c.attributes["gen_ai.usage.output_tokens"] for c in calls) == result.usage.output_tokens
     assert root.attributes["sotkit.points.failed"] == 0
 
 
-async def test_an_answer_without_text_falls_back_as_an_event_on_its_call_span(spans, provider):
+async def test_an_answer_without_text_falls_back_to_a_span_of_the_next_model(spans, provider):
     with FakeLLMServer(sot_responder(SKELETON, sequential="  \n"), latency=FAST) as server, \
             FakeLLMServer(sot_responder(SKELETON, sequential="From the backup."), latency=FAST) as backup_server:
         backup = create_provider("openai:backup", api_key="k", base_url=backup_server.openai_base_url)
@@ -222,10 +248,11 @@ async def test_an_answer_without_text_falls_back_as_an_event_on_its_call_span(sp
             result = await sot.generate(QUESTION)
         await backup.aclose()
     assert result.text == "From the backup." and not result.truncated
-    root, [call], _ = tree(spans)
-    assert [e.name for e in call.events] == ["sotkit.fallback"]
-    assert call.events[0].attributes["error.type"] == "EmptyAnswer"
-    assert call.attributes["sotkit.call.model"] == "openai:backup" and call.attributes["sotkit.call.attempts"] == 2
+    root, [empty, call], _ = tree(spans)
+    assert [e.name for e in empty.events] == ["sotkit.fallback", "exception"]
+    assert empty.events[0].attributes["error.type"] == "EmptyAnswer" and empty.attributes["sotkit.call.attempts"] == 1
+    assert call.attributes["sotkit.call.model"] == "openai:backup" and call.attributes["sotkit.call.attempts"] == 1
+    assert call.attributes["gen_ai.provider.name"] == "openai" and call.attributes["gen_ai.request.model"] == "backup"
     assert call.status.status_code == StatusCode.UNSET and root.attributes["sotkit.truncated"] is False
 
 
@@ -289,6 +316,8 @@ async def test_text_goes_into_spans_only_with_trace_content(spans, provider):
         [output] = json.loads(by_index[index].attributes["gen_ai.output.messages"])
         assert output["role"] == "assistant" and text in output["parts"][0]["content"]
     [request] = [r for r in server.requests if is_skeleton(r)]
+    sent = [m["role"] for m in json.loads(skeleton.attributes["gen_ai.input.messages"])]
+    assert sent == ["user"] + (["assistant"] if request.prefill is not None else [])  # what was sent, no more
     if request.system:
         assert json.loads(skeleton.attributes["gen_ai.system_instructions"]) == [
             {"type": "text", "content": request.system}]
