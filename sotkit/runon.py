@@ -18,14 +18,16 @@ from .quality import NO_SPACES
 
 # A line that starts a new numbered item. Settled once a character follows its mark ("\n2." may still become
 # "\n2.5 hours"); _NEW_ITEM, for a reply's first line, takes the text's end for that character. Its number (?P<n>)
-# where an item of the point's own list may have it ("1. Buy a drive", "2) Turn on backups").
-_ITEM_MARK = (r"\n[ \t]*(?:\*\*|#+\s*)?(?:(?P<n>\d+)[.)．）、](?:\*\*)?|[(（]\d+[)）]|step\s+\d+\s*:"  # "**3.**" too
+# where an item of the point's own list may have it ("1. Buy a drive", "2) Turn on backups"), or (?P<step>) its
+# number as a step's ("Step 2: Remove the grout").
+_ITEM_MARK = (r"\n[ \t]*(?:\*\*|#+\s*)?(?:(?P<n>\d+)[.)．）、](?:\*\*)?|[(（]\d+[)）]|step\s+(?P<step>\d+)\s*:"  # "**3.**"
               r"|point\s+\d+\s*[:.\-–—])")  # "Point 3: Stir constantly ..."
 _NEXT_ITEM = re.compile(rf"{_ITEM_MARK}(?:\s|[{NO_SPACES}])", re.I)
 _NEW_ITEM = re.compile(rf"{_ITEM_MARK}(?:\s|$|[{NO_SPACES}])", re.I)
 # A line that opens a list item or a header, not a line of prose (the line before a numbered line).
 _LISTED = re.compile(r"[ \t]*(?:[-*•#>|]|\d+[.)．）、]|[(（]\d)")
-_OWN_FIRST = re.compile(r"[ \t]*(?:\*\*)?1[.)．）、]\s")  # a reply that opens with its own list's first item
+# a reply that opens with its own list's first item
+_OWN_FIRST = re.compile(r"[ \t]*(?:\*\*)?(?:1[.)．）、]\s|step\s+1\s*:)", re.I)
 # A bulleted line: another item too where the point is one paragraph (whole-sentence mode; an API model's point
 # may hold a list of its own).
 _NEW_BULLET = re.compile(r"\n[ \t]*[-*•][ \t]")
@@ -155,7 +157,8 @@ class OtherPoints:
             written, ended, _ = text[m.end():].partition("\n")
             written = written.strip(" *:")
             line = written.casefold()
-            if m["n"] is not None and int(m["n"]) == self._index and not self._bullets:
+            number = m["n"] or m["step"]
+            if number is not None and int(number) == self._index and not self._bullets:
                 if line.startswith(self._own_title):  # its own header, restated after an opening, or its list's item
                     if self._index == len(self._own_items) + 1:
                         self._own_items.append(m.start())
@@ -164,7 +167,7 @@ class OtherPoints:
                     return None, m.start()
             if self._bullets:
                 return m.start(), m.start()
-            if m["n"] is None or int(m["n"]) != len(self._own_items) + 1:
+            if number is None or int(number) != len(self._own_items) + 1:
                 if (starts := self._starts_numbered_point(text, m, written, bool(ended), final)) is False:
                     continue
                 return (m.start() if starts else None), m.start()

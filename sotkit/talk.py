@@ -70,6 +70,7 @@ _LANGUAGES = (
                 "would you like more", "would you like some", "would you like any", "do you want more",
                 "do you want some", "if you want, i can", "if you'd like, i can", "if you like, i can",
                 "want me to",  # "Want me to sketch a checklist you can reuse?"
+                "happy to", "i'd be happy to", "i would be happy to", "i'm happy to",  # "Happy to suggest ... if"
                 # a hope that the answer's own tips help, whatever follows ("... you plan your wedding!")
                 "i hope these tips help", "hope these tips help", "i hope these ideas help",
                 "i hope these suggestions help"),
@@ -275,7 +276,8 @@ _LANGUAGES = (
                                    "도움이 되셨으면 합니다", "도움이 되었으면 합니다", "도움이 되길 바랍니다",
                                    "도움이 되기를 바랍니다", "도움이 되셨기를 바랍니다", "도움이 되었기를 바랍니다",
                                    "도움이 되셨으면 좋겠어요", "도움이 되었으면 좋겠어요", "도움이 됐으면 좋겠어요",
-                                   "도움이 되길 바라요", "참고가 되셨으면 좋겠습니다", "참고가 되길 바랍니다")),
+                                   "도움이 되길 바라요", "도움이 되셨길 바랍니다", "도움이 되었길 바랍니다",
+                                   "도움이 됐길 바랍니다", "참고가 되셨으면 좋겠습니다", "참고가 되길 바랍니다")),
         wishes=("행운을 빕니다", "행운을 빌어요", "화이팅", "파이팅", "좋은 결과 있으시길 바랍니다", "성공을 기원합니다",
                 "즐거운 여행 되세요", "즐거운 여행 되시길 바랍니다", "좋은 여행 되세요", "맛있게 드세요"),
     ),

@@ -203,6 +203,12 @@ def test_running_on_into_the_next_point_is_cut(step):
     ("Steps:\n1. Buy.\n3. Unplug devices: always", "Steps:\n1. Buy.", True),
     ("They last.\n1. Keep a schedule\n2. Use LED bulbs", "They last.", True),
     ("Steps:\n1. Buy.\n2. **Exercise**: daily", "Steps:\n1. Buy.", True),
+    # steps of the point's own, numbered from 1 as "Step 1:" (b8 O17), go on like its numbered items
+    ("Step 1: Buy a drive.\nStep 2: Turn on backups.\nStep 3: Unplug it.\n\nCheck it monthly.",
+     "Step 1: Buy a drive.\nStep 2: Turn on backups.\nStep 3: Unplug it.\n\nCheck it monthly.", False),
+    ("Do this:\nstep 1: Buy.\nstep 2: Plug in.", "Do this:\nstep 1: Buy.\nstep 2: Plug in.", False),
+    ("Step 1: Buy.\nStep 2: Avoid late caffeine: stop", "Step 1: Buy.", True),  # another point's title
+    ("They last.\nStep 3: Unplug devices now.", "They last.", True),  # no list of its own: the next point
 ])
 def test_a_points_own_numbered_list_is_kept(raw, text, finished, step):
     assert clean(raw, step=step, others=OTHERS) == (text, finished)
@@ -1277,6 +1283,10 @@ def test_talk_in_more_languages_is_held_back_only_while_it_may_still_become_talk
     ("先检查合同。\n\n如果需要更多细节，请咨询你的律师。", None),
     ("先检查合同。\n\n如果需要更多信息，请告诉我们的客服。", None),
     ("Keep the bedroom cool.\n\nSweet dreams come easier in a dark room.", None),
+    # b8's: Claude's offer as a statement, and a Korean hope's contracted form
+    ("Keep fees low.\n\nHappy to suggest a sample allocation if that would help!", "Keep fees low."),
+    ("Keep fees low.\n\nI'd be happy to walk you through a sample portfolio.", "Keep fees low."),
+    ("일찍 출발하세요.\n\n도움이 되셨길 바랍니다!", "일찍 출발하세요."),
 ])
 def test_closings_in_the_newly_listed_languages_are_dropped(raw, text, step):
     assert clean_in_both_modes(raw, step) == (raw if text is None else text)
