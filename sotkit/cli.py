@@ -315,7 +315,7 @@ def _tokens(usage: Usage) -> str:
     if not usage.estimated:
         return f"{usage.input_tokens} in / {usage.output_tokens} out tokens"
     return (f"~{usage.input_tokens} in / ~{usage.output_tokens} out tokens (estimated for {usage.estimated_calls} "
-            f"of {usage.calls} calls: the server reported no usage)")
+            f"of {usage.calls} calls: no counts came, from a server that sends none or a call stopped early)")
 
 
 def _usage(usage: Usage) -> dict[str, Any]:

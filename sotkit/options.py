@@ -7,6 +7,7 @@ import difflib
 import math
 import numbers
 import unicodedata
+import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -133,6 +134,10 @@ def check_url(name: str, url: Any) -> None:
                           "for example 'http://localhost:8000/v1'")
 
 
+#: below this many USD per million tokens, a price was most likely given per token
+PER_TOKEN_LIKELY = 0.001
+
+
 def check_prices(prices: Any) -> dict[str, tuple[float, float]]:
     """``prices={"provider:model": (usd_per_million_input_tokens, usd_per_million_output_tokens)}``."""
     if prices is None:
@@ -152,4 +157,7 @@ def check_prices(prices: Any) -> dict[str, tuple[float, float]]:
             check_number(f"prices[{model!r}] {name} USD per million tokens", value, above=None, at_least=0,
                          optional=False)
         checked[model] = (float(price[0]), float(price[1]))
+        if 0 < max(checked[model]) < PER_TOKEN_LIKELY:
+            warnings.warn(f"prices[{model!r}]={price!r} is USD per million tokens: no model is that cheap, so these "
+                          "look like prices per token (multiply by 1e6)", stacklevel=4)
     return checked

@@ -4,6 +4,7 @@ prices, None where the price is unknown, 0.0 for in-process models."""
 import dataclasses
 import json
 import pickle
+import warnings
 
 import genai_prices
 import pytest
@@ -224,3 +225,12 @@ def test_a_call_that_spent_no_tokens_costs_nothing_even_at_an_unknown_price():
     assert usage.cost == 0.0
     usage.priced_calls.append(("openai:my-model", 1, 0))  # one token there: its price is needed, and unknown
     assert usage.cost is None
+
+
+def test_prices_that_look_given_per_token_are_warned_of_where_the_client_is_built():
+    with pytest.warns(UserWarning, match=r"look like prices per token \(multiply by 1e6\)") as caught:
+        sotkit.SoT("openai:m", base_url="http://127.0.0.1:9/v1", api_key="k", prices={"openai:m": (3e-7, 1.2e-6)})
+    assert caught[0].filename == __file__
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a free model, and a cheap real price, are no mistake
+        sotkit.SoT("openai:m", base_url="http://127.0.0.1:9/v1", api_key="k", prices={"openai:m": (0.0, 0.02)})
