@@ -268,6 +268,48 @@ async def test_a_proxy_in_front_of_a_reasoning_model_that_refuses_max_tokens_is_
         [(True, None), (False, 1024), (False, 1024)]
 
 
+async def test_a_model_that_refuses_stop_sequences_has_its_text_ended_at_them_by_sotkit():
+    """GPT-5 and the o-series refuse ``stop`` (gpt-5.5 takes it again): a template's stop block failed every call.
+    The call goes again at once without it, and sotkit ends the text at the first stop sequence itself, however the
+    stream's pieces split it."""
+    refusal = {"error": {"message": "Unsupported parameter: 'stop' is not supported with this model.",
+                         "type": "invalid_request_error", "param": "stop", "code": "unsupported_parameter"}}
+    templates = {"expand": "{% block user %}Expand '{{ point.title }}' for: {{ question }}{% endblock %}"
+                           "{% block stop %}\nNext point:\n{% endblock %}"}
+
+    def respond(request: RecordedRequest) -> Reply:
+        if "stop" in request.body:
+            return Reply("", fault=Fault.status(400, body=refusal))
+        if is_skeleton(request):
+            return Reply("1. Keep a schedule\n2. Dim the lights")
+        title = request.user.split("'")[1]
+        return Reply(f"{title} holds. Next point: the other one, which runs on.")
+
+    with FakeLLMServer(respond, latency=Latency(ttft_s=0, tokens_per_s=500)) as server:
+        async with sotkit.SoT("openai:gpt-5-mini", base_url=server.openai_base_url, api_key="k", mode="sot",
+                              templates=templates) as sot:
+            result = await sot.generate("How can I sleep better?")
+            refused = sum(r.fault is not None for r in server.requests)  # the points sent before the first refusal
+            again = await sot.generate("How can I sleep better?")
+    for answer in (result, again):
+        assert [p.text for p in answer.points] == ["Keep a schedule holds.", "Dim the lights holds."]
+        assert [(p.finish_reason, p.truncated, p.attempts) for p in answer.points] == [("stop", False, 1)] * 2
+    assert 1 <= refused <= 2 and sum(r.fault is not None for r in server.requests) == refused  # learnt for good
+
+
+@pytest.mark.parametrize("pieces, text", [
+    (["Go to bed. Ne", "xt point: more"], "Go to bed. "),  # split inside the stop sequence
+    (["Go to bed. Next", " steps: rest"], "Go to bed. Next steps: rest"),  # a start of one that is none
+    (["Go to bed.", " N"], "Go to bed. N"),  # the call ended inside a start of one
+])
+def test_stop_at_ends_a_text_at_its_first_stop_sequence_however_it_is_split(pieces, text):
+    from sotkit.providers.base import StopAt
+
+    stopping = StopAt(["Next point:", "###"])
+    released = "".join(stopping.feed(piece) for piece in pieces)
+    assert released + ("" if stopping.hit else stopping.finish()) == text
+
+
 async def test_extra_body_reaches_anthropic_and_its_temperature_is_the_users():
     with FakeLLMServer(refusing_temperature("anthropic")) as server:
         async with sotkit.SoT("anthropic:claude-opus-4-7", base_url=server.anthropic_base_url, api_key="k",

@@ -110,6 +110,32 @@ class CallUsage:
         return cls(math.ceil(input_chars / 4), math.ceil(output_chars / 4), estimated=True)
 
 
+class StopAt:
+    """Ends a text at the first of its stop sequences, as a server does, for a model that refuses them: each piece
+    is released but for a tail that may begin one, and once one is found (``hit``), nothing more."""
+
+    def __init__(self, stops: Sequence[str]) -> None:
+        self.stops = tuple(stops)
+        self.hit = False
+        self._held = ""
+
+    def feed(self, text: str) -> str:
+        text = self._held + text
+        found = [at for stop in self.stops if (at := text.find(stop)) >= 0]
+        if found:
+            self.hit, self._held = True, ""
+            return text[:min(found)]
+        keep = next((n for n in range(min(len(text), max(map(len, self.stops)) - 1), 0, -1)
+                     if any(stop.startswith(text[-n:]) for stop in self.stops)), 0)
+        self._held = text[len(text) - keep:]
+        return text[:len(text) - keep]
+
+    def finish(self) -> str:
+        """The text held back at the end: no stop sequence came."""
+        held, self._held = self._held, ""
+        return held
+
+
 def is_count(value: Any) -> bool:
     """Is ``value`` a token count a server may send (not a bool, a string or a negative number)?"""
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
@@ -188,6 +214,9 @@ class Provider(ABC):
     #: the most stop sequences a request may carry (None: any number); a template with more fails when the client
     #: is built
     max_stop: int | None = None
+    #: turned off when the model refuses stop sequences (OpenAI's GPT-5 and o-series): its text is then ended at
+    #: them by sotkit (``StopAt``)
+    takes_stop: bool = True
     #: in-process models run one generation at a time; batched expansion beats N calls there
     supports_batch: bool = False
     #: runs in this process, one generation at a time: a call waiting its turn is no stalled server, and calls

@@ -6,6 +6,7 @@ import dataclasses
 import os
 import sys
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -17,8 +18,8 @@ from ..options import check_api_key, check_extra_body, check_url
 from ._clients import sdk_clients, user_client
 from ._sse import malformed, text_pieces
 from ._think import ThinkTags
-from .base import (ERROR_STATUS, THINKING, CallUsage, ChatRequest, Chunk, Provider, SendAgain, Signal, is_count,
-                   StreamError, with_extra, without_refused)
+from .base import (ERROR_STATUS, THINKING, CallUsage, ChatRequest, Chunk, Provider, SendAgain, Signal, StopAt,
+                   StreamError, is_count, with_extra, without_refused)
 
 #: OpenAI's own API (and Azure's) refuses a request with more than four stop sequences
 MAX_STOP = 4
@@ -89,8 +90,11 @@ class OpenAIProvider(Provider):
         if prompt.prefill and self.supports_prefill:
             messages.append({"role": "assistant", "content": prompt.prefill})
             body.update(CONTINUE_PREFILL)
-        if request.stop:
+        stopping = None
+        if request.stop and self.takes_stop:
             body["stop"] = list(request.stop)  # all of them: one left out would let the text run on past it
+        elif request.stop:
+            stopping = StopAt(request.stop)  # the model refused them: its text is ended at them here
         if request.temperature is not None and self.takes_temperature:
             body["temperature"] = request.temperature
         reading, tags, written = _Reading(), ThinkTags(), 0
@@ -103,27 +107,38 @@ class OpenAIProvider(Provider):
         try:
             async with self._clients.client() as client, client.chat.completions.with_streaming_response.create(
                 model=self._name, messages=[], stream=True, extra_body={**body, "messages": messages},
-            ) as response:
-                async for text in text_pieces(response, sys.modules["openai"], reading, self.model):
+            ) as response, aclosing(text_pieces(response, sys.modules["openai"], reading, self.model)) as pieces:
+                async for text in pieces:
                     if isinstance(text, str):
                         written += len(text)
                         text = tags.feed(text)
+                        if stopping is not None:
+                            text = stopping.feed(text)
                     if text:
                         yield text
+                    if stopping is not None and stopping.hit:
+                        break  # the rest is past the stop sequence: not read, not paid for beyond what came
         except sys.modules["openai"].BadRequestError as exc:  # fields of sotkit's, not the user's extra_body
-            mine = {name for name in ("temperature", "max_tokens") if name in body and name not in self._extra_body}
+            mine = {name for name in ("temperature", "max_tokens", "stop") if name in body
+                    and name not in self._extra_body}
             if "max_tokens" in mine and "max_completion_tokens" in str(exc.message):  # a reasoning model, by a proxy
                 self._max_tokens_field = "max_completion_tokens"
                 raise SendAgain(f"{self.model} refused max_tokens: it is sent max_completion_tokens") from exc
+            if "stop" in mine and "'stop'" in str(exc.message):  # GPT-5 and o-series: "Unsupported parameter: 'stop'"
+                self.takes_stop = False
+                raise SendAgain(f"{self.model} refused stop sequences: its text is ended at them by sotkit") from exc
             refused = without_refused(self, str(exc.message), prefill=False, temperature="temperature" in mine)
             if refused is None:
                 raise
             raise refused from exc
-        if held := tags.finish():
+        held = tags.finish()
+        if stopping is not None:
+            held = stopping.feed(held) + ("" if stopping.hit else stopping.finish())
+        if held:
             yield held
         # Servers that ignore stream_options (llama.cpp's) send no counts: estimate them, and say so.
         usage = reading.usage or CallUsage.estimate(sum(len(m["content"]) for m in messages), written)
-        reason = reading.reason
+        reason = "stop" if stopping is not None and stopping.hit else reading.reason
         yield dataclasses.replace(usage, finish_reason=str(reason) if reason is not None else None)
 
     async def ready(self) -> None:
