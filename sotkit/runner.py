@@ -17,7 +17,8 @@ the model refuses a raised budget.
 
 A call's text is one generation: a retried stream resumes where the broken one stopped only on a provider that
 continues a prefill (``supports_prefill``); elsewhere it restarts, and ``Call.on_restart`` forgets (and withdraws)
-what the broken attempt wrote, once the new attempt writes (one that fails first leaves it to the error). A batched
+what the broken attempt wrote, once the new attempt writes (one that fails first leaves it to the error). A fallback
+model writes its own generation the same way, never the end of the failed model's. A batched
 call (in-process models) runs every row as one attempt; a row it did not finish is retried as a single call through
 all four layers, continuing the row's text.
 """
@@ -133,19 +134,15 @@ class Runner:
         received = [] if received is None else received  # the current generation's raw text
         backends = backends or self.backends
         error: Exception | None = None
-        writer = backends[0]  # the backend whose generation ``received`` holds
         # the call's span is current while its provider runs: an SDK's own spans become its children
         with self.trace.call(call.role, backends[0].model, call.point.index if call.point else None) as span:
             for backend in backends:
                 if error is not None:
                     span.fallback(error, backend.model)
-                if received and backend.provider.supports_prefill and not writer.provider.supports_prefill:
-                    _forget(call, received)  # text written without the prefill cannot be continued after it
                 if call.on_start is not None and not received:
                     call.on_start(backend)
-                writer = backend
-                try:
-                    usage = await self._retried(backend, call, received, span)
+                try:  # a fallback writes its own generation: what the model before it wrote is no text of its own
+                    usage = await self._retried(backend, call, received, span, own=backend is backends[0])
                 except Exception as exc:
                     error = exc
                 else:
@@ -214,11 +211,15 @@ class Runner:
 
     # -- the layers ----------------------------------------------------------------------------------------
 
-    async def _retried(self, backend: Backend, call: Call, received: list[str], span: CallTrace) -> CallUsage:
+    async def _retried(self, backend: Backend, call: Call, received: list[str], span: CallTrace,
+                       own: bool = True) -> CallUsage:
+        """The backend's attempts at the call. ``own``: ``received`` is this backend's generation (a batched row's),
+        which a provider that takes a prefill continues; another model's text goes once this backend writes."""
         request = call.build(backend)
         span.request(request, prefill=backend.provider.supports_prefill)
         attempt = 0
         prefill = backend.provider.supports_prefill  # what the call's text was set up to continue
+        stale = bool(received) and not own  # until this backend writes, the text is another model's
         while True:
             attempt += 1
             sent = _scaled(request, backend.provider.budget_scale)
@@ -229,9 +230,13 @@ class Runner:
                     if prefill != backend.provider.supports_prefill:  # its server refused a prefill meanwhile
                         prefill = False
                         _start_over(backend, call, received)
-                    restart = bool(received) and not prefill  # a new generation (see _watched)
-                    usage = await self._watched(backend, _resume(backend, sent, received), call, received, span,
-                                                restart)
+                    restart = bool(received) and (stale or not prefill)  # a new generation (see _watched)
+                    before = list(received) if stale else None
+                    try:
+                        usage = await self._watched(backend, _resume(backend, sent, [] if restart else received),
+                                                    call, received, span, restart)
+                    finally:
+                        stale = stale and received == before  # no text came: still the other model's
                 if received or sent is not request or backend.provider.budget_fixed or not _all_reasoning(usage, sent):
                     return usage
                 attempt -= 1  # no failure: the same call goes again at once, with room to write after reasoning
@@ -302,7 +307,7 @@ class Runner:
                         kept = chunk[:max_chars - chars]  # a runaway's text is kept up to the bound, no further
                         if restart:
                             restart = False
-                            _forget(call, received)
+                            _start_over(backend, call, received)
                         received.append(kept)
                         chunks, chars = chunks + 1, chars + len(kept)
                         runaway = chunks > max_chunks or len(kept) < len(chunk)
@@ -320,7 +325,7 @@ class Runner:
                 self._account(usage, backend.model, span)
         watchdog.check()
         if restart:  # it ended without text: the call's text is this generation's, none
-            _forget(call, received)
+            _start_over(backend, call, received)
         # the first attempts only: they were sent together; a retry goes out on its own, later
         if call.point is not None and call.point.attempts == 1 and backend is self.backends[0] \
                 and first_text is not None:

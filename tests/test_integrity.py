@@ -100,6 +100,39 @@ async def test_a_fallback_that_continues_prefills_restarts_what_a_model_that_doe
     assert result.points[0].text == f"Take 1: {TEXTS[1]}" and joined(seen) == result.text
 
 
+@pytest.mark.parametrize("backup_fails", [False, True])
+async def test_a_fallback_writes_its_own_generation_not_the_end_of_the_failed_models(backup_fails):
+    """Both models continue a prefill: the fallback was sent the main model's broken text as its prefill and went
+    on from it, two models' words in one point, named the fallback's (probe 45). It writes its own from the point's
+    header; where it fails before any text, the main model's words stay the failed point's."""
+    def main(request: RecordedRequest) -> Reply:
+        if point_of(request) != 1:
+            return sot_responder(SKELETON, TEXTS)(request)
+        return Reply(continued(lambda take: " Main wrote this about sleep every night.", request),
+                     fault=Fault.drop(after_tokens=5))  # every attempt breaks
+
+    def backup(request: RecordedRequest) -> Reply:
+        if backup_fails:
+            return Reply("", fault=Fault.status(500))
+        return Reply(" and the backup ended it." if "Main" in (request.prefill or "") else " Backup wrote its own.")
+
+    with FakeLLMServer(main, latency=FAST) as server, FakeLLMServer(backup, latency=FAST) as backup_server:
+        fallback = sotkit.providers.create_provider("anthropic:backup", api_key="k",
+                                                    base_url=backup_server.anthropic_base_url)
+        async with client(server, "anthropic", fallback=fallback, on_point_error="skip") as sot, \
+                sot.stream("Be healthier?") as events:
+            seen = [event async for event in events]
+        await fallback.aclose()
+    result = seen[-1].result
+    assert all(r.prefill == "1. Sleep well:" for r in backup_server.requests)  # never the main model's words
+    point = result.points[0]
+    if backup_fails:
+        assert point.failed and point.text.startswith("Main wrote")
+    else:
+        assert (point.text, point.model, point.failed) == ("Backup wrote its own.", "anthropic:backup", False)
+    assert joined(seen) == result.text
+
+
 async def test_openai_restarts_a_sequential_answer_from_scratch():
     with FakeLLMServer(varying({"sequential": Fault.drop(after_tokens=2)}), latency=FAST) as server:
         async with client(server, "openai", mode="sequential") as sot, sot.stream("Hi?") as events:
