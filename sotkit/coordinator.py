@@ -476,11 +476,10 @@ class Answer:
         try:
             self.written_by, usage = await self.runner.call(call)
         except Exception as exc:
-            transient = tuple(t for b in self.backends for t in b.provider.transient_errors)
-            if not self.sequential_text or not is_retryable(exc, transient):
-                raise  # no text, or text a failure no retry mends says is no answer (reasoning sent as the text)
-            # what its last attempt wrote (and the stream showed) is kept, as a deadline keeps it; "error" is the
-            # finish reason of a stream a failure ended (OpenRouter's word), not the token limit
+            if not self.sequential_text:
+                raise
+            # what an attempt wrote before the failures (and the stream showed) is kept, as a deadline keeps it;
+            # "error" is the finish reason of a stream a failure ended (OpenRouter's word), not the token limit
             self.truncated, self.finish_reason = True, "error"
             raise PartialResultError(f"the answer broke off for good ({describe(exc)}); the text it wrote is in "
                                      ".partial", self.result()) from exc

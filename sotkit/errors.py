@@ -49,13 +49,15 @@ class StreamError(SotkitError):
     do not parse. Retried like the HTTP status it stands for.
 
     ``status_code`` is the status the error stands for (the server's own for an error event; 502, a bad
-    gateway, for a cut or malformed stream); ``raw`` is the offending body or event, if any.
+    gateway, for a cut or malformed stream); ``raw`` is the offending body or event, if any; ``no_answer``: the
+    text the stream gave before it is no answer (a reasoning model's reasoning sent as the text), not a cut one.
     """
 
-    def __init__(self, message: str, status_code: int = 502, raw: object = None) -> None:
+    def __init__(self, message: str, status_code: int = 502, raw: object = None, no_answer: bool = False) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.raw = raw
+        self.no_answer = no_answer
 
 
 class StreamStalled(SotkitError, TimeoutError):

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from .errors import StreamStalled, describe
+from .errors import StreamError, StreamStalled, describe
 from .events import Event, RetryEvent
 from .limits import Limits, estimate_tokens
 from .overlap import CallSpan
@@ -319,13 +319,19 @@ class Runner:
                                 usage = dataclasses.replace(usage, output_tokens=request.max_tokens,
                                                             finish_reason="length")
                             break
+            except StreamError as error:
+                if error.no_answer and chars:
+                    _forget(call, received)  # this attempt's text was no answer: it goes, not to the error's partial
+                raise
             finally:
                 if usage is None:  # the attempt broke or was cancelled before its counts: what it used was paid for
                     usage = CallUsage.estimate(request.prompt.chars, chars) if started or chars else CallUsage()
                 self._account(usage, backend.model, span)
         watchdog.check()
-        if restart:  # it ended without text: the call's text is this generation's, none
-            _start_over(backend, call, received)
+        if restart:  # it ended without text, where the broken attempt before it wrote some
+            if not usage.cut_off(request.max_tokens):  # no answer: what the broken one wrote stays, for the error
+                raise StreamError("an attempt after one that broke off ended without any text")
+            _start_over(backend, call, received)  # the budget spent reasoning: the call goes on with more
         # the first attempts only: they were sent together; a retry goes out on its own, later
         if call.point is not None and call.point.attempts == 1 and backend is self.backends[0] \
                 and first_text is not None:

@@ -133,6 +133,44 @@ async def test_a_fallback_writes_its_own_generation_not_the_end_of_the_failed_mo
     assert joined(seen) == result.text
 
 
+WROTE = "First attempt wrote this sentence. And a second one before it broke."
+
+
+@pytest.mark.parametrize("model", ["openai:m", "anthropic:claude-sonnet-4-6"])  # models whose retries restart
+@pytest.mark.parametrize("then", [Reply(""), Reply("", fault=Fault.status(400))], ids=["empty", "400"])
+async def test_what_a_broken_attempt_wrote_stays_with_the_error_whatever_fails_after_it(model, then):
+    """A retry that came back empty, or a 400 no retry mends, lost the text the broken attempt had written and shown
+    (probe 45): the answer's text went, or a bare error came with no partial. The text stays, cut."""
+    def respond(request: RecordedRequest) -> Reply:
+        if request.attempt == 1:
+            return Reply(WROTE, fault=Fault.drop(after_tokens=12))
+        return then
+
+    with FakeLLMServer(respond, latency=FAST) as server:
+        url = server.openai_base_url if model.startswith("openai") else server.anthropic_base_url
+        async with sotkit.SoT(model, base_url=url, api_key="k", mode="sequential", retry=QUICK_RETRY) as sot, \
+                sot.stream("Hi?") as events:
+            seen = []
+            with pytest.raises(sotkit.PartialResultError) as raised:
+                async for event in events:
+                    seen.append(event)
+    partial = raised.value.partial
+    assert WROTE.startswith(partial.text) and len(partial.text) > 20 and joined(seen) == partial.text
+    assert (partial.truncated, partial.finish_reason) == (True, "error")
+
+
+async def test_text_before_an_error_event_no_retry_mends_is_the_partial_answer_the_stream_showed():
+    broken = Reply(WROTE, fault=Fault.error_event(after_tokens=8, code=400))
+    with FakeLLMServer(broken, latency=FAST) as server:
+        async with client(server, "openai", mode="sequential") as sot, sot.stream("Hi?") as events:
+            seen = []
+            with pytest.raises(sotkit.PartialResultError) as raised:
+                async for event in events:
+                    seen.append(event)
+    assert raised.value.partial.text.startswith("First attempt") and joined(seen) == raised.value.partial.text
+    assert len(server.requests) == 1  # a 400: not retried
+
+
 async def test_openai_restarts_a_sequential_answer_from_scratch():
     with FakeLLMServer(varying({"sequential": Fault.drop(after_tokens=2)}), latency=FAST) as server:
         async with client(server, "openai", mode="sequential") as sot, sot.stream("Hi?") as events:

@@ -62,7 +62,7 @@ class ThinkTags:
                 window = self._tail + text
                 opened, closed = window.find(OPEN), window.find(CLOSE)
                 if closed >= 0 and not 0 <= opened < closed:  # the first tag decides, whatever the pieces
-                    raise StreamError(REASONING_AS_TEXT, status_code=400)
+                    raise StreamError(REASONING_AS_TEXT, status_code=400, no_answer=True)
                 if opened >= 0:  # the text writes the tags themselves ("wrap it in <think>...</think>")
                     self._tail = None
                 else:
