@@ -108,7 +108,7 @@ class Answer:
         self._filters: dict[int, ExpansionFilter] = {}  # each point's current filter, told of points parsed later
         self.stitcher = Stitcher()
         self.sequential_text = ""
-        self.truncated = False  # the sequential answer stopped at max_tokens
+        self.truncated = False  # the sequential answer was cut off (its budget, a failure, the deadline)
         self.finish_reason: str | None = None  # why the sequential answer's call ended
         self.written_by: str | None = None  # the model that wrote the sequential answer
         self.mode: Mode = "sot"
@@ -166,6 +166,8 @@ class Answer:
             self._finished_at = anyio.current_time()
         if scope.cancelled_caught:
             self._emit(self.stitcher.settle())  # the stream's text, too, is the partial result's
+            if self.sequential_text and self.finish_reason is None:
+                self.truncated = True  # stopped mid-answer (a point says so by Point.complete)
             finished = [str(p.index) for p in self.points.values() if p.done]
             written = ("the answer so far is in .partial" if self.mode == "sequential" or not self.points
                        else f"finished point(s): {', '.join(finished) or 'none'} (Point.done; the others are cut "

@@ -367,6 +367,18 @@ async def test_the_deadline_marks_a_point_cut_mid_stream_as_not_done(provider):
     assert "finished point(s): 1, 3 (Point.done" in str(caught.value)
 
 
+async def test_a_sequential_answer_stopped_by_the_deadline_or_aclose_is_truncated(provider):
+    """Its partial said truncated=False, as a whole answer does (probe 45)."""
+    slow = Reply("Sleep well. " * 40, latency=Latency(ttft_s=0.0, tokens_per_s=20))
+    with FakeLLMServer(slow) as server:
+        async with client(server, provider, mode="sequential", deadline=2.0) as sot:
+            with pytest.raises(sotkit.DeadlineExceeded) as caught:
+                await sot.generate("How can I be healthier?")
+    partial = caught.value.partial
+    assert partial.text and ("Sleep well. " * 40).startswith(partial.text) and len(partial.text) < 480
+    assert partial.truncated and partial.finish_reason is None
+
+
 async def test_a_skeleton_cut_on_every_attempt_is_flagged_as_truncated(provider):
     six = "\n".join(f"{i}. Idea {i}" for i in range(1, 7))
 
