@@ -122,6 +122,11 @@ async def test_a_fallback_writes_its_own_generation_not_the_end_of_the_failed_mo
         async with client(server, "anthropic", fallback=fallback, on_point_error="skip") as sot, \
                 sot.stream("Be healthier?") as events:
             seen = [event async for event in events]
+        if backup_fails:  # the error says the fallback failed too, not "pass fallback= to retry ..."
+            with pytest.raises(sotkit.PartialResultError, match="the fallback anthropic:backup failed too; the last "
+                                                                "error: InternalServerError"):
+                async with client(server, "anthropic", fallback=fallback) as sot:
+                    await sot.generate("Be healthier?")
         await fallback.aclose()
     result = seen[-1].result
     assert all(r.prefill == "1. Sleep well:" for r in backup_server.requests)  # never the main model's words

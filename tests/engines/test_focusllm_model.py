@@ -261,6 +261,6 @@ def test_generation_stops_at_the_context_and_a_question_that_fills_it_is_refused
     focus = FocusLLM(base, CFG)
     context = ids(64).tolist()  # 4 chunks: the main decoder reads 4 slots, then the 20-token question
     done = focus_completion(focus, CharTokenizer(), context, ids(20, seed=7).tolist(), 100)
-    assert done.output_tokens == 40 - 4 - 20 and done.finish_reason == "length"
+    assert done.output_tokens == 40 - 4 - 20 and done.finish_reason == "model_context_window_exceeded"
     with pytest.raises(ConfigError, match="the prompt has 44 tokens and the model's context holds 40"):
         focus_completion(focus, CharTokenizer(), [], ids(44, seed=7).tolist(), 5)

@@ -358,10 +358,12 @@ def test_budgets_stop_at_the_models_context_and_a_prompt_that_fills_it_is_refuse
     most = model.config.max_position_embeddings  # 1024
     long, short = Prompt("tea " * 240), Prompt("Why?")
     lengths = [len(chat_token_ids(tokenizer, p)) for p in (long, short)]
-    rows = stream_generate(model, tokenizer, [long, short], max_new_tokens=200, fast_decode=fast_decode)
-    # every row's budget fits the longest prompt: rows that ended are fed pads at positions after their own
-    assert [r.output_tokens for r in rows] == [most - lengths[0]] * 2 and lengths[0] + 200 > most
-    assert [r.finish_reason for r in rows] == ["length"] * 2
+    rows = stream_generate(model, tokenizer, [long, short, short], max_new_tokens=[200, 200, 3],
+                           fast_decode=fast_decode)
+    # every row has the room the longest prompt leaves: rows that ended are fed pads at positions after their own;
+    # a row cut there says the window cut it (a larger budget would not help), one at its budget says "length"
+    assert [r.output_tokens for r in rows] == [most - lengths[0]] * 2 + [3] and lengths[0] + 200 > most
+    assert [r.finish_reason for r in rows] == ["model_context_window_exceeded"] * 2 + ["length"]
     with pytest.raises(ConfigError, match=rf"the prompt has {len(chat_token_ids(tokenizer, Prompt('tea ' * 260)))} "
                                           rf"tokens and the model's context holds {most}"):
         stream_generate(model, tokenizer, [short, Prompt("tea " * 260)], max_new_tokens=5, fast_decode=fast_decode)

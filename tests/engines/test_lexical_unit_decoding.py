@@ -188,7 +188,7 @@ def test_decoding_stops_at_the_models_context_and_no_slot_goes_past_it(tokenizer
         kwargs["cache"].get_seq_length() + kwargs["input_ids"].shape[1] - 1), with_kwargs=True)
     result = generate(model, tokenizer, prompt, 50, alpha=0.0, k=3, verify=verify, eos_token_id=[])
     handle.remove()
-    assert len(result.token_ids) == 10 and result.finish_reason == "length"
+    assert len(result.token_ids) == 10 and result.finish_reason == "model_context_window_exceeded"
     assert max(positions) < most
     with pytest.raises(ConfigError, match=f"the prompt has {len(prompt)} tokens and the model's context holds 8"):
         model.config.max_position_embeddings = 8

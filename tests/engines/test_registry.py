@@ -246,6 +246,35 @@ def test_text_stream_counts_eos_and_ends_at_the_budget():
         TextStream(CharTokenizer(), "\n")
 
 
+def test_text_stream_names_the_context_window_where_it_ends_the_text_before_the_budget():
+    window = TextStream(CharTokenizer(), eos_ids=[0], max_tokens=10, context_room=4)
+    assert window.push([ord(c) for c in "abcdef"]) and window.max_tokens == 4
+    assert (window.text, window.completion.finish_reason) == ("abcd", "model_context_window_exceeded")
+    for budget in (3, 4):  # the budget ends it first, or both at once: the budget is what to raise
+        assert TextStream(CharTokenizer(), max_tokens=budget, context_room=4).finish().finish_reason == "length"
+    assert TextStream(CharTokenizer(), context_room=4).finish().finish_reason == "model_context_window_exceeded"
+
+
+class ByteFallbackTokenizer:
+    """One token per byte, decoded as Llama 2's and Mistral's tokenizers decode byte tokens: a character whose bytes
+    have not all arrived is one U+FFFD per byte."""
+
+    def decode(self, ids: list[int], skip_special_tokens: bool = True) -> str:
+        from tokenizers import decoders
+
+        return decoders.ByteFallback().decode([f"<0x{i:02X}>" for i in ids])
+
+
+@pytest.mark.parametrize("ending", ["length", "cancelled"])
+def test_text_stream_cut_inside_a_character_hands_over_none_of_it(ending):
+    received: list[str] = []
+    stream = TextStream(ByteFallbackTokenizer(), (), received.append, max_tokens=7 if ending == "length" else 100)
+    for byte in "ab睡眠".encode()[:7]:  # "a", "b", then 睡 whole and two of 眠's three bytes
+        stream.push([byte])
+    done = stream.finish("cancelled")
+    assert (done.text, done.finish_reason) == ("ab睡", ending) and "".join(received) == "ab睡"
+
+
 class SlowToLoad(Echo):
     """A model whose first load outlasts the request's deadline (SmolLM2's first de-quantisation takes ~20 s):
     it loads only once the test lets it."""
