@@ -166,32 +166,35 @@ class Runner:
         error: Exception | None = None
         try:
             with self.trace.call("points", backend.model, rows=len(calls)) as span:
-                span.request(requests[0])
-                await backend.provider.ready()
-                async with backend.limits.slot():
-                    await self._admitted(backend, requests)
-                    self.usage.calls += 1  # one batched call
-                    for c in calls:
-                        if c.point is not None:
-                            c.point.attempts += 1
-                    with self._watchdog(backend) as watchdog:
-                        async with aclosing(backend.provider.stream_batch(requests)) as rows:
-                            async for row, chunk in rows:
-                                if isinstance(chunk, CallUsage):
-                                    self._account(chunk, backend.model, span, calls=0)
-                                    over[row] = True
-                                    on_row(row, (backend.model, chunk))  # finished: its point need not wait
-                                elif isinstance(chunk, str) and chunk:
-                                    watchdog.progress()
-                                    received[row].append(chunk)
-                                    calls[row].on_text(chunk)  # a row cannot be ended alone: the batch runs on
-                    watchdog.check()
+                try:
+                    span.request(requests[0])
+                    await backend.provider.ready()
+                    async with backend.limits.slot():
+                        await self._admitted(backend, requests)
+                        self.usage.calls += 1  # one batched call
+                        for c in calls:
+                            if c.point is not None:
+                                c.point.attempts += 1
+                        with self._watchdog(backend) as watchdog:
+                            async with aclosing(backend.provider.stream_batch(requests)) as rows:
+                                async for row, chunk in rows:
+                                    if isinstance(chunk, CallUsage):
+                                        self._account(chunk, backend.model, span, calls=0)
+                                        over[row] = True
+                                        on_row(row, (backend.model, chunk))  # finished: its point need not wait
+                                    elif isinstance(chunk, str) and chunk:
+                                        watchdog.progress()
+                                        received[row].append(chunk)
+                                        calls[row].on_text(chunk)  # a row cannot be ended alone: the batch runs on
+                        watchdog.check()
+                finally:  # rows it did not finish (it failed, or was cancelled) wrote what was paid for, uncounted
+                    cut = [row for row, text in enumerate(received) if text and not over[row]]
+                    if cut:  # one estimate for the batch: one call, its counts partly sotkit's
+                        self._account(CallUsage.estimate(sum(requests[row].prompt.chars for row in cut),
+                                                         sum(len(piece) for row in cut for piece in received[row])),
+                                      backend.model, span, calls=0)
         except Exception as exc:  # the rows it did not finish are retried below
             error = exc
-            for row, text in enumerate(received):  # what they wrote was paid for, though no counts came
-                if text and not over[row]:
-                    self._account(CallUsage.estimate(requests[row].prompt.chars, sum(map(len, text))), backend.model,
-                                  span, calls=0)
 
         async def retry_row(row: int) -> None:
             call = calls[row]

@@ -365,6 +365,26 @@ async def test_a_local_point_cut_by_its_budget_ends_at_a_complete_sentence(whole
         assert result.points[0].text == rows["Sleep well"]
 
 
+class StallingBatchModel(ScriptedBatchModel):
+    """Writes each row's first words, then runs on without a word more (a deadline stops it)."""
+
+    async def stream_batch(self, requests):
+        for row in range(len(requests)):
+            yield row, "Forty characters of a row, written once."
+        await anyio.sleep(60)
+
+
+async def test_a_batch_a_deadline_stops_is_charged_an_estimate_of_what_its_rows_wrote():
+    """Its rows' prompts and text were counted nowhere: the partial's usage was the skeleton's alone (probe 47)."""
+    model = StallingBatchModel(" Sleep well\n2. Move daily", {}, whole_sentences=False)
+    async with sotkit.SoT(model, mode="sot", deadline=0.5) as sot:
+        with pytest.raises(sotkit.DeadlineExceeded) as caught:
+            await sot.generate("How can I be healthier?")
+    usage = caught.value.partial.usage
+    assert usage.output_tokens == 10 + 2 * 10  # the skeleton's counts, and two rows of 40 characters, estimated
+    assert (usage.calls, usage.estimated_calls) == (2, 1)
+
+
 class WrongRowModel(ScriptedBatchModel):
     """Answers "Move daily" with ``wrong(request)`` (as SmolLM2 did: its prompt copied back, nothing, only its
     header), unless the point is prefilled and ``fixed_by_prefill`` holds; records the prefill of every row."""

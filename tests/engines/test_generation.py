@@ -5,6 +5,7 @@ import re
 import string
 
 import pytest
+from transformers import LogitsProcessor
 
 from sotkit.engines.generation import _DistinctRows, _newline_id, _Row, chat_token_ids, stream_generate
 from sotkit.engines.streaming import TextStream
@@ -273,6 +274,50 @@ def test_smollm2_skeleton_lines_end_at_their_heads_colon_and_the_list_goes_on():
     lines = (prompt.prefill + limited).rstrip("\n").split("\n")
     assert len(lines) >= 4
     assert all(re.fullmatch(rf"{n}\. [^:]+:?", line) for n, line in enumerate(lines, 1)), lines
+
+
+class Writes(LogitsProcessor):
+    """Makes a one-row batch write ``tokens``: each step the next of them, unless a processor after this one forced
+    another token (the script then goes on where it was)."""
+
+    def __init__(self, tokens: list[int]) -> None:
+        self.tokens, self.at, self.wanted = tokens, 0, None
+
+    def __call__(self, input_ids, scores):
+        if self.wanted is not None and int(input_ids[0, -1]) == self.wanted:
+            self.at += 1
+        self.wanted = self.tokens[min(self.at, len(self.tokens) - 1)]
+        scores[:] = -1e4
+        scores[0, self.wanted] = 0.0
+        return scores
+
+
+@smollm2
+def test_a_line_limit_ends_a_line_on_a_whole_character(monkeypatch):
+    # SmolLM2 writes a Chinese character or an emoji in two to four byte tokens: a newline forced between them left
+    # U+FFFD at the end of every title of a Chinese skeleton (and in the point prompts that quote them)
+    from transformers import LogitsProcessorList
+
+    from sotkit.engines import generation
+    from sotkit.engines.models import load_model
+
+    _, tokenizer = load_model("smollm2", dtype="float32")
+    skeleton = "1. 如何提高睡眠质量的方法有很多\n2. Smile 😀 and party 🎉🎉 with 🚀🚀🚀 rockets\n"
+    script = tokenizer(skeleton, add_special_tokens=False)["input_ids"]
+    limit = 15
+    newline = _newline_id(tokenizer)
+    first_line, second_line = (script[: script.index(newline)], script[script.index(newline) + 1 : -1])
+    assert all(tokenizer.decode(line[:limit]).endswith("\ufffd") for line in (first_line, second_line)), \
+        "the limit should fall inside a character of each line"
+    writes = Writes(script + [tokenizer.eos_token_id])
+    monkeypatch.setattr(generation, "LogitsProcessorList", lambda processors: LogitsProcessorList([writes, *processors]))
+    deltas: list[str] = []
+    [done] = stream_generate(tiny_llama(len(tokenizer)), tokenizer, [Prompt("How can I sleep better?")],
+                             max_new_tokens=100, max_line_tokens=limit, on_text=lambda row, text: deltas.append(text))
+    assert "\ufffd" not in done.text and "".join(deltas) == done.text
+    # each line ended two tokens past the limit, where its character was whole, and went on after the next marker
+    assert done.text.split("\n") == ["1. 如何提高睡眠", "2.质量的方法有很多", "2. Smile 😀 and party 🎉🎉",
+                                     "3. with 🚀🚀🚀 rockets", ""]
 
 
 # -- the points of one answer: _DistinctRows ----------------------------------------------------------------

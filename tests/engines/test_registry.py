@@ -256,21 +256,27 @@ def test_text_stream_names_the_context_window_where_it_ends_the_text_before_the_
 
 
 class ByteFallbackTokenizer:
-    """One token per byte, decoded as Llama 2's and Mistral's tokenizers decode byte tokens: a character whose bytes
-    have not all arrived is one U+FFFD per byte."""
+    """One token per byte: ASCII a token of its own, other bytes byte tokens, decoded as Llama 2's and Mistral's
+    tokenizers decode them: a run of byte tokens that is no whole UTF-8 text is one U+FFFD per byte."""
 
     def decode(self, ids: list[int], skip_special_tokens: bool = True) -> str:
         from tokenizers import decoders
 
-        return decoders.ByteFallback().decode([f"<0x{i:02X}>" for i in ids])
+        return decoders.ByteFallback().decode([chr(i) if i < 128 else f"<0x{i:02X}>" for i in ids])
 
 
-@pytest.mark.parametrize("ending", ["length", "cancelled"])
-def test_text_stream_cut_inside_a_character_hands_over_none_of_it(ending):
+@pytest.mark.parametrize("tokenizer", [CharTokenizer(), ByteFallbackTokenizer()], ids=["one U+FFFD", "byte fallback"])
+@pytest.mark.parametrize("ending", ["length", "eos", "cancelled"])
+def test_text_stream_cut_inside_a_character_hands_over_none_of_it(tokenizer, ending):
+    if isinstance(tokenizer, CharTokenizer):  # a byte-level BPE's: one U+FFFD for what came of the character
+        tokens = [ord(c) for c in "ab睡"] + [0xFFFD]
+    else:  # "a", "b", 睡's three bytes and two of 眠's
+        tokens = list("ab睡眠".encode()[:7])
     received: list[str] = []
-    stream = TextStream(ByteFallbackTokenizer(), (), received.append, max_tokens=7 if ending == "length" else 100)
-    for byte in "ab睡眠".encode()[:7]:  # "a", "b", then 睡 whole and two of 眠's three bytes
-        stream.push([byte])
+    stream = TextStream(tokenizer, (), received.append, eos_ids=[0],
+                        max_tokens=len(tokens) if ending == "length" else 100)
+    for token in tokens + ([0] if ending == "eos" else []):
+        stream.push([token])
     done = stream.finish("cancelled")
     assert (done.text, done.finish_reason) == ("ab睡", ending) and "".join(received) == "ab睡"
 
