@@ -1,11 +1,11 @@
 """Batched, streamed, greedy chat generation on an in-process transformers model.
 
 All prompts of a call run as one left-padded ``generate()``. A stopping criterion follows every row after each
-step: it decodes the row's new text, ends the row at its first stop string, its EOS or its token budget, and
-hands the text that is now final to ``on_text(row, delta)``. A row that has ended stops emitting (transformers
-feeds it pad tokens); the batch ends when every row has, or when ``should_stop()`` says so. A row with a line
-limit is a list (a skeleton): it gets a newline forced once its current line has that many tokens, and its
-lines may not open alike. Rows that are the parts of one answer are steered away from each other's phrases.
+step: it decodes the row's new text, ends the row at its first stop string, its EOS, its token budget or the
+model's context window, and hands the text that is now final to ``on_text(row, delta)``. A row that has ended
+stops emitting (transformers feeds it pad tokens); the batch ends when every row has, or when ``should_stop()``
+says so. A row with a line limit is a list (a skeleton): it gets a newline forced once its current line has that
+many tokens and ends on a whole character, and its lines may not open alike. Rows that are the parts of one answer are steered away from each other's phrases.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from transformers import LogitsProcessor, LogitsProcessorList, StoppingCriteria,
 from .base import Prompt
 from .errors import ConfigError
 from .fast_decode import greedy as fast_greedy
-from .models import fit_to_context
+from .models import context_room
 from .streaming import Completion, FinishReason, TextStream, eos_token_ids
 
 if TYPE_CHECKING:
@@ -82,14 +82,15 @@ def stream_generate(
     """Generate greedily for every prompt in one batch and return one ``Completion`` per prompt, in order.
 
     ``max_new_tokens`` and ``stop`` apply to every row, or give one value per row (a list of ints; a list of
-    string sequences). The budgets are cut to what fits the model's context after the longest prompt (a row cut
-    there ends with ``"length"``); a prompt that fills the context alone is a ``ConfigError``. ``on_text(row,
-    delta)`` receives each row's text as it becomes final; text that might be the start of a stop string is held
-    back until it is known not to be. ``on_done(row, completion)`` is
-    called the moment a row ends. ``should_stop`` is polled after every token; when it returns true all open
-    rows end with ``finish_reason="cancelled"``. ``max_line_tokens`` (for every row, or one value or None per
-    row) ends a line with a forced newline once it has that many tokens: a skeleton point needs only its title;
-    and it bars such a row's lines from opening with the same two tokens as an earlier line.
+    string sequences). A row ends at its budget (``"length"``) or where the model's context is full after the
+    longest prompt (``"model_context_window_exceeded"``); a prompt that fills the context alone is a
+    ``ConfigError``. ``on_text(row, delta)`` receives each row's text as it becomes final; text that might be the
+    start of a stop string, or a character not yet whole, is held back until it is known not to be.
+    ``on_done(row, completion)`` is called the moment a row ends. ``should_stop`` is polled after every token;
+    when it returns true all open rows end with ``finish_reason="cancelled"``. ``max_line_tokens`` (for every row,
+    or one value or None per row) ends a line with a forced newline once it has that many tokens (a few more where
+    a character is not whole yet): a skeleton point needs only its title; and it bars such a row's lines from
+    opening with the same two tokens as an earlier line.
 
     ``share_prefix`` encodes the prompts' common token prefix once and reuses its KV cache for every row
     (the rows are laid out as prefix, pads, own suffix; the text is the same either way). It pays: on SmolLM2
@@ -110,14 +111,14 @@ def stream_generate(
         raise ConfigError(f"max_new_tokens must be at least 1, got {max_new_tokens!r}")
     stops = _stops_per_row(stop, rows)
     ids = [chat_token_ids(tokenizer, p) for p in prompts]
-    # A row that has ended is fed pads until the batch ends, at the positions after its own: every row's budget
-    # is cut to the room the longest prompt leaves in the model's context.
-    budgets = [fit_to_context(model, max(map(len, ids)), budget) for budget in budgets]
+    # A row that has ended is fed pads until the batch ends, at the positions after its own: every row has the
+    # room the longest prompt leaves in the model's context.
+    room = context_room(model, max(map(len, ids)))
     shared = share_prefix and rows > 1 and not fast_decode
     inputs = _prefix_shared_batch(model, tokenizer, ids) if shared else _left_padded(tokenizer, ids)
     eos = eos_token_ids(model, tokenizer)
     streams = [TextStream(tokenizer, row_stops, _row_callback(on_text, row), eos_ids=eos, max_tokens=budget,
-                          input_tokens=len(row_ids))
+                          context_room=room, input_tokens=len(row_ids))
                for row, (row_ids, budget, row_stops) in enumerate(zip(ids, budgets, stops))]
     tracker = _RowTracker(streams, on_done, should_stop)
     line_limits = _per_row(max_line_tokens, rows, "max_line_tokens")
@@ -129,7 +130,7 @@ def stream_generate(
     generate = partial(fast_greedy, model) if fast_decode else model.generate
     generate(
         **{k: v.to(model.device) if hasattr(v, "to") else v for k, v in inputs.items()},
-        max_new_tokens=max(budgets),
+        max_new_tokens=max(stream.max_tokens for stream in streams),
         do_sample=False,
         top_p=None,
         top_k=None,
@@ -138,7 +139,7 @@ def stream_generate(
         stopping_criteria=StoppingCriteriaList([tracker]),
         logits_processor=LogitsProcessorList(processors),
     )
-    tracker.finish_all("length")  # rows still open when generate ends ran out of budget
+    tracker.finish_all(None)  # rows still open when generate ends ran out of room: their budget or the context
     return [row.stream.completion for row in tracker.rows]
 
 
@@ -246,7 +247,7 @@ class _RowTracker(StoppingCriteria):
             self.finish_all("cancelled")
         return torch.tensor([row.done for row in self.rows], device=input_ids.device)
 
-    def finish_all(self, reason: FinishReason) -> None:
+    def finish_all(self, reason: FinishReason | None) -> None:
         for index, row in enumerate(self.rows):
             if not row.done:
                 row.stream.finish(reason)
@@ -258,13 +259,14 @@ class _RowTracker(StoppingCriteria):
 
 
 class _ListLines(LogitsProcessor):
-    """Keeps list rows (a skeleton) to short lines that differ. A line is ended once it has reached its limit
-    or ended a head with a colon (``2. Data types:``: a small model goes on to explain its title there, a
-    third of its skeleton's tokens, which the point's expansion says again); the next line is then opened with
-    the list's next marker (``3.``; else the model explains the point on lines of its own). No line may open with
-    the same two tokens (after its number) as an earlier line: a small model otherwise writes one point over
-    and over (``2. Quantum computing: ...``, ``3. Quantum computing: ...``), and made to vary its second word it
-    moves on to other points."""
+    """Keeps list rows (a skeleton) to short lines that differ. A line is ended once it has reached its limit on a
+    whole character (a byte-level tokenizer spends up to four tokens on one, SmolLM2 two or three on a Chinese
+    character: a newline between them would leave U+FFFD in the title) or ended a head with a colon (``2. Data
+    types:``: a small model goes on to explain its title there, a third of its skeleton's tokens, which the point's
+    expansion says again); the next line is then opened with the list's next marker (``3.``; else the model
+    explains the point on lines of its own). No line may open with the same two tokens (after its number) as an
+    earlier line: a small model otherwise writes one point over and over (``2. Quantum computing: ...``, ``3.
+    Quantum computing: ...``), and made to vary its second word it moves on to other points."""
 
     def __init__(self, tokenizer: PreTrainedTokenizerBase, rows: list[_Row], limits: list[int | None],
                  newline: int, prefills: list[str | None]) -> None:
@@ -283,7 +285,8 @@ class _ListLines(LogitsProcessor):
                 heads.add((body[0], body[1]))
             forced = self.forced[index]
             line = row.stream.text.rpartition("\n")[2]  # the line being written, not the whole text each step
-            if not forced and (row.line_tokens >= limit or (row.line_tokens and _HEAD_END.search(line))):
+            if not forced and (_line_full(line, row.line_tokens, limit)
+                               or (row.line_tokens and _HEAD_END.search(line))):
                 forced += [self.newline, *self._next_marker(self.prefills[index] + row.stream.text)]
             if forced:
                 scores[index] = float("-inf")
@@ -353,6 +356,12 @@ class _DistinctRows(LogitsProcessor):
                 choices[index] = int(scores[index].argmax())
             chosen.setdefault(last, set()).add(choices[index])
         return scores
+
+
+def _line_full(line: str, tokens: int, limit: int) -> bool:
+    """Has a list line of ``tokens`` tokens reached its ``limit`` on a whole character? One still unfinished three
+    tokens past the limit (a character's most bytes after its first) is no character: the line ends anyway."""
+    return tokens >= limit and (not line.endswith("\ufffd") or tokens >= limit + 3)
 
 
 def _follows(tokens: list[int], table: dict[tuple[int, int], set[int]], start: int = 0

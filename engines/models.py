@@ -7,13 +7,17 @@ the cache directory, so later loads take about a second. Loaded models are cache
 
 from __future__ import annotations
 
+import ast
 import contextlib
+import functools
+import importlib.metadata
 import importlib.util
 import json
 import os
 import shutil
 import sys
 import tempfile
+import textwrap
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -92,20 +96,25 @@ def load_model(
 
 
 def model_key(name_or_path: str | os.PathLike[str], *, device: str = "cpu", dtype: Any = None) -> tuple[str, str, str]:
-    """Which model ``load_model`` loads for these arguments, however they are spelt (``a/../a``, ``dtype=None`` or
-    ``"float32"`` on a CPU, ``device="auto"``): its resolved path, device and dtype. Imports torch."""
+    """Which model ``load_model`` loads for these arguments, however they are spelt (``a/../a``, ``smollm2`` or the
+    path it is converted to, ``dtype=None`` or ``"float32"`` on a CPU, ``device="auto"``): its resolved path (or
+    ``EMBEDDED``), device and dtype. Imports torch."""
     name, device, loading = _resolved(name_or_path, device, dtype)
     return name, device, str(loading)
 
 
 def _resolved(name_or_path: str | os.PathLike[str], device: str, dtype: Any) -> tuple[str, str, Any]:
-    """The model's resolved path (or ``EMBEDDED``), device and the torch dtype it loads in."""
+    """The model's resolved path (or ``EMBEDDED``, also for the path of its converted copy), device and the torch
+    dtype it loads in."""
     check_device(device)
     check_dtype(dtype)
     torch = _require("torch")
     device = _resolve_device(torch, device)
     name = str(name_or_path)
-    name = name if name == EMBEDDED else str(Path(name).expanduser().resolve())
+    if name != EMBEDDED:
+        name = str(Path(name).expanduser().resolve())
+        if Path(name) == _embedded_copy():  # the embedded model named by the path it is converted to: one load
+            name = EMBEDDED
     return name, device, _loading_dtype(torch, name, dtype, device)
 
 
@@ -119,16 +128,17 @@ def context_length(model: Any) -> int | None:
     return None
 
 
-def fit_to_context(model: Any, prompt_tokens: int, max_tokens: int) -> int:
-    """``max_tokens`` cut to what fits the model's context after a prompt of ``prompt_tokens`` (the answer then ends
-    with ``finish_reason="length"``); a ``ConfigError`` naming both numbers when the prompt alone fills it."""
+def context_room(model: Any, prompt_tokens: int) -> int | None:
+    """How many tokens the model's context leaves an answer after a prompt of ``prompt_tokens`` (None: no limit
+    known); a ``ConfigError`` naming both numbers when the prompt alone fills it. ``TextStream`` ends an answer
+    there (``finish_reason="model_context_window_exceeded"``) where its ``max_tokens`` would go further."""
     most = context_length(model)
     if most is None:
-        return max_tokens
+        return None
     if prompt_tokens >= most:
         raise ConfigError(f"the prompt has {prompt_tokens} tokens and the model's context holds {most}, so no answer "
                           "fits; shorten the question (or its context), or use a model with a longer context")
-    return min(max_tokens, most - prompt_tokens)
+    return most - prompt_tokens
 
 
 def _require(module: str) -> Any:
@@ -253,7 +263,37 @@ def _checked_directory(name: str) -> Path:
                                      "again with model.save_pretrained(path)") from exc
     if isinstance(config, dict) and config.get("is_encoder_decoder"):
         raise _not_causal(directory, config.get("model_type"))
+    model_type = config.get("model_type") if isinstance(config, dict) else None
+    known = _known_model_types()
+    if isinstance(model_type, str) and known is not None and model_type not in known:
+        raise ModelNotAvailableError(
+            f"{str(directory)!r} holds a model of type {model_type!r}, which transformers "
+            f"{importlib.metadata.version('transformers')} does not know; upgrade it (pip install --upgrade "
+            "transformers) if the model is newer, else correct model_type in its config.json"
+        )
     return directory
+
+
+@functools.cache
+def _known_model_types() -> frozenset[str] | None:
+    """The ``model_type`` values transformers knows: the keys its auto-config tables map to a config class, read from
+    their source (``models/auto/``) without importing transformers (that imports torch: seconds, where a client is
+    built); None where none can be read (an unknown type then fails the first call)."""
+    spec = importlib.util.find_spec("transformers")
+    if spec is None or spec.origin is None:
+        return None
+    pairs: list[tuple[ast.expr | None, ast.expr]] = []
+    for source in ("auto_mappings.py", "configuration_auto.py"):  # the generated table, and the types added by hand
+        with contextlib.suppress(OSError, SyntaxError):  # a file this version does not have
+            for node in ast.walk(ast.parse((Path(spec.origin).parent / "models" / "auto" / source).read_text("utf-8"))):
+                if isinstance(node, ast.Dict):
+                    pairs += zip(node.keys, node.values)
+                elif isinstance(node, ast.Tuple) and len(node.elts) == 2:
+                    pairs.append((node.elts[0], node.elts[1]))
+    known = frozenset(key.value for key, value in pairs
+                      if isinstance(key, ast.Constant) and isinstance(key.value, str)
+                      and isinstance(value, ast.Constant) and str(value.value).endswith("Config"))
+    return known or None
 
 
 def _not_causal(directory: Path, model_type: object) -> ModelNotAvailableError:
@@ -278,7 +318,7 @@ def embedded_model_dir() -> Path:
     """The safetensors copy of the embedded GGUF, converted on first use: by one process, while any others
     started at the same time (workers of one server, test workers) wait for its copy instead of making their own."""
     gguf = _embedded_gguf()
-    target = cache_dir() / "models" / gguf.stem
+    target = _copy_of(gguf)
     if not (target / "config.json").is_file():
         import filelock  # the local extra's, like torch: this module also loads without them
 
@@ -289,6 +329,17 @@ def embedded_model_dir() -> Path:
                     shutil.rmtree(stale, ignore_errors=True)
                 _convert_gguf(gguf, target)
     return target
+
+
+def _copy_of(gguf: Path) -> Path:
+    return cache_dir() / "models" / gguf.stem
+
+
+def _embedded_copy() -> Path | None:
+    """Where the embedded model's safetensors copy is (or will be), resolved; None without the embedded package."""
+    with contextlib.suppress(ModelNotAvailableError):
+        return _copy_of(_embedded_gguf()).resolve()
+    return None
 
 
 def _convert_gguf(gguf: Path, target: Path) -> None:
@@ -345,10 +396,12 @@ def _load_directory(directory: Path, device: str, dtype: Any) -> tuple[Any, Any]
     # when the client is built; _checked_directory refuses encoder-decoders there.)
     from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
 
-    config = transformers.AutoConfig.from_pretrained(directory)
+    with _as_unloadable(directory):
+        config = transformers.AutoConfig.from_pretrained(directory)
     if config.model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
         raise _not_causal(directory, config.model_type)
-    tokenizer = transformers.AutoTokenizer.from_pretrained(directory)
+    with _as_unloadable(directory):
+        tokenizer = transformers.AutoTokenizer.from_pretrained(directory)
     if not getattr(tokenizer, "chat_template", None):
         raise ModelNotAvailableError(
             f"the tokenizer in {str(directory)!r} has no chat template; sotkit sends chat messages, so use an "
@@ -361,10 +414,27 @@ def _load_directory(directory: Path, device: str, dtype: Any) -> tuple[Any, Any]
             )
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "left"  # generation appends on the right, so pads go left
-    with quiet_loading(transformers):
+    with quiet_loading(transformers), _as_unloadable(directory):
         model = transformers.AutoModelForCausalLM.from_pretrained(directory, dtype=dtype)
     model.to(device)
     model.eval()
     if model.generation_config.pad_token_id is None:
         model.generation_config.pad_token_id = tokenizer.pad_token_id
     return model, tokenizer
+
+
+@contextlib.contextmanager
+def _as_unloadable(directory: Path) -> Iterator[None]:
+    """transformers' own error for a directory it cannot load (damaged weights, a config.json that does not fit
+    them, an unreadable tokenizer) as a ``ModelNotAvailableError`` naming the directory, with the error's first line
+    and what to do (the error is its cause): else a raw ``ValueError``, ``RuntimeError`` or ``SafetensorError``."""
+    try:
+        yield
+    except Exception as exc:
+        said = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
+        raise ModelNotAvailableError(
+            f"the model in {str(directory)!r} could not be loaded ({type(exc).__name__}: "
+            f"{textwrap.shorten(said, 300, placeholder=' ...')}); its files may be damaged or not belong together "
+            "(config.json, the weights, the tokenizer): save the model there again with model.save_pretrained(path) "
+            "and tokenizer.save_pretrained(path), or download it again"
+        ) from exc

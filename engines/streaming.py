@@ -2,7 +2,8 @@
 
 A ``TextStream`` follows one generation. Each ``push`` adds the tokens a decoding step committed (one for greedy
 and FocusLLM, a span for lexical units); the stream decodes the text so far, ends the generation at its first
-stop string, its end-of-sequence token or its token budget, and hands ``on_text`` the text that is now final.
+stop string, its end-of-sequence token, its token budget or the room the model's context window leaves, and hands
+``on_text`` the text that is now final.
 Text that may be the start of a stop string, or ends in a partial UTF-8 character, is held back until the next
 tokens settle it, so a caller never receives text it would have to take back.
 """
@@ -13,7 +14,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-FinishReason = Literal["stop", "eos", "length", "cancelled"]
+#: ``length``: the token budget; ``model_context_window_exceeded``: the model's context window was full first
+#: (Anthropic's word for it), where a larger budget would not have helped
+FinishReason = Literal["stop", "eos", "length", "model_context_window_exceeded", "cancelled"]
 
 
 @dataclass(frozen=True)
@@ -39,18 +42,22 @@ class TextStream:
 
     ``tokens`` holds the generation's tokens (an end-of-sequence token is counted, never decoded; tokens after
     a stop string are dropped), ``text`` the decoded text so far (after the end: the final text),
-    ``finish_reason`` is ``None`` until the generation ends.
+    ``finish_reason`` is ``None`` until the generation ends. ``context_room`` is how many tokens the model's
+    context window leaves after the prompt (``models.context_room``): where it is less than ``max_tokens``, the
+    generation ends there instead, with ``"model_context_window_exceeded"``; ``max_tokens`` is then that room.
     """
 
     def __init__(self, tokenizer: Any, stop: Sequence[str] = (), on_text: Callable[[str], None] | None = None, *,
-                 eos_ids: Iterable[int] = (), max_tokens: int | None = None, input_tokens: int = 0) -> None:
+                 eos_ids: Iterable[int] = (), max_tokens: int | None = None, context_room: int | None = None,
+                 input_tokens: int = 0) -> None:
         if isinstance(stop, str):
             raise TypeError("stop must be a sequence of strings (e.g. ('\\n\\n',)), not a single string")
         self.tokenizer = tokenizer
         self.stops = tuple(s for s in stop if s)
         self.on_text = on_text
         self.eos_ids = frozenset(eos_ids)
-        self.max_tokens = max_tokens
+        self.window_cuts = context_room is not None and (max_tokens is None or context_room < max_tokens)
+        self.max_tokens = context_room if self.window_cuts else max_tokens
         self.input_tokens = input_tokens
         self.tokens: list[int] = []
         self.text = ""
@@ -76,19 +83,25 @@ class TextStream:
                 del self.tokens[end:]
             return self._end(self.text[: min(hits)], "stop")
         if eos_at is not None:
+            text = self._settled()
             self.tokens.append(tokens[eos_at])  # it ends the turn and counts as output, but writes no text
-            return self._end(self.text, "eos")
+            return self._end(text, "eos")
         if self.max_tokens is not None and len(self.tokens) >= self.max_tokens:
-            return self._end(self.text, "length")
+            return self._end(self._settled(), self.cut_reason)
         self._emit(self.text[: len(self.text) - held_back(self.text, self.stops)])
         return False
 
-    def finish(self, reason: FinishReason) -> Completion:
-        """End a generation that is still open (its budget ran out elsewhere, or it was cancelled); hand over
-        what was held back. Return the completion."""
+    def finish(self, reason: FinishReason | None = None) -> Completion:
+        """End a generation that is still open (for ``reason``, or ``cut_reason`` where none is given: its room ran
+        out elsewhere); hand over what was held back. Return the completion."""
         if self.finish_reason is None:
-            self._end(self._decode(self.tokens), reason)
+            self._end(self._settled(), reason or self.cut_reason)
         return self.completion
+
+    @property
+    def cut_reason(self) -> FinishReason:
+        """Why the generation ends when it reaches ``max_tokens``: its budget, or the model's context window."""
+        return "model_context_window_exceeded" if self.window_cuts else "length"
 
     @property
     def completion(self) -> Completion:
@@ -98,8 +111,18 @@ class TextStream:
     def _decode(self, tokens: list[int]) -> str:
         return self.tokenizer.decode(tokens, skip_special_tokens=True)
 
+    def _settled(self) -> str:
+        """The text up to its last whole character, without one the generation never finished. Such a character
+        decodes as U+FFFD: one, or with a byte-fallback tokenizer (Llama 2's, Mistral's) one per byte, and then the
+        whole characters before it in its run of byte tokens too. So the text is the longest without U+FFFD at its end
+        of the tokens' and of the tokens' without their last one to three (a character's bytes after its first)."""
+        if not self.text.endswith("\ufffd"):
+            return self.text
+        return max((self._decode(self.tokens[: max(0, len(self.tokens) - drop)]).rstrip("\ufffd") for drop in range(4)),
+                   key=len)
+
     def _end(self, text: str, reason: FinishReason) -> bool:
-        self.text = text.removesuffix("\ufffd")  # a character the generation never finished
+        self.text = text.rstrip("\ufffd")  # bytes before a stop string that never formed a character
         self._emit(self.text)
         self.finish_reason = reason
         return True

@@ -27,7 +27,7 @@ from transformers import DynamicCache, PreTrainedModel
 from transformers.models.llama.modeling_llama import rotate_half
 
 from ..errors import ConfigError
-from ..models import fit_to_context
+from ..models import context_room
 from ..streaming import Completion, TextStream, eos_token_ids
 from .engine import UNSUPPORTED_ROPE as _UNSUPPORTED_ROPE
 
@@ -523,7 +523,8 @@ def focus_completion(
 
     The local window is at least the whole prompt, so the question is never cut into the memory.
     ``on_text`` receives each newly decoded piece of text as it is generated; generation ends at EOS, at the
-    first of the ``stop`` strings (not included), at ``max_new_tokens`` or when ``should_stop()`` turns true.
+    first of the ``stop`` strings (not included), at ``max_new_tokens``, where the base model's context is full, or
+    when ``should_stop()`` turns true.
     """
     ids = list(context_ids) + list(prompt_ids)
     local_len = max(model.config.local_window, len(prompt_ids))
@@ -532,11 +533,10 @@ def focus_completion(
     # chunk's (its tokens, the fragment); both grow by one a token.
     chunks = -(-len(memory) // model.config.chunk_size)
     used = max(chunks + len(local), min(len(memory), model.config.chunk_size) + model.config.fragment_len - 1)
-    max_new_tokens = fit_to_context(model.base, used, max_new_tokens)
     stream = TextStream(tokenizer, stop, on_text, eos_ids=eos_token_ids(model.base, tokenizer),
-                        max_tokens=max_new_tokens, input_tokens=len(ids))
+                        max_tokens=max_new_tokens, context_room=context_room(model.base, used), input_tokens=len(ids))
     model.generate(
-        local, max_new_tokens, memory=memory, eos_token_id=stream.eos_ids, on_token=lambda t: stream.push([t]),
+        local, stream.max_tokens, memory=memory, eos_token_id=stream.eos_ids, on_token=lambda t: stream.push([t]),
         should_stop=lambda: stream.finish_reason is not None or bool(should_stop and should_stop()),
     )
     return stream.finish("cancelled")

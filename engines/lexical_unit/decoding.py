@@ -24,7 +24,7 @@ import torch
 from transformers import DynamicCache, PreTrainedModel, PreTrainedTokenizerBase
 
 from ..errors import ConfigError
-from ..models import context_length, fit_to_context
+from ..models import context_length, context_room
 from ..streaming import TextStream, eos_token_ids
 
 __all__ = ["PAD_TOKEN", "DecodingStats", "LUDResult", "add_pad_token", "eos_token_ids", "generate", "pad_token_id"]
@@ -77,7 +77,7 @@ class LUDResult:
 
     token_ids: list[int]
     text: str
-    finish_reason: str  # "eos", "stop", "length" or "cancelled"
+    finish_reason: str  # "eos", "stop", "length", "model_context_window_exceeded" or "cancelled"
     stats: DecodingStats
 
 
@@ -188,8 +188,8 @@ def generate(
         model: a Hugging Face causal LM (fine-tuned with ``[PAD]`` slots for any speed-up).
         tokenizer: its tokenizer, which must contain ``[PAD]`` when ``k > 0`` (see ``add_pad_token``).
         prompt_ids: the prompt as a 1-D sequence of ids (or a ``[1, n]`` tensor).
-        max_new_tokens: upper bound on generated tokens (cut to what fits the model's context after the prompt; a
-            prompt that fills it alone is a ``ConfigError``).
+        max_new_tokens: upper bound on generated tokens (an answer also ends where the model's context is full,
+            ``finish_reason="model_context_window_exceeded"``; a prompt that fills it alone is a ``ConfigError``).
         alpha: keep slot predictions while each one's probability is ``>= alpha``; above 1 keeps none.
         k: number of ``[PAD]`` slots per step; 0 is plain greedy decoding with a KV cache.
         verify: check every slot token against the model's greedy choice in the next pass and roll back
@@ -205,7 +205,6 @@ def generate(
     """
     prompt = _as_list(prompt_ids)
     _validate(prompt, max_new_tokens, alpha, k, verify, lookup)
-    max_new_tokens = fit_to_context(model, len(prompt), max_new_tokens)
     most = context_length(model)
     pad = (pad_id if pad_id is not None else pad_token_id(tokenizer)) if k > 0 else -1
     if eos_token_id is None:
@@ -214,7 +213,8 @@ def generate(
         eos = {int(eos_token_id)} if isinstance(eos_token_id, int) else {int(e) for e in eos_token_id}
 
     stats = DecodingStats()
-    stream = TextStream(tokenizer, stop, on_span, eos_ids=eos, max_tokens=max_new_tokens, input_tokens=len(prompt))
+    stream = TextStream(tokenizer, stop, on_span, eos_ids=eos, max_tokens=max_new_tokens,
+                        context_room=context_room(model, len(prompt)), input_tokens=len(prompt))
     cache = DynamicCache(config=model.config)
     generated = stream.tokens  # committed: cut at a stop string, EOS included, never past the budget
     pending = prompt  # committed tokens whose keys and values are not in the cache yet
@@ -255,7 +255,7 @@ def generate(
             pending = [new[-1]]
             looked_up = _lookup_draft(prompt + generated, lookup) if lookup else []
             from_lookup = len(looked_up) > len(proposals)
-            drafts = (looked_up if from_lookup else proposals)[: max_new_tokens - len(generated) - 1]
+            drafts = (looked_up if from_lookup else proposals)[: stream.max_tokens - len(generated) - 1]
             eos_in_drafts = next((i for i, t in enumerate(drafts) if t in eos), None)
             if eos_in_drafts is not None:
                 drafts = drafts[: eos_in_drafts + 1]

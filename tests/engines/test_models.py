@@ -202,6 +202,14 @@ def test_one_model_however_its_path_device_and_dtype_are_spelt_has_one_key(tiny_
     assert models.model_key(tiny_dir, dtype="float64") != models.model_key(tiny_dir)
 
 
+def test_the_embedded_model_and_the_path_of_its_copy_are_one_model(fake_gguf, tmp_path):
+    # one key: one load of its weights (load_model's cache), one generation at a time (providers/local.py's lock)
+    target = models.embedded_model_dir()
+    spellings = ["smollm2", target, f"{target}/", tmp_path / "cache" / "models" / ".." / "models" / target.name]
+    assert len({models.model_key(spelling) for spelling in spellings}) == 1
+    assert models.model_key(tmp_path) != models.model_key("smollm2")
+
+
 def test_the_prepared_cache_is_readable_by_other_users(fake_gguf):
     # an image prepared as root and run as a service user: safetensors writes its file 0600
     import stat
@@ -262,6 +270,41 @@ def test_a_model_that_is_no_causal_lm_is_refused_before_it_loads(tmp_path):
     check_available(bert)  # telling it from a causal LM needs transformers' mapping, imported at the first call
     with pytest.raises(ModelNotAvailableError, match="'distilbert' model, which is not a causal"):
         load_model(bert)
+
+
+def test_a_model_type_transformers_does_not_know_is_refused_when_checked(tiny_dir, tmp_path):
+    # else transformers' ValueError at the first call ("... does not recognize this architecture")
+    import json
+    import shutil
+
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+    unknown = Path(shutil.copytree(tiny_dir, tmp_path / "unknown"))
+    config = json.loads((unknown / "config.json").read_text())
+    (unknown / "config.json").write_text(json.dumps({**config, "model_type": "notamodel"}))
+    with pytest.raises(ModelNotAvailableError, match=r"holds a model of type 'notamodel', which transformers \S+ does "
+                                                     r"not know; upgrade it \(pip install --upgrade transformers\)"):
+        check_available(unknown)
+    assert models._known_model_types() == set(CONFIG_MAPPING_NAMES)  # read from its source, without importing it
+
+
+def test_a_directory_transformers_cannot_load_fails_the_load_with_what_to_do(tiny_dir, tmp_path):
+    # else a raw SafetensorError or RuntimeError at the first call, no SotkitError, and no word of the directory
+    import json
+    import shutil
+
+    damaged = Path(shutil.copytree(tiny_dir, tmp_path / "damaged"))
+    weights = (damaged / "model.safetensors").read_bytes()
+    (damaged / "model.safetensors").write_bytes(weights[: len(weights) // 2])
+    mismatched = Path(shutil.copytree(tiny_dir, tmp_path / "mismatched"))
+    config = json.loads((mismatched / "config.json").read_text())
+    (mismatched / "config.json").write_text(json.dumps({**config, "hidden_size": 2 * config["hidden_size"]}))
+    for directory, error in ((damaged, "SafetensorError"), (mismatched, "RuntimeError")):
+        check_available(directory)  # telling needs the weights read
+        with pytest.raises(ModelNotAvailableError, match=rf"the model in '{directory}' could not be loaded \({error}: "
+                                                         r".+\); its files .*model.save_pretrained") as caught:
+            load_model(directory)
+        assert "\n" not in str(caught.value) and type(caught.value.__cause__).__name__ == error
 
 
 @pytest.mark.skipif(torch.backends.mps.is_available(), reason="needs a machine without MPS")

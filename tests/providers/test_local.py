@@ -491,6 +491,33 @@ def test_a_model_directory_without_weights_is_refused_when_the_provider_is_built
         create_provider(f"local:{tmp_path}")
 
 
+async def test_a_model_that_fails_to_load_is_a_model_error_and_the_fallback_answers(tiny_dir, tmp_path):
+    import shutil
+
+    damaged = Path(shutil.copytree(tiny_dir, tmp_path / "damaged"))
+    (damaged / "model.safetensors").write_bytes(b"not weights")
+    with pytest.raises(ModelNotAvailableError, match="could not be loaded"):
+        await sotkit.generate("Why?", model=f"local:{damaged}", mode="sequential", max_tokens=4)
+    result = await sotkit.generate("Why?", model=f"local:{damaged}", fallback=f"local:{tiny_dir}", mode="sequential",
+                                   max_tokens=4)
+    assert result.written_by == f"local:{tiny_dir}" and result.text
+
+
+async def test_an_answer_the_context_window_cut_says_so_and_not_that_its_budget_did(tiny_dir, tmp_path):
+    # "length" had messages say "raise max_tokens", which changes nothing
+    import json
+    import shutil
+
+    budget = await sotkit.generate("Why?", model=f"local:{tiny_dir}", mode="sequential", max_tokens=8)
+    assert (budget.finish_reason, budget.truncated, budget.usage.output_tokens) == ("length", True, 8)
+    small = Path(shutil.copytree(tiny_dir, tmp_path / "small"))
+    config = json.loads((small / "config.json").read_text())
+    (small / "config.json").write_text(json.dumps({**config, "max_position_embeddings": budget.usage.input_tokens + 5}))
+    window = await sotkit.generate("Why?", model=f"local:{small}", mode="sequential", max_tokens=8)
+    assert (window.finish_reason, window.truncated, window.usage.output_tokens) == ("model_context_window_exceeded",
+                                                                                  True, 5)
+
+
 async def test_mps_without_mps_fails_the_first_call_with_what_to_do(tiny_dir):
     import torch
 
