@@ -5,7 +5,8 @@ step: it decodes the row's new text, ends the row at its first stop string, its 
 model's context window, and hands the text that is now final to ``on_text(row, delta)``. A row that has ended
 stops emitting (transformers feeds it pad tokens); the batch ends when every row has, or when ``should_stop()``
 says so. A row with a line limit is a list (a skeleton): it gets a newline forced once its current line has that
-many tokens and ends on a whole character, and its lines may not open alike. Rows that are the parts of one answer are steered away from each other's phrases.
+many tokens and ends on a whole character, and its lines may not open alike. Rows that are the parts of one answer
+are steered away from each other's phrases.
 """
 
 from __future__ import annotations

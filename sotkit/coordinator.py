@@ -29,7 +29,7 @@ from .quality import Instructions
 from .question import question_view
 from .result import Mode, Point, Result, Usage
 from .router import Decision, LLMRouter, Router
-from .retry import RetryPolicy, is_retryable
+from .retry import RetryPolicy
 from .runner import Backend, Call, RowOutcome, Runner, Send
 from .skeleton import LINE_TOKENS as SKELETON_LINE_TOKENS
 from .skeleton import SkeletonParser, SkeletonPoint
@@ -183,15 +183,17 @@ class Answer:
                                      "(a sotkit bug: please report it with the question and the skeleton)",
                                      self.result())
         failed = [p for p in self.points.values() if p.failed]
-        if failed and len(self.backends) > 1:
-            tried = f"the fallback {self.backends[-1].model} failed too; the last error: {describe(self.errors[-1])}"
-        if failed and len(failed) == len(self.points):  # skipping every point would leave no answer at all
-            advice = tried if len(self.backends) > 1 else "pass fallback= to retry on another model"
+        if not failed:
+            return self.result()
+        tried = (f"the fallback {self.backends[-1].model} failed too; the last error: {describe(self.errors[-1])}"
+                 if len(self.backends) > 1 else None)
+        if len(failed) == len(self.points):  # skipping every point would leave no answer at all
             raise PartialResultError(f"every point of the skeleton ({len(failed)}) failed after all attempts: there "
-                                     f"is no answer ({advice})", self.result()) from self.errors[0]
-        if failed and self.options.on_point_error == "raise":
+                                     f"is no answer ({tried or 'pass fallback= to retry on another model'})",
+                                     self.result()) from self.errors[0]
+        if self.options.on_point_error == "raise":
             numbers = ", ".join(str(p.index) for p in failed)
-            advice = f"; {tried}" if len(self.backends) > 1 else ", or fallback= to retry on another model"
+            advice = f"; {tried}" if tried else ", or fallback= to retry on another model"
             raise PartialResultError(f"point(s) {numbers} failed after all attempts; the partial result holds "
                                      f"the others (pass on_point_error='skip' to accept it{advice})",
                                      self.result()) from self.errors[0]

@@ -50,7 +50,7 @@ _FILLER = frozenset(("answe", "point", "title", "tip", "idea", "step", "first", 
 _SHORT_QUESTION = 30
 # A thematic break ("---", "***", "_ _ _") on the last line: a separator the model put after its text, before a next
 # section it leaves to another point; and the start of a line that may still become one.
-_RULE = re.compile(r"\n[ ]{0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*\s*\Z")
+_RULE = re.compile(r"\n[ ]{0,3}([-*_])(?:[ \t]*\1){2,}\s*\Z")
 _RULE_STARTED = re.compile(r"\n[ ]{0,3}([-*_])(?:[ \t]*\1)?[ \t]*\Z")
 _RULE_SEEN = 200  # characters from the end: a rule is a short line
 

@@ -309,7 +309,8 @@ def test_a_line_limit_ends_a_line_on_a_whole_character(monkeypatch):
     assert all(tokenizer.decode(line[:limit]).endswith("\ufffd") for line in (script[:at], script[at + 1 :])), \
         "the limit should fall inside a character of each line"
     writes = Writes(script + [tokenizer.eos_token_id])
-    monkeypatch.setattr(generation, "LogitsProcessorList", lambda processors: LogitsProcessorList([writes, *processors]))
+    monkeypatch.setattr(generation, "LogitsProcessorList",
+                        lambda processors: LogitsProcessorList([writes, *processors]))
     deltas: list[str] = []
     [done] = stream_generate(tiny_llama(len(tokenizer)), tokenizer, [Prompt("How can I sleep better?")],
                              max_new_tokens=100, max_line_tokens=limit, on_text=lambda row, text: deltas.append(text))
