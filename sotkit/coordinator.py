@@ -296,8 +296,8 @@ class Answer:
                 _, usage = await self.runner.call(Call(sketch.build, sketch.on_text, sketch.on_restart,
                                                        role="skeleton", on_start=sketch.on_start))
                 if cut := usage.cut_off(max_tokens):
-                    self._note = (f"the skeleton was cut off ({usage.finish_reason or 'token limit'}; "
-                                  f"skeleton_max_tokens={max_tokens}) after {len(sketch.parser.points)} point(s)")
+                    self._note = (f"the skeleton was cut off {cut_by(usage.finish_reason, f'skeleton_max_tokens={max_tokens}')}"
+                                  f" after {len(sketch.parser.points)} point(s)")
             except Exception as exc:  # keep what the skeleton wrote: two points or more still make an answer
                 error = exc
                 self._note = f"the skeleton call failed after {len(sketch.parser.points)} point(s): {exc!r}"

@@ -423,6 +423,10 @@ def test_the_notes_say_what_cut_each_point_off(capsys):
     assert "2 cut off" not in notes and "2," not in notes
     _show(Result("Cut mid-", "sequential", "openai:m", truncated=True, finish_reason="refusal"), False, None)
     assert "the answer was cut off by the provider's filter ('refusal')" in capsys.readouterr().err
+    # a larger max_tokens would not help here: the note names the context window, not the server
+    _show(Result("Cut mid-", "sequential", "local:m", truncated=True, finish_reason="model_context_window_exceeded"),
+          False, None)
+    assert "cut off by the model's context window ('model_context_window_exceeded')" in capsys.readouterr().err
 
 
 def test_a_dash_reads_the_question_from_stdin_even_one_too_long_for_the_command_line():

@@ -62,15 +62,19 @@ ERROR_STATUS = {"invalid_request_error": 400, "authentication_error": 401, "perm
 #: the reasons of a call stopped at its token budget (none given: its counted tokens reached it), and by the
 #: provider's filter
 AT_BUDGET, FILTERED = frozenset((None, "length", "max_tokens")), frozenset(("content_filter", "refusal"))
+#: Anthropic's and the local engines' word, and Mistral's, for a text the context window ended
+WINDOW_FULL = frozenset(("model_context_window_exceeded", "model_length"))
 
 
 def cut_by(reason: str | None, budget: str) -> str:
     """What cut a call off, in words for an error or a note: its token budget (the option ``budget`` sets), the
-    provider's filter, or another reason of the server's."""
+    provider's filter, the model's context window, or another reason of the server's."""
     if reason in AT_BUDGET:
         return f"at the token limit ({budget})"
     if reason == "error":  # a stream a failure ended (a dropped connection, the server's error)
         return "by a failure of its stream"
+    if reason in WINDOW_FULL:  # a larger budget would not help: the prompt and the text filled the model's context
+        return f"by the model's context window ({reason!r})"
     return f"by the provider's filter ({reason!r})" if reason in FILTERED else f"by the server ({reason!r})"
 
 
