@@ -226,6 +226,8 @@ class Runner:
         while True:
             attempt += 1
             sent = _scaled(request, backend.provider.budget_scale)
+            if sent is not request:  # the span tells the budget the model was asked for, not the option's
+                span.request(sent, prefill=backend.provider.supports_prefill)
             try:
                 await backend.provider.ready()
                 async with backend.limits.slot():

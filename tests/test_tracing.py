@@ -159,6 +159,17 @@ async def test_a_calls_prompt_cache_tokens_are_its_spans_usage_attributes(spans,
     assert call.attributes["gen_ai.usage.cache_creation.input_tokens"] == writes
 
 
+async def test_a_raised_reasoning_budget_is_the_spans_requested_max_tokens(spans, provider):
+    # the call that spent its 1,024 tokens reasoning went again with eight times as many: the span said 1,024
+    with FakeLLMServer(Reply("Keep a schedule.", reasoning_tokens=2000), latency=FAST) as server:
+        async with client(server, provider, mode="sequential") as sot:
+            with pytest.warns(UserWarning, match="before any text"):
+                await sot.generate(QUESTION)
+    [call] = tree(spans)[1]
+    assert [r.max_tokens for r in server.requests] == [1024, 8192]
+    assert call.attributes["gen_ai.request.max_tokens"] == 8192 and call.attributes["sotkit.call.attempts"] == 2
+
+
 async def test_a_retried_call_has_a_retry_event(spans, provider):
     base = sot_responder(SKELETON, TEXTS)
 
