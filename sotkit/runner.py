@@ -16,7 +16,8 @@ at once with ``REASONING_SCALE`` times the budget, as every later call of that m
 the model refuses a raised budget.
 
 A call's text is one generation: a retried stream resumes where the broken one stopped only on a provider that
-continues a prefill (``supports_prefill``); elsewhere it restarts, and ``Call.on_restart`` forgets (and withdraws)
+continues a prefill (``supports_prefill``; one whose reply writes the prefill's or the received text's opening again
+has ignored it, and is sent none from then on); elsewhere it restarts, and ``Call.on_restart`` forgets (and withdraws)
 what the broken attempt wrote, once the new attempt writes (one that fails first leaves it to the error). A fallback
 model writes its own generation the same way, never the end of the failed model's. A batched
 call (in-process models) runs every row as one attempt; a row it did not finish is retried as a single call through
@@ -29,7 +30,7 @@ import dataclasses
 import math
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -40,7 +41,7 @@ from .errors import StreamError, StreamStalled, describe
 from .events import Event, RetryEvent
 from .limits import Limits, estimate_tokens
 from .overlap import CallSpan
-from .providers.base import AT_BUDGET, STARTED, THINKING, CallUsage, ChatRequest, Provider, SendAgain
+from .providers.base import AT_BUDGET, STARTED, THINKING, CallUsage, ChatRequest, Chunk, Provider, SendAgain
 from .result import Point, Usage
 from .retry import RetryPolicy, is_retryable, status_of
 from .tracing import NO_TRACE, CallTrace, RequestTrace
@@ -68,6 +69,9 @@ PACED_S = 0.01
 #: router's 16 leave no room to reason) and at most ``REASONING_CAP`` (models' output limits start at 16K-64K; a
 #: budget above the model's is refused, and then the asked one is sent again), as every later call of that model does
 REASONING_SCALE, REASONING_FLOOR, REASONING_CAP = 8, 1024, 32768
+#: at most this many characters of a prefill's opening, or of a resumed text's (at least a third of it), that a
+#: server ignoring the prefill writes again (``_unless_repeated``)
+REPEATED_CHARS = 24
 
 
 @dataclass(frozen=True)
@@ -238,8 +242,9 @@ class Runner:
                     restart = bool(received) and (stale or not prefill)  # a new generation (see _watched)
                     before = list(received) if stale else None
                     try:
+                        done = "" if restart else "".join(received)
                         usage = await self._watched(backend, _resume(backend, sent, [] if restart else received),
-                                                    call, received, span, restart)
+                                                    call, received, span, restart, _openings(backend, sent, done))
                     finally:
                         stale = stale and received == before  # no text came: still the other model's
                 if received or sent is not request or backend.provider.budget_fixed or not _all_reasoning(usage, sent):
@@ -279,10 +284,11 @@ class Runner:
         self.paced = self.paced or anyio.current_time() - asked > PACED_S
 
     async def _watched(self, backend: Backend, request: ChatRequest, call: Call, received: list[str],
-                       span: CallTrace, restart: bool = False) -> CallUsage:
+                       span: CallTrace, restart: bool = False, openings: tuple[str, ...] = ()) -> CallUsage:
         """One attempt. ``restart``: ``received`` is a broken generation's text, which this attempt does not
         continue; it goes (``Call.on_restart``) at this attempt's first text, or at its end if it wrote none, so that
-        an attempt that fails before any text leaves it to the error's partial answer."""
+        an attempt that fails before any text leaves it to the error's partial answer. ``openings``: see
+        ``_unless_repeated``."""
         if call.point is not None:
             call.point.attempts += 1
         usage: CallUsage | None = None  # what the provider reports last
@@ -294,7 +300,9 @@ class Runner:
         started = False  # the server took the request (STARTED): its prompt is paid for, though no counts come
         with self._watchdog(backend) as watchdog:
             try:
-                async with aclosing(backend.provider.stream(request)) as stream:
+                stream = backend.provider.stream(request)
+                async with aclosing(_unless_repeated(stream, openings, backend.provider) if openings else stream) \
+                        as stream:
                     async for chunk in stream:
                         if isinstance(chunk, CallUsage):
                             usage = chunk
@@ -382,6 +390,45 @@ def _start_over(backend: Backend, call: Call, received: list[str]) -> None:
     _forget(call, received)
     if call.on_start is not None:
         call.on_start(backend)
+
+
+def _openings(backend: Backend, request: ChatRequest, done: str) -> tuple[str, ...]:
+    """What a server that ignores an assistant prefill writes first, where a server that continues it never would:
+    the prefill's opening (``1.`` of a skeleton, a point's ``2. Title:``) and, when the attempt resumes ``done``, the
+    opening of that text. None for a model known to continue its prefill (``Provider.prefill_known``)."""
+    if not backend.provider.supports_prefill or backend.provider.prefill_known:
+        return ()
+    prefill = (request.prompt.prefill or "").strip()[:REPEATED_CHARS]  # none where there is none, or it is blank
+    text = done.lstrip()
+    opening = text[:REPEATED_CHARS]
+    # a text that says its opening again ("word word word", a refrain) may go on with it: no sign either way
+    said_once = len(opening) >= REPEATED_CHARS // 3 and text.find(opening, 1) < 0
+    return (*([prefill] if prefill else []), *([opening] if said_once else []))
+
+
+async def _unless_repeated(stream: AsyncIterator[Chunk], openings: tuple[str, ...], provider: Provider
+                           ) -> AsyncIterator[Chunk]:
+    """``stream``, its text held back until it shows whether the server continued the prefill or wrote its answer
+    from the start, repeating one of ``openings``, as a gateway that renders the messages through a chat template
+    does: such a reply would be read as "1.1. Title" (a skeleton losing its first point) or as a resumed point that
+    says its first words twice. The provider then sends no prefill (``SendAgain``), as after a refusal."""
+    held: str | None = ""
+    async with aclosing(stream):
+        async for chunk in stream:
+            if held is not None and isinstance(chunk, str):
+                held += chunk
+                text = held.lstrip()
+                if any(text.startswith(opening) for opening in openings):
+                    provider.supports_prefill = False
+                    raise SendAgain(f"{provider.model} wrote its answer from the start, not on from the assistant "
+                                    "prefill; it is sent none from now on")
+                if any(opening.startswith(text) for opening in openings):
+                    continue  # undecided yet
+                chunk, held = held, None
+            elif held and isinstance(chunk, CallUsage):  # the text ended while undecided: it was the model's
+                yield held
+                held = None
+            yield chunk
 
 
 def _resume(backend: Backend, request: ChatRequest, received: list[str]) -> ChatRequest:

@@ -152,6 +152,61 @@ async def test_calls_set_up_before_the_refusal_start_over_without_the_prefill():
     assert sum(r.status == 400 for r in server.requests) == 1
 
 
+def ignoring(resumed_only: bool = False):
+    """A server that takes a prefill and ignores it (a gateway that renders the messages through a chat template):
+    its model writes its answer from the start, as without one. ``resumed_only``: the first attempt of each call is
+    continued; a point that breaks off is resumed with its text prefilled, which the model writes again."""
+    def respond(request: RecordedRequest) -> Reply:
+        index = point_of(request)
+        if request.prefill is None or not resumed_only:
+            return Reply(SKELETON if is_skeleton(request) else POINTS[index] if index else "A plain answer.")
+        if is_skeleton(request):
+            return Reply(SKELETON[len(request.prefill):])  # continued
+        if request.attempt == 1:  # continued, and broken off after "Swap soda for"
+            return Reply(" " + TEXTS[index - 1], fault=Fault.drop(after_tokens=3) if index == 2 else None)
+        return Reply(TEXTS[index - 1])  # the resumed prefill "2. Eat less sugar: Swap soda for" ignored
+
+    return respond
+
+
+async def test_a_server_that_ignores_the_skeletons_prefill_is_sent_none():
+    # "1." then the model's own "1. Sleep well\n2. ..." read as "1.1. Sleep well": the first point was lost and the
+    # rest were numbered one down, with no error
+    with FakeLLMServer(ignoring(), latency=Latency(ttft_s=0.0, tokens_per_s=5000)) as server:
+        result, events = await answer(server, "deepseek-chat")
+    check(result, events)
+    assert [r.prefill for r in server.requests if r.prefill is not None] == ["1."]  # the first skeleton's only
+    assert not any(e.type in ("retry", "withdraw") for e in events)  # its repeated "1." was held back, never shown
+
+
+async def test_a_resumed_point_the_server_writes_again_from_its_start_is_not_said_twice():
+    # "Swap soda for" + "Swap soda for water." was the point's text: two generations spliced, returned as a success
+    with FakeLLMServer(ignoring(resumed_only=True), latency=Latency(ttft_s=0.0, tokens_per_s=5000)) as server:
+        result, events = await answer(server, "deepseek-chat", retry=sotkit.RetryPolicy(initial_wait_s=0.01))
+    assert [p.text for p in result.points] == TEXTS and joined(events) == result.text
+    resumed = [r.prefill for r in server.requests if point_of(r) == 2]
+    assert resumed[0] == "2. Eat less sugar:" and resumed[1].endswith(": Swap soda for") and resumed[2] is None
+
+
+@pytest.mark.parametrize("prefill, done, openings", [
+    ("1.", "", ("1.",)),
+    ("2. Eat less sugar:", "Swap soda for", ("2. Eat less sugar:", "Swap soda for")),
+    ("2. Eat less sugar:", "Swap", ("2. Eat less sugar:",)),  # too short to tell a restart from a continuation
+    ("2. Eat less sugar:", "word word word word word word", ("2. Eat less sugar:",)),  # it may well go on "word"
+    ("\n", "", ()), (None, "", ()),  # a blank prefill: any text would repeat it
+])
+def test_what_a_server_that_ignores_the_prefill_would_write_again(prefill, done, openings):
+    from sotkit.providers.base import ChatRequest, Prompt
+    from sotkit.runner import Backend, _openings
+
+    request = ChatRequest(Prompt("Hi", prefill=prefill), max_tokens=50)
+    alias = Backend(create_provider("anthropic:my-proxy-alias", api_key="k"), None, None)
+    assert _openings(alias, request, done) == openings
+    # Claude before 4.6 and an in-process model surely continue it: a reply that repeats it is the model's own
+    for known in (create_provider("anthropic:claude-3-5-haiku", api_key="k"), create_provider("local:smollm2")):
+        assert _openings(Backend(known, None, None), request, done) == ()
+
+
 async def test_a_400_that_is_not_about_the_prefill_fails_as_before():
     bad = {"type": "error", "error": {"type": "invalid_request_error", "message": "max_tokens: too large"}}
     with FakeLLMServer(Reply("", fault=Fault.status(400, body=bad))) as server:

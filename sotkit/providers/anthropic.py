@@ -65,6 +65,7 @@ class AnthropicProvider(Provider):
         self.model = f"anthropic:{model_name}"
         self._name = model_name
         self.supports_prefill = takes_prefill(model_name)
+        self.prefill_known = self.supports_prefill and _CLAUDE_VERSION.search(model_name.lower()) is not None
         if client is not None:
             self._clients = user_client(client, "anthropic", "AsyncAnthropic",
                                         api_key=api_key, base_url=base_url, http=http)

@@ -42,7 +42,7 @@ class LocalProvider(Provider):
     """An in-process Hugging Face causal LM decoded by an engine; with an engine that batches (greedy, the
     default), the expansions of one question run as a single batched generation."""
 
-    supports_prefill = True
+    supports_prefill = prefill_known = True
     supports_batch = True
     in_process = True
     whole_sentences = True
