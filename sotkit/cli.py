@@ -279,8 +279,7 @@ def _show(result: Result, as_json: bool, shown: str | None, error: dict[str, str
     """The answer on stdout (as JSON, or as text: what a live terminal has not ``shown`` yet, such as points that
     finished behind the one cut by Ctrl-C) and its notes on stderr; for an error's partial answer too."""
     if as_json:
-        print(json.dumps(dataclasses.asdict(result) | {"skeleton": result.skeleton, "usage": _usage(result.usage)}
-                         | (error or {}), indent=2))
+        print(json.dumps(result.to_dict() | (error or {}), indent=2))
     else:
         print(result.text if shown is None else result.text.removeprefix(shown) if result.text.startswith(shown)
               else "", flush=True)
@@ -316,12 +315,6 @@ def _tokens(usage: Usage) -> str:
         return f"{usage.input_tokens} in / {usage.output_tokens} out tokens"
     return (f"~{usage.input_tokens} in / ~{usage.output_tokens} out tokens (estimated for {usage.estimated_calls} "
             f"of {usage.calls} calls: no counts came, from a server that sends none or a call stopped early)")
-
-
-def _usage(usage: Usage) -> dict[str, Any]:
-    fields = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "calls", "estimated_calls",
-              "estimated", "cost")
-    return {name: getattr(usage, name) for name in fields}
 
 
 def _cost(usage: Usage) -> str:

@@ -105,6 +105,12 @@ class SoT:
         except ConfigError as exc:  # such as a key missing for it: the model came from the variable
             if model is None and os.environ.get("SOTKIT_MODEL"):
                 raise ConfigError(f"$SOTKIT_MODEL={os.environ['SOTKIT_MODEL']!r}: {exc}") from exc
+            if model is None:  # a deployment's unset variable, say: the error is about a model nobody named
+                why = ("$OPENAI_API_KEY is set" if name.startswith("openai:") else "$ANTHROPIC_API_KEY is set"
+                       if name.startswith("anthropic:") else "none of $SOTKIT_MODEL, $OPENAI_API_KEY, "
+                       "$ANTHROPIC_API_KEY is set")
+                raise ConfigError(f"no model was given (model=None), so the default {name} was used ({why}): {exc}; "
+                                  "pass model='provider:model' or set $SOTKIT_MODEL") from exc
             raise
         if timeout is not None and "first_token_timeout" not in main.request_defaults:
             request_options.setdefault("first_token_timeout", timeout)  # the wait for a call's first text too
@@ -218,6 +224,8 @@ class SoT:
             raise ConfigError(f"{', '.join(f'{name}=' for name in client_only)} configures the client, not one "
                               "request: pass it to sotkit.SoT(...) (or to sotkit.generate / sotkit.stream)")
         check_names(options, REQUEST_FIELDS, "a request (per-request options)")
+        if "retry" in options and options["retry"] is None:  # as in SoT(retry=None): the client's policy
+            del options["retry"]
         opts = self._checked(dataclasses.replace(self.options, **options)) if options else self.options
         answer = Answer(question, self.backends, opts, self._router, template=template, variables=variables,
                         prices=self.prices)
@@ -253,8 +261,9 @@ class EventStream:
     """The events of one request. ``async with sot.stream(q) as events: async for event in events: ...``
 
     Leaving the ``async with`` block early cancels every call in flight and closes its connection. ``aclose()``
-    cancels them from any task (a disconnect handler, say): a read waiting for the next event ends the reader's
-    loop, and the block's end waits for the calls to stop. Iterating without ``async with`` is refused (a
+    cancels them from any task (a disconnect handler, a "stop" button): the reader's loop then gets the text written
+    so far that it has not had yet (a point that finished behind a slower one), so that its text events still join to
+    ``result().text``, and ends without an error; the block's end waits for the calls to stop. Iterating without ``async with`` is refused (a
     ``ConfigError`` before any call): a loop left with ``break`` would leave the calls running, as nothing would
     close them. Any task may read the next event (``asyncio.wait_for(events.__anext__(), t)`` reads in a task of
     its own): the request runs in a task group that the ``async with`` block holds, not in the reader. Each event
@@ -274,6 +283,7 @@ class EventStream:
         self._arrived: anyio.Event | None = None
         self._started = self._stopped = False  # the request was started; it ended, or aclose() stopped it
         self._error: Exception | None = None  # the request's failure, raised after the events before it
+        self._halted = False  # aclose() ended the running request: its error is the reader's own doing
         self._entered = self._closed = False  # ``_closed``: the end was reported, or the block left
 
     def __aiter__(self) -> EventStream:
@@ -320,7 +330,7 @@ class EventStream:
             try:
                 self._deliver(DoneEvent(await self._answer.run(self._deliver)))
             except Exception as exc:  # re-raised to the reader, after the events before it
-                self._error = exc
+                self._error = None if self._halted else exc
             finally:
                 self._stop()
 
@@ -339,9 +349,12 @@ class EventStream:
         return self._answer.result()
 
     async def aclose(self) -> None:
-        """Stop the request: cancel its calls in flight, from any task; a read waiting for the next event (or the
-        next read) ends the reader's loop. The ``async with`` block's end waits for the calls to stop."""
-        self._stop(drop=True)
+        """Stop the request: cancel its calls in flight, from any task. The reader's loop gets what was written and
+        not yet read, then ends. The ``async with`` block's end waits for the calls to stop."""
+        if not self._stopped and self._answer.halt():  # it settles what it wrote, as events, and ends
+            self._halted = True
+        else:  # not started yet, or over: nothing more to read
+            self._stop(drop=True)
 
     async def __aenter__(self) -> EventStream:
         if self._closed or self._entered:

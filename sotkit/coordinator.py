@@ -150,12 +150,19 @@ class Answer:
     async def stop(self) -> None:
         """End this request if it runs (in this event loop), and wait until it has: its client is closing. It
         raises ``PartialResultError`` with what it wrote."""
+        if self.halt():
+            assert self._ended is not None
+            await self._ended.wait()
+
+    def halt(self) -> bool:
+        """End this request now if it runs (in this event loop), without waiting: what it wrote is settled and sent
+        on as events, and it raises ``PartialResultError``. False where it does not run (yet, or any more)."""
         if self._scope is None or self._ended is None or self._ended.is_set() \
                 or self._loop != anyio.lowlevel.current_token():
-            return
+            return False
         self._stopped = True
         self._scope.cancel()
-        await self._ended.wait()
+        return True
 
     async def _run(self) -> Result:
         try:

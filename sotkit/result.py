@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import InitVar, dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from .pricing import Prices
@@ -153,3 +154,16 @@ class Result:
 
     def __str__(self) -> str:
         return self.text
+
+    def to_dict(self) -> dict[str, Any]:
+        """The result as plain data, for ``json.dumps`` (what ``sotkit ask --json`` prints): its fields and the
+        derived ones too (``skeleton``, each point's ``done``, ``usage.cost`` and ``usage.estimated``), with usage as
+        totals, not per priced call."""
+        data = dataclasses.asdict(self)
+        data["skeleton"] = self.skeleton
+        for point, fields in zip(self.points, data["points"]):
+            fields["done"] = point.done
+        usage = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "calls", "estimated_calls",
+                 "estimated", "cost")
+        data["usage"] = {name: getattr(self.usage, name) for name in usage}
+        return data

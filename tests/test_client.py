@@ -185,6 +185,35 @@ def test_model_strings_from_the_caller_or_the_environment_are_checked_and_say_wh
         sotkit.SoT("openai:m", api_key="k", base_url="http://127.0.0.1:9/v1", fallback="openai:other")
 
 
+def test_a_model_left_out_says_the_default_was_used_and_why(monkeypatch):
+    # a deployment's unset variable (model=None) with a server's options: the error spoke of local models only
+    for name in ("SOTKIT_MODEL", "OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(sotkit.ConfigError, match=r"^no model was given \(model=None\), so the default local:smollm2 "
+                                                 r"was used \(none of \$SOTKIT_MODEL.*api_key, base_url.*pass "
+                                                 r"model='provider:model'"):
+        sotkit.SoT(None, api_key="k", base_url="http://127.0.0.1:9/v1")
+    with pytest.raises(sotkit.ConfigError, match="modle; .*did you mean 'mode' or 'model'"):
+        sotkit.SoT(modle="openai:gpt-4o-mini")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "k")
+    with pytest.raises(sotkit.ConfigError, match=r"default anthropic:\S+ was used \(\$ANTHROPIC_API_KEY is set\)"):
+        sotkit.SoT(None, base_url="http://127.0.0.1:9", device="cpu")
+
+
+async def test_retry_none_per_call_is_the_clients_policy_as_in_the_constructor():
+    from sotkit.testing import Fault, Reply
+
+    with FakeLLMServer([Reply("", fault=Fault.status(503)), "Fine."]) as server:
+        async with sotkit.SoT("openai:m", base_url=server.openai_base_url, api_key="k", mode="sequential",
+                              retry=sotkit.RetryPolicy(attempts=2, max_wait_s=0.01)) as sot:
+            result = await sot.generate("Why?", retry=None)  # an app passing its own optional setting through
+    assert result.text == "Fine." and len(server.requests) == 2
+    with FakeLLMServer("Fine.") as server:
+        result = await sotkit.generate("Why?", model="openai:m", base_url=server.openai_base_url, api_key="k",
+                                       mode="sequential", retry=None)
+    assert result.text == "Fine."
+
+
 @pytest.mark.parametrize("model", ["openai: gpt-4o", "openai:gpt-4o ", "openai:gpt-4o\n", "openai:\u200bgpt-4o"])
 def test_a_model_name_with_white_space_or_invisible_characters_is_refused(model):
     with pytest.raises(sotkit.ConfigError, match="white space or invisible characters.*write 'openai:gpt-4o'"):

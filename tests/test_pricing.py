@@ -96,6 +96,12 @@ async def test_an_unknown_model_costs_none_and_a_given_price_overrides():
     # the prices travel with a result that is copied or pickled, and stay out of its plain data
     assert pickle.loads(pickle.dumps(priced)).usage.cost == priced.usage.cost
     assert json.loads(json.dumps(dataclasses.asdict(priced)))["usage"]["calls"] == 4
+    # an app's HTTP response: asdict() leaves out what is derived (the cost, the titles, which points are whole)
+    data = json.loads(json.dumps(priced.to_dict()))
+    assert data["usage"]["cost"] == pytest.approx(priced.usage.cost) and data["usage"]["estimated"] is False
+    assert data["skeleton"] == priced.skeleton == ["Sleep well", "Move daily", "Eat plants"]
+    assert [p["done"] for p in data["points"]] == [True] * 3 and data["text"] == priced.text
+    assert "priced_calls" not in data["usage"]
 
 
 async def test_a_fallback_without_a_price_makes_the_cost_unknown_and_with_one_adds_it():

@@ -13,7 +13,7 @@ import pytest
 import sotkit
 from sotkit.providers import create_provider
 from sotkit.testing import FakeLLMServer, Fault, Latency, Reply
-from tests.conftest import is_skeleton, point_of, sot_responder
+from tests.conftest import is_skeleton, joined, point_of, sot_responder
 
 pytestmark = pytest.mark.anyio
 
@@ -397,6 +397,26 @@ async def test_reads_cut_short_by_the_readers_own_timeout_lose_no_event(provider
                 for point in result.points:
                     assert "".join(e.text for e in seen if e.type == "point_delta" and e.index == point.index) \
                         == point.text
+
+
+async def test_aclose_from_another_task_still_streams_the_text_written_behind_a_slower_point(provider):
+    """A "stop" button closes the stream while points 2 and 3 have finished behind a slow point 1: their text, held
+    back for order, reaches the reader before its loop ends (it was in result() only, so a UI showed less than
+    the app saved)."""
+    slow = {1: Latency(ttft_s=0.0, tokens_per_s=5)}
+    with FakeLLMServer(sot_responder(SKELETON, TEXTS, point_latency=slow), latency=FAST) as server:
+        async with client(server, provider) as sot:
+            async with sot.stream("How can I be healthier?") as events, anyio.create_task_group() as tg:
+                async def stop() -> None:
+                    while sum(r.finished_at is not None for r in server.requests if point_of(r) in (2, 3)) < 2:
+                        await anyio.sleep(0.01)
+                    await events.aclose()
+
+                tg.start_soon(stop)
+                seen = [event async for event in events]  # no error: the reader asked for the stop
+            kept = events.result()
+    assert seen[-1].type != "done" and joined(seen) == kept.text
+    assert TEXTS[2] in kept.text and TEXTS[3] in kept.text and not kept.points[0].done
 
 
 async def test_aclose_between_two_reads_ends_the_loop_at_the_next_read(provider):

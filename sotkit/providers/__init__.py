@@ -57,7 +57,7 @@ def create_provider(model: str, *, also: Iterable[str] = (), **options: Any) -> 
         return module.PROVIDER(name, **options)
     except ConfigError as exc:
         meant = [repr(close) for given in options if given not in also
-                 for close in difflib.get_close_matches(given, also, n=1, cutoff=0.8)]
+                 for close in difflib.get_close_matches(given, also, n=2, cutoff=0.8)]  # modle: mode or model
         if not meant:
             raise
         raise ConfigError(f"{exc}; did you mean {' or '.join(meant)}?") from exc
