@@ -263,12 +263,13 @@ class EventStream:
     Leaving the ``async with`` block early cancels every call in flight and closes its connection. ``aclose()``
     cancels them from any task (a disconnect handler, a "stop" button): the reader's loop then gets the text written
     so far that it has not had yet (a point that finished behind a slower one), so that its text events still join to
-    ``result().text``, and ends without an error; the block's end waits for the calls to stop. Iterating without ``async with`` is refused (a
-    ``ConfigError`` before any call): a loop left with ``break`` would leave the calls running, as nothing would
-    close them. Any task may read the next event (``asyncio.wait_for(events.__anext__(), t)`` reads in a task of
-    its own): the request runs in a task group that the ``async with`` block holds, not in the reader. Each event
-    goes to one read; once one read has had the end, any further read is a ``ConfigError`` (a stream is one
-    request), so tasks that share a stream should share its end too.
+    ``result().text``, and ends without an error; the block's end waits for the calls to stop. Iterating without
+    ``async with`` is refused (a ``ConfigError`` before any call): a loop left with ``break`` would leave the calls
+    running, as nothing would close them. Any task may read the next event
+    (``asyncio.wait_for(events.__anext__(), t)`` reads in a task of its own): the request runs in a task group that
+    the ``async with`` block holds, not in the reader. Each event goes to one read; once one read has had the end, any
+    further read is a ``ConfigError`` (a stream is one request), so tasks that share a stream should share its end
+    too.
     """
 
     def __init__(self, answer: Answer, *, client_closed: Callable[[], bool] = lambda: False) -> None:

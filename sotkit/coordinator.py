@@ -303,8 +303,8 @@ class Answer:
                 _, usage = await self.runner.call(Call(sketch.build, sketch.on_text, sketch.on_restart,
                                                        role="skeleton", on_start=sketch.on_start))
                 if cut := usage.cut_off(max_tokens):
-                    self._note = (f"the skeleton was cut off {cut_by(usage.finish_reason, f'skeleton_max_tokens={max_tokens}')}"
-                                  f" after {len(sketch.parser.points)} point(s)")
+                    by = cut_by(usage.finish_reason, f"skeleton_max_tokens={max_tokens}")
+                    self._note = f"the skeleton was cut off {by} after {len(sketch.parser.points)} point(s)"
             except Exception as exc:  # keep what the skeleton wrote: two points or more still make an answer
                 error = exc
                 self._note = f"the skeleton call failed after {len(sketch.parser.points)} point(s): {exc!r}"

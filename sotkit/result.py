@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import InitVar, dataclass, field
+from dataclasses import InitVar, asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
@@ -159,7 +158,7 @@ class Result:
         """The result as plain data, for ``json.dumps`` (what ``sotkit ask --json`` prints): its fields and the
         derived ones too (``skeleton``, each point's ``done``, ``usage.cost`` and ``usage.estimated``), with usage as
         totals, not per priced call."""
-        data = dataclasses.asdict(self)
+        data = asdict(self)
         data["skeleton"] = self.skeleton
         for point, fields in zip(self.points, data["points"]):
             fields["done"] = point.done
