@@ -234,14 +234,15 @@ class SoT:
 
     async def aclose(self) -> None:
         """Stop the requests still running on this client in this event loop (each raises ``PartialResultError``
-        with what it wrote), then close the providers (and SDK clients) this client created for it; never ones
-        passed in. Requests running in other threads' event loops go on, on SDK clients of their own."""
+        with what it wrote), then close the providers' SDK clients this client created for this loop; never ones
+        passed in. Requests running in other threads' event loops go on, on SDK clients of their own, which close
+        with their loop or with an ``aclose()`` there (a loop closed by hand without ``shutdown_asyncgens()`` would
+        leave its connections open)."""
         self._closed = True
         for answer in list(self._answers):
             await answer.stop()
-        for provider in self._owned:
+        for provider in self._owned:  # kept: another loop's aclose() closes that loop's clients
             await provider.aclose()
-        self._owned.clear()
         if self._shared is not None:
             await self._shared.aclose()
 

@@ -214,6 +214,29 @@ async def test_retry_none_per_call_is_the_clients_policy_as_in_the_constructor()
     assert result.text == "Fine."
 
 
+def test_aclose_in_each_loop_that_used_the_client_closes_that_loops_connections():
+    """A worker thread's loop, run by hand, used the client; the app closed it from its own loop first. The
+    worker's aclose() did nothing then, and its loop, closed without shutdown_asyncgens(), left its socket open."""
+    import asyncio
+    import threading
+
+    with FakeLLMServer("A plain answer.") as server:
+        sot = sotkit.SoT("openai:m", base_url=server.openai_base_url, api_key="k", mode="sequential")
+        worker = asyncio.new_event_loop()
+        thread = threading.Thread(target=worker.run_forever, daemon=True)
+        thread.start()
+        try:
+            assert asyncio.run_coroutine_threadsafe(sot.generate("Why?"), worker).result(30).text
+            asyncio.run(sot.aclose())
+            asyncio.run_coroutine_threadsafe(sot.aclose(), worker).result(30)
+            server.wait_idle(connections=True)  # a TimeoutError while the worker loop's socket stays open
+            assert server.open_connections == 0
+        finally:
+            worker.call_soon_threadsafe(worker.stop)
+            thread.join()
+            worker.close()
+
+
 @pytest.mark.parametrize("model", ["openai: gpt-4o", "openai:gpt-4o ", "openai:gpt-4o\n", "openai:\u200bgpt-4o"])
 def test_a_model_name_with_white_space_or_invisible_characters_is_refused(model):
     with pytest.raises(sotkit.ConfigError, match="white space or invisible characters.*write 'openai:gpt-4o'"):
