@@ -69,8 +69,8 @@ PACED_S = 0.01
 #: router's 16 leave no room to reason) and at most ``REASONING_CAP`` (models' output limits start at 16K-64K; a
 #: budget above the model's is refused, and then the asked one is sent again), as every later call of that model does
 REASONING_SCALE, REASONING_FLOOR, REASONING_CAP = 8, 1024, 32768
-#: at most this many characters of a prefill's opening, or of a resumed text's (at least a third of it), that a
-#: server ignoring the prefill writes again (``_unless_repeated``)
+#: at most this many characters of a prefill's opening, or of a resumed text's, that a server ignoring the prefill
+#: writes again (``_unless_repeated``)
 REPEATED_CHARS = 24
 
 
@@ -402,7 +402,7 @@ def _openings(backend: Backend, request: ChatRequest, done: str) -> tuple[str, .
     text = done.lstrip()
     opening = text[:REPEATED_CHARS]
     # a text that says its opening again ("word word word", a refrain) may go on with it: no sign either way
-    said_once = len(opening) >= REPEATED_CHARS // 3 and text.find(opening, 1) < 0
+    said_once = bool(opening) and text.find(opening, 1) < 0
     return (*([prefill] if prefill else []), *([opening] if said_once else []))
 
 

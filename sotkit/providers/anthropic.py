@@ -17,6 +17,7 @@ from ..errors import ConfigError
 from ..options import check_api_key, check_extra_body, check_url
 from ._clients import sdk_clients, user_client
 from ._sse import malformed, text_pieces
+from ._think import ThinkTags
 from .base import (ERROR_STATUS, THINKING, CallUsage, ChatRequest, Chunk, Provider, Signal, StreamError, is_count,
                    with_extra, without_refused)
 
@@ -65,7 +66,9 @@ class AnthropicProvider(Provider):
         self.model = f"anthropic:{model_name}"
         self._name = model_name
         self.supports_prefill = takes_prefill(model_name)
-        self.prefill_known = self.supports_prefill and _CLAUDE_VERSION.search(model_name.lower()) is not None
+        # a compatible server's model (a gateway's Qwen, GLM, DeepSeek) may send its reasoning as <think> text
+        self._claude = _CLAUDE_VERSION.search(model_name.lower()) is not None
+        self.prefill_known = self.supports_prefill and self._claude
         if client is not None:
             self._clients = user_client(client, "anthropic", "AsyncAnthropic",
                                         api_key=api_key, base_url=base_url, http=http)
@@ -101,6 +104,7 @@ class AnthropicProvider(Provider):
         if extra := with_extra({"temperature": temperature}, self._extra_body):
             options["extra_body"] = extra
         reading, written = _Reading(), 0
+        tags = None if self._claude or prefill else ThinkTags()  # a continued prefill opens no <think> block
         try:
             async with self._clients.client() as client, client.messages.with_streaming_response.create(
                 model=self._name, max_tokens=request.max_tokens, messages=messages, stream=True, **options
@@ -114,7 +118,10 @@ class AnthropicProvider(Provider):
                         if not text:
                             continue
                     written += len(text)
-                    yield text
+                    if tags is not None:
+                        text = tags.feed(text)
+                    if text:
+                        yield text
         except sys.modules["anthropic"].BadRequestError as exc:
             ours = temperature is not None and "temperature" not in self._extra_body
             sent = {"prefill": bool(prefill), "temperature": ours}
@@ -125,6 +132,8 @@ class AnthropicProvider(Provider):
             if reading.input_tokens is not None:  # message_start counted the prompt: only the output is estimated
                 yield reading.usage(math.ceil(written / 4), estimated=True)
             raise
+        if tags is not None and (held := tags.finish()):
+            yield held
         if reading.input_tokens is None or reading.output_tokens is None:  # a compatible server that sent no counts
             usage = CallUsage.estimate(len(prompt.system or "") + sum(len(m["content"]) for m in messages), written)
         else:

@@ -109,6 +109,24 @@ async def test_a_reasoning_model_whose_template_opened_the_block_is_an_error_not
         assert len(server.requests) == 1  # not asked again: the same request streams the same
 
 
+@pytest.mark.anyio
+async def test_an_anthropic_compatible_gateways_think_block_is_no_answer_text():
+    """A gateway serving a reasoning model on Anthropic's wire may send its reasoning as <think> text in the text
+    block (probe 49): it was the answer there, while the same reply on OpenAI's wire was cleaned. A Claude model's
+    text is its own."""
+    opened = "Okay, the user asks about exams.\n</think>\n\nBreathe slowly."  # the chat template wrote <think>
+    with FakeLLMServer([REASONING + "Breathe slowly.", opened, REASONING + "Breathe slowly."],
+                       latency=Latency(ttft_s=0.0, tokens_per_s=2000)) as server:
+        async with sotkit.SoT("anthropic:qwen3", base_url=server.anthropic_base_url, api_key="k",
+                              mode="sequential") as sot:
+            assert (await sot.generate("How can I calm down before an exam?")).text == "Breathe slowly."
+            with pytest.raises(sotkit.StreamError, match="--reasoning-parser"):
+                await sot.generate("How can I calm down before an exam?")
+        async with sotkit.SoT("anthropic:claude-3-5-haiku", base_url=server.anthropic_base_url, api_key="k",
+                              mode="sequential") as sot:
+            assert (await sot.generate("How can I calm down before an exam?")).text.startswith("<think>")
+
+
 # gpt-oss's harmony format from a server that passes it on raw (llama.cpp --reasoning-format none)
 ANALYSIS = ("<|channel|>analysis<|message|>The user wants tips. Candidate ideas:\n1. Maybe breathing\n2. Maybe yoga"
             "<|end|><|start|>assistant<|channel|>final<|message|>")
