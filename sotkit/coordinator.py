@@ -591,8 +591,8 @@ class _Sketch:
         ("1.", or whole lines too)."""
         self.on_restart()
         prefill = self.build(backend).prompt.prefill
-        if prefill and backend.provider.supports_prefill:  # its marker's space is the prefill's: a model may go on
-            self._start(self.parser.feed(prefill.rstrip() + " "))  # "Exercise" after "1.", not " Exercise"
+        if prefill and backend.provider.supports_prefill:
+            self._start(self.parser.feed(prefill.rstrip()))
 
     async def finish(self, last: list[SkeletonPoint]) -> None:
         """The call ended, with ``last`` the points of its unterminated last line: start what waits."""

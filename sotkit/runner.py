@@ -284,7 +284,8 @@ class Runner:
         self.paced = self.paced or anyio.current_time() - asked > PACED_S
 
     async def _watched(self, backend: Backend, request: ChatRequest, call: Call, received: list[str],
-                       span: CallTrace, restart: bool = False, openings: tuple[str, ...] = ()) -> CallUsage:
+                       span: CallTrace, restart: bool = False, openings: tuple[tuple[str, bool], ...] = ()
+                       ) -> CallUsage:
         """One attempt. ``restart``: ``received`` is a broken generation's text, which this attempt does not
         continue; it goes (``Call.on_restart``) at this attempt's first text, or at its end if it wrote none, so that
         an attempt that fails before any text leaves it to the error's partial answer. ``openings``: see
@@ -392,7 +393,7 @@ def _start_over(backend: Backend, call: Call, received: list[str]) -> None:
         call.on_start(backend)
 
 
-def _openings(backend: Backend, request: ChatRequest, done: str) -> tuple[str, ...]:
+def _openings(backend: Backend, request: ChatRequest, done: str) -> tuple[tuple[str, bool], ...]:
     """What a server that ignores an assistant prefill writes first, where a server that continues it never would:
     the prefill's opening (``1.`` of a skeleton, a point's ``2. Title:``) and, when the attempt resumes ``done``, the
     opening of that text. None for a model known to continue its prefill (``Provider.prefill_known``)."""
@@ -403,10 +404,19 @@ def _openings(backend: Backend, request: ChatRequest, done: str) -> tuple[str, .
     opening = text[:REPEATED_CHARS]
     # a text that says its opening again ("word word word", a refrain) may go on with it: no sign either way
     said_once = bool(opening) and text.find(opening, 1) < 0
-    return (*([prefill] if prefill else []), *([opening] if said_once else []))
+    # all of a short text ("3", "In") is a sign only as a whole word: it may go on as "30-minute", "India"
+    whole = opening == text and opening[-1:].isalnum()
+    return (*([(prefill, False)] if prefill else []), *([(opening, whole)] if said_once else []))
 
 
-async def _unless_repeated(stream: AsyncIterator[Chunk], openings: tuple[str, ...], provider: Provider
+def _repeated(text: str, opening: str, whole: bool) -> bool | None:
+    """Does ``text`` open with ``opening`` (as a whole word, where ``whole``)? None while it cannot tell yet."""
+    if len(text) < len(opening) + whole:  # a word's end shows in the character after it
+        return None if opening.startswith(text) else False
+    return text.startswith(opening) and not (whole and text[len(opening)].isalnum())
+
+
+async def _unless_repeated(stream: AsyncIterator[Chunk], openings: tuple[tuple[str, bool], ...], provider: Provider
                            ) -> AsyncIterator[Chunk]:
     """``stream``, its text held back until it shows whether the server continued the prefill or wrote its answer
     from the start, repeating one of ``openings``, as a gateway that renders the messages through a chat template
@@ -417,12 +427,12 @@ async def _unless_repeated(stream: AsyncIterator[Chunk], openings: tuple[str, ..
         async for chunk in stream:
             if held is not None and isinstance(chunk, str):
                 held += chunk
-                text = held.lstrip()
-                if any(text.startswith(opening) for opening in openings):
+                verdicts = [_repeated(held.lstrip(), opening, whole) for opening, whole in openings]
+                if True in verdicts:
                     provider.supports_prefill = False
                     raise SendAgain(f"{provider.model} wrote its answer from the start, not on from the assistant "
                                     "prefill; it is sent none from now on")
-                if any(opening.startswith(text) for opening in openings):
+                if None in verdicts:
                     continue  # undecided yet
                 chunk, held = held, None
             elif held and isinstance(chunk, CallUsage):  # the text ended while undecided: it was the model's

@@ -188,11 +188,15 @@ async def test_a_resumed_point_the_server_writes_again_from_its_start_is_not_sai
     assert resumed[0] == "2. Eat less sugar:" and resumed[1].endswith(": Swap soda for") and resumed[2] is None
 
 
+HEADER = ("2. Eat less sugar:", False)
+
+
 @pytest.mark.parametrize("prefill, done, openings", [
-    ("1.", "", ("1.",)),
-    ("2. Eat less sugar:", "Swap soda for", ("2. Eat less sugar:", "Swap soda for")),
-    ("2. Eat less sugar:", "Swap ", ("2. Eat less sugar:", "Swap ")),  # one word, as a stream cut at once leaves
-    ("2. Eat less sugar:", "word word word word word word", ("2. Eat less sugar:",)),  # it may well go on "word"
+    ("1.", "", (("1.", False),)),
+    ("2. Eat less sugar:", "Swap soda for water and fruit", (HEADER, ("Swap soda for water and ", False))),
+    ("2. Eat less sugar:", "Swap soda for", (HEADER, ("Swap soda for", True))),  # "for" may go on as "forty"
+    ("2. Eat less sugar:", "Swap ", (HEADER, ("Swap ", False))),  # one word, as a stream cut at once leaves
+    ("2. Eat less sugar:", "word word word word word word", (HEADER,)),  # it may well go on "word"
     ("\n", "", ()), (None, "", ()),  # a blank prefill: any text would repeat it
 ])
 def test_what_a_server_that_ignores_the_prefill_would_write_again(prefill, done, openings):
@@ -200,11 +204,58 @@ def test_what_a_server_that_ignores_the_prefill_would_write_again(prefill, done,
     from sotkit.runner import Backend, _openings
 
     request = ChatRequest(Prompt("Hi", prefill=prefill), max_tokens=50)
-    alias = Backend(create_provider("anthropic:my-proxy-alias", api_key="k"), None, None)
+    alias = Backend(create_provider("anthropic:my-proxy-alias", api_key="k"), None, None)  # as ignoring
     assert _openings(alias, request, done) == openings
     # Claude before 4.6 and an in-process model surely continue it: a reply that repeats it is the model's own
     for known in (create_provider("anthropic:claude-3-5-haiku", api_key="k"), create_provider("local:smollm2")):
         assert _openings(Backend(known, None, None), request, done) == ()
+
+
+@pytest.mark.parametrize("text, opening, whole, repeated", [
+    ("1. Sleep well", "1.", False, True), ("Sleep well", "1.", False, False), ("1", "1.", False, None),
+    ("3 30-minute walks", "3", True, True), ("Yes, I can", "Yes", True, True),
+    ("30-minute walks", "3", True, False), ("India is", "In", True, False),  # a resumed word going on
+    ("3", "3", True, None), ("Swap soda", "Swap ", False, True),
+])
+def test_a_short_resumed_opening_counts_again_only_as_a_whole_word(text, opening, whole, repeated):
+    from sotkit.runner import _repeated
+
+    assert _repeated(text, opening, whole) is repeated
+
+
+async def test_a_gateway_reasoning_model_that_ignores_the_prefill_behind_its_think_block_is_found_out():
+    # "<think>...</think>" then "1. Sleep well...": the block hid the repeated "1.", and "<think>The user wants
+    # tips.</think>" became point 1 with "Sleep well" lost (probe 50)
+    def respond(request: RecordedRequest) -> Reply:
+        index = point_of(request)
+        return Reply("<think>The user wants tips.</think>\n\n"
+                     + (SKELETON if is_skeleton(request) else POINTS[index] if index else "A plain answer."))
+
+    with FakeLLMServer(respond, latency=Latency(ttft_s=0.0, tokens_per_s=5000)) as server:
+        result, events = await answer(server, "qwen3-32b")
+    check(result, events)
+    assert [r.prefill for r in server.requests if r.prefill is not None] == ["1."]
+
+
+async def test_a_resumed_word_that_goes_on_is_no_sign_that_the_prefill_was_ignored():
+    # a proxy alias of a real Claude: "3" then " 30-minute walks" turned the prefill off for good, with a call more
+    texts = {**dict(enumerate(TEXTS, 1)), 3: "3 30-minute walks a week."}
+
+    def respond(request: RecordedRequest) -> Reply:
+        if is_skeleton(request):
+            return Reply(SKELETON[len(request.prefill or ""):])
+        index = point_of(request)
+        written = request.prefill.split(":", 1)[1]
+        text = " " + texts[index] if not written else texts[index][len(written.strip()):]
+        return Reply(text, fault=Fault.drop(after_tokens=1) if index == 3 and request.attempt == 1 else None)
+
+    with FakeLLMServer(respond, latency=Latency(ttft_s=0.0, tokens_per_s=5000)) as server:
+        async with sotkit.SoT("anthropic:sonnet-proxy", base_url=server.anthropic_base_url, api_key="k", mode="sot",
+                              retry=sotkit.RetryPolicy(initial_wait_s=0.01)) as sot:
+            result = await sot.generate("How can I live well?")
+            assert sot.backends[0].provider.supports_prefill  # still sent: the server does continue it
+    assert result.points[2].text == "3 30-minute walks a week."
+    assert [r.prefill for r in server.requests if point_of(r) == 3] == ["3. Move daily:", "3. Move daily: 3"]
 
 
 async def test_a_400_that_is_not_about_the_prefill_fails_as_before():

@@ -104,7 +104,7 @@ class AnthropicProvider(Provider):
         if extra := with_extra({"temperature": temperature}, self._extra_body):
             options["extra_body"] = extra
         reading, written = _Reading(), 0
-        tags = None if self._claude or prefill else ThinkTags()  # a continued prefill opens no <think> block
+        tags = None if self._claude else ThinkTags()
         try:
             async with self._clients.client() as client, client.messages.with_streaming_response.create(
                 model=self._name, max_tokens=request.max_tokens, messages=messages, stream=True, **options
