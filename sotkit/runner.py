@@ -243,8 +243,8 @@ class Runner:
                     before = list(received) if stale else None
                     try:
                         done = "" if restart else "".join(received)
-                        usage = await self._watched(backend, _resume(backend, sent, [] if restart else received),
-                                                    call, received, span, restart, _openings(backend, sent, done))
+                        usage = await self._watched(backend, _resume(backend, sent, done), call, received, span,
+                                                    restart, _openings(backend, sent, done))
                     finally:
                         stale = stale and received == before  # no text came: still the other model's
                 if received or sent is not request or backend.provider.budget_fixed or not _all_reasoning(usage, sent):
@@ -441,10 +441,9 @@ async def _unless_repeated(stream: AsyncIterator[Chunk], openings: tuple[tuple[s
             yield chunk
 
 
-def _resume(backend: Backend, request: ChatRequest, received: list[str]) -> ChatRequest:
-    """The request for the next attempt: on a provider that continues a prefill, the text received so far is
-    appended to it, and the tokens it took (about four characters each) come off the call's budget."""
-    done = "".join(received)
+def _resume(backend: Backend, request: ChatRequest, done: str) -> ChatRequest:
+    """The request for the next attempt: on a provider that continues a prefill, the text received so far (``done``)
+    is appended to it, and the tokens it took (about four characters each) come off the call's budget."""
     if not done or not backend.provider.supports_prefill:
         return request
     prompt = dataclasses.replace(request.prompt, prefill=(request.prompt.prefill or "") + done)
