@@ -14,7 +14,8 @@ style follows, and a number only marks an item after punctuation, ``and``/``or``
 "version 3.1", "$2.50", "Python 3.12"). Only a list spaced by nothing else (``1. Build a kit 2. Make a plan
 3. Stay informed``) has a ``2.`` after a word: its ``1.`` opens the line or ends a preamble, and a ``3.`` comes
 next, each item with a letter ("1. Read chapter 2. of the book" stays whole); its first two items come when the
-``3.`` starts.
+``3.`` starts. A lead-in line that ends in a list's first item (``Skeleton: 1. Relax``) has it where the
+next line is that list's ``2``.
 
 A title is the head that opens the line, in bold or before a colon or a spaced dash (``1. **Sleep**: 8 hours``,
 ``1. Sleep — 8 hours`` -> ``Sleep``), else the whole line; after the colon or dash of a plain line, a short
@@ -174,6 +175,7 @@ class SkeletonParser:
         self._repeats = 0  # list lines in a row that repeated an earlier point (or, a small model's, the question)
         self._repeated: set[str] = set()  # what those lines repeated, for ended_early to say
         self._went_on: bool | None = None  # once full: did a further line of the list start (None: not yet known)
+        self._lead_in: tuple[str, str] | None = None  # style and text of a ``1.`` item that ended a lead-in line
 
     @property
     def full(self) -> bool:
@@ -207,9 +209,9 @@ class SkeletonParser:
         for line in lines:  # the first goes on the buffer's line, and its list
             items, _ = _items(line, self._spaced)
             self._spaced = False
-            points += [p for item in items if (p := self._parse_line(item))]
+            points += [p for item in items for p in self._parse(item)]
         (*items, self._buffer), self._spaced = _items(self._buffer, self._spaced)
-        points += [p for item in items if (p := self._parse_line(item))]
+        points += [p for item in items for p in self._parse(item)]
         if self.full and self._went_on is None:  # the line being written may show already that the list goes on
             self._look_past_full(self._buffer, ended=len(self._buffer) > MAX_LINE)
         return points
@@ -217,8 +219,7 @@ class SkeletonParser:
     def finish(self) -> list[SkeletonPoint]:
         """The stream ended: parse the last, unterminated line."""
         line, self._buffer, self._spaced = self._buffer, "", False
-        point = self._parse_line(line)
-        return [point] if point else []
+        return self._parse(line)
 
     def _look_past_full(self, line: str, *, ended: bool) -> None:
         """Once the skeleton is full, does the list go on? A further item of it says so; a line of anything but
@@ -231,6 +232,21 @@ class SkeletonParser:
             return  # "4. Would you ..." may yet become an offer to the user, which is no further point
         elif kind == self._kind and _LETTER.search(title) and self._indent_of(line) < self._indent + 2:
             self._went_on = kind == "bullet" or number > self._last_number
+
+    def _parse(self, line: str) -> list[SkeletonPoint]:
+        """The points of a line (or an inline item). A ``1.`` that ends a lead-in line (``Skeleton: 1. Relax``,
+        ``Sure! 1. Relax``) is item 1 when the next list line is its ``2.``; alone, it may be any number in a
+        sentence."""
+        points = []
+        if not self.points and _LETTER.search(line):
+            lead_in, self._lead_in = self._lead_in, None
+            head = _trim(line).lstrip("#").strip()
+            if lead_in and (style := _item_style(head, _MARKER.match(head))) and style[:2] == (lead_in[0], 2):
+                points.append(self._parse_line(lead_in[1]))
+            elif _classify(line, titled=False)[0] is None:
+                self._lead_in = _lead_in(line)
+        points.append(self._parse_line(line))
+        return [p for p in points if p]
 
     def _parse_line(self, line: str) -> SkeletonPoint | None:
         if self.full:
@@ -369,6 +385,14 @@ def _next_item(line: str, spaced: bool = False) -> tuple[int, bool] | None:
     for start, _, n, loose in markers:
         if n == 1 and not loose and _next_item(line[start:]) is not None:
             return start, False
+    return None
+
+
+def _lead_in(line: str) -> tuple[str, str] | None:
+    """The style and text of the ``1.`` item that ends a line which is no list item (``Skeleton: 1. Relax``)."""
+    for marker in _MARKER.finditer(line, 1):
+        if (style := _item_style(line, marker)) and style[1:] == (1, False):
+            return style[0], line[marker.start():]
     return None
 
 

@@ -257,6 +257,23 @@ def test_inline_lists(text, titles):
     assert parse(text, step=7) == titles
 
 
+@pytest.mark.parametrize("text, titles", [
+    # SmolLM2 on llama.cpp's server: its first item lost, the rest renumbered, with no error
+    ("Skeleton: 1. Practice relaxation\n2. Eat healthy\n3. Sleep well", ["Practice relaxation", "Eat healthy",
+                                                                         "Sleep well"]),
+    ("Sure! 1. Relax your body\n\n2. Meditate daily", ["Relax your body", "Meditate daily"]),
+    ("Here are the points (1) Relax\n(2) Sleep", ["Relax", "Sleep"]),
+    # the lead-in's "1." is no item where the list starts at its own 1, goes on in another style, or the 1 is a
+    # number in a sentence
+    ("Skeleton: 1. Relax\n1. Relax your body\n2. Meditate", ["Relax your body", "Meditate"]),
+    ("Tips: 1. Relax\n2) Sleep\n3) Eat", ["Sleep", "Eat"]),
+    ("It runs on version 1. It is fast\n2. Sleep\n3. Eat", ["Sleep", "Eat"]),
+])
+def test_a_list_whose_first_item_ends_a_lead_in_line(text, titles):
+    assert parse(text) == titles
+    assert parse(text, step=7) == titles
+
+
 @pytest.mark.parametrize("text", [
     "Sales rose in the 2. quarter and fell in the 3. quarter.",
     "In the 1. quarter sales rose, in the 2. quarter they fell.",  # a 1 and a 2, but inside sentences
