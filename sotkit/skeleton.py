@@ -421,9 +421,11 @@ def _classify(line: str, *, titled: bool = True) -> tuple[str | None, int, str, 
     ``titled``, the title is left empty (finding it costs most, and the line of each streamed piece needs none)."""
     text = _trim(_trim(line).lstrip("#"))
     plain = text.replace("**", "").replace("__", "").strip()
-    if m := _NUMBERED.match(plain):
+    bullet = _BULLET.match(plain)
+    numbered = bullet.group(1) if bullet and bullet.group(1)[:1].isdigit() else plain  # ``* 1. Plan``: numbered
+    if m := _NUMBERED.match(numbered):
         kind, number, body = "numbered", next(int(g) for g in m.groups()[:3] if g), m.group(4)
-    elif m := _BULLET.match(plain):
+    elif m := bullet:
         kind, number, body = "bullet", 0, m.group(1)
     else:
         return None, 0, "", ""

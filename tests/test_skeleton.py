@@ -26,6 +26,10 @@ def parse(text: str, *, max_points: int = 10, step: int = 1, drop_subsumed: bool
     ("1. **Plan ahead**: make a list\n2. **Sleep well** - 8 hours", ["Plan ahead", "Sleep well"]),
     ("**1. Plan ahead**\n**2.** Sleep well:", ["Plan ahead", "Sleep well"]),
     ("### 1. Plan ahead\n### 2. Sleep well", ["Plan ahead", "Sleep well"]),
+    # a numbered list written with bullets too (SmolLM2 on llama.cpp, probe 51): the number is no part of a title
+    ("* 1. Plan ahead: make a list\n* 2. Sleep well", ["Plan ahead", "Sleep well"]),
+    ("- **1. Plan ahead**\n- **2. Sleep well**", ["Plan ahead", "Sleep well"]),
+    ("- 1.5 hours of focus\n- 2 breaks", ["1.5 hours of focus", "2 breaks"]),
     ("1. Plan ahead:\n2. Sleep well.", ["Plan ahead", "Sleep well"]),
     ("Here is the skeleton:\n\n1. Plan ahead\n\n2. Sleep well\n", ["Plan ahead", "Sleep well"]),
     ("1. Plan ahead\n   - use a calendar\n   more detail\n2. Sleep well", ["Plan ahead", "Sleep well"]),
