@@ -15,9 +15,9 @@ A call that ends at its budget without any text (a reasoning model's hidden reas
 at once with ``REASONING_SCALE`` times the budget, as every later call of that model does (``budget_scale``), until
 the model refuses a raised budget.
 
-A call's text is one generation: a retried stream resumes where the broken one stopped only on a provider that
-continues a prefill (``supports_prefill``; one whose reply writes the prefill's or the received text's opening again
-has ignored it, and is sent none from then on); elsewhere it restarts, and ``Call.on_restart`` forgets (and withdraws)
+A call's text is one generation: a retried stream resumes where the broken one stopped only on a model known to
+continue a prefill (``prefill_known``: a server that ignores one would have a sampled model write anew after the
+received text); elsewhere it restarts, and ``Call.on_restart`` forgets (and withdraws)
 what the broken attempt wrote, once the new attempt writes (one that fails first leaves it to the error). A fallback
 model writes its own generation the same way, never the end of the failed model's. A batched
 call (in-process models) runs every row as one attempt; a row it did not finish is retried as a single call through
@@ -69,8 +69,8 @@ PACED_S = 0.01
 #: router's 16 leave no room to reason) and at most ``REASONING_CAP`` (models' output limits start at 16K-64K; a
 #: budget above the model's is refused, and then the asked one is sent again), as every later call of that model does
 REASONING_SCALE, REASONING_FLOOR, REASONING_CAP = 8, 1024, 32768
-#: at most this many characters of a prefill's opening, or of a resumed text's, that a server ignoring the prefill
-#: writes again (``_unless_repeated``)
+#: at most this many characters of a prefill's opening that a server ignoring the prefill writes again
+#: (``_unless_repeated``)
 REPEATED_CHARS = 24
 
 
@@ -239,12 +239,15 @@ class Runner:
                     if prefill != backend.provider.supports_prefill:  # its server refused a prefill meanwhile
                         prefill = False
                         _start_over(backend, call, received)
-                    restart = bool(received) and (stale or not prefill)  # a new generation (see _watched)
+                    # a broken attempt's text is continued only by a model known to continue a prefill: a server
+                    # that ignores one has a sampled model write anew, and the two texts would be spliced
+                    resumes = prefill and backend.provider.prefill_known
+                    restart = bool(received) and (stale or not resumes)  # a new generation (see _watched)
                     before = list(received) if stale else None
                     try:
                         done = "" if restart else "".join(received)
                         usage = await self._watched(backend, _resume(backend, sent, done), call, received, span,
-                                                    restart, _openings(backend, sent, done))
+                                                    restart, _opening(backend, sent))
                     finally:
                         stale = stale and received == before  # no text came: still the other model's
                 if received or sent is not request or backend.provider.budget_fixed or not _all_reasoning(usage, sent):
@@ -284,11 +287,10 @@ class Runner:
         self.paced = self.paced or anyio.current_time() - asked > PACED_S
 
     async def _watched(self, backend: Backend, request: ChatRequest, call: Call, received: list[str],
-                       span: CallTrace, restart: bool = False, openings: tuple[tuple[str, bool], ...] = ()
-                       ) -> CallUsage:
+                       span: CallTrace, restart: bool = False, opening: str = "") -> CallUsage:
         """One attempt. ``restart``: ``received`` is a broken generation's text, which this attempt does not
         continue; it goes (``Call.on_restart``) at this attempt's first text, or at its end if it wrote none, so that
-        an attempt that fails before any text leaves it to the error's partial answer. ``openings``: see
+        an attempt that fails before any text leaves it to the error's partial answer. ``opening``: see
         ``_unless_repeated``."""
         if call.point is not None:
             call.point.attempts += 1
@@ -302,7 +304,7 @@ class Runner:
         with self._watchdog(backend) as watchdog:
             try:
                 stream = backend.provider.stream(request)
-                async with aclosing(_unless_repeated(stream, openings, backend.provider) if openings else stream) \
+                async with aclosing(_unless_repeated(stream, opening, backend.provider) if opening else stream) \
                         as stream:
                     async for chunk in stream:
                         if isinstance(chunk, CallUsage):
@@ -393,52 +395,49 @@ def _start_over(backend: Backend, call: Call, received: list[str]) -> None:
         call.on_start(backend)
 
 
-def _openings(backend: Backend, request: ChatRequest, done: str) -> tuple[tuple[str, bool], ...]:
+def _opening(backend: Backend, request: ChatRequest) -> str:
     """What a server that ignores an assistant prefill writes first, where a server that continues it never would:
-    the prefill's opening (``1.`` of a skeleton, a point's ``2. Title:``) and, when the attempt resumes ``done``, the
-    opening of that text. None for a model known to continue its prefill (``Provider.prefill_known``)."""
+    the prefill's opening (``1.`` of a skeleton, a point's ``2. Title:``). None for a model known to continue its
+    prefill (``Provider.prefill_known``)."""
     if not backend.provider.supports_prefill or backend.provider.prefill_known:
-        return ()
-    prefill = (request.prompt.prefill or "").strip()[:REPEATED_CHARS]  # none where there is none, or it is blank
-    text = done.lstrip()
-    opening = text[:REPEATED_CHARS]
-    # a text that says its opening again ("word word word", a refrain) may go on with it: no sign either way
-    said_once = bool(opening) and text.find(opening, 1) < 0
-    # all of a short text ("3", "In") is a sign only as a whole word: it may go on as "30-minute", "India"
-    whole = opening == text and opening[-1:].isalnum()
-    return (*([(prefill, False)] if prefill else []), *([(opening, whole)] if said_once else []))
+        return ""
+    return (request.prompt.prefill or "").strip()[:REPEATED_CHARS]  # none where there is none, or it is blank
 
 
-def _repeated(text: str, opening: str, whole: bool) -> bool | None:
-    """Does ``text`` open with ``opening`` (as a whole word, where ``whole``)? None while it cannot tell yet."""
-    if len(text) < len(opening) + whole:  # a word's end shows in the character after it
+def _repeated(text: str, opening: str) -> bool | None:
+    """Does ``text`` open with ``opening``? None while it cannot tell yet."""
+    if len(text) < len(opening):
         return None if opening.startswith(text) else False
-    return text.startswith(opening) and not (whole and text[len(opening)].isalnum())
+    return text.startswith(opening)
 
 
-async def _unless_repeated(stream: AsyncIterator[Chunk], openings: tuple[tuple[str, bool], ...], provider: Provider
-                           ) -> AsyncIterator[Chunk]:
+async def _unless_repeated(stream: AsyncIterator[Chunk], opening: str, provider: Provider) -> AsyncIterator[Chunk]:
     """``stream``, its text held back until it shows whether the server continued the prefill or wrote its answer
-    from the start, repeating one of ``openings``, as a gateway that renders the messages through a chat template
-    does: such a reply would be read as "1.1. Title" (a skeleton losing its first point) or as a resumed point that
-    says its first words twice. The provider then sends no prefill (``SendAgain``), as after a refusal."""
+    from the start, repeating its ``opening``, as a gateway that renders the messages through a chat template
+    does: such a skeleton would be read as "1.1. Title", losing its first point. The provider then sends no prefill
+    (``SendAgain``), as after a refusal."""
     held: str | None = ""
+    counts: CallUsage | None = None  # what came while undecided: a provider reports them also when a stream breaks
     async with aclosing(stream):
         async for chunk in stream:
             if held is not None and isinstance(chunk, str):
                 held += chunk
-                verdicts = [_repeated(held.lstrip(), opening, whole) for opening, whole in openings]
-                if True in verdicts:
+                repeated = _repeated(held.lstrip(), opening)
+                if repeated:
                     provider.supports_prefill = False
                     raise SendAgain(f"{provider.model} wrote its answer from the start, not on from the assistant "
                                     "prefill; it is sent none from now on")
-                if None in verdicts:
+                if repeated is None:
                     continue  # undecided yet
                 chunk, held = held, None
-            elif held and isinstance(chunk, CallUsage):  # the text ended while undecided: it was the model's
-                yield held
-                held = None
+            elif held and isinstance(chunk, CallUsage):
+                counts = chunk
+                continue
             yield chunk
+    if held:  # the text ended, whole, while undecided: it was the model's
+        yield held
+    if counts is not None:
+        yield counts
 
 
 def _resume(backend: Backend, request: ChatRequest, done: str) -> ChatRequest:

@@ -23,11 +23,11 @@ QUICK_RETRY = sotkit.RetryPolicy(attempts=4, initial_wait_s=0.01)
 NO_RETRY = sotkit.RetryPolicy(attempts=1)
 
 
-def client(server: FakeLLMServer, provider: str, **options) -> sotkit.SoT:
+def client(server: FakeLLMServer, provider: str, model: str = "test-model", **options) -> sotkit.SoT:
     base_url = server.openai_base_url if provider == "openai" else server.anthropic_base_url
     options.setdefault("retry", QUICK_RETRY)
     options.setdefault("mode", "sot")
-    return sotkit.SoT(f"{provider}:test-model", base_url=base_url, api_key="test-key", **options)
+    return sotkit.SoT(f"{provider}:{model}", base_url=base_url, api_key="test-key", **options)
 
 
 def continued(full_text, request: RecordedRequest) -> str:
@@ -187,9 +187,9 @@ async def test_openai_restarts_a_sequential_answer_from_scratch():
     assert joined(seen) == result.text
 
 
-async def test_anthropic_continues_the_prefill_so_a_resumed_point_is_still_one_generation():
+async def test_a_claude_continues_the_prefill_so_a_resumed_point_is_still_one_generation():
     with FakeLLMServer(varying({1: Fault.drop(after_tokens=3)}), latency=FAST) as server:
-        async with client(server, "anthropic") as sot, sot.stream("Be healthier?") as events:
+        async with client(server, "anthropic", "claude-sonnet-4-5") as sot, sot.stream("Be healthier?") as events:
             seen = [event async for event in events]
     result = seen[-1].result
     first, retried = [r for r in server.requests if point_of(r) == 1]
@@ -199,13 +199,18 @@ async def test_anthropic_continues_the_prefill_so_a_resumed_point_is_still_one_g
     assert not [e for e in seen if e.type == "withdraw"] and joined(seen) == result.text
 
 
-async def test_an_openai_compatible_server_that_continues_a_prefill_can_declare_it():
+@pytest.mark.parametrize("provider, model, options", [
+    ("openai", "test-model", {"prefill": True}),  # declared: a proxy between may still drop continue_final_message
+    ("anthropic", "test-model", {}),  # a name without a Claude version: a gateway's alias, another vendor's model
+])
+async def test_a_server_not_known_to_continue_a_prefill_restarts_a_broken_point(provider, model, options):
     with FakeLLMServer(varying({1: Fault.drop(after_tokens=3)}), latency=FAST) as server:
-        async with client(server, "openai", prefill=True) as sot:
-            result = await sot.generate("Be healthier?")
+        async with client(server, provider, model, **options) as sot, sot.stream("Be healthier?") as events:
+            seen = [event async for event in events]
         first, retried = [r for r in server.requests if point_of(r) == 1]
-    assert retried.prefill.endswith("".join(token for _, token in first.pieces).rstrip())
-    assert result.points[0].text == "Take 1: " + TEXTS[1]
+    result = seen[-1].result
+    assert retried.prefill == first.prefill  # the point's header alone: a new generation
+    assert result.points[0].text == "Take 2: " + TEXTS[1] and joined(seen) == result.text
 
 
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
@@ -647,11 +652,13 @@ async def test_a_line_numbered_above_the_skeletons_points_stays_in_the_point(pro
     assert not result.truncated and all(p.done for p in result.points)
 
 
-@pytest.mark.parametrize("provider, kept", [
-    ("openai", "One two three four five"),  # each attempt restarts: the last one's text
-    ("anthropic", "One two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen"),
-])  # each attempt continues the text so far
-async def test_a_sequential_answer_that_breaks_off_for_good_keeps_the_text_it_wrote(provider, kept):
+@pytest.mark.parametrize("provider, model, kept", [
+    ("openai", "test-model", "One two three four five"),  # each attempt restarts: the last one's text
+    ("anthropic", "test-model", "One two three four five"),
+    ("anthropic", "claude-sonnet-4-5",  # each attempt continues the text so far
+     "One two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen"),
+])
+async def test_a_sequential_answer_that_breaks_off_for_good_keeps_the_text_it_wrote(provider, model, kept):
     """Every attempt writes, then the server's error event: the request ended in a bare error, and the text the
     stream had shown was in no result (probe 41). What its attempts wrote is the PartialResultError's partial."""
     answer = " ".join(["One two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen"] * 2)
@@ -662,7 +669,8 @@ async def test_a_sequential_answer_that_breaks_off_for_good_keeps_the_text_it_wr
 
     seen = []
     with FakeLLMServer(respond, latency=FAST) as server:
-        async with client(server, provider, mode="sequential", retry=sotkit.RetryPolicy(3, initial_wait_s=0.01)) as sot:
+        async with client(server, provider, model, mode="sequential",
+                          retry=sotkit.RetryPolicy(3, initial_wait_s=0.01)) as sot:
             with pytest.raises(sotkit.PartialResultError, match="broke off for good") as caught:
                 async with sot.stream("Tell me about sleep.") as events:
                     async for event in events:

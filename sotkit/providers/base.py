@@ -206,8 +206,9 @@ class Provider(ABC):
     #: the full model string, ``provider:model``
     model: str
     supports_prefill: bool = False
-    #: the model surely continues a prefill (Claude before 4.6, an in-process model): a reply that opens with the
-    #: prefill again is the model's own writing, not a sign that a server ignored it (``runner._unless_repeated``)
+    #: the model surely continues a prefill (Claude before 4.6, an in-process model): a broken stream is resumed
+    #: only on such a model (elsewhere it restarts), and a reply that opens with the prefill again is its own
+    #: writing, not a sign that a server ignored it (``runner._unless_repeated``)
     prefill_known: bool = False
     #: the highest sampling temperature the API takes (sotkit refuses more when the option is given)
     max_temperature: float = 2.0
