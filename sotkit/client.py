@@ -353,9 +353,11 @@ class EventStream:
     async def aclose(self) -> None:
         """Stop the request: cancel its calls in flight, from any task. The reader's loop gets what was written and
         not yet read, then ends. The ``async with`` block's end waits for the calls to stop."""
-        if not self._stopped and self._answer.halt():  # it settles what it wrote, as events, and ends
+        if self._stopped:  # over: its events wait for the reader as they are, the end last
+            return
+        if self._answer.halt():  # it settles what it wrote, as events, and ends
             self._halted = True
-        else:  # not started yet, or over: nothing more to read
+        else:  # not started yet: nothing to read
             self._stop(drop=True)
 
     async def __aenter__(self) -> EventStream:

@@ -423,6 +423,21 @@ async def test_aclose_from_another_task_still_streams_the_text_written_behind_a_
     assert TEXTS[2] in kept.text and TEXTS[3] in kept.text and not kept.points[0].done
 
 
+async def test_aclose_after_the_request_ended_leaves_the_reader_every_event(provider):
+    # a fast model, a slow reader (an SSE relay), then a stop: the queued events were dropped, and the UI showed
+    # less than events.result(), which the app saves (probe 52)
+    with FakeLLMServer(sot_responder(SKELETON, TEXTS), latency=FAST) as server:
+        async with client(server, provider) as sot, sot.stream("How can I be healthier?") as events:
+            seen = [await events.__anext__()]
+            while not events.result().points or not all(p.done for p in events.result().points) \
+                    or len(events.result().points) < 3:
+                await anyio.sleep(0.01)
+            await anyio.sleep(0.1)  # the request's end
+            await events.aclose()
+            seen += [event async for event in events]
+    assert seen[-1].type == "done" and joined(seen) == events.result().text == expected_text()
+
+
 async def test_aclose_between_two_reads_ends_the_loop_at_the_next_read(provider):
     with FakeLLMServer(sot_responder(SKELETON, TEXTS, point_latency={i: Latency(0.0, 5) for i in range(1, 4)}),
                        latency=FAST) as server:
