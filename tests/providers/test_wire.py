@@ -310,6 +310,16 @@ async def test_an_event_stream_with_no_events_but_text_is_an_error_showing_the_t
 
 
 @pytest.mark.parametrize("model", ["openai:m", "anthropic:m"])
+@pytest.mark.parametrize("body", [[b""], b"\r\n"])
+async def test_an_empty_200_says_so_and_what_sends_one(model, body):
+    # llama-cpp-python's server answers a streamed prompt longer than its n_ctx so (its log alone says why): it was
+    # "ended without a finish_reason or [DONE]: it was cut" (probe 51)
+    async with serving(body) as (url, _):
+        with pytest.raises(sotkit.StreamError, match="200 with an empty body, no event: .* n_ctx"):
+            await read(model, url)
+
+
+@pytest.mark.parametrize("model", ["openai:m", "anthropic:m"])
 @pytest.mark.parametrize("headers", [EVENT_STREAM, "x-no-content-type: 1"])
 async def test_a_json_error_under_any_label_is_an_error_with_its_message(model, headers):
     body = b'{"error": {"message": "The model gpt-5 does not exist"}}'
