@@ -441,8 +441,8 @@ class Answer:
     def _settle(self, point: Point, cleaner: ExpansionFilter, outcome: tuple[str, CallUsage] | Exception,
                 backends: list[Backend], retry: bool) -> Literal["retry", "fallback"] | None:
         """Finish or fail a point whose call ended; or say what to try next when it left no text of its own (it
-        wrote nothing, or only its header, its title, another point's line or echoes of its prompt, which the filter
-        drops): one retry (with a header prefilled where the provider takes a prefill; elsewhere the same request,
+        wrote nothing, or only its header, a title, another point's line or echoes of its prompt, which the filter
+        drops, or only a lead-in, which is withdrawn): one retry (with a header prefilled where the provider takes a prefill; elsewhere the same request,
         which a sampling server answers anew), then the fallback model. An empty point is never finished as if it
         were written."""
         if isinstance(outcome, Exception):
@@ -452,6 +452,8 @@ class Answer:
         point.model, usage = outcome
         point.truncated, point.finish_reason = usage.cut_off(self.options.point_max_tokens), usage.finish_reason
         self._point_text(point, cleaner.finish(cut=point.truncated))
+        if cleaner.lead_in_only:
+            self._withdraw(point)
         if point.text.strip():
             self._finish_point(point)
         elif not retry and not point.truncated:  # cut off before any text: the same request would be cut again

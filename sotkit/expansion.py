@@ -55,6 +55,21 @@ _RULE_STARTED = re.compile(r"\n[ ]{0,3}([-*_])(?:[ \t]*\1)?[ \t]*\Z")
 _RULE_SEEN = 200  # characters from the end: a rule is a short line
 
 
+#: a reply that is only the point's title is kept where it is a plain sentence ("Use LED bulbs."); a bare header
+#: ("Use LED bulbs", "**Use LED bulbs**", "### Use LED bulbs") is nothing of its own
+_AS_SENTENCE = re.compile(r"[^*_#`\n]*[^*_#`\s:\-–][.!?]")
+
+
+def _lead_in_start(text: str) -> int:
+    """Where the text's last clause begins if it ends in a colon ("These include:", "Here is the rest:"): it
+    introduced what follows, which was cut off; else the text's end."""
+    text = text.rstrip()
+    if not text.endswith((":", "：")):
+        return len(text)
+    line = text.rfind("\n") + 1
+    return max([line, *(m.end() for m in _SENTENCE_END.finditer(text, line))])
+
+
 def _trailing_rule(text: str, final: bool) -> int | None:
     """Where a thematic break that ends the text begins, or (while the call may go on) a line that may still become
     one; None: there is none, or it is a line of the point's own code block."""
@@ -106,6 +121,12 @@ class ExpansionFilter:
                                    most_points=most_points, count_known=count_known)
         self._meta_opening = True  # the first line is still to be checked for talk about the task
         self._header_next = False  # a header may follow the talk dropped
+
+    @property
+    def lead_in_only(self) -> bool:
+        """The text released is only a clause that ends in a colon ("I've rewritten the answer for you:"): what it
+        introduced was cut (the skeleton again, another point) or never came. It is nothing of the point's own."""
+        return bool(self.released) and _lead_in_start(self.released) == 0
 
     def add_other_title(self, title: str) -> None:
         """Another point's title, such as one parsed after this point's call started: running on into that point
@@ -164,7 +185,7 @@ class ExpansionFilter:
             self._known = None
         if final and self._body_start and not self.released and not text[self._body_start:].strip() \
                 and not self._opening_dropped and header_number(text) is None \
-                and not text[:self._body_start].rstrip(" *").endswith((":", "-", "–")):
+                and _AS_SENTENCE.fullmatch(text[:self._body_start].strip()):
             self._body_start = 0  # the whole reply was the title as a sentence: keep it (a bare header is nothing)
         text = text[self._body_start:].lstrip()
         if self._capitalize:
@@ -174,6 +195,10 @@ class ExpansionFilter:
                 return ""  # held back until its first line shows whose it is
             self.finished = True  # the reply is the skeleton again, or another point: nothing of this one's own
             return ""
+        if not self.released and (title := self._others.title_only(text, final)) is not False:
+            # a title and nothing more is nothing of the point's own, but for its own title as a plain sentence
+            if title is None or title != self._others.own_title or not _AS_SENTENCE.fullmatch(text.strip()):
+                return ""  # (or held while the text may still be one)
         cut_at, held_at = self._others.run_on(text, final, self._body_start)
         if cut_at is not None:
             text = text[:cut_at]

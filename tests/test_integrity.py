@@ -716,3 +716,25 @@ async def test_a_point_writing_when_the_skeleton_ends_learns_its_count():
         async with client(server, "openai") as sot:
             result = await sot.generate("What are your steps to live well? 1. Sleep 2. Diet 3. Exercise 4. Rest")
     assert [p.text for p in result.points] == [texts[1], texts[2], texts[3]]
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+@pytest.mark.parametrize("reply", [
+    "I've rewritten the answer for you:\n\n1. Sleep well\n2. Eat less sugar",  # a lead-in, then the skeleton again
+    "Here is the continuation of the writing:",  # a lead-in, then the end
+    "**Eat less sugar**", "### Eat less sugar", "Eat less sugar",  # its own title as a bare header
+    "Sleep well", "**Move daily.**",  # another point's title
+])
+async def test_a_point_with_nothing_of_its_own_but_a_lead_in_or_a_title_is_asked_again(provider, reply):
+    # SmolLM2 on llama.cpp's server wrote each of these (probe 51); each was kept as the point's text, a success
+    def respond(request: RecordedRequest) -> Reply:
+        if point_of(request) == 2 and request.attempt == 1:
+            return Reply(reply)
+        return sot_responder(SKELETON, TEXTS)(request)
+
+    with FakeLLMServer(respond, latency=FAST) as server:
+        async with client(server, provider) as sot, sot.stream("Be healthier?") as events:
+            seen = [event async for event in events]
+    result = seen[-1].result
+    assert result.points[1].text == TEXTS[2] and result.points[1].attempts == 2
+    assert joined(seen) == result.text  # a lead-in shown is withdrawn
