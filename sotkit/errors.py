@@ -61,8 +61,8 @@ class StreamError(SotkitError):
 
 
 class StreamStalled(SotkitError, TimeoutError):
-    """A call sent no text for ``first_token_timeout`` (from its start) or ``stall_timeout`` (between pieces)
-    seconds; it is retried like a timeout."""
+    """A call sent no text for ``first_token_timeout`` (from its start, while no other call of the request to the
+    model wrote either) or ``stall_timeout`` (between pieces) seconds; it is retried like a timeout."""
 
 
 class RetryAfterTooLong(SotkitError):

@@ -7,9 +7,9 @@ Its layers wrap a provider's stream the way pydantic-ai's wrapper models wrap a 
 3. **limits**: per attempt, one of the model's concurrency slots (held for the attempt only, so a sleeping retry
    holds none), then its per-minute budgets (taken last, as the request leaves: requests that waited for slots
    freed at once must not leave in a burst);
-4. **watchdog**: progress is text; no text for ``first_token_timeout`` from the start, or ``stall_timeout`` between
-   pieces, ends the attempt as ``StreamStalled`` (retried like a timeout); a stream that ignores ``max_tokens`` is
-   ended as if at the limit.
+4. **watchdog**: progress is text; no text for ``first_token_timeout`` from the start (while no other call of the
+   request to the model writes either), or ``stall_timeout`` between pieces, ends the attempt as ``StreamStalled``
+   (retried like a timeout); a stream that ignores ``max_tokens`` is ended as if at the limit.
 
 A call that ends at its budget without any text (a reasoning model's hidden reasoning counts against it) goes again
 at once with ``REASONING_SCALE`` times the budget, as every later call of that model does (``budget_scale``), until
@@ -130,6 +130,7 @@ class Runner:
         self.usage = usage
         self.spans: list[CallSpan] = []
         self.paced = False
+        self._pulses: dict[int, _Pulse] = {}  # per backend
 
     async def call(self, call: Call, backends: Sequence[Backend] | None = None,
                    received: list[str] | None = None) -> tuple[str, CallUsage]:
@@ -357,7 +358,8 @@ class Runner:
     def _watchdog(self, backend: Backend) -> _Watchdog:
         # an in-process fallback waits for its turn on the model (and may load it first): no first-text bound
         waits = backend.provider.in_process and backend is not self.backends[0]
-        return _Watchdog(backend.model, None if waits else self.first_token_timeout, self.stall_timeout)
+        return _Watchdog(backend.model, None if waits else self.first_token_timeout, self.stall_timeout,
+                         self._pulses.setdefault(id(backend), _Pulse()))
 
     # -- bookkeeping ---------------------------------------------------------------------------------------
 
@@ -449,10 +451,23 @@ def _resume(backend: Backend, request: ChatRequest, done: str) -> ChatRequest:
     return dataclasses.replace(request, prompt=prompt, max_tokens=max(1, request.max_tokens - math.ceil(len(done) / 4)))
 
 
+class _Pulse:
+    """The calls of one request to one model. Text in any of them shows the server at work, and one still waiting for
+    its first text waits on: a server that decodes one request at a time (Ollama and llama.cpp with fewer slots than
+    points) writes the points in turn, each one's first text a whole point after the one before."""
+
+    def __init__(self) -> None:
+        self.waiting: set[_Watchdog] = set()
+
+    def beat(self) -> None:
+        for watchdog in self.waiting:
+            watchdog.wait_more()
+
+
 class _Watchdog:
-    """A cancel scope around a whole stream whose deadline text pushes on: ``first_token_timeout`` from the start,
-    then ``stall_timeout`` after each piece of text or reasoning (``THINKING``). Keep-alives and other text-free
-    events are no progress.
+    """A cancel scope around a whole stream whose deadline text pushes on: ``first_token_timeout`` from the start
+    (or from the last text of another call of the request to the model, ``_Pulse``), then ``stall_timeout`` after
+    each piece of text or reasoning (``THINKING``). Keep-alives and other text-free events are no progress.
 
     One scope for the whole stream: a scope entered per chunk would interleave with any cancel scope the provider's
     generator holds across yields. Moving the scope's timer for every chunk cost 5% of the client's CPU with
@@ -460,10 +475,13 @@ class _Watchdog:
     after 1-1.25 timeouts.
     """
 
-    def __init__(self, model: str, first_token_timeout: float | None, stall_timeout: float | None) -> None:
+    def __init__(self, model: str, first_token_timeout: float | None, stall_timeout: float | None,
+                 pulse: _Pulse) -> None:
         self.model = model
         self.first = first_token_timeout
         self.stall = stall_timeout or math.inf
+        self._pulse = pulse
+        self._every = min(self.stall, self.first or math.inf) / 4  # how often text moves the deadlines on
         self._push_at = -math.inf
         self._texts = 0
         self._alive = False  # text or reasoning came: the stall timeout, not the first-text one, is running
@@ -471,22 +489,31 @@ class _Watchdog:
     def __enter__(self) -> _Watchdog:
         self._scope = anyio.CancelScope(deadline=anyio.current_time() + (self.first or math.inf))
         self._scope.__enter__()
+        if self.first:
+            self._pulse.waiting.add(self)
         return self
 
     def __exit__(self, *exc_info: object) -> bool:
+        self._pulse.waiting.discard(self)
         return bool(self._scope.__exit__(*exc_info))
 
     def progress(self, text: bool = True) -> float:
-        """Text (or reasoning) arrived: push the deadline on (at most every quarter timeout). Returns the
-        monotonic time."""
+        """Text (or reasoning) arrived: push the deadline on, and those of the calls to the same model waiting for
+        their first text (at most every quarter timeout). Returns the monotonic time."""
         now = time.monotonic()
+        if not self._alive:
+            self._pulse.waiting.discard(self)
+            self._alive = True
         if now >= self._push_at:
-            spare = self.stall / 4
-            self._scope.deadline = anyio.current_time() + self.stall + spare
-            self._push_at = now + spare
+            self._scope.deadline = anyio.current_time() + self.stall + self.stall / 4
+            self._push_at = now + self._every
+            self._pulse.beat()
         self._texts += text
-        self._alive = True
         return now
+
+    def wait_more(self) -> None:
+        """Another call to the model wrote: the server is at work, so the first text's wait starts again."""
+        self._scope.deadline = max(self._scope.deadline, anyio.current_time() + self.first * 1.25)  # type: ignore
 
     def check(self) -> None:
         """Raise ``StreamStalled`` if the watchdog ended the stream."""
