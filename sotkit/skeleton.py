@@ -66,6 +66,8 @@ _NUMBERED = re.compile(r"^(?:(?:step|point|part)\s+(\d{1,4})\s*[:.)\-–]|[(（]
 #: inside it part of its spelling (a Persian word's non-joiner, a family emoji's joiners, a long word's break hint)
 _INVISIBLE = "\ufeff\u200b\u200c\u200d\u2060"
 _BULLET = re.compile(r"^[-*•+]\s+(.*)$")
+#: the number of a bulleted item that is numbered too (``* 1. Plan``); a year stays (``- 1969. Apollo 11``)
+_BULLET_NUMBER = re.compile(r"\d{1,2}[.)]\s+(.*)$")
 #: a list number inside a line: ``1.``, ``1)``, ``(1)``, maybe bold, before a space; never part of a decimal,
 #: a price or a version (``3.1.``, ``$2.``, ``v2.``)
 _MARKER = re.compile(r"(?<![\w.,$€£(*])(\*\*)?(?:\((\d{1,2})\)|(\d{1,2})([.)]))(?=(?:\*\*)?\s)")
@@ -421,12 +423,12 @@ def _classify(line: str, *, titled: bool = True) -> tuple[str | None, int, str, 
     ``titled``, the title is left empty (finding it costs most, and the line of each streamed piece needs none)."""
     text = _trim(_trim(line).lstrip("#"))
     plain = text.replace("**", "").replace("__", "").strip()
-    bullet = _BULLET.match(plain)
-    numbered = bullet.group(1) if bullet and bullet.group(1)[:1].isdigit() else plain  # ``* 1. Plan``: numbered
-    if m := _NUMBERED.match(numbered):
+    if m := _NUMBERED.match(plain):
         kind, number, body = "numbered", next(int(g) for g in m.groups()[:3] if g), m.group(4)
-    elif m := bullet:
+    elif m := _BULLET.match(plain):
         kind, number, body = "bullet", 0, m.group(1)
+        if (n := _BULLET_NUMBER.match(body)) and _LETTER.search(n.group(1)):
+            body = n.group(1)  # ``* 1. Plan``: a list numbered as well as bulleted; the number is no part of the title
     else:
         return None, 0, "", ""
     return kind, number, _title(text, body) if titled else "", body

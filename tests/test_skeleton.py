@@ -30,6 +30,12 @@ def parse(text: str, *, max_points: int = 10, step: int = 1, drop_subsumed: bool
     ("* 1. Plan ahead: make a list\n* 2. Sleep well", ["Plan ahead", "Sleep well"]),
     ("- **1. Plan ahead**\n- **2. Sleep well**", ["Plan ahead", "Sleep well"]),
     ("- 1.5 hours of focus\n- 2 breaks", ["1.5 hours of focus", "2 breaks"]),
+    # still bullets (probe 53): sub-items of a numbered point, a timeline's years, a countdown, a "1." on each
+    ("1. Sleep well\n- 1. Dim the lights\n- 2. Keep it dark\n2. Eat less\n3. Move", ["Sleep well", "Eat less", "Move"]),
+    ("- 1969. Apollo 11 lands\n- The Shuttle era\n- 1998. The ISS", ["1969. Apollo 11 lands", "The Shuttle era",
+                                                                      "1998. The ISS"]),
+    ("- 3. Three\n- 2. Two\n- 1. One", ["Three", "Two", "One"]),
+    ("- 1. Plan ahead\n- 1. Sleep well", ["Plan ahead", "Sleep well"]),
     ("1. Plan ahead:\n2. Sleep well.", ["Plan ahead", "Sleep well"]),
     ("Here is the skeleton:\n\n1. Plan ahead\n\n2. Sleep well\n", ["Plan ahead", "Sleep well"]),
     ("1. Plan ahead\n   - use a calendar\n   more detail\n2. Sleep well", ["Plan ahead", "Sleep well"]),
