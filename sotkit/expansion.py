@@ -55,8 +55,8 @@ _RULE_STARTED = re.compile(r"\n[ ]{0,3}([-*_])(?:[ \t]*\1)?[ \t]*\Z")
 _RULE_SEEN = 200  # characters from the end: a rule is a short line
 
 
-#: a reply that is only the point's title is kept where it is a plain sentence ("Use LED bulbs."); a bare header
-#: ("Use LED bulbs", "**Use LED bulbs**", "### Use LED bulbs") is nothing of its own
+#: a reply that is only a title, the point's or another's, is kept where it is a plain sentence ("Use LED bulbs.",
+#: "Python." for a verdict); a bare header ("Use LED bulbs", "**Use LED bulbs**", "### Use LED bulbs") is nothing
 _AS_SENTENCE = re.compile(r"[^*_#`\n]*[^*_#`\s:\-–][.!?]")
 
 
@@ -196,8 +196,9 @@ class ExpansionFilter:
             self.finished = True  # the reply is the skeleton again, or another point: nothing of this one's own
             return ""
         if not self.released and (title := self._others.title_only(text, final)) is not False:
-            # a title and nothing more is nothing of the point's own, but for its own title as a plain sentence
-            if title is None or title != self._others.own_title or not _AS_SENTENCE.fullmatch(text.strip()):
+            # a title as a header and nothing more is nothing of the point's own; as a plain sentence it may be
+            # ("Python." for "Verdict")
+            if title is None or not _AS_SENTENCE.fullmatch(text.strip()):
                 return ""  # (or held while the text may still be one)
         cut_at, held_at = self._others.run_on(text, final, self._body_start)
         if cut_at is not None:

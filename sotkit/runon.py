@@ -67,9 +67,9 @@ class OtherPoints:
 
     def __init__(self, index: int, own_title: str, titles: Sequence[str] = (), earlier_titles: Sequence[str] = (), *,
                  bullets: bool = False, most_points: int | None = None, count_known: bool = False) -> None:
-        self._index, self.own_title = index, own_title.casefold()
+        self._index, self._own_title = index, own_title.casefold()
         self.most_points, self.count_known = most_points, count_known
-        self._own_words = _words_of(self.own_title)
+        self._own_words = _words_of(self._own_title)
         self._bullets = bullets
         self._earlier = frozenset(t.casefold() for t in earlier_titles)
         self.titles: list[str] = []
@@ -95,13 +95,13 @@ class OtherPoints:
             if len(title.split()) >= 2:  # in a sentence, one word is ordinary vocabulary
                 self._named.append(title)
 
-    def title_only(self, text: str, final: bool) -> str | bool | None:
-        """The title (case-folded) that the whole text is, in any emphasis or punctuation: this point's or another's;
-        None while the text may still become one, False where it is none."""
+    def title_only(self, text: str, final: bool) -> bool | None:
+        """Is the whole text a title, in any emphasis or punctuation: this point's or another's? None while the text
+        may still become one."""
         said = text.strip(" \n*_#:.!?").casefold()
-        titles = [self.own_title, *self.titles]
+        titles = [self._own_title, *self.titles]
         if final:
-            return said in titles and said
+            return said in titles
         return None if any(title.startswith(said) for title in titles) else False
 
     def named_in(self, sentence: str) -> bool:
@@ -168,11 +168,11 @@ class OtherPoints:
             line = written.casefold()
             number = m["n"] or m["step"]
             if number is not None and int(number) == self._index and not self._bullets:
-                if line.startswith(self.own_title):  # its own header, restated after an opening, or its list's item
+                if line.startswith(self._own_title):  # its own header, restated after an opening, or its list's item
                     if self._index == len(self._own_items) + 1:
                         self._own_items.append(m.start())
                     continue
-                if not (ended or final) and self.own_title.startswith(line):
+                if not (ended or final) and self._own_title.startswith(line):
                     return None, m.start()
             if self._bullets:
                 return m.start(), m.start()

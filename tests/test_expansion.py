@@ -30,6 +30,7 @@ def clean(raw: str, *, step: int = 1, index: int = 2, title: str = "Use LED bulb
     ("Use LED bulbs", ""), ("**Use LED bulbs**", ""), ("### Use LED bulbs", ""),  # only the title, as a header
     ("Turn off lights", ""), ("**Turn off lights.**", ""),  # another point's title, nothing of its own
     ("Turn off lights when you leave.", "Turn off lights when you leave."),
+    ("Turn off lights.", "Turn off lights."),  # as a plain sentence it may be the point's ("Python." for "Verdict")
     ("- Use LED bulbs: They last.", "They last."),  # the header as a bullet
     ("* **Use LED bulbs**: They last.", "They last."),
     ("- Use less power.", "- Use less power."),

@@ -723,7 +723,7 @@ async def test_a_point_writing_when_the_skeleton_ends_learns_its_count():
     "I've rewritten the answer for you:\n\n1. Sleep well\n2. Eat less sugar",  # a lead-in, then the skeleton again
     "Here is the continuation of the writing:",  # a lead-in, then the end
     "**Eat less sugar**", "### Eat less sugar", "Eat less sugar",  # its own title as a bare header
-    "Sleep well", "**Move daily.**",  # another point's title
+    "Sleep well", "**Move daily.**", "### Move daily",  # another point's title, as a header
 ])
 async def test_a_point_with_nothing_of_its_own_but_a_lead_in_or_a_title_is_asked_again(provider, reply):
     # SmolLM2 on llama.cpp's server wrote each of these (probe 51); each was kept as the point's text, a success
