@@ -8,8 +8,9 @@ Its layers wrap a provider's stream the way pydantic-ai's wrapper models wrap a 
    holds none), then its per-minute budgets (taken last, as the request leaves: requests that waited for slots
    freed at once must not leave in a burst);
 4. **watchdog**: progress is text; no text for ``first_token_timeout`` from the start (while no other call of the
-   request to the model writes either), or ``stall_timeout`` between pieces, ends the attempt as ``StreamStalled``
-   (retried like a timeout); a stream that ignores ``max_tokens`` is ended as if at the limit.
+   request to the model writes alone, as on a server that writes them in turn), or ``stall_timeout`` between
+   pieces, ends the attempt as ``StreamStalled`` (retried like a timeout); a stream that ignores ``max_tokens`` is
+   ended as if at the limit.
 
 A call that ends at its budget without any text (a reasoning model's hidden reasoning counts against it) goes again
 at once with ``REASONING_SCALE`` times the budget, as every later call of that model does (``budget_scale``), until
@@ -452,22 +453,26 @@ def _resume(backend: Backend, request: ChatRequest, done: str) -> ChatRequest:
 
 
 class _Pulse:
-    """The calls of one request to one model. Text in any of them shows the server at work, and one still waiting for
-    its first text waits on: a server that decodes one request at a time (Ollama and llama.cpp with fewer slots than
-    points) writes the points in turn, each one's first text a whole point after the one before."""
+    """The calls of one request to one model. A server that decodes one request at a time (llama-cpp-python; Ollama
+    with one slot) writes the points in turn, each one's first text a whole point after the one before: while one
+    call alone writes, those still waiting for their first text wait on. Where several write at once the server
+    is parallel, and a call that waits waits on its own (a hung one is found as soon as before)."""
 
     def __init__(self) -> None:
         self.waiting: set[_Watchdog] = set()
+        self.writing: set[_Watchdog] = set()
 
     def beat(self) -> None:
-        for watchdog in self.waiting:
-            watchdog.wait_more()
+        if len(self.writing) == 1:
+            for watchdog in self.waiting:
+                watchdog.wait_more()
 
 
 class _Watchdog:
     """A cancel scope around a whole stream whose deadline text pushes on: ``first_token_timeout`` from the start
-    (or from the last text of another call of the request to the model, ``_Pulse``), then ``stall_timeout`` after
-    each piece of text or reasoning (``THINKING``). Keep-alives and other text-free events are no progress.
+    (or from the last text of another call of the request to the model writing alone, ``_Pulse``), then
+    ``stall_timeout`` after each piece of text or reasoning (``THINKING``). Keep-alives and other text-free events are
+    no progress.
 
     One scope for the whole stream: a scope entered per chunk would interleave with any cancel scope the provider's
     generator holds across yields. Moving the scope's timer for every chunk cost 5% of the client's CPU with
@@ -495,14 +500,17 @@ class _Watchdog:
 
     def __exit__(self, *exc_info: object) -> bool:
         self._pulse.waiting.discard(self)
+        self._pulse.writing.discard(self)
         return bool(self._scope.__exit__(*exc_info))
 
     def progress(self, text: bool = True) -> float:
         """Text (or reasoning) arrived: push the deadline on, and those of the calls to the same model waiting for
-        their first text (at most every quarter timeout). Returns the monotonic time."""
+        their first text, where this one writes alone (``_Pulse``; at most every quarter timeout). Returns the
+        monotonic time."""
         now = time.monotonic()
         if not self._alive:
             self._pulse.waiting.discard(self)
+            self._pulse.writing.add(self)
             self._alive = True
         if now >= self._push_at:
             self._scope.deadline = anyio.current_time() + self.stall + self.stall / 4

@@ -12,7 +12,7 @@ import pytest
 
 import sotkit
 from sotkit.providers import create_provider
-from sotkit.testing import FakeLLMServer, Fault, Latency, Reply
+from sotkit.testing import FakeLLMServer, Fault, Latency, RecordedRequest, Reply
 from tests.conftest import is_skeleton, joined, point_of, sot_responder
 
 pytestmark = pytest.mark.anyio
@@ -524,3 +524,22 @@ async def test_points_queued_behind_their_siblings_on_a_one_at_a_time_server_are
                 result = await sot.generate("How can I be healthier?")
     assert [p.attempts for p in result.points] == [1, 1, 1, 1]  # point 4's first text came after 1.5 s
     assert len(server.requests) == 5
+
+
+async def test_a_hung_point_among_siblings_that_write_at_once_is_still_found_at_its_first_token_timeout(provider):
+    # a parallel server: a point that gets only keep-alives is retried at its timeout, not once the others are done
+    # (probe 53: each sibling's text started its wait again; 6.5 s for a 2 s timeout)
+    steady = " ".join(["Some steady advice that takes a while to stream."] * 3)  # about 3 s at 10 words a second
+
+    def respond(request: RecordedRequest) -> Reply:
+        if point_of(request) == 2 and request.attempt == 1:
+            return Reply(TEXTS[2], fault=Fault.keep_alive(seconds=30, every_s=0.2, then="close"))
+        return sot_responder(SKELETON, {1: steady, 2: TEXTS[2], 3: steady},
+                             point_latency={1: Latency(0.0, 10), 3: Latency(0.0, 10)})(request)
+
+    with FakeLLMServer(respond, latency=FAST) as server:
+        async with client(server, provider, first_token_timeout=1.0) as sot:
+            result = await sot.generate("How can I be healthier?")
+    hung, retried = for_point(server, 2)
+    assert result.points[1].text == TEXTS[2] and result.points[1].attempts == 2
+    assert retried.received_at < min(r.finished_at for r in for_point(server, 1) + for_point(server, 3))
