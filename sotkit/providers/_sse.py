@@ -96,8 +96,8 @@ async def text_pieces(response: Any, sdk: ModuleType, reading: Reading, model: s
             raise error
         if sniffing:  # not a byte but white space
             raise StreamError(f"the server answered 200 with an empty body, no event: the stream from {model} was cut "
-                              "(llama-cpp-python's server answers so a prompt longer than its context window, n_ctx; "
-                              "its log says why)")
+                              "(llama-cpp-python's server, for one, answers so a prompt longer than its context window, "
+                              "n_ctx; its log says why)")
         if not reading.whole:
             raise StreamError(f"the stream from {model} ended without {reading.end}: it was cut")
     except httpx2.TimeoutException as exc:
