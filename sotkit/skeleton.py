@@ -66,8 +66,11 @@ _NUMBERED = re.compile(r"^(?:(?:step|point|part)\s+(\d{1,4})\s*[:.)\-–]|[(（]
 #: inside it part of its spelling (a Persian word's non-joiner, a family emoji's joiners, a long word's break hint)
 _INVISIBLE = "\ufeff\u200b\u200c\u200d\u2060"
 _BULLET = re.compile(r"^[-*•+]\s+(.*)$")
-#: the number of a bulleted item that is numbered too (``* 1. Plan``); a year stays (``- 1969. Apollo 11``)
-_BULLET_NUMBER = re.compile(r"\d{1,2}[.)]\s+(.*)$")
+#: emphasis marks, which a lead-in's label may wear (``**Skeleton:** 1. Relax``)
+_EMPHASIS = re.compile(r"[*_]+")
+#: the number of a bulleted item that is numbered too (``* 1. Plan``), or a numbered one numbered twice (``1. 3.
+#: Snacks``); a year stays (``- 1969. Apollo 11``)
+_NUMBER_MORE = re.compile(r"\d{1,2}[.)]\s+(.*)$")
 #: a list number inside a line: ``1.``, ``1)``, ``(1)``, maybe bold, before a space; never part of a decimal,
 #: a price or a version (``3.1.``, ``$2.``, ``v2.``)
 _MARKER = re.compile(r"(?<![\w.,$€£(*])(\*\*)?(?:\((\d{1,2})\)|(\d{1,2})([.)]))(?=(?:\*\*)?\s)")
@@ -391,7 +394,9 @@ def _next_item(line: str, spaced: bool = False) -> tuple[int, bool] | None:
 
 
 def _lead_in(line: str) -> tuple[str, str] | None:
-    """The style and text of the ``1.`` item that ends a line which is no list item (``Skeleton: 1. Relax``)."""
+    """The style and text of the ``1.`` item that ends a line which is no list item (``Skeleton: 1. Relax``,
+    ``**Skeleton:** 1. Relax``)."""
+    line = _EMPHASIS.sub("", line)
     for marker in _MARKER.finditer(line, 1):
         if (style := _item_style(line, marker)) and style[1:] == (1, False):
             return style[0], line[marker.start():]
@@ -427,10 +432,10 @@ def _classify(line: str, *, titled: bool = True) -> tuple[str | None, int, str, 
         kind, number, body = "numbered", next(int(g) for g in m.groups()[:3] if g), m.group(4)
     elif m := _BULLET.match(plain):
         kind, number, body = "bullet", 0, m.group(1)
-        if (n := _BULLET_NUMBER.match(body)) and _LETTER.search(n.group(1)):
-            body = n.group(1)  # ``* 1. Plan``: a list numbered as well as bulleted; the number is no part of the title
     else:
         return None, 0, "", ""
+    if (n := _NUMBER_MORE.match(body)) and _LETTER.search(n.group(1)):
+        body = n.group(1)  # ``* 1. Plan``, ``1. 3. Snacks``: a number more, no part of the title
     return kind, number, _title(text, body) if titled else "", body
 
 

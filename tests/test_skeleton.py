@@ -36,6 +36,9 @@ def parse(text: str, *, max_points: int = 10, step: int = 1, drop_subsumed: bool
                                                                       "1998. The ISS"]),
     ("- 3. Three\n- 2. Two\n- 1. One", ["Three", "Two", "One"]),
     ("- 1. Plan ahead\n- 1. Sleep well", ["Plan ahead", "Sleep well"]),
+    # numbered twice (SmolLM2 on llama.cpp's server, probe 54): the inner number is no part of the title
+    ("1. 3. Snacks\n2. 4. Toys and games", ["Snacks", "Toys and games"]),
+    ("1. 3 ways to relax\n2. Sleep", ["3 ways to relax", "Sleep"]),
     ("1. Plan ahead:\n2. Sleep well.", ["Plan ahead", "Sleep well"]),
     ("Here is the skeleton:\n\n1. Plan ahead\n\n2. Sleep well\n", ["Plan ahead", "Sleep well"]),
     ("1. Plan ahead\n   - use a calendar\n   more detail\n2. Sleep well", ["Plan ahead", "Sleep well"]),
@@ -273,6 +276,8 @@ def test_inline_lists(text, titles):
                                                                          "Sleep well"]),
     ("Sure! 1. Relax your body\n\n2. Meditate daily", ["Relax your body", "Meditate daily"]),
     ("Here are the points (1) Relax\n(2) Sleep", ["Relax", "Sleep"]),
+    ("**Skeleton:** 1. Relax\n2. Sleep", ["Relax", "Sleep"]),  # a label in emphasis (probe 54)
+    ("__Skeleton:__ 1. Relax\n2. Sleep", ["Relax", "Sleep"]),
     # the lead-in's "1." is no item where the list starts at its own 1, goes on in another style, or the 1 is a
     # number in a sentence
     ("Skeleton: 1. Relax\n1. Relax your body\n2. Meditate", ["Relax your body", "Meditate"]),
