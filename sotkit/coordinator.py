@@ -452,7 +452,7 @@ class Answer:
         point.model, usage = outcome
         point.truncated, point.finish_reason = usage.cut_off(self.options.point_max_tokens), usage.finish_reason
         self._point_text(point, cleaner.finish(cut=point.truncated))
-        if cleaner.lead_in_only:
+        if cleaner.said_nothing:  # only a lead-in or titles, as the skeleton again: withdrawn, and asked again
             self._withdraw(point)
         if point.text.strip():
             self._finish_point(point)

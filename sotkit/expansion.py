@@ -60,14 +60,8 @@ _RULE_SEEN = 200  # characters from the end: a rule is a short line
 _AS_SENTENCE = re.compile(r"[^*_#`\n]*[^*_#`\s:\-–][.!?]")
 
 
-def _lead_in_start(text: str) -> int:
-    """Where the text's last clause begins if it ends in a colon ("These include:", "Here is the rest:"): it
-    introduced what follows, which was cut off; else the text's end."""
-    text = text.rstrip()
-    if not text.endswith((":", "：")):
-        return len(text)
-    line = text.rfind("\n") + 1
-    return max([line, *(m.end() for m in _SENTENCE_END.finditer(text, line))])
+#: a list number, and what comes before it on the line ("1. Sleep well", "The answer is 1. Sleep well")
+_UP_TO_NUMBER = re.compile(r"^(?:.*\s)?[(（]?\d{1,2}[.)．）]\s*")
 
 
 def _trailing_rule(text: str, final: bool) -> int | None:
@@ -123,10 +117,19 @@ class ExpansionFilter:
         self._header_next = False  # a header may follow the talk dropped
 
     @property
-    def lead_in_only(self) -> bool:
-        """The text released is only a clause that ends in a colon ("I've rewritten the answer for you:"): what it
-        introduced was cut (the skeleton again, another point) or never came. It is nothing of the point's own."""
-        return bool(self.released) and _lead_in_start(self.released) == 0
+    def said_nothing(self) -> bool:
+        """Is every line of the text released only a lead-in that ends in a colon ("I've rewritten the answer for
+        you:", whatever it introduced was cut or never came) or a title, numbered or not, the point's own or another's
+        (the skeleton again)? Such a text is nothing of the point's own."""
+        lines = [line.strip() for line in self.released.splitlines() if line.strip()]
+        return bool(lines) and all(self._says_nothing(line) for line in lines)
+
+    def _says_nothing(self, line: str) -> bool:
+        if line.rstrip(" *_").endswith((":", "：")):
+            return True
+        title = _UP_TO_NUMBER.sub("", line, count=1)
+        # a title alone as a plain sentence may be the point's ("Python." for "Verdict"); numbered, it is a header
+        return self._others.title_only(title, final=True) is True and (title != line or not _AS_SENTENCE.fullmatch(line))
 
     def add_other_title(self, title: str) -> None:
         """Another point's title, such as one parsed after this point's call started: running on into that point

@@ -719,16 +719,21 @@ async def test_a_point_writing_when_the_skeleton_ends_learns_its_count():
 
 
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
-@pytest.mark.parametrize("reply", [
-    "I've rewritten the answer for you:\n\n1. Sleep well\n2. Eat less sugar",  # a lead-in, then the skeleton again
-    "Here is the continuation of the writing:",  # a lead-in, then the end
-    "**Eat less sugar**", "### Eat less sugar", "Eat less sugar",  # its own title as a bare header
-    "Sleep well", "**Move daily.**", "### Move daily",  # another point's title, as a header
+@pytest.mark.parametrize("index, reply", [
+    (2, "I've rewritten the answer for you:\n\n1. Sleep well\n2. Eat less sugar"),  # a lead-in, the skeleton again
+    (2, "Here is the continuation of the writing:"),  # a lead-in, then the end
+    (2, "The original sentence needs editing. I will do it now:\n\n1. Sleep well"),
+    (2, "**Eat less sugar**"), (2, "### Eat less sugar"), (2, "Eat less sugar"),  # its own title as a bare header
+    (2, "Sleep well"), (2, "**Move daily.**"), (2, "### Move daily"),  # another point's title, as a header
+    (2, "The answer is 1. Sleep well"),
+    # point 1, whose own line opens the skeleton again (probe 54)
+    (1, "I've rewritten the answer for you:\n\n1. Sleep well\n2. Eat less sugar"),
+    (1, "The skeleton of the answer is:\n1. Sleep well\n2. Eat less sugar"),
 ])
-async def test_a_point_with_nothing_of_its_own_but_a_lead_in_or_a_title_is_asked_again(provider, reply):
-    # SmolLM2 on llama.cpp's server wrote each of these (probe 51); each was kept as the point's text, a success
+async def test_a_point_with_nothing_of_its_own_but_a_lead_in_or_a_title_is_asked_again(provider, index, reply):
+    # SmolLM2 on llama.cpp's server wrote each of these (probes 51 and 54); each was kept as the point's text
     def respond(request: RecordedRequest) -> Reply:
-        if point_of(request) == 2 and request.attempt == 1:
+        if point_of(request) == index and request.attempt == 1:
             return Reply(reply)
         return sot_responder(SKELETON, TEXTS)(request)
 
@@ -736,5 +741,5 @@ async def test_a_point_with_nothing_of_its_own_but_a_lead_in_or_a_title_is_asked
         async with client(server, provider) as sot, sot.stream("Be healthier?") as events:
             seen = [event async for event in events]
     result = seen[-1].result
-    assert result.points[1].text == TEXTS[2] and result.points[1].attempts == 2
+    assert result.points[index - 1].text == TEXTS[index] and result.points[index - 1].attempts == 2
     assert joined(seen) == result.text  # a lead-in shown is withdrawn
