@@ -442,9 +442,9 @@ class Answer:
                 backends: list[Backend], retry: bool) -> Literal["retry", "fallback"] | None:
         """Finish or fail a point whose call ended; or say what to try next when it left no text of its own (it
         wrote nothing, or only its header, a title, another point's line or echoes of its prompt, which the filter
-        drops, or only a lead-in, which is withdrawn): one retry (with a header prefilled where the provider takes a prefill; elsewhere the same request,
-        which a sampling server answers anew), then the fallback model. An empty point is never finished as if it
-        were written."""
+        drops, or only lead-ins and titles, which are withdrawn): one retry (with a header prefilled where the
+        provider takes a prefill; elsewhere the same request, which a sampling server answers anew), then the fallback
+        model. An empty point is never finished as if it were written."""
         if isinstance(outcome, Exception):
             self._point_text(point, cleaner.finish())
             self._fail(point, outcome)
