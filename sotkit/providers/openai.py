@@ -33,8 +33,9 @@ class OpenAIProvider(Provider):
     """``prefill=True`` declares that the server continues a trailing assistant message instead of answering
     after it (vLLM and SGLang do; OpenAI itself does not); a broken stream still restarts, as a gateway between may
     drop the fields below and have the model write anew. A request that ends with such a message then also carries
-    ``"continue_final_message": true, "add_generation_prompt": false``, which vLLM and SGLang need (not in ``extra_body``: that goes on every request,
-    also on those that end with the user's turn, whose question the model would then continue).
+    ``"continue_final_message": true, "add_generation_prompt": false``, which vLLM and SGLang need (not in
+    ``extra_body``: that goes on every request, also on those that end with the user's turn, whose question the model
+    would then continue).
 
     ``extra_body`` holds fields added to every request's body; they override sotkit's own (all but the
     messages), and a field given as ``None`` is left out of the body (``{"stream_options": None}`` for a server
