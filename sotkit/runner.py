@@ -321,6 +321,8 @@ class Runner:
                         if not chunk:
                             continue
                         now = watchdog.progress()
+                        if first_text is None and call.point is not None:
+                            call.point.model = backend.model  # who wrote its text, also where the answer stops here
                         first_text, last_text = first_text or now, now
                         kept = chunk[:max_chars - chars]  # a runaway's text is kept up to the bound, no further
                         if restart:

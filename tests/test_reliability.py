@@ -543,3 +543,25 @@ async def test_a_hung_point_among_siblings_that_write_at_once_is_still_found_at_
     hung, retried = for_point(server, 2)
     assert result.points[1].text == TEXTS[2] and result.points[1].attempts == 2
     assert retried.received_at < min(r.finished_at for r in for_point(server, 1) + for_point(server, 3))
+
+
+async def test_a_point_the_fallback_was_writing_when_the_answer_stopped_names_the_fallback():
+    # Point.model said the main model (or None) for the fallback's words in a stopped answer's result (probe 54)
+    def respond(request: RecordedRequest) -> Reply:
+        if point_of(request) == 1:
+            if request.model == "backup":
+                return Reply(" ".join(["Rest well."] * 40), latency=Latency(ttft_s=0.0, tokens_per_s=20))
+            return Reply("", fault=Fault.status(500))
+        return sot_responder(SKELETON, TEXTS)(request)
+
+    with FakeLLMServer(respond, latency=FAST) as server:
+        backup = create_provider("openai:backup", api_key="k", base_url=server.openai_base_url)
+        async with client(server, "openai", fallback=backup) as sot, sot.stream("How can I be healthier?") as events:
+            shown = ""
+            async for event in events:
+                shown += event.text if event.type == "text" else ""
+                if shown.count("Rest") == 2:  # the fallback is writing
+                    await events.aclose()
+        await backup.aclose()
+    stopped = events.result().points[0]
+    assert stopped.text.startswith("Rest well. Rest well.") and not stopped.done and stopped.model == "openai:backup"
