@@ -58,8 +58,6 @@ _RULE_SEEN = 200  # characters from the end: a rule is a short line
 #: a reply that is only a title, the point's or another's, is kept where it is a plain sentence ("Use LED bulbs.",
 #: "Python." for a verdict); a bare header ("Use LED bulbs", "**Use LED bulbs**", "### Use LED bulbs") is nothing
 _AS_SENTENCE = re.compile(r"[^*_#`\n]*[^*_#`\s:\-–][.!?]")
-
-
 #: a list number, and what comes before it on the line ("1. Sleep well", "The answer is 1. Sleep well")
 _UP_TO_NUMBER = re.compile(r"^(?:.*\s)?[(（]?\d{1,2}[.)．）]\s*")
 
@@ -129,7 +127,7 @@ class ExpansionFilter:
             return True
         title = _UP_TO_NUMBER.sub("", line, count=1)
         # a title alone as a plain sentence may be the point's ("Python." for "Verdict"); numbered, it is a header
-        return self._others.title_only(title, final=True) is True and (title != line or not _AS_SENTENCE.fullmatch(line))
+        return bool(self._others.title_only(title, final=True)) and (title != line or not _AS_SENTENCE.fullmatch(line))
 
     def add_other_title(self, title: str) -> None:
         """Another point's title, such as one parsed after this point's call started: running on into that point

@@ -248,7 +248,7 @@ class Runner:
                     before = list(received) if stale else None
                     try:
                         done = "" if restart else "".join(received)
-                        usage = await self._watched(backend, _resume(backend, sent, done), call, received, span,
+                        usage = await self._watched(backend, _resume(sent, done), call, received, span,
                                                     restart, _opening(backend, sent))
                     finally:
                         stale = stale and received == before  # no text came: still the other model's
@@ -445,10 +445,11 @@ async def _unless_repeated(stream: AsyncIterator[Chunk], opening: str, provider:
         yield counts
 
 
-def _resume(backend: Backend, request: ChatRequest, done: str) -> ChatRequest:
-    """The request for the next attempt: on a provider that continues a prefill, the text received so far (``done``)
-    is appended to it, and the tokens it took (about four characters each) come off the call's budget."""
-    if not done or not backend.provider.supports_prefill:
+def _resume(request: ChatRequest, done: str) -> ChatRequest:
+    """The request for an attempt that continues ``done``, the text received so far (only a model known to continue a
+    prefill is asked to): it is appended to the prefill, and the tokens it took (about four characters each) come off
+    the call's budget."""
+    if not done:
         return request
     prompt = dataclasses.replace(request.prompt, prefill=(request.prompt.prefill or "") + done)
     return dataclasses.replace(request, prompt=prompt, max_tokens=max(1, request.max_tokens - math.ceil(len(done) / 4)))

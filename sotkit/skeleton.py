@@ -245,8 +245,7 @@ class SkeletonParser:
         points = []
         if not self.points and _LETTER.search(line):
             lead_in, self._lead_in = self._lead_in, None
-            head = _trim(line).lstrip("#").strip()
-            if lead_in and (style := _item_style(head, _MARKER.match(head))) and style[:2] == (lead_in[0], 2):
+            if lead_in and (style := _own_style(line)) and style[:2] == (lead_in[0], 2):
                 points.append(self._parse_line(lead_in[1]))
             elif _classify(line, titled=False)[0] is None:
                 self._lead_in = _lead_in(line)
@@ -378,8 +377,7 @@ def _next_item(line: str, spaced: bool = False) -> tuple[int, bool] | None:
         return None
     markers = [(m.start(), *style) for m in _MARKER.finditer(line, 1) if (style := _item_style(line, m))]
     if kind == "numbered":
-        head = line.strip().lstrip("#").strip()
-        own = _item_style(head, _MARKER.match(head))
+        own = _own_style(line)
         style = own[0] if own else "."  # ``Step 1:`` continues with ``2.``
         following = [(start, n, loose) for start, s, n, loose in markers if s == style]
         if spaced:
@@ -391,6 +389,12 @@ def _next_item(line: str, spaced: bool = False) -> tuple[int, bool] | None:
         if n == 1 and not loose and _next_item(line[start:]) is not None:
             return start, False
     return None
+
+
+def _own_style(line: str) -> tuple[str, int, bool] | None:
+    """``_item_style`` of the number that opens the line (after a heading's ``#``), if one does."""
+    head = _trim(line).lstrip("#").strip()
+    return _item_style(head, _MARKER.match(head))
 
 
 def _lead_in(line: str) -> tuple[str, str] | None:
