@@ -60,6 +60,8 @@ _RULE_SEEN = 200  # characters from the end: a rule is a short line
 _AS_SENTENCE = re.compile(r"[^*_#`\n]*[^*_#`\s:\-–][.!?]")
 #: a list number, and what comes before it on the line ("1. Sleep well", "The answer is 1. Sleep well")
 _UP_TO_NUMBER = re.compile(r"^(?:.*\s)?[(（]?\d{1,2}[.)．）]\s*")
+#: what a small model adds after quoting a title from the skeleton ('Sleep well" and so on.', "Sleep well, etc.")
+_AND_SO_ON = re.compile(r"[\"”']?[,\s]*(?:and so on|and so forth|etc|\.\.\.|…)[.\s]*\Z", re.I)
 
 
 def _trailing_rule(text: str, final: bool) -> int | None:
@@ -125,7 +127,7 @@ class ExpansionFilter:
     def _says_nothing(self, line: str) -> bool:
         if line.rstrip(" *_").endswith((":", "：")):
             return True
-        title = _UP_TO_NUMBER.sub("", line, count=1)
+        title = _AND_SO_ON.sub("", _UP_TO_NUMBER.sub("", line, count=1), count=1)
         # a title alone as a plain sentence may be the point's ("Python." for "Verdict"); numbered, it is a header
         return bool(self._others.title_only(title, final=True)) and (title != line or not _AS_SENTENCE.fullmatch(line))
 
