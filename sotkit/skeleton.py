@@ -74,6 +74,8 @@ _NUMBER_MORE = re.compile(r"\d{1,2}[.)]\s+(.*)$")
 #: a list number inside a line: ``1.``, ``1)``, ``(1)``, maybe bold, before a space; never part of a decimal,
 #: a price or a version (``3.1.``, ``$2.``, ``v2.``)
 _MARKER = re.compile(r"(?<![\w.,$€£(*])(\*\*)?(?:\((\d{1,2})\)|(\d{1,2})([.)]))(?=(?:\*\*)?\s)")
+#: a ``1.`` glued to the text before it, a word or a sentence's end ("advice.1. Relax"; not "11.", "2.1.")
+_GLUED_ONE = re.compile(r"(?<=[^\s\d])(?:\((1)\)|1([.)]))\s+(?=\S)")
 #: what may stand before an inline ``n.``: the end of a clause, a conjunction
 _ITEM_BEFORE = re.compile(r"(?:^|[:;,.!?)\-–—]|\b(?:and|or|then))\s*$", re.I)
 #: the separator left at the end of an inline item (``A; and``)
@@ -399,11 +401,14 @@ def _own_style(line: str) -> tuple[str, int, bool] | None:
 
 def _lead_in(line: str) -> tuple[str, str] | None:
     """The style and text of the ``1.`` item that ends a line which is no list item (``Skeleton: 1. Relax``,
-    ``**Skeleton:** 1. Relax``)."""
+    ``**Skeleton:** 1. Relax``; or glued on, as where a Claude turn's text blocks are joined: ``advice.1. Relax``).
+    Not a ``1.`` after a word and a space ("version 1. It is fast"), which may be a number in a sentence."""
     line = _EMPHASIS.sub("", line)
     for marker in _MARKER.finditer(line, 1):
         if (style := _item_style(line, marker)) and style[1:] == (1, False):
             return style[0], line[marker.start():]
+    if glued := _GLUED_ONE.search(line):
+        return "()" if glued[1] else glued[2], line[glued.start():]
     return None
 
 

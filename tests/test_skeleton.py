@@ -278,6 +278,9 @@ def test_inline_lists(text, titles):
     ("Here are the points (1) Relax\n(2) Sleep", ["Relax", "Sleep"]),
     ("**Skeleton:** 1. Relax\n2. Sleep", ["Relax", "Sleep"]),  # a label in emphasis (probe 54)
     ("__Skeleton:__ 1. Relax\n2. Sleep", ["Relax", "Sleep"]),
+    # glued on: a Claude turn's text blocks joined ("I'll search.", a tool's result, then the list; probe 57)
+    ("I'll search for current advice.1. Relax\n2. Sleep", ["Relax", "Sleep"]),
+    ("**Skeleton**1. Relax\n2. Sleep", ["Relax", "Sleep"]), ("Tips:(1) Relax\n(2) Sleep", ["Relax", "Sleep"]),
     # the lead-in's "1." is no item where the list starts at its own 1, goes on in another style, or the 1 is a
     # number in a sentence
     ("Skeleton: 1. Relax\n1. Relax your body\n2. Meditate", ["Relax your body", "Meditate"]),
