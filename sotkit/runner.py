@@ -42,7 +42,7 @@ from .errors import StreamError, StreamStalled, describe
 from .events import Event, RetryEvent
 from .limits import Limits, estimate_tokens
 from .overlap import CallSpan
-from .providers.base import AT_BUDGET, STARTED, THINKING, CallUsage, ChatRequest, Chunk, Provider, SendAgain
+from .providers.base import AT_BUDGET, STARTED, CallUsage, ChatRequest, Chunk, Provider, SendAgain, Thinking
 from .result import Point, Usage
 from .retry import RetryPolicy, is_retryable, status_of
 from .tracing import NO_TRACE, CallTrace, RequestTrace
@@ -297,7 +297,7 @@ class Runner:
         if call.point is not None:
             call.point.attempts += 1
         usage: CallUsage | None = None  # what the provider reports last
-        chunks = chars = 0  # of this attempt
+        chunks = chars = reasoned = 0  # of this attempt (reasoned: characters of reasoning, billed as output)
         # A server that ignores max_tokens would stream forever: past these it is ended as if at the limit.
         max_chunks = RUNAWAY_CHUNKS_PER_TOKEN * request.max_tokens + 8
         max_chars = RUNAWAY_CHARS_PER_TOKEN * request.max_tokens + 64
@@ -312,8 +312,9 @@ class Runner:
                         if isinstance(chunk, CallUsage):
                             usage = chunk
                             continue
-                        if chunk is THINKING:  # a reasoning model at work: alive, though no text yet
+                        if isinstance(chunk, Thinking):  # a reasoning model at work: alive, though no text yet
                             watchdog.progress(text=False)
+                            reasoned += chunk.chars
                             continue
                         if chunk is STARTED:
                             started = True
@@ -334,7 +335,7 @@ class Runner:
                         if not call.on_text(kept) or runaway:
                             # Stop paying for text that will be thrown away; the usage the provider would have
                             # reported last is estimated (a runaway is charged its whole budget).
-                            usage = CallUsage.estimate(request.prompt.chars, chars)
+                            usage = CallUsage.estimate(request.prompt.chars, chars + reasoned)
                             if runaway:
                                 usage = dataclasses.replace(usage, output_tokens=request.max_tokens,
                                                             finish_reason="length")
@@ -345,7 +346,8 @@ class Runner:
                 raise
             finally:
                 if usage is None:  # the attempt broke or was cancelled before its counts: what it used was paid for
-                    usage = CallUsage.estimate(request.prompt.chars, chars) if started or chars else CallUsage()
+                    output = chars + reasoned
+                    usage = CallUsage.estimate(request.prompt.chars, output) if started or output else CallUsage()
                 self._account(usage, backend.model, span)
         watchdog.check()
         if restart:  # it ended without text, where the broken attempt before it wrote some
@@ -532,7 +534,8 @@ class _Watchdog:
             waited = (f"{self.first} s for the first text" if not self._alive
                       else f"{self.stall} s for more text" if self._texts
                       else f"{self.stall} s after its reasoning")
-            advice = "" if self._alive else ("; a reasoning model that streams none of its reasoning (OpenAI's) may "
+            advice = "" if self._alive else ("; a reasoning model that streams none of its reasoning (OpenAI's; a "
+                                             "Claude whose thinking is omitted, where no pings come) may "
                                              "think longer: raise first_token_timeout= (and timeout=, the network "
                                              "one); a server that decodes requests one at a time may have queued it "
                                              "behind others: set max_concurrency= to its slots")

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 import anyio
 
 from ..errors import StreamError
-from .base import STARTED, THINKING, Signal
+from .base import STARTED, Signal, Thinking
 
 
 class Reading(Protocol):
@@ -140,21 +140,22 @@ def _joined(events: list[tuple[str | None, Any]], reading: Reading) -> tuple[str
     """The text of ``events`` as one piece (``THINKING`` where they hold only reasoning), up to the first event
     that raised, and what it raised; events after the terminal one are not read."""
     texts: list[str] = []
-    thinking = False
+    thinking: int | None = None  # characters of reasoning, once any came
+    error = None
     for event, data in events:
         try:
             text = reading.text_of(event, data)
         except Exception as exc:
-            if reading.whole:  # after the model's end, an error event is no failure of the whole answer
-                break
-            return "".join(texts), exc
-        if text is THINKING:
-            thinking = True
+            if not reading.whole:  # after the model's end, an error event is no failure of the whole answer
+                error = exc
+            break
+        if isinstance(text, Thinking):
+            thinking = (thinking or 0) + text.chars
         elif text:
             texts.append(text)  # type: ignore[arg-type]
         if reading.ended:
             break
-    return "".join(texts) or (THINKING if thinking else ""), None
+    return "".join(texts) or (Thinking(thinking) if thinking is not None else ""), error
 
 
 def malformed(data: Any) -> StreamError:

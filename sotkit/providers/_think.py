@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 
 from ..errors import StreamError
-from .base import THINKING, Signal
+from .base import THINKING, Signal, Thinking
 
 OPEN, CLOSE = "<think>", "</think>"
 # harmony: a header on one line (a commentary channel's may name a recipient and a format), then the message
@@ -89,7 +89,7 @@ class ThinkTags:
             if end < 0:
                 # all of a bare block, which stays text unless it closes; else the start of a close
                 self._held = text if self._state == "bare" else text[-(len(close) - 1):]
-                return THINKING
+                return Thinking(len(text) - len(self._held))
             self._state, text = after, text[end + len(close):]
         if self._state == "final":
             text = END.sub("", text)

@@ -18,11 +18,13 @@ from ..options import check_api_key, check_extra_body, check_url
 from ._clients import sdk_clients, user_client
 from ._sse import malformed, text_pieces
 from ._think import ThinkTags
-from .base import (ERROR_STATUS, THINKING, CallUsage, ChatRequest, Chunk, Provider, Signal, StreamError, is_count,
-                   with_extra, without_refused)
+from .base import (ERROR_STATUS, THINKING, CallUsage, ChatRequest, Chunk, Provider, Signal, StreamError, Thinking,
+                   is_count, with_extra, without_refused)
 
 #: the counts that make up a call's input: the uncached tokens, the cache's reads and its writes
 INPUT_COUNTS = ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
+#: the content blocks of a model's reasoning (redacted: encrypted by the safety systems)
+THINKING_BLOCKS = ("thinking", "redacted_thinking")
 
 
 #: what the SDK imports at its first message (its tracing), imported off the event loop with the SDK
@@ -111,6 +113,7 @@ class AnthropicProvider(Provider):
             ) as response:
                 async for text in text_pieces(response, sys.modules["anthropic"], reading, self.model):
                     if not isinstance(text, str):  # STARTED, THINKING
+                        written += text.chars if isinstance(text, Thinking) else 0
                         yield text
                         continue
                     if trimmed:
@@ -156,6 +159,7 @@ class _Reading:
     output_tokens: int | None = None
     stop_reason: str | None = None
     inputs: dict[str, Any] = dataclasses.field(default_factory=dict)  # the latest of each of INPUT_COUNTS sent
+    thinking: bool = False  # a thinking block is open
 
     @property
     def input_tokens(self) -> int | None:
@@ -192,10 +196,22 @@ class _Reading:
                 if kind == "text_delta":
                     return _text(data["delta"]["text"])
                 if kind == "thinking_delta":
+                    thinking = data["delta"].get("thinking")
+                    return Thinking(len(thinking) if isinstance(thinking, str) else 0)
+                if kind == "signature_delta":
                     return THINKING
             if event == "content_block_start":  # a text block may open with text (some compatible servers')
                 block = data.get("content_block") or {}
+                self.thinking = block.get("type") in THINKING_BLOCKS
+                if self.thinking:
+                    return THINKING
                 return _text(block.get("text") or "") if block.get("type") == "text" else None
+            if event == "content_block_stop":
+                self.thinking = False
+            elif event == "ping" and self.thinking:
+                # the model thinks without showing it (display "omitted", the default from Claude Opus 4.7 on):
+                # the pings are all that comes until its signature, and it is at work
+                return THINKING
             if event == "message_start":
                 self.count_inputs(data["message"].get("usage") or {})
             elif event == "message_delta":

@@ -13,7 +13,7 @@ from typing import Any
 from ..errors import SotkitError, StreamError
 
 __all__ = ["CallUsage", "ChatRequest", "Chunk", "Prompt", "Provider", "STARTED", "SendAgain", "Signal",
-           "StreamError", "THINKING", "with_extra", "without_refused"]
+           "StreamError", "THINKING", "Thinking", "with_extra", "without_refused"]
 
 
 @dataclass(frozen=True)
@@ -158,8 +158,18 @@ class Signal:
         return self._name
 
 
+class Thinking(Signal):
+    """``THINKING`` with the characters of reasoning that came (0 where none came, or their number is not known, as
+    for a ping inside an open thinking block): they are no text, but the provider bills them as output, and a call
+    that breaks is charged them (estimated)."""
+
+    def __init__(self, chars: int = 0) -> None:
+        super().__init__("THINKING")
+        self.chars = chars
+
+
 STARTED = Signal("STARTED")
-THINKING = Signal("THINKING")
+THINKING = Thinking()
 Chunk = str | CallUsage | Signal
 
 

@@ -18,8 +18,8 @@ from ..options import check_api_key, check_extra_body, check_url
 from ._clients import sdk_clients, user_client
 from ._sse import malformed, text_pieces
 from ._think import ThinkTags
-from .base import (ERROR_STATUS, THINKING, CallUsage, ChatRequest, Chunk, Provider, SendAgain, Signal, StopAt,
-                   StreamError, is_count, with_extra, without_refused)
+from .base import (ERROR_STATUS, CallUsage, ChatRequest, Chunk, Provider, SendAgain, Signal, StopAt, StreamError,
+                   Thinking, is_count, with_extra, without_refused)
 
 #: OpenAI's own API (and Azure's) refuses a request with more than four stop sequences
 MAX_STOP = 4
@@ -110,7 +110,9 @@ class OpenAIProvider(Provider):
                 model=self._name, messages=[], stream=True, extra_body={**body, "messages": messages},
             ) as response, aclosing(text_pieces(response, sys.modules["openai"], reading, self.model)) as pieces:
                 async for text in pieces:
-                    if isinstance(text, str):
+                    if isinstance(text, Thinking):
+                        written += text.chars
+                    elif isinstance(text, str):
                         written += len(text)
                         text = tags.feed(text)
                         if stopping is not None:
@@ -230,7 +232,9 @@ def _chunk(data: Any) -> tuple[str | Signal | None, Any, dict | None, str | None
     usage = data.get("usage") or (x_groq.get("usage") if isinstance(x_groq, dict) else None)
     if not isinstance(usage, dict):  # counts of another shape are none (they are estimated)
         usage = None
-    return THINKING if thinking and not text else text, choice.get("finish_reason"), usage, refusal
+    if thinking and not text:
+        text = Thinking(len(thinking) if isinstance(thinking, str) else 0)
+    return text, choice.get("finish_reason"), usage, refusal
 
 
 def _openai_itself(base_url: str | None) -> bool:

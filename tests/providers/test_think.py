@@ -6,7 +6,7 @@ import pytest
 
 import sotkit
 from sotkit.providers._think import ThinkTags
-from sotkit.providers.base import THINKING
+from sotkit.providers.base import THINKING, Thinking
 from sotkit.retry import is_retryable
 from sotkit.testing import FakeLLMServer, Latency, RecordedRequest, Reply
 from tests.conftest import is_skeleton, point_of
@@ -19,7 +19,7 @@ def feed(text: str, step: int) -> tuple[str, int]:
     tags, out, thinking = ThinkTags(), [], 0
     for i in range(0, len(text), step):
         piece = tags.feed(text[i:i + step])
-        if piece is THINKING:
+        if isinstance(piece, Thinking):
             thinking += 1
         else:
             out.append(piece)
@@ -186,7 +186,7 @@ def test_harmony_reasoning_is_a_sign_of_life_and_its_final_text_streams():
     tags = ThinkTags()
     pieces = [tags.feed(ANALYSIS[i:i + 4]) for i in range(0, len(ANALYSIS), 4)]
     header = len("<|channel|>analysis<|message|>") // 4  # the pieces held back until the header shows what it is
-    assert pieces[:header] == [""] * header and all(piece is THINKING for piece in pieces[header:])
+    assert pieces[:header] == [""] * header and all(isinstance(piece, Thinking) for piece in pieces[header:])
     pieces = [tags.feed(piece) for piece in ["Keep", " it", " dark.<|", "return|>"]]
     assert pieces == ["Keep", " it", " dark.", THINKING]  # "<|" waits: it may be the start of an end marker
     assert tags.finish() == ""

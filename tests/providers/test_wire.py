@@ -13,7 +13,8 @@ import pytest
 
 import sotkit
 from sotkit.providers import create_provider
-from sotkit.providers.base import STARTED, THINKING, CallUsage, ChatRequest, Prompt
+from sotkit.providers.base import STARTED, CallUsage, ChatRequest, Prompt, Thinking
+from sotkit.testing import FakeLLMServer, Fault, Latency, Reply
 
 pytestmark = pytest.mark.anyio
 
@@ -145,22 +146,58 @@ async def test_only_the_first_of_several_generations_is_read():
 REASONING = [{"choices": [{"delta": {"reasoning_content": "Let me think. "}, "finish_reason": None}]}] * 12
 THINKING_DELTAS = [("content_block_delta", {"type": "content_block_delta", "index": 0,
                                             "delta": {"type": "thinking_delta", "thinking": "Hmm. "}})] * 12
+# Claude's thinking with display "omitted" (the API's default from Claude Opus 4.7 on): an empty thinking block, only
+# pings while the model thinks, then its signature (probe 57: four requests, each paying its thinking, then an error)
+OMITTED = [("content_block_start", {"type": "content_block_start", "index": 0,
+                                    "content_block": {"type": "thinking", "thinking": "", "signature": ""}}),
+           *[("ping", {"type": "ping"})] * 11,
+           ("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                    "delta": {"type": "signature_delta", "signature": "EuYBCkQ"}}),
+           ("content_block_stop", {"type": "content_block_stop", "index": 0})]
 
 
-@pytest.mark.parametrize("model", ["openai:m", "anthropic:m"])
-async def test_a_model_that_reasons_for_longer_than_the_timeouts_is_alive_not_stalled(model):
+def event_pieces(body: bytes) -> list[bytes]:
+    """A body of events, one piece each (``serving`` writes them 50 ms apart)."""
+    return [piece + b"\n\n" for piece in body.split(b"\n\n") if piece]
+
+
+@pytest.mark.parametrize("model, thinking", [("openai:m", None), ("anthropic:m", THINKING_DELTAS),
+                                             ("anthropic:m", OMITTED)])
+async def test_a_model_that_reasons_for_longer_than_the_timeouts_is_alive_not_stalled(model, thinking):
     """Twelve reasoning events 50 ms apart, then the answer: 0.6 s without text, twice the timeouts."""
     if model.startswith("openai"):
         pieces = [sse(chunk, done=False) for chunk in REASONING] + [sse(*WORDS, STOPPED)]
     else:
-        body = anthropic_sse(*THINKING_DELTAS, text_delta("Keep it dark."), *END_TURN)
-        pieces = body.split(b"\n\n")
-        pieces = [piece + b"\n\n" for piece in pieces if piece]
-    async with serving(pieces) as (url, _):
+        pieces = event_pieces(anthropic_sse(*thinking, text_delta("Keep it dark."), *END_TURN))
+    async with serving(pieces) as (url, received):
         async with sotkit.SoT(model, api_key="k", base_url=url, mode="sequential", first_token_timeout=0.3,
                               stall_timeout=0.3, retry=1) as sot:
             result = await sot.generate("Why is the sky dark at night?")
-    assert result.text == "Keep it dark."
+    assert result.text == "Keep it dark." and len(received) == 1
+
+
+THOUGHT = " The user wants sleep advice; step 1 of my reasoning."
+
+
+@pytest.mark.parametrize("model, body", [
+    ("openai:deepseek-reasoner", sse(*[{"choices": [{"delta": {"reasoning_content": THOUGHT}}]}] * 40, done=False)),
+    ("anthropic:claude-sonnet-4-6", anthropic_sse(
+        *[("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                   "delta": {"type": "thinking_delta", "thinking": THOUGHT}})] * 40,
+        ("error", {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}))),
+])
+async def test_reasoning_that_came_before_a_call_broke_is_charged(model, body):
+    # it was charged no output at all (probe 55): a success whose usage left out 500 tokens of paid reasoning
+    def respond(request):
+        broken = Fault.not_a_stream(body.decode(), "text/event-stream") if request.attempt == 1 else None
+        return Reply("Keep a schedule.", fault=broken, latency=Latency(ttft_s=0.0, tokens_per_s=5000))
+
+    with FakeLLMServer(respond) as server:
+        url = server.openai_base_url if model.startswith("openai") else server.anthropic_base_url
+        async with sotkit.SoT(model, api_key="k", base_url=url, mode="sequential", retry=2) as sot:
+            result = await sot.generate("How can I sleep better?")
+    broken_call = result.usage.priced_calls[0]
+    assert result.text == "Keep a schedule." and broken_call[2] == 40 * len(THOUGHT) / 4 and result.usage.estimated
 
 
 async def test_a_reasoning_model_that_spent_max_tokens_reasoning_says_so():
@@ -251,7 +288,7 @@ async def test_content_as_a_list_of_typed_parts_is_its_text_and_its_thinking():
               sse(chunk([thinking, {"type": "text", "text": "it "}, {"type": "text", "text": "dark."}]), STOPPED)]
     async with serving(pieces) as (url, _):
         *chunks, usage = await read("openai:m", url)
-    assert chunks == [THINKING, "Keep ", "it dark."] and usage.finish_reason == "stop"
+    assert isinstance(chunks[0], Thinking) and chunks[1:] == ["Keep ", "it dark."] and usage.finish_reason == "stop"
 
 
 async def test_counts_that_are_no_object_are_estimated():
