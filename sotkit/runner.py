@@ -334,11 +334,11 @@ class Runner:
                         runaway = chunks > max_chunks or len(kept) < len(chunk)
                         if not call.on_text(kept) or runaway:
                             # Stop paying for text that will be thrown away; the usage the provider would have
-                            # reported last is estimated (a runaway is charged its whole budget).
+                            # reported last is estimated (a runaway at least its whole budget: it ignored it).
                             usage = CallUsage.estimate(request.prompt.chars, chars + reasoned)
                             if runaway:
-                                usage = dataclasses.replace(usage, output_tokens=request.max_tokens,
-                                                            finish_reason="length")
+                                usage = dataclasses.replace(usage, finish_reason="length",
+                                                            output_tokens=max(usage.output_tokens, request.max_tokens))
                             break
             except StreamError as error:
                 if error.no_answer and chars:
