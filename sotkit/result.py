@@ -64,6 +64,13 @@ class Usage:
         return self.estimated_calls > 0
 
     def add(self, other: Usage) -> None:
+        """Add ``other``'s tokens and calls (to total several requests' usage), and the prices its client was given:
+        a sum is priced as its parts are (where two clients priced one model apart, ``other``'s price goes)."""
+        if other._prices is not None and other._prices is not self._prices:
+            from .pricing import Prices
+
+            mine = self._prices.overrides if self._prices is not None else {}
+            self._prices = other._prices if not mine else Prices({**mine, **other._prices.overrides})
         self.input_tokens += other.input_tokens
         self.output_tokens += other.output_tokens
         self.calls += other.calls

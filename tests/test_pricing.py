@@ -166,6 +166,17 @@ def test_usage_sums_cost_and_unknown_is_sticky():
     assert total.cost is None
 
 
+def test_a_sum_of_requests_usage_is_priced_with_their_clients_prices():
+    # a sum started empty priced them at the library's price (47 times less), or not at all (probe 55)
+    ours = Prices({"openai:gpt-4o-mini": (10.0, 20.0), "openai:in-house": (1.0, 2.0)})
+    first = sotkit.Usage(priced_calls=[("openai:gpt-4o-mini", 1_000, 500)], prices=ours)
+    second = sotkit.Usage(priced_calls=[("openai:in-house", 1_000, 500)], prices=Prices({"openai:in-house": (1.0, 2.0)}))
+    total = sotkit.Usage()
+    total.add(first)
+    total.add(second)
+    assert total.cost == pytest.approx(first.cost + second.cost) == pytest.approx(0.02 + 0.002)
+
+
 def test_the_price_table_is_loaded_only_when_a_cost_is_read():
     import subprocess
     import sys
