@@ -180,6 +180,7 @@ class Answer:
                        else f"finished point(s): {', '.join(finished) or 'none'} (Point.done; the others are cut "
                             "or missing)")
             if self._stopped:
+                self.runner.trace.stopped()
                 raise PartialResultError(f"the SoT client was closed (aclose(), or its `async with` block ended) "
                                          f"while this request ran; {written}", self.result())
             raise DeadlineExceeded(f"the request's deadline of {self.options.deadline} s passed; {written}",

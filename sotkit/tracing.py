@@ -82,6 +82,10 @@ class RequestTrace:
         """The span of one model call (``rows``: a batched call's rows)."""
         return NO_CALL
 
+    def stopped(self) -> None:
+        """The caller stopped the request (a stream's ``aclose()``, the client's): the error it ends with (a
+        ``PartialResultError`` holding what was written) is no failure, as a cancellation is none."""
+
 
 NO_CALL = CallTrace()
 NO_TRACE = RequestTrace()
@@ -131,6 +135,7 @@ class _RequestSpan(RequestTrace):
             attributes["sotkit.question"] = question
         self.span = tracer.start_span(f"sotkit {operation}", kind=trace.SpanKind.INTERNAL, attributes=attributes)
         self.context = trace.set_span_in_context(self.span)
+        self._stopped = False
 
     def __enter__(self) -> _RequestSpan:
         self._current = _current(self.span)
@@ -152,10 +157,15 @@ class _RequestSpan(RequestTrace):
                 self.span.set_attribute("sotkit.route.reason", self._text(result.route_reason))
             if self.content:
                 self.span.set_attribute("sotkit.answer", result.text)
-            if error is not None:
+            if self._stopped:
+                self.span.set_attribute("sotkit.cancelled", True)
+            elif error is not None:
                 _record(self.span, error, self.content)
         finally:
             self.span.end()
+
+    def stopped(self) -> None:
+        self._stopped = True
 
     def call(self, role: str, model: str, point: int | None = None, rows: int | None = None) -> CallTrace:
         return _CallSpan(self, role, model, point, rows)
