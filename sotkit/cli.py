@@ -31,6 +31,7 @@ from . import ConfigError, PartialResultError, Result, SoT, SotkitError, Usage, 
 from .client import FALLBACK_OPTIONS
 from .engines import registry
 from .evaluation import cli as eval_cli
+from .providers._sse import BROKE_OFF
 from .providers.base import cut_by
 from .router import cli as router_cli
 
@@ -190,6 +191,8 @@ def _hint(error: Exception) -> str:
         return "; check the API key (OPENAI_API_KEY, ANTHROPIC_API_KEY) and that it is for this --model"
     if status == 404:
         return "; check the model name in --model (and --base-url)"
+    if BROKE_OFF in str(error):
+        return "; the server answered, then broke off on every attempt (overloaded, or a proxy's time limit?)"
     if "Connection" in type(error).__name__ or "Timeout" in type(error).__name__:
         return "; check --base-url (or $OPENAI_BASE_URL, $ANTHROPIC_BASE_URL) and that the server is reachable"
     return ""

@@ -197,6 +197,17 @@ def test_an_sdk_error_is_one_line_with_a_hint_and_the_traceback_is_behind_debug(
     assert "APIConnectionError" in refused.stderr and "check --base-url" in refused.stderr
 
 
+def test_a_stream_that_breaks_on_every_attempt_is_not_called_unreachable():
+    # the hint said to check --base-url and that the server is reachable: it answered 200 every time (probe 55)
+    from sotkit.testing import Fault, Reply
+
+    with FakeLLMServer(Reply("1. Sleep well\n2. Move", fault=Fault.drop(after_tokens=2))) as server:  # the skeleton
+        done = ask("Why?", "--model", "openai:m", "--base-url", server.openai_base_url, "--mode", "sot",
+                   env={"OPENAI_API_KEY": "k"})
+    assert done.returncode == 1 and "APIConnectionError" in done.stderr and "check --base-url" not in done.stderr
+    assert "broke off while the server streamed" in done.stderr and "broke off on every attempt" in done.stderr
+
+
 def test_a_point_left_empty_is_left_out_with_a_note_or_with_raise_fails_after_printing_the_rest():
     responder = sot_responder("1. Sleep well\n2. Move daily\n3. Eat well", {1: "Eight hours.", 2: "", 3: "Greens."})
     with FakeLLMServer(responder, latency=Latency(ttft_s=0, tokens_per_s=1000)) as server:

@@ -103,11 +103,14 @@ async def text_pieces(response: Any, sdk: ModuleType, reading: Reading, model: s
     except httpx2.TimeoutException as exc:
         raise sdk.APITimeoutError(request=response.http_request) from exc
     except httpx2.TransportError as exc:
-        raise sdk.APIConnectionError(request=response.http_request) from exc
+        raise sdk.APIConnectionError(message=f"{BROKE_OFF} ({type(exc).__name__}: {exc})"[:300],
+                                     request=response.http_request) from exc
     except UnicodeDecodeError as exc:
         raise StreamError(f"the event stream is not UTF-8 text: {exc}", raw=exc.object[:500]) from exc
 
 
+#: an SDK's ``APIConnectionError`` raised after the server answered: it was reachable
+BROKE_OFF = "the connection broke off while the server streamed its answer, after its 200"
 #: what may come before a body's first event or JSON: white space, a byte-order mark
 _BLANK = b" \t\r\n\xef\xbb\xbf"
 #: how long the events after the model's end (the counts, the terminal event) may take to come
