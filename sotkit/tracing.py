@@ -284,7 +284,7 @@ def _current(span: Any) -> Any:
 
 def _error_attributes(error: BaseException, content: bool) -> dict[str, Any]:
     attributes: dict[str, Any] = {"error.type": type(error).__qualname__,
-                                  "sotkit.error.message": str(error) if content else _elide(str(error))}
+                                  "sotkit.error.message": str(error) if content else _elide(_said(error))}
     status = getattr(error, "status_code", None)
     if isinstance(error, StreamError):  # the response was a 200; its status is the one the error is retried as
         attributes |= {"http.response.status_code": 200, "sotkit.error.status_code": error.status_code}
@@ -300,7 +300,7 @@ def _record(span: Any, error: BaseException, content: bool) -> None:
         span.set_attribute("sotkit.cancelled", True)
         return
     trace = _otel()
-    message = str(error) if content else _elide(str(error))
+    message = str(error) if content else _elide(_said(error))
     overrides = {} if content else {
         "exception.message": message,
         "exception.stacktrace": "".join(traceback.format_tb(error.__traceback__)) + type(error).__qualname__,
@@ -308,6 +308,16 @@ def _record(span: Any, error: BaseException, content: bool) -> None:
     span.record_exception(error, attributes=overrides)
     span.set_attribute("error.type", type(error).__qualname__)
     span.set_status(trace.Status(trace.StatusCode.ERROR, f"{type(error).__name__}: {message}"[:300]))
+
+
+def _said(error: BaseException) -> str:
+    """``error``'s message; for an API's error body, its type and message ("rate_limit_error: Rate limit reached"),
+    not the dict the anthropic SDK prints, whose every string is quoted (and would be elided whole)."""
+    body = getattr(error, "body", None)
+    inner = body.get("error") if isinstance(body, dict) else None
+    if isinstance(inner, dict) and isinstance(inner.get("message"), str):
+        return f"Error code: {getattr(error, 'status_code', '?')} - {inner.get('type')}: {inner['message']}"
+    return str(error)
 
 
 def _elide(text: str) -> str:

@@ -189,6 +189,8 @@ async def test_a_retried_call_has_a_retry_event(spans, provider):
     assert event.name == "sotkit.retry"
     assert event.attributes["sotkit.attempt"] == 1 and event.attributes["http.response.status_code"] == 503
     assert event.attributes["error.type"].endswith("Error") and 0 <= event.attributes["sotkit.retry.wait_s"] <= 1
+    # the API's message, on both wires (on anthropic's it was the SDK's dict of quoted strings, each elided: probe 55)
+    assert event.attributes["sotkit.error.message"].endswith("Service unavailable (injected by FakeLLMServer)")
     assert retried.attributes["sotkit.call.attempts"] == 2
     assert retried.status.status_code == StatusCode.UNSET  # the call succeeded in the end
     if provider == "anthropic":  # one SDK span per attempt, both under the one call span
