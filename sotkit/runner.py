@@ -63,6 +63,10 @@ OnRestart = Callable[[], None]
 #: four characters
 RUNAWAY_CHUNKS_PER_TOKEN = 2
 RUNAWAY_CHARS_PER_TOKEN = 16
+#: the slowest a model is taken to reason while it shows none of it (a Claude whose thinking is omitted sends only
+#: pings): such signs of life keep a call alive for its token budget at this rate at most, as a stuck server or
+#: proxy may ping forever
+HIDDEN_TOKENS_PER_S = 10
 #: seconds a call may wait for the per-minute budgets before it counts as paced by them
 PACED_S = 0.01
 #: a call that spent its whole token budget before any text (OpenAI's reasoning models count their hidden
@@ -302,6 +306,7 @@ class Runner:
         max_chunks = RUNAWAY_CHUNKS_PER_TOKEN * request.max_tokens + 8
         max_chars = RUNAWAY_CHARS_PER_TOKEN * request.max_tokens + 64
         sent, first_text, last_text = time.monotonic(), None, None
+        shown = sent  # when reasoning or text last came (signs of life alone count for HIDDEN_TOKENS_PER_S)
         started = False  # the server took the request (STARTED): its prompt is paid for, though no counts come
         with self._watchdog(backend) as watchdog:
             try:
@@ -313,8 +318,15 @@ class Runner:
                             usage = chunk
                             continue
                         if isinstance(chunk, Thinking):  # a reasoning model at work: alive, though no text yet
-                            watchdog.progress(text=False)
                             reasoned += chunk.chars
+                            now = time.monotonic()
+                            shown = now if chunk.chars else shown
+                            if now - shown < request.max_tokens / HIDDEN_TOKENS_PER_S:
+                                watchdog.progress(text=False)
+                            if chars + reasoned > max_chars:  # a runaway that reasons on: ended as at the limit
+                                usage = dataclasses.replace(CallUsage.estimate(request.prompt.chars, chars + reasoned),
+                                                            finish_reason="length")
+                                break
                             continue
                         if chunk is STARTED:
                             started = True

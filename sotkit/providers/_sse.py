@@ -42,7 +42,7 @@ class Reading(Protocol):
 
 async def text_pieces(response: Any, sdk: ModuleType, reading: Reading, model: str) -> AsyncIterator[str | Signal]:
     """The text of ``model``'s SDK streaming response, one piece per read from the network, as ``reading`` gives
-    each event's, after ``STARTED``; a read without text but with reasoning passes on ``THINKING``. Where the client
+    each event's, after ``STARTED``; the reasoning of a read passes on before its text, as ``Thinking``. Where the client
     falls behind, a read brings several events, and each piece costs the same to filter, stitch and send on: the
     busier the client, the fewer the pieces. Text ahead of an event that raises is given first.
 
@@ -72,26 +72,26 @@ async def text_pieces(response: Any, sdk: ModuleType, reading: Reading, model: s
                 sniffing = False
                 if head.startswith(b"{"):
                     body = head + b"".join([rest async for rest in chunks])
-                    text, error = _joined(reading.as_events(_parsed(body.decode())), reading)
-                    if text:
-                        yield text
+                    pieces, error = _joined(reading.as_events(_parsed(body.decode())), reading)
+                    for piece in pieces:
+                        yield piece
                     if error:
                         raise error
                     if not reading.whole:
                         raise StreamError(f"the reply from {model} came whole, as JSON, but without {reading.end}")
                     return
-            text, error = _joined(parser.feed(chunk), reading)
-            if text:
-                yield text
+            pieces, error = _joined(parser.feed(chunk), reading)
+            for piece in pieces:
+                yield piece
             if error:
                 raise error
             if reading.whole:
                 if tail := await _tail(chunks, parser, reading):
                     yield tail
                 return
-        text, error = _joined(parser.finish(), reading)
-        if text:
-            yield text
+        pieces, error = _joined(parser.finish(), reading)
+        for piece in pieces:
+            yield piece
         if error:
             raise error
         if sniffing:  # not a byte but white space
@@ -128,9 +128,8 @@ async def _tail(chunks: AsyncIterator[bytes], parser: EventParser, reading: Read
     try:
         with anyio.move_on_after(TAIL_S):
             while not reading.ended:
-                text, _ = _joined(parser.feed(await anext(chunks)), reading)
-                if isinstance(text, str):
-                    texts.append(text)
+                pieces, _ = _joined(parser.feed(await anext(chunks)), reading)
+                texts += [piece for piece in pieces if isinstance(piece, str)]
         with anyio.move_on_after(DRAIN_S):
             async for _ in chunks:
                 pass
@@ -139,9 +138,9 @@ async def _tail(chunks: AsyncIterator[bytes], parser: EventParser, reading: Read
     return "".join(texts)
 
 
-def _joined(events: list[tuple[str | None, Any]], reading: Reading) -> tuple[str | Signal, Exception | None]:
-    """The text of ``events`` as one piece (``THINKING`` where they hold only reasoning), up to the first event
-    that raised, and what it raised; events after the terminal one are not read."""
+def _joined(events: list[tuple[str | None, Any]], reading: Reading) -> tuple[list[str | Signal], Exception | None]:
+    """The pieces of ``events``: the reasoning they hold (``Thinking``, its characters summed), then their text as
+    one piece, up to the first event that raised; and what it raised. Events after the terminal one are not read."""
     texts: list[str] = []
     thinking: int | None = None  # characters of reasoning, once any came
     error = None
@@ -158,7 +157,9 @@ def _joined(events: list[tuple[str | None, Any]], reading: Reading) -> tuple[str
             texts.append(text)  # type: ignore[arg-type]
         if reading.ended:
             break
-    return "".join(texts) or (Thinking(thinking) if thinking is not None else ""), error
+    pieces: list[str | Signal] = [] if thinking is None else [Thinking(thinking)]
+    text = "".join(texts)
+    return (pieces + [text] if text else pieces), error
 
 
 def malformed(data: Any) -> StreamError:

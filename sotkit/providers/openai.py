@@ -222,7 +222,9 @@ def _chunk(data: Any) -> tuple[str | Signal | None, Any, dict | None, str | None
     text = delta.get("content")
     thinking = delta.get("reasoning_content") or delta.get("reasoning")  # vLLM's, DeepSeek's; OpenRouter's
     if isinstance(text, list):  # Mistral's reasoning models: typed parts, {"type": "text"} and {"type": "thinking"}
-        thinking = thinking or any(part.get("type") == "thinking" for part in text)
+        thoughts = [part.get("thinking") for part in text if part.get("type") == "thinking"]  # each a list of texts
+        thinking = thinking or "".join(t.get("text") or "" for parts in thoughts if isinstance(parts, list)
+                                       for t in parts if isinstance(t, dict)) or bool(thoughts)
         text = "".join(part["text"] for part in text if part.get("type") == "text")
     refusal = delta.get("refusal")
     for field, value in (("content", text), ("refusal", refusal)):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import math
 from contextlib import asynccontextmanager
 
 import anyio
@@ -176,17 +177,48 @@ async def test_a_model_that_reasons_for_longer_than_the_timeouts_is_alive_not_st
     assert result.text == "Keep it dark." and len(received) == 1
 
 
+async def test_a_thinking_block_with_only_pings_keeps_a_call_alive_for_a_bounded_time():
+    # a stuck server (or a proxy's own pings) would keep the call open forever (probe 58): signs of life without any
+    # reasoning count for the call's budget at HIDDEN_TOKENS_PER_S (here 3 tokens: 0.3 s), then it stalls
+    pieces = event_pieces(anthropic_sse(OMITTED[0], *[("ping", {"type": "ping"})] * 100))
+    async with serving(pieces) as (url, _):
+        async with sotkit.SoT("anthropic:m", api_key="k", base_url=url, mode="sequential", max_tokens=3,
+                              first_token_timeout=0.3, stall_timeout=0.3, retry=1) as sot:
+            with anyio.fail_after(4), pytest.raises(sotkit.StreamStalled, match="after its reasoning"):
+                await sot.generate("Why is the sky dark at night?")
+
+
+async def test_reasoning_past_the_runaway_bound_ends_the_call_as_at_its_limit():
+    # a server that ignores max_tokens while its model reasons streamed on until a deadline, if any (probe 58); now
+    # ended as at its budget, it goes again with more (as a reasoning model's call does), and ends so again
+    endless = [sse({"choices": [{"delta": {"reasoning_content": "Let me think again. " * 500}}]}, done=False)] * 60
+    async with serving(endless) as (url, received):
+        async with sotkit.SoT("openai:m", api_key="k", base_url=url, mode="sequential", max_tokens=10,
+                              retry=1) as sot:
+            with anyio.fail_after(2.5), pytest.raises(sotkit.EmptyAnswer, match="token limit"), \
+                    pytest.warns(UserWarning, match="spent a call's whole budget"):
+                await sot.generate("Why is the sky dark at night?")
+    assert [body["max_tokens"] for body in received] == [10, 1024]
+
+
 THOUGHT = " The user wants sleep advice; step 1 of my reasoning."
 
 
-@pytest.mark.parametrize("model, body", [
-    ("openai:deepseek-reasoner", sse(*[{"choices": [{"delta": {"reasoning_content": THOUGHT}}]}] * 40, done=False)),
+MISTRAL_THOUGHT = {"type": "thinking", "thinking": [{"type": "text", "text": THOUGHT}]}
+
+
+@pytest.mark.parametrize("model, body, text", [
+    ("openai:deepseek-reasoner", sse(*[{"choices": [{"delta": {"reasoning_content": THOUGHT}}]}] * 40, done=False), ""),
     ("anthropic:claude-sonnet-4-6", anthropic_sse(
         *[("content_block_delta", {"type": "content_block_delta", "index": 0,
                                    "delta": {"type": "thinking_delta", "thinking": THOUGHT}})] * 40,
-        ("error", {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}))),
-])
-async def test_reasoning_that_came_before_a_call_broke_is_charged(model, body):
+        ("error", {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})), ""),
+    ("openai:magistral", sse(*[{"choices": [{"delta": {"content": [MISTRAL_THOUGHT]}}]}] * 40, done=False), ""),
+    # the reasoning, then text, all in the one read the body is: the text's read no longer hides the reasoning
+    ("openai:deepseek-reasoner", sse(*[{"choices": [{"delta": {"reasoning_content": THOUGHT}}]}] * 40,
+                                     {"choices": [{"delta": {"content": "Keep"}}]}, done=False), "Keep"),
+], ids=["reasoning_content", "thinking_delta", "mistral", "reasoning then text"])
+async def test_reasoning_that_came_before_a_call_broke_is_charged(model, body, text):
     # it was charged no output at all (probe 55): a success whose usage left out 500 tokens of paid reasoning
     def respond(request):
         broken = Fault.not_a_stream(body.decode(), "text/event-stream") if request.attempt == 1 else None
@@ -197,7 +229,8 @@ async def test_reasoning_that_came_before_a_call_broke_is_charged(model, body):
         async with sotkit.SoT(model, api_key="k", base_url=url, mode="sequential", retry=2) as sot:
             result = await sot.generate("How can I sleep better?")
     broken_call = result.usage.priced_calls[0]
-    assert result.text == "Keep a schedule." and broken_call[2] == 40 * len(THOUGHT) / 4 and result.usage.estimated
+    assert result.text == "Keep a schedule." and result.usage.estimated
+    assert broken_call[2] == math.ceil((40 * len(THOUGHT) + len(text)) / 4)
 
 
 async def test_a_reasoning_model_that_spent_max_tokens_reasoning_says_so():
