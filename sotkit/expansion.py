@@ -60,8 +60,9 @@ _RULE_SEEN = 200  # characters from the end: a rule is a short line
 _AS_SENTENCE = re.compile(r"[^*_#`\n]*[^*_#`\s:\-–][.!?]")
 #: a list number, and what comes before it on the line ("1. Sleep well", "The answer is 1. Sleep well")
 _UP_TO_NUMBER = re.compile(r"^(?:.*\s)?[(（]?\d{1,2}[.)．）]\s*")
-#: what a small model adds after quoting a title from the skeleton ('Sleep well" and so on.', "Sleep well, etc.")
-_AND_SO_ON = re.compile(r"[\"”']?[,\s]*(?:and so on|and so forth|etc|\.\.\.|…)[.\s]*\Z", re.I)
+#: what a small model adds after quoting a title from the skeleton ('Sleep well" and so on.', "Sleep well; etc…"); not
+#: an ellipsis alone ("Python..." is a verdict)
+_AND_SO_ON = re.compile(r"[\"”']?(?:[\s,;(]*(?:and so (?:on|forth)|etc|and more)[\s.…)]*)+\Z", re.I)
 
 
 def _trailing_rule(text: str, final: bool) -> int | None:

@@ -316,7 +316,8 @@ def _said(error: BaseException) -> str:
     body = getattr(error, "body", None)
     inner = body.get("error") if isinstance(body, dict) else None
     if isinstance(inner, dict) and isinstance(inner.get("message"), str):
-        return f"Error code: {getattr(error, 'status_code', '?')} - {inner.get('type')}: {inner['message']}"
+        kind = f"{inner['type']}: " if isinstance(inner.get("type"), str) else ""
+        return f"Error code: {getattr(error, 'status_code', '?')} - {kind}{inner['message']}"
     return str(error)
 
 

@@ -729,6 +729,7 @@ async def test_a_point_writing_when_the_skeleton_ends_learns_its_count():
     (2, "Sleep well"), (2, "**Move daily.**"), (2, "### Move daily"),  # another point's title, as a header
     (2, "The answer is 1. Sleep well"),
     (2, 'The skeleton of the answer is "1. Sleep well" and so on.'), (2, "Sleep well, etc."),  # quoted with a tail
+    (2, "Sleep well, and so on…"), (2, "Sleep well; etc. etc."), (2, "Sleep well (etc.)"), (2, "Sleep well and more."),
     # point 1, whose own line opens the skeleton again (probe 54)
     (1, "I've rewritten the answer for you:\n\n1. Sleep well\n2. Eat less sugar"),
     (1, "The skeleton of the answer is:\n1. Sleep well\n2. Eat less sugar"),
@@ -746,3 +747,16 @@ async def test_a_point_with_nothing_of_its_own_but_a_lead_in_or_a_title_is_asked
     result = seen[-1].result
     assert result.points[index - 1].text == TEXTS[index] and result.points[index - 1].attempts == 2
     assert joined(seen) == result.text  # a lead-in shown is withdrawn
+
+
+@pytest.mark.parametrize("reply", ["Sleep well.", "Sleep well...", "Sleep well…"])
+async def test_another_points_title_as_a_plain_sentence_is_kept_as_the_points_answer(reply):
+    # "Python." for a point "Verdict": a one-word answer that is another point's title; an ellipsis after it
+    # was taken for a quoted skeleton's tail, and the point failed (probe 58)
+    def respond(request: RecordedRequest) -> Reply:
+        return Reply(reply) if point_of(request) == 2 else sot_responder(SKELETON, TEXTS)(request)
+
+    with FakeLLMServer(respond, latency=FAST) as server:
+        async with client(server, "openai") as sot:
+            result = await sot.generate("Be healthier?")
+    assert result.points[1].text == reply and result.points[1].attempts == 1

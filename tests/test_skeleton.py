@@ -286,6 +286,8 @@ def test_inline_lists(text, titles):
     ("Skeleton: 1. Relax\n1. Relax your body\n2. Meditate", ["Relax your body", "Meditate"]),
     ("Tips: 1. Relax\n2) Sleep\n3) Eat", ["Sleep", "Eat"]),
     ("It runs on version 1. It is fast\n2. Sleep\n3. Eat", ["Sleep", "Eat"]),
+    ("It matters (see §1.1. below)\n2. Sleep\n3. Eat", ["Sleep", "Eat"]),  # a section's number (probe 58)
+    ("Python 3.1. It is fast\n2. Sleep\n3. Eat", ["Sleep", "Eat"]),
 ])
 def test_a_list_whose_first_item_ends_a_lead_in_line(text, titles):
     assert parse(text) == titles
