@@ -39,7 +39,8 @@ class Usage:
     ``dataclasses.asdict(result)`` stays plain data that ``json.dumps`` takes."""
 
     def __post_init__(self, prices: Prices | None) -> None:
-        self._prices = prices
+        # the prices of the calls from each index on: a sum of requests from several clients prices each at its own
+        self._prices: list[tuple[int, Prices | None]] = [(0, prices)]
 
     @property
     def cost(self) -> float | None:
@@ -47,15 +48,17 @@ class Usage:
         read takes some 60 ms, and its objects lengthen every full garbage collection after)."""
         from .pricing import Prices
 
-        prices = self._prices or Prices()
         total = 0.0
-        for model, input_tokens, output_tokens, *cached in self.priced_calls:
-            if not input_tokens and not output_tokens:
-                continue  # a call that spent no tokens (refused before it started) costs nothing, priced or not
-            cost = prices.cost(model, input_tokens, output_tokens, *cached)
-            if cost is None:
-                return None
-            total += cost
+        ends = [start for start, _ in self._prices[1:]] + [len(self.priced_calls)]
+        for (start, prices), end in zip(self._prices, ends):
+            prices = prices or Prices()
+            for model, input_tokens, output_tokens, *cached in self.priced_calls[start:end]:
+                if not input_tokens and not output_tokens:
+                    continue  # a call that spent no tokens (refused before it started) costs nothing, priced or not
+                cost = prices.cost(model, input_tokens, output_tokens, *cached)
+                if cost is None:
+                    return None
+                total += cost
         return total
 
     @property
@@ -64,13 +67,12 @@ class Usage:
         return self.estimated_calls > 0
 
     def add(self, other: Usage) -> None:
-        """Add ``other``'s tokens and calls (to total several requests' usage), and the prices its client was given:
-        a sum is priced as its parts are (where two clients priced one model apart, ``other``'s price goes)."""
-        if other._prices is not None and other._prices is not self._prices:
-            from .pricing import Prices
-
-            mine = self._prices.overrides if self._prices is not None else {}
-            self._prices = other._prices if not mine else Prices({**mine, **other._prices.overrides})
+        """Add ``other``'s tokens and calls (to total several requests' usage): a sum is priced as its parts are,
+        each part's calls with the prices its client was given (``prices=``); a part without any, with the sum's."""
+        for start, prices in other._prices:
+            prices = self._prices[0][1] if prices is None else prices
+            if prices is not self._prices[-1][1]:
+                self._prices.append((len(self.priced_calls) + start, prices))
         self.input_tokens += other.input_tokens
         self.output_tokens += other.output_tokens
         self.calls += other.calls

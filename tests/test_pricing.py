@@ -170,11 +170,24 @@ def test_a_sum_of_requests_usage_is_priced_with_their_clients_prices():
     # a sum started empty priced them at the library's price (47 times less), or not at all (probe 55)
     ours = Prices({"openai:gpt-4o-mini": (10.0, 20.0), "openai:in-house": (1.0, 2.0)})
     first = sotkit.Usage(priced_calls=[("openai:gpt-4o-mini", 1_000, 500)], prices=ours)
-    second = sotkit.Usage(priced_calls=[("openai:in-house", 1_000, 500)], prices=Prices({"openai:in-house": (1.0, 2.0)}))
+    second = sotkit.Usage(priced_calls=[("openai:in-house", 1_000, 500)],
+                          prices=Prices({"openai:in-house": (1.0, 2.0)}))
     total = sotkit.Usage()
     total.add(first)
     total.add(second)
     assert total.cost == pytest.approx(first.cost + second.cost) == pytest.approx(0.02 + 0.002)
+    # one model priced apart by two clients, or by one client and the library (probe 58: 6.0 for 3.5, 0.0 for 0.15)
+    cheap, dear = (Prices({"openai:llama-3-70b": price}) for price in ((0.5, 0.5), (3.0, 3.0)))
+    total = sotkit.Usage()
+    for prices in (cheap, dear):
+        total.add(sotkit.Usage(priced_calls=[("openai:llama-3-70b", 1_000_000, 0)], prices=prices))
+    assert total.cost == pytest.approx(3.5)
+    listed = sotkit.Usage(priced_calls=[("openai:gpt-4o-mini", 1_000_000, 0)], prices=Prices())
+    free = sotkit.Usage(priced_calls=[("openai:gpt-4o-mini", 1_000_000, 0)],
+                        prices=Prices({"openai:gpt-4o-mini": (0, 0)}))
+    listed.add(free)
+    listed.add(sotkit.Usage(priced_calls=[("openai:gpt-4o-mini", 1_000_000, 0)]))  # no prices: the sum's own
+    assert listed.cost == pytest.approx(2 * Prices().cost("openai:gpt-4o-mini", 1_000_000, 0))
 
 
 def test_the_price_table_is_loaded_only_when_a_cost_is_read():
