@@ -8,7 +8,9 @@ the kept tokens ride along with the next step's ``[PAD]`` slots, so they cost no
 
 With ``verify=True`` the kept tokens are only drafts: the next forward pass (which runs anyway) checks each
 against the model's own greedy choice at its position, keeps the matching prefix plus the model's next token,
-and rolls the rest back, so the output is exactly greedy decoding at any ``alpha``. Verified mode can also draft
+and rolls the rest back, so the output is exactly greedy decoding at any ``alpha``, in float32 (in bfloat16 a pass
+over several positions rounds differently from one position at a time, and the text can part from plain greedy
+decoding's where two tokens are nearly tied, as speculative decoding's does). Verified mode can also draft
 by prompt lookup (``lookup``): the tokens that followed the latest earlier occurrence of the last few tokens.
 Each step drafts whichever is longer, the confident slot run or the lookup; both are checked the same way.
 Slots predict new phrasing, lookup catches text the answer repeats (code does both).

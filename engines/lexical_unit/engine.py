@@ -18,7 +18,8 @@ PAD_TOKEN = "[PAD]"  # decoding.PAD_TOKEN, which would import torch with its mod
 
 class LexicalUnits(Engine):
     """Lexical-unit decoding (``decoding.generate``); ``alpha`` and ``k`` default to the model's own
-    ``lud_config.json``, ``verify=True`` keeps the output exactly greedy, ``lookup`` adds prompt-lookup drafts."""
+    ``lud_config.json``, ``verify=True`` keeps the output exactly greedy (in float32), ``lookup`` adds prompt-lookup
+    drafts."""
 
     name = "lexical_unit"
     command = "lud"
