@@ -293,7 +293,8 @@ def _show(result: Result, as_json: bool, shown: str | None, error: dict[str, str
                   f"point {point.index} ({point.title}) was left out: it failed after every attempt{why} "
                   "(--on-point-error raise makes that an error)")
     if result.written_by not in (None, result.model):
-        _note(f"the answer was written by the fallback {result.written_by} ({result.model} failed)")
+        what = "the skeleton" if result.mode == "sot" else "the answer"
+        _note(f"{what} was written by the fallback {result.written_by} ({result.model} failed)")
     if fallback := [p for p in result.points if p.model not in (None, result.model) and not p.failed]:
         _note(f"point(s) {', '.join(str(p.index) for p in fallback)} written by the fallback {fallback[0].model}")
     if result.skeleton_truncated:

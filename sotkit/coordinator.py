@@ -110,7 +110,7 @@ class Answer:
         self.sequential_text = ""
         self.truncated = False  # the sequential answer was cut off (its budget, a failure, the deadline)
         self.finish_reason: str | None = None  # why the sequential answer's call ended
-        self.written_by: str | None = None  # the model that wrote the sequential answer
+        self.written_by: str | None = None  # the model that wrote the sequential answer, or the skeleton
         self.mode: Mode = "sot"
         self.reason: str | None = None  # the route's, as soon as it is known
         self._note: str | None = None  # what the skeleton (or a serial server) adds to it
@@ -301,8 +301,8 @@ class Answer:
         async with anyio.create_task_group() as tg:
             sketch = _Sketch(self, tg, decided)
             try:
-                _, usage = await self.runner.call(Call(sketch.build, sketch.on_text, sketch.on_restart,
-                                                       role="skeleton", on_start=sketch.on_start))
+                self.written_by, usage = await self.runner.call(Call(sketch.build, sketch.on_text, sketch.on_restart,
+                                                                     role="skeleton", on_start=sketch.on_start))
                 if cut := usage.cut_off(max_tokens):
                     by = cut_by(usage.finish_reason, f"skeleton_max_tokens={max_tokens}")
                     self._note = f"the skeleton was cut off {by} after {len(sketch.parser.points)} point(s)"

@@ -146,8 +146,8 @@ class Result:
     retry disagreed with the points already started): the answer has the points written before that, and may lack
     later ones."""
     written_by: str | None = None
-    """The model that wrote a sequential answer: ``model``, or the fallback where it failed (a SoT point's is
-    ``Point.model``)."""
+    """The model that wrote a sequential answer, or a SoT answer's skeleton (what its points are): ``model``, or the
+    fallback where it failed (a SoT point's is ``Point.model``)."""
     truncated: bool = False
     """A call was cut off, at its token budget or by the provider's filter (``content_filter``, ``refusal``): the
     sequential answer (``max_tokens``), or a point (``point_max_tokens``; see ``Point.truncated``). The text there

@@ -229,6 +229,8 @@ async def test_a_skeleton_written_by_the_fallback_model_keeps_its_first_point(pr
         await fallback.aclose()
     assert result.skeleton == ["Sleep well", "Eat less sugar", "Move daily"] and not result.skeleton_truncated
     assert result.text == expected_text()
+    # the fallback decided what the answer covers: the result says so (probe 56: nothing did)
+    assert (result.model, result.written_by) == (f"{provider}:test-model", f"{other}:backup")
 
 
 async def test_without_a_fallback_the_partial_result_keeps_every_finished_point(provider):
