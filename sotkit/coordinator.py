@@ -24,7 +24,7 @@ from .expansion import ExpansionFilter
 from .options import check_choice, check_number, check_type
 from .overlap import SerialServerWarning, one_at_a_time, serial_note
 from .pricing import Prices
-from .providers.base import CallUsage, ChatRequest, Prompt, cut_by, reasoning_advice
+from .providers.base import CallUsage, ChatRequest, Prompt, Provider, cut_by, reasoning_advice
 from .quality import Instructions
 from .question import question_view
 from .result import Mode, Point, Result, Usage
@@ -361,8 +361,7 @@ class Answer:
             request = dataclasses.replace(request, prompt=dataclasses.replace(request.prompt, prefill=prefill))
         return request
 
-    def _expansion_filter(self, point: Point, backends: list[Backend], prompt: Prompt) -> ExpansionFilter:
-        provider = backends[0].provider
+    def _expansion_filter(self, point: Point, provider: Provider, prompt: Prompt) -> ExpansionFilter:
         others = [p.title for p in self.points.values() if p is not point]  # more than the outline, on a retry
         # an API model's sentence may well name another point ("Use a password manager too."); a small model's that
         # does is as likely its prompt's skeleton copied back
@@ -421,23 +420,33 @@ class Answer:
 
     def _expansion_call(self, point: Point, outline: list[Point], backends: list[Backend],
                         retry: bool) -> tuple[Call, list[ExpansionFilter]]:
-        """The call that writes ``point``, and (in a one-item list) the filter its text goes through: a retry that
-        starts a new generation replaces it and withdraws what was shown."""
+        """The call that writes ``point``, and (in a one-item list) the filter its text goes through, made for the
+        model writing it (a local fallback's in whole sentences): a retry that starts a new generation replaces it
+        and withdraws what was shown."""
         first = self._expand_request(backends[0], point, outline, retry)  # rendered once: it is the filter's too
-        cleaner = [self._expansion_filter(point, backends, first.prompt)]
+        writing = [backends[0]]
+        cleaner = [self._expansion_filter(point, backends[0].provider, first.prompt)]
 
         def on_text(raw: str) -> bool:
             self._point_text(point, cleaner[0].feed(raw))
             return not cleaner[0].finished  # it ran on into the next point
 
+        def new_filter() -> None:
+            cleaner[0] = self._expansion_filter(point, writing[0].provider, build(writing[0]).prompt)
+
         def on_restart() -> None:
-            cleaner[0] = self._expansion_filter(point, backends, first.prompt)
+            new_filter()
             self._withdraw(point)
+
+        def on_start(backend: Backend) -> None:
+            if backend is not writing[0]:  # a fallback: its text goes through a filter of its own
+                writing[0] = backend
+                new_filter()
 
         def build(backend: Backend) -> ChatRequest:
             return first if backend is backends[0] else self._expand_request(backend, point, outline, retry)
 
-        return Call(build, on_text, on_restart, point), cleaner
+        return Call(build, on_text, on_restart, point, on_start=on_start), cleaner
 
     def _settle(self, point: Point, cleaner: ExpansionFilter, outcome: tuple[str, CallUsage] | Exception,
                 backends: list[Backend], retry: bool) -> Literal["retry", "fallback"] | None:

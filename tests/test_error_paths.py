@@ -238,3 +238,24 @@ async def test_a_broken_batch_without_a_fallback_fails_only_its_unfinished_point
     assert isinstance(caught.value.__cause__, ConnectionError)
     assert partial.points[0].text == "Row one, written in the batch."
     assert isinstance(caught.value.__cause__, ConnectionError)
+
+
+class SmallLocalModel(Provider):
+    """A small in-process model, as a fallback: it runs on until its budget cuts it mid-sentence."""
+
+    model = "test:small"
+    supports_prefill = False
+    whole_sentences = True
+
+    async def stream(self, request):
+        yield "Keep one bedtime every night. It helps your body clock to"
+        yield CallUsage(10, request.max_tokens, finish_reason="length")
+
+
+async def test_a_point_a_small_local_fallback_writes_ends_at_its_last_whole_sentence():
+    # the filter was made for the main (API) model, and the fallback's cut sentence was kept (probe 56)
+    with FakeLLMServer(faulty({2: [Fault.status(500)] * 4}), latency=FAST) as server:
+        async with client(server, "openai", fallback=SmallLocalModel(), retry=QUICK_RETRY) as sot:
+            result = await sot.generate("How can I be healthier?")
+    point = result.points[1]
+    assert point.model == "test:small" and point.text == "Keep one bedtime every night." and point.truncated
