@@ -230,6 +230,23 @@ def check_available(name_or_path: str | os.PathLike[str]) -> None:
         _checked_directory(str(name_or_path))
 
 
+NO_CHAT_TEMPLATE = ("the tokenizer in {directory!r} has no chat template; sotkit sends chat messages, so use an "
+                    "instruction-tuned model (or set tokenizer.chat_template and save it again)")
+
+
+def _has_chat_template(directory: Path) -> bool:
+    """Where transformers looks for a tokenizer's chat template: a file of its own, or tokenizer_config.json (a
+    config that cannot be read is left to the loader to report)."""
+    if any((directory / name).exists() for name in ("chat_template.jinja", "chat_template.json",
+                                                    "additional_chat_templates")):
+        return True
+    try:
+        tokenizer_config = json.loads((directory / "tokenizer_config.json").read_text())
+    except (OSError, ValueError):
+        return True
+    return not isinstance(tokenizer_config, dict) or bool(tokenizer_config.get("chat_template"))
+
+
 def _checked_directory(name: str) -> Path:
     directory = Path(name).expanduser()
     if not directory.is_dir():
@@ -256,6 +273,8 @@ def _checked_directory(name: str) -> Path:
             f"{str(directory)!r} has no tokenizer (tokenizer.json, tokenizer.model, or vocab.json and merges.txt); "
             "save it there with tokenizer.save_pretrained(path)"
         )
+    if not _has_chat_template(directory):  # else found only once gigabytes of weights have loaded
+        raise ModelNotAvailableError(NO_CHAT_TEMPLATE.format(directory=str(directory)))
     try:
         config = json.loads((directory / "config.json").read_text())
     except ValueError as exc:
@@ -403,10 +422,7 @@ def _load_directory(directory: Path, device: str, dtype: Any) -> tuple[Any, Any]
     with _as_unloadable(directory):
         tokenizer = transformers.AutoTokenizer.from_pretrained(directory)
     if not getattr(tokenizer, "chat_template", None):
-        raise ModelNotAvailableError(
-            f"the tokenizer in {str(directory)!r} has no chat template; sotkit sends chat messages, so use an "
-            "instruction-tuned model (or set tokenizer.chat_template and save it again)"
-        )
+        raise ModelNotAvailableError(NO_CHAT_TEMPLATE.format(directory=str(directory)))
     if tokenizer.pad_token is None:
         if tokenizer.eos_token is None:
             raise ModelNotAvailableError(

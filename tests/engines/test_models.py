@@ -85,6 +85,9 @@ def test_a_tokenizer_without_chat_template_is_refused(tmp_path):
     (tmp_path / "chat_template.jinja").unlink(missing_ok=True)
     with pytest.raises(ModelNotAvailableError, match="no chat template"):
         load_model(tmp_path)
+    # found when a client is built, from its files, not after the weights load at the first call (probe 56)
+    with pytest.raises(ModelNotAvailableError, match="no chat template"):
+        check_available(tmp_path)
 
 
 def test_bad_device_and_dtype_are_reported(tiny_dir):
