@@ -729,7 +729,8 @@ async def test_a_point_writing_when_the_skeleton_ends_learns_its_count():
     (2, "Sleep well"), (2, "**Move daily.**"), (2, "### Move daily"),  # another point's title, as a header
     (2, "The answer is 1. Sleep well"),
     (2, 'The skeleton of the answer is "1. Sleep well" and so on.'), (2, "Sleep well, etc."),  # quoted with a tail
-    (2, "Sleep well, and so on…"), (2, "Sleep well; etc. etc."), (2, "Sleep well (etc.)"), (2, "Sleep well and more."),
+    (2, "Sleep well, and so on…"), (2, "Sleep well; etc. etc."), (2, "Sleep well (etc.)"),
+    (2, "Sleep well and more."),
     # point 1, whose own line opens the skeleton again (probe 54)
     (1, "I've rewritten the answer for you:\n\n1. Sleep well\n2. Eat less sugar"),
     (1, "The skeleton of the answer is:\n1. Sleep well\n2. Eat less sugar"),

@@ -42,9 +42,9 @@ class Reading(Protocol):
 
 async def text_pieces(response: Any, sdk: ModuleType, reading: Reading, model: str) -> AsyncIterator[str | Signal]:
     """The text of ``model``'s SDK streaming response, one piece per read from the network, as ``reading`` gives
-    each event's, after ``STARTED``; the reasoning of a read passes on before its text, as ``Thinking``. Where the client
-    falls behind, a read brings several events, and each piece costs the same to filter, stitch and send on: the
-    busier the client, the fewer the pieces. Text ahead of an event that raises is given first.
+    each event's, after ``STARTED``; the reasoning of a read passes on before its text, as ``Thinking``. Where the
+    client falls behind, a read brings several events, and each piece costs the same to filter, stitch and send on:
+    the busier the client, the fewer the pieces. Text ahead of an event that raises is given first.
 
     Once the model's end is reported (``reading.whole``), what follows is read for a second at most (``_tail``),
     and a connection that breaks or goes quiet then costs nothing; before it, a connection that breaks
