@@ -237,8 +237,8 @@ NO_CHAT_TEMPLATE = ("the tokenizer in {directory!r} has no chat template; sotkit
 def _has_chat_template(directory: Path) -> bool:
     """Where transformers looks for a tokenizer's chat template: a file of its own, or tokenizer_config.json (a
     config that cannot be read is left to the loader to report)."""
-    if any((directory / name).exists() for name in ("chat_template.jinja", "chat_template.json",
-                                                    "additional_chat_templates")):
+    named = directory / "additional_chat_templates"
+    if (directory / "chat_template.jinja").is_file() or named.is_dir() and any(named.iterdir()):
         return True
     try:
         tokenizer_config = json.loads((directory / "tokenizer_config.json").read_text())

@@ -61,8 +61,8 @@ _AS_SENTENCE = re.compile(r"[^*_#`\n]*[^*_#`\s:\-–][.!?]")
 #: a list number, and what comes before it on the line ("1. Sleep well", "The answer is 1. Sleep well")
 _UP_TO_NUMBER = re.compile(r"^(?:.*\s)?[(（]?\d{1,2}[.)．）]\s*")
 #: what a small model adds after quoting a title from the skeleton ('Sleep well" and so on.', "Sleep well; etc…"); not
-#: an ellipsis alone ("Python..." is a verdict)
-_AND_SO_ON = re.compile(r"[\"”']?(?:[\s,;(]*(?:and so (?:on|forth)|etc|and more)[\s.…)]*)+\Z", re.I)
+#: an ellipsis alone, nor "and more" ("Python...", "Python and more." are verdicts)
+_AND_SO_ON = re.compile(r"[\"”']?(?:[\s,;(]*(?:and so (?:on|forth)|etc)[\s.…)]*)+\Z", re.I)
 
 
 def _trailing_rule(text: str, final: bool) -> int | None:

@@ -69,7 +69,7 @@ class Usage:
     def add(self, other: Usage) -> None:
         """Add ``other``'s tokens and calls (to total several requests' usage): a sum is priced as its parts are,
         each part's calls with the prices its client was given (``prices=``); a part without any, with the sum's."""
-        for start, prices in other._prices:
+        for start, prices in list(other._prices):  # a copy: ``other`` may be this very usage
             prices = self._prices[0][1] if prices is None else prices
             if prices is not self._prices[-1][1]:
                 self._prices.append((len(self.priced_calls) + start, prices))

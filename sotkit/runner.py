@@ -64,9 +64,9 @@ OnRestart = Callable[[], None]
 RUNAWAY_CHUNKS_PER_TOKEN = 2
 RUNAWAY_CHARS_PER_TOKEN = 16
 #: the slowest a model is taken to reason while it shows none of it (a Claude whose thinking is omitted sends only
-#: pings): such signs of life keep a call alive for its token budget at this rate at most, as a stuck server or
-#: proxy may ping forever
-HIDDEN_TOKENS_PER_S = 10
+#: pings): such signs of life keep a call alive for ``REASONING_CAP`` tokens at this rate at most (27 minutes), as a
+#: stuck server or proxy may ping forever (the budget the user set may be in ``extra_body``, unknown here)
+HIDDEN_TOKENS_PER_S = 20
 #: seconds a call may wait for the per-minute budgets before it counts as paced by them
 PACED_S = 0.01
 #: a call that spent its whole token budget before any text (OpenAI's reasoning models count their hidden
@@ -321,9 +321,11 @@ class Runner:
                             reasoned += chunk.chars
                             now = time.monotonic()
                             shown = now if chunk.chars else shown
-                            if now - shown < request.max_tokens / HIDDEN_TOKENS_PER_S:
+                            if now - shown < max(request.max_tokens, REASONING_CAP) / HIDDEN_TOKENS_PER_S:
                                 watchdog.progress(text=False)
-                            if chars + reasoned > max_chars:  # a runaway that reasons on: ended as at the limit
+                            # a runaway that reasons on is ended as at its limit; where reasoning does not count
+                            # against max_tokens (DeepSeek's reasoner: up to 32K tokens of it), that is far off
+                            if reasoned > RUNAWAY_CHARS_PER_TOKEN * max(request.max_tokens, REASONING_CAP):
                                 usage = dataclasses.replace(CallUsage.estimate(request.prompt.chars, chars + reasoned),
                                                             finish_reason="length")
                                 break

@@ -74,8 +74,9 @@ _NUMBER_MORE = re.compile(r"\d{1,2}[.)]\s+(.*)$")
 #: a list number inside a line: ``1.``, ``1)``, ``(1)``, maybe bold, before a space; never part of a decimal,
 #: a price or a version (``3.1.``, ``$2.``, ``v2.``)
 _MARKER = re.compile(r"(?<![\w.,$€£(*])(\*\*)?(?:\((\d{1,2})\)|(\d{1,2})([.)]))(?=(?:\*\*)?\s)")
-#: a ``1.`` glued to the text before it, a word or a sentence's end ("advice.1. Relax"; not "11.", "2.1.", "§1.1.")
-_GLUED_ONE = re.compile(r"(?:(?<=[^\s\d.])|(?<=[^\W\d_][.!?]))(?:\((1)\)|1([.)]))\s+(?=\S)")
+#: a ``1.`` glued to the text before it, a word or a sentence's end ("advice.1. Relax", "(briefly).1.", "2024.1.";
+#: not "11."; a section's "§1.1. below" too, whose junk item is rarer than a lead-in's lost one)
+_GLUED_ONE = re.compile(r"(?<=[^\s\d])(?:\((1)\)|1([.)]))\s+(?=\S)")
 #: what may stand before an inline ``n.``: the end of a clause, a conjunction
 _ITEM_BEFORE = re.compile(r"(?:^|[:;,.!?)\-–—]|\b(?:and|or|then))\s*$", re.I)
 #: the separator left at the end of an inline item (``A; and``)

@@ -188,6 +188,8 @@ def test_a_sum_of_requests_usage_is_priced_with_their_clients_prices():
     listed.add(free)
     listed.add(sotkit.Usage(priced_calls=[("openai:gpt-4o-mini", 1_000_000, 0)]))  # no prices: the sum's own
     assert listed.cost == pytest.approx(2 * Prices().cost("openai:gpt-4o-mini", 1_000_000, 0))
+    total.add(total)  # twice itself (it never returned: probe 59)
+    assert total.cost == pytest.approx(7.0)
 
 
 def test_the_price_table_is_loaded_only_when_a_cost_is_read():

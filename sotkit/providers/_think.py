@@ -57,6 +57,7 @@ class ThinkTags:
         self._tail: str | None = None  # the text's end, watched for a bare </think> (None: not watched)
 
     def feed(self, text: str) -> str | Signal:
+        came = len(text)  # characters of this piece: of reasoning, where it goes into a block
         if self._state == "text":
             if self._tail is not None:
                 window = self._tail + text
@@ -89,7 +90,7 @@ class ThinkTags:
             if end < 0:
                 # all of a bare block, which stays text unless it closes; else the start of a close
                 self._held = text if self._state == "bare" else text[-(len(close) - 1):]
-                return Thinking(len(text) - len(self._held))
+                return Thinking(came)
             self._state, text = after, text[end + len(close):]
         if self._state == "final":
             text = END.sub("", text)

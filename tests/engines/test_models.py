@@ -85,7 +85,11 @@ def test_a_tokenizer_without_chat_template_is_refused(tmp_path):
     (tmp_path / "chat_template.jinja").unlink(missing_ok=True)
     with pytest.raises(ModelNotAvailableError, match="no chat template"):
         load_model(tmp_path)
-    # found when a client is built, from its files, not after the weights load at the first call (probe 56)
+    # found when a client is built, from its files, not after the weights load at the first call (probe 56); a
+    # processor's chat_template.json is no tokenizer's (probe 59)
+    with pytest.raises(ModelNotAvailableError, match="no chat template"):
+        check_available(tmp_path)
+    (tmp_path / "chat_template.json").write_text('{"chat_template": "{{ messages }}"}')
     with pytest.raises(ModelNotAvailableError, match="no chat template"):
         check_available(tmp_path)
 
