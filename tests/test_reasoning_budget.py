@@ -113,4 +113,5 @@ async def test_a_raised_budget_the_model_refuses_goes_back_to_the_asked_one_for_
             second = await sot.generate("How can I sleep better?")
     assert first.text == second.text == "Keep a schedule."
     assert seen == [8000, REASONING_CAP, 8000, 8000]
-    assert [str(w.message).split(" ")[1] for w in said] == ["spent", "refused"]
+    # (a ResourceWarning of another test's socket, collected meanwhile, may be caught too)
+    assert [str(w.message).split(" ")[1] for w in said if w.category is UserWarning] == ["spent", "refused"]
