@@ -26,7 +26,7 @@ import functools
 import re
 from collections.abc import Callable, Sequence
 
-from .header import UNDECIDED, OwnHeader, header_number, separator_end
+from .header import HEADER_LINE, UNDECIDED, OwnHeader, header_number, separator_end
 from .quality import Instructions, content_words, restates_question
 from .runon import FENCE, OtherPoints
 from .talk import talk_closing, talk_opening
@@ -61,8 +61,9 @@ _AS_SENTENCE = re.compile(r"[^*_#`\n]*[^*_#`\s:\-–][.!?]")
 #: a list number, and what comes before it on the line ("1. Sleep well", "The answer is 1. Sleep well")
 _UP_TO_NUMBER = re.compile(r"^(?:.*\s)?[(（]?\d{1,2}[.)．）]\s*")
 #: what a small model adds after quoting a title from the skeleton ('Sleep well" and so on.', "Sleep well; etc…"); not
-#: an ellipsis alone, nor "and more" ("Python...", "Python and more." are verdicts)
-_AND_SO_ON = re.compile(r"[\"”']?(?:[\s,;(]*(?:and so (?:on|forth)|etc)[\s.…)]*)+\Z", re.I)
+#: an ellipsis alone, nor "and more" ("Python...", "Python and more." are verdicts). White space only before each
+#: repeat, so that no two ways of matching a line exist (a looping "and so on and so ..." once took hours)
+_AND_SO_ON = re.compile(r"[\"”']?(?:[\s,;(]*(?:and so (?:on|forth)|etc)[.…)]*)+\s*\Z", re.I)
 
 
 def _trailing_rule(text: str, final: bool) -> int | None:
@@ -128,7 +129,9 @@ class ExpansionFilter:
     def _says_nothing(self, line: str) -> bool:
         if line.rstrip(" *_").endswith((":", "：")):
             return True
-        title = _AND_SO_ON.sub("", _UP_TO_NUMBER.sub("", line, count=1), count=1)
+        title = _UP_TO_NUMBER.sub("", line, count=1)
+        if len(title) <= HEADER_LINE:  # a title and its tail: a short line
+            title = _AND_SO_ON.sub("", title, count=1)
         # a title alone as a plain sentence may be the point's ("Python." for "Verdict"); numbered, it is a header
         return bool(self._others.title_only(title, final=True)) and (title != line or not _AS_SENTENCE.fullmatch(line))
 

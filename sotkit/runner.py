@@ -256,7 +256,8 @@ class Runner:
                                                     restart, _opening(backend, sent))
                     finally:
                         stale = stale and received == before  # no text came: still the other model's
-                if received or sent is not request or backend.provider.budget_fixed or not _all_reasoning(usage, sent):
+                if received or sent is not request or backend.provider.budget_fixed or not _all_reasoning(usage, sent) \
+                        or _scaled(request, REASONING_SCALE) is request:  # no larger budget to ask for: it ends so
                     return usage
                 attempt -= 1  # no failure: the same call goes again at once, with room to write after reasoning
                 if backend.provider.budget_scale == 1:

@@ -1365,3 +1365,18 @@ def test_a_line_numbered_above_the_points_parsed_so_far_waits_for_the_skeletons_
     assert held + f.feed("") + f.finish() == raw and not f.finished
     g = ExpansionFilter(2, "Eggs", strip_header=True, other_titles=["Mixing"], most_points=10)
     assert "".join(g.feed(raw[i:i + step]) for i in range(0, len(raw), step)) + g.finish() == "Take them out early."
+
+
+def test_a_looping_line_is_judged_in_linear_time():
+    # a small model's "and so on and so on ..." cut by its budget made the quoted-tail pattern backtrack for hours,
+    # on the event loop, where no deadline could end it (probe 60): checked in a process of its own, so that a
+    # regression fails here instead of hanging the suite
+    import subprocess
+    import sys
+
+    check = ("from sotkit.expansion import ExpansionFilter\n"
+             "for line in ('Python ' + 'and so on ' * 40 + 'and so', 'etc. ' * 40 + 'and', 'etc… ' * 40 + 'x'):\n"
+             "    f = ExpansionFilter(3, 'Verdict', strip_header=True, other_titles=['Python', 'Sleep well'])\n"
+             "    assert f.feed(line) + f.finish() == line and not f.said_nothing\n")
+    done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr

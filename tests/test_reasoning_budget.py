@@ -115,3 +115,14 @@ async def test_a_raised_budget_the_model_refuses_goes_back_to_the_asked_one_for_
     assert seen == [8000, REASONING_CAP, 8000, 8000]
     # (a ResourceWarning of another test's socket, collected meanwhile, may be caught too)
     assert [str(w.message).split(" ")[1] for w in said if w.category is UserWarning] == ["spent", "refused"]
+
+
+async def test_a_budget_too_large_to_raise_is_not_sent_again_and_again():
+    # max_tokens at or past REASONING_CAP cannot be raised: the same request went again at once, thousands of times,
+    # each paid for, until a deadline if any (probe 60)
+    with FakeLLMServer(Reply("The answer.", reasoning_tokens=50_000), latency=FAST) as server:
+        async with sotkit.SoT("openai:m", base_url=server.openai_base_url, api_key="k", mode="sequential",
+                              max_tokens=REASONING_CAP + 1, deadline=10) as sot:  # (a regression: DeadlineExceeded)
+            with pytest.raises(sotkit.EmptyAnswer, match="before any text"):
+                await sot.generate("How can I sleep better?")
+    assert [r.max_tokens for r in server.requests] == [REASONING_CAP + 1]
