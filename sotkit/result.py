@@ -144,7 +144,7 @@ class Result:
     skeleton_truncated: bool = False
     """The skeleton call failed after some points on every attempt, or stopped at ``skeleton_max_tokens`` (or its
     retry disagreed with the points already started): the answer has the points written before that, and may lack
-    later ones."""
+    later ones. Also where its numbered list began past 1: it may lack the first ones."""
     written_by: str | None = None
     """The model that wrote a sequential answer, or a SoT answer's skeleton (what its points are): ``model``, or the
     fallback where it failed (a SoT point's is ``Point.model``)."""

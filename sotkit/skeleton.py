@@ -184,6 +184,8 @@ class SkeletonParser:
         self._repeated: set[str] = set()  # what those lines repeated, for ended_early to say
         self._went_on: bool | None = None  # once full: did a further line of the list start (None: not yet known)
         self._lead_in: tuple[str, str] | None = None  # style and text of a ``1.`` item that ended a lead-in line
+        self.first_number: int | None = None
+        """A numbered list's first number: above 1, its first item(s) went missing (on a lead-in line, say)."""
 
     @property
     def full(self) -> bool:
@@ -299,6 +301,7 @@ class SkeletonParser:
         self._repeated.clear()
         if not self.points:
             self._indent = indent
+            self.first_number = number if kind == "numbered" else None
         point = SkeletonPoint(index=len(self.points) + 1, title=title)
         self.points.append(point)
         self._titles.add(self._title_key(title))

@@ -760,3 +760,14 @@ async def test_another_points_title_as_a_plain_sentence_is_kept_as_the_points_an
         async with client(server, "openai") as sot:
             result = await sot.generate("Be healthier?")
     assert result.points[1].text == reply and result.points[1].attempts == 1
+
+
+async def test_a_skeleton_whose_list_begins_past_1_is_flagged():
+    # "Tips 1. Keep a schedule": a 1 after a word may be a number in a sentence ("version 1. It is fast"), so the
+    # line is no item; the answer lost point 1 with no sign (probe 57). Now the flag says points may be missing.
+    skeleton = "Tips 1. Keep a schedule\n2. Dim the lights\n3. Cut caffeine"
+    with FakeLLMServer(sot_responder(skeleton, {1: "In the evening.", 2: "Before noon."}), latency=FAST) as server:
+        async with client(server, "openai") as sot:
+            result = await sot.generate("How can I sleep better?")
+    assert result.skeleton == ["Dim the lights", "Cut caffeine"] and result.skeleton_truncated
+    assert "began at 2" in result.route_reason
