@@ -306,8 +306,13 @@ class Runner:
         # A server that ignores max_tokens would stream forever: past these it is ended as if at the limit.
         max_chunks = RUNAWAY_CHUNKS_PER_TOKEN * request.max_tokens + 8
         max_chars = RUNAWAY_CHARS_PER_TOKEN * request.max_tokens + 64
+        # Reasoning may not count against max_tokens (DeepSeek's reasoner: up to 32K tokens of it): its bounds are
+        # REASONING_CAP's at least, its characters as a runaway's, and signs of life alone (pings) at
+        # HIDDEN_TOKENS_PER_S.
+        reasoning_budget = max(request.max_tokens, REASONING_CAP)
+        max_reasoned, hidden_s = RUNAWAY_CHARS_PER_TOKEN * reasoning_budget, reasoning_budget / HIDDEN_TOKENS_PER_S
         sent, first_text, last_text = time.monotonic(), None, None
-        shown = sent  # when reasoning or text last came (signs of life alone count for HIDDEN_TOKENS_PER_S)
+        shown = sent  # when reasoning last came (its characters, not a sign of life alone)
         started = False  # the server took the request (STARTED): its prompt is paid for, though no counts come
         with self._watchdog(backend) as watchdog:
             try:
@@ -322,11 +327,9 @@ class Runner:
                             reasoned += chunk.chars
                             now = time.monotonic()
                             shown = now if chunk.chars else shown
-                            if now - shown < max(request.max_tokens, REASONING_CAP) / HIDDEN_TOKENS_PER_S:
+                            if now - shown < hidden_s:
                                 watchdog.progress(text=False)
-                            # a runaway that reasons on is ended as at its limit; where reasoning does not count
-                            # against max_tokens (DeepSeek's reasoner: up to 32K tokens of it), that is far off
-                            if reasoned > RUNAWAY_CHARS_PER_TOKEN * max(request.max_tokens, REASONING_CAP):
+                            if reasoned > max_reasoned:  # a runaway that reasons on: ended as at its limit
                                 usage = dataclasses.replace(CallUsage.estimate(request.prompt.chars, chars + reasoned),
                                                             finish_reason="length")
                                 break

@@ -284,7 +284,7 @@ def _current(span: Any) -> Any:
 
 def _error_attributes(error: BaseException, content: bool) -> dict[str, Any]:
     attributes: dict[str, Any] = {"error.type": type(error).__qualname__,
-                                  "sotkit.error.message": str(error) if content else _elide(_said(error))}
+                                  "sotkit.error.message": _message(error, content)}
     status = getattr(error, "status_code", None)
     if isinstance(error, StreamError):  # the response was a 200; its status is the one the error is retried as
         attributes |= {"http.response.status_code": 200, "sotkit.error.status_code": error.status_code}
@@ -300,7 +300,7 @@ def _record(span: Any, error: BaseException, content: bool) -> None:
         span.set_attribute("sotkit.cancelled", True)
         return
     trace = _otel()
-    message = str(error) if content else _elide(_said(error))
+    message = _message(error, content)
     overrides = {} if content else {
         "exception.message": message,
         "exception.stacktrace": "".join(traceback.format_tb(error.__traceback__)) + type(error).__qualname__,
@@ -308,6 +308,11 @@ def _record(span: Any, error: BaseException, content: bool) -> None:
     span.record_exception(error, attributes=overrides)
     span.set_attribute("error.type", type(error).__qualname__)
     span.set_status(trace.Status(trace.StatusCode.ERROR, f"{type(error).__name__}: {message}"[:300]))
+
+
+def _message(error: BaseException, content: bool) -> str:
+    """What a span says of ``error``: its message, quoted passages elided unless ``content``."""
+    return str(error) if content else _elide(_said(error))
 
 
 def _said(error: BaseException) -> str:
