@@ -185,7 +185,7 @@ class SkeletonParser:
         self._went_on: bool | None = None  # once full: did a further line of the list start (None: not yet known)
         self._lead_in: tuple[str, str] | None = None  # style and text of a ``1.`` item that ended a lead-in line
         self.first_number: int | None = None
-        """A numbered list's first number: above 1, its first item(s) went missing (on a lead-in line, say)."""
+        """A numbered list's first line's number: above 1, its first item(s) went missing (on a lead-in line, say)."""
 
     @property
     def full(self) -> bool:
@@ -263,6 +263,8 @@ class SkeletonParser:
                 self._look_past_full(line, ended=True)
             return None
         kind, number, title, body = _classify(line)
+        if kind == "numbered" and self.first_number is None:
+            self.first_number = number  # whether its item is kept or not ("1. <the question's topic>" is not)
         if kind is None or not _names(title, number) or (self._kind is not None and kind != self._kind):
             return None  # no list item, or one that names nothing (``1. 1. 2. 3.``, ``2. 50%``)
         if _ADDRESS.match(body):
@@ -301,7 +303,6 @@ class SkeletonParser:
         self._repeated.clear()
         if not self.points:
             self._indent = indent
-            self.first_number = number if kind == "numbered" else None
         point = SkeletonPoint(index=len(self.points) + 1, title=title)
         self.points.append(point)
         self._titles.add(self._title_key(title))

@@ -771,3 +771,14 @@ async def test_a_skeleton_whose_list_begins_past_1_is_flagged():
             result = await sot.generate("How can I sleep better?")
     assert result.skeleton == ["Dim the lights", "Cut caffeine"] and result.skeleton_truncated
     assert "began at 2" in result.route_reason
+
+
+async def test_a_skeleton_whose_first_item_the_parser_drops_is_not_flagged():
+    # SmolLM2 opens its skeleton with the question's topic ("1. Sleep better"), which the parser drops as no point;
+    # the list did begin at 1, and nothing is missing (the README's main job said its first points may be)
+    skeleton = "1. Sleep better\n2. Dim the lights\n3. Cut caffeine"
+    with FakeLLMServer(sot_responder(skeleton, {1: "In the evening.", 2: "Before noon."}), latency=FAST) as server:
+        async with client(server, "openai") as sot:
+            result = await sot.generate("How can I sleep better?")
+    assert result.skeleton == ["Dim the lights", "Cut caffeine"] and not result.skeleton_truncated
+    assert "began at" not in result.route_reason
