@@ -57,7 +57,7 @@ _RULE_SEEN = 200  # characters from the end: a rule is a short line
 
 #: a reply that is only a title, the point's or another's, is kept where it is a plain sentence ("Use LED bulbs.",
 #: "Python." for a verdict); a bare header ("Use LED bulbs", "**Use LED bulbs**", "### Use LED bulbs") is nothing
-_AS_SENTENCE = re.compile(r"[^*_#`\n]*[^*_#`\s:\-–][.!?]")
+_AS_SENTENCE = re.compile(r"[^*_#`\n]*[^*_#`\s:\-–][.!?…]")
 #: a list number, and what comes before it on the line ("1. Sleep well", "The answer is 1. Sleep well")
 _UP_TO_NUMBER = re.compile(r"^(?:.*\s)?[(（]?\d{1,2}[.)．）]\s*")
 #: what a small model adds after quoting a title from the skeleton ('Sleep well" and so on.', "Sleep well; etc…"); not
@@ -89,6 +89,7 @@ class ExpansionFilter:
                  other_titles: Sequence[str] = (), earlier_titles: Sequence[str] = (),
                  instructions: Instructions | None = None, question: str = "", continues: str = "",
                  most_points: int | None = None, count_known: bool = False) -> None:
+        self._index = index
         self._header = OwnHeader(index, title, continues) if strip_header else None
         self._after_title = bool(self._header and self._header.after_title)
         # the question's content words, to drop an opening clause that only restates it (None: checked)
@@ -101,6 +102,7 @@ class ExpansionFilter:
         asked = self._asked if self._asked and len(self._asked) <= _SHORT_QUESTION else frozenset()
         self._known: frozenset[str] | None = self._title_stems | asked | _FILLER if whole_sentences else None
         self._opening_dropped = False  # an opening sentence was dropped as saying nothing new
+        self._others_number = False  # one of them was another point's list number
         self._body_start: int | None = None  # where the text after a restated header begins, once known
         self.raw = ""
         self.released = ""
@@ -205,7 +207,7 @@ class ExpansionFilter:
         if not self.released and (title := self._others.title_only(text, final)) is not False:
             # a title as a header and nothing more is nothing of the point's own; as a plain sentence it may be
             # ("Python." for "Verdict")
-            if title is None or not _AS_SENTENCE.fullmatch(text.strip()):
+            if title is None or self._others_number or not _AS_SENTENCE.fullmatch(text.strip()):
                 return ""  # (or held while the text may still be one)
         cut_at, held_at = self._others.run_on(text, final, self._body_start)
         if cut_at is not None:
@@ -282,6 +284,8 @@ class ExpansionFilter:
         else:
             return None
         said = _stems(sentence)
+        if not said and (number := header_number(sentence)) is not None and int(number) != self._index:
+            self._others_number = True  # "2. Sleep well..." copies the skeleton's line: its title is no answer
         if said <= self._known or (restates_question(self._question, sentence) and not said & self._title_stems):
             return len(sentence)
         return 0

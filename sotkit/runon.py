@@ -98,7 +98,7 @@ class OtherPoints:
     def title_only(self, text: str, final: bool) -> bool | None:
         """Is the whole text a title, in any emphasis or punctuation: this point's or another's? None while the text
         may still become one."""
-        said = text.strip(" \n*_#:.!?\"'“”").casefold()
+        said = text.strip(" \n*_#:.…!?\"'“”").casefold()
         titles = [self._own_title, *self.titles]
         if final:
             return said in titles

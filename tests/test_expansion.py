@@ -339,6 +339,19 @@ def test_whole_sentences_hold_back_the_sentence_being_written(step):
 
 
 @pytest.mark.parametrize("step", [1, 4, 100])
+@pytest.mark.parametrize("raw, text", [
+    # a small model copying another point's skeleton line, with an ellipsis, is no answer (probe 59)
+    ("1. Sleep well...", ""), ("1. Sleep well…", ""), ("Point 1: Sleep well...", ""), ("١. Sleep well...", ""),
+    # another point's title as a plain sentence may be the answer ("Python." for "Verdict"), also with its own
+    # number; a number that is no point's own, before words of its own, goes as before
+    ("Sleep well...", "Sleep well..."), ("Sleep well…", "Sleep well…"), ("2. Sleep well.", "Sleep well."),
+    ("1. It helps.", "It helps."),
+])
+def test_another_points_numbered_line_copied_is_no_answer(raw, text, step):
+    assert sentences(raw, step=step, cut=False, others=["Sleep well"])[0] == text
+
+
+@pytest.mark.parametrize("step", [1, 4, 100])
 def test_an_opening_is_judged_title_only_when_its_sentence_has_ended(step):
     # "Sleep 7." is the title's words, but the stream is still writing the sentence: "7.5 hours" says more
     text, _, _ = sentences("Sleep 7.5 hours a night. It helps.", step=step, cut=False, title="Sleep 7 hours")
