@@ -97,11 +97,12 @@ class ClientPool:
 
     def __init__(self, make: Callable[[ssl.SSLContext], Any] | None = None, *, client: Any = None,
                  calls_per_client: int = CALLS_PER_CLIENT["httpx"], max_clients: int = 16,
-                 sdk: str | None = None) -> None:
+                 sdk: str | None = None, prepare: Callable[[], object] | None = None) -> None:
         if (make is None) == (client is None):
             raise ValueError("give either make or client")
         self._sdk = sdk  # the name of the SDK whose clients these are
         self._make = make
+        self._prepare = prepare  # the slow part of the first make (the SDK's import), which a cancel may abandon
         self._given = client
         self._owned = client is None
         self._loops = PerLoop(lambda: _LoopClients(client))
@@ -129,6 +130,8 @@ class ClientPool:
             if not here.clients:
                 assert self._make is not None
                 make = self._make
+                if self._prepare is not None:  # a second or more at the first call: a deadline ends the wait, the
+                    await anyio.to_thread.run_sync(self._prepare, abandon_on_cancel=True)  # import goes on, is kept
                 here.clients.append(await anyio.to_thread.run_sync(lambda: make(shared_tls_context())))
                 here.busy.append(0)
                 here.closer = _closed_with_the_loop(here.clients)
@@ -242,4 +245,5 @@ def sdk_clients(sdk_name: str, http: str | None, make: Callable[[ModuleType, Any
         http_client = sdk.DefaultAioHttpClient if backend == "aiohttp" else sdk.DefaultAsyncHttpxClient
         return make(sdk, http_client(verify=tls))
 
-    return ClientPool(build, calls_per_client=CALLS_PER_CLIENT[backend], sdk=sdk_name)
+    return ClientPool(build, calls_per_client=CALLS_PER_CLIENT[backend], sdk=sdk_name,
+                      prepare=functools.partial(import_sdk, sdk_name, warm))

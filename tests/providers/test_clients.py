@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import re
 import ssl
+import threading
 
 import anyio
 import pytest
@@ -71,6 +72,25 @@ async def test_a_users_client_is_used_alone_and_never_closed():
     assert seen == [mine] * 5
     await pool.aclose()
     assert not mine.closed
+
+
+@pytest.mark.anyio
+async def test_a_cancel_ends_the_wait_for_the_first_clients_slow_import():
+    # the SDK's import at the first call takes a second or more in a worker thread: a deadline of 0.6 s held for
+    # 1.5 s (probe 61). The wait is abandoned; the import goes on in its thread, and a later call makes the client.
+    importing, imported = threading.Event(), threading.Event()
+
+    def slow_import() -> None:
+        importing.set()
+        imported.wait(10)
+
+    pool = ClientPool(lambda tls: Client(), prepare=slow_import)
+    with anyio.move_on_after(0.05) as scope:
+        await pool.ready()
+    assert scope.cancelled_caught and importing.is_set() and not imported.is_set()
+    imported.set()
+    async with pool.client() as client:
+        assert isinstance(client, Client)
 
 
 def test_a_pool_needs_a_factory_or_a_client():
