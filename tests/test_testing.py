@@ -138,6 +138,7 @@ async def test_list_responder_is_consumed_in_order_and_a_callable_sees_the_reque
             with pytest.raises(openai.InternalServerError, match="responder list has 2 replies"):
                 await openai_stream(client)
         assert len(server.errors) == 1
+        server.errors.clear()  # accepted: not raised again at the end
 
     seen = []
 
@@ -225,6 +226,7 @@ async def test_openai_status_faults_raise_the_sdk_exception_with_headers(fault, 
         [request] = server.requests
     exc = caught.value
     assert exc.status_code == fault.status_code and exc.type == error_type
+    assert exc.request_id.startswith("req_fake")  # an error carries one too, as the API's do (probe 61)
     for name, value in fault.headers.items():
         assert exc.response.headers[name] == value
     assert request.status == fault.status_code and request.fault == fault and request.pieces == []
@@ -244,6 +246,7 @@ async def test_anthropic_status_faults_raise_the_sdk_exception_with_headers(faul
     exc = caught.value
     assert isinstance(exc, anthropic.APIStatusError) and exc.status_code == fault.status_code
     assert exc.body["type"] == "error" and exc.body["error"]["type"] == error_type
+    assert exc.request_id.startswith("req_fake")
     for name, value in fault.headers.items():
         assert exc.response.headers[name] == value
 
@@ -254,7 +257,7 @@ async def test_a_status_fault_can_carry_its_own_body() -> None:
         async with openai_client(server) as client:
             with pytest.raises(openai.BadRequestError, match="context too long") as caught:
                 await openai_stream(client)
-    assert caught.value.code == "context_length"
+    assert caught.value.code == "context_length" and caught.value.request_id.startswith("req_fake")
 
 
 async def test_drop_mid_stream_breaks_the_client_after_the_tokens_before_it() -> None:
@@ -437,6 +440,42 @@ async def test_a_broken_responder_is_a_500_naming_the_problem() -> None:
             with pytest.raises(openai.InternalServerError, match="must give a str or a Reply"):
                 await openai_stream(client)
         assert isinstance(server.errors[0], TypeError)
+        server.errors.clear()
+
+
+async def test_a_responders_exception_is_raised_again_when_the_server_stops() -> None:
+    # an assert on the request inside the responder reached the app as a retryable 500 only, and a test whose app
+    # skipped the failed call passed (probe 61)
+    def responder(request: RecordedRequest) -> str:
+        assert request.model == "gpt-expected", request.model
+        return "ok"
+
+    with pytest.raises(AssertionError, match="gpt-fake") as caught:
+        with FakeLLMServer(responder) as server:
+            async with openai_client(server) as client:
+                with pytest.raises(openai.InternalServerError):
+                    await openai_stream(client)
+    assert "1 error(s) in server.errors" in "".join(caught.value.__notes__)
+    server.stop()  # raised once
+    with pytest.raises(ValueError, match="the block's own"):  # not hidden by the responder's
+        with FakeLLMServer(responder) as server:
+            async with openai_client(server) as client:
+                with pytest.raises(openai.InternalServerError):
+                    await openai_stream(client)
+            raise ValueError("the block's own")
+
+
+async def test_a_list_reply_a_random_fault_broke_goes_to_the_retry_of_its_prompt() -> None:
+    # a drop shifted the whole list: sotkit's retry of the skeleton got point 1's reply, and the answer came back
+    # as a success built from replies meant for other calls (probe 61)
+    broken = RandomFaults(rate=1.0, faults=[Fault.error_event(1)], seed=0)
+    with FakeLLMServer(["first answer", "second answer"], random_faults=broken) as server:
+        async with openai_client(server) as client:
+            for question in ("p", "p", "q"):
+                with pytest.raises(openai.APIError):  # every stream breaks
+                    await openai_stream(client, messages=[{"role": "user", "content": question}])
+    assert [(r.attempt, r.reply) for r in server.requests] == [(1, "first answer"), (2, "first answer"),
+                                                               (1, "second answer")]
 
 
 class BrokenLatency(Latency):
@@ -458,6 +497,7 @@ async def test_a_reply_that_breaks_the_server_is_a_500_or_a_hang_up_and_is_recor
             with pytest.raises(openai.APIConnectionError):
                 await openai_stream(client)
         assert len(server.errors) == 2
+        server.errors.clear()
         plain, streamed = server.requests
     assert plain.status == 500 and streamed.status == 200 and len(streamed.pieces) == 2
 
@@ -602,9 +642,19 @@ def test_bad_configuration_is_rejected_up_front() -> None:
     (lambda: RandomFaults(0.1, faults=Fault.drop()), ConfigError, r"faults=\[Fault\.drop"),
     (lambda: Fault.status(429, "1"), ConfigError, r"Fault\.status headers must be a dict"),
     (lambda: FakeLLMServer(b"x"), TypeError, "got bytes"),
+    # a fault built directly was checked for nothing: each of these did nothing, or something else (probe 61)
+    (lambda: Fault("stall"), ConfigError, r"Fault\.stall seconds must be a finite number > 0, got 0"),
+    (lambda: Fault("stall", seconds=0.3, then="clsoe"), ConfigError, r"then must be 'continue' or 'close'"),
+    (lambda: Fault("drop", after_tokens=-3), ConfigError, r"Fault\.drop after_tokens must be an int >= 0"),
+    (lambda: Fault("runaway"), ConfigError, r"Fault\.runaway tokens must be an int >= 1"),
+    (lambda: Fault("status", status_code=200), ConfigError, r"Fault\.status code must be an HTTP error status"),
+    (lambda: Fault("timeout"), ConfigError, r"Fault kind 'timeout' is unknown: .*Fault\.drop\(\)"),
+    (lambda: FakeLLMServer([]), TypeError, "responder is an empty list"),
+    (lambda: FakeLLMServer(port=70000), ConfigError, r"port must be an int 0\.\.65535"),
 ], ids=["reply-fault-int", "reply-latency-float", "reply-usage-tuple", "reply-usage-dict", "latency-ttft-str",
         "latency-rate-str", "random-faults-rate-str", "random-faults-one-fault", "status-headers-str",
-        "responder-bytes"])
+        "responder-bytes", "fault-stall-no-seconds", "fault-then-misspelt", "fault-drop-negative",
+        "fault-runaway-no-tokens", "fault-status-200", "fault-unknown-kind", "responder-empty-list", "port-too-big"])
 def test_a_wrong_type_is_rejected_up_front_saying_what_to_pass(make, error, says) -> None:
     with pytest.raises(error, match=says):
         make()

@@ -7,7 +7,7 @@ import random
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from ..errors import ConfigError
 from ..providers.base import CallUsage
@@ -79,14 +79,33 @@ class Fault:
     every_s: float = 0.0
     tokens: int = 0
 
+    def __post_init__(self) -> None:
+        """The class methods' checks, also for a fault built directly (``Fault("stall", seconds=1)``): one that
+        would do nothing, or something else, makes a resilience test pass for nothing."""
+        if self.kind not in get_args(FaultKind):
+            raise ConfigError(f"Fault kind {self.kind!r} is unknown: build a fault with a class method, "
+                              f"Fault.{'(), Fault.'.join(get_args(FaultKind))}()")
+        name = f"Fault.{self.kind}"
+        if not (isinstance(self.after_tokens, int) and self.after_tokens >= 0):
+            raise ConfigError(f"{name} after_tokens must be an int >= 0, got {self.after_tokens!r}")
+        if self.then not in ("continue", "close"):
+            raise ConfigError(f"{name} then must be 'continue' or 'close', got {self.then!r}")
+        if self.kind in ("status", "error_event") and not (isinstance(self.status_code, int)
+                                                           and 400 <= self.status_code <= 599):
+            raise ConfigError(f"{name} code must be an HTTP error status 400..599, got {self.status_code!r}")
+        if self.kind in ("stall", "keep_alive"):
+            _check_seconds(f"{name} seconds", self.seconds)
+        if self.kind == "keep_alive":
+            _check_seconds(f"{name} every_s", self.every_s)
+        if self.kind == "runaway" and not (isinstance(self.tokens, int) and self.tokens >= 1):
+            raise ConfigError(f"{name} tokens must be an int >= 1, got {self.tokens!r}")
+
     @classmethod
     def status(cls, code: int, headers: Mapping[str, str] | None = None, body: Any = None) -> Fault:
         """Answer with HTTP ``code`` and the API's own error body (or ``body``, sent as JSON), plus ``headers``.
 
         For example ``Fault.status(429, {"retry-after": "1"})`` or ``Fault.status(529)`` (Anthropic overloaded).
         """
-        if not (isinstance(code, int) and 400 <= code <= 599):
-            raise ConfigError(f"Fault.status code must be an HTTP error status 400..599, got {code!r}")
         if headers is not None and not isinstance(headers, Mapping):
             raise ConfigError("Fault.status headers must be a dict of header names to values, e.g. "
                               f"Fault.status({code}, {{'retry-after': '1'}}); got {headers!r}")
@@ -98,38 +117,29 @@ class Fault:
 
         Streaming responses send their headers and opening event first; a non-streaming one sends nothing.
         """
-        _check_after_tokens(after_tokens)
         return cls("drop", after_tokens=after_tokens)
 
     @classmethod
     def stall(cls, after_tokens: int = 0, seconds: float = 1.0,
               then: Literal["continue", "close"] = "continue") -> Fault:
         """Send nothing for ``seconds`` after ``after_tokens`` tokens, then carry on (or close the connection)."""
-        _check_after_tokens(after_tokens)
-        _check_seconds("Fault.stall seconds", seconds)
-        _check_then("Fault.stall", then)
         return cls("stall", after_tokens=after_tokens, seconds=seconds, then=then)
 
     @classmethod
     def error_event(cls, after_tokens: int = 0, code: int = 529) -> Fault:
         """After ``after_tokens`` tokens, report an error inside the 200 stream as the API does (OpenAI: a
         ``data: {"error": ...}`` chunk; Anthropic: an ``error`` event of the type for ``code``) and end it."""
-        _check_after_tokens(after_tokens)
-        if not (isinstance(code, int) and 400 <= code <= 599):
-            raise ConfigError(f"Fault.error_event code must be an HTTP error status 400..599, got {code!r}")
         return cls("error_event", after_tokens=after_tokens, status_code=code)
 
     @classmethod
     def cut(cls, after_tokens: int = 0) -> Fault:
         """End the stream cleanly after ``after_tokens`` tokens but without its terminal event (OpenAI's
         ``finish_reason`` and ``[DONE]``, Anthropic's ``message_stop``), as a proxy that times out may."""
-        _check_after_tokens(after_tokens)
         return cls("cut", after_tokens=after_tokens)
 
     @classmethod
     def garbage(cls, after_tokens: int = 0, data: str = "<html>") -> Fault:
         """After ``after_tokens`` tokens, send ``data: <data>`` (not an event of the API) and end the stream."""
-        _check_after_tokens(after_tokens)
         if not isinstance(data, str) or "\n" in data:
             raise ConfigError(f"Fault.garbage data must be a one-line str, got {data!r}")
         return cls("garbage", after_tokens=after_tokens, body=data)
@@ -147,17 +157,11 @@ class Fault:
         """After ``after_tokens`` tokens, send only keep-alives for ``seconds`` (an SSE comment every ``every_s``
         plus an event without text: a role-only delta for OpenAI, a ``ping`` for Anthropic), then carry on
         (or close the connection)."""
-        _check_after_tokens(after_tokens)
-        _check_seconds("Fault.keep_alive seconds", seconds)
-        _check_seconds("Fault.keep_alive every_s", every_s)
-        _check_then("Fault.keep_alive", then)
         return cls("keep_alive", after_tokens=after_tokens, seconds=seconds, every_s=every_s, then=then)
 
     @classmethod
     def runaway(cls, tokens: int = 100_000) -> Fault:
         """Ignore ``max_tokens`` and stop sequences: stream the reply over and over, ``tokens`` tokens in all."""
-        if not (isinstance(tokens, int) and tokens >= 1):
-            raise ConfigError(f"Fault.runaway tokens must be an int >= 1, got {tokens!r}")
         return cls("runaway", tokens=tokens)
 
     @classmethod
@@ -187,16 +191,6 @@ class Fault:
 def _check_seconds(name: str, seconds: float) -> None:
     if not (isinstance(seconds, (int, float)) and seconds > 0 and math.isfinite(seconds)):
         raise ConfigError(f"{name} must be a finite number > 0, got {seconds!r}")
-
-
-def _check_then(name: str, then: str) -> None:
-    if then not in ("continue", "close"):
-        raise ConfigError(f"{name} then must be 'continue' or 'close', got {then!r}")
-
-
-def _check_after_tokens(after_tokens: int) -> None:
-    if not (isinstance(after_tokens, int) and after_tokens >= 0):
-        raise ConfigError(f"after_tokens must be an int >= 0, got {after_tokens!r}")
 
 
 @dataclass(frozen=True)

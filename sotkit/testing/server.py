@@ -11,6 +11,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Union
 
+from ..errors import ConfigError
 from ..providers.base import CallUsage
 from ._http import MAX_HEAD_BYTES, BadHTTP, ClientGone, Input, Output, parse_head
 from ._records import RecordedRequest
@@ -29,16 +30,29 @@ class FakeLLMServer:
     """An OpenAI-compatible and Anthropic-compatible chat server on a loopback port, served from a daemon thread.
 
     ``responder`` decides every reply: a ``str`` or ``Reply`` (always that), a list (consumed in order, shared by
-    both APIs) or a callable taking the ``RecordedRequest`` (sync, or async: it runs on the server's own loop,
-    so it must not block). ``latency`` paces replies that do not set their own; ``random_faults`` injects faults
-    into a seeded fraction of requests; ``api_key``, when given, makes any other key a 401.
+    both APIs) or a callable taking the ``RecordedRequest`` (sync or async; either runs on the server's own loop,
+    so it must not block: a ``time.sleep`` in it holds every other request). ``latency`` paces replies that do not
+    set their own; ``random_faults`` injects faults into a seeded fraction of requests; ``api_key``, when given,
+    makes any other key a 401.
 
-    Use it as ``with`` / ``async with`` block, or call ``start()`` and ``stop()``.
+    A list suits calls made one after another. SoT's calls run at once, in no fixed order, and a router may send a
+    question down the sequential path (one call) instead: answer them by their prompt with a callable, and assert
+    ``result.mode``. Replies a list still holds at the end are no error. A reply that a random fault broke (a drop,
+    cut, error event, garbage, or a stall that closes) is given again to the next request with the same prompt (its
+    retry); a reply's own ``fault=`` is scripted, and its retry gets the next reply.
+
+    Use it as ``with`` / ``async with`` block, or call ``start()`` and ``stop()``. An exception the responder
+    raised (an ``assert`` on the request, a list run out) is answered with a 500, kept in ``errors``, and raised
+    again when the block ends or ``stop()`` is called (unless the block raised, or ``errors`` was cleared).
     """
 
     def __init__(self, responder: Responder = "Hello from FakeLLMServer.", *, latency: Latency | None = None,
                  random_faults: RandomFaults | None = None, api_key: str | None = None, port: int = 0) -> None:
         self._next_reply = _reply_source(responder)
+        self._queued = not (isinstance(responder, (str, Reply)) or callable(responder))  # a list of replies
+        self._again: dict[tuple, Reply] = {}  # a list's reply a random fault broke, by prompt: its retry's
+        if not (isinstance(port, int) and not isinstance(port, bool) and 0 <= port <= 65535):
+            raise ConfigError(f"port must be an int 0..65535 (0: any free port), got {port!r}")
         if latency is not None and not isinstance(latency, Latency):
             raise TypeError(f"latency must be a Latency, got {type(latency).__name__}")
         if random_faults is not None and not isinstance(random_faults, RandomFaults):
@@ -50,8 +64,9 @@ class FakeLLMServer:
         self._wanted_port = port
         self.port: int | None = None
         #: exceptions the responder raised, or the server met answering a reply: each was answered with a 500
-        #: naming it (or, when the response had begun, by closing the connection)
+        #: naming it (or, when the response had begun, by closing the connection), and is raised again at the end
         self.errors: list[BaseException] = []
+        self._raised = False
 
         self._lock = threading.Condition()
         self._records: list[RecordedRequest] = []
@@ -80,7 +95,17 @@ class FakeLLMServer:
         return self
 
     def stop(self) -> None:
-        """Close every connection and the port, and end the server thread. Safe to call twice."""
+        """Close every connection and the port, and end the server thread; then raise the first of ``errors``, if
+        any (once). Safe to call twice."""
+        self._stop()
+        if self.errors and not self._raised:
+            self._raised = True
+            first = self.errors[0]
+            first.add_note(f"raised by FakeLLMServer's responder or reply, and answered with a 500; "
+                           f"{len(self.errors)} error(s) in server.errors (clear it to accept them)")
+            raise first
+
+    def _stop(self) -> None:
         if self._thread is None or self._stopped:
             return
         self._stopped = True
@@ -121,7 +146,7 @@ class FakeLLMServer:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+        self.stop() if exc_info[0] is None else self._stop()  # the block's own exception says more
 
     async def __aenter__(self) -> FakeLLMServer:
         import anyio.to_thread  # a sotkit dependency; works under asyncio and trio alike
@@ -131,7 +156,7 @@ class FakeLLMServer:
     async def __aexit__(self, *exc_info: object) -> None:
         import anyio.to_thread
 
-        await anyio.to_thread.run_sync(self.stop)
+        await anyio.to_thread.run_sync(self.stop if exc_info[0] is None else self._stop)
 
     # -- what tests read -----------------------------------------------------------------------------------------
 
@@ -178,10 +203,13 @@ class FakeLLMServer:
 
     def reset(self) -> None:
         """Forget recorded requests, errors and attempt counts (a prompt sent again is attempt 1), and restart
-        ``max_in_flight`` from the current count. A long-running test calls it to keep the record from growing."""
+        ``max_in_flight`` from the current count. A long-running test calls it to keep the record from growing.
+        A list's next reply and ``random_faults``' next draw go on where they were: a server shared by several tests
+        makes what each gets depend on the tests before it."""
         with self._lock:
             self._records.clear()
             self._attempts.clear()
+            self._again.clear()
             self.errors.clear()
             self._max_in_flight = self._in_flight
 
@@ -294,11 +322,16 @@ class FakeLLMServer:
         # drawn before the responder: no reply is consumed
         if fault is not None and fault.kind in ("status", "not_a_stream"):
             return await self._send_fault(record, dialect, out, fault)
+        with self._lock:
+            reply = self._again.pop(key, None)
         try:
-            reply = await self._next_reply(record)
+            reply = reply or await self._next_reply(record)
         except Exception as exc:  # the test's own responder broke: say so in the response and keep it
             self.errors.append(exc)
             return await self._send_error(record, dialect, out, 500, f"FakeLLMServer responder failed: {exc!r}")
+        if self._queued and reply.fault is None and fault is not None and _breaks(fault):
+            with self._lock:  # not delivered: the list's next reply is for the next prompt, not for this retry
+                self._again[key] = reply
         fault = reply.fault or fault
         if fault is not None and fault.kind in ("status", "not_a_stream"):
             return await self._send_fault(record, dialect, out, fault)
@@ -425,18 +458,29 @@ class FakeLLMServer:
             content_type = "text/plain; charset=utf-8"
         else:
             body, content_type = json.dumps(fault.body).encode(), "application/json"
-        await self._send(record, out, fault.status_code, body, {"content-type": content_type, **fault.headers})
+        await self._send(record, out, fault.status_code, body,
+                         {"content-type": content_type, **self._request_id(dialect), **fault.headers})
 
     async def _send_error(self, record: RecordedRequest, dialect: Dialect, out: Output, status: int, message: str,
                           headers: Mapping[str, str] | None = None) -> None:
         body = json.dumps(dialect.error_body(status, message)).encode()
-        await self._send(record, out, status, body, {"content-type": "application/json", **(headers or {})})
+        await self._send(record, out, status, body,
+                         {"content-type": "application/json", **self._request_id(dialect), **(headers or {})})
+
+    def _request_id(self, dialect: Dialect) -> dict[str, str]:
+        """The header an API's every response carries, errors too (an app logs it for the provider's support)."""
+        return {_REQUEST_ID_HEADER[dialect.api]: f"req_fake{next(self._ids):06d}"}
 
     async def _send(self, record: RecordedRequest, out: Output, status: int, body: bytes,
                     headers: Mapping[str, str]) -> None:
         record.status, record.first_byte_at = status, time.perf_counter()
         record.finished_at = record.first_byte_at
         await out.send(status, body, headers)
+
+
+def _breaks(fault: Fault) -> bool:
+    """Does ``fault`` keep its reply from arriving whole?"""
+    return fault.kind in ("drop", "cut", "error_event", "garbage") or fault.then == "close"
 
 
 def _default_message(status: int) -> str:
@@ -467,6 +511,8 @@ def _reply_source(responder: Responder) -> Callable[[RecordedRequest], Awaitable
                         "got bytes: decode it to a str first")
     if isinstance(responder, Sequence):
         replies = [_as_reply(r) for r in responder]
+        if not replies:
+            raise TypeError("responder is an empty list: give the replies the requests should get")
         position = itertools.count()
         lock = threading.Lock()
 
