@@ -101,8 +101,9 @@ class FakeLLMServer:
         if self.errors and not self._raised:
             self._raised = True
             first = self.errors[0]
-            first.add_note(f"raised by FakeLLMServer's responder or reply, and answered with a 500; "
-                           f"{len(self.errors)} error(s) in server.errors (clear it to accept them)")
+            first.add_note(f"raised in FakeLLMServer by the responder or a reply, and answered with a 500 (or a "
+                           f"hang-up, the response begun); {len(self.errors)} error(s) in server.errors (clear it "
+                           "to accept them)")
             raise first
 
     def _stop(self) -> None:
