@@ -54,6 +54,11 @@ _MAY_RUN_ON = re.compile(r"[\n\d*_#(（]")
 # prose).
 FENCE = re.compile(r'^[ \t]*(```|~~~)[ \t]*(?:[^\s`]+(?:[ \t]+[\w-]+=(?:"[^"\n]*"|\S+))*)?[ \t]*$', re.M)
 _NOT_WORD = re.compile(r"\W+")
+# A day's month after its number, "2. Mai", as German writes a date (its nouns capitalized, unlike the other
+# languages that write "2. maj"): a date, not a point's number
+_MONTHS = ("Januar", "Jänner", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September", "Oktober",
+           "November", "Dezember")
+_MONTH = re.compile(rf"(?:{'|'.join(_MONTHS)})\b")
 
 
 class OtherPoints:
@@ -73,11 +78,13 @@ class OtherPoints:
         self._bullets = bullets
         self._earlier = frozenset(t.casefold() for t in earlier_titles)
         self.titles: list[str] = []
+        self._numbers: dict[str, int] = {}  # each title's point number (``titles`` come in the answer's order)
         self._named: list[str] = []  # titles whose mention in a sentence is a drift (two words or more)
         self._headed: list[str] = []  # titles whose header line ends the point
         self._longest = 0
         self._checked, self._checked_origin = 0, None  # where run_on reads on from, for text from which origin
         self._own_items: list[int] = []  # where the items of the point's own numbered list start, in that text
+        self._own_headers: set[int] = set()  # those of them that restate its own header (no list of its own)
         for title in titles:
             self.add(title)
 
@@ -86,6 +93,8 @@ class OtherPoints:
         ends this one from now on."""
         if not (title := title.casefold()).strip():
             return
+        number = len(self.titles) + 1
+        self._numbers.setdefault(title, number + (number >= self._index))  # the point's own number is skipped
         self.titles.append(title)
         # not part of this point's own title, word for word ("Fiscal policy" of "Fiscal policy: tax cuts"; not "Rest"
         # of "Interest rates"); on a header line, any length
@@ -116,6 +125,8 @@ class OtherPoints:
         decided for good."""
         at = self._checked if self._checked_origin == origin else 0
         self._own_items = [i for i in self._own_items if i < at] if self._checked_origin == origin else []
+        if self._checked_origin != origin:
+            self._own_headers.clear()
         if not _MAY_RUN_ON.search(text, at):  # no line, number or emphasis since: nothing to cut or hold (fast)
             # read again from trailing blanks, which an inline "... LEDs. 4. Title:" opens
             blanks_at = len(text)
@@ -171,6 +182,7 @@ class OtherPoints:
                 if line.startswith(self._own_title):  # its own header, restated after an opening, or its list's item
                     if self._index == len(self._own_items) + 1:
                         self._own_items.append(m.start())
+                        self._own_headers.add(m.start())
                     continue
                 if not (ended or final) and self._own_title.startswith(line):
                     return None, m.start()
@@ -180,10 +192,15 @@ class OtherPoints:
                 if (starts := self._starts_numbered_point(text, m, written, bool(ended), final)) is False:
                     continue
                 return (m.start() if starts else None), m.start()
-            if any(line.startswith(title) for title in self.titles):
-                return m.start(), m.start()
-            if not (ended or final) and any(title.startswith(line) for title in self.titles):
-                return None, m.start()
+            # the skeleton written again, each title at its number; in a list of the point's own (an item before
+            # was neither), an item that opens with a title is a step ("2. Testing: run the suite", "3. Testing:
+            # ...": text lost where it was taken for the next point)
+            if not any(i not in self._own_headers for i in self._own_items):
+                if any(line.startswith(title) and self._numbers[title] == int(number) for title in self.titles):
+                    return m.start(), m.start()
+                if not (ended or final) and any(title.startswith(line) and self._numbers[title] == int(number)
+                                                for title in self.titles):
+                    return None, m.start()
             self._own_items.append(m.start())
         return None, len(text)
 
@@ -202,10 +219,11 @@ class OtherPoints:
         line = written.casefold()
         if any(line.startswith(title) for title in self.titles):
             return True
-        if not whole and (not line or any(title.startswith(line) for title in self.titles)):
+        if not whole and (not line or any(title.startswith(line) for title in self.titles)
+                          or any(month.startswith(written) for month in _MONTHS)):
             return None
         previous = text[text.rfind("\n", 0, m.start()) + 1:m.start()].rstrip()
-        return not (written[:1].islower() or _breaks_off(previous))
+        return not (written[:1].islower() or _breaks_off(previous) or _MONTH.match(written))
 
     def open(self, text: str, final: bool, cut: bool) -> bool | None:
         """Does the text open with another point's numbered line ("1. Sleep well" in point 2's reply), or with

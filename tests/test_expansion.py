@@ -206,12 +206,20 @@ def test_running_on_into_the_next_point_is_cut(step):
     ("Steps:\n1. Buy.\n2. Plug in.\n\n2. Avoid late caffeine: stop", "Steps:\n1. Buy.\n2. Plug in.", True),
     ("Steps:\n1. Buy.\n3. Unplug devices: always", "Steps:\n1. Buy.", True),
     ("They last.\n1. Keep a schedule\n2. Use LED bulbs", "They last.", True),
-    ("Steps:\n1. Buy.\n2. **Exercise**: daily", "Steps:\n1. Buy.", True),
+    # an item that opens with another point's title, in a list of the point's own, is a step of it (probe 62: a
+    # team's expand template asked for steps; "2. Testing: ..." in "Deployment" lost the rest of the point)
+    ("Steps:\n1. Buy.\n2. **Exercise**: daily\n3. Rest.", "Steps:\n1. Buy.\n2. **Exercise**: daily\n3. Rest.", False),
+    ("Steps:\n1. Buy.\n2. Plug in.\n3. Avoid late caffeine: at 3 pm\n4. Rest.",
+     "Steps:\n1. Buy.\n2. Plug in.\n3. Avoid late caffeine: at 3 pm\n4. Rest.", False),
+    # a German date opens a line as a number does: "2. Mai" (its month capitalized) is no point (probe 62)
+    ("Termine:\n\n**2. Mai:** Grundsteuer\n**31. Juli:** Abgabe", "Termine:\n\n**2. Mai:** Grundsteuer\n**31. Juli:** Abgabe",
+     False),
+    ("Bis zum 31. Juli.\n3. Oktober ist ein Feiertag.", "Bis zum 31. Juli.\n3. Oktober ist ein Feiertag.", False),
     # steps of the point's own, numbered from 1 as "Step 1:" (b8 O17), go on like its numbered items
     ("Step 1: Buy a drive.\nStep 2: Turn on backups.\nStep 3: Unplug it.\n\nCheck it monthly.",
      "Step 1: Buy a drive.\nStep 2: Turn on backups.\nStep 3: Unplug it.\n\nCheck it monthly.", False),
     ("Do this:\nstep 1: Buy.\nstep 2: Plug in.", "Do this:\nstep 1: Buy.\nstep 2: Plug in.", False),
-    ("Step 1: Buy.\nStep 2: Avoid late caffeine: stop", "Step 1: Buy.", True),  # another point's title
+    ("Step 1: Buy.\nStep 2: Avoid late caffeine: stop", "Step 1: Buy.\nStep 2: Avoid late caffeine: stop", False),
     ("They last.\nStep 3: Unplug devices now.", "They last.", True),  # no list of its own: the next point
 ])
 def test_a_points_own_numbered_list_is_kept(raw, text, finished, step):
