@@ -321,9 +321,7 @@ class Answer:
                 self._note = (f"the skeleton was retried and its new generation disagreed with the "
                               f"{len(self.points)} point(s) already started; those are kept")
             found = len(self.points) or len(parser.points)
-            # "Tips 1. Keep a schedule\n2. ...": a "1." after a word and a space may be a number in a sentence, so
-            # that line is no item; a list that begins past 1 says its first point(s) may be missing
-            began_late = (parser.first_number or 1) > 1
+            began_late = parser.began_late  # its first point(s) may be missing: say so
             if began_late and not (cut or error is not None or ended_early or sketch.disagreed):
                 self._note = f"the skeleton's list began at {parser.first_number}: its first point(s) may be missing"
             self.skeleton_truncated = found >= 2 and (sketch.disagreed or cut or error is not None

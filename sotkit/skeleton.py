@@ -185,7 +185,8 @@ class SkeletonParser:
         self._went_on: bool | None = None  # once full: did a further line of the list start (None: not yet known)
         self._lead_in: tuple[str, str] | None = None  # style and text of a ``1.`` item that ended a lead-in line
         self.first_number: int | None = None
-        """A numbered list's first line's number: above 1, its first item(s) went missing (on a lead-in line, say)."""
+        """A numbered list's first point's number."""
+        self._not_points: set[int] = set()  # numbers of list lines before the first point judged no point
 
     @property
     def full(self) -> bool:
@@ -263,12 +264,12 @@ class SkeletonParser:
                 self._look_past_full(line, ended=True)
             return None
         kind, number, title, body = _classify(line)
-        if kind == "numbered" and self.first_number is None:
-            self.first_number = number  # whether its item is kept or not ("1. <the question's topic>" is not)
-        if kind is None or not _names(title, number) or (self._kind is not None and kind != self._kind):
-            return None  # no list item, or one that names nothing (``1. 1. 2. 3.``, ``2. 50%``)
+        if kind is None or (self._kind is not None and kind != self._kind):
+            return None  # no list item
+        if not _names(title, number):
+            return self._no_point(kind, number)  # one that names nothing (``1. 1. 2. 3.``, ``2. 50%``)
         if _ADDRESS.match(body):
-            return None  # "Would you like me to elaborate on any of these?": an offer to the user, no point
+            return self._no_point(kind, number)  # "Would you like me to elaborate on any of these?": an offer
         indent = self._indent_of(line)
         if self.points and indent >= self._indent + 2:  # Markdown nests from two spaces in; one is a slip
             return None  # "   2. Cool room" under "1. Sleep hygiene" details that point; it is none of its own
@@ -279,10 +280,8 @@ class SkeletonParser:
             if not title or self._title_key(title) in self._titles or _NUMBERED.match(_at_head_end(body)[2]):
                 self._repeat("earlier points")
                 return None  # a point is written once
-        if kind == "numbered":
-            if number <= self._last_number:
-                return None  # a repeated number, or a nested / restarted list
-            self._last_number = number
+        if kind == "numbered" and number <= self._last_number:
+            return None  # a repeated number, or a nested / restarted list
         if self._repeats_a_point(title, body, loose=head_repeated or self._drop_subsumed):
             self._repeat("earlier points")
             return None
@@ -292,23 +291,37 @@ class SkeletonParser:
         if len(stems) >= 2 and _contains(self._question, stems) and not _joined_in(self._question, stems):
             if self._drop_subsumed and len(stems) >= 3:
                 self._repeat("the question")  # a small model that loops writes the question again and again
-            return None  # the question's topic named as a point ("Quantum computing"): every expansion would be it
+            return self._no_point(kind, number)  # the question's topic ("Quantum computing"): every point's
         topic = _content_stems(title)
         if (words := {t for t in topic if not t.isdigit()}) and words <= _PROMPT_WORDS and words & _ECHOED \
                 and (self._drop_subsumed or _SENTENCE.search(title)):
-            return None  # "The answer is", "The final answer": the prompt's words, nothing to expand
+            return self._no_point(kind, number)  # "The answer is": the prompt's words, nothing to expand
         if self._drop_subsumed and self._rewrites_a_title(topic):
             return None
         self._kind, self._repeats = kind, 0
         self._repeated.clear()
+        if kind == "numbered":
+            self._last_number = number  # a line judged no point leaves its number to the next ("1. <topic>")
         if not self.points:
             self._indent = indent
+            self.first_number = number if kind == "numbered" else None
         point = SkeletonPoint(index=len(self.points) + 1, title=title)
         self.points.append(point)
         self._titles.add(self._title_key(title))
         self._topics.append(topic)
         self._lines.append(body.casefold())
         return point
+
+    def _no_point(self, kind: str, number: int) -> None:
+        """A list line judged no point; before the first point, its number is no missing point's."""
+        if kind == "numbered" and not self.points:
+            self._not_points.add(number)
+
+    @property
+    def began_late(self) -> bool:
+        """Did the numbered list begin past 1, with a point before it missing (not a line judged no point: "1. <the
+        question's topic>")? "Tips 1. Keep a schedule\n2. ...": a 1 after a word may be a number in a sentence."""
+        return (self.first_number or 1) > 1 and not set(range(1, self.first_number)) <= self._not_points
 
     def _repeat(self, what: str) -> None:
         self._repeats += 1

@@ -712,3 +712,20 @@ async def test_a_title_with_a_zero_width_non_joiner_reaches_the_prompts_and_the_
     assert result.skeleton == GLUED[:2] and f"1. {GLUED[0]}:" in result.text and f"2. {GLUED[1]}:" in result.text
     expand = [r for r in server.requests if not is_skeleton(r)]
     assert all(any(title in r.user + (r.prefill or "") for r in expand) for title in GLUED[:2])
+
+
+@pytest.mark.parametrize("text, titles, began_late", [
+    ("Tips 1. Keep a schedule\n2. Dim the lights\n3. Cut caffeine", ["Dim the lights", "Cut caffeine"], True),
+    # a "1." line judged no point (the question's topic) leaves its number to the next: nothing is missing, and
+    # a list begun again on a lead-in line keeps its item 1 (probe 63)
+    ("1. Sleep better\n2. Dim the lights\n3. Cut caffeine", ["Dim the lights", "Cut caffeine"], False),
+    ("1. Sleep better\nHere are some tips: 1. Dim the lights\n2. Cut caffeine\n3. Walk",
+     ["Dim the lights", "Cut caffeine", "Walk"], False),
+    # a bullet list is whole whatever numbered lines it holds
+    ("- Plan ahead\n- Rest\n- Walk\n  2. Turn off notifications", ["Plan ahead", "Rest", "Walk"], False),
+    ("- Plan ahead\n- Rest\n12. December deadlines first", ["Plan ahead", "Rest"], False),
+])
+def test_a_list_that_begins_past_1_is_told_apart_from_lines_judged_no_point(text, titles, began_late):
+    parser = SkeletonParser(10, question="How can I sleep better?")
+    points = parser.feed(text + "\n") + parser.finish()
+    assert [p.title for p in points] == titles and parser.began_late == began_late
