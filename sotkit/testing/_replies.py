@@ -99,6 +99,13 @@ class Fault:
             _check_seconds(f"{name} every_s", self.every_s)
         if self.kind == "runaway" and not (isinstance(self.tokens, int) and self.tokens >= 1):
             raise ConfigError(f"{name} tokens must be an int >= 1, got {self.tokens!r}")
+        if self.kind == "garbage" and not (isinstance(self.body, str) and "\n" not in self.body):
+            raise ConfigError(f"{name} data must be a one-line str, got {self.body!r}")
+        if self.kind == "not_a_stream" and not isinstance(self.body, str):
+            raise ConfigError(f"{name} body must be a str, got {type(self.body).__name__}")
+        if not isinstance(self.headers, Mapping) or self.kind == "not_a_stream" and "content-type" not in self.headers:
+            raise ConfigError(f"{name} headers must be a dict of header names to values (a page's with its "
+                              f"content-type), got {self.headers!r}")
 
     @classmethod
     def status(cls, code: int, headers: Mapping[str, str] | None = None, body: Any = None) -> Fault:
@@ -140,15 +147,11 @@ class Fault:
     @classmethod
     def garbage(cls, after_tokens: int = 0, data: str = "<html>") -> Fault:
         """After ``after_tokens`` tokens, send ``data: <data>`` (not an event of the API) and end the stream."""
-        if not isinstance(data, str) or "\n" in data:
-            raise ConfigError(f"Fault.garbage data must be a one-line str, got {data!r}")
         return cls("garbage", after_tokens=after_tokens, body=data)
 
     @classmethod
     def not_a_stream(cls, body: str = "<html>502 Bad Gateway</html>", content_type: str = "text/html") -> Fault:
         """Answer HTTP 200 with ``body`` instead of the stream (or completion) asked for, as a proxy may."""
-        if not isinstance(body, str):
-            raise ConfigError(f"Fault.not_a_stream body must be a str, got {type(body).__name__}")
         return cls("not_a_stream", body=body, headers={"content-type": content_type})
 
     @classmethod

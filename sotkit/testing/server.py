@@ -37,20 +37,25 @@ class FakeLLMServer:
 
     A list suits calls made one after another. SoT's calls run at once, in no fixed order, and a router may send a
     question down the sequential path (one call) instead: answer them by their prompt with a callable, and assert
-    ``result.mode``. Replies a list still holds at the end are no error. A reply that a random fault broke (a drop,
-    cut, error event, garbage, or a stall that closes) is given again to the next request with the same prompt (its
-    retry); a reply's own ``fault=`` is scripted, and its retry gets the next reply.
+    ``result.mode``. Replies a list still holds at the end are no error; an empty list answers any request with an
+    error. A list takes no ``random_faults`` that break a reply on its way: each retry would get the next reply,
+    meant for another call.
 
     Use it as ``with`` / ``async with`` block, or call ``start()`` and ``stop()``. An exception the responder
     raised (an ``assert`` on the request, a list run out) is answered with a 500, kept in ``errors``, and raised
-    again when the block ends or ``stop()`` is called (unless the block raised, or ``errors`` was cleared).
+    again at the end of the ``with`` block (unless the block raised, or ``errors`` was cleared).
     """
 
     def __init__(self, responder: Responder = "Hello from FakeLLMServer.", *, latency: Latency | None = None,
                  random_faults: RandomFaults | None = None, api_key: str | None = None, port: int = 0) -> None:
         self._next_reply = _reply_source(responder)
-        self._queued = not (isinstance(responder, (str, Reply)) or callable(responder))  # a list of replies
-        self._again: dict[tuple, Reply] = {}  # a list's reply a random fault broke, by prompt: its retry's
+        listed = not (isinstance(responder, (str, Reply)) or callable(responder))
+        if listed and random_faults is not None and (broken := [f for f in random_faults.faults if _breaks(f)]):
+            raise ConfigError(f"a list of replies with random_faults={broken[0]!r}: a reply broken on its way would "
+                              "make each retry take the list's next reply, meant for another call; answer by the "
+                              "request with a callable (request.attempt tells a retry), or put the fault on a reply: "
+                              "Reply(..., fault=...)")
+        port = int(port) if isinstance(port, str) and port.isdigit() else port  # from an environment variable
         if not (isinstance(port, int) and not isinstance(port, bool) and 0 <= port <= 65535):
             raise ConfigError(f"port must be an int 0..65535 (0: any free port), got {port!r}")
         if latency is not None and not isinstance(latency, Latency):
@@ -65,8 +70,8 @@ class FakeLLMServer:
         self.port: int | None = None
         #: exceptions the responder raised, or the server met answering a reply: each was answered with a 500
         #: naming it (or, when the response had begun, by closing the connection), and is raised again at the end
+        #: of the ``with`` block
         self.errors: list[BaseException] = []
-        self._raised = False
 
         self._lock = threading.Condition()
         self._records: list[RecordedRequest] = []
@@ -95,25 +100,25 @@ class FakeLLMServer:
         return self
 
     def stop(self) -> None:
-        """Close every connection and the port, and end the server thread; then raise the first of ``errors``, if
-        any (once). Safe to call twice."""
-        self._stop()
-        if self.errors and not self._raised:
-            self._raised = True
-            first = self.errors[0]
-            first.add_note(f"raised in FakeLLMServer by the responder or a reply, and answered with a 500 (or a "
-                           f"hang-up, the response begun); {len(self.errors)} error(s) in server.errors (clear it "
-                           "to accept them)")
-            raise first
-
-    def _stop(self) -> None:
+        """Close every connection and the port, and end the server thread. Safe to call twice, and from a
+        responder."""
         if self._thread is None or self._stopped:
             return
         self._stopped = True
         loop = self._loop
         if loop is not None and not loop.is_closed():
             asyncio.run_coroutine_threadsafe(self._shutdown(), loop)
-        self._thread.join(_START_TIMEOUT_S)
+        if threading.current_thread() is not self._thread:
+            self._thread.join(_START_TIMEOUT_S)
+
+    def _raise_errors(self) -> None:
+        """Raise the first of ``errors`` in the test, the block having raised nothing of its own."""
+        if self.errors:
+            first = self.errors[0]
+            first.add_note(f"raised in FakeLLMServer by the responder or a reply, and answered with a 500 (or a "
+                           f"hang-up, the response begun); {len(self.errors)} error(s) in server.errors (clear it "
+                           "to accept them)")
+            raise first
 
     def _run(self, ready: threading.Event, failure: list[BaseException]) -> None:
         loop = asyncio.new_event_loop()
@@ -147,7 +152,9 @@ class FakeLLMServer:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:
-        self.stop() if exc_info[0] is None else self._stop()  # the block's own exception says more
+        self.stop()
+        if exc_info[0] is None:  # else the block's own exception says more
+            self._raise_errors()
 
     async def __aenter__(self) -> FakeLLMServer:
         import anyio.to_thread  # a sotkit dependency; works under asyncio and trio alike
@@ -157,7 +164,9 @@ class FakeLLMServer:
     async def __aexit__(self, *exc_info: object) -> None:
         import anyio.to_thread
 
-        await anyio.to_thread.run_sync(self.stop if exc_info[0] is None else self._stop)
+        await anyio.to_thread.run_sync(self.stop)
+        if exc_info[0] is None:
+            self._raise_errors()
 
     # -- what tests read -----------------------------------------------------------------------------------------
 
@@ -210,7 +219,6 @@ class FakeLLMServer:
         with self._lock:
             self._records.clear()
             self._attempts.clear()
-            self._again.clear()
             self.errors.clear()
             self._max_in_flight = self._in_flight
 
@@ -323,16 +331,11 @@ class FakeLLMServer:
         # drawn before the responder: no reply is consumed
         if fault is not None and fault.kind in ("status", "not_a_stream"):
             return await self._send_fault(record, dialect, out, fault)
-        with self._lock:
-            reply = self._again.pop(key, None)
         try:
-            reply = reply or await self._next_reply(record)
+            reply = await self._next_reply(record)
         except Exception as exc:  # the test's own responder broke: say so in the response and keep it
             self.errors.append(exc)
             return await self._send_error(record, dialect, out, 500, f"FakeLLMServer responder failed: {exc!r}")
-        if self._queued and reply.fault is None and fault is not None and _breaks(fault):
-            with self._lock:  # not delivered: the list's next reply is for the next prompt, not for this retry
-                self._again[key] = reply
         fault = reply.fault or fault
         if fault is not None and fault.kind in ("status", "not_a_stream"):
             return await self._send_fault(record, dialect, out, fault)
@@ -480,8 +483,9 @@ class FakeLLMServer:
 
 
 def _breaks(fault: Fault) -> bool:
-    """Does ``fault`` keep its reply from arriving whole?"""
-    return fault.kind in ("drop", "cut", "error_event", "garbage") or fault.then == "close"
+    """Can ``fault`` keep its reply from arriving whole, so that a client asks again? (A status or a page in
+    place of the stream is drawn before any reply is taken.)"""
+    return fault.kind not in ("status", "not_a_stream", "unclean_close")
 
 
 def _default_message(status: int) -> str:
@@ -512,8 +516,6 @@ def _reply_source(responder: Responder) -> Callable[[RecordedRequest], Awaitable
                         "got bytes: decode it to a str first")
     if isinstance(responder, Sequence):
         replies = [_as_reply(r) for r in responder]
-        if not replies:
-            raise TypeError("responder is an empty list: give the replies the requests should get")
         position = itertools.count()
         lock = threading.Lock()
 
