@@ -488,10 +488,20 @@ class Answer:
                 self.send(WithdrawEvent(None, self.sequential_text))
                 self.sequential_text = ""
 
+        prefilled = ""  # the template's prefill, which the model writing the answer continues
+
+        def on_start(backend: Backend) -> None:
+            # such a model does not write it again ("Verdict: [[", "In short,"): the answer opens with it, as where
+            # the model is sent none and writes it itself
+            nonlocal prefilled
+            prefilled = (call.build(backend).prompt.prefill or "") if backend.provider.supports_prefill else ""
+            if prefilled:
+                on_text(prefilled)
+
         asked: list[str] = []
 
         def refuse_empty(model: str, usage: CallUsage) -> Exception | None:
-            if self.sequential_text.strip():
+            if self.sequential_text[len(prefilled):].strip():
                 return None
             # an empty answer is no answer: the fallback model, if any, is asked
             cut = usage.cut_off(self.options.max_tokens)  # e.g. a reasoning model that spent them all reasoning
@@ -501,7 +511,7 @@ class Answer:
                                + (reasoning_advice(usage.finish_reason, "max_tokens") if cut else ""))
 
         call = Call(lambda b: self._request(b, self.template, self.options.max_tokens, **self.variables), on_text,
-                    on_restart, role=self.template, refuse=refuse_empty)
+                    on_restart, role=self.template, on_start=on_start, refuse=refuse_empty)
         try:
             self.written_by, usage = await self.runner.call(call)
         except Exception as exc:

@@ -673,3 +673,19 @@ async def test_a_point_with_sections_headed_by_earlier_points_titles_keeps_them(
             result = await sot.generate("How do type 1 and type 2 diabetes differ?")
     assert result.points[2].text == texts[3]
     assert result.points[1].text == "It develops slowly."  # a later point's title still ends a point
+
+
+@pytest.mark.parametrize("model", ["claude-3-5-haiku", "claude-sonnet-4-6"])  # continues a prefill; is sent none
+async def test_a_sequential_answer_opens_with_the_prefill_its_model_continued(model):
+    # a team's template prefilled "In short,": Claude 3.5 continued it, and the answer lost it (probe 62); the same
+    # for complete(), whose judges' "Verdict: [[" prefill made every verdict unparseable
+    templates = {"sequential": "{% block user %}{{ question }}{% endblock %}{% block prefill %}In short,{% endblock %}"}
+
+    def respond(request: RecordedRequest) -> str:
+        return " log every purchase." if request.prefill == "In short," else "In short, log every purchase."
+
+    with FakeLLMServer(respond, latency=FAST) as server:
+        async with client(server, "anthropic", model, mode="sequential", templates=templates) as sot:
+            result = await sot.generate("How do I budget?")
+            completed = await sot.complete("sequential", {"question": "How do I budget?"})
+    assert result.text == completed.text == "In short, log every purchase."
