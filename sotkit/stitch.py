@@ -6,11 +6,16 @@ complete. ``text`` is always exactly the concatenation of everything released.
 
 from __future__ import annotations
 
+import re
+
 from .events import TextEvent, WithdrawEvent
 
 
 #: what opens each later line of a point's text in the stitched answer
 CONTINUATION = "   "
+#: a point's text that opens with a block (a code block, a table, a list, a heading, a quote) starts on a line of
+#: its own under its item: after "1. Title: " a fence would not open, and its close would open one to the end
+_BLOCK = re.compile(r"```|~~~|\||#|>|[-*+•] |\d{1,3}[.)] ")
 
 
 def point_header(index: int, title: str) -> str:
@@ -107,8 +112,10 @@ class Stitcher:
             if index not in self._skipped and has_text:
                 if self._live_at is None:  # the header waits for text, so a point that fails early leaves none
                     self._live_at = len(self.text)
-                    events.append(TextEvent(("\n" if self.text else "") + point_header(index, self._titles[index]),
-                                            index))
+                    header = point_header(index, self._titles[index])
+                    if self._buffers[index] and _BLOCK.match(self._buffers[index][0]):
+                        header = header.rstrip(" ") + "\n" + CONTINUATION
+                    events.append(TextEvent(("\n" if self.text else "") + header, index))
                     self.text += events[-1].text
                     self._body_at = len(self.text)
                 events += [TextEvent(piece, index) for piece in self._buffers[index]]

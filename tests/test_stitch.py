@@ -183,3 +183,20 @@ def test_a_points_later_lines_are_indented_under_its_item():
     assert s.text == ("1. Clean the oven: Do this:\n   1. Remove the racks.\n   2. Wipe it.\n"
                       "2. Degrease the cabinets: Use warm soapy water.")
     assert "".join(e.text for e in events) == s.text
+
+
+def test_a_point_that_opens_with_a_block_starts_it_on_a_line_of_its_own():
+    # "2. Local setup: ```bash" opened no code block, and its closing fence opened one over the rest of the answer;
+    # a table's or a list's first line on the item's line rendered as text (probe 62)
+    s = Stitcher()
+    for index, title in enumerate(["Local setup", "Layers", "Checklist", "Why"], 1):
+        s.add_point(index, title)
+    events = s.add_text(1, "```bash\nmake dev\n```") + s.finish_point(1)
+    events += s.add_text(2, "| Layer | Tool |\n|---|---|") + s.finish_point(2)
+    events += s.add_text(3, "- Pull `main`\n- Run it") + s.finish_point(3)
+    events += s.add_text(4, "It saves time.") + s.finish_point(4)
+    assert s.text == ("1. Local setup:\n   ```bash\n   make dev\n   ```\n"
+                      "2. Layers:\n   | Layer | Tool |\n   |---|---|\n"
+                      "3. Checklist:\n   - Pull `main`\n   - Run it\n"
+                      "4. Why: It saves time.")
+    assert "".join(e.text for e in events) == s.text
