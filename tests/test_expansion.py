@@ -212,7 +212,8 @@ def test_running_on_into_the_next_point_is_cut(step):
     ("Steps:\n1. Buy.\n2. Plug in.\n3. Avoid late caffeine: at 3 pm\n4. Rest.",
      "Steps:\n1. Buy.\n2. Plug in.\n3. Avoid late caffeine: at 3 pm\n4. Rest.", False),
     # a German date opens a line as a number does: "2. Mai" (its month capitalized) is no point (probe 62)
-    ("Termine:\n\n**2. Mai:** Steuer\n**31. Juli:** Abgabe", "Termine:\n\n**2. Mai:** Steuer\n**31. Juli:** Abgabe", False),
+    ("Termine:\n\n**2. Mai:** Steuer\n**31. Juli:** Abgabe", "Termine:\n\n**2. Mai:** Steuer\n**31. Juli:** Abgabe",
+     False),
     ("Bis zum 31. Juli.\n3. Oktober ist ein Feiertag.", "Bis zum 31. Juli.\n3. Oktober ist ein Feiertag.", False),
     # steps of the point's own, numbered from 1 as "Step 1:" (b8 O17), go on like its numbered items
     ("Step 1: Buy a drive.\nStep 2: Turn on backups.\nStep 3: Unplug it.\n\nCheck it monthly.",
