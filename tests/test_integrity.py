@@ -635,7 +635,8 @@ async def test_a_point_cut_off_before_any_text_says_what_cut_it_and_is_not_asked
     assert (alpha.text, alpha.finish_reason, alpha.truncated) == ("Short.", "stop", False)
     assert beta.failed and beta.truncated and beta.finish_reason == "length"
     assert beta.error == ("EmptyPoint: point 2 ('Beta') was cut off at the token limit (point_max_tokens) "
-                          "before any text of its own; a reasoning model may need a larger point_max_tokens")
+                          "before any text of its own; a larger point_max_tokens may leave room for it (a "
+                          "reasoning model spends it on reasoning first)")
     assert asked.count(2) == 1
 
 

@@ -68,7 +68,7 @@ async def test_a_call_that_reasons_past_even_the_larger_budget_fails_saying_what
             with pytest.warns(UserWarning, match="before any text"):
                 result = await sot.generate("How can I live well?")
     assert [p.failed for p in result.points] == [True, False, False]
-    assert "a reasoning model may need a larger point_max_tokens" in result.points[0].error
+    assert "a larger point_max_tokens may leave room for it" in result.points[0].error
     assert budgets(server, point=1) == [POINT_BUDGET, POINT_BUDGET * REASONING_SCALE]  # not asked a third time
 
 

@@ -80,7 +80,8 @@ def cut_by(reason: str | None, budget: str) -> str:
 
 def reasoning_advice(reason: str | None, budget: str) -> str:
     """What to do about a call cut off before any text: at its budget, a reasoning model may have spent it all."""
-    return f"; a reasoning model may need a larger {budget}" if reason in AT_BUDGET else ""
+    return f"; a larger {budget} may leave room for it (a reasoning model spends it on reasoning first)" \
+        if reason in AT_BUDGET else ""
 
 
 @dataclass(frozen=True)
