@@ -217,7 +217,7 @@ class Answer:
                 self.send(RouteEvent("sot", reason))
                 found = await self._sot()
                 if found < 2:
-                    mode, reason = "sequential", f"the skeleton had {found} point(s), so the answer is sequential"
+                    mode, reason = "sequential", _too_few(found)
                     self.points.clear()
         if mode == "sequential":
             self.mode, self.reason, self._note = "sequential", reason, None
@@ -269,7 +269,7 @@ class Answer:
             raise failed
         if found < 2:
             self.points.clear()
-            return "sequential", f"the skeleton had {found} point(s), so the answer is sequential"
+            return "sequential", _too_few(found)
         return "sot", verdict[0].reason
 
     async def _ask(self, router: LLMRouter) -> Decision:
@@ -652,6 +652,13 @@ class _Sketch:
         else:
             for point in started:
                 self.tg.start_soon(answer._expand, point, outline)
+
+
+def _too_few(found: int) -> str:
+    """Why a skeleton of ``found`` points (under 2) gives a sequential answer."""
+    # a template of the user's may ask for a list style no rule reads ("a)", "I.", "①")
+    read = "" if found else " (no list it reads: lines opening with '1.', '1)', '- ', '* ' or 'Step 1:')"
+    return f"the skeleton had {found} point(s){read}, so the answer is sequential"
 
 
 def _ignore(event: Event) -> None:

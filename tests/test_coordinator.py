@@ -689,3 +689,12 @@ async def test_a_sequential_answer_opens_with_the_prefill_its_model_continued(mo
             result = await sot.generate("How do I budget?")
             completed = await sot.complete("sequential", {"question": "How do I budget?"})
     assert result.text == completed.text == "In short, log every purchase."
+
+
+async def test_a_skeleton_in_a_list_style_no_rule_reads_says_so_in_the_reason():
+    # a team's template asked for "a) b) c)": the answer went sequential, its reason saying only "0 point(s)"
+    with FakeLLMServer(sot_responder("a) Sleep well\nb) Eat less sugar\nc) Move daily",
+                                     sequential="Sleep, eat less sugar, move."), latency=FAST) as server:
+        async with client(server, "openai") as sot:
+            result = await sot.generate("How can I be healthier?")
+    assert result.mode == "sequential" and "(no list it reads: lines opening with '1.'" in result.route_reason
