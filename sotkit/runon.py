@@ -55,9 +55,9 @@ _MAY_RUN_ON = re.compile(r"[\n\d*_#(（]")
 FENCE = re.compile(r'^[ \t]*(```|~~~)[ \t]*(?:[^\s`]+(?:[ \t]+[\w-]+=(?:"[^"\n]*"|\S+))*)?[ \t]*$', re.M)
 _NOT_WORD = re.compile(r"\W+")
 # A day's month after its number, "2. Mai", as German writes a date (its nouns capitalized, unlike the other
-# languages that write "2. maj"): a date, not a point's number
-_MONTHS = ("Januar", "Jänner", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September", "Oktober",
-           "November", "Dezember")
+# languages that write "2. maj"): a date, not a point's number. Not the months English spells so too: "3. August
+# crowds: ..." may be the next point's line
+_MONTHS = ("Januar", "Jänner", "Februar", "März", "Mai", "Juni", "Juli", "Oktober", "Dezember")
 _MONTH = re.compile(rf"(?:{'|'.join(_MONTHS)})\b")
 
 
@@ -84,7 +84,6 @@ class OtherPoints:
         self._longest = 0
         self._checked, self._checked_origin = 0, None  # where run_on reads on from, for text from which origin
         self._own_items: list[int] = []  # where the items of the point's own numbered list start, in that text
-        self._own_headers: set[int] = set()  # those of them that restate its own header (no list of its own)
         for title in titles:
             self.add(title)
 
@@ -125,8 +124,6 @@ class OtherPoints:
         decided for good."""
         at = self._checked if self._checked_origin == origin else 0
         self._own_items = [i for i in self._own_items if i < at] if self._checked_origin == origin else []
-        if self._checked_origin != origin:
-            self._own_headers.clear()
         if not _MAY_RUN_ON.search(text, at):  # no line, number or emphasis since: nothing to cut or hold (fast)
             # read again from trailing blanks, which an inline "... LEDs. 4. Title:" opens
             blanks_at = len(text)
@@ -182,7 +179,6 @@ class OtherPoints:
                 if line.startswith(self._own_title):  # its own header, restated after an opening, or its list's item
                     if self._index == len(self._own_items) + 1:
                         self._own_items.append(m.start())
-                        self._own_headers.add(m.start())
                     continue
                 if not (ended or final) and self._own_title.startswith(line):
                     return None, m.start()
@@ -192,17 +188,20 @@ class OtherPoints:
                 if (starts := self._starts_numbered_point(text, m, written, bool(ended), final)) is False:
                     continue
                 return (m.start() if starts else None), m.start()
-            # the skeleton written again, each title at its number; in a list of the point's own (an item before
-            # was neither), an item that opens with a title is a step ("2. Testing: run the suite", "3. Testing:
-            # ...": text lost where it was taken for the next point)
-            if not any(i not in self._own_headers for i in self._own_items):
-                if any(line.startswith(title) and self._numbers[title] == int(number) for title in self.titles):
-                    return m.start(), m.start()
-                if not (ended or final) and any(title.startswith(line) and self._numbers[title] == int(number)
-                                                for title in self.titles):
-                    return None, m.start()
+            # another point's title: the skeleton written again, or a run-on into a later point; an earlier
+            # point's at another number is a step of the point's own ("2. Testing: run the suite" in point 3, point
+            # 1 titled "Testing": the rest of the point was lost)
+            if any(line.startswith(title) and self._another_point(title, number) for title in self.titles):
+                return m.start(), m.start()
+            if not (ended or final) and any(title.startswith(line) and self._another_point(title, number)
+                                            for title in self.titles):
+                return None, m.start()
             self._own_items.append(m.start())
         return None, len(text)
+
+    def _another_point(self, title: str, number: str) -> bool:
+        """Is an item of the point's own list, numbered ``number``, that opens with ``title`` that point's?"""
+        return self._numbers[title] > self._index or self._numbers[title] == int(number)
 
     def _starts_numbered_point(self, text: str, m: re.Match[str], written: str, ended: bool,
                                final: bool) -> bool | None:

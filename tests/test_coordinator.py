@@ -198,8 +198,7 @@ async def test_an_expansion_that_runs_on_into_the_next_point_is_cut(provider):
 
 async def test_a_points_own_numbered_list_is_kept_whole(provider):
     # no stop sequence cuts it at "\n3. " either: a number is the next point's only where the list cannot go on
-    # (an item that goes on with it is the point's own, also where it opens with a title: probe 62)
-    own = {2: "Swap these:\n1. Soda for water.\n2. Juice for fruit.\n3. Candy for nuts.\n\n3. Move daily: walk a lot"}
+    own = {2: "Swap these:\n1. Soda for water.\n2. Juice for fruit.\n3. Candy for nuts.\n4. Move daily: walk a lot"}
     with FakeLLMServer(sot_responder(SKELETON, own), latency=FAST) as server:
         async with client(server, provider) as sot:
             result = await sot.generate("How can I be healthier?")
