@@ -478,7 +478,14 @@ class Answer:
         return None
 
     async def _sequential(self) -> None:
+        # the template's prefill where the model writing the answer continues it ("Verdict: [[", "In short,"): it
+        # does not write it again, so the answer opens with it, with its first text (as where the model is sent
+        # none and writes it itself)
+        prefill = ""
+
         def on_text(text: str) -> bool:
+            if not self.sequential_text:
+                text = prefill + text
             self.sequential_text += text
             self._emit([TextEvent(text)])
             return True
@@ -488,20 +495,14 @@ class Answer:
                 self.send(WithdrawEvent(None, self.sequential_text))
                 self.sequential_text = ""
 
-        prefilled = ""  # the template's prefill, which the model writing the answer continues
-
         def on_start(backend: Backend) -> None:
-            # such a model does not write it again ("Verdict: [[", "In short,"): the answer opens with it, as where
-            # the model is sent none and writes it itself
-            nonlocal prefilled
-            prefilled = (call.build(backend).prompt.prefill or "") if backend.provider.supports_prefill else ""
-            if prefilled:
-                on_text(prefilled)
+            nonlocal prefill
+            prefill = (call.build(backend).prompt.prefill or "") if backend.provider.supports_prefill else ""
 
         asked: list[str] = []
 
         def refuse_empty(model: str, usage: CallUsage) -> Exception | None:
-            if self.sequential_text[len(prefilled):].strip():
+            if self.sequential_text[len(prefill):].strip():
                 return None
             # an empty answer is no answer: the fallback model, if any, is asked
             cut = usage.cut_off(self.options.max_tokens)  # e.g. a reasoning model that spent them all reasoning

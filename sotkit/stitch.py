@@ -13,14 +13,16 @@ from .events import TextEvent, WithdrawEvent
 
 #: what opens each later line of a point's text in the stitched answer
 CONTINUATION = "   "
-#: a point's text that opens with a block (a code block, a table, a list, a heading, a quote) starts on a line of
-#: its own under its item: after "1. Title: " a fence would not open, and its close would open one to the end
-_BLOCK = re.compile(r"```|~~~|\||#|>|[-*+•] |\d{1,3}[.)] ")
+#: a point's text that opens with a block (a code block, a table, a list, a heading) starts on a line of its own
+#: under its item: after "1. Title: " a fence would not open, and its close would open one to the end
+_BLOCK = re.compile(r"```|~~~|\||#{1,6} |[-*+•] |\d{1,3}[.)] ")
 
 
-def point_header(index: int, title: str) -> str:
+def point_header(index: int, title: str, opening: str = "") -> str:
+    """The point's item line, before its text (``opening``: the text's first piece)."""
     # a title that ends in its own punctuation takes no colon: "1. What is jet lag? It is ..."
-    return f"{index}. {title}{'' if title.endswith(('?', '!', ':', '？', '！', '：')) else ':'} "
+    header = f"{index}. {title}{'' if title.endswith(('?', '!', ':', '？', '！', '：')) else ':'}"
+    return header + ("\n" + CONTINUATION if _BLOCK.match(opening) else " ")
 
 
 class Stitcher:
@@ -70,7 +72,8 @@ class Stitcher:
         """The text the points after the live one wrote so far, with their headers, as events following ``text``."""
         events: list[TextEvent] = []
         for index in sorted(i for i in self._titles if i > self._next and i not in self._skipped and self._buffers[i]):
-            events.append(TextEvent(("\n" if text or events else "") + point_header(index, self._titles[index]), index))
+            header = point_header(index, self._titles[index], self._buffers[index][0])
+            events.append(TextEvent(("\n" if text or events else "") + header, index))
             events += [TextEvent(piece, index) for piece in self._buffers[index]]
         return events
 
@@ -112,9 +115,7 @@ class Stitcher:
             if index not in self._skipped and has_text:
                 if self._live_at is None:  # the header waits for text, so a point that fails early leaves none
                     self._live_at = len(self.text)
-                    header = point_header(index, self._titles[index])
-                    if self._buffers[index] and _BLOCK.match(self._buffers[index][0]):
-                        header = header.rstrip(" ") + "\n" + CONTINUATION
+                    header = point_header(index, self._titles[index], "".join(self._buffers[index][:1]))
                     events.append(TextEvent(("\n" if self.text else "") + header, index))
                     self.text += events[-1].text
                     self._body_at = len(self.text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import anthropic
 import anyio
 import pytest
 
@@ -697,3 +698,20 @@ async def test_a_skeleton_in_a_list_style_no_rule_reads_says_so_in_the_reason():
         async with client(server, "openai") as sot:
             result = await sot.generate("How can I be healthier?")
     assert result.mode == "sequential" and "(no list it reads: lines opening with '1.'" in result.route_reason
+
+
+async def test_a_prefill_opens_the_answer_only_with_its_models_first_text():
+    # sent at the call's start, it stayed when the main model failed before any text and a fallback wrote the whole
+    # answer ("In short,In short, ..."), and a failure before any text became a PartialResultError holding only the
+    # prefill in place of the SDK's own error (probe 64)
+    templates = {"sequential": "{% block user %}{{ question }}{% endblock %}{% block prefill %}In short,{% endblock %}"}
+    backup = Recorder(reply=lambda request: "In short, rest.")  # sent no prefill: writes it itself
+    with FakeLLMServer(Reply("x", fault=Fault.status(500)), latency=FAST) as server:
+        async with client(server, "anthropic", "claude-3-5-haiku", mode="sequential", templates=templates,
+                          retry=sotkit.RetryPolicy(attempts=1)) as sot:
+            with pytest.raises(anthropic.InternalServerError):
+                await sot.generate("How do I sleep?")
+        async with client(server, "anthropic", "claude-3-5-haiku", mode="sequential", templates=templates,
+                          retry=sotkit.RetryPolicy(attempts=1), fallback=backup) as sot:
+            result = await sot.generate("How do I sleep?")
+    assert result.text == "In short, rest."

@@ -200,3 +200,20 @@ def test_a_point_that_opens_with_a_block_starts_it_on_a_line_of_its_own():
                       "3. Checklist:\n   - Pull `main`\n   - Run it\n"
                       "4. Why: It saves time.")
     assert "".join(e.text for e in events) == s.text
+
+
+def test_a_later_point_that_opens_with_a_block_keeps_its_own_line_in_a_partial_answer():
+    # a deadline while point 1 streamed: point 2's fence followed "2. Script: " in the settled text (probe 64); a
+    # sentence that opens with "> 50%" or "#1" is no block
+    s = Stitcher()
+    for index, title in enumerate(["Why", "Script", "Who", "Rule"], 1):
+        s.add_point(index, title)
+    s.add_text(1, "It saves time.")
+    s.add_text(2, "```python\nprint(1)\n```")
+    s.add_text(3, "> 50% of users skip it.")
+    s.add_text(4, "#1 rule: back up.")
+    settled = s.settled_text
+    events = s.settle()
+    assert s.text == settled == ("1. Why: It saves time.\n2. Script:\n   ```python\n   print(1)\n   ```\n"
+                                 "3. Who: > 50% of users skip it.\n4. Rule: #1 rule: back up.")
+    assert "".join(e.text for e in events) == s.text[len("1. Why: It saves time."):]

@@ -55,7 +55,7 @@ class FakeLLMServer:
                               "make each retry take the list's next reply, meant for another call; answer by the "
                               "request with a callable (request.attempt tells a retry), or put the fault on a reply: "
                               "Reply(..., fault=...)")
-        port = int(port) if isinstance(port, str) and port.isdigit() else port  # from an environment variable
+        port = int(port) if isinstance(port, str) and port.isascii() and port.isdigit() else port  # from os.environ
         if not (isinstance(port, int) and not isinstance(port, bool) and 0 <= port <= 65535):
             raise ConfigError(f"port must be an int 0..65535 (0: any free port), got {port!r}")
         if latency is not None and not isinstance(latency, Latency):
