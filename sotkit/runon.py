@@ -84,6 +84,7 @@ class OtherPoints:
         self._longest = 0
         self._checked, self._checked_origin = 0, None  # where run_on reads on from, for text from which origin
         self._own_items: list[int] = []  # where the items of the point's own numbered list start, in that text
+        self._titled: list[int] = []  # those of them that open with a title, this point's or an earlier one's
         for title in titles:
             self.add(title)
 
@@ -124,6 +125,7 @@ class OtherPoints:
         decided for good."""
         at = self._checked if self._checked_origin == origin else 0
         self._own_items = [i for i in self._own_items if i < at] if self._checked_origin == origin else []
+        self._titled = [i for i in self._titled if i < at] if self._checked_origin == origin else []
         if not _MAY_RUN_ON.search(text, at):  # no line, number or emphasis since: nothing to cut or hold (fast)
             # read again from trailing blanks, which an inline "... LEDs. 4. Title:" opens
             blanks_at = len(text)
@@ -190,18 +192,19 @@ class OtherPoints:
                 return (m.start() if starts else None), m.start()
             # another point's title: the skeleton written again, or a run-on into a later point; an earlier
             # point's at another number is a step of the point's own ("2. Testing: run the suite" in point 3, point
-            # 1 titled "Testing": the rest of the point was lost)
+            # 1 titled "Testing": the rest of the point was lost), but not a second titled item (the outline again)
             if any(line.startswith(title) and self._another_point(title, number) for title in self.titles):
                 return m.start(), m.start()
-            if not (ended or final) and any(title.startswith(line) and self._another_point(title, number)
-                                            for title in self.titles):
-                return None, m.start()
+            if not (ended or final) and any(title.startswith(line) for title in (self._own_title, *self.titles)):
+                return None, m.start()  # whether it opens with a title is still to be seen
+            if any(line.startswith(title) for title in (self._own_title, *self.titles)):
+                self._titled.append(m.start())
             self._own_items.append(m.start())
         return None, len(text)
 
     def _another_point(self, title: str, number: str) -> bool:
         """Is an item of the point's own list, numbered ``number``, that opens with ``title`` that point's?"""
-        return self._numbers[title] > self._index or self._numbers[title] == int(number)
+        return self._numbers[title] > self._index or self._numbers[title] == int(number) or bool(self._titled)
 
     def _starts_numbered_point(self, text: str, m: re.Match[str], written: str, ended: bool,
                                final: bool) -> bool | None:

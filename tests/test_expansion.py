@@ -212,6 +212,8 @@ def test_running_on_into_the_next_point_is_cut(step):
     # for steps; "2. Testing: ..." in "Deployment", point 1 titled "Testing", lost the rest of the point)
     ("Steps:\n1. Buy.\n2. Keep a schedule: same hour\n3. Rest.",
      "Steps:\n1. Buy.\n2. Keep a schedule: same hour\n3. Rest.", False),
+    # ... but not after another titled item: the outline again, renumbered (probe 65)
+    ("Steps:\n1. Use LED bulbs: now\n2. Keep a schedule: same hour", "Steps:\n1. Use LED bulbs: now", True),
     # a German date opens a line as a number does: "2. Mai" (its month capitalized) is no point (probe 62)
     ("Termine:\n\n**2. Mai:** Steuer\n**31. Juli:** Abgabe", "Termine:\n\n**2. Mai:** Steuer\n**31. Juli:** Abgabe",
      False),
