@@ -167,7 +167,8 @@ class OtherPoints:
         """Where, from ``at``, a numbered line outside code runs on into another point (None: nowhere yet), and
         where one that may still do so begins (held back; the text's end where none). One that goes on with the
         point's own list (numbered from 1, the first perhaps the reply's first line) is the point's, unless it
-        opens with another point's title (the skeleton written again): in one paragraph (``bullets``), none is."""
+        opens with another point's title (the skeleton written again; ``_another_point``): in one paragraph
+        (``bullets``), none is."""
         if not self._own_items and _OWN_FIRST.match(text) and not self._bullets:
             self._own_items.append(-1)  # the reply opened with its list (a first line naming a point ends it whole)
         for m in _NEXT_ITEM.finditer(text + "\n" if final else text, at):  # the end is a line's
