@@ -5,6 +5,14 @@ def texts(events) -> str:
     return "".join(e.text for e in events)
 
 
+def stitcher(*titles: str) -> Stitcher:
+    """A stitcher with points 1, 2, ... titled ``titles``."""
+    s = Stitcher()
+    for index, title in enumerate(titles, 1):
+        s.add_point(index, title)
+    return s
+
+
 def test_later_points_wait_for_earlier_ones():
     s = Stitcher()
     assert texts(s.add_point(1, "A")) == ""  # a header waits for its point's first text
@@ -157,9 +165,7 @@ def test_a_title_that_ends_in_its_own_punctuation_takes_no_colon():
 def test_a_request_ended_early_keeps_what_the_later_points_wrote():
     # point 1 still streams; point 2 finished behind it, point 3 wrote half: a deadline or a closed client ends the
     # request there, and neither the finished point nor the half is lost (they were buffered, never shown)
-    s = Stitcher()
-    for index, title in enumerate(["Sleep well", "Eat less", "Move daily"], 1):
-        s.add_point(index, title)
+    s = stitcher("Sleep well", "Eat less", "Move daily")
     s.add_text(1, "Aim for")
     s.add_text(2, "Swap soda.")
     s.finish_point(2)
@@ -168,7 +174,7 @@ def test_a_request_ended_early_keeps_what_the_later_points_wrote():
     assert s.text == "1. Sleep well: Aim for" and s.settled_text == expected  # what a partial result holds
     events = s.settle()
     assert s.text == s.settled_text == expected
-    assert "".join(e.text for e in events) == expected.removeprefix("1. Sleep well: Aim for")
+    assert texts(events) == expected.removeprefix("1. Sleep well: Aim for")
     assert [e.index for e in events] == [2, 2, 3, 3] and s.settle() == []
 
 
@@ -188,9 +194,7 @@ def test_a_points_later_lines_are_indented_under_its_item():
 def test_a_point_that_opens_with_a_block_starts_it_on_a_line_of_its_own():
     # "2. Local setup: ```bash" opened no code block, and its closing fence opened one over the rest of the answer;
     # a table's or a list's first line on the item's line rendered as text (probe 62)
-    s = Stitcher()
-    for index, title in enumerate(["Local setup", "Layers", "Checklist", "Why"], 1):
-        s.add_point(index, title)
+    s = stitcher("Local setup", "Layers", "Checklist", "Why")
     events = s.add_text(1, "```bash\nmake dev\n```") + s.finish_point(1)
     events += s.add_text(2, "| Layer | Tool |\n|---|---|") + s.finish_point(2)
     events += s.add_text(3, "- Pull `main`\n- Run it") + s.finish_point(3)
@@ -199,15 +203,13 @@ def test_a_point_that_opens_with_a_block_starts_it_on_a_line_of_its_own():
                       "2. Layers:\n   | Layer | Tool |\n   |---|---|\n"
                       "3. Checklist:\n   - Pull `main`\n   - Run it\n"
                       "4. Why: It saves time.")
-    assert "".join(e.text for e in events) == s.text
+    assert texts(events) == s.text
 
 
 def test_a_later_point_that_opens_with_a_block_keeps_its_own_line_in_a_partial_answer():
     # a deadline while point 1 streamed: point 2's fence followed "2. Script: " in the settled text (probe 64); a
     # sentence that opens with "> 50%" or "#1" is no block
-    s = Stitcher()
-    for index, title in enumerate(["Why", "Script", "Who", "Rule"], 1):
-        s.add_point(index, title)
+    s = stitcher("Why", "Script", "Who", "Rule")
     s.add_text(1, "It saves time.")
     s.add_text(2, "```python\nprint(1)\n```")
     s.add_text(3, "> 50% of users skip it.")
@@ -216,4 +218,4 @@ def test_a_later_point_that_opens_with_a_block_keeps_its_own_line_in_a_partial_a
     events = s.settle()
     assert s.text == settled == ("1. Why: It saves time.\n2. Script:\n   ```python\n   print(1)\n   ```\n"
                                  "3. Who: > 50% of users skip it.\n4. Rule: #1 rule: back up.")
-    assert "".join(e.text for e in events) == s.text[len("1. Why: It saves time."):]
+    assert texts(events) == s.text[len("1. Why: It saves time."):]
