@@ -15,6 +15,7 @@ import anyio
 import anyio.lowlevel
 
 from .errors import ConfigError
+from .forks import renewed_in_children
 
 
 class Limits(Protocol):
@@ -41,6 +42,10 @@ class TokenBucket:
             raise ConfigError(f"a per-minute rate limit must be positive, got {rate_per_minute}")
         self.rate_per_s = rate_per_minute / 60.0
         self.capacity = max(1.0, self.rate_per_s)
+        self.after_fork()
+        renewed_in_children(self)
+
+    def after_fork(self) -> None:
         self._level = self.capacity
         self._updated = time.monotonic()
         self._lock = threading.Lock()
@@ -84,6 +89,11 @@ class Slots:
 
     def __init__(self, total: int) -> None:
         self.total = total
+        self.after_fork()
+        renewed_in_children(self)
+
+    def after_fork(self) -> None:
+        """A forked child starts with every slot free: the parent's calls that held them are not the child's."""
         self.in_use = 0
         self._lock = threading.Lock()
         self._waiters: deque[tuple[Any, anyio.Event]] = deque()  # (the waiter's loop, its event)

@@ -52,6 +52,7 @@ from urllib.parse import urlsplit
 import anyio
 
 from .errors import ConfigError, LimitsUnavailable
+from .forks import renewed_in_children
 from .limits import ModelLimits, TokenBucket
 from .options import check_choice, check_number, check_type
 from .per_loop import PerLoop
@@ -249,11 +250,16 @@ class RedisConnection:
 
     def __init__(self, config: RedisLimits) -> None:
         self.config = config
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self._ids = itertools.count(1)
+        self.after_fork()
+        renewed_in_children(self)
         self._loops = PerLoop(lambda: _LoopState(config))
         self._down_until = -1.0  # time.monotonic(): every loop of the process shares it
         self._warned = False
+
+    def after_fork(self) -> None:
+        """Lease ids of this process's own: forked children that took the parent's would share each lease."""
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._ids = itertools.count(1)
 
     def here(self) -> _LoopState:
         """This event loop's state; those of loops since closed are dropped (their sockets go with the loop)."""

@@ -9,6 +9,8 @@ from typing import Any, Generic, TypeVar
 
 import anyio.lowlevel
 
+from .forks import renewed_in_children
+
 T = TypeVar("T")
 
 
@@ -20,6 +22,10 @@ class PerLoop(Generic[T]):
         self._make = make
         self._values: dict[Any, T] = {}  # by the loop's native token (an asyncio loop, a trio token)
         self._lock = threading.Lock()
+        renewed_in_children(self)
+
+    def after_fork(self) -> None:
+        self._lock = threading.Lock()  # another thread of the parent may have held it
 
     def get(self) -> T:
         """This loop's value."""

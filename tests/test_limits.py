@@ -1,3 +1,5 @@
+import os
+import signal
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -196,3 +198,49 @@ async def test_takes_that_all_give_up_give_all_their_units_back():
             for _ in range(5):
                 tg.start_soon(bucket.take, 1)
     assert bucket._level > -1 and bucket._waiting == []  # the empty bucket it was, a little refilled
+
+
+def fork(child: Callable[[], object]) -> int:
+    """Run ``child()`` in a forked copy of this process; its pid. It exits 0 if ``child`` returned, 1 if it raised."""
+    pid = os.fork()
+    if pid == 0:  # never back into pytest from the child
+        try:
+            child()
+            os._exit(0)
+        except BaseException:
+            os._exit(1)
+    return pid
+
+
+def exit_status(pid: int, timeout: float = 30.0) -> int:
+    """A forked child's exit status; -9 when it had to be killed after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not (ended := os.waitpid(pid, os.WNOHANG))[0]:
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            ended = os.waitpid(pid, 0)
+            break
+        time.sleep(0.02)
+    return os.waitstatus_to_exitcode(ended[1])
+
+
+needs_fork = pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+
+
+@needs_fork
+def test_a_child_forked_while_the_parent_held_every_slot_and_a_lock_starts_with_its_limits_free():
+    # gunicorn --preload, multiprocessing's fork: the slots the parent's calls held stayed taken in the child, which
+    # has no task to release them (its calls waited for ever), and a lock another thread held stayed locked
+    limits = ModelLimits(1, rpm=60, tpm=6000)
+    assert limits.slots.try_acquire()  # a call of the parent in flight
+    limits.slots.try_acquire()  # and one waiting: nothing more to take
+
+    async def a_call() -> None:
+        with anyio.fail_after(5):
+            async with limits.slot():
+                await limits.admit(100)
+
+    with limits.slots._lock, limits.requests._lock, limits.tokens._lock:  # another thread inside at the fork
+        child = fork(lambda: anyio.run(a_call))
+    assert exit_status(child, timeout=10) == 0
+    assert limits.slots.in_use == 1  # the parent's own are untouched

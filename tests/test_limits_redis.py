@@ -25,7 +25,7 @@ from sotkit.limits_redis import SharedModelLimits, shown
 from sotkit.testing import FakeLLMServer, Latency, Reply
 from tests.conftest import untraced_env
 from tests.test_coordinator import max_overlap
-from tests.test_limits import turns_after_the_first_gives_up
+from tests.test_limits import exit_status, fork, needs_fork, turns_after_the_first_gives_up
 
 pytestmark = pytest.mark.anyio
 
@@ -346,6 +346,26 @@ def test_threads_each_running_an_event_loop_share_one_client_with_redis_limits(r
     assert client.keys("sotkit:*:slots") == []  # every lease released
     client.close()
 
+
+
+@needs_fork
+def test_children_forked_from_a_process_that_built_the_client_share_its_redis_limits(redis_url):
+    # gunicorn --preload: the children took the parent's name for their leases, so each child's lease was the
+    # others' too, and four calls went out at once under max_concurrency=2
+    with FakeLLMServer(Reply("Hi.", latency=Latency(ttft_s=0.3, tokens_per_s=1000))) as server:
+        sot = sotkit.SoT("openai:m", base_url=server.openai_base_url, api_key="k", limits=redis_url,
+                         max_concurrency=2, mode="sequential", retry=1)
+
+        def ask() -> None:
+            async def at_once() -> None:
+                async with anyio.create_task_group() as tg:
+                    for i in range(4):
+                        tg.start_soon(sot.generate, f"Question {i}?")
+            anyio.run(at_once)
+
+        children = [fork(ask) for _ in range(3)]
+        assert [exit_status(child) for child in children] == [0, 0, 0] and len(server.requests) == 12
+        assert server.max_in_flight == 2
 
 async def test_a_concurrency_slot_is_shared_between_clients(redis_url):
     # two connections, as two processes have, one slot between them: each holder waits on the other's release
