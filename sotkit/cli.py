@@ -20,6 +20,7 @@ import dataclasses
 import importlib
 import json
 import os
+import signal
 import sys
 import threading
 import warnings
@@ -89,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "eval":
         return eval_cli.main(args)
     so_far = _SoFar()
+    restore = _catch({signal.SIGTERM: so_far.terminate}) if args.command == "ask" else {}
     try:
         if args.command == "router":
             return router_cli.main(args)
@@ -97,31 +99,47 @@ def main(argv: list[str] | None = None) -> int:
 
             print(embedded_model_dir())
             return 0
+        if sys.stdout is None:  # closed (`>&-`): print() would drop the answer without a word
+            raise ConfigError("stdout is closed, and sotkit ask writes the answer there: redirect it to a file or "
+                              "/dev/null instead")
+        if hasattr(sys.stdout, "reconfigure"):  # a stdout that cannot encode a character (an ASCII locale, a lone
+            sys.stdout.reconfigure(errors="backslashreplace")  # surrogate) shows it escaped rather than lose it all
         with warnings.catch_warnings():
             warnings.showwarning = lambda message, *_: _note(f"warning: {message}")  # one line, like the rest
             return anyio.run(_ask, args, so_far)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # a second Ctrl-C must not cut the answer being printed
+        restore = _catch({signal.SIGINT: signal.SIG_IGN, signal.SIGTERM: signal.SIG_IGN}) | restore
+        status = 143 if so_far.terminated else 130
         if args.command == "ask":
-            _interrupted(args, so_far)
-        _exit_now_if_threads_run()
-        return 130
+            _keep_going_without_stdout(_interrupted, args, so_far)
+        _exit_now_if_threads_run(status)
+        return status
     except BrokenPipeError:  # stdout's reader left (`| head`): stop quietly, as a writer the pipe's signal ends
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's flush at exit would raise again
+        _discard(sys.stdout)
         return 141
     except Exception as exc:  # sotkit's errors, and the SDKs' own (authentication, connection): one line
         as_json = args.command == "ask" and args.json
         partial = exc.partial if isinstance(exc, PartialResultError) else None
         if partial is not None:  # what was written, once: a terminal already shows it
-            _show(partial, as_json, so_far.shown, error=_error(exc))
+            _keep_going_without_stdout(_show, partial, as_json, so_far.shown, error=_error(exc))
         elif as_json:  # a script reads stdout: it gets one JSON object for every failure
-            print(json.dumps(_error(exc), indent=2))
+            _keep_going_without_stdout(print, json.dumps(_error(exc), indent=2))
         if getattr(args, "debug", False):
             raise
         if isinstance(exc, SotkitError):
-            print(f"sotkit: error: {_in_cli_words(str(exc))}", file=sys.stderr)
+            _to_stderr(f"sotkit: error: {_in_cli_words(str(exc))}")
             return 2 if isinstance(exc, ConfigError) else 1
-        print(f"sotkit: error: {type(exc).__name__}: {_message(exc)} (--debug shows the traceback)", file=sys.stderr)
+        _to_stderr(f"sotkit: error: {type(exc).__name__}: {_message(exc)} (--debug shows the traceback)")
         return 1
+    finally:
+        _catch(restore)  # as they were: main may run in a process that goes on (a test, a wrapper)
+
+
+def _catch(handlers: dict[int, Any]) -> dict[int, Any]:
+    """Set the signal handlers given, in the main thread (Python refuses it elsewhere); the ones they replace."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {number: signal.signal(number, handler) for number, handler in handlers.items()}
 
 
 @dataclasses.dataclass
@@ -131,27 +149,41 @@ class _SoFar:
     result: Result | None = None
     shown: str | None = None
     """The answer's text a live terminal shows (None: stdout is no terminal, or takes JSON)."""
+    terminated: bool = False
+    """SIGTERM stopped it, not Ctrl-C."""
+
+    def terminate(self, *_: object) -> None:
+        """SIGTERM (docker stop, systemd, timeout) stops the answer as Ctrl-C does, so that what was written is kept."""
+        self.terminated = True
+        interrupt = signal.getsignal(signal.SIGINT)
+        if not callable(interrupt):  # SIGINT ignored (a background job): nothing would stop the run
+            raise KeyboardInterrupt
+        interrupt(signal.SIGINT, None)  # the event loop's own: it cancels the run, which then ends as Ctrl-C's
 
 
-def _exit_now_if_threads_run() -> None:
+def _exit_now_if_threads_run(status: int) -> None:
     """After Ctrl-C: a local model's first conversion or load runs on in a worker thread, which nothing can stop,
     and Python's exit would wait for it (20 s and more) only to lose its work; exit at once instead (what was
     printed is flushed first)."""
     if any(thread.is_alive() and not thread.daemon and thread is not threading.main_thread()
            for thread in threading.enumerate()):
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(130)
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(AttributeError, OSError):  # closed, or unwritable: the exit comes all the same
+                stream.flush()
+        os._exit(status)
 
 
 def _interrupted(args: argparse.Namespace, so_far: _SoFar) -> None:
-    """Ctrl-C: a terminal already shows the answer so far; a file or pipe gets it now, so that it is not lost."""
-    stopped = {"error": "interrupted", "type": "KeyboardInterrupt"}
+    """Ctrl-C or SIGTERM: a terminal already shows the answer so far; a file or pipe gets it now, so that it is not
+    lost."""
+    stopped = ({"error": "terminated", "type": "SIGTERM"} if so_far.terminated else
+               {"error": "interrupted", "type": "KeyboardInterrupt"})
     if so_far.result is not None:
         _show(so_far.result, args.json, so_far.shown, error=stopped)
     elif args.json:
         print(json.dumps(stopped, indent=2))
-    _note("interrupted (Ctrl-C): the answer stops where it was cut")
+    _note(f"{'terminated (SIGTERM)' if so_far.terminated else 'interrupted (Ctrl-C)'}: the answer stops where it "
+          "was cut")
 
 
 #: the library's advice as this command's options say it
@@ -199,8 +231,8 @@ def _hint(error: Exception) -> str:
 
 
 async def _ask(args: argparse.Namespace, so_far: _SoFar) -> int:
-    model = args.model or default_model()
-    if not args.model:
+    model = default_model() if args.model is None else args.model
+    if args.model is None:
         why = {"local:smollm2": "no OPENAI_API_KEY or ANTHROPIC_API_KEY is set, so the embedded model answers"}
         _note(f"model {model} ({why.get(model, 'from the environment')}; choose with --model)")
     options: dict[str, Any] = {k: v for k, v in {
@@ -219,7 +251,7 @@ async def _ask(args: argparse.Namespace, so_far: _SoFar) -> int:
 
             options["fallback"] = create_provider(args.fallback, device=options.pop("device"))
             stack.push_async_callback(options["fallback"].aclose)
-        sot = await stack.enter_async_context(SoT(args.model or None, **options))  # None: names a bad $SOTKIT_MODEL
+        sot = await stack.enter_async_context(SoT(args.model, **options))  # None: names a bad $SOTKIT_MODEL
         events = await stack.enter_async_context(
             sot.stream(_question(args.question), mode=args.mode, deadline=args.deadline, **per_request))
         try:
@@ -330,7 +362,36 @@ def _cost(usage: Usage) -> str:
 
 
 def _note(text: str) -> None:
-    print(f"[sotkit] {text}", file=sys.stderr, flush=True)
+    _to_stderr(f"[sotkit] {text}")
+
+
+def _to_stderr(line: str) -> None:
+    """A line on stderr, if it can be written: a note lost (stderr closed, on a full disk, its reader gone) must not
+    cost the answer on stdout. Closed, ``sys.stderr`` is None, and ``print`` would write the note into the answer."""
+    if sys.stderr is None:
+        return
+    try:
+        print(line, file=sys.stderr, flush=True)
+    except OSError:
+        _discard(sys.stderr)
+
+
+def _keep_going_without_stdout(show: Any, *args: Any, **kwargs: Any) -> None:
+    """``show(...)``, which writes to stdout; where stdout fails too (the error being shown may be its own: a full
+    disk), the error's line on stderr is what is left."""
+    try:
+        show(*args, **kwargs)
+    except OSError:
+        _discard(sys.stdout)
+
+
+def _discard(stream: Any) -> None:
+    """What is still written to ``stream`` goes nowhere, so that neither the rest of the run nor Python's flush at
+    exit fails on it again."""
+    with contextlib.suppress(AttributeError, OSError, ValueError):  # None, or a stream with no file
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, stream.fileno())
+        os.close(null)
 
 
 if __name__ == "__main__":

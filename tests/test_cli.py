@@ -6,6 +6,7 @@ import io
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from unittest import mock
 
 import pytest
@@ -115,6 +116,8 @@ def test_json_carries_a_partial_answer_and_its_error_and_the_notes_still_go_to_s
 def test_bad_input_exits_2_with_a_message():
     done = ask("Why?", "--model", "nope:x")
     assert done.returncode == 2 and "unknown provider 'nope'" in done.stderr
+    done = ask("Why?", "--model", "", env={"OPENAI_API_KEY": "k"})  # `--model "$MODEL"` with MODEL unset
+    assert done.returncode == 2 and "model '' is not of the form 'provider:model'" in done.stderr
     done = ask("How", "can", "I", "sleep?")
     assert done.returncode == 2 and 'in quotes: sotkit ask "How can I sleep?"' in done.stderr
     for bad in ("1", "three"):
@@ -227,34 +230,72 @@ def test_a_point_left_empty_is_left_out_with_a_note_or_with_raise_fails_after_pr
     assert "pass --on-point-error skip to accept it, or --fallback MODEL to retry" in raised.stderr
 
 
+def stopped_mid_answer(server: FakeLLMServer, stop: Callable[[subprocess.Popen], None], *extra: str) -> tuple:
+    """``sotkit ask`` into a pipe, stopped by ``stop(process)`` once some of a slow answer is on its way: exit
+    status, stdout, stderr."""
+    import signal
+    import time
+
+    server.reset()
+    # SIGINT at its default, as in a terminal (a suite started in the background inherits it ignored)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sotkit.cli", "ask", "Why?", "--model", "openai:m", "--base-url",
+         server.openai_base_url, "--mode", "sequential", *extra], stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, env={**os.environ, "OPENAI_API_KEY": "k"},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.monotonic() + 60
+    while not (server.requests and len(server.requests[0].pieces) >= 5):  # some text is on its way
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.02)
+    stop(process)
+    out, err = process.communicate(timeout=60)
+    return process.returncode, out, err
+
+
+SLOW_WORDS = " ".join(f"w{i}" for i in range(300))  # 15 s at 20 tokens a second: a stop comes long before the end
+
+
 def test_ctrl_c_on_ask_into_a_pipe_prints_the_answer_so_far_and_exits_130():
+    import json
+    import signal
+
+    with FakeLLMServer(Reply(SLOW_WORDS, latency=Latency(ttft_s=0, tokens_per_s=20))) as server:
+        for extra in ((), ("--json",)):
+            status, out, err = stopped_mid_answer(server, lambda process: process.send_signal(signal.SIGINT), *extra)
+            assert status == 130, err
+            assert "interrupted" in err and "Traceback" not in err
+            shown = json.loads(out) if extra else {"text": out.removesuffix("\n")}
+            assert shown["text"].startswith("w0 w1") and SLOW_WORDS.startswith(shown["text"])
+            assert shown["text"] != SLOW_WORDS
+            if extra:  # the partial result, marked as other partial errors are
+                assert (shown["error"], shown["type"], shown["mode"]) == ("interrupted", "KeyboardInterrupt",
+                                                                          "sequential")
+
+
+def test_sigterm_and_a_second_ctrl_c_keep_the_answer_so_far():
+    # SIGTERM (docker stop, systemd, timeout) killed the process with nothing printed into a pipe and no JSON; a
+    # second Ctrl-C soon after the first broke into the printing of the partial answer: no JSON, a traceback
     import json
     import signal
     import time
 
-    words = " ".join(f"w{i}" for i in range(300))  # 15 s at 20 tokens a second: Ctrl-C comes long before the end
-    with FakeLLMServer(Reply(words, latency=Latency(ttft_s=0, tokens_per_s=20))) as server:
-        for extra in ((), ("--json",)):
-            server.reset()
-            # SIGINT at its default, as in a terminal (a suite started in the background inherits it ignored)
-            process = subprocess.Popen(
-                [sys.executable, "-m", "sotkit.cli", "ask", "Why?", "--model", "openai:m", "--base-url",
-                 server.openai_base_url, "--mode", "sequential", *extra], stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE, text=True, env={**os.environ, "OPENAI_API_KEY": "k"},
-                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-            deadline = time.monotonic() + 60
-            while not (server.requests and len(server.requests[0].pieces) >= 5):  # some text is on its way
-                assert process.poll() is None and time.monotonic() < deadline, process.communicate()
-                time.sleep(0.02)
-            process.send_signal(signal.SIGINT)
-            out, err = process.communicate(timeout=60)
-            assert process.returncode == 130, err
-            assert "interrupted" in err and "Traceback" not in err
-            shown = json.loads(out) if extra else {"text": out.removesuffix("\n")}
-            assert shown["text"].startswith("w0 w1") and words.startswith(shown["text"]) and shown["text"] != words
-            if extra:  # the partial result, marked as other partial errors are
-                assert (shown["error"], shown["type"], shown["mode"]) == ("interrupted", "KeyboardInterrupt",
-                                                                          "sequential")
+    def twice(process: subprocess.Popen) -> None:
+        process.send_signal(signal.SIGINT)
+        time.sleep(0.03)
+        process.send_signal(signal.SIGINT)
+
+    with FakeLLMServer(Reply(SLOW_WORDS, latency=Latency(ttft_s=0, tokens_per_s=20))) as server:
+        for stop, statuses, error, kind in (
+                (lambda process: process.send_signal(signal.SIGTERM), {143}, "terminated", "SIGTERM"),
+                (twice, {130, -signal.SIGINT}, "interrupted", "KeyboardInterrupt")):  # the second may end the exit
+            for extra in ((), ("--json",)):
+                status, out, err = stopped_mid_answer(server, stop, *extra)
+                assert status in statuses and "Traceback" not in err, err
+                shown = json.loads(out) if extra else {"text": out.removesuffix("\n")}
+                assert shown["text"].startswith("w0 w1") and SLOW_WORDS.startswith(shown["text"])
+                assert f"{error} (" in err and "tokens" in err  # the usage line too
+                if extra:
+                    assert (shown["error"], shown["type"]) == (error, kind)
 
 
 def test_ask_into_a_pipe_its_reader_closes_stops_quietly():
@@ -272,6 +313,42 @@ def test_ask_into_a_pipe_its_reader_closes_stops_quietly():
             os.close(reader)  # into a pipe the answer is printed once, whole: the reader has left by then
             _, err = process.communicate(timeout=120)
             assert process.returncode == 141 and "error" not in err and "Traceback" not in err, err
+
+
+def test_the_answer_survives_a_stderr_that_cannot_be_written_and_stdout_failures_are_one_line():
+    # stderr closed (2>&-): print() wrote every note into the answer; on a full disk or to a reader that left, the
+    # first note's failed write lost the whole answer. A full stdout under --json gave two tracebacks (its error
+    # object written to the same stdout), a closed one an AttributeError about isatty, and an ASCII stdout lost a
+    # paid-for answer to a UnicodeEncodeError.
+    def run(*extra: str, stdout=subprocess.PIPE, stderr=subprocess.PIPE, close: int | None = None,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "sotkit.cli", "ask", "Why?", "--model", "openai:m", "--base-url",
+                               server.openai_base_url, "--mode", "sot", *extra], stdout=stdout, stderr=stderr,
+                              text=True, timeout=120, env={**os.environ, "OPENAI_API_KEY": "k", **(env or {})},
+                              preexec_fn=None if close is None else lambda: os.close(close))
+
+    answer = "1. Sleep: Eight hours, café au lait before noon.\n2. Move: Walk.\n"
+    with FakeLLMServer(sot_responder("1. Sleep\n2. Move", {1: "Eight hours, café au lait before noon.",
+                                                           2: "Walk."})) as server:
+        closed = run(stderr=None, close=2)
+        with open("/dev/full", "w") as full:
+            to_a_full_disk = run(stderr=full)
+            json_to_a_full_disk = run("--json", stdout=full)
+        reader, writer = os.pipe()
+        os.close(reader)  # stderr's reader has left
+        to_a_gone_reader = run(stderr=writer)
+        os.close(writer)
+        sent = len(server.requests)
+        no_stdout = run(stdout=None, close=1)
+        sent_with_no_stdout = len(server.requests) - sent
+        ascii_stdout = run(env={"PYTHONIOENCODING": "ascii"})
+    for done in (closed, to_a_full_disk, to_a_gone_reader):
+        assert (done.returncode, done.stdout) == (0, answer)
+    assert json_to_a_full_disk.returncode == 1 and "Traceback" not in json_to_a_full_disk.stderr
+    assert json_to_a_full_disk.stderr.splitlines()[-1] == ("sotkit: error: OSError: [Errno 28] No space left on "
+                                                           "device (--debug shows the traceback)")
+    assert no_stdout.returncode == 2 and "stdout is closed" in no_stdout.stderr and not sent_with_no_stdout
+    assert (ascii_stdout.returncode, ascii_stdout.stdout) == (0, answer.replace("é", "\\xe9"))
 
 
 def test_json_prints_one_json_object_for_every_failure_with_the_same_exit_status():
