@@ -6,6 +6,7 @@ from __future__ import annotations
 import difflib
 import math
 import numbers
+import os
 import unicodedata
 import warnings
 from collections.abc import Iterable, Mapping
@@ -87,6 +88,18 @@ def check_extra_body(extra_body: Any) -> Mapping[str, Any]:
 def check_api_key(value: Any) -> None:
     if value is not None and not isinstance(value, str):  # the value itself is a secret: never in the message
         raise ConfigError(f"api_key must be a str, not {type(value).__name__}")
+
+
+def api_key_or_env(given: str | None, variable: str) -> str | None:
+    """``api_key=`` if given, else ``$variable``; refused if an HTTP header cannot carry it. A key read from a file
+    keeps its line end (a ``.env`` saved with CRLF, a secret mounted with a newline): the SDK's request then fails
+    before it leaves, as a connection error, retried for nothing and blamed on the server's address."""
+    key, source = (given, "api_key") if given else (os.environ.get(variable), f"${variable}")
+    if key and (key != key.strip() or not key.isascii() or not key.isprintable()):
+        raise ConfigError(f"{source} holds white space at its ends, a line break or a character that is not printable "
+                          "ASCII (a line end kept from the file it was read from?), which an HTTP header cannot "
+                          "carry: remove it (the key is not shown here)")
+    return key
 
 
 #: Unicode categories of characters that show nothing alone: spaces and line breaks, controls (NUL, tab), format

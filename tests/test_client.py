@@ -250,6 +250,21 @@ def test_a_malformed_base_url_from_the_environment_is_refused_at_construction(mo
         sotkit.SoT(f"{provider}:m", api_key="k")
 
 
+@pytest.mark.parametrize("provider, variable", [("openai", "OPENAI_API_KEY"), ("anthropic", "ANTHROPIC_API_KEY")])
+@pytest.mark.parametrize("key", ["sk-test ", "sk-test\n", "sk-test\r", "  ", "sk-t\u00e9st", "sk-\x07test"])
+def test_an_api_key_an_http_header_cannot_carry_is_refused_at_construction(monkeypatch, provider, variable, key):
+    # a key read from a file with its line end failed in the SDK before any request left: retried as a connection
+    # error and blamed on the server's address
+    monkeypatch.setenv(variable, key)
+    message = "holds white space at its ends, a line break or a character that is not printable ASCII"
+    with pytest.raises(sotkit.ConfigError, match=rf"^\${variable} {message}") as refused:
+        sotkit.SoT(f"{provider}:m")
+    with pytest.raises(sotkit.ConfigError, match=f"^api_key {message}"):
+        sotkit.SoT(f"{provider}:m", api_key=key)
+    assert "sk-" not in str(refused.value)  # the key itself is a secret
+    assert sotkit.SoT(f"{provider}:m", api_key="sk-test inner space is carried").model == f"{provider}:m"
+
+
 @pytest.mark.parametrize("provider, sdk_client", [("openai", "AsyncOpenAI"), ("anthropic", "AsyncAnthropic")])
 def test_a_client_of_the_wrong_kind_or_with_settings_of_its_own_is_refused_at_construction(provider, sdk_client):
     import anthropic

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     import anthropic
 
 from ..errors import ConfigError
-from ..options import check_api_key, check_extra_body, check_url
+from ..options import api_key_or_env, check_api_key, check_extra_body, check_url
 from ._clients import sdk_clients, user_client
 from ._sse import malformed, text_pieces
 from ._think import ThinkTags
@@ -78,7 +78,7 @@ class AnthropicProvider(Provider):
         check_url("base_url", base_url)
         if base_url is None:  # the SDK reads it too, and would retry a malformed one as a connection error
             check_url("$ANTHROPIC_BASE_URL", os.environ.get("ANTHROPIC_BASE_URL") or None)
-        api_key = api_key or os.environ.get("ANTHROPIC_API_KEY")
+        api_key = api_key_or_env(api_key, "ANTHROPIC_API_KEY")
         if not api_key and not os.environ.get("ANTHROPIC_AUTH_TOKEN"):
             raise ConfigError("no Anthropic API key: set ANTHROPIC_API_KEY or pass api_key=...")
         # max_retries=0: sotkit's retry policy is the only retry layer.

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     import openai
 
 from ..errors import ConfigError
-from ..options import check_api_key, check_extra_body, check_url
+from ..options import api_key_or_env, check_api_key, check_extra_body, check_url
 from ._clients import sdk_clients, user_client
 from ._sse import malformed, text_pieces
 from ._think import ThinkTags
@@ -72,7 +72,7 @@ class OpenAIProvider(Provider):
             check_url("$OPENAI_BASE_URL", base_url := os.environ.get("OPENAI_BASE_URL") or None)
         self._max_tokens_field = _max_tokens_field(base_url)
         self.max_stop = _max_stop(base_url)
-        api_key = api_key or os.environ.get("OPENAI_API_KEY")
+        api_key = api_key_or_env(api_key, "OPENAI_API_KEY")
         if not api_key:
             if not base_url:
                 raise ConfigError("no OpenAI API key: set OPENAI_API_KEY or pass api_key=... "
