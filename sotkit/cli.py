@@ -331,11 +331,12 @@ def _show(result: Result, as_json: bool, shown: str | None, error: dict[str, str
         _note(f"point(s) {', '.join(str(p.index) for p in fallback)} written by the fallback {fallback[0].model}")
     if result.skeleton_truncated:
         _note(f"the skeleton was cut short: {result.route_reason}")
-    if result.truncated and result.mode == "sequential":
+    # a call that never ended was stopped by the error shown (a deadline, Ctrl-C), not cut off by its budget
+    if result.truncated and result.mode == "sequential" and not (error and result.finish_reason is None):
         _note(f"the answer was cut off {cut_by(result.finish_reason, 'max_tokens')}: it ends where it was stopped")
     cut = {}  # what cut points off -> their numbers
     for p in result.points:
-        if p.truncated and not p.failed:
+        if p.truncated and p.complete and not p.failed:
             cut.setdefault(cut_by(p.finish_reason, "point_max_tokens"), []).append(str(p.index))
     for why, numbers in cut.items():
         _note(f"point(s) {', '.join(numbers)} cut off {why}: the text ends where it was stopped")

@@ -174,7 +174,10 @@ class Answer:
         if scope.cancelled_caught:
             self._emit(self.stitcher.settle())  # the stream's text, too, is the partial result's
             if self.sequential_text and self.finish_reason is None:
-                self.truncated = True  # stopped mid-answer (a point says so by Point.complete)
+                self.truncated = True  # stopped mid-answer
+            for point in self.points.values():
+                if point.text and not point.complete and not point.failed:
+                    point.truncated = True  # stopped mid-point: its text ends where it was stopped, as the answer's
             finished = [str(p.index) for p in self.points.values() if p.done]
             written = ("the answer so far is in .partial" if self.mode == "sequential" or not self.points
                        else f"finished point(s): {', '.join(finished) or 'none'} (Point.done; the others are cut "

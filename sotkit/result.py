@@ -115,8 +115,8 @@ class Point:
     """True when the point's call ended as the model ended it (or at its token budget); False for a point cut
     mid-stream (by the deadline, say), whose ``text`` is only a beginning."""
     truncated: bool = False
-    """The point's call was cut off, at its token budget (``point_max_tokens``) or by the provider's filter: its
-    text ends where the call was stopped."""
+    """The point's call was cut off, at its token budget (``point_max_tokens``) or by the provider's filter, or
+    stopped (a deadline, ``aclose()``) with its text unfinished: its text ends where the call was stopped."""
     finish_reason: str | None = None
     """Why the point's call ended, in the provider's words (``stop``, ``end_turn``; ``length``, ``max_tokens``;
     ``content_filter``, ``refusal``; ...); None until it ends, or where the server said nothing."""
@@ -149,9 +149,9 @@ class Result:
     """The model that wrote a sequential answer, or a SoT answer's skeleton (what its points are): ``model``, or the
     fallback where it failed (a SoT point's is ``Point.model``)."""
     truncated: bool = False
-    """A call was cut off, at its token budget or by the provider's filter (``content_filter``, ``refusal``): the
-    sequential answer (``max_tokens``), or a point (``point_max_tokens``; see ``Point.truncated``). The text there
-    ends where the call was stopped."""
+    """A call was cut off, at its token budget or by the provider's filter (``content_filter``, ``refusal``), or
+    stopped mid-text (a deadline's or ``aclose()``'s partial result): the sequential answer (``max_tokens``), or a
+    point (``point_max_tokens``; see ``Point.truncated``). The text there ends where the call was stopped."""
     finish_reason: str | None = None
     """Why a sequential answer's call ended, in the provider's words (a point's is ``Point.finish_reason``)."""
 

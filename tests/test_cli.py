@@ -515,6 +515,15 @@ def test_the_notes_say_what_cut_each_point_off(capsys):
     _show(Result("Cut mid-", "sequential", "local:m", truncated=True, finish_reason="model_context_window_exceeded"),
           False, None)
     assert "cut off by the model's context window ('model_context_window_exceeded')" in capsys.readouterr().err
+    # stopped by a deadline or Ctrl-C, whose error says so: no call ended, and no budget cut it (the notes said
+    # "cut off at the token limit" for the answer a deadline stopped)
+    stopped = {"error": "the request's deadline of 2.0 s passed", "type": "DeadlineExceeded"}
+    _show(Result("Stopped mid-", "sequential", "openai:m", truncated=True), False, None, error=stopped)
+    _show(Result("...", "sot", "openai:m", points=[points[0], Point(2, "Beta", "Stopped mid-", truncated=True)],
+                 truncated=True), False, None, error=stopped)
+    notes = capsys.readouterr().err
+    assert "the answer was cut off" not in notes and "point(s) 1 cut off at the token limit" in notes
+    assert "2 cut off" not in notes
 
 
 def test_a_dash_reads_the_question_from_stdin_even_one_too_long_for_the_command_line():

@@ -373,10 +373,13 @@ async def test_the_deadline_marks_a_point_cut_mid_stream_as_not_done(provider):
         async with client(server, provider, deadline=1.0) as sot:
             with pytest.raises(sotkit.DeadlineExceeded) as caught:
                 await sot.generate("How can I be healthier?")
-    points = caught.value.partial.points
+    partial = caught.value.partial
+    points = partial.points
     assert points[1].text and not points[1].complete and not points[1].done  # begun, cut by the deadline
     assert points[0].done and points[2].done
     assert "finished point(s): 1, 3 (Point.done" in str(caught.value)
+    # and truncated, as a sequential answer stopped so is: both said False, as whole ones do (probe 66)
+    assert points[1].truncated and partial.truncated and not points[0].truncated and not points[2].truncated
 
 
 async def test_a_sequential_answer_stopped_by_the_deadline_or_aclose_is_truncated(provider):
