@@ -297,6 +297,9 @@ class EventStream:
     def __enter__(self) -> NoReturn:
         raise ConfigError(_ASYNC_ONLY)
 
+    def __exit__(self, *_: object) -> None:  # without it, `with` fails before __enter__, with Python's own TypeError
+        """Never reached: ``__enter__`` refuses a plain ``with``."""
+
     async def __anext__(self) -> Event:
         if not self._entered:
             raise ConfigError("read a stream inside `async with`: `async with sotkit.stream(q) as events: "
@@ -390,7 +393,8 @@ FALLBACK_OPTIONS = ("A fallback named by a string gets none of the main model's 
 _CLIENT_CLOSED = ("this SoT client is closed (aclose() was called, or its `async with` block ended); make a new "
                   "sotkit.SoT(...) for more requests")
 _ASYNC_ONLY = ("a stream is read asynchronously, inside an async function: `async with sotkit.stream(q) as events: "
-               "async for event in events: ...` (from sync code, run that function with asyncio.run)")
+               "async for event in events: ...` (from sync code, run that function with asyncio.run; in a "
+               "notebook, whose event loop runs already, write `async with` and `await` in the cell itself)")
 _STREAM_CLOSED = ("this stream was read to its end or closed (a stream is one request): call sot.stream(...) "
                   "again for another")
 

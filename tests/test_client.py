@@ -401,3 +401,17 @@ def test_a_first_token_timeout_the_network_timeout_would_cut_short_is_refused():
     assert sotkit.SoT("openai:m", api_key="k", base_url="http://127.0.0.1:9/v1", timeout=None,
                       first_token_timeout=100).options.first_token_timeout == 100  # no network timeout
     assert sotkit.SoT("local:smollm2", timeout=1, first_token_timeout=10)  # in-process: no network at all
+
+
+def test_a_stream_read_from_sync_code_is_refused_in_words_that_work_in_a_notebook_too():
+    # a plain `with` failed with Python's own "does not support the context manager protocol" (its __exit__ is
+    # looked up first), and the advice, asyncio.run, fails where a notebook's loop runs already
+    sot = sotkit.SoT("openai:m", api_key="k", base_url="http://127.0.0.1:9/v1")
+    for read in (_with, list):
+        with pytest.raises(sotkit.ConfigError, match=r"asyncio\.run; in a notebook.*`async with` and `await`"):
+            read(sot.stream("Why?"))
+
+
+def _with(events) -> None:
+    with events:
+        pass
