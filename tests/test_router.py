@@ -640,6 +640,11 @@ def test_cli_train_checks_where_it_writes_before_training(tmp_path: Path, capsys
     for same in (labels, tmp_path / "." / "labels.jsonl"):  # the labels themselves, however named
         assert cli_main(["router", "train", str(labels), "--out", str(same), "--features", "words"]) == 2
         assert "is the labels file itself" in capsys.readouterr().err and labels.read_text() == labelled
+    # one that cannot be written (a directory of Linux's /proc takes no new file, even from root) was found after the
+    # training: minutes, with MiniLM features on a large file
+    if Path("/proc/self").is_dir():
+        assert cli_main(["router", "train", str(labels), "--out", "/proc/router.json"]) == 2
+        assert "--out /proc/router.json: cannot be written (No such file or directory)" in capsys.readouterr().err
     (tmp_path / "list.jsonl").write_text('[1, 2]\n')
     with pytest.raises(ConfigError, match="list.jsonl:1: a JSON list, not an object"):
         read_labels(tmp_path / "list.jsonl")

@@ -57,6 +57,14 @@ def _train(args: argparse.Namespace) -> int:
     if out.exists() and Path(args.labels).exists() and out.samefile(args.labels):
         raise ConfigError(f"--out {args.out} is the labels file itself, which the router would overwrite; give "
                           "another name, such as router.json")
+    existed = out.exists()
+    try:  # found now, not after the training
+        with open(out, "a"):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"--out {args.out}: cannot be written ({exc.strerror}); give a path you can write") from None
+    if not existed:
+        out.unlink()
     rows = read_labels(args.labels)
     started = time.perf_counter()
     categories = [r.category for r in rows] if any(r.category for r in rows) else None
