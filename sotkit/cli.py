@@ -24,7 +24,7 @@ import signal
 import sys
 import threading
 import warnings
-from typing import Any
+from typing import Any, NoReturn
 
 import anyio
 
@@ -37,8 +37,16 @@ from .providers.base import cut_by
 from .router import cli as router_cli
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        if message.endswith("required: question"):  # `sotkit ask "-why?"` reads the question as an unknown option
+            message += ('; a question that begins with "-" goes after --: sotkit ask -- "-v or -V?" (or on stdin: '
+                        "sotkit ask -)")
+        super().error(message)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sotkit", description="LLM answers sooner, by decoding in parallel.")
+    parser = _Parser(prog="sotkit", description="LLM answers sooner, by decoding in parallel.")
     parser.add_argument("--version", action="version", version=f"sotkit {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="{ask,prepare,engines,eval,router}")
     ask = commands.add_parser("ask", help="answer a question")

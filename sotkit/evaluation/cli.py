@@ -24,7 +24,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                     "DIR/results.jsonl (resumable: rerun the same command to continue), DIR/report.md and plots.")
     parser.add_argument("questions", help='a JSON Lines file: {"question": ..., "id": ..., "category": ...} a line')
     parser.add_argument("--model", help="provider:model that answers (default: as for sotkit ask)")
-    parser.add_argument("--judge", help="provider:model that judges the pairs (none: judge-free measures only)")
+    parser.add_argument("--judge", help="provider:model that judges the pairs (without it: judge-free measures only)")
     parser.add_argument("--modes", default="both", type=_modes, help="sot, sequential or both (default: both)")
     parser.add_argument("--out", help="directory for results and report (default: eval-<questions file name>)")
     parser.add_argument("--limit", type=whole_number(1), help="only the first N questions")
