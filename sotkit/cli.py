@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, "debug", False):
             raise
         if isinstance(exc, SotkitError):
-            _to_stderr(f"sotkit: error: {_in_cli_words(str(exc))}")
+            _to_stderr(f"sotkit: error: {_in_cli_words(_with_notes(exc))}")
             return 2 if isinstance(exc, ConfigError) else 1
         _to_stderr(f"sotkit: error: {type(exc).__name__}: {_message(exc)} (--debug shows the traceback)")
         return 1
@@ -216,13 +216,18 @@ def _in_cli_words(message: str) -> str:
 
 def _error(exc: Exception) -> dict[str, str]:
     """An error as ``--json`` shows it."""
-    return {"error": _in_cli_words(str(exc)) if isinstance(exc, SotkitError) else _message(exc),
+    return {"error": _in_cli_words(_with_notes(exc)) if isinstance(exc, SotkitError) else _message(exc),
             "type": type(exc).__name__}
 
 
 def _message(error: Exception) -> str:
     """One line for an SDK's error, with what to do about it."""
-    return f"{str(error)[:300]}{_hint(error)}"
+    return _with_notes(error, f"{str(error)[:300]}{_hint(error)}")
+
+
+def _with_notes(error: Exception, said: str | None = None) -> str:
+    """The error's message (or ``said`` of it) and its notes: which model failed, where a fallback's error is shown."""
+    return " ".join([str(error) if said is None else said, *getattr(error, "__notes__", ())])
 
 
 def _hint(error: Exception) -> str:

@@ -144,6 +144,7 @@ class Runner:
         received = [] if received is None else received  # the current generation's raw text
         backends = backends or self.backends
         error: Exception | None = None
+        first: Exception | None = None  # the main model's failure, which the fallback's error would hide
         # the call's span is current while its provider runs: an SDK's own spans become its children
         with self.trace.call(call.role, backends[0].model, call.point.index if call.point else None) as span:
             for backend in backends:
@@ -161,7 +162,11 @@ class Runner:
                         span.finished(backend.model, received)
                         return backend.model, usage
                     _forget(call, received)
+                first = first or error
             assert error is not None
+            if error is not first:
+                error.add_note(f"(the fallback {backends[-1].model}'s error; {backends[0].model} failed first: "
+                               f"{type(first).__name__}: {str(first)[:300]})")
             raise error
 
     async def call_batch(self, calls: Sequence[Call], on_row: Callable[[int, RowOutcome], None]) -> None:

@@ -450,6 +450,21 @@ def test_an_answer_the_fallback_wrote_says_so():
     assert json.loads(as_json.stdout)["written_by"] == "openai:backup"
 
 
+def test_when_the_fallback_fails_too_the_error_names_it_and_the_main_models_failure():
+    # the fallback's connection error alone was shown, with "check --base-url", though --base-url answered (500)
+    # and it was the fallback's $OPENAI_BASE_URL that pointed nowhere
+    with FakeLLMServer(Reply("x", fault=Fault.status(500))) as failing:
+        env = {"OPENAI_API_KEY": "k", "OPENAI_BASE_URL": "http://127.0.0.1:9/v1"}  # nothing listens on port 9
+        done = ask("Why?", "--model", "openai:m", "--base-url", failing.openai_base_url, "--fallback",
+                   "openai:backup", "--mode", "sequential", "--json", env=env)
+    import json
+
+    shown = json.loads(done.stdout)
+    assert done.returncode == 1 and shown["type"] == "APIConnectionError"
+    assert "(the fallback openai:backup's error; openai:m failed first: InternalServerError: Error code: 500" in \
+        shown["error"] and shown["error"] in done.stderr
+
+
 def test_device_goes_to_a_local_fallback_and_is_refused_where_no_model_is_local(tmp_path):
     # --device was refused as an unknown option of the API model, though the local fallback was its use
     from sotkit.engines.testing import save_tiny_chat_model
