@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "eval":
         return eval_cli.main(args)
     so_far = _SoFar()
-    restore = _catch({signal.SIGTERM: so_far.terminate}) if args.command == "ask" else {}
+    restore = _catch(dict.fromkeys(_TERMINATING, so_far.terminate)) if args.command == "ask" else {}
     try:
         if args.command == "router":
             return router_cli.main(args)
@@ -116,8 +116,8 @@ def main(argv: list[str] | None = None) -> int:
             warnings.showwarning = lambda message, *_: _note(f"warning: {message}")  # one line, like the rest
             return anyio.run(_ask, args, so_far)
     except KeyboardInterrupt:  # a second Ctrl-C must not cut the answer being printed
-        restore = _catch({signal.SIGINT: signal.SIG_IGN, signal.SIGTERM: signal.SIG_IGN}) | restore
-        status = 143 if so_far.terminated else 130
+        restore = _catch(dict.fromkeys((signal.SIGINT, *_TERMINATING), signal.SIG_IGN)) | restore
+        status = 128 + (so_far.terminated_by or signal.SIGINT)
         if args.command == "ask":
             _keep_going_without_stdout(_interrupted, args, so_far)
         _exit_now_if_threads_run(status)
@@ -143,6 +143,11 @@ def main(argv: list[str] | None = None) -> int:
         _catch(restore)  # as they were: main may run in a process that goes on (a test, a wrapper)
 
 
+#: signals that end ``sotkit ask`` as Ctrl-C does: docker stop, systemd and timeout send SIGTERM; a closed ssh session
+#: SIGHUP (not on Windows)
+_TERMINATING = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
 def _catch(handlers: dict[int, Any]) -> dict[int, Any]:
     """Set the signal handlers given, in the main thread (Python refuses it elsewhere); the ones they replace."""
     if threading.current_thread() is not threading.main_thread():
@@ -157,12 +162,12 @@ class _SoFar:
     result: Result | None = None
     shown: str | None = None
     """The answer's text a live terminal shows (None: stdout is no terminal, or takes JSON)."""
-    terminated: bool = False
-    """SIGTERM stopped it, not Ctrl-C."""
+    terminated_by: int | None = None
+    """The signal that stopped it, where not Ctrl-C (``_TERMINATING``)."""
 
-    def terminate(self, *_: object) -> None:
-        """SIGTERM (docker stop, systemd, timeout) stops the answer as Ctrl-C does, so that what was written is kept."""
-        self.terminated = True
+    def terminate(self, number: int, _: object) -> None:
+        """SIGTERM or SIGHUP stops the answer as Ctrl-C does, so that what was written is kept."""
+        self.terminated_by = number
         interrupt = signal.getsignal(signal.SIGINT)
         if not callable(interrupt):  # SIGINT ignored (a background job): nothing would stop the run
             raise KeyboardInterrupt
@@ -184,14 +189,13 @@ def _exit_now_if_threads_run(status: int) -> None:
 def _interrupted(args: argparse.Namespace, so_far: _SoFar) -> None:
     """Ctrl-C or SIGTERM: a terminal already shows the answer so far; a file or pipe gets it now, so that it is not
     lost."""
-    stopped = ({"error": "terminated", "type": "SIGTERM"} if so_far.terminated else
-               {"error": "interrupted", "type": "KeyboardInterrupt"})
+    by = signal.Signals(so_far.terminated_by).name if so_far.terminated_by else None
+    stopped = {"error": "terminated", "type": by} if by else {"error": "interrupted", "type": "KeyboardInterrupt"}
     if so_far.result is not None:
         _show(so_far.result, args.json, so_far.shown, error=stopped)
     elif args.json:
         print(json.dumps(stopped, indent=2))
-    _note(f"{'terminated (SIGTERM)' if so_far.terminated else 'interrupted (Ctrl-C)'}: the answer stops where it "
-          "was cut")
+    _note(f"{f'terminated ({by})' if by else 'interrupted (Ctrl-C)'}: the answer stops where it was cut")
 
 
 #: the library's advice as this command's options say it

@@ -274,8 +274,8 @@ def test_ctrl_c_on_ask_into_a_pipe_prints_the_answer_so_far_and_exits_130():
                                                                           "sequential")
 
 
-def test_sigterm_and_a_second_ctrl_c_keep_the_answer_so_far():
-    # SIGTERM (docker stop, systemd, timeout) killed the process with nothing printed into a pipe and no JSON; a
+def test_sigterm_sighup_and_a_second_ctrl_c_keep_the_answer_so_far():
+    # SIGTERM (docker stop, systemd, timeout) or SIGHUP (a closed ssh session) killed the process with nothing printed into a pipe and no JSON; a
     # second Ctrl-C soon after the first broke into the printing of the partial answer: no JSON, a traceback
     import json
     import signal
@@ -289,6 +289,7 @@ def test_sigterm_and_a_second_ctrl_c_keep_the_answer_so_far():
     with FakeLLMServer(Reply(SLOW_WORDS, latency=Latency(ttft_s=0, tokens_per_s=20))) as server:
         for stop, statuses, error, kind in (
                 (lambda process: process.send_signal(signal.SIGTERM), {143}, "terminated", "SIGTERM"),
+                (lambda process: process.send_signal(signal.SIGHUP), {129}, "terminated", "SIGHUP"),
                 (twice, {130, -signal.SIGINT}, "interrupted", "KeyboardInterrupt")):  # the second may end the exit
             for extra in ((), ("--json",)):
                 status, out, err = stopped_mid_answer(server, stop, *extra)

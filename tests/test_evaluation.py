@@ -1099,6 +1099,8 @@ def test_the_command_takes_modes_both_as_its_help_says_and_speaks_in_its_options
         assert status == 2 and "--modes sot,fast: choose one or both of sot, sequential" in err
         status, err = eval_command(tmp_path, capsys, server, "--model", "openai:m", "--limit", "abc")
         assert status == 2 and "--limit: 'abc': give a whole number, at least 1" in err and "_positive" not in err
+        status, err = eval_command(tmp_path, capsys, server, "--model", "", "--out", str(tmp_path / "empty"))
+        assert status == 2 and "model '' is not of the form" in err  # `--model "$MODEL"`: not the default model
         assert len(server.requests) == asked  # refused before any call
 
 

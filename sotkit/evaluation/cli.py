@@ -98,8 +98,9 @@ def main(args: argparse.Namespace) -> int:
     request = {"max_points": args.max_points} if args.max_points else {}
     try:
         _check_out(out)
+        model = default_model() if args.model is None else args.model  # `--model ""` is refused, not the default
         summary = anyio.run(lambda: evaluate(
-            args.questions, model=args.model or default_model(), judge=args.judge, modes=args.modes, out=out,
+            args.questions, model=model, judge=args.judge, modes=args.modes, out=out,
             limit=args.limit, concurrency=args.concurrency, aspects=args.aspects, templates=args.templates,
             plots=args.plots, progress=True, judge_max_tokens=args.judge_max_tokens, **request))
     except KeyboardInterrupt:
