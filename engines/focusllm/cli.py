@@ -22,8 +22,21 @@ def _ints(text: str) -> list[int]:
     return [int(x) for x in text.split(",") if x]
 
 
-def _floats(text: str) -> list[float]:
-    return [float(x) for x in text.split(",") if x]
+def _depths(text: str) -> list[float]:
+    """Where passkeys sit, as fractions of the prompt: checked here, not after the model has loaded."""
+    try:
+        depths = [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        depths = []
+    if not depths or not all(0 <= depth <= 1 for depth in depths):
+        raise argparse.ArgumentTypeError(f"{text!r}: give fractions from 0 to 1, such as 0.1,0.5,0.9")
+    return depths
+
+
+def _at_least_one(text: str) -> int:
+    if not text.strip().isdecimal() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number, at least 1")
+    return int(text)
 
 
 def _plan(text: str) -> list[tuple[str, list[int]]]:
@@ -72,11 +85,11 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     # string defaults: argparse parses them with `type`, and --help shows them as they are typed
     bench.add_argument("--prefill-lengths", type=_ints, default="2048,4096,8192", help="prompt lengths, all methods")
     bench.add_argument("--focus-only-lengths", type=_ints, default="16384,32768", help="prompt lengths, FocusLLM only")
-    bench.add_argument("--repeats", type=int, default=2, help="timed runs per method and length")
+    bench.add_argument("--repeats", type=_at_least_one, default=2, help="timed runs per method and length")
     bench.add_argument("--passkey", type=_plan, default="plain:4096,8192;focusllm:4096,8192,16384",
                        help="method:lengths;... to score on passkey retrieval")
-    bench.add_argument("--depths", type=_floats, default="0.1,0.5,0.9", help="where the passkey sits (0 to 1)")
-    bench.add_argument("--trials", type=int, default=1, help="trials per (length, depth) cell")
+    bench.add_argument("--depths", type=_depths, default="0.1,0.5,0.9", help="where the passkey sits (0 to 1)")
+    bench.add_argument("--trials", type=_at_least_one, default=1, help="trials per (length, depth) cell")
     bench.add_argument("--skip-prefill", action="store_true", help="score passkeys only")
     bench.add_argument("--dtype", help="model dtype (default: what local models load in on this machine)")
     bench.add_argument("--out", type=Path, help="write the results as JSON here")

@@ -82,3 +82,13 @@ def test_help_is_plain_text_with_the_defaults_as_typed(capsys):
     assert args.passkey == [("plain", [4096, 8192]), ("focusllm", [4096, 8192, 16384])]
     assert (args.prefill_lengths, args.focus_only_lengths, args.depths) == ([2048, 4096, 8192], [16384, 32768],
                                                                             [0.1, 0.5, 0.9])
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--depths", "2", "give fractions from 0 to 1"), ("--depths", "0.1,x", "give fractions from 0 to 1"),
+    ("--trials", "0", "give a whole number, at least 1"), ("--repeats", "0", "give a whole number, at least 1")])
+def test_bench_numbers_out_of_range_are_refused_before_loading(no_loading, capsys, option, value, message):
+    # --depths 2 loaded the model, then failed in a traceback; --trials 0 wrote a benchmark of nothing, exit 0
+    with pytest.raises(SystemExit) as exit:
+        cli.main(["bench", "--untrained", f"{option}={value}"])
+    assert exit.value.code == 2 and f"argument {option}: '{value}': {message}" in capsys.readouterr().err
