@@ -6,7 +6,7 @@ usage line go to stderr, so ``sotkit ask ... > answer.txt`` keeps only the answe
 
 A terminal cannot take back what it printed: when a retried point withdraws text it had streamed
 (``WithdrawEvent``), the terminal shows a ``[restarted]`` mark and the point again from its header (``[left
-out]`` and the answer's last line before it, for a point that failed for good). Written to a
+out]`` after a point that failed for good, and the answer goes on below it). Written to a
 file or a pipe, stdout gets the answer once, when it is complete, so it is exactly ``result.text`` (Ctrl-C there
 prints what was written so far). Under ``--json``, once the options parse, stdout gets one JSON object whatever
 happens: the result, or ``{"error": ..., "type": ...}`` with the partial result's fields where there is one.
@@ -319,9 +319,12 @@ async def _read(events: Any, args: argparse.Namespace, live: _SoFar | None) -> R
         elif event.type == "withdraw" and event.text:
             shown = shown[:len(shown) - len(event.text)]
             if live:
-                live.shown = shown  # the answer again from the start of its last line: a restarted point's header
-                mark = "left out" if event.failed else "restarted"
-                print(f" [{mark}]\n{shown[shown.rfind(chr(10)) + 1:]}", end="", flush=True)
+                live.shown = shown
+                if event.failed and event.text.startswith("\n"):  # a whole point, from its line's start: what comes
+                    print(" [left out]", end="", flush=True)  # next begins a line of its own
+                else:  # the answer again from the start of its last line: a restarted point's header
+                    mark = "left out" if event.failed else "restarted"
+                    print(f" [{mark}]\n{shown[shown.rfind(chr(10)) + 1:]}", end="", flush=True)
         elif event.type == "done":
             result = event.result
     return result

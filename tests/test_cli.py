@@ -354,6 +354,34 @@ def test_the_answer_survives_a_stderr_that_cannot_be_written_and_stdout_failures
     assert (ascii_stdout.returncode, ascii_stdout.stdout) == (0, answer.replace("é", "\\xe9"))
 
 
+class Terminal(io.StringIO):
+    """What a terminal shows: stdout is one, so the answer streams as it comes."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_point_left_out_on_a_terminal_is_marked_and_the_answer_goes_on_below_it():
+    # the point before it was printed again after the mark ("1. Alpha: ..." twice)
+    texts = {1: "Alpha text one.", 2: "Beta text starts and goes on.", 3: "Gamma text."}
+    base = sot_responder("1. Alpha\n2. Beta\n3. Gamma", texts)
+
+    def respond(request):
+        if point_of(request) == 2:  # every attempt breaks
+            return Reply(base(request).text, fault=Fault.drop(after_tokens=3))
+        if point_of(request) == 3:  # after point 2 has failed
+            return Reply(base(request).text, latency=Latency(ttft_s=1.0, tokens_per_s=1000))
+        return base(request)
+
+    terminal = Terminal()
+    with FakeLLMServer(respond, latency=Latency(ttft_s=0, tokens_per_s=1000)) as server, \
+            mock.patch.dict(os.environ, {"OPENAI_API_KEY": "k"}), contextlib.redirect_stdout(terminal), \
+            contextlib.redirect_stderr(io.StringIO()):
+        assert main(["ask", "Why?", "--model", "openai:m", "--base-url", server.openai_base_url, "--mode", "sot"]) == 0
+    assert terminal.getvalue() == ("1. Alpha: Alpha text one.\n2. Beta: Beta text starts [left out]\n"
+                                   "3. Gamma: Gamma text.\n")
+
+
 def test_json_prints_one_json_object_for_every_failure_with_the_same_exit_status():
     import json
 
