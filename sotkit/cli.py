@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="sot: skeleton then points in parallel; sequential: one plain answer; auto (default): the "
                           "router decides")
     ask.add_argument("--router", help="how mode=auto decides: default, rules, llm, embedding or embedding:PATH")
-    ask.add_argument("--fallback", help="model for points (or a skeleton) that fail on the main model")
+    ask.add_argument("--fallback", help="model for what fails on the main model: an answer, a skeleton or points")
     ask.add_argument("--base-url", help="an OpenAI-compatible server, with --model openai:<name>")
     ask.add_argument("--templates", help="a directory of .jinja templates overriding the defaults")
     ask.add_argument("--max-points", type=eval_cli.whole_number(2),
