@@ -115,8 +115,11 @@ def main(argv: list[str] | None = None) -> int:
         with warnings.catch_warnings():
             warnings.showwarning = lambda message, *_: _note(f"warning: {message}")  # one line, like the rest
             return anyio.run(_ask, args, so_far)
-    except KeyboardInterrupt:  # a second Ctrl-C must not cut the answer being printed
-        restore = _catch(dict.fromkeys((signal.SIGINT, *_TERMINATING), signal.SIG_IGN)) | restore
+    except KeyboardInterrupt:
+        if so_far.answered:  # the signal came once the whole answer was shown: nothing was cut
+            return 0
+        # a second Ctrl-C must not cut the answer so far as it prints (a third, or SIGTERM, ends the process)
+        restore = _catch({signal.SIGINT: _ignore_once, **dict.fromkeys(_TERMINATING, signal.SIG_DFL)}) | restore
         status = 128 + (so_far.terminated_by or signal.SIGINT)
         if args.command == "ask":
             _keep_going_without_stdout(_interrupted, args, so_far)
@@ -148,6 +151,11 @@ def main(argv: list[str] | None = None) -> int:
 _TERMINATING = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
+def _ignore_once(*_: object) -> None:
+    """This Ctrl-C is let go; the next ends the process at once."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _catch(handlers: dict[int, Any]) -> dict[int, Any]:
     """Set the signal handlers given, in the main thread (Python refuses it elsewhere); the ones they replace."""
     if threading.current_thread() is not threading.main_thread():
@@ -159,7 +167,11 @@ def _catch(handlers: dict[int, Any]) -> dict[int, Any]:
 class _SoFar:
     """Where ``_ask`` leaves the answer as it stood when Ctrl-C stopped it (none before the request began)."""
 
-    result: Result | None = None
+    events: Any = None
+    """The request's stream (None before it began): its result is read once the stream is closed, when text that a
+    stop cut mid-call is marked so."""
+    answered: bool = False
+    """The whole answer was shown (a signal after it cut nothing)."""
     shown: str | None = None
     """The answer's text a live terminal shows (None: stdout is no terminal, or takes JSON)."""
     terminated_by: int | None = None
@@ -191,8 +203,8 @@ def _interrupted(args: argparse.Namespace, so_far: _SoFar) -> None:
     lost."""
     by = signal.Signals(so_far.terminated_by).name if so_far.terminated_by else None
     stopped = {"error": "terminated", "type": by} if by else {"error": "interrupted", "type": "KeyboardInterrupt"}
-    if so_far.result is not None:
-        _show(so_far.result, args.json, so_far.shown, error=stopped)
+    if so_far.events is not None:
+        _show(so_far.events.result(), args.json, so_far.shown, error=stopped)
     elif args.json:
         print(json.dumps(stopped, indent=2))
     _note(f"{f'terminated ({by})' if by else 'interrupted (Ctrl-C)'}: the answer stops where it was cut")
@@ -269,14 +281,11 @@ async def _ask(args: argparse.Namespace, so_far: _SoFar) -> int:
             options["fallback"] = create_provider(args.fallback, device=options.pop("device"))
             stack.push_async_callback(options["fallback"].aclose)
         sot = await stack.enter_async_context(SoT(args.model, **options))  # None: names a bad $SOTKIT_MODEL
-        events = await stack.enter_async_context(
+        so_far.events = events = await stack.enter_async_context(
             sot.stream(_question(args.question), mode=args.mode, deadline=args.deadline, **per_request))
-        try:
-            result = await _read(events, args, so_far if live else None)
-        except anyio.get_cancelled_exc_class():  # Ctrl-C: keep the answer as it stands, for main to print
-            so_far.result = events.result()  # the partial result, as a PartialResultError carries it
-            raise
+        result = await _read(events, args, so_far if live else None)
     _show(result, args.json, so_far.shown)
+    so_far.answered = True
     return 0
 
 

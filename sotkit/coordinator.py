@@ -169,15 +169,14 @@ class Answer:
             with anyio.move_on_after(self.options.deadline if self.options.deadline else math.inf) as scope:
                 self._scope = scope
                 await self._answer()
+        except anyio.get_cancelled_exc_class():  # cancelled from outside (Ctrl-C in sotkit ask, the caller's scope)
+            self._cut_where_stopped()
+            raise
         finally:
             self._finished_at = anyio.current_time()
         if scope.cancelled_caught:
             self._emit(self.stitcher.settle())  # the stream's text, too, is the partial result's
-            if self.sequential_text and self.finish_reason is None:
-                self.truncated = True  # stopped mid-answer
-            for point in self.points.values():
-                if point.text and not point.complete and not point.failed:
-                    point.truncated = True  # stopped mid-point: its text ends where it was stopped, as the answer's
+            self._cut_where_stopped()
             finished = [str(p.index) for p in self.points.values() if p.done]
             written = ("the answer so far is in .partial" if self.mode == "sequential" or not self.points
                        else f"finished point(s): {', '.join(finished) or 'none'} (Point.done; the others are cut "
@@ -550,6 +549,14 @@ class Answer:
         point.failed, point.error = True, describe(error)
         self.errors.append(error)
         self._emit(self.stitcher.finish_point(point.index, skipped=True))
+
+    def _cut_where_stopped(self) -> None:
+        """The request stopped: text of a call that had not ended ends where it was stopped."""
+        if self.sequential_text and self.finish_reason is None:
+            self.truncated = True
+        for point in self.points.values():
+            if point.text and not point.complete and not point.failed:
+                point.truncated = True
 
     def _emit(self, events: Sequence[TextEvent | WithdrawEvent]) -> None:
         for event in events:

@@ -269,9 +269,10 @@ def test_ctrl_c_on_ask_into_a_pipe_prints_the_answer_so_far_and_exits_130():
             shown = json.loads(out) if extra else {"text": out.removesuffix("\n")}
             assert shown["text"].startswith("w0 w1") and SLOW_WORDS.startswith(shown["text"])
             assert shown["text"] != SLOW_WORDS
-            if extra:  # the partial result, marked as other partial errors are
+            if extra:  # the partial result, marked as other partial errors are, its text as cut (it said whole)
                 assert (shown["error"], shown["type"], shown["mode"]) == ("interrupted", "KeyboardInterrupt",
                                                                           "sequential")
+                assert shown["truncated"] and shown["finish_reason"] is None
 
 
 def test_sigterm_sighup_and_a_second_ctrl_c_keep_the_answer_so_far():

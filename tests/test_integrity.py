@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import re
 
+import anyio
 import numpy
 import pytest
 
@@ -380,6 +381,21 @@ async def test_the_deadline_marks_a_point_cut_mid_stream_as_not_done(provider):
     assert "finished point(s): 1, 3 (Point.done" in str(caught.value)
     # and truncated, as a sequential answer stopped so is: both said False, as whole ones do (probe 66)
     assert points[1].truncated and partial.truncated and not points[0].truncated and not points[2].truncated
+
+
+async def test_a_stream_cancelled_from_outside_marks_the_text_it_stopped_as_truncated(provider):
+    """Ctrl-C in sotkit ask, or the caller's own timeout, cancels the request from outside its deadline's scope:
+    the result read after the stream's block said whole for text stopped mid-call (probe 68)."""
+    slow = {2: Latency(ttft_s=0.0, tokens_per_s=4)}
+    with FakeLLMServer(sot_responder(SKELETON, TEXTS, point_latency=slow), latency=FAST) as server:
+        async with client(server, provider) as sot:
+            with anyio.move_on_after(1.0):
+                async with sot.stream("How can I be healthier?") as events:
+                    async for _ in events:
+                        pass
+    partial = events.result()
+    assert partial.points[1].text and partial.points[1].truncated and partial.truncated
+    assert partial.points[0].done and not partial.points[0].truncated
 
 
 async def test_a_sequential_answer_stopped_by_the_deadline_or_aclose_is_truncated(provider):

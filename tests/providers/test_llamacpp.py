@@ -77,16 +77,20 @@ def test_the_servers_stream_ends_with_a_finish_reason_and_no_usage(llama_cpp_ser
 
 async def test_sot_streams_and_answers_through_llama_cpp(llama_cpp_server):
     with pytest.warns(sotkit.SerialServerWarning, match="one at a time"):
+        # skip: which request gets which seed depends on the order the server takes the points in, and on some CPUs
+        # the 135M model then writes a point with no text of its own (asked again, then left out)
         async with sotkit.stream(QUESTION, model="openai:smollm2", base_url=llama_cpp_server, mode="sot",
-                                 max_points=3, point_max_tokens=60, timeout=300) as events:
+                                 max_points=3, point_max_tokens=60, timeout=300, on_point_error="skip") as events:
             seen = [event async for event in events]
     result = seen[-1].result
     assert result.mode == "sot", result.route_reason
     assert len(result.points) == 3, result.skeleton  # the skeleton stream is cut at the third point
     assert [e.title for e in seen if e.type == "point"] == result.skeleton
     assert "".join(e.text for e in seen if e.type == "text") == result.text
-    assert all(p.text.strip() and p.model == "openai:smollm2" for p in result.points)
-    assert result.text.startswith(f"1. {result.points[0].title}: ")
+    written = [p for p in result.points if not p.failed]
+    assert written and all(p.text.strip() and p.model == "openai:smollm2" for p in written), result.points
+    assert all(p.error and not p.text.strip() for p in result.points if p.failed)  # left out: no text was kept
+    assert result.text.startswith(f"{written[0].index}. {written[0].title}: ")
     # no counts came from the server: every call's are estimated, and none is zero
     usage = result.usage
     # a point that only repeated another point's line is asked once more (here point 3: the skeleton's first line)
