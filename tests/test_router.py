@@ -645,6 +645,10 @@ def test_cli_train_checks_where_it_writes_before_training(tmp_path: Path, capsys
     if Path("/proc/self").is_dir():
         assert cli_main(["router", "train", str(labels), "--out", "/proc/router.json"]) == 2
         assert "--out /proc/router.json: cannot be written (No such file or directory)" in capsys.readouterr().err
+    # a link to where the router goes (not there yet) stays a link: that check replaced it, leaving its target empty
+    (tmp_path / "link.json").symlink_to(tmp_path / "target.json")
+    assert cli_main(["router", "train", str(labels), "--out", str(tmp_path / "link.json"), "--features", "words"]) == 0
+    assert (tmp_path / "link.json").is_symlink() and json.loads((tmp_path / "target.json").read_text())
     (tmp_path / "list.jsonl").write_text('[1, 2]\n')
     with pytest.raises(ConfigError, match="list.jsonl:1: a JSON list, not an object"):
         read_labels(tmp_path / "list.jsonl")

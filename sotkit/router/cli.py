@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -57,14 +58,14 @@ def _train(args: argparse.Namespace) -> int:
     if out.exists() and Path(args.labels).exists() and out.samefile(args.labels):
         raise ConfigError(f"--out {args.out} is the labels file itself, which the router would overwrite; give "
                           "another name, such as router.json")
-    existed = out.exists()
-    try:  # found now, not after the training
-        with open(out, "a"):
-            pass
+    try:  # found now, not after the training: a new file is made and removed, a file there is opened to append
+        if not os.path.lexists(out):
+            out.touch()
+            out.unlink()
+        elif out.is_file() and not out.is_symlink():  # not a link's target, nor a FIFO (its reader would read EOF)
+            open(out, "a").close()
     except OSError as exc:
         raise ConfigError(f"--out {args.out}: cannot be written ({exc.strerror}); give a path you can write") from None
-    if not existed:
-        out.unlink()
     rows = read_labels(args.labels)
     started = time.perf_counter()
     categories = [r.category for r in rows] if any(r.category for r in rows) else None
