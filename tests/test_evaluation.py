@@ -947,6 +947,18 @@ async def test_answers_cut_off_are_marked_and_counted(tmp_path):
     assert "The sequential answer was cut off on 2 question(s)" in (tmp_path / "out" / "report.md").read_text()
 
 
+async def test_an_answer_a_deadline_stopped_is_counted_failed_not_cut(tmp_path):
+    # its partial result's text is truncated where the deadline stopped it: the report said "cut off at a token
+    # budget or by the provider's filter" (probe 68)
+    write_questions(tmp_path / "questions.jsonl", QUESTIONS[:1])
+    slow = Reply("Slowly now. " * 50, latency=Latency(ttft_s=0.0, tokens_per_s=20))
+    with serve(slow) as server:
+        summary = await run(server, tmp_path, modes=["sequential"], judge=None, deadline=1.0)
+    [record] = summary.records
+    assert record["answers"]["sequential"]["truncated"] and record["answers"]["sequential"]["error"]
+    assert summary.failed == ["sleep"] and summary.cut == {"sequential": []}
+
+
 async def test_a_failed_answer_is_left_out_of_the_measures_and_counted_failed_per_category(tmp_path):
     write_questions(tmp_path / "questions.jsonl", QUESTIONS[:2])
     answers = model(judge=lambda r: f"[[{sot_position(r)}]]")

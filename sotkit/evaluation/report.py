@@ -163,7 +163,8 @@ def _outcome(record: dict[str, Any], aspect: str) -> str | None:
 
 
 def _cut(answer: dict[str, Any]) -> bool:
-    return bool(answer.get("truncated") or answer.get("skeleton_truncated"))
+    """An answer cut at a budget or by the filter; a failed one (a deadline's partial, say) is counted as failed."""
+    return not answer.get("error") and bool(answer.get("truncated") or answer.get("skeleton_truncated"))
 
 
 # -- report.md and plots --------------------------------------------------------------------------------------
