@@ -43,6 +43,15 @@ _WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.
 _loaded: dict[tuple[str, str, str], tuple[Any, Any]] = {}
 _lock = threading.Lock()
 
+
+def _renew_lock() -> None:
+    global _lock
+    _lock = threading.Lock()  # a forked child: another thread of the parent may have been loading a model
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows, which has no fork
+    os.register_at_fork(after_in_child=_renew_lock)
+
 #: the dtype names a model loads in (or a ``torch.dtype``); "auto": the checkpoint's own
 DTYPES = ("auto", "float32", "float16", "bfloat16", "float64")
 

@@ -40,7 +40,7 @@ from .router import cli as router_cli
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         if message.endswith("required: question"):  # `sotkit ask "-why?"` reads the question as an unknown option
-            message += ('; a question that begins with "-" goes after --: sotkit ask -- "-v or -V?" (or on stdin: '
+            message += ('; if it begins with "-", put it after --: sotkit ask -- "-v or -V?" (or on stdin: '
                         "sotkit ask -)")
         super().error(message)
 

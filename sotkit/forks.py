@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import weakref
+from collections.abc import Callable
 from typing import Protocol
 
 
@@ -23,10 +24,16 @@ def renewed_in_children(made: Forkable) -> None:
     _made.add(made)
 
 
+def in_children(renew: Callable[[], object]) -> None:
+    """``renew()`` runs in every child forked from now on: for a module's own state, which lives as long as the
+    process."""
+    if hasattr(os, "register_at_fork"):  # not on Windows, which has no fork
+        os.register_at_fork(after_in_child=renew)
+
+
 def _after_fork() -> None:
     for made in list(_made):
         made.after_fork()
 
 
-if hasattr(os, "register_at_fork"):  # not on Windows, which has no fork
-    os.register_at_fork(after_in_child=_after_fork)
+in_children(_after_fork)

@@ -121,7 +121,7 @@ def test_bad_input_exits_2_with_a_message():
     done = ask("How", "can", "I", "sleep?")
     assert done.returncode == 2 and 'in quotes: sotkit ask "How can I sleep?"' in done.stderr
     done = ask("-why?")  # read as an unknown option: "the following arguments are required: question", no more
-    assert done.returncode == 2 and 'begins with "-" goes after --: sotkit ask -- "-v or -V?"' in done.stderr
+    assert done.returncode == 2 and 'if it begins with "-", put it after --: sotkit ask -- "-v or -V?"' in done.stderr
     for bad in ("1", "three"):
         done = ask("Why?", "--max-points", bad)
         assert done.returncode == 2 and f"--max-points: {bad!r}: give a whole number, at least 2" in done.stderr

@@ -265,6 +265,15 @@ def test_an_api_key_an_http_header_cannot_carry_is_refused_at_construction(monke
     assert sotkit.SoT(f"{provider}:m", api_key="sk-test inner space is carried").model == f"{provider}:m"
 
 
+def test_an_anthropic_auth_token_a_header_cannot_carry_is_refused_too(monkeypatch):
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    monkeypatch.setenv("ANTHROPIC_AUTH_TOKEN", "tok\n")
+    with pytest.raises(sotkit.ConfigError, match=r"^\$ANTHROPIC_AUTH_TOKEN holds white space at its ends"):
+        sotkit.SoT("anthropic:m")
+    monkeypatch.setenv("ANTHROPIC_AUTH_TOKEN", "tok")
+    assert sotkit.SoT("anthropic:m").model == "anthropic:m"
+
+
 @pytest.mark.parametrize("provider, sdk_client", [("openai", "AsyncOpenAI"), ("anthropic", "AsyncAnthropic")])
 def test_a_client_of_the_wrong_kind_or_with_settings_of_its_own_is_refused_at_construction(provider, sdk_client):
     import anthropic

@@ -79,7 +79,7 @@ class AnthropicProvider(Provider):
         if base_url is None:  # the SDK reads it too, and would retry a malformed one as a connection error
             check_url("$ANTHROPIC_BASE_URL", os.environ.get("ANTHROPIC_BASE_URL") or None)
         api_key = api_key_or_env(api_key, "ANTHROPIC_API_KEY")
-        if not api_key and not os.environ.get("ANTHROPIC_AUTH_TOKEN"):
+        if not api_key and not api_key_or_env(None, "ANTHROPIC_AUTH_TOKEN"):
             raise ConfigError("no Anthropic API key: set ANTHROPIC_API_KEY or pass api_key=...")
         # max_retries=0: sotkit's retry policy is the only retry layer.
         self._clients = sdk_clients("anthropic", http, lambda sdk, http_client: sdk.AsyncAnthropic(

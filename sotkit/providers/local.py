@@ -27,6 +27,7 @@ from anyio.from_thread import run_sync as run_in_loop
 from ..engines import registry
 from ..engines.models import check_device, check_dtype, model_key
 from ..engines.streaming import Completion
+from ..forks import in_children
 from .base import CallUsage, ChatRequest, Chunk, Provider
 
 #: per loaded model (``models.model_key``: its resolved path, device and dtype, however the client spelt them, since
@@ -34,6 +35,7 @@ from .base import CallUsage, ChatRequest, Chunk, Provider
 #: a lock taken in the worker thread; and per event loop a capacity limiter for those threads (a limiter belongs to
 #: one loop: released in one, it would never wake a task waiting in another, and both would wait for ever)
 _generating: dict[tuple[str, str, str], threading.Lock] = {}
+in_children(_generating.clear)  # a lock a generation of the parent held at a fork would never be released there
 _limiters: weakref.WeakKeyDictionary[Any, dict[tuple[str, str, str], anyio.CapacityLimiter]] = \
     weakref.WeakKeyDictionary()
 

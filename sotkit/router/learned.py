@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import ConfigError, ModelNotAvailableError
+from ..forks import renewed_in_children
 from .base import Decision, FallsBack, SyncRouter
 from .rules import guard, normalise
 
@@ -101,6 +102,10 @@ class SentenceEncoder:
                 raise ModelNotAvailableError(f"{module} is not installed; {_INSTALL_HINT}")
         self._loaded: tuple[Any, Any] | None = None
         self._lock = threading.Lock()
+        renewed_in_children(self)
+
+    def after_fork(self) -> None:
+        self._lock = threading.Lock()  # another thread of the parent may have been loading the model
 
     def encode(self, texts: list[str]) -> Any:
         """Unit-length embeddings, a float32 ``torch.Tensor`` of shape ``(len(texts), 384)``."""

@@ -27,6 +27,7 @@ from sotkit.providers.base import CallUsage, ChatRequest, Prompt
 from sotkit.providers.local import LocalProvider, _limiters
 from sotkit.result import Result
 from tests.conftest import is_skeleton, smollm2
+from tests.test_limits import exit_status, fork, needs_fork
 
 pytestmark = pytest.mark.anyio
 
@@ -534,3 +535,22 @@ async def test_clients_asking_auto_and_the_default_dtype_share_one_loaded_model(
     for provider in providers:
         assert await text_of(provider)
     assert providers[0]._key == providers[1]._key and providers[0]._loaded is providers[1]._loaded
+
+
+@needs_fork
+def test_a_child_forked_while_the_parent_generates_can_generate(tiny_dir):
+    # the model's generation lock, held by the parent's thread at the fork, stayed held in the child: its calls
+    # waited for ever (probe 68)
+    from sotkit.providers import local
+
+    sot = sotkit.SoT(f"local:{tiny_dir}", mode="sequential", max_tokens=8)
+    assert anyio.run(sot.generate, "Why?").text
+    [lock] = local._generating.values()
+
+    async def ask() -> None:
+        with anyio.fail_after(20):
+            assert (await sot.generate("Why again?")).text
+
+    with lock:  # a generation of another thread in flight at the fork
+        child = fork(lambda: anyio.run(ask))
+    assert exit_status(child, timeout=60) == 0
