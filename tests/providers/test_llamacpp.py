@@ -23,12 +23,13 @@ import os
 import subprocess
 import sys
 import urllib.request
+import warnings
 from pathlib import Path
 
 import pytest
 
 import sotkit
-from tests.conftest import openai_server
+from tests.conftest import joined, openai_server
 
 pytestmark = pytest.mark.anyio
 
@@ -76,9 +77,10 @@ def test_the_servers_stream_ends_with_a_finish_reason_and_no_usage(llama_cpp_ser
 
 
 async def test_sot_streams_and_answers_through_llama_cpp(llama_cpp_server):
-    with pytest.warns(sotkit.SerialServerWarning, match="one at a time"):
-        # skip: which request gets which seed depends on the order the server takes the points in, and on some CPUs
-        # the 135M model then writes a point with no text of its own (asked again, then left out)
+    # skip: which point gets which seed depends on the order the server takes them in, and the 135M model may then
+    # write one without text of its own (asked again, then left out); what the server does is the same either way
+    with warnings.catch_warnings(record=True) as warned:
+        warnings.simplefilter("always")
         async with sotkit.stream(QUESTION, model="openai:smollm2", base_url=llama_cpp_server, mode="sot",
                                  max_points=3, point_max_tokens=60, timeout=300, on_point_error="skip") as events:
             seen = [event async for event in events]
@@ -86,18 +88,21 @@ async def test_sot_streams_and_answers_through_llama_cpp(llama_cpp_server):
     assert result.mode == "sot", result.route_reason
     assert len(result.points) == 3, result.skeleton  # the skeleton stream is cut at the third point
     assert [e.title for e in seen if e.type == "point"] == result.skeleton
-    assert "".join(e.text for e in seen if e.type == "text") == result.text
+    assert joined(seen) == result.text
     written = [p for p in result.points if not p.failed]
     assert written and all(p.text.strip() and p.model == "openai:smollm2" for p in written), result.points
-    assert all(p.error and not p.text.strip() for p in result.points if p.failed)  # left out: no text was kept
+    assert all(p.error for p in result.points if p.failed), result.points  # left out, saying why
     assert result.text.startswith(f"{written[0].index}. {written[0].title}: ")
     # no counts came from the server: every call's are estimated, and none is zero
     usage = result.usage
     # a point that only repeated another point's line is asked once more (here point 3: the skeleton's first line)
     assert usage.calls == usage.estimated_calls == 1 + sum(p.attempts for p in result.points)
     assert usage.input_tokens > 0 and usage.output_tokens >= len(result.text) // 4 - 1
-    # the server wrote the expansions one after another, and the result says so
-    assert f"wrote the {len(result.points)} expansions one at a time" in result.route_reason
+    # the server wrote the expansions one after another, and the result says so (three written in turn are needed
+    # to tell: a point left out may have taken no time)
+    if len(written) == 3:
+        assert "wrote the 3 expansions one at a time" in result.route_reason
+        assert any(issubclass(w.category, sotkit.SerialServerWarning) for w in warned)
 
 
 def test_the_issues_command_answers_with_sot(llama_cpp_server):
