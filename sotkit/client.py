@@ -354,8 +354,10 @@ class EventStream:
         return self._answer.result()
 
     async def aclose(self) -> None:
-        """Stop the request: cancel its calls in flight, from any task. The reader's loop gets what was written and
-        not yet read, then ends. The ``async with`` block's end waits for the calls to stop."""
+        """Stop the request: cancel its calls in flight, from any task of its event loop (from another thread, hand
+        it to that loop: ``anyio.from_thread.run(events.aclose, token=...)``, ``asyncio.run_coroutine_threadsafe``).
+        The reader's loop gets what was written and not yet read, then ends. The ``async with`` block's end waits for
+        the calls to stop."""
         if self._stopped:  # over: its events wait for the reader as they are, the end last
             return
         if self._answer.halt():  # it settles what it wrote, as events, and ends
