@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
@@ -16,6 +16,7 @@ import anyio.lowlevel
 
 from .errors import ConfigError
 from .forks import renewed_in_children
+from .per_loop import closed
 
 
 class Limits(Protocol):
@@ -84,7 +85,9 @@ class Slots:
 
     One ``anyio.CapacityLimiter`` belongs to the event loop it was first used in: a sync app whose threads each
     run a loop (``anyio.run`` per request) on one client would wait on it for ever. A slot handed over is woken in
-    the waiter's own loop.
+    the waiter's own loop. A slot is held by its loop: one whose loop closed before its task released it (closed by
+    hand with the task pending, or left by a ``KeyboardInterrupt`` raised in a task) is taken back when a call would
+    otherwise wait.
     """
 
     def __init__(self, total: int) -> None:
@@ -95,24 +98,26 @@ class Slots:
     def after_fork(self) -> None:
         """A forked child starts with every slot free: the parent's calls that held them are not the child's."""
         self.in_use = 0
+        self._held: Counter[Any] = Counter()  # slots in use, by the native token of the loop that holds each
         self._lock = threading.Lock()
         self._waiters: deque[tuple[Any, anyio.Event]] = deque()  # (the waiter's loop, its event)
 
     def try_acquire(self) -> bool:
         """Take a free slot without a checkpoint; refused while others wait, so first come stays first served."""
+        loop = anyio.lowlevel.current_token().native_token
         with self._lock:
             if self.in_use < self.total and not self._waiters:
                 self.in_use += 1
+                self._held[loop] += 1
                 return True
         return False
 
     async def acquire(self) -> None:
         waiter = (anyio.lowlevel.current_token().native_token, anyio.Event())
         with self._lock:
-            if self.in_use < self.total and not self._waiters:
-                self.in_use += 1
-                return
             self._waiters.append(waiter)
+            self._take_back()
+        self._hand_on()  # a slot free now (taken back, or released meanwhile) goes to the longest waiter
         try:
             await waiter[1].wait()
         except BaseException:
@@ -125,17 +130,42 @@ class Slots:
             raise
 
     def release(self) -> None:
+        try:
+            loop = anyio.lowlevel.current_token().native_token
+        except RuntimeError:  # no loop runs: a task of a closed loop, finalised late; its slots were taken back
+            return
+        with self._lock:
+            if not self._held[loop]:  # taken back already
+                return
+            self._give_back(loop)
+        self._hand_on()
+
+    def _give_back(self, loop: Any) -> None:
+        """One of ``loop``'s slots is free (under the lock)."""
+        self.in_use -= 1
+        self._held[loop] -= 1
+        if not self._held[loop]:
+            del self._held[loop]  # no loop is kept alive here
+
+    def _take_back(self) -> None:
+        """Free the slots of loops that closed holding them (under the lock)."""
+        for loop in [loop for loop, held in self._held.items() if held and closed(loop)]:
+            self.in_use -= self._held.pop(loop)
+
+    def _hand_on(self) -> None:
+        """Free slots go to the waiters in the order they came, each woken in its own loop."""
         while True:
             with self._lock:
-                if not self._waiters:
-                    self.in_use -= 1
+                if not self._waiters or self.in_use >= self.total:
                     return
-                loop, event = self._waiters.popleft()  # the slot passes on: in_use stays
+                loop, event = self._waiters.popleft()
+                self.in_use += 1
+                self._held[loop] += 1
             try:
                 _set_in(loop, event)
-                return
             except RuntimeError:  # the waiter's loop closed under it: the next waiter gets the slot
-                continue
+                with self._lock:
+                    self._give_back(loop)
 
 
 def _set_in(loop: Any, event: anyio.Event) -> None:

@@ -34,7 +34,7 @@ class PerLoop(Generic[T]):
         if value is None:
             value = self._make()
             with self._lock:
-                self._values = {other: kept for other, kept in self._values.items() if not _closed(other)}
+                self._values = {other: kept for other, kept in self._values.items() if not closed(other)}
                 self._values[loop] = value
         return value
 
@@ -45,5 +45,5 @@ class PerLoop(Generic[T]):
             return self._values.pop(loop, None)
 
 
-def _closed(loop: Any) -> bool:
+def closed(loop: Any) -> bool:
     return getattr(loop, "is_closed", lambda: False)()  # a trio token has none: its loop's values stay

@@ -232,8 +232,16 @@ def test_a_child_forked_while_the_parent_held_every_slot_and_a_lock_starts_with_
     # gunicorn --preload, multiprocessing's fork: the slots the parent's calls held stayed taken in the child, which
     # has no task to release them (its calls waited for ever), and a lock another thread held stayed locked
     limits = ModelLimits(1, rpm=60, tpm=6000)
-    assert limits.slots.try_acquire()  # a call of the parent in flight
-    limits.slots.try_acquire()  # and one waiting: nothing more to take
+    held, done = threading.Event(), threading.Event()
+
+    async def parents_call() -> None:  # in flight at the fork, in a loop of another thread
+        async with limits.slot():
+            held.set()
+            await anyio.to_thread.run_sync(done.wait)
+
+    parent = threading.Thread(target=anyio.run, args=(parents_call,))
+    parent.start()
+    held.wait(10)
 
     async def a_call() -> None:
         with anyio.fail_after(5):
@@ -244,3 +252,27 @@ def test_a_child_forked_while_the_parent_held_every_slot_and_a_lock_starts_with_
         child = fork(lambda: anyio.run(a_call))
     assert exit_status(child, timeout=10) == 0
     assert limits.slots.in_use == 1  # the parent's own are untouched
+    done.set()
+    parent.join(10)
+    assert limits.slots.in_use == 0
+
+
+def test_a_slot_held_in_a_loop_closed_with_its_request_pending_is_taken_back():
+    # sync code that drives its own loop and gives up on a slow call (or a KeyboardInterrupt raised in a task, which
+    # leaves asyncio's own clean-up undone): the slot stayed taken, and every later request waited for ever
+    import asyncio
+
+    def respond(request):
+        slow = "Left" in request.user
+        return Reply("slow " * 200 if slow else "Next.", latency=Latency(ttft_s=0, tokens_per_s=20 if slow else 1000))
+
+    with FakeLLMServer(respond) as server:
+        sot = sotkit.SoT("openai:m", base_url=server.openai_base_url, api_key="k", mode="sequential",
+                         max_concurrency=1)
+        assert asyncio.run(sot.generate("First?")).text == "Next."  # the client's SDK clients made, as in an app
+        loop = asyncio.new_event_loop()
+        loop.create_task(sot.generate("Left behind?"))
+        loop.run_until_complete(asyncio.sleep(0.5))  # its call holds the one slot
+        loop.close()  # by hand, the request still pending
+        answer = asyncio.run(asyncio.wait_for(sot.generate("Next?"), 30))
+    assert answer.text == "Next." and sot.backends[0].limits.slots.in_use == 0

@@ -7,9 +7,11 @@ and by default a waiting request cuts the one being streamed short (``interrupt_
 concurrent expansions would do to every point; so the server starts with ``--interrupt_requests False``.
 
 Each test starts its own server: llama-cpp-python seeds each request's sampling from the one before, starting
-from a fixed seed, so a fresh server's first reply is the same on every start. For sotkit's skeleton prompt
-that reply is the inline list the issue reports (``The most effective ways to deal with stress are: 1. Practice
-mindfulness ...; 2. ...; and 4. ...``), which the tests must read as SoT.
+from a fixed seed, so a fresh server's first reply is the same on every start of one build. For sotkit's skeleton
+prompt that reply was, on the machine the issue came from, an inline list (``The most effective ways to deal with
+stress are: 1. Practice mindfulness ...; 2. ...; and 4. ...``), which the tests must read as SoT; another CPU's build
+samples other words. The points' seeds depend on the order the server takes them in, so what the 135M model writes
+for each varies from run to run: the tests check what the server does, not how well the model writes.
 
 llama-cpp-python compiles llama.cpp on install (``.ci/llama-cpp``, which the README's test command runs).
 Where it is missing the tests skip, except in CI (``$CI`` set), where a skip would hide that they never ran.
@@ -116,4 +118,5 @@ def test_the_issues_command_answers_with_sot(llama_cpp_server):
     assert result["mode"] == "sot" and len(result["skeleton"]) >= 3, (result["route_reason"], done.stderr)
     usage = result["usage"]
     assert usage["estimated"] is True and usage["input_tokens"] > 0 and usage["output_tokens"] > 0
-    assert "[sotkit] warning: " in done.stderr and "one at a time" in done.stderr
+    if not any(point["failed"] for point in result["points"]):  # as above: three written in turn tell
+        assert "[sotkit] warning: " in done.stderr and "one at a time" in done.stderr

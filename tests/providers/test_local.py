@@ -545,7 +545,7 @@ def test_a_child_forked_while_the_parent_generates_can_generate(tiny_dir):
 
     sot = sotkit.SoT(f"local:{tiny_dir}", mode="sequential", max_tokens=8)
     assert anyio.run(sot.generate, "Why?").text
-    [lock] = local._generating.values()
+    lock = local._generating[sot.backends[0].provider._key]
 
     async def ask() -> None:
         with anyio.fail_after(20):
