@@ -116,8 +116,6 @@ def main(argv: list[str] | None = None) -> int:
             warnings.showwarning = lambda message, *_: _note(f"warning: {message}")  # one line, like the rest
             return anyio.run(_ask, args, so_far)
     except KeyboardInterrupt:
-        if so_far.answered:  # the signal came once the whole answer was shown: nothing was cut
-            return 0
         # a second Ctrl-C must not cut the answer so far as it prints (a third, or SIGTERM, ends the process)
         restore = _catch({signal.SIGINT: _ignore_once, **dict.fromkeys(_TERMINATING, signal.SIG_DFL)}) | restore
         status = 128 + (so_far.terminated_by or signal.SIGINT)
@@ -168,10 +166,8 @@ class _SoFar:
     """Where ``_ask`` leaves the answer as it stood when Ctrl-C stopped it (none before the request began)."""
 
     events: Any = None
-    """The request's stream (None before it began): its result is read once the stream is closed, when text that a
-    stop cut mid-call is marked so."""
-    answered: bool = False
-    """The whole answer was shown (a signal after it cut nothing)."""
+    """The request's stream while it is read (None before and after): its result is read once the stream is closed,
+    when text that a stop cut mid-call is marked so."""
     shown: str | None = None
     """The answer's text a live terminal shows (None: stdout is no terminal, or takes JSON)."""
     terminated_by: int | None = None
@@ -284,8 +280,8 @@ async def _ask(args: argparse.Namespace, so_far: _SoFar) -> int:
         so_far.events = events = await stack.enter_async_context(
             sot.stream(_question(args.question), mode=args.mode, deadline=args.deadline, **per_request))
         result = await _read(events, args, so_far if live else None)
+        so_far.events = None  # read whole: a stop from here on cuts its printing, which is not to be printed again
     _show(result, args.json, so_far.shown)
-    so_far.answered = True
     return 0
 
 

@@ -226,7 +226,7 @@ class Answer:
             self.send(RouteEvent("sequential", reason))
             await self._sequential()
         else:
-            # calls that the per-minute budgets spaced out may line up one after another on any server
+            # calls that the client spaced out (its slots, its per-minute budgets) may line up on any server
             if not self.backends[0].provider.in_process and not self.runner.paced \
                     and one_at_a_time(self.runner.spans):
                 self._note_serial_server()

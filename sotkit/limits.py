@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import threading
 import time
@@ -102,18 +103,20 @@ class Slots:
         self._lock = threading.Lock()
         self._waiters: deque[tuple[Any, anyio.Event]] = deque()  # (the waiter's loop, its event)
 
-    def try_acquire(self) -> bool:
-        """Take a free slot without a checkpoint; refused while others wait, so first come stays first served."""
-        loop = anyio.lowlevel.current_token().native_token
+    def try_acquire(self) -> Any:
+        """Take a free slot without a checkpoint: the loop that holds it, to give to ``release``, or None (refused
+        while others wait, so first come stays first served)."""
+        loop = _running_loop()
         with self._lock:
             if self.in_use < self.total and not self._waiters:
                 self.in_use += 1
                 self._held[loop] += 1
-                return True
-        return False
+                return loop
+        return None
 
-    async def acquire(self) -> None:
-        waiter = (anyio.lowlevel.current_token().native_token, anyio.Event())
+    async def acquire(self) -> Any:
+        """Wait for a slot: the loop that holds it, to give to ``release``."""
+        waiter = (_running_loop(), anyio.Event())
         with self._lock:
             self._waiters.append(waiter)
             self._take_back()
@@ -126,16 +129,15 @@ class Slots:
                 if not handed:
                     self._waiters.remove(waiter)
             if handed:  # the slot came as the wait was cancelled: the next waiter gets it
-                self.release()
+                self.release(waiter[0])
             raise
+        return waiter[0]
 
-    def release(self) -> None:
-        try:
-            loop = anyio.lowlevel.current_token().native_token
-        except RuntimeError:  # no loop runs: a task of a closed loop, finalised late; its slots were taken back
-            return
+    def release(self, loop: Any) -> None:
+        """Give back a slot ``loop`` holds (what the acquire gave), also from a task finalised after its loop ended;
+        nothing where the slot was taken back already."""
         with self._lock:
-            if not self._held[loop]:  # taken back already
+            if not self._held[loop]:
                 return
             self._give_back(loop)
         self._hand_on()
@@ -166,6 +168,14 @@ class Slots:
             except RuntimeError:  # the waiter's loop closed under it: the next waiter gets the slot
                 with self._lock:
                     self._give_back(loop)
+
+
+def _running_loop() -> Any:
+    """The running event loop's native token (asyncio's loop itself, looked up the cheap way first)."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:  # trio
+        return anyio.lowlevel.current_token().native_token
 
 
 def _set_in(loop: Any, event: anyio.Event) -> None:
@@ -206,12 +216,11 @@ class ModelLimits:
         """One of the ``max_concurrency`` slots, held for the block. A free slot is taken without a checkpoint:
         with hundreds of streams in flight a checkpoint waits a whole turn of the event loop, and every
         expansion would pay it before its request left (benchmarks/overhead.py)."""
-        if not self.slots.try_acquire():
-            await self.slots.acquire()
+        holder = self.slots.try_acquire() or await self.slots.acquire()
         try:
             yield
         finally:
-            self.slots.release()
+            self.slots.release(holder)
 
     async def admit(self, estimated_tokens: int) -> None:
         """Wait for the per-minute budgets (the concurrency slot is taken separately, per attempt)."""

@@ -10,8 +10,8 @@ writing gets its first text only after that other call's last: the writing spans
 instead of overlapping. Three such calls in a row are needed, each written over a noticeable time: a call
 written in a few milliseconds (a short answer, or one the client read in one go while busy) cannot show an
 overlap, and a queue of such calls costs the user nothing. Calls that sotkit itself sent one at a time
-(``max_concurrency=1``, points found late in the skeleton) are no evidence at all, nor are calls that the
-per-minute budgets (``rpm``, ``tpm``) held back: spaced by them, they may line up on any server.
+(``max_concurrency=1``, points found late in the skeleton) are no evidence at all, nor are calls that waited for
+a concurrency slot or the per-minute budgets (``rpm``, ``tpm``): spaced by them, they may line up on any server.
 """
 
 from __future__ import annotations

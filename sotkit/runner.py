@@ -184,8 +184,9 @@ class Runner:
                 try:
                     span.request(requests[0])
                     await backend.provider.ready()
+                    asked = anyio.current_time()
                     async with backend.limits.slot():
-                        await self._admitted(backend, requests)
+                        await self._admitted(backend, requests, asked)
                         self.usage.calls += 1  # one batched call
                         for c in calls:
                             if c.point is not None:
@@ -245,8 +246,9 @@ class Runner:
                 span.request(sent, prefill=backend.provider.supports_prefill)
             try:
                 await backend.provider.ready()
+                asked = anyio.current_time()
                 async with backend.limits.slot():
-                    await self._admitted(backend, [sent])
+                    await self._admitted(backend, [sent], asked)
                     if prefill != backend.provider.supports_prefill:  # its server refused a prefill meanwhile
                         prefill = False
                         _start_over(backend, call, received)
@@ -292,9 +294,9 @@ class Runner:
                 self._on_retry(attempt, error, wait, call.point, span)
                 await anyio.sleep(wait)
 
-    async def _admitted(self, backend: Backend, requests: Sequence[ChatRequest]) -> None:
-        """Wait for the model's per-minute budgets (after the provider's set-up, which counts against none)."""
-        asked = anyio.current_time()
+    async def _admitted(self, backend: Backend, requests: Sequence[ChatRequest], asked: float) -> None:
+        """Wait for the model's per-minute budgets (after the provider's set-up, which counts against none); a
+        call that waited for them or for its concurrency slot (asked for at ``asked``) was spaced by the client."""
         await backend.limits.admit(sum(estimate_tokens(r.prompt.chars, r.max_tokens) for r in requests))
         self.paced = self.paced or anyio.current_time() - asked > PACED_S
 

@@ -137,15 +137,16 @@ def test_one_client_used_from_threads_each_running_an_event_loop_keeps_its_limit
 
 async def test_a_waiter_that_gives_up_leaves_the_queue_and_the_slot_goes_to_the_next():
     slots = Slots(1)
-    assert slots.try_acquire()
+    mine = slots.try_acquire()
+    assert mine
     got: list[str] = []
     scopes: dict[str, anyio.CancelScope] = {}
 
     async def wait(name: str) -> None:
         with anyio.CancelScope() as scopes[name]:
-            await slots.acquire()
+            holder = await slots.acquire()
             got.append(name)
-            slots.release()
+            slots.release(holder)
 
     with anyio.fail_after(5):
         async with anyio.create_task_group() as tg:
@@ -156,7 +157,7 @@ async def test_a_waiter_that_gives_up_leaves_the_queue_and_the_slot_goes_to_the_
             scopes["first"].cancel()  # gives up while it waits
             await anyio.sleep(0.05)
             assert not slots.try_acquire()  # "second" waits in line: no one may jump it
-            slots.release()
+            slots.release(mine)
     assert got == ["second"] and slots.in_use == 0
 
 
