@@ -276,8 +276,9 @@ def test_ctrl_c_on_ask_into_a_pipe_prints_the_answer_so_far_and_exits_130():
 
 
 def test_sigterm_sighup_and_a_second_ctrl_c_keep_the_answer_so_far():
-    # SIGTERM (docker stop, systemd, timeout) or SIGHUP (a closed ssh session) killed the process with nothing printed into a pipe and no JSON; a
-    # second Ctrl-C soon after the first broke into the printing of the partial answer: no JSON, a traceback
+    # SIGTERM (docker stop, systemd, timeout) or SIGHUP (a closed ssh session) killed the process with nothing
+    # printed into a pipe and no JSON; a second Ctrl-C soon after the first broke into the printing of the partial
+    # answer: no JSON, a traceback
     import json
     import signal
     import time
