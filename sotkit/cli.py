@@ -280,7 +280,7 @@ async def _ask(args: argparse.Namespace, so_far: _SoFar) -> int:
         so_far.events = events = await stack.enter_async_context(
             sot.stream(_question(args.question), mode=args.mode, deadline=args.deadline, **per_request))
         result = await _read(events, args, so_far if live else None)
-        so_far.events = None  # read whole: a stop from here on cuts its printing, which is not to be printed again
+    so_far.events = None  # a stop from here on cuts the printing of the whole answer, which is not to be printed again
     _show(result, args.json, so_far.shown)
     return 0
 
