@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import math
 import threading
 import time
@@ -13,11 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import anyio
-import anyio.lowlevel
 
 from .errors import ConfigError
 from .forks import renewed_in_children
-from .per_loop import closed
+from .per_loop import closed, current_loop
 
 
 class Limits(Protocol):
@@ -106,7 +104,7 @@ class Slots:
     def try_acquire(self) -> Any:
         """Take a free slot without a checkpoint: the loop that holds it, to give to ``release``, or None (refused
         while others wait, so first come stays first served)."""
-        loop = _running_loop()
+        loop = current_loop()
         with self._lock:
             if self.in_use < self.total and not self._waiters:
                 self.in_use += 1
@@ -116,7 +114,7 @@ class Slots:
 
     async def acquire(self) -> Any:
         """Wait for a slot: the loop that holds it, to give to ``release``."""
-        waiter = (_running_loop(), anyio.Event())
+        waiter = (current_loop(), anyio.Event())
         with self._lock:
             self._waiters.append(waiter)
             self._take_back()
@@ -170,18 +168,10 @@ class Slots:
                     self._give_back(loop)
 
 
-def _running_loop() -> Any:
-    """The running event loop's native token (asyncio's loop itself, looked up the cheap way first)."""
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:  # trio
-        return anyio.lowlevel.current_token().native_token
-
-
 def _set_in(loop: Any, event: anyio.Event) -> None:
     """Set ``event`` in its own event loop (``loop``: the native token of the loop that made it)."""
     try:
-        here = anyio.lowlevel.current_token().native_token
+        here = current_loop()
     except RuntimeError:  # called outside any event loop
         here = None
     if loop is here:

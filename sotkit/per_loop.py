@@ -3,6 +3,7 @@ sockets, anyio locks. A sync app whose threads each run a loop (``anyio.run`` pe
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
@@ -29,7 +30,7 @@ class PerLoop(Generic[T]):
 
     def get(self) -> T:
         """This loop's value."""
-        loop = anyio.lowlevel.current_token().native_token
+        loop = current_loop()
         value = self._values.get(loop)
         if value is None:
             value = self._make()
@@ -40,9 +41,18 @@ class PerLoop(Generic[T]):
 
     def pop(self) -> T | None:
         """Forget this loop's value and return it, if it had one."""
-        loop = anyio.lowlevel.current_token().native_token
+        loop = current_loop()
         with self._lock:
             return self._values.pop(loop, None)
+
+
+def current_loop() -> Any:
+    """The running event loop's native token: an asyncio loop itself (looked up the cheap way: every call takes a
+    concurrency slot with it), a trio token."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:  # trio
+        return anyio.lowlevel.current_token().native_token
 
 
 def closed(loop: Any) -> bool:

@@ -33,11 +33,10 @@ from types import ModuleType
 from typing import Any
 
 import anyio
-import anyio.lowlevel
 import anyio.to_thread
 
 from ..errors import ConfigError
-from ..per_loop import PerLoop
+from ..per_loop import PerLoop, current_loop
 
 HTTP_BACKENDS = ("httpx", "aiohttp")
 #: calls in flight on every client before the pool opens another, per HTTP backend
@@ -112,7 +111,7 @@ class ClientPool:
 
     def _here(self) -> _LoopClients:
         if not self._owned:
-            loop = anyio.lowlevel.current_token().native_token
+            loop = current_loop()
             if self._given_loop not in (None, loop):
                 raise ConfigError(f"client= ({type(self._given).__name__}) ran in another event loop first, and its "
                                   "connections belong to that loop: in each new loop (asyncio.run per request, a "

@@ -20,7 +20,6 @@ from types import MappingProxyType
 from typing import Any
 
 import anyio
-import anyio.lowlevel
 import anyio.to_thread
 from anyio.from_thread import run_sync as run_in_loop
 
@@ -28,6 +27,7 @@ from ..engines import registry
 from ..engines.models import check_device, check_dtype, model_key
 from ..engines.streaming import Completion
 from ..forks import in_children
+from ..per_loop import current_loop
 from .base import CallUsage, ChatRequest, Chunk, Provider
 
 #: per loaded model (``models.model_key``: its resolved path, device and dtype, however the client spelt them, since
@@ -85,7 +85,7 @@ class LocalProvider(Provider):
         if self._key is None:
             self._key = await anyio.to_thread.run_sync(partial(model_key, self._name, device=self._device,
                                                                dtype=self._dtype), abandon_on_cancel=True)
-        loop_limiters = _limiters.setdefault(anyio.lowlevel.current_token().native_token, {})
+        loop_limiters = _limiters.setdefault(current_loop(), {})
         limiter = loop_limiters.get(self._key) or loop_limiters.setdefault(self._key, anyio.CapacityLimiter(1))
         generating = _generating.setdefault(self._key, threading.Lock())
         # The first load (and first-use conversion) can take half a minute: a deadline that passes meanwhile ends
