@@ -346,8 +346,8 @@ def _show(result: Result, as_json: bool, shown: str | None, error: dict[str, str
     for point in result.points:
         if point.failed:
             why = f" ({point.error})" if point.error else ""
-            _note(f"point {point.index} ({point.title}) failed after every attempt{why}" if error else
-                  f"point {point.index} ({point.title}) was left out: it failed after every attempt{why} "
+            _note(f"point {point.index} ({point.title}) failed{why}" if error else
+                  f"point {point.index} ({point.title}) was left out: it failed{why} "
                   "(--on-point-error raise makes that an error)")
     if result.written_by not in (None, result.model):
         what = "the skeleton" if result.mode == "sot" else "the answer"

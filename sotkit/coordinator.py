@@ -198,14 +198,14 @@ class Answer:
         tried = (f"the fallback {self.backends[-1].model} failed too; the last error: {describe(self.errors[-1])}"
                  if len(self.backends) > 1 else None)
         if len(failed) == len(self.points):  # skipping every point would leave no answer at all
-            raise PartialResultError(f"every point of the skeleton ({len(failed)}) failed after all attempts: there "
-                                     f"is no answer ({tried or 'pass fallback= to retry on another model'})",
+            raise PartialResultError(f"every point of the skeleton ({len(failed)}) failed: there is no answer "
+                                     f"({tried or 'pass fallback= to retry on another model'})",
                                      self.result()) from self.errors[0]
         if self.options.on_point_error == "raise":
             numbers = ", ".join(str(p.index) for p in failed)
             advice = f"; {tried}" if tried else ", or fallback= to retry on another model"
-            raise PartialResultError(f"point(s) {numbers} failed after all attempts; the partial result holds "
-                                     f"the others (pass on_point_error='skip' to accept it{advice})",
+            raise PartialResultError(f"point(s) {numbers} failed; the partial result holds the others (pass "
+                                     f"on_point_error='skip' to accept it{advice})",
                                      self.result()) from self.errors[0]
         return self.result()
 

@@ -105,5 +105,7 @@ class DeadlineExceeded(PartialResultError, TimeoutError):
 
 
 def describe(error: BaseException) -> str:
-    """An error in one short line, as events and ``Point.error`` carry it: ``"Type: message"``."""
-    return f"{type(error).__name__}: {error}"[:300]
+    """An error in one short line, as events and ``Point.error`` carry it: ``"Type: message"``, then its notes
+    (sotkit's say why it was not retried, or what the main model's error was where a fallback's is shown)."""
+    notes = " ".join(getattr(error, "__notes__", ()))
+    return f"{type(error).__name__}: {error}"[:300] + (f" {notes[:400]}" if notes else "")

@@ -108,9 +108,11 @@ class Point:
     model: str | None = None
     """The model that wrote this point: the request's model, or the fallback."""
     failed: bool = False
-    """True when the point was skipped (``on_point_error="skip"``) or failed on every attempt."""
+    """True when the point was skipped (``on_point_error="skip"``) or failed (see ``error``)."""
     error: str | None = None
-    """Why it failed (``failed``): its last attempt's error, ``"Type: message"`` (``"BadRequestError: ..."``)."""
+    """Why it failed (``failed``): its last attempt's error, ``"Type: message"`` (``"BadRequestError: ..."``), then
+    sotkit's notes on it: why it was not retried (a wait past the deadline), the main model's error where this is
+    the fallback's."""
     complete: bool = False
     """True when the point's call ended as the model ended it (or at its token budget); False for a point cut
     mid-stream (by the deadline, say), whose ``text`` is only a beginning."""

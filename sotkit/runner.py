@@ -290,7 +290,10 @@ class Runner:
                     raise
                 wait = self.retry.wait_s(attempt, error)  # a demand over max_wait_s raises RetryAfterTooLong
                 if anyio.current_time() + wait >= anyio.current_effective_deadline():
-                    raise  # no retry could start before the deadline: fail now (or fall back), with the reason
+                    # no retry could start before the deadline: fail now (or fall back), with the reason and why
+                    error.add_note(f"(attempt {attempt} of {self.retry.attempts}; not retried: the wait of "
+                                   f"{wait:.1f} s would end past the deadline)")
+                    raise
                 self._on_retry(attempt, error, wait, call.point, span)
                 await anyio.sleep(wait)
 

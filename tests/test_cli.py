@@ -222,12 +222,12 @@ def test_a_point_left_empty_is_left_out_with_a_note_or_with_raise_fails_after_pr
         raised = ask(*common, "--on-point-error", "raise", env={"OPENAI_API_KEY": "k"})
     assert skipped.returncode == 0, skipped.stderr
     assert skipped.stdout == "1. Sleep well: Eight hours.\n3. Eat well: Greens.\n"
-    assert "[sotkit] point 2 (Move daily) was left out: it failed after every attempt (EmptyPoint: point 2 " \
+    assert "[sotkit] point 2 (Move daily) was left out: it failed (EmptyPoint: point 2 " \
         "('Move daily') came back without text of its own, also when asked again)" in skipped.stderr
     assert raised.returncode == 1 and raised.stdout == skipped.stdout
-    assert "sotkit: error: point(s) 2 failed after all attempts" in raised.stderr
+    assert "sotkit: error: point(s) 2 failed; the partial result holds the others" in raised.stderr
     # with raise given, the notes and the error's advice speak of this command's options, not the library's
-    assert "[sotkit] point 2 (Move daily) failed after every attempt (EmptyPoint: " in raised.stderr
+    assert "[sotkit] point 2 (Move daily) failed (EmptyPoint: " in raised.stderr
     assert "--on-point-error raise makes" not in raised.stderr
     assert "pass --on-point-error skip to accept it, or --fallback MODEL to retry" in raised.stderr
 

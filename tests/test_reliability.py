@@ -202,6 +202,30 @@ async def test_a_retry_wait_past_the_deadline_fails_at_once_with_the_servers_rea
     assert (result.model, result.written_by) == (f"{provider}:test-model", "openai:backup")  # who answered
 
 
+async def test_a_point_not_retried_for_the_deadline_says_so_and_a_fallbacks_error_names_the_main_models(provider):
+    # Point.error said only "RateLimitError: ...", under "failed after all attempts", though one attempt of four ran
+    busy = {2: [Fault.status(429, {"retry-after": "30"})] * 2}
+    with FakeLLMServer(faulty(busy), latency=FAST) as server, \
+            FakeLLMServer(faulty({2: [Fault.status(500)] * 4}), latency=FAST) as backup:
+        fallback = create_provider("openai:backup", api_key="k2", base_url=backup.openai_base_url)
+        for options in ({}, {"fallback": fallback}):
+            async with client(server, provider, deadline=10, on_point_error="raise", **options) as sot:
+                with anyio.fail_after(8), pytest.raises(sotkit.PartialResultError) as raised:
+                    await sot.generate("How can I sleep better?")
+            point = raised.value.partial.points[1]
+            assert str(raised.value).startswith("point(s) 2 failed; the partial result holds the others")
+            assert point.failed and point.attempts == (1 if not options else 5)  # the fallback's four: quick waits
+            if not options:
+                assert point.error.startswith("RateLimitError: ") and point.error.endswith(
+                    "(attempt 1 of 4; not retried: the wait of 30.0 s would end past the deadline)")
+            else:  # the fallback's own error, then the main model's
+                assert point.error.startswith("InternalServerError: ")
+                assert f"(the fallback openai:backup's error; {provider}:test-model failed first: RateLimitError" \
+                    in point.error
+        await fallback.aclose()
+    assert [len(for_point(server, 2)), len(for_point(backup, 2))] == [2, 4]
+
+
 async def test_a_point_that_keeps_failing_goes_to_the_fallback_model(provider):
     always = {2: [Fault.status(500)] * 4}
     with FakeLLMServer(faulty(always), latency=FAST) as server, \
