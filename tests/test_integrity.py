@@ -636,6 +636,27 @@ def test_a_stream_used_from_sync_code_says_how_to_read_it():
             use(events)
 
 
+async def test_an_answer_the_providers_filter_stopped_is_truncated_with_the_apis_reason(provider):
+    """A content filter ends a reply as a whole response, with its own finish reason (``Fault.filtered``)."""
+    reason = {"openai": "content_filter", "anthropic": "refusal"}[provider]
+    base = sot_responder(SKELETON, TEXTS)
+
+    def respond(request: RecordedRequest) -> Reply:
+        if any("Tell me a story" in message.text for message in request.messages):  # the sequential question
+            return Reply("One two three four five.", fault=Fault.filtered(after_tokens=2))
+        return Reply(base(request).text, fault=Fault.filtered(after_tokens=2) if point_of(request) == 2 else None)
+
+    with FakeLLMServer(respond, latency=FAST) as server:
+        async with client(server, provider) as sot:
+            result = await sot.generate("How can I be healthier?")
+            sequential = await sot.generate("Tell me a story.", mode="sequential")
+    whole, cut, _ = result.points
+    assert (cut.text, cut.finish_reason, cut.truncated, cut.failed) == ("Swap soda", reason, True, False)
+    assert not whole.truncated and result.truncated and "2. Eat less sugar: Swap soda\n3." in result.text
+    assert (sequential.text, sequential.finish_reason, sequential.truncated) == ("One two", reason, True)
+    assert len(server.requests) == 5  # a filter's end is the model's answer: not asked again
+
+
 async def test_a_point_cut_off_before_any_text_says_what_cut_it_and_is_not_asked_again_in_vain():
     """A reasoning model that spends ``point_max_tokens`` before its text would spend them again: the point fails
     at once, saying which option to raise; its neighbours' calls ended as their models ended them."""

@@ -726,6 +726,31 @@ async def test_keep_alives_hold_a_stream_open_without_text() -> None:
     assert len(role_only) >= 5  # the opening delta and the keep-alives
 
 
+async def test_a_filtered_reply_ends_early_as_each_api_ends_one_its_filter_stopped() -> None:
+    filtered = Reply(TEXT, fault=Fault.filtered(after_tokens=3))
+    with FakeLLMServer([filtered] * 4) as server:
+        async with openai_client(server) as client:
+            deltas, chunks = await openai_stream(client)
+            whole = await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "q"}])
+        async with anthropic_client(server) as client:
+            async with client.messages.stream(model="m", max_tokens=50, messages=[{"role": "user", "content": "q"}]) \
+                    as stream:
+                streamed = await stream.get_final_message()
+            message = await client.messages.create(model="m", max_tokens=50, messages=[{"role": "user", "content": "q"}])
+    cut = "".join(split_tokens(TEXT)[:3])
+    assert "".join(deltas) == whole.choices[0].message.content == cut
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == whole.choices[0].finish_reason \
+        == "content_filter"
+    assert streamed.content[0].text == message.content[0].text == cut  # type: ignore[union-attr]
+    assert streamed.stop_reason == message.stop_reason == "refusal"
+    assert [r.finish_reason for r in server.requests] == ["content_filter"] * 2 + ["refusal"] * 2
+    assert repr(Fault.filtered(after_tokens=3)) == "Fault.filtered(after_tokens=3)"
+    with FakeLLMServer(Reply(TEXT, fault=Fault.filtered(after_tokens=99))) as server:  # past the end: no filter
+        async with openai_client(server) as client:
+            assert (await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "q"}])
+                    ).choices[0].finish_reason == "stop"
+
+
 async def test_a_runaway_ignores_max_tokens_and_stop() -> None:
     with FakeLLMServer(Reply("on and ", fault=Fault.runaway(tokens=500))) as server:
         async with openai_client(server) as client:

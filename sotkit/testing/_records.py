@@ -55,7 +55,8 @@ class RecordedRequest:
     #: the responder's full reply, and the text actually sent after stop sequences and max_tokens cut it
     reply: str | None = None
     text: str | None = None
-    #: the API's own finish reason as sent ("stop", "length", "end_turn", "stop_sequence", "max_tokens")
+    #: the API's own finish reason as sent ("stop", "length", "content_filter", "end_turn", "stop_sequence",
+    #: "max_tokens", "refusal")
     finish_reason: str | None = None
     usage: CallUsage | None = None
     #: the ``Fault`` applied to this response, if any

@@ -57,13 +57,14 @@ class Latency:
 
 
 FaultKind = Literal["status", "drop", "stall", "error_event", "cut", "garbage", "not_a_stream", "keep_alive",
-                    "runaway", "unclean_close"]
+                    "runaway", "unclean_close", "filtered"]
 
 
 @dataclass(frozen=True)
 class Fault:
     """Something going wrong with one response. Build one with a class method: ``status``, ``drop``, ``stall``,
-    ``error_event``, ``cut``, ``garbage``, ``not_a_stream``, ``keep_alive``, ``runaway`` or ``unclean_close``.
+    ``error_event``, ``cut``, ``garbage``, ``not_a_stream``, ``keep_alive``, ``runaway``, ``unclean_close`` or
+    ``filtered``.
 
     The faults inside a stream (``error_event``, ``cut``, ``garbage``, ``keep_alive``) act on streaming
     responses; a non-streaming response with one of them is dropped at that point instead.
@@ -174,6 +175,13 @@ class Fault:
         response is sent whole."""
         return cls("unclean_close")
 
+    @classmethod
+    def filtered(cls, after_tokens: int = 0) -> Fault:
+        """The provider's content filter ends the reply after ``after_tokens`` tokens: a whole response, finished
+        as the API finishes a filtered one (OpenAI's ``finish_reason`` ``content_filter``, Anthropic's
+        ``stop_reason`` ``refusal``); non-streaming too."""
+        return cls("filtered", after_tokens=after_tokens)
+
     def __repr__(self) -> str:
         if self.kind == "status":
             extras = "".join(f", {name}={value!r}" for name, value in
@@ -185,7 +193,7 @@ class Fault:
             return f"Fault.runaway(tokens={self.tokens})"
         if self.kind == "unclean_close":
             return "Fault.unclean_close()"
-        args = {"drop": "", "cut": "", "error_event": f", code={self.status_code}",
+        args = {"drop": "", "cut": "", "filtered": "", "error_event": f", code={self.status_code}",
                 "garbage": f", data={self.body!r}", "stall": f", seconds={self.seconds}, then={self.then!r}",
                 "keep_alive": f", seconds={self.seconds}, every_s={self.every_s}, then={self.then!r}"}[self.kind]
         return f"Fault.{self.kind}(after_tokens={self.after_tokens}{args})"
@@ -262,7 +270,7 @@ class Completion:
     """A reply cut the way a real server would cut it: at the first stop sequence, then at ``max_tokens``."""
 
     tokens: list[str]
-    finish: Literal["end", "stop_sequence", "length"]
+    finish: Literal["end", "stop_sequence", "length", "filtered"]
     stop_sequence: str | None = None
 
     @property

@@ -129,7 +129,7 @@ class OpenAIChat(Dialect):
     """``POST /v1/chat/completions``."""
 
     api: Literal["openai"] = "openai"
-    finish_reasons = {"end": "stop", "stop_sequence": "stop", "length": "length"}
+    finish_reasons = {"end": "stop", "stop_sequence": "stop", "length": "length", "filtered": "content_filter"}
     _error_types = {400: ("invalid_request_error", None), 401: ("invalid_request_error", "invalid_api_key"),
                     404: ("invalid_request_error", None), 429: ("requests", "rate_limit_exceeded")}
 
@@ -210,7 +210,8 @@ class AnthropicMessages(Dialect):
     """``POST /v1/messages``."""
 
     api: Literal["anthropic"] = "anthropic"
-    finish_reasons = {"end": "end_turn", "stop_sequence": "stop_sequence", "length": "max_tokens"}
+    finish_reasons = {"end": "end_turn", "stop_sequence": "stop_sequence", "length": "max_tokens",
+                      "filtered": "refusal"}
     _error_types = {400: "invalid_request_error", 401: "authentication_error", 402: "billing_error",
                     403: "permission_error", 404: "not_found_error", 413: "request_too_large",
                     429: "rate_limit_error", 504: "timeout_error", 529: "overloaded_error"}

@@ -345,6 +345,8 @@ class FakeLLMServer:
             done = Completion([tokens[i % len(tokens)] for i in range(fault.tokens)], "end")
         else:
             done = Completion.cut(reply.text, record.stop, record.max_tokens, reply.reasoning_tokens)
+            if fault is not None and fault.kind == "filtered" and fault.after_tokens < len(done.tokens):
+                done = Completion(done.tokens[:fault.after_tokens], "filtered")
         reasoned = min(reply.reasoning_tokens, record.max_tokens or reply.reasoning_tokens)
         usage = reply.usage or CallUsage(dialect.input_tokens(record), reasoned + len(done.tokens))
         record.reply, record.text, record.usage, record.fault = reply.text, done.text, usage, fault
@@ -411,8 +413,7 @@ class FakeLLMServer:
         """Pace the tokens like a model would (sending them through ``emit`` when streaming) and apply a fault
         after its ``after_tokens``. False when the fault ended the response."""
         n = len(done.tokens)
-        fault_at = min(fault.after_tokens, n) if fault is not None and fault.kind not in ("runaway", "unclean_close") \
-            else -1
+        fault_at = min(fault.after_tokens, n) if fault is not None and fault.kind not in _SHAPES_REPLY else -1
         shift = 0.0  # a stall pushes every later token back
 
         async def pause_until(offset: float) -> None:
@@ -482,10 +483,14 @@ class FakeLLMServer:
         await out.send(status, body, headers)
 
 
+#: faults that shape the whole reply (how it ends or how long it runs) rather than act at one token of it
+_SHAPES_REPLY = ("runaway", "unclean_close", "filtered")
+
+
 def _breaks(fault: Fault) -> bool:
     """Can ``fault`` keep its reply from arriving whole, so that a client asks again? (A status or a page in
     place of the stream is drawn before any reply is taken.)"""
-    return fault.kind not in ("status", "not_a_stream", "unclean_close")
+    return fault.kind not in ("status", "not_a_stream", "unclean_close", "filtered")
 
 
 def _default_message(status: int) -> str:
