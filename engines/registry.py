@@ -7,7 +7,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import inspect
-from typing import Any
+from typing import Any, TypeVar
 
 from .base import Engine
 from .errors import ConfigError
@@ -15,9 +15,10 @@ from .errors import ConfigError
 #: built-in engines: name -> module (relative to this package) that defines ``ENGINE``
 _BUILT_IN = {"greedy": ".greedy", "lexical_unit": ".lexical_unit.engine", "focusllm": ".focusllm.engine"}
 _registered: dict[str, type[Engine]] = {}
+_EngineClass = TypeVar("_EngineClass", bound=type[Engine])
 
 
-def register(engine: type[Engine]) -> type[Engine]:
+def register(engine: _EngineClass) -> _EngineClass:
     """Make ``engine`` answer ``decoding=engine.name`` (usable as a class decorator); a later registration
     of the same name replaces the earlier one."""
     if not (isinstance(engine, type) and issubclass(engine, Engine)) or not getattr(engine, "name", None):

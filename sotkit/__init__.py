@@ -10,7 +10,7 @@ kind is used, and nothing touches the network.
 __version__ = "0.1.0"  # before the imports: sotkit.evaluation reads it
 
 from .client import EventStream, SoT, default_model, generate, stream
-from .coordinator import RequestOptions
+from .coordinator import RequestKwargs, RequestOptions
 from .errors import (ConfigError, DeadlineExceeded, EchoedInstructions, EmptyAnswer, EmptyPoint, LimitsUnavailable,
                      ModelNotAvailableError, PartialResultError, RetryAfterTooLong, SotkitError, StreamError,
                      StreamStalled, TemplateError)
@@ -19,7 +19,7 @@ from .events import (DoneEvent, Event, PointDeltaEvent, PointDoneEvent, PointEve
                      TextEvent, WithdrawEvent)
 from .limits_redis import RedisLimits, SharedLimitsWarning
 from .overlap import SerialServerWarning
-from .result import Point, Result, Timings, Usage
+from .result import Mode, Point, Result, Timings, Usage
 from .retry import RetryPolicy
 from .templates import DEFAULT_PROMPTS, Templates
 
@@ -27,8 +27,8 @@ from .templates import DEFAULT_PROMPTS, Templates
 __all__ = [
     "DEFAULT_PROMPTS", "ConfigError", "DeadlineExceeded", "DoneEvent", "EchoedInstructions", "EmptyAnswer",
     "EmptyPoint", "Event", "EventStream", "LimitsUnavailable",
-    "ModelNotAvailableError", "PartialResultError", "Point", "PointDeltaEvent", "PointDoneEvent", "PointEvent",
-    "RedisLimits", "RequestOptions", "Result", "RetryAfterTooLong", "RetryEvent", "RetryPolicy", "RouteEvent",
+    "Mode", "ModelNotAvailableError", "PartialResultError", "Point", "PointDeltaEvent", "PointDoneEvent", "PointEvent",
+    "RedisLimits", "RequestKwargs", "RequestOptions", "Result", "RetryAfterTooLong", "RetryEvent", "RetryPolicy", "RouteEvent",
     "SerialServerWarning", "SharedLimitsWarning", "SoT", "SotkitError", "StreamError", "StreamStalled", "Templates",
     "TemplateError", "TextEvent", "Timings", "Usage", "WithdrawEvent",
     "default_model", "evaluate", "generate", "stream",

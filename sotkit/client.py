@@ -8,11 +8,11 @@ import os
 import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, Self, Unpack
 
 import anyio
 
-from .coordinator import Answer, RequestOptions
+from .coordinator import Answer, RequestKwargs, RequestOptions
 from .runner import Backend
 from .errors import ConfigError
 from .events import DoneEvent, Event
@@ -166,6 +166,9 @@ class SoT:
 
     def _provider(self, model: str | Provider, options: dict[str, Any]) -> Provider:
         if isinstance(model, Provider):
+            if not isinstance(getattr(model, "model", None), str) or not model.model:
+                raise ConfigError(f"{type(model).__name__} has no model name: a Provider sets self.model, a "
+                                  "'provider:model' string, in its __init__ (it names the model in results and errors)")
             check_names([k for k, v in options.items() if v is not None and k != "timeout"], [],
                         f"a Provider object ({model!r} is configured already)")
             return model
@@ -178,11 +181,12 @@ class SoT:
         self._owned.append(provider)
         return provider
 
-    async def generate(self, question: str, **options: Any) -> Result:
+    async def generate(self, question: str, **options: Unpack[RequestKwargs]) -> Result:
         """Answer one question; options override the client's request settings for this call."""
         return await self._answer(question, options).run()
 
-    async def complete(self, template: str, variables: Mapping[str, Any], **options: Any) -> Result:
+    async def complete(self, template: str, variables: Mapping[str, Any],
+                       **options: Unpack[RequestKwargs]) -> Result:
         """Send one of this client's templates, rendered with ``variables``, as a single plain call: the same
         limits, retries, fallback and accounting as an answer, with no router and no skeleton. For prompts that
         are not a question to answer, such as ``sotkit eval``'s judges::
@@ -211,11 +215,11 @@ class SoT:
         answer = self._answer(question, {**options, "mode": "sequential"}, template=template, variables=variables)
         return await answer.run()
 
-    def stream(self, question: str, **options: Any) -> EventStream:
+    def stream(self, question: str, **options: Unpack[RequestKwargs]) -> EventStream:
         """Answer one question as a stream of events, read inside ``async with`` (see ``EventStream``)."""
         return EventStream(self._answer(question, options), client_closed=lambda: self._closed)
 
-    def _answer(self, question: str, options: dict[str, Any], *, template: str = "sequential",
+    def _answer(self, question: str, options: Mapping[str, Any], *, template: str = "sequential",
                 variables: Mapping[str, Any] | None = None) -> Answer:
         if self._closed:
             raise ConfigError(_CLIENT_CLOSED)
@@ -225,7 +229,7 @@ class SoT:
                               "request: pass it to sotkit.SoT(...) (or to sotkit.generate / sotkit.stream)")
         check_names(options, REQUEST_FIELDS, "a request (per-request options)")
         if "retry" in options and options["retry"] is None:  # as in SoT(retry=None): the client's policy
-            del options["retry"]
+            options = {name: value for name, value in options.items() if name != "retry"}
         opts = self._checked(dataclasses.replace(self.options, **options)) if options else self.options
         answer = Answer(question, self.backends, opts, self._router, template=template, variables=variables,
                         prices=self.prices)
@@ -246,7 +250,7 @@ class SoT:
         if self._shared is not None:
             await self._shared.aclose()
 
-    async def __aenter__(self) -> SoT:
+    async def __aenter__(self) -> Self:
         if self._closed:
             raise ConfigError(_CLIENT_CLOSED)
         return self
@@ -365,7 +369,7 @@ class EventStream:
         else:  # not started yet: nothing to read
             self._stop(drop=True)
 
-    async def __aenter__(self) -> EventStream:
+    async def __aenter__(self) -> Self:
         if self._closed or self._entered:
             raise ConfigError(_STREAM_CLOSED if self._closed else "this stream is open already: enter a stream once")
         self._entered = True

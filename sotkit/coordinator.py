@@ -12,7 +12,7 @@ import math
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 import anyio
 
@@ -81,6 +81,27 @@ class RequestOptions:
         check_type("eager", self.eager, bool, "True or False")
         check_type("context", self.context, (str, type(None)), "a str or None")
         check_type("trace_content", self.trace_content, bool, "True or False")
+
+
+class RequestKwargs(TypedDict, total=False):
+    """``RequestOptions``' fields as the keywords of ``SoT.generate``, ``stream`` and ``complete``, for type
+    checkers (a misspelt or mistyped option is flagged before the code runs; at run time each is checked as the
+    field is). ``retry`` also takes a number of attempts, and ``None`` for the client's policy."""
+
+    mode: Literal["auto", "sot", "sequential"]
+    max_points: int
+    skeleton_max_tokens: int
+    point_max_tokens: int
+    max_tokens: int
+    temperature: float | None
+    on_point_error: Literal["raise", "skip"]
+    deadline: float | None
+    stall_timeout: float | None
+    first_token_timeout: float | None
+    retry: RetryPolicy | int | None
+    eager: bool
+    context: str | None
+    trace_content: bool
 
 
 class Answer:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import InitVar, asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-if TYPE_CHECKING:
-    from .pricing import Prices
+from .pricing import Prices  # imported at run time too: typing.get_type_hints (pydantic, FastAPI) reads the hints
 
 Mode = Literal["sot", "sequential"]
 
@@ -46,8 +45,6 @@ class Usage:
     def cost(self) -> float | None:
         """Priced when read, so a request that nobody asks the cost of never loads the price table (its first
         read takes some 60 ms, and its objects lengthen every full garbage collection after)."""
-        from .pricing import Prices
-
         total = 0.0
         ends = [start for start, _ in self._prices[1:]] + [len(self.priced_calls)]
         for (start, prices), end in zip(self._prices, ends):

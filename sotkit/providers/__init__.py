@@ -15,9 +15,10 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..options import check_names
-from .base import CallUsage, ChatRequest, Chunk, Prompt, Provider
+from .base import STARTED, THINKING, CallUsage, ChatRequest, Chunk, Prompt, Provider
 
-__all__ = ["CallUsage", "ChatRequest", "Chunk", "Prompt", "Provider", "available", "create_provider", "split_model"]
+__all__ = ["STARTED", "THINKING", "CallUsage", "ChatRequest", "Chunk", "Prompt", "Provider", "available",
+           "create_provider", "split_model"]
 
 
 def available() -> list[str]:

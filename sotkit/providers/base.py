@@ -214,7 +214,7 @@ class Provider(ABC):
     Errors are the backend SDK's own exceptions; retrying is the caller's job (one retry layer).
     """
 
-    #: the full model string, ``provider:model``
+    #: the full model string, ``provider:model``: a subclass sets it in ``__init__``
     model: str
     supports_prefill: bool = False
     #: the model surely continues a prefill (Claude before 4.6, an in-process model): a broken stream is resumed
@@ -270,4 +270,4 @@ class Provider(ABC):
         """Release clients this provider created (never ones the user passed in)."""
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.model!r})"
+        return f"{type(self).__name__}({getattr(self, 'model', None)!r})"  # one of a user's may set none

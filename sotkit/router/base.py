@@ -4,12 +4,10 @@ router from failing a request."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from ..errors import ConfigError
-
-if TYPE_CHECKING:
-    from ..result import Mode
+from ..result import Mode  # at run time too: typing.get_type_hints (pydantic, FastAPI) reads Decision's fields
 
 
 @dataclass(frozen=True)

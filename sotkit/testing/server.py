@@ -9,7 +9,7 @@ import json
 import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Union
+from typing import Self, Union
 
 from ..errors import ConfigError
 from ..providers.base import CallUsage
@@ -85,7 +85,7 @@ class FakeLLMServer:
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
 
-    def start(self) -> FakeLLMServer:
+    def start(self) -> Self:
         """Bind the port and start serving; returns once requests can be sent."""
         if self._thread is not None:
             raise RuntimeError("FakeLLMServer already started (and a stopped one cannot restart: make a new one)")
@@ -148,7 +148,7 @@ class FakeLLMServer:
         await asyncio.gather(*others, return_exceptions=True)
         asyncio.get_running_loop().stop()
 
-    def __enter__(self) -> FakeLLMServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:
@@ -156,7 +156,7 @@ class FakeLLMServer:
         if exc_info[0] is None:  # else the block's own exception says more
             self._raise_errors()
 
-    async def __aenter__(self) -> FakeLLMServer:
+    async def __aenter__(self) -> Self:
         import anyio.to_thread  # a sotkit dependency; works under asyncio and trio alike
 
         return await anyio.to_thread.run_sync(self.start)

@@ -1,0 +1,47 @@
+"""The public API as type checkers and run-time introspection (pydantic, FastAPI, typeguard) read it (probe 71)."""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from collections.abc import AsyncIterator
+
+import pytest
+
+import sotkit
+import sotkit.providers
+import sotkit.router
+import sotkit.testing
+from sotkit.providers import CallUsage, ChatRequest, Chunk, Provider
+
+PUBLIC = (sotkit, sotkit.providers, sotkit.router, sotkit.testing)
+
+
+@pytest.mark.parametrize("module", PUBLIC, ids=lambda module: module.__name__)
+def test_every_public_dataclass_has_hints_that_resolve_at_run_time(module):
+    # Usage, DoneEvent, RouteEvent and Decision named types imported only for type checkers: NameError
+    classes = [getattr(module, name) for name in module.__all__ if dataclasses.is_dataclass(getattr(module, name))]
+    assert classes
+    for cls in classes:
+        assert typing.get_type_hints(cls), cls
+
+
+def test_the_request_keywords_type_every_request_option_as_its_field():
+    fields = typing.get_type_hints(sotkit.RequestOptions)
+    keywords = typing.get_type_hints(sotkit.RequestKwargs)
+    assert keywords.keys() == fields.keys()  # a field added to one only fails here
+    differ = {name for name in fields if keywords[name] != fields[name]}
+    assert differ == {"retry"} and keywords["retry"] == sotkit.RetryPolicy | int | None  # attempts; None: the client's
+    assert not sotkit.RequestKwargs.__required_keys__
+
+
+class _Unnamed(Provider):
+    async def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:
+        yield "An answer."
+        yield CallUsage(1, 1, finish_reason="stop")
+
+
+def test_a_provider_of_ones_own_without_a_model_name_fails_at_construction_saying_what_to_set():
+    for options in ({"model": _Unnamed()}, {"model": "openai:m", "api_key": "k", "fallback": _Unnamed()}):
+        with pytest.raises(sotkit.ConfigError, match="_Unnamed has no model name: a Provider sets self.model"):
+            sotkit.SoT(**options)  # was an AttributeError from deep inside
