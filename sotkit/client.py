@@ -123,6 +123,7 @@ class SoT:
                 raise ConfigError(f"fallback={fallback!r}: {exc}. {FALLBACK_OPTIONS}") from exc
             backup_limits = self._limits(backup, max_concurrency)
             self.backends.append(Backend(backup, _templates(backup, templates), backup_limits))
+        self.prices.check_models([backend.model for backend in self.backends])
         self._router = make_router(router, provider=main, templates=self.backends[0].templates,
                                    threshold=router_threshold)
         self._checked(self.options)

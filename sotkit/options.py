@@ -160,9 +160,9 @@ def check_prices(prices: Any) -> dict[str, tuple[float, float]]:
                           "tokens, for example prices={'openai:my-model': (0.15, 0.6)}")
     checked = {}
     for model, price in prices.items():
-        if not isinstance(model, str) or ":" not in model:
-            raise ConfigError(f"prices: the key {model!r} must be a 'provider:model' string, as passed to SoT, "
-                              "for example 'openai:gpt-4o-mini'")
+        if not isinstance(model, str) or ":" not in model or model != model.strip() or not model.isprintable():
+            raise ConfigError(f"prices: the key {model!r} must be a 'provider:model' string, as passed to SoT "
+                              "(no white space), for example 'openai:gpt-4o-mini'")
         if not isinstance(price, (tuple, list)) or len(price) != 2:
             raise ConfigError(f"prices[{model!r}]={price!r}: must be (input, output) USD per million tokens, "
                               "for example (0.15, 0.6)")
@@ -170,7 +170,7 @@ def check_prices(prices: Any) -> dict[str, tuple[float, float]]:
             check_number(f"prices[{model!r}] {name} USD per million tokens", value, above=None, at_least=0,
                          optional=False)
         checked[model] = (float(price[0]), float(price[1]))
-        if 0 < max(checked[model]) < PER_TOKEN_LIKELY:
+        if any(0 < value < PER_TOKEN_LIKELY for value in checked[model]):
             warnings.warn(f"prices[{model!r}]={price!r} is USD per million tokens: no model is that cheap, so these "
-                          "look like prices per token (multiply by 1e6)", stacklevel=4)
+                          "look like prices per token or per thousand (multiply by 1e6 or 1e3)", stacklevel=4)
     return checked

@@ -54,6 +54,16 @@ class Prices:
             found[1], provider_id=found[0])
         return float(calculation.total_price)  # per call: a long prompt's tier is the call's own
 
+    def check_models(self, models: list[str]) -> None:
+        """Warn of a key close to the name of a model the client uses, where none is equal to it, and naming no
+        model the library prices (a sibling such a table may well price for other clients): a typo that would leave
+        the model at the library's price, or none, silently."""
+        for model in models:
+            close = difflib.get_close_matches(model, self.overrides, n=1, cutoff=0.8)
+            if model not in self.overrides and close and not _listed_model(close[0]):
+                warnings.warn(f"prices= has {close[0]!r} but not {model!r}, a model of this client: a typo? "
+                              f"{model!r} gets the library's price (None where it has none)", stacklevel=3)
+
     def _unknown(self, model: str) -> None:
         """Warn, once, of a ``prices=`` key that looks like a typo of an unknown model's name."""
         if model in self._warned or not self.overrides:
@@ -62,6 +72,10 @@ class Prices:
         if close := difflib.get_close_matches(model, self.overrides, n=1, cutoff=0.8):
             warnings.warn(f"no price is known for {model!r}, so its cost is None; prices= has {close[0]!r}: a typo "
                           f"of {model!r}?", stacklevel=4)  # the line that read usage.cost
+
+
+def _listed_model(model: str) -> bool:
+    return (found := _library_model(model)) is not None and _listed(found)
 
 
 def _library_model(model: str) -> tuple[str, str] | None:

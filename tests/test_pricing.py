@@ -212,6 +212,8 @@ def test_prices_never_come_from_the_network():
 @pytest.mark.parametrize(("prices", "message"), [
     ([("openai:m", (1, 2))], r"prices=\[.*must be a dict of model string to \(input, output\) USD per million"),
     ({"gpt-4o-mini": (1, 2)}, r"the key 'gpt-4o-mini' must be a 'provider:model' string"),
+    ({" openai:m": (1, 2)}, r"the key ' openai:m' must be a 'provider:model' string, as passed to SoT \(no white"),
+    ({"openai:m\n": (1, 2)}, r"the key 'openai:m\\n' must be"),  # a line end kept from a file: priced nothing
     ({"openai:m": 1.5}, r"prices\['openai:m'\]=1.5: must be \(input, output\) USD per million tokens"),
     ({"openai:m": (1, 2, 3)}, r"must be \(input, output\)"),
     ({"openai:m": (-1, 2)}, r"prices\['openai:m'\] input USD per million tokens=-1: must be a number >= 0"),
@@ -225,8 +227,10 @@ def test_bad_prices_are_refused_with_what_to_pass(prices, message):
 
 async def test_a_prices_key_with_a_typo_of_the_models_name_is_warned_of_once_when_the_cost_is_unknown():
     with FakeLLMServer(sot_responder(SKELETON), latency=FAST) as server:
-        async with sotkit.SoT("openai:my-finetune", base_url=server.openai_base_url, api_key="k", mode="sot",
-                              prices={"openai:my-fintune": (0.3, 1.2)}) as sot:
+        with pytest.warns(UserWarning, match="prices= has 'openai:my-fintune' but not 'openai:my-finetune'"):
+            sot = sotkit.SoT("openai:my-finetune", base_url=server.openai_base_url, api_key="k", mode="sot",
+                             prices={"openai:my-fintune": (0.3, 1.2)})
+        async with sot:
             result = await sot.generate("How can I be healthier?")
     with pytest.warns(UserWarning) as caught:
         assert result.usage.cost is None
@@ -259,10 +263,28 @@ def test_a_call_that_spent_no_tokens_costs_nothing_even_at_an_unknown_price():
     assert usage.cost is None
 
 
-def test_prices_that_look_given_per_token_are_warned_of_where_the_client_is_built():
-    with pytest.warns(UserWarning, match=r"look like prices per token \(multiply by 1e6\)") as caught:
-        sotkit.SoT("openai:m", base_url="http://127.0.0.1:9/v1", api_key="k", prices={"openai:m": (3e-7, 1.2e-6)})
+@pytest.mark.parametrize("price", [(3e-7, 1.2e-6), (0.00015, 0.0006), (0.0003, 0.0012)])  # per token, per 1K
+def test_prices_that_look_given_per_token_are_warned_of_where_the_client_is_built(price):
+    # (0.0003, 0.0012), OpenAI's per-1K way of writing 0.30 and 1.20, was not: only where both were below 0.001
+    with pytest.warns(UserWarning, match=r"look like prices per token or per thousand \(multiply by 1e6 or 1e3\)") \
+            as caught:
+        sotkit.SoT("openai:m", base_url="http://127.0.0.1:9/v1", api_key="k", prices={"openai:m": price})
     assert caught[0].filename == __file__
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a free model, and a cheap real price, are no mistake
         sotkit.SoT("openai:m", base_url="http://127.0.0.1:9/v1", api_key="k", prices={"openai:m": (0.0, 0.02)})
+
+
+@pytest.mark.parametrize("key", ["openai:gpt-4o-mni", "OpenAI:gpt-4o-mini"])
+def test_a_prices_key_one_slip_from_a_priced_model_of_the_client_is_warned_of_where_the_client_is_built(key,
+                                                                                                     monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "k")  # the fallback's
+    # the library prices gpt-4o-mini, so its cost was never unknown and the override was lost without a word
+    with pytest.warns(UserWarning, match=f"prices= has '{key}' but not 'openai:gpt-4o-mini', a model of this client: "
+                                         "a typo") as caught:
+        sotkit.SoT("openai:gpt-4o-mini", base_url="http://127.0.0.1:9/v1", api_key="k", prices={key: (0.3, 1.2)})
+    assert caught[0].filename == __file__
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a sibling the library prices: a table for several clients, no typo
+        sotkit.SoT("openai:gpt-4o-mini", base_url="http://127.0.0.1:9/v1", api_key="k",
+                   prices={"openai:gpt-4o": (2.5, 10.0)}, fallback="openai:gpt-4.1-mini")
