@@ -556,6 +556,12 @@ async def test_missing_matplotlib_is_reported_before_any_model_call(tmp_path, mo
     ({"concurrency": True}, "concurrency=True: must be a whole number >= 1"),
     ({"limit": True}, "limit=True: must be a whole number >= 1 or None"),
     ({"judge_max_tokens": 0}, "judge_max_tokens=0: must be a whole number >= 1"),
+    # probe 72: taken, and nothing read them (a budget with no judge), or read as true ("no"), or a TypeError
+    ({"judge_max_tokens": 600, "judge": None}, "judge_max_tokens= needs a judge= model"),
+    ({"plots": "no"}, "plots='no': must be True or False"),
+    ({"aspects": 1}, "aspects=1: must be True or False"),
+    ({"judge_options": 5}, "judge_options=5: must be a dict of the judge's options"),
+    ({"questions": []}, "questions=[]: there is nothing to answer"),  # an empty report, as if all went well
     ({"fallback": "openai:cheap"}, "fallback= is not taken by sotkit eval"),
     ({"judge_options": {"fallback": "openai:cheap"}}, "judge_options={'fallback': ...} is not taken by sotkit eval"),
     ({"judge_options": {"max_tokens": 2000}}, "judge_options={'max_tokens': ...} is not taken"),
@@ -568,6 +574,17 @@ async def test_bad_settings_are_refused_before_any_call(tmp_path, options, messa
         with pytest.raises(sotkit.ConfigError, match=re.escape(message)):
             await run(server, tmp_path, **options)
         assert server.requests == []
+
+
+@pytest.mark.parametrize("out", ["", " "])
+async def test_an_empty_out_is_refused_not_read_as_the_current_directory(tmp_path, monkeypatch, out):
+    # evaluate(out="") (a variable left unset) wrote results.jsonl and report.md where the process ran, over its own
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "report.md").write_text("mine")
+    with pytest.raises(sotkit.ConfigError, match=re.escape(f"out={out!r}: pass a directory for results.jsonl")):
+        await sotkit.evaluate(["How can I sleep better?"], model="openai:m", api_key="k", out=out, plots=False)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["report.md"]
+    assert (tmp_path / "report.md").read_text() == "mine"
 
 
 async def test_a_judge_whose_budget_the_tpm_cannot_fit_is_refused_before_any_answer(tmp_path):
@@ -1106,6 +1123,9 @@ def test_the_command_takes_modes_both_as_its_help_says_and_speaks_in_its_options
         status, err = eval_command(tmp_path, capsys, server, "--model", "openai:m", "--aspects",
                                    "--out", str(tmp_path / "sot"))
         assert status == 2 and "--aspects needs a --judge model" in err
+        status, err = eval_command(tmp_path, capsys, server, "--model", "openai:m", "--judge-max-tokens", "900",
+                                   "--out", str(tmp_path / "sot"))
+        assert status == 2 and "--judge-max-tokens needs a --judge model" in err
         status, err = eval_command(tmp_path, capsys, server, "--model", "openai:m", "--modes", "sot,fast",
                                    "--out", str(tmp_path / "sot"))
         assert status == 2 and "--modes sot,fast: choose one or both of sot, sequential" in err

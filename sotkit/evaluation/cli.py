@@ -32,7 +32,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                         help="questions answered at a time (default 1: latencies not inflated by other questions)")
     parser.add_argument("--aspects", action="store_true",
                         help="also judge coherence, diversity, immersion, integrity and relevance (LLMZoo's)")
-    parser.add_argument("--judge-max-tokens", type=whole_number(1), default=JUDGE_MAX_TOKENS,
+    parser.add_argument("--judge-max-tokens", type=whole_number(1),
                         help=f"the judge's token budget per reply; a reply cut there gives no verdict (default "
                              f"{JUDGE_MAX_TOKENS})")
     parser.add_argument("--max-points", type=whole_number(2),
@@ -56,7 +56,8 @@ def _modes(text: str) -> str:
 
 #: ``evaluate``'s advice as this command's options say it (the specific ones first)
 _CLI_WORDS = {"use modes=('sot', 'sequential') with judge=": "use --modes both (the default) with --judge",
-              "aspects=True needs a judge= model": "--aspects needs a --judge model", "modes=": "--modes "}
+              "aspects=True needs a judge= model": "--aspects needs a --judge model",
+              "judge_max_tokens= needs a judge= model": "--judge-max-tokens needs a --judge model", "modes=": "--modes "}
 
 
 def _in_cli_words(message: str) -> str:
@@ -123,7 +124,8 @@ def main(args: argparse.Namespace) -> int:
                      f"({', '.join(counts)})")
     if summary.judge_cut:
         n = summary.judge_cut
-        parts.append(f"{n} judge repl{'y' if n == 1 else 'ies'} cut at --judge-max-tokens {args.judge_max_tokens}")
+        parts.append(f"{n} judge repl{'y' if n == 1 else 'ies'} cut at --judge-max-tokens "
+                     f"{args.judge_max_tokens or JUDGE_MAX_TOKENS}")
     if cut := sum(len(ids) for ids in summary.cut.values()):
         parts.append(f"{cut} answer(s) cut off")
     for mode, cost in summary.cost.items():

@@ -26,7 +26,7 @@ import anyio
 from .. import __version__, quality
 from ..client import SoT
 from ..errors import ConfigError, PartialResultError
-from ..options import check_number
+from ..options import check_number, check_type
 from ..providers.base import ChatRequest, Prompt
 from ..templates import TemplateSource, _read_overrides
 from .judge import ASPECTS, JUDGE_MAX_TOKENS, judge_pair, kept_replies
@@ -46,7 +46,7 @@ async def evaluate(questions: str | Path | Sequence[Question | str], *, model: s
                    modes: Sequence[str] = MODES, out: str | Path, limit: int | None = None, concurrency: int = 1,
                    aspects: bool = False, templates: TemplateSource = None, plots: bool = True,
                    progress: bool = False, judge_options: Mapping[str, Any] | None = None,
-                   judge_max_tokens: int = JUDGE_MAX_TOKENS, **options: Any) -> Summary:
+                   judge_max_tokens: int | None = None, **options: Any) -> Summary:
     """Answer ``questions`` (a JSON Lines file, ``Question`` objects or strings) with ``model`` in each of ``modes``,
     judge SoT against sequential with ``judge`` (both orders; with ``aspects``, also on LLMZoo's five aspects),
     and write ``out/results.jsonl``, ``out/report.md`` and, with ``plots``, PNG plots (``sotkit[eval]``).
@@ -58,16 +58,25 @@ async def evaluate(questions: str | Path | Sequence[Question | str], *, model: s
     modes run one after the other. Other keywords configure the answering client (``base_url``, ``device``, ...)
     and its requests (``max_points``, ``deadline``, ...); ``judge_options`` configure the judge's client when the
     judge is another model (``base_url``, ``api_key``, ...); ``judge_max_tokens`` is the judge's budget per reply
-    (a reply cut there gives no verdict: raise it and rerun, and only the cut replies are asked again).
+    (with a judge only; ``JUDGE_MAX_TOKENS`` unless given; a reply cut there gives no verdict: raise it and rerun,
+    and only the cut replies are asked again).
     """
     modes = _check_modes(modes)
     if judge is not None and set(modes) != set(MODES):
         raise ConfigError("judging compares SoT with sequential answers: use modes=('sot', 'sequential') with judge=")
     if aspects and judge is None:
         raise ConfigError("aspects=True needs a judge= model")
+    if judge_max_tokens is not None and judge is None:  # given for a judge, and none would read it
+        raise ConfigError("judge_max_tokens= needs a judge= model")
+    judge_max_tokens = JUDGE_MAX_TOKENS if judge_max_tokens is None else judge_max_tokens
     check_number("concurrency", concurrency, above=None, at_least=1, whole=True, optional=False)
     check_number("limit", limit, above=None, at_least=1, whole=True)
     check_number("judge_max_tokens", judge_max_tokens, above=None, at_least=1, whole=True, optional=False)
+    for name, flag in (("aspects", aspects), ("plots", plots), ("progress", progress)):
+        check_type(name, flag, bool, "True or False")
+    check_type("judge_options", judge_options, (Mapping, type(None)), "a dict of the judge's options")
+    if not isinstance(out, str | Path) or not str(out).strip():  # Path("") is the current directory
+        raise ConfigError(f"out={out!r}: pass a directory for results.jsonl and report.md, such as 'eval-run'")
     judge_options = dict(judge_options or {})
     _check_options(options, judge_options)
     if plots:
@@ -137,6 +146,8 @@ def _questions(given: Any) -> list[Question]:
     if isinstance(given, bytes) or not isinstance(given, Iterable):
         raise ConfigError(f"questions={given!r}: pass a JSON Lines file, or a list of questions (str or Question)")
     given = list(given)
+    if not given:  # a report of nothing would read as a run that went well
+        raise ConfigError("questions=[]: there is nothing to answer; pass at least one question")
     if bad := [q for q in given if not isinstance(q, str | Question)]:
         raise ConfigError(f"questions holds {type(bad[0]).__name__} {bad[0]!r}: each must be a str or a Question")
     questions = []
