@@ -4,6 +4,7 @@ failure is a ``ConfigError`` naming the option, the value and what is allowed, r
 from __future__ import annotations
 
 import difflib
+import json
 import math
 import numbers
 import os
@@ -82,6 +83,12 @@ def check_extra_body(extra_body: Any) -> Mapping[str, Any]:
     """A provider's ``extra_body=``: fields added to every request's body (``{}`` for none)."""
     if extra_body is not None and not isinstance(extra_body, Mapping):
         raise ConfigError(f"extra_body={extra_body!r}: must be a dict of fields added to each request's body")
+    for name, value in (extra_body or {}).items():
+        try:  # now, not at the first call, deep in the SDK's encoder
+            json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"extra_body[{name!r}]={_shown(value)}: JSON cannot carry it ({exc}); use "
+                              "str, numbers, bool, None, lists and dicts") from None
     return extra_body or {}
 
 

@@ -193,7 +193,7 @@ def _read_overrides(overrides: TemplateSource) -> dict[str, tuple[str, str]]:
             raise TemplateError(f"templates= maps template names to their Jinja sources, both str; got "
                                 f"{', '.join(bad)}")
         return {name.removesuffix(".jinja"): (source, f"<string {name}>") for name, source in overrides.items()}
-    if not isinstance(overrides, (str, Path)):
+    if not isinstance(overrides, (str, Path)) or not str(overrides).strip():  # Path("") is the current directory
         raise TemplateError(f"templates={overrides!r}: pass a directory of <name>.jinja files (a str or Path) or a "
                             "mapping of template names to sources")
     directory = Path(overrides)

@@ -1,6 +1,7 @@
 """The public surface: imports, bad input caught before any network traffic."""
 
 import functools
+import math
 import subprocess
 import sys
 
@@ -250,6 +251,16 @@ def test_a_malformed_base_url_from_the_environment_is_refused_at_construction(mo
         sotkit.SoT(f"{provider}:m", api_key="k")
 
 
+@pytest.mark.parametrize("provider, variable, api", [("openai", "OPENAI_BASE_URL", "https://api.openai.com/v1/"),
+                                                     ("anthropic", "ANTHROPIC_BASE_URL", "https://api.anthropic.com")])
+async def test_an_empty_base_url_variable_is_unset_as_an_empty_key_is(monkeypatch, provider, variable, api):
+    # a blank .env line or ${VAR}: the SDK took "" as the URL, and every call failed, retried, as a connection error
+    monkeypatch.setenv(variable, "")
+    async with sotkit.SoT(f"{provider}:m", api_key="k") as sot:
+        async with sot.backends[0].provider._clients.client() as sdk:
+            assert str(sdk.base_url) == api
+
+
 @pytest.mark.parametrize("provider, variable", [("openai", "OPENAI_API_KEY"), ("anthropic", "ANTHROPIC_API_KEY")])
 @pytest.mark.parametrize("key", ["sk-test ", "sk-test\n", "sk-test\r", "  ", "sk-t\u00e9st", "sk-\x07test"])
 def test_an_api_key_an_http_header_cannot_carry_is_refused_at_construction(monkeypatch, provider, variable, key):
@@ -424,3 +435,12 @@ def test_a_stream_read_from_sync_code_is_refused_in_words_that_work_in_a_noteboo
 def _with(events) -> None:
     with events:
         pass
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+@pytest.mark.parametrize("field, value, shown", [("metadata", {"tags": {"a"}}, "set"), ("user", b"alice", "bytes"),
+                                                 ("logit_bias", {"50256": math.nan}, "Out of range float")])
+def test_an_extra_body_field_json_cannot_carry_is_refused_at_construction_naming_it(provider, field, value, shown):
+    # accepted, then the first call raised a bare TypeError or ValueError from inside the SDK's JSON encoder
+    with pytest.raises(sotkit.ConfigError, match=rf"^extra_body\['{field}'\]=.*: JSON cannot carry it \(.*{shown}"):
+        sotkit.SoT(f"{provider}:m", api_key="k", extra_body={field: value})

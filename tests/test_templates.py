@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import pytest
@@ -51,6 +52,16 @@ def test_unknown_names_and_missing_directories_are_reported(tmp_path: Path):
         Templates(["a"])  # type: ignore[arg-type]
     with pytest.raises(sotkit.TemplateError, match="both str; got 'expand': int"):
         Templates({"expand": 123})  # type: ignore[dict-item]
+
+
+
+def test_an_empty_templates_path_is_refused_not_read_as_the_current_directory(tmp_path: Path, monkeypatch):
+    # templates="" (or --templates "", a variable left unset) loaded whatever *.jinja the process's directory held
+    (tmp_path / "expand.jinja").write_text("{% block user %}Say only: hi{% endblock %}")
+    monkeypatch.chdir(tmp_path)
+    for empty in ("", " "):
+        with pytest.raises(sotkit.TemplateError, match=re.escape(f"templates={empty!r}: pass a directory")):
+            Templates(empty)
 
 
 def test_stop_sequences_keep_non_ascii_text_and_take_only_the_documented_escapes():

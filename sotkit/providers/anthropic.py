@@ -82,8 +82,10 @@ class AnthropicProvider(Provider):
         if not api_key and not api_key_or_env(None, "ANTHROPIC_AUTH_TOKEN"):
             raise ConfigError("no Anthropic API key: set ANTHROPIC_API_KEY or pass api_key=...")
         # max_retries=0: sotkit's retry policy is the only retry layer.
+        # an empty $ANTHROPIC_BASE_URL is unset, as an empty key is; the SDK would take "" as the URL
+        sdk_url = base_url or ("https://api.anthropic.com" if os.environ.get("ANTHROPIC_BASE_URL") == "" else None)
         self._clients = sdk_clients("anthropic", http, lambda sdk, http_client: sdk.AsyncAnthropic(
-            api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout, http_client=http_client,
+            api_key=api_key, base_url=sdk_url, max_retries=0, timeout=timeout, http_client=http_client,
         ), warm=FIRST_REQUEST_IMPORTS)
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:

@@ -79,8 +79,10 @@ class OpenAIProvider(Provider):
                                   "(for an OpenAI-compatible server, pass base_url=...)")
             api_key = "unused"  # self-hosted compatible servers usually ignore the key
         # max_retries=0: sotkit's retry policy is the only retry layer.
+        # an empty $OPENAI_BASE_URL is unset, as an empty key is (a blank .env line); the SDK would take "" as the URL
+        sdk_url = base_url or ("https://api.openai.com/v1" if os.environ.get("OPENAI_BASE_URL") == "" else None)
         self._clients = sdk_clients("openai", http, lambda sdk, http_client: sdk.AsyncOpenAI(
-            api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout, http_client=http_client,
+            api_key=api_key, base_url=sdk_url, max_retries=0, timeout=timeout, http_client=http_client,
         ), warm=FIRST_REQUEST_IMPORTS)
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:
