@@ -218,15 +218,16 @@ class Answer:
             return self.result()
         tried = (f"the fallback {self.backends[-1].model} failed too; the last error: {describe(self.errors[-1])}"
                  if len(self.backends) > 1 else None)
+        first = f"point {failed[0].index}: {failed[0].error}"  # the cause, as the request's error alone is shown
         if len(failed) == len(self.points):  # skipping every point would leave no answer at all
-            raise PartialResultError(f"every point of the skeleton ({len(failed)}) failed: there is no answer "
-                                     f"({tried or 'pass fallback= to retry on another model'})",
+            raise PartialResultError(f"every point of the skeleton ({len(failed)}) failed ({first}): there is no "
+                                     f"answer ({tried or 'pass fallback= to retry on another model'})",
                                      self.result()) from self.errors[0]
         if self.options.on_point_error == "raise":
             numbers = ", ".join(str(p.index) for p in failed)
             advice = f"; {tried}" if tried else ", or fallback= to retry on another model"
-            raise PartialResultError(f"point(s) {numbers} failed; the partial result holds the others (pass "
-                                     f"on_point_error='skip' to accept it{advice})",
+            raise PartialResultError(f"point(s) {numbers} failed ({first}); the partial result holds the others "
+                                     f"(pass on_point_error='skip' to accept it{advice})",
                                      self.result()) from self.errors[0]
         return self.result()
 

@@ -225,7 +225,8 @@ def test_a_point_left_empty_is_left_out_with_a_note_or_with_raise_fails_after_pr
     assert "[sotkit] point 2 (Move daily) was left out: it failed (EmptyPoint: point 2 " \
         "('Move daily') came back without text of its own, also when asked again)" in skipped.stderr
     assert raised.returncode == 1 and raised.stdout == skipped.stdout
-    assert "sotkit: error: point(s) 2 failed; the partial result holds the others" in raised.stderr
+    assert "sotkit: error: point(s) 2 failed (point 2: EmptyPoint: point 2 ('Move daily') came back without text " \
+        "of its own, also when asked again); the partial result holds the others" in raised.stderr
     # with raise given, the notes and the error's advice speak of this command's options, not the library's
     assert "[sotkit] point 2 (Move daily) failed (EmptyPoint: " in raised.stderr
     assert "--on-point-error raise makes" not in raised.stderr
