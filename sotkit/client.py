@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
 import os
 import weakref
 from collections import deque
@@ -225,7 +226,9 @@ class SoT:
         if self._closed:
             raise ConfigError(_CLIENT_CLOSED)
         question = check_question(question)
-        if client_only := sorted(set(options) & (CLIENT_OPTIONS - REQUEST_FIELDS)):
+        # the providers' options are read only where a name is no request's
+        if client_only := sorted(set(options) - REQUEST_FIELDS
+                                 and set(options) & (CLIENT_OPTIONS - REQUEST_FIELDS | _options_of(self.backends))):
             raise ConfigError(f"{', '.join(f'{name}=' for name in client_only)} configures the client, not one "
                               "request: pass it to sotkit.SoT(...) (or to sotkit.generate / sotkit.stream)")
         check_names(options, REQUEST_FIELDS, "a request (per-request options)")
@@ -404,6 +407,12 @@ _ASYNC_ONLY = ("a stream is read asynchronously, inside an async function: `asyn
                "notebook, whose event loop runs already, write `async with` and `await` in the cell itself)")
 _STREAM_CLOSED = ("this stream was read to its end or closed (a stream is one request): call sot.stream(...) "
                   "again for another")
+
+
+def _options_of(backends: list[Backend]) -> set[str]:
+    """The options the backends' providers took when they were built (``base_url``, ``device``, ...)."""
+    return {name for backend in backends for name, parameter in
+            inspect.signature(type(backend.provider)).parameters.items() if parameter.kind == parameter.KEYWORD_ONLY}
 
 
 def _templates(provider: Provider, overrides: TemplateSource) -> Templates:

@@ -16,16 +16,23 @@ from typing import Any
 from .errors import ConfigError
 
 
+#: what other APIs and SDKs call sotkit's options, to suggest ours for theirs
+_THEIR_NAMES = {"max_completion_tokens": "max_tokens", "max_output_tokens": "max_tokens", "max_new_tokens": "max_tokens",
+                "retries": "retry", "max_retries": "retry", "request_timeout": "timeout", "api_base": "base_url"}
+
+
 def check_names(given: Iterable[str], allowed: Iterable[str], where: str, suggest: Iterable[str] = ()) -> None:
     """Every name in ``given`` is in ``allowed``; an unknown one is named with the closest of ``allowed`` and
-    ``suggest`` (names the caller accepts elsewhere)."""
+    ``suggest`` (names the caller accepts elsewhere), or with ours for another API's name."""
     allowed = sorted(set(allowed))
     for name in given:
         if name not in allowed:
-            close = difflib.get_close_matches(name, [*allowed, *suggest], n=3, cutoff=0.7)  # a typo, not a guess
+            known = [*allowed, *suggest]
+            ours = _THEIR_NAMES.get(name.lower())
+            close = [ours] if ours in known else difflib.get_close_matches(name.lower(), known, n=3, cutoff=0.7)
             hint = f"did you mean {' or '.join(map(repr, close))}? " if close else ""
-            known = f"options are: {', '.join(allowed)}" if allowed else "it takes none"
-            raise ConfigError(f"unknown option {name!r} for {where}; {hint}{known}")
+            options = f"options are: {', '.join(allowed)}" if allowed else "it takes none"
+            raise ConfigError(f"unknown option {name!r} for {where}; {hint}{options}")
 
 
 def check_number(name: str, value: Any, *, above: float | None = 0.0, at_least: float | None = None,

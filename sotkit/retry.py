@@ -27,7 +27,7 @@ class RetryPolicy:
     """How often and how long to retry one call.
 
     ``attempts`` counts the first try. The wait before retry *n* is the larger of a jittered exponential
-    backoff (``initial_wait_s * 2**(n-1)``, times a random factor in [0.5, 1]) and the server's
+    backoff (``min(max_wait_s, initial_wait_s * 2**(n-1))``, times a random factor in [0.5, 1]) and the server's
     ``retry-after-ms`` / ``retry-after``; a server demand over ``max_wait_s`` fails fast.
     """
 

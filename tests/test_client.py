@@ -2,6 +2,7 @@
 
 import functools
 import math
+import re
 import subprocess
 import sys
 
@@ -159,10 +160,15 @@ async def test_a_closed_client_and_a_finished_stream_refuse_more_requests():
     ({"router_threshold": 0.8}, "router_threshold= configures the client, not one request: pass it to sotkit.SoT"),
     ({"templates": {}}, "templates= configures the client"),
     ({"model": "openai:other"}, "model= configures the client"),
+    # the provider's own options were "unknown option" per request (probe 72), as if there were none
+    ({"base_url": "http://127.0.0.1:10"}, "base_url= configures the client"),
+    ({"api_key": "k2", "extra_body": {}}, "api_key=, extra_body= configures the client"),
+    ({"max_completion_tokens": 50}, "unknown option 'max_completion_tokens' for a request (per-request options); "
+                                    "did you mean 'max_tokens'?"),  # OpenAI's name for ours
 ])
 async def test_a_client_option_given_per_request_says_where_it_goes(option, message):
     async with sotkit.SoT("openai:m", api_key="k", base_url="http://127.0.0.1:9") as sot:
-        with pytest.raises(sotkit.ConfigError, match=message):
+        with pytest.raises(sotkit.ConfigError, match=re.escape(message)):
             await sot.generate("Why?", **option)
 
 
@@ -172,6 +178,14 @@ def test_a_misspelt_client_option_is_named_for_every_provider(typo, meant):
     for model, key in (("openai:m", {"api_key": "k"}), ("local:smollm2", {})):  # a local model checks its own
         with pytest.raises(sotkit.ConfigError, match=f"did you mean '{meant}'"):  # options: the hint still comes
             sotkit.SoT(model, **key, **{typo: 1})
+
+
+@pytest.mark.parametrize("theirs, ours", [("max_retries", "retry"), ("retries", "retry"), ("Max_Points", "max_points"),
+                                          ("max_output_tokens", "max_tokens"), ("base_URL", "base_url")])
+def test_another_apis_name_or_another_case_is_answered_with_ours(theirs, ours):
+    with pytest.raises(sotkit.ConfigError, match=f"unknown option '{theirs}' .*; did you mean '{ours}'\\?"):
+        sotkit.SoT("openai:m", api_key="k", **{theirs: 1})
+
 
 
 def test_model_strings_from_the_caller_or_the_environment_are_checked_and_say_where_they_came_from(monkeypatch):
