@@ -99,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         return eval_cli.main(args)
     so_far = _SoFar()
     restore = _catch(dict.fromkeys(_TERMINATING, so_far.terminate)) if args.command == "ask" else {}
+    stdout, errors = sys.stdout, getattr(sys.stdout, "errors", None)
     try:
         if args.command == "router":
             return router_cli.main(args)
@@ -142,6 +143,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         _catch(restore)  # as they were: main may run in a process that goes on (a test, a wrapper)
+        if errors is not None and hasattr(stdout, "reconfigure") and not stdout.closed:
+            with contextlib.suppress(OSError, ValueError):  # it flushes first: into a full disk, say
+                stdout.reconfigure(errors=errors)
 
 
 #: signals that end ``sotkit ask`` as Ctrl-C does: docker stop, systemd and timeout send SIGTERM; a closed ssh session

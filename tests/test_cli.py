@@ -357,6 +357,17 @@ def test_the_answer_survives_a_stderr_that_cannot_be_written_and_stdout_failures
     assert (ascii_stdout.returncode, ascii_stdout.stdout) == (0, answer.replace("é", "\\xe9"))
 
 
+def test_main_run_in_process_leaves_stdouts_error_handler_as_it_was():
+    # main() shows what stdout cannot encode escaped, and left the caller's stdout so for good
+    stdout = io.TextIOWrapper(io.BytesIO(), encoding="ascii", errors="strict")
+    with FakeLLMServer("Caf\u00e9.") as server, mock.patch.dict(os.environ, {"OPENAI_API_KEY": "k"}), \
+            contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(io.StringIO()):
+        status = main(["ask", "Why?", "--model", "openai:m", "--base-url", server.openai_base_url, "--mode",
+                       "sequential"])
+    stdout.flush()
+    assert status == 0 and stdout.buffer.getvalue() == b"Caf\\xe9.\n" and stdout.errors == "strict"
+
+
 class Terminal(io.StringIO):
     """What a terminal shows: stdout is one, so the answer streams as it comes."""
 
