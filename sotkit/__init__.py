@@ -28,8 +28,8 @@ __all__ = [
     "DEFAULT_PROMPTS", "ConfigError", "DeadlineExceeded", "DoneEvent", "EchoedInstructions", "EmptyAnswer",
     "EmptyPoint", "Event", "EventStream", "LimitsUnavailable",
     "Mode", "ModelNotAvailableError", "PartialResultError", "Point", "PointDeltaEvent", "PointDoneEvent", "PointEvent",
-    "RedisLimits", "RequestKwargs", "RequestOptions", "Result", "RetryAfterTooLong", "RetryEvent", "RetryPolicy", "RouteEvent",
-    "SerialServerWarning", "SharedLimitsWarning", "SoT", "SotkitError", "StreamError", "StreamStalled", "Templates",
+    "RedisLimits", "RequestKwargs", "RequestOptions", "Result", "RetryAfterTooLong", "RetryEvent", "RetryPolicy",
+    "RouteEvent", "SerialServerWarning", "SharedLimitsWarning", "SoT", "SotkitError", "StreamError", "StreamStalled", "Templates",
     "TemplateError", "TextEvent", "Timings", "Usage", "WithdrawEvent",
     "default_model", "evaluate", "generate", "stream",
 ]

@@ -17,8 +17,9 @@ from .errors import ConfigError
 
 
 #: what other APIs and SDKs call sotkit's options, to suggest ours for theirs
-_THEIR_NAMES = {"max_completion_tokens": "max_tokens", "max_output_tokens": "max_tokens", "max_new_tokens": "max_tokens",
-                "retries": "retry", "max_retries": "retry", "request_timeout": "timeout", "api_base": "base_url"}
+_THEIR_NAMES = {"max_completion_tokens": "max_tokens", "max_output_tokens": "max_tokens",
+                "max_new_tokens": "max_tokens", "retries": "retry", "max_retries": "retry", "request_timeout": "timeout",
+                "api_base": "base_url"}
 
 
 def check_names(given: Iterable[str], allowed: Iterable[str], where: str, suggest: Iterable[str] = ()) -> None:

@@ -736,7 +736,8 @@ async def test_a_filtered_reply_ends_early_as_each_api_ends_one_its_filter_stopp
             async with client.messages.stream(model="m", max_tokens=50, messages=[{"role": "user", "content": "q"}]) \
                     as stream:
                 streamed = await stream.get_final_message()
-            message = await client.messages.create(model="m", max_tokens=50, messages=[{"role": "user", "content": "q"}])
+            message = await client.messages.create(model="m", max_tokens=50,
+                                                   messages=[{"role": "user", "content": "q"}])
     cut = "".join(split_tokens(TEXT)[:3])
     assert "".join(deltas) == whole.choices[0].message.content == cut
     assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == whole.choices[0].finish_reason \

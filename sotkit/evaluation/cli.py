@@ -57,7 +57,8 @@ def _modes(text: str) -> str:
 #: ``evaluate``'s advice as this command's options say it (the specific ones first)
 _CLI_WORDS = {"use modes=('sot', 'sequential') with judge=": "use --modes both (the default) with --judge",
               "aspects=True needs a judge= model": "--aspects needs a --judge model",
-              "judge_max_tokens= needs a judge= model": "--judge-max-tokens needs a --judge model", "modes=": "--modes "}
+              "judge_max_tokens= needs a judge= model": "--judge-max-tokens needs a --judge model",
+              "modes=": "--modes "}
 
 
 def _in_cli_words(message: str) -> str:
