@@ -29,7 +29,7 @@ __all__ = [
     "EmptyPoint", "Event", "EventStream", "LimitsUnavailable",
     "Mode", "ModelNotAvailableError", "PartialResultError", "Point", "PointDeltaEvent", "PointDoneEvent", "PointEvent",
     "RedisLimits", "RequestKwargs", "RequestOptions", "Result", "RetryAfterTooLong", "RetryEvent", "RetryPolicy",
-    "RouteEvent", "SerialServerWarning", "SharedLimitsWarning", "SoT", "SotkitError", "StreamError", "StreamStalled", "Templates",
-    "TemplateError", "TextEvent", "Timings", "Usage", "WithdrawEvent",
+    "RouteEvent", "SerialServerWarning", "SharedLimitsWarning", "SoT", "SotkitError", "StreamError", "StreamStalled",
+    "Templates", "TemplateError", "TextEvent", "Timings", "Usage", "WithdrawEvent",
     "default_model", "evaluate", "generate", "stream",
 ]
