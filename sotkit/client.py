@@ -226,9 +226,9 @@ class SoT:
         if self._closed:
             raise ConfigError(_CLIENT_CLOSED)
         question = check_question(question)
-        # the providers' options are read only where a name is no request's
+        # the options of the providers built here (from model strings), read only where a name is no request's
         if client_only := sorted(set(options) - REQUEST_FIELDS
-                                 and set(options) & (CLIENT_OPTIONS - REQUEST_FIELDS | _options_of(self.backends))):
+                                 and set(options) & ((CLIENT_OPTIONS | _options_of(self._owned)) - REQUEST_FIELDS)):
             raise ConfigError(f"{', '.join(f'{name}=' for name in client_only)} configures the client, not one "
                               "request: pass it to sotkit.SoT(...) (or to sotkit.generate / sotkit.stream)")
         check_names(options, REQUEST_FIELDS, "a request (per-request options)")
@@ -409,10 +409,10 @@ _STREAM_CLOSED = ("this stream was read to its end or closed (a stream is one re
                   "again for another")
 
 
-def _options_of(backends: list[Backend]) -> set[str]:
-    """The options the backends' providers took when they were built (``base_url``, ``device``, ...)."""
-    return {name for backend in backends for name, parameter in
-            inspect.signature(type(backend.provider)).parameters.items() if parameter.kind == parameter.KEYWORD_ONLY}
+def _options_of(providers: list[Provider]) -> set[str]:
+    """The options the providers took when they were built (``base_url``, ``device``, ...)."""
+    return {name for provider in providers for name, parameter in
+            inspect.signature(type(provider)).parameters.items() if parameter.kind == parameter.KEYWORD_ONLY}
 
 
 def _templates(provider: Provider, overrides: TemplateSource) -> Templates:

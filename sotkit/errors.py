@@ -104,6 +104,14 @@ class DeadlineExceeded(PartialResultError, TimeoutError):
     """The request's overall ``deadline`` passed; ``partial`` holds what was finished in time."""
 
 
+def renote(error: BaseException, note: str, kind: str) -> None:
+    """Add sotkit's ``note`` to ``error`` in place of an earlier note holding ``kind``: one exception object raised
+    again (a test double's, the same instance for every call) would otherwise collect one per call."""
+    if notes := getattr(error, "__notes__", None):
+        notes[:] = [earlier for earlier in notes if kind not in earlier]
+    error.add_note(note)
+
+
 def describe(error: BaseException) -> str:
     """An error in one short line, as events and ``Point.error`` carry it: ``"Type: message"``, then its notes
     (sotkit's say why it was not retried, or what the main model's error was where a fallback's is shown)."""

@@ -4,7 +4,6 @@ failure is a ``ConfigError`` naming the option, the value and what is allowed, r
 from __future__ import annotations
 
 import difflib
-import json
 import math
 import numbers
 import os
@@ -92,12 +91,21 @@ def check_extra_body(extra_body: Any) -> Mapping[str, Any]:
     if extra_body is not None and not isinstance(extra_body, Mapping):
         raise ConfigError(f"extra_body={extra_body!r}: must be a dict of fields added to each request's body")
     for name, value in (extra_body or {}).items():
-        try:  # now, not at the first call, deep in the SDK's encoder
-            json.dumps(value, allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"extra_body[{name!r}]={_shown(value)}: JSON cannot carry it ({exc}); use "
-                              "str, numbers, bool, None, lists and dicts") from None
+        if (bad := _not_json(value)) is not None:  # now, not at the first call, deep in the SDK's encoder
+            raise ConfigError(f"extra_body[{name!r}]={_shown(value)}: JSON cannot carry {bad}; use str, numbers, "
+                              "bool, None, lists and dicts")
     return extra_body or {}
+
+
+def _not_json(value: Any) -> str | None:
+    """What in ``value`` no JSON body can carry, or None. Only what no encoder takes: the SDKs send datetimes,
+    pydantic models and their own sentinels their own way."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if isinstance(value, set | frozenset | bytes | bytearray | complex):
+        return f"a {type(value).__name__}"
+    items = value.values() if isinstance(value, Mapping) else value if isinstance(value, list | tuple) else ()
+    return next((bad for item in items if (bad := _not_json(item)) is not None), None)
 
 
 def check_api_key(value: Any) -> None:

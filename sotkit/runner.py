@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from .errors import StreamError, StreamStalled, describe
+from .errors import StreamError, StreamStalled, describe, renote
 from .events import Event, RetryEvent
 from .limits import Limits, estimate_tokens
 from .overlap import CallSpan
@@ -165,8 +165,8 @@ class Runner:
                 first = first or error
             assert error is not None
             if error is not first:
-                error.add_note(f"(the fallback {backends[-1].model}'s error; {backends[0].model} failed first: "
-                               f"{type(first).__name__}: {str(first)[:300]})")
+                renote(error, f"(the fallback {backends[-1].model}'s error; {backends[0].model} failed first: "
+                              f"{type(first).__name__}: {str(first)[:300]})", " failed first: ")
             raise error
 
     async def call_batch(self, calls: Sequence[Call], on_row: Callable[[int, RowOutcome], None]) -> None:
@@ -291,8 +291,8 @@ class Runner:
                 wait = self.retry.wait_s(attempt, error)  # a demand over max_wait_s raises RetryAfterTooLong
                 if anyio.current_time() + wait >= anyio.current_effective_deadline():
                     # no retry could start before the deadline: fail now (or fall back), with the reason and why
-                    error.add_note(f"(attempt {attempt} of {self.retry.attempts}; not retried: the wait of "
-                                   f"{wait:.1f} s would end past the deadline)")
+                    renote(error, f"(attempt {attempt} of {self.retry.attempts}; not retried: the wait of "
+                                  f"{wait:.1f} s would end past the deadline)", "; not retried: ")
                     raise
                 self._on_retry(attempt, error, wait, call.point, span)
                 await anyio.sleep(wait)

@@ -1,5 +1,6 @@
 """The public surface: imports, bad input caught before any network traffic."""
 
+import datetime
 import functools
 import math
 import re
@@ -170,6 +171,27 @@ async def test_a_client_option_given_per_request_says_where_it_goes(option, mess
     async with sotkit.SoT("openai:m", api_key="k", base_url="http://127.0.0.1:9") as sot:
         with pytest.raises(sotkit.ConfigError, match=re.escape(message)):
             await sot.generate("Why?", **option)
+
+
+async def test_a_provider_objects_own_options_are_no_client_option_per_request():
+    # a provider passed built takes its options in its own constructor, and one named like a request option
+    # (temperature) is a request's: the advice "pass it to sotkit.SoT" hid the typo beside it (probe 73)
+    from collections.abc import AsyncIterator
+
+    from sotkit.providers import ChatRequest, Chunk, Provider
+
+    class Mine(Provider):
+        def __init__(self, *, temperature: float = 0.7, endpoint: str = "x") -> None:
+            self.model = "mine:m"
+
+        async def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:
+            yield "Hi."
+
+    async with sotkit.SoT(Mine()) as sot:
+        for options, message in (({"temperature": 0.2, "max_point": 3}, "did you mean 'max_points'?"),
+                                 ({"endpoint": "y"}, "unknown option 'endpoint' for a request")):
+            with pytest.raises(sotkit.ConfigError, match=re.escape(message)):
+                await sot.generate("Why?", **options)
 
 
 @pytest.mark.parametrize("typo, meant", [("max_point", "max_points"), ("router_treshold", "router_threshold"),
@@ -452,9 +474,11 @@ def _with(events) -> None:
 
 
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
-@pytest.mark.parametrize("field, value, shown", [("metadata", {"tags": {"a"}}, "set"), ("user", b"alice", "bytes"),
-                                                 ("logit_bias", {"50256": math.nan}, "Out of range float")])
+@pytest.mark.parametrize("field, value, shown", [("metadata", {"tags": {"a"}}, "a set"), ("user", b"alice", "a bytes"),
+                                                 ("logit_bias", {"50256": math.nan}, "nan")])
 def test_an_extra_body_field_json_cannot_carry_is_refused_at_construction_naming_it(provider, field, value, shown):
     # accepted, then the first call raised a bare TypeError or ValueError from inside the SDK's JSON encoder
-    with pytest.raises(sotkit.ConfigError, match=rf"^extra_body\['{field}'\]=.*: JSON cannot carry it \(.*{shown}"):
+    with pytest.raises(sotkit.ConfigError, match=rf"^extra_body\['{field}'\]=.*: JSON cannot carry {shown}; use str"):
         sotkit.SoT(f"{provider}:m", api_key="k", extra_body={field: value})
+    # what the SDKs send their own way stays theirs (probe 73): a datetime, a tuple
+    sotkit.SoT(f"{provider}:m", api_key="k", extra_body={"metadata": {"at": datetime.date(2026, 1, 2)}, "t": (1, 2)})

@@ -587,6 +587,18 @@ async def test_an_empty_out_is_refused_not_read_as_the_current_directory(tmp_pat
     assert (tmp_path / "report.md").read_text() == "mine"
 
 
+async def test_out_may_be_any_path_like(tmp_path):
+    class Directory(os.PathLike):  # py.path's LocalPath (pytest's tmpdir), say: refused by the empty-out check
+        def __fspath__(self) -> str:
+            return str(tmp_path / "o")
+
+    write_questions(tmp_path / "questions.jsonl")
+    with serve(model()) as server:
+        await sotkit.evaluate(tmp_path / "questions.jsonl", model="openai:m", out=Directory(), plots=False,
+                              base_url=server.openai_base_url, api_key="k")
+    assert (tmp_path / "o" / "report.md").exists()
+
+
 async def test_a_judge_whose_budget_the_tpm_cannot_fit_is_refused_before_any_answer(tmp_path):
     # the judge is the answering model (one client): its calls' 512 tokens over a tpm the answers fit were found
     # only after the answers were paid for

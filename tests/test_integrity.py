@@ -566,7 +566,8 @@ async def test_a_bad_option_is_a_config_error_naming_it_before_any_request(way, 
         options = {"model": "openai:m", "api_key": "k", "base_url": server.openai_base_url, **bad}
         if way == "per-request" and not set(bad) <= REQUEST_ONLY:  # a client's option is refused per request
             name = next(iter(bad))
-            message = (f"{name}= configures the client, not one request" if name in CLIENT_OPTIONS
+            provider_options = {"api_key", "base_url", "client", "extra_body", "http", "prefill"}  # openai:'s
+            message = (f"{name}= configures the client, not one request" if name in CLIENT_OPTIONS | provider_options
                        else f"unknown option {name!r} for a request")
         with pytest.raises(sotkit.ConfigError, match=message):
             if way == "generate":

@@ -227,6 +227,27 @@ async def test_a_point_not_retried_for_the_deadline_says_so_and_a_fallbacks_erro
     assert [len(for_point(server, 2)), len(for_point(backup, 2))] == [2, 4]
 
 
+async def test_one_exception_object_raised_for_every_call_keeps_one_note_of_each_kind():
+    """A provider (a test double's ``side_effect``) that raises the same instance each time: the note that it was
+    not retried was added to it once per point, and every later Point.error showed them all (probe 73)."""
+    shared = ConnectionError("upstream reset")
+
+    class Failing(sotkit.providers.Provider):
+        model = "mine:failing"
+
+        async def stream(self, request):
+            if request.max_tokens == 300:  # the skeleton
+                yield "1. Alpha\n2. Beta\n3. Gamma"
+                return
+            raise shared
+
+    async with sotkit.SoT(Failing(), retry=sotkit.RetryPolicy(initial_wait_s=30, max_wait_s=60)) as sot:
+        with pytest.raises(sotkit.PartialResultError) as raised:
+            await sot.generate("Why?", mode="sot", point_max_tokens=100, deadline=5)
+    assert len(shared.__notes__) == 1
+    assert all(p.error.count("not retried") == 1 for p in raised.value.partial.points)
+
+
 async def test_a_point_that_keeps_failing_goes_to_the_fallback_model(provider):
     always = {2: [Fault.status(500)] * 4}
     with FakeLLMServer(faulty(always), latency=FAST) as server, \

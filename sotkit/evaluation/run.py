@@ -75,7 +75,7 @@ async def evaluate(questions: str | Path | Sequence[Question | str], *, model: s
     for name, flag in (("aspects", aspects), ("plots", plots), ("progress", progress)):
         check_type(name, flag, bool, "True or False")
     check_type("judge_options", judge_options, (Mapping, type(None)), "a dict of the judge's options")
-    if not isinstance(out, str | Path) or not str(out).strip():  # Path("") is the current directory
+    if not isinstance(out, str | os.PathLike) or not os.fspath(out).strip():  # Path("") is the current directory
         raise ConfigError(f"out={out!r}: pass a directory for results.jsonl and report.md, such as 'eval-run'")
     judge_options = dict(judge_options or {})
     _check_options(options, judge_options)
