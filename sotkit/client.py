@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import inspect
@@ -411,8 +412,12 @@ _STREAM_CLOSED = ("this stream was read to its end or closed (a stream is one re
 
 def _options_of(providers: list[Provider]) -> set[str]:
     """The options the providers took when they were built (``base_url``, ``device``, ...)."""
-    return {name for provider in providers for name, parameter in
-            inspect.signature(type(provider)).parameters.items() if parameter.kind == parameter.KEYWORD_ONLY}
+    options = set()
+    for provider in providers:
+        with contextlib.suppress(ValueError, TypeError):  # a class whose signature Python cannot read
+            options |= {name for name, parameter in inspect.signature(type(provider)).parameters.items()
+                        if parameter.kind == parameter.KEYWORD_ONLY}
+    return options
 
 
 def _templates(provider: Provider, overrides: TemplateSource) -> Templates:

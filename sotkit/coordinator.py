@@ -216,9 +216,12 @@ class Answer:
         failed = [p for p in self.points.values() if p.failed]
         if not failed:
             return self.result()
-        tried = (f"the fallback {self.backends[-1].model} failed too; the last error: {describe(self.errors[-1])}"
-                 if len(self.backends) > 1 else None)
         first = f"point {failed[0].index}: {failed[0].error}"  # the cause, as the request's error alone is shown
+        tried = None
+        if len(self.backends) > 1:
+            last = describe(self.errors[-1])  # said once where it is the first's
+            tried = f"the fallback {self.backends[-1].model} failed too" + (
+                "" if last == failed[0].error else f"; the last error: {last}")
         if len(failed) == len(self.points):  # skipping every point would leave no answer at all
             raise PartialResultError(f"every point of the skeleton ({len(failed)}) failed ({first}): there is no "
                                      f"answer ({tried or 'pass fallback= to retry on another model'})",

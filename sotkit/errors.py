@@ -112,8 +112,9 @@ def renote(error: BaseException, note: str, kind: str) -> None:
     error.add_note(note)
 
 
-def describe(error: BaseException) -> str:
-    """An error in one short line, as events and ``Point.error`` carry it: ``"Type: message"``, then its notes
-    (sotkit's say why it was not retried, or what the main model's error was where a fallback's is shown)."""
+def describe(error: BaseException, length: int = 300) -> str:
+    """An error in one short line, as events and ``Point.error`` carry it: ``"Type: message"`` (its first
+    ``length`` characters), then its notes (sotkit's say why it was not retried, or what the main model's error
+    was where a fallback's is shown)."""
     notes = " ".join(getattr(error, "__notes__", ()))
-    return f"{type(error).__name__}: {error}"[:300] + (f" {notes[:400]}" if notes else "")
+    return f"{type(error).__name__}: {error}"[:length] + (f" {notes[:400]}" if notes else "")

@@ -183,7 +183,7 @@ def check_prices(prices: Any) -> dict[str, tuple[float, float]]:
                           "tokens, for example prices={'openai:my-model': (0.15, 0.6)}")
     checked = {}
     for model, price in prices.items():
-        if not isinstance(model, str) or ":" not in model or model != model.strip() or not model.isprintable():
+        if not isinstance(model, str) or ":" not in model or not model.isprintable() or " " in model:
             raise ConfigError(f"prices: the key {model!r} must be a 'provider:model' string, as passed to SoT "
                               "(no white space), for example 'openai:gpt-4o-mini'")
         if not isinstance(price, (tuple, list)) or len(price) != 2:

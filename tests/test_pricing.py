@@ -214,6 +214,7 @@ def test_prices_never_come_from_the_network():
     ({"gpt-4o-mini": (1, 2)}, r"the key 'gpt-4o-mini' must be a 'provider:model' string"),
     ({" openai:m": (1, 2)}, r"the key ' openai:m' must be a 'provider:model' string, as passed to SoT \(no white"),
     ({"openai:m\n": (1, 2)}, r"the key 'openai:m\\n' must be"),  # a line end kept from a file: priced nothing
+    ({"openai: m": (1, 2)}, r"the key 'openai: m' must be"),
     ({"openai:m": 1.5}, r"prices\['openai:m'\]=1.5: must be \(input, output\) USD per million tokens"),
     ({"openai:m": (1, 2, 3)}, r"must be \(input, output\)"),
     ({"openai:m": (-1, 2)}, r"prices\['openai:m'\] input USD per million tokens=-1: must be a number >= 0"),
@@ -288,3 +289,6 @@ def test_a_prices_key_one_slip_from_a_priced_model_of_the_client_is_warned_of_wh
         warnings.simplefilter("error")  # a sibling the library prices: a table for several clients, no typo
         sotkit.SoT("openai:gpt-4o-mini", base_url="http://127.0.0.1:9/v1", api_key="k",
                    prices={"openai:gpt-4o": (2.5, 10.0)}, fallback="openai:gpt-4.1-mini")
+        # a key for the client's other model (its fallback), a sibling's name: no typo (probe 73)
+        sotkit.SoT("openai:my-model-v2", base_url="http://127.0.0.1:9/v1", api_key="k",
+                   prices={"openai:my-model-v1": (1.0, 2.0)}, fallback="openai:my-model-v1")

@@ -223,6 +223,7 @@ async def test_a_point_not_retried_for_the_deadline_says_so_and_a_fallbacks_erro
                 assert point.error.startswith("InternalServerError: ")
                 assert f"(the fallback openai:backup's error; {provider}:test-model failed first: RateLimitError" \
                     in point.error
+                assert str(raised.value).count(point.error) == 1  # said once, not again as "the last error"
         await fallback.aclose()
     assert [len(for_point(server, 2)), len(for_point(backup, 2))] == [2, 4]
 

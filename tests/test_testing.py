@@ -746,10 +746,11 @@ async def test_a_filtered_reply_ends_early_as_each_api_ends_one_its_filter_stopp
     assert streamed.stop_reason == message.stop_reason == "refusal"
     assert [r.finish_reason for r in server.requests] == ["content_filter"] * 2 + ["refusal"] * 2
     assert repr(Fault.filtered(after_tokens=3)) == "Fault.filtered(after_tokens=3)"
-    with FakeLLMServer(Reply(TEXT, fault=Fault.filtered(after_tokens=99))) as server:  # past the end: no filter
+    with FakeLLMServer(Reply(TEXT, fault=Fault.filtered(after_tokens=99))) as server:  # past the end: at the end
         async with openai_client(server) as client:
-            assert (await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "q"}])
-                    ).choices[0].finish_reason == "stop"
+            choice = (await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "q"}])
+                      ).choices[0]
+    assert (choice.message.content, choice.finish_reason) == (TEXT, "content_filter")
 
 
 async def test_a_runaway_ignores_max_tokens_and_stop() -> None:

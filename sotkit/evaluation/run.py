@@ -26,6 +26,7 @@ import anyio
 from .. import __version__, quality
 from ..client import SoT
 from ..errors import ConfigError, PartialResultError
+from ..errors import describe as describe_one
 from ..options import check_number, check_type
 from ..providers.base import ChatRequest, Prompt
 from ..templates import TemplateSource, _read_overrides
@@ -429,7 +430,7 @@ def describe(exc: BaseException, every: str = "every time") -> str:
         if len(texts) == 1 and len(exc.exceptions) > 1:
             return f"{texts[0][:480]} ({every})"
         return "; ".join(texts)[:500]
-    return f"{type(exc).__name__}: {exc}"[:500]
+    return describe_one(exc, 500)  # with sotkit's notes: why it was not retried, the main model's error
 
 
 def _record_problem(record: Any) -> str | None:

@@ -33,6 +33,8 @@ of all requests with ``FakeLLMServer(..., random_faults=RandomFaults(rate=0.1, f
 - ``Fault.runaway(tokens)``: ``max_tokens`` and stop sequences ignored, the reply repeated.
 - ``Fault.unclean_close()``: the whole stream, terminal event included, then the connection closes before the
   body's end (no last chunk), as some proxies do: the answer is whole.
+- ``Fault.filtered(after_tokens)``: the provider's content filter ends the reply there (``content_filter`` /
+  ``refusal``), a whole response.
 
 Tokens are whitespace-led words (``split_tokens``); usage counts them. The server runs its own event loop in a
 daemon thread, so it works the same under sync code, asyncio, trio and plain pytest.
