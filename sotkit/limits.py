@@ -79,10 +79,6 @@ class TokenBucket:
                 self._waiting[:i + 1] = [take for take in self._waiting[:i] if not take[1]]
 
 
-#: how often a call waiting for a slot looks for slots held by event loops that closed
-TAKE_BACK_EVERY_S = 1.0
-
-
 class Slots:
     """``total`` slots shared by every task of every event loop in the process, first come, first served.
 
@@ -90,7 +86,7 @@ class Slots:
     run a loop (``anyio.run`` per request) on one client would wait on it for ever. A slot handed over is woken in
     the waiter's own loop. A slot is held by its loop: one whose loop closed before its task released it (closed by
     hand with the task pending, or left by a ``KeyboardInterrupt`` raised in a task) is taken back when a call would
-    otherwise wait, and within ``TAKE_BACK_EVERY_S`` for a call already waiting.
+    otherwise wait.
     """
 
     def __init__(self, total: int) -> None:
@@ -124,12 +120,7 @@ class Slots:
             self._take_back()
         self._hand_on()  # a slot free now (taken back, or released meanwhile) goes to the longest waiter
         try:
-            while not waiter[1].is_set():
-                with anyio.move_on_after(TAKE_BACK_EVERY_S):
-                    await waiter[1].wait()
-                with self._lock:  # a holder's loop may have closed meanwhile, with no call to come and free its slot
-                    self._take_back()
-                self._hand_on()
+            await waiter[1].wait()
         except BaseException:
             with self._lock:
                 handed = waiter not in self._waiters
