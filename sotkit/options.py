@@ -3,7 +3,9 @@ failure is a ``ConfigError`` naming the option, the value and what is allowed, r
 
 from __future__ import annotations
 
+import datetime
 import difflib
+import json
 import math
 import numbers
 import os
@@ -91,21 +93,21 @@ def check_extra_body(extra_body: Any) -> Mapping[str, Any]:
     if extra_body is not None and not isinstance(extra_body, Mapping):
         raise ConfigError(f"extra_body={extra_body!r}: must be a dict of fields added to each request's body")
     for name, value in (extra_body or {}).items():
-        if (bad := _not_json(value)) is not None:  # now, not at the first call, deep in the SDK's encoder
-            raise ConfigError(f"extra_body[{name!r}]={_shown(value)}: JSON cannot carry {bad}; use str, numbers, "
-                              "bool, None, lists and dicts")
+        try:  # now, not at the first call, deep in the SDK's encoder
+            json.dumps(value, allow_nan=False, default=_sent_by_the_sdks)
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise ConfigError(f"extra_body[{name!r}]={_shown(value)}: JSON cannot carry it ({exc}); use "
+                              "str, numbers, bool, None, lists and dicts") from None
     return extra_body or {}
 
 
-def _not_json(value: Any) -> str | None:
-    """What in ``value`` no JSON body can carry, or None. Only what no encoder takes: the SDKs send datetimes,
-    pydantic models and their own sentinels their own way."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return repr(value)
-    if isinstance(value, set | frozenset | bytes | bytearray | complex):
-        return f"a {type(value).__name__}"
-    items = value.values() if isinstance(value, Mapping) else value if isinstance(value, list | tuple) else ()
-    return next((bad for item in items if (bad := _not_json(item)) is not None), None)
+def _sent_by_the_sdks(value: Any) -> Any:
+    """What the SDKs encode their own way (datetimes, pydantic models, their ``NOT_GIVEN``/``Omit`` sentinels),
+    as a stand-in JSON takes; anything else is a ``TypeError``, as in ``json.dumps``."""
+    if isinstance(value, datetime.date | datetime.time) or hasattr(value, "model_dump") \
+            or type(value).__name__ in ("NotGiven", "Omit"):
+        return None
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
 def check_api_key(value: Any) -> None:

@@ -58,9 +58,10 @@ class Prices:
         """Warn of a key close to the name of a model the client uses, where none is equal to it, naming neither
         another of its models nor one the library prices (a sibling such a table may well price for other clients):
         a typo that would leave the model at the library's price, or none, silently."""
+        others = [key for key in self.overrides if key not in models]
         for model in models:
-            close = difflib.get_close_matches(model, self.overrides, n=1, cutoff=0.8)
-            if model not in self.overrides and close and close[0] not in models and not _listed_model(close[0]):
+            close = difflib.get_close_matches(model, others, n=1, cutoff=0.8)
+            if model not in self.overrides and close and not _listed_model(close[0]):
                 warnings.warn(f"prices= has {close[0]!r} but not {model!r}, a model of this client: a typo? "
                               f"{model!r} gets the library's price (None where it has none)", stacklevel=3)
 

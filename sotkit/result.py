@@ -33,10 +33,9 @@ class Usage:
     priced_calls: list[tuple[str, int, int, int, int]] = field(default_factory=list, repr=False)
     """``(model, input tokens, output tokens, cache reads, cache writes)`` of each call, which ``cost`` prices one by
     one (a long prompt's price tier is its call's own)."""
-    prices: InitVar[Any] = None
-    """The client's ``Prices`` (its ``prices=`` overrides); the library's alone when None. Not a field, so that
-    ``dataclasses.asdict(result)`` stays plain data that ``json.dumps`` takes; typed ``Any`` so that pydantic
-    (FastAPI's ``response_model=sotkit.Result``) builds no schema for it."""
+    prices: InitVar[Prices | None] = None
+    """The client's prices (its ``prices=`` overrides); the library's alone when None. Not a field, so that
+    ``dataclasses.asdict(result)`` stays plain data that ``json.dumps`` takes."""
 
     def __post_init__(self, prices: Prices | None) -> None:
         # the prices of the calls from each index on: a sum of requests from several clients prices each at its own

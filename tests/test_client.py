@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import anyio
+import openai
 import pytest
 
 import sotkit
@@ -474,11 +475,13 @@ def _with(events) -> None:
 
 
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
-@pytest.mark.parametrize("field, value, shown", [("metadata", {"tags": {"a"}}, "a set"), ("user", b"alice", "a bytes"),
-                                                 ("logit_bias", {"50256": math.nan}, "nan")])
+@pytest.mark.parametrize("field, value, shown", [("metadata", {"tags": {"a"}}, "set"), ("user", b"alice", "bytes"),
+                                                 ("logit_bias", {"50256": math.nan}, "Out of range float"),
+                                                 ("metadata", {(1, 2): "x"}, "keys must be str")])
 def test_an_extra_body_field_json_cannot_carry_is_refused_at_construction_naming_it(provider, field, value, shown):
     # accepted, then the first call raised a bare TypeError or ValueError from inside the SDK's JSON encoder
-    with pytest.raises(sotkit.ConfigError, match=rf"^extra_body\['{field}'\]=.*: JSON cannot carry {shown}; use str"):
+    with pytest.raises(sotkit.ConfigError, match=rf"^extra_body\['{field}'\]=.*: JSON cannot carry it \(.*{shown}"):
         sotkit.SoT(f"{provider}:m", api_key="k", extra_body={field: value})
     # what the SDKs send their own way stays theirs (probe 73): a datetime, a tuple
-    sotkit.SoT(f"{provider}:m", api_key="k", extra_body={"metadata": {"at": datetime.date(2026, 1, 2)}, "t": (1, 2)})
+    sotkit.SoT(f"{provider}:m", api_key="k", extra_body={"metadata": {"at": datetime.date(2026, 1, 2)}, "t": (1, 2),
+                                                          "dropped": openai.NOT_GIVEN})

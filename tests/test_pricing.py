@@ -292,3 +292,7 @@ def test_a_prices_key_one_slip_from_a_priced_model_of_the_client_is_warned_of_wh
         # a key for the client's other model (its fallback), a sibling's name: no typo (probe 73)
         sotkit.SoT("openai:my-model-v2", base_url="http://127.0.0.1:9/v1", api_key="k",
                    prices={"openai:my-model-v1": (1.0, 2.0)}, fallback="openai:my-model-v1")
+    with pytest.warns(UserWarning, match="prices= has 'openai:my-modle' but not 'openai:my-model'"):
+        # the fallback's key, closer still, hid the typo beside it (probe 75)
+        sotkit.SoT("openai:my-model", base_url="http://127.0.0.1:9/v1", api_key="k", fallback="openai:my-model2",
+                   prices={"openai:my-modle": (1.0, 2.0), "openai:my-model2": (1.0, 2.0)})

@@ -750,7 +750,11 @@ async def test_a_filtered_reply_ends_early_as_each_api_ends_one_its_filter_stopp
         async with openai_client(server) as client:
             choice = (await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "q"}])
                       ).choices[0]
+        async with openai_client(server) as client:  # cut by max_tokens first: the budget's end, not the filter's
+            cut = (await client.chat.completions.create(model="m", max_tokens=2,
+                                                        messages=[{"role": "user", "content": "q"}])).choices[0]
     assert (choice.message.content, choice.finish_reason) == (TEXT, "content_filter")
+    assert cut.finish_reason == "length"
 
 
 async def test_a_runaway_ignores_max_tokens_and_stop() -> None:

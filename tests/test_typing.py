@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import typing
 from collections.abc import AsyncIterator
 
@@ -47,12 +46,3 @@ def test_a_provider_of_ones_own_without_a_model_name_fails_at_construction_sayin
         with pytest.raises(sotkit.ConfigError, match="_Unnamed has no model name: a Provider sets self.model"):
             sotkit.SoT(**options)  # was an AttributeError from deep inside
 
-
-def test_a_result_and_its_events_serialise_with_pydantic_as_a_web_apps_response_model_would():
-    # Usage's prices (a Prices object, given at construction) had no pydantic schema: Result and DoneEvent failed
-    pydantic = pytest.importorskip("pydantic")
-    result = sotkit.Result(text="1. A: a.", mode="sot", model="openai:m", points=[sotkit.Point(1, "A", "a.")])
-    for kind, value in ((sotkit.Result, result), (sotkit.Event, sotkit.DoneEvent(result))):
-        dumped = json.loads(pydantic.TypeAdapter(kind).dump_json(value))
-        dumped = dumped.get("result", dumped)
-        assert (dumped["text"], dumped["points"][0]["title"], dumped["usage"]["calls"]) == ("1. A: a.", "A", 0)

@@ -345,7 +345,8 @@ class FakeLLMServer:
             done = Completion([tokens[i % len(tokens)] for i in range(fault.tokens)], "end")
         else:
             done = Completion.cut(reply.text, record.stop, record.max_tokens, reply.reasoning_tokens)
-            if fault is not None and fault.kind == "filtered":  # after its tokens, or at the end of a shorter reply
+            if fault is not None and fault.kind == "filtered" and (done.finish == "end"  # or at a shorter reply's end
+                                                                   or fault.after_tokens < len(done.tokens)):
                 done = Completion(done.tokens[:fault.after_tokens], "filtered")
         reasoned = min(reply.reasoning_tokens, record.max_tokens or reply.reasoning_tokens)
         usage = reply.usage or CallUsage(dialect.input_tokens(record), reasoned + len(done.tokens))
