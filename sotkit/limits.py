@@ -22,9 +22,9 @@ class Limits(Protocol):
     """What the runner uses of a model's limits: ``ModelLimits`` in one process, ``SharedModelLimits`` across
     processes (``sotkit.limits_redis``)."""
 
-    def slot(self) -> AbstractAsyncContextManager[None]: ...
+    def slot(self) -> AbstractAsyncContextManager[bool]: ...  # True: the call waited for its slot
 
-    async def admit(self, estimated_tokens: int) -> None: ...
+    async def admit(self, estimated_tokens: int) -> bool: ...  # True: it waited for the budgets
 
 
 class TokenBucket:
@@ -51,7 +51,8 @@ class TokenBucket:
         self._lock = threading.Lock()
         self._waiting: list[list] = []  # [units, gave up] of each take still waiting for its turn, oldest first
 
-    async def take(self, units: float) -> None:
+    async def take(self, units: float) -> bool:
+        """Take ``units``, waiting for their turn: True where it had to wait."""
         need = min(units, self.capacity)
         with self._lock:
             now = time.monotonic()
@@ -77,6 +78,7 @@ class TokenBucket:
             i = next((i for i, take in enumerate(self._waiting) if take is mine), None)
             if i is not None:
                 self._waiting[:i + 1] = [take for take in self._waiting[:i] if not take[1]]
+        return wait > 0
 
 
 class Slots:
@@ -202,22 +204,24 @@ class ModelLimits:
         self.tokens = TokenBucket(self.tpm) if self.tpm is not None else None
 
     @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
-        """One of the ``max_concurrency`` slots, held for the block. A free slot is taken without a checkpoint:
-        with hundreds of streams in flight a checkpoint waits a whole turn of the event loop, and every
-        expansion would pay it before its request left (benchmarks/overhead.py)."""
-        holder = self.slots.try_acquire() or await self.slots.acquire()
+    async def slot(self) -> AsyncIterator[bool]:
+        """One of the ``max_concurrency`` slots, held for the block (as: did the call wait for it?). A free slot is
+        taken without a checkpoint: with hundreds of streams in flight a checkpoint waits a whole turn of the event
+        loop, and every expansion would pay it before its request left (benchmarks/overhead.py)."""
+        holder = self.slots.try_acquire()
+        waited = holder is None
+        if waited:
+            holder = await self.slots.acquire()
         try:
-            yield
+            yield waited
         finally:
             self.slots.release(holder)
 
-    async def admit(self, estimated_tokens: int) -> None:
-        """Wait for the per-minute budgets (the concurrency slot is taken separately, per attempt)."""
-        if self.requests:
-            await self.requests.take(1)
-        if self.tokens:
-            await self.tokens.take(estimated_tokens)
+    async def admit(self, estimated_tokens: int) -> bool:
+        """Wait for the per-minute budgets (the concurrency slot is taken separately, per attempt): True where the
+        call had to wait."""
+        waited = bool(self.requests) and await self.requests.take(1)
+        return bool(self.tokens) and await self.tokens.take(estimated_tokens) or waited
 
 
 def estimate_tokens(prompt_chars: int, max_tokens: int) -> int:

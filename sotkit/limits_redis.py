@@ -411,39 +411,41 @@ class SharedModelLimits:
         return self.local.max_concurrency
 
     @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
-        """One of the model's ``max_concurrency`` slots across every process, held for the block."""
-        async with self.local.slot():  # never more here than in all; first come, first served in the process
-            lease_id = await self._acquire()
+    async def slot(self) -> AsyncIterator[bool]:
+        """One of the model's ``max_concurrency`` slots across every process, held for the block (as: did the call
+        wait for it?)."""
+        async with self.local.slot() as waited:  # never more here than in all; first come, first served here
+            lease_id, polled = await self._acquire()
             try:
-                yield
+                yield waited or polled
             finally:
                 if lease_id is not None:
                     await self.connection.release(self._slots, lease_id)
 
-    async def _acquire(self) -> str | None:
+    async def _acquire(self) -> tuple[str | None, bool]:
+        """The lease, and whether it had to poll for it (None: Redis is down, fail-open)."""
         lease_id = self.connection.lease_id()
         lease_ms = round(self.connection.config.lease * 1000)
         # one task per event loop polls Redis for a slot; the others of the loop queue behind it, in order
+        polled = False
         async with self.connection.here().poller(self._slots):
             while True:
                 taken = await self.connection.run("acquire", self._slots, self.max_concurrency, lease_ms, lease_id,
                                                   late=lambda _: self.connection.release(self._slots, lease_id))
                 if taken is None:
-                    return None  # Redis is down, fail-open: the local slot alone holds
+                    return None, polled  # Redis is down, fail-open: the local slot alone holds
                 if taken:
                     self.connection.hold(self._slots, lease_id)
-                    return lease_id
+                    return lease_id, polled
+                polled = True
                 await anyio.sleep(POLL_S * random.uniform(0.5, 1.5))  # jittered: processes do not poll in step
 
-    async def admit(self, estimated_tokens: int) -> None:
-        """Wait for the per-minute budgets shared by every process."""
-        if self.local.requests:
-            await self._take("requests", self.local.requests, 1)
-        if self.local.tokens:
-            await self._take("tokens", self.local.tokens, estimated_tokens)
+    async def admit(self, estimated_tokens: int) -> bool:
+        """Wait for the per-minute budgets shared by every process: True where the call had to wait."""
+        waited = bool(self.local.requests) and await self._take("requests", self.local.requests, 1)
+        return bool(self.local.tokens) and await self._take("tokens", self.local.tokens, estimated_tokens) or waited
 
-    async def _take(self, kind: str, bucket: TokenBucket, units: float) -> None:
+    async def _take(self, kind: str, bucket: TokenBucket, units: float) -> bool:
         key = self.connection.key(self.model, kind)
         budget = (bucket.rate_per_s / 1000, bucket.capacity, units)
 
@@ -452,8 +454,7 @@ class SharedModelLimits:
 
         taken = await self.connection.run("take", key, *budget, late=give_back)
         if taken is None:  # Redis is down, fail-open: this process's own bucket
-            await bucket.take(units)
-            return
+            return await bucket.take(units)
         if wait_ms := taken[0]:
             # the units are reserved: the turn comes once the bucket has refilled for them, with no poll
             try:
@@ -461,3 +462,4 @@ class SharedModelLimits:
             except BaseException:  # cancelled before its turn: the units go back as TokenBucket's do (see GIVE)
                 await give_back(taken)
                 raise
+        return bool(wait_ms)

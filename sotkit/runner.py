@@ -67,8 +67,6 @@ RUNAWAY_CHARS_PER_TOKEN = 16
 #: pings): such signs of life keep a call alive for ``REASONING_CAP`` tokens at this rate at most (27 minutes), as a
 #: stuck server or proxy may ping forever (the budget the user set may be in ``extra_body``, unknown here)
 HIDDEN_TOKENS_PER_S = 20
-#: seconds a call may wait for the per-minute budgets before it counts as paced by them
-PACED_S = 0.01
 #: a call that spent its whole token budget before any text (OpenAI's reasoning models count their hidden
 #: reasoning against it) goes again with this many times its budget, at least ``REASONING_FLOOR`` tokens (the LLM
 #: router's 16 leave no room to reason) and at most ``REASONING_CAP`` (models' output limits start at 16K-64K; a
@@ -184,9 +182,8 @@ class Runner:
                 try:
                     span.request(requests[0])
                     await backend.provider.ready()
-                    asked = anyio.current_time()
-                    async with backend.limits.slot():
-                        await self._admitted(backend, requests, asked)
+                    async with backend.limits.slot() as waited:
+                        await self._admitted(backend, requests, waited)
                         self.usage.calls += 1  # one batched call
                         for c in calls:
                             if c.point is not None:
@@ -246,9 +243,8 @@ class Runner:
                 span.request(sent, prefill=backend.provider.supports_prefill)
             try:
                 await backend.provider.ready()
-                asked = anyio.current_time()
-                async with backend.limits.slot():
-                    await self._admitted(backend, [sent], asked)
+                async with backend.limits.slot() as waited:
+                    await self._admitted(backend, [sent], waited)
                     if prefill != backend.provider.supports_prefill:  # its server refused a prefill meanwhile
                         prefill = False
                         _start_over(backend, call, received)
@@ -297,11 +293,12 @@ class Runner:
                 self._on_retry(attempt, error, wait, call.point, span)
                 await anyio.sleep(wait)
 
-    async def _admitted(self, backend: Backend, requests: Sequence[ChatRequest], asked: float) -> None:
+    async def _admitted(self, backend: Backend, requests: Sequence[ChatRequest], waited: bool) -> None:
         """Wait for the model's per-minute budgets (after the provider's set-up, which counts against none); a
-        call that waited for them or for its concurrency slot (asked for at ``asked``) was spaced by the client."""
-        await backend.limits.admit(sum(estimate_tokens(r.prompt.chars, r.max_tokens) for r in requests))
-        self.paced = self.paced or anyio.current_time() - asked > PACED_S
+        call that waited for them or for its concurrency slot (``waited``) was spaced by the client. (Not timed:
+        a process starved of CPU, or a Redis far away, would pass for one that waited.)"""
+        budgets = await backend.limits.admit(sum(estimate_tokens(r.prompt.chars, r.max_tokens) for r in requests))
+        self.paced = self.paced or waited or budgets
 
     async def _watched(self, backend: Backend, request: ChatRequest, call: Call, received: list[str],
                        span: CallTrace, restart: bool = False, opening: str = "") -> CallUsage:

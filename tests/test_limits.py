@@ -41,19 +41,26 @@ async def test_a_free_slot_is_taken_without_yielding_and_a_full_limit_waits():
         ran.append(what)
 
     async def take_second_slot() -> None:
-        async with limits.slot():
-            ran.append("second slot")
+        async with limits.slot() as waited:
+            ran.append(f"second slot (waited: {waited})")
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(note, "other task")  # runs at this task's first checkpoint
-        async with limits.slot():
-            assert ran == []  # taking the free slot let no other task run
+        async with limits.slot() as waited:
+            assert ran == [] and not waited  # taking the free slot let no other task run
             tg.start_soon(take_second_slot)
             await anyio.sleep(0.05)
             assert ran == ["other task"]  # the second slot waits while this one is held
         await anyio.sleep(0.05)
-        assert ran == ["other task", "second slot"]
+        assert ran == ["other task", "second slot (waited: True)"]
     assert limits.slots.in_use == 0
+
+
+async def test_admit_says_whether_the_budgets_made_the_call_wait():
+    # what the serial-server check reads: timed, a CPU-starved process or a far Redis passed for a call that waited
+    assert not await ModelLimits(2).admit(100)
+    limits = ModelLimits(2, rpm=60, tpm=100_000)  # a request a second, a bucket of one
+    assert [await limits.admit(100) for _ in range(2)] == [False, True]
 
 
 def test_limit_bounds_and_messages():
