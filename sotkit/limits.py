@@ -220,8 +220,12 @@ class ModelLimits:
     async def admit(self, estimated_tokens: int) -> bool:
         """Wait for the per-minute budgets (the concurrency slot is taken separately, per attempt): True where the
         call had to wait."""
-        waited = bool(self.requests) and await self.requests.take(1)
-        return bool(self.tokens) and await self.tokens.take(estimated_tokens) or waited
+        waited = False
+        if self.requests:
+            waited = await self.requests.take(1)
+        if self.tokens:
+            waited = await self.tokens.take(estimated_tokens) or waited
+        return waited
 
 
 def estimate_tokens(prompt_chars: int, max_tokens: int) -> int:

@@ -442,8 +442,12 @@ class SharedModelLimits:
 
     async def admit(self, estimated_tokens: int) -> bool:
         """Wait for the per-minute budgets shared by every process: True where the call had to wait."""
-        waited = bool(self.local.requests) and await self._take("requests", self.local.requests, 1)
-        return bool(self.local.tokens) and await self._take("tokens", self.local.tokens, estimated_tokens) or waited
+        waited = False
+        if self.local.requests:
+            waited = await self._take("requests", self.local.requests, 1)
+        if self.local.tokens:
+            waited = await self._take("tokens", self.local.tokens, estimated_tokens) or waited
+        return waited
 
     async def _take(self, kind: str, bucket: TokenBucket, units: float) -> bool:
         key = self.connection.key(self.model, kind)
