@@ -18,6 +18,11 @@ from .forks import renewed_in_children
 from .per_loop import closed, current_loop
 
 
+#: a call that waited less than this for its budgets or a shared slot was not spaced by them (a turn of the event
+#: loop, or a Redis round trip near by)
+SPACED_S = 0.01
+
+
 class Limits(Protocol):
     """What the runner uses of a model's limits: ``ModelLimits`` in one process, ``SharedModelLimits`` across
     processes (``sotkit.limits_redis``)."""
@@ -52,7 +57,7 @@ class TokenBucket:
         self._waiting: list[list] = []  # [units, gave up] of each take still waiting for its turn, oldest first
 
     async def take(self, units: float) -> bool:
-        """Take ``units``, waiting for their turn: True where it had to wait."""
+        """Take ``units``, waiting for their turn: True where that wait spaced the call (``SPACED_S``)."""
         need = min(units, self.capacity)
         with self._lock:
             now = time.monotonic()
@@ -78,7 +83,7 @@ class TokenBucket:
             i = next((i for i, take in enumerate(self._waiting) if take is mine), None)
             if i is not None:
                 self._waiting[:i + 1] = [take for take in self._waiting[:i] if not take[1]]
-        return wait > 0
+        return wait > SPACED_S
 
 
 class Slots:

@@ -53,7 +53,7 @@ import anyio
 
 from .errors import ConfigError, LimitsUnavailable
 from .forks import renewed_in_children
-from .limits import ModelLimits, TokenBucket
+from .limits import SPACED_S, ModelLimits, TokenBucket
 from .options import check_choice, check_number, check_type
 from .per_loop import PerLoop
 
@@ -423,12 +423,14 @@ class SharedModelLimits:
                     await self.connection.release(self._slots, lease_id)
 
     async def _acquire(self) -> tuple[str | None, bool]:
-        """The lease, and whether it had to poll for it (None: Redis is down, fail-open)."""
+        """The lease (None: Redis is down, fail-open), and whether the call waited for it."""
         lease_id = self.connection.lease_id()
         lease_ms = round(self.connection.config.lease * 1000)
         # one task per event loop polls Redis for a slot; the others of the loop queue behind it, in order
-        polled = False
+        queued = anyio.current_time()
         async with self.connection.here().poller(self._slots):
+            # queued behind other calls' round trips to a Redis far away: spaced by the client as well
+            polled = anyio.current_time() - queued > SPACED_S
             while True:
                 taken = await self.connection.run("acquire", self._slots, self.max_concurrency, lease_ms, lease_id,
                                                   late=lambda _: self.connection.release(self._slots, lease_id))
@@ -466,4 +468,4 @@ class SharedModelLimits:
             except BaseException:  # cancelled before its turn: the units go back as TokenBucket's do (see GIVE)
                 await give_back(taken)
                 raise
-        return bool(wait_ms)
+        return wait_ms / 1000 > SPACED_S

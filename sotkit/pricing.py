@@ -33,6 +33,7 @@ class Prices:
     def __init__(self, overrides: Mapping[str, tuple[float, float]] | None = None) -> None:
         self.overrides = check_prices(overrides)
         self._warned: set[str] = set()
+        self._models: set[str] = set()  # the client's (``check_models``): a key for one of them is no typo
 
     def cost(self, model: str, input_tokens: int, output_tokens: int, cache_read_tokens: int = 0,
              cache_write_tokens: int = 0) -> float | None:
@@ -58,11 +59,10 @@ class Prices:
         """Warn of a key close to the name of a model the client uses, where none is equal to it, naming neither
         another of its models nor one the library prices (a sibling such a table may well price for other clients):
         a typo that would leave the model at the library's price, or none, silently."""
-        others = [key for key in self.overrides if key not in models]
+        self._models = set(models)
         for model in models:
-            close = difflib.get_close_matches(model, others, n=1, cutoff=0.8)
-            if model not in self.overrides and close and not _listed_model(close[0]):
-                warnings.warn(f"prices= has {close[0]!r} but not {model!r}, a model of this client: a typo? "
+            if model not in self.overrides and (key := self._typo_of(model)):
+                warnings.warn(f"prices= has {key!r} but not {model!r}, a model of this client: a typo? "
                               f"{model!r} gets the library's price (None where it has none)", stacklevel=3)
 
     def _unknown(self, model: str) -> None:
@@ -70,9 +70,16 @@ class Prices:
         if model in self._warned or not self.overrides:
             return
         self._warned.add(model)
-        if close := difflib.get_close_matches(model, self.overrides, n=1, cutoff=0.8):
-            warnings.warn(f"no price is known for {model!r}, so its cost is None; prices= has {close[0]!r}: a typo "
+        if key := self._typo_of(model):
+            warnings.warn(f"no price is known for {model!r}, so its cost is None; prices= has {key!r}: a typo "
                           f"of {model!r}?", stacklevel=4)  # the line that read usage.cost
+
+    def _typo_of(self, model: str) -> str | None:
+        """The key closest to ``model``'s name that names neither another model of the client nor one the library
+        prices (a sibling such a table may well price for other clients), if one is close."""
+        others = [key for key in self.overrides if key not in self._models]
+        close = difflib.get_close_matches(model, others, n=len(others) or 1, cutoff=0.8)
+        return next((key for key in close if not _listed_model(key)), None)
 
 
 def _listed_model(model: str) -> bool:

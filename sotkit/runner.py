@@ -295,8 +295,8 @@ class Runner:
 
     async def _admitted(self, backend: Backend, requests: Sequence[ChatRequest], waited: bool) -> None:
         """Wait for the model's per-minute budgets (after the provider's set-up, which counts against none); a
-        call that waited for them or for its concurrency slot (``waited``) was spaced by the client. (Not timed:
-        a process starved of CPU, or a Redis far away, would pass for one that waited.)"""
+        call that waited for them or for its concurrency slot (``waited``) was spaced by the client. (Not timed
+        here: a process starved of CPU would pass for one that waited.)"""
         budgets = await backend.limits.admit(sum(estimate_tokens(r.prompt.chars, r.max_tokens) for r in requests))
         self.paced = self.paced or waited or budgets
 

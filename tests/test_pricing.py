@@ -296,3 +296,13 @@ def test_a_prices_key_one_slip_from_a_priced_model_of_the_client_is_warned_of_wh
         # the fallback's key, closer still, hid the typo beside it (probe 75)
         sotkit.SoT("openai:my-model", base_url="http://127.0.0.1:9/v1", api_key="k", fallback="openai:my-model2",
                    prices={"openai:my-modle": (1.0, 2.0), "openai:my-model2": (1.0, 2.0)})
+    with pytest.warns(UserWarning, match="prices= has 'openai:gtp-4o-mnii' but not 'openai:gpt-4o-mini'"):
+        # and so did a closer key the library prices (probe 76)
+        sotkit.SoT("openai:gpt-4o-mini", base_url="http://127.0.0.1:9/v1", api_key="k",
+                   prices={"openai:gtp-4o-mnii": (1.0, 2.0), "openai:gpt-4o-mini-tts": (1.0, 2.0)})
+    sot = sotkit.SoT("openai:my-model", base_url="http://127.0.0.1:9/v1", api_key="k", fallback="openai:my-model2",
+                     prices={"openai:my-model2": (1.0, 2.0)})
+    usage = sotkit.Usage(10, 10, 1, priced_calls=[("openai:my-model", 10, 10)], prices=sot.prices)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the main model is unknown; the fallback's key is no typo of its name
+        assert usage.cost is None
