@@ -11,7 +11,7 @@ import numbers
 import os
 import unicodedata
 import warnings
-from collections.abc import Iterable, KeysView, Mapping, ValuesView
+from collections.abc import Iterable, Mapping, MappingView, Sequence
 from typing import Any
 
 from .errors import ConfigError
@@ -93,8 +93,6 @@ def check_extra_body(extra_body: Any) -> Mapping[str, Any]:
     if extra_body is not None and not isinstance(extra_body, Mapping):
         raise ConfigError(f"extra_body={extra_body!r}: must be a dict of fields added to each request's body")
     for name, value in (extra_body or {}).items():
-        if type(value).__name__ in ("NotGiven", "Omit"):  # the SDKs' own "leave this field out"
-            continue
         try:  # now, not at the first call, deep in the SDK's encoder
             json.dumps(value, allow_nan=False, default=_sent_by_the_sdks)
         except (TypeError, ValueError, RecursionError) as exc:
@@ -104,17 +102,20 @@ def check_extra_body(extra_body: Any) -> Mapping[str, Any]:
 
 
 def _sent_by_the_sdks(value: Any) -> Any:
-    """What an SDK encodes its own way, as JSON does it: dates, pydantic models, mappings and read-only sequences
-    (a ``MappingProxyType``, a ``range``, a dict's keys; Anthropic's SDK sends them all, OpenAI's some). Anything else
-    is a ``TypeError``, as in ``json.dumps``: an iterator too, which the check would use up, and a set."""
+    """What an SDK encodes its own way, as JSON does it: dates, pydantic models (as the SDKs dump them), mappings,
+    sequences and dict views (Anthropic's SDK sends them all, OpenAI's some), the SDKs' sentinels. Anything else is
+    a ``TypeError``, as in ``json.dumps``: bytes, a set (sent in no set order), an iterator (the check would use it
+    up)."""
     if isinstance(value, datetime.date):
         return value.isoformat()
     if isinstance(value, Mapping):
         return dict(value)
-    if isinstance(value, range | KeysView | ValuesView):
+    if isinstance(value, Sequence | MappingView) and not isinstance(value, bytes | bytearray):
         return list(value)
     if callable(getattr(value, "model_dump", None)):
-        return value.model_dump(mode="json")
+        return value.model_dump(mode="json", exclude_unset=True, by_alias=True)
+    if type(value).__name__ in ("NotGiven", "Omit"):  # the SDKs' own "leave this field out"
+        return None
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 

@@ -79,7 +79,8 @@ class Prices:
         prices (a sibling such a table may well price for other clients), if one is close."""
         others = [key for key in self.overrides if key not in self._models]
         close = difflib.get_close_matches(model, others, n=len(others) or 1, cutoff=0.8)
-        return next((key for key in close if not _listed_model(key)), None)
+        # the library matches names in any case: a key the model's in other capitals would pass for one it prices
+        return next((key for key in close if key.casefold() == model.casefold() or not _listed_model(key)), None)
 
 
 def _listed_model(model: str) -> bool:

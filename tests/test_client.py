@@ -486,6 +486,6 @@ def test_an_extra_body_field_json_cannot_carry_is_refused_at_construction_naming
     # what the SDKs send their own way stays theirs (probe 73): a datetime, a tuple
     sotkit.SoT(f"{provider}:m", api_key="k", extra_body={"metadata": {"at": datetime.date(2026, 1, 2)}, "t": (1, 2),
                                                           "dropped": openai.NOT_GIVEN, "r": range(2),
-                                                          "m": types.MappingProxyType({"a": 1})})
+                                                          "m": types.MappingProxyType({"a": 1}), "d": {}.items()})
     with pytest.raises(sotkit.ConfigError, match="generator"):  # the check would use it up
         sotkit.SoT(f"{provider}:m", api_key="k", extra_body={"g": (n for n in range(2))})

@@ -276,7 +276,7 @@ def test_prices_that_look_given_per_token_are_warned_of_where_the_client_is_buil
         sotkit.SoT("openai:m", base_url="http://127.0.0.1:9/v1", api_key="k", prices={"openai:m": (0.0, 0.02)})
 
 
-@pytest.mark.parametrize("key", ["openai:gpt-4o-mni", "OpenAI:gpt-4o-mini"])
+@pytest.mark.parametrize("key", ["openai:gpt-4o-mni", "OpenAI:gpt-4o-mini", "openai:GPT-4o-mini"])
 def test_a_prices_key_one_slip_from_a_priced_model_of_the_client_is_warned_of_where_the_client_is_built(key,
                                                                                                      monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "k")  # the fallback's
