@@ -227,9 +227,9 @@ class SoT:
         if self._closed:
             raise ConfigError(_CLIENT_CLOSED)
         question = check_question(question)
-        # the options of the providers built here (from model strings), read only where a name is no request's
-        if client_only := sorted(set(options) - REQUEST_FIELDS
-                                 and set(options) & ((CLIENT_OPTIONS | _options_of(self._owned)) - REQUEST_FIELDS)):
+        # the options of the providers built here (from model strings) are read only where a name is no request's
+        if (not_requests := set(options) - REQUEST_FIELDS) \
+                and (client_only := sorted(not_requests & (CLIENT_OPTIONS | _options_of(self._owned)))):
             raise ConfigError(f"{', '.join(f'{name}=' for name in client_only)} configures the client, not one "
                               "request: pass it to sotkit.SoT(...) (or to sotkit.generate / sotkit.stream)")
         check_names(options, REQUEST_FIELDS, "a request (per-request options)")

@@ -25,8 +25,7 @@ import anyio
 
 from .. import __version__, quality
 from ..client import SoT
-from ..errors import ConfigError, PartialResultError
-from ..errors import describe as describe_one
+from ..errors import ConfigError, PartialResultError, describe as describe_one
 from ..options import check_number, check_type
 from ..providers.base import ChatRequest, Prompt
 from ..templates import TemplateSource, _read_overrides

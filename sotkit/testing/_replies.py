@@ -179,8 +179,8 @@ class Fault:
     def filtered(cls, after_tokens: int = 0) -> Fault:
         """The provider's content filter ends the reply after ``after_tokens`` tokens (or at the end of a shorter
         one, unless ``max_tokens`` or a stop sequence ended it first): a whole response, finished as the API finishes
-        a filtered one (OpenAI's ``finish_reason`` ``content_filter``, Anthropic's
-        ``stop_reason`` ``refusal``); non-streaming too."""
+        a filtered one (OpenAI's ``finish_reason`` ``content_filter``, Anthropic's ``stop_reason`` ``refusal``);
+        non-streaming too."""
         return cls("filtered", after_tokens=after_tokens)
 
     def __repr__(self) -> str:
