@@ -32,6 +32,11 @@ def names() -> list[str]:
     return sorted({*_BUILT_IN, *_registered})
 
 
+def option_names() -> set[str]:
+    """The options any engine takes (each engine is imported)."""
+    return {option for name in names() for option in _options(get(name))}
+
+
 def get(name: str) -> type[Engine]:
     """The engine called ``name``; a ``ConfigError`` listing the others if there is none."""
     if name not in _registered and name in _BUILT_IN:

@@ -12,6 +12,7 @@ import os
 import unicodedata
 import warnings
 from collections.abc import Iterable, Mapping, MappingView, Sequence
+from types import MappingProxyType
 from typing import Any
 
 from .errors import ConfigError
@@ -23,9 +24,11 @@ _THEIR_NAMES = {"max_completion_tokens": "max_tokens", "max_output_tokens": "max
                 "api_base": "base_url"}
 
 
-def check_names(given: Iterable[str], allowed: Iterable[str], where: str, suggest: Iterable[str] = ()) -> None:
+def check_names(given: Iterable[str], allowed: Iterable[str], where: str, suggest: Iterable[str] = (),
+                owners: Mapping[str, str] = MappingProxyType({})) -> None:
     """Every name in ``given`` is in ``allowed``; an unknown one is named with the closest of ``allowed`` and
-    ``suggest`` (names the caller accepts elsewhere), or with ours for another API's name."""
+    ``suggest`` (names the caller accepts elsewhere), with ours for another API's name, or with whose option it is
+    (``owners``: name -> the models that take it)."""
     allowed = sorted(set(allowed))
     for name in given:
         if name not in allowed:
@@ -33,6 +36,8 @@ def check_names(given: Iterable[str], allowed: Iterable[str], where: str, sugges
             ours = _THEIR_NAMES.get(name.lower())
             close = [ours] if ours in known else difflib.get_close_matches(name.lower(), known, n=3, cutoff=0.7)
             hint = f"did you mean {' or '.join(map(repr, close))}? " if close else ""
+            if name in owners:
+                hint = f"{name}= is an option of {owners[name]}; "
             options = f"options are: {', '.join(allowed)}" if allowed else "it takes none"
             raise ConfigError(f"unknown option {name!r} for {where}; {hint}{options}")
 

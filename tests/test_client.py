@@ -211,6 +211,15 @@ def test_another_apis_name_or_another_case_is_answered_with_ours(theirs, ours):
         sotkit.SoT("openai:m", api_key="k", **{theirs: 1})
 
 
+@pytest.mark.parametrize("model, option, whose", [("openai:m", "device", "local: models"),
+                                                  ("anthropic:m", "alpha", "local: models"),
+                                                  ("local:smollm2", "base_url", "anthropic: and openai: models")])
+def test_another_kind_of_models_option_says_whose_it_is(model, option, whose):
+    # was "unknown option 'device'" alone, as if no model took one (probe 72)
+    with pytest.raises(sotkit.ConfigError, match=f"{option}= is an option of {whose}"):
+        sotkit.SoT(model, **{option: 1})
+
+
 
 def test_model_strings_from_the_caller_or_the_environment_are_checked_and_say_where_they_came_from(monkeypatch):
     with pytest.raises(sotkit.ConfigError, match="model '' is not of the form"):

@@ -47,18 +47,32 @@ def create_provider(model: str, *, also: Iterable[str] = (), **options: Any) -> 
     """Build the adapter for a ``provider:model`` string. Options go to the adapter (api_key, base_url, ...);
     an unknown one is a ``ConfigError`` with the closest known names (``also``: the caller's own options)."""
     prefix, name = split_model(model)
-    module = importlib.import_module(f"{__name__}.{prefix}")
-    parameters = inspect.signature(module.PROVIDER.__init__).parameters.values()
+    provider = importlib.import_module(f"{__name__}.{prefix}").PROVIDER
+    parameters = inspect.signature(provider.__init__).parameters.values()
     if not any(p.kind is p.VAR_KEYWORD for p in parameters):
-        known = {p.name for p in parameters if p.kind is p.KEYWORD_ONLY}
-        # the caller's own options are as valid as the adapter's: both are listed
-        check_names(options, known | set(also), f"sotkit with {prefix}: models" if also else f"{prefix}: models")
-        return module.PROVIDER(name, **options)
+        known = provider.option_names() | set(also)  # the caller's own options are as valid as the adapter's
+        check_names(options, known, f"sotkit with {prefix}: models" if also else f"{prefix}: models",
+                    owners=_owners(set(options) - known, prefix))
+        return provider(name, **options)
     try:  # an adapter taking **options checks them itself; a misspelt caller's option is named here
-        return module.PROVIDER(name, **options)
+        return provider(name, **options)
     except ConfigError as exc:
         meant = [repr(close) for given in options if given not in also
                  for close in difflib.get_close_matches(given, also, n=2, cutoff=0.8)]  # modle: mode or model
-        if not meant:
+        owners = _owners(set(options) - provider.option_names() - set(also), prefix)
+        if not meant and not owners:
             raise
-        raise ConfigError(f"{exc}; did you mean {' or '.join(meant)}?") from exc
+        hints = [*(f"{given}= is an option of {whose}" for given, whose in owners.items()),
+                 *([f"did you mean {' or '.join(meant)}?"] if meant else [])]
+        raise ConfigError(f"{exc}; {'; '.join(hints)}") from exc
+
+
+def _owners(unknown: set[str], prefix: str) -> dict[str, str]:
+    """Which other providers' models take the options a ``prefix:`` model does not (a local model's ``device=``
+    given to an API model): option -> ``"openai: and anthropic: models"``."""
+    if not unknown:
+        return {}
+    takes = {other: importlib.import_module(f"{__name__}.{other}").PROVIDER.option_names()
+             for other in available() if other != prefix}
+    owners = {option: [f"{other}:" for other, names in takes.items() if option in names] for option in unknown}
+    return {option: f"{' and '.join(whose)} models" for option, whose in owners.items() if whose}

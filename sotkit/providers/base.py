@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 import warnings
 from abc import ABC, abstractmethod
@@ -251,6 +252,12 @@ class Provider(ABC):
     whole_sentences: bool = False
     #: exceptions (besides HTTP 408/409/429/5xx, which carry ``status_code``) that a retry may cure
     transient_errors: tuple[type[BaseException], ...] = ()
+
+    @classmethod
+    def option_names(cls) -> set[str]:
+        """The options its models take: the constructor's keyword-only arguments (a model of another provider
+        given one is told whose it is)."""
+        return {p.name for p in inspect.signature(cls.__init__).parameters.values() if p.kind is p.KEYWORD_ONLY}
 
     @abstractmethod
     def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:

@@ -70,6 +70,10 @@ class LocalProvider(Provider):
         self.supports_batch = self.engine.batches
         self.supports_context = self.engine.reads_context
 
+    @classmethod
+    def option_names(cls) -> set[str]:
+        return super().option_names() | registry.option_names()
+
     async def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:
         # aclosing: a reader that stops early must close the inner generator in this task, not leave it
         # to the garbage collector (its task group would then exit in another task)
