@@ -28,6 +28,7 @@ all four layers, continuing the row's text.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import time
 import warnings
@@ -46,6 +47,11 @@ from .providers.base import AT_BUDGET, STARTED, CallUsage, ChatRequest, Chunk, P
 from .result import Point, Usage
 from .retry import RetryPolicy, is_retryable, status_of
 from .tracing import NO_TRACE, CallTrace, RequestTrace
+
+#: retries and fallbacks, at INFO and WARNING (the SDKs' own retry logs are gone: sotkit's retries replace theirs);
+#: shown once the application configures logging (a library's loggers get a NullHandler, not stderr)
+log = logging.getLogger("sotkit")
+log.addHandler(logging.NullHandler())
 
 if TYPE_CHECKING:  # the layer above: a backend holds templates, the runner never renders them
     from .templates import Templates
@@ -112,6 +118,11 @@ class Call:
     call go on to the next backend, its text withdrawn, as if that model had failed (a sequential answer without
     text is no answer)."""
 
+    @property
+    def what(self) -> str:
+        """The call as a log line names it: ``point 3``, ``skeleton``."""
+        return f"point {self.point.index}" if self.point is not None else self.role
+
 
 class Runner:
     """Runs one request's calls through fallback, retries, limits and the watchdog (see the module docstring).
@@ -145,9 +156,11 @@ class Runner:
         first: Exception | None = None  # the main model's failure, which the fallback's error would hide
         # the call's span is current while its provider runs: an SDK's own spans become its children
         with self.trace.call(call.role, backends[0].model, call.point.index if call.point else None) as span:
-            for backend in backends:
+            for i, backend in enumerate(backends):
                 if error is not None:
                     span.fallback(error, backend.model)
+                    log.warning("%s failed on %s (%s); falling back to %s", call.what, backends[i - 1].model,
+                                describe(error), backend.model)
                 if call.on_start is not None and not received:
                     call.on_start(backend)
                 try:  # a fallback writes its own generation: what the model before it wrote is no text of its own
@@ -290,7 +303,7 @@ class Runner:
                     renote(error, f"(attempt {attempt} of {self.retry.attempts}; not retried: the wait of "
                                   f"{wait:.1f} s would end past the deadline)", "; not retried: ")
                     raise
-                self._on_retry(attempt, error, wait, call.point, span)
+                self._on_retry(attempt, error, wait, call, backend, span)
                 await anyio.sleep(wait)
 
     async def _admitted(self, backend: Backend, requests: Sequence[ChatRequest], waited: bool) -> None:
@@ -393,9 +406,13 @@ class Runner:
 
     # -- bookkeeping ---------------------------------------------------------------------------------------
 
-    def _on_retry(self, attempt: int, error: Exception, wait: float, point: Point | None, span: CallTrace) -> None:
+    def _on_retry(self, attempt: int, error: Exception, wait: float, call: Call, backend: Backend,
+                  span: CallTrace) -> None:
         span.retry(attempt, error, wait)
-        self.send(RetryEvent(point.index if point else None, attempt, status_of(error), wait, describe(error)))
+        log.info("%s on %s: attempt %d of %d failed (%s); retrying in %.1f s", call.what, backend.model, attempt,
+                 self.retry.attempts, describe(error), wait)
+        self.send(RetryEvent(call.point.index if call.point else None, attempt, status_of(error), wait,
+                             describe(error)))
 
     def _account(self, usage: CallUsage, model: str, span: CallTrace, calls: int = 1) -> None:
         span.usage(usage)

@@ -249,7 +249,8 @@ async def test_one_exception_object_raised_for_every_call_keeps_one_note_of_each
     assert all(p.error.count("not retried") == 1 for p in raised.value.partial.points)
 
 
-async def test_a_point_that_keeps_failing_goes_to_the_fallback_model(provider):
+async def test_a_point_that_keeps_failing_goes_to_the_fallback_model(provider, caplog):
+    caplog.set_level("INFO", logger="sotkit")
     always = {2: [Fault.status(500)] * 4}
     with FakeLLMServer(faulty(always), latency=FAST) as server, \
             FakeLLMServer(sot_responder(SKELETON, {2: "Fallback text."}), latency=FAST) as backup:
@@ -261,6 +262,12 @@ async def test_a_point_that_keeps_failing_goes_to_the_fallback_model(provider):
     assert [p.model for p in result.points] == [f"{provider}:test-model", "openai:backup", f"{provider}:test-model"]
     assert result.points[1].text == "Fallback text." and result.points[1].attempts == 5
     assert len(for_point(server, 2)) == 4 and len(backup.requests) == 1
+    # the retries and the fallback are logged, as the SDKs log their own retries (sotkit turns those off)
+    logged = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "sotkit"]
+    assert [level for level, _ in logged] == ["INFO"] * 3 + ["WARNING"], logged
+    assert logged[0][1].startswith(f"point 2 on {provider}:test-model: attempt 1 of 4 failed (InternalServerError")
+    assert logged[-1][1].startswith(f"point 2 failed on {provider}:test-model (InternalServerError")
+    assert logged[-1][1].endswith("falling back to openai:backup")
 
 
 async def test_a_skeleton_written_by_the_fallback_model_keeps_its_first_point(provider):
