@@ -193,6 +193,9 @@ class Answer:
         except anyio.get_cancelled_exc_class():  # cancelled from outside (Ctrl-C in sotkit ask, the caller's scope)
             self._cut_where_stopped()
             raise
+        except BaseExceptionGroup as group:  # what one task of sotkit's own raised: trio's Ctrl-C lands in any task
+            self._cut_where_stopped()
+            raise _alone(group)  # the caller gets it plain, as on asyncio, not in a task group it never made
         finally:
             self._finished_at = anyio.current_time()
         if scope.cancelled_caught:
@@ -699,3 +702,10 @@ def _too_few(found: int) -> str:
 
 def _ignore(event: Event) -> None:
     """Where events go when nobody listens (``SoT.generate``)."""
+
+
+def _alone(group: BaseExceptionGroup) -> BaseException:
+    """The one exception a task group raised (through nested groups), or the group where there are several."""
+    while len(group.exceptions) == 1 and isinstance(group.exceptions[0], BaseExceptionGroup):
+        group = group.exceptions[0]
+    return group.exceptions[0] if len(group.exceptions) == 1 else group

@@ -20,6 +20,7 @@ connections): each extra client would also probe the platform in a worker thread
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import gc
 import importlib
@@ -96,7 +97,8 @@ class ClientPool:
 
     def __init__(self, make: Callable[[ssl.SSLContext], Any] | None = None, *, client: Any = None,
                  calls_per_client: int = CALLS_PER_CLIENT["httpx"], max_clients: int = 16,
-                 sdk: str | None = None, prepare: Callable[[], object] | None = None) -> None:
+                 sdk: str | None = None, prepare: Callable[[], object] | None = None, asyncio_only: bool = False
+                 ) -> None:
         if (make is None) == (client is None):
             raise ValueError("give either make or client")
         self._sdk = sdk  # the name of the SDK whose clients these are
@@ -108,6 +110,7 @@ class ClientPool:
         self._calls_per_client = calls_per_client
         self._max_clients = max_clients if self._owned else 1
         self._given_loop: Any = None  # the event loop a user's client first ran in
+        self._asyncio_only = asyncio_only  # aiohttp's clients
 
     def _here(self) -> _LoopClients:
         if not self._owned:
@@ -125,6 +128,9 @@ class ClientPool:
         here = self._here()
         if here.clients:
             return
+        if self._asyncio_only and not isinstance(current_loop(), asyncio.AbstractEventLoop):
+            raise ConfigError("http='aiohttp' runs on asyncio only, not on trio: use http='httpx' there (the "
+                              "default; unset $SOTKIT_HTTP if it says aiohttp)")
         async with here.opening:
             if not here.clients:
                 assert self._make is not None
@@ -245,4 +251,4 @@ def sdk_clients(sdk_name: str, http: str | None, make: Callable[[ModuleType, Any
         return make(sdk, http_client(verify=tls))
 
     return ClientPool(build, calls_per_client=CALLS_PER_CLIENT[backend], sdk=sdk_name,
-                      prepare=functools.partial(import_sdk, sdk_name, warm))
+                      prepare=functools.partial(import_sdk, sdk_name, warm), asyncio_only=backend == "aiohttp")
