@@ -188,7 +188,7 @@ class Answer:
     async def _run(self) -> Result:
         try:
             with anyio.move_on_after(self.options.deadline if self.options.deadline else math.inf) as scope:
-                self._scope = scope
+                self._scope, self.runner.deadline = scope, scope.deadline
                 await self._answer()
         except anyio.get_cancelled_exc_class():  # cancelled from outside (Ctrl-C in sotkit ask, the caller's scope)
             self._cut_where_stopped()

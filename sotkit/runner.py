@@ -144,6 +144,9 @@ class Runner:
         self.usage = usage
         self.spans: list[CallSpan] = []
         self.paced = False
+        #: the request's ``deadline=`` on the event loop's clock (a caller's own timeout scope is no deadline of
+        #: sotkit's: it cancels the request as it would any await, quietly or as its TimeoutError)
+        self.deadline = math.inf
         self._pulses: dict[int, _Pulse] = {}  # per backend
 
     async def call(self, call: Call, backends: Sequence[Backend] | None = None,
@@ -298,7 +301,7 @@ class Runner:
                 if attempt >= self.retry.attempts or not is_retryable(error, backend.provider.transient_errors):
                     raise
                 wait = self.retry.wait_s(attempt, error)  # a demand over max_wait_s raises RetryAfterTooLong
-                if anyio.current_time() + wait >= anyio.current_effective_deadline():
+                if anyio.current_time() + wait >= self.deadline:
                     # no retry could start before the deadline: fail now (or fall back), with the reason and why
                     renote(error, f"(attempt {attempt} of {self.retry.attempts}; not retried: the wait of "
                                   f"{wait:.1f} s would end past the deadline)", "; not retried: ")

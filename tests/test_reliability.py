@@ -228,6 +228,20 @@ async def test_a_point_not_retried_for_the_deadline_says_so_and_a_fallbacks_erro
     assert [len(for_point(server, 2)), len(for_point(backup, 2))] == [2, 4]
 
 
+async def test_a_callers_own_timeout_is_no_deadline_of_sotkits(provider):
+    # a caller's move_on_after(1) or fail_after(1) was read as deadline=: a 429 asking for 5 s raised RateLimitError
+    # at once, where the caller's scope promised a quiet cancel or its TimeoutError at 1 s (probe 79)
+    busy = {"skeleton": [Fault.status(429, {"retry-after": "5"})] * 2}
+    with FakeLLMServer(faulty(busy), latency=FAST) as server:
+        async with client(server, provider) as sot:
+            with anyio.move_on_after(1) as scope:
+                await sot.generate("How can I sleep better?")
+            assert scope.cancelled_caught
+            with pytest.raises(TimeoutError):
+                with anyio.fail_after(1):
+                    await sot.generate("How can I sleep better?")
+
+
 async def test_one_exception_object_raised_for_every_call_keeps_one_note_of_each_kind():
     """A provider (a test double's ``side_effect``) that raises the same instance each time: the note that it was
     not retried was added to it once per point, and every later Point.error showed them all (probe 73)."""
