@@ -6,4 +6,4 @@ from setuptools import find_packages, setup
 
 setup(packages=[*find_packages(include=["sotkit", "sotkit.*"]),
                 *(f"sotkit.{p}" for p in find_packages(include=["engines", "engines.*"])),
-                "sotkit.prompts"])
+                "sotkit.prompts", "sotkit.prompts.local"])  # folders of templates (package data), no code
