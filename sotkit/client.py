@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
-import inspect
 import os
 import weakref
 from collections import deque
@@ -16,13 +14,13 @@ import anyio
 
 from .coordinator import Answer, RequestKwargs, RequestOptions
 from .runner import Backend
-from .errors import ConfigError
+from .errors import ConfigError, sole
 from .events import DoneEvent, Event
 from .limits import Limits, ModelLimits
 from .limits_redis import RedisConnection, RedisLimits, SharedModelLimits
 from .options import check_names, check_number, check_question
 from .pricing import Prices
-from .providers import create_provider, split_model
+from .providers import create_provider, owners, split_model
 from .providers.base import Provider
 from .result import Result
 from .router import Router, make_router
@@ -232,7 +230,8 @@ class SoT:
                 and (client_only := sorted(not_requests & (CLIENT_OPTIONS | _options_of(self._owned)))):
             raise ConfigError(f"{', '.join(f'{name}=' for name in client_only)} configures the client, not one "
                               "request: pass it to sotkit.SoT(...) (or to sotkit.generate / sotkit.stream)")
-        check_names(options, REQUEST_FIELDS, "a request (per-request options)")
+        check_names(options, REQUEST_FIELDS, "a request (per-request options)",
+                    owners=owners(set(options) - REQUEST_FIELDS, self.model.partition(":")[0]))
         if "retry" in options and options["retry"] is None:  # as in SoT(retry=None): the client's policy
             options = {name: value for name, value in options.items() if name != "retry"}
         opts = self._checked(dataclasses.replace(self.options, **options)) if options else self.options
@@ -391,6 +390,8 @@ class EventStream:
         tasks, self._tasks = self._tasks, None
         try:
             await tasks.__aexit__(None, None, None)  # the block's own error, if any, goes on as it is
+        except BaseExceptionGroup as group:  # the request's task raised it (trio's Ctrl-C): plain, as generate's
+            raise sole(group)
         finally:
             if self._on_close is not None:
                 on_close, self._on_close = self._on_close, None
@@ -411,13 +412,8 @@ _STREAM_CLOSED = ("this stream was read to its end or closed (a stream is one re
 
 
 def _options_of(providers: list[Provider]) -> set[str]:
-    """The options the providers took when they were built (``base_url``, ``device``, ...)."""
-    options = set()
-    for provider in providers:
-        with contextlib.suppress(ValueError, TypeError):  # a class whose signature Python cannot read
-            options |= {name for name, parameter in inspect.signature(type(provider)).parameters.items()
-                        if parameter.kind == parameter.KEYWORD_ONLY}
-    return options
+    """The options the providers took when they were built (``base_url``, ``device``, ``fast_decode``, ...)."""
+    return set().union(*(type(provider).option_names() for provider in providers))
 
 
 def _templates(provider: Provider, overrides: TemplateSource) -> Templates:

@@ -17,7 +17,7 @@ from typing import Any, Literal, TypedDict
 import anyio
 
 from .errors import (DeadlineExceeded, EchoedInstructions, EmptyAnswer, EmptyPoint, PartialResultError,
-                     describe)
+                     describe, sole)
 from .events import (Event, PointDeltaEvent, PointDoneEvent, PointEvent, RouteEvent, TextEvent,
                      WithdrawEvent)
 from .expansion import ExpansionFilter
@@ -30,7 +30,7 @@ from .question import question_view
 from .result import Mode, Point, Result, Usage
 from .router import Decision, LLMRouter, Router
 from .retry import RetryPolicy
-from .runner import Backend, Call, RowOutcome, Runner, Send
+from .runner import Backend, Call, RowOutcome, Runner, Send, log_fallback
 from .skeleton import LINE_TOKENS as SKELETON_LINE_TOKENS
 from .skeleton import SkeletonParser, SkeletonPoint
 from .stitch import Stitcher
@@ -193,9 +193,9 @@ class Answer:
         except anyio.get_cancelled_exc_class():  # cancelled from outside (Ctrl-C in sotkit ask, the caller's scope)
             self._cut_where_stopped()
             raise
-        except BaseExceptionGroup as group:  # what one task of sotkit's own raised: trio's Ctrl-C lands in any task
+        except BaseExceptionGroup as group:  # one of sotkit's tasks raised it (trio's Ctrl-C)
             self._cut_where_stopped()
-            raise _alone(group)  # the caller gets it plain, as on asyncio, not in a task group it never made
+            raise sole(group)
         finally:
             self._finished_at = anyio.current_time()
         if scope.cancelled_caught:
@@ -315,9 +315,9 @@ class Answer:
             return True
 
         try:
-            with anyio.fail_after(router.timeout):
-                _, usage = await self.runner.call(Call(lambda b: request, on_text, parts.clear, role="router"),
-                                                  [backend])
+            with anyio.fail_after(router.timeout) as scope:  # sotkit's own bound, unlike a caller's scope
+                _, usage = await self.runner.call(Call(lambda b: request, on_text, parts.clear, role="router",
+                                                       deadline=scope.deadline), [backend])
             return router.read(request, "".join(parts), usage.cut_off(router.max_tokens))
         except Exception as exc:  # noqa: BLE001 -- routing must never fail the request
             return router.fall_back(self.question, exc)
@@ -502,6 +502,8 @@ class Answer:
         elif not retry and not point.truncated:  # cut off before any text: the same request would be cut again
             return "retry"
         elif len(backends) > 1:
+            log_fallback(f"point {point.index}", point.model, self._empty_error(point, cleaner, retry),
+                         backends[1].model)
             return "fallback"
         else:
             self._fail(point, self._empty_error(point, cleaner, retry))
@@ -703,9 +705,3 @@ def _too_few(found: int) -> str:
 def _ignore(event: Event) -> None:
     """Where events go when nobody listens (``SoT.generate``)."""
 
-
-def _alone(group: BaseExceptionGroup) -> BaseException:
-    """The one exception a task group raised (through nested groups), or the group where there are several."""
-    while len(group.exceptions) == 1 and isinstance(group.exceptions[0], BaseExceptionGroup):
-        group = group.exceptions[0]
-    return group.exceptions[0] if len(group.exceptions) == 1 else group

@@ -3,7 +3,8 @@
     SotkitError
     ├── ConfigError (also a ValueError)
     │   ├── TemplateError
-    │   └── ModelNotAvailableError
+    │   ├── ModelNotAvailableError
+    │   └── AsyncioOnly
     ├── StreamError
     ├── StreamStalled (also a TimeoutError)
     ├── RetryAfterTooLong
@@ -22,6 +23,7 @@ engines raise them without importing the SDK.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .engines.errors import ConfigError, ModelNotAvailableError, SotkitError
@@ -29,13 +31,18 @@ from .engines.errors import ConfigError, ModelNotAvailableError, SotkitError
 if TYPE_CHECKING:
     from .result import Result
 
-__all__ = ["ConfigError", "DeadlineExceeded", "EchoedInstructions", "EmptyAnswer", "EmptyPoint", "LimitsUnavailable",
+__all__ = ["AsyncioOnly", "ConfigError", "DeadlineExceeded", "EchoedInstructions", "EmptyAnswer", "EmptyPoint", "LimitsUnavailable",
            "ModelNotAvailableError", "PartialResultError", "RetryAfterTooLong", "SotkitError", "StreamError",
            "StreamStalled", "TemplateError"]
 
 
 class TemplateError(ConfigError):
     """A prompt template that does not load or render; the message names the file."""
+
+
+class AsyncioOnly(ConfigError):
+    """An option that needs asyncio (``http="aiohttp"``, limits shared through Redis) used on trio: the client is
+    set up wrong, no model failed, so no fallback model answers instead."""
 
 
 class LimitsUnavailable(SotkitError, ConnectionError):
@@ -112,9 +119,17 @@ def renote(error: BaseException, note: str, kind: str) -> None:
     error.add_note(note)
 
 
-def describe(error: BaseException, length: int = 300) -> str:
+def describe(error: BaseException, length: int = 300, words: Callable[[BaseException], str] = str) -> str:
     """An error in one short line, as events and ``Point.error`` carry it: ``"Type: message"`` (its first
-    ``length`` characters), then its notes (sotkit's say why it was not retried, or what the main model's error
-    was where a fallback's is shown)."""
+    ``length`` characters; ``words`` gives the message), then its notes (sotkit's say why it was not retried, or
+    what the main model's error was where a fallback's is shown)."""
     notes = " ".join(getattr(error, "__notes__", ()))
-    return f"{type(error).__name__}: {error}"[:length] + (f" {notes[:400]}" if notes else "")
+    return f"{type(error).__name__}: {words(error)}"[:length] + (f" {notes[:400]}" if notes else "")
+
+
+def sole(group: BaseExceptionGroup) -> BaseException:
+    """The one exception a task group of sotkit's raised (through nested groups), or the group where there are
+    several: the caller gets what went wrong, not a task group it never made (trio's Ctrl-C lands in any task)."""
+    while len(group.exceptions) == 1 and isinstance(group.exceptions[0], BaseExceptionGroup):
+        group = group.exceptions[0]
+    return group.exceptions[0] if len(group.exceptions) == 1 else group

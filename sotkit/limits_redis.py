@@ -51,7 +51,7 @@ from urllib.parse import urlsplit
 
 import anyio
 
-from .errors import ConfigError, LimitsUnavailable
+from .errors import AsyncioOnly, ConfigError, LimitsUnavailable
 from .forks import renewed_in_children
 from .limits import SPACED_S, ModelLimits, TokenBucket
 from .options import check_choice, check_number, check_type
@@ -264,7 +264,7 @@ class RedisConnection:
     def here(self) -> _LoopState:
         """This event loop's state; those of loops since closed are dropped (their sockets go with the loop)."""
         if _running_loop() is None:
-            raise ConfigError("limits shared through Redis run on asyncio (redis-py's asyncio client), not trio: "
+            raise AsyncioOnly("limits shared through Redis run on asyncio (redis-py's asyncio client), not trio: "
                               "run on asyncio, or leave limits= out")
         return self._loops.get()
 

@@ -39,19 +39,28 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from .errors import StreamError, StreamStalled, describe, renote
+from .errors import AsyncioOnly, StreamError, StreamStalled, describe, renote
 from .events import Event, RetryEvent
 from .limits import Limits, estimate_tokens
 from .overlap import CallSpan
 from .providers.base import AT_BUDGET, STARTED, CallUsage, ChatRequest, Chunk, Provider, SendAgain, Thinking
 from .result import Point, Usage
 from .retry import RetryPolicy, is_retryable, status_of
-from .tracing import NO_TRACE, CallTrace, RequestTrace
+from .tracing import NO_TRACE, CallTrace, RequestTrace, without_text
 
 #: retries and fallbacks, at INFO and WARNING (the SDKs' own retry logs are gone: sotkit's retries replace theirs);
 #: shown once the application configures logging (a library's loggers get a NullHandler, not stderr)
 log = logging.getLogger("sotkit")
 log.addHandler(logging.NullHandler())
+
+
+def log_retry(what: str, model: str, attempt: int, attempts: int, error: BaseException, wait: float) -> None:
+    log.info("%s on %s: attempt %d of %d failed (%s); retrying in %.1f s", what, model, attempt, attempts,
+             without_text(error), wait)
+
+
+def log_fallback(what: str, model: str, error: BaseException, fallback: str) -> None:
+    log.warning("%s failed on %s (%s); falling back to %s", what, model, without_text(error), fallback)
 
 if TYPE_CHECKING:  # the layer above: a backend holds templates, the runner never renders them
     from .templates import Templates
@@ -113,6 +122,9 @@ class Call:
     on_start: Callable[[Backend], None] | None = None
     """Called when a backend starts the call with nothing written yet (the main model, or a fallback after it
     failed before any text): where a reply continues a prefill depends on the backend."""
+    deadline: float = math.inf
+    """sotkit's own bound on the call besides the request's ``deadline=`` (the LLM router's timeout), on the event
+    loop's clock: a retry that could not start before either is not waited for."""
     refuse: Callable[[str, CallUsage], Exception | None] | None = None
     """Called when a model (named, with its last attempt's usage) finished the call: an error it returns makes the
     call go on to the next backend, its text withdrawn, as if that model had failed (a sequential answer without
@@ -162,12 +174,13 @@ class Runner:
             for i, backend in enumerate(backends):
                 if error is not None:
                     span.fallback(error, backend.model)
-                    log.warning("%s failed on %s (%s); falling back to %s", call.what, backends[i - 1].model,
-                                describe(error), backend.model)
+                    log_fallback(call.what, backends[i - 1].model, error, backend.model)
                 if call.on_start is not None and not received:
                     call.on_start(backend)
                 try:  # a fallback writes its own generation: what the model before it wrote is no text of its own
                     usage = await self._retried(backend, call, received, span, own=backend is backends[0])
+                except AsyncioOnly:  # set up wrong for this event loop: a fallback would hide it
+                    raise
                 except Exception as exc:
                     error = exc
                 else:
@@ -228,6 +241,7 @@ class Runner:
         async def retry_row(row: int) -> None:
             call = calls[row]
             if error is not None:
+                log_retry(call.what, backend.model, 1, self.retry.attempts, error, 0.0)
                 self.send(RetryEvent(call.point.index if call.point else None, 1, status_of(error), 0.0,
                                      describe(error)))
             try:
@@ -301,7 +315,7 @@ class Runner:
                 if attempt >= self.retry.attempts or not is_retryable(error, backend.provider.transient_errors):
                     raise
                 wait = self.retry.wait_s(attempt, error)  # a demand over max_wait_s raises RetryAfterTooLong
-                if anyio.current_time() + wait >= self.deadline:
+                if anyio.current_time() + wait >= min(self.deadline, call.deadline):
                     # no retry could start before the deadline: fail now (or fall back), with the reason and why
                     renote(error, f"(attempt {attempt} of {self.retry.attempts}; not retried: the wait of "
                                   f"{wait:.1f} s would end past the deadline)", "; not retried: ")
@@ -412,8 +426,7 @@ class Runner:
     def _on_retry(self, attempt: int, error: Exception, wait: float, call: Call, backend: Backend,
                   span: CallTrace) -> None:
         span.retry(attempt, error, wait)
-        log.info("%s on %s: attempt %d of %d failed (%s); retrying in %.1f s", call.what, backend.model, attempt,
-                 self.retry.attempts, describe(error), wait)
+        log_retry(call.what, backend.model, attempt, self.retry.attempts, error, wait)
         self.send(RetryEvent(call.point.index if call.point else None, attempt, status_of(error), wait,
                              describe(error)))
 

@@ -32,7 +32,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
-from .errors import StreamError
+from .errors import StreamError, describe
 
 if TYPE_CHECKING:
     from .providers.base import CallUsage, ChatRequest
@@ -308,6 +308,11 @@ def _record(span: Any, error: BaseException, content: bool) -> None:
     span.record_exception(error, attributes=overrides)
     span.set_attribute("error.type", type(error).__qualname__)
     span.set_status(trace.Status(trace.StatusCode.ERROR, f"{type(error).__name__}: {message}"[:300]))
+
+
+def without_text(error: BaseException) -> str:
+    """``describe(error)`` with quoted passages elided, as a log line says it: no model output in logs either."""
+    return _elide(describe(error, words=_said))
 
 
 def _message(error: BaseException, content: bool) -> str:

@@ -214,10 +214,20 @@ def test_another_apis_name_or_another_case_is_answered_with_ours(theirs, ours):
 @pytest.mark.parametrize("model, option, whose", [("openai:m", "device", "local: models"),
                                                   ("anthropic:m", "alpha", "local: models"),
                                                   ("local:smollm2", "base_url", "anthropic: and openai: models")])
-def test_another_kind_of_models_option_says_whose_it_is(model, option, whose):
-    # was "unknown option 'device'" alone, as if no model took one (probe 72)
+async def test_another_kind_of_models_option_says_whose_it_is(model, option, whose):
+    # was "unknown option 'device'" alone, as if no model took one (probe 72), and still so per request (probe 81)
     with pytest.raises(sotkit.ConfigError, match=f"{option}= is an option of {whose}"):
         sotkit.SoT(model, **{option: 1})
+    async with sotkit.SoT(model, **({} if model.startswith("local:") else {"api_key": "k"})) as sot:
+        with pytest.raises(sotkit.ConfigError, match=f"unknown option '{option}' for a request .*; {option}= is an "
+                                                     f"option of {whose}"):
+            await sot.generate("Why?", **{option: 1})
+
+
+async def test_a_local_engines_option_per_request_says_it_configures_the_client():
+    async with sotkit.SoT("local:smollm2") as sot:  # was "unknown option 'fast_decode'" (probe 81)
+        with pytest.raises(sotkit.ConfigError, match="fast_decode= configures the client, not one request"):
+            await sot.generate("Why?", fast_decode=True)
 
 
 

@@ -215,8 +215,9 @@ class BatchThatBreaks(Provider):
 QUICK_RETRY = sotkit.RetryPolicy(attempts=2, initial_wait_s=0.01)
 
 
-async def test_a_broken_batch_keeps_its_finished_rows_and_sends_the_rest_to_the_fallback():
+async def test_a_broken_batch_keeps_its_finished_rows_and_sends_the_rest_to_the_fallback(caplog):
     # guards: finished rows dropped with the failed ones, and the fallback never used for batched points
+    caplog.set_level("INFO", logger="sotkit")
     with FakeLLMServer(faulty({}), latency=FAST) as server:
         backup = create_provider("openai:backup", base_url=server.openai_base_url, api_key="k")
         async with sotkit.SoT(BatchThatBreaks(), fallback=backup, mode="sot", retry=QUICK_RETRY) as sot:
@@ -227,6 +228,11 @@ async def test_a_broken_batch_keeps_its_finished_rows_and_sends_the_rest_to_the_
     # the batch, two single attempts on the model, then the fallback's
     assert [p.attempts for p in result.points] == [1, 4, 4]
     assert sorted(point_of(r) for r in server.requests) == [2, 3]
+    # each row retried alone is logged as a retry, as a single call's is (probe 81: no line was)
+    logged = sorted(r.getMessage() for r in caplog.records if r.name == "sotkit")
+    assert [line for line in logged if "worker died" in line] == [
+        f"point {i} on test:batch: attempt 1 of 2 failed (ConnectionError: the worker died); retrying in 0.0 s"
+        for i in (2, 3)]
 
 
 async def test_a_broken_batch_without_a_fallback_fails_only_its_unfinished_points():

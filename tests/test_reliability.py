@@ -228,6 +228,29 @@ async def test_a_point_not_retried_for_the_deadline_says_so_and_a_fallbacks_erro
     assert [len(for_point(server, 2)), len(for_point(backup, 2))] == [2, 4]
 
 
+async def test_a_point_left_empty_is_logged_as_it_falls_back_and_no_log_quotes_a_models_text(caplog):
+    # a point that came back empty went to the fallback without a log line, and a retry's line quoted the model's
+    # reply (a stream cut in an event), which spans leave out unless trace_content=True (probe 81)
+    caplog.set_level("INFO", logger="sotkit")
+    empty = sot_responder(SKELETON, {**TEXTS, 2: ""})
+    secret = Reply(TEXTS[3], fault=Fault.garbage(after_tokens=2, data='{"delta": {"content": "my diagnosis is'))
+
+    def respond(request):
+        return secret if point_of(request) == 3 and request.attempt == 1 else empty(request)
+
+    with FakeLLMServer(respond, latency=FAST) as server, FakeLLMServer(sot_responder(SKELETON, TEXTS)) as backup:
+        fallback = create_provider("openai:backup", api_key="k2", base_url=backup.openai_base_url)
+        async with client(server, "openai", fallback=fallback) as sot:
+            result = await sot.generate("How can I be healthier?")
+        await fallback.aclose()
+    assert result.text == expected_text() and result.points[1].model == "openai:backup"
+    logged = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "sotkit"]
+    assert ("WARNING", "point 2 failed on openai:test-model (EmptyPoint: point 2 ('…') came back without text of its "
+                       "own, also when asked again); falling back to openai:backup") in logged
+    assert any(line.startswith("point 3 on openai:test-model: attempt 1 of 4 failed") for _, line in logged)
+    assert not any("diagnosis" in line or "Eat less" in line for _, line in logged), logged
+
+
 async def test_a_callers_own_timeout_is_no_deadline_of_sotkits(provider):
     # a caller's move_on_after(1) or fail_after(1) was read as deadline=: a 429 asking for 5 s raised RateLimitError
     # at once, where the caller's scope promised a quiet cancel or its TimeoutError at 1 s (probe 79)

@@ -776,6 +776,18 @@ async def test_an_sot_verdict_lets_the_waiting_skeleton_expand(provider: str) ->
     assert result.usage.calls == 6
 
 
+async def test_a_router_call_whose_retry_would_outlast_the_routers_timeout_falls_back_at_once() -> None:
+    # the router's timeout (20 s) is sotkit's own bound, unlike a caller's scope: a 429 asking for 30 s was waited
+    # out for the whole timeout, the answer held back, and the reason said only "TimeoutError" (probe 81)
+    busy = Reply("x", fault=Fault.status(429, {"retry-after": "30"}))
+    with FakeLLMServer(routed(busy)) as server:
+        async with llm_client(server, "openai") as sot:
+            with anyio.fail_after(10):
+                result = await sot.generate("How do I travel cheaply?")
+    assert result.route_reason.startswith("llm router failed (RateLimitError: ")
+    assert sum(map(is_router, server.requests)) == 1
+
+
 async def test_a_failed_skeleton_raises_the_same_error_with_the_llm_router_as_without(provider: str) -> None:
     def respond(request: RecordedRequest) -> Reply:
         return Reply("x", fault=Fault.status(400)) if is_skeleton(request) else routed(Reply("A"))(request)

@@ -7,6 +7,7 @@ import anyio
 import pytest
 
 import sotkit
+from sotkit.providers import create_provider
 from sotkit.testing import FakeLLMServer, Fault, Latency
 from tests.conftest import sot_responder
 from tests.test_reliability import FAST, SKELETON, TEXTS, client, expected_text, faulty
@@ -48,18 +49,23 @@ async def test_a_cancel_from_the_caller_closes_every_call(sdk):
 
 
 @SDKS
-async def test_the_aiohttp_backend_is_refused_before_any_request(sdk):
-    with FakeLLMServer(faulty({}), latency=FAST) as server:
-        async with client(server, sdk, http="aiohttp") as sot:
-            with pytest.raises(sotkit.ConfigError, match="http='aiohttp' runs on asyncio only, not on trio: use "
-                                                         "http='httpx'"):
-                await sot.generate("How can I be healthier?")  # was a bare RuntimeError, or retried connection errors
-    assert not server.requests
+async def test_the_aiohttp_backend_is_refused_before_any_request_and_no_fallback_hides_it(sdk):
+    with FakeLLMServer(faulty({}), latency=FAST) as server, FakeLLMServer("Fallback text.") as backup:
+        fallback = create_provider("openai:backup", api_key="k", base_url=backup.openai_base_url)
+        for options in ({}, {"fallback": fallback}):  # the fallback answered every request instead (probe 81)
+            async with client(server, sdk, http="aiohttp", **options) as sot:
+                with pytest.raises(sotkit.ConfigError, match="http='aiohttp' runs on asyncio only, not on trio: "
+                                                             "use http='httpx'"):
+                    await sot.generate("How can I be healthier?")  # was a bare RuntimeError, or connection errors
+        await fallback.aclose()
+    assert not server.requests and not backup.requests
 
 
-async def test_ctrl_c_in_a_points_task_reaches_the_caller_plain():
+@pytest.mark.parametrize("read", ["generate", "stream"])
+async def test_ctrl_c_in_a_points_task_reaches_the_caller_plain(read):
     # trio delivers Ctrl-C to whichever task runs: in a point's, it came out of generate() wrapped in a
-    # BaseExceptionGroup from sotkit's own task group, past the caller's `except KeyboardInterrupt` (probe 79)
+    # BaseExceptionGroup from sotkit's own task group, past the caller's `except KeyboardInterrupt` (probe 79), and
+    # out of a stream in the stream's task group too (probe 81)
     class Interrupted(sotkit.providers.Provider):
         model = "mine:interrupted"
         points = 0
@@ -74,6 +80,11 @@ async def test_ctrl_c_in_a_points_task_reaches_the_caller_plain():
                 raise KeyboardInterrupt
             await anyio.sleep(10)
 
-    async with sotkit.SoT(Interrupted()) as sot:
+    async with sotkit.SoT(Interrupted(), mode="sot", point_max_tokens=100) as sot:
         with pytest.raises(KeyboardInterrupt):
-            await sot.generate("Why?", mode="sot", point_max_tokens=100)
+            if read == "generate":
+                await sot.generate("Why?")
+            else:
+                async with sot.stream("Why?") as events:
+                    async for _ in events:
+                        pass

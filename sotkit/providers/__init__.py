@@ -18,7 +18,7 @@ from ..options import check_names
 from .base import STARTED, THINKING, CallUsage, ChatRequest, Chunk, Prompt, Provider
 
 __all__ = ["STARTED", "THINKING", "CallUsage", "ChatRequest", "Chunk", "Prompt", "Provider", "available",
-           "create_provider", "split_model"]
+           "create_provider", "owners", "split_model"]
 
 
 def available() -> list[str]:
@@ -52,27 +52,27 @@ def create_provider(model: str, *, also: Iterable[str] = (), **options: Any) -> 
     if not any(p.kind is p.VAR_KEYWORD for p in parameters):
         known = provider.option_names() | set(also)  # the caller's own options are as valid as the adapter's
         check_names(options, known, f"sotkit with {prefix}: models" if also else f"{prefix}: models",
-                    owners=_owners(set(options) - known, prefix))
+                    owners=owners(set(options) - known, prefix))
         return provider(name, **options)
     try:  # an adapter taking **options checks them itself; a misspelt caller's option is named here
         return provider(name, **options)
     except ConfigError as exc:
         meant = [repr(close) for given in options if given not in also
                  for close in difflib.get_close_matches(given, also, n=2, cutoff=0.8)]  # modle: mode or model
-        owners = _owners(set(options) - provider.option_names() - set(also), prefix)
-        if not meant and not owners:
+        others = owners(set(options) - provider.option_names() - set(also), prefix)
+        if not meant and not others:
             raise
-        hints = [*(f"{given}= is an option of {whose}" for given, whose in owners.items()),
+        hints = [*(f"{given}= is an option of {whose}" for given, whose in others.items()),
                  *([f"did you mean {' or '.join(meant)}?"] if meant else [])]
         raise ConfigError(f"{exc}; {'; '.join(hints)}") from exc
 
 
-def _owners(unknown: set[str], prefix: str) -> dict[str, str]:
+def owners(unknown: set[str], prefix: str) -> dict[str, str]:
     """Which other providers' models take the options a ``prefix:`` model does not (a local model's ``device=``
     given to an API model): option -> ``"openai: and anthropic: models"``."""
     if not unknown:
         return {}
     takes = {other: importlib.import_module(f"{__name__}.{other}").PROVIDER.option_names()
              for other in available() if other != prefix}
-    owners = {option: [f"{other}:" for other, names in takes.items() if option in names] for option in unknown}
-    return {option: f"{' and '.join(whose)} models" for option, whose in owners.items() if whose}
+    taken = {option: [f"{other}:" for other, names in takes.items() if option in names] for option in unknown}
+    return {option: f"{' and '.join(whose)} models" for option, whose in taken.items() if whose}

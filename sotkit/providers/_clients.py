@@ -36,7 +36,7 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from ..errors import ConfigError
+from ..errors import AsyncioOnly, ConfigError
 from ..per_loop import PerLoop, current_loop
 
 HTTP_BACKENDS = ("httpx", "aiohttp")
@@ -129,7 +129,7 @@ class ClientPool:
         if here.clients:
             return
         if self._asyncio_only and not isinstance(current_loop(), asyncio.AbstractEventLoop):
-            raise ConfigError("http='aiohttp' runs on asyncio only, not on trio: use http='httpx' there (the "
+            raise AsyncioOnly("http='aiohttp' runs on asyncio only, not on trio: use http='httpx' there (the "
                               "default; unset $SOTKIT_HTTP if it says aiohttp)")
         async with here.opening:
             if not here.clients:
