@@ -704,4 +704,3 @@ def _too_few(found: int) -> str:
 
 def _ignore(event: Event) -> None:
     """Where events go when nobody listens (``SoT.generate``)."""
-

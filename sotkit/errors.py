@@ -31,9 +31,9 @@ from .engines.errors import ConfigError, ModelNotAvailableError, SotkitError
 if TYPE_CHECKING:
     from .result import Result
 
-__all__ = ["AsyncioOnly", "ConfigError", "DeadlineExceeded", "EchoedInstructions", "EmptyAnswer", "EmptyPoint", "LimitsUnavailable",
-           "ModelNotAvailableError", "PartialResultError", "RetryAfterTooLong", "SotkitError", "StreamError",
-           "StreamStalled", "TemplateError"]
+__all__ = ["AsyncioOnly", "ConfigError", "DeadlineExceeded", "EchoedInstructions", "EmptyAnswer", "EmptyPoint",
+           "LimitsUnavailable", "ModelNotAvailableError", "PartialResultError", "RetryAfterTooLong", "SotkitError",
+           "StreamError", "StreamStalled", "TemplateError"]
 
 
 class TemplateError(ConfigError):

@@ -48,20 +48,6 @@ from .result import Point, Usage
 from .retry import RetryPolicy, is_retryable, status_of
 from .tracing import NO_TRACE, CallTrace, RequestTrace, without_text
 
-#: retries and fallbacks, at INFO and WARNING (the SDKs' own retry logs are gone: sotkit's retries replace theirs);
-#: shown once the application configures logging (a library's loggers get a NullHandler, not stderr)
-log = logging.getLogger("sotkit")
-log.addHandler(logging.NullHandler())
-
-
-def log_retry(what: str, model: str, attempt: int, attempts: int, error: BaseException, wait: float) -> None:
-    log.info("%s on %s: attempt %d of %d failed (%s); retrying in %.1f s", what, model, attempt, attempts,
-             without_text(error), wait)
-
-
-def log_fallback(what: str, model: str, error: BaseException, fallback: str) -> None:
-    log.warning("%s failed on %s (%s); falling back to %s", what, model, without_text(error), fallback)
-
 if TYPE_CHECKING:  # the layer above: a backend holds templates, the runner never renders them
     from .templates import Templates
 
@@ -90,6 +76,20 @@ REASONING_SCALE, REASONING_FLOOR, REASONING_CAP = 8, 1024, 32768
 #: at most this many characters of a prefill's opening that a server ignoring the prefill writes again
 #: (``_unless_repeated``)
 REPEATED_CHARS = 24
+
+#: retries and fallbacks, at INFO and WARNING (the SDKs' own retry logs are gone: sotkit's retries replace theirs);
+#: shown once the application configures logging (a library's loggers get a NullHandler, not stderr)
+log = logging.getLogger("sotkit")
+log.addHandler(logging.NullHandler())
+
+
+def log_retry(what: str, model: str, attempt: int, attempts: int, error: BaseException, wait: float) -> None:
+    log.info("%s on %s: attempt %d of %d failed (%s); retrying in %.1f s", what, model, attempt, attempts,
+             without_text(error), wait)
+
+
+def log_fallback(what: str, model: str, error: BaseException, fallback: str) -> None:
+    log.warning("%s failed on %s (%s); falling back to %s", what, model, without_text(error), fallback)
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ def test_the_wheel_carries_prompts_and_engines(wheel: Path):
 
     names = zipfile.ZipFile(wheel).namelist()
     assert "sotkit/prompts/skeleton.jinja" in names and "sotkit/prompts/expand.jinja" in names
-    assert "sotkit/prompts/local/expand.jinja" in names  # a package of its own (setuptools warned it "would be ignored")
+    assert "sotkit/prompts/local/expand.jinja" in names  # a package of its own (setuptools: "would be ignored")
     assert "sotkit/engines/__init__.py" in names
     # the routers' classifiers ship; the questions they were trained on stay in the repository
     assert {"sotkit/router/default_router.json", "sotkit/router/embedding_router.json"} <= set(names)
