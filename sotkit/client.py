@@ -225,9 +225,11 @@ class SoT:
         if self._closed:
             raise ConfigError(_CLIENT_CLOSED)
         question = check_question(question)
-        # the options of the providers built here (from model strings) are read only where a name is no request's
+        # the options of the main model, where built here (from a string), are read only where a name is no request's
+        # (a fallback named by a string takes none: SoT(...) would refuse them)
+        main = [self.backends[0].provider] if self.backends[0].provider in self._owned else []
         if (not_requests := set(options) - REQUEST_FIELDS) \
-                and (client_only := sorted(not_requests & (CLIENT_OPTIONS | _options_of(self._owned)))):
+                and (client_only := sorted(not_requests & (CLIENT_OPTIONS | _options_of(main)))):
             raise ConfigError(f"{', '.join(f'{name}=' for name in client_only)} configures the client, not one "
                               "request: pass it to sotkit.SoT(...) (or to sotkit.generate / sotkit.stream)")
         check_names(options, REQUEST_FIELDS, "a request (per-request options)",
@@ -391,7 +393,7 @@ class EventStream:
         try:
             await tasks.__aexit__(None, None, None)  # the block's own error, if any, goes on as it is
         except BaseExceptionGroup as group:  # the request's task raised it (trio's Ctrl-C): plain, as generate's
-            raise sole(group)
+            raise sole(group) from None
         finally:
             if self._on_close is not None:
                 on_close, self._on_close = self._on_close, None

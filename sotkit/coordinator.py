@@ -186,6 +186,9 @@ class Answer:
         return True
 
     async def _run(self) -> Result:
+        router = [self.router.provider] if isinstance(self.router, LLMRouter) else []
+        for provider in [*(backend.provider for backend in self.backends), *router]:
+            provider.check_event_loop()  # no fallback or default router may hide it
         try:
             with anyio.move_on_after(self.options.deadline if self.options.deadline else math.inf) as scope:
                 self._scope, self.runner.deadline = scope, scope.deadline
@@ -195,7 +198,7 @@ class Answer:
             raise
         except BaseExceptionGroup as group:  # one of sotkit's tasks raised it (trio's Ctrl-C)
             self._cut_where_stopped()
-            raise sole(group)
+            raise sole(group) from None  # no "during handling of" the group: it is sotkit's own
         finally:
             self._finished_at = anyio.current_time()
         if scope.cancelled_caught:
@@ -501,7 +504,7 @@ class Answer:
             self._finish_point(point)
         elif not retry and not point.truncated:  # cut off before any text: the same request would be cut again
             return "retry"
-        elif len(backends) > 1:
+        elif len(backends) > 1 and point.model == backends[0].model:  # not where the call fell back already
             log_fallback(f"point {point.index}", point.model, self._empty_error(point, cleaner, retry),
                          backends[1].model)
             return "fallback"

@@ -179,8 +179,8 @@ class Runner:
                     call.on_start(backend)
                 try:  # a fallback writes its own generation: what the model before it wrote is no text of its own
                     usage = await self._retried(backend, call, received, span, own=backend is backends[0])
-                except AsyncioOnly:  # set up wrong for this event loop: a fallback would hide it
-                    raise
+                except AsyncioOnly:  # Redis limits on trio (aiohttp is refused as the request starts)
+                    raise  # no fallback may hide it
                 except Exception as exc:
                     error = exc
                 else:

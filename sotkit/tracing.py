@@ -40,8 +40,9 @@ if TYPE_CHECKING:
 
 SCOPE = "sotkit"
 _MODES = ("sot", "sequential", "auto")
-#: a quoted passage, as repr() writes one (an apostrophe inside a word, as in "the API's", starts none)
-_QUOTED = re.compile(r"""(?<!\w)(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")""")
+#: a quoted passage, as repr() writes one (an apostrophe inside a word, as in "the API's", starts none), or one a
+#: cut left open to the end
+_QUOTED = re.compile(r"""(?<!\w)(?:'(?:[^'\\]|\\.)*(?:'|$)|"(?:[^"\\]|\\.)*(?:"|$))""")
 
 
 class CallTrace:
@@ -311,8 +312,9 @@ def _record(span: Any, error: BaseException, content: bool) -> None:
 
 
 def without_text(error: BaseException) -> str:
-    """``describe(error)`` with quoted passages elided, as a log line says it: no model output in logs either."""
-    return _elide(describe(error, words=_said))
+    """``describe(error)`` with quoted passages elided (before it is cut short), as a log line says it: no model
+    output in logs either."""
+    return _elide(describe(error, words=lambda e: _elide(_said(e))))
 
 
 def _message(error: BaseException, content: bool) -> str:

@@ -224,6 +224,15 @@ async def test_another_kind_of_models_option_says_whose_it_is(model, option, who
             await sot.generate("Why?", **{option: 1})
 
 
+async def test_a_string_named_fallbacks_option_per_request_is_not_sent_to_the_client():
+    # it said "configures the client: pass it to sotkit.SoT(...)", which then refused it: a fallback named by a
+    # string takes none of the options (probe 82)
+    async with sotkit.SoT("openai:m", api_key="k", fallback="local:smollm2") as sot:
+        with pytest.raises(sotkit.ConfigError, match="unknown option 'device' for a request .*; device= is an "
+                                                     "option of local: models"):
+            await sot.generate("Why?", device="cpu")
+
+
 async def test_a_local_engines_option_per_request_says_it_configures_the_client():
     async with sotkit.SoT("local:smollm2") as sot:  # was "unknown option 'fast_decode'" (probe 81)
         with pytest.raises(sotkit.ConfigError, match="fast_decode= configures the client, not one request"):

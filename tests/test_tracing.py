@@ -425,3 +425,16 @@ async def test_a_runaway_stream_cut_at_max_tokens_finishes_as_length(spans):
     # charged what it sent past its budget, as the result is
     assert call.attributes["gen_ai.usage.output_tokens"] == result.usage.output_tokens > 50
     assert call.attributes["sotkit.usage.estimated"]
+
+
+def test_quoted_text_past_a_cut_is_elided_in_log_lines_and_spans():
+    # a quote that a cut left open (describe()'s 300 characters, a provider's own [:300]) kept the model's text in
+    # log lines and, for a message cut by the provider, in spans (probe 82)
+    from sotkit.errors import StreamError
+
+    excerpt = "secret-answer-text " * 40
+    long = StreamError(f"the server sent an event that is not the API's: {excerpt!r}")
+    cut = StreamError(f"the server ended the stream with finish_reason 'error': {str({'content': excerpt})[:300]}")
+    for error in (long, cut):
+        assert "secret" not in tracing.without_text(error) and "secret" not in tracing._message(error, False)
+    assert tracing.without_text(long) == "StreamError: the server sent an event that is not the API's: '…'"

@@ -7,7 +7,9 @@ import anyio
 import pytest
 
 import sotkit
+from sotkit.errors import AsyncioOnly
 from sotkit.providers import create_provider
+from sotkit.router import LLMRouter
 from sotkit.testing import FakeLLMServer, Fault, Latency
 from tests.conftest import sot_responder
 from tests.test_reliability import FAST, SKELETON, TEXTS, client, expected_text, faulty
@@ -59,6 +61,19 @@ async def test_the_aiohttp_backend_is_refused_before_any_request_and_no_fallback
                     await sot.generate("How can I be healthier?")  # was a bare RuntimeError, or connection errors
         await fallback.aclose()
     assert not server.requests and not backup.requests
+
+
+async def test_an_aiohttp_fallback_or_router_is_refused_before_any_request_too():
+    # a point's failure on an aiohttp fallback, or an aiohttp LLM router falling back to the default router, hid it:
+    # an answer without that point came back as a success (probe 82)
+    with FakeLLMServer(faulty({2: [Fault.status(400)]}), latency=FAST) as server:
+        aiohttp = create_provider("openai:fb", api_key="k", base_url=server.openai_base_url, http="aiohttp")
+        for options in ({"fallback": aiohttp, "on_point_error": "skip"}, {"router": LLMRouter(aiohttp)}):
+            async with client(server, "openai", **options) as sot:
+                with pytest.raises(AsyncioOnly, match="http='aiohttp' runs on asyncio only"):
+                    await sot.generate("How can I be healthier?", mode="auto")
+        await aiohttp.aclose()
+    assert not server.requests
 
 
 @pytest.mark.parametrize("read", ["generate", "stream"])

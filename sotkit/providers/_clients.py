@@ -123,14 +123,17 @@ class ClientPool:
             self._given_loop = loop
         return self._loops.get()
 
+    def check_event_loop(self) -> None:
+        """``AsyncioOnly`` where this loop cannot run the clients (aiohttp's, on trio)."""
+        if self._asyncio_only and not isinstance(current_loop(), asyncio.AbstractEventLoop):
+            raise AsyncioOnly("http='aiohttp' runs on asyncio only, not on trio: use http='httpx' there (the "
+                              "default; unset $SOTKIT_HTTP if it says aiohttp)")
+
     async def ready(self) -> None:
         """Make this loop's first client, off the event loop (see the module's notes)."""
         here = self._here()
         if here.clients:
             return
-        if self._asyncio_only and not isinstance(current_loop(), asyncio.AbstractEventLoop):
-            raise AsyncioOnly("http='aiohttp' runs on asyncio only, not on trio: use http='httpx' there (the "
-                              "default; unset $SOTKIT_HTTP if it says aiohttp)")
         async with here.opening:
             if not here.clients:
                 assert self._make is not None

@@ -145,6 +145,9 @@ class AnthropicProvider(Provider):
             usage = reading.usage(reading.output_tokens)
         yield dataclasses.replace(usage, finish_reason=reading.stop_reason)
 
+    def check_event_loop(self) -> None:
+        self._clients.check_event_loop()
+
     async def ready(self) -> None:
         await self._clients.ready()
 

@@ -269,6 +269,10 @@ class Provider(ABC):
         ``supports_batch``."""
         raise NotImplementedError(f"{type(self).__name__} does not batch")
 
+    def check_event_loop(self) -> None:
+        """Raise ``sotkit.errors.AsyncioOnly`` where the running event loop cannot serve this provider's calls
+        (``http="aiohttp"`` on trio); checked as a request starts, for every model it may call."""
+
     async def ready(self) -> None:
         """Make what calls need (an SDK client), off the event loop; called before a call is admitted, so that
         the first call's set-up (importing the SDK) counts against no budget or timeout."""

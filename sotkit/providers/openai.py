@@ -146,6 +146,9 @@ class OpenAIProvider(Provider):
         reason = "stop" if stopping is not None and stopping.hit else reading.reason
         yield dataclasses.replace(usage, finish_reason=str(reason) if reason is not None else None)
 
+    def check_event_loop(self) -> None:
+        self._clients.check_event_loop()
+
     async def ready(self) -> None:
         await self._clients.ready()
 
