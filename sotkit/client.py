@@ -393,7 +393,8 @@ class EventStream:
         try:
             await tasks.__aexit__(None, None, None)  # the block's own error, if any, goes on as it is
         except BaseExceptionGroup as group:  # the request's task raised it (trio's Ctrl-C): plain, as generate's
-            raise sole(group) from None
+            error = sole(group)
+            raise error from error.__cause__
         finally:
             if self._on_close is not None:
                 on_close, self._on_close = self._on_close, None

@@ -198,7 +198,8 @@ class Answer:
             raise
         except BaseExceptionGroup as group:  # one of sotkit's tasks raised it (trio's Ctrl-C)
             self._cut_where_stopped()
-            raise sole(group) from None  # no "during handling of" the group: it is sotkit's own
+            error = sole(group)
+            raise error from error.__cause__  # its own cause, and no "during handling of" sotkit's group
         finally:
             self._finished_at = anyio.current_time()
         if scope.cancelled_caught:

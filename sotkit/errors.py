@@ -23,7 +23,6 @@ engines raise them without importing the SDK.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .engines.errors import ConfigError, ModelNotAvailableError, SotkitError
@@ -119,12 +118,12 @@ def renote(error: BaseException, note: str, kind: str) -> None:
     error.add_note(note)
 
 
-def describe(error: BaseException, length: int = 300, words: Callable[[BaseException], str] = str) -> str:
+def describe(error: BaseException, length: int = 300) -> str:
     """An error in one short line, as events and ``Point.error`` carry it: ``"Type: message"`` (its first
-    ``length`` characters; ``words`` gives the message), then its notes (sotkit's say why it was not retried, or
-    what the main model's error was where a fallback's is shown)."""
+    ``length`` characters), then its notes (sotkit's say why it was not retried, or what the main model's error
+    was where a fallback's is shown)."""
     notes = " ".join(getattr(error, "__notes__", ()))
-    return f"{type(error).__name__}: {words(error)}"[:length] + (f" {notes[:400]}" if notes else "")
+    return f"{type(error).__name__}: {error}"[:length] + (f" {notes[:400]}" if notes else "")
 
 
 def sole(group: BaseExceptionGroup) -> BaseException:

@@ -32,7 +32,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
-from .errors import StreamError, describe
+from .errors import StreamError
 
 if TYPE_CHECKING:
     from .providers.base import CallUsage, ChatRequest
@@ -40,9 +40,10 @@ if TYPE_CHECKING:
 
 SCOPE = "sotkit"
 _MODES = ("sot", "sequential", "auto")
-#: a quoted passage, as repr() writes one (an apostrophe inside a word, as in "the API's", starts none), or one a
-#: cut left open to the end
-_QUOTED = re.compile(r"""(?<!\w)(?:'(?:[^'\\]|\\.)*(?:'|$)|"(?:[^"\\]|\\.)*(?:"|$))""")
+#: a quoted passage, as repr() writes one (an apostrophe inside a word, as in "the API's", starts none)
+_QUOTED = re.compile(r"""(?<!\w)(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")""")
+#: a quoted passage that a cut left open to the end
+_OPEN = re.compile(r"""(?<!\w)(['"])(?:(?!\1)[^\\]|\\.)*$""")
 
 
 class CallTrace:
@@ -312,9 +313,11 @@ def _record(span: Any, error: BaseException, content: bool) -> None:
 
 
 def without_text(error: BaseException) -> str:
-    """``describe(error)`` with quoted passages elided (before it is cut short), as a log line says it: no model
-    output in logs either."""
-    return _elide(describe(error, words=lambda e: _elide(_said(e))))
+    """``describe(error)`` as a log line says it: quoted passages elided, also one its cut leaves open (no model
+    output in logs either), and sotkit's notes kept."""
+    head = f"{type(error).__name__}: {_elide(_said(error))}"
+    notes = " ".join(_OPEN.sub("'…'", _elide(note)) for note in getattr(error, "__notes__", ()))
+    return (_OPEN.sub("'…'", head[:300]) if len(head) > 300 else head) + (f" {notes[:400]}" if notes else "")
 
 
 def _message(error: BaseException, content: bool) -> str:

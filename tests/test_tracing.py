@@ -434,7 +434,16 @@ def test_quoted_text_past_a_cut_is_elided_in_log_lines_and_spans():
 
     excerpt = "secret-answer-text " * 40
     long = StreamError(f"the server sent an event that is not the API's: {excerpt!r}")
-    cut = StreamError(f"the server ended the stream with finish_reason 'error': {str({'content': excerpt})[:300]}")
+    cut = StreamError(f"the server ended the stream with finish_reason 'error': {str({'content': excerpt})[:300]!r}")
     for error in (long, cut):
         assert "secret" not in tracing.without_text(error) and "secret" not in tracing._message(error, False)
     assert tracing.without_text(long) == "StreamError: the server sent an event that is not the API's: '…'"
+    # sotkit's own note is kept wherever the cut falls (it was elided with an opening quote the cut left, probe 83)
+    for pad in range(270, 300):
+        padded = StreamError("x" * pad + f" {excerpt!r}")
+        padded.add_note("(attempt 1 of 4; not retried: the wait of 0.4 s would end past the deadline)")
+        line = tracing.without_text(padded)
+        assert "secret" not in line and line.endswith(" (attempt 1 of 4; not retried: the wait of 0.4 s would end "
+                                                      "past the deadline)"), line
+    # a lone apostrophe elides nothing (a quote a cut left open is elided only where the line was cut)
+    assert tracing._elide("model (all-MiniLM)'s cache is stale") == "model (all-MiniLM)'s cache is stale"

@@ -72,6 +72,8 @@ async def test_an_aiohttp_fallback_or_router_is_refused_before_any_request_too()
             async with client(server, "openai", **options) as sot:
                 with pytest.raises(AsyncioOnly, match="http='aiohttp' runs on asyncio only"):
                     await sot.generate("How can I be healthier?", mode="auto")
+        with pytest.raises(AsyncioOnly):  # a provider used on its own, too
+            await aiohttp.ready()
         await aiohttp.aclose()
     assert not server.requests
 
@@ -92,14 +94,15 @@ async def test_ctrl_c_in_a_points_task_reaches_the_caller_plain(read):
             self.points += 1
             yield "Some text."
             if self.points == 2:
-                raise KeyboardInterrupt
+                raise KeyboardInterrupt from OSError("the root cause")
             await anyio.sleep(10)
 
     async with sotkit.SoT(Interrupted(), mode="sot", point_max_tokens=100) as sot:
-        with pytest.raises(KeyboardInterrupt):
+        with pytest.raises(KeyboardInterrupt) as caught:
             if read == "generate":
                 await sot.generate("Why?")
             else:
                 async with sot.stream("Why?") as events:
                     async for _ in events:
                         pass
+    assert isinstance(caught.value.__cause__, OSError)  # its own cause is kept (probe 83)

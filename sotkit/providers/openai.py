@@ -150,6 +150,7 @@ class OpenAIProvider(Provider):
         self._clients.check_event_loop()
 
     async def ready(self) -> None:
+        self.check_event_loop()  # a provider used on its own, outside a request
         await self._clients.ready()
 
     async def aclose(self) -> None:
@@ -182,7 +183,7 @@ class _Reading:
         except (AttributeError, TypeError, KeyError, IndexError) as exc:
             raise malformed(data) from exc
         if done == "error":  # OpenRouter's and others' mid-stream failure, sometimes without an error object
-            raise StreamError(f"the server ended the stream with finish_reason 'error': {str(data)[:300]}", raw=data)
+            raise StreamError(f"the server ended the stream with finish_reason 'error': {str(data)[:300]!r}", raw=data)
         if refusal:  # the model's refusal is its text, and the answer is no whole one (finish_reason says "stop")
             apart = "\n\n" if self.written and not self.refused else ""  # from text it wrote before it
             self.refused = True
