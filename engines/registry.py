@@ -56,7 +56,7 @@ def create(name: str, model: str, options: dict[str, Any], common: tuple[str, ..
         own = f"decoding={name!r} takes " + (", ".join(f"{t}=" for t in takes[name]) or "no options of its own")
         elsewhere = [f"{option}= is an option of decoding={other!r}" for option in unknown
                      for other, theirs in takes.items() if option in theirs]
-        anywhere = {*common, "decoding", *(option for theirs in takes.values() for option in theirs)}
+        anywhere = {*common, "decoding", *option_names()}
         close = [f"{match}=" for option in unknown if option not in anywhere
                  for match in difflib.get_close_matches(option, anywhere, n=1, cutoff=0.75)]
         hint = f"did you mean {' or '.join(close)}? " if close else ""

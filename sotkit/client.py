@@ -227,13 +227,14 @@ class SoT:
         question = check_question(question)
         # the options of the main model, where built here (from a string), are read only where a name is no request's
         # (a fallback named by a string takes none: SoT(...) would refuse them)
-        main = [self.backends[0].provider] if self.backends[0].provider in self._owned else []
-        if (not_requests := set(options) - REQUEST_FIELDS) \
-                and (client_only := sorted(not_requests & (CLIENT_OPTIONS | _options_of(main)))):
-            raise ConfigError(f"{', '.join(f'{name}=' for name in client_only)} configures the client, not one "
-                              "request: pass it to sotkit.SoT(...) (or to sotkit.generate / sotkit.stream)")
+        if not_requests := set(options) - REQUEST_FIELDS:
+            main = self.backends[0].provider
+            configures = CLIENT_OPTIONS | (type(main).option_names() if main in self._owned else set())
+            if client_only := sorted(not_requests & configures):
+                raise ConfigError(f"{', '.join(f'{name}=' for name in client_only)} configures the client, not "
+                                  "one request: pass it to sotkit.SoT(...) (or to sotkit.generate / sotkit.stream)")
         check_names(options, REQUEST_FIELDS, "a request (per-request options)",
-                    owners=owners(set(options) - REQUEST_FIELDS, self.model.partition(":")[0]))
+                    owners=owners(not_requests, self.model.partition(":")[0]))
         if "retry" in options and options["retry"] is None:  # as in SoT(retry=None): the client's policy
             options = {name: value for name, value in options.items() if name != "retry"}
         opts = self._checked(dataclasses.replace(self.options, **options)) if options else self.options
@@ -412,11 +413,6 @@ _ASYNC_ONLY = ("a stream is read asynchronously, inside an async function: `asyn
                "notebook, whose event loop runs already, write `async with` and `await` in the cell itself)")
 _STREAM_CLOSED = ("this stream was read to its end or closed (a stream is one request): call sot.stream(...) "
                   "again for another")
-
-
-def _options_of(providers: list[Provider]) -> set[str]:
-    """The options the providers took when they were built (``base_url``, ``device``, ``fast_decode``, ...)."""
-    return set().union(*(type(provider).option_names() for provider in providers))
 
 
 def _templates(provider: Provider, overrides: TemplateSource) -> Templates:

@@ -46,7 +46,7 @@ from .overlap import CallSpan
 from .providers.base import AT_BUDGET, STARTED, CallUsage, ChatRequest, Chunk, Provider, SendAgain, Thinking
 from .result import Point, Usage
 from .retry import RetryPolicy, is_retryable, status_of
-from .tracing import NO_TRACE, CallTrace, RequestTrace, without_text
+from .tracing import NO_CALL, NO_TRACE, CallTrace, RequestTrace, without_text
 
 if TYPE_CHECKING:  # the layer above: a backend holds templates, the runner never renders them
     from .templates import Templates
@@ -240,10 +240,8 @@ class Runner:
 
         async def retry_row(row: int) -> None:
             call = calls[row]
-            if error is not None:
-                log_retry(call.what, backend.model, 1, self.retry.attempts, error, 0.0)
-                self.send(RetryEvent(call.point.index if call.point else None, 1, status_of(error), 0.0,
-                                     describe(error)))
+            if error is not None:  # the row's first single attempt starts at once; the batch's span has ended
+                self._on_retry(1, error, 0.0, call, backend, NO_CALL)
             try:
                 outcome: RowOutcome = await self.call(call, received=received[row])
             except Exception as exc:

@@ -134,6 +134,7 @@ class ClientPool:
         here = self._here()
         if here.clients:
             return
+        self.check_event_loop()  # for a provider used on its own too; a request checks every model as it starts
         async with here.opening:
             if not here.clients:
                 assert self._make is not None

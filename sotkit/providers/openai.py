@@ -150,7 +150,6 @@ class OpenAIProvider(Provider):
         self._clients.check_event_loop()
 
     async def ready(self) -> None:
-        self.check_event_loop()  # a provider used on its own, outside a request
         await self._clients.ready()
 
     async def aclose(self) -> None:
