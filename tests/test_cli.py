@@ -510,6 +510,7 @@ def test_when_the_fallback_fails_too_the_error_names_it_and_the_main_models_fail
 
 def test_device_goes_to_a_local_fallback_and_is_refused_where_no_model_is_local(tmp_path):
     # --device was refused as an unknown option of the API model, though the local fallback was its use
+    pytest.importorskip("torch")
     from sotkit.engines.testing import save_tiny_chat_model
 
     local = save_tiny_chat_model(tmp_path / "tiny")

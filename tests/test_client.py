@@ -486,6 +486,10 @@ def test_a_first_token_timeout_the_network_timeout_would_cut_short_is_refused():
         anyio.run(functools.partial(sot.generate, "Why?", first_token_timeout=9))  # per request too, before a call
     assert sotkit.SoT("openai:m", api_key="k", base_url="http://127.0.0.1:9/v1", timeout=None,
                       first_token_timeout=100).options.first_token_timeout == 100  # no network timeout
+
+
+def test_a_local_model_takes_any_first_token_timeout():
+    pytest.importorskip("torch")
     assert sotkit.SoT("local:smollm2", timeout=1, first_token_timeout=10)  # in-process: no network at all
 
 
