@@ -36,6 +36,16 @@ from .skeleton import SkeletonParser, SkeletonPoint
 from .stitch import Stitcher
 from .tracing import start_request
 
+
+@dataclass
+class _Writer:
+    """The model writing a point and the filter its text goes through: a fallback replaces both, a retry that starts
+    a new generation the filter."""
+
+    backend: Backend
+    cleaner: ExpansionFilter
+
+
 @dataclass(frozen=True)
 class RequestOptions:
     """Settings of one request; every field can be given per call to ``generate``/``stream``."""
@@ -428,12 +438,12 @@ class Answer:
     async def _expand(self, point: Point, outline: list[Point], backends: list[Backend] | None = None,
                       retry: bool = False) -> None:
         backends = backends or self.backends
-        call, cleaner = self._expansion_call(point, outline, backends, retry)
+        call, writer = self._expansion_call(point, outline, backends, retry)
         try:
             outcome: tuple[str, CallUsage] | Exception = await self.runner.call(call, backends)
         except Exception as exc:  # recorded; run() raises or skips once every other point is done
             outcome = exc
-        then = self._settle(point, cleaner[0], outcome, backends, retry)
+        then = self._settle(point, writer, outcome, backends, retry)
         if then == "retry":
             await self._expand(point, outline, backends, retry=True)
         elif then == "fallback":
@@ -442,11 +452,11 @@ class Answer:
     async def _expand_batch(self, points: list[Point], outline: list[Point], retry: bool = False) -> None:
         """In-process models expand every point in one batched generation (the runner retries a row the batch did
         not finish as a single call)."""
-        calls, cleaners = zip(*(self._expansion_call(p, outline, self.backends, retry) for p in points))
+        calls, writers = zip(*(self._expansion_call(p, outline, self.backends, retry) for p in points))
         then: list[str | None] = [None] * len(points)
 
         def settle(row: int, outcome: RowOutcome) -> None:  # at once: a finished row's point need not wait
-            then[row] = self._settle(points[row], cleaners[row][0], outcome, self.backends, retry)
+            then[row] = self._settle(points[row], writers[row], outcome, self.backends, retry)
 
         await self.runner.call_batch(calls, settle)
         async with anyio.create_task_group() as tg:
@@ -456,42 +466,42 @@ class Answer:
                 tg.start_soon(self._expand, point, outline, self.backends[1:])
 
     def _expansion_call(self, point: Point, outline: list[Point], backends: list[Backend],
-                        retry: bool) -> tuple[Call, list[ExpansionFilter]]:
-        """The call that writes ``point``, and (in a one-item list) the filter its text goes through, made for the
-        model writing it (a local fallback's in whole sentences): a retry that starts a new generation replaces it
-        and withdraws what was shown."""
+                        retry: bool) -> tuple[Call, _Writer]:
+        """The call that writes ``point``, and its writer: the model writing it and the filter its text goes
+        through, made for that model (a local fallback's in whole sentences); a retry that starts a new generation
+        replaces the filter and withdraws what was shown."""
         first = self._expand_request(backends[0], point, outline, retry)  # rendered once: it is the filter's too
-        writing = [backends[0]]
-        cleaner = [self._expansion_filter(point, backends[0].provider, first.prompt)]
+        writer = _Writer(backends[0], self._expansion_filter(point, backends[0].provider, first.prompt))
 
         def on_text(raw: str) -> bool:
-            self._point_text(point, cleaner[0].feed(raw))
-            return not cleaner[0].finished  # it ran on into the next point
+            self._point_text(point, writer.cleaner.feed(raw))
+            return not writer.cleaner.finished  # it ran on into the next point
 
         def new_filter() -> None:
-            cleaner[0] = self._expansion_filter(point, writing[0].provider, build(writing[0]).prompt)
+            writer.cleaner = self._expansion_filter(point, writer.backend.provider, build(writer.backend).prompt)
 
         def on_restart() -> None:
             new_filter()
             self._withdraw(point)
 
         def on_start(backend: Backend) -> None:
-            if backend is not writing[0]:  # a fallback: its text goes through a filter of its own
-                writing[0] = backend
+            if backend is not writer.backend:  # a fallback: its text goes through a filter of its own
+                writer.backend = backend
                 new_filter()
 
         def build(backend: Backend) -> ChatRequest:
             return first if backend is backends[0] else self._expand_request(backend, point, outline, retry)
 
-        return Call(build, on_text, on_restart, point, on_start=on_start), cleaner
+        return Call(build, on_text, on_restart, point, on_start=on_start), writer
 
-    def _settle(self, point: Point, cleaner: ExpansionFilter, outcome: tuple[str, CallUsage] | Exception,
+    def _settle(self, point: Point, writer: _Writer, outcome: tuple[str, CallUsage] | Exception,
                 backends: list[Backend], retry: bool) -> Literal["retry", "fallback"] | None:
         """Finish or fail a point whose call ended; or say what to try next when it left no text of its own (it
         wrote nothing, or only its header, a title, another point's line or echoes of its prompt, which the filter
         drops, or only lead-ins and titles, which are withdrawn): one retry (with a header prefilled where the
         provider takes a prefill; elsewhere the same request, which a sampling server answers anew), then the fallback
         model. An empty point is never finished as if it were written."""
+        cleaner = writer.cleaner
         if isinstance(outcome, Exception):
             self._point_text(point, cleaner.finish())
             self._fail(point, outcome)
@@ -505,7 +515,7 @@ class Answer:
             self._finish_point(point)
         elif not retry and not point.truncated:  # cut off before any text: the same request would be cut again
             return "retry"
-        elif len(backends) > 1 and point.model == backends[0].model:  # not where the call fell back already
+        elif len(backends) > 1 and writer.backend is backends[0]:  # not where the call fell back already
             log_fallback(f"point {point.index}", point.model, self._empty_error(point, cleaner, retry),
                          backends[1].model)
             return "fallback"
