@@ -162,9 +162,10 @@ class Runner:
         self._pulses: dict[int, _Pulse] = {}  # per backend
 
     async def call(self, call: Call, backends: Sequence[Backend] | None = None,
-                   received: list[str] | None = None) -> tuple[str, CallUsage]:
+                   received: list[str] | None = None, attempted: int = 0) -> tuple[str, CallUsage]:
         """Stream one completion through the backends in order; return the model that finished it and the usage
-        of its last attempt. ``received``: text an earlier (batched) attempt already wrote, to continue."""
+        of its last attempt. ``received``: text an earlier (batched) attempt already wrote, to continue;
+        ``attempted``: attempts the main model made already (a batch's), counted against its retries."""
         received = [] if received is None else received  # the current generation's raw text
         backends = backends or self.backends
         error: Exception | None = None
@@ -178,7 +179,8 @@ class Runner:
                 if call.on_start is not None and not received:
                     call.on_start(backend)
                 try:  # a fallback writes its own generation: what the model before it wrote is no text of its own
-                    usage = await self._retried(backend, call, received, span, own=backend is backends[0])
+                    usage = await self._retried(backend, call, received, span, own=backend is backends[0],
+                                                attempted=attempted if backend is backends[0] else 0)
                 except AsyncioOnly:  # Redis limits on trio (aiohttp is refused as the request starts)
                     raise  # no fallback may hide it
                 except Exception as exc:
@@ -243,7 +245,7 @@ class Runner:
             if error is not None:  # the row's first single attempt starts at once; the batch's span has ended
                 self._on_retry(1, error, 0.0, call, backend, NO_CALL)
             try:
-                outcome: RowOutcome = await self.call(call, received=received[row])
+                outcome: RowOutcome = await self.call(call, received=received[row], attempted=1)  # the batch
             except Exception as exc:
                 outcome = exc
             on_row(row, outcome)
@@ -256,12 +258,13 @@ class Runner:
     # -- the layers ----------------------------------------------------------------------------------------
 
     async def _retried(self, backend: Backend, call: Call, received: list[str], span: CallTrace,
-                       own: bool = True) -> CallUsage:
-        """The backend's attempts at the call. ``own``: ``received`` is this backend's generation (a batched row's),
-        which a provider that takes a prefill continues; another model's text goes once this backend writes."""
+                       own: bool = True, attempted: int = 0) -> CallUsage:
+        """The backend's attempts at the call, after the ``attempted`` it made. ``own``: ``received`` is this
+        backend's generation (a batched row's), which a provider that takes a prefill continues; another model's
+        text goes once this backend writes."""
         request = call.build(backend)
         span.request(request, prefill=backend.provider.supports_prefill)
-        attempt = 0
+        attempt = attempted
         prefill = backend.provider.supports_prefill  # what the call's text was set up to continue
         stale = bool(received) and not own  # until this backend writes, the text is another model's
         while True:

@@ -225,14 +225,16 @@ async def test_a_broken_batch_keeps_its_finished_rows_and_sends_the_rest_to_the_
         await backup.aclose()
     assert [p.text for p in result.points] == ["Row one, written in the batch.", TEXTS[2], TEXTS[3]]
     assert [p.model for p in result.points] == ["test:batch", "openai:backup", "openai:backup"]
-    # the batch, two single attempts on the model, then the fallback's
-    assert [p.attempts for p in result.points] == [1, 4, 4]
+    # the batch, then one single attempt on the model (the second of its two: it numbered the batch's failure
+    # "attempt 1" and then its own first again, and made three), then the fallback's
+    assert [p.attempts for p in result.points] == [1, 3, 3]
     assert sorted(point_of(r) for r in server.requests) == [2, 3]
     # each row retried alone is logged as a retry, as a single call's is (probe 81: no line was)
     logged = sorted(r.getMessage() for r in caplog.records if r.name == "sotkit")
     assert [line for line in logged if "worker died" in line] == [
         f"point {i} on test:batch: attempt 1 of 2 failed (ConnectionError: the worker died); retrying in 0.0 s"
         for i in (2, 3)]
+    assert not [line for line in logged if "still dead); retrying" in line]
 
 
 async def test_a_broken_batch_without_a_fallback_fails_only_its_unfinished_points():
