@@ -84,20 +84,58 @@ _ITEM_TAIL = re.compile(r"(?:[\s;,]*\b(?:and|or|then))?[\s;,]*$", re.I)
 #: bold text; a star just before its closing ``**`` is the text's (``**Avoid SELECT ***``)
 _BOLD = re.compile(r"\*\*(.+?)\*\*(?!\*)|__(.+?)__")
 #: words that label a line with a number, as a sequence or a time, and name no point ("Days 1-3", "Weeks 1-4",
-#: "July 14, 1789", "3200 BC", "5th century", "9:00 AM - 9:30 AM", "Q1 2025", "Tag 1"); others name a thing ("B12",
-#: "Python 3", "PEP 695")
+#: "July 14, 1789", "3200 BC", "5th century", "9:00 AM - 9:30 AM", "Q1 2025", "Tag 1", "Día 3", "День 2"); others
+#: name a thing ("B12", "Python 3", "PEP 695"). In English and the other languages whose lead-ins ``sotkit.talk``
+#: knows (Chinese, Japanese and Korean are ``_CJK_LABEL``'s)
 _SEQUENCE = frozenset("""day week month year hour minute min second sec age decade century centuries quarter q no
 number step phase part stage chapter section point lesson module unit round level session option idea reason rule
-item slide episode season am pm bc bce ad ce early late mid pre post circa tag jour día dia giorno woche semaine
-semana january february march april may june july august september october november december jan feb mar apr jun
-jul aug sep sept oct nov dec""".split())
+item slide episode season am pm bc bce ad ce early late mid pre post circa
+january february march april may june july august september october november december jan feb mar apr jun jul aug
+sep sept oct nov dec
+día dia semana mes año paso fase parte etapa capítulo sección lección nivel opción
+mês ano passo capítulo seção lição opção
+jour semaine mois année an étape phase partie chapitre leçon niveau
+tag woche monat jahr schritt teil stufe kapitel abschnitt lektion
+giorno settimana mese anno passo fase parte tappa capitolo sezione lezione livello
+gün hafta ay yıl adım aşama bölüm ders seviye
+день дня дней неделя недели месяц год шаг этап часть глава раздел урок уровень
+hari minggu bulan tahun langkah tahap bagian bab pelajaran
+ngày tuần tháng năm bước giai đoạn phần chương bài""".split())
 #: heads that label a line with no number: the kind of line a list repeats ("Pro: No commute", "Q: ...", "Monday:
-#: Legs", "Breakfast: Oatmeal", "Late morning: The Louvre"), where the point is the whole line; in the plural they
-#: name a section ("**Pros**: low carbon, reliable")
+#: Legs", "Breakfast: Oatmeal", "Late morning: The Louvre", "Lunes: piernas", "Vorteil: ..."), where the point is
+#: the whole line; in the plural they name a section ("**Pros**: low carbon, reliable")
 _HEADS = frozenset("""pro con advantage disadvantage tip myth fact q a note monday tuesday wednesday thursday friday
 saturday sunday weekend weekday breakfast brunch lunch dinner supper snack morning afternoon evening night noon
-midday midnight""".split())
+midday midnight
+ventaja desventaja contra lunes martes miércoles jueves viernes sábado domingo desayuno almuerzo comida cena
+merienda mañana tarde noche consejo
+vantagem desvantagem segunda terça quarta quinta sexta feira café da manhã almoço jantar lanche noite dica
+avantage inconvénient lundi mardi mercredi jeudi vendredi samedi dimanche petit déjeuner dîner goûter matin après
+midi soir conseil
+vorteil nachteil montag dienstag mittwoch donnerstag freitag samstag sonntag frühstück mittagessen abendessen
+morgen vormittag nachmittag abend tipp
+vantaggio svantaggio lunedì martedì mercoledì giovedì venerdì sabato domenica colazione pranzo mattina pomeriggio
+sera consiglio
+avantaj dezavantaj artı eksi pazartesi salı çarşamba perşembe cuma cumartesi pazar kahvaltı öğle yemeği akşam
+sabah ipucu
+плюс минус преимущество недостаток понедельник вторник среда четверг пятница суббота воскресенье завтрак обед
+ужин утро вечер ночь совет
+kelebihan kekurangan keuntungan kerugian senin selasa rabu kamis jumat sabtu sarapan makan siang malam pagi sore
+ưu nhược điểm thứ hai ba tư sáu bảy chủ nhật bữa sáng trưa tối buổi chiều mẹo""".split())
 _LABEL_WORDS = _SEQUENCE | _HEADS
+_CJK_NUMBER = r"[0-9０-９一二三四五六七八九十百两零〇]+"
+#: a Chinese, Japanese or Korean head that labels its line: a day, week or step of a sequence ("第一天", "第2周",
+#: "1日目", "1일차", "第三步"), a weekday ("周一", "月曜日", "월요일"), a meal or a time of day ("早餐", "朝食",
+#: "아침"), a pro or a con ("优点", "メリット", "장점"), a number after it or not ("优点1")
+_CJK_LABEL = re.compile(rf"""(?:
+    第{_CJK_NUMBER}(?:天|日|周|週|个?月|か月|ヶ月|年|步|章|节|節|部分|阶段|段階|课|課|讲|回|周目|週目)
+    |{_CJK_NUMBER}\s*(?:天|日目|日|周目|週目|ヶ月目|か月目|年目|일차|일째|주차|개월차|단계|일|주)
+    |(?:周|星期|礼拜|禮拜)[一二三四五六日天] | [月火水木金土日]曜日? | [월화수목금토일]요일
+    |早餐|午餐|晚餐|早饭|午饭|晚饭|加餐|宵夜|早上|上午|中午|下午|傍晚|晚上|夜间|朝食|昼食|夕食|間食|朝|昼|夜|午前|午後|夕方
+    |아침|점심|저녁|간식|오전|오후|밤
+    |优点|缺点|优势|劣势|好处|坏处|弊端|長所|短所|利点|欠点|メリット|デメリット|장점|단점
+    |(?:步骤|ステップ|단계)\s*{_CJK_NUMBER}
+    )(?:{_CJK_NUMBER})?""", re.VERBOSE)
 _LABEL_TOKEN = re.compile(r"\d+(?:st|nd|rd|th|s)?(?![^\W\d_])|\d+|[^\W\d_]+")
 #: what opens a line that speaks to the user (after a "please")
 _OFFERS = ("would you like", "do you want me to", "shall i", "let me know", "feel free", "is there anything else",
@@ -501,6 +539,8 @@ def _is_subtitle(tail: str) -> bool:
 def _is_label(head: str) -> bool:
     """Does the head only label its line: a number with words of a sequence or a time (``_SEQUENCE``: "Day 1",
     "1957", "Weeks 1-4", "6:00 AM"), or a head that a list opens its lines with (``_HEADS``: "Pro", "Monday")?"""
+    if _CJK_LABEL.fullmatch(head.strip()):
+        return True
     tokens = _LABEL_TOKEN.findall(head.replace(".", "").casefold())  # "a.m." is "am"
     # a sequence's words may be plural ("Days 1-3"); a head in the plural names a section ("Pros")
     words = {w.removesuffix("s") if w.removesuffix("s") in _SEQUENCE else w for w in tokens if not w[0].isdigit()}

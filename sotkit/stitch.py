@@ -16,13 +16,17 @@ CONTINUATION = "   "
 #: a point's text that opens with a block (a code block, a table, a list, a heading) starts on a line of its own
 #: under its item: after "1. Title: " a fence would not open, and its close would open one to the end
 _BLOCK = re.compile(r"```|~~~|\||#{1,6} |[-*+•] |\d{1,3}[.)] ")
+#: a title that ends in Chinese or Japanese (kana, ideographs) or their full-width punctuation
+_WIDE_END = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff？！：）」』】]$")
 
 
 def point_header(index: int, title: str, opening: str = "") -> str:
     """The point's item line, before its text (``opening``: the text's first piece)."""
-    # a title that ends in its own punctuation takes no colon: "1. What is jet lag? It is ..."
-    header = f"{index}. {title}{'' if title.endswith(('?', '!', ':', '？', '！', '：')) else ':'}"
-    return header + ("\n" + CONTINUATION if _BLOCK.match(opening) else " ")
+    # a title that ends in its own punctuation takes no colon: "1. What is jet lag? It is ..."; one in Chinese or
+    # Japanese, the full-width colon, which needs no space after it: "1. 制定计划：每天..."
+    wide = bool(_WIDE_END.search(title))
+    header = f"{index}. {title}{'' if title.endswith(('?', '!', ':', '？', '！', '：')) else '：' if wide else ':'}"
+    return header + ("\n" + CONTINUATION if _BLOCK.match(opening) else "" if wide else " ")
 
 
 class Stitcher:

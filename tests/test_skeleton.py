@@ -558,6 +558,18 @@ def test_phrases_to_someone_are_points(skeleton):
     ("1. Monday: Chest\n2. **Breakfast**: Oatmeal\n3. Late morning: The Louvre",
      ["Monday: Chest", "Breakfast: Oatmeal", "Late morning: The Louvre"]),
     ("1. **Pros**: low carbon, reliable\n2. **Cons**: waste, cost", ["Pros", "Cons"]),
+    # ... in the other languages sotkit reads too: only the label was kept, and every point written for "Day 2"
+    # without its sight (probe 84)
+    ("1. 第一天：故宫\n2. 第2天：长城\n3. 2日目：金閣寺\n4. 3일차: 홍대\n5. 周三：胸部训练\n6. 月曜日：脚",
+     ["第一天：故宫", "第2天：长城", "2日目：金閣寺", "3일차: 홍대", "周三：胸部训练", "月曜日：脚"]),
+    ("1. 优点：节省通勤时间\n2. 缺点：难以专注\n3. 早餐：燕麦粥\n4. メリット：通勤なし\n5. 장점: 유연성",
+     ["优点：节省通勤时间", "缺点：难以专注", "早餐：燕麦粥", "メリット：通勤なし", "장점: 유연성"]),
+    ("1. День 2: Третьяковская галерея\n2. Lunes: piernas y glúteos\n3. Lundi : jambes\n4. Desayuno: avena\n"
+     "5. Vorteil: mehr Zeit\n6. Café da manhã: aveia\n7. Après-midi : musée\n8. Öğle yemeği: salata\n"
+     "9. Ưu điểm: tiết kiệm", ["День 2: Третьяковская галерея", "Lunes: piernas y glúteos", "Lundi : jambes",
+                               "Desayuno: avena", "Vorteil: mehr Zeit", "Café da manhã: aveia", "Après-midi : musée",
+                               "Öğle yemeği: salata", "Ưu điểm: tiết kiệm"]),
+    ("1. 制定计划：每天列清单\n2. 睡眠：8時間寝る\n3. Schlaf: acht Stunden", ["制定计划", "睡眠", "Schlaf"]),
     # a name with a number is a head that names its point
     ("1. B12: essential for nerves\n2. Python 3: the current line\n3. PEP 695: type syntax",
      ["B12", "Python 3", "PEP 695"]),

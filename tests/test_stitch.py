@@ -159,7 +159,19 @@ def test_a_title_that_ends_in_its_own_punctuation_takes_no_colon():
         s.add_point(i, title)
         s.add_text(i, "x")
         s.finish_point(i)
-    assert s.text == "1. What is jet lag? x\n2. Avoid screens! x\n3. Why: x\n4. Sleep well: x\n5. 为什么会这样？ x"
+    assert s.text == "1. What is jet lag? x\n2. Avoid screens! x\n3. Why: x\n4. Sleep well: x\n5. 为什么会这样？x"
+
+
+def test_a_chinese_or_japanese_title_takes_the_full_width_colon_and_no_space():
+    # "1. 制定计划: 每天..." put an ASCII colon and space into a Chinese answer (probe 84); Korean is written with
+    # spaces and ASCII punctuation
+    s = Stitcher()
+    for i, (title, text) in enumerate([("制定计划", "每天列清单。"), ("睡眠", "8時間寝る。"), ("경복궁", "궁궐입니다."),
+                                       ("Sleep (睡眠)", "x")], 1):
+        s.add_point(i, title)
+        s.add_text(i, text)
+        s.finish_point(i)
+    assert s.text == "1. 制定计划：每天列清单。\n2. 睡眠：8時間寝る。\n3. 경복궁: 궁궐입니다.\n4. Sleep (睡眠): x"
 
 
 def test_a_request_ended_early_keeps_what_the_later_points_wrote():
