@@ -234,6 +234,6 @@ class ModelLimits:
 
 
 def estimate_tokens(prompt_chars: int, max_tokens: int) -> int:
-    """What a tokens-per-minute budget charges for a call: the prompt (about 4 characters a token) plus
-    the output it may write, as providers count it."""
+    """What a tokens-per-minute budget charges for a call: the prompt (about 4 characters a token, as
+    ``Prompt.chars`` counts them) plus the output it may write, as providers count it."""
     return math.ceil(prompt_chars / 4) + max_tokens

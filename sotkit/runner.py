@@ -43,7 +43,8 @@ from .errors import AsyncioOnly, StreamError, StreamStalled, describe, renote
 from .events import Event, RetryEvent
 from .limits import Limits, estimate_tokens
 from .overlap import CallSpan
-from .providers.base import AT_BUDGET, STARTED, CallUsage, ChatRequest, Chunk, Provider, SendAgain, Thinking
+from .providers.base import (AT_BUDGET, STARTED, CallUsage, ChatRequest, Chunk, Provider, SendAgain, Thinking,
+                             char_weight)
 from .result import Point, Usage
 from .retry import RetryPolicy, is_retryable, status_of
 from .tracing import NO_CALL, NO_TRACE, CallTrace, RequestTrace, without_text
@@ -234,8 +235,8 @@ class Runner:
                 finally:  # rows it did not finish (it failed, or was cancelled) wrote what was paid for, uncounted
                     cut = [row for row, text in enumerate(received) if text and not over[row]]
                     if cut:  # one estimate for the batch: one call, its counts partly sotkit's
-                        self._account(CallUsage.estimate(sum(requests[row].prompt.chars for row in cut),
-                                                         sum(len(piece) for row in cut for piece in received[row])),
+                        written = sum(char_weight(piece) for row in cut for piece in received[row])
+                        self._account(CallUsage.estimate(sum(requests[row].prompt.chars for row in cut), written),
                                       backend.model, span, calls=0)
         except Exception as exc:  # the rows it did not finish are retried below
             error = exc
@@ -340,7 +341,8 @@ class Runner:
         if call.point is not None:
             call.point.attempts += 1
         usage: CallUsage | None = None  # what the provider reports last
-        chunks = chars = reasoned = 0  # of this attempt (reasoned: characters of reasoning, billed as output)
+        # of this attempt (reasoned: characters of reasoning, billed as output; weight: chars' ``char_weight``)
+        chunks = chars = weight = reasoned = 0
         # A server that ignores max_tokens would stream forever: past these it is ended as if at the limit.
         max_chunks = RUNAWAY_CHUNKS_PER_TOKEN * request.max_tokens + 8
         max_chars = RUNAWAY_CHARS_PER_TOKEN * request.max_tokens + 64
@@ -368,7 +370,7 @@ class Runner:
                             if now - shown < hidden_s:
                                 watchdog.progress(text=False)
                             if reasoned > max_reasoned:  # a runaway that reasons on: ended as at its limit
-                                usage = dataclasses.replace(CallUsage.estimate(request.prompt.chars, chars + reasoned),
+                                usage = dataclasses.replace(CallUsage.estimate(request.prompt.chars, weight + reasoned),
                                                             finish_reason="length")
                                 break
                             continue
@@ -386,12 +388,12 @@ class Runner:
                             restart = False
                             _start_over(backend, call, received)
                         received.append(kept)
-                        chunks, chars = chunks + 1, chars + len(kept)
+                        chunks, chars, weight = chunks + 1, chars + len(kept), weight + char_weight(kept)
                         runaway = chunks > max_chunks or len(kept) < len(chunk)
                         if not call.on_text(kept) or runaway:
                             # Stop paying for text that will be thrown away; the usage the provider would have
                             # reported last is estimated (a runaway at least its whole budget: it ignored it).
-                            usage = CallUsage.estimate(request.prompt.chars, chars + reasoned)
+                            usage = CallUsage.estimate(request.prompt.chars, weight + reasoned)
                             if runaway:
                                 usage = dataclasses.replace(usage, finish_reason="length",
                                                             output_tokens=max(usage.output_tokens, request.max_tokens))
@@ -402,7 +404,7 @@ class Runner:
                 raise
             finally:
                 if usage is None:  # the attempt broke or was cancelled before its counts: what it used was paid for
-                    output = chars + reasoned
+                    output = weight + reasoned
                     usage = CallUsage.estimate(request.prompt.chars, output) if started or output else CallUsage()
                 self._account(usage, backend.model, span)
         watchdog.check()
@@ -513,7 +515,8 @@ def _resume(request: ChatRequest, done: str) -> ChatRequest:
     if not done:
         return request
     prompt = dataclasses.replace(request.prompt, prefill=(request.prompt.prefill or "") + done)
-    return dataclasses.replace(request, prompt=prompt, max_tokens=max(1, request.max_tokens - math.ceil(len(done) / 4)))
+    tokens = math.ceil(char_weight(done) / 4)
+    return dataclasses.replace(request, prompt=prompt, max_tokens=max(1, request.max_tokens - tokens))
 
 
 class _Pulse:

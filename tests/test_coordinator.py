@@ -7,7 +7,9 @@ import anyio
 import pytest
 
 import sotkit
+from sotkit.limits import estimate_tokens
 from sotkit.providers import create_provider
+from sotkit.providers.base import Prompt, char_weight
 from sotkit.testing import Fault, FakeLLMServer, Latency, Reply
 from tests.conftest import is_skeleton, point_of, sot_responder
 
@@ -146,6 +148,25 @@ async def test_a_server_that_reports_no_usage_gets_an_estimate_that_says_so():
     assert result.usage.output_tokens == 10  # 39 characters, about four to a token
     prompt_chars = sum(len(m["content"]) for m in request.body["messages"])
     assert result.usage.input_tokens == -(-prompt_chars // 4) > 0
+
+
+async def test_an_estimate_counts_a_chinese_character_as_a_token_not_a_quarter():
+    # 5,194 Chinese characters of output were estimated as 1,298 tokens, and a tpm budget charged a Chinese prompt
+    # a quarter of its tokens (probe 84): a Chinese, Japanese or Korean character is about a token
+    answer = "睡眠很重要。" * 10 + "Сон важен."  # 60 wide characters, 8 Cyrillic ones, 2 ASCII
+    with FakeLLMServer(sot_responder(SKELETON, sequential=answer), latency=FAST) as server:
+        async with client(server, "openai", mode="sequential", extra_body=NO_USAGE) as sot:
+            result = await sot.generate("如何提高睡眠质量？")
+    [request] = server.requests
+    assert result.text == answer and result.usage.estimated
+    assert result.usage.output_tokens == -(-(60 * 4 + 8 * 2 + 2) // 4) == 65
+    prompt_chars = sum(len(m["content"]) for m in request.body["messages"])
+    assert result.usage.input_tokens == -(-(prompt_chars + 3 * 9) // 4)  # the question's 9 wide characters
+
+
+def test_char_weight_counts_each_script_as_its_tokens_come():
+    assert [char_weight(t) for t in ("Sleep well.", "睡眠", "수면", "すいみん", "Сон", "café", "")] == [11, 8, 8, 16, 6, 5, 0]
+    assert estimate_tokens(Prompt("睡眠" * 50).chars, 10) == 110
 
 
 async def test_usage_sums_reported_and_estimated_calls():

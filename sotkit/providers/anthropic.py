@@ -19,7 +19,7 @@ from ._clients import sdk_clients, user_client
 from ._sse import malformed, text_pieces
 from ._think import ThinkTags
 from .base import (ERROR_STATUS, THINKING, CallUsage, ChatRequest, Chunk, Provider, Signal, StreamError, Thinking,
-                   is_count, with_extra, without_refused)
+                   char_weight, is_count, with_extra, without_refused)
 
 #: the counts that make up a call's input: the uncached tokens, the cache's reads and its writes
 INPUT_COUNTS = ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
@@ -122,7 +122,7 @@ class AnthropicProvider(Provider):
                         text, trimmed = _without_leading_space(text, trimmed)
                         if not text:
                             continue
-                    written += len(text)
+                    written += char_weight(text)
                     if tags is not None:
                         text = tags.feed(text)
                     if text:
@@ -140,7 +140,8 @@ class AnthropicProvider(Provider):
         if tags is not None and (held := tags.finish()):
             yield held
         if reading.input_tokens is None or reading.output_tokens is None:  # a compatible server that sent no counts
-            usage = CallUsage.estimate(len(prompt.system or "") + sum(len(m["content"]) for m in messages), written)
+            texts = [prompt.system or "", *(m["content"] for m in messages)]
+            usage = CallUsage.estimate(sum(map(char_weight, texts)), written)
         else:
             usage = reading.usage(reading.output_tokens)
         yield dataclasses.replace(usage, finish_reason=reading.stop_reason)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import re
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -14,7 +15,21 @@ from typing import Any
 from ..errors import SotkitError, StreamError
 
 __all__ = ["CallUsage", "ChatRequest", "Chunk", "Prompt", "Provider", "STARTED", "SendAgain", "Signal",
-           "StreamError", "THINKING", "Thinking", "with_extra", "without_refused"]
+           "StreamError", "THINKING", "Thinking", "char_weight", "with_extra", "without_refused"]
+
+#: Chinese, Japanese and Korean characters, about a token each; other non-ASCII letters take about two to a token
+_WIDE = re.compile("[\u1100-\u11ff\u3000-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af"
+                   "\uf900-\ufaff\uff00-\uffef]")
+
+
+def char_weight(text: str) -> int:
+    """``text``'s length in characters of English text, four of which make about a token, for estimating tokens:
+    a Chinese, Japanese or Korean character counts four, another non-ASCII one two (Cyrillic, Arabic, accented)."""
+    if text.isascii():
+        return len(text)
+    wide = len(_WIDE.findall(text))
+    other = sum(not c.isascii() for c in text) - wide
+    return len(text) + 3 * wide + other
 
 
 @dataclass(frozen=True)
@@ -28,8 +43,9 @@ class Prompt:
 
     @property
     def chars(self) -> int:
-        """The characters sent as the question (system and user text), for estimating its tokens."""
-        return len(self.system or "") + len(self.user)
+        """The characters sent as the question (system and user text), for estimating its tokens
+        (``char_weight``: a Chinese character counts four)."""
+        return char_weight(self.system or "") + char_weight(self.user)
 
 
 @dataclass(frozen=True)
@@ -112,7 +128,7 @@ class CallUsage:
 
     @classmethod
     def estimate(cls, input_chars: int, output_chars: int) -> CallUsage:
-        """Counts where the server reported none, at about four characters a token (English text)."""
+        """Counts where the server reported none, at about four characters a token (``char_weight``'s)."""
         return cls(math.ceil(input_chars / 4), math.ceil(output_chars / 4), estimated=True)
 
 

@@ -19,7 +19,7 @@ from ._clients import sdk_clients, user_client
 from ._sse import malformed, text_pieces
 from ._think import ThinkTags
 from .base import (ERROR_STATUS, CallUsage, ChatRequest, Chunk, Provider, SendAgain, Signal, StopAt, StreamError,
-                   Thinking, is_count, with_extra, without_refused)
+                   Thinking, char_weight, is_count, with_extra, without_refused)
 
 #: OpenAI's own API (and Azure's) refuses a request with more than four stop sequences
 MAX_STOP = 4
@@ -115,7 +115,7 @@ class OpenAIProvider(Provider):
                     if isinstance(text, Thinking):
                         written += text.chars
                     elif isinstance(text, str):
-                        written += len(text)
+                        written += char_weight(text)
                         text = tags.feed(text)
                         if stopping is not None:
                             text = stopping.feed(text)
@@ -142,7 +142,7 @@ class OpenAIProvider(Provider):
         if held:
             yield held
         # Servers that ignore stream_options (llama.cpp's) send no counts: estimate them, and say so.
-        usage = reading.usage or CallUsage.estimate(sum(len(m["content"]) for m in messages), written)
+        usage = reading.usage or CallUsage.estimate(sum(char_weight(m["content"]) for m in messages), written)
         reason = "stop" if stopping is not None and stopping.hit else reading.reason
         yield dataclasses.replace(usage, finish_reason=str(reason) if reason is not None else None)
 
