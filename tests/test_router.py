@@ -276,6 +276,8 @@ def test_rules_router_keeps_its_recall_on_sotkits_own_questions() -> None:
     ("Answer: A, because B would need each point to build on the last.", "A"),
     ("The points can be answered independently.", "A"), ("Not a list.", "C"),
     ("Later points depend on earlier ones.", "B"),
+    # a reply in Chinese or Japanese, or with full-width letters, went unread (probe 84)
+    ("Ａ", "A"), ("选A", "A"), ("答案是C。", "C"), ("Bです。", "B"),
 ])
 def test_parse_router_answer_reads_letters_and_words(reply: str, choice: str) -> None:
     parsed = parse_router_answer(reply)

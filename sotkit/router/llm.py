@@ -4,6 +4,7 @@ independent points. For API models it is usually the most accurate router; it co
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import TYPE_CHECKING, Literal
 
 from ..errors import ConfigError
@@ -22,7 +23,8 @@ _CHOSEN = re.compile(r"\b(?i:answer(?: is)?|choose|pick|select|go with)\W{0,12}(
 _OPTION = re.compile(r"\b(?i:option|choice)\W{0,12}([ABC])(?![\w'])|\b(?i:option|choice)\s*\(?([abc])(?![\w'])")
 # "A. Organize ...", "B, because ..." -- a letter that opens the reply and is set off by punctuation
 _LEADING = re.compile(r"^\W*([ABC])(?:[.,:;)]|\s*$)")
-_LETTER = re.compile(r"(?<![\w'])([ABC])(?![\w'])")
+# a letter beside no other Latin letter or digit: "选A", "答案是C。", "Aです" name it too
+_LETTER = re.compile(r"(?<![A-Za-z0-9_'])([ABC])(?![A-Za-z0-9_'])")
 # "A single paragraph ...", "Sure! A list is ...": the article that opens a sentence, not choice A
 _ARTICLE = re.compile(r"(^|[.!?:\n])([^\w\n]*)A(?=[ \t]+[A-Za-z])")
 # what doubts a letter beside it: "not A", "A doesn't fit", "A is wrong"
@@ -46,7 +48,7 @@ def parse_router_answer(text: str) -> tuple[Choice, str] | None:
     too: beside another letter ("Option A is wrong, the answer is C") or a negation ("I would not choose A"), since
     SoT by mistake is the costly error.
     """
-    stripped = text.strip()
+    stripped = unicodedata.normalize("NFKC", text).strip()  # a full-width "Ａ" is an A
     parsed = _parsed(stripped)
     if parsed is not None and parsed[0] == "A" and parsed[1] != "bare letter" \
             and _doubted(stripped, others=parsed[1] != "marked letter"):
