@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         if partial is not None:  # what was written, once: a terminal already shows it
             _keep_going_without_stdout(_show, partial, as_json, so_far.shown, error=_error(exc))
         elif as_json:  # a script reads stdout: it gets one JSON object for every failure
-            _keep_going_without_stdout(print, json.dumps(_error(exc), indent=2))
+            _keep_going_without_stdout(print, _json(_error(exc)))
         if getattr(args, "debug", False):
             raise
         if isinstance(exc, SotkitError):
@@ -206,7 +206,7 @@ def _interrupted(args: argparse.Namespace, so_far: _SoFar) -> None:
     if so_far.events is not None:
         _show(so_far.events.result(), args.json, so_far.shown, error=stopped)
     elif args.json:
-        print(json.dumps(stopped, indent=2))
+        print(_json(stopped))
     _note(f"{f'terminated ({by})' if by else 'interrupted (Ctrl-C)'}: the answer stops where it was cut")
 
 
@@ -289,11 +289,21 @@ async def _ask(args: argparse.Namespace, so_far: _SoFar) -> int:
     return 0
 
 
+def _json(value: dict[str, Any]) -> str:
+    """``--json``'s output: text as it is where stdout writes UTF-8 ("睡眠", not "\\u7761\\u7720"), else escaped
+    as JSON escapes it (stdout's own escapes, "\\xe9", would be no JSON)."""
+    utf8 = (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "").replace("_", "") == "utf8"
+    return json.dumps(value, indent=2, ensure_ascii=not utf8)
+
+
 def _question(given: str) -> str:
     """The question given, or, for ``-``, stdin's text (the Unix convention): a question over the command line's
     limit (about 128 KiB) can only come that way."""
     if given != "-":
-        return given
+        try:  # UTF-8 that Python read in a locale's other encoding (LC_ALL=C with PYTHONUTF8=0): its bytes again
+            return os.fsencode(given).decode("utf-8") if not given.isascii() else given
+        except UnicodeError:
+            return given  # not UTF-8 bytes: the client says what to do
     data = sys.stdin.buffer.read() if sys.stdin else b""  # no stdin at all (closed: <&-) is an empty one
     try:
         text = data.decode("utf-8-sig")  # a file saved with a byte-order mark
@@ -343,7 +353,7 @@ def _show(result: Result, as_json: bool, shown: str | None, error: dict[str, str
     """The answer on stdout (as JSON, or as text: what a live terminal has not ``shown`` yet, such as points that
     finished behind the one cut by Ctrl-C) and its notes on stderr; for an error's partial answer too."""
     if as_json:
-        print(json.dumps(result.to_dict() | (error or {}), indent=2))
+        print(_json(result.to_dict() | (error or {})))
     else:
         print(result.text if shown is None else result.text.removeprefix(shown) if result.text.startswith(shown)
               else "", flush=True)

@@ -57,6 +57,21 @@ def test_json_output_holds_the_whole_result():
     assert (result["usage"]["estimated"], result["usage"]["estimated_calls"]) == (False, 0)  # the server reported
 
 
+def test_json_output_writes_text_as_it_is_where_stdout_takes_utf8_and_escapes_it_as_json_elsewhere():
+    # every non-ASCII character came as "\\uXXXX", unreadable to a Chinese user (probe 84); stdout's own escape where
+    # it cannot encode one ("\\xe9") would be no JSON
+    import json
+
+    with FakeLLMServer(sot_responder("1. A\n2. B", sequential="睡眠很重要，café。")) as server:
+        base = ["如何睡得更好？", "--model", "openai:m", "--base-url", server.openai_base_url, "--mode", "sequential",
+                "--json"]
+        utf8 = ask_in_a_process(*base, env={"OPENAI_API_KEY": "k", "PYTHONIOENCODING": "utf-8"})
+        ascii_only = ask_in_a_process(*base, env={"OPENAI_API_KEY": "k", "PYTHONIOENCODING": "ascii"})
+    assert '"text": "睡眠很重要，café。"' in utf8.stdout
+    assert '"text": "\\u7761\\u7720' in ascii_only.stdout
+    assert json.loads(utf8.stdout)["text"] == json.loads(ascii_only.stdout)["text"] == "睡眠很重要，café。"
+
+
 def test_ask_shows_the_cost_and_json_carries_it():
     import json
 
@@ -534,6 +549,17 @@ def test_a_local_models_cost_is_shown_as_nothing_not_an_estimate():
     assert _cost(local) == "$0"
     priced = Usage(300, 40, 1, estimated_calls=1, priced_calls=[("openai:gpt-4o-mini", 300, 40)])
     assert _cost(priced).startswith("~$0.0000") and "estimated" in _cost(priced)
+
+
+def test_a_utf8_question_python_read_in_an_ascii_locale_is_asked_as_written():
+    # with LC_ALL=C and PYTHONUTF8=0 Python decodes the command line as ASCII: a Chinese question was refused as
+    # "bytes that are not UTF-8" (probe 84), though its bytes were UTF-8
+    with FakeLLMServer(sot_responder("1. A\n2. B", sequential="好的。"), latency=Latency(ttft_s=0)) as server:
+        done = ask_in_a_process("如何提高睡眠质量？", "--model", "openai:m", "--base-url", server.openai_base_url,
+                                "--mode", "sequential", env={"OPENAI_API_KEY": "k", "LC_ALL": "C", "LANG": "C",
+                                                             "PYTHONUTF8": "0", "PYTHONIOENCODING": "utf-8"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "好的。\n" and "如何提高睡眠质量？" in server.requests[0].body["messages"][-1]["content"]
 
 
 def test_a_question_with_bytes_that_are_not_utf8_is_refused_in_the_commands_words():
