@@ -1322,6 +1322,36 @@ def test_closings_in_the_newly_listed_languages_are_dropped(raw, text, step):
 
 @pytest.mark.parametrize("step", [1, 2, 3, 5, 1000])
 @pytest.mark.parametrize("raw, text", [
+    # probe 84 F2: a point's own last line that opens with an offer's or a wish's words was dropped as a closing
+    # ("我们" is "we", not "我", "I"; a phrase before 是/的/と is a subject, a modifier or a quotation; "欢迎同事提出":
+    # someone else is welcome; "Успехов в изучении языка добиваются те, кто ...": a statement, not a wish)
+    ("先在网上预约。\n您需要我们提供的材料只有身份证和户口本。", None),
+    ("先在网上预约。\n随时告诉我们的窗口工作人员你的预约号。", None),
+    ("先做重要的事。\n\n如果有任何问题，欢迎同事提出。", None),
+    ("先做重要的事。\n\n欢迎随时提问是团队文化的一部分：鼓励同事之间互相提醒。", None),
+    ("先做重要的事。\n\n欢迎继续提问的学生会得到更多反馈。", None),
+    ("先做重要的事。\n\n是否需要我们提供发票，取决于公司规定。", None),
+    ("先做重要的事。\n\n希望对你有帮助的人多交流。", None),
+    ("重要なことを先にやる。\n\nお気軽にどうぞと書かれた看板を店先に置きましょう。", None),
+    ("Ставьте маленькие цели.\n\nУспехов в изучении языка добиваются те, кто занимается каждый день.", None),
+    ("Делайте важное первым.\n\nУдачи в делах часто добиваются организованные люди.", None),
+    ("Pay first.\n\nGood luck with exams depends on sleep.", None),
+    ("Делайте важное первым.\n\nНадеюсь, это поможет вам понять, что важно, — спросите себя об этом каждое утро.", None),
+    # the closings themselves
+    ("先做重要的事。\n\n如果有任何问题，欢迎随时提问。", "先做重要的事。"),
+    ("先做重要的事。\n\n如果有任何问题，请随时告诉我！", "先做重要的事。"),
+    ("先做重要的事。\n\n欢迎随时提问！", "先做重要的事。"),
+    ("先做重要的事。\n\n你需要我帮你列一个清单吗？", "先做重要的事。"),
+    ("先做重要的事。\n\n你需要我的帮助吗？", "先做重要的事。"),
+    ("Ставьте маленькие цели.\n\nУспехов в изучении языка!", "Ставьте маленькие цели."),
+    ("Делайте важное первым.\n\nНадеюсь, это поможет вам!", "Делайте важное первым."),
+])
+def test_a_last_line_in_the_words_of_an_offer_or_a_wish_is_dropped_only_as_one(raw, text, step):
+    assert clean_in_both_modes(raw, step) == (raw if text is None else text)
+
+
+@pytest.mark.parametrize("step", [1, 2, 3, 5, 1000])
+@pytest.mark.parametrize("raw, text", [
     ("네, 1번 포인트를 작성하겠습니다:\n\nLED 전구는 오래갑니다.", "LED 전구는 오래갑니다."),  # probe 44
     ("네, 2번 항목을 작성할게요:\nLED 전구는 오래갑니다.", "LED 전구는 오래갑니다."),
     ("네, 2번 포인트를 작성하겠습니다: LED 전구는 오래갑니다.", "LED 전구는 오래갑니다."),
