@@ -60,6 +60,30 @@ def test_restated_headers_are_stripped_and_text_kept(raw, text, step):
     assert clean(raw, step=step, others=["Turn off lights"]) == (text, False)
 
 
+@pytest.mark.parametrize("step", [1, 2, 3, 100])
+@pytest.mark.parametrize("raw, text", [
+    # probe 84 F5: the header in the forms of Chinese and Japanese lists stayed, and the answer showed it twice
+    ("（2）设定优先级：使用四象限法。", "使用四象限法。"),
+    ("(2) 设定优先级：使用四象限法。", "使用四象限法。"),
+    ("第2点：设定优先级\n使用四象限法。", "使用四象限法。"),
+    ("第二点：设定优先级\n使用四象限法。", "使用四象限法。"),
+    ("要点2：设定优先级\n使用四象限法。", "使用四象限法。"),
+    ("ポイント2：设定优先级\n使用四象限法。", "使用四象限法。"),
+    ("【设定优先级】使用四象限法。", "使用四象限法。"),
+    ("**【设定优先级】**\n\n使用四象限法。", "使用四象限法。"),
+    ("设定优先级——使用四象限法。", "使用四象限法。"),
+    ("二、设定优先级\n使用四象限法。", "使用四象限法。"),
+    ("（二）设定优先级：使用四象限法。", "使用四象限法。"),
+    # another point's number, an aside between dashes, the title in a sentence: the point's own
+    ("三、设定优先级\n使用四象限法。", "三、设定优先级\n使用四象限法。"),
+    ("第3点：设定优先级\n使用四象限法。", "第3点：设定优先级\n使用四象限法。"),
+    ("设定优先级——尤其是在忙碌时——很重要。", "设定优先级——尤其是在忙碌时——很重要。"),
+    ("设定优先级很重要。", "设定优先级很重要。"),
+])
+def test_restated_headers_in_chinese_and_japanese_forms_are_stripped(raw, text, step):
+    assert clean(raw, step=step, title="设定优先级", others=["制定计划", "避免拖延"]) == (text, False)
+
+
 @pytest.mark.parametrize("step", [1, 2, 3, 5, 100])
 @pytest.mark.parametrize("raw, text", [
     # the skeleton line's gist, restated with the title in one bold header or as a heading, goes with the header
@@ -1336,7 +1360,7 @@ def test_closings_in_the_newly_listed_languages_are_dropped(raw, text, step):
     ("Ставьте маленькие цели.\n\nУспехов в изучении языка добиваются те, кто занимается каждый день.", None),
     ("Делайте важное первым.\n\nУдачи в делах часто добиваются организованные люди.", None),
     ("Pay first.\n\nGood luck with exams depends on sleep.", None),
-    ("Делайте важное первым.\n\nНадеюсь, это поможет вам понять, что важно, — спросите себя об этом каждое утро.", None),
+    ("Делайте важное первым.\n\nНадеюсь, это поможет вам понять, что важно, — спросите себя об этом утром.", None),
     # the closings themselves
     ("先做重要的事。\n\n如果有任何问题，欢迎随时提问。", "先做重要的事。"),
     ("先做重要的事。\n\n如果有任何问题，请随时告诉我！", "先做重要的事。"),
