@@ -17,7 +17,7 @@ _CJK_DIGITS = "〇一二三四五六七八九"
 _LABEL = r"(?:point\s+|第\s*|要点\s*|ポイント\s*)"
 _NUMBER = re.compile(rf"\s*(?:#+\s*)?(?:[-*•]\s+)?{EMPHASIS}?"
                      rf"(?:(?:(?:[(（](?=(?:\d{{1,4}}|{CJK_NUMBER})[)）]))?(?P<n>\d{{1,4}}|{CJK_NUMBER})[.)．）、]"
-                     rf"|{_LABEL}(?P<label>\d{{1,4}}|{CJK_NUMBER})\s*(?:点|點|条|條|项|項)?\s*[:：.、])"
+                     rf"|(?P<circled>[①-⑳])[.)．）、]?|{_LABEL}(?P<label>\d{{1,4}}|{CJK_NUMBER})\s*(?:点|點|条|條|项|項)?\s*[:：.、])"
                      rf"\s*{EMPHASIS}?\s*)?【?", re.I)
 # with the full-width forms of Chinese and Japanese ("、" lists: "饮食、咖啡因和酒精"); "." and "-" only before a space
 # ("Express.js", "Sleep-deprived"), a dash (?P<dash>) only where no second one follows in the sentence ("Empathy —
@@ -32,7 +32,7 @@ _CLOSE = re.compile(rf"{EMPHASIS}?\s*")
 #: a header's full-width punctuation, as its ASCII forms (digits of any script are compared as int())
 _FULL_WIDTH = str.maketrans("．）、：（", ".).:(")
 _SQUEEZED = re.compile(r"[\s*_\-•#(【]+")
-_CJK_NUMERALS = re.compile(CJK_NUMBER)
+_CJK_NUMERALS, _CIRCLED = re.compile(CJK_NUMBER), re.compile("[①-⑳]")
 # "第2点", "要点2" and "ポイント2" are "2" (and what may still become one of them nothing)
 _CJK_LABEL = re.compile(r"(?:第|要点?|ポ(?:イ(?:ン(?:ト)?)?)?)(?=\d|$)|(?<=\d)[点點条條项項]")
 #: what a header's line opens with before its number or title: a Markdown heading's marks, a bullet
@@ -63,7 +63,7 @@ class OwnHeader:
         """Where the text after a restated header begins (``None``: the text does not start with one; ``UNDECIDED``
         while its sentence has still to show whether its dash is the header's, or its line where it ends)."""
         number = _NUMBER.match(text)
-        if (n := number["n"] or number["label"]) is not None and number_value(n) != self._index:  # "٣.", "三、" too
+        if (n := number["n"] or number["label"] or number["circled"]) is not None and number_value(n) != self._index:  # "٣.", "三、" too
             return None
         start, end = number.end(), number.end() + len(self._title)
         if text[start:end].lower() != self._title:
@@ -111,7 +111,7 @@ def separator_end(text: str) -> int | None:
 def header_number(text: str) -> str | None:
     """The number of the header the text opens with ("2" of "**2. Title**", of "Point 2: Title"), if any."""
     number = _NUMBER.match(text)
-    return number["n"] or number["label"]
+    return number["n"] or number["label"] or number["circled"]
 
 
 def dash_aside(text: str, at: int, final: bool) -> bool | None:
@@ -124,17 +124,21 @@ def dash_aside(text: str, at: int, final: bool) -> bool | None:
 
 
 def number_value(n: str) -> int:
-    """A list number's value: its digits in any script ("٣", "３"), or Chinese numerals ("二", "十二")."""
+    """A list number's value: its digits in any script ("٣", "３"), a circled digit ("②"), or Chinese numerals ("二",
+    "十二")."""
     if n.isdecimal():
         return int(n)
+    if "①" <= n <= "⑳":
+        return ord(n) - ord("①") + 1
     tens, ten, ones = n.rpartition("十")
     return (_CJK_DIGITS.index(tens or "一") * 10 if ten else 0) + (_CJK_DIGITS.index(ones) if ones else 0)
 
 
 def _squeeze(text: str) -> str:
     """The text less case, spaces, emphasis and a heading's marks, its digits as ASCII and its list number's
-    form (``2.``, ``2)``, ``(2)``, ``2、``, ``二、``, ``第2点：``, ``Point 2:``, ``【Title】``) as one."""
+    form (``2.``, ``2)``, ``(2)``, ``2、``, ``二、``, ``②``, ``第2点：``, ``Point 2:``, ``【Title】``) as one."""
     if not text.isascii():
         text = re.sub(r"\d", lambda m: str(int(m[0])), text.translate(_FULL_WIDTH))
         text = _CJK_LABEL.sub("", _CJK_NUMERALS.sub(lambda m: str(number_value(m[0])), text)).replace("】", ".")
+        text = _CIRCLED.sub(lambda m: f"{number_value(m[0])}.", text)
     return _SQUEEZED.sub("", text).replace(")", ".").replace(":", ".").lower()

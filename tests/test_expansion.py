@@ -74,6 +74,7 @@ def test_restated_headers_are_stripped_and_text_kept(raw, text, step):
     ("设定优先级——使用四象限法。", "使用四象限法。"),
     ("二、设定优先级\n使用四象限法。", "使用四象限法。"),
     ("（二）设定优先级：使用四象限法。", "使用四象限法。"),
+    ("②设定优先级：使用四象限法。", "使用四象限法。"),  # as the skeleton parser reads it
     # another point's number, an aside between dashes, the title in a sentence: the point's own
     ("三、设定优先级\n使用四象限法。", "三、设定优先级\n使用四象限法。"),
     ("第3点：设定优先级\n使用四象限法。", "第3点：设定优先级\n使用四象限法。"),
@@ -251,6 +252,23 @@ def test_running_on_into_the_next_point_is_cut(step):
 ])
 def test_a_points_own_numbered_list_is_kept(raw, text, finished, step):
     assert clean(raw, step=step, others=OTHERS) == (text, finished)
+
+
+@pytest.mark.parametrize("step", [1, 2, 3, 100])
+@pytest.mark.parametrize("raw, text, finished", [
+    # a number the skeleton reads (probe 84 F6) ends a point that runs on into the next item too
+    ("列清单。\n二、设定优先级\n排序。", "列清单。", True),
+    ("列清单。\n（二）设定优先级：排序。", "列清单。", True),
+    ("列清单。\n②设定优先级\n排序。", "列清单。", True),
+    ("وضع خطة.\n\u200f2. تحديد الأولويات", "وضع خطة.", True),
+    # the point's own list in those forms, and lines that open with a numeral, stay
+    ("做法：\n一、列清单\n二、排序\n三、执行", "做法：\n一、列清单\n二、排序\n三、执行", False),
+    ("做法：\n①列清单\n②排序\n③执行", "做法：\n①列清单\n②排序\n③执行", False),
+    ("列清单。\n一些人用纸笔。\n十分有效。", "列清单。\n一些人用纸笔。\n十分有效。", False),
+])
+def test_a_run_on_into_a_chinese_or_arabic_numbered_item_is_cut(raw, text, finished, step):
+    assert clean(raw, step=step, index=1, title="制定计划", others=["设定优先级", "避免拖延", "تحديد الأولويات"]) == (
+        text, finished)
 
 
 OTHERS = ["Keep a schedule", "Avoid late caffeine", "Exercise"]
