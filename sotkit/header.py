@@ -33,6 +33,7 @@ _CLOSE = re.compile(rf"{EMPHASIS}?\s*")
 _FULL_WIDTH = str.maketrans("．）、：（", ".).:(")
 _SQUEEZED = re.compile(r"[\s*_\-•#(【]+")
 _CJK_NUMERALS, _CIRCLED = re.compile(CJK_NUMBER), re.compile("[①-⑳]")
+_NUMERAL_GROWING = re.compile(r"\s*(?:[(（]|第\s*)?[一二三四五六七八九]?十")
 # "第2点", "要点2" and "ポイント2" are "2" (and what may still become one of them nothing)
 _CJK_LABEL = re.compile(r"(?:第|要点?|ポ(?:イ(?:ン(?:ト)?)?)?)(?=\d|$)|(?<=\d)[点點条條项項]")
 #: what a header's line opens with before its number or title: a Markdown heading's marks, a bullet
@@ -56,6 +57,8 @@ class OwnHeader:
 
     def may_grow(self, text: str) -> bool:
         """Could the text so far still grow into a restated header?"""
+        if _NUMERAL_GROWING.fullmatch(text):
+            return True  # "十" may still be "十一、", whose value is no prefix's
         seen = _squeeze(text)
         return any(len(seen) < len(full) and full.startswith(seen) for full in self._forms)
 

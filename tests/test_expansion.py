@@ -85,6 +85,13 @@ def test_restated_headers_in_chinese_and_japanese_forms_are_stripped(raw, text, 
     assert clean(raw, step=step, title="设定优先级", others=["制定计划", "避免拖延"]) == (text, False)
 
 
+@pytest.mark.parametrize("step", [1, 2, 100])
+@pytest.mark.parametrize("raw", ["十一、设定优先级\n使用四象限法。", "（十一）设定优先级：使用四象限法。"])
+def test_a_header_numbered_in_chinese_past_ten_is_stripped_however_it_streams(raw, step):
+    # streamed, "十" (10) was no start of point 11's header, and the header was released
+    assert clean(raw, step=step, index=11, title="设定优先级") == ("使用四象限法。", False)
+
+
 @pytest.mark.parametrize("step", [1, 2, 3, 5, 100])
 @pytest.mark.parametrize("raw, text", [
     # the skeleton line's gist, restated with the title in one bold header or as a heading, goes with the header
