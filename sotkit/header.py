@@ -1,5 +1,6 @@
 """A point's own header, restated at the start of its expansion ("2. Title:", "**2. Title**:", "- Title:",
-"Title:", "Point 2: Title"), and where the text after it begins. The title is compared in code: a pattern holding it
+"Title:", "Point 2: Title", and in the forms of Chinese and Japanese lists: "（2）Title：", "二、Title", "第2点：Title",
+"【Title】", "Title——"), and where the text after it begins. The title is compared in code: a pattern holding it
 would be compiled for every point, ~0.4 ms of CPU each.
 """
 
@@ -8,13 +9,21 @@ from __future__ import annotations
 import re
 
 EMPHASIS = r"(?:\*{1,3}|_{1,3})"  # bold, italics or both: "**", "*", "***", and the underscore forms
-_NUMBER = re.compile(rf"\s*(?:#+\s*)?(?:[-*•]\s+)?{EMPHASIS}?"  # "1957:" may start a title
-                     rf"(?:(?:(?P<n>\d{{1,4}})[.)．）、]|point\s+(?P<label>\d{{1,4}})[:：.])"
-                     rf"\s*{EMPHASIS}?\s*)?", re.I)
+#: a number in Chinese numerals, one to 99 ("二", "十二", "二十三")
+CJK_NUMBER = "(?:[一二三四五六七八九]?十[一二三四五六七八九]?|[一二三四五六七八九])"
+_CJK_DIGITS = "〇一二三四五六七八九"
+# "1957:" may start a title; "(2)" and "（二）" are numbers in brackets, "第2点：", "要点2：" and "ポイント2：" ("point 2:")
+# labels, and "【" opens a title in the brackets Chinese and Japanese headers wear ("【Title】")
+_LABEL = r"(?:point\s+|第\s*|要点\s*|ポイント\s*)"
+_NUMBER = re.compile(rf"\s*(?:#+\s*)?(?:[-*•]\s+)?{EMPHASIS}?"
+                     rf"(?:(?:(?:[(（](?=(?:\d{{1,4}}|{CJK_NUMBER})[)）]))?(?P<n>\d{{1,4}}|{CJK_NUMBER})[.)．）、]"
+                     rf"|(?P<circled>[①-⑳])[.)．）、]?|{_LABEL}(?P<label>\d{{1,4}}|{CJK_NUMBER})\s*(?:点|點|条|條|项|項)?\s*[:：.、])"
+                     rf"\s*{EMPHASIS}?\s*)?【?", re.I)
 # with the full-width forms of Chinese and Japanese ("、" lists: "饮食、咖啡因和酒精"); "." and "-" only before a space
 # ("Express.js", "Sleep-deprived"), a dash (?P<dash>) only where no second one follows in the sentence ("Empathy —
-# understanding what people need — builds trust.")
-_SEPARATOR = re.compile(rf"[ \t]*{EMPHASIS}?[ \t]*(?:[:：．]|[.\-](?=[*_]*(?:\s|\Z))|(?P<dash>[–—]))")
+# understanding what people need — builds trust."; Chinese writes it doubled, "——"); a title's closing "】"
+_SEPARATOR = re.compile(rf"[ \t]*(?:】[ \t]*)?{EMPHASIS}?[ \t]*(?:[:：．]|[.\-](?=[*_]*(?:\s|\Z))|(?P<dash>——|[–—]))"
+                        rf"|[ \t]*】(?:[ \t]*{EMPHASIS}?[ \t]*[:：])?")
 _SENTENCE_REST = re.compile(r"[^.!?。！？\n]*")
 _SECOND_DASH = re.compile(r"—|\s[-–]\s")
 # What follows a bare title (no number, no separator) that is a header: its line's end, after its emphasis closing.
@@ -22,7 +31,11 @@ _BARE_TITLE_END = re.compile(rf"{EMPHASIS}?[ \t]*(\n)?")
 _CLOSE = re.compile(rf"{EMPHASIS}?\s*")
 #: a header's full-width punctuation, as its ASCII forms (digits of any script are compared as int())
 _FULL_WIDTH = str.maketrans("．）、：（", ".).:(")
-_SQUEEZED = re.compile(r"[\s*_\-•#]+")
+_SQUEEZED = re.compile(r"[\s*_\-•#(【]+")
+_CJK_NUMERALS, _CIRCLED = re.compile(CJK_NUMBER), re.compile("[①-⑳]")
+_NUMERAL_GROWING = re.compile(r"\s*(?:[(（]|第\s*)?[一二三四五六七八九]?十")
+# "第2点", "要点2" and "ポイント2" are "2" (and what may still become one of them nothing)
+_CJK_LABEL = re.compile(r"(?:第|要点?|ポ(?:イ(?:ン(?:ト)?)?)?)(?=\d|$)|(?<=\d)[点點条條项項]")
 #: what a header's line opens with before its number or title: a Markdown heading's marks, a bullet
 _OPENING = re.compile(r"\s*(?P<heading>#+\s*)?(?:[-*•]\s+)?")
 _EMPHASIS_RUN = re.compile(r"\*+|_+")
@@ -44,6 +57,8 @@ class OwnHeader:
 
     def may_grow(self, text: str) -> bool:
         """Could the text so far still grow into a restated header?"""
+        if _NUMERAL_GROWING.fullmatch(text):
+            return True  # "十" may still be "十一、", whose value is no prefix's
         seen = _squeeze(text)
         return any(len(seen) < len(full) and full.startswith(seen) for full in self._forms)
 
@@ -51,7 +66,7 @@ class OwnHeader:
         """Where the text after a restated header begins (``None``: the text does not start with one; ``UNDECIDED``
         while its sentence has still to show whether its dash is the header's, or its line where it ends)."""
         number = _NUMBER.match(text)
-        if (n := number["n"] or number["label"]) is not None and int(n) != self._index:  # "٣.", "３." are 3 too
+        if (n := number["n"] or number["label"] or number["circled"]) is not None and number_value(n) != self._index:  # "٣.", "三、" too
             return None
         start, end = number.end(), number.end() + len(self._title)
         if text[start:end].lower() != self._title:
@@ -99,7 +114,7 @@ def separator_end(text: str) -> int | None:
 def header_number(text: str) -> str | None:
     """The number of the header the text opens with ("2" of "**2. Title**", of "Point 2: Title"), if any."""
     number = _NUMBER.match(text)
-    return number["n"] or number["label"]
+    return number["n"] or number["label"] or number["circled"]
 
 
 def dash_aside(text: str, at: int, final: bool) -> bool | None:
@@ -111,9 +126,22 @@ def dash_aside(text: str, at: int, final: bool) -> bool | None:
     return None if sentence.end() == len(text) and not final else False
 
 
+def number_value(n: str) -> int:
+    """A list number's value: its digits in any script ("٣", "３"), a circled digit ("②"), or Chinese numerals ("二",
+    "十二")."""
+    if n.isdecimal():
+        return int(n)
+    if "①" <= n <= "⑳":
+        return ord(n) - ord("①") + 1
+    tens, ten, ones = n.rpartition("十")
+    return (_CJK_DIGITS.index(tens or "一") * 10 if ten else 0) + (_CJK_DIGITS.index(ones) if ones else 0)
+
+
 def _squeeze(text: str) -> str:
     """The text less case, spaces, emphasis and a heading's marks, its digits as ASCII and its list number's
-    form (``2.``, ``2)``, ``2、``, ``Point 2:``) as one."""
+    form (``2.``, ``2)``, ``(2)``, ``2、``, ``二、``, ``②``, ``第2点：``, ``Point 2:``, ``【Title】``) as one."""
     if not text.isascii():
         text = re.sub(r"\d", lambda m: str(int(m[0])), text.translate(_FULL_WIDTH))
+        text = _CJK_LABEL.sub("", _CJK_NUMERALS.sub(lambda m: str(number_value(m[0])), text)).replace("】", ".")
+        text = _CIRCLED.sub(lambda m: f"{number_value(m[0])}.", text)
     return _SQUEEZED.sub("", text).replace(")", ".").replace(":", ".").lower()

@@ -13,27 +13,32 @@ import functools
 import re
 from collections.abc import Sequence
 
-from .header import EMPHASIS, dash_aside
+from .header import CJK_NUMBER, EMPHASIS, dash_aside, number_value
 from .quality import NO_SPACES
+from .skeleton import INVISIBLE
 
-# A line that starts a new numbered item. Settled once a character follows its mark ("\n2." may still become
+# A line that starts a new numbered item, in the number styles the skeleton reads ("二、", "（二）", "②"; after the
+# invisible marks a line may open with). Settled once a character follows its mark ("\n2." may still become
 # "\n2.5 hours"); _NEW_ITEM, for a reply's first line, takes the text's end for that character. Its number (?P<n>)
 # where an item of the point's own list may have it ("1. Buy a drive", "2) Turn on backups"), or (?P<step>) its
-# number as a step's ("Step 2: Remove the grout").
-_ITEM_MARK = (r"\n[ \t]*(?:\*\*|#+\s*)?(?:(?P<n>\d+)[.)．）、](?:\*\*)?|[(（]\d+[)）]|step\s+(?P<step>\d+)\s*:"  # "**3.**"
-              r"|point\s+\d+\s*[:.\-–—])")  # "Point 3: Stir constantly ..."
+# number as a step's ("Step 2: Remove the grout"), (?P<other>) in another style.
+_LINE_START = rf"\n[ \t{INVISIBLE}]*"
+_ITEM_MARK = (rf"{_LINE_START}(?:\*\*|#+\s*)?(?:(?P<n>\d+(?=[.)．）、])|{CJK_NUMBER}(?=、)|[①-⑳])[.)．）、]?(?:\*\*)?"
+              rf"|[(（](?P<other>\d+|{CJK_NUMBER})[)）]|step\s+(?P<step>\d+)\s*:"  # "**3.**"
+              r"|point\s+(?P<point>\d+)\s*[:.\-–—])")  # "Point 3: Stir constantly ..."
 _NEXT_ITEM = re.compile(rf"{_ITEM_MARK}(?:\s|[{NO_SPACES}])", re.I)
 _NEW_ITEM = re.compile(rf"{_ITEM_MARK}(?:\s|$|[{NO_SPACES}])", re.I)
 # A line that opens a list item or a header, not a line of prose (the line before a numbered line).
-_LISTED = re.compile(r"[ \t]*(?:[-*•#>|]|\d+[.)．）、]|[(（]\d)")
+_LISTED = re.compile(rf"[ \t]*(?:[-*•#>|・①-⑳]|\d+[.)．）、]|{CJK_NUMBER}、|[(（](?:\d|{CJK_NUMBER}))")
 # a reply that opens with its own list's first item
-_OWN_FIRST = re.compile(r"[ \t]*(?:\*\*)?(?:1[.)．）、]\s|step\s+1\s*:)", re.I)
+_OWN_FIRST = re.compile(rf"[ \t{INVISIBLE}]*(?:\*\*)?(?:1[.)．）、]\s|一、|①|step\s+1\s*:)", re.I)
 # A bulleted line: another item too where the point is one paragraph (whole-sentence mode; an API model's point
 # may hold a list of its own).
-_NEW_BULLET = re.compile(r"\n[ \t]*[-*•][ \t]")
+_NEW_BULLET = re.compile(r"\n[ \t]*(?:[-*•][ \t]|・)")
 # The tail of the text that could still grow into such a line ("\nStep 3:" included, so that the decision is the
 # same whatever the pieces' sizes).
-_PARTIAL_ITEM = re.compile(r"\n[ \t]*(?:\*{1,2}|#+\s*)?(?:\d+(?:[.)．）、]\*{0,2})?|[(（]\d*[)）]?|[-•]"
+_PARTIAL_ITEM = re.compile(rf"{_LINE_START}(?:\*{{1,2}}|#+\s*)?(?:\d+(?:[.)．）、]\*{{0,2}})?|[(（]\d*[)）]?|[-•]"
+                           rf"|[一二三四五六七八九十]{{1,3}}、?|[①-⑳]|[(（][一二三四五六七八九十]{{1,3}}[)）]?"
                            r"|s(?:t(?:e(?:p(?:\s+(?:\d+\s*:?)?)?)?)?)?"
                            r"|p(?:o(?:i(?:n(?:t(?:\s+(?:\d+\s*[:.\-–—]?)?)?)?)?)?)?)?$", re.I)
 # Where a point may run on into another one under that point's title, without a line-start number: a line's
@@ -178,7 +183,7 @@ class OtherPoints:
             written = written.strip(" *:")
             line = written.casefold()
             number = m["n"] or m["step"]
-            if number is not None and int(number) == self._index and not self._bullets:
+            if number is not None and number_value(number) == self._index and not self._bullets:
                 if line.startswith(self._own_title):  # its own header, restated after an opening, or its list's item
                     if self._index == len(self._own_items) + 1:
                         self._own_items.append(m.start())
@@ -187,7 +192,7 @@ class OtherPoints:
                     return None, m.start()
             if self._bullets:
                 return m.start(), m.start()
-            if number is None or int(number) != len(self._own_items) + 1:
+            if number is None or number_value(number) != len(self._own_items) + 1:
                 if (starts := self._starts_numbered_point(text, m, written, bool(ended), final)) is False:
                     continue
                 return (m.start() if starts else None), m.start()
@@ -205,7 +210,7 @@ class OtherPoints:
 
     def _another_point(self, title: str, number: str) -> bool:
         """Is an item of the point's own list, numbered ``number``, that opens with ``title`` that point's?"""
-        return self._numbers[title] > self._index or self._numbers[title] == int(number) or bool(self._titled)
+        return self._numbers[title] > self._index or self._numbers[title] == number_value(number) or bool(self._titled)
 
     def _starts_numbered_point(self, text: str, m: re.Match[str], written: str, ended: bool,
                                final: bool) -> bool | None:
@@ -214,7 +219,7 @@ class OtherPoints:
         no point has its number (nor the next, which a reply running on past the skeleton's last point writes), nor
         where it goes on with a sentence ("published in\n2019. showed", "see your step\n5. Frost ..."), unless it
         opens with another point's title. None while its text may still show which."""
-        number, whole = int(re.search(r"\d+", m[0])[0]), ended or final
+        number, whole = number_value(m["n"] or m["other"] or m["step"] or m["point"]), ended or final
         if self.most_points and number > self.most_points + 1:
             return False  # a year, a step of the question's own list (the next number goes on with the answer's)
         if self.most_points and not (self.count_known or final) and number > len(self.titles) + 2:

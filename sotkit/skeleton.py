@@ -1,8 +1,8 @@
 """Incremental skeleton parsing: a point is emitted the moment its line is complete.
 
 Accepts the shapes real models write: ``1.`` / ``1)`` / ``(1)`` / ``Step 1:`` / bullets, bold or heading
-markdown, trailing colons, a preamble before the list and blank lines, and the full-width marks of Chinese and
-Japanese lists (``1、``, ``１．``, ``（1）``). The first list marker decides the
+markdown, trailing colons, a preamble before the list and blank lines, and the marks of Chinese and Japanese
+lists (``1、``, ``１．``, ``（1）``, ``一、``, ``（一）``, ``①``, ``・``). The first list marker decides the
 list's kind; lines of another kind (sub-bullets, prose) are continuation lines and are ignored, as are
 repeated or decreasing numbers and repeated titles.
 
@@ -55,17 +55,20 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .header import CJK_NUMBER, number_value
 from .quality import NO_SPACES, STOP_WORDS
 
 _NO_SPACES = re.compile(f"[{NO_SPACES}]")  # a script written without spaces: one "word" of it is a whole phrase
-#: ``1.``, ``1)``, ``(1)``, ``Step 1:``, and the full-width forms of Chinese and Japanese lists (``１．``, ``1、``,
-#: ``（1）``), where the title may follow without a space
-_NUMBERED = re.compile(r"^(?:(?:step|point|part)\s+(\d{1,4})\s*[:.)\-–]|[(（](\d{1,4})[)）]|(\d{1,4})[.)．）、])"
+#: ``1.``, ``1)``, ``(1)``, ``Step 1:``, and the forms of Chinese and Japanese lists (``１．``, ``1、``, ``（1）``,
+#: ``一、``, ``（一）``, ``①``), where the title may follow without a space
+_NUMBERED = re.compile(rf"^(?:(?:step|point|part)\s+(\d{{1,4}})\s*[:.)\-–]|[(（](\d{{1,4}}|{CJK_NUMBER})[)）]"
+                       rf"|(\d{{1,4}}(?=[.)．）、])|{CJK_NUMBER}(?=、)|[①-⑳])[.)．）、]?)"
                        rf"(?=\s|$|[{NO_SPACES}])\s*(.*)$", re.I)
-#: marks that invisibly open or end a line (a byte-order mark, zero-width spaces): no part of its title there, but
-#: inside it part of its spelling (a Persian word's non-joiner, a family emoji's joiners, a long word's break hint)
-_INVISIBLE = "\ufeff\u200b\u200c\u200d\u2060"
-_BULLET = re.compile(r"^[-*•+]\s+(.*)$")
+#: marks that invisibly open or end a line (a byte-order mark, zero-width spaces, the marks that set the direction
+#: of right-to-left text): no part of its title there, but inside it part of its spelling (a Persian word's
+#: non-joiner, a family emoji's joiners, a long word's break hint)
+INVISIBLE = "\ufeff\u200b\u200c\u200d\u2060\u200e\u200f\u061c"
+_BULLET = re.compile(r"^(?:[-*•+]\s+|・\s*)(.*)$")  # Japanese's "・" needs no space after it
 #: emphasis marks, which a lead-in's label may wear (``**Skeleton:** 1. Relax``)
 _EMPHASIS = re.compile(r"[*_]+")
 #: the number of a bulleted item that is numbered too (``* 1. Plan``), or a numbered one numbered twice (``1. 3.
@@ -77,10 +80,11 @@ _MARKER = re.compile(r"(?<![\w.,$€£(*])(\*\*)?(?:\((\d{1,2})\)|(\d{1,2})([.)]
 #: a ``1.`` glued to the text before it, a word or a sentence's end ("advice.1. Relax", "(briefly).1.", "2024.1.";
 #: not "11."; a section's "§1.1. below" too, whose junk item is rarer than a lead-in's lost one)
 _GLUED_ONE = re.compile(r"(?<=[^\s\d])(?:\((1)\)|1([.)]))\s+(?=\S)")
-#: what may stand before an inline ``n.``: the end of a clause, a conjunction
-_ITEM_BEFORE = re.compile(r"(?:^|[:;,.!?)\-–—]|\b(?:and|or|then))\s*$", re.I)
-#: the separator left at the end of an inline item (``A; and``)
-_ITEM_TAIL = re.compile(r"(?:[\s;,]*\b(?:and|or|then))?[\s;,]*$", re.I)
+#: what may stand before an inline ``n.``: the end of a clause (in full-width forms too: "方法有：1. ...；2. ..."), a
+#: conjunction
+_ITEM_BEFORE = re.compile(r"(?:^|[:;,.!?)\-–—：；，。！？、]|\b(?:and|or|then))\s*$", re.I)
+#: the separator left at the end of an inline item (``A; and``, ``A；``)
+_ITEM_TAIL = re.compile(r"(?:[\s;,]*\b(?:and|or|then))?[\s;,；，、]*$", re.I)
 #: bold text; a star just before its closing ``**`` is the text's (``**Avoid SELECT ***``)
 _BOLD = re.compile(r"\*\*(.+?)\*\*(?!\*)|__(.+?)__")
 #: words that label a line with a number, as a sequence or a time, and name no point ("Days 1-3", "Weeks 1-4",
@@ -494,7 +498,7 @@ def _classify(line: str, *, titled: bool = True) -> tuple[str | None, int, str, 
     text = _trim(_trim(line).lstrip("#"))
     plain = text.replace("**", "").replace("__", "").strip()
     if m := _NUMBERED.match(plain):
-        kind, number, body = "numbered", next(int(g) for g in m.groups()[:3] if g), m.group(4)
+        kind, number, body = "numbered", next(number_value(g) for g in m.groups()[:3] if g), m.group(4)
     elif m := _BULLET.match(plain):
         kind, number, body = "bullet", 0, m.group(1)
     else:
@@ -624,11 +628,11 @@ def _joined_in(words: tuple[str, ...], phrase: tuple[str, ...]) -> bool:
 def _clean(title: str) -> str:
     # a star after a space closes no emphasis: it is the text's ("Avoid SELECT *")
     title = re.sub(r"(?<!\s)[*_]+$", "", _trim(title).lstrip("*_"))
-    return _trim(title.strip().rstrip(":."))
+    return _trim(title.strip().rstrip(":.：。"))
 
 
 def _trim(text: str) -> str:
-    """``text`` without the white space and invisible marks (``_INVISIBLE``) at its ends."""
-    while (trimmed := text.strip().strip(_INVISIBLE)) != text:
+    """``text`` without the white space and invisible marks (``INVISIBLE``) at its ends."""
+    while (trimmed := text.strip().strip(INVISIBLE)) != text:
         text = trimmed
     return text

@@ -11,8 +11,9 @@ import re
 from .events import TextEvent, WithdrawEvent
 
 
-#: what opens each later line of a point's text in the stitched answer
+#: what opens each later line of a point's text in the stitched answer (a blank line stays empty)
 CONTINUATION = "   "
+_LINE_WITH_TEXT = re.compile(r"\n(?=[^\n])")  # the start of a later line, once its first character is seen
 #: a point's text that opens with a block (a code block, a table, a list, a heading) starts on a line of its own
 #: under its item: after "1. Title: " a fence would not open, and its close would open one to the end
 _BLOCK = re.compile(r"```|~~~|\||#{1,6} |[-*+•] |\d{1,3}[.)] ")
@@ -35,6 +36,7 @@ class Stitcher:
         self._buffers: dict[int, list[str]] = {}
         self._done: set[int] = set()
         self._skipped: set[int] = set()
+        self._line_start: set[int] = set()  # points whose text so far ends a line: the next one's indent is to come
         self._next = 1  # the point being released now
         self._live_at: int | None = None  # where the live point's separator and header start in text (None: not yet)
         self._body_at = 0  # where the live point's text after its header starts
@@ -85,14 +87,23 @@ class Stitcher:
         if not text:
             return []
         # a point's later lines are indented under its item, as Markdown continues a list item: the point's own
-        # list ("1. Remove the racks.") is then nested in it, not numbered along with the answer's points
-        self._buffers[index].append(text.replace("\n", "\n" + CONTINUATION))
+        # list ("1. Remove the racks.") is then nested in it, not numbered along with the answer's points; a line is
+        # indented once its first character comes, so that a blank one has no trailing spaces
+        indented = _LINE_WITH_TEXT.sub("\n" + CONTINUATION, text)
+        if index in self._line_start and text[0] != "\n":
+            indented = CONTINUATION + indented
+        if text.endswith("\n"):
+            self._line_start.add(index)
+        else:
+            self._line_start.discard(index)
+        self._buffers[index].append(indented)
         return self._advance() if index == self._next else []  # a later point's text only waits its turn
 
     def withdraw(self, index: int) -> str:
         """Forget a point's text (its call restarts); returns what is taken off the end of ``text``: the
         text already released, when the point is the one streaming live (its header stays)."""
         self._buffers[index].clear()
+        self._line_start.discard(index)
         if index != self._next or self._live_at is None:
             return ""
         withdrawn, self.text = self.text[self._body_at:], self.text[:self._body_at]

@@ -29,6 +29,9 @@ class _Language(NamedTuple):
     offers: tuple[str, ...]  # how a last line opens that offers more of the answer
     hopes: tuple[str, ...]  # how a last line opens that only hopes the answer helps
     wishes: tuple[str, ...] = ()  # a last line that only wishes the reader well: "good luck"
+    # a wish that goes on, as one exclaimed sentence: "Good luck with your renovation!" (a wish's noun also opens a
+    # statement: "Успехов в изучении языка добиваются те, кто ...", "success in learning comes to those who ...")
+    wishes_on: tuple[str, ...] = ()
 
 
 _N = r"[\d一二三四五六七八九十]+"  # a number, in digits or in Chinese numerals
@@ -74,11 +77,10 @@ _LANGUAGES = (
                 # a hope that the answer's own tips help, whatever follows ("... you plan your wedding!")
                 "i hope these tips help", "hope these tips help", "i hope these ideas help",
                 "i hope these suggestions help"),
-        hopes=("i hope this helps", "i hope that helps", "hope this helps", "hope that helps",
-               # a wish that goes on, as a hope may: "Good luck with your renovation!"
-               "good luck with", "good luck on", "best of luck with", "best of luck on"),
+        hopes=("i hope this helps", "i hope that helps", "hope this helps", "hope that helps"),
         wishes=("good luck", "best of luck", "have a great trip", "have a wonderful trip", "have a great time",
                 "enjoy your trip", "safe travels", "happy travels", "sweet dreams", "sleep tight"),
+        wishes_on=("good luck with", "good luck on", "best of luck with", "best of luck on"),
     ),
     _Language(  # Spanish
         words=("claro", "claro que sí", "por supuesto", "desde luego", "de acuerdo", "perfecto", "entendido",
@@ -209,9 +211,13 @@ _LANGUAGES = (
         tails=(r"的?(?:详细|具体)?(?:内容|展开|说明|阐述|解释|扩展|论述)?(?:如下)?",),
         tasks=(r"(?:详细|具体)(?:展开|扩展)|(?:扩展|展开)内容|续写",),
         offers=_you_and_nin("如果你需要，我可以", "如果需要，我可以", "如果需要的话，我可以", "需要的话，我可以", "你需要我",
-                            "是否需要我", "要不要我", "需要我帮你", "如果你想让我", "如果你还有其他问题，欢迎",
-                            "如果你还有其他问题，可以随时问我", "如有其他问题，欢迎", "如果有任何问题，欢迎", "有任何问题欢迎",
-                            "欢迎随时提问", "欢迎继续提问", "请随时告诉我", "随时告诉我",
+                            "是否需要我", "要不要我", "需要我帮你", "如果你想让我",
+                            # "(if you have questions,) you are welcome to ask (me)": not "..., 欢迎同事提出", colleagues
+                            *(f"{asked}{ask}" for asked in ("", "如果你还有其他问题，", "如有其他问题，", "如果有任何问题，",
+                                                            "有任何问题")
+                              for ask in ("欢迎随时提问", "欢迎继续提问", "欢迎提问", "欢迎随时问我", "欢迎问我", "欢迎随时向我",
+                                          "欢迎向我", "欢迎随时联系我", "欢迎留言", "欢迎随时留言", "欢迎继续交流",
+                                          "可以随时问我", "请随时告诉我", "随时告诉我")),
                             # "if you need more detail, tell me.": not "..., 请咨询医生" or "..., 请告诉我们的客服"
                             *(f"{need}更多{what}，请{tell}告诉我{end}" for need in ("如果需要", "如果你需要", "如需")
                               for what in ("细节", "信息", "详细信息") for tell in ("", "随时") for end in "。！")),
@@ -330,10 +336,10 @@ _LANGUAGES = (
                 "если у вас есть вопросы, задавайте", "если остались вопросы, задавайте",
                 "если у вас остались вопросы, задавайте", "если возникнут вопросы, задавайте"),
         hopes=("надеюсь, это поможет", "надеюсь, это помогло", "надеюсь, это было полезно",
-               "надеюсь, это будет полезно", "надеюсь, эти советы", "надеюсь, эта информация",
-               "удачи в", "удачи с", "успехов в"),  # a wish that goes on: "Удачи в ремонте!"
+               "надеюсь, это будет полезно", "надеюсь, эти советы", "надеюсь, эта информация"),
         wishes=("удачи", "успехов", "желаю удачи", "желаю успехов", "приятного аппетита", "хорошей поездки",
                 "удачной поездки", "приятного путешествия", "хорошего путешествия", "счастливого пути"),
+        wishes_on=("удачи в", "удачи с", "успехов в"),  # "Удачи в ремонте!"
     ),
     _Language(  # Indonesian
         words=("tentu", "tentu saja", "baik", "baiklah", "oke", "siap", "dengan senang hati"),
@@ -404,13 +410,27 @@ def _plain(text: str) -> str:
     return _lower(text).lstrip("¡¿").translate(_NO_COMMAS)
 
 
-def _strings(items: Iterable[str], whole_words: bool = True) -> str:
+def _strings(items: Iterable[str], whole_words: bool = True, said: bool = False) -> str:
     """Plain strings as one pattern ("#": a number), the longest first ("claro que sí" before "claro"); a word
     written in letters ends there ("sigo con" is no start of "sigo contando"), one in Chinese, Japanese or Korean
-    characters need not."""
-    return "|".join(re.escape(item).replace(r"\#", _N).replace("'", "['’]")
-                    + (r"\b" if whole_words and item[-1].isalnum() and item[-1] < "\u2e80" else "")
+    characters need not, but what is ``said`` to the reader (a closing) ends where it can (``_end``)."""
+    return "|".join(re.escape(item).replace(r"\#", _N).replace("'", "['’]") + _end(item[-1], whole_words, said)
                     for item in sorted(items, key=len, reverse=True))
+
+
+# A closing's words in Chinese or Japanese, written without spaces, end where what follows cannot go on with them:
+# 我 ("I") is no start of 我们 ("we": "您需要我们提供的材料 ..." says what an office needs), and words before 是, 的 or
+# と are a sentence's subject, a modifier or a quotation ("欢迎随时提问是团队文化的一部分", "希望对你有帮助的人",
+# "お気軽にどうぞと書かれた看板"), not said to the reader.
+_CJK_SAID = {"我": "(?![们們])"}
+_CJK_NOT_SAID = "(?![是的と])"
+
+
+def _end(last: str, whole_words: bool, said: bool) -> str:
+    """What must follow a plain string ending in ``last`` (see ``_strings``)."""
+    if last < "\u2e80":
+        return r"\b" if whole_words and last.isalnum() else ""
+    return _CJK_SAID.get(last, _CJK_NOT_SAID) if said else ""
 
 
 _META_WORDS, _META_PHRASES = _all("words"), _all("phrases")
@@ -439,16 +459,22 @@ _ACKNOWLEDGED_ALONE = re.compile(rf"¡?{_WORDS_FIRST}(?:{_ACKNOWLEDGEMENTS})(?:\
 _META_HEAD = re.compile(rf"{_NAMED}{_TITLE}[\s*]*$", re.I)
 # It offers more of the answer itself, or only hopes it helps or wishes well (a hope may come before an offer: "I hope
 # this helps! Let me know if you'd like ...").
-_CLOSING_HEADS, _HOPES, _WISHES = (tuple(map(_plain, _all(field))) for field in ("offers", "hopes", "wishes"))
-_HOPE = rf"(?:{_strings(_HOPES + _WISHES)}|happy [a-z]+ing\b)\W*"  # and "Happy cooking!"
-_CLOSING = re.compile(rf"(?:{_HOPE})?(?:{_strings(_CLOSING_HEADS)})|{_HOPE}$")
+_CLOSING_HEADS, _HOPES, _WISHES, _WISHES_ON = (tuple(map(_plain, _all(field)))
+                                                for field in ("offers", "hopes", "wishes", "wishes_on"))
+_HOPE = rf"(?:{_strings(_HOPES + _WISHES, said=True)}|happy [a-z]+ing\b)\W*"  # and "Happy cooking!"
+_CLOSING = re.compile(rf"(?:{_HOPE})?(?:{_strings(_CLOSING_HEADS, said=True)})|{_HOPE}$")
 _LEADING_HOPE = re.compile(_HOPE)
-_CLOSING_STARTS = frozenset(head[:i] for head in _CLOSING_HEADS + _HOPES + _WISHES for i in range(len(head)))
+_CLOSING_STARTS = frozenset(head[:i] for head in _CLOSING_HEADS + _HOPES + _WISHES + _WISHES_ON
+                            for i in range(len(head)))
 _GERUND_STARTED = re.compile("happy [a-z]*$")  # may still become "happy cooking"
-# a hope that goes on to the end of its one sentence: "I hope this helps you improve your chess skills!"
-_HOPE_SENTENCE, _SENTENCE_END = rf"(?:{_strings(_HOPES)})[^.!?。！？]*", r"[.!。！]+[^\w.!?。！？]*"
-_HOPE_SAID = re.compile(rf"{_HOPE_SENTENCE}{_SENTENCE_END}$")
-_HOPE_BEING_SAID = re.compile(rf"{_HOPE_SENTENCE}(?:{_SENTENCE_END})?$")
+# a hope that goes on to the end of its one sentence: "I hope this helps you improve your chess skills!"; a wish, to
+# an exclamation mark ("Good luck with your renovation!"); a colon, a semicolon or a dash in it says more ("Надеюсь,
+# это поможет вам понять, что важно, — спросите себя ...")
+_ONE_CLAUSE = "[^.!?。！？:;：；—]*"
+_HOPE_SENTENCE, _SENTENCE_END = rf"(?:{_strings(_HOPES, said=True)}){_ONE_CLAUSE}", r"[.!。！]+[^\w.!?。！？]*"
+_WISH_SENTENCE, _EXCLAIMED = rf"(?:{_strings(_WISHES_ON)}){_ONE_CLAUSE}", r"[!！]+[^\w.!?。！？]*"
+_HOPE_SAID = re.compile(rf"(?:{_HOPE_SENTENCE}{_SENTENCE_END}|{_WISH_SENTENCE}{_EXCLAIMED})$")
+_HOPE_BEING_SAID = re.compile(rf"(?:{_HOPE_SENTENCE}(?:{_SENTENCE_END})?|{_WISH_SENTENCE}(?:{_EXCLAIMED})?)$")
 _CLOSING_SEEN = 120  # characters of a last line enough to tell
 
 

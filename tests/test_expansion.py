@@ -60,6 +60,38 @@ def test_restated_headers_are_stripped_and_text_kept(raw, text, step):
     assert clean(raw, step=step, others=["Turn off lights"]) == (text, False)
 
 
+@pytest.mark.parametrize("step", [1, 2, 3, 100])
+@pytest.mark.parametrize("raw, text", [
+    # probe 84 F5: the header in the forms of Chinese and Japanese lists stayed, and the answer showed it twice
+    ("（2）设定优先级：使用四象限法。", "使用四象限法。"),
+    ("(2) 设定优先级：使用四象限法。", "使用四象限法。"),
+    ("第2点：设定优先级\n使用四象限法。", "使用四象限法。"),
+    ("第二点：设定优先级\n使用四象限法。", "使用四象限法。"),
+    ("要点2：设定优先级\n使用四象限法。", "使用四象限法。"),
+    ("ポイント2：设定优先级\n使用四象限法。", "使用四象限法。"),
+    ("【设定优先级】使用四象限法。", "使用四象限法。"),
+    ("**【设定优先级】**\n\n使用四象限法。", "使用四象限法。"),
+    ("设定优先级——使用四象限法。", "使用四象限法。"),
+    ("二、设定优先级\n使用四象限法。", "使用四象限法。"),
+    ("（二）设定优先级：使用四象限法。", "使用四象限法。"),
+    ("②设定优先级：使用四象限法。", "使用四象限法。"),  # as the skeleton parser reads it
+    # another point's number, an aside between dashes, the title in a sentence: the point's own
+    ("三、设定优先级\n使用四象限法。", "三、设定优先级\n使用四象限法。"),
+    ("第3点：设定优先级\n使用四象限法。", "第3点：设定优先级\n使用四象限法。"),
+    ("设定优先级——尤其是在忙碌时——很重要。", "设定优先级——尤其是在忙碌时——很重要。"),
+    ("设定优先级很重要。", "设定优先级很重要。"),
+])
+def test_restated_headers_in_chinese_and_japanese_forms_are_stripped(raw, text, step):
+    assert clean(raw, step=step, title="设定优先级", others=["制定计划", "避免拖延"]) == (text, False)
+
+
+@pytest.mark.parametrize("step", [1, 2, 100])
+@pytest.mark.parametrize("raw", ["十一、设定优先级\n使用四象限法。", "（十一）设定优先级：使用四象限法。"])
+def test_a_header_numbered_in_chinese_past_ten_is_stripped_however_it_streams(raw, step):
+    # streamed, "十" (10) was no start of point 11's header, and the header was released
+    assert clean(raw, step=step, index=11, title="设定优先级") == ("使用四象限法。", False)
+
+
 @pytest.mark.parametrize("step", [1, 2, 3, 5, 100])
 @pytest.mark.parametrize("raw, text", [
     # the skeleton line's gist, restated with the title in one bold header or as a heading, goes with the header
@@ -227,6 +259,23 @@ def test_running_on_into_the_next_point_is_cut(step):
 ])
 def test_a_points_own_numbered_list_is_kept(raw, text, finished, step):
     assert clean(raw, step=step, others=OTHERS) == (text, finished)
+
+
+@pytest.mark.parametrize("step", [1, 2, 3, 100])
+@pytest.mark.parametrize("raw, text, finished", [
+    # a number the skeleton reads (probe 84 F6) ends a point that runs on into the next item too
+    ("列清单。\n二、设定优先级\n排序。", "列清单。", True),
+    ("列清单。\n（二）设定优先级：排序。", "列清单。", True),
+    ("列清单。\n②设定优先级\n排序。", "列清单。", True),
+    ("وضع خطة.\n\u200f2. تحديد الأولويات", "وضع خطة.", True),
+    # the point's own list in those forms, and lines that open with a numeral, stay
+    ("做法：\n一、列清单\n二、排序\n三、执行", "做法：\n一、列清单\n二、排序\n三、执行", False),
+    ("做法：\n①列清单\n②排序\n③执行", "做法：\n①列清单\n②排序\n③执行", False),
+    ("列清单。\n一些人用纸笔。\n十分有效。", "列清单。\n一些人用纸笔。\n十分有效。", False),
+])
+def test_a_run_on_into_a_chinese_or_arabic_numbered_item_is_cut(raw, text, finished, step):
+    assert clean(raw, step=step, index=1, title="制定计划", others=["设定优先级", "避免拖延", "تحديد الأولويات"]) == (
+        text, finished)
 
 
 OTHERS = ["Keep a schedule", "Avoid late caffeine", "Exercise"]
@@ -1317,6 +1366,36 @@ def test_talk_in_more_languages_is_held_back_only_while_it_may_still_become_talk
     ("일찍 출발하세요.\n\n도움이 되셨길 바랍니다!", "일찍 출발하세요."),
 ])
 def test_closings_in_the_newly_listed_languages_are_dropped(raw, text, step):
+    assert clean_in_both_modes(raw, step) == (raw if text is None else text)
+
+
+@pytest.mark.parametrize("step", [1, 2, 3, 5, 1000])
+@pytest.mark.parametrize("raw, text", [
+    # probe 84 F2: a point's own last line that opens with an offer's or a wish's words was dropped as a closing
+    # ("我们" is "we", not "我", "I"; a phrase before 是/的/と is a subject, a modifier or a quotation; "欢迎同事提出":
+    # someone else is welcome; "Успехов в изучении языка добиваются те, кто ...": a statement, not a wish)
+    ("先在网上预约。\n您需要我们提供的材料只有身份证和户口本。", None),
+    ("先在网上预约。\n随时告诉我们的窗口工作人员你的预约号。", None),
+    ("先做重要的事。\n\n如果有任何问题，欢迎同事提出。", None),
+    ("先做重要的事。\n\n欢迎随时提问是团队文化的一部分：鼓励同事之间互相提醒。", None),
+    ("先做重要的事。\n\n欢迎继续提问的学生会得到更多反馈。", None),
+    ("先做重要的事。\n\n是否需要我们提供发票，取决于公司规定。", None),
+    ("先做重要的事。\n\n希望对你有帮助的人多交流。", None),
+    ("重要なことを先にやる。\n\nお気軽にどうぞと書かれた看板を店先に置きましょう。", None),
+    ("Ставьте маленькие цели.\n\nУспехов в изучении языка добиваются те, кто занимается каждый день.", None),
+    ("Делайте важное первым.\n\nУдачи в делах часто добиваются организованные люди.", None),
+    ("Pay first.\n\nGood luck with exams depends on sleep.", None),
+    ("Делайте важное первым.\n\nНадеюсь, это поможет вам понять, что важно, — спросите себя об этом утром.", None),
+    # the closings themselves
+    ("先做重要的事。\n\n如果有任何问题，欢迎随时提问。", "先做重要的事。"),
+    ("先做重要的事。\n\n如果有任何问题，请随时告诉我！", "先做重要的事。"),
+    ("先做重要的事。\n\n欢迎随时提问！", "先做重要的事。"),
+    ("先做重要的事。\n\n你需要我帮你列一个清单吗？", "先做重要的事。"),
+    ("先做重要的事。\n\n你需要我的帮助吗？", "先做重要的事。"),
+    ("Ставьте маленькие цели.\n\nУспехов в изучении языка!", "Ставьте маленькие цели."),
+    ("Делайте важное первым.\n\nНадеюсь, это поможет вам!", "Делайте важное первым."),
+])
+def test_a_last_line_in_the_words_of_an_offer_or_a_wish_is_dropped_only_as_one(raw, text, step):
     assert clean_in_both_modes(raw, step) == (raw if text is None else text)
 
 

@@ -97,6 +97,24 @@ def test_lists_as_chinese_and_japanese_are_written(text, titles):
     assert parse(text) == titles
 
 
+@pytest.mark.parametrize("step", [1, 3, 1000])
+@pytest.mark.parametrize("text, titles", [
+    # probe 84 F6: these gave no point, and the request paid for a skeleton and then answered sequentially
+    ("一、制定计划\n二、设定优先级\n三、避免拖延", ["制定计划", "设定优先级", "避免拖延"]),
+    ("（一）制定计划\n（二）设定优先级\n（三）避免拖延", ["制定计划", "设定优先级", "避免拖延"]),
+    ("①制定计划\n②设定优先级\n③避免拖延", ["制定计划", "设定优先级", "避免拖延"]),
+    ("・計画を立てる\n・優先順位をつける\n・休憩する", ["計画を立てる", "優先順位をつける", "休憩する"]),
+    ("\u200f1. وضع خطة\n\u200f2. تحديد الأولويات\n\u061c3. الراحة", ["وضع خطة", "تحديد الأولويات", "الراحة"]),
+    ("方法有：1. 制定计划；2. 设定优先级；3. 避免拖延。", ["制定计划", "设定优先级", "避免拖延"]),
+    ("九、制定计划\n十、设定优先级\n十一、避免拖延", ["制定计划", "设定优先级", "避免拖延"]),
+    # numerals that open a sentence or name a thing stay no list
+    ("一些建议如下", []),
+    ("十分重要的三点", []),
+])
+def test_more_lists_as_chinese_japanese_and_arabic_are_written(text, titles, step):
+    assert parse(text, step=step) == titles
+
+
 def test_titles_of_a_script_without_spaces_are_compared_whole():
     """Seven points, four of which open alike: none is a repeat of another, and the skeleton goes on to the end."""
     titles = ["制定合理的计划", "制定合理的目标", "避免拖延", "保持良好的睡眠", "保持良好的饮食", "保持良好的心态", "定期运动"]

@@ -203,6 +203,26 @@ def test_a_points_later_lines_are_indented_under_its_item():
     assert "".join(e.text for e in events) == s.text
 
 
+def test_a_blank_line_inside_a_point_stays_empty_however_the_text_is_split():
+    # it was written as three spaces ("\n   \n"), trailing whitespace in the answer (probe 84 F8)
+    raw = "LEDs last.\n\nThey use less power.\n\n\nCheck the label."
+    for step in (1, 2, 3, len(raw)):
+        s = stitcher("Use LED bulbs", "Seal the windows")
+        events = [e for i in range(0, len(raw), step) for e in s.add_text(1, raw[i:i + step])]
+        events += s.finish_point(1) + s.add_text(2, "Use tape.") + s.finish_point(2)
+        assert s.text == ("1. Use LED bulbs: LEDs last.\n\n   They use less power.\n\n\n   Check the label.\n"
+                          "2. Seal the windows: Use tape."), step
+        assert texts(events) == s.text
+
+
+def test_a_point_withdrawn_at_a_line_start_is_indented_afresh():
+    s = stitcher("Use LED bulbs")
+    s.add_text(1, "LEDs last.\n")
+    s.withdraw(1)
+    s.add_text(1, "They last.\nThey save.")
+    assert s.text == "1. Use LED bulbs: They last.\n   They save."
+
+
 def test_a_point_that_opens_with_a_block_starts_it_on_a_line_of_its_own():
     # "2. Local setup: ```bash" opened no code block, and its closing fence opened one over the rest of the answer;
     # a table's or a list's first line on the item's line rendered as text (probe 62)
