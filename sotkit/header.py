@@ -17,7 +17,8 @@ _CJK_DIGITS = "〇一二三四五六七八九"
 _LABEL = r"(?:point\s+|第\s*|要点\s*|ポイント\s*)"
 _NUMBER = re.compile(rf"\s*(?:#+\s*)?(?:[-*•]\s+)?{EMPHASIS}?"
                      rf"(?:(?:(?:[(（](?=(?:\d{{1,4}}|{CJK_NUMBER})[)）]))?(?P<n>\d{{1,4}}|{CJK_NUMBER})[.)．）、]"
-                     rf"|(?P<circled>[①-⑳])[.)．）、]?|{_LABEL}(?P<label>\d{{1,4}}|{CJK_NUMBER})\s*(?:点|點|条|條|项|項)?\s*[:：.、])"
+                     rf"|(?P<circled>[①-⑳])[.)．）、]?"
+                     rf"|{_LABEL}(?P<label>\d{{1,4}}|{CJK_NUMBER})\s*(?:点|點|条|條|项|項)?\s*[:：.、])"
                      rf"\s*{EMPHASIS}?\s*)?【?", re.I)
 # with the full-width forms of Chinese and Japanese ("、" lists: "饮食、咖啡因和酒精"); "." and "-" only before a space
 # ("Express.js", "Sleep-deprived"), a dash (?P<dash>) only where no second one follows in the sentence ("Empathy —
@@ -66,7 +67,8 @@ class OwnHeader:
         """Where the text after a restated header begins (``None``: the text does not start with one; ``UNDECIDED``
         while its sentence has still to show whether its dash is the header's, or its line where it ends)."""
         number = _NUMBER.match(text)
-        if (n := number["n"] or number["label"] or number["circled"]) is not None and number_value(n) != self._index:  # "٣.", "三、" too
+        n = number["n"] or number["label"] or number["circled"]
+        if n is not None and number_value(n) != self._index:  # "٣.", "３.", "三、" and "③" are 3 too
             return None
         start, end = number.end(), number.end() + len(self._title)
         if text[start:end].lower() != self._title:
