@@ -16,6 +16,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .errors import ConfigError
+from .redact import shown_url
 
 
 #: what other APIs and SDKs call sotkit's options, to suggest ours for theirs
@@ -181,8 +182,9 @@ def check_url(name: str, url: Any) -> None:
             and (parts.port is None or parts.port > 0)  # .port raises ValueError for "host:abc"
     except ValueError:
         valid = False
-    if not valid:
-        raise ConfigError(f"{name}={url!r}: must be an http:// or https:// URL with a host, "
+    if not valid:  # a URL by its password-less form, anything else by its type (a dict may hold the URL)
+        given = f"{name}={shown_url(url)!r}" if isinstance(url, str) else f"{name}= of type {type(url).__name__}"
+        raise ConfigError(f"{given}: must be an http:// or https:// URL with a host, "
                           "for example 'http://localhost:8000/v1'")
 
 

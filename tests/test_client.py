@@ -317,6 +317,24 @@ def test_a_malformed_base_url_from_the_environment_is_refused_at_construction(mo
         sotkit.SoT(f"{provider}:m", api_key="k")
 
 
+# A malformed base URL was echoed whole, password and all, in the error (and so on the CLI's stderr and --json).
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+@pytest.mark.parametrize("url, shown", [("https://user:sk-SECRET123@host:99999/v1", "https://user:***@host:99999/v1"),
+                                        ("ftp://me@corp:sk-SECRET123@host/v1", "ftp://me@corp:***@host/v1"),
+                                        ("HTTPS://:ab/sk-SECRET123@host/v1 ", "HTTPS://:***@host/v1 "),
+                                        ({"url": "https://u:sk-SECRET123@h/v1"}, "of type dict")])
+def test_a_malformed_base_url_is_refused_without_its_password(monkeypatch, provider, url, shown):
+    message = f"base_url={shown!r}: must be an http" if isinstance(url, str) else f"base_url= {shown}: must"
+    with pytest.raises(sotkit.ConfigError, match=re.escape(message)) as raised:
+        sotkit.SoT(f"{provider}:m", api_key="k", base_url=url)
+    assert "SECRET" not in str(raised.value)
+    if isinstance(url, str):
+        monkeypatch.setenv(f"{provider.upper()}_BASE_URL", url)
+        with pytest.raises(sotkit.ConfigError, match=re.escape(f"_BASE_URL={shown!r}: must be")) as raised:
+            sotkit.SoT(f"{provider}:m", api_key="k")
+        assert "SECRET" not in str(raised.value)
+
+
 @pytest.mark.parametrize("provider, variable, api", [("openai", "OPENAI_BASE_URL", "https://api.openai.com/v1/"),
                                                      ("anthropic", "ANTHROPIC_BASE_URL", "https://api.anthropic.com")])
 async def test_an_empty_base_url_variable_is_unset_as_an_empty_key_is(monkeypatch, provider, variable, api):
