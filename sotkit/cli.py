@@ -34,6 +34,7 @@ from .engines import registry
 from .evaluation import cli as eval_cli
 from .providers._sse import BROKE_OFF
 from .providers.base import cut_by
+from .redact import redact
 from .router import cli as router_cli
 
 
@@ -242,8 +243,9 @@ def _message(error: Exception) -> str:
 
 
 def _with_notes(error: Exception, said: str | None = None) -> str:
-    """The error's message (or ``said`` of it) and its notes: which model failed, where a fallback's error is shown."""
-    return " ".join([str(error) if said is None else said, *getattr(error, "__notes__", ())])
+    """The error's message (or ``said`` of it) and its notes: which model failed, where a fallback's error is shown;
+    the keys and URL passwords of sotkit's clients as ``***``."""
+    return redact(" ".join([str(error) if said is None else said, *getattr(error, "__notes__", ())]))
 
 
 def _hint(error: Exception) -> str:

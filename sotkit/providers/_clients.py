@@ -38,6 +38,7 @@ import anyio.to_thread
 
 from ..errors import AsyncioOnly, ConfigError
 from ..per_loop import PerLoop, current_loop
+from ..redact import hold
 
 HTTP_BACKENDS = ("httpx", "aiohttp")
 #: calls in flight on every client before the pool opens another, per HTTP backend
@@ -111,6 +112,8 @@ class ClientPool:
         self._max_clients = max_clients if self._owned else 1
         self._given_loop: Any = None  # the event loop a user's client first ran in
         self._asyncio_only = asyncio_only  # aiohttp's clients
+        if client is not None:
+            _hold_secrets(self, client)
 
     def _here(self) -> _LoopClients:
         if not self._owned:
@@ -142,6 +145,7 @@ class ClientPool:
                 if self._prepare is not None:  # a second or more at the first call: a deadline ends the wait, the
                     await anyio.to_thread.run_sync(self._prepare, abandon_on_cancel=True)  # import goes on, is kept
                 here.clients.append(await anyio.to_thread.run_sync(lambda: make(shared_tls_context())))
+                _hold_secrets(self, here.clients[0])
                 here.busy.append(0)
                 here.closer = _closed_with_the_loop(here.clients)
                 await anext(here.closer)  # started: the loop now holds it
@@ -175,6 +179,13 @@ class ClientPool:
         here = self._loops.pop()
         if here is not None and here.closer is not None:
             await here.closer.aclose()
+
+
+def _hold_secrets(pool: ClientPool, client: Any) -> None:
+    """The key ``client`` sends and its base URL's password, replaced by *** in sotkit's messages while ``pool``
+    lives (a server's error may repeat them)."""
+    hold(pool, keys=(getattr(client, "api_key", None), getattr(client, "auth_token", None)),
+         urls=(getattr(client, "base_url", ""),))
 
 
 def _sdk_error_for(error: Exception, sdk: str | None, client: Any) -> Exception | None:
