@@ -16,6 +16,9 @@ from urllib.parse import unquote, urlsplit
 # written unencoded a / or #); its user name, up to the first colon, is kept where it holds no / ? or #.
 _USER_INFO = re.compile(r"^([a-z][a-z0-9+.-]*://)(?:([^:/?#]*):)?.*@", re.IGNORECASE | re.DOTALL)
 _PASSWORD_OPTION = re.compile(r"([?&]password=)[^&#]*", re.IGNORECASE)
+#: an API key as the providers write them: OpenAI's sk- (sk-proj-, ...), Anthropic's sk-ant-, OpenRouter's sk-or-,
+#: Groq's gsk_, xAI's xai-, Google's AIza, Hugging Face's hf_
+_KEY = re.compile(r"\s*(?:sk-|gsk_|xai-|AIza|hf_)[\w-]{8,}\s*")
 #: shorter strings are placeholders ("EMPTY", "unused") or words an error message may hold, not secrets
 MIN_SECRET = 8
 #: the secrets of the clients alive, by the id of the object holding them (dropped when it is collected)
@@ -27,6 +30,15 @@ def shown_url(url: str) -> str:
     without a colon, which may be a token) and a ``?password=`` option as ``***``, for messages."""
     url = _PASSWORD_OPTION.sub(r"\1***", url)
     return _USER_INFO.sub(lambda m: f"{m[1]}{m[2]}:***@" if m[2] is not None else f"{m[1]}***@", url, count=1)
+
+
+def shown(value: object) -> str:
+    """``repr(value)`` for a message, but for what looks like an API key (put in another option by mistake)."""
+    return "<what looks like an API key, not shown>" if looks_like_key(value) else repr(value)
+
+
+def looks_like_key(value: object) -> bool:
+    return isinstance(value, str) and _KEY.fullmatch(value) is not None
 
 
 def hold(owner: object, keys: Iterable[object] = (), urls: Iterable[object] = ()) -> None:

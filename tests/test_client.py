@@ -304,6 +304,25 @@ def test_aclose_in_each_loop_that_used_the_client_closes_that_loops_connections(
             worker.close()
 
 
+# A key put in the wrong option (SoT(os.environ["OPENAI_API_KEY"]), say) was echoed in the error.
+KEY = "sk-proj-MISPLACED-abc123"
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"model": KEY}, r"the model looks like an API key \(not shown here\): pass the key as api_key="),
+    ({"model": "openai:m", "fallback": KEY}, r"fallback=<what looks like an API key, not shown>: the model looks like"),
+    ({"model": "openai:m", "base_url": KEY}, r"base_url=<what looks like an API key, not shown>: must be an http"),
+    ({"model": "openai:m", "router": KEY}, r"unknown router <what looks like an API key, not shown>"),
+    ({"model": "openai:m", "templates": KEY}, r"templates=<what looks like an API key, not shown> is not a dir"),
+    ({"model": "openai:m", "prices": {KEY: (1, 2)}}, r"the key <what looks like an API key, not shown> must be"),
+    ({"model": "openai:m", "http": KEY}, r"http=<what looks like an API key, not shown>: use one of"),
+])
+def test_a_key_given_in_another_option_is_not_shown(options, message):
+    with pytest.raises(sotkit.ConfigError, match=message) as raised:
+        sotkit.SoT(**{"api_key": "k", **options})
+    assert KEY not in str(raised.value)
+
+
 @pytest.mark.parametrize("model", ["openai: gpt-4o", "openai:gpt-4o ", "openai:gpt-4o\n", "openai:\u200bgpt-4o"])
 def test_a_model_name_with_white_space_or_invisible_characters_is_refused(model):
     with pytest.raises(sotkit.ConfigError, match="white space or invisible characters.*write 'openai:gpt-4o'"):

@@ -38,7 +38,7 @@ import anyio.to_thread
 
 from ..errors import AsyncioOnly, ConfigError
 from ..per_loop import PerLoop, current_loop
-from ..redact import hold
+from ..redact import hold, shown
 
 HTTP_BACKENDS = ("httpx", "aiohttp")
 #: calls in flight on every client before the pool opens another, per HTTP backend
@@ -49,7 +49,7 @@ def http_backend(chosen: str | None = None) -> str:
     """``chosen``, else ``$SOTKIT_HTTP``, else httpx (the SDKs' default); checked before any client is built."""
     chosen = chosen or os.environ.get("SOTKIT_HTTP") or "httpx"
     if chosen not in HTTP_BACKENDS:
-        raise ConfigError(f"http={chosen!r}: use one of {', '.join(HTTP_BACKENDS)} "
+        raise ConfigError(f"http={shown(chosen)}: use one of {', '.join(HTTP_BACKENDS)} "
                           "(as http=... or in $SOTKIT_HTTP)")
     if chosen == "aiohttp" and importlib.util.find_spec("aiohttp") is None:
         raise ConfigError("http='aiohttp' needs aiohttp: pip install 'sotkit[aiohttp]'")
