@@ -23,6 +23,7 @@ import os
 import signal
 import sys
 import threading
+import traceback
 import warnings
 from typing import Any, NoReturn
 
@@ -135,12 +136,14 @@ def main(argv: list[str] | None = None) -> int:
             _keep_going_without_stdout(_show, partial, as_json, so_far.shown, error=_error(exc))
         elif as_json:  # a script reads stdout: it gets one JSON object for every failure
             _keep_going_without_stdout(print, json.dumps(_error(exc), indent=2))
-        if getattr(args, "debug", False):
-            raise
+        debug = getattr(args, "debug", False)
+        if debug:  # then the one line and the exit status, as without --debug (2: wrong before any call)
+            _to_stderr("".join(traceback.format_exception(exc)).rstrip())
         if isinstance(exc, SotkitError):
             _to_stderr(f"sotkit: error: {_in_cli_words(_with_notes(exc))}")
             return 2 if isinstance(exc, ConfigError) else 1
-        _to_stderr(f"sotkit: error: {type(exc).__name__}: {_message(exc)} (--debug shows the traceback)")
+        more = "" if debug else " (--debug shows the traceback)"
+        _to_stderr(f"sotkit: error: {type(exc).__name__}: {_message(exc)}{more}")
         return 1
     finally:
         _catch(restore)  # as they were: main may run in a process that goes on (a test, a wrapper)
