@@ -304,6 +304,16 @@ def test_aclose_in_each_loop_that_used_the_client_closes_that_loops_connections(
             worker.close()
 
 
+# aiohttp refuses a URL's credentials beside the SDK's auth header: every call failed, with a bare ValueError
+# (openai) or as a connection error retried (anthropic).
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_aiohttp_with_credentials_in_the_base_url_is_refused_at_construction(provider):
+    with pytest.raises(sotkit.ConfigError, match=r"base_url='http://user:\*\*\*@127.0.0.1:9/v1' holds credentials "
+                                                 r"\(user:password@\), which http='aiohttp' cannot send: use "
+                                                 r"http='httpx' .* or drop the credentials from the URL"):
+        sotkit.SoT(f"{provider}:m", api_key="k", base_url="http://user:pw-secret@127.0.0.1:9/v1", http="aiohttp")
+
+
 # A key put in the wrong option (SoT(os.environ["OPENAI_API_KEY"]), say) was echoed in the error.
 KEY = "sk-proj-MISPLACED-abc123"
 

@@ -32,13 +32,14 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from types import ModuleType
 from typing import Any
+from urllib.parse import urlsplit
 
 import anyio
 import anyio.to_thread
 
 from ..errors import AsyncioOnly, ConfigError
 from ..per_loop import PerLoop, current_loop
-from ..redact import hold, shown
+from ..redact import hold, shown, shown_url
 
 HTTP_BACKENDS = ("httpx", "aiohttp")
 #: calls in flight on every client before the pool opens another, per HTTP backend
@@ -253,12 +254,18 @@ def import_sdk(name: str, warm: tuple[str, ...] = ()) -> ModuleType:
 
 
 def sdk_clients(sdk_name: str, http: str | None, make: Callable[[ModuleType, Any], Any],
-                warm: tuple[str, ...] = ()) -> ClientPool:
+                warm: tuple[str, ...] = (), base_url: str | None = None) -> ClientPool:
     """A pool of ``make(sdk, http_client)`` SDK clients (``sdk`` the module ``sdk_name``, imported when the first
     client is made), each on the SDK's own async HTTP client (its defaults for timeouts and connection limits) for
     the backend ``http`` chooses (see ``http_backend``). ``warm`` names modules the SDK would import at its first
-    request, on the event loop; they are imported with the SDK instead (where installed)."""
+    request, on the event loop; they are imported with the SDK instead (where installed). ``base_url``: the URL
+    the clients will call, checked against the backend."""
     backend = http_backend(http)
+    if backend == "aiohttp" and base_url and "@" in urlsplit(base_url).netloc:
+        # aiohttp refuses a URL's credentials beside the SDK's Authorization header, at every call
+        raise ConfigError(f"base_url={shown_url(base_url)!r} holds credentials (user:password@), which "
+                          "http='aiohttp' cannot send: use http='httpx' (the default; unset $SOTKIT_HTTP if it says "
+                          "aiohttp), or drop the credentials from the URL")
 
     def build(tls: ssl.SSLContext) -> Any:
         sdk = import_sdk(sdk_name, warm)
