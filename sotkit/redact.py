@@ -38,6 +38,7 @@ def shown(value: object) -> str:
 
 
 def looks_like_key(value: object) -> bool:
+    """Is ``value`` a str written as an API key is (``sk-...``)?"""
     return isinstance(value, str) and _KEY.fullmatch(value) is not None
 
 

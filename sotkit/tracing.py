@@ -20,6 +20,7 @@ No prompt, answer, question excerpt or quoted model output goes into a span unle
 ``trace_content=True``: without it, quoted text in route reasons and error messages is elided as '…' and stack
 traces keep their frames only. With it, calls carry ``gen_ai.system_instructions``, ``gen_ai.input.messages`` and
 ``gen_ai.output.messages`` (JSON, in the conventions' message format) and the request its question and answer.
+Either way, the keys and URL passwords of sotkit's clients are ``***`` in error messages (``sotkit.redact``).
 """
 
 from __future__ import annotations
