@@ -23,6 +23,7 @@ import os
 import signal
 import sys
 import threading
+import traceback
 import warnings
 from typing import Any, NoReturn
 
@@ -34,6 +35,7 @@ from .engines import registry
 from .evaluation import cli as eval_cli
 from .providers._sse import BROKE_OFF
 from .providers.base import cut_by
+from .redact import redact
 from .router import cli as router_cli
 
 
@@ -134,12 +136,14 @@ def main(argv: list[str] | None = None) -> int:
             _keep_going_without_stdout(_show, partial, as_json, so_far.shown, error=_error(exc))
         elif as_json:  # a script reads stdout: it gets one JSON object for every failure
             _keep_going_without_stdout(print, _json(_error(exc)))
-        if getattr(args, "debug", False):
-            raise
+        debug = getattr(args, "debug", False)
+        if debug:  # then the one line and the exit status, as without --debug (2: wrong before any call)
+            _to_stderr("".join(traceback.format_exception(exc)).rstrip())
         if isinstance(exc, SotkitError):
             _to_stderr(f"sotkit: error: {_in_cli_words(_with_notes(exc))}")
             return 2 if isinstance(exc, ConfigError) else 1
-        _to_stderr(f"sotkit: error: {type(exc).__name__}: {_message(exc)} (--debug shows the traceback)")
+        more = "" if debug else " (--debug shows the traceback)"
+        _to_stderr(f"sotkit: error: {type(exc).__name__}: {_message(exc)}{more}")
         return 1
     finally:
         _catch(restore)  # as they were: main may run in a process that goes on (a test, a wrapper)
@@ -242,8 +246,9 @@ def _message(error: Exception) -> str:
 
 
 def _with_notes(error: Exception, said: str | None = None) -> str:
-    """The error's message (or ``said`` of it) and its notes: which model failed, where a fallback's error is shown."""
-    return " ".join([str(error) if said is None else said, *getattr(error, "__notes__", ())])
+    """The error's message (or ``said`` of it) and its notes: which model failed, where a fallback's error is shown;
+    the keys and URL passwords of sotkit's clients as ``***``."""
+    return redact(" ".join([str(error) if said is None else said, *getattr(error, "__notes__", ())]))
 
 
 def _hint(error: Exception) -> str:

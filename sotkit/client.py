@@ -22,6 +22,7 @@ from .options import check_names, check_number, check_question
 from .pricing import Prices
 from .providers import create_provider, owners, split_model
 from .providers.base import Provider
+from .redact import shown
 from .result import Result
 from .router import Router, make_router
 from .retry import RetryPolicy
@@ -43,7 +44,7 @@ def default_model() -> str:
         try:
             split_model(model)
         except ConfigError as exc:
-            raise ConfigError(f"$SOTKIT_MODEL={model!r}: {exc}") from None
+            raise ConfigError(f"$SOTKIT_MODEL={shown(model)}: {exc}") from None
         return model
     if os.environ.get("OPENAI_API_KEY"):
         return "openai:gpt-4o-mini"
@@ -104,7 +105,7 @@ class SoT:
             main = self._provider(name, {"timeout": timeout, **options})
         except ConfigError as exc:  # such as a key missing for it: the model came from the variable
             if model is None and os.environ.get("SOTKIT_MODEL"):
-                raise ConfigError(f"$SOTKIT_MODEL={os.environ['SOTKIT_MODEL']!r}: {exc}") from exc
+                raise ConfigError(f"$SOTKIT_MODEL={shown(os.environ['SOTKIT_MODEL'])}: {exc}") from exc
             if model is None:  # a deployment's unset variable, say: the error is about a model nobody named
                 why = ("$OPENAI_API_KEY is set" if name.startswith("openai:") else "$ANTHROPIC_API_KEY is set"
                        if name.startswith("anthropic:") else "none of $SOTKIT_MODEL, $OPENAI_API_KEY, "
@@ -120,7 +121,7 @@ class SoT:
             try:
                 backup = self._provider(fallback, {"timeout": timeout})
             except ConfigError as exc:
-                raise ConfigError(f"fallback={fallback!r}: {exc}. {FALLBACK_OPTIONS}") from exc
+                raise ConfigError(f"fallback={shown(fallback)}: {exc}. {FALLBACK_OPTIONS}") from exc
             backup_limits = self._limits(backup, max_concurrency)
             self.backends.append(Backend(backup, _templates(backup, templates), backup_limits))
         self.prices.check_models([backend.model for backend in self.backends])

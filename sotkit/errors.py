@@ -26,6 +26,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .engines.errors import ConfigError, ModelNotAvailableError, SotkitError
+from .redact import redact
 
 if TYPE_CHECKING:
     from .result import Result
@@ -121,9 +122,9 @@ def renote(error: BaseException, note: str, kind: str) -> None:
 def describe(error: BaseException, length: int = 300) -> str:
     """An error in one short line, as events and ``Point.error`` carry it: ``"Type: message"`` (its first
     ``length`` characters), then its notes (sotkit's say why it was not retried, or what the main model's error
-    was where a fallback's is shown)."""
-    notes = " ".join(getattr(error, "__notes__", ()))
-    return f"{type(error).__name__}: {error}"[:length] + (f" {notes[:400]}" if notes else "")
+    was where a fallback's is shown); the keys and URL passwords of sotkit's clients as ``***``."""
+    notes = redact(" ".join(getattr(error, "__notes__", ())))
+    return redact(f"{type(error).__name__}: {error}")[:length] + (f" {notes[:400]}" if notes else "")
 
 
 def sole(group: BaseExceptionGroup) -> BaseException:

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import numbers
 import os
 import random
 import re
@@ -45,7 +46,7 @@ import uuid
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
@@ -56,6 +57,7 @@ from .forks import renewed_in_children
 from .limits import SPACED_S, ModelLimits, TokenBucket
 from .options import check_choice, check_number, check_type
 from .per_loop import PerLoop
+from .redact import shown_url
 
 T = TypeVar("T")
 
@@ -136,13 +138,6 @@ redis.call('HSET', KEYS[1], 'last', last)
 """ + _BUCKET_STORE + "return 0"
 
 
-def shown(url: str) -> str:
-    """``url`` with its password (``redis://user:PASSWORD@...`` or ``?password=``) as ``***``, for messages."""
-    url = re.sub(r"([?&]password=)[^&#]*", r"\1***", url)
-    # the user info ends at the netloc's last @ (a password may hold one), the netloc at its first / ? or #
-    return re.sub(r"^([a-z]+://[^:@/?#]*:)[^/?#]*@", r"\1***@", url)
-
-
 class SharedLimitsWarning(UserWarning):
     """Redis, which shares the limits between processes, is unreachable: this process runs on its own limits."""
 
@@ -163,18 +158,29 @@ class RedisLimits:
     prefix: str = "sotkit"
 
     def __post_init__(self) -> None:
-        check_type("limits", self.url, str, "a Redis URL such as 'redis://localhost:6379/0' or a RedisLimits")
+        wanted = "a Redis URL such as 'redis://localhost:6379/0' or a RedisLimits"
+        if not isinstance(self.url, (str, numbers.Number)):  # not shown: it may hold the URL, password and all
+            raise ConfigError(f"limits= of type {type(self.url).__name__}: must be {wanted}")
+        check_type("limits", self.url, str, wanted)
         if not self.url.startswith(("redis://", "rediss://", "unix://")):
-            raise ConfigError(f"limits={shown(self.url)!r}: a Redis URL starts with redis://, rediss:// or unix://, "
-                              "for example 'redis://localhost:6379/0'")
-        database = urlsplit(self.url).path.strip("/") if not self.url.startswith("unix://") else ""
+            raise ConfigError(f"limits={shown_url(self.url)!r}: a Redis URL starts with redis://, rediss:// or "
+                              "unix://, for example 'redis://localhost:6379/0'")
+        parts = urlsplit(self.url)
+        if "@" in parts.path + parts.query + parts.fragment:  # redis-py would read the password's start as the port
+            raise ConfigError(f"limits={shown_url(self.url)!r}: a / ? or # in the user name or password ends the "
+                              "host part of a URL: percent-encode it (%2F, %3F, %23)")
+        database = parts.path.strip("/") if not self.url.startswith("unix://") else ""
         if database and not database.isdigit():  # redis-py would quietly use database 0 ("/O" for "/0")
-            raise ConfigError(f"limits={shown(self.url)!r}: the database after the port is a number, such as /0, "
-                              f"not {database!r}")
+            raise ConfigError(f"limits={shown_url(self.url)!r}: the database after the port is a number, such as "
+                              f"/0, not {database!r}")
         check_number("lease", self.lease, above=0, optional=False)
         check_number("timeout", self.timeout, above=0, optional=False)
         check_choice("on_outage", self.on_outage, ("open", "closed"))
         check_type("prefix", self.prefix, str, "a str")
+
+    def __repr__(self) -> str:  # the dataclass's, but for the URL's password (a config dump, a traceback's locals)
+        shown = {field.name: getattr(self, field.name) for field in fields(self)} | {"url": shown_url(self.url)}
+        return f"RedisLimits({', '.join(f'{name}={value!r}' for name, value in shown.items())})"
 
     def connect(self) -> RedisConnection:
         """Check that Redis answers (a clear ``LimitsUnavailable`` now rather than at the first call)."""
@@ -187,25 +193,25 @@ class RedisLimits:
             client = redis.Redis.from_url(self.url, socket_timeout=self.timeout,
                                           socket_connect_timeout=self.timeout, protocol=RESP)
         except ValueError as exc:
-            raise ConfigError(f"limits={shown(self.url)!r} is not a Redis URL redis-py reads: {exc}") from None
+            raise ConfigError(f"limits={shown_url(self.url)!r} is not a Redis URL redis-py reads: {exc}") from None
         try:
             client.ping()
         except TypeError as exc:  # redis-py hands a URL option it does not parse to the connection, which refuses it
             option = re.search(r"unexpected keyword argument '([^']*)'", str(exc))
-            raise ConfigError(f"limits={shown(self.url)!r}: redis-py takes no URL option "
+            raise ConfigError(f"limits={shown_url(self.url)!r}: redis-py takes no URL option "
                               f"{option[1] if option else str(exc)!r}; remove it or fix its name (options such "
                               "as ?socket_keepalive=true are redis-py's connection arguments)") from None
         except redis.AuthenticationError as exc:
             raise LimitsUnavailable(
-                f"Redis at {shown(self.url)} refused the credentials ({exc}): put its password in the URL, "
+                f"Redis at {shown_url(self.url)} refused the credentials ({exc}): put its password in the URL, "
                 "redis://:PASSWORD@host:6379/0 (or redis://USER:PASSWORD@host:6379/0 for an ACL user)") from exc
         except redis.ResponseError as exc:  # it answered, with an error: "DB index is out of range", say
             raise LimitsUnavailable(
-                f"Redis at {shown(self.url)} answered with an error ({exc}): check the URL (its database number) and "
-                "that the server is Redis 5 or newer") from exc
+                f"Redis at {shown_url(self.url)} answered with an error ({exc}): check the URL (its database number) "
+                "and that the server is Redis 5 or newer") from exc
         except (redis.RedisError, OSError) as exc:
             raise LimitsUnavailable(
-                f"Redis at {shown(self.url)}, which would share the limits between processes, does not answer as "
+                f"Redis at {shown_url(self.url)}, which would share the limits between processes, does not answer as "
                 f"Redis ({type(exc).__name__}: {exc}); start it (redis-server), fix the URL, or leave limits= out "
                 "to keep the limits in this process") from exc
         finally:
@@ -297,7 +303,7 @@ class RedisConnection:
             return self._outage(exc, what)
         if self._warned:
             self._warned = False
-            warnings.warn(f"Redis at {shown(self.config.url)} answers again: the limits are shared again",
+            warnings.warn(f"Redis at {shown_url(self.config.url)} answers again: the limits are shared again",
                           SharedLimitsWarning, stacklevel=2)
         return result
 
@@ -325,11 +331,11 @@ class RedisConnection:
     def _outage(self, exc: BaseException | None, what: str) -> None:
         cause = f" ({type(exc).__name__}: {exc})" if exc else ""
         if self.config.on_outage == "closed":
-            raise LimitsUnavailable(f"Redis at {shown(self.config.url)}, which shares the limits, is unreachable"
+            raise LimitsUnavailable(f"Redis at {shown_url(self.config.url)}, which shares the limits, is unreachable"
                                     f"{cause}; with on_outage='closed' no call goes out until it is back") from exc
         if not self._warned:
             self._warned = True
-            warnings.warn(f"Redis at {shown(self.config.url)}, which shares the limits, is unreachable{cause} (at "
+            warnings.warn(f"Redis at {shown_url(self.config.url)}, which shares the limits, is unreachable{cause} (at "
                           f"{what}): this process keeps to its own limits until it is back (on_outage='open')",
                           SharedLimitsWarning, stacklevel=3)
 

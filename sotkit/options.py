@@ -16,6 +16,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .errors import ConfigError
+from .redact import shown, shown_url
 
 
 #: what other APIs and SDKs call sotkit's options, to suggest ours for theirs
@@ -181,8 +182,9 @@ def check_url(name: str, url: Any) -> None:
             and (parts.port is None or parts.port > 0)  # .port raises ValueError for "host:abc"
     except ValueError:
         valid = False
-    if not valid:
-        raise ConfigError(f"{name}={url!r}: must be an http:// or https:// URL with a host, "
+    if not valid:  # a URL by its password-less form, anything else by its type (a dict may hold the URL)
+        given = f"{name}={shown(shown_url(url))}" if isinstance(url, str) else f"{name}= of type {type(url).__name__}"
+        raise ConfigError(f"{given}: must be an http:// or https:// URL with a host, "
                           "for example 'http://localhost:8000/v1'")
 
 
@@ -200,7 +202,7 @@ def check_prices(prices: Any) -> dict[str, tuple[float, float]]:
     checked = {}
     for model, price in prices.items():
         if not isinstance(model, str) or ":" not in model or not model.isprintable() or " " in model:
-            raise ConfigError(f"prices: the key {model!r} must be a 'provider:model' string, as passed to SoT "
+            raise ConfigError(f"prices: the key {shown(model)} must be a 'provider:model' string, as passed to SoT "
                               "(no white space), for example 'openai:gpt-4o-mini'")
         if not isinstance(price, (tuple, list)) or len(price) != 2:
             raise ConfigError(f"prices[{model!r}]={price!r}: must be (input, output) USD per million tokens, "

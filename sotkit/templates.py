@@ -35,6 +35,7 @@ import jinja2.meta
 
 from .errors import TemplateError
 from .providers.base import Prompt, Provider
+from .redact import shown
 
 DEFAULT_PROMPTS = Path(str(files("sotkit.prompts")))
 
@@ -198,7 +199,7 @@ def _read_overrides(overrides: TemplateSource) -> dict[str, tuple[str, str]]:
                             "mapping of template names to sources")
     directory = Path(overrides)
     if not directory.is_dir():
-        raise TemplateError(f"templates={str(overrides)!r} is not a directory; pass a directory of "
+        raise TemplateError(f"templates={shown(str(overrides))} is not a directory; pass a directory of "
                             "<name>.jinja files or a mapping of template names to sources")
     file_names = ", ".join(f"{n}.jinja" for n in SAMPLE_VARIABLES)
     found = {}

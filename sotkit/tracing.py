@@ -20,6 +20,7 @@ No prompt, answer, question excerpt or quoted model output goes into a span unle
 ``trace_content=True``: without it, quoted text in route reasons and error messages is elided as '…' and stack
 traces keep their frames only. With it, calls carry ``gen_ai.system_instructions``, ``gen_ai.input.messages`` and
 ``gen_ai.output.messages`` (JSON, in the conventions' message format) and the request its question and answer.
+Either way, the keys and URL passwords of sotkit's clients are ``***`` in error messages (``sotkit.redact``).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .errors import StreamError
+from .redact import redact
 
 if TYPE_CHECKING:
     from .providers.base import CallUsage, ChatRequest
@@ -303,11 +305,9 @@ def _record(span: Any, error: BaseException, content: bool) -> None:
         return
     trace = _otel()
     message = _message(error, content)
-    overrides = {} if content else {
-        "exception.message": message,
-        "exception.stacktrace": "".join(traceback.format_tb(error.__traceback__)) + type(error).__qualname__,
-    }
-    span.record_exception(error, attributes=overrides)
+    stack = redact("".join(traceback.format_exception(error))) if content \
+        else "".join(traceback.format_tb(error.__traceback__)) + type(error).__qualname__
+    span.record_exception(error, attributes={"exception.message": message, "exception.stacktrace": stack})
     span.set_attribute("error.type", type(error).__qualname__)
     span.set_status(trace.Status(trace.StatusCode.ERROR, f"{type(error).__name__}: {message}"[:300]))
 
@@ -322,18 +322,19 @@ def without_text(error: BaseException) -> str:
 
 def _message(error: BaseException, content: bool) -> str:
     """What a span says of ``error``: its message, quoted passages elided unless ``content``."""
-    return str(error) if content else _elide(_said(error))
+    return redact(str(error)) if content else _elide(_said(error))
 
 
 def _said(error: BaseException) -> str:
     """``error``'s message; for an API's error body, its type and message ("rate_limit_error: Rate limit reached"),
-    not the dict the anthropic SDK prints, whose every string is quoted (and would be elided whole)."""
+    not the dict the anthropic SDK prints, whose every string is quoted (and would be elided whole). The keys and URL
+    passwords of sotkit's clients are ``***`` in it."""
     body = getattr(error, "body", None)
     inner = body.get("error") if isinstance(body, dict) else None
     if isinstance(inner, dict) and isinstance(inner.get("message"), str):
         kind = f"{inner['type']}: " if isinstance(inner.get("type"), str) else ""
-        return f"Error code: {getattr(error, 'status_code', '?')} - {kind}{inner['message']}"
-    return str(error)
+        return redact(f"Error code: {getattr(error, 'status_code', '?')} - {kind}{inner['message']}")
+    return redact(str(error))
 
 
 def _elide(text: str) -> str:

@@ -202,6 +202,13 @@ def test_json_flags_a_truncated_skeleton():
     assert result["skeleton"] == ["A thing", "B thing"] and result["skeleton_truncated"] is True
 
 
+# --debug raised the error again, and Python exited 1 where the README promises 2 for what is wrong before any call.
+def test_debug_shows_the_traceback_and_keeps_the_exit_status_of_a_configuration_error():
+    debug = ask_in_a_process("Why?", "--model", "nope:x", "--debug")
+    assert debug.returncode == 2 and "Traceback" in debug.stderr
+    assert debug.stderr.strip().splitlines()[-1].startswith("sotkit: error: unknown provider 'nope'")
+
+
 def test_an_sdk_error_is_one_line_with_a_hint_and_the_traceback_is_behind_debug():
     with FakeLLMServer("Hi.", api_key="the-right-key") as server:
         args = ("Why?", "--model", "openai:m", "--base-url", server.openai_base_url, "--mode", "sequential")
@@ -210,7 +217,7 @@ def test_an_sdk_error_is_one_line_with_a_hint_and_the_traceback_is_behind_debug(
     assert done.returncode == 1 and "Traceback" not in done.stderr
     [line] = done.stderr.strip().splitlines()[-1:]
     assert line.startswith("sotkit: error: AuthenticationError") and "check the API key" in line
-    assert "Traceback" in debug.stderr
+    assert "Traceback" in debug.stderr and debug.returncode == 1
     refused = ask("Why?", "--model", "openai:m", "--base-url", "http://127.0.0.1:9/v1", "--mode", "sequential",
                   env={"OPENAI_API_KEY": "k"})
     assert refused.returncode == 1 and "Traceback" not in refused.stderr

@@ -304,6 +304,35 @@ def test_aclose_in_each_loop_that_used_the_client_closes_that_loops_connections(
             worker.close()
 
 
+# aiohttp refuses a URL's credentials beside the SDK's auth header: every call failed, with a bare ValueError
+# (openai) or as a connection error retried (anthropic).
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_aiohttp_with_credentials_in_the_base_url_is_refused_at_construction(provider):
+    with pytest.raises(sotkit.ConfigError, match=r"base_url='http://user:\*\*\*@127.0.0.1:9/v1' holds credentials "
+                                                 r"\(user:password@\), which http='aiohttp' cannot send: use "
+                                                 r"http='httpx' .* or drop the credentials from the URL"):
+        sotkit.SoT(f"{provider}:m", api_key="k", base_url="http://user:pw-secret@127.0.0.1:9/v1", http="aiohttp")
+
+
+# A key put in the wrong option (SoT(os.environ["OPENAI_API_KEY"]), say) was echoed in the error.
+KEY = "sk-proj-MISPLACED-abc123"
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"model": KEY}, r"the model looks like an API key \(not shown here\): pass the key as api_key="),
+    ({"model": "openai:m", "fallback": KEY}, r"fallback=<what looks like an API key, not shown>: the model looks like"),
+    ({"model": "openai:m", "base_url": KEY}, r"base_url=<what looks like an API key, not shown>: must be an http"),
+    ({"model": "openai:m", "router": KEY}, r"unknown router <what looks like an API key, not shown>"),
+    ({"model": "openai:m", "templates": KEY}, r"templates=<what looks like an API key, not shown> is not a dir"),
+    ({"model": "openai:m", "prices": {KEY: (1, 2)}}, r"the key <what looks like an API key, not shown> must be"),
+    ({"model": "openai:m", "http": KEY}, r"http=<what looks like an API key, not shown>: use one of"),
+])
+def test_a_key_given_in_another_option_is_not_shown(options, message):
+    with pytest.raises(sotkit.ConfigError, match=message) as raised:
+        sotkit.SoT(**{"api_key": "k", **options})
+    assert KEY not in str(raised.value)
+
+
 @pytest.mark.parametrize("model", ["openai: gpt-4o", "openai:gpt-4o ", "openai:gpt-4o\n", "openai:\u200bgpt-4o"])
 def test_a_model_name_with_white_space_or_invisible_characters_is_refused(model):
     with pytest.raises(sotkit.ConfigError, match="white space or invisible characters.*write 'openai:gpt-4o'"):
@@ -315,6 +344,24 @@ def test_a_malformed_base_url_from_the_environment_is_refused_at_construction(mo
     monkeypatch.setenv(variable, "localhost:8000/v1")  # no scheme: the SDK would retry it as a connection error
     with pytest.raises(sotkit.ConfigError, match=rf"\${variable}='localhost:8000/v1': must be an http"):
         sotkit.SoT(f"{provider}:m", api_key="k")
+
+
+# A malformed base URL was echoed whole, password and all, in the error (and so on the CLI's stderr and --json).
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+@pytest.mark.parametrize("url, shown", [("https://user:sk-SECRET123@host:99999/v1", "https://user:***@host:99999/v1"),
+                                        ("ftp://me@corp:sk-SECRET123@host/v1", "ftp://me@corp:***@host/v1"),
+                                        ("HTTPS://:ab/sk-SECRET123@host/v1 ", "HTTPS://:***@host/v1 "),
+                                        ({"url": "https://u:sk-SECRET123@h/v1"}, "of type dict")])
+def test_a_malformed_base_url_is_refused_without_its_password(monkeypatch, provider, url, shown):
+    message = f"base_url={shown!r}: must be an http" if isinstance(url, str) else f"base_url= {shown}: must"
+    with pytest.raises(sotkit.ConfigError, match=re.escape(message)) as raised:
+        sotkit.SoT(f"{provider}:m", api_key="k", base_url=url)
+    assert "SECRET" not in str(raised.value)
+    if isinstance(url, str):
+        monkeypatch.setenv(f"{provider.upper()}_BASE_URL", url)
+        with pytest.raises(sotkit.ConfigError, match=re.escape(f"_BASE_URL={shown!r}: must be")) as raised:
+            sotkit.SoT(f"{provider}:m", api_key="k")
+        assert "SECRET" not in str(raised.value)
 
 
 @pytest.mark.parametrize("provider, variable, api", [("openai", "OPENAI_BASE_URL", "https://api.openai.com/v1/"),

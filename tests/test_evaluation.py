@@ -1074,6 +1074,26 @@ async def test_options_that_shape_no_answer_do_not_ask_again_and_prices_given_la
     assert summary.cost["sot"].total == pytest.approx((sot["input_tokens"] + 2 * sot["output_tokens"]) / 1e6)
 
 
+# The fingerprint of what shapes an answer hashed the base URL's password: a stored guess-check of it (in files
+# often shared), and a password rotated asked every answer and verdict again.
+async def test_a_base_url_password_shapes_no_answer_and_is_not_hashed(tmp_path):
+    write_questions(tmp_path / "questions.jsonl", QUESTIONS[:1])
+    with serve(model()) as server:
+        def with_password(password: str) -> dict[str, str]:
+            return {"base_url": server.openai_base_url.replace("://", f"://gateway:{password}@"), "api_key": "k"}
+
+        async def evaluate(password: str) -> sotkit.evaluation.Summary:
+            return await sotkit.evaluate(model="openai:m", out=tmp_path / "out", questions=tmp_path / "questions.jsonl",
+                                         judge="openai:judge", judge_options=with_password(password), plots=False,
+                                         **with_password(password))
+
+        first = await evaluate("hunter2-old")
+        calls = len(server.requests)
+        second = await evaluate("hunter2-new")  # the same setup: nothing asked again, the password not in it
+        assert len(server.requests) == calls
+    assert second.records == first.records and "hunter2" not in (tmp_path / "out" / "results.jsonl").read_text()
+
+
 async def test_question_objects_are_read_as_the_files_lines_are(tmp_path):
     with serve(model()) as server:
         given = [Question(1, "How can I fall asleep faster?"), Question("walk", "How can I walk more?", None)]

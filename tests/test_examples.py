@@ -162,10 +162,13 @@ async def test_webapp_tells_the_page_why_when_the_model_keeps_failing():
     """A call that fails for good raises the SDK's own error (here a 401), not a SotkitError: the page still gets a
     failure event with the reason, not a broken stream."""
     app = load_example("webapp/app.py")
-    with FakeLLMServer(Reply("x", fault=Fault.status(401))) as server:
-        async with sotkit.SoT("openai:m", api_key="k", base_url=server.openai_base_url, mode="sot") as sot:
+    key = "sk-proj-WEBKEY-0123456789"  # a gateway's 401 that repeats it went to every browser word for word
+    body = {"error": {"type": "invalid_request_error", "message": f"Incorrect API key provided: {key}."}}
+    with FakeLLMServer(Reply("x", fault=Fault.status(401, body=body))) as server:
+        async with sotkit.SoT("openai:m", api_key=key, base_url=server.openai_base_url, mode="sot") as sot:
             sent = [event async for event in app.answer_events(sot, "How can I sleep better?")]
     assert sent[-1].startswith("event: failure\ndata: ") and "AuthenticationError" in sent[-1]
+    assert "Incorrect API key provided: ***." in sent[-1] and key not in sent[-1]
 
 
 @pytest.mark.parametrize(("skeleton_s", "chars_per_s"), [

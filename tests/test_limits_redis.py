@@ -21,7 +21,8 @@ import pytest
 import redis
 
 import sotkit
-from sotkit.limits_redis import SharedModelLimits, shown
+from sotkit.limits_redis import SharedModelLimits
+from sotkit.redact import shown_url
 from sotkit.testing import FakeLLMServer, Latency, Reply
 from tests.conftest import untraced_env
 from tests.test_coordinator import max_overlap
@@ -409,7 +410,31 @@ async def test_refused_credentials_are_named_and_no_message_shows_the_password()
     assert not any("s3cret-pw" in text for text in [str(raised.value), *(str(w.message) for w in caught)])
     for connection in connections:
         await connection.aclose()
-    assert shown("redis://me:p@ss:w@host:6379/0?password=q&db=1") == "redis://me:***@host:6379/0?password=***&db=1"
+    assert shown_url("redis://me:p@ss:w@host:6379/0?password=q&db=1") == "redis://me:***@host:6379/0?password=***&db=1"
+
+
+# The mask knew lower-case schemes and a password without / or #, and a user name without @; a value of the
+# wrong type was echoed whole; the repr showed the URL as given.
+@pytest.mark.parametrize("limits, message", [
+    ("REDIS://:sk-SECRET123@localhost:6379/0", r"limits='REDIS://:\*\*\*@localhost:6379/0': a Redis URL starts"),
+    ("redis://:ab/sk-SECRET123@localhost:6379/0", r"limits='redis://:\*\*\*@localhost:6379/0': a / \? or # in the "
+                                                  r"user name or password .* percent-encode it"),
+    ("redis://:ab#sk-SECRET123@localhost:6379/0", r"limits='redis://:\*\*\*@localhost:6379/0': a / \? or #"),
+    ({"url": "redis://:sk-SECRET123@h/0"}, r"limits= of type dict: must be a Redis URL"),
+])
+def test_no_shape_of_redis_url_shows_its_password(limits, message):
+    with pytest.raises(sotkit.ConfigError, match=message) as raised:
+        sotkit.SoT("openai:m", base_url="http://127.0.0.1:9/v1", api_key="k", limits=limits)
+    assert "SECRET" not in str(raised.value)
+
+
+def test_a_user_name_holding_an_at_sign_leaves_the_password_out_of_the_message_and_repr():
+    url = f"redis://me@corp:sk-SECRET123@127.0.0.1:{free_port()}/0"
+    with pytest.raises(sotkit.LimitsUnavailable, match=r"Redis at redis://me@corp:\*\*\*@127\.0\.0\.1") as raised:
+        sotkit.RedisLimits(url).connect()
+    assert "SECRET" not in str(raised.value)
+    assert repr(sotkit.RedisLimits(url, lease=5)) == (f"RedisLimits(url='redis://me@corp:***@{url.rsplit('@')[-1]}', "
+                                                      "lease=5, on_outage='open', timeout=2.0, prefix='sotkit')")
 
 
 @pytest.mark.parametrize("database", ["O", "sotkit"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -676,6 +677,15 @@ def test_the_embedding_model_loads_without_a_progress_bar_on_stderr(capfd: pytes
     """It loads at a request's first decision, amid an app's (or sotkit ask's) own output."""
     assert len(learned_module.SentenceEncoder().features(["What are good ways to save money?"])[0]) == 384
     assert "Loading" not in capfd.readouterr().err
+
+
+# Loading set HF_HUB_OFFLINE=1 in os.environ: the app's own Hub downloads, and every child process, went offline.
+@needs_minilm
+def test_the_embedding_model_loads_from_its_files_without_touching_the_environment(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    assert len(learned_module.SentenceEncoder().features(["What are good ways to save money?"])[0]) == 384
+    assert "HF_HUB_OFFLINE" not in os.environ
 
 
 @needs_minilm

@@ -269,6 +269,35 @@ async def test_an_answer_without_text_falls_back_to_a_span_of_the_next_model(spa
     assert call.status.status_code == StatusCode.UNSET and root.attributes["sotkit.truncated"] is False
 
 
+# A gateway's 401 that repeated the key it was sent ("Incorrect API key provided: sk-...") was copied word for word
+# into the spans, the log lines and Point.error (and from there into eval's files and the web example's page).
+async def test_a_key_the_server_repeats_is_replaced_in_spans_logs_and_point_errors(spans, provider, caplog):
+    caplog.set_level("INFO", logger="sotkit")
+    key = "sk-proj-LEAKME0123456789"
+    base = sot_responder(SKELETON, TEXTS)
+    body = {"error": {"type": "authentication_error", "message": f"Incorrect API key provided: {key}."}}
+
+    def refused(request):  # point 1, and the sequential answer
+        return Reply("", fault=Fault.status(401, body=body)) if not is_skeleton(request) \
+            and point_of(request) in (1, None) else base(request)
+
+    with FakeLLMServer(refused, latency=FAST) as server:
+        base_url = server.openai_base_url if provider == "openai" else server.anthropic_base_url
+        backup = create_provider(f"{provider}:backup", base_url=base_url, api_key="backup-key-0123")
+        async with sotkit.SoT(f"{provider}:m", base_url=base_url, api_key=key, retry=QUICK_RETRY,
+                              on_point_error="skip", fallback=backup) as sot:
+            result = await sot.generate(QUESTION, mode="sot")
+            with pytest.raises(Exception) as caught:
+                await sot.generate(QUESTION, mode="sequential", trace_content=True)  # unelided messages: the same
+        await backup.aclose()
+    assert result.points[0].failed and "Incorrect API key provided: ***." in result.points[0].error
+    assert key in str(caught.value)  # the SDK's own exception reaches the caller as it was
+    assert_no_text(spans, key)
+    logged = [r.getMessage() for r in caplog.records if r.name == "sotkit"]
+    assert any("Incorrect API key provided: ***.); falling back" in line for line in logged)
+    assert not any(key in line for line in logged)
+
+
 async def test_a_failed_call_is_recorded_without_the_text_it_quotes(spans, provider):
     """The stream's garbage event holds answer text; the error quotes it (openai), and the span elides it."""
     base = sot_responder(SKELETON, TEXTS)

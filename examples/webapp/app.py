@@ -32,6 +32,7 @@ from starlette.responses import HTMLResponse, StreamingResponse
 from starlette.routing import Route
 
 import sotkit
+from sotkit.errors import describe
 
 PAGE = (Path(__file__).parent / "index.html").read_text(encoding="utf-8")
 
@@ -107,7 +108,9 @@ async def answer_events(sot: sotkit.SoT, question: str) -> AsyncIterator[str]:
                 elif event.type != "text" or event.index is None:  # SoT points are drawn from point_delta
                     yield server_sent(event.type, {k: v for k, v in vars(event).items() if k != "type"})
     except Exception as exc:  # a bad question, or a model that kept failing (the SDK's own error): tell the page why
-        yield server_sent("failure", {"message": f"{type(exc).__name__}: {exc}"[:500]})
+        # describe: the error as sotkit says it, its key as *** where a server repeats it. The page is public: a
+        # real app would show a generic message and log the rest.
+        yield server_sent("failure", {"message": describe(exc, 500)})
 
 
 def create_app(model: str | None = None, **client_options: Any) -> Starlette:

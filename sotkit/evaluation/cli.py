@@ -13,6 +13,7 @@ from typing import Any
 import anyio
 
 from ..errors import ConfigError, SotkitError
+from ..redact import redact
 from .judge import JUDGE_MAX_TOKENS
 from .questions import ALL
 
@@ -109,10 +110,10 @@ def main(args: argparse.Namespace) -> int:
         print(f"\nsotkit eval: interrupted; {_kept(out / 'results.jsonl', judged=bool(args.judge))}", file=sys.stderr)
         return 130
     except SotkitError as exc:
-        print(f"sotkit eval: error: {_in_cli_words(str(exc))}", file=sys.stderr)
+        print(f"sotkit eval: error: {_in_cli_words(redact(str(exc)))}", file=sys.stderr)
         return 2 if isinstance(exc, ConfigError) else 1
     except Exception as exc:  # the last resort (a file it cannot write, ...): one line, which names the file
-        print(f"sotkit eval: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"sotkit eval: error: {redact(f'{type(exc).__name__}: {exc}')}", file=sys.stderr)
         return 1
     parts = [f"{len(summary.records)} questions"]
     if summary.speedup is not None:

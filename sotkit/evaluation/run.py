@@ -28,6 +28,7 @@ from ..client import SoT
 from ..errors import ConfigError, PartialResultError, describe as describe_one
 from ..options import check_number, check_type
 from ..providers.base import ChatRequest, Prompt
+from ..redact import shown_url
 from ..templates import TemplateSource, _read_overrides
 from .judge import ASPECTS, JUDGE_MAX_TOKENS, judge_pair, kept_replies
 from .questions import Question, category_text, checked, field_text, load_questions, question_id
@@ -292,10 +293,12 @@ def _same_judge(judgement: dict[str, Any], settings: dict[str, Any]) -> bool:
 
 def _setup(templates: Mapping[str, str], options: Mapping[str, Any]) -> str:
     """A fingerprint of what shapes an answer (or a verdict) besides its model: the template overrides, the client's
-    options but those in ``NOT_SHAPING``, and this sotkit's version, whose default prompts may differ."""
+    options but those in ``NOT_SHAPING``, and this sotkit's version, whose default prompts may differ. A URL's
+    password shapes nothing: it is left out (a results file would be a check of guesses, and a new password would
+    ask everything again)."""
     # an object's repr may hold its address, which differs from one run to the next
-    shown = {name: re.sub(r" at 0x[0-9a-fA-F]+", "", repr(value)) for name, value in options.items()
-             if name not in NOT_SHAPING}
+    shown = {name: re.sub(r" at 0x[0-9a-fA-F]+", "", repr(shown_url(value) if isinstance(value, str) else value))
+             for name, value in options.items() if name not in NOT_SHAPING}
     text = json.dumps({"templates": dict(templates), "options": shown, "sotkit": __version__}, sort_keys=True)
     return hashlib.sha1(text.encode()).hexdigest()[:12]
 

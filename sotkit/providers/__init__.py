@@ -15,6 +15,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..options import check_names
+from ..redact import looks_like_key
 from .base import STARTED, THINKING, CallUsage, ChatRequest, Chunk, Prompt, Provider
 
 __all__ = ["STARTED", "THINKING", "CallUsage", "ChatRequest", "Chunk", "Prompt", "Provider", "available",
@@ -29,6 +30,9 @@ def available() -> list[str]:
 
 def split_model(model: str) -> tuple[str, str]:
     """``"openai:gpt-4o"`` -> ``("openai", "gpt-4o")``, with an error that says what a model string is."""
+    if looks_like_key(model):  # SoT(os.environ["OPENAI_API_KEY"]), say: not echoed
+        raise ConfigError("the model looks like an API key (not shown here): pass the key as api_key=... and the "
+                          "model as 'provider:model', for example 'openai:gpt-4o-mini'")
     prefix, sep, name = model.partition(":")
     if not sep or not prefix or not name.strip():
         raise ConfigError(f"model {model!r} is not of the form 'provider:model' (for example "

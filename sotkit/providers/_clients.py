@@ -32,12 +32,14 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from types import ModuleType
 from typing import Any
+from urllib.parse import urlsplit
 
 import anyio
 import anyio.to_thread
 
 from ..errors import AsyncioOnly, ConfigError
 from ..per_loop import PerLoop, current_loop
+from ..redact import hold, shown, shown_url
 
 HTTP_BACKENDS = ("httpx", "aiohttp")
 #: calls in flight on every client before the pool opens another, per HTTP backend
@@ -48,7 +50,7 @@ def http_backend(chosen: str | None = None) -> str:
     """``chosen``, else ``$SOTKIT_HTTP``, else httpx (the SDKs' default); checked before any client is built."""
     chosen = chosen or os.environ.get("SOTKIT_HTTP") or "httpx"
     if chosen not in HTTP_BACKENDS:
-        raise ConfigError(f"http={chosen!r}: use one of {', '.join(HTTP_BACKENDS)} "
+        raise ConfigError(f"http={shown(chosen)}: use one of {', '.join(HTTP_BACKENDS)} "
                           "(as http=... or in $SOTKIT_HTTP)")
     if chosen == "aiohttp" and importlib.util.find_spec("aiohttp") is None:
         raise ConfigError("http='aiohttp' needs aiohttp: pip install 'sotkit[aiohttp]'")
@@ -111,6 +113,8 @@ class ClientPool:
         self._max_clients = max_clients if self._owned else 1
         self._given_loop: Any = None  # the event loop a user's client first ran in
         self._asyncio_only = asyncio_only  # aiohttp's clients
+        if client is not None:
+            _hold_secrets(self, client)
 
     def _here(self) -> _LoopClients:
         if not self._owned:
@@ -142,6 +146,7 @@ class ClientPool:
                 if self._prepare is not None:  # a second or more at the first call: a deadline ends the wait, the
                     await anyio.to_thread.run_sync(self._prepare, abandon_on_cancel=True)  # import goes on, is kept
                 here.clients.append(await anyio.to_thread.run_sync(lambda: make(shared_tls_context())))
+                _hold_secrets(self, here.clients[0])
                 here.busy.append(0)
                 here.closer = _closed_with_the_loop(here.clients)
                 await anext(here.closer)  # started: the loop now holds it
@@ -175,6 +180,13 @@ class ClientPool:
         here = self._loops.pop()
         if here is not None and here.closer is not None:
             await here.closer.aclose()
+
+
+def _hold_secrets(pool: ClientPool, client: Any) -> None:
+    """The key ``client`` sends and its base URL's password, replaced by *** in sotkit's messages while ``pool``
+    lives (a server's error may repeat them)."""
+    hold(pool, keys=(getattr(client, "api_key", None), getattr(client, "auth_token", None)),
+         urls=(getattr(client, "base_url", ""),))
 
 
 def _sdk_error_for(error: Exception, sdk: str | None, client: Any) -> Exception | None:
@@ -242,12 +254,18 @@ def import_sdk(name: str, warm: tuple[str, ...] = ()) -> ModuleType:
 
 
 def sdk_clients(sdk_name: str, http: str | None, make: Callable[[ModuleType, Any], Any],
-                warm: tuple[str, ...] = ()) -> ClientPool:
+                warm: tuple[str, ...] = (), base_url: str | None = None) -> ClientPool:
     """A pool of ``make(sdk, http_client)`` SDK clients (``sdk`` the module ``sdk_name``, imported when the first
     client is made), each on the SDK's own async HTTP client (its defaults for timeouts and connection limits) for
     the backend ``http`` chooses (see ``http_backend``). ``warm`` names modules the SDK would import at its first
-    request, on the event loop; they are imported with the SDK instead (where installed)."""
+    request, on the event loop; they are imported with the SDK instead (where installed). ``base_url``: the URL
+    the clients will call, checked against the backend."""
     backend = http_backend(http)
+    if backend == "aiohttp" and base_url and "@" in urlsplit(base_url).netloc:
+        # aiohttp refuses a URL's credentials beside the SDK's Authorization header, at every call
+        raise ConfigError(f"base_url={shown_url(base_url)!r} holds credentials (user:password@), which "
+                          "http='aiohttp' cannot send: use http='httpx' (the default; unset $SOTKIT_HTTP if it says "
+                          "aiohttp), or drop the credentials from the URL")
 
     def build(tls: ssl.SSLContext) -> Any:
         sdk = import_sdk(sdk_name, warm)

@@ -83,7 +83,7 @@ class OpenAIProvider(Provider):
         sdk_url = base_url or ("https://api.openai.com/v1" if os.environ.get("OPENAI_BASE_URL") == "" else None)
         self._clients = sdk_clients("openai", http, lambda sdk, http_client: sdk.AsyncOpenAI(
             api_key=api_key, base_url=sdk_url, max_retries=0, timeout=timeout, http_client=http_client,
-        ), warm=FIRST_REQUEST_IMPORTS)
+        ), warm=FIRST_REQUEST_IMPORTS, base_url=base_url)
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:
         prompt = request.prompt

@@ -25,6 +25,7 @@ import os
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
+from ..redact import shown
 from .base import Decision, FallsBack, GuardedRouter, Router
 from .learned import (DEFAULT_CLASSIFIER, EMBEDDING_CLASSIFIER, EmbeddingRouter, LearnedRouter, LinearClassifier,
                       SentenceEncoder, evaluate, read_labels, train, validate_threshold)
@@ -94,7 +95,7 @@ def make_router(spec: str | Router | None = None, *, provider: Provider | None =
         hint = f"did you mean {close[0]!r}? " if close else ""
         if spec.endswith(".json") or os.path.isfile(spec):  # a router file (sotkit router train's) named bare
             hint = f"did you mean 'embedding:{spec}'? "
-        raise ConfigError(f"unknown router {spec!r}; {hint}use one of {', '.join(map(repr, ROUTERS))}, "
+        raise ConfigError(f"unknown router {shown(spec)}; {hint}use one of {', '.join(map(repr, ROUTERS))}, "
                           "'embedding:PATH', or an object with async decide(question) -> Decision")
     if isinstance(spec, (RulesRouter, FallsBack)):
         return spec

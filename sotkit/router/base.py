@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from typing import Protocol, runtime_checkable
 
 from ..errors import ConfigError
+from ..redact import redact
 from ..result import Mode  # at run time too: typing.get_type_hints (pydantic, FastAPI) reads Decision's fields
 
 
@@ -71,7 +72,7 @@ class FallsBack:
     def fall_back(self, question: str, error: Exception) -> Decision:
         """The fallback's decision, its reason saying why this router could not decide."""
         decision = self.fallback.classify(question)
-        why = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+        why = redact(f"{type(error).__name__}: {error}") if str(error) else type(error).__name__
         return replace(decision, reason=f"{self.name} router failed ({why}); fell back to {decision.reason}")
 
     async def _decide(self, question: str) -> Decision:

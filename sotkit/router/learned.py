@@ -129,16 +129,14 @@ class SentenceEncoder:
     def _load(self) -> tuple[Any, Any]:
         with self._lock:
             if self._loaded is None:
-                import os
-
-                os.environ.setdefault("HF_HUB_OFFLINE", "1")
                 import transformers
 
                 from ..engines.models import quiet_loading
 
+                # local_files_only: the model's own files, never the Hub (and the app's environment left as it is)
                 with quiet_loading(transformers):  # no progress bar amid an app's (or sotkit ask's) output
-                    tokenizer = transformers.AutoTokenizer.from_pretrained(self.model_dir)
-                    model = transformers.AutoModel.from_pretrained(self.model_dir).eval()
+                    tokenizer = transformers.AutoTokenizer.from_pretrained(self.model_dir, local_files_only=True)
+                    model = transformers.AutoModel.from_pretrained(self.model_dir, local_files_only=True).eval()
                 self._loaded = (tokenizer, model)
             return self._loaded
 

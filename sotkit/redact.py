@@ -1,0 +1,63 @@
+"""Credentials kept out of sotkit's messages: URLs shown with their passwords as ``***``, and the keys and URL
+passwords of the clients alive replaced by ``***`` in the text sotkit makes of an error (``describe``, spans, log
+lines, the CLI's): a gateway's 401 may repeat the key it was sent ("Incorrect API key provided: sk-...").
+
+This module imports nothing of sotkit's, so that every other module (options, limits, errors, tracing) can use it.
+"""
+
+from __future__ import annotations
+
+import re
+import weakref
+from collections.abc import Iterable
+from urllib.parse import unquote, urlsplit
+
+# The user info runs from "scheme://" to the last @ (a user name or password may hold an @, and a password
+# written unencoded a / or #); its user name, up to the first colon, is kept where it holds no / ? or #.
+_USER_INFO = re.compile(r"^([a-z][a-z0-9+.-]*://)(?:([^:/?#]*):)?.*@", re.IGNORECASE | re.DOTALL)
+_PASSWORD_OPTION = re.compile(r"([?&]password=)[^&#]*", re.IGNORECASE)
+#: an API key as the providers write them: OpenAI's sk- (sk-proj-, ...), Anthropic's sk-ant-, OpenRouter's sk-or-,
+#: Groq's gsk_, xAI's xai-, Google's AIza, Hugging Face's hf_
+_KEY = re.compile(r"\s*(?:sk-|gsk_|xai-|AIza|hf_)[\w-]{8,}\s*")
+#: shorter strings are placeholders ("EMPTY", "unused") or words an error message may hold, not secrets
+MIN_SECRET = 8
+#: the secrets of the clients alive, by the id of the object holding them (dropped when it is collected)
+_HELD: dict[int, frozenset[str]] = {}
+
+
+def shown_url(url: str) -> str:
+    """``url`` with the secret of its user info (``scheme://user:PASSWORD@host``, any scheme; all of a user info
+    without a colon, which may be a token) and a ``?password=`` option as ``***``, for messages."""
+    url = _PASSWORD_OPTION.sub(r"\1***", url)
+    return _USER_INFO.sub(lambda m: f"{m[1]}{m[2]}:***@" if m[2] is not None else f"{m[1]}***@", url, count=1)
+
+
+def shown(value: object) -> str:
+    """``repr(value)`` for a message, but for what looks like an API key (put in another option by mistake)."""
+    return "<what looks like an API key, not shown>" if looks_like_key(value) else repr(value)
+
+
+def looks_like_key(value: object) -> bool:
+    """Is ``value`` a str written as an API key is (``sk-...``)?"""
+    return isinstance(value, str) and _KEY.fullmatch(value) is not None
+
+
+def hold(owner: object, keys: Iterable[object] = (), urls: Iterable[object] = ()) -> None:
+    """Keep ``keys`` and the passwords in ``urls`` (or a user info that is a token) out of messages while
+    ``owner`` lives; values that are not str are skipped (a key given as a function, a URL object: its str)."""
+    secrets = {key for key in keys if isinstance(key, str)}
+    for url in urls:
+        parts = urlsplit(str(url))
+        secret = parts.password if parts.password is not None else parts.username
+        secrets |= {secret, unquote(secret)} if secret else set()  # the server may say it decoded
+    if secrets := frozenset(secret for secret in secrets if len(secret) >= MIN_SECRET):
+        if id(owner) not in _HELD:
+            weakref.finalize(owner, _HELD.pop, id(owner), None)
+        _HELD[id(owner)] = secrets
+
+
+def redact(text: str) -> str:
+    """``text`` with every secret held as ``***`` (the longest first: one may hold another)."""
+    for secret in sorted({secret for held in list(_HELD.values()) for secret in held}, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
