@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import numbers
 import os
 import random
 import re
@@ -159,9 +158,9 @@ class RedisLimits:
 
     def __post_init__(self) -> None:
         wanted = "a Redis URL such as 'redis://localhost:6379/0' or a RedisLimits"
-        if not isinstance(self.url, (str, numbers.Number)):  # not shown: it may hold the URL, password and all
+        if not isinstance(self.url, str):  # not shown: a dict, say, may hold the URL, password and all
             raise ConfigError(f"limits= of type {type(self.url).__name__}: must be {wanted}")
-        check_type("limits", self.url, str, wanted)
+        check_type("limits", self.url, str, wanted)  # one UTF-8 can carry
         if not self.url.startswith(("redis://", "rediss://", "unix://")):
             raise ConfigError(f"limits={shown_url(self.url)!r}: a Redis URL starts with redis://, rediss:// or "
                               "unix://, for example 'redis://localhost:6379/0'")
