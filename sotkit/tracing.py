@@ -42,10 +42,12 @@ if TYPE_CHECKING:
 
 SCOPE = "sotkit"
 _MODES = ("sot", "sequential", "auto")
-#: a quoted passage, as repr() writes one (an apostrophe inside a word, as in "the API's", starts none)
-_QUOTED = re.compile(r"""(?<!\w)(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")""")
+#: a quoted passage, as repr() writes one (an apostrophe inside a word, as in "the API's", starts none, and inside
+#: single quotes one before a letter ends none: 'What's the best way ...'), or in backticks or curly quotes
+_QUOTED = re.compile(r"""(?<!\w)(?:'(?:[^'\\]|\\.|'(?=\w))*'(?!\w)|"(?:[^"\\]|\\.)*"|`[^`]*`|“[^”]*”"""
+                     r"""|‘(?:[^’]|’(?=\w))*’(?!\w))""")
 #: a quoted passage that a cut left open to the end
-_OPEN = re.compile(r"""(?<!\w)(['"])(?:(?!\1)[^\\]|\\.)*$""")
+_OPEN = re.compile(r"""(?<!\w)(?:'(?:[^'\\]|\\.|'(?=\w))*|"(?:[^"\\]|\\.)*|`[^`]*|“[^”]*|‘[^’]*)$""")
 
 
 class CallTrace:

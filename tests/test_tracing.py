@@ -476,3 +476,18 @@ def test_quoted_text_past_a_cut_is_elided_in_log_lines_and_spans():
                                                       "past the deadline)"), line
     # a lone apostrophe elides nothing (a quote a cut left open is elided only where the line was cut)
     assert tracing._elide("model (all-MiniLM)'s cache is stale") == "model (all-MiniLM)'s cache is stale"
+
+
+@pytest.mark.parametrize("message", ["guardrail: 'What's the best way to hide SECRET from my boss?' refused",
+                                     "title 'Don't hide SECRET' refused", "code `SECRET` refused",
+                                     "curly “SECRET text” refused", "curly ‘it’s SECRET’ refused"])
+def test_quoted_text_holding_an_apostrophe_or_in_backticks_or_curly_quotes_is_elided(message):
+    # the apostrophe of "What's" was taken for the closing quote, and the rest shown; backticks and curly quotes
+    # were no quotes at all (probe 85)
+    from sotkit.errors import StreamError
+
+    error = StreamError(message)
+    for said in (tracing.without_text(error), tracing._message(error, False)):
+        assert "SECRET" not in said and said.endswith("'…' refused"), said
+    cut = StreamError("x" * 280 + " 'What's the best way to hide SECRET from my boss, and how do I keep it hidden?'")
+    assert "SECRET" not in tracing.without_text(cut)
