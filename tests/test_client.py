@@ -65,7 +65,7 @@ def test_missing_keys_say_what_to_set(monkeypatch):
     ({"max_points": None}, "max_points=None: must be a whole number >= 2$"),
     ({"max_points": 10**5000}, r"max_points=<an int of 16610 bits>: must be a smaller number >= 2"),  # no ValueError
     ({"mode": 10**5000}, r"mode=<an int of 16610 bits>: use 'auto', 'sot' or 'sequential'"),
-    ({"limits": 10**5000}, r"limits=<an int of 16610 bits>: must be a Redis URL"),
+    ({"limits": 10**5000}, r"limits= of type int: must be a Redis URL"),
     # a call charged more than a minute's budget would wait minutes and then be refused by the API as too large
     ({"tpm": 600}, r"tpm=600 is less than a call's max_tokens \(up to 1024 here\), while a call is charged its prompt "
                    "plus its max_tokens"),
