@@ -26,7 +26,7 @@ import functools
 import re
 from collections.abc import Callable, Sequence
 
-from .header import HEADER_LINE, UNDECIDED, OwnHeader, header_number, separator_end
+from .header import HEADER_LINE, UNDECIDED, OwnHeader, header_number, number_value, separator_end
 from .quality import Instructions, content_words, restates_question
 from .runon import FENCE, OtherPoints
 from .talk import talk_closing, talk_opening
@@ -57,7 +57,7 @@ _RULE_SEEN = 200  # characters from the end: a rule is a short line
 
 #: a reply that is only a title, the point's or another's, is kept where it is a plain sentence ("Use LED bulbs.",
 #: "Python." for a verdict); a bare header ("Use LED bulbs", "**Use LED bulbs**", "### Use LED bulbs") is nothing
-_AS_SENTENCE = re.compile(r"[^*_#`\n]*[^*_#`\s:\-–][.!?…]")
+_AS_SENTENCE = re.compile(r"[^*_#`\n]*[^*_#`\s:\-–][.!?…。！？]")
 #: a list number, and what comes before it on the line ("1. Sleep well", "The answer is 1. Sleep well")
 _UP_TO_NUMBER = re.compile(r"^(?:.*\s)?[(（]?\d{1,2}[.)．）]\s*")
 #: what a small model adds after quoting a title from the skeleton ('Sleep well" and so on.', "Sleep well; etc…"); not
@@ -284,7 +284,7 @@ class ExpansionFilter:
         else:
             return None
         said = _stems(sentence)
-        if not said and (number := header_number(sentence)) is not None and int(number) != self._index:
+        if not said and (number := header_number(sentence)) is not None and number_value(number) != self._index:
             self._others_number = True  # "2. Sleep well..." copies the skeleton's line: its title is no answer
         if said <= self._known or (restates_question(self._question, sentence) and not said & self._title_stems):
             return len(sentence)

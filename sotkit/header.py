@@ -15,7 +15,7 @@ _CJK_DIGITS = "〇一二三四五六七八九"
 # "1957:" may start a title; "(2)" and "（二）" are numbers in brackets, "第2点：", "要点2：" and "ポイント2：" ("point 2:")
 # labels, and "【" opens a title in the brackets Chinese and Japanese headers wear ("【Title】")
 _LABEL = r"(?:point\s+|第\s*|要点\s*|ポイント\s*)"
-_NUMBER = re.compile(rf"\s*(?:#+\s*)?(?:[-*•]\s+)?{EMPHASIS}?"
+_NUMBER = re.compile(rf"\s*(?:#+\s*)?(?:[-*•]\s+|・\s*)?{EMPHASIS}?"
                      rf"(?:(?:(?:[(（](?=(?:\d{{1,4}}|{CJK_NUMBER})[)）]))?(?P<n>\d{{1,4}}|{CJK_NUMBER})[.)．）、]"
                      rf"|(?P<circled>[①-⑳])[.)．）、]?"
                      rf"|{_LABEL}(?P<label>\d{{1,4}}|{CJK_NUMBER})\s*(?:点|點|条|條|项|項)?\s*[:：.、])"
@@ -23,7 +23,7 @@ _NUMBER = re.compile(rf"\s*(?:#+\s*)?(?:[-*•]\s+)?{EMPHASIS}?"
 # with the full-width forms of Chinese and Japanese ("、" lists: "饮食、咖啡因和酒精"); "." and "-" only before a space
 # ("Express.js", "Sleep-deprived"), a dash (?P<dash>) only where no second one follows in the sentence ("Empathy —
 # understanding what people need — builds trust."; Chinese writes it doubled, "——"); a title's closing "】"
-_SEPARATOR = re.compile(rf"[ \t]*(?:】[ \t]*)?{EMPHASIS}?[ \t]*(?:[:：．]|[.\-](?=[*_]*(?:\s|\Z))|(?P<dash>——|[–—]))"
+_SEPARATOR = re.compile(rf"[ \t]*(?:】[ \t]*)?{EMPHASIS}?[ \t]*(?:[:：．。]|[.\-](?=[*_]*(?:\s|\Z))|(?P<dash>——|[–—]))"
                         rf"|[ \t]*】(?:[ \t]*{EMPHASIS}?[ \t]*[:：])?")
 _SENTENCE_REST = re.compile(r"[^.!?。！？\n]*")
 _SECOND_DASH = re.compile(r"—|\s[-–]\s")
@@ -32,13 +32,13 @@ _BARE_TITLE_END = re.compile(rf"{EMPHASIS}?[ \t]*(\n)?")
 _CLOSE = re.compile(rf"{EMPHASIS}?\s*")
 #: a header's full-width punctuation, as its ASCII forms (digits of any script are compared as int())
 _FULL_WIDTH = str.maketrans("．）、：（", ".).:(")
-_SQUEEZED = re.compile(r"[\s*_\-•#(【]+")
+_SQUEEZED = re.compile(r"[\s*_\-•・#(【]+")
 _CJK_NUMERALS, _CIRCLED = re.compile(CJK_NUMBER), re.compile("[①-⑳]")
 _NUMERAL_GROWING = re.compile(r"\s*(?:[(（]|第\s*)?[一二三四五六七八九]?十")
 # "第2点", "要点2" and "ポイント2" are "2" (and what may still become one of them nothing)
 _CJK_LABEL = re.compile(r"(?:第|要点?|ポ(?:イ(?:ン(?:ト)?)?)?)(?=\d|$)|(?<=\d)[点點条條项項]")
 #: what a header's line opens with before its number or title: a Markdown heading's marks, a bullet
-_OPENING = re.compile(r"\s*(?P<heading>#+\s*)?(?:[-*•]\s+)?")
+_OPENING = re.compile(r"\s*(?P<heading>#+\s*)?(?:[-*•]\s+|・\s*)?")
 _EMPHASIS_RUN = re.compile(r"\*+|_+")
 #: characters a header's line may hold after its separator at most: a gist, not a paragraph
 HEADER_LINE = 200

@@ -163,10 +163,10 @@ class Runner:
         self._pulses: dict[int, _Pulse] = {}  # per backend
 
     async def call(self, call: Call, backends: Sequence[Backend] | None = None,
-                   received: list[str] | None = None, attempted: int = 0) -> tuple[str, CallUsage]:
+                   received: list[str] | None = None, failed: Exception | None = None) -> tuple[str, CallUsage]:
         """Stream one completion through the backends in order; return the model that finished it and the usage
         of its last attempt. ``received``: text an earlier (batched) attempt already wrote, to continue;
-        ``attempted``: attempts the main model made already (a batch's), counted against its retries."""
+        ``failed``: that attempt's error, an attempt of the main model's counted against its retries."""
         received = [] if received is None else received  # the current generation's raw text
         backends = backends or self.backends
         error: Exception | None = None
@@ -177,11 +177,15 @@ class Runner:
                 if error is not None:
                     span.fallback(error, backend.model)
                     log_fallback(call.what, backends[i - 1].model, error, backend.model)
+                own = backend is backends[0]
+                if own and failed is not None and self.retry.attempts <= 1:  # no retry left to it: the fallback
+                    first = error = failed
+                    continue
                 if call.on_start is not None and not received:
                     call.on_start(backend)
                 try:  # a fallback writes its own generation: what the model before it wrote is no text of its own
-                    usage = await self._retried(backend, call, received, span, own=backend is backends[0],
-                                                attempted=attempted if backend is backends[0] else 0)
+                    usage = await self._retried(backend, call, received, span, own=own,
+                                                attempted=int(own and failed is not None))
                 except AsyncioOnly:  # Redis limits on trio (aiohttp is refused as the request starts)
                     raise  # no fallback may hide it
                 except Exception as exc:
@@ -243,10 +247,10 @@ class Runner:
 
         async def retry_row(row: int) -> None:
             call = calls[row]
-            if error is not None:  # the row's first single attempt starts at once; the batch's span has ended
-                self._on_retry(1, error, 0.0, call, backend, NO_CALL)
+            if error is not None and self.retry.attempts > 1:  # its first single attempt starts at once (the
+                self._on_retry(1, error, 0.0, call, backend, NO_CALL)  # batch's span has ended)
             try:
-                outcome: RowOutcome = await self.call(call, received=received[row], attempted=1)  # the batch
+                outcome: RowOutcome = await self.call(call, received=received[row], failed=error)
             except Exception as exc:
                 outcome = exc
             on_row(row, outcome)

@@ -23,7 +23,9 @@ from .skeleton import INVISIBLE
 # where an item of the point's own list may have it ("1. Buy a drive", "2) Turn on backups"), or (?P<step>) its
 # number as a step's ("Step 2: Remove the grout"), (?P<other>) in another style.
 _LINE_START = rf"\n[ \t{INVISIBLE}]*"
-_ITEM_MARK = (rf"{_LINE_START}(?:\*\*|#+\s*)?(?:(?P<n>\d+(?=[.)．）、])|{CJK_NUMBER}(?=、)|[①-⑳])[.)．）、]?(?:\*\*)?"
+# ("三、四月份" is prose: "March and April")
+_ITEM_MARK = (rf"{_LINE_START}(?:\*\*|#+\s*)?(?:(?P<n>\d+(?=[.)．）、])|{CJK_NUMBER}(?=、(?!{CJK_NUMBER}))|[①-⑳])"
+              r"[.)．）、]?(?:\*\*)?"
               rf"|[(（](?P<other>\d+|{CJK_NUMBER})[)）]|step\s+(?P<step>\d+)\s*:"  # "**3.**"
               r"|point\s+(?P<point>\d+)\s*[:.\-–—])")  # "Point 3: Stir constantly ..."
 _NEXT_ITEM = re.compile(rf"{_ITEM_MARK}(?:\s|[{NO_SPACES}])", re.I)

@@ -98,7 +98,7 @@ january february march april may june july august september october november dec
 sep sept oct nov dec
 día dia semana mes año paso fase parte etapa capítulo sección lección nivel opción
 mês ano passo capítulo seção lição opção
-jour semaine mois année an étape phase partie chapitre leçon niveau
+jour semaine mois année étape phase partie chapitre leçon niveau
 tag woche monat jahr schritt teil stufe kapitel abschnitt lektion
 giorno settimana mese anno passo fase parte tappa capitolo sezione lezione livello
 gün hafta ay yıl adım aşama bölüm ders seviye
@@ -107,25 +107,28 @@ hari minggu bulan tahun langkah tahap bagian bab pelajaran
 ngày tuần tháng năm bước giai đoạn phần chương bài""".split())
 #: heads that label a line with no number: the kind of line a list repeats ("Pro: No commute", "Q: ...", "Monday:
 #: Legs", "Breakfast: Oatmeal", "Late morning: The Louvre", "Lunes: piernas", "Vorteil: ..."), where the point is
-#: the whole line; in the plural they name a section ("**Pros**: low carbon, reliable")
+#: the whole line; in the plural they name a section ("**Pros**: low carbon, reliable"). A word English uses too
+#: ("Café", "MIDI", "Sore", "Contra") counts only in its phrase (``_HEAD_PHRASES``: "café da manhã")
 _HEADS = frozenset("""pro con advantage disadvantage tip myth fact q a note monday tuesday wednesday thursday friday
 saturday sunday weekend weekday breakfast brunch lunch dinner supper snack morning afternoon evening night noon
 midday midnight
-ventaja desventaja contra lunes martes miércoles jueves viernes sábado domingo desayuno almuerzo comida cena
+ventaja desventaja lunes martes miércoles jueves viernes sábado domingo desayuno almuerzo comida cena
 merienda mañana tarde noche consejo
-vantagem desvantagem segunda terça quarta quinta sexta feira café da manhã almoço jantar lanche noite dica
-avantage inconvénient lundi mardi mercredi jeudi vendredi samedi dimanche petit déjeuner dîner goûter matin après
-midi soir conseil
+vantagem desvantagem segunda terça quarta quinta sexta manhã almoço jantar lanche noite dica
+avantage inconvénient lundi mardi mercredi jeudi vendredi samedi dimanche déjeuner dîner goûter matin soir conseil
 vorteil nachteil montag dienstag mittwoch donnerstag freitag samstag sonntag frühstück mittagessen abendessen
-morgen vormittag nachmittag abend tipp
+vormittag nachmittag abend tipp
 vantaggio svantaggio lunedì martedì mercoledì giovedì venerdì sabato domenica colazione pranzo mattina pomeriggio
-sera consiglio
-avantaj dezavantaj artı eksi pazartesi salı çarşamba perşembe cuma cumartesi pazar kahvaltı öğle yemeği akşam
-sabah ipucu
+consiglio
+avantaj dezavantaj artı eksi pazartesi salı çarşamba perşembe cuma cumartesi pazar kahvaltı öğle akşam ipucu
 плюс минус преимущество недостаток понедельник вторник среда четверг пятница суббота воскресенье завтрак обед
 ужин утро вечер ночь совет
-kelebihan kekurangan keuntungan kerugian senin selasa rabu kamis jumat sabtu sarapan makan siang malam pagi sore
-ưu nhược điểm thứ hai ba tư sáu bảy chủ nhật bữa sáng trưa tối buổi chiều mẹo""".split())
+kelebihan kekurangan keuntungan kerugian senin selasa rabu kamis jumat sabtu sarapan siang malam pagi
+sáng trưa tối chiều mẹo""".split())
+_HEAD_PHRASES = frozenset("""café da manhã|petit déjeuner|après midi|segunda feira|terça feira|quarta feira|quinta
+feira|sexta feira|öğle yemeği|akşam yemeği|makan pagi|makan siang|makan malam|ưu điểm|nhược điểm|bữa
+sáng|bữa trưa|bữa tối|buổi sáng|buổi chiều|buổi tối|thứ hai|thứ ba|thứ tư|thứ năm|thứ sáu|thứ bảy|chủ
+nhật""".replace("\n", " ").split("|"))
 _LABEL_WORDS = _SEQUENCE | _HEADS
 _CJK_NUMBER = r"[0-9０-９一二三四五六七八九十百两零〇]+"
 #: a Chinese, Japanese or Korean head that labels its line: a day, week or step of a sequence ("第一天", "第2周",
@@ -546,6 +549,8 @@ def _is_label(head: str) -> bool:
     if _CJK_LABEL.fullmatch(head.strip()):
         return True
     tokens = _LABEL_TOKEN.findall(head.replace(".", "").casefold())  # "a.m." is "am"
+    if " ".join(tokens) in _HEAD_PHRASES:
+        return True
     # a sequence's words may be plural ("Days 1-3"); a head in the plural names a section ("Pros")
     words = {w.removesuffix("s") if w.removesuffix("s") in _SEQUENCE else w for w in tokens if not w[0].isdigit()}
     return words <= _LABEL_WORDS and (any(t[0].isdigit() for t in tokens) or bool(words & _HEADS))

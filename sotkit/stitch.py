@@ -17,15 +17,16 @@ _LINE_WITH_TEXT = re.compile(r"\n(?=[^\n])")  # the start of a later line, once 
 #: a point's text that opens with a block (a code block, a table, a list, a heading) starts on a line of its own
 #: under its item: after "1. Title: " a fence would not open, and its close would open one to the end
 _BLOCK = re.compile(r"```|~~~|\||#{1,6} |[-*+•] |\d{1,3}[.)] ")
-#: a title that ends in Chinese or Japanese (kana, ideographs) or their full-width punctuation
-_WIDE_END = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff？！：）」』】]$")
+#: Chinese and Japanese (kana, ideographs), and their full-width punctuation a title may end in
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_WIDE_END, _CJK_CHAR = re.compile(f"[{_CJK}？！：）」』】]$"), re.compile(f"[{_CJK}]")
 
 
 def point_header(index: int, title: str, opening: str = "") -> str:
     """The point's item line, before its text (``opening``: the text's first piece)."""
     # a title that ends in its own punctuation takes no colon: "1. What is jet lag? It is ..."; one in Chinese or
-    # Japanese, the full-width colon, which needs no space after it: "1. 制定计划：每天..."
-    wide = bool(_WIDE_END.search(title))
+    # Japanese, the full-width colon, which needs no space after it: "1. 制定计划：每天..." (not "1. Visit 東京")
+    wide = bool(_WIDE_END.search(title)) and len(_CJK_CHAR.findall(title)) >= len(re.findall("[A-Za-z]", title))
     header = f"{index}. {title}{'' if title.endswith(('?', '!', ':', '？', '！', '：')) else '：' if wide else ':'}"
     return header + ("\n" + CONTINUATION if _BLOCK.match(opening) else "" if wide else " ")
 

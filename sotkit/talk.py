@@ -216,7 +216,7 @@ _LANGUAGES = (
                             *(f"{asked}{ask}" for asked in ("", "如果你还有其他问题，", "如有其他问题，", "如果有任何问题，",
                                                             "有任何问题")
                               for ask in ("欢迎随时提问", "欢迎继续提问", "欢迎提问", "欢迎随时问我", "欢迎问我", "欢迎随时向我",
-                                          "欢迎向我", "欢迎随时联系我", "欢迎留言", "欢迎随时留言", "欢迎继续交流",
+                                          "欢迎向我", "欢迎随时联系我", "欢迎留言", "欢迎随时留言", "欢迎在评论区留言", "欢迎继续交流",
                                           "可以随时问我", "请随时告诉我", "随时告诉我")),
                             # "if you need more detail, tell me.": not "..., 请咨询医生" or "..., 请告诉我们的客服"
                             *(f"{need}更多{what}，请{tell}告诉我{end}" for need in ("如果需要", "如果你需要", "如需")
@@ -467,14 +467,20 @@ _LEADING_HOPE = re.compile(_HOPE)
 _CLOSING_STARTS = frozenset(head[:i] for head in _CLOSING_HEADS + _HOPES + _WISHES + _WISHES_ON
                             for i in range(len(head)))
 _GERUND_STARTED = re.compile("happy [a-z]*$")  # may still become "happy cooking"
-# a hope that goes on to the end of its one sentence: "I hope this helps you improve your chess skills!"; a wish, to
-# an exclamation mark ("Good luck with your renovation!"); a colon, a semicolon or a dash in it says more ("Надеюсь,
-# это поможет вам понять, что важно, — спросите себя ...")
-_ONE_CLAUSE = "[^.!?。！？:;：；—]*"
-_HOPE_SENTENCE, _SENTENCE_END = rf"(?:{_strings(_HOPES, said=True)}){_ONE_CLAUSE}", r"[.!。！]+[^\w.!?。！？]*"
+# A hope that goes on to the end of its one sentence: "I hope this helps you improve your chess skills!"; a wish, to
+# an exclamation mark ("Good luck with your renovation!"). After a colon, a semicolon or a dash in it, only more
+# closing words ("I hope this helps — good luck!", "Hope this helps: feel free to ask.", "Hope that helps — cheers!",
+# a short exclamation): anything else says more ("Надеюсь, это поможет вам понять, что важно, — спросите себя ...").
+_ONE_CLAUSE, _CLAUSE_MARK = "[^.!?。！？:;：；—–]*", r"\s*[:;：；—–]\s*"
+_CLOSING_WORDS = rf"(?:{_strings(_HOPES + _WISHES + _WISHES_ON + _CLOSING_HEADS + ('feel free',), said=True)}" \
+                 rf"|happy [a-z]+ing\b){_ONE_CLAUSE}|\w+(?: \w+)?(?=!)"
+_HOPE_SENTENCE = rf"(?:{_strings(_HOPES, said=True)}){_ONE_CLAUSE}(?:{_CLAUSE_MARK}(?:{_CLOSING_WORDS}))?"
+_SENTENCE_END = r"[.!。！]+[^\w.!?。！？]*"
 _WISH_SENTENCE, _EXCLAIMED = rf"(?:{_strings(_WISHES_ON)}){_ONE_CLAUSE}", r"[!！]+[^\w.!?。！？]*"
 _HOPE_SAID = re.compile(rf"(?:{_HOPE_SENTENCE}{_SENTENCE_END}|{_WISH_SENTENCE}{_EXCLAIMED})$")
-_HOPE_BEING_SAID = re.compile(rf"(?:{_HOPE_SENTENCE}(?:{_SENTENCE_END})?|{_WISH_SENTENCE}(?:{_EXCLAIMED})?)$")
+# while the call goes on, a hope is held back to its sentence's end, whatever follows a mark in it
+_HOPE_BEING_SAID = re.compile(rf"(?:(?:{_strings(_HOPES, said=True)})[^.!?。！？]*(?:{_SENTENCE_END})?"
+                              rf"|{_WISH_SENTENCE}(?:{_EXCLAIMED})?)$")
 _CLOSING_SEEN = 120  # characters of a last line enough to tell
 
 

@@ -237,6 +237,30 @@ async def test_a_broken_batch_keeps_its_finished_rows_and_sends_the_rest_to_the_
     assert not [line for line in logged if "still dead); retrying" in line]
 
 
+async def test_a_broken_batch_with_no_retries_sends_its_unfinished_rows_straight_to_the_fallback(caplog):
+    # RetryPolicy(attempts=1) still tried each row alone once more, logged as "attempt 1 of 1 failed ... retrying"
+    # (probe 86)
+    caplog.set_level("INFO", logger="sotkit")
+    with FakeLLMServer(faulty({}), latency=FAST) as server:
+        backup = create_provider("openai:backup", base_url=server.openai_base_url, api_key="k")
+        async with sotkit.SoT(BatchThatBreaks(), fallback=backup, mode="sot",
+                              retry=sotkit.RetryPolicy(attempts=1)) as sot:
+            result = await sot.generate("How can I be healthier?")
+        await backup.aclose()
+    assert [p.text for p in result.points] == ["Row one, written in the batch.", TEXTS[2], TEXTS[3]]
+    assert [p.attempts for p in result.points] == [1, 2, 2]  # the batch, then the fallback's
+    logged = [r.getMessage() for r in caplog.records if r.name == "sotkit"]
+    assert not [line for line in logged if "retrying" in line], logged
+    assert sorted(line for line in logged if "falling back" in line) == [
+        f"point {i} failed on test:batch (ConnectionError: the worker died); falling back to openai:backup"
+        for i in (2, 3)]
+    async with sotkit.SoT(BatchThatBreaks(), mode="sot", retry=sotkit.RetryPolicy(attempts=1)) as sot:
+        with pytest.raises(sotkit.PartialResultError) as caught:
+            await sot.generate("How can I be healthier?")
+    assert [p.attempts for p in caught.value.partial.points] == [1, 1, 1]
+    assert "the worker died" in caught.value.partial.points[1].error
+
+
 async def test_a_broken_batch_without_a_fallback_fails_only_its_unfinished_points():
     async with sotkit.SoT(BatchThatBreaks(), mode="sot", retry=QUICK_RETRY) as sot:
         with pytest.raises(sotkit.PartialResultError) as caught:

@@ -75,6 +75,10 @@ def test_restated_headers_are_stripped_and_text_kept(raw, text, step):
     ("二、设定优先级\n使用四象限法。", "使用四象限法。"),
     ("（二）设定优先级：使用四象限法。", "使用四象限法。"),
     ("②设定优先级：使用四象限法。", "使用四象限法。"),  # as the skeleton parser reads it
+    # a Japanese bullet, and a full stop after the title (probe 86: "・Title：" stayed, "二、Title。" left its "。")
+    ("・设定优先级：使用四象限法。", "使用四象限法。"),
+    ("二、设定优先级。使用四象限法。", "使用四象限法。"),
+    ("设定优先级。", "设定优先级。"),  # a title alone as a sentence stays, as "Use LED bulbs." does
     # another point's number, an aside between dashes, the title in a sentence: the point's own
     ("三、设定优先级\n使用四象限法。", "三、设定优先级\n使用四象限法。"),
     ("第3点：设定优先级\n使用四象限法。", "第3点：设定优先级\n使用四象限法。"),
@@ -272,6 +276,9 @@ def test_a_points_own_numbered_list_is_kept(raw, text, finished, step):
     ("做法：\n一、列清单\n二、排序\n三、执行", "做法：\n一、列清单\n二、排序\n三、执行", False),
     ("做法：\n①列清单\n②排序\n③执行", "做法：\n①列清单\n②排序\n③执行", False),
     ("列清单。\n一些人用纸笔。\n十分有效。", "列清单。\n一些人用纸笔。\n十分有效。", False),
+    # two numerals joined by the enumeration comma are prose ("March and April", "four- and five-star"; probe 86)
+    ("春季适合出行。\n三、四月份是最佳季节。", "春季适合出行。\n三、四月份是最佳季节。", False),
+    ("提前预订。\n四、五星级酒店价格高。", "提前预订。\n四、五星级酒店价格高。", False),
 ])
 def test_a_run_on_into_a_chinese_or_arabic_numbered_item_is_cut(raw, text, finished, step):
     assert clean(raw, step=step, index=1, title="制定计划", others=["设定优先级", "避免拖延", "تحديد الأولويات"]) == (
@@ -1394,6 +1401,16 @@ def test_closings_in_the_newly_listed_languages_are_dropped(raw, text, step):
     ("先做重要的事。\n\n你需要我的帮助吗？", "先做重要的事。"),
     ("Ставьте маленькие цели.\n\nУспехов в изучении языка!", "Ставьте маленькие цели."),
     ("Делайте важное первым.\n\nНадеюсь, это поможет вам!", "Делайте важное первым."),
+    ("先做重要的事。\n\n如果有任何问题，欢迎在评论区留言。", "先做重要的事。"),
+    # a hope that goes on past a colon, a semicolon or a dash with more closing words only (probe 86: kept after the
+    # fix above)
+    ("Pay first.\n\nI hope this helps — good luck!", "Pay first."),
+    ("Pay first.\n\nHope this helps: feel free to ask more.", "Pay first."),
+    ("Pay first.\n\nI hope this helps; feel free to ask.", "Pay first."),
+    ("Pay first.\n\nHope this helps — happy cooking!", "Pay first."),
+    ("Pay first.\n\nHope that helps — cheers!", "Pay first."),
+    ("Pay first.\n\nI hope this helps you sleep better tonight — sweet dreams!", "Pay first."),
+    ("Pay first.\n\nI hope this helps: start with the biggest bill and work down.", None),
 ])
 def test_a_last_line_in_the_words_of_an_offer_or_a_wish_is_dropped_only_as_one(raw, text, step):
     assert clean_in_both_modes(raw, step) == (raw if text is None else text)
@@ -1483,3 +1500,11 @@ def test_a_looping_line_is_judged_in_linear_time():
              "    assert f.feed(line) + f.finish() == line and not f.said_nothing\n")
     done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("whole_sentences", [False, True])
+@pytest.mark.parametrize("raw", ["③", "③.", "③。", "③——"])
+def test_a_reply_that_is_only_a_circled_number_is_no_crash(raw, whole_sentences):
+    # int("③") raised ValueError out of generate() where a model writes whole sentences (probe 86)
+    f = ExpansionFilter(2, "Use LED bulbs", strip_header=True, whole_sentences=whole_sentences, other_titles=OTHERS)
+    assert f.feed(raw) + f.finish() in ("", raw)

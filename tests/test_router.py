@@ -279,13 +279,16 @@ def test_rules_router_keeps_its_recall_on_sotkits_own_questions() -> None:
     ("Later points depend on earlier ones.", "B"),
     # a reply in Chinese or Japanese, or with full-width letters, went unread (probe 84)
     ("Ａ", "A"), ("选A", "A"), ("答案是C。", "C"), ("Bです。", "B"),
+    # ... but an accented Latin word is no letter beside a verdict (probe 86: "Cómo" was read as C)
+    ("Respuesta: A. Cómo organizarlo: en una lista.", "A"), ("Antwort: C. Bücher helfen.", "C"),
 ])
 def test_parse_router_answer_reads_letters_and_words(reply: str, choice: str) -> None:
     parsed = parse_router_answer(reply)
     assert parsed is not None and parsed[0] == choice
 
 
-@pytest.mark.parametrize("reply", ["", "A or B", "Sure! Here is a great question to think about.", "B and C both fit"])
+@pytest.mark.parametrize("reply", ["", "A or B", "Sure! Here is a great question to think about.", "B and C both fit",
+                                   "Cómo", "Bücher", "Año"])
 def test_parse_router_answer_refuses_to_guess(reply: str) -> None:
     assert parse_router_answer(reply) is None
 

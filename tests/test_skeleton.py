@@ -588,6 +588,10 @@ def test_phrases_to_someone_are_points(skeleton):
                                "Desayuno: avena", "Vorteil: mehr Zeit", "Café da manhã: aveia", "Après-midi : musée",
                                "Öğle yemeği: salata", "Ưu điểm: tiết kiệm"]),
     ("1. 制定计划：每天列清单\n2. 睡眠：8時間寝る\n3. Schlaf: acht Stunden", ["制定计划", "睡眠", "Schlaf"]),
+    # ... and those words do not label English heads: "An" (French for year), "Café", "MIDI" were taken for labels
+    # (probe 86)
+    ("1. An 80/20 rule: focus on the vital few\n2. An hour a day: practise\n3. MIDI: connect over USB\n"
+     "4. Café: a quiet place to work\n5. Sore: rest the muscle", ["An 80/20 rule", "An hour a day", "MIDI", "Café", "Sore"]),
     # a name with a number is a head that names its point
     ("1. B12: essential for nerves\n2. Python 3: the current line\n3. PEP 695: type syntax",
      ["B12", "Python 3", "PEP 695"]),

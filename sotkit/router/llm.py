@@ -23,8 +23,9 @@ _CHOSEN = re.compile(r"\b(?i:answer(?: is)?|choose|pick|select|go with)\W{0,12}(
 _OPTION = re.compile(r"\b(?i:option|choice)\W{0,12}([ABC])(?![\w'])|\b(?i:option|choice)\s*\(?([abc])(?![\w'])")
 # "A. Organize ...", "B, because ..." -- a letter that opens the reply and is set off by punctuation
 _LEADING = re.compile(r"^\W*([ABC])(?:[.,:;)]|\s*$)")
-# a letter beside no other Latin letter or digit: "选A", "答案是C。", "Aです" name it too
-_LETTER = re.compile(r"(?<![A-Za-z0-9_'])([ABC])(?![A-Za-z0-9_'])")
+# a letter beside no other Latin letter (accented too: "Cómo", "Año") or digit: "选A", "答案是C。", "Aです" name it
+_LATIN = "A-Za-z0-9_'\u00c0-\u024f"
+_LETTER = re.compile(rf"(?<![{_LATIN}])([ABC])(?![{_LATIN}])")
 # "A single paragraph ...", "Sure! A list is ...": the article that opens a sentence, not choice A
 _ARTICLE = re.compile(r"(^|[.!?:\n])([^\w\n]*)A(?=[ \t]+[A-Za-z])")
 # what doubts a letter beside it: "not A", "A doesn't fit", "A is wrong"
