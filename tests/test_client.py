@@ -314,6 +314,18 @@ def test_aiohttp_with_credentials_in_the_base_url_is_refused_at_construction(pro
         sotkit.SoT(f"{provider}:m", api_key="k", base_url="http://user:pw-secret@127.0.0.1:9/v1", http="aiohttp")
 
 
+@pytest.mark.parametrize("model, hint", [
+    ("azure:gpt-4o", "Azure OpenAI is 'openai:DEPLOYMENT' with client=openai.AsyncAzureOpenAI("),
+    ("vertex:claude-sonnet-4-6", "Claude on Vertex AI is 'anthropic:MODEL' with client=anthropic.AsyncAnthropicVertex("),
+    ("bedrock:claude", "Bedrock streams in AWS's event-stream format"),
+    ("mistral:large", "OpenAI-compatible servers use 'openai:' with base_url="),
+])
+def test_a_clouds_name_as_a_provider_says_how_to_reach_it(model, hint):
+    # "azure:" got the OpenAI-compatible hint, whose base_url= cannot reach Azure (no api-version, no api-key header)
+    with pytest.raises(sotkit.ConfigError, match=re.escape(hint)):
+        sotkit.SoT(model)
+
+
 # A key put in the wrong option (SoT(os.environ["OPENAI_API_KEY"]), say) was echoed in the error.
 KEY = "sk-proj-MISPLACED-abc123"
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import warnings
 
+import openai
 import pytest
 
 import sotkit
@@ -362,6 +363,45 @@ async def test_a_proxy_in_front_of_a_reasoning_model_that_refuses_max_tokens_is_
     assert first.text == second.text == "Keep a schedule."
     assert [("max_tokens" in r.body, r.body.get("max_completion_tokens")) for r in server.requests] == \
         [(True, None), (False, 1024), (False, 1024)]
+
+
+async def test_an_azure_api_version_that_refuses_max_completion_tokens_and_stream_options_is_sent_neither():
+    """Azure is sent max_completion_tokens, and every server stream_options; API versions before 2024-09-01 refuse
+    both ("Unrecognized request argument supplied: ..."): every call failed, or with a fallback the fallback answered
+    all (probe 87). The call goes again without them, and so do the rest; usage is then estimated."""
+    def respond(request: RecordedRequest) -> Reply:
+        for field in ("max_completion_tokens", "stream_options"):
+            if field in request.body:
+                return Reply("", fault=Fault.status(400, body={"error": {
+                    "message": f"Unrecognized request argument supplied: {field}", "type": "invalid_request_error",
+                    "param": None, "code": None}}))
+        return Reply("Keep a schedule.")
+
+    with FakeLLMServer(respond) as server:
+        azure = openai.AsyncAzureOpenAI(azure_endpoint=server.base_url, api_key="k", api_version="2024-06-01")
+        async with sotkit.SoT("openai:my-gpt4o", client=azure, mode="sequential") as sot:
+            first = await sot.generate("How can I sleep better?")
+            second = await sot.generate("How can I sleep better?")
+        await azure.close()
+    assert first.text == second.text == "Keep a schedule." and second.usage.estimated
+    assert all(r.path == "/openai/deployments/my-gpt4o/chat/completions" for r in server.requests)
+    assert [sorted({"max_tokens", "max_completion_tokens", "stream_options"} & set(r.body)) for r in server.requests] \
+        == [["max_completion_tokens", "stream_options"], ["max_tokens", "stream_options"], ["max_tokens"],
+            ["max_tokens"]]
+
+
+async def test_a_server_that_refuses_both_budget_fields_is_not_sent_them_in_turn_forever():
+    def respond(request: RecordedRequest) -> Reply:
+        field = "max_tokens" if "max_tokens" in request.body else "max_completion_tokens"
+        return Reply("", fault=Fault.status(400, body={"error": {
+            "message": f"Unsupported parameter: '{field}'. Use 'max_completion_tokens' instead.",
+            "type": "invalid_request_error", "param": field, "code": "unsupported_parameter"}}))
+
+    with FakeLLMServer(respond) as server:
+        async with sotkit.SoT("openai:m", base_url=server.openai_base_url, api_key="k", mode="sequential") as sot:
+            with pytest.raises(openai.BadRequestError):
+                await sot.generate("How can I sleep better?")
+    assert len(server.requests) == 2  # max_tokens, then max_completion_tokens, then no more
 
 
 async def test_a_model_that_refuses_stop_sequences_has_its_text_ended_at_them_by_sotkit():

@@ -298,6 +298,27 @@ async def test_a_key_the_server_repeats_is_replaced_in_spans_logs_and_point_erro
     assert not any(key in line for line in logged)
 
 
+async def test_an_azure_ad_token_the_server_repeats_is_replaced_too(spans):
+    # only api_key and auth_token were held: an AsyncAzureOpenAI's azure_ad_token (and a Vertex client's
+    # access_token) reached Point.error and spans (probe 87)
+    import openai
+
+    token = "aad-SECRET-token-0123456789"
+    base = sot_responder(SKELETON, TEXTS)
+    body = {"error": {"code": "401", "message": f"Access denied: Bearer {token} is not valid."}}
+
+    def refused(request):
+        return Reply("", fault=Fault.status(401, body=body)) if point_of(request) == 1 else base(request)
+
+    with FakeLLMServer(refused, latency=FAST) as server:
+        azure = openai.AsyncAzureOpenAI(azure_endpoint=server.base_url, azure_ad_token=token, api_version="2024-10-21")
+        async with sotkit.SoT("openai:my-gpt4o", client=azure, retry=QUICK_RETRY, on_point_error="skip") as sot:
+            result = await sot.generate(QUESTION, mode="sot")
+        await azure.close()
+    assert result.points[0].failed and "Bearer *** is not valid" in result.points[0].error
+    assert_no_text(spans, token)
+
+
 async def test_a_failed_call_is_recorded_without_the_text_it_quotes(spans, provider):
     """The stream's garbage event holds answer text; the error quotes it (openai), and the span elides it."""
     base = sot_responder(SKELETON, TEXTS)

@@ -28,6 +28,17 @@ def available() -> list[str]:
     return sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name != "base" and not m.name.startswith("_"))
 
 
+#: the clouds that serve OpenAI's and Anthropic's models, through the SDKs' own clients
+_PLATFORMS = {
+    "azure": "Azure OpenAI is 'openai:DEPLOYMENT' with client=openai.AsyncAzureOpenAI(azure_endpoint=..., "
+             "api_version=..., api_key=...)",
+    "vertex": "Claude on Vertex AI is 'anthropic:MODEL' with client=anthropic.AsyncAnthropicVertex(region=..., "
+              "project_id=...)",
+    "bedrock": "Bedrock streams in AWS's event-stream format, which sotkit does not read: use the Anthropic API, "
+               "Vertex, or an OpenAI-compatible gateway",
+}
+
+
 def split_model(model: str) -> tuple[str, str]:
     """``"openai:gpt-4o"`` -> ``("openai", "gpt-4o")``, with an error that says what a model string is."""
     if looks_like_key(model):  # SoT(os.environ["OPENAI_API_KEY"]), say: not echoed
@@ -42,8 +53,9 @@ def split_model(model: str) -> tuple[str, str]:
         raise ConfigError(f"model {model!r} has white space or invisible characters around or in its name: "
                           f"write {clean!r}")
     if prefix not in available():
+        hint = _PLATFORMS.get(prefix.lower(), "OpenAI-compatible servers use 'openai:' with base_url=")
         raise ConfigError(f"unknown provider {prefix!r} in model {model!r}; known providers: "
-                          f"{', '.join(available())} (OpenAI-compatible servers use 'openai:' with base_url=)")
+                          f"{', '.join(available())} ({hint})")
     return prefix, name
 
 

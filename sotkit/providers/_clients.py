@@ -185,8 +185,8 @@ class ClientPool:
 def _hold_secrets(pool: ClientPool, client: Any) -> None:
     """The key ``client`` sends and its base URL's password, replaced by *** in sotkit's messages while ``pool``
     lives (a server's error may repeat them)."""
-    hold(pool, keys=(getattr(client, "api_key", None), getattr(client, "auth_token", None)),
-         urls=(getattr(client, "base_url", ""),))
+    keys = ("api_key", "auth_token", "_azure_ad_token", "access_token")  # Azure AD's and Vertex's tokens too
+    hold(pool, keys=[getattr(client, key, None) for key in keys], urls=(getattr(client, "base_url", ""),))
 
 
 def _sdk_error_for(error: Exception, sdk: str | None, client: Any) -> Exception | None:

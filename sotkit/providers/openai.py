@@ -60,6 +60,8 @@ class OpenAIProvider(Provider):
         self.supports_prefill = prefill
         self._name = model_name
         self._extra_body = check_extra_body(extra_body)
+        self._refused_fields: set[str] = set()  # the budget's fields the server refused
+        self._asks_usage = True  # stream_options, until a server refuses it
         if client is not None:
             self._clients = user_client(client, "openai", "AsyncOpenAI",
                                         api_key=api_key, base_url=base_url, http=http)
@@ -89,7 +91,9 @@ class OpenAIProvider(Provider):
         prompt = request.prompt
         messages = [{"role": "system", "content": prompt.system}] if prompt.system else []
         messages.append({"role": "user", "content": prompt.user})
-        body: dict[str, Any] = {self._max_tokens_field: request.max_tokens, "stream_options": {"include_usage": True}}
+        body: dict[str, Any] = {self._max_tokens_field: request.max_tokens}
+        if self._asks_usage:
+            body["stream_options"] = {"include_usage": True}
         if prompt.prefill and self.supports_prefill:
             messages.append({"role": "assistant", "content": prompt.prefill})
             body.update(CONTINUE_PREFILL)
@@ -124,11 +128,21 @@ class OpenAIProvider(Provider):
                     if stopping is not None and stopping.hit:
                         break  # the rest is past the stop sequence: not read, not paid for beyond what came
         except sys.modules["openai"].BadRequestError as exc:  # fields of sotkit's, not the user's extra_body
-            mine = {name for name in ("temperature", "max_tokens", "stop") if name in body
-                    and name not in self._extra_body}
-            if "max_tokens" in mine and "max_completion_tokens" in str(exc.message):  # a reasoning model, by a proxy
-                self._max_tokens_field = "max_completion_tokens"
-                raise SendAgain(f"{self.model} refused max_tokens: it is sent max_completion_tokens") from exc
+            mine = {name for name in ("temperature", "max_tokens", "max_completion_tokens", "stop", "stream_options")
+                    if name in body and name not in self._extra_body}
+            message, field = str(exc.message), self._max_tokens_field
+            other = "max_tokens" if field == "max_completion_tokens" else "max_completion_tokens"
+            # a reasoning model by a proxy refuses max_tokens ("Use 'max_completion_tokens' instead"), an Azure API
+            # version before 2024-09-01 max_completion_tokens ("Unrecognized request argument supplied: ..."): each
+            # field is tried once
+            if field in mine and (other if field == "max_tokens" else field) in message \
+                    and other not in self._refused_fields:
+                self._refused_fields.add(field)
+                self._max_tokens_field = other
+                raise SendAgain(f"{self.model} refused {field}: it is sent {other}") from exc
+            if "stream_options" in mine and "stream_options" in message:  # also an older Azure API version's
+                self._asks_usage = False
+                raise SendAgain(f"{self.model} refused stream_options: its usage is estimated") from exc
             if "stop" in mine and "'stop'" in str(exc.message):  # GPT-5 and o-series: "Unsupported parameter: 'stop'"
                 self.takes_stop = False
                 raise SendAgain(f"{self.model} refused stop sequences: its text is ended at them by sotkit") from exc

@@ -7,6 +7,7 @@ Shapes follow what the official SDKs parse: the chunk and event types in ``opena
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Mapping
 from http import HTTPStatus
@@ -280,6 +281,13 @@ class AnthropicMessages(Dialect):
 
 #: request path (without query) -> dialect
 ROUTES: dict[str, Dialect] = {"/v1/chat/completions": OpenAIChat(), "/v1/messages": AnthropicMessages()}
+#: Azure OpenAI's path (``openai.AsyncAzureOpenAI(azure_endpoint=server.base_url, ...)``): OpenAI's wire format
+_AZURE_PATH = re.compile(r"/openai/deployments/[^/]+/chat/completions")
+
+
+def route(path: str) -> Dialect | None:
+    """The dialect a request path (without query) speaks, or None for a path the server does not serve."""
+    return ROUTES.get(path) or (ROUTES["/v1/chat/completions"] if _AZURE_PATH.fullmatch(path) else None)
 
 
 def dialect_for_unknown(headers: Mapping[str, str]) -> Dialect:

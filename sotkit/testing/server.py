@@ -16,7 +16,7 @@ from ..providers.base import CallUsage
 from ._http import MAX_HEAD_BYTES, BadHTTP, ClientGone, Input, Output, parse_head
 from ._records import RecordedRequest
 from ._replies import Completion, Fault, Latency, RandomFaults, Reply, split_tokens
-from ._wire import ROUTES, BadRequest, Dialect, dialect_for_unknown, reason_phrase
+from ._wire import BadRequest, Dialect, dialect_for_unknown, reason_phrase, route
 
 Responder = Union[str, Reply, Sequence[Union[str, Reply]],
                   Callable[[RecordedRequest], Union[str, Reply, Awaitable[Union[str, Reply]]]]]
@@ -278,7 +278,7 @@ class FakeLLMServer:
                          f"connection: close\r\n\r\n{exc}".encode("latin-1"))
             return False
         path = target.partition("?")[0]
-        dialect = ROUTES.get(path) if method == "POST" else None
+        dialect = route(path) if method == "POST" else None
         record = RecordedRequest(api=(dialect or dialect_for_unknown(headers)).api, method=method, path=path,
                                  headers=headers, received_at=time.perf_counter(), connection=connection)
         close_after = version != "HTTP/1.1" or headers.get("connection", "").lower() == "close"
@@ -316,7 +316,8 @@ class FakeLLMServer:
     async def _answer(self, record: RecordedRequest, dialect: Dialect | None, raw: bytes, out: Output) -> None:
         if dialect is None:
             message = (f"Invalid URL ({record.method} {record.path}): FakeLLMServer serves "
-                       "POST /v1/chat/completions and POST /v1/messages")
+                       "POST /v1/chat/completions (or Azure's /openai/deployments/NAME/chat/completions) and "
+                       "POST /v1/messages")
             return await self._send_error(record, dialect_for_unknown(record.headers), out, 404, message)
         refusal = self._refusal(record, dialect, raw)
         if refusal is not None:
