@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
             _keep_going_without_stdout(print, _json(_error(exc)))
         debug = getattr(args, "debug", False)
         if debug:  # then the one line and the exit status, as without --debug (2: wrong before any call)
-            _to_stderr("".join(traceback.format_exception(exc)).rstrip())
+            _to_stderr(redact("".join(traceback.format_exception(exc))).rstrip())
         if isinstance(exc, SotkitError):
             _to_stderr(f"sotkit: error: {_in_cli_words(_with_notes(exc))}")
             return 2 if isinstance(exc, ConfigError) else 1

@@ -352,7 +352,7 @@ class Answer:
                     self._note = f"the skeleton was cut off {by} after {len(sketch.parser.points)} point(s)"
             except Exception as exc:  # keep what the skeleton wrote: two points or more still make an answer
                 error = exc
-                self._note = f"the skeleton call failed after {len(sketch.parser.points)} point(s): {exc!r}"
+                self._note = f"the skeleton call failed after {len(sketch.parser.points)} point(s): {describe(exc)}"
             self.timings_skeleton_s = anyio.current_time() - self._started
             parser = sketch.parser
             if (ended_early := parser.ended_early) and not cut and error is None:

@@ -56,7 +56,7 @@ from .forks import renewed_in_children
 from .limits import SPACED_S, ModelLimits, TokenBucket
 from .options import check_choice, check_number, check_type
 from .per_loop import PerLoop
-from .redact import shown_url
+from .redact import shown_url, user_info_cut
 
 T = TypeVar("T")
 
@@ -165,7 +165,7 @@ class RedisLimits:
             raise ConfigError(f"limits={shown_url(self.url)!r}: a Redis URL starts with redis://, rediss:// or "
                               "unix://, for example 'redis://localhost:6379/0'")
         parts = urlsplit(self.url)
-        if "@" in parts.path + parts.query + parts.fragment:  # redis-py would read the password's start as the port
+        if user_info_cut(self.url):  # redis-py would read the password's start as the port
             raise ConfigError(f"limits={shown_url(self.url)!r}: a / ? or # in the user name or password ends the "
                               "host part of a URL: percent-encode it (%2F, %3F, %23)")
         database = parts.path.strip("/") if not self.url.startswith("unix://") else ""

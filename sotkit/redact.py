@@ -12,9 +12,8 @@ import weakref
 from collections.abc import Iterable
 from urllib.parse import unquote, urlsplit
 
-# The user info runs from "scheme://" to the last @ (a user name or password may hold an @, and a password
-# written unencoded a / or #); its user name, up to the first colon, is kept where it holds no / ? or #.
-_USER_INFO = re.compile(r"^([a-z][a-z0-9+.-]*://)(?:([^:/?#]*):)?.*@", re.IGNORECASE | re.DOTALL)
+#: "scheme://" and the host part after it, to its first / ? or #
+_NETLOC = re.compile(r"[a-z][a-z0-9+.-]*://([^/?#]*)", re.IGNORECASE)
 _PASSWORD_OPTION = re.compile(r"([?&]password=)[^&#]*", re.IGNORECASE)
 #: an API key as the providers write them: OpenAI's sk- (sk-proj-, ...), Anthropic's sk-ant-, OpenRouter's sk-or-,
 #: Groq's gsk_, xAI's xai-, Google's AIza, Hugging Face's hf_
@@ -29,7 +28,32 @@ def shown_url(url: str) -> str:
     """``url`` with the secret of its user info (``scheme://user:PASSWORD@host``, any scheme; all of a user info
     without a colon, which may be a token) and a ``?password=`` option as ``***``, for messages."""
     url = _PASSWORD_OPTION.sub(r"\1***", url)
-    return _USER_INFO.sub(lambda m: f"{m[1]}{m[2]}:***@" if m[2] is not None else f"{m[1]}***@", url, count=1)
+    if (end := _user_info_end(url)) is None:
+        return url
+    start = url.index("://") + 3
+    user, colon, _ = url[start:end].partition(":")
+    return f"{url[:start]}{user + colon if colon else ''}***{url[end:]}"
+
+
+def user_info_cut(url: str) -> bool:
+    """Did an unencoded / ? or # in a URL's password end its host part before the user info's @
+    (``redis://:ab/cd@host``)?"""
+    netloc = _NETLOC.match(url)
+    return netloc is not None and "@" not in netloc[1] and _user_info_end(url) is not None
+
+
+def _user_info_end(url: str) -> int | None:
+    """Where the @ that ends a URL's user info is: the host part's last (a user name or password may hold an @),
+    or, where the host part has a colon with no port after it and an @ comes later, the URL's last (a password
+    holding an unencoded / ? or # ended the host part early). None where there is no user info: an @ further on
+    is the path's or the query's ("?owner=a@b")."""
+    if not (netloc := _NETLOC.match(url)):
+        return None
+    if "@" in netloc[1]:
+        return netloc.start(1) + netloc[1].rindex("@")
+    if ":" in netloc[1] and not netloc[1].rpartition(":")[2].isdigit() and "@" in url[netloc.end():]:
+        return url.rindex("@")
+    return None
 
 
 def shown(value: object) -> str:
@@ -57,7 +81,9 @@ def hold(owner: object, keys: Iterable[object] = (), urls: Iterable[object] = ()
 
 
 def redact(text: str) -> str:
-    """``text`` with every secret held as ``***`` (the longest first: one may hold another)."""
+    """``text`` with every secret held as ``***`` (the longest first: one may hold another), where it stands as a
+    word of its own: a placeholder key ("balanced") is no part of "unbalanced"."""
     for secret in sorted({secret for held in list(_HELD.values()) for secret in held}, key=len, reverse=True):
-        text = text.replace(secret, "***")
+        if secret in text:
+            text = re.sub(rf"(?<![\w-]){re.escape(secret)}(?![\w-])", "***", text)
     return text

@@ -200,7 +200,7 @@ class Runner:
             assert error is not None
             if error is not first:
                 renote(error, f"(the fallback {backends[-1].model}'s error; {backends[0].model} failed first: "
-                              f"{type(first).__name__}: {str(first)[:300]})", " failed first: ")
+                              f"{describe(first)})", " failed first: ")
             raise error
 
     async def call_batch(self, calls: Sequence[Call], on_row: Callable[[int, RowOutcome], None]) -> None:

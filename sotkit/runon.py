@@ -23,12 +23,11 @@ from .skeleton import INVISIBLE
 # where an item of the point's own list may have it ("1. Buy a drive", "2) Turn on backups"), or (?P<step>) its
 # number as a step's ("Step 2: Remove the grout"), (?P<other>) in another style.
 _LINE_START = rf"\n[ \t{INVISIBLE}]*"
-# ("三、四月份" is prose: "March and April")
-_ITEM_MARK = (rf"{_LINE_START}(?:\*\*|#+\s*)?(?:(?P<n>\d+(?=[.)．）、])|{CJK_NUMBER}(?=、(?!{CJK_NUMBER}))|[①-⑳])"
-              r"[.)．）、]?(?:\*\*)?"
+_ITEM_MARK = (rf"{_LINE_START}(?:\*\*|#+\s*)?(?:(?P<n>\d+(?=[.)．）、])|{CJK_NUMBER}(?=、)|[①-⑳])[.)．）、]?(?:\*\*)?"
               rf"|[(（](?P<other>\d+|{CJK_NUMBER})[)）]|step\s+(?P<step>\d+)\s*:"  # "**3.**"
               r"|point\s+(?P<point>\d+)\s*[:.\-–—])")  # "Point 3: Stir constantly ..."
 _NEXT_ITEM = re.compile(rf"{_ITEM_MARK}(?:\s|[{NO_SPACES}])", re.I)
+_NUMERAL_PAIR = re.compile(r"、[一二三四五六七八九十]$")  # a mark followed by a second numeral
 _NEW_ITEM = re.compile(rf"{_ITEM_MARK}(?:\s|$|[{NO_SPACES}])", re.I)
 # A line that opens a list item or a header, not a line of prose (the line before a numbered line).
 _LISTED = re.compile(rf"[ \t]*(?:[-*•#>|・①-⑳]|\d+[.)．）、]|{CJK_NUMBER}、|[(（](?:\d|{CJK_NUMBER}))")
@@ -226,6 +225,11 @@ class OtherPoints:
             return False  # a year, a step of the question's own list (the next number goes on with the answer's)
         if self.most_points and not (self.count_known or final) and number > len(self.titles) + 2:
             return None  # above the points parsed so far and the next: the skeleton's count will tell
+        if _NUMERAL_PAIR.search(m[0]):  # "三、四月份" ("March and April") is prose, "三、一次只做一件事" a title
+            line = text[m.end() - 1:].partition("\n")[0].strip(" *:").casefold()
+            if any(line.startswith(title) for title in self.titles):
+                return True
+            return None if not whole and any(title.startswith(line) for title in self.titles) else False
         line = written.casefold()
         if any(line.startswith(title) for title in self.titles):
             return True

@@ -107,20 +107,20 @@ hari minggu bulan tahun langkah tahap bagian bab pelajaran
 ngày tuần tháng năm bước giai đoạn phần chương bài""".split())
 #: heads that label a line with no number: the kind of line a list repeats ("Pro: No commute", "Q: ...", "Monday:
 #: Legs", "Breakfast: Oatmeal", "Late morning: The Louvre", "Lunes: piernas", "Vorteil: ..."), where the point is
-#: the whole line; in the plural they name a section ("**Pros**: low carbon, reliable"). A word English uses too
-#: ("Café", "MIDI", "Sore", "Contra") counts only in its phrase (``_HEAD_PHRASES``: "café da manhã")
+#: the whole line; in the plural they name a section ("**Pros**: low carbon, reliable"). A word English heads use
+#: ("Café", "MIDI", "Sore") counts only in its phrase (``_HEAD_PHRASES``: "café da manhã")
 _HEADS = frozenset("""pro con advantage disadvantage tip myth fact q a note monday tuesday wednesday thursday friday
 saturday sunday weekend weekday breakfast brunch lunch dinner supper snack morning afternoon evening night noon
 midday midnight
-ventaja desventaja lunes martes miércoles jueves viernes sábado domingo desayuno almuerzo comida cena
+ventaja desventaja contra lunes martes miércoles jueves viernes sábado domingo desayuno almuerzo comida cena
 merienda mañana tarde noche consejo
 vantagem desvantagem segunda terça quarta quinta sexta manhã almoço jantar lanche noite dica
 avantage inconvénient lundi mardi mercredi jeudi vendredi samedi dimanche déjeuner dîner goûter matin soir conseil
 vorteil nachteil montag dienstag mittwoch donnerstag freitag samstag sonntag frühstück mittagessen abendessen
-vormittag nachmittag abend tipp
+morgen vormittag nachmittag abend tipp
 vantaggio svantaggio lunedì martedì mercoledì giovedì venerdì sabato domenica colazione pranzo mattina pomeriggio
-consiglio
-avantaj dezavantaj artı eksi pazartesi salı çarşamba perşembe cuma cumartesi pazar kahvaltı öğle akşam ipucu
+sera consiglio
+avantaj dezavantaj artı eksi pazartesi salı çarşamba perşembe cuma cumartesi pazar kahvaltı öğle akşam sabah ipucu
 плюс минус преимущество недостаток понедельник вторник среда четверг пятница суббота воскресенье завтрак обед
 ужин утро вечер ночь совет
 kelebihan kekurangan keuntungan kerugian senin selasa rabu kamis jumat sabtu sarapan siang malam pagi

@@ -25,8 +25,10 @@ _WIDE_END, _CJK_CHAR = re.compile(f"[{_CJK}？！：）」』】]$"), re.compile
 def point_header(index: int, title: str, opening: str = "") -> str:
     """The point's item line, before its text (``opening``: the text's first piece)."""
     # a title that ends in its own punctuation takes no colon: "1. What is jet lag? It is ..."; one in Chinese or
-    # Japanese, the full-width colon, which needs no space after it: "1. 制定计划：每天..." (not "1. Visit 東京")
-    wide = bool(_WIDE_END.search(title)) and len(_CJK_CHAR.findall(title)) >= len(re.findall("[A-Za-z]", title))
+    # Japanese, the full-width colon, which needs no space after it: "1. 制定计划：每天...", "1. Python入门：..." (a
+    # name in Latin letters inside, unspaced), but "1. Visit 東京: ..." (English with a name in kanji)
+    wide = bool(_WIDE_END.search(title)) and (" " not in title
+                                              or len(_CJK_CHAR.findall(title)) >= len(re.findall("[A-Za-z]", title)))
     header = f"{index}. {title}{'' if title.endswith(('?', '!', ':', '？', '！', '：')) else '：' if wide else ':'}"
     return header + ("\n" + CONTINUATION if _BLOCK.match(opening) else "" if wide else " ")
 

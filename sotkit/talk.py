@@ -468,12 +468,14 @@ _CLOSING_STARTS = frozenset(head[:i] for head in _CLOSING_HEADS + _HOPES + _WISH
                             for i in range(len(head)))
 _GERUND_STARTED = re.compile("happy [a-z]*$")  # may still become "happy cooking"
 # A hope that goes on to the end of its one sentence: "I hope this helps you improve your chess skills!"; a wish, to
-# an exclamation mark ("Good luck with your renovation!"). After a colon, a semicolon or a dash in it, only more
-# closing words ("I hope this helps — good luck!", "Hope this helps: feel free to ask.", "Hope that helps — cheers!",
-# a short exclamation): anything else says more ("Надеюсь, это поможет вам понять, что важно, — спросите себя ...").
+# an exclamation mark ("Good luck with your renovation!"). After a colon, a semicolon or a dash in it, only a short
+# closing ("I hope this helps — good luck!", "Hope this helps: feel free to ask.", "Hope that helps — cheers!"):
+# anything else says more ("... — pay weekly!", "Надеюсь, это поможет вам понять, что важно, — спросите себя ...").
 _ONE_CLAUSE, _CLAUSE_MARK = "[^.!?。！？:;：；—–]*", r"\s*[:;：；—–]\s*"
-_CLOSING_WORDS = rf"(?:{_strings(_HOPES + _WISHES + _WISHES_ON + _CLOSING_HEADS + ('feel free',), said=True)}" \
-                 rf"|happy [a-z]+ing\b){_ONE_CLAUSE}|\w+(?: \w+)?(?=!)"
+_SIGN_OFFS = ("feel free", "cheers", "enjoy", "have fun", "take care", "you've got this", "all the best",
+              "best wishes")
+_CLOSING_WORDS = (rf"(?:{_strings(_HOPES + _WISHES + _WISHES_ON + _CLOSING_HEADS + _SIGN_OFFS, said=True)}"
+                  r"|happy [a-z]+ing\b)[^.!?。！？:;：；—–,，]{0,30}")
 _HOPE_SENTENCE = rf"(?:{_strings(_HOPES, said=True)}){_ONE_CLAUSE}(?:{_CLAUSE_MARK}(?:{_CLOSING_WORDS}))?"
 _SENTENCE_END = r"[.!。！]+[^\w.!?。！？]*"
 _WISH_SENTENCE, _EXCLAIMED = rf"(?:{_strings(_WISHES_ON)}){_ONE_CLAUSE}", r"[!！]+[^\w.!?。！？]*"

@@ -209,6 +209,17 @@ def test_debug_shows_the_traceback_and_keeps_the_exit_status_of_a_configuration_
     assert debug.stderr.strip().splitlines()[-1].startswith("sotkit: error: unknown provider 'nope'")
 
 
+def test_debug_shows_no_key_a_server_repeats():
+    # --debug printed the traceback of the SDK's error as it was, key and all (probe 88)
+    key = "sk-proj-CLIKEY0123456789"
+    body = {"error": {"message": f"Incorrect API key provided: {key}.", "type": "invalid_request_error"}}
+    with FakeLLMServer(lambda request: Reply("", fault=Fault.status(401, body=body))) as server:
+        debug = ask_in_a_process("Why?", "--model", "openai:m", "--base-url", server.openai_base_url, "--mode",
+                                 "sequential", "--debug", env={"OPENAI_API_KEY": key})
+    assert debug.returncode == 1 and "Traceback" in debug.stderr and "Incorrect API key provided: ***." in debug.stderr
+    assert key not in debug.stderr
+
+
 def test_an_sdk_error_is_one_line_with_a_hint_and_the_traceback_is_behind_debug():
     with FakeLLMServer("Hi.", api_key="the-right-key") as server:
         args = ("Why?", "--model", "openai:m", "--base-url", server.openai_base_url, "--mode", "sequential")

@@ -279,10 +279,12 @@ def test_a_points_own_numbered_list_is_kept(raw, text, finished, step):
     # two numerals joined by the enumeration comma are prose ("March and April", "four- and five-star"; probe 86)
     ("春季适合出行。\n三、四月份是最佳季节。", "春季适合出行。\n三、四月份是最佳季节。", False),
     ("提前预订。\n四、五星级酒店价格高。", "提前预订。\n四、五星级酒店价格高。", False),
+    # ... but not where they open another point's title (probe 88: the point ran on into it)
+    ("列清单。\n三、一次只做一件事：关掉手机通知。", "列清单。", True),
 ])
 def test_a_run_on_into_a_chinese_or_arabic_numbered_item_is_cut(raw, text, finished, step):
-    assert clean(raw, step=step, index=1, title="制定计划", others=["设定优先级", "避免拖延", "تحديد الأولويات"]) == (
-        text, finished)
+    others = ["设定优先级", "一次只做一件事", "تحديد الأولويات"]
+    assert clean(raw, step=step, index=1, title="制定计划", others=others) == (text, finished)
 
 
 OTHERS = ["Keep a schedule", "Avoid late caffeine", "Exercise"]
@@ -1411,6 +1413,10 @@ def test_closings_in_the_newly_listed_languages_are_dropped(raw, text, step):
     ("Pay first.\n\nHope that helps — cheers!", "Pay first."),
     ("Pay first.\n\nI hope this helps you sleep better tonight — sweet dreams!", "Pay first."),
     ("Pay first.\n\nI hope this helps: start with the biggest bill and work down.", None),
+    # ... a closing's words that go on with advice say more (probe 88)
+    ("Pay first.\n\nI hope this helps: good luck, and remember to rebalance your portfolio every year!", None),
+    ("Pay first.\n\nI hope this helps — feel free to use a spreadsheet to track every payment.", None),
+    ("Pay first.\n\nI hope this helps — pay weekly!", None),
 ])
 def test_a_last_line_in_the_words_of_an_offer_or_a_wish_is_dropped_only_as_one(raw, text, step):
     assert clean_in_both_modes(raw, step) == (raw if text is None else text)

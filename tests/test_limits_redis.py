@@ -437,6 +437,17 @@ def test_a_user_name_holding_an_at_sign_leaves_the_password_out_of_the_message_a
                                                       "lease=5, on_outage='open', timeout=2.0, prefix='sotkit')")
 
 
+def test_an_at_sign_past_the_host_is_no_user_info():
+    # "?client_name=a@b" was refused as a password holding a / ? or #, and a message masked the host (probe 88)
+    assert sotkit.RedisLimits("redis://localhost:6379/0?client_name=a@b").url.endswith("a@b")
+    from sotkit.redact import shown_url
+
+    owner = "http://localhost:8000/v1?owner=alice@example.com"
+    assert shown_url(owner) == owner
+    assert shown_url("https://host/v1/models/@cf/meta/llama") == "https://host/v1/models/@cf/meta/llama"
+    assert shown_url("redis://:ab/sk-SECRET@localhost:6379/0") == "redis://:***@localhost:6379/0"
+
+
 @pytest.mark.parametrize("database", ["O", "sotkit"])
 def test_a_database_that_is_no_number_is_a_config_error(database):
     """redis-py would quietly use database 0 for "/O", a typo of "/0"."""

@@ -281,6 +281,7 @@ def test_rules_router_keeps_its_recall_on_sotkits_own_questions() -> None:
     ("Ａ", "A"), ("选A", "A"), ("答案是C。", "C"), ("Bです。", "B"),
     # ... but an accented Latin word is no letter beside a verdict (probe 86: "Cómo" was read as C)
     ("Respuesta: A. Cómo organizarlo: en una lista.", "A"), ("Antwort: C. Bücher helfen.", "C"),
+    ("Trả lời: B. Bắt đầu từ đâu.", "B"),
 ])
 def test_parse_router_answer_reads_letters_and_words(reply: str, choice: str) -> None:
     parsed = parse_router_answer(reply)
@@ -288,7 +289,7 @@ def test_parse_router_answer_reads_letters_and_words(reply: str, choice: str) ->
 
 
 @pytest.mark.parametrize("reply", ["", "A or B", "Sure! Here is a great question to think about.", "B and C both fit",
-                                   "Cómo", "Bücher", "Año"])
+                                   "Cómo", "Bücher", "Año", "Cầu hỏi này", "Bắt đầu"])
 def test_parse_router_answer_refuses_to_guess(reply: str) -> None:
     assert parse_router_answer(reply) is None
 

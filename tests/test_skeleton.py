@@ -592,6 +592,9 @@ def test_phrases_to_someone_are_points(skeleton):
     # (probe 86)
     ("1. An 80/20 rule: focus on the vital few\n2. An hour a day: practise\n3. MIDI: connect over USB\n"
      "4. Café: a quiet place to work\n5. Sore: rest the muscle", ["An 80/20 rule", "An hour a day", "MIDI", "Café", "Sore"]),
+    # ... while a label English does not use stays one ("Morgen", "Sera", "Sabah": probe 88)
+    ("1. Morgen: 30 Minuten joggen\n2. Sera: una passeggiata\n3. Sabah: yürüyüş",
+     ["Morgen: 30 Minuten joggen", "Sera: una passeggiata", "Sabah: yürüyüş"]),
     # a name with a number is a head that names its point
     ("1. B12: essential for nerves\n2. Python 3: the current line\n3. PEP 695: type syntax",
      ["B12", "Python 3", "PEP 695"]),

@@ -167,12 +167,12 @@ def test_a_chinese_or_japanese_title_takes_the_full_width_colon_and_no_space():
     # spaces and ASCII punctuation
     s = Stitcher()
     for i, (title, text) in enumerate([("制定计划", "每天列清单。"), ("睡眠", "8時間寝る。"), ("경복궁", "궁궐입니다."),
-                                       ("Sleep (睡眠)", "x"), ("Visit 東京", "It is big.")], 1):
+                                       ("Sleep (睡眠)", "x"), ("Visit 東京", "It is big."), ("Python入门", "先装好。")], 1):
         s.add_point(i, title)
         s.add_text(i, text)
         s.finish_point(i)
     assert s.text == ("1. 制定计划：每天列清单。\n2. 睡眠：8時間寝る。\n3. 경복궁: 궁궐입니다.\n4. Sleep (睡眠): x\n"
-                      "5. Visit 東京: It is big.")  # an English title naming a place in kanji: English punctuation
+                      "5. Visit 東京: It is big.\n6. Python入门：先装好。")  # English naming a place in kanji: ASCII
 
 
 def test_a_request_ended_early_keeps_what_the_later_points_wrote():

@@ -319,6 +319,50 @@ async def test_an_azure_ad_token_the_server_repeats_is_replaced_too(spans):
     assert_no_text(spans, token)
 
 
+async def test_a_key_the_server_repeats_is_replaced_in_the_route_reason_and_in_sotkits_notes(spans):
+    # the skeleton's error went into route_reason by repr(), and the main model's error into the note sotkit adds to
+    # the fallback's exception by str(): both unredacted (probe 88)
+    import traceback
+
+    key, backup_key = "sk-proj-SKELKEY0123456789", "sk-proj-BACKUPKEY987654"
+    base = sot_responder(SKELETON, TEXTS)
+
+    def respond(request):
+        said = {"error": {"message": f"key {request.api_key} over quota", "type": "insufficient_quota"}}
+        if is_skeleton(request):
+            return Reply("1. Sleep well\n2. Eat less sugar\n3. Move", fault=Fault.garbage(8, json.dumps(said)))
+        if point_of(request) == 1 or point_of(request) is None:
+            return Reply("", fault=Fault.status(401, body=said))
+        return base(request)
+
+    with FakeLLMServer(respond, latency=FAST) as server:
+        backup = create_provider("openai:backup", base_url=server.openai_base_url, api_key=backup_key)
+        async with sotkit.SoT("openai:m", base_url=server.openai_base_url, api_key=key, fallback=backup,
+                              retry=sotkit.RetryPolicy(attempts=1), on_point_error="skip") as sot:
+            result = await sot.generate(QUESTION, mode="sot")
+            with pytest.raises(Exception) as caught:
+                await sot.generate(QUESTION, mode="sequential")
+        await backup.aclose()
+    assert "the skeleton call failed after 2 point(s)" in result.route_reason and key not in result.route_reason
+    assert "key *** over quota" in result.route_reason
+    assert key not in "".join(caught.value.__notes__) and "key *** over quota" in "".join(caught.value.__notes__)
+
+
+async def test_a_placeholder_key_blanks_no_part_of_a_word(spans):
+    # a local server's placeholder key ("balanced") blanked "unbalanced" in error messages (probe 88)
+    body = {"error": {"message": "unbalanced brackets in the tool schema; key balanced is fine", "type": "x"}}
+    base = sot_responder(SKELETON, TEXTS)
+
+    def respond(request):
+        return base(request) if is_skeleton(request) else Reply("", fault=Fault.status(400, body=body))
+
+    with FakeLLMServer(respond, latency=FAST) as server:
+        async with sotkit.SoT("openai:m", base_url=server.openai_base_url, api_key="balanced") as sot:
+            with pytest.raises(sotkit.PartialResultError) as caught:
+                await sot.generate(QUESTION, mode="sot")
+    assert "unbalanced brackets in the tool schema; key *** is fine" in caught.value.partial.points[0].error
+
+
 async def test_a_failed_call_is_recorded_without_the_text_it_quotes(spans, provider):
     """The stream's garbage event holds answer text; the error quotes it (openai), and the span elides it."""
     base = sot_responder(SKELETON, TEXTS)

@@ -24,7 +24,7 @@ _OPTION = re.compile(r"\b(?i:option|choice)\W{0,12}([ABC])(?![\w'])|\b(?i:option
 # "A. Organize ...", "B, because ..." -- a letter that opens the reply and is set off by punctuation
 _LEADING = re.compile(r"^\W*([ABC])(?:[.,:;)]|\s*$)")
 # a letter beside no other Latin letter (accented too: "Cómo", "Año") or digit: "选A", "答案是C。", "Aです" name it
-_LATIN = "A-Za-z0-9_'\u00c0-\u024f"
+_LATIN = "A-Za-z0-9_'\u00c0-\u024f\u1e00-\u1eff"
 _LETTER = re.compile(rf"(?<![{_LATIN}])([ABC])(?![{_LATIN}])")
 # "A single paragraph ...", "Sure! A list is ...": the article that opens a sentence, not choice A
 _ARTICLE = re.compile(r"(^|[.!?:\n])([^\w\n]*)A(?=[ \t]+[A-Za-z])")
