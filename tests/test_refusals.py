@@ -390,6 +390,22 @@ async def test_an_azure_api_version_that_refuses_max_completion_tokens_and_strea
             ["max_tokens"]]
 
 
+async def test_a_budget_too_large_is_no_refusal_of_its_field():
+    # "max_completion_tokens is too large" refuses the value: the field is the right one, and a switch to max_tokens
+    # would have been kept for every later call, which reasoning models refuse
+    body = {"error": {"message": "max_completion_tokens is too large: 1024. This model supports at most 512 "
+                                 "completion tokens, whereas you provided 1024.", "type": "invalid_request_error",
+                      "param": "max_completion_tokens", "code": "invalid_value"}}
+    with FakeLLMServer(lambda request: Reply("", fault=Fault.status(400, body=body))) as server:
+        azure = openai.AsyncAzureOpenAI(azure_endpoint=server.base_url, api_key="k", api_version="2024-10-21")
+        async with sotkit.SoT("openai:small", client=azure, mode="sequential") as sot:
+            with pytest.raises(openai.BadRequestError, match="too large"):
+                await sot.generate("How can I sleep better?")
+        await azure.close()
+    assert [sorted({"max_tokens", "max_completion_tokens"} & set(r.body)) for r in server.requests] == [
+        ["max_completion_tokens"]]
+
+
 async def test_a_server_that_refuses_both_budget_fields_is_not_sent_them_in_turn_forever():
     def respond(request: RecordedRequest) -> Reply:
         field = "max_tokens" if "max_tokens" in request.body else "max_completion_tokens"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import sys
 from collections.abc import AsyncIterator
 from contextlib import aclosing
@@ -135,12 +136,14 @@ class OpenAIProvider(Provider):
             # a reasoning model by a proxy refuses max_tokens ("Use 'max_completion_tokens' instead"), an Azure API
             # version before 2024-09-01 max_completion_tokens ("Unrecognized request argument supplied: ..."): each
             # field is tried once
-            if field in mine and (other if field == "max_tokens" else field) in message \
+            # field is tried once; "max_completion_tokens is too large: ..." refuses a value, not the field
+            refuses = _REFUSED_FIELD.search(message) is not None
+            if field in mine and refuses and (other if field == "max_tokens" else field) in message \
                     and other not in self._refused_fields:
                 self._refused_fields.add(field)
                 self._max_tokens_field = other
                 raise SendAgain(f"{self.model} refused {field}: it is sent {other}") from exc
-            if "stream_options" in mine and "stream_options" in message:  # also an older Azure API version's
+            if "stream_options" in mine and refuses and "stream_options" in message:  # an older Azure API version's
                 self._asks_usage = False
                 raise SendAgain(f"{self.model} refused stream_options: its usage is estimated") from exc
             if "stop" in mine and "'stop'" in str(exc.message):  # GPT-5 and o-series: "Unsupported parameter: 'stop'"
@@ -263,6 +266,11 @@ def _openai_itself(base_url: str | None) -> bool:
     host = (urlsplit(base_url).hostname or "") if base_url else "api.openai.com"
     return host == "api.openai.com" or host.endswith((".api.openai.com", ".openai.azure.com",
                                                       ".cognitiveservices.azure.com"))
+
+
+#: how servers refuse a field they do not take (OpenAI's "Unsupported parameter", Azure's "Unrecognized request
+#: argument supplied", pydantic's "Extra inputs are not permitted")
+_REFUSED_FIELD = re.compile(r"unsupported|unrecognized|not supported|unknown|not permitted|not allowed", re.I)
 
 
 def _max_tokens_field(base_url: str | None) -> str:
