@@ -198,7 +198,7 @@ class Runner:
                     _forget(call, received)
                 first = first or error
             assert error is not None
-            if error is not first:
+            if first is not None and error is not first:
                 renote(error, f"(the fallback {backends[-1].model}'s error; {backends[0].model} failed first: "
                               f"{describe(first)})", " failed first: ")
             raise error
