@@ -44,14 +44,15 @@ def user_info_cut(url: str) -> bool:
 
 def _user_info_end(url: str) -> int | None:
     """Where the @ that ends a URL's user info is: the host part's last (a user name or password may hold an @),
-    or, where the host part has a colon with no port after it and an @ comes later, the URL's last (a password
-    holding an unencoded / ? or # ended the host part early). None where there is no user info: an @ further on
-    is the path's or the query's ("?owner=a@b")."""
+    or, where the host part has a colon with no host before it or no port after it and an @ comes later, the URL's
+    last (a password holding an unencoded / ? or # ended the host part early: ``redis://:2024/pw@host``). None
+    where there is no user info: an @ further on is the path's or the query's ("?owner=a@b")."""
     if not (netloc := _NETLOC.match(url)):
         return None
     if "@" in netloc[1]:
         return netloc.start(1) + netloc[1].rindex("@")
-    if ":" in netloc[1] and not netloc[1].rpartition(":")[2].isdigit() and "@" in url[netloc.end():]:
+    host, colon, port = netloc[1].rpartition(":")
+    if colon and (not host or not port.isdigit()) and "@" in url[netloc.end():]:
         return url.rindex("@")
     return None
 
@@ -81,9 +82,14 @@ def hold(owner: object, keys: Iterable[object] = (), urls: Iterable[object] = ()
 
 
 def redact(text: str) -> str:
-    """``text`` with every secret held as ``***`` (the longest first: one may hold another), where it stands as a
-    word of its own: a placeholder key ("balanced") is no part of "unbalanced"."""
+    """``text`` with every secret held as ``***`` (the longest first: one may hold another), wherever it stands
+    ("密钥sk-...无效", "Bearer%20sk-..."); a placeholder of letters alone ("balanced", "not-needed") only as a word
+    of its own, not in "unbalanced"."""
     for secret in sorted({secret for held in list(_HELD.values()) for secret in held}, key=len, reverse=True):
-        if secret in text:
+        if secret not in text:
+            continue
+        if secret.replace("-", "").isalpha():
             text = re.sub(rf"(?<![\w-]){re.escape(secret)}(?![\w-])", "***", text)
+        else:
+            text = text.replace(secret, "***")
     return text

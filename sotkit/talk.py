@@ -472,10 +472,10 @@ _GERUND_STARTED = re.compile("happy [a-z]*$")  # may still become "happy cooking
 # closing ("I hope this helps — good luck!", "Hope this helps: feel free to ask.", "Hope that helps — cheers!"):
 # anything else says more ("... — pay weekly!", "Надеюсь, это поможет вам понять, что важно, — спросите себя ...").
 _ONE_CLAUSE, _CLAUSE_MARK = "[^.!?。！？:;：；—–]*", r"\s*[:;：；—–]\s*"
-_SIGN_OFFS = ("feel free", "cheers", "enjoy", "have fun", "take care", "you've got this", "all the best",
-              "best wishes")
-_CLOSING_WORDS = (rf"(?:{_strings(_HOPES + _WISHES + _WISHES_ON + _CLOSING_HEADS + _SIGN_OFFS, said=True)}"
-                  r"|happy [a-z]+ing\b)[^.!?。！？:;：；—–,，]{0,30}")
+# (a sign-off alone: "take care to pay on time!" is advice)
+_SIGN_OFFS = ("cheers", "enjoy", "have fun", "take care", "you've got this", "all the best", "best wishes")
+_CLOSING_WORDS = (rf"(?:{_strings(_HOPES + _WISHES + _WISHES_ON + _CLOSING_HEADS + ('feel free to ask',), said=True)}"
+                  rf"|happy [a-z]+ing\b)[^.!?。！？:;：；—–,，]{{0,30}}|(?:{_strings(_SIGN_OFFS)})\W*(?=[.!。！])")
 _HOPE_SENTENCE = rf"(?:{_strings(_HOPES, said=True)}){_ONE_CLAUSE}(?:{_CLAUSE_MARK}(?:{_CLOSING_WORDS}))?"
 _SENTENCE_END = r"[.!。！]+[^\w.!?。！？]*"
 _WISH_SENTENCE, _EXCLAIMED = rf"(?:{_strings(_WISHES_ON)}){_ONE_CLAUSE}", r"[!！]+[^\w.!?。！？]*"

@@ -1417,6 +1417,8 @@ def test_closings_in_the_newly_listed_languages_are_dropped(raw, text, step):
     ("Pay first.\n\nI hope this helps: good luck, and remember to rebalance your portfolio every year!", None),
     ("Pay first.\n\nI hope this helps — feel free to use a spreadsheet to track every payment.", None),
     ("Pay first.\n\nI hope this helps — pay weekly!", None),
+    ("Pay first.\n\nI hope this helps — take care to pay on time!", None),  # a sign-off's word, as advice (probe 89)
+    ("Pay first.\n\nI hope this helps — feel free to sell the car!", None),
 ])
 def test_a_last_line_in_the_words_of_an_offer_or_a_wish_is_dropped_only_as_one(raw, text, step):
     assert clean_in_both_modes(raw, step) == (raw if text is None else text)

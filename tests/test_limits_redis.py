@@ -446,6 +446,25 @@ def test_an_at_sign_past_the_host_is_no_user_info():
     assert shown_url(owner) == owner
     assert shown_url("https://host/v1/models/@cf/meta/llama") == "https://host/v1/models/@cf/meta/llama"
     assert shown_url("redis://:ab/sk-SECRET@localhost:6379/0") == "redis://:***@localhost:6379/0"
+    # a password of digits up to its unencoded / read as a port, and shown (probe 89)
+    assert shown_url("redis://:2024/secretpass@redis.example:6379/0") == "redis://:***@redis.example:6379/0"
+    with pytest.raises(sotkit.ConfigError, match="percent-encode it") as raised:
+        sotkit.RedisLimits("redis://:2024/secretpass@redis.example:6379/0")
+    assert "secretpass" not in str(raised.value)
+
+
+def test_a_key_glued_to_other_text_is_redacted_and_a_placeholder_only_as_a_word():
+    # a server writing the key glued to Chinese text or URL-encoded got it past a word-boundary match (probe 89)
+    from sotkit.redact import hold, redact
+
+    class Owner:
+        pass
+
+    owner = Owner()
+    hold(owner, keys=("sk-proj-GLUED0123456789", "not-needed"))
+    assert redact("密钥sk-proj-GLUED0123456789无效, Bearer%20sk-proj-GLUED0123456789") == "密钥***无效, Bearer%20***"
+    assert redact("key not-needed is fine; the field is not-needed-anymore") == \
+        "key *** is fine; the field is not-needed-anymore"
 
 
 @pytest.mark.parametrize("database", ["O", "sotkit"])

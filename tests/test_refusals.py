@@ -406,6 +406,22 @@ async def test_a_budget_too_large_is_no_refusal_of_its_field():
         ["max_completion_tokens"]]
 
 
+@pytest.mark.parametrize("message", [
+    "Unrecognized request argument supplied: foo (accepted: model, messages, max_tokens, max_completion_tokens, "
+    "stream, stream_options)",
+    "'max_tokens' or 'max_completion_tokens' is too large: 4096. This model's maximum context length is 2048.",
+])
+async def test_a_400_that_only_names_the_budget_fields_changes_nothing(message):
+    # a proxy refusing another field beside a list of those it takes switched the budget field and dropped
+    # stream_options for good, three sends of one failed call (probe 89)
+    body = {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": None}}
+    with FakeLLMServer(lambda request: Reply("", fault=Fault.status(400, body=body))) as server:
+        async with sotkit.SoT("openai:m", base_url=server.openai_base_url, api_key="k", mode="sequential") as sot:
+            with pytest.raises(openai.BadRequestError):
+                await sot.generate("How can I sleep better?")
+    assert len(server.requests) == 1 and "stream_options" in server.requests[0].body
+
+
 async def test_a_server_that_refuses_both_budget_fields_is_not_sent_them_in_turn_forever():
     def respond(request: RecordedRequest) -> Reply:
         field = "max_tokens" if "max_tokens" in request.body else "max_completion_tokens"

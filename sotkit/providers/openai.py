@@ -133,17 +133,14 @@ class OpenAIProvider(Provider):
                     if name in body and name not in self._extra_body}
             message, field = str(exc.message), self._max_tokens_field
             other = "max_tokens" if field == "max_completion_tokens" else "max_completion_tokens"
-            # a reasoning model by a proxy refuses max_tokens ("Use 'max_completion_tokens' instead"), an Azure API
-            # version before 2024-09-01 max_completion_tokens ("Unrecognized request argument supplied: ..."): each
-            # field is tried once
-            # field is tried once; "max_completion_tokens is too large: ..." refuses a value, not the field
-            refuses = _REFUSED_FIELD.search(message) is not None
-            if field in mine and refuses and (other if field == "max_tokens" else field) in message \
-                    and other not in self._refused_fields:
+            # a reasoning model by a proxy refuses max_tokens ("Unsupported parameter: 'max_tokens' ... Use
+            # 'max_completion_tokens' instead"), an Azure API version before 2024-09-01 max_completion_tokens
+            # ("Unrecognized request argument supplied: max_completion_tokens"): each field is tried once
+            if field in mine and _refuses(message, field) and other not in self._refused_fields:
                 self._refused_fields.add(field)
                 self._max_tokens_field = other
                 raise SendAgain(f"{self.model} refused {field}: it is sent {other}") from exc
-            if "stream_options" in mine and refuses and "stream_options" in message:  # an older Azure API version's
+            if "stream_options" in mine and _refuses(message, "stream_options"):  # an older Azure API version's
                 self._asks_usage = False
                 raise SendAgain(f"{self.model} refused stream_options: its usage is estimated") from exc
             if "stop" in mine and "'stop'" in str(exc.message):  # GPT-5 and o-series: "Unsupported parameter: 'stop'"
@@ -268,9 +265,14 @@ def _openai_itself(base_url: str | None) -> bool:
                                                       ".cognitiveservices.azure.com"))
 
 
-#: how servers refuse a field they do not take (OpenAI's "Unsupported parameter", Azure's "Unrecognized request
-#: argument supplied", pydantic's "Extra inputs are not permitted")
-_REFUSED_FIELD = re.compile(r"unsupported|unrecognized|not supported|unknown|not permitted|not allowed", re.I)
+def _refuses(message: str, field: str) -> bool:
+    """Does a 400's message refuse the field itself (OpenAI's "Unsupported parameter: 'max_tokens'", Azure's
+    "Unrecognized request argument supplied: stream_options", pydantic's "max_tokens: Extra inputs are not
+    permitted"), not a value of it ("max_completion_tokens is too large") nor another field beside a list of those
+    accepted ("... supplied: foo (accepted: max_tokens, ...)")?"""
+    name = rf"['\"]?{field}\b['\"]?"
+    return re.search(rf"(?:unsupported|unrecognized|unknown)[^,(]{{0,40}}?{name}|{name}:? (?:is not supported|extra "
+                     r"inputs are not permitted)", message, re.IGNORECASE) is not None
 
 
 def _max_tokens_field(base_url: str | None) -> str:
