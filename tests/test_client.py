@@ -316,7 +316,7 @@ def test_aiohttp_with_credentials_in_the_base_url_is_refused_at_construction(pro
 
 @pytest.mark.parametrize("model, hint", [
     ("azure:gpt-4o", "Azure OpenAI is 'openai:DEPLOYMENT' with client=openai.AsyncAzureOpenAI("),
-    ("vertex:claude-sonnet-4-6", "Claude on Vertex AI is 'anthropic:MODEL' with client=anthropic.AsyncAnthropicVertex("),
+    ("vertex:claude-sonnet-4-6", "Claude on Vertex AI is 'anthropic:MODEL' with client=anthropic.AsyncAnthropic"),
     ("bedrock:claude", "Bedrock streams in AWS's event-stream format"),
     ("mistral:large", "OpenAI-compatible servers use 'openai:' with base_url="),
 ])

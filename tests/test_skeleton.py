@@ -591,7 +591,8 @@ def test_phrases_to_someone_are_points(skeleton):
     # ... and those words do not label English heads: "An" (French for year), "Café", "MIDI" were taken for labels
     # (probe 86)
     ("1. An 80/20 rule: focus on the vital few\n2. An hour a day: practise\n3. MIDI: connect over USB\n"
-     "4. Café: a quiet place to work\n5. Sore: rest the muscle", ["An 80/20 rule", "An hour a day", "MIDI", "Café", "Sore"]),
+     "4. Café: a quiet place to work\n5. Sore: rest the muscle",
+     ["An 80/20 rule", "An hour a day", "MIDI", "Café", "Sore"]),
     # ... while a label English does not use stays one ("Morgen", "Sera", "Sabah": probe 88)
     ("1. Morgen: 30 Minuten joggen\n2. Sera: una passeggiata\n3. Sabah: yürüyüş",
      ["Morgen: 30 Minuten joggen", "Sera: una passeggiata", "Sabah: yürüyüş"]),
