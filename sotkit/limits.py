@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections import Counter, deque
@@ -16,6 +15,7 @@ import anyio
 from .errors import ConfigError
 from .forks import renewed_in_children
 from .per_loop import closed, current_loop
+from .providers.base import estimated_tokens
 
 
 #: a call that waited less than this for its budgets or a shared slot was not spaced by them (a turn of the event
@@ -236,4 +236,4 @@ class ModelLimits:
 def estimate_tokens(prompt_chars: int, max_tokens: int) -> int:
     """What a tokens-per-minute budget charges for a call: the prompt (about 4 characters a token, as
     ``Prompt.chars`` counts them) plus the output it may write, as providers count it."""
-    return math.ceil(prompt_chars / 4) + max_tokens
+    return estimated_tokens(prompt_chars) + max_tokens

@@ -44,7 +44,7 @@ from .events import Event, RetryEvent
 from .limits import Limits, estimate_tokens
 from .overlap import CallSpan
 from .providers.base import (AT_BUDGET, STARTED, CallUsage, ChatRequest, Chunk, Provider, SendAgain, Thinking,
-                             char_weight)
+                             char_weight, estimated_tokens)
 from .result import Point, Usage
 from .retry import RetryPolicy, is_retryable, status_of
 from .tracing import NO_CALL, NO_TRACE, CallTrace, RequestTrace, without_text
@@ -519,7 +519,7 @@ def _resume(request: ChatRequest, done: str) -> ChatRequest:
     if not done:
         return request
     prompt = dataclasses.replace(request.prompt, prefill=(request.prompt.prefill or "") + done)
-    tokens = math.ceil(char_weight(done) / 4)
+    tokens = estimated_tokens(char_weight(done))
     return dataclasses.replace(request, prompt=prompt, max_tokens=max(1, request.max_tokens - tokens))
 
 

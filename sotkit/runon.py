@@ -27,8 +27,9 @@ _ITEM_MARK = (rf"{_LINE_START}(?:\*\*|#+\s*)?(?:(?P<n>\d+(?=[.)．）、])|{CJK_
               rf"|[(（](?P<other>\d+|{CJK_NUMBER})[)）]|step\s+(?P<step>\d+)\s*:"  # "**3.**"
               r"|point\s+(?P<point>\d+)\s*[:.\-–—])")  # "Point 3: Stir constantly ..."
 _NEXT_ITEM = re.compile(rf"{_ITEM_MARK}(?:\s|[{NO_SPACES}])", re.I)
-_NUMERAL_PAIR = re.compile(r"、[一二三四五六七八九十]$")  # a mark followed by a second numeral
 _NEW_ITEM = re.compile(rf"{_ITEM_MARK}(?:\s|$|[{NO_SPACES}])", re.I)
+_NUMERAL = "[一二三四五六七八九十]"  # a Chinese numeral's character
+_NUMERAL_PAIR = re.compile(f"、{_NUMERAL}$")  # a mark followed by a second numeral
 # A line that opens a list item or a header, not a line of prose (the line before a numbered line).
 _LISTED = re.compile(rf"[ \t]*(?:[-*•#>|・①-⑳]|\d+[.)．）、]|{CJK_NUMBER}、|[(（](?:\d|{CJK_NUMBER}))")
 # a reply that opens with its own list's first item
@@ -39,7 +40,7 @@ _NEW_BULLET = re.compile(r"\n[ \t]*(?:[-*•][ \t]|・)")
 # The tail of the text that could still grow into such a line ("\nStep 3:" included, so that the decision is the
 # same whatever the pieces' sizes).
 _PARTIAL_ITEM = re.compile(rf"{_LINE_START}(?:\*{{1,2}}|#+\s*)?(?:\d+(?:[.)．）、]\*{{0,2}})?|[(（]\d*[)）]?|[-•]"
-                           rf"|[一二三四五六七八九十]{{1,3}}、?|[①-⑳]|[(（][一二三四五六七八九十]{{1,3}}[)）]?"
+                           rf"|{_NUMERAL}{{1,3}}、?|[①-⑳]|[(（]{_NUMERAL}{{1,3}}[)）]?"
                            r"|s(?:t(?:e(?:p(?:\s+(?:\d+\s*:?)?)?)?)?)?"
                            r"|p(?:o(?:i(?:n(?:t(?:\s+(?:\d+\s*[:.\-–—]?)?)?)?)?)?)?)?$", re.I)
 # Where a point may run on into another one under that point's title, without a line-start number: a line's

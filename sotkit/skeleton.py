@@ -130,19 +130,19 @@ feira|sexta feira|öğle yemeği|akşam yemeği|makan pagi|makan siang|makan mal
 sáng|bữa trưa|bữa tối|buổi sáng|buổi chiều|buổi tối|thứ hai|thứ ba|thứ tư|thứ năm|thứ sáu|thứ bảy|chủ
 nhật""".replace("\n", " ").split("|"))
 _LABEL_WORDS = _SEQUENCE | _HEADS
-_CJK_NUMBER = r"[0-9０-９一二三四五六七八九十百两零〇]+"
+_COUNT = r"[0-9０-９一二三四五六七八九十百两零〇]+"  # digits of either width, or Chinese numerals
 #: a Chinese, Japanese or Korean head that labels its line: a day, week or step of a sequence ("第一天", "第2周",
 #: "1日目", "1일차", "第三步"), a weekday ("周一", "月曜日", "월요일"), a meal or a time of day ("早餐", "朝食",
 #: "아침"), a pro or a con ("优点", "メリット", "장점"), a number after it or not ("优点1")
 _CJK_LABEL = re.compile(rf"""(?:
-    第{_CJK_NUMBER}(?:天|日|周|週|个?月|か月|ヶ月|年|步|章|节|節|部分|阶段|段階|课|課|讲|回|周目|週目)
-    |{_CJK_NUMBER}\s*(?:天|日目|日|周目|週目|ヶ月目|か月目|年目|일차|일째|주차|개월차|단계|일|주)
+    第{_COUNT}(?:天|日|周|週|个?月|か月|ヶ月|年|步|章|节|節|部分|阶段|段階|课|課|讲|回|周目|週目)
+    |{_COUNT}\s*(?:天|日目|日|周目|週目|ヶ月目|か月目|年目|일차|일째|주차|개월차|단계|일|주)
     |(?:周|星期|礼拜|禮拜)[一二三四五六日天] | [月火水木金土日]曜日? | [월화수목금토일]요일
     |早餐|午餐|晚餐|早饭|午饭|晚饭|加餐|宵夜|早上|上午|中午|下午|傍晚|晚上|夜间|朝食|昼食|夕食|間食|朝|昼|夜|午前|午後|夕方
     |아침|점심|저녁|간식|오전|오후|밤
     |优点|缺点|优势|劣势|好处|坏处|弊端|長所|短所|利点|欠点|メリット|デメリット|장점|단점
-    |(?:步骤|ステップ|단계)\s*{_CJK_NUMBER}
-    )(?:{_CJK_NUMBER})?""", re.VERBOSE)
+    |(?:步骤|ステップ|단계)\s*{_COUNT}
+    )(?:{_COUNT})?""", re.VERBOSE)
 _LABEL_TOKEN = re.compile(r"\d+(?:st|nd|rd|th|s)?(?![^\W\d_])|\d+|[^\W\d_]+")
 #: what opens a line that speaks to the user (after a "please")
 _OFFERS = ("would you like", "do you want me to", "shall i", "let me know", "feel free", "is there anything else",

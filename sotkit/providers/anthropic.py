@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 import re
 import sys
@@ -19,7 +18,7 @@ from ._clients import sdk_clients, user_client
 from ._sse import malformed, text_pieces
 from ._think import ThinkTags
 from .base import (ERROR_STATUS, THINKING, CallUsage, ChatRequest, Chunk, Provider, Signal, StreamError, Thinking,
-                   char_weight, is_count, with_extra, without_refused)
+                   char_weight, estimated_tokens, is_count, with_extra, without_refused)
 
 #: the counts that make up a call's input: the uncached tokens, the cache's reads and its writes
 INPUT_COUNTS = ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
@@ -135,7 +134,7 @@ class AnthropicProvider(Provider):
             raise refused from exc
         except Exception:
             if reading.input_tokens is not None:  # message_start counted the prompt: only the output is estimated
-                yield reading.usage(math.ceil(written / 4), estimated=True)
+                yield reading.usage(estimated_tokens(written), estimated=True)
             raise
         if tags is not None and (held := tags.finish()):
             yield held

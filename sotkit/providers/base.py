@@ -15,11 +15,12 @@ from typing import Any
 from ..errors import SotkitError, StreamError
 
 __all__ = ["CallUsage", "ChatRequest", "Chunk", "Prompt", "Provider", "STARTED", "SendAgain", "Signal",
-           "StreamError", "THINKING", "Thinking", "char_weight", "with_extra", "without_refused"]
+           "StreamError", "THINKING", "Thinking", "char_weight", "estimated_tokens", "with_extra", "without_refused"]
 
 #: Chinese, Japanese and Korean characters, about a token each; other non-ASCII letters take about two to a token
 _WIDE = re.compile("[\u1100-\u11ff\u3000-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af"
                    "\uf900-\ufaff\uff00-\uffef]")
+_NON_ASCII = re.compile("[^\x00-\x7f]")
 
 
 def char_weight(text: str) -> int:
@@ -27,9 +28,12 @@ def char_weight(text: str) -> int:
     a Chinese, Japanese or Korean character counts four, another non-ASCII one two (Cyrillic, Arabic, accented)."""
     if text.isascii():
         return len(text)
-    wide = len(_WIDE.findall(text))
-    other = sum(not c.isascii() for c in text) - wide
-    return len(text) + 3 * wide + other
+    return len(text) + len(_NON_ASCII.findall(text)) + 2 * len(_WIDE.findall(text))
+
+
+def estimated_tokens(weight: int) -> int:
+    """The tokens of text of ``char_weight`` ``weight``: about four such characters a token (a started four, one)."""
+    return math.ceil(weight / 4)
 
 
 @dataclass(frozen=True)
@@ -129,7 +133,7 @@ class CallUsage:
     @classmethod
     def estimate(cls, input_chars: int, output_chars: int) -> CallUsage:
         """Counts where the server reported none, at about four characters a token (``char_weight``'s)."""
-        return cls(math.ceil(input_chars / 4), math.ceil(output_chars / 4), estimated=True)
+        return cls(estimated_tokens(input_chars), estimated_tokens(output_chars), estimated=True)
 
 
 class StopAt:
