@@ -15,6 +15,8 @@ from urllib.parse import unquote, urlsplit
 #: "scheme://" and the host part after it, to its first / ? or #
 _NETLOC = re.compile(r"[a-z][a-z0-9+.-]*://([^/?#]*)", re.IGNORECASE)
 _PASSWORD_OPTION = re.compile(r"([?&]password=)[^&#]*", re.IGNORECASE)
+_REDIS = re.compile("rediss?://", re.IGNORECASE)
+_IN_OPTION = re.compile(r"[?&][^?&=#]*=[^&#]*$")  # up to an @ in an option's value ("?client_name=a@b")
 #: an API key as the providers write them: OpenAI's sk- (sk-proj-, ...), Anthropic's sk-ant-, OpenRouter's sk-or-,
 #: Groq's gsk_, xAI's xai-, Google's AIza, Hugging Face's hf_
 _KEY = re.compile(r"\s*(?:sk-|gsk_|xai-|AIza|hf_)[\w-]{8,}\s*")
@@ -45,8 +47,9 @@ def user_info_cut(url: str) -> bool:
 def _user_info_end(url: str) -> int | None:
     """Where the @ that ends a URL's user info is: the host part's last (a user name or password may hold an @),
     or, where the host part has a colon with no host before it or no port after it and an @ comes later, the URL's
-    last (a password holding an unencoded / ? or # ended the host part early: ``redis://:2024/pw@host``). None
-    where there is no user info: an @ further on is the path's or the query's ("?owner=a@b")."""
+    last (a password holding an unencoded / ? or # ended the host part early: ``redis://:2024/pw@host``), as in a
+    Redis URL an @ after the host part anywhere but in an option's value. None where there is no user info: an @
+    further on is the path's or the query's ("?owner=a@b")."""
     if not (netloc := _NETLOC.match(url)):
         return None
     if "@" in netloc[1]:
@@ -54,6 +57,8 @@ def _user_info_end(url: str) -> int | None:
     host, colon, port = netloc[1].rpartition(":")
     if colon and (not host or not port.isdigit()) and "@" in url[netloc.end():]:
         return url.rindex("@")
+    if _REDIS.match(url) and (at := url.rfind("@")) > netloc.end() and not _IN_OPTION.search(url, 0, at):
+        return at  # a Redis URL's path is a database number: "redis://app:1234/pw@host" has a password cut at /
     return None
 
 

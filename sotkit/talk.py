@@ -73,11 +73,10 @@ _LANGUAGES = (
                 "would you like more", "would you like some", "would you like any", "do you want more",
                 "do you want some", "if you want, i can", "if you'd like, i can", "if you like, i can",
                 "want me to",  # "Want me to sketch a checklist you can reuse?"
-                "happy to", "i'd be happy to", "i would be happy to", "i'm happy to",  # "Happy to suggest ... if"
-                # a hope that the answer's own tips help, whatever follows ("... you plan your wedding!")
-                "i hope these tips help", "hope these tips help", "i hope these ideas help",
-                "i hope these suggestions help"),
-        hopes=("i hope this helps", "i hope that helps", "hope this helps", "hope that helps"),
+                "happy to", "i'd be happy to", "i would be happy to", "i'm happy to"),  # "Happy to suggest ... if"
+        # (the answer's own tips too: "I hope these tips help you plan your wedding!", not "...: use cash!")
+        hopes=("i hope this helps", "i hope that helps", "hope this helps", "hope that helps", "i hope these tips help",
+               "hope these tips help", "i hope these ideas help", "i hope these suggestions help"),
         wishes=("good luck", "best of luck", "have a great trip", "have a wonderful trip", "have a great time",
                 "enjoy your trip", "safe travels", "happy travels", "sweet dreams", "sleep tight"),
         wishes_on=("good luck with", "good luck on", "best of luck with", "best of luck on"),

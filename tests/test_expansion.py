@@ -1419,6 +1419,11 @@ def test_closings_in_the_newly_listed_languages_are_dropped(raw, text, step):
     ("Pay first.\n\nI hope this helps — pay weekly!", None),
     ("Pay first.\n\nI hope this helps — take care to pay on time!", None),  # a sign-off's word, as advice (probe 89)
     ("Pay first.\n\nI hope this helps — feel free to sell the car!", None),
+    # the answer's own tips, as hoped (a closing whatever followed: advice after a colon was lost)
+    ("Pay first.\n\nI hope these tips help you plan your wedding!", "Pay first."),
+    ("Pay first.\n\nI hope these tips help — good luck!", "Pay first."),
+    ("Pay first.\n\nI hope these tips help: use cash!", None),
+    ("Pay first.\n\nI hope these ideas help; keep receipts for a year.", None),
 ])
 def test_a_last_line_in_the_words_of_an_offer_or_a_wish_is_dropped_only_as_one(raw, text, step):
     assert clean_in_both_modes(raw, step) == (raw if text is None else text)
