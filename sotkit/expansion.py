@@ -70,6 +70,8 @@ def _trailing_rule(text: str, final: bool) -> int | None:
     """Where a thematic break that ends the text begins, or (while the call may go on) a line that may still become
     one; None: there is none, or it is a line of the point's own code block."""
     tail = len(text) - _RULE_SEEN if len(text) > _RULE_SEEN else 0
+    if text.find("\n", tail) < 0:  # most pieces: no line to be a rule (each pattern opens with one)
+        return None
     rule = _RULE.search(text, tail) or (None if final else _RULE_STARTED.search(text, tail))
     if rule is None or (("```" in text or "~~~" in text) and len(FENCE.findall(text, 0, rule.start())) % 2):
         return None

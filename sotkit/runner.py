@@ -591,8 +591,10 @@ class _Watchdog:
         return now
 
     def wait_more(self) -> None:
-        """Another call to the model wrote: the server is at work, so the first text's wait starts again."""
-        self._scope.deadline = max(self._scope.deadline, anyio.current_time() + self.first * 1.25)  # type: ignore
+        """Another call to the model wrote: the server is at work, so the first text's wait starts again (moved, as
+        text moves a stall's, only once a quarter of it is gone: each move reschedules the loop's timer)."""
+        if self._scope.deadline < (now := anyio.current_time()) + self.first:  # type: ignore[operator]
+            self._scope.deadline = now + self.first * 1.25  # type: ignore[operator]
 
     def check(self) -> None:
         """Raise ``StreamStalled`` if the watchdog ended the stream."""

@@ -130,16 +130,18 @@ class OtherPoints:
         out to do so begins (held back). ``origin``: where the text starts in the reply; for the same origin, the
         text before where the last call held back is not read again: it only grows, and what it released was
         decided for good."""
-        at = self._checked if self._checked_origin == origin else 0
-        self._own_items = [i for i in self._own_items if i < at] if self._checked_origin == origin else []
-        self._titled = [i for i in self._titled if i < at] if self._checked_origin == origin else []
-        if not _MAY_RUN_ON.search(text, at):  # no line, number or emphasis since: nothing to cut or hold (fast)
+        same = self._checked_origin == origin
+        at = self._checked if same else 0
+        if not _MAY_RUN_ON.search(text, at):  # no line, number or emphasis since: nothing to cut or hold (fast;
+            # nor any item found past ``at`` before: it would have been on a line)
+            if not same:
+                self._own_items, self._titled = [], []
             # read again from trailing blanks, which an inline "... LEDs. 4. Title:" opens
-            blanks_at = len(text)
-            while blanks_at and text[blanks_at - 1] in " \t":
-                blanks_at -= 1
+            blanks_at = len(text.rstrip(" \t"))
             self._checked, self._checked_origin = blanks_at, origin
             return None, len(text)
+        self._own_items = [i for i in self._own_items if i < at] if same else []
+        self._titled = [i for i in self._titled if i < at] if same else []
         fences = [m.start() for m in FENCE.finditer(text)] if "```" in text or "~~~" in text else None
         cut, held = self._numbered(text, at, fences, final)
         if self._bullets and (bullet := _first_outside(_NEW_BULLET, text, at, fences)) is not None:

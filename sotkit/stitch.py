@@ -92,7 +92,7 @@ class Stitcher:
         # a point's later lines are indented under its item, as Markdown continues a list item: the point's own
         # list ("1. Remove the racks.") is then nested in it, not numbered along with the answer's points; a line is
         # indented once its first character comes, so that a blank one has no trailing spaces
-        indented = _LINE_WITH_TEXT.sub("\n" + CONTINUATION, text)
+        indented = _LINE_WITH_TEXT.sub("\n" + CONTINUATION, text) if "\n" in text else text
         if index in self._line_start and text[0] != "\n":
             indented = CONTINUATION + indented
         if text.endswith("\n"):
