@@ -28,6 +28,7 @@ import importlib.util
 import os
 import ssl
 import sys
+import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from types import ModuleType
@@ -94,7 +95,8 @@ class ClientPool:
     An SDK client's connections belong to the event loop that opened them, so each loop gets clients of its own
     (a sync app that calls ``anyio.run`` per request, or threads each running a loop), closed at that loop's end
     (``_closed_with_the_loop``; a loop closed without closing its async generators leaves them to the garbage
-    collector). A user's client is tied to the loop it first ran in: a second loop is refused.
+    collector). A user's client is tied to the loop it first ran in, through whichever pool: a second loop is
+    refused.
     """
 
     def __init__(self, make: Callable[[ssl.SSLContext], Any] | None = None, *, client: Any = None,
@@ -111,7 +113,6 @@ class ClientPool:
         self._loops = PerLoop(lambda: _LoopClients(client))
         self._calls_per_client = calls_per_client
         self._max_clients = max_clients if self._owned else 1
-        self._given_loop: Any = None  # the event loop a user's client first ran in
         self._asyncio_only = asyncio_only  # aiohttp's clients
         if client is not None:
             _hold_secrets(self, client)
@@ -119,12 +120,11 @@ class ClientPool:
     def _here(self) -> _LoopClients:
         if not self._owned:
             loop = current_loop()
-            if self._given_loop not in (None, loop):
+            if _first_loop(self._given, loop) is not loop:
                 raise ConfigError(f"client= ({type(self._given).__name__}) ran in another event loop first, and its "
                                   "connections belong to that loop: in each new loop (asyncio.run per request, a "
-                                  "thread's own loop) build a new SoT with its own client, or pass api_key= and "
-                                  "base_url= instead of client= (sotkit then opens clients per loop)")
-            self._given_loop = loop
+                                  "thread's own loop) pass a client made in it, or pass api_key= and base_url= "
+                                  "instead of client= (sotkit then opens clients per loop)")
         return self._loops.get()
 
     def check_event_loop(self) -> None:
@@ -200,6 +200,16 @@ def _sdk_error_for(error: Exception, sdk: str | None, client: Any) -> Exception 
 
     return sys.modules[sdk].APIConnectionError(message=f"Connection error: {error}",
                                                request=httpx2.Request("POST", client.base_url))
+
+
+#: the event loop each user's client first ran in, by its HTTP client: one-off SoT clients (sotkit.generate(...,
+#: client=)) and the copy without retries share it
+_FIRST_LOOPS: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+
+def _first_loop(client: Any, loop: Any) -> Any:
+    """The loop ``client``'s connections belong to: the first it ran in (``loop``, if none yet)."""
+    return _FIRST_LOOPS.setdefault(getattr(client, "_client", client), loop)
 
 
 def user_client(client: Any, sdk_name: str, class_name: str, **settings: Any) -> ClientPool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import re
 import ssl
@@ -162,6 +163,24 @@ def test_a_users_client_is_refused_in_a_second_event_loop():
     with pytest.raises(ConfigError, match="ran in another event loop first.*pass api_key= and base_url= instead"):
         anyio.run(call)
     assert not mine.closed
+
+
+def test_a_users_client_is_refused_in_a_second_event_loop_through_one_off_clients_too():
+    # sotkit.generate(client=) builds a client per call: the second asyncio.run got the transport's "Event loop is
+    # closed" (probe 87)
+    import asyncio
+
+    import openai
+
+    from sotkit.testing import FakeLLMServer
+
+    with FakeLLMServer() as server:
+        mine = openai.AsyncOpenAI(api_key="k", base_url=server.openai_base_url)  # retries: sotkit uses a copy
+        ask = functools.partial(sotkit.generate, "Why?", model="openai:m", client=mine, mode="sequential")
+        assert asyncio.run(ask()).text
+        with pytest.raises(ConfigError, match=r"client= \(AsyncOpenAI\) ran in another event loop first"):
+            asyncio.run(ask())
+        assert len(server.requests) == 1
 
 
 @pytest.mark.parametrize("http", ["httpx", pytest.param("aiohttp", marks=pytest.mark.skipif(
