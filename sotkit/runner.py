@@ -172,10 +172,11 @@ class Runner:
         error: Exception | None = None
         first: Exception | None = None  # the main model's failure, which the fallback's error would hide
         # the call's span is current while its provider runs: an SDK's own spans become its children
-        with self.trace.call(call.role, backends[0].model, call.point.index if call.point else None) as span:
+        with self.trace.call(call.role, backends[0].model, call.point.index if call.point else None,
+                             platform=backends[0].provider.platform) as span:
             for i, backend in enumerate(backends):
                 if error is not None:
-                    span.fallback(error, backend.model)
+                    span.fallback(error, backend.model, backend.provider.platform)
                     log_fallback(call.what, backends[i - 1].model, error, backend.model)
                 own = backend is backends[0]
                 if own and failed is not None and self.retry.attempts <= 1:  # no retry left to it: the fallback
@@ -214,7 +215,8 @@ class Runner:
         over = [False] * len(calls)
         error: Exception | None = None
         try:
-            with self.trace.call("points", backend.model, rows=len(calls)) as span:
+            with self.trace.call("points", backend.model, rows=len(calls), platform=backend.provider.platform) \
+                    as span:
                 try:
                     span.request(requests[0])
                     await backend.provider.ready()

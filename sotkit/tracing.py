@@ -65,8 +65,9 @@ class CallTrace:
     def retry(self, attempt: int, error: BaseException, wait_s: float) -> None:
         """Attempt ``attempt`` failed with ``error``; the next starts in ``wait_s``."""
 
-    def fallback(self, error: BaseException, model: str) -> None:
-        """Every attempt on one model failed (last with ``error``); the call goes on with ``model``."""
+    def fallback(self, error: BaseException, model: str, platform: str | None = None) -> None:
+        """Every attempt on one model failed (last with ``error``); the call goes on with ``model`` (reached on
+        ``platform``, ``Provider.platform``)."""
 
     def usage(self, usage: CallUsage) -> None:
         """One attempt's usage."""
@@ -84,8 +85,9 @@ class RequestTrace:
     def __exit__(self, *exc_info: object) -> None:
         return None
 
-    def call(self, role: str, model: str, point: int | None = None, rows: int | None = None) -> CallTrace:
-        """The span of one model call (``rows``: a batched call's rows)."""
+    def call(self, role: str, model: str, point: int | None = None, rows: int | None = None,
+             platform: str | None = None) -> CallTrace:
+        """The span of one model call (``rows``: a batched call's rows; ``platform``: ``Provider.platform``)."""
         return NO_CALL
 
     def stopped(self) -> None:
@@ -173,8 +175,9 @@ class _RequestSpan(RequestTrace):
     def stopped(self) -> None:
         self._stopped = True
 
-    def call(self, role: str, model: str, point: int | None = None, rows: int | None = None) -> CallTrace:
-        return _CallSpan(self, role, model, point, rows)
+    def call(self, role: str, model: str, point: int | None = None, rows: int | None = None,
+             platform: str | None = None) -> CallTrace:
+        return _CallSpan(self, role, model, platform, point, rows)
 
     def _text(self, text: str) -> str:
         return text if self.content else _elide(text)
@@ -184,16 +187,17 @@ class _CallSpan(CallTrace):
     """A call's span on one model; a fallback ends it and goes on in a span of the next model, so that each span's
     model and usage belong together (a trace's tokens can be priced span by span)."""
 
-    def __init__(self, request: _RequestSpan, role: str, model: str, point: int | None, rows: int | None) -> None:
+    def __init__(self, request: _RequestSpan, role: str, model: str, platform: str | None, point: int | None,
+                 rows: int | None) -> None:
         self.request_span = request
         self.role, self.point, self.rows = role, point, rows
-        self._start(model)
+        self._start(model, platform)
 
-    def _start(self, model: str, fallback_from: str | None = None) -> None:
+    def _start(self, model: str, platform: str | None, fallback_from: str | None = None) -> None:
         trace = _otel()
         self.model = model
         provider, _, name = model.partition(":")
-        attributes: dict[str, Any] = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": provider,
+        attributes: dict[str, Any] = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": platform or provider,
                                       "gen_ai.request.model": name, "sotkit.call.role": self.role}
         if self.point is not None:
             attributes["sotkit.point.index"] = self.point
@@ -254,12 +258,12 @@ class _CallSpan(CallTrace):
         self.span.add_event("sotkit.retry", {"sotkit.attempt": attempt, "sotkit.retry.wait_s": wait_s,
                                              **_error_attributes(error, self.request_span.content)})
 
-    def fallback(self, error: BaseException, model: str) -> None:
+    def fallback(self, error: BaseException, model: str, platform: str | None = None) -> None:
         self.span.add_event("sotkit.fallback", {"sotkit.fallback.model": model,
                                                 **_error_attributes(error, self.request_span.content)})
         self._current.__exit__(None, None, None)
         self._end(error)
-        self._start(model, fallback_from=self.model)
+        self._start(model, platform, fallback_from=self.model)
         self._current = _current(self.span)
 
     def usage(self, usage: CallUsage) -> None:

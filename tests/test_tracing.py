@@ -317,6 +317,9 @@ async def test_an_azure_ad_token_the_server_repeats_is_replaced_too(spans):
         await azure.close()
     assert result.points[0].failed and "Bearer *** is not valid" in result.points[0].error
     assert_no_text(spans, token)
+    # the platform the client reaches, as the GenAI conventions name it (it was "openai"; probe 87)
+    calls = [s for s in spans.get_finished_spans() if s.name == "chat my-gpt4o"]
+    assert len(calls) == 4 and {s.attributes["gen_ai.provider.name"] for s in calls} == {"azure.ai.openai"}
 
 
 async def test_a_key_the_server_repeats_is_replaced_in_the_route_reason_and_in_sotkits_notes(spans):

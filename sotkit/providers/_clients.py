@@ -212,6 +212,17 @@ def _first_loop(client: Any, loop: Any) -> Any:
     return _FIRST_LOOPS.setdefault(getattr(client, "_client", client), loop)
 
 
+#: the GenAI semantic conventions' provider names of the SDKs' clients for cloud platforms, by class name
+_PLATFORM_CLIENTS = {"AsyncAzureOpenAI": "azure.ai.openai", "AsyncAnthropicVertex": "gcp.vertex_ai",
+                     "AsyncAnthropicBedrockMantle": "aws.bedrock"}
+
+
+def platform_of(client: Any) -> str | None:
+    """The platform a user's SDK client reaches (``Provider.platform``), where its class says."""
+    return next((_PLATFORM_CLIENTS[kind.__name__] for kind in type(client).__mro__
+                 if kind.__name__ in _PLATFORM_CLIENTS), None)
+
+
 def user_client(client: Any, sdk_name: str, class_name: str, **settings: Any) -> ClientPool:
     """A pool of the user's own SDK client, checked now rather than at the first call: it must be one of the SDK's
     async clients (``AsyncOpenAI``, ``AsyncAzureOpenAI``, ``AsyncAnthropicVertex``, ...; the SDK is imported

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 from ..errors import ConfigError
 from ..options import api_key_or_env, check_api_key, check_extra_body, check_url
-from ._clients import sdk_clients, user_client
+from ._clients import platform_of, sdk_clients, user_client
 from ._sse import malformed, text_pieces
 from ._think import ThinkTags
 from .base import (ERROR_STATUS, THINKING, CallUsage, ChatRequest, Chunk, Provider, Signal, StreamError, Thinking,
@@ -73,6 +73,7 @@ class AnthropicProvider(Provider):
         if client is not None:
             self._clients = user_client(client, "anthropic", "AsyncAnthropic",
                                         api_key=api_key, base_url=base_url, http=http)
+            self.platform = platform_of(client)
             return
         check_url("base_url", base_url)
         if base_url is None:  # the SDK reads it too, and would retry a malformed one as a connection error

@@ -270,6 +270,9 @@ class Provider(ABC):
     #: token budget cuts them, at their last complete sentence (small local models run on until the budget ends
     #: them; API models end their own sentences)
     whole_sentences: bool = False
+    #: where its calls go as the GenAI semantic conventions name it (``gen_ai.provider.name`` in traces), where the
+    #: model string's prefix does not say it: a user's client for Azure OpenAI ("azure.ai.openai"), Vertex, Bedrock
+    platform: str | None = None
     #: exceptions (besides HTTP 408/409/429/5xx, which carry ``status_code``) that a retry may cure
     transient_errors: tuple[type[BaseException], ...] = ()
 

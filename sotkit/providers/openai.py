@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 from ..errors import ConfigError
 from ..options import api_key_or_env, check_api_key, check_extra_body, check_url
-from ._clients import sdk_clients, user_client
+from ._clients import platform_of, sdk_clients, user_client
 from ._sse import malformed, text_pieces
 from ._think import ThinkTags
 from .base import (ERROR_STATUS, CallUsage, ChatRequest, Chunk, Provider, SendAgain, Signal, StopAt, StreamError,
@@ -66,6 +66,7 @@ class OpenAIProvider(Provider):
         if client is not None:
             self._clients = user_client(client, "openai", "AsyncOpenAI",
                                         api_key=api_key, base_url=base_url, http=http)
+            self.platform = platform_of(client)
             azure = isinstance(client, sys.modules["openai"].AsyncAzureOpenAI)
             self._max_tokens_field = "max_completion_tokens" if azure else _max_tokens_field(str(client.base_url))
             self.max_stop = MAX_STOP if azure else _max_stop(str(client.base_url))

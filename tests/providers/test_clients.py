@@ -206,3 +206,16 @@ def test_a_client_shared_by_a_loop_per_request_leaves_no_connection_or_session_o
         gc.enable()
     gc.collect()
     assert not [r for r in caplog.records if "Unclosed" in r.getMessage()]
+
+
+def test_a_users_client_for_a_cloud_platform_names_the_platform_for_traces():
+    import anthropic
+    import openai
+
+    from sotkit.providers import create_provider
+
+    azure = openai.AsyncAzureOpenAI(api_key="k", api_version="2024-10-21", azure_endpoint="https://a.openai.azure.com")
+    vertex = anthropic.AsyncAnthropicVertex(region="us-east5", project_id="p", access_token="t")
+    assert create_provider("openai:my-gpt4o", client=azure).platform == "azure.ai.openai"
+    assert create_provider("anthropic:claude-sonnet-4-5@20250929", client=vertex).platform == "gcp.vertex_ai"
+    assert create_provider("openai:m", client=openai.AsyncOpenAI(api_key="k")).platform is None  # its prefix says
