@@ -436,12 +436,14 @@ async def test_a_server_that_refuses_both_budget_fields_is_not_sent_them_in_turn
     assert len(server.requests) == 2  # max_tokens, then max_completion_tokens, then no more
 
 
-async def test_a_model_that_refuses_stop_sequences_has_its_text_ended_at_them_by_sotkit():
+@pytest.mark.parametrize("message", ["Unsupported parameter: 'stop' is not supported with this model.",
+                                     "Unrecognized request argument supplied: stop"])  # an older Azure API's words
+async def test_a_model_that_refuses_stop_sequences_has_its_text_ended_at_them_by_sotkit(message):
     """GPT-5 and the o-series refuse ``stop`` (gpt-5.5 takes it again): a template's stop block failed every call.
     The call goes again at once without it, and sotkit ends the text at the first stop sequence itself, however the
     stream's pieces split it."""
-    refusal = {"error": {"message": "Unsupported parameter: 'stop' is not supported with this model.",
-                         "type": "invalid_request_error", "param": "stop", "code": "unsupported_parameter"}}
+    refusal = {"error": {"message": message, "type": "invalid_request_error", "param": "stop",
+                         "code": "unsupported_parameter"}}
     templates = {"expand": "{% block user %}Expand '{{ point.title }}' for: {{ question }}{% endblock %}"
                            "{% block stop %}\nNext point:\n{% endblock %}"}
 

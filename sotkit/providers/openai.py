@@ -144,7 +144,7 @@ class OpenAIProvider(Provider):
             if "stream_options" in mine and _refuses(message, "stream_options"):  # an older Azure API version's
                 self._asks_usage = False
                 raise SendAgain(f"{self.model} refused stream_options: its usage is estimated") from exc
-            if "stop" in mine and "'stop'" in message:  # GPT-5 and o-series: "Unsupported parameter: 'stop'"
+            if "stop" in mine and _refuses(message, "stop"):  # GPT-5 and o-series: "Unsupported parameter: 'stop'"
                 self.takes_stop = False
                 raise SendAgain(f"{self.model} refused stop sequences: its text is ended at them by sotkit") from exc
             refused = without_refused(self, message, prefill=False, temperature="temperature" in mine)
