@@ -16,7 +16,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .errors import ConfigError
-from .redact import shown, shown_url
+from .redact import shown, shown_url, user_info_cut
 
 
 #: what other APIs and SDKs call sotkit's options, to suggest ours for theirs
@@ -184,6 +184,9 @@ def check_url(name: str, url: Any) -> None:
         valid = False
     if not valid:  # a URL by its password-less form, anything else by its type (a dict may hold the URL)
         given = f"{name}={shown(shown_url(url))}" if isinstance(url, str) else f"{name}= of type {type(url).__name__}"
+        if isinstance(url, str) and user_info_cut(url):
+            raise ConfigError(f"{given}: a / ? or # in the user name or password ends the host part of a URL: "
+                              "percent-encode it (%2F, %3F, %23)")
         raise ConfigError(f"{given}: must be an http:// or https:// URL with a host, "
                           "for example 'http://localhost:8000/v1'")
 

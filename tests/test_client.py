@@ -314,6 +314,15 @@ def test_aiohttp_with_credentials_in_the_base_url_is_refused_at_construction(pro
         sotkit.SoT(f"{provider}:m", api_key="k", base_url="http://user:pw-secret@127.0.0.1:9/v1", http="aiohttp")
 
 
+@pytest.mark.parametrize("http", ["httpx", "aiohttp"])
+def test_a_base_url_whose_password_holds_a_slash_is_refused_with_what_to_do(http):
+    # it was "must be an http:// or https:// URL with a host", which it has
+    with pytest.raises(sotkit.ConfigError, match=r"base_url='http://user:\*\*\*@127.0.0.1:9/v1': a / \? or # in "
+                                                 r"the user name or password .* percent-encode it") as raised:
+        sotkit.SoT("openai:m", api_key="k", base_url="http://user:pw/secret@127.0.0.1:9/v1", http=http)
+    assert "secret" not in str(raised.value)
+
+
 @pytest.mark.parametrize("model, hint", [
     ("azure:gpt-4o", "Azure OpenAI is 'openai:DEPLOYMENT' with client=openai.AsyncAzureOpenAI("),
     ("vertex:claude-sonnet-4-6", "Claude on Vertex AI is 'anthropic:MODEL' with client=anthropic.AsyncAnthropic"),
@@ -365,13 +374,14 @@ def test_a_malformed_base_url_from_the_environment_is_refused_at_construction(mo
                                         ("HTTPS://:ab/sk-SECRET123@host/v1 ", "HTTPS://:***@host/v1 "),
                                         ({"url": "https://u:sk-SECRET123@h/v1"}, "of type dict")])
 def test_a_malformed_base_url_is_refused_without_its_password(monkeypatch, provider, url, shown):
-    message = f"base_url={shown!r}: must be an http" if isinstance(url, str) else f"base_url= {shown}: must"
+    said = "a / ? or # in the user name" if "/sk-" in str(url) else "must be"  # the password cut at its /
+    message = f"base_url={shown!r}: {said}" if isinstance(url, str) else f"base_url= {shown}: must"
     with pytest.raises(sotkit.ConfigError, match=re.escape(message)) as raised:
         sotkit.SoT(f"{provider}:m", api_key="k", base_url=url)
     assert "SECRET" not in str(raised.value)
     if isinstance(url, str):
         monkeypatch.setenv(f"{provider.upper()}_BASE_URL", url)
-        with pytest.raises(sotkit.ConfigError, match=re.escape(f"_BASE_URL={shown!r}: must be")) as raised:
+        with pytest.raises(sotkit.ConfigError, match=re.escape(f"_BASE_URL={shown!r}: {said}")) as raised:
             sotkit.SoT(f"{provider}:m", api_key="k")
         assert "SECRET" not in str(raised.value)
 
