@@ -42,12 +42,14 @@ if TYPE_CHECKING:
 
 SCOPE = "sotkit"
 _MODES = ("sot", "sequential", "auto")
-#: a quoted passage, as repr() writes one (an apostrophe inside a word, as in "the API's", starts none, and inside
-#: single quotes one before a letter ends none: 'What's the best way ...'), or in backticks or curly quotes
-_QUOTED = re.compile(r"""(?<!\w)(?:'(?:[^'\\]|\\.|'(?=\w))*'(?!\w)|"(?:[^"\\]|\\.)*"|`[^`]*`|“[^”]*”"""
-                     r"""|‘(?:[^’]|’(?=\w))*’(?!\w))""")
+#: the quotes of a passage, as repr() writes one (an apostrophe inside a word, as in "the API's", starts none, and
+#: inside single quotes one before a letter ends none: 'What's the best way ...'), or in backticks or curly quotes:
+#: its opening mark, its text, its closing mark
+_QUOTES = (("'", r"(?:[^'\\]|\\.|'(?=\w))*", r"'(?!\w)"), ('"', r'(?:[^"\\]|\\.)*', '"'), ("`", "[^`]*", "`"),
+           ("“", "[^”]*", "”"), ("‘", r"(?:[^’]|’(?=\w))*", r"’(?!\w)"))
+_QUOTED = re.compile(rf"(?<!\w)(?:{'|'.join(start + text + end for start, text, end in _QUOTES)})")
 #: a quoted passage that a cut left open to the end
-_OPEN = re.compile(r"""(?<!\w)(?:'(?:[^'\\]|\\.|'(?=\w))*|"(?:[^"\\]|\\.)*|`[^`]*|“[^”]*|‘[^’]*)$""")
+_OPEN = re.compile(rf"(?<!\w)(?:{'|'.join(start + text for start, text, _ in _QUOTES)})$")
 
 
 class CallTrace:
