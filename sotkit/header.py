@@ -12,9 +12,10 @@ EMPHASIS = r"(?:\*{1,3}|_{1,3})"  # bold, italics or both: "**", "*", "***", and
 #: a number in Chinese numerals, one to 99 ("二", "十二", "二十三")
 CJK_NUMBER = "(?:[一二三四五六七八九]?十[一二三四五六七八九]?|[一二三四五六七八九])"
 _CJK_DIGITS = "〇一二三四五六七八九"
-# "1957:" may start a title; "(2)" and "（二）" are numbers in brackets, "第2点：", "要点2：" and "ポイント2：" ("point 2:")
-# labels, and "【" opens a title in the brackets Chinese and Japanese headers wear ("【Title】")
-_LABEL = r"(?:point\s+|第\s*|要点\s*|ポイント\s*)"
+# "1957:" may start a title; "(2)" and "（二）" are numbers in brackets, "Step 2:" (as the skeleton may number its lines),
+# "第2点：", "要点2：" and "ポイント2：" ("point 2:") labels, and "【" opens a title in the brackets Chinese and Japanese
+# headers wear ("【Title】")
+_LABEL = r"(?:(?:point|step|part)\s+|第\s*|要点\s*|ポイント\s*)"
 _NUMBER = re.compile(rf"\s*(?:#+\s*)?(?:[-*•]\s+|・\s*)?{EMPHASIS}?"
                      rf"(?:(?:(?:[(（](?=(?:\d{{1,4}}|{CJK_NUMBER})[)）]))?(?P<n>\d{{1,4}}|{CJK_NUMBER})[.)．）、]"
                      rf"|(?P<circled>[①-⑳])[.)．）、]?"
@@ -54,7 +55,8 @@ class OwnHeader:
         self._index, self._title = index, title.lower()
         self.after_title = continues.rstrip(" *").lower().endswith(self._title)
         # the forms a restated header takes, squeezed as _squeeze does (compared with the reply's start)
-        self._forms = tuple(map(_squeeze, (f"{index}. {title}:", f"{title}:", f"point {index}. {title}:")))
+        self._forms = tuple(map(_squeeze, (f"{index}. {title}:", f"{title}:",
+                                           *(f"{label} {index}. {title}:" for label in ("point", "step", "part")))))
 
     def may_grow(self, text: str) -> bool:
         """Could the text so far still grow into a restated header?"""

@@ -55,6 +55,11 @@ def clean(raw: str, *, step: int = 1, index: int = 2, title: str = "Use LED bulb
     ("Point 2: Use LED bulbs\nThey last.", "They last."),  # the point's number as a label
     ("**Point 2: Use LED bulbs**\n\nThey last.", "They last."),
     ("Point 3: Use LED bulbs\nThey last.", "Point 3: Use LED bulbs\nThey last."),  # another point's number
+    # as a skeleton of "Step 1:" lines numbers it (it showed twice in the answer)
+    ("Step 2: Use LED bulbs: They last.", "They last."),
+    ("**Step 2: Use LED bulbs**\n\nThey last.", "They last."),
+    ("Step 3: Use LED bulbs: They last.", "Step 3: Use LED bulbs: They last."),
+    ("Steps matter: Use LED bulbs.", "Steps matter: Use LED bulbs."),
 ])
 def test_restated_headers_are_stripped_and_text_kept(raw, text, step):
     assert clean(raw, step=step, others=["Turn off lights"]) == (text, False)
