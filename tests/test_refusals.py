@@ -6,6 +6,7 @@ and the judges send: it is left out from then on, with a warning. Real SDKs, loo
 
 from __future__ import annotations
 
+import asyncio
 import warnings
 
 import openai
@@ -300,6 +301,19 @@ async def test_the_llm_router_of_a_model_that_refuses_a_temperature_still_decide
         assert result.mode == "sot" and result.route_reason.startswith("llm (")
         assert [p.text for p in result.points] == TEXTS
     assert sum(r.status == 400 for r in server.requests) == 1
+
+
+async def test_calls_refused_a_temperature_together_warn_once():
+    # each call refused while others were in flight with it warned again: 16 warnings for 30 requests (probe 90)
+    with FakeLLMServer(refusing_temperature("openai")) as server:
+        async with sotkit.SoT("openai:gpt-5", base_url=server.openai_base_url, api_key="k", mode="sequential",
+                              temperature=0.5) as sot:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                results = await asyncio.gather(*(sot.generate(f"How can I live well, {i}?") for i in range(8)))
+    assert all(result.text for result in results)
+    assert sum(r.status == 400 for r in server.requests) > 1  # sent together, refused together
+    assert len([w for w in caught if "refused a temperature" in str(w.message)]) == 1
 
 
 async def test_a_standalone_llm_router_decides_without_the_temperature_refused():

@@ -219,9 +219,10 @@ def without_refused(provider: Provider, message: str, *, prefill: bool, temperat
         provider.supports_prefill = False
         return SendAgain(f"{provider.model} refused an assistant prefill ({message}); it is sent none from now on")
     if temperature and "temperature" in said:
+        if provider.takes_temperature:  # once: the calls sent with it meanwhile are refused too
+            warnings.warn(f"{provider.model} refused a temperature ({message}); it is sent none from now on, and "
+                          "samples at its own default", stacklevel=2)
         provider.takes_temperature = False
-        warnings.warn(f"{provider.model} refused a temperature ({message}); it is sent none from now on, and samples "
-                      "at its own default", stacklevel=2)
         return SendAgain(f"{provider.model} refused a temperature ({message}); it is sent none from now on")
     return None
 
