@@ -57,8 +57,9 @@ def _user_info_end(url: str) -> int | None:
     host, colon, port = netloc[1].rpartition(":")
     if colon and (not host or not port.isdigit()) and "@" in url[netloc.end():]:
         return url.rindex("@")
-    if _REDIS.match(url) and (at := url.rfind("@")) > netloc.end() and not _IN_OPTION.search(url, 0, at):
-        return at  # a Redis URL's path is a database number: "redis://app:1234/pw@host" has a password cut at /
+    if _REDIS.match(url):  # its path is a database number: "redis://app:1234/pw@host" has a password cut at /
+        return next((at for at in range(len(url) - 1, netloc.end(), -1)
+                     if url[at] == "@" and not _IN_OPTION.search(url, 0, at)), None)
     return None
 
 

@@ -294,7 +294,7 @@ class Runner:
                     try:
                         done = "" if restart else "".join(received)
                         usage = await self._watched(backend, _resume(sent, done), call, received, span,
-                                                    restart, _opening(backend, sent), _resume(request, done).max_tokens)
+                                                    restart, _opening(backend, sent))
                     finally:
                         stale = stale and received == before  # no text came: still the other model's
                 if received or sent is not request or backend.provider.budget_fixed or not _all_reasoning(usage, sent) \
@@ -339,14 +339,11 @@ class Runner:
         self.paced = self.paced or waited or budgets
 
     async def _watched(self, backend: Backend, request: ChatRequest, call: Call, received: list[str],
-                       span: CallTrace, restart: bool = False, opening: str = "", budget: int | None = None
-                       ) -> CallUsage:
+                       span: CallTrace, restart: bool = False, opening: str = "") -> CallUsage:
         """One attempt. ``restart``: ``received`` is a broken generation's text, which this attempt does not
         continue; it goes (``Call.on_restart``) at this attempt's first text, or at its end if it wrote none, so that
         an attempt that fails before any text leaves it to the error's partial answer. ``opening``: see
-        ``_unless_repeated``. ``budget``: the call's own token budget, where the request's was raised for hidden
-        reasoning (``budget_scale``): the text ends there, as the model would have ended it (the raise is room to
-        reason, not to write more than the caller asked for)."""
+        ``_unless_repeated``."""
         if call.point is not None:
             call.point.attempts += 1
         usage: CallUsage | None = None  # what the provider reports last
@@ -355,7 +352,6 @@ class Runner:
         # A server that ignores max_tokens would stream forever: past these it is ended as if at the limit.
         max_chunks = RUNAWAY_CHUNKS_PER_TOKEN * request.max_tokens + 8
         max_chars = RUNAWAY_CHARS_PER_TOKEN * request.max_tokens + 64
-        budget = request.max_tokens if budget is None else min(budget, request.max_tokens)
         # Reasoning may not count against max_tokens (DeepSeek's reasoner: up to 32K tokens of it): its bounds are
         # REASONING_CAP's at least, its characters as a runaway's, and signs of life alone (pings) at
         # HIDDEN_TOKENS_PER_S.
@@ -400,14 +396,13 @@ class Runner:
                         received.append(kept)
                         chunks, chars, weight = chunks + 1, chars + len(kept), weight + char_weight(kept)
                         runaway = chunks > max_chunks or len(kept) < len(chunk)
-                        spent = budget < request.max_tokens and estimated_tokens(weight) >= budget
-                        if not call.on_text(kept) or runaway or spent:
+                        if not call.on_text(kept) or runaway:
                             # Stop paying for text that will be thrown away; the usage the provider would have
                             # reported last is estimated (a runaway at least its whole budget: it ignored it).
                             usage = CallUsage.estimate(request.prompt.chars, weight + reasoned)
-                            if runaway or spent:
-                                usage = dataclasses.replace(usage, finish_reason="length", output_tokens=max(
-                                    usage.output_tokens, request.max_tokens if runaway else budget))
+                            if runaway:
+                                usage = dataclasses.replace(usage, finish_reason="length",
+                                                            output_tokens=max(usage.output_tokens, request.max_tokens))
                             break
             except StreamError as error:
                 if error.no_answer and chars:
@@ -598,10 +593,8 @@ class _Watchdog:
         return now
 
     def wait_more(self) -> None:
-        """Another call to the model wrote: the server is at work, so the first text's wait starts again (moved, as
-        text moves a stall's, only once a quarter of it is gone: each move reschedules the loop's timer)."""
-        if self._scope.deadline < (now := anyio.current_time()) + self.first:  # type: ignore[operator]
-            self._scope.deadline = now + self.first * 1.25  # type: ignore[operator]
+        """Another call to the model wrote: the server is at work, so the first text's wait starts again."""
+        self._scope.deadline = max(self._scope.deadline, anyio.current_time() + self.first * 1.25)  # type: ignore
 
     def check(self) -> None:
         """Raise ``StreamStalled`` if the watchdog ended the stream."""

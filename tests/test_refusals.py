@@ -451,7 +451,9 @@ async def test_a_server_that_refuses_both_budget_fields_is_not_sent_them_in_turn
 
 
 @pytest.mark.parametrize("message", ["Unsupported parameter: 'stop' is not supported with this model.",
-                                     "Unrecognized request argument supplied: stop"])  # an older Azure API's words
+                                     "Unrecognized request argument supplied: stop",  # an older Azure API's words
+                                     "The 'stop' parameter is not supported with this model.",  # others' (probe 91)
+                                     "This model does not support 'stop'."])
 async def test_a_model_that_refuses_stop_sequences_has_its_text_ended_at_them_by_sotkit(message):
     """GPT-5 and the o-series refuse ``stop`` (gpt-5.5 takes it again): a template's stop block failed every call.
     The call goes again at once without it, and sotkit ends the text at the first stop sequence itself, however the
