@@ -269,12 +269,13 @@ def _openai_itself(base_url: str | None) -> bool:
 def _refuses(message: str, field: str) -> bool:
     """Does a 400's message refuse the field itself (OpenAI's "Unsupported parameter: 'max_tokens'", Azure's
     "Unrecognized request argument supplied: stream_options", pydantic's "max_tokens: Extra inputs are not
-    permitted", "The 'stop' parameter is not supported", "does not support 'stop'"), not a value of it ("max_completion_tokens is too large") nor another field beside a list of those
-    accepted ("... supplied: foo (accepted: max_tokens, ...)")?"""
+    permitted", "The 'stop' parameter is not supported", "does not support 'stop'"), not a value of it
+    ("max_completion_tokens is too large") nor another field beside a list of those accepted ("... supplied: foo
+    (accepted: max_tokens, ...)")?"""
     name = rf"['\"]?{field}\b['\"]?"
     return re.search(rf"(?:unsupported|unrecognized|unknown)[^,(]{{0,40}}?{name}|does not support (?:the )?{name}"
-                     rf"|{name}:?(?: parameter)? (?:is not (?:supported|allowed)(?! to)|extra inputs are not permitted)",
-                     message, re.IGNORECASE) is not None
+                     rf"|{name}:?(?: parameter)? (?:is not (?:supported|allowed)(?! to)"
+                     r"|extra inputs are not permitted)", message, re.IGNORECASE) is not None
 
 
 def _max_tokens_field(base_url: str | None) -> str:
