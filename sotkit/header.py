@@ -83,10 +83,17 @@ class OwnHeader:
                 if aside:
                     return None
             return _line_end(text, start, start + len(self._title), _CLOSE.match(text, end).end(), final)
-        if n is None and not _BARE_TITLE_END.match(text, end)[1]:
+        close = _BARE_TITLE_END.match(text, end)
+        if n is None and not close[1]:
             # a bare title is a header only on a line of its own ("### Title", "**Title**"): "Use LED bulbs to save
             # money." restates nothing, nor does "**Docker** Compose starts ..."
             return None
+        if not (close[1] or close[0].strip() or close.end() == len(text)):
+            # a numbered title that runs on into its sentence ("2. Budget time for review.") is the sentence's own:
+            # only the number goes (not where it opened emphasis the sentence closes later)
+            return None if _EMPHASIS_RUN.search(text, 0, start) else start
+        if close.end() == len(text) and not final:
+            return UNDECIDED  # its line's end, or more of its sentence, may follow
         return _CLOSE.match(text, end).end()
 
 

@@ -60,6 +60,13 @@ def clean(raw: str, *, step: int = 1, index: int = 2, title: str = "Use LED bulb
     ("**Step 2: Use LED bulbs**\n\nThey last.", "They last."),
     ("Step 3: Use LED bulbs: They last.", "Step 3: Use LED bulbs: They last."),
     ("Steps matter: Use LED bulbs.", "Steps matter: Use LED bulbs."),
+    # a numbered title that runs on into its sentence is the sentence's own: only the number goes (the title went,
+    # "Use LED bulbs in every room." kept only "in every room."; review 93)
+    ("2. Use LED bulbs in every room.", "Use LED bulbs in every room."),
+    ("Step 2: Use LED bulbs in every room.", "Use LED bulbs in every room."),
+    ("2. Use LED bulbs, they last.", "Use LED bulbs, they last."),
+    ("**2. Use LED bulbs in every room**, they last.", "**2. Use LED bulbs in every room**, they last."),
+    ("**2. Use LED bulbs** They last.", "They last."),  # the emphasis ends the header
 ])
 def test_restated_headers_are_stripped_and_text_kept(raw, text, step):
     assert clean(raw, step=step, others=["Turn off lights"]) == (text, False)
