@@ -116,6 +116,9 @@ def main(argv: list[str] | None = None) -> int:
         if hasattr(sys.stdout, "reconfigure"):  # a stdout that cannot encode a character (an ASCII locale, a lone
             sys.stdout.reconfigure(errors="backslashreplace")  # surrogate) shows it escaped rather than lose it all
         with warnings.catch_warnings():
+            # sotkit's notes (a serial server, a refused temperature) are shown, not raised where the environment
+            # makes warnings errors (PYTHONWARNINGS=error): the answer matters more than a note on its speed
+            warnings.simplefilter("default", UserWarning)
             warnings.showwarning = lambda message, *_: _note(f"warning: {message}")  # one line, like the rest
             return anyio.run(_ask, args, so_far)
     except KeyboardInterrupt:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypedDict
@@ -17,7 +16,7 @@ from typing import Any, Literal, TypedDict
 import anyio
 
 from .errors import (DeadlineExceeded, EchoedInstructions, EmptyAnswer, EmptyPoint, PartialResultError,
-                     describe, sole)
+                     advise, describe, sole)
 from .events import (Event, PointDeltaEvent, PointDoneEvent, PointEvent, RouteEvent, TextEvent,
                      WithdrawEvent)
 from .expansion import ExpansionFilter
@@ -614,7 +613,7 @@ class Answer:
         self._note = f"{self._note}; {note}" if self._note else note
         if SerialServerWarning not in backend.warned:
             backend.warned.add(SerialServerWarning)
-            warnings.warn(note, SerialServerWarning, stacklevel=2)
+            advise(note, SerialServerWarning)
 
     def result(self) -> Result:
         """The result as it stands (complete after ``run``; partial for errors)."""

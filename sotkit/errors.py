@@ -23,6 +23,8 @@ engines raise them without importing the SDK.
 
 from __future__ import annotations
 
+import logging
+import warnings
 from typing import TYPE_CHECKING
 
 from .engines.errors import ConfigError, ModelNotAvailableError, SotkitError
@@ -34,6 +36,16 @@ if TYPE_CHECKING:
 __all__ = ["AsyncioOnly", "ConfigError", "DeadlineExceeded", "EchoedInstructions", "EmptyAnswer", "EmptyPoint",
            "LimitsUnavailable", "ModelNotAvailableError", "PartialResultError", "RetryAfterTooLong", "SotkitError",
            "StreamError", "StreamStalled", "TemplateError"]
+
+
+def advise(message: str, category: type[Warning] = UserWarning, stacklevel: int = 2) -> None:
+    """Warn of something a request goes on past (a refused temperature, a serial server, Redis away). Where a
+    filter makes warnings errors (``-W error``, pytest's ``filterwarnings = error``), the error is not raised here,
+    mid-request, where it would throw away what the request wrote: the warning goes to the ``sotkit`` logger."""
+    try:
+        warnings.warn(message, category, stacklevel=stacklevel + 1)
+    except Warning:
+        logging.getLogger("sotkit").warning("%s: %s", category.__name__, message)
 
 
 class TemplateError(ConfigError):

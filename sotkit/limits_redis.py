@@ -42,7 +42,6 @@ import re
 import socket
 import time
 import uuid
-import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, fields
@@ -51,7 +50,7 @@ from urllib.parse import urlsplit
 
 import anyio
 
-from .errors import AsyncioOnly, ConfigError, LimitsUnavailable
+from .errors import AsyncioOnly, ConfigError, LimitsUnavailable, advise
 from .forks import renewed_in_children
 from .limits import SPACED_S, ModelLimits, TokenBucket
 from .options import check_choice, check_number, check_type
@@ -302,8 +301,8 @@ class RedisConnection:
             return self._outage(exc, what)
         if self._warned:
             self._warned = False
-            warnings.warn(f"Redis at {shown_url(self.config.url)} answers again: the limits are shared again",
-                          SharedLimitsWarning, stacklevel=2)
+            advise(f"Redis at {shown_url(self.config.url)} answers again: the limits are shared again",
+                   SharedLimitsWarning)
         return result
 
     async def _call(self, call: Callable[[], Awaitable[T]]) -> tuple[BaseException | None, T | None]:
@@ -334,9 +333,9 @@ class RedisConnection:
                                     f"{cause}; with on_outage='closed' no call goes out until it is back") from exc
         if not self._warned:
             self._warned = True
-            warnings.warn(f"Redis at {shown_url(self.config.url)}, which shares the limits, is unreachable{cause} (at "
-                          f"{what}): this process keeps to its own limits until it is back (on_outage='open')",
-                          SharedLimitsWarning, stacklevel=3)
+            advise(f"Redis at {shown_url(self.config.url)}, which shares the limits, is unreachable{cause} (at {what}): "
+                   "this process keeps to its own limits until it is back (on_outage='open')", SharedLimitsWarning,
+                   stacklevel=3)
 
     def lease_id(self) -> str:
         """A new lease's id: host, process and client (to read in Redis), and a counter."""
@@ -387,10 +386,9 @@ class RedisConnection:
         """Held leases were gone from Redis: other processes may have taken those slots meanwhile."""
         why = (f"this process was paused {asleep:.1f} s, past lease={self.config.lease:g} s"
                if asleep > self.config.lease else "Redis lost them, or this process was held up past its lease")
-        warnings.warn(f"{slots} concurrency slot(s) this process held ({key}) had expired in Redis ({why}); other "
-                      "processes may have taken them, so until these calls end up to that many more may run than "
-                      "the shared max_concurrency (a longer lease= covers longer pauses)",
-                      SharedLimitsWarning, stacklevel=2)
+        advise(f"{slots} concurrency slot(s) this process held ({key}) had expired in Redis ({why}); other processes "
+               "may have taken them, so until these calls end up to that many more may run than the shared "
+               "max_concurrency (a longer lease= covers longer pauses)", SharedLimitsWarning)
 
     async def aclose(self) -> None:
         """Close this event loop's client; other loops' clients are theirs to close (or go with their loop)."""

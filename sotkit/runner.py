@@ -31,7 +31,6 @@ import dataclasses
 import logging
 import math
 import time
-import warnings
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
@@ -39,7 +38,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from .errors import AsyncioOnly, StreamError, StreamStalled, describe, renote
+from .errors import AsyncioOnly, StreamError, StreamStalled, advise, describe, renote
 from .events import Event, RetryEvent
 from .limits import Limits, estimate_tokens
 from .overlap import CallSpan
@@ -303,10 +302,9 @@ class Runner:
                 attempt -= 1  # no failure: the same call goes again at once, with room to write after reasoning
                 if backend.provider.budget_scale == 1:
                     backend.provider.budget_scale = REASONING_SCALE
-                    warnings.warn(f"{backend.model} spent a call's whole budget ({sent.max_tokens} tokens) before any "
-                                  f"text (reasoning, most likely): its calls are asked for {REASONING_SCALE} times "
-                                  f"their budget ({REASONING_FLOOR} to {REASONING_CAP} tokens) from now on",
-                                  stacklevel=2)
+                    advise(f"{backend.model} spent a call's whole budget ({sent.max_tokens} tokens) before any text "
+                           f"(reasoning, most likely): its calls are asked for {REASONING_SCALE} times their budget "
+                           f"({REASONING_FLOOR} to {REASONING_CAP} tokens) from now on")
             except SendAgain:  # no attempt at the text: the same call goes again at once, without what was refused
                 attempt -= 1
                 if call.point is not None:
@@ -315,8 +313,8 @@ class Runner:
                 if sent is not request and status_of(error) == 400 and backend.provider.budget_scale != 1:
                     # the raised budget may be more than the model takes: its own again, for good
                     backend.provider.budget_scale, backend.provider.budget_fixed = 1, True
-                    warnings.warn(f"{backend.model} refused a call with the raised budget ({sent.max_tokens} tokens; "
-                                  f"{describe(error)}): its calls are asked for their own budget again", stacklevel=2)
+                    advise(f"{backend.model} refused a call with the raised budget ({sent.max_tokens} tokens; "
+                           f"{describe(error)}): its calls are asked for their own budget again")
                     attempt -= 1
                     continue
                 # read after a failure: a provider's list may name SDK classes it imports at its first call

@@ -151,16 +151,20 @@ def test_bad_input_exits_2_with_a_message():
         done.stderr and "create_provider" not in done.stderr and "--base-url" not in done.stderr
 
 
-def test_a_server_that_writes_the_points_in_turn_is_named_on_one_line():
-    # each point's first token 0.45 s after the one before; its 20 tokens take 0.2 s: a server serving in turn
+@pytest.mark.parametrize("warnings_filter", ["", "error"])
+def test_a_server_that_writes_the_points_in_turn_is_named_on_one_line(warnings_filter):
+    # each point's first token 0.45 s after the one before; its 20 tokens take 0.2 s: a server serving in turn.
+    # PYTHONWARNINGS=error made the note an error that threw the whole answer away, exit 1 (probe 92)
     queued = {i: Latency(ttft_s=0.45 * i, tokens_per_s=100) for i in range(1, 4)}
     responder = sot_responder("1. Sleep well\n2. Move daily\n3. See friends", {i: " ".join(["word"] * 20)
                                                                               for i in range(1, 4)},
                               point_latency=queued)
     with FakeLLMServer(responder, latency=Latency(ttft_s=0, tokens_per_s=2000)) as server:
-        done = ask("How can I be healthier?", "--model", "openai:m", "--base-url", server.openai_base_url,
-                   "--mode", "sot", env={"OPENAI_API_KEY": "k"})
+        done = ask_in_a_process("How can I be healthier?", "--model", "openai:m", "--base-url",
+                                server.openai_base_url, "--mode", "sot",
+                                env={"OPENAI_API_KEY": "k", "PYTHONWARNINGS": warnings_filter})
     assert done.returncode == 0, done.stderr
+    assert done.stdout.count("word") == 60
     [warning] = [line for line in done.stderr.splitlines() if "warning" in line]
     assert warning.startswith("[sotkit] warning: openai:m wrote the 3 expansions one at a time")
 

@@ -63,6 +63,21 @@ async def test_a_server_that_writes_the_points_in_turn_is_named_once_per_client(
         assert result.route_reason.startswith("mode='sot' was requested; ")
 
 
+async def test_warnings_made_errors_do_not_throw_away_the_answer_the_note_is_logged(caplog):
+    # under -W error (pytest's filterwarnings = error) the note raised out of generate() after every point was
+    # written: the whole answer was lost (probe 92)
+    responder = sot_responder(SKELETON, {i: TEXT for i in range(1, 5)}, point_latency=queued(0.45))
+    with FakeLLMServer(responder, latency=Latency(ttft_s=0, tokens_per_s=2000)) as server:
+        async with sotkit.SoT("openai:m", base_url=server.openai_base_url, api_key="k", mode="sot",
+                              eager=False) as sot:
+            with warnings.catch_warnings(), caplog.at_level("WARNING", logger="sotkit"):
+                warnings.simplefilter("error")
+                result = await sot.generate("How can I be healthier?")
+    assert len(result.points) == 4 and all(p.done for p in result.points)
+    assert "openai:m wrote the 4 expansions one at a time" in result.route_reason
+    assert [r.getMessage().split(":")[0] for r in caplog.records] == ["SerialServerWarning"]
+
+
 @pytest.mark.parametrize("max_concurrency", [None, 1])
 async def test_a_parallel_server_or_a_client_that_sends_in_turn_is_not_named(max_concurrency):
     responder = sot_responder(SKELETON, {i: TEXT for i in range(1, 5)}, point_latency=queued(0.02))

@@ -316,6 +316,18 @@ async def test_calls_refused_a_temperature_together_warn_once():
     assert len([w for w in caught if "refused a temperature" in str(w.message)]) == 1
 
 
+async def test_a_temperature_refused_under_warnings_made_errors_is_learned_and_answered():
+    # the warning raised before the client noted the refusal: every request sent a temperature again, and failed
+    with FakeLLMServer(refusing_temperature("openai")) as server:
+        async with sotkit.SoT("openai:gpt-5", base_url=server.openai_base_url, api_key="k", mode="sequential",
+                              temperature=0.5) as sot:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                results = [await sot.generate(f"How can I live well, {i}?") for i in range(3)]
+    assert all(result.text for result in results)
+    assert sum(r.status == 400 for r in server.requests) == 1
+
+
 async def test_a_standalone_llm_router_decides_without_the_temperature_refused():
     with FakeLLMServer(refusing_temperature("openai", verdict="C")) as server:
         provider = create_provider("openai:gpt-5", base_url=server.openai_base_url, api_key="k")

@@ -5,14 +5,13 @@ from __future__ import annotations
 import inspect
 import math
 import re
-import warnings
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from ..errors import SotkitError, StreamError
+from ..errors import SotkitError, StreamError, advise
 
 __all__ = ["CallUsage", "ChatRequest", "Chunk", "Prompt", "Provider", "STARTED", "SendAgain", "Signal",
            "StreamError", "THINKING", "Thinking", "char_weight", "estimated_tokens", "with_extra", "without_refused"]
@@ -219,10 +218,10 @@ def without_refused(provider: Provider, message: str, *, prefill: bool, temperat
         provider.supports_prefill = False
         return SendAgain(f"{provider.model} refused an assistant prefill ({message}); it is sent none from now on")
     if temperature and "temperature" in said:
-        if provider.takes_temperature:  # once: the calls sent with it meanwhile are refused too
-            warnings.warn(f"{provider.model} refused a temperature ({message}); it is sent none from now on, and "
-                          "samples at its own default", stacklevel=2)
-        provider.takes_temperature = False
+        warn, provider.takes_temperature = provider.takes_temperature, False
+        if warn:  # once: the calls sent with it meanwhile are refused too
+            advise(f"{provider.model} refused a temperature ({message}); it is sent none from now on, and samples at "
+                   "its own default")
         return SendAgain(f"{provider.model} refused a temperature ({message}); it is sent none from now on")
     return None
 
