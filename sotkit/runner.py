@@ -527,13 +527,16 @@ class _Pulse:
     """The calls of one request to one model. A server that decodes one request at a time (llama-cpp-python; Ollama
     with one slot) writes the points in turn, each one's first text a whole point after the one before: while one
     call alone writes, those still waiting for their first text wait on. Where several write at once the server
-    is parallel, and a call that waits waits on its own (a hung one is found as soon as before)."""
+    is parallel, and a call that waits waits on its own; a hung one among them is found once no call writes alone
+    (while one does, the hung one looks queued behind it)."""
 
     def __init__(self) -> None:
         self.waiting: set[_Watchdog] = set()
         self.writing: set[_Watchdog] = set()
+        self.joined = False  # a call began to wait since the last beat: the writer's next text beats at once
 
     def beat(self) -> None:
+        self.joined = False
         if len(self.writing) == 1:
             for watchdog in self.waiting:
                 watchdog.wait_more()
@@ -567,6 +570,7 @@ class _Watchdog:
         self._scope.__enter__()
         if self.first:
             self._pulse.waiting.add(self)
+            self._pulse.joined = True
         return self
 
     def __exit__(self, *exc_info: object) -> bool:
@@ -583,7 +587,7 @@ class _Watchdog:
             self._pulse.waiting.discard(self)
             self._pulse.writing.add(self)
             self._alive = True
-        if now >= self._push_at:
+        if now >= self._push_at or self._pulse.joined:  # (a newcomer waits from the writer's latest text on)
             self._scope.deadline = anyio.current_time() + self.stall + self.stall / 4
             self._push_at = now + self._every
             self._pulse.beat()

@@ -640,6 +640,32 @@ async def test_points_queued_behind_their_siblings_on_a_one_at_a_time_server_are
     assert len(server.requests) == 5
 
 
+async def test_a_point_sent_while_the_skeleton_writes_on_waits_a_whole_timeout_after_its_last_text():
+    # a one-at-a-time server: points sent just after a beat of the skeleton's watchdog waited from their own start,
+    # not from the skeleton's last text, which came before its next beat; point 1's first text, 3 s after that last
+    # text (timeout 3.2 s), came after it was timed out, and every attempt after it too (review 93)
+    skeleton = "1. Sleep\n2. Eat\n3. Move daily and see your friends often"  # points 1 and 2 go at "\n3."
+    busy_until = 0.0
+
+    def one_at_a_time(request: RecordedRequest) -> Reply:
+        nonlocal busy_until
+        now = time.monotonic()
+        if is_skeleton(request):  # 12 tokens in 0.73 s, less than a quarter timeout
+            text, first, tokens_per_s = skeleton[len(request.prefill or ""):], 0.0, 15.0
+        else:
+            text, first, tokens_per_s = " Some text for this point.", 3.0 if point_of(request) == 1 else 0.1, 50.0
+        start = max(now, busy_until)  # in turn, after every request before it
+        busy_until = start + first + (len(text.split()) - 1) / tokens_per_s
+        return Reply(text, latency=Latency(ttft_s=start - now + first, tokens_per_s=tokens_per_s))
+
+    with FakeLLMServer(one_at_a_time) as server:
+        async with client(server, "openai", first_token_timeout=3.2, eager=True) as sot:
+            with pytest.warns(sotkit.SerialServerWarning):
+                result = await sot.generate("How can I be healthier?")
+    assert [p.attempts for p in result.points] == [1, 1, 1]
+    assert len(server.requests) == 4
+
+
 async def test_a_hung_point_among_siblings_that_write_at_once_is_still_found_at_its_first_token_timeout(provider):
     # a parallel server: a point that gets only keep-alives is retried at its timeout, not once the others are done
     # (probe 53: each sibling's text started its wait again; 6.5 s for a 2 s timeout)
