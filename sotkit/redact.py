@@ -17,6 +17,7 @@ _NETLOC = re.compile(r"[a-z][a-z0-9+.-]*://([^/?#]*)", re.IGNORECASE)
 _PASSWORD_OPTION = re.compile(r"([?&]password=)[^&#]*", re.IGNORECASE)
 _REDIS = re.compile("rediss?://", re.IGNORECASE)
 _IN_OPTION = re.compile(r"[?&][^?&=#]*=[^&#]*$")  # up to an @ in an option's value ("?client_name=a@b")
+_HOST = re.compile(r"(?:\[[^\]]*\]|[^:\[\]]+)(?::\d+)?")  # a host part after its user info: a name or [IPv6], a port
 #: an API key as the providers write them: OpenAI's sk- (sk-proj-, ...), Anthropic's sk-ant-, OpenRouter's sk-or-,
 #: Groq's gsk_, xAI's xai-, Google's AIza, Hugging Face's hf_
 _KEY = re.compile(r"\s*(?:sk-|gsk_|xai-|AIza|hf_)[\w-]{8,}\s*")
@@ -41,26 +42,28 @@ def user_info_cut(url: str) -> bool:
     """Did an unencoded / ? or # in a URL's password end its host part before the user info's @
     (``redis://:ab/cd@host``)?"""
     netloc = _NETLOC.match(url)
-    return netloc is not None and "@" not in netloc[1] and _user_info_end(url) is not None
+    return netloc is not None and (end := _user_info_end(url)) is not None and end > netloc.end()
 
 
 def _user_info_end(url: str) -> int | None:
-    """Where the @ that ends a URL's user info is: the host part's last (a user name or password may hold an @),
-    or, where the host part has a colon with no host before it or no port after it and an @ comes later, the URL's
-    last (a password holding an unencoded / ? or # ended the host part early: ``redis://:2024/pw@host``), as in a
-    Redis URL an @ after the host part anywhere but in an option's value. None where there is no user info: an @
-    further on is the path's or the query's ("?owner=a@b")."""
+    """Where the @ that ends a URL's user info is. The host part's last (a user name or password may hold an @),
+    unless the user info goes on past it: where what follows that @ is no host and port (``redis://:2024/pw@host``,
+    ``http://me@corp:pw/x@host``: a password holding an unencoded / ? or # ended the host part early), a later @;
+    in a Redis URL, whose path is only a database number, any later @ but one in an option's value, also after a
+    host part that looks whole (``redis://:p@ss/word@host``). None where there is no user info: an @ further on is
+    the path's or the query's (``?owner=a@b``)."""
     if not (netloc := _NETLOC.match(url)):
         return None
-    if "@" in netloc[1]:
-        return netloc.start(1) + netloc[1].rindex("@")
-    host, colon, port = netloc[1].rpartition(":")
-    if colon and (not host or not port.isdigit()) and "@" in url[netloc.end():]:
-        return url.rindex("@")
-    if _REDIS.match(url):  # its path is a database number: "redis://app:1234/pw@host" has a password cut at /
-        return next((at for at in range(len(url) - 1, netloc.end(), -1)
-                     if url[at] == "@" and not _IN_OPTION.search(url, 0, at)), None)
-    return None
+    at, later = netloc[1].rfind("@"), None
+    if "@" in url[netloc.end():]:
+        if _REDIS.match(url):
+            later = next((i for i in range(len(url) - 1, netloc.end(), -1)
+                          if url[i] == "@" and not _IN_OPTION.search(url, 0, i)), None)
+        if later is None and not _HOST.fullmatch(netloc[1], at + 1):
+            later = url.rindex("@")
+    if later is not None:
+        return later
+    return netloc.start(1) + at if at >= 0 else None
 
 
 def shown(value: object) -> str:

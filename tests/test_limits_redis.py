@@ -459,6 +459,14 @@ def test_an_at_sign_past_the_host_is_no_user_info():
                                                      ".* percent-encode") as raised:
             sotkit.RedisLimits(f"redis://app:2024/secretpass@redis.example:6379/0{options}")
         assert "secretpass" not in str(raised.value)
+    # ... and after a user name holding an @, or in a password holding an @ before its / (review 93)
+    for url in ("redis://me@corp.com:s3cr3t/pw@127.0.0.1:6379/0", "redis://:p@ss/s3cr3t@127.0.0.1:6379/0"):
+        with pytest.raises(sotkit.ConfigError, match=r"\*\*\*@127\.0\.0\.1:6379/0': .* percent-encode") as raised:
+            sotkit.RedisLimits(url)
+        assert "s3cr3t" not in str(raised.value)
+    # an IPv6 host without a port is a host, not a cut password
+    assert sotkit.RedisLimits("redis://[::1]/0?client_name=a@b").url.endswith("a@b")
+    assert shown_url("http://[::1]/v1/a@b") == "http://[::1]/v1/a@b"
 
 
 def test_a_key_glued_to_other_text_is_redacted_and_a_placeholder_only_as_a_word():
