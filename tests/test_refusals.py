@@ -462,6 +462,30 @@ async def test_a_server_that_refuses_both_budget_fields_is_not_sent_them_in_turn
     assert len(server.requests) == 2  # max_tokens, then max_completion_tokens, then no more
 
 
+@pytest.mark.parametrize("message, field, refused", [
+    # the forms review 93 found unread: pydantic's own, vLLM's list of errors, LiteLLM's, others'
+    ("1 validation error for ChatCompletionRequest\nstream_options\n  Extra inputs are not permitted "
+     "[type=extra_forbidden, input_value={'include_usage': True}, input_type=dict]", "stream_options", True),
+    ("[{'type': 'extra_forbidden', 'loc': ('body', 'stream_options'), 'msg': 'Extra inputs are not permitted'}]",
+     "stream_options", True),
+    ("litellm.UnsupportedParamsError: openai does not support parameters: ['temperature', 'stop'], for model=o1",
+     "stop", True),
+    ("Stop sequences are not supported for this model", "stop", True),
+    ("property 'stream_options' is unsupported", "stream_options", True),
+    ("Unrecognized request arguments supplied: max_completion_tokens, stream_options", "stream_options", True),
+    # ... and ones it read as refusals that refuse something else: a value, a model, a combination
+    ("Unsupported value: 'stream_options.include_usage' must be a boolean", "stream_options", False),
+    ("max_tokens is not supported when n > 1", "max_tokens", False),
+    ("'stop' is not supported in combination with 'logprobs'", "stop", False),
+    ("Model does not support stop sequences longer than 32 characters", "stop", False),
+    ("unknown model 'gpt-x'. Supported params: stop, max_tokens", "stop", False),
+])
+def test_a_refusal_of_a_field_is_told_from_other_400s_that_name_it(message, field, refused):
+    from sotkit.providers.openai import _refuses
+
+    assert _refuses(message, field) is refused
+
+
 @pytest.mark.parametrize("message", ["Unsupported parameter: 'stop' is not supported with this model.",
                                      "Unrecognized request argument supplied: stop",  # an older Azure API's words
                                      "The 'stop' parameter is not supported with this model.",  # others' (probe 91)

@@ -268,14 +268,19 @@ def _openai_itself(base_url: str | None) -> bool:
 
 def _refuses(message: str, field: str) -> bool:
     """Does a 400's message refuse the field itself (OpenAI's "Unsupported parameter: 'max_tokens'", Azure's
-    "Unrecognized request argument supplied: stream_options", pydantic's "max_tokens: Extra inputs are not
-    permitted", "The 'stop' parameter is not supported", "does not support 'stop'"), not a value of it
-    ("max_completion_tokens is too large") nor another field beside a list of those accepted ("... supplied: foo
-    (accepted: max_tokens, ...)")?"""
-    name = rf"['\"]?{field}\b['\"]?"
-    return re.search(rf"(?:unsupported|unrecognized|unknown)[^,(]{{0,40}}?{name}|does not support (?:the )?{name}"
-                     rf"|{name}:?(?: parameter)? (?:is not (?:supported|allowed)(?! to)"
-                     r"|extra inputs are not permitted)", message, re.IGNORECASE) is not None
+    "Unrecognized request argument supplied: stream_options", pydantic's "stream_options\n  Extra inputs are not
+    permitted", also in vLLM's list of errors, LiteLLM's "does not support parameters: ['stop']", "The 'stop'
+    parameter is not supported"), not a value of it ("max_completion_tokens is too large", "Unsupported value:
+    'stream_options.include_usage' must be a boolean"), nor only with another ("is not supported when n > 1"), nor
+    another field beside a list of those accepted ("... supplied: foo (accepted: max_tokens, ...)")?"""
+    name = rf"['\"`]?{field}\b['\"`]?"
+    return re.search(
+        rf"(?:unsupported(?! value| model)|unrecognized|unknown(?! model))[^(.;]{{0,60}}?{name}"
+        rf"|does not support (?:the )?(?:parameters?:?\s*[\[{{][^\]}}]*?)?{name}(?! sequences? (?:longer|with|of|over))"
+        rf"|{name}:?(?: parameter| sequences)? (?:is|are) (?:not (?:supported|allowed|a valid parameter)|unsupported)"
+        rf"(?! to| when| in combination| with n\b)"
+        rf"|{name}\W{{0,20}}(?:msg\W{{0,5}})?extra inputs are not permitted|extra inputs are not permitted\W{{0,5}}{name}"
+        rf"|{name} was unexpected", message, re.IGNORECASE) is not None
 
 
 def _max_tokens_field(base_url: str | None) -> str:
