@@ -333,9 +333,9 @@ class RedisConnection:
                                     f"{cause}; with on_outage='closed' no call goes out until it is back") from exc
         if not self._warned:
             self._warned = True
-            advise(f"Redis at {shown_url(self.config.url)}, which shares the limits, is unreachable{cause} (at {what}): "
-                   "this process keeps to its own limits until it is back (on_outage='open')", SharedLimitsWarning,
-                   stacklevel=3)
+            advise(f"Redis at {shown_url(self.config.url)}, which shares the limits, is unreachable{cause} (at "
+                   f"{what}): this process keeps to its own limits until it is back (on_outage='open')",
+                   SharedLimitsWarning, stacklevel=3)
 
     def lease_id(self) -> str:
         """A new lease's id: host, process and client (to read in Redis), and a counter."""

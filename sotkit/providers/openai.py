@@ -279,8 +279,8 @@ def _refuses(message: str, field: str) -> bool:
         rf"|does not support (?:the )?(?:parameters?:?\s*[\[{{][^\]}}]*?)?{name}(?! sequences? (?:longer|with|of|over))"
         rf"|{name}:?(?: parameter| sequences)? (?:is|are) (?:not (?:supported|allowed|a valid parameter)|unsupported)"
         rf"(?! to| when| in combination| with n\b)"
-        rf"|{name}\W{{0,20}}(?:msg\W{{0,5}})?extra inputs are not permitted|extra inputs are not permitted\W{{0,5}}{name}"
-        rf"|{name} was unexpected", message, re.IGNORECASE) is not None
+        rf"|{name}\W{{0,20}}(?:msg\W{{0,5}})?extra inputs are not permitted"
+        rf"|extra inputs are not permitted\W{{0,5}}{name}|{name} was unexpected", message, re.IGNORECASE) is not None
 
 
 def _max_tokens_field(base_url: str | None) -> str:
