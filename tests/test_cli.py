@@ -169,6 +169,15 @@ def test_a_server_that_writes_the_points_in_turn_is_named_on_one_line(warnings_f
     assert warning.startswith("[sotkit] warning: openai:m wrote the 3 expansions one at a time")
 
 
+def test_every_command_helps_under_python_optimized_without_docstrings():
+    # python -OO drops docstrings, and two engine commands built their description from theirs (probe 92)
+    for command in (["--help"], ["ask", "--help"], ["router", "--help"], ["engines", "focus", "--help"],
+                    ["engines", "lud", "prepare", "--help"], ["engines", "lud", "--help"]):
+        done = subprocess.run([sys.executable, "-OO", "-m", "sotkit.cli", *command], capture_output=True, text=True,
+                              timeout=120)
+        assert done.returncode == 0 and "usage: sotkit" in done.stdout, (command, done.stderr)
+
+
 def test_a_restarted_point_leaves_only_its_final_generation_in_the_output():
     from sotkit.testing import Fault, Reply
 

@@ -595,3 +595,17 @@ def test_an_extra_body_field_json_cannot_carry_is_refused_at_construction_naming
                                                           "m": types.MappingProxyType({"a": 1}), "d": {}.items()})
     with pytest.raises(sotkit.ConfigError, match="generator"):  # the check would use it up
         sotkit.SoT(f"{provider}:m", api_key="k", extra_body={"g": (n for n in range(2))})
+
+
+def test_an_unreadable_ca_bundle_is_named_by_the_setting_that_gave_it(monkeypatch):
+    # ssl's "[Errno 2] No such file or directory" named no file and no variable; the CLI exited 1 (probe 92)
+    from sotkit.providers._clients import shared_tls_context
+
+    monkeypatch.setenv("SSL_CERT_FILE", "/nonexistent/ca.pem")
+    shared_tls_context.cache_clear()
+    try:
+        with pytest.raises(sotkit.ConfigError, match=r"the TLS certificates cannot be loaded \(No such file or "
+                                                     r"directory; \$SSL_CERT_FILE='/nonexistent/ca.pem'\): point"):
+            shared_tls_context()
+    finally:
+        shared_tls_context.cache_clear()

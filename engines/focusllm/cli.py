@@ -188,7 +188,7 @@ def _write(path: Path | None, report: dict) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="sotkit engines focus", description=__doc__.replace("``", ""))
+    parser = argparse.ArgumentParser(prog="sotkit engines focus", description=(__doc__ or "").replace("``", ""))
     add_subcommands(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
     try:

@@ -118,7 +118,8 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="sotkit engines lud", description=__doc__.splitlines()[0].replace("``", ""))
+    description = (__doc__ or "").partition("\n")[0].replace("``", "")  # no docstrings under python -OO
+    parser = argparse.ArgumentParser(prog="sotkit engines lud", description=description)
     add_subcommands(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
     try:

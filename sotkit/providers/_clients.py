@@ -63,7 +63,13 @@ def shared_tls_context() -> ssl.SSLContext:
     """One TLS context for every client in the process (made in a worker thread, with the first client)."""
     import httpx2  # the SDKs' HTTP library: 85 ms to import, so it is imported off the loop with them
 
-    return httpx2.create_ssl_context()
+    try:
+        return httpx2.create_ssl_context()
+    except OSError as exc:  # ssl's error names no file: say which setting gave it
+        given = "".join(f"; ${name}={os.environ[name]!r}" for name in ("SSL_CERT_FILE", "SSL_CERT_DIR")
+                        if os.environ.get(name) and not os.path.exists(os.environ[name]))
+        raise ConfigError(f"the TLS certificates cannot be loaded ({exc.strerror or exc}{given}): point those at a "
+                          "readable CA bundle, or unset them") from exc
 
 
 class _LoopClients:
@@ -258,8 +264,8 @@ def import_sdk(name: str, warm: tuple[str, ...] = ()) -> ModuleType:
     each on a 2-core machine, and every one stalls the event loop; every later full collection walks them
     again. So the first import freezes the heap around it (``gc.freeze()``): collections skip what was alive
     then, and the longest loop pause of a first call falls from 80 ms to under 25 ms
-    (``benchmarks/loop_stalls.py``). Cyclic garbage that exists at that moment is never freed; call
-    ``gc.unfreeze()`` after the first call to undo it."""
+    (``benchmarks/loop_stalls.py``). Objects alive then (the application's too) that are in reference cycles are
+    never freed by the cycle collector, even once garbage; ``gc.unfreeze()`` after the first call undoes it."""
     first = name not in sys.modules
     if first:
         gc.freeze()

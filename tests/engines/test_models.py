@@ -148,6 +148,16 @@ def test_gguf_is_converted_once_into_the_cache(fake_gguf, tmp_path, capsys):
     assert capsys.readouterr().err == ""  # second time: straight from the cache
 
 
+def test_a_cache_that_cannot_be_written_says_where_to_put_it(fake_gguf, monkeypatch, tmp_path):
+    # a read-only home (a container's) gave a bare OSError, exit 1 in the CLI, with no word of SOTKIT_CACHE (probe 92)
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv("SOTKIT_CACHE", str(tmp_path / "a-file" / "cache"))
+    with pytest.raises(ModelNotAvailableError, match=r"a-file/cache/models, which cannot be written \(Not a "
+                                                     r"directory\): set SOTKIT_CACHE to a writable directory, or "
+                                                     r"run `sotkit prepare`"):
+        models.embedded_model_dir()
+
+
 def test_processes_starting_together_convert_once_and_share_the_copy(fake_gguf, monkeypatch, capsys):
     # another thread stands in for another process: each takes the lock through its own open file
     real, started = models._convert_gguf, []
