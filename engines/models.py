@@ -350,19 +350,23 @@ def embedded_model_dir() -> Path:
     if not (target / "config.json").is_file():
         import filelock  # the local extra's, like torch: this module also loads without them
 
+        lock = filelock.FileLock(target.parent / f".{target.name}.lock")
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            with filelock.FileLock(target.parent / f".{target.name}.lock"):
-                if not (target / "config.json").is_file():
-                    for stale in target.parent.glob(f".{target.name}-*"):  # a conversion stopped midway (Ctrl-C)
-                        shutil.rmtree(stale, ignore_errors=True)
-                    _convert_gguf(gguf, target)
+            lock.acquire()
         except OSError as exc:  # a read-only home, a container's: say where to put it instead
             raise ModelNotAvailableError(
                 f"the embedded model is de-quantised once, on first use, into {target.parent}, which cannot be "
                 f"written ({exc.strerror or exc}): set SOTKIT_CACHE to a writable directory, or run `sotkit "
                 "prepare` where the cache can be written (when building the image) and ship the cache with it"
             ) from exc
+        try:
+            if not (target / "config.json").is_file():
+                for stale in target.parent.glob(f".{target.name}-*"):  # a conversion stopped midway (Ctrl-C)
+                    shutil.rmtree(stale, ignore_errors=True)
+                _convert_gguf(gguf, target)
+        finally:
+            lock.release()
     return target
 
 
