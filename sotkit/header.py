@@ -84,6 +84,7 @@ class OwnHeader:
                     return None
             return _line_end(text, start, start + len(self._title), _CLOSE.match(text, end).end(), final)
         close = _BARE_TITLE_END.match(text, end)
+        assert close is not None  # every part of it is optional
         if n is None and not close[1]:
             # a bare title is a header only on a line of its own ("### Title", "**Title**"): "Use LED bulbs to save
             # money." restates nothing, nor does "**Docker** Compose starts ..."
