@@ -345,6 +345,7 @@ class Runner:
         if call.point is not None:
             call.point.attempts += 1
         usage: CallUsage | None = None  # what the provider reports last
+        counted: CallUsage | None = None  # the prompt's counts, where the provider sent them ahead (``partial``)
         # of this attempt (reasoned: characters of reasoning, billed as output; weight: chars' ``char_weight``)
         chunks = chars = weight = reasoned = 0
         # A server that ignores max_tokens would stream forever: past these it is ended as if at the limit.
@@ -365,7 +366,10 @@ class Runner:
                         as stream:
                     async for chunk in stream:
                         if isinstance(chunk, CallUsage):
-                            usage = chunk
+                            if chunk.partial:
+                                counted = chunk
+                            else:
+                                usage = chunk
                             continue
                         if isinstance(chunk, Thinking):  # a reasoning model at work: alive, though no text yet
                             reasoned += chunk.chars
@@ -374,8 +378,9 @@ class Runner:
                             if now - shown < hidden_s:
                                 watchdog.progress(text=False)
                             if reasoned > max_reasoned:  # a runaway that reasons on: ended as at its limit
-                                usage = dataclasses.replace(CallUsage.estimate(request.prompt.chars, weight + reasoned),
-                                                            finish_reason="length")
+                                usage = dataclasses.replace(
+                                    CallUsage.estimate(request.prompt.chars, weight + reasoned, counted),
+                                    finish_reason="length")
                                 break
                             continue
                         if chunk is STARTED:
@@ -397,7 +402,7 @@ class Runner:
                         if not call.on_text(kept) or runaway:
                             # Stop paying for text that will be thrown away; the usage the provider would have
                             # reported last is estimated (a runaway at least its whole budget: it ignored it).
-                            usage = CallUsage.estimate(request.prompt.chars, weight + reasoned)
+                            usage = CallUsage.estimate(request.prompt.chars, weight + reasoned, counted)
                             if runaway:
                                 usage = dataclasses.replace(usage, finish_reason="length",
                                                             output_tokens=max(usage.output_tokens, request.max_tokens))
@@ -409,7 +414,8 @@ class Runner:
             finally:
                 if usage is None:  # the attempt broke or was cancelled before its counts: what it used was paid for
                     output = weight + reasoned
-                    usage = CallUsage.estimate(request.prompt.chars, output) if started or output else CallUsage()
+                    usage = CallUsage.estimate(request.prompt.chars, output, counted) if started or output or counted \
+                        else CallUsage()
                 self._account(usage, backend.model, span)
         watchdog.check()
         if restart:  # it ended without text, where the broken attempt before it wrote some
@@ -502,7 +508,7 @@ async def _unless_repeated(stream: AsyncIterator[Chunk], opening: str, provider:
                 if repeated is None:
                     continue  # undecided yet
                 chunk, held = held, None
-            elif held and isinstance(chunk, CallUsage):
+            elif held and isinstance(chunk, CallUsage) and not chunk.partial:
                 counts = chunk
                 continue
             yield chunk

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import math
 import re
@@ -118,6 +119,9 @@ class CallUsage:
     """Of ``input_tokens``, those the provider's prompt cache served (priced below the input price)."""
     cache_write_tokens: int = 0
     """Of ``input_tokens``, those written to the prompt cache (Anthropic prices them above the input price)."""
+    partial: bool = False
+    """The prompt's counts, sent ahead of the output (Anthropic's ``message_start``): a call the client ends before its
+    own counts keeps them, with its output estimated; the counts at the call's end replace them."""
 
     def cut_off(self, budget: int) -> bool:
         """Was the generation ended before the model finished it? Any reason but those of a model that ended its
@@ -130,8 +134,12 @@ class CallUsage:
         return not self.estimated and self.output_tokens >= budget
 
     @classmethod
-    def estimate(cls, input_chars: int, output_chars: int) -> CallUsage:
-        """Counts where the server reported none, at about four characters a token (``char_weight``'s)."""
+    def estimate(cls, input_chars: int, output_chars: int, counted: CallUsage | None = None) -> CallUsage:
+        """Counts where the server reported none, at about four characters a token (``char_weight``'s); the prompt's
+        as the server ``counted`` it ahead, where it did (a ``partial`` usage)."""
+        if counted is not None:
+            return dataclasses.replace(counted, output_tokens=estimated_tokens(output_chars), estimated=True,
+                                       partial=False)
         return cls(estimated_tokens(input_chars), estimated_tokens(output_chars), estimated=True)
 
 
@@ -285,7 +293,8 @@ class Provider(ABC):
     @abstractmethod
     def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:
         """Yield text deltas, then one ``CallUsage`` (and ``STARTED`` once the server took the request, where it
-        can tell; ``THINKING`` for reasoning without text)."""
+        can tell; ``THINKING`` for reasoning without text; a ``partial`` ``CallUsage`` of the prompt's counts where
+        the server sends them ahead)."""
 
     def stream_batch(self, requests: Sequence[ChatRequest]) -> AsyncIterator[tuple[int, Chunk]]:
         """Run the expansions of one answer's points as one batch, yielding ``(row, chunk)``; only when
