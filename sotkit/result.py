@@ -115,7 +115,8 @@ class Point:
     mid-stream (by the deadline, say), whose ``text`` is only a beginning."""
     truncated: bool = False
     """The point's call was cut off, at its token budget (``point_max_tokens``) or by the provider's filter, or
-    stopped (a deadline, ``aclose()``) with its text unfinished: its text ends where the call was stopped."""
+    stopped (a deadline, ``aclose()``) before it ended: its text ends where the call was stopped (empty where none
+    of it was shown yet)."""
     finish_reason: str | None = None
     """Why the point's call ended, in the provider's words (``stop``, ``end_turn``; ``length``, ``max_tokens``;
     ``content_filter``, ``refusal``; ...); None until it ends, or where the server said nothing."""

@@ -386,6 +386,20 @@ async def test_the_deadline_marks_a_point_cut_mid_stream_as_not_done(provider):
     assert points[1].truncated and partial.truncated and not points[0].truncated and not points[2].truncated
 
 
+async def test_the_deadline_marks_a_point_whose_text_was_still_held_back_as_truncated(provider):
+    # "2. Eat" may still become the restated header "2. Eat less sugar:", so it was held back when the deadline
+    # came: the point was left empty and said neither truncated nor failed, nor was the answer (probe 95)
+    slow = {2: Latency(ttft_s=0.0, tokens_per_s=2)}
+    texts = {**TEXTS, 2: "2. Eat less sugar: swap soda for water at meals."}
+    with FakeLLMServer(sot_responder(SKELETON, texts, point_latency=slow), latency=FAST) as server:
+        async with client(server, provider, deadline=1.5) as sot:
+            with pytest.raises(sotkit.DeadlineExceeded) as caught:
+                await sot.generate("How can I be healthier?")
+    partial = caught.value.partial
+    assert partial.points[1].text == "" and not partial.points[1].done
+    assert partial.points[1].truncated and partial.truncated
+
+
 async def test_a_stream_cancelled_from_outside_marks_the_text_it_stopped_as_truncated(provider):
     """Ctrl-C in sotkit ask, or the caller's own timeout, cancels the request from outside its deadline's scope:
     the result read after the stream's block said whole for text stopped mid-call (probe 68)."""
