@@ -359,6 +359,8 @@ class Answer:
             # a line the stream broke off in (an error, a cut-off, or the parser ending the call on a runaway or
             # repeating line) may be half a title: no point
             await sketch.finish([] if cut or error is not None or parser.done else parser.finish())
+            if len(sketch.line_writers) == 1:  # the points are one model's lines (not a later skeleton's that
+                [self.written_by] = sketch.line_writers  # disagreed, nor one that broke off)
             if sketch.disagreed or len(parser.points) < len(self.points):
                 sketch.disagreed = True
                 self._note = (f"the skeleton was retried and its new generation disagreed with the "
@@ -653,6 +655,8 @@ class _Sketch:
         self.whole = False  # the skeleton call has ended
         self.waiting: list[SkeletonPoint] = []  # parsed, not yet started
         self.disagreed = False
+        self.writer = backend.model  # the model writing the skeleton now
+        self.line_writers: set[str] = set()  # the models whose lines the started points are
 
     def build(self, backend: Backend) -> ChatRequest:
         request = self.answer._request(backend, "skeleton", self.answer.options.skeleton_max_tokens)
@@ -669,6 +673,7 @@ class _Sketch:
     def on_start(self, backend: Backend) -> None:
         """A backend writes the skeleton from its start; one that continues the prefill continues its lines
         ("1.", or whole lines too)."""
+        self.writer = backend.model
         self.on_restart()
         prefill = self.build(backend).prompt.prefill
         if prefill and backend.provider.supports_prefill:
@@ -702,6 +707,7 @@ class _Sketch:
         outline = [answer._add_point(p) for p in self.parser.points]
         started = [answer.points[sp.index] for sp in self.waiting]
         self.waiting.clear()
+        self.line_writers.add(self.writer)
         if self.batch:
             self.tg.start_soon(answer._expand_batch, started, outline)
         else:

@@ -342,6 +342,25 @@ async def test_a_skeleton_written_by_the_fallback_model_keeps_its_first_point(pr
     assert (result.model, result.written_by) == (f"{provider}:test-model", f"{other}:backup")
 
 
+async def test_a_fallback_skeleton_that_disagreed_with_the_points_kept_is_not_named_their_writer():
+    # the main model's skeleton broke off after three lines whose points started; the fallback wrote another
+    # skeleton, dropped as it disagreed: the answer is the main model's, yet written_by named the fallback (probe 95)
+    def main_model(request: RecordedRequest) -> Reply:
+        if is_skeleton(request):
+            return Reply("1. Sleep early\n2. Eat well\n3. Move daily\n4. Dim the lights", fault=Fault.drop(10))
+        return Reply(f"Body of point {point_of(request)}.")
+
+    with FakeLLMServer(main_model, latency=FAST) as server, \
+            FakeLLMServer(sot_responder("1. Go to bed\n2. Avoid screens\n3. Keep cool"), latency=FAST) as backup:
+        fallback = create_provider("openai:backup", api_key="k2", base_url=backup.openai_base_url)
+        async with client(server, "openai", fallback=fallback, eager=True, retry=sotkit.RetryPolicy(attempts=1)) as sot:
+            result = await sot.generate("How can I be healthier?")
+        await fallback.aclose()
+    assert result.skeleton == ["Sleep early", "Eat well", "Move daily"] and result.skeleton_truncated
+    assert "disagreed" in result.route_reason and all(p.model == "openai:test-model" for p in result.points)
+    assert result.written_by == "openai:test-model"
+
+
 async def test_without_a_fallback_the_partial_result_keeps_every_finished_point(provider):
     always = {2: [Fault.status(500)] * 4}
     with FakeLLMServer(faulty(always), latency=FAST) as server:
