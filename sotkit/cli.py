@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         with warnings.catch_warnings():
             # sotkit's notes (a serial server, a refused temperature) are shown, not raised where the environment
             # makes warnings errors (PYTHONWARNINGS=error): the answer matters more than a note on its speed
-            warnings.simplefilter("default", UserWarning)
+            warnings.filterwarnings("default", category=UserWarning, module="sotkit")
             warnings.showwarning = lambda message, *_: _note(f"warning: {message}")  # one line, like the rest
             return anyio.run(_ask, args, so_far)
     except KeyboardInterrupt:

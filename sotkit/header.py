@@ -89,13 +89,29 @@ class OwnHeader:
             # a bare title is a header only on a line of its own ("### Title", "**Title**"): "Use LED bulbs to save
             # money." restates nothing, nor does "**Docker** Compose starts ..."
             return None
-        if not (close[1] or close[0].strip() or close.end() == len(text)):
-            # a numbered title that runs on into its sentence ("2. Budget time for review.") is the sentence's own:
-            # only the number goes (not where it opened emphasis the sentence closes later)
-            return None if _EMPHASIS_RUN.search(text, 0, start) else start
         if close.end() == len(text) and not final:
             return UNDECIDED  # its line's end, or more of its sentence, may follow
-        return _CLOSE.match(text, end).end()
+        if close[1] or close.end() == len(text) or close[0].strip() and not text[close.end()].islower():
+            return _CLOSE.match(text, end).end()  # "2. Title\n", "**2. Title** Text."
+        return self._runs_on(text, start, final)
+
+    @staticmethod
+    def _runs_on(text: str, start: int, final: bool) -> int | None:
+        """Where a numbered title that runs on into its sentence begins ("2. Budget time for review.", "2. **Budget**
+        time ..."): it is the sentence's own, so only the number goes, with emphasis opened before the title unless
+        its line closes it (``None``, the text kept whole, where the number is inside that emphasis)."""
+        runs = _EMPHASIS_RUN.findall(text, 0, start)
+        if len(runs) % 2 == 0:
+            return start  # "**2.** Budget time ..."
+        line_end = text.find("\n", start)
+        if line_end < 0 and not final:
+            return UNDECIDED
+        if runs[-1] not in text[start:line_end if line_end >= 0 else len(text)]:
+            return start  # never closed ("2. *Budget time ..."): it goes with the number
+        head = text[:start].rstrip(" \t")
+        if head.endswith(runs[-1]):  # "2. **Budget** time ...": the emphasis stays with the title
+            return len(head) - len(runs[-1])
+        return None  # "**2. Budget** time ...": the number is inside it
 
 
 def _line_end(text: str, start: int, title_end: int, end: int, final: bool) -> int:

@@ -67,6 +67,12 @@ def clean(raw: str, *, step: int = 1, index: int = 2, title: str = "Use LED bulb
     ("2. Use LED bulbs, they last.", "Use LED bulbs, they last."),
     ("**2. Use LED bulbs in every room**, they last.", "**2. Use LED bulbs in every room**, they last."),
     ("**2. Use LED bulbs** They last.", "They last."),  # the emphasis ends the header
+    # emphasis the number opened goes with it unless the sentence closes it (review 94: the number stayed, or an
+    # unclosed "**" bolded the rest of the answer)
+    ("**2.** Use LED bulbs in every room.", "Use LED bulbs in every room."),
+    ("**2. Use LED bulbs in every room.", "Use LED bulbs in every room."),
+    ("2. *Use LED bulbs in every room.", "Use LED bulbs in every room."),
+    ("2. **Use LED bulbs** in every room.", "**Use LED bulbs** in every room."),
 ])
 def test_restated_headers_are_stripped_and_text_kept(raw, text, step):
     assert clean(raw, step=step, others=["Turn off lights"]) == (text, False)

@@ -472,19 +472,21 @@ async def test_a_server_that_refuses_both_budget_fields_is_not_sent_them_in_turn
      "stop", True),
     ("Stop sequences are not supported for this model", "stop", True),
     ("property 'stream_options' is unsupported", "stream_options", True),
-    ("Unrecognized request arguments supplied: max_completion_tokens, stream_options", "stream_options", True),
     # ... and ones it read as refusals that refuse something else: a value, a model, a combination
     ("Unsupported value: 'stream_options.include_usage' must be a boolean", "stream_options", False),
     ("max_tokens is not supported when n > 1", "max_tokens", False),
     ("'stop' is not supported in combination with 'logprobs'", "stop", False),
     ("Model does not support stop sequences longer than 32 characters", "stop", False),
     ("unknown model 'gpt-x'. Supported params: stop, max_tokens", "stop", False),
+    # ... or another field, with this one suggested (review 94)
+    ("property 'max_token' is unsupported, did you mean 'max_tokens'?", "max_tokens", False),
+    ("unknown field `x`, expected one of `stop`, `max_tokens`", "stop", False),
 ])
 def test_a_refusal_of_a_field_is_told_from_other_400s_that_name_it(message, field, refused):
     from sotkit.providers.openai import _refuses
 
     assert _refuses(message, field) is refused
-
+    assert _refuses(("does not support parameters: [" + "x" * 20) * 4000 + message, field) is False  # at once
 
 @pytest.mark.parametrize("message", ["Unsupported parameter: 'stop' is not supported with this model.",
                                      "Unrecognized request argument supplied: stop",  # an older Azure API's words

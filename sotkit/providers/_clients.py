@@ -66,10 +66,11 @@ def shared_tls_context() -> ssl.SSLContext:
     try:
         return httpx2.create_ssl_context()
     except OSError as exc:  # ssl's error names no file: say which setting gave it
-        given = "".join(f"; ${name}={os.environ[name]!r}" for name in ("SSL_CERT_FILE", "SSL_CERT_DIR")
-                        if os.environ.get(name) and not os.path.exists(os.environ[name]))
-        raise ConfigError(f"the TLS certificates cannot be loaded ({exc.strerror or exc}{given}): point those at a "
-                          "readable CA bundle, or unset them") from exc
+        names = [name for name in ("SSL_CERT_FILE", "SSL_CERT_DIR") if os.environ.get(name)]
+        names = [name for name in names if not os.path.exists(os.environ[name])] or names  # the one pointing nowhere
+        given = "".join(f"; ${name}={os.environ[name]!r}" for name in names)
+        advice = f": point ${' or $'.join(names)} at a readable CA bundle, or unset it" if names else ""
+        raise ConfigError(f"the TLS certificates cannot be loaded ({exc.strerror or exc}{given}){advice}") from exc
 
 
 class _LoopClients:

@@ -275,12 +275,14 @@ def _refuses(message: str, field: str) -> bool:
     another field beside a list of those accepted ("... supplied: foo (accepted: max_tokens, ...)")?"""
     name = rf"['\"`]?{field}\b['\"`]?"
     return re.search(
-        rf"(?:unsupported(?! value| model)|unrecognized|unknown(?! model))[^(.;]{{0,60}}?{name}"
-        rf"|does not support (?:the )?(?:parameters?:?\s*[\[{{][^\]}}]*?)?{name}(?! sequences? (?:longer|with|of|over))"
+        rf"(?:unsupported(?! value| model)|unrecognized|unknown(?! model))[^,(]{{0,40}}?{name}"
+        rf"|does not support (?:the )?(?:parameters?:?\s*[\[{{][^\]}}]{{0,100}}?)?{name}"
+        rf"(?! sequences? (?:longer|with|of|over))"
         rf"|{name}:?(?: parameter| sequences)? (?:is|are) (?:not (?:supported|allowed|a valid parameter)|unsupported)"
-        rf"(?! to| when| in combination| with n\b)"
+        rf"(?! to| when| in combination| with n\b| with more|,? did you mean)"
         rf"|{name}\W{{0,20}}(?:msg\W{{0,5}})?extra inputs are not permitted"
-        rf"|extra inputs are not permitted\W{{0,5}}{name}|{name} was unexpected", message, re.IGNORECASE) is not None
+        rf"|extra inputs are not permitted\W{{0,5}}{name}|{name} was unexpected",
+        message[:2000], re.IGNORECASE) is not None  # a refusal says so at once: a long body is read no further
 
 
 def _max_tokens_field(base_url: str | None) -> str:
