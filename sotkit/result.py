@@ -81,12 +81,18 @@ class Usage:
 
 @dataclass
 class Timings:
-    """Seconds since the request started (``*_at``) or durations (``*_s``)."""
+    """Seconds since the request started (``*_at``) or durations (``*_s``), on sotkit's clock: when it made an
+    event, not when a slow reader of ``stream()`` took it. The first call through an SDK includes importing it."""
 
     total_s: float = 0.0
+    """The whole request, to its result or error."""
     skeleton_s: float = 0.0
+    """From the request's start to the skeleton call's end (0 for a sequential answer)."""
     first_point_at: float | None = None
+    """When the skeleton's first points were taken into the answer (two lines read, or the whole skeleton where
+    points wait for it) and their expansions started."""
     first_text_at: float | None = None
+    """When the answer's first text was released to the stitched text (also where a retry later withdrew it)."""
 
 
 @dataclass
