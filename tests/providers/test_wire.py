@@ -78,15 +78,16 @@ async def serving(body: bytes | list[bytes], headers: str = EVENT_STREAM, hold: 
 
 
 async def read(model: str, url: str, received: list | None = None, **options) -> list:
-    """What the provider streams after its ``STARTED``; ``received``, where given, holds it also when the stream
-    raises."""
+    """What the provider streams after its ``STARTED``, but the prompt's counts it sends ahead (a ``partial`` usage,
+    the runner's concern); ``received``, where given, holds it also when the stream raises."""
     received = [] if received is None else received
     provider = create_provider(model, base_url=url, **{"api_key": "k", **options})
     try:
         chunks = provider.stream(REQUEST)
         assert await anext(chunks) is STARTED  # the 200 came: the prompt is paid for, whatever follows
         async for chunk in chunks:
-            received.append(chunk)
+            if not (isinstance(chunk, CallUsage) and chunk.partial):
+                received.append(chunk)
         return received
     finally:
         await provider.aclose()
