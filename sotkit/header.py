@@ -93,13 +93,14 @@ class OwnHeader:
             return UNDECIDED  # its line's end, or more of its sentence, may follow
         if close[1] or close.end() == len(text) or close[0].strip() and not text[close.end()].islower():
             return _CLOSE.match(text, end).end()  # "2. Title\n", "**2. Title** Text."
-        return self._runs_on(text, start, final)
+        return self._runs_on(text, start, end, final)
 
     @staticmethod
-    def _runs_on(text: str, start: int, final: bool) -> int | None:
+    def _runs_on(text: str, start: int, end: int, final: bool) -> int | None:
         """Where a numbered title that runs on into its sentence begins ("2. Budget time for review.", "2. **Budget**
         time ..."): it is the sentence's own, so only the number goes, with emphasis opened before the title unless
-        its line closes it (``None``, the text kept whole, where the number is inside that emphasis)."""
+        its line closes it. Where the number is inside that emphasis, a header closed with the title ("**2. Title**
+        goes on") goes whole, as one with a separator would; one closed later keeps the text whole (``None``)."""
         runs = _EMPHASIS_RUN.findall(text, 0, start)
         if len(runs) % 2 == 0:
             return start  # "**2.** Budget time ..."
@@ -111,7 +112,7 @@ class OwnHeader:
         head = text[:start].rstrip(" \t")
         if head.endswith(runs[-1]):  # "2. **Budget** time ...": the emphasis stays with the title
             return len(head) - len(runs[-1])
-        return None  # "**2. Budget** time ...": the number is inside it
+        return _CLOSE.match(text, end).end() if text.startswith(runs[-1], end) else None
 
 
 def _line_end(text: str, start: int, title_end: int, end: int, final: bool) -> int:

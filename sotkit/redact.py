@@ -17,7 +17,6 @@ _NETLOC = re.compile(r"[a-z][a-z0-9+.-]*://([^/?#]*)", re.IGNORECASE)
 _PASSWORD_OPTION = re.compile(r"([?&]password=)[^&#]*", re.IGNORECASE)
 _REDIS = re.compile("rediss?://", re.IGNORECASE)
 _IN_OPTION = re.compile(r"[?&][^?&=#]*=[^&#]*$")  # up to an @ in an option's value ("?client_name=a@b")
-_DATABASE_THEN_FRAGMENT = re.compile(r"/\d+(?:\?[^#]*)?#")  # up to an @ in a fragment after the database ("/0#a@b")
 _HOST = re.compile(r"(?:\[[^\]]*\]|[^:\[\]]+)(?::\d+)?")  # a host part after its user info: a name or [IPv6], a port
 #: an API key as the providers write them: OpenAI's sk- (sk-proj-, ...), Anthropic's sk-ant-, OpenRouter's sk-or-,
 #: Groq's gsk_, xAI's xai-, Google's AIza, Hugging Face's hf_
@@ -52,17 +51,16 @@ def _user_info_end(url: str) -> int | None:
     """Where the @ that ends a URL's user info is. The host part's last (a user name or password may hold an @),
     unless the user info goes on past it: where what follows that @ is no host and port (``redis://:2024/pw@host``,
     ``http://me@corp:pw/x@host``: a password holding an unencoded / ? or # ended the host part early), a later @;
-    in a Redis URL, whose path is only a database number, any later @ but one in an option's value or in a fragment
-    after the database, also after a host part that looks whole (``redis://:p@ss/word@host``). None where there is no user info: an @ further on is
+    in a Redis URL, whose path is only a database number, any later @ but one in an option's value, also after a
+    host part that looks whole (``redis://:p@ss/word@host``; an @ in a fragment is read so too, on the safe side). None where there is no user info: an @ further on is
     the path's or the query's (``?owner=a@b``)."""
     if not (netloc := _NETLOC.match(url)):
         return None
     at, later = netloc[1].rfind("@"), None
     if "@" in url[netloc.end():]:
         if _REDIS.match(url):
-            later = next((i for i in range(len(url) - 1, netloc.end(), -1) if url[i] == "@"
-                          and not (_IN_OPTION.search(url, 0, i) or _DATABASE_THEN_FRAGMENT.match(url, netloc.end(), i))),
-                         None)
+            later = next((i for i in range(len(url) - 1, netloc.end(), -1)
+                          if url[i] == "@" and not _IN_OPTION.search(url, 0, i)), None)
         if later is None and not _HOST.fullmatch(netloc[1], at + 1):
             later = url.rindex("@")
     if later is not None:

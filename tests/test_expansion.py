@@ -73,6 +73,8 @@ def clean(raw: str, *, step: int = 1, index: int = 2, title: str = "Use LED bulb
     ("**2. Use LED bulbs in every room.", "Use LED bulbs in every room."),
     ("2. *Use LED bulbs in every room.", "Use LED bulbs in every room."),
     ("2. **Use LED bulbs** in every room.", "**Use LED bulbs** in every room."),
+    ("**2. Use LED bulbs** in every room.", "in every room."),  # a header closed with its title (review 96)
+    ("*2. Use LED bulbs* in every room.", "in every room."),
 ])
 def test_restated_headers_are_stripped_and_text_kept(raw, text, step):
     assert clean(raw, step=step, others=["Turn off lights"]) == (text, False)

@@ -76,7 +76,7 @@ async def test_prompt_cache_reads_and_writes_are_priced_at_the_librarys_cache_pr
         pytest.approx(2040 / 1e6)  # an override has no cache prices: its input price for every input token
 
 
-@pytest.mark.parametrize("ended_by", ["deadline", "stopping a runaway"])
+@pytest.mark.parametrize("ended_by", ["deadline", "stopping a runaway", "a stall before any text"])
 async def test_a_call_the_client_ends_keeps_the_prompt_counts_anthropic_sent_ahead(ended_by):
     # message_start counts the prompt, cache reads too: a call the client ended (a deadline, a runaway stopped)
     # was charged a character estimate instead, the cache's share lost (a cost 2.2 times the truth; probe 95)
@@ -87,12 +87,15 @@ async def test_a_call_the_client_ends_keeps_the_prompt_counts_anthropic_sent_ahe
         if point_of(request) == 2:  # slow, or on past its budget
             if ended_by == "deadline":
                 return Reply("Rest well. " * 10, latency=slow, usage=counted)
+            if ended_by == "a stall before any text":  # message_start came, then nothing (review 96)
+                return Reply("Rest well.", usage=counted, fault=Fault.stall(after_tokens=0, seconds=5))
             return Reply("Rest well.", usage=counted, fault=Fault.runaway(tokens=2000))
         return dataclasses.replace(sot_responder(SKELETON)(request), usage=counted)
 
     with FakeLLMServer(respond, latency=FAST) as server:
         async with sotkit.SoT("anthropic:claude-sonnet-4-6", base_url=server.anthropic_base_url, api_key="k",
-                              mode="sot", point_max_tokens=20, retry=sotkit.RetryPolicy(attempts=1)) as sot:
+                              mode="sot", point_max_tokens=20, retry=sotkit.RetryPolicy(attempts=1),
+                              first_token_timeout=1.0, on_point_error="skip") as sot:
             if ended_by == "deadline":
                 with pytest.raises(sotkit.DeadlineExceeded) as raised:
                     await sot.generate("How can I be healthier?", deadline=1.0)
@@ -100,7 +103,8 @@ async def test_a_call_the_client_ends_keeps_the_prompt_counts_anthropic_sent_ahe
             else:  # the server ignores point_max_tokens: sotkit ends the call
                 result = await sot.generate("How can I be healthier?")
     point = result.points[1]
-    assert point.truncated and result.usage.estimated_calls == 1
+    assert (point.failed if ended_by == "a stall before any text" else point.truncated)
+    assert result.usage.estimated_calls == 1
     assert (result.usage.calls, result.usage.input_tokens, result.usage.cache_read_tokens) == (4, 20000, 18000)
 
 

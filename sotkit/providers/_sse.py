@@ -17,7 +17,7 @@ from typing import Any, Protocol
 import anyio
 
 from ..errors import StreamError
-from .base import STARTED, Signal, Thinking
+from .base import STARTED, CallUsage, Signal, Thinking
 
 
 class Reading(Protocol):
@@ -31,16 +31,18 @@ class Reading(Protocol):
     end: str
     """What reports the model's end, for the error of a stream cut before it ("a finish_reason or [DONE]")."""
 
-    def text_of(self, event: str | None, data: Any) -> str | Signal | None:
+    def text_of(self, event: str | None, data: Any) -> str | Signal | CallUsage | None:
         """An event's text, or None for one without (taking note of what else it says, or raising), or
-        ``THINKING`` for reasoning; ``data`` is parsed JSON, or the raw text when it is not JSON."""
+        ``THINKING`` for reasoning, or a ``partial`` usage of counts sent ahead; ``data`` is parsed JSON, or the raw
+        text when it is not JSON."""
 
     def as_events(self, reply: Any) -> list[tuple[str | None, Any]]:
         """A whole reply (parsed JSON) as the events of the stream it stands for: a server that ignores ``stream``
         answers so."""
 
 
-async def text_pieces(response: Any, sdk: ModuleType, reading: Reading, model: str) -> AsyncIterator[str | Signal]:
+async def text_pieces(response: Any, sdk: ModuleType, reading: Reading,
+                      model: str) -> AsyncIterator[str | Signal | CallUsage]:
     """The text of ``model``'s SDK streaming response, one piece per read from the network, as ``reading`` gives
     each event's, after ``STARTED``; the reasoning of a read passes on before its text, as ``Thinking``. Where the
     client falls behind, a read brings several events, and each piece costs the same to filter, stitch and send on:
@@ -138,10 +140,13 @@ async def _tail(chunks: AsyncIterator[bytes], parser: EventParser, reading: Read
     return "".join(texts)
 
 
-def _joined(events: list[tuple[str | None, Any]], reading: Reading) -> tuple[list[str | Signal], Exception | None]:
-    """The pieces of ``events``: the reasoning they hold (``Thinking``, its characters summed), then their text as
-    one piece, up to the first event that raised; and what it raised. Events after the terminal one are not read."""
+def _joined(events: list[tuple[str | None, Any]],
+            reading: Reading) -> tuple[list[str | Signal | CallUsage], Exception | None]:
+    """The pieces of ``events``: counts sent ahead, the reasoning they hold (``Thinking``, its characters summed),
+    then their text as one piece, up to the first event that raised; and what it raised. Events after the terminal
+    one are not read."""
     texts: list[str] = []
+    counts: list[str | Signal | CallUsage] = []
     thinking: int | None = None  # characters of reasoning, once any came
     error = None
     for event, data in events:
@@ -153,11 +158,13 @@ def _joined(events: list[tuple[str | None, Any]], reading: Reading) -> tuple[lis
             break
         if isinstance(text, Thinking):
             thinking = (thinking or 0) + text.chars
+        elif isinstance(text, CallUsage):
+            counts.append(text)
         elif text:
             texts.append(text)  # type: ignore[arg-type]
         if reading.ended:
             break
-    pieces: list[str | Signal] = [] if thinking is None else [Thinking(thinking)]
+    pieces = counts if thinking is None else [*counts, Thinking(thinking)]
     text = "".join(texts)
     return (pieces + [text] if text else pieces), error
 

@@ -107,17 +107,14 @@ class AnthropicProvider(Provider):
         # travels in the body, as the SDK sends extra_body, with the user's fields (their None removes one).
         if extra := with_extra({"temperature": temperature}, self._extra_body):
             options["extra_body"] = extra
-        reading, written, counted = _Reading(), 0, False
+        reading, written = _Reading(), 0
         tags = None if self._claude else ThinkTags()
         try:
             async with self._clients.client() as client, client.messages.with_streaming_response.create(
                 model=self._name, max_tokens=request.max_tokens, messages=messages, stream=True, **options
             ) as response:
                 async for text in text_pieces(response, sys.modules["anthropic"], reading, self.model):
-                    if not counted and reading.input_tokens is not None:  # message_start's: kept if the call is
-                        counted = True  # ended before its own counts (a deadline, a runaway, an unneeded point)
-                        yield dataclasses.replace(reading.usage(0, estimated=True), partial=True)
-                    if not isinstance(text, str):  # STARTED, THINKING
+                    if not isinstance(text, str):  # STARTED, THINKING, the prompt's counts sent ahead
                         written += text.chars if isinstance(text, Thinking) else 0
                         yield text
                         continue
@@ -223,6 +220,9 @@ class _Reading:
                 return THINKING
             if event == "message_start":
                 self.count_inputs(data["message"].get("usage") or {})
+                if self.input_tokens:  # kept where the call is ended before its own counts (a deadline, a stall, a
+                    # runaway, a point no longer needed); a 0 here is a compatible server's that counts at the end
+                    return dataclasses.replace(self.usage(0, estimated=True), partial=True)
             elif event == "message_delta":
                 usage = data.get("usage") or {}
                 self.count_inputs(usage)
