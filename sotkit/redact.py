@@ -52,8 +52,8 @@ def _user_info_end(url: str) -> int | None:
     unless the user info goes on past it: where what follows that @ is no host and port (``redis://:2024/pw@host``,
     ``http://me@corp:pw/x@host``: a password holding an unencoded / ? or # ended the host part early), a later @;
     in a Redis URL, whose path is only a database number, any later @ but one in an option's value, also after a
-    host part that looks whole (``redis://:p@ss/word@host``; an @ in a fragment is read so too, on the safe side). None where there is no user info: an @ further on is
-    the path's or the query's (``?owner=a@b``)."""
+    host part that looks whole (``redis://:p@ss/word@host``; an @ in a fragment too, on the safe side). None where
+    there is no user info: an @ further on is the path's or the query's (``?owner=a@b``)."""
     if not (netloc := _NETLOC.match(url)):
         return None
     at, later = netloc[1].rfind("@"), None
