@@ -380,7 +380,7 @@ class Runner:
                             if reasoned > max_reasoned:  # a runaway that reasons on: ended as at its limit
                                 usage = dataclasses.replace(
                                     CallUsage.estimate(request.prompt.chars, weight + reasoned, counted),
-                                    finish_reason="length")
+                                    finish_reason=backend.provider.length_reason)
                                 break
                             continue
                         if chunk is STARTED:
@@ -404,7 +404,7 @@ class Runner:
                             # reported last is estimated (a runaway at least its whole budget: it ignored it).
                             usage = CallUsage.estimate(request.prompt.chars, weight + reasoned, counted)
                             if runaway:
-                                usage = dataclasses.replace(usage, finish_reason="length",
+                                usage = dataclasses.replace(usage, finish_reason=backend.provider.length_reason,
                                                             output_tokens=max(usage.output_tokens, request.max_tokens))
                             break
             except StreamError as error:

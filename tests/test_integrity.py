@@ -360,6 +360,8 @@ async def test_a_server_that_ignores_max_tokens_is_cut_off_as_length(provider):
     words, chars = len(result.text.split()), len(result.text)
     assert result.text.startswith("and on and on") and words >= 2 * 50 + 8 + 1 and chars <= 16 * 50 + 64
     assert words == 2 * 50 + 8 + 1 or chars == 16 * 50 + 64
+    # in the provider's own word for a budget's end, as where the server ends it (probe 95: Anthropic's said length)
+    assert result.truncated and result.finish_reason == ("max_tokens" if provider == "anthropic" else "length")
     # charged what it sent, a token per four characters (a trailing space it sent is no part of the answer)
     assert request.client_closed and result.usage.output_tokens in {math.ceil(chars / 4), math.ceil((chars + 1) / 4)}
     # no counts came at the end: the input is what Anthropic's message_start counted ahead, elsewhere estimated at a

@@ -51,6 +51,7 @@ class AnthropicProvider(Provider):
     override sotkit's own (all but the messages), and a field given as ``None`` is left out of the body."""
 
     max_temperature = 1.0
+    length_reason = "max_tokens"
     # failures without an HTTP status worth retrying: refused or dropped connections, timeouts, cut streams
 
     @property

@@ -283,6 +283,8 @@ class Provider(ABC):
     platform: str | None = None
     #: exceptions (besides HTTP 408/409/429/5xx, which carry ``status_code``) that a retry may cure
     transient_errors: tuple[type[BaseException], ...] = ()
+    #: its word for a generation ended at its token budget, also where sotkit ends one that ran past it
+    length_reason: str = "length"
 
     @classmethod
     def option_names(cls) -> set[str]:
