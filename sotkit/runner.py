@@ -414,7 +414,8 @@ class Runner:
             finally:
                 if usage is None:  # the attempt broke or was cancelled before its counts: what it used was paid for
                     output = weight + reasoned
-                    usage = CallUsage.estimate(request.prompt.chars, output, counted) if started or output or counted \
+                    # (counts sent ahead come after STARTED)
+                    usage = CallUsage.estimate(request.prompt.chars, output, counted) if started or output \
                         else CallUsage()
                 self._account(usage, backend.model, span)
         watchdog.check()
