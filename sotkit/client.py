@@ -98,7 +98,9 @@ class SoT:
         self._owned: list[Provider] = []
         self._closed = False
         self._tpm = tpm
-        self._timeout = timeout  # the SDK's, for every wait on the network: no longer wait for text can hold
+        # the SDK's, for every wait on the network: no longer wait for text can hold; a user's client keeps its own
+        self._users_client = options.get("client") is not None
+        self._timeout = _read_timeout(options["client"]) if self._users_client else timeout
         self._answers: weakref.WeakSet[Answer] = weakref.WeakSet()  # to stop those still running at aclose()
         name = default_model() if model is None else model
         try:
@@ -113,8 +115,8 @@ class SoT:
                 raise ConfigError(f"no model was given (model=None), so the default {name} was used ({why}): {exc}; "
                                   "pass model='provider:model' or set $SOTKIT_MODEL") from exc
             raise
-        if timeout is not None and "first_token_timeout" not in main.request_defaults:
-            request_options.setdefault("first_token_timeout", timeout)  # the wait for a call's first text too
+        if timeout is not None and "first_token_timeout" not in main.request_defaults:  # the wait for a first text
+            request_options.setdefault("first_token_timeout", min(timeout, self._timeout or timeout))
         self.options = RequestOptions(**{**main.request_defaults, **request_options})
         self.backends = [Backend(main, _templates(main, templates), self._limits(main, max_concurrency, rpm, tpm))]
         if fallback is not None:
@@ -144,9 +146,11 @@ class SoT:
         first = options.first_token_timeout
         if first is not None and self._timeout is not None and first > self._timeout \
                 and not self.backends[0].provider.in_process:
-            raise ConfigError(f"first_token_timeout={first:g} is more than timeout={self._timeout:g}, the SDK's "
-                              "network timeout, which would end the call first; raise timeout to at least "
-                              "first_token_timeout")
+            whose, fix = (f"{self._timeout:g} s, the read timeout of the client= you gave", "raise the client's "
+                          "(client.with_options(timeout=...))") if self._users_client else \
+                (f"timeout={self._timeout:g}, the SDK's network timeout", "raise timeout")
+            raise ConfigError(f"first_token_timeout={first:g} is more than {whose}, which would end the call first; "
+                              f"{fix} to at least first_token_timeout")
         for backend in self.backends:
             provider = backend.provider
             if options.temperature is not None and options.temperature > provider.max_temperature:
@@ -414,6 +418,14 @@ _ASYNC_ONLY = ("a stream is read asynchronously, inside an async function: `asyn
                "notebook, whose event loop runs already, write `async with` and `await` in the cell itself)")
 _STREAM_CLOSED = ("this stream was read to its end or closed (a stream is one request): call sot.stream(...) "
                   "again for another")
+
+
+def _read_timeout(client: Any) -> float | None:
+    """The seconds a user's SDK client waits for the network to send more (an ``httpx.Timeout``'s read, the
+    SDKs' default 600), which ends a call that waits for its first text longer."""
+    timeout = getattr(client, "timeout", None)
+    timeout = getattr(timeout, "read", timeout)
+    return float(timeout) if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) else None
 
 
 def _templates(provider: Provider, overrides: TemplateSource) -> Templates:

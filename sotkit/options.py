@@ -39,8 +39,24 @@ def check_names(given: Iterable[str], allowed: Iterable[str], where: str, sugges
             hint = f"did you mean {' or '.join(map(repr, close))}? " if close else ""
             if name in owners:
                 hint = f"{name}= is an option of {owners[name]}; "
+            elif instead := _elsewhere(name):
+                hint = f"{instead}; "
             options = f"options are: {', '.join(allowed)}" if allowed else "it takes none"
             raise ConfigError(f"unknown option {name!r} for {where}; {hint}{options}")
+
+
+def _elsewhere(name: str) -> str | None:
+    """Where an option that other SDKs take as a keyword goes in sotkit, if anywhere."""
+    if name in _API_PARAMETERS:
+        return (f"{name} is an API parameter sotkit does not set: an openai: or anthropic: model takes it in "
+                f"extra_body={{{name!r}: ...}}")
+    if name in ("system", "stop", "stop_sequences"):
+        return f"{name}: {_WRITTEN_BY_SOTKIT[name]}"
+    if name in ("extra_headers", "default_headers", "headers", "extra_query", "default_query"):
+        return f"{name}: build your own SDK client with them and pass it as client="
+    if name in _NOT_ONE_TEXT:
+        return f"{name} asks for {_NOT_ONE_TEXT[name]}, while sotkit reads one streamed text a call"
+    return None
 
 
 def check_number(name: str, value: Any, *, above: float | None = 0.0, at_least: float | None = None,
@@ -94,17 +110,48 @@ def check_type(name: str, value: Any, kind: type | tuple[type, ...], wanted: str
         _check_utf8(f"{name}=", value)
 
 
-def check_extra_body(extra_body: Any) -> Mapping[str, Any]:
-    """A provider's ``extra_body=``: fields added to every request's body (``{}`` for none)."""
+#: body fields sotkit writes itself, with the option that sets each: an ``extra_body`` value for one would override
+#: it unseen (a request's own ``temperature=``, the router's budget, a template's system prompt), so only its None,
+#: which leaves the field out for a server that refuses it, is taken
+_WRITTEN_BY_SOTKIT = dict.fromkeys(("model", "messages", "stream"), "sotkit builds them from the model and templates") | {
+    "temperature": "use temperature= (the client's, or per request)",
+    **dict.fromkeys(("max_tokens", "max_completion_tokens"),
+                    "use skeleton_max_tokens=, point_max_tokens= and max_tokens= (the sequential answer's)"),
+    **dict.fromkeys(("stop", "stop_sequences"), "put stop sequences in a template's {% block stop %}, one a line"),
+    "system": "put the system prompt in a template's {% block system %}"}
+#: the APIs' sampling and bookkeeping parameters, which sotkit passes on in extra_body rather than as options
+_API_PARAMETERS = {"top_p", "top_k", "seed", "presence_penalty", "frequency_penalty", "logit_bias", "logprobs",
+                   "top_logprobs", "user", "metadata", "service_tier", "reasoning_effort", "verbosity", "thinking",
+                   "min_p", "repetition_penalty"}
+#: fields that ask for something other than one streamed text per call, which sotkit reads, splits and stitches
+_NOT_ONE_TEXT = {"n": "several answers a call (each billed, one read)",
+                 **dict.fromkeys(("tools", "tool_choice", "functions", "function_call", "parallel_tool_calls"),
+                                 "tool calls in place of text"),
+                 "response_format": "a structured reply, which would also shape the skeleton and every point"}
+
+
+def check_extra_body(extra_body: Any) -> dict[str, Any]:
+    """A provider's ``extra_body=``: fields added to every request's body (``{}`` for none), as the JSON the SDK
+    would send, a copy: a later change to the caller's dict cannot reach requests unchecked."""
     if extra_body is not None and not isinstance(extra_body, Mapping):
         raise ConfigError(f"extra_body={extra_body!r}: must be a dict of fields added to each request's body")
+    body = {}
     for name, value in (extra_body or {}).items():
+        if not isinstance(name, str):
+            raise ConfigError(f"extra_body has the key {_shown(name)}: a body's field names are str")
         try:  # now, not at the first call, deep in the SDK's encoder
-            json.dumps(value, allow_nan=False, default=_sent_by_the_sdks)
+            body[name] = value = json.loads(json.dumps(value, allow_nan=False, default=_sent_by_the_sdks))
         except (TypeError, ValueError, RecursionError) as exc:
             raise ConfigError(f"extra_body[{name!r}]={_shown(value)}: JSON cannot carry it ({exc}); use "
                               "str, numbers, bool, None, lists and dicts") from None
-    return extra_body or {}
+        if value is not None and name in _WRITTEN_BY_SOTKIT:
+            raise ConfigError(f"extra_body[{name!r}]={_shown(value)}: sotkit sets {name} on each call itself; "
+                              f"{_WRITTEN_BY_SOTKIT[name]}")
+        if value is not None and name in _NOT_ONE_TEXT and not (name == "n" and value == 1):
+            raise ConfigError(f"extra_body[{name!r}]={_shown(value)}: asks for {_NOT_ONE_TEXT[name]}, while sotkit "
+                              "reads one streamed text a call; ask for the form you want in the question or a "
+                              "template instead")
+    return body
 
 
 def _sent_by_the_sdks(value: Any) -> Any:

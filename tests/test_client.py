@@ -562,6 +562,22 @@ def test_a_first_token_timeout_the_network_timeout_would_cut_short_is_refused():
                       first_token_timeout=100).options.first_token_timeout == 100  # no network timeout
 
 
+def test_with_a_users_client_the_first_text_wait_and_its_check_go_by_that_clients_timeout():
+    """A user's client keeps its own network timeout (sotkit's timeout= does not change it): the first-text wait
+    defaulted to sotkit's 60 s and a first_token_timeout=30 was taken, while the client's 2 s ended every call, and
+    the check named sotkit's timeout, not the client's (probe 97)."""
+    import anthropic
+
+    quick = openai.AsyncOpenAI(api_key="k", base_url="http://127.0.0.1:9/v1", timeout=2)
+    assert sotkit.SoT("openai:m", client=quick).options.first_token_timeout == 2
+    with pytest.raises(sotkit.ConfigError, match=r"^first_token_timeout=30 is more than 2 s, the read timeout of the "
+                                                 r"client= you gave.*client\.with_options\(timeout=\.\.\.\)"):
+        sotkit.SoT("openai:m", client=quick, first_token_timeout=30)
+    slow = anthropic.AsyncAnthropic(api_key="k", timeout=anthropic.Timeout(5, read=900))
+    assert sotkit.SoT("anthropic:m", client=slow, timeout=40).options.first_token_timeout == 40
+    assert sotkit.SoT("anthropic:m", client=slow, first_token_timeout=800).options.first_token_timeout == 800
+
+
 def test_a_local_model_takes_any_first_token_timeout():
     pytest.importorskip("torch")
     assert sotkit.SoT("local:smollm2", timeout=1, first_token_timeout=10)  # in-process: no network at all
@@ -595,6 +611,53 @@ def test_an_extra_body_field_json_cannot_carry_is_refused_at_construction_naming
                                                           "m": types.MappingProxyType({"a": 1}), "d": {}.items()})
     with pytest.raises(sotkit.ConfigError, match="generator"):  # the check would use it up
         sotkit.SoT(f"{provider}:m", api_key="k", extra_body={"g": (n for n in range(2))})
+
+
+@pytest.mark.parametrize("field, value, says", [
+    ("temperature", 0.9, "use temperature="), ("max_tokens", 40, "use skeleton_max_tokens=, point_max_tokens="),
+    ("max_completion_tokens", 40, "point_max_tokens="), ("stop", ["END"], "block stop"),
+    ("stop_sequences", ["END"], "block stop"), ("system", "Be terse.", "block system"),
+    ("messages", [{"role": "user", "content": "Hi"}], "builds them"), ("model", "other", "builds them"),
+    ("n", 2, "several answers a call"), ("tools", [{"type": "function"}], "tool calls"),
+    ("tool_choice", "required", "tool calls"), ("response_format", {"type": "json_object"}, "structured reply"),
+])
+def test_extra_body_may_not_set_what_sotkit_sets_or_what_a_call_cannot_return_as_one_text(provider, field, value,
+                                                                                          says):
+    # probe 97: such fields overrode a request's own temperature= and budgets, the router's, a template's system
+    # prompt and stop lines, or replaced the prompt (Anthropic's messages), or were billed and dropped (n=2)
+    with pytest.raises(sotkit.ConfigError, match=rf"^extra_body\['{field}'\]=.*{re.escape(says)}"):
+        sotkit.SoT(f"{provider}:m", api_key="k", extra_body={field: value})
+    sotkit.SoT(f"{provider}:m", api_key="k", extra_body={field: None, "n": 1, "seed": 7, "top_k": 5})
+
+
+@pytest.mark.parametrize("name, says", [
+    ("top_p", "top_p is an API parameter sotkit does not set: an openai: or anthropic: model takes it in "
+              "extra_body={'top_p': ...}"),
+    ("seed", "extra_body={'seed': ...}"), ("thinking", "extra_body={'thinking': ...}"),
+    ("system", "{% block system %}"), ("stop", "{% block stop %}"), ("extra_headers", "pass it as client="),
+    ("n", "several answers a call"), ("response_format", "structured reply"),
+])
+async def test_another_sdks_parameter_is_refused_saying_where_it_goes_in_sotkit(name, says):
+    """They were refused as unknown options, with the list of ours but no word on where theirs go (probe 97)."""
+    with pytest.raises(sotkit.ConfigError, match=re.escape(says)):
+        sotkit.SoT("openai:m", api_key="k", **{name: 1})
+    async with sotkit.SoT("openai:m", api_key="k") as sot:
+        with pytest.raises(sotkit.ConfigError, match=rf"^unknown option '{name}' for a request.*{re.escape(says)}"):
+            await sot.generate("How can I sleep better?", **{name: 1})
+
+
+async def test_extra_body_is_copied_when_the_client_is_built(provider):
+    """A later change to the caller's dict reached requests, unchecked (a set failed the call as a bare TypeError)."""
+    extra: dict = {"metadata": {"team": "a"}}
+    with FakeLLMServer(sot_responder("1. One\n2. Two", sequential="Plain.")) as server:
+        base_url = server.openai_base_url if provider == "openai" else server.anthropic_base_url
+        async with sotkit.SoT(f"{provider}:m", base_url=base_url, api_key="k",
+                              mode="sequential", extra_body=extra) as sot:
+            extra["metadata"]["team"], extra["tags"] = "b", {"x"}
+            assert (await sot.generate("How can I sleep better?")).text == "Plain."
+    assert [r.body["metadata"] for r in server.requests] == [{"team": "a"}] and "tags" not in server.requests[0].body
+    with pytest.raises(sotkit.ConfigError, match=r"^extra_body has the key 1: a body's field names are str"):
+        sotkit.SoT(f"{provider}:m", api_key="k", extra_body={1: 2})
 
 
 def test_an_unreadable_ca_bundle_is_named_by_the_setting_that_gave_it(monkeypatch):

@@ -259,14 +259,14 @@ async def test_calls_one_after_another_reuse_one_connection(provider):
 
 async def test_openai_request_fields_and_a_users_extra_body_reach_the_server():
     with FakeLLMServer(sot_responder(SKELETON, sequential="Hi."), latency=FAST) as server:
-        async with client(server, "openai", mode="sequential", extra_body={"top_k": 5, "temperature": 0.3}) as sot:
+        async with client(server, "openai", mode="sequential", extra_body={"top_k": 5}, temperature=0.3) as sot:
             result = await sot.generate("How can I be healthier?", max_tokens=77)
     [request] = server.requests
     assert request.body["messages"][-1] == {"role": "user", "content": request.user}
     assert "How can I be healthier?" in request.user
     assert request.body["max_tokens"] == 77 and request.body["stream"] is True
     assert request.body["stream_options"] == {"include_usage": True} and result.usage.output_tokens > 0
-    assert request.body["top_k"] == 5 and request.body["temperature"] == 0.3  # the user's fields win
+    assert request.body["top_k"] == 5 and request.body["temperature"] == 0.3
 
 
 async def test_temperature_reaches_every_call_on_both_apis(provider):

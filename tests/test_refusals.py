@@ -337,16 +337,6 @@ async def test_a_standalone_llm_router_decides_without_the_temperature_refused()
     assert decision.mode == "sequential" and decision.reason.startswith("llm (openai:gpt-5): C")
 
 
-async def test_a_temperature_the_user_put_in_extra_body_is_not_dropped():
-    """``extra_body`` is the user's word for the body: its refused temperature is the server's error, not left out."""
-    with FakeLLMServer(refusing_temperature("openai")) as server:
-        async with sotkit.SoT("openai:gpt-5", base_url=server.openai_base_url, api_key="k", mode="sequential",
-                              extra_body={"temperature": 0.2}) as sot:
-            with pytest.raises(Exception, match="Unsupported value: 'temperature'"):
-                await sot.generate("How can I live well?")
-    assert len(server.requests) == 1
-
-
 #: a gateway that turns thinking on refuses a prefill in thinking's words
 THINKING_REFUSAL = {"type": "error", "error": {"type": "invalid_request_error", "message": "messages.1.content.0.type: "
                     "Expected `thinking` or `redacted_thinking`, but found `text`. When `thinking` is enabled, a final "
@@ -534,19 +524,15 @@ def test_stop_at_ends_a_text_at_its_first_stop_sequence_however_it_is_split(piec
     assert released + ("" if stopping.hit else stopping.finish()) == text
 
 
-async def test_extra_body_reaches_anthropic_and_its_temperature_is_the_users():
+async def test_extra_body_reaches_anthropic_and_its_none_leaves_sotkits_temperature_out():
     with FakeLLMServer(refusing_temperature("anthropic")) as server:
         async with sotkit.SoT("anthropic:claude-opus-4-7", base_url=server.anthropic_base_url, api_key="k",
-                              mode="sequential", extra_body={"thinking": {"type": "adaptive"}, "temperature": 0.5}
-                              ) as sot:
-            with pytest.raises(Exception, match="temperature. is deprecated"):
-                await sot.generate("How can I live well?")
-        async with sotkit.SoT("anthropic:claude-opus-4-7", base_url=server.anthropic_base_url, api_key="k",
-                              mode="sequential", temperature=0.5, extra_body={"temperature": None}) as sot:
+                              mode="sequential", temperature=0.5,
+                              extra_body={"thinking": {"type": "adaptive"}, "temperature": None}) as sot:
             result = await sot.generate("How can I live well?")
     assert result.text == "A plain answer."
-    assert server.requests[0].body["thinking"] == {"type": "adaptive"} and len(server.requests) == 2
-    assert "temperature" not in server.requests[1].body  # None leaves sotkit's own out
+    [request] = server.requests
+    assert request.body["thinking"] == {"type": "adaptive"} and "temperature" not in request.body
 
 
 async def test_the_llm_router_of_a_model_that_reasons_first_gets_room_to_answer():

@@ -47,8 +47,8 @@ class AnthropicProvider(Provider):
     """``supports_prefill``: a last assistant message is continued (``takes_prefill``); off for good once the
     server refuses one.
 
-    ``extra_body`` holds fields added to every request's body (``{"thinking": {"type": "adaptive"}}``); they
-    override sotkit's own (all but the messages), and a field given as ``None`` is left out of the body."""
+    ``extra_body`` holds fields added to every request's body (``{"thinking": {"type": "adaptive"}}``), checked by
+    ``options.check_extra_body``; ``{"temperature": None}`` leaves sotkit's out."""
 
     max_temperature = 1.0
     length_reason = "max_tokens"

@@ -38,9 +38,9 @@ class OpenAIProvider(Provider):
     ``extra_body``: that goes on every request, also on those that end with the user's turn, whose question the model
     would then continue).
 
-    ``extra_body`` holds fields added to every request's body; they override sotkit's own (all but the
-    messages), and a field given as ``None`` is left out of the body (``{"stream_options": None}`` for a server
-    that refuses it, such as Mistral's API)."""
+    ``extra_body`` holds fields added to every request's body, checked by ``options.check_extra_body``; a field
+    of sotkit's given as ``None`` is left out of the body (``{"stream_options": None}`` for a server that refuses
+    it, such as Mistral's API)."""
 
     supports_prefill = False  # the chat completions API has no assistant prefill
     # failures without an HTTP status worth retrying: refused or dropped connections, timeouts, cut streams
@@ -109,8 +109,7 @@ class OpenAIProvider(Provider):
         reading, tags, written = _Reading(), ThinkTags(), 0
         # The body travels in extra_body, which the SDK sends as given: its type-driven transform of the
         # parameters costs ~0.5 ms of CPU a call, a fifth of the client's cost per expansion when hundreds
-        # stream at once (benchmarks/overhead.py). A user's extra_body overrides any field but the messages; its
-        # None removes one.
+        # stream at once (benchmarks/overhead.py). A user's extra_body adds fields; its None removes one.
         if self._extra_body:
             body = with_extra(body, self._extra_body)
         try:

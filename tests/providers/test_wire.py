@@ -137,7 +137,8 @@ async def test_an_openai_stream_that_says_done_without_finishing_was_cut(chunks,
 
 
 async def test_only_the_first_of_several_generations_is_read():
-    """With n=2 in extra_body a server interleaves two generations' chunks: only index 0's are the answer."""
+    """A server that streams several generations (n=2 set by a gateway; extra_body refuses it) interleaves their
+    chunks: only index 0's are the answer."""
     other = [{"choices": [{"index": 1, "delta": {"content": word.upper()}, "finish_reason": None}]}
              for word in ("Keep ", "it ", "dark.")]
     mine = [{"choices": [{"index": 0, **chunk["choices"][0]}]} for chunk in WORDS]
