@@ -98,9 +98,6 @@ class SoT:
         self._owned: list[Provider] = []
         self._closed = False
         self._tpm = tpm
-        # the SDK's, for every wait on the network: no longer wait for text can hold; a user's client keeps its own
-        self._users_client = options.get("client") is not None
-        self._timeout = _read_timeout(options["client"]) if self._users_client else timeout
         self._answers: weakref.WeakSet[Answer] = weakref.WeakSet()  # to stop those still running at aclose()
         name = default_model() if model is None else model
         try:
@@ -115,9 +112,6 @@ class SoT:
                 raise ConfigError(f"no model was given (model=None), so the default {name} was used ({why}): {exc}; "
                                   "pass model='provider:model' or set $SOTKIT_MODEL") from exc
             raise
-        if timeout is not None and "first_token_timeout" not in main.request_defaults:  # the wait for a first text
-            request_options.setdefault("first_token_timeout", min(timeout, self._timeout or timeout))
-        self.options = RequestOptions(**{**main.request_defaults, **request_options})
         self.backends = [Backend(main, _templates(main, templates), self._limits(main, max_concurrency, rpm, tpm))]
         if fallback is not None:
             try:
@@ -126,6 +120,11 @@ class SoT:
                 raise ConfigError(f"fallback={shown(fallback)}: {exc}. {FALLBACK_OPTIONS}") from exc
             backup_limits = self._limits(backup, max_concurrency)
             self.backends.append(Backend(backup, _templates(backup, templates), backup_limits))
+        self._network_timeouts = self._timeouts_of(timeout, options.get("client"))
+        waits = [seconds for seconds, *_ in self._network_timeouts] + ([timeout] if timeout is not None else [])
+        if waits and "first_token_timeout" not in main.request_defaults:  # the wait for a first text too
+            request_options.setdefault("first_token_timeout", min(waits))
+        self.options = RequestOptions(**{**main.request_defaults, **request_options})
         self.prices.check_models([backend.model for backend in self.backends])
         self._router = make_router(router, provider=main, templates=self.backends[0].templates,
                                    threshold=router_threshold)
@@ -144,13 +143,10 @@ class SoT:
                               "minute's budget; raise tpm to your provider's limit, or lower max_tokens, "
                               "skeleton_max_tokens and point_max_tokens")
         first = options.first_token_timeout
-        if first is not None and self._timeout is not None and first > self._timeout \
-                and not self.backends[0].provider.in_process:
-            whose, fix = (f"{self._timeout:g} s, the read timeout of the client= you gave", "raise the client's "
-                          "(client.with_options(timeout=...))") if self._users_client else \
-                (f"timeout={self._timeout:g}, the SDK's network timeout", "raise timeout")
-            raise ConfigError(f"first_token_timeout={first:g} is more than {whose}, which would end the call first; "
-                              f"{fix} to at least first_token_timeout")
+        for seconds, whose, fix in self._network_timeouts if first is not None else ():
+            if first > seconds:
+                raise ConfigError(f"first_token_timeout={first:g} is more than {whose}, which would end the call "
+                                  f"first; {fix} to at least first_token_timeout")
         for backend in self.backends:
             provider = backend.provider
             if options.temperature is not None and options.temperature > provider.max_temperature:
@@ -163,6 +159,22 @@ class SoT:
                     raise ConfigError(f"context= was given but the template(s) {', '.join(ignored)} never use "
                                       "{{ context }}, so it would be dropped; add it to those templates")
         return options
+
+    def _timeouts_of(self, timeout: float | None, users_client: Any) -> list[tuple[float, str, str]]:
+        """The network timeouts that would end a backend's wait for its first text, as ``(seconds, whose, what to
+        raise)``: sotkit's ``timeout``, but where the user gave the main model's client, which keeps its own."""
+        found = []
+        for backend in self.backends:
+            if backend.provider.in_process:
+                continue
+            if backend is self.backends[0] and users_client is not None:
+                if (seconds := _read_timeout(users_client)) is not None:
+                    found.append((seconds, f"{seconds:g} s, the read timeout of the client= you gave",
+                                  "raise the client's (client.with_options(timeout=...))"))
+            elif timeout is not None:
+                of = "" if backend is self.backends[0] else " (the fallback's)"
+                found.append((timeout, f"timeout={timeout:g}, the SDK's network timeout{of}", "raise timeout"))
+        return found
 
     def _limits(self, provider: Provider, max_concurrency: int, rpm: float | None = None,
                 tpm: float | None = None) -> Limits:
@@ -272,6 +284,12 @@ class SoT:
 
     def __repr__(self) -> str:
         return f"SoT(model={self.model!r}, fallback={self.backends[1].model if len(self.backends) > 1 else None!r})"
+
+    def __reduce__(self) -> NoReturn:
+        # pickle and copy failed deep inside ("Can't pickle local object 'sdk_clients.<locals>.build'")
+        raise TypeError("a sotkit.SoT client holds connections, limits and the event loop it runs in, so it is not "
+                        "pickled or copied: build one in each process (a task queue's worker, a process pool's "
+                        "initializer) and share it there")
 
 
 class EventStream:

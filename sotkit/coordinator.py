@@ -528,11 +528,11 @@ class Answer:
         # the template's prefill where the model writing the answer continues it ("Verdict: [[", "In short,"): it
         # does not write it again, so the answer opens with it, with its first text (as where the model is sent
         # none and writes it itself)
-        prefill = ""
+        prefill, writer = "", self.backends[0].model  # the model writing the answer now (a fallback's own)
 
         def on_text(text: str) -> bool:
-            if not self.sequential_text:
-                text = prefill + text
+            if not self.sequential_text:  # a partial answer, too, says whose it is (a deadline's, a broken one's)
+                text, self.written_by = prefill + text, writer
             self.sequential_text += text
             self._emit([TextEvent(text)])
             return True
@@ -540,11 +540,12 @@ class Answer:
         def on_restart() -> None:
             if self.sequential_text:
                 self.send(WithdrawEvent(None, self.sequential_text))
-                self.sequential_text = ""
+                self.sequential_text, self.written_by = "", None
 
         def on_start(backend: Backend) -> None:
-            nonlocal prefill
+            nonlocal prefill, writer
             prefill = (call.build(backend).prompt.prefill or "") if backend.provider.supports_prefill else ""
+            writer = backend.model
 
         asked: list[str] = []
 

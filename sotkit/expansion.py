@@ -35,7 +35,8 @@ from .talk import talk_closing, talk_opening
 _FIRST_BULLET = re.compile(r"\s*[-*•]\s+")
 # The end of a sentence: settled once whitespace follows it (before that, "2." may still become "2.5"); Chinese and
 # Japanese full stops need none.
-_SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*(?=\s)|[。！？][”’」』）]*")
+_CLOSERS = "\"'”’)]"
+_SENTENCE_END = re.compile(rf"[.!?][{re.escape(_CLOSERS)}]*(?=\s)|[。！？][”’」』）]*")
 # An opening clause that may restate the question ("To improve your time management skills, start by ...", "When it
 # comes to managing your time, ..."); a longer head before its shorter one, which it would swallow. Not a condition
 # ("If you want to learn Python first, aim for ..." answers a question on Python or JavaScript first).
@@ -114,6 +115,7 @@ class ExpansionFilter:
         self._instructions = instructions
         self._echo_free: dict[int, bool] = {}  # sentence start -> kept (decided once, so released text stays)
         self._judged, self._kept = "", ""  # the clean text up to the last sentence judged, and what of it is kept
+        self._searched, self._unended = "", 0  # the text last searched for sentence ends; where one may yet begin
         self.echoed = False
         """True once a sentence that copies the instructions was dropped."""
         # most_points: the most points the answer can have (the skeleton's count once complete, else the limit)
@@ -313,11 +315,15 @@ class ExpansionFilter:
         if not text.startswith(self._judged):
             self._judged, self._kept = "", ""
         start, kept = len(self._judged), [self._kept]
-        for end in [m.end() for m in _SENTENCE_END.finditer(text, start)]:
+        # the unended sentence was searched for an end before: only from its last stop on can one come now (a
+        # point of one long line was searched whole at every piece, the loop held a second at 16,000 words)
+        resume = max(start, self._unended) if text.startswith(self._searched) else start
+        for end in [m.end() for m in _SENTENCE_END.finditer(text, resume)]:
             if self._echo_free_at(start, text[start:end]):
                 kept.append(text[start:end])
             start = end
         self._judged, self._kept = text[:start], "".join(kept)
+        self._searched, self._unended = text, _last_stop(text, start)
         tail = text[start:]
         if tail and final:  # the last sentence, ended by the call
             if self._echo_free_at(start, tail):
@@ -337,3 +343,12 @@ class ExpansionFilter:
                 not self._instructions.could_echo(sentence[:m.end()]) for m in re.finditer(r"\s+", sentence))
             self.echoed |= not self._echo_free[start]
         return self._echo_free[start]
+
+
+def _last_stop(text: str, start: int) -> int:
+    """Where in ``text`` (from ``start``) a ``_SENTENCE_END`` may begin once more text comes: at a final stop
+    that only closing quotes or brackets follow (its space is yet to come), else at the end."""
+    end = len(text)
+    while end > start and text[end - 1] in _CLOSERS:
+        end -= 1
+    return end - 1 if end > start and text[end - 1] in ".!?" else len(text)

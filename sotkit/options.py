@@ -48,14 +48,14 @@ def check_names(given: Iterable[str], allowed: Iterable[str], where: str, sugges
 def _elsewhere(name: str) -> str | None:
     """Where an option that other SDKs take as a keyword goes in sotkit, if anywhere."""
     if name in _API_PARAMETERS:
-        return (f"{name} is an API parameter sotkit does not set: an openai: or anthropic: model takes it in "
+        return (f"{name} is an API parameter sotkit does not set: send it in the client's "
                 f"extra_body={{{name!r}: ...}}")
     if name in ("system", "stop", "stop_sequences"):
         return f"{name}: {_WRITTEN_BY_SOTKIT[name]}"
     if name in ("extra_headers", "default_headers", "headers", "extra_query", "default_query"):
         return f"{name}: build your own SDK client with them and pass it as client="
     if name in _NOT_ONE_TEXT:
-        return f"{name} asks for {_NOT_ONE_TEXT[name]}, while sotkit reads one streamed text a call"
+        return f"{name} asks for {_NOT_ONE_TEXT[name][0]}, while sotkit reads one streamed text a call"
     return None
 
 
@@ -110,11 +110,12 @@ def check_type(name: str, value: Any, kind: type | tuple[type, ...], wanted: str
         _check_utf8(f"{name}=", value)
 
 
-#: body fields sotkit writes itself, with the option that sets each: an ``extra_body`` value for one would override
-#: it unseen (a request's own ``temperature=``, the router's budget, a template's system prompt), so only its None,
-#: which leaves the field out for a server that refuses it, is taken
+#: body fields sotkit writes itself, with the option that sets each: an ``extra_body`` value for one overrode it
+#: unseen (a request's own ``temperature=``, the router's budget, a template's system prompt), and a None left some
+#: out with nothing in their place (no stop sequences, no token limit) and others not at all; sotkit leaves out on
+#: its own a temperature, budget field or stop sequences a server refuses
 _WRITTEN_BY_SOTKIT = dict.fromkeys(("model", "messages", "stream"), "sotkit builds them from the model and templates") | {
-    "temperature": "use temperature= (the client's, or per request)",
+    "temperature": "use temperature= (the client's, or per request; none is sent unless given)",
     **dict.fromkeys(("max_tokens", "max_completion_tokens"),
                     "use skeleton_max_tokens=, point_max_tokens= and max_tokens= (the sequential answer's)"),
     **dict.fromkeys(("stop", "stop_sequences"), "put stop sequences in a template's {% block stop %}, one a line"),
@@ -123,11 +124,14 @@ _WRITTEN_BY_SOTKIT = dict.fromkeys(("model", "messages", "stream"), "sotkit buil
 _API_PARAMETERS = {"top_p", "top_k", "seed", "presence_penalty", "frequency_penalty", "logit_bias", "logprobs",
                    "top_logprobs", "user", "metadata", "service_tier", "reasoning_effort", "verbosity", "thinking",
                    "min_p", "repetition_penalty"}
-#: fields that ask for something other than one streamed text per call, which sotkit reads, splits and stitches
-_NOT_ONE_TEXT = {"n": "several answers a call (each billed, one read)",
-                 **dict.fromkeys(("tools", "tool_choice", "functions", "function_call", "parallel_tool_calls"),
-                                 "tool calls in place of text"),
-                 "response_format": "a structured reply, which would also shape the skeleton and every point"}
+_TOOLS = "tool calls in place of text"
+#: fields that can ask for something other than one streamed text a call, which sotkit reads, splits and stitches,
+#: with the values that do not
+_NOT_ONE_TEXT = {"n": ("several answers a call (each billed, one read)", (None, 1)),
+                 "tools": (_TOOLS, (None, [])), "functions": (_TOOLS, (None, [])),
+                 "tool_choice": (_TOOLS, (None, "none", {"type": "none"})), "function_call": (_TOOLS, (None, "none")),
+                 "response_format": ("a structured reply, which would also shape the skeleton and every point",
+                                     (None, {"type": "text"}))}
 
 
 def check_extra_body(extra_body: Any) -> dict[str, Any]:
@@ -140,17 +144,18 @@ def check_extra_body(extra_body: Any) -> dict[str, Any]:
         if not isinstance(name, str):
             raise ConfigError(f"extra_body has the key {_shown(name)}: a body's field names are str")
         try:  # now, not at the first call, deep in the SDK's encoder
-            body[name] = value = json.loads(json.dumps(value, allow_nan=False, default=_sent_by_the_sdks))
+            sent = json.dumps(value, allow_nan=False, default=_sent_by_the_sdks, ensure_ascii=False)
+            body[name] = value = json.loads(sent.encode())  # UTF-8, as it goes: a lone surrogate cannot
         except (TypeError, ValueError, RecursionError) as exc:
             raise ConfigError(f"extra_body[{name!r}]={_shown(value)}: JSON cannot carry it ({exc}); use "
                               "str, numbers, bool, None, lists and dicts") from None
-        if value is not None and name in _WRITTEN_BY_SOTKIT:
+        if name in _WRITTEN_BY_SOTKIT:
             raise ConfigError(f"extra_body[{name!r}]={_shown(value)}: sotkit sets {name} on each call itself; "
                               f"{_WRITTEN_BY_SOTKIT[name]}")
-        if value is not None and name in _NOT_ONE_TEXT and not (name == "n" and value == 1):
-            raise ConfigError(f"extra_body[{name!r}]={_shown(value)}: asks for {_NOT_ONE_TEXT[name]}, while sotkit "
-                              "reads one streamed text a call; ask for the form you want in the question or a "
-                              "template instead")
+        if name in _NOT_ONE_TEXT and (isinstance(value, bool) or value not in _NOT_ONE_TEXT[name][1]):
+            raise ConfigError(f"extra_body[{name!r}]={_shown(value)}: asks for {_NOT_ONE_TEXT[name][0]}, while "
+                              "sotkit reads one streamed text a call; ask for the form you want in the question or "
+                              "a template instead")
     return body
 
 

@@ -1,8 +1,10 @@
 """The public surface: imports, bad input caught before any network traffic."""
 
+import copy
 import datetime
 import functools
 import math
+import pickle
 import re
 import subprocess
 import sys
@@ -562,12 +564,13 @@ def test_a_first_token_timeout_the_network_timeout_would_cut_short_is_refused():
                       first_token_timeout=100).options.first_token_timeout == 100  # no network timeout
 
 
-def test_with_a_users_client_the_first_text_wait_and_its_check_go_by_that_clients_timeout():
+def test_with_a_users_client_the_first_text_wait_and_its_check_go_by_that_clients_timeout(monkeypatch):
     """A user's client keeps its own network timeout (sotkit's timeout= does not change it): the first-text wait
     defaulted to sotkit's 60 s and a first_token_timeout=30 was taken, while the client's 2 s ended every call, and
     the check named sotkit's timeout, not the client's (probe 97)."""
     import anthropic
 
+    monkeypatch.setenv("OPENAI_API_KEY", "k")  # the fallback's
     quick = openai.AsyncOpenAI(api_key="k", base_url="http://127.0.0.1:9/v1", timeout=2)
     assert sotkit.SoT("openai:m", client=quick).options.first_token_timeout == 2
     with pytest.raises(sotkit.ConfigError, match=r"^first_token_timeout=30 is more than 2 s, the read timeout of the "
@@ -576,6 +579,21 @@ def test_with_a_users_client_the_first_text_wait_and_its_check_go_by_that_client
     slow = anthropic.AsyncAnthropic(api_key="k", timeout=anthropic.Timeout(5, read=900))
     assert sotkit.SoT("anthropic:m", client=slow, timeout=40).options.first_token_timeout == 40
     assert sotkit.SoT("anthropic:m", client=slow, first_token_timeout=800).options.first_token_timeout == 800
+    # review 99: with timeout=None the 60 s default stayed and was refused; a fallback sotkit builds keeps timeout=
+    assert sotkit.SoT("openai:m", client=quick, timeout=None).options.first_token_timeout == 2
+    backup = "openai:backup"
+    with pytest.raises(sotkit.ConfigError, match=r"first_token_timeout=800 is more than timeout=60, the SDK's network "
+                                                 r"timeout \(the fallback's\)"):
+        sotkit.SoT("anthropic:m", client=slow, first_token_timeout=800, fallback=backup)
+    assert sotkit.SoT("anthropic:m", client=slow, fallback=backup).options.first_token_timeout == 60
+
+
+@pytest.mark.parametrize("hand_off", [pickle.dumps, copy.copy, copy.deepcopy])
+def test_a_client_is_not_pickled_or_copied_and_says_to_build_one_in_each_process(hand_off):
+    """They failed deep inside ("Can't pickle local object 'sdk_clients.<locals>.build'", "cannot pickle
+    '_thread.lock'") without a word on what to do (probe 98)."""
+    with pytest.raises(TypeError, match=r"^a sotkit\.SoT client holds connections.*build one in each process"):
+        hand_off(sotkit.SoT("openai:m", api_key="k"))
 
 
 def test_a_local_model_takes_any_first_token_timeout():
@@ -615,24 +633,37 @@ def test_an_extra_body_field_json_cannot_carry_is_refused_at_construction_naming
 
 @pytest.mark.parametrize("field, value, says", [
     ("temperature", 0.9, "use temperature="), ("max_tokens", 40, "use skeleton_max_tokens=, point_max_tokens="),
-    ("max_completion_tokens", 40, "point_max_tokens="), ("stop", ["END"], "block stop"),
-    ("stop_sequences", ["END"], "block stop"), ("system", "Be terse.", "block system"),
+    ("max_completion_tokens", None, "point_max_tokens="), ("stop", ["END"], "block stop"),
+    ("stop", None, "block stop"), ("stop_sequences", ["END"], "block stop"), ("system", "Be terse.", "block system"),
     ("messages", [{"role": "user", "content": "Hi"}], "builds them"), ("model", "other", "builds them"),
-    ("n", 2, "several answers a call"), ("tools", [{"type": "function"}], "tool calls"),
+    ("n", 2, "several answers a call"), ("n", True, "several answers a call"), ("tools", [{"type": "function"}],
+                                                                                "tool calls"),
     ("tool_choice", "required", "tool calls"), ("response_format", {"type": "json_object"}, "structured reply"),
 ])
 def test_extra_body_may_not_set_what_sotkit_sets_or_what_a_call_cannot_return_as_one_text(provider, field, value,
                                                                                           says):
     # probe 97: such fields overrode a request's own temperature= and budgets, the router's, a template's system
-    # prompt and stop lines, or replaced the prompt (Anthropic's messages), or were billed and dropped (n=2)
+    # prompt and stop lines, or replaced the prompt (Anthropic's messages), or were billed and dropped (n=2); review
+    # 99: their None left the stop sequences or the token limit out with nothing in their place, or did nothing
     with pytest.raises(sotkit.ConfigError, match=rf"^extra_body\['{field}'\]=.*{re.escape(says)}"):
         sotkit.SoT(f"{provider}:m", api_key="k", extra_body={field: value})
-    sotkit.SoT(f"{provider}:m", api_key="k", extra_body={field: None, "n": 1, "seed": 7, "top_k": 5})
+
+
+async def test_extra_body_fields_that_ask_for_one_text_anyway_reach_the_server(provider):
+    """Values of n, tools and response_format that change nothing were refused with the rest (review 99)."""
+    harmless = {"n": 1, "tools": [], "tool_choice": "none", "parallel_tool_calls": False,
+                "response_format": {"type": "text"}, "seed": 7, "stream_options": None}
+    with FakeLLMServer(sot_responder("1. One\n2. Two", sequential="Plain.")) as server:
+        base_url = server.openai_base_url if provider == "openai" else server.anthropic_base_url
+        async with sotkit.SoT(f"{provider}:m", base_url=base_url, api_key="k", mode="sequential",
+                              extra_body=harmless) as sot:
+            assert (await sot.generate("How can I sleep better?")).text == "Plain."
+    [request] = server.requests
+    assert {name: request.body.get(name) for name in harmless} == {**harmless, "stream_options": None}
 
 
 @pytest.mark.parametrize("name, says", [
-    ("top_p", "top_p is an API parameter sotkit does not set: an openai: or anthropic: model takes it in "
-              "extra_body={'top_p': ...}"),
+    ("top_p", "top_p is an API parameter sotkit does not set: send it in the client's extra_body={'top_p': ...}"),
     ("seed", "extra_body={'seed': ...}"), ("thinking", "extra_body={'thinking': ...}"),
     ("system", "{% block system %}"), ("stop", "{% block stop %}"), ("extra_headers", "pass it as client="),
     ("n", "several answers a call"), ("response_format", "structured reply"),

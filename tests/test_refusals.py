@@ -524,11 +524,10 @@ def test_stop_at_ends_a_text_at_its_first_stop_sequence_however_it_is_split(piec
     assert released + ("" if stopping.hit else stopping.finish()) == text
 
 
-async def test_extra_body_reaches_anthropic_and_its_none_leaves_sotkits_temperature_out():
+async def test_extra_body_reaches_anthropic_and_no_temperature_goes_unless_given():
     with FakeLLMServer(refusing_temperature("anthropic")) as server:
         async with sotkit.SoT("anthropic:claude-opus-4-7", base_url=server.anthropic_base_url, api_key="k",
-                              mode="sequential", temperature=0.5,
-                              extra_body={"thinking": {"type": "adaptive"}, "temperature": None}) as sot:
+                              mode="sequential", extra_body={"thinking": {"type": "adaptive"}}) as sot:
             result = await sot.generate("How can I live well?")
     assert result.text == "A plain answer."
     [request] = server.requests

@@ -202,6 +202,26 @@ async def test_a_retry_wait_past_the_deadline_fails_at_once_with_the_servers_rea
     assert (result.model, result.written_by) == (f"{provider}:test-model", "openai:backup")  # who answered
 
 
+async def test_a_partial_sequential_answer_names_the_model_that_wrote_it(provider):
+    """It said written_by=None, also where the fallback wrote the text that broke off (probe 98)."""
+    text = "This is a long sequential answer with many words that keeps going."
+    with FakeLLMServer(Reply("x", fault=Fault.status(500)), latency=FAST) as server, \
+            FakeLLMServer(Reply(text, fault=Fault.drop(after_tokens=6)), latency=FAST) as backup, \
+            FakeLLMServer(Reply(text, fault=Fault.stall(after_tokens=6, seconds=5)), latency=FAST) as stalling:
+        fallback = create_provider("openai:backup", api_key="k2", base_url=backup.openai_base_url)
+        async with client(server, provider, fallback=fallback,
+                          retry=sotkit.RetryPolicy(attempts=2, initial_wait_s=0.01)) as sot:
+            with pytest.raises(sotkit.PartialResultError) as broke:
+                await sot.generate("How can I sleep better?", mode="sequential")
+        async with client(stalling, provider, deadline=0.5) as sot:  # its own text, cut by time
+            with pytest.raises(sotkit.DeadlineExceeded) as late:
+                await sot.generate("How can I sleep better?", mode="sequential")
+        await fallback.aclose()
+    assert broke.value.partial.text and text.startswith(broke.value.partial.text)
+    assert (broke.value.partial.model, broke.value.partial.written_by) == (f"{provider}:test-model", "openai:backup")
+    assert late.value.partial.text and late.value.partial.written_by == f"{provider}:test-model"
+
+
 async def test_a_point_not_retried_for_the_deadline_says_so_and_a_fallbacks_error_names_the_main_models(provider):
     # Point.error said only "RateLimitError: ...", under "failed after all attempts", though one attempt of four ran
     busy = {2: [Fault.status(429, {"retry-after": "30"})] * 2}

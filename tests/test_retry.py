@@ -58,6 +58,8 @@ def test_a_demand_over_the_cap_fails_fast():
             as caught:
         RetryPolicy(max_wait_s=60).wait_s(1, error)
     assert caught.value.__cause__ is error
+    with pytest.raises(RetryAfterTooLong, match=re.escape("over max_wait_s=0.4 s;")):  # it said 0 s (probe 98)
+        RetryPolicy(max_wait_s=0.4).wait_s(1, error)
 
 
 def test_a_demand_of_exactly_the_cap_is_waited_for():

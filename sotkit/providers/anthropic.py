@@ -48,7 +48,7 @@ class AnthropicProvider(Provider):
     server refuses one.
 
     ``extra_body`` holds fields added to every request's body (``{"thinking": {"type": "adaptive"}}``), checked by
-    ``options.check_extra_body``; ``{"temperature": None}`` leaves sotkit's out."""
+    ``options.check_extra_body``."""
 
     max_temperature = 1.0
     length_reason = "max_tokens"
@@ -105,7 +105,7 @@ class AnthropicProvider(Provider):
             options["stop_sequences"] = list(request.stop)
         temperature = request.temperature if self.takes_temperature else None
         # The API takes a temperature but this SDK's messages.create() has no such parameter (a TypeError): it
-        # travels in the body, as the SDK sends extra_body, with the user's fields (their None removes one).
+        # travels in the body, as the SDK sends extra_body, with the user's fields.
         if extra := with_extra({"temperature": temperature}, self._extra_body):
             options["extra_body"] = extra
         reading, written = _Reading(), 0
@@ -129,8 +129,7 @@ class AnthropicProvider(Provider):
                     if text:
                         yield text
         except sys.modules["anthropic"].BadRequestError as exc:
-            ours = temperature is not None and "temperature" not in self._extra_body
-            sent = {"prefill": bool(prefill), "temperature": ours}
+            sent = {"prefill": bool(prefill), "temperature": temperature is not None}
             if (refused := without_refused(self, str(exc.message), **sent)) is None:
                 raise
             raise refused from exc
