@@ -348,7 +348,5 @@ class ExpansionFilter:
 def _last_stop(text: str, start: int) -> int:
     """Where in ``text`` (from ``start``) a ``_SENTENCE_END`` may begin once more text comes: at a final stop
     that only closing quotes or brackets follow (its space is yet to come), else at the end."""
-    end = len(text)
-    while end > start and text[end - 1] in _CLOSERS:
-        end -= 1
+    end = len(text.rstrip(_CLOSERS))  # the text itself, uncopied, where nothing closes it
     return end - 1 if end > start and text[end - 1] in ".!?" else len(text)
