@@ -143,8 +143,8 @@ class SoT:
                               "minute's budget; raise tpm to your provider's limit, or lower max_tokens, "
                               "skeleton_max_tokens and point_max_tokens")
         first = options.first_token_timeout
-        for seconds, whose, fix in self._network_timeouts if first is not None else ():
-            if first > seconds:
+        for seconds, whose, fix in self._network_timeouts:
+            if first is not None and first > seconds:
                 raise ConfigError(f"first_token_timeout={first:g} is more than {whose}, which would end the call "
                                   f"first; {fix} to at least first_token_timeout")
         for backend in self.backends:
