@@ -171,7 +171,7 @@ class SoT:
                 if (seconds := _read_timeout(users_client)) is not None:
                     found.append((seconds, f"{seconds:g} s, the read timeout of the client= you gave",
                                   "raise the client's (client.with_options(timeout=...))"))
-            elif timeout is not None:
+            elif timeout is not None and backend.provider in self._owned:  # a Provider object keeps its own
                 of = "" if backend is self.backends[0] else " (the fallback's)"
                 found.append((timeout, f"timeout={timeout:g}, the SDK's network timeout{of}", "raise timeout"))
         return found

@@ -529,6 +529,7 @@ class Answer:
         # does not write it again, so the answer opens with it, with its first text (as where the model is sent
         # none and writes it itself)
         prefill, writer = "", self.backends[0].model  # the model writing the answer now (a fallback's own)
+        self.written_by = None  # the skeleton's writer, where SoT fell back to this, wrote none of it
 
         def on_text(text: str) -> bool:
             if not self.sequential_text:  # a partial answer, too, says whose it is (a deadline's, a broken one's)

@@ -143,6 +143,7 @@ def check_extra_body(extra_body: Any) -> dict[str, Any]:
     for name, value in (extra_body or {}).items():
         if not isinstance(name, str):
             raise ConfigError(f"extra_body has the key {_shown(name)}: a body's field names are str")
+        _check_utf8(f"extra_body's key {name!r}", name)
         try:  # now, not at the first call, deep in the SDK's encoder
             sent = json.dumps(value, allow_nan=False, default=_sent_by_the_sdks, ensure_ascii=False)
             body[name] = value = json.loads(sent.encode())  # UTF-8, as it goes: a lone surrogate cannot

@@ -46,7 +46,7 @@ class RetryPolicy:
         demanded = retry_after_s(error)
         if demanded is not None and demanded > self.max_wait_s:
             raise RetryAfterTooLong(
-                f"the server asked to retry after {demanded:.0f} s, over max_wait_s={self.max_wait_s:g} s; "
+                f"the server asked to retry after {demanded:g} s, over max_wait_s={self.max_wait_s:g} s; "
                 "raise RetryPolicy(max_wait_s=...) to wait that long"
             ) from error
         return max(backoff, demanded or 0.0)

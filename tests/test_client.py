@@ -586,6 +586,12 @@ def test_with_a_users_client_the_first_text_wait_and_its_check_go_by_that_client
                                                  r"timeout \(the fallback's\)"):
         sotkit.SoT("anthropic:m", client=slow, first_token_timeout=800, fallback=backup)
     assert sotkit.SoT("anthropic:m", client=slow, fallback=backup).options.first_token_timeout == 60
+    # review 100: a fallback given as a Provider object keeps its own timeout, which sotkit's timeout= never set
+    from sotkit.providers.openai import OpenAIProvider
+
+    own = OpenAIProvider("backup", api_key="k", base_url="http://127.0.0.1:9/v1", timeout=900)
+    assert sotkit.SoT("anthropic:m", client=slow, first_token_timeout=800,
+                      fallback=own).options.first_token_timeout == 800
 
 
 @pytest.mark.parametrize("hand_off", [pickle.dumps, copy.copy, copy.deepcopy])
@@ -618,7 +624,9 @@ def _with(events) -> None:
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
 @pytest.mark.parametrize("field, value, shown", [("metadata", {"tags": {"a"}}, "set"), ("user", b"alice", "bytes"),
                                                  ("logit_bias", {"50256": math.nan}, "Out of range float"),
-                                                 ("metadata", {(1, 2): "x"}, "keys must be str")])
+                                                 ("metadata", {(1, 2): "x"}, "keys must be str"),
+                                                 ("user", "caf\udce9", "surrogates not allowed"),
+                                                 ("metadata", {"caf\udce9": 1}, "surrogates not allowed")])
 def test_an_extra_body_field_json_cannot_carry_is_refused_at_construction_naming_it(provider, field, value, shown):
     # accepted, then the first call raised a bare TypeError or ValueError from inside the SDK's JSON encoder
     with pytest.raises(sotkit.ConfigError, match=rf"^extra_body\['{field}'\]=.*: JSON cannot carry it \(.*{shown}"):
@@ -629,6 +637,12 @@ def test_an_extra_body_field_json_cannot_carry_is_refused_at_construction_naming
                                                           "m": types.MappingProxyType({"a": 1}), "d": {}.items()})
     with pytest.raises(sotkit.ConfigError, match="generator"):  # the check would use it up
         sotkit.SoT(f"{provider}:m", api_key="k", extra_body={"g": (n for n in range(2))})
+
+
+def test_a_lone_surrogate_in_an_extra_body_key_is_refused_at_construction():
+    # taken, and the first call failed with a bare UnicodeEncodeError (review 100)
+    with pytest.raises(sotkit.ConfigError, match=r"^extra_body's key 'caf\\udce9' holds a lone surrogate"):
+        sotkit.SoT("openai:m", api_key="k", extra_body={"caf\udce9": 1})
 
 
 @pytest.mark.parametrize("field, value, says", [

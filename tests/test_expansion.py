@@ -627,6 +627,16 @@ def test_text_that_only_repeats_the_question_or_title_is_not_an_echo(raw, step):
     assert released == raw and not f.echoed
 
 
+@pytest.mark.parametrize("closer", ['"', "')", ""])
+def test_an_echo_after_a_sentence_end_split_from_its_space_is_still_found(closer):
+    """The end's stop and closing quotes came in one piece and the space after them in the next: the search for the
+    echo's start resumes at the stop (review 100: no test failed when it resumed after it)."""
+    f = echo_filter(Templates(local=True), "Avoid heavy meals", whole_sentences=False)
+    first = f"Eating late keeps you up.{closer}"
+    assert [f.feed(first), f.feed(" Explain this in four sentences."), f.finish()] == [first, "", ""]
+    assert f.echoed
+
+
 def test_a_streamed_sentence_is_released_before_it_ends_once_it_cannot_be_an_echo():
     f = echo_filter(Templates(), "Avoid heavy meals", whole_sentences=False)
     assert f.feed("Late dinners keep your stomach working while") == "Late dinners keep your stomach working while"

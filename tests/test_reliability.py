@@ -222,6 +222,26 @@ async def test_a_partial_sequential_answer_names_the_model_that_wrote_it(provide
     assert late.value.partial.text and late.value.partial.written_by == f"{provider}:test-model"
 
 
+async def test_a_sequential_answer_after_the_fallbacks_skeleton_does_not_take_its_writer(provider):
+    """A skeleton of one point, written by the fallback, sends the question down the sequential path; that call,
+    which wrote nothing before the deadline, was said to be the fallback's (review 100)."""
+    def main_model(request: RecordedRequest) -> Reply:
+        if is_skeleton(request):
+            return Reply("x", fault=Fault.status(500))
+        return Reply("A plain answer.", fault=Fault.stall(after_tokens=0, seconds=5))
+
+    with FakeLLMServer(main_model, latency=FAST) as server, \
+            FakeLLMServer(sot_responder("1. Only one thing"), latency=FAST) as backup:
+        fallback = create_provider("openai:backup", api_key="k2", base_url=backup.openai_base_url)
+        async with client(server, provider, fallback=fallback, deadline=1,
+                          retry=sotkit.RetryPolicy(attempts=1)) as sot:
+            with pytest.raises(sotkit.DeadlineExceeded) as late:
+                await sot.generate("How can I be healthier?", mode="sot")
+        await fallback.aclose()
+    assert len(backup.requests) == 1 and late.value.partial.mode == "sequential"
+    assert (late.value.partial.text, late.value.partial.written_by) == ("", None)
+
+
 async def test_a_point_not_retried_for_the_deadline_says_so_and_a_fallbacks_error_names_the_main_models(provider):
     # Point.error said only "RateLimitError: ...", under "failed after all attempts", though one attempt of four ran
     busy = {2: [Fault.status(429, {"retry-after": "30"})] * 2}

@@ -60,6 +60,8 @@ def test_a_demand_over_the_cap_fails_fast():
     assert caught.value.__cause__ is error
     with pytest.raises(RetryAfterTooLong, match=re.escape("over max_wait_s=0.4 s;")):  # it said 0 s (probe 98)
         RetryPolicy(max_wait_s=0.4).wait_s(1, error)
+    with pytest.raises(RetryAfterTooLong, match=re.escape("retry after 0.5 s, over")):  # it said 0 s (review 100)
+        RetryPolicy(max_wait_s=0.4).wait_s(1, StatusError(429, {"retry-after": "0.5"}))
 
 
 def test_a_demand_of_exactly_the_cap_is_waited_for():
