@@ -22,13 +22,14 @@ still turn out such an echo, so an echo is never streamed; ``echoed`` tells the 
 
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 from collections.abc import Callable, Sequence
 
 from .header import HEADER_LINE, UNDECIDED, OwnHeader, header_number, number_value, separator_end
 from .quality import Instructions, content_words, restates_question
-from .runon import FENCE, OtherPoints
+from .runon import FENCE, Fences, OtherPoints
 from .talk import talk_closing, talk_opening
 
 # In one paragraph, a first bullet's marker ("* Support from ...") is no part of the point's text.
@@ -67,14 +68,15 @@ _UP_TO_NUMBER = re.compile(r"^(?:.*\s)?[(（]?\d{1,2}[.)．）]\s*")
 _AND_SO_ON = re.compile(r"[\"”']?(?:[\s,;(]*(?:and so (?:on|forth)|etc)[.…)]*)+\s*\Z", re.I)
 
 
-def _trailing_rule(text: str, final: bool) -> int | None:
+def _trailing_rule(text: str, final: bool, fences: list[int]) -> int | None:
     """Where a thematic break that ends the text begins, or (while the call may go on) a line that may still become
-    one; None: there is none, or it is a line of the point's own code block."""
+    one; None: there is none, or it is a line of the point's own code block (``fences``: where they open and
+    close, in the text or in one it begins)."""
     tail = len(text) - _RULE_SEEN if len(text) > _RULE_SEEN else 0
     if text.find("\n", tail) < 0:  # most pieces: no line to be a rule (each pattern opens with one)
         return None
     rule = _RULE.search(text, tail) or (None if final else _RULE_STARTED.search(text, tail))
-    if rule is None or (("```" in text or "~~~" in text) and len(FENCE.findall(text, 0, rule.start())) % 2):
+    if rule is None or bisect.bisect_left(fences, rule.start()) % 2:
         return None
     return rule.start()
 
@@ -121,6 +123,7 @@ class ExpansionFilter:
         # most_points: the most points the answer can have (the skeleton's count once complete, else the limit)
         self._others = OtherPoints(index, title, other_titles, earlier_titles, bullets=whole_sentences,
                                    most_points=most_points, count_known=count_known)
+        self._fences = Fences()
         self._meta_opening = True  # the first line is still to be checked for talk about the task
         self._header_next = False  # a header may follow the talk dropped
 
@@ -213,14 +216,16 @@ class ExpansionFilter:
             # ("Python." for "Verdict")
             if title is None or self._others_number or not _AS_SENTENCE.fullmatch(text.strip()):
                 return ""  # (or held while the text may still be one)
-        cut_at, held_at = self._others.run_on(text, final, self._body_start)
+        fences = self._fences.of(text)
+        cut_at, held_at = self._others.run_on(text, final, self._body_start, fences)
         if cut_at is not None:
             text = text[:cut_at]
             self.finished = True
             final = True
         elif not final:
             text = text[:held_at]
-        while (end := _trailing_rule(text, final)) is not None or (end := talk_closing(text, final)) is not None:
+        while (end := _trailing_rule(text, final, fences)) is not None \
+                or (end := talk_closing(text, final, fences)) is not None:
             text = text[:end]  # a last line of talk, or a rule; then the line above it may be one
         if not final:
             return text.rstrip()  # trailing space may yet be stripped at the end

@@ -9,11 +9,11 @@ both; when a line could be the point's own words, it stays.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
-from .runon import FENCE
 
 
 class _Language(NamedTuple):
@@ -527,17 +527,20 @@ def _may_open_meta(low: str) -> bool:
     return True
 
 
-def talk_closing(text: str, final: bool) -> int | None:
+def talk_closing(text: str, final: bool, fences: list[int]) -> int | None:
     """Where a last line that only offers more help ("Let me know if ..."), hopes it helps or wishes well begins,
     dropped once the call ended; held back (its start returned) while the call may still end after it. None: there
-    is none."""
+    is none. ``fences``: where code fences start, in the text or in one it begins."""
     if "\n" not in text:  # most pieces of most points: no copy of the text
         return None
     text = text.rstrip()
     start = text.rfind("\n")
-    if start < 0 or text[:start].rstrip().endswith(_COLONS):
+    above = start
+    while above > 0 and text[above - 1].isspace():  # (not a copy of all the text above, at every piece)
+        above -= 1
+    if start < 0 or text.endswith(_COLONS, 0, above):
         return None  # the first line is the point's own, and so is a line it announces ("for example:")
-    if ("```" in text or "~~~" in text) and len(FENCE.findall(text, 0, start)) % 2:
+    if bisect.bisect_left(fences, start) % 2:
         return None  # a line of the point's own code block
     line = text[start:start + _CLOSING_SEEN].lstrip()
     if line[:1] in "-*•" and line[1:2].isspace():
