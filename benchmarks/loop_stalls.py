@@ -3,7 +3,11 @@ between its ticks while, in a fresh process (so each SDK's import really is the 
 
 - ``first-openai`` / ``first-anthropic``: a client's first call through each SDK (imports it, builds TLS);
 - ``one-off-generate``: ``sotkit.generate`` with its own throw-away client, as a script would call it;
-- ``question-2mb``: a 2 MB question, routed (mode auto) and answered in SoT mode.
+- ``question-2mb``: a 2 MB question, routed (mode auto) and answered in SoT mode;
+- ``point-2000-lines`` / ``point-16000-words``: SoT answers whose points stream 2,000 lines of code, or one line of
+  16,000 words, a token a piece (each piece is checked for run-ons, echoes and closing lines); beside them
+  ``sdk-alone-*``, the same streams read with the OpenAI SDK alone: its gaps (a network read's worth of events
+  parsed in one go) are the floor.
 
 The loopback server runs in another process, so its work does not hold this one's GIL. Target: no gap over
 50 ms. ``tests/test_loop_stalls.py`` runs the same probe with a looser guard (a shared 2-core machine is noisy).
@@ -14,6 +18,7 @@ The loopback server runs in another process, so its work does not hold this one'
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import subprocess
 import sys
@@ -26,6 +31,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 RESULTS = Path(__file__).parent / "results"
 TARGET_MS = 50.0
 BIG_QUESTION = "How can I sleep better? " + "I have tried many things. " * 80_000  # 2 MB
+BIG_POINTS = {"Which code runs the backups?": "```python\n" + "\n".join(f"x{i} = compute('a', {i})  # step {i}"
+                                                                       for i in range(2000)) + "\n```",
+              "Which walk calms you?": " ".join(["calm quiet river stone walk"] * 3200)}
 
 
 async def probe(openai_url: str, anthropic_url: str) -> dict[str, float]:
@@ -46,11 +54,24 @@ async def probe(openai_url: str, anthropic_url: str) -> dict[str, float]:
         async with sotkit.SoT(model, api_key="k", base_url=url, mode="sequential") as sot:
             await sot.generate("Hi?")
 
+    async def sdk_alone(question: str) -> None:
+        import openai  # (imported by the first call above)
+
+        async with openai.AsyncOpenAI(api_key="k", base_url=openai_url) as client:
+            async for _ in await client.chat.completions.create(
+                    model="m", messages=[{"role": "user", "content": question}], stream=True):
+                pass
+
     scenarios = {
         "first-openai": lambda: first_call("openai:m", openai_url),
         "first-anthropic": lambda: first_call("anthropic:m", anthropic_url),
         "one-off-generate": lambda: sotkit.generate("Hi?", model="openai:m", api_key="k", base_url=openai_url),
         "question-2mb": lambda: sotkit.generate(BIG_QUESTION, model="openai:m", api_key="k", base_url=openai_url),
+        **{f"point-{name}": functools.partial(sotkit.generate, question, model="openai:m", api_key="k",
+                                              base_url=openai_url, mode="sot", point_max_tokens=100_000)
+           for name, question in zip(("2000-lines", "16000-words"), BIG_POINTS)},
+        **{f"sdk-alone-{name}": functools.partial(sdk_alone, question)
+           for name, question in zip(("2000-lines", "16000-words"), BIG_POINTS)},
     }
     worst: dict[str, float] = {}
     async with anyio.create_task_group() as tg:
@@ -71,7 +92,9 @@ def measure(env: dict[str, str] | None = None) -> dict[str, float]:
     from sotkit.testing import FakeLLMServer, Reply
 
     def respond(request):
-        return Reply("1. Dark room\n2. Cool air" if "Skeleton:" in request.user else "Keep it dark.")
+        if "Skeleton:" in request.user:
+            return Reply("1. Dark room\n2. Cool air")
+        return Reply(next((text for question, text in BIG_POINTS.items() if question in request.user), "Keep it dark."))
 
     with FakeLLMServer(respond) as server:
         done = subprocess.run([sys.executable, __file__, "--probe", server.openai_base_url, server.anthropic_base_url],
@@ -96,7 +119,7 @@ def main() -> None:
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "loop_stalls.json").write_text(json.dumps(record, indent=2) + "\n")
     for name, worst in record["worst_ms"].items():
-        print(f"{name:>18}: longest loop gap {worst:6.1f} ms over {args.runs} runs "
+        print(f"{name:>21}: longest loop gap {worst:6.1f} ms over {args.runs} runs "
               f"({'within' if worst <= TARGET_MS else 'OVER'} the {TARGET_MS:.0f} ms target)")
 
 

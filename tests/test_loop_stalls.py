@@ -1,8 +1,9 @@
 """The event loop is never blocked for long: a heartbeat in a fresh process (``benchmarks/loop_stalls.py``)
-measures the longest gap between its ticks during a first call through each SDK, a one-off ``generate`` and a
-2 MB question. The issue's target is 50 ms, which the benchmark reports; on a shared 2-core machine the test
-keeps looser guards, each well under what these paths stalled before (1.0-1.8 s, 60 ms, 4 s), and takes the
-best of up to three runs (other processes only ever add gaps)."""
+measures the longest gap between its ticks during a first call through each SDK, a one-off ``generate``, a
+2 MB question and points of 2,000 lines or 16,000 words. The issue's target is 50 ms, which the benchmark reports;
+on a shared 2-core machine the test keeps looser guards, each well under what these paths stalled before
+(1.0-1.8 s, 60 ms, 4 s, 1.4 s, 1.3 s), and takes the best of up to three runs (other processes only ever add
+gaps)."""
 
 from __future__ import annotations
 
@@ -18,14 +19,16 @@ from tests.conftest import untraced_env
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import loop_stalls  # noqa: E402
 
-GUARD_MS = {"first-openai": 400.0, "first-anthropic": 400.0, "one-off-generate": 50.0, "question-2mb": 400.0}
+GUARD_MS = {"first-openai": 400.0, "first-anthropic": 400.0, "one-off-generate": 50.0, "question-2mb": 400.0,
+            "point-2000-lines": 400.0, "point-16000-words": 400.0}  # these two held it 1.4 s and 1.3 s
 
 
 def test_no_path_blocks_the_event_loop_for_long():
     best: dict[str, float] = {}
     for _ in range(3):
         for name, gap in loop_stalls.measure(untraced_env()).items():  # a tracer's pauses are not sotkit's
-            best[name] = min(gap, best.get(name, gap))
+            if not name.startswith("sdk-alone"):  # (the floor, which the benchmark reports)
+                best[name] = min(gap, best.get(name, gap))
         if all(best[name] <= guard for name, guard in GUARD_MS.items()):
             break
     assert set(best) == set(GUARD_MS)
