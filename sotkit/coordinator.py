@@ -15,8 +15,8 @@ from typing import Any, Literal, TypedDict
 
 import anyio
 
-from .errors import (DeadlineExceeded, EchoedInstructions, EmptyAnswer, EmptyPoint, PartialResultError,
-                     advise, describe, sole)
+from .errors import (ConfigError, DeadlineExceeded, EchoedInstructions, EmptyAnswer, EmptyPoint,
+                     PartialResultError, advise, describe, sole)
 from .events import (Event, PointDeltaEvent, PointDoneEvent, PointEvent, RouteEvent, TextEvent,
                      WithdrawEvent)
 from .expansion import ExpansionFilter
@@ -43,6 +43,9 @@ class _Writer:
 
     backend: Backend
     cleaner: ExpansionFilter
+
+
+MOST_POINTS = 100  # an SoT answer's most points: each point's call carries the whole skeleton
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,10 @@ class RequestOptions:
         for name in ("skeleton_max_tokens", "point_max_tokens", "max_tokens"):
             check_number(name, getattr(self, name), above=None, at_least=1, whole=True, optional=False)
         check_number("max_points", self.max_points, above=None, at_least=2, whole=True, optional=False)
+        if self.max_points > MOST_POINTS:
+            raise ConfigError(f"max_points={self.max_points}: at most {MOST_POINTS}; each point's call carries the "
+                              "whole skeleton, so the tokens billed and the work grow with the square of the "
+                              "points: answer so long a list sequentially (mode='sequential') or in parts")
         check_number("temperature", self.temperature, above=None, at_least=0, at_most=2)
         for name in ("deadline", "stall_timeout", "first_token_timeout"):
             check_number(name, getattr(self, name))

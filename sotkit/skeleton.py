@@ -75,8 +75,8 @@ _EMPHASIS = re.compile(r"[*_]+")
 #: Snacks``); a year stays (``- 1969. Apollo 11``)
 _NUMBER_MORE = re.compile(r"\d{1,2}[.)]\s+(.*)$")
 #: a list number inside a line: ``1.``, ``1)``, ``(1)``, maybe bold, before a space; never part of a decimal,
-#: a price or a version (``3.1.``, ``$2.``, ``v2.``)
-_MARKER = re.compile(r"(?<![\w.,$€£(*])(\*\*)?(?:\((\d{1,2})\)|(\d{1,2})([.)]))(?=(?:\*\*)?\s)")
+#: a price or a version (``3.1.``, ``$2.``, ``v2.``). Three digits: an inline list may run past 99 items
+_MARKER = re.compile(r"(?<![\w.,$€£(*])(\*\*)?(?:\((\d{1,3})\)|(\d{1,3})([.)]))(?=(?:\*\*)?\s)")
 #: a ``1.`` glued to the text before it, a word or a sentence's end ("advice.1. Relax", "(briefly).1.", "2024.1.";
 #: not "11."; a section's "§1.1. below" too, whose junk item is rarer than a lead-in's lost one)
 _GLUED_ONE = re.compile(r"(?<=[^\s\d])(?:\((1)\)|1([.)]))\s+(?=\S)")

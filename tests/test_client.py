@@ -66,6 +66,8 @@ def test_missing_keys_say_what_to_set(monkeypatch):
     ({"skeleton_max_tokens": 0}, "skeleton_max_tokens=0: must be a whole number >= 1$"),
     ({"max_points": None}, "max_points=None: must be a whole number >= 2$"),
     ({"max_points": 10**5000}, r"max_points=<an int of 16610 bits>: must be a smaller number >= 2"),  # no ValueError
+    # each point's prompt carries the skeleton: 1,600 points took quadratic time and memory (probe 101)
+    ({"max_points": 101}, r"^max_points=101: at most 100; each point's call carries the whole skeleton.*sequential"),
     ({"mode": 10**5000}, r"mode=<an int of 16610 bits>: use 'auto', 'sot' or 'sequential'"),
     ({"limits": 10**5000}, r"limits= of type int: must be a Redis URL"),
     # a call charged more than a minute's budget would wait minutes and then be refused by the API as too large

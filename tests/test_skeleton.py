@@ -339,6 +339,16 @@ def test_an_inline_item_is_emitted_when_the_next_number_starts():
     assert [p.title for p in parser.feed("\n")] == ["Sleep well"]  # the line ended
 
 
+@pytest.mark.parametrize("separator", ["\n", " ", "; "])
+@pytest.mark.parametrize("step", [1, 1000])
+def test_a_list_past_99_items_is_read_item_by_item_inline_too(separator, step):
+    """Inline, items 100 on were glued into item 99's title, silently (probe 101); lines were read."""
+    text = separator.join(f"{i}. Point number {i}" for i in range(1, 106))
+    assert parse(text, max_points=120, step=step) == [f"Point number {i}" for i in range(1, 106)]
+    assert parse(text, max_points=99, step=step)[-1] == "Point number 99"
+    assert parse("1. Save 99. Then 100. more", step=step) == ["Save 99. Then 100. more"]  # a 2 must come first
+
+
 # Inputs that tell apart one-character changes to the parser (mutation testing, benchmarks/results/mutation.md).
 
 def test_ten_points_by_default():
