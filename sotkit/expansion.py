@@ -230,8 +230,8 @@ class ExpansionFilter:
         if not final:
             return text.rstrip()  # trailing space may yet be stripped at the end
         text = text.strip()
-        if len(fences := FENCE.findall(text)) % 2:  # the call ended inside a code block (a stop sequence in it):
-            text += "\n" + fences[-1]  # closed, or every later point would read as code
+        if len(marks := FENCE.findall(text)) % 2:  # the call ended inside a code block (a stop sequence in it):
+            text += "\n" + marks[-1]  # closed, or every later point would read as code
         return text
 
     def _after_header(self, text: str, at: int, final: bool, cut: bool) -> int | None:
