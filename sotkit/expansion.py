@@ -125,6 +125,7 @@ class ExpansionFilter:
                                    most_points=most_points, count_known=count_known)
         self._fences = Fences()
         self._meta_opening = True  # the first line is still to be checked for talk about the task
+        self._outline_next = strip_header  # the reply may open with the skeleton written again (headers and all)
         self._header_next = False  # a header may follow the talk dropped
 
     @property
@@ -184,7 +185,15 @@ class ExpansionFilter:
             if (meta := self._skip_opening(text, talk, final)) is None:
                 return ""
             self._meta_opening, self._opening_dropped = False, self._opening_dropped or bool(meta)
-            self._header_next = bool(meta)  # the header may follow the talk: "Sure! Here's point 2:\n2. Title: ..."
+            # the header may follow the talk: "Sure! Here's point 2:\n2. Title: ..."
+            self._header_next = self._header_next or bool(meta)
+        if self._outline_next:
+            if (outline := self._skip_opening(text, self._others.outline_again, final)) is None:
+                return ""
+            self._outline_next = False
+            if outline:  # the skeleton written again; the reply starts after it, maybe with talk, then its header
+                self._meta_opening = self._opening_dropped = self._header_next = True
+                return self._clean(final, cut)
         if self._header_next:
             if (start := self._after_header(text, self._body_start, final, cut)) is None:
                 return ""
@@ -250,7 +259,10 @@ class ExpansionFilter:
         return at + end
 
     def _header_follows(self, text: str, final: bool) -> bool | None:
-        """Does the text open with the point's own restated header (None: not yet known)?"""
+        """Does the text open with the point's own restated header, or the skeleton written again (None: not yet
+        known)?"""
+        if (outline := self._others.outline_again(text, final)) != 0:
+            return None if outline is None else True
         if self._header is None:
             return False
         if not final and self._header.may_grow(text):

@@ -227,14 +227,28 @@ class OtherPoints:
             # another point's title: the skeleton written again, or a run-on into a later point; an earlier
             # point's at another number is a step of the point's own ("2. Testing: run the suite" in point 3, point
             # 1 titled "Testing": the rest of the point was lost), but not a second titled item (the outline again)
-            if any(line.startswith(title) and self._another_point(title, number) for title in self.titles):
-                return m.start(), m.start()
+            if (another := next((title for title in self.titles if line.startswith(title)
+                                 and self._another_point(title, number)), None)) is not None:
+                if (recap := self._recap(text, m.start(), line, another, number, bool(ended) or final)) is None:
+                    return None, m.start()
+                if not recap:
+                    return m.start(), m.start()
             if not (ended or final) and any(title.startswith(line) for title in (self._own_title, *self.titles)):
                 return None, m.start()  # whether it opens with a title is still to be seen
             if any(line.startswith(title) for title in (self._own_title, *self.titles)):
                 self._titled.append(m.start())
             self._own_items.append(m.start())
         return None, len(text)
+
+    def _recap(self, text: str, at: int, line: str, title: str, number: str, whole: bool) -> bool | None:
+        """Is the item at ``at``, whose ``line`` opens with an earlier point's ``title`` at that point's ``number``,
+        one of a recap the point's own text announced, saying more than the title ("for example:\n\n1. House
+        training: same door, ...")? None while its line may still say more."""
+        first = self._own_items[0] if self._own_items else at  # where the list began
+        if first < 0 or not self._index > self._numbers[title] == number_value(number) \
+                or not text[max(0, first - 300):first].rstrip().endswith((":", "：")):
+            return False
+        return True if line[len(title):].strip(" :–—-") else None if not whole else False
 
     def _another_point(self, title: str, number: str) -> bool:
         """Is an item of the point's own list, numbered ``number``, that opens with ``title`` that point's?"""
@@ -265,6 +279,22 @@ class OtherPoints:
             return None
         previous = text[text.rfind("\n", 0, m.start()) + 1:m.start()].rstrip()
         return not (written[:1].islower() or _breaks_off(previous) or _MONTH.match(written))
+
+    def outline_again(self, text: str, final: bool) -> int | None:
+        """How many characters at the text's start are the skeleton written again before the point's own text: two
+        numbered lines or more, each only a point's title (this one's too, as its header), blank lines between
+        ("1. Relax\n2. Sleep\n\n2. Sleep\n\nSleep is ..."). 0: none; None while the lines so far may still be."""
+        titles = {self._own_title, *self.titles}
+        listed, at = 0, 0
+        while (end := text.find("\n", at)) >= 0 or final:
+            line = (text[at:] if end < 0 else text[at:end]).strip()
+            if line and not _title_line(line, titles):
+                return at if listed >= 2 else 0
+            listed += bool(line)
+            if end < 0:
+                return len(text) if listed >= 2 else 0  # only the outline: nothing of the point's own
+            at = end + 1
+        return None if _may_be_title_line(text[at:], titles) else at if listed >= 2 else 0
 
     def open(self, text: str, final: bool, cut: bool) -> bool | None:
         """Does the text open with another point's numbered line ("1. Sleep well" in point 2's reply), or with
@@ -340,6 +370,21 @@ def _breaks_off(line: str) -> bool:
     or a comma; a list item or a header ("- Use fresh eggs") may end so."""
     last = line.rpartition(" ")[2]
     return not _LISTED.match(line) and (line.endswith(",") or last[:1].islower() and last[-1:].isalpha())
+
+
+def _may_be_title_line(line: str, titles: set[str]) -> bool:
+    """Can the start of a line still become a ``_title_line``?"""
+    if not line.strip() or _PARTIAL_ITEM.match("\n" + line):
+        return True
+    item = _NEW_ITEM.match("\n" + line)
+    said = line[item.end() - 1:].lstrip(" *_#").casefold() if item else None
+    return said is not None and any(title.startswith(said.rstrip(" *_#:")) for title in titles)
+
+
+def _title_line(line: str, titles: set[str]) -> bool:
+    """Is the line a numbered one that holds only one of ``titles`` (casefolded), in any emphasis?"""
+    item = _NEW_ITEM.match("\n" + line)
+    return bool(item) and line[item.end() - 1:].strip(" *_#:").casefold() in titles
 
 
 def _outside(fences: list[int], at: int) -> bool:

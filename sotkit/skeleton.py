@@ -156,8 +156,9 @@ _ADDRESS = re.compile(r"[*_\s]*(?:please\s+)?(?:"
                       r"|more (?:detail|information|info|examples|tips|ideas)|(?:ask|for) more\b|in more depth"
                       r"|(?:this|that|these|it) (?:helps|is helpful)\b)", re.I)
 #: what ends a line's head: a colon (a full-width one needs no space after it: ``饮食：均衡营养``), or a spaced em or
-#: en dash that no number stands beside (``Heart health — lowers blood pressure``; ``Ages 3 – 5`` is a range)
-_HEAD_END = re.compile(r": |：|(?<!\d) [—–] (?!\d)")
+#: en dash after no number (``Heart health — lowers blood pressure``, ``Build a base — 3–4 weeks``; ``Ages 3 – 5``
+#: is a range, ``Day 1 – Arrival`` a label)
+_HEAD_END = re.compile(r": |：|(?<!\d) [—–] ")
 #: words in a subtitle after a head at most (``_is_subtitle``)
 SUBTITLE_WORDS = 6
 #: punctuation that ends a sentence or a clause, which no subtitle has ("3.12" is a number)

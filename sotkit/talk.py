@@ -51,12 +51,14 @@ def _you_and_nin(*items: str) -> tuple[str, ...]:
 # ("I hope this helps you plan ..." in quotes, emphasis, a list or under "Example:" is a sample line).
 _LANGUAGES = (
     _Language(  # English
-        words=("sure", "certainly", "of course", "okay", "ok", "absolutely"),
+        words=("sure", "certainly", "of course", "okay", "ok", "absolutely", "alright", "all right", "now"),
         acknowledgements=("sure", "certainly", "of course"),
-        phrases=("here's", "here is", "i'll", "i will", "let me", "below is", "continuing with", "to continue with"),
+        phrases=("here's", "here is", "i'll", "i will", "let me", "let's", "below is", "continuing with",
+                 "to continue with", "expanding on", "moving on to"),
         names=(r"\bpoint\s*#?\d+",),
         this_point=(r"\bthis point",),
-        tails=(r"\s+(?:expanded|elaborated|in detail|in more detail)",),  # "Okay, here's point 3 expanded:"
+        # "Okay, here's point 3 expanded:", "... an expansion of point 3, focusing on practical support:" (Gemma)
+        tails=(r"\s+(?:expanded|elaborated|in detail|in more detail)", r",\s+focusing on [^:\n]{1,80}"),
         # "continuing with point 3.", "the expansion of this point:", "the expanded point:", "a brief expansion:"
         tasks=(r"\bcontinu\w*\b.{0,20}\bpoint",
                r"\b(?:expansion|elaboration|details?) (?:of|on|for) (?:that |the )?point",
@@ -78,8 +80,11 @@ _LANGUAGES = (
         hopes=("i hope this helps", "i hope that helps", "hope this helps", "hope that helps", "i hope these tips help",
                "hope these tips help", "i hope these ideas help", "i hope these suggestions help"),
         wishes=("good luck", "best of luck", "have a great trip", "have a wonderful trip", "have a great time",
-                "enjoy your trip", "safe travels", "happy travels", "sweet dreams", "sleep tight"),
-        wishes_on=("good luck with", "good luck on", "best of luck with", "best of luck on"),
+                "have a wonderful time", "enjoy your trip", "safe travels", "happy travels", "sweet dreams",
+                "sleep tight"),
+        # "Have a wonderful time exploring Japan!"
+        wishes_on=("good luck with", "good luck on", "best of luck with", "best of luck on", "have a great time",
+                   "have a wonderful time"),
     ),
     _Language(  # Spanish
         words=("claro", "claro que sí", "por supuesto", "desde luego", "de acuerdo", "perfecto", "entendido",
@@ -105,6 +110,8 @@ _LANGUAGES = (
                "espero que estas recomendaciones"),
         wishes=("buena suerte", "mucha suerte", "buen viaje", "feliz viaje", "buen provecho", "que disfrutes",
                 "que lo disfrutes", "éxito", "mucho éxito"),
+        wishes_on=("buena suerte con", "buena suerte en", "mucha suerte con", "mucha suerte en",
+                   "mucho éxito con", "mucho éxito en"),  # "¡Mucha suerte en tu carrera!"
     ),
     _Language(  # Portuguese
         words=("claro", "com certeza", "certo", "perfeito", "tudo bem", "sem problemas", "ótimo"),

@@ -878,6 +878,10 @@ def clean_in_both_modes(raw: str, step: int) -> str:
     ("Muitos museus têm entrada gratuita.\n\nBoa viagem!", "Muitos museus têm entrada gratuita."),
     ("Revisa el contrato.\n\n¡Mucha suerte!", "Revisa el contrato."),
     ("Vérifiez le contrat.\n\nBon courage !", "Vérifiez le contrat."),
+    # found by blind set b9: a wish of a good time that goes on, a Spanish wish that does
+    ("Book the ryokan early.\n\nHave a wonderful time exploring Kyoto!", "Book the ryokan early."),
+    ("Repasa las fórmulas.\n\n¡Mucha suerte con el examen de mañana!", "Repasa las fórmulas."),
+    ("Pack light.\n\nHave a wonderful time with fewer bags, as I said.", None),  # not one exclaimed sentence
     ("Prüfe den Vertrag.\n\nViel Erfolg!", "Prüfe den Vertrag."),
     ("Controlla il contratto.\n\nIn bocca al lupo!", "Controlla il contratto."),
     ("先检查合同。\n\n祝你好运！", "先检查合同。"),
@@ -978,6 +982,13 @@ def test_a_code_block_with_its_language_is_closed_with_the_bare_fence():
     ("Okay, here's point 2 expanded:\n\nThey last.", "They last."),  # Gemma's (blind set b5)
     ("Here's point 2 in more detail:\nThey last.", "They last."),
     ("Here's point 2 expanded upon by the committee:\nThey last.", None),
+    # Gemma's and Llama's, found by blind set b9
+    ("Okay, let's expand on point 2: Use LED bulbs.\n\nThey last.", "They last."),
+    ("Okay, here's an expansion of point 2, focusing on running costs:\n\nThey last.", "They last."),
+    ("Now, expanding on point 2:\n\n**Use LED Bulbs**\n\nThey last.", "They last."),
+    ("Let's be honest: bulbs are cheap.\nThey last.", None),
+    ("Now is the time to switch.\nThey last.", None),
+    ("Expanding on that, LEDs run cool.\nThey last.", None),
 ])
 def test_a_first_line_is_talk_about_the_task_only_where_it_ends_naming_the_point(raw, text, step):
     assert clean(raw, step=step)[0] == (raw if text is None else text)
@@ -1567,6 +1578,47 @@ class _CountingSentenceEnds:
     def search(self, text, pos=0):
         self.searched += len(text) - pos
         return self.pattern.search(text, pos)
+
+
+RICE = ["Rinse the rice", "Soak it", "Steam it", "Rest it"]
+
+
+def rice_point(index: int, raw: str, step: int) -> tuple[str, bool]:
+    return clean(raw, step=step, index=index, title=RICE[index - 1],
+                 others=[title for title in RICE if title != RICE[index - 1]])
+
+
+@pytest.mark.parametrize("step", [1, 3, 1000])
+@pytest.mark.parametrize("raw", [
+    "1. Rinse the rice\n2. Soak it\n3. Steam it\n4. Rest it\n\n2. Soak it\n\nSoaking softens the grains.",
+    "Here is the plan we follow:\n\n1. Rinse the rice\n2. Soak it\n3. Steam it\n4. Rest it\n\n**2. Soak it**\n\n"
+    "Soaking softens the grains.",
+    "I'll keep to this outline:\n\n1. **Rinse the rice**\n2. **Soak it**\n3. **Steam it**\n4. **Rest it**\n\n"
+    "Alright, moving on to point 2:\n\n### Soak It\n\nSoaking softens the grains.",
+])
+def test_a_reply_that_writes_the_skeleton_again_first_keeps_what_follows_it(raw, step):
+    """The point came back as nothing of its own, also when asked again, and the answer failed (blind set b9: the
+    skeleton, then the point's header and its text)."""
+    assert rice_point(2, raw, step) == ("Soaking softens the grains.", False)
+
+
+@pytest.mark.parametrize("step", [1, 1000])
+def test_a_reply_of_the_skeleton_alone_or_of_another_point_is_still_nothing_of_its_own(step):
+    assert rice_point(2, "1. Rinse the rice\n2. Soak it\n3. Steam it\n4. Rest it", step) == ("", False)
+    assert rice_point(2, "1. Rinse the rice\nRinse it three times.", step) == ("", True)  # another point's
+
+
+@pytest.mark.parametrize("step", [1, 3, 1000])
+def test_a_recap_of_earlier_points_that_the_point_announces_is_its_own(step):
+    """A last point that listed earlier points' titles at their numbers, with more said, was taken for the
+    skeleton again: cut at its lead-in, it failed (blind set b9)."""
+    recap = ("Do every step the same way each time, for example:\n\n1. Rinse the rice: three changes of water.\n"
+             "2. Soak it: thirty minutes, no more.\n\nThe grains then cook evenly.")
+    assert rice_point(4, recap, step) == (recap, False)
+    outline = "Do every step the same way, in order:\n\n1. Rinse the rice\n2. Soak it\n\nThe grains cook evenly."
+    assert rice_point(4, outline, step) == ("Do every step the same way, in order:", True)  # bare titles: the outline
+    later = "Rinse until clear, then:\n\n2. Soak it: thirty minutes.\nDrain."
+    assert rice_point(1, later, step) == ("Rinse until clear, then:", True)  # a later point's: a run-on
 
 
 class _CountingFences:

@@ -700,6 +700,9 @@ def test_a_subtitle_after_a_colon_stays_with_its_name(text, titles):
     ("1. Heart health — lowers blood pressure\n2. Weight management — burns calories steadily\n"
      "3. Wired connection – use Ethernet where possible\n4. Wi-Fi 6 router – lower latency",
      ["Heart health", "Weight management", "Wired connection", "Wi-Fi 6 router"]),
+    # also a gist that opens with a number (blind b9 P03: "Build a base — 3–4 weeks ..." stayed whole)
+    ("1. Build a base — 3–4 weeks of easy running\n2. Pick a plan – 16–18 week beginner plan\n"
+     "3. Long runs — build to 18–20 miles", ["Build a base", "Pick a plan", "Long runs"]),
     # ... but a subtitle stays, as do a label's line, a range of numbers, unspaced dashes and a spaced hyphen
     ("1. Star Wars — A New Hope\n2. Day 1 – Arrival in Rome\n3. Ages 3 – 5 play\n4. 1990 — 2000 boom\n"
      "5. Pre–war—post-war housing\n6. Rock - paper - scissors",
