@@ -448,8 +448,8 @@ def _next_item(line: str, spaced: bool = False) -> tuple[int, bool] | None:
         following = [(start, n, loose) for start, s, n, loose in markers if s == style]
         if spaced:
             return next(((start, True) for start, n, _ in following if n == number + 1), None)
-        if number == 1 and _opens_spaced_list(line, following):
-            return following[0][0], True
+        if number == 1 and (two := _spaced_two(line, following)) is not None:
+            return two, True
         return next(((start, False) for start, n, loose in following if n == number + 1 and not loose), None)
     for start, _, n, loose in markers:
         if n == 1 and not loose and _next_item(line[start:]) is not None:
@@ -476,14 +476,17 @@ def _lead_in(line: str) -> tuple[str, str] | None:
     return None
 
 
-def _opens_spaced_list(line: str, following: list[tuple[int, int, bool]]) -> bool:
-    """Do the next numbers after a line's ``1.`` (``following``: start, number, spaced) open a spaced list: a
-    spaced ``2``, then a ``3``, each after an item with a letter? ``1. 2. 3.`` is a stutter, "1. Read chapter 2. of
-    the book" one stray number, and "1. Sales in 2. quarter; 2. Costs" a list whose ``2`` follows punctuation."""
-    if len(following) < 2 or [n for _, n, _ in following[:2]] != [2, 3] or not following[0][2]:
-        return False
-    (two, _, _), (three, _, _) = following[:2]
-    return bool(_LETTER.search(line, 0, two) and _LETTER.search(line, two, three))
+def _spaced_two(line: str, following: list[tuple[int, int, bool]]) -> int | None:
+    """Where the spaced ``2`` starts that, with a ``3`` right after it, opens a spaced list after a line's ``1.``
+    (``following``: start, number, spaced of the next numbers), each after an item with a letter; None: none does.
+    ``1. 2. 3.`` is a stutter, "1. Read chapter 2. of the book" one stray number, and "1. Sales in 2. quarter; 2.
+    Costs" a list whose ``2`` follows punctuation. A number above 3 between them is a count or a price, not an item
+    ("1. Read the top 100. list 2. Plan 3. Act")."""
+    run = [marker for marker in following if marker[1] <= 3][:2]
+    if [n for _, n, _ in run] != [2, 3] or not run[0][2]:
+        return None
+    (two, _, _), (three, _, _) = run
+    return two if _LETTER.search(line, 0, two) and _LETTER.search(line, two, three) else None
 
 
 def _item_style(line: str, marker: re.Match[str] | None) -> tuple[str, int, bool] | None:

@@ -541,12 +541,11 @@ def talk_closing(text: str, final: bool, fences: list[int]) -> int | None:
     if "\n" not in text:  # most pieces of most points: no copy of the text
         return None
     text = text.rstrip()
-    start = text.rfind("\n")
-    above = start
-    while above > 0 and text[above - 1].isspace():  # (not a copy of all the text above, at every piece)
-        above -= 1
-    if start < 0 or text.endswith(_COLONS, 0, above):
-        return None  # the first line is the point's own, and so is a line it announces ("for example:")
+    if (start := text.rfind("\n")) < 0:
+        return None  # the first line is the point's own
+    # (the text above read from a window, not copied whole at every piece)
+    if (text[max(0, start - 200):start].rstrip() or text[:start].rstrip()).endswith(_COLONS):
+        return None  # and so is a line it announces ("for example:")
     if bisect.bisect_left(fences, start) % 2:
         return None  # a line of the point's own code block
     line = text[start:start + _CLOSING_SEEN].lstrip()

@@ -882,6 +882,9 @@ def clean_in_both_modes(raw: str, step: int) -> str:
     ("Book the ryokan early.\n\nHave a wonderful time exploring Kyoto!", "Book the ryokan early."),
     ("Repasa las fórmulas.\n\n¡Mucha suerte con el examen de mañana!", "Repasa las fórmulas."),
     ("Pack light.\n\nHave a wonderful time with fewer bags, as I said.", None),  # not one exclaimed sentence
+    # a line announced by a colon is the point's own, whatever white space ends the colon's line (review 102)
+    ("They help.\nFor example:\r\nLet me know if you need more!", None),
+    ("They help.\nFor example:\u00a0\n\nLet me know if you need more!", None),
     ("Prüfe den Vertrag.\n\nViel Erfolg!", "Prüfe den Vertrag."),
     ("Controlla il contratto.\n\nIn bocca al lupo!", "Controlla il contratto."),
     ("先检查合同。\n\n祝你好运！", "先检查合同。"),

@@ -347,6 +347,12 @@ def test_a_list_past_99_items_is_read_item_by_item_inline_too(separator, step):
     assert parse(text, max_points=120, step=step) == [f"Point number {i}" for i in range(1, 106)]
     assert parse(text, max_points=99, step=step)[-1] == "Point number 99"
     assert parse("1. Save 99. Then 100. more", step=step) == ["Save 99. Then 100. more"]  # a 2 must come first
+    # a number above 3 between an inline list's 1, 2 and 3 is a count or a price (review 102: with three digits
+    # read, such a list became one item or none)
+    assert parse("1. Read the top 100. list 2. Make a plan 3. Stay informed", step=step) == [
+        "Read the top 100. list", "Make a plan", "Stay informed"]
+    assert parse("1. Costs ¥296. each 2. Sell it 3. Repeat", step=step) == ["Costs ¥296. each", "Sell it", "Repeat"]
+    assert len(parse("Skeleton: 1. Save money 2. Spend less than 46. 3. Sleep well 4. Exercise", step=step)) == 4
 
 
 # Inputs that tell apart one-character changes to the parser (mutation testing, benchmarks/results/mutation.md).
