@@ -22,7 +22,9 @@ from .skeleton import INVISIBLE
 # "\n2.5 hours"); _NEW_ITEM, for a reply's first line, takes the text's end for that character. Its number (?P<n>)
 # where an item of the point's own list may have it ("1. Buy a drive", "2) Turn on backups"), or (?P<step>) its
 # number as a step's ("Step 2: Remove the grout"), (?P<other>) in another style.
-_LINE_START = rf"\n[ \t{INVISIBLE}]*"
+_INDENT = 16  # the most white space before a line's number or title that is read (a longer run is no item's: it
+# would be searched again at every piece while it grows)
+_LINE_START = rf"\n[ \t{INVISIBLE}]{{0,{_INDENT}}}"
 _ITEM_MARK = (rf"{_LINE_START}(?:\*\*|#+\s*)?(?:(?P<n>\d+(?=[.)．）、])|{CJK_NUMBER}(?=、)|[①-⑳])[.)．）、]?(?:\*\*)?"
               rf"|[(（](?P<other>\d+|{CJK_NUMBER})[)）]|step\s+(?P<step>\d+)\s*:"  # "**3.**"
               r"|point\s+(?P<point>\d+)\s*[:.\-–—])")  # "Point 3: Stir constantly ..."
@@ -46,7 +48,7 @@ _PARTIAL_ITEM = re.compile(rf"{_LINE_START}(?:\*{{1,2}}|#+\s*)?(?:\d+(?:[.)．�
 # Where a point may run on into another one under that point's title, without a line-start number: a line's
 # marks ("\n**", "\n### ", "\n- ", "\nPoint 3: ", or none), or a number after a sentence ("... LEDs. 4. "); the
 # title is compared in code.
-_TITLE_LINE = re.compile(rf"\n[ \t]*(?P<heading>#+[ \t]*)?(?P<bullet>[-*•](?:[ \t]+|\Z))?(?P<em>{EMPHASIS})?"
+_TITLE_LINE = re.compile(rf"\n[ \t]{{0,{_INDENT}}}(?P<heading>#+[ \t]*)?(?P<bullet>[-*•](?:[ \t]+|\Z))?(?P<em>{EMPHASIS})?"
                          rf"(?P<label>point[ \t]+\d+[ \t]*[:.][ \t]*{EMPHASIS}?[ \t]*)?", re.I)  # "\n-": one to come
 _PARTIAL_LABEL = re.compile(r"p(?:o(?:i(?:n(?:t(?:[ \t]+(?:\d+[ \t]*)?)?)?)?)?)?\Z", re.I)  # of "Point 3:"
 _TITLE_INLINE = re.compile(rf"(?<=[.!?])[ \t]+{EMPHASIS}?\d+[.)][ \t]+{EMPHASIS}?")
@@ -59,7 +61,7 @@ _AFTER_TITLE = re.compile(rf"[ \t]*{EMPHASIS}?(?:[ \t]*(?P<sep>[:：]|\n)|[ \t]+
 _MAY_RUN_ON = re.compile(r"[\n\d*_#(（]")
 # A line that opens or closes a code block (the fence alone, with its language: "``` on its own line opens it" is
 # prose).
-FENCE = re.compile(r'^[ \t]*(```|~~~)[ \t]*(?:[^\s`]+(?:[ \t]+[\w-]+=(?:"[^"\n]*"|\S+))*)?[ \t]*$', re.M)
+FENCE = re.compile(rf'^[ \t]{{0,{_INDENT}}}(```|~~~)[ \t]*(?:[^\s`]+(?:[ \t]+[\w-]+=(?:"[^"\n]*"|\S+))*)?[ \t]*$', re.M)
 
 
 class Fences:
@@ -158,8 +160,10 @@ class OtherPoints:
             # nor any item found past ``at`` before: it would have been on a line)
             if not same:
                 self._own_items, self._titled = [], []
-            # read again from trailing blanks, which an inline "... LEDs. 4. Title:" opens
-            blanks_at = len(text.rstrip(" \t"))
+            # read again from trailing blanks (the last _INDENT: not all of a long run, at every piece), which an
+            # inline "... LEDs. 4. Title:" opens
+            tail = text[-_INDENT:]
+            blanks_at = len(text) - len(tail) + len(tail.rstrip(" \t"))
             self._checked, self._checked_origin = blanks_at, origin
             return None, len(text)
         if same:  # (both in the text's order)

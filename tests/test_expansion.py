@@ -1,3 +1,4 @@
+import re
 import sys
 from pathlib import Path
 
@@ -1624,35 +1625,62 @@ def test_a_recap_of_earlier_points_that_the_point_announces_is_its_own(step):
     assert rice_point(1, later, step) == ("Rinse until clear, then:", True)  # a later point's: a run-on
 
 
-class _CountingFences:
-    """``runon.FENCE`` that counts the characters its searches cover (a match looks at one line's start)."""
+class _Counting:
+    """A compiled pattern that counts the characters its searches cover."""
+
+    searched = 0
 
     def __init__(self, pattern):
-        self.pattern, self.searched = pattern, 0
+        self.pattern = pattern
+
+    def search(self, text, pos=0, endpos=sys.maxsize):
+        _Counting.searched += min(endpos, len(text)) - pos
+        return self.pattern.search(text, pos, endpos)
 
     def finditer(self, text, pos=0, endpos=sys.maxsize):
-        self.searched += min(endpos, len(text)) - pos
+        _Counting.searched += min(endpos, len(text)) - pos
         return self.pattern.finditer(text, pos, endpos)
 
-    def match(self, text, pos=0):
-        return self.pattern.match(text, pos)
+    def __getattr__(self, name):  # match, sub, ...: on a line or a title, not the text
+        return getattr(self.pattern, name)
+
+
+def count_run_on_searches(monkeypatch) -> type[_Counting]:
+    """Count what every pattern of ``sotkit.runon`` searches from now on."""
+    import sotkit.runon
+
+    monkeypatch.setattr(_Counting, "searched", 0)
+    for name, value in vars(sotkit.runon).copy().items():
+        if isinstance(value, re.Pattern):
+            monkeypatch.setattr(sotkit.runon, name, _Counting(value))
+    return _Counting
 
 
 @pytest.mark.parametrize("closing", ["", "\nLet me know if you need more!", "\n---"])
 def test_a_long_reply_of_many_lines_is_searched_for_code_fences_once_not_at_every_piece(monkeypatch, closing):
     """A point of 2,000 lines of code was searched whole for fences at every piece (run-on and closing-line checks):
     7 s and the event loop held 0.4 s (probe 101). The text released is that of the whole reply fed at once."""
-    import sotkit.runon
-
-    counting = _CountingFences(sotkit.runon.FENCE)
-    monkeypatch.setattr(sotkit.runon, "FENCE", counting)
+    counting = count_run_on_searches(monkeypatch)
     reply = ("Here is the code:\n```python\n" + "\n".join(f"x{i} = compute({i})  # step {i}" for i in range(1000))
              + "\n```\nRun it once a day." + closing)
     streamed = ExpansionFilter(2, "Automate it", strip_header=True, other_titles=["Back up", "Test restores"])
     out = "".join(streamed.feed(reply[i:i + 4]) for i in range(0, len(reply), 4)) + streamed.finish()
     whole = ExpansionFilter(2, "Automate it", strip_header=True, other_titles=["Back up", "Test restores"])
     assert out == whole.feed(reply) + whole.finish() == reply.removesuffix(closing)
-    assert counting.searched < 2 * len(reply)  # 9,000 pieces over 35,000 characters searched 160 million before
+    # each line a few times as it grows; 9,000 pieces over 35,000 characters searched 160 million before
+    assert counting.searched < 20 * len(reply)
+
+
+@pytest.mark.parametrize("run", [" \t", "\u00a0", "   \n"])
+def test_a_long_run_of_white_space_is_not_searched_again_at_every_piece(monkeypatch, run):
+    """A line of 40,000 spaces and tabs held the loop about a second a piece, as it grew (review 102): each piece
+    searched it whole for a numbered line, a title or an inline number to come."""
+    counting = count_run_on_searches(monkeypatch)
+    reply = "Start here." + run * 10_000 + " ".join(["then more words"] * 300)
+    streamed = ExpansionFilter(2, "Automate it", strip_header=True, other_titles=["Back up", "Test restores"])
+    out = "".join(streamed.feed(reply[i:i + 4]) for i in range(0, len(reply), 4)) + streamed.finish()
+    assert out == reply.strip()
+    assert counting.searched < 20 * len(reply)  # (each line a few times as it grows)
 
 
 @pytest.mark.parametrize("step", [1, 3, 7, 50])
