@@ -22,8 +22,9 @@ from .skeleton import INVISIBLE
 # "\n2.5 hours"); _NEW_ITEM, for a reply's first line, takes the text's end for that character. Its number (?P<n>)
 # where an item of the point's own list may have it ("1. Buy a drive", "2) Turn on backups"), or (?P<step>) its
 # number as a step's ("Step 2: Remove the grout"), (?P<other>) in another style.
-_INDENT = 16  # the most white space before a line's number or title that is read (a longer run is no item's: it
-# would be searched again at every piece while it grows)
+# The most white space read before a line's number, title or code fence: a longer run is none's (searched again at
+# every piece while it grew, a run of 80,000 spaces held the event loop a second a piece)
+_INDENT = 16
 _LINE_START = rf"\n[ \t{INVISIBLE}]{{0,{_INDENT}}}"
 _ITEM_MARK = (rf"{_LINE_START}(?:\*\*|#+\s*)?(?:(?P<n>\d+(?=[.)．）、])|{CJK_NUMBER}(?=、)|[①-⑳])[.)．）、]?(?:\*\*)?"
               rf"|[(（](?P<other>\d+|{CJK_NUMBER})[)）]|step\s+(?P<step>\d+)\s*:"  # "**3.**"
@@ -47,9 +48,9 @@ _PARTIAL_ITEM = re.compile(rf"{_LINE_START}(?:\*{{1,2}}|#+\s*)?(?:\d+(?:[.)．�
                            r"|p(?:o(?:i(?:n(?:t(?:\s+(?:\d+\s*[:.\-–—]?)?)?)?)?)?)?)?$", re.I)
 # Where a point may run on into another one under that point's title, without a line-start number: a line's
 # marks ("\n**", "\n### ", "\n- ", "\nPoint 3: ", or none), or a number after a sentence ("... LEDs. 4. "); the
-# title is compared in code.
-_TITLE_LINE = re.compile(rf"\n[ \t]{{0,{_INDENT}}}(?P<heading>#+[ \t]*)?(?P<bullet>[-*•](?:[ \t]+|\Z))?(?P<em>{EMPHASIS})?"
-                         rf"(?P<label>point[ \t]+\d+[ \t]*[:.][ \t]*{EMPHASIS}?[ \t]*)?", re.I)  # "\n-": one to come
+# title is compared in code ("\n-": a bullet to come).
+_TITLE_LINE = re.compile(rf"\n[ \t]{{0,{_INDENT}}}(?P<heading>#+[ \t]*)?(?P<bullet>[-*•](?:[ \t]+|\Z))?"
+                         rf"(?P<em>{EMPHASIS})?(?P<label>point[ \t]+\d+[ \t]*[:.][ \t]*{EMPHASIS}?[ \t]*)?", re.I)
 _PARTIAL_LABEL = re.compile(r"p(?:o(?:i(?:n(?:t(?:[ \t]+(?:\d+[ \t]*)?)?)?)?)?)?\Z", re.I)  # of "Point 3:"
 _TITLE_INLINE = re.compile(rf"(?<=[.!?])[ \t]+{EMPHASIS}?\d+[.)][ \t]+{EMPHASIS}?")
 _PARTIAL_INLINE = re.compile(r"(?<=[.!?])[ \t]+[*_]{0,3}(?:\d+(?:[.)](?:[ \t]+[*_]{0,3})?)?)?\Z")
@@ -61,7 +62,8 @@ _AFTER_TITLE = re.compile(rf"[ \t]*{EMPHASIS}?(?:[ \t]*(?P<sep>[:：]|\n)|[ \t]+
 _MAY_RUN_ON = re.compile(r"[\n\d*_#(（]")
 # A line that opens or closes a code block (the fence alone, with its language: "``` on its own line opens it" is
 # prose).
-FENCE = re.compile(rf'^[ \t]{{0,{_INDENT}}}(```|~~~)[ \t]*(?:[^\s`]+(?:[ \t]+[\w-]+=(?:"[^"\n]*"|\S+))*)?[ \t]*$', re.M)
+FENCE = re.compile(rf'^[ \t]{{0,{_INDENT}}}(```|~~~)[ \t]*(?:[^\s`]+(?:[ \t]+[\w-]+=(?:"[^"\n]*"|\S+))*)?[ \t]*$',
+                   re.M)
 
 
 class Fences:
@@ -252,7 +254,9 @@ class OtherPoints:
         if first < 0 or not self._index > self._numbers[title] == number_value(number) \
                 or not text[max(0, first - 300):first].rstrip().endswith((":", "：")):
             return False
-        return True if line[len(title):].strip(" :–—-") else None if not whole else False
+        if line[len(title):].strip(" :–—-"):
+            return True
+        return False if whole else None
 
     def _another_point(self, title: str, number: str) -> bool:
         """Is an item of the point's own list, numbered ``number``, that opens with ``title`` that point's?"""
