@@ -39,7 +39,7 @@ _LISTED = re.compile(rf"[ \t]*(?:[-*•#>|・①-⑳]|\d+[.)．）、]|{CJK_NUMB
 _OWN_FIRST = re.compile(rf"[ \t{INVISIBLE}]*(?:\*\*)?(?:1[.)．）、]\s|一、|①|step\s+1\s*:)", re.I)
 # A bulleted line: another item too where the point is one paragraph (whole-sentence mode; an API model's point
 # may hold a list of its own).
-_NEW_BULLET = re.compile(r"\n[ \t]*(?:[-*•][ \t]|・)")
+_NEW_BULLET = re.compile(rf"\n[ \t]{{0,{_INDENT}}}(?:[-*•][ \t]|・)")
 # The tail of the text that could still grow into such a line ("\nStep 3:" included, so that the decision is the
 # same whatever the pieces' sizes).
 _PARTIAL_ITEM = re.compile(rf"{_LINE_START}(?:\*{{1,2}}|#+\s*)?(?:\d+(?:[.)．）、]\*{{0,2}})?|[(（]\d*[)）]?|[-•]"
@@ -52,8 +52,8 @@ _PARTIAL_ITEM = re.compile(rf"{_LINE_START}(?:\*{{1,2}}|#+\s*)?(?:\d+(?:[.)．�
 _TITLE_LINE = re.compile(rf"\n[ \t]{{0,{_INDENT}}}(?P<heading>#+[ \t]*)?(?P<bullet>[-*•](?:[ \t]+|\Z))?"
                          rf"(?P<em>{EMPHASIS})?(?P<label>point[ \t]+\d+[ \t]*[:.][ \t]*{EMPHASIS}?[ \t]*)?", re.I)
 _PARTIAL_LABEL = re.compile(r"p(?:o(?:i(?:n(?:t(?:[ \t]+(?:\d+[ \t]*)?)?)?)?)?)?\Z", re.I)  # of "Point 3:"
-_TITLE_INLINE = re.compile(rf"(?<=[.!?])[ \t]+{EMPHASIS}?\d+[.)][ \t]+{EMPHASIS}?")
-_PARTIAL_INLINE = re.compile(r"(?<=[.!?])[ \t]+[*_]{0,3}(?:\d+(?:[.)](?:[ \t]+[*_]{0,3})?)?)?\Z")
+_TITLE_INLINE = re.compile(rf"(?<=[.!?])[ \t]{{1,{_INDENT}}}{EMPHASIS}?\d+[.)][ \t]+{EMPHASIS}?")
+_PARTIAL_INLINE = re.compile(rf"(?<=[.!?])[ \t]{{1,{_INDENT}}}[*_]{{0,3}}(?:\d+(?:[.)](?:[ \t]+[*_]{{0,3}})?)?)?\Z")
 # After such a title: its separator (a dash between spaces: "JavaScript—thanks to its JIT—beats" is no header) or its
 # line's end (a header), or what may still grow into one (open).
 _AFTER_TITLE = re.compile(rf"[ \t]*{EMPHASIS}?(?:[ \t]*(?P<sep>[:：]|\n)|[ \t]+(?P<dash>[-–—])[ \t]"
@@ -251,7 +251,8 @@ class OtherPoints:
         one of a recap the point's own text announced, saying more than the title ("for example:\n\n1. House
         training: same door, ...")? None while its line may still say more."""
         first = self._own_items[0] if self._own_items else at  # where the list began
-        if first < 0 or not self._index > self._numbers[title] == number_value(number) \
+        last = self.count_known and self._index == self.most_points  # (a point before it may be answering them all)
+        if not last or first < 0 or not self._index > self._numbers[title] == number_value(number) \
                 or not text[max(0, first - 300):first].rstrip().endswith((":", "：")):
             return False
         if line[len(title):].strip(" :–—-"):
@@ -292,17 +293,26 @@ class OtherPoints:
         """How many characters at the text's start are the skeleton written again before the point's own text: two
         numbered lines or more, each only a point's title (this one's too, as its header), blank lines between
         ("1. Relax\n2. Sleep\n\n2. Sleep\n\nSleep is ..."). 0: none; None while the lines so far may still be."""
-        titles = {self._own_title, *self.titles}
-        listed, at = 0, 0
+        titles, listed, at = {self._own_title, *self.titles}, set[str](), 0
         while (end := text.find("\n", at)) >= 0 or final:
             line = (text[at:] if end < 0 else text[at:end]).strip()
-            if line and not _title_line(line, titles):
-                return at if listed >= 2 else 0
-            listed += bool(line)
+            if line:
+                if (title := _title_line(line, titles)) is None or title in listed:
+                    return at if len(listed) >= 2 else 0  # (a title again: the sections under the titles begin)
+                listed.add(title)
             if end < 0:
-                return len(text) if listed >= 2 else 0  # only the outline: nothing of the point's own
+                return len(text) if len(listed) >= 2 else 0  # only the outline: nothing of the point's own
             at = end + 1
-        return None if _may_be_title_line(text[at:], titles) else at if listed >= 2 else 0
+        return None if _may_be_title_line(text[at:], titles) else at if len(listed) >= 2 else 0
+
+    def headed_by_another(self, text: str, final: bool) -> bool | None:
+        """Does the text open with a line that is only another point's title, in any markup ("## Soak it", "**Soak
+        it**", "Soak it:")? None while its first line may still become one."""
+        line, ended, _ = text.partition("\n")
+        said = line.strip(" *_#:.…!?\"'“”").casefold()
+        if ended or final:
+            return said in self.titles
+        return None if any(title.startswith(said) for title in self.titles) else False
 
     def open(self, text: str, final: bool, cut: bool) -> bool | None:
         """Does the text open with another point's numbered line ("1. Sleep well" in point 2's reply), or with
@@ -389,10 +399,11 @@ def _may_be_title_line(line: str, titles: set[str]) -> bool:
     return said is not None and any(title.startswith(said.rstrip(" *_#:")) for title in titles)
 
 
-def _title_line(line: str, titles: set[str]) -> bool:
-    """Is the line a numbered one that holds only one of ``titles`` (casefolded), in any emphasis?"""
+def _title_line(line: str, titles: set[str]) -> str | None:
+    """The one of ``titles`` (casefolded) that the line holds alone, numbered, in any emphasis; None: none."""
     item = _NEW_ITEM.match("\n" + line)
-    return bool(item) and line[item.end() - 1:].strip(" *_#:").casefold() in titles
+    said = line[item.end() - 1:].strip(" *_#:").casefold() if item else None
+    return said if said in titles else None
 
 
 def _outside(fences: list[int], at: int) -> bool:

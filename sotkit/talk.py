@@ -53,8 +53,9 @@ _LANGUAGES = (
     _Language(  # English
         words=("sure", "certainly", "of course", "okay", "ok", "absolutely", "alright", "all right", "now"),
         acknowledgements=("sure", "certainly", "of course"),
-        phrases=("here's", "here is", "i'll", "i will", "let me", "let's", "below is", "continuing with",
-                 "to continue with", "expanding on", "moving on to"),
+        phrases=("here's", "here is", "i'll", "i will", "let me", "let's expand on", "let's elaborate on",
+                 "let's dive into", "below is", "continuing with", "to continue with", "expanding on",
+                 "moving on to"),
         names=(r"\bpoint\s*#?\d+",),
         this_point=(r"\bthis point",),
         # "Okay, here's point 3 expanded:", "... an expansion of point 3, focusing on practical support:" (Gemma)
@@ -484,7 +485,9 @@ _CLOSING_WORDS = (rf"(?:{_strings(_HOPES + _WISHES + _WISHES_ON + _CLOSING_HEADS
                   rf"|happy [a-z]+ing\b)[^.!?。！？:;：；—–,，]{{0,30}}|(?:{_strings(_SIGN_OFFS)})\W*(?=[.!。！])")
 _HOPE_SENTENCE = rf"(?:{_strings(_HOPES, said=True)}){_ONE_CLAUSE}(?:{_CLAUSE_MARK}(?:{_CLOSING_WORDS}))?"
 _SENTENCE_END = r"[.!。！]+[^\w.!?。！？]*"
-_WISH_SENTENCE, _EXCLAIMED = rf"(?:{_strings(_WISHES_ON)}){_ONE_CLAUSE}", r"[!！]+[^\w.!?。！？]*"
+# (a wish's one clause, with no second one joined: "Have a great time at the beach, but reapply sunscreen!" is advice)
+_WISH_CLAUSE = r"(?:(?!\b(?:but|and|so|then|y|pero|e|mas)\W)[^.!?。！？:;：；—–])*"
+_WISH_SENTENCE, _EXCLAIMED = rf"(?:{_strings(_WISHES_ON)}){_WISH_CLAUSE}", r"[!！]+[^\w.!?。！？]*"
 _HOPE_SAID = re.compile(rf"(?:{_HOPE_SENTENCE}{_SENTENCE_END}|{_WISH_SENTENCE}{_EXCLAIMED})$")
 # while the call goes on, a hope is held back to its sentence's end, whatever follows a mark in it
 _HOPE_BEING_SAID = re.compile(rf"(?:(?:{_strings(_HOPES, said=True)})[^.!?。！？]*(?:{_SENTENCE_END})?"

@@ -883,6 +883,8 @@ def clean_in_both_modes(raw: str, step: int) -> str:
     ("Book the ryokan early.\n\nHave a wonderful time exploring Kyoto!", "Book the ryokan early."),
     ("Repasa las fórmulas.\n\n¡Mucha suerte con el examen de mañana!", "Repasa las fórmulas."),
     ("Pack light.\n\nHave a wonderful time with fewer bags, as I said.", None),  # not one exclaimed sentence
+    ("Pack water.\n\nHave a great time at the beach, but reapply sunscreen every two hours!", None),  # advice
+    ("Repasa.\n\n¡Mucha suerte con el examen, y repasa las fórmulas la noche antes!", None),
     # a line announced by a colon is the point's own, whatever white space ends the colon's line (review 102)
     ("They help.\nFor example:\r\nLet me know if you need more!", None),
     ("They help.\nFor example:\u00a0\n\nLet me know if you need more!", None),
@@ -993,6 +995,8 @@ def test_a_code_block_with_its_language_is_closed_with_the_bare_fence():
     ("Let's be honest: bulbs are cheap.\nThey last.", None),
     ("Now is the time to switch.\nThey last.", None),
     ("Expanding on that, LEDs run cool.\nThey last.", None),
+    ("Let's compare this with point 1:\n\nThey last longer.", None),  # another point named (review 103)
+    ("Let's go back to point 1: bulbs are cheap, but drafts cost more.", None),
 ])
 def test_a_first_line_is_talk_about_the_task_only_where_it_ends_naming_the_point(raw, text, step):
     assert clean(raw, step=step)[0] == (raw if text is None else text)
@@ -1588,8 +1592,12 @@ RICE = ["Rinse the rice", "Soak it", "Steam it", "Rest it"]
 
 
 def rice_point(index: int, raw: str, step: int) -> tuple[str, bool]:
-    return clean(raw, step=step, index=index, title=RICE[index - 1],
-                 others=[title for title in RICE if title != RICE[index - 1]])
+    """Point ``index`` of the four, the skeleton complete."""
+    f = ExpansionFilter(index, RICE[index - 1], strip_header=True, most_points=4, count_known=True,
+                        other_titles=[title for title in RICE if title != RICE[index - 1]])
+    released = "".join(f.feed(raw[i:i + step]) for i in range(0, len(raw), step)) + f.finish()
+    assert released == f.released
+    return released, f.finished
 
 
 @pytest.mark.parametrize("step", [1, 3, 1000])
@@ -1613,6 +1621,17 @@ def test_a_reply_of_the_skeleton_alone_or_of_another_point_is_still_nothing_of_i
 
 
 @pytest.mark.parametrize("step", [1, 3, 1000])
+@pytest.mark.parametrize("header", ["**{n}. {title}**", "## {title}", "**{title}**", "{title}:"])
+def test_an_outline_followed_by_every_points_section_gives_only_the_points_own_or_nothing(step, header):
+    """After the outline, the model answered all the points: point 3 was given point 1's section, and more (review
+    103). Each point keeps its own section where it comes first, else nothing of its own, as before."""
+    sections = "\n\n".join(header.format(n=n, title=title) + f"\nText of {n}." for n, title in enumerate(RICE, 1))
+    raw = "1. Rinse the rice\n2. Soak it\n3. Steam it\n4. Rest it\n\n" + sections
+    assert rice_point(1, raw, step) == ("Text of 1.", True)
+    assert rice_point(3, raw, step) == ("", True)
+
+
+@pytest.mark.parametrize("step", [1, 3, 1000])
 def test_a_recap_of_earlier_points_that_the_point_announces_is_its_own(step):
     """A last point that listed earlier points' titles at their numbers, with more said, was taken for the
     skeleton again: cut at its lead-in, it failed (blind set b9)."""
@@ -1623,6 +1642,9 @@ def test_a_recap_of_earlier_points_that_the_point_announces_is_its_own(step):
     assert rice_point(4, outline, step) == ("Do every step the same way, in order:", True)  # bare titles: the outline
     later = "Rinse until clear, then:\n\n2. Soak it: thirty minutes.\nDrain."
     assert rice_point(1, later, step) == ("Rinse until clear, then:", True)  # a later point's: a run-on
+    # not in a point before the last, which may be answering them all (review 103)
+    everything = "Do it like this:\n\n1. Rinse the rice: wash.\n2. Soak it: thirty minutes.\n3. Steam it: twenty."
+    assert rice_point(2, everything, step) == ("Do it like this:", True)
 
 
 class _Counting:
@@ -1669,6 +1691,20 @@ def test_a_long_reply_of_many_lines_is_searched_for_code_fences_once_not_at_ever
     assert out == whole.feed(reply) + whole.finish() == reply.removesuffix(closing)
     # each line a few times as it grows; 9,000 pieces over 35,000 characters searched 160 million before
     assert counting.searched < 20 * len(reply)
+
+
+@pytest.mark.parametrize("whole_sentences", [False, True])
+@pytest.mark.parametrize("raw", ["Go to bed early.\n" + " " * 18 + "- Keep the room cool.\n- Avoid screens.",
+                                 "Swap every bulb." + " " * 20 + "2. Turn off lights: always."])
+def test_text_after_a_long_indent_comes_out_the_same_whatever_the_pieces(raw, whole_sentences):
+    # with white space read up to 16 characters, a bullet or an inline number after more was kept in small pieces and
+    # cut when fed whole (review 103)
+    outs = set()
+    for step in (1, 4, 1000):
+        f = ExpansionFilter(1, "Sleep early", strip_header=True, whole_sentences=whole_sentences,
+                            other_titles=["Turn off lights", "Keep the room cool"])
+        outs.add("".join(f.feed(raw[i:i + step]) for i in range(0, len(raw), step)) + f.finish())
+    assert len(outs) == 1, outs
 
 
 @pytest.mark.parametrize("run", [" \t", "\u00a0", "   \n"])
