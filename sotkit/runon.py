@@ -395,14 +395,15 @@ def _may_be_title_line(line: str, titles: set[str]) -> bool:
     if not line.strip() or _PARTIAL_ITEM.match("\n" + line):
         return True
     item = _NEW_ITEM.match("\n" + line)
-    said = line[item.end() - 1:].lstrip(" *_#").casefold() if item else None
+    said = line[item.end() - 2:].lstrip(" *_#").casefold() if item else None  # (see _title_line)
     return said is not None and any(title.startswith(said.rstrip(" *_#:")) for title in titles)
 
 
 def _title_line(line: str, titles: set[str]) -> str | None:
     """The one of ``titles`` (casefolded) that the line holds alone, numbered, in any emphasis; None: none."""
     item = _NEW_ITEM.match("\n" + line)
-    said = line[item.end() - 1:].strip(" *_#:").casefold() if item else None
+    # from the character the match ends with: the space after the number, or a title's first ("二、浸泡")
+    said = line[item.end() - 2:].strip(" *_#:").casefold() if item else None
     return said if said in titles else None
 
 

@@ -1607,6 +1607,7 @@ def rice_point(index: int, raw: str, step: int) -> tuple[str, bool]:
     "Soaking softens the grains.",
     "I'll keep to this outline:\n\n1. **Rinse the rice**\n2. **Soak it**\n3. **Steam it**\n4. **Rest it**\n\n"
     "Alright, moving on to point 2:\n\n### Soak It\n\nSoaking softens the grains.",
+    "1) Rinse the rice\n2) Soak it\n3) Steam it\n\nSoaking softens the grains.",
 ])
 def test_a_reply_that_writes_the_skeleton_again_first_keeps_what_follows_it(raw, step):
     """The point came back as nothing of its own, also when asked again, and the answer failed (blind set b9: the
@@ -1629,6 +1630,13 @@ def test_an_outline_followed_by_every_points_section_gives_only_the_points_own_o
     raw = "1. Rinse the rice\n2. Soak it\n3. Steam it\n4. Rest it\n\n" + sections
     assert rice_point(1, raw, step) == ("Text of 1.", True)
     assert rice_point(3, raw, step) == ("", True)
+
+
+@pytest.mark.parametrize("step", [1, 2, 1000])
+def test_an_outline_numbered_in_chinese_is_skipped_too(step):
+    # the title was read from its second character on, so no such line was ever one (review 103)
+    raw = "一、淘米\n二、浸泡\n三、蒸饭\n\n二、浸泡\n\n浸泡让米粒变软。"
+    assert clean(raw, step=step, index=2, title="浸泡", others=["淘米", "蒸饭"]) == ("浸泡让米粒变软。", False)
 
 
 @pytest.mark.parametrize("step", [1, 3, 1000])
