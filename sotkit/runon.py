@@ -319,10 +319,9 @@ class OtherPoints:
         the start of one that the budget cut? None while that line may still grow into one."""
         if not self.titles:
             return False
-        lined = "\n" + text  # the reply's start read as a line's: the patterns of a run-on into the next point
-        if not (item := _NEW_ITEM.match(lined)):
-            return None if not final and _PARTIAL_ITEM.match(lined) else False
-        line, ended, _ = lined[item.end():].partition("\n")
+        if (after := _after_number(text)) is None:  # the reply's start read as a line's, as a run-on's would be
+            return None if not final and _PARTIAL_ITEM.match("\n" + text) else False
+        line, ended, _ = after.partition("\n")
         line = line.strip(" *:").casefold()
         if any(line.startswith(title) for title in self.titles):
             return True
@@ -390,20 +389,28 @@ def _breaks_off(line: str) -> bool:
     return not _LISTED.match(line) and (line.endswith(",") or last[:1].islower() and last[-1:].isalpha())
 
 
+def _after_number(text: str) -> str | None:
+    """The text after the number a line opens with (``_NEW_ITEM``); None: it opens with none. The pattern ends on
+    the character after the number's mark: a space, or the text's first where none comes between ("二、浸泡")."""
+    if (item := _NEW_ITEM.match("\n" + text)) is None:
+        return None
+    last = item.end() - 2  # that character, in the text
+    return text[last:] if text[last:last + 1].isalpha() else text[last + 1:]
+
+
 def _may_be_title_line(line: str, titles: set[str]) -> bool:
     """Can the start of a line still become a ``_title_line``?"""
     if not line.strip() or _PARTIAL_ITEM.match("\n" + line):
         return True
-    item = _NEW_ITEM.match("\n" + line)
-    said = line[item.end() - 2:].lstrip(" *_#").casefold() if item else None  # (see _title_line)
-    return said is not None and any(title.startswith(said.rstrip(" *_#:")) for title in titles)
+    if (after := _after_number(line)) is None:
+        return False
+    said = after.lstrip(" *_#").casefold().rstrip(" *_#:")
+    return any(title.startswith(said) for title in titles)
 
 
 def _title_line(line: str, titles: set[str]) -> str | None:
     """The one of ``titles`` (casefolded) that the line holds alone, numbered, in any emphasis; None: none."""
-    item = _NEW_ITEM.match("\n" + line)
-    # from the character the match ends with: the space after the number, or a title's first ("二、浸泡")
-    said = line[item.end() - 2:].strip(" *_#:").casefold() if item else None
+    said = None if (after := _after_number(line)) is None else after.strip(" *_#:").casefold()
     return said if said in titles else None
 
 

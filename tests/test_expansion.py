@@ -1634,9 +1634,11 @@ def test_an_outline_followed_by_every_points_section_gives_only_the_points_own_o
 
 @pytest.mark.parametrize("step", [1, 2, 1000])
 def test_an_outline_numbered_in_chinese_is_skipped_too(step):
-    # the title was read from its second character on, so no such line was ever one (review 103)
+    # the title was read from its second character on, so no such line was ever one, nor a reply opening with
+    # another point's line (review 103)
     raw = "一、淘米\n二、浸泡\n三、蒸饭\n\n二、浸泡\n\n浸泡让米粒变软。"
     assert clean(raw, step=step, index=2, title="浸泡", others=["淘米", "蒸饭"]) == ("浸泡让米粒变软。", False)
+    assert clean("一、淘米\n先淘三遍。", step=step, index=2, title="浸泡", others=["淘米", "蒸饭"]) == ("", True)
 
 
 @pytest.mark.parametrize("step", [1, 3, 1000])
