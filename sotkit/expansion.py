@@ -126,7 +126,7 @@ class ExpansionFilter:
         self._fences = Fences()
         self._meta_opening = True  # the first line is still to be checked for talk about the task
         self._outline_next = strip_header  # the reply may open with the skeleton written again (headers and all)
-        self._outlined = False  # it did
+        self._outlined: int | None = None  # where the text after it began, where it did
         self._header_next = False  # a header may follow the talk dropped
 
     @property
@@ -193,7 +193,8 @@ class ExpansionFilter:
                 return ""
             self._outline_next = False
             if outline:  # the skeleton written again; the reply starts after it, maybe with talk, then its header
-                self._meta_opening = self._opening_dropped = self._header_next = self._outlined = True
+                self._meta_opening = self._opening_dropped = self._header_next = True
+                self._outlined = self._body_start
                 return self._clean(final, cut)
         if self._header_next:
             if (start := self._after_header(text, self._body_start, final, cut)) is None:
@@ -216,7 +217,8 @@ class ExpansionFilter:
         text = text[self._body_start:].lstrip()
         if self._capitalize:
             text = text[:1].upper() + text[1:]
-        if self._outlined and not self.released:  # the sections of all the points after the outline, another's first?
+        # right after the outline (no talk, no header of its own), another point's section: it answers them all
+        if self._outlined == self._body_start and not self.released:
             if (another := self._others.headed_by_another(text, final)) is not False:
                 self.finished = bool(another)
                 return ""

@@ -251,7 +251,7 @@ class OtherPoints:
         one of a recap the point's own text announced, saying more than the title ("for example:\n\n1. House
         training: same door, ...")? None while its line may still say more."""
         first = self._own_items[0] if self._own_items else at  # where the list began
-        last = self.count_known and self._index == self.most_points  # (a point before it may be answering them all)
+        last = max(self._numbers.values(), default=0) < self._index  # (a point before it may answer them all)
         if not last or first < 0 or not self._index > self._numbers[title] == number_value(number) \
                 or not text[max(0, first - 300):first].rstrip().endswith((":", "：")):
             return False
@@ -309,7 +309,7 @@ class OtherPoints:
         """Does the text open with a line that is only another point's title, in any markup ("## Soak it", "**Soak
         it**", "Soak it:")? None while its first line may still become one."""
         line, ended, _ = text.partition("\n")
-        said = line.strip(" *_#:.…!?\"'“”").casefold()
+        said = line.strip(" *_#").removesuffix(":").rstrip(" *_").casefold()  # ("Steam it." is a sentence)
         if ended or final:
             return said in self.titles
         return None if any(title.startswith(said) for title in self.titles) else False

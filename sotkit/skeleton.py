@@ -157,8 +157,8 @@ _ADDRESS = re.compile(r"[*_\s]*(?:please\s+)?(?:"
                       r"|(?:this|that|these|it) (?:helps|is helpful)\b)", re.I)
 #: what ends a line's head: a colon (a full-width one needs no space after it: ``饮食：均衡营养``), or a spaced em or
 #: en dash after no number (``Heart health — lowers blood pressure``, ``Build a base — 3–4 weeks``; ``Ages 3 – 5``
-#: and ``Check-in 3pm – 11pm`` are ranges, ``Day 1 – Arrival`` a label)
-_HEAD_END = re.compile(r": |：|(?<!\d)(?<!\d[apAP][mM]) [—–] ")
+#: and ``Check-in 3pm – 11pm`` are ranges, ``Day 1 – Arrival`` a label; ``Wake at 6am — beat the crowds`` ends there)
+_HEAD_END = re.compile(r": |：|(?<!\d)(?<!\d[apAP][mM])(?<!\d [apAP][mM]) [—–] |(?<=[\d ][apAP][mM]) [—–] (?!\d)")
 #: words in a subtitle after a head at most (``_is_subtitle``)
 SUBTITLE_WORDS = 6
 #: punctuation that ends a sentence or a clause, which no subtitle has ("3.12" is a number)

@@ -53,9 +53,12 @@ _LANGUAGES = (
     _Language(  # English
         words=("sure", "certainly", "of course", "okay", "ok", "absolutely", "alright", "all right", "now"),
         acknowledgements=("sure", "certainly", "of course"),
-        phrases=("here's", "here is", "i'll", "i will", "let me", "let's expand on", "let's elaborate on",
-                 "let's dive into", "below is", "continuing with", "to continue with", "expanding on",
-                 "moving on to"),
+        # ("let's" alone is no talk: "Let's compare this with point 1:" is a point's own)
+        phrases=("here's", "here is", "i'll", "i will", "let me", "below is", "continuing with", "to continue with",
+                 "expanding on", "moving on to", "let's expand on", "let's elaborate on", "let's dive into",
+                 "let's dive deeper into", "let's delve into", "let's discuss", "let's look at",
+                 "let's take a closer look at", "let's talk about", "let's break down", "let's continue with",
+                 "let's move on to", "let's unpack"),
         names=(r"\bpoint\s*#?\d+",),
         this_point=(r"\bthis point",),
         # "Okay, here's point 3 expanded:", "... an expansion of point 3, focusing on practical support:" (Gemma)
@@ -486,7 +489,7 @@ _CLOSING_WORDS = (rf"(?:{_strings(_HOPES + _WISHES + _WISHES_ON + _CLOSING_HEADS
 _HOPE_SENTENCE = rf"(?:{_strings(_HOPES, said=True)}){_ONE_CLAUSE}(?:{_CLAUSE_MARK}(?:{_CLOSING_WORDS}))?"
 _SENTENCE_END = r"[.!。！]+[^\w.!?。！？]*"
 # (a wish's one clause, with no second one joined: "Have a great time at the beach, but reapply sunscreen!" is advice)
-_WISH_CLAUSE = r"(?:(?!\b(?:but|and|so|then|y|pero|e|mas)\W)[^.!?。！？:;：；—–])*"
+_WISH_CLAUSE = r"(?:(?!\b(?:but|and|so|then|y|pero|e|mas)\s)[^.!?。！？:;：；—–])*"
 _WISH_SENTENCE, _EXCLAIMED = rf"(?:{_strings(_WISHES_ON)}){_WISH_CLAUSE}", r"[!！]+[^\w.!?。！？]*"
 _HOPE_SAID = re.compile(rf"(?:{_HOPE_SENTENCE}{_SENTENCE_END}|{_WISH_SENTENCE}{_EXCLAIMED})$")
 # while the call goes on, a hope is held back to its sentence's end, whatever follows a mark in it

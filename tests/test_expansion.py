@@ -885,6 +885,8 @@ def clean_in_both_modes(raw: str, step: int) -> str:
     ("Pack light.\n\nHave a wonderful time with fewer bags, as I said.", None),  # not one exclaimed sentence
     ("Pack water.\n\nHave a great time at the beach, but reapply sunscreen every two hours!", None),  # advice
     ("Repasa.\n\n¡Mucha suerte con el examen, y repasa las fórmulas la noche antes!", None),
+    ("Charge it nightly.\n\nGood luck with your e-bike!", "Charge it nightly."),  # not "e" as "and" (review 104)
+    ("Pack light.\n\nHave a wonderful time, then!", "Pack light."),
     # a line announced by a colon is the point's own, whatever white space ends the colon's line (review 102)
     ("They help.\nFor example:\r\nLet me know if you need more!", None),
     ("They help.\nFor example:\u00a0\n\nLet me know if you need more!", None),
@@ -1608,6 +1610,7 @@ def rice_point(index: int, raw: str, step: int) -> tuple[str, bool]:
     "I'll keep to this outline:\n\n1. **Rinse the rice**\n2. **Soak it**\n3. **Steam it**\n4. **Rest it**\n\n"
     "Alright, moving on to point 2:\n\n### Soak It\n\nSoaking softens the grains.",
     "1) Rinse the rice\n2) Soak it\n3) Steam it\n\nSoaking softens the grains.",
+    "Let's discuss point 2:\n\n**2. Soak it**\n\nSoaking softens the grains.",  # no outline (review 104)
 ])
 def test_a_reply_that_writes_the_skeleton_again_first_keeps_what_follows_it(raw, step):
     """The point came back as nothing of its own, also when asked again, and the answer failed (blind set b9: the
@@ -1632,6 +1635,18 @@ def test_an_outline_followed_by_every_points_section_gives_only_the_points_own_o
     assert rice_point(3, raw, step) == ("", True)
 
 
+
+@pytest.mark.parametrize("step", [1, 3, 1000])
+def test_after_the_outline_and_the_points_own_header_another_points_title_is_its_own_text(step):
+    """Once the point's own header came, a heading of an earlier point's title is a comparison's, and a sentence
+    that is a title and a full stop is a sentence (review 104: both ended the point empty)."""
+    raw = "1. Python\n2. Java\n3. Verdict\n\n**3. Verdict**\n\n**Python**\nEasier to learn than Java."
+    assert clean(raw, step=step, index=3, title="Verdict", others=["Python", "Java"]) == (
+        "**Python**\nEasier to learn than Java.", False)
+    raw = "1. Rinse the rice\n2. Soak it\n3. Steam it\n4. Rest it\n\nSteam it.\n\nNo, soak it first."
+    assert rice_point(2, raw, step) == ("Steam it.\n\nNo, soak it first.", False)
+
+
 @pytest.mark.parametrize("step", [1, 2, 1000])
 def test_an_outline_numbered_in_chinese_is_skipped_too(step):
     # the title was read from its second character on, so no such line was ever one, nor a reply opening with
@@ -1652,6 +1667,9 @@ def test_a_recap_of_earlier_points_that_the_point_announces_is_its_own(step):
     assert rice_point(4, outline, step) == ("Do every step the same way, in order:", True)  # bare titles: the outline
     later = "Rinse until clear, then:\n\n2. Soak it: thirty minutes.\nDrain."
     assert rice_point(1, later, step) == ("Rinse until clear, then:", True)  # a later point's: a run-on
+    # the last point's, also before the skeleton's count is known (review 104: it was cut then)
+    f = ExpansionFilter(4, "Rest it", strip_header=True, other_titles=RICE[:3])
+    assert "".join(f.feed(recap[i:i + step]) for i in range(0, len(recap), step)) + f.finish() == recap
     # not in a point before the last, which may be answering them all (review 103)
     everything = "Do it like this:\n\n1. Rinse the rice: wash.\n2. Soak it: thirty minutes.\n3. Steam it: twenty."
     assert rice_point(2, everything, step) == ("Do it like this:", True)
@@ -1705,6 +1723,7 @@ def test_a_long_reply_of_many_lines_is_searched_for_code_fences_once_not_at_ever
 
 @pytest.mark.parametrize("whole_sentences", [False, True])
 @pytest.mark.parametrize("raw", ["Go to bed early.\n" + " " * 18 + "- Keep the room cool.\n- Avoid screens.",
+                                 "- Rinse it twice.\n" + " " * 18 + "- Drain it well.\n" + " " * 18 + "- Then cook.",
                                  "Swap every bulb." + " " * 20 + "2. Turn off lights: always."])
 def test_text_after_a_long_indent_comes_out_the_same_whatever_the_pieces(raw, whole_sentences):
     # with white space read up to 16 characters, a bullet or an inline number after more was kept in small pieces and

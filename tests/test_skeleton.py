@@ -710,8 +710,9 @@ def test_a_subtitle_after_a_colon_stays_with_its_name(text, titles):
     ("1. Build a base — 3–4 weeks of easy running\n2. Pick a plan – 16–18 week beginner plan\n"
      "3. Long runs — build to 18–20 miles", ["Build a base", "Pick a plan", "Long runs"]),
     # ... but not a range of times (review 103)
-    ("1. Check-in 3pm – 11pm\n2. Visit the Louvre 9am – 6pm daily\n3. Office hours 9 AM — 5 PM",
-     ["Check-in 3pm – 11pm", "Visit the Louvre 9am – 6pm daily", "Office hours 9 AM — 5 PM"]),
+    ("1. Check-in 3pm – 11pm\n2. Visit the Louvre 9am – 6pm daily\n3. Office hours 9 AM — 5 PM\n4. Desk 3PM – 11PM",
+     ["Check-in 3pm – 11pm", "Visit the Louvre 9am – 6pm daily", "Office hours 9 AM — 5 PM", "Desk 3PM – 11PM"]),
+    ("1. Wake at 6am — beat the crowds\n2. Eat at 1 PM – skip the rush", ["Wake at 6am", "Eat at 1 PM"]),
     # ... but a subtitle stays, as do a label's line, a range of numbers, unspaced dashes and a spaced hyphen
     ("1. Star Wars — A New Hope\n2. Day 1 – Arrival in Rome\n3. Ages 3 – 5 play\n4. 1990 — 2000 boom\n"
      "5. Pre–war—post-war housing\n6. Rock - paper - scissors",
