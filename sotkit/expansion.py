@@ -22,14 +22,13 @@ still turn out such an echo, so an echo is never streamed; ``echoed`` tells the 
 
 from __future__ import annotations
 
-import bisect
 import functools
 import re
 from collections.abc import Callable, Sequence
 
 from .header import HEADER_LINE, UNDECIDED, OwnHeader, header_number, number_value, separator_end
 from .quality import Instructions, content_words, restates_question
-from .runon import FENCE, Fences, OtherPoints
+from .runon import FENCE, Fences, OtherPoints, outside_code
 from .talk import talk_closing, talk_opening
 
 # In one paragraph, a first bullet's marker ("* Support from ...") is no part of the point's text.
@@ -76,7 +75,7 @@ def _trailing_rule(text: str, final: bool, fences: list[int]) -> int | None:
     if text.find("\n", tail) < 0:  # most pieces: no line to be a rule (each pattern opens with one)
         return None
     rule = _RULE.search(text, tail) or (None if final else _RULE_STARTED.search(text, tail))
-    if rule is None or bisect.bisect_left(fences, rule.start()) % 2:
+    if rule is None or not outside_code(fences, rule.start()):
         return None
     return rule.start()
 

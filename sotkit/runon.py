@@ -187,7 +187,7 @@ class OtherPoints:
                     # of one word ("Venue") is ordinary vocabulary, as in a sentence
                     inline = pattern is _TITLE_INLINE
                     listed = inline or m["bullet"]
-                    if not _outside(fences, m.start()):
+                    if not outside_code(fences, m.start()):
                         continue
                     named = self._header_at(text, m.end(), final, self._named if listed else self._headed)
                     if named is False and (final or inline or not _PARTIAL_LABEL.match(text, m.end())):
@@ -211,7 +211,7 @@ class OtherPoints:
         if not self._own_items and _OWN_FIRST.match(text) and not self._bullets:
             self._own_items.append(-1)  # the reply opened with its list (a first line naming a point ends it whole)
         for m in _NEXT_ITEM.finditer(text + "\n" if final else text, at):  # the end is a line's
-            if not _outside(fences, m.start()):
+            if not outside_code(fences, m.start()):
                 continue
             written, ended, _ = text[m.end():].partition("\n")
             written = written.strip(" *:")
@@ -414,11 +414,11 @@ def _title_line(line: str, titles: set[str]) -> str | None:
     return said if said in titles else None
 
 
-def _outside(fences: list[int], at: int) -> bool:
-    """Is ``at`` outside the code blocks opened and closed at ``fences``?"""
+def outside_code(fences: list[int], at: int) -> bool:
+    """Is ``at`` outside the code blocks opened and closed at ``fences`` (``Fences.of``)?"""
     return not fences or bisect.bisect_right(fences, at) % 2 == 0
 
 
 def _first_outside(pattern: re.Pattern[str], text: str, at: int, fences: list[int]) -> int | None:
     """Where the pattern first matches from ``at`` outside code blocks."""
-    return next((m.start() for m in pattern.finditer(text, at) if _outside(fences, m.start())), None)
+    return next((m.start() for m in pattern.finditer(text, at) if outside_code(fences, m.start())), None)

@@ -9,11 +9,11 @@ both; when a line could be the point's own words, it stays.
 
 from __future__ import annotations
 
-import bisect
 import re
 from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
+from .runon import outside_code
 
 
 class _Language(NamedTuple):
@@ -552,7 +552,7 @@ def talk_closing(text: str, final: bool, fences: list[int]) -> int | None:
     # (the text above read from a window, not copied whole at every piece)
     if (text[max(0, start - 200):start].rstrip() or text[:start].rstrip()).endswith(_COLONS):
         return None  # and so is a line it announces ("for example:")
-    if bisect.bisect_left(fences, start) % 2:
+    if not outside_code(fences, start):
         return None  # a line of the point's own code block
     line = text[start:start + _CLOSING_SEEN].lstrip()
     if line[:1] in "-*•" and line[1:2].isspace():

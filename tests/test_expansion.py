@@ -1575,21 +1575,6 @@ def test_a_reply_that_is_only_a_circled_number_is_no_crash(raw, whole_sentences)
     assert f.feed(raw) + f.finish() in ("", raw)
 
 
-class _CountingSentenceEnds:
-    """``expansion._SENTENCE_END`` that counts the characters its searches cover."""
-
-    def __init__(self, pattern):
-        self.pattern, self.searched = pattern, 0
-
-    def finditer(self, text, pos=0):
-        self.searched += len(text) - pos
-        return self.pattern.finditer(text, pos)
-
-    def search(self, text, pos=0):
-        self.searched += len(text) - pos
-        return self.pattern.search(text, pos)
-
-
 RICE = ["Rinse the rice", "Soak it", "Steam it", "Rest it"]
 
 
@@ -1695,15 +1680,20 @@ class _Counting:
         return getattr(self.pattern, name)
 
 
+def count_searches(monkeypatch, module, names=None) -> type[_Counting]:
+    """Count what the module's patterns (``names``, or all) search from now on."""
+    monkeypatch.setattr(_Counting, "searched", 0)
+    for name, value in vars(module).copy().items():
+        if isinstance(value, re.Pattern) and (names is None or name in names):
+            monkeypatch.setattr(module, name, _Counting(value))
+    return _Counting
+
+
 def count_run_on_searches(monkeypatch) -> type[_Counting]:
     """Count what every pattern of ``sotkit.runon`` searches from now on."""
     import sotkit.runon
 
-    monkeypatch.setattr(_Counting, "searched", 0)
-    for name, value in vars(sotkit.runon).copy().items():
-        if isinstance(value, re.Pattern):
-            monkeypatch.setattr(sotkit.runon, name, _Counting(value))
-    return _Counting
+    return count_searches(monkeypatch, sotkit.runon)
 
 
 @pytest.mark.parametrize("closing", ["", "\nLet me know if you need more!", "\n---"])
@@ -1766,8 +1756,7 @@ def test_a_long_unended_sentence_is_searched_for_its_end_once_not_at_every_piece
     for 1.3 s (probe 98). The text released is that of the whole reply fed at once."""
     import sotkit.expansion
 
-    counting = _CountingSentenceEnds(sotkit.expansion._SENTENCE_END)
-    monkeypatch.setattr(sotkit.expansion, "_SENTENCE_END", counting)
+    counting = count_searches(monkeypatch, sotkit.expansion, ["_SENTENCE_END"])
     words = ("calm quiet river stone walk " * 400).split() + [f"end{ending}"]
     streamed = echo_filter(Templates(), "Keep calm", whole_sentences=False)
     out = "".join(streamed.feed(word + " ") for word in words) + streamed.finish()
