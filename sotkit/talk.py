@@ -471,7 +471,11 @@ _META_HEAD = re.compile(rf"{_NAMED}{_TITLE}[\s*]*$", re.I)
 # this helps! Let me know if you'd like ...").
 _CLOSING_HEADS, _HOPES, _WISHES, _WISHES_ON = (tuple(map(_plain, _all(field)))
                                                 for field in ("offers", "hopes", "wishes", "wishes_on"))
-_HOPE = rf"(?:{_strings(_HOPES + _WISHES, said=True)}|happy [a-z]+ing\b)\W*"  # and "Happy cooking!"
+_A_HOPE = rf"(?:{_strings(_HOPES + _WISHES, said=True)}|happy [a-z]+ing\b)\W*"  # and "Happy cooking!"
+# wishes joined by "and" are one closing: "Good luck and happy cooking!", "Buon viaggio e buon appetito!"
+_AND = "and|&|y|e|et|und"
+_HOPE = rf"{_A_HOPE}(?:(?:{_AND})\s+{_A_HOPE})*"
+_AND_SAID = re.compile(rf"(?:{_AND})(?:\s+|$)|(?:a|an|u|un)$")  # "and" being written
 _CLOSING = re.compile(rf"(?:{_HOPE})?(?:{_strings(_CLOSING_HEADS, said=True)})|{_HOPE}$")
 _LEADING_HOPE = re.compile(_HOPE)
 _CLOSING_STARTS = frozenset(head[:i] for head in _CLOSING_HEADS + _HOPES + _WISHES + _WISHES_ON
@@ -562,10 +566,19 @@ def talk_closing(text: str, final: bool, fences: list[int]) -> int | None:
         return start
     if final:
         return None
-    if seen in _CLOSING_STARTS or _GERUND_STARTED.match(seen):
+    if _may_start_closing(seen):
         return start
     hope = _LEADING_HOPE.match(seen)  # the longest: "ich hoffe, das hilft dir weiter! Bei ..."
-    return start if hope and seen[hope.end():] in _CLOSING_STARTS else None
+    if not hope:
+        return None
+    rest = seen[hope.end():]
+    if joined := _AND_SAID.match(rest):  # another wish may follow: "buon viaggio e buon app"
+        rest = rest[joined.end():]
+    return start if _may_start_closing(rest) else None
+
+
+def _may_start_closing(seen: str) -> bool:
+    return seen in _CLOSING_STARTS or bool(_GERUND_STARTED.match(seen))
 
 
 def _hope_said(text: str, start: int, final: bool) -> bool:

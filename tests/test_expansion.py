@@ -887,6 +887,14 @@ def clean_in_both_modes(raw: str, step: int) -> str:
     ("Repasa.\n\n¡Mucha suerte con el examen, y repasa las fórmulas la noche antes!", None),
     ("Charge it nightly.\n\nGood luck with your e-bike!", "Charge it nightly."),  # not "e" as "and" (review 104)
     ("Pack light.\n\nHave a wonderful time, then!", "Pack light."),
+    # wishes joined by "and" are one closing (blind set b9: Portuguese and Italian)
+    ("Pack light.\n\nSafe travels and good luck!", "Pack light."),
+    ("Taste as you go.\n\nGood luck and happy cooking! 🍳", "Taste as you go."),
+    ("Prova la salsa.\n\nBuon lavoro e buona fortuna!", "Prova la salsa."),
+    ("Prove o molho.\n\nBoa sorte e bom apetite!", "Prove o molho."),
+    ("Revisa el menú.\n\n¡Buen viaje y mucha suerte!", "Revisa el menú."),
+    ("Pack light.\n\nGood luck and pack a spare charger!", None),  # advice joined to a wish
+    ("Pack light.\n\nSafe travels and good luck with the visa, but apply early!", None),
     # a line announced by a colon is the point's own, whatever white space ends the colon's line (review 102)
     ("They help.\nFor example:\r\nLet me know if you need more!", None),
     ("They help.\nFor example:\u00a0\n\nLet me know if you need more!", None),
@@ -912,6 +920,9 @@ def test_a_last_line_that_only_hopes_it_helps_or_wishes_well_is_dropped(raw, tex
     ("They last.\n\n¡Espero que estos consejos te", "They last.", None),
     ("They last.\n\nHappy shoot", "They last.", None),
     ("They last.\n\nHappy hour s", None, None),
+    ("They last.\n\nBuon viaggio e buon app", "They last.", None),
+    ("They last.\n\nSafe travels an", "They last.", None),
+    ("They last.\n\nGood luck and pack", None, None),
 ])
 def test_a_hope_or_a_wish_is_held_back_only_while_it_may_still_become_one(raw, settled, final):
     f = ExpansionFilter(2, "Use LED bulbs", strip_header=True)
