@@ -282,9 +282,9 @@ def test_measures_on_hand_made_answers():
               "Say no to meetings without an agenda."]
     answers = {
         "sot": {"mode": "sot", "points": points, "text": " ".join(points), "error": None,
-                "latency_s": 2.0, "output_tokens": 60},
+                "latency_s": 2.0, "output_tokens": 60, "calls": 4},
         "sequential": {"mode": "sequential", "points": [], "text": " ".join(["word"] * 44), "error": None,
-                       "latency_s": 8.0, "output_tokens": 120},
+                       "latency_s": 8.0, "output_tokens": 120, "calls": 1},
     }
     found = measures(question, answers)
     # point 1: 7 trigrams, "plan the day" shared; point 2: 6 trigrams, "plan the day" shared; point 3: none
@@ -293,6 +293,11 @@ def test_measures_on_hand_made_answers():
     assert found["length_ratio"] == pytest.approx((9 + 8 + 7) / 44)  # words per point: 9, 8, 7
     assert found["speedup"] == 4.0
     assert found["speedup_per_token"] == pytest.approx((60 / 2) / (120 / 8))
+    # probe 105: tokens of a call retried (or asked again) are in no text of the answer; per token is not measured
+    for mode, calls in (("sot", 5), ("sequential", 2)):
+        retried = {**answers, mode: answers[mode] | {"calls": calls, "output_tokens": 500}}
+        assert measures(question, retried)["speedup_per_token"] is None
+        assert measures(question, retried)["speedup"] == 4.0
     # a SoT request that fell back to a sequential answer has no points to measure
     answers["sot"]["mode"] = "sequential"
     assert measures(question, answers)["redundancy"] is None
@@ -901,6 +906,33 @@ async def test_every_call_of_a_failed_answer_is_costed_alike_in_both_modes_and_p
         (tmp_path / "out" / "report.md").read_text()
 
 
+# Probe 105: a failed answer's spend left the mode's cost once a rerun answered the question: a flaky mode's cost was
+# understated by what its failures cost.
+async def test_what_failed_answers_spent_stays_in_the_cost_once_a_rerun_answers(tmp_path):
+    write_questions(tmp_path / "questions.jsonl", QUESTIONS[:1])
+    answers, failing = model(), {"runs": 2}
+
+    def responder(request):
+        if failing["runs"] and point_of(request) == 2:
+            return Reply("Half of it", fault=Fault.drop(2))
+        return answers(request)
+    with serve(responder) as server:
+        spent = []
+        for _ in range(3):  # failed, failed, then answered
+            summary = await run(server, tmp_path, judge=None, modes="sot", retry=1, prices={"openai:m": (1.0, 2.0)})
+            sot = summary.records[0]["answers"]["sot"]
+            spent.append((sot["input_tokens"] + 2.0 * sot["output_tokens"]) / 1e6)
+            failing["runs"] -= failing["runs"] > 0
+    cost = summary.cost["sot"]
+    assert summary.failed == [] and (cost.answers, cost.failed) == (1, 2)
+    assert cost.total == pytest.approx(sum(spent)) and cost.per_answer == pytest.approx(sum(spent))
+    assert spent[0] > 0 and len(sot["failed_before"]) == 2
+    # other options ask it again, at a cost of their own: what the old set-up spent is not this one's
+    with serve(answers) as server:
+        summary = await run(server, tmp_path, judge=None, modes="sot", max_points=3, prices={"openai:m": (1.0, 2.0)})
+    assert (summary.cost["sot"].answers, summary.cost["sot"].failed) == (1, 0)
+
+
 def test_the_command_says_in_one_line_what_it_cannot_write(tmp_path, capsys):
     from sotkit.cli import main
 
@@ -1092,6 +1124,47 @@ async def test_a_base_url_password_shapes_no_answer_and_is_not_hashed(tmp_path):
         second = await evaluate("hunter2-new")  # the same setup: nothing asked again, the password not in it
         assert len(server.requests) == calls
     assert second.records == first.records and "hunter2" not in (tmp_path / "out" / "results.jsonl").read_text()
+
+
+# Probe 105: with the server named only by $OPENAI_BASE_URL (the CLI's one way to name it), a rerun against another
+# server reused the first server's answers and verdicts, and reported them as the second's.
+@pytest.mark.parametrize("judge", ["openai:m", "openai:judge"])
+async def test_a_server_named_by_the_environment_shapes_the_answers_and_verdicts(tmp_path, monkeypatch, judge):
+    write_questions(tmp_path / "questions.jsonl", QUESTIONS[:1])
+    with serve(model()) as one, serve(model()) as two:
+        async def evaluate(server: FakeLLMServer) -> sotkit.evaluation.Summary:
+            monkeypatch.setenv("OPENAI_BASE_URL", server.openai_base_url)
+            return await sotkit.evaluate(model="openai:m", judge=judge, out=tmp_path / "out", api_key="k",
+                                         questions=tmp_path / "questions.jsonl", plots=False,
+                                         judge_options={} if judge == "openai:m" else {"api_key": "k"})
+
+        await evaluate(one)
+        asked = len(one.requests)
+        await evaluate(two)
+        assert len(two.requests) == asked  # every answer and verdict again, from the second server
+        await evaluate(two)
+        assert len(two.requests) == asked  # and only once
+        await evaluate(one)
+        assert len(one.requests) == 2 * asked
+        # the same server named by base_url=: the same answers and verdicts
+        monkeypatch.delenv("OPENAI_BASE_URL")
+        named = {"base_url": one.openai_base_url, "api_key": "k"}
+        await sotkit.evaluate(model="openai:m", judge=judge, out=tmp_path / "out", **named,
+                              questions=tmp_path / "questions.jsonl", plots=False,
+                              judge_options={} if judge == "openai:m" else named)
+        assert len(one.requests) == 2 * asked
+
+
+async def test_a_client_given_shapes_the_answers_by_its_server(tmp_path):
+    import openai
+
+    write_questions(tmp_path / "questions.jsonl", QUESTIONS[:1])
+    with serve(model()) as one, serve(model()) as two:
+        for server in (one, two):
+            async with openai.AsyncOpenAI(base_url=server.openai_base_url, api_key="k") as client:
+                await sotkit.evaluate(model="openai:m", out=tmp_path / "out", questions=tmp_path / "questions.jsonl",
+                                      modes=("sot",), plots=False, client=client)
+        assert len(two.requests) == len(one.requests) > 0
 
 
 async def test_question_objects_are_read_as_the_files_lines_are(tmp_path):

@@ -77,9 +77,8 @@ def mode_cost(answers: Iterable[dict[str, Any]], prices: Prices | None = None) -
     that; ``{}`` is a question not asked in this mode."""
     prices = prices or Prices()
     cost = ModeCost()
-    for answer in answers:
-        if not answer:
-            continue
+    # an answer asked again after it failed: the failed ones' calls were made for it too
+    for answer in (spent for answer in answers if answer for spent in [*answer.get("failed_before", []), answer]):
         if answer.get("error") is None:
             cost.answers += 1
         else:

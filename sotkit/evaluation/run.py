@@ -41,6 +41,10 @@ RESULTS = "results.jsonl"
 #: every answer's mode is asked for): a rerun that changes only these reuses what is done
 NOT_SHAPING = frozenset({"api_key", "client", "max_concurrency", "rpm", "tpm", "limits", "prices", "timeout", "retry",
                          "stall_timeout", "first_token_timeout", "router", "router_threshold", "trace_content"})
+#: where the SDKs find the server when no ``base_url=`` is given: another server's answers are other answers
+#: what an answer's calls spent, kept of a failed one for the answer asked again
+SPENT = ("error", "calls", "input_tokens", "output_tokens", "cost", "usage_estimated", "priced_calls")
+_URL_VARIABLES = {"openai": "OPENAI_BASE_URL", "anthropic": "ANTHROPIC_BASE_URL"}
 
 
 async def evaluate(questions: str | Path | Sequence[Question | str], *, model: str, judge: str | None = None,
@@ -95,9 +99,12 @@ async def evaluate(questions: str | Path | Sequence[Question | str], *, model: s
         settings = {"model": model, "judge": judge, "modes": list(modes),
                     "aspects": list(ASPECTS) if aspects else [], "judge_max_tokens": judge_max_tokens,
                     "prices": options.get("prices"),  # answers are priced in the report, so a rerun may add prices
-                    "setup": _setup({n: s for n, s in overrides.items() if not n.startswith("judge_")}, options),
+                    "setup": _setup({n: s for n, s in overrides.items() if not n.startswith("judge_")}, options,
+                                    model),
+                    # (the judge is the answering client where it is the same model with no options of its own)
                     "judge_setup": _setup({n: s for n, s in overrides.items() if n.startswith("judge_")},
-                                          judge_options)}
+                                          options if judge == model and not judge_options else judge_options,
+                                          judge)}
         records: dict[str, dict[str, Any]] = {}
         pending: list[tuple[Question, dict[str, Any] | None]] = []
         for q in todo:
@@ -291,16 +298,26 @@ def _same_judge(judgement: dict[str, Any], settings: dict[str, Any]) -> bool:
     return judgement.get("model") == settings["judge"] and judgement.get("setup") == settings["judge_setup"]
 
 
-def _setup(templates: Mapping[str, str], options: Mapping[str, Any]) -> str:
+def _setup(templates: Mapping[str, str], options: Mapping[str, Any], model: str | None) -> str:
     """A fingerprint of what shapes an answer (or a verdict) besides its model: the template overrides, the client's
-    options but those in ``NOT_SHAPING``, and this sotkit's version, whose default prompts may differ. A URL's
-    password shapes nothing: it is left out (a results file would be a check of guesses, and a new password would
-    ask everything again)."""
+    options but those in ``NOT_SHAPING``, the server where no option names it, and this sotkit's version, whose
+    default prompts may differ. A URL's password shapes nothing: it is left out (a results file would be a check of
+    guesses, and a new password would ask everything again)."""
     # an object's repr may hold its address, which differs from one run to the next
     shown = {name: re.sub(r" at 0x[0-9a-fA-F]+", "", repr(shown_url(value) if isinstance(value, str) else value))
              for name, value in options.items() if name not in NOT_SHAPING}
+    if "base_url" not in options and (server := _server(model, options)):  # as if given: the same answers
+        shown["base_url"] = repr(shown_url(server))
     text = json.dumps({"templates": dict(templates), "options": shown, "sotkit": __version__}, sort_keys=True)
     return hashlib.sha1(text.encode()).hexdigest()[:12]
+
+
+def _server(model: str | None, options: Mapping[str, Any]) -> str | None:
+    """The URL a model's calls go to that no ``base_url=`` names: a given SDK client's, or the environment's."""
+    if options.get("client") is not None:
+        return str(getattr(options["client"], "base_url", "") or "") or None
+    variable = _URL_VARIABLES.get((model or "").partition(":")[0])
+    return (os.environ.get(variable) or None) if variable else None
 
 
 async def answer_question(q: Question, previous: dict[str, Any] | None, answerer: SoT, judger: SoT | None,
@@ -320,6 +337,9 @@ async def answer_question(q: Question, previous: dict[str, Any] | None, answerer
         if new:
             save(_record(q, answers, settings))
         answers[mode] = await answer(answerer, q.question, mode) | {"setup": settings["setup"]}
+        if old is not None and old["error"] and (old.get("model"), old.get("setup")) == (settings["model"],
+                                                                                       settings["setup"]):
+            answers[mode]["failed_before"] = spent_failing(old)  # what this answer cost is theirs too
         new = answers[mode]["error"] is None
     record = _record(q, answers, settings)
     if judger is not None and all(answers[m]["error"] is None for m in MODES):
@@ -331,6 +351,12 @@ async def answer_question(q: Question, previous: dict[str, Any] | None, answerer
         if record["judge"]["error"]:
             record["error"] = "; ".join(filter(None, [record["error"], f"judge: {record['judge']['error']}"]))
     return record
+
+
+def spent_failing(answer: dict[str, Any]) -> list[dict[str, Any]]:
+    """What a failed answer and the failed attempts before it spent, as the answer asked again keeps it."""
+    spent = {name: answer[name] for name in SPENT if name in answer}
+    return [*answer.get("failed_before", []), spent]
 
 
 def _record(q: Question, answers: dict[str, dict[str, Any]], settings: dict[str, Any]) -> dict[str, Any]:
@@ -413,9 +439,18 @@ def measures(question: str, answers: dict[str, dict[str, Any]]) -> dict[str, flo
     if sot and seq and (sot.get("model"), sot.get("setup")) == (seq.get("model"), seq.get("setup")):
         found["length_ratio"] = quality.length_ratio(sot["text"], seq["text"])
         found["speedup"] = quality.speedup(seq["latency_s"], sot["latency_s"])
-        found["speedup_per_token"] = quality.speedup_per_token(seq["latency_s"], seq["output_tokens"],
-                                                               sot["latency_s"], sot["output_tokens"])
+        sot_tokens, seq_tokens = _tokens_in_text(sot), _tokens_in_text(seq)
+        found["speedup_per_token"] = None if sot_tokens is None or seq_tokens is None else \
+            quality.speedup_per_token(seq["latency_s"], seq_tokens, sot["latency_s"], sot_tokens)
     return found
+
+
+def _tokens_in_text(answer: dict[str, Any]) -> int | None:
+    """An answer's output tokens where each of its calls wrote text the answer has: a call per point and the
+    skeleton's, or one. None where more were made (a retried or re-asked call, a skeleton whose answer fell back
+    to sequential): their tokens, in no text of the answer, would credit it with speed it did not deliver."""
+    calls = len(answer["points"]) + 1 if answer["mode"] == "sot" else 1
+    return answer["output_tokens"] if answer.get("calls") == calls else None
 
 
 def _first(exc: BaseException) -> BaseException:
