@@ -64,7 +64,8 @@ class ModeCost:
     """Some calls' token counts, hence their cost, are sotkit's estimate (the server reported none, or the call
     broke before it did)."""
     failed: int = 0
-    """Answers that failed: their calls are in ``total``, they are not in ``answers``."""
+    """Answers that failed (also those a rerun asked again): their calls are in ``total``, they are not in
+    ``answers``."""
 
     @property
     def per_answer(self) -> float | None:
