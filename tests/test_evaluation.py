@@ -222,7 +222,7 @@ async def test_an_unparseable_verdict_is_counted_as_such_and_left_out_of_the_rat
     assert record["judge"]["verdicts"]["general"] == {
         "verdicts": [None, None], "outcome": "unparseable",
         "raw": ["I cannot decide between them.", "I cannot decide between them."], "cut": [False, False],
-        "max_tokens": 512}
+        "stopped": [None, None], "max_tokens": 512}
     assert record["error"] is None  # a judge that answered is not a failure: it is not asked again
 
 
@@ -971,6 +971,29 @@ async def test_a_judge_reply_cut_at_its_budget_gives_no_verdict_and_a_larger_bud
         [asked] = server.requests  # only the cut reply: the other order's stands
         assert is_judge(asked) and sot_position(asked) == "A" and asked.max_tokens == 2048
     assert summary.records[0]["judge"]["verdicts"]["general"]["outcome"] == "win" and summary.judge_cut == 0
+
+
+# Probe 105: a reply the provider's filter stopped was reported as cut at the judge's budget, with advice to raise
+# it, which could not help (and each rerun paid for those calls again).
+async def test_a_judge_reply_the_filter_stopped_gives_no_verdict_and_no_advice_to_raise_the_budget(tmp_path):
+    write_questions(tmp_path / "questions.jsonl", QUESTIONS[:1])
+
+    def judge(request):
+        if sot_position(request) == "B":
+            return "SoT is better. [[B]]"
+        return Reply("At first sight [[A]], and then more", fault=Fault.filtered(after_tokens=6))
+    with serve(model(judge)) as server:
+        summary = await run(server, tmp_path)
+        general = summary.records[0]["judge"]["verdicts"]["general"]
+        assert general["stopped"] == ["content_filter", None] and general["cut"] == [False, False]
+        assert general["verdicts"] == [None, "B"] and general["outcome"] == "unparseable"
+        assert (summary.judge_cut, summary.judge_stopped) == (0, 1)
+        report = (tmp_path / "out" / "report.md").read_text()
+        assert "1 judge reply was stopped by the provider" in report and "cut at the judge's budget" not in report
+        server.reset()
+        for budget in (None, 2048):  # kept as it is: neither a rerun nor a larger budget asks it again
+            summary = await run(server, tmp_path, judge_max_tokens=budget)
+            assert server.requests == [] and summary.judge_stopped == 1
 
 
 async def test_one_failed_order_of_the_judge_is_not_judged_and_only_it_is_asked_again(tmp_path):

@@ -128,6 +128,9 @@ def main(args: argparse.Namespace) -> int:
         n = summary.judge_cut
         parts.append(f"{n} judge repl{'y' if n == 1 else 'ies'} cut at --judge-max-tokens "
                      f"{args.judge_max_tokens or JUDGE_MAX_TOKENS}")
+    if summary.judge_stopped:
+        parts.append(f"{summary.judge_stopped} judge repl{'y' if summary.judge_stopped == 1 else 'ies'} stopped by "
+                     "the provider")
     if cut := sum(len(ids) for ids in summary.cut.values()):
         parts.append(f"{cut} answer(s) cut off")
     for mode, cost in summary.cost.items():

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 
+from ..providers.base import AT_BUDGET
+
 if TYPE_CHECKING:
     from ..client import SoT
 
@@ -67,12 +69,15 @@ async def judge_pair(judge: SoT, question: str, sot: str, sequential: str, aspec
     """Ask ``judge`` which answer is better in both orders (only the orders whose reply ``kept``, a stored record
     of this pair, does not keep). Returns the record, which holds both raw replies (``None`` where an order failed),
     which were cut at ``max_tokens`` (read as no verdict: a verdict early in a cut reply may be provisional), both
-    verdicts and the outcome (``None`` while an order has no reply), and each failed order's exception."""
+    verdicts and the outcome (``None`` while an order has no reply), and each failed order's exception. A reply
+    ``stopped`` by the provider for another reason than the budget (its filter: ``content_filter``) gives no verdict
+    either, and is kept: a larger budget would not let it finish."""
     template, extra = ("judge_pairwise", {}) if aspect is None else \
         ("judge_aspect", {"aspect": aspect, "criterion": ASPECTS[aspect]})
     orders = [(sot, sequential), (sequential, sot)]
     raw = kept_replies(kept, max_tokens)
     cut = [bool(r is not None and c) for r, c in zip(raw, (kept or {}).get("cut") or [False, False])]
+    stopped = [r and s for r, s in zip(raw, (kept or {}).get("stopped") or [None, None])]
     failures: list[Exception] = []
 
     async def ask(i: int) -> None:
@@ -83,13 +88,17 @@ async def judge_pair(judge: SoT, question: str, sot: str, sequential: str, aspec
         except Exception as exc:  # kept, not raised: the other order runs on, and its reply is kept
             failures.append(exc)
             return
-        raw[i], cut[i] = result.text, result.truncated
+        # cut at the budget (a larger one may let it finish), or stopped by anything else (the provider's filter)
+        at_budget = result.finish_reason in AT_BUDGET
+        raw[i], cut[i] = result.text, result.truncated and at_budget
+        stopped[i] = result.finish_reason if result.truncated and not at_budget else None
 
     async with anyio.create_task_group() as tg:
         for i in range(2):
             if raw[i] is None:
                 tg.start_soon(ask, i)
-    verdicts = [None if text is None or was_cut else parse_verdict(text) for text, was_cut in zip(raw, cut)]
+    verdicts = [None if text is None or was_cut or was_stopped else parse_verdict(text)
+                for text, was_cut, was_stopped in zip(raw, cut, stopped)]
     record = {"verdicts": verdicts, "outcome": None if None in raw else outcome(*verdicts), "raw": raw, "cut": cut,
-              "max_tokens": max_tokens}
+              "stopped": stopped, "max_tokens": max_tokens}
     return record, failures

@@ -115,6 +115,8 @@ class Summary:
     cut: dict[str, list[str]] = field(default_factory=dict)
     judge_cut: int = 0
     """Judge replies cut at the judge's token budget, each read as no verdict (``judge_max_tokens``)."""
+    judge_stopped: int = 0
+    """Judge replies the provider stopped for another reason (its filter), each read as no verdict."""
     #: mode -> what its answers cost (the judge's calls not included)
     cost: dict[str, ModeCost] = field(default_factory=dict)
 
@@ -144,8 +146,9 @@ def summarize(records: list[dict[str, Any]], settings: dict[str, Any]) -> Summar
         for aspect in ["general", *settings.get("aspects", [])]:
             summary.verdicts[aspect] = {name: tally(_outcome(r, aspect) for r in group)
                                         for name, group in groups.items()}
-        summary.judge_cut = sum(sum(v.get("cut") or []) for r in records
-                                for v in (r.get("judge") or {}).get("verdicts", {}).values())
+        replies = [v for r in records for v in (r.get("judge") or {}).get("verdicts", {}).values()]
+        summary.judge_cut = sum(sum(v.get("cut") or []) for v in replies)
+        summary.judge_stopped = sum(bool(s) for v in replies for s in v.get("stopped") or [])
     for measure, how in MEASURES.items():
         summary.measures[measure], summary.counts[measure] = {}, {}
         for name, group in groups.items():
@@ -209,7 +212,7 @@ def render_markdown(summary: Summary, plots: list[str]) -> str:
                   "Each pair is judged twice with the answers' order swapped; SoT wins (or loses) only where both "
                   "orders agree, anything else is a tie. Net win rate = (wins - losses) / judged, from -1 to +1. "
                   "Unparseable: a reply with no single [[A]]/[[B]]/[[C]] verdict, or cut at the judge's token "
-                  "budget, in either order; counted, not guessed, and left out of the net win rate. Failed: not "
+                  "budget or stopped by the provider, in either order; counted, not guessed, and left out of the net win rate. Failed: not "
                   "judged, as an answer or the judge failed (rerun the same command to retry them).", ""]
         general = summary.verdicts["general"]
         lines += _tally_table("category", [(c, general[c]) for c in [*summary.categories, ALL]])
@@ -217,6 +220,10 @@ def render_markdown(summary: Summary, plots: list[str]) -> str:
             lines += ["", f"{summary.judge_cut} judge repl{'y was' if summary.judge_cut == 1 else 'ies were'} cut "
                           f"at the judge's budget of {s.get('judge_max_tokens')} tokens, so counted unparseable: "
                           "raise it (--judge-max-tokens, judge_max_tokens=) and rerun; only those are asked again."]
+        if summary.judge_stopped:
+            lines += ["", f"{summary.judge_stopped} judge repl{'y was' if summary.judge_stopped == 1 else 'ies were'} "
+                          "stopped by the provider (its filter, most likely: `stopped` in results.jsonl says why), so "
+                          "counted unparseable; a larger budget would not help, and a rerun keeps them."]
         if len(summary.verdicts) > 1:
             lines += ["", "By aspect (LLMZoo's, all categories):", ""]
             lines += _tally_table("aspect", [(a, t[ALL]) for a, t in summary.verdicts.items() if a != "general"])
