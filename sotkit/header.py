@@ -11,6 +11,8 @@ import re
 EMPHASIS = r"(?:\*{1,3}|_{1,3})"  # bold, italics or both: "**", "*", "***", and the underscore forms
 #: a number in Chinese numerals, one to 99 ("二", "十二", "二十三")
 CJK_NUMBER = "(?:[一二三四五六七八九]?十[一二三四五六七八九]?|[一二三四五六七八九])"
+ROMAN_NUMBER = "(?-i:(?=[IVX])X{0,2}(?:IX|IV|V?I{0,3}))"  # 1 to 29, upper case whatever the pattern's flags
+_ROMAN = {"I": 1, "V": 5, "X": 10}
 _CJK_DIGITS = "〇一二三四五六七八九"
 # "1957:" may start a title; "(2)" and "（二）" are numbers in brackets, "Step 2:" (as the skeleton may number its lines),
 # "第2点：", "要点2：" and "ポイント2：" ("point 2:") labels, and "【" opens a title in the brackets Chinese and Japanese
@@ -156,12 +158,15 @@ def dash_aside(text: str, at: int, final: bool) -> bool | None:
 
 
 def number_value(n: str) -> int:
-    """A list number's value: its digits in any script ("٣", "３"), a circled digit ("②"), or Chinese numerals ("二",
-    "十二")."""
+    """A list number's value: its digits in any script ("٣", "３"), a circled digit ("②"), Chinese numerals ("二",
+    "十二") or Roman ones ("IV")."""
     if n.isdecimal():
         return int(n)
     if "①" <= n <= "⑳":
         return ord(n) - ord("①") + 1
+    if n.isascii():  # Roman: a digit before a larger one is taken away ("IV")
+        values = [_ROMAN[c] for c in n]
+        return sum(-v if v < after else v for v, after in zip(values, [*values[1:], 0]))
     tens, ten, ones = n.rpartition("十")
     return (_CJK_DIGITS.index(tens or "一") * 10 if ten else 0) + (_CJK_DIGITS.index(ones) if ones else 0)
 

@@ -55,19 +55,22 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .header import CJK_NUMBER, number_value
+from .header import CJK_NUMBER, ROMAN_NUMBER, number_value
 from .quality import NO_SPACES, STOP_WORDS
 
 _NO_SPACES = re.compile(f"[{NO_SPACES}]")  # a script written without spaces: one "word" of it is a whole phrase
-#: ``1.``, ``1)``, ``(1)``, ``Step 1:``, and the forms of Chinese and Japanese lists (``１．``, ``1、``, ``（1）``,
-#: ``一、``, ``（一）``, ``①``), where the title may follow without a space
+#: ``1.``, ``1)``, ``(1)``, ``Step 1:``, Roman ``IV.`` (upper case: "i." and "v." open sentences), and the forms of
+#: Chinese and Japanese lists (``１．``, ``1、``, ``（1）``, ``一、``, ``（一）``, ``①``), where the title may follow
+#: without a space
 _NUMBERED = re.compile(rf"^(?:(?:step|point|part)\s+(\d{{1,4}})\s*[:.)\-–]|[(（](\d{{1,4}}|{CJK_NUMBER})[)）]"
-                       rf"|(\d{{1,4}}(?=[.)．）、])|{CJK_NUMBER}(?=、)|[①-⑳])[.)．）、]?)"
+                       rf"|(\d{{1,4}}(?=[.)．）、])|{CJK_NUMBER}(?=、)|[①-⑳]|{ROMAN_NUMBER}(?=\.))[.)．）、]?)"
                        rf"(?=\s|$|[{NO_SPACES}])\s*(.*)$", re.I)
 #: marks that invisibly open or end a line (a byte-order mark, zero-width spaces, the marks that set the direction
 #: of right-to-left text): no part of its title there, but inside it part of its spelling (a Persian word's
 #: non-joiner, a family emoji's joiners, a long word's break hint)
 INVISIBLE = "\ufeff\u200b\u200c\u200d\u2060\u200e\u200f\u061c"
+_ABBREVIATED = re.compile(r"(?:\b\w\.\w|\b(?:etc|vs|inc|ltd|jr|sr))$", re.I)  # "p.m", "U.S", "etc": without their "."
+_COUNTED = ("numbered", "roman")  # the kinds of list whose items count up
 _BULLET = re.compile(r"^(?:[-*•+]\s+|・\s*)(.*)$")  # Japanese's "・" needs no space after it
 #: emphasis marks, which a lead-in's label may wear (``**Skeleton:** 1. Relax``)
 _EMPHASIS = re.compile(r"[*_]+")
@@ -223,7 +226,7 @@ class SkeletonParser:
         self._topics: list[frozenset[str]] = []  # the stems of each point's content words
         self._buffer = ""
         self._spaced = False  # the buffer's line holds a spaced inline list (``_next_item``)
-        self._kind: str | None = None  # "numbered" or "bullet", fixed by the first point
+        self._kind: str | None = None  # "numbered", "roman" or "bullet", fixed by the first point
         self._indent = 0  # the first point's indentation: a line indented deeper is a sub-item of a point
         self._last_number = 0
         self._repeats = 0  # list lines in a row that repeated an earlier point (or, a small model's, the question)
@@ -326,7 +329,7 @@ class SkeletonParser:
             if not title or self._title_key(title) in self._titles or _NUMBERED.match(_at_head_end(body)[2]):
                 self._repeat("earlier points")
                 return None  # a point is written once
-        if kind == "numbered" and number <= self._last_number:
+        if kind in _COUNTED and number <= self._last_number:
             return None  # a repeated number, or a nested / restarted list
         if self._repeats_a_point(title, body, loose=head_repeated or self._drop_subsumed):
             self._repeat("earlier points")
@@ -346,11 +349,11 @@ class SkeletonParser:
             return None
         self._kind, self._repeats = kind, 0
         self._repeated.clear()
-        if kind == "numbered":
+        if kind in _COUNTED:
             self._last_number = number  # a line judged no point leaves its number to the next ("1. <topic>")
         if not self.points:
             self._indent = indent
-            self.first_number = number if kind == "numbered" else None
+            self.first_number = number if kind in _COUNTED else None
         point = SkeletonPoint(index=len(self.points) + 1, title=title)
         self.points.append(point)
         self._titles.add(self._title_key(title))
@@ -360,7 +363,7 @@ class SkeletonParser:
 
     def _no_point(self, kind: str, number: int) -> None:
         """A list line judged no point; before the first point, its number is no missing point's."""
-        if kind == "numbered" and not self.points:
+        if kind in _COUNTED and not self.points:
             self._not_points.add(number)
 
     @property
@@ -439,7 +442,7 @@ def _next_item(line: str, spaced: bool = False) -> tuple[int, bool] | None:
     makes a spaced number an item, and from then on each next number is one however it is written; as the ``3.``
     decides, the first two items come when it starts."""
     kind, number, _, _ = _classify(line, titled=False)
-    if kind == "bullet":
+    if kind in ("bullet", "roman"):  # (inline lists are numbered in digits)
         return None
     markers = [(m.start(), *style) for m in _MARKER.finditer(line, 1) if (style := _item_style(line, m))]
     if kind == "numbered":
@@ -505,7 +508,10 @@ def _classify(line: str, *, titled: bool = True) -> tuple[str | None, int, str, 
     text = _trim(_trim(line).lstrip("#"))
     plain = text.replace("**", "").replace("__", "").strip()
     if m := _NUMBERED.match(plain):
-        kind, number, body = "numbered", next(number_value(g) for g in m.groups()[:3] if g), m.group(4)
+        number_text = next(g for g in m.groups()[:3] if g)
+        # Roman numbers are a list of their own kind: an outline's sections, whose lines numbered 1, 2 detail them
+        kind = "roman" if number_text.isascii() and number_text.isalpha() else "numbered"
+        number, body = number_value(number_text), m.group(4)
     elif m := _BULLET.match(plain):
         kind, number, body = "bullet", 0, m.group(1)
     else:
@@ -636,8 +642,10 @@ def _joined_in(words: tuple[str, ...], phrase: tuple[str, ...]) -> bool:
 
 def _clean(title: str) -> str:
     # a star after a space closes no emphasis: it is the text's ("Avoid SELECT *")
-    title = re.sub(r"(?<!\s)[*_]+$", "", _trim(title).lstrip("*_"))
-    return _trim(title.strip().rstrip(":.：。"))
+    title = _trim(re.sub(r"(?<!\s)[*_]+$", "", _trim(title).lstrip("*_")))
+    cleaned = _trim(title.rstrip(":.：。"))
+    # an abbreviation keeps its full stop ("Screens off by 9:30 p.m.", "Pack snacks, water, etc.")
+    return cleaned + "." if _ABBREVIATED.search(cleaned) and title.startswith(cleaned + ".") else cleaned
 
 
 def _trim(text: str) -> str:

@@ -137,6 +137,8 @@ _LANGUAGES = (
                "espero que esses conselhos", "espero que estes conselhos"),
         wishes=("boa sorte", "boa viagem", "bom apetite", "bons estudos", "bom trabalho", "sucesso", "muito sucesso",
                 "aproveite"),
+        wishes_on=("boa sorte na", "boa sorte no", "boa sorte nas", "boa sorte nos", "boa sorte com", "boa sorte em",
+                   "muito sucesso na", "muito sucesso no"),  # "Boa sorte na entrevista!"
     ),
     _Language(  # French
         words=("bien sûr", "d'accord", "certainement", "parfait", "très bien", "volontiers", "entendu",
@@ -162,6 +164,7 @@ _LANGUAGES = (
                "en espérant que ces conseils"),
         wishes=("bonne chance", "bon voyage", "bon appétit", "bon courage", "bonne continuation", "bonne réussite",
                 "amusez-vous bien", "amuse-toi bien"),
+        wishes_on=("bonne chance pour", "bonne chance avec", "bon courage pour", "bonne réussite pour"),
     ),
     _Language(  # German
         words=("gerne", "gern", "klar", "natürlich", "selbstverständlich", "alles klar", "sicher", "okay"),
@@ -187,6 +190,8 @@ _LANGUAGES = (
                "ich hoffe, diese ideen", "ich hoffe, diese vorschläge", "ich hoffe, diese anregungen",
                "hoffentlich helfen dir diese tipps", "hoffentlich helfen ihnen diese tipps"),
         wishes=("viel glück", "viel erfolg", "gute reise", "guten appetit", "viel spaß", "alles gute"),
+        wishes_on=("viel glück bei", "viel glück mit", "viel erfolg bei", "viel erfolg mit", "viel spaß bei",
+                   "viel spaß mit"),
     ),
     _Language(  # Italian
         words=("certo", "certo che sì", "certamente", "sicuro", "va bene", "perfetto", "volentieri", "d'accordo",
@@ -211,6 +216,7 @@ _LANGUAGES = (
                "spero che queste informazioni"),
         wishes=("buona fortuna", "in bocca al lupo", "buon viaggio", "buon appetito", "buon lavoro",
                 "buon divertimento"),
+        wishes_on=("buona fortuna con", "buona fortuna per", "in bocca al lupo per", "buon lavoro con"),
     ),
     _Language(  # Chinese
         words=("好的", "当然", "当然可以", "没问题", "可以"),
@@ -493,7 +499,7 @@ _CLOSING_WORDS = (rf"(?:{_strings(_HOPES + _WISHES + _WISHES_ON + _CLOSING_HEADS
 _HOPE_SENTENCE = rf"(?:{_strings(_HOPES, said=True)}){_ONE_CLAUSE}(?:{_CLAUSE_MARK}(?:{_CLOSING_WORDS}))?"
 _SENTENCE_END = r"[.!。！]+[^\w.!?。！？]*"
 # (a wish's one clause, with no second one joined: "Have a great time at the beach, but reapply sunscreen!" is advice)
-_WISH_CLAUSE = r"(?:(?!\b(?:but|and|so|then|y|pero|e|mas)\s)[^.!?。！？:;：；—–])*"
+_WISH_CLAUSE = r"(?:(?!\b(?:but|and|so|then|y|pero|e|mas|et|mais|und|aber|ma)\s)[^.!?。！？:;：；—–])*"
 _WISH_SENTENCE, _EXCLAIMED = rf"(?:{_strings(_WISHES_ON)}){_WISH_CLAUSE}", r"[!！]+[^\w.!?。！？]*"
 _HOPE_SAID = re.compile(rf"(?:{_HOPE_SENTENCE}{_SENTENCE_END}|{_WISH_SENTENCE}{_EXCLAIMED})$")
 # while the call goes on, a hope is held back to its sentence's end, whatever follows a mark in it

@@ -894,6 +894,14 @@ def clean_in_both_modes(raw: str, step: int) -> str:
     ("Prove o molho.\n\nBoa sorte e bom apetite!", "Prove o molho."),
     ("Revisa el menú.\n\n¡Buen viaje y mucha suerte!", "Revisa el menú."),
     ("Pack light.\n\nGood luck and pack a spare charger!", None),  # advice joined to a wish
+    # wishes that go on, in Portuguese, French, German and Italian (blind set b10: "Boa sorte na entrevista!")
+    ("Chegue cedo.\n\nBoa sorte com a mudança!", "Chegue cedo."),
+    ("Arrivez tôt.\n\nBonne chance pour votre examen !", "Arrivez tôt."),
+    ("Komm früh.\n\nViel Erfolg bei der Prüfung!", "Komm früh."),
+    ("Arriva presto.\n\nIn bocca al lupo per il colloquio!", "Arriva presto."),
+    ("Chegue cedo.\n\nBoa sorte na prova, mas revise tudo antes!", None),  # advice joined
+    ("Arrivez tôt.\n\nBonne chance pour l'examen, mais relisez vos notes !", None),
+    ("Komm früh.\n\nViel Glück mit dem Umzug, aber miete früh einen Transporter!", None),
     ("Pack light.\n\nSafe travels and good luck with the visa, but apply early!", None),
     # a line announced by a colon is the point's own, whatever white space ends the colon's line (review 102)
     ("They help.\nFor example:\r\nLet me know if you need more!", None),

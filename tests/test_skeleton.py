@@ -22,6 +22,15 @@ def parse(text: str, *, max_points: int = 10, step: int = 1, drop_subsumed: bool
     ("1) Plan ahead\n2) Sleep well", ["Plan ahead", "Sleep well"]),
     ("(1) Plan ahead\n(2) Sleep well", ["Plan ahead", "Sleep well"]),
     ("Step 1: Preheat the oven\nStep 2: Mix the dough", ["Preheat the oven", "Mix the dough"]),
+    # Roman numerals (Phi-4, blind set b10): upper case only, as "i." and "v." open sentences
+    ("I. Soil and drainage\nII. Light\nIII. Watering\nIV. Feeding\nV. Pests\nVI. Pruning\nVII. Repotting\n"
+     "VIII. Winter care\nIX. Propagation\nX. Tools",
+     ["Soil and drainage", "Light", "Watering", "Feeding", "Pests", "Pruning", "Repotting", "Winter care",
+      "Propagation", "Tools"]),
+    ("Outline:\n\nI. **Causes**: debt\nII. **Effects** — prices", ["Causes", "Effects"]),
+    ("1. Plan ahead\nI. M. Pei designed it.\n2. Sleep well", ["Plan ahead", "Sleep well"]),
+    ("I. Causes\n1. Debt\n2. Drought\nII. Effects\n1. Prices", ["Causes", "Effects"]),  # an outline's sections
+    ("- Plan ahead\nv. the other side\n- Sleep well", ["Plan ahead", "Sleep well"]),
     ("- Plan ahead\n* Sleep well\n• Exercise", ["Plan ahead", "Sleep well", "Exercise"]),
     ("1. **Plan ahead**: make a list\n2. **Sleep well** - 8 hours", ["Plan ahead", "Sleep well"]),
     ("**1. Plan ahead**\n**2.** Sleep well:", ["Plan ahead", "Sleep well"]),
@@ -40,6 +49,9 @@ def parse(text: str, *, max_points: int = 10, step: int = 1, drop_subsumed: bool
     ("1. 3. Snacks\n2. 4. Toys and games", ["Snacks", "Toys and games"]),
     ("1. 3 ways to relax\n2. Sleep", ["3 ways to relax", "Sleep"]),
     ("1. Plan ahead:\n2. Sleep well.", ["Plan ahead", "Sleep well"]),
+    # an abbreviation keeps its full stop (blind set b10)
+    ("1. Wake at 6:30 a.m.\n2. Screens off by 9:30 p.m.:\n3. Pack snacks, water, etc.\n4. Visit the U.S.\n5. Say no.",
+     ["Wake at 6:30 a.m.", "Screens off by 9:30 p.m.", "Pack snacks, water, etc.", "Visit the U.S.", "Say no"]),
     ("Here is the skeleton:\n\n1. Plan ahead\n\n2. Sleep well\n", ["Plan ahead", "Sleep well"]),
     ("1. Plan ahead\n   - use a calendar\n   more detail\n2. Sleep well", ["Plan ahead", "Sleep well"]),
     ("1. Plan ahead\n2. Sleep well\n2. Sleep well again\n3. Exercise", ["Plan ahead", "Sleep well", "Exercise"]),
