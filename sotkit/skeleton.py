@@ -1,6 +1,6 @@
 """Incremental skeleton parsing: a point is emitted the moment its line is complete.
 
-Accepts the shapes real models write: ``1.`` / ``1)`` / ``(1)`` / ``Step 1:`` / bullets, bold or heading
+Accepts the shapes real models write: ``1.`` / ``1)`` / ``(1)`` / ``Step 1:`` / ``I.`` / bullets, bold or heading
 markdown, trailing colons, a preamble before the list and blank lines, and the marks of Chinese and Japanese
 lists (``1、``, ``１．``, ``（1）``, ``一、``, ``（一）``, ``①``, ``・``). The first list marker decides the
 list's kind; lines of another kind (sub-bullets, prose) are continuation lines and are ignored, as are
