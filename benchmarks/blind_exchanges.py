@@ -3,8 +3,9 @@
 Ten sets of exchanges written blind (see ``benchmarks/data/blind_exchanges/README.md``): b1, 60 everyday English
 ones; b2, 51 harder formats (other languages, code, colons in titles); b3 to b6, 60 each, b7, 40 of Claude 4.6
 and later, b8, 60 with rich layouts inside points, b9, 60 whose points refer to each other or run long, and b10,
-60 skeleton replies as models write them, held out. Every exchange is played through ``sotkit.testing.FakeLLMServer`` on each of its wire formats with ``SoT.generate()`` and then
-``SoT.stream()``, and each result is judged against what the writer expected before any run.
+60 skeleton replies as models write them, held out. Every exchange is played through
+``sotkit.testing.FakeLLMServer`` on each of its wire formats with ``SoT.generate()`` and then ``SoT.stream()``,
+and each result is judged against what the writer expected before any run.
 
 Reported per set and per method (generate, stream) and format: runs, titles right, texts right, both, points
 right, and for streams whether they are consistent (the ``text`` events with the withdrawals applied equal the

@@ -212,8 +212,9 @@ def render_markdown(summary: Summary, plots: list[str]) -> str:
                   "Each pair is judged twice with the answers' order swapped; SoT wins (or loses) only where both "
                   "orders agree, anything else is a tie. Net win rate = (wins - losses) / judged, from -1 to +1. "
                   "Unparseable: a reply with no single [[A]]/[[B]]/[[C]] verdict, or cut at the judge's token "
-                  "budget or stopped by the provider, in either order; counted, not guessed, and left out of the net win rate. Failed: not "
-                  "judged, as an answer or the judge failed (rerun the same command to retry them).", ""]
+                  "budget or stopped by the provider, in either order; counted, not guessed, and left out of the "
+                  "net win rate. Failed: not judged, as an answer or the judge failed (rerun the same command to "
+                  "retry them).", ""]
         general = summary.verdicts["general"]
         lines += _tally_table("category", [(c, general[c]) for c in [*summary.categories, ALL]])
         if summary.judge_cut:
