@@ -8,7 +8,9 @@ A template is one file, ``<name>.jinja``, with up to four blocks::
     {% block stop %}...{% endblock %}      (stop sequences, one a line; \n, \t, \s and \\ stand for a newline, a
                                            tab, a space and a backslash, any other text, non-ASCII too, for itself)
 
-No other block names are accepted (a misspelt one would drop its text), and a template is one self-contained file:
+No other block names are accepted (a misspelt one would drop its text), nor text or statements outside the blocks
+(never sent), and each template uses what its call is about (``_REQUIRED``: the question, expand's point, a judge's
+answers), else its prompt would silently lack it. A template is one self-contained file:
 ``{% include %}``, ``{% extends %}`` and ``{% import %}`` are not supported. Each stop line is stripped of its
 surrounding spaces and tabs before its escapes are decoded, so the block can be indented; write ``\s`` or ``\t``
 for a space or a tab at either end.
@@ -59,11 +61,19 @@ SAMPLE_VARIABLES: dict[str, dict[str, Any]] = {
                      "criterion": "The answer addresses the question directly."},
 }
 
+#: what each template must use, else its prompt lacks what its call is about; a tuple: any one of them
+_REQUIRED: dict[str, tuple[str | tuple[str, ...], ...]] = {
+    "skeleton": ("question",), "expand": ("question", "point"), "sequential": ("question",), "router": ("question",),
+    "judge_pairwise": ("question", "answer_a", "answer_b"),
+    "judge_aspect": ("question", "answer_a", "answer_b", ("aspect", "criterion")),
+}
+
 TemplateSource = str | Path | Mapping[str, str] | None
 #: the escapes a stop block may use (not Python's unicode_escape, which garbles non-ASCII and fails on "C:\Users")
 _ESCAPE = re.compile(r"\\([nts\\])")
 _ESCAPED = {"n": "\n", "t": "\t", "s": " ", "\\": "\\"}
 _BLOCKS = ("system", "user", "prefill", "stop")
+_MANY_POINTS = [{"index": i, "title": f"Point {i}"} for i in range(1, 101)]  # as many as max_points allows
 #: endings of a file in a templates directory meant as a template (only ``<name>.jinja`` is read as one)
 _TEMPLATE_LIKE = (".jinja", ".jinja2", ".j2", ".jinja.txt")
 #: nodes that need a loader; templates are self-contained files, so these are refused when loaded
@@ -81,6 +91,7 @@ class Templates:
         self._templates: dict[str, tuple[jinja2.Template, str]] = {}
         self._variables: dict[str, set[str]] = {}
         self._stop_counts: dict[str, int] = {}  # of each template's sample render
+        self._grow: set[str] = set()  # the templates whose stops grow with the skeleton's points
         search = [DEFAULT_PROMPTS / "local", DEFAULT_PROMPTS] if local else [DEFAULT_PROMPTS]
         for name in SAMPLE_VARIABLES:
             path = next((d / f"{name}.jinja" for d in search if (d / f"{name}.jinja").is_file()), None)
@@ -101,7 +112,8 @@ class Templates:
         limit = provider.max_stop
         for name, count in self._stop_counts.items():
             if limit is not None and count > limit:
-                raise TemplateError(f"template {self._templates[name][1]!r} has {count} stop sequences, but "
+                grows = f" for a skeleton of {len(_MANY_POINTS)} points" if name in self._grow else ""
+                raise TemplateError(f"template {self._templates[name][1]!r} has {count} stop sequences{grows}, but "
                                     f"{provider.model} takes at most {limit}; keep at most {limit} lines in its "
                                     "{% block stop %}")
 
@@ -131,6 +143,11 @@ class Templates:
             known = ", ".join(SAMPLE_VARIABLES)
             raise TemplateError(f"unknown template {name!r} (from {origin!r}); templates are: {known}")
         try:
+            source.encode("utf-8")
+        except UnicodeEncodeError as exc:  # else every call that sends it fails
+            raise TemplateError(f"template {origin!r} holds a lone surrogate ({source[exc.start]!r}) at offset "
+                                f"{exc.start}, which cannot be sent; remove it or write the whole character") from exc
+        try:
             parsed = self._env.parse(source)  # parsed once: compiled and searched for variables
             template = self._env.from_string(parsed)
             self._variables[name] = jinja2.meta.find_undeclared_variables(parsed)
@@ -151,11 +168,23 @@ class Templates:
                                 f"{_did_you_mean(unknown, SAMPLE_VARIABLES[name])}; {name!r} templates get: {allowed}")
         if "user" not in template.blocks:
             raise TemplateError(f"template {origin!r} has no {{% block user %}}: every template needs one")
+        _check_outside_blocks(parsed, origin)
+        for needed in _REQUIRED[name]:
+            if not self._variables[name] & ({needed} if isinstance(needed, str) else set(needed)):
+                written = " or ".join(f"{{{{ {v} }}}}" for v in ((needed,) if isinstance(needed, str) else needed))
+                raise TemplateError(f"template {origin!r} never uses {written}, so its prompt would leave it out; "
+                                    f"write it in the {{% block user %}} ({name!r} templates get: "
+                                    f"{', '.join(SAMPLE_VARIABLES[name])})")
         self._templates[name] = (template, origin)
 
     def _check(self, name: str, origin: str) -> None:
         try:
             self._stop_counts[name] = len(self.render(name, **SAMPLE_VARIABLES[name]).stop)
+            if name == "expand":  # stops written per point: counted for a skeleton of the most points there can be
+                most = len(self.render(name, **SAMPLE_VARIABLES[name] | {"points": _MANY_POINTS}).stop)
+                if most > self._stop_counts[name]:
+                    self._stop_counts[name] = most
+                    self._grow.add(name)
         except TemplateError as exc:
             cause = exc.__cause__
             if isinstance(cause, jinja2.UndefinedError):
@@ -163,6 +192,24 @@ class Templates:
                 raise TemplateError(f"template {origin!r} uses an undefined variable ({cause.message}); "
                                     f"{name!r} templates get: {allowed}") from cause
             raise
+
+
+def _check_outside_blocks(parsed: jinja2.nodes.Template, origin: str) -> None:
+    """Only the blocks are sent: text or a statement outside them would be silently dropped (and a ``{% set %}``
+    there is not seen inside them)."""
+    for node in parsed.body:
+        if isinstance(node, jinja2.nodes.Block) or isinstance(node, jinja2.nodes.Output) and all(
+                isinstance(part, jinja2.nodes.TemplateData) and not part.data.strip() for part in node.nodes):
+            continue
+        what, line = f"{{% {type(node).__name__.lower()} %}}", node.lineno
+        if isinstance(node, jinja2.nodes.Output):  # the line of its first text that is not white space
+            part = next(p for p in node.nodes if not isinstance(p, jinja2.nodes.TemplateData) or p.data.strip())
+            blank = part.data[:len(part.data) - len(part.data.lstrip())] if isinstance(part, jinja2.nodes.TemplateData) \
+                else ""
+            what, line = "text", part.lineno + blank.count("\n")
+        raise TemplateError(f"template {origin!r} has {what} outside its blocks on line {line}, which is "
+                            "never sent: only the blocks are; move it into the {% block user %} (or the block "
+                            "that uses it)")
 
 
 def _did_you_mean(word: str, choices: Any) -> str:

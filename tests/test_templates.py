@@ -33,14 +33,52 @@ def test_strings_override_too():
     ("{% block user %}{{ question }{% endblock %}", "syntax error on line 1"),
     ("{% block user %}{{ qestion }}{% endblock %}", "undefined variable ('qestion' is undefined)"),
     ("Hello {{ question }}", "has no {% block user %}"),
-    ("{% block user %}{% if false %}x{% endif %}{% endblock %}", "empty user prompt"),
+    ("{% block user %}{% if false %}{{ question }}{% endif %}{% endblock %}", "empty user prompt"),
+    # probe 107: what would be silently left out of every prompt
+    ("{% block user %}List 3 tips.{% endblock %}", "never uses {{ question }}"),
+    ("Answer in French.\n{% block user %}{{ question }}{% endblock %}", "has text outside its blocks on line 1"),
+    ("{% set tone = 'brief' %}{% block user %}{{ question }}{% endblock %}", "has {% assign %} outside its blocks"),
+    ("{% block user %}{{ question }}{% endblock %}\n{{ question }} again", "text outside its blocks on line 2"),
 ])
 def test_a_broken_template_fails_when_the_client_is_built_naming_the_file(tmp_path: Path, source, message):
     (tmp_path / "skeleton.jinja").write_text(source)
-    with pytest.raises(sotkit.TemplateError) as caught:
-        sotkit.SoT("openai:gpt-4o-mini", api_key="k", templates=tmp_path)
-    assert message in str(caught.value)
-    assert str(tmp_path / "skeleton.jinja") in str(caught.value)
+    for templates in (tmp_path, {"skeleton": source}):
+        with pytest.raises(sotkit.TemplateError) as caught:
+            sotkit.SoT("openai:gpt-4o-mini", api_key="k", templates=templates)
+        assert message in str(caught.value)
+    assert "<string skeleton>" in str(caught.value)
+
+
+def test_a_lone_surrogate_in_a_template_string_is_refused_when_the_client_is_built():
+    # probe 107: it failed at the first call, as a UnicodeEncodeError (a file cannot hold one: it is read as UTF-8)
+    with pytest.raises(sotkit.TemplateError, match=re.escape("lone surrogate ('\\ud800') at offset 30")):
+        sotkit.SoT("openai:gpt-4o-mini", api_key="k",
+                   templates={"expand": "{% block user %}{{ question }}\ud800{{ point.title }}{% endblock %}"})
+
+
+def test_stop_sequences_written_per_point_are_counted_for_the_longest_skeleton():
+    # probe 107: two with the sample's two points passed; a skeleton of six points sent five, and OpenAI refused them
+    per_point = ("{% block user %}{{ question }}: {{ point.title }}{% endblock %}{% block stop %}"
+                 "{% for p in points if p.index != point.index %}{{ p.title }}\n{% endfor %}{% endblock %}")
+    with pytest.raises(sotkit.TemplateError, match="has 99 stop sequences for a skeleton of 100 points, but "
+                                                   "openai:gpt-4o-mini takes at most 4"):
+        sotkit.SoT("openai:gpt-4o-mini", api_key="k", templates={"expand": per_point})
+    sotkit.SoT("openai:gpt-4o-mini", api_key="k", base_url="http://vllm:8000/v1", templates={"expand": per_point})
+
+
+@pytest.mark.parametrize("name, source, missing", [
+    ("expand", "{% block user %}Expand a point of: {{ question }}{% endblock %}", "{{ point }}"),
+    ("sequential", "{% block user %}Answer well.{% endblock %}", "{{ question }}"),
+    ("router", "{% block user %}Say sot or sequential.{% endblock %}", "{{ question }}"),
+    ("judge_pairwise", "{% block user %}{{ question }} A: {{ answer_a }}. Which wins?{% endblock %}",
+     "{{ answer_b }}"),
+    ("judge_aspect", "{% block user %}{{ question }} {{ answer_a }} {{ answer_b }}{% endblock %}",
+     "{{ aspect }} or {{ criterion }}"),
+])
+def test_a_template_that_leaves_out_what_its_call_is_about_is_refused(name, source, missing):
+    # probe 107: every point was sent the same prompt, a judge saw one answer of two, ... and all came back a success
+    with pytest.raises(sotkit.TemplateError, match=re.escape(f"never uses {missing}")):
+        Templates({name: source})
 
 
 def test_unknown_names_and_missing_directories_are_reported(tmp_path: Path):
