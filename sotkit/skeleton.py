@@ -69,7 +69,6 @@ _NUMBERED = re.compile(rf"^(?:(?:step|point|part)\s+(\d{{1,4}})\s*[:.)\-–]|[(�
 #: of right-to-left text): no part of its title there, but inside it part of its spelling (a Persian word's
 #: non-joiner, a family emoji's joiners, a long word's break hint)
 INVISIBLE = "\ufeff\u200b\u200c\u200d\u2060\u200e\u200f\u061c"
-_ABBREVIATED = re.compile(r"(?:\b\w\.\w|\b(?:etc|vs|inc|ltd|jr|sr))$", re.I)  # "p.m", "U.S", "etc": without their "."
 _COUNTED = ("numbered", "roman")  # the kinds of list whose items count up
 _BULLET = re.compile(r"^(?:[-*•+]\s+|・\s*)(.*)$")  # Japanese's "・" needs no space after it
 #: emphasis marks, which a lead-in's label may wear (``**Skeleton:** 1. Relax``)
@@ -233,6 +232,9 @@ class SkeletonParser:
         self._repeated: set[str] = set()  # what those lines repeated, for ended_early to say
         self._went_on: bool | None = None  # once full: did a further line of the list start (None: not yet known)
         self._lead_in: tuple[str, str] | None = None  # style and text of a ``1.`` item that ended a lead-in line
+        # a Roman list's first line, held until the next list line shows whether it opens one ("II. ...") or heads
+        # another ("I. Overview" above "1. Plan ahead")
+        self._roman: str | None = None
         self.first_number: int | None = None
         """A numbered list's first point's number."""
         self._not_points: set[int] = set()  # numbers of list lines before the first point judged no point
@@ -277,9 +279,11 @@ class SkeletonParser:
         return points
 
     def finish(self) -> list[SkeletonPoint]:
-        """The stream ended: parse the last, unterminated line."""
+        """The stream ended: parse the last, unterminated line (and a Roman line held for the next, if none came)."""
         line, self._buffer, self._spaced = self._buffer, "", False
-        return self._parse(line)
+        points = self._parse(line)
+        roman, self._roman = self._roman, None
+        return points if roman is None else [p for p in [self._parse_line(roman)] if p]
 
     def _look_past_full(self, line: str, *, ended: bool) -> None:
         """Once the skeleton is full, does the list go on? A further item of it says so; a line of anything but
@@ -299,10 +303,18 @@ class SkeletonParser:
         sentence."""
         points = []
         if not self.points and _LETTER.search(line):
+            kind = _classify(line, titled=False)[0]
+            if (roman := self._roman) is not None:
+                self._roman = None
+                if kind == "roman":
+                    points.append(self._parse_line(roman))
+            elif kind == "roman":
+                self._roman = line
+                return []
             lead_in, self._lead_in = self._lead_in, None
             if lead_in and (style := _own_style(line)) and style[:2] == (lead_in[0], 2):
                 points.append(self._parse_line(lead_in[1]))
-            elif _classify(line, titled=False)[0] is None:
+            elif kind is None:
                 self._lead_in = _lead_in(line)
         points.append(self._parse_line(line))
         return [p for p in points if p]
@@ -642,10 +654,8 @@ def _joined_in(words: tuple[str, ...], phrase: tuple[str, ...]) -> bool:
 
 def _clean(title: str) -> str:
     # a star after a space closes no emphasis: it is the text's ("Avoid SELECT *")
-    title = _trim(re.sub(r"(?<!\s)[*_]+$", "", _trim(title).lstrip("*_")))
-    cleaned = _trim(title.rstrip(":.：。"))
-    # an abbreviation keeps its full stop ("Screens off by 9:30 p.m.", "Pack snacks, water, etc.")
-    return cleaned + "." if _ABBREVIATED.search(cleaned) and title.startswith(cleaned + ".") else cleaned
+    title = re.sub(r"(?<!\s)[*_]+$", "", _trim(title).lstrip("*_"))
+    return _trim(title.strip().rstrip(":.：。"))
 
 
 def _trim(text: str) -> str:

@@ -298,6 +298,11 @@ def test_measures_on_hand_made_answers():
         retried = {**answers, mode: answers[mode] | {"calls": calls, "output_tokens": 500}}
         assert measures(question, retried)["speedup_per_token"] is None
         assert measures(question, retried)["speedup"] == 4.0
+    retried = {**answers, "sot": answers["sot"] | {"retries": 1}}  # a row of a batch asked again on its own
+    assert measures(question, retried)["speedup_per_token"] is None
+    # an in-process model writes every point in one batched call (review 106: it was never measured)
+    batched = {**answers, "sot": answers["sot"] | {"calls": 2}}
+    assert measures(question, batched)["speedup_per_token"] == pytest.approx((60 / 2) / (120 / 8))
     # a SoT request that fell back to a sequential answer has no points to measure
     answers["sot"]["mode"] = "sequential"
     assert measures(question, answers)["redundancy"] is None
@@ -918,8 +923,8 @@ async def test_what_failed_answers_spent_stays_in_the_cost_once_a_rerun_answers(
         return answers(request)
     with serve(responder) as server:
         spent = []
-        for _ in range(3):  # failed, failed, then answered
-            summary = await run(server, tmp_path, judge=None, modes="sot", retry=1, prices={"openai:m": (1.0, 2.0)})
+        for prices in (None, None, {"openai:m": (1.0, 2.0)}):  # failed, failed, then answered, priced only then
+            summary = await run(server, tmp_path, judge=None, modes="sot", retry=1, prices=prices)
             sot = summary.records[0]["answers"]["sot"]
             spent.append((sot["input_tokens"] + 2.0 * sot["output_tokens"]) / 1e6)
             failing["runs"] -= failing["runs"] > 0
@@ -979,21 +984,22 @@ async def test_a_judge_reply_the_filter_stopped_gives_no_verdict_and_no_advice_t
     write_questions(tmp_path / "questions.jsonl", QUESTIONS[:1])
 
     def judge(request):
-        if sot_position(request) == "B":
+        if sot_position(request) == "B" and "walk" not in judged_question(request):
             return "SoT is better. [[B]]"
         return Reply("At first sight [[A]], and then more", fault=Fault.filtered(after_tokens=6))
+    write_questions(tmp_path / "questions.jsonl", QUESTIONS[:2])  # walk: both orders stopped
     with serve(model(judge)) as server:
         summary = await run(server, tmp_path)
         general = summary.records[0]["judge"]["verdicts"]["general"]
         assert general["stopped"] == ["content_filter", None] and general["cut"] == [False, False]
         assert general["verdicts"] == [None, "B"] and general["outcome"] == "unparseable"
-        assert (summary.judge_cut, summary.judge_stopped) == (0, 1)
+        assert (summary.judge_cut, summary.judge_stopped) == (0, 3)
         report = (tmp_path / "out" / "report.md").read_text()
-        assert "1 judge reply was stopped by the provider" in report and "cut at the judge's budget" not in report
+        assert "3 judge replies were stopped by the provider" in report and "cut at the judge's budget" not in report
         server.reset()
         for budget in (None, 2048):  # kept as it is: neither a rerun nor a larger budget asks it again
             summary = await run(server, tmp_path, judge_max_tokens=budget)
-            assert server.requests == [] and summary.judge_stopped == 1
+            assert server.requests == [] and summary.judge_stopped == 3
 
 
 async def test_one_failed_order_of_the_judge_is_not_judged_and_only_it_is_asked_again(tmp_path):
@@ -1169,13 +1175,23 @@ async def test_a_server_named_by_the_environment_shapes_the_answers_and_verdicts
         assert len(two.requests) == asked  # and only once
         await evaluate(one)
         assert len(one.requests) == 2 * asked
+        # base_url=None names no server: the environment's stands (review 106)
+        monkeypatch.setenv("OPENAI_BASE_URL", two.openai_base_url)
+        none = {"api_key": "k", "base_url": None}
+        await sotkit.evaluate(model="openai:m", judge=judge, out=tmp_path / "out", **none,
+                              questions=tmp_path / "questions.jsonl", plots=False,
+                              judge_options={} if judge == "openai:m" else none)
+        assert len(two.requests) == 2 * asked
+        await evaluate(two)
+        assert len(two.requests) == 2 * asked
+        await evaluate(one)
         # the same server named by base_url=: the same answers and verdicts
         monkeypatch.delenv("OPENAI_BASE_URL")
         named = {"base_url": one.openai_base_url, "api_key": "k"}
         await sotkit.evaluate(model="openai:m", judge=judge, out=tmp_path / "out", **named,
                               questions=tmp_path / "questions.jsonl", plots=False,
                               judge_options={} if judge == "openai:m" else named)
-        assert len(one.requests) == 2 * asked
+        assert len(one.requests) == 3 * asked
 
 
 async def test_a_client_given_shapes_the_answers_by_its_server(tmp_path):

@@ -901,6 +901,12 @@ def clean_in_both_modes(raw: str, step: int) -> str:
     ("Arriva presto.\n\nIn bocca al lupo per il colloquio!", "Arriva presto."),
     ("Chegue cedo.\n\nBoa sorte na prova, mas revise tudo antes!", None),  # advice joined
     ("Arrivez tôt.\n\nBonne chance pour l'examen, mais relisez vos notes !", None),
+    ("Arrivez tôt.\n\nBonne chance pour ma soutenance !", "Arrivez tôt."),  # "ma": my (review 106)
+    ("Write daily.\n\nGood luck with your MA thesis!", "Write daily."),
+    ("Pack light.\n\nGood luck and safe travels and happy cooking!", "Pack light."),  # three wishes
+    ("Komm früh.\n\nViel Glück und gute Reise!", "Komm früh."),
+    ("Arrivez tôt.\n\nBonne chance et bon courage !", "Arrivez tôt."),
+    ("Pack light.\n\nGood luck & safe travels!", "Pack light."),
     ("Komm früh.\n\nViel Glück mit dem Umzug, aber miete früh einen Transporter!", None),
     ("Pack light.\n\nSafe travels and good luck with the visa, but apply early!", None),
     # a line announced by a colon is the point's own, whatever white space ends the colon's line (review 102)
@@ -930,6 +936,7 @@ def test_a_last_line_that_only_hopes_it_helps_or_wishes_well_is_dropped(raw, tex
     ("They last.\n\nHappy hour s", None, None),
     ("They last.\n\nBuon viaggio e buon app", "They last.", None),
     ("They last.\n\nSafe travels an", "They last.", None),
+    ("They last.\n\nViel Glück u", "They last.", None),
     ("They last.\n\nGood luck and pack", None, None),
 ])
 def test_a_hope_or_a_wish_is_held_back_only_while_it_may_still_become_one(raw, settled, final):

@@ -306,7 +306,7 @@ def _setup(templates: Mapping[str, str], options: Mapping[str, Any], model: str 
     # an object's repr may hold its address, which differs from one run to the next
     shown = {name: re.sub(r" at 0x[0-9a-fA-F]+", "", repr(shown_url(value) if isinstance(value, str) else value))
              for name, value in options.items() if name not in NOT_SHAPING}
-    if "base_url" not in options and (server := _server(model, options)):  # as if given: the same answers
+    if options.get("base_url") is None and (server := _server(model, options)):  # as if given: the same answers
         shown["base_url"] = repr(shown_url(server))
     text = json.dumps({"templates": dict(templates), "options": shown, "sotkit": __version__}, sort_keys=True)
     return hashlib.sha1(text.encode()).hexdigest()[:12]
@@ -446,11 +446,12 @@ def measures(question: str, answers: dict[str, dict[str, Any]]) -> dict[str, flo
 
 
 def _tokens_in_text(answer: dict[str, Any]) -> int | None:
-    """An answer's output tokens where each of its calls wrote text the answer has: a call per point and the
-    skeleton's, or one. None where more were made (a retried or re-asked call, a skeleton whose answer fell back
-    to sequential): their tokens, in no text of the answer, would credit it with speed it did not deliver."""
-    calls = len(answer["points"]) + 1 if answer["mode"] == "sot" else 1
-    return answer["output_tokens"] if answer.get("calls") == calls else None
+    """An answer's output tokens where each of its calls wrote text the answer has: the skeleton's and a call per
+    point (or one for all of them: an in-process model's batch), or one. None where more were made (a retried or
+    re-asked call, a skeleton whose answer fell back to sequential): their tokens, in no text of the answer, would
+    credit it with speed it did not deliver."""
+    calls = (len(answer["points"]) + 1, 2) if answer["mode"] == "sot" else (1,)
+    return answer["output_tokens"] if answer.get("calls") in calls and not answer.get("retries") else None
 
 
 def _first(exc: BaseException) -> BaseException:
