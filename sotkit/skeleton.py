@@ -232,8 +232,8 @@ class SkeletonParser:
         self._repeated: set[str] = set()  # what those lines repeated, for ended_early to say
         self._went_on: bool | None = None  # once full: did a further line of the list start (None: not yet known)
         self._lead_in: tuple[str, str] | None = None  # style and text of a ``1.`` item that ended a lead-in line
-        # a Roman list's first line, held until the next list line shows whether it opens one ("II. ...") or heads
-        # another ("I. Overview" above "1. Plan ahead")
+        # a Roman list's first line, held until the next list line shows whether it opens one ("II. ...", or an item
+        # indented under it) or heads another ("I. Overview" above "1. Plan ahead")
         self._roman: str | None = None
         self.first_number: int | None = None
         """A numbered list's first point's number."""
@@ -304,10 +304,12 @@ class SkeletonParser:
         points = []
         if not self.points and _LETTER.search(line):
             kind = _classify(line, titled=False)[0]
-            if (roman := self._roman) is not None:
+            if (roman := self._roman) is not None and kind is None:
+                pass  # prose under it tells nothing yet: held on
+            elif roman is not None:
                 self._roman = None
-                if kind == "roman":
-                    points.append(self._parse_line(roman))
+                if kind == "roman" or self._indent_of(line) >= self._indent_of(roman) + 2:
+                    points.append(self._parse_line(roman))  # "II." or a sub-item under it: a section of the list
             elif kind == "roman":
                 self._roman = line
                 return []

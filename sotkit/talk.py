@@ -499,7 +499,7 @@ _CLOSING_WORDS = (rf"(?:{_strings(_HOPES + _WISHES + _WISHES_ON + _CLOSING_HEADS
 _HOPE_SENTENCE = rf"(?:{_strings(_HOPES, said=True)}){_ONE_CLAUSE}(?:{_CLAUSE_MARK}(?:{_CLOSING_WORDS}))?"
 _SENTENCE_END = r"[.!。！]+[^\w.!?。！？]*"
 # (a wish's one clause, with no second one joined: "Have a great time at the beach, but reapply sunscreen!" is advice)
-_WISH_CLAUSE = r"(?:(?!\b(?:but|and|so|then|y|pero|e|mas|mais|und|aber)\s)[^.!?。！？:;：；—–])*"
+_WISH_CLAUSE = r"(?:(?!\b(?:but|and|so|then|y|pero|e|mas|et|mais|und|aber)\s)[^.!?。！？:;：；—–])*"
 _WISH_SENTENCE, _EXCLAIMED = rf"(?:{_strings(_WISHES_ON)}){_WISH_CLAUSE}", r"[!！]+[^\w.!?。！？]*"
 _HOPE_SAID = re.compile(rf"(?:{_HOPE_SENTENCE}{_SENTENCE_END}|{_WISH_SENTENCE}{_EXCLAIMED})$")
 # while the call goes on, a hope is held back to its sentence's end, whatever follows a mark in it

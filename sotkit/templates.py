@@ -38,6 +38,7 @@ import jinja2.meta
 from .errors import TemplateError
 from .providers.base import Prompt, Provider
 from .redact import shown
+from .skeleton import INVISIBLE
 
 DEFAULT_PROMPTS = Path(str(files("sotkit.prompts")))
 
@@ -73,6 +74,8 @@ TemplateSource = str | Path | Mapping[str, str] | None
 _ESCAPE = re.compile(r"\\([nts\\])")
 _ESCAPED = {"n": "\n", "t": "\t", "s": " ", "\\": "\\"}
 _BLOCKS = ("system", "user", "prefill", "stop")
+#: Jinja's statements by the names of the nodes they parse to, where these differ
+_STATEMENTS = {"Assign": "set", "AssignBlock": "set", "FilterBlock": "filter", "CallBlock": "call"}
 _MANY_POINTS = [{"index": i, "title": f"Point {i}"} for i in range(1, 101)]  # as many as max_points allows
 #: endings of a file in a templates directory meant as a template (only ``<name>.jinja`` is read as one)
 _TEMPLATE_LIKE = (".jinja", ".jinja2", ".j2", ".jinja.txt")
@@ -197,18 +200,20 @@ class Templates:
 def _check_outside_blocks(parsed: jinja2.nodes.Template, origin: str) -> None:
     """Only the blocks are sent: text or a statement outside them would be silently dropped (and a ``{% set %}``
     there is not seen inside them)."""
+    def blank(part: jinja2.nodes.Node) -> bool:  # white space, a BOM or a zero-width space
+        return isinstance(part, jinja2.nodes.TemplateData) and not part.data.strip().strip(INVISIBLE)
+
     for node in parsed.body:
-        if isinstance(node, jinja2.nodes.Block) or isinstance(node, jinja2.nodes.Output) and all(
-                isinstance(part, jinja2.nodes.TemplateData) and not part.data.strip() for part in node.nodes):
+        if isinstance(node, jinja2.nodes.Block) or isinstance(node, jinja2.nodes.Output) and all(map(blank, node.nodes)):
             continue
-        what, line = f"{{% {type(node).__name__.lower()} %}}", node.lineno
+        name = type(node).__name__
+        what, line = f"{{% {_STATEMENTS.get(name, name.lower())} %}}", node.lineno
         if isinstance(node, jinja2.nodes.Output):  # the line of its first text that is not white space
-            part = next(p for p in node.nodes if not isinstance(p, jinja2.nodes.TemplateData) or p.data.strip())
-            blank = part.data[:len(part.data) - len(part.data.lstrip())] if isinstance(part, jinja2.nodes.TemplateData) \
-                else ""
-            what, line = "text", part.lineno + blank.count("\n")
-        raise TemplateError(f"template {origin!r} has {what} outside its blocks on line {line}, which is "
-                            "never sent: only the blocks are; move it into the {% block user %} (or the block "
+            part = next(p for p in node.nodes if not blank(p))
+            data = part.data if isinstance(part, jinja2.nodes.TemplateData) else ""
+            what, line = "text", part.lineno + data[:len(data) - len(data.lstrip())].count("\n")
+        raise TemplateError(f"template {origin!r} has {what} outside its blocks on line {line}, which sotkit never "
+                            "renders: only the blocks are sent; move it into the {% block user %} (or the block "
                             "that uses it)")
 
 
@@ -220,7 +225,7 @@ def _did_you_mean(word: str, choices: Any) -> str:
 def _read(path: Path) -> str:
     """A template file's text, or a TemplateError naming the file and what to do."""
     try:
-        return path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8-sig")  # a BOM (Windows editors) is no text of the template
     except UnicodeDecodeError as exc:
         raise TemplateError(f"template {str(path)!r} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at "
                             f"offset {exc.start}); save it with UTF-8 encoding") from exc

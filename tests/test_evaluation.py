@@ -300,9 +300,13 @@ def test_measures_on_hand_made_answers():
         assert measures(question, retried)["speedup"] == 4.0
     retried = {**answers, "sot": answers["sot"] | {"retries": 1}}  # a row of a batch asked again on its own
     assert measures(question, retried)["speedup_per_token"] is None
-    # an in-process model writes every point in one batched call (review 106: it was never measured)
-    batched = {**answers, "sot": answers["sot"] | {"calls": 2}}
+    # an in-process model writes every point in one batched call (review 106: it was never measured), and a row
+    # it asks again is a third call (review 108), as many as a 2-point answer of an API model makes
+    local = {mode: answer | {"model": "local:smollm2"} for mode, answer in answers.items()}
+    batched = {**local, "sot": local["sot"] | {"calls": 2}}
     assert measures(question, batched)["speedup_per_token"] == pytest.approx((60 / 2) / (120 / 8))
+    asked_again = {**local, "sot": local["sot"] | {"calls": 3, "points": points[:2]}}
+    assert measures(question, asked_again)["speedup_per_token"] is None
     # a SoT request that fell back to a sequential answer has no points to measure
     answers["sot"]["mode"] = "sequential"
     assert measures(question, answers)["redundancy"] is None
@@ -1192,6 +1196,14 @@ async def test_a_server_named_by_the_environment_shapes_the_answers_and_verdicts
                               questions=tmp_path / "questions.jsonl", plots=False,
                               judge_options={} if judge == "openai:m" else named)
         assert len(one.requests) == 3 * asked
+
+
+def test_base_url_none_is_the_same_set_up_as_no_base_url(monkeypatch):
+    from sotkit.evaluation.run import _setup
+
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    assert _setup({}, {"base_url": None}, "openai:m") == _setup({}, {}, "openai:m")  # review 108: asked all again
+    assert _setup({}, {"base_url": "http://a/v1"}, "openai:m") != _setup({}, {}, "openai:m")
 
 
 async def test_a_client_given_shapes_the_answers_by_its_server(tmp_path):

@@ -902,6 +902,8 @@ def clean_in_both_modes(raw: str, step: int) -> str:
     ("Chegue cedo.\n\nBoa sorte na prova, mas revise tudo antes!", None),  # advice joined
     ("Arrivez tôt.\n\nBonne chance pour l'examen, mais relisez vos notes !", None),
     ("Arrivez tôt.\n\nBonne chance pour ma soutenance !", "Arrivez tôt."),  # "ma": my (review 106)
+    ("Arrivez tôt.\n\nBonne chance pour l'examen et révisez bien les formules !", None),  # advice (review 108)
+    ("Komm früh.\n\nViel Erfolg bei der Prüfung und lerne die Formeln!", None),
     ("Write daily.\n\nGood luck with your MA thesis!", "Write daily."),
     ("Pack light.\n\nGood luck and safe travels and happy cooking!", "Pack light."),  # three wishes
     ("Komm früh.\n\nViel Glück und gute Reise!", "Komm früh."),

@@ -38,6 +38,12 @@ def parse(text: str, *, max_points: int = 10, step: int = 1, drop_subsumed: bool
     ("V. Important: read this first.\n1. Plan ahead\n2. Sleep well", ["Plan ahead", "Sleep well"]),
     ("I. e. the basics:\n1. Plan ahead\n2. Sleep well", ["Plan ahead", "Sleep well"]),
     ("I. Plan ahead\n\n", ["Plan ahead"]),  # the stream ended on it
+    # an outline's sections with details under them (review 108: the details were read as the points)
+    ("I. Plan ahead\n   - Make a list\n   - Set goals\nII. Sleep well\n   - Dark room\nIII. Eat well",
+     ["Plan ahead", "Sleep well", "Eat well"]),
+    ("I. Plan ahead\n   1. Make a list\n   2. Set goals\nII. Sleep well", ["Plan ahead", "Sleep well"]),
+    ("I. Plan ahead\nWrite down the week.\nII. Sleep well\nKeep it dark.\nIII. Eat well",
+     ["Plan ahead", "Sleep well", "Eat well"]),
     ("I. Plan ahead\nII. Sleep well\nII. Sleep more\nI. Plan again\nIII. Exercise", ["Plan ahead", "Sleep well",
                                                                                     "Exercise"]),  # count up
     ("- Plan ahead\nv. the other side\n- Sleep well", ["Plan ahead", "Sleep well"]),

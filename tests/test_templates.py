@@ -37,8 +37,11 @@ def test_strings_override_too():
     # probe 107: what would be silently left out of every prompt
     ("{% block user %}List 3 tips.{% endblock %}", "never uses {{ question }}"),
     ("Answer in French.\n{% block user %}{{ question }}{% endblock %}", "has text outside its blocks on line 1"),
-    ("{% set tone = 'brief' %}{% block user %}{{ question }}{% endblock %}", "has {% assign %} outside its blocks"),
+    ("{% set tone = 'brief' %}{% block user %}{{ question }}{% endblock %}", "has {% set %} outside its blocks"),
     ("{% block user %}{{ question }}{% endblock %}\n{{ question }} again", "text outside its blocks on line 2"),
+    ("{% block user %}{{ question }}{% endblock %}\n\n\nstray", "text outside its blocks on line 4"),
+    ("{% block user %}{{ question }}{% endblock %}\n\n {{ question }}", "text outside its blocks on line 3"),
+    ("{% filter upper %}x{% endfilter %}{% block user %}{{ question }}{% endblock %}", "has {% filter %} outside"),
 ])
 def test_a_broken_template_fails_when_the_client_is_built_naming_the_file(tmp_path: Path, source, message):
     (tmp_path / "skeleton.jinja").write_text(source)
@@ -66,8 +69,28 @@ def test_stop_sequences_written_per_point_are_counted_for_the_longest_skeleton()
     sotkit.SoT("openai:gpt-4o-mini", api_key="k", base_url="http://vllm:8000/v1", templates={"expand": per_point})
 
 
+def test_a_template_file_saved_with_a_bom_or_zero_width_spaces_outside_its_blocks_builds(tmp_path: Path):
+    # review 108: Windows editors save UTF-8 with a BOM, which was read as text outside the blocks
+    source = "{% block user %}{{ question }}{% endblock %}\u200b\n"
+    (tmp_path / "sequential.jinja").write_text("\ufeff" + source, encoding="utf-8")
+    assert Templates(tmp_path).render("sequential", question="Why?").user == "Why?"
+    assert Templates({"sequential": "\ufeff" + source}).render("sequential", question="Why?").user == "Why?"
+
+
+@pytest.mark.parametrize("name, source", [
+    ("judge_aspect", "{% block user %}{{ question }} {{ answer_a }} {{ answer_b }} on {{ aspect }}{% endblock %}"),
+    ("judge_aspect", "{% block user %}{{ question }} {{ answer_a }} {{ answer_b }}: {{ criterion }}{% endblock %}"),
+    ("skeleton", "{% block system %}Outline answers to: {{ question }}{% endblock %}{% block user %}Go.{% endblock %}"),
+    ("expand", "{% block user %}{{ question }}{% for p in points %}{{ p.title }}{% endfor %}{{ point.index }}"
+               "{% endblock %}"),
+])
+def test_what_a_call_is_about_may_be_written_anywhere_it_is_sent(name, source):
+    Templates({name: source})  # builds
+
+
 @pytest.mark.parametrize("name, source, missing", [
     ("expand", "{% block user %}Expand a point of: {{ question }}{% endblock %}", "{{ point }}"),
+    ("expand", "{% block user %}Expand {{ point.title }}.{% endblock %}", "{{ question }}"),
     ("sequential", "{% block user %}Answer well.{% endblock %}", "{{ question }}"),
     ("router", "{% block user %}Say sot or sequential.{% endblock %}", "{{ question }}"),
     ("judge_pairwise", "{% block user %}{{ question }} A: {{ answer_a }}. Which wins?{% endblock %}",

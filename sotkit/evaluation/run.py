@@ -303,10 +303,11 @@ def _setup(templates: Mapping[str, str], options: Mapping[str, Any], model: str 
     options but those in ``NOT_SHAPING``, the server where no option names it, and this sotkit's version, whose
     default prompts may differ. A URL's password shapes nothing: it is left out (a results file would be a check of
     guesses, and a new password would ask everything again)."""
+    options = {name: value for name, value in options.items() if (name, value) != ("base_url", None)}  # not given
     # an object's repr may hold its address, which differs from one run to the next
     shown = {name: re.sub(r" at 0x[0-9a-fA-F]+", "", repr(shown_url(value) if isinstance(value, str) else value))
              for name, value in options.items() if name not in NOT_SHAPING}
-    if options.get("base_url") is None and (server := _server(model, options)):  # as if given: the same answers
+    if "base_url" not in options and (server := _server(model, options)):  # as if given: the same answers
         shown["base_url"] = repr(shown_url(server))
     text = json.dumps({"templates": dict(templates), "options": shown, "sotkit": __version__}, sort_keys=True)
     return hashlib.sha1(text.encode()).hexdigest()[:12]
@@ -450,8 +451,9 @@ def _tokens_in_text(answer: dict[str, Any]) -> int | None:
     point (or one for all of them: an in-process model's batch), or one. None where more were made (a retried or
     re-asked call, a skeleton whose answer fell back to sequential): their tokens, in no text of the answer, would
     credit it with speed it did not deliver."""
-    calls = (len(answer["points"]) + 1, 2) if answer["mode"] == "sot" else (1,)
-    return answer["output_tokens"] if answer.get("calls") in calls and not answer.get("retries") else None
+    batched = str(answer.get("model")).startswith("local:")  # its points in one call (a row asked again: two)
+    calls = (2 if batched else len(answer["points"]) + 1) if answer["mode"] == "sot" else 1
+    return answer["output_tokens"] if answer.get("calls") == calls and not answer.get("retries") else None
 
 
 def _first(exc: BaseException) -> BaseException:
