@@ -284,6 +284,9 @@ async def test_drop_mid_stream_breaks_the_client_after_the_tokens_before_it() ->
         openai_request, anthropic_request, silent = server.requests
     assert received == split_tokens(TEXT)[:3] == [p for _, p in openai_request.pieces]
     assert len(anthropic_request.pieces) == 2 and anthropic_request.status == 200
+    # the record says what was sent: the text before the drop and no finish (probe 109: the whole reply, "stop")
+    assert (openai_request.text, openai_request.finish_reason) == ("".join(received), None)
+    assert anthropic_request.text == "".join(split_tokens(TEXT)[:2]) and anthropic_request.finish_reason is None
     assert silent.status is None and silent.first_byte_at is None and silent.finished_at is not None
     assert not any(r.client_closed for r in (openai_request, anthropic_request, silent))
 
@@ -327,6 +330,7 @@ async def test_stall_longer_than_the_read_timeout_times_the_client_out_and_is_se
     assert timed_out.client_closed and timed_out.closed_at > timed_out.pieces[-1][0]
     assert len(timed_out.pieces) == 1 and timed_out.finished_at is None
     assert not closed.client_closed and closed.pieces == [] and closed.finished_at is not None
+    assert (timed_out.text, closed.text, closed.finish_reason) == (timed_out.pieces[0][1], "", None)
 
 
 async def test_random_faults_are_reproducible_from_the_seed() -> None:
@@ -423,6 +427,17 @@ async def test_an_empty_reply_streams_no_tokens_but_finishes_properly() -> None:
     assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
 
 
+async def test_reasoning_tokens_are_reported_as_openai_reports_them() -> None:
+    # probe 109: completion_tokens counted them, but completion_tokens_details was missing (an AttributeError in
+    # app code that reads it, where the real API has it)
+    with FakeLLMServer([Reply("Paris.", reasoning_tokens=5), Reply("Paris.", reasoning_tokens=5)]) as server:
+        async with openai_client(server) as client:
+            _, chunks = await openai_stream(client)
+            whole = await client.chat.completions.create(model="o", messages=[{"role": "user", "content": "q"}])
+    for usage in (chunks[-1].usage, whole.usage):
+        assert usage.completion_tokens_details.reasoning_tokens == 5 and usage.completion_tokens == 5 + count_tokens("Paris.")
+
+
 async def test_a_wrong_api_key_is_401_when_the_server_expects_one() -> None:
     with FakeLLMServer("x", api_key="the-right-key") as server:
         async with openai_client(server) as client:
@@ -433,6 +448,16 @@ async def test_a_wrong_api_key_is_401_when_the_server_expects_one() -> None:
                 await aclient.messages.create(model="c", max_tokens=5, messages=[{"role": "user", "content": "q"}])
         async with openai.AsyncOpenAI(api_key="the-right-key", base_url=server.openai_base_url) as good:
             assert "".join((await openai_stream(good))[0]) == "x"
+        # Azure sends its key in an api-key header (probe 109: the right one was a 401, and api_key None)
+        for key, works in (("the-right-key", True), ("a-wrong-key", False)):
+            async with openai.AsyncAzureOpenAI(azure_endpoint=server.base_url, api_key=key, api_version="2024-10-21",
+                                               max_retries=0) as azure:
+                if works:
+                    assert "".join((await openai_stream(azure))[0]) == "x"
+                else:
+                    with pytest.raises(openai.AuthenticationError):
+                        await openai_stream(azure)
+        assert [r.api_key for r in server.requests[-2:]] == ["the-right-key", "a-wrong-key"]
 
 
 async def test_a_broken_responder_is_a_500_naming_the_problem() -> None:
@@ -575,6 +600,7 @@ async def test_cancelling_a_stream_closes_its_connection_and_is_recorded() -> No
         [request] = server.requests
     assert request.client_closed and request.finished_at is None
     assert 2 <= len(request.pieces) < count_tokens(TEXT)
+    assert request.text == "".join(p for _, p in request.pieces) and request.finish_reason is None
     assert request.closed_at >= request.pieces[-1][0]
 
 

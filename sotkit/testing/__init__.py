@@ -40,11 +40,13 @@ Tokens are whitespace-led words (``split_tokens``); usage counts them. The serve
 daemon thread, so it works the same under sync code, asyncio, trio and plain pytest.
 """
 
+from ..providers.base import CallUsage  # what Reply(usage=...) takes
 from ._records import Message, RecordedRequest
 from ._replies import Fault, Latency, RandomFaults, Reply, count_tokens, split_tokens
 from .server import FakeLLMServer, Responder
 
 __all__ = [
+    "CallUsage",
     "FakeLLMServer",
     "Fault",
     "Latency",

@@ -52,11 +52,12 @@ class RecordedRequest:
     #: assistant message, the prefill a retry may continue, is not part of the prompt). Set before the
     #: responder runs, so a responder can answer each attempt differently, as a sampled model does.
     attempt: int = 1
-    #: the responder's full reply, and the text actually sent after stop sequences and max_tokens cut it
+    #: the responder's full reply, and the text actually sent after stop sequences and max_tokens cut it (a stream
+    #: a fault or the client broke off: what went out before the break)
     reply: str | None = None
     text: str | None = None
     #: the API's own finish reason as sent ("stop", "length", "content_filter", "end_turn", "stop_sequence",
-    #: "max_tokens", "refusal")
+    #: "max_tokens", "refusal"); None where the stream broke off before it
     finish_reason: str | None = None
     usage: CallUsage | None = None
     #: the ``Fault`` applied to this response, if any
@@ -84,9 +85,10 @@ class RecordedRequest:
 
     @property
     def api_key(self) -> str | None:
-        """The key the client sent (``Authorization: Bearer ...`` or ``x-api-key``)."""
-        if "x-api-key" in self.headers:
-            return self.headers["x-api-key"]
+        """The key the client sent (``Authorization: Bearer ...``, ``x-api-key``, or Azure's ``api-key``)."""
+        for header in ("x-api-key", "api-key"):
+            if header in self.headers:
+                return self.headers[header]
         scheme, _, token = self.headers.get("authorization", "").partition(" ")
         return token if scheme.lower() == "bearer" else None
 

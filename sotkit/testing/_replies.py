@@ -6,7 +6,7 @@ import math
 import random
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, get_args
 
 from ..errors import ConfigError
@@ -232,7 +232,7 @@ class Reply:
         if not (isinstance(self.reasoning_tokens, int) and self.reasoning_tokens >= 0):
             raise ConfigError(f"Reply reasoning_tokens must be an int >= 0, got {self.reasoning_tokens!r}")
         if self.usage is not None and not isinstance(self.usage, CallUsage):
-            raise TypeError(f"Reply usage={self.usage!r}: pass a CallUsage (from sotkit.providers.base), e.g. "
+            raise TypeError(f"Reply usage={self.usage!r}: pass a CallUsage (sotkit.testing.CallUsage), e.g. "
                             "CallUsage(input_tokens=10, output_tokens=5), or None to count tokens")
         if self.usage is not None and self.usage.cache_read_tokens + self.usage.cache_write_tokens > \
                 self.usage.input_tokens:
@@ -273,6 +273,8 @@ class Completion:
     tokens: list[str]
     finish: Literal["end", "stop_sequence", "length", "filtered"]
     stop_sequence: str | None = None
+    reasoning: int = 0
+    """Hidden reasoning tokens spent before the text (OpenAI counts them in ``completion_tokens_details``)."""
 
     @property
     def text(self) -> str:
@@ -282,8 +284,12 @@ class Completion:
     def cut(cls, text: str, stop: Sequence[str], max_tokens: int | None, reasoning_tokens: int = 0) -> Completion:
         """``reasoning_tokens`` spend ``max_tokens`` before the text does."""
         if max_tokens is not None and reasoning_tokens >= max_tokens:
-            return cls([], "length")
-        max_tokens = None if max_tokens is None else max_tokens - reasoning_tokens
+            return cls([], "length", reasoning=max_tokens)
+        done = cls._cut(text, stop, None if max_tokens is None else max_tokens - reasoning_tokens)
+        return replace(done, reasoning=reasoning_tokens)
+
+    @classmethod
+    def _cut(cls, text: str, stop: Sequence[str], max_tokens: int | None) -> Completion:
         finish: Literal["end", "stop_sequence", "length"] = "end"
         matched = None
         hits = [(text.find(s), s) for s in stop if s and s in text]

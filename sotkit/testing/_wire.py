@@ -179,17 +179,18 @@ class OpenAIChat(Dialect):
         return bool((record.body.get("stream_options") or {}).get("include_usage"))
 
     @staticmethod
-    def _usage(usage: CallUsage) -> dict:
+    def _usage(usage: CallUsage, done: Completion) -> dict:
         return {"prompt_tokens": usage.input_tokens, "completion_tokens": usage.output_tokens,
                 "total_tokens": usage.input_tokens + usage.output_tokens,
-                "prompt_tokens_details": {"cached_tokens": usage.cache_read_tokens}}
+                "prompt_tokens_details": {"cached_tokens": usage.cache_read_tokens},
+                "completion_tokens_details": {"reasoning_tokens": done.reasoning}}
 
     def complete_body(self, record: RecordedRequest, done: Completion, usage: CallUsage, rid: str) -> dict:
         return {"id": rid, "object": "chat.completion", "created": int(time.time()), "model": record.model,
                 "system_fingerprint": "fake",
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": done.text, "refusal": None},
                              "finish_reason": self.finish_reasons[done.finish], "logprobs": None}],
-                "usage": self._usage(usage)}
+                "usage": self._usage(usage, done)}
 
     def stream_open(self, record: RecordedRequest, usage: CallUsage, rid: str) -> bytes:
         delta = {"role": "assistant", "content": "", "refusal": None}
@@ -203,7 +204,7 @@ class OpenAIChat(Dialect):
         last = {"index": 0, "delta": {}, "finish_reason": self.finish_reasons[done.finish], "logprobs": None}
         frames = self._chunk(record, rid, [last])
         if self._include_usage(record):
-            frames += self._chunk(record, rid, [], self._usage(usage))
+            frames += self._chunk(record, rid, [], self._usage(usage, done))
         return frames + b"data: [DONE]\n\n"
 
 

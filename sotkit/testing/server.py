@@ -9,6 +9,7 @@ import json
 import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Self, Union
 
 from ..errors import ConfigError
@@ -291,6 +292,8 @@ class FakeLLMServer:
             await self._answer(record, dialect, body, out)
         except ClientGone:
             record.client_closed, record.closed_at, record.finished_at = True, time.perf_counter(), None
+            if record.stream and record.status == 200:
+                _broken_off(record)
             return False
         except Exception as exc:  # e.g. a reply the server cannot render: tell the test, not just the log
             return await self._fail(record, dialect or dialect_for_unknown(headers), out, exc)
@@ -348,7 +351,7 @@ class FakeLLMServer:
             done = Completion.cut(reply.text, record.stop, record.max_tokens, reply.reasoning_tokens)
             if fault is not None and fault.kind == "filtered" and (done.finish == "end"  # or at a shorter reply's end
                                                                    or fault.after_tokens < len(done.tokens)):
-                done = Completion(done.tokens[:fault.after_tokens], "filtered")
+                done = replace(done, tokens=done.tokens[:fault.after_tokens], finish="filtered", stop_sequence=None)
         reasoned = min(reply.reasoning_tokens, record.max_tokens or reply.reasoning_tokens)
         usage = reply.usage or CallUsage(dialect.input_tokens(record), reasoned + len(done.tokens))
         record.reply, record.text, record.usage, record.fault = reply.text, done.text, usage, fault
@@ -391,6 +394,8 @@ class FakeLLMServer:
                     out.hang_up()
                 else:
                     await out.close_stream(dialect.stream_close(record, done, usage, rid))
+            else:
+                _broken_off(record)
         elif await self._generate(record, done, latency, fault, out, None):
             body = json.dumps(dialect.complete_body(record, done, usage, rid)).encode()
             await self._send(record, out, 200, body, {"content-type": "application/json", **headers})
@@ -545,3 +550,8 @@ def _as_reply(value: object) -> Reply:
     if isinstance(value, str):
         return Reply(value)
     raise TypeError(f"a responder must give a str or a Reply, got {type(value).__name__}")
+
+
+def _broken_off(record: RecordedRequest) -> None:
+    """A stream that a fault or the client broke off: its text is what was sent, and it sent no finish reason."""
+    record.text, record.finish_reason = "".join(token for _, token in record.pieces), None
