@@ -232,9 +232,10 @@ class SkeletonParser:
         self._repeated: set[str] = set()  # what those lines repeated, for ended_early to say
         self._went_on: bool | None = None  # once full: did a further line of the list start (None: not yet known)
         self._lead_in: tuple[str, str] | None = None  # style and text of a ``1.`` item that ended a lead-in line
-        # a Roman list's first line, held until the next list line shows whether it opens one ("II. ...", or an item
-        # indented under it) or heads another ("I. Overview" above "1. Plan ahead")
-        self._roman: str | None = None
+        # a Roman list's first line and the lines under it, held until a list line shows whether it opens a Roman
+        # list ("II. ...") or heads another ("I. Overview" above "1. Plan ahead"); where the stream ends first, the
+        # list indented under it is the skeleton ("I. Overview\n   1. Plan ahead\n   2. ..."), else it is
+        self._roman: list[str] | None = None
         self.first_number: int | None = None
         """A numbered list's first point's number."""
         self._not_points: set[int] = set()  # numbers of list lines before the first point judged no point
@@ -282,8 +283,11 @@ class SkeletonParser:
         """The stream ended: parse the last, unterminated line (and a Roman line held for the next, if none came)."""
         line, self._buffer, self._spaced = self._buffer, "", False
         points = self._parse(line)
-        roman, self._roman = self._roman, None
-        return points if roman is None else [p for p in [self._parse_line(roman)] if p]
+        if self._roman is None:
+            return points
+        (head, *under), self._roman = self._roman, None
+        points = [p for held in under for p in self._parse(held)]
+        return points or [p for p in [self._parse_line(head)] if p]
 
     def _look_past_full(self, line: str, *, ended: bool) -> None:
         """Once the skeleton is full, does the list go on? A further item of it says so; a line of anything but
@@ -304,14 +308,17 @@ class SkeletonParser:
         points = []
         if not self.points and _LETTER.search(line):
             kind = _classify(line, titled=False)[0]
-            if (roman := self._roman) is not None and kind is None:
-                pass  # prose under it tells nothing yet: held on
-            elif roman is not None:
+            if self._roman is not None:
+                head = self._roman[0]
+                if kind is None or kind != "roman" and self._indent_of(line) >= self._indent_of(head) + 2:
+                    self._roman.append(line)  # prose or an item under it: nothing shown yet
+                    return []
                 self._roman = None
-                if kind == "roman" or self._indent_of(line) >= self._indent_of(roman) + 2:
-                    points.append(self._parse_line(roman))  # "II." or a sub-item under it: a section of the list
+                if kind == "roman":
+                    points.append(self._parse_line(head))  # "II.": a Roman list, whose first section it is
+                # else a list line beside it: it headed that list, and what came under it is no point
             elif kind == "roman":
-                self._roman = line
+                self._roman = [line]
                 return []
             lead_in, self._lead_in = self._lead_in, None
             if lead_in and (style := _own_style(line)) and style[:2] == (lead_in[0], 2):

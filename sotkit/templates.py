@@ -75,7 +75,9 @@ _ESCAPE = re.compile(r"\\([nts\\])")
 _ESCAPED = {"n": "\n", "t": "\t", "s": " ", "\\": "\\"}
 _BLOCKS = ("system", "user", "prefill", "stop")
 #: Jinja's statements by the names of the nodes they parse to, where these differ
-_STATEMENTS = {"Assign": "set", "AssignBlock": "set", "FilterBlock": "filter", "CallBlock": "call"}
+_STATEMENTS = {"Assign": "set", "AssignBlock": "set", "FilterBlock": "filter", "CallBlock": "call", "Macro": "macro",
+               "If": "if", "For": "for", "With": "with"}
+_BLANK = re.compile(rf"[\s{INVISIBLE}]*")  # white space, a BOM, zero-width spaces
 _MANY_POINTS = [{"index": i, "title": f"Point {i}"} for i in range(1, 101)]  # as many as max_points allows
 #: endings of a file in a templates directory meant as a template (only ``<name>.jinja`` is read as one)
 _TEMPLATE_LIKE = (".jinja", ".jinja2", ".j2", ".jinja.txt")
@@ -201,17 +203,18 @@ def _check_outside_blocks(parsed: jinja2.nodes.Template, origin: str) -> None:
     """Only the blocks are sent: text or a statement outside them would be silently dropped (and a ``{% set %}``
     there is not seen inside them)."""
     def blank(part: jinja2.nodes.Node) -> bool:  # white space, a BOM or a zero-width space
-        return isinstance(part, jinja2.nodes.TemplateData) and not part.data.strip().strip(INVISIBLE)
+        return isinstance(part, jinja2.nodes.TemplateData) and _BLANK.fullmatch(part.data) is not None
 
     for node in parsed.body:
         if isinstance(node, jinja2.nodes.Block) or isinstance(node, jinja2.nodes.Output) and all(map(blank, node.nodes)):
             continue
         name = type(node).__name__
-        what, line = f"{{% {_STATEMENTS.get(name, name.lower())} %}}", node.lineno
+        what = f"{{% {_STATEMENTS[name]} %}}" if name in _STATEMENTS else "a statement"
+        line = node.lineno or next((n.lineno for n in node.find_all(jinja2.nodes.Node) if n.lineno), "?")
         if isinstance(node, jinja2.nodes.Output):  # the line of its first text that is not white space
             part = next(p for p in node.nodes if not blank(p))
-            data = part.data if isinstance(part, jinja2.nodes.TemplateData) else ""
-            what, line = "text", part.lineno + data[:len(data) - len(data.lstrip())].count("\n")
+            skipped = _BLANK.match(part.data).group() if isinstance(part, jinja2.nodes.TemplateData) else ""
+            what, line = "text", part.lineno + skipped.count("\n")
         raise TemplateError(f"template {origin!r} has {what} outside its blocks on line {line}, which sotkit never "
                             "renders: only the blocks are sent; move it into the {% block user %} (or the block "
                             "that uses it)")

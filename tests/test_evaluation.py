@@ -255,6 +255,7 @@ async def test_each_answer_is_recorded_with_mode_usage_timings_and_retries(tmp_p
     assert sot["mode"] == "sot" and sot["skeleton"] == ["Keep a schedule", "Dim the lights", "Skip late coffee"]
     assert sot["points"] == ["Go to bed at one hour.", "Keep the room dark.", "No coffee."]
     assert sot["calls"] == 4 and sot["retries"] == 0 and sot["route_reason"] == "mode='sot' was requested"
+    assert sot["batched"] is False  # an API model: a call per point
     assert seq["text"] == SEQUENTIAL and seq["retries"] == 1 and seq["calls"] == 2
     for answer in (sot, seq):
         assert answer["output_tokens"] > 0 and answer["input_tokens"] > 0
@@ -302,11 +303,11 @@ def test_measures_on_hand_made_answers():
     assert measures(question, retried)["speedup_per_token"] is None
     # an in-process model writes every point in one batched call (review 106: it was never measured), and a row
     # it asks again is a third call (review 108), as many as a 2-point answer of an API model makes
-    local = {mode: answer | {"model": "local:smollm2"} for mode, answer in answers.items()}
-    batched = {**local, "sot": local["sot"] | {"calls": 2}}
+    batched = {**answers, "sot": answers["sot"] | {"calls": 2, "batched": True}}
     assert measures(question, batched)["speedup_per_token"] == pytest.approx((60 / 2) / (120 / 8))
-    asked_again = {**local, "sot": local["sot"] | {"calls": 3, "points": points[:2]}}
+    asked_again = {**answers, "sot": batched["sot"] | {"calls": 3, "points": points[:2]}}
     assert measures(question, asked_again)["speedup_per_token"] is None
+    # (a local engine that does not batch, FocusLLM's, makes a call per point: review 110)
     # a SoT request that fell back to a sequential answer has no points to measure
     answers["sot"]["mode"] = "sequential"
     assert measures(question, answers)["redundancy"] is None

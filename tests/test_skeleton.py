@@ -44,6 +44,11 @@ def parse(text: str, *, max_points: int = 10, step: int = 1, drop_subsumed: bool
     ("I. Plan ahead\n   1. Make a list\n   2. Set goals\nII. Sleep well", ["Plan ahead", "Sleep well"]),
     ("I. Plan ahead\nWrite down the week.\nII. Sleep well\nKeep it dark.\nIII. Eat well",
      ["Plan ahead", "Sleep well", "Eat well"]),
+    # one Roman heading with the list indented under it (review 110: the heading alone, and a sequential answer)
+    ("I. Overview\n   1. Plan ahead\n   2. Sleep well\n   3. Eat well", ["Plan ahead", "Sleep well", "Eat well"]),
+    ("I. Tips for the exam\n  - Plan ahead\n  - Sleep well", ["Plan ahead", "Sleep well"]),
+    ("I. Overview\nSome intro text.\n1. Plan ahead\n2. Sleep well", ["Plan ahead", "Sleep well"]),
+    (" I. Plan ahead\n II. Sleep well\n  - Dark room", ["Plan ahead", "Sleep well"]),  # indented alike
     ("I. Plan ahead\nII. Sleep well\nII. Sleep more\nI. Plan again\nIII. Exercise", ["Plan ahead", "Sleep well",
                                                                                     "Exercise"]),  # count up
     ("- Plan ahead\nv. the other side\n- Sleep well", ["Plan ahead", "Sleep well"]),

@@ -42,6 +42,10 @@ def test_strings_override_too():
     ("{% block user %}{{ question }}{% endblock %}\n\n\nstray", "text outside its blocks on line 4"),
     ("{% block user %}{{ question }}{% endblock %}\n\n {{ question }}", "text outside its blocks on line 3"),
     ("{% filter upper %}x{% endfilter %}{% block user %}{{ question }}{% endblock %}", "has {% filter %} outside"),
+    ("{% set t %}brief{% endset %}{% block user %}{{ question }}{% endblock %}", "has {% set %} outside"),
+    ("{% block user %}{{ question }}{% endblock %}\n\u200b \u200b\nstray", "text outside its blocks on line 3"),
+    ("{% autoescape true %}x{% endautoescape %}{% block user %}{{ question }}{% endblock %}",
+     "has a statement outside its blocks on line 1"),
 ])
 def test_a_broken_template_fails_when_the_client_is_built_naming_the_file(tmp_path: Path, source, message):
     (tmp_path / "skeleton.jinja").write_text(source)

@@ -291,6 +291,19 @@ async def test_drop_mid_stream_breaks_the_client_after_the_tokens_before_it() ->
     assert not any(r.client_closed for r in (openai_request, anthropic_request, silent))
 
 
+@pytest.mark.parametrize("fault", [Fault.cut(2), Fault.error_event(2, 529), Fault.garbage(2, "{oops")])
+def test_a_stream_a_fault_ends_is_recorded_as_sent_before_the_client_reads_its_end(fault) -> None:
+    # review 110: the record was completed after the stream's end went out, so a client often read the whole reply
+    # and "stop" there
+    with FakeLLMServer(Reply(TEXT, fault=fault)) as server, httpx2.Client() as http:
+        for _ in range(20):
+            response = http.post(f"{server.openai_base_url}/chat/completions", json={
+                "model": "m", "messages": [{"role": "user", "content": "q"}], "stream": True})
+            assert response.status_code == 200
+            record = server.requests[-1]
+            assert (record.text, record.finish_reason) == ("".join(split_tokens(TEXT)[:2]), None)
+
+
 async def test_an_unclean_close_sends_the_whole_stream_then_no_end_of_the_body() -> None:
     with FakeLLMServer(Reply(TEXT, fault=Fault.unclean_close())) as server:
         async with httpx2.AsyncClient() as http:
@@ -435,7 +448,18 @@ async def test_reasoning_tokens_are_reported_as_openai_reports_them() -> None:
             _, chunks = await openai_stream(client)
             whole = await client.chat.completions.create(model="o", messages=[{"role": "user", "content": "q"}])
     for usage in (chunks[-1].usage, whole.usage):
-        assert usage.completion_tokens_details.reasoning_tokens == 5 and usage.completion_tokens == 5 + count_tokens("Paris.")
+        assert usage.completion_tokens_details.reasoning_tokens == 5
+        assert usage.completion_tokens == 5 + count_tokens("Paris.")
+    from sotkit.testing import CallUsage  # exported: Reply(usage=) takes one
+
+    replies = [Reply("Paris.", reasoning_tokens=50, usage=CallUsage(10, 5)),
+               Reply("Paris.", reasoning_tokens=5, fault=Fault.runaway(3))]
+    with FakeLLMServer(replies) as server:
+        async with openai_client(server) as client:
+            own = (await client.chat.completions.create(model="o", messages=[{"role": "user", "content": "q"}])).usage
+            _, chunks = await openai_stream(client)
+    assert (own.completion_tokens, own.completion_tokens_details.reasoning_tokens) == (5, 5)  # never more
+    assert (chunks[-1].usage.completion_tokens, chunks[-1].usage.completion_tokens_details.reasoning_tokens) == (8, 5)
 
 
 async def test_a_wrong_api_key_is_401_when_the_server_expects_one() -> None:

@@ -402,6 +402,7 @@ async def answer(sot: SoT, question: str, mode: str) -> dict[str, Any]:
         "skeleton": result.skeleton, "points": [p.text for p in result.points],
         "latency_s": result.timings.total_s, "first_text_s": result.timings.first_text_at,
         "truncated": result.truncated, "skeleton_truncated": result.skeleton_truncated,
+        "batched": sot.backends[0].provider.supports_batch,  # its points written in one call
     }
 
 
@@ -448,11 +449,10 @@ def measures(question: str, answers: dict[str, dict[str, Any]]) -> dict[str, flo
 
 def _tokens_in_text(answer: dict[str, Any]) -> int | None:
     """An answer's output tokens where each of its calls wrote text the answer has: the skeleton's and a call per
-    point (or one for all of them: an in-process model's batch), or one. None where more were made (a retried or
+    point (or one for all of them: an in-process model's batch, ``batched``), or one. None where more were made (a retried or
     re-asked call, a skeleton whose answer fell back to sequential): their tokens, in no text of the answer, would
     credit it with speed it did not deliver."""
-    batched = str(answer.get("model")).startswith("local:")  # its points in one call (a row asked again: two)
-    calls = (2 if batched else len(answer["points"]) + 1) if answer["mode"] == "sot" else 1
+    calls = (2 if answer.get("batched") else len(answer["points"]) + 1) if answer["mode"] == "sot" else 1
     return answer["output_tokens"] if answer.get("calls") == calls and not answer.get("retries") else None
 
 

@@ -183,7 +183,8 @@ class OpenAIChat(Dialect):
         return {"prompt_tokens": usage.input_tokens, "completion_tokens": usage.output_tokens,
                 "total_tokens": usage.input_tokens + usage.output_tokens,
                 "prompt_tokens_details": {"cached_tokens": usage.cache_read_tokens},
-                "completion_tokens_details": {"reasoning_tokens": done.reasoning}}
+                # (never more than the output a reply's own usage reports)
+                "completion_tokens_details": {"reasoning_tokens": min(done.reasoning, usage.output_tokens)}}
 
     def complete_body(self, record: RecordedRequest, done: Completion, usage: CallUsage, rid: str) -> dict:
         return {"id": rid, "object": "chat.completion", "created": int(time.time()), "model": record.model,

@@ -346,14 +346,14 @@ class FakeLLMServer:
 
         if fault is not None and fault.kind == "runaway":  # max_tokens and stop ignored, the reply on repeat
             tokens = split_tokens(reply.text) or [" "]
-            done = Completion([tokens[i % len(tokens)] for i in range(fault.tokens)], "end")
+            done = Completion([tokens[i % len(tokens)] for i in range(fault.tokens)], "end",
+                              reasoning=min(reply.reasoning_tokens, record.max_tokens or reply.reasoning_tokens))
         else:
             done = Completion.cut(reply.text, record.stop, record.max_tokens, reply.reasoning_tokens)
             if fault is not None and fault.kind == "filtered" and (done.finish == "end"  # or at a shorter reply's end
                                                                    or fault.after_tokens < len(done.tokens)):
                 done = replace(done, tokens=done.tokens[:fault.after_tokens], finish="filtered", stop_sequence=None)
-        reasoned = min(reply.reasoning_tokens, record.max_tokens or reply.reasoning_tokens)
-        usage = reply.usage or CallUsage(dialect.input_tokens(record), reasoned + len(done.tokens))
+        usage = reply.usage or CallUsage(dialect.input_tokens(record), done.reasoning + len(done.tokens))
         record.reply, record.text, record.usage, record.fault = reply.text, done.text, usage, fault
         record.finish_reason = dialect.finish_reasons[done.finish]
         rid = dialect.response_id(next(self._ids))
@@ -373,6 +373,7 @@ class FakeLLMServer:
 
             async def end(last: bytes) -> None:  # the end of a faulty stream, without its terminal event
                 record.finished_at = time.perf_counter()
+                _broken_off(record)  # before the client can read the end
                 await out.close_stream(last)
 
             async def fault_in_stream(fault: Fault) -> None:
