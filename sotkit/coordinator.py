@@ -521,15 +521,18 @@ class Answer:
             self._withdraw(point)
         if point.text.strip():
             self._finish_point(point)
-        elif not retry and not point.truncated:  # cut off before any text: the same request would be cut again
-            return "retry"
+            return None
+        if not retry and not point.truncated:  # cut off before any text: the same request would be cut again
+            then: Literal["retry", "fallback"] = "retry"
         elif len(backends) > 1 and writer.backend is backends[0]:  # not where the call fell back already
             log_fallback(f"point {point.index}", point.model, self._empty_error(point, cleaner, retry),
                          backends[1].model)
-            return "fallback"
+            then = "fallback"
         else:
             self._fail(point, self._empty_error(point, cleaner, retry))
-        return None
+            return None
+        point.truncated, point.finish_reason = False, None  # the call that asks again has not ended
+        return then
 
     async def _sequential(self) -> None:
         # the template's prefill where the model writing the answer continues it ("Verdict: [[", "In short,"): it

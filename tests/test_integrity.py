@@ -402,6 +402,24 @@ async def test_the_deadline_marks_a_point_whose_text_was_still_held_back_as_trun
     assert partial.points[1].truncated and partial.truncated
 
 
+async def test_a_point_asked_again_and_stopped_by_the_deadline_has_no_finish_reason(provider):
+    # probe 111: its first reply said nothing of its own and ended ("eos", "stop"); the call that asked again was
+    # stopped, yet the partial result kept the first call's finish reason, as if the point had ended
+    answers = sot_responder(SKELETON, TEXTS)
+
+    def responder(request):
+        if point_of(request) == 2:
+            return Reply("") if request.attempt == 1 else Reply(TEXTS[2], fault=Fault.stall(seconds=30))
+        return answers(request)
+    with FakeLLMServer(responder, latency=FAST) as server:
+        async with client(server, provider, deadline=1.5) as sot:
+            with pytest.raises(sotkit.DeadlineExceeded) as caught:
+                await sot.generate("How can I be healthier?")
+    point = caught.value.partial.points[1]
+    assert point.attempts == 2 and point.text == "" and not point.done
+    assert point.finish_reason is None and point.truncated
+
+
 async def test_a_stream_cancelled_from_outside_marks_the_text_it_stopped_as_truncated(provider):
     """Ctrl-C in sotkit ask, or the caller's own timeout, cancels the request from outside its deadline's scope:
     the result read after the stream's block said whole for text stopped mid-call (probe 68)."""
