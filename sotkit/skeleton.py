@@ -234,7 +234,7 @@ class SkeletonParser:
         self._lead_in: tuple[str, str] | None = None  # style and text of a ``1.`` item that ended a lead-in line
         # a Roman list's first line and the lines under it, held until a list line shows whether it opens a Roman
         # list ("II. ...") or heads another ("I. Overview" above "1. Plan ahead"); where the stream ends first, the
-        # list indented under it is the skeleton ("I. Overview\n   1. Plan ahead\n   2. ..."), else it is
+        # list indented under it is the skeleton ("I. Overview\n   1. Plan ahead\n   2. ..."), or the line alone
         self._roman: list[str] | None = None
         self.first_number: int | None = None
         """A numbered list's first point's number."""

@@ -206,7 +206,8 @@ def _check_outside_blocks(parsed: jinja2.nodes.Template, origin: str) -> None:
         return isinstance(part, jinja2.nodes.TemplateData) and _BLANK.fullmatch(part.data) is not None
 
     for node in parsed.body:
-        if isinstance(node, jinja2.nodes.Block) or isinstance(node, jinja2.nodes.Output) and all(map(blank, node.nodes)):
+        if isinstance(node, jinja2.nodes.Block) or isinstance(node, jinja2.nodes.Output) and all(
+                map(blank, node.nodes)):
             continue
         name = type(node).__name__
         what = f"{{% {_STATEMENTS[name]} %}}" if name in _STATEMENTS else "a statement"

@@ -41,9 +41,9 @@ RESULTS = "results.jsonl"
 #: every answer's mode is asked for): a rerun that changes only these reuses what is done
 NOT_SHAPING = frozenset({"api_key", "client", "max_concurrency", "rpm", "tpm", "limits", "prices", "timeout", "retry",
                          "stall_timeout", "first_token_timeout", "router", "router_threshold", "trace_content"})
-#: where the SDKs find the server when no ``base_url=`` is given: another server's answers are other answers
 #: what an answer's calls spent, kept of a failed one for the answer asked again
 SPENT = ("error", "calls", "input_tokens", "output_tokens", "cost", "usage_estimated", "priced_calls")
+#: where the SDKs find the server when no ``base_url=`` is given: another server's answers are other answers
 _URL_VARIABLES = {"openai": "OPENAI_BASE_URL", "anthropic": "ANTHROPIC_BASE_URL"}
 
 
@@ -449,9 +449,9 @@ def measures(question: str, answers: dict[str, dict[str, Any]]) -> dict[str, flo
 
 def _tokens_in_text(answer: dict[str, Any]) -> int | None:
     """An answer's output tokens where each of its calls wrote text the answer has: the skeleton's and a call per
-    point (or one for all of them: an in-process model's batch, ``batched``), or one. None where more were made (a retried or
-    re-asked call, a skeleton whose answer fell back to sequential): their tokens, in no text of the answer, would
-    credit it with speed it did not deliver."""
+    point (or one for all of them: an in-process model's batch, ``batched``), or one. None where more were made (a
+    retried or re-asked call, a skeleton whose answer fell back to sequential): their tokens, in no text of the
+    answer, would credit it with speed it did not deliver."""
     calls = (2 if answer.get("batched") else len(answer["points"]) + 1) if answer["mode"] == "sot" else 1
     return answer["output_tokens"] if answer.get("calls") == calls and not answer.get("retries") else None
 
