@@ -353,19 +353,23 @@ class Answer:
             try:
                 self.written_by, usage = await self.runner.call(Call(sketch.build, sketch.on_text, sketch.on_restart,
                                                                      role="skeleton", on_start=sketch.on_start))
-                if cut := usage.cut_off(max_tokens):
-                    by = cut_by(usage.finish_reason, f"skeleton_max_tokens={max_tokens}")
-                    self._note = f"the skeleton was cut off {by} after {len(sketch.parser.points)} point(s)"
+                cut = usage.cut_off(max_tokens)
             except Exception as exc:  # keep what the skeleton wrote: two points or more still make an answer
                 error = exc
-                self._note = f"the skeleton call failed after {len(sketch.parser.points)} point(s): {describe(exc)}"
             self.timings_skeleton_s = anyio.current_time() - self._started
             parser = sketch.parser
-            if (ended_early := parser.ended_early) and not cut and error is None:
-                self._note = f"the skeleton was ended after {len(parser.points)} point(s): {ended_early}"
+            ended_early = parser.ended_early
             # a line the stream broke off in (an error, a cut-off, or the parser ending the call on a runaway or
-            # repeating line) may be half a title: no point
-            await sketch.finish([] if cut or error is not None or parser.done else parser.finish())
+            # repeating line) may be half a title: no point (whole lines held back still count)
+            await sketch.finish(parser.release() if cut or error is not None or parser.done else parser.finish())
+            read = len(parser.points)
+            if cut:
+                by = cut_by(usage.finish_reason, f"skeleton_max_tokens={max_tokens}")
+                self._note = f"the skeleton was cut off {by} after {read} point(s)"
+            elif error is not None:
+                self._note = f"the skeleton call failed after {read} point(s): {describe(error)}"
+            elif ended_early := ended_early or parser.ended_early:  # (or once lines held back were read)
+                self._note = f"the skeleton was ended after {read} point(s): {ended_early}"
             if len(sketch.line_writers) == 1:  # the points are one model's lines (not a later skeleton's that
                 [self.written_by] = sketch.line_writers  # disagreed, nor one that broke off)
             if sketch.disagreed or len(parser.points) < len(self.points):

@@ -280,11 +280,15 @@ class SkeletonParser:
         return points
 
     def finish(self) -> list[SkeletonPoint]:
-        """The stream ended: parse the last, unterminated line (and a Roman line held for the next, if none came)."""
+        """The stream ended: parse the last, unterminated line, then ``release`` what was held back."""
         line, self._buffer, self._spaced = self._buffer, "", False
-        points = self._parse(line)
+        return self._parse(line) + self.release()
+
+    def release(self) -> list[SkeletonPoint]:
+        """The points of whole lines held back (a Roman heading and the lines under it), where the stream ended (or
+        broke off) before a list line showed what the heading is: the list under it, else the heading alone."""
         if self._roman is None:
-            return points
+            return []
         (head, *under), self._roman = self._roman, None
         points = [p for held in under for p in self._parse(held)]
         return points or [p for p in [self._parse_line(head)] if p]
@@ -309,14 +313,16 @@ class SkeletonParser:
         if not self.points and _LETTER.search(line):
             kind = _classify(line, titled=False)[0]
             if self._roman is not None:
-                head = self._roman[0]
+                (head, *under) = self._roman
                 if kind is None or kind != "roman" and self._indent_of(line) >= self._indent_of(head) + 2:
                     self._roman.append(line)  # prose or an item under it: nothing shown yet
                     return []
                 self._roman = None
-                if kind == "roman":
-                    points.append(self._parse_line(head))  # "II.": a Roman list, whose first section it is
-                # else a list line beside it: it headed that list, and what came under it is no point
+                if kind == "roman":  # "II.": a Roman list, whose first section it is (what came under it details it)
+                    points.append(self._parse_line(head))
+                else:  # a list line beside it: it headed a list, read as if it were not there
+                    points = [p for held in under for p in self._parse(held)]
+                    return points + self._parse(line)
             elif kind == "roman":
                 self._roman = [line]
                 return []

@@ -49,6 +49,10 @@ def parse(text: str, *, max_points: int = 10, step: int = 1, drop_subsumed: bool
     ("I. Tips for the exam\n  - Plan ahead\n  - Sleep well", ["Plan ahead", "Sleep well"]),
     ("I. Overview\nSome intro text.\n1. Plan ahead\n2. Sleep well", ["Plan ahead", "Sleep well"]),
     (" I. Plan ahead\n II. Sleep well\n  - Dark room", ["Plan ahead", "Sleep well"]),  # indented alike
+    # a list beside it after its own: read as if the heading were not there (review 112)
+    ("I. Overview\n   1. Plan ahead\n   2. Sleep well\n- Eat well\n- Move more", ["Plan ahead", "Sleep well"]),
+    ("I. Plan ahead\n  - Make a list\nII. Sleep well", ["Plan ahead", "Sleep well"]),  # two spaces in: under it
+    ("I. Overview\nTips: 1. Plan ahead\n2. Sleep well", ["Plan ahead", "Sleep well"]),  # a lead-in, replayed
     ("I. Plan ahead\nII. Sleep well\nII. Sleep more\nI. Plan again\nIII. Exercise", ["Plan ahead", "Sleep well",
                                                                                     "Exercise"]),  # count up
     ("- Plan ahead\nv. the other side\n- Sleep well", ["Plan ahead", "Sleep well"]),
@@ -803,6 +807,25 @@ async def test_a_title_with_a_zero_width_non_joiner_reaches_the_prompts_and_the_
     assert result.skeleton == GLUED[:2] and f"1. {GLUED[0]}:" in result.text and f"2. {GLUED[1]}:" in result.text
     expand = [r for r in server.requests if not is_skeleton(r)]
     assert all(any(title in r.user + (r.prefill or "") for r in expand) for title in GLUED[:2])
+
+
+ROMAN_HEADED = "I. Overview\n" + "".join(f"   {i}. Tip number {i}\n" for i in range(1, 21))
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("options, note", [
+    ({"max_points": 3}, "ended after 3 point(s): the list went on past max_points=3"),
+    ({"skeleton_max_tokens": 40}, "cut off at the token limit (skeleton_max_tokens=40) after 9 point(s)"),
+])
+async def test_a_list_under_a_roman_heading_is_the_skeleton_where_it_is_ended_or_cut(options, note):
+    # review 112: held back under the heading, the list past max_points came back whole-looking (no note, not
+    # truncated), and one the budget cut was lost (a sequential answer)
+    with FakeLLMServer(sot_responder(ROMAN_HEADED), latency=Latency(ttft_s=0.0)) as server:
+        async with sotkit.SoT("openai:test-model", base_url=server.openai_base_url, api_key="k", mode="sot",
+                              **options) as sot:
+            result = await sot.generate("How can I sleep better?")
+    assert result.mode == "sot" and result.skeleton[:3] == ["Tip number 1", "Tip number 2", "Tip number 3"]
+    assert result.skeleton_truncated and note in result.route_reason
 
 
 @pytest.mark.parametrize("text, titles, began_late", [
