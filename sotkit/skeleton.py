@@ -321,8 +321,7 @@ class SkeletonParser:
                 if kind == "roman":  # "II.": a Roman list, whose first section it is (what came under it details it)
                     points.append(self._parse_line(head))
                 else:  # a list line beside it: it headed a list, read as if it were not there
-                    points = [p for held in under for p in self._parse(held)]
-                    return points + self._parse(line)
+                    return [p for held in [*under, line] for p in self._parse(held)]
             elif kind == "roman":
                 self._roman = [line]
                 return []

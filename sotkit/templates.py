@@ -214,7 +214,8 @@ def _check_outside_blocks(parsed: jinja2.nodes.Template, origin: str) -> None:
         line = node.lineno or next((n.lineno for n in node.find_all(jinja2.nodes.Node) if n.lineno), "?")
         if isinstance(node, jinja2.nodes.Output):  # the line of its first text that is not white space
             part = next(p for p in node.nodes if not blank(p))
-            skipped = _BLANK.match(part.data).group() if isinstance(part, jinja2.nodes.TemplateData) else ""
+            blank_start = _BLANK.match(part.data) if isinstance(part, jinja2.nodes.TemplateData) else None
+            skipped = blank_start.group() if blank_start else ""
             what, line = "text", part.lineno + skipped.count("\n")
         raise TemplateError(f"template {origin!r} has {what} outside its blocks on line {line}, which sotkit never "
                             "renders: only the blocks are sent; move it into the {% block user %} (or the block "
