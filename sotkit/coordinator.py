@@ -358,7 +358,7 @@ class Answer:
                 error = exc
             self.timings_skeleton_s = anyio.current_time() - self._started
             parser = sketch.parser
-            ended_early = parser.ended_early
+            ended_early, held = parser.ended_early, parser.holding
             # a line the stream broke off in (an error, a cut-off, or the parser ending the call on a runaway or
             # repeating line) may be half a title: no point (whole lines held back still count)
             await sketch.finish(parser.release() if cut or error is not None or parser.done else parser.finish())
@@ -368,7 +368,7 @@ class Answer:
                 self._note = f"the skeleton was cut off {by} after {read} point(s)"
             elif error is not None:
                 self._note = f"the skeleton call failed after {read} point(s): {describe(error)}"
-            elif ended_early := ended_early or parser.ended_early:  # (or once lines held back were read)
+            elif ended_early := ended_early or (parser.ended_early if held else None):  # (shown by held lines)
                 self._note = f"the skeleton was ended after {read} point(s): {ended_early}"
             if len(sketch.line_writers) == 1:  # the points are one model's lines (not a later skeleton's that
                 [self.written_by] = sketch.line_writers  # disagreed, nor one that broke off)

@@ -245,6 +245,11 @@ class SkeletonParser:
         return len(self.points) >= self.max_points
 
     @property
+    def holding(self) -> bool:
+        """Are whole lines held back (a Roman heading's), which ``finish`` or ``release`` will read?"""
+        return self._roman is not None
+
+    @property
     def done(self) -> bool:
         """Nothing more can come of the stream: the skeleton is full and the next line has shown whether the list
         went on, or it ended early (``ended_early``)."""
