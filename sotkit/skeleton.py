@@ -318,7 +318,7 @@ class SkeletonParser:
         if not self.points and _LETTER.search(line):
             kind = _classify(line, titled=False)[0]
             if self._roman is not None:
-                (head, *under) = self._roman
+                head, *under = self._roman
                 if kind is None or kind != "roman" and self._indent_of(line) >= self._indent_of(head) + 2:
                     self._roman.append(line)  # prose or an item under it: nothing shown yet
                     return []
