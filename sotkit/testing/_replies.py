@@ -266,6 +266,11 @@ class RandomFaults:
         return random.Random(self.seed)
 
 
+def reasoning_spent(reasoning_tokens: int, max_tokens: int | None) -> int:
+    """The hidden reasoning a reply spends: all of it, or the whole budget where that runs out first."""
+    return reasoning_tokens if max_tokens is None else min(reasoning_tokens, max_tokens)
+
+
 @dataclass(frozen=True)
 class Completion:
     """A reply cut the way a real server would cut it: at the first stop sequence, then at ``max_tokens``."""
@@ -283,10 +288,11 @@ class Completion:
     @classmethod
     def cut(cls, text: str, stop: Sequence[str], max_tokens: int | None, reasoning_tokens: int = 0) -> Completion:
         """``reasoning_tokens`` spend ``max_tokens`` before the text does."""
-        if max_tokens is not None and reasoning_tokens >= max_tokens:
-            return cls([], "length", reasoning=max_tokens)
-        done = cls._cut(text, stop, None if max_tokens is None else max_tokens - reasoning_tokens)
-        return replace(done, reasoning=reasoning_tokens)
+        reasoning = reasoning_spent(reasoning_tokens, max_tokens)
+        if max_tokens is not None and reasoning == max_tokens:
+            return cls([], "length", reasoning=reasoning)
+        done = cls._cut(text, stop, None if max_tokens is None else max_tokens - reasoning)
+        return replace(done, reasoning=reasoning)
 
     @classmethod
     def _cut(cls, text: str, stop: Sequence[str], max_tokens: int | None) -> Completion:

@@ -16,7 +16,7 @@ from ..errors import ConfigError
 from ..providers.base import CallUsage
 from ._http import MAX_HEAD_BYTES, BadHTTP, ClientGone, Input, Output, parse_head
 from ._records import RecordedRequest
-from ._replies import Completion, Fault, Latency, RandomFaults, Reply, split_tokens
+from ._replies import Completion, Fault, Latency, RandomFaults, Reply, reasoning_spent, split_tokens
 from ._wire import BadRequest, Dialect, dialect_for_unknown, reason_phrase, route
 
 Responder = Union[str, Reply, Sequence[Union[str, Reply]],
@@ -347,7 +347,7 @@ class FakeLLMServer:
         if fault is not None and fault.kind == "runaway":  # max_tokens and stop ignored, the reply on repeat
             tokens = split_tokens(reply.text) or [" "]
             done = Completion([tokens[i % len(tokens)] for i in range(fault.tokens)], "end",
-                              reasoning=min(reply.reasoning_tokens, record.max_tokens or reply.reasoning_tokens))
+                              reasoning=reasoning_spent(reply.reasoning_tokens, record.max_tokens))
         else:
             done = Completion.cut(reply.text, record.stop, record.max_tokens, reply.reasoning_tokens)
             if fault is not None and fault.kind == "filtered" and (done.finish == "end"  # or at a shorter reply's end
@@ -395,8 +395,6 @@ class FakeLLMServer:
                     out.hang_up()
                 else:
                     await out.close_stream(dialect.stream_close(record, done, usage, rid))
-            else:
-                _broken_off(record)
         elif await self._generate(record, done, latency, fault, out, None):
             body = json.dumps(dialect.complete_body(record, done, usage, rid)).encode()
             await self._send(record, out, 200, body, {"content-type": "application/json", **headers})
@@ -439,6 +437,8 @@ class FakeLLMServer:
                     shift += fault.seconds
                 if fault.kind == "drop" or fault.then == "close" or (emit is None and fault.kind != "stall"):
                     record.finished_at = time.perf_counter()
+                    if emit is not None:
+                        _broken_off(record)
                     out.hang_up()
                     return False
             if i == n:
