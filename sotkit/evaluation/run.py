@@ -27,6 +27,7 @@ from .. import __version__, quality
 from ..client import SoT
 from ..errors import ConfigError, PartialResultError, describe as describe_one
 from ..options import check_number, check_type
+from ..providers import anthropic, openai
 from ..providers.base import ChatRequest, Prompt
 from ..redact import shown_url
 from ..templates import TemplateSource, _read_overrides
@@ -44,7 +45,7 @@ NOT_SHAPING = frozenset({"api_key", "client", "max_concurrency", "rpm", "tpm", "
 #: what an answer's calls spent, kept of a failed one for the answer asked again
 SPENT = ("error", "calls", "input_tokens", "output_tokens", "cost", "usage_estimated", "priced_calls")
 #: where the SDKs find the server when no ``base_url=`` is given: another server's answers are other answers
-_URL_VARIABLES = {"openai": "OPENAI_BASE_URL", "anthropic": "ANTHROPIC_BASE_URL"}
+_URL_VARIABLES = {"openai": openai.BASE_URL_VARIABLE, "anthropic": anthropic.BASE_URL_VARIABLE}
 
 
 async def evaluate(questions: str | Path | Sequence[Question | str], *, model: str, judge: str | None = None,

@@ -26,6 +26,8 @@ INPUT_COUNTS = ("input_tokens", "cache_read_input_tokens", "cache_creation_input
 THINKING_BLOCKS = ("thinking", "redacted_thinking")
 
 
+#: where the SDK finds the server when no ``base_url=`` is given
+BASE_URL_VARIABLE = "ANTHROPIC_BASE_URL"
 #: what the SDK imports at its first message (its tracing), imported off the event loop with the SDK
 FIRST_REQUEST_IMPORTS = ("anthropic.resources.messages", "opentelemetry.propagate")
 #: a Claude model's version in its name: claude-sonnet-4-6, claude-3-5-haiku-20241022, us.anthropic.claude-opus-4-7-v1
@@ -78,16 +80,16 @@ class AnthropicProvider(Provider):
             return
         check_url("base_url", base_url)
         if base_url is None:  # the SDK reads it too, and would retry a malformed one as a connection error
-            check_url("$ANTHROPIC_BASE_URL", os.environ.get("ANTHROPIC_BASE_URL") or None)
+            check_url(f"${BASE_URL_VARIABLE}", os.environ.get(BASE_URL_VARIABLE) or None)
         api_key = api_key_or_env(api_key, "ANTHROPIC_API_KEY")
         if not api_key and not api_key_or_env(None, "ANTHROPIC_AUTH_TOKEN"):
             raise ConfigError("no Anthropic API key: set ANTHROPIC_API_KEY or pass api_key=...")
         # max_retries=0: sotkit's retry policy is the only retry layer.
         # an empty $ANTHROPIC_BASE_URL is unset, as an empty key is; the SDK would take "" as the URL
-        sdk_url = base_url or ("https://api.anthropic.com" if os.environ.get("ANTHROPIC_BASE_URL") == "" else None)
+        sdk_url = base_url or ("https://api.anthropic.com" if os.environ.get(BASE_URL_VARIABLE) == "" else None)
         self._clients = sdk_clients("anthropic", http, lambda sdk, http_client: sdk.AsyncAnthropic(
             api_key=api_key, base_url=sdk_url, max_retries=0, timeout=timeout, http_client=http_client,
-        ), warm=FIRST_REQUEST_IMPORTS, base_url=base_url or os.environ.get("ANTHROPIC_BASE_URL"))
+        ), warm=FIRST_REQUEST_IMPORTS, base_url=base_url or os.environ.get(BASE_URL_VARIABLE))
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:
         prompt = request.prompt

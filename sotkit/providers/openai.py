@@ -24,6 +24,8 @@ from .base import (ERROR_STATUS, CallUsage, ChatRequest, Chunk, Provider, SendAg
 
 #: OpenAI's own API (and Azure's) refuses a request with more than four stop sequences
 MAX_STOP = 4
+#: where the SDK finds the server when no ``base_url=`` is given
+BASE_URL_VARIABLE = "OPENAI_BASE_URL"
 #: what the SDK imports at its first chat completion (80 ms), imported off the event loop with the SDK
 FIRST_REQUEST_IMPORTS = ("openai.resources.chat.completions.completions", "openai.lib.streaming.chat", "jiter")
 #: the fields that ask vLLM and SGLang to continue a trailing assistant message, sent with one (prefill=True)
@@ -73,7 +75,7 @@ class OpenAIProvider(Provider):
             return
         check_url("base_url", base_url)
         if base_url is None:  # the SDK reads it too, and would retry a malformed one as a connection error
-            check_url("$OPENAI_BASE_URL", base_url := os.environ.get("OPENAI_BASE_URL") or None)
+            check_url(f"${BASE_URL_VARIABLE}", base_url := os.environ.get(BASE_URL_VARIABLE) or None)
         self._max_tokens_field = _max_tokens_field(base_url)
         self.max_stop = _max_stop(base_url)
         api_key = api_key_or_env(api_key, "OPENAI_API_KEY")
@@ -84,7 +86,7 @@ class OpenAIProvider(Provider):
             api_key = "unused"  # self-hosted compatible servers usually ignore the key
         # max_retries=0: sotkit's retry policy is the only retry layer.
         # an empty $OPENAI_BASE_URL is unset, as an empty key is (a blank .env line); the SDK would take "" as the URL
-        sdk_url = base_url or ("https://api.openai.com/v1" if os.environ.get("OPENAI_BASE_URL") == "" else None)
+        sdk_url = base_url or ("https://api.openai.com/v1" if os.environ.get(BASE_URL_VARIABLE) == "" else None)
         self._clients = sdk_clients("openai", http, lambda sdk, http_client: sdk.AsyncOpenAI(
             api_key=api_key, base_url=sdk_url, max_retries=0, timeout=timeout, http_client=http_client,
         ), warm=FIRST_REQUEST_IMPORTS, base_url=base_url)
