@@ -163,6 +163,18 @@ async def test_non_streaming_reply_waits_for_the_whole_generation() -> None:
     assert request.first_byte_at == request.finished_at  # one JSON body, written at once
 
 
+
+async def test_a_non_streaming_reply_the_client_gave_up_on_is_recorded_as_not_sent() -> None:
+    with FakeLLMServer(Reply(TEXT, latency=Latency(ttft_s=5))) as server:
+        async with openai_client(server) as client:
+            with pytest.raises(openai.APITimeoutError):
+                await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "q"}],
+                                                     timeout=0.2)
+            await server.wait_idle_async()
+        [request] = server.requests
+    assert request.client_closed and request.reply == TEXT
+    assert (request.text, request.finish_reason) == ("", None)  # the planned reply never went out
+
 # -- Anthropic -------------------------------------------------------------------------------------------------
 
 
@@ -288,6 +300,7 @@ async def test_drop_mid_stream_breaks_the_client_after_the_tokens_before_it() ->
     assert (openai_request.text, openai_request.finish_reason) == ("".join(received), None)
     assert anthropic_request.text == "".join(split_tokens(TEXT)[:2]) and anthropic_request.finish_reason is None
     assert silent.status is None and silent.first_byte_at is None and silent.finished_at is not None
+    assert (silent.text, silent.finish_reason) == ("", None)  # nothing of its reply went out (left in session 40)
     assert not any(r.client_closed for r in (openai_request, anthropic_request, silent))
 
 

@@ -52,8 +52,8 @@ class RecordedRequest:
     #: assistant message, the prefill a retry may continue, is not part of the prompt). Set before the
     #: responder runs, so a responder can answer each attempt differently, as a sampled model does.
     attempt: int = 1
-    #: the responder's full reply, and the text actually sent after stop sequences and max_tokens cut it (a stream
-    #: a fault or the client broke off: what went out before the break)
+    #: the responder's full reply, and the text actually sent after stop sequences and max_tokens cut it (a reply
+    #: a fault or the client broke off: what went out before the break, "" for a JSON body)
     reply: str | None = None
     text: str | None = None
     #: the API's own finish reason as sent ("stop", "length", "content_filter", "end_turn", "stop_sequence",

@@ -292,7 +292,7 @@ class FakeLLMServer:
             await self._answer(record, dialect, body, out)
         except ClientGone:
             record.client_closed, record.closed_at, record.finished_at = True, time.perf_counter(), None
-            if record.stream and record.status == 200:
+            if record.text is not None and record.status in (None, 200):  # a reply was on its way, not an error
                 _broken_off(record)
             return False
         except Exception as exc:  # e.g. a reply the server cannot render: tell the test, not just the log
@@ -437,8 +437,7 @@ class FakeLLMServer:
                     shift += fault.seconds
                 if fault.kind == "drop" or fault.then == "close" or (emit is None and fault.kind != "stall"):
                     record.finished_at = time.perf_counter()
-                    if emit is not None:
-                        _broken_off(record)
+                    _broken_off(record)
                     out.hang_up()
                     return False
             if i == n:
@@ -554,5 +553,6 @@ def _as_reply(value: object) -> Reply:
 
 
 def _broken_off(record: RecordedRequest) -> None:
-    """A stream that a fault or the client broke off: its text is what was sent, and it sent no finish reason."""
+    """A reply that a fault or the client broke off: its text is what was sent (none of a JSON body's), and it sent
+    no finish reason."""
     record.text, record.finish_reason = "".join(token for _, token in record.pieces), None
