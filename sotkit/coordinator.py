@@ -288,7 +288,10 @@ class Answer:
 
     async def _sot_while_routing(self, router: LLMRouter) -> tuple[Mode, str]:
         """The prompting router's call runs beside the skeleton call, which streams meanwhile; nothing of the
-        skeleton reaches the caller before the verdict, and a sequential verdict cancels the skeleton call."""
+        skeleton reaches the caller before the verdict, and a sequential verdict cancels the skeleton call. A
+        question the guards settle starts neither."""
+        if (settled := router.settled(self.question)) is not None:
+            return settled.mode, settled.reason
         verdict: list[Decision] = []
         decided = anyio.Event()  # set for SoT only: a skeleton line the sketch task reads after a sequential verdict
         # (before its cancellation reaches it) must start nothing

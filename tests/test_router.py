@@ -89,6 +89,20 @@ def test_decision_rejects_unknown_mode_and_out_of_range_confidence() -> None:
     ("Who discovered penicillin?", "fact"),
     ("What is the capital of Mongolia?", "fact"),
     ("Does Norway use the euro?", "yes/no"),
+    # single facts in the languages the classifier reads least (probe 114: "¿Cuál es la capital de Francia?" went
+    # to SoT at 0.65 on the classifier's bias)
+    ("¿Cuál es la moneda de Japón?", "fact"),
+    ("¿Quién descubrió la penicilina?", "fact"),
+    ("¿Cuál es la montaña más alta de África?", "fact"),
+    ("¿Qué son los agujeros negros?", "fact"),
+    ("Quelle est la population de Lyon ?", "fact"),
+    ("Quel est le fleuve le plus long d'Europe ?", "fact"),
+    ("Qu'est-ce que l'inflation ?", "fact"),
+    ("Qual é a altura do Everest?", "fact"),
+    ("O que é fotossíntese?", "fact"),
+    ("Chi era Galileo Galilei?", "fact"),
+    ("Wann wurde die Berliner Mauer gebaut?", "fact"),
+    ("Was ist ein Quasar?", "fact"),
 ])
 def test_guards_send_each_kind_of_one_piece_answer_to_sequential(question: str, kind: str) -> None:
     decision = guard(question)
@@ -110,6 +124,11 @@ def test_guards_send_each_kind_of_one_piece_answer_to_sequential(question: str, 
     "Make my evening routine more relaxing.",
     # advice on what to say, not a translation
     "How do I say no to my manager without sounding lazy?",
+    # lists in other languages; German "Was sind ...?" asks "what are ...?", no English yes/no "was"
+    "¿Cuáles son las ventajas de vivir en el campo?",
+    "¿Qué es lo que más ayuda a dormir bien, y qué hábitos conviene evitar?",
+    "Quels sont les avantages du télétravail pour une petite équipe ?",
+    "Was sind gute Gründe, im Winter Rad zu fahren?",
 ])
 def test_guards_leave_list_shaped_questions_to_the_classifier(question: str) -> None:
     assert guard(question) is None
@@ -326,11 +345,15 @@ async def test_llm_router_asks_the_papers_question_once_and_routes_on_the_answer
     with FakeLLMServer(["A", "Answer: C"]) as server:
         router = openai_router(server, templates)
         first = await router.decide("What are good ways to learn guitar?")
-        second = await router.decide("Write a limerick about tea.")
+        second = await router.decide("Tell me about the history of tea.")
+        # the guards settle what they know without a call (probe 114: the model's "A" sent code and a single
+        # fact to SoT), as for every router
+        guarded = await router.decide("Write a limerick about tea.")
         await router.provider.aclose()
-    assert (first.mode, second.mode) == ("sot", "sequential")
+    assert (first.mode, second.mode, guarded.mode) == ("sot", "sequential", "sequential")
     assert first.reason == "llm (openai:router-model): A, a list of independent points (bare letter)"
     assert "not a list" in second.reason and first.confidence == 0.8
+    assert guarded.reason.startswith("guard: asks for a piece of writing")
     request = server.requests[0]
     assert len(server.requests) == 2 and request.max_tokens == 16 and request.body["temperature"] == 0.0
     assert "Question: What are good ways to learn guitar?" in request.user
@@ -358,11 +381,11 @@ async def test_llm_router_reads_chatter_and_words(templates: Templates) -> None:
 async def test_llm_router_falls_back_to_the_default(templates: Templates, reply: object, failure: str) -> None:
     with FakeLLMServer([reply]) as server:
         router = openai_router(server, templates, timeout=0.5)
-        decision = await router.decide("Write a Python script that lists the files in a folder.")
+        decision = await router.decide("What is photosynthesis?")
         await router.provider.aclose()
     assert decision.mode == "sequential"
     assert decision.reason.startswith("llm router failed (")
-    assert failure in decision.reason and "fell back to guard: asks for code" in decision.reason
+    assert failure in decision.reason and "fell back to default: P(list of independent points) = 0." in decision.reason
 
 
 def test_llm_router_checks_its_settings(templates: Templates) -> None:
@@ -382,6 +405,22 @@ async def test_llm_router_uses_a_users_router_template() -> None:
         await router.provider.aclose()
     assert decision.mode == "sequential" and server.requests[0].user == "Is 'Name the planets.' a list? Reply A or C."
     assert server.requests[0].stop == ("\n",)  # the template's stop block is sent (it was dropped)
+
+
+@pytest.mark.parametrize("question", [
+    "Blorft snigglewump traxivore?",  # words no one trained it on: its score would be its bias
+    "Frimble quaxotic wendleberries under a jorble?",
+    "如何在家里种番茄？",
+    "Wie kann ich besser schlafen?",
+])
+def test_the_word_classifier_does_not_judge_a_question_it_knows_too_few_words_of(question: str) -> None:
+    decision = make_router().classify(question)
+    assert decision.mode == "sequential" and "words, too few to judge it" in decision.reason, decision
+
+
+def test_a_list_question_with_some_unknown_names_is_still_judged() -> None:
+    decision = make_router().classify("What are some tips for visiting Reykjavik, Akureyri and Husavik in winter?")
+    assert decision.mode == "sot" and decision.reason.startswith("default: P(list of independent points)")
 
 
 @pytest.mark.parametrize("question", ["?", "???", "42", "🙂", "\u200b"])
@@ -413,6 +452,22 @@ def test_make_router_builds_each_named_router(templates: Templates) -> None:
     assert isinstance(llm, LLMRouter) and llm.provider is provider
 
 
+def test_a_reason_shows_the_digits_that_tell_p_from_the_threshold() -> None:
+    router = LearnedRouter(learned_module.DEFAULT_CLASSIFIER, threshold=0.7)
+    # probe 114: "P = 0.70, SoT from 0.70" said of a sequential 0.699
+    assert router._verdict(0.699).reason.endswith("P(list of independent points) = 0.699, SoT from 0.70")
+    assert router._verdict(0.7).reason.endswith("= 0.70, SoT from 0.70")
+    assert router._verdict(0.55).reason.endswith("= 0.55, SoT from 0.70")
+
+
+def test_labels_that_are_not_utf8_name_their_line(tmp_path: Path) -> None:
+    path = tmp_path / "labels.jsonl"
+    path.write_bytes(b'{"question": "Tips?", "sot_suitable": 1}\n{"question": "Caf\xe9 tips?", "sot_suitable": 1}\n')
+    with pytest.raises(ConfigError, match=r"labels.jsonl', line 2: not UTF-8 text \(byte 0xe9\); save the file as "
+                                          "UTF-8"):
+        read_labels(path)
+
+
 def test_make_router_reports_bad_specs_early() -> None:
     with pytest.raises(ConfigError, match="needs a provider"):
         make_router("llm")
@@ -422,6 +477,8 @@ def test_make_router_reports_bad_specs_early() -> None:
         make_router("embeding")
     with pytest.raises(ConfigError, match="unknown router 'router.json'; did you mean 'embedding:router.json'\\?"):
         make_router("router.json")  # sotkit router train's file, named bare
+    with pytest.raises(ConfigError, match="unknown router 'embeding:r1.json'; did you mean 'embedding:r1.json'\\?"):
+        make_router("embeding:r1.json")  # probe 114: "did you mean 'embedding:embeding:r1.json'?"
     with pytest.raises(ConfigError, match="no async decide"):
         make_router(object())  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="needs a path"):
@@ -571,9 +628,46 @@ def test_calibration_on_held_out_categories_is_less_sure_of_kinds_it_never_saw()
 def test_too_few_categories_calibrate_on_stratified_folds() -> None:
     questions, labels = [q for q, _ in TINY], [y for _, y in TINY]
     two_kinds = ["list" if y else "writing" for y in labels]
-    assert train(questions, labels, features="words", categories=two_kinds).info["calibrated_on"] == "held-out folds"
+    assert train(questions, labels, features="words",
+                 categories=two_kinds).info["calibrated_on"].startswith("held-out folds, not categories")
     with pytest.raises(ConfigError, match="11 categories for 12 questions"):
         train(questions, labels, features="words", categories=two_kinds[:-1])
+
+
+def test_categories_each_of_one_label_with_sot_in_two_calibrate_on_folds_not_in_reverse() -> None:
+    # probe 114: "tips" and "tips in other languages" the only SoT categories; holding out "tips" left the others
+    # alone to learn SoT from, the held-out scores ranked it in reverse and the router sent tips to sequential
+    # (P = 0.00) and proofs to SoT (P = 1.00), "calibrated on held-out categories"
+    kinds = {**KINDS, "garden": (1, KINDS["garden"][1] + KINDS["money"][1] + KINDS["travel"][1]),
+             "abroad": (1, ["¿Cómo puedo dormir mejor?", "Quels sont les avantages du vélo ?",
+                            "Wie spare ich Strom im Haushalt?", "Come posso imparare a cucinare?"])}
+    del kinds["money"], kinds["travel"]
+    rows = [(q, y, kind) for kind, (y, questions) in kinds.items() for q in questions]
+    classifier = train([q for q, _, _ in rows], [y for _, y, _ in rows], features="words",
+                       categories=[k for _, _, k in rows])
+    assert classifier.info["calibrated_on"].startswith("held-out folds, not categories")
+    assert classifier.calibration[0] > 0
+    tips, proof = featurize("words", ["What are some tips for growing peppers?", "Compute 12 times 31."])
+    assert classifier.probability(tips) > 0.5 > classifier.probability(proof)
+
+
+def test_platt_calibration_stays_finite_and_moderate_where_scores_separate_the_labels() -> None:
+    # probe 114: plain Newton steps from (1, 0) fitted slopes of 5819 and -328135 to scores like these
+    scores, labels = [30.0 + i for i in range(10)] + [-30.0 - i for i in range(10)], [1] * 10 + [0] * 10
+    a, b = learned_module._fit_platt(scores, labels)
+    assert 0 < a < 5 and all(map(math.isfinite, (a, b)))
+    # Platt's targets: a score like the positives' is no surer than 11 in 12
+    assert 0.85 < learned_module._sigmoid(a * 30 + b) <= 11 / 12 + 1e-6
+    assert learned_module._fit_platt([s * 1e3 for s in scores], labels)[0] > 0
+
+
+def test_training_that_ranks_held_out_questions_in_reverse_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    labels = [y for _, y in TINY]
+    monkeypatch.setattr(learned_module, "cross_validated_scores",  # what held-out questions of no signal give
+                        lambda rows, labels, **_: [-1.0 if y else 1.0 for y in labels])
+    with pytest.raises(ConfigError, match=r"do not rank the SoT-suitable questions above the others \(calibration "
+                                          r"slope -[\d.]+\).*label more questions, of more kinds"):
+        train([q for q, _ in TINY], labels, features="words")
 
 
 @pytest.mark.parametrize(("content", "says"), [
@@ -647,6 +741,15 @@ def test_cli_train_checks_where_it_writes_before_training(tmp_path: Path, capsys
     for same in (labels, tmp_path / "." / "labels.jsonl"):  # the labels themselves, however named
         assert cli_main(["router", "train", str(labels), "--out", str(same), "--features", "words"]) == 2
         assert "is the labels file itself" in capsys.readouterr().err and labels.read_text() == labelled
+    # another file is not replaced (probe 114: notes replaced by the router, exit 0); a router trained before is
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes\n")
+    assert cli_main(["router", "train", str(labels), "--out", str(notes), "--features", "words"]) == 2
+    assert "exists and is not a router file" in capsys.readouterr().err and notes.read_text() == "my notes\n"
+    router = tmp_path / "router.json"
+    for _ in range(2):
+        assert cli_main(["router", "train", str(labels), "--out", str(router), "--features", "words"]) == 0
+    assert LinearClassifier.load(router).features == "words"
     # one that cannot be written (a directory of Linux's /proc takes no new file, even from root) was found after the
     # training: minutes, with MiniLM features on a large file
     if Path("/proc/self").is_dir():
@@ -728,6 +831,16 @@ def routed(verdict: Reply, skeleton_latency: Latency | None = None):
 def llm_client(server: FakeLLMServer, provider: str, **options: object) -> SoT:
     base_url = server.openai_base_url if provider == "openai" else server.anthropic_base_url
     return SoT(f"{provider}:test-model", base_url=base_url, api_key="test-key", router="llm", **options)
+
+
+async def test_a_question_the_guards_settle_asks_neither_the_router_nor_for_a_skeleton(provider: str) -> None:
+    # probe 114: router="llm" sent code, a puzzle and a single fact to SoT on the model's "A"
+    with FakeLLMServer(routed(Reply("A"))) as server:
+        async with llm_client(server, provider) as sot:
+            result = await sot.generate("How many ways can 5 people sit around a round table?")
+    assert result.mode == "sequential" and result.text == "One connected answer."
+    assert result.route_reason.startswith("guard: ")
+    assert len(server.requests) == 1 and not is_router(server.requests[0])
 
 
 async def test_a_sequential_verdict_cancels_the_skeleton_already_streaming(provider: str) -> None:
@@ -853,10 +966,10 @@ async def test_router_calls_take_a_slot_retry_and_count_in_usage() -> None:
 async def test_a_failed_router_call_falls_back_inside_a_request() -> None:
     with FakeLLMServer(routed(Reply("I'd rather not say."))) as server:
         async with llm_client(server, "openai") as sot:
-            result = await sot.generate("Write a python function that reverses a list.")
+            result = await sot.generate("What is photosynthesis?")
     assert result.mode == "sequential"
     assert result.route_reason.startswith("llm router failed (ValueError: unreadable answer")
-    assert "fell back to guard: asks for code" in result.route_reason
+    assert "fell back to default: P(list of independent points)" in result.route_reason
 
 
 def test_cli_eval_of_the_llm_router_counts_the_decisions_that_fell_back(
@@ -869,10 +982,11 @@ def test_cli_eval_of_the_llm_router_counts_the_decisions_that_fell_back(
         assert cli_main(args) == 1  # the numbers are the default router's, not the LLM's
         shown = capsys.readouterr()
         assert shown.out.startswith("questions: 12")
-        assert "12 of 12 decisions fell back to the default router because the llm router failed: " \
-               "AuthenticationError" in shown.err
+        # TINY's six pieces of writing the guards settle without asking
+        assert "6 of 6 decisions fell back to the default router because the llm router failed: " \
+               "AuthenticationError" in shown.err and "(6 more the guards settled without asking)" in shown.err
         assert cli_main([*args, "--json"]) == 1
-        assert json.loads(capsys.readouterr().out)["fell_back"] == 12
+        assert json.loads(capsys.readouterr().out)["fell_back"] == 6
 
     def one_fails(request: RecordedRequest) -> Reply:
         return Reply("", fault=Fault.status(500)) if "walking every day" in request.user else Reply("A")
@@ -881,13 +995,13 @@ def test_cli_eval_of_the_llm_router_counts_the_decisions_that_fell_back(
         assert cli_main(["router", "eval", str(labels), "--router", "llm", "--model", "openai:m", "--base-url",
                          server.openai_base_url]) == 0
     err = capsys.readouterr().err
-    assert "1 of 12 decisions fell back to the default router because the llm router failed: " \
+    assert "1 of 6 decisions fell back to the default router because the llm router failed: " \
            "InternalServerError" in err
 
     def two_causes(request: RecordedRequest) -> Reply:
         if "walking every day" in request.user:
             return Reply("", fault=Fault.status(500))
-        return Reply("Hmm." if "moon over a harbour" in request.user else "A")
+        return Reply("Hmm." if "second language" in request.user else "A")
 
     with FakeLLMServer(two_causes) as server:
         cli_main(["router", "eval", str(labels), "--router", "llm", "--model", "openai:m", "--base-url",
@@ -937,14 +1051,14 @@ async def test_llm_router_does_not_send_code_to_sot_on_an_article(templates: Tem
     replies = ["A single paragraph would be best here, not a list.", "A Python function that reverses a list:"]
     with FakeLLMServer(replies) as server:
         router = openai_router(server, templates)
-        worded = await router.decide("Write a Python function to reverse a list.")
-        unreadable = await router.decide("Write a Python function to reverse a list.")
+        worded = await router.decide("What is photosynthesis?")
+        unreadable = await router.decide("What is photosynthesis?")
         await router.provider.aclose()
     assert worded.mode == "sequential"
     assert worded.reason == "llm (openai:router-model): C, not a list (wording)"
     assert unreadable.mode == "sequential"
     assert unreadable.reason.startswith("llm router failed (ValueError: unreadable answer 'A Python function")
-    assert "fell back to guard: asks for code" in unreadable.reason
+    assert "fell back to default: P(list of independent points)" in unreadable.reason
 
 
 def test_router_train_and_eval_read_labels_saved_with_a_bom(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -974,8 +1088,8 @@ CUT_VERDICT = ("These could look like independent tips at first glance, but a st
 async def test_a_verdict_cut_off_before_its_choice_falls_back_directly(templates: Templates) -> None:
     with FakeLLMServer([CUT_VERDICT, "C"]) as server:
         router = openai_router(server, templates)
-        cut = await router.decide("Write a short story about a lonely lighthouse keeper.")
-        whole = await router.decide("Write a short story about a lonely lighthouse keeper.")
+        cut = await router.decide("Tell me about the life of a lighthouse keeper.")
+        whole = await router.decide("Tell me about the life of a lighthouse keeper.")
         await router.provider.aclose()
     assert cut.mode == "sequential" and "cut off at max_tokens=16 before it named a choice" in cut.reason
     assert "fell back to" in cut.reason and whole.reason.endswith("C, not a list (bare letter)")
@@ -984,5 +1098,5 @@ async def test_a_verdict_cut_off_before_its_choice_falls_back_directly(templates
 async def test_a_verdict_cut_off_before_its_choice_falls_back_in_a_request(provider: str) -> None:
     with FakeLLMServer(routed(Reply(CUT_VERDICT))) as server:
         async with llm_client(server, provider) as sot:
-            result = await sot.generate("Write a short story about a lonely lighthouse keeper.")
+            result = await sot.generate("Tell me about the life of a lighthouse keeper.")
     assert result.mode == "sequential" and "cut off at max_tokens=16" in result.route_reason

@@ -94,7 +94,9 @@ def make_router(spec: str | Router | None = None, *, provider: Provider | None =
         close = difflib.get_close_matches(spec, ROUTERS, n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
         if spec.endswith(".json") or os.path.isfile(spec):  # a router file (sotkit router train's) named bare
-            hint = f"did you mean 'embedding:{spec}'? "
+            name, colon, path = spec.partition(":")  # or after a misspelt "embedding:"
+            misspelt = colon and difflib.get_close_matches(name, ["embedding"])
+            hint = f"did you mean 'embedding:{path if misspelt else spec}'? "
         raise ConfigError(f"unknown router {shown(spec)}; {hint}use one of {', '.join(map(repr, ROUTERS))}, "
                           "'embedding:PATH', or an object with async decide(question) -> Decision")
     if isinstance(spec, (RulesRouter, FallsBack)):

@@ -58,6 +58,9 @@ def _train(args: argparse.Namespace) -> int:
     if out.exists() and Path(args.labels).exists() and out.samefile(args.labels):
         raise ConfigError(f"--out {args.out} is the labels file itself, which the router would overwrite; give "
                           "another name, such as router.json")
+    if out.is_file() and out.stat().st_size and not _is_router_file(out):
+        raise ConfigError(f"--out {args.out} exists and is not a router file, which training would replace: give "
+                          "another name, such as router.json, or remove the file first")
     try:  # found now, not after the training: a new file is made and removed, a file there is opened to append
         if not os.path.lexists(out):
             out.touch()
@@ -78,6 +81,15 @@ def _train(args: argparse.Namespace) -> int:
     print(f"use it with SoT(router='embedding:{args.out}') or sotkit ask --router embedding:{args.out}",
           file=sys.stderr)
     return 0
+
+
+def _is_router_file(path: Path) -> bool:
+    """Does ``path`` open as ``LinearClassifier.save`` writes (a router trained before, which a new one replaces)?"""
+    try:
+        with open(path, "rb") as file:
+            return b'"format": "sotkit-router/1"' in file.read(200)
+    except OSError:
+        return False  # unreadable: the check that it can be written says why
 
 
 def _eval(args: argparse.Namespace) -> int:
@@ -115,13 +127,15 @@ def _eval(args: argparse.Namespace) -> int:
         return 0
     # a failing router still decides (FallsBack asks its fallback): say so, or its numbers pass for the router's
     fallback = getattr(router.fallback, "name", type(router.fallback).__name__)
-    every = len(failed) == len(decisions)
+    settled = sum(d.reason.startswith("guard: ") for d in decisions)  # by the guards, before any call
+    every = len(failed) == len(decisions) - settled
     kinds: dict[str, list[str]] = {}  # by the error's type: the first of each, and how many
     for cause in failed:
         kinds.setdefault(cause.partition(":")[0], []).append(cause)
     why = "; ".join(causes[0] + (f" ({len(causes)}x)" if len(kinds) > 1 else "") for causes in kinds.values())
-    print(f"sotkit router eval: {len(failed)} of {len(decisions)} decisions fell back to the {fallback} router "
-          f"because the {router.name} router failed: {why}"
+    print(f"sotkit router eval: {len(failed)} of {len(decisions) - settled} decisions fell back to the {fallback} "
+          f"router because the {router.name} router failed: {why}"
+          + (f" ({settled} more the guards settled without asking)" if settled else "")
           + (f"; the numbers above are the {fallback} router's, not the {router.name} router's" if every else ""),
           file=sys.stderr)
     return 1 if every else 0

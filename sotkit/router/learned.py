@@ -270,25 +270,45 @@ def _fit_dense(rows: list[Features], labels: list[int], l2: float) -> tuple[dict
 
 
 def _fit_platt(scores: list[float], labels: list[int]) -> tuple[float, float]:
-    """Platt's calibration: the 1-D logistic fit of labels on scores, with his smoothed targets (Newton steps)."""
+    """Platt's calibration: the 1-D logistic fit of labels on scores, with his smoothed targets, by Newton steps
+    with a backtracking line search from the prior (Lin, Lin and Weng's "A note on Platt's probabilistic outputs"):
+    plain Newton steps from ``(1, 0)`` diverge where the scores are large or separate the labels (a slope of
+    -328135 was fitted so)."""
     positives = sum(labels)
-    high, low = (positives + 1) / (positives + 2), 1 / (len(labels) - positives + 2)
+    negatives = len(labels) - positives
+    high, low = (positives + 1) / (positives + 2), 1 / (negatives + 2)
     targets = [high if y else low for y in labels]
-    a, b = 1.0, 0.0
-    for _ in range(50):
-        ga = gb = haa = hab = hbb = 0.0
+
+    def loss(a: float, b: float) -> float:  # the cross-entropy, computed stably on either side of 0
+        total = 0.0
+        for s, t in zip(scores, targets):
+            z = a * s + b
+            total += (1 - t) * z + math.log1p(math.exp(-z)) if z >= 0 else -t * z + math.log1p(math.exp(z))
+        return total
+
+    a, b = 0.0, math.log((positives + 1) / (negatives + 1))
+    value = loss(a, b)
+    for _ in range(100):
+        ga = gb = 0.0
+        haa = hbb = 1e-12  # a ridge: the steps stay defined where every score is alike
+        hab = 0.0
         for s, t in zip(scores, targets):
             p = _sigmoid(a * s + b)
-            d, w = p - t, max(p * (1 - p), 1e-9)
+            d, w = p - t, p * (1 - p)
             ga, gb = ga + d * s, gb + d
             haa, hab, hbb = haa + w * s * s, hab + w * s, hbb + w
+        if abs(ga) < 1e-7 and abs(gb) < 1e-7:
+            break
         det = haa * hbb - hab * hab
-        if det <= 1e-12:
-            break
-        da, db = (hbb * ga - hab * gb) / det, (haa * gb - hab * ga) / det
-        a, b = a - da, b - db
-        if abs(da) + abs(db) < 1e-9:
-            break
+        da, db = -(hbb * ga - hab * gb) / det, -(haa * gb - hab * ga) / det
+        slope, step = ga * da + gb * db, 1.0
+        while step >= 1e-10:  # halve the step until the loss falls enough
+            if (tried := loss(a + step * da, b + step * db)) < value + 1e-4 * step * slope:
+                a, b, value = a + step * da, b + step * db, tried
+                break
+            step /= 2
+        else:
+            break  # no step lowers it: as good as it gets
     return a, b
 
 
@@ -314,11 +334,19 @@ def cross_validated_scores(rows: list[Features], labels: list[int], *, folds: in
     return scores
 
 
+#: the fewest categories each label's questions must be in for whole categories to be held out: with SoT questions of
+#: two kinds, one held out leaves the other alone to learn SoT from, and the held-out scores say more about how the
+#: two kinds differ than about the question (a probe's "tips" and "tips in other languages" gave a slope below 0)
+MIN_KINDS = 3
+
+
 def _grouped_folds(groups: Sequence[str | None], labels: list[int], folds: int, seed: int) -> list[int] | None:
-    """Whole groups to each fold (groups shuffled, dealt round robin); None when there are too few groups or a
-    fold's complement lacks a label."""
+    """Whole groups to each fold (groups shuffled, dealt round robin); None when there are too few groups, either
+    label's questions are in fewer than ``MIN_KINDS`` of them, or a fold's complement lacks a label."""
     if len(groups) != len(labels):
         raise ConfigError(f"train got {len(groups)} categories for {len(labels)} questions")
+    if min(len({g for g, y in zip(groups, labels) if y == label}) for label in (0, 1)) < MIN_KINDS:
+        return None
     names = sorted(set(groups), key=str)
     if len(names) < folds:
         return None
@@ -336,8 +364,10 @@ def train(questions: Sequence[str], labels: Sequence[int], *, features: FeatureK
           categories: Sequence[str | None] | None = None, info: dict[str, Any] | None = None) -> LinearClassifier:
     """Train a calibrated classifier on labelled questions (1 = SoT suits it). Seconds on a CPU.
 
-    ``categories`` (one per question, e.g. "tips", "code", or who wrote it; at least ``folds`` distinct ones)
-    makes the calibration hold out whole categories: honest for kinds of question the training set lacks.
+    ``categories`` (one per question, e.g. "tips", "code", or who wrote it; at least ``folds`` distinct ones, each
+    label's questions in at least ``MIN_KINDS``) make the calibration hold out whole categories: honest for kinds
+    of question the training set lacks. ``ConfigError`` when the held-out scores do not rank SoT questions above
+    the others.
     """
     labels = list(labels)
     if len(questions) != len(labels) or not questions:
@@ -351,10 +381,19 @@ def train(questions: Sequence[str], labels: Sequence[int], *, features: FeatureK
     scores = cross_validated_scores(rows, labels, folds=folds, l2=l2, epochs=epochs, seed=seed,
                                     groups=categories if grouped else None)
     calibration = _fit_platt(scores, labels)
+    held_out = "held-out categories" if grouped else "held-out folds"
+    if calibration[0] <= 0:  # the held-out questions' scores do not put SoT questions above the others
+        raise ConfigError(f"train: on {held_out} the classifier's scores do not rank the SoT-suitable questions "
+                          f"above the others (calibration slope {calibration[0]:.2f}), so a router trained on these "
+                          "questions would route new ones no better than chance: label more questions, of more "
+                          "kinds, for each label")
+    if categories is not None and not grouped:
+        held_out += (f", not categories (holding out whole categories needs {folds} or more, each label's questions "
+                     f"in {MIN_KINDS} or more)")
     weights, bias = _fit(rows, labels, l2, epochs, seed)
     return LinearClassifier(features, weights, bias, calibration, threshold,
                             {"n": len(labels), "sot": sum(labels), "l2": l2, "epochs": epochs,
-                             "calibrated_on": "held-out categories" if grouped else "held-out folds", **(info or {})})
+                             "calibrated_on": held_out, **(info or {})})
 
 
 def validate_threshold(threshold: object, name: str = "threshold") -> float:
@@ -409,14 +448,37 @@ class LearnedRouter(FallsBack):
         return [g if g is not None else self._verdict(next(probabilities)) for g in guarded]
 
     def _guard(self, question: str) -> Decision | None:
+        """The guards' decision, or one that the classifier cannot judge the question; None: the classifier's."""
         if not isinstance(question, str) or not question.strip():  # never routed; the client refuses them
             return Decision("sequential", f"{self.name}: no question to route", 0.5)
-        return guard(question) if self.guards else None
+        if self.guards and (decision := guard(question)) is not None:
+            return decision
+        if self.classifier.features == "words":
+            known, words = known_words(self.classifier, question)
+            if known < MIN_KNOWN_WORDS * words:
+                return Decision("sequential", f"{self.name}: knows {known} of the question's {words} words, too few "
+                                              "to judge it (sequential, the safe side)", 0.6)
+        return None
 
     def _verdict(self, p_sot: float) -> Decision:
         mode: Mode = "sot" if p_sot >= self.threshold else "sequential"
-        return Decision(mode, f"{self.name}: P(list of independent points) = {p_sot:.2f}, SoT from "
+        # as many digits as tell P from the threshold: not "P = 0.70, SoT from 0.70" for a sequential 0.699
+        digits = next((d for d in (2, 3, 4, 6) if f"{p_sot:.{d}f}" != f"{self.threshold:.{d}f}"), 2)
+        return Decision(mode, f"{self.name}: P(list of independent points) = {p_sot:.{digits}f}, SoT from "
                               f"{self.threshold:.2f}", p_sot if mode == "sot" else 1.0 - p_sot)
+
+
+#: the share of a question's words a word classifier must have been trained on to judge it: with fewer, its score
+#: is mostly its bias, which says SoT ("¿Cuál es la capital de Francia?" and "xyzzy qwerty?" went to SoT at 0.65)
+MIN_KNOWN_WORDS = 0.5
+_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
+
+
+def known_words(classifier: LinearClassifier, question: str) -> tuple[int, int]:
+    """How many of the words ``word_features`` reads in ``question`` the classifier has a weight for, of how many."""
+    words = [word for sentence in _asked(normalise(question).lower().splitlines() or [""])
+             for word in _WORD.findall(sentence)]
+    return sum(f"w:{word}" in classifier.weights for word in words), len(words)
 
 
 class EmbeddingRouter(LearnedRouter):
@@ -450,9 +512,14 @@ def read_labels(path: str | Path) -> list[Labelled]:
     ``category``); ``ConfigError`` names the line that is wrong."""
     path = Path(path)
     try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
+        raw = path.read_bytes()
+        lines = raw.decode("utf-8-sig").splitlines()
+    except OSError as exc:
         raise ConfigError(f"cannot read the labelled questions {str(path)!r} ({exc})") from exc
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise ConfigError(f"{str(path)!r}, line {line}: not UTF-8 text (byte {raw[exc.start]:#04x}); save the "
+                          "file as UTF-8") from None
     rows = []
     for number, line in enumerate(lines, 1):
         if not line.strip():

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Literal
 from ..errors import ConfigError
 from ..providers.base import CallUsage, ChatRequest, Provider, SendAgain
 from .base import Decision, FallsBack, SyncRouter
+from .rules import guard
 
 if TYPE_CHECKING:
     from ..result import Mode
@@ -122,6 +123,11 @@ class LLMRouter(FallsBack):
         self.provider, self.templates = provider, templates
         self.max_tokens, self.timeout = max_tokens, timeout
 
+    def settled(self, question: str) -> Decision | None:
+        """The guards' decision (code, a computation, one piece of writing, ... go sequential), which needs no call:
+        the model is asked only what they leave open, as every router is."""
+        return guard(question)
+
     def request(self, question: str) -> ChatRequest:
         """The router call for ``question``: the ``router`` template, a few tokens, greedy."""
         return ChatRequest(self.templates.render("router", question=question), max_tokens=self.max_tokens,
@@ -150,6 +156,8 @@ class LLMRouter(FallsBack):
     async def _decide(self, question: str) -> Decision:
         import anyio
 
+        if (decision := self.settled(question)) is not None:
+            return decision
         request = self.request(question)
         with anyio.fail_after(self.timeout):
             try:

@@ -262,6 +262,31 @@ GUARDS = [
           r"fastest|hottest|coldest|first|last)\b(?:\W+\w+){0,8}\W*$",
           r"^which (?:planet|country|city|element|ocean|continent|river|mountain|animal|language|year|team|company|"
           r"person) (?:is|was|has|had)\b", r"^(?:define|what is the definition of|what does the word)\b"),
+    # the same kinds of single fact in the languages the word classifier reads least ("¿Cuál es la capital de
+    # Francia?" scored little but its bias, and went to SoT): capitals and the like, superlatives, who, when,
+    # where, and a short "what is X?"
+    _rule("sequential", 0.7, "asks for a single fact or a short answer",
+          r"^¿?(?:cu[aá]l|qu[eé]) (?:es|fue|era) (?:la|el) (?:capital|poblaci[oó]n|moneda|altura|fecha|f[oó]rmula|"
+          r"s[ií]mbolo)\b", r"^(?:quel|quelle) (?:est|était) (?:la |le |l')(?:capitale|population|monnaie|hauteur|"
+          r"date|formule|symbole)\b", r"^qual (?:é|è|e) (?:a|o|la|il) (?:capital|capitale|popula[çz]ão|popolazione|"
+          r"moeda|moneta|altura|altezza|f[oó]rmula|s[ií]mbolo|simbolo)\b",
+          r"^(?:was|wie) (?:ist|war|heißt) die (?:hauptstadt|einwohnerzahl|währung|höhe|formel)\b",
+          r"^¿?(?:cu[aá]l|qui[eé]n|qu[eé]) (?:es|fue) (?:el|la) \w+ (?:m[aá]s|mayor|menor)\b",
+          r"^(?:quel|quelle|qui) (?:est|était) (?:le |la |l')\w+ (?:le |la )?plus\b",
+          r"^(?:qual|quem) (?:é|foi|è) (?:o|a|il|la) \w+ (?:mais|pi[uù])\b",
+          r"^(?:welcher|welche|welches|wer|was) (?:ist|war) (?:der|die|das) (?:\w+ten|\w+ste)\b",
+          r"^¿?(?:qui[eé]n|cu[aá]ndo|d[oó]nde) (?:es|fue|era|est[aá]|naci[oó]|muri[oó]|escribi[oó]|invent[oó]|"
+          r"pint[oó]|descubri[oó]|fund[oó]|queda)\b(?:\W+\w+){0,8}\W*$",
+          r"^(?:qui|quand|où) (?:est|était|a (?:écrit|inventé|peint|découvert|fondé)|se trouve)\b"
+          r"(?:\W+\w+){0,8}\W*$",
+          r"^(?:quem|quando|onde|chi|dove) (?:é|foi|fica|est[aá]|nasceu|morreu|escreveu|inventou|pintou|descobriu|"
+          r"è|era|fu|si trova|ha (?:scritto|inventato|dipinto|scoperto))\b(?:\W+\w+){0,8}\W*$",
+          r"^(?:wer|wann|wo) (?:ist|war|hat|wurde|liegt|schrieb|erfand|malte|entdeckte)\b(?:\W+\w+){0,8}\W*$",
+          r"^¿?qu[eé] (?:es|son) (?:(?:el|la|los|las|un|una) )?\w+(?: \w+){0,2}\s*\?$",
+          r"^(?:qu'est-ce que|qu'est-ce qu'|c'est quoi) ?(?:(?:la|le|les|un|une) |l')?\w+(?: \w+){0,2}\s*\?$",
+          r"^(?:o que (?:é|são)|che cos'è|cos'è|che cosa (?:è|sono)) (?:(?:o|a|os|as|um|uma|il|lo|la|i|gli|le|un|"
+          r"una) |l')?\w+(?: \w+){0,2}\s*\?$",
+          r"^was (?:ist|sind) (?:(?:ein|eine|der|die|das) )?\w+(?: \w+){0,2}\s*\?$"),
     _rule("sequential", 0.8, "small talk", r"^(?:hi|hello|hey|thanks|thank you|good (?:morning|evening|night))\b(?:\W+\w+){0,6}\W*$",
           r"^what(?: is|'s) your name\b"),
 ]
@@ -302,7 +327,10 @@ _SEQUENTIAL_LAST = [
 
 _POLITE = re.compile(r"^(?:(?:can|could|would|will) you(?: please)?|please|i(?:'d| would) like to know|i want to "
                      r"know|i wonder|tell me|help me)\s*,?\s*", re.IGNORECASE | re.MULTILINE)
-_YES_NO = re.compile(r"^(?:is|are|was|were|does|do|did|can|could|has|have|will|should)\b", re.IGNORECASE)
+# (German "Was sind ...?" is "what are ...?", no English "was")
+_YES_NO = re.compile(r"^(?:is|are|was(?! (?:ist|sind|war|waren|kann|können|macht|bedeutet|gibt|soll|sollte|muss|"
+                     r"würde|wäre|hat|haben|heißt|tun|passiert)\b)|were|does|do|did|can|could|has|have|will|"
+                     r"should)\b", re.IGNORECASE)
 _OPEN = re.compile(r"^(?:how|why|what|which|describe|explain|discuss|give|tell|share|suggest|about)\b",
                    re.IGNORECASE)
 
