@@ -291,6 +291,17 @@ def _checked_directory(name: str) -> Path:
                                      "again with model.save_pretrained(path)") from exc
     if isinstance(config, dict) and config.get("is_encoder_decoder"):
         raise _not_causal(directory, config.get("model_type"))
+    architectures = config.get("architectures") if isinstance(config, dict) else None
+    if isinstance(architectures, list) and architectures and all(
+            isinstance(a, str) and not any(head in a for head in _LM_HEADS) for a in architectures):
+        # a model saved without its language-modelling head (AutoModel's, or an encoder's such as BERT):
+        # transformers would make up a random head, and the answer would be noise
+        raise ModelNotAvailableError(
+            f"{str(directory)!r} holds a {', '.join(architectures)}, a model without a language-modelling head "
+            "(saved from AutoModel rather than AutoModelForCausalLM, or an encoder); sotkit generates with "
+            "AutoModelForCausalLM: save the whole causal model there (model.save_pretrained(path) of a "
+            "...ForCausalLM), or use one such as Llama, Qwen, Mistral or GPT-2"
+        )
     model_type = config.get("model_type") if isinstance(config, dict) else None
     known = _known_model_types()
     if isinstance(model_type, str) and known is not None and model_type not in known:
@@ -322,6 +333,11 @@ def _known_model_types() -> frozenset[str] | None:
                       if isinstance(key, ast.Constant) and isinstance(key.value, str)
                       and isinstance(value, ast.Constant) and str(value.value).endswith("Config"))
     return known or None
+
+
+#: what the name of a causal language model's class has ("LlamaForCausalLM", "GPT2LMHeadModel",
+#: "Gemma3ForConditionalGeneration"), and a base model's or an encoder's lacks ("LlamaModel", "BertModel")
+_LM_HEADS = ("CausalLM", "LMHead", "ConditionalGeneration")
 
 
 def _not_causal(directory: Path, model_type: object) -> ModelNotAvailableError:
@@ -451,7 +467,15 @@ def _load_directory(directory: Path, device: str, dtype: Any) -> tuple[Any, Any]
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "left"  # generation appends on the right, so pads go left
     with quiet_loading(transformers), _as_unloadable(directory):
-        model = transformers.AutoModelForCausalLM.from_pretrained(directory, dtype=dtype)
+        model, loading = transformers.AutoModelForCausalLM.from_pretrained(directory, dtype=dtype,
+                                                                          output_loading_info=True)
+    if missing := sorted(loading.get("missing_keys") or ()):
+        # transformers fills them with random values and says so only in its log: the answer would be noise
+        raise ModelNotAvailableError(
+            f"the model in {str(directory)!r} lacks weights it needs ({', '.join(missing[:3])}"
+            f"{f' and {len(missing) - 3} more' if len(missing) > 3 else ''}), which would be random: save the "
+            "whole model there again with model.save_pretrained(path), or download it again"
+        )
     model.to(device)
     model.eval()
     if model.generation_config.pad_token_id is None:

@@ -284,9 +284,49 @@ def test_a_model_that_is_no_causal_lm_is_refused_before_it_loads(tmp_path):
     DistilBertModel(DistilBertConfig(vocab_size=len(tokenizer), dim=16, hidden_dim=32, n_layers=1,
                                      n_heads=2)).save_pretrained(bert)
     tokenizer.save_pretrained(bert)
-    check_available(bert)  # telling it from a causal LM needs transformers' mapping, imported at the first call
+    # an encoder, or a base model saved without its head (probe 115: a BertModel and a LlamaModel loaded with a
+    # random head and answered noise as a success): when the client is built, by the class config.json names
+    with pytest.raises(ModelNotAvailableError, match="holds a DistilBertModel, a model without a language-modelling "
+                                                     "head .*AutoModelForCausalLM"):
+        check_available(bert)
+    import json
+
+    config = json.loads((bert / "config.json").read_text())
+    del config["architectures"]
+    (bert / "config.json").write_text(json.dumps(config))
+    check_available(bert)  # where config.json names no class, the model type tells, with transformers' mapping
     with pytest.raises(ModelNotAvailableError, match="'distilbert' model, which is not a causal"):
         load_model(bert)
+    from transformers import LlamaModel
+
+    headless = tmp_path / "headless"
+    LlamaModel(tiny_llama(len(tokenizer)).config).save_pretrained(headless)
+    tokenizer.save_pretrained(headless)
+    with pytest.raises(ModelNotAvailableError, match="holds a LlamaModel, a model without a language-modelling head"):
+        check_available(headless)
+
+
+def test_weights_the_model_lacks_are_refused_when_it_loads_not_made_up(tmp_path):
+    # a causal LM's class named, its head's weights not saved (nor tied to the embeddings): transformers makes them up
+    import json
+
+    tokenizer = tiny_chat_tokenizer()
+    config = tiny_llama(len(tokenizer)).config
+    config.tie_word_embeddings = False
+    from transformers import LlamaForCausalLM
+
+    model = LlamaForCausalLM(config)
+    model.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    from safetensors.torch import load_file, save_file
+
+    weights = {k: v for k, v in load_file(tmp_path / "model.safetensors").items() if not k.startswith("lm_head")}
+    save_file(weights, tmp_path / "model.safetensors", metadata={"format": "pt"})
+    assert json.loads((tmp_path / "config.json").read_text())["architectures"] == ["LlamaForCausalLM"]
+    check_available(tmp_path)  # telling needs the weights read
+    with pytest.raises(ModelNotAvailableError, match=r"lacks weights it needs \(lm_head.weight\), which would be "
+                                                     "random: save the whole model"):
+        load_model(tmp_path)
 
 
 def test_a_model_type_transformers_does_not_know_is_refused_when_checked(tiny_dir, tmp_path):
