@@ -15,7 +15,7 @@ from pathlib import Path
 from ..commands import HelpFormatter, failed
 from ..errors import ConfigError, SotkitError
 from ..models import EMBEDDED, check_device, check_dtype, device_name, load_model
-from .engine import _check_architecture, default_weights_path
+from .engine import _check_architecture, base_fingerprint, check_weights_fit, default_weights_path
 
 
 def _ints(text: str) -> list[int]:
@@ -135,7 +135,8 @@ def _train(args: argparse.Namespace) -> dict:
     summary = train(model, stream, cfg, log=lambda line: print(line, flush=True))
     after = evaluate(model, held_out, cfg, args.eval_examples, seed=1234)
     print(f"held-out loss after: {after}", flush=True)
-    path = model.save_focus_weights(args.weights or default_weights_path(args.base))
+    path = model.save_focus_weights(args.weights or default_weights_path(args.base),
+                                    base=base_fingerprint(args.base))
     print(f"saved {path} ({path.stat().st_size / 2**20:.1f} MiB)")
     report = {
         "base": args.base,
@@ -163,6 +164,8 @@ def _bench(args: argparse.Namespace) -> dict:
     if weights is not None and not weights.exists():
         raise ConfigError(f"no FocusLLM weights at {weights}; run `train` first (sotkit engines focus train), pass "
                           "--weights, or use --untrained")
+    if weights is not None:
+        check_weights_fit(weights, args.base)
     config = read_focus_config(weights) if weights else FocusConfig(chunk_size=256, local_window=64)
     if args.chunk_size:
         config = replace(config, chunk_size=args.chunk_size)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Callable
@@ -24,8 +25,35 @@ UNSUPPORTED_ROPE = {"dynamic", "longrope"}
 
 
 def default_weights_path(base: str) -> Path:
-    """Where ``sotkit engines focus train`` writes and ``bench`` reads FocusLLM weights for ``base``."""
+    """Where ``sotkit engines focus train`` writes and ``bench`` reads FocusLLM weights for ``base`` (by its
+    folder's name: ``check_weights_fit`` tells another model's of the same name)."""
     return cache_dir() / "focusllm" / f"{Path(base).name}.safetensors"
+
+
+def base_fingerprint(base: str) -> str:
+    """What tells one base model's weights from another's, read in milliseconds: a hash of the first MiB of its
+    first weights file (the tensors' names and shapes, and the first values), stored with FocusLLM weights."""
+    if base == EMBEDDED:
+        return EMBEDDED
+    directory = Path(base)
+    files = sorted(directory.glob("*.safetensors")) or sorted(directory.glob("*.bin"))
+    digest = hashlib.sha256()
+    if files:
+        with files[0].open("rb") as file:
+            digest.update(file.read(1 << 20))
+    return digest.hexdigest()[:16]
+
+
+def check_weights_fit(path: Path, base: str) -> dict[str, Any]:
+    """The chunking config of the FocusLLM weights at ``path``, or a ConfigError when they are no such weights or
+    were trained for another base model than ``base`` (a folder of the same name, or another size: else another
+    model's projections answer, or a raw size mismatch at the first call)."""
+    chunking, trained_for = _metadata(path)
+    if trained_for is not None and trained_for != base_fingerprint(base):
+        raise ConfigError(f"focus_weights={str(path)!r} were trained for another base model than {base!r}; train "
+                          f"them for it with `sotkit engines focus train --base {base} --weights NEW.safetensors` "
+                          "and pass focus_weights='NEW.safetensors'")
+    return chunking
 
 
 class Focus(Engine):
@@ -47,7 +75,7 @@ class Focus(Engine):
         if not path.is_file():
             raise ConfigError(f"no FocusLLM weights at {str(path)!r}; train them with `sotkit engines focus train` "
                               "or pass focus_weights='path/to/weights.safetensors'")
-        self.chunking = _chunking(path)  # the config stored beside the weights: checked now, used at load
+        self.chunking = check_weights_fit(path, model)  # the config stored beside the weights: used at load
         self.weights = path
         if model != EMBEDDED:  # a Llama (its config.json is written at its first use)
             _check_architecture(model)
@@ -98,9 +126,9 @@ def _check_architecture(model: str) -> None:
                           f"of {model!r} is not; use a model with a fixed RoPE, or decoding='greedy'")
 
 
-def _chunking(path: Path) -> dict[str, Any]:
-    """The chunking config of a safetensors file of FocusLLM weights (its header read without torch), or a
-    ConfigError saying what the file is not."""
+def _metadata(path: Path) -> tuple[dict[str, Any], str | None]:
+    """The chunking config of a safetensors file of FocusLLM weights and its base model's fingerprint (None in a
+    file from before it was stored), its header read without torch; or a ConfigError saying what the file is not."""
     try:
         with path.open("rb") as file:
             size = int.from_bytes(file.read(8), "little")
@@ -111,7 +139,8 @@ def _chunking(path: Path) -> dict[str, Any]:
     if not isinstance(chunking, dict) or not any(".focus." in name for name in header):
         raise ConfigError(f"focus_weights={str(path)!r} is not a file of FocusLLM weights (a safetensors file "
                           "written by `sotkit engines focus train` or FocusLLM.save_focus_weights)")
-    return chunking
+    trained_for = header["__metadata__"].get("base_model")
+    return chunking, trained_for if isinstance(trained_for, str) else None
 
 
 ENGINE = Focus

@@ -183,13 +183,15 @@ class FocusLLM(nn.Module):
             if ".focus." in name
         }
 
-    def save_focus_weights(self, path: str | Path) -> Path:
-        """Write the new parameters and the chunking config to one small safetensors file."""
+    def save_focus_weights(self, path: str | Path, base: str | None = None) -> Path:
+        """Write the new parameters and the chunking config to one small safetensors file, with ``base``, the base
+        model's fingerprint (``engine.base_fingerprint``), where given: the engine then refuses another model's."""
         from safetensors.torch import save_file
 
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        save_file(self.focus_state_dict(), str(path), metadata={"focus_config": json.dumps(asdict(self.config))})
+        metadata = {"focus_config": json.dumps(asdict(self.config)), **({"base_model": base} if base else {})}
+        save_file(self.focus_state_dict(), str(path), metadata=metadata)
         return path
 
     def load_focus_weights(self, path: str | Path) -> None:
@@ -203,6 +205,9 @@ class FocusLLM(nn.Module):
             missing, extra = sorted(set(expected) - set(tensors)), sorted(set(tensors) - set(expected))
             raise ValueError(f"{path} does not fit this base model: missing {missing[:3]}, unexpected {extra[:3]}")
         params = dict(self.base.named_parameters())
+        if misfit := next((key for key, value in tensors.items() if value.shape != params[key].shape), None):
+            raise ValueError(f"{path} does not fit this base model: {misfit} is {tuple(tensors[misfit].shape)} "
+                             f"there, {tuple(params[misfit].shape)} here")
         with torch.no_grad():
             for key, value in tensors.items():
                 params[key].copy_(value)

@@ -11,8 +11,8 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2Config, GPT2LM
 
 from sotkit.engines.errors import ConfigError
 from sotkit.engines.focusllm import FocusConfig, FocusLLM
-from sotkit.engines.focusllm.engine import Focus
-from sotkit.engines.testing import save_tiny_chat_model, tiny_chat_tokenizer
+from sotkit.engines.focusllm.engine import Focus, base_fingerprint
+from sotkit.engines.testing import save_tiny_chat_model, tiny_chat_tokenizer, tiny_llama
 from sotkit.providers.base import ChatRequest, Prompt
 
 
@@ -39,6 +39,33 @@ def test_a_model_focusllm_cannot_wrap_is_refused_when_the_client_is_built(tiny, 
     (dynamic / "config.json").write_text(json.dumps(config))
     with pytest.raises(ConfigError, match="rope_type='dynamic'"):
         Focus(str(dynamic), focus_weights=weights)
+
+
+def test_weights_trained_for_another_model_are_refused_when_the_client_is_built(tmp_path):
+    # probe 115: focus_weights=True finds weights by the folder's name, and another model of that name used them
+    base = save_tiny_chat_model(tmp_path / "a" / "model", seed=1)
+    other = save_tiny_chat_model(tmp_path / "b" / "model", seed=2)
+    weights = FocusLLM(AutoModelForCausalLM.from_pretrained(base), FocusConfig(16, 8, 4)).save_focus_weights(
+        tmp_path / "focus.safetensors", base=base_fingerprint(str(base)))
+    assert Focus(str(base), focus_weights=weights).chunking["chunk_size"] == 16
+    with pytest.raises(ConfigError, match=r"were trained for another base model than '.*b/model'; train them for it "
+                                          r"with `sotkit engines focus train --base .*b/model"):
+        Focus(str(other), focus_weights=weights)
+
+
+def test_weights_of_another_size_without_a_fingerprint_fail_the_call_as_a_config_error(tiny, tmp_path):
+    # probe 115: a raw RuntimeError ("The size of tensor a (32) must match ...") at the first call
+    _, weights = tiny  # saved with no fingerprint, as before it was stored
+    smaller = tmp_path / "smaller"
+    tokenizer = tiny_chat_tokenizer()
+    tiny_llama(len(tokenizer), hidden_size=32).save_pretrained(smaller)
+    tokenizer.save_pretrained(smaller)
+    engine = Focus(str(smaller), focus_weights=weights)
+    model = AutoModelForCausalLM.from_pretrained(smaller, dtype=torch.float32).eval()
+    request = ChatRequest(Prompt("Why is tea good?"), max_tokens=4, context="Tea is a leaf. " * 8)
+    with pytest.raises(ConfigError, match=r"trained for another base model .*focus.weight is \(\d+, \d+\) there, "
+                                          r"\(\d+, \d+\) here"):
+        engine.generate_one((model, AutoTokenizer.from_pretrained(smaller)), request, lambda text: None, lambda: False)
 
 
 def test_the_wrapper_kept_for_a_loaded_model_is_freed_with_it(tiny):
