@@ -27,7 +27,7 @@ from transformers import DynamicCache, PreTrainedModel
 from transformers.models.llama.modeling_llama import rotate_half
 
 from ..errors import ConfigError
-from ..models import context_room
+from ..models import context_length, context_room
 from ..streaming import Completion, TextStream, eos_token_ids
 from .engine import UNSUPPORTED_ROPE as _UNSUPPORTED_ROPE
 
@@ -538,6 +538,13 @@ def focus_completion(
     # chunk's (its tokens, the fragment); both grow by one a token.
     chunks = -(-len(memory) // model.config.chunk_size)
     used = max(chunks + len(local), min(len(memory), model.config.chunk_size) + model.config.fragment_len - 1)
+    if (most := context_length(model.base)) is not None and chunks + len(local) >= most:
+        # said in the context's own numbers: "the prompt has 3000 tokens" of a 200,000-token context misleads
+        fits = max(0, (most - len(local) - 1) * model.config.chunk_size)
+        raise ConfigError(f"FocusLLM reads the context's {len(memory)} tokens as {chunks} chunks of "
+                          f"{model.config.chunk_size}, a position each in the model's context of {most} beside the "
+                          f"question's last {len(local)} tokens, so no answer fits; shorten the context to at most "
+                          f"about {fits} tokens")
     stream = TextStream(tokenizer, stop, on_text, eos_ids=eos_token_ids(model.base, tokenizer),
                         max_tokens=max_new_tokens, context_room=context_room(model.base, used), input_tokens=len(ids))
     model.generate(

@@ -82,3 +82,19 @@ def test_the_wrapper_kept_for_a_loaded_model_is_freed_with_it(tiny):
     del model
     gc.collect()
     assert alive() is None
+
+
+def test_a_context_too_long_for_focusllm_is_refused_in_its_own_numbers(tiny):
+    # probe 115: "the prompt has 3000 tokens and the model's context holds 2048" of a 200,000-token context
+    directory, weights = tiny
+    engine = Focus(str(directory), focus_weights=weights)
+    model = AutoModelForCausalLM.from_pretrained(directory, dtype=torch.float32).eval()
+    tokenizer = AutoTokenizer.from_pretrained(directory)
+    context = "Tea is a leaf. " * 6000
+    request = ChatRequest(Prompt("Why is tea good?"), max_tokens=4, context=context)
+    tokens = len(tokenizer(context, add_special_tokens=False)["input_ids"])
+    with pytest.raises(ConfigError, match=r"FocusLLM reads the context's (\d+) tokens as \d+ chunks of 16, a position "
+                                          r"each in the model's context of 1024 .* shorten the context to at most "
+                                          r"about \d+ tokens") as caught:
+        engine.generate_one((model, tokenizer), request, lambda text: None, lambda: False)
+    assert tokens - 20 < int(caught.value.args[0].split("context's ")[1].split()[0]) <= tokens
