@@ -137,6 +137,18 @@ def context_length(model: Any) -> int | None:
     return None
 
 
+def as_ordinary_file(path: Path) -> None:
+    """Give a file safetensors wrote (its mode 0600) the mode an ordinary new file gets (0666 less the umask), as the
+    config beside it has: else a service running as another user cannot read the model or weights trained for it."""
+    umask = 0o022
+    try:  # read, not set and set back: os.umask is the whole process's, and another thread may be making files
+        umask = int(next(line.split()[1] for line in Path("/proc/self/status").read_text().splitlines()
+                         if line.startswith("Umask:")), 8)
+    except (OSError, StopIteration, ValueError, IndexError):
+        pass
+    path.chmod(0o666 & ~umask)
+
+
 def context_room(model: Any, prompt_tokens: int) -> int | None:
     """How many tokens the model's context leaves an answer after a prompt of ``prompt_tokens`` (None: no limit
     known); a ``ConfigError`` naming both numbers when the prompt alone fills it. ``TextStream`` ends an answer
@@ -260,8 +272,8 @@ def _checked_directory(name: str) -> Path:
     directory = Path(name).expanduser()
     if not directory.is_dir():
         raise ModelNotAvailableError(
-            f"local model {name!r} is not a directory; use 'local:smollm2' for the embedded model or "
-            "'local:/path/to/model' for a Hugging Face model directory (with config.json and weights)"
+            f"local model {name!r} is not a directory; use the embedded model (smollm2; model='local:smollm2' in "
+            "Python) or a Hugging Face model directory with config.json and weights ('local:/path/to/model')"
         )
     if not (directory / "config.json").is_file():
         raise ModelNotAvailableError(

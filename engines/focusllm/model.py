@@ -27,7 +27,7 @@ from transformers import DynamicCache, PreTrainedModel
 from transformers.models.llama.modeling_llama import rotate_half
 
 from ..errors import ConfigError
-from ..models import context_length, context_room
+from ..models import as_ordinary_file, context_length, context_room
 from ..streaming import Completion, TextStream, eos_token_ids
 from .engine import UNSUPPORTED_ROPE as _UNSUPPORTED_ROPE
 
@@ -192,6 +192,7 @@ class FocusLLM(nn.Module):
         path.parent.mkdir(parents=True, exist_ok=True)
         metadata = {"focus_config": json.dumps(asdict(self.config)), **({"base_model": base} if base else {})}
         save_file(self.focus_state_dict(), str(path), metadata=metadata)
+        as_ordinary_file(path)
         return path
 
     def load_focus_weights(self, path: str | Path) -> None:

@@ -46,8 +46,8 @@ def _load_base(name: str, device: str):
 def prepare(out_dir: str | Path, config: PrepareConfig, log: Callable[[str], None] = print) -> dict:
     """Write the corpora and the packed ``[PAD]``-slot examples to ``out_dir``; return a summary."""
     out = Path(out_dir)
+    base, tokenizer = _load_base(config.model, config.device)  # first: a wrong --model leaves no empty folder
     out.mkdir(parents=True, exist_ok=True)
-    base, tokenizer = _load_base(config.model, config.device)
     started = time.perf_counter()
 
     log(f"self-distilling answers to {len(data.INSTRUCTIONS)} instructions ({config.answer_tokens} tokens max)")

@@ -24,6 +24,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from ..errors import ConfigError
+from ..models import as_ordinary_file
 from .decoding import pad_token_id
 from .engine import CONFIG_FILE
 from .units import SlotExample, build_example, collate, mark_units, token_probabilities
@@ -198,6 +199,8 @@ def save_lud(
     path.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
+    for weights in path.glob("*.safetensors"):
+        as_ordinary_file(weights)
     (path / CONFIG_FILE).write_text(json.dumps(config or {}, indent=2, default=_jsonable))
     return path
 

@@ -192,6 +192,8 @@ def test_only_the_new_parameters_are_trainable_saved_and_loaded(focus, tmp_path)
 
     path = focus.save_focus_weights(tmp_path / "focus.safetensors")
     assert read_focus_config(path) == CFG
+    (tmp_path / "plain.txt").write_text("")  # safetensors wrote 0600 (probe 115): the mode a new file gets
+    assert path.stat().st_mode & 0o777 == (tmp_path / "plain.txt").stat().st_mode & 0o777
     loaded = FocusLLM.from_pretrained(tiny_llama(), path)
     assert loaded.config == CFG
     for (name, a), b in zip(focus.focus_state_dict().items(), loaded.focus_state_dict().values()):

@@ -58,6 +58,14 @@ def test_a_device_typo_is_refused_before_anything_is_written_or_loaded(tmp_path,
     assert not (tmp_path / "data").exists()  # prepare makes its folder before it loads the model
 
 
+def test_a_model_that_is_not_there_is_refused_before_the_data_folder_is_made(tmp_path, capsys):
+    # probe 115: an empty data folder was left behind; and the advice named 'local:smollm2', which --model is not
+    assert cli.main(["prepare", "--model", str(tmp_path / "nope"), "--data", str(tmp_path / "data")]) == 2
+    err = one_error_line(capsys)
+    assert "is not a directory; use the embedded model (smollm2;" in err
+    assert not (tmp_path / "data").exists()
+
+
 def test_bench_results_default_to_a_name_of_their_own_not_the_repositorys():
     assert parse(["bench"]).results == Path("lud_bench")  # never benchmarks/results/lud, the committed results
 

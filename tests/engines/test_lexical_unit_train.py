@@ -78,6 +78,9 @@ def test_saved_model_loads_back_and_decodes_the_same(trained, tmp_path):
     save_lud(model, tokenizer, tmp_path / "lud", {"alpha": 0.8, "k": 3})
     loaded, loaded_tokenizer, config = load_lud(tmp_path / "lud")
     assert config == {"alpha": 0.8, "k": 3}
+    # readable as its config is, by a service running as another user (probe 115: safetensors wrote 0600)
+    modes = {path.name: path.stat().st_mode & 0o777 for path in (tmp_path / "lud").iterdir()}
+    assert modes["model.safetensors"] == modes["config.json"] and modes["config.json"] & 0o044
     prompt = tokenizer("berry ").input_ids
     first = generate(model, tokenizer, prompt, 20, alpha=0.5, k=3, eos_token_id=[])
     again = generate(loaded, loaded_tokenizer, prompt, 20, alpha=0.5, k=3, eos_token_id=[])
