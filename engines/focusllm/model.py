@@ -539,7 +539,7 @@ def focus_completion(
     # chunk's (its tokens, the fragment); both grow by one a token.
     chunks = -(-len(memory) // model.config.chunk_size)
     used = max(chunks + len(local), min(len(memory), model.config.chunk_size) + model.config.fragment_len - 1)
-    if (most := context_length(model.base)) is not None and chunks + len(local) >= most:
+    if (most := context_length(model.base)) is not None and len(local) < most <= chunks + len(local):
         # said in the context's own numbers: "the prompt has 3000 tokens" of a 200,000-token context misleads
         fits = max(0, (most - len(local) - 1) * model.config.chunk_size)
         raise ConfigError(f"FocusLLM reads the context's {len(memory)} tokens as {chunks} chunks of "
