@@ -517,8 +517,8 @@ def read_labels(path: str | Path) -> list[Labelled]:
     except OSError as exc:
         raise ConfigError(f"cannot read the labelled questions {str(path)!r} ({exc})") from exc
     except UnicodeDecodeError as exc:
-        line = raw[:exc.start].count(b"\n") + 1
-        raise ConfigError(f"{str(path)!r}, line {line}: not UTF-8 text (byte {raw[exc.start]:#04x}); save the "
+        number = raw[:exc.start].count(b"\n") + 1
+        raise ConfigError(f"{str(path)!r}, line {number}: not UTF-8 text (byte {raw[exc.start]:#04x}); save the "
                           "file as UTF-8") from None
     rows = []
     for number, line in enumerate(lines, 1):
