@@ -1061,6 +1061,22 @@ async def test_llm_router_does_not_send_code_to_sot_on_an_article(templates: Tem
     assert "fell back to default: P(list of independent points)" in unreadable.reason
 
 
+def test_cli_eval_lists_the_misrouted_questions_on_request(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # probe 114: only totals, so the questions to relabel or to guard could not be found
+    rows = [*TINY, ("Write a haiku about rain on a tin roof.", 1)]  # a label the router cannot agree with
+    labels = write_labels(tmp_path / "labels.jsonl", rows)
+    assert cli_main(["router", "eval", str(labels)]) == 0
+    assert "misrouted" not in capsys.readouterr().out
+    assert cli_main(["router", "eval", str(labels), "--misrouted"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("misrouted:") == 1
+    assert "misrouted: labelled sot, routed sequential: 'Write a haiku about rain on a tin roof.' (guard: " in out
+    assert cli_main(["router", "eval", str(labels), "--misrouted", "--json"]) == 0
+    [wrong] = json.loads(capsys.readouterr().out)["misrouted"]
+    assert wrong["question"] == "Write a haiku about rain on a tin roof." and wrong["routed"] == "sequential"
+    assert wrong["sot_suitable"] == 1 and wrong["reason"].startswith("guard: asks for a piece of writing")
+
+
 def test_router_train_and_eval_read_labels_saved_with_a_bom(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     labels = write_labels(tmp_path / "labels.jsonl", TINY)
     labels.write_text(labels.read_text(encoding="utf-8"), encoding="utf-8-sig")  # as Notepad saves it

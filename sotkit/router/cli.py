@@ -16,10 +16,13 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 from .base import Decision, FallsBack
+
+if TYPE_CHECKING:
+    from .learned import Labelled
 
 
 def add_parser(commands: Any) -> None:
@@ -42,6 +45,8 @@ def add_parser(commands: Any) -> None:
     evaluate.add_argument("--model", help="for --router llm: the provider:model to ask")
     evaluate.add_argument("--base-url", help="for --router llm: an OpenAI-compatible server")
     evaluate.add_argument("--json", action="store_true", help="print the report as JSON")
+    evaluate.add_argument("--misrouted", action="store_true",
+                          help="also list each question routed against its label, with the router's reason")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -105,7 +110,7 @@ def _eval(args: argparse.Namespace) -> int:
         raise ConfigError(f"{option} is for --router llm; the {args.router} router asks no model: add --router llm "
                           f"to measure the model as a router, or leave out {option}")
     rows = read_labels(args.labels)
-    decisions: list[Decision] = []
+    routed: list[tuple[Labelled, Decision]] = []
 
     async def run() -> Any:
         provider = None
@@ -115,14 +120,26 @@ def _eval(args: argparse.Namespace) -> int:
             provider = create_provider(args.model, **({"base_url": args.base_url} if args.base_url else {}))
         try:
             router = make_router(args.router, provider=provider, threshold=args.threshold)
-            return router, await evaluate(router, rows, lambda _, decision: decisions.append(decision))
+            return router, await evaluate(router, rows, lambda row, decision: routed.append((row, decision)))
         finally:
             if provider is not None:
                 await provider.aclose()
 
     router, report = anyio.run(run)
+    decisions = [decision for _, decision in routed]
     failed = _fell_back(router, decisions)
-    print(json.dumps(report.as_dict() | {"fell_back": len(failed)}, indent=2) if args.json else report.format())
+    misrouted = [{"question": row.question, "sot_suitable": row.sot_suitable, "routed": decision.mode,
+                  "reason": decision.reason} for row, decision in routed
+                 if (decision.mode == "sot") != bool(row.sot_suitable)] if args.misrouted else None
+    if args.json:
+        print(json.dumps(report.as_dict() | {"fell_back": len(failed)}
+                         | ({"misrouted": misrouted} if misrouted is not None else {}), indent=2))
+    else:
+        print(report.format())
+        for wrong in misrouted or ():  # one line each: the label, the route, the question, why
+            question = " ".join(wrong["question"].split())
+            print(f"misrouted: labelled {'sot' if wrong['sot_suitable'] else 'sequential'}, routed "
+                  f"{wrong['routed']}: {question[:100] + ('...' if len(question) > 100 else '')!r} ({wrong['reason']})")
     if not failed:
         return 0
     # a failing router still decides (FallsBack asks its fallback): say so, or its numbers pass for the router's
