@@ -128,18 +128,18 @@ def _eval(args: argparse.Namespace) -> int:
     router, report = anyio.run(run)
     decisions = [decision for _, decision in routed]
     failed = _fell_back(router, decisions)
-    misrouted = [{"question": row.question, "sot_suitable": row.sot_suitable, "routed": decision.mode,
-                  "reason": decision.reason} for row, decision in routed
-                 if (decision.mode == "sot") != bool(row.sot_suitable)] if args.misrouted else None
+    misrouted = [(row, decision) for row, decision in routed
+                 if (decision.mode == "sot") != bool(row.sot_suitable)] if args.misrouted else []
     if args.json:
-        print(json.dumps(report.as_dict() | {"fell_back": len(failed)}
-                         | ({"misrouted": misrouted} if misrouted is not None else {}), indent=2))
+        listed = {"misrouted": [{"question": row.question, "sot_suitable": row.sot_suitable, "routed": decision.mode,
+                                 "reason": decision.reason} for row, decision in misrouted]} if args.misrouted else {}
+        print(json.dumps(report.as_dict() | {"fell_back": len(failed)} | listed, indent=2))
     else:
         print(report.format())
-        for wrong in misrouted or ():  # one line each: the label, the route, the question, why
-            question = " ".join(wrong["question"].split())
-            print(f"misrouted: labelled {'sot' if wrong['sot_suitable'] else 'sequential'}, routed "
-                  f"{wrong['routed']}: {question[:100] + ('...' if len(question) > 100 else '')!r} ({wrong['reason']})")
+        for row, decision in misrouted:  # one line each: the label, the route, the question, why
+            question = " ".join(row.question.split())
+            print(f"misrouted: labelled {'sot' if row.sot_suitable else 'sequential'}, routed {decision.mode}: "
+                  f"{question[:100] + ('...' if len(question) > 100 else '')!r} ({decision.reason})")
     if not failed:
         return 0
     # a failing router still decides (FallsBack asks its fallback): say so, or its numbers pass for the router's
