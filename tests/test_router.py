@@ -750,6 +750,12 @@ def test_cli_train_checks_where_it_writes_before_training(tmp_path: Path, capsys
     for _ in range(2):
         assert cli_main(["router", "train", str(labels), "--out", str(router), "--features", "words"]) == 0
     assert LinearClassifier.load(router).features == "words"
+    assert "repeat" not in capsys.readouterr().err
+    # repeated and conflicting labels are said (probe 114: accepted silently)
+    repeated = write_labels(tmp_path / "repeated.jsonl", [*TINY, TINY[0], (TINY[1][0].upper(), 0)])
+    assert cli_main(["router", "train", str(repeated), "--out", str(router), "--features", "words"]) == 0
+    assert "note: 2 line(s) repeat a question of an earlier line, each copy counted in training; 1 question(s) are " \
+           "labelled both sot_suitable 0 and 1" in capsys.readouterr().err
     # one that cannot be written (a directory of Linux's /proc takes no new file, even from root) was found after the
     # training: minutes, with MiniLM features on a large file
     if Path("/proc/self").is_dir():

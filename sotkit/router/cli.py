@@ -85,6 +85,13 @@ def _train(args: argparse.Namespace) -> int:
           f"wrote {args.out}", file=sys.stderr)
     print(f"use it with SoT(router='embedding:{args.out}') or sotkit ask --router embedding:{args.out}",
           file=sys.stderr)
+    labels: dict[str, set[int]] = {}
+    for row in rows:
+        labels.setdefault(" ".join(row.question.split()).casefold(), set()).add(row.sot_suitable)
+    if repeated := len(rows) - len(labels):  # counted twice in training; a question labelled both ways is noise
+        both = sum(len(found) == 2 for found in labels.values())
+        print(f"note: {repeated} line(s) repeat a question of an earlier line, each copy counted in training; "
+              f"{both} question(s) are labelled both sot_suitable 0 and 1", file=sys.stderr)
     return 0
 
 
