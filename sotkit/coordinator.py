@@ -29,7 +29,7 @@ from .question import question_view
 from .result import Mode, Point, Result, Usage
 from .router import Decision, LLMRouter, Router
 from .retry import RetryPolicy
-from .runner import Backend, Call, RowOutcome, Runner, Send, log_fallback
+from .runner import Backend, Call, RowOutcome, Runner, Send, log_fallback, log_left_out
 from .skeleton import LINE_TOKENS as SKELETON_LINE_TOKENS
 from .skeleton import SkeletonParser, SkeletonPoint
 from .stitch import Stitcher
@@ -611,6 +611,7 @@ class Answer:
 
     def _fail(self, point: Point, error: Exception) -> None:
         point.failed, point.error = True, describe(error)
+        log_left_out(f"point {point.index}", point.model or self.backends[-1].model, error)
         self.errors.append(error)
         self._emit(self.stitcher.finish_point(point.index, skipped=True))
 

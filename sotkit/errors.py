@@ -135,8 +135,14 @@ def describe(error: BaseException, length: int = 300) -> str:
     """An error in one short line, as events and ``Point.error`` carry it: ``"Type: message"`` (its first
     ``length`` characters), then its notes (sotkit's say why it was not retried, or what the main model's error
     was where a fallback's is shown); the keys and URL passwords of sotkit's clients as ``***``."""
-    notes = redact(" ".join(getattr(error, "__notes__", ())))
-    return redact(f"{type(error).__name__}: {error}")[:length] + (f" {notes[:400]}" if notes else "")
+    notes = one_line(redact(" ".join(getattr(error, "__notes__", ()))))
+    return one_line(redact(f"{type(error).__name__}: {error}"))[:length] + (f" {notes[:400]}" if notes else "")
+
+
+def one_line(text: str) -> str:
+    """``text`` with its line breaks (a server's error body may hold them) as spaces: a log line, an event's
+    attribute and ``Point.error`` stay one line each, and no server can write lines of its own into an app's log."""
+    return " ".join(text.split())
 
 
 def sole(group: BaseExceptionGroup) -> BaseException:

@@ -77,8 +77,8 @@ REASONING_SCALE, REASONING_FLOOR, REASONING_CAP = 8, 1024, 32768
 #: (``_unless_repeated``)
 REPEATED_CHARS = 24
 
-#: retries and fallbacks, at INFO and WARNING (the SDKs' own retry logs are gone: sotkit's retries replace theirs);
-#: shown once the application configures logging (a library's loggers get a NullHandler, not stderr)
+#: retries, fallbacks and points left out, at INFO and WARNING (the SDKs' own retry logs are gone: sotkit's retries
+#: replace theirs); shown once the application configures logging (a library's loggers get a NullHandler, not stderr)
 log = logging.getLogger("sotkit")
 log.addHandler(logging.NullHandler())
 
@@ -90,6 +90,10 @@ def log_retry(what: str, model: str, attempt: int, attempts: int, error: BaseExc
 
 def log_fallback(what: str, model: str, error: BaseException, fallback: str) -> None:
     log.warning("%s failed on %s (%s); falling back to %s", what, model, without_text(error), fallback)
+
+
+def log_left_out(what: str, model: str, error: BaseException) -> None:
+    log.warning("%s failed on %s (%s); it is missing from the answer", what, model, without_text(error))
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
-from .errors import StreamError
+from .errors import StreamError, one_line
 from .redact import redact
 
 if TYPE_CHECKING:
@@ -336,13 +336,13 @@ def _message(error: BaseException, content: bool) -> str:
 def _said(error: BaseException) -> str:
     """``error``'s message; for an API's error body, its type and message ("rate_limit_error: Rate limit reached"),
     not the dict the anthropic SDK prints, whose every string is quoted (and would be elided whole). The keys and URL
-    passwords of sotkit's clients are ``***`` in it."""
+    passwords of sotkit's clients are ``***`` in it, and it is one line."""
     body = getattr(error, "body", None)
     inner = body.get("error") if isinstance(body, dict) else None
     if isinstance(inner, dict) and isinstance(inner.get("message"), str):
         kind = f"{inner['type']}: " if isinstance(inner.get("type"), str) else ""
-        return redact(f"Error code: {getattr(error, 'status_code', '?')} - {kind}{inner['message']}")
-    return redact(str(error))
+        return one_line(redact(f"Error code: {getattr(error, 'status_code', '?')} - {kind}{inner['message']}"))
+    return one_line(redact(str(error)))
 
 
 def _elide(text: str) -> str:

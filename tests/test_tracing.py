@@ -298,6 +298,54 @@ async def test_a_key_the_server_repeats_is_replaced_in_spans_logs_and_point_erro
     assert not any(key in line for line in logged)
 
 
+async def test_a_fallback_models_key_is_replaced_before_its_first_call(spans, caplog):
+    # probe 117: a gateway's error that repeated the fallback's key, in the main model's first retry, was logged as it
+    # came: the fallback's key was held from its client's first call only
+    caplog.set_level("INFO", logger="sotkit")
+    backup_key = "sk-ant-BACKUPKEY0123456789"
+    base = sot_responder(SKELETON, TEXTS)
+    body = {"error": {"type": "server_error", "message": f"Upstream refused the keys sk-main-0123456789 / {backup_key}"}}
+
+    def refused(request):
+        return Reply("", fault=Fault.status(503, body=body)) if request.attempt == 1 else base(request)
+
+    with FakeLLMServer(refused, latency=FAST) as server:
+        backup = create_provider("anthropic:backup", base_url=server.anthropic_base_url, api_key=backup_key)
+        async with sotkit.SoT("openai:m", base_url=server.openai_base_url, api_key="sk-main-0123456789",
+                              retry=QUICK_RETRY, fallback=backup) as sot:
+            result = await sot.generate(QUESTION, mode="sequential")
+        await backup.aclose()
+    assert result.model == "openai:m"  # the main model answered on its retry: the backup was never called
+    logged = [r.getMessage() for r in caplog.records if r.name == "sotkit"]
+    assert any("Upstream refused the keys *** / ***" in line for line in logged), logged
+    assert_no_text(spans, backup_key)
+
+
+async def test_an_error_body_of_several_lines_is_one_line_in_logs_events_and_point_errors(spans, caplog):
+    # probe 117: "line one\nline two\r\nline three" went into the log as it came: a server could write log lines
+    caplog.set_level("INFO", logger="sotkit")
+    base = sot_responder(SKELETON, TEXTS)
+    body = {"error": {"type": "server_error", "message": "line one\nline two\r\nFAKE sotkit: all good"}}
+
+    def refused(request):
+        return Reply("", fault=Fault.status(500, body=body)) if point_of(request) == 1 else base(request)
+
+    with FakeLLMServer(refused, latency=FAST) as server:
+        async with sotkit.SoT("openai:m", base_url=server.openai_base_url, api_key="k", retry=QUICK_RETRY,
+                              on_point_error="skip") as sot:
+            result = await sot.generate(QUESTION, mode="sot")
+    logged = [r.getMessage() for r in caplog.records if r.name == "sotkit"]
+    assert any("line one line two FAKE sotkit: all good" in line for line in logged), logged
+    assert not any("\n" in line or "\r" in line for line in logged)
+    assert result.points[0].failed and "\n" not in result.points[0].error and "line one line two" in result.points[0].error
+    # and the point left out is logged (probe 117: the last line was a retry's, nothing said the point was dropped)
+    assert logged[-1].startswith("point 1 failed on openai:m (InternalServerError: ") and \
+        logged[-1].endswith("; it is missing from the answer")
+    events = [e for span in spans.get_finished_spans() for e in span.events]
+    assert events and not any("\n" in str(value) for e in events for name, value in e.attributes.items()
+                              if name != "exception.stacktrace")  # OpenTelemetry's traceback, of many lines
+
+
 async def test_an_azure_ad_token_the_server_repeats_is_replaced_too(spans):
     # only api_key and auth_token were held: an AsyncAzureOpenAI's azure_ad_token (and a Vertex client's
     # access_token) reached Point.error and spans (probe 87)

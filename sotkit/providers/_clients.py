@@ -282,12 +282,14 @@ def import_sdk(name: str, warm: tuple[str, ...] = ()) -> ModuleType:
 
 
 def sdk_clients(sdk_name: str, http: str | None, make: Callable[[ModuleType, Any], Any],
-                warm: tuple[str, ...] = (), base_url: str | None = None) -> ClientPool:
+                warm: tuple[str, ...] = (), base_url: str | None = None, key: str | None = None) -> ClientPool:
     """A pool of ``make(sdk, http_client)`` SDK clients (``sdk`` the module ``sdk_name``, imported when the first
     client is made), each on the SDK's own async HTTP client (its defaults for timeouts and connection limits) for
     the backend ``http`` chooses (see ``http_backend``). ``warm`` names modules the SDK would import at its first
     request, on the event loop; they are imported with the SDK instead (where installed). ``base_url``: the URL
-    the clients will call, checked against the backend."""
+    the clients will call, checked against the backend; it and ``key``, the key they will send, are kept out of
+    sotkit's messages from now on (not from the first call: a fallback's key may come back in another model's
+    error before its own first call)."""
     backend = http_backend(http)
     if backend == "aiohttp" and base_url and "@" in urlsplit(base_url).netloc:
         # aiohttp refuses a URL's credentials beside the SDK's Authorization header, at every call
@@ -300,5 +302,7 @@ def sdk_clients(sdk_name: str, http: str | None, make: Callable[[ModuleType, Any
         http_client = sdk.DefaultAioHttpClient if backend == "aiohttp" else sdk.DefaultAsyncHttpxClient
         return make(sdk, http_client(verify=tls))
 
-    return ClientPool(build, calls_per_client=CALLS_PER_CLIENT[backend], sdk=sdk_name,
+    pool = ClientPool(build, calls_per_client=CALLS_PER_CLIENT[backend], sdk=sdk_name,
                       prepare=functools.partial(import_sdk, sdk_name, warm), asyncio_only=backend == "aiohttp")
+    hold(pool, keys=(key,), urls=(base_url or "",))
+    return pool

@@ -89,7 +89,8 @@ class AnthropicProvider(Provider):
         sdk_url = base_url or ("https://api.anthropic.com" if os.environ.get(BASE_URL_VARIABLE) == "" else None)
         self._clients = sdk_clients("anthropic", http, lambda sdk, http_client: sdk.AsyncAnthropic(
             api_key=api_key, base_url=sdk_url, max_retries=0, timeout=timeout, http_client=http_client,
-        ), warm=FIRST_REQUEST_IMPORTS, base_url=base_url or os.environ.get(BASE_URL_VARIABLE))
+        ), warm=FIRST_REQUEST_IMPORTS, base_url=base_url or os.environ.get(BASE_URL_VARIABLE),
+                                       key=api_key)
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:
         prompt = request.prompt

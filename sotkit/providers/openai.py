@@ -89,7 +89,7 @@ class OpenAIProvider(Provider):
         sdk_url = base_url or ("https://api.openai.com/v1" if os.environ.get(BASE_URL_VARIABLE) == "" else None)
         self._clients = sdk_clients("openai", http, lambda sdk, http_client: sdk.AsyncOpenAI(
             api_key=api_key, base_url=sdk_url, max_retries=0, timeout=timeout, http_client=http_client,
-        ), warm=FIRST_REQUEST_IMPORTS, base_url=base_url)
+        ), warm=FIRST_REQUEST_IMPORTS, base_url=base_url, key=api_key)
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:
         prompt = request.prompt
