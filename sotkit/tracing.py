@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .errors import StreamError, one_line
+from .providers._sse import BROKE_OFF
 from .redact import redact
 
 if TYPE_CHECKING:
@@ -300,6 +301,8 @@ def _error_attributes(error: BaseException, content: bool) -> dict[str, Any]:
     status = getattr(error, "status_code", None)
     if isinstance(error, StreamError):  # the response was a 200; its status is the one the error is retried as
         attributes |= {"http.response.status_code": 200, "sotkit.error.status_code": error.status_code}
+    elif BROKE_OFF in str(error):  # a 200 whose connection broke: retried as a connection error, with no status
+        attributes["http.response.status_code"] = 200
     elif isinstance(status, int):
         attributes["http.response.status_code"] = status
     return attributes

@@ -217,6 +217,25 @@ async def test_a_cut_stream_is_retried_as_a_200_whose_error_stands_for_a_502(spa
     assert event.attributes["sotkit.error.status_code"] == 502  # what sotkit retries it as
 
 
+async def test_a_stream_whose_connection_broke_after_its_200_says_so_in_its_retry_event(spans, provider):
+    # probe 117: the event had the error but no status, where a cut stream's has the 200
+    base = sot_responder(SKELETON, TEXTS)
+
+    def point_2_dropped_once(request):
+        reply = base(request)
+        return Reply(reply.text, fault=Fault.drop(after_tokens=2)) if point_of(request) == 2 and request.attempt == 1 \
+            else reply
+
+    with FakeLLMServer(point_2_dropped_once, latency=FAST) as server:
+        async with client(server, provider, mode="sot", retry=QUICK_RETRY) as sot:
+            await sot.generate(QUESTION)
+    _, calls, _ = tree(spans)
+    [retried] = [s for s in calls if s.attributes.get("sotkit.point.index") == 2]
+    [event] = retried.events
+    assert event.attributes["error.type"] == "APIConnectionError"
+    assert event.attributes["http.response.status_code"] == 200 and "sotkit.error.status_code" not in event.attributes
+
+
 async def test_a_fallback_ends_the_call_span_and_goes_on_in_a_span_of_the_next_model(spans, provider):
     """Each span's model and usage belong together, so a trace can be priced span by span."""
     base = sot_responder(SKELETON, TEXTS)
