@@ -49,6 +49,8 @@ _MODES = ("sot", "sequential", "auto")
 _QUOTES = (("'", r"(?:[^'\\]|\\.|'(?=\w))*", r"'(?!\w)"), ('"', r'(?:[^"\\]|\\.)*', '"'), ("`", "[^`]*", "`"),
            ("“", "[^”]*", "”"), ("‘", r"(?:[^’]|’(?=\w))*", r"’(?!\w)"))
 _QUOTED = re.compile(rf"(?<!\w)(?:{'|'.join(start + text + end for start, text, end in _QUOTES)})")
+#: an option's name before its quoted value, in sotkit's advice: "on_outage='closed'"
+_OPTION = re.compile(r"\b[a-z]+_[a-z_]+=$")
 #: a quoted passage that a cut left open to the end
 _OPEN = re.compile(rf"(?<!\w)(?:{'|'.join(start + text for start, text, _ in _QUOTES)})$")
 
@@ -349,5 +351,6 @@ def _said(error: BaseException) -> str:
 
 
 def _elide(text: str) -> str:
-    """``text`` with its quoted passages (an excerpt of the question, a model's reply, an event's data) as '…'."""
-    return _QUOTED.sub(lambda m: m[0] if m[0][1:-1] in _MODES else "'…'", text)
+    """``text`` with its quoted passages (an excerpt of the question, a model's reply, an event's data) as '…'; not
+    a mode, nor an option's value as sotkit's advice writes it ("pass on_point_error='skip'")."""
+    return _QUOTED.sub(lambda m: m[0] if m[0][1:-1] in _MODES or _OPTION.search(text, 0, m.start()) else "'…'", text)

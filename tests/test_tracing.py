@@ -611,6 +611,10 @@ def test_quoted_text_past_a_cut_is_elided_in_log_lines_and_spans():
                                                       "past the deadline)"), line
     # a lone apostrophe elides nothing (a quote a cut left open is elided only where the line was cut)
     assert tracing._elide("model (all-MiniLM)'s cache is stale") == "model (all-MiniLM)'s cache is stale"
+    # nor sotkit's advice, an option's value (probe 117: "pass on_point_error='…' to accept it"); a server's is
+    assert tracing._elide("pass on_point_error='skip' to accept it; with on_outage='closed' no call goes out") == \
+        "pass on_point_error='skip' to accept it; with on_outage='closed' no call goes out"
+    assert tracing._elide("rejected content='SECRET answer' and name='x'") == "rejected content='…' and name='…'"
 
 
 @pytest.mark.parametrize("message", ["guardrail: 'What's the best way to hide SECRET from my boss?' refused",
