@@ -32,9 +32,6 @@ class _Language(NamedTuple):
     # a wish that goes on, as one exclaimed sentence: "Good luck with your renovation!" (a wish's noun also opens a
     # statement: "Успехов в изучении языка добиваются те, кто ...", "success in learning comes to those who ...")
     wishes_on: tuple[str, ...] = ()
-    # a last line that only wishes the reader well, told by how it ends where the verb comes last: "건강한 다이어트를
-    # 응원합니다!" ("I'm rooting for your healthy diet!"), "ダイエット頑張ってください！"
-    wish_endings: tuple[str, ...] = ()
 
 
 _N = r"[\d一二三四五六七八九十]+"  # a number, in digits or in Chinese numerals
@@ -270,8 +267,6 @@ _LANGUAGES = (
                "参考になれば嬉しいです", "お役に立てれば嬉しいです",
                *(f"これらの{tips}が{helps}幸いです" for tips in ("ヒント", "アドバイス") for helps in ("お役に立てば", "参考になれば"))),
         wishes=("頑張ってください", "がんばってください", "頑張って", "幸運を祈ります", "良い旅を", "楽しんでください"),
-        wish_endings=("応援しています", "応援してます", "応援しております", "祈っています", "祈っております",
-                      "頑張ってください", "がんばってください", "頑張ってくださいね", "がんばってくださいね"),
     ),
     _Language(  # Korean: the verb comes last, as in Japanese
         words=("물론입니다", "물론이죠", "물론", "네", "알겠습니다", "좋습니다", "좋아요", "그럼요"),
@@ -307,8 +302,6 @@ _LANGUAGES = (
                                    "도움이 됐길 바랍니다", "참고가 되셨으면 좋겠습니다", "참고가 되길 바랍니다")),
         wishes=("행운을 빕니다", "행운을 빌어요", "화이팅", "파이팅", "좋은 결과 있으시길 바랍니다", "성공을 기원합니다",
                 "즐거운 여행 되세요", "즐거운 여행 되시길 바랍니다", "좋은 여행 되세요", "맛있게 드세요"),
-        wish_endings=("응원합니다", "응원할게요", "응원해요", "응원하겠습니다", "응원드립니다", "되시길 바랍니다",
-                      "되시기를 바랍니다", "되길 바랍니다", "되세요", "기원합니다", "빕니다"),
     ),
     _Language(  # Turkish
         words=("tabii", "tabii ki", "elbette", "tamam", "peki", "memnuniyetle", "kesinlikle"),
@@ -513,11 +506,6 @@ _HOPE_SAID = re.compile(rf"(?:{_HOPE_SENTENCE}{_SENTENCE_END}|{_WISH_SENTENCE}{_
 _HOPE_BEING_SAID = re.compile(rf"(?:(?:{_strings(_HOPES, said=True)})[^.!?。！？]*(?:{_SENTENCE_END})?"
                               rf"|{_WISH_SENTENCE}(?:{_EXCLAIMED})?)$")
 _CLOSING_SEEN = 120  # characters of a last line enough to tell
-# a short line of one clause, ending in a wish ("... 응원합니다!"), and while it is written, such a line that may still
-# end so: one without a sentence's mark yet, in a script whose verbs come last (Korean, or Japanese kana)
-_WISH_ENDED = re.compile(rf"[^.!?。！？:;：；\n]{{0,40}}(?:{_strings(_all('wish_endings'), said=True)})\W*$")
-_MAY_END_IN_WISH = re.compile(r"[^.!?。！？:;：；\n]{0,50}$")
-_VERB_LAST_SCRIPT = re.compile("[\u3040-\u30ff\uac00-\ud7a3]")
 
 
 def talk_opening(body: str, final: bool,
@@ -608,8 +596,4 @@ def _hope_said(text: str, start: int, final: bool) -> bool:
     if len(line) > _CLOSING_SEEN or above < 0 or text[above:start].strip() \
             or not (line[:1].isalnum() or line[:1] in "¡¿"):
         return False
-    line = _plain(line)
-    if (_HOPE_SAID if final else _HOPE_BEING_SAID).match(line) or _WISH_ENDED.match(line):
-        return True
-    # (the script told from the text above too: a Japanese line may open in kanji, as Chinese would)
-    return not final and bool(_MAY_END_IN_WISH.match(line) and _VERB_LAST_SCRIPT.search(text, max(0, start - 200)))
+    return bool((_HOPE_SAID if final else _HOPE_BEING_SAID).match(_plain(line)))
