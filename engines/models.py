@@ -348,8 +348,9 @@ def _known_model_types() -> frozenset[str] | None:
 
 
 #: what the name of a causal language model's class has ("LlamaForCausalLM", "GPT2LMHeadModel",
-#: "Gemma3ForConditionalGeneration"), and a base model's or an encoder's lacks ("LlamaModel", "BertModel")
-_LM_HEADS = ("CausalLM", "LMHead", "ConditionalGeneration")
+#: "Gemma3ForConditionalGeneration", "BertGenerationDecoder"), and a base model's or an encoder's lacks ("LlamaModel",
+#: "BertModel")
+_LM_HEADS = ("CausalLM", "LMHead", "ConditionalGeneration", "GenerationDecoder")
 
 
 def _not_causal(directory: Path, model_type: object) -> ModelNotAvailableError:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -94,7 +95,7 @@ def test_decision_rejects_unknown_mode_and_out_of_range_confidence() -> None:
     ("¿Cuál es la moneda de Japón?", "fact"),
     ("¿Quién descubrió la penicilina?", "fact"),
     ("¿Cuál es la montaña más alta de África?", "fact"),
-    ("¿Qué son los agujeros negros?", "fact"),
+    ("¿Qué es un agujero negro?", "fact"),
     ("Quelle est la population de Lyon ?", "fact"),
     ("Quel est le fleuve le plus long d'Europe ?", "fact"),
     ("Qu'est-ce que l'inflation ?", "fact"),
@@ -103,6 +104,8 @@ def test_decision_rejects_unknown_mode_and_out_of_range_confidence() -> None:
     ("Chi era Galileo Galilei?", "fact"),
     ("Wann wurde die Berliner Mauer gebaut?", "fact"),
     ("Was ist ein Quasar?", "fact"),
+    ("Was ist der längste Fluss der Welt?", "fact"),
+    ("Qual è la montagna più alta d'Europa?", "fact"),
 ])
 def test_guards_send_each_kind_of_one_piece_answer_to_sequential(question: str, kind: str) -> None:
     decision = guard(question)
@@ -129,6 +132,16 @@ def test_guards_send_each_kind_of_one_piece_answer_to_sequential(question: str, 
     "¿Qué es lo que más ayuda a dormir bien, y qué hábitos conviene evitar?",
     "Quels sont les avantages du télétravail pour une petite équipe ?",
     "Was sind gute Gründe, im Winter Rad zu fahren?",
+    # review 116: ways, qualities and plural "what are" caught as single facts; German "Was" verbs read as "was"
+    "¿Cuál es la forma más efectiva de ahorrar dinero?",
+    "Quel est le moyen le plus rapide d'apprendre à coder ?",
+    "¿Qué son hábitos saludables?",
+    "O que é importante numa entrevista?",
+    "Was sind die Vorteile von Yoga?",
+    "Was ist die beste Art, Deutsch zu lernen?",
+    "Was hilft gegen Kopfschmerzen?",
+    "Was sollten Anfänger beim Laufen beachten?",
+    "Was für Sportarten sind gut für Anfänger?",
 ])
 def test_guards_leave_list_shaped_questions_to_the_classifier(question: str) -> None:
     assert guard(question) is None
@@ -354,6 +367,11 @@ async def test_llm_router_asks_the_papers_question_once_and_routes_on_the_answer
     assert first.reason == "llm (openai:router-model): A, a list of independent points (bare letter)"
     assert "not a list" in second.reason and first.confidence == 0.8
     assert guarded.reason.startswith("guard: asks for a piece of writing")
+    with FakeLLMServer("A") as unguarded_server:  # guards=False: the model is asked everything
+        unguarded = LLMRouter(OpenAIProvider("m", api_key="k", base_url=unguarded_server.openai_base_url), templates,
+                              guards=False)
+        assert (await unguarded.decide("Write a limerick about tea.")).mode == "sot"
+        await unguarded.provider.aclose()
     request = server.requests[0]
     assert len(server.requests) == 2 and request.max_tokens == 16 and request.body["temperature"] == 0.0
     assert "Question: What are good ways to learn guitar?" in request.user
@@ -376,11 +394,12 @@ async def test_llm_router_reads_chatter_and_words(templates: Templates) -> None:
     (Reply("", fault=Fault.status(500)), "InternalServerError"),
     (Reply("", fault=Fault.status(401)), "AuthenticationError"),
     (Reply("A", fault=Fault.drop()), "APIConnectionError"),
-    (Reply("A", fault=Fault.stall(seconds=3.0)), "TimeoutError"),
+    (Reply("A", fault=Fault.stall(seconds=4.0)), "TimeoutError"),
 ])
 async def test_llm_router_falls_back_to_the_default(templates: Templates, reply: object, failure: str) -> None:
     with FakeLLMServer([reply]) as server:
-        router = openai_router(server, templates, timeout=0.5)
+        # (2 s: a process's first call imports the SDK within the router's timeout, 0.5 s of it on a busy machine)
+        router = openai_router(server, templates, timeout=2.0)
         decision = await router.decide("What is photosynthesis?")
         await router.provider.aclose()
     assert decision.mode == "sequential"
@@ -408,14 +427,25 @@ async def test_llm_router_uses_a_users_router_template() -> None:
 
 
 @pytest.mark.parametrize("question", [
-    "Blorft snigglewump traxivore?",  # words no one trained it on: its score would be its bias
-    "Frimble quaxotic wendleberries under a jorble?",
-    "如何在家里种番茄？",
-    "Wie kann ich besser schlafen?",
+    "Blorft snigglewump?",  # words no one trained it on: its score is its bias and the "?", 0.68
+    "Quaxotic frimble?",
+    "Substitutes for gochujang?",  # 0.84 on "substitutes" alone
 ])
-def test_the_word_classifier_does_not_judge_a_question_it_knows_too_few_words_of(question: str) -> None:
+def test_a_question_the_word_classifier_knows_too_few_words_of_needs_a_surer_p(question: str) -> None:
     decision = make_router().classify(question)
-    assert decision.mode == "sequential" and "words, too few to judge it" in decision.reason, decision
+    assert decision.mode == "sequential", decision
+    assert re.search(r"P\(list of independent points\) = 0\.[678]\d, but it knows [01] of the question's [23] words: "
+                     r"SoT from 0\.90 for such a question", decision.reason), decision.reason
+
+
+@pytest.mark.parametrize("question", ["Tips for Rocket League aerials?", "如何在家里种番茄？",
+                                      "Wie kann ich besser schlafen?"])
+def test_a_question_of_unknown_words_is_still_judged_where_p_is_sure_or_low(question: str) -> None:
+    # review 116: "Tips for Rocket League aerials?" (P 0.96 on "tips") went sequential on its unknown words alone
+    decision = make_router().classify(question)
+    assert decision.reason.startswith("default: P(list of independent points) = ") and "but it knows" not in \
+        decision.reason
+    assert decision.mode == ("sot" if question.startswith("Tips") else "sequential")
 
 
 def test_a_list_question_with_some_unknown_names_is_still_judged() -> None:
@@ -454,10 +484,11 @@ def test_make_router_builds_each_named_router(templates: Templates) -> None:
 
 def test_a_reason_shows_the_digits_that_tell_p_from_the_threshold() -> None:
     router = LearnedRouter(learned_module.DEFAULT_CLASSIFIER, threshold=0.7)
+    question = "What are good habits for a healthy life?"
     # probe 114: "P = 0.70, SoT from 0.70" said of a sequential 0.699
-    assert router._verdict(0.699).reason.endswith("P(list of independent points) = 0.699, SoT from 0.70")
-    assert router._verdict(0.7).reason.endswith("= 0.70, SoT from 0.70")
-    assert router._verdict(0.55).reason.endswith("= 0.55, SoT from 0.70")
+    assert router._verdict(question, 0.699).reason.endswith("P(list of independent points) = 0.699, SoT from 0.70")
+    assert router._verdict(question, 0.7).reason.endswith("= 0.70, SoT from 0.70")
+    assert router._verdict(question, 0.55).reason.endswith("= 0.55, SoT from 0.70")
 
 
 def test_labels_that_are_not_utf8_name_their_line(tmp_path: Path) -> None:
@@ -651,6 +682,15 @@ def test_categories_each_of_one_label_with_sot_in_two_calibrate_on_folds_not_in_
     assert classifier.probability(tips) > 0.5 > classifier.probability(proof)
 
 
+def test_categories_are_held_out_only_where_each_label_is_in_three_or_more() -> None:
+    kinds = {**KINDS, "poem": (0, KINDS["poem"][1] + KINDS["code"][1])}  # sequential questions of two kinds
+    del kinds["code"]
+    rows = [(q, y, kind) for kind, (y, questions) in kinds.items() for q in questions]
+    classifier = train([q for q, _, _ in rows], [y for _, y, _ in rows], features="words",
+                       categories=[k for _, _, k in rows])
+    assert classifier.info["calibrated_on"].startswith("held-out folds, not categories")
+
+
 def test_platt_calibration_stays_finite_and_moderate_where_scores_separate_the_labels() -> None:
     # probe 114: plain Newton steps from (1, 0) fitted slopes of 5819 and -328135 to scores like these
     scores, labels = [30.0 + i for i in range(10)] + [-30.0 - i for i in range(10)], [1] * 10 + [0] * 10
@@ -667,6 +707,9 @@ def test_training_that_ranks_held_out_questions_in_reverse_is_refused(monkeypatc
                         lambda rows, labels, **_: [-1.0 if y else 1.0 for y in labels])
     with pytest.raises(ConfigError, match=r"do not rank the SoT-suitable questions above the others \(calibration "
                                           r"slope -[\d.]+\).*label more questions, of more kinds"):
+        train([q for q, _ in TINY], labels, features="words")
+    monkeypatch.setattr(learned_module, "cross_validated_scores", lambda rows, labels, **_: [0.5] * len(labels))
+    with pytest.raises(ConfigError, match=r"calibration slope 0.00"):  # no ranking at all: none either
         train([q for q, _ in TINY], labels, features="words")
 
 
@@ -750,6 +793,8 @@ def test_cli_train_checks_where_it_writes_before_training(tmp_path: Path, capsys
     for _ in range(2):
         assert cli_main(["router", "train", str(labels), "--out", str(router), "--features", "words"]) == 0
     assert LinearClassifier.load(router).features == "words"
+    router.write_text(json.dumps(json.loads(router.read_text()), separators=(",", ":")))  # saved again, compact
+    assert cli_main(["router", "train", str(labels), "--out", str(router), "--features", "words"]) == 0
     assert "repeat" not in capsys.readouterr().err
     # repeated and conflicting labels are said (probe 114: accepted silently)
     repeated = write_labels(tmp_path / "repeated.jsonl", [*TINY, TINY[0], (TINY[1][0].upper(), 0)])

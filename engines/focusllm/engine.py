@@ -30,17 +30,39 @@ def default_weights_path(base: str) -> Path:
     return cache_dir() / "focusllm" / f"{Path(base).name}.safetensors"
 
 
-def base_fingerprint(base: str) -> str:
-    """What tells one base model's weights from another's, read in milliseconds: a hash of the first MiB of its
-    first weights file (the tensors' names and shapes, and the first values), stored with FocusLLM weights."""
+def base_fingerprint(base: str) -> str | None:
+    """What tells one base model's weights from another's, read in milliseconds, however they are sharded and
+    wherever the folder is: a hash of every tensor's name, dtype and shape and of the first KiB of the first tensor's
+    values (by name), from the safetensors headers of ``model*.safetensors``; of the first MiB of a
+    ``pytorch_model*.bin``; None where it has neither (no check then)."""
     if base == EMBEDDED:
         return EMBEDDED
-    directory = Path(base)
-    files = sorted(directory.glob("*.safetensors")) or sorted(directory.glob("*.bin"))
+    try:
+        return _fingerprint(Path(base).expanduser())
+    except (OSError, ValueError, KeyError, TypeError, IndexError):  # damaged: loading it will say what is wrong
+        return None
+
+
+def _fingerprint(directory: Path) -> str | None:
     digest = hashlib.sha256()
-    if files:
-        with files[0].open("rb") as file:
+    tensors: dict[str, tuple[Path, int, dict[str, Any]]] = {}
+    for path in sorted(directory.glob("model*.safetensors")):
+        with path.open("rb") as file:
+            size = int.from_bytes(file.read(8), "little")
+            header = json.loads(file.read(size)) if 0 < size < 100_000_000 else {}
+        tensors.update((name, (path, 8 + size, entry)) for name, entry in header.items() if name != "__metadata__")
+    if tensors:
+        digest.update(json.dumps(sorted((name, entry["dtype"], entry["shape"])
+                                        for name, (_, _, entry) in tensors.items())).encode())
+        path, start, entry = tensors[min(tensors)]
+        with path.open("rb") as file:
+            file.seek(start + entry["data_offsets"][0])
+            digest.update(file.read(min(1024, entry["data_offsets"][1] - entry["data_offsets"][0])))
+    elif bins := sorted(directory.glob("pytorch_model*.bin")):
+        with bins[0].open("rb") as file:
             digest.update(file.read(1 << 20))
+    else:
+        return None
     return digest.hexdigest()[:16]
 
 
@@ -49,7 +71,7 @@ def check_weights_fit(path: Path, base: str) -> dict[str, Any]:
     were trained for another base model than ``base`` (a folder of the same name, or another size: else another
     model's projections answer, or a raw size mismatch at the first call)."""
     chunking, trained_for = _metadata(path)
-    if trained_for is not None and trained_for != base_fingerprint(base):
+    if trained_for is not None and (this := base_fingerprint(base)) is not None and trained_for != this:
         raise ConfigError(f"focus_weights={str(path)!r} were trained for another base model than {base!r}; train "
                           f"them for it with `sotkit engines focus train --base {base} --weights NEW.safetensors` "
                           "and pass focus_weights='NEW.safetensors'")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -99,7 +100,7 @@ def _is_router_file(path: Path) -> bool:
     """Does ``path`` open as ``LinearClassifier.save`` writes (a router trained before, which a new one replaces)?"""
     try:
         with open(path, "rb") as file:
-            return b'"format": "sotkit-router/1"' in file.read(200)
+            return re.search(rb'"format"\s*:\s*"sotkit-router/1"', file.read(200)) is not None
     except OSError:
         return False  # unreadable: the check that it can be written says why
 

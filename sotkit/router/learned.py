@@ -432,35 +432,33 @@ class LearnedRouter(FallsBack):
             return decision
         # the model is small but still tens of milliseconds of CPU: keep it off the event loop
         x = await anyio.to_thread.run_sync(lambda: _encoder().features([question])[0])
-        return self._verdict(self.classifier.probability(x))
+        return self._verdict(question, self.classifier.probability(x))
 
     def classify(self, question: str) -> Decision:
         """Decide synchronously (``words`` features only: ``minilm`` ones need the model, off the loop)."""
         if (decision := self._guard(question)) is not None:
             return decision
-        return self._verdict(self.classifier.probability(featurize(self.classifier.features, [question])[0]))
+        return self._verdict(question, self.classifier.probability(featurize(self.classifier.features, [question])[0]))
 
     def classify_many(self, questions: Sequence[str]) -> list[Decision]:
         """Decide many questions at once, synchronously (one batch through the model: for evaluation)."""
         guarded = [self._guard(q) for q in questions]
         todo = [q for q, g in zip(questions, guarded) if g is None]
         probabilities = iter(map(self.classifier.probability, featurize(self.classifier.features, todo)))
-        return [g if g is not None else self._verdict(next(probabilities)) for g in guarded]
+        return [g if g is not None else self._verdict(q, next(probabilities)) for q, g in zip(questions, guarded)]
 
     def _guard(self, question: str) -> Decision | None:
-        """The guards' decision, or one that the classifier cannot judge the question; None: the classifier's."""
         if not isinstance(question, str) or not question.strip():  # never routed; the client refuses them
             return Decision("sequential", f"{self.name}: no question to route", 0.5)
-        if self.guards and (decision := guard(question)) is not None:
-            return decision
-        if self.classifier.features == "words":
+        return guard(question) if self.guards else None
+
+    def _verdict(self, question: str, p_sot: float) -> Decision:
+        if self.classifier.features == "words" and self.threshold <= p_sot < SURE_OF_THE_UNFAMILIAR:
             known, words = known_words(self.classifier, question)
             if known < MIN_KNOWN_WORDS * words:
-                return Decision("sequential", f"{self.name}: knows {known} of the question's {words} words, too few "
-                                              "to judge it (sequential, the safe side)", 0.6)
-        return None
-
-    def _verdict(self, p_sot: float) -> Decision:
+                return Decision("sequential", f"{self.name}: P(list of independent points) = {p_sot:.2f}, but it "
+                                              f"knows {known} of the question's {words} words: SoT from "
+                                              f"{SURE_OF_THE_UNFAMILIAR:.2f} for such a question", 0.6)
         mode: Mode = "sot" if p_sot >= self.threshold else "sequential"
         # as many digits as tell P from the threshold: not "P = 0.70, SoT from 0.70" for a sequential 0.699
         digits = next((d for d in (2, 3, 4, 6) if f"{p_sot:.{d}f}" != f"{self.threshold:.{d}f}"), 2)
@@ -468,9 +466,12 @@ class LearnedRouter(FallsBack):
                               f"{self.threshold:.2f}", p_sot if mode == "sot" else 1.0 - p_sot)
 
 
-#: the share of a question's words a word classifier must have been trained on to judge it: with fewer, its score
-#: is mostly its bias, which says SoT ("¿Cuál es la capital de Francia?" and "xyzzy qwerty?" went to SoT at 0.65)
+#: the share of a question's words a word classifier must have been trained on for its threshold to hold; with fewer
+#: its score is mostly its bias and its punctuation, which lean to SoT ("xyzzy qwerty?" went to SoT at 0.67,
+#: "¿Cuál es la capital de Francia?" at 0.65), and it says SoT only from ``SURE_OF_THE_UNFAMILIAR`` ("Tips for
+#: Rocket League aerials?", 0.96, still goes)
 MIN_KNOWN_WORDS = 0.5
+SURE_OF_THE_UNFAMILIAR = 0.9
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 
 

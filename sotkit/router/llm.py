@@ -111,7 +111,7 @@ class LLMRouter(FallsBack):
     name = "llm"
 
     def __init__(self, provider: Provider, templates: Templates | None = None, *, max_tokens: int = 16,
-                 timeout: float = 20.0, fallback: SyncRouter | None = None) -> None:
+                 timeout: float = 20.0, guards: bool = True, fallback: SyncRouter | None = None) -> None:
         super().__init__(fallback)
         if not isinstance(provider, Provider):
             raise ConfigError(f"LLMRouter needs a sotkit Provider, not {type(provider).__name__}")
@@ -121,12 +121,12 @@ class LLMRouter(FallsBack):
             from ..templates import Templates
             templates = Templates()
         self.provider, self.templates = provider, templates
-        self.max_tokens, self.timeout = max_tokens, timeout
+        self.max_tokens, self.timeout, self.guards = max_tokens, timeout, guards
 
     def settled(self, question: str) -> Decision | None:
         """The guards' decision (code, a computation, one piece of writing, ... go sequential), which needs no call:
-        the model is asked only what they leave open, as every router is."""
-        return guard(question)
+        the model is asked only what they leave open, as every router is (``guards=False``: everything)."""
+        return guard(question) if self.guards else None
 
     def request(self, question: str) -> ChatRequest:
         """The router call for ``question``: the ``router`` template, a few tokens, greedy."""

@@ -105,6 +105,22 @@ _EVALUATIVE = re.compile(r"\b(?:worth|good|bad|better|worse|ethical|moral|should
                          re.IGNORECASE)
 
 
+# measured superlatives, as the English guard's ("the longest river"), in Spanish, French, Portuguese, Italian, German
+_MEASURES_ES = (r"(?:alt[oa]|grande|larg[oa]|pequeñ[oa]|profund[oa]|antigu[oa]|poblad[oa]|caliente|fr[ií][oa]|"
+                r"r[aá]pid[oa]|le[jy]an[oa]|pesad[oa]|frecuente)")
+_MEASURES_FR = (r"(?:grande?|longu?e?|haute?|petite?|profonde?|vieux|vieille|ancienne?|peuplée?|rapide|chaude?|"
+                r"froide?|lointaine?|lourde?)")
+_MEASURES_PT = r"(?:alt[oa]|grande|long[oa]|pequen[oa]|profund[oa]|antig[oa]|populos[oa]|rápid[oa]|pesad[oa])"
+_MEASURES_IT = r"(?:alt[oa]|grande|lung[oa]|piccol[oa]|profond[oa]|antic[oa]|popolos[oa]|veloce|pesante)"
+_MEASURES_DE = (r"(?:größte|längste|höchste|kleinste|älteste|tiefste|schnellste|schwerste|bevölkerungsreichste|"
+                r"heißeste|kälteste)[nrsm]?")
+# a way to do something ("le moyen le plus rapide d'apprendre", "the fastest way to"): advice, not a fact
+_NOT_A_WAY = r"(?!(?:forma|manera|modo|m[eé]todo|moyen|façon|maneira|jeito|weg|art|camino|chemin|caminho)\b)"
+# not a quality asked about ("¿Qué es bueno para dormir?", "Was ist wichtig ...?"), a list of what has it
+_NOT_EVALUATIVE = (r"(?!(?:bueno|buena|mejor|lo|importante|útil|bon|bonne|meilleur|important|bom|boa|melhor|"
+                   r"importante|buono|buona|meglio|gut|besser|wichtig|das beste|die beste|der beste)\b)")
+
+
 @dataclass(frozen=True)
 class _Rule:
     mode: Mode
@@ -263,18 +279,20 @@ GUARDS = [
           r"^which (?:planet|country|city|element|ocean|continent|river|mountain|animal|language|year|team|company|"
           r"person) (?:is|was|has|had)\b", r"^(?:define|what is the definition of|what does the word)\b"),
     # the same kinds of single fact in the languages the word classifier reads least ("¿Cuál es la capital de
-    # Francia?" scored little but its bias, and went to SoT): capitals and the like, superlatives, who, when,
-    # where, and a short "what is X?"
+    # Francia?" scored little but its bias, and went to SoT): capitals and the like, superlatives of a measure (not
+    # "la forma más efectiva de ...", a way to do something), who, when, where, and "what is X?" of one or two words
     _rule("sequential", 0.7, "asks for a single fact or a short answer",
           r"^¿?(?:cu[aá]l|qu[eé]) (?:es|fue|era) (?:la|el) (?:capital|poblaci[oó]n|moneda|altura|fecha|f[oó]rmula|"
           r"s[ií]mbolo)\b", r"^(?:quel|quelle) (?:est|était) (?:la |le |l')(?:capitale|population|monnaie|hauteur|"
           r"date|formule|symbole)\b", r"^qual (?:é|è|e) (?:a|o|la|il) (?:capital|capitale|popula[çz]ão|popolazione|"
           r"moeda|moneta|altura|altezza|f[oó]rmula|s[ií]mbolo|simbolo)\b",
           r"^(?:was|wie) (?:ist|war|heißt) die (?:hauptstadt|einwohnerzahl|währung|höhe|formel)\b",
-          r"^¿?(?:cu[aá]l|qui[eé]n|qu[eé]) (?:es|fue) (?:el|la) \w+ (?:m[aá]s|mayor|menor)\b",
-          r"^(?:quel|quelle|qui) (?:est|était) (?:le |la |l')\w+ (?:le |la )?plus\b",
-          r"^(?:qual|quem) (?:é|foi|è) (?:o|a|il|la) \w+ (?:mais|pi[uù])\b",
-          r"^(?:welcher|welche|welches|wer|was) (?:ist|war) (?:der|die|das) (?:\w+ten|\w+ste)\b",
+          rf"^¿?(?:cu[aá]l|qui[eé]n|qu[eé]) (?:es|fue) (?:el|la) {_NOT_A_WAY}\w+ (?:m[aá]s {_MEASURES_ES}|mayor|"
+          r"menor)\b",
+          rf"^(?:quel|quelle|qui) (?:est|était) (?:le |la |l'){_NOT_A_WAY}\w+ (?:le |la )?plus {_MEASURES_FR}\b",
+          rf"^(?:qual|quem) (?:é|foi|è) (?:o|a|il|la|lo|l') ?{_NOT_A_WAY}\w+ (?:mais {_MEASURES_PT}|pi[uù] "
+          rf"{_MEASURES_IT})\b",
+          rf"^(?:welcher|welche|welches|wer|was) (?:ist|war) (?:der|die|das) {_MEASURES_DE}\b",
           r"^¿?(?:qui[eé]n|cu[aá]ndo|d[oó]nde) (?:es|fue|era|est[aá]|naci[oó]|muri[oó]|escribi[oó]|invent[oó]|"
           r"pint[oó]|descubri[oó]|fund[oó]|queda)\b(?:\W+\w+){0,8}\W*$",
           r"^(?:qui|quand|où) (?:est|était|a (?:écrit|inventé|peint|découvert|fondé)|se trouve)\b"
@@ -282,11 +300,11 @@ GUARDS = [
           r"^(?:quem|quando|onde|chi|dove) (?:é|foi|fica|est[aá]|nasceu|morreu|escreveu|inventou|pintou|descobriu|"
           r"è|era|fu|si trova|ha (?:scritto|inventato|dipinto|scoperto))\b(?:\W+\w+){0,8}\W*$",
           r"^(?:wer|wann|wo) (?:ist|war|hat|wurde|liegt|schrieb|erfand|malte|entdeckte)\b(?:\W+\w+){0,8}\W*$",
-          r"^¿?qu[eé] (?:es|son) (?:(?:el|la|los|las|un|una) )?\w+(?: \w+){0,2}\s*\?$",
-          r"^(?:qu'est-ce que|qu'est-ce qu'|c'est quoi) ?(?:(?:la|le|les|un|une) |l')?\w+(?: \w+){0,2}\s*\?$",
-          r"^(?:o que (?:é|são)|che cos'è|cos'è|che cosa (?:è|sono)) (?:(?:o|a|os|as|um|uma|il|lo|la|i|gli|le|un|"
-          r"una) |l')?\w+(?: \w+){0,2}\s*\?$",
-          r"^was (?:ist|sind) (?:(?:ein|eine|der|die|das) )?\w+(?: \w+){0,2}\s*\?$"),
+          rf"^¿?qu[eé] es (?:(?:el|la|un|una) )?{_NOT_EVALUATIVE}\w+(?: \w+)?\s*\?$",
+          rf"^(?:qu'est-ce que|qu'est-ce qu'|c'est quoi) ?(?:(?:la|le|un|une) |l')?{_NOT_EVALUATIVE}\w+(?: \w+)?\s*\?$",
+          rf"^(?:o que é|che cos'è|cos'è|che cosa è) (?:(?:o|a|um|uma|il|lo|la|un|una) |l')?{_NOT_EVALUATIVE}\w+"
+          r"(?: \w+)?\s*\?$",
+          rf"^was ist (?:(?:ein|eine|der|die|das) )?{_NOT_EVALUATIVE}\w+(?: \w+)?\s*\?$"),
     _rule("sequential", 0.8, "small talk", r"^(?:hi|hello|hey|thanks|thank you|good (?:morning|evening|night))\b(?:\W+\w+){0,6}\W*$",
           r"^what(?: is|'s) your name\b"),
 ]
@@ -327,10 +345,11 @@ _SEQUENTIAL_LAST = [
 
 _POLITE = re.compile(r"^(?:(?:can|could|would|will) you(?: please)?|please|i(?:'d| would) like to know|i want to "
                      r"know|i wonder|tell me|help me)\s*,?\s*", re.IGNORECASE | re.MULTILINE)
-# (German "Was sind ...?" is "what are ...?", no English "was")
-_YES_NO = re.compile(r"^(?:is|are|was(?! (?:ist|sind|war|waren|kann|können|macht|bedeutet|gibt|soll|sollte|muss|"
-                     r"würde|wäre|hat|haben|heißt|tun|passiert)\b)|were|does|do|did|can|could|has|have|will|"
-                     r"should)\b", re.IGNORECASE)
+# English "was" before what a sentence's subject opens with ("Was the moon landing faked?", "Was Napoleon short?"):
+# German "Was hilft gegen ...?" asks "what helps ...?"
+_YES_NO = re.compile(r"^(?:is|are|was(?= (?:the|a|an|it|he|she|they|there|this|that|these|those|i|you|we|his|her|"
+                     r"its|their|my|your|our|one|any|anyone|someone|everyone|anything|everything|all|each)\b"
+                     r"| (?-i:[A-Z]))|were|does|do|did|can|could|has|have|will|should)\b", re.IGNORECASE)
 _OPEN = re.compile(r"^(?:how|why|what|which|describe|explain|discuss|give|tell|share|suggest|about)\b",
                    re.IGNORECASE)
 

@@ -41,7 +41,7 @@ def test_a_model_focusllm_cannot_wrap_is_refused_when_the_client_is_built(tiny, 
         Focus(str(dynamic), focus_weights=weights)
 
 
-def test_weights_trained_for_another_model_are_refused_when_the_client_is_built(tmp_path):
+def test_weights_trained_for_another_model_are_refused_when_the_client_is_built(tmp_path, monkeypatch):
     # probe 115: focus_weights=True finds weights by the folder's name, and another model of that name used them
     base = save_tiny_chat_model(tmp_path / "a" / "model", seed=1)
     other = save_tiny_chat_model(tmp_path / "b" / "model", seed=2)
@@ -51,6 +51,17 @@ def test_weights_trained_for_another_model_are_refused_when_the_client_is_built(
     with pytest.raises(ConfigError, match=r"were trained for another base model than '.*b/model'; train them for it "
                                           r"with `sotkit engines focus train --base .*b/model"):
         Focus(str(other), focus_weights=weights)
+    # the same weights, sharded, beside an adapter's file, and named from the home directory (review 116: refused)
+    resharded = tmp_path / "c" / "model"
+    AutoModelForCausalLM.from_pretrained(base).save_pretrained(resharded, max_shard_size="100KB")
+    tiny_chat_tokenizer().save_pretrained(resharded)
+    (resharded / "adapter_model.safetensors").write_bytes((other / "model.safetensors").read_bytes())
+    assert not (resharded / "model.safetensors").exists()
+    Focus(str(resharded), focus_weights=weights)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    Focus("~/a/model", focus_weights=weights)
+    with pytest.raises(ConfigError, match="were trained for another base model"):
+        Focus("~/b/model", focus_weights=weights)
 
 
 def test_weights_of_another_size_without_a_fingerprint_fail_the_call_as_a_config_error(tiny, tmp_path):

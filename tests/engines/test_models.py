@@ -304,6 +304,12 @@ def test_a_model_that_is_no_causal_lm_is_refused_before_it_loads(tmp_path):
     tokenizer.save_pretrained(headless)
     with pytest.raises(ModelNotAvailableError, match="holds a LlamaModel, a model without a language-modelling head"):
         check_available(headless)
+    # a class with a head among others, or a head of another name, passes
+    config = json.loads((headless / "config.json").read_text())
+    for architectures in (["LlamaModel", "LlamaForCausalLM"], ["MyForConditionalGeneration"],
+                          ["BertGenerationDecoder"]):
+        (headless / "config.json").write_text(json.dumps({**config, "architectures": architectures}))
+        check_available(headless)
 
 
 def test_weights_the_model_lacks_are_refused_when_it_loads_not_made_up(tmp_path):
