@@ -332,7 +332,7 @@ async def test_a_standalone_llm_router_decides_without_the_temperature_refused()
     with FakeLLMServer(refusing_temperature("openai", verdict="C")) as server:
         provider = create_provider("openai:gpt-5", base_url=server.openai_base_url, api_key="k")
         with pytest.warns(UserWarning, match="refused a temperature"):
-            decision = await make_router("llm", provider=provider).decide("Write me a poem about rain.")
+            decision = await make_router("llm", provider=provider).decide("Tell me about the history of tea.")
         await provider.aclose()
     assert decision.mode == "sequential" and decision.reason.startswith("llm (openai:gpt-5): C")
 
