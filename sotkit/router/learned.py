@@ -405,9 +405,26 @@ def validate_threshold(threshold: object, name: str = "threshold") -> float:
 
 # --------------------------------------------------------------------------------------------------- router
 
+#: the share of a question's words a word classifier must have been trained on for its threshold to hold; with fewer
+#: its score is mostly its bias and its punctuation, which lean to SoT ("xyzzy qwerty?" went to SoT at 0.67,
+#: "¿Cuál es la capital de Francia?" at 0.65), and it says SoT only from ``SURE_OF_THE_UNFAMILIAR`` ("Tips for
+#: Rocket League aerials?", 0.96, still goes)
+MIN_KNOWN_WORDS = 0.5
+SURE_OF_THE_UNFAMILIAR = 0.9
+_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
+
+
+def known_words(classifier: LinearClassifier, question: str) -> tuple[int, int]:
+    """How many of the words ``word_features`` reads in ``question`` the classifier has a weight for, of how many."""
+    words = [word for sentence in _asked(normalise(question).lower().splitlines() or [""])
+             for word in _WORD.findall(sentence)]
+    return sum(f"w:{word}" in classifier.weights for word in words), len(words)
+
+
 class LearnedRouter(FallsBack):
     """The guards first (code, computation, one piece of writing, ... go sequential), then a learned classifier:
-    SoT when its calibrated P(sot) reaches ``threshold`` (the classifier's own unless given)."""
+    SoT when its calibrated P(sot) reaches ``threshold`` (the classifier's own unless given), and for a word
+    classifier that knows fewer than half the question's words, ``SURE_OF_THE_UNFAMILIAR``."""
 
     name = "learned"
 
@@ -464,22 +481,6 @@ class LearnedRouter(FallsBack):
         digits = next((d for d in (2, 3, 4, 6) if f"{p_sot:.{d}f}" != f"{self.threshold:.{d}f}"), 2)
         return Decision(mode, f"{self.name}: P(list of independent points) = {p_sot:.{digits}f}, SoT from "
                               f"{self.threshold:.2f}", p_sot if mode == "sot" else 1.0 - p_sot)
-
-
-#: the share of a question's words a word classifier must have been trained on for its threshold to hold; with fewer
-#: its score is mostly its bias and its punctuation, which lean to SoT ("xyzzy qwerty?" went to SoT at 0.67,
-#: "¿Cuál es la capital de Francia?" at 0.65), and it says SoT only from ``SURE_OF_THE_UNFAMILIAR`` ("Tips for
-#: Rocket League aerials?", 0.96, still goes)
-MIN_KNOWN_WORDS = 0.5
-SURE_OF_THE_UNFAMILIAR = 0.9
-_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
-
-
-def known_words(classifier: LinearClassifier, question: str) -> tuple[int, int]:
-    """How many of the words ``word_features`` reads in ``question`` the classifier has a weight for, of how many."""
-    words = [word for sentence in _asked(normalise(question).lower().splitlines() or [""])
-             for word in _WORD.findall(sentence)]
-    return sum(f"w:{word}" in classifier.weights for word in words), len(words)
 
 
 class EmbeddingRouter(LearnedRouter):
