@@ -82,7 +82,8 @@ class AnthropicProvider(Provider):
         if base_url is None:  # the SDK reads it too, and would retry a malformed one as a connection error
             check_url(f"${BASE_URL_VARIABLE}", os.environ.get(BASE_URL_VARIABLE) or None)
         api_key = api_key_or_env(api_key, "ANTHROPIC_API_KEY")
-        if not api_key and not api_key_or_env(None, "ANTHROPIC_AUTH_TOKEN"):
+        token = api_key_or_env(None, "ANTHROPIC_AUTH_TOKEN")  # the SDK reads it too, and sends it as a bearer token
+        if not api_key and not token:
             raise ConfigError("no Anthropic API key: set ANTHROPIC_API_KEY or pass api_key=...")
         # max_retries=0: sotkit's retry policy is the only retry layer.
         # an empty $ANTHROPIC_BASE_URL is unset, as an empty key is; the SDK would take "" as the URL
@@ -90,7 +91,7 @@ class AnthropicProvider(Provider):
         self._clients = sdk_clients("anthropic", http, lambda sdk, http_client: sdk.AsyncAnthropic(
             api_key=api_key, base_url=sdk_url, max_retries=0, timeout=timeout, http_client=http_client,
         ), warm=FIRST_REQUEST_IMPORTS, base_url=base_url or os.environ.get(BASE_URL_VARIABLE),
-                                       key=api_key)
+                                       key=api_key or token)
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:
         prompt = request.prompt
