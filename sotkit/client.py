@@ -263,9 +263,11 @@ class SoT:
     async def aclose(self) -> None:
         """Stop the requests still running on this client in this event loop (each raises ``PartialResultError``
         with what it wrote), then close the providers' SDK clients this client created for this loop; never ones
-        passed in. Requests running in other threads' event loops go on, on SDK clients of their own, which close
-        with their loop or with an ``aclose()`` there (a loop closed by hand without ``shutdown_asyncgens()`` would
-        leave its connections open)."""
+        passed in. The client is closed then, for every loop: a later request in any thread is a ``ConfigError``.
+        Requests running in other threads' event loops go on, on SDK clients of their own, which close with their
+        loop (a loop closed by hand without ``shutdown_asyncgens()`` would leave its connections open): a client
+        shared by threads that each run a loop per request is closed once, when the app is done with it, not at
+        each request's end."""
         self._closed = True
         for answer in list(self._answers):
             await answer.stop()
