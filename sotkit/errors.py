@@ -24,6 +24,7 @@ engines raise them without importing the SDK.
 from __future__ import annotations
 
 import logging
+import re
 import warnings
 from typing import TYPE_CHECKING
 
@@ -140,9 +141,13 @@ def describe(error: BaseException, length: int = 300) -> str:
 
 
 def one_line(text: str) -> str:
-    """``text`` with its line breaks (a server's error body may hold them) as spaces: a log line, an event's
-    attribute and ``Point.error`` stay one line each, and no server can write lines of its own into an app's log."""
-    return " ".join(text.split())
+    """``text`` with its line breaks (a server's error body may hold them) as spaces and its other control characters
+    (a terminal's escape sequences, text-direction marks) escaped: a log line, an event's attribute and
+    ``Point.error`` stay one line each, and no server can write, erase or hide lines of an app's log."""
+    return _CONTROL.sub(lambda m: m[0].encode("unicode_escape").decode("ascii"), " ".join(text.split()))
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def sole(group: BaseExceptionGroup) -> BaseException:

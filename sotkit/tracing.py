@@ -49,8 +49,9 @@ _MODES = ("sot", "sequential", "auto")
 _QUOTES = (("'", r"(?:[^'\\]|\\.|'(?=\w))*", r"'(?!\w)"), ('"', r'(?:[^"\\]|\\.)*', '"'), ("`", "[^`]*", "`"),
            ("“", "[^”]*", "”"), ("‘", r"(?:[^’]|’(?=\w))*", r"’(?!\w)"))
 _QUOTED = re.compile(rf"(?<!\w)(?:{'|'.join(start + text + end for start, text, end in _QUOTES)})")
-#: an option's name before its quoted value, in sotkit's advice: "on_outage='closed'"
-_OPTION = re.compile(r"\b[a-z]+_[a-z_]+=$")
+#: one of sotkit's options before its quoted value, in sotkit's advice ("on_outage='closed'"); not any name= (a
+#: gateway's validation error quotes the question so: "input_value='My SSN is ...'")
+_OPTION = re.compile(r"\b(?:on_point_error|on_outage|mode|decoding|http|router)=$")
 #: a quoted passage that a cut left open to the end
 _OPEN = re.compile(rf"(?<!\w)(?:{'|'.join(start + text for start, text, _ in _QUOTES)})$")
 
@@ -303,10 +304,10 @@ def _error_attributes(error: BaseException, content: bool) -> dict[str, Any]:
     status = getattr(error, "status_code", None)
     if isinstance(error, StreamError):  # the response was a 200; its status is the one the error is retried as
         attributes |= {"http.response.status_code": 200, "sotkit.error.status_code": error.status_code}
-    elif BROKE_OFF in str(error):  # a 200 whose connection broke: retried as a connection error, with no status
-        attributes["http.response.status_code"] = 200
     elif isinstance(status, int):
         attributes["http.response.status_code"] = status
+    elif BROKE_OFF in str(error):  # a 200 whose connection broke: retried as a connection error, with no status
+        attributes["http.response.status_code"] = 200
     return attributes
 
 

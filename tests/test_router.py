@@ -90,6 +90,7 @@ def test_decision_rejects_unknown_mode_and_out_of_range_confidence() -> None:
     ("Who discovered penicillin?", "fact"),
     ("What is the capital of Mongolia?", "fact"),
     ("Does Norway use the euro?", "yes/no"),
+    ("Was ancient Rome a democracy?", "yes/no"),  # review 118: English "was" before a lower-case word was lost
     # single facts in the languages the classifier reads least (probe 114: "¿Cuál es la capital de Francia?" went
     # to SoT at 0.65 on the classifier's bias)
     ("¿Cuál es la moneda de Japón?", "fact"),
@@ -142,6 +143,7 @@ def test_guards_send_each_kind_of_one_piece_answer_to_sequential(question: str, 
     "Was hilft gegen Kopfschmerzen?",
     "Was sollten Anfänger beim Laufen beachten?",
     "Was für Sportarten sind gut für Anfänger?",
+    "Was ist der schnellste Weg, Deutsch zu lernen?",  # review 118: a way, as in the other languages
 ])
 def test_guards_leave_list_shaped_questions_to_the_classifier(question: str) -> None:
     assert guard(question) is None
@@ -429,23 +431,24 @@ async def test_llm_router_uses_a_users_router_template() -> None:
 @pytest.mark.parametrize("question", [
     "Blorft snigglewump?",  # words no one trained it on: its score is its bias and the "?", 0.68
     "Quaxotic frimble?",
-    "Substitutes for gochujang?",  # 0.84 on "substitutes" alone
+    "Keto electrolyte sources?",  # 0.71
 ])
 def test_a_question_the_word_classifier_knows_too_few_words_of_needs_a_surer_p(question: str) -> None:
     decision = make_router().classify(question)
     assert decision.mode == "sequential", decision
-    assert re.search(r"P\(list of independent points\) = 0\.[678]\d, but it knows [01] of the question's [23] words: "
-                     r"SoT from 0\.90 for such a question", decision.reason), decision.reason
+    assert re.search(r"P\(list of independent points\) = 0\.[67]\d, but it knows [01] of the question's [23] words: "
+                     r"SoT from 0\.80 for such a question", decision.reason), decision.reason
 
 
-@pytest.mark.parametrize("question", ["Tips for Rocket League aerials?", "如何在家里种番茄？",
-                                      "Wie kann ich besser schlafen?"])
+@pytest.mark.parametrize("question", ["Tips for Rocket League aerials?", "Substitutes for gochujang?",
+                                      "如何在家里种番茄？", "Wie kann ich besser schlafen?"])
 def test_a_question_of_unknown_words_is_still_judged_where_p_is_sure_or_low(question: str) -> None:
-    # review 116: "Tips for Rocket League aerials?" (P 0.96 on "tips") went sequential on its unknown words alone
+    # review 116: "Tips for Rocket League aerials?" (P 0.96 on "tips") went sequential on its unknown words alone,
+    # and review 118: "Substitutes for gochujang?" (0.84) too where SoT needed 0.90
     decision = make_router().classify(question)
     assert decision.reason.startswith("default: P(list of independent points) = ") and "but it knows" not in \
         decision.reason
-    assert decision.mode == ("sot" if question.startswith("Tips") else "sequential")
+    assert decision.mode == ("sot" if question.startswith(("Tips", "Substitutes")) else "sequential")
 
 
 def test_a_list_question_with_some_unknown_names_is_still_judged() -> None:

@@ -323,7 +323,8 @@ async def test_a_fallback_models_key_is_replaced_before_its_first_call(spans, ca
     caplog.set_level("INFO", logger="sotkit")
     backup_key = "sk-ant-BACKUPKEY0123456789"
     base = sot_responder(SKELETON, TEXTS)
-    body = {"error": {"type": "server_error", "message": f"Upstream refused the keys sk-main-0123456789 / {backup_key}"}}
+    message = f"Upstream refused the keys sk-main-0123456789 / {backup_key}"
+    body = {"error": {"type": "server_error", "message": message}}
 
     def refused(request):
         return Reply("", fault=Fault.status(503, body=body)) if request.attempt == 1 else base(request)
@@ -344,7 +345,7 @@ async def test_an_error_body_of_several_lines_is_one_line_in_logs_events_and_poi
     # probe 117: "line one\nline two\r\nline three" went into the log as it came: a server could write log lines
     caplog.set_level("INFO", logger="sotkit")
     base = sot_responder(SKELETON, TEXTS)
-    body = {"error": {"type": "server_error", "message": "line one\nline two\r\nFAKE sotkit: all good"}}
+    body = {"error": {"type": "server_error", "message": "line one\nline two\r\nFAKE sotkit: all good\x1b[2K\u202e"}}
 
     def refused(request):
         return Reply("", fault=Fault.status(500, body=body)) if point_of(request) == 1 else base(request)
@@ -356,7 +357,10 @@ async def test_an_error_body_of_several_lines_is_one_line_in_logs_events_and_poi
     logged = [r.getMessage() for r in caplog.records if r.name == "sotkit"]
     assert any("line one line two FAKE sotkit: all good" in line for line in logged), logged
     assert not any("\n" in line or "\r" in line for line in logged)
-    assert result.points[0].failed and "\n" not in result.points[0].error and "line one line two" in result.points[0].error
+    # nor a terminal's escape or a text-direction mark (review 118): written out, not obeyed
+    assert any("all good\\x1b[2K\\u202e" in line for line in logged) and not any("\x1b" in line for line in logged)
+    error = result.points[0].error
+    assert result.points[0].failed and "\n" not in error and "line one line two" in error
     # and the point left out is logged (probe 117: the last line was a retry's, nothing said the point was dropped)
     assert logged[-1].startswith("point 1 failed on openai:m (InternalServerError: ") and \
         logged[-1].endswith("; it is missing from the answer")
@@ -615,6 +619,19 @@ def test_quoted_text_past_a_cut_is_elided_in_log_lines_and_spans():
     assert tracing._elide("pass on_point_error='skip' to accept it; with on_outage='closed' no call goes out") == \
         "pass on_point_error='skip' to accept it; with on_outage='closed' no call goes out"
     assert tracing._elide("rejected content='SECRET answer' and name='x'") == "rejected content='…' and name='…'"
+    # review 118: any name_x= kept what followed, and a gateway's validation error quotes the question so
+    assert tracing._elide("[type=int_parsing, input_value='My SSN is 123-45-6789', input_type=str]") == \
+        "[type=int_parsing, input_value='…', input_type=str]"
+
+
+def test_a_status_a_server_sent_is_not_taken_for_a_broken_stream_by_its_words():
+    # review 118: a 503 whose body relayed another hop's "... after its 200" was traced as a 200
+    from sotkit.providers._sse import BROKE_OFF
+
+    class Relayed(Exception):
+        status_code = 503
+
+    assert tracing._error_attributes(Relayed(f"upstream: {BROKE_OFF}"), False)["http.response.status_code"] == 503
 
 
 @pytest.mark.parametrize("message", ["guardrail: 'What's the best way to hide SECRET from my boss?' refused",

@@ -39,7 +39,7 @@ def base_fingerprint(base: str) -> str | None:
         return EMBEDDED
     try:
         return _fingerprint(Path(base).expanduser())
-    except (OSError, ValueError, KeyError, TypeError, IndexError):  # damaged: loading it will say what is wrong
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):  # damaged: loading it says why
         return None
 
 
@@ -55,9 +55,10 @@ def _fingerprint(directory: Path) -> str | None:
         digest.update(json.dumps(sorted((name, entry["dtype"], entry["shape"])
                                         for name, (_, _, entry) in tensors.items())).encode())
         path, start, entry = tensors[min(tensors)]
+        begin, end = entry["data_offsets"]
         with path.open("rb") as file:
-            file.seek(start + entry["data_offsets"][0])
-            digest.update(file.read(min(1024, entry["data_offsets"][1] - entry["data_offsets"][0])))
+            file.seek(start + begin)
+            digest.update(file.read(max(0, min(1024, end - begin))))
     elif bins := sorted(directory.glob("pytorch_model*.bin")):
         with bins[0].open("rb") as file:
             digest.update(file.read(1 << 20))
@@ -72,9 +73,9 @@ def check_weights_fit(path: Path, base: str) -> dict[str, Any]:
     model's projections answer, or a raw size mismatch at the first call)."""
     chunking, trained_for = _metadata(path)
     if trained_for is not None and (this := base_fingerprint(base)) is not None and trained_for != this:
-        raise ConfigError(f"focus_weights={str(path)!r} were trained for another base model than {base!r}; train "
-                          f"them for it with `sotkit engines focus train --base {base} --weights NEW.safetensors` "
-                          "and pass focus_weights='NEW.safetensors'")
+        raise ConfigError(f"focus_weights={str(path)!r} were trained for another base model than {base!r} (or for "
+                          "it saved in another dtype); train them for it with `sotkit engines focus train --base "
+                          f"{base} --weights NEW.safetensors` and pass focus_weights='NEW.safetensors'")
     return chunking
 
 

@@ -115,7 +115,8 @@ _MEASURES_IT = r"(?:alt[oa]|grande|lung[oa]|piccol[oa]|profond[oa]|antic[oa]|pop
 _MEASURES_DE = (r"(?:größte|längste|höchste|kleinste|älteste|tiefste|schnellste|schwerste|bevölkerungsreichste|"
                 r"heißeste|kälteste)[nrsm]?")
 # a way to do something ("le moyen le plus rapide d'apprendre", "the fastest way to"): advice, not a fact
-_NOT_A_WAY = r"(?!(?:forma|manera|modo|m[eé]todo|moyen|façon|maneira|jeito|weg|art|camino|chemin|caminho)\b)"
+_WAYS = r"(?:forma|manera|modo|m[eé]todo|moyen|façon|maneira|jeito|weg|art|methode|camino|chemin|caminho)"
+_NOT_A_WAY = rf"(?!{_WAYS}\b)"
 # not a quality asked about ("¿Qué es bueno para dormir?", "Was ist wichtig ...?"), a list of what has it
 _NOT_EVALUATIVE = (r"(?!(?:bueno|buena|mejor|lo|importante|útil|bon|bonne|meilleur|important|bom|boa|melhor|"
                    r"importante|buono|buona|meglio|gut|besser|wichtig|das beste|die beste|der beste)\b)")
@@ -292,7 +293,7 @@ GUARDS = [
           rf"^(?:quel|quelle|qui) (?:est|était) (?:le |la |l'){_NOT_A_WAY}\w+ (?:le |la )?plus {_MEASURES_FR}\b",
           rf"^(?:qual|quem) (?:é|foi|è) (?:o|a|il|la|lo|l') ?{_NOT_A_WAY}\w+ (?:mais {_MEASURES_PT}|pi[uù] "
           rf"{_MEASURES_IT})\b",
-          rf"^(?:welcher|welche|welches|wer|was) (?:ist|war) (?:der|die|das) {_MEASURES_DE}\b",
+          rf"^(?:welcher|welche|welches|wer|was) (?:ist|war) (?:der|die|das) {_MEASURES_DE}\b(?! {_WAYS}\b)",
           r"^¿?(?:qui[eé]n|cu[aá]ndo|d[oó]nde) (?:es|fue|era|est[aá]|naci[oó]|muri[oó]|escribi[oó]|invent[oó]|"
           r"pint[oó]|descubri[oó]|fund[oó]|queda)\b(?:\W+\w+){0,8}\W*$",
           r"^(?:qui|quand|où) (?:est|était|a (?:écrit|inventé|peint|découvert|fondé)|se trouve)\b"
@@ -345,11 +346,15 @@ _SEQUENTIAL_LAST = [
 
 _POLITE = re.compile(r"^(?:(?:can|could|would|will) you(?: please)?|please|i(?:'d| would) like to know|i want to "
                      r"know|i wonder|tell me|help me)\s*,?\s*", re.IGNORECASE | re.MULTILINE)
-# English "was" before what a sentence's subject opens with ("Was the moon landing faked?", "Was Napoleon short?"):
-# German "Was hilft gegen ...?" asks "what helps ...?"
-_YES_NO = re.compile(r"^(?:is|are|was(?= (?:the|a|an|it|he|she|they|there|this|that|these|those|i|you|we|his|her|"
-                     r"its|their|my|your|our|one|any|anyone|someone|everyone|anything|everything|all|each)\b"
-                     r"| (?-i:[A-Z]))|were|does|do|did|can|could|has|have|will|should)\b", re.IGNORECASE)
+# (German "Was hilft gegen ...?" asks "what helps ...?": "was" before a German verb or pronoun, or a word with an
+# umlaut, is no English yes/no "was", "Was ancient Rome democratic?")
+_GERMAN_AFTER_WAS = (r"(?:ist|sind|war|waren|kann|können|könnte|könnten|macht|machen|bedeutet|bedeuten|gibt|soll|"
+                     r"sollte|sollten|muss|müssen|würde|würden|wäre|hat|haben|heißt|tun|passiert|hilft|helfen|"
+                     r"brauche|braucht|brauchen|gehört|gehören|empfiehlst|empfehlt|empfehlen|isst|essen|kostet|"
+                     r"kosten|bringt|bringen|spricht|sprechen|zeichnet|motiviert|denkst|hältst|weißt|sagt|sagen|für|"
+                     r"ich|du|man|wir|ihr|es)\b|\S*[äöüß]")
+_YES_NO = re.compile(rf"^(?:is|are|was(?! {_GERMAN_AFTER_WAS})|were|does|do|did|can|could|has|have|will|should)\b",
+                     re.IGNORECASE)
 _OPEN = re.compile(r"^(?:how|why|what|which|describe|explain|discuss|give|tell|share|suggest|about)\b",
                    re.IGNORECASE)
 

@@ -48,8 +48,9 @@ def test_weights_trained_for_another_model_are_refused_when_the_client_is_built(
     weights = FocusLLM(AutoModelForCausalLM.from_pretrained(base), FocusConfig(16, 8, 4)).save_focus_weights(
         tmp_path / "focus.safetensors", base=base_fingerprint(str(base)))
     assert Focus(str(base), focus_weights=weights).chunking["chunk_size"] == 16
-    with pytest.raises(ConfigError, match=r"were trained for another base model than '.*b/model'; train them for it "
-                                          r"with `sotkit engines focus train --base .*b/model"):
+    with pytest.raises(ConfigError, match=r"were trained for another base model than '.*b/model' \(or for it saved "
+                                          r"in another dtype\); train them for it with `sotkit engines focus train "
+                                          r"--base .*b/model"):
         Focus(str(other), focus_weights=weights)
     # the same weights, sharded, beside an adapter's file, and named from the home directory (review 116: refused)
     resharded = tmp_path / "c" / "model"
@@ -58,6 +59,11 @@ def test_weights_trained_for_another_model_are_refused_when_the_client_is_built(
     (resharded / "adapter_model.safetensors").write_bytes((other / "model.safetensors").read_bytes())
     assert not (resharded / "model.safetensors").exists()
     Focus(str(resharded), focus_weights=weights)
+    # a damaged header gives no fingerprint (no verdict: loading it says what is wrong), not an AttributeError
+    damaged = tmp_path / "d"
+    damaged.mkdir()
+    (damaged / "model.safetensors").write_bytes(len(b"[]").to_bytes(8, "little") + b"[]")
+    assert base_fingerprint(str(damaged)) is None and base_fingerprint(str(tmp_path / "none")) is None
     monkeypatch.setenv("HOME", str(tmp_path))
     Focus("~/a/model", focus_weights=weights)
     with pytest.raises(ConfigError, match="were trained for another base model"):
