@@ -198,42 +198,26 @@ async def test_a_retried_call_has_a_retry_event(spans, provider):
         assert sorted(s.attributes["http.response.status_code"] for s in attempts) == [200, 503]
 
 
-async def test_a_cut_stream_is_retried_as_a_200_whose_error_stands_for_a_502(spans, provider):
+@pytest.mark.parametrize(("fault", "error_type", "retried_as"), [
+    (Fault.cut(after_tokens=2), "StreamError", 502),  # the status sotkit retries it as
+    (Fault.drop(after_tokens=2), "APIConnectionError", None),  # probe 117: this one's event had no status at all
+])
+async def test_a_stream_broken_after_its_200_is_retried_as_a_200(spans, provider, fault, error_type, retried_as):
     base = sot_responder(SKELETON, TEXTS)
 
-    def point_2_cut_once(request):
+    def point_2_broken_once(request):
         reply = base(request)
-        return Reply(reply.text, fault=Fault.cut(after_tokens=2)) if point_of(request) == 2 and request.attempt == 1 \
-            else reply
+        return Reply(reply.text, fault=fault) if point_of(request) == 2 and request.attempt == 1 else reply
 
-    with FakeLLMServer(point_2_cut_once, latency=FAST) as server:
+    with FakeLLMServer(point_2_broken_once, latency=FAST) as server:
         async with client(server, provider, mode="sot", retry=QUICK_RETRY) as sot:
             await sot.generate(QUESTION)
     _, calls, _ = tree(spans)
     [retried] = [s for s in calls if s.attributes.get("sotkit.point.index") == 2]
     [event] = retried.events
-    assert event.attributes["error.type"] == "StreamError"
+    assert event.attributes["error.type"] == error_type
     assert event.attributes["http.response.status_code"] == 200  # what the server sent: no gateway error
-    assert event.attributes["sotkit.error.status_code"] == 502  # what sotkit retries it as
-
-
-async def test_a_stream_whose_connection_broke_after_its_200_says_so_in_its_retry_event(spans, provider):
-    # probe 117: the event had the error but no status, where a cut stream's has the 200
-    base = sot_responder(SKELETON, TEXTS)
-
-    def point_2_dropped_once(request):
-        reply = base(request)
-        return Reply(reply.text, fault=Fault.drop(after_tokens=2)) if point_of(request) == 2 and request.attempt == 1 \
-            else reply
-
-    with FakeLLMServer(point_2_dropped_once, latency=FAST) as server:
-        async with client(server, provider, mode="sot", retry=QUICK_RETRY) as sot:
-            await sot.generate(QUESTION)
-    _, calls, _ = tree(spans)
-    [retried] = [s for s in calls if s.attributes.get("sotkit.point.index") == 2]
-    [event] = retried.events
-    assert event.attributes["error.type"] == "APIConnectionError"
-    assert event.attributes["http.response.status_code"] == 200 and "sotkit.error.status_code" not in event.attributes
+    assert event.attributes.get("sotkit.error.status_code") == retried_as
 
 
 async def test_a_fallback_ends_the_call_span_and_goes_on_in_a_span_of_the_next_model(spans, provider):
