@@ -47,10 +47,8 @@ def _fingerprint(directory: Path) -> str | None:
     digest = hashlib.sha256()
     tensors: dict[str, tuple[Path, int, dict[str, Any]]] = {}
     for path in sorted(directory.glob("model*.safetensors")):
-        with path.open("rb") as file:
-            size = int.from_bytes(file.read(8), "little")
-            header = json.loads(file.read(size)) if 0 < size < 100_000_000 else {}
-        tensors.update((name, (path, 8 + size, entry)) for name, entry in header.items() if name != "__metadata__")
+        header, start = _safetensors_header(path)
+        tensors.update((name, (path, start, entry)) for name, entry in header.items() if name != "__metadata__")
     if tensors:
         digest.update(json.dumps(sorted((name, entry["dtype"], entry["shape"])
                                         for name, (_, _, entry) in tensors.items())).encode())
@@ -149,13 +147,19 @@ def _check_architecture(model: str) -> None:
                           f"of {model!r} is not; use a model with a fixed RoPE, or decoding='greedy'")
 
 
+def _safetensors_header(path: Path) -> tuple[Any, int]:
+    """A safetensors file's header (its JSON, read without torch; ``{}`` where its stated size is none a header
+    has) and where the tensors' data begins."""
+    with path.open("rb") as file:
+        size = int.from_bytes(file.read(8), "little")
+        return (json.loads(file.read(size)) if 0 < size < 100_000_000 else {}), 8 + size
+
+
 def _metadata(path: Path) -> tuple[dict[str, Any], str | None]:
     """The chunking config of a safetensors file of FocusLLM weights and its base model's fingerprint (None in a
     file from before it was stored), its header read without torch; or a ConfigError saying what the file is not."""
     try:
-        with path.open("rb") as file:
-            size = int.from_bytes(file.read(8), "little")
-            header = json.loads(file.read(size)) if 0 < size < 100_000_000 else None
+        header, _ = _safetensors_header(path)
         chunking = json.loads(header["__metadata__"]["focus_config"])
     except (OSError, ValueError, TypeError, KeyError):
         chunking = None
