@@ -119,7 +119,7 @@ _WAYS = r"(?:forma|manera|modo|m[eé]todo|moyen|façon|maneira|jeito|weg|art|met
 _NOT_A_WAY = rf"(?!{_WAYS}\b)"
 # not a quality asked about ("¿Qué es bueno para dormir?", "Was ist wichtig ...?"), a list of what has it
 _NOT_EVALUATIVE = (r"(?!(?:bueno|buena|mejor|lo|importante|útil|bon|bonne|meilleur|important|bom|boa|melhor|"
-                   r"importante|buono|buona|meglio|gut|besser|wichtig|das beste|die beste|der beste)\b)")
+                   r"buono|buona|meglio|gut|besser|wichtig|das beste|die beste|der beste)\b)")
 
 
 @dataclass(frozen=True)
