@@ -7,6 +7,7 @@
 #   call 1:      run(command="bash benchmarks/gpu_session.sh first", carry=[".gpu1"], timeout_s=240)
 #   call 2, AT ONCE (the machine goes back 30 s after a call):
 #                run(command="bash benchmarks/gpu_session.sh second", carry=[".gpu2"], timeout_s=590)
+#                (GPU_PHASES=decode_speed,local_sot bash ... runs only those phases: a shorter call 2)
 #
 # `first` installs the carried wheels, stages GGUF part 1 and runs the smoke phase on tiny models (~1 min);
 # `second` joins the model and runs every other phase of benchmarks/gpu_run.py (~8 min, per-phase budgets) and
@@ -19,7 +20,7 @@ WORK=/tmp/gpu_work
 SITE=/tmp/site
 export PYTHONPATH=/tmp/shim:$SITE SOTKIT_CACHE=/tmp/sotcache HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1 OMP_NUM_THREADS=4
 export TQDM_DISABLE=1 HF_HUB_DISABLE_PROGRESS_BARS=1  # progress bars would fill the 12,000 characters of output that come back
-WHEELS="transformers==5.24.0 regex==2026.11.19 gguf==0.19.0"  # what the H200 image lacks or has older
+WHEELS="transformers==5.25.0 regex==2026.11.19 gguf==0.19.0"  # what the H200 image lacks or has older
 MODEL=SmolLM2-135M-Instruct.Q4_1.gguf
 
 pack() {  # here, on a machine with PyPI: the two carried folders, sized to fit beside the working tree
@@ -94,7 +95,7 @@ first() {
 second() {
     install || return 1
     join_model || return $?
-    python3 "$REPO"/benchmarks/gpu_run.py $WORK --device cuda --pack "${OUT:?}"/gpu_results.tar.gz
+    python3 "$REPO"/benchmarks/gpu_run.py $WORK --device cuda --only "${GPU_PHASES:-}" --pack "${OUT:?}"/gpu_results.tar.gz
     results
 }
 
