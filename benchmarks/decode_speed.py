@@ -79,17 +79,15 @@ def step_seconds(model, tokenizer, steps: int = 100, prompt: str = PROMPT) -> fl
     """Seconds of one batch-1 decoding step of the fast loop alone (a CUDA graph replay on a GPU), without the
     loop's per-token host work (reading the token, stop strings, streaming): the loop's floor on this device."""
     import torch
-    from transformers import StaticCache
 
-    from sotkit.engines.fast_decode import _Step
+    from sotkit.engines.fast_decode import _Workspace
     from sotkit.engines.models import synchronize
 
     ids = tokenizer(prompt, return_tensors="pt").input_ids.to(model.device)
     mask, width = torch.ones_like(ids), ids.shape[1]
-    cache = StaticCache(config=model.config, max_cache_len=width + steps + 2)
     with torch.inference_mode():
-        model(input_ids=ids, attention_mask=mask, cache=cache, use_cache=True, logits_to_keep=1)
-        step = _Step(model, cache, mask, width, width + steps + 2, use_graph=model.device.type == "cuda")
+        step = _Workspace(model, 1, width + steps + 2, use_graph=model.device.type == "cuda")
+        step.start(ids, mask)
         token = ids[:, -1]
         step(token, width), step(token, width + 1)  # the eager warm-up, then the capture
         synchronize(model.device)

@@ -5,6 +5,8 @@ allocates a static KV cache, prefills eagerly, warms a step up and captures a CU
 it. This times whole calls of ``fast_decode.greedy`` at two lengths for a skeleton-like call (1 row) and an
 expansion-like one (6 rows), and splits each into ``fixed_ms`` (prefill, warm-up, capture, allocation) and
 ``step_ms``: step = (t(long) - t(short)) / (long - short), fixed = t(short) - short x step. No row stops early.
+Side by side in one process: the cache and graph kept from the call before (the default, ``fast_decode.KEEP_BYTES``)
+and made anew at every call (``KEEP_BYTES = 0``, as before they were kept); on a GPU also eager steps.
 
 The model is SmolLM2-135M's shape with random weights (``--random``, the default: the time of a step does not
 depend on the weights, and nothing needs carrying to a GPU machine) or the embedded model itself (``--embedded``).
@@ -56,7 +58,17 @@ def time_call(model, rows: int, width: int, new_tokens: int, cuda_graph: bool | 
     return time.perf_counter() - start
 
 
-def measure(model, *, short: int, long: int, repeats: int, cuda_graph: bool | None = None) -> dict:
+def measure(model, *, short: int, long: int, repeats: int, cuda_graph: bool | None = None, keep: bool = True) -> dict:
+    from sotkit.engines import fast_decode
+
+    fast_decode.KEEP_BYTES, kept_bytes = (fast_decode.KEEP_BYTES if keep else 0), fast_decode.KEEP_BYTES
+    try:
+        return _measure(model, short=short, long=long, repeats=repeats, cuda_graph=cuda_graph)
+    finally:
+        fast_decode.KEEP_BYTES = kept_bytes
+
+
+def _measure(model, *, short: int, long: int, repeats: int, cuda_graph: bool | None) -> dict:
     report = {}
     for name, case in CASES.items():
         call = lambda n: time_call(model, case["rows"], case["width"], n, cuda_graph)  # noqa: E731
@@ -78,6 +90,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--short", type=int, default=8)
     parser.add_argument("--long", type=int, default=72)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--eager", action="store_true", help="on a GPU, eager steps too (minutes)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
     if args.embedded:
@@ -88,12 +101,14 @@ def main(argv: list[str] | None = None) -> dict:
         model = random_model(args.device, args.dtype)
     report = {"device": str(model.device), "dtype": args.dtype, "model": "smollm2" if args.embedded else
               "SmolLM2-135M's shape, random weights", "repeats": args.repeats,
-              "graph": measure(model, short=args.short, long=args.long, repeats=args.repeats)}
+              "kept": measure(model, short=args.short, long=args.long, repeats=args.repeats),
+              "made_per_call": measure(model, short=args.short, long=args.long, repeats=args.repeats, keep=False)}
     if model.device.type == "cuda":  # eager steps beside: their fixed part has no warm-up step and no capture
         import torch
 
         report["device"] = torch.cuda.get_device_name(model.device)
-        report["eager"] = measure(model, short=args.short, long=args.long, repeats=1, cuda_graph=False)
+        if args.eager:
+            report["eager"] = measure(model, short=args.short, long=args.long, repeats=1, cuda_graph=False)
     print(json.dumps(report, indent=1))
     if args.out:
         args.out.write_text(json.dumps(report, indent=1))

@@ -75,7 +75,7 @@ def phases(work: Path, device: str, tiny: bool, fast: bool) -> list[Phase]:
                      lud_bench=["--prompts", "1", "--max-new-tokens", "8", "--alphas", "0.5", "--verify-alphas", "0.5",
                                 "--lookup-alphas", "0.5"])
     else:
-        sizes = dict(speed=["--tokens", "256", "--repeats", "3"],
+        sizes = dict(speed=["--tokens", "128", "--repeats", "2"],
                      sot=["--budget-s", "120"],
                      prepare=["--seq-len", "128", "--code-sequences", "6000", "--answer-tokens", "128"],
                      lud_train=["--steps", "100000", "--batch-size", "32", "--lr", "1e-4", "--top-layers", "0",
@@ -89,7 +89,7 @@ def phases(work: Path, device: str, tiny: bool, fast: bool) -> list[Phase]:
                                 "--verify-alphas", "0.5", "--lookup-alphas", "0.5"])
     return [
         Phase("smoke", 60, [[bench("gpu_smoke.py", device, "--out", w("smoke.json"))]], ["smoke.json"]),
-        Phase("decode_speed", 45, [[bench("decode_speed.py", "--model", model, *on, *dtype, *sizes["speed"],
+        Phase("decode_speed", 75, [[bench("decode_speed.py", "--model", model, *on, *dtype, *sizes["speed"],
                                           "--out", w("decode_speed.json"))]], ["decode_speed.json"]),
         Phase("local_sot", 170, [[bench("local_sot.py", "--model", model, *on, *dtype, *fast_flag, "--batch-curve",
                                         *sizes["sot"], "--out", w("local_sot_gpu.json"))]], ["local_sot_gpu.json"]),

@@ -29,11 +29,14 @@ from sotkit.providers.base import Prompt
 
 PROMPTS = [Prompt("Tell me about tea.", system="Be brief."), Prompt("Why is the sky blue? Explain it well."),
            Prompt("Name three rivers.", prefill="1.")]
+OTHERS = [Prompt("Hi."), Prompt("Tell me a long story about a dragon, a knight and a castle, with a happy ending."),
+          Prompt("Why is the sea salty?", prefill="Because")]
 
 
 def check_fast_decode(device: str) -> dict:
     """The fast loop writes generate()'s texts (float32, rows of different lengths and budgets); on CUDA its
-    graph replay writes the eager steps' tokens, and it runs in bfloat16."""
+    graph replay writes the eager steps' tokens, also replayed again for other prompts (the kept graph), and it
+    runs in bfloat16."""
     tokenizer = tiny_chat_tokenizer(pad_token="<unk>")
     tokenizer.padding_side = "left"
     model = tiny_llama(len(tokenizer), seed=1).to(device)
@@ -45,9 +48,18 @@ def check_fast_decode(device: str) -> dict:
         never = lambda ids, scores: torch.zeros(ids.shape[0], dtype=torch.bool, device=ids.device)  # noqa: E731
         eager, graph = (fast_decode.greedy(model, **inputs, max_new_tokens=30, pad_token_id=tokenizer.pad_token_id,
                                            stopping_criteria=never, cuda_graph=g) for g in (False, True))
-        checks["cuda_graph_equals_eager"] = torch.equal(eager, graph)
+        captured = next(space for key, space in fast_decode._kept[model].items() if key[2])
+        starts, start = [], captured.start
+        captured.start = lambda *args: starts.append(1) or start(*args)  # type: ignore[method-assign]
+        others = _left_padded(tokenizer, [chat_token_ids(tokenizer, p) for p in OTHERS])
+        eager_others, graph_others = (fast_decode.greedy(model, **others, max_new_tokens=25, stopping_criteria=never,
+                                                         pad_token_id=tokenizer.pad_token_id, cuda_graph=g)
+                                      for g in (False, True))
+        checks["kept_graph_replayed"] = starts == [1] and captured.graph is not None
+        checks["cuda_graph_equals_eager"] = torch.equal(eager, graph) and torch.equal(eager_others, graph_others)
         stream_generate(model.to(torch.bfloat16), tokenizer, PROMPTS, max_new_tokens=20, fast_decode=True)
-    checks["ok"] = checks["fast_decode_equals_generate"] and checks["cuda_graph_equals_eager"] is not False
+    checks["ok"] = (checks["fast_decode_equals_generate"] and checks["cuda_graph_equals_eager"] is not False
+                    and checks.get("kept_graph_replayed") is not False)
     return checks
 
 

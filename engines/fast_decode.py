@@ -17,6 +17,11 @@ loop without a graph, which is how its tokens are checked against ``generate()``
 from __future__ import annotations
 
 import inspect
+import threading
+import weakref
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -27,6 +32,15 @@ if TYPE_CHECKING:
 _UNSUPPORTED = {"repetition_penalty": 1.0, "no_repeat_ngram_size": 0, "min_new_tokens": 0, "min_length": 0,
                 "bad_words_ids": None, "suppress_tokens": None, "begin_suppress_tokens": None,
                 "forced_bos_token_id": None, "forced_eos_token_id": None, "sequence_bias": None}
+
+# A call's static cache and captured step are kept for the next call of as many rows and the same cache length
+# (rounded up to LENGTH_STEP): making them (the cache, an eager warm-up step, the capture) costs 20 to 50 steps on
+# an H200 (benchmarks/results/fast_decode_calls_gpu.json), more than a SoT skeleton's whole decoding. KEEP_BYTES
+# bounds the kept caches of one model; the least recently used goes first (0 keeps none).
+KEEP_BYTES = 2 << 30
+LENGTH_STEP = 256
+_kept: weakref.WeakKeyDictionary[Any, OrderedDict[tuple, _Workspace]] = weakref.WeakKeyDictionary()
+_kept_lock = threading.Lock()
 
 
 def check_supported(model: PreTrainedModel) -> None:
@@ -67,7 +81,6 @@ def greedy(
     if do_sample or any(v is not None for v in (top_p, top_k, temperature)):
         raise ValueError("fast_decode decodes greedily: pass do_sample=False and no top_p, top_k or temperature")
     import torch
-    from transformers import StaticCache
 
     check_supported(model)
     device = model.device
@@ -78,14 +91,9 @@ def greedy(
     length = width + (min(max_new_tokens, max(most - width, 1)) if most else max_new_tokens)
     tokens = torch.full((rows, length), pad_token_id, dtype=input_ids.dtype, device=device)
     tokens[:, :width] = input_ids
-    # generate()'s positions: each token's index among its row's real (unpadded) tokens
-    positions = (attention_mask.long().cumsum(-1) - 1).masked_fill_(attention_mask == 0, 1)
-    cache = StaticCache(config=model.config, max_cache_len=length)
-    with torch.inference_mode():
-        logits = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=positions, cache=cache,
-                       use_cache=True, logits_to_keep=1).logits
-        use_graph = device.type == "cuda" if cuda_graph is None else cuda_graph
-        step = _Step(model, cache, attention_mask, width, length, use_graph)
+    use_graph = device.type == "cuda" if cuda_graph is None else cuda_graph
+    with _workspace(model, rows, _cache_length(length, most), use_graph) as step, torch.inference_mode():
+        logits = step.start(input_ids, attention_mask)
         unfinished = torch.ones(rows, dtype=torch.bool, device=device)
         pad = torch.tensor(pad_token_id, dtype=tokens.dtype, device=device)
         for index in range(width, length):
@@ -100,25 +108,83 @@ def greedy(
     return tokens
 
 
-class _Step:
-    """One decoding step on fixed buffers: the new tokens, their positions and which cache slots they see."""
+def _cache_length(length: int, most: int | None) -> int:
+    """``length`` rounded up to a LENGTH_STEP, so calls of nearby lengths share a kept cache (within the model)."""
+    rounded = -(-length // LENGTH_STEP) * LENGTH_STEP
+    return max(length, min(rounded, most)) if most else rounded
 
-    def __init__(self, model: PreTrainedModel, cache: Any, attention_mask: torch.Tensor, width: int, length: int,
-                 use_graph: bool) -> None:
+
+@contextmanager
+def _workspace(model: PreTrainedModel, rows: int, length: int, use_graph: bool) -> Iterator[_Workspace]:
+    """A kept workspace of this shape if one is free, else a new one; kept afterwards if the call ended well."""
+    # A graph reads the weights where they were at its capture: after model.to(...) it would read freed memory.
+    weights = (str(model.device), model.dtype, tuple(p.data_ptr() for p in model.parameters()))
+    key = (rows, length, use_graph, weights)
+    with _kept_lock:
+        found = _kept.get(model, {}).get(key)
+        space = found if found is not None and found.lock.acquire(blocking=False) else None  # another call's?
+    if space is None:
+        space = _Workspace(model, rows, length, use_graph)
+        space.lock.acquire()
+    try:
+        yield space
+    except BaseException:  # a call broken off mid-step or mid-capture: its buffers are not to be trusted
+        with _kept_lock:
+            if _kept.get(model, {}).get(key) is space:
+                del _kept[model][key]
+        raise
+    else:
+        with _kept_lock:
+            kept = _kept.setdefault(model, OrderedDict())
+            for stale in [k for k in kept if k[3] != weights]:
+                del kept[stale]
+            if kept.setdefault(key, space) is space:
+                kept.move_to_end(key)
+                while kept and sum(s.nbytes for s in kept.values()) > KEEP_BYTES:
+                    kept.popitem(last=False)
+    finally:
+        space.lock.release()
+
+
+class _Workspace:
+    """A static KV cache and one decoding step on fixed buffers (the new tokens, their positions and which cache
+    slots they see), with the step's CUDA graph once captured: every call that uses it starts with ``start``."""
+
+    def __init__(self, model: PreTrainedModel, rows: int, length: int, use_graph: bool) -> None:
         import torch
+        from transformers import StaticCache
 
-        self.model, self.cache = model, cache
-        rows = attention_mask.shape[0]
+        # the model is passed to each call, not held: the kept workspaces must not keep their model alive
+        self.model_ref = weakref.ref(model)
+        self.cache = StaticCache(config=model.config, max_cache_len=length)
         self.ids = torch.zeros(rows, 1, dtype=torch.long, device=model.device)
-        # the first generated token sits after all of its row's real tokens
-        self.positions = attention_mask.long().sum(-1, keepdim=True) - 1
+        self.positions = torch.zeros(rows, 1, dtype=torch.long, device=model.device)
         # a 4D boolean mask is passed through to attention as is: slot k is visible if it holds a real token
         self.visible = torch.zeros(rows, 1, 1, length, dtype=torch.bool, device=model.device)
-        self.visible[:, 0, 0, :width] = attention_mask.bool()
         self.use_graph = use_graph
         self.graph: Any = None
         self.logits: torch.Tensor | None = None
         self.stream = torch.cuda.Stream(model.device) if use_graph else None
+        self.lock = threading.Lock()
+
+    @property
+    def nbytes(self) -> int:
+        return sum(t.nbytes for layer in self.cache.layers for t in (getattr(layer, "keys", None),
+                                                                       getattr(layer, "values", None))
+                   if t is not None)
+
+    def start(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Empty the cache and prefill it with left-padded prompts; the logits of their last tokens."""
+        width = input_ids.shape[1]
+        self.cache.reset()  # in place: a captured graph keeps reading and writing the same tensors
+        self.visible.zero_()
+        self.visible[:, 0, 0, :width] = attention_mask.bool()
+        # the first generated token sits after all of its row's real tokens
+        self.positions.copy_(attention_mask.long().sum(-1, keepdim=True) - 1)
+        # generate()'s positions: each token's index among its row's real (unpadded) tokens
+        positions = (attention_mask.long().cumsum(-1) - 1).masked_fill_(attention_mask == 0, 1)
+        return self._model()(input_ids=input_ids, attention_mask=attention_mask, position_ids=positions,
+                             cache=self.cache, use_cache=True, logits_to_keep=1).logits
 
     def __call__(self, token: torch.Tensor, slot: int) -> torch.Tensor:
         import torch
@@ -133,25 +199,32 @@ class _Step:
             return self._forward()
         # The first step runs eagerly on the capture stream (a warm-up, as CUDA graphs need); the second is
         # captured (capturing runs nothing, so the cache is untouched) and then replayed for real.
+        device = self.ids.device
         assert self.stream is not None
-        self.stream.wait_stream(torch.cuda.current_stream(self.model.device))
+        self.stream.wait_stream(torch.cuda.current_stream(device))
         if self.logits is None:
             with torch.cuda.stream(self.stream):
                 self.logits = self._forward()
-            torch.cuda.current_stream(self.model.device).wait_stream(self.stream)
+            torch.cuda.current_stream(device).wait_stream(self.stream)
             return self.logits
         # capture_begin/end rather than torch.cuda.graph(), which empties the allocator's cache at every capture
-        self.graph = torch.cuda.CUDAGraph()
+        graph = torch.cuda.CUDAGraph()
         with torch.cuda.stream(self.stream):
-            self.graph.capture_begin(capture_error_mode="thread_local")
+            graph.capture_begin(capture_error_mode="thread_local")
             try:
                 self.logits = self._forward()
             finally:
-                self.graph.capture_end()
-        torch.cuda.current_stream(self.model.device).wait_stream(self.stream)
-        self.graph.replay()
+                graph.capture_end()
+        torch.cuda.current_stream(device).wait_stream(self.stream)
+        self.graph = graph
+        graph.replay()
         return self.logits
 
+    def _model(self) -> PreTrainedModel:
+        model = self.model_ref()
+        assert model is not None, "a workspace is used only while its model is"
+        return model
+
     def _forward(self) -> torch.Tensor:
-        return self.model(input_ids=self.ids, attention_mask=self.visible, position_ids=self.positions,
-                          cache=self.cache, use_cache=True).logits
+        return self._model()(input_ids=self.ids, attention_mask=self.visible, position_ids=self.positions,
+                             cache=self.cache, use_cache=True).logits

@@ -97,15 +97,12 @@ def test_a_budget_past_the_models_positions_stops_there_instead_of_allocating_it
 def test_the_decoding_step_traces_as_one_graph(tokenizer):
     """No host sync or data-dependent branch inside a step: what a CUDA graph capture needs (checked here with
     dynamo's full-graph tracing, which fails at the first graph break)."""
-    from transformers import StaticCache
-
     model = tiny_llama(len(tokenizer), seed=1)
     inputs = _left_padded(tokenizer, [chat_token_ids(tokenizer, p) for p in PROMPTS[:2]])
     width = inputs["input_ids"].shape[1]
-    cache = StaticCache(config=model.config, max_cache_len=width + 4)
     with torch.inference_mode():
-        model(**inputs, cache=cache, use_cache=True)
-        step = fast_decode._Step(model, cache, inputs["attention_mask"], width, width + 4, use_graph=False)
+        step = fast_decode._Workspace(model, 2, width + 4, use_graph=False)
+        step.start(inputs["input_ids"], inputs["attention_mask"])
         eager = step._forward
         step._forward = torch.compile(eager, backend="eager", fullgraph=True)
         logits = step(torch.tensor([5, 6]), width)
@@ -130,3 +127,128 @@ def test_cuda_graph_replay_writes_the_eager_steps_tokens(tokenizer):
     runs = [fast_decode.greedy(model, **inputs, max_new_tokens=30, pad_token_id=tokenizer.pad_token_id,
                                stopping_criteria=never, cuda_graph=graph) for graph in (False, True)]
     assert torch.equal(runs[0], runs[1])
+
+
+# A call's cache and step are kept for the next call of as many rows (fast_decode.KEEP_BYTES): what the next call
+# decodes must not depend on what the one before left in them.
+OTHERS = [
+    Prompt("Hi."),
+    Prompt("Tell me a long story about a dragon, a knight, a river and a castle, with a happy ending please."),
+    Prompt("Why is the sea salty?", prefill="Because"),
+]
+
+
+def never(ids, scores):
+    return torch.zeros(ids.shape[0], dtype=torch.bool)
+
+
+def decode(model, tokenizer, prompts, max_new_tokens=12, fast=True, **options):
+    inputs = _left_padded(tokenizer, [chat_token_ids(tokenizer, p) for p in prompts])
+    if not fast:
+        return model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
+                              pad_token_id=tokenizer.pad_token_id, stopping_criteria=[never])
+    return fast_decode.greedy(model, **inputs, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id,
+                              stopping_criteria=options.pop("stopping_criteria", never), **options)
+
+
+def kept(model):
+    return list(fast_decode._kept.get(model, {}).values())
+
+
+def test_the_next_call_of_as_many_rows_reuses_the_kept_cache_and_writes_generates_tokens(tokenizer):
+    model = tiny_llama(len(tokenizer), seed=1)
+    first = decode(model, tokenizer, PROMPTS, max_new_tokens=30)
+    assert torch.equal(first, decode(model, tokenizer, PROMPTS, max_new_tokens=30, fast=False))
+    [space] = kept(model)
+    # other prompts, shorter and longer, padded otherwise, a budget of its own: same rows, same cache length
+    for prompts, budget in ((OTHERS, 9), (PROMPTS[::-1], 21), (OTHERS[::-1], 30)):
+        tokens = decode(model, tokenizer, prompts, max_new_tokens=budget)
+        assert kept(model) == [space]
+        assert torch.equal(tokens, decode(model, tokenizer, prompts, max_new_tokens=budget, fast=False))
+
+
+def test_other_shapes_get_workspaces_of_their_own_and_the_least_recently_used_goes_first(tokenizer, monkeypatch):
+    model = tiny_llama(len(tokenizer), seed=1)
+    decode(model, tokenizer, PROMPTS[:1])
+    decode(model, tokenizer, PROMPTS[:2])
+    one_row, two_rows = kept(model)
+    decode(model, tokenizer, PROMPTS[:1])  # used again: now the most recent
+    assert kept(model) == [two_rows, one_row]
+    monkeypatch.setattr(fast_decode, "KEEP_BYTES", one_row.nbytes + two_rows.nbytes)
+    decode(model, tokenizer, PROMPTS, max_new_tokens=fast_decode.LENGTH_STEP)  # a third shape: longer, three rows
+    assert one_row not in kept(model) and two_rows not in kept(model)
+    monkeypatch.setattr(fast_decode, "KEEP_BYTES", 0)
+    decode(model, tokenizer, PROMPTS[:1])
+    assert kept(model) == []
+
+
+def test_a_call_broken_off_leaves_no_workspace_behind_and_the_next_call_is_right(tokenizer):
+    model = tiny_llama(len(tokenizer), seed=1)
+    decode(model, tokenizer, PROMPTS)
+    [space] = kept(model)
+
+    def broken(ids, scores):
+        if ids.shape[1] > 60:
+            raise KeyboardInterrupt
+        return never(ids, scores)
+
+    with pytest.raises(KeyboardInterrupt):
+        decode(model, tokenizer, PROMPTS, max_new_tokens=30, stopping_criteria=broken)
+    assert space not in kept(model)
+    assert torch.equal(decode(model, tokenizer, OTHERS), decode(model, tokenizer, OTHERS, fast=False))
+
+
+def test_calls_at_once_in_two_threads_each_decode_their_own_prompts(tokenizer):
+    import threading
+
+    model = tiny_llama(len(tokenizer), seed=1)
+    decode(model, tokenizer, PROMPTS)  # one workspace kept: one thread takes it, the other makes its own
+    both_inside = threading.Barrier(2, timeout=30)  # each call waits at its third step for the other's
+    results = {}
+
+    def run(name, prompts):
+        steps = []
+
+        def meet(ids, scores):
+            steps.append(1)
+            if len(steps) == 3:
+                both_inside.wait()
+            return never(ids, scores)
+
+        results[name] = decode(model, tokenizer, prompts, max_new_tokens=20, stopping_criteria=meet)
+
+    threads = [threading.Thread(target=run, args=(name, prompts)) for name, prompts in (("a", PROMPTS), ("b", OTHERS))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert torch.equal(results["a"], decode(model, tokenizer, PROMPTS, max_new_tokens=20, fast=False))
+    assert torch.equal(results["b"], decode(model, tokenizer, OTHERS, max_new_tokens=20, fast=False))
+
+
+def test_weights_moved_or_recast_are_never_read_through_a_kept_workspace(tokenizer):
+    model = tiny_llama(len(tokenizer), seed=1)
+    decode(model, tokenizer, PROMPTS)
+    [old] = kept(model)
+    model.to(torch.float64)  # new tensors: a graph captured before would read the freed float32 ones
+    tokens = decode(model, tokenizer, PROMPTS)
+    assert old not in kept(model) and len(kept(model)) == 1
+    assert torch.equal(tokens, decode(model, tokenizer, PROMPTS, fast=False))
+
+
+def test_kept_workspaces_do_not_keep_their_model_alive(tokenizer):
+    import gc
+    import weakref
+
+    model = tiny_llama(len(tokenizer), seed=1)
+    decode(model, tokenizer, PROMPTS)
+    alive = weakref.ref(model)
+    del model
+    gc.collect()
+    assert alive() is None
+
+
+@pytest.mark.parametrize(("length", "most", "cache"), [(100, None, 256), (256, None, 256), (257, None, 512),
+                                                        (280, 300, 300), (301, 300, 301), (40, 8192, 256)])
+def test_cache_lengths_are_rounded_up_within_the_models_positions(length, most, cache):
+    assert fast_decode._cache_length(length, most) == cache
