@@ -24,6 +24,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from .errors import ConfigError
+
 if TYPE_CHECKING:
     import torch
     from transformers import LogitsProcessorList, PreTrainedModel, StoppingCriteriaList
@@ -48,10 +50,17 @@ def check_supported(model: PreTrainedModel) -> None:
     if "cache" not in inspect.signature(model.forward).parameters:
         raise RuntimeError("fast_decode needs a transformers version whose models take `cache=` (5.2x or later); "
                            "upgrade transformers or decode without fast_decode")
+    from transformers import StaticCache
+
+    # a sliding-window layer's cache is a ring of the window's length, which this loop's one mask over every slot
+    # does not describe (Gemma 2 and 3, Mistral 7B v0.1, Qwen2 with use_sliding_window)
+    if any(layer.is_sliding for layer in StaticCache(config=model.config, max_cache_len=2).layers):
+        raise ConfigError(f"fast_decode does not decode {type(model).__name__}'s sliding-window attention layers; "
+                          "decode without fast_decode")
     config = model.generation_config
     changed = [name for name, default in _UNSUPPORTED.items() if getattr(config, name, default) not in (default, None)]
     if changed:
-        raise ValueError(f"the model's generation config sets {', '.join(changed)}, which fast_decode does not "
+        raise ConfigError(f"the model's generation config sets {', '.join(changed)}, which fast_decode does not "
                          "apply; decode without fast_decode or clear them in model.generation_config")
 
 

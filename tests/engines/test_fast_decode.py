@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from sotkit.engines import fast_decode
+from sotkit.engines.errors import ConfigError
 from sotkit.engines.generation import _left_padded, chat_token_ids, stream_generate
 from sotkit.engines.testing import tiny_chat_tokenizer, tiny_llama
 from sotkit.providers.base import Prompt
@@ -252,3 +253,39 @@ def test_kept_workspaces_do_not_keep_their_model_alive(tokenizer):
                                                         (280, 300, 300), (301, 300, 301), (40, 8192, 256)])
 def test_cache_lengths_are_rounded_up_within_the_models_positions(length, most, cache):
     assert fast_decode._cache_length(length, most) == cache
+
+
+def tiny(architecture, vocab_size, **extra):
+    """A 2-layer random model of another architecture, sized and seeded as ``tiny_llama``."""
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    torch.manual_seed(1)
+    if architecture == "gpt2":
+        config = AutoConfig.for_model("gpt2", vocab_size=vocab_size, n_embd=64, n_layer=2, n_head=4, n_positions=1024,
+                                      eos_token_id=1, bos_token_id=None, initializer_range=0.2)
+    else:
+        config = AutoConfig.for_model(architecture, vocab_size=vocab_size, hidden_size=64, intermediate_size=128,
+                                      num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, head_dim=16,
+                                      max_position_embeddings=1024, eos_token_id=1, bos_token_id=None,
+                                      pad_token_id=None, initializer_range=0.2, **extra)
+    return AutoModelForCausalLM.from_config(config).eval()
+
+
+@pytest.mark.parametrize(("architecture", "extra"), [("gpt2", {}), ("qwen2", {}), ("qwen3", {}),
+                                                     ("mistral", {"sliding_window": None})])  # Mistral v0.2 on
+def test_other_architectures_decode_generates_tokens(tokenizer, architecture, extra):
+    model = tiny(architecture, len(tokenizer), **extra)
+    for _ in range(2):  # the second call on the kept workspace
+        (plain, _), (fast, _) = both(model, tokenizer, max_new_tokens=[40, 25, 33])
+        assert fast == plain
+
+
+@pytest.mark.parametrize(("architecture", "extra"), [
+    ("mistral", {"sliding_window": 16}),
+    ("qwen2", {"use_sliding_window": True, "sliding_window": 16, "max_window_layers": 1}),
+    ("gemma2", {"sliding_window": 16, "query_pre_attn_scalar": 16}),
+])
+def test_sliding_window_attention_is_refused_saying_what_to_do(tokenizer, architecture, extra):
+    model = tiny(architecture, len(tokenizer), **extra)
+    with pytest.raises(ConfigError, match="sliding-window attention .* decode without fast_decode"):
+        stream_generate(model, tokenizer, PROMPTS, max_new_tokens=40, fast_decode=True)
