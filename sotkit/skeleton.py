@@ -671,10 +671,17 @@ def _joined_in(words: tuple[str, ...], phrase: tuple[str, ...]) -> bool:
     return False
 
 
+# a full stop that ends an abbreviation is the title's own ("Screens off by 9:30 p.m.", "Made in the U.S.")
+_ABBREVIATION_END = re.compile(r"(?:\b[^\W\d_]\.){2,}$|\b(?:etc|Inc|Ltd|Co|Corp|Jr|Sr|vs)\.$")
+
+
 def _clean(title: str) -> str:
     # a star after a space closes no emphasis: it is the text's ("Avoid SELECT *")
-    title = re.sub(r"(?<!\s)[*_]+$", "", _trim(title).lstrip("*_"))
-    return _trim(title.strip().rstrip(":.：。"))
+    title = re.sub(r"(?<!\s)[*_]+$", "", _trim(title).lstrip("*_")).strip()
+    cleaned = title.rstrip(":.：。")
+    if title[len(cleaned):len(cleaned) + 1] == "." and _ABBREVIATION_END.search(cleaned + "."):
+        cleaned += "."
+    return _trim(cleaned)
 
 
 def _trim(text: str) -> str:

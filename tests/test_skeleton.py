@@ -108,6 +108,11 @@ def parse(text: str, *, max_points: int = 10, step: int = 1, drop_subsumed: bool
     # a title of a number: a year or a work's name ("1917", "1984"); the line's own number again is none
     ("1. 1917\n2. Dunkirk\n3. 1984", ["1917", "Dunkirk", "1984"]),
     ("1. Dunkirk\n10. 10\n11. 1984", ["Dunkirk", "1984"]),
+    # a title's full stop goes, unless it ends an abbreviation: then it is the title's own
+    ("1. Move for 30 minutes.\n2. Screens off by 9:30 p.m.\n3. Vitamin D.", ["Move for 30 minutes",
+                                                                            "Screens off by 9:30 p.m.", "Vitamin D"]),
+    ("1. Made in the U.S.: jobs\n2. Tools like grep, awk, etc.\n3. Done...", ["Made in the U.S.",
+                                                                             "Tools like grep, awk, etc.", "Done"]),
     ("Paris is the capital of France.", []),
     ("About 1.5 million people live there.\nIt is big.", []),
     ("", []),
