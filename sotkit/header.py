@@ -54,11 +54,12 @@ class OwnHeader:
     Keep a schedule."), which then goes as a restated header would."""
 
     def __init__(self, index: int, title: str, continues: str = "") -> None:
-        self._index, self._title = index, title.lower()
-        self.after_title = continues.rstrip(" *").lower().endswith(self._title)
+        # a title's own full stop ends an abbreviation ("Water at 7 a.m."): a restatement may leave it out
+        self._index, self._titles = index, sorted({title.lower(), title.lower().removesuffix(".")}, key=len)[::-1]
+        self.after_title = continues.rstrip(" *").lower().endswith(tuple(self._titles))
         # the forms a restated header takes, squeezed as _squeeze does (compared with the reply's start)
-        self._forms = tuple(map(_squeeze, (f"{index}. {title}:", f"{title}:",
-                                           *(f"{label} {index}. {title}:" for label in ("point", "step", "part")))))
+        self._forms = tuple(_squeeze(form) for title in self._titles for form in (
+            f"{index}. {title}:", f"{title}:", *(f"{label} {index}. {title}:" for label in ("point", "step", "part"))))
 
     def may_grow(self, text: str) -> bool:
         """Could the text so far still grow into a restated header?"""
@@ -74,17 +75,23 @@ class OwnHeader:
         n = number["n"] or number["label"] or number["circled"]
         if n is not None and number_value(n) != self._index:  # "٣.", "３.", "三、" and "③" are 3 too
             return None
-        start, end = number.end(), number.end() + len(self._title)
-        if text[start:end].lower() != self._title:
+        start = number.end()
+        title = next((t for t in self._titles if text[start:start + len(t)].lower() == t), None)
+        if title is None:
             return None
-        if separator := _SEPARATOR.match(text, end):
+        end = title_end = start + len(title)
+        separator = _SEPARATOR.match(text, end)
+        after = text[end:].lstrip(" ")[:1]
+        if separator is None and title.endswith(".") and after and not after.islower():
+            separator = _SEPARATOR.match(text, end - 1)  # "2. Water at 7 a.m. Drink ...": the stop ends both
+        if separator:
             end = separator.end()
             if separator["dash"] or text[end - 1] == "-":  # "Title — text." or "Title — an aside — text."
                 if (aside := dash_aside(text, end, final)) is None:
                     return UNDECIDED
                 if aside:
                     return None
-            return _line_end(text, start, start + len(self._title), _CLOSE.match(text, end).end(), final)
+            return _line_end(text, start, title_end, _CLOSE.match(text, end).end(), final)
         close = _BARE_TITLE_END.match(text, end)
         assert close is not None  # every part of it is optional
         if n is None and not close[1]:

@@ -105,11 +105,12 @@ class OtherPoints:
 
     def __init__(self, index: int, own_title: str, titles: Sequence[str] = (), earlier_titles: Sequence[str] = (), *,
                  bullets: bool = False, most_points: int | None = None, count_known: bool = False) -> None:
-        self._index, self._own_title = index, own_title.casefold()
+        # titles without an abbreviation's full stop ("7 a.m."), which a line naming one may leave out
+        self._index, self._own_title = index, own_title.casefold().removesuffix(".")
         self.most_points, self.count_known = most_points, count_known
         self._own_words = _words_of(self._own_title)
         self._bullets = bullets
-        self._earlier = frozenset(t.casefold() for t in earlier_titles)
+        self._earlier = frozenset(t.casefold().removesuffix(".") for t in earlier_titles)
         self.titles: list[str] = []
         self._numbers: dict[str, int] = {}  # each title's point number (``titles`` come in the answer's order)
         self._named: list[str] = []  # titles whose mention in a sentence is a drift (two words or more)
@@ -124,7 +125,7 @@ class OtherPoints:
     def add(self, title: str) -> None:
         """Another point's title, such as one parsed after this point's call started: running on into that point
         ends this one from now on."""
-        if not (title := title.casefold()).strip():
+        if not (title := title.casefold().removesuffix(".")).strip():
             return
         number = len(self.titles) + 1
         self._numbers.setdefault(title, number + (number >= self._index))  # the point's own number is skipped

@@ -1796,3 +1796,30 @@ def test_a_long_unended_sentence_is_searched_for_its_end_once_not_at_every_piece
     whole = echo_filter(Templates(), "Keep calm", whole_sentences=False)
     assert out == whole.feed(" ".join(words) + " ") + whole.finish() and out.startswith("calm quiet river")
     assert counting.searched < 5 * len(out)  # 2,000 pieces over 11,000 characters searched 11 million before
+
+
+@pytest.mark.parametrize("step", [1, 3, 100])
+@pytest.mark.parametrize("raw, text", [
+    # a title whose full stop ends an abbreviation keeps it (the skeleton's parser); restated with it or without it
+    ("2. Water at 7 a.m.: Drink a glass first.", "Drink a glass first."),
+    ("2. Water at 7 a.m: Drink a glass first.", "Drink a glass first."),
+    ("**Water at 7 a.m.**: Drink a glass.", "Drink a glass."),
+    ("**Water at 7 a.m**: Drink a glass.", "Drink a glass."),
+    ("- Water at 7 a.m.: Drink.", "Drink."),
+    ("### Water at 7 a.m.\n\nDrink a glass.", "Drink a glass."),
+    ("**Water at 7 a.m.**", ""), ("Water at 7 a.m", ""),
+    # its stop ends the header too where a sentence starts after it, as "2. Use LED bulbs. They last." does
+    ("2. Water at 7 a.m. Drink a glass.", "Drink a glass."),
+    ("2. Water at 7 a.m. is best.", "Water at 7 a.m. is best."),  # the sentence goes on: only the number goes
+    ("Water at 7 a.m. is best for you.", "Water at 7 a.m. is best for you."),
+    ("Water at 7 a.m.", "Water at 7 a.m."),  # only the title, as a sentence: kept
+])
+def test_a_title_ending_in_an_abbreviation_is_stripped_with_its_stop_or_without(raw, text, step):
+    assert clean(raw, step=step, title="Water at 7 a.m.")[0] == text
+
+
+@pytest.mark.parametrize("raw", ["Drink water.\n3. Screens off by 9:30 p.m: Put it away.",
+                                 "Drink water.\n3. Screens off by 9:30 p.m.: Put it away.",
+                                 "Drink water.\n**Screens off by 9:30 p.m**\nPut it away."])
+def test_running_on_into_a_title_ending_in_an_abbreviation_is_cut(raw):
+    assert clean(raw, title="Hydrate", others=["Screens off by 9:30 p.m.", "Sleep well"]) == ("Drink water.", True)
