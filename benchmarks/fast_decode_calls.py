@@ -5,8 +5,9 @@ allocates a static KV cache, prefills eagerly, warms a step up and captures a CU
 it. This times whole calls of ``fast_decode.greedy`` at two lengths for a skeleton-like call (1 row) and an
 expansion-like one (6 rows), and splits each into ``fixed_ms`` (prefill, warm-up, capture, allocation) and
 ``step_ms``: step = (t(long) - t(short)) / (long - short), fixed = t(short) - short x step. No row stops early.
-Side by side in one process: the cache and graph kept from the call before (the default, ``fast_decode.KEEP_BYTES``)
-and made anew at every call (``KEEP_BYTES = 0``, as before they were kept); on a GPU also eager steps.
+Side by side in one process: the cache and graph kept from the call before (``fast_decode.KEEP_BYTES``, here for
+the model's device whatever it is) and made anew at every call (``KEEP_BYTES = {}``, as before they were kept); on a
+GPU also eager steps.
 
 The model is SmolLM2-135M's shape with random weights (``--random``, the default: the time of a step does not
 depend on the weights, and nothing needs carrying to a GPU machine) or the embedded model itself (``--embedded``).
@@ -61,7 +62,8 @@ def time_call(model, rows: int, width: int, new_tokens: int, cuda_graph: bool | 
 def measure(model, *, short: int, long: int, repeats: int, cuda_graph: bool | None = None, keep: bool = True) -> dict:
     from sotkit.engines import fast_decode
 
-    fast_decode.KEEP_BYTES, kept_bytes = (fast_decode.KEEP_BYTES if keep else 0), fast_decode.KEEP_BYTES
+    kept_bytes = fast_decode.KEEP_BYTES
+    fast_decode.KEEP_BYTES = {model.device.type: 2 << 30} if keep else {}
     try:
         return _measure(model, short=short, long=long, repeats=repeats, cuda_graph=cuda_graph)
     finally:

@@ -38,8 +38,9 @@ _UNSUPPORTED = {"repetition_penalty": 1.0, "no_repeat_ngram_size": 0, "min_new_t
 # A call's static cache and captured step are kept for the next call of as many rows and the same cache length
 # (rounded up to LENGTH_STEP): making them (the cache, an eager warm-up step, the capture) costs 20 to 50 steps on
 # an H200 (benchmarks/results/fast_decode_calls_gpu.json), more than a SoT skeleton's whole decoding. KEEP_BYTES
-# bounds the kept caches of one model; the least recently used goes first (0 keeps none).
-KEEP_BYTES = 2 << 30
+# bounds the kept caches of one model by device type; the least recently used goes first. A CPU has no graph to
+# keep, so nothing is kept there unless it is named.
+KEEP_BYTES = {"cuda": 2 << 30}
 LENGTH_STEP = 256
 _kept: weakref.WeakKeyDictionary[Any, OrderedDict[tuple, _Workspace]] = weakref.WeakKeyDictionary()
 _kept_lock = threading.Lock()
@@ -126,9 +127,7 @@ def _cache_length(length: int, most: int | None) -> int:
 @contextmanager
 def _workspace(model: PreTrainedModel, rows: int, length: int, use_graph: bool) -> Iterator[_Workspace]:
     """A kept workspace of this shape if one is free, else a new one; kept afterwards if the call ended well."""
-    # A graph reads the weights where they were at its capture: after model.to(...) it would read freed memory.
-    weights = (str(model.device), model.dtype, tuple(p.data_ptr() for p in model.parameters()))
-    key = (rows, length, use_graph, weights)
+    key = (rows, length, use_graph, _state(model))
     with _kept_lock:
         found = _kept.get(model, {}).get(key)
         space = found if found is not None and found.lock.acquire(blocking=False) else None  # another call's?
@@ -145,14 +144,32 @@ def _workspace(model: PreTrainedModel, rows: int, length: int, use_graph: bool) 
     else:
         with _kept_lock:
             kept = _kept.setdefault(model, OrderedDict())
-            for stale in [k for k in kept if k[3] != weights]:
+            for stale in [k for k in kept if k[3] != key[3]]:
                 del kept[stale]
             if kept.setdefault(key, space) is space:
                 kept.move_to_end(key)
-                while kept and sum(s.nbytes for s in kept.values()) > KEEP_BYTES:
+                while kept and sum(s.nbytes for s in kept.values()) > KEEP_BYTES.get(model.device.type, 0):
                     kept.popitem(last=False)
     finally:
         space.lock.release()
+
+
+def release(model: PreTrainedModel) -> None:
+    """Free the caches and graphs kept for ``model``: after changing it in place in a way a captured step cannot
+    see (another attention implementation, an adapter switched on), or to give their memory back."""
+    with _kept_lock:
+        _kept.pop(model, None)
+
+
+def _state(model: PreTrainedModel) -> tuple:
+    """What a kept workspace is good for: a graph reads every tensor where it was at capture (model.to() moves
+    them all, a parameter assigned anew moves one), in the dtypes it was captured in, with autocast as it was."""
+    import torch
+
+    device = model.device.type
+    autocast = torch.is_autocast_enabled(device) and torch.get_autocast_dtype(device)
+    return (str(model.device), model.training, autocast,
+            tuple((t.data_ptr(), t.dtype) for t in (*model.parameters(), *model.buffers())))
 
 
 class _Workspace:
@@ -178,6 +195,7 @@ class _Workspace:
 
     @property
     def nbytes(self) -> int:
+        """The cache's bytes (the captured graph's own pool of activations comes on top)."""
         return sum(t.nbytes for layer in self.cache.layers for t in (getattr(layer, "keys", None),
                                                                        getattr(layer, "values", None))
                    if t is not None)

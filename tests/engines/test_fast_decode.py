@@ -1,5 +1,7 @@
 """The static-cache decoding loop writes what ``generate()`` writes: texts, token counts, finish reasons, deltas."""
 
+import contextlib
+
 import pytest
 import torch
 
@@ -156,7 +158,19 @@ def kept(model):
     return list(fast_decode._kept.get(model, {}).values())
 
 
-def test_the_next_call_of_as_many_rows_reuses_the_kept_cache_and_writes_generates_tokens(tokenizer):
+@pytest.fixture
+def keep_on_cpu(monkeypatch):
+    """Workspaces kept on the CPU too (by default only a GPU's are: the CPU has no graph to keep)."""
+    monkeypatch.setattr(fast_decode, "KEEP_BYTES", {"cpu": 2 << 30})
+
+
+def test_nothing_is_kept_on_a_cpu_by_default(tokenizer):
+    model = tiny_llama(len(tokenizer), seed=1)
+    decode(model, tokenizer, PROMPTS)
+    assert kept(model) == []
+
+
+def test_the_next_call_of_as_many_rows_reuses_the_kept_cache_and_writes_generates_tokens(tokenizer, keep_on_cpu):
     model = tiny_llama(len(tokenizer), seed=1)
     first = decode(model, tokenizer, PROMPTS, max_new_tokens=30)
     assert torch.equal(first, decode(model, tokenizer, PROMPTS, max_new_tokens=30, fast=False))
@@ -168,22 +182,23 @@ def test_the_next_call_of_as_many_rows_reuses_the_kept_cache_and_writes_generate
         assert torch.equal(tokens, decode(model, tokenizer, prompts, max_new_tokens=budget, fast=False))
 
 
-def test_other_shapes_get_workspaces_of_their_own_and_the_least_recently_used_goes_first(tokenizer, monkeypatch):
+def test_other_shapes_get_workspaces_of_their_own_and_the_least_recently_used_goes_first(tokenizer, monkeypatch,
+                                                                                       keep_on_cpu):
     model = tiny_llama(len(tokenizer), seed=1)
     decode(model, tokenizer, PROMPTS[:1])
     decode(model, tokenizer, PROMPTS[:2])
     one_row, two_rows = kept(model)
     decode(model, tokenizer, PROMPTS[:1])  # used again: now the most recent
     assert kept(model) == [two_rows, one_row]
-    monkeypatch.setattr(fast_decode, "KEEP_BYTES", one_row.nbytes + two_rows.nbytes)
+    monkeypatch.setattr(fast_decode, "KEEP_BYTES", {"cpu": one_row.nbytes + two_rows.nbytes})
     decode(model, tokenizer, PROMPTS, max_new_tokens=fast_decode.LENGTH_STEP)  # a third shape: longer, three rows
     assert one_row not in kept(model) and two_rows not in kept(model)
-    monkeypatch.setattr(fast_decode, "KEEP_BYTES", 0)
+    monkeypatch.setattr(fast_decode, "KEEP_BYTES", {"cpu": 0})
     decode(model, tokenizer, PROMPTS[:1])
     assert kept(model) == []
 
 
-def test_a_call_broken_off_leaves_no_workspace_behind_and_the_next_call_is_right(tokenizer):
+def test_a_call_broken_off_leaves_no_workspace_behind_and_the_next_call_is_right(tokenizer, keep_on_cpu):
     model = tiny_llama(len(tokenizer), seed=1)
     decode(model, tokenizer, PROMPTS)
     [space] = kept(model)
@@ -199,7 +214,7 @@ def test_a_call_broken_off_leaves_no_workspace_behind_and_the_next_call_is_right
     assert torch.equal(decode(model, tokenizer, OTHERS), decode(model, tokenizer, OTHERS, fast=False))
 
 
-def test_calls_at_once_in_two_threads_each_decode_their_own_prompts(tokenizer):
+def test_calls_at_once_in_two_threads_each_decode_their_own_prompts(tokenizer, keep_on_cpu):
     import threading
 
     model = tiny_llama(len(tokenizer), seed=1)
@@ -227,7 +242,7 @@ def test_calls_at_once_in_two_threads_each_decode_their_own_prompts(tokenizer):
     assert torch.equal(results["b"], decode(model, tokenizer, OTHERS, max_new_tokens=20, fast=False))
 
 
-def test_weights_moved_or_recast_are_never_read_through_a_kept_workspace(tokenizer):
+def test_weights_moved_or_recast_are_never_read_through_a_kept_workspace(tokenizer, keep_on_cpu):
     model = tiny_llama(len(tokenizer), seed=1)
     decode(model, tokenizer, PROMPTS)
     [old] = kept(model)
@@ -237,7 +252,47 @@ def test_weights_moved_or_recast_are_never_read_through_a_kept_workspace(tokeniz
     assert torch.equal(tokens, decode(model, tokenizer, PROMPTS, fast=False))
 
 
-def test_kept_workspaces_do_not_keep_their_model_alive(tokenizer):
+@pytest.mark.parametrize("change", ["parameter assigned", "buffer recast", "training", "autocast"])
+def test_a_model_changed_where_a_captured_step_would_not_see_it_gets_a_new_workspace(tokenizer, keep_on_cpu, change):
+    model = tiny_llama(len(tokenizer), seed=1)
+    decode(model, tokenizer, PROMPTS)
+    [old] = kept(model)
+    if change == "parameter assigned":  # same values and dtype at a new address: a graph would read the freed one
+        model.lm_head.weight = torch.nn.Parameter(model.lm_head.weight.detach().clone())
+    elif change == "buffer recast":  # the rotary frequencies, which model.to(dtype) leaves in float32
+        model.model.rotary_emb.inv_freq = model.model.rotary_emb.inv_freq.double()
+    elif change == "training":
+        model.train()
+    context = torch.autocast("cpu", dtype=torch.bfloat16) if change == "autocast" else contextlib.nullcontext()
+    with context:
+        tokens = decode(model, tokenizer, PROMPTS)
+        expected = decode(model, tokenizer, PROMPTS, fast=False)
+    assert old not in kept(model) and len(kept(model)) == 1
+    assert torch.equal(tokens, expected)
+    model.eval()
+    decode(model, tokenizer, PROMPTS)  # and back: another workspace again, not an error (autocast's cache dtype)
+
+
+def test_release_frees_what_is_kept_for_a_model(tokenizer, keep_on_cpu):
+    model = tiny_llama(len(tokenizer), seed=1)
+    decode(model, tokenizer, PROMPTS)
+    fast_decode.release(model)
+    assert kept(model) == []
+    fast_decode.release(model)  # nothing kept: nothing to do
+
+
+def test_a_first_call_broken_off_raises_its_own_error(tokenizer, keep_on_cpu):
+    model = tiny_llama(len(tokenizer), seed=1)
+
+    def broken(ids, scores):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        decode(model, tokenizer, PROMPTS, stopping_criteria=broken)
+    assert kept(model) == []
+
+
+def test_kept_workspaces_do_not_keep_their_model_alive(tokenizer, keep_on_cpu):
     import gc
     import weakref
 
