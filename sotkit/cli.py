@@ -72,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "(default), or print the rest and exit with status 1")
     ask.add_argument("--device", help="for a local: model (the --model, else a local --fallback): cpu, cuda, "
                      "cuda:N, mps or auto")
+    ask.add_argument("--fast-decode", action="store_true", default=None,
+                     help="for a local: model, as --device: greedy decoding on a static cache and CUDA graphs (on a "
+                          "GPU several times faster; no faster on a CPU)")
     ask.add_argument("--json", action="store_true", help="print the whole result as JSON at the end")
     ask.add_argument("--debug", action="store_true", help="show the traceback of an error")
     commands.add_parser("prepare", help="de-quantise the embedded model (local:smollm2) into the cache now, once per "
@@ -274,19 +277,24 @@ async def _ask(args: argparse.Namespace, so_far: _SoFar) -> int:
         _note(f"model {model} ({why.get(model, 'from the environment')}; choose with --model)")
     options: dict[str, Any] = {k: v for k, v in {
         "fallback": args.fallback, "base_url": args.base_url, "templates": args.templates,
-        "router": args.router, "device": args.device,
+        "router": args.router, "device": args.device, "fast_decode": args.fast_decode,
     }.items() if v is not None}
+    local_options = {k: options.pop(k) for k in ("device", "fast_decode") if k in options}
     per_request = {"on_point_error": args.on_point_error} | ({"max_points": args.max_points} if args.max_points else {})
     live = sys.stdout.isatty() and not args.json  # else the answer is printed once, complete
     so_far.shown = "" if live else None
     async with contextlib.AsyncExitStack() as stack:
-        if args.device and not model.startswith("local:"):  # the fallback's, then: a provider built here
+        if model.startswith("local:"):
+            options |= local_options
+        elif local_options:  # the fallback's, then: a provider built here
+            flags = " and ".join(f"--{k.replace('_', '-')}" for k in local_options)
             if not (args.fallback or "").startswith("local:"):
-                raise ConfigError(f"--device is for local: models, and neither --model {model} nor --fallback "
-                                  f"{args.fallback or '(none)'} is one; leave --device out")
+                raise ConfigError(f"{flags} {'are' if len(local_options) > 1 else 'is'} for local: models, and "
+                                  f"neither --model {model} nor --fallback {args.fallback or '(none)'} is one; leave "
+                                  f"{flags} out")
             from .providers import create_provider
 
-            options["fallback"] = create_provider(args.fallback, device=options.pop("device"))
+            options["fallback"] = create_provider(args.fallback, **local_options)
             stack.push_async_callback(options["fallback"].aclose)
         sot = await stack.enter_async_context(SoT(args.model, **options))  # None: names a bad $SOTKIT_MODEL
         so_far.events = events = await stack.enter_async_context(

@@ -3,6 +3,7 @@ subprocess where the process is the point (the entry point, a traceback under --
 
 import contextlib
 import io
+import json
 import os
 import subprocess
 import sys
@@ -569,6 +570,26 @@ def test_device_goes_to_a_local_fallback_and_is_refused_where_no_model_is_local(
     assert answered.returncode == 0, answered.stderr
     assert f"the answer was written by the fallback local:{local}" in answered.stderr
     assert refused.returncode == 2 and "--device is for local: models" in refused.stderr
+
+
+def test_fast_decode_goes_to_the_local_model_and_is_refused_where_no_model_is_local(tmp_path):
+    # sotkit ask had no way to the fast loop, which decodes several times faster on a GPU
+    pytest.importorskip("torch")
+    from sotkit.engines.testing import save_tiny_chat_model
+
+    local = save_tiny_chat_model(tmp_path / "tiny")
+    plain, fast = (ask("Why?", "--model", f"local:{local}", "--mode", "sequential", "--json", *flag)
+                   for flag in ((), ("--fast-decode",)))
+    assert fast.returncode == 0 == plain.returncode, fast.stderr
+    assert json.loads(fast.stdout)["text"] == json.loads(plain.stdout)["text"]  # the same greedy tokens
+    from transformers import GenerationConfig
+
+    penalised = save_tiny_chat_model(tmp_path / "penalised")
+    GenerationConfig(repetition_penalty=1.3).save_pretrained(penalised)  # what the fast loop refuses: the flag got there
+    assert "repetition_penalty, which fast_decode does not apply" in ask(
+        "Why?", "--model", f"local:{penalised}", "--mode", "sequential", "--fast-decode").stderr
+    refused = ask("Why?", "--model", "openai:m", "--fast-decode", "--device", "cpu", env={"OPENAI_API_KEY": "k"})
+    assert refused.returncode == 2 and "--device and --fast-decode are for local: models" in refused.stderr
 
 
 def test_a_local_models_cost_is_shown_as_nothing_not_an_estimate():
