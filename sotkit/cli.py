@@ -279,7 +279,7 @@ async def _ask(args: argparse.Namespace, so_far: _SoFar) -> int:
         "fallback": args.fallback, "base_url": args.base_url, "templates": args.templates,
         "router": args.router, "device": args.device, "fast_decode": args.fast_decode,
     }.items() if v is not None}
-    local_options = {k: options.pop(k) for k in ("device", "fast_decode") if k in options}
+    local_options: dict[str, Any] = {k: options.pop(k) for k in ("device", "fast_decode") if k in options}
     per_request = {"on_point_error": args.on_point_error} | ({"max_points": args.max_points} if args.max_points else {})
     live = sys.stdout.isatty() and not args.json  # else the answer is printed once, complete
     so_far.shown = "" if live else None
