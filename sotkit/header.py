@@ -81,8 +81,8 @@ class OwnHeader:
             return None
         end = title_end = start + len(title)
         separator = _SEPARATOR.match(text, end)
-        after = text[end:].lstrip(" ")[:1]
-        if separator is None and title.endswith(".") and after and not after.islower():
+        after = text[end:].lstrip(" \t\u00a0")[:1]
+        if separator is None and title.endswith(".") and after.strip() and not after.islower():
             separator = _SEPARATOR.match(text, end - 1)  # "2. Water at 7 a.m. Drink ...": the stop ends both
         if separator:
             end = separator.end()
@@ -131,8 +131,8 @@ def _line_end(text: str, start: int, title_end: int, end: int, final: bool) -> i
     opening = _OPENING.match(text)
     runs = _EMPHASIS_RUN.findall(text, opening.end(), start)
     unclosed = runs[0] if len(runs) % 2 and runs[0] not in text[title_end:end] else ""
-    if not (opening["heading"] or unclosed):
-        return end
+    if not (opening["heading"] or unclosed) or "\n" in text[title_end:end]:
+        return end  # (a heading whose line ended at its separator: the lines after it are the point's own)
     line_end = text.find("\n", end)
     if line_end < 0:
         return end if final or len(text) - end > HEADER_LINE else UNDECIDED

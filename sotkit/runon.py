@@ -105,12 +105,14 @@ class OtherPoints:
 
     def __init__(self, index: int, own_title: str, titles: Sequence[str] = (), earlier_titles: Sequence[str] = (), *,
                  bullets: bool = False, most_points: int | None = None, count_known: bool = False) -> None:
-        # titles without an abbreviation's full stop ("7 a.m."), which a line naming one may leave out
-        self._index, self._own_title = index, own_title.casefold().removesuffix(".")
+        # titles are kept without an abbreviation's full stop ("7 a.m."), which a line naming one may leave out or
+        # write (``_stopped``: those that had one)
+        self._stopped: set[str] = set()
+        self._index, self._own_title = index, self._unstopped(own_title)
         self.most_points, self.count_known = most_points, count_known
         self._own_words = _words_of(self._own_title)
         self._bullets = bullets
-        self._earlier = frozenset(t.casefold().removesuffix(".") for t in earlier_titles)
+        self._earlier = frozenset(map(self._unstopped, earlier_titles))
         self.titles: list[str] = []
         self._numbers: dict[str, int] = {}  # each title's point number (``titles`` come in the answer's order)
         self._named: list[str] = []  # titles whose mention in a sentence is a drift (two words or more)
@@ -125,7 +127,7 @@ class OtherPoints:
     def add(self, title: str) -> None:
         """Another point's title, such as one parsed after this point's call started: running on into that point
         ends this one from now on."""
-        if not (title := title.casefold().removesuffix(".")).strip():
+        if not (title := self._unstopped(title)).strip():
             return
         number = len(self.titles) + 1
         self._numbers.setdefault(title, number + (number >= self._index))  # the point's own number is skipped
@@ -137,6 +139,16 @@ class OtherPoints:
             self._longest = max(self._longest, len(title) + 1)
             if len(title.split()) >= 2:  # in a sentence, one word is ordinary vocabulary
                 self._named.append(title)
+
+    def _unstopped(self, title: str) -> str:
+        title = title.casefold()
+        if title.endswith("."):  # (the skeleton's titles keep only an abbreviation's)
+            self._stopped.add(title := title[:-1])
+        return title
+
+    def _past(self, text: str, end: int, title: str) -> int:
+        """Where the text after ``title``, which ends at ``end``, goes on: past the title's own full stop, if any."""
+        return end + 1 if title in self._stopped and text.startswith(".", end) else end
 
     def title_only(self, text: str, final: bool) -> bool | None:
         """Is the whole text a title, in any emphasis or punctuation: this point's or another's? None while the text
@@ -298,19 +310,21 @@ class OtherPoints:
         while (end := text.find("\n", at)) >= 0 or final:
             line = (text[at:] if end < 0 else text[at:end]).strip()
             if line:
-                if (title := _title_line(line, titles)) is None or title in listed:
+                if (title := _title_line(line, titles, self._stopped)) is None or title in listed:
                     return at if len(listed) >= 2 else 0  # (a title again: the sections under the titles begin)
                 listed.add(title)
             if end < 0:
                 return len(text) if len(listed) >= 2 else 0  # only the outline: nothing of the point's own
             at = end + 1
-        return None if _may_be_title_line(text[at:], titles) else at if len(listed) >= 2 else 0
+        return None if _may_be_title_line(text[at:], titles, self._stopped) else at if len(listed) >= 2 else 0
 
     def headed_by_another(self, text: str, final: bool) -> bool | None:
         """Does the text open with a line that is only another point's title, in any markup ("## Soak it", "**Soak
         it**", "Soak it:")? None while its first line may still become one."""
         line, ended, _ = text.partition("\n")
         said = line.strip(" *_#").removesuffix(":").rstrip(" *_").casefold()  # ("Steam it." is a sentence)
+        if said[:-1] in self._stopped and said.endswith("."):
+            said = said[:-1]  # ("Screens off by 9:30 p.m." is a title)
         if ended or final:
             return said in self.titles
         return None if any(title.startswith(said) for title in self.titles) else False
@@ -339,7 +353,7 @@ class OtherPoints:
                 if not final and title.startswith(rest):
                     return None
                 continue
-            if after := _AFTER_TITLE.match(text, at + len(title)):
+            if after := _AFTER_TITLE.match(text, self._past(text, at + len(title), title)):
                 # "Settlement talks – often court-ordered mediation – can start ...": an aside, no header
                 if after["dash"] and (aside := dash_aside(text, after.end(), final)) is not False:
                     if aside:
@@ -361,7 +375,7 @@ class OtherPoints:
             return False
         previous = text[text.rfind("\n", 0, m.start()) + 1:m.start()]  # the line right before, blank or not
         if not (m["heading"] or m["em"] or m["label"]):  # a bullet or a plain line
-            after = _AFTER_TITLE.match(text, m.end() + len(title))
+            after = _AFTER_TITLE.match(text, self._past(text, m.end() + len(title), title))
             alone = after["sep"] == "\n" or after["open"] is not None
             if previous.strip() or not m["bullet"] and len(title.split()) < 2 and not alone:
                 return False
@@ -399,19 +413,22 @@ def _after_number(text: str) -> str | None:
     return text[last:] if text[last:last + 1].isalpha() else text[last + 1:]
 
 
-def _may_be_title_line(line: str, titles: set[str]) -> bool:
+def _may_be_title_line(line: str, titles: set[str], stopped: set[str]) -> bool:
     """Can the start of a line still become a ``_title_line``?"""
     if not line.strip() or _PARTIAL_ITEM.match("\n" + line):
         return True
     if (after := _after_number(line)) is None:
         return False
     said = after.lstrip(" *_#").casefold().rstrip(" *_#:")
-    return any(title.startswith(said) for title in titles)
+    return any(title.startswith(said) or title in stopped and said == title + "." for title in titles)
 
 
-def _title_line(line: str, titles: set[str]) -> str | None:
-    """The one of ``titles`` (casefolded) that the line holds alone, numbered, in any emphasis; None: none."""
+def _title_line(line: str, titles: set[str], stopped: set[str]) -> str | None:
+    """The one of ``titles`` (casefolded) that the line holds alone, numbered, in any emphasis; None: none.
+    ``stopped``: those whose abbreviation's full stop the line may write."""
     said = None if (after := _after_number(line)) is None else after.strip(" *_#:").casefold()
+    if said and said.endswith(".") and said[:-1] in stopped:
+        said = said[:-1]
     return said if said in titles else None
 
 

@@ -578,7 +578,8 @@ def _is_subtitle(tail: str) -> bool:
     the title: bold marks it as the head."""
     tail = _clean(tail)
     words = tail.split()
-    if not words or len(words) > SUBTITLE_WORDS or _SENTENCE_END.search(tail) or "," in tail:
+    ended = _SENTENCE_END.search(tail.removesuffix(".") if _ABBREVIATION_END.search(tail) else tail)  # "5 P.M."
+    if not words or len(words) > SUBTITLE_WORDS or ended or "," in tail:
         return False
     return all(not _LETTER.search(word) or any(c.isupper() for c in word)
                for i, word in enumerate(words) if i == 0 or len(_LETTER.findall(word)) >= 4)
@@ -607,7 +608,7 @@ def _bold_head(bold: re.Match[str], body: str) -> str | None:
     """The bold span's text if it is the head of the line's body (``**Sleep**: 8 hours``, ``**1. Sleep**``): it
     opens the body, and no word goes on from it."""
     span = (bold.group(1) or bold.group(2)).strip()
-    span = (m.group(4) if (m := _NUMBERED.match(span)) else span).strip().rstrip(":.").strip()
+    span = _unpunctuated((m.group(4) if (m := _NUMBERED.match(span)) else span).strip()).strip()
     if span and body.startswith(span) and not re.match(r"\s*\w", body[len(span):]):
         return span
     return None
@@ -677,11 +678,15 @@ _ABBREVIATION_END = re.compile(r"(?:\b[^\W\d_]\.){2,}$|\b(?:etc|Inc|Ltd|Co|Corp|
 
 def _clean(title: str) -> str:
     # a star after a space closes no emphasis: it is the text's ("Avoid SELECT *")
-    title = re.sub(r"(?<!\s)[*_]+$", "", _trim(title).lstrip("*_")).strip()
+    return _trim(_unpunctuated(re.sub(r"(?<!\s)[*_]+$", "", _trim(title).lstrip("*_")).strip()))
+
+
+def _unpunctuated(title: str) -> str:
+    """The title without its closing colons and full stops, but for a full stop that ends an abbreviation."""
     cleaned = title.rstrip(":.：。")
     if title[len(cleaned):len(cleaned) + 1] == "." and _ABBREVIATION_END.search(cleaned + "."):
         cleaned += "."
-    return _trim(cleaned)
+    return cleaned
 
 
 def _trim(text: str) -> str:

@@ -1818,8 +1818,44 @@ def test_a_title_ending_in_an_abbreviation_is_stripped_with_its_stop_or_without(
     assert clean(raw, step=step, title="Water at 7 a.m.")[0] == text
 
 
+@pytest.mark.parametrize("step", [1, 3, 100])
+@pytest.mark.parametrize("raw, text", [
+    # a heading's line that ends at its separator (or the title's stop) is the whole header: the lines after it,
+    # blank lines between, are the point's own (review 121: the first was taken for the heading's gist and lost)
+    ("### Water at 7 a.m.\n\nThey last a decade.\n\nMore text here.", "They last a decade.\n\nMore text here."),
+    ("## 2. Water at 7 a.m.\n\nThey last.\n\nMore.", "They last.\n\nMore."),
+    ("### Water at 7 a.m.:\n\nThey last a decade.\nMore text here.", "They last a decade.\nMore text here."),
+    ("2. Water at 7 a.m. 250 ml is enough.", "250 ml is enough."),  # a digit starts a sentence too
+    ("2. Water at 7 a.m.\tand then some.", "Water at 7 a.m.\tand then some."),  # lower case after a tab
+])
+def test_the_lines_after_a_header_with_an_abbreviations_stop_are_the_points(raw, text, step):
+    assert clean(raw, step=step, title="Water at 7 a.m.")[0] == text
+
+
+@pytest.mark.parametrize("step", [1, 3, 100])
+def test_the_lines_after_a_heading_ended_by_its_colon_are_the_points(step):
+    raw = "### Use LED bulbs:\n\nThey last a decade.\nMore text here."  # the first line was lost (review 121)
+    assert clean(raw, step=step)[0] == "They last a decade.\nMore text here."
+
+
 @pytest.mark.parametrize("raw", ["Drink water.\n3. Screens off by 9:30 p.m: Put it away.",
                                  "Drink water.\n3. Screens off by 9:30 p.m.: Put it away.",
-                                 "Drink water.\n**Screens off by 9:30 p.m**\nPut it away."])
+                                 "Drink water.\n**Screens off by 9:30 p.m**\nPut it away.",
+                                 "Drink water.\n\n**Screens off by 9:30 p.m.**\nPut it away.",
+                                 "Drink water.\n\nScreens off by 9:30 p.m.:\nPut it away.",
+                                 "Drink water.\n\n### Screens off by 9:30 p.m.\nPut it away."])
 def test_running_on_into_a_title_ending_in_an_abbreviation_is_cut(raw):
     assert clean(raw, title="Hydrate", others=["Screens off by 9:30 p.m.", "Sleep well"]) == ("Drink water.", True)
+
+
+@pytest.mark.parametrize("step", [1, 3, 100])
+def test_the_skeleton_written_again_with_abbreviations_stops_is_skipped(step):
+    raw = "1. Wake at 6 a.m.\n2. Use LED bulbs\n3. Screens off by 9:30 p.m.\n\nThey last."
+    assert clean(raw, step=step, others=["Wake at 6 a.m.", "Screens off by 9:30 p.m."]) == ("They last.", False)
+
+
+def test_earlier_points_sections_with_abbreviations_are_the_points_own():
+    raw = "They differ.\n\n### Wake at 6 a.m\nEarly.\n\n### Water at 7 a.m\nLater."  # a comparison of earlier points
+    f = ExpansionFilter(4, "Compare the two", strip_header=True, other_titles=["Wake at 6 a.m.", "Water at 7 a.m."],
+                        earlier_titles=["Wake at 6 a.m.", "Water at 7 a.m."])
+    assert f.feed(raw) + f.finish() == raw

@@ -113,6 +113,13 @@ def parse(text: str, *, max_points: int = 10, step: int = 1, drop_subsumed: bool
                                                                             "Screens off by 9:30 p.m.", "Vitamin D"]),
     ("1. Made in the U.S.: jobs\n2. Tools like grep, awk, etc.\n3. Done...", ["Made in the U.S.",
                                                                              "Tools like grep, awk, etc.", "Done"]),
+    # only a stop the model wrote, only at the end ("vs." inside a title is no end); in bold or not (review 121)
+    ("1. Wake at 6 a.m\n2. Acme Inc\n3. Apple vs. Google.\n4. Python vs.", ["Wake at 6 a.m", "Acme Inc",
+                                                                            "Apple vs. Google", "Python vs."]),
+    ("1. **Wake at 6 a.m.** - sets the clock\n2. **Sleep 8 hours.** Rest", ["Wake at 6 a.m.", "Sleep 8 hours"]),
+    # a subtitle ending in an abbreviation is no sentence: the title keeps it
+    ("1. Sunset Hike: Leave By 5 P.M.\n2. Zelda: Made In The U.S.A.", ["Sunset Hike: Leave By 5 P.M.",
+                                                                      "Zelda: Made In The U.S.A."]),
     ("Paris is the capital of France.", []),
     ("About 1.5 million people live there.\nIt is big.", []),
     ("", []),
