@@ -304,12 +304,17 @@ class ExpansionFilter:
         question with no word of the title ("Managing your time well is key to improving your time management
         skills."). 0 when it says more; None until the sentence ends."""
         assert self._known is not None
-        if end := _SENTENCE_END.search(body + " " if final else body):
-            sentence = body[:end.end()]
-        elif final:
-            sentence = body
+        for end in _SENTENCE_END.finditer(body + " " if final else body):
+            following = body[end.end():].lstrip()[:1]
+            if not following and not final:
+                return None  # the next word shows whether the stop ended a sentence
+            if not following.islower():  # (an abbreviation's stop does not: "Watering at 7 a.m. is ideal.")
+                sentence = body[:end.end()]
+                break
         else:
-            return None
+            if not final:
+                return None
+            sentence = body
         said = _stems(sentence)
         if not said and (number := header_number(sentence)) is not None and number_value(number) != self._index:
             self._others_number = True  # "2. Sleep well..." copies the skeleton's line: its title is no answer

@@ -1859,3 +1859,15 @@ def test_earlier_points_sections_with_abbreviations_are_the_points_own():
     f = ExpansionFilter(4, "Compare the two", strip_header=True, other_titles=["Wake at 6 a.m.", "Water at 7 a.m."],
                         earlier_titles=["Wake at 6 a.m.", "Water at 7 a.m."])
     assert f.feed(raw) + f.finish() == raw
+
+
+@pytest.mark.parametrize("step", [1, 3, 100])
+@pytest.mark.parametrize("raw, text", [
+    # a stop that lower case follows ends no sentence: the opening is judged whole (review 121: "Watering at 7
+    # a.m." was judged alone, as saying nothing new, and the answer read "is ideal. Plants drink.")
+    ("Watering at 7 a.m. is ideal. Plants drink.", "Watering at 7 a.m. is ideal. Plants drink."),
+    ("Watering at 7 a.m. Plants drink.", "Plants drink."),  # a sentence of the title's words alone still goes
+])
+def test_a_small_models_opening_is_judged_to_its_sentences_end_not_an_abbreviations(raw, text, step):
+    f = ExpansionFilter(2, "Water at 7 a.m.", strip_header=True, whole_sentences=True)
+    assert "".join(f.feed(raw[i:i + step]) for i in range(0, len(raw), step)) + f.finish() == text
