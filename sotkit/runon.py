@@ -310,13 +310,13 @@ class OtherPoints:
         while (end := text.find("\n", at)) >= 0 or final:
             line = (text[at:] if end < 0 else text[at:end]).strip()
             if line:
-                if (title := _title_line(line, titles, self._stopped)) is None or title in listed:
+                if (title := _title_line(line, titles)) is None or title in listed:
                     return at if len(listed) >= 2 else 0  # (a title again: the sections under the titles begin)
                 listed.add(title)
             if end < 0:
                 return len(text) if len(listed) >= 2 else 0  # only the outline: nothing of the point's own
             at = end + 1
-        return None if _may_be_title_line(text[at:], titles, self._stopped) else at if len(listed) >= 2 else 0
+        return None if _may_be_title_line(text[at:], titles) else at if len(listed) >= 2 else 0
 
     def headed_by_another(self, text: str, final: bool) -> bool | None:
         """Does the text open with a line that is only another point's title, in any markup ("## Soak it", "**Soak
@@ -413,23 +413,21 @@ def _after_number(text: str) -> str | None:
     return text[last:] if text[last:last + 1].isalpha() else text[last + 1:]
 
 
-def _may_be_title_line(line: str, titles: set[str], stopped: set[str]) -> bool:
+def _may_be_title_line(line: str, titles: set[str]) -> bool:
     """Can the start of a line still become a ``_title_line``?"""
     if not line.strip() or _PARTIAL_ITEM.match("\n" + line):
         return True
     if (after := _after_number(line)) is None:
         return False
     said = after.lstrip(" *_#").casefold().rstrip(" *_#:")
-    return any(title.startswith(said) or title in stopped and said == title + "." for title in titles)
+    return any(title.startswith(said) or said == title + "." for title in titles)
 
 
-def _title_line(line: str, titles: set[str], stopped: set[str]) -> str | None:
-    """The one of ``titles`` (casefolded) that the line holds alone, numbered, in any emphasis; None: none.
-    ``stopped``: those whose abbreviation's full stop the line may write."""
+def _title_line(line: str, titles: set[str]) -> str | None:
+    """The one of ``titles`` (casefolded) that the line holds alone, numbered, in any emphasis, with a full stop
+    or without (as the skeleton's line had it); None: none."""
     said = None if (after := _after_number(line)) is None else after.strip(" *_#:").casefold()
-    if said and said.endswith(".") and said[:-1] in stopped:
-        said = said[:-1]
-    return said if said in titles else None
+    return said if said in titles else said[:-1] if said and said.endswith(".") and said[:-1] in titles else None
 
 
 def outside_code(fences: list[int], at: int) -> bool:
