@@ -585,7 +585,7 @@ def test_fast_decode_goes_to_the_local_model_and_is_refused_where_no_model_is_lo
     from transformers import GenerationConfig
 
     penalised = save_tiny_chat_model(tmp_path / "penalised")
-    GenerationConfig(repetition_penalty=1.3).save_pretrained(penalised)  # what the fast loop refuses: the flag got there
+    GenerationConfig(repetition_penalty=1.3).save_pretrained(penalised)  # refused by the fast loop: the flag got there
     assert "repetition_penalty, which fast_decode does not apply" in ask(
         "Why?", "--model", f"local:{penalised}", "--mode", "sequential", "--fast-decode").stderr
     refused = ask("Why?", "--model", "openai:m", "--fast-decode", "--device", "cpu", env={"OPENAI_API_KEY": "k"})
