@@ -304,7 +304,9 @@ class ExpansionFilter:
         question with no word of the title ("Managing your time well is key to improving your time management
         skills."). 0 when it says more; None until the sentence ends."""
         assert self._known is not None
+        first = ""  # to its first stop: as a restatement of the question is judged (``quality.first_sentence``)
         for end in _SENTENCE_END.finditer(body + " " if final else body):
+            first = first or body[:end.end()]
             following = body[end.end():].lstrip()[:1]
             if not following and not final:
                 return None  # the next word shows whether the stop ended a sentence
@@ -318,9 +320,10 @@ class ExpansionFilter:
         said = _stems(sentence)
         if not said and (number := header_number(sentence)) is not None and number_value(number) != self._index:
             self._others_number = True  # "2. Sleep well..." copies the skeleton's line: its title is no answer
-        if said <= self._known or (restates_question(self._question, sentence) and not said & self._title_stems):
+        if said <= self._known:
             return len(sentence)
-        return 0
+        first = first or sentence
+        return len(first) if restates_question(self._question, first) and not _stems(first) & self._title_stems else 0
 
     def _sentences(self, text: str, final: bool, cut: bool) -> str:
         """The settled whole sentences of the clean text, up to one that names another point."""

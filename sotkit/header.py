@@ -131,7 +131,7 @@ def _line_end(text: str, start: int, title_end: int, end: int, final: bool) -> i
     opening = _OPENING.match(text)
     runs = _EMPHASIS_RUN.findall(text, opening.end(), start)
     unclosed = runs[0] if len(runs) % 2 and runs[0] not in text[title_end:end] else ""
-    if not (opening["heading"] or unclosed) or "\n" in text[title_end:end]:
+    if not (opening["heading"] or unclosed) or not unclosed and "\n" in text[title_end:end]:
         return end  # (a heading whose line ended at its separator: the lines after it are the point's own)
     line_end = text.find("\n", end)
     if line_end < 0:
