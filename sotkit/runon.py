@@ -141,8 +141,10 @@ class OtherPoints:
                 self._named.append(title)
 
     def _unstopped(self, title: str) -> str:
+        """The title casefolded, less a final full stop, noted in ``_stopped`` (the skeleton's titles keep only an
+        abbreviation's)."""
         title = title.casefold()
-        if title.endswith("."):  # (the skeleton's titles keep only an abbreviation's)
+        if title.endswith("."):
             self._stopped.add(title := title[:-1])
         return title
 
