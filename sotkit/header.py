@@ -28,6 +28,8 @@ _NUMBER = re.compile(rf"\s*(?:#+\s*)?(?:[-*•]\s+|・\s*)?{EMPHASIS}?"
 # understanding what people need — builds trust."; Chinese writes it doubled, "——"); a title's closing "】"
 _SEPARATOR = re.compile(rf"[ \t]*(?:】[ \t]*)?{EMPHASIS}?[ \t]*(?:[:：．。]|[.\-](?=[*_]*(?:\s|\Z))|(?P<dash>——|[–—]))"
                         rf"|[ \t]*】(?:[ \t]*{EMPHASIS}?[ \t]*[:：])?")
+# the next character on the line (a title's own full stop ends its header only where no lower case follows)
+_NEXT_ON_LINE = re.compile(r"[ \t\u00a0]*(\S)")
 _SENTENCE_REST = re.compile(r"[^.!?。！？\n]*")
 _SECOND_DASH = re.compile(r"—|\s[-–]\s")
 # What follows a bare title (no number, no separator) that is a header: its line's end, after its emphasis closing.
@@ -81,8 +83,8 @@ class OwnHeader:
             return None
         end = title_end = start + len(title)
         separator = _SEPARATOR.match(text, end)
-        after = text[end:].lstrip(" \t\u00a0")[:1]
-        if separator is None and title.endswith(".") and after.strip() and not after.islower():
+        if separator is None and title.endswith(".") and (after := _NEXT_ON_LINE.match(text, end)) \
+                and not after[1].islower():
             separator = _SEPARATOR.match(text, end - 1)  # "2. Water at 7 a.m. Drink ...": the stop ends both
         if separator:
             end = separator.end()

@@ -7,11 +7,12 @@ import pytest
 from sotkit.expansion import ExpansionFilter
 
 
-def clean(raw: str, *, step: int = 1, index: int = 2, title: str = "Use LED bulbs",
-          question: str = "", continues: str = "", others=(), most_points: int | None = None) -> tuple[str, bool]:
+def clean(raw: str, *, step: int = 1, index: int = 2, title: str = "Use LED bulbs", question: str = "",
+          continues: str = "", others=(), most_points: int | None = None,
+          whole_sentences: bool = False) -> tuple[str, bool]:
     """Stream the raw text through the filter piece by piece; what it released must be the final text."""
     f = ExpansionFilter(index, title, strip_header=True, question=question, continues=continues, other_titles=others,
-                        most_points=most_points)
+                        most_points=most_points, whole_sentences=whole_sentences)
     released = "".join(f.feed(raw[i:i + step]) for i in range(0, len(raw), step)) + f.finish()
     assert released == f.released
     return released, f.finished
@@ -1874,8 +1875,7 @@ def test_earlier_points_sections_with_abbreviations_are_the_points_own():
     ("Watering at 7 a.m. Plants drink.", "Plants drink."),  # a sentence of the title's words alone still goes
 ])
 def test_a_small_models_opening_is_judged_to_its_sentences_end_not_an_abbreviations(raw, text, step):
-    f = ExpansionFilter(2, "Water at 7 a.m.", strip_header=True, whole_sentences=True)
-    assert "".join(f.feed(raw[i:i + step]) for i in range(0, len(raw), step)) + f.finish() == text
+    assert clean(raw, step=step, title="Water at 7 a.m.", whole_sentences=True)[0] == text
 
 
 @pytest.mark.parametrize("step", [1, 3, 100])
@@ -1888,8 +1888,8 @@ def test_a_small_models_opening_is_judged_to_its_sentences_end_not_an_abbreviati
      "iOS apps show it.\n\nCheck weekly."),
 ])
 def test_an_opening_that_restates_the_question_goes_to_its_first_stop_only(title, raw, text, step):
-    f = ExpansionFilter(2, title, strip_header=True, whole_sentences=True, question="How can I save energy at home?")
-    assert "".join(f.feed(raw[i:i + step]) for i in range(0, len(raw), step)) + f.finish() == text
+    asked = "How can I save energy at home?"
+    assert clean(raw, step=step, title=title, whole_sentences=True, question=asked)[0] == text
 
 
 @pytest.mark.parametrize("step", [1, 3, 100])
