@@ -49,7 +49,8 @@ async def text_pieces(response: Any, sdk: ModuleType, reading: Reading,
     the busier the client, the fewer the pieces. Text ahead of an event that raises is given first.
 
     Once the model's end is reported (``reading.whole``), what follows is read for a second at most (``_tail``),
-    and a connection that breaks or goes quiet then costs nothing; before it, a connection that breaks
+    and a connection that breaks or goes quiet then costs nothing (unless text follows, which shows that the end
+    was none, ``reading.whole`` turning False: then it is read on); before it, a connection that breaks
     raises the SDK's own ``APIConnectionError`` / ``APITimeoutError``, as the SDK's stream classes do, and a body
     that ends is a ``StreamError`` (the answer was cut), as is a 200 whose body is not an event stream (a proxy's
     HTML error page, an empty body, text with no event). A body is read by what it holds, whatever its content type
@@ -80,7 +81,9 @@ async def text_pieces(response: Any, sdk: ModuleType, reading: Reading,
                     if error:
                         raise error
                     if not reading.whole:
-                        raise StreamError(f"the reply from {model} came whole, as JSON, but without {reading.end}")
+                        excerpt = body[:500].decode(errors="replace")
+                        raise StreamError(f"the reply from {model} came whole, as JSON, but without {reading.end}: "
+                                          f"{excerpt!r}", raw=excerpt)
                     return
             pieces, error = _joined(parser.feed(chunk), reading)
             for piece in pieces:
@@ -88,9 +91,14 @@ async def text_pieces(response: Any, sdk: ModuleType, reading: Reading,
             if error:
                 raise error
             if reading.whole:
-                if tail := await _tail(chunks, parser, reading):
-                    yield tail
-                return
+                pieces, error = await _tail(chunks, parser, reading)
+                for piece in pieces:
+                    yield piece
+                if error:
+                    raise error
+                if reading.whole:
+                    return
+                # text came after the end: it was none (a relay that sends a finish_reason with every chunk)
         pieces, error = _joined(parser.finish(), reading)
         for piece in pieces:
             yield piece
@@ -121,23 +129,30 @@ TAIL_S = 1.0
 DRAIN_S = 0.1
 
 
-async def _tail(chunks: AsyncIterator[bytes], parser: EventParser, reading: Reading) -> str:
+async def _tail(chunks: AsyncIterator[bytes], parser: EventParser,
+                reading: Reading) -> tuple[list[str | Signal | CallUsage], Exception | None]:
     """What follows the model's end: the events up to the terminal one (the counts), for at most ``TAIL_S``
     seconds, then the rest of the body for at most ``DRAIN_S`` (so that the connection goes back to the pool). The
     answer is whole already: a connection that breaks or goes quiet now costs nothing, and a later error event is
-    no failure of it. Returns any text that came after the end."""
-    texts: list[str] = []
+    no failure of it. Unless text comes after the end, which shows that it was none (``reading.whole`` turns
+    False): then the pieces so far and any error after them are returned at once, and the body is read on."""
+    pieces: list[str | Signal | CallUsage] = []
+    error = None
     try:
         with anyio.move_on_after(TAIL_S):
-            while not reading.ended:
-                pieces, _ = _joined(parser.feed(await anext(chunks)), reading)
-                texts += [piece for piece in pieces if isinstance(piece, str)]
-        with anyio.move_on_after(DRAIN_S):
-            async for _ in chunks:
-                pass
-    except Exception:  # the body's end (StopAsyncIteration), or any transport's error: the answer is whole
+            while reading.whole and not reading.ended:
+                more, error = _joined(parser.feed(await anext(chunks)), reading)
+                pieces += more
+        if reading.whole:
+            with anyio.move_on_after(DRAIN_S):
+                async for _ in chunks:
+                    pass
+    except StopAsyncIteration:  # the body's end: the answer is whole, or the body's end is read again and judged
         pass
-    return "".join(texts)
+    except Exception:  # any transport's error: once the answer is whole, it costs nothing
+        if not reading.whole:
+            raise
+    return pieces, error
 
 
 def _joined(events: list[tuple[str | None, Any]],

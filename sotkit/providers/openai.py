@@ -176,13 +176,24 @@ class OpenAIProvider(Provider):
 class _Reading:
     """What a chat completions stream said so far besides its text."""
 
-    end = "a finish_reason or [DONE]"
-    whole: bool = False  # a finish_reason (or [DONE]) came
+    finished: bool = False  # a finish_reason came
     ended: bool = False  # [DONE] came
+    # Text came after a finish_reason: some relays send one with every chunk (new-api's and older LiteLLM's Gemini
+    # channels), so only [DONE] ends the answer (taken for the end, it left the text of the next second or more out)
+    every_chunk_finished: bool = False
     reason: Any = None
     refused: bool = False  # a refusal came in place of content: the answer ends as the API's filter ends one
     written: bool = False  # text came
     usage: CallUsage | None = None
+
+    @property
+    def whole(self) -> bool:
+        return self.ended or self.finished and not self.every_chunk_finished
+
+    @property
+    def end(self) -> str:
+        return "[DONE] (it sent a finish_reason before its last chunk)" if self.every_chunk_finished \
+            else "a finish_reason or [DONE]"
 
     def text_of(self, event: str | None, data: Any) -> str | Signal | None:
         if event == "error":  # some compatible servers' way; the API's own is a chunk with an "error" object
@@ -191,7 +202,7 @@ class _Reading:
             if self.reason is None:  # every server sends a finish_reason first; llama-cpp-python cuts a stream so
                 raise StreamError("the stream ended with [DONE] before any finish_reason: the server cut it short",
                                   raw=data)
-            self.whole = self.ended = True
+            self.ended = True
             return None
         try:
             text, done, counts, refusal = _chunk(data)
@@ -205,19 +216,21 @@ class _Reading:
             text = (text if isinstance(text, str) else "") + apart + refusal
         if isinstance(text, str):
             self.written = self.written or bool(text)
+        self.every_chunk_finished = self.every_chunk_finished or bool(text) and self.finished
         self.reason = ("refusal" if self.refused and done == "stop" else done) if done else self.reason
-        self.whole = self.whole or bool(done)  # some servers send "" on every chunk until the last
+        self.finished = self.finished or bool(done)  # some servers send "" on every chunk until the last
         if counts and is_count(counts.get("prompt_tokens")) and is_count(counts.get("completion_tokens")):
             self.usage = _counted(counts)
         return text
 
     @staticmethod
     def as_events(reply: Any) -> list[tuple[str | None, Any]]:
-        """A chat.completion as one chunk holding its messages as deltas, then ``[DONE]``."""
+        """A chat.completion as one chunk holding its messages as deltas (no ``[DONE]``: a reply without a
+        finish_reason is then refused with its own body quoted, not as a stream cut short)."""
         if isinstance(reply, dict) and isinstance(reply.get("choices"), list):
             reply = reply | {"choices": [c | {"delta": c.get("message")} if isinstance(c, dict) else c
                                          for c in reply["choices"]]}
-        return [(None, reply), (None, "[DONE]")]
+        return [(None, reply)]
 
 
 def _counted(counts: dict) -> CallUsage:
@@ -257,7 +270,8 @@ def _chunk(data: Any) -> tuple[str | Signal | None, Any, dict | None, str | None
         usage = None
     if thinking and not text:
         text = Thinking(len(thinking) if isinstance(thinking, str) else 0)
-    return text, choice.get("finish_reason"), usage, refusal
+    # (Gemini's OpenAI-compatible beta wrote it "finishReason", with finish_reason null)
+    return text, choice.get("finish_reason") or choice.get("finishReason"), usage, refusal
 
 
 def _openai_itself(base_url: str | None) -> bool:

@@ -678,6 +678,56 @@ async def test_an_empty_finish_reason_on_every_chunk_is_no_end():
             await read("openai:m", url)
 
 
+def every_chunk_stopped(*deltas: dict) -> list[dict]:
+    return [{"choices": [{"delta": delta, "finish_reason": "stop"}]} for delta in deltas]
+
+
+def apart(*chunks: dict) -> list[bytes]:
+    """The chunks 0.45 s apart (pieces are written 50 ms apart), then [DONE]: longer in all than the second a
+    stream's end is read on for (``_sse.TAIL_S``), each gap shorter."""
+    *first, last = [sse(chunk, done=False) for chunk in chunks]
+    return [piece for chunk in first for piece in (chunk, *[b""] * 8)] + [last + sse()]
+
+
+@pytest.mark.parametrize("http", ["httpx", "aiohttp"])
+async def test_a_finish_reason_on_every_chunk_is_no_end_while_text_follows(http):
+    # relays that send "stop" with every chunk (new-api's and older LiteLLM's Gemini channels): the first was taken
+    # for the end, and what came more than a second later was left out of an answer reported whole
+    words = ("Keep ", "it ", "dark ", "and ", "cool.")
+    async with serving(apart(*every_chunk_stopped(*({"content": word} for word in words)))) as (url, _):
+        *texts, usage = await read("openai:m", url, http=http)
+        async with sotkit.SoT("openai:m", api_key="k", base_url=url, mode="sequential", http=http) as sot:
+            result = await sot.generate("How do I sleep well?")
+    assert "".join(texts) == "Keep it dark and cool." and usage.finish_reason == "stop"
+    assert (result.text, result.truncated) == ("Keep it dark and cool.", False)
+
+
+async def test_reasoning_on_chunks_that_each_say_stop_is_no_end_of_the_answer():
+    # Open WebUI's shape: reasoning chunks with finish_reason "stop", the answer after them; it was all lost, and the
+    # call failed as an empty answer
+    chunks = every_chunk_stopped(*[{"reasoning_content": "Darkness helps. "}] * 3, {"content": "Keep it dark."})
+    async with serving(apart(*chunks)) as (url, _):
+        received = await read("openai:m", url)
+    assert "".join(t for t in received if isinstance(t, str)) == "Keep it dark."
+
+
+async def test_a_finish_reason_written_in_camel_case_ends_the_answer():
+    # Gemini's OpenAI-compatible beta: "finish_reason": null on every chunk, "finishReason" on the last; every call
+    # failed as "the stream ended with [DONE] before any finish_reason: the server cut it short"
+    last = {"choices": [{"delta": {}, "finish_reason": None, "finishReason": "stop"}]}
+    async with serving(sse(*WORDS, last)) as (url, _):
+        *texts, usage = await read("openai:m", url)
+    assert "".join(texts) == "Keep it dark." and usage.finish_reason == "stop"
+
+
+async def test_a_stream_with_a_finish_reason_on_every_chunk_ends_only_at_done():
+    # its finish_reasons say nothing, so a body that ends without [DONE] may have been cut: it is no whole answer
+    chunks = every_chunk_stopped(*({"content": word} for word in ("Keep ", "it ")))
+    async with serving(sse(*chunks, done=False)) as (url, _):
+        with pytest.raises(sotkit.StreamError, match=r"without \[DONE\] \(it sent a finish_reason before its last"):
+            await read("openai:m", url)
+
+
 async def test_a_client_whose_transport_gives_the_body_whole_is_read():
     # respx-style tests answer with a body already read: reading it raw was httpx2.StreamConsumed
     import httpx2
@@ -793,7 +843,10 @@ async def test_a_server_that_ignores_stream_and_sends_the_whole_reply_as_json_is
 
 @pytest.mark.parametrize("model, reply, error", [
     ("openai:m", {"error": {"message": "model not loaded", "code": 400}}, "model not loaded"),
-    ("openai:m", {"id": "c", "choices": [{"index": 0, "message": {"content": "Keep"}}]}, "before any finish_reason"),
+    # (quoted: it was "ended with [DONE] before any finish_reason: the server cut it short", of a [DONE] never sent)
+    ("openai:m", {"id": "c", "choices": [{"index": 0, "message": {"content": "Keep"}}]},
+     r'as JSON, but without a finish_reason or \[DONE\]: .\{"id": "c", "choices"'),
+    ("openai:m", {"detail": "Model is loading, retry in 20 s"}, "without a finish_reason .*Model is loading"),
     ("anthropic:m", {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}, "Overloaded"),
     ("anthropic:m", {"type": "message", "content": [{"type": "text", "text": "Keep"}]}, "without its stop_reason"),
 ])
