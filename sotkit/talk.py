@@ -3,7 +3,7 @@ Here's the continuation of point 3:", "I'll continue with point 3.", "¡Claro! A
 "好的，下面是第2点的内容：") and a last one that only offers more of the answer ("Let me know if you'd like me to expand
 on ...", "Möchtest du, dass ich ...?") or only hopes it helps ("希望这些建议对你有帮助！", "I hope this helps you
 improve your chess skills!") or wishes the reader well ("Happy cooking!"), in English, Spanish, Portuguese, French,
-German, Italian, Chinese, Japanese, Korean, Turkish, Russian, Indonesian and Vietnamese. ``ExpansionFilter`` drops
+German, Italian, Chinese, Japanese, Korean, Turkish, Russian, Swedish, Indonesian (and Malay) and Vietnamese. ``ExpansionFilter`` drops
 both; when a line could be the point's own words, it stays.
 """
 
@@ -61,8 +61,10 @@ _LANGUAGES = (
                  "let's move on to", "let's unpack"),
         names=(r"\bpoint\s*#?\d+",),
         this_point=(r"\bthis point",),
-        # "Okay, here's point 3 expanded:", "... an expansion of point 3, focusing on practical support:" (Gemma)
-        tails=(r"\s+(?:expanded|elaborated|in detail|in more detail)", r",\s+focusing on [^:\n]{1,80}"),
+        # "Okay, here's point 3 expanded:", "... an expansion of point 3, focusing on practical support:", "...
+        # the continuation of point 1, kept short:" (Gemma)
+        tails=(r"\s+(?:expanded|elaborated|in detail|in more detail)", r",\s+focusing on [^:\n]{1,80}",
+               r",\s+(?:kept\s+)?(?:short|brief|concise)"),
         # "continuing with point 3.", "the expansion of this point:", "the expanded point:", "a brief expansion:"
         tasks=(r"\bcontinu\w*\b.{0,20}\bpoint",
                r"\b(?:expansion|elaboration|details?) (?:of|on|for) (?:that |the )?point",
@@ -79,6 +81,7 @@ _LANGUAGES = (
                 "would you like more", "would you like some", "would you like any", "do you want more",
                 "do you want some", "if you want, i can", "if you'd like, i can", "if you like, i can",
                 "want me to",  # "Want me to sketch a checklist you can reuse?"
+                "if you tell me", "if you let me know",  # "If you tell me which country ..., I can outline ..."
                 "happy to", "i'd be happy to", "i would be happy to", "i'm happy to"),  # "Happy to suggest ... if"
         # (the answer's own tips too: "I hope these tips help you plan your wedding!", not "...: use cash!")
         hopes=("i hope this helps", "i hope that helps", "hope this helps", "hope that helps", "i hope these tips help",
@@ -88,7 +91,7 @@ _LANGUAGES = (
                 "sleep tight"),
         # "Have a wonderful time exploring Japan!"
         wishes_on=("good luck with", "good luck on", "best of luck with", "best of luck on", "have a great time",
-                   "have a wonderful time"),
+                   "have a wonderful time", "wishing you"),  # "Wishing you a fulfilling retirement! 🌱"
     ),
     _Language(  # Spanish
         words=("claro", "claro que sí", "por supuesto", "desde luego", "de acuerdo", "perfecto", "entendido",
@@ -357,12 +360,27 @@ _LANGUAGES = (
                 "удачной поездки", "приятного путешествия", "хорошего путешествия", "счастливого пути"),
         wishes_on=("удачи в", "удачи с", "успехов в"),  # "Удачи в ремонте!"
     ),
-    _Language(  # Indonesian
+    _Language(  # Swedish
+        words=("visst", "javisst", "absolut", "självklart", "okej", "gärna"),
+        acknowledgements=("visst", "javisst", "absolut", "självklart"),
+        phrases=("här är", "här kommer", "nedan följer", "jag fortsätter med", "vi fortsätter med", "nu till"),
+        names=(r"\bpunkt\s*#?\d+",),
+        this_point=(r"\bdenna punkt", r"\bden här punkten"),
+        tails=(r"\s+(?:utvecklad|i detalj|mer ingående)",),
+        tasks=(r"\b(?:fortsättningen|utvecklingen) (?:av|på) punkt",),
+        offers=("säg till om du vill", "hör av dig om du vill", "vill du att jag", "om du vill kan jag",
+                "berätta gärna om du vill"),
+        hopes=("hoppas det hjälper", "hoppas detta hjälper", "hoppas att det hjälper", "hoppas att detta hjälper",
+               "hoppas tipsen hjälper"),
+        wishes=("lycka till", "trevlig resa", "smaklig måltid", "ha så kul"),
+        wishes_on=("lycka till med", "lycka till på"),  # "Lycka till med föredraget!"
+    ),
+    _Language(  # Indonesian and Malay
         words=("tentu", "tentu saja", "baik", "baiklah", "oke", "siap", "dengan senang hati"),
         acknowledgements=("tentu", "tentu saja", "baiklah", "dengan senang hati"),
         phrases=("berikut", "berikut ini", "ini dia", "di bawah ini", "saya akan", "mari kita", "lanjut ke",
                  "melanjutkan"),
-        names=(r"\bpoin\s*(?:ke-?\s*)?#?\d+",
+        names=(r"\b(?:poin|titik|perkara)\s*(?:ke-?\s*)?#?\d+",  # Malay "sambungan untuk titik 3:"
                r"\bpoin\s+(?:pertama|ke(?:dua|tiga|empat|lima|enam|tujuh|delapan|sembilan|sepuluh))"),
         this_point=(r"\bpoin ini",),
         tails=(r"\s+(?:(?:secara|dengan)\s+(?:lebih\s+)?(?:rinci|detail|mendalam)|lebih\s+(?:lanjut|rinci|detail))",),
@@ -480,13 +498,18 @@ _CLOSING_HEADS, _HOPES, _WISHES, _WISHES_ON = (tuple(map(_plain, _all(field)))
 _A_HOPE = rf"(?:{_strings(_HOPES + _WISHES, said=True)}|happy [a-z]+ing\b)\W*"  # and "Happy cooking!"
 # wishes joined by "and" are one closing: "Good luck and happy cooking!", "Buon viaggio e buon appetito!"
 _AND = "and|&|y|e|et|und"
-_HOPE = rf"{_A_HOPE}(?:(?:{_AND})\s+{_A_HOPE})*"
+# a sign-off joined to a wish: "Good luck, and enjoy the celebration!" (alone, "Enjoy ..." may be the point's advice)
+_JOINED_SIGN_OFFS = ("enjoy", "have fun")
+_JOINED_SIGN_OFF = (rf"(?:{'|'.join(_JOINED_SIGN_OFFS)})\b"  # one clause ("... enjoy the cake, but cut it early!")
+                    r"(?:(?!\s(?:but|and|so|then)\s)[^.!?。！？:;：；—–\n]){0,40}")
+_HOPE = rf"{_A_HOPE}(?:(?:{_AND})\s+(?:{_A_HOPE}|{_JOINED_SIGN_OFF}[!.]\W*))*"
 _AND_SAID = re.compile(rf"(?:{_AND})(?:\s+|$)|(?:a|an|u|un)$")  # "and" being written
 _CLOSING = re.compile(rf"(?:{_HOPE})?(?:{_strings(_CLOSING_HEADS, said=True)})|{_HOPE}$")
 _LEADING_HOPE = re.compile(_HOPE)
 _CLOSING_STARTS = frozenset(head[:i] for head in _CLOSING_HEADS + _HOPES + _WISHES + _WISHES_ON
                             for i in range(len(head)))
 _GERUND_STARTED = re.compile("happy [a-z]*$")  # may still become "happy cooking"
+_SIGN_OFF_JOINED = re.compile(_JOINED_SIGN_OFF)  # after a wish's "and", being said
 # A hope that goes on to the end of its one sentence: "I hope this helps you improve your chess skills!"; a wish, to
 # an exclamation mark ("Good luck with your renovation!"). After a colon, a semicolon or a dash in it, only a short
 # closing ("I hope this helps — good luck!", "Hope this helps: feel free to ask.", "Hope that helps — cheers!"):
@@ -578,8 +601,10 @@ def talk_closing(text: str, final: bool, fences: list[int]) -> int | None:
     if not hope:
         return None
     rest = seen[hope.end():]
-    if joined := _AND_SAID.match(rest):  # another wish may follow: "buon viaggio e buon app"
+    if joined := _AND_SAID.match(rest):  # another wish may follow: "buon viaggio e buon app", "and enjoy the"
         rest = rest[joined.end():]
+        if _SIGN_OFF_JOINED.fullmatch(rest) or any(off.startswith(rest) for off in _JOINED_SIGN_OFFS):
+            return start
     return start if _may_start_closing(rest) else None
 
 

@@ -873,6 +873,9 @@ def clean_in_both_modes(raw: str, step: int) -> str:
     ("Budget for surprises.\n\nGood luck with your renovation!", "Budget for surprises."),
     ("Keep the vet's number handy.\n\nBest of luck with your new family member!", "Keep the vet's number handy."),
     ("Sign a written lease.\n\nWant me to sketch a checklist you can reuse for each tenancy?", "Sign a written lease."),
+    # GPT-5's, found by blind set b11
+    ("Budget for fees.\n\nIf you tell me which country you're leaning toward, I can outline its steps in order.",
+     "Budget for fees."),
     ("Vergleiche die Programme.\n\nWenn du willst, kann ich dir die wichtigsten kurz vergleichen.",
      "Vergleiche die Programme."),
     ("They last.\n\nGood luck with exams: sleep well the night before. Eat breakfast.", None),  # two sentences
@@ -922,6 +925,15 @@ def clean_in_both_modes(raw: str, step: int) -> str:
     ("Prüfe den Vertrag.\n\nViel Erfolg hängt von der Planung ab.", None),  # a sentence of the point's own
     ("Verifique o contrato.\n\nBoa sorte não basta: planeje cada etapa.", None),
     ("Boa viagem!", None),  # the point's only line
+    # found by blind set b11 (held out): a sign-off joined to a wish, "Wishing you ...", a Swedish wish
+    ("Speak to them.\n\nGood luck, and enjoy the celebration!", "Speak to them."),
+    ("Speak to them.\n\nGood luck and have fun tonight!", "Speak to them."),
+    ("Try a few shifts.\n\nWishing you a fulfilling retirement! 🌱", "Try a few shifts."),
+    ("Öva högt.\n\nLycka till med föredraget!", "Öva högt."),
+    ("Öva högt.\n\nLycka till!", "Öva högt."),
+    ("Speak to them.\n\nEnjoy the celebration!", None),  # alone, "Enjoy ..." may be the point's advice
+    ("Speak to them.\n\nGood luck, and enjoy the cake, but cut it early!", None),  # advice joined
+    ("Try a few shifts.\n\nWishing you were younger does not help.", None),  # a sentence of the point's own
 ])
 def test_a_last_line_that_only_hopes_it_helps_or_wishes_well_is_dropped(raw, text, step):
     assert clean_in_both_modes(raw, step) == (raw if text is None else text)
@@ -941,6 +953,9 @@ def test_a_last_line_that_only_hopes_it_helps_or_wishes_well_is_dropped(raw, tex
     ("They last.\n\nSafe travels an", "They last.", None),
     ("They last.\n\nViel Glück u", "They last.", None),
     ("They last.\n\nGood luck and pack", None, None),
+    ("They last.\n\nGood luck, and enj", "They last.", None),
+    ("They last.\n\nGood luck, and enjoy the celebr", "They last.", None),
+    ("They last.\n\nGood luck and have f", "They last.", None),
 ])
 def test_a_hope_or_a_wish_is_held_back_only_while_it_may_still_become_one(raw, settled, final):
     f = ExpansionFilter(2, "Use LED bulbs", strip_header=True)
@@ -1028,6 +1043,11 @@ def test_a_code_block_with_its_language_is_closed_with_the_bare_fence():
     ("Expanding on that, LEDs run cool.\nThey last.", None),
     ("Let's compare this with point 1:\n\nThey last longer.", None),  # another point named (review 103)
     ("Let's go back to point 1: bulbs are cheap, but drafts cost more.", None),
+    # found by blind set b11 (held out): Gemma's "kept short", a Malay and a Swedish opening
+    ("Okay, here's the continuation of point 2, kept short:\n\nThey last.", "They last."),
+    ("Berikut adalah sambungan untuk titik 2:\n\nMereka tahan lama.", "Mereka tahan lama."),
+    ("Visst! Här är punkt 2 utvecklad:\n\nDe håller länge.", "De håller länge."),
+    ("Here's point 2, kept short by the committee:\nThey last.", None),
 ])
 def test_a_first_line_is_talk_about_the_task_only_where_it_ends_naming_the_point(raw, text, step):
     assert clean(raw, step=step)[0] == (raw if text is None else text)
