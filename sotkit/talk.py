@@ -3,7 +3,7 @@ Here's the continuation of point 3:", "I'll continue with point 3.", "¡Claro! A
 "好的，下面是第2点的内容：") and a last one that only offers more of the answer ("Let me know if you'd like me to expand
 on ...", "Möchtest du, dass ich ...?") or only hopes it helps ("希望这些建议对你有帮助！", "I hope this helps you
 improve your chess skills!") or wishes the reader well ("Happy cooking!"), in English, Spanish, Portuguese, French,
-German, Italian, Chinese, Japanese, Korean, Turkish, Russian, Swedish, Indonesian (and Malay) and Vietnamese. ``ExpansionFilter`` drops
+German, Italian, Chinese, Japanese, Korean, Turkish, Russian, Swedish, Indonesian (and Malay), Thai and Vietnamese. ``ExpansionFilter`` drops
 both; when a line could be the point's own words, it stays.
 """
 
@@ -395,6 +395,22 @@ _LANGUAGES = (
         wishes=("semoga berhasil", "semoga sukses", "selamat mencoba", "selamat memasak", "selamat berlibur",
                 "selamat jalan", "selamat menikmati"),
     ),
+    _Language(  # Thai (written without spaces between words: a point's name is not sought at a word's start)
+        words=("แน่นอน", "แน่นอนค่ะ", "แน่นอนครับ", "ได้เลย", "ได้เลยค่ะ", "ได้เลยครับ", "ได้ค่ะ", "ได้ครับ"),
+        acknowledgements=("แน่นอน", "แน่นอนค่ะ", "แน่นอนครับ", "ได้เลยค่ะ", "ได้เลยครับ"),
+        phrases=("นี่คือ", "ต่อไปนี้คือ", "ด้านล่างนี้คือ", "ต่อไปเป็น", "มาต่อกันที่"),
+        names=(r"(?:ข้อ|ประเด็น)(?:ที่)?\s*\d+",),  # "ส่วนขยายของข้อ 1": "the expansion of item 1"
+        this_point=("ข้อนี้", "ประเด็นนี้"),
+        tails=(),
+        tasks=(),
+        offers=("หากต้องการให้", "ถ้าต้องการให้", "หากคุณต้องการให้", "ถ้าคุณต้องการให้", "หากมีคำถามเพิ่มเติม",
+                "ถ้ามีคำถามเพิ่มเติม"),
+        hopes=("หวังว่าจะเป็นประโยชน์", "หวังว่าข้อมูลนี้", "หวังว่าคำแนะนำนี้", "หวังว่าเคล็ดลับเหล่านี้",
+               "หวังว่าจะช่วยได้"),
+        # with the polite particles that end a sentence: "ขอให้โชคดีค่ะ!"
+        wishes=tuple(wish + particle for wish in ("ขอให้โชคดี", "โชคดี", "เดินทางปลอดภัย")
+                     for particle in ("", "นะ", "ค่ะ", "ครับ", "นะคะ", "นะครับ")),
+    ),
     _Language(  # Vietnamese
         words=("chắc chắn rồi", "chắc chắn", "tất nhiên rồi", "tất nhiên", "dĩ nhiên", "được thôi", "vâng"),
         acknowledgements=("chắc chắn rồi", "tất nhiên rồi", "tất nhiên", "dĩ nhiên"),
@@ -446,7 +462,7 @@ def _plain(text: str) -> str:
 
 def _strings(items: Iterable[str], whole_words: bool = True, said: bool = False) -> str:
     """Plain strings as one pattern ("#": a number), the longest first ("claro que sí" before "claro"); a word
-    written in letters ends there ("sigo con" is no start of "sigo contando"), one in Chinese, Japanese or Korean
+    written in letters ends there ("sigo con" is no start of "sigo contando"), one in Chinese, Japanese, Korean or Thai
     characters need not, but what is ``said`` to the reader (a closing) ends where it can (``_end``)."""
     return "|".join(re.escape(item).replace(r"\#", _N).replace("'", "['’]") + _end(item[-1], whole_words, said)
                     for item in sorted(items, key=len, reverse=True))
@@ -462,6 +478,8 @@ _CJK_NOT_SAID = "(?![是的と])"
 
 def _end(last: str, whole_words: bool, said: bool) -> str:
     """What must follow a plain string ending in ``last`` (see ``_strings``)."""
+    if "\u0e00" <= last <= "\u0e7f":  # Thai, written without spaces between words: a letter may follow any
+        return ""
     if last < "\u2e80":
         return r"\b" if whole_words and last.isalnum() else ""
     return _CJK_SAID.get(last, _CJK_NOT_SAID) if said else ""

@@ -931,6 +931,8 @@ def clean_in_both_modes(raw: str, step: int) -> str:
     ("Try a few shifts.\n\nWishing you a fulfilling retirement! 🌱", "Try a few shifts."),
     ("Öva högt.\n\nLycka till med föredraget!", "Öva högt."),
     ("Öva högt.\n\nLycka till!", "Öva högt."),
+    ("เปิดบัญชีแยก\n\nหวังว่าจะเป็นประโยชน์นะคะ! 😊", "เปิดบัญชีแยก"),
+    ("เปิดบัญชีแยก\n\nขอให้โชคดีค่ะ!", "เปิดบัญชีแยก"),
     ("Speak to them.\n\nEnjoy the celebration!", None),  # alone, "Enjoy ..." may be the point's advice
     ("Speak to them.\n\nGood luck, and enjoy the cake, but cut it early!", None),  # advice joined
     ("Try a few shifts.\n\nWishing you were younger does not help.", None),  # a sentence of the point's own
@@ -1047,6 +1049,8 @@ def test_a_code_block_with_its_language_is_closed_with_the_bare_fence():
     ("Okay, here's the continuation of point 2, kept short:\n\nThey last.", "They last."),
     ("Berikut adalah sambungan untuk titik 2:\n\nMereka tahan lama.", "Mereka tahan lama."),
     ("Visst! Här är punkt 2 utvecklad:\n\nDe håller länge.", "De håller länge."),
+    ("แน่นอนค่ะ นี่คือส่วนขยายของข้อ 2:\n\nหลอดไฟ LED ใช้ได้นาน", "หลอดไฟ LED ใช้ได้นาน"),
+    ("ข้อมูล 2 ชุดนี้สำคัญ:\n\nหลอดไฟ LED ใช้ได้นาน", None),  # "data", not "item"
     ("Here's point 2, kept short by the committee:\nThey last.", None),
 ])
 def test_a_first_line_is_talk_about_the_task_only_where_it_ends_naming_the_point(raw, text, step):
