@@ -3,8 +3,8 @@ Here's the continuation of point 3:", "I'll continue with point 3.", "¡Claro! A
 "好的，下面是第2点的内容：") and a last one that only offers more of the answer ("Let me know if you'd like me to expand
 on ...", "Möchtest du, dass ich ...?") or only hopes it helps ("希望这些建议对你有帮助！", "I hope this helps you
 improve your chess skills!") or wishes the reader well ("Happy cooking!"), in English, Spanish, Portuguese, French,
-German, Italian, Chinese, Japanese, Korean, Turkish, Russian, Swedish, Indonesian (and Malay), Thai and Vietnamese. ``ExpansionFilter`` drops
-both; when a line could be the point's own words, it stays.
+German, Italian, Chinese, Japanese, Korean, Turkish, Russian, Swedish, Indonesian (and Malay), Thai and Vietnamese.
+``ExpansionFilter`` drops both; when a line could be the point's own words, it stays.
 """
 
 from __future__ import annotations
