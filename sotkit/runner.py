@@ -61,7 +61,8 @@ OnRestart = Callable[[], None]
 
 #: a stream is a runaway (the server ignores max_tokens) past this many chunks, or characters, per token asked
 #: for: every text chunk holds at least one token (a provider may join several in one), and tokens average about
-#: four characters
+#: four characters. Past the chunks' bound only once its text is also past the budget (``estimated_tokens``): a
+#: smoothing proxy streams a character or two an event, and its answers within budget were cut, marked ``length``
 RUNAWAY_CHUNKS_PER_TOKEN = 2
 RUNAWAY_CHARS_PER_TOKEN = 16
 #: the slowest a model is taken to reason while it shows none of it (a Claude whose thinking is omitted sends only
@@ -402,7 +403,8 @@ class Runner:
                             _start_over(backend, call, received)
                         received.append(kept)
                         chunks, chars, weight = chunks + 1, chars + len(kept), weight + char_weight(kept)
-                        runaway = chunks > max_chunks or len(kept) < len(chunk)
+                        runaway = chunks > max_chunks and estimated_tokens(weight) > request.max_tokens \
+                            or len(kept) < len(chunk)
                         if not call.on_text(kept) or runaway:
                             # Stop paying for text that will be thrown away; the usage the provider would have
                             # reported last is estimated (a runaway at least its whole budget: it ignored it).

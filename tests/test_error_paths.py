@@ -143,6 +143,14 @@ async def test_a_runaway_is_cut_exactly_at_the_first_bound_it_passes(piece, text
     assert result.text == text and result.usage.output_tokens == math.ceil(len(text) / 4) > 50
 
 
+async def test_a_stream_of_a_character_an_event_within_its_budget_is_no_runaway():
+    # a smoothing proxy's: past 2 pieces a token asked for, the answer was cut there and marked length (probe 123)
+    text = " ".join(["Silence your phone and put it away."] * 4)  # 143 characters, about 36 tokens of the 50 asked for
+    async with sotkit.SoT(Pieces(tuple(text)), mode="sequential", max_tokens=50) as sot:
+        result = await sot.generate("How can I focus?")
+    assert (result.text, result.truncated) == (text, False)
+
+
 class ThinksThenStalls(Provider):
     """A reasoning model that reasons once, then goes quiet."""
 
