@@ -542,10 +542,18 @@ _SENTENCE_END = r"[.!。！]+[^\w.!?。！？]*"
 # (a wish's one clause, with no second one joined: "Have a great time at the beach, but reapply sunscreen!" is advice)
 _WISH_CLAUSE = r"(?:(?!\b(?:but|and|so|then|y|pero|e|mas|et|mais|und|aber)\s)[^.!?。！？:;：；—–])*"
 _WISH_SENTENCE, _EXCLAIMED = rf"(?:{_strings(_WISHES_ON)}){_WISH_CLAUSE}", r"[!！]+[^\w.!?。！？]*"
-_HOPE_SAID = re.compile(rf"(?:{_HOPE_SENTENCE}{_SENTENCE_END}|{_WISH_SENTENCE}{_EXCLAIMED})$")
+# Korean and Japanese cheer the reader on at a short sentence's end: "건강한 다이어트를 응원합니다!" ("I'm rooting for
+# your healthy diet!"), "合格を応援しています！"; with a subject of its own it says who cheers whom ("한국 야구 팬들은
+# 노래로 선수를 응원합니다.", "fans cheer the players with songs"). Until its end, such a line in their scripts may
+# still become one.
+_CHEERS = ("응원합니다", "응원해요", "응원할게요", "응원하겠습니다", "応援しています", "応援してます", "応援しております")
+_SUBJECT = r"[^\n]*(?:[은는이가]\s|[はが])"  # a Korean or Japanese subject's particle
+_CHEER = rf"(?!{_SUBJECT})[^.!?。！？\n]{{0,40}}(?:{'|'.join(_CHEERS)})[.!。！]*[^\w.!?。！？]*"
+_CHEER_BEING_SAID = rf"(?!{_SUBJECT})(?=[^\n]*[\uac00-\ud7a3\u3040-\u30ff\u4e00-\u9fff])[^.!?。！？\n]{{0,40}}"
+_HOPE_SAID = re.compile(rf"(?:{_HOPE_SENTENCE}{_SENTENCE_END}|{_WISH_SENTENCE}{_EXCLAIMED}|{_CHEER})$")
 # while the call goes on, a hope is held back to its sentence's end, whatever follows a mark in it
 _HOPE_BEING_SAID = re.compile(rf"(?:(?:{_strings(_HOPES, said=True)})[^.!?。！？]*(?:{_SENTENCE_END})?"
-                              rf"|{_WISH_SENTENCE}(?:{_EXCLAIMED})?)$")
+                              rf"|{_WISH_SENTENCE}(?:{_EXCLAIMED})?|{_CHEER}|{_CHEER_BEING_SAID})$")
 _CLOSING_SEEN = 120  # characters of a last line enough to tell
 
 

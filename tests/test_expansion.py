@@ -933,6 +933,13 @@ def clean_in_both_modes(raw: str, step: int) -> str:
     ("Öva högt.\n\nLycka till!", "Öva högt."),
     ("เปิดบัญชีแยก\n\nหวังว่าจะเป็นประโยชน์นะคะ! 😊", "เปิดบัญชีแยก"),
     ("เปิดบัญชีแยก\n\nขอให้โชคดีค่ะ!", "เปิดบัญชีแยก"),
+    # a Korean or Japanese cheer at a sentence's end (blind set b10, B10-49)
+    ("꾸준히 기록하세요.\n\n건강한 다이어트를 응원합니다!", "꾸준히 기록하세요."),
+    ("꾸준히 기록하세요.\n\n여러분의 도전을 응원할게요 😊", "꾸준히 기록하세요."),
+    ("毎日復習しましょう。\n\n合格を応援しています！", "毎日復習しましょう。"),
+    ("꾸준히 기록하세요.\n\n가족의 응원합니다는 말이 큰 힘이 됩니다.", None),  # a sentence of the point's own
+    ("꾸준히 기록하세요.\n\n친구가 응원합니다. 그러니 함께 걸으세요!", None),  # two sentences
+    ("꾸준히 기록하세요.\n\n응원합니다!", "꾸준히 기록하세요."),
     ("Speak to them.\n\nEnjoy the celebration!", None),  # alone, "Enjoy ..." may be the point's advice
     ("Speak to them.\n\nGood luck, and enjoy the cake, but cut it early!", None),  # advice joined
     ("Try a few shifts.\n\nWishing you were younger does not help.", None),  # a sentence of the point's own
