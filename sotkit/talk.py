@@ -81,7 +81,6 @@ _LANGUAGES = (
                 "would you like more", "would you like some", "would you like any", "do you want more",
                 "do you want some", "if you want, i can", "if you'd like, i can", "if you like, i can",
                 "want me to",  # "Want me to sketch a checklist you can reuse?"
-                "if you tell me", "if you let me know",  # "If you tell me which country ..., I can outline ..."
                 "happy to", "i'd be happy to", "i would be happy to", "i'm happy to"),  # "Happy to suggest ... if"
         # (the answer's own tips too: "I hope these tips help you plan your wedding!", not "...: use cash!")
         hopes=("i hope this helps", "i hope that helps", "hope this helps", "hope that helps", "i hope these tips help",
@@ -91,7 +90,11 @@ _LANGUAGES = (
                 "sleep tight"),
         # "Have a wonderful time exploring Japan!"
         wishes_on=("good luck with", "good luck on", "best of luck with", "best of luck on", "have a great time",
-                   "have a wonderful time", "wishing you"),  # "Wishing you a fulfilling retirement! 🌱"
+                   "have a wonderful time",
+                   # "Wishing you a fulfilling retirement! 🌱", not "Wishing you were back home is normal!"
+                   *(f"wishing you {what}" for what in ("a", "an", "all the", "the best", "every", "good", "great",
+                                                        "lots of", "much", "many", "success", "luck", "happy",
+                                                        "continued", "smooth", "safe"))),
     ),
     _Language(  # Spanish
         words=("claro", "claro que sí", "por supuesto", "desde luego", "de acuerdo", "perfecto", "entendido",
@@ -362,14 +365,14 @@ _LANGUAGES = (
     ),
     _Language(  # Swedish
         words=("visst", "javisst", "absolut", "självklart", "okej", "gärna"),
-        acknowledgements=("visst", "javisst", "absolut", "självklart"),
+        acknowledgements=("visst", "javisst", "självklart"),  # ("Absolut!", as "Absolutely!", may be the point's)
         phrases=("här är", "här kommer", "nedan följer", "jag fortsätter med", "vi fortsätter med", "nu till"),
         names=(r"\bpunkt\s*#?\d+",),
         this_point=(r"\bdenna punkt", r"\bden här punkten"),
         tails=(r"\s+(?:utvecklad|i detalj|mer ingående)",),
         tasks=(r"\b(?:fortsättningen|utvecklingen) (?:av|på) punkt",),
-        offers=("säg till om du vill", "hör av dig om du vill", "vill du att jag", "om du vill kan jag",
-                "berätta gärna om du vill"),
+        # (not "vill du att jag": "Vill du att jag ska lita på dig, måste du ..." opens an if-clause)
+        offers=("säg till om du vill", "hör av dig om du vill", "om du vill kan jag", "berätta gärna om du vill"),
         hopes=("hoppas det hjälper", "hoppas detta hjälper", "hoppas att det hjälper", "hoppas att detta hjälper",
                "hoppas tipsen hjälper"),
         wishes=("lycka till", "trevlig resa", "smaklig måltid", "ha så kul"),
@@ -380,11 +383,12 @@ _LANGUAGES = (
         acknowledgements=("tentu", "tentu saja", "baiklah", "dengan senang hati"),
         phrases=("berikut", "berikut ini", "ini dia", "di bawah ini", "saya akan", "mari kita", "lanjut ke",
                  "melanjutkan"),
-        names=(r"\b(?:poin|titik|perkara)\s*(?:ke-?\s*)?#?\d+",  # Malay "sambungan untuk titik 3:"
+        names=(r"\bpoin\s*(?:ke-?\s*)?#?\d+",
                r"\bpoin\s+(?:pertama|ke(?:dua|tiga|empat|lima|enam|tujuh|delapan|sembilan|sepuluh))"),
         this_point=(r"\bpoin ini",),
         tails=(r"\s+(?:(?:secara|dengan)\s+(?:lebih\s+)?(?:rinci|detail|mendalam)|lebih\s+(?:lanjut|rinci|detail))",),
-        tasks=(r"\blanjutannya",),
+        # Malay's "sambungan untuk titik 3:" ("titik": a geometric point too, "perkara": a law's article)
+        tasks=(r"\blanjutannya", r"\bsambungan (?:untuk|bagi) (?:titik|perkara|poin)\s*\d+"),
         offers=("jika anda ingin, saya bisa", "jika anda mau, saya bisa", "kalau mau, saya bisa",
                 "jika mau, saya bisa", "apakah anda ingin saya", "mau saya", "beri tahu saya jika", "kabari saya jika",
                 "jika ada pertanyaan lain, jangan ragu", "jika ada pertanyaan lebih lanjut, jangan ragu",
@@ -524,7 +528,14 @@ _HOPE = rf"{_A_HOPE}(?:(?:{_AND})\s+(?:{_A_HOPE}|{_JOINED_SIGN_OFF}[!.]\W*))*"
 _AND_SAID = re.compile(rf"(?:{_AND})(?:\s+|$)|(?:a|an|u|un)$")  # "and" being written
 _CLOSING = re.compile(rf"(?:{_HOPE})?(?:{_strings(_CLOSING_HEADS, said=True)})|{_HOPE}$")
 _LEADING_HOPE = re.compile(_HOPE)
-_CLOSING_STARTS = frozenset(head[:i] for head in _CLOSING_HEADS + _HOPES + _WISHES + _WISHES_ON
+# An offer that asks for something first, as one sentence in a paragraph of its own: "If you tell me which country
+# you're leaning toward, I can outline its recognition steps." ("If you let me know by Friday, I can book the room."
+# and "If you tell me the truth, I won't be angry." are the point's own: no more of the answer is offered.)
+_ASKS_FIRST = ("if you tell me", "if you let me know")
+_OFFER_AFTER_ASKING = (rf"(?:{'|'.join(_ASKS_FIRST)})\b[^.!?。！？:;：；—–\n]{{0,150}}\bi (?:can|could|'d be happy to|"
+                       r"would be happy to) (?:outline|suggest|sketch|draft|tailor|recommend|help|put together|"
+                       r"walk you through|map out|list|compare|narrow|give you|write up|check)\b[^.!?。！？:;：；—–\n]*")
+_CLOSING_STARTS = frozenset(head[:i] for head in _CLOSING_HEADS + _HOPES + _WISHES + _WISHES_ON + _ASKS_FIRST
                             for i in range(len(head)))
 _GERUND_STARTED = re.compile("happy [a-z]*$")  # may still become "happy cooking"
 _SIGN_OFF_JOINED = re.compile(_JOINED_SIGN_OFF)  # after a wish's "and", being said
@@ -540,7 +551,7 @@ _CLOSING_WORDS = (rf"(?:{_strings(_HOPES + _WISHES + _WISHES_ON + _CLOSING_HEADS
 _HOPE_SENTENCE = rf"(?:{_strings(_HOPES, said=True)}){_ONE_CLAUSE}(?:{_CLAUSE_MARK}(?:{_CLOSING_WORDS}))?"
 _SENTENCE_END = r"[.!。！]+[^\w.!?。！？]*"
 # (a wish's one clause, with no second one joined: "Have a great time at the beach, but reapply sunscreen!" is advice)
-_WISH_CLAUSE = r"(?:(?!\b(?:but|and|so|then|y|pero|e|mas|et|mais|und|aber)\s)[^.!?。！？:;：；—–])*"
+_WISH_CLAUSE = r"(?:(?!\b(?:but|and|so|then|y|pero|e|mas|et|mais|und|aber|och|men|så)\s)[^.!?。！？:;：；—–])*"
 _WISH_SENTENCE, _EXCLAIMED = rf"(?:{_strings(_WISHES_ON)}){_WISH_CLAUSE}", r"[!！]+[^\w.!?。！？]*"
 # Korean and Japanese cheer the reader on at a short sentence's end: "건강한 다이어트를 응원합니다!" ("I'm rooting for
 # your healthy diet!"), "合格を応援しています！"; with a subject of its own it says who cheers whom ("한국 야구 팬들은
@@ -550,10 +561,12 @@ _CHEERS = ("응원합니다", "응원해요", "응원할게요", "응원하겠�
 _SUBJECT = r"[^\n]*(?:[은는이가]\s|[はが])"  # a Korean or Japanese subject's particle
 _CHEER = rf"(?!{_SUBJECT})[^.!?。！？\n]{{0,40}}(?:{'|'.join(_CHEERS)})[.!。！]*[^\w.!?。！？]*"
 _CHEER_BEING_SAID = rf"(?!{_SUBJECT})(?=[^\n]*[\uac00-\ud7a3\u3040-\u30ff\u4e00-\u9fff])[^.!?。！？\n]{{0,40}}"
-_HOPE_SAID = re.compile(rf"(?:{_HOPE_SENTENCE}{_SENTENCE_END}|{_WISH_SENTENCE}{_EXCLAIMED}|{_CHEER})$")
+_HOPE_SAID = re.compile(rf"(?:{_HOPE_SENTENCE}{_SENTENCE_END}|{_WISH_SENTENCE}{_EXCLAIMED}|{_CHEER}"
+                        rf"|{_OFFER_AFTER_ASKING}{_SENTENCE_END})$")
 # while the call goes on, a hope is held back to its sentence's end, whatever follows a mark in it
 _HOPE_BEING_SAID = re.compile(rf"(?:(?:{_strings(_HOPES, said=True)})[^.!?。！？]*(?:{_SENTENCE_END})?"
-                              rf"|{_WISH_SENTENCE}(?:{_EXCLAIMED})?|{_CHEER}|{_CHEER_BEING_SAID})$")
+                              rf"|{_WISH_SENTENCE}(?:{_EXCLAIMED})?|{_CHEER}|{_CHEER_BEING_SAID}"
+                              rf"|(?:{'|'.join(_ASKS_FIRST)})\b[^.!?。！？:;：；—–\n]*(?:{_SENTENCE_END})?)$")
 _CLOSING_SEEN = 120  # characters of a last line enough to tell
 
 
@@ -627,10 +640,11 @@ def talk_closing(text: str, final: bool, fences: list[int]) -> int | None:
     if not hope:
         return None
     rest = seen[hope.end():]
-    if joined := _AND_SAID.match(rest):  # another wish may follow: "buon viaggio e buon app", "and enjoy the"
+    if joined := _AND_SAID.match(rest):  # another wish may follow: "buon viaggio e buon app"
         rest = rest[joined.end():]
-        if _SIGN_OFF_JOINED.fullmatch(rest) or any(off.startswith(rest) for off in _JOINED_SIGN_OFFS):
-            return start
+    # or a sign-off ("and enjoy the", and after "&", which the hope's \W* took)
+    if _SIGN_OFF_JOINED.fullmatch(rest) or any(off.startswith(rest) for off in _JOINED_SIGN_OFFS):
+        return start
     return start if _may_start_closing(rest) else None
 
 

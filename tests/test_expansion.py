@@ -873,9 +873,13 @@ def clean_in_both_modes(raw: str, step: int) -> str:
     ("Budget for surprises.\n\nGood luck with your renovation!", "Budget for surprises."),
     ("Keep the vet's number handy.\n\nBest of luck with your new family member!", "Keep the vet's number handy."),
     ("Sign a written lease.\n\nWant me to sketch a checklist you can reuse for each tenancy?", "Sign a written lease."),
-    # GPT-5's, found by blind set b11
+    # GPT-5's, found by blind set b11: an offer that asks first (review 125: not a line that only opens so)
     ("Budget for fees.\n\nIf you tell me which country you're leaning toward, I can outline its steps in order.",
      "Budget for fees."),
+    ("Say this to your teen.\n\nIf you tell me the truth, you won't be punished.", None),
+    ("Speak to them.\n\nIf you tell me the truth, I can help — say this to your teen and mean it.", None),
+    ("Use this script.\n\nIf you let me know by Friday, I can book the room.", None),
+    ("Budget.\n\nIf you tell me your budget, I can suggest three plans. Compare them with your bank's.", None),
     ("Vergleiche die Programme.\n\nWenn du willst, kann ich dir die wichtigsten kurz vergleichen.",
      "Vergleiche die Programme."),
     ("They last.\n\nGood luck with exams: sleep well the night before. Eat breakfast.", None),  # two sentences
@@ -943,6 +947,14 @@ def clean_in_both_modes(raw: str, step: int) -> str:
     ("Speak to them.\n\nEnjoy the celebration!", None),  # alone, "Enjoy ..." may be the point's advice
     ("Speak to them.\n\nGood luck, and enjoy the cake, but cut it early!", None),  # advice joined
     ("Try a few shifts.\n\nWishing you were younger does not help.", None),  # a sentence of the point's own
+    # review 125: "&" joins a sign-off too; "Wishing you were ...!" and Swedish advice joined to a wish are the point's
+    ("They last.\n\nGood luck & have fun!", "They last."),
+    ("They last.\n\nGood luck & enjoy the show!", "They last."),
+    ("It passes.\n\nWishing you were back home is completely normal!", None),
+    ("Sov mer.\n\nLycka till på provet, men glöm inte att äta frukost!", None),
+    ("Sov mer.\n\nLycka till med provet och glöm inte att äta frukost!", None),
+    ("Sov mer.\n\nLycka till med provet så länge du sover gott!", None),
+    ("Sov mer.\n\nVill du att jag ska lita på dig, måste du säga sanningen.", None),
 ])
 def test_a_last_line_that_only_hopes_it_helps_or_wishes_well_is_dropped(raw, text, step):
     assert clean_in_both_modes(raw, step) == (raw if text is None else text)
@@ -965,6 +977,10 @@ def test_a_last_line_that_only_hopes_it_helps_or_wishes_well_is_dropped(raw, tex
     ("They last.\n\nGood luck, and enj", "They last.", None),
     ("They last.\n\nGood luck, and enjoy the celebr", "They last.", None),
     ("They last.\n\nGood luck and have f", "They last.", None),
+    ("They last.\n\nGood luck & enj", "They last.", None),
+    ("They last.\n\nIf you te", "They last.", None),
+    ("They last.\n\nIf you tell me your budget, I can suggest", "They last.", None),
+    ("They last.\n\nIf you tell me your budget, I can suggest plans. And", None, None),
 ])
 def test_a_hope_or_a_wish_is_held_back_only_while_it_may_still_become_one(raw, settled, final):
     f = ExpansionFilter(2, "Use LED bulbs", strip_header=True)
@@ -1055,6 +1071,8 @@ def test_a_code_block_with_its_language_is_closed_with_the_bare_fence():
     # found by blind set b11 (held out): Gemma's "kept short", a Malay and a Swedish opening
     ("Okay, here's the continuation of point 2, kept short:\n\nThey last.", "They last."),
     ("Berikut adalah sambungan untuk titik 2:\n\nMereka tahan lama.", "Mereka tahan lama."),
+    ("Mari kita hitung jarak dari titik 1 ke titik 2.\n\nGunakan rumus Pythagoras.", None),  # review 125
+    ("Mari kita lihat Perkara 153.\n\nPerkara ini menjamin hak istimewa.", None),
     ("Visst! Här är punkt 2 utvecklad:\n\nDe håller länge.", "De håller länge."),
     ("แน่นอนค่ะ นี่คือส่วนขยายของข้อ 2:\n\nหลอดไฟ LED ใช้ได้นาน", "หลอดไฟ LED ใช้ได้นาน"),
     ("ข้อมูล 2 ชุดนี้สำคัญ:\n\nหลอดไฟ LED ใช้ได้นาน", None),  # "data", not "item"
