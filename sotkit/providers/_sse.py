@@ -30,6 +30,9 @@ class Reading(Protocol):
     """The stream's terminal event came (``[DONE]``, ``message_stop``): whatever follows is no part of the answer."""
     end: str
     """What reports the model's end, for the error of a stream cut before it ("a finish_reason or [DONE]")."""
+    whole_at_body_end: bool
+    """Is the answer whole if the body ends here (``whole``, or what a server that reports no end reliably last
+    said)?"""
 
     def text_of(self, event: str | None, data: Any) -> str | Signal | CallUsage | None:
         """An event's text, or None for one without (taking note of what else it says, or raising), or
@@ -108,7 +111,7 @@ async def text_pieces(response: Any, sdk: ModuleType, reading: Reading,
             raise StreamError(f"the server answered 200 with an empty body, no event: the stream from {model} was cut "
                               "(llama-cpp-python's server, for one, answers so a prompt longer than its context window, "
                               "n_ctx; its log says why)")
-        if not reading.whole:
+        if not reading.whole_at_body_end:
             raise StreamError(f"the stream from {model} ended without {reading.end}: it was cut")
     except httpx2.TimeoutException as exc:
         raise sdk.APITimeoutError(request=response.http_request) from exc

@@ -195,6 +195,10 @@ class _Reading:
     def whole(self) -> bool:  # a stream that ends before its stop_reason (or message_stop) was cut
         return self.ended or self.stop_reason is not None
 
+    @property
+    def whole_at_body_end(self) -> bool:
+        return self.whole
+
     def text_of(self, event: str | None, data: Any) -> str | Signal | CallUsage | None:
         if not isinstance(data, dict):  # every Messages API event is a JSON object ("[DONE]": a proxy's habit)
             if data == "[DONE]":

@@ -179,8 +179,10 @@ class _Reading:
     finished: bool = False  # a finish_reason came
     ended: bool = False  # [DONE] came
     # Text came after a finish_reason: some relays send one with every chunk (new-api's and older LiteLLM's Gemini
-    # channels), so only [DONE] ends the answer (taken for the end, it left the text of the next second or more out)
+    # channels), so only [DONE] ends the answer (taken for the end, it left the text of the next second or more out),
+    # or the body's end where the last chunk of text had one
     every_chunk_finished: bool = False
+    finished_last: bool = False  # the last chunk of text or finish_reason had a finish_reason
     reason: Any = None
     refused: bool = False  # a refusal came in place of content: the answer ends as the API's filter ends one
     written: bool = False  # text came
@@ -189,6 +191,10 @@ class _Reading:
     @property
     def whole(self) -> bool:
         return self.ended or self.finished and not self.every_chunk_finished
+
+    @property
+    def whole_at_body_end(self) -> bool:
+        return self.whole or self.every_chunk_finished and self.finished_last
 
     @property
     def end(self) -> str:
@@ -217,6 +223,7 @@ class _Reading:
         if isinstance(text, str):
             self.written = self.written or bool(text)
         self.every_chunk_finished = self.every_chunk_finished or bool(text) and self.finished
+        self.finished_last = bool(done) if text or done else self.finished_last
         self.reason = ("refusal" if self.refused and done == "stop" else done) if done else self.reason
         self.finished = self.finished or bool(done)  # some servers send "" on every chunk until the last
         if counts and is_count(counts.get("prompt_tokens")) and is_count(counts.get("completion_tokens")):

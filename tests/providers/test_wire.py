@@ -720,10 +720,15 @@ async def test_a_finish_reason_written_in_camel_case_ends_the_answer():
     assert "".join(texts) == "Keep it dark." and usage.finish_reason == "stop"
 
 
-async def test_a_stream_with_a_finish_reason_on_every_chunk_ends_only_at_done():
-    # its finish_reasons say nothing, so a body that ends without [DONE] may have been cut: it is no whole answer
-    chunks = every_chunk_stopped(*({"content": word} for word in ("Keep ", "it ")))
-    async with serving(sse(*chunks, done=False)) as (url, _):
+async def test_a_stream_with_a_finish_reason_on_every_chunk_ends_at_done_or_the_end_of_a_last_finished_chunk():
+    # its finish_reasons say nothing mid-stream: a body that ends after a chunk of text without one was cut (as any
+    # stream so ended), one that ends after a last chunk with one is whole (review 125: it was refused, after retries)
+    chunks = every_chunk_stopped(*({"content": word} for word in ("Keep ", "it ", "dark.")))
+    async with serving(apart(*chunks)[:-1] + [sse(chunks[-1], done=False)]) as (url, _):
+        *texts, usage = await read("openai:m", url)
+    assert "".join(texts) == "Keep it dark." and usage.finish_reason == "stop"
+    cut = {"choices": [{"delta": {"content": "and"}, "finish_reason": None}]}
+    async with serving(apart(*chunks)[:-1] + [sse(chunks[-1], cut, done=False)]) as (url, _):
         with pytest.raises(sotkit.StreamError, match=r"without \[DONE\] \(it sent a finish_reason before its last"):
             await read("openai:m", url)
 
