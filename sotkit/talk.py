@@ -581,6 +581,8 @@ def talk_opening(body: str, final: bool,
         if not final and not ended and _may_open_meta(_lower(line)):
             return None
         if acknowledged := _ACKNOWLEDGED.match(body):  # and then, maybe, more talk: "Sure!\n\nHere's point 2:"
+            if acknowledged.end() > _META_LINE:  # a model stuck on "Sure! Sure! ...": no talk (it was read again
+                return 0  # from its start at every piece while it went on, seconds for 10,000 characters)
             more = talk_opening(body[acknowledged.end():], final, header_follows)
             return None if more is None else acknowledged.end() + more
         return None if not final and _ACKNOWLEDGED_ALONE.fullmatch(body) else 0
@@ -604,6 +606,8 @@ def talk_opening(body: str, final: bool,
 
 def _may_open_meta(low: str) -> bool:
     """Could the start of a first line (lower case) still grow into talk about the task ("Sure! Here's ...")?"""
+    if len(low) > _META_LINE:  # no talk is so long (a model stuck on "Okay okay ..." was read word by word again)
+        return False
     low = _NUMBER.sub("#", low.lstrip("¡¿"))  # as the phrases write a number
     while low not in _META_STARTS:
         if not (word := _META_WORD.match(low)):

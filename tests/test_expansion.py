@@ -1082,6 +1082,15 @@ def test_a_first_line_is_talk_about_the_task_only_where_it_ends_naming_the_point
     assert clean(raw, step=step)[0] == (raw if text is None else text)
 
 
+@pytest.mark.parametrize("step", [1, 7, 100_000])
+@pytest.mark.parametrize("word", ["Sure! ", "okay ", "Okay, okay, ", "Visst! "])
+def test_a_model_stuck_on_an_acknowledgement_is_no_talk_past_a_talk_lines_length(word, step):
+    # "Sure! Sure! ..." was read again from its start at every piece while it went on: seconds of the event loop for
+    # 10,000 characters (review 125); past a talk line's length it is the point's text, at every piece size
+    raw = word * (2000 // len(word))
+    assert clean(raw, step=step)[0] == raw.rstrip()
+
+
 @pytest.mark.parametrize("raw, settled", [
     ("Here's why: a fixed wake time", "Here's why: a fixed wake time"),  # text after a colon that names no point
     ("Sure, LEDs last", "Sure, LEDs last"),  # no talk about the task can start so
