@@ -4,6 +4,7 @@ sockets, anyio locks. A sync app whose threads each run a loop (``anyio.run`` pe
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
@@ -56,4 +57,14 @@ def current_loop() -> Any:
 
 
 def closed(loop: Any) -> bool:
-    return getattr(loop, "is_closed", lambda: False)()  # a trio token has none: its loop's values stay
+    if isinstance(loop, asyncio.AbstractEventLoop):
+        return loop.is_closed()
+    try:  # a trio token, which refuses callbacks once its run has finished (a no-op one runs in a live one)
+        loop.run_sync_soon(_nothing)
+    except sys.modules["trio"].RunFinishedError:
+        return True
+    return False
+
+
+def _nothing() -> None:
+    pass

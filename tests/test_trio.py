@@ -106,3 +106,26 @@ async def test_ctrl_c_in_a_points_task_reaches_the_caller_plain(read):
                     async for _ in events:
                         pass
     assert isinstance(caught.value.__cause__, OSError)  # its own cause is kept (probe 83)
+
+
+
+class _Held:
+    """A value a loop holds (an SDK client set)."""
+
+
+def test_the_values_of_finished_trio_runs_are_dropped_as_those_of_closed_asyncio_loops():
+    # a trio token cannot say that its run has finished, as an asyncio loop can: a client shared by one anyio.run
+    # after another kept every run's SDK clients (their closed sockets, 14 KB a request) for its life (probe 124)
+    import gc
+    import weakref
+
+    from sotkit.per_loop import PerLoop
+
+    values = PerLoop(_Held)
+
+    async def held() -> weakref.ref:
+        return weakref.ref(values.get())
+
+    made = [anyio.run(held, backend=backend) for backend in ("trio", "trio", "asyncio", "trio")]
+    gc.collect()
+    assert [ref() is None for ref in made] == [True, True, True, False]  # only the last run's
