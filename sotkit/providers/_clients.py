@@ -5,7 +5,10 @@ a request starts; for an idle keep-alive connection that check is a socket probe
 expansions streaming at once the checks grow quadratic: on 30 questions x 8 points they were a quarter of
 the client's CPU (benchmarks/overhead.py). So past ``calls_per_client`` calls in flight on every client,
 another client (another pool) is opened. Calls go to the least busy client, the first on a tie, so calls made
-one after another stay on one client and reuse its connection. All clients share one TLS context: building
+one after another stay on one client and reuse its connection, and the others go idle: those past the first are
+closed once idle for ``IDLE_CLIENT_S``, last first (a pool checks its connections' keep-alive only when it is used,
+so after a burst an idle client's connections stayed open as long as the provider). All clients share one TLS
+context: building
 one costs ~20 ms of CPU, most of what making a client costs. The first client is made at the first call, in a
 worker thread: it imports the SDK (1-2 s the first time in a process) and builds that context, which would
 otherwise stall the event loop.
@@ -28,9 +31,10 @@ import importlib.util
 import os
 import ssl
 import sys
+import time
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit
@@ -45,6 +49,9 @@ from ..redact import hold, shown, shown_url
 HTTP_BACKENDS = ("httpx", "aiohttp")
 #: calls in flight on every client before the pool opens another, per HTTP backend
 CALLS_PER_CLIENT = {"httpx": 32, "aiohttp": 1000}
+#: how long a client past the first may stay idle before it is closed (longer than httpx's keep-alive expiry, 5 s,
+#: and aiohttp's, 15 s: by then the SDK alone would have dropped its connections too)
+IDLE_CLIENT_S = 20.0
 
 
 def http_backend(chosen: str | None = None) -> str:
@@ -79,6 +86,7 @@ class _LoopClients:
     def __init__(self, given: Any = None) -> None:
         self.clients = [] if given is None else [given]
         self.busy = [0] * len(self.clients)
+        self.idle_since = [0.0] * len(self.clients)  # when each client's last call ended (monotonic)
         self.opening = anyio.Lock()
         self.closer: AsyncGenerator[None, None] | None = None  # closes the clients this pool made, at the loop's end
 
@@ -108,6 +116,7 @@ class ClientPool:
 
     def __init__(self, make: Callable[[ssl.SSLContext], Any] | None = None, *, client: Any = None,
                  calls_per_client: int = CALLS_PER_CLIENT["httpx"], max_clients: int = 16,
+                 idle_s: float = IDLE_CLIENT_S,
                  sdk: str | None = None, prepare: Callable[[], object] | None = None, asyncio_only: bool = False
                  ) -> None:
         if (make is None) == (client is None):
@@ -120,6 +129,7 @@ class ClientPool:
         self._loops = PerLoop(lambda: _LoopClients(client))
         self._calls_per_client = calls_per_client
         self._max_clients = max_clients if self._owned else 1
+        self._idle_s = idle_s
         self._asyncio_only = asyncio_only  # aiohttp's clients
         if client is not None:
             _hold_secrets(self, client)
@@ -155,6 +165,7 @@ class ClientPool:
                 here.clients.append(await anyio.to_thread.run_sync(lambda: make(shared_tls_context())))
                 _hold_secrets(self, here.clients[0])
                 here.busy.append(0)
+                here.idle_since.append(0.0)
                 here.closer = _closed_with_the_loop(here.clients)
                 await anext(here.closer)  # started: the loop now holds it
 
@@ -164,12 +175,17 @@ class ClientPool:
         here = self._here()
         if not here.clients:
             await self.ready()
-        clients, busy = here.clients, here.busy
+        clients, busy, idle_since = here.clients, here.busy, here.idle_since
+        while len(clients) > 1 and not busy[-1] and time.monotonic() - idle_since[-1] >= self._idle_s:
+            busy.pop(), idle_since.pop()  # the last is popped: the calls in flight keep their clients' places
+            with suppress(Exception):  # an idle client's close is no failure of this call
+                await clients.pop().close()
         index = min(range(len(clients)), key=busy.__getitem__)
         if busy[index] >= self._calls_per_client and len(clients) < self._max_clients:
             assert self._make is not None  # the SDK is imported and the TLS context built: a few ms
             clients.append(self._make(shared_tls_context()))
             busy.append(0)
+            idle_since.append(0.0)
             index = len(clients) - 1
         busy[index] += 1
         try:
@@ -180,6 +196,7 @@ class ClientPool:
             raise error from exc
         finally:
             busy[index] -= 1
+            idle_since[index] = time.monotonic()
 
     async def aclose(self) -> None:
         """Close the clients this pool made for this event loop now (never a user's own client); other loops'

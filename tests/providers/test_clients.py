@@ -65,6 +65,26 @@ async def test_concurrent_calls_spread_over_new_clients_up_to_the_cap():
 
 
 @pytest.mark.anyio
+async def test_clients_past_the_first_are_closed_once_idle_last_first():
+    # after a burst, calls one after another go to the first client: the others' keep-alive connections stayed
+    # open for the provider's life, as a pool checks them only when it is used (probe 124: 200 sockets after 80 s)
+    made = []
+    pool = ClientPool(lambda tls: made.append(Client()) or made[-1], calls_per_client=1, idle_s=0)
+    async with pool.client() as first, pool.client() as second, pool.client() as third:  # none idle: none closed
+        assert made == [first, second, third] and not any(c.closed for c in made)
+    async with pool.client() as client:
+        assert client is made[0] and [c.closed for c in made] == [False, True, True]
+    await hold(pool, 2, seen := [], anyio.Event())  # the next burst opens another
+    assert len(made) == 4 and set(seen) == {made[0], made[3]}
+    slow = ClientPool(lambda tls: made.append(Client()) or made[-1], calls_per_client=1)  # idle for 20 s first
+    await hold(slow, 2, [], anyio.Event())
+    async with slow.client():
+        assert not any(c.closed for c in made[4:])
+    await pool.aclose()
+    await slow.aclose()
+
+
+@pytest.mark.anyio
 async def test_a_users_client_is_used_alone_and_never_closed():
     mine = Client()
     pool = ClientPool(client=mine, calls_per_client=1)
