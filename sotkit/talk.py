@@ -92,9 +92,9 @@ _LANGUAGES = (
         wishes_on=("good luck with", "good luck on", "best of luck with", "best of luck on", "have a great time",
                    "have a wonderful time",
                    # "Wishing you a fulfilling retirement! 🌱", not "Wishing you were back home is normal!"
-                   *(f"wishing you {what}" for what in ("a", "an", "all the", "the best", "every", "good", "great",
-                                                        "lots of", "much", "many", "success", "luck", "happy",
-                                                        "continued", "smooth", "safe"))),
+                   *(f"wishing you {what}" for what in ("a", "an", "all the", "the best", "the very best", "every",
+                                                        "good", "great", "lots of", "much", "many", "success", "luck",
+                                                        "happy", "continued", "smooth", "safe", "well", "both"))),
     ),
     _Language(  # Spanish
         words=("claro", "claro que sí", "por supuesto", "desde luego", "de acuerdo", "perfecto", "entendido",
@@ -407,8 +407,8 @@ _LANGUAGES = (
         this_point=("ข้อนี้", "ประเด็นนี้"),
         tails=(),
         tasks=(),
-        offers=("หากต้องการให้", "ถ้าต้องการให้", "หากคุณต้องการให้", "ถ้าคุณต้องการให้", "หากมีคำถามเพิ่มเติม",
-                "ถ้ามีคำถามเพิ่มเติม"),
+        # (not "หากต้องการให้ ...", "if you want ... to": it opens advice as often)
+        offers=("หากมีคำถามเพิ่มเติม", "ถ้ามีคำถามเพิ่มเติม"),
         hopes=("หวังว่าจะเป็นประโยชน์", "หวังว่าข้อมูลนี้", "หวังว่าคำแนะนำนี้", "หวังว่าเคล็ดลับเหล่านี้",
                "หวังว่าจะช่วยได้"),
         # with the polite particles that end a sentence: "ขอให้โชคดีค่ะ!"
@@ -553,37 +553,31 @@ _SENTENCE_END = r"[.!。！]+[^\w.!?。！？]*"
 # (a wish's one clause, with no second one joined: "Have a great time at the beach, but reapply sunscreen!" is advice)
 _WISH_CLAUSE = r"(?:(?!\b(?:but|and|so|then|y|pero|e|mas|et|mais|und|aber|och|men|så)\s)[^.!?。！？:;：；—–])*"
 _WISH_SENTENCE, _EXCLAIMED = rf"(?:{_strings(_WISHES_ON)}){_WISH_CLAUSE}", r"[!！]+[^\w.!?。！？]*"
-# Korean and Japanese cheer the reader on at a short sentence's end: "건강한 다이어트를 응원합니다!" ("I'm rooting for
-# your healthy diet!"), "合格を応援しています！"; with a subject of its own it says who cheers whom ("한국 야구 팬들은
-# 노래로 선수를 응원합니다.", "fans cheer the players with songs"). Until its end, such a line in their scripts may
-# still become one.
-_CHEERS = ("응원합니다", "응원해요", "응원할게요", "응원하겠습니다", "応援しています", "応援してます", "応援しております")
-_SUBJECT = r"[^\n]*(?:[은는이가]\s|[はが])"  # a Korean or Japanese subject's particle
-_CHEER = rf"(?!{_SUBJECT})[^.!?。！？\n]{{0,40}}(?:{'|'.join(_CHEERS)})[.!。！]*[^\w.!?。！？]*"
-_CHEER_BEING_SAID = rf"(?!{_SUBJECT})(?=[^\n]*[\uac00-\ud7a3\u3040-\u30ff\u4e00-\u9fff])[^.!?。！？\n]{{0,40}}"
-_HOPE_SAID = re.compile(rf"(?:{_HOPE_SENTENCE}{_SENTENCE_END}|{_WISH_SENTENCE}{_EXCLAIMED}|{_CHEER}"
+_HOPE_SAID = re.compile(rf"(?:{_HOPE_SENTENCE}{_SENTENCE_END}|{_WISH_SENTENCE}{_EXCLAIMED}"
                         rf"|{_OFFER_AFTER_ASKING}{_SENTENCE_END})$")
 # while the call goes on, a hope is held back to its sentence's end, whatever follows a mark in it
 _HOPE_BEING_SAID = re.compile(rf"(?:(?:{_strings(_HOPES, said=True)})[^.!?。！？]*(?:{_SENTENCE_END})?"
-                              rf"|{_WISH_SENTENCE}(?:{_EXCLAIMED})?|{_CHEER}|{_CHEER_BEING_SAID}"
+                              rf"|{_WISH_SENTENCE}(?:{_EXCLAIMED})?"
                               rf"|(?:{'|'.join(_ASKS_FIRST)})\b[^.!?。！？:;：；—–\n]*(?:{_SENTENCE_END})?)$")
 _CLOSING_SEEN = 120  # characters of a last line enough to tell
 
 
-def talk_opening(body: str, final: bool,
-                 header_follows: Callable[[str, bool], bool | None] | None = None) -> int | None:
+def talk_opening(body: str, final: bool, header_follows: Callable[[str, bool], bool | None] | None = None,
+                 skipped: int = 0) -> int | None:
     """The length of a first line that only talks about the task ("I'll continue with point 3."; 0: none), or
     None while the line is still being written and may be one. ``header_follows(text, final)`` says whether the
     text after the line opens with the point's own header (None: not yet known): an introduction ending in a colon
-    that it follows is talk too ("Here is what I wrote:\n\n**2. Title**\n\n...")."""
+    that it follows is talk too ("Here is what I wrote:\n\n**2. Title**\n\n..."). ``skipped``: the acknowledgements
+    before ``body`` ("Sure!"), already taken for talk."""
     line, ended, rest = body.partition("\n")
     if not _META_OPENING.match(line):
         if not final and not ended and _may_open_meta(_lower(line)):
             return None
         if acknowledged := _ACKNOWLEDGED.match(body):  # and then, maybe, more talk: "Sure!\n\nHere's point 2:"
-            if acknowledged.end() > _META_LINE:  # a model stuck on "Sure! Sure! ...": no talk (it was read again
-                return 0  # from its start at every piece while it went on, seconds for 10,000 characters)
-            more = talk_opening(body[acknowledged.end():], final, header_follows)
+            skipped += acknowledged.end()
+            if skipped > _META_LINE:  # a model stuck on "Sure! Sure! ..." (or "Sure!\nSure!\n..."): no talk (it was
+                return 0  # read again from its start at every piece while it went on, seconds for 10,000 characters)
+            more = talk_opening(body[acknowledged.end():], final, header_follows, skipped)
             return None if more is None else acknowledged.end() + more
         return None if not final and _ACKNOWLEDGED_ALONE.fullmatch(body) else 0
     if len(line) > _META_LINE:

@@ -933,17 +933,16 @@ def clean_in_both_modes(raw: str, step: int) -> str:
     ("Speak to them.\n\nGood luck, and enjoy the celebration!", "Speak to them."),
     ("Speak to them.\n\nGood luck and have fun tonight!", "Speak to them."),
     ("Try a few shifts.\n\nWishing you a fulfilling retirement! 🌱", "Try a few shifts."),
+    ("Try a few shifts.\n\nWishing you the very best with your upgrade!", "Try a few shifts."),  # review 126
+    ("Try a few shifts.\n\nWishing you well!", "Try a few shifts."),
     ("Öva högt.\n\nLycka till med föredraget!", "Öva högt."),
     ("Öva högt.\n\nLycka till!", "Öva högt."),
     ("เปิดบัญชีแยก\n\nหวังว่าจะเป็นประโยชน์นะคะ! 😊", "เปิดบัญชีแยก"),
     ("เปิดบัญชีแยก\n\nขอให้โชคดีค่ะ!", "เปิดบัญชีแยก"),
-    # a Korean or Japanese cheer at a sentence's end (blind set b10, B10-49)
-    ("꾸준히 기록하세요.\n\n건강한 다이어트를 응원합니다!", "꾸준히 기록하세요."),
-    ("꾸준히 기록하세요.\n\n여러분의 도전을 응원할게요 😊", "꾸준히 기록하세요."),
-    ("毎日復習しましょう。\n\n合格を応援しています！", "毎日復習しましょう。"),
-    ("꾸준히 기록하세요.\n\n가족의 응원합니다는 말이 큰 힘이 됩니다.", None),  # a sentence of the point's own
-    ("꾸준히 기록하세요.\n\n친구가 응원합니다. 그러니 함께 걸으세요!", None),  # two sentences
-    ("꾸준히 기록하세요.\n\n응원합니다!", "꾸준히 기록하세요."),
+    ("เปิดบัญชีแยก\n\nหากต้องการให้หลอดไฟใช้งานได้นาน ควรเลือกหลอด LED ที่มีคุณภาพ", None),  # advice (review 126)
+    # (review 126: a cheer at a Korean or Japanese sentence's end, tried as a closing, dropped the point's own)
+    ("LED를 씁니다.\n\n정부에서도 LED 전환을 적극적으로 응원합니다.", None),
+    ("LED電球は長持ちします。\n\n地元の人々も選手を応援しています。", None),
     ("Speak to them.\n\nEnjoy the celebration!", None),  # alone, "Enjoy ..." may be the point's advice
     ("Speak to them.\n\nGood luck, and enjoy the cake, but cut it early!", None),  # advice joined
     ("Try a few shifts.\n\nWishing you were younger does not help.", None),  # a sentence of the point's own
@@ -1082,13 +1081,17 @@ def test_a_first_line_is_talk_about_the_task_only_where_it_ends_naming_the_point
     assert clean(raw, step=step)[0] == (raw if text is None else text)
 
 
-@pytest.mark.parametrize("step", [1, 7, 100_000])
-@pytest.mark.parametrize("word", ["Sure! ", "okay ", "Okay, okay, ", "Visst! "])
-def test_a_model_stuck_on_an_acknowledgement_is_no_talk_past_a_talk_lines_length(word, step):
+@pytest.mark.parametrize("word", ["Sure! ", "okay ", "Okay, okay, ", "Visst! ", "Sure!\n", "แน่นอนค่ะ!\n",
+                                  "承知いたしました。\n"])
+def test_a_model_stuck_on_an_acknowledgement_is_no_talk_past_a_talk_lines_length(word):
     # "Sure! Sure! ..." was read again from its start at every piece while it went on: seconds of the event loop for
-    # 10,000 characters (review 125); past a talk line's length it is the point's text, at every piece size
+    # 10,000 characters, a RecursionError on "Sure!\nSure!\n..." (reviews 125, 126); past a talk line's length it is
+    # the point's text (at most a talk line's worth before it is taken for talk), the same at every piece size
     raw = word * (2000 // len(word))
-    assert clean(raw, step=step)[0] == raw.rstrip()
+    texts = {clean(raw, step=step)[0] for step in (1, 7, 100_000)}
+    assert len(texts) == 1
+    text = texts.pop()
+    assert raw.rstrip().endswith(text) and len(text) > len(raw) - 160
 
 
 @pytest.mark.parametrize("raw, settled", [
