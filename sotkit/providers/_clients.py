@@ -176,10 +176,10 @@ class ClientPool:
         if not here.clients:
             await self.ready()
         clients, busy, idle_since = here.clients, here.busy, here.idle_since
+        idle = []  # the last clients, idle long enough: popped, so that the calls in flight keep their places
         while len(clients) > 1 and not busy[-1] and time.monotonic() - idle_since[-1] >= self._idle_s:
-            busy.pop(), idle_since.pop()  # the last is popped: the calls in flight keep their clients' places
-            with suppress(Exception):  # an idle client's close is no failure of this call
-                await clients.pop().close()
+            busy.pop(), idle_since.pop()
+            idle.append(clients.pop())
         index = min(range(len(clients)), key=busy.__getitem__)
         if busy[index] >= self._calls_per_client and len(clients) < self._max_clients:
             assert self._make is not None  # the SDK is imported and the TLS context built: a few ms
@@ -188,15 +188,21 @@ class ClientPool:
             idle_since.append(0.0)
             index = len(clients) - 1
         busy[index] += 1
+        client = clients[index]  # (an aclose() during the call empties the list)
         try:
-            yield clients[index]
+            yield client
         except Exception as exc:
-            if (error := _sdk_error_for(exc, self._sdk, clients[index])) is None:
+            if (error := _sdk_error_for(exc, self._sdk, client)) is None:
                 raise
             raise error from exc
         finally:
             busy[index] -= 1
             idle_since[index] = time.monotonic()
+            # closed after the call, not before it: awaited there, an aclose() could empty the pool first; shielded,
+            # as the SDKs' own close is, so that a cancel leaves none open
+            with anyio.CancelScope(shield=True), suppress(Exception):  # no failure of this call
+                for old in idle:
+                    await old.close()
 
     async def aclose(self) -> None:
         """Close the clients this pool made for this event loop now (never a user's own client); other loops'
