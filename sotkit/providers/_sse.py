@@ -23,16 +23,22 @@ from .base import STARTED, CallUsage, Signal, Thinking
 class Reading(Protocol):
     """What a provider reads from its events besides their text."""
 
-    whole: bool
-    """The model's end was reported (OpenAI's ``finish_reason``, Anthropic's ``stop_reason``): the answer is whole,
-    and a connection that breaks after it loses nothing."""
+    @property
+    def whole(self) -> bool:
+        """The model's end was reported (OpenAI's ``finish_reason``, Anthropic's ``stop_reason``): the answer is
+        whole, and a connection that breaks after it loses nothing."""
+
     ended: bool
     """The stream's terminal event came (``[DONE]``, ``message_stop``): whatever follows is no part of the answer."""
-    end: str
-    """What reports the model's end, for the error of a stream cut before it ("a finish_reason or [DONE]")."""
-    whole_at_body_end: bool
-    """Is the answer whole if the body ends here (``whole``, or what a server that reports no end reliably last
-    said)?"""
+
+    @property
+    def end(self) -> str:
+        """What reports the model's end, for the error of a stream cut before it ("a finish_reason or [DONE]")."""
+
+    @property
+    def whole_at_body_end(self) -> bool:
+        """Is the answer whole if the body ends here (``whole``, or what a server that reports no end reliably last
+        said)?"""
 
     def text_of(self, event: str | None, data: Any) -> str | Signal | CallUsage | None:
         """An event's text, or None for one without (taking note of what else it says, or raising), or
