@@ -92,9 +92,10 @@ _LANGUAGES = (
         wishes_on=("good luck with", "good luck on", "best of luck with", "best of luck on", "have a great time",
                    "have a wonderful time",
                    # "Wishing you a fulfilling retirement! 🌱", not "Wishing you were back home is normal!"
-                   *(f"wishing you {what}" for what in ("a", "an", "all the", "the best", "the very best", "every",
-                                                        "good", "great", "lots of", "much", "many", "success", "luck",
-                                                        "happy", "continued", "smooth", "safe", "well", "both"))),
+                   # (not "well" nor "both": "Wishing you well in your new role!" is as often a card's line)
+                   *(f"wishing you {what}" for what in ("a", "an", "all the", "the best", "every", "good", "great",
+                                                        "lots of", "much", "many", "success", "luck", "happy",
+                                                        "continued", "smooth", "safe"))),
     ),
     _Language(  # Spanish
         words=("claro", "claro que sí", "por supuesto", "desde luego", "de acuerdo", "perfecto", "entendido",

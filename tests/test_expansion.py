@@ -933,8 +933,9 @@ def clean_in_both_modes(raw: str, step: int) -> str:
     ("Speak to them.\n\nGood luck, and enjoy the celebration!", "Speak to them."),
     ("Speak to them.\n\nGood luck and have fun tonight!", "Speak to them."),
     ("Try a few shifts.\n\nWishing you a fulfilling retirement! 🌱", "Try a few shifts."),
-    ("Try a few shifts.\n\nWishing you the very best with your upgrade!", "Try a few shifts."),  # review 126
-    ("Try a few shifts.\n\nWishing you well!", "Try a few shifts."),
+    # a card's own line (review 127)
+    ("Close the card with their next step.\n\nWishing you well in your new role at Acme!", None),
+    ("End on their future together.\n\nWishing you both a lifetime of happiness!", None),
     ("Öva högt.\n\nLycka till med föredraget!", "Öva högt."),
     ("Öva högt.\n\nLycka till!", "Öva högt."),
     ("เปิดบัญชีแยก\n\nหวังว่าจะเป็นประโยชน์นะคะ! 😊", "เปิดบัญชีแยก"),

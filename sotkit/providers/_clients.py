@@ -6,7 +6,7 @@ expansions streaming at once the checks grow quadratic: on 30 questions x 8 poin
 the client's CPU (benchmarks/overhead.py). So past ``calls_per_client`` calls in flight on every client,
 another client (another pool) is opened. Calls go to the least busy client, the first on a tie, so calls made
 one after another stay on one client and reuse its connection, and the others go idle: those past the first are
-closed once idle for ``IDLE_CLIENT_S``, last first (a pool checks its connections' keep-alive only when it is used,
+closed once idle for ``IDLE_CLIENT_S``, last first, as a call ends (a pool checks its connections' keep-alive only when it is used,
 so after a burst an idle client's connections stayed open as long as the provider). All clients share one TLS
 context: building
 one costs ~20 ms of CPU, most of what making a client costs. The first client is made at the first call, in a
@@ -176,10 +176,6 @@ class ClientPool:
         if not here.clients:
             await self.ready()
         clients, busy, idle_since = here.clients, here.busy, here.idle_since
-        idle = []  # the last clients, idle long enough: popped, so that the calls in flight keep their places
-        while len(clients) > 1 and not busy[-1] and time.monotonic() - idle_since[-1] >= self._idle_s:
-            busy.pop(), idle_since.pop()
-            idle.append(clients.pop())
         index = min(range(len(clients)), key=busy.__getitem__)
         if busy[index] >= self._calls_per_client and len(clients) < self._max_clients:
             assert self._make is not None  # the SDK is imported and the TLS context built: a few ms
@@ -198,11 +194,18 @@ class ClientPool:
         finally:
             busy[index] -= 1
             idle_since[index] = time.monotonic()
-            # closed after the call, not before it: awaited there, an aclose() could empty the pool first; shielded,
-            # as the SDKs' own close is, so that a cancel leaves none open
-            with anyio.CancelScope(shield=True), suppress(Exception):  # no failure of this call
-                for old in idle:
-                    await old.close()
+            await self._close_idle(here)
+
+    async def _close_idle(self, here: _LoopClients) -> None:
+        """Close the clients past the first that have been idle for ``idle_s``, last first: popped, so that the calls
+        in flight keep their clients' places, and closed at once, shielded as the SDKs' own close is."""
+        idle = []
+        while len(here.clients) > 1 and not here.busy[-1] and time.monotonic() - here.idle_since[-1] >= self._idle_s:
+            here.busy.pop(), here.idle_since.pop()
+            idle.append(here.clients.pop())
+        with anyio.CancelScope(shield=True), suppress(Exception):  # an idle client's close fails no call
+            for old in idle:
+                await old.close()
 
     async def aclose(self) -> None:
         """Close the clients this pool made for this event loop now (never a user's own client); other loops'
