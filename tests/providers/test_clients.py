@@ -168,6 +168,7 @@ async def test_aiohttp_carries_every_call_on_one_client(http, clients):
     """httpcore checks every connection of its pool per request, so past 32 calls in flight httpx calls go to
     another client; aiohttp's pool has no such cost, and one client (one platform probe) carries them all."""
     provider = OpenAIProvider("m", api_key="k", http=http)
+    await provider.ready()  # else the calls wait for the first client in a worker thread, taken for blocked by hold()
     seen: list = []
     await hold(provider._clients, 40, seen, anyio.Event())
     assert len({id(client) for client in seen}) == clients
