@@ -938,6 +938,14 @@ def clean_in_both_modes(raw: str, step: int) -> str:
     ("End on their future together.\n\nWishing you both a lifetime of happiness!", None),
     ("Öva högt.\n\nLycka till med föredraget!", "Öva högt."),
     ("Öva högt.\n\nLycka till!", "Öva högt."),
+    # found by blind set b12 (held out): Russian and Indonesian wishes that go on, Polish
+    ("Бегайте медленно.\n\nУдачи на первом полумарафоне! 🏃", "Бегайте медленно."),
+    ("Pesan tiket lebih awal.\n\nSelamat berlibur di Bali! 🌴", "Pesan tiket lebih awal."),
+    ("Koś trawę wysoko.\n\nMam nadzieję, że te wskazówki pomogą Ci cieszyć się pięknym trawnikiem!", "Koś trawę wysoko."),
+    ("Koś trawę wysoko.\n\nPowodzenia na egzaminie!", "Koś trawę wysoko."),
+    ("Koś trawę wysoko.\n\nPowodzenia na egzaminie, ale najpierw się wyśpij!", None),  # advice joined
+    ("Koś trawę wysoko.\n\nTrzymam kciuki!", "Koś trawę wysoko."),
+    ("Бегайте медленно.\n\nУдачи на забеге, но не забудьте попить воды!", None),
     ("เปิดบัญชีแยก\n\nหวังว่าจะเป็นประโยชน์นะคะ! 😊", "เปิดบัญชีแยก"),
     ("เปิดบัญชีแยก\n\nขอให้โชคดีค่ะ!", "เปิดบัญชีแยก"),
     ("เปิดบัญชีแยก\n\nหากต้องการให้หลอดไฟใช้งานได้นาน ควรเลือกหลอด LED ที่มีคุณภาพ", None),  # advice (review 126)
@@ -1074,6 +1082,8 @@ def test_a_code_block_with_its_language_is_closed_with_the_bare_fence():
     ("Mari kita hitung jarak dari titik 1 ke titik 2.\n\nGunakan rumus Pythagoras.", None),  # review 125
     ("Mari kita lihat Perkara 153.\n\nPerkara ini menjamin hak istimewa.", None),
     ("Visst! Här är punkt 2 utvecklad:\n\nDe håller länge.", "De håller länge."),
+    ("Oto kontynuacja punktu 2:\n\nŻarówki LED są trwałe.", "Żarówki LED są trwałe."),
+    ("Porównajmy to z punktem 1, gdzie koszt był wyższy.\n\nŻarówki LED są trwałe.", None),
     ("แน่นอนค่ะ นี่คือส่วนขยายของข้อ 2:\n\nหลอดไฟ LED ใช้ได้นาน", "หลอดไฟ LED ใช้ได้นาน"),
     ("ข้อมูล 2 ชุดนี้สำคัญ:\n\nหลอดไฟ LED ใช้ได้นาน", None),  # "data", not "item"
     ("Here's point 2, kept short by the committee:\nThey last.", None),
