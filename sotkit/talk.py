@@ -4,8 +4,7 @@ Here's the continuation of point 3:", "I'll continue with point 3.", "¡Claro! A
 on ...", "Möchtest du, dass ich ...?") or only hopes it helps ("希望这些建议对你有帮助！", "I hope this helps you
 improve your chess skills!") or wishes the reader well ("Happy cooking!"), in English, Spanish, Portuguese, French,
 German, Italian, Chinese, Japanese, Korean, Turkish, Russian, Polish, Swedish, Indonesian (and Malay), Thai and
-Vietnamese.
-``ExpansionFilter`` drops both; when a line could be the point's own words, it stays.
+Vietnamese. ``ExpansionFilter`` drops both; when a line could be the point's own words, it stays.
 """
 
 from __future__ import annotations
@@ -484,8 +483,8 @@ def _plain(text: str) -> str:
 
 def _strings(items: Iterable[str], whole_words: bool = True, said: bool = False) -> str:
     """Plain strings as one pattern ("#": a number), the longest first ("claro que sí" before "claro"); a word
-    written in letters ends there ("sigo con" is no start of "sigo contando"), one in Chinese, Japanese, Korean or Thai
-    characters need not, but what is ``said`` to the reader (a closing) ends where it can (``_end``)."""
+    written in letters ends there ("sigo con" is no start of "sigo contando"), one in Chinese, Japanese, Korean or
+    Thai characters need not, but what is ``said`` to the reader (a closing) ends where it can (``_end``)."""
     return "|".join(re.escape(item).replace(r"\#", _N).replace("'", "['’]") + _end(item[-1], whole_words, said)
                     for item in sorted(items, key=len, reverse=True))
 

@@ -941,7 +941,8 @@ def clean_in_both_modes(raw: str, step: int) -> str:
     # found by blind set b12 (held out): Russian and Indonesian wishes that go on, Polish
     ("Бегайте медленно.\n\nУдачи на первом полумарафоне! 🏃", "Бегайте медленно."),
     ("Pesan tiket lebih awal.\n\nSelamat berlibur di Bali! 🌴", "Pesan tiket lebih awal."),
-    ("Koś trawę wysoko.\n\nMam nadzieję, że te wskazówki pomogą Ci cieszyć się pięknym trawnikiem!", "Koś trawę wysoko."),
+    ("Koś trawę wysoko.\n\nMam nadzieję, że te wskazówki pomogą Ci cieszyć się pięknym trawnikiem!",
+     "Koś trawę wysoko."),
     ("Koś trawę wysoko.\n\nPowodzenia na egzaminie!", "Koś trawę wysoko."),
     ("Koś trawę wysoko.\n\nPowodzenia na egzaminie, ale najpierw się wyśpij!", None),  # advice joined
     ("Koś trawę wysoko.\n\nTrzymam kciuki!", "Koś trawę wysoko."),

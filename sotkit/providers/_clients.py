@@ -6,12 +6,11 @@ expansions streaming at once the checks grow quadratic: on 30 questions x 8 poin
 the client's CPU (benchmarks/overhead.py). So past ``calls_per_client`` calls in flight on every client,
 another client (another pool) is opened. Calls go to the least busy client, the first on a tie, so calls made
 one after another stay on one client and reuse its connection, and the others go idle: those past the first are
-closed once idle for ``IDLE_CLIENT_S``, last first, as a call ends (a pool checks its connections' keep-alive only when it is used,
-so after a burst an idle client's connections stayed open as long as the provider). All clients share one TLS
-context: building
-one costs ~20 ms of CPU, most of what making a client costs. The first client is made at the first call, in a
-worker thread: it imports the SDK (1-2 s the first time in a process) and builds that context, which would
-otherwise stall the event loop.
+closed once idle for ``IDLE_CLIENT_S``, last first, as a call ends (a pool checks its connections' keep-alive only
+when it is used, so after a burst an idle client's connections stayed open as long as the provider). All clients
+share one TLS context: building one costs ~20 ms of CPU, most of what making a client costs. The first client is
+made at the first call, in a worker thread: it imports the SDK (1-2 s the first time in a process) and builds that
+context, which would otherwise stall the event loop.
 
 The SDKs speak HTTP through httpx2; they also offer aiohttp underneath it "for improved concurrency
 performance". With 400 expansions streaming at once its C parser and connection pool cut the client's CPU
@@ -194,7 +193,8 @@ class ClientPool:
         finally:
             busy[index] -= 1
             idle_since[index] = time.monotonic()
-            await self._close_idle(here)
+            if len(clients) > 1:
+                await self._close_idle(here)
 
     async def _close_idle(self, here: _LoopClients) -> None:
         """Close the clients past the first that have been idle for ``idle_s``, last first: popped, so that the calls
@@ -203,8 +203,8 @@ class ClientPool:
         while len(here.clients) > 1 and not here.busy[-1] and time.monotonic() - here.idle_since[-1] >= self._idle_s:
             here.busy.pop(), here.idle_since.pop()
             idle.append(here.clients.pop())
-        with anyio.CancelScope(shield=True), suppress(Exception):  # an idle client's close fails no call
-            for old in idle:
+        for old in idle:
+            with anyio.CancelScope(shield=True), suppress(Exception):  # an idle client's close fails no call
                 await old.close()
 
     async def aclose(self) -> None:
