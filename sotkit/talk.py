@@ -362,7 +362,7 @@ _LANGUAGES = (
                "надеюсь, это будет полезно", "надеюсь, эти советы", "надеюсь, эта информация"),
         wishes=("удачи", "успехов", "желаю удачи", "желаю успехов", "приятного аппетита", "хорошей поездки",
                 "удачной поездки", "приятного путешествия", "хорошего путешествия", "счастливого пути"),
-        wishes_on=("удачи в", "удачи с", "удачи на", "успехов в", "успехов на"),  # "Удачи в ремонте!"
+        wishes_on=("удачи в", "удачи с", "удачи на", "успехов в"),  # "Удачи в ремонте!"
     ),
     _Language(  # Polish
         words=("jasne", "oczywiście", "pewnie", "dobrze", "okej", "świetnie"),
@@ -372,12 +372,14 @@ _LANGUAGES = (
         this_point=(r"\b(?:ten|tego|tym) punkt(?:u|em)?",),
         tails=(r"\s+(?:szczegółowo|bardziej szczegółowo|w szczegółach)",),
         tasks=(r"\b(?:kontynuacja|rozwinięcie|omówienie) punktu",),
-        offers=("daj znać, jeśli", "dajcie znać, jeśli", "jeśli chcesz, mogę", "jeśli chcesz, to mogę",
-                "czy chcesz, żebym", "czy chcesz, abym", "chętnie pomogę"),
+        # (not "daj znać, jeśli ...", "let me know if ...", nor "chętnie pomogę": the point's own advice too)
+        offers=("daj znać, jeśli chcesz", "dajcie znać, jeśli chcecie", "jeśli chcesz, mogę", "jeśli chcesz, to mogę",
+                "czy chcesz, żebym", "czy chcesz, abym"),
         hopes=("mam nadzieję, że to pomoże", "mam nadzieję, że te wskazówki", "mam nadzieję, że te porady",
                "mam nadzieję, że ta informacja", "mam nadzieję, że to było pomocne"),
+        # (no wish that goes on, "Powodzenia na egzaminie!": "Powodzenia w biznesie nie da się kupić!" is a statement,
+        # and Polish joins advice with "a", which English and Italian write too)
         wishes=("powodzenia", "miłej podróży", "smacznego", "udanej zabawy", "trzymam kciuki"),
-        wishes_on=("powodzenia w", "powodzenia z", "powodzenia na", "powodzenia przy"),  # "Powodzenia na egzaminie!"
     ),
     _Language(  # Swedish
         words=("visst", "javisst", "absolut", "självklart", "okej", "gärna"),
@@ -414,7 +416,7 @@ _LANGUAGES = (
                "semoga berhasil dengan"),
         wishes=("semoga berhasil", "semoga sukses", "selamat mencoba", "selamat memasak", "selamat berlibur",
                 "selamat jalan", "selamat menikmati"),
-        wishes_on=("selamat berlibur di", "selamat menikmati", "semoga sukses dengan", "semoga berhasil dengan"),
+        wishes_on=("selamat berlibur di",),  # "Selamat berlibur di Bali!"
     ),
     _Language(  # Thai (written without spaces between words: a point's name is not sought at a word's start)
         words=("แน่นอน", "แน่นอนค่ะ", "แน่นอนครับ", "ได้เลย", "ได้เลยค่ะ", "ได้เลยครับ", "ได้ค่ะ", "ได้ครับ"),
@@ -568,8 +570,8 @@ _CLOSING_WORDS = (rf"(?:{_strings(_HOPES + _WISHES + _WISHES_ON + _CLOSING_HEADS
 _HOPE_SENTENCE = rf"(?:{_strings(_HOPES, said=True)}){_ONE_CLAUSE}(?:{_CLAUSE_MARK}(?:{_CLOSING_WORDS}))?"
 _SENTENCE_END = r"[.!。！]+[^\w.!?。！？]*"
 # (a wish's one clause, with no second one joined: "Have a great time at the beach, but reapply sunscreen!" is advice)
-_WISH_CLAUSE = (r"(?:(?!\b(?:but|and|so|then|y|pero|e|mas|et|mais|und|aber|och|men|så|ale|więc|i|но|и)\s)"
-                r"[^.!?。！？:;：；—–])*")
+_WISH_CLAUSE = (r"(?:(?!\b(?:but|and|so|then|y|pero|e|mas|et|mais|und|aber|och|men|så|но|и|а|dan|tapi|tetapi|namun|"
+                r"sambil)\s)[^.!?。！？:;：；—–])*")
 _WISH_SENTENCE, _EXCLAIMED = rf"(?:{_strings(_WISHES_ON)}){_WISH_CLAUSE}", r"[!！]+[^\w.!?。！？]*"
 _HOPE_SAID = re.compile(rf"(?:{_HOPE_SENTENCE}{_SENTENCE_END}|{_WISH_SENTENCE}{_EXCLAIMED}"
                         rf"|{_OFFER_AFTER_ASKING}{_SENTENCE_END})$")

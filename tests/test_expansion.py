@@ -943,10 +943,20 @@ def clean_in_both_modes(raw: str, step: int) -> str:
     ("Pesan tiket lebih awal.\n\nSelamat berlibur di Bali! 🌴", "Pesan tiket lebih awal."),
     ("Koś trawę wysoko.\n\nMam nadzieję, że te wskazówki pomogą Ci cieszyć się pięknym trawnikiem!",
      "Koś trawę wysoko."),
-    ("Koś trawę wysoko.\n\nPowodzenia na egzaminie!", "Koś trawę wysoko."),
-    ("Koś trawę wysoko.\n\nPowodzenia na egzaminie, ale najpierw się wyśpij!", None),  # advice joined
+    ("Koś trawę wysoko.\n\nPowodzenia!", "Koś trawę wysoko."),
     ("Koś trawę wysoko.\n\nTrzymam kciuki!", "Koś trawę wysoko."),
     ("Бегайте медленно.\n\nУдачи на забеге, но не забудьте попить воды!", None),
+    # the point's own (review 128): advice joined to a wish, statements that open with a wish's words, offers' kin
+    ("Бегайте медленно.\n\nУдачи на собеседовании, а главное выспитесь накануне!", None),
+    ("Ganti lampu.\n\nSelamat berlibur di Bali, tapi matikan semua lampu sebelum pergi!", None),
+    ("Ganti lampu.\n\nSelamat menikmati kopi Anda dan jangan lupa membersihkan mesinnya!", None),
+    ("Wymień żarówki.\n\nPowodzenia w biznesie nie da się kupić!", None),
+    ("Wymień żarówki.\n\nPowodzenia przy remoncie, a przede wszystkim zadbaj o wentylację!", None),
+    ("Wymień żarówki.\n\nDaj znać, jeśli napotkasz problemy.", None),
+    ("Wymień żarówki.\n\nChętnie pomogę sąsiadom — to buduje relacje.", None),
+    ("Замените лампы.\n\nУспехов на работе добиваются те, кто планирует!", None),
+    ("Switch to LEDs.\n\nGood luck with your renovation, I hope it goes well!", "Switch to LEDs."),
+    ("Usa lampadine LED.\n\nBuona fortuna con i tuoi esami!", "Usa lampadine LED."),
     ("เปิดบัญชีแยก\n\nหวังว่าจะเป็นประโยชน์นะคะ! 😊", "เปิดบัญชีแยก"),
     ("เปิดบัญชีแยก\n\nขอให้โชคดีค่ะ!", "เปิดบัญชีแยก"),
     ("เปิดบัญชีแยก\n\nหากต้องการให้หลอดไฟใช้งานได้นาน ควรเลือกหลอด LED ที่มีคุณภาพ", None),  # advice (review 126)

@@ -33,7 +33,7 @@ import sys
 import time
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit
@@ -203,9 +203,17 @@ class ClientPool:
         while len(here.clients) > 1 and not here.busy[-1] and time.monotonic() - here.idle_since[-1] >= self._idle_s:
             here.busy.pop(), here.idle_since.pop()
             idle.append(here.clients.pop())
-        for old in idle:
-            with anyio.CancelScope(shield=True), suppress(Exception):  # an idle client's close fails no call
-                await old.close()
+        interrupted: BaseException | None = None
+        for old in idle:  # each closed, whatever another's close raised: popped, no one else would close it
+            try:
+                with anyio.CancelScope(shield=True):
+                    await old.close()
+            except Exception:  # an idle client's close fails no call
+                pass
+            except BaseException as exc:  # a native cancel (task.cancel()) passes the shield: raised once all are closed
+                interrupted = interrupted or exc
+        if interrupted is not None:
+            raise interrupted
 
     async def aclose(self) -> None:
         """Close the clients this pool made for this event loop now (never a user's own client); other loops'

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
 import re
@@ -96,6 +97,46 @@ async def test_a_close_of_the_pool_during_a_call_leaves_no_client_open():
     async with pool.client() as client:
         await pool.aclose()
         assert client is made[0] and all(c.closed for c in made)
+
+
+class SlowToClose(Client):
+    async def close(self) -> None:
+        await anyio.sleep(0.05)
+        self.closed = True
+
+
+class FailsToClose(Client):
+    async def close(self) -> None:
+        raise RuntimeError("already closed")
+
+
+def test_every_idle_client_is_closed_though_one_close_fails_or_the_call_is_cancelled():
+    # popped before they are closed, they were left open for good where one close raised, or a native cancel (an
+    # asyncio timeout) passed the shield during one (review 128)
+    import asyncio
+
+    async def scenario(cancel: bool) -> list[bool]:
+        made: list = []
+        last = SlowToClose if cancel else FailsToClose  # closed first (last first): the cancel comes during its close
+        pool = ClientPool(lambda tls: made.append([Client, Client, Client, last][len(made)]()) or made[-1],
+                          calls_per_client=1, idle_s=0.01)
+        await hold(pool, 4, [], anyio.Event())
+        await asyncio.sleep(0.02)
+
+        async def call() -> None:
+            async with pool.client():
+                pass
+
+        task = asyncio.ensure_future(call())
+        if cancel:
+            await asyncio.sleep(0.01)
+            task.cancel()
+        with pytest.raises(asyncio.CancelledError) if cancel else contextlib.nullcontext():
+            await task
+        return [c.closed for c in made]
+
+    assert asyncio.run(scenario(cancel=False)) == [False, True, True, False]  # the last one's close failed
+    assert asyncio.run(scenario(cancel=True)) == [False, True, True, False]
 
 
 @pytest.mark.anyio
