@@ -416,7 +416,6 @@ _LANGUAGES = (
                "semoga berhasil dengan"),
         wishes=("semoga berhasil", "semoga sukses", "selamat mencoba", "selamat memasak", "selamat berlibur",
                 "selamat jalan", "selamat menikmati"),
-        wishes_on=("selamat berlibur di",),  # "Selamat berlibur di Bali!"
     ),
     _Language(  # Thai (written without spaces between words: a point's name is not sought at a word's start)
         words=("แน่นอน", "แน่นอนค่ะ", "แน่นอนครับ", "ได้เลย", "ได้เลยค่ะ", "ได้เลยครับ", "ได้ค่ะ", "ได้ครับ"),
@@ -570,8 +569,9 @@ _CLOSING_WORDS = (rf"(?:{_strings(_HOPES + _WISHES + _WISHES_ON + _CLOSING_HEADS
 _HOPE_SENTENCE = rf"(?:{_strings(_HOPES, said=True)}){_ONE_CLAUSE}(?:{_CLAUSE_MARK}(?:{_CLOSING_WORDS}))?"
 _SENTENCE_END = r"[.!。！]+[^\w.!?。！？]*"
 # (a wish's one clause, with no second one joined: "Have a great time at the beach, but reapply sunscreen!" is advice)
-_WISH_CLAUSE = (r"(?:(?!\b(?:but|and|so|then|y|pero|e|mas|et|mais|und|aber|och|men|så|но|и|а|dan|tapi|tetapi|namun|"
-                r"sambil)\s)[^.!?。！？:;：；—–])*")
+# ("Have a great time at the party, I suggest warm bulbs!": advice joined, its comma gone in ``_plain``)
+_WISH_CLAUSE = (r"(?:(?!\b(?:but|and|so|then|y|pero|e|mas|et|mais|und|aber|och|men|så|но|и|а|"
+                r"i (?:suggest|recommend|find|always|usually|prefer|would|'d))\s)[^.!?。！？:;：；—–])*")
 _WISH_SENTENCE, _EXCLAIMED = rf"(?:{_strings(_WISHES_ON)}){_WISH_CLAUSE}", r"[!！]+[^\w.!?。！？]*"
 _HOPE_SAID = re.compile(rf"(?:{_HOPE_SENTENCE}{_SENTENCE_END}|{_WISH_SENTENCE}{_EXCLAIMED}"
                         rf"|{_OFFER_AFTER_ASKING}{_SENTENCE_END})$")

@@ -938,9 +938,8 @@ def clean_in_both_modes(raw: str, step: int) -> str:
     ("End on their future together.\n\nWishing you both a lifetime of happiness!", None),
     ("Öva högt.\n\nLycka till med föredraget!", "Öva högt."),
     ("Öva högt.\n\nLycka till!", "Öva högt."),
-    # found by blind set b12 (held out): Russian and Indonesian wishes that go on, Polish
+    # found by blind set b12 (held out): a Russian wish that goes on, Polish
     ("Бегайте медленно.\n\nУдачи на первом полумарафоне! 🏃", "Бегайте медленно."),
-    ("Pesan tiket lebih awal.\n\nSelamat berlibur di Bali! 🌴", "Pesan tiket lebih awal."),
     ("Koś trawę wysoko.\n\nMam nadzieję, że te wskazówki pomogą Ci cieszyć się pięknym trawnikiem!",
      "Koś trawę wysoko."),
     ("Koś trawę wysoko.\n\nPowodzenia!", "Koś trawę wysoko."),
@@ -957,6 +956,8 @@ def clean_in_both_modes(raw: str, step: int) -> str:
     ("Замените лампы.\n\nУспехов на работе добиваются те, кто планирует!", None),
     ("Switch to LEDs.\n\nGood luck with your renovation, I hope it goes well!", "Switch to LEDs."),
     ("Usa lampadine LED.\n\nBuona fortuna con i tuoi esami!", "Usa lampadine LED."),
+    ("Switch to LEDs.\n\nHave a great time at the party, I suggest warm 2700K bulbs!", None),  # review 129
+    ("Cambia las bombillas.\n\n¡Mucha suerte con las bombillas que dan más luz!", "Cambia las bombillas."),
     ("เปิดบัญชีแยก\n\nหวังว่าจะเป็นประโยชน์นะคะ! 😊", "เปิดบัญชีแยก"),
     ("เปิดบัญชีแยก\n\nขอให้โชคดีค่ะ!", "เปิดบัญชีแยก"),
     ("เปิดบัญชีแยก\n\nหากต้องการให้หลอดไฟใช้งานได้นาน ควรเลือกหลอด LED ที่มีคุณภาพ", None),  # advice (review 126)
