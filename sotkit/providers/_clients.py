@@ -210,7 +210,7 @@ class ClientPool:
                     await old.close()
             except Exception:  # an idle client's close fails no call
                 pass
-            except BaseException as exc:  # a native cancel (task.cancel()) passes the shield: raised once all are closed
+            except BaseException as exc:  # a native cancel (task.cancel()) passes the shield: raised after
                 interrupted = interrupted or exc
         if interrupted is not None:
             raise interrupted
