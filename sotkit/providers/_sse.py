@@ -40,6 +40,11 @@ class Reading(Protocol):
         """Is the answer whole if the body ends here (``whole``, or what a server that reports no end reliably last
         said)?"""
 
+    @property
+    def firm(self) -> bool:
+        """Is the reported end surely one? A finish_reason on a chunk of text, or before any text, may be a relay's
+        mark on every chunk: what follows it is read longer (``UNSURE_TAIL_S``), and a break then is a failure."""
+
     def text_of(self, event: str | None, data: Any) -> str | Signal | CallUsage | None:
         """An event's text, or None for one without (taking note of what else it says, or raising), or
         ``THINKING`` for reasoning, or a ``partial`` usage of counts sent ahead; ``data`` is parsed JSON, or the raw
@@ -134,6 +139,8 @@ BROKE_OFF = "the connection broke off while the server streamed its answer, afte
 _BLANK = b" \t\r\n\xef\xbb\xbf"
 #: how long the events after the model's end (the counts, the terminal event) may take to come
 TAIL_S = 1.0
+#: as long, after an end that may be a relay's mark on every chunk (``Reading.firm``): the next text's gap
+UNSURE_TAIL_S = 10.0
 #: how long the rest of the body may take after the terminal event, as the SDKs drain it
 DRAIN_S = 0.1
 
@@ -141,14 +148,15 @@ DRAIN_S = 0.1
 async def _tail(chunks: AsyncIterator[bytes], parser: EventParser,
                 reading: Reading) -> tuple[list[str | Signal | CallUsage], Exception | None]:
     """What follows the model's end: the events up to the terminal one (the counts), for at most ``TAIL_S``
-    seconds, then the rest of the body for at most ``DRAIN_S`` (so that the connection goes back to the pool). The
-    answer is whole already: a connection that breaks or goes quiet now costs nothing, and a later error event is
-    no failure of it. Unless text comes after the end, which shows that it was none (``reading.whole`` turns
+    seconds (``UNSURE_TAIL_S`` after an end that may be none, ``Reading.firm``), then the rest of the body for at
+    most ``DRAIN_S`` (so that the connection goes back to the pool). The answer is whole already: a connection that
+    breaks or goes quiet now costs nothing (a break after an unsure end fails the call), and a later error event
+    is no failure of it. Unless text comes after the end, which shows that it was none (``reading.whole`` turns
     False): then the pieces so far and any error after them are returned at once, and the body is read on."""
     pieces: list[str | Signal | CallUsage] = []
     error = None
     try:
-        with anyio.move_on_after(TAIL_S):
+        with anyio.move_on_after(TAIL_S if reading.firm else UNSURE_TAIL_S):
             while reading.whole and not reading.ended:
                 more, error = _joined(parser.feed(await anext(chunks)), reading)
                 pieces += more
@@ -158,8 +166,8 @@ async def _tail(chunks: AsyncIterator[bytes], parser: EventParser,
                     pass
     except StopAsyncIteration:  # the body's end: the answer is whole, or the body's end is read again and judged
         pass
-    except Exception:  # any transport's error: once the answer is whole, it costs nothing
-        if not reading.whole:
+    except Exception:  # any transport's error: once the answer is surely whole, it costs nothing
+        if not (reading.whole and reading.firm):
             raise
     return pieces, error
 

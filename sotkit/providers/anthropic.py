@@ -199,6 +199,8 @@ class _Reading:
     def whole_at_body_end(self) -> bool:
         return self.whole
 
+    firm = True  # a stop_reason comes in message_delta, after every content block
+
     def text_of(self, event: str | None, data: Any) -> str | Signal | CallUsage | None:
         if not isinstance(data, dict):  # every Messages API event is a JSON object ("[DONE]": a proxy's habit)
             if data == "[DONE]":

@@ -183,6 +183,9 @@ class _Reading:
     # or the body's end where the last chunk of text had one
     every_chunk_finished: bool = False
     finished_last: bool = False  # the last chunk of text or finish_reason had a finish_reason
+    # the last finish_reason came on a chunk of its own after the text, as the API, vLLM, llama.cpp and Ollama send it
+    # (one on a chunk of text, or before any text, may be a relay's mark on every chunk: ``firm``)
+    firm: bool = True
     reason: Any = None
     refused: bool = False  # a refusal came in place of content: the answer ends as the API's filter ends one
     written: bool = False  # text came
@@ -224,6 +227,7 @@ class _Reading:
             self.written = self.written or bool(text)
         self.every_chunk_finished = self.every_chunk_finished or bool(text) and self.finished
         self.finished_last = bool(done) if text or done else self.finished_last
+        self.firm = not text and self.written if done else self.firm
         self.reason = ("refusal" if self.refused and done == "stop" else done) if done else self.reason
         self.finished = self.finished or bool(done)  # some servers send "" on every chunk until the last
         if counts and is_count(counts.get("prompt_tokens")) and is_count(counts.get("completion_tokens")):

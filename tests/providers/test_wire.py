@@ -711,6 +711,35 @@ async def test_reasoning_on_chunks_that_each_say_stop_is_no_end_of_the_answer():
     assert "".join(t for t in received if isinstance(t, str)) == "Keep it dark."
 
 
+@pytest.mark.parametrize("opening", [
+    {"content": "Keep "},  # a relay's first chunk of text, marked "stop"
+    {"role": "assistant", "content": ""},  # its role chunk, marked "stop" before any text
+])
+async def test_an_unsure_end_waits_longer_for_text_than_a_firm_one(opening):
+    # a finish_reason on a chunk of text, or before any text, may be a relay's mark on every chunk: a model that
+    # then took 1.5 s for its next text lost it (the answer cut to "Keep ", or no text at all: EmptyPoint), as what
+    # follows an end was read for a second (review 130)
+    first, *rest = every_chunk_stopped(opening, *({"content": word} for word in ("it ", "dark.")))
+    if "role" in opening:
+        rest = every_chunk_stopped({"content": "Keep "}) + rest
+    async with serving([sse(first, done=False), *[b""] * 30, sse(*rest)]) as (url, _):
+        *texts, usage = await read("openai:m", url)
+    assert "".join(t for t in texts if isinstance(t, str)) == "Keep it dark." and usage.finish_reason == "stop"
+
+
+async def test_a_break_after_an_unsure_end_fails_the_call():
+    # a relay that marks every chunk "stop", cut after its first: the break was taken as after the answer's end, and
+    # "Keep " returned whole, unretried (review 130); after a firm end (an empty chunk after the text) a break loses
+    # nothing (test_a_connection_that_breaks_after_the_models_end_loses_nothing)
+    import openai
+
+    events = sse(*every_chunk_stopped({"content": "Keep "}), done=False)
+    broken = f"{len(events):x}\r\n".encode() + events + b"\r\n"  # and no last chunk: the body never ends
+    async with serving(broken, f"{EVENT_STREAM}\r\ntransfer-encoding: chunked") as (url, _):
+        with pytest.raises(openai.APIConnectionError):
+            await read("openai:m", url)
+
+
 async def test_a_finish_reason_written_in_camel_case_ends_the_answer():
     # Gemini's OpenAI-compatible beta: "finish_reason": null on every chunk, "finishReason" on the last; every call
     # failed as "the stream ended with [DONE] before any finish_reason: the server cut it short"
