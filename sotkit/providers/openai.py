@@ -183,8 +183,8 @@ class _Reading:
     # or the body's end where the last chunk of text had one
     every_chunk_finished: bool = False
     finished_last: bool = False  # the last chunk of text or finish_reason had a finish_reason
-    # the last finish_reason came on a chunk of its own after the text, as the API, vLLM, llama.cpp and Ollama send it
-    # (one on a chunk of text, or before any text, may be a relay's mark on every chunk: ``firm``)
+    # the last finish_reason came on a chunk of its own after the text, as the API sends it (one on a chunk of text,
+    # or before any text, may be a relay's mark on every chunk: ``firm``)
     firm: bool = True
     reason: Any = None
     refused: bool = False  # a refusal came in place of content: the answer ends as the API's filter ends one
