@@ -550,7 +550,8 @@ _LEADING_HOPE = re.compile(_HOPE)
 # you're leaning toward, I can outline its recognition steps." ("If you let me know by Friday, I can book the room."
 # and "If you tell me the truth, I won't be angry." are the point's own: no more of the answer is offered.)
 _ASKS_FIRST = ("if you tell me", "if you let me know")
-_OFFER_AFTER_ASKING = (rf"(?:{'|'.join(_ASKS_FIRST)})\b[^.!?。！？:;：；—–\n]{{0,150}}\bi (?:can|could|'d be happy to|"
+_ASKING = rf"(?:{'|'.join(_ASKS_FIRST)})\b"
+_OFFER_AFTER_ASKING = (rf"{_ASKING}[^.!?。！？:;：；—–\n]{{0,150}}\bi (?:can|could|'d be happy to|"
                        r"would be happy to) (?:outline|suggest|sketch|draft|tailor|recommend|help|put together|"
                        r"walk you through|map out|list|compare|narrow|give you|write up|check)\b[^.!?。！？:;：；—–\n]*")
 _CLOSING_STARTS = frozenset(head[:i] for head in _CLOSING_HEADS + _HOPES + _WISHES + _WISHES_ON + _ASKS_FIRST
@@ -578,7 +579,7 @@ _HOPE_SAID = re.compile(rf"(?:{_HOPE_SENTENCE}{_SENTENCE_END}|{_WISH_SENTENCE}{_
 # while the call goes on, a hope is held back to its sentence's end, whatever follows a mark in it
 _HOPE_BEING_SAID = re.compile(rf"(?:(?:{_strings(_HOPES, said=True)})[^.!?。！？]*(?:{_SENTENCE_END})?"
                               rf"|{_WISH_SENTENCE}(?:{_EXCLAIMED})?"
-                              rf"|(?:{'|'.join(_ASKS_FIRST)})\b[^.!?。！？:;：；—–\n]*(?:{_SENTENCE_END})?)$")
+                              rf"|{_ASKING}[^.!?。！？:;：；—–\n]*(?:{_SENTENCE_END})?)$")
 _CLOSING_SEEN = 120  # characters of a last line enough to tell
 
 

@@ -176,7 +176,6 @@ class OpenAIProvider(Provider):
 class _Reading:
     """What a chat completions stream said so far besides its text."""
 
-    finished: bool = False  # a finish_reason came
     ended: bool = False  # [DONE] came
     # Text came after a finish_reason: some relays send one with every chunk (new-api's and older LiteLLM's Gemini
     # channels), so only [DONE] ends the answer (taken for the end, it left the text of the next second or more out),
@@ -186,14 +185,14 @@ class _Reading:
     # the last finish_reason came on a chunk of its own after the text, as the API sends it (one on a chunk of text,
     # or before any text, may be a relay's mark on every chunk: ``firm``)
     firm: bool = True
-    reason: Any = None
+    reason: Any = None  # the last finish_reason (None: none came yet)
     refused: bool = False  # a refusal came in place of content: the answer ends as the API's filter ends one
     written: bool = False  # text came
     usage: CallUsage | None = None
 
     @property
     def whole(self) -> bool:
-        return self.ended or self.finished and not self.every_chunk_finished
+        return self.ended or self.reason is not None and not self.every_chunk_finished
 
     @property
     def whole_at_body_end(self) -> bool:
@@ -225,11 +224,11 @@ class _Reading:
             text = (text if isinstance(text, str) else "") + apart + refusal
         if isinstance(text, str):
             self.written = self.written or bool(text)
-        self.every_chunk_finished = self.every_chunk_finished or bool(text) and self.finished
+        self.every_chunk_finished = self.every_chunk_finished or bool(text) and self.reason is not None
         self.finished_last = bool(done) if text or done else self.finished_last
         self.firm = not text and self.written if done else self.firm
+        # (some servers send "" on every chunk until the last)
         self.reason = ("refusal" if self.refused and done == "stop" else done) if done else self.reason
-        self.finished = self.finished or bool(done)  # some servers send "" on every chunk until the last
         if counts and is_count(counts.get("prompt_tokens")) and is_count(counts.get("completion_tokens")):
             self.usage = _counted(counts)
         return text
