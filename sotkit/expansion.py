@@ -158,6 +158,8 @@ class ExpansionFilter:
     def feed(self, delta: str) -> str:
         """Add raw text; return the newly settled clean text."""
         self.raw += delta
+        if not delta.strip():  # white space settles nothing: it is read with what follows it (the same clean text
+            return ""  # at any piece size; a model stuck on spaces or line breaks was read again at every one)
         return self._release(final=False)
 
     def finish(self, *, cut: bool = False) -> str:

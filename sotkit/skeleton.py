@@ -272,6 +272,9 @@ class SkeletonParser:
 
     def feed(self, text: str) -> list[SkeletonPoint]:
         """Add streamed text; return the points whose lines (or inline items) it completed."""
+        if not text.strip(" \t"):  # spaces complete nothing: they are read with what follows them (a model stuck on
+            self._buffer += text  # spaces was read again whole at every piece)
+            return []
         *lines, self._buffer = (self._buffer + text).split("\n")
         points = []
         for line in lines:  # the first goes on the buffer's line, and its list

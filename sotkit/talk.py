@@ -508,7 +508,7 @@ def _end(last: str, whole_words: bool, said: bool) -> str:
 
 
 _META_WORDS, _META_PHRASES = _all("words"), _all("phrases")
-_WORDS_FIRST = rf"(?:(?:{_strings(_META_WORDS, False)})[^\w\n]+)*"  # any number of them: "はい、承知いたしました。"
+_WORDS_FIRST = rf"(?:(?:{_strings(_META_WORDS, False)})[^\w\n]++)*"  # any number of them: "はい、承知いたしました。"
 _META_OPENING = re.compile(rf"[¡¿]?{_WORDS_FIRST}(?:{_strings(_META_PHRASES)})", re.I)
 _META_WORD = re.compile(rf"(?:{_strings(_META_WORDS, False)})[^\w#]*")  # "#": a number (written so) follows
 # every start of a word or phrase (one set lookup, not a scan of them all, for each point's first line)
@@ -527,7 +527,7 @@ _COLONS = (":", "：")
 # a first word that only acknowledges the task, before the point's own text on its line ("Certainly! Travel ...",
 # "はい、承知いたしました。練習 ...")
 _ACKNOWLEDGEMENTS = _strings(_all("acknowledgements"), False)
-_ACKNOWLEDGED = re.compile(rf"¡?{_WORDS_FIRST}(?:{_ACKNOWLEDGEMENTS})(?:\s*!\s+|[！。]\s*)(?=\S)", re.I)
+_ACKNOWLEDGED = re.compile(rf"¡?{_WORDS_FIRST}(?:{_ACKNOWLEDGEMENTS})(?:\s*+!\s++|[！。]\s*+)(?=\S)", re.I)
 _ACKNOWLEDGED_ALONE = re.compile(rf"¡?{_WORDS_FIRST}(?:{_ACKNOWLEDGEMENTS})(?:\s*!|[！。])\s*", re.I)  # the rest to come
 # the talk before a colon on a line that goes on with the point's text: it ends by naming the point
 _META_HEAD = re.compile(rf"{_NAMED}{_TITLE}[\s*]*$", re.I)
@@ -595,7 +595,7 @@ def talk_opening(body: str, final: bool, header_follows: Callable[[str, bool], b
         if not final and not ended and _may_open_meta(_lower(line)):
             return None
         if acknowledged := _ACKNOWLEDGED.match(body):  # and then, maybe, more talk: "Sure!\n\nHere's point 2:"
-            skipped += acknowledged.end()
+            skipped += len(acknowledged[0].rstrip(" \t"))  # (spaces after it are no more talk)
             if skipped > _META_LINE:  # a model stuck on "Sure! Sure! ..." (or "Sure!\nSure!\n..."): no talk (it was
                 return 0  # read again from its start at every piece while it went on, seconds for 10,000 characters)
             more = talk_opening(body[acknowledged.end():], final, header_follows, skipped)

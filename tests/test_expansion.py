@@ -1856,6 +1856,29 @@ def test_a_long_run_of_white_space_is_not_searched_again_at_every_piece(monkeypa
     assert counting.searched < 20 * len(reply)  # (each line a few times as it grows)
 
 
+@pytest.mark.parametrize("run", [" ", "\t ", "\n", " \n\n"])
+def test_a_model_stuck_on_white_space_is_not_read_again_at_every_piece(monkeypatch, run):
+    """"Sure!" and then 2,000 spaces, one a piece, held the event loop 9 s: the first line, which might still be
+    talk, was read again whole at every piece (and its regular expressions backtracked over the spaces). White space
+    settles nothing: it is read with what follows it, so the clean text is the same at any piece size."""
+    import sotkit.expansion as expansion
+
+    read = []
+    real = expansion.talk_opening
+    monkeypatch.setattr(expansion, "talk_opening", lambda body, *a, **k: read.append(len(body)) or real(body, *a, **k))
+    reply = "Sure!" + run * 4000 + "Keep a regular schedule."
+    outs = set()
+    for step in (len(run), 1, len(reply)):
+        f = ExpansionFilter(2, "Sleep schedule", strip_header=True)
+        outs.add("".join(f.feed(reply[i:i + step]) for i in range(0, len(reply), step)) + f.finish())
+    assert len(outs) == 1
+    out = outs.pop()
+    assert out.endswith("Keep a regular schedule.")
+    if "\n" not in run:  # spaces after it make no acknowledgement longer than talk
+        assert out == "Keep a regular schedule."
+    assert sum(read) < 20 * len(reply)
+
+
 @pytest.mark.parametrize("step", [1, 3, 7, 50])
 def test_code_fences_found_piece_by_piece_are_those_of_the_whole_text(step):
     from sotkit.runon import FENCE, Fences

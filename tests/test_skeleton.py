@@ -858,3 +858,23 @@ def test_a_list_that_begins_past_1_is_told_apart_from_lines_judged_no_point(text
     parser = SkeletonParser(10, question="How can I sleep better?")
     points = parser.feed(text + "\n") + parser.finish()
     assert [p.title for p in points] == titles and parser.began_late == began_late
+
+
+@pytest.mark.parametrize("before", ["", "Sure!", "1. Plan ahead", "1. Plan ahead\n2. Sleep"])
+def test_a_skeleton_stuck_on_spaces_is_not_read_again_at_every_piece(monkeypatch, before):
+    # 8,000 spaces, one a piece, held the event loop 2 s: the line being written was cut into items again whole at
+    # every piece; spaces complete no line and no item
+    import sotkit.skeleton as skeleton
+
+    read = []
+    real = skeleton._items
+    monkeypatch.setattr(skeleton, "_items", lambda line, *a: read.append(len(line)) or real(line, *a))
+    p = SkeletonParser()
+    points = p.feed(before)
+    for _ in range(4000):
+        points += p.feed(" \t")
+    points += p.feed("\n3. Eat well\n") + p.finish()
+    whole = SkeletonParser()
+    assert points == whole.feed(before + " \t" * 4000 + "\n3. Eat well\n") + whole.finish()
+    assert points[-1].title == "Eat well"
+    assert sum(read) < 20 * 8000
