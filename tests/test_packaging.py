@@ -67,6 +67,15 @@ def test_the_wheel_works_in_a_fresh_venv_without_the_repo(wheel: Path, tmp_path:
     assert "ask" in help_text
 
 
+def test_importing_sotkit_imports_no_provider_module():
+    # a provider's module is imported when a model string names it (docs/architecture.md); `sotkit eval`'s code
+    # imported both at `import sotkit`, to read one constant each (review 132)
+    providers = [f"sotkit.providers.{name}" for name in ("openai", "anthropic", "local")]
+    code = f"import sotkit, sys; print([m for m in {providers} if m in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
 def test_the_engines_never_import_the_sdk():
     """Dependencies run one way: sotkit/ uses engines/; engines/ imports only itself, by relative imports that
     stay inside it (installed as sotkit.engines, ``from ...x`` in engines/lexical_unit/ would reach the SDK)."""

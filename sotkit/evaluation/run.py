@@ -27,7 +27,6 @@ from .. import __version__, quality
 from ..client import SoT
 from ..errors import ConfigError, PartialResultError, describe as describe_one
 from ..options import check_number, check_type
-from ..providers import anthropic, openai
 from ..providers.base import ChatRequest, Prompt
 from ..redact import shown_url
 from ..templates import TemplateSource, _read_overrides
@@ -44,8 +43,6 @@ NOT_SHAPING = frozenset({"api_key", "client", "max_concurrency", "rpm", "tpm", "
                          "stall_timeout", "first_token_timeout", "router", "router_threshold", "trace_content"})
 #: what an answer's calls spent, kept of a failed one for the answer asked again
 SPENT = ("error", "calls", "input_tokens", "output_tokens", "cost", "usage_estimated", "priced_calls")
-#: where the SDKs find the server when no ``base_url=`` is given: another server's answers are other answers
-_URL_VARIABLES = {"openai": openai.BASE_URL_VARIABLE, "anthropic": anthropic.BASE_URL_VARIABLE}
 
 
 async def evaluate(questions: str | Path | Sequence[Question | str], *, model: str, judge: str | None = None,
@@ -318,7 +315,10 @@ def _server(model: str | None, options: Mapping[str, Any]) -> str | None:
     """The URL a model's calls go to that no ``base_url=`` names: a given SDK client's, or the environment's."""
     if options.get("client") is not None:
         return str(getattr(options["client"], "base_url", "") or "") or None
-    variable = _URL_VARIABLES.get((model or "").partition(":")[0])
+    from ..providers import anthropic, openai  # (here: a provider's module is imported on first use)
+
+    variable = {"openai": openai.BASE_URL_VARIABLE,
+                "anthropic": anthropic.BASE_URL_VARIABLE}.get((model or "").partition(":")[0])
     return (os.environ.get(variable) or None) if variable else None
 
 
