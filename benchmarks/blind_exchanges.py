@@ -1,10 +1,10 @@
 """Blind exchanges: does sotkit clean real models' skeleton and point replies the way a user expects?
 
-Twelve sets of exchanges written blind (see ``benchmarks/data/blind_exchanges/README.md``): b1, 60 everyday English
+Thirteen sets of exchanges written blind (see ``benchmarks/data/blind_exchanges/README.md``): b1, 60 everyday English
 ones; b2, 51 harder formats (other languages, code, colons in titles); b3 to b6, 60 each, b7, 40 of Claude 4.6
 and later, b8, 60 with rich layouts inside points, b9, 60 whose points refer to each other or run long, b10,
-60 skeleton replies as models write them, and b11 and b12, 60 each written as models write them today (no layouts
-named), held out. Every exchange is played through
+60 skeleton replies as models write them, b11 and b12, 60 each written as models write them today (no layouts
+named), and b13, 60 whose points' own text looks like a model's talk, held out. Every exchange is played through
 ``sotkit.testing.FakeLLMServer`` on each of its wire formats with ``SoT.generate()`` and then ``SoT.stream()``,
 and each result is judged against what the writer expected before any run.
 
@@ -14,7 +14,7 @@ result's text and generate()'s, and the ``point`` events carry the result's titl
 
     .venv/bin/python benchmarks/blind_exchanges.py [--set b1] [--id c01 ...]
 
-Data (``benchmarks/data/blind_exchanges/{b1,...,b12}.jsonl``), one exchange a line:
+Data (``benchmarks/data/blind_exchanges/{b1,...,b13}.jsonl``), one exchange a line:
 
 - ``id``, ``set``; ``source``: ``model_style`` (whose habits the replies imitate), ``kind``, and where the writer
   gave them ``group`` and ``note`` (a hesitation about the expectation);
@@ -57,7 +57,7 @@ from sotkit.testing import FakeLLMServer, RecordedRequest, Reply  # noqa: E402
 
 DATA = Path(__file__).parent / "data" / "blind_exchanges"
 RESULTS = Path(__file__).parent / "results"
-SETS = ("b1", "b2", "b3", "b4", "b5", "b6", "b7", "b8", "b9", "b10", "b11", "b12")
+SETS = ("b1", "b2", "b3", "b4", "b5", "b6", "b7", "b8", "b9", "b10", "b11", "b12", "b13")
 FORMATS = ("openai", "anthropic")
 METHODS = ("generate", "stream")
 POINT_REQUEST = re.compile(r"writing of point (\d+) \((.*)\)\. Write it", re.S)
