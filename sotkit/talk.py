@@ -63,7 +63,7 @@ _LANGUAGES = (
         this_point=(r"\bthis point",),
         # "Okay, here's point 3 expanded:", "... an expansion of point 3, focusing on practical support:", "...
         # the continuation of point 1, kept short:" (Gemma)
-        tails=(r"\s+(?:expanded|elaborated|in detail|in more detail)", r",\s+focusing on [^:\n]{1,80}",
+        tails=(r"\s+(?:expanded|elaborated|in detail|in more detail|only)", r",\s+focusing on [^:\n]{1,80}",
                r",\s+(?:kept\s+)?(?:short|brief|concise)"),
         # "continuing with point 3.", "the expansion of this point:", "the expanded point:", "a brief expansion:"
         tasks=(r"\bcontinu\w*\b.{0,20}\bpoint",
@@ -515,6 +515,8 @@ _META_WORD = re.compile(rf"(?:{_strings(_META_WORDS, False)})[^\w#]*")  # "#": a
 _META_STARTS = frozenset(head[:i] for head in _META_WORDS + _META_PHRASES for i in range(len(head) + 1))
 _NUMBER = re.compile(_N)
 _NAMED = rf"{_any('names')}{_any('tails')}?"
+_NAMES = re.compile(_any("names"), re.I)
+_NOTE_MARK = re.compile(r"[(（\[]|[*_](?!\s)")  # a note's opening bracket or emphasis (not a list item's "* ")
 _TITLE = r"\s*(?:\([^)\n]*\)|（[^）\n]*）)?"  # the point's title in brackets after its name
 # it ends by naming the point or the task itself ("point 3:", "continuing with point 3.", "the expansion of this
 # point:", "第2点的内容：", "ポイント3について説明します。"), with at most the point's title in brackets ("Here is point 2 of
@@ -665,6 +667,25 @@ def talk_closing(text: str, final: bool, fences: list[int]) -> int | None:
     if _SIGN_OFF_JOINED.fullmatch(rest) or any(off.startswith(rest) for off in _JOINED_SIGN_OFFS):
         return start
     return start if _may_start_closing(rest) else None
+
+
+def task_note(text: str, final: bool, fences: list[int], index: int) -> int | None:
+    """Where a last paragraph in brackets or emphasis that names this point by its number begins: a model's note on
+    the task ("(Note: I've only written point 2, as requested.)", "*I've kept this to point 4 only.*",
+    "（ご指示どおり、ポイント3のみを記載しています。）"), dropped once the call ended. No point's own text in the blind sets
+    names its own number so. While the call may go on, such a paragraph is held back from its first mark (it may yet
+    name it); None: there is none."""
+    text = text.rstrip()
+    start = text.rfind("\n")
+    above = text.rfind("\n", 0, start)
+    line = text[start:].strip()
+    if above < 0 or text[above:start].strip() or len(line) > _META_LINE or not _NOTE_MARK.match(line) \
+            or not outside_code(fences, start) or text[:above].rstrip().endswith(_COLONS):
+        return None  # not a note of its own after the point's text (an item of its list, a line announced)
+    if not final:
+        return start
+    names = _NAMES.findall(line.strip("()（）[]*_"))  # ("_Point 2_": no word boundary after "_")
+    return start if str(index) in _NUMBER.findall(" ".join(names)) else None
 
 
 def _may_start_closing(seen: str) -> bool:

@@ -1856,6 +1856,31 @@ def test_a_long_run_of_white_space_is_not_searched_again_at_every_piece(monkeypa
     assert counting.searched < 20 * len(reply)  # (each line a few times as it grows)
 
 
+@pytest.mark.parametrize("step", [1, 4, 1000])
+@pytest.mark.parametrize("raw, text", [
+    # a note on the task in brackets or emphasis, naming this point (2) by its number (blind sets b12, b13)
+    ("They last.\n\n(Note: I've only written point 2, as requested.)", "They last."),
+    ("They last.\n\n*I've kept this to point 2 only, since the rest is covered in the other points.*", "They last."),
+    ("They last.\n\n**Point 2 only, as asked.**", "They last."),
+    ("They last.\n\n_Point 2 only, as asked._", "They last."),
+    ("They last.\n\n[Note: this covers point 2 alone.]", "They last."),
+    ("They last.\n\n（ご指示どおり、ポイント2のみを記載しています。）", "They last."),
+    ("They last.\n\n(Nota: he escrito solo el punto 2.)\n\nI hope this helps!", "They last."),
+    ("I'll focus on point 2 only.\n\nThey last.", "They last."),  # and as an opening
+    # the point's own
+    ("They last.\n\n(Point 3 covers the cost.)", None),  # another point's
+    ("They last.\n\n(Note: LED bulbs contain no mercury.)", None),
+    ("They last.\n\n*Tip: buy them in packs.*", None),
+    ("They last.\n\n* Point 2 of the label: the wattage", None),  # an item of its list
+    ("Read the label:\n\n(point 2 of the label)", None),  # announced
+    ("They last.\n(Note: I've only written point 2.)", None),  # no paragraph of its own
+    ("They last.\n\n(Note: point 2 " + "is long " * 20 + ")", None),
+    ("```python\nx = 1\n\n# point 2\n(point_2)\n```", None),
+])
+def test_a_note_on_the_task_that_names_the_point_is_no_point_text(raw, text, step):
+    assert clean(raw, step=step)[0] == (raw if text is None else text)
+
+
 @pytest.mark.parametrize("run", [" ", "\t ", "\n", " \n\n"])
 def test_a_model_stuck_on_white_space_is_not_read_again_at_every_piece(monkeypatch, run):
     """"Sure!" and then 2,000 spaces, one a piece, held the event loop 9 s: the first line, which might still be
