@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypedDict
@@ -23,7 +24,8 @@ from .expansion import ExpansionFilter
 from .options import check_choice, check_number, check_type
 from .overlap import SerialServerWarning, one_at_a_time, serial_note
 from .pricing import Prices
-from .providers.base import CallUsage, ChatRequest, Prompt, Provider, cut_by, reasoning_advice
+from .providers.base import (CallUsage, ChatRequest, Prompt, Provider, char_weight, cut_by, estimated_tokens,
+                             reasoning_advice)
 from .quality import Instructions
 from .question import question_view
 from .result import Mode, Point, Result, Usage
@@ -143,6 +145,7 @@ class Answer:
         self.points: dict[int, Point] = {}
         self.skeleton_count: int | None = None  # once the skeleton has ended: no point is numbered above it
         self._filters: dict[int, ExpansionFilter] = {}  # each point's current filter, told of points parsed later
+        self._shared_chars: dict[int, int] = {}  # by backend (its id): what of the prompt its calls share (``_shared``)
         self.stitcher = Stitcher()
         self.sequential_text = ""
         self.truncated = False  # the sequential answer was cut off (its budget, a failure, the deadline)
@@ -400,6 +403,24 @@ class Answer:
                                                        "context": None if native else context, **variables})
         return ChatRequest(prompt, max_tokens, self.options.temperature, context if native else None)
 
+    def _shared(self, backend: Backend, request: ChatRequest) -> ChatRequest:
+        """The skeleton's or a point's ``request``, with the prefix of its prompt that the skeleton's and every point's
+        prompts share marked, where the provider caches only a marked prefix and this one is long enough (a context
+        given with the question): the skeleton call writes it to the cache, and every point's call, which starts
+        once the skeleton's reply has begun, reads it."""
+        if backend.provider.cache_mark_tokens is None:
+            return request
+        if (shared := self._shared_chars.get(id(backend))) is None:
+            skeleton = self._request(backend, "skeleton", 1).prompt
+            sample = {"index": 1, "title": "…"}
+            point = self._request(backend, "expand", 1, points=[sample], point=sample).prompt
+            same = os.path.commonprefix([skeleton.user, point.user]) if skeleton.system == point.system else ""
+            same = same[:same.rfind("\n") + 1]  # to a line's end: the rest of the prompt is never blank
+            enough = estimated_tokens(char_weight((skeleton.system or "") + same)) >= backend.provider.cache_mark_tokens
+            shared = self._shared_chars[id(backend)] = len(same) if enough else 0
+        return dataclasses.replace(request, prompt=dataclasses.replace(request.prompt, shared=shared)) if shared \
+            else request
+
     def _add_point(self, sp: SkeletonPoint) -> Point:
         if sp.index not in self.points:
             self.points[sp.index] = Point(sp.index, sp.title)
@@ -413,9 +434,9 @@ class Answer:
 
     def _expand_request(self, backend: Backend, point: Point, outline: list[Point],
                         retry: bool = False) -> ChatRequest:
-        request = self._request(backend, "expand", self.options.point_max_tokens,
-                                points=[{"index": p.index, "title": p.title} for p in outline],
-                                point={"index": point.index, "title": point.title})
+        request = self._shared(backend, self._request(backend, "expand", self.options.point_max_tokens,
+                                                      points=[{"index": p.index, "title": p.title} for p in outline],
+                                                      point={"index": point.index, "title": point.title}))
         if retry:  # the point left no text of its own: start its answer with a header it did not have
             prefill = next(p for p in (f"{point.title}:", f"{point.index}. {point.title}:") if p != request.prompt.prefill)
             if "\n\n" in request.stop:  # the model would open the paragraph with a blank line and be stopped at once
@@ -680,7 +701,7 @@ class _Sketch:
 
     def build(self, backend: Backend) -> ChatRequest:
         request = self.answer._request(backend, "skeleton", self.answer.options.skeleton_max_tokens)
-        return dataclasses.replace(request, max_line_tokens=SKELETON_LINE_TOKENS)
+        return dataclasses.replace(self.answer._shared(backend, request), max_line_tokens=SKELETON_LINE_TOKENS)
 
     def on_text(self, text: str) -> bool:
         self._start(self.parser.feed(text))

@@ -305,6 +305,45 @@ async def test_a_context_goes_into_every_prompt_ahead_of_the_question(provider):
     assert all(u.index("REPORT") < u.index("How can I be healthier?") for u in users)
 
 
+def _marked(request) -> str | None:
+    """The text of the user message's block marked for Anthropic's prompt cache, if any."""
+    content = request.body["messages"][0]["content"]
+    marked = [b["text"] for b in content if b.get("cache_control")] if isinstance(content, list) else []
+    return marked[0] if marked else None
+
+
+async def test_a_long_context_is_marked_for_anthropics_prompt_cache_alike_in_the_skeleton_and_every_point(provider):
+    # Anthropic caches only a marked prefix: the context every call sends is written once by the skeleton call and
+    # read by every point's call (which starts once the skeleton's reply has begun); the model reads the same text
+    context = "REPORT: " + "Sleep matters most, then food. " * 200  # about 1,600 tokens
+    with FakeLLMServer(sot_responder(SKELETON, sequential="Sleep."), latency=FAST) as server:
+        async with client(server, provider) as sot:
+            await sot.generate("How can I be healthier?", context=context)
+            sot_calls = len(server.requests)
+            await sot.generate("How can I be healthier?", context=context, mode="sequential")
+            await sot.generate("How can I be healthier?", context="REPORT: sleep matters most.")
+    marked = [_marked(r) for r in server.requests]
+    assert sot_calls == 5 and len(marked) == 5 + 1 + 5
+    if provider == "openai":  # its cache needs no mark
+        assert marked == [None] * 11
+        return
+    assert len(set(marked[:5])) == 1 and marked[0].startswith("Use this context to answer:\n\nREPORT:")
+    assert marked[0].endswith(context + "\n\n")
+    # the model reads the prompt it read before: the marked block and the rest, joined
+    assert all(r.user.startswith(marked[0]) and r.user[len(marked[0]):].strip() for r in server.requests[:5])
+    assert marked[5:] == [None] * 6  # one sequential call reads nothing back; a short context is not cached
+
+
+async def test_a_custom_template_whose_prompts_share_no_long_prefix_marks_nothing():
+    # the context after the instructions: the skeleton's and the points' prompts differ from their first line
+    templates = {"skeleton": "{% block user %}Outline: {{ question }}\n\n{{ context }}{% endblock %}",
+                 "expand": "{% block user %}Write point {{ point.index }}: {{ question }}\n\n{{ context }}{% endblock %}"}
+    with FakeLLMServer(lambda r: SKELETON if r.user.startswith("Outline") else "Do it.", latency=FAST) as server:
+        async with client(server, "anthropic", templates=templates) as sot:
+            await sot.generate("How can I be healthier?", context="Sleep matters most. " * 400)
+    assert len(server.requests) == 5 and [_marked(r) for r in server.requests] == [None] * 5
+
+
 async def test_a_context_that_a_custom_template_would_drop_is_an_error(provider):
     templates = {"sequential": "{% block user %}{{ question }}{% endblock %}"}
     with FakeLLMServer(sot_responder(SKELETON), latency=FAST) as server:

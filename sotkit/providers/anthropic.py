@@ -54,6 +54,9 @@ class AnthropicProvider(Provider):
 
     max_temperature = 1.0
     length_reason = "max_tokens"
+    # the least any Claude model caches (some 2,048 or 4,096 tokens): a shorter marked prefix is sent uncached, at no
+    # cost; a cached one costs 1.25 times the input price once, then 0.1 times at every read
+    cache_mark_tokens = 1024
     # failures without an HTTP status worth retrying: refused or dropped connections, timeouts, cut streams
 
     @property
@@ -95,7 +98,11 @@ class AnthropicProvider(Provider):
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:
         prompt = request.prompt
-        messages: list[dict[str, Any]] = [{"role": "user", "content": prompt.user}]
+        content: str | list[dict[str, Any]] = prompt.user
+        if prompt.shared:  # the prefix every call of the answer sends: written to the cache once, read by the others
+            content = [{"type": "text", "text": prompt.user[:prompt.shared], "cache_control": {"type": "ephemeral"}},
+                       {"type": "text", "text": prompt.user[prompt.shared:]}]
+        messages: list[dict[str, Any]] = [{"role": "user", "content": content}]
         prefill = prompt.prefill if self.supports_prefill else None
         # The API rejects a prefill that ends in white space; the model then writes that space itself, which the
         # caller, who holds the whole prefill, already has: as much leading white space of the reply is dropped.

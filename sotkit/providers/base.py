@@ -44,6 +44,9 @@ class Prompt:
     system: str | None = None
     prefill: str | None = None
     stop: tuple[str, ...] = ()
+    #: how many leading characters of ``user`` the skeleton's and every point's call send alike (a context given with
+    #: the question): a provider whose prompt cache serves only a marked prefix marks them (``cache_mark_tokens``)
+    shared: int = 0
 
     @property
     def chars(self) -> int:
@@ -285,6 +288,10 @@ class Provider(ABC):
     transient_errors: tuple[type[BaseException], ...] = ()
     #: its word for a generation ended at its token budget, also where sotkit ends one that ran past it
     length_reason: str = "length"
+    #: the fewest tokens its prompt cache keeps, where it keeps only a prefix the request marks (Anthropic's
+    #: ``cache_control``): the prompt the answer's calls share is marked when it is that long (``Prompt.shared``);
+    #: None: a cache that needs no mark (OpenAI's, vLLM's), or none
+    cache_mark_tokens: int | None = None
 
     @classmethod
     def option_names(cls) -> set[str]:
