@@ -241,10 +241,12 @@ class ExpansionFilter:
             final = True
         elif not final:
             text = text[:held_at]
+        if (end := task_note(text, final, fences, self._index)) is not None:
+            text = text[:end]  # the last paragraph, a note on the task or held while it may become one
         while (end := _trailing_rule(text, final, fences)) is not None \
                 or (end := talk_closing(text, final, fences)) is not None \
-                or (end := task_note(text, final, fences, self._index)) is not None:
-            text = text[:end]  # a last line of talk, or a rule; then the line above it may be one
+                or (end := task_note(text, True, fences, self._index)) is not None:
+            text = text[:end]  # a last line of talk, a rule or a note (whole, above it); then the line above it
         if not final:
             return text.rstrip()  # trailing space may yet be stripped at the end
         text = text.strip()

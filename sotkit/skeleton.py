@@ -272,8 +272,12 @@ class SkeletonParser:
 
     def feed(self, text: str) -> list[SkeletonPoint]:
         """Add streamed text; return the points whose lines (or inline items) it completed."""
-        if not text.strip(" \t"):  # spaces complete nothing: they are read with what follows them (a model stuck on
-            self._buffer += text  # spaces was read again whole at every piece)
+        if not text.strip(" \t") and self._buffer.endswith((" ", "\t")):
+            # more spaces after a space end no item that the first did not (a model stuck on spaces was read again
+            # whole at every piece); a line grown past its length still shows whether a full list goes on
+            self._buffer += text
+            if self.full and self._went_on is None and len(self._buffer) > MAX_LINE:
+                self._look_past_full(self._buffer, ended=True)
             return []
         *lines, self._buffer = (self._buffer + text).split("\n")
         points = []

@@ -1861,14 +1861,19 @@ def test_a_long_run_of_white_space_is_not_searched_again_at_every_piece(monkeypa
     # a note on the task in brackets or emphasis, naming this point (2) by its number (blind sets b12, b13)
     ("They last.\n\n(Note: I've only written point 2, as requested.)", "They last."),
     ("They last.\n\n*I've kept this to point 2 only, since the rest is covered in the other points.*", "They last."),
-    ("They last.\n\n**Point 2 only, as asked.**", "They last."),
     ("They last.\n\n_Point 2 only, as asked._", "They last."),
+    ("They last.\n\n（注：我只写了第二点。）", "They last."),
+    ("They last.\n\n（ポイント２のみ記載しました。）", "They last."),
     ("They last.\n\n[Note: this covers point 2 alone.]", "They last."),
     ("They last.\n\n（ご指示どおり、ポイント2のみを記載しています。）", "They last."),
     ("They last.\n\n(Nota: he escrito solo el punto 2.)\n\nI hope this helps!", "They last."),
     ("I'll focus on point 2 only.\n\nThey last.", "They last."),  # and as an opening
-    # the point's own
-    ("They last.\n\n(Point 3 covers the cost.)", None),  # another point's
+    # the point's own (review 133: a point's name is also a clause of a law, loyalty points, a measure)
+    ("They last.\n\n(Point 3 covers the cost, only that.)", None),  # another point's
+    ("They last.\n\n(Согласно пункту 2 статьи 450 ГК РФ.)", None),
+    ("They last.\n\n（依据《民法典》第2条。）", None),
+    ("They last.\n\n(Only point 2.5 of the EU Ecodesign rules applies.)", None),
+    ("They last.\n\n**Point 2 only, as asked.**", None),  # bold: a label, not held as a note may be
     ("They last.\n\n(Note: LED bulbs contain no mercury.)", None),
     ("They last.\n\n*Tip: buy them in packs.*", None),
     ("They last.\n\n* Point 2 of the label: the wattage", None),  # an item of its list
@@ -1879,6 +1884,15 @@ def test_a_long_run_of_white_space_is_not_searched_again_at_every_piece(monkeypa
 ])
 def test_a_note_on_the_task_that_names_the_point_is_no_point_text(raw, text, step):
     assert clean(raw, step=step)[0] == (raw if text is None else text)
+
+
+def test_only_the_last_paragraph_is_held_while_it_may_become_a_note():
+    # paragraphs in brackets or emphasis above it, and bold labels, stream as they come (review 133: every one of them
+    # was held to the call's end, and a deadline kept only the first paragraph)
+    f = ExpansionFilter(2, "Use LED bulbs", strip_header=True)
+    released = f.feed("They last.\n\n(a) Ten years.\n\n*(b)* Less heat.\n\n**Cost:** More up front.\n\n(c) Less")
+    assert released == "They last.\n\n(a) Ten years.\n\n*(b)* Less heat.\n\n**Cost:** More up front."
+    assert f.feed(" power.") == "" and f.finish() == "\n\n(c) Less power."
 
 
 @pytest.mark.parametrize("run", [" ", "\t ", "\n", " \n\n"])

@@ -878,3 +878,25 @@ def test_a_skeleton_stuck_on_spaces_is_not_read_again_at_every_piece(monkeypatch
     assert points == whole.feed(before + " \t" * 4000 + "\n3. Eat well\n") + whole.finish()
     assert points[-1].title == "Eat well"
     assert sum(read) < 20 * 8000
+
+
+@pytest.mark.parametrize("pieces, titles", [
+    (["1. Build a kit 2. Make a plan 3.", " "], ["Build a kit", "Make a plan"]),
+    (["Steps: 1. Relax 2. Sleep 3.", " "], ["Relax", "Sleep"]),
+])
+def test_a_space_alone_after_an_inline_list_still_splits_it(pieces, titles):
+    # (review 133: a space piece was kept unread, and the line ended as one item, or as none)
+    p = SkeletonParser()
+    points = [q for piece in pieces for q in p.feed(piece)] + p.finish()
+    assert [q.title for q in points] == titles
+
+
+def test_a_full_skeleton_whose_model_runs_on_in_spaces_is_still_ended():
+    # a closing line, then spaces to the token limit: the line grown past a list line's length ends the call
+    p = SkeletonParser(3)
+    p.feed("1. Plan\n2. Sleep\n3. Eat\nThat's all for now")
+    for _ in range(2000):
+        if p.done:
+            break
+        p.feed(" ")
+    assert p.done
