@@ -3,6 +3,7 @@
 import copy
 import datetime
 import functools
+import gc
 import math
 import pickle
 import re
@@ -721,26 +722,23 @@ def test_an_unreadable_ca_bundle_is_named_by_the_setting_that_gave_it(monkeypatc
         shared_tls_context.cache_clear()
 
 
-def test_a_stream_read_from_sync_code_through_a_blocking_portal_as_the_readme_shows():
+def test_a_stream_read_from_sync_code_through_a_blocking_portal_as_the_readme_shows(monkeypatch):
     # probe 119: a Flask-style view that ran each __anext__ in run_until_complete lost the whole answer on leaving
-    # the stream ("Attempted to exit cancel scope in a different task"); the README shows a portal instead
-    import anyio.from_thread
+    # the stream ("Attempted to exit cancel scope in a different task"); the README shows a portal instead. The
+    # README's own code runs here (probe 131: its portal, entered without keeping its context manager, stopped when
+    # that was collected: "This portal is not running")
+    import pathlib
 
+    readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
+    snippet = next(block for block in re.findall(r"```python\n(.*?)```", readme, re.S) if "blocking_portal" in block)
     responder = sot_responder("1. Dark room\n2. Same hour", {1: "Keep it dark.", 2: "Sleep at one hour."})
-    with FakeLLMServer(responder, latency=Latency(tokens_per_s=400)) as server, \
-            anyio.from_thread.start_blocking_portal() as portal:
-        sot = portal.call(lambda: sotkit.SoT("openai:m", api_key="k", base_url=server.openai_base_url))
-
-        def answer_chunks(question):
-            with portal.wrap_async_context_manager(sot.stream(question, mode="sot")) as events:
-                while True:
-                    try:
-                        event = portal.call(events.__anext__)
-                    except StopAsyncIteration:
-                        return
-                    if event.type == "text":
-                        yield event.text
-
+    with FakeLLMServer(responder, latency=Latency(tokens_per_s=400)) as server:
+        monkeypatch.setenv("OPENAI_API_KEY", "k")
+        monkeypatch.setenv("OPENAI_BASE_URL", server.openai_base_url)
+        names: dict = {"anyio": anyio, "sotkit": sotkit}
+        exec(snippet, names)  # noqa: S102 -- the README's code, as a user pastes it
+        portal, sot, answer_chunks = names["portal"], names["sot"], names["answer_chunks"]
+        gc.collect()
         text = "".join(answer_chunks("How can I sleep better?"))
         assert "Keep it dark." in text and "Sleep at one hour." in text
         chunks = answer_chunks("How can I sleep better?")
@@ -748,4 +746,5 @@ def test_a_stream_read_from_sync_code_through_a_blocking_portal_as_the_readme_sh
         chunks.close()  # the browser went away: the stream is left, its calls closed
         assert "".join(answer_chunks("How can I sleep better?")) == text
         portal.call(sot.aclose)
+        names["running"].__exit__(None, None, None)
     assert all(r.finished_at is not None or r.client_closed for r in server.requests)
