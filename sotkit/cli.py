@@ -33,9 +33,10 @@ from . import ConfigError, PartialResultError, Result, SoT, SotkitError, Usage, 
 from .client import FALLBACK_OPTIONS
 from .engines import registry
 from .evaluation import cli as eval_cli
+from .providers import base_url_variable
 from .providers._sse import BROKE_OFF
 from .providers.base import cut_by
-from .redact import redact
+from .redact import redact, shown_url
 from .router import cli as router_cli
 
 
@@ -61,7 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="sot: skeleton then points in parallel; sequential: one plain answer; auto (default): the "
                           "router decides")
     ask.add_argument("--router", help="how mode=auto decides: default, rules, llm, embedding or embedding:PATH")
-    ask.add_argument("--fallback", help="model for what fails on the main model: an answer, a skeleton or points")
+    ask.add_argument("--fallback", help="model for what fails on the main model: an answer, a skeleton or points (an "
+                                        "API model's key and base URL come from the environment, not --base-url)")
     ask.add_argument("--base-url", help="an OpenAI-compatible server, with --model openai:<name>")
     ask.add_argument("--templates", help="a directory of .jinja templates overriding the defaults")
     ask.add_argument("--max-points", type=eval_cli.whole_number(2),
@@ -297,6 +299,9 @@ async def _ask(args: argparse.Namespace, so_far: _SoFar) -> int:
             options["fallback"] = create_provider(args.fallback, **local_options)
             stack.push_async_callback(options["fallback"].aclose)
         sot = await stack.enter_async_context(SoT(args.model, **options))  # None: names a bad $SOTKIT_MODEL
+        if args.base_url and args.fallback and (variable := base_url_variable(args.fallback)):  # (probe 131)
+            where = shown_url(os.environ.get(variable) or "") or "unset: its own API"
+            _note(f"--fallback {args.fallback} goes to ${variable} ({where}), not to --base-url, which is --model's")
         so_far.events = events = await stack.enter_async_context(
             sot.stream(_question(args.question), mode=args.mode, deadline=args.deadline, **per_request))
         result = await _read(events, args, so_far if live else None)

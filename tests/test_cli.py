@@ -533,8 +533,14 @@ def test_an_answer_the_fallback_wrote_says_so():
         common = ("Why?", "--model", "openai:m", "--base-url", failing.openai_base_url, "--fallback", "openai:backup",
                   "--mode", "sequential")
         shown, as_json = ask(*common, env=env), ask(*common, "--json", env=env)
+        unset = ask("Why?", "--model", "openai:m", "--base-url", backup.openai_base_url, "--fallback",
+                    "openai:backup", "--mode", "sequential", env={"OPENAI_API_KEY": "k"})  # (the main model answers)
     assert shown.returncode == 0 and shown.stdout == "Backup says hi.\n", shown.stderr
     assert "[sotkit] the answer was written by the fallback openai:backup (openai:m failed)" in shown.stderr
+    # said before any call: a question meant for --base-url's server may go elsewhere (probe 131: to the API itself)
+    assert f"[sotkit] --fallback openai:backup goes to $OPENAI_BASE_URL ({backup.openai_base_url}), not to " \
+           "--base-url, which is --model's" in shown.stderr
+    assert unset.returncode == 0 and "goes to $OPENAI_BASE_URL (unset: its own API)" in unset.stderr
     import json
 
     assert json.loads(as_json.stdout)["written_by"] == "openai:backup"

@@ -27,6 +27,7 @@ from .. import __version__, quality
 from ..client import SoT
 from ..errors import ConfigError, PartialResultError, describe as describe_one
 from ..options import check_number, check_type
+from ..providers import base_url_variable
 from ..providers.base import ChatRequest, Prompt
 from ..redact import shown_url
 from ..templates import TemplateSource, _read_overrides
@@ -315,10 +316,7 @@ def _server(model: str | None, options: Mapping[str, Any]) -> str | None:
     """The URL a model's calls go to that no ``base_url=`` names: a given SDK client's, or the environment's."""
     if options.get("client") is not None:
         return str(getattr(options["client"], "base_url", "") or "") or None
-    from ..providers import anthropic, openai  # (here: a provider's module is imported on first use)
-
-    variable = {"openai": openai.BASE_URL_VARIABLE,
-                "anthropic": anthropic.BASE_URL_VARIABLE}.get((model or "").partition(":")[0])
+    variable = base_url_variable(model or "")
     return (os.environ.get(variable) or None) if variable else None
 
 

@@ -83,6 +83,14 @@ def create_provider(model: str, *, also: Iterable[str] = (), **options: Any) -> 
         raise ConfigError(f"{exc}; {'; '.join(hints)}") from exc
 
 
+def base_url_variable(model: str) -> str | None:
+    """The environment variable an API model's SDK finds its server in when no ``base_url=`` is given
+    (``OPENAI_BASE_URL`` for ``openai:...``); None for other models."""
+    prefix = model.partition(":")[0]
+    return importlib.import_module(f".{prefix}", __name__).BASE_URL_VARIABLE if prefix in ("openai", "anthropic") \
+        else None
+
+
 def owners(unknown: set[str], prefix: str) -> dict[str, str]:
     """Which other providers' models take the options a ``prefix:`` model does not (a local model's ``device=``
     given to an API model): option -> ``"openai: and anthropic: models"``."""
