@@ -228,6 +228,7 @@ _CLI_WORDS = {"on_point_error='skip' to": "--on-point-error skip to", "fallback=
               "instead": "the command line holds bytes that are not UTF-8: pass the question in UTF-8 (a UTF-8 "
                          "terminal, or iconv -t utf-8 for text from a file)",
               " or pass api_key=...": "", "pass base_url=...": "pass --base-url URL",
+              "pass model='provider:model'": "pass --model MODEL",
               " is in .partial": " is printed on stdout",
               FALLBACK_OPTIONS: "A --fallback model reads its key and base URL from the environment only "
                                 "(OPENAI_API_KEY, OPENAI_BASE_URL, ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL)"}

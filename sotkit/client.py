@@ -109,8 +109,9 @@ class SoT:
                 why = ("$OPENAI_API_KEY is set" if name.startswith("openai:") else "$ANTHROPIC_API_KEY is set"
                        if name.startswith("anthropic:") else "none of $SOTKIT_MODEL, $OPENAI_API_KEY, "
                        "$ANTHROPIC_API_KEY is set")
-                raise ConfigError(f"no model was given (model=None), so the default {name} was used ({why}): {exc}; "
-                                  "pass model='provider:model' or set $SOTKIT_MODEL") from exc
+                # the error first: a misspelt option or a key's stray newline is fixed there, not by another model
+                raise ConfigError(f"{exc} (no model was given, so the default {name} was used: {why}; to use another, "
+                                  "pass model='provider:model' or set $SOTKIT_MODEL)") from exc
             raise
         self.backends = [Backend(main, _templates(main, templates), self._limits(main, max_concurrency, rpm, tpm))]
         if fallback is not None:
