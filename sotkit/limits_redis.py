@@ -40,6 +40,7 @@ import os
 import random
 import re
 import socket
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -94,6 +95,17 @@ return missing
 """
 
 # The token bucket's scripts: KEYS[1] the bucket; ARGV: units per ms, capacity, units. Refilled up to now first.
+def _in_trio() -> bool:
+    """Is this code running in a trio event loop?"""
+    trio = sys.modules.get("trio")
+    try:
+        return trio is not None and bool(trio.lowlevel.current_task())
+    except RuntimeError:  # outside trio.run
+        return False
+
+
+_ON_TRIO = ("limits shared through Redis run on asyncio (redis-py's asyncio client), not trio: run on asyncio, or "
+            "leave limits= out")
 _BUCKET_LEVEL = """
 local t = redis.call('TIME')
 local now = t[1] * 1000 + t[2] / 1000
@@ -182,6 +194,8 @@ class RedisLimits:
 
     def connect(self) -> RedisConnection:
         """Check that Redis answers (a clear ``LimitsUnavailable`` now rather than at the first call)."""
+        if _in_trio():  # built on trio: refused first, whether Redis answers or not (probe 131)
+            raise AsyncioOnly(_ON_TRIO)
         try:
             import redis
         except ImportError:
@@ -268,8 +282,7 @@ class RedisConnection:
     def here(self) -> _LoopState:
         """This event loop's state; those of loops since closed are dropped (their sockets go with the loop)."""
         if _running_loop() is None:
-            raise AsyncioOnly("limits shared through Redis run on asyncio (redis-py's asyncio client), not trio: "
-                              "run on asyncio, or leave limits= out")
+            raise AsyncioOnly(_ON_TRIO)
         return self._loops.get()
 
     def key(self, model: str, kind: str) -> str:

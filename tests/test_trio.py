@@ -129,3 +129,9 @@ def test_the_values_of_finished_trio_runs_are_dropped_as_those_of_closed_asyncio
     made = [anyio.run(held, backend=backend) for backend in ("trio", "trio", "asyncio", "trio")]
     gc.collect()
     assert [ref() is None for ref in made] == [True, True, True, False]  # only the last run's
+
+
+async def test_redis_limits_built_on_trio_are_refused_first_whether_redis_answers_or_not():
+    # with Redis down the error said "start redis-server", and once it ran, that trio is refused (probe 131)
+    with pytest.raises(AsyncioOnly, match="limits shared through Redis run on asyncio"):
+        sotkit.SoT("openai:m", api_key="k", base_url="http://127.0.0.1:9/v1", limits="redis://127.0.0.1:9/0")
