@@ -337,7 +337,8 @@ async def test_a_long_context_is_marked_for_anthropics_prompt_cache_alike_in_the
 async def test_a_custom_template_whose_prompts_share_no_long_prefix_marks_nothing():
     # the context after the instructions: the skeleton's and the points' prompts differ from their first line
     templates = {"skeleton": "{% block user %}Outline: {{ question }}\n\n{{ context }}{% endblock %}",
-                 "expand": "{% block user %}Write point {{ point.index }}: {{ question }}\n\n{{ context }}{% endblock %}"}
+                 "expand": "{% block user %}Write point {{ point.index }}: {{ question }}\n\n{{ context }}"
+                           "{% endblock %}"}
     with FakeLLMServer(lambda r: SKELETON if r.user.startswith("Outline") else "Do it.", latency=FAST) as server:
         async with client(server, "anthropic", templates=templates) as sot:
             await sot.generate("How can I be healthier?", context="Sleep matters most. " * 400)
