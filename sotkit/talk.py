@@ -539,6 +539,7 @@ _NAMES = re.compile(_any("names"), re.I)
 _NOTE_MARK = re.compile(r"[(（\[]|[*_](?![\s*_])")
 _KEEPS = re.compile(_any("keeps"), re.I)
 _DECIMAL = re.compile(r"[.,]\d")  # "point 1.5 of the spec" names no point
+_BLANK = re.compile(r"[^\S\n]*")
 _TITLE = r"\s*(?:\([^)\n]*\)|（[^）\n]*）)?"  # the point's title in brackets after its name
 # it ends by naming the point or the task itself ("point 3:", "continuing with point 3.", "the expansion of this
 # point:", "第2点的内容：", "ポイント3について説明します。"), with at most the point's title in brackets ("Here is point 2 of
@@ -697,12 +698,18 @@ def task_note(text: str, final: bool, fences: list[int], index: int) -> int | No
     it or to what was asked: a model's note on the task ("(Note: I've only written point 2, as requested.)", "*I've
     kept this to point 4 only.*", "（ご指示どおり、ポイント3のみを記載しています。）"), dropped once the call ended. While the
     call may go on, such a paragraph is held back from its first mark; None: there is none."""
-    text = text.rstrip()
-    start = text.rfind("\n")
+    end = len(text)  # (read in place: this runs at every piece of every point)
+    while end and text[end - 1].isspace():
+        end -= 1
+    start = text.rfind("\n", 0, end)
+    if start < 0 or end - start > _META_LINE + 1 or not _NOTE_MARK.match(line := text[start:end].strip()):
+        return None
     above = text.rfind("\n", 0, start)
-    line = text[start:].strip()
-    if above < 0 or text[above:start].strip() or len(line) > _META_LINE or not _NOTE_MARK.match(line) \
-            or not outside_code(fences, start) or text[:above].rstrip().endswith(_COLONS):
+    said = above  # where the text above the blank line ends
+    while said > 0 and text[said - 1].isspace():
+        said -= 1
+    if above < 0 or not _BLANK.fullmatch(text, above + 1, start) or text[said - 1:said] in _COLONS \
+            or not outside_code(fences, start):
         return None  # not a note of its own after the point's text (an item of its list, a line announced)
     if not final:
         return start
