@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypedDict
@@ -145,7 +144,8 @@ class Answer:
         self.points: dict[int, Point] = {}
         self.skeleton_count: int | None = None  # once the skeleton has ended: no point is numbered above it
         self._filters: dict[int, ExpansionFilter] = {}  # each point's current filter, told of points parsed later
-        self._shared_chars: dict[int, int] = {}  # by backend (its id): what of the prompt its calls share (``_shared``)
+        self._shared_chars: dict[str, int] = {}  # by model: what of the prompt its calls share (``_shared``)
+        self._marked_skeleton: Backend | None = None  # the backend whose skeleton call was sent marked
         self.stitcher = Stitcher()
         self.sequential_text = ""
         self.truncated = False  # the sequential answer was cut off (its budget, a failure, the deadline)
@@ -403,23 +403,38 @@ class Answer:
                                                        "context": None if native else context, **variables})
         return ChatRequest(prompt, max_tokens, self.options.temperature, context if native else None)
 
-    def _shared(self, backend: Backend, request: ChatRequest) -> ChatRequest:
+    def _shared(self, backend: Backend, request: ChatRequest, skeleton: bool = False) -> ChatRequest:
         """The skeleton's or a point's ``request``, with the prefix of its prompt that the skeleton's and every point's
         prompts share marked, where the provider caches only a marked prefix and this one is long enough (a context
-        given with the question): the skeleton call writes it to the cache, and every point's call, which starts
-        once the skeleton's reply has begun, reads it."""
-        if backend.provider.cache_mark_tokens is None:
+        given with the question): the skeleton call writes it to the cache, and a point's call on the same model,
+        which starts once the skeleton's reply has begun, reads it. A point on another model than the skeleton's is
+        not marked: the points start at once, and each would pay for a write."""
+        if skeleton:  # (a fallback's skeleton, say: the cache of the model that failed it holds nothing)
+            self._marked_skeleton = None
+        if backend.provider.cache_mark_tokens is None or not (skeleton or backend is self._marked_skeleton):
             return request
-        if (shared := self._shared_chars.get(id(backend))) is None:
-            skeleton = self._request(backend, "skeleton", 1).prompt
-            sample = {"index": 1, "title": "…"}
-            point = self._request(backend, "expand", 1, points=[sample], point=sample).prompt
-            same = os.path.commonprefix([skeleton.user, point.user]) if skeleton.system == point.system else ""
-            same = same[:same.rfind("\n") + 1]  # to a line's end: the rest of the prompt is never blank
-            enough = estimated_tokens(char_weight((skeleton.system or "") + same)) >= backend.provider.cache_mark_tokens
-            shared = self._shared_chars[id(backend)] = len(same) if enough else 0
+        if (shared := self._shared_chars.get(backend.model)) is None:
+            shared = self._shared_chars[backend.model] = self._shared_prefix(backend)
+        if skeleton:
+            self._marked_skeleton = backend if shared else None
         return dataclasses.replace(request, prompt=dataclasses.replace(request.prompt, shared=shared)) if shared \
             else request
+
+    def _shared_prefix(self, backend: Backend) -> int:
+        """How many leading characters of the user prompt the skeleton's and the points' prompts share (to a line's
+        end, with the same system prompt), where that is enough for ``backend``'s cache to keep; else 0."""
+        samples = [{"index": 1, "title": "…"}, {"index": 2, "title": "…"}]
+        try:
+            skeleton = self._request(backend, "skeleton", 1).prompt
+            point = self._request(backend, "expand", 1, points=samples, point=samples[0]).prompt
+        except Exception:  # noqa: BLE001 -- a template of the user's that sample points break: no caching, no error
+            return 0
+        if skeleton.system != point.system:
+            return 0
+        same = skeleton.user[:common_prefix(skeleton.user, point.user)]
+        same = same[:same.rfind("\n") + 1]  # to a line's end: the rest of the prompt is never blank
+        enough = estimated_tokens(char_weight((skeleton.system or "") + same)) >= backend.provider.cache_mark_tokens
+        return len(same) if enough else 0
 
     def _add_point(self, sp: SkeletonPoint) -> Point:
         if sp.index not in self.points:
@@ -701,7 +716,8 @@ class _Sketch:
 
     def build(self, backend: Backend) -> ChatRequest:
         request = self.answer._request(backend, "skeleton", self.answer.options.skeleton_max_tokens)
-        return dataclasses.replace(self.answer._shared(backend, request), max_line_tokens=SKELETON_LINE_TOKENS)
+        return dataclasses.replace(self.answer._shared(backend, request, skeleton=True),
+                                   max_line_tokens=SKELETON_LINE_TOKENS)
 
     def on_text(self, text: str) -> bool:
         self._start(self.parser.feed(text))
@@ -765,3 +781,14 @@ def _too_few(found: int) -> str:
 
 def _ignore(event: Event) -> None:
     """Where events go when nobody listens (``SoT.generate``)."""
+
+
+def common_prefix(a: str, b: str) -> int:
+    """The length of the longest common prefix of ``a`` and ``b`` (compared a block at a time: a context may be long)."""
+    at, block = 0, 4096
+    while a[at:at + block] == b[at:at + block] and at < min(len(a), len(b)):
+        at += block
+    end = min(len(a), len(b), at + block)
+    while at < end and a[at] == b[at]:
+        at += 1
+    return at

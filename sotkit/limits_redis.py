@@ -95,17 +95,6 @@ return missing
 """
 
 # The token bucket's scripts: KEYS[1] the bucket; ARGV: units per ms, capacity, units. Refilled up to now first.
-def _in_trio() -> bool:
-    """Is this code running in a trio event loop?"""
-    trio = sys.modules.get("trio")
-    try:
-        return trio is not None and bool(trio.lowlevel.current_task())
-    except RuntimeError:  # outside trio.run
-        return False
-
-
-_ON_TRIO = ("limits shared through Redis run on asyncio (redis-py's asyncio client), not trio: run on asyncio, or "
-            "leave limits= out")
 _BUCKET_LEVEL = """
 local t = redis.call('TIME')
 local now = t[1] * 1000 + t[2] / 1000
@@ -485,3 +474,16 @@ class SharedModelLimits:
                 await give_back(taken)
                 raise
         return wait_ms / 1000 > SPACED_S
+
+
+def _in_trio() -> bool:
+    """Is this code running in a trio event loop?"""
+    trio = sys.modules.get("trio")
+    try:
+        return trio is not None and bool(trio.lowlevel.current_task())
+    except RuntimeError:  # outside trio.run
+        return False
+
+
+_ON_TRIO = ("limits shared through Redis run on asyncio (redis-py's asyncio client), not trio: run on asyncio, or "
+            "leave limits= out")

@@ -32,8 +32,8 @@ class _Language(NamedTuple):
     # a wish that goes on, as one exclaimed sentence: "Good luck with your renovation!" (a wish's noun also opens a
     # statement: "Успехов в изучении языка добиваются те, кто ...", "success in learning comes to those who ...")
     wishes_on: tuple[str, ...] = ()
-    # a note's words that it keeps to this point or to what was asked (regular expressions): "(Note: I've only written
-    # point 2, as requested.)" is talk about the task, "(See point 2 of the lease.)" is the point's own
+    # a note's words on the task it was given (regular expressions): "(Note: I've only written point 2, as requested.)"
+    # is talk about the task, "(See point 2 of the lease.)" the point's own (or, right after its name, ``_ALONE``)
     keeps: tuple[str, ...] = ()
 
 
@@ -64,7 +64,8 @@ _LANGUAGES = (
                  "let's move on to", "let's unpack"),
         names=(r"\bpoint\s*#?\d+",),
         this_point=(r"\bthis point",),
-        keeps=(r"\bonly\b", r"\balone\b", r"\bas (?:you )?(?:requested|asked|instructed)\b"),
+        keeps=(r"\bas (?:you )?(?:requested|asked|instructed)\b", r"\bonly (?:written|wrote|covered|expanded|included)\b",
+               r"\bkept (?:this|it|myself) to\b"),
         # "Okay, here's point 3 expanded:", "... an expansion of point 3, focusing on practical support:", "...
         # the continuation of point 1, kept short:" (Gemma)
         tails=(r"\s+(?:expanded|elaborated|in detail|in more detail|only)", r",\s+focusing on [^:\n]{1,80}",
@@ -109,7 +110,8 @@ _LANGUAGES = (
                  "continuamos con", "sigo con", "seguimos con", "vamos con", "paso a", "te presento", "voy a"),
         names=(r"\bpunto\s*#?\d+",),
         this_point=(r"\beste punto",),
-        keeps=(r"\bs[oó]lo\b", r"\b[uú]nicamente\b", r"\bcomo (?:me )?(?:pediste|pidi[oó]|se pidi[oó]|solicitaste)\b"),
+        keeps=(r"\bcomo (?:me )?(?:pediste|pidi[oó]|se pidi[oó]|solicitaste)\b", r"\bescrito (?:s[oó]lo|[uú]nicamente)\b",
+               r"\bs[oó]lo (?:he )?escrito\b"),
         tails=(r"\s+(?:ampliado|desarrollado|detallado|en detalle|con más detalle)",),
         tasks=(r"\bla continuación", r"\b(?:ampliación|desarrollo|expansión|explicación) del punto"),
         offers=("si quieres, puedo", "si lo deseas, puedo", "si te interesa, puedo", "¿quieres que te dé",
@@ -136,7 +138,7 @@ _LANGUAGES = (
                  "vamos ao", "vamos para o", "vou", "passo ao", "passando ao"),
         names=(r"\bponto\s*#?\d+",),
         this_point=(r"\b(?:este|esse) ponto",),
-        keeps=(r"\bapenas\b", r"\bsomente\b", r"\bs[oó]\b", r"\bconforme (?:solicitado|pedido)\b"),
+        keeps=(r"\bconforme (?:solicitado|pedido)\b", r"\bcomo (?:você )?pediu\b", r"\bescrevi (?:apenas|somente|s[oó])\b"),
         tails=(r"\s+(?:expandido|desenvolvido|detalhado|em detalhe|em mais detalhes)",),
         tasks=(r"\ba continuação", r"\b(?:expansão|desenvolvimento|ampliação|explicação) do ponto"),
         offers=("quer que eu", "você quer que eu", "gostaria que eu", "se quiser, posso", "se você quiser, posso",
@@ -161,7 +163,7 @@ _LANGUAGES = (
                  "ci-dessous"),
         names=(r"\bpoint\s*n°\s*\d+",),  # "point 2" is English's
         this_point=(r"\bce point",),
-        keeps=(r"\bseulement\b", r"\buniquement\b", r"\bcomme demandé\b"),
+        keeps=(r"\bcomme (?:demandé|vous l'avez demandé)\b", r"\b(?:écrit|rédigé) que\b"),
         tails=(r"\s+(?:développé|détaillé|en détail|plus en détail)",),
         tasks=(r"\bla suite", r"\bla continuation", r"\b(?:développement|approfondissement) (?:du|de ce) point"),
         offers=("n'hésitez pas si vous voulez", "n'hésitez pas si vous souhaitez",
@@ -188,7 +190,7 @@ _LANGUAGES = (
                  "kommen wir"),
         names=(r"\bpunkt\s*(?:nr\.\s*)?#?\d+",),
         this_point=(r"\bdies(?:en|em|er|es) punkt(?:es|s)?",),
-        keeps=(r"\bnur\b", r"\bwie gewünscht\b", r"\bwie verlangt\b"),
+        keeps=(r"\bwie (?:gewünscht|verlangt)\b", r"\bnur\b.{0,20}\b(?:geschrieben|ausgeführt)\b"),
         tails=(r"\s+(?:im detail|ausführlich|ausgeführt|näher erläutert|fort)",),  # "ich fahre mit Punkt 3 fort."
         tasks=(r"\bdie fortsetzung", r"\b(?:ausarbeitung|ausführung|erläuterung|vertiefung) des punkt(?:es|s)"),
         offers=("möchtest du, dass ich", "möchten sie, dass ich", "soll ich dir", "soll ich ihnen",
@@ -216,7 +218,7 @@ _LANGUAGES = (
                  "vediamo", "ti presento"),
         names=(r"\bpunto\s*#?\d+",),
         this_point=(r"\bquesto punto",),
-        keeps=(r"\bsolo\b", r"\bsoltanto\b", r"\bunicamente\b", r"\bcome richiesto\b"),
+        keeps=(r"\bcome richiesto\b", r"\bscritto (?:solo|soltanto)\b", r"\bsolo (?:ho )?scritto\b"),
         tails=(r"\s+(?:approfondito|sviluppato|ampliato|in dettaglio|nel dettaglio)",),
         tasks=(r"\bla continuazione", r"\bil seguito", r"\b(?:approfondimento|sviluppo|espansione) del punto"),
         offers=("vuoi che ti prepari", "vuoi che ti dia", "vuoi che ti mostri", "vuoi che ti spieghi",
@@ -240,7 +242,7 @@ _LANGUAGES = (
         phrases=("下面", "以下", "接下来", "我来", "我将", "让我", "这是", "继续"),
         names=(rf"第\s*{_N}\s*(?:点|个要点|個要點|条|條|项|項|部分)",),
         this_point=("这一点", "这个要点"),
-        keeps=("只", "仅", "僅", "按照(?:您|你)的要求"),
+        keeps=("只写", "仅写", "僅寫", "只寫", "只展开", "按照(?:您|你)的要求", "根据(?:您|你)的要求"),
         tails=(r"的?(?:详细|具体)?(?:内容|展开|说明|阐述|解释|扩展|论述)?(?:如下)?",),
         tasks=(r"(?:详细|具体)(?:展开|扩展)|(?:扩展|展开)内容|续写",),
         offers=_you_and_nin("如果你需要，我可以", "如果需要，我可以", "如果需要的话，我可以", "需要的话，我可以", "你需要我",
@@ -271,7 +273,7 @@ _LANGUAGES = (
                  "ポイント#は次", "ポイント#は以下", "第#点は次", "第#点は以下"),
         names=(rf"ポイント\s*{_N}", rf"第\s*{_N}\s*(?:点|の?ポイント)", rf"{_N}\s*(?:つ|番)目の(?:ポイント|点)"),
         this_point=("このポイント", "この点"),
-        keeps=("のみ", "だけ", "ご指示", "ご要望"),
+        keeps=("ご指示", "ご要望", "指示どおり", "指示通り"),
         # "について説明します", "を続けます", "の詳細です"
         tails=(r"(?:について|を|の)(?:詳しく|詳細に|さらに)?(?:(?:(?:説明|解説|展開|紹介|詳述)(?:して(?:いき)?|いたし|し)"
                r"|続け|見ていき)(?:ます|ましょう)|(?:詳細|内容|続き|説明|解説)(?:です|となります))?",
@@ -293,7 +295,7 @@ _LANGUAGES = (
                  "#번째 포인트"),
         names=(r"포인트\s*\d+", r"\d+\s*번(?:째)?\s*(?:항목|포인트|요점)", r"항목\s*\d+"),
         this_point=("이 항목", "이 포인트"),
-        keeps=(r"(?:항목|포인트|요점)만", "요청하신 대로", "요청대로"),
+        keeps=("요청하신 대로", "요청대로"),
         # "에 대해 자세히 설명드리겠습니다", "의 내용은 다음과 같습니다", "입니다"
         tails=(rf"(?:에\s*(?:대해서?|관해서?)|[을를])\s*{_KO_EXPLAIN}"
                r"|(?:에\s*대한|의)\s*(?:자세한\s*|상세한\s*)?(?:내용|설명)(?:입니다|은\s*다음과\s*같습니다)"
@@ -333,7 +335,7 @@ _LANGUAGES = (
                r"\b(?:birinci|ikinci|üçüncü|dördüncü|beşinci|altıncı|yedinci|sekizinci|dokuzuncu|onuncu)"
                r"\s+(?:madde|nokta)"),
         this_point=(r"\bbu (?:madde|nokta)",),
-        keeps=(r"\bsadece\b", r"\byalnızca\b", r"\bistendiği gibi\b"),
+        keeps=(r"\bistendiği gibi\b", r"\b(?:sadece|yalnızca)\b.{0,20}\byazdım\b"),
         # "(madde)nin detaylı açıklaması", "(madde)yi genişletiyorum", "(madde) ile devam ediyorum", "(madde)ye geçelim"
         tails=(r"n[iı]n\s+(?:detaylı\s+|ayrıntılı\s+)?(?:açıklaması|detayları|ayrıntıları|genişletilmiş\s+hali|devamı)"
                r"|y[iı]\s+(?:(?:detaylı|ayrıntılı)(?:\s+olarak)?\s+)?(?:açıklıyorum|genişletiyorum|detaylandırıyorum"
@@ -364,7 +366,7 @@ _LANGUAGES = (
                  "давайте рассмотрим", "давайте перейдём к", "давайте перейдем к"),
         names=(r"\bпункт\w*\s*(?:№\s*)?\d+",),
         this_point=(r"\bэт(?:от|ого|ому|им) пункт\w*",),
-        keeps=(r"\bтолько\b", r"\bкак (?:вы )?просили\b"),
+        keeps=(r"\bкак (?:вы )?просили\b", r"\bнаписал[аи]? только\b", r"\bтолько\b.{0,20}\bнаписал"),
         tails=(r"\s+(?:подробнее|подробно|более подробно|детально|в деталях)",),
         tasks=(r"\bпродолжение", r"\b(?:раскрытие|подробное описание|развёрнутое описание|развернутое описание)"
                                   r" пункта"),
@@ -384,7 +386,7 @@ _LANGUAGES = (
         phrases=("oto", "poniżej", "przechodzę do", "przejdźmy do", "kontynuuję", "kontynuując"),
         names=(r"\bpunkt(?:u|em|owi)?\s*(?:nr\.?\s*)?#?\d+",),
         this_point=(r"\b(?:ten|tego|tym) punkt(?:u|em)?",),
-        keeps=(r"\btylko\b", r"\bzgodnie z prośbą\b"),
+        keeps=(r"\bzgodnie z prośbą\b", r"\bnapisał(?:em|am)? tylko\b", r"\btylko\b.{0,20}\bnapisał"),
         tails=(r"\s+(?:szczegółowo|bardziej szczegółowo|w szczegółach)",),
         tasks=(r"\b(?:kontynuacja|rozwinięcie|omówienie) punktu",),
         # (not "daj znać, jeśli ...", "let me know if ...", nor "chętnie pomogę": the point's own advice too)
@@ -402,7 +404,7 @@ _LANGUAGES = (
         phrases=("här är", "här kommer", "nedan följer", "jag fortsätter med", "vi fortsätter med", "nu till"),
         names=(r"\bpunkt\s*#?\d+",),
         this_point=(r"\bdenna punkt", r"\bden här punkten"),
-        keeps=(r"\bbara\b", r"\benbart\b", r"\bsom du bad om\b"),
+        keeps=(r"\bsom du bad om\b", r"\b(?:skrivit|skrev) (?:bara|enbart)\b"),
         tails=(r"\s+(?:utvecklad|i detalj|mer ingående)",),
         tasks=(r"\b(?:fortsättningen|utvecklingen) (?:av|på) punkt",),
         # (not "vill du att jag": "Vill du att jag ska lita på dig, måste du ..." opens an if-clause)
@@ -420,7 +422,7 @@ _LANGUAGES = (
         names=(r"\bpoin\s*(?:ke-?\s*)?#?\d+",
                r"\bpoin\s+(?:pertama|ke(?:dua|tiga|empat|lima|enam|tujuh|delapan|sembilan|sepuluh))"),
         this_point=(r"\bpoin ini",),
-        keeps=(r"\bhanya\b", r"\bsaja\b", r"\bsesuai permintaan\b"),
+        keeps=(r"\bsesuai permintaan\b", r"\bhanya menulis\b"),
         tails=(r"\s+(?:(?:secara|dengan)\s+(?:lebih\s+)?(?:rinci|detail|mendalam)|lebih\s+(?:lanjut|rinci|detail))",),
         # Malay's "sambungan untuk titik 3:" ("titik": a geometric point too, "perkara": a law's article)
         tasks=(r"\blanjutannya", r"\bsambungan (?:untuk|bagi) (?:titik|perkara|poin)\s*\d+"),
@@ -440,7 +442,7 @@ _LANGUAGES = (
         phrases=("นี่คือ", "ต่อไปนี้คือ", "ด้านล่างนี้คือ", "ต่อไปเป็น", "มาต่อกันที่"),
         names=(r"(?:ข้อ|ประเด็น)(?:ที่)?\s*\d+",),  # "ส่วนขยายของข้อ 1": "the expansion of item 1"
         this_point=("ข้อนี้", "ประเด็นนี้"),
-        keeps=("เท่านั้น", "ตามที่ขอ"),
+        keeps=("ตามที่ขอ", "ตามที่คุณขอ"),
         tails=(),
         tasks=(),
         # (not "หากต้องการให้ ...", "if you want ... to": it opens advice as often)
@@ -458,7 +460,7 @@ _LANGUAGES = (
                  "tiếp tục với"),
         names=(r"\b(?:điểm|ý|mục)\s*(?:thứ\s*)?(?:số\s*)?\d+",),
         this_point=(r"\b(?:điểm|ý|mục) này",),
-        keeps=(r"\bchỉ\b", r"\btheo yêu cầu\b"),
+        keeps=(r"\btheo yêu cầu\b", r"\bchỉ viết\b"),
         tails=(r"\s+(?:(?:một cách\s+)?chi tiết(?:\s+hơn)?|(?:được\s+)?mở rộng)",),
         tasks=(),
         offers=("nếu bạn muốn, tôi có thể", "nếu bạn muốn, mình có thể", "nếu bạn cần, tôi có thể",
@@ -534,10 +536,14 @@ _META_WORD = re.compile(rf"(?:{_strings(_META_WORDS, False)})[^\w#]*")  # "#": a
 _META_STARTS = frozenset(head[:i] for head in _META_WORDS + _META_PHRASES for i in range(len(head) + 1))
 _NUMBER = re.compile(_N)
 _NAMED = rf"{_any('names')}{_any('tails')}?"
-_NAMES = re.compile(_any("names"), re.I)
 # a note's opening bracket or italics (not a list item's "* ", nor bold: "**Cost:** ..." is a label)
 _NOTE_MARK = re.compile(r"[(（\[]|[*_](?![\s*_])")
-_KEEPS = re.compile(_any("keeps"), re.I)
+# each language's names of a point, with its words on the task
+_NOTES = [(re.compile(f"(?:{'|'.join(language.names)})", re.I), re.compile(f"(?:{'|'.join(language.keeps)})", re.I))
+          for language in _LANGUAGES if language.keeps]
+# what says, right after the point's name, that the note keeps to it: "point 4 only", "ポイント3のみ"
+_ALONE = re.compile(r"\s*(?:(?:only|alone|seulement|uniquement|nur|solo|soltanto|s[oó]lo|apenas|только|tylko|bara|"
+                    r"enbart|saja)(?!\w)|のみ|だけ|만|เท่านั้น)", re.I)
 _DECIMAL = re.compile(r"[.,]\d")  # "point 1.5 of the spec" names no point
 _BLANK = re.compile(r"[^\S\n]*")
 _TITLE = r"\s*(?:\([^)\n]*\)|（[^）\n]*）)?"  # the point's title in brackets after its name
@@ -714,9 +720,20 @@ def task_note(text: str, final: bool, fences: list[int], index: int) -> int | No
     if not final:
         return start
     line = line.strip("()（）[]*_")  # ("_Point 2_": no word boundary after "_")
-    named = any(_number(_NUMBER.search(name[0])[0]) == index and not _DECIMAL.match(line, name.end())
-                for name in _NAMES.finditer(line))
-    return start if named and _KEEPS.search(line) else None
+    return start if any(_keeps_to(line, names, keeps, index) for names, keeps in _NOTES) else None
+
+
+def _keeps_to(line: str, names: re.Pattern[str], keeps: re.Pattern[str], index: int) -> bool:
+    """Does ``line`` name point ``index`` by its number, in one language, and say it keeps to it, right after the
+    name or in that language's words on the task ("point 4 only", "ポイント3のみ", "I've only written point 2")? (A
+    clause of a law, "第3条", is no point.)"""
+    for name in names.finditer(line):
+        number = _NUMBER.search(name[0])  # (an ordinal word, "ikinci madde", has none)
+        if number and _number(number[0]) == index and not _DECIMAL.match(line, name.end()) \
+                and not name[0].endswith(("条", "條")) \
+                and (_ALONE.match(line, name.end()) or keeps.search(line)):
+            return True
+    return False
 
 
 _CHINESE_DIGITS = {digit: value for value, digit in enumerate("零一二三四五六七八九")}

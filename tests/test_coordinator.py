@@ -334,6 +334,37 @@ async def test_a_long_context_is_marked_for_anthropics_prompt_cache_alike_in_the
     assert marked[5:] == [None] * 6  # one sequential call reads nothing back; a short context is not cached
 
 
+async def test_marking_the_cache_breaks_no_request_and_costs_no_write_that_nothing_reads(monkeypatch):
+    # review 134: a compatible server that sent no counts failed every marked call (the estimate read the blocks
+    # as text); a custom template that sample points break failed every answer; the user's own cache_control could
+    # follow a breakpoint of ours; points after a skeleton written by another model were marked, each a write
+    import sotkit.testing._wire as wire
+
+    context = "Sleep matters most, then food. " * 200
+    other = ("{% block user %}{{ context }}\n{{ question }}\n{% for p in points %}{{ p.title }}\n{% endfor %}"
+             "{% set rest = points | rejectattr('index', 'eq', point.index) | first %}"
+             "Write {{ point.title }}, not {{ rest.title }}.{% endblock %}")  # needs two points
+    with FakeLLMServer(sot_responder(SKELETON), latency=FAST) as server:
+        with monkeypatch.context() as uncounted:
+            uncounted.setattr(wire, "_anthropic_inputs", lambda usage: {})  # message_start counts nothing
+            async with client(server, "anthropic") as sot:
+                estimated = await sot.generate("How can I be healthier?", context=context)
+        async with client(server, "anthropic", templates={"expand": other}) as sot:
+            templated = await sot.generate("How can I be healthier?", context=context)
+        async with client(server, "anthropic", extra_body={"cache_control": {"type": "ephemeral", "ttl": "1h"}}) as sot:
+            await sot.generate("How can I be healthier?", context=context)
+    assert estimated.usage.estimated and len(estimated.points) == 4 and len(templated.points) == 4
+    assert [_marked(r) is not None for r in server.requests] == [True] * 5 + [False] * 10
+    with FakeLLMServer(lambda r: Reply("", fault=Fault.status(400)) if r.api == "anthropic" and is_skeleton(r)
+                       else sot_responder(SKELETON)(r), latency=FAST) as server:
+        async with client(server, "anthropic", fallback=create_provider(
+                "openai:backup", api_key="k", base_url=server.openai_base_url)) as sot:
+            await sot.generate("How can I be healthier?", context=context)
+    marked = [(r.api, is_skeleton(r), _marked(r) is not None) for r in server.requests]
+    assert marked[:2] == [("anthropic", True, True), ("openai", True, False)]  # the fallback wrote the skeleton
+    assert marked[2:] == [("anthropic", False, False)] * 4  # so no point reads a cache: none is marked
+
+
 async def test_a_custom_template_whose_prompts_share_no_long_prefix_marks_nothing():
     # the context after the instructions: the skeleton's and the points' prompts differ from their first line
     templates = {"skeleton": "{% block user %}Outline: {{ question }}\n\n{{ context }}{% endblock %}",

@@ -1874,6 +1874,13 @@ def test_a_long_run_of_white_space_is_not_searched_again_at_every_piece(monkeypa
     ("They last.\n\n（依据《民法典》第2条。）", None),
     ("They last.\n\n(Only point 2.5 of the EU Ecodesign rules applies.)", None),
     ("They last.\n\n**Point 2 only, as asked.**", None),  # bold: a label, not held as a note may be
+    # (review 134: a word of another language, or one far from the name, or part of another word; a point named by
+    # an ordinal word raised a TypeError)
+    ("They last.\n\n(Point 2 of most leases caps the rise at 5%, so check yours.)", None),
+    ("They last.\n\n(See point 2 of the lease: only the landlord may change the rent.)", None),
+    ("They last.\n\n*Only point 2 of the warranty covers LEDs.*", None),
+    ("They last.\n\n（ポイント2の補足：できるだけ早く交換しましょう。）", None),
+    ("They last.\n\n(Lihat juga poin kedua di atas.)", None),
     ("They last.\n\n(Note: LED bulbs contain no mercury.)", None),
     ("They last.\n\n*Tip: buy them in packs.*", None),
     ("They last.\n\n* Point 2 of the label: the wattage", None),  # an item of its list

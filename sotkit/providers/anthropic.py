@@ -99,7 +99,9 @@ class AnthropicProvider(Provider):
     async def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:
         prompt = request.prompt
         content: str | list[dict[str, Any]] = prompt.user
-        if prompt.shared:  # the prefix every call of the answer sends: written to the cache once, read by the others
+        # the prefix every call of the answer sends: written to the cache once, read by the others (not where the
+        # user's extra_body asks for caching itself: a breakpoint of ours could precede a longer-lived one of theirs)
+        if prompt.shared and "cache_control" not in (self._extra_body or {}):
             content = [{"type": "text", "text": prompt.user[:prompt.shared], "cache_control": {"type": "ephemeral"}},
                        {"type": "text", "text": prompt.user[prompt.shared:]}]
         messages: list[dict[str, Any]] = [{"role": "user", "content": content}]
@@ -151,8 +153,7 @@ class AnthropicProvider(Provider):
         if tags is not None and (held := tags.finish()):
             yield held
         if reading.input_tokens is None or reading.output_tokens is None:  # a compatible server that sent no counts
-            texts = [prompt.system or "", *(m["content"] for m in messages)]
-            usage = CallUsage.estimate(sum(map(char_weight, texts)), written)
+            usage = CallUsage.estimate(prompt.chars + char_weight(prefill or ""), written)
         else:
             usage = reading.usage(reading.output_tokens)
         yield dataclasses.replace(usage, finish_reason=reading.stop_reason)
