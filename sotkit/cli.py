@@ -23,6 +23,7 @@ import os
 import signal
 import sys
 import threading
+import time
 import traceback
 import warnings
 from typing import Any, NoReturn
@@ -128,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
             return anyio.run(_ask, args, so_far)
     except KeyboardInterrupt:
         # a second Ctrl-C must not cut the answer so far as it prints (a third, or SIGTERM, ends the process)
-        restore = _catch({signal.SIGINT: _ignore_once, **dict.fromkeys(_TERMINATING, signal.SIG_DFL)}) | restore
+        restore = _catch({signal.SIGINT: _Presses(), **dict.fromkeys(_TERMINATING, signal.SIG_DFL)}) | restore
         status = 128 + (so_far.terminated_by or signal.SIGINT)
         if args.command == "ask":
             _keep_going_without_stdout(_interrupted, args, so_far)
@@ -165,9 +166,21 @@ def main(argv: list[str] | None = None) -> int:
 _TERMINATING = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
-def _ignore_once(*_: object) -> None:
-    """This Ctrl-C is let go; the next ends the process at once."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+class _Presses:
+    """Ctrl-C after the first, while the answer so far prints: let go, the next one ending the process at once. A
+    burst (a key held down, a signal to the process group) counts as one press: a signal that comes within
+    ``BURST_S`` of the one before it is let go too (it killed the process before its JSON was out: probe 131)."""
+
+    BURST_S = 0.3
+
+    def __init__(self) -> None:
+        self.last = time.monotonic()  # the first press, which stopped the answer
+
+    def __call__(self, *_: object) -> None:
+        now = time.monotonic()
+        if now - self.last > self.BURST_S:
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+        self.last = now
 
 
 def _catch(handlers: dict[int, Any]) -> dict[int, Any]:

@@ -351,6 +351,26 @@ def test_sigterm_sighup_and_a_second_ctrl_c_keep_the_answer_so_far():
                     assert (shown["error"], shown["type"]) == (error, kind)
 
 
+def test_a_burst_of_ctrl_c_keeps_the_answer_so_far():
+    # a key held down, or a signal to the process group: three or more SIGINTs within 50 ms killed the process by the
+    # signal before its JSON was out (probe 131); a burst counts as one press
+    import json
+    import signal
+    import time
+
+    def burst(process: subprocess.Popen) -> None:
+        for _ in range(8):
+            process.send_signal(signal.SIGINT)
+            time.sleep(0.005)
+
+    with FakeLLMServer(Reply(SLOW_WORDS, latency=Latency(ttft_s=0, tokens_per_s=20))) as server:
+        for _ in range(3):
+            status, out, err = stopped_mid_answer(server, burst, "--json")
+            assert status in {130, -signal.SIGINT} and "Traceback" not in err, err  # (a last one may end the exit)
+            shown = json.loads(out)
+            assert shown["text"].startswith("w0 w1") and shown["error"] == "interrupted"
+
+
 def test_ask_into_a_pipe_its_reader_closes_stops_quietly():
     # `sotkit ask ... | head -c 50` (or `| true`): the write to the closed pipe was reported as an error, and with
     # --json the error's own write to it was a traceback
