@@ -409,9 +409,10 @@ class Answer:
         given with the question): the skeleton call writes it to the cache, and a point's call on the same model,
         which starts once the skeleton's reply has begun, reads it. A point on another model than the skeleton's is
         not marked: the points start at once, and each would pay for a write."""
-        if skeleton:  # (a fallback's skeleton, say: the cache of the model that failed it holds nothing)
+        if skeleton:  # (a fallback's skeleton, say: the points go to the first model, whose cache holds nothing)
             self._marked_skeleton = None
-        if backend.provider.cache_mark_tokens is None or not (skeleton or backend is self._marked_skeleton):
+        if backend.provider.cache_mark_tokens is None \
+                or not (backend is self.backends[0] if skeleton else backend is self._marked_skeleton):
             return request
         if (shared := self._shared_chars.get(backend.model)) is None:
             shared = self._shared_chars[backend.model] = self._shared_prefix(backend)
@@ -785,10 +786,10 @@ def _ignore(event: Event) -> None:
 
 def common_prefix(a: str, b: str) -> int:
     """The length of the longest common prefix of ``a`` and ``b`` (compared a block at a time: a context may be long)."""
-    at, block = 0, 4096
-    while a[at:at + block] == b[at:at + block] and at < min(len(a), len(b)):
+    shorter, at, block = min(len(a), len(b)), 0, 4096
+    while at < shorter and a[at:at + block] == b[at:at + block]:
         at += block
-    end = min(len(a), len(b), at + block)
-    while at < end and a[at] == b[at]:
+    at = min(at, shorter)
+    while at < shorter and a[at] == b[at]:
         at += 1
     return at

@@ -32,9 +32,9 @@ class _Language(NamedTuple):
     # a wish that goes on, as one exclaimed sentence: "Good luck with your renovation!" (a wish's noun also opens a
     # statement: "Успехов в изучении языка добиваются те, кто ...", "success in learning comes to those who ...")
     wishes_on: tuple[str, ...] = ()
-    # a note's words on the task it was given (regular expressions): "(Note: I've only written point 2, as requested.)"
-    # is talk about the task, "(See point 2 of the lease.)" the point's own (or, right after its name, ``_ALONE``)
-    keeps: tuple[str, ...] = ()
+    # a note's words in the first person on what it wrote (regular expressions): "(Note: I've only written point 2, as
+    # requested.)" is talk about the task, "(Point 2 only applies to tenants.)" the point's own
+    wrote: tuple[str, ...] = ()
 
 
 _N = r"[\d一二三四五六七八九十]+"  # a number, in digits or in Chinese numerals
@@ -64,8 +64,7 @@ _LANGUAGES = (
                  "let's move on to", "let's unpack"),
         names=(r"\bpoint\s*#?\d+",),
         this_point=(r"\bthis point",),
-        keeps=(r"\bas (?:you )?(?:requested|asked|instructed)\b", r"\bonly (?:written|wrote|covered|expanded|included)\b",
-               r"\bkept (?:this|it|myself) to\b"),
+        wrote=(r"\bI(?:'ve|’ve| have)? (?:only |just )?(?:written|wrote|kept|covered|expanded|focused)\b",),
         # "Okay, here's point 3 expanded:", "... an expansion of point 3, focusing on practical support:", "...
         # the continuation of point 1, kept short:" (Gemma)
         tails=(r"\s+(?:expanded|elaborated|in detail|in more detail|only)", r",\s+focusing on [^:\n]{1,80}",
@@ -110,8 +109,7 @@ _LANGUAGES = (
                  "continuamos con", "sigo con", "seguimos con", "vamos con", "paso a", "te presento", "voy a"),
         names=(r"\bpunto\s*#?\d+",),
         this_point=(r"\beste punto",),
-        keeps=(r"\bcomo (?:me )?(?:pediste|pidi[oó]|se pidi[oó]|solicitaste)\b", r"\bescrito (?:s[oó]lo|[uú]nicamente)\b",
-               r"\bs[oó]lo (?:he )?escrito\b"),
+        wrote=(r"\b(?:he|s[oó]lo he) (?:escrito|desarrollado|ampliado)\b", r"\bescrib[íi] (?:s[oó]lo|[uú]nicamente)\b"),
         tails=(r"\s+(?:ampliado|desarrollado|detallado|en detalle|con más detalle)",),
         tasks=(r"\bla continuación", r"\b(?:ampliación|desarrollo|expansión|explicación) del punto"),
         offers=("si quieres, puedo", "si lo deseas, puedo", "si te interesa, puedo", "¿quieres que te dé",
@@ -138,7 +136,7 @@ _LANGUAGES = (
                  "vamos ao", "vamos para o", "vou", "passo ao", "passando ao"),
         names=(r"\bponto\s*#?\d+",),
         this_point=(r"\b(?:este|esse) ponto",),
-        keeps=(r"\bconforme (?:solicitado|pedido)\b", r"\bcomo (?:você )?pediu\b", r"\bescrevi (?:apenas|somente|s[oó])\b"),
+        wrote=(r"\b(?:escrevi|desenvolvi|expandi)\b",),
         tails=(r"\s+(?:expandido|desenvolvido|detalhado|em detalhe|em mais detalhes)",),
         tasks=(r"\ba continuação", r"\b(?:expansão|desenvolvimento|ampliação|explicação) do ponto"),
         offers=("quer que eu", "você quer que eu", "gostaria que eu", "se quiser, posso", "se você quiser, posso",
@@ -163,7 +161,7 @@ _LANGUAGES = (
                  "ci-dessous"),
         names=(r"\bpoint\s*n°\s*\d+",),  # "point 2" is English's
         this_point=(r"\bce point",),
-        keeps=(r"\bcomme (?:demandé|vous l'avez demandé)\b", r"\b(?:écrit|rédigé) que\b"),
+        wrote=(r"\bj'ai (?:seulement |uniquement )?(?:écrit|rédigé|développé)\b", r"\bje n'ai (?:écrit|rédigé|développé)\b"),
         tails=(r"\s+(?:développé|détaillé|en détail|plus en détail)",),
         tasks=(r"\bla suite", r"\bla continuation", r"\b(?:développement|approfondissement) (?:du|de ce) point"),
         offers=("n'hésitez pas si vous voulez", "n'hésitez pas si vous souhaitez",
@@ -190,7 +188,7 @@ _LANGUAGES = (
                  "kommen wir"),
         names=(r"\bpunkt\s*(?:nr\.\s*)?#?\d+",),
         this_point=(r"\bdies(?:en|em|er|es) punkt(?:es|s)?",),
-        keeps=(r"\bwie (?:gewünscht|verlangt)\b", r"\bnur\b.{0,20}\b(?:geschrieben|ausgeführt)\b"),
+        wrote=(r"\bich habe\b.{0,40}\b(?:geschrieben|ausgeführt|ausgearbeitet)\b",),
         tails=(r"\s+(?:im detail|ausführlich|ausgeführt|näher erläutert|fort)",),  # "ich fahre mit Punkt 3 fort."
         tasks=(r"\bdie fortsetzung", r"\b(?:ausarbeitung|ausführung|erläuterung|vertiefung) des punkt(?:es|s)"),
         offers=("möchtest du, dass ich", "möchten sie, dass ich", "soll ich dir", "soll ich ihnen",
@@ -218,7 +216,7 @@ _LANGUAGES = (
                  "vediamo", "ti presento"),
         names=(r"\bpunto\s*#?\d+",),
         this_point=(r"\bquesto punto",),
-        keeps=(r"\bcome richiesto\b", r"\bscritto (?:solo|soltanto)\b", r"\bsolo (?:ho )?scritto\b"),
+        wrote=(r"\bho (?:solo |soltanto )?(?:scritto|sviluppato|approfondito)\b",),
         tails=(r"\s+(?:approfondito|sviluppato|ampliato|in dettaglio|nel dettaglio)",),
         tasks=(r"\bla continuazione", r"\bil seguito", r"\b(?:approfondimento|sviluppo|espansione) del punto"),
         offers=("vuoi che ti prepari", "vuoi che ti dia", "vuoi che ti mostri", "vuoi che ti spieghi",
@@ -242,7 +240,7 @@ _LANGUAGES = (
         phrases=("下面", "以下", "接下来", "我来", "我将", "让我", "这是", "继续"),
         names=(rf"第\s*{_N}\s*(?:点|个要点|個要點|条|條|项|項|部分)",),
         this_point=("这一点", "这个要点"),
-        keeps=("只写", "仅写", "僅寫", "只寫", "只展开", "按照(?:您|你)的要求", "根据(?:您|你)的要求"),
+        wrote=(r"我(?:只|仅|僅)?(?:写|寫|展开|展開|阐述|闡述)了",),
         tails=(r"的?(?:详细|具体)?(?:内容|展开|说明|阐述|解释|扩展|论述)?(?:如下)?",),
         tasks=(r"(?:详细|具体)(?:展开|扩展)|(?:扩展|展开)内容|续写",),
         offers=_you_and_nin("如果你需要，我可以", "如果需要，我可以", "如果需要的话，我可以", "需要的话，我可以", "你需要我",
@@ -273,7 +271,7 @@ _LANGUAGES = (
                  "ポイント#は次", "ポイント#は以下", "第#点は次", "第#点は以下"),
         names=(rf"ポイント\s*{_N}", rf"第\s*{_N}\s*(?:点|の?ポイント)", rf"{_N}\s*(?:つ|番)目の(?:ポイント|点)"),
         this_point=("このポイント", "この点"),
-        keeps=("ご指示", "ご要望", "指示どおり", "指示通り"),
+        wrote=(r"(?:記載|記述|説明)(?:して(?:い)?ます|しました|いたしました)",),
         # "について説明します", "を続けます", "の詳細です"
         tails=(r"(?:について|を|の)(?:詳しく|詳細に|さらに)?(?:(?:(?:説明|解説|展開|紹介|詳述)(?:して(?:いき)?|いたし|し)"
                r"|続け|見ていき)(?:ます|ましょう)|(?:詳細|内容|続き|説明|解説)(?:です|となります))?",
@@ -295,7 +293,7 @@ _LANGUAGES = (
                  "#번째 포인트"),
         names=(r"포인트\s*\d+", r"\d+\s*번(?:째)?\s*(?:항목|포인트|요점)", r"항목\s*\d+"),
         this_point=("이 항목", "이 포인트"),
-        keeps=("요청하신 대로", "요청대로"),
+        wrote=(r"(?:작성|설명)(?:했습니다|하였습니다|했어요)",),
         # "에 대해 자세히 설명드리겠습니다", "의 내용은 다음과 같습니다", "입니다"
         tails=(rf"(?:에\s*(?:대해서?|관해서?)|[을를])\s*{_KO_EXPLAIN}"
                r"|(?:에\s*대한|의)\s*(?:자세한\s*|상세한\s*)?(?:내용|설명)(?:입니다|은\s*다음과\s*같습니다)"
@@ -335,7 +333,7 @@ _LANGUAGES = (
                r"\b(?:birinci|ikinci|üçüncü|dördüncü|beşinci|altıncı|yedinci|sekizinci|dokuzuncu|onuncu)"
                r"\s+(?:madde|nokta)"),
         this_point=(r"\bbu (?:madde|nokta)",),
-        keeps=(r"\bistendiği gibi\b", r"\b(?:sadece|yalnızca)\b.{0,20}\byazdım\b"),
+        wrote=(r"\byazdım\b",),
         # "(madde)nin detaylı açıklaması", "(madde)yi genişletiyorum", "(madde) ile devam ediyorum", "(madde)ye geçelim"
         tails=(r"n[iı]n\s+(?:detaylı\s+|ayrıntılı\s+)?(?:açıklaması|detayları|ayrıntıları|genişletilmiş\s+hali|devamı)"
                r"|y[iı]\s+(?:(?:detaylı|ayrıntılı)(?:\s+olarak)?\s+)?(?:açıklıyorum|genişletiyorum|detaylandırıyorum"
@@ -366,7 +364,7 @@ _LANGUAGES = (
                  "давайте рассмотрим", "давайте перейдём к", "давайте перейдем к"),
         names=(r"\bпункт\w*\s*(?:№\s*)?\d+",),
         this_point=(r"\bэт(?:от|ого|ому|им) пункт\w*",),
-        keeps=(r"\bкак (?:вы )?просили\b", r"\bнаписал[аи]? только\b", r"\bтолько\b.{0,20}\bнаписал"),
+        wrote=(r"\bя (?:только )?(?:написал|расписал|описал)[аи]?\b",),
         tails=(r"\s+(?:подробнее|подробно|более подробно|детально|в деталях)",),
         tasks=(r"\bпродолжение", r"\b(?:раскрытие|подробное описание|развёрнутое описание|развернутое описание)"
                                   r" пункта"),
@@ -386,7 +384,7 @@ _LANGUAGES = (
         phrases=("oto", "poniżej", "przechodzę do", "przejdźmy do", "kontynuuję", "kontynuując"),
         names=(r"\bpunkt(?:u|em|owi)?\s*(?:nr\.?\s*)?#?\d+",),
         this_point=(r"\b(?:ten|tego|tym) punkt(?:u|em)?",),
-        keeps=(r"\bzgodnie z prośbą\b", r"\bnapisał(?:em|am)? tylko\b", r"\btylko\b.{0,20}\bnapisał"),
+        wrote=(r"\b(?:napisał|opisał)(?:em|am)\b",),
         tails=(r"\s+(?:szczegółowo|bardziej szczegółowo|w szczegółach)",),
         tasks=(r"\b(?:kontynuacja|rozwinięcie|omówienie) punktu",),
         # (not "daj znać, jeśli ...", "let me know if ...", nor "chętnie pomogę": the point's own advice too)
@@ -404,7 +402,7 @@ _LANGUAGES = (
         phrases=("här är", "här kommer", "nedan följer", "jag fortsätter med", "vi fortsätter med", "nu till"),
         names=(r"\bpunkt\s*#?\d+",),
         this_point=(r"\bdenna punkt", r"\bden här punkten"),
-        keeps=(r"\bsom du bad om\b", r"\b(?:skrivit|skrev) (?:bara|enbart)\b"),
+        wrote=(r"\bjag har (?:bara |enbart )?(?:skrivit|utvecklat)\b",),
         tails=(r"\s+(?:utvecklad|i detalj|mer ingående)",),
         tasks=(r"\b(?:fortsättningen|utvecklingen) (?:av|på) punkt",),
         # (not "vill du att jag": "Vill du att jag ska lita på dig, måste du ..." opens an if-clause)
@@ -422,7 +420,7 @@ _LANGUAGES = (
         names=(r"\bpoin\s*(?:ke-?\s*)?#?\d+",
                r"\bpoin\s+(?:pertama|ke(?:dua|tiga|empat|lima|enam|tujuh|delapan|sembilan|sepuluh))"),
         this_point=(r"\bpoin ini",),
-        keeps=(r"\bsesuai permintaan\b", r"\bhanya menulis\b"),
+        wrote=(r"\bsaya (?:hanya )?(?:menulis|menjelaskan)\b",),
         tails=(r"\s+(?:(?:secara|dengan)\s+(?:lebih\s+)?(?:rinci|detail|mendalam)|lebih\s+(?:lanjut|rinci|detail))",),
         # Malay's "sambungan untuk titik 3:" ("titik": a geometric point too, "perkara": a law's article)
         tasks=(r"\blanjutannya", r"\bsambungan (?:untuk|bagi) (?:titik|perkara|poin)\s*\d+"),
@@ -442,7 +440,6 @@ _LANGUAGES = (
         phrases=("นี่คือ", "ต่อไปนี้คือ", "ด้านล่างนี้คือ", "ต่อไปเป็น", "มาต่อกันที่"),
         names=(r"(?:ข้อ|ประเด็น)(?:ที่)?\s*\d+",),  # "ส่วนขยายของข้อ 1": "the expansion of item 1"
         this_point=("ข้อนี้", "ประเด็นนี้"),
-        keeps=("ตามที่ขอ", "ตามที่คุณขอ"),
         tails=(),
         tasks=(),
         # (not "หากต้องการให้ ...", "if you want ... to": it opens advice as often)
@@ -460,7 +457,7 @@ _LANGUAGES = (
                  "tiếp tục với"),
         names=(r"\b(?:điểm|ý|mục)\s*(?:thứ\s*)?(?:số\s*)?\d+",),
         this_point=(r"\b(?:điểm|ý|mục) này",),
-        keeps=(r"\btheo yêu cầu\b", r"\bchỉ viết\b"),
+        wrote=(r"\btôi (?:chỉ )?(?:viết|trình bày)\b",),
         tails=(r"\s+(?:(?:một cách\s+)?chi tiết(?:\s+hơn)?|(?:được\s+)?mở rộng)",),
         tasks=(),
         offers=("nếu bạn muốn, tôi có thể", "nếu bạn muốn, mình có thể", "nếu bạn cần, tôi có thể",
@@ -538,12 +535,9 @@ _NUMBER = re.compile(_N)
 _NAMED = rf"{_any('names')}{_any('tails')}?"
 # a note's opening bracket or italics (not a list item's "* ", nor bold: "**Cost:** ..." is a label)
 _NOTE_MARK = re.compile(r"[(（\[]|[*_](?![\s*_])")
-# each language's names of a point, with its words on the task
-_NOTES = [(re.compile(f"(?:{'|'.join(language.names)})", re.I), re.compile(f"(?:{'|'.join(language.keeps)})", re.I))
-          for language in _LANGUAGES if language.keeps]
-# what says, right after the point's name, that the note keeps to it: "point 4 only", "ポイント3のみ"
-_ALONE = re.compile(r"\s*(?:(?:only|alone|seulement|uniquement|nur|solo|soltanto|s[oó]lo|apenas|только|tylko|bara|"
-                    r"enbart|saja)(?!\w)|のみ|だけ|만|เท่านั้น)", re.I)
+# each language's names of a point, with its words on what the model wrote
+_NOTES = [(re.compile(f"(?:{'|'.join(language.names)})", re.I), re.compile(f"(?:{'|'.join(language.wrote)})", re.I))
+          for language in _LANGUAGES if language.wrote]
 _DECIMAL = re.compile(r"[.,]\d")  # "point 1.5 of the spec" names no point
 _BLANK = re.compile(r"[^\S\n]*")
 _TITLE = r"\s*(?:\([^)\n]*\)|（[^）\n]*）)?"  # the point's title in brackets after its name
@@ -700,9 +694,9 @@ def talk_closing(text: str, final: bool, fences: list[int]) -> int | None:
 
 
 def task_note(text: str, final: bool, fences: list[int], index: int) -> int | None:
-    """Where a last paragraph in brackets or emphasis begins that names this point by its number and says it keeps to
-    it or to what was asked: a model's note on the task ("(Note: I've only written point 2, as requested.)", "*I've
-    kept this to point 4 only.*", "（ご指示どおり、ポイント3のみを記載しています。）"), dropped once the call ended. While the
+    """Where a last paragraph in brackets or italics begins that names this point by its number and says in the first
+    person what the model wrote: a note on the task ("(Note: I've only written point 2, as requested.)", "*I've kept
+    this to point 4 only.*", "（ご指示どおり、ポイント3のみを記載しています。）"), dropped once the call ended. While the
     call may go on, such a paragraph is held back from its first mark; None: there is none."""
     end = len(text)  # (read in place: this runs at every piece of every point)
     while end and text[end - 1].isspace():
@@ -720,18 +714,18 @@ def task_note(text: str, final: bool, fences: list[int], index: int) -> int | No
     if not final:
         return start
     line = line.strip("()（）[]*_")  # ("_Point 2_": no word boundary after "_")
-    return start if any(_keeps_to(line, names, keeps, index) for names, keeps in _NOTES) else None
+    return start if any(_wrote(line, names, wrote, index) for names, wrote in _NOTES) else None
 
 
-def _keeps_to(line: str, names: re.Pattern[str], keeps: re.Pattern[str], index: int) -> bool:
-    """Does ``line`` name point ``index`` by its number, in one language, and say it keeps to it, right after the
-    name or in that language's words on the task ("point 4 only", "ポイント3のみ", "I've only written point 2")? (A
-    clause of a law, "第3条", is no point.)"""
+def _wrote(line: str, names: re.Pattern[str], wrote: re.Pattern[str], index: int) -> bool:
+    """Does ``line`` name point ``index`` by its number and say, in the first person, what the model wrote, in one
+    language ("I've only written point 2", "ポイント3のみを記載しています")? (A clause of a law, "第3条", is no point.)"""
+    if not wrote.search(line):
+        return False
     for name in names.finditer(line):
         number = _NUMBER.search(name[0])  # (an ordinal word, "ikinci madde", has none)
         if number and _number(number[0]) == index and not _DECIMAL.match(line, name.end()) \
-                and not name[0].endswith(("条", "條")) \
-                and (_ALONE.match(line, name.end()) or keeps.search(line)):
+                and not name[0].endswith(("条", "條")):
             return True
     return False
 

@@ -305,6 +305,9 @@ async def test_a_context_goes_into_every_prompt_ahead_of_the_question(provider):
     assert all(u.index("REPORT") < u.index("How can I be healthier?") for u in users)
 
 
+CLAUDE = "claude-sonnet-4-5"  # marked for Anthropic's prompt cache: another model's server may take no mark
+
+
 def _marked(request) -> str | None:
     """The text of the user message's block marked for Anthropic's prompt cache, if any."""
     content = request.body["messages"][0]["content"]
@@ -317,7 +320,7 @@ async def test_a_long_context_is_marked_for_anthropics_prompt_cache_alike_in_the
     # read by every point's call (which starts once the skeleton's reply has begun); the model reads the same text
     context = "REPORT: " + "Sleep matters most, then food. " * 200  # about 1,600 tokens
     with FakeLLMServer(sot_responder(SKELETON, sequential="Sleep."), latency=FAST) as server:
-        async with client(server, provider) as sot:
+        async with client(server, provider, CLAUDE) as sot:
             await sot.generate("How can I be healthier?", context=context)
             sot_calls = len(server.requests)
             await sot.generate("How can I be healthier?", context=context, mode="sequential")
@@ -347,17 +350,19 @@ async def test_marking_the_cache_breaks_no_request_and_costs_no_write_that_nothi
     with FakeLLMServer(sot_responder(SKELETON), latency=FAST) as server:
         with monkeypatch.context() as uncounted:
             uncounted.setattr(wire, "_anthropic_inputs", lambda usage: {})  # message_start counts nothing
-            async with client(server, "anthropic") as sot:
+            async with client(server, "anthropic", CLAUDE) as sot:
                 estimated = await sot.generate("How can I be healthier?", context=context)
-        async with client(server, "anthropic", templates={"expand": other}) as sot:
+        async with client(server, "anthropic", CLAUDE, templates={"expand": other}) as sot:
             templated = await sot.generate("How can I be healthier?", context=context)
-        async with client(server, "anthropic", extra_body={"cache_control": {"type": "ephemeral", "ttl": "1h"}}) as sot:
+        async with client(server, "anthropic", CLAUDE, extra_body={"cache_control": {"type": "ephemeral"}}) as sot:
+            await sot.generate("How can I be healthier?", context=context)
+        async with client(server, "anthropic") as sot:  # another model on the Messages API: its server may take none
             await sot.generate("How can I be healthier?", context=context)
     assert estimated.usage.estimated and len(estimated.points) == 4 and len(templated.points) == 4
-    assert [_marked(r) is not None for r in server.requests] == [True] * 5 + [False] * 10
+    assert [_marked(r) is not None for r in server.requests] == [True] * 5 + [False] * 15
     with FakeLLMServer(lambda r: Reply("", fault=Fault.status(400)) if r.api == "anthropic" and is_skeleton(r)
                        else sot_responder(SKELETON)(r), latency=FAST) as server:
-        async with client(server, "anthropic", fallback=create_provider(
+        async with client(server, "anthropic", CLAUDE, fallback=create_provider(
                 "openai:backup", api_key="k", base_url=server.openai_base_url)) as sot:
             await sot.generate("How can I be healthier?", context=context)
     marked = [(r.api, is_skeleton(r), _marked(r) is not None) for r in server.requests]
@@ -371,7 +376,7 @@ async def test_a_custom_template_whose_prompts_share_no_long_prefix_marks_nothin
                  "expand": "{% block user %}Write point {{ point.index }}: {{ question }}\n\n{{ context }}"
                            "{% endblock %}"}
     with FakeLLMServer(lambda r: SKELETON if r.user.startswith("Outline") else "Do it.", latency=FAST) as server:
-        async with client(server, "anthropic", templates=templates) as sot:
+        async with client(server, "anthropic", CLAUDE, templates=templates) as sot:
             await sot.generate("How can I be healthier?", context="Sleep matters most. " * 400)
     assert len(server.requests) == 5 and [_marked(r) for r in server.requests] == [None] * 5
 

@@ -1861,10 +1861,10 @@ def test_a_long_run_of_white_space_is_not_searched_again_at_every_piece(monkeypa
     # a note on the task in brackets or emphasis, naming this point (2) by its number (blind sets b12, b13)
     ("They last.\n\n(Note: I've only written point 2, as requested.)", "They last."),
     ("They last.\n\n*I've kept this to point 2 only, since the rest is covered in the other points.*", "They last."),
-    ("They last.\n\n_Point 2 only, as asked._", "They last."),
+    ("They last.\n\n_I've only written point 2, as asked._", "They last."),
     ("They last.\n\n（注：我只写了第二点。）", "They last."),
     ("They last.\n\n（ポイント２のみ記載しました。）", "They last."),
-    ("They last.\n\n[Note: this covers point 2 alone.]", "They last."),
+    ("They last.\n\n[Note: I have covered point 2 alone.]", "They last."),
     ("They last.\n\n（ご指示どおり、ポイント2のみを記載しています。）", "They last."),
     ("They last.\n\n(Nota: he escrito solo el punto 2.)\n\nI hope this helps!", "They last."),
     ("I'll focus on point 2 only.\n\nThey last.", "They last."),  # and as an opening
@@ -1881,6 +1881,17 @@ def test_a_long_run_of_white_space_is_not_searched_again_at_every_piece(monkeypa
     ("They last.\n\n*Only point 2 of the warranty covers LEDs.*", None),
     ("They last.\n\n（ポイント2の補足：できるだけ早く交換しましょう。）", None),
     ("They last.\n\n(Lihat juga poin kedua di atas.)", None),
+    # (review 135: words that keep to the point, or on the task, are the point's own too: the note must say in the
+    # first person what the model wrote)
+    ("They last.\n\n(Point 2 only applies to tenants in Scotland.)", None),
+    ("They last.\n\n*Point 2 alone accounts for 40% of the savings.*", None),
+    ("They last.\n\n(As you asked in point 2 of your letter, the deposit is refundable.)", None),
+    ("They last.\n\n(구매 시 포인트 2만 점 적립.)", None),
+    ("They last.\n\n（ポイント2だけでなく、ポイント3も重要です。）", None),
+    ("They last.\n\n（ご要望の多かったポイント2倍デーを再開します。）", None),
+    ("They last.\n\n(Gemäß Punkt 2 der Hausordnung dürfen Arbeiten nur von Fachfirmen ausgeführt werden.)", None),
+    ("They last.\n\n(Hồ sơ nộp theo yêu cầu tại mục 2.)", None),
+    ("They last.\n\n（第2点只写在合同附件里。）", None),
     ("They last.\n\n(Note: LED bulbs contain no mercury.)", None),
     ("They last.\n\n*Tip: buy them in packs.*", None),
     ("They last.\n\n* Point 2 of the label: the wattage", None),  # an item of its list

@@ -54,9 +54,6 @@ class AnthropicProvider(Provider):
 
     max_temperature = 1.0
     length_reason = "max_tokens"
-    # the least any Claude model caches (some 2,048 or 4,096 tokens): a shorter marked prefix is sent uncached, at no
-    # cost; a cached one costs 1.25 times the input price once, then 0.1 times at every read
-    cache_mark_tokens = 1024
     # failures without an HTTP status worth retrying: refused or dropped connections, timeouts, cut streams
 
     @property
@@ -75,6 +72,10 @@ class AnthropicProvider(Provider):
         self.supports_prefill = takes_prefill(model_name)
         # a compatible server's model (a gateway's Qwen, GLM, DeepSeek) may send its reasoning as <think> text
         self._claude = _CLAUDE_VERSION.search(model_name.lower()) is not None
+        # the least any Claude model caches (some 2,048 or 4,096 tokens): a shorter marked prefix is sent uncached,
+        # at no cost; a cached one costs 1.25 times the input price once, then 0.1 times at every read (another
+        # model on the Messages API is sent no mark: its server may not take one)
+        self.cache_mark_tokens = 1024 if self._claude else None
         self.prefill_known = self.supports_prefill and self._claude
         if client is not None:
             self._clients = user_client(client, "anthropic", "AsyncAnthropic",
