@@ -430,12 +430,12 @@ class Answer:
             point = self._request(backend, "expand", 1, points=samples, point=samples[0]).prompt
         except Exception:  # noqa: BLE001 -- a template of the user's that sample points break: no caching, no error
             return 0
-        if skeleton.system != point.system:
+        least = backend.provider.cache_mark_tokens
+        if least is None or skeleton.system != point.system:
             return 0
         same = skeleton.user[:common_prefix(skeleton.user, point.user)]
         same = same[:same.rfind("\n") + 1]  # to a line's end: the rest of the prompt is never blank
-        enough = estimated_tokens(char_weight((skeleton.system or "") + same)) >= backend.provider.cache_mark_tokens
-        return len(same) if enough else 0
+        return len(same) if estimated_tokens(char_weight((skeleton.system or "") + same)) >= least else 0
 
     def _add_point(self, sp: SkeletonPoint) -> Point:
         if sp.index not in self.points:
@@ -785,7 +785,8 @@ def _ignore(event: Event) -> None:
 
 
 def common_prefix(a: str, b: str) -> int:
-    """The length of the longest common prefix of ``a`` and ``b`` (compared a block at a time: a context may be long)."""
+    """The length of the longest common prefix of ``a`` and ``b`` (compared a block at a time: a context may be
+    long)."""
     shorter, at, block = min(len(a), len(b)), 0, 4096
     while at < shorter and a[at:at + block] == b[at:at + block]:
         at += block

@@ -161,7 +161,8 @@ _LANGUAGES = (
                  "ci-dessous"),
         names=(r"\bpoint\s*n°\s*\d+",),  # "point 2" is English's
         this_point=(r"\bce point",),
-        wrote=(r"\bj'ai (?:seulement |uniquement )?(?:écrit|rédigé|développé)\b", r"\bje n'ai (?:écrit|rédigé|développé)\b"),
+        wrote=(r"\bj'ai (?:seulement |uniquement )?(?:écrit|rédigé|développé)\b",
+               r"\bje n'ai (?:écrit|rédigé|développé)\b"),
         tails=(r"\s+(?:développé|détaillé|en détail|plus en détail)",),
         tasks=(r"\bla suite", r"\bla continuation", r"\b(?:développement|approfondissement) (?:du|de ce) point"),
         offers=("n'hésitez pas si vous voulez", "n'hésitez pas si vous souhaitez",
