@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 from .header import HEADER_LINE, UNDECIDED, OwnHeader, header_number, number_value, separator_end
 from .quality import Instructions, content_words, restates_question
 from .runon import FENCE, Fences, OtherPoints, outside_code
-from .talk import talk_closing, talk_opening, task_note
+from .talk import talk_closing, talk_opening
 
 # In one paragraph, a first bullet's marker ("* Support from ...") is no part of the point's text.
 _FIRST_BULLET = re.compile(r"\s*[-*•]\s+")
@@ -241,12 +241,9 @@ class ExpansionFilter:
             final = True
         elif not final:
             text = text[:held_at]
-        if (end := task_note(text, final, fences, self._index)) is not None:
-            text = text[:end]  # the last paragraph, a note on the task or held while it may become one
         while (end := _trailing_rule(text, final, fences)) is not None \
-                or (end := talk_closing(text, final, fences)) is not None \
-                or (end := task_note(text, True, fences, self._index)) is not None:
-            text = text[:end]  # a last line of talk, a rule or a note (whole, above it); then the line above it
+                or (end := talk_closing(text, final, fences)) is not None:
+            text = text[:end]  # a last line of talk, or a rule; then the line above it may be one
         if not final:
             return text.rstrip()  # trailing space may yet be stripped at the end
         text = text.strip()

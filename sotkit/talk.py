@@ -32,9 +32,6 @@ class _Language(NamedTuple):
     # a wish that goes on, as one exclaimed sentence: "Good luck with your renovation!" (a wish's noun also opens a
     # statement: "Успехов в изучении языка добиваются те, кто ...", "success in learning comes to those who ...")
     wishes_on: tuple[str, ...] = ()
-    # a note's words in the first person on what it wrote (regular expressions): "(Note: I've only written point 2, as
-    # requested.)" is talk about the task, "(Point 2 only applies to tenants.)" the point's own
-    wrote: tuple[str, ...] = ()
 
 
 _N = r"[\d一二三四五六七八九十]+"  # a number, in digits or in Chinese numerals
@@ -64,7 +61,6 @@ _LANGUAGES = (
                  "let's move on to", "let's unpack"),
         names=(r"\bpoint\s*#?\d+",),
         this_point=(r"\bthis point",),
-        wrote=(r"\bI(?:'ve|’ve| have)? (?:only |just )?(?:written|wrote|kept|covered|expanded|focused)\b",),
         # "Okay, here's point 3 expanded:", "... an expansion of point 3, focusing on practical support:", "...
         # the continuation of point 1, kept short:" (Gemma)
         tails=(r"\s+(?:expanded|elaborated|in detail|in more detail|only)", r",\s+focusing on [^:\n]{1,80}",
@@ -109,7 +105,6 @@ _LANGUAGES = (
                  "continuamos con", "sigo con", "seguimos con", "vamos con", "paso a", "te presento", "voy a"),
         names=(r"\bpunto\s*#?\d+",),
         this_point=(r"\beste punto",),
-        wrote=(r"\b(?:he|s[oó]lo he) (?:escrito|desarrollado|ampliado)\b", r"\bescrib[íi] (?:s[oó]lo|[uú]nicamente)\b"),
         tails=(r"\s+(?:ampliado|desarrollado|detallado|en detalle|con más detalle)",),
         tasks=(r"\bla continuación", r"\b(?:ampliación|desarrollo|expansión|explicación) del punto"),
         offers=("si quieres, puedo", "si lo deseas, puedo", "si te interesa, puedo", "¿quieres que te dé",
@@ -136,7 +131,6 @@ _LANGUAGES = (
                  "vamos ao", "vamos para o", "vou", "passo ao", "passando ao"),
         names=(r"\bponto\s*#?\d+",),
         this_point=(r"\b(?:este|esse) ponto",),
-        wrote=(r"\b(?:escrevi|desenvolvi|expandi)\b",),
         tails=(r"\s+(?:expandido|desenvolvido|detalhado|em detalhe|em mais detalhes)",),
         tasks=(r"\ba continuação", r"\b(?:expansão|desenvolvimento|ampliação|explicação) do ponto"),
         offers=("quer que eu", "você quer que eu", "gostaria que eu", "se quiser, posso", "se você quiser, posso",
@@ -161,8 +155,6 @@ _LANGUAGES = (
                  "ci-dessous"),
         names=(r"\bpoint\s*n°\s*\d+",),  # "point 2" is English's
         this_point=(r"\bce point",),
-        wrote=(r"\bj'ai (?:seulement |uniquement )?(?:écrit|rédigé|développé)\b",
-               r"\bje n'ai (?:écrit|rédigé|développé)\b"),
         tails=(r"\s+(?:développé|détaillé|en détail|plus en détail)",),
         tasks=(r"\bla suite", r"\bla continuation", r"\b(?:développement|approfondissement) (?:du|de ce) point"),
         offers=("n'hésitez pas si vous voulez", "n'hésitez pas si vous souhaitez",
@@ -189,7 +181,6 @@ _LANGUAGES = (
                  "kommen wir"),
         names=(r"\bpunkt\s*(?:nr\.\s*)?#?\d+",),
         this_point=(r"\bdies(?:en|em|er|es) punkt(?:es|s)?",),
-        wrote=(r"\bich habe\b.{0,40}\b(?:geschrieben|ausgeführt|ausgearbeitet)\b",),
         tails=(r"\s+(?:im detail|ausführlich|ausgeführt|näher erläutert|fort)",),  # "ich fahre mit Punkt 3 fort."
         tasks=(r"\bdie fortsetzung", r"\b(?:ausarbeitung|ausführung|erläuterung|vertiefung) des punkt(?:es|s)"),
         offers=("möchtest du, dass ich", "möchten sie, dass ich", "soll ich dir", "soll ich ihnen",
@@ -217,7 +208,6 @@ _LANGUAGES = (
                  "vediamo", "ti presento"),
         names=(r"\bpunto\s*#?\d+",),
         this_point=(r"\bquesto punto",),
-        wrote=(r"\bho (?:solo |soltanto )?(?:scritto|sviluppato|approfondito)\b",),
         tails=(r"\s+(?:approfondito|sviluppato|ampliato|in dettaglio|nel dettaglio)",),
         tasks=(r"\bla continuazione", r"\bil seguito", r"\b(?:approfondimento|sviluppo|espansione) del punto"),
         offers=("vuoi che ti prepari", "vuoi che ti dia", "vuoi che ti mostri", "vuoi che ti spieghi",
@@ -241,7 +231,6 @@ _LANGUAGES = (
         phrases=("下面", "以下", "接下来", "我来", "我将", "让我", "这是", "继续"),
         names=(rf"第\s*{_N}\s*(?:点|个要点|個要點|条|條|项|項|部分)",),
         this_point=("这一点", "这个要点"),
-        wrote=(r"我(?:只|仅|僅)?(?:写|寫|展开|展開|阐述|闡述)了",),
         tails=(r"的?(?:详细|具体)?(?:内容|展开|说明|阐述|解释|扩展|论述)?(?:如下)?",),
         tasks=(r"(?:详细|具体)(?:展开|扩展)|(?:扩展|展开)内容|续写",),
         offers=_you_and_nin("如果你需要，我可以", "如果需要，我可以", "如果需要的话，我可以", "需要的话，我可以", "你需要我",
@@ -272,7 +261,6 @@ _LANGUAGES = (
                  "ポイント#は次", "ポイント#は以下", "第#点は次", "第#点は以下"),
         names=(rf"ポイント\s*{_N}", rf"第\s*{_N}\s*(?:点|の?ポイント)", rf"{_N}\s*(?:つ|番)目の(?:ポイント|点)"),
         this_point=("このポイント", "この点"),
-        wrote=(r"(?:記載|記述|説明)(?:して(?:い)?ます|しました|いたしました)",),
         # "について説明します", "を続けます", "の詳細です"
         tails=(r"(?:について|を|の)(?:詳しく|詳細に|さらに)?(?:(?:(?:説明|解説|展開|紹介|詳述)(?:して(?:いき)?|いたし|し)"
                r"|続け|見ていき)(?:ます|ましょう)|(?:詳細|内容|続き|説明|解説)(?:です|となります))?",
@@ -294,7 +282,6 @@ _LANGUAGES = (
                  "#번째 포인트"),
         names=(r"포인트\s*\d+", r"\d+\s*번(?:째)?\s*(?:항목|포인트|요점)", r"항목\s*\d+"),
         this_point=("이 항목", "이 포인트"),
-        wrote=(r"(?:작성|설명)(?:했습니다|하였습니다|했어요)",),
         # "에 대해 자세히 설명드리겠습니다", "의 내용은 다음과 같습니다", "입니다"
         tails=(rf"(?:에\s*(?:대해서?|관해서?)|[을를])\s*{_KO_EXPLAIN}"
                r"|(?:에\s*대한|의)\s*(?:자세한\s*|상세한\s*)?(?:내용|설명)(?:입니다|은\s*다음과\s*같습니다)"
@@ -334,7 +321,6 @@ _LANGUAGES = (
                r"\b(?:birinci|ikinci|üçüncü|dördüncü|beşinci|altıncı|yedinci|sekizinci|dokuzuncu|onuncu)"
                r"\s+(?:madde|nokta)"),
         this_point=(r"\bbu (?:madde|nokta)",),
-        wrote=(r"\byazdım\b",),
         # "(madde)nin detaylı açıklaması", "(madde)yi genişletiyorum", "(madde) ile devam ediyorum", "(madde)ye geçelim"
         tails=(r"n[iı]n\s+(?:detaylı\s+|ayrıntılı\s+)?(?:açıklaması|detayları|ayrıntıları|genişletilmiş\s+hali|devamı)"
                r"|y[iı]\s+(?:(?:detaylı|ayrıntılı)(?:\s+olarak)?\s+)?(?:açıklıyorum|genişletiyorum|detaylandırıyorum"
@@ -365,7 +351,6 @@ _LANGUAGES = (
                  "давайте рассмотрим", "давайте перейдём к", "давайте перейдем к"),
         names=(r"\bпункт\w*\s*(?:№\s*)?\d+",),
         this_point=(r"\bэт(?:от|ого|ому|им) пункт\w*",),
-        wrote=(r"\bя (?:только )?(?:написал|расписал|описал)[аи]?\b",),
         tails=(r"\s+(?:подробнее|подробно|более подробно|детально|в деталях)",),
         tasks=(r"\bпродолжение", r"\b(?:раскрытие|подробное описание|развёрнутое описание|развернутое описание)"
                                   r" пункта"),
@@ -385,7 +370,6 @@ _LANGUAGES = (
         phrases=("oto", "poniżej", "przechodzę do", "przejdźmy do", "kontynuuję", "kontynuując"),
         names=(r"\bpunkt(?:u|em|owi)?\s*(?:nr\.?\s*)?#?\d+",),
         this_point=(r"\b(?:ten|tego|tym) punkt(?:u|em)?",),
-        wrote=(r"\b(?:napisał|opisał)(?:em|am)\b",),
         tails=(r"\s+(?:szczegółowo|bardziej szczegółowo|w szczegółach)",),
         tasks=(r"\b(?:kontynuacja|rozwinięcie|omówienie) punktu",),
         # (not "daj znać, jeśli ...", "let me know if ...", nor "chętnie pomogę": the point's own advice too)
@@ -403,7 +387,6 @@ _LANGUAGES = (
         phrases=("här är", "här kommer", "nedan följer", "jag fortsätter med", "vi fortsätter med", "nu till"),
         names=(r"\bpunkt\s*#?\d+",),
         this_point=(r"\bdenna punkt", r"\bden här punkten"),
-        wrote=(r"\bjag har (?:bara |enbart )?(?:skrivit|utvecklat)\b",),
         tails=(r"\s+(?:utvecklad|i detalj|mer ingående)",),
         tasks=(r"\b(?:fortsättningen|utvecklingen) (?:av|på) punkt",),
         # (not "vill du att jag": "Vill du att jag ska lita på dig, måste du ..." opens an if-clause)
@@ -421,7 +404,6 @@ _LANGUAGES = (
         names=(r"\bpoin\s*(?:ke-?\s*)?#?\d+",
                r"\bpoin\s+(?:pertama|ke(?:dua|tiga|empat|lima|enam|tujuh|delapan|sembilan|sepuluh))"),
         this_point=(r"\bpoin ini",),
-        wrote=(r"\bsaya (?:hanya )?(?:menulis|menjelaskan)\b",),
         tails=(r"\s+(?:(?:secara|dengan)\s+(?:lebih\s+)?(?:rinci|detail|mendalam)|lebih\s+(?:lanjut|rinci|detail))",),
         # Malay's "sambungan untuk titik 3:" ("titik": a geometric point too, "perkara": a law's article)
         tasks=(r"\blanjutannya", r"\bsambungan (?:untuk|bagi) (?:titik|perkara|poin)\s*\d+"),
@@ -458,7 +440,6 @@ _LANGUAGES = (
                  "tiếp tục với"),
         names=(r"\b(?:điểm|ý|mục)\s*(?:thứ\s*)?(?:số\s*)?\d+",),
         this_point=(r"\b(?:điểm|ý|mục) này",),
-        wrote=(r"\btôi (?:chỉ )?(?:viết|trình bày)\b",),
         tails=(r"\s+(?:(?:một cách\s+)?chi tiết(?:\s+hơn)?|(?:được\s+)?mở rộng)",),
         tasks=(),
         offers=("nếu bạn muốn, tôi có thể", "nếu bạn muốn, mình có thể", "nếu bạn cần, tôi có thể",
@@ -534,13 +515,6 @@ _META_WORD = re.compile(rf"(?:{_strings(_META_WORDS, False)})[^\w#]*")  # "#": a
 _META_STARTS = frozenset(head[:i] for head in _META_WORDS + _META_PHRASES for i in range(len(head) + 1))
 _NUMBER = re.compile(_N)
 _NAMED = rf"{_any('names')}{_any('tails')}?"
-# a note's opening bracket or italics (not a list item's "* ", nor bold: "**Cost:** ..." is a label)
-_NOTE_MARK = re.compile(r"[(（\[]|[*_](?![\s*_])")
-# each language's names of a point, with its words on what the model wrote
-_NOTES = [(re.compile(f"(?:{'|'.join(language.names)})", re.I), re.compile(f"(?:{'|'.join(language.wrote)})", re.I))
-          for language in _LANGUAGES if language.wrote]
-_DECIMAL = re.compile(r"[.,]\d")  # "point 1.5 of the spec" names no point
-_BLANK = re.compile(r"[^\S\n]*")
 _TITLE = r"\s*(?:\([^)\n]*\)|（[^）\n]*）)?"  # the point's title in brackets after its name
 # it ends by naming the point or the task itself ("point 3:", "continuing with point 3.", "the expansion of this
 # point:", "第2点的内容：", "ポイント3について説明します。"), with at most the point's title in brackets ("Here is point 2 of
@@ -692,58 +666,6 @@ def talk_closing(text: str, final: bool, fences: list[int]) -> int | None:
     if _SIGN_OFF_JOINED.fullmatch(rest) or any(off.startswith(rest) for off in _JOINED_SIGN_OFFS):
         return start
     return start if _may_start_closing(rest) else None
-
-
-def task_note(text: str, final: bool, fences: list[int], index: int) -> int | None:
-    """Where a last paragraph in brackets or italics begins that names this point by its number and says in the first
-    person what the model wrote: a note on the task ("(Note: I've only written point 2, as requested.)", "*I've kept
-    this to point 4 only.*", "（ご指示どおり、ポイント3のみを記載しています。）"), dropped once the call ended. While the
-    call may go on, such a paragraph is held back from its first mark; None: there is none."""
-    end = len(text)  # (read in place: this runs at every piece of every point)
-    while end and text[end - 1].isspace():
-        end -= 1
-    start = text.rfind("\n", 0, end)
-    if start < 0 or end - start > _META_LINE + 1 or not _NOTE_MARK.match(line := text[start:end].strip()):
-        return None
-    above = text.rfind("\n", 0, start)
-    said = above  # where the text above the blank line ends
-    while said > 0 and text[said - 1].isspace():
-        said -= 1
-    if above < 0 or not _BLANK.fullmatch(text, above + 1, start) or text[said - 1:said] in _COLONS \
-            or not outside_code(fences, start):
-        return None  # not a note of its own after the point's text (an item of its list, a line announced)
-    if not final:
-        return start
-    line = line.strip("()（）[]*_")  # ("_Point 2_": no word boundary after "_")
-    return start if any(_wrote(line, names, wrote, index) for names, wrote in _NOTES) else None
-
-
-def _wrote(line: str, names: re.Pattern[str], wrote: re.Pattern[str], index: int) -> bool:
-    """Does ``line`` name point ``index`` by its number and say, in the first person, what the model wrote, in one
-    language ("I've only written point 2", "ポイント3のみを記載しています")? (A clause of a law, "第3条", is no point.)"""
-    if not wrote.search(line):
-        return False
-    for name in names.finditer(line):
-        number = _NUMBER.search(name[0])  # (an ordinal word, "ikinci madde", has none)
-        if number and _number(number[0]) == index and not _DECIMAL.match(line, name.end()) \
-                and not name[0].endswith(("条", "條")):
-            return True
-    return False
-
-
-_CHINESE_DIGITS = {digit: value for value, digit in enumerate("零一二三四五六七八九")}
-
-
-def _number(written: str) -> int | None:
-    """A point's number as ``_N`` matches it: in digits of any width, or in Chinese numerals up to 九十九."""
-    if written.isdigit():
-        return int(written)
-    tens, ten, ones = written.partition("十")
-    if not ten:
-        return _CHINESE_DIGITS.get(written)
-    tens_value = _CHINESE_DIGITS.get(tens, None) if tens else 1
-    ones_value = _CHINESE_DIGITS.get(ones, None) if ones else 0
-    return None if tens_value is None or ones_value is None else tens_value * 10 + ones_value
 
 
 def _may_start_closing(seen: str) -> bool:

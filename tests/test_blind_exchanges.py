@@ -19,8 +19,8 @@ _SPEC.loader.exec_module(blind)
 # 응원합니다!", which only words before it tell from the point's own); b12's and b13's talk left in (their README entries)
 KNOWN = {"b1": set(), "b2": {"C07", "C08"}, "b3": {"O03"}, "b4": set(), "b5": set(), "b6": set(), "b7": set(),
          "b8": set(), "b9": {"P08", "P24", "P44", "P23", "P36"}, "b10": {"B10-49"}, "b11": set(),
-         "b12": {"B12-04", "B12-06", "B12-08", "B12-10", "B12-16", "B12-20", "B12-34", "B12-37", "B12-39"},
-         "b13": {"B13-20", "B13-39", "B13-44", "B13-46", "B13-53", "B13-57"}}
+         "b12": {"B12-04", "B12-06", "B12-08", "B12-10", "B12-16", "B12-20", "B12-28", "B12-34", "B12-37", "B12-39"},
+         "b13": {"B13-14", "B13-20", "B13-39", "B13-44", "B13-46", "B13-53", "B13-57"}}
 
 
 @pytest.mark.parametrize("name", blind.SETS)

@@ -102,7 +102,7 @@ class AnthropicProvider(Provider):
         content: str | list[dict[str, Any]] = prompt.user
         # the prefix every call of the answer sends: written to the cache once, read by the others (not where the
         # user's extra_body asks for caching itself: a breakpoint of ours could precede a longer-lived one of theirs)
-        if prompt.shared and "cache_control" not in (self._extra_body or {}):
+        if prompt.shared and prompt.user[prompt.shared:].strip() and "cache_control" not in (self._extra_body or {}):
             content = [{"type": "text", "text": prompt.user[:prompt.shared], "cache_control": {"type": "ephemeral"}},
                        {"type": "text", "text": prompt.user[prompt.shared:]}]
         messages: list[dict[str, Any]] = [{"role": "user", "content": content}]
