@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import difflib
 import importlib
 import json
 import os
@@ -47,6 +48,16 @@ class _Parser(argparse.ArgumentParser):
             message += ('; if it begins with "-", put it after --: sotkit ask -- "-v or -V?" (or on stdin: '
                         "sotkit ask -)")
         super().error(message)
+
+
+def _long_options(parser: argparse.ArgumentParser) -> list[str]:
+    """Every ``--option`` of ``parser`` and its commands."""
+    found = []
+    for action in parser._actions:
+        found += [name for name in action.option_strings if name.startswith("--")]
+        if isinstance(action, argparse._SubParsersAction):
+            found += [name for command in action.choices.values() for name in _long_options(command)]
+    return sorted(set(found))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -96,11 +107,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
-    if extra:  # argparse's own message, with the likely cause of a stray word after a question
+    if extra:  # argparse's own message, with the likely cause of a stray word after a question, or of a typo
         unquoted = args.command == "ask" and not any(word.startswith("-") for word in extra)
+        meant = [f"{word} (did you mean {close[0]}?)" for word in extra if word.startswith("--")
+                 for close in [difflib.get_close_matches(word.partition("=")[0], _long_options(parser), 1, 0.7)]
+                 if close]
         parser.error(f"unrecognized arguments: {' '.join(extra)}" + (
             f'; put a question of several words in quotes: sotkit ask "{args.question} {" ".join(extra)}"'
-            if unquoted else ""))
+            if unquoted else "") + (f"; {', '.join(meant)}" if meant else ""))
     if args.command == "engines":
         return importlib.import_module(registry.commands()[args.engine].cli_module).main(args.args) or 0
     if args.command == "eval":

@@ -738,3 +738,11 @@ def test_a_dash_with_no_question_or_no_utf8_on_stdin_exits_2_with_a_message(stdi
 def test_the_help_says_a_dash_reads_stdin():
     done = ask("--help")
     assert done.returncode == 0 and "or - to read it from stdin" in " ".join(done.stdout.split())
+
+
+def test_a_misspelt_option_gets_the_option_it_was_likely_meant_as():
+    # "unrecognized arguments: --fallbak x" said nothing of --fallback (probe 131)
+    done = ask("Why?", "--fallbak", "openai:m", "--on-point-eror=skip", "--zzzz", env={})
+    assert done.returncode == 2
+    assert "unrecognized arguments: --fallbak openai:m --on-point-eror=skip --zzzz; --fallbak (did you mean " \
+           "--fallback?), --on-point-eror=skip (did you mean --on-point-error?)" in done.stderr
