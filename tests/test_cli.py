@@ -366,7 +366,9 @@ def test_a_burst_of_ctrl_c_keeps_the_answer_so_far():
     with FakeLLMServer(Reply(SLOW_WORDS, latency=Latency(ttft_s=0, tokens_per_s=20))) as server:
         for _ in range(3):
             status, out, err = stopped_mid_answer(server, burst, "--json")
-            assert status in {130, -signal.SIGINT} and "Traceback" not in err, err  # (a last one may end the exit)
+            # a last one may end the exit, after everything was written (on a loaded machine, as Python shuts down:
+            # "Exception ignored in ... threading", after the notes)
+            assert status in {130, -signal.SIGINT} and "Traceback" not in err.partition("interrupted (Ctrl-C)")[0], err
             shown = json.loads(out)
             assert shown["text"].startswith("w0 w1") and shown["error"] == "interrupted"
 
