@@ -109,9 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     args, extra = parser.parse_known_args(argv)
     if extra:  # argparse's own message, with the likely cause of a stray word after a question, or of a typo
         unquoted = args.command == "ask" and not any(word.startswith("-") for word in extra)
+        options = _long_options(parser)
         meant = [f"{word} (did you mean {close[0]}?)" for word in extra if word.startswith("--")
-                 for close in [difflib.get_close_matches(word.partition("=")[0], _long_options(parser), 1, 0.7)]
-                 if close]
+                 for close in [difflib.get_close_matches(word.partition("=")[0], options, 1, 0.7)] if close]
         parser.error(f"unrecognized arguments: {' '.join(extra)}" + (
             f'; put a question of several words in quotes: sotkit ask "{args.question} {" ".join(extra)}"'
             if unquoted else "") + (f"; {', '.join(meant)}" if meant else ""))

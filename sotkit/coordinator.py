@@ -144,8 +144,8 @@ class Answer:
         self.points: dict[int, Point] = {}
         self.skeleton_count: int | None = None  # once the skeleton has ended: no point is numbered above it
         self._filters: dict[int, ExpansionFilter] = {}  # each point's current filter, told of points parsed later
-        self._shared_chars: dict[str, int] = {}  # by model: what of the prompt its calls share (``_shared``)
-        self._marked_skeleton: Backend | None = None  # the backend whose skeleton call was sent marked
+        # the backend whose skeleton call was sent marked, and how much of the prompt (``_shared``)
+        self._skeleton_mark: tuple[Backend, int] | None = None
         self.stitcher = Stitcher()
         self.sequential_text = ""
         self.truncated = False  # the sequential answer was cut off (its budget, a failure, the deadline)
@@ -406,32 +406,27 @@ class Answer:
     def _shared(self, backend: Backend, request: ChatRequest, skeleton: bool = False) -> ChatRequest:
         """The skeleton's or a point's ``request``, with the prefix of its prompt that the skeleton's and every point's
         prompts share marked, where the provider caches only a marked prefix and this one is long enough (a context
-        given with the question): the skeleton call writes it to the cache, and a point's call on the same model,
-        which starts once the skeleton's reply has begun, reads it. A point on another model than the skeleton's is
-        not marked: the points start at once, and each would pay for a write."""
-        if skeleton:  # (a fallback's skeleton, say: the points go to the first model, whose cache holds nothing)
-            self._marked_skeleton = None
-        if backend.provider.cache_mark_tokens is None \
-                or not (backend is self.backends[0] if skeleton else backend is self._marked_skeleton):
-            return request
-        if (shared := self._shared_chars.get(backend.model)) is None:
-            shared = self._shared_chars[backend.model] = self._shared_prefix(backend)
+        given with the question): the skeleton call on the first model writes it to the cache, and a point's call on
+        that model, which starts once the skeleton's reply has begun, reads it. A point on another model is not
+        marked (the points start at once: each would pay for a write), nor is any after a fallback's skeleton."""
         if skeleton:
-            self._marked_skeleton = backend if shared else None
-        return dataclasses.replace(request, prompt=dataclasses.replace(request.prompt, shared=shared)) if shared \
-            else request
+            least = backend.provider.cache_mark_tokens
+            shared = self._shared_prefix(backend, request.prompt, least) \
+                if backend is self.backends[0] and least is not None else 0
+            self._skeleton_mark = (backend, shared) if shared else None
+        if self._skeleton_mark is None or self._skeleton_mark[0] is not backend:
+            return request
+        return dataclasses.replace(request, prompt=dataclasses.replace(request.prompt, shared=self._skeleton_mark[1]))
 
-    def _shared_prefix(self, backend: Backend) -> int:
-        """How many leading characters of the user prompt the skeleton's and the points' prompts share (to a line's
-        end, with the same system prompt), where that is enough for ``backend``'s cache to keep; else 0."""
+    def _shared_prefix(self, backend: Backend, skeleton: Prompt, least: int) -> int:
+        """How many leading characters of the user prompt the skeleton's (``skeleton``) and the points' prompts share
+        (to a line's end, with the same system prompt), where that is ``least`` tokens or more; else 0."""
         samples = [{"index": 1, "title": "…"}, {"index": 2, "title": "…"}]
         try:
-            skeleton = self._request(backend, "skeleton", 1).prompt
             point = self._request(backend, "expand", 1, points=samples, point=samples[0]).prompt
         except Exception:  # noqa: BLE001 -- a template of the user's that sample points break: no caching, no error
             return 0
-        least = backend.provider.cache_mark_tokens
-        if least is None or skeleton.system != point.system:
+        if skeleton.system != point.system:
             return 0
         same = skeleton.user[:common_prefix(skeleton.user, point.user)]
         same = same[:same.rfind("\n") + 1]  # to a line's end: the rest of the prompt is never blank
