@@ -224,7 +224,7 @@ def _check_utf8(what: str, text: str) -> None:
 
 
 def check_url(name: str, url: Any) -> None:
-    """An http(s) URL with a host (and a valid port, and no spaces), or None."""
+    """An http(s) URL with a host (and a valid port, no spaces and no query), or None."""
     if url is None:
         return
     from urllib.parse import urlsplit
@@ -242,6 +242,12 @@ def check_url(name: str, url: Any) -> None:
                               "percent-encode it (%2F, %3F, %23)")
         raise ConfigError(f"{given}: must be an http:// or https:// URL with a host, "
                           "for example 'http://localhost:8000/v1'")
+    if "?" in url:  # the query not shown: a gateway's key may be in it
+        raise ConfigError(f"{name}={shown(shown_url(url.partition('?')[0]))} has a query (?...): the SDK adds its "
+                          "paths after the whole URL, query included, so every request would go to the wrong path "
+                          "(a 404); leave the query out, and for options a gateway takes in the query (an "
+                          "api-version, a key) build your own SDK client with default_query={...} and pass it as "
+                          "client=")
 
 
 #: below this many USD per million tokens, a price was most likely given per token

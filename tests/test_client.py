@@ -338,6 +338,30 @@ def test_a_base_url_whose_password_holds_a_slash_is_refused_with_what_to_do(http
     assert "s3cr3t" not in str(raised.value)
 
 
+# The SDKs add their paths after the whole base URL, query included ('/v1?api-version=1/chat/completions'):
+# every request went to the wrong path and failed as a 404, and the query (an api-key, say) was shown in notes.
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+@pytest.mark.parametrize("http", ["httpx", "aiohttp"])
+def test_a_base_url_with_a_query_is_refused_with_what_to_do(provider, http, monkeypatch):
+    url = "http://127.0.0.1:9/v1?api-version=2024-10-21&api-key=gw-SECRET-0123456789"
+    message = (r"base_url='http://127.0.0.1:9/v1' has a query \(\?...\): the SDK adds its "
+               r"paths after the whole URL, .* build your own SDK client with default_query=\{...\} and pass it "
+               r"as client=")
+    with pytest.raises(sotkit.ConfigError, match=message) as raised:
+        sotkit.SoT(f"{provider}:m", api_key="k", base_url=url, http=http)
+    assert "SECRET" not in str(raised.value)
+    monkeypatch.setenv(f"{provider.upper()}_BASE_URL", url)
+    with pytest.raises(sotkit.ConfigError, match=rf"\${provider.upper()}_BASE_URL='http://127.0.0.1:9/v1' has a "
+                                                 r"query \(\?...\): the SDK"):
+        sotkit.SoT(f"{provider}:m", api_key="k", http=http)
+    with pytest.raises(sotkit.ConfigError, match=r"v1' has a query"):  # an empty one too
+        sotkit.SoT(f"{provider}:m", api_key="k", base_url="http://127.0.0.1:9/v1?", http=http)
+    # a token's user info holding a ?: what is left reads as a URL with a host ('tok'); nothing after the ? shown
+    with pytest.raises(sotkit.ConfigError, match=r"base_url='http://tok' has a query") as raised:
+        sotkit.SoT(f"{provider}:m", api_key="k", base_url="http://tok?SECRET@127.0.0.1:9/v1", http=http)
+    assert "SECRET" not in str(raised.value)
+
+
 @pytest.mark.parametrize("model, hint", [
     ("azure:gpt-4o", "Azure OpenAI is 'openai:DEPLOYMENT' with client=openai.AsyncAzureOpenAI("),
     ("vertex:claude-sonnet-4-6", "Claude on Vertex AI is 'anthropic:MODEL' with client=anthropic.AsyncAnthropic"),
