@@ -337,6 +337,27 @@ async def test_a_long_context_is_marked_for_anthropics_prompt_cache_alike_in_the
     assert marked[5:] == [None] * 6  # one sequential call reads nothing back; a short context is not cached
 
 
+async def test_a_server_that_refuses_the_cache_mark_gets_none_from_then_on_and_answers():
+    # review 137: a gateway that serves Claude names but takes no cache_control failed every answer with a long
+    # context (a 400 on every attempt) since the mark came in; the prefill and temperature refusals were recovered
+    said = "messages.0.content.0.cache_control: Extra inputs are not permitted"
+    refusal = {"type": "error", "error": {"type": "invalid_request_error", "message": said}}
+    answer = sot_responder(SKELETON)
+
+    def respond(request):
+        return Reply("", fault=Fault.status(400, body=refusal)) if _marked(request) else answer(request)
+
+    context = "REPORT: " + "Sleep matters most, then food. " * 200
+    with FakeLLMServer(respond, latency=FAST) as server:
+        async with client(server, "anthropic", CLAUDE) as sot:
+            result = await sot.generate("How can I be healthier?", context=context)
+            again = await sot.generate("How can I be healthier?", context=context)
+    assert len(result.points) == len(again.points) == 4 and result.text == again.text
+    marked = [_marked(r) is not None for r in server.requests]
+    assert marked[0] and not any(marked[1:]) and len(marked) == 1 + 5 + 5  # the refused skeleton sent again at once
+    assert [is_skeleton(r) for r in server.requests[:2]] == [True, True]
+
+
 async def test_marking_the_cache_breaks_no_request_and_costs_no_write_that_nothing_reads(monkeypatch):
     # review 134: a compatible server that sent no counts failed every marked call (the estimate read the blocks
     # as text); a custom template that sample points break failed every answer; the user's own cache_control could

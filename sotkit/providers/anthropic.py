@@ -17,8 +17,8 @@ from ..options import api_key_or_env, check_api_key, check_extra_body, check_url
 from ._clients import platform_of, sdk_clients, user_client
 from ._sse import malformed, text_pieces
 from ._think import ThinkTags
-from .base import (ERROR_STATUS, THINKING, CallUsage, ChatRequest, Chunk, Provider, Signal, StreamError, Thinking,
-                   char_weight, estimated_tokens, is_count, with_extra, without_refused)
+from .base import (ERROR_STATUS, THINKING, CallUsage, ChatRequest, Chunk, Provider, SendAgain, Signal, StreamError,
+                   Thinking, char_weight, estimated_tokens, is_count, with_extra, without_refused)
 
 #: the counts that make up a call's input: the uncached tokens, the cache's reads and its writes
 INPUT_COUNTS = ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
@@ -102,7 +102,9 @@ class AnthropicProvider(Provider):
         content: str | list[dict[str, Any]] = prompt.user
         # the prefix every call of the answer sends: written to the cache once, read by the others (not where the
         # user's extra_body asks for caching itself: a breakpoint of ours could precede a longer-lived one of theirs)
-        if prompt.shared and prompt.user[prompt.shared:].strip() and "cache_control" not in (self._extra_body or {}):
+        marked = prompt.shared and self.cache_mark_tokens and prompt.user[prompt.shared:].strip() \
+            and "cache_control" not in (self._extra_body or {})
+        if marked:
             content = [{"type": "text", "text": prompt.user[:prompt.shared], "cache_control": {"type": "ephemeral"}},
                        {"type": "text", "text": prompt.user[prompt.shared:]}]
         messages: list[dict[str, Any]] = [{"role": "user", "content": content}]
@@ -143,6 +145,10 @@ class AnthropicProvider(Provider):
                     if text:
                         yield text
         except sys.modules["anthropic"].BadRequestError as exc:
+            if marked and "cache_control" in str(exc.message):  # a gateway's: "Extra inputs are not permitted"
+                self.cache_mark_tokens = None
+                raise SendAgain(f"{self.model} refused the prompt cache's mark ({exc.message}); its prompts are sent "
+                                "unmarked from now on") from exc
             sent = {"prefill": bool(prefill), "temperature": temperature is not None}
             if (refused := without_refused(self, str(exc.message), **sent)) is None:
                 raise
