@@ -50,14 +50,17 @@ class _Parser(argparse.ArgumentParser):
         super().error(message)
 
 
-def _long_options(parser: argparse.ArgumentParser) -> list[str]:
-    """Every ``--option`` of ``parser`` and its commands."""
-    found = []
+def _long_options(parser: argparse.ArgumentParser, args: argparse.Namespace | None = None) -> dict[str, str]:
+    """Every ``--option`` of ``parser`` and of its commands (only those ``args`` chose, when given), with the
+    command it belongs to ("sotkit router eval")."""
+    found: dict[str, str] = {}
     for action in parser._actions:
-        found += [name for name in action.option_strings if name.startswith("--")]
+        found |= {name: parser.prog for name in action.option_strings if name.startswith("--")}
         if isinstance(action, argparse._SubParsersAction):
-            found += [name for command in action.choices.values() for name in _long_options(command)]
-    return sorted(set(found))
+            chosen = [getattr(args, action.dest, None)] if args is not None else list(action.choices)
+            for command in filter(None, chosen):
+                found = _long_options(action.choices[command], args) | found
+    return found
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -74,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="sot: skeleton then points in parallel; sequential: one plain answer; auto (default): the "
                           "router decides")
     ask.add_argument("--router", help="how mode=auto decides: default, rules, llm, embedding or embedding:PATH")
+    ask.add_argument("--router-threshold", type=float, metavar="P",
+                     help="for a learned router (default, embedding): the calibrated P(sot) from which it says SoT "
+                          "(default 0.65; higher is more precise, lower sends more questions to SoT)")
     ask.add_argument("--fallback", help="model for what fails on the main model: an answer, a skeleton or points (an "
                                         "API model's key and base URL come from the environment, not --base-url)")
     ask.add_argument("--base-url", help="an OpenAI-compatible server, with --model openai:<name>")
@@ -109,9 +115,13 @@ def main(argv: list[str] | None = None) -> int:
     args, extra = parser.parse_known_args(argv)
     if extra:  # argparse's own message, with the likely cause of a stray word after a question, or of a typo
         unquoted = args.command == "ask" and not any(word.startswith("-") for word in extra)
-        options = _long_options(parser)
-        meant = [f"{word} (did you mean {close[0]}?)" for word in extra if word.startswith("--")
-                 for close in [difflib.get_close_matches(word.partition("=")[0], options, 1, 0.7)] if close]
+        options, elsewhere = _long_options(parser, args), _long_options(parser)
+        meant = []  # for each unknown option: the likely one, or the command it belongs to
+        for word, name in ((word, word.partition("=")[0]) for word in extra if word.startswith("--")):
+            if close := difflib.get_close_matches(name, options, 2, 0.75):
+                meant.append(f"{word} (did you mean {' or '.join(close)}?)")
+            elif name in elsewhere:
+                meant.append(f"{word} is an option of {elsewhere[name]}")
         parser.error(f"unrecognized arguments: {' '.join(extra)}" + (
             f'; put a question of several words in quotes: sotkit ask "{args.question} {" ".join(extra)}"'
             if unquoted else "") + (f"; {', '.join(meant)}" if meant else ""))
@@ -307,7 +317,8 @@ async def _ask(args: argparse.Namespace, so_far: _SoFar) -> int:
         _note(f"model {model} ({why.get(model, 'from the environment')}; choose with --model)")
     options: dict[str, Any] = {k: v for k, v in {
         "fallback": args.fallback, "base_url": args.base_url, "templates": args.templates,
-        "router": args.router, "device": args.device, "fast_decode": args.fast_decode,
+        "router": args.router, "router_threshold": args.router_threshold, "device": args.device,
+        "fast_decode": args.fast_decode,
     }.items() if v is not None}
     local_options: dict[str, Any] = {k: options.pop(k) for k in ("device", "fast_decode") if k in options}
     per_request = {"on_point_error": args.on_point_error} | ({"max_points": args.max_points} if args.max_points else {})

@@ -737,6 +737,18 @@ def test_a_dash_with_no_question_or_no_utf8_on_stdin_exits_2_with_a_message(stdi
     assert server.requests == []
 
 
+def test_the_router_threshold_is_an_option_of_ask():
+    # SoT(router_threshold=...) had no CLI option (probe 138): a question routed to SoT at 0.65 goes sequential at 0.999
+    with FakeLLMServer(sot_responder("1. Sleep well\n2. Move daily", sequential="Sleep and move.")) as server:
+        routed = [ask("What are some tips to be healthier?", "--model", "openai:m", "--base-url",
+                      server.openai_base_url, *threshold, env={"OPENAI_API_KEY": "k"})
+                  for threshold in ([], ["--router-threshold", "0.999"])]
+    assert [done.returncode for done in routed] == [0, 0]
+    assert "[sotkit] sot: default: P(list of independent points)" in routed[0].stderr
+    assert "SoT from 0.65" in routed[0].stderr
+    assert routed[1].stdout == "Sleep and move.\n" and "SoT from 0.999" in routed[1].stderr, routed[1].stderr
+
+
 def test_the_help_says_a_dash_reads_stdin():
     done = ask("--help")
     assert done.returncode == 0 and "or - to read it from stdin" in " ".join(done.stdout.split())
@@ -748,3 +760,11 @@ def test_a_misspelt_option_gets_the_option_it_was_likely_meant_as():
     assert done.returncode == 2
     assert "unrecognized arguments: --fallbak openai:m --on-point-eror=skip --zzzz; --fallbak (did you mean " \
            "--fallback?), --on-point-eror=skip (did you mean --on-point-error?)" in done.stderr
+    # review 137, probe 138: the options of every command were offered ('--judge (did you mean --judge?)', an
+    # option of sotkit eval; '--concurency' got eval's --concurrency), and ask had no --router-threshold
+    elsewhere = ask("Why?", "--judge", "openai:x", "--concurency", "4", "--threshold=0.7", env={})
+    assert elsewhere.returncode == 2 and elsewhere.stderr.splitlines()[-1].endswith(
+        "; --judge is an option of sotkit eval, --threshold=0.7 (did you mean --router-threshold?)")
+    evaluated = subprocess.run([sys.executable, "-m", "sotkit.cli", "eval", "q.jsonl", "--modle", "openai:m"],
+                               capture_output=True, text=True, timeout=60)
+    assert evaluated.stderr.splitlines()[-1].endswith("--modle (did you mean --modes or --model?)")

@@ -517,6 +517,17 @@ def test_make_router_reports_bad_specs_early() -> None:
         make_router(object())  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="needs a path"):
         make_router("embedding:")
+    # probe 138: another word or an = before the file was kept in the suggestion ('embedding:embedding=w.json')
+    for spec in ("embedding=w.json", "learned:w.json"):
+        with pytest.raises(ConfigError, match=f"unknown router '{spec}'; did you mean 'embedding:w.json'\\?"):
+            make_router(spec)
+
+
+def test_a_router_file_under_the_home_directory_is_found_by_its_tilde(tmp_path: Path, monkeypatch) -> None:
+    # no shell expands a ~ after "embedding:" (probe 138: "No such file or directory")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    train([q for q, _ in TINY], [y for _, y in TINY], features="words").save(tmp_path / "r.json")
+    assert make_router("embedding:~/r.json").classify("Write a haiku about rain.").mode == "sequential"
 
 
 async def test_users_router_is_used_and_guarded() -> None:
@@ -735,6 +746,109 @@ def test_a_missing_or_corrupt_router_file_fails_at_client_construction(tmp_path:
     with pytest.raises(ConfigError, match="sotkit router train LABELS.jsonl --out ROUTER.json") as caught:
         SoT("openai:m", api_key="k", base_url="http://127.0.0.1:9", router=f"embedding:{path}")
     assert says in str(caught.value) and str(path) in str(caught.value)
+
+
+def _edited_router(tmp_path: Path, **fields: object) -> Path:
+    """A router file trained on TINY (word features), with ``fields`` written over."""
+    path = tmp_path / "router.json"
+    train([q for q, _ in TINY], [y for _, y in TINY], features="words").save(path)
+    path.write_text(json.dumps(json.loads(path.read_text(encoding="utf-8")) | fields), encoding="utf-8")
+    return path
+
+
+# probe 138: each of these loaded and routed every question alike (sequential at 0.64, or 0.50 for all)
+@pytest.mark.parametrize(("fields", "says"), [
+    ({"features": "minilm"}, "holds no weights of minilm features"),
+    ({"weights": {}}, "holds no weights of words features"),
+    ({"calibration": [0, 0]}, "has a calibration slope of 0, not above 0"),
+    ({"calibration": [-1, 0]}, "has a calibration slope of -1, not above 0"),
+    ({"format": "sotkit-router/2"}, "format 'sotkit-router/2', while this sotkit reads 'sotkit-router/1'"),
+])
+def test_a_router_file_edited_out_of_shape_is_refused(tmp_path: Path, fields: dict, says: str) -> None:
+    with pytest.raises(ConfigError, match="sotkit router train LABELS.jsonl") as caught:
+        LinearClassifier.load(_edited_router(tmp_path, **fields))
+    assert says in str(caught.value)
+
+
+def test_an_embedding_router_file_relabelled_words_is_refused(tmp_path: Path) -> None:
+    weights = {f"e{i}": 0.1 for i in range(384)}
+    path = tmp_path / "minilm.json"
+    LinearClassifier("minilm", weights, 0.0).save(path)
+    assert LinearClassifier.load(path).weights == weights
+    path.write_text(path.read_text(encoding="utf-8").replace('"minilm"', '"words"'), encoding="utf-8")
+    with pytest.raises(ConfigError, match="holds no weights of words features"):
+        LinearClassifier.load(path)
+
+
+def test_a_failed_training_leaves_the_router_at_out_as_it_was(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    # probe 138: a question holding a lone surrogate (valid JSON: "\ud800") passed read_labels, and saving the
+    # router failed after the file was opened: the router trained before was left empty
+    out = tmp_path / "router.json"
+    good = write_labels(tmp_path / "good.jsonl", TINY)
+    assert cli_main(["router", "train", str(good), "--features", "words", "--out", str(out)]) == 0
+    before = out.read_bytes()
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(good.read_text(encoding="utf-8") + '{"question": "Tips for \\ud800 sleep?", "sot_suitable": 1}\n',
+                   encoding="utf-8")
+    capsys.readouterr()
+    assert cli_main(["router", "train", str(bad), "--features", "words", "--out", str(out)]) == 2
+    assert r"bad.jsonl:13: 'question' holds a lone surrogate (\ud800), half of a character cut in two" \
+        in capsys.readouterr().err
+    assert out.read_bytes() == before
+    # train() refuses it too; a classifier built by hand with such a word saves it as its JSON escape
+    torn = LinearClassifier("words", {"w:\ud800": 1.0, "w:tips": 0.5}, 0.1)
+    torn.save(out)
+    assert LinearClassifier.load(out) == torn
+
+
+def test_labels_may_hold_the_line_separators_that_json_text_holds(tmp_path: Path) -> None:
+    # probe 138: U+2028, U+2029 and U+0085 in a question (json.dumps writes them as they are) split its line in two
+    path = tmp_path / "labels.jsonl"
+    path.write_text("\r\n".join(json.dumps({"question": f"Tips{c}for sleep?", "sot_suitable": 1}, ensure_ascii=False)
+                                for c in "\u2028\u2029\x85") + "\rlast", encoding="utf-8")
+    with pytest.raises(ConfigError, match="labels.jsonl:4: Expecting value"):  # CR alone still ends a line
+        read_labels(path)
+    path.write_text("\n".join(json.dumps({"question": f"Tips{c}for sleep?", "sot_suitable": 1}, ensure_ascii=False)
+                              for c in "\u2028\u2029\x85"), encoding="utf-8")
+    assert [row.question for row in read_labels(path)] == ["Tips\u2028for sleep?", "Tips\u2029for sleep?",
+                                                           "Tips\x85for sleep?"]
+
+
+@pytest.mark.parametrize(("change", "says"), [
+    ({"features": "MiniLM"}, "train: features='MiniLM': use 'words' or 'minilm'"),
+    ({"questions": "abc"}, "questions must be a list of questions, not one str"),
+    ({"labels": ["1"] * 6 + ["0"] * 6}, "train: label 1 is '1'; each label is 0 or 1"),
+    ({"labels": [2] * 6 + [0] * 6}, "train: label 1 is 2"),
+    ({"questions": [None] + [q for q, _ in TINY[1:]]}, "train: question 1 must be non-empty text, not None"),
+    ({"folds": 1}, "folds=1: must be a whole number >= 2"),
+    ({"epochs": 0}, "epochs=0: must be a whole number >= 1"),
+    ({"l2": -1}, "l2=-1: must be a number >= 0"),
+])
+def test_train_says_which_argument_is_wrong(change: dict, says: str) -> None:
+    # probe 138: labels of "1" or 2 were dropped ("got 0 and 6"), folds=1 blamed the labels, l2=-1 was taken, a
+    # None question raised a TypeError, "abc" was three questions, and features="MiniLM" saved a file none could load
+    arguments = {"questions": [q for q, _ in TINY], "labels": [y for _, y in TINY], "features": "words"} | change
+    with pytest.raises(ConfigError) as caught:
+        train(arguments.pop("questions"), arguments.pop("labels"), **arguments)
+    assert says in str(caught.value)
+
+
+def test_a_word_router_reads_chinese_words_a_character_each_as_its_features_do(tmp_path: Path) -> None:
+    # probe 138: "如何管理时间？" was one word it did not know, though it had weights for four of its six characters
+    weights = {"w:如": 1.0, "w:何": 1.0, "w:时": 1.0, "w:间": 1.0, "w:tips": 1.0}
+    classifier = LinearClassifier("words", weights, 0.0)
+    assert learned_module.known_words(classifier, "如何管理时间？") == (4, 6)
+    assert learned_module.known_words(classifier, "Tips for café owners?") == (1, 4)  # as before: a word a word
+
+
+async def test_evaluate_counts_the_decisions_that_fell_back() -> None:
+    # probe 138: a router that failed on every question got a Report of the default router's numbers, no word of it
+    rows = [Labelled(q, y) for q, y in TINY]
+    failing = await learned_module.evaluate(make_router(ScriptedRouter(RuntimeError("quota"))), rows)
+    assert failing.fell_back == len(rows) - 0 and failing.as_dict()["fell_back"] == len(rows)
+    assert f"fell back: {len(rows)} of the {len(rows)} decisions" in failing.format()
+    assert (await learned_module.evaluate(make_router("rules"), rows)).fell_back == 0
 
 
 @pytest.mark.parametrize(("line", "says"), [

@@ -22,6 +22,7 @@ import difflib
 import functools
 import inspect
 import os
+import re
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
@@ -89,14 +90,13 @@ def make_router(spec: str | Router | None = None, *, provider: Provider | None =
         path = spec.removeprefix("embedding:")
         if not path:
             raise ConfigError('router="embedding:" needs a path: router="embedding:router.json"')
-        return LearnedRouter(path, threshold=threshold)
+        return LearnedRouter(os.path.expanduser(path), threshold=threshold)  # no shell expands a ~ after the colon
     if isinstance(spec, str):
         close = difflib.get_close_matches(spec, ROUTERS, n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
-        if spec.endswith(".json") or os.path.isfile(spec):  # a router file (sotkit router train's) named bare
-            name, colon, path = spec.partition(":")  # or after a misspelt "embedding:"
-            misspelt = colon and difflib.get_close_matches(name, ["embedding"])
-            hint = f"did you mean 'embedding:{path if misspelt else spec}'? "
+        if spec.endswith(".json") or os.path.isfile(spec):  # a router file (sotkit router train's) named bare,
+            named = re.fullmatch(r"[A-Za-z_]{2,}[:=](.+)", spec, re.DOTALL)  # or after another word ("learned:",
+            hint = f"did you mean 'embedding:{named[1] if named else spec}'? "  # "embedding=")
         raise ConfigError(f"unknown router {shown(spec)}; {hint}use one of {', '.join(map(repr, ROUTERS))}, "
                           "'embedding:PATH', or an object with async decide(question) -> Decision")
     if isinstance(spec, (RulesRouter, FallsBack)):

@@ -78,6 +78,12 @@ class FallsBack:
     async def _decide(self, question: str) -> Decision:
         raise NotImplementedError
 
+    def failures(self, decisions: list[Decision]) -> list[str]:
+        """The errors of the decisions this router could not make itself, as ``fall_back`` words them."""
+        failed = f"{self.name} router failed ("
+        return [d.reason.removeprefix(failed).partition("); fell back to ")[0] for d in decisions
+                if d.reason.startswith(failed)]
+
 
 class GuardedRouter(FallsBack):
     """Wraps a user's router so that its exceptions and malformed results fall back to the default router."""

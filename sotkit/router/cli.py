@@ -135,13 +135,13 @@ def _eval(args: argparse.Namespace) -> int:
 
     router, report = anyio.run(run)
     decisions = [decision for _, decision in routed]
-    failed = _fell_back(router, decisions)
+    failed = router.failures(decisions) if isinstance(router, FallsBack) else []
     misrouted = [(row, decision) for row, decision in routed
                  if (decision.mode == "sot") != bool(row.sot_suitable)] if args.misrouted else []
     if args.json:
         listed = {"misrouted": [{"question": row.question, "sot_suitable": row.sot_suitable, "routed": decision.mode,
                                  "reason": decision.reason} for row, decision in misrouted]} if args.misrouted else {}
-        print(json.dumps(report.as_dict() | {"fell_back": len(failed)} | listed, indent=2))
+        print(json.dumps(report.as_dict() | listed, indent=2))
     else:
         print(report.format())
         for row, decision in misrouted:  # one line each: the label, the route, the question, why
@@ -165,11 +165,3 @@ def _eval(args: argparse.Namespace) -> int:
           file=sys.stderr)
     return 1 if every else 0
 
-
-def _fell_back(router: Any, decisions: list[Decision]) -> list[str]:
-    """The errors of the decisions the router could not make itself, as ``FallsBack.fall_back`` words them."""
-    if not isinstance(router, FallsBack):
-        return []
-    failed = f"{router.name} router failed ("
-    return [d.reason.removeprefix(failed).partition("); fell back to ")[0] for d in decisions
-            if d.reason.startswith(failed)]

@@ -22,12 +22,13 @@ import random
 import re
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import ConfigError, ModelNotAvailableError
 from ..forks import renewed_in_children
+from ..options import check_number
 from .base import Decision, FallsBack, SyncRouter
 from .rules import guard, normalise
 
@@ -51,6 +52,8 @@ _INSTALL_HINT = ("minilm features need the all-MiniLM-L6-v2 weights, torch and t
 # --------------------------------------------------------------------------------------------------- features
 
 _TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)?|\d+|[^\sa-z\d]")
+#: the names ``featurize`` gives each kind's features: words, word pairs and openings; embedding dimensions
+_FEATURE_NAMES = {"words": re.compile(r"[wpo]:.*", re.DOTALL), "minilm": re.compile(r"e\d+")}
 
 
 def word_features(question: str) -> Features:
@@ -197,7 +200,10 @@ class LinearClassifier:
                   "calibration": [round(v, 6) for v in self.calibration], "threshold": self.threshold,
                   "info": self.info,
                   "weights": {k: round(w, 5) for k, w in sorted(self.weights.items()) if abs(w) >= 1e-5}}
-        Path(path).write_text(json.dumps(record, indent=0, ensure_ascii=False) + "\n", encoding="utf-8")
+        # encoded before the file is opened, so that a failure cannot leave it empty; a lone surrogate (a word of a
+        # question given so) as its JSON escape, which load() reads back as it was
+        text = json.dumps(record, indent=0, ensure_ascii=False) + "\n"
+        Path(path).write_bytes(text.encode("utf-8", errors="backslashreplace"))
 
     @classmethod
     def load(cls, path: str | Path) -> LinearClassifier:
@@ -211,8 +217,10 @@ class LinearClassifier:
         except ValueError as exc:
             raise ConfigError(f"the router file {str(path)!r} is not JSON ({exc}); {retrain}") from exc
         try:
-            if not isinstance(data, dict) or data.get("format") != "sotkit-router/1":
+            if not isinstance(data, dict) or "format" not in data:
                 raise ValueError("no 'format': 'sotkit-router/1' field")
+            if data["format"] != "sotkit-router/1":
+                raise ValueError(f"format {data['format']!r}, while this sotkit reads 'sotkit-router/1'")
             if data["features"] not in ("words", "minilm"):
                 raise ValueError(f"unknown features {data['features']!r}")
             a, b = (float(v) for v in data["calibration"])
@@ -222,6 +230,11 @@ class LinearClassifier:
             raise ConfigError(f"the router file {str(path)!r} is not a sotkit router ({exc}); {retrain}") from exc
         if not 0.0 < classifier.threshold < 1.0 or not all(map(math.isfinite, (a, b, classifier.bias))):
             raise ConfigError(f"the router file {str(path)!r} holds out-of-range values; {retrain}")
+        if not classifier.weights or not all(map(_FEATURE_NAMES[classifier.features].fullmatch, classifier.weights)):
+            raise ConfigError(f"the router file {str(path)!r} holds no weights of {classifier.features} features "
+                              f"(it would route every question alike); {retrain}")
+        if a <= 0:  # train() refuses such a slope: P(sot) would fall as the evidence for SoT grows
+            raise ConfigError(f"the router file {str(path)!r} has a calibration slope of {a:g}, not above 0; {retrain}")
         return classifier
 
 
@@ -369,9 +382,22 @@ def train(questions: Sequence[str], labels: Sequence[int], *, features: FeatureK
     of question the training set lacks. ``ConfigError`` when the held-out scores do not rank SoT questions above
     the others.
     """
+    if features not in _FEATURE_NAMES:
+        raise ConfigError(f"train: features={features!r}: use 'words' or 'minilm'")
+    if isinstance(questions, str):
+        raise ConfigError("train: questions must be a list of questions, not one str")
     labels = list(labels)
     if len(questions) != len(labels) or not questions:
         raise ConfigError("train needs as many labels as questions, and at least one of each")
+    for number, (question, label) in enumerate(zip(questions, labels), 1):
+        if problem := _not_a_question(question):
+            raise ConfigError(f"train: question {number} {problem}")
+        if label not in (0, 1) or isinstance(label, float):
+            raise ConfigError(f"train: label {number} is {_shown(label)}; each label is 0 or 1 (or False/True)")
+    check_number("folds", folds, above=None, at_least=2, whole=True, optional=False)
+    check_number("epochs", epochs, above=None, at_least=1, whole=True, optional=False)
+    check_number("l2", l2, above=None, at_least=0, optional=False)
+    labels = [int(label) for label in labels]
     if set(labels) != {0, 1} or min(labels.count(0), labels.count(1)) < folds:
         raise ConfigError(f"train needs at least {folds} questions of each label (sot_suitable 0 and 1); "
                           f"got {labels.count(0)} and {labels.count(1)}")
@@ -412,12 +438,15 @@ def validate_threshold(threshold: object, name: str = "threshold") -> float:
 MIN_KNOWN_WORDS = 0.5
 SURE_OF_THE_UNFAMILIAR = 0.8
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
+_UNSPACED = "\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # Thai, kana, CJK
+#: a word's parts as ``word_features`` reads them: each character of a script written without spaces alone
+_PARTS = re.compile(f"[{_UNSPACED}]|[^{_UNSPACED}]+")
 
 
 def known_words(classifier: LinearClassifier, question: str) -> tuple[int, int]:
     """How many of the words ``word_features`` reads in ``question`` the classifier has a weight for, of how many."""
-    words = [word for sentence in _asked(normalise(question).lower().splitlines() or [""])
-             for word in _WORD.findall(sentence)]
+    words = [part for sentence in _asked(normalise(question).lower().splitlines() or [""])
+             for word in _WORD.findall(sentence) for part in _PARTS.findall(word)]
     return sum(f"w:{word}" in classifier.weights for word in words), len(words)
 
 
@@ -479,8 +508,9 @@ class LearnedRouter(FallsBack):
         mode: Mode = "sot" if p_sot >= self.threshold else "sequential"
         # as many digits as tell P from the threshold: not "P = 0.70, SoT from 0.70" for a sequential 0.699
         digits = next((d for d in (2, 3, 4, 6) if f"{p_sot:.{d}f}" != f"{self.threshold:.{d}f}"), 2)
+        threshold = f"{self.threshold:.6f}".rstrip("0").ljust(4, "0")  # 0.65, 0.50, 0.999: not 0.999 as 1.00
         return Decision(mode, f"{self.name}: P(list of independent points) = {p_sot:.{digits}f}, SoT from "
-                              f"{self.threshold:.2f}", p_sot if mode == "sot" else 1.0 - p_sot)
+                              f"{threshold}", p_sot if mode == "sot" else 1.0 - p_sot)
 
 
 class EmbeddingRouter(LearnedRouter):
@@ -509,13 +539,27 @@ class Labelled:
 _LABEL_FIELDS = frozenset(("question", "sot_suitable", "category"))
 
 
+def _not_a_question(question: object) -> str | None:
+    """What makes ``question`` no text to train or measure on, or None."""
+    if not isinstance(question, str) or not question.strip():
+        return f"must be non-empty text, not {_shown(question)}"
+    if lone := re.search("[\ud800-\udfff]", question):  # no encoder reads it, nor can a router file hold it
+        return (f"holds a lone surrogate ({lone[0].encode('unicode_escape').decode()}), half of a character cut in "
+                "two: write the whole character, or remove it")
+    return None
+
+
+def _shown(value: object) -> str:
+    return repr(value) if len(repr(value)) <= 40 else f"{repr(value)[:40]}..."
+
+
 def read_labels(path: str | Path) -> list[Labelled]:
     """A JSONL file (UTF-8, with or without a BOM) of ``{"question": ..., "sot_suitable": 0|1}`` (optional
     ``category``); ``ConfigError`` names the line that is wrong."""
     path = Path(path)
     try:
         raw = path.read_bytes()
-        lines = raw.decode("utf-8-sig").splitlines()
+        lines = re.split(r"\r\n|\r|\n", raw.decode("utf-8-sig"))  # not at U+2028 and the like: JSON text holds them
     except OSError as exc:
         raise ConfigError(f"cannot read the labelled questions {str(path)!r} ({exc})") from exc
     except UnicodeDecodeError as exc:
@@ -535,8 +579,8 @@ def read_labels(path: str | Path) -> list[Labelled]:
                 if close := difflib.get_close_matches(key, missing, n=1, cutoff=0.75):  # "categroy"
                     raise ValueError(f"field {key!r}: did you mean {close[0]!r}?")
             question, label = record["question"], record["sot_suitable"]
-            if not isinstance(question, str) or not question.strip():
-                raise ValueError("'question' must be non-empty text")
+            if problem := _not_a_question(question):
+                raise ValueError(f"'question' {problem}")
             if label not in (0, 1) or isinstance(label, float):
                 raise ValueError(f"'sot_suitable' must be 0 or 1 (or false/true), not {label!r}")
             category = record.get("category")
@@ -562,6 +606,8 @@ class Report:
     true_sequential: int
     per_category: dict[str, tuple[int, float, float]] = field(default_factory=dict)
     """category -> (questions, accuracy, always-sequential accuracy)"""
+    fell_back: int = 0
+    """Decisions the router could not make (it failed, and its fallback decided): so many figures are not its own."""
 
     @property
     def accuracy(self) -> float:
@@ -589,7 +635,7 @@ class Report:
                               "sot_as_sequential": self.false_sequential,
                               "sequential_as_sequential": self.true_sequential},
                 "per_category": {c: {"n": n, "accuracy": a, "always_sequential": b}
-                                 for c, (n, a, b) in self.per_category.items()}}
+                                 for c, (n, a, b) in self.per_category.items()}, "fell_back": self.fell_back}
 
     def format(self) -> str:
         def pct(v: float | None) -> str:
@@ -601,6 +647,9 @@ class Report:
                  "                     routed sot  routed sequential",
                  f"labelled sot         {self.true_sot:>10}  {self.false_sequential:>17}",
                  f"labelled sequential  {self.false_sot:>10}  {self.true_sequential:>17}"]
+        if self.fell_back:
+            lines += ["", f"fell back: {self.fell_back} of the {self.n} decisions were the fallback router's (this "
+                          "router failed on them)"]
         if self.per_category:
             width = max(8, *map(len, self.per_category))
             lines += ["", f"{'category':<{width}}  {'n':>4}  accuracy  always sequential"]
@@ -630,4 +679,5 @@ async def evaluate(router: Any, rows: Sequence[Labelled],
     for row, decision in zip(rows, decisions):
         if on_decision is not None:
             on_decision(row, decision)
-    return report(rows, [d.mode == "sot" for d in decisions])
+    fell_back = len(router.failures(decisions)) if isinstance(router, FallsBack) else 0
+    return replace(report(rows, [d.mode == "sot" for d in decisions]), fell_back=fell_back)
