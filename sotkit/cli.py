@@ -338,7 +338,8 @@ async def _ask(args: argparse.Namespace, so_far: _SoFar) -> int:
             options["fallback"] = create_provider(args.fallback, **local_options)
             stack.push_async_callback(options["fallback"].aclose)
         sot = await stack.enter_async_context(SoT(args.model, **options))  # None: names a bad $SOTKIT_MODEL
-        if args.base_url and args.fallback and (variable := base_url_variable(args.fallback)):  # (probe 131)
+        if args.base_url and args.fallback and (variable := base_url_variable(args.fallback)) \
+                and os.environ.get(variable, "").rstrip("/") != args.base_url.rstrip("/"):  # (probe 131)
             where = shown_url(os.environ.get(variable) or "") or "unset: its own API"
             _note(f"--fallback {args.fallback} goes to ${variable} ({where}), not to --base-url, which is --model's")
         so_far.events = events = await stack.enter_async_context(

@@ -563,6 +563,8 @@ def test_an_answer_the_fallback_wrote_says_so():
     assert f"[sotkit] --fallback openai:backup goes to $OPENAI_BASE_URL ({backup.openai_base_url}), not to " \
            "--base-url, which is --model's" in shown.stderr
     assert unset.returncode == 0 and "goes to $OPENAI_BASE_URL (unset: its own API)" in unset.stderr
+    same = ask(*common, env={**env, "OPENAI_BASE_URL": failing.openai_base_url + "/"})  # review 137: no such note
+    assert same.returncode == 1 and "--fallback openai:backup goes to" not in same.stderr, same.stderr
     import json
 
     assert json.loads(as_json.stdout)["written_by"] == "openai:backup"
