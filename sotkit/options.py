@@ -76,10 +76,10 @@ def check_number(name: str, value: Any, *, above: float | None = 0.0, at_least: 
         python = "int" if whole or isinstance(value, numbers.Integral) else "float"
         hint = f" (a Python {python}: convert it with {python}(...))" if isinstance(value, numbers.Number) \
             and not isinstance(value, (int, float, bool)) else ""  # a numpy number would not go into the JSON
-        raise ConfigError(f"{name}={_shown(value)}: must be {wanted}{hint}")
+        raise ConfigError(f"{name}={shown_value(value)}: must be {wanted}{hint}")
 
 
-def _shown(value: Any) -> str:
+def shown_value(value: Any) -> str:
     """The value as a message shows it: a huge int by its size (its digits would fill the screen, and past 4,300
     of them Python refuses to write them)."""
     if isinstance(value, int) and value.bit_length() > 128:
@@ -98,14 +98,14 @@ def _finite(value: int | float) -> bool:
 def check_choice(name: str, value: Any, choices: Iterable[Any]) -> None:
     choices = list(choices)
     if value not in choices:
-        raise ConfigError(f"{name}={_shown(value)}: use {', '.join(map(repr, choices[:-1]))} or {choices[-1]!r}")
+        raise ConfigError(f"{name}={shown_value(value)}: use {', '.join(map(repr, choices[:-1]))} or {choices[-1]!r}")
 
 
 def check_type(name: str, value: Any, kind: type | tuple[type, ...], wanted: str) -> None:
     """``value`` is of ``kind``; a str one UTF-8 can carry, as every str option is sent (a ``context=``) or
     stored as UTF-8."""
     if not isinstance(value, kind):
-        raise ConfigError(f"{name}={_shown(value)}: must be {wanted}")
+        raise ConfigError(f"{name}={shown_value(value)}: must be {wanted}")
     if isinstance(value, str):
         _check_utf8(f"{name}=", value)
 
@@ -142,19 +142,19 @@ def check_extra_body(extra_body: Any) -> dict[str, Any]:
     body = {}
     for name, value in (extra_body or {}).items():
         if not isinstance(name, str):
-            raise ConfigError(f"extra_body has the key {_shown(name)}: a body's field names are str")
+            raise ConfigError(f"extra_body has the key {shown_value(name)}: a body's field names are str")
         _check_utf8(f"extra_body's key {name!r}", name)
         try:  # now, not at the first call, deep in the SDK's encoder
             sent = json.dumps(value, allow_nan=False, default=_sent_by_the_sdks, ensure_ascii=False)
             body[name] = value = json.loads(sent.encode())  # UTF-8, as it goes: a lone surrogate cannot
         except (TypeError, ValueError, RecursionError) as exc:
-            raise ConfigError(f"extra_body[{name!r}]={_shown(value)}: JSON cannot carry it ({exc}); use "
+            raise ConfigError(f"extra_body[{name!r}]={shown_value(value)}: JSON cannot carry it ({exc}); use "
                               "str, numbers, bool, None, lists and dicts") from None
         if name in _WRITTEN_BY_SOTKIT:
-            raise ConfigError(f"extra_body[{name!r}]={_shown(value)}: sotkit sets {name} on each call itself; "
+            raise ConfigError(f"extra_body[{name!r}]={shown_value(value)}: sotkit sets {name} on each call itself; "
                               f"{_WRITTEN_BY_SOTKIT[name]}")
         if name in _NOT_ONE_TEXT and (isinstance(value, bool) or value not in _NOT_ONE_TEXT[name][1]):
-            raise ConfigError(f"extra_body[{name!r}]={_shown(value)}: asks for {_NOT_ONE_TEXT[name][0]}, while "
+            raise ConfigError(f"extra_body[{name!r}]={shown_value(value)}: asks for {_NOT_ONE_TEXT[name][0]}, while "
                               "sotkit reads one streamed text a call; ask for the form you want in the question or "
                               "a template instead")
     return body

@@ -213,9 +213,9 @@ def with_extra(body: dict[str, Any], extra_body: Mapping[str, Any]) -> dict[str,
 class SendAgain(SotkitError):
     """The server refused a part of the request the provider can do without (Claude from 4.6 on answers an
     assistant prefill with HTTP 400, OpenAI's reasoning models and Claude Opus 4.7 a temperature, some gateways the
-    prompt cache's mark). The provider
-    has stopped sending it, so the runner sends the same call again at once, no attempt spent; without the
-    prefill (``supports_prefill`` now off) the call's text is the model's own from its start."""
+    prompt cache's mark). The provider has stopped sending it, so the runner sends the same call again at once, no
+    attempt spent; without the prefill (``supports_prefill`` now off) the call's text is the model's own from its
+    start."""
 
 
 def without_refused(provider: Provider, message: str, *, prefill: bool, temperature: bool) -> SendAgain | None:

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import ConfigError, ModelNotAvailableError
 from ..forks import renewed_in_children
-from ..options import check_number
+from ..options import check_number, shown_value
 from .base import Decision, FallsBack, SyncRouter
 from .rules import guard, normalise
 
@@ -392,8 +392,8 @@ def train(questions: Sequence[str], labels: Sequence[int], *, features: FeatureK
     for number, (question, label) in enumerate(zip(questions, labels), 1):
         if problem := _not_a_question(question):
             raise ConfigError(f"train: question {number} {problem}")
-        if label not in (0, 1) or isinstance(label, float):
-            raise ConfigError(f"train: label {number} is {_shown(label)}; each label is 0 or 1 (or False/True)")
+        if not _is_label(label):
+            raise ConfigError(f"train: label {number} is {shown_value(label)}; each label is 0 or 1 (or False/True)")
     check_number("folds", folds, above=None, at_least=2, whole=True, optional=False)
     check_number("epochs", epochs, above=None, at_least=1, whole=True, optional=False)
     check_number("l2", l2, above=None, at_least=0, optional=False)
@@ -539,18 +539,18 @@ class Labelled:
 _LABEL_FIELDS = frozenset(("question", "sot_suitable", "category"))
 
 
+def _is_label(label: object) -> bool:
+    return label in (0, 1) and not isinstance(label, float)  # 1.0 is no label a file or a caller means
+
+
 def _not_a_question(question: object) -> str | None:
     """What makes ``question`` no text to train or measure on, or None."""
     if not isinstance(question, str) or not question.strip():
-        return f"must be non-empty text, not {_shown(question)}"
+        return f"must be non-empty text, not {shown_value(question)}"
     if lone := re.search("[\ud800-\udfff]", question):  # no encoder reads it, nor can a router file hold it
         return (f"holds a lone surrogate ({lone[0].encode('unicode_escape').decode()}), half of a character cut in "
                 "two: write the whole character, or remove it")
     return None
-
-
-def _shown(value: object) -> str:
-    return repr(value) if len(repr(value)) <= 40 else f"{repr(value)[:40]}..."
 
 
 def read_labels(path: str | Path) -> list[Labelled]:
@@ -581,7 +581,7 @@ def read_labels(path: str | Path) -> list[Labelled]:
             question, label = record["question"], record["sot_suitable"]
             if problem := _not_a_question(question):
                 raise ValueError(f"'question' {problem}")
-            if label not in (0, 1) or isinstance(label, float):
+            if not _is_label(label):
                 raise ValueError(f"'sot_suitable' must be 0 or 1 (or false/true), not {label!r}")
             category = record.get("category")
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
