@@ -12,14 +12,21 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..commands import HelpFormatter, failed
+from ..commands import HelpFormatter, failed, interrupted, number, whole, writable_file
 from ..errors import ConfigError, SotkitError
 from ..models import EMBEDDED, check_device, check_dtype, device_name, load_model
 from .engine import _check_architecture, base_fingerprint, check_weights_fit, default_weights_path
 
 
 def _ints(text: str) -> list[int]:
-    return [int(x) for x in text.split(",") if x]
+    """Prompt lengths in tokens, ``2048,4096``."""
+    try:
+        lengths = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        lengths = []
+    if not lengths or min(lengths) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give lengths in tokens, such as 2048,4096")
+    return lengths
 
 
 def _depths(text: str) -> list[float]:
@@ -33,12 +40,6 @@ def _depths(text: str) -> list[float]:
     return depths
 
 
-def _at_least_one(text: str) -> int:
-    if not text.strip().isdecimal() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number, at least 1")
-    return int(text)
-
-
 def _plan(text: str) -> list[tuple[str, list[int]]]:
     """``plain:2048,4096;focusllm:4096,16384`` -> [(method, lengths), ...]."""
     plan = []
@@ -46,7 +47,7 @@ def _plan(text: str) -> list[tuple[str, list[int]]]:
         method, _, lengths = part.partition(":")
         if method not in {"plain", "focusllm", "focusllm_static"} or not lengths:
             raise argparse.ArgumentTypeError(f"bad passkey plan entry {part!r}; expected e.g. focusllm:4096,16384")
-        plan.append((method, _ints(lengths)))
+        plan.append((method, _ints(lengths)))  # each at least a line of filler and the question (passkey.py)
     return plan
 
 
@@ -55,24 +56,24 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--base", default="smollm2", help="base model: 'smollm2' or a local HF directory")
     common.add_argument("--weights", type=Path, help="FocusLLM weights file (default: in sotkit's cache)")
-    common.add_argument("--threads", type=int, help="torch CPU threads")
+    common.add_argument("--threads", type=whole(1), help="torch CPU threads")
     common.add_argument("--device", default="cpu", help="cpu, cuda or auto")
-    common.add_argument("--encode-batch-tokens", type=int, help="tokens per chunk-encoding forward (raise on a GPU)")
+    common.add_argument("--encode-batch-tokens", type=whole(1), help="tokens per chunk-encoding forward (raise on a GPU)")
 
     train = subparsers.add_parser("train", parents=[common], help="train the candidate projections",
                                   formatter_class=HelpFormatter)
-    train.add_argument("--chunk-size", type=int, default=256, help="tokens per memory chunk")
-    train.add_argument("--local-window", type=int, default=64, help="tokens of local context")
-    train.add_argument("--fragment-len", type=int, default=16, help="tokens per fragment")
-    train.add_argument("--steps", type=int, default=200, help="optimizer steps")
-    train.add_argument("--time-budget", type=float, help="stop after this many wall-clock seconds")
-    train.add_argument("--lr", type=float, default=3e-4, help="learning rate")
-    train.add_argument("--target-len", type=int, default=8, help="tokens predicted per example")
-    train.add_argument("--min-chunks", type=int, default=2, help="fewest memory chunks per example")
-    train.add_argument("--max-chunks", type=int, default=3, help="most memory chunks per example")
-    train.add_argument("--repetition-share", type=float, default=0.5, help="share of repetition examples")
-    train.add_argument("--corpus-chars", type=int, default=2_000_000, help="characters of stdlib text to train on")
-    train.add_argument("--eval-examples", type=int, default=8, help="held-out examples scored before and after")
+    train.add_argument("--chunk-size", type=whole(1), default=256, help="tokens per memory chunk")
+    train.add_argument("--local-window", type=whole(1), default=64, help="tokens of local context")
+    train.add_argument("--fragment-len", type=whole(1), default=16, help="tokens per fragment")
+    train.add_argument("--steps", type=whole(1), default=200, help="optimizer steps")
+    train.add_argument("--time-budget", type=number(above=0), help="stop after this many wall-clock seconds")
+    train.add_argument("--lr", type=number(above=0), default=3e-4, help="learning rate")
+    train.add_argument("--target-len", type=whole(1), default=8, help="tokens predicted per example")
+    train.add_argument("--min-chunks", type=whole(1), default=2, help="fewest memory chunks per example")
+    train.add_argument("--max-chunks", type=whole(1), default=3, help="most memory chunks per example")
+    train.add_argument("--repetition-share", type=number(at_least=0, at_most=1), default=0.5, help="share of repetition examples")
+    train.add_argument("--corpus-chars", type=whole(1), default=2_000_000, help="characters of stdlib text to train on")
+    train.add_argument("--eval-examples", type=whole(1), default=8, help="held-out examples scored before and after")
     train.add_argument("--seed", type=int, default=0, help="random seed")
     train.add_argument("--report", type=Path, help="write the training summary as JSON here")
     train.add_argument("--resume", type=Path, help="start from these FocusLLM weights (their chunking config wins)")
@@ -81,15 +82,15 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     bench = subparsers.add_parser("bench", parents=[common], help="prefill speed/memory and passkey accuracy",
                                   formatter_class=HelpFormatter)
     bench.add_argument("--untrained", action="store_true", help="run without weights (projections = frozen copies)")
-    bench.add_argument("--chunk-size", type=int, help="override the chunk size stored with the weights")
+    bench.add_argument("--chunk-size", type=whole(1), help="override the chunk size stored with the weights")
     # string defaults: argparse parses them with `type`, and --help shows them as they are typed
     bench.add_argument("--prefill-lengths", type=_ints, default="2048,4096,8192", help="prompt lengths, all methods")
     bench.add_argument("--focus-only-lengths", type=_ints, default="16384,32768", help="prompt lengths, FocusLLM only")
-    bench.add_argument("--repeats", type=_at_least_one, default=2, help="timed runs per method and length")
+    bench.add_argument("--repeats", type=whole(1), default=2, help="timed runs per method and length")
     bench.add_argument("--passkey", type=_plan, default="plain:4096,8192;focusllm:4096,8192,16384",
                        help="method:lengths;... to score on passkey retrieval")
     bench.add_argument("--depths", type=_depths, default="0.1,0.5,0.9", help="where the passkey sits (0 to 1)")
-    bench.add_argument("--trials", type=_at_least_one, default=1, help="trials per (length, depth) cell")
+    bench.add_argument("--trials", type=whole(1), default=1, help="trials per (length, depth) cell")
     bench.add_argument("--skip-prefill", action="store_true", help="score passkeys only")
     bench.add_argument("--dtype", help="model dtype (default: what local models load in on this machine)")
     bench.add_argument("--out", type=Path, help="write the results as JSON here")
@@ -159,6 +160,7 @@ def _bench(args: argparse.Namespace) -> dict:
 
     from .bench import passkey_benchmark, prefill_benchmark
     from .model import FocusConfig, read_focus_config
+    from .passkey import build_trial
 
     weights = None if args.untrained else (args.weights or default_weights_path(args.base))
     if weights is not None and not weights.exists():
@@ -170,6 +172,13 @@ def _bench(args: argparse.Namespace) -> dict:
     if args.chunk_size:
         config = replace(config, chunk_size=args.chunk_size)
     model, tokenizer = _load(args, config, weights, args.dtype)
+    window = model.base.config.max_position_embeddings
+    for method, lengths in args.passkey:  # before the prefill runs: a plan it cannot score is refused now
+        for length in lengths:
+            build_trial(tokenizer, length, 0.5, "00000")
+            if method == "plain" and length > window:
+                raise ConfigError(f"--passkey plain:{length} is longer than the model's context ({window} tokens), "
+                                  "which plain decoding cannot read; score it with focusllm: lengths")
     import torch
 
     report = {"base": args.base, "weights": str(weights), "focus_config": asdict(config), "threads": torch.get_num_threads(),
@@ -200,9 +209,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         check_dtype(getattr(args, "dtype", None))  # bench only: train keeps float32
         if args.base != EMBEDDED:
             _check_architecture(args.base)
+        if args.command == "train":
+            if args.min_chunks > args.max_chunks:
+                raise ConfigError(f"--min-chunks {args.min_chunks} is more than --max-chunks {args.max_chunks}")
+            if args.resume is not None:
+                check_weights_fit(args.resume, args.base)
+            writable_file(weights := args.weights or default_weights_path(args.base), "--weights")
+            if weights.exists() and weights.stat().st_size and weights != args.resume:
+                check_weights_fit(weights, args.base)  # replaced only by weights of the same model: not another's
+        for option in ("report", "out"):  # the results of a long run: checked before it
+            if (path := getattr(args, option, None)) is not None:
+                writable_file(path, f"--{option}")
         args.handler(args)
     except (SotkitError, FileNotFoundError) as exc:
         return failed(exc)
+    except KeyboardInterrupt:
+        return interrupted(args.command)
     return 0
 
 

@@ -88,7 +88,7 @@ class Focus(Engine):
 
     def __init__(self, model: str, *, focus_weights: str | Path | bool = True) -> None:
         super().__init__(model)
-        if focus_weights is False or not isinstance(focus_weights, (str, os.PathLike, bool)):
+        if focus_weights is False or focus_weights == "" or not isinstance(focus_weights, (str, os.PathLike, bool)):
             raise ConfigError(f"focus_weights={focus_weights!r}: pass True (the weights `sotkit engines focus train` "
                               "wrote for this model) or a path to weights; for no FocusLLM, leave decoding='focusllm' "
                               "out")
@@ -119,10 +119,9 @@ class Focus(Engine):
             focus.config = FocusConfig(**self.chunking)
             try:
                 focus.load_focus_weights(self.weights)
-            except ValueError as exc:  # the weights of another base model
-                raise ConfigError(f"focus_weights={str(self.weights)!r} were trained for another base model than "
-                                  f"{self.model!r} ({exc}); train them for it with `sotkit engines focus "
-                                  "train`") from exc
+            except ValueError as exc:  # the weights of another base model, or damaged ones
+                raise ConfigError(f"focus_weights={str(self.weights)!r} cannot serve {self.model!r} ({exc}); train "
+                                  "weights for it with `sotkit engines focus train`") from exc
             setattr(model, _WRAPPER, (focus, self.weights))
         # the context is text, even where it quotes the chat markup
         context_ids = tokenizer(request.context or "", add_special_tokens=False, split_special_tokens=True)["input_ids"]
@@ -166,6 +165,11 @@ def _metadata(path: Path) -> tuple[dict[str, Any], str | None]:
     if not isinstance(chunking, dict) or not any(".focus." in name for name in header):
         raise ConfigError(f"focus_weights={str(path)!r} is not a file of FocusLLM weights (a safetensors file "
                           "written by `sotkit engines focus train` or FocusLLM.save_focus_weights)")
+    _, start = _safetensors_header(path)
+    ends = [entry["data_offsets"][1] for name, entry in header.items() if name != "__metadata__"]
+    if (size := path.stat().st_size) < start + max(ends):  # a copy or a save cut short: its tensors are not whole
+        raise ConfigError(f"focus_weights={str(path)!r} is cut short ({size:,} of its {start + max(ends):,} bytes): "
+                          "copy it again whole, or train new weights with `sotkit engines focus train`")
     trained_for = header["__metadata__"].get("base_model")
     return chunking, trained_for if isinstance(trained_for, str) else None
 

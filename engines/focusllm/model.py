@@ -209,6 +209,9 @@ class FocusLLM(nn.Module):
         if misfit := next((key for key, value in tensors.items() if value.shape != params[key].shape), None):
             raise ValueError(f"{path} does not fit this base model: {misfit} is {tuple(tensors[misfit].shape)} "
                              f"there, {tuple(params[misfit].shape)} here")
+        if damaged := next((key for key, value in tensors.items() if not torch.isfinite(value).all()), None):
+            raise ValueError(f"{path} is damaged: {damaged} holds values that are not finite (NaN or infinity), "
+                             "with which every answer would be special tokens")
         with torch.no_grad():
             for key, value in tensors.items():
                 params[key].copy_(value)

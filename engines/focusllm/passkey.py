@@ -10,6 +10,8 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
+from ..errors import ConfigError
+
 INTRO = (
     "There is an important info hidden inside a lot of irrelevant text. Find it and memorize it. "
     "I will quiz you about the important information there.\n"
@@ -52,7 +54,7 @@ def build_trial(tokenizer, length: int, depth: float, passkey: str) -> PasskeyTr
     budget = length - len(intro) - len(needle) - len(question)
     unit = encode(FILLER)
     if budget < len(unit):
-        raise ValueError(f"length {length} is too short for the passkey prompt; use at least {length - budget + len(unit)}")
+        raise ConfigError(f"a passkey prompt of {length} tokens is too short; use at least {length - budget + len(unit)}")
     filler = (unit * (budget // len(unit) + 1))[:budget]
     # Cut the filler at a sentence boundary near the requested depth, so the needle is not glued mid-word.
     cut = round(depth * budget / len(unit)) * len(unit)

@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from ..errors import ConfigError
 from .model import FocusLLM
 
 CORPUS_SUFFIXES = (".py", ".rst", ".txt")
@@ -87,7 +88,9 @@ def sample_example(stream: torch.Tensor, model: FocusLLM, cfg: TrainConfig, rng:
     local_len, target_len = focus.local_window, cfg.target_len
     span = memory_len + local_len + target_len
     if stream.numel() <= span:
-        raise ValueError(f"corpus has {stream.numel()} tokens; an example needs more than {span}")
+        raise ConfigError(f"the training text has {stream.numel()} tokens, and an example needs more than {span} "
+                          "(its chunks, local window and target): give more text (--corpus-chars) or smaller examples "
+                          "(--chunk-size, --max-chunks)")
     start = rng.randrange(stream.numel() - span)
     memory = stream[start : start + memory_len]
     if rng.random() < cfg.repetition_share:

@@ -20,6 +20,7 @@ from typing import Callable
 
 import torch
 
+from ..errors import ConfigError
 from . import data
 from .decoding import eos_token_ids, generate
 from .pipeline import load_answers
@@ -109,6 +110,12 @@ def run_benchmark(model_dir: str | Path, data_dir: str | Path, config: BenchConf
     counter = _ForwardCounter(model)
     methods = _methods(model, tokenizer, config)
     prompts = _prompts(tokenizer, config)
+    longest = max(len(prompt) for domain in prompts.values() for prompt in domain)
+    window = getattr(model.config, "max_position_embeddings", None)
+    if window is not None and longest + config.max_new_tokens > window:  # transformers' generate would decode on
+        raise ConfigError(f"--max-new-tokens {config.max_new_tokens} does not fit the model's context of {window} "
+                          f"tokens after the longest prompt ({longest}): give at most {max(window - longest, 0)}, or "
+                          "every method's answers would differ in length, not in what they decode")
     load_before = os.getloadavg()
     for run in methods.values():  # warm-up: first-call allocations must not count against one method
         run(prompts["code"][0][:16])

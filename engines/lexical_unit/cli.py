@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from ..commands import HelpFormatter, failed
+from ..commands import HelpFormatter, failed, interrupted, number, whole
 from ..errors import ConfigError, SotkitError
 from ..models import cache_dir, check_device
 
@@ -76,11 +76,11 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
                               formatter_class=HelpFormatter)
     p.add_argument("--data", type=Path, default=DEFAULT_DIR / "data", help="output folder for the examples")
     p.add_argument("--model", default="smollm2", help="base model: 'smollm2' or a local HF directory")
-    p.add_argument("--alpha", type=float, default=0.8, help="unit-marking probability threshold")
-    p.add_argument("--k", type=int, default=3, help="[PAD] slots per step (units are at most k+1 tokens)")
-    p.add_argument("--seq-len", type=int, default=96, help="tokens per code window")
-    p.add_argument("--code-sequences", type=int, default=160, help="number of stdlib code windows")
-    p.add_argument("--answer-tokens", type=int, default=96, help="max tokens per self-distilled answer")
+    p.add_argument("--alpha", type=number(at_least=0, at_most=1), default=0.8, help="unit-marking probability threshold")
+    p.add_argument("--k", type=whole(1), default=3, help="[PAD] slots per step (units are at most k+1 tokens)")
+    p.add_argument("--seq-len", type=whole(2), default=96, help="tokens per code window")
+    p.add_argument("--code-sequences", type=whole(0), default=160, help="number of stdlib code windows")
+    p.add_argument("--answer-tokens", type=whole(1), default=96, help="max tokens per self-distilled answer")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.set_defaults(func=_prepare)
 
@@ -88,13 +88,13 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
                               formatter_class=HelpFormatter)
     t.add_argument("--data", type=Path, default=DEFAULT_DIR / "data", help="the folder `prepare` wrote")
     t.add_argument("--out", type=Path, default=DEFAULT_DIR / "model", help="where the fine-tuned model is saved")
-    t.add_argument("--steps", type=int, default=200, help="optimizer steps")
-    t.add_argument("--batch-size", type=int, default=4, help="examples per step")
-    t.add_argument("--lr", type=float, default=2e-4, help="peak learning rate")
-    t.add_argument("--top-layers", type=int, default=4, help="train the top N blocks; 0 = full fine-tuning")
-    t.add_argument("--budget-s", type=float, default=None, help="stop training after this many seconds")
+    t.add_argument("--steps", type=whole(1), default=200, help="optimizer steps")
+    t.add_argument("--batch-size", type=whole(1), default=4, help="examples per step")
+    t.add_argument("--lr", type=number(above=0), default=2e-4, help="peak learning rate")
+    t.add_argument("--top-layers", type=whole(0), default=4, help="train the top N blocks; 0 = full fine-tuning")
+    t.add_argument("--budget-s", type=number(above=0), default=None, help="stop training after this many seconds")
     t.add_argument("--seed", type=int, default=0, help="random seed")
-    t.add_argument("--warmup-steps", type=int, default=10, help="learning-rate warm-up steps")
+    t.add_argument("--warmup-steps", type=whole(0), default=10, help="learning-rate warm-up steps")
     t.add_argument("--device", default="cpu", help="cpu or cuda")
     t.set_defaults(func=_train)
 
@@ -105,15 +105,15 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     # a name of its own in the current directory: never the repository's committed benchmarks/results/lud
     b.add_argument("--results", type=Path, default=Path("lud_bench"), help="writes <path>.json and <path>.md")
     b.add_argument("--overwrite", action="store_true", help="replace result files that exist")
-    b.add_argument("--prompts", type=int, default=4, help="prompts per domain (code, instructions)")
-    b.add_argument("--max-new-tokens", type=int, default=48, help="tokens per answer")
-    b.add_argument("--alphas", type=float, nargs="+", default=[0.5, 0.7, 0.9], help="alphas of unverified LUD")
-    b.add_argument("--verify-alphas", type=float, nargs="+", default=[0.5], help="alphas of verified LUD")
-    b.add_argument("--lookup-alphas", type=float, nargs="+", default=[0.5],
+    b.add_argument("--prompts", type=whole(1), default=4, help="prompts per domain (code, instructions)")
+    b.add_argument("--max-new-tokens", type=whole(1), default=48, help="tokens per answer")
+    b.add_argument("--alphas", type=number(at_least=0), nargs="+", default=[0.5, 0.7, 0.9], help="alphas of unverified LUD")
+    b.add_argument("--verify-alphas", type=number(at_least=0), nargs="+", default=[0.5], help="alphas of verified LUD")
+    b.add_argument("--lookup-alphas", type=number(at_least=0), nargs="+", default=[0.5],
                    help="alphas of verified LUD that also drafts by prompt lookup")
-    b.add_argument("--k", type=int, default=3, help="[PAD] slots per step")
+    b.add_argument("--k", type=whole(1), default=3, help="[PAD] slots per step")
     b.add_argument("--device", default="cpu", help="cpu or cuda")
-    b.add_argument("--threads", type=int, default=1, help="torch threads (one keeps a shared CPU's timings fair)")
+    b.add_argument("--threads", type=whole(1), default=1, help="torch threads (one keeps a shared CPU's timings fair)")
     b.set_defaults(func=_bench)
 
 
@@ -127,6 +127,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.func(args)
     except (SotkitError, FileNotFoundError) as exc:
         return failed(exc)
+    except KeyboardInterrupt:
+        return interrupted(args.command)
     return 0
 
 

@@ -36,7 +36,13 @@ class LexicalUnits(Engine):
         if not config_file.is_file():
             raise ConfigError(f"decoding='lexical_unit' needs a model fine-tuned with [PAD] slots, and {model!r} has "
                               f"no {CONFIG_FILE}; create one with `sotkit engines lud prepare` and `... train`")
-        saved = json.loads(config_file.read_text())
+        try:
+            saved = json.loads(config_file.read_text(encoding="utf-8"))
+            if not isinstance(saved, dict):
+                raise ValueError(f"a JSON {type(saved).__name__}, not an object")
+        except ValueError as exc:  # UnicodeDecodeError is one
+            raise ConfigError(f"{str(config_file)!r} is damaged ({exc}); train the model again with `sotkit "
+                              "engines lud train`") from None
         self.settings = {"alpha": saved.get("alpha", 0.9) if alpha is None else alpha,
                          "k": saved.get("k", 3) if k is None else k, "verify": verify, "lookup": lookup}
         if self.settings["k"] and not any(PAD_TOKEN in path.read_text(errors="replace")

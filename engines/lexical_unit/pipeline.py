@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import pickle
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -16,8 +17,11 @@ from typing import Callable
 
 import torch
 
+from ..commands import can_make
+from ..errors import ConfigError
 from . import data
 from .decoding import PAD_TOKEN, add_pad_token, pad_token_id
+from .engine import CONFIG_FILE
 from .train import TrainConfig, fine_tune, mark_and_pack, save_lud
 from .units import SlotExample
 
@@ -46,6 +50,8 @@ def _load_base(name: str, device: str):
 def prepare(out_dir: str | Path, config: PrepareConfig, log: Callable[[str], None] = print) -> dict:
     """Write the corpora and the packed ``[PAD]``-slot examples to ``out_dir``; return a summary."""
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"the data folder {out} is a file; give a folder for the examples")
     base, tokenizer = _load_base(config.model, config.device)  # first: a wrong --model leaves no empty folder
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -92,7 +98,11 @@ def _prepared(data_dir: str | Path, name: str) -> Path:
 
 def load_examples(data_dir: str | Path) -> list[SlotExample]:
     """The packed examples ``prepare`` wrote."""
-    return [SlotExample(**e) for e in torch.load(_prepared(data_dir, EXAMPLES_FILE))]
+    path = _prepared(data_dir, EXAMPLES_FILE)
+    try:
+        return [SlotExample(**e) for e in torch.load(path)]
+    except (OSError, RuntimeError, EOFError, TypeError, pickle.UnpicklingError) as exc:  # a copy cut short
+        raise ConfigError(f"{path} is damaged ({exc}); run `prepare` again (sotkit engines lud prepare)") from None
 
 
 def _load_corpus(data_dir: str | Path) -> dict:
@@ -104,8 +114,22 @@ def load_answers(data_dir: str | Path) -> dict[str, list[int]]:
     return _load_corpus(data_dir)["answers"]
 
 
+def check_out_dir(out_dir: str | Path) -> None:
+    """Refuse, before any training, a folder the model could not be saved to, or would be saved over something
+    else in (the base model's own folder: its weights and tokenizer replaced); one ``train`` wrote before is
+    replaced."""
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"the output folder {out} is a file; give a folder for the model")
+    if out.is_dir() and any(out.iterdir()) and not (out / CONFIG_FILE).exists():
+        raise ConfigError(f"the output folder {out} holds files but no {CONFIG_FILE} (a model of its own?), which "
+                          "the trained model would be written over; give a new or empty folder")
+    can_make(out / CONFIG_FILE, f"the output folder {out}")
+
+
 def train(data_dir: str | Path, out_dir: str | Path, config: TrainConfig, log: Callable[[str], None] = print) -> dict:
     """Fine-tune a copy of the base model on ``prepare``'s examples and save it to ``out_dir``."""
+    check_out_dir(out_dir)
     corpus = _load_corpus(data_dir)
     prepared = corpus["summary"]["config"]
     if (prepared["alpha"], prepared["k"]) != (config.alpha, config.k):

@@ -57,9 +57,9 @@ class LocalProvider(Provider):
         check_device(device)
         check_dtype(dtype)
         if decoding is None:  # focus_weights= alone chose FocusLLM before decoding='focusllm' existed
-            decoding = "focusllm" if options.get("focus_weights") else "greedy"
-            if not options.get("focus_weights", True):
-                del options["focus_weights"]  # None or False: no FocusLLM
+            decoding = "focusllm" if options.get("focus_weights") not in (None, False) else "greedy"
+            if options.get("focus_weights", True) in (None, False):
+                del options["focus_weights"]  # no FocusLLM; anything else (a path, even '') is the engine's to check
         self.engine = registry.create(decoding, model_name, options, common=("device", "dtype"))
         self.model = f"local:{model_name}"
         self._name = model_name

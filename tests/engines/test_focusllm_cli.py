@@ -92,3 +92,51 @@ def test_bench_numbers_out_of_range_are_refused_before_loading(no_loading, capsy
     with pytest.raises(SystemExit) as exit:
         cli.main(["bench", "--untrained", f"{option}={value}"])
     assert exit.value.code == 2 and f"argument {option}: '{value}': {message}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["train", "--lr", "-1"], "argument --lr: '-1': give a number above 0"),
+    (["train", "--chunk-size", "0"], "argument --chunk-size: '0': give a whole number, at least 1"),
+    (["train", "--steps", "0"], "argument --steps: '0': give a whole number, at least 1"),
+    (["train", "--repetition-share", "2"], "argument --repetition-share: '2': give a number at least 0 and at most 1"),
+    (["train", "--threads", "0"], "argument --threads: '0': give a whole number, at least 1"),
+    (["bench", "--untrained", "--chunk-size", "-5"], "argument --chunk-size: '-5': give a whole number, at least 1"),
+    (["bench", "--untrained", "--passkey", "focusllm:0"], "give lengths in tokens, such as 2048,4096"),
+])
+def test_numbers_out_of_range_are_refused_as_the_command_line_is_read(no_loading, capsys, arguments, message):
+    # probe 139: each ended in a traceback after loading (or training), or trained and saved without a word
+    with pytest.raises(SystemExit) as exit:
+        cli.main(arguments)
+    assert exit.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_where_results_go_is_checked_before_the_work(no_loading, tmp_path, capsys):
+    # probe 139: --weights or --out naming a folder failed with a traceback after the training or every
+    # measurement (91 CPU-minutes for the README's run), the results lost
+    base = str(save_tiny_chat_model(tmp_path / "tiny"))
+    capsys.readouterr()
+    assert cli.main(["train", "--base", base, "--weights", str(tmp_path)]) == 2
+    assert f"--weights {tmp_path} is a directory" in one_error_line(capsys)
+    assert cli.main(["train", "--base", base, "--weights", "/proc/w.safetensors"]) == 2
+    assert "--weights /proc/w.safetensors cannot be written" in one_error_line(capsys)
+    assert cli.main(["train", "--base", base, "--min-chunks", "5", "--max-chunks", "2"]) == 2
+    assert "--min-chunks 5 is more than --max-chunks 2" in one_error_line(capsys)
+    assert cli.main(["bench", "--base", base, "--untrained", "--out", str(tmp_path)]) == 2
+    assert f"--out {tmp_path} is a directory" in one_error_line(capsys)
+
+
+def test_training_does_not_replace_another_models_weights(no_loading, tmp_path, capsys):
+    # probe 139: the default weights file is named after the model's folder, and training another model of that
+    # folder name replaced the first one's weights without a word
+    from transformers import AutoModelForCausalLM
+
+    from sotkit.engines.focusllm import FocusConfig, FocusLLM
+    from sotkit.engines.focusllm.engine import base_fingerprint
+
+    first, second = (save_tiny_chat_model(tmp_path / name / "model", seed=seed) for name, seed in (("a", 1), ("b", 2)))
+    weights = FocusLLM(AutoModelForCausalLM.from_pretrained(first), FocusConfig(16, 8, 4)).save_focus_weights(
+        tmp_path / "model.safetensors", base=base_fingerprint(str(first)))
+    kept = weights.read_bytes()
+    capsys.readouterr()
+    assert cli.main(["train", "--base", str(second), "--weights", str(weights)]) == 2
+    assert "were trained for another base model" in one_error_line(capsys) and weights.read_bytes() == kept

@@ -80,8 +80,8 @@ def test_weights_of_another_size_without_a_fingerprint_fail_the_call_as_a_config
     engine = Focus(str(smaller), focus_weights=weights)
     model = AutoModelForCausalLM.from_pretrained(smaller, dtype=torch.float32).eval()
     request = ChatRequest(Prompt("Why is tea good?"), max_tokens=4, context="Tea is a leaf. " * 8)
-    with pytest.raises(ConfigError, match=r"trained for another base model .*focus.weight is \(\d+, \d+\) there, "
-                                          r"\(\d+, \d+\) here"):
+    with pytest.raises(ConfigError, match=r"cannot serve .* does not fit this base model: .*focus.weight is "
+                                          r"\(\d+, \d+\) there, \(\d+, \d+\) here"):
         engine.generate_one((model, AutoTokenizer.from_pretrained(smaller)), request, lambda text: None, lambda: False)
 
 
@@ -115,3 +115,30 @@ def test_a_context_too_long_for_focusllm_is_refused_in_its_own_numbers(tiny):
                                           r"about \d+ tokens") as caught:
         engine.generate_one((model, tokenizer), request, lambda text: None, lambda: False)
     assert tokens - 20 < int(caught.value.args[0].split("context's ")[1].split()[0]) <= tokens
+
+
+def test_damaged_weights_are_refused_naming_the_file(tiny, tmp_path):
+    # probe 139: a file cut short passed the client's construction and failed its first call with safetensors' own
+    # error; one holding NaNs answered in special tokens, blamed on reasoning and on the context window
+    directory, weights = tiny
+    cut = tmp_path / "cut.safetensors"
+    cut.write_bytes(weights.read_bytes()[:-100])
+    with pytest.raises(ConfigError, match=r"focus_weights='.*cut.safetensors' is cut short \([\d,]+ of its [\d,]+ "
+                                          r"bytes\): copy it again whole"):
+        Focus(str(directory), focus_weights=cut)
+    with pytest.raises(ConfigError, match=r"focus_weights='': pass True"):
+        Focus(str(directory), focus_weights="")
+    from safetensors.torch import load_file, save_file
+
+    tensors = load_file(str(weights))
+    name = sorted(tensors)[0]
+    tensors[name][0, 0] = float("nan")
+    nan = tmp_path / "nan.safetensors"
+    save_file(tensors, str(nan), metadata={"focus_config": json.dumps({"chunk_size": 16, "local_window": 8,
+                                                                         "fragment_len": 4})})
+    engine = Focus(str(directory), focus_weights=nan)  # the header is whole: found as the weights load
+    model = AutoModelForCausalLM.from_pretrained(directory, dtype=torch.float32).eval()
+    request = ChatRequest(Prompt("Why is tea good?"), max_tokens=4, context="Tea is a leaf. " * 8)
+    with pytest.raises(ConfigError, match=rf"nan.safetensors is damaged: {name} holds values that are not finite"):
+        engine.generate_one((model, AutoTokenizer.from_pretrained(directory)), request, lambda text: None,
+                            lambda: False)

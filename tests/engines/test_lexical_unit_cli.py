@@ -127,3 +127,76 @@ def test_results_of_the_embedded_model_are_titled_with_its_name(tmp_path):
     results = {"base_model": "smollm2", "domains": {}, "perplexity": {}, "training": {}, "machine": {"device": "CPU"}}
     write_results(results, tmp_path / "r")
     assert (tmp_path / "r.md").read_text().startswith("# Lexical-unit decoding on SmolLM2-135M-Instruct (CPU)")
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["prepare", "--k", "-3"], "argument --k: '-3': give a whole number, at least 1"),
+    (["prepare", "--alpha", "-1"], "argument --alpha: '-1': give a number at least 0 and at most 1"),
+    (["prepare", "--seq-len", "0"], "argument --seq-len: '0': give a whole number, at least 2"),
+    (["train", "--batch-size", "0"], "argument --batch-size: '0': give a whole number, at least 1"),
+    (["train", "--lr", "-1"], "argument --lr: '-1': give a number above 0"),
+    (["train", "--steps", "0"], "argument --steps: '0': give a whole number, at least 1"),
+    (["train", "--top-layers", "-1"], "argument --top-layers: '-1': give a whole number, at least 0"),
+    (["bench", "--prompts", "0"], "argument --prompts: '0': give a whole number, at least 1"),
+    (["bench", "--threads", "0"], "argument --threads: '0': give a whole number, at least 1"),
+])
+def test_numbers_out_of_range_are_refused_as_the_command_line_is_read(capsys, arguments, message):
+    # probe 139: each ended in a traceback (--k -3 after 334 s of self-distillation, --prompts 0 a
+    # ZeroDivisionError), or was taken without a word (--steps 0 saved an untrained model)
+    with pytest.raises(SystemExit) as exit:
+        cli.main(arguments)
+    assert exit.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_train_refuses_an_out_folder_it_would_write_over_before_training(lud_folders, tmp_path, capsys):
+    # probe 139: --out naming the base model's own folder replaced its weights and tokenizer, and bench then
+    # compared the fine-tuned model with itself; an --out file or a damaged examples.pt failed after training
+    base = lud_folders / "tiny_base"
+    before = {path.name: path.read_bytes() for path in base.iterdir()}
+    train = ["train", "--data", str(lud_folders / "data"), "--steps", "1", "--batch-size", "2", "--top-layers", "0"]
+    capsys.readouterr()
+    assert cli.main([*train, "--out", str(base)]) == 2
+    assert "holds files but no lud_config.json (a model of its own?)" in one_error_line(capsys)
+    assert {path.name: path.read_bytes() for path in base.iterdir()} == before
+    (afile := tmp_path / "afile").write_text("x")
+    assert cli.main([*train, "--out", str(afile)]) == 2
+    assert "is a file; give a folder for the model" in one_error_line(capsys)
+    assert cli.main([*train, "--out", "/proc/lud_model"]) == 2
+    assert "the output folder /proc/lud_model cannot be written" in one_error_line(capsys)
+    cut = tmp_path / "cut"
+    cut.mkdir()
+    (cut / "corpus.json").write_bytes((lud_folders / "data" / "corpus.json").read_bytes())
+    (cut / "examples.pt").write_bytes((lud_folders / "data" / "examples.pt").read_bytes()[:300])
+    assert cli.main(["train", "--data", str(cut), "--out", str(tmp_path / "model")]) == 2
+    assert "examples.pt is damaged (" in one_error_line(capsys) and not (tmp_path / "model").exists()
+    assert cli.main([*train, "--out", str(lud_folders / "model")]) == 0  # a model train wrote before: replaced
+
+
+def test_bench_refuses_answers_longer_than_the_models_context(lud_folders, tmp_path, capsys):
+    # probe 139: greedy decoded past the window and LUD stopped at it, so verified LUD (greedy's tokens exactly)
+    # showed as 76% agreement
+    assert cli.main(["bench", "--model-dir", str(lud_folders / "model"), "--data", str(lud_folders / "data"),
+                     "--results", str(tmp_path / "r"), "--prompts", "1", "--max-new-tokens", "5000"]) == 2
+    assert "--max-new-tokens 5000 does not fit the model's context of 1024 tokens" in capsys.readouterr().err
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_a_damaged_lud_config_is_refused_when_the_client_is_built(lud_folders, tmp_path):
+    import shutil
+
+    import sotkit
+
+    model = shutil.copytree(lud_folders / "model", tmp_path / "model")
+    (model / "lud_config.json").write_text('{"alpha": 0.5,')
+    with pytest.raises(sotkit.ConfigError, match=r"lud_config.json' is damaged \(.*\); train the model again"):
+        sotkit.SoT(f"local:{model}", decoding="lexical_unit")
+
+
+def test_ctrl_c_is_one_line_and_the_shells_status(monkeypatch, capsys):
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_train", interrupted)
+    assert cli.main(["train"]) == 130
+    assert capsys.readouterr().err == ("sotkit: interrupted (Ctrl-C): train did not finish, and wrote nothing more "
+                                       "(to stop a training early and keep it, give it a time budget)\n")
