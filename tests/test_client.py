@@ -324,6 +324,28 @@ def test_aiohttp_with_credentials_in_the_base_url_is_refused_at_construction(pro
         sotkit.SoT(f"{provider}:m", api_key="k", base_url="http://user:pw-secret@127.0.0.1:9/v1", http="aiohttp")
 
 
+# probe 140: httpx logs every request's URL at INFO ("HTTP Request: POST http://proxyuser:PASSWORD@..."), the SDKs at
+# DEBUG: the credentials went into the log of every call, in clear
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+@pytest.mark.parametrize("where", ["base_url", "environment"])
+async def test_a_base_urls_credentials_are_sent_as_before_but_never_logged(provider, where, caplog, monkeypatch):
+    import base64
+    import logging
+
+    with FakeLLMServer("A short answer.") as server:
+        url = getattr(server, f"{provider}_base_url").replace("http://", "http://proxy%40user:Pass%2Fw0rd-3@")
+        options = {"base_url": url} if where == "base_url" else {}
+        if where == "environment":
+            monkeypatch.setenv(f"{provider.upper()}_BASE_URL", url)
+        with caplog.at_level(logging.DEBUG):
+            result = await sotkit.generate("Why?", model=f"{provider}:m", api_key="k", mode="sequential", **options)
+    assert result.text == "A short answer."
+    # what httpx sends from a URL's user info: a Basic header of the decoded name and password
+    basic = base64.b64encode(b"proxy@user:Pass/w0rd-3").decode()
+    assert server.requests[0].headers["authorization"] == f"Basic {basic}"
+    assert caplog.records and not [r for r in caplog.records if "w0rd" in r.getMessage()]
+
+
 @pytest.mark.parametrize("http", ["httpx", "aiohttp"])
 def test_a_base_url_whose_password_holds_a_slash_is_refused_with_what_to_do(http):
     # it was "must be an http:// or https:// URL with a host", which it has

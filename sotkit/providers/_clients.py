@@ -36,7 +36,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from types import ModuleType
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import anyio
 import anyio.to_thread
@@ -331,10 +331,18 @@ def sdk_clients(sdk_name: str, http: str | None, make: Callable[[ModuleType, Any
                           "http='aiohttp' cannot send: use http='httpx' (the default; unset $SOTKIT_HTTP if it says "
                           "aiohttp), or drop the credentials from the URL")
 
+    parts = urlsplit(base_url or "")
+    # a URL's credentials go as httpx sends them from the URL (a Basic header), but not in the URL, which httpx logs
+    # at INFO for every request (and the SDKs at DEBUG)
+    auth = {"auth": (unquote(parts.username or ""), unquote(parts.password or ""))} if "@" in parts.netloc else {}
+
     def build(tls: ssl.SSLContext) -> Any:
         sdk = import_sdk(sdk_name, warm)
         http_client = sdk.DefaultAioHttpClient if backend == "aiohttp" else sdk.DefaultAsyncHttpxClient
-        return make(sdk, http_client(verify=tls))
+        client = make(sdk, http_client(verify=tls, **auth))
+        if auth:
+            client.base_url = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+        return client
 
     pool = ClientPool(build, calls_per_client=CALLS_PER_CLIENT[backend], sdk=sdk_name,
                       prepare=functools.partial(import_sdk, sdk_name, warm), asyncio_only=backend == "aiohttp")
