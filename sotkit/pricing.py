@@ -15,6 +15,7 @@ prices no model of the client is no error, since one table may serve several cli
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import warnings
 from collections.abc import Mapping
@@ -36,9 +37,11 @@ class Prices:
         self._models: set[str] = set()  # the client's (``check_models``): a key for one of them is no typo
 
     def cost(self, model: str, input_tokens: int, output_tokens: int, cache_read_tokens: int = 0,
-             cache_write_tokens: int = 0) -> float | None:
+             cache_write_tokens: int = 0, service_tier: str | None = None, at: float | None = None) -> float | None:
         """One call's cost. The prompt cache's reads and writes are part of ``input_tokens``: the library prices them
-        at the cache's prices, an override (which has none) at its input price."""
+        at the cache's prices, an override (which has none) at its input price. The library prices a ``service_tier``
+        at its rates (the standard ones for a tier it does not list) and the call at the prices of its time ``at``
+        (seconds since the epoch; now when None)."""
         if (price := self.overrides.get(model)) is not None:
             return (input_tokens * price[0] + output_tokens * price[1]) / 1e6
         if model.partition(":")[0] in FREE_PROVIDERS:
@@ -52,7 +55,8 @@ class Prices:
         calculation = genai_prices.calc_price(
             genai_prices.Usage(input_tokens=input_tokens, output_tokens=output_tokens,
                                cache_read_tokens=cache_read_tokens, cache_write_tokens=cache_write_tokens),
-            found[1], provider_id=found[0])
+            found[1], provider_id=found[0], price_context={"service_tier": service_tier} if service_tier else None,
+            genai_request_timestamp=None if at is None else datetime.datetime.fromtimestamp(at, datetime.timezone.utc))
         return float(calculation.total_price)  # per call: a long prompt's tier is the call's own
 
     def check_models(self, models: list[str]) -> None:

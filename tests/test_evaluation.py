@@ -324,13 +324,14 @@ def read_results(path: Path) -> list[dict[str, object]]:
 
 
 def comparable(path: Path) -> dict[str, object]:
-    """The last record of each id without its timings and set-up fingerprints (the two runs reach the server one
-    through options, one through the environment): what must not depend on interruptions."""
+    """The last record of each id without its timings (the calls' times among them) and set-up fingerprints (the
+    two runs reach the server one through options, one through the environment): what must not depend on
+    interruptions."""
     records = {}
     for record in read_results(path):
         records[record["id"]] = {
-            "answers": {m: {k: sorted(v) if k == "priced_calls" else v for k, v in a.items()  # points race
-                            if k not in ("latency_s", "first_text_s", "setup")}
+            "answers": {m: {k: sorted(call[:6] for call in v) if k == "priced_calls" else v  # points race
+                            for k, v in a.items() if k not in ("latency_s", "first_text_s", "setup")}
                         for m, a in record["answers"].items()},
             "judge": record["judge"] and {k: v for k, v in record["judge"].items() if k != "setup"},
             "error": record["error"],

@@ -338,3 +338,43 @@ def test_a_prices_key_one_slip_from_a_priced_model_of_the_client_is_warned_of_wh
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the main model is unknown; the fallback's key is no typo of its name
         assert usage.cost is None
+
+
+async def test_a_service_tier_is_priced_at_its_rates():
+    # probe 140: a call the server served at OpenAI's priority tier (every chunk says so) was priced at the standard
+    # rates, half its price; one at the flex tier at twice it
+    def library(tier: str | None, input_tokens: int, output_tokens: int) -> float:
+        return float(genai_prices.calc_price(genai_prices.Usage(input_tokens=input_tokens, output_tokens=output_tokens),
+                                             "gpt-5", provider_id="openai",
+                                             price_context={"service_tier": tier} if tier else None).total_price)
+
+    assert library("priority", 1000, 1000) > library(None, 1000, 1000) > library("flex", 1000, 1000)
+    costs = {}
+    with FakeLLMServer("A plain answer of a few words.", latency=FAST) as server:
+        for tier in ("priority", "flex", None):
+            async with sotkit.SoT("openai:gpt-5", base_url=server.openai_base_url, api_key="k", mode="sequential",
+                                  extra_body={"service_tier": tier} if tier else None) as sot:
+                usage = (await sot.generate("Why?")).usage
+            assert not usage.estimated and usage.priced_calls[0][5] == (tier or "default")
+            costs[tier] = (usage.cost, library(tier, usage.input_tokens, usage.output_tokens))
+    assert all(cost == pytest.approx(expected) for cost, expected in costs.values())
+    assert costs["priority"][0] > costs[None][0] > costs["flex"][0]
+
+
+def test_a_call_is_priced_at_the_prices_of_its_day():
+    # probe 140: a result's cost was priced at the prices of the day it was read, so the same result (kept, or
+    # pickled) read after a price change said another cost
+    import datetime
+
+    then = datetime.datetime(2026, 3, 1, tzinfo=datetime.timezone.utc)
+
+    def library(at: datetime.datetime | None) -> float:
+        return float(genai_prices.calc_price(genai_prices.Usage(input_tokens=10**6, output_tokens=10**6),
+                                             "claude-sonnet-4-6", provider_id="anthropic",
+                                             genai_request_timestamp=at).total_price)
+
+    call = ("anthropic:claude-sonnet-4-6", 10**6, 10**6, 0, 0, None, then.timestamp())
+    assert sotkit.Usage(priced_calls=[call]).cost == pytest.approx(library(then))
+    if library(then) == library(None):
+        pytest.skip("this genai-prices lists no change of this model's price since 2026-03-01")
+    assert sotkit.Usage(priced_calls=[call]).cost != pytest.approx(library(None))

@@ -122,6 +122,8 @@ class CallUsage:
     """Of ``input_tokens``, those the provider's prompt cache served (priced below the input price)."""
     cache_write_tokens: int = 0
     """Of ``input_tokens``, those written to the prompt cache (Anthropic prices them above the input price)."""
+    service_tier: str | None = None
+    """The service tier the server says served the call (OpenAI's ``priority``, ``flex``, ...), priced at its rates."""
     partial: bool = False
     """The prompt's counts, sent ahead of the output (Anthropic's ``message_start``): a call the client ends before its
     own counts keeps them, with its output estimated; the counts at the call's end replace them."""

@@ -230,7 +230,7 @@ class _Reading:
         # (some servers send "" on every chunk until the last)
         self.reason = ("refusal" if self.refused and done == "stop" else done) if done else self.reason
         if counts and is_count(counts.get("prompt_tokens")) and is_count(counts.get("completion_tokens")):
-            self.usage = _counted(counts)
+            self.usage = _counted(counts, data.get("service_tier"))
         return text
 
     @staticmethod
@@ -243,12 +243,14 @@ class _Reading:
         return [(None, reply)]
 
 
-def _counted(counts: dict) -> CallUsage:
-    """A usage object's counts, with the prompt cache's reads (``prompt_tokens_details.cached_tokens``) in the input."""
+def _counted(counts: dict, service_tier: Any = None) -> CallUsage:
+    """A usage object's counts, with the prompt cache's reads (``prompt_tokens_details.cached_tokens``) in the input,
+    and the service tier its chunk says served the call."""
     details = counts.get("prompt_tokens_details")
     cached = details.get("cached_tokens") if isinstance(details, dict) else None
     return CallUsage(counts["prompt_tokens"], counts["completion_tokens"],
-                     cache_read_tokens=cached if is_count(cached) else 0)
+                     cache_read_tokens=cached if is_count(cached) else 0,
+                     service_tier=service_tier if isinstance(service_tier, str) else None)
 
 
 def _chunk(data: Any) -> tuple[str | Signal | None, Any, dict | None, str | None]:

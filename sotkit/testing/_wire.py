@@ -169,10 +169,18 @@ class OpenAIChat(Dialect):
 
     def _chunk(self, record: RecordedRequest, rid: str, choices: list, usage: dict | None = None) -> bytes:
         chunk = {"id": rid, "object": "chat.completion.chunk", "created": int(time.time()),
-                 "model": record.model, "system_fingerprint": "fake", "choices": choices}
+                 "model": record.model, "service_tier": self._tier(record), "system_fingerprint": "fake",
+                 "choices": choices}
         if self._include_usage(record):
             chunk["usage"] = usage  # null on every chunk but the last, as the API sends it
         return _sse(chunk)
+
+    @staticmethod
+    def _tier(record: RecordedRequest) -> str:
+        """The service tier that served the request, as the API names it on every chunk: the one asked for, where it
+        is one (``auto`` and none get ``default``)."""
+        asked = record.body.get("service_tier")
+        return asked if asked in ("priority", "flex", "scale") else "default"
 
     @staticmethod
     def _include_usage(record: RecordedRequest) -> bool:
@@ -188,7 +196,7 @@ class OpenAIChat(Dialect):
 
     def complete_body(self, record: RecordedRequest, done: Completion, usage: CallUsage, rid: str) -> dict:
         return {"id": rid, "object": "chat.completion", "created": int(time.time()), "model": record.model,
-                "system_fingerprint": "fake",
+                "service_tier": self._tier(record), "system_fingerprint": "fake",
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": done.text, "refusal": None},
                              "finish_reason": self.finish_reasons[done.finish], "logprobs": None}],
                 "usage": self._usage(usage, done)}
