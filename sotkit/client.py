@@ -250,7 +250,9 @@ class SoT:
             configures = CLIENT_OPTIONS | (type(main).option_names() if main in self._owned else set())
             if client_only := sorted(not_requests & configures):
                 raise ConfigError(f"{', '.join(f'{name}=' for name in client_only)} configures the client, not "
-                                  "one request: pass it to sotkit.SoT(...) (or to sotkit.generate / sotkit.stream)")
+                                  "one request: pass it to sotkit.SoT(...), and share that client (sotkit.generate "
+                                  "and sotkit.stream take it too, but each builds a client of its own for its one "
+                                  "request, so limits such as rpm= then hold for that request alone)")
         check_names(options, REQUEST_FIELDS, "a request (per-request options)",
                     owners=owners(not_requests, self.model.partition(":")[0]))
         if "retry" in options and options["retry"] is None:  # as in SoT(retry=None): the client's policy

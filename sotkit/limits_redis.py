@@ -164,7 +164,11 @@ class RedisLimits:
         if not self.url.startswith(("redis://", "rediss://", "unix://")):
             raise ConfigError(f"limits={shown_url(self.url)!r}: a Redis URL starts with redis://, rediss:// or "
                               "unix://, for example 'redis://localhost:6379/0'")
-        parts = urlsplit(self.url)
+        try:
+            parts = urlsplit(self.url)
+        except ValueError as exc:  # "Invalid IPv6 URL": an unclosed [ (probe 140)
+            raise ConfigError(f"limits={shown_url(self.url)!r} is not a URL ({exc}): for example "
+                              "'redis://localhost:6379/0'") from None
         if user_info_cut(self.url):  # redis-py would read the password's start as the port
             raise ConfigError(f"limits={shown_url(self.url)!r}: a / ? or # in the user name or password ends the "
                               "host part of a URL: percent-encode it (%2F, %3F, %23)")

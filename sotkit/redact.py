@@ -7,6 +7,7 @@ This module imports nothing of sotkit's, so that every other module (options, li
 
 from __future__ import annotations
 
+import base64
 import re
 import weakref
 from collections.abc import Iterable
@@ -86,6 +87,9 @@ def hold(owner: object, keys: Iterable[object] = (), urls: Iterable[object] = ()
         parts = urlsplit(str(url))
         secret = parts.password if parts.password is not None else parts.username
         secrets |= {secret, unquote(secret)} if secret else set()  # the server may say it decoded
+        if parts.password:  # sent as a Basic header, which a proxy's error may quote
+            basic = f"{unquote(parts.username or '')}:{unquote(parts.password)}".encode()
+            secrets.add(base64.b64encode(basic).decode())
     if secrets := frozenset(secret for secret in secrets if len(secret) >= MIN_SECRET):
         if id(owner) not in _HELD:
             weakref.finalize(owner, _HELD.pop, id(owner), None)

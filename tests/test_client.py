@@ -16,7 +16,8 @@ import openai
 import pytest
 
 import sotkit
-from sotkit.testing import FakeLLMServer, Latency
+from sotkit.errors import describe
+from sotkit.testing import Fault, FakeLLMServer, Latency, Reply
 from tests.conftest import point_of, sot_responder
 
 pytestmark = pytest.mark.anyio
@@ -344,6 +345,14 @@ async def test_a_base_urls_credentials_are_sent_as_before_but_never_logged(provi
     basic = base64.b64encode(b"proxy@user:Pass/w0rd-3").decode()
     assert server.requests[0].headers["authorization"] == f"Basic {basic}"
     assert caplog.records and not [r for r in caplog.records if "w0rd" in r.getMessage()]
+    # ... and a proxy's error that quotes that header shows it as *** (probe 140: it was shown whole)
+    refusal = {"error": {"message": f"proxy: credentials Basic {basic} not allowed", "type": "permission_error"}}
+    with FakeLLMServer(Reply("", fault=Fault.status(403, body=refusal))) as server:
+        url = getattr(server, f"{provider}_base_url").replace("http://", "http://proxy%40user:Pass%2Fw0rd-3@")
+        monkeypatch.setenv(f"{provider.upper()}_BASE_URL", url)
+        with pytest.raises(Exception) as raised:
+            await sotkit.generate("Why?", model=f"{provider}:m", api_key="k", mode="sequential")
+    assert "credentials Basic *** not allowed" in describe(raised.value)
 
 
 @pytest.mark.parametrize("http", ["httpx", "aiohttp"])

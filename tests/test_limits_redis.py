@@ -422,6 +422,9 @@ async def test_refused_credentials_are_named_and_no_message_shows_the_password()
                                                   r"user name or password .* percent-encode it"),
     ("redis://:ab#sk-SECRET123@localhost:6379/0", r"limits='redis://:\*\*\*@localhost:6379/0': a / \? or #"),
     ({"url": "redis://:sk-SECRET123@h/0"}, r"limits= of type dict: must be a Redis URL"),
+    # probe 140: an unclosed [ raised urllib's bare ValueError ("Invalid IPv6 URL")
+    ("redis://:sk-SECRET123@127.0.0.1:6399[/0", r"limits='redis://:\*\*\*@127.0.0.1:6399\[/0' is not a URL "
+                                                r"\(Invalid IPv6 URL\)"),
 ])
 def test_no_shape_of_redis_url_shows_its_password(limits, message):
     with pytest.raises(sotkit.ConfigError, match=message) as raised:
