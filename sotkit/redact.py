@@ -87,13 +87,13 @@ def hold(owner: object, keys: Iterable[object] = (), urls: Iterable[object] = ()
         parts = urlsplit(str(url))
         secret = parts.password if parts.password is not None else parts.username
         secrets |= {secret, unquote(secret)} if secret else set()  # the server may say it decoded
-        if parts.password:  # sent as a Basic header, which a proxy's error may quote
-            basic = f"{unquote(parts.username or '')}:{unquote(parts.password)}".encode()
+        if secret:  # sent as a Basic header (a token alone as its user name), which a proxy's error may quote
+            basic = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}".encode()
             secrets.add(base64.b64encode(basic).decode())
     if secrets := frozenset(secret for secret in secrets if len(secret) >= MIN_SECRET):
         if id(owner) not in _HELD:
             weakref.finalize(owner, _HELD.pop, id(owner), None)
-        _HELD[id(owner)] = secrets
+        _HELD[id(owner)] = _HELD.get(id(owner), frozenset()) | secrets  # added to: a client's URL may hold fewer
 
 
 def redact(text: str) -> str:

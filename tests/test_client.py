@@ -325,6 +325,9 @@ def test_aiohttp_with_credentials_in_the_base_url_is_refused_at_construction(pro
         sotkit.SoT(f"{provider}:m", api_key="k", base_url="http://user:pw-secret@127.0.0.1:9/v1", http="aiohttp")
 
 
+KEY = "sk-proj-0123456789abcdef"  # long enough to be held as a secret ("k" is not)
+
+
 # probe 140: httpx logs every request's URL at INFO ("HTTP Request: POST http://proxyuser:PASSWORD@..."), the SDKs at
 # DEBUG: the credentials went into the log of every call, in clear
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
@@ -339,20 +342,37 @@ async def test_a_base_urls_credentials_are_sent_as_before_but_never_logged(provi
         if where == "environment":
             monkeypatch.setenv(f"{provider.upper()}_BASE_URL", url)
         with caplog.at_level(logging.DEBUG):
-            result = await sotkit.generate("Why?", model=f"{provider}:m", api_key="k", mode="sequential", **options)
+            result = await sotkit.generate("Why?", model=f"{provider}:m", api_key=KEY, mode="sequential", **options)
     assert result.text == "A short answer."
     # what httpx sends from a URL's user info: a Basic header of the decoded name and password
     basic = base64.b64encode(b"proxy@user:Pass/w0rd-3").decode()
     assert server.requests[0].headers["authorization"] == f"Basic {basic}"
     assert caplog.records and not [r for r in caplog.records if "w0rd" in r.getMessage()]
-    # ... and a proxy's error that quotes that header shows it as *** (probe 140: it was shown whole)
-    refusal = {"error": {"message": f"proxy: credentials Basic {basic} not allowed", "type": "permission_error"}}
+    # ... and a proxy's error that quotes that header, or the credentials, shows them as *** (probe 140: the header
+    # was shown whole; review 138: the password too, once the first client was made, with a key long enough to hold)
+    said = f"proxy: credentials Basic {basic} (proxy@user:Pass/w0rd-3) not allowed"
+    refusal = {"error": {"message": said, "type": "permission_error"}}
     with FakeLLMServer(Reply("", fault=Fault.status(403, body=refusal))) as server:
         url = getattr(server, f"{provider}_base_url").replace("http://", "http://proxy%40user:Pass%2Fw0rd-3@")
         monkeypatch.setenv(f"{provider.upper()}_BASE_URL", url)
         with pytest.raises(Exception) as raised:
-            await sotkit.generate("Why?", model=f"{provider}:m", api_key="k", mode="sequential")
-    assert "credentials Basic *** not allowed" in describe(raised.value)
+            await sotkit.generate("Why?", model=f"{provider}:m", api_key=KEY, mode="sequential")
+    assert "credentials Basic *** (proxy@user:***) not allowed" in describe(raised.value)
+
+
+def test_the_basic_header_of_a_token_alone_in_a_base_url_is_held_too():
+    # review 138: a user info of a token alone is sent as Basic base64("token:"), which was not held
+    import base64
+
+    from sotkit.redact import hold, redact
+
+    class Owner:
+        pass
+
+    owner = Owner()
+    hold(owner, urls=["http://gw-token-0123456789@127.0.0.1:9/v1"])
+    basic = base64.b64encode(b"gw-token-0123456789:").decode()
+    assert redact(f"Basic {basic} refused for gw-token-0123456789") == "Basic *** refused for ***"
 
 
 @pytest.mark.parametrize("http", ["httpx", "aiohttp"])
