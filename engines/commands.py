@@ -29,7 +29,7 @@ def failed(error: Exception) -> int:
 def interrupted(command: str) -> int:
     """Ctrl-C during a command: one line, not a traceback, and the shell's status for it."""
     keep = {"train": " (to stop a training early and keep it, give it a time budget)"}.get(command, "")
-    print(f"sotkit: interrupted (Ctrl-C): {command} did not finish, and wrote nothing more{keep}", file=sys.stderr)
+    print(f"sotkit: interrupted (Ctrl-C): {command} did not finish{keep}", file=sys.stderr)
     return 130
 
 

@@ -15,6 +15,7 @@ from importlib.util import find_spec
 from pathlib import Path
 
 import anyio
+import numpy
 import pytest
 
 import sotkit.providers.base
@@ -821,9 +822,9 @@ def test_labels_may_hold_the_line_separators_that_json_text_holds(tmp_path: Path
     ({"labels": ["1"] * 6 + ["0"] * 6}, "train: label 1 is '1'; each label is 0 or 1"),
     ({"labels": [2] * 6 + [0] * 6}, "train: label 1 is 2"),
     ({"questions": [None] + [q for q, _ in TINY[1:]]}, "train: question 1 must be non-empty text, not None"),
-    ({"folds": 1}, "folds=1: must be a whole number >= 2"),
-    ({"epochs": 0}, "epochs=0: must be a whole number >= 1"),
-    ({"l2": -1}, "l2=-1: must be a number >= 0"),
+    ({"folds": 1}, "train: folds=1: give a whole number, at least 2"),
+    ({"epochs": 0}, "train: epochs=0: give a whole number, at least 1"),
+    ({"l2": -1}, "train: l2=-1: give a number, at least 0"),
 ])
 def test_train_says_which_argument_is_wrong(change: dict, says: str) -> None:
     # probe 138: labels of "1" or 2 were dropped ("got 0 and 6"), folds=1 blamed the labels, l2=-1 was taken, a
@@ -834,12 +835,21 @@ def test_train_says_which_argument_is_wrong(change: dict, says: str) -> None:
     assert says in str(caught.value)
 
 
-def test_a_word_router_reads_chinese_words_a_character_each_as_its_features_do(tmp_path: Path) -> None:
-    # probe 138: "如何管理时间？" was one word it did not know, though it had weights for four of its six characters
-    weights = {"w:如": 1.0, "w:何": 1.0, "w:时": 1.0, "w:间": 1.0, "w:tips": 1.0}
+def test_train_takes_labels_and_counts_of_numpy_and_pandas() -> None:
+    # review 138: float labels (a pandas column with gaps is float64) and numpy's ints were refused
+    labels = numpy.array([y for _, y in TINY], dtype=numpy.float64)
+    classifier = train([q for q, _ in TINY], list(labels), features="words", folds=numpy.int64(3))
+    assert classifier.info["n"] == len(TINY) and classifier.info["sot"] == sum(y for _, y in TINY)
+
+
+def test_a_word_router_counts_the_words_its_features_read(tmp_path: Path) -> None:
+    # probe 138: "如何管理时间？" was one word it did not know, though it had weights for four of its six characters;
+    # review 138: so was every word of Russian or Korean, read a letter a feature
+    weights = {"w:如": 1.0, "w:何": 1.0, "w:时": 1.0, "w:间": 1.0, "w:tips": 1.0, "w:с": 1.0, "w:о": 1.0, "w:н": 1.0}
     classifier = LinearClassifier("words", weights, 0.0)
     assert learned_module.known_words(classifier, "如何管理时间？") == (4, 6)
-    assert learned_module.known_words(classifier, "Tips for café owners?") == (1, 4)  # as before: a word a word
+    assert learned_module.known_words(classifier, "сон?") == (3, 3)
+    assert learned_module.known_words(classifier, "Tips for café owners?") == (1, 5)  # "caf" and "é", as read
 
 
 async def test_evaluate_counts_the_decisions_that_fell_back() -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from ..commands import HelpFormatter, failed, interrupted, number, whole, writable_file
 from ..errors import ConfigError, SotkitError
 from ..models import EMBEDDED, check_device, check_dtype, device_name, load_model
-from .engine import _check_architecture, base_fingerprint, check_weights_fit, default_weights_path
+from .engine import CutShort, _check_architecture, base_fingerprint, check_weights_fit, default_weights_path
 
 
 def _ints(text: str) -> list[int]:
@@ -56,9 +56,10 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--base", default="smollm2", help="base model: 'smollm2' or a local HF directory")
     common.add_argument("--weights", type=Path, help="FocusLLM weights file (default: in sotkit's cache)")
-    common.add_argument("--threads", type=whole(1), help="torch CPU threads")
+    common.add_argument("--threads", type=whole(0), help="torch CPU threads (0: torch's default)")
     common.add_argument("--device", default="cpu", help="cpu, cuda or auto")
-    common.add_argument("--encode-batch-tokens", type=whole(1), help="tokens per chunk-encoding forward (raise on a GPU)")
+    common.add_argument("--encode-batch-tokens", type=whole(1),
+                        help="tokens per chunk-encoding forward (raise on a GPU)")
 
     train = subparsers.add_parser("train", parents=[common], help="train the candidate projections",
                                   formatter_class=HelpFormatter)
@@ -71,7 +72,8 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--target-len", type=whole(1), default=8, help="tokens predicted per example")
     train.add_argument("--min-chunks", type=whole(1), default=2, help="fewest memory chunks per example")
     train.add_argument("--max-chunks", type=whole(1), default=3, help="most memory chunks per example")
-    train.add_argument("--repetition-share", type=number(at_least=0, at_most=1), default=0.5, help="share of repetition examples")
+    train.add_argument("--repetition-share", type=number(at_least=0, at_most=1), default=0.5,
+                       help="share of repetition examples")
     train.add_argument("--corpus-chars", type=whole(1), default=2_000_000, help="characters of stdlib text to train on")
     train.add_argument("--eval-examples", type=whole(1), default=8, help="held-out examples scored before and after")
     train.add_argument("--seed", type=int, default=0, help="random seed")
@@ -216,7 +218,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 check_weights_fit(args.resume, args.base)
             writable_file(weights := args.weights or default_weights_path(args.base), "--weights")
             if weights.exists() and weights.stat().st_size and weights != args.resume:
-                check_weights_fit(weights, args.base)  # replaced only by weights of the same model: not another's
+                try:  # replaced only by weights of the same model, not another's (nor a file of another kind)
+                    check_weights_fit(weights, args.base)
+                except CutShort:
+                    pass  # left so by a save that was stopped: this training's weights replace them
         for option in ("report", "out"):  # the results of a long run: checked before it
             if (path := getattr(args, option, None)) is not None:
                 writable_file(path, f"--{option}")

@@ -154,22 +154,25 @@ def _safetensors_header(path: Path) -> tuple[Any, int]:
         return (json.loads(file.read(size)) if 0 < size < 100_000_000 else {}), 8 + size
 
 
+class CutShort(ConfigError):
+    """A file of FocusLLM weights whose tensors are not whole (a copy or a save cut short): training may replace it."""
+
+
 def _metadata(path: Path) -> tuple[dict[str, Any], str | None]:
     """The chunking config of a safetensors file of FocusLLM weights and its base model's fingerprint (None in a
     file from before it was stored), its header read without torch; or a ConfigError saying what the file is not."""
     try:
-        header, _ = _safetensors_header(path)
+        header, start = _safetensors_header(path)
         chunking = json.loads(header["__metadata__"]["focus_config"])
-    except (OSError, ValueError, TypeError, KeyError):
+        end = start + max(entry["data_offsets"][1] for name, entry in header.items() if name != "__metadata__")
+    except (OSError, ValueError, TypeError, KeyError, IndexError):
         chunking = None
     if not isinstance(chunking, dict) or not any(".focus." in name for name in header):
         raise ConfigError(f"focus_weights={str(path)!r} is not a file of FocusLLM weights (a safetensors file "
                           "written by `sotkit engines focus train` or FocusLLM.save_focus_weights)")
-    _, start = _safetensors_header(path)
-    ends = [entry["data_offsets"][1] for name, entry in header.items() if name != "__metadata__"]
-    if (size := path.stat().st_size) < start + max(ends):  # a copy or a save cut short: its tensors are not whole
-        raise ConfigError(f"focus_weights={str(path)!r} is cut short ({size:,} of its {start + max(ends):,} bytes): "
-                          "copy it again whole, or train new weights with `sotkit engines focus train`")
+    if (size := path.stat().st_size) < end:  # a copy or a save cut short: its tensors are not whole
+        raise CutShort(f"focus_weights={str(path)!r} is cut short ({size:,} of its {end:,} bytes): copy it again "
+                       "whole, or train new weights with `sotkit engines focus train`")
     trained_for = header["__metadata__"].get("base_model")
     return chunking, trained_for if isinstance(trained_for, str) else None
 

@@ -54,7 +54,8 @@ def build_trial(tokenizer, length: int, depth: float, passkey: str) -> PasskeyTr
     budget = length - len(intro) - len(needle) - len(question)
     unit = encode(FILLER)
     if budget < len(unit):
-        raise ConfigError(f"a passkey prompt of {length} tokens is too short; use at least {length - budget + len(unit)}")
+        raise ConfigError(f"a passkey prompt of {length} tokens is too short; use at least "
+                          f"{length - budget + len(unit)}")
     filler = (unit * (budget // len(unit) + 1))[:budget]
     # Cut the filler at a sentence boundary near the requested depth, so the needle is not glued mid-word.
     cut = round(depth * budget / len(unit)) * len(unit)

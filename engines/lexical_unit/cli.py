@@ -76,7 +76,8 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
                               formatter_class=HelpFormatter)
     p.add_argument("--data", type=Path, default=DEFAULT_DIR / "data", help="output folder for the examples")
     p.add_argument("--model", default="smollm2", help="base model: 'smollm2' or a local HF directory")
-    p.add_argument("--alpha", type=number(at_least=0, at_most=1), default=0.8, help="unit-marking probability threshold")
+    p.add_argument("--alpha", type=number(at_least=0, at_most=1), default=0.8,
+                   help="unit-marking probability threshold")
     p.add_argument("--k", type=whole(1), default=3, help="[PAD] slots per step (units are at most k+1 tokens)")
     p.add_argument("--seq-len", type=whole(2), default=96, help="tokens per code window")
     p.add_argument("--code-sequences", type=whole(0), default=160, help="number of stdlib code windows")
@@ -107,7 +108,8 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     b.add_argument("--overwrite", action="store_true", help="replace result files that exist")
     b.add_argument("--prompts", type=whole(1), default=4, help="prompts per domain (code, instructions)")
     b.add_argument("--max-new-tokens", type=whole(1), default=48, help="tokens per answer")
-    b.add_argument("--alphas", type=number(at_least=0), nargs="+", default=[0.5, 0.7, 0.9], help="alphas of unverified LUD")
+    b.add_argument("--alphas", type=number(at_least=0), nargs="+", default=[0.5, 0.7, 0.9],
+                   help="alphas of unverified LUD")
     b.add_argument("--verify-alphas", type=number(at_least=0), nargs="+", default=[0.5], help="alphas of verified LUD")
     b.add_argument("--lookup-alphas", type=number(at_least=0), nargs="+", default=[0.5],
                    help="alphas of verified LUD that also drafts by prompt lookup")

@@ -22,7 +22,7 @@ from ..errors import ConfigError
 from . import data
 from .decoding import PAD_TOKEN, add_pad_token, pad_token_id
 from .engine import CONFIG_FILE
-from .train import TrainConfig, fine_tune, mark_and_pack, save_lud
+from .train import TrainConfig, check_replaceable, fine_tune, mark_and_pack, save_lud
 from .units import SlotExample
 
 EXAMPLES_FILE = "examples.pt"
@@ -119,11 +119,7 @@ def check_out_dir(out_dir: str | Path) -> None:
     else in (the base model's own folder: its weights and tokenizer replaced); one ``train`` wrote before is
     replaced."""
     out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"the output folder {out} is a file; give a folder for the model")
-    if out.is_dir() and any(out.iterdir()) and not (out / CONFIG_FILE).exists():
-        raise ConfigError(f"the output folder {out} holds files but no {CONFIG_FILE} (a model of its own?), which "
-                          "the trained model would be written over; give a new or empty folder")
+    check_replaceable(out)
     can_make(out / CONFIG_FILE, f"the output folder {out}")
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -190,18 +191,37 @@ def fine_tune(
     return report
 
 
+def check_replaceable(path: Path) -> None:
+    """Refuse a model folder that is a file, or holds files but no ``lud_config.json`` (a model of its own, say the
+    base model's: ``save_lud`` replaces the folder whole); an empty one, or one ``save_lud`` wrote, is replaced."""
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"the output folder {path} is a file; give a folder for the model")
+    if path.is_dir() and any(not p.name.startswith(".") for p in path.iterdir()) and not (path / CONFIG_FILE).exists():
+        raise ConfigError(f"the output folder {path} holds files but no {CONFIG_FILE} (a model of its own?), which "
+                          "the trained model would replace; give a new or empty folder")
+
+
 def save_lud(
     model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, path: str | Path, config: dict | None = None
 ) -> Path:
-    """Save a fine-tuned model, its tokenizer (with ``[PAD]``) and the LUD settings to one directory."""
+    """Save a fine-tuned model, its tokenizer (with ``[PAD]``) and the LUD settings to one directory, whole or not at
+    all: written beside it first, then put in its place (a save that is stopped leaves what was there)."""
     pad_token_id(tokenizer)  # refuse to save something load_lud could not decode with
     path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    for weights in path.glob("*.safetensors"):
+    check_replaceable(path)
+    saving, replaced = path.with_name(f".{path.name}.saving"), path.with_name(f".{path.name}.replaced")
+    for leftover in (saving, replaced):  # of a save stopped before
+        shutil.rmtree(leftover, ignore_errors=True)
+    saving.mkdir(parents=True)
+    model.save_pretrained(saving)
+    tokenizer.save_pretrained(saving)
+    for weights in saving.glob("*.safetensors"):
         as_ordinary_file(weights)
-    (path / CONFIG_FILE).write_text(json.dumps(config or {}, indent=2, default=_jsonable))
+    (saving / CONFIG_FILE).write_text(json.dumps(config or {}, indent=2, default=_jsonable))
+    if path.exists():
+        path.rename(replaced)
+    saving.rename(path)
+    shutil.rmtree(replaced, ignore_errors=True)
     return path
 
 

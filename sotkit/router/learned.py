@@ -18,6 +18,7 @@ from __future__ import annotations
 import difflib
 import json
 import math
+import numbers
 import random
 import re
 import threading
@@ -28,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import ConfigError, ModelNotAvailableError
 from ..forks import renewed_in_children
-from ..options import check_number, shown_value
+from ..options import shown_value
 from .base import Decision, FallsBack, SyncRouter
 from .rules import guard, normalise
 
@@ -221,7 +222,7 @@ class LinearClassifier:
                 raise ValueError("no 'format': 'sotkit-router/1' field")
             if data["format"] != "sotkit-router/1":
                 raise ValueError(f"format {data['format']!r}, while this sotkit reads 'sotkit-router/1'")
-            if data["features"] not in ("words", "minilm"):
+            if data["features"] not in _FEATURE_NAMES:
                 raise ValueError(f"unknown features {data['features']!r}")
             a, b = (float(v) for v in data["calibration"])
             classifier = cls(data["features"], {str(k): float(w) for k, w in data["weights"].items()},
@@ -392,11 +393,14 @@ def train(questions: Sequence[str], labels: Sequence[int], *, features: FeatureK
     for number, (question, label) in enumerate(zip(questions, labels), 1):
         if problem := _not_a_question(question):
             raise ConfigError(f"train: question {number} {problem}")
-        if not _is_label(label):
+        if isinstance(label, str) or label not in (0, 1):  # 1.0 too: a pandas column of labels with gaps is float
             raise ConfigError(f"train: label {number} is {shown_value(label)}; each label is 0 or 1 (or False/True)")
-    check_number("folds", folds, above=None, at_least=2, whole=True, optional=False)
-    check_number("epochs", epochs, above=None, at_least=1, whole=True, optional=False)
-    check_number("l2", l2, above=None, at_least=0, optional=False)
+    for name, value, least in (("folds", folds, 2), ("epochs", epochs, 1)):  # numpy's ints too
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < least:
+            raise ConfigError(f"train: {name}={shown_value(value)}: give a whole number, at least {least}")
+    if isinstance(l2, bool) or not isinstance(l2, numbers.Real) or not 0 <= l2 < math.inf:
+        raise ConfigError(f"train: l2={shown_value(l2)}: give a number, at least 0")
+    folds, epochs, l2 = int(folds), int(epochs), float(l2)
     labels = [int(label) for label in labels]
     if set(labels) != {0, 1} or min(labels.count(0), labels.count(1)) < folds:
         raise ConfigError(f"train needs at least {folds} questions of each label (sot_suitable 0 and 1); "
@@ -437,16 +441,11 @@ def validate_threshold(threshold: object, name: str = "threshold") -> float:
 #: list word gives ("Tips for Rocket League aerials?", 0.96; "Photoshop frequency separation tips?", 0.81)
 MIN_KNOWN_WORDS = 0.5
 SURE_OF_THE_UNFAMILIAR = 0.8
-_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
-_UNSPACED = "\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # Thai, kana, CJK
-#: a word's parts as ``word_features`` reads them: each character of a script written without spaces alone
-_PARTS = re.compile(f"[{_UNSPACED}]|[^{_UNSPACED}]+")
-
-
 def known_words(classifier: LinearClassifier, question: str) -> tuple[int, int]:
-    """How many of the words ``word_features`` reads in ``question`` the classifier has a weight for, of how many."""
-    words = [part for sentence in _asked(normalise(question).lower().splitlines() or [""])
-             for word in _WORD.findall(sentence) for part in _PARTS.findall(word)]
+    """How many of the words ``word_features`` reads in ``question`` (its letter tokens: an English word whole, any
+    other letter alone) the classifier has a weight for, of how many."""
+    words = [token for sentence in _asked(normalise(question).lower().splitlines() or [""])
+             for token in _TOKEN.findall(sentence) if token[0].isalpha()]
     return sum(f"w:{word}" in classifier.weights for word in words), len(words)
 
 
@@ -508,7 +507,7 @@ class LearnedRouter(FallsBack):
         mode: Mode = "sot" if p_sot >= self.threshold else "sequential"
         # as many digits as tell P from the threshold: not "P = 0.70, SoT from 0.70" for a sequential 0.699
         digits = next((d for d in (2, 3, 4, 6) if f"{p_sot:.{d}f}" != f"{self.threshold:.{d}f}"), 2)
-        threshold = f"{self.threshold:.6f}".rstrip("0").ljust(4, "0")  # 0.65, 0.50, 0.999: not 0.999 as 1.00
+        threshold = f"{self.threshold:.2f}" if round(self.threshold, 2) == self.threshold else repr(self.threshold)
         return Decision(mode, f"{self.name}: P(list of independent points) = {p_sot:.{digits}f}, SoT from "
                               f"{threshold}", p_sot if mode == "sot" else 1.0 - p_sot)
 
@@ -537,10 +536,6 @@ class Labelled:
 
 
 _LABEL_FIELDS = frozenset(("question", "sot_suitable", "category"))
-
-
-def _is_label(label: object) -> bool:
-    return label in (0, 1) and not isinstance(label, float)  # 1.0 is no label a file or a caller means
 
 
 def _not_a_question(question: object) -> str | None:
@@ -581,7 +576,7 @@ def read_labels(path: str | Path) -> list[Labelled]:
             question, label = record["question"], record["sot_suitable"]
             if problem := _not_a_question(question):
                 raise ValueError(f"'question' {problem}")
-            if not _is_label(label):
+            if label not in (0, 1) or isinstance(label, float):  # JSON's 1.0 is no label a file means
                 raise ValueError(f"'sot_suitable' must be 0 or 1 (or false/true), not {label!r}")
             category = record.get("category")
         except (ValueError, KeyError, TypeError, AttributeError) as exc:

@@ -99,7 +99,7 @@ def test_bench_numbers_out_of_range_are_refused_before_loading(no_loading, capsy
     (["train", "--chunk-size", "0"], "argument --chunk-size: '0': give a whole number, at least 1"),
     (["train", "--steps", "0"], "argument --steps: '0': give a whole number, at least 1"),
     (["train", "--repetition-share", "2"], "argument --repetition-share: '2': give a number at least 0 and at most 1"),
-    (["train", "--threads", "0"], "argument --threads: '0': give a whole number, at least 1"),
+    (["train", "--threads", "-1"], "argument --threads: '-1': give a whole number, at least 0"),  # 0: torch's
     (["bench", "--untrained", "--chunk-size", "-5"], "argument --chunk-size: '-5': give a whole number, at least 1"),
     (["bench", "--untrained", "--passkey", "focusllm:0"], "give lengths in tokens, such as 2048,4096"),
 ])
@@ -140,3 +140,20 @@ def test_training_does_not_replace_another_models_weights(no_loading, tmp_path, 
     capsys.readouterr()
     assert cli.main(["train", "--base", str(second), "--weights", str(weights)]) == 2
     assert "were trained for another base model" in one_error_line(capsys) and weights.read_bytes() == kept
+
+
+def test_training_replaces_weights_that_a_stopped_save_cut_short(no_loading, tmp_path, capsys, monkeypatch):
+    # review 138: weights cut short were refused as --weights of a new training, with the advice to train them
+    from transformers import AutoModelForCausalLM
+
+    from sotkit.engines.focusllm import FocusConfig, FocusLLM
+    from sotkit.engines.focusllm.engine import base_fingerprint
+
+    base = save_tiny_chat_model(tmp_path / "model")
+    weights = FocusLLM(AutoModelForCausalLM.from_pretrained(base), FocusConfig(16, 8, 4)).save_focus_weights(
+        tmp_path / "w.safetensors", base=base_fingerprint(str(base)))
+    weights.write_bytes(weights.read_bytes()[:-100])
+    monkeypatch.setattr(cli, "_train", lambda args: print("trained"))
+    capsys.readouterr()
+    assert cli.main(["train", "--base", str(base), "--weights", str(weights)]) == 0
+    assert capsys.readouterr().out == "trained\n"

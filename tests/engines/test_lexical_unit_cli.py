@@ -170,6 +170,30 @@ def test_train_refuses_an_out_folder_it_would_write_over_before_training(lud_fol
     assert cli.main(["train", "--data", str(cut), "--out", str(tmp_path / "model")]) == 2
     assert "examples.pt is damaged (" in one_error_line(capsys) and not (tmp_path / "model").exists()
     assert cli.main([*train, "--out", str(lud_folders / "model")]) == 0  # a model train wrote before: replaced
+    (hidden := tmp_path / "hidden").mkdir()
+    (hidden / ".gitkeep").write_text("")  # review 138: a folder of hidden files alone was refused
+    assert cli.main([*train, "--out", str(hidden)]) == 0 and (hidden / "lud_config.json").exists()
+
+
+def test_a_stopped_save_leaves_the_model_that_was_there(lud_folders, monkeypatch, capsys):
+    # review 138: save_lud wrote in place, so a save stopped after the weights left a folder with no
+    # lud_config.json, which the next training then refused as a model of its own
+    from sotkit.engines.lexical_unit import train as train_module
+
+    model = lud_folders / "model"
+    before = {path.name: path.read_bytes() for path in model.iterdir()}
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_module.json, "dumps", stopped)  # the save's first JSON file stops it
+    assert cli.main(["train", "--data", str(lud_folders / "data"), "--out", str(model), "--steps", "1",
+                     "--batch-size", "2", "--top-layers", "0"]) == 130
+    monkeypatch.undo()
+    assert {path.name: path.read_bytes() for path in model.iterdir()} == before
+    assert cli.main(["train", "--data", str(lud_folders / "data"), "--out", str(model), "--steps", "1",
+                     "--batch-size", "2", "--top-layers", "0"]) == 0
+    assert not [p for p in lud_folders.iterdir() if p.name.startswith(".")]  # nothing left beside it
 
 
 def test_bench_refuses_answers_longer_than_the_models_context(lud_folders, tmp_path, capsys):
@@ -198,5 +222,5 @@ def test_ctrl_c_is_one_line_and_the_shells_status(monkeypatch, capsys):
 
     monkeypatch.setattr(cli, "_train", interrupted)
     assert cli.main(["train"]) == 130
-    assert capsys.readouterr().err == ("sotkit: interrupted (Ctrl-C): train did not finish, and wrote nothing more "
-                                       "(to stop a training early and keep it, give it a time budget)\n")
+    assert capsys.readouterr().err == ("sotkit: interrupted (Ctrl-C): train did not finish (to stop a training early "
+                                       "and keep it, give it a time budget)\n")
