@@ -207,7 +207,7 @@ def save_lud(
     """Save a fine-tuned model, its tokenizer (with ``[PAD]``) and the LUD settings to one directory, whole or not at
     all: written beside it first, then put in its place (a save that is stopped leaves what was there)."""
     pad_token_id(tokenizer)  # refuse to save something load_lud could not decode with
-    path = Path(path)
+    path = Path(path).absolute()  # "." has no name to save beside
     check_replaceable(path)
     saving, replaced = path.with_name(f".{path.name}.saving"), path.with_name(f".{path.name}.replaced")
     for leftover in (saving, replaced):  # of a save stopped before
