@@ -85,7 +85,7 @@ def hold(owner: object, keys: Iterable[object] = (), urls: Iterable[object] = ()
     secrets = {key for key in keys if isinstance(key, str)}
     for url in urls:
         parts = urlsplit(str(url))
-        secret = parts.password if parts.password is not None else parts.username
+        secret = parts.password or parts.username  # a token alone, also as curl's "TOKEN:" (an empty password)
         secrets |= {secret, unquote(secret)} if secret else set()  # the server may say it decoded
         if secret:  # sent as a Basic header (a token alone as its user name), which a proxy's error may quote
             basic = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}".encode()

@@ -373,6 +373,9 @@ def test_the_basic_header_of_a_token_alone_in_a_base_url_is_held_too():
     hold(owner, urls=["http://gw-token-0123456789@127.0.0.1:9/v1"])
     basic = base64.b64encode(b"gw-token-0123456789:").decode()
     assert redact(f"Basic {basic} refused for gw-token-0123456789") == "Basic *** refused for ***"
+    hold(owner, urls=["http://tok_9f8e7d6c5b4a:@127.0.0.1:9/v1"])  # review 139: curl's "TOKEN:" was not held at all
+    basic = base64.b64encode(b"tok_9f8e7d6c5b4a:").decode()
+    assert redact(f"token tok_9f8e7d6c5b4a, Basic {basic}") == "token ***, Basic ***"
 
 
 @pytest.mark.parametrize("http", ["httpx", "aiohttp"])

@@ -69,11 +69,14 @@ def check_weights_fit(path: Path, base: str) -> dict[str, Any]:
     """The chunking config of the FocusLLM weights at ``path``, or a ConfigError when they are no such weights or
     were trained for another base model than ``base`` (a folder of the same name, or another size: else another
     model's projections answer, or a raw size mismatch at the first call)."""
-    chunking, trained_for = _metadata(path)
+    chunking, trained_for, (size, end) = _metadata(path)
     if trained_for is not None and (this := base_fingerprint(base)) is not None and trained_for != this:
         raise ConfigError(f"focus_weights={str(path)!r} were trained for another base model than {base!r} (or for "
                           "it saved in another dtype); train them for it with `sotkit engines focus train --base "
                           f"{base} --weights NEW.safetensors` and pass focus_weights='NEW.safetensors'")
+    if size < end:  # a copy or a save cut short: its tensors are not whole (checked after whose they are)
+        raise CutShort(f"focus_weights={str(path)!r} is cut short ({size:,} of its {end:,} bytes): copy it again "
+                       "whole, or train new weights with `sotkit engines focus train`")
     return chunking
 
 
@@ -158,9 +161,10 @@ class CutShort(ConfigError):
     """A file of FocusLLM weights whose tensors are not whole (a copy or a save cut short): training may replace it."""
 
 
-def _metadata(path: Path) -> tuple[dict[str, Any], str | None]:
-    """The chunking config of a safetensors file of FocusLLM weights and its base model's fingerprint (None in a
-    file from before it was stored), its header read without torch; or a ConfigError saying what the file is not."""
+def _metadata(path: Path) -> tuple[dict[str, Any], str | None, tuple[int, int]]:
+    """The chunking config of a safetensors file of FocusLLM weights, its base model's fingerprint (None in a file
+    from before it was stored) and its size with the size its header says it has, the header read without torch;
+    or a ConfigError saying what the file is not."""
     try:
         header, start = _safetensors_header(path)
         chunking = json.loads(header["__metadata__"]["focus_config"])
@@ -170,11 +174,8 @@ def _metadata(path: Path) -> tuple[dict[str, Any], str | None]:
     if not isinstance(chunking, dict) or not any(".focus." in name for name in header):
         raise ConfigError(f"focus_weights={str(path)!r} is not a file of FocusLLM weights (a safetensors file "
                           "written by `sotkit engines focus train` or FocusLLM.save_focus_weights)")
-    if (size := path.stat().st_size) < end:  # a copy or a save cut short: its tensors are not whole
-        raise CutShort(f"focus_weights={str(path)!r} is cut short ({size:,} of its {end:,} bytes): copy it again "
-                       "whole, or train new weights with `sotkit engines focus train`")
     trained_for = header["__metadata__"].get("base_model")
-    return chunking, trained_for if isinstance(trained_for, str) else None
+    return chunking, trained_for if isinstance(trained_for, str) else None, (path.stat().st_size, end)
 
 
 ENGINE = Focus

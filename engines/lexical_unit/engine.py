@@ -13,6 +13,8 @@ from ..errors import ConfigError
 from ..streaming import Completion
 
 CONFIG_FILE = "lud_config.json"
+#: the key of the ``lud_config.json`` that a save writes first, until its end: a folder holding it is a save stopped
+SAVING = "saving"
 PAD_TOKEN = "[PAD]"  # decoding.PAD_TOKEN, which would import torch with its module
 
 
@@ -40,6 +42,8 @@ class LexicalUnits(Engine):
             saved = json.loads(config_file.read_text(encoding="utf-8"))
             if not isinstance(saved, dict):
                 raise ValueError(f"a JSON {type(saved).__name__}, not an object")
+            if saved.get(SAVING):
+                raise ValueError("the save that wrote it was stopped before its end")
         except ValueError as exc:  # UnicodeDecodeError is one
             raise ConfigError(f"{str(config_file)!r} is damaged ({exc}); train the model again with `sotkit "
                               "engines lud train`") from None

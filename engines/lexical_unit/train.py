@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -27,7 +26,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, P
 from ..errors import ConfigError
 from ..models import as_ordinary_file
 from .decoding import pad_token_id
-from .engine import CONFIG_FILE
+from .engine import CONFIG_FILE, SAVING
 from .units import SlotExample, build_example, collate, mark_units, token_probabilities
 
 
@@ -193,7 +192,7 @@ def fine_tune(
 
 def check_replaceable(path: Path) -> None:
     """Refuse a model folder that is a file, or holds files but no ``lud_config.json`` (a model of its own, say the
-    base model's: ``save_lud`` replaces the folder whole); an empty one, or one ``save_lud`` wrote, is replaced."""
+    base model's, which ``save_lud`` would write over); an empty one, or one ``save_lud`` wrote, is written into."""
     if path.exists() and not path.is_dir():
         raise ConfigError(f"the output folder {path} is a file; give a folder for the model")
     if path.is_dir() and any(not p.name.startswith(".") for p in path.iterdir()) and not (path / CONFIG_FILE).exists():
@@ -204,24 +203,19 @@ def check_replaceable(path: Path) -> None:
 def save_lud(
     model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, path: str | Path, config: dict | None = None
 ) -> Path:
-    """Save a fine-tuned model, its tokenizer (with ``[PAD]``) and the LUD settings to one directory, whole or not at
-    all: written beside it first, then put in its place (a save that is stopped leaves what was there)."""
+    """Save a fine-tuned model, its tokenizer (with ``[PAD]``) and the LUD settings to one directory. Its
+    ``lud_config.json`` is written first as a mark of a save under way and last whole: a save that is stopped leaves
+    a folder that the next save may replace and that ``load_lud`` refuses."""
     pad_token_id(tokenizer)  # refuse to save something load_lud could not decode with
-    path = Path(path).absolute()  # "." has no name to save beside
+    path = Path(path)
     check_replaceable(path)
-    saving, replaced = path.with_name(f".{path.name}.saving"), path.with_name(f".{path.name}.replaced")
-    for leftover in (saving, replaced):  # of a save stopped before
-        shutil.rmtree(leftover, ignore_errors=True)
-    saving.mkdir(parents=True)
-    model.save_pretrained(saving)
-    tokenizer.save_pretrained(saving)
-    for weights in saving.glob("*.safetensors"):
+    path.mkdir(parents=True, exist_ok=True)
+    (path / CONFIG_FILE).write_text(json.dumps({SAVING: True}))
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    for weights in path.glob("*.safetensors"):
         as_ordinary_file(weights)
-    (saving / CONFIG_FILE).write_text(json.dumps(config or {}, indent=2, default=_jsonable))
-    if path.exists():
-        path.rename(replaced)
-    saving.rename(path)
-    shutil.rmtree(replaced, ignore_errors=True)
+    (path / CONFIG_FILE).write_text(json.dumps(config or {}, indent=2, default=_jsonable))
     return path
 
 
@@ -237,7 +231,11 @@ def load_lud(path: str | Path, device: str = "cpu") -> tuple[PreTrainedModel, Pr
             f"{path} is not a lexical-unit model directory (no {CONFIG_FILE}); create one with "
             "`sotkit engines lud train`"
         )
+    config = json.loads((path / CONFIG_FILE).read_text())
+    if config.get(SAVING):
+        raise ConfigError(f"{path}: the save of this model was stopped before its end; train it again with "
+                          "`sotkit engines lud train`")
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).to(device).eval()
     tokenizer = AutoTokenizer.from_pretrained(path)
     pad_token_id(tokenizer)
-    return model, tokenizer, json.loads((path / CONFIG_FILE).read_text())
+    return model, tokenizer, config

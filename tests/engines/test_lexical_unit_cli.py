@@ -175,25 +175,29 @@ def test_train_refuses_an_out_folder_it_would_write_over_before_training(lud_fol
     assert cli.main([*train, "--out", str(hidden)]) == 0 and (hidden / "lud_config.json").exists()
 
 
-def test_a_stopped_save_leaves_the_model_that_was_there(lud_folders, monkeypatch, capsys):
-    # review 138: save_lud wrote in place, so a save stopped after the weights left a folder with no
-    # lud_config.json, which the next training then refused as a model of its own
+def test_a_stopped_save_is_refused_as_a_model_and_replaced_by_the_next(lud_folders, monkeypatch, capsys, tmp_path):
+    # review 138: a save stopped after the weights left a folder with no lud_config.json, which the next training
+    # then refused as a model of its own; review 139: the folder is written in place (a user's files in it stay)
+    import sotkit
     from sotkit.engines.lexical_unit import train as train_module
 
-    model = lud_folders / "model"
-    before = {path.name: path.read_bytes() for path in model.iterdir()}
+    model = tmp_path / "model"
+    train = ["train", "--data", str(lud_folders / "data"), "--out", str(model), "--steps", "1", "--batch-size", "2",
+             "--top-layers", "0"]
+    assert cli.main(train) == 0
+    (model / "NOTES.md").write_text("mine")
 
     def stopped(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(train_module.json, "dumps", stopped)  # the save's first JSON file stops it
-    assert cli.main(["train", "--data", str(lud_folders / "data"), "--out", str(model), "--steps", "1",
-                     "--batch-size", "2", "--top-layers", "0"]) == 130
+    monkeypatch.setattr(train_module.AutoTokenizer, "save_pretrained", stopped, raising=False)
+    monkeypatch.setattr(type(train_module.AutoTokenizer.from_pretrained(model)), "save_pretrained", stopped)
+    assert cli.main(train) == 130
     monkeypatch.undo()
-    assert {path.name: path.read_bytes() for path in model.iterdir()} == before
-    assert cli.main(["train", "--data", str(lud_folders / "data"), "--out", str(model), "--steps", "1",
-                     "--batch-size", "2", "--top-layers", "0"]) == 0
-    assert not [p for p in lud_folders.iterdir() if p.name.startswith(".")]  # nothing left beside it
+    with pytest.raises(sotkit.ConfigError, match="the save that wrote it was stopped before its end"):
+        sotkit.SoT(f"local:{model}", decoding="lexical_unit")
+    assert cli.main(train) == 0 and (model / "NOTES.md").read_text() == "mine"
+    sotkit.SoT(f"local:{model}", decoding="lexical_unit")
 
 
 def test_bench_refuses_answers_longer_than_the_models_context(lud_folders, tmp_path, capsys):
