@@ -47,7 +47,7 @@ def _plan(text: str) -> list[tuple[str, list[int]]]:
         method, _, lengths = part.partition(":")
         if method not in {"plain", "focusllm", "focusllm_static"} or not lengths:
             raise argparse.ArgumentTypeError(f"bad passkey plan entry {part!r}; expected e.g. focusllm:4096,16384")
-        plan.append((method, _ints(lengths)))  # each at least a line of filler and the question (passkey.py)
+        plan.append((method, _ints(lengths)))
     return plan
 
 
