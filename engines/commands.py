@@ -34,17 +34,13 @@ def interrupted(command: str) -> int:
 
 
 def whole(at_least: int) -> Callable[[str], int]:
-    """An argparse ``type``: a whole number, at least ``at_least`` (refused as the command line is read, not
-    after a model has loaded or a training has run)."""
+    """An argparse ``type``: a whole number, at least ``at_least``, refused in words (argparse would name the
+    function) as the command line is read, not after a model has loaded or a training has run."""
 
     def read(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = at_least - 1
-        if value < at_least:
+        if not text.strip().isdecimal() or int(text) < at_least:
             raise argparse.ArgumentTypeError(f"{text!r}: give a whole number, at least {at_least}")
-        return value
+        return int(text)
 
     return read
 

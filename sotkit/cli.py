@@ -34,6 +34,7 @@ import anyio
 from . import ConfigError, PartialResultError, Result, SoT, SotkitError, Usage, __version__, default_model
 from .client import FALLBACK_OPTIONS
 from .engines import registry
+from .engines.commands import whole
 from .evaluation import cli as eval_cli
 from .providers import base_url_variable
 from .providers._sse import BROKE_OFF
@@ -84,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
                                         "API model's key and base URL come from the environment, not --base-url)")
     ask.add_argument("--base-url", help="an OpenAI-compatible server, with --model openai:<name>")
     ask.add_argument("--templates", help="a directory of .jinja templates overriding the defaults")
-    ask.add_argument("--max-points", type=eval_cli.whole_number(2),
+    ask.add_argument("--max-points", type=whole(2),
                      help="most points in a skeleton (default: the model's; 10, or 6 for local models)")
     ask.add_argument("--deadline", type=float, help="seconds for the whole answer")
     ask.add_argument("--on-point-error", choices=["skip", "raise"], default="skip",

@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
 import anyio
 
+from ..engines.commands import whole
 from ..errors import ConfigError, SotkitError
 from ..redact import redact
 from .judge import JUDGE_MAX_TOKENS
@@ -28,27 +28,18 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--judge", help="provider:model that judges the pairs (without it: judge-free measures only)")
     parser.add_argument("--modes", default="both", type=_modes, help="sot, sequential or both (default: both)")
     parser.add_argument("--out", help="directory for results and report (default: eval-<questions file name>)")
-    parser.add_argument("--limit", type=whole_number(1), help="only the first N questions")
-    parser.add_argument("--concurrency", type=whole_number(1), default=1,
+    parser.add_argument("--limit", type=whole(1), help="only the first N questions")
+    parser.add_argument("--concurrency", type=whole(1), default=1,
                         help="questions answered at a time (default 1: latencies not inflated by other questions)")
     parser.add_argument("--aspects", action="store_true",
                         help="also judge coherence, diversity, immersion, integrity and relevance (LLMZoo's)")
-    parser.add_argument("--judge-max-tokens", type=whole_number(1),
+    parser.add_argument("--judge-max-tokens", type=whole(1),
                         help=f"the judge's token budget per reply; a reply cut there gives no verdict (default "
                              f"{JUDGE_MAX_TOKENS})")
-    parser.add_argument("--max-points", type=whole_number(2),
+    parser.add_argument("--max-points", type=whole(2),
                         help="most points in a SoT answer's skeleton (default: the model's)")
     parser.add_argument("--templates", help="a directory of .jinja templates overriding the defaults, judges' too")
     parser.add_argument("--no-plots", dest="plots", action="store_false", help="no PNG plots (no matplotlib needed)")
-
-
-def whole_number(least: int) -> Callable[[str], int]:
-    """An argparse type: a whole number of at least ``least``, refused in words (argparse would name the function)."""
-    def parse(text: str) -> int:
-        if not text.strip().isdecimal() or int(text) < least:
-            raise argparse.ArgumentTypeError(f"{text!r}: give a whole number, at least {least}")
-        return int(text)
-    return parse
 
 
 def _modes(text: str) -> str:

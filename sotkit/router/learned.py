@@ -441,6 +441,8 @@ def validate_threshold(threshold: object, name: str = "threshold") -> float:
 #: list word gives ("Tips for Rocket League aerials?", 0.96; "Photoshop frequency separation tips?", 0.81)
 MIN_KNOWN_WORDS = 0.5
 SURE_OF_THE_UNFAMILIAR = 0.8
+
+
 def known_words(classifier: LinearClassifier, question: str) -> tuple[int, int]:
     """How many of the words ``word_features`` reads in ``question`` (its letter tokens: an English word whole, any
     other letter alone) the classifier has a weight for, of how many."""
