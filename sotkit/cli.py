@@ -8,8 +8,9 @@ A terminal cannot take back what it printed: when a retried point withdraws text
 (``WithdrawEvent``), the terminal shows a ``[restarted]`` mark and the point again from its header (``[left
 out]`` after a point that failed for good, and the answer goes on below it). Written to a
 file or a pipe, stdout gets the answer once, when it is complete, so it is exactly ``result.text`` (Ctrl-C there
-prints what was written so far). Under ``--json``, once the options parse, stdout gets one JSON object whatever
-happens: the result, or ``{"error": ..., "type": ...}`` with the partial result's fields where there is one.
+prints what was written so far). Under ``--json`` (``ask``'s and ``router eval``'s), once the options parse, stdout
+gets one JSON object whatever happens: the result, or ``{"error": ..., "type": ...}`` with the partial result's fields
+where there is one.
 """
 
 from __future__ import annotations
@@ -164,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         _discard(sys.stdout)
         return 141
     except Exception as exc:  # sotkit's errors, and the SDKs' own (authentication, connection): one line
-        as_json = args.command == "ask" and args.json
+        as_json = getattr(args, "json", False)  # ask's and router eval's option
         partial = exc.partial if isinstance(exc, PartialResultError) else None
         if partial is not None:  # what was written, once: a terminal already shows it
             _keep_going_without_stdout(_show, partial, as_json, so_far.shown, error=_error(exc))

@@ -1150,6 +1150,16 @@ async def test_a_failed_router_call_falls_back_inside_a_request() -> None:
     assert "fell back to default: P(list of independent points)" in result.route_reason
 
 
+def test_cli_eval_as_json_prints_one_json_object_on_an_error_too(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "missing.jsonl"  # a script reading stdout gets the error as JSON, as `sotkit ask --json` does
+    assert cli_main(["router", "eval", str(missing), "--json"]) == 2
+    shown = capsys.readouterr()
+    assert json.loads(shown.out)["type"] == "ConfigError" and str(missing) in json.loads(shown.out)["error"]
+    assert shown.err.startswith("sotkit: error: ")
+    assert cli_main(["router", "eval", str(missing)]) == 2 and capsys.readouterr().out == ""  # without --json: none
+
+
 def test_cli_eval_of_the_llm_router_counts_the_decisions_that_fell_back(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     labels = write_labels(tmp_path / "labels.jsonl", TINY)
