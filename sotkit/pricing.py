@@ -82,9 +82,17 @@ class Prices:
         """The key closest to ``model``'s name that names neither another model of the client nor one the library
         prices (a sibling such a table may well price for other clients), if one is close."""
         others = [key for key in self.overrides if key not in self._models]
-        close = difflib.get_close_matches(model, others, n=len(others) or 1, cutoff=0.8)
+        close = [key for key in others if _same_paid_name(key, model)]  # under another provider, most likely
+        close += difflib.get_close_matches(model, others, n=len(others) or 1, cutoff=0.8)
         # the library matches names in any case: a key the model's in other capitals would pass for one it prices
         return next((key for key in close if key.casefold() == model.casefold() or not _listed_model(key)), None)
+
+
+def _same_paid_name(key: str, model: str) -> bool:
+    """Is ``key`` ``model``'s name under another provider, neither of them free ("anthropic:my-finetune" for
+    "openai:my-finetune"; "local:llama-3" and "openai:llama-3" may well be one table's two ways to run one model)?"""
+    (key_provider, _, key_name), (provider, _, name) = key.partition(":"), model.partition(":")
+    return key_name.casefold() == name.casefold() and not {key_provider, provider} & FREE_PROVIDERS
 
 
 def _listed_model(model: str) -> bool:

@@ -274,12 +274,23 @@ async def test_a_prices_key_with_a_typo_of_the_models_name_is_warned_of_once_whe
     assert warning.filename == __file__  # the line that read the cost
 
 
+@pytest.mark.parametrize(("model", "key"), [
+    ("openai:my-finetune", "anthropic:my-finetune"),  # its name under the other provider
+    ("openai:gpt-4o", "anthropic:GPT-4o"),  # so also for a model the library prices: the key would go unused
+])
+def test_a_prices_key_for_the_models_name_under_another_provider_is_warned_of_where_the_client_is_built(model, key):
+    with pytest.warns(UserWarning, match=f"prices= has {key!r} but not {model!r}, a model of this client: a typo?"):
+        sotkit.SoT(model, base_url="http://127.0.0.1:9/v1", api_key="k", prices={key: (0.3, 1.2)})
+
+
 @pytest.mark.parametrize(("model", "prices"), [
     ("openai:my-finetune", {"openai:gpt-4o-mini": (1.0, 1.0)}),  # a table for other clients' models too
     ("openai:my-finetune", {"openai:my-finetune": (1.0, 1.0), "openai:my-finetune-v2": (2.0, 2.0)}),  # priced
     ("anthropic:claude-sonnet-4-6", {"anthropic:claude-sonnet-4-5": (3.0, 15.0)}),  # a sibling the library prices
     ("local:smollm2", {"local:smollm3": (1.0, 1.0)}),  # free: nothing unknown
     ("openai:ft-alpha", {"openai:ft-omega": (1.0, 1.0)}),  # unknown, but no key looks like its name
+    ("openai:llama-3", {"local:llama-3": (0.1, 0.1)}),  # one model run two ways, one of them in-process
+    ("local:llama-3", {"openai:llama-3": (0.1, 0.1)}),
 ])
 def test_prices_for_other_models_are_no_error_and_no_warning(model, prices, recwarn):
     table = Prices(prices)
