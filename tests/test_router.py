@@ -869,6 +869,11 @@ async def test_evaluate_counts_the_decisions_that_fell_back() -> None:
     ('{"question": "Why?", "sot_suitable": 1, "categroy": "x"}',
      "labels.jsonl:2: field 'categroy': did you mean 'category'"),
     ('{"question": "Why?", "sot_suitabel": 1}', "labels.jsonl:2: field 'sot_suitabel': did you mean 'sot_suitable'"),
+    # a category the report would print as Python's repr, or could not print at all
+    ('{"question": "Why?", "sot_suitable": 1, "category": ["a", "b"]}',
+     r"labels.jsonl:2: 'category' must be non-empty text, not \['a', 'b'\]"),
+    ('{"question": "Why?", "sot_suitable": 1, "category": true}', "labels.jsonl:2: 'category' must be non-empty text"),
+    ('{"question": "Why?", "sot_suitable": 1, "category": "\\ud800"}', "labels.jsonl:2: 'category' holds a lone"),
 ])
 def test_read_labels_names_the_wrong_line(tmp_path: Path, line: str, says: str) -> None:
     path = tmp_path / "labels.jsonl"
@@ -882,6 +887,8 @@ def test_read_labels_keeps_the_users_own_fields_and_reads_a_blank_category_as_no
     path.write_text('{"question": "Why?", "sot_suitable": 0, "id": 7, "sot_suitable_note": "x", "category": " "}\n',
                     encoding="utf-8")
     assert read_labels(path)[0].category is None
+    path.write_text('{"question": "Why?", "sot_suitable": 0, "category": 3}\n', encoding="utf-8")
+    assert read_labels(path)[0].category == "3"  # categories numbered 1, 2, ...
 
 
 def test_the_per_category_table_counts_every_question() -> None:

@@ -550,6 +550,18 @@ def _not_a_question(question: object) -> str | None:
     return None
 
 
+def _category(value: object) -> str | None:
+    """A label's category as the report prints it (a number as its text), or None where blank or not given."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if value is None or isinstance(value, str) and not value.strip():
+        return None
+    problem = _not_a_question(value)
+    if problem or not isinstance(value, str):
+        raise ValueError(f"'category' {problem}")
+    return value
+
+
 def read_labels(path: str | Path) -> list[Labelled]:
     """A JSONL file (UTF-8, with or without a BOM) of ``{"question": ..., "sot_suitable": 0|1}`` (optional
     ``category``); ``ConfigError`` names the line that is wrong."""
@@ -580,12 +592,11 @@ def read_labels(path: str | Path) -> list[Labelled]:
                 raise ValueError(f"'question' {problem}")
             if label not in (0, 1) or isinstance(label, float):  # JSON's 1.0 is no label a file means
                 raise ValueError(f"'sot_suitable' must be 0 or 1 (or false/true), not {label!r}")
-            category = record.get("category")
+            category = _category(record.get("category"))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             what = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
             raise ConfigError(f"{path}:{number}: {what}; each line must be a JSON object with 'question' and "
                               "'sot_suitable' (0 or 1), optionally 'category'") from exc
-        category = None if category is None or not str(category).strip() else str(category)  # "": none given
         rows.append(Labelled(question, int(label), category))
     if not rows:
         raise ConfigError(f"{path} holds no labelled questions")
