@@ -309,7 +309,6 @@ def test_rules_router_keeps_its_recall_on_sotkits_own_questions() -> None:
     ("A", "A"), ("B.", "B"), ("c", "C"), ("  (a)  ", "A"), ("**C**", "C"),
     ("Answer: B", "B"), ("The answer is (C).", "C"), ("I would choose option a, since the tips stand alone.", "A"),
     ("A. Organize the answer as a list of points", "A"), ("I think B", "B"),
-    ("Answer: A, because B would need each point to build on the last.", "A"),
     ("The points can be answered independently.", "A"), ("Not a list.", "C"),
     ("Later points depend on earlier ones.", "B"),
     # a reply in Chinese or Japanese, or with full-width letters, went unread (probe 84)
@@ -333,13 +332,20 @@ def test_parse_router_answer_refuses_to_guess(reply: str) -> None:
     # a choice made beats an option named before it
     ("Option A doesn't fit; I'd choose C.", ("C", "marked letter")),
     ("Option A is wrong, the answer is C", ("C", "marked letter")),
-    # an A in doubt is unreadable (the default router decides): SoT by mistake is the costly error
-    ("I would not choose A.", None),
-    ("The question asks for a story, so C. Option A does not apply.", None),
-    ("Definitely not A; the answer should be one paragraph.", None),
-    ("Option A, or maybe B.", None),
-    # a B or C beside a negation is no harm: it goes sequential either way
-    ("Not B: the answer is C.", ("C", "marked letter")),
+    # SoT by mistake is the costly error: a denied A is no SoT (B or C: sequential either way) ...
+    ("I would not choose A.", ("not A", "marked letter")),
+    ("The question asks for a story, so C. Option A does not apply.", ("not A", "named option")),
+    ("Definitely not A; the answer should be one paragraph.", ("not A", "only letter")),
+    ("The answer is not A", ("not A", "only letter")), ("Answer: A is not right; C", ("not A", "marked letter")),
+    # ... and an A in doubt is unreadable (the default router decides), also after a choice marked (probe 141:
+    # "Answer: A or C" was read as a confident A)
+    ("Option A, or maybe B.", None), ("Answer: A or C", None), ("The answer is A... just kidding, C", None),
+    ("Answer: A. Correction: C.", None), ("My answer: A/C", None), ("Answer: A, but I'm unsure", None),
+    ("Answer: A, because B would need each point to build on the last.", None), ("Probably A.", None),
+    # a B or C denied says only what the answer is not (probe 141: "Not C" was read as C)
+    ("Not C", None), ("C is wrong", None), ("The answer is definitely not C", None),
+    # ... and a letter denied beside the one chosen is no doubt of it
+    ("Not B: the answer is C.", ("C", "marked letter")), ("Answer: C, not A", ("C", "marked letter")),
 ])
 def test_parse_router_answer_reads_an_a_in_doubt_as_no_answer(reply: str, parsed: tuple[str, str] | None) -> None:
     assert parse_router_answer(reply) == parsed

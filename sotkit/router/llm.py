@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from ..result import Mode
     from ..templates import Templates
 
-Choice = Literal["A", "B", "C"]
+Choice = Literal["A", "B", "C", "not A"]  # "not A": B or C, sequential either way
 
 # "Answer: A", "the answer is (B)", "I choose C" -- a choice made beats letters elsewhere, and an option named
 # ("Option C") letters elsewhere but not a choice made ("Option A doesn't fit; I'd choose C")
@@ -29,8 +29,15 @@ _LATIN = "A-Za-z0-9_'\u00c0-\u024f\u1e00-\u1eff"
 _LETTER = re.compile(rf"(?<![{_LATIN}])([ABC])(?![{_LATIN}])")
 # "A single paragraph ...", "Sure! A list is ...": the article that opens a sentence, not choice A
 _ARTICLE = re.compile(r"(^|[.!?:\n])([^\w\n]*)A(?=[ \t]+[A-Za-z])")
-# what doubts a letter beside it: "not A", "A doesn't fit", "A is wrong"
-_NEGATION = re.compile(r"\b(?:not|never|no|wrong|incorrect|instead|rather)\b|n't\b", re.I)
+# what denies the letter after it: "not A", "I wouldn't pick option A", "rather than A" ...
+_DENIED_BEFORE = re.compile(r"(?:\b(?:not|never|no|rather than|instead of)|n't)\W+"
+                            r"(?:(?:choose|pick|select|go with|say|option|choice)\W+)?$", re.I)
+# ... or before it: "A doesn't fit", "A is wrong" (not "A, not B": that chooses A)
+_DENIED_AFTER = re.compile(r"\s+(?:(?:is|seems|would be|does|do)\s+(?:not|wrong|incorrect)|is a bad|"
+                           r"(?:is|does|would|wo)n't)\b", re.I)
+# what makes a chosen A no choice to act on: "Answer: A, but I'm unsure", "probably A"
+_HEDGE = re.compile(r"\b(?:unsure|not sure|uncertain|maybe|perhaps|possibly|probably|might|unclear|hard to say)\b",
+                    re.I)
 # words, for models that answer in prose; order matters ("independent" contains "dependent")
 _WORDS: list[tuple[Choice, re.Pattern[str]]] = [
     ("C", re.compile(r"\b(?:not (?:a |as a )?list|no list|not organi[sz]e|without (?:a )?list|not in (?:a )?list|"
@@ -46,14 +53,19 @@ def parse_router_answer(text: str) -> tuple[Choice, str] | None:
 
     Accepts a bare letter, a letter with chatter ("Answer: A.", "I would choose (B) because ..."), or words
     ("independent points", "not a list"). A reply that names several letters without marking one is unreadable;
-    the article that opens a sentence ("A single paragraph is best") is not a letter. An A in doubt is unreadable
-    too: beside another letter ("Option A is wrong, the answer is C") or a negation ("I would not choose A"), since
-    SoT by mistake is the costly error.
+    the article that opens a sentence ("A single paragraph is best") is not a letter. SoT by mistake is the costly
+    error, so a denied A ("I would not choose A", "Option A does not apply") is ``"not A"``, and an A in doubt is
+    unreadable: beside another letter ("Answer: A or C", "Answer: A. Correction: C.") or a hedge ("probably A"). A
+    denied B or C ("Not C") says only what the answer is not: unreadable.
     """
     stripped = unicodedata.normalize("NFKC", text).strip()  # a full-width "Ａ" is an A
     parsed = _parsed(stripped)
-    if parsed is not None and parsed[0] == "A" and parsed[1] != "bare letter" \
-            and _doubted(stripped, others=parsed[1] != "marked letter"):
+    if parsed is None or parsed[1] == "bare letter":
+        return parsed
+    choice, how = parsed
+    if _denied(stripped, choice):
+        return ("not A", how) if choice == "A" else None
+    if choice == "A" and (_HEDGE.search(stripped) or set(_LETTER.findall(_ARTICLE.sub(r"\1\2", stripped))) - {"A"}):
         return None
     return parsed
 
@@ -79,14 +91,10 @@ def _parsed(stripped: str) -> tuple[Choice, str] | None:
     return (choice, "wording") if (choice := _worded(stripped)) else None
 
 
-def _doubted(text: str, others: bool) -> bool:
-    """Is there a negation beside an A, or (``others``: but for a choice made, "Answer: A, because B would ...")
-    does the reply name B or C as well?"""
-    letters = _ARTICLE.sub(r"\1\2", text)
-    if others and set(_LETTER.findall(letters)) - {"A"}:
-        return True
-    return any(_NEGATION.search(letters, max(0, a.start() - 16), a.end() + 12)
-               for a in _LETTER.finditer(letters) if a.group(1) == "A")
+def _denied(text: str, letter: str) -> bool:
+    """Does the reply deny ``letter`` anywhere ("not A", "A is wrong")?"""
+    return any(_DENIED_BEFORE.search(text, 0, found.start()) or _DENIED_AFTER.match(text, found.end())
+               for found in _LETTER.finditer(text) if found.group(1) == letter)
 
 
 def _worded(text: str) -> Choice | None:
@@ -94,7 +102,8 @@ def _worded(text: str) -> Choice | None:
     return next((choice for choice, pattern in _WORDS if pattern.search(text)), None)
 
 
-_CHOICE_MEANS = {"A": "a list of independent points", "B": "a list of dependent points", "C": "not a list"}
+_CHOICE_MEANS = {"A": "a list of independent points", "B": "a list of dependent points", "C": "not a list",
+                 "not A": "not a list of independent points"}
 
 
 class LLMRouter(FallsBack):
