@@ -358,7 +358,8 @@ class Answer:
             sketch = _Sketch(self, tg, decided)
             try:
                 self.written_by, usage = await self.runner.call(Call(sketch.build, sketch.on_text, sketch.on_restart,
-                                                                     role="skeleton", on_start=sketch.on_start))
+                                                                     role="skeleton", on_start=sketch.on_start,
+                                                                     on_refusal=sketch.on_refusal))
                 cut = usage.cut_off(max_tokens)
             except Exception as exc:  # keep what the skeleton wrote: two points or more still make an answer
                 error = exc
@@ -702,6 +703,7 @@ class _Sketch:
                                              question=question_view(answer.question),
                                              drop_subsumed=backend.provider.whole_sentences)
         self.parser = self._new_parser()
+        self.refused = False  # a refusal's text is coming in place of the model's
         self.batch = backend.provider.supports_batch
         self.wait_for_whole = self.batch or not answer.options.eager
         self.whole = False  # the skeleton call has ended
@@ -716,12 +718,18 @@ class _Sketch:
                                    max_line_tokens=SKELETON_LINE_TOKENS)
 
     def on_text(self, text: str) -> bool:
-        self._start(self.parser.feed(text))
+        if not self.refused:
+            self._start(self.parser.feed(text))
         return not self.parser.done and not self.disagreed
+
+    def on_refusal(self) -> None:
+        """A refusal's text follows: no line of the skeleton (its "\n\n" would end a line cut mid-word)."""
+        self.refused = True
 
     def on_restart(self) -> None:
         self.parser = self._new_parser()
         self.waiting.clear()
+        self.refused = False
 
     def on_start(self, backend: Backend) -> None:
         """A backend writes the skeleton from its start; one that continues the prefill continues its lines

@@ -42,8 +42,8 @@ from .errors import AsyncioOnly, StreamError, StreamStalled, advise, describe, r
 from .events import Event, RetryEvent
 from .limits import Limits, estimate_tokens
 from .overlap import CallSpan
-from .providers.base import (AT_BUDGET, STARTED, CallUsage, ChatRequest, Chunk, Provider, SendAgain, Thinking,
-                             char_weight, estimated_tokens)
+from .providers.base import (AT_BUDGET, ENDED, REFUSED, STARTED, CallUsage, ChatRequest, Chunk, Provider, SendAgain,
+                             Thinking, char_weight, estimated_tokens)
 from .result import Point, Usage
 from .retry import RetryPolicy, is_retryable, status_of
 from .tracing import NO_CALL, NO_TRACE, CallTrace, RequestTrace, without_text
@@ -130,6 +130,9 @@ class Call:
     deadline: float = math.inf
     """sotkit's own bound on the call besides the request's ``deadline=`` (the LLM router's timeout), on the event
     loop's clock: a retry that could not start before either is not waited for."""
+    on_refusal: Callable[[], None] | None = None
+    """Called where a refusal sent in place of the model's text begins (``REFUSED``): the text after it is the
+    refusal's."""
     refuse: Callable[[str, CallUsage], Exception | None] | None = None
     """Called when a model (named, with its last attempt's usage) finished the call: an error it returns makes the
     call go on to the next backend, its text withdrawn, as if that model had failed (a sequential answer without
@@ -391,6 +394,13 @@ class Runner:
                         if chunk is STARTED:
                             started = True
                             continue
+                        if chunk is ENDED:
+                            watchdog.rest()
+                            continue
+                        if chunk is REFUSED:
+                            if call.on_refusal is not None:
+                                call.on_refusal()
+                            continue
                         if not chunk:
                             continue
                         now = watchdog.progress()
@@ -519,6 +529,9 @@ async def _unless_repeated(stream: AsyncIterator[Chunk], opening: str, provider:
             elif held and isinstance(chunk, CallUsage) and not chunk.partial:
                 counts = chunk
                 continue
+            elif held and chunk is REFUSED:  # the text before a refusal was the model's own
+                yield held
+                held = None
             yield chunk
     if held:  # the text ended, whole, while undecided: it was the model's
         yield held
@@ -607,6 +620,12 @@ class _Watchdog:
             self._pulse.beat()
         self._texts += text
         return now
+
+    def rest(self) -> None:
+        """The model's end came: the provider bounds what it reads after it, which is no stall (text after it, from
+        a relay that marks every chunk with an end, pushes the deadline on again)."""
+        self._scope.deadline = math.inf
+        self._push_at = -math.inf
 
     def wait_more(self) -> None:
         """Another call to the model wrote: the server is at work, so the first text's wait starts again."""

@@ -17,7 +17,12 @@ from typing import Any, Protocol
 import anyio
 
 from ..errors import StreamError
-from .base import STARTED, CallUsage, Signal, Thinking
+from .base import ENDED, REFUSED, STARTED, CallUsage, Signal, Thinking
+
+
+class Refusal(str):
+    """The first text of a refusal sent in place of the model's (OpenAI's ``delta.refusal``): its piece goes after
+    ``REFUSED``, apart from the model's text before it."""
 
 
 class Reading(Protocol):
@@ -105,6 +110,7 @@ async def text_pieces(response: Any, sdk: ModuleType, reading: Reading,
             if error:
                 raise error
             if reading.whole:
+                yield ENDED
                 pieces, error = await _tail(chunks, parser, reading)
                 for piece in pieces:
                     yield piece
@@ -180,6 +186,7 @@ def _joined(events: list[tuple[str | None, Any]],
     texts: list[str] = []
     counts: list[str | Signal | CallUsage] = []
     thinking: int | None = None  # characters of reasoning, once any came
+    refused = None  # where in ``texts`` a refusal's text begins
     error = None
     for event, data in events:
         try:
@@ -193,10 +200,14 @@ def _joined(events: list[tuple[str | None, Any]],
         elif isinstance(text, CallUsage):
             counts.append(text)
         elif text:
+            refused = len(texts) if isinstance(text, Refusal) and refused is None else refused
             texts.append(text)  # type: ignore[arg-type]
         if reading.ended:
             break
     pieces = counts if thinking is None else [*counts, Thinking(thinking)]
+    if refused is not None:
+        before = "".join(texts[:refused])
+        return [*pieces, *([before] if before else []), REFUSED, "".join(texts[refused:])], error
     text = "".join(texts)
     return (pieces + [text] if text else pieces), error
 

@@ -14,8 +14,9 @@ from typing import Any
 
 from ..errors import SotkitError, StreamError, advise
 
-__all__ = ["CallUsage", "ChatRequest", "Chunk", "Prompt", "Provider", "STARTED", "SendAgain", "Signal",
-           "StreamError", "THINKING", "Thinking", "char_weight", "estimated_tokens", "with_extra", "without_refused"]
+__all__ = ["CallUsage", "ChatRequest", "Chunk", "ENDED", "Prompt", "Provider", "REFUSED", "STARTED", "SendAgain",
+           "Signal", "StreamError", "THINKING", "Thinking", "char_weight", "estimated_tokens", "with_extra",
+           "without_refused"]
 
 #: Chinese, Japanese and Korean characters, about a token each; other non-ASCII letters take about two to a token
 _WIDE = re.compile("[\u1100-\u11ff\u3000-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af"
@@ -183,7 +184,9 @@ class Signal:
     """A chunk without text that tells the runner something of the call. ``STARTED``: the server answered and
     took the request (its prompt is paid for, whatever follows). ``THINKING``: the model is reasoning (an
     OpenAI-compatible server's ``reasoning_content``, Anthropic's thinking blocks); the watchdog takes it for
-    progress; it is no answer text."""
+    progress; it is no answer text. ``ENDED``: the model's end came (a finish_reason); what the provider reads after
+    it is bounded by the provider, no stall. ``REFUSED``: the text that follows is a refusal sent in place of the
+    model's (OpenAI's ``delta.refusal``), the answer's text, but no part of a skeleton."""
 
     def __init__(self, name: str) -> None:
         self._name = name
@@ -202,7 +205,7 @@ class Thinking(Signal):
         self.chars = chars
 
 
-STARTED = Signal("STARTED")
+STARTED, ENDED, REFUSED = Signal("STARTED"), Signal("ENDED"), Signal("REFUSED")
 THINKING = Thinking()
 Chunk = str | CallUsage | Signal
 

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 from ..errors import ConfigError
 from ..options import api_key_or_env, check_api_key, check_extra_body, check_url
 from ._clients import platform_of, sdk_clients, user_client
-from ._sse import malformed, text_pieces
+from ._sse import Refusal, malformed, text_pieces
 from ._think import ThinkTags
 from .base import (ERROR_STATUS, CallUsage, ChatRequest, Chunk, Provider, SendAgain, Signal, StopAt, StreamError,
                    Thinking, char_weight, is_count, with_extra, without_refused)
@@ -219,9 +219,12 @@ class _Reading:
         if done == "error":  # OpenRouter's and others' mid-stream failure, sometimes without an error object
             raise StreamError(f"the server ended the stream with finish_reason 'error': {str(data)[:300]!r}", raw=data)
         if refusal:  # the model's refusal is its text, and the answer is no whole one (finish_reason says "stop")
-            apart = "\n\n" if self.written and not self.refused else ""  # from text it wrote before it
-            self.refused = True
-            text = (text if isinstance(text, str) else "") + apart + refusal
+            if self.refused:
+                text = (text if isinstance(text, str) else "") + refusal
+            else:  # a paragraph apart from any text it wrote before, and no line of a skeleton (``REFUSED``)
+                self.refused = True
+                text = Refusal(("\n\n" if self.written else "") + refusal) if not text \
+                    else text + "\n\n" + refusal  # (the API sends a refusal in deltas of its own)
         if isinstance(text, str):
             self.written = self.written or bool(text)
         self.every_chunk_finished = self.every_chunk_finished or bool(text) and self.reason is not None

@@ -14,8 +14,8 @@ import pytest
 
 import sotkit
 from sotkit import runner
-from sotkit.providers import create_provider
-from sotkit.providers.base import STARTED, CallUsage, ChatRequest, Prompt, Thinking
+from sotkit.providers import _sse, create_provider
+from sotkit.providers.base import ENDED, STARTED, CallUsage, ChatRequest, Prompt, Thinking
 from sotkit.testing import FakeLLMServer, Fault, Latency, Reply
 
 pytestmark = pytest.mark.anyio
@@ -78,15 +78,15 @@ async def serving(body: bytes | list[bytes], headers: str = EVENT_STREAM, hold: 
 
 
 async def read(model: str, url: str, received: list | None = None, **options) -> list:
-    """What the provider streams after its ``STARTED``, but the prompt's counts it sends ahead (a ``partial`` usage,
-    the runner's concern); ``received``, where given, holds it also when the stream raises."""
+    """What the provider streams after its ``STARTED``, but the prompt's counts it sends ahead (a ``partial`` usage)
+    and its ``ENDED`` (the runner's concern); ``received``, where given, holds it also when the stream raises."""
     received = [] if received is None else received
     provider = create_provider(model, base_url=url, **{"api_key": "k", **options})
     try:
         chunks = provider.stream(REQUEST)
         assert await anext(chunks) is STARTED  # the 200 came: the prompt is paid for, whatever follows
         async for chunk in chunks:
-            if not (isinstance(chunk, CallUsage) and chunk.partial):
+            if not (isinstance(chunk, CallUsage) and chunk.partial or chunk is ENDED):
                 received.append(chunk)
         return received
     finally:
@@ -574,6 +574,18 @@ async def test_an_openai_refusal_is_the_answers_text_and_cuts_it_off(chunks, end
     assert result.text == text and result.truncated and result.finish_reason == reason
 
 
+async def test_a_refusal_after_a_skeleton_line_cut_mid_word_makes_no_point_of_that_line():
+    # probe 142: the refusal's paragraph break ended the line "3. Limi", which became a point with a title cut
+    # mid-word (a filter's own finish_reason left it out, as a line the stream broke off in)
+    skeleton = {"choices": [{"delta": {"content": "1. Sleep schedule\n2. Exercise daily\n3. Limi"}}]}
+    async with serving(sse(skeleton, refusal("I can't continue."), STOPPED)) as (url, _):
+        # (every call gets the same reply here: the points' texts are no answer, and are skipped)
+        async with sotkit.SoT("openai:m", api_key="k", base_url=url, mode="sot", on_point_error="skip") as sot:
+            result = await sot.generate("What are the best ways to deal with stress?")
+    assert result.skeleton == ["Sleep schedule", "Exercise daily"] and result.skeleton_truncated
+    assert "cut off by the provider's filter ('refusal') after 2 point(s)" in result.route_reason
+
+
 async def test_openai_itself_is_asked_for_max_completion_tokens_and_a_compatible_server_for_max_tokens():
     import openai
 
@@ -668,6 +680,22 @@ async def test_a_server_that_goes_quiet_after_the_models_end_holds_nothing_up(mo
         with anyio.fail_after(20):  # a hang guard: the rest is waited for a second at most
             *texts, usage = await read(model, url)
     assert "".join(texts) == "Keep it dark." and usage.finish_reason in ("stop", "end_turn")
+
+
+async def test_the_wait_after_an_unsure_end_is_no_stall(monkeypatch):
+    # probe 142: "stop" on the chunk of text (an end that may be a relay's mark), then an open connection: what
+    # follows is read for UNSURE_TAIL_S, and a stall_timeout shorter than that failed the whole answer as stalled
+    monkeypatch.setattr(_sse, "UNSURE_TAIL_S", 2.0)
+    last = {"choices": [{"delta": {"content": "dark."}, "finish_reason": "stop"}]}
+    async with serving(sse(*WORDS[:2], last, done=False), hold=True) as (url, _):
+        async with sotkit.SoT("openai:m", api_key="k", base_url=url, mode="sequential", stall_timeout=0.5,
+                              retry=sotkit.RetryPolicy(attempts=1)) as sot:
+            result = await sot.generate("How do I sleep well?")
+        provider = create_provider("openai:m", base_url=url, api_key="k")
+        streamed = [chunk async for chunk in provider.stream(REQUEST)]  # the end is told, then the wait
+        await provider.aclose()
+    assert (result.text, result.truncated, result.usage.calls) == ("Keep it dark.", False, 1)
+    assert "".join(c for c in streamed if isinstance(c, str)) == "Keep it dark." and streamed[-2] is ENDED
 
 
 async def test_an_empty_finish_reason_on_every_chunk_is_no_end():
