@@ -47,6 +47,8 @@ class _Writer:
 
 
 MOST_POINTS = 100  # an SoT answer's most points: each point's call carries the whole skeleton
+#: the least time the LLM router still has once the skeleton is written (one written at once, from a cache, say)
+MIN_ROUTER_GRACE_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -151,8 +153,10 @@ class Answer:
         self.truncated = False  # the sequential answer was cut off (its budget, a failure, the deadline)
         self.finish_reason: str | None = None  # why the sequential answer's call ended
         self.written_by: str | None = None  # the model that wrote the sequential answer, or the skeleton
-        self.mode: Mode = "sot"
+        self.mode: Mode = "sequential" if options.mode == "sequential" else "sot"
         self.reason: str | None = None  # the route's, as soon as it is known
+        self._asking: anyio.CancelScope | None = None  # the LLM router's call, while it runs beside the skeleton's
+        self._hurried = 0.0  # the grace that call was given once the skeleton was written (``_hurry_router``)
         self._note: str | None = None  # what the skeleton (or a serial server) adds to it
         self.errors: list[BaseException] = []
         self._started = 0.0
@@ -341,12 +345,22 @@ class Answer:
             return True
 
         try:
-            with anyio.fail_after(router.timeout) as scope:  # sotkit's own bound, unlike a caller's scope
+            with anyio.fail_after(router.timeout) as self._asking:  # sotkit's own bound, unlike a caller's scope
                 _, usage = await self.runner.call(Call(lambda b: request, on_text, parts.clear, role="router",
-                                                       deadline=scope.deadline), [backend])
+                                                       deadline=self._asking.deadline), [backend])
             return router.read(request, "".join(parts), usage.cut_off(router.max_tokens))
         except Exception as exc:  # noqa: BLE001 -- routing must never fail the request
+            if isinstance(exc, TimeoutError) and self._hurried:
+                exc = TimeoutError(f"no verdict {self._hurried:.1f} s after the skeleton was written")
             return router.fall_back(self.question, exc)
+
+    def _hurry_router(self) -> None:
+        """The skeleton is written, and the answer waits for the LLM router alone: it has as long again as the
+        skeleton took, then the default router decides (a router call that hangs, or waits out a long Retry-After,
+        must not hold the answer up, nor a deadline= spend on it an answer that is ready)."""
+        if self._asking is not None and not self._hurried:
+            self._hurried = max(anyio.current_time() - self._started, MIN_ROUTER_GRACE_S)
+            self._asking.deadline = min(self._asking.deadline, anyio.current_time() + self._hurried)
 
     async def _sot(self, decided: anyio.Event | None = None) -> int:
         """Skeleton and expansions; returns how many points the skeleton had. With ``decided``, nothing starts
@@ -671,13 +685,19 @@ class Answer:
             backend.warned.add(SerialServerWarning)
             advise(note, SerialServerWarning)
 
+    def _undecided(self) -> str:
+        """The route of a result taken before it was decided (a deadline, ``aclose()``)."""
+        mode = self.options.mode
+        return f"mode={mode!r} was requested" if mode != "auto" else "not routed: the request stopped before the " \
+            "router decided"
+
     def result(self) -> Result:
         """The result as it stands (complete after ``run``; partial for errors)."""
         sequential = self.mode == "sequential"
         points = sorted(self.points.values(), key=lambda p: p.index)
         result = Result(text=self.sequential_text if sequential else self.stitcher.settled_text, mode=self.mode,
                         model=self.backends[0].model, points=points, usage=self.usage,
-                        route_reason="; ".join(r for r in (self.reason, self._note) if r) or None,
+                        route_reason="; ".join(r for r in (self.reason or self._undecided(), self._note) if r),
                         skeleton_truncated=self.skeleton_truncated, written_by=self.written_by,
                         truncated=self.truncated if sequential else any(p.truncated and not p.failed for p in points),
                         finish_reason=self.finish_reason)
@@ -746,6 +766,7 @@ class _Sketch:
         if self.disagreed:
             return
         if self.decided is not None and len(self.parser.points) >= 2:
+            self.answer._hurry_router()
             await self.decided.wait()
         self._start(last)
         if self.answer.points and not self.disagreed:

@@ -22,7 +22,7 @@ import sotkit.providers.base
 import sotkit.router.learned as learned_module
 from sotkit import SoT
 from sotkit.cli import main as cli_main
-from sotkit.errors import ConfigError, ModelNotAvailableError
+from sotkit.errors import ConfigError, DeadlineExceeded, ModelNotAvailableError
 from sotkit.providers.openai import OpenAIProvider
 from sotkit.router import (Decision, GuardedRouter, LearnedRouter, LinearClassifier, LLMRouter, RulesRouter,
                            default_router, guard, make_router, parse_router_answer, read_labels, train)
@@ -1106,6 +1106,29 @@ async def test_a_router_call_whose_retry_would_outlast_the_routers_timeout_falls
                 result = await sot.generate("How do I travel cheaply?")
     assert result.route_reason.startswith("llm router failed (RateLimitError: ")
     assert sum(map(is_router, server.requests)) == 1
+
+
+@pytest.mark.parametrize("options", [{}, {"deadline": 5.0}])
+async def test_a_router_call_that_hangs_holds_the_written_skeleton_only_as_long_again(options: dict) -> None:
+    # probe 141: a router call answered 200 and then nothing held a skeleton written at once for the router's
+    # 20 s timeout; under deadline=5 the request failed, its partial empty, though its answer was ready
+    hung = Reply("A", fault=Fault.stall(seconds=30.0))
+    with FakeLLMServer(routed(hung)) as server:
+        async with llm_client(server, "openai", **options) as sot:
+            with anyio.fail_after(10):
+                result = await sot.generate("What are good ways to travel cheaply?")
+    assert result.mode == "sot" and len(result.points) == 4 and result.text  # the default router's SoT
+    assert result.route_reason.startswith("llm router failed (TimeoutError: no verdict 1.0 s after the skeleton "
+                                          "was written); fell back to default: ")
+
+
+async def test_a_result_taken_before_the_llm_router_decided_says_so() -> None:
+    # probe 141: a deadline's partial before the verdict said mode 'sot' with no route reason, as if routed so
+    with FakeLLMServer(routed(Reply("C", latency=Latency(ttft_s=3.0)))) as server:
+        async with llm_client(server, "openai", deadline=0.5) as sot:
+            with pytest.raises(DeadlineExceeded) as caught:
+                await sot.generate("How do I travel cheaply?")
+    assert caught.value.partial.route_reason == "not routed: the request stopped before the router decided"
 
 
 async def test_a_failed_skeleton_raises_the_same_error_with_the_llm_router_as_without(provider: str) -> None:
