@@ -348,7 +348,7 @@ class Answer:
             with anyio.fail_after(router.timeout) as self._asking:  # sotkit's own bound, unlike a caller's scope
                 _, usage = await self.runner.call(Call(lambda b: request, on_text, parts.clear, role="router",
                                                        deadline=self._asking.deadline), [backend])
-            return router.read(request, "".join(parts), usage.cut_off(router.max_tokens))
+            return router.read(request, "".join(parts), usage)
         except Exception as exc:  # noqa: BLE001 -- routing must never fail the request
             if isinstance(exc, TimeoutError) and self._hurried:
                 exc = TimeoutError(f"no verdict {self._hurried:.1f} s after the skeleton was written")

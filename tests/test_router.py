@@ -1331,7 +1331,7 @@ async def test_a_verdict_cut_off_before_its_choice_falls_back_directly(templates
         cut = await router.decide("Tell me about the life of a lighthouse keeper.")
         whole = await router.decide("Tell me about the life of a lighthouse keeper.")
         await router.provider.aclose()
-    assert cut.mode == "sequential" and "cut off at max_tokens=16 before it named a choice" in cut.reason
+    assert cut.mode == "sequential" and "cut off at the token limit (max_tokens=16) before it named a choice" in cut.reason
     assert "fell back to" in cut.reason and whole.reason.endswith("C, not a list (bare letter)")
 
 
@@ -1339,4 +1339,14 @@ async def test_a_verdict_cut_off_before_its_choice_falls_back_in_a_request(provi
     with FakeLLMServer(routed(Reply(CUT_VERDICT))) as server:
         async with llm_client(server, provider) as sot:
             result = await sot.generate("Tell me about the life of a lighthouse keeper.")
-    assert result.mode == "sequential" and "cut off at max_tokens=16" in result.route_reason
+    assert result.mode == "sequential" and "cut off at the token limit (max_tokens=16)" in result.route_reason
+
+
+async def test_a_verdict_the_filter_stopped_is_not_blamed_on_the_token_budget() -> None:
+    # probe 141: a router call ended by content_filter before any text was "cut off at its token budget (a
+    # reasoning model that reasons first spends it so)"
+    with FakeLLMServer(routed(Reply("", fault=Fault.filtered()))) as server:
+        async with llm_client(server, "openai") as sot:
+            result = await sot.generate("Tell me about the life of a lighthouse keeper.")
+    assert "llm router failed (ValueError: the answer was cut off by the provider's filter ('content_filter') " \
+           "before any text); fell back to default" in result.route_reason

@@ -8,7 +8,7 @@ import unicodedata
 from typing import TYPE_CHECKING, Literal
 
 from ..errors import ConfigError
-from ..providers.base import CallUsage, ChatRequest, Provider, SendAgain
+from ..providers.base import CallUsage, ChatRequest, Provider, SendAgain, cut_by, reasoning_advice
 from .base import Decision, FallsBack, SyncRouter
 from .rules import guard
 
@@ -142,22 +142,23 @@ class LLMRouter(FallsBack):
         return ChatRequest(self.templates.render("router", question=question), max_tokens=self.max_tokens,
                            temperature=0.0)
 
-    def read(self, request: ChatRequest, text: str, cut: bool = False) -> Decision:
-        """The decision in the model's reply to ``request``; ``ValueError`` if it names no choice. A reply ``cut``
-        off at ``max_tokens`` counts only where it opens with its letter: elsewhere the choice may be still to come
-        ("Option A says ..., option B says ..., so my answer is C")."""
+    def read(self, request: ChatRequest, text: str, usage: CallUsage | None = None) -> Decision:
+        """The decision in the model's reply to ``request`` (``usage``: how its call ended); ``ValueError`` if it
+        names no choice. A reply cut off (at ``max_tokens``, by a filter) counts only where it opens with its letter:
+        elsewhere the choice may be still to come ("Option A says ..., option B says ..., so my answer is C")."""
         prefill = request.prompt.prefill if self.provider.supports_prefill else None
         reply = (prefill or "") + text
+        cut = usage is not None and usage.cut_off(self.max_tokens)
+        by = cut_by(usage.finish_reason, f"max_tokens={self.max_tokens}") if cut and usage else ""
         if cut and not text.strip():
-            raise ValueError("the answer was cut off at its token budget before any text (a reasoning model that "
-                             "reasons first spends it so)")
+            advice = reasoning_advice(usage.finish_reason if usage else None, f"max_tokens={self.max_tokens}")
+            raise ValueError(f"the answer was cut off {by} before any text{advice}")
         parsed = parse_router_answer(reply)
         if parsed is None:
             raise ValueError(f"unreadable answer {_clip(reply)!r}")
         choice, how = parsed
         if cut and how not in ("bare letter", "leading letter"):
-            raise ValueError(f"the answer was cut off at max_tokens={self.max_tokens} before it named a choice: "
-                             f"{_clip(reply)!r}")
+            raise ValueError(f"the answer was cut off {by} before it named a choice: {_clip(reply)!r}")
         mode: Mode = "sot" if choice == "A" else "sequential"
         return Decision(mode, f"llm ({self.provider.model}): {choice}, {_CHOICE_MEANS[choice]} ({how})",
                         0.8 if how != "wording" else 0.6)
@@ -174,8 +175,8 @@ class LLMRouter(FallsBack):
             except SendAgain:  # the provider stopped sending what its server refused (a temperature): once more
                 chunks = [chunk async for chunk in self.provider.stream(request)]
         text = "".join(c for c in chunks if isinstance(c, str))  # not a signal (STARTED, a reasoning model's THINKING)
-        cut = any(c.cut_off(self.max_tokens) for c in chunks if isinstance(c, CallUsage))
-        return self.read(request, text, cut)
+        usage = next((c for c in chunks if isinstance(c, CallUsage) and not c.partial), None)
+        return self.read(request, text, usage)
 
 
 def _clip(text: str, limit: int = 80) -> str:
