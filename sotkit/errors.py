@@ -137,7 +137,13 @@ def describe(error: BaseException, length: int = 300) -> str:
     ``length`` characters), then its notes (sotkit's say why it was not retried, or what the main model's error
     was where a fallback's is shown); the keys and URL passwords of sotkit's clients as ``***``."""
     notes = one_line(redact(" ".join(getattr(error, "__notes__", ()))))
-    return one_line(redact(f"{type(error).__name__}: {error}"))[:length] + (f" {notes[:400]}" if notes else "")
+    return clipped(one_line(redact(f"{type(error).__name__}: {error}")), length) + (
+        f" {clipped(notes, 400)}" if notes else "")
+
+
+def clipped(text: str, length: int) -> str:
+    """``text``, or where it is longer its first ``length - 1`` characters and "…" (no cut passes for its end)."""
+    return text if len(text) <= length else text[:length - 1] + "…"
 
 
 def one_line(text: str) -> str:

@@ -54,3 +54,14 @@ def test_engine_input_errors_are_sotkit_errors():
 
     with pytest.raises(sotkit.ConfigError, match="at least 1"):
         _validate([1], 0, 0.9, 3, False, 0)
+
+
+def test_describe_marks_where_it_cut_a_long_message():
+    # probe 142: Point.error ended "... so that it sends the reasoning apar)", cut mid-word with nothing to say so
+    long = ValueError("word " * 100)
+    said = sotkit.errors.describe(long)
+    assert len(said) == 300 and said.endswith("wo…") and said.startswith("ValueError: word word")
+    assert sotkit.errors.describe(ValueError("short")) == "ValueError: short"  # whole: no mark
+    long.add_note("note " * 100)
+    with_note = sotkit.errors.describe(long)
+    assert with_note.startswith(said + " note") and with_note.endswith("…") and len(with_note) == 300 + 1 + 400

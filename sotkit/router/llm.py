@@ -7,7 +7,7 @@ import re
 import unicodedata
 from typing import TYPE_CHECKING, Literal
 
-from ..errors import ConfigError
+from ..errors import ConfigError, clipped
 from ..providers.base import CallUsage, ChatRequest, Provider, SendAgain, cut_by, reasoning_advice
 from .base import Decision, FallsBack, SyncRouter
 from .rules import guard
@@ -155,10 +155,10 @@ class LLMRouter(FallsBack):
             raise ValueError(f"the answer was cut off {by} before any text{advice}")
         parsed = parse_router_answer(reply)
         if parsed is None:
-            raise ValueError(f"unreadable answer {_clip(reply)!r}")
+            raise ValueError(f"unreadable answer {clipped(reply, 80)!r}")
         choice, how = parsed
         if cut and how not in ("bare letter", "leading letter"):
-            raise ValueError(f"the answer was cut off {by} before it named a choice: {_clip(reply)!r}")
+            raise ValueError(f"the answer was cut off {by} before it named a choice: {clipped(reply, 80)!r}")
         mode: Mode = "sot" if choice == "A" else "sequential"
         return Decision(mode, f"llm ({self.provider.model}): {choice}, {_CHOICE_MEANS[choice]} ({how})",
                         0.8 if how != "wording" else 0.6)
@@ -177,9 +177,3 @@ class LLMRouter(FallsBack):
         text = "".join(c for c in chunks if isinstance(c, str))  # not a signal (STARTED, a reasoning model's THINKING)
         usage = next((c for c in chunks if isinstance(c, CallUsage) and not c.partial), None)
         return self.read(request, text, usage)
-
-
-def _clip(text: str, limit: int = 80) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
