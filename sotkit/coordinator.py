@@ -274,7 +274,7 @@ class Answer:
                 self.send(RouteEvent("sot", reason))
                 found = await self._sot()
                 if found < 2:
-                    mode, reason = "sequential", _too_few(found)
+                    mode, reason = "sequential", _too_few(found, self._note)
                     self.points.clear()
         if mode == "sequential":
             self.mode, self.reason, self._note = "sequential", reason, None
@@ -329,7 +329,7 @@ class Answer:
             raise failed
         if found < 2:
             self.points.clear()
-            return "sequential", _too_few(found)
+            return "sequential", _too_few(found, self._note)
         return "sot", verdict[0].reason
 
     async def _ask(self, router: LLMRouter) -> Decision:
@@ -797,11 +797,12 @@ class _Sketch:
                 self.tg.start_soon(answer._expand, point, outline)
 
 
-def _too_few(found: int) -> str:
-    """Why a skeleton of ``found`` points (under 2) gives a sequential answer."""
+def _too_few(found: int, note: str | None) -> str:
+    """Why a skeleton of ``found`` points (under 2) gives a sequential answer; ``note``: what ended it, if it was cut
+    off or failed ("the skeleton was cut off by the provider's filter ...")."""
     # a template of the user's may ask for a list style no rule reads ("a)", "I.", "①")
-    read = "" if found else " (no list it reads: lines opening with '1.', '1)', '- ', '* ' or 'Step 1:')"
-    return f"the skeleton had {found} point(s){read}, so the answer is sequential"
+    read = "" if found or note else " (no list it reads: lines opening with '1.', '1)', '- ', '* ' or 'Step 1:')"
+    return f"the skeleton had {found} point(s){read}, so the answer is sequential" + (f" ({note})" if note else "")
 
 
 def _ignore(event: Event) -> None:

@@ -818,6 +818,23 @@ async def test_a_skeleton_in_a_list_style_no_rule_reads_says_so_in_the_reason():
     assert result.mode == "sequential" and "(no list it reads: lines opening with '1.'" in result.route_reason
 
 
+async def test_a_skeleton_cut_off_before_its_second_point_says_what_cut_it_in_the_reason():
+    # probe 142: a skeleton the provider's filter stopped in its second line went sequential "because the skeleton
+    # had 1 point(s)", the filter unsaid
+    model = sot_responder("1. Sleep well\n2. Eat less sugar", sequential="Sleep, eat less sugar, move.")
+
+    def respond(request: RecordedRequest) -> Reply:
+        return Reply("1. Sleep well\n2. Eat", fault=Fault.filtered(after_tokens=100)) if is_skeleton(request) \
+            else model(request)
+
+    with FakeLLMServer(respond, latency=FAST) as server:
+        async with client(server, "openai") as sot:
+            result = await sot.generate("How can I be healthier?", mode="sot")
+    assert result.mode == "sequential" and result.route_reason == (
+        "the skeleton had 1 point(s), so the answer is sequential (the skeleton was cut off by the provider's "
+        "filter ('content_filter') after 1 point(s))")
+
+
 async def test_a_prefill_opens_the_answer_only_with_its_models_first_text():
     # sent at the call's start, it stayed when the main model failed before any text and a fallback wrote the whole
     # answer ("In short,In short, ..."), and a failure before any text became a PartialResultError holding only the
