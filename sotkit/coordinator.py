@@ -350,7 +350,7 @@ class Answer:
                                                        deadline=self._asking.deadline), [backend])
             return router.read(request, "".join(parts), usage)
         except Exception as exc:  # noqa: BLE001 -- routing must never fail the request
-            if isinstance(exc, TimeoutError) and self._hurried:
+            if self._hurried and self._asking is not None and self._asking.cancelled_caught:  # (not a stall)
                 exc = TimeoutError(f"no verdict {self._hurried:.1f} s after the skeleton was written")
             return router.fall_back(self.question, exc)
 
