@@ -42,8 +42,8 @@ from .errors import AsyncioOnly, StreamError, StreamStalled, advise, describe, r
 from .events import Event, RetryEvent
 from .limits import Limits, estimate_tokens
 from .overlap import CallSpan
-from .providers.base import (AT_BUDGET, ENDED, REFUSED, STARTED, CallUsage, ChatRequest, Chunk, Provider, SendAgain,
-                             Thinking, char_weight, estimated_tokens)
+from .providers.base import (AFTER_END_S, AT_BUDGET, ENDED, REFUSED, STARTED, CallUsage, ChatRequest, Chunk, Provider,
+                             SendAgain, Thinking, char_weight, estimated_tokens)
 from .result import Point, Usage
 from .retry import RetryPolicy, is_retryable, status_of
 from .tracing import NO_CALL, NO_TRACE, CallTrace, RequestTrace, without_text
@@ -622,9 +622,10 @@ class _Watchdog:
         return now
 
     def rest(self) -> None:
-        """The model's end came: the provider bounds what it reads after it, which is no stall (text after it, from
-        a relay that marks every chunk with an end, pushes the deadline on again)."""
-        self._scope.deadline = math.inf
+        """The model's end came: what the provider reads after it (``AFTER_END_S`` at most) is no stall. Text after
+        it (a relay's, that marks every chunk with an end) pushes the deadline on again; none, and the stream is
+        stalled once that wait has passed."""
+        self._scope.deadline = max(self._scope.deadline, anyio.current_time() + AFTER_END_S + 1.0)
         self._push_at = -math.inf
 
     def wait_more(self) -> None:

@@ -17,12 +17,19 @@ from typing import Any, Protocol
 import anyio
 
 from ..errors import StreamError
-from .base import ENDED, REFUSED, STARTED, CallUsage, Signal, Thinking
+from .base import AFTER_END_S, ENDED, REFUSED, STARTED, CallUsage, Signal, Thinking
 
 
 class Refusal(str):
-    """The first text of a refusal sent in place of the model's (OpenAI's ``delta.refusal``): its piece goes after
-    ``REFUSED``, apart from the model's text before it."""
+    """The first text of a refusal sent in place of the model's (OpenAI's ``delta.refusal``), with the model's text
+    that came ``before`` it in the same event: the refusal's piece goes after ``REFUSED``, apart from that text."""
+
+    before: str
+
+    def __new__(cls, text: str, before: str = "") -> Refusal:
+        refusal = super().__new__(cls, text)
+        refusal.before = before
+        return refusal
 
 
 class Reading(Protocol):
@@ -145,10 +152,10 @@ BROKE_OFF = "the connection broke off while the server streamed its answer, afte
 _BLANK = b" \t\r\n\xef\xbb\xbf"
 #: how long the events after the model's end (the counts, the terminal event) may take to come
 TAIL_S = 1.0
-#: as long, after an end that may be a relay's mark on every chunk (``Reading.firm``): the next text's gap
-UNSURE_TAIL_S = 10.0
 #: how long the rest of the body may take after the terminal event, as the SDKs drain it
 DRAIN_S = 0.1
+#: as long, after an end that may be a relay's mark on every chunk (``Reading.firm``): the next text's gap
+UNSURE_TAIL_S = AFTER_END_S - DRAIN_S
 
 
 async def _tail(chunks: AsyncIterator[bytes], parser: EventParser,
@@ -200,7 +207,9 @@ def _joined(events: list[tuple[str | None, Any]],
         elif isinstance(text, CallUsage):
             counts.append(text)
         elif text:
-            refused = len(texts) if isinstance(text, Refusal) and refused is None else refused
+            if isinstance(text, Refusal) and refused is None:
+                texts.append(text.before)
+                refused = len(texts)
             texts.append(text)  # type: ignore[arg-type]
         if reading.ended:
             break

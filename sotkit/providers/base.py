@@ -14,9 +14,9 @@ from typing import Any
 
 from ..errors import SotkitError, StreamError, advise
 
-__all__ = ["CallUsage", "ChatRequest", "Chunk", "ENDED", "Prompt", "Provider", "REFUSED", "STARTED", "SendAgain",
-           "Signal", "StreamError", "THINKING", "Thinking", "char_weight", "estimated_tokens", "with_extra",
-           "without_refused"]
+__all__ = ["AFTER_END_S", "CallUsage", "ChatRequest", "Chunk", "ENDED", "Prompt", "Provider", "REFUSED", "STARTED",
+           "SendAgain", "Signal", "StreamError", "THINKING", "Thinking", "char_weight", "estimated_tokens",
+           "with_extra", "without_refused"]
 
 #: Chinese, Japanese and Korean characters, about a token each; other non-ASCII letters take about two to a token
 _WIDE = re.compile("[\u1100-\u11ff\u3000-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af"
@@ -206,6 +206,8 @@ class Thinking(Signal):
 
 
 STARTED, ENDED, REFUSED = Signal("STARTED"), Signal("ENDED"), Signal("REFUSED")
+#: the longest a provider reads on after its ``ENDED`` (what follows the model's end, then the rest of the body)
+AFTER_END_S = 10.1
 THINKING = Thinking()
 Chunk = str | CallUsage | Signal
 

@@ -219,12 +219,12 @@ class _Reading:
         if done == "error":  # OpenRouter's and others' mid-stream failure, sometimes without an error object
             raise StreamError(f"the server ended the stream with finish_reason 'error': {str(data)[:300]!r}", raw=data)
         if refusal:  # the model's refusal is its text, and the answer is no whole one (finish_reason says "stop")
+            before = text if isinstance(text, str) else ""
             if self.refused:
-                text = (text if isinstance(text, str) else "") + refusal
+                text = before + refusal
             else:  # a paragraph apart from any text it wrote before, and no line of a skeleton (``REFUSED``)
                 self.refused = True
-                text = Refusal(("\n\n" if self.written else "") + refusal) if not text \
-                    else text + "\n\n" + refusal  # (the API sends a refusal in deltas of its own)
+                text = Refusal(("\n\n" if self.written or before else "") + refusal, before)
         if isinstance(text, str):
             self.written = self.written or bool(text)
         self.every_chunk_finished = self.every_chunk_finished or bool(text) and self.reason is not None

@@ -564,7 +564,9 @@ def refusal(text: str) -> dict:
     ([WORDS[0], refusal("I can't "), refusal("go on.")], STOPPED, "Keep \n\nI can't go on.", "refusal"),
     ([{"choices": [{"delta": {"content": None, "refusal": "No."}, "finish_reason": None}]}], STOPPED, "No.", "refusal"),
     ([refusal("No.")], FILTERED, "No.", "content_filter"),  # a reason of its own is the provider's word
-], ids=["refusal only", "text then refusal", "null content", "filtered"])
+    ([{"choices": [{"delta": {"content": "Keep ", "refusal": "No."}, "finish_reason": None}]}], STOPPED,
+     "Keep \n\nNo.", "refusal"),
+], ids=["refusal only", "text then refusal", "null content", "filtered", "text and refusal in one delta"])
 async def test_an_openai_refusal_is_the_answers_text_and_cuts_it_off(chunks, end, text, reason):
     """OpenAI sends a refusal in its own delta field and ends with finish_reason "stop": the refusal was dropped, so
     a refused answer came back whole (its text before the refusal), or as an empty answer that did not say why."""
@@ -574,11 +576,17 @@ async def test_an_openai_refusal_is_the_answers_text_and_cuts_it_off(chunks, end
     assert result.text == text and result.truncated and result.finish_reason == reason
 
 
-async def test_a_refusal_after_a_skeleton_line_cut_mid_word_makes_no_point_of_that_line():
+SKELETON_CUT = "1. Sleep schedule\n2. Exercise daily\n3. Limi"
+
+
+@pytest.mark.parametrize("chunks", [
+    [{"choices": [{"delta": {"content": SKELETON_CUT}}]}, refusal("I can't continue.")],
+    [{"choices": [{"delta": {"content": SKELETON_CUT, "refusal": "I can't continue."}}]}],  # one delta (review 143)
+], ids=["deltas apart", "one delta"])
+async def test_a_refusal_after_a_skeleton_line_cut_mid_word_makes_no_point_of_that_line(chunks):
     # probe 142: the refusal's paragraph break ended the line "3. Limi", which became a point with a title cut
     # mid-word (a filter's own finish_reason left it out, as a line the stream broke off in)
-    skeleton = {"choices": [{"delta": {"content": "1. Sleep schedule\n2. Exercise daily\n3. Limi"}}]}
-    async with serving(sse(skeleton, refusal("I can't continue."), STOPPED)) as (url, _):
+    async with serving(sse(*chunks, STOPPED)) as (url, _):
         # (every call gets the same reply here: the points' texts are no answer, and are skipped)
         async with sotkit.SoT("openai:m", api_key="k", base_url=url, mode="sot", on_point_error="skip") as sot:
             result = await sot.generate("What are the best ways to deal with stress?")
@@ -696,6 +704,20 @@ async def test_the_wait_after_an_unsure_end_is_no_stall(monkeypatch):
         await provider.aclose()
     assert (result.text, result.truncated, result.usage.calls) == ("Keep it dark.", False, 1)
     assert "".join(c for c in streamed if isinstance(c, str)) == "Keep it dark." and streamed[-2] is ENDED
+
+
+async def test_an_end_that_was_none_leaves_the_stream_watched(monkeypatch):
+    # review 143: the watchdog rested at a relay's first "stop" (a role chunk) for good; the text after it (white
+    # space, held back) never reached it, and keep-alives then held the call open for ever
+    monkeypatch.setattr(runner, "AFTER_END_S", 1.0)
+    first = {"choices": [{"delta": {"role": "assistant", "content": ""}, "finish_reason": "stop"}]}
+    blank = {"choices": [{"delta": {"content": "\n"}, "finish_reason": "stop"}]}
+    async with serving([sse(first, done=False), sse(blank, done=False), *[b": keep-alive\n\n"] * 400],
+                       hold=True) as (url, _):
+        async with sotkit.SoT("openai:m", api_key="k", base_url=url, mode="sequential", first_token_timeout=2,
+                              stall_timeout=1, retry=sotkit.RetryPolicy(attempts=1)) as sot:
+            with anyio.fail_after(15), pytest.raises(sotkit.StreamStalled):  # (the keep-alives go on for 20 s)
+                await sot.generate("How do I sleep well?")
 
 
 async def test_an_empty_finish_reason_on_every_chunk_is_no_end():
