@@ -159,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
         status = 128 + (so_far.terminated_by or signal.SIGINT)
         if args.command == "ask":
             _keep_going_without_stdout(_interrupted, args, so_far)
+        elif getattr(args, "json", False):  # router eval's: a script reading stdout gets one JSON object
+            _keep_going_without_stdout(print, _json(_stopped(so_far)))
         _exit_now_if_threads_run(status)
         return status
     except BrokenPipeError:  # stdout's reader left (`| head`): stop quietly, as a writer the pipe's signal ends
@@ -252,13 +254,19 @@ def _exit_now_if_threads_run(status: int) -> None:
 def _interrupted(args: argparse.Namespace, so_far: _SoFar) -> None:
     """Ctrl-C or SIGTERM: a terminal already shows the answer so far; a file or pipe gets it now, so that it is not
     lost."""
-    by = signal.Signals(so_far.terminated_by).name if so_far.terminated_by else None
-    stopped = {"error": "terminated", "type": by} if by else {"error": "interrupted", "type": "KeyboardInterrupt"}
+    stopped = _stopped(so_far)
     if so_far.events is not None:
         _show(so_far.events.result(), args.json, so_far.shown, error=stopped)
     elif args.json:
         print(_json(stopped))
-    _note(f"{f'terminated ({by})' if by else 'interrupted (Ctrl-C)'}: the answer stops where it was cut")
+    how = f"terminated ({stopped['type']})" if so_far.terminated_by else "interrupted (Ctrl-C)"
+    _note(f"{how}: the answer stops where it was cut")
+
+
+def _stopped(so_far: _SoFar) -> dict[str, str]:
+    """``--json``'s error after Ctrl-C, SIGTERM or SIGHUP."""
+    by = signal.Signals(so_far.terminated_by).name if so_far.terminated_by else None
+    return {"error": "terminated", "type": by} if by else {"error": "interrupted", "type": "KeyboardInterrupt"}
 
 
 #: the library's advice as this command's options say it

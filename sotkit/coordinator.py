@@ -156,7 +156,7 @@ class Answer:
         self.mode: Mode = "sequential" if options.mode == "sequential" else "sot"
         self.reason: str | None = None  # the route's, as soon as it is known
         self._asking: anyio.CancelScope | None = None  # the LLM router's call, while it runs beside the skeleton's
-        self._hurried = 0.0  # the grace that call was given once the skeleton was written (``_hurry_router``)
+        self._hurried: float | None = None  # the grace it had once the skeleton was written (``_hurry_router``)
         self._note: str | None = None  # what the skeleton (or a serial server) adds to it
         self.errors: list[BaseException] = []
         self._started = 0.0
@@ -321,6 +321,7 @@ class Answer:
                     found = await self._sot(decided)
                 except Exception as exc:  # raised as itself below, as without this router, not in an ExceptionGroup
                     failed = exc
+                    self._hurry_router()
                     await decided.wait()  # a sequential verdict needs no skeleton (it cancels this wait)
             tg.cancel_scope.cancel()  # a skeleton short of two points is answered sequentially, whatever the verdict
         if verdict and verdict[0].mode == "sequential":
@@ -350,15 +351,16 @@ class Answer:
                                                        deadline=self._asking.deadline), [backend])
             return router.read(request, "".join(parts), usage)
         except Exception as exc:  # noqa: BLE001 -- routing must never fail the request
-            if self._hurried and self._asking is not None and self._asking.cancelled_caught:  # (not a stall)
-                exc = TimeoutError(f"no verdict {self._hurried:.1f} s after the skeleton was written")
+            if self._hurried is not None and self._asking is not None and self._asking.cancelled_caught:  # no stall
+                exc = TimeoutError(f"no verdict within {self._hurried:.1f} s once the skeleton was written")
             return router.fall_back(self.question, exc)
 
     def _hurry_router(self) -> None:
-        """The skeleton is written, and the answer waits for the LLM router alone: it has as long again as the
-        skeleton took, then the default router decides (a router call that hangs, or waits out a long Retry-After,
-        must not hold the answer up, nor a deadline= spend on it an answer that is ready)."""
-        if self._asking is not None and not self._hurried:
+        """The skeleton is written (or failed), and the answer waits for the LLM router alone: it has as long again
+        as the skeleton took, then the default router decides. A router call that hangs, waits out a long
+        Retry-After or waits for a slot the client's other calls hold must not hold the answer up, nor a deadline=
+        spend on it an answer that is ready (a router slower than the skeleton it runs beside is no help)."""
+        if self._asking is not None and self._hurried is None:
             self._hurried = max(anyio.current_time() - self._started, MIN_ROUTER_GRACE_S)
             self._asking.deadline = min(self._asking.deadline, anyio.current_time() + self._hurried)
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import anyio
 import numpy
+import openai
 import pytest
 
 import sotkit.providers.base
@@ -336,16 +337,22 @@ def test_parse_router_answer_refuses_to_guess(reply: str) -> None:
     ("I would not choose A.", ("not A", "marked letter")),
     ("The question asks for a story, so C. Option A does not apply.", ("not A", "named option")),
     ("Definitely not A; the answer should be one paragraph.", ("not A", "only letter")),
-    ("The answer is not A", ("not A", "only letter")), ("Answer: A is not right; C", ("not A", "marked letter")),
+    ("The answer is not A", ("not A", "only letter")), ("Answer: A is not right; C", None),
     # ... and an A in doubt is unreadable (the default router decides), also after a choice marked (probe 141:
     # "Answer: A or C" was read as a confident A)
     ("Option A, or maybe B.", None), ("Answer: A or C", None), ("The answer is A... just kidding, C", None),
     ("Answer: A. Correction: C.", None), ("My answer: A/C", None), ("Answer: A, but I'm unsure", None),
     ("Answer: A, because B would need each point to build on the last.", None), ("Probably A.", None),
-    # a B or C denied says only what the answer is not (probe 141: "Not C" was read as C)
-    ("Not C", None), ("C is wrong", None), ("The answer is definitely not C", None),
-    # ... and a letter denied beside the one chosen is no doubt of it
+    # (review 143) a negation anywhere beside an A denies it, in any wording or language
+    ("I don't think A is right here.", ("not A", "only letter")), ("Not really A.", ("not A", "only letter")),
+    ("Option A would not work here.", ("not A", "named option")), ("A? No.", ("not A", "only letter")),
+    ("I wouldn’t choose A.", ("not A", "marked letter")), ("答案不是A", ("not A", "only letter")),
+    ("Nicht A.", ("not A", "only letter")), ("A, not C", ("not A", "leading letter")),
+    # a B or C is read as it is, whatever the reply says of it: a wrong one costs only speed, and the default router
+    # deciding instead might say SoT ("C. C is not a list" describes C)
     ("Not B: the answer is C.", ("C", "marked letter")), ("Answer: C, not A", ("C", "marked letter")),
+    ("C. C is not a list; one paragraph is best.", ("C", "leading letter")), ("Not C", ("C", "only letter")),
+    ("A. Each tip might be read alone.", ("A", "leading letter")),
 ])
 def test_parse_router_answer_reads_an_a_in_doubt_as_no_answer(reply: str, parsed: tuple[str, str] | None) -> None:
     assert parse_router_answer(reply) == parsed
@@ -893,8 +900,10 @@ def test_read_labels_keeps_the_users_own_fields_and_reads_a_blank_category_as_no
     path.write_text('{"question": "Why?", "sot_suitable": 0, "id": 7, "sot_suitable_note": "x", "category": " "}\n',
                     encoding="utf-8")
     assert read_labels(path)[0].category is None
-    path.write_text('{"question": "Why?", "sot_suitable": 0, "category": 3}\n', encoding="utf-8")
-    assert read_labels(path)[0].category == "3"  # categories numbered 1, 2, ...
+    path.write_text('{"question": "Why?", "sot_suitable": 0, "category": 3}\n{"question": "How?", "sot_suitable": 0, '
+                    '"category": 2.0}\n{"question": "Who?", "sot_suitable": 0, "category": NaN}\n', encoding="utf-8")
+    # categories numbered 1, 2, ... (a table's column of numbers, as floats where a cell is empty: NaN)
+    assert [row.category for row in read_labels(path)] == ["3", "2.0", None]
 
 
 def test_the_per_category_table_counts_every_question() -> None:
@@ -1118,8 +1127,33 @@ async def test_a_router_call_that_hangs_holds_the_written_skeleton_only_as_long_
             with anyio.fail_after(10):
                 result = await sot.generate("What are good ways to travel cheaply?")
     assert result.mode == "sot" and len(result.points) == 4 and result.text  # the default router's SoT
-    assert result.route_reason.startswith("llm router failed (TimeoutError: no verdict 1.0 s after the skeleton "
-                                          "was written); fell back to default: ")
+    assert result.route_reason.startswith("llm router failed (TimeoutError: no verdict within 1.0 s once the "
+                                          "skeleton was written); fell back to default: ")
+
+
+async def test_a_router_call_that_waited_for_the_skeletons_slot_still_decides() -> None:
+    # review 143: with max_concurrency=1 the router's call goes out only once the skeleton's is done, which also
+    # starts its grace (as long again as the skeleton took): a verdict within it still decides
+    slow = Latency(ttft_s=1.5)
+    with FakeLLMServer(routed(Reply("C", latency=Latency(ttft_s=0.8)), skeleton_latency=slow)) as server:
+        async with llm_client(server, "openai", max_concurrency=1) as sot:
+            result = await sot.generate("What are good ways to travel cheaply?")
+    assert [is_router(r) for r in server.requests[:2]] == [False, True]  # the skeleton first, the router after it
+    assert result.mode == "sequential" and result.route_reason.startswith("llm (openai:test-model): C")
+
+
+async def test_a_failed_skeleton_hurries_the_router_too() -> None:
+    # review 143: the skeleton's 400 waited for a hung router's whole timeout (20 s), and under deadline= became a
+    # DeadlineExceeded with an empty partial instead of the 400
+    def respond(request: RecordedRequest) -> Reply:
+        if is_skeleton(request):
+            return Reply("x", fault=Fault.status(400))
+        return routed(Reply("A", fault=Fault.stall(seconds=30.0)))(request)
+
+    with FakeLLMServer(respond) as server:
+        async with llm_client(server, "openai", deadline=5.0) as sot:
+            with pytest.raises(openai.BadRequestError):  # the default router's SoT: the skeleton's error
+                await sot.generate("What are good ways to travel cheaply?")
 
 
 async def test_a_result_taken_before_the_llm_router_decided_says_so() -> None:
@@ -1194,6 +1228,16 @@ def test_cli_eval_as_json_prints_one_json_object_on_an_error_too(
     assert json.loads(shown.out)["type"] == "ConfigError" and str(missing) in json.loads(shown.out)["error"]
     assert shown.err.startswith("sotkit: error: ")
     assert cli_main(["router", "eval", str(missing)]) == 2 and capsys.readouterr().out == ""  # without --json: none
+
+
+def test_cli_eval_as_json_prints_one_json_object_after_ctrl_c(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupted(path: object) -> None:  # review 143: nothing on stdout, where the docs promise one JSON object
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sotkit.router, "read_labels", interrupted)
+    assert cli_main(["router", "eval", str(tmp_path / "labels.jsonl"), "--json"]) == 130
+    assert json.loads(capsys.readouterr().out) == {"error": "interrupted", "type": "KeyboardInterrupt"}
 
 
 def test_cli_eval_of_the_llm_router_counts_the_decisions_that_fell_back(

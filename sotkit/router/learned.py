@@ -551,9 +551,10 @@ def _not_a_question(question: object) -> str | None:
 
 
 def _category(value: object) -> str | None:
-    """A label's category as the report prints it (a number as its text), or None where blank or not given."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
+    """A label's category as the report prints it (a number as its text: a table's column of numbers, 2 or 2.0), or
+    None where blank or not given (a NaN: a table's empty cell)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return None if value != value else str(value)
     if value is None or isinstance(value, str) and not value.strip():
         return None
     problem = _not_a_question(value)

@@ -29,15 +29,11 @@ _LATIN = "A-Za-z0-9_'\u00c0-\u024f\u1e00-\u1eff"
 _LETTER = re.compile(rf"(?<![{_LATIN}])([ABC])(?![{_LATIN}])")
 # "A single paragraph ...", "Sure! A list is ...": the article that opens a sentence, not choice A
 _ARTICLE = re.compile(r"(^|[.!?:\n])([^\w\n]*)A(?=[ \t]+[A-Za-z])")
-# what denies the letter after it: "not A", "I wouldn't pick option A", "rather than A" ...
-_DENIED_BEFORE = re.compile(r"(?:\b(?:not|never|no|rather than|instead of)|n't)\W+"
-                            r"(?:(?:choose|pick|select|go with|say|option|choice)\W+)?$", re.I)
-# ... or before it: "A doesn't fit", "A is wrong" (not "A, not B": that chooses A)
-_DENIED_AFTER = re.compile(r"\s+(?:(?:is|seems|would be|does|do)\s+(?:not|wrong|incorrect)|is a bad|"
-                           r"(?:is|does|would|wo)n't)\b", re.I)
+# a negation beside an A denies it: "not A", "I don't think A is right", "Option A would not work", "A? No.", "不是A"
+_NEGATION = re.compile(r"\b(?:not|never|no|nope|wrong|incorrect|instead|rather|cannot)\b|n['’]t\b"
+                       r"|\b(?:nicht|kein|pas|non|nein|não|нет|не)\b|[不没非]", re.I)
 # what makes a chosen A no choice to act on: "Answer: A, but I'm unsure", "probably A"
-_HEDGE = re.compile(r"\b(?:unsure|not sure|uncertain|maybe|perhaps|possibly|probably|might|unclear|hard to say)\b",
-                    re.I)
+_HEDGE = re.compile(r"\b(?:unsure|not sure|uncertain|maybe|perhaps|possibly|probably|unclear|hard to say)\b", re.I)
 # words, for models that answer in prose; order matters ("independent" contains "dependent")
 _WORDS: list[tuple[Choice, re.Pattern[str]]] = [
     ("C", re.compile(r"\b(?:not (?:a |as a )?list|no list|not organi[sz]e|without (?:a )?list|not in (?:a )?list|"
@@ -49,25 +45,25 @@ _WORDS: list[tuple[Choice, re.Pattern[str]]] = [
 
 
 def parse_router_answer(text: str) -> tuple[Choice, str] | None:
-    """Read the prompting router's answer: ``("A"|"B"|"C", how it was read)``, or ``None`` if unreadable.
+    """Read the prompting router's answer: ``("A"|"B"|"C"|"not A", how it was read)``, or ``None`` if unreadable.
 
     Accepts a bare letter, a letter with chatter ("Answer: A.", "I would choose (B) because ..."), or words
     ("independent points", "not a list"). A reply that names several letters without marking one is unreadable;
     the article that opens a sentence ("A single paragraph is best") is not a letter. SoT by mistake is the costly
-    error, so a denied A ("I would not choose A", "Option A does not apply") is ``"not A"``, and an A in doubt is
-    unreadable: beside another letter ("Answer: A or C", "Answer: A. Correction: C.") or a hedge ("probably A"). A
-    denied B or C ("Not C") says only what the answer is not: unreadable.
+    error, so an A beside a negation ("I would not choose A", "Option A does not apply", "A, not C") is ``"not A"``
+    (B or C: sequential either way), and an A in doubt is unreadable: beside another letter ("Answer: A or C",
+    "Answer: A. Correction: C.") or with a hedge ("probably A"). A B or C is read as it is, whatever else the reply
+    says ("Not C" too): a wrong B or C costs only speed.
     """
     stripped = unicodedata.normalize("NFKC", text).strip()  # a full-width "Ａ" is an A
     parsed = _parsed(stripped)
-    if parsed is None or parsed[1] == "bare letter":
+    if parsed is None or parsed[0] != "A" or parsed[1] == "bare letter":
         return parsed
-    choice, how = parsed
-    if _denied(stripped, choice):
-        return ("not A", how) if choice == "A" else None
-    if choice == "A" and (_HEDGE.search(stripped) or set(_LETTER.findall(_ARTICLE.sub(r"\1\2", stripped))) - {"A"}):
-        return None
-    return parsed
+    letters = _ARTICLE.sub(r"\1\2", stripped)
+    if any(_NEGATION.search(letters, max(0, a.start() - 16), a.end() + 12)
+           for a in _LETTER.finditer(letters) if a.group(1) == "A"):
+        return "not A", parsed[1]
+    return None if _HEDGE.search(stripped) or set(_LETTER.findall(letters)) - {"A"} else parsed
 
 
 def _parsed(stripped: str) -> tuple[Choice, str] | None:
@@ -89,12 +85,6 @@ def _parsed(stripped: str) -> tuple[Choice, str] | None:
     if match := _LETTER.search(_ARTICLE.sub(r"\1\2", stripped)):
         return match.group(1), "only letter"  # type: ignore[return-value]
     return (choice, "wording") if (choice := _worded(stripped)) else None
-
-
-def _denied(text: str, letter: str) -> bool:
-    """Does the reply deny ``letter`` anywhere ("not A", "A is wrong")?"""
-    return any(_DENIED_BEFORE.search(text, 0, found.start()) or _DENIED_AFTER.match(text, found.end())
-               for found in _LETTER.finditer(text) if found.group(1) == letter)
 
 
 def _worded(text: str) -> Choice | None:
