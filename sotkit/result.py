@@ -47,6 +47,9 @@ class Usage:
     def cost(self) -> float | None:
         """Priced when read, so a request that nobody asks the cost of never loads the price table (its first
         read takes some 60 ms, and its objects lengthen every full garbage collection after)."""
+        calls = self.priced_calls
+        if sum(call[1] for call in calls) < self.input_tokens or sum(call[2] for call in calls) < self.output_tokens:
+            return None  # tokens no call of its own priced (a Usage built by hand): unknown, never free
         total = 0.0
         ends = [start for start, _ in self._prices[1:]] + [len(self.priced_calls)]
         for (start, prices), end in zip(self._prices, ends):
@@ -67,7 +70,8 @@ class Usage:
 
     def add(self, other: Usage) -> None:
         """Add ``other``'s tokens and calls (to total several requests' usage): a sum is priced as its parts are,
-        each part's calls with the prices its client was given (``prices=``); a part without any, with the sum's."""
+        each part's calls with the prices its client was given (``prices=``, or none); a part built by hand without
+        ``prices``, with the sum's."""
         for start, prices in list(other._prices):  # a copy: ``other`` may be this very usage
             prices = self._prices[0][1] if prices is None else prices
             if prices is not self._prices[-1][1]:

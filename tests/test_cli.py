@@ -627,7 +627,7 @@ def test_a_local_models_cost_is_shown_as_nothing_not_an_estimate():
     from sotkit import Usage
     from sotkit.cli import _cost
 
-    local = Usage(300, 40, 3, estimated_calls=3, priced_calls=[("local:smollm2", 100, 10)] * 3)
+    local = Usage(300, 30, 3, estimated_calls=3, priced_calls=[("local:smollm2", 100, 10)] * 3)
     assert _cost(local) == "$0"
     priced = Usage(300, 40, 1, estimated_calls=1, priced_calls=[("openai:gpt-4o-mini", 300, 40)])
     assert _cost(priced).startswith("~$0.0000") and "estimated" in _cost(priced)

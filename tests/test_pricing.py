@@ -389,3 +389,14 @@ def test_a_call_is_priced_at_the_prices_of_its_day():
     if library(then) == library(None):
         pytest.skip("this genai-prices lists no change of this model's price since 2026-03-01")
     assert sotkit.Usage(priced_calls=[call]).cost != pytest.approx(library(None))
+
+
+def test_tokens_no_call_priced_have_an_unknown_cost_not_a_free_one():
+    # probe 144: a Usage built by hand (or from to_dict()'s token fields) with a million tokens cost 0.0
+    assert sotkit.Usage(input_tokens=1_000_000, output_tokens=1_000_000, calls=1).cost is None
+    total = sotkit.Usage()
+    total.add(sotkit.Usage(10, 5, 1))
+    assert total.cost is None
+    assert sotkit.Usage().cost == 0.0  # no tokens: nothing spent
+    priced = sotkit.Usage(10, 5, 1, priced_calls=[("local:smollm2", 10, 5)])
+    assert priced.cost == 0.0  # every token in a call of its own: priced
