@@ -35,6 +35,7 @@ class Prices:
         self.overrides = check_prices(overrides)
         self._warned: set[str] = set()
         self._models: set[str] = set()  # the client's (``check_models``): a key for one of them is no typo
+        self._aliased: dict[str, tuple[float, float] | None] = {}  # a model -> the price of a key naming it otherwise
 
     def cost(self, model: str, input_tokens: int, output_tokens: int, cache_read_tokens: int = 0,
              cache_write_tokens: int = 0, service_tier: str | None = None, at: float | None = None) -> float | None:
@@ -42,7 +43,7 @@ class Prices:
         at the cache's prices, an override (which has none) at its input price. The library prices a ``service_tier``
         at its rates (the standard ones for a tier it does not list) and the call at the prices of its time ``at``
         (seconds since the epoch; now when None)."""
-        if (price := self.overrides.get(model)) is not None:
+        if (price := self._override(model)) is not None:
             return (input_tokens * price[0] + output_tokens * price[1]) / 1e6
         if model.partition(":")[0] in FREE_PROVIDERS:
             return 0.0
@@ -59,13 +60,25 @@ class Prices:
             genai_request_timestamp=None if at is None else datetime.datetime.fromtimestamp(at, datetime.timezone.utc))
         return float(calculation.total_price)  # per call: a long prompt's tier is the call's own
 
+    def _override(self, model: str) -> tuple[float, float] | None:
+        """``prices=``'s price for ``model``: its own key's, else that of a key the library takes for the same model
+        (``openai:gpt-4o-mini`` for ``openai:gpt-4o-mini-2024-07-18``, ``anthropic:claude-haiku-4.5`` for
+        ``anthropic:claude-haiku-4-5``)."""
+        if model in self.overrides or not self.overrides:
+            return self.overrides.get(model)
+        if model not in self._aliased:
+            same = _library_id(model)
+            self._aliased[model] = next((price for key, price in self.overrides.items()
+                                         if same is not None and _library_id(key) == same), None)
+        return self._aliased[model]
+
     def check_models(self, models: list[str]) -> None:
         """Warn of a key close to the name of a model the client uses, where none is equal to it, naming neither
         another of its models nor one the library prices (a sibling such a table may well price for other clients):
         a typo that would leave the model at the library's price, or none, silently."""
         self._models = set(models)
         for model in models:
-            if model not in self.overrides and (key := self._typo_of(model)):
+            if model not in self.overrides and (key := self._typo_of(model)) and self._override(model) is None:
                 warnings.warn(f"prices= has {key!r} but not {model!r}, a model of this client: a typo? "
                               f"{model!r} gets the library's price (None where it has none)", stacklevel=3)
 
@@ -105,17 +118,23 @@ def _library_model(model: str) -> tuple[str, str] | None:
     return (LIBRARY_PROVIDERS[provider], name) if provider in LIBRARY_PROVIDERS else None
 
 
-#: (provider id, model name) -> is it in the library's table (for the process: a miss matches the whole table)
-_LISTED: dict[tuple[str, str], bool] = {}
+#: (provider id, model name) -> the library's id of the model, or None where it lists none (for the process: a miss
+#: matches the whole table)
+_IDS: dict[tuple[str, str], str | None] = {}
 
 
 def _listed(key: tuple[str, str]) -> bool:
-    if key not in _LISTED:
+    if key not in _IDS:
         import genai_prices  # imports pydantic models: only once an API model's call is priced
 
         try:
-            genai_prices.calc_price(genai_prices.Usage(), key[1], provider_id=key[0])
-            _LISTED[key] = True
+            _IDS[key] = genai_prices.calc_price(genai_prices.Usage(), key[1], provider_id=key[0]).model.id
         except LookupError:  # a model (a self-hosted one, say) the library does not list
-            _LISTED[key] = False
-    return _LISTED[key]
+            _IDS[key] = None
+    return _IDS[key] is not None
+
+
+def _library_id(model: str) -> tuple[str, str] | None:
+    """The library's (provider id, model id) for a model string it lists: one for every name of a model."""
+    found = _library_model(model)
+    return (found[0], _IDS[found]) if found is not None and _listed(found) else None  # type: ignore[return-value]
