@@ -152,6 +152,10 @@ class OpenAIProvider(Provider):
             if refused is None:
                 raise
             raise refused from exc
+        except Exception:  # the runner charges a broken call an estimate: of what the stream had told, where it had
+            if (told := reading.told(sum(char_weight(m["content"]) for m in messages))) is not None:
+                yield told
+            raise
         held = tags.finish()
         if stopping is not None:
             held = stopping.feed(held) + ("" if stopping.hit else stopping.finish())
@@ -189,6 +193,15 @@ class _Reading:
     refused: bool = False  # a refusal came in place of content: the answer ends as the API's filter ends one
     written: bool = False  # text came
     usage: CallUsage | None = None
+    tier: str | None = None  # the service tier the chunks say serves the call
+
+    def told(self, prompt_weight: int) -> CallUsage | None:
+        """What the stream told of the call's price before it broke (its counts, sent ahead by vLLM and others, or
+        as running totals; its service tier), as counts sent ahead (``partial``), or None where it told nothing."""
+        if self.usage is None and self.tier is None:
+            return None
+        usage = self.usage or CallUsage.estimate(prompt_weight, 0)
+        return dataclasses.replace(usage, partial=True, service_tier=self.tier)
 
     @property
     def whole(self) -> bool:
@@ -232,8 +245,10 @@ class _Reading:
         self.firm = not text and self.written if done else self.firm
         # (some servers send "" on every chunk until the last)
         self.reason = ("refusal" if self.refused and done == "stop" else done) if done else self.reason
+        if isinstance(tier := data.get("service_tier"), str):
+            self.tier = tier
         if counts and is_count(counts.get("prompt_tokens")) and is_count(counts.get("completion_tokens")):
-            self.usage = _counted(counts, data.get("service_tier"))
+            self.usage = _counted(counts, self.tier)
         return text
 
     @staticmethod

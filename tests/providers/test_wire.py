@@ -720,6 +720,23 @@ async def test_an_end_that_was_none_leaves_the_stream_watched(monkeypatch):
                 await sot.generate("How do I sleep well?")
 
 
+async def test_a_broken_call_is_charged_what_its_stream_told_of_its_price():
+    # probe 144: a stream that broke was charged an estimate from characters alone, though it had sent its prompt's
+    # counts ahead (vLLM's running totals: 12,001 tokens, 10,000 of them cached, became 107) and its service tier
+    # (a priority call's break priced at standard rates)
+    counts = {"prompt_tokens": 12001, "completion_tokens": 1, "prompt_tokens_details": {"cached_tokens": 10000}}
+    told = [{"choices": [{"delta": {"content": word}}], "usage": counts, "service_tier": "priority"}
+            for word in ("Keep ", "it ")]
+    async with serving(sse(*told, done=False)) as (url, _):  # no finish_reason: cut
+        async with sotkit.SoT("openai:gpt-5", api_key="k", base_url=url, mode="sequential",
+                              retry=sotkit.RetryPolicy(attempts=1)) as sot:
+            with pytest.raises(sotkit.PartialResultError) as caught:
+                await sot.generate("How do I sleep well?")
+    [(model, input_tokens, output_tokens, cache_read, _, tier, _)] = caught.value.partial.usage.priced_calls
+    assert (input_tokens, cache_read, tier) == (12001, 10000, "priority") and output_tokens == 2  # "Keep it "
+    assert caught.value.partial.usage.estimated_calls == 1
+
+
 async def test_an_empty_finish_reason_on_every_chunk_is_no_end():
     # SGLang's, Ollama's and KoboldCpp's habit: "" until the last chunk; a break mid-stream was a whole answer
     chunks = [{"choices": [{"delta": {"content": word}, "finish_reason": ""}]} for word in ("Keep ", "it ")]
