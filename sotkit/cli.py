@@ -169,10 +169,15 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # sotkit's errors, and the SDKs' own (authentication, connection): one line
         as_json = getattr(args, "json", False)  # ask's and router eval's option
         partial = exc.partial if isinstance(exc, PartialResultError) else None
+        # what a request that failed with the SDK's error spent: its calls are paid for all the same
+        spent = so_far.events.result() if partial is None and so_far.events is not None else None
         if partial is not None:  # what was written, once: a terminal already shows it
             _keep_going_without_stdout(_show, partial, as_json, so_far.shown, error=_error(exc))
         elif as_json:  # a script reads stdout: it gets one JSON object for every failure
-            _keep_going_without_stdout(print, _json(_error(exc)))
+            _keep_going_without_stdout(print, _json(_error(exc) | ({"usage": spent.to_dict()["usage"]} if spent
+                                                                   else {})))
+        if spent is not None and spent.usage.calls:
+            _note(f"spent before the error: {spent.usage.calls} calls, {_tokens(spent.usage)}, {_cost(spent.usage)}")
         debug = getattr(args, "debug", False)
         if debug:  # then the one line and the exit status, as without --debug (2: wrong before any call)
             _to_stderr(redact("".join(traceback.format_exception(exc))).rstrip())
@@ -451,7 +456,9 @@ def _show(result: Result, as_json: bool, shown: str | None, error: dict[str, str
     for why, numbers in cut.items():
         _note(f"point(s) {', '.join(numbers)} cut off {why}: the text ends where it was stopped")
     t = result.timings
-    shape = f"sot, {len(result.points)} points" if result.mode == "sot" else result.mode
+    left_out = sum(p.failed for p in result.points)
+    shape = f"sot, {len(result.points)} points" + (f" ({left_out} left out)" if left_out else "") \
+        if result.mode == "sot" else result.mode
     skeleton = f"skeleton {t.skeleton_s:.2f} s, " if result.mode == "sot" else ""
     _note(f"{shape}, {result.usage.calls} calls, {_tokens(result.usage)}, {_cost(result.usage)}, {skeleton}"
           f"total {t.total_s:.2f} s")

@@ -585,6 +585,23 @@ def test_when_the_fallback_fails_too_the_error_names_it_and_the_main_models_fail
         shown["error"] and shown["error"] in done.stderr
 
 
+def test_a_request_that_failed_with_the_sdks_error_says_what_it_spent():
+    # probe 144: a skeleton whose every attempt broke after its 200 (paid for, estimated) failed with the SDK's error
+    # alone: no usage line on stderr, none in --json, though its calls cost money
+    with FakeLLMServer(Reply("1. Sleep well", fault=Fault.cut(after_tokens=2)), latency=Latency(ttft_s=0)) as server:
+        args = ("Why?", "--model", "openai:gpt-4o-mini", "--base-url", server.openai_base_url, "--mode", "sot")
+        done = ask(*args, "--json", env={"OPENAI_API_KEY": "k"})
+        plain = ask(*args, env={"OPENAI_API_KEY": "k"})
+    import json
+
+    shown = json.loads(done.stdout)
+    attempts = len(server.requests) // 2
+    assert done.returncode == 1 and shown["type"] == "StreamError"
+    assert shown["usage"]["calls"] == attempts and shown["usage"]["estimated_calls"] == attempts
+    assert shown["usage"]["input_tokens"] > 0 and shown["usage"]["cost"] > 0
+    assert f"spent before the error: {attempts} calls, ~" in plain.stderr and "$" in plain.stderr
+
+
 def test_device_goes_to_a_local_fallback_and_is_refused_where_no_model_is_local(tmp_path):
     # --device was refused as an unknown option of the API model, though the local fallback was its use
     pytest.importorskip("torch")
