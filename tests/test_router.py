@@ -1375,7 +1375,8 @@ async def test_a_verdict_cut_off_before_its_choice_falls_back_directly(templates
         cut = await router.decide("Tell me about the life of a lighthouse keeper.")
         whole = await router.decide("Tell me about the life of a lighthouse keeper.")
         await router.provider.aclose()
-    assert cut.mode == "sequential" and "cut off at the token limit (max_tokens=16) before it named a choice" in cut.reason
+    assert cut.mode == "sequential"
+    assert "cut off at the token limit (max_tokens=16) before it named a choice" in cut.reason
     assert "fell back to" in cut.reason and whole.reason.endswith("C, not a list (bare letter)")
 
 
