@@ -320,8 +320,7 @@ class Answer:
                 try:
                     found = await self._sot(decided)
                 except Exception as exc:  # raised as itself below, as without this router, not in an ExceptionGroup
-                    failed = exc
-                    self._hurry_router()
+                    failed = exc  # (the router is not hurried: a sequential verdict still makes an answer)
                     await decided.wait()  # a sequential verdict needs no skeleton (it cancels this wait)
             tg.cancel_scope.cancel()  # a skeleton short of two points is answered sequentially, whatever the verdict
         if verdict and verdict[0].mode == "sequential":
@@ -356,7 +355,7 @@ class Answer:
             return router.fall_back(self.question, exc)
 
     def _hurry_router(self) -> None:
-        """The skeleton is written (or failed), and the answer waits for the LLM router alone: it has as long again
+        """The skeleton is written, and the answer waits for the LLM router alone: it has as long again
         as the skeleton took, then the default router decides. A router call that hangs, waits out a long
         Retry-After or waits for a slot the client's other calls hold must not hold the answer up, nor a deadline=
         spend on it an answer that is ready (a router slower than the skeleton it runs beside is no help)."""

@@ -333,28 +333,33 @@ def test_parse_router_answer_refuses_to_guess(reply: str) -> None:
     # a choice made beats an option named before it
     ("Option A doesn't fit; I'd choose C.", ("C", "marked letter")),
     ("Option A is wrong, the answer is C", ("C", "marked letter")),
-    # SoT by mistake is the costly error: a denied A is no SoT (B or C: sequential either way) ...
+    # SoT by mistake is the costly error, and the prompt says to choose A only when sure: an A with a negation or a
+    # hedge anywhere, or beside another letter, is no SoT (B or C: sequential either way) (probe 141, reviews 143
+    # and 145: "Answer: A or C", "Option A would be wrong", "It might be A" were read as a confident A)
     ("I would not choose A.", ("not A", "marked letter")),
     ("The question asks for a story, so C. Option A does not apply.", ("not A", "named option")),
     ("Definitely not A; the answer should be one paragraph.", ("not A", "only letter")),
-    ("The answer is not A", ("not A", "only letter")), ("Answer: A is not right; C", None),
-    # ... and an A in doubt is unreadable (the default router decides), also after a choice marked (probe 141:
-    # "Answer: A or C" was read as a confident A)
-    ("Option A, or maybe B.", None), ("Answer: A or C", None), ("The answer is A... just kidding, C", None),
-    ("Answer: A. Correction: C.", None), ("My answer: A/C", None), ("Answer: A, but I'm unsure", None),
-    ("Answer: A, because B would need each point to build on the last.", None), ("Probably A.", None),
-    # (review 143) a negation anywhere beside an A denies it, in any wording or language
-    ("I don't think A is right here.", ("not A", "only letter")), ("Not really A.", ("not A", "only letter")),
-    ("Option A would not work here.", ("not A", "named option")), ("A? No.", ("not A", "only letter")),
+    ("The answer is not A", ("not A", "only letter")), ("Answer: A is not right; C", ("not A", "marked letter")),
+    ("Option A, or maybe B.", ("not A", "named option")), ("Answer: A or C", ("not A", "marked letter")),
+    ("The answer is A... just kidding, C", ("not A", "marked letter")),
+    ("Answer: A. Correction: C.", ("not A", "marked letter")), ("My answer: A/C", ("not A", "marked letter")),
+    ("Answer: A, but I'm unsure", ("not A", "marked letter")), ("Probably A.", ("not A", "only letter")),
+    ("Answer: A, because B would need each point to build on the last.", ("not A", "marked letter")),
+    ("I don't think option A is right.", ("not A", "named option")), ("Not really A.", ("not A", "only letter")),
+    ("Option A would be wrong.", ("not A", "named option")), ("Option A is a bad fit here.", ("not A", "named option")),
+    ("It might be A.", ("not A", "only letter")), ("A? No.", ("not A", "only letter")),
     ("I wouldn’t choose A.", ("not A", "marked letter")), ("答案不是A", ("not A", "only letter")),
-    ("Nicht A.", ("not A", "only letter")), ("A, not C", ("not A", "leading letter")),
+    ("Aではありません。", ("not A", "only letter")), ("Nicht A.", ("not A", "only letter")),
+    ("Het antwoord is niet A.", ("not A", "only letter")), ("A, not C", ("not A", "leading letter")),
+    # ... while a plain A, explained, is an A
+    ("A. The tips are independent of each other.", ("A", "leading letter")),
+    ("The answer is A, as the notes are independent", ("A", "marked letter")),
     # a B or C is read as it is, whatever the reply says of it: a wrong one costs only speed, and the default router
     # deciding instead might say SoT ("C. C is not a list" describes C)
     ("Not B: the answer is C.", ("C", "marked letter")), ("Answer: C, not A", ("C", "marked letter")),
     ("C. C is not a list; one paragraph is best.", ("C", "leading letter")), ("Not C", ("C", "only letter")),
-    ("A. Each tip might be read alone.", ("A", "leading letter")),
 ])
-def test_parse_router_answer_reads_an_a_in_doubt_as_no_answer(reply: str, parsed: tuple[str, str] | None) -> None:
+def test_parse_router_answer_reads_an_a_in_doubt_as_not_a(reply: str, parsed: tuple[str, str] | None) -> None:
     assert parse_router_answer(reply) == parsed
 
 
@@ -1142,27 +1147,18 @@ async def test_a_router_call_that_waited_for_the_skeletons_slot_still_decides() 
     assert result.mode == "sequential" and result.route_reason.startswith("llm (openai:test-model): C")
 
 
-async def test_a_failed_skeleton_hurries_the_router_too() -> None:
-    # review 143: the skeleton's 400 waited for a hung router's whole timeout (20 s), and under deadline= became a
-    # DeadlineExceeded with an empty partial instead of the 400
+async def test_a_failed_skeleton_waits_for_a_router_that_may_still_make_an_answer() -> None:
+    # review 145: hurrying the router once the skeleton failed at once cut off a verdict "C" at 1.5 s that makes a
+    # sequential answer, and the request failed with the skeleton's 400 instead
     def respond(request: RecordedRequest) -> Reply:
         if is_skeleton(request):
             return Reply("x", fault=Fault.status(400))
-        return routed(Reply("A", fault=Fault.stall(seconds=30.0)))(request)
+        return routed(Reply("C", latency=Latency(ttft_s=1.5)))(request)
 
     with FakeLLMServer(respond) as server:
-        async with llm_client(server, "openai", deadline=5.0) as sot:
-            with pytest.raises(openai.BadRequestError):  # the default router's SoT: the skeleton's error
-                await sot.generate("What are good ways to travel cheaply?")
-
-
-async def test_a_result_taken_before_the_llm_router_decided_says_so() -> None:
-    # probe 141: a deadline's partial before the verdict said mode 'sot' with no route reason, as if routed so
-    with FakeLLMServer(routed(Reply("C", latency=Latency(ttft_s=3.0)))) as server:
-        async with llm_client(server, "openai", deadline=0.5) as sot:
-            with pytest.raises(DeadlineExceeded) as caught:
-                await sot.generate("How do I travel cheaply?")
-    assert caught.value.partial.route_reason == "not routed: the request stopped before the router decided"
+        async with llm_client(server, "openai") as sot:
+            result = await sot.generate("What are good ways to travel cheaply?")
+    assert result.mode == "sequential" and result.route_reason.startswith("llm (openai:test-model): C")
 
 
 async def test_a_failed_skeleton_raises_the_same_error_with_the_llm_router_as_without(provider: str) -> None:

@@ -29,11 +29,13 @@ _LATIN = "A-Za-z0-9_'\u00c0-\u024f\u1e00-\u1eff"
 _LETTER = re.compile(rf"(?<![{_LATIN}])([ABC])(?![{_LATIN}])")
 # "A single paragraph ...", "Sure! A list is ...": the article that opens a sentence, not choice A
 _ARTICLE = re.compile(r"(^|[.!?:\n])([^\w\n]*)A(?=[ \t]+[A-Za-z])")
-# a negation beside an A denies it: "not A", "I don't think A is right", "Option A would not work", "A? No.", "不是A"
-_NEGATION = re.compile(r"\b(?:not|never|no|nope|wrong|incorrect|instead|rather|cannot)\b|n['’]t\b"
-                       r"|\b(?:nicht|kein|pas|non|nein|não|нет|не)\b|[不没非]", re.I)
-# what makes a chosen A no choice to act on: "Answer: A, but I'm unsure", "probably A"
-_HEDGE = re.compile(r"\b(?:unsure|not sure|uncertain|maybe|perhaps|possibly|probably|unclear|hard to say)\b", re.I)
+# a negation or a hedge anywhere in a reply that chooses A: the model is not sure of it (the prompt says "Choose A only
+# when you are sure ... if unsure, choose C"): "I don't think A is right", "Option A would be wrong", "It might be A",
+# "不是A", "Aではありません"
+_DOUBT = re.compile(r"\b(?:not|never|no|nope|none|neither|nor|wrong|incorrect|bad|instead|rather|cannot|without|"
+                    r"unsure|uncertain|unclear|maybe|perhaps|possibly|probably|might|hard to say|"
+                    r"nicht|kein|keine|pas|non|nein|não|nao|nunca|ni|niet|nie|inte|ikke|tidak|bukan|değil|"
+                    r"нет|не|ни)\b|n['’]t\b|[不没非無无]|ない|ません|아니|아닙|않|नहीं", re.I)
 # words, for models that answer in prose; order matters ("independent" contains "dependent")
 _WORDS: list[tuple[Choice, re.Pattern[str]]] = [
     ("C", re.compile(r"\b(?:not (?:a |as a )?list|no list|not organi[sz]e|without (?:a )?list|not in (?:a )?list|"
@@ -50,20 +52,17 @@ def parse_router_answer(text: str) -> tuple[Choice, str] | None:
     Accepts a bare letter, a letter with chatter ("Answer: A.", "I would choose (B) because ..."), or words
     ("independent points", "not a list"). A reply that names several letters without marking one is unreadable;
     the article that opens a sentence ("A single paragraph is best") is not a letter. SoT by mistake is the costly
-    error, so an A beside a negation ("I would not choose A", "Option A does not apply", "A, not C") is ``"not A"``
-    (B or C: sequential either way), and an A in doubt is unreadable: beside another letter ("Answer: A or C",
-    "Answer: A. Correction: C.") or with a hedge ("probably A"). A B or C is read as it is, whatever else the reply
-    says ("Not C" too): a wrong B or C costs only speed.
+    error, and the prompt says to choose A only when sure: a reply that chooses A but for a bare letter counts only
+    where it is a plain A, else it is ``"not A"`` (B or C: sequential either way): beside a negation or a hedge
+    anywhere ("I would not choose A", "Option A would be wrong", "It might be A", "不是A") or another letter
+    ("Answer: A or C", "Answer: A. Correction: C."). A B or C is read as it is: a wrong one costs only speed.
     """
     stripped = unicodedata.normalize("NFKC", text).strip()  # a full-width "Ａ" is an A
     parsed = _parsed(stripped)
     if parsed is None or parsed[0] != "A" or parsed[1] == "bare letter":
         return parsed
-    letters = _ARTICLE.sub(r"\1\2", stripped)
-    if any(_NEGATION.search(letters, max(0, a.start() - 16), a.end() + 12)
-           for a in _LETTER.finditer(letters) if a.group(1) == "A"):
-        return "not A", parsed[1]
-    return None if _HEDGE.search(stripped) or set(_LETTER.findall(letters)) - {"A"} else parsed
+    others = set(_LETTER.findall(_ARTICLE.sub(r"\1\2", stripped))) - {"A"}
+    return ("not A", parsed[1]) if others or _DOUBT.search(stripped) else parsed
 
 
 def _parsed(stripped: str) -> tuple[Choice, str] | None:
