@@ -171,12 +171,14 @@ def main(argv: list[str] | None = None) -> int:
         partial = exc.partial if isinstance(exc, PartialResultError) else None
         # what a request that failed with the SDK's error spent: its calls are paid for all the same
         spent = so_far.events.result() if partial is None and so_far.events is not None else None
+        if spent is not None and not (spent.usage.input_tokens or spent.usage.output_tokens):
+            spent = None  # refused before any call started (a 401): nothing was spent
         if partial is not None:  # what was written, once: a terminal already shows it
             _keep_going_without_stdout(_show, partial, as_json, so_far.shown, error=_error(exc))
         elif as_json:  # a script reads stdout: it gets one JSON object for every failure
             _keep_going_without_stdout(print, _json(_error(exc) | ({"usage": spent.to_dict()["usage"]} if spent
                                                                    else {})))
-        if spent is not None and spent.usage.calls:
+        if spent is not None:
             _note(f"spent before the error: {spent.usage.calls} calls, {_tokens(spent.usage)}, {_cost(spent.usage)}")
         debug = getattr(args, "debug", False)
         if debug:  # then the one line and the exit status, as without --debug (2: wrong before any call)

@@ -35,7 +35,6 @@ class Prices:
         self.overrides = check_prices(overrides)
         self._warned: set[str] = set()
         self._models: set[str] = set()  # the client's (``check_models``): a key for one of them is no typo
-        self._aliased: dict[str, tuple[float, float] | None] = {}  # a model -> the price of a key naming it otherwise
 
     def cost(self, model: str, input_tokens: int, output_tokens: int, cache_read_tokens: int = 0,
              cache_write_tokens: int = 0, service_tier: str | None = None, at: float | None = None) -> float | None:
@@ -43,7 +42,7 @@ class Prices:
         at the cache's prices, an override (which has none) at its input price. The library prices a ``service_tier``
         at its rates (the standard ones for a tier it does not list) and the call at the prices of its time ``at``
         (seconds since the epoch; now when None)."""
-        if (price := self._override(model)) is not None:
+        if (price := self.overrides.get(model)) is not None:
             return (input_tokens * price[0] + output_tokens * price[1]) / 1e6
         if model.partition(":")[0] in FREE_PROVIDERS:
             return 0.0
@@ -51,6 +50,7 @@ class Prices:
         if found is None or not _listed(found):
             self._unknown(model)
             return None
+        self._named_otherwise(model)
         import genai_prices
 
         calculation = genai_prices.calc_price(
@@ -60,25 +60,13 @@ class Prices:
             genai_request_timestamp=None if at is None else datetime.datetime.fromtimestamp(at, datetime.timezone.utc))
         return float(calculation.total_price)  # per call: a long prompt's tier is the call's own
 
-    def _override(self, model: str) -> tuple[float, float] | None:
-        """``prices=``'s price for ``model``: its own key's, else that of a key the library takes for the same model
-        (``openai:gpt-4o-mini`` for ``openai:gpt-4o-mini-2024-07-18``, ``anthropic:claude-haiku-4.5`` for
-        ``anthropic:claude-haiku-4-5``)."""
-        if model in self.overrides or not self.overrides:
-            return self.overrides.get(model)
-        if model not in self._aliased:
-            same = _library_id(model)
-            self._aliased[model] = next((price for key, price in self.overrides.items()
-                                         if same is not None and _library_id(key) == same), None)
-        return self._aliased[model]
-
     def check_models(self, models: list[str]) -> None:
         """Warn of a key close to the name of a model the client uses, where none is equal to it, naming neither
         another of its models nor one the library prices (a sibling such a table may well price for other clients):
         a typo that would leave the model at the library's price, or none, silently."""
         self._models = set(models)
         for model in models:
-            if model not in self.overrides and (key := self._typo_of(model)) and self._override(model) is None:
+            if model not in self.overrides and (key := self._typo_of(model)):
                 warnings.warn(f"prices= has {key!r} but not {model!r}, a model of this client: a typo? "
                               f"{model!r} gets the library's price (None where it has none)", stacklevel=3)
 
@@ -90,6 +78,19 @@ class Prices:
         if key := self._typo_of(model):
             warnings.warn(f"no price is known for {model!r}, so its cost is None; prices= has {key!r}: a typo "
                           f"of {model!r}?", stacklevel=4)  # the line that read usage.cost
+
+    def _named_otherwise(self, model: str) -> None:
+        """Warn, once, of a ``prices=`` key the library takes for the same model as ``model`` (a dated snapshot's
+        name, another spelling), which prices only the model string it equals. Not applied: the library gives one
+        name to some models that are not the same (``gpt-5-chat-latest`` and ``gpt-5``)."""
+        if model in self._warned or not self.overrides:
+            return
+        self._warned.add(model)
+        same = _library_id(model)
+        if key := next((key for key in self.overrides if key != model and _library_id(key) == same), None):
+            warnings.warn(f"{model!r} is priced at genai-prices' price: prices= has {key!r}, which the library takes "
+                          f"for the same model, but a key prices only the model string it equals (give {model!r} a "
+                          "key of its own to price it so)", stacklevel=4)  # the line that read usage.cost
 
     def _typo_of(self, model: str) -> str | None:
         """The key closest to ``model``'s name that names neither another model of the client nor one the library

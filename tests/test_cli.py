@@ -600,6 +600,10 @@ def test_a_request_that_failed_with_the_sdks_error_says_what_it_spent():
     assert shown["usage"]["calls"] == attempts and shown["usage"]["estimated_calls"] == attempts
     assert shown["usage"]["input_tokens"] > 0 and shown["usage"]["cost"] > 0
     assert f"spent before the error: {attempts} calls, ~" in plain.stderr and "$" in plain.stderr
+    with FakeLLMServer("x", api_key="the-right-key") as server:  # a 401: nothing spent, nothing said of it
+        refused = ask("Why?", "--model", "openai:gpt-4o-mini", "--base-url", server.openai_base_url, "--json",
+                      env={"OPENAI_API_KEY": "a-wrong-key"})
+    assert "spent before" not in refused.stderr and "usage" not in json.loads(refused.stdout)
 
 
 def test_device_goes_to_a_local_fallback_and_is_refused_where_no_model_is_local(tmp_path):

@@ -319,7 +319,7 @@ def test_prices_that_look_given_per_token_are_warned_of_where_the_client_is_buil
         sotkit.SoT("openai:m", base_url="http://127.0.0.1:9/v1", api_key="k", prices={"openai:m": (0.0, 0.02)})
 
 
-@pytest.mark.parametrize("key", ["openai:gpt-4o-mni", "OpenAI:gpt-4o-mini"])
+@pytest.mark.parametrize("key", ["openai:gpt-4o-mni", "OpenAI:gpt-4o-mini", "openai:GPT-4o-mini"])
 def test_a_prices_key_one_slip_from_a_priced_model_of_the_client_is_warned_of_where_the_client_is_built(key,
                                                                                                      monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "k")  # the fallback's
@@ -404,13 +404,17 @@ def test_tokens_no_call_priced_have_an_unknown_cost_not_a_free_one():
 
 @pytest.mark.parametrize(("model", "key"), [
     ("openai:gpt-4o-mini-2024-07-18", "openai:gpt-4o-mini"), ("openai:gpt-4o-mini", "openai:gpt-4o-mini-2024-07-18"),
-    ("anthropic:claude-haiku-4-5", "anthropic:claude-haiku-4.5"), ("openai:gpt-4o-mini", "openai:GPT-4o-mini"),
+    ("anthropic:claude-haiku-4-5", "anthropic:claude-haiku-4.5"),
 ])
-def test_a_prices_key_naming_the_model_otherwise_prices_it(model, key, recwarn):
+def test_a_prices_key_naming_the_model_otherwise_is_warned_of_when_the_cost_is_read(model, key):
     # probe 144: a key the library takes for the same model (a dated snapshot, another spelling) was ignored without
-    # a word, the model priced at the library's price
+    # a word, the model priced at the library's price. Not applied (review 145): the library gives one name to some
+    # models that are not the same (gpt-5-chat-latest and gpt-5), whose prices would then be taken for each other
     table = Prices({key: (30.0, 30.0)})
-    table.check_models([model])
-    assert table.cost(model, 1_000_000, 1_000_000) == 60.0 and not recwarn.list
-    assert Prices({model: (1.0, 1.0), key: (30.0, 30.0)}).cost(model, 1_000_000, 0) == 1.0  # its own key wins
-    assert Prices({"openai:gpt-4o": (30.0, 30.0)}).cost("openai:gpt-4o-mini", 1_000_000, 0) != 30.0  # a sibling: not
+    table.check_models([model])  # no warning yet: the price table is not loaded where the client is built
+    with pytest.warns(UserWarning, match=f"'{model}' is priced at genai-prices' price: prices= has '{key}', which "
+                                         "the library takes for the same model") as caught:
+        cost = table.cost(model, 1_000_000, 1_000_000)
+        table.cost(model, 1, 1)  # warned once
+    assert cost != 60.0 and len(caught) == 1
+    assert Prices({model: (1.0, 1.0), key: (30.0, 30.0)}).cost(model, 1_000_000, 0) == 1.0  # its own key prices it
