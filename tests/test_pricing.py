@@ -411,7 +411,7 @@ def test_a_prices_key_naming_the_model_otherwise_is_warned_of_when_the_cost_is_r
     # a word, the model priced at the library's price. Not applied (review 145): the library gives one name to some
     # models that are not the same (gpt-5-chat-latest and gpt-5), whose prices would then be taken for each other
     table = Prices({key: (30.0, 30.0)})
-    table.check_models([model])  # no warning yet: the price table is not loaded where the client is built
+    table.check_models([model])  # no warning yet: the cost is read below
     with pytest.warns(UserWarning, match=f"'{model}' is priced at genai-prices' price: prices= has '{key}', which "
                                          "the library takes for the same model") as caught:
         cost = table.cost(model, 1_000_000, 1_000_000)

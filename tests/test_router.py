@@ -323,7 +323,7 @@ def test_parse_router_answer_reads_letters_and_words(reply: str, choice: str) ->
     assert parsed is not None and parsed[0] == choice
 
 
-@pytest.mark.parametrize("reply", ["", "A or B", "Sure! Here is a great question to think about.", "B and C both fit",
+@pytest.mark.parametrize("reply", ["", "Sure! Here is a great question to think about.", "A single idea.",
                                    "Cómo", "Bücher", "Año", "Cầu hỏi này", "Bắt đầu"])
 def test_parse_router_answer_refuses_to_guess(reply: str) -> None:
     assert parse_router_answer(reply) is None
@@ -351,6 +351,15 @@ def test_parse_router_answer_refuses_to_guess(reply: str) -> None:
     ("I wouldn’t choose A.", ("not A", "marked letter")), ("答案不是A", ("not A", "only letter")),
     ("Aではありません。", ("not A", "only letter")), ("Nicht A.", ("not A", "only letter")),
     ("Het antwoord is niet A.", ("not A", "only letter")), ("A, not C", ("not A", "leading letter")),
+    # (review 147) letters named in doubt, with no choice marked, or an A the article's place hides, denied; a hedge
+    # or a negation in any of several languages or signs; an A in Cyrillic
+    ("A or B", ("not A", "letters in doubt")), ("B and C both fit", ("not A", "letters in doubt")),
+    ("Not A but C", ("not A", "letters in doubt")), ("A is wrong", ("not A", "letters in doubt")),
+    ("A does not apply", ("not A", "letters in doubt")), ("A? No, C.", ("not A", "letters in doubt")),
+    ("I doubt it's A", ("not A", "only letter")), ("A (low confidence)", ("not A", "only letter")),
+    ("N/A", ("not A", "only letter")), ("A?", ("not A", "only letter")), ("¬A", ("not A", "leading letter")),
+    ("也许A", ("not A", "only letter")), ("vielleicht A", ("not A", "only letter")),
+    ("Не А", ("not A", "only letter")), ("А", ("A", "bare letter")),
     # ... while a plain A, explained, is an A
     ("A. The tips are independent of each other.", ("A", "leading letter")),
     ("The answer is A, as the notes are independent", ("A", "marked letter")),
@@ -1286,7 +1295,7 @@ def test_cli_eval_of_the_llm_router_counts_the_decisions_that_fell_back(
     ("Good question. A list of independent ways to save energy.", ("A", "wording")),
     ("A Python function that reverses a list:\n\ndef rev(xs):\n    return xs[::-1]", None),
     ("Sure! A haiku is one piece of writing.", None),
-    ("A good fit is B.", None),  # the A may be the choice as well as the article
+    ("A good fit is B.", ("not A", "letters in doubt")),  # the A may be the choice as well as the article: no SoT
     ("My answer: A single paragraph, not a list.", ("C", "wording")),  # after a marker too, where words decide
     ("Answer: A numbered list would not work; each step depends on the last.", ("B", "wording")),
 ])
@@ -1391,3 +1400,4 @@ async def test_a_verdict_the_filter_stopped_is_not_blamed_on_the_token_budget() 
             result = await sot.generate("Tell me about the life of a lighthouse keeper.")
     assert "llm router failed (ValueError: the answer was cut off by the provider's filter ('content_filter') " \
            "before any text); fell back to default" in result.route_reason
+

@@ -28,14 +28,23 @@ _LEADING = re.compile(r"^\W*([ABC])(?:[.,:;)]|\s*$)")
 _LATIN = "A-Za-z0-9_'\u00c0-\u024f\u1e00-\u1eff"
 _LETTER = re.compile(rf"(?<![{_LATIN}])([ABC])(?![{_LATIN}])")
 # "A single paragraph ...", "Sure! A list is ...": the article that opens a sentence, not choice A
-_ARTICLE = re.compile(r"(^|[.!?:\n])([^\w\n]*)A(?=[ \t]+[A-Za-z])")
-# a negation or a hedge anywhere in a reply that chooses A: the model is not sure of it (the prompt says "Choose A only
+_ARTICLE = re.compile(r"(^|[.!?:\n])([^\w\n]{0,8})A(?=[ \t]+[A-Za-z])")  # (bounded: "?" * 10**5 took 100 s)
+# a letter alone, in the marks a model may wrap it in: "A", "**A**", "(A)", "A.", "「A」" (not "A?", "¬A", "~A")
+_BARE = re.compile(r"[\s*_`\"'“”‘’(\[{<«「【]*([ABCabc])[\s*_`\"'“”‘’)\]}>»」】.,:;!。．、]*")
+# a negation or a hedge anywhere in a reply that names A: the model is not sure of it (the prompt says "Choose A only
 # when you are sure ... if unsure, choose C"): "I don't think A is right", "Option A would be wrong", "It might be A",
-# "不是A", "Aではありません"
-_DOUBT = re.compile(r"\b(?:not|never|no|nope|none|neither|nor|wrong|incorrect|bad|instead|rather|cannot|without|"
-                    r"unsure|uncertain|unclear|maybe|perhaps|possibly|probably|might|hard to say|"
-                    r"nicht|kein|keine|pas|non|nein|não|nao|nunca|ni|niet|nie|inte|ikke|tidak|bukan|değil|"
-                    r"нет|не|ни)\b|n['’]t\b|[不没非無无]|ない|ません|아니|아닙|않|नहीं", re.I)
+# "A?", "N/A", "不是A", "Aではありません", "vielleicht A"
+_DOUBT = re.compile(r"\b(?:not|never|no|nope|none|neither|nor|wrong|incorrect|false|bad|instead|rather|cannot|without|"
+                    r"unsure|uncertain|unclear|maybe|perhaps|possibly|probably|might|likely|unlikely|hardly|doubt\w*|"
+                    r"guess|tentative\w*|low confidence|hard to (?:say|tell)|N/A|"
+                    r"nicht|kein\w*|falsch|vielleicht|pas|non|faux|fausse|peut-être|nein|não|nao|nunca|ni|quizás?|"
+                    r"tal vez|incorrect[ao]|forse|sbagliat[ao]|niet|geen|nie|inte|ikke|tidak|bukan|değil|"
+                    r"нет|не|ни|неверн\w*|возможно|может)\b|n['’]t\b|\bA\s*[?？]|[¬~❌✗✘]|!A"
+                    r"|[不没非無无错錯]|也许|也許|可能|或许|或許|ない|ません|違|たぶん|多分|かも|아니|아닙|아님|않|틀|"
+                    r"नहीं|शायद", re.I)
+# a capital A, B or C written in Cyrillic or Greek, standing alone: the Latin letter
+_LOOKALIKE = re.compile(r"(?<!\w)[АВСΑΒ](?!\w)")
+_LATIN_OF = str.maketrans("АВСΑΒ", "ABCAB")
 # words, for models that answer in prose; order matters ("independent" contains "dependent")
 _WORDS: list[tuple[Choice, re.Pattern[str]]] = [
     ("C", re.compile(r"\b(?:not (?:a |as a )?list|no list|not organi[sz]e|without (?:a )?list|not in (?:a )?list|"
@@ -50,23 +59,30 @@ def parse_router_answer(text: str) -> tuple[Choice, str] | None:
     """Read the prompting router's answer: ``("A"|"B"|"C"|"not A", how it was read)``, or ``None`` if unreadable.
 
     Accepts a bare letter, a letter with chatter ("Answer: A.", "I would choose (B) because ..."), or words
-    ("independent points", "not a list"). A reply that names several letters without marking one is unreadable;
-    the article that opens a sentence ("A single paragraph is best") is not a letter. SoT by mistake is the costly
-    error, and the prompt says to choose A only when sure: a reply that chooses A but for a bare letter counts only
-    where it is a plain A, else it is ``"not A"`` (B or C: sequential either way): beside a negation or a hedge
-    anywhere ("I would not choose A", "Option A would be wrong", "It might be A", "不是A") or another letter
-    ("Answer: A or C", "Answer: A. Correction: C."). A B or C is read as it is: a wrong one costs only speed.
+    ("independent points", "not a list"). The article that opens a sentence ("A single paragraph is best") is not a
+    letter. SoT by mistake is the costly error, and the prompt says to choose A only when sure: a reply that names A
+    (but for a bare letter) counts as A only where it is a plain A, else it is ``"not A"`` (B or C: sequential either
+    way): with a negation or a hedge anywhere ("I would not choose A", "A is wrong", "It might be A", "不是A") or
+    beside another letter ("A or C", "Answer: A. Correction: C."); as is a reply that names B and C but no choice. A
+    chosen B or C is read as it is: a wrong one costs only speed. A reply that names no letter and says nothing of a
+    list is unreadable (None).
     """
     stripped = unicodedata.normalize("NFKC", text).strip()  # a full-width "Ａ" is an A
+    stripped = _LOOKALIKE.sub(lambda m: m[0].translate(_LATIN_OF), stripped)  # "Не А" (Cyrillic А)
     parsed = _parsed(stripped)
-    if parsed is None or parsed[0] != "A" or parsed[1] == "bare letter":
+    if parsed is not None and (parsed[0] != "A" or parsed[1] == "bare letter"):
         return parsed
+    letters = set(_LETTER.findall(stripped))  # the article's A too: "A is wrong"
+    if parsed is None and not (letters and (_DOUBT.search(stripped) or letters - {"A"})):
+        return None  # (a lone article A, "A single paragraph is best", says nothing)
     others = set(_LETTER.findall(_ARTICLE.sub(r"\1\2", stripped))) - {"A"}
-    return ("not A", parsed[1]) if others or _DOUBT.search(stripped) else parsed
+    if parsed is None or others or _DOUBT.search(stripped):
+        return "not A", parsed[1] if parsed else "letters in doubt"
+    return parsed
 
 
 def _parsed(stripped: str) -> tuple[Choice, str] | None:
-    if match := re.fullmatch(r"\W*([ABCabc])\W*", stripped):
+    if match := _BARE.fullmatch(stripped):
         return match.group(1).upper(), "bare letter"  # type: ignore[return-value]
     for pattern, how in ((_CHOSEN, "marked letter"), (_OPTION, "named option")):
         if match := pattern.search(stripped):
