@@ -283,6 +283,17 @@ def test_running_on_into_the_next_point_is_cut(step):
     ("Do this:\nstep 1: Buy.\nstep 2: Plug in.", "Do this:\nstep 1: Buy.\nstep 2: Plug in.", False),
     ("Step 1: Buy.\nStep 2: Avoid late caffeine: stop", "Step 1: Buy.", True),  # another point's title
     ("They last.\nStep 3: Unplug devices now.", "They last.", True),  # no list of its own: the next point
+    # (probe 146: each was cut, its rest lost, the point reported whole) a second list of its own, from 1 ...
+    ("Pros:\n1. No commute.\n2. Deep work.\n\nCons:\n1. Work blurs.\n2. Hard to switch off.",
+     "Pros:\n1. No commute.\n2. Deep work.\n\nCons:\n1. Work blurs.\n2. Hard to switch off.", False),
+    ("Alte Meister:\n1. FC Köln gewann 1964.\n1. FC Nürnberg hat neun Titel.\n2. Bundesliga heute.",
+     "Alte Meister:\n1. FC Köln gewann 1964.\n1. FC Nürnberg hat neun Titel.\n2. Bundesliga heute.", False),
+    # ... and sub-items, indented under its items
+    ("Plan:\n1. Mornings.\n   1. Review.\n   2. Focus.\n2. Afternoons.\n\t1. Calls.",
+     "Plan:\n1. Mornings.\n   1. Review.\n   2. Focus.\n2. Afternoons.\n\t1. Calls.", False),
+    # ... but a list from 1 that opens with a point's title is the skeleton again
+    ("Steps:\n1. Buy.\n\nAgain:\n1. Keep a schedule: same hour\n2. Avoid late caffeine", "Steps:\n1. Buy.\n\nAgain:",
+     True),
 ])
 def test_a_points_own_numbered_list_is_kept(raw, text, finished, step):
     assert clean(raw, step=step, others=OTHERS) == (text, finished)
