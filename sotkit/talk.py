@@ -527,9 +527,7 @@ _COLONS = (":", "：")
 # a first word that only acknowledges the task, before the point's own text on its line ("Certainly! Travel ...",
 # "はい、承知いたしました。練習 ...")
 _ACKNOWLEDGEMENTS = _strings(_all("acknowledgements"), False)
-# (not before a lower-case word: "Sure! is the everyday casual yes" names the word, its sentence's subject)
-_ACKNOWLEDGED = re.compile(rf"¡?{_WORDS_FIRST}(?:{_ACKNOWLEDGEMENTS})(?:\s*+!\s++|[！。]\s*+)(?=\S)"
-                           r"(?!(?-i:[a-zß-öø-ÿа-яё]))", re.I)
+_ACKNOWLEDGED = re.compile(rf"¡?{_WORDS_FIRST}(?:{_ACKNOWLEDGEMENTS})(?:\s*+!\s++|[！。]\s*+)(?=\S)", re.I)
 _ACKNOWLEDGED_ALONE = re.compile(rf"¡?{_WORDS_FIRST}(?:{_ACKNOWLEDGEMENTS})(?:\s*!|[！。])\s*", re.I)  # the rest to come
 # the talk before a colon on a line that goes on with the point's text: it ends by naming the point
 _META_HEAD = re.compile(rf"{_NAMED}{_TITLE}[\s*]*$", re.I)

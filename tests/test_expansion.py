@@ -377,10 +377,6 @@ def test_a_numbered_line_in_a_code_block_is_code_not_the_next_point(step):
     ("Sure, here's point 2 (Use LED bulbs):\nThey last.", "They last."),
     ("I'll continue with point 2.\n\nThey last.", "They last."),
     ("Sure! Here’s point 2:", ""),  # nothing else: the point is empty, and asked again
-    # an acknowledgement that is its sentence's subject, named, stays (probe 146: "is the everyday casual yes" left)
-    ("Sure! is the everyday casual yes.", "Sure! is the everyday casual yes."),
-    ("¡Claro que sí! es una respuesta cálida.", "¡Claro que sí! es una respuesta cálida."),
-    ("Sure! They last.", "They last."),  # (the talk before the point's own sentence goes)
     # ... but a sentence alone may be the point itself, and a line the point's own words
     ("I'll be honest: continuing with a plan you dislike rarely works.",
      "I'll be honest: continuing with a plan you dislike rarely works."),
