@@ -1,6 +1,6 @@
 """Where a point's expansion runs on into another point: a numbered line that does not go on with the point's own
-list (numbered from 1; a line numbered 1 that opens with no title begins another, and an indented one is a
-sub-item) and may be a point's (not one numbered above the answer's points and the next number, nor one
+list (numbered from 1; a line numbered 1 that opens with no title after a line that announces a list begins
+another, and one indented under an item is a sub-item) and may be a point's (not one numbered above the answer's points and the next number, nor one
 that goes on with a sentence: "published in\n2019. showed", unless it opens with another point's title), or another
 point's title as a header (a line's marks, "\n**Title:**", "\n### Title", "\nPoint 3: Title", or a number after a
 sentence, "... LEDs. 4. Title:"). A numbered line inside a code block is code, and a section headed by an earlier
@@ -242,14 +242,15 @@ class OtherPoints:
                     return None, m.start()
             if self._bullets:
                 return m.start(), m.start()
-            if _nested(m[0]):  # a sub-item ("   1. Review the priorities" under "1. Mornings"): the point's own
-                continue
+            if self._own_items and _nested(m[0]):  # a sub-item under an item of its own list ("   1. Review the
+                continue  # priorities" under "1. Mornings")
             titles = (self._own_title, *self.titles)
-            if number is not None and number_value(number) == 1 and not any(line.startswith(t) for t in titles):
+            if number is not None and number_value(number) == 1 and _announced(text, m.start()):
                 if not (ended or final) and any(title.startswith(line) for title in titles):
                     return None, m.start()  # whether it opens with a title is still to be seen
-                self._own_items, self._titled = [m.start()], []  # a list of the point's own begins again ("Pros:\n1.
-                continue  # ...\n\nCons:\n1. ..."); one that opens with a title is the skeleton again, below
+                if not any(_opens(line, title) for title in titles):
+                    self._own_items, self._titled = [m.start()], []  # a list of the point's own begins again ("Pros:
+                    continue  # \n1. ...\n\nCons:\n1. ..."); one that opens with a title is the skeleton again, below
             if number is None or number_value(number) != len(self._own_items) + 1:
                 if (starts := self._starts_numbered_point(text, m, written, bool(ended), final)) is False:
                     continue
@@ -446,11 +447,27 @@ def outside_code(fences: list[int], at: int) -> bool:
     return not fences or bisect.bisect_right(fences, at) % 2 == 0
 
 
+def _opens(line: str, title: str) -> bool:
+    """Does ``line`` open with ``title`` as words ("cost is higher", not "costlier", for "cost")?"""
+    return line.startswith(title) and not line[len(title):len(title) + 1].isalnum()
+
+
 def _nested(mark: str) -> bool:
-    """Is the numbered line whose mark (from its line break) is ``mark`` indented as a sub-item (two spaces or a tab
-    or more): a point's own nested list, not the line of another point?"""
-    indent = len(mark) - len(mark[1:].lstrip(f" \t{INVISIBLE}")) - 1
-    return indent >= 2 or "\t" in mark[1:indent + 1]
+    """Is the numbered line whose mark (from its line break) is ``mark`` indented as a sub-item, by two spaces or a
+    tab or more?"""
+    indent = mark[1:len(mark) - len(mark[1:].lstrip(" \t"))]
+    return len(indent) >= 2 or "\t" in indent
+
+
+#: a line that announces a list: a lead-in ("Cons:"), a header ("## Cons", "**Cons**"), or a list's first item ("1.")
+_ANNOUNCES = re.compile(r".*[:：][ \t*_]*|#+[ \t].*|\*\*[^*\n]+\*\*[ \t]*|[ \t]*(?:\*\*)?1[.)].*")
+
+
+def _announced(text: str, at: int) -> bool:
+    """Does the last line before the numbered line at ``at`` (blank lines aside) announce a list, so that a line
+    numbered 1 there begins another list of the point's own (not the skeleton written again, with other words)?"""
+    before = text[:at].rstrip()
+    return _ANNOUNCES.fullmatch(before[before.rfind("\n") + 1:]) is not None
 
 
 def _first_outside(pattern: re.Pattern[str], text: str, at: int, fences: list[int]) -> int | None:

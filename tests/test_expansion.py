@@ -288,12 +288,22 @@ def test_running_on_into_the_next_point_is_cut(step):
      "Pros:\n1. No commute.\n2. Deep work.\n\nCons:\n1. Work blurs.\n2. Hard to switch off.", False),
     ("Alte Meister:\n1. FC Köln gewann 1964.\n1. FC Nürnberg hat neun Titel.\n2. Bundesliga heute.",
      "Alte Meister:\n1. FC Köln gewann 1964.\n1. FC Nürnberg hat neun Titel.\n2. Bundesliga heute.", False),
+    ("Pros:\n1. Bright.\n\nCons:\n1. Exercised less.", "Pros:\n1. Bright.\n\nCons:\n1. Exercised less.", False),
+    ("Pros:\n1. Bright.\n\n**Cons**\n1. Exercised less.", "Pros:\n1. Bright.\n\n**Cons**\n1. Exercised less.", False),
     # ... and sub-items, indented under its items
     ("Plan:\n1. Mornings.\n   1. Review.\n   2. Focus.\n2. Afternoons.\n\t1. Calls.",
      "Plan:\n1. Mornings.\n   1. Review.\n   2. Focus.\n2. Afternoons.\n\t1. Calls.", False),
-    # ... but a list from 1 that opens with a point's title is the skeleton again
+    # ... but a list from 1 that opens with a point's title is the skeleton again, and so is one that no line
+    # announces, after a list of its own (review 148: "\n\n1. A regular schedule: ..." again, in other words)
     ("Steps:\n1. Buy.\n\nAgain:\n1. Keep a schedule: same hour\n2. Avoid late caffeine", "Steps:\n1. Buy.\n\nAgain:",
      True),
+    ("Save:\n1. Less heat.\n2. Bills.\n\n1. A schedule: bed at 10.\n2. Use LED bulbs: last.\n3. Late caffeine: stop.",
+     "Save:\n1. Less heat.\n2. Bills.", True),
+    # ... an indented line with no list of its own above it is the next point's (review 148)
+    ("They last.\n  3. Avoid late caffeine: stop by noon.", "They last.", True),
+    # ... and a line numbered 1 that goes on with a sentence is no list (review 148: the items after it were lost)
+    ("Steps:\n1. Preheat.\n2. Mix 2 cups of flour with\n1. cup of sugar.\n3. Bake.",
+     "Steps:\n1. Preheat.\n2. Mix 2 cups of flour with\n1. cup of sugar.\n3. Bake.", False),
 ])
 def test_a_points_own_numbered_list_is_kept(raw, text, finished, step):
     assert clean(raw, step=step, others=OTHERS) == (text, finished)
