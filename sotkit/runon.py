@@ -1,6 +1,6 @@
 """Where a point's expansion runs on into another point: a numbered line that does not go on with the point's own
-list (numbered from 1; a line numbered 1 that opens with no title after a line that announces a list begins
-another, and one indented under an item is a sub-item) and may be a point's (not one numbered above the answer's points and the next number, nor one
+list (numbered from 1; a line numbered 1 that opens with no title after a lead-in ending in a colon begins
+another) and may be a point's (not one numbered above the answer's points and the next number, nor one
 that goes on with a sentence: "published in\n2019. showed", unless it opens with another point's title), or another
 point's title as a header (a line's marks, "\n**Title:**", "\n### Title", "\nPoint 3: Title", or a number after a
 sentence, "... LEDs. 4. Title:"). A numbered line inside a code block is code, and a section headed by an earlier
@@ -242,10 +242,9 @@ class OtherPoints:
                     return None, m.start()
             if self._bullets:
                 return m.start(), m.start()
-            if self._own_items and _nested(m[0]):  # a sub-item under an item of its own list ("   1. Review the
-                continue  # priorities" under "1. Mornings")
             titles = (self._own_title, *self.titles)
-            if number is not None and number_value(number) == 1 and _announced(text, m.start()):
+            if number is not None and number_value(number) == 1 and _announced(text, m.start()) \
+                    and not written[:1].islower():  # ("Mix the following:\n1. cup of flour" goes on with a sentence)
                 if not (ended or final) and any(title.startswith(line) for title in titles):
                     return None, m.start()  # whether it opens with a title is still to be seen
                 if not any(_opens(line, title) for title in titles):
@@ -448,24 +447,19 @@ def outside_code(fences: list[int], at: int) -> bool:
 
 
 def _opens(line: str, title: str) -> bool:
-    """Does ``line`` open with ``title`` as words ("cost is higher", not "costlier", for "cost")?"""
-    return line.startswith(title) and not line[len(title):len(title) + 1].isalnum()
+    """Does ``line`` open with ``title`` as words ("cost is higher", not "costlier", for "cost"; any text after a
+    Chinese or Japanese title, written without spaces)?"""
+    return line.startswith(title) and (not line[len(title):len(title) + 1].isalnum() or title[-1:] >= "\u2e80")
 
 
-def _nested(mark: str) -> bool:
-    """Is the numbered line whose mark (from its line break) is ``mark`` indented as a sub-item, by two spaces or a
-    tab or more?"""
-    indent = mark[1:len(mark) - len(mark[1:].lstrip(" \t"))]
-    return len(indent) >= 2 or "\t" in indent
-
-
-#: a line that announces a list: a lead-in ("Cons:"), a header ("## Cons", "**Cons**"), or a list's first item ("1.")
-_ANNOUNCES = re.compile(r".*[:：][ \t*_]*|#+[ \t].*|\*\*[^*\n]+\*\*[ \t]*|[ \t]*(?:\*\*)?1[.)].*")
+#: a line that announces a list: a lead-in ("Cons:", "**Cons:**")
+_ANNOUNCES = re.compile(r".*[:：][ \t*_]*")
 
 
 def _announced(text: str, at: int) -> bool:
     """Does the last line before the numbered line at ``at`` (blank lines aside) announce a list, so that a line
-    numbered 1 there begins another list of the point's own (not the skeleton written again, with other words)?"""
+    numbered 1 there begins another list of the point's own? (The skeleton written again in other words after such a
+    lead-in, "Here is the full list:\n1. A regular schedule", is then the point's: it cannot be told apart.)"""
     before = text[:at].rstrip()
     return _ANNOUNCES.fullmatch(before[before.rfind("\n") + 1:]) is not None
 
