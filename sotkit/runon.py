@@ -243,8 +243,9 @@ class OtherPoints:
             if self._bullets:
                 return m.start(), m.start()
             titles = (self._own_title, *self.titles)
-            if number is not None and number_value(number) == 1 and _announced(text, m.start()) \
-                    and not written[:1].islower():  # ("Mix the following:\n1. cup of flour" goes on with a sentence)
+            if number is not None and number_value(number) == 1 and not written[:1].islower() \
+                    and (lead := _lead_in(text, m.start())) is not None and not self._names_another(lead):
+                # ("Mix the following:\n1. cup of flour" goes on with a sentence)
                 if not (ended or final) and any(title.startswith(line) for title in titles):
                     return None, m.start()  # whether it opens with a title is still to be seen
                 if not any(_opens(line, title) for title in titles):
@@ -269,6 +270,14 @@ class OtherPoints:
                 self._titled.append(m.start())
             self._own_items.append(m.start())
         return None, len(text)
+
+    def _names_another(self, lead: str) -> bool:
+        """Does a lead-in name another point, by its number or its title ("Now for point 3:", "Avoid late caffeine
+        (point 3):")? The list after it is that point's."""
+        if any(_opens(_UNMARKED.sub("", lead), title) for title in self.titles):
+            return True
+        return any(number_value(n) != self._index for found in _NAMES_NUMBER.finditer(lead) for n in found.groups()
+                   if n)
 
     def _recap(self, text: str, at: int, line: str, title: str, number: str, whole: bool) -> bool | None:
         """Is the item at ``at``, whose ``line`` opens with an earlier point's ``title`` at that point's ``number``,
@@ -454,14 +463,20 @@ def _opens(line: str, title: str) -> bool:
 
 #: a line that announces a list: a lead-in ("Cons:", "**Cons:**")
 _ANNOUNCES = re.compile(r".*[:：][ \t*_]*")
+#: what may come before a title on a lead-in: "Point 1: ", marks, quotes, an emoji
+_UNMARKED = re.compile(r"^(?:point\s+\d+\s*[:.\-–—]\s*)?[\W_]*", re.I)
+#: a lead-in that names a point by its number: "Now for point 3:", "### 3:", "3. Caffeine:", "第三点："
+_NAMES_NUMBER = re.compile(rf"\bpoint\s+(\d+)|第({CJK_NUMBER}|\d+)[点點]|^[\W_]*(\d+)[.):：]", re.I)
 
 
-def _announced(text: str, at: int) -> bool:
-    """Does the last line before the numbered line at ``at`` (blank lines aside) announce a list, so that a line
-    numbered 1 there begins another list of the point's own? (The skeleton written again in other words after such a
-    lead-in, "Here is the full list:\n1. A regular schedule", is then the point's: it cannot be told apart.)"""
+def _lead_in(text: str, at: int) -> str | None:
+    """The last line before the numbered line at ``at`` (blank lines aside), casefolded, where it announces a list,
+    so that a line numbered 1 there may begin another list of the point's own. (The skeleton written again in other
+    words after such a lead-in, "Here is the full list:\n1. A regular schedule", is then the point's: it cannot be
+    told apart.)"""
     before = text[:at].rstrip()
-    return _ANNOUNCES.fullmatch(before[before.rfind("\n") + 1:]) is not None
+    line = before[before.rfind("\n") + 1:]
+    return line.casefold() if _ANNOUNCES.fullmatch(line) else None
 
 
 def _first_outside(pattern: re.Pattern[str], text: str, at: int, fences: list[int]) -> int | None:

@@ -295,6 +295,11 @@ def test_running_on_into_the_next_point_is_cut(step):
      True),
     ("Save:\n1. Less heat.\n2. Bills.\n\n1. A schedule: bed at 10.\n2. Use LED bulbs: last.\n3. Late caffeine: stop.",
      "Save:\n1. Less heat.\n2. Bills.", True),
+    # ... and a list after a lead-in that names another point, by its number or its title, is that point's (review
+    # 150)
+    ("Tips:\n1. Warm.\n\nNow for point 3:\n1. Stop by noon.", "Tips:\n1. Warm.\n\nNow for point 3:", True),
+    ("Tips:\n1. Warm.\n\nAvoid late caffeine (point 3):\n1. Stop by noon.",
+     "Tips:\n1. Warm.\n\nAvoid late caffeine (point 3):", True),
     # ... and a line numbered 1 that goes on with a sentence is no list (reviews 148, 149: the items after it lost)
     ("Steps:\n1. Preheat.\n2. Mix 2 cups of flour with\n1. cup of sugar.\n3. Bake.",
      "Steps:\n1. Preheat.\n2. Mix 2 cups of flour with\n1. cup of sugar.\n3. Bake.", False),
