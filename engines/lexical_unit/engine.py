@@ -38,15 +38,7 @@ class LexicalUnits(Engine):
         if not config_file.is_file():
             raise ConfigError(f"decoding='lexical_unit' needs a model fine-tuned with [PAD] slots, and {model!r} has "
                               f"no {CONFIG_FILE}; create one with `sotkit engines lud prepare` and `... train`")
-        try:
-            saved = json.loads(config_file.read_text(encoding="utf-8"))
-            if not isinstance(saved, dict):
-                raise ValueError(f"a JSON {type(saved).__name__}, not an object")
-            if saved.get(SAVING):
-                raise ValueError("the save that wrote it was stopped before its end")
-        except ValueError as exc:  # UnicodeDecodeError is one
-            raise ConfigError(f"{str(config_file)!r} is damaged ({exc}); train the model again with `sotkit "
-                              "engines lud train`") from None
+        saved = read_config(Path(model))
         self.settings = {"alpha": saved.get("alpha", 0.9) if alpha is None else alpha,
                          "k": saved.get("k", 3) if k is None else k, "verify": verify, "lookup": lookup}
         if self.settings["k"] and not any(PAD_TOKEN in path.read_text(errors="replace")
@@ -64,6 +56,22 @@ class LexicalUnits(Engine):
         result = generate(model, tokenizer, prompt_ids, request.max_tokens, stop=request.stop, on_span=on_text,
                           should_stop=should_stop, **self.settings)
         return Completion(result.text, len(prompt_ids), len(result.token_ids), result.finish_reason)
+
+
+def read_config(folder: Path) -> dict[str, Any]:
+    """The ``lud_config.json`` of a model folder that has one; a ConfigError where it is damaged, or was left by a
+    save that was stopped."""
+    config_file = folder / CONFIG_FILE
+    try:
+        saved = json.loads(config_file.read_text(encoding="utf-8"))
+        if not isinstance(saved, dict):
+            raise ValueError(f"a JSON {type(saved).__name__}, not an object")
+        if saved.get(SAVING):
+            raise ValueError("the save that wrote it was stopped before its end")
+    except ValueError as exc:  # UnicodeDecodeError is one
+        raise ConfigError(f"{str(config_file)!r} is damaged ({exc}); train the model again with `sotkit engines lud "
+                          "train`") from None
+    return saved
 
 
 #: more [PAD] slots than this cost a forward as wide as a long prompt for every few tokens (models train with 3-8)

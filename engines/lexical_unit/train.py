@@ -26,7 +26,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, P
 from ..errors import ConfigError
 from ..models import as_ordinary_file
 from .decoding import pad_token_id
-from .engine import CONFIG_FILE, SAVING
+from .engine import CONFIG_FILE, SAVING, read_config
 from .units import SlotExample, build_example, collate, mark_units, token_probabilities
 
 
@@ -231,10 +231,7 @@ def load_lud(path: str | Path, device: str = "cpu") -> tuple[PreTrainedModel, Pr
             f"{path} is not a lexical-unit model directory (no {CONFIG_FILE}); create one with "
             "`sotkit engines lud train`"
         )
-    config = json.loads((path / CONFIG_FILE).read_text())
-    if config.get(SAVING):
-        raise ConfigError(f"{path}: the save of this model was stopped before its end; train it again with "
-                          "`sotkit engines lud train`")
+    config = read_config(path)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).to(device).eval()
     tokenizer = AutoTokenizer.from_pretrained(path)
     pad_token_id(tokenizer)

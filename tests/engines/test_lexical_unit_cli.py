@@ -220,6 +220,17 @@ def test_a_damaged_lud_config_is_refused_when_the_client_is_built(lud_folders, t
         sotkit.SoT(f"local:{model}", decoding="lexical_unit")
 
 
+def test_bench_refuses_a_damaged_lud_config_as_the_client_does(lud_folders, tmp_path, capsys):
+    import shutil
+
+    # load_lud read lud_config.json on its own, unchecked: a damaged one was a JSONDecodeError's traceback
+    model = shutil.copytree(lud_folders / "model", tmp_path / "model")
+    (model / "lud_config.json").write_text('{"alpha": 0.5,')
+    assert cli.main(["bench", "--model-dir", str(model), "--data", str(lud_folders / "data"),
+                     "--results", str(tmp_path / "r"), "--prompts", "1"]) == 2
+    assert "lud_config.json' is damaged (" in capsys.readouterr().err
+
+
 def test_ctrl_c_is_one_line_and_the_shells_status(monkeypatch, capsys):
     def interrupted(args):
         raise KeyboardInterrupt
