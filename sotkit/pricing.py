@@ -72,10 +72,7 @@ class Prices:
 
     def _unknown(self, model: str) -> None:
         """Warn, once, of a ``prices=`` key that looks like a typo of an unknown model's name."""
-        if model in self._warned or not self.overrides:
-            return
-        self._warned.add(model)
-        if key := self._typo_of(model):
+        if self._first_look(model) and (key := self._typo_of(model)):
             warnings.warn(f"no price is known for {model!r}, so its cost is None; prices= has {key!r}: a typo "
                           f"of {model!r}?", stacklevel=4)  # the line that read usage.cost
 
@@ -83,14 +80,20 @@ class Prices:
         """Warn, once, of a ``prices=`` key the library takes for the same model as ``model`` (a dated snapshot's
         name, another spelling), which prices only the model string it equals. Not applied: the library gives one
         name to some models that are not the same (``gpt-5-chat-latest`` and ``gpt-5``)."""
-        if model in self._warned or not self.overrides:
+        if not self._first_look(model):
             return
-        self._warned.add(model)
         same = _library_id(model)
         if key := next((key for key in self.overrides if key != model and _library_id(key) == same), None):
             warnings.warn(f"{model!r} is priced at genai-prices' price: prices= has {key!r}, which the library takes "
                           f"for the same model, but a key prices only the model string it equals (give {model!r} a "
                           "key of its own to price it so)", stacklevel=4)  # the line that read usage.cost
+
+    def _first_look(self, model: str) -> bool:
+        """Is this the first time ``model`` is priced with keys given? (Each model is warned of once.)"""
+        if model in self._warned or not self.overrides:
+            return False
+        self._warned.add(model)
+        return True
 
     def _typo_of(self, model: str) -> str | None:
         """The key closest to ``model``'s name that names neither another model of the client nor one the library

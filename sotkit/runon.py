@@ -264,9 +264,9 @@ class OtherPoints:
                     return None, m.start()
                 if not recap:
                     return m.start(), m.start()
-            if not (ended or final) and any(title.startswith(line) for title in (self._own_title, *self.titles)):
+            if not (ended or final) and any(title.startswith(line) for title in titles):
                 return None, m.start()  # whether it opens with a title is still to be seen
-            if any(line.startswith(title) for title in (self._own_title, *self.titles)):
+            if any(line.startswith(title) for title in titles):
                 self._titled.append(m.start())
             self._own_items.append(m.start())
         return None, len(text)

@@ -72,11 +72,11 @@ def parse_router_answer(text: str) -> tuple[Choice, str] | None:
     parsed = _parsed(stripped)
     if parsed is not None and (parsed[0] != "A" or parsed[1] == "bare letter"):
         return parsed
-    letters = set(_LETTER.findall(stripped))  # the article's A too: "A is wrong"
-    if parsed is None and not (letters and (_DOUBT.search(stripped) or letters - {"A"})):
+    letters, doubted = set(_LETTER.findall(stripped)), _DOUBT.search(stripped)  # the article's A too: "A is wrong"
+    if parsed is None and not (letters and (doubted or letters - {"A"})):
         return None  # (a lone article A, "A single paragraph is best", says nothing)
     others = set(_LETTER.findall(_ARTICLE.sub(r"\1\2", stripped))) - {"A"}
-    if parsed is None or others or _DOUBT.search(stripped):
+    if parsed is None or others or doubted:
         return "not A", parsed[1] if parsed else "letters in doubt"
     return parsed
 
