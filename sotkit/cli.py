@@ -361,7 +361,7 @@ async def _ask(args: argparse.Namespace, so_far: _SoFar) -> int:
             _note(f"--fallback {args.fallback} goes to ${variable} ({where}), not to --base-url, which is --model's")
         so_far.events = events = await stack.enter_async_context(
             sot.stream(_question(args.question), mode=args.mode, deadline=args.deadline, **per_request))
-        result = await _read(events, args, so_far if live else None)
+        result = await _read(events, so_far if live else None)
     so_far.events = None  # a stop from here on cuts the printing of the whole answer, which is not to be printed again
     _show(result, args.json, so_far.shown)
     return 0
@@ -394,19 +394,17 @@ def _question(given: str) -> str:
     return text
 
 
-async def _read(events: Any, args: argparse.Namespace, live: _SoFar | None) -> Result:
+async def _read(events: Any, live: _SoFar | None) -> Result:
     """Show each event as it comes (the answer's text too where ``live``, which keeps what it showed); the result
     at the end."""
     shown = ""
-    sketching = args.mode != "sequential"  # whose retry one of no point is: the skeleton's or the answer's
     async for event in events:
         if event.type == "route":
-            sketching = event.mode == "sot"
             _note(f"{event.mode}: {event.reason}")
         elif event.type == "point":
             _note(f"skeleton {event.index}. {event.title}")
         elif event.type == "retry":
-            where = f"point {event.index}" if event.index is not None else "skeleton" if sketching else "answer"
+            where = {"point": f"point {event.index}", "sequential": "answer"}.get(event.call, event.call)
             _note(f"retrying {where} in {event.wait_s:.1f} s (attempt {event.attempt}: {event.error})")
         elif event.type == "text":
             shown += event.text

@@ -59,14 +59,16 @@ class PointDoneEvent:
 
 @dataclass(frozen=True)
 class RetryEvent:
-    """A call failed and will be tried again after ``wait_s``. ``index`` is the point's, ``None`` for any other
-    call (the skeleton, the sequential answer, the router)."""
+    """A call failed and will be tried again after ``wait_s``. ``call`` says which: ``"point"`` (``index`` is the
+    point's; ``None`` for any other call), ``"skeleton"``, ``"router"``, ``"sequential"`` (or the template a
+    one-call request renders)."""
 
     index: int | None
     attempt: int
     status: int | None
     wait_s: float
     error: str
+    call: str = "point"
     type: Literal["retry"] = "retry"
 
 

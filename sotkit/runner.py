@@ -458,7 +458,7 @@ class Runner:
         span.retry(attempt, error, wait)
         log_retry(call.what, backend.model, attempt, self.retry.attempts, error, wait)
         self.send(RetryEvent(call.point.index if call.point else None, attempt, status_of(error), wait,
-                             describe(error)))
+                             describe(error), call.role))
 
     def _account(self, usage: CallUsage, model: str, span: CallTrace, calls: int = 1) -> None:
         span.usage(usage)

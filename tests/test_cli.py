@@ -101,6 +101,20 @@ def test_a_retried_sequential_answer_is_called_the_answer_not_the_skeleton():
     assert "retrying answer in" in done.stderr and "skeleton" not in done.stderr  # nor "skeleton 0.00 s" at the end
 
 
+def test_a_retried_router_call_is_called_the_router_not_the_skeleton():
+    verdicts = iter([Reply("", fault=Fault.status(503)), Reply("C", latency=Latency(ttft_s=0.1))])
+    model = sot_responder("1. A thing\n2. B thing", sequential="Plain.")
+
+    def respond(request):
+        return next(verdicts) if "How would you like to answer" in request.user else model(request)
+
+    with FakeLLMServer(respond, latency=Latency(ttft_s=0)) as server:
+        done = ask("Plan my week off.", "--model", "openai:m", "--base-url", server.openai_base_url, "--router", "llm",
+                   env={"OPENAI_API_KEY": "k"})
+    assert done.returncode == 0 and done.stdout == "Plain.\n"
+    assert "retrying router in" in done.stderr and "retrying skeleton" not in done.stderr
+
+
 def test_an_answer_that_broke_off_for_good_is_printed_and_the_error_says_so_in_cli_words():
     broken = Reply("Plant them in full sun and water deeply.", fault=Fault.drop(after_tokens=4))
     with FakeLLMServer(broken, latency=Latency(ttft_s=0)) as server:

@@ -1216,6 +1216,25 @@ async def test_router_calls_take_a_slot_retry_and_count_in_usage() -> None:
     assert all(r.mode == "sot" for r in results)
 
 
+async def test_a_retry_event_says_whether_the_router_or_the_skeleton_is_retried() -> None:
+    # both have no point index: a UI (and `sotkit ask`) called the router's retry the skeleton's
+    router_replies = iter([Reply("", fault=Fault.status(503)), Reply("A", latency=Latency(ttft_s=0.2))])
+    skeleton_replies = iter([Reply("", fault=Fault.status(529)), Reply(SKELETON)])
+    model = sot_responder(SKELETON)
+
+    def respond(request: RecordedRequest) -> Reply:
+        if is_router(request):
+            return next(router_replies)
+        return next(skeleton_replies) if is_skeleton(request) else model(request)
+
+    with FakeLLMServer(respond) as server:
+        async with llm_client(server, "openai", retry=sotkit.RetryPolicy(attempts=2, initial_wait_s=0.01)) as sot, \
+                sot.stream("How do I travel cheaply?") as events:
+            seen = [event async for event in events]
+    retries = sorted((e.call, e.index, e.status) for e in seen if e.type == "retry")
+    assert retries == [("router", None, 503), ("skeleton", None, 529)] and seen[-1].result.mode == "sot"
+
+
 async def test_a_failed_router_call_falls_back_inside_a_request() -> None:
     with FakeLLMServer(routed(Reply("I'd rather not say."))) as server:
         async with llm_client(server, "openai") as sot:
