@@ -15,18 +15,19 @@ from .errors import (ConfigError, DeadlineExceeded, EchoedInstructions, EmptyAns
                      ModelNotAvailableError, PartialResultError, RetryAfterTooLong, SotkitError, StreamError,
                      StreamStalled, TemplateError)
 from .evaluation import evaluate
-from .events import (DoneEvent, Event, PointDeltaEvent, PointDoneEvent, PointEvent, RetryEvent, RouteEvent,
-                     TextEvent, WithdrawEvent)
+from .events import (DoneEvent, Event, FallbackEvent, PointDeltaEvent, PointDoneEvent, PointEvent, RetryEvent,
+                     RouteEvent, TextEvent, WithdrawEvent)
 from .limits_redis import RedisLimits, SharedLimitsWarning
 from .overlap import SerialServerWarning
 from .result import Mode, Point, Result, Timings, Usage
 from .retry import RetryPolicy
+from .runner import FallbackWarning
 from .templates import DEFAULT_PROMPTS, Templates
 
 
 __all__ = [
     "DEFAULT_PROMPTS", "ConfigError", "DeadlineExceeded", "DoneEvent", "EchoedInstructions", "EmptyAnswer",
-    "EmptyPoint", "Event", "EventStream", "LimitsUnavailable",
+    "EmptyPoint", "Event", "EventStream", "FallbackEvent", "FallbackWarning", "LimitsUnavailable",
     "Mode", "ModelNotAvailableError", "PartialResultError", "Point", "PointDeltaEvent", "PointDoneEvent", "PointEvent",
     "RedisLimits", "RequestKwargs", "RequestOptions", "Result", "RetryAfterTooLong", "RetryEvent", "RetryPolicy",
     "RouteEvent", "SerialServerWarning", "SharedLimitsWarning", "SoT", "SotkitError", "StreamError", "StreamStalled",

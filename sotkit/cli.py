@@ -32,7 +32,8 @@ from typing import Any, NoReturn
 
 import anyio
 
-from . import ConfigError, PartialResultError, Result, SoT, SotkitError, Usage, __version__, default_model
+from . import (ConfigError, FallbackEvent, FallbackWarning, PartialResultError, Result, RetryEvent, SoT, SotkitError, Usage,
+               __version__, default_model)
 from .client import FALLBACK_OPTIONS
 from .engines import registry
 from .engines.commands import whole
@@ -151,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
             # sotkit's notes (a serial server, a refused temperature) are shown, not raised where the environment
             # makes warnings errors (PYTHONWARNINGS=error): the answer matters more than a note on its speed
             warnings.filterwarnings("default", category=UserWarning, module="sotkit")
+            warnings.filterwarnings("ignore", category=FallbackWarning)  # each fallback is noted, with its error
             warnings.showwarning = lambda message, *_: _note(f"warning: {message}")  # one line, like the rest
             return anyio.run(_ask, args, so_far)
     except KeyboardInterrupt:
@@ -394,6 +396,10 @@ def _question(given: str) -> str:
     return text
 
 
+def _call(event: RetryEvent | FallbackEvent) -> str:
+    return {"point": f"point {event.index}", "sequential": "answer"}.get(event.call, event.call)
+
+
 async def _read(events: Any, live: _SoFar | None) -> Result:
     """Show each event as it comes (the answer's text too where ``live``, which keeps what it showed); the result
     at the end."""
@@ -404,8 +410,9 @@ async def _read(events: Any, live: _SoFar | None) -> Result:
         elif event.type == "point":
             _note(f"skeleton {event.index}. {event.title}")
         elif event.type == "retry":
-            where = {"point": f"point {event.index}", "sequential": "answer"}.get(event.call, event.call)
-            _note(f"retrying {where} in {event.wait_s:.1f} s (attempt {event.attempt}: {event.error})")
+            _note(f"retrying {_call(event)} in {event.wait_s:.1f} s (attempt {event.attempt}: {event.error})")
+        elif event.type == "fallback":
+            _note(f"{_call(event)} failed on {event.model} ({event.error}); the fallback {event.fallback} writes it")
         elif event.type == "text":
             shown += event.text
             if live:

@@ -396,7 +396,9 @@ class Answer:
                 [self.written_by] = sketch.line_writers  # disagreed, nor one that broke off)
             if sketch.disagreed or len(parser.points) < len(self.points):
                 sketch.disagreed = True
-                self._note = (f"the skeleton was retried and its new generation disagreed with the "
+                again = "retried" if sketch.writer == self.backends[0].model else f"written by the fallback " \
+                    f"{sketch.writer}"
+                self._note = (f"the skeleton was {again} and its new generation disagreed with the "
                               f"{len(self.points)} point(s) already started; those are kept")
             found = len(self.points) or len(parser.points)
             began_late = parser.began_late  # its first point(s) may be missing: say so
@@ -659,7 +661,7 @@ class Answer:
 
     def _fail(self, point: Point, error: Exception) -> None:
         point.failed, point.error = True, describe(error)
-        log_left_out(f"point {point.index}", point.model or self.backends[-1].model, error)
+        log_left_out(f"point {point.index}", self.backends[-1].model, error)  # the last model tried (renote: all)
         self.errors.append(error)
         self._emit(self.stitcher.finish_point(point.index, skipped=True))
 

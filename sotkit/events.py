@@ -73,6 +73,20 @@ class RetryEvent:
 
 
 @dataclass(frozen=True)
+class FallbackEvent:
+    """A call failed for good on ``model`` (``error``, its HTTP ``status`` if any) and goes on to the next model,
+    ``fallback``, which writes it anew. ``call`` and ``index`` as in ``RetryEvent``."""
+
+    index: int | None
+    call: str
+    model: str
+    fallback: str
+    status: int | None
+    error: str
+    type: Literal["fallback"] = "fallback"
+
+
+@dataclass(frozen=True)
 class WithdrawEvent:
     """Text already streamed is taken back: a call restarts from scratch, or (``failed``) a point failed for good
     and is left out of the answer (sent for every such point, also one that wrote nothing: a UI drops its title).
@@ -99,5 +113,5 @@ class DoneEvent:
     type: Literal["done"] = "done"
 
 
-Event = Union[RouteEvent, PointEvent, TextEvent, PointDeltaEvent, PointDoneEvent, RetryEvent, WithdrawEvent,
-              DoneEvent]
+Event = Union[RouteEvent, PointEvent, TextEvent, PointDeltaEvent, PointDoneEvent, RetryEvent, FallbackEvent,
+              WithdrawEvent, DoneEvent]

@@ -38,8 +38,8 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from .errors import AsyncioOnly, StreamError, StreamStalled, advise, describe, renote
-from .events import Event, RetryEvent
+from .errors import AsyncioOnly, ConfigError, StreamError, StreamStalled, advise, describe, renote
+from .events import Event, FallbackEvent, RetryEvent
 from .limits import Limits, estimate_tokens
 from .overlap import CallSpan
 from .providers.base import (AFTER_END_S, AT_BUDGET, ENDED, REFUSED, STARTED, CallUsage, ChatRequest, Chunk, Provider,
@@ -91,6 +91,11 @@ def log_retry(what: str, model: str, attempt: int, attempts: int, error: BaseExc
 
 def log_fallback(what: str, model: str, error: BaseException, fallback: str) -> None:
     log.warning("%s failed on %s (%s); falling back to %s", what, model, without_text(error), fallback)
+
+
+class FallbackWarning(UserWarning):
+    """The main model failed a call with an error no retry mends (a 4xx: a bad key, option or model name), and
+    the fallback model answered in its place (given once per client and model)."""
 
 
 def log_left_out(what: str, model: str, error: BaseException) -> None:
@@ -184,7 +189,7 @@ class Runner:
             for i, backend in enumerate(backends):
                 if error is not None:
                     span.fallback(error, backend.model, backend.provider.platform)
-                    log_fallback(call.what, backends[i - 1].model, error, backend.model)
+                    self._on_fallback(call, backends[i - 1], error, backend.model)
                 own = backend is backends[0]
                 if own and failed is not None and self.retry.attempts <= 1:  # no retry left to it: the fallback
                     first = error = failed
@@ -459,6 +464,19 @@ class Runner:
         log_retry(call.what, backend.model, attempt, self.retry.attempts, error, wait)
         self.send(RetryEvent(call.point.index if call.point else None, attempt, status_of(error), wait,
                              describe(error), call.role))
+
+    def _on_fallback(self, call: Call, failed: Backend, error: Exception, fallback: str) -> None:
+        log_fallback(call.what, failed.model, error, fallback)
+        status = status_of(error)
+        self.send(FallbackEvent(call.point.index if call.point else None, call.role, failed.model, fallback, status,
+                                describe(error)))
+        refused = isinstance(error, ConfigError) or status is not None and status < 500 and not is_retryable(error)
+        if refused and FallbackWarning not in failed.warned:
+            # a bad key, option or model name: the fallback would answer in its place, call after call, unseen
+            failed.warned.add(FallbackWarning)
+            advise(f"{call.what} failed on {failed.model} with an error no retry mends ({describe(error)}); the "
+                   f"fallback {fallback} answered in its place, as it will every call that fails so: check "
+                   f"{failed.model}'s key, model name and options (warned once per client)", FallbackWarning)
 
     def _account(self, usage: CallUsage, model: str, span: CallTrace, calls: int = 1) -> None:
         span.usage(usage)

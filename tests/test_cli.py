@@ -573,6 +573,10 @@ def test_an_answer_the_fallback_wrote_says_so():
                     "openai:backup", "--mode", "sequential", env={"OPENAI_API_KEY": "k"})  # (the main model answers)
     assert shown.returncode == 0 and shown.stdout == "Backup says hi.\n", shown.stderr
     assert "[sotkit] the answer was written by the fallback openai:backup (openai:m failed)" in shown.stderr
+    # and why, as it happened, once (probe 151: a bad key or option was never said; no warning beside the note)
+    assert shown.stderr.count("[sotkit] answer failed on openai:m (BadRequestError: Error code: 400 - Error 400 "
+                              "(injected by FakeLLMServer)); the fallback openai:backup writes it\n") == 1
+    assert "warning" not in shown.stderr
     # said before any call: a question meant for --base-url's server may go elsewhere (probe 131: to the API itself)
     assert f"[sotkit] --fallback openai:backup goes to $OPENAI_BASE_URL ({backup.openai_base_url}), not to " \
            "--base-url, which is --model's" in shown.stderr

@@ -365,6 +365,60 @@ async def test_a_point_that_keeps_failing_goes_to_the_fallback_model(provider, c
     assert logged[-1][1].endswith("falling back to openai:backup")
 
 
+async def test_a_model_that_refuses_every_call_is_not_hidden_behind_the_fallback(provider, recwarn):
+    # a bad option or key: every call went to the fallback, paid for twice, with nothing said but a log line
+    # (probe 151); a stream says each fallback as it happens, and the client warns once
+    def refusing(request: RecordedRequest) -> Reply:
+        return Reply("x", fault=Fault.status(400))
+
+    with FakeLLMServer(refusing, latency=FAST) as server, \
+            FakeLLMServer(sot_responder(SKELETON, TEXTS), latency=FAST) as backup:
+        fallback = create_provider("openai:backup", api_key="k2", base_url=backup.openai_base_url)
+        async with client(server, provider, fallback=fallback) as sot:
+            async with sot.stream("How can I be healthier?") as events:
+                seen = [event async for event in events]
+            again = await sot.generate("How can I sleep better?")
+        await fallback.aclose()
+    assert seen[-1].result.text == again.text == expected_text()
+    fallbacks = [e for e in seen if e.type == "fallback"]
+    assert [(e.call, e.index) for e in fallbacks] == [("skeleton", None), ("point", 1), ("point", 2), ("point", 3)]
+    assert {(e.model, e.fallback, e.status) for e in fallbacks} == {(f"{provider}:test-model", "openai:backup", 400)}
+    assert fallbacks[0].error.startswith("BadRequestError: ") and "Error 400 (injected" in fallbacks[0].error
+    [warned] = [w for w in recwarn if w.category is sotkit.FallbackWarning]  # once for the client, not per call
+    assert f"skeleton failed on {provider}:test-model with an error no retry mends" in str(warned.message)
+    assert "(BadRequestError: " in str(warned.message) and "Error 400 (injected" in str(warned.message)
+    assert "the fallback openai:backup answered in its place" in str(warned.message)
+
+
+async def test_a_model_that_is_down_falls_back_with_an_event_and_no_warning(provider, recwarn):
+    with FakeLLMServer(faulty({2: [Fault.status(503)] * 2}), latency=FAST) as server, \
+            FakeLLMServer(sot_responder(SKELETON, TEXTS), latency=FAST) as backup:
+        fallback = create_provider("openai:backup", api_key="k2", base_url=backup.openai_base_url)
+        async with client(server, provider, fallback=fallback, retry=sotkit.RetryPolicy(2, initial_wait_s=0.01)) \
+                as sot, sot.stream("How can I be healthier?") as events:
+            seen = [event async for event in events]
+        await fallback.aclose()
+    assert [(e.type, e.call, e.index, e.status) for e in seen if e.type in ("retry", "fallback")] == \
+        [("retry", "point", 2, 503), ("fallback", "point", 2, 503)]
+    assert seen[-1].result.points[1].model == "openai:backup"
+    assert not [w for w in recwarn if w.category is sotkit.FallbackWarning]  # an outage is what a fallback is for
+
+
+async def test_a_point_that_failed_on_the_fallback_too_is_logged_as_failed_on_the_fallback(caplog):
+    caplog.set_level("WARNING", logger="sotkit")
+    # the main model wrote some of it (Point.model, for the partial), then the fallback failed: the log named the
+    # main model as where it failed (probe 151)
+    with FakeLLMServer(faulty({2: [Fault.drop(after_tokens=3)]}), latency=FAST) as server, \
+            FakeLLMServer(lambda r: Reply("x", fault=Fault.status(500)), latency=FAST) as backup:
+        fallback = create_provider("openai:backup", api_key="k2", base_url=backup.openai_base_url)
+        async with client(server, "openai", fallback=fallback, retry=1, on_point_error="skip") as sot:
+            result = await sot.generate("How can I be healthier?")
+        await fallback.aclose()
+    assert result.points[1].failed and result.points[1].model == "openai:test-model"
+    last = [r.getMessage() for r in caplog.records if r.name == "sotkit"][-1]
+    assert last.startswith("point 2 failed on openai:backup (InternalServerError") and "missing from the answer" in last
+
+
 async def test_a_skeleton_written_by_the_fallback_model_keeps_its_first_point(provider):
     """The skeleton is prefilled with "1." where the provider continues a prefill: which backend writes it decides
     how its reply is read (Anthropic's continues the "1.", OpenAI's writes it again)."""
@@ -399,6 +453,9 @@ async def test_a_fallback_skeleton_that_disagreed_with_the_points_kept_is_not_na
     assert result.skeleton == ["Sleep early", "Eat well", "Move daily"] and result.skeleton_truncated
     assert "disagreed" in result.route_reason and all(p.model == "openai:test-model" for p in result.points)
     assert result.written_by == "openai:test-model"
+    # the generation that disagreed was the fallback's, billed: the reason said "the skeleton was retried" (probe 151)
+    assert "; the skeleton was written by the fallback openai:backup and its new generation disagreed with the 3 " \
+        "point(s) already started" in result.route_reason
 
 
 async def test_without_a_fallback_the_partial_result_keeps_every_finished_point(provider):
