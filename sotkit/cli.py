@@ -32,8 +32,8 @@ from typing import Any, NoReturn
 
 import anyio
 
-from . import (ConfigError, FallbackEvent, FallbackWarning, PartialResultError, Result, RetryEvent, SoT, SotkitError, Usage,
-               __version__, default_model)
+from . import (ConfigError, FallbackEvent, FallbackWarning, PartialResultError, Result, RetryEvent, SoT, SotkitError,
+               Usage, __version__, default_model)
 from .client import FALLBACK_OPTIONS
 from .engines import registry
 from .engines.commands import whole
