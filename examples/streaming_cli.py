@@ -33,8 +33,11 @@ async def main(question: str, model: str | None, base_url: str | None) -> None:
             elif event.type == "withdraw" and event.text:  # a retried point starts over, or a failed one goes:
                 note(" [left out]" if event.failed else " [restarted]")  # stdout cannot take back what it printed
             elif event.type == "retry":
-                note(f"[retry] {'skeleton' if event.index is None else f'point {event.index}'} "
+                note(f"[retry] {event.call if event.index is None else f'point {event.index}'} "
                      f"in {event.wait_s:.1f} s: {event.error}")
+            elif event.type == "fallback":
+                note(f"[fallback] {event.call if event.index is None else f'point {event.index}'} goes to "
+                     f"{event.fallback}: {event.error}")
             elif event.type == "done":
                 t = event.result.timings
                 print(flush=True)

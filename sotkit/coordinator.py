@@ -30,7 +30,7 @@ from .question import question_view
 from .result import Mode, Point, Result, Usage
 from .router import Decision, LLMRouter, Router
 from .retry import RetryPolicy
-from .runner import Backend, Call, RowOutcome, Runner, Send, log_fallback, log_left_out
+from .runner import Backend, Call, RowOutcome, Runner, Send, log_left_out
 from .skeleton import LINE_TOKENS as SKELETON_LINE_TOKENS
 from .skeleton import SkeletonParser, SkeletonPoint
 from .stitch import Stitcher
@@ -285,6 +285,7 @@ class Answer:
             if not self.backends[0].provider.in_process and not self.runner.paced \
                     and one_at_a_time(self.runner.spans):
                 self._note_serial_server()
+        self.runner.warn_if_the_fallback_wrote_all()
 
     async def _route(self) -> tuple[Mode, str]:
         mode = self.options.mode
@@ -396,8 +397,7 @@ class Answer:
                 [self.written_by] = sketch.line_writers  # disagreed, nor one that broke off)
             if sketch.disagreed or len(parser.points) < len(self.points):
                 sketch.disagreed = True
-                again = "retried" if sketch.writer == self.backends[0].model else f"written by the fallback " \
-                    f"{sketch.writer}"
+                again = f"written by the fallback {sketch.writer}" if sketch.by_fallback else "retried"
                 self._note = (f"the skeleton was {again} and its new generation disagreed with the "
                               f"{len(self.points)} point(s) already started; those are kept")
             found = len(self.points) or len(parser.points)
@@ -508,7 +508,7 @@ class Answer:
             outcome: tuple[str, CallUsage] | Exception = await self.runner.call(call, backends)
         except Exception as exc:  # recorded; run() raises or skips once every other point is done
             outcome = exc
-        then = self._settle(point, writer, outcome, backends, retry)
+        then = self._settle(point, call, writer, outcome, backends, retry)
         if then == "retry":
             await self._expand(point, outline, backends, retry=True)
         elif then == "fallback":
@@ -521,7 +521,7 @@ class Answer:
         then: list[str | None] = [None] * len(points)
 
         def settle(row: int, outcome: RowOutcome) -> None:  # at once: a finished row's point need not wait
-            then[row] = self._settle(points[row], writers[row], outcome, self.backends, retry)
+            then[row] = self._settle(points[row], calls[row], writers[row], outcome, self.backends, retry)
 
         await self.runner.call_batch(calls, settle)
         async with anyio.create_task_group() as tg:
@@ -559,7 +559,7 @@ class Answer:
 
         return Call(build, on_text, on_restart, point, on_start=on_start), writer
 
-    def _settle(self, point: Point, writer: _Writer, outcome: tuple[str, CallUsage] | Exception,
+    def _settle(self, point: Point, call: Call, writer: _Writer, outcome: tuple[str, CallUsage] | Exception,
                 backends: list[Backend], retry: bool) -> Literal["retry", "fallback"] | None:
         """Finish or fail a point whose call ended; or say what to try next when it left no text of its own (it
         wrote nothing, or only its header, a title, another point's line or echoes of its prompt, which the filter
@@ -582,8 +582,7 @@ class Answer:
         if not retry and not point.truncated:  # cut off before any text: the same request would be cut again
             then: Literal["retry", "fallback"] = "retry"
         elif len(backends) > 1 and writer.backend is backends[0]:  # not where the call fell back already
-            log_fallback(f"point {point.index}", point.model, self._empty_error(point, cleaner, retry),
-                         backends[1].model)
+            self.runner.fell_back(call, backends[0], self._empty_error(point, cleaner, retry), backends[1])
             then = "fallback"
         else:
             self._fail(point, self._empty_error(point, cleaner, retry))
@@ -733,6 +732,7 @@ class _Sketch:
         self.waiting: list[SkeletonPoint] = []  # parsed, not yet started
         self.disagreed = False
         self.writer = backend.model  # the model writing the skeleton now
+        self.by_fallback = False  # and whether it is a fallback
         self.line_writers: set[str] = set()  # the models whose lines the started points are
 
     def build(self, backend: Backend) -> ChatRequest:
@@ -757,7 +757,7 @@ class _Sketch:
     def on_start(self, backend: Backend) -> None:
         """A backend writes the skeleton from its start; one that continues the prefill continues its lines
         ("1.", or whole lines too)."""
-        self.writer = backend.model
+        self.writer, self.by_fallback = backend.model, backend is not self.answer.backends[0]
         self.on_restart()
         prefill = self.build(backend).prompt.prefill
         if prefill and backend.provider.supports_prefill:

@@ -68,7 +68,7 @@ class RetryEvent:
     status: int | None
     wait_s: float
     error: str
-    call: str = "point"
+    call: str
     type: Literal["retry"] = "retry"
 
 

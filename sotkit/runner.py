@@ -31,14 +31,14 @@ import dataclasses
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Hashable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import anyio
 
-from .errors import AsyncioOnly, ConfigError, StreamError, StreamStalled, advise, describe, renote
+from .errors import AsyncioOnly, StreamError, StreamStalled, advise, describe, renote
 from .events import Event, FallbackEvent, RetryEvent
 from .limits import Limits, estimate_tokens
 from .overlap import CallSpan
@@ -94,8 +94,8 @@ def log_fallback(what: str, model: str, error: BaseException, fallback: str) -> 
 
 
 class FallbackWarning(UserWarning):
-    """The main model failed a call with an error no retry mends (a 4xx: a bad key, option or model name), and
-    the fallback model answered in its place (given once per client and model)."""
+    """Every call of an answer failed on the main model and the fallback model wrote it all (given once per client,
+    model and kind of error): a bad key, base URL or model name would otherwise go unseen."""
 
 
 def log_left_out(what: str, model: str, error: BaseException) -> None:
@@ -109,7 +109,7 @@ class Backend:
     provider: Provider
     templates: Templates
     limits: Limits
-    warned: set[type[Warning]] = field(default_factory=set, compare=False, repr=False)
+    warned: set[Hashable] = field(default_factory=set, compare=False, repr=False)  # what the client warned of
     """Warnings already given about this model: each is given once per client."""
 
     @property
@@ -173,6 +173,8 @@ class Runner:
         #: sotkit's: it cancels the request as it would any await, quietly or as its TimeoutError)
         self.deadline = math.inf
         self._pulses: dict[int, _Pulse] = {}  # per backend
+        self.fallbacks: list[tuple[Backend, Exception, Backend]] = []  # each call that fell back: from, why, to
+        self.main_finished = False  # a call (or a batched row) finished on the main model
 
     async def call(self, call: Call, backends: Sequence[Backend] | None = None,
                    received: list[str] | None = None, failed: Exception | None = None) -> tuple[str, CallUsage]:
@@ -189,7 +191,7 @@ class Runner:
             for i, backend in enumerate(backends):
                 if error is not None:
                     span.fallback(error, backend.model, backend.provider.platform)
-                    self._on_fallback(call, backends[i - 1], error, backend.model)
+                    self.fell_back(call, backends[i - 1], error, backend)
                 own = backend is backends[0]
                 if own and failed is not None and self.retry.attempts <= 1:  # no retry left to it: the fallback
                     first = error = failed
@@ -207,6 +209,7 @@ class Runner:
                     error = call.refuse(backend.model, usage) if call.refuse is not None else None
                     if error is None:
                         span.finished(backend.model, received)
+                        self.main_finished = self.main_finished or backend is self.backends[0]
                         return backend.model, usage
                     _forget(call, received)
                 first = first or error
@@ -243,7 +246,7 @@ class Runner:
                                 async for row, chunk in rows:
                                     if isinstance(chunk, CallUsage):
                                         self._account(chunk, backend.model, span, calls=0)
-                                        over[row] = True
+                                        over[row] = self.main_finished = True
                                         on_row(row, (backend.model, chunk))  # finished: its point need not wait
                                     elif isinstance(chunk, str) and chunk:
                                         watchdog.progress()
@@ -465,18 +468,25 @@ class Runner:
         self.send(RetryEvent(call.point.index if call.point else None, attempt, status_of(error), wait,
                              describe(error), call.role))
 
-    def _on_fallback(self, call: Call, failed: Backend, error: Exception, fallback: str) -> None:
-        log_fallback(call.what, failed.model, error, fallback)
-        status = status_of(error)
-        self.send(FallbackEvent(call.point.index if call.point else None, call.role, failed.model, fallback, status,
-                                describe(error)))
-        refused = isinstance(error, ConfigError) or status is not None and status < 500 and not is_retryable(error)
-        if refused and FallbackWarning not in failed.warned:
-            # a bad key, option or model name: the fallback would answer in its place, call after call, unseen
-            failed.warned.add(FallbackWarning)
-            advise(f"{call.what} failed on {failed.model} with an error no retry mends ({describe(error)}); the "
-                   f"fallback {fallback} answered in its place, as it will every call that fails so: check "
-                   f"{failed.model}'s key, model name and options (warned once per client)", FallbackWarning)
+    def fell_back(self, call: Call, failed: Backend, error: Exception, fallback: Backend) -> None:
+        """``call`` goes on from ``failed`` to ``fallback``: logged, and sent as a ``FallbackEvent``."""
+        log_fallback(call.what, failed.model, error, fallback.model)
+        self.send(FallbackEvent(call.point.index if call.point else None, call.role, failed.model, fallback.model,
+                                status_of(error), describe(error)))
+        self.fallbacks.append((failed, error, fallback))
+
+    def warn_if_the_fallback_wrote_all(self) -> None:
+        """An answer the fallback wrote whole, every call of the main model having failed, hides a model that may
+        fail every call (a bad key, base URL or model name): warned once per client, model and kind of error."""
+        if not self.fallbacks or self.main_finished:
+            return
+        failed, error, fallback = self.fallbacks[0]
+        kind = (type(error).__name__, status_of(error))
+        if kind not in failed.warned:
+            failed.warned.add(kind)
+            advise(f"every call of an answer failed on {failed.model} (the first: {without_text(error)}) and the "
+                   f"fallback {fallback.model} wrote it all; if that goes on, check {failed.model}'s key, base URL, "
+                   "model name and options (warned once per client and kind of error)", FallbackWarning)
 
     def _account(self, usage: CallUsage, model: str, span: CallTrace, calls: int = 1) -> None:
         span.usage(usage)

@@ -588,6 +588,18 @@ def test_an_answer_the_fallback_wrote_says_so():
     assert json.loads(as_json.stdout)["written_by"] == "openai:backup"
 
 
+def test_a_fallback_of_every_call_is_noted_once_for_each_kind_of_error():
+    # review 154: a 20-point answer printed 21 lines of the same 400
+    with FakeLLMServer(Reply("x", fault=Fault.status(400))) as failing, \
+            FakeLLMServer(sot_responder("1. A thing\n2. B thing\n3. C thing")) as backup:
+        done = ask("Why?", "--model", "openai:m", "--base-url", failing.openai_base_url, "--fallback", "openai:backup",
+                   "--mode", "sot", env={"OPENAI_API_KEY": "k", "OPENAI_BASE_URL": backup.openai_base_url})
+    assert done.returncode == 0 and done.stdout.startswith("1. A thing"), done.stderr
+    assert done.stderr.count("failed on openai:m (BadRequestError") == 1
+    assert "[sotkit] skeleton failed on openai:m (BadRequestError" in done.stderr
+    assert "[sotkit] point(s) 1, 2, 3 written by the fallback openai:backup" in done.stderr
+
+
 def test_when_the_fallback_fails_too_the_error_names_it_and_the_main_models_failure():
     # the fallback's connection error alone was shown, with "check --base-url", though --base-url answered (500)
     # and it was the fallback's $OPENAI_BASE_URL that pointed nowhere

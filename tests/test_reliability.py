@@ -365,32 +365,66 @@ async def test_a_point_that_keeps_failing_goes_to_the_fallback_model(provider, c
     assert logged[-1][1].endswith("falling back to openai:backup")
 
 
+def fallback_warnings(caught) -> list[str]:
+    return [str(w.message) for w in caught if w.category is sotkit.FallbackWarning]
+
+
 async def test_a_model_that_refuses_every_call_is_not_hidden_behind_the_fallback(provider, recwarn):
     # a bad option or key: every call went to the fallback, paid for twice, with nothing said but a log line
-    # (probe 151); a stream says each fallback as it happens, and the client warns once
-    def refusing(request: RecordedRequest) -> Reply:
-        return Reply("x", fault=Fault.status(400))
+    # (probe 151); a stream says each fallback as it happens, and the client warns once for each kind of error
+    status = iter([400] * 4 + [401] * 4 + [400] * 4)  # a question's calls, then another's, then a third's
 
-    with FakeLLMServer(refusing, latency=FAST) as server, \
+    with FakeLLMServer(lambda request: Reply("x", fault=Fault.status(next(status))), latency=FAST) as server, \
             FakeLLMServer(sot_responder(SKELETON, TEXTS), latency=FAST) as backup:
         fallback = create_provider("openai:backup", api_key="k2", base_url=backup.openai_base_url)
-        async with client(server, provider, fallback=fallback) as sot:
+        async with client(server, provider, fallback=fallback, max_concurrency=1) as sot:
             async with sot.stream("How can I be healthier?") as events:
                 seen = [event async for event in events]
-            again = await sot.generate("How can I sleep better?")
+            answers = [await sot.generate("How can I sleep better?") for _ in range(2)]
         await fallback.aclose()
-    assert seen[-1].result.text == again.text == expected_text()
+    assert seen[-1].result.text == answers[0].text == answers[1].text == expected_text()
     fallbacks = [e for e in seen if e.type == "fallback"]
     assert [(e.call, e.index) for e in fallbacks] == [("skeleton", None), ("point", 1), ("point", 2), ("point", 3)]
     assert {(e.model, e.fallback, e.status) for e in fallbacks} == {(f"{provider}:test-model", "openai:backup", 400)}
     assert fallbacks[0].error.startswith("BadRequestError: ") and "Error 400 (injected" in fallbacks[0].error
-    [warned] = [w for w in recwarn if w.category is sotkit.FallbackWarning]  # once for the client, not per call
-    assert f"skeleton failed on {provider}:test-model with an error no retry mends" in str(warned.message)
-    assert "(BadRequestError: " in str(warned.message) and "Error 400 (injected" in str(warned.message)
-    assert "the fallback openai:backup answered in its place" in str(warned.message)
+    bad_request, unauthorized = fallback_warnings(recwarn)  # the third answer's 400 was warned of already
+    assert bad_request.startswith(f"every call of an answer failed on {provider}:test-model (the first: "
+                                  "BadRequestError") and "and the fallback openai:backup wrote it all" in bad_request
+    assert "(the first: AuthenticationError" in unauthorized
 
 
-async def test_a_model_that_is_down_falls_back_with_an_event_and_no_warning(provider, recwarn):
+async def test_a_base_url_where_no_server_listens_is_warned_of_once_the_fallback_wrote_an_answer(recwarn):
+    with FakeLLMServer(sot_responder(SKELETON, TEXTS), latency=FAST) as backup:
+        fallback = create_provider("openai:backup", api_key="k2", base_url=backup.openai_base_url)
+        async with sotkit.SoT("openai:m", base_url="http://127.0.0.1:9/v1", api_key="k", fallback=fallback,
+                              retry=sotkit.RetryPolicy(2, initial_wait_s=0.01), mode="sequential") as sot:
+            result = await sot.generate("How can I be healthier?")
+        await fallback.aclose()
+    assert result.written_by == "openai:backup"
+    [warned] = fallback_warnings(recwarn)
+    assert "(the first: APIConnectionError" in warned and "check openai:m's key, base URL, model name" in warned
+
+
+async def test_no_warning_where_the_fallback_failed_too_or_the_main_model_wrote_a_call(recwarn):
+    # the request's error says what failed; where the main model wrote a call, it works
+    with FakeLLMServer(lambda r: Reply("x", fault=Fault.status(401)), latency=FAST) as server, \
+            FakeLLMServer(lambda r: Reply("x", fault=Fault.status(500)), latency=FAST) as backup:
+        fallback = create_provider("openai:backup", api_key="k2", base_url=backup.openai_base_url)
+        async with client(server, "openai", fallback=fallback, retry=1) as sot:
+            with pytest.raises(openai.InternalServerError):
+                await sot.generate("How can I be healthier?")
+        await fallback.aclose()
+    with FakeLLMServer(faulty({2: [Fault.status(400)]}), latency=FAST) as server, \
+            FakeLLMServer(sot_responder(SKELETON, TEXTS), latency=FAST) as backup:
+        fallback = create_provider("openai:backup", api_key="k2", base_url=backup.openai_base_url)
+        async with client(server, "openai", fallback=fallback) as sot:
+            result = await sot.generate("How can I be healthier?")
+        await fallback.aclose()
+    assert [p.model for p in result.points] == ["openai:test-model", "openai:backup", "openai:test-model"]
+    assert not fallback_warnings(recwarn)
+
+
+async def test_a_model_that_is_down_falls_back_with_an_event(provider):
     with FakeLLMServer(faulty({2: [Fault.status(503)] * 2}), latency=FAST) as server, \
             FakeLLMServer(sot_responder(SKELETON, TEXTS), latency=FAST) as backup:
         fallback = create_provider("openai:backup", api_key="k2", base_url=backup.openai_base_url)
@@ -401,7 +435,20 @@ async def test_a_model_that_is_down_falls_back_with_an_event_and_no_warning(prov
     assert [(e.type, e.call, e.index, e.status) for e in seen if e.type in ("retry", "fallback")] == \
         [("retry", "point", 2, 503), ("fallback", "point", 2, 503)]
     assert seen[-1].result.points[1].model == "openai:backup"
-    assert not [w for w in recwarn if w.category is sotkit.FallbackWarning]  # an outage is what a fallback is for
+
+
+async def test_a_point_left_empty_that_goes_to_the_fallback_is_an_event_too():
+    # review 154: a point the main model wrote empty went on to the fallback with no event
+    with FakeLLMServer(sot_responder(SKELETON, {**TEXTS, 2: ""}), latency=FAST) as server, \
+            FakeLLMServer(sot_responder(SKELETON, TEXTS), latency=FAST) as backup:
+        fallback = create_provider("openai:backup", api_key="k2", base_url=backup.openai_base_url)
+        async with client(server, "openai", fallback=fallback) as sot, sot.stream("How can I be healthier?") as events:
+            seen = [event async for event in events]
+        await fallback.aclose()
+    [event] = [e for e in seen if e.type == "fallback"]
+    assert (event.call, event.index, event.model, event.fallback, event.status) == \
+        ("point", 2, "openai:test-model", "openai:backup", None)
+    assert event.error.startswith("EmptyPoint: point 2") and seen[-1].result.points[1].model == "openai:backup"
 
 
 async def test_a_point_that_failed_on_the_fallback_too_is_logged_as_failed_on_the_fallback(caplog):
