@@ -3,7 +3,7 @@
     python examples/webapp/app.py --model local:smollm2 &          # serves http://127.0.0.1:8000
     python docs/webapp_screenshot.py http://127.0.0.1:8000/ "How can I sleep better?" docs/webapp.png
 
-Needs the ``examples`` extra (Playwright's Python package) and Debian's Chromium (``.ci/browser-deps``).
+Needs Playwright's Python package (the ``dev`` extra) and Debian's Chromium (``.ci/browser-deps``).
 """
 
 import sys

@@ -124,7 +124,9 @@ def main(argv: list[str] | None = None) -> int:
             if close := difflib.get_close_matches(name, options, 2, 0.75):
                 meant.append(f"{word} (did you mean {' or '.join(close)}?)")
             elif name in elsewhere:
-                meant.append(f"{word} is an option of {elsewhere[name]}")
+                meant.append(f"{word} is an option of {elsewhere[name]}" + (
+                    " (here a model's base URL comes from $OPENAI_BASE_URL or $ANTHROPIC_BASE_URL)"
+                    if name == "--base-url" else ""))
         parser.error(f"unrecognized arguments: {' '.join(extra)}" + (
             f'; put a question of several words in quotes: sotkit ask "{args.question} {" ".join(extra)}"'
             if unquoted else "") + (f"; {', '.join(meant)}" if meant else ""))
@@ -282,7 +284,7 @@ def _stopped(so_far: _SoFar) -> dict[str, str]:
 _CLI_WORDS = {"on_point_error='skip' to": "--on-point-error skip to", "fallback= to": "--fallback MODEL to",
               "it usually comes from decoding bytes with errors='surrogateescape': decode with errors='replace' "
               "instead": "the command line holds bytes that are not UTF-8: pass the question in UTF-8 (a UTF-8 "
-                         "terminal, or iconv -t utf-8 for text from a file)",
+                         "terminal, or iconv -f ITS-ENCODING -t utf-8 for text from a file)",
               " or pass api_key=...": "", "pass base_url=...": "pass --base-url URL",
               "pass model='provider:model'": "pass --model MODEL",
               " is in .partial": " is printed on stdout",
@@ -389,7 +391,8 @@ def _question(given: str) -> str:
         text = data.decode("utf-8-sig")  # a file saved with a byte-order mark
     except UnicodeDecodeError as exc:
         raise ConfigError(f"sotkit ask -: stdin is not UTF-8 (byte {data[exc.start]:#04x} at offset {exc.start}); "
-                          "convert it first: iconv -t utf-8 FILE | sotkit ask -") from None
+                          "convert it first from its encoding (latin1, cp1252, ...): iconv -f latin1 -t utf-8 FILE | "
+                          "sotkit ask -") from None
     if not text.strip():
         raise ConfigError('sotkit ask -: stdin held no question; pipe one in (echo "How can I sleep better?" | '
                           "sotkit ask -) or give it as an argument in quotes")

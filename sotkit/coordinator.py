@@ -229,9 +229,9 @@ class Answer:
             self._emit(self.stitcher.settle())  # the stream's text, too, is the partial result's
             self._cut_where_stopped()
             finished = [str(p.index) for p in self.points.values() if p.done]
-            written = ("the answer so far is in .partial" if self.mode == "sequential" or not self.points
-                       else f"finished point(s): {', '.join(finished) or 'none'} (Point.done; the others are cut "
-                            "or missing)")
+            written = (f"finished point(s): {', '.join(finished) or 'none'} (Point.done; the others are cut or "
+                       "missing)" if self.mode == "sot" and self.points else "the answer so far is in .partial"
+                       if self.sequential_text else "nothing of the answer was written yet")
             if self._stopped:
                 self.runner.trace.stopped()
                 raise PartialResultError(f"the SoT client was closed (aclose(), or its `async with` block ended) "

@@ -776,7 +776,8 @@ def test_a_dash_question_from_a_file_with_a_byte_order_mark_and_a_question_with_
     (b"", "stdin held no question; pipe one in"),
     (b" \n\t\n", "stdin held no question; pipe one in"),
     (b"\xef\xbb\xbf\r\n", "stdin held no question; pipe one in"),  # an empty file saved with a BOM
-    (b"caf\xe9?", "stdin is not UTF-8 (byte 0xe9 at offset 3); convert it first: iconv -t utf-8 FILE | sotkit ask -"),
+    (b"caf\xe9?", "stdin is not UTF-8 (byte 0xe9 at offset 3); convert it first from its encoding (latin1, "
+                  "cp1252, ...): iconv -f latin1 -t utf-8 FILE | sotkit ask -"),
 ])
 def test_a_dash_with_no_question_or_no_utf8_on_stdin_exits_2_with_a_message(stdin, message):
     import json
@@ -821,3 +822,8 @@ def test_a_misspelt_option_gets_the_option_it_was_likely_meant_as():
     evaluated = subprocess.run([sys.executable, "-m", "sotkit.cli", "eval", "q.jsonl", "--modle", "openai:m"],
                                capture_output=True, text=True, timeout=60)
     assert evaluated.stderr.splitlines()[-1].endswith("--modle (did you mean --modes or --model?)")
+    # probe 152: a newcomer pointing sotkit eval at a compatible server was not told how
+    based = subprocess.run([sys.executable, "-m", "sotkit.cli", "eval", "q.jsonl", "--base-url", "http://x/v1"],
+                           capture_output=True, text=True, timeout=60)
+    assert based.stderr.splitlines()[-1].endswith("--base-url is an option of sotkit ask (here a model's base URL "
+                                                  "comes from $OPENAI_BASE_URL or $ANTHROPIC_BASE_URL)")

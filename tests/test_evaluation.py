@@ -627,6 +627,19 @@ async def test_a_judge_whose_budget_the_tpm_cannot_fit_is_refused_before_any_ans
         assert server.requests == []
 
 
+async def test_a_judge_without_a_key_of_its_own_says_where_its_options_go(tmp_path, monkeypatch):
+    # probe 152: "no OpenAI API key: ... pass api_key=...", with api_key= passed (it is the answering model's)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    write_questions(tmp_path / "questions.jsonl")
+    with serve(model()) as server:
+        with pytest.raises(sotkit.ConfigError, match=r"^the judge's client \(openai:judge\): no OpenAI API key.*"
+                                                     r"\(the judge's options go in judge_options=; those beside "
+                                                     r"model= are the answering model's\)$"):
+            await sotkit.evaluate(tmp_path / "questions.jsonl", model="openai:m", judge="openai:judge",
+                                  out=tmp_path / "o", plots=False, base_url=server.openai_base_url, api_key="k")
+        assert server.requests == []
+
+
 def test_progress_prints_plain_lines_with_eta_speedup_and_win_rate_when_not_a_terminal():
     import io
 

@@ -309,6 +309,18 @@ async def test_a_point_the_fallback_left_empty_is_not_sent_to_the_fallback_again
             for r in caplog.records if "falling back" in r.getMessage()] == [True, True]  # not from the fallback
 
 
+@pytest.mark.parametrize("written", ["", "Sleep in a dark"])
+async def test_a_deadline_says_whether_any_of_the_answer_was_written(written):
+    # probe 152: `sotkit ask --deadline` said "the answer so far is printed on stdout" where nothing was
+    reply = Reply(written, fault=Fault.stall(after_tokens=len(written.split()), seconds=5), latency=FAST)
+    with FakeLLMServer(reply) as server:
+        async with client(server, "openai") as sot:
+            with pytest.raises(sotkit.DeadlineExceeded) as raised:
+                await sot.generate("How can I sleep better?", mode="sequential", deadline=0.5)
+    said = "the answer so far is in .partial" if written else "nothing of the answer was written yet"
+    assert str(raised.value).endswith(f"passed; {said}") and raised.value.partial.text == written
+
+
 async def test_a_callers_own_timeout_is_no_deadline_of_sotkits(provider):
     # a caller's move_on_after(1) or fail_after(1) was read as deadline=: a 429 asking for 5 s raised RateLimitError
     # at once, where the caller's scope promised a quiet cancel or its TimeoutError at 1 s (probe 79)

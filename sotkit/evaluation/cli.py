@@ -106,7 +106,7 @@ def main(args: argparse.Namespace) -> int:
     except Exception as exc:  # the last resort (a file it cannot write, ...): one line, which names the file
         print(f"sotkit eval: error: {redact(f'{type(exc).__name__}: {exc}')}", file=sys.stderr)
         return 1
-    parts = [f"{len(summary.records)} questions"]
+    parts = [f"{len(summary.records)} question{'s' if len(summary.records) != 1 else ''}"]
     if summary.speedup is not None:
         parts.append(f"median speed-up {summary.speedup:.2f}x")
     if general := summary.verdicts.get("general"):  # the rate with the n it stands on, and what it leaves out

@@ -242,8 +242,12 @@ class _clients:
     def __init__(self, model: str, judge: str | None, templates: TemplateSource, options: dict[str, Any],
                  judge_options: Mapping[str, Any], judge_max_tokens: int) -> None:
         self.answerer = SoT(model, templates=templates, **options)
-        self.judger = None if judge is None else self.answerer if judge == model and not judge_options else \
-            SoT(judge, templates=templates, **judge_options)
+        try:
+            self.judger = None if judge is None else self.answerer if judge == model and not judge_options else \
+                SoT(judge, templates=templates, **judge_options)
+        except ConfigError as exc:  # the options beside model= are the answering client's: say whose this is
+            raise ConfigError(f"the judge's client ({judge}): {exc} (the judge's options go in judge_options=; "
+                              "those beside model= are the answering model's)") from exc
         if self.judger is not None:  # the judges' own budget, checked before any answer is paid for
             self.judger._checked(dataclasses.replace(self.judger.options, max_tokens=judge_max_tokens,
                                                      temperature=0.0))
