@@ -202,9 +202,48 @@ def test_an_error_in_the_templates_own_code_is_a_template_error_at_build_and_at_
                                                    r"division by zero; fix the template"):
         Templates({"skeleton": "{% block user %}{{ 1 / 0 }}{{ question }}{% endblock %}"})
     # the sample point (2) renders; point 3 only fails at a call, and says so the same way
-    templates = Templates({"expand": "{% block user %}{{ question }} {{ 6 // (point.index - 3) }}{% endblock %}"})
+    templates = Templates({"expand": "{% block user %}{{ question }} {{ point.title }} {{ 6 // (point.index - 3) }}"
+                                     "{% endblock %}"})
     with pytest.raises(sotkit.TemplateError, match=r"'<string expand>' failed to render: ZeroDivisionError: "):
         templates.render("expand", question="q", points=[], point={"index": 3, "title": "T"})
+
+
+@pytest.mark.parametrize("name, source, unsent", [
+    # probe 153: each built, and every call then asked the model something without the question (or the point)
+    ("sequential", "{% block user %}Answer the question.{% if context %} {{ context }}: {{ question }}{% endif %}"
+                   "{% endblock %}", "{{ question }} without a context"),
+    ("sequential", "{% block user %}Answer it.{% if not context %} {{ question }}{% endif %}{% endblock %}",
+     "{{ question }} with a context"),
+    ("skeleton", "{% block user %}{% set q = question %}Outline the answer.{% endblock %}",
+     "{{ question }} without a context"),
+    ("skeleton", "{% block user %}Outline it.{% if false %}{{ question }}{% endif %}{% endblock %}",
+     "{{ question }} without a context"),
+    ("sequential", "{% block user %}Answer.{% endblock %}{% block prefill %}{{ question }}{% endblock %}",
+     "{{ question }} without a context"),
+    ("sequential", "{% block user %}Answer.{% endblock %}{% block stop %}{{ question }}{% endblock %}",
+     "{{ question }} without a context"),
+    ("expand", "{% block user %}{{ question }}: go on.{% if false %}{{ point.title }}{% endif %}{% endblock %}",
+     "{{ point.title }} or {{ point.index }} without a context"),
+    ("judge_pairwise", "{% block user %}{{ question }} A: {{ answer_a }}{% if false %}{{ answer_b }}{% endif %}"
+                       "{% endblock %}", "{{ answer_b }}"),
+])
+def test_a_template_that_never_sends_what_its_call_is_about_fails_when_built(name, source, unsent):
+    with pytest.raises(sotkit.TemplateError, match=re.escape(f"'<string {name}>' does not send {unsent}: rendered, "
+                                                             "neither its {% block user %} nor its {% block system %} "
+                                                             "holds it")):
+        Templates({name: source})
+
+
+@pytest.mark.parametrize("name, source", [
+    ("sequential", "{% block system %}Question: {{ question | upper }}{% endblock %}{% block user %}Answer it."
+                   "{% endblock %}"),
+    ("sequential", "{% block user %}{% set q = question %}{% if context %}{{ context }} {% endif %}{{ q }}"
+                   "{% endblock %}"),
+    ("expand", "{% block user %}{{ question }}{% for p in points %} {{ p.title }}{% endfor %}: write point "
+               "{{ point.index }}.{% endblock %}"),
+])
+def test_a_template_that_sends_them_another_way_is_taken(name, source):
+    Templates({name: source})
 
 
 def test_stop_lines_may_be_indented_and_keep_escaped_tabs_at_their_ends():
