@@ -21,6 +21,11 @@ def note(text: str) -> None:
     print(f"\x1b[2m{text}\x1b[0m" if sys.stderr.isatty() else text, file=sys.stderr, flush=True)
 
 
+def call(event: sotkit.RetryEvent | sotkit.FallbackEvent) -> str:
+    """The call an event is about, in words: "point 2", "skeleton", "router", "answer"."""
+    return f"point {event.index}" if event.index is not None else {"sequential": "answer"}.get(event.call, event.call)
+
+
 async def main(question: str, model: str | None, base_url: str | None) -> None:
     async with sotkit.stream(question, model=model, base_url=base_url) as events:
         async for event in events:
@@ -33,11 +38,9 @@ async def main(question: str, model: str | None, base_url: str | None) -> None:
             elif event.type == "withdraw" and event.text:  # a retried point starts over, or a failed one goes:
                 note(" [left out]" if event.failed else " [restarted]")  # stdout cannot take back what it printed
             elif event.type == "retry":
-                note(f"[retry] {event.call if event.index is None else f'point {event.index}'} "
-                     f"in {event.wait_s:.1f} s: {event.error}")
+                note(f"[retry] {call(event)} in {event.wait_s:.1f} s: {event.error}")
             elif event.type == "fallback":
-                note(f"[fallback] {event.call if event.index is None else f'point {event.index}'} goes to "
-                     f"{event.fallback}: {event.error}")
+                note(f"[fallback] {call(event)} goes to {event.fallback}: {event.error}")
             elif event.type == "done":
                 t = event.result.timings
                 print(flush=True)

@@ -11,9 +11,9 @@ __version__ = "0.1.0"  # before the imports: sotkit.evaluation reads it
 
 from .client import EventStream, SoT, default_model, generate, stream
 from .coordinator import RequestKwargs, RequestOptions
-from .errors import (ConfigError, DeadlineExceeded, EchoedInstructions, EmptyAnswer, EmptyPoint, LimitsUnavailable,
-                     ModelNotAvailableError, PartialResultError, RetryAfterTooLong, SotkitError, StreamError,
-                     StreamStalled, TemplateError)
+from .errors import (ConfigError, DeadlineExceeded, EchoedInstructions, EmptyAnswer, EmptyPoint, FallbackWarning,
+                     LimitsUnavailable, ModelNotAvailableError, PartialResultError, RetryAfterTooLong, SotkitError,
+                     StreamError, StreamStalled, TemplateError)
 from .evaluation import evaluate
 from .events import (DoneEvent, Event, FallbackEvent, PointDeltaEvent, PointDoneEvent, PointEvent, RetryEvent,
                      RouteEvent, TextEvent, WithdrawEvent)
@@ -21,7 +21,6 @@ from .limits_redis import RedisLimits, SharedLimitsWarning
 from .overlap import SerialServerWarning
 from .result import Mode, Point, Result, Timings, Usage
 from .retry import RetryPolicy
-from .runner import FallbackWarning
 from .templates import DEFAULT_PROMPTS, Templates
 
 

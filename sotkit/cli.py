@@ -22,6 +22,7 @@ import difflib
 import importlib
 import json
 import os
+import re
 import signal
 import sys
 import threading
@@ -399,6 +400,10 @@ def _question(given: str) -> str:
     return text
 
 
+#: what differs between errors of one kind: request ids, a point's number and title, numbers
+_PARTICULARS = re.compile(r"\(request_id: [^)]*\)|point \d+ \((?:'[^']*'|\"[^\"]*\")\)|\d+")
+
+
 def _call(event: RetryEvent | FallbackEvent) -> str:
     return {"point": f"point {event.index}", "sequential": "answer"}.get(event.call, event.call)
 
@@ -407,7 +412,7 @@ async def _read(events: Any, live: _SoFar | None) -> Result:
     """Show each event as it comes (the answer's text too where ``live``, which keeps what it showed); the result
     at the end."""
     shown = ""
-    told: set[tuple[str, int | None, str]] = set()  # kinds of fallback noted
+    told: set[tuple[str, str]] = set()  # kinds of fallback noted
     async for event in events:
         if event.type == "route":
             _note(f"{event.mode}: {event.reason}")
@@ -415,7 +420,7 @@ async def _read(events: Any, live: _SoFar | None) -> Result:
             _note(f"skeleton {event.index}. {event.title}")
         elif event.type == "retry":
             _note(f"retrying {_call(event)} in {event.wait_s:.1f} s (attempt {event.attempt}: {event.error})")
-        elif event.type == "fallback" and (kind := (event.model, event.status, event.error.split(":")[0])) not in told:
+        elif event.type == "fallback" and (kind := (event.model, _PARTICULARS.sub("#", event.error))) not in told:
             told.add(kind)  # the first of a kind (say, every point's 401): the end's note names the points
             _note(f"{_call(event)} failed on {event.model} ({event.error}); the fallback {event.fallback} writes it")
         elif event.type == "text":

@@ -15,7 +15,7 @@ from typing import Any, Literal, TypedDict
 
 import anyio
 
-from .errors import (ConfigError, DeadlineExceeded, EchoedInstructions, EmptyAnswer, EmptyPoint,
+from .errors import (ConfigError, DeadlineExceeded, EchoedInstructions, EmptyAnswer, EmptyPoint, FallbackWarning,
                      PartialResultError, advise, describe, sole)
 from .events import (Event, PointDeltaEvent, PointDoneEvent, PointEvent, RouteEvent, TextEvent,
                      WithdrawEvent)
@@ -29,12 +29,12 @@ from .quality import Instructions
 from .question import question_view
 from .result import Mode, Point, Result, Usage
 from .router import Decision, LLMRouter, Router
-from .retry import RetryPolicy
+from .retry import RetryPolicy, is_retryable, status_of
 from .runner import Backend, Call, RowOutcome, Runner, Send, log_left_out
 from .skeleton import LINE_TOKENS as SKELETON_LINE_TOKENS
 from .skeleton import SkeletonParser, SkeletonPoint
 from .stitch import Stitcher
-from .tracing import start_request
+from .tracing import start_request, without_text
 
 
 @dataclass
@@ -49,6 +49,8 @@ class _Writer:
 MOST_POINTS = 100  # an SoT answer's most points: each point's call carries the whole skeleton
 #: the least time the LLM router still has once the skeleton is written (one written at once, from a cache, say)
 MIN_ROUTER_GRACE_S = 1.0
+#: a model's reply that was no answer (empty, or its prompt again): a fallback then is no sign of a bad set-up
+EMPTY = (EmptyPoint, EmptyAnswer)
 
 
 @dataclass(frozen=True)
@@ -245,6 +247,7 @@ class Answer:
                                      self.result())
         failed = [p for p in self.points.values() if p.failed]
         if not failed:
+            self._warn_if_the_fallback_wrote_all()
             return self.result()
         first = f"point {failed[0].index}: {failed[0].error}"  # the cause, as the request's error alone is shown
         tried = None
@@ -285,7 +288,6 @@ class Answer:
             if not self.backends[0].provider.in_process and not self.runner.paced \
                     and one_at_a_time(self.runner.spans):
                 self._note_serial_server()
-        self.runner.warn_if_the_fallback_wrote_all()
 
     async def _route(self) -> tuple[Mode, str]:
         mode = self.options.mode
@@ -686,6 +688,25 @@ class Answer:
         if SerialServerWarning not in backend.warned:
             backend.warned.add(SerialServerWarning)
             advise(note, SerialServerWarning)
+
+    def _warn_if_the_fallback_wrote_all(self) -> None:
+        """An answer the fallback wrote whole (every point, or the sequential answer), the main model having failed
+        with an error, hides a model that may fail every call: warned once per client, model and kind of error."""
+        main = self.backends[0]
+        errors = [e for backend, e in self.runner.fallbacks if backend is main and not isinstance(e, EMPTY)]
+        wrote = [p.model for p in self.points.values()] if self.mode == "sot" else [self.written_by]
+        if not errors or main.model in wrote:
+            return
+        kind = (FallbackWarning, type(errors[0]).__name__, status_of(errors[0]))
+        if kind in main.warned:
+            return
+        main.warned.add(kind)
+        look = "its files and device" if main.provider.in_process else \
+            "that its server is up at its base URL" if is_retryable(errors[0], main.provider.transient_errors) \
+            else "its key, model name and options"
+        advise(f"the fallback {self.backends[1].model} wrote the whole answer, {main.model} having failed (the "
+               f"first error: {without_text(errors[0])}); if that goes on, check {look} (warned once per client "
+               "and kind of error)", FallbackWarning)
 
     def _undecided(self) -> str:
         """The route of a result taken before it was decided (a deadline, ``aclose()``)."""

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from .result import Result
 
 __all__ = ["AsyncioOnly", "ConfigError", "DeadlineExceeded", "EchoedInstructions", "EmptyAnswer", "EmptyPoint",
+           "FallbackWarning",
            "LimitsUnavailable", "ModelNotAvailableError", "PartialResultError", "RetryAfterTooLong", "SotkitError",
            "StreamError", "StreamStalled", "TemplateError"]
 
@@ -47,6 +48,11 @@ def advise(message: str, category: type[Warning] = UserWarning, stacklevel: int 
         warnings.warn(message, category, stacklevel=stacklevel + 1)
     except Warning:
         logging.getLogger("sotkit").warning("%s: %s", category.__name__, message)
+
+
+class FallbackWarning(UserWarning):
+    """The fallback model wrote a whole answer, the main model having failed with an error (not an empty reply):
+    given once per client, model and kind of error, as a bad key, base URL or option would otherwise go unseen."""
 
 
 class TemplateError(ConfigError):

@@ -93,11 +93,6 @@ def log_fallback(what: str, model: str, error: BaseException, fallback: str) -> 
     log.warning("%s failed on %s (%s); falling back to %s", what, model, without_text(error), fallback)
 
 
-class FallbackWarning(UserWarning):
-    """Every call of an answer failed on the main model and the fallback model wrote it all (given once per client,
-    model and kind of error): a bad key, base URL or model name would otherwise go unseen."""
-
-
 def log_left_out(what: str, model: str, error: BaseException) -> None:
     log.warning("%s failed on %s (%s); it is missing from the answer", what, model, without_text(error))
 
@@ -173,8 +168,7 @@ class Runner:
         #: sotkit's: it cancels the request as it would any await, quietly or as its TimeoutError)
         self.deadline = math.inf
         self._pulses: dict[int, _Pulse] = {}  # per backend
-        self.fallbacks: list[tuple[Backend, Exception, Backend]] = []  # each call that fell back: from, why, to
-        self.main_finished = False  # a call (or a batched row) finished on the main model
+        self.fallbacks: list[tuple[Backend, Exception]] = []  # each call that fell back: the model it left, and why
 
     async def call(self, call: Call, backends: Sequence[Backend] | None = None,
                    received: list[str] | None = None, failed: Exception | None = None) -> tuple[str, CallUsage]:
@@ -209,7 +203,6 @@ class Runner:
                     error = call.refuse(backend.model, usage) if call.refuse is not None else None
                     if error is None:
                         span.finished(backend.model, received)
-                        self.main_finished = self.main_finished or backend is self.backends[0]
                         return backend.model, usage
                     _forget(call, received)
                 first = first or error
@@ -246,7 +239,7 @@ class Runner:
                                 async for row, chunk in rows:
                                     if isinstance(chunk, CallUsage):
                                         self._account(chunk, backend.model, span, calls=0)
-                                        over[row] = self.main_finished = True
+                                        over[row] = True
                                         on_row(row, (backend.model, chunk))  # finished: its point need not wait
                                     elif isinstance(chunk, str) and chunk:
                                         watchdog.progress()
@@ -473,20 +466,7 @@ class Runner:
         log_fallback(call.what, failed.model, error, fallback.model)
         self.send(FallbackEvent(call.point.index if call.point else None, call.role, failed.model, fallback.model,
                                 status_of(error), describe(error)))
-        self.fallbacks.append((failed, error, fallback))
-
-    def warn_if_the_fallback_wrote_all(self) -> None:
-        """An answer the fallback wrote whole, every call of the main model having failed, hides a model that may
-        fail every call (a bad key, base URL or model name): warned once per client, model and kind of error."""
-        if not self.fallbacks or self.main_finished:
-            return
-        failed, error, fallback = self.fallbacks[0]
-        kind = (type(error).__name__, status_of(error))
-        if kind not in failed.warned:
-            failed.warned.add(kind)
-            advise(f"every call of an answer failed on {failed.model} (the first: {without_text(error)}) and the "
-                   f"fallback {fallback.model} wrote it all; if that goes on, check {failed.model}'s key, base URL, "
-                   "model name and options (warned once per client and kind of error)", FallbackWarning)
+        self.fallbacks.append((failed, error))
 
     def _account(self, usage: CallUsage, model: str, span: CallTrace, calls: int = 1) -> None:
         span.usage(usage)

@@ -600,6 +600,22 @@ def test_a_fallback_of_every_call_is_noted_once_for_each_kind_of_error():
     assert "[sotkit] point(s) 1, 2, 3 written by the fallback openai:backup" in done.stderr
 
 
+def test_fallbacks_for_errors_that_say_different_things_are_each_noted():
+    # review 155: three points' 400s said three things, and only the first was shown
+    said = {1: "context too long", 2: "filtered", 3: "temperature too high"}
+
+    def failing(request):
+        if (index := point_of(request)) is None:
+            return Reply("1. A thing\n2. B thing\n3. C thing")
+        return Reply("x", fault=Fault.status(400, body={"error": {"message": said[index], "type": "bad"}}))
+
+    with FakeLLMServer(failing) as server, FakeLLMServer(sot_responder("1. A thing\n2. B thing\n3. C thing")) as backup:
+        done = ask("Why?", "--model", "openai:m", "--base-url", server.openai_base_url, "--fallback", "openai:backup",
+                   "--mode", "sot", env={"OPENAI_API_KEY": "k", "OPENAI_BASE_URL": backup.openai_base_url})
+    assert done.returncode == 0, done.stderr
+    assert all(done.stderr.count(message) == 1 for message in said.values()), done.stderr
+
+
 def test_when_the_fallback_fails_too_the_error_names_it_and_the_main_models_failure():
     # the fallback's connection error alone was shown, with "check --base-url", though --base-url answered (500)
     # and it was the fallback's $OPENAI_BASE_URL that pointed nowhere

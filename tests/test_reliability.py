@@ -400,9 +400,11 @@ async def test_a_model_that_refuses_every_call_is_not_hidden_behind_the_fallback
     assert {(e.model, e.fallback, e.status) for e in fallbacks} == {(f"{provider}:test-model", "openai:backup", 400)}
     assert fallbacks[0].error.startswith("BadRequestError: ") and "Error 400 (injected" in fallbacks[0].error
     bad_request, unauthorized = fallback_warnings(recwarn)  # the third answer's 400 was warned of already
-    assert bad_request.startswith(f"every call of an answer failed on {provider}:test-model (the first: "
-                                  "BadRequestError") and "and the fallback openai:backup wrote it all" in bad_request
-    assert "(the first: AuthenticationError" in unauthorized
+    assert bad_request.startswith(f"the fallback openai:backup wrote the whole answer, {provider}:test-model having "
+                                  "failed (the first error: BadRequestError")
+    assert bad_request.endswith("if that goes on, check its key, model name and options (warned once per client and "
+                                "kind of error)")
+    assert "(the first error: AuthenticationError" in unauthorized
 
 
 async def test_a_base_url_where_no_server_listens_is_warned_of_once_the_fallback_wrote_an_answer(recwarn):
@@ -414,16 +416,20 @@ async def test_a_base_url_where_no_server_listens_is_warned_of_once_the_fallback
         await fallback.aclose()
     assert result.written_by == "openai:backup"
     [warned] = fallback_warnings(recwarn)
-    assert "(the first: APIConnectionError" in warned and "check openai:m's key, base URL, model name" in warned
+    assert "(the first error: APIConnectionError" in warned and "check that its server is up at its base URL" in warned
 
 
-async def test_no_warning_where_the_fallback_failed_too_or_the_main_model_wrote_a_call(recwarn):
-    # the request's error says what failed; where the main model wrote a call, it works
+async def test_no_warning_where_a_call_failed_on_the_fallback_too_or_the_main_model_wrote_a_point(recwarn):
+    # the request's error says what failed (review 155: a failed request's warning used up the client's one); where
+    # the main model wrote a point, it works
+    def backup_model(request: RecordedRequest) -> Reply:  # a skeleton, then a 500 for each point
+        return Reply(SKELETON) if is_skeleton(request) else Reply("x", fault=Fault.status(500))
+
     with FakeLLMServer(lambda r: Reply("x", fault=Fault.status(401)), latency=FAST) as server, \
-            FakeLLMServer(lambda r: Reply("x", fault=Fault.status(500)), latency=FAST) as backup:
+            FakeLLMServer(backup_model, latency=FAST) as backup:
         fallback = create_provider("openai:backup", api_key="k2", base_url=backup.openai_base_url)
         async with client(server, "openai", fallback=fallback, retry=1) as sot:
-            with pytest.raises(openai.InternalServerError):
+            with pytest.raises(sotkit.PartialResultError, match="every point of the skeleton"):
                 await sot.generate("How can I be healthier?")
         await fallback.aclose()
     with FakeLLMServer(faulty({2: [Fault.status(400)]}), latency=FAST) as server, \
@@ -433,6 +439,35 @@ async def test_no_warning_where_the_fallback_failed_too_or_the_main_model_wrote_
             result = await sot.generate("How can I be healthier?")
         await fallback.aclose()
     assert [p.model for p in result.points] == ["openai:test-model", "openai:backup", "openai:test-model"]
+    assert not fallback_warnings(recwarn)
+
+
+async def test_points_the_fallback_wrote_all_are_warned_of_though_the_main_model_wrote_the_skeleton(recwarn):
+    # review 155: a point_max_tokens over the model's limit failed every point, paid twice, unwarned
+    def main_model(request: RecordedRequest) -> Reply:
+        return Reply(SKELETON) if is_skeleton(request) else Reply("x", fault=Fault.status(400))
+
+    with FakeLLMServer(main_model, latency=FAST) as server, \
+            FakeLLMServer(sot_responder(SKELETON, TEXTS), latency=FAST) as backup:
+        fallback = create_provider("openai:backup", api_key="k2", base_url=backup.openai_base_url)
+        async with client(server, "openai", fallback=fallback) as sot:
+            result = await sot.generate("How can I be healthier?")
+        await fallback.aclose()
+    assert result.written_by == "openai:test-model" and {p.model for p in result.points} == {"openai:backup"}
+    [warned] = fallback_warnings(recwarn)
+    assert "openai:test-model having failed (the first error: BadRequestError" in warned
+
+
+async def test_replies_left_empty_are_no_warning(recwarn):
+    # review 155: an empty answer is the model's doing, not a bad key or option
+    with FakeLLMServer(sot_responder(SKELETON, {1: "", 2: "", 3: ""}, sequential=""), latency=FAST) as server, \
+            FakeLLMServer(sot_responder(SKELETON, TEXTS, sequential="Backup."), latency=FAST) as backup:
+        fallback = create_provider("openai:backup", api_key="k2", base_url=backup.openai_base_url)
+        async with client(server, "openai", fallback=fallback) as sot:
+            answers = [await sot.generate("How can I be healthier?", mode=mode) for mode in ("sot", "sequential")]
+        await fallback.aclose()
+    assert [a.text for a in answers] == [expected_text(), "Backup."]
+    assert {p.model for p in answers[0].points} == {"openai:backup"} and answers[1].written_by == "openai:backup"
     assert not fallback_warnings(recwarn)
 
 
