@@ -22,7 +22,7 @@ from .options import check_names, check_number, check_question
 from .pricing import Prices
 from .providers import create_provider, owners, split_model
 from .providers.base import Provider
-from .redact import shown
+from .redact import shown, shown_url
 from .result import Result
 from .router import Router, make_router
 from .retry import RetryPolicy
@@ -39,7 +39,9 @@ CLIENT_OPTIONS = frozenset({"model", "fallback", "router", "router_threshold", "
 
 def default_model() -> str:
     """``SOTKIT_MODEL``, else OpenAI or Anthropic when their key is set, else the embedded local model. A malformed
-    ``SOTKIT_MODEL`` (or one of an unknown provider) is a ConfigError that names the variable: no model was typed."""
+    ``SOTKIT_MODEL`` (or one of an unknown provider) is a ConfigError that names the variable: no model was typed;
+    so is a base URL set in the environment with no key (a keyless server of one's own, whose model it cannot
+    name), which the embedded model would answer in its place."""
     if model := os.environ.get("SOTKIT_MODEL"):
         try:
             split_model(model)
@@ -50,6 +52,11 @@ def default_model() -> str:
         return "openai:gpt-4o-mini"
     if os.environ.get("ANTHROPIC_API_KEY"):
         return "anthropic:claude-sonnet-4-6"
+    for provider in ("openai", "anthropic"):  # a server of one's own (vLLM, Ollama), keyless: not the embedded model
+        if url := os.environ.get(variable := f"{provider.upper()}_BASE_URL"):
+            raise ConfigError(f"${variable} is set ({shown_url(url)}), but no model: name the one its server serves "
+                              f"(model='{provider}:NAME', sotkit ask --model {provider}:NAME, or $SOTKIT_MODEL); "
+                              f"unset ${variable} for the embedded model")
     return "local:smollm2"
 
 

@@ -554,9 +554,17 @@ def test_the_key_never_shows_in_reprs():
 
 
 def test_default_model_follows_the_environment(monkeypatch):
-    for name in ("SOTKIT_MODEL", "OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
+    for name in ("SOTKIT_MODEL", "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
     assert sotkit.default_model() == "local:smollm2"
+    # probe 153: a keyless server of one's own set up the usual way was answered by the embedded 135M model
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://user:pw@127.0.0.1:8000/v1")
+    for build in (sotkit.default_model, sotkit.SoT):
+        with pytest.raises(sotkit.ConfigError, match=re.escape(
+                "$OPENAI_BASE_URL is set (http://user:***@127.0.0.1:8000/v1), but no model: name the one its server "
+                "serves (model='openai:NAME', sotkit ask --model openai:NAME, or $SOTKIT_MODEL); unset "
+                "$OPENAI_BASE_URL for the embedded model")):
+            build()
     monkeypatch.setenv("ANTHROPIC_API_KEY", "x")
     assert sotkit.default_model().startswith("anthropic:")
     monkeypatch.setenv("OPENAI_API_KEY", "x")
