@@ -258,6 +258,15 @@ def test_model_strings_from_the_caller_or_the_environment_are_checked_and_say_wh
         sotkit.SoT("openai:m", api_key="k", base_url="http://127.0.0.1:9/v1", fallback="openai:other")
 
 
+def test_openais_own_url_with_no_key_is_refused_where_the_client_is_built(monkeypatch):
+    # probe 153: it was sent the placeholder key a keyless compatible server takes, and each call got a 401
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    for url in ("https://api.openai.com/v1", "https://API.openai.com/v1/"):
+        with pytest.raises(sotkit.ConfigError, match=r"^no OpenAI API key: set OPENAI_API_KEY or pass api_key="):
+            sotkit.SoT("openai:gpt-4o-mini", base_url=url)
+    sotkit.SoT("openai:m", base_url="http://127.0.0.1:9/v1")  # a server of one's own may take none
+
+
 def test_a_model_left_out_says_the_default_was_used_and_why(monkeypatch):
     # a deployment's unset variable (model=None) with a server's options: the error spoke of local models only
     for name in ("SOTKIT_MODEL", "OPENAI_API_KEY", "ANTHROPIC_API_KEY"):

@@ -6,6 +6,7 @@ import dataclasses
 import os
 import re
 import sys
+import urllib.parse
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
@@ -80,7 +81,7 @@ class OpenAIProvider(Provider):
         self.max_stop = _max_stop(base_url)
         api_key = api_key_or_env(api_key, "OPENAI_API_KEY")
         if not api_key:
-            if not base_url:
+            if not base_url or urllib.parse.urlsplit(base_url).hostname == "api.openai.com":
                 raise ConfigError("no OpenAI API key: set OPENAI_API_KEY or pass api_key=... "
                                   "(for an OpenAI-compatible server, pass base_url=...)")
             api_key = "unused"  # self-hosted compatible servers usually ignore the key
