@@ -458,8 +458,15 @@ def test_a_key_given_in_another_option_is_not_shown(options, message):
 
 @pytest.mark.parametrize("model", ["openai: gpt-4o", "openai:gpt-4o ", "openai:gpt-4o\n", "openai:\u200bgpt-4o"])
 def test_a_model_name_with_white_space_or_invisible_characters_is_refused(model):
-    with pytest.raises(sotkit.ConfigError, match="white space or invisible characters.*write 'openai:gpt-4o'"):
+    with pytest.raises(sotkit.ConfigError, match="white space around its name or invisible characters.*: write "
+                                                 "'openai:gpt-4o'$"):
         sotkit.SoT(model, api_key="k")
+
+
+def test_a_tab_inside_a_model_name_is_refused_without_a_guess():
+    # probe 153: 'openai:gpt\t4o' was told to write 'openai:gpt4o'
+    with pytest.raises(sotkit.ConfigError, match=r"invisible characters \(a tab, a line end\) in it: remove them$"):
+        sotkit.SoT("openai:gpt\t4o", api_key="k")
 
 
 @pytest.mark.parametrize("provider, variable", [("openai", "OPENAI_BASE_URL"), ("anthropic", "ANTHROPIC_BASE_URL")])

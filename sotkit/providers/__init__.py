@@ -49,9 +49,11 @@ def split_model(model: str) -> tuple[str, str]:
         raise ConfigError(f"model {model!r} is not of the form 'provider:model' (for example "
                           f"'openai:gpt-4o-mini' or 'local:smollm2'); providers: {', '.join(available())}")
     if name != name.strip() or not name.isprintable() or prefix != prefix.strip():
-        clean = f"{prefix.strip()}:{''.join(c for c in name if c.isprintable()).strip()}"
-        raise ConfigError(f"model {model!r} has white space or invisible characters around or in its name: "
-                          f"write {clean!r}")
+        # an invisible character stands for nothing; a tab or line end inside may stand for a space: not guessed
+        clean = "".join(c for c in name if c.isprintable() or c.isspace()).strip()
+        fix = "remove them" if not clean.isprintable() else f"write {prefix.strip() + ':' + clean!r}"
+        raise ConfigError(f"model {model!r} has white space around its name or invisible characters (a tab, a line "
+                          f"end) in it: {fix}")
     if prefix not in available():
         hint = _PLATFORMS.get(prefix.lower(), "OpenAI-compatible servers use 'openai:' with base_url=")
         raise ConfigError(f"unknown provider {prefix!r} in model {model!r}; known providers: "
