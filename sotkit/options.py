@@ -131,7 +131,9 @@ _NOT_ONE_TEXT = {"n": ("several answers a call (each billed, one read)", (None, 
                  "tools": (_TOOLS, (None, [])), "functions": (_TOOLS, (None, [])),
                  "tool_choice": (_TOOLS, (None, "none", {"type": "none"})), "function_call": (_TOOLS, (None, "none")),
                  "response_format": ("a structured reply, which would also shape the skeleton and every point",
-                                     (None, {"type": "text"}))}
+                                     (None, {"type": "text"})),
+                 # (a reply in audio streams its transcript apart from the text, which it leaves empty)
+                 "modalities": ("a reply in audio", (None, ["text"])), "audio": ("a reply in audio", (None,))}
 
 
 def check_extra_body(extra_body: Any) -> dict[str, Any]:

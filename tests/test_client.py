@@ -763,6 +763,8 @@ def test_a_lone_surrogate_in_an_extra_body_key_is_refused_at_construction():
     ("n", 2, "several answers a call"), ("n", True, "several answers a call"), ("tools", [{"type": "function"}],
                                                                                 "tool calls"),
     ("tool_choice", "required", "tool calls"), ("response_format", {"type": "json_object"}, "structured reply"),
+    ("modalities", ["text", "audio"], "a reply in audio"),  # probe 153: its text is the transcript's, apart
+    ("audio", {"voice": "alloy", "format": "pcm16"}, "a reply in audio"),
 ])
 def test_extra_body_may_not_set_what_sotkit_sets_or_what_a_call_cannot_return_as_one_text(provider, field, value,
                                                                                           says):
@@ -776,7 +778,7 @@ def test_extra_body_may_not_set_what_sotkit_sets_or_what_a_call_cannot_return_as
 async def test_extra_body_fields_that_ask_for_one_text_anyway_reach_the_server(provider):
     """Values of n, tools and response_format that change nothing were refused with the rest (review 99)."""
     harmless = {"n": 1, "tools": [], "tool_choice": "none", "parallel_tool_calls": False,
-                "response_format": {"type": "text"}, "seed": 7, "stream_options": None}
+                "response_format": {"type": "text"}, "seed": 7, "stream_options": None, "modalities": ["text"]}
     with FakeLLMServer(sot_responder("1. One\n2. Two", sequential="Plain.")) as server:
         base_url = server.openai_base_url if provider == "openai" else server.anthropic_base_url
         async with sotkit.SoT(f"{provider}:m", base_url=base_url, api_key="k", mode="sequential",
