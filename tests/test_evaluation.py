@@ -103,7 +103,7 @@ def serve(responder) -> FakeLLMServer:
     ('["How?"]\n', "line 1: a JSON object is needed"),
     ('{"question": "How?", "catgory": "x"}\n', "unknown field(s) 'catgory'"),
     ('{"question": "How?", "id": "a"}\n{"question": "Why?", "id": "a"}\n', "line 2: id 'a' is already used on line 1"),
-    ('{"question": "How?", "category": 3.5}\n', '"category" must be a non-empty string'),
+    ('{"question": "How?", "category": 3.5}\n', '"category" must be a non-empty string or a whole number, got 3.5'),
     ('{"question": "How?"}\n{"question": "Why \\ud800?"}\n', 'line 2: "question" holds a lone surrogate'),
     ('{"question": "How?", "id": "a\\udc80"}\n', 'line 1: "id" holds a lone surrogate'),
 ])
@@ -625,6 +625,15 @@ async def test_a_judge_whose_budget_the_tpm_cannot_fit_is_refused_before_any_ans
                                   plots=False, base_url=server.openai_base_url, api_key="k", tpm=450, max_tokens=300,
                                   skeleton_max_tokens=100, point_max_tokens=100)
         assert server.requests == []
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc, where no directory can be made")
+def test_an_out_directory_that_cannot_be_made_is_a_usage_error(tmp_path, capsys):
+    # probe 153: a FileNotFoundError's one line and exit 1
+    with serve(model()) as server:
+        status, err = eval_command(tmp_path, capsys, server, "--model", "openai:m", "--out", "/proc/sotkit/x")
+    assert status == 2 and "the out directory '/proc/sotkit/x' cannot be made (No such file or directory)" in err
+    assert server.requests == []
 
 
 async def test_a_judge_without_a_key_of_its_own_says_where_its_options_go(tmp_path, monkeypatch):
@@ -1240,7 +1249,8 @@ async def test_question_objects_are_read_as_the_files_lines_are(tmp_path):
         calls = len(server.requests)
         second = await run(server, tmp_path, questions=given)  # reads its own results file back
         assert len(server.requests) == calls
-        with pytest.raises(sotkit.ConfigError, match=re.escape("questions[0].id must be a non-empty string, got True")):
+        with pytest.raises(sotkit.ConfigError, match=re.escape("questions[0].id must be a non-empty string or a whole "
+                                                               "number, got True")):
             await run(server, tmp_path, questions=[Question(True, "Why?")])
     assert [(r["id"], r["category"]) for r in first.records] == [("1", "general"), ("walk", "general")]
     assert second.records == first.records

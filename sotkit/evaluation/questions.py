@@ -50,7 +50,7 @@ def field_text(value: Any, where: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str | int) or isinstance(value, bool) or not str(value).strip():
-        raise ConfigError(f"{where} must be a non-empty string, got {value!r}")
+        raise ConfigError(f"{where} must be a non-empty string or a whole number, got {value!r}")
     return checked(value, where)  # written to results.jsonl and report.md: must be UTF-8
 
 

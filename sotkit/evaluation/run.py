@@ -178,7 +178,11 @@ def _run_directory(out: Path) -> Iterator[None]:
     """``out``, made if need be and held by this run alone; a run stopped before its first record (a refused judge,
     say) leaves no directory it made."""
     made = list(itertools.takewhile(lambda path: not path.exists(), (out, *out.parents)))  # the deepest first
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # read-only, no permission, /proc: before any question is asked
+        raise ConfigError(f"the out directory {str(out)!r} cannot be made ({exc.strerror}); choose one you can "
+                          "write to") from None
     try:
         with _exclusive(out):
             yield
