@@ -400,8 +400,8 @@ def _question(given: str) -> str:
     return text
 
 
-#: what differs between errors of one kind: request ids, a point's number and title, numbers
-_PARTICULARS = re.compile(r"\(request_id: [^)]*\)|point \d+ \((?:'[^']*'|\"[^\"]*\")\)|\d+")
+#: what differs between errors of one kind: request ids, a point's number and title (its repr), numbers
+_PARTICULARS = re.compile(r"\(request_id: [^)]*\)|point \d+ \((?:'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")\)|\d+")
 
 
 def _call(event: RetryEvent | FallbackEvent) -> str:

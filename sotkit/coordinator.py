@@ -16,7 +16,7 @@ from typing import Any, Literal, TypedDict
 import anyio
 
 from .errors import (ConfigError, DeadlineExceeded, EchoedInstructions, EmptyAnswer, EmptyPoint, FallbackWarning,
-                     PartialResultError, advise, describe, sole)
+                     PartialResultError, RetryAfterTooLong, advise, describe, sole)
 from .events import (Event, PointDeltaEvent, PointDoneEvent, PointEvent, RouteEvent, TextEvent,
                      WithdrawEvent)
 from .expansion import ExpansionFilter
@@ -152,6 +152,7 @@ class Answer:
         self._skeleton_mark: tuple[Backend, int] | None = None
         self.stitcher = Stitcher()
         self.sequential_text = ""
+        self.main_wrote = False  # a point, or the sequential answer, was written by the main model (not a fallback)
         self.truncated = False  # the sequential answer was cut off (its budget, a failure, the deadline)
         self.finish_reason: str | None = None  # why the sequential answer's call ended
         self.written_by: str | None = None  # the model that wrote the sequential answer, or the skeleton
@@ -265,6 +266,7 @@ class Answer:
             raise PartialResultError(f"point(s) {numbers} failed ({first}); the partial result holds the others "
                                      f"(pass on_point_error='skip' to accept it{advice})",
                                      self.result()) from self.errors[0]
+        self._warn_if_the_fallback_wrote_all()  # of the points written, with those that failed left out
         return self.result()
 
     async def _answer(self) -> None:
@@ -579,6 +581,8 @@ class Answer:
         if cleaner.said_nothing:  # only a lead-in or titles, as the skeleton again: withdrawn, and asked again
             self._withdraw(point)
         if point.text.strip():
+            if writer.backend is self.backends[0]:  # the backend, not its model's name: a fallback may share it
+                self.main_wrote = True
             self._finish_point(point)
             return None
         if not retry and not point.truncated:  # cut off before any text: the same request would be cut again
@@ -597,6 +601,7 @@ class Answer:
         # does not write it again, so the answer opens with it, with its first text (as where the model is sent
         # none and writes it itself)
         prefill, writer = "", self.backends[0].model  # the model writing the answer now (a fallback's own)
+        writing = self.backends[0]  # and its backend
         self.written_by = None  # the skeleton's writer, where SoT fell back to this, wrote none of it
 
         def on_text(text: str) -> bool:
@@ -612,9 +617,9 @@ class Answer:
                 self.sequential_text, self.written_by = "", None
 
         def on_start(backend: Backend) -> None:
-            nonlocal prefill, writer
+            nonlocal prefill, writer, writing
             prefill = (call.build(backend).prompt.prefill or "") if backend.provider.supports_prefill else ""
-            writer = backend.model
+            writer, writing = backend.model, backend
 
         asked: list[str] = []
 
@@ -641,6 +646,7 @@ class Answer:
             raise PartialResultError(f"the answer broke off for good ({describe(exc)}); the text it wrote is in "
                                      ".partial", self.result()) from exc
         self.truncated, self.finish_reason = usage.cut_off(self.options.max_tokens), usage.finish_reason
+        self.main_wrote = writing is self.backends[0]
 
     # -- bookkeeping ---------------------------------------------------------------------------------------
 
@@ -690,23 +696,17 @@ class Answer:
             advise(note, SerialServerWarning)
 
     def _warn_if_the_fallback_wrote_all(self) -> None:
-        """An answer the fallback wrote whole (every point, or the sequential answer), the main model having failed
+        """An answer the fallback wrote all of (its points, or the sequential answer), the main model having failed
         with an error, hides a model that may fail every call: warned once per client, model and kind of error."""
+        error = next((e for e in self.runner.fallen_back_for if not isinstance(e, EMPTY)), None)
         main = self.backends[0]
-        errors = [e for backend, e in self.runner.fallbacks if backend is main and not isinstance(e, EMPTY)]
-        wrote = [p.model for p in self.points.values()] if self.mode == "sot" else [self.written_by]
-        if not errors or main.model in wrote:
-            return
-        kind = (FallbackWarning, type(errors[0]).__name__, status_of(errors[0]))
-        if kind in main.warned:
+        kind = (FallbackWarning, type(error).__name__, status_of(error))
+        if error is None or self.main_wrote or kind in main.warned:
             return
         main.warned.add(kind)
-        look = "its files and device" if main.provider.in_process else \
-            "that its server is up at its base URL" if is_retryable(errors[0], main.provider.transient_errors) \
-            else "its key, model name and options"
-        advise(f"the fallback {self.backends[1].model} wrote the whole answer, {main.model} having failed (the "
-               f"first error: {without_text(errors[0])}); if that goes on, check {look} (warned once per client "
-               "and kind of error)", FallbackWarning)
+        advise(f"the fallback {self.backends[1].model} wrote all of the answer, {main.model} having failed (the "
+               f"first error: {without_text(error)}); if that goes on, check {_what_to_check(error, main.provider)} "
+               "(warned once per client and kind of error)", FallbackWarning)
 
     def _undecided(self) -> str:
         """The route of a result taken before it was decided (a deadline, ``aclose()``)."""
@@ -819,6 +819,20 @@ class _Sketch:
         else:
             for point in started:
                 self.tg.start_soon(answer._expand, point, outline)
+
+
+def _what_to_check(error: Exception, provider: Provider) -> str:
+    """Where a model's failure points, for a ``FallbackWarning``."""
+    status = status_of(error)
+    if provider.in_process:
+        return "its files and device"
+    if status == 429 or isinstance(error, RetryAfterTooLong):
+        return "its rate limits and quota"
+    if status is not None and status >= 500:
+        return "its server's status (it was failing or overloaded)"
+    if is_retryable(error, provider.transient_errors):  # a connection refused, a timeout, a stall
+        return "that its server is up at its base URL"
+    return "its key, model name and options"
 
 
 def _too_few(found: int, note: str | None) -> str:

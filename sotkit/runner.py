@@ -168,7 +168,7 @@ class Runner:
         #: sotkit's: it cancels the request as it would any await, quietly or as its TimeoutError)
         self.deadline = math.inf
         self._pulses: dict[int, _Pulse] = {}  # per backend
-        self.fallbacks: list[tuple[Backend, Exception]] = []  # each call that fell back: the model it left, and why
+        self.fallen_back_for: list[Exception] = []  # why each call went on from the main model to the fallback
 
     async def call(self, call: Call, backends: Sequence[Backend] | None = None,
                    received: list[str] | None = None, failed: Exception | None = None) -> tuple[str, CallUsage]:
@@ -466,7 +466,7 @@ class Runner:
         log_fallback(call.what, failed.model, error, fallback.model)
         self.send(FallbackEvent(call.point.index if call.point else None, call.role, failed.model, fallback.model,
                                 status_of(error), describe(error)))
-        self.fallbacks.append((failed, error))
+        self.fallen_back_for.append(error)
 
     def _account(self, usage: CallUsage, model: str, span: CallTrace, calls: int = 1) -> None:
         span.usage(usage)

@@ -400,8 +400,8 @@ async def test_a_model_that_refuses_every_call_is_not_hidden_behind_the_fallback
     assert {(e.model, e.fallback, e.status) for e in fallbacks} == {(f"{provider}:test-model", "openai:backup", 400)}
     assert fallbacks[0].error.startswith("BadRequestError: ") and "Error 400 (injected" in fallbacks[0].error
     bad_request, unauthorized = fallback_warnings(recwarn)  # the third answer's 400 was warned of already
-    assert bad_request.startswith(f"the fallback openai:backup wrote the whole answer, {provider}:test-model having "
-                                  "failed (the first error: BadRequestError")
+    assert bad_request.startswith(f"the fallback openai:backup wrote all of the answer, {provider}:test-model "
+                                  "having failed (the first error: BadRequestError")
     assert bad_request.endswith("if that goes on, check its key, model name and options (warned once per client and "
                                 "kind of error)")
     assert "(the first error: AuthenticationError" in unauthorized
@@ -469,6 +469,41 @@ async def test_replies_left_empty_are_no_warning(recwarn):
     assert [a.text for a in answers] == [expected_text(), "Backup."]
     assert {p.model for p in answers[0].points} == {"openai:backup"} and answers[1].written_by == "openai:backup"
     assert not fallback_warnings(recwarn)
+
+
+@pytest.mark.parametrize("fault, check", [
+    (Fault.status(401), "its key, model name and options"), (Fault.status(404), "its key, model name and options"),
+    (Fault.status(429), "its rate limits and quota"), (Fault.status(429, {"retry-after": "600"}), "its rate limits"),
+    (Fault.status(503), "its server's status (it was failing or overloaded)"),
+    (Fault.drop(), "that its server is up at its base URL"),
+])
+async def test_the_warnings_advice_follows_the_error(fault, check, recwarn):
+    # review 157: a 429 was told to check that the server is up, a retry-after over the cap to check the key
+    with FakeLLMServer(lambda r: Reply("x", fault=fault), latency=FAST) as server, \
+            FakeLLMServer(sot_responder(SKELETON, TEXTS, sequential="Backup."), latency=FAST) as backup:
+        fallback = create_provider("openai:backup", api_key="k2", base_url=backup.openai_base_url)
+        async with client(server, "openai", fallback=fallback, retry=1) as sot:
+            assert (await sot.generate("How can I be healthier?", mode="sequential")).text == "Backup."
+        await fallback.aclose()
+    [warned] = fallback_warnings(recwarn)
+    assert f"if that goes on, check {check}" in warned
+
+
+async def test_a_fallback_of_the_same_model_elsewhere_is_told_apart_and_a_skipped_point_does_not_hide_it(recwarn):
+    # review 157: a fallback named as the main model (its own key and URL, as the README advises) read as the main
+    # model writing; and with on_point_error="skip", a point that failed on both kept the rest unwarned
+    def backup_model(request: RecordedRequest) -> Reply:
+        return Reply("x", fault=Fault.status(500)) if point_of(request) == 3 else sot_responder(SKELETON, TEXTS)(request)
+
+    with FakeLLMServer(lambda r: Reply("x", fault=Fault.status(401)), latency=FAST) as server, \
+            FakeLLMServer(backup_model, latency=FAST) as backup:
+        fallback = create_provider("openai:test-model", api_key="k2", base_url=backup.openai_base_url)
+        async with client(server, "openai", fallback=fallback, retry=1, on_point_error="skip") as sot:
+            result = await sot.generate("How can I be healthier?")
+        await fallback.aclose()
+    assert [p.failed for p in result.points] == [False, False, True]
+    [warned] = fallback_warnings(recwarn)
+    assert "openai:test-model having failed (the first error: AuthenticationError" in warned
 
 
 async def test_a_model_that_is_down_falls_back_with_an_event(provider):
