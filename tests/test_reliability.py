@@ -492,8 +492,10 @@ async def test_the_warnings_advice_follows_the_error(fault, check, recwarn):
 async def test_a_fallback_of_the_same_model_elsewhere_is_told_apart_and_a_skipped_point_does_not_hide_it(recwarn):
     # review 157: a fallback named as the main model (its own key and URL, as the README advises) read as the main
     # model writing; and with on_point_error="skip", a point that failed on both kept the rest unwarned
+    model = sot_responder(SKELETON, TEXTS)
+
     def backup_model(request: RecordedRequest) -> Reply:
-        return Reply("x", fault=Fault.status(500)) if point_of(request) == 3 else sot_responder(SKELETON, TEXTS)(request)
+        return Reply("x", fault=Fault.status(500)) if point_of(request) == 3 else model(request)
 
     with FakeLLMServer(lambda r: Reply("x", fault=Fault.status(401)), latency=FAST) as server, \
             FakeLLMServer(backup_model, latency=FAST) as backup:
