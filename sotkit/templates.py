@@ -79,7 +79,11 @@ _STATEMENTS = {"Assign": "set", "AssignBlock": "set", "FilterBlock": "filter", "
                "If": "if", "For": "for", "With": "with"}
 _BLANK = re.compile(rf"[\s{INVISIBLE}]*")  # white space, a BOM, zero-width spaces
 _MANY_POINTS = [{"index": i, "title": f"Point {i}"} for i in range(1, 101)]  # as many as max_points allows
-POINT_MARK = 9417  # a point's number no sample prompt holds otherwise (``_check_sent``)
+#: another value of each variable a call is about (``_REQUIRED``), of those its calls may get: a template that sends
+#: it renders another prompt with it (``_check_sent``)
+_ANOTHER: dict[str, Any] = {"question": "How do I keep a houseplant alive?", "point": {"index": 1, "title": "Insulate"},
+                            "answer_a": "Go to bed earlier.", "answer_b": "Drink less coffee.", "aspect": "coherence",
+                            "criterion": "The answer reads as one connected whole."}
 #: endings of a file in a templates directory meant as a template (only ``<name>.jinja`` is read as one)
 _TEMPLATE_LIKE = (".jinja", ".jinja2", ".j2", ".jinja.txt")
 #: nodes that need a loader; templates are self-contained files, so these are refused when loaded
@@ -202,30 +206,28 @@ class Templates:
 
 
     def _check_sent(self, name: str, origin: str) -> None:
-        """Each value a call is about must reach the system or user prompt as rendered, with a context and without:
-        a variable used only in a branch not taken, a ``{% set %}`` never written out, or the prefill or stop block
-        (not every provider sends a prefill) would leave the prompt without it, and the reply would answer another
+        """Each value a call is about must reach the system or user prompt, with a context and without: the prompt
+        must change with it. Used only in a branch not taken, a ``{% set %}`` never written out, or the prefill or
+        stop block (not every provider sends a prefill), it would be left out, and the reply would answer another
         question."""
-        marked = {variable: f"sotkit{variable.replace('_', '')}marker" for variable in SAMPLE_VARIABLES[name]}
-        sample = SAMPLE_VARIABLES[name] | {variable: marker for variable, marker in marked.items()
-                                           if isinstance(SAMPLE_VARIABLES[name][variable], str)}
-        if "point" in sample:  # its title or number (the list of points keeps the sample's: the call is not about it)
-            sample["point"] = {"index": POINT_MARK, "title": marked["point"]}
+        sample = SAMPLE_VARIABLES[name]
         for context in (None, "Some background for the answer.") if "context" in sample else (None,):
-            prompt = self.render(name, **sample | ({"context": context} if "context" in sample else {}))
-            sent = f"{prompt.system or ''}\n{prompt.user}".lower()
+            given = sample | ({"context": context} if "context" in sample else {})
+            sent = _sent(self.render(name, **given))
             for needed in _REQUIRED[name]:
                 group = (needed,) if isinstance(needed, str) else needed
-                if not any(marked[variable] in sent or variable == "point" and str(POINT_MARK) in sent
-                           for variable in group):
-                    written = " or ".join("{{ point.title }} or {{ point.index }}" if v == "point" else f"{{{{ {v} }}}}"
-                                          for v in group)
+                if all(_sent(self.render(name, **given | {v: _ANOTHER[v]})) == sent for v in group):
+                    written = " or ".join(f"{{{{ {v} }}}}" for v in group)
                     case = " with a context" if context else " without a context" if "context" in sample else ""
                     raise TemplateError(
-                        f"template {origin!r} does not send {written}{case}: rendered, neither its "
-                        "{% block user %} nor its {% block system %} holds it (a branch not taken, a {% set %} not "
-                        "written out, or only the prefill or stop block, which not every provider sends); write it "
-                        "in the {% block user %}")
+                        f"template {origin!r} does not send {written}{case}: its {{% block user %}} and {{% block "
+                        f"system %}} come out the same whatever the {' or '.join(group)} (used only in a branch not "
+                        "taken, a {% set %} not written out, or the prefill or stop block, which not every provider "
+                        "sends); write it in the {% block user %}")
+
+
+def _sent(prompt: Prompt) -> tuple[str | None, str]:
+    return prompt.system, prompt.user
 
 
 def _check_outside_blocks(parsed: jinja2.nodes.Template, origin: str) -> None:

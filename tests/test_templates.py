@@ -223,14 +223,14 @@ def test_an_error_in_the_templates_own_code_is_a_template_error_at_build_and_at_
     ("sequential", "{% block user %}Answer.{% endblock %}{% block stop %}{{ question }}{% endblock %}",
      "{{ question }} without a context"),
     ("expand", "{% block user %}{{ question }}: go on.{% if false %}{{ point.title }}{% endif %}{% endblock %}",
-     "{{ point.title }} or {{ point.index }} without a context"),
+     "{{ point }} without a context"),
     ("judge_pairwise", "{% block user %}{{ question }} A: {{ answer_a }}{% if false %}{{ answer_b }}{% endif %}"
                        "{% endblock %}", "{{ answer_b }}"),
 ])
 def test_a_template_that_never_sends_what_its_call_is_about_fails_when_built(name, source, unsent):
-    with pytest.raises(sotkit.TemplateError, match=re.escape(f"'<string {name}>' does not send {unsent}: rendered, "
-                                                             "neither its {% block user %} nor its {% block system %} "
-                                                             "holds it")):
+    with pytest.raises(sotkit.TemplateError, match=re.escape(f"'<string {name}>' does not send {unsent}: its {{% "
+                                                             "block user %} and {% block system %} come out the same "
+                                                             "whatever the")):
         Templates({name: source})
 
 
@@ -241,6 +241,13 @@ def test_a_template_that_never_sends_what_its_call_is_about_fails_when_built(nam
                    "{% endblock %}"),
     ("expand", "{% block user %}{{ question }}{% for p in points %} {{ p.title }}{% endfor %}: write point "
                "{{ point.index }}.{% endblock %}"),
+    # review 156: refused by a first version of the check, which rendered marker values a call never gets
+    ("expand", "{% block user %}{{ question }}: write {{ points[point.index - 1].title }}.{% endblock %}"),
+    ("expand", "{% block user %}{{ question }}{% for p in points %}\n{{ p.title }}{% if p.index == point.index %} "
+               "<- this one{% endif %}{% endfor %}{% endblock %}"),
+    ("sequential", "{% block user %}{{ question | truncate(12) }}{% endblock %}"),
+    ("judge_aspect", "{% block user %}{{ question }} {{ answer_a }} {{ answer_b }} {% set hints = {'relevance': "
+                     "'On topic?', 'coherence': 'One whole?'} %}{{ hints[aspect] }}{% endblock %}"),
 ])
 def test_a_template_that_sends_them_another_way_is_taken(name, source):
     Templates({name: source})
