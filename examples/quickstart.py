@@ -6,7 +6,7 @@
 
 Without ``--model`` the model is ``sotkit.default_model()``: ``$SOTKIT_MODEL``, else ``openai:gpt-4o-mini``
 when ``OPENAI_API_KEY`` is set, else ``anthropic:claude-sonnet-4-6`` when ``ANTHROPIC_API_KEY`` is set, else
-the embedded ``local:smollm2``.
+the embedded ``local:smollm2`` (a base URL set in the environment with no key is an error: name its server's model).
 """
 
 import argparse

@@ -50,13 +50,14 @@ def default_model() -> str:
         return model
     if os.environ.get("OPENAI_API_KEY"):
         return "openai:gpt-4o-mini"
-    if os.environ.get("ANTHROPIC_API_KEY"):
+    if os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN"):  # (a gateway's token)
         return "anthropic:claude-sonnet-4-6"
-    for provider in ("openai", "anthropic"):  # a server of one's own (vLLM, Ollama), keyless: not the embedded model
-        if url := os.environ.get(variable := f"{provider.upper()}_BASE_URL"):
-            raise ConfigError(f"${variable} is set ({shown_url(url)}), but no model: name the one its server serves "
-                              f"(model='{provider}:NAME', sotkit ask --model {provider}:NAME, or $SOTKIT_MODEL); "
-                              f"unset ${variable} for the embedded model")
+    for provider, vendor in (("openai", "OpenAI"), ("anthropic", "Anthropic")):  # a keyless server of one's own
+        if url := os.environ.get(variable := f"{provider.upper()}_BASE_URL"):  # (vLLM, Ollama): not the embedded model
+            raise ConfigError(f"${variable} is set ({shown_url(url)}), but no key and no model: for a server of your "
+                              f"own, name the model it serves ({provider}:NAME, as the model or in $SOTKIT_MODEL); "
+                              f"for {vendor}'s own API, set {provider.upper()}_API_KEY; for the "
+                              "embedded model, choose local:smollm2")
     return "local:smollm2"
 
 

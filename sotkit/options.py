@@ -133,7 +133,7 @@ _NOT_ONE_TEXT = {"n": ("several answers a call (each billed, one read)", (None, 
                  "response_format": ("a structured reply, which would also shape the skeleton and every point",
                                      (None, {"type": "text"})),
                  # (a reply in audio streams its transcript apart from the text, which it leaves empty)
-                 "modalities": ("a reply in audio", (None, ["text"])), "audio": ("a reply in audio", (None,))}
+                 "modalities": ("a reply in audio", (None, ["text"], [])), "audio": ("a reply in audio", (None,))}
 
 
 def check_extra_body(extra_body: Any) -> dict[str, Any]:

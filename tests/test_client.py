@@ -261,8 +261,10 @@ def test_model_strings_from_the_caller_or_the_environment_are_checked_and_say_wh
 def test_openais_own_url_with_no_key_is_refused_where_the_client_is_built(monkeypatch):
     # probe 153: it was sent the placeholder key a keyless compatible server takes, and each call got a 401
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    for url in ("https://api.openai.com/v1", "https://API.openai.com/v1/"):
-        with pytest.raises(sotkit.ConfigError, match=r"^no OpenAI API key: set OPENAI_API_KEY or pass api_key="):
+    for url in ("https://api.openai.com/v1", "https://API.openai.com:443/v1/", "https://eu.api.openai.com/v1",
+                "https://api.openai.com./v1", "https://mine.openai.azure.com/openai/v1"):
+        with pytest.raises(sotkit.ConfigError, match=r"^no OpenAI API key for .*, OpenAI's own API: set "
+                                                     r"OPENAI_API_KEY or pass api_key=\.\.\.$"):
             sotkit.SoT("openai:gpt-4o-mini", base_url=url)
     sotkit.SoT("openai:m", base_url="http://127.0.0.1:9/v1")  # a server of one's own may take none
 
@@ -570,17 +572,22 @@ def test_the_key_never_shows_in_reprs():
 
 
 def test_default_model_follows_the_environment(monkeypatch):
-    for name in ("SOTKIT_MODEL", "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL"):
+    for name in ("SOTKIT_MODEL", "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "OPENAI_BASE_URL",
+                 "ANTHROPIC_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
     assert sotkit.default_model() == "local:smollm2"
     # probe 153: a keyless server of one's own set up the usual way was answered by the embedded 135M model
     monkeypatch.setenv("OPENAI_BASE_URL", "http://user:pw@127.0.0.1:8000/v1")
     for build in (sotkit.default_model, sotkit.SoT):
         with pytest.raises(sotkit.ConfigError, match=re.escape(
-                "$OPENAI_BASE_URL is set (http://user:***@127.0.0.1:8000/v1), but no model: name the one its server "
-                "serves (model='openai:NAME', sotkit ask --model openai:NAME, or $SOTKIT_MODEL); unset "
-                "$OPENAI_BASE_URL for the embedded model")):
+                "$OPENAI_BASE_URL is set (http://user:***@127.0.0.1:8000/v1), but no key and no model: for a server "
+                "of your own, name the model it serves (openai:NAME, as the model or in $SOTKIT_MODEL); for OpenAI's "
+                "own API, set OPENAI_API_KEY; for the embedded model, choose local:smollm2")):
             build()
+    assert sotkit.SoT("local:smollm2").model == "local:smollm2"  # named, the embedded model is taken as ever
+    monkeypatch.setenv("ANTHROPIC_AUTH_TOKEN", "x")  # a gateway's token, which the anthropic provider reads
+    assert sotkit.default_model().startswith("anthropic:")
+    monkeypatch.delenv("ANTHROPIC_AUTH_TOKEN")
     monkeypatch.setenv("ANTHROPIC_API_KEY", "x")
     assert sotkit.default_model().startswith("anthropic:")
     monkeypatch.setenv("OPENAI_API_KEY", "x")

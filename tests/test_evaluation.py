@@ -627,6 +627,16 @@ async def test_a_judge_whose_budget_the_tpm_cannot_fit_is_refused_before_any_ans
         assert server.requests == []
 
 
+def test_a_judge_without_a_key_is_told_in_the_commands_words(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    monkeypatch.delenv("ANTHROPIC_AUTH_TOKEN", raising=False)
+    with serve(model()) as server:
+        status, err = eval_command(tmp_path, capsys, server, "--model", "openai:m", "--judge", "anthropic:j")
+    assert status == 2 and err.rstrip().endswith(  # review 156: it said "pass api_key=", "judge_options="
+        "the judge's client (anthropic:j): no Anthropic API key: set ANTHROPIC_API_KEY (the judge reads its key and "
+        "base URL from the environment)"), err
+
+
 @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc, where no directory can be made")
 def test_an_out_directory_that_cannot_be_made_is_a_usage_error(tmp_path, capsys):
     # probe 153: a FileNotFoundError's one line and exit 1

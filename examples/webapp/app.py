@@ -9,7 +9,8 @@
 The skeleton shows as soon as it is parsed, every point fills in live and in parallel (``point_delta``
 events), and the footer compares the total time with an estimate of a sequential answer of the same length.
 The model is ``--model``, else ``sotkit.default_model()``: ``$SOTKIT_MODEL``, else OpenAI or Anthropic when
-their key is set, else the embedded ``local:smollm2``.
+their key is set, else the embedded ``local:smollm2`` (a base URL set in the environment with no key is an error:
+name its server's model).
 """
 
 from __future__ import annotations

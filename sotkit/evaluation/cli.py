@@ -50,7 +50,11 @@ def _modes(text: str) -> str:
 _CLI_WORDS = {"use modes=('sot', 'sequential') with judge=": "use --modes both (the default) with --judge",
               "aspects=True needs a judge= model": "--aspects needs a --judge model",
               "judge_max_tokens= needs a judge= model": "--judge-max-tokens needs a --judge model",
-              "modes=": "--modes "}
+              "modes=": "--modes ",
+              # the judge's client is built from --judge and the environment alone (its key, its base URL)
+              " or pass api_key=...": "",
+              "(the judge's options go in judge_options=; those beside model= are the answering model's)":
+                  "(the judge reads its key and base URL from the environment)"}
 
 
 def _in_cli_words(message: str) -> str:

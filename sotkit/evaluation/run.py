@@ -181,6 +181,9 @@ def _run_directory(out: Path) -> Iterator[None]:
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:  # read-only, no permission, /proc: before any question is asked
+        for directory in made:  # those it made before the one it could not
+            with suppress(OSError):
+                directory.rmdir()
         raise ConfigError(f"the out directory {str(out)!r} cannot be made ({exc.strerror}); choose one you can "
                           "write to") from None
     try:

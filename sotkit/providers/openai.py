@@ -6,7 +6,6 @@ import dataclasses
 import os
 import re
 import sys
-import urllib.parse
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
@@ -17,6 +16,7 @@ if TYPE_CHECKING:
 
 from ..errors import ConfigError
 from ..options import api_key_or_env, check_api_key, check_extra_body, check_url
+from ..redact import shown_url
 from ._clients import platform_of, sdk_clients, user_client
 from ._sse import Refusal, malformed, text_pieces
 from ._think import ThinkTags
@@ -81,9 +81,12 @@ class OpenAIProvider(Provider):
         self.max_stop = _max_stop(base_url)
         api_key = api_key_or_env(api_key, "OPENAI_API_KEY")
         if not api_key:
-            if not base_url or urllib.parse.urlsplit(base_url).hostname == "api.openai.com":
+            if not base_url:
                 raise ConfigError("no OpenAI API key: set OPENAI_API_KEY or pass api_key=... "
                                   "(for an OpenAI-compatible server, pass base_url=...)")
+            if _openai_itself(base_url):  # a compatible server may take no key; OpenAI's own API (or Azure's) needs one
+                raise ConfigError(f"no OpenAI API key for {shown_url(base_url)}, OpenAI's own API: set "
+                                  "OPENAI_API_KEY or pass api_key=...")
             api_key = "unused"  # self-hosted compatible servers usually ignore the key
         # max_retries=0: sotkit's retry policy is the only retry layer.
         # an empty $OPENAI_BASE_URL is unset, as an empty key is (a blank .env line); the SDK would take "" as the URL
@@ -307,7 +310,7 @@ def _chunk(data: Any) -> tuple[str | Signal | None, Any, dict | None, str | None
 
 def _openai_itself(base_url: str | None) -> bool:
     """Is ``base_url`` (None: the SDK's default) OpenAI's own API or Azure's OpenAI, not a compatible server?"""
-    host = (urlsplit(base_url).hostname or "") if base_url else "api.openai.com"
+    host = (urlsplit(base_url).hostname or "").rstrip(".") if base_url else "api.openai.com"  # "com.": the root
     return host == "api.openai.com" or host.endswith((".api.openai.com", ".openai.azure.com",
                                                       ".cognitiveservices.azure.com"))
 
