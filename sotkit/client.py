@@ -55,9 +55,9 @@ def default_model() -> str:
     for provider, vendor in (("openai", "OpenAI"), ("anthropic", "Anthropic")):  # a keyless server of one's own
         if url := os.environ.get(variable := f"{provider.upper()}_BASE_URL"):  # (vLLM, Ollama): not the embedded model
             raise ConfigError(f"${variable} is set ({shown_url(url)}), but no key and no model: for a server of your "
-                              f"own, name the model it serves ({provider}:NAME, as the model or in $SOTKIT_MODEL); "
-                              f"for {vendor}'s own API, set {provider.upper()}_API_KEY; for the "
-                              "embedded model, choose local:smollm2")
+                              f"own, name the model it serves ({provider}:NAME: --model in the CLI, model= in Python, "
+                              f"or $SOTKIT_MODEL); for {vendor}'s own API, set {provider.upper()}_API_KEY; for the "
+                              "embedded model, name local:smollm2")
     return "local:smollm2"
 
 

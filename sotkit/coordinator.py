@@ -832,6 +832,8 @@ def _what_to_check(error: Exception, provider: Provider) -> str:
         return "its server's status (it was failing or overloaded)"
     if is_retryable(error, provider.transient_errors):  # a connection refused, a timeout, a stall
         return "that its server is up at its base URL"
+    if status == 404:
+        return "its model name and its base URL's path"
     return "its key, model name and options"
 
 

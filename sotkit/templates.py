@@ -79,11 +79,18 @@ _STATEMENTS = {"Assign": "set", "AssignBlock": "set", "FilterBlock": "filter", "
                "If": "if", "For": "for", "With": "with"}
 _BLANK = re.compile(rf"[\s{INVISIBLE}]*")  # white space, a BOM, zero-width spaces
 _MANY_POINTS = [{"index": i, "title": f"Point {i}"} for i in range(1, 101)]  # as many as max_points allows
-#: another value of each variable a call is about (``_REQUIRED``), of those its calls may get: a template that sends
-#: it renders another prompt with it (``_check_sent``)
-_ANOTHER: dict[str, Any] = {"question": "How do I keep a houseplant alive?", "point": {"index": 1, "title": "Insulate"},
-                            "answer_a": "Go to bed earlier.", "answer_b": "Drink less coffee.", "aspect": "coherence",
-                            "criterion": "The answer reads as one connected whole."}
+#: two more values of each variable a call is about (``_REQUIRED``), of those its calls may get, and an outline of
+#: three points: a template that sends the variable renders three prompts with them, no two alike (``_check_sent``)
+_OTHERS: dict[str, tuple[Any, Any]] = {
+    "question": ("How do I keep a houseplant alive?", "What should I pack for a week of hiking in the Alps?"),
+    "point": ({"index": 1, "title": "Insulate"}, {"index": 3, "title": "Seal the drafts"}),
+    "answer_a": ("Go to bed earlier.", "Keep the bedroom cool, dark and quiet."),
+    "answer_b": ("Drink less coffee.", "Put the phone in another room at night."),
+    "aspect": ("coherence", "diversity"),
+    "criterion": ("The answer reads as one connected whole.", "The answer covers several distinct ideas."),
+}
+_OUTLINE = [{"index": 1, "title": "Insulate"}, {"index": 2, "title": "Use LED bulbs"},
+            {"index": 3, "title": "Seal the drafts"}]
 #: endings of a file in a templates directory meant as a template (only ``<name>.jinja`` is read as one)
 _TEMPLATE_LIKE = (".jinja", ".jinja2", ".j2", ".jinja.txt")
 #: nodes that need a loader; templates are self-contained files, so these are refused when loaded
@@ -206,24 +213,24 @@ class Templates:
 
 
     def _check_sent(self, name: str, origin: str) -> None:
-        """Each value a call is about must reach the system or user prompt, with a context and without: the prompt
-        must change with it. Used only in a branch not taken, a ``{% set %}`` never written out, or the prefill or
+        """Each value a call is about must reach the system or user prompt, with a context and without: three values
+        make three prompts. Used only in a branch not taken, a ``{% set %}`` never written out, or the prefill or
         stop block (not every provider sends a prefill), it would be left out, and the reply would answer another
         question."""
-        sample = SAMPLE_VARIABLES[name]
+        sample = SAMPLE_VARIABLES[name] | ({"points": _OUTLINE} if "points" in SAMPLE_VARIABLES[name] else {})
         for context in (None, "Some background for the answer.") if "context" in sample else (None,):
             given = sample | ({"context": context} if "context" in sample else {})
-            sent = _sent(self.render(name, **given))
             for needed in _REQUIRED[name]:
                 group = (needed,) if isinstance(needed, str) else needed
-                if all(_sent(self.render(name, **given | {v: _ANOTHER[v]})) == sent for v in group):
+                if not any(len({_sent(self.render(name, **given | {v: value}))
+                                for value in (given[v], *_OTHERS[v])}) == 3 for v in group):
                     written = " or ".join(f"{{{{ {v} }}}}" for v in group)
                     case = " with a context" if context else " without a context" if "context" in sample else ""
                     raise TemplateError(
                         f"template {origin!r} does not send {written}{case}: its {{% block user %}} and {{% block "
-                        f"system %}} come out the same whatever the {' or '.join(group)} (used only in a branch not "
-                        "taken, a {% set %} not written out, or the prefill or stop block, which not every provider "
-                        "sends); write it in the {% block user %}")
+                        f"system %}} come out alike for different values of {' or '.join(group)} (used only in a "
+                        "branch or a condition, a {% set %} not written out, or the prefill or stop block, which not "
+                        "every provider sends); write it in the {% block user %}")
 
 
 def _sent(prompt: Prompt) -> tuple[str | None, str]:

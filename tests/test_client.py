@@ -262,10 +262,12 @@ def test_openais_own_url_with_no_key_is_refused_where_the_client_is_built(monkey
     # probe 153: it was sent the placeholder key a keyless compatible server takes, and each call got a 401
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     for url in ("https://api.openai.com/v1", "https://API.openai.com:443/v1/", "https://eu.api.openai.com/v1",
-                "https://api.openai.com./v1", "https://mine.openai.azure.com/openai/v1"):
+                "https://api.openai.com./v1"):
         with pytest.raises(sotkit.ConfigError, match=r"^no OpenAI API key for .*, OpenAI's own API: set "
                                                      r"OPENAI_API_KEY or pass api_key=\.\.\.$"):
             sotkit.SoT("openai:gpt-4o-mini", base_url=url)
+    with pytest.raises(sotkit.ConfigError, match=r", Azure's OpenAI, also through client=openai.AsyncAzureOpenAI"):
+        sotkit.SoT("openai:gpt-4o-mini", base_url="https://mine.openai.azure.com/openai/v1")
     sotkit.SoT("openai:m", base_url="http://127.0.0.1:9/v1")  # a server of one's own may take none
 
 
@@ -581,8 +583,9 @@ def test_default_model_follows_the_environment(monkeypatch):
     for build in (sotkit.default_model, sotkit.SoT):
         with pytest.raises(sotkit.ConfigError, match=re.escape(
                 "$OPENAI_BASE_URL is set (http://user:***@127.0.0.1:8000/v1), but no key and no model: for a server "
-                "of your own, name the model it serves (openai:NAME, as the model or in $SOTKIT_MODEL); for OpenAI's "
-                "own API, set OPENAI_API_KEY; for the embedded model, choose local:smollm2")):
+                "of your own, name the model it serves (openai:NAME: --model in the CLI, model= in Python, or "
+                "$SOTKIT_MODEL); for OpenAI's own API, set OPENAI_API_KEY; for the embedded model, name "
+                "local:smollm2")):
             build()
     assert sotkit.SoT("local:smollm2").model == "local:smollm2"  # named, the embedded model is taken as ever
     monkeypatch.setenv("ANTHROPIC_AUTH_TOKEN", "x")  # a gateway's token, which the anthropic provider reads

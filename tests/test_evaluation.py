@@ -635,6 +635,11 @@ def test_a_judge_without_a_key_is_told_in_the_commands_words(tmp_path, capsys, m
     assert status == 2 and err.rstrip().endswith(  # review 156: it said "pass api_key=", "judge_options="
         "the judge's client (anthropic:j): no Anthropic API key: set ANTHROPIC_API_KEY (the judge reads its key and "
         "base URL from the environment)"), err
+    with serve(model()) as server:  # review 158: "pass base_url=...", which sotkit eval has not
+        status, err = eval_command(tmp_path, capsys, server, "--model", "openai:m",
+                                   env={"OPENAI_API_KEY": "", "OPENAI_BASE_URL": ""})
+    assert status == 2 and err.rstrip().endswith(
+        "no OpenAI API key: set OPENAI_API_KEY (for an OpenAI-compatible server, set OPENAI_BASE_URL)"), err
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc, where no directory can be made")

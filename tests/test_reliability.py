@@ -472,7 +472,8 @@ async def test_replies_left_empty_are_no_warning(recwarn):
 
 
 @pytest.mark.parametrize("fault, check", [
-    (Fault.status(401), "its key, model name and options"), (Fault.status(404), "its key, model name and options"),
+    (Fault.status(401), "its key, model name and options"),
+    (Fault.status(404), "its model name and its base URL's path"),
     (Fault.status(429), "its rate limits and quota"), (Fault.status(429, {"retry-after": "600"}), "its rate limits"),
     (Fault.status(503), "its server's status (it was failing or overloaded)"),
     (Fault.drop(), "that its server is up at its base URL"),

@@ -201,11 +201,11 @@ def test_an_error_in_the_templates_own_code_is_a_template_error_at_build_and_at_
     with pytest.raises(sotkit.TemplateError, match=r"'<string skeleton>' failed to render: ZeroDivisionError: "
                                                    r"division by zero; fix the template"):
         Templates({"skeleton": "{% block user %}{{ 1 / 0 }}{{ question }}{% endblock %}"})
-    # the sample point (2) renders; point 3 only fails at a call, and says so the same way
-    templates = Templates({"expand": "{% block user %}{{ question }} {{ point.title }} {{ 6 // (point.index - 3) }}"
+    # the points checked (1-3) render; point 4 only fails at a call, and says so the same way
+    templates = Templates({"expand": "{% block user %}{{ question }} {{ point.title }} {{ 6 // (point.index - 4) }}"
                                      "{% endblock %}"})
     with pytest.raises(sotkit.TemplateError, match=r"'<string expand>' failed to render: ZeroDivisionError: "):
-        templates.render("expand", question="q", points=[], point={"index": 3, "title": "T"})
+        templates.render("expand", question="q", points=[], point={"index": 4, "title": "T"})
 
 
 @pytest.mark.parametrize("name, source, unsent", [
@@ -226,11 +226,16 @@ def test_an_error_in_the_templates_own_code_is_a_template_error_at_build_and_at_
      "{{ point }} without a context"),
     ("judge_pairwise", "{% block user %}{{ question }} A: {{ answer_a }}{% if false %}{{ answer_b }}{% endif %}"
                        "{% endblock %}", "{{ answer_b }}"),
+    # review 158: a condition on the point or the question changed the prompt, yet sent neither
+    ("expand", "{% block user %}{{ question }}{% if point.index == 1 %} Open with a lead-in.{% endif %} Write the "
+               "point.{% endblock %}", "{{ point }} without a context"),
+    ("skeleton", "{% block user %}Outline it.{% if question|length > 35 %} Be brief.{% endif %}{% endblock %}",
+     "{{ question }} without a context"),
 ])
 def test_a_template_that_never_sends_what_its_call_is_about_fails_when_built(name, source, unsent):
     with pytest.raises(sotkit.TemplateError, match=re.escape(f"'<string {name}>' does not send {unsent}: its {{% "
-                                                             "block user %} and {% block system %} come out the same "
-                                                             "whatever the")):
+                                                             "block user %} and {% block system %} come out alike for "
+                                                             "different values of")):
         Templates({name: source})
 
 
@@ -247,7 +252,7 @@ def test_a_template_that_never_sends_what_its_call_is_about_fails_when_built(nam
                "<- this one{% endif %}{% endfor %}{% endblock %}"),
     ("sequential", "{% block user %}{{ question | truncate(12) }}{% endblock %}"),
     ("judge_aspect", "{% block user %}{{ question }} {{ answer_a }} {{ answer_b }} {% set hints = {'relevance': "
-                     "'On topic?', 'coherence': 'One whole?'} %}{{ hints[aspect] }}{% endblock %}"),
+                     "'On topic?', 'coherence': 'One whole?'} %}{{ hints.get(aspect, 'Judge it.') }}{% endblock %}"),
 ])
 def test_a_template_that_sends_them_another_way_is_taken(name, source):
     Templates({name: source})

@@ -51,8 +51,8 @@ _CLI_WORDS = {"use modes=('sot', 'sequential') with judge=": "use --modes both (
               "aspects=True needs a judge= model": "--aspects needs a --judge model",
               "judge_max_tokens= needs a judge= model": "--judge-max-tokens needs a --judge model",
               "modes=": "--modes ",
-              # the judge's client is built from --judge and the environment alone (its key, its base URL)
-              " or pass api_key=...": "",
+              # the clients are built from --model, --judge and the environment alone (keys, base URLs)
+              " or pass api_key=...": "", "pass base_url=...": "set OPENAI_BASE_URL",
               "(the judge's options go in judge_options=; those beside model= are the answering model's)":
                   "(the judge reads its key and base URL from the environment)"}
 

@@ -253,8 +253,9 @@ class _clients:
             self.judger = None if judge is None else self.answerer if judge == model and not judge_options else \
                 SoT(judge, templates=templates, **judge_options)
         except ConfigError as exc:  # the options beside model= are the answering client's: say whose this is
-            raise ConfigError(f"the judge's client ({judge}): {exc} (the judge's options go in judge_options=; "
-                              "those beside model= are the answering model's)") from exc
+            whose = " (the judge's options go in judge_options=; those beside model= are the answering model's)" \
+                if "api_key=" in str(exc) or "base_url=" in str(exc) else ""  # where that is the way out
+            raise ConfigError(f"the judge's client ({judge}): {exc}{whose}") from exc
         if self.judger is not None:  # the judges' own budget, checked before any answer is paid for
             self.judger._checked(dataclasses.replace(self.judger.options, max_tokens=judge_max_tokens,
                                                      temperature=0.0))

@@ -85,8 +85,10 @@ class OpenAIProvider(Provider):
                 raise ConfigError("no OpenAI API key: set OPENAI_API_KEY or pass api_key=... "
                                   "(for an OpenAI-compatible server, pass base_url=...)")
             if _openai_itself(base_url):  # a compatible server may take no key; OpenAI's own API (or Azure's) needs one
-                raise ConfigError(f"no OpenAI API key for {shown_url(base_url)}, OpenAI's own API: set "
-                                  "OPENAI_API_KEY or pass api_key=...")
+                whose = "Azure's OpenAI, also through client=openai.AsyncAzureOpenAI(...)" if "azure" in \
+                    base_url.lower() else "OpenAI's own API"
+                raise ConfigError(f"no OpenAI API key for {shown_url(base_url)}, {whose}: set OPENAI_API_KEY or pass "
+                                  "api_key=...")
             api_key = "unused"  # self-hosted compatible servers usually ignore the key
         # max_retries=0: sotkit's retry policy is the only retry layer.
         # an empty $OPENAI_BASE_URL is unset, as an empty key is (a blank .env line); the SDK would take "" as the URL
