@@ -699,9 +699,10 @@ class Answer:
         """An answer the fallback wrote all of (its points, or the sequential answer), the main model having failed
         with an error, hides a model that may fail every call: warned once per client, model and kind of error."""
         error = next((e for e in self.runner.fallen_back_for if not isinstance(e, EMPTY)), None)
-        main = self.backends[0]
-        kind = (FallbackWarning, type(error).__name__, status_of(error))
-        if error is None or self.main_wrote or kind in main.warned:
+        if error is None or self.main_wrote:
+            return
+        main, kind = self.backends[0], (FallbackWarning, type(error).__name__, status_of(error))
+        if kind in main.warned:
             return
         main.warned.add(kind)
         advise(f"the fallback {self.backends[1].model} wrote all of the answer, {main.model} having failed (the "
