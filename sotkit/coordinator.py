@@ -600,13 +600,12 @@ class Answer:
         # the template's prefill where the model writing the answer continues it ("Verdict: [[", "In short,"): it
         # does not write it again, so the answer opens with it, with its first text (as where the model is sent
         # none and writes it itself)
-        prefill, writer = "", self.backends[0].model  # the model writing the answer now (a fallback's own)
-        writing = self.backends[0]  # and its backend
+        prefill, writing = "", self.backends[0]  # the model writing the answer now (a fallback's own)
         self.written_by = None  # the skeleton's writer, where SoT fell back to this, wrote none of it
 
         def on_text(text: str) -> bool:
             if not self.sequential_text:  # a partial answer, too, says whose it is (a deadline's, a broken one's)
-                text, self.written_by = prefill + text, writer
+                text, self.written_by = prefill + text, writing.model
             self.sequential_text += text
             self._emit([TextEvent(text)])
             return True
@@ -617,9 +616,9 @@ class Answer:
                 self.sequential_text, self.written_by = "", None
 
         def on_start(backend: Backend) -> None:
-            nonlocal prefill, writer, writing
+            nonlocal prefill, writing
             prefill = (call.build(backend).prompt.prefill or "") if backend.provider.supports_prefill else ""
-            writer, writing = backend.model, backend
+            writing = backend
 
         asked: list[str] = []
 

@@ -35,9 +35,8 @@ if TYPE_CHECKING:
     from .result import Result
 
 __all__ = ["AsyncioOnly", "ConfigError", "DeadlineExceeded", "EchoedInstructions", "EmptyAnswer", "EmptyPoint",
-           "FallbackWarning",
-           "LimitsUnavailable", "ModelNotAvailableError", "PartialResultError", "RetryAfterTooLong", "SotkitError",
-           "StreamError", "StreamStalled", "TemplateError"]
+           "FallbackWarning", "LimitsUnavailable", "ModelNotAvailableError", "PartialResultError", "RetryAfterTooLong",
+           "SotkitError", "StreamError", "StreamStalled", "TemplateError"]
 
 
 def advise(message: str, category: type[Warning] = UserWarning, stacklevel: int = 2) -> None:
@@ -51,7 +50,7 @@ def advise(message: str, category: type[Warning] = UserWarning, stacklevel: int 
 
 
 class FallbackWarning(UserWarning):
-    """The fallback model wrote a whole answer, the main model having failed with an error (not an empty reply):
+    """The fallback model wrote all of an answer, the main model having failed with an error (not an empty reply):
     given once per client, model and kind of error, as a bad key, base URL or option would otherwise go unseen."""
 
 

@@ -104,8 +104,8 @@ class Backend:
     provider: Provider
     templates: Templates
     limits: Limits
-    warned: set[Hashable] = field(default_factory=set, compare=False, repr=False)  # what the client warned of
-    """Warnings already given about this model: each is given once per client."""
+    warned: set[Hashable] = field(default_factory=set, compare=False, repr=False)
+    """Warnings already given about this model (a class, or a class and the kind of error): each once per client."""
 
     @property
     def model(self) -> str:
