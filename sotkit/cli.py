@@ -40,6 +40,7 @@ from .engines import registry
 from .engines.commands import whole
 from .evaluation import cli as eval_cli
 from .providers import base_url_variable
+from .providers.openai import AZURE_CLIENT
 from .providers._sse import BROKE_OFF
 from .providers.base import cut_by
 from .redact import redact, shown_url
@@ -286,7 +287,7 @@ _CLI_WORDS = {"on_point_error='skip' to": "--on-point-error skip to", "fallback=
               "it usually comes from decoding bytes with errors='surrogateescape': decode with errors='replace' "
               "instead": "the command line holds bytes that are not UTF-8: pass the question in UTF-8 (a UTF-8 "
                          "terminal, or iconv -f ITS-ENCODING -t utf-8 for text from a file)",
-              " or pass api_key=...": "", "pass base_url=...": "pass --base-url URL",
+              " or pass api_key=...": "", "pass base_url=...": "pass --base-url URL", AZURE_CLIENT: "",
               "pass model='provider:model'": "pass --model MODEL",
               " is in .partial": " is printed on stdout",
               FALLBACK_OPTIONS: "A --fallback model reads its key and base URL from the environment only "

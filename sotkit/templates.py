@@ -42,6 +42,18 @@ from .skeleton import INVISIBLE
 
 DEFAULT_PROMPTS = Path(str(files("sotkit.prompts")))
 
+#: LLMZoo's aspects as the SoT paper used them, each with what it asks of an answer: ``sotkit eval --aspects``
+#: judges them with the ``judge_aspect`` template (here, for the template's check)
+ASPECTS = {
+    "coherence": "The answer reads as one whole that flows logically from one point to the next, not as "
+                 "disconnected pieces.",
+    "diversity": "The answer covers a range of distinct, relevant ideas or perspectives instead of repeating one.",
+    "immersion": "The answer stays in the role, voice or setting the question asks for, where it asks for one.",
+    "integrity": "The answer is complete and consistent: every part is finished and no part contradicts another.",
+    "relevance": "The answer addresses the question directly and precisely, without repetition, padding or "
+                 "off-topic text.",
+}
+
 #: the variables each template is rendered with; used to check templates at build time. A variable whose
 #: sample is None is optional (``context``: None when the request has none).
 SAMPLE_VARIABLES: dict[str, dict[str, Any]] = {
@@ -58,8 +70,7 @@ SAMPLE_VARIABLES: dict[str, dict[str, Any]] = {
     "judge_pairwise": {"question": "How can I sleep better?", "answer_a": "Keep a schedule.",
                        "answer_b": "Avoid screens at night."},
     "judge_aspect": {"question": "How can I sleep better?", "answer_a": "Keep a schedule.",
-                     "answer_b": "Avoid screens at night.", "aspect": "relevance",
-                     "criterion": "The answer addresses the question directly."},
+                     "answer_b": "Avoid screens at night.", "aspect": "relevance", "criterion": ASPECTS["relevance"]},
 }
 
 #: what each template must use, else its prompt lacks what its call is about; a tuple: any one of them
@@ -77,20 +88,29 @@ _BLOCKS = ("system", "user", "prefill", "stop")
 #: Jinja's statements by the names of the nodes they parse to, where these differ
 _STATEMENTS = {"Assign": "set", "AssignBlock": "set", "FilterBlock": "filter", "CallBlock": "call", "Macro": "macro",
                "If": "if", "For": "for", "With": "with"}
+#: why a value may not reach the prompt, and what to do
+_UNSENT = (" (used only in a branch or a condition, a {% set %} not written out, or the prefill or stop block, which "
+           "not every provider sends); write it in the {% block user %}")
 _BLANK = re.compile(rf"[\s{INVISIBLE}]*")  # white space, a BOM, zero-width spaces
 _MANY_POINTS = [{"index": i, "title": f"Point {i}"} for i in range(1, 101)]  # as many as max_points allows
-#: two more values of each variable a call is about (``_REQUIRED``), of those its calls may get, and an outline of
-#: three points: a template that sends the variable renders three prompts with them, no two alike (``_check_sent``)
-_OTHERS: dict[str, tuple[Any, Any]] = {
-    "question": ("How do I keep a houseplant alive?", "What should I pack for a week of hiking in the Alps?"),
-    "point": ({"index": 1, "title": "Insulate"}, {"index": 3, "title": "Seal the drafts"}),
-    "answer_a": ("Go to bed earlier.", "Keep the bedroom cool, dark and quiet."),
-    "answer_b": ("Drink less coffee.", "Put the phone in another room at night."),
-    "aspect": ("coherence", "diversity"),
-    "criterion": ("The answer reads as one connected whole.", "The answer covers several distinct ideas."),
-}
 _OUTLINE = [{"index": 1, "title": "Insulate"}, {"index": 2, "title": "Use LED bulbs"},
             {"index": 3, "title": "Seal the drafts"}]
+_RETITLED = [{"index": 1, "title": "Dress in layers"}, {"index": 2, "title": "Cook in batches"},
+             {"index": 3, "title": "Read before bed"}]
+#: values of what a call is about (``_REQUIRED``), each laid over the sample in turn, and what they are in words: a
+#: template that sends it renders a different prompt with each (``_check_sent``)
+_VALUES: dict[str | tuple[str, ...], tuple[str, list[dict[str, Any]]]] = {
+    "question": ("questions", [{"question": q} for q in (
+        "What are good ways to save energy at home?", "How do I keep a houseplant alive?",
+        "What should I pack for a week of hiking in the Alps?")]),
+    "point": ("points of a three-point outline", [{"points": _OUTLINE, "point": p} for p in _OUTLINE]),
+    "answer_a": ("answers A", [{"answer_a": a} for a in (
+        "Keep a schedule.", "Go to bed earlier.", "Keep the bedroom cool, dark and quiet.")]),
+    "answer_b": ("answers B", [{"answer_b": b} for b in (
+        "Avoid screens at night.", "Drink less coffee.", "Put the phone in another room at night.")]),
+    ("aspect", "criterion"): ("aspects of the five sotkit eval judges",
+                              [{"aspect": a, "criterion": c} for a, c in ASPECTS.items()]),
+}
 #: endings of a file in a templates directory meant as a template (only ``<name>.jinja`` is read as one)
 _TEMPLATE_LIKE = (".jinja", ".jinja2", ".j2", ".jinja.txt")
 #: nodes that need a loader; templates are self-contained files, so these are refused when loaded
@@ -205,7 +225,8 @@ class Templates:
             self._check_sent(name, origin)
         except TemplateError as exc:
             cause = exc.__cause__
-            if isinstance(cause, jinja2.UndefinedError):
+            # a name that is not a variable (not an item a value lacks: "list object has no element 2")
+            if isinstance(cause, jinja2.UndefinedError) and (cause.message or "").endswith("is undefined"):
                 allowed = ", ".join(SAMPLE_VARIABLES[name])
                 raise TemplateError(f"template {origin!r} uses an undefined variable ({cause.message}); "
                                     f"{name!r} templates get: {allowed}") from cause
@@ -213,28 +234,35 @@ class Templates:
 
 
     def _check_sent(self, name: str, origin: str) -> None:
-        """Each value a call is about must reach the system or user prompt, with a context and without: three values
-        make three prompts. Used only in a branch not taken, a ``{% set %}`` never written out, or the prefill or
-        stop block (not every provider sends a prefill), it would be left out, and the reply would answer another
-        question."""
-        sample = SAMPLE_VARIABLES[name] | ({"points": _OUTLINE} if "points" in SAMPLE_VARIABLES[name] else {})
+        """Each value a call is about must reach the system or user prompt, with a context and without: each of the
+        values it may take (``_VALUES``) makes a prompt of its own, and each point's title does. Used only in a
+        branch or a condition, a ``{% set %}`` never written out, or the prefill or stop block (not every provider
+        sends a prefill), it would be left out, and the reply would answer another question."""
+        sample = SAMPLE_VARIABLES[name]
         for context in (None, "Some background for the answer.") if "context" in sample else (None,):
             given = sample | ({"context": context} if "context" in sample else {})
+            case = " with a context" if context else " without a context" if "context" in sample else ""
             for needed in _REQUIRED[name]:
-                group = (needed,) if isinstance(needed, str) else needed
-                if not any(len({_sent(self.render(name, **given | {v: value}))
-                                for value in (given[v], *_OTHERS[v])}) == 3 for v in group):
-                    written = " or ".join(f"{{{{ {v} }}}}" for v in group)
-                    case = " with a context" if context else " without a context" if "context" in sample else ""
-                    raise TemplateError(
-                        f"template {origin!r} does not send {written}{case}: its {{% block user %}} and {{% block "
-                        f"system %}} come out alike for different values of {' or '.join(group)} (used only in a "
-                        "branch or a condition, a {% set %} not written out, or the prefill or stop block, which not "
-                        "every provider sends); write it in the {% block user %}")
+                what, values = _VALUES[needed]
+                if len({self._sent(name, origin, given | value) for value in values}) < len(values):
+                    shown = " or ".join(f"{{{{ {v} }}}}" for v in ((needed,) if isinstance(needed, str) else needed))
+                    raise TemplateError(f"template {origin!r} does not send {shown}{case}: its user and system "
+                                        f"prompts came out alike for different {what}{_UNSENT}")
+            if name == "expand":  # and each point's own title: its number alone, or an outline, is not it
+                for point, retitled in zip(_OUTLINE, _RETITLED):
+                    if self._sent(name, origin, given | {"points": _OUTLINE, "point": point}) == \
+                            self._sent(name, origin, given | {"points": _RETITLED, "point": retitled}):
+                        raise TemplateError(f"template {origin!r} does not send {{{{ point.title }}}}{case}: point "
+                                            f"{point['index']}'s prompt came out alike with another title{_UNSENT}")
 
-
-def _sent(prompt: Prompt) -> tuple[str | None, str]:
-    return prompt.system, prompt.user
+    def _sent(self, name: str, origin: str, variables: dict[str, Any]) -> tuple[str | None, str]:
+        """The system and user prompts a call with ``variables`` sends; a failure says with which values."""
+        try:
+            prompt = self.render(name, **variables)
+        except TemplateError as exc:
+            given = ", ".join(f"{k}={v!r}" for k, v in variables.items() if k in ("point", "aspect"))
+            raise TemplateError(f"{exc} (with {given}, as a call may have it)" if given else str(exc)) from exc
+        return prompt.system, prompt.user
 
 
 def _check_outside_blocks(parsed: jinja2.nodes.Template, origin: str) -> None:

@@ -16,9 +16,10 @@ def test_defaults_ship_with_the_package_and_render():
 
 
 def test_a_directory_overrides_only_the_files_it_has(tmp_path: Path):
-    (tmp_path / "expand.jinja").write_text("{% block user %}Point {{ point.index }} of {{ question }}{% endblock %}")
+    (tmp_path / "expand.jinja").write_text("{% block user %}Point {{ point.index }} ({{ point.title }}) of "
+                                           "{{ question }}{% endblock %}")
     templates = Templates(tmp_path)
-    assert templates.render("expand", **SAMPLE_VARIABLES["expand"]).user.startswith("Point 2 of What")
+    assert templates.render("expand", **SAMPLE_VARIABLES["expand"]).user.startswith("Point 2 (Use LED bulbs) of What")
     assert templates.render("skeleton", question="Why?") == Templates().render("skeleton", question="Why?")
 
 
@@ -231,11 +232,20 @@ def test_an_error_in_the_templates_own_code_is_a_template_error_at_build_and_at_
                "point.{% endblock %}", "{{ point }} without a context"),
     ("skeleton", "{% block user %}Outline it.{% if question|length > 35 %} Be brief.{% endif %}{% endblock %}",
      "{{ question }} without a context"),
+    # review 161: the point's number alone, its title only in the prefill (not sent to OpenAI); the first point's
+    # title left out; an aspect rubric covering two of the five
+    ("expand", "{% block user %}{{ question }} Write only point {{ point.index }}.{% endblock %}"
+               "{% block prefill %}{{ point.index }}. {{ point.title }}:{% endblock %}",
+     "{{ point.title }} without a context"),
+    ("expand", "{% block user %}{{ question }} {% if point.index == 1 %}Begin with an introduction.{% else %}Write: "
+               "{{ point.title }}{% endif %}{% endblock %}", "{{ point.title }} without a context"),
+    ("judge_aspect", "{% block user %}{{ question }} {{ answer_a }} {{ answer_b }} {% if aspect == 'relevance' %}On "
+                     "topic?{% elif aspect == 'coherence' %}One whole?{% endif %}{% endblock %}",
+     "{{ aspect }} or {{ criterion }}"),
 ])
 def test_a_template_that_never_sends_what_its_call_is_about_fails_when_built(name, source, unsent):
-    with pytest.raises(sotkit.TemplateError, match=re.escape(f"'<string {name}>' does not send {unsent}: its {{% "
-                                                             "block user %} and {% block system %} come out alike for "
-                                                             "different values of")):
+    with pytest.raises(sotkit.TemplateError, match=re.escape(f"'<string {name}>' does not send {unsent}: ") +
+                       "(its user and system prompts|point 1's prompt) came out alike"):
         Templates({name: source})
 
 
@@ -252,10 +262,26 @@ def test_a_template_that_never_sends_what_its_call_is_about_fails_when_built(nam
                "<- this one{% endif %}{% endfor %}{% endblock %}"),
     ("sequential", "{% block user %}{{ question | truncate(12) }}{% endblock %}"),
     ("judge_aspect", "{% block user %}{{ question }} {{ answer_a }} {{ answer_b }} {% set hints = {'relevance': "
-                     "'On topic?', 'coherence': 'One whole?'} %}{{ hints.get(aspect, 'Judge it.') }}{% endblock %}"),
+                     "'On topic?', 'coherence': 'One whole?'} %}{{ hints.get(aspect, criterion) }}{% endblock %}"),
+    ("expand", "{% block user %}{{ question }}{% if point.index == 1 %} Open with a lead-in.{% endif %} Write "
+               "{{ point.title }}.{% endblock %}"),
 ])
 def test_a_template_that_sends_them_another_way_is_taken(name, source):
     Templates({name: source})
+
+
+@pytest.mark.parametrize("name, source, says", [
+    # review 161: both were called "an undefined variable", and neither said with which value it failed
+    ("judge_aspect", "{% block user %}{{ question }} {{ answer_a }} {{ answer_b }} {% set h = {'relevance': 'R', "
+                     "'coherence': 'C'} %}{{ h[aspect] }}{% endblock %}",
+     "failed to render: UndefinedError: 'dict object' has no attribute 'diversity'; fix the template so that it "
+     "renders for any value its variables can take (with aspect='diversity', as a call may have it)"),
+    ("expand", "{% block user %}{{ question }} {{ points[point.index].title }}{% endblock %}",
+     "failed to render: UndefinedError: list object has no element 2; fix the template"),
+])
+def test_a_template_that_fails_for_a_value_a_call_may_have_says_which(name, source, says):
+    with pytest.raises(sotkit.TemplateError, match=re.escape(f"template '<string {name}>' {says}")):
+        Templates({name: source})
 
 
 def test_stop_lines_may_be_indented_and_keep_escaped_tabs_at_their_ends():

@@ -10,23 +10,13 @@ from typing import TYPE_CHECKING, Any, Literal
 import anyio
 
 from ..providers.base import AT_BUDGET
+from ..templates import ASPECTS
 
 if TYPE_CHECKING:
     from ..client import SoT
 
 Verdict = Literal["A", "B", "C"]
 Outcome = Literal["win", "loss", "tie", "unparseable"]
-
-#: LLMZoo's aspects as the SoT paper used them, each with what it asks of an answer (``--aspects``)
-ASPECTS = {
-    "coherence": "The answer reads as one whole that flows logically from one point to the next, not as "
-                 "disconnected pieces.",
-    "diversity": "The answer covers a range of distinct, relevant ideas or perspectives instead of repeating one.",
-    "immersion": "The answer stays in the role, voice or setting the question asks for, where it asks for one.",
-    "integrity": "The answer is complete and consistent: every part is finished and no part contradicts another.",
-    "relevance": "The answer addresses the question directly and precisely, without repetition, padding or "
-                 "off-topic text.",
-}
 
 _VERDICT = re.compile(r"\[\[([ABC])\]\]")
 #: a judge explains before its verdict; 512 tokens leave room for both

@@ -85,10 +85,10 @@ class OpenAIProvider(Provider):
                 raise ConfigError("no OpenAI API key: set OPENAI_API_KEY or pass api_key=... "
                                   "(for an OpenAI-compatible server, pass base_url=...)")
             if _openai_itself(base_url):  # a compatible server may take no key; OpenAI's own API (or Azure's) needs one
-                whose = "Azure's OpenAI, also through client=openai.AsyncAzureOpenAI(...)" if "azure" in \
-                    base_url.lower() else "OpenAI's own API"
+                azure = (urlsplit(base_url).hostname or "").rstrip(".").endswith(AZURE_HOSTS)
+                whose, more = ("an Azure OpenAI endpoint", AZURE_CLIENT) if azure else ("OpenAI's own API", "")
                 raise ConfigError(f"no OpenAI API key for {shown_url(base_url)}, {whose}: set OPENAI_API_KEY or pass "
-                                  "api_key=...")
+                                  f"api_key=...{more}")
             api_key = "unused"  # self-hosted compatible servers usually ignore the key
         # max_retries=0: sotkit's retry policy is the only retry layer.
         # an empty $OPENAI_BASE_URL is unset, as an empty key is (a blank .env line); the SDK would take "" as the URL
@@ -310,11 +310,15 @@ def _chunk(data: Any) -> tuple[str | Signal | None, Any, dict | None, str | None
     return text, choice.get("finish_reason") or choice.get("finishReason"), usage, refusal
 
 
+#: Azure OpenAI's hosts, and the client that speaks its API best (not in the CLI, which builds its own clients)
+AZURE_HOSTS = (".openai.azure.com", ".cognitiveservices.azure.com")
+AZURE_CLIENT = " (or pass client=openai.AsyncAzureOpenAI(...))"
+
+
 def _openai_itself(base_url: str | None) -> bool:
     """Is ``base_url`` (None: the SDK's default) OpenAI's own API or Azure's OpenAI, not a compatible server?"""
     host = (urlsplit(base_url).hostname or "").rstrip(".") if base_url else "api.openai.com"  # "com.": the root
-    return host == "api.openai.com" or host.endswith((".api.openai.com", ".openai.azure.com",
-                                                      ".cognitiveservices.azure.com"))
+    return host == "api.openai.com" or host.endswith((".api.openai.com", *AZURE_HOSTS))
 
 
 def _refuses(message: str, field: str) -> bool:
