@@ -394,8 +394,8 @@ async def test_marking_the_cache_breaks_no_request_and_costs_no_write_that_nothi
 async def test_a_custom_template_whose_prompts_share_no_long_prefix_marks_nothing():
     # the context after the instructions: the skeleton's and the points' prompts differ from their first line
     templates = {"skeleton": "{% block user %}Outline: {{ question }}\n\n{{ context }}{% endblock %}",
-                 "expand": "{% block user %}Write point {{ point.index }}: {{ question }}\n\n{{ context }}"
-                           "{% endblock %}"}
+                 "expand": "{% block user %}Write point {{ point.index }} ({{ point.title }}): {{ question }}\n\n"
+                           "{{ context }}{% endblock %}"}
     with FakeLLMServer(lambda r: SKELETON if r.user.startswith("Outline") else "Do it.", latency=FAST) as server:
         async with client(server, "anthropic", CLAUDE, templates=templates) as sot:
             await sot.generate("How can I be healthier?", context="Sleep matters most. " * 400)
