@@ -202,8 +202,22 @@ async def test_net_win_rate_per_category(tmp_path):
     rates = {c: t.net_win_rate for c, t in summary.verdicts["general"].items()}
     assert rates == {"health": 1.0, "money": -1.0, "home": 1.0, "all": pytest.approx(1 / 5)}
     report = (tmp_path / "out" / "report.md").read_text()
-    assert "| money | 2 | 0 | 0 | 2 | 0 | 0 | -1.00 |" in report
-    assert "| all | 5 | 3 | 0 | 2 | 0 | 0 | +0.20 |" in report
+    assert "| money | 2 | 0 | 0 | 2 | 0 | 0 | 0 | -1.00 |" in report
+    assert "| all | 5 | 3 | 0 | 2 | 0 | 0 | 0 | +0.20 |" in report
+
+
+async def test_a_pair_where_sot_fell_back_to_a_sequential_answer_is_counted_apart_not_won(tmp_path):
+    # probe 160: every skeleton had one point, so each pair was two sequential answers, and a judge's preference
+    # between them was reported as SoT's net win rate (+1.00, 6 judged)
+    answers = sot_responder("1. Just one point", sequential=SEQUENTIAL)
+    responder = lambda r: prefers_sot_for("health", "money", "home")(r) if is_judge(r) else answers(r)  # noqa: E731
+    write_questions(tmp_path / "questions.jsonl")
+    with serve(responder) as server:
+        summary = await run(server, tmp_path)
+    general = summary.verdicts["general"]["all"]
+    assert (general.judged, general.fell_back, summary.net_win_rate) == (0, 5, None)
+    assert sorted(summary.fell_back) == sorted(q["id"] for q in QUESTIONS)
+    assert "| all | 0 | 0 | 0 | 0 | 0 | 0 | 5 | – |" in (tmp_path / "out" / "report.md").read_text()
 
 
 async def test_an_unparseable_verdict_is_counted_as_such_and_left_out_of_the_rate(tmp_path):
@@ -1109,7 +1123,7 @@ async def test_a_failed_answer_is_left_out_of_the_measures_and_counted_failed_pe
     assert summary.measures["redundancy"]["health"] == 0.0  # sleep's alone
     health = summary.verdicts["general"]["health"]
     assert (health.wins, health.failed, health.net_win_rate) == (1, 1, 1.0)
-    assert "| health | 1 | 1 | 0 | 0 | 0 | 1 | +1.00 |" in (tmp_path / "out" / "report.md").read_text()
+    assert "| health | 1 | 1 | 0 | 0 | 0 | 1 | 0 | +1.00 |" in (tmp_path / "out" / "report.md").read_text()
 
 
 

@@ -115,8 +115,8 @@ def main(args: argparse.Namespace) -> int:
         parts.append(f"median speed-up {summary.speedup:.2f}x")
     if general := summary.verdicts.get("general"):  # the rate with the n it stands on, and what it leaves out
         t = general[ALL]
-        counts = [f"{t.judged} judged"] + [f"{n} {name}" for n, name in ((t.unparseable, "unparseable"),
-                                                                         (t.failed, "failed")) if n]
+        counts = [f"{t.judged} judged"] + [f"{n} {name}" for n, name in (
+            (t.unparseable, "unparseable"), (t.failed, "failed"), (t.fell_back, "fell back to sequential")) if n]
         parts.append(f"net win rate {'–' if t.net_win_rate is None else f'{t.net_win_rate:+.2f}'} "
                      f"({', '.join(counts)})")
     if summary.judge_cut:

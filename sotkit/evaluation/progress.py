@@ -8,7 +8,7 @@ import sys
 import time
 from typing import Any, TextIO
 
-from .report import tally
+from .report import outcome_of, tally
 
 BAR = 20
 
@@ -47,7 +47,7 @@ class Progress:
         speedups = [s for r in self.records if (s := r["measures"].get("speedup")) is not None]
         if speedups:
             parts.append(f"speed-up {statistics.median(speedups):.2f}x (median)")
-        general = tally(r["judge"]["verdicts"]["general"]["outcome"] for r in self.records
+        general = tally(outcome_of(r, "general") for r in self.records
                         if r.get("judge") and "general" in r["judge"]["verdicts"])
         if general.judged:
             parts.append(f"net win rate {general.net_win_rate:+.2f} ({general.judged} judged)")

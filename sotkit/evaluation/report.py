@@ -30,6 +30,9 @@ class Tally:
     unparseable: int = 0
     failed: int = 0
     """Questions not judged: an answer or the judge failed (rerun to retry them); left out of the rate too."""
+    fell_back: int = 0
+    """Pairs whose SoT request fell back to a sequential answer (too few skeleton points): two sequential answers,
+    not SoT's to win or lose; left out of the rate too."""
 
     @property
     def judged(self) -> int:
@@ -46,7 +49,8 @@ def tally(outcomes: Iterable[str | None]) -> Tally:
     """Count outcomes; None is a question with no outcome (it failed)."""
     counts = Tally()
     for o in outcomes:
-        name = {"win": "wins", "tie": "ties", "loss": "losses", "unparseable": "unparseable", None: "failed"}[o]
+        name = {"win": "wins", "tie": "ties", "loss": "losses", "unparseable": "unparseable", None: "failed",
+                "fell_back": "fell_back"}[o]
         setattr(counts, name, getattr(counts, name) + 1)
     return counts
 
@@ -144,7 +148,7 @@ def summarize(records: list[dict[str, Any]], settings: dict[str, Any]) -> Summar
                    for mode in settings.get("modes", [])}
     if settings.get("judge"):
         for aspect in ["general", *settings.get("aspects", [])]:
-            summary.verdicts[aspect] = {name: tally(_outcome(r, aspect) for r in group)
+            summary.verdicts[aspect] = {name: tally(outcome_of(r, aspect) for r in group)
                                         for name, group in groups.items()}
         replies = [v for r in records for v in (r.get("judge") or {}).get("verdicts", {}).values()]
         summary.judge_cut = sum(sum(v.get("cut") or []) for v in replies)
@@ -159,9 +163,12 @@ def summarize(records: list[dict[str, Any]], settings: dict[str, Any]) -> Summar
     return summary
 
 
-def _outcome(record: dict[str, Any], aspect: str) -> str | None:
-    """The verdict's outcome; None where there is none (an answer or an order of the judge failed)."""
+def outcome_of(record: dict[str, Any], aspect: str) -> str | None:
+    """The verdict's outcome, ``fell_back`` where SoT's answer was a sequential one (the judge compared two of
+    those); None where there is none (an answer or an order of the judge failed)."""
     verdict = (record.get("judge") or {}).get("verdicts", {}).get(aspect)
+    if verdict and record.get("answers", {}).get("sot", {}).get("mode") == "sequential":
+        return "fell_back"
     return verdict["outcome"] if verdict else None
 
 
@@ -214,7 +221,8 @@ def render_markdown(summary: Summary, plots: list[str]) -> str:
                   "Unparseable: a reply with no single [[A]]/[[B]]/[[C]] verdict, or cut at the judge's token "
                   "budget or stopped by the provider, in either order; counted, not guessed, and left out of the "
                   "net win rate. Failed: not judged, as an answer or the judge failed (rerun the same command to "
-                  "retry them).", ""]
+                  "retry them). Fell back: SoT's request fell back to a sequential answer (too few skeleton "
+                  "points), so the pair is two sequential answers; left out of the net win rate.", ""]
         general = summary.verdicts["general"]
         lines += _tally_table("category", [(c, general[c]) for c in [*summary.categories, ALL]])
         if summary.judge_cut:
@@ -290,11 +298,11 @@ def _measure(summary: Summary, measure: str, category: str, n: int, suffix: str)
 
 
 def _tally_table(key: str, rows: list[tuple[str, Tally]]) -> list[str]:
-    lines = [f"| {key} | judged | wins | ties | losses | unparseable | failed | net win rate |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [f"| {key} | judged | wins | ties | losses | unparseable | failed | fell back | net win rate |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name, t in rows:
         lines.append(f"| {_cell(name)} | {t.judged} | {t.wins} | {t.ties} | {t.losses} | {t.unparseable} | "
-                     f"{t.failed} | {_num(t.net_win_rate, '+.2f')} |")
+                     f"{t.failed} | {t.fell_back} | {_num(t.net_win_rate, '+.2f')} |")
     return lines
 
 
@@ -340,7 +348,7 @@ def write_plots(summary: Summary, out: Path) -> list[str]:
         written.append(_save(fig, out, PLOTS["speedup"]))
     points = [(r["measures"]["speedup"], {"win": 1, "tie": 0, "loss": -1}[o], r["category"])
               for r in summary.records
-              if r["measures"].get("speedup") is not None and (o := _outcome(r, "general")) in ("win", "tie", "loss")]
+              if r["measures"].get("speedup") is not None and (o := outcome_of(r, "general")) in ("win", "tie", "loss")]
     if points:
         fig = Figure(figsize=(6.4, 4.2))
         ax = fig.add_subplot()
