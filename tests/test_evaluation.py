@@ -214,10 +214,15 @@ async def test_a_pair_where_sot_fell_back_to_a_sequential_answer_is_counted_apar
     write_questions(tmp_path / "questions.jsonl")
     with serve(responder) as server:
         summary = await run(server, tmp_path)
+        judged = [r for r in server.requests if is_judge(r)]
     general = summary.verdicts["general"]["all"]
     assert (general.judged, general.fell_back, summary.net_win_rate) == (0, 5, None)
     assert sorted(summary.fell_back) == sorted(q["id"] for q in QUESTIONS)
-    assert "| all | 0 | 0 | 0 | 0 | 0 | 0 | 5 | – |" in (tmp_path / "out" / "report.md").read_text()
+    assert judged == []  # nothing of SoT's to judge: no judge call paid for (review 162)
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "| all | 0 | 0 | 0 | 0 | 0 | 0 | 5 | – |" in report
+    assert "| sleep | health | sequential |" in report and "| – | fell back |" in report  # the row says so too
+    assert not summary.failed
 
 
 async def test_an_unparseable_verdict_is_counted_as_such_and_left_out_of_the_rate(tmp_path):

@@ -8,15 +8,15 @@ import sys
 import time
 from typing import Any, TextIO
 
-from .report import outcome_of, tally
+from .report import Tally, outcome_of, tally
 
 BAR = 20
 
 
 class Progress:
     def __init__(self, total: int, done: list[dict[str, Any]] | None = None, *, stream: TextIO | None = None,
-                 every_s: float = 10.0) -> None:
-        self.total = total
+                 every_s: float = 10.0, judging: bool = True) -> None:
+        self.total, self.judging = total, judging
         self.records = list(done or [])
         self.stream = stream or sys.stderr
         self.tty = self.stream.isatty()
@@ -47,10 +47,12 @@ class Progress:
         speedups = [s for r in self.records if (s := r["measures"].get("speedup")) is not None]
         if speedups:
             parts.append(f"speed-up {statistics.median(speedups):.2f}x (median)")
-        general = tally(outcome_of(r, "general") for r in self.records
-                        if r.get("judge") and "general" in r["judge"]["verdicts"])
-        if general.judged:
-            parts.append(f"net win rate {general.net_win_rate:+.2f} ({general.judged} judged)")
+        general = tally(o for r in self.records if (o := outcome_of(r, "general")) is not None) if self.judging \
+            else Tally()
+        if general.judged or general.fell_back:
+            rate = "–" if general.net_win_rate is None else f"{general.net_win_rate:+.2f}"
+            apart = f", {general.fell_back} fell back" if general.fell_back else ""
+            parts.append(f"net win rate {rate} ({general.judged} judged{apart})")
         text = " · ".join(parts)
         if self.tty:
             filled = round(BAR * done / self.total) if self.total else BAR

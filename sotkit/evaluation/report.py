@@ -139,8 +139,7 @@ def summarize(records: list[dict[str, Any]], settings: dict[str, Any]) -> Summar
     groups = {ALL: records, **{c: [r for r in records if r["category"] == c] for c in categories}}
     summary = Summary(settings, records, categories,
                       failed=[r["id"] for r in records if r["error"]],
-                      fell_back=[r["id"] for r in records
-                                 if r["answers"].get("sot", {}).get("mode") == "sequential"])
+                      fell_back=[r["id"] for r in records if fell_back(r["answers"])])
     prices = Prices(settings.get("prices"))
     summary.cost = {mode: mode_cost((r["answers"].get(mode, {}) for r in records), prices)
                     for mode in settings.get("modes", [])}
@@ -150,7 +149,8 @@ def summarize(records: list[dict[str, Any]], settings: dict[str, Any]) -> Summar
         for aspect in ["general", *settings.get("aspects", [])]:
             summary.verdicts[aspect] = {name: tally(outcome_of(r, aspect) for r in group)
                                         for name, group in groups.items()}
-        replies = [v for r in records for v in (r.get("judge") or {}).get("verdicts", {}).values()]
+        replies = [v for r in records if not fell_back(r["answers"])  # (an older run judged those too)
+                   for v in (r.get("judge") or {}).get("verdicts", {}).values()]
         summary.judge_cut = sum(sum(v.get("cut") or []) for v in replies)
         summary.judge_stopped = sum(bool(s) for v in replies for s in v.get("stopped") or [])
     for measure, how in MEASURES.items():
@@ -163,12 +163,19 @@ def summarize(records: list[dict[str, Any]], settings: dict[str, Any]) -> Summar
     return summary
 
 
+def fell_back(answers: dict[str, Any]) -> bool:
+    """Did SoT's request fall back to a sequential answer (too few skeleton points)?"""
+    return (answers.get("sot") or {}).get("mode") == "sequential"
+
+
 def outcome_of(record: dict[str, Any], aspect: str) -> str | None:
-    """The verdict's outcome, ``fell_back`` where SoT's answer was a sequential one (the judge compared two of
-    those); None where there is none (an answer or an order of the judge failed)."""
-    verdict = (record.get("judge") or {}).get("verdicts", {}).get(aspect)
-    if verdict and record.get("answers", {}).get("sot", {}).get("mode") == "sequential":
+    """The verdict's outcome; ``fell_back`` where SoT's answer was a sequential one (not judged: two sequential
+    answers; an older run's verdict on them is not SoT's); None where there is none (an answer or an order of the
+    judge failed)."""
+    answers = record.get("answers", {})
+    if fell_back(answers) and not any(a.get("error") for a in answers.values()):
         return "fell_back"
+    verdict = (record.get("judge") or {}).get("verdicts", {}).get(aspect)
     return verdict["outcome"] if verdict else None
 
 
@@ -279,7 +286,8 @@ def render_markdown(summary: Summary, plots: list[str]) -> str:
         sot, seq = r["answers"].get("sot", {}), r["answers"].get("sequential", {})
         general = (r.get("judge") or {}).get("verdicts", {}).get("general")
         verdicts = " / ".join(v or "?" for v in general["verdicts"]) if general else "–"
-        result = (general["outcome"] or "failed") if general else "–"
+        result = {None: "failed" if general else "–", "fell_back": "fell back"}.get(
+            outcome := outcome_of(r, "general"), outcome) if summary.verdicts else "–"
         lines.append(f"| {_cell(r['id'])} | {_cell(r['category'])} | {sot.get('mode', '–')} "
                      f"| {_num(sot.get('latency_s'))} | {_num(seq.get('latency_s'))} "
                      f"| {_num(r['measures'].get('speedup'), suffix='x')} | {verdicts} "
@@ -323,7 +331,8 @@ def write_plots(summary: Summary, out: Path) -> list[str]:
         for y, c in enumerate(labels):
             t = general[c]
             label = f"{t.net_win_rate:+.2f}, n={t.judged}" if t.judged else "no readable verdicts"
-            ax.annotate(label + (f", {t.unparseable} unparseable" if t.unparseable else ""), (0, y),
+            apart = [f"{n} {what}" for n, what in ((t.unparseable, "unparseable"), (t.fell_back, "fell back")) if n]
+            ax.annotate(", ".join([label, *apart]), (0, y),
                         xytext=(4 if rates[y] < 0 else -4, 0), textcoords="offset points", va="center",
                         ha="left" if rates[y] < 0 else "right", fontsize=8)
         ax.axvline(0, color="black", linewidth=0.8)

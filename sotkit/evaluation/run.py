@@ -34,7 +34,7 @@ from ..templates import TemplateSource, _read_overrides
 from .judge import ASPECTS, JUDGE_MAX_TOKENS, judge_pair, kept_replies
 from .questions import Question, category_text, checked, field_text, load_questions, question_id
 from .progress import Progress
-from .report import Summary, summarize, write_report
+from .report import Summary, fell_back, summarize, write_report
 
 MODES = ("sot", "sequential")
 RESULTS = "results.jsonl"
@@ -117,7 +117,7 @@ async def evaluate(questions: str | Path | Sequence[Question | str], *, model: s
             else:
                 pending.append((q, previous))
 
-        meter = Progress(len(todo), done=list(records.values())) if progress else None
+        meter = Progress(len(todo), done=list(records.values()), judging=judge is not None) if progress else None
         if pending:
             clients = _clients(model, judge, templates, options, judge_options, judge_max_tokens)
             async with clients as (answerer, judger):
@@ -292,7 +292,7 @@ def is_complete(record: dict[str, Any], settings: dict[str, Any]) -> bool:
     answers = record.get("answers", {})
     if any(not _usable_answer(answers.get(m), settings) for m in settings["modes"]):
         return False
-    if settings["judge"] is None:
+    if settings["judge"] is None or fell_back(answers):  # two sequential answers: nothing of SoT's to judge
         return True
     judgement = record.get("judge") or {}
     return _same_judge(judgement, settings) and \
@@ -354,7 +354,7 @@ async def answer_question(q: Question, previous: dict[str, Any] | None, answerer
             answers[mode]["failed_before"] = spent_failing(old)  # what this answer cost is theirs too
         new = answers[mode]["error"] is None
     record = _record(q, answers, settings)
-    if judger is not None and all(answers[m]["error"] is None for m in MODES):
+    if judger is not None and all(answers[m]["error"] is None for m in MODES) and not fell_back(answers):
         reusable = previous is not None and all(old_answers.get(m) is answers[m] for m in MODES)
         if not reusable:  # a rerun finds no verdicts in this record, so it asks the judge only
             save(record)
