@@ -139,7 +139,7 @@ def summarize(records: list[dict[str, Any]], settings: dict[str, Any]) -> Summar
     groups = {ALL: records, **{c: [r for r in records if r["category"] == c] for c in categories}}
     summary = Summary(settings, records, categories,
                       failed=[r["id"] for r in records if r["error"]],
-                      fell_back=[r["id"] for r in records if fell_back(r["answers"])])
+                      fell_back=[r["id"] for r in records if fell_back(r["answers"]) and not r["error"]])
     prices = Prices(settings.get("prices"))
     summary.cost = {mode: mode_cost((r["answers"].get(mode, {}) for r in records), prices)
                     for mode in settings.get("modes", [])}
@@ -285,9 +285,10 @@ def render_markdown(summary: Summary, plots: list[str]) -> str:
     for r in summary.records:
         sot, seq = r["answers"].get("sot", {}), r["answers"].get("sequential", {})
         general = (r.get("judge") or {}).get("verdicts", {}).get("general")
-        verdicts = " / ".join(v or "?" for v in general["verdicts"]) if general else "–"
-        result = {None: "failed" if general else "–", "fell_back": "fell back"}.get(
-            outcome := outcome_of(r, "general"), outcome) if summary.verdicts else "–"
+        outcome = outcome_of(r, "general") if summary.verdicts else None
+        verdicts = " / ".join(v or "?" for v in general["verdicts"]) if general and outcome != "fell_back" else "–"
+        result = {None: "failed" if general else "–", "fell_back": "fell back"}.get(outcome, outcome) \
+            if summary.verdicts else "–"
         lines.append(f"| {_cell(r['id'])} | {_cell(r['category'])} | {sot.get('mode', '–')} "
                      f"| {_num(sot.get('latency_s'))} | {_num(seq.get('latency_s'))} "
                      f"| {_num(r['measures'].get('speedup'), suffix='x')} | {verdicts} "
