@@ -232,7 +232,6 @@ class Templates:
                                     f"{name!r} templates get: {allowed}") from cause
             raise
 
-
     def _check_sent(self, name: str, origin: str) -> None:
         """Each value a call is about must reach the system or user prompt, with a context and without: each of the
         values it may take (``_VALUES``) makes a prompt of its own, and each point's title does. Used only in a
@@ -244,16 +243,18 @@ class Templates:
             case = " with a context" if context else " without a context" if "context" in sample else ""
             for needed in _REQUIRED[name]:
                 what, values = _VALUES[needed]
-                if len({self._sent(name, origin, given | value) for value in values}) < len(values):
+                prompts = [self._sent(name, origin, given | value) for value in values]
+                if len(set(prompts)) < len(prompts):
                     shown = " or ".join(f"{{{{ {v} }}}}" for v in ((needed,) if isinstance(needed, str) else needed))
                     raise TemplateError(f"template {origin!r} does not send {shown}{case}: its user and system "
                                         f"prompts came out alike for different {what}{_UNSENT}")
-            if name == "expand":  # and each point's own title: its number alone, or an outline, is not it
-                for point, retitled in zip(_OUTLINE, _RETITLED):
-                    if self._sent(name, origin, given | {"points": _OUTLINE, "point": point}) == \
-                            self._sent(name, origin, given | {"points": _RETITLED, "point": retitled}):
+                if needed != "point":
+                    continue
+                # and each point's own title: its number alone, or the outline, does not say which point to write
+                for prompt, retitled in zip(prompts, _RETITLED):
+                    if self._sent(name, origin, given | {"points": _RETITLED, "point": retitled}) == prompt:
                         raise TemplateError(f"template {origin!r} does not send {{{{ point.title }}}}{case}: point "
-                                            f"{point['index']}'s prompt came out alike with another title{_UNSENT}")
+                                            f"{retitled['index']}'s prompt came out alike with another title{_UNSENT}")
 
     def _sent(self, name: str, origin: str, variables: dict[str, Any]) -> tuple[str | None, str]:
         """The system and user prompts a call with ``variables`` sends; a failure says with which values."""

@@ -139,7 +139,7 @@ def summarize(records: list[dict[str, Any]], settings: dict[str, Any]) -> Summar
     groups = {ALL: records, **{c: [r for r in records if r["category"] == c] for c in categories}}
     summary = Summary(settings, records, categories,
                       failed=[r["id"] for r in records if r["error"]],
-                      fell_back=[r["id"] for r in records if fell_back(r["answers"]) and not r["error"]])
+                      fell_back=[r["id"] for r in records if outcome_of(r, "general") == "fell_back"])
     prices = Prices(settings.get("prices"))
     summary.cost = {mode: mode_cost((r["answers"].get(mode, {}) for r in records), prices)
                     for mode in settings.get("modes", [])}

@@ -85,8 +85,8 @@ class OpenAIProvider(Provider):
                 raise ConfigError("no OpenAI API key: set OPENAI_API_KEY or pass api_key=... "
                                   "(for an OpenAI-compatible server, pass base_url=...)")
             if _openai_itself(base_url):  # a compatible server may take no key; OpenAI's own API (or Azure's) needs one
-                azure = (urlsplit(base_url).hostname or "").rstrip(".").endswith(AZURE_HOSTS)
-                whose, more = ("an Azure OpenAI endpoint", AZURE_CLIENT) if azure else ("OpenAI's own API", "")
+                whose, more = ("an Azure OpenAI endpoint", AZURE_CLIENT) if _host(base_url).endswith(AZURE_HOSTS) \
+                    else ("OpenAI's own API", "")
                 raise ConfigError(f"no OpenAI API key for {shown_url(base_url)}, {whose}: set OPENAI_API_KEY or pass "
                                   f"api_key=...{more}")
             api_key = "unused"  # self-hosted compatible servers usually ignore the key
@@ -315,9 +315,13 @@ AZURE_HOSTS = (".openai.azure.com", ".cognitiveservices.azure.com")
 AZURE_CLIENT = " (or pass client=openai.AsyncAzureOpenAI(...))"
 
 
+def _host(base_url: str) -> str:
+    return (urlsplit(base_url).hostname or "").rstrip(".")  # "com.": the root, the same host
+
+
 def _openai_itself(base_url: str | None) -> bool:
     """Is ``base_url`` (None: the SDK's default) OpenAI's own API or Azure's OpenAI, not a compatible server?"""
-    host = (urlsplit(base_url).hostname or "").rstrip(".") if base_url else "api.openai.com"  # "com.": the root
+    host = _host(base_url) if base_url else "api.openai.com"
     return host == "api.openai.com" or host.endswith((".api.openai.com", *AZURE_HOSTS))
 
 
