@@ -264,6 +264,9 @@ class ExpansionFilter:
                or (self._whole_sentences and not at and (m := _FIRST_BULLET.match(rest)) and m.end()) or 0)
         if end == UNDECIDED or end and end == len(rest) and not final:
             return None  # the header's close may be still to come: "**2. Title:" before its "**"
+        if end and self._index == 1 and header_number(rest) is not None:
+            # "1. Research the company website\n2. Read recent news": a "2." after it goes on with its list
+            self._others.header_was_first_item = True
         return at + end
 
     def _header_follows(self, text: str, final: bool) -> bool | None:

@@ -121,6 +121,7 @@ class OtherPoints:
         self._longest = 0
         self._checked, self._checked_origin = 0, None  # where run_on reads on from, for text from which origin
         self._own_items: list[int] = []  # where the items of the point's own numbered list start, in that text
+        self.header_was_first_item = False  # the restated header stripped was numbered 1: its list's first item
         self._titled: list[int] = []  # those of them that open with a title, this point's or an earlier one's
         for title in titles:
             self.add(title)
@@ -224,7 +225,7 @@ class OtherPoints:
         point's own list (numbered from 1, the first perhaps the reply's first line) is the point's, unless it
         opens with another point's title (the skeleton written again; ``_another_point``): in one paragraph
         (``bullets``), none is."""
-        if not self._own_items and _OWN_FIRST.match(text) and not self._bullets:
+        if not self._own_items and (_OWN_FIRST.match(text) or self.header_was_first_item) and not self._bullets:
             self._own_items.append(-1)  # the reply opened with its list (a first line naming a point ends it whole)
         for m in _NEXT_ITEM.finditer(text + "\n" if final else text, at):  # the end is a line's
             if not outside_code(fences, m.start()):
@@ -263,13 +264,34 @@ class OtherPoints:
                 if (recap := self._recap(text, m.start(), line, another, number, bool(ended) or final)) is None:
                     return None, m.start()
                 if not recap:
-                    return m.start(), m.start()
+                    # an earlier point's title at its number, alone, may open an item of the point's own ("Do it
+                    # in this order:\n1. Research the company values first\n2. Write ..."): the next item tells
+                    again = self._numbers[another] > self._index or self._titled \
+                        or self._next_item_titled(text, m.end(), fences, final)
+                    if again is None:
+                        return None, m.start()
+                    if again:
+                        return m.start(), m.start()
             if not (ended or final) and any(title.startswith(line) for title in titles):
                 return None, m.start()  # whether it opens with a title is still to be seen
             if any(line.startswith(title) for title in titles):
                 self._titled.append(m.start())
             self._own_items.append(m.start())
         return None, len(text)
+
+    def _next_item_titled(self, text: str, at: int, fences: list[int], final: bool) -> bool | None:
+        """Does the next numbered line after the line at ``at`` open with a point's title (this one's too): the
+        skeleton written again goes on? None while it may still come, or still grow into one."""
+        line_end = text.find("\n", at)
+        for m in _NEXT_ITEM.finditer(text + "\n" if final else text, max(line_end, 0)) if line_end >= 0 else ():
+            if not outside_code(fences, m.start()):
+                continue
+            written, ended, _ = text[m.end():].partition("\n")
+            line, titles = written.strip(" *:").casefold(), (self._own_title, *self.titles)
+            if any(line.startswith(title) for title in titles):
+                return True
+            return None if not (ended or final) and any(title.startswith(line) for title in titles) else False
+        return False if final else None
 
     def _names_another(self, lead: str) -> bool:
         """Does a lead-in name another point, by its number or its title ("Now for point 3:", "Avoid late caffeine

@@ -314,6 +314,39 @@ def test_a_points_own_numbered_list_is_kept(raw, text, finished, step):
 
 @pytest.mark.parametrize("step", [1, 2, 3, 100])
 @pytest.mark.parametrize("raw, text, finished", [
+    # the first point's own list, its first item opening with the point's title: the "1." went as a restated header,
+    # and the items from the third were cut as a run-on, the point reported whole (probe 166)
+    ("1. Keep a schedule every day\n2. Set two alarms\n3. Skip naps\n4. Get light",
+     "Keep a schedule every day\n2. Set two alarms\n3. Skip naps\n4. Get light", False),
+    ("1. Keep a schedule: same hour\n2. Set two alarms\n3. Skip naps", "same hour\n2. Set two alarms\n3. Skip naps",
+     False),
+    # ... while the skeleton written again after it is still cut
+    ("1. Keep a schedule: same hour.\n2. Use LED bulbs: dim.\n3. Late caffeine: stop.", "same hour.", True),
+    ("1. Keep a schedule every day.\n2. Use LED bulbs", "Keep a schedule every day.", True),
+])
+def test_the_first_points_list_that_opens_with_its_title_is_kept(raw, text, finished, step):
+    others = ["Use LED bulbs", "Late caffeine"]
+    assert clean(raw, step=step, index=1, title="Keep a schedule", others=others) == (text, finished)
+
+
+@pytest.mark.parametrize("step", [1, 2, 3, 100])
+@pytest.mark.parametrize("raw, text, finished", [
+    # an item that opens with an earlier point's title at that point's number is the point's own where the next item
+    # opens with no title (probe 166: cut at the lead-in, the point was lost)
+    ("Do it in this order:\n1. Keep a schedule for a week\n2. Note when you wake\n3. Adjust",
+     "Do it in this order:\n1. Keep a schedule for a week\n2. Note when you wake\n3. Adjust", False),
+    ("Do it in this order:\n1. Keep a schedule for a week", "Do it in this order:\n1. Keep a schedule for a week",
+     False),
+    # ... and the skeleton written again where it does, this point's title too
+    ("Do it in this order:\n1. Keep a schedule: a week\n2. Use LED bulbs: dim", "Do it in this order:", True),
+    ("Like so:\n1. Keep a schedule\n\nThen:\n3. Avoid late caffeine: stop", "Like so:", True),
+])
+def test_an_earlier_points_title_opening_an_item_of_the_points_own_list(raw, text, finished, step):
+    assert clean(raw, step=step, others=OTHERS) == (text, finished)
+
+
+@pytest.mark.parametrize("step", [1, 2, 3, 100])
+@pytest.mark.parametrize("raw, text, finished", [
     # a number the skeleton reads (probe 84 F6) ends a point that runs on into the next item too
     ("列清单。\n二、设定优先级\n排序。", "列清单。", True),
     ("列清单。\n（二）设定优先级：排序。", "列清单。", True),
