@@ -109,6 +109,24 @@ def test_decision_rejects_unknown_mode_and_out_of_range_confidence() -> None:
     ("Was ist ein Quasar?", "fact"),
     ("Was ist der längste Fluss der Welt?", "fact"),
     ("Qual è la montagna più alta d'Europa?", "fact"),
+    # code, writing, proofs and short answers asked in those languages, also after a list question (probe 166: "¿...?
+    # Escribe un poema." went to SoT on the question before it)
+    ("¿Qué frutas tienen más vitamina C? Escribe una función en Go que las ordene.", "code"),
+    ("Implémentez une pile en Rust.", "code"),
+    ("Quels sont les métiers du futur ? Créez un script qui les affiche.", "code"),
+    ("Erstelle ein Skript, das alle Dateien umbenennt.", "code"),
+    ("Crie um programa em Python que conte as vogais.", "code"),
+    ("Quels sont les bienfaits du thé ? Rédigez un discours pour le célébrer.", "writing"),
+    ("¿Cuáles son las ventajas de la bicicleta? Escríbeme un cuento corto.", "writing"),
+    ("Escreva uma carta de demissão educada.", "writing"),
+    ("Scrivi una poesia sull'autunno.", "writing"),
+    ("Schreib einen kurzen Brief an meine Nachbarin.", "writing"),
+    ("Quelles sont les étapes pour démontrer que la suite converge ?", "proof"),
+    ("¿Puedes demostrar el teorema de Fermat para n = 3?", "proof"),
+    ("Beweise, dass es unendlich viele Primzahlen gibt.", "proof"),
+    ("Quels sont les avantages du vélo ? Réponds en une phrase.", "short"),
+    ("¿Los pingüinos vuelan? Responde sí o no.", "short"),
+    ("Was macht ein Katalysator? Antworte in einem Satz.", "short"),
 ])
 def test_guards_send_each_kind_of_one_piece_answer_to_sequential(question: str, kind: str) -> None:
     decision = guard(question)
@@ -146,6 +164,13 @@ def test_guards_send_each_kind_of_one_piece_answer_to_sequential(question: str, 
     "Was sollten Anfänger beim Laufen beachten?",
     "Was für Sportarten sind gut für Anfänger?",
     "Was ist der schnellste Weg, Deutsch zu lernen?",  # review 118: a way, as in the other languages
+    # advice on writing a piece, in those languages, is a list (probe 166's guards ask for the piece itself)
+    "Donne-moi des conseils pour rédiger un bon discours.",
+    "¿Qué debe tener una buena carta de presentación?",
+    "Comment écrire une nouvelle captivante ?",
+    "Welche Tipps gibt es, um ein Gedicht zu schreiben?",
+    "Quais são as melhores dicas para escrever uma redação?",
+    "¿Cuáles son los beneficios de escribir a mano?",
 ])
 def test_guards_leave_list_shaped_questions_to_the_classifier(question: str) -> None:
     assert guard(question) is None

@@ -121,6 +121,34 @@ _NOT_A_WAY = rf"(?!{_WAYS}\b)"
 _NOT_EVALUATIVE = (r"(?!(?:bueno|buena|mejor|lo|importante|útil|bon|bonne|meilleur|important|bom|boa|melhor|"
                    r"buono|buona|meglio|gut|besser|wichtig|das beste|die beste|der beste)\b)")
 
+# The guards' requests in Spanish, French, Portuguese, Italian and German, whose list questions the classifier
+# reads ("¿Cuáles son ...? Escribe un poema." went to SoT on the question before it): a verb of writing or making,
+# any form ("écris", "escriba", "schreibe"; not one English spells, "create", "code"), and what it makes
+_WRITE_INTL = r"(?:écri\w*|rédig\w*|escr[ií]b\w*|reda[cá]t\w*|escrev\w*|redij\w*|redig\w*|scriv\w*|schreib\w*|verfass\w*)"
+_MAKE_INTL = (rf"(?:{_WRITE_INTL}|cré\w*|implément\w*|génèr\w*|génér\w*|développ\w*|crea|crear|creare|cree|crie|"
+              r"criar?|implementa|implemente|implementar|implementare|genera|genere|generar|generare|gere|gerar|"
+              r"desarroll\w*|desenvolv\w*|svilupp\w*|erstell\w*|implementier\w*|programmier\w*|entwickl\w*)")
+_CODE_INTL = (r"(?:programme|programa|programma|programm|script|skript|código|codice|code|fonction|función|funcion|"
+              r"função|funzione|funktion|requête|consulta|algorithme|algoritmo|algorithmus)")
+_WRITING_INTL = (r"(?:lettre|courriel|e-?mail|histoire|nouvelle|conte|poème|essai|dissertation|discours|chanson|"
+                 r"carta|correo|historia|cuento|relato|poema|ensayo|discurso|canción|cancion|história|conto|ensaio|"
+                 r"canção|redação|lettera|storia|racconto|poesia|saggio|tema|discorso|canzone|brief|geschichte|"
+                 r"gedicht|aufsatz|essay|rede|lied)")
+# how, why or what ("Comment écrire une lettre ?", "¿Qué debe tener un ensayo?"): advice on a piece, not the piece
+_ASKS_HOW_INTL = (r"(?:¿\s*)?(?:comment|pourquoi|quel(?:le)?s?|que|qu['’]|cómo|como|por ?qué|porque|qué|cuál(?:es)?|"
+                  r"cuales?|come|perché|quali?|che|wie|warum|was|welche[rsnm]?|o que|qual|quais)\b")
+# tips or a way to write it asked for before the verb ("Donne-moi des conseils pour écrire une lettre")
+_NO_ADVICE_INTL = (r"(?:(?!\b(?:conseils?|astuces?|consejos?|trucos?|dicas?|consigli|tipps?|ratschläge|façons?|"
+                   r"manières?|maneras?|formas?|maneiras?|modi|comment|cómo|como|come|wie|pour|para|per|um)\b)[^\n])*?")
+# a proof ("démontrer que", "demostrar el teorema", "Beweise, dass")
+_PROOF_INTL = (r"\b(?:démontr|demostr|demonstr|dimostr)\w*\s+(?:que|che|el|le|la|o|a|il|lo|l['’])\b|"
+               r"\b(?:prouve[rz]?|probar|pruebe|provar|prove|provare|beweis\w*)\s*,?\s*(?:que|che|dass)\b|"
+               r"\b(?:démonstration|demostración|demonstração|dimostrazione|beweis)\b")
+_SHORT_INTL = (r"\b(?:en une (?:phrase|ligne)|en un (?:seul )?mot|en quelques mots|oui ou non|en una (?:sola )?(?:frase|"
+               r"oración|palabra|línea)|en pocas palabras|sí o no|em uma (?:frase|palavra|linha)|numa (?:frase|palavra|"
+               r"linha)|em poucas palavras|sim ou não|in una (?:frase|parola|riga)|in poche parole|sì o no|"
+               r"in einem (?:satz|wort)|in wenigen worten|ja oder nein)\b")
+
 
 @dataclass(frozen=True)
 class _Rule:
@@ -182,9 +210,11 @@ GUARDS = [
           rf"(?: {_LANGUAGES})? (?:code|bug|function|program|script|query|snippet|loop|regex|class|line|method)\b",
           rf"\bthis (?:line|piece|snippet|bit) of (?:code|{_LANGUAGES})\b", r"\bone-liner\b",
           rf"\b(?:write|implement|create|generate|give me|show me)\b[^.?!\n]{{0,100}}?\b(?:function|program|script|"
-          rf"class|method|query|regex|component|unit tests?|code)\b(?! review)"),
+          rf"class|method|query|regex|component|unit tests?|code)\b(?! review)",
+          rf"\b{_MAKE_INTL}\b[^.?!\n]{{0,60}}?\b{_CODE_INTL}s?\b",
+          rf"\b{_MAKE_INTL}\b[^.?!\n]{{0,80}}\b(?:en|in|em|con|avec|mit|usando|utilisant) {_LANGUAGES}(?![\w+#])"),
     _rule("sequential", 0.9, "asks for a proof or derivation",
-          r"\b(?:prove|proof|show that|demonstrate that|derive|derivation)\b"),
+          r"\b(?:prove|proof|show that|demonstrate that|derive|derivation)\b", _PROOF_INTL),
     _rule("sequential", 0.9, "asks for a computation",
           r"\d\s*[+*×÷^=]\s*\(?-?\d", r"\d\s+[-/]\s+\d", r"\d\s*(?:times|plus|minus|divided by|multiplied by)\s*\d",
           r"\b[a-z]\s*\^\s*\d", r"\d\s*(?:%|percent) of \$?\d", r"\b[a-z]\s*\(\s*[a-z0-9]\s*\)\s*=",
@@ -212,6 +242,7 @@ GUARDS = [
           r"^(?!(?:how|what|which|why)\b)[^\n]*?\b(?:create|prepare|give me|tell me|come up with|make up)\b"
           r"(?:\s+\S+){0,4}?\s+(?:(?:short )?story|poem|joke|riddle|song|slogan|speech|toast|limerick|haiku|"
           r"tagline|jingle)s?\b",
+          rf"^(?!{_ASKS_HOW_INTL}){_NO_ADVICE_INTL}\b{_WRITE_INTL}\b(?:\s+\S+){{0,4}}?\s+{_WRITING_INTL}s?\b",
           # a plan, schedule or itinerary is one piece whose parts fit together ("ways to make my routine less
           # rushed" asks for advice on one instead)
           rf"^(?!(?:how|what|which|why)\b){_NO_ADVICE_ASKED}\b(?:write|create|make|"
@@ -270,6 +301,7 @@ GUARDS = [
           r"\b(?:in one (?:word|sentence)|one-(?:word|sentence|line)|(?:answer|explain|describe|tell me) briefly|"
           r"briefly (?:explain|describe|answer|tell)|in a (?:word|sentence|nutshell)|"
           r"yes or no|true or false)\b",
+          _SHORT_INTL,
           r"^(?:who|when|where) (?:is|was|were|did|invented|wrote|painted|discovered|founded)\b(?:\W+\w+){0,10}\W*$",
           r"^how (?:tall|old|far|high|deep|heavy|big|large|long ago) (?:is|was|are|were)\b(?:\W+\w+){0,8}\W*$",
           r"^what (?:year|date|day|time|century|decade|colou?r|language|currency)\b",
@@ -359,13 +391,17 @@ _OPEN = re.compile(r"^(?:how|why|what|which|describe|explain|discuss|give|tell|s
                    re.IGNORECASE)
 
 
+_SENTENCE_BREAK = re.compile(r"(?<=[.?!])\s+(?=(\S))")
+
+
 def normalise(question: str) -> str:
     """The question as the rules read it: bounded, one sentence per line, politeness stripped."""
     if not isinstance(question, str):
         raise TypeError(f"question must be a str, not {type(question).__name__}")
     text = " ".join(question_view(question).split())
     # one sentence per line, so that "My bread is flat. What am I doing wrong?" opens with its question
-    core = re.sub(r"(?<=[.?!])\s+(?=[A-Z\"'])", "\n", text)
+    # (in any script that has capitals: "? Écrivez ...", "? ¿Y ...?")
+    core = _SENTENCE_BREAK.sub(lambda m: "\n" if m[1].isupper() or m[1] in "\"'¿¡" else m[0], text)
     # "Can you explain ..." asks the same as "Explain ...": anchor the opening patterns on the real verb
     core = _POLITE.sub("", core)
     return re.sub(r"^(what|who|how|where|when|why)'s\b", r"\1 is", core, flags=re.IGNORECASE | re.MULTILINE)
