@@ -34,6 +34,11 @@ FINAL, ENDS = "<|channel|>final<|message|>", ("<|return|>", "<|end|>")
 END = re.compile("|".join(map(re.escape, ENDS)))
 # harmony without its special tokens' text: "analysis" runs into the reasoning's first word ("analysisThe user")
 BARE_OPEN, BARE_OPENING, BARE_CLOSE = re.compile("analysis[A-Z]"), "analysis", "assistantfinal"
+# A close that ends reasoning the template opened: at a line's start, or right after the reasoning's last word
+# ("...\n</think>\n\n", "Hmm.</think>Keep"), not one an answer names ("the `</think>` tag", "split('</think>')",
+# "the </think> tag"); read in the text's last _TAIL characters and the next piece's
+BARE_THINK_CLOSE = re.compile(r"\n[ \t]*</think>|(?<=[^\s`'\"(\[{<>=,])</think>")
+_TAIL = 16
 # a block's close, and the state after it
 BLOCKS = {"thinking": (CLOSE, "after"), "channels": (FINAL, "final"), "bare": (BARE_CLOSE, "final")}
 REASONING_AS_TEXT = ("the server sent a reasoning model's reasoning as the answer's text (it ended at a </think> that "
@@ -61,13 +66,13 @@ class ThinkTags:
         if self._state == "text":
             if self._tail is not None:
                 window = self._tail + text
-                opened, closed = window.find(OPEN), window.find(CLOSE)
-                if closed >= 0 and not 0 <= opened < closed:  # the first tag decides, whatever the pieces
+                opened, close = window.find(OPEN), BARE_THINK_CLOSE.search(window)
+                if close and not 0 <= opened < close.start():  # the first tag decides, whatever the pieces
                     raise StreamError(REASONING_AS_TEXT, status_code=400, no_answer=True)
                 if opened >= 0:  # the text writes the tags themselves ("wrap it in <think>...</think>")
                     self._tail = None
                 else:
-                    self._tail = window[-(len(CLOSE) - 1):]
+                    self._tail = window[-_TAIL:]
             return text
         text, self._held = self._held + text, ""
         if self._state == "start":
@@ -82,7 +87,7 @@ class ThinkTags:
                 self._held = text  # "", "  ", "<thi", "<|channel|>analysis", "analy": not known yet
                 return ""
             else:
-                self._state, self._tail = "text", ""
+                self._state, self._tail = "text", "\n"  # (the text's start is a line's)
                 return self.feed(text)
         if self._state in BLOCKS:
             close, after = BLOCKS[self._state]

@@ -49,10 +49,16 @@ def test_a_think_block_that_opens_the_text_goes_in_any_pieces(text, answer, step
     ("Okay, the user wants tips.\n1. Maybe breathing\n</think>\n\n1. Alpha", True),
     ("Hmm.</think>Keep it dark.", True),
     ("Hmm.</think>Keep it dark. <think> is a tag.", True),  # the first tag decides, even in one piece
+    ("</think>\n\nKeep it dark.", True),  # no reasoning at all
+    ("Okay.\n  </think>\nKeep it dark.", True),
     # tags the answer writes itself, a block that opened the text, or none: the text stays
     ("Wrap it in <think>...</think> tags.", False),
     ("<think>Hmm.</think>Keep it dark. A later </think> is text.", False),
     ("Keep it dark. </thinking> is no close tag.", False),
+    # an answer that names the close tag (probe 164: every answer about stripping R1's reasoning failed)
+    ("Keep it dark. Split the text at the `</think>` tag.", False),
+    ("Keep it dark: text.split('</think>')[-1]", False),
+    ('Keep it dark. The </think> tag ends the reasoning; <code></think></code> too.', False),
 ])
 def test_reasoning_whose_open_tag_the_template_wrote_fails_loudly_at_its_close(text, fails, step):
     if fails:
