@@ -10,6 +10,7 @@ generator (httpx's text and line decoders and the SDK's line iterator would add 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from types import ModuleType
 from typing import Any, Protocol
@@ -93,7 +94,7 @@ async def text_pieces(response: Any, sdk: ModuleType, reading: Reading,
         yield STARTED
         # the raw bytes skip a decoder and a re-chunker per piece, where there is no content encoding to undo
         identity = http.headers.get("content-encoding", "identity") == "identity"
-        parser = EventParser()
+        parser, halves = EventParser(), Halves()
         chunks = aiter(http.aiter_raw() if identity and not http.is_stream_consumed else http.aiter_bytes())
         sniffing = True  # until the body's first bytes show events or a whole JSON reply (no event opens with "{")
         async for chunk in chunks:
@@ -101,7 +102,7 @@ async def text_pieces(response: Any, sdk: ModuleType, reading: Reading,
                 sniffing = False
                 if head.startswith(b"{"):
                     body = head + b"".join([rest async for rest in chunks])
-                    pieces, error = _joined(reading.as_events(_parsed(body.decode())), reading)
+                    pieces, error = _joined(reading.as_events(_parsed(body.decode())), reading, halves)
                     for piece in pieces:
                         yield piece
                     if error:
@@ -110,23 +111,27 @@ async def text_pieces(response: Any, sdk: ModuleType, reading: Reading,
                         excerpt = body[:500].decode(errors="replace")
                         raise StreamError(f"the reply from {model} came whole, as JSON, but without {reading.end}: "
                                           f"{excerpt!r}", raw=excerpt)
+                    if rest := halves.rest():
+                        yield rest
                     return
-            pieces, error = _joined(parser.feed(chunk), reading)
+            pieces, error = _joined(parser.feed(chunk), reading, halves)
             for piece in pieces:
                 yield piece
             if error:
                 raise error
             if reading.whole:
                 yield ENDED
-                pieces, error = await _tail(chunks, parser, reading)
+                pieces, error = await _tail(chunks, parser, reading, halves)
                 for piece in pieces:
                     yield piece
                 if error:
                     raise error
                 if reading.whole:
+                    if rest := halves.rest():
+                        yield rest
                     return
                 # text came after the end: it was none (a relay that sends a finish_reason with every chunk)
-        pieces, error = _joined(parser.finish(), reading)
+        pieces, error = _joined(parser.finish(), reading, halves)
         for piece in pieces:
             yield piece
         if error:
@@ -137,9 +142,11 @@ async def text_pieces(response: Any, sdk: ModuleType, reading: Reading,
                               "n_ctx; its log says why)")
         if not reading.whole_at_body_end:
             raise StreamError(f"the stream from {model} ended without {reading.end}: it was cut")
+        if rest := halves.rest():
+            yield rest
     except httpx2.TimeoutException as exc:
         raise sdk.APITimeoutError(request=response.http_request) from exc
-    except httpx2.TransportError as exc:
+    except (httpx2.TransportError, httpx2.DecodingError) as exc:  # (a body its content-encoding does not decode)
         raise sdk.APIConnectionError(message=f"{BROKE_OFF} ({type(exc).__name__}: {exc})"[:300],
                                      request=response.http_request) from exc
     except UnicodeDecodeError as exc:
@@ -148,6 +155,7 @@ async def text_pieces(response: Any, sdk: ModuleType, reading: Reading,
 
 #: an SDK's ``APIConnectionError`` raised after the server answered: it was reachable
 BROKE_OFF = "the connection broke off while the server streamed its answer, after its 200"
+_SURROGATE = re.compile("[\ud800-\udfff]")
 #: what may come before a body's first event or JSON: white space, a byte-order mark
 _BLANK = b" \t\r\n\xef\xbb\xbf"
 #: how long the events after the model's end (the counts, the terminal event) may take to come
@@ -158,8 +166,8 @@ DRAIN_S = 0.1
 UNSURE_TAIL_S = AFTER_END_S - DRAIN_S
 
 
-async def _tail(chunks: AsyncIterator[bytes], parser: EventParser,
-                reading: Reading) -> tuple[list[str | Signal | CallUsage], Exception | None]:
+async def _tail(chunks: AsyncIterator[bytes], parser: EventParser, reading: Reading,
+                halves: Halves) -> tuple[list[str | Signal | CallUsage], Exception | None]:
     """What follows the model's end: the events up to the terminal one (the counts), for at most ``TAIL_S``
     seconds (``UNSURE_TAIL_S`` after an end that may be none, ``Reading.firm``), then the rest of the body for at
     most ``DRAIN_S`` (so that the connection goes back to the pool). The answer is whole already: a connection that
@@ -171,7 +179,7 @@ async def _tail(chunks: AsyncIterator[bytes], parser: EventParser,
     try:
         with anyio.move_on_after(TAIL_S if reading.firm else UNSURE_TAIL_S):
             while reading.whole and not reading.ended:
-                more, error = _joined(parser.feed(await anext(chunks)), reading)
+                more, error = _joined(parser.feed(await anext(chunks)), reading, halves)
                 pieces += more
         if reading.whole:
             with anyio.move_on_after(DRAIN_S):
@@ -185,8 +193,8 @@ async def _tail(chunks: AsyncIterator[bytes], parser: EventParser,
     return pieces, error
 
 
-def _joined(events: list[tuple[str | None, Any]],
-            reading: Reading) -> tuple[list[str | Signal | CallUsage], Exception | None]:
+def _joined(events: list[tuple[str | None, Any]], reading: Reading,
+            halves: Halves) -> tuple[list[str | Signal | CallUsage], Exception | None]:
     """The pieces of ``events``: counts sent ahead, the reasoning they hold (``Thinking``, its characters summed),
     then their text as one piece, up to the first event that raised; and what it raised. Events after the terminal
     one are not read."""
@@ -215,10 +223,32 @@ def _joined(events: list[tuple[str | None, Any]],
             break
     pieces = counts if thinking is None else [*counts, Thinking(thinking)]
     if refused is not None:
-        before = "".join(texts[:refused])
-        return [*pieces, *([before] if before else []), REFUSED, "".join(texts[refused:])], error
-    text = "".join(texts)
+        before = halves.paired("".join(texts[:refused]))
+        return [*pieces, *([before] if before else []), REFUSED, halves.paired("".join(texts[refused:]))], error
+    text = halves.paired("".join(texts))
     return (pieces + [text] if text else pieces), error
+
+
+class Halves:
+    """The halves of a character past U+FFFF that a relay split between events (JSON escapes UTF-16: "\\ud83c",
+    then "\\udf89"; a JavaScript proxy that slices text by its units sends them so), joined; Python keeps them as
+    lone surrogates, which no encoder takes. A half that finds no partner becomes U+FFFD, as a broken byte does."""
+
+    def __init__(self) -> None:
+        self._held = ""  # a first half, at the end of the text so far
+
+    def paired(self, text: str) -> str:
+        text, self._held = self._held + text, ""
+        if not _SURROGATE.search(text):
+            return text
+        if "\ud800" <= text[-1] <= "\udbff":
+            text, self._held = text[:-1], text[-1]
+        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+    def rest(self) -> str:
+        """What is held when the stream ends: a first half whose second never came."""
+        held, self._held = self._held, ""
+        return "\ufffd" if held else ""
 
 
 def malformed(data: Any) -> StreamError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import importlib
 import json
 import math
 from contextlib import asynccontextmanager
@@ -636,6 +637,46 @@ async def test_a_compressed_event_stream_is_decoded_before_it_is_parsed(http):
             result = await sot.generate("Hi?")
     assert result.text == "Keep it dark."
     assert (result.usage.input_tokens, result.usage.output_tokens) == (5, 3)
+
+
+@pytest.mark.parametrize("http", ["httpx", "aiohttp"])
+@pytest.mark.parametrize("model", ["openai:m", "anthropic:m"])
+async def test_a_body_its_content_encoding_does_not_decode_is_the_sdks_connection_error_and_retried(model, http):
+    """A proxy that labels a plain body gzip (probe 164: httpx2's own DecodingError came through, unretried)."""
+    event = sse(WORDS[0], done=False) if model.startswith("openai") else anthropic_sse(text_delta("Keep "))
+    sdk = importlib.import_module(model.partition(":")[0])
+    async with serving(event, f"{EVENT_STREAM}\r\ncontent-encoding: gzip") as (url, _):
+        with pytest.raises(sdk.APIConnectionError, match="DecodingError") as caught:
+            await read(model, url, http=http)
+    assert sotkit.retry.is_retryable(caught.value, create_provider(model, api_key="k").transient_errors)
+
+
+def escaped_events(model: str, *texts: str) -> bytes:
+    """Events of ``texts`` as JSON with ASCII escapes (a character past U+FFFF as its two UTF-16 halves), each text
+    in an event of its own, then the model's end."""
+    if model.startswith("openai"):
+        return b"".join(f'data: {{"choices": [{{"delta": {{"content": {t}}}, "finish_reason": null}}]}}\n\n'.encode()
+                        for t in map(json.dumps, texts)) + sse({"choices": [{"delta": {}, "finish_reason": "stop"}]})
+    return anthropic_sse() + b"".join(f"event: {e}\ndata: {json.dumps(d)}\n\n".encode()
+                                      for e, d in [*map(text_delta, texts), *END_TURN])
+
+
+@pytest.mark.parametrize("model", ["openai:m", "anthropic:m"])
+@pytest.mark.parametrize("texts, text", [
+    # a relay that slices text by UTF-16 units splits a character past U+FFFF (probe 164: the two halves were the
+    # answer's, a text no encoder takes, returned as a success)
+    (["Party \ud83c", "\udf89 time."], "Party \U0001f389 time."),
+    (["Party \ud83c", "", "\udf89"], "Party \U0001f389"),
+    # a half without its partner is U+FFFD, as a broken byte is
+    (["Party \ud83c", " time."], "Party \ufffd time."),
+    (["Party \udf89 time."], "Party \ufffd time."),
+    (["Party \ud83c"], "Party \ufffd"),
+])
+async def test_a_characters_utf16_halves_sent_apart_are_one_character(model, texts, text):
+    async with serving(escaped_events(model, *texts)) as (url, _):
+        *pieces, _ = await read(model, url)
+    assert "".join(pieces) == text
+    "".join(pieces).encode()  # every piece is text that encodes
 
 
 @pytest.mark.parametrize("model", ["openai:m", "anthropic:m"])
