@@ -408,8 +408,12 @@ class Answer:
             began_late = parser.began_late  # its first point(s) may be missing: say so
             if began_late and not (cut or error is not None or ended_early or sketch.disagreed):
                 self._note = f"the skeleton's list began at {parser.first_number}: its first point(s) may be missing"
+            if parser.left_out and not (cut or error is not None or ended_early or sketch.disagreed or began_late):
+                titles = ", ".join(map(repr, parser.left_out[:3])) + (", ..." if len(parser.left_out) > 3 else "")
+                self._note = (f"the skeleton numbered {len(parser.left_out)} list line(s) again or out of order, left "
+                              f"out ({titles}): a point may be missing")
             self.skeleton_truncated = found >= 2 and (sketch.disagreed or cut or error is not None
-                                                      or ended_early is not None or began_late)
+                                                      or ended_early is not None or began_late or bool(parser.left_out))
             if found < 2:
                 tg.cancel_scope.cancel()
         if error is not None and found < 2:

@@ -239,6 +239,11 @@ class SkeletonParser:
         self.first_number: int | None = None
         """A numbered list's first point's number."""
         self._not_points: set[int] = set()  # numbers of list lines before the first point judged no point
+        self._restarted = False  # a list line numbered 1 came after the points: another list (the answer's)
+        self._lazy = False  # every point so far is numbered 1: a Markdown list's lazy numbering ("1.\n1.\n1.")
+        self.left_out: list[str] = []
+        """The titles of list lines that wrote a number again or out of order ("1.\n2.\n2.\n3.", "1.\n3.\n2."), left out:
+        the answer may lack the points they were."""
 
     @property
     def full(self) -> bool:
@@ -315,7 +320,7 @@ class SkeletonParser:
         elif not ended and _may_offer(body):
             return  # "4. Would you ..." may yet become an offer to the user, which is no further point
         elif kind == self._kind and _LETTER.search(title) and self._indent_of(line) < self._indent + 2:
-            self._went_on = kind == "bullet" or number > self._last_number
+            self._went_on = kind == "bullet" or number > self._last_number or number == 1 and self._lazy
 
     def _parse(self, line: str) -> list[SkeletonPoint]:
         """The points of a line (or an inline item). A ``1.`` that ends a lead-in line (``Skeleton: 1. Relax``,
@@ -367,8 +372,13 @@ class SkeletonParser:
             if not title or self._title_key(title) in self._titles or _NUMBERED.match(_at_head_end(body)[2]):
                 self._repeat("earlier points")
                 return None  # a point is written once
-        if kind in _COUNTED and number <= self._last_number:
-            return None  # a repeated number, or a nested / restarted list
+        if kind in _COUNTED and number <= self._last_number and not (number == 1 and self._lazy):
+            # a nested or restarted list, or a number written again: a point rewritten ("2. Sleep well" and "2.
+            # Sleep well again"), or another, left out and said (``left_out``) where it repeats no point
+            self._restarted = self._restarted or number == 1
+            if not self._restarted and not self._repeats_a_point(title, body, loose=True):
+                self.left_out.append(title)
+            return None
         if self._repeats_a_point(title, body, loose=head_repeated or self._drop_subsumed):
             self._repeat("earlier points")
             return None
@@ -389,6 +399,7 @@ class SkeletonParser:
         self._repeated.clear()
         if kind in _COUNTED:
             self._last_number = number  # a line judged no point leaves its number to the next ("1. <topic>")
+            self._lazy = number == 1 and (self._lazy or not self.points)
         if not self.points:
             self._indent = indent
             self.first_number = number if kind in _COUNTED else None

@@ -852,6 +852,18 @@ async def test_a_skeleton_whose_list_begins_past_1_is_flagged():
     assert "began at 2" in result.route_reason
 
 
+async def test_a_skeleton_line_numbered_again_that_is_left_out_is_flagged():
+    # "2. Cut caffeine" after "2. Dim the lights" may be point 2 rewritten: left out, as before, but no longer unsaid
+    # (probe 164: the answer lacked it, skeleton_truncated False)
+    skeleton = "1. Keep a schedule\n2. Dim the lights\n2. Cut caffeine\n3. Walk daily"
+    with FakeLLMServer(sot_responder(skeleton, {1: "Same hour.", 2: "Low light.", 3: "Outdoors."}),
+                       latency=FAST) as server:
+        async with client(server, "openai") as sot:
+            result = await sot.generate("How can I sleep better?")
+    assert result.skeleton == ["Keep a schedule", "Dim the lights", "Walk daily"] and result.skeleton_truncated
+    assert "again or out of order, left out ('Cut caffeine')" in result.route_reason
+
+
 async def test_a_skeleton_whose_first_item_the_parser_drops_is_not_flagged():
     # SmolLM2 opens its skeleton with the question's topic ("1. Sleep better"), which the parser drops as no point;
     # the list did begin at 1, and nothing is missing (the README's main job said its first points may be)

@@ -860,6 +860,27 @@ def test_a_list_that_begins_past_1_is_told_apart_from_lines_judged_no_point(text
     assert [p.title for p in points] == titles and parser.began_late == began_late
 
 
+@pytest.mark.parametrize("step", [1, 5, 1000])
+@pytest.mark.parametrize("text, titles, left_out", [
+    # a Markdown list numbered "1." throughout is read as Markdown numbers it (probe 164: one point, sequential)
+    ("1. Plan ahead\n1. Dim the lights\n1. Cut caffeine", ["Plan ahead", "Dim the lights", "Cut caffeine"], []),
+    ("1) Plan ahead\n1) Dim the lights\n2) Cut caffeine", ["Plan ahead", "Dim the lights", "Cut caffeine"], []),
+    # a number written again or out of order is left out, and said (probes 164, 166: the point was lost unsaid)
+    ("1. Plan ahead\n2. Dim the lights\n2. Cut caffeine\n3. Walk", ["Plan ahead", "Dim the lights", "Walk"],
+     ["Cut caffeine"]),
+    ("1. Plan ahead\n3. Cut caffeine\n2. Dim the lights", ["Plan ahead", "Cut caffeine"], ["Dim the lights"]),
+    # ... but not a line that repeats a point, nor a list begun again after the points, nor a nested one
+    ("1. Plan ahead\n2. Dim the lights\n2. Dim the lights\n3. Walk", ["Plan ahead", "Dim the lights", "Walk"], []),
+    ("1. Plan ahead\n2. Dim the lights\n\nIn short:\n1. Plan early\n2. Dim it", ["Plan ahead", "Dim the lights"],
+     []),
+    ("1. Plan ahead\n  1. Make a list\n  2. Set times\n2. Dim the lights", ["Plan ahead", "Dim the lights"], []),
+])
+def test_a_list_line_numbered_again_is_a_lazy_lists_point_or_left_out_and_said(text, titles, left_out, step):
+    parser = SkeletonParser(10)
+    points = [p for i in range(0, len(text), step) for p in parser.feed(text[i:i + step])] + parser.finish()
+    assert ([p.title for p in points], parser.left_out) == (titles, left_out)
+
+
 @pytest.mark.parametrize("before", ["", "Sure!", "1. Plan ahead", "1. Plan ahead\n2. Sleep"])
 def test_a_skeleton_stuck_on_spaces_is_not_read_again_at_every_piece(monkeypatch, before):
     # 8,000 spaces, one a piece, held the event loop 2 s: the line being written was cut into items again whole at
