@@ -438,6 +438,11 @@ def test_a_numbered_line_in_a_code_block_is_code_not_the_next_point(step):
     ("They last.\nWould you like me to add more?\n3. Unplug: always", "They last."),
     # talk of the point's own subject stays
     ("Sure, LEDs last. Here is the point: they save.", "Sure, LEDs last. Here is the point: they save."),
+    # ... and an acknowledgement whose sentence goes on in lower case is its subject (probe 166: "Sure!" was cut
+    # from a point on ways to say yes)
+    ("Sure! is casual and friendly.", "Sure! is casual and friendly."),
+    ("Of course! implies it was obvious.", "Of course! implies it was obvious."),
+    ("¡Claro! es la forma más común.", "¡Claro! es la forma más común."),
     ("Sure, LEDs last: we continue with point 4 below.\nThey save.",  # a line that says something
      "Sure, LEDs last: we continue with point 4 below.\nThey save."),
     ("Here's how:\nThey last.", "Here's how:\nThey last."),
