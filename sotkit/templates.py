@@ -134,7 +134,7 @@ class Templates:
             path = next((d / f"{name}.jinja" for d in search if (d / f"{name}.jinja").is_file()), None)
             if path is not None:
                 self._add(name, _read(path), str(path))
-        for name, (source, origin) in _read_overrides(overrides).items():
+        for name, (source, origin) in _read_overrides(overrides, local=local).items():
             self._add(name, source, origin)
         for name, (_, origin) in self._templates.items():
             self._check(name, origin)
@@ -197,15 +197,15 @@ class Templates:
             block = unknown_blocks[0]
             raise TemplateError(f"template {origin!r} has an unknown {{% block {block} %}}"
                                 f"{_did_you_mean(block, _BLOCKS)}; the blocks are: {', '.join(_BLOCKS)}")
+        if "user" not in template.blocks:
+            raise TemplateError(f"template {origin!r} has no {{% block user %}}: every template needs one")
+        _check_outside_blocks(parsed, origin)  # (first: a {% set %} there would read as an undefined variable)
         # a variable only a rarely taken branch uses is not reached by _check's sample render: compare names instead
         given = SAMPLE_VARIABLES[name].keys() | self._env.globals.keys() | {"loop"}
         if unknown_names := sorted(self._variables[name] - given):
             unknown, allowed = unknown_names[0], ", ".join(SAMPLE_VARIABLES[name])
             raise TemplateError(f"template {origin!r} uses an undefined variable ({unknown!r} is undefined)"
                                 f"{_did_you_mean(unknown, SAMPLE_VARIABLES[name])}; {name!r} templates get: {allowed}")
-        if "user" not in template.blocks:
-            raise TemplateError(f"template {origin!r} has no {{% block user %}}: every template needs one")
-        _check_outside_blocks(parsed, origin)
         for needed in _REQUIRED[name]:
             if not self._variables[name] & ({needed} if isinstance(needed, str) else set(needed)):
                 written = " or ".join(f"{{{{ {v} }}}}" for v in ((needed,) if isinstance(needed, str) else needed))
@@ -230,6 +230,10 @@ class Templates:
                 allowed = ", ".join(SAMPLE_VARIABLES[name])
                 raise TemplateError(f"template {origin!r} uses an undefined variable ({cause.message}); "
                                     f"{name!r} templates get: {allowed}") from cause
+            if isinstance(cause, jinja2.UndefinedError) and "has no attribute" in (cause.message or "") \
+                    and "point" in SAMPLE_VARIABLES[name]:  # "{{ point.name }}"
+                raise TemplateError(f"template {origin!r} reads a field a point does not have ({cause.message}): a "
+                                    "point (`point`, and each of `points`) has `index` and `title`") from cause
             raise
 
     def _check_sent(self, name: str, origin: str) -> None:
@@ -308,8 +312,10 @@ def _read(path: Path) -> str:
                             "readable") from exc
 
 
-def _read_overrides(overrides: TemplateSource) -> dict[str, tuple[str, str]]:
-    """``{name: (source, origin)}`` from a directory or a mapping of names to sources."""
+def _read_overrides(overrides: TemplateSource, *, local: bool = False) -> dict[str, tuple[str, str]]:
+    """``{name: (source, origin)}`` from a directory or a mapping of names to sources; for a model served
+    in-process (``local``), a directory's ``local/`` variants first, as in ``DEFAULT_PROMPTS`` (a copy of it keeps
+    its prompts for small models)."""
     if overrides is None:
         return {}
     if isinstance(overrides, Mapping):
@@ -317,6 +323,10 @@ def _read_overrides(overrides: TemplateSource) -> dict[str, tuple[str, str]]:
                    if not isinstance(name, str) or not isinstance(source, str)]:
             raise TemplateError(f"templates= maps template names to their Jinja sources, both str; got "
                                 f"{', '.join(bad)}")
+        for name, source in overrides.items():  # a file's path given as its source: "has no {% block user %}"
+            if "{%" not in source and source.strip().endswith(_TEMPLATE_LIKE):
+                raise TemplateError(f"templates={{{name!r}: {shown(source)}}}: a mapping's values are Jinja sources, "
+                                    "not paths; pass the text (Path(...).read_text()), or a directory as templates=")
         return {name.removesuffix(".jinja"): (source, f"<string {name}>") for name, source in overrides.items()}
     if not isinstance(overrides, (str, Path)) or not str(overrides).strip():  # Path("") is the current directory
         raise TemplateError(f"templates={overrides!r}: pass a directory of <name>.jinja files (a str or Path) or a "
@@ -325,6 +335,13 @@ def _read_overrides(overrides: TemplateSource) -> dict[str, tuple[str, str]]:
     if not directory.is_dir():
         raise TemplateError(f"templates={shown(str(overrides))} is not a directory; pass a directory of "
                             "<name>.jinja files or a mapping of template names to sources")
+    found = _read_directory(directory)
+    if local and (directory / "local").is_dir():
+        found |= _read_directory(directory / "local", optional=True)
+    return found
+
+
+def _read_directory(directory: Path, optional: bool = False) -> dict[str, tuple[str, str]]:
     file_names = ", ".join(f"{n}.jinja" for n in SAMPLE_VARIABLES)
     found = {}
     for path in sorted(directory.iterdir()):
@@ -333,10 +350,12 @@ def _read_overrides(overrides: TemplateSource) -> dict[str, tuple[str, str]]:
             continue
         name = path.name[:-len(ending)]
         if path.name != f"{name}.jinja" or name not in SAMPLE_VARIABLES:  # else silently ignored
-            close = difflib.get_close_matches(name.lower(), list(SAMPLE_VARIABLES), n=1)
-            rename = f"; rename it to {close[0]}.jinja" if close else ""
+            # a misspelt name, not another file ("footer.jinja" is no "router.jinja", nor a backup its template)
+            close = difflib.get_close_matches(name.lower(), list(SAMPLE_VARIABLES), n=1, cutoff=0.75)
+            rename = f"; rename it to {close[0]}.jinja" if close and not (directory / f"{close[0]}.jinja").exists() \
+                else "; move it out of the folder (a template is one self-contained file)"
             raise TemplateError(f"{str(path)!r} is not read as a template: templates are named {file_names}{rename}")
         found[name] = (_read(path), str(path))
-    if not found:
+    if not found and not optional:
         raise TemplateError(f"no *.jinja templates in {str(directory)!r}; expected any of {file_names}")
     return found

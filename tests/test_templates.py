@@ -1,4 +1,5 @@
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -44,6 +45,10 @@ def test_strings_override_too():
     ("{% block user %}{{ question }}{% endblock %}\n\n {{ question }}", "text outside its blocks on line 3"),
     ("{% filter upper %}x{% endfilter %}{% block user %}{{ question }}{% endblock %}", "has {% filter %} outside"),
     ("{% set t %}brief{% endset %}{% block user %}{{ question }}{% endblock %}", "has {% set %} outside"),
+    # ... also where a block uses it: it was an "undefined variable" (probe 166)
+    ("{% set tone = 'brief' %}{% block user %}{{ tone }} {{ question }}{% endblock %}", "has {% set %} outside"),
+    ("{% macro hi(q) %}Hi {{ q }}{% endmacro %}{% block user %}{{ hi(question) }}{% endblock %}",
+     "has {% macro %} outside"),
     ("{% block user %}{{ question }}{% endblock %}\n\u200b \u200b\nstray", "text outside its blocks on line 3"),
     ("{% autoescape true %}x{% endautoescape %}{% block user %}{{ question }}{% endblock %}",
      "has a statement outside its blocks on line 1"),
@@ -278,6 +283,10 @@ def test_a_template_that_sends_them_another_way_is_taken(name, source):
      "renders for any value its variables can take (with aspect='diversity', as a call may have it)"),
     ("expand", "{% block user %}{{ question }} {{ points[point.index].title }}{% endblock %}",
      "failed to render: UndefinedError: list object has no element 2; fix the template"),
+    # probe 166: a field a point lacks read as a bare render failure, not naming the point's fields
+    ("expand", "{% block user %}{{ question }} {{ point.name }}{% endblock %}",
+     "reads a field a point does not have ('dict object' has no attribute 'name'): a point (`point`, and each of "
+     "`points`) has `index` and `title`"),
 ])
 def test_a_template_that_fails_for_a_value_a_call_may_have_says_which(name, source, says):
     with pytest.raises(sotkit.TemplateError, match=re.escape(f"template '<string {name}>' {says}")):
@@ -322,7 +331,38 @@ def test_a_directory_of_only_misnamed_templates_names_the_file_not_just_no_templ
         Templates(tmp_path)
     assert str(caught.value) == (f"{str(tmp_path / 'macros.j2')!r} is not read as a template: templates are named "
                                  "skeleton.jinja, expand.jinja, sequential.jinja, router.jinja, "
-                                 "judge_pairwise.jinja, judge_aspect.jinja")  # no close name: none suggested
+                                 "judge_pairwise.jinja, judge_aspect.jinja; move it out of the folder (a template is "
+                                 "one self-contained file)")  # no close name: none suggested
+
+
+@pytest.mark.parametrize("file_name", ["footer.jinja", "expand_old.jinja", "header.jinja"])
+def test_a_helper_or_backup_file_is_not_told_to_take_a_templates_name(tmp_path: Path, file_name):
+    # probe 166: "footer.jinja" was told to become router.jinja, which would have replaced the router's prompt
+    (tmp_path / "expand.jinja").write_text(EXPAND)
+    (tmp_path / file_name).write_text("{% block user %}Thanks!{% endblock %}")
+    with pytest.raises(sotkit.TemplateError, match="move it out of the folder") as caught:
+        Templates(tmp_path)
+    assert "rename" not in str(caught.value)
+
+
+def test_a_copy_of_the_default_prompts_keeps_the_variants_for_models_served_in_process(tmp_path: Path):
+    # probe 166: the copy's expand.jinja (the paper's prompt) replaced the small-model one for local: models, and
+    # its own local/expand.jinja was ignored
+    shutil.copytree(sotkit.DEFAULT_PROMPTS, tmp_path / "prompts")
+    variables = {"question": "How can I sleep better?", "points": [], "point": {"index": 1, "title": "Dim it"}}
+    for local in (False, True):
+        assert Templates(tmp_path / "prompts", local=local).render("expand", **variables) == \
+            Templates(local=local).render("expand", **variables)
+    (tmp_path / "prompts" / "local" / "expand.jinja").write_text(EXPAND)
+    assert Templates(tmp_path / "prompts", local=True).render("expand", **variables).user.startswith("EXPAND-CUSTOM")
+    assert not Templates(tmp_path / "prompts").render("expand", **variables).user.startswith("EXPAND-CUSTOM")
+
+
+def test_a_templates_path_given_as_a_mappings_source_is_refused_saying_so(tmp_path: Path):
+    path = tmp_path / "expand.jinja"
+    path.write_text(EXPAND)
+    with pytest.raises(sotkit.TemplateError, match="a mapping's values are Jinja sources, not paths"):
+        Templates({"expand": str(path)})
 
 
 def test_other_files_in_a_templates_directory_are_left_alone(tmp_path: Path):
