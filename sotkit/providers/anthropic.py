@@ -253,7 +253,10 @@ class _Reading:
                 self.count_inputs(usage)
                 count = usage.get("output_tokens")
                 self.output_tokens = count if is_count(count) else None
-                self.stop_reason = (data.get("delta") or {}).get("stop_reason") or self.stop_reason
+                reason = (data.get("delta") or {}).get("stop_reason")
+                if reason is not None and not isinstance(reason, str):
+                    raise TypeError(f"stop_reason is a {type(reason).__name__}")
+                self.stop_reason = reason or self.stop_reason
             elif event == "message_stop":
                 self.ended = True
             elif event == "error":  # e.g. overloaded_error mid-stream, after the 200 status

@@ -307,7 +307,10 @@ def _chunk(data: Any) -> tuple[str | Signal | None, Any, dict | None, str | None
     if thinking and not text:
         text = Thinking(len(thinking) if isinstance(thinking, str) else 0)
     # (Gemini's OpenAI-compatible beta wrote it "finishReason", with finish_reason null)
-    return text, choice.get("finish_reason") or choice.get("finishReason"), usage, refusal
+    reason = choice.get("finish_reason") or choice.get("finishReason")
+    if reason is not None and not isinstance(reason, str):  # (a number would be taken for an end of some kind)
+        raise TypeError(f"finish_reason is a {type(reason).__name__}")
+    return text, reason, usage, refusal
 
 
 #: Azure OpenAI's hosts, and the client that speaks its API best (not in the CLI, which builds its own clients)

@@ -465,6 +465,20 @@ async def test_an_anthropic_text_that_is_not_a_string_is_not_the_apis():
     assert str(caught.value.__cause__) == "text is a int"  # shown under the error's traceback
 
 
+@pytest.mark.parametrize("model", ["openai:m", "anthropic:m"])
+async def test_a_finish_reason_that_is_no_string_is_not_the_apis(model):
+    # probe 164: finish_reason 7 was taken, the answer truncated with finish_reason an int
+    if model.startswith("openai"):
+        body = sse(*WORDS, {"choices": [{"delta": {}, "finish_reason": 7}]})
+    else:
+        body = anthropic_sse(text_delta("Keep it dark."), ("message_delta", {"type": "message_delta",
+                                                                            "delta": {"stop_reason": 5}}))
+    async with serving(body) as (url, _):
+        with pytest.raises(sotkit.StreamError, match="not the API's") as caught:
+            await read(model, url)
+    assert str(caught.value.__cause__) in ("finish_reason is a int", "stop_reason is a int")
+
+
 @pytest.mark.parametrize("output_tokens", [None, "7", -1], ids=["null", "string", "negative"])
 async def test_anthropic_counts_that_are_no_numbers_are_estimated_not_added(output_tokens):
     end = [("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn"},
