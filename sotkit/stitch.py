@@ -17,6 +17,8 @@ _LINE_WITH_TEXT = re.compile(r"\n(?=[^\n])")  # the start of a later line, once 
 #: a point's text that opens with a block (a code block, a table, a list, a heading) starts on a line of its own
 #: under its item: after "1. Title: " a fence would not open, and its close would open one to the end
 _BLOCK = re.compile(r"```|~~~|\||#{1,6} |[-*+•] |\d{1,3}[.)] ")
+#: the start of a text that may still grow into such a block's opening ("1", "1.", "`"): its header waits for more
+_MAY_OPEN_BLOCK = re.compile(r"`{1,2}|~{1,2}|#{1,6}|[-*+•]|\d{1,3}[.)]?")
 #: Chinese and Japanese (kana, ideographs), and their full-width punctuation a title may end in
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _WIDE_END, _CJK_CHAR = re.compile(f"[{_CJK}？！：）」』】]$"), re.compile(f"[{_CJK}]")
@@ -78,10 +80,12 @@ class Stitcher:
         return events + later
 
     def _later(self, text: str) -> list[TextEvent]:
-        """The text the points after the live one wrote so far, with their headers, as events following ``text``."""
+        """The text the points after the live one wrote so far, with their headers, as events following ``text``
+        (and the live one's, where its header still waits for more of its opening)."""
         events: list[TextEvent] = []
-        for index in sorted(i for i in self._titles if i > self._next and i not in self._skipped and self._buffers[i]):
-            header = point_header(index, self._titles[index], self._buffers[index][0])
+        first = self._next + (self._live_at is not None)
+        for index in sorted(i for i in self._titles if i >= first and i not in self._skipped and self._buffers[i]):
+            header = point_header(index, self._titles[index], "".join(self._buffers[index]))
             events.append(TextEvent(("\n" if text or events else "") + header, index))
             events += [TextEvent(piece, index) for piece in self._buffers[index]]
         return events
@@ -131,9 +135,12 @@ class Stitcher:
             index = self._next
             has_text = bool(self._buffers[index]) or index in self._done
             if index not in self._skipped and has_text:
+                if self._live_at is None and index not in self._done \
+                        and _MAY_OPEN_BLOCK.fullmatch("".join(self._buffers[index])):
+                    break  # (whether the text opens with a list, "1. Pick a bedtime", shows with its next piece)
                 if self._live_at is None:  # the header waits for text, so a point that fails early leaves none
                     self._live_at = len(self.text)
-                    header = point_header(index, self._titles[index], "".join(self._buffers[index][:1]))
+                    header = point_header(index, self._titles[index], "".join(self._buffers[index]))
                     events.append(TextEvent(("\n" if self.text else "") + header, index))
                     self.text += events[-1].text
                     self._body_at = len(self.text)

@@ -239,6 +239,25 @@ def test_a_point_that_opens_with_a_block_starts_it_on_a_line_of_its_own():
     assert texts(events) == s.text
 
 
+def test_a_block_opening_that_streams_in_pieces_still_starts_on_a_line_of_its_own():
+    # the header went out with the first piece, "1.", before the space that makes it a list (probe 166: "1. Keep a
+    # schedule: 1. Pick a bedtime"); a piece that only may open one waits for the next, or for the point's end
+    s = stitcher("Keep a schedule", "Avoid caffeine", "Go", "Rank")
+    events = [e for piece in ("1", ".", " Pick a bedtime\n", "2. Pick a wake time") for e in s.add_text(1, piece)]
+    events += s.finish_point(1)
+    events += s.add_text(2, "`") + s.add_text(2, "``\ncode\n```") + s.finish_point(2)
+    events += s.add_text(3, "-") + s.add_text(3, "5 degrees is cold.") + s.finish_point(3)
+    events += s.add_text(4, "1.") + s.finish_point(4)
+    assert s.text == ("1. Keep a schedule:\n   1. Pick a bedtime\n   2. Pick a wake time\n"
+                      "2. Avoid caffeine:\n   ```\n   code\n   ```\n3. Go: -5 degrees is cold.\n4. Rank: 1.")
+    assert texts(events) == s.text
+    # ... and one that waits when the request ends early is kept
+    s = stitcher("Keep a schedule", "Avoid caffeine")
+    events = s.add_text(1, "1.") + s.add_text(2, "Less coffee.")
+    assert s.settled_text == "1. Keep a schedule: 1.\n2. Avoid caffeine: Less coffee."
+    assert texts(events + s.settle()) == s.text == s.settled_text
+
+
 def test_a_later_point_that_opens_with_a_block_keeps_its_own_line_in_a_partial_answer():
     # a deadline while point 1 streamed: point 2's fence followed "2. Script: " in the settled text (probe 64); a
     # sentence that opens with "> 50%" or "#1" is no block
