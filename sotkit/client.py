@@ -314,8 +314,8 @@ class EventStream:
     ``result().text``, and ends without an error; the block's end waits for the calls to stop. Iterating without
     ``async with`` is refused (a ``ConfigError`` before any call): a loop left with ``break`` would leave the calls
     running, as nothing would close them. Any task may read the next event
-    (``asyncio.wait_for(events.__anext__(), t)`` reads in a task of its own): the request runs in a task group that
-    the ``async with`` block holds, not in the reader. Each event goes to one read; once one read has had the end, any
+    (``asyncio.wait_for(events.__anext__(), t)`` reads in a task of its own): the request starts as the block is
+    entered and runs in a task group that the block holds, not in the reader (its events wait for a reader). Each event goes to one read; once one read has had the end, any
     further read is a ``ConfigError`` (a stream is one request), so tasks that share a stream should share its end
     too.
     """
@@ -330,7 +330,7 @@ class EventStream:
         # own timeout loses nothing (a memory stream can hand an item to a reader that is then cancelled).
         self._events: deque[Event] = deque()
         self._arrived: anyio.Event | None = None
-        self._started = self._stopped = False  # the request was started; it ended, or aclose() stopped it
+        self._stopped = False  # the request ended, or aclose() stopped it
         self._error: Exception | None = None  # the request's failure, raised after the events before it
         self._halted = False  # aclose() ended the running request: its error is the reader's own doing
         self._entered = self._closed = False  # ``_closed``: the end was reported, or the block left
@@ -353,12 +353,6 @@ class EventStream:
                               "async for event in events: ...` (leaving the block closes every call)")
         if self._closed:
             raise ConfigError(_STREAM_CLOSED)
-        if not self._started:  # the first read starts the request
-            if self._client_closed():
-                raise ConfigError(_CLIENT_CLOSED)
-            self._started = True
-            assert self._tasks is not None
-            self._tasks.start_soon(self._produce)
         while not self._events:
             if self._stopped:  # the request ended (or aclose() stopped it) and every event was read
                 self._closed = True
@@ -415,10 +409,13 @@ class EventStream:
     async def __aenter__(self) -> Self:
         if self._closed or self._entered:
             raise ConfigError(_STREAM_CLOSED if self._closed else "this stream is open already: enter a stream once")
+        if self._client_closed():
+            raise ConfigError(_CLIENT_CLOSED)
         self._entered = True
         self._request = anyio.CancelScope()  # made here: a scope needs the running event loop
         self._tasks = anyio.create_task_group()
         await self._tasks.__aenter__()
+        self._tasks.start_soon(self._produce)  # with the block, as the SDKs' streams start, not at the first read
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:

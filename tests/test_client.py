@@ -140,6 +140,19 @@ async def test_a_lone_surrogate_in_the_context_is_refused_where_it_is_given_sayi
         assert len(server.requests) == 1 and text in server.requests[0].user
 
 
+async def test_a_stream_starts_its_request_as_its_block_is_entered_not_at_the_first_read():
+    # probe 165: a handler that entered the stream, then sent its headers, added that wait to the answer's (the SDKs'
+    # own streams send the request on entering)
+    with FakeLLMServer("Hi.") as server:
+        async with sotkit.SoT("openai:m", api_key="k", base_url=server.openai_base_url, mode="sequential") as sot:
+            async with sot.stream("Hi?") as events:
+                with anyio.fail_after(10):
+                    while not server.requests:  # nothing read yet
+                        await anyio.sleep(0.01)
+                assert [e.type async for e in events][-1] == "done"
+    assert len(server.requests) == 1
+
+
 async def test_a_closed_client_and_a_finished_stream_refuse_more_requests():
     with FakeLLMServer("Hi.") as server:
         async with sotkit.SoT("openai:m", api_key="k", base_url=server.openai_base_url, mode="sequential") as sot:
