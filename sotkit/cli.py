@@ -365,8 +365,11 @@ async def _ask(args: argparse.Namespace, so_far: _SoFar) -> int:
                 and os.environ.get(variable, "").rstrip("/") != args.base_url.rstrip("/"):  # (probe 131)
             where = shown_url(os.environ.get(variable) or "") or "unset: its own API"
             _note(f"--fallback {args.fallback} goes to ${variable} ({where}), not to --base-url, which is --model's")
+        # (stdin read off the loop: Ctrl-C while a question is still coming stops it before any request begins, where
+        # the blocking read went on to the stream's end, and its half was asked)
+        question = await anyio.to_thread.run_sync(_question, args.question, abandon_on_cancel=True)
         so_far.events = events = await stack.enter_async_context(
-            sot.stream(_question(args.question), mode=args.mode, deadline=args.deadline, **per_request))
+            sot.stream(question, mode=args.mode, deadline=args.deadline, **per_request))
         result = await _read(events, so_far if live else None)
     so_far.events = None  # a stop from here on cuts the printing of the whole answer, which is not to be printed again
     _show(result, args.json, so_far.shown)

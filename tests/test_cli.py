@@ -319,6 +319,41 @@ def stopped_mid_answer(server: FakeLLMServer, stop: Callable[[subprocess.Popen],
 SLOW_WORDS = " ".join(f"w{i}" for i in range(300))  # 15 s at 20 tokens a second: a stop comes long before the end
 
 
+@pytest.mark.skipif(not os.path.exists(f"/proc/{os.getpid()}/syscall"), reason="reads /proc/PID/task/*/syscall")
+def test_ctrl_c_while_the_question_still_comes_on_stdin_asks_nothing():
+    # probe 165: the blocking read went on to stdin's end, and half a question was routed and asked
+    import signal
+    import time
+
+    with FakeLLMServer("Hi.") as server:
+        for extra in ((), ("--json",)):
+            process = subprocess.Popen(
+                [sys.executable, "-m", "sotkit.cli", "ask", "-", "--model", "openai:m", "--base-url",
+                 server.openai_base_url, *extra], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, env={**os.environ, "OPENAI_API_KEY": "k"},
+                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+            process.stdin.write(b"How can I ")
+            process.stdin.flush()
+            deadline = time.monotonic() + 60
+            while not any(_reads_stdin(process.pid, task) for task in os.listdir(f"/proc/{process.pid}/task")):
+                assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+                time.sleep(0.02)
+            process.send_signal(signal.SIGINT)
+            out, err = (data.decode() for data in process.communicate(timeout=60))
+            assert process.returncode == 130 and "interrupted" in err and "Traceback" not in err, err
+            assert json.loads(out) == {"error": "interrupted", "type": "KeyboardInterrupt"} if extra else not out.strip()
+    assert server.requests == []
+
+
+def _reads_stdin(pid: int, task: str) -> bool:
+    """Is the thread in a read() of file descriptor 0 (x86-64's and arm64's syscall numbers)?"""
+    with contextlib.suppress(OSError):
+        with open(f"/proc/{pid}/task/{task}/syscall") as f:
+            call = f.read().split()
+        return len(call) > 1 and call[0] in ("0", "63") and int(call[1], 16) == 0
+    return False
+
+
 def test_ctrl_c_on_ask_into_a_pipe_prints_the_answer_so_far_and_exits_130():
     import json
     import signal
