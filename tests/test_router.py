@@ -1334,7 +1334,9 @@ def test_cli_eval_of_the_llm_router_counts_the_decisions_that_fell_back(
     ("A list is not suitable; answer in prose.", ("C", "wording")),
     ("A list of independent points would not fit; a single answer is best.", ("C", "wording")),
     ("A numbered list would not work: each step depends on the one before.", ("B", "wording")),
-    ("A recipe's steps are sequential.", ("B", "wording")),
+    # "sequential", sotkit's word for B and C alike: no list of dependent points (probe 165's reason said one)
+    ("A recipe's steps are sequential.", ("not A", "wording")),
+    ("Sequential answer here.", ("not A", "wording")),
     ("A list of tips fits here, as each one can be read independently.", ("A", "wording")),
     ("Good question. A list of independent ways to save energy.", ("A", "wording")),
     ("A Python function that reverses a list:\n\ndef rev(xs):\n    return xs[::-1]", None),

@@ -50,8 +50,10 @@ _WORDS: list[tuple[Choice, re.Pattern[str]]] = [
     ("C", re.compile(r"\b(?:not (?:a |as a )?list|no list|not organi[sz]e|without (?:a )?list|not in (?:a )?list|"
                      r"paragraph|prose|single answer)\b", re.IGNORECASE)),
     ("B", re.compile(r"\b(?:dependent|depend on|depends on|not independent|cannot be answered independently|"
-                     r"refer(?:ring)? to (?:the )?previous|sequential|in order)\b", re.IGNORECASE)),
+                     r"refer(?:ring)? to (?:the )?previous|in order)\b", re.IGNORECASE)),
     ("A", re.compile(r"\b(?:independent(?:ly)?|list of (?:points|perspectives))\b", re.IGNORECASE)),
+    # sotkit's own word for B and C alike ("Sequential answer here."), no list of dependent points
+    ("not A", re.compile(r"\bsequential(?:ly)?\b", re.IGNORECASE)),
 ]
 
 
