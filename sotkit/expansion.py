@@ -93,7 +93,7 @@ class ExpansionFilter:
                  other_titles: Sequence[str] = (), earlier_titles: Sequence[str] = (),
                  instructions: Instructions | None = None, question: str = "", continues: str = "",
                  most_points: int | None = None, count_known: bool = False) -> None:
-        self._index = index
+        self._index, self._title = index, title.casefold()
         self._header = OwnHeader(index, title, continues) if strip_header else None
         self._after_title = bool(self._header and self._header.after_title)
         # the question's content words, to drop an opening clause that only restates it (None: checked)
@@ -182,6 +182,7 @@ class ExpansionFilter:
             if (start := self._after_header(text, 0, final, cut)) is None:
                 return ""
             self._body_start = start
+            self._others.first_item_was_header = self._item_one_runs_on(text, start)
         if self._meta_opening:
             talk = functools.partial(talk_opening, header_follows=self._header_follows)
             if (meta := self._skip_opening(text, talk, final)) is None:
@@ -200,6 +201,7 @@ class ExpansionFilter:
         if self._header_next:
             if (start := self._after_header(text, self._body_start, final, cut)) is None:
                 return ""
+            self._others.first_item_was_header = self._item_one_runs_on(text, start, self._body_start)
             self._body_start, self._header_next = start, False
         if self._asked is not None:
             if (restated := self._skip_opening(text, self._restated_opening, final)) is None:
@@ -264,10 +266,13 @@ class ExpansionFilter:
                or (self._whole_sentences and not at and (m := _FIRST_BULLET.match(rest)) and m.end()) or 0)
         if end == UNDECIDED or end and end == len(rest) and not final:
             return None  # the header's close may be still to come: "**2. Title:" before its "**"
-        if end and self._index == 1 and header_number(rest) is not None:
-            # "1. Research the company website\n2. Read recent news": a "2." after it goes on with its list
-            self._others.header_was_first_item = True
         return at + end
+
+    def _item_one_runs_on(self, text: str, start: int, at: int = 0) -> bool:
+        """Was the header restated at ``at`` (the body starting at ``start``) point 1's number alone, its title running
+        into a sentence: the first item of the point's own list ("1. Research the company website\n2. Read ...")?"""
+        return self._index == 1 and start > at and header_number(text[at:start]) is not None \
+            and text[start:].lstrip().casefold().startswith(self._title)
 
     def _header_follows(self, text: str, final: bool) -> bool | None:
         """Does the text open with the point's own restated header, or the skeleton written again (None: not yet

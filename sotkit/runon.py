@@ -26,6 +26,8 @@ from .skeleton import INVISIBLE
 # The most white space read before a line's number, title or code fence: a longer run is none's (searched again at
 # every piece while it grew, a run of 80,000 spaces held the event loop a second a piece)
 _INDENT = 16
+# the most text held back while an item that opens with an earlier point's title waits for the list's next line
+_HOLD = 300
 _LINE_START = rf"\n[ \t{INVISIBLE}]{{0,{_INDENT}}}"
 _ITEM_MARK = (rf"{_LINE_START}(?:\*\*|#+\s*)?(?:(?P<n>\d+(?=[.)．）、])|{CJK_NUMBER}(?=、)|[①-⑳])[.)．）、]?(?:\*\*)?"
               rf"|[(（](?P<other>\d+|{CJK_NUMBER})[)）]|step\s+(?P<step>\d+)\s*:"  # "**3.**"
@@ -121,7 +123,7 @@ class OtherPoints:
         self._longest = 0
         self._checked, self._checked_origin = 0, None  # where run_on reads on from, for text from which origin
         self._own_items: list[int] = []  # where the items of the point's own numbered list start, in that text
-        self.header_was_first_item = False  # the restated header stripped was numbered 1: its list's first item
+        self.first_item_was_header = False  # the reply's restated "1." header was its own list's first item
         self._titled: list[int] = []  # those of them that open with a title, this point's or an earlier one's
         for title in titles:
             self.add(title)
@@ -225,7 +227,7 @@ class OtherPoints:
         point's own list (numbered from 1, the first perhaps the reply's first line) is the point's, unless it
         opens with another point's title (the skeleton written again; ``_another_point``): in one paragraph
         (``bullets``), none is."""
-        if not self._own_items and (_OWN_FIRST.match(text) or self.header_was_first_item) and not self._bullets:
+        if not self._own_items and (_OWN_FIRST.match(text) or self.first_item_was_header) and not self._bullets:
             self._own_items.append(-1)  # the reply opened with its list (a first line naming a point ends it whole)
         for m in _NEXT_ITEM.finditer(text + "\n" if final else text, at):  # the end is a line's
             if not outside_code(fences, m.start()):
@@ -264,10 +266,16 @@ class OtherPoints:
                 if (recap := self._recap(text, m.start(), line, another, number, bool(ended) or final)) is None:
                     return None, m.start()
                 if not recap:
-                    # an earlier point's title at its number, alone, may open an item of the point's own ("Do it
-                    # in this order:\n1. Research the company values first\n2. Write ..."): the next item tells
-                    again = self._numbers[another] > self._index or self._titled \
-                        or self._next_item_titled(text, m.end(), fences, final)
+                    # an earlier point's title that runs into a sentence at its number may open an item of the
+                    # point's own ("Do it in this order:\n1. Research the company values first\n2. Write ..."):
+                    # the list's next line tells; as a header ("1. Research the company: ...") it is the skeleton
+                    # again
+                    after = line[len(another):]
+                    own = self._numbers[another] < self._index and not self._titled
+                    if own and not after and not (ended or final):
+                        return None, m.start()  # whether the title runs into a sentence is still to be seen
+                    again = not own or not _runs_into_sentence(after) \
+                        or self._next_item_titled(text, m.start(), number_value(number), fences, final)
                     if again is None:
                         return None, m.start()
                     if again:
@@ -279,19 +287,33 @@ class OtherPoints:
             self._own_items.append(m.start())
         return None, len(text)
 
-    def _next_item_titled(self, text: str, at: int, fences: list[int], final: bool) -> bool | None:
-        """Does the next numbered line after the line at ``at`` open with a point's title (this one's too): the
-        skeleton written again goes on? None while it may still come, or still grow into one."""
-        line_end = text.find("\n", at)
-        for m in _NEXT_ITEM.finditer(text + "\n" if final else text, max(line_end, 0)) if line_end >= 0 else ():
-            if not outside_code(fences, m.start()):
-                continue
-            written, ended, _ = text[m.end():].partition("\n")
-            line, titles = written.strip(" *:").casefold(), (self._own_title, *self.titles)
-            if any(line.startswith(title) for title in titles):
+    def _next_item_titled(self, text: str, at: int, number: int, fences: list[int], final: bool) -> bool | None:
+        """Does the list whose item numbered ``number`` is the line at ``at`` go on with the next number opening
+        with a point's title (this one's too): the skeleton written again? The first line after it at its indent or
+        less tells (blank lines and its sub-items aside); prose, or another number, says not. None while that line
+        may still come, or grow into one: for ``_HOLD`` characters at most (the text is held back meanwhile)."""
+        indent, line_end = _indent(text, at + 1), text.find("\n", at + 1)
+        while line_end >= 0:
+            start = line_end + 1
+            line_end = text.find("\n", start)
+            line = text[start:] if line_end < 0 else text[start:line_end]
+            if not line.strip() or _indent(text, start) > indent or not outside_code(fences, start):
+                continue  # (a blank line still being written is read again with its first character)
+            item = _NEW_ITEM.match("\n" + line)
+            if item is None:
+                if not final and line_end < 0 and _PARTIAL_ITEM.match("\n" + line):
+                    break  # "2" may yet be "2. Use LED bulbs"
+                return False
+            if item["n"] is None or number_value(item["n"]) != number + 1:
+                return False
+            said = (_after_number(line) or "").strip(" *:").casefold()
+            titles = (self._own_title, *self.titles)
+            if any(said.startswith(title) for title in titles):
                 return True
-            return None if not (ended or final) and any(title.startswith(line) for title in titles) else False
-        return False if final else None
+            if final or line_end >= 0 or not any(title.startswith(said) for title in titles):
+                return False
+            break
+        return False if final or len(text) - at > _HOLD else None
 
     def _names_another(self, lead: str) -> bool:
         """Does a lead-in name another point, by its number or its title ("Now for point 3:", "Avoid late caffeine
@@ -437,6 +459,18 @@ class OtherPoints:
 def _words_of(text: str) -> str:
     """The text's words, one space around each (so that a phrase's are found in it word for word)."""
     return f" {_NOT_WORD.sub(' ', text).strip()} "
+
+
+def _runs_into_sentence(after: str) -> bool:
+    """Does the text after a title on its line go on with the title's sentence ("... values first"; "...文化后", with
+    no space in Chinese), not with a separator or the line's end?"""
+    return (after[1:2] if after[:1] == " " else after[:1]).isalnum()
+
+
+def _indent(text: str, start: int) -> int:
+    """The spaces and tabs that the line starting at ``start`` opens with (more than ``_INDENT``: ``_INDENT + 1``)."""
+    head = text[start:start + _INDENT + 1]
+    return len(head) - len(head.lstrip(" \t"))
 
 
 def _breaks_off(line: str) -> bool:

@@ -356,6 +356,8 @@ class SkeletonParser:
                 self._look_past_full(line, ended=True)
             return None
         kind, number, title, body = _classify(line)
+        if kind is None and self._lazy and _LETTER.search(line) and self._indent_of(line) <= self._indent:
+            self._lazy = False  # a paragraph ends a Markdown list: a "1." after it begins another ("In short:")
         if kind is None or (self._kind is not None and kind != self._kind):
             return None  # no list item
         if not _names(title, number):
@@ -372,11 +374,14 @@ class SkeletonParser:
             if not title or self._title_key(title) in self._titles or _NUMBERED.match(_at_head_end(body)[2]):
                 self._repeat("earlier points")
                 return None  # a point is written once
+        if self._restarted and kind in _COUNTED:
+            return None  # a list begun again after the points ("In short:\n1. ...\n2. ..."): none of its items
         if kind in _COUNTED and number <= self._last_number and not (number == 1 and self._lazy):
             # a nested or restarted list, or a number written again: a point rewritten ("2. Sleep well" and "2.
             # Sleep well again"), or another, left out and said (``left_out``) where it repeats no point
-            self._restarted = self._restarted or number == 1
-            if not self._restarted and not self._repeats_a_point(title, body, loose=True):
+            self._restarted = self._restarted or number == 1 and kind == "numbered"  # ("I." may be a pronoun)
+            if not (self._restarted or title[:1].islower() or self._repeats_a_point(title, body, loose=True)
+                    or any(self._title_key(title)[:len(t)] == t for t in self._titles)):  # "2. Dim the lights: ..."
                 self.left_out.append(title)
             return None
         if self._repeats_a_point(title, body, loose=head_repeated or self._drop_subsumed):

@@ -874,6 +874,14 @@ def test_a_list_that_begins_past_1_is_told_apart_from_lines_judged_no_point(text
     ("1. Plan ahead\n2. Dim the lights\n\nIn short:\n1. Plan early\n2. Dim it", ["Plan ahead", "Dim the lights"],
      []),
     ("1. Plan ahead\n  1. Make a list\n  2. Set times\n2. Dim the lights", ["Plan ahead", "Dim the lights"], []),
+    # ... nor a line that expands a point, or goes on in lower case (review 167)
+    ("1. Plan ahead\n2. Dim the lights\n\n2. Dim the lights: warm bulbs.", ["Plan ahead", "Dim the lights"], []),
+    ("1. Plan ahead\n2. Dim the lights\n\nNote:\n2. is the key one", ["Plan ahead", "Dim the lights"], []),
+    # a paragraph ends a lazy list, and no list begun again after it adds points (review 167)
+    ("1. Plan ahead\nThis matters because:\n1. Stress drops\n1. Sleep improves", ["Plan ahead"], []),
+    ("1. Plan ahead\n1. Dim the lights\n\nIn short:\n1. Plan\n2. Dim\n3. Rest", ["Plan ahead", "Dim the lights"],
+     []),
+    ("1. Plan ahead\n\nFor example:\n1. Make a list\n2. Set times", ["Plan ahead"], []),
 ])
 def test_a_list_line_numbered_again_is_a_lazy_lists_point_or_left_out_and_said(text, titles, left_out, step):
     parser = SkeletonParser(10)
