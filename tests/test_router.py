@@ -121,6 +121,7 @@ def test_decision_rejects_unknown_mode_and_out_of_range_confidence() -> None:
     ("Escreva uma carta de demissão educada.", "writing"),
     ("Scrivi una poesia sull'autunno.", "writing"),
     ("Schreib einen kurzen Brief an meine Nachbarin.", "writing"),
+    ("¿Qué ventajas tiene la bici? Para mi hermano, escribe una canción sobre ellas.", "writing"),
     ("Quelles sont les étapes pour démontrer que la suite converge ?", "proof"),
     ("¿Puedes demostrar el teorema de Fermat para n = 3?", "proof"),
     ("Beweise, dass es unendlich viele Primzahlen gibt.", "proof"),
@@ -171,6 +172,16 @@ def test_guards_send_each_kind_of_one_piece_answer_to_sequential(question: str, 
     "Welche Tipps gibt es, um ein Gedicht zu schreiben?",
     "Quais são as melhores dicas para escrever uma redação?",
     "¿Cuáles son los beneficios de escribir a mano?",
+    # ... and words those guards share with English or with everyday use (review 168: each went sequential)
+    "How can managers demonstrate trust in their team?",
+    "What are the best tools for redacting documents?",
+    "What are the pros and cons of Scrivener for novelists?",
+    "¿Cuáles son las mejores formas de demostrar gratitud?",
+    "Quels sont les avantages d'une démonstration en magasin ?",
+    "¿Cuáles son los beneficios de crear un programa de lectura en la escuela?",
+    "Quels sont les avantages de créer un code de conduite ?",
+    "¿Cuáles son las mejores prácticas para escribir código limpio?",
+    "En tu opinión, ¿cuáles son los beneficios de escribir a mano?",
 ])
 def test_guards_leave_list_shaped_questions_to_the_classifier(question: str) -> None:
     assert guard(question) is None

@@ -122,28 +122,35 @@ _NOT_EVALUATIVE = (r"(?!(?:bueno|buena|mejor|lo|importante|útil|bon|bonne|meill
                    r"buono|buona|meglio|gut|besser|wichtig|das beste|die beste|der beste)\b)")
 
 # The guards' requests in Spanish, French, Portuguese, Italian and German, whose list questions the classifier
-# reads ("¿Cuáles son ...? Escribe un poema." went to SoT on the question before it): a verb of writing or making,
-# any form ("écris", "escriba", "schreibe"; not one English spells, "create", "code"), and what it makes
-_WRITE_INTL = r"(?:écri\w*|rédig\w*|escr[ií]b\w*|reda[cá]t\w*|escrev\w*|redij\w*|redig\w*|scriv\w*|schreib\w*|verfass\w*)"
-_MAKE_INTL = (rf"(?:{_WRITE_INTL}|cré\w*|implément\w*|génèr\w*|génér\w*|développ\w*|crea|crear|creare|cree|crie|"
-              r"criar?|implementa|implemente|implementar|implementare|genera|genere|generar|generare|gere|gerar|"
-              r"desarroll\w*|desenvolv\w*|svilupp\w*|erstell\w*|implementier\w*|programmier\w*|entwickl\w*)")
+# reads ("¿Cuáles son ...? Escribe un poema." went to SoT on the question before it): a sentence that opens with a
+# verb of writing or making in the imperative ("Écrivez", "Escribe", "Schreib mir"; the infinitive, "los beneficios
+# de escribir cartas", asks about writing, and a stem would read English too: "redacting", "Scrivener", "demonstrate")
+_WRITE_INTL = (r"(?:écri(?:s|vez)(?:-moi)?|rédige[sz]?(?:-moi)?|escrib[ae]|escríb[ae]me|redact[ae]|redáct[ae]me|"
+               r"escrev[ae](?:-me)?|redij[ae]|redige|scriv[ia]|scrivimi|componi|schreib(?:e|en sie)?|"
+               r"verfass(?:e|en sie)?)")
+_MAKE_INTL = (rf"(?:{_WRITE_INTL}|crée[sz]?(?:-moi)?|créez|implémente[sz]?|génère[sz]?|générez|développe[sz]?|crea|"
+              r"créame|creami|crie|implementa|implemente|genera|genere|gere|desarrolla|desarrolle|desenvolva|"
+              r"sviluppa|erstelle?|implementiere|programmiere|entwickle)")
 _CODE_INTL = (r"(?:programme|programa|programma|programm|script|skript|código|codice|code|fonction|función|funcion|"
               r"função|funzione|funktion|requête|consulta|algorithme|algoritmo|algorithmus)")
 _WRITING_INTL = (r"(?:lettre|courriel|e-?mail|histoire|nouvelle|conte|poème|essai|dissertation|discours|chanson|"
                  r"carta|correo|historia|cuento|relato|poema|ensayo|discurso|canción|cancion|história|conto|ensaio|"
                  r"canção|redação|lettera|storia|racconto|poesia|saggio|tema|discorso|canzone|brief|geschichte|"
                  r"gedicht|aufsatz|essay|rede|lied)")
-# how, why or what ("Comment écrire une lettre ?", "¿Qué debe tener un ensayo?"): advice on a piece, not the piece
+# a sentence that asks how, why or what, in those languages or English ("Comment rédigez-vous ...?"): advice
 _ASKS_HOW_INTL = (r"(?:¿\s*)?(?:comment|pourquoi|quel(?:le)?s?|que|qu['’]|cómo|como|por ?qué|porque|qué|cuál(?:es)?|"
-                  r"cuales?|come|perché|quali?|che|wie|warum|was|welche[rsnm]?|o que|qual|quais)\b")
-# tips or a way to write it asked for before the verb ("Donne-moi des conseils pour écrire une lettre")
-_NO_ADVICE_INTL = (r"(?:(?!\b(?:conseils?|astuces?|consejos?|trucos?|dicas?|consigli|tipps?|ratschläge|façons?|"
-                   r"manières?|maneras?|formas?|maneiras?|modi|comment|cómo|como|come|wie|pour|para|per|um)\b)[^\n])*?")
-# a proof ("démontrer que", "demostrar el teorema", "Beweise, dass")
-_PROOF_INTL = (r"\b(?:démontr|demostr|demonstr|dimostr)\w*\s+(?:que|che|el|le|la|o|a|il|lo|l['’])\b|"
-               r"\b(?:prouve[rz]?|probar|pruebe|provar|prove|provare|beweis\w*)\s*,?\s*(?:que|che|dass)\b|"
-               r"\b(?:démonstration|demostración|demonstração|dimostrazione|beweis)\b")
+                  r"cuales?|come|perché|quali?|che|wie|warum|was|welche[rsnm]?|o que|qual|quais|how|what|which|why|"
+                  r"who|where|when)\b")
+# tips asked for before the verb ("Donne-moi des conseils, puis écris ...")
+_NO_ADVICE_INTL = (r"(?:(?!\b(?:conseils?|astuces?|consejos?|trucos?|dicas?|consigli|tipps?|ratschläge)\b)[^\n])*?")
+_ASKED_INTL = rf"^(?!{_ASKS_HOW_INTL}){_NO_ADVICE_INTL}"
+# a proof: "démontrer que", "demostrar el teorema", "Beweise, dass" (not "demostrar el amor", "demonstrate a mindset")
+_THEOREM_INTL = (r"(?:teorema|théorème|lema|lemme|lemma|fórmula|formule|formula|identidad|identité|identità|"
+                 r"desigualdad|inégalité|disuguaglianza|conjetura|conjecture|congettura|proposición|proposition)")
+_PROOF_INTL = (r"\b(?:démontr|demostr|dimostr)\w*\s*,?\s*(?:que|che)\b|"
+               r"\bdemonstr(?:ar|e|em)\s+que\b|"
+               rf"\b(?:démontr|demostr|dimostr|demonstr)\w*\s+(?:el|le|la|o|a|il|lo|l['’])\s*{_THEOREM_INTL}\b|"
+               r"\b(?:prouve[rz]?|probar|pruebe|provar|provare|beweisen?|beweise|beweist)\s*,?\s*(?:que|che|dass)\b")
 _SHORT_INTL = (r"\b(?:en une (?:phrase|ligne)|en un (?:seul )?mot|en quelques mots|oui ou non|en una (?:sola )?(?:frase|"
                r"oración|palabra|línea)|en pocas palabras|sí o no|em uma (?:frase|palavra|linha)|numa (?:frase|palavra|"
                r"linha)|em poucas palavras|sim ou não|in una (?:frase|parola|riga)|in poche parole|sì o no|"
@@ -211,8 +218,9 @@ GUARDS = [
           rf"\bthis (?:line|piece|snippet|bit) of (?:code|{_LANGUAGES})\b", r"\bone-liner\b",
           rf"\b(?:write|implement|create|generate|give me|show me)\b[^.?!\n]{{0,100}}?\b(?:function|program|script|"
           rf"class|method|query|regex|component|unit tests?|code)\b(?! review)",
-          rf"\b{_MAKE_INTL}\b[^.?!\n]{{0,60}}?\b{_CODE_INTL}s?\b",
-          rf"\b{_MAKE_INTL}\b[^.?!\n]{{0,80}}\b(?:en|in|em|con|avec|mit|usando|utilisant) {_LANGUAGES}(?![\w+#])"),
+          rf"{_ASKED_INTL}\b{_MAKE_INTL}\b[^.?!\n]{{0,60}}?\b{_CODE_INTL}s?\b",
+          rf"{_ASKED_INTL}\b{_MAKE_INTL}\b[^.?!\n]{{0,80}}\b(?:en|in|em|con|avec|mit|usando|utilisant) {_LANGUAGES}"
+          r"(?![\w+#])"),
     _rule("sequential", 0.9, "asks for a proof or derivation",
           r"\b(?:prove|proof|show that|demonstrate that|derive|derivation)\b", _PROOF_INTL),
     _rule("sequential", 0.9, "asks for a computation",
@@ -242,7 +250,7 @@ GUARDS = [
           r"^(?!(?:how|what|which|why)\b)[^\n]*?\b(?:create|prepare|give me|tell me|come up with|make up)\b"
           r"(?:\s+\S+){0,4}?\s+(?:(?:short )?story|poem|joke|riddle|song|slogan|speech|toast|limerick|haiku|"
           r"tagline|jingle)s?\b",
-          rf"^(?!{_ASKS_HOW_INTL}){_NO_ADVICE_INTL}\b{_WRITE_INTL}\b(?:\s+\S+){{0,4}}?\s+{_WRITING_INTL}s?\b",
+          rf"{_ASKED_INTL}\b{_WRITE_INTL}\b(?:\s+\S+){{0,4}}?\s+{_WRITING_INTL}s?\b",
           # a plan, schedule or itinerary is one piece whose parts fit together ("ways to make my routine less
           # rushed" asks for advice on one instead)
           rf"^(?!(?:how|what|which|why)\b){_NO_ADVICE_ASKED}\b(?:write|create|make|"
