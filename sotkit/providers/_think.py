@@ -34,11 +34,11 @@ FINAL, ENDS = "<|channel|>final<|message|>", ("<|return|>", "<|end|>")
 END = re.compile("|".join(map(re.escape, ENDS)))
 # harmony without its special tokens' text: "analysis" runs into the reasoning's first word ("analysisThe user")
 BARE_OPEN, BARE_OPENING, BARE_CLOSE = re.compile("analysis[A-Z]"), "analysis", "assistantfinal"
-# A close that ends reasoning the template opened: at a line's start, or right after the reasoning's last word
-# ("...\n</think>\n\n", "Hmm.</think>Keep"), not one an answer names ("the `</think>` tag", "split('</think>')",
-# "the </think> tag"); read in the text's last _TAIL characters and the next piece's
-BARE_THINK_CLOSE = re.compile(r"\n[ \t]*</think>|(?<=[^\s`'\"(\[{<>=,])</think>")
-_TAIL = 16
+# A close that ends reasoning the template opened: at a line's start outside a code block ("...\n</think>\n\n"), or
+# right after the reasoning's last word or stop ("Hmm.</think>Keep"); not one an answer names ("the `</think>` tag",
+# "**</think>**", "split('</think>')", "the </think> tag", a line of a fenced example)
+_CLOSE_IN_LINE = re.compile(r"(?<=[\w.!?)\]])</think>")
+_FENCES = ("```", "~~~")
 # a block's close, and the state after it
 BLOCKS = {"thinking": (CLOSE, "after"), "channels": (FINAL, "final"), "bare": (BARE_CLOSE, "final")}
 REASONING_AS_TEXT = ("the server sent a reasoning model's reasoning as the answer's text (it ended at a </think> that "
@@ -59,20 +59,15 @@ class ThinkTags:
         # before the final channel), "bare" (harmony without its tokens, before "assistantfinal"), "final"
         self._state = "start"
         self._held = ""
-        self._tail: str | None = None  # the text's end, watched for a bare </think> (None: not watched)
+        self._watched = False  # the text is watched for a bare </think> (until an <think> shows it writes the tags)
+        self._head = self._tail = ""  # the line being written: its first characters after its indent, its last
+        self._fenced = False  # inside a code block
 
     def feed(self, text: str) -> str | Signal:
         came = len(text)  # characters of this piece: of reasoning, where it goes into a block
         if self._state == "text":
-            if self._tail is not None:
-                window = self._tail + text
-                opened, close = window.find(OPEN), BARE_THINK_CLOSE.search(window)
-                if close and not 0 <= opened < close.start():  # the first tag decides, whatever the pieces
-                    raise StreamError(REASONING_AS_TEXT, status_code=400, no_answer=True)
-                if opened >= 0:  # the text writes the tags themselves ("wrap it in <think>...</think>")
-                    self._tail = None
-                else:
-                    self._tail = window[-_TAIL:]
+            if self._watched:
+                self._watch(text)
             return text
         text, self._held = self._held + text, ""
         if self._state == "start":
@@ -87,7 +82,7 @@ class ThinkTags:
                 self._held = text  # "", "  ", "<thi", "<|channel|>analysis", "analy": not known yet
                 return ""
             else:
-                self._state, self._tail = "text", "\n"  # (the text's start is a line's)
+                self._state, self._watched = "text", True
                 return self.feed(text)
         if self._state in BLOCKS:
             close, after = BLOCKS[self._state]
@@ -106,6 +101,26 @@ class ThinkTags:
             if text:
                 self._state = "text"
         return text or THINKING
+
+    def _watch(self, text: str) -> None:
+        """Raise at a bare ``</think>`` in ``text``, the text's next piece (the first tag decides, whatever the
+        pieces: one that writes ``<think>`` itself is no longer watched)."""
+        *ended, rest = text.split("\n")
+        for at, part in enumerate([*ended, rest]):
+            window = self._tail + part
+            head = (self._head + part.lstrip(" \t") if self._head or not part.isspace() else "")[:len(CLOSE)]
+            opened, close = window.find(OPEN), _CLOSE_IN_LINE.search(window)
+            if not self._fenced and (head.startswith(CLOSE) or close) and not (0 <= opened < (close.start() if close
+                                                                                               else len(window))):
+                raise StreamError(REASONING_AS_TEXT, status_code=400, no_answer=True)
+            if opened >= 0:  # the text writes the tags themselves ("wrap it in <think>...</think>")
+                self._watched = False
+                return
+            if at < len(ended):  # the line ended
+                self._fenced ^= head.startswith(_FENCES)
+                self._head = self._tail = ""
+            else:
+                self._head, self._tail = head, window[-len(CLOSE):]
 
     def finish(self) -> str:
         """What was held back when the stream ended: text that only looked like the start of a block or of an end

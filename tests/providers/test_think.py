@@ -51,6 +51,8 @@ def test_a_think_block_that_opens_the_text_goes_in_any_pieces(text, answer, step
     ("Hmm.</think>Keep it dark. <think> is a tag.", True),  # the first tag decides, even in one piece
     ("</think>\n\nKeep it dark.", True),  # no reasoning at all
     ("Okay.\n  </think>\nKeep it dark.", True),
+    ("Okay.\n" + " " * 20 + "</think>\nKeep it dark.", True),  # indented past any window (review 168)
+    ("Is it dark?</think>Keep it dark.", True),
     # tags the answer writes itself, a block that opened the text, or none: the text stays
     ("Wrap it in <think>...</think> tags.", False),
     ("<think>Hmm.</think>Keep it dark. A later </think> is text.", False),
@@ -59,6 +61,9 @@ def test_a_think_block_that_opens_the_text_goes_in_any_pieces(text, answer, step
     ("Keep it dark. Split the text at the `</think>` tag.", False),
     ("Keep it dark: text.split('</think>')[-1]", False),
     ('Keep it dark. The </think> tag ends the reasoning; <code></think></code> too.', False),
+    # ... in emphasis, other quotes, a table, after a colon, or on a line of a fenced example (review 168)
+    ("Keep it dark: **</think>**, “</think>”, «</think>», |</think>|, is:</think>.", False),
+    ("Keep it dark. R1 writes:\n```\nOkay, the user asks.\n</think>\n\nThe answer.\n```\nStrip it.", False),
 ])
 def test_reasoning_whose_open_tag_the_template_wrote_fails_loudly_at_its_close(text, fails, step):
     if fails:
