@@ -230,8 +230,9 @@ class Templates:
                 allowed = ", ".join(SAMPLE_VARIABLES[name])
                 raise TemplateError(f"template {origin!r} uses an undefined variable ({cause.message}); "
                                     f"{name!r} templates get: {allowed}") from cause
-            if isinstance(cause, jinja2.UndefinedError) and "has no attribute" in (cause.message or "") \
-                    and "point" in SAMPLE_VARIABLES[name]:  # "{{ point.name }}"
+            if isinstance(cause, jinja2.UndefinedError) and (cause.message or "").startswith("'dict object' has no "
+                                                                                    "attribute") \
+                    and "point" in SAMPLE_VARIABLES[name]:  # "{{ point.name }}" (a point is the only dict)
                 raise TemplateError(f"template {origin!r} reads a field a point does not have ({cause.message}): a "
                                     "point (`point`, and each of `points`) has `index` and `title`") from cause
             raise
@@ -335,9 +336,10 @@ def _read_overrides(overrides: TemplateSource, *, local: bool = False) -> dict[s
     if not directory.is_dir():
         raise TemplateError(f"templates={shown(str(overrides))} is not a directory; pass a directory of "
                             "<name>.jinja files or a mapping of template names to sources")
-    found = _read_directory(directory)
-    if local and (directory / "local").is_dir():
-        found |= _read_directory(directory / "local", optional=True)
+    variants = directory / "local"
+    found = _read_directory(directory, optional=local and variants.is_dir())
+    if local and variants.is_dir():
+        found |= _read_directory(variants, optional=bool(found))
     return found
 
 
@@ -351,7 +353,8 @@ def _read_directory(directory: Path, optional: bool = False) -> dict[str, tuple[
         name = path.name[:-len(ending)]
         if path.name != f"{name}.jinja" or name not in SAMPLE_VARIABLES:  # else silently ignored
             # a misspelt name, not another file ("footer.jinja" is no "router.jinja", nor a backup its template)
-            close = difflib.get_close_matches(name.lower(), list(SAMPLE_VARIABLES), n=1, cutoff=0.75)
+            close = difflib.get_close_matches(name.lower(), list(SAMPLE_VARIABLES), n=1, cutoff=0.75) or [
+                meant for meant in SAMPLE_VARIABLES if name.lower().startswith((f"{meant}_", f"{meant}-"))][:1]
             rename = f"; rename it to {close[0]}.jinja" if close and not (directory / f"{close[0]}.jinja").exists() \
                 else "; move it out of the folder (a template is one self-contained file)"
             raise TemplateError(f"{str(path)!r} is not read as a template: templates are named {file_names}{rename}")

@@ -287,6 +287,9 @@ def test_a_template_that_sends_them_another_way_is_taken(name, source):
     ("expand", "{% block user %}{{ question }} {{ point.name }}{% endblock %}",
      "reads a field a point does not have ('dict object' has no attribute 'name'): a point (`point`, and each of "
      "`points`) has `index` and `title`"),
+    # ... but only a point's: the question is a str (review 168)
+    ("expand", "{% block user %}{{ question.text }} {{ point.title }}{% endblock %}",
+     "failed to render: UndefinedError: 'str object' has no attribute 'text'"),
 ])
 def test_a_template_that_fails_for_a_value_a_call_may_have_says_which(name, source, says):
     with pytest.raises(sotkit.TemplateError, match=re.escape(f"template '<string {name}>' {says}")):
@@ -343,6 +346,22 @@ def test_a_helper_or_backup_file_is_not_told_to_take_a_templates_name(tmp_path: 
     with pytest.raises(sotkit.TemplateError, match="move it out of the folder") as caught:
         Templates(tmp_path)
     assert "rename" not in str(caught.value)
+
+
+def test_a_directory_of_only_variants_for_models_served_in_process_is_theirs(tmp_path: Path):
+    (tmp_path / "local").mkdir()
+    (tmp_path / "local" / "expand.jinja").write_text(EXPAND)
+    variables = {"question": "How can I sleep better?", "points": [], "point": {"index": 1, "title": "Dim it"}}
+    assert Templates(tmp_path, local=True).render("expand", **variables).user.startswith("EXPAND-CUSTOM")
+    with pytest.raises(sotkit.TemplateError, match="no \\*.jinja templates in"):
+        Templates(tmp_path)  # an API model gets none of them
+
+
+@pytest.mark.parametrize("file_name, meant", [("skeleton_prompt.jinja", "skeleton"), ("expand-v2.jinja", "expand")])
+def test_a_templates_name_with_a_suffix_is_told_to_drop_it(tmp_path: Path, file_name, meant):
+    (tmp_path / file_name).write_text(EXPAND)
+    with pytest.raises(sotkit.TemplateError, match=f"rename it to {meant}.jinja"):
+        Templates(tmp_path)
 
 
 def test_a_copy_of_the_default_prompts_keeps_the_variants_for_models_served_in_process(tmp_path: Path):

@@ -223,7 +223,7 @@ def _joined(events: list[tuple[str | None, Any]], reading: Reading,
             break
     pieces = counts if thinking is None else [*counts, Thinking(thinking)]
     if refused is not None:
-        before = halves.paired("".join(texts[:refused]))
+        before = halves.paired("".join(texts[:refused])) + halves.rest()  # (a half is the model's, not the refusal's)
         return [*pieces, *([before] if before else []), REFUSED, halves.paired("".join(texts[refused:]))], error
     text = halves.paired("".join(texts))
     return (pieces + [text] if text else pieces), error

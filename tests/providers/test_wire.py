@@ -16,7 +16,7 @@ import pytest
 import sotkit
 from sotkit import runner
 from sotkit.providers import _sse, create_provider
-from sotkit.providers.base import ENDED, STARTED, CallUsage, ChatRequest, Prompt, Thinking
+from sotkit.providers.base import ENDED, REFUSED, STARTED, CallUsage, ChatRequest, Prompt, Thinking
 from sotkit.testing import FakeLLMServer, Fault, Latency, Reply
 
 pytestmark = pytest.mark.anyio
@@ -691,6 +691,15 @@ async def test_a_characters_utf16_halves_sent_apart_are_one_character(model, tex
         *pieces, _ = await read(model, url)
     assert "".join(pieces) == text
     "".join(pieces).encode()  # every piece is text that encodes
+
+
+async def test_a_half_character_before_a_refusal_is_the_models_text_not_the_refusals():
+    # review 168: its U+FFFD opened the refusal's text
+    body = escaped_events("openai:m", "Party \ud83c")[:-len(sse({"choices": [{"delta": {}, "finish_reason": "stop"}]}))]
+    async with serving(body + sse(refusal("No."), STOPPED)) as (url, _):
+        pieces = await read("openai:m", url)
+    at = pieces.index(REFUSED)
+    assert "".join(pieces[:at]) == "Party \ufffd" and "".join(pieces[at + 1:-1]) == "\n\nNo."
 
 
 @pytest.mark.parametrize("model", ["openai:m", "anthropic:m"])
