@@ -405,15 +405,15 @@ class Answer:
                 self._note = (f"the skeleton was {again} and its new generation disagreed with the "
                               f"{len(self.points)} point(s) already started; those are kept")
             found = len(self.points) or len(parser.points)
-            began_late = parser.began_late  # its first point(s) may be missing: say so
-            if began_late and not (cut or error is not None or ended_early or sketch.disagreed):
+            ended = bool(cut or error is not None or ended_early or sketch.disagreed)  # (its note says so)
+            began_late, left_out = parser.began_late, parser.left_out  # points may be missing: say so
+            if began_late and not ended:
                 self._note = f"the skeleton's list began at {parser.first_number}: its first point(s) may be missing"
-            if parser.left_out and not (cut or error is not None or ended_early or sketch.disagreed or began_late):
-                titles = ", ".join(map(repr, parser.left_out[:3])) + (", ..." if len(parser.left_out) > 3 else "")
-                self._note = (f"the skeleton numbered {len(parser.left_out)} list line(s) again or out of order, left "
-                              f"out ({titles}): a point may be missing")
-            self.skeleton_truncated = found >= 2 and (sketch.disagreed or cut or error is not None
-                                                      or ended_early is not None or began_late or bool(parser.left_out))
+            elif left_out and not ended:
+                titles = ", ".join(map(repr, left_out[:3])) + (", ..." if len(left_out) > 3 else "")
+                self._note = (f"the skeleton numbered {len(left_out)} list line(s) again or out of order, left out "
+                              f"({titles}): a point may be missing")
+            self.skeleton_truncated = found >= 2 and (ended or began_late or bool(left_out))
             if found < 2:
                 tg.cancel_scope.cancel()
         if error is not None and found < 2:
