@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 
 from .header import HEADER_LINE, UNDECIDED, OwnHeader, header_number, number_value, separator_end
 from .quality import Instructions, content_words, restates_question
-from .runon import FENCE, Fences, OtherPoints, outside_code
+from .runon import FENCE, Fences, OtherPoints, outside_code, runs_into_sentence
 from .talk import talk_closing, talk_opening
 
 # In one paragraph, a first bullet's marker ("* Support from ...") is no part of the point's text.
@@ -271,8 +271,9 @@ class ExpansionFilter:
     def _item_one_runs_on(self, text: str, start: int, at: int = 0) -> bool:
         """Was the header restated at ``at`` (the body starting at ``start``) point 1's number alone, its title running
         into a sentence: the first item of the point's own list ("1. Research the company website\n2. Read ...")?"""
+        body = text[start:].lstrip().lstrip("*_").casefold()
         return self._index == 1 and start > at and header_number(text[at:start]) is not None \
-            and text[start:].lstrip().casefold().startswith(self._title)
+            and body.startswith(self._title) and runs_into_sentence(body[len(self._title):])
 
     def _header_follows(self, text: str, final: bool) -> bool | None:
         """Does the text open with the point's own restated header, or the skeleton written again (None: not yet

@@ -274,7 +274,7 @@ class OtherPoints:
                     own = self._numbers[another] < self._index and not self._titled
                     if own and not after and not (ended or final):
                         return None, m.start()  # whether the title runs into a sentence is still to be seen
-                    again = not own or not _runs_into_sentence(after) \
+                    again = not own or not runs_into_sentence(after) \
                         or self._next_item_titled(text, m.start(), number_value(number), fences, final)
                     if again is None:
                         return None, m.start()
@@ -290,11 +290,16 @@ class OtherPoints:
     def _next_item_titled(self, text: str, at: int, number: int, fences: list[int], final: bool) -> bool | None:
         """Does the list whose item numbered ``number`` is the line at ``at`` go on with the next number opening
         with a point's title (this one's too): the skeleton written again? The first line after it at its indent or
-        less tells (blank lines and its sub-items aside); prose, or another number, says not. None while that line
-        may still come, or grow into one: for ``_HOLD`` characters at most (the text is held back meanwhile)."""
+        less tells (blank lines and its sub-items aside); prose, or another number, says not, and so does a line
+        starting over ``_HOLD`` characters after it (the text is held back meanwhile). None while that line may
+        still come, or grow into one."""
         indent, line_end = _indent(text, at + 1), text.find("\n", at + 1)
+        if line_end < 0:  # the item's own line is still being written
+            return False if final or len(text) - at > _HOLD else None
         while line_end >= 0:
             start = line_end + 1
+            if start - at > _HOLD:
+                return False  # (where a line starts decides, not how far the text has come: any pieces agree)
             line_end = text.find("\n", start)
             line = text[start:] if line_end < 0 else text[start:line_end]
             if not line.strip() or _indent(text, start) > indent or not outside_code(fences, start):
@@ -302,7 +307,7 @@ class OtherPoints:
             item = _NEW_ITEM.match("\n" + line)
             if item is None:
                 if not final and line_end < 0 and _PARTIAL_ITEM.match("\n" + line):
-                    break  # "2" may yet be "2. Use LED bulbs"
+                    return None  # "2" may yet be "2. Use LED bulbs"
                 return False
             if item["n"] is None or number_value(item["n"]) != number + 1:
                 return False
@@ -312,8 +317,8 @@ class OtherPoints:
                 return True
             if final or line_end >= 0 or not any(title.startswith(said) for title in titles):
                 return False
-            break
-        return False if final or len(text) - at > _HOLD else None
+            return None
+        return False if final else None
 
     def _names_another(self, lead: str) -> bool:
         """Does a lead-in name another point, by its number or its title ("Now for point 3:", "Avoid late caffeine
@@ -461,10 +466,15 @@ def _words_of(text: str) -> str:
     return f" {_NOT_WORD.sub(' ', text).strip()} "
 
 
-def _runs_into_sentence(after: str) -> bool:
-    """Does the text after a title on its line go on with the title's sentence ("... values first"; "...文化后", with
-    no space in Chinese), not with a separator or the line's end?"""
-    return (after[1:2] if after[:1] == " " else after[:1]).isalnum()
+def runs_into_sentence(after: str) -> bool:
+    """Does the text after a title on its line go on with the title's sentence (" values first", ", even on weekends",
+    "** for a week", "文化后"), not with a header's separator or the line's end ("Title:", "**Title** – ...",
+    "Title")?"""
+    line = after.partition("\n")[0].lstrip("*_")
+    return bool(line.strip()) and not _HEADER_AFTER.match(line)
+
+
+_HEADER_AFTER = re.compile(r"[ \t]*(?:[:：]|[-–—][ \t])")
 
 
 def _indent(text: str, start: int) -> int:

@@ -152,6 +152,8 @@ _OFFERS = ("would you like", "do you want me to", "shall i", "let me know", "fee
 #: a line that offers the user more of the answer (a closing offer written as one more list line) is no point of
 #: it: its words point at the answer. A phrase to someone that offers anything else ("Would you like help with
 #: your luggage?", "Let me know if you need any further information") may well be one.
+# a header's separator after a title ("Dim the lights: ...", "Dim the lights – ...")
+_SEPARATED = re.compile(r"[ \t]*(?:[:：]|[-–—][ \t])")
 _ADDRESS = re.compile(r"[*_\s]*(?:please\s+)?(?:"
                       + "|".join(re.escape(o).replace(r"\ ", r"\s+").replace("'", "['’]") for o in _OFFERS) + r")\b"
                       r".*?\b(?:elaborat|expand(?:ing)?\s+(?:on|upon)\b|any of (?:these|them|those|the above)"
@@ -239,7 +241,11 @@ class SkeletonParser:
         self.first_number: int | None = None
         """A numbered list's first point's number."""
         self._not_points: set[int] = set()  # numbers of list lines before the first point judged no point
-        self._restarted = False  # a list line numbered 1 came after the points: another list (the answer's)
+        # a list line numbered 1 came after the points: another list (the answer's), begun "after a break" (a blank
+        # line or prose) or "in the list" (a stray line: a line numbered on from the points after it is said)
+        self._restarted: str | None = None
+        self._broken = False  # a blank line or prose came since the last point
+        self._blank = False  # the last line was blank
         self._lazy = False  # every point so far is numbered 1: a Markdown list's lazy numbering ("1.\n1.\n1.")
         self.left_out: list[str] = []
         """The titles of list lines that wrote a number again or out of order ("1.\n2.\n2.\n3.", "1.\n3.\n2."), left out:
@@ -356,8 +362,13 @@ class SkeletonParser:
                 self._look_past_full(line, ended=True)
             return None
         kind, number, title, body = _classify(line)
-        if kind is None and self._lazy and _LETTER.search(line) and self._indent_of(line) <= self._indent:
-            self._lazy = False  # a paragraph ends a Markdown list: a "1." after it begins another ("In short:")
+        blank_before, self._blank = self._blank, not line.strip()
+        self._broken = self._broken or kind is None  # (a blank line or prose since the last point)
+        if kind is None and self._lazy and _LETTER.search(line) and self._indent_of(line) <= self._indent \
+                and (blank_before or line.rstrip(" *_").endswith((":", "："))):
+            # a paragraph or a lead-in ends a Markdown list: a "1." after it begins another ("In short:"); a line
+            # right under an item goes on with it ("1. Plan ahead\nMake a weekly schedule.\n1. Dim the lights")
+            self._lazy = False
         if kind is None or (self._kind is not None and kind != self._kind):
             return None  # no list item
         if not _names(title, number):
@@ -375,13 +386,19 @@ class SkeletonParser:
                 self._repeat("earlier points")
                 return None  # a point is written once
         if self._restarted and kind in _COUNTED:
-            return None  # a list begun again after the points ("In short:\n1. ...\n2. ..."): none of its items
+            # a list begun again after the points ("In short:\n1. ...\n2. ..."): none of its items, but the next
+            # number may be a point after a stray line ("2. Dim the lights\n1. Stretch\n3. Walk"): said
+            if self._restarted == "in the list" and number == self._last_number + 1 \
+                    and not self._expands_a_point(title):
+                self.left_out.append(title)
+            return None
         if kind in _COUNTED and number <= self._last_number and not (number == 1 and self._lazy):
             # a nested or restarted list, or a number written again: a point rewritten ("2. Sleep well" and "2.
             # Sleep well again"), or another, left out and said (``left_out``) where it repeats no point
-            self._restarted = self._restarted or number == 1 and kind == "numbered"  # ("I." may be a pronoun)
+            if number == 1 and kind == "numbered":  # ("I." may be a pronoun)
+                self._restarted = "after a break" if self._broken else "in the list"
             if not (self._restarted or title[:1].islower() or self._repeats_a_point(title, body, loose=True)
-                    or any(self._title_key(title)[:len(t)] == t for t in self._titles)):  # "2. Dim the lights: ..."
+                    or self._expands_a_point(title)):
                 self.left_out.append(title)
             return None
         if self._repeats_a_point(title, body, loose=head_repeated or self._drop_subsumed):
@@ -400,7 +417,7 @@ class SkeletonParser:
             return self._no_point(kind, number)  # "The answer is": the prompt's words, nothing to expand
         if self._drop_subsumed and self._rewrites_a_title(topic):
             return None
-        self._kind, self._repeats = kind, 0
+        self._kind, self._repeats, self._broken = kind, 0, False
         self._repeated.clear()
         if kind in _COUNTED:
             self._last_number = number  # a line judged no point leaves its number to the next ("1. <topic>")
@@ -414,6 +431,13 @@ class SkeletonParser:
         self._topics.append(topic)
         self._lines.append(body.casefold())
         return point
+
+    def _expands_a_point(self, title: str) -> bool:
+        """Does a list line's title open with a point's title as its header ("Dim the lights: use warm bulbs"; not
+        "Diet pills" after "Diet")?"""
+        title = title.casefold()
+        return any(title.startswith(point := p.title.casefold()) and _SEPARATED.match(title, len(point))
+                   for p in self.points)
 
     def _no_point(self, kind: str, number: int) -> None:
         """A list line judged no point; before the first point, its number is no missing point's."""

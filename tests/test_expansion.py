@@ -318,6 +318,10 @@ def test_a_points_own_numbered_list_is_kept(raw, text, finished, step):
     # and the items from the third were cut as a run-on, the point reported whole (probe 166)
     ("1. Keep a schedule every day\n2. Set two alarms\n3. Skip naps\n4. Get light",
      "Keep a schedule every day\n2. Set two alarms\n3. Skip naps\n4. Get light", False),
+    ("1. **Keep a schedule** every day\n2. Set two alarms\n3. Skip naps",
+     "**Keep a schedule** every day\n2. Set two alarms\n3. Skip naps", False),
+    ("1. Keep a schedule, even on weekends\n2. Set two alarms\n3. Skip naps",
+     "Keep a schedule, even on weekends\n2. Set two alarms\n3. Skip naps", False),
     # ... while the skeleton written again after it is still cut, and so is a list after a header with its
     # separator, which may be the whole answer in other words (review 167)
     ("1. Keep a schedule: same hour.\n2. Use LED bulbs: dim.\n3. Late caffeine: stop.", "same hour.", True),
@@ -338,6 +342,11 @@ def test_the_first_points_list_that_opens_with_its_title_is_kept(raw, text, fini
      "Do it in this order:\n1. Keep a schedule for a week\n2. Note when you wake\n3. Adjust", False),
     ("Do it in this order:\n1. Keep a schedule for a week", "Do it in this order:\n1. Keep a schedule for a week",
      False),
+    # ... whatever goes on with the title's sentence: a comma, a bracket, its emphasis closed (review 170)
+    ("Do it in this order:\n1. Keep a schedule, even on weekends\n2. Note when you wake",
+     "Do it in this order:\n1. Keep a schedule, even on weekends\n2. Note when you wake", False),
+    ("Do it in this order:\n1. **Keep a schedule** for a week\n2. Note when you wake",
+     "Do it in this order:\n1. **Keep a schedule** for a week\n2. Note when you wake", False),
     # ... and the skeleton written again where it does, this point's title too, past the first item's sub-items
     ("Do it in this order:\n1. Keep a schedule for a week\n2. Use LED bulbs: dim", "Do it in this order:", True),
     ("Here:\n1. Keep a schedule for a week\n   1. Pick a bedtime\n\n2. Use LED bulbs: dim", "Here:", True),
@@ -349,6 +358,14 @@ def test_the_first_points_list_that_opens_with_its_title_is_kept(raw, text, fini
 ])
 def test_an_earlier_points_title_opening_an_item_of_the_points_own_list(raw, text, finished, step):
     assert clean(raw, step=step, others=OTHERS) == (text, finished)
+
+
+@pytest.mark.parametrize("step", [1, 40, 200, 1000])
+def test_an_item_that_waits_for_its_lists_next_line_is_decided_alike_whatever_the_pieces(step):
+    # review 170: a first item past _HOLD kept the skeleton again in small pieces, and was cut in one
+    raw = ("Here:\n1. Keep a schedule for a week" + " and more" * 40 + "\n2. Use LED bulbs: dim them.\n"
+           "3. Avoid late caffeine: stop.")
+    assert clean(raw, step=step, others=OTHERS) == clean(raw, step=len(raw), others=OTHERS)
 
 
 def test_an_item_that_waits_for_its_lists_next_line_holds_back_a_bounded_text():

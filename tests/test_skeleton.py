@@ -882,6 +882,14 @@ def test_a_list_that_begins_past_1_is_told_apart_from_lines_judged_no_point(text
     ("1. Plan ahead\n1. Dim the lights\n\nIn short:\n1. Plan\n2. Dim\n3. Rest", ["Plan ahead", "Dim the lights"],
      []),
     ("1. Plan ahead\n\nFor example:\n1. Make a list\n2. Set times", ["Plan ahead"], []),
+    # ... but a line right under an item goes on with it, and a stray "1." inside the list leaves the next number
+    # said (review 170: points were dropped unsaid)
+    ("1. Plan ahead\nMake a weekly plan.\n1. Dim the lights\nWarm bulbs.\n1. Cut caffeine",
+     ["Plan ahead", "Dim the lights", "Cut caffeine"], []),
+    ("1. Plan ahead\n2. Dim the lights\n1. Stretch first\n3. Walk daily", ["Plan ahead", "Dim the lights"],
+     ["Walk daily"]),
+    ("1. Diet\n2. Exercise\n3. Sleep\n2. Diet pills and supplements", ["Diet", "Exercise", "Sleep"],
+     ["Diet pills and supplements"]),
 ])
 def test_a_list_line_numbered_again_is_a_lazy_lists_point_or_left_out_and_said(text, titles, left_out, step):
     parser = SkeletonParser(10)
