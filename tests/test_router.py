@@ -122,6 +122,13 @@ def test_decision_rejects_unknown_mode_and_out_of_range_confidence() -> None:
     ("Scrivi una poesia sull'autunno.", "writing"),
     ("Schreib einen kurzen Brief an meine Nachbarin.", "writing"),
     ("¿Qué ventajas tiene la bici? Para mi hermano, escribe una canción sobre ellas.", "writing"),
+    # ... asked with "can you", or in the plural (review 170: they went to SoT after a list question)
+    ("¿Qué ventajas tiene nadar? ¿Me puedes escribir un poema sobre ellas?", "writing"),
+    ("Quels sont les atouts du vélo ? Pourriez-vous rédiger un discours à ce sujet ?", "writing"),
+    ("¿Qué ventajas tiene Rust? ¿Puedes crear una función que invierta una cadena?", "code"),
+    ("¿Qué ventajas tiene nadar? Escribid una canción sobre ellas.", "writing"),
+    ("¿Cuáles son las propiedades de los primos? Demuestra que hay infinitos.", "proof"),
+    ("Zeigen Sie, dass die Summe zweier gerader Zahlen gerade ist.", "proof"),
     ("Quelles sont les étapes pour démontrer que la suite converge ?", "proof"),
     ("¿Puedes demostrar el teorema de Fermat para n = 3?", "proof"),
     ("Beweise, dass es unendlich viele Primzahlen gibt.", "proof"),
@@ -182,6 +189,10 @@ def test_guards_send_each_kind_of_one_piece_answer_to_sequential(question: str, 
     "Quels sont les avantages de créer un code de conduite ?",
     "¿Cuáles son las mejores prácticas para escribir código limpio?",
     "En tu opinión, ¿cuáles son los beneficios de escribir a mano?",
+    # ... nor a verb after its subject, nor German words that open with "eigen" (review 170)
+    "Mi hijo escribe poemas cada día. ¿Qué le aporta?",
+    "Je rédige un rapport annuel. Quelles sections inclure ?",
+    "Welche Eigenschaften braucht eine gute Ärztin?",
 ])
 def test_guards_leave_list_shaped_questions_to_the_classifier(question: str) -> None:
     assert guard(question) is None

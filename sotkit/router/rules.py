@@ -122,35 +122,44 @@ _NOT_EVALUATIVE = (r"(?!(?:bueno|buena|mejor|lo|importante|útil|bon|bonne|meill
                    r"buono|buona|meglio|gut|besser|wichtig|das beste|die beste|der beste)\b)")
 
 # The guards' requests in Spanish, French, Portuguese, Italian and German, whose list questions the classifier
-# reads ("¿Cuáles son ...? Escribe un poema." went to SoT on the question before it): a sentence that opens with a
-# verb of writing or making in the imperative ("Écrivez", "Escribe", "Schreib mir"; the infinitive, "los beneficios
-# de escribir cartas", asks about writing, and a stem would read English too: "redacting", "Scrivener", "demonstrate")
-_WRITE_INTL = (r"(?:écri(?:s|vez)(?:-moi)?|rédige[sz]?(?:-moi)?|escrib[ae]|escríb[ae]me|redact[ae]|redáct[ae]me|"
-               r"escrev[ae](?:-me)?|redij[ae]|redige|scriv[ia]|scrivimi|componi|schreib(?:e|en sie)?|"
-               r"verfass(?:e|en sie)?)")
+# reads ("¿Cuáles son ...? Escribe un poema." went to SoT on the question before it): a verb of writing or making
+# in the imperative ("Écrivez", "Escribe", "Schreib mir"), or an infinitive after "can you" ("¿Puedes escribir ...?"),
+# where a request's verb stands (``_VERB_AT_INTL``). Not its stem, which reads English too ("redacting",
+# "Scrivener", "demonstrate"), nor an infinitive elsewhere ("los beneficios de escribir cartas" asks about writing)
+_WRITE_INTL = (r"(?:écri(?:s|vez)(?:-(?:moi|nous))?|rédige[sz]?(?:-(?:moi|nous))?|escrib[aei]|escribid|escriban|"
+               r"escríb[ae]me|redact[ae]|redactad|redacten|redáct[ae]me|escrev[ae](?:-me)?|escrevam|redij[ae]|redige|"
+               r"scriv[ia]|scrivete|scrivimi|componi|schreib(?:e|t|en sie)?|verfass(?:e|t|en sie)?)")
 _MAKE_INTL = (rf"(?:{_WRITE_INTL}|crée[sz]?(?:-moi)?|créez|implémente[sz]?|génère[sz]?|générez|développe[sz]?|crea|"
-              r"créame|creami|crie|implementa|implemente|genera|genere|gere|desarrolla|desarrolle|desenvolva|"
-              r"sviluppa|erstelle?|implementiere|programmiere|entwickle)")
+              r"cread|creen|créame|creami|crie|criem|implementa|implemente|implementad|implementen|genera|genere|"
+              r"generad|generen|gere|desarrolla|desarrolle|desenvolva|sviluppa|sviluppate|erstelle?|erstellt|"
+              r"implementiere|programmiere|entwickle)")
+_WRITE_INF_INTL = r"(?:écrire|rédiger|escribir|redactar|escrever|redigir|scrivere|comporre)"
+_MAKE_INF_INTL = (rf"(?:{_WRITE_INF_INTL}|créer|implémenter|générer|développer|crear|implementar|generar|desarrollar|"
+                  r"criar|gerar|desenvolver|creare|implementare|generare|sviluppare)")
+# "can you" ("Pourriez-vous écrire ...", "¿Me puedes escribir ...?", "Você pode escrever ...")
+_MODAL_INTL = (r"(?:(?:me|nos|m['’]|mi|ci|nous)\s+)?(?:puedes|podrías|puede|podría|pueden|podéis|peux-tu|pouvez-vous|"
+               r"pourrais-tu|pourriez-vous|(?:você\s+)?pode|podes|poderia|puoi|potresti|può|potete)\s+"
+               r"(?:(?:me|nos|m['’]|mi|ci|nous|moi)\s+)?")
+# where a request's verb stands: a sentence's start, after "¿", a polite word or a clause and its comma ("Por favor,
+# escribe", "Para mi madre, escribe"), not after a subject ("Mi hija escribe cuentos", "Je rédige un essai")
+_VERB_AT_INTL = (r"^(?:¿\s*)?(?:(?:por favor|s['’]il (?:te|vous) pla[iî]t|per favore|bitte|ahora|maintenant|ora|jetzt|"
+                 r"y|et|e|und)\b[\s,]*|[^\n,;:?!.]{0,60}[,;:]\s*)?")
+_WRITES_INTL = rf"{_VERB_AT_INTL}(?:{_WRITE_INTL}|{_MODAL_INTL}{_WRITE_INF_INTL})\b"
+_MAKES_INTL = rf"{_VERB_AT_INTL}(?:{_MAKE_INTL}|{_MODAL_INTL}{_MAKE_INF_INTL})\b"
 _CODE_INTL = (r"(?:programme|programa|programma|programm|script|skript|código|codice|code|fonction|función|funcion|"
               r"função|funzione|funktion|requête|consulta|algorithme|algoritmo|algorithmus)")
 _WRITING_INTL = (r"(?:lettre|courriel|e-?mail|histoire|nouvelle|conte|poème|essai|dissertation|discours|chanson|"
                  r"carta|correo|historia|cuento|relato|poema|ensayo|discurso|canción|cancion|história|conto|ensaio|"
                  r"canção|redação|lettera|storia|racconto|poesia|saggio|tema|discorso|canzone|brief|geschichte|"
                  r"gedicht|aufsatz|essay|rede|lied)")
-# a sentence that asks how, why or what, in those languages or English ("Comment rédigez-vous ...?"): advice
-_ASKS_HOW_INTL = (r"(?:¿\s*)?(?:comment|pourquoi|quel(?:le)?s?|que|qu['’]|cómo|como|por ?qué|porque|qué|cuál(?:es)?|"
-                  r"cuales?|come|perché|quali?|che|wie|warum|was|welche[rsnm]?|o que|qual|quais|how|what|which|why|"
-                  r"who|where|when)\b")
-# tips asked for before the verb ("Donne-moi des conseils, puis écris ...")
-_NO_ADVICE_INTL = (r"(?:(?!\b(?:conseils?|astuces?|consejos?|trucos?|dicas?|consigli|tipps?|ratschläge)\b)[^\n])*?")
-_ASKED_INTL = rf"^(?!{_ASKS_HOW_INTL}){_NO_ADVICE_INTL}"
 # a proof: "démontrer que", "demostrar el teorema", "Beweise, dass" (not "demostrar el amor", "demonstrate a mindset")
 _THEOREM_INTL = (r"(?:teorema|théorème|lema|lemme|lemma|fórmula|formule|formula|identidad|identité|identità|"
                  r"desigualdad|inégalité|disuguaglianza|conjetura|conjecture|congettura|proposición|proposition)")
-_PROOF_INTL = (r"\b(?:démontr|demostr|dimostr)\w*\s*,?\s*(?:que|che)\b|"
+_PROOF_INTL = (r"\b(?:démontr|demostr|demuestr|dimostr)\w*\s*,?\s*(?:que|che)\b|"
                r"\bdemonstr(?:ar|e|em)\s+que\b|"
-               rf"\b(?:démontr|demostr|dimostr|demonstr)\w*\s+(?:el|le|la|o|a|il|lo|l['’])\s*{_THEOREM_INTL}\b|"
-               r"\b(?:prouve[rz]?|probar|pruebe|provar|provare|beweisen?|beweise|beweist)\s*,?\s*(?:que|che|dass)\b")
+               rf"\b(?:démontr|demostr|demuestr|dimostr|demonstr)\w*\s+(?:el|le|la|o|a|il|lo|l['’])\s*{_THEOREM_INTL}\b|"
+               r"\b(?:prouve[rz]?|probar|pruebe|provar|provare|beweisen?(?:\s+sie)?|beweise|beweist|zeigen\s+sie|zeige)"
+               r"\s*,?\s*(?:que|che|dass)\b")
 _SHORT_INTL = (r"\b(?:en une (?:phrase|ligne)|en un (?:seul )?mot|en quelques mots|oui ou non|en una (?:sola )?(?:frase|"
                r"oración|palabra|línea)|en pocas palabras|sí o no|em uma (?:frase|palavra|linha)|numa (?:frase|palavra|"
                r"linha)|em poucas palavras|sim ou não|in una (?:frase|parola|riga)|in poche parole|sì o no|"
@@ -218,8 +227,8 @@ GUARDS = [
           rf"\bthis (?:line|piece|snippet|bit) of (?:code|{_LANGUAGES})\b", r"\bone-liner\b",
           rf"\b(?:write|implement|create|generate|give me|show me)\b[^.?!\n]{{0,100}}?\b(?:function|program|script|"
           rf"class|method|query|regex|component|unit tests?|code)\b(?! review)",
-          rf"{_ASKED_INTL}\b{_MAKE_INTL}\b[^.?!\n]{{0,60}}?\b{_CODE_INTL}s?\b",
-          rf"{_ASKED_INTL}\b{_MAKE_INTL}\b[^.?!\n]{{0,80}}\b(?:en|in|em|con|avec|mit|usando|utilisant) {_LANGUAGES}"
+          rf"{_MAKES_INTL}[^.?!\n]{{0,60}}?\b{_CODE_INTL}s?\b",
+          rf"{_MAKES_INTL}[^.?!\n]{{0,80}}\b(?:en|in|em|con|avec|mit|usando|utilisant) {_LANGUAGES}"
           r"(?![\w+#])"),
     _rule("sequential", 0.9, "asks for a proof or derivation",
           r"\b(?:prove|proof|show that|demonstrate that|derive|derivation)\b", _PROOF_INTL),
@@ -229,7 +238,7 @@ GUARDS = [
           r"\d[a-z]\s*[-+=]", r"\b[a-z]\s*=\s*-?\d",
           r"\b(?:calculate|compute|simplify|factori[sz]e|differentiate)\b",
           r"\bsolve (?:for|the (?:equation|system|inequality|integral)|\S*\s*[=+])",
-          r"\b(?:derivative|integral|equation|inequality|polynomial|matrix|determinant|eigen\w*|logarithm|factorial|"
+          r"\b(?:derivative|integral|equation|inequality|polynomial|matrix|determinant|eigen(?:value|vector|space|decomposition|function)s?|logarithm|factorial|"
           r"probability (?:of|that)|expected value|greatest common|least common|gcd|lcm|prime factor|hypotenuse)\b",
           r"\bhow many\b[^?]*\b(?:ways|combinations|permutations)\b[^?]*\d",
           r"\d[^?]*\b(?:triangle|circle|rectangle|square|sphere|cube|cylinder|cone|polygon)\b",
@@ -250,7 +259,7 @@ GUARDS = [
           r"^(?!(?:how|what|which|why)\b)[^\n]*?\b(?:create|prepare|give me|tell me|come up with|make up)\b"
           r"(?:\s+\S+){0,4}?\s+(?:(?:short )?story|poem|joke|riddle|song|slogan|speech|toast|limerick|haiku|"
           r"tagline|jingle)s?\b",
-          rf"{_ASKED_INTL}\b{_WRITE_INTL}\b(?:\s+\S+){{0,4}}?\s+{_WRITING_INTL}s?\b",
+          rf"{_WRITES_INTL}(?:\s+\S+){{0,4}}?\s+{_WRITING_INTL}s?\b",
           # a plan, schedule or itinerary is one piece whose parts fit together ("ways to make my routine less
           # rushed" asks for advice on one instead)
           rf"^(?!(?:how|what|which|why)\b){_NO_ADVICE_ASKED}\b(?:write|create|make|"
