@@ -37,8 +37,9 @@ BARE_OPEN, BARE_OPENING, BARE_CLOSE = re.compile("analysis[A-Z]"), "analysis", "
 # A close that ends reasoning the template opened: at a line's start outside a code block ("...\n</think>\n\n"), or
 # right after the reasoning's last word or stop ("Hmm.</think>Keep"); not one an answer names ("the `</think>` tag",
 # "**</think>**", "split('</think>')", "the </think> tag", a line of a fenced example)
-_CLOSE_IN_LINE = re.compile(r"(?<=[\w.!?)\]])</think>")
-_FENCES = ("```", "~~~")
+_CLOSE_IN_LINE = re.compile(r"(?<=[\w.!?)\]。！？])</think>")
+_HEAD = 32  # the most of a line's start read (for a close or a fence)
+_FENCE = re.compile(r"`{3,}|~{3,}")
 # a block's close, and the state after it
 BLOCKS = {"thinking": (CLOSE, "after"), "channels": (FINAL, "final"), "bare": (BARE_CLOSE, "final")}
 REASONING_AS_TEXT = ("the server sent a reasoning model's reasoning as the answer's text (it ended at a </think> that "
@@ -61,7 +62,7 @@ class ThinkTags:
         self._held = ""
         self._watched = False  # the text is watched for a bare </think> (until an <think> shows it writes the tags)
         self._head = self._tail = ""  # the line being written: its first characters after its indent, its last
-        self._fenced = False  # inside a code block
+        self._fence: str | None = None  # the fence of the code block the text is in
 
     def feed(self, text: str) -> str | Signal:
         came = len(text)  # characters of this piece: of reasoning, where it goes into a block
@@ -108,16 +109,15 @@ class ThinkTags:
         *ended, rest = text.split("\n")
         for at, part in enumerate([*ended, rest]):
             window = self._tail + part
-            head = (self._head + part.lstrip(" \t") if self._head or not part.isspace() else "")[:len(CLOSE)]
+            head = (self._head + part if self._head else part.lstrip())[:_HEAD]  # the line, less its indent
             opened, close = window.find(OPEN), _CLOSE_IN_LINE.search(window)
-            if not self._fenced and (head.startswith(CLOSE) or close) and not (0 <= opened < (close.start() if close
-                                                                                               else len(window))):
+            if self._fence is None and (head.startswith(CLOSE) or close and not 0 <= opened < close.start()):
                 raise StreamError(REASONING_AS_TEXT, status_code=400, no_answer=True)
             if opened >= 0:  # the text writes the tags themselves ("wrap it in <think>...</think>")
                 self._watched = False
                 return
             if at < len(ended):  # the line ended
-                self._fenced ^= head.startswith(_FENCES)
+                self._fence = _fence_after(self._fence, head)
                 self._head = self._tail = ""
             else:
                 self._head, self._tail = head, window[-len(CLOSE):]
@@ -127,6 +127,17 @@ class ThinkTags:
         marker, or a bare harmony block that never closed."""
         held, self._held = (self._held if self._state in ("start", "bare", "final") else ""), ""
         return held
+
+
+def _fence_after(fence: str | None, line: str) -> str | None:
+    """The fence of the code block the text is in after ``line`` (its start, less its indent), as Markdown reads
+    them: a run of three backticks or tildes or more opens one, and only a run of the same, as long at least and
+    alone on its line, closes it."""
+    run = _FENCE.match(line)
+    if fence is None:  # (a backtick fence's info string holds no backtick: "```ls``` here" is inline code)
+        return run[0] if run and not (run[0][0] == "`" and "`" in line[run.end():]) else None
+    closes = run and run[0][0] == fence[0] and len(run[0]) >= len(fence) and not line[run.end():].strip()
+    return None if closes else fence
 
 
 def _may_open(opening: str) -> bool:

@@ -53,6 +53,13 @@ def test_a_think_block_that_opens_the_text_goes_in_any_pieces(text, answer, step
     ("Okay.\n  </think>\nKeep it dark.", True),
     ("Okay.\n" + " " * 20 + "</think>\nKeep it dark.", True),  # indented past any window (review 168)
     ("Is it dark?</think>Keep it dark.", True),
+    # ... a close after a no-break space, or at a line's start with a <think> later on its line, a close after a
+    # line of inline code, or a Chinese stop (review 170: some passed by piece size)
+    ("Okay.\n\u00a0</think>\nKeep it dark.", True),
+    ("Okay.\n</think> Keep it dark: a <think> tag opens it.", True),
+    ("`` ` `` is a backtick.\nOkay.\n</think>\nKeep it dark.", True),
+    ("Okay, I'd use ```ls``` here.\nOkay.\n</think>\nKeep it dark.", True),
+    ("好的，我明白了。</think>Keep it dark.", True),
     # tags the answer writes itself, a block that opened the text, or none: the text stays
     ("Wrap it in <think>...</think> tags.", False),
     ("<think>Hmm.</think>Keep it dark. A later </think> is text.", False),
@@ -64,6 +71,10 @@ def test_a_think_block_that_opens_the_text_goes_in_any_pieces(text, answer, step
     # ... in emphasis, other quotes, a table, after a colon, or on a line of a fenced example (review 168)
     ("Keep it dark: **</think>**, “</think>”, «</think>», |</think>|, is:</think>.", False),
     ("Keep it dark. R1 writes:\n```\nOkay, the user asks.\n</think>\n\nThe answer.\n```\nStrip it.", False),
+    # ... also in a block that a longer fence or tildes open, or that a fence with a language seems to close
+    ("Keep it dark:\n````markdown\n```\n</think>\n```\n````\nDone.", False),
+    ("Keep it dark:\n~~~\n```\n</think>\n~~~\nDone.", False),
+    ("Keep it dark:\n```\n```python\n</think>\n```\nDone.", False),
 ])
 def test_reasoning_whose_open_tag_the_template_wrote_fails_loudly_at_its_close(text, fails, step):
     if fails:
