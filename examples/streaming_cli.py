@@ -27,7 +27,8 @@ def call(event: sotkit.RetryEvent | sotkit.FallbackEvent) -> str:
 
 
 async def main(question: str, model: str | None, base_url: str | None) -> None:
-    async with sotkit.stream(question, model=model, base_url=base_url) as events:
+    # a point that fails for good is left out, noted, and the answer goes on (the default raises at the end)
+    async with sotkit.stream(question, model=model, base_url=base_url, on_point_error="skip") as events:
         async for event in events:
             if event.type == "route":
                 note(f"[{event.mode}] {event.reason}")
@@ -35,8 +36,10 @@ async def main(question: str, model: str | None, base_url: str | None) -> None:
                 note(f"[skeleton] {event.index}. {event.title}")
             elif event.type == "text":
                 print(event.text, end="", flush=True)
-            elif event.type == "withdraw" and event.text:  # a retried point starts over, or a failed one goes:
-                note(" [left out]" if event.failed else " [restarted]")  # stdout cannot take back what it printed
+            elif event.type == "withdraw" and event.failed:  # stdout cannot take back what it printed
+                note(f" [point {event.index} left out]")
+            elif event.type == "withdraw" and event.text:  # a retried point starts over
+                note(" [restarted]")
             elif event.type == "retry":
                 note(f"[retry] {call(event)} in {event.wait_s:.1f} s: {event.error}")
             elif event.type == "fallback":
@@ -54,4 +57,11 @@ if __name__ == "__main__":
     parser.add_argument("--model", help="provider:model (default: sotkit.default_model())")
     parser.add_argument("--base-url", help="an OpenAI-compatible server, with --model openai:<name>")
     args = parser.parse_args()
-    anyio.run(main, args.question, args.model, args.base_url)
+    try:
+        anyio.run(main, args.question, args.model, args.base_url)
+    except KeyboardInterrupt:
+        note("\n[interrupted] the answer stops where it was cut")
+        sys.exit(130)
+    except sotkit.SotkitError as exc:  # what was written is on stdout already
+        note(f"\n[error] {exc}")
+        sys.exit(1)

@@ -519,12 +519,15 @@ async def test_a_responders_exception_is_raised_again_when_the_server_stops() ->
                 with pytest.raises(openai.InternalServerError):
                     await openai_stream(client)
     assert "1 error(s) in server.errors" in "".join(caught.value.__notes__)
-    with pytest.raises(ValueError, match="the block's own"):  # not hidden by the responder's
+    with pytest.raises(ValueError, match="the block's own") as caught:  # not hidden by the responder's
         with FakeLLMServer(responder) as server:
             async with openai_client(server) as client:
                 with pytest.raises(openai.InternalServerError):
                     await openai_stream(client)
             raise ValueError("the block's own")
+    # ... but named on it: a request that failed on the responder's assert fails the test without saying why
+    # (probe 169)
+    assert "gpt-fake" in "".join(caught.value.__notes__)
 
 
 def test_a_list_of_replies_takes_no_random_fault_that_breaks_a_reply() -> None:

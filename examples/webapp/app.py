@@ -44,9 +44,11 @@ class Stopwatch:
 
     A sequential call writes the whole answer at the speed of one call, after one wait for its first token.
     One call's speed is measured twice, and the faster is used, so the estimate errs on the short side:
-    on the points (their characters over the time from each one's first to its last piece of text; in-process
-    models write all points as one batch, whose rows run slower than a single call would) and on the skeleton
-    call (its characters over its whole duration, first-token wait included).
+    on the points (their characters after their first piece of text over the time from it to their last: sotkit
+    holds a point's opening back while it may be talk, so the first piece may hold many characters written before
+    it came, and a point that comes in one piece says nothing of the speed; in-process models write all points as
+    one batch, whose rows run slower than a single call would) and on the skeleton call (its characters over its
+    whole duration, first-token wait included).
     """
 
     clock: Callable[[], float] = time.perf_counter
@@ -54,8 +56,9 @@ class Stopwatch:
     parsed: dict[int, float] = field(default_factory=dict)      # point index -> when its title arrived
     first_text: dict[int, float] = field(default_factory=dict)  # point index -> when its first text arrived
     writing: dict[int, float] = field(default_factory=dict)     # point index -> first text of its last attempt
+    opening: dict[int, int] = field(default_factory=dict)       # point index -> characters of that first text
     decode_s: dict[int, float] = field(default_factory=dict)    # point index -> first to last text
-    chars: dict[int, int] = field(default_factory=dict)         # point index -> characters written
+    chars: dict[int, int] = field(default_factory=dict)         # point index -> characters written after it
 
     def __post_init__(self) -> None:
         self.started = self.clock()
@@ -67,12 +70,13 @@ class Stopwatch:
             self.first_point_s = self.first_point_s if self.first_point_s is not None else now
         elif event.type == "point_delta":
             self.first_text.setdefault(event.index, now)
-            self.writing.setdefault(event.index, now)
+            if event.index not in self.writing:
+                self.writing[event.index], self.opening[event.index] = now, len(event.text)
         elif event.type == "withdraw" and event.index is not None:
             self.writing.pop(event.index, None)  # a restarted point: its decoding is timed from its new text
         elif event.type == "point_done" and event.index in self.writing:
             self.decode_s[event.index] = now - self.writing[event.index]
-            self.chars[event.index] = len(event.text)
+            self.chars[event.index] = len(event.text) - self.opening[event.index]
 
     def footer(self, result: sotkit.Result) -> dict[str, Any]:
         """The numbers the page's footer shows; ``sequential_s`` is None where it cannot be measured."""
@@ -81,12 +85,12 @@ class Stopwatch:
             "answer_chars": len(result.text), "output_tokens": result.usage.output_tokens,
             "calls": result.usage.calls, "sequential_s": None,
         }
-        decode_s = sum(self.decode_s.values())
-        if result.mode != "sot" or decode_s <= 0 or result.timings.skeleton_s <= 0:
+        if result.mode != "sot" or not self.decode_s or result.timings.skeleton_s <= 0:
             return stats
         skeleton_chars = sum(len(f"{p.index}. {p.title}\n") for p in result.points)
-        speeds = {"points_chars_per_s": sum(self.chars.values()) / decode_s,
-                  "skeleton_chars_per_s": skeleton_chars / result.timings.skeleton_s}
+        speeds = {"skeleton_chars_per_s": skeleton_chars / result.timings.skeleton_s}
+        if (decode_s := sum(self.decode_s.values())) > 0 and (chars := sum(self.chars.values())) > 0:
+            speeds["points_chars_per_s"] = chars / decode_s
         chars_per_s = max(speeds.values())
         ttft_s = statistics.median(self.first_text[i] - self.parsed[i] for i in self.decode_s)
         return stats | speeds | {"chars_per_s": chars_per_s, "ttft_s": ttft_s,

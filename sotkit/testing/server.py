@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
-from typing import Self, Union
+from typing import Any, Self, Union
 
 from ..errors import ConfigError
 from ..providers.base import CallUsage
@@ -44,7 +44,8 @@ class FakeLLMServer:
 
     Use it as ``with`` / ``async with`` block, or call ``start()`` and ``stop()``. An exception the responder
     raised (an ``assert`` on the request, a list run out) is answered with a 500, kept in ``errors``, and raised
-    again at the end of the ``with`` block (unless the block raised, or ``errors`` was cleared).
+    again at the end of the ``with`` block (where the block raised, its error names it in a note; not where
+    ``errors`` was cleared).
     """
 
     def __init__(self, responder: Responder = "Hello from FakeLLMServer.", *, latency: Latency | None = None,
@@ -112,9 +113,13 @@ class FakeLLMServer:
         if threading.current_thread() is not self._thread:
             self._thread.join(_START_TIMEOUT_S)
 
-    def _raise_errors(self) -> None:
-        """Raise the first of ``errors`` in the test, the block having raised nothing of its own."""
-        if self.errors:
+    def _raise_errors(self, raised: BaseException | None) -> None:
+        """Raise the first of ``errors`` in the test where the block raised nothing of its own; where it did, name
+        them on its error (a request that failed on a responder's ``assert`` fails the test with it)."""
+        if self.errors and raised is not None:
+            raised.add_note(f"FakeLLMServer: the responder or a reply raised {len(self.errors)} error(s), answered "
+                            f"with a 500 (see server.errors); the first: {self.errors[0]!r}")
+        elif self.errors:
             first = self.errors[0]
             first.add_note(f"raised in FakeLLMServer by the responder or a reply, and answered with a 500 (or a "
                            f"hang-up, the response begun); {len(self.errors)} error(s) in server.errors (clear it "
@@ -152,10 +157,9 @@ class FakeLLMServer:
     def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(self, *exc_info: object) -> None:
+    def __exit__(self, *exc_info: Any) -> None:
         self.stop()
-        if exc_info[0] is None:  # else the block's own exception says more
-            self._raise_errors()
+        self._raise_errors(exc_info[1])
 
     async def __aenter__(self) -> Self:
         import anyio.to_thread  # a sotkit dependency; works under asyncio and trio alike
@@ -166,8 +170,7 @@ class FakeLLMServer:
         import anyio.to_thread
 
         await anyio.to_thread.run_sync(self.stop)
-        if exc_info[0] is None:
-            self._raise_errors()
+        self._raise_errors(exc_info[1])
 
     # -- what tests read -----------------------------------------------------------------------------------------
 
