@@ -271,9 +271,14 @@ class ExpansionFilter:
     def _item_one_runs_on(self, text: str, start: int, at: int = 0) -> bool:
         """Was the header restated at ``at`` (the body starting at ``start``) point 1's number alone, its title running
         into a sentence: the first item of the point's own list ("1. Research the company website\n2. Read ...")?"""
+        if self._index != 1 or start <= at or header_number(text[at:start]) is None:
+            return False
+        # the header went before its title ("1. Keep a schedule every day"), or with it where its emphasis or stop
+        # closed ("1. **Keep a schedule**, even on weekends", "1. Keep a schedule. Same hour daily.")
         body = text[start:].lstrip().lstrip("*_").casefold()
-        return self._index == 1 and start > at and header_number(text[at:start]) is not None \
-            and body.startswith(self._title) and runs_into_sentence(body[len(self._title):])
+        if body.startswith(self._title):
+            return runs_into_sentence(body[len(self._title):])
+        return text[at:start].rstrip(" \t*_.").casefold().endswith(self._title) and runs_into_sentence(text[start:])
 
     def _header_follows(self, text: str, final: bool) -> bool | None:
         """Does the text open with the point's own restated header, or the skeleton written again (None: not yet

@@ -28,6 +28,9 @@ _NUMBER = re.compile(rf"\s*(?:#+\s*)?(?:[-*•]\s+|・\s*)?{EMPHASIS}?"
 # understanding what people need — builds trust."; Chinese writes it doubled, "——"); a title's closing "】"
 _SEPARATOR = re.compile(rf"[ \t]*(?:】[ \t]*)?{EMPHASIS}?[ \t]*(?:[:：．。]|[.\-](?=[*_]*(?:\s|\Z))|(?P<dash>——|[–—]))"
                         rf"|[ \t]*】(?:[ \t]*{EMPHASIS}?[ \t]*[:：])?")
+#: what follows a title that heads a line rather than opening its sentence: a separator ("Dim the lights: ...",
+#: "Dim the lights – ...")
+TITLE_SEPARATOR = re.compile(r"[ \t]*(?:[:：]|[-–—][ \t])")
 # the next character on the line (a title's own full stop ends its header only where no lower case follows)
 _NEXT_ON_LINE = re.compile(r"[ \t\u00a0]*(\S)")
 _SENTENCE_REST = re.compile(r"[^.!?。！？\n]*")

@@ -14,7 +14,7 @@ import functools
 import re
 from collections.abc import Sequence
 
-from .header import CJK_NUMBER, EMPHASIS, dash_aside, number_value
+from .header import CJK_NUMBER, EMPHASIS, TITLE_SEPARATOR, dash_aside, number_value
 from .quality import NO_SPACES
 from .skeleton import INVISIBLE
 
@@ -471,10 +471,7 @@ def runs_into_sentence(after: str) -> bool:
     "** for a week", "文化后"), not with a header's separator or the line's end ("Title:", "**Title** – ...",
     "Title")?"""
     line = after.partition("\n")[0].lstrip("*_")
-    return bool(line.strip()) and not _HEADER_AFTER.match(line)
-
-
-_HEADER_AFTER = re.compile(r"[ \t]*(?:[:：]|[-–—][ \t])")
+    return bool(line.strip()) and not TITLE_SEPARATOR.match(line)
 
 
 def _indent(text: str, start: int) -> int:

@@ -55,7 +55,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .header import CJK_NUMBER, ROMAN_NUMBER, number_value
+from .header import CJK_NUMBER, ROMAN_NUMBER, TITLE_SEPARATOR, number_value
 from .quality import NO_SPACES, STOP_WORDS
 
 _NO_SPACES = re.compile(f"[{NO_SPACES}]")  # a script written without spaces: one "word" of it is a whole phrase
@@ -152,8 +152,6 @@ _OFFERS = ("would you like", "do you want me to", "shall i", "let me know", "fee
 #: a line that offers the user more of the answer (a closing offer written as one more list line) is no point of
 #: it: its words point at the answer. A phrase to someone that offers anything else ("Would you like help with
 #: your luggage?", "Let me know if you need any further information") may well be one.
-# a header's separator after a title ("Dim the lights: ...", "Dim the lights – ...")
-_SEPARATED = re.compile(r"[ \t]*(?:[:：]|[-–—][ \t])")
 _ADDRESS = re.compile(r"[*_\s]*(?:please\s+)?(?:"
                       + "|".join(re.escape(o).replace(r"\ ", r"\s+").replace("'", "['’]") for o in _OFFERS) + r")\b"
                       r".*?\b(?:elaborat|expand(?:ing)?\s+(?:on|upon)\b|any of (?:these|them|those|the above)"
@@ -245,7 +243,7 @@ class SkeletonParser:
         # line or prose) or "in the list" (a stray line: a line numbered on from the points after it is said)
         self._restarted: str | None = None
         self._broken = False  # a blank line or prose came since the last point
-        self._blank = False  # the last line was blank
+        self._after_stray: list[str] = []  # list lines numbered on from the points after a stray "1."
         self._lazy = False  # every point so far is numbered 1: a Markdown list's lazy numbering ("1.\n1.\n1.")
         self.left_out: list[str] = []
         """The titles of list lines that wrote a number again or out of order ("1.\n2.\n2.\n3.", "1.\n3.\n2."), left out:
@@ -362,12 +360,11 @@ class SkeletonParser:
                 self._look_past_full(line, ended=True)
             return None
         kind, number, title, body = _classify(line)
-        blank_before, self._blank = self._blank, not line.strip()
         self._broken = self._broken or kind is None  # (a blank line or prose since the last point)
         if kind is None and self._lazy and _LETTER.search(line) and self._indent_of(line) <= self._indent \
-                and (blank_before or line.rstrip(" *_").endswith((":", "："))):
-            # a paragraph or a lead-in ends a Markdown list: a "1." after it begins another ("In short:"); a line
-            # right under an item goes on with it ("1. Plan ahead\nMake a weekly schedule.\n1. Dim the lights")
+                and line.rstrip(" *_").endswith((":", "：")):
+            # a lead-in ends a Markdown list: a "1." after it begins another ("In short:"); a line under an item,
+            # a blank line before it or not, goes on with it ("1. Plan ahead\nMake a weekly schedule.\n1. Dim ...")
             self._lazy = False
         if kind is None or (self._kind is not None and kind != self._kind):
             return None  # no list item
@@ -388,9 +385,10 @@ class SkeletonParser:
         if self._restarted and kind in _COUNTED:
             # a list begun again after the points ("In short:\n1. ...\n2. ..."): none of its items, but the next
             # number may be a point after a stray line ("2. Dim the lights\n1. Stretch\n3. Walk"): said
-            if self._restarted == "in the list" and number == self._last_number + 1 \
+            if self._restarted == "in the list" and number == self._last_number + 1 + len(self._after_stray) \
                     and not self._expands_a_point(title):
                 self.left_out.append(title)
+                self._after_stray.append(title)
             return None
         if kind in _COUNTED and number <= self._last_number and not (number == 1 and self._lazy):
             # a nested or restarted list, or a number written again: a point rewritten ("2. Sleep well" and "2.
@@ -436,7 +434,7 @@ class SkeletonParser:
         """Does a list line's title open with a point's title as its header ("Dim the lights: use warm bulbs"; not
         "Diet pills" after "Diet")?"""
         title = title.casefold()
-        return any(title.startswith(point := p.title.casefold()) and _SEPARATED.match(title, len(point))
+        return any(title.startswith(point := p.title.casefold()) and TITLE_SEPARATOR.match(title, len(point))
                    for p in self.points)
 
     def _no_point(self, kind: str, number: int) -> None:

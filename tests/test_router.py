@@ -129,6 +129,12 @@ def test_decision_rejects_unknown_mode_and_out_of_range_confidence() -> None:
     ("¿Qué ventajas tiene nadar? Escribid una canción sobre ellas.", "writing"),
     ("¿Cuáles son las propiedades de los primos? Demuestra que hay infinitos.", "proof"),
     ("Zeigen Sie, dass die Summe zweier gerader Zahlen gerade ist.", "proof"),
+    # ... in "¡...!", after two opening words, or "can you" with its pronoun (review 171)
+    ("¿Qué ventajas tiene el invierno? ¡Escribe una canción sobre ellas!", "writing"),
+    ("¿Qué ventajas tiene el té? Y ahora escribe un poema sobre ellas.", "writing"),
+    ("¿Puedes escribirme una carta para mi casero?", "writing"),
+    ("Você poderia escrever uma carta ao meu chefe?", "writing"),
+    ("Potresti scrivermi una poesia sul mare?", "writing"),
     ("Quelles sont les étapes pour démontrer que la suite converge ?", "proof"),
     ("¿Puedes demostrar el teorema de Fermat para n = 3?", "proof"),
     ("Beweise, dass es unendlich viele Primzahlen gibt.", "proof"),

@@ -886,8 +886,9 @@ def test_a_list_that_begins_past_1_is_told_apart_from_lines_judged_no_point(text
     # said (review 170: points were dropped unsaid)
     ("1. Plan ahead\nMake a weekly plan.\n1. Dim the lights\nWarm bulbs.\n1. Cut caffeine",
      ["Plan ahead", "Dim the lights", "Cut caffeine"], []),
-    ("1. Plan ahead\n2. Dim the lights\n1. Stretch first\n3. Walk daily", ["Plan ahead", "Dim the lights"],
-     ["Walk daily"]),
+    ("1. Plan ahead\n2. Dim the lights\n1. Stretch first\n3. Walk daily\n4. Read", ["Plan ahead", "Dim the lights"],
+     ["Walk daily", "Read"]),
+    ("1. Plan ahead\n\nMake a plan.\n\n1. Dim the lights\n\nWarm bulbs.", ["Plan ahead", "Dim the lights"], []),
     ("1. Diet\n2. Exercise\n3. Sleep\n2. Diet pills and supplements", ["Diet", "Exercise", "Sleep"],
      ["Diet pills and supplements"]),
 ])

@@ -63,6 +63,7 @@ class ThinkTags:
         self._watched = False  # the text is watched for a bare </think> (until an <think> shows it writes the tags)
         self._head = self._tail = ""  # the line being written: its first characters after its indent, its last
         self._fence: str | None = None  # the fence of the code block the text is in
+        self._ticks = 0  # the backticks on the line being written
 
     def feed(self, text: str) -> str | Signal:
         came = len(text)  # characters of this piece: of reasoning, where it goes into a block
@@ -116,9 +117,11 @@ class ThinkTags:
             if opened >= 0:  # the text writes the tags themselves ("wrap it in <think>...</think>")
                 self._watched = False
                 return
+            self._ticks += part.count("`")
             if at < len(ended):  # the line ended
-                self._fence = _fence_after(self._fence, head)
+                self._fence = _fence_after(self._fence, head, self._ticks)
                 self._head = self._tail = ""
+                self._ticks = 0
             else:
                 self._head, self._tail = head, window[-len(CLOSE):]
 
@@ -129,13 +132,13 @@ class ThinkTags:
         return held
 
 
-def _fence_after(fence: str | None, line: str) -> str | None:
-    """The fence of the code block the text is in after ``line`` (its start, less its indent), as Markdown reads
-    them: a run of three backticks or tildes or more opens one, and only a run of the same, as long at least and
-    alone on its line, closes it."""
+def _fence_after(fence: str | None, line: str, ticks: int) -> str | None:
+    """The fence of the code block the text is in after ``line`` (its start, less its indent; ``ticks``: the
+    backticks on all of it), as Markdown reads them: a run of three backticks or tildes or more opens one, and only a
+    run of the same, as long at least and alone on its line, closes it."""
     run = _FENCE.match(line)
     if fence is None:  # (a backtick fence's info string holds no backtick: "```ls``` here" is inline code)
-        return run[0] if run and not (run[0][0] == "`" and "`" in line[run.end():]) else None
+        return run[0] if run and not (run[0][0] == "`" and ticks > len(run[0])) else None
     closes = run and run[0][0] == fence[0] and len(run[0]) >= len(fence) and not line[run.end():].strip()
     return None if closes else fence
 

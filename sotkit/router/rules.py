@@ -133,19 +133,20 @@ _MAKE_INTL = (rf"(?:{_WRITE_INTL}|crée[sz]?(?:-moi)?|créez|implémente[sz]?|g�
               r"cread|creen|créame|creami|crie|criem|implementa|implemente|implementad|implementen|genera|genere|"
               r"generad|generen|gere|desarrolla|desarrolle|desenvolva|sviluppa|sviluppate|erstelle?|erstellt|"
               r"implementiere|programmiere|entwickle)")
-_WRITE_INF_INTL = r"(?:écrire|rédiger|escribir|redactar|escrever|redigir|scrivere|comporre)"
+_WRITE_INF_INTL = r"(?:écrire|rédiger|escribir|redactar|escrever|redigir|scrivere|scriver(?=mi|ci)|comporre)"
 _MAKE_INF_INTL = (rf"(?:{_WRITE_INF_INTL}|créer|implémenter|générer|développer|crear|implementar|generar|desarrollar|"
                   r"criar|gerar|desenvolver|creare|implementare|generare|sviluppare)")
 # "can you" ("Pourriez-vous écrire ...", "¿Me puedes escribir ...?", "Você pode escrever ...")
-_MODAL_INTL = (r"(?:(?:me|nos|m['’]|mi|ci|nous)\s+)?(?:puedes|podrías|puede|podría|pueden|podéis|peux-tu|pouvez-vous|"
-               r"pourrais-tu|pourriez-vous|(?:você\s+)?pode|podes|poderia|puoi|potresti|può|potete)\s+"
-               r"(?:(?:me|nos|m['’]|mi|ci|nous|moi)\s+)?")
+_MODAL_INTL = (r"(?:(?:me|nos|mi|ci|nous)\s+|m['’]\s*)?(?:puedes|podrías|puede|podría|pueden|podéis|peux-tu|"
+               r"pouvez-vous|pourrais-tu|pourriez-vous|(?:você\s+)?(?:pode|podes|poderia)|puoi|potresti|può|potete)\s+"
+               r"(?:(?:me|nos|mi|ci|nous|moi)\s+|m['’]\s*)?")
 # where a request's verb stands: a sentence's start, after "¿", a polite word or a clause and its comma ("Por favor,
 # escribe", "Para mi madre, escribe"), not after a subject ("Mi hija escribe cuentos", "Je rédige un essai")
-_VERB_AT_INTL = (r"^(?:¿\s*)?(?:(?:por favor|s['’]il (?:te|vous) pla[iî]t|per favore|bitte|ahora|maintenant|ora|jetzt|"
-                 r"y|et|e|und)\b[\s,]*|[^\n,;:?!.]{0,60}[,;:]\s*)?")
-_WRITES_INTL = rf"{_VERB_AT_INTL}(?:{_WRITE_INTL}|{_MODAL_INTL}{_WRITE_INF_INTL})\b"
-_MAKES_INTL = rf"{_VERB_AT_INTL}(?:{_MAKE_INTL}|{_MODAL_INTL}{_MAKE_INF_INTL})\b"
+_VERB_AT_INTL = (r"^(?:[¿¡]\s*)?(?:(?:(?:por favor|s['’]il (?:te|vous) pla[iî]t|per favore|bitte|ahora|maintenant|"
+                 r"ora|jetzt|y|et|e|und)\b[\s,]*){1,2}|[^\n,;:?!.]{0,60}[,;:]\s*)?")
+# (an infinitive may take its pronoun: "escribirme", "scrivermi")
+_WRITES_INTL = rf"{_VERB_AT_INTL}(?:{_WRITE_INTL}|{_MODAL_INTL}{_WRITE_INF_INTL}(?:me|nos|mi|ci)?)\b"
+_MAKES_INTL = rf"{_VERB_AT_INTL}(?:{_MAKE_INTL}|{_MODAL_INTL}{_MAKE_INF_INTL}(?:me|nos|mi|ci)?)\b"
 _CODE_INTL = (r"(?:programme|programa|programma|programm|script|skript|código|codice|code|fonction|función|funcion|"
               r"função|funzione|funktion|requête|consulta|algorithme|algoritmo|algorithmus)")
 _WRITING_INTL = (r"(?:lettre|courriel|e-?mail|histoire|nouvelle|conte|poème|essai|dissertation|discours|chanson|"
@@ -158,8 +159,8 @@ _THEOREM_INTL = (r"(?:teorema|théorème|lema|lemme|lemma|fórmula|formule|formu
 _PROOF_INTL = (r"\b(?:démontr|demostr|demuestr|dimostr)\w*\s*,?\s*(?:que|che)\b|"
                r"\bdemonstr(?:ar|e|em)\s+que\b|"
                rf"\b(?:démontr|demostr|demuestr|dimostr|demonstr)\w*\s+(?:el|le|la|o|a|il|lo|l['’])\s*{_THEOREM_INTL}\b|"
-               r"\b(?:prouve[rz]?|probar|pruebe|provar|provare|beweisen?(?:\s+sie)?|beweise|beweist|zeigen\s+sie|zeige)"
-               r"\s*,?\s*(?:que|che|dass)\b")
+               r"\b(?:prouve[rz]?|probar|pruebe|provar|provare|beweisen?(?:\s+sie)?|beweise|beweist|"
+               r"zeigen\s+sie(?:\s+bitte)?|zeige)\s*,?\s*(?:que|che|dass)\b")
 _SHORT_INTL = (r"\b(?:en une (?:phrase|ligne)|en un (?:seul )?mot|en quelques mots|oui ou non|en una (?:sola )?(?:frase|"
                r"oración|palabra|línea)|en pocas palabras|sí o no|em uma (?:frase|palavra|linha)|numa (?:frase|palavra|"
                r"linha)|em poucas palavras|sim ou não|in una (?:frase|parola|riga)|in poche parole|sì o no|"

@@ -166,7 +166,7 @@ class FakeLLMServer:
 
         return await anyio.to_thread.run_sync(self.start)
 
-    async def __aexit__(self, *exc_info: object) -> None:
+    async def __aexit__(self, *exc_info: Any) -> None:
         import anyio.to_thread
 
         await anyio.to_thread.run_sync(self.stop)

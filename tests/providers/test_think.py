@@ -59,6 +59,7 @@ def test_a_think_block_that_opens_the_text_goes_in_any_pieces(text, answer, step
     ("Okay.\n</think> Keep it dark: a <think> tag opens it.", True),
     ("`` ` `` is a backtick.\nOkay.\n</think>\nKeep it dark.", True),
     ("Okay, I'd use ```ls``` here.\nOkay.\n</think>\nKeep it dark.", True),
+    ("```ls -la /a/very/long/path/to/some/dir``` lists it.\nOkay.\n</think>\nKeep it dark.", True),
     ("好的，我明白了。</think>Keep it dark.", True),
     # tags the answer writes itself, a block that opened the text, or none: the text stays
     ("Wrap it in <think>...</think> tags.", False),
