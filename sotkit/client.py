@@ -315,9 +315,9 @@ class EventStream:
     ``async with`` is refused (a ``ConfigError`` before any call): a loop left with ``break`` would leave the calls
     running, as nothing would close them. Any task may read the next event
     (``asyncio.wait_for(events.__anext__(), t)`` reads in a task of its own): the request starts as the block is
-    entered and runs in a task group that the block holds, not in the reader (its events wait for a reader). Each event goes to one read; once one read has had the end, any
-    further read is a ``ConfigError`` (a stream is one request), so tasks that share a stream should share its end
-    too.
+    entered and runs in a task group that the block holds, not in the reader (its events wait for a reader). Each
+    event goes to one read; once one read has had the end, any further read is a ``ConfigError`` (a stream is one
+    request), so tasks that share a stream should share its end too.
     """
 
     def __init__(self, answer: Answer, *, client_closed: Callable[[], bool] = lambda: False) -> None:

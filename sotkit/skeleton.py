@@ -246,8 +246,8 @@ class SkeletonParser:
         self._after_stray: list[str] = []  # list lines numbered on from the points after a stray "1."
         self._lazy = False  # every point so far is numbered 1: a Markdown list's lazy numbering ("1.\n1.\n1.")
         self.left_out: list[str] = []
-        """The titles of list lines that wrote a number again or out of order ("1.\n2.\n2.\n3.", "1.\n3.\n2."), left out:
-        the answer may lack the points they were."""
+        """The titles of list lines that wrote a number again or out of order ("1.\n2.\n2.\n3.", "1.\n3.\n2."), left
+        out: the answer may lack the points they were."""
 
     @property
     def full(self) -> bool:

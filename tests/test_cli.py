@@ -341,7 +341,8 @@ def test_ctrl_c_while_the_question_still_comes_on_stdin_asks_nothing():
             process.send_signal(signal.SIGINT)
             out, err = (data.decode() for data in process.communicate(timeout=60))
             assert process.returncode == 130 and "interrupted" in err and "Traceback" not in err, err
-            assert json.loads(out) == {"error": "interrupted", "type": "KeyboardInterrupt"} if extra else not out.strip()
+            stopped = {"error": "interrupted", "type": "KeyboardInterrupt"}
+            assert json.loads(out) == stopped if extra else not out.strip()
     assert server.requests == []
 
 

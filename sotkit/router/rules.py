@@ -158,11 +158,12 @@ _THEOREM_INTL = (r"(?:teorema|théorème|lema|lemme|lemma|fórmula|formule|formu
                  r"desigualdad|inégalité|disuguaglianza|conjetura|conjecture|congettura|proposición|proposition)")
 _PROOF_INTL = (r"\b(?:démontr|demostr|demuestr|dimostr)\w*\s*,?\s*(?:que|che)\b|"
                r"\bdemonstr(?:ar|e|em)\s+que\b|"
-               rf"\b(?:démontr|demostr|demuestr|dimostr|demonstr)\w*\s+(?:el|le|la|o|a|il|lo|l['’])\s*{_THEOREM_INTL}\b|"
+               rf"\b(?:démontr|demostr|demuestr|dimostr|demonstr)\w*\s+(?:el|le|la|o|a|il|lo|l['’])\s*"
+               rf"{_THEOREM_INTL}\b|"
                r"\b(?:prouve[rz]?|probar|pruebe|provar|provare|beweisen?(?:\s+sie)?|beweise|beweist|"
                r"zeigen\s+sie(?:\s+bitte)?|zeige)\s*,?\s*(?:que|che|dass)\b")
-_SHORT_INTL = (r"\b(?:en une (?:phrase|ligne)|en un (?:seul )?mot|en quelques mots|oui ou non|en una (?:sola )?(?:frase|"
-               r"oración|palabra|línea)|en pocas palabras|sí o no|em uma (?:frase|palavra|linha)|numa (?:frase|palavra|"
+_SHORT_INTL = (r"\b(?:en une (?:phrase|ligne)|en un (?:seul )?mot|en quelques mots|oui ou non|"
+               r"en una (?:sola )?(?:frase|oración|palabra|línea)|en pocas palabras|sí o no|em uma (?:frase|palavra|linha)|numa (?:frase|palavra|"
                r"linha)|em poucas palavras|sim ou não|in una (?:frase|parola|riga)|in poche parole|sì o no|"
                r"in einem (?:satz|wort)|in wenigen worten|ja oder nein)\b")
 
@@ -239,7 +240,8 @@ GUARDS = [
           r"\d[a-z]\s*[-+=]", r"\b[a-z]\s*=\s*-?\d",
           r"\b(?:calculate|compute|simplify|factori[sz]e|differentiate)\b",
           r"\bsolve (?:for|the (?:equation|system|inequality|integral)|\S*\s*[=+])",
-          r"\b(?:derivative|integral|equation|inequality|polynomial|matrix|determinant|eigen(?:value|vector|space|decomposition|function)s?|logarithm|factorial|"
+          r"\b(?:derivative|integral|equation|inequality|polynomial|matrix|determinant|logarithm|factorial|"
+          r"eigen(?:value|vector|space|decomposition|function)s?|"
           r"probability (?:of|that)|expected value|greatest common|least common|gcd|lcm|prime factor|hypotenuse)\b",
           r"\bhow many\b[^?]*\b(?:ways|combinations|permutations)\b[^?]*\d",
           r"\d[^?]*\b(?:triangle|circle|rectangle|square|sphere|cube|cylinder|cone|polygon)\b",
