@@ -269,8 +269,8 @@ class ExpansionFilter:
         return at + end
 
     def _item_one_runs_on(self, text: str, start: int, at: int = 0) -> bool:
-        """Was the header restated at ``at`` (the body starting at ``start``) point 1's number alone, its title running
-        into a sentence: the first item of the point's own list ("1. Research the company website\n2. Read ...")?"""
+        """Was the header restated at ``at`` (the body starting at ``start``) point 1's number, its title running into
+        a sentence: the first item of the point's own list ("1. Research the company website\n2. Read ...")?"""
         if self._index != 1 or start <= at or header_number(text[at:start]) is None:
             return False
         # the header went before its title ("1. Keep a schedule every day"), or with it where its emphasis or stop

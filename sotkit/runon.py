@@ -4,7 +4,9 @@ another) and may be a point's (not one numbered above the answer's points and th
 that goes on with a sentence: "published in\n2019. showed", unless it opens with another point's title), or another
 point's title as a header (a line's marks, "\n**Title:**", "\n### Title", "\nPoint 3: Title", or a number after a
 sentence, "... LEDs. 4. Title:"). A numbered line inside a code block is code, and a section headed by an earlier
-point's title is part of a comparison, not a run-on.
+point's title is part of a comparison, not a run-on; an earlier point's title at its number that runs into a
+sentence ("1. Research the company values first") opens an item of the point's own list, unless the list's next line
+is the next number opening with a title (the skeleton written again).
 """
 
 from __future__ import annotations

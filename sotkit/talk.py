@@ -596,8 +596,8 @@ def talk_opening(body: str, final: bool, header_follows: Callable[[str, bool], b
             return None
         # and then, maybe, more talk: "Sure!\n\nHere's point 2:"; not a sentence that goes on in lower case on its
         # line, of which the word is the subject ("Sure! is casual and friendly.", "¡Claro! es la forma más común.")
-        if (acknowledged := _ACKNOWLEDGED.match(body)) \
-                and not ("\n" not in acknowledged[0] and body[acknowledged.end()].islower()):
+        acknowledged = _ACKNOWLEDGED.match(body)
+        if acknowledged and ("\n" in acknowledged[0] or not body[acknowledged.end()].islower()):
             said = acknowledged[0]
             skipped += len(said.rstrip()) + said.count("\n")  # (spaces after it are no more talk)
             if skipped > _META_LINE:  # a model stuck on "Sure! Sure! ..." (or "Sure!\nSure!\n..."): no talk (it was
