@@ -403,7 +403,7 @@ class EventStream:
             return
         if self._answer.halt():  # it settles what it wrote, as events, and ends
             self._halted = True
-        else:  # not started yet: nothing to read
+        else:  # its task not yet running (the block was only just entered): nothing to read
             self._stop(drop=True)
 
     async def __aenter__(self) -> Self:

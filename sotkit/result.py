@@ -157,7 +157,8 @@ class Result:
     """The skeleton call failed after some points on every attempt, or stopped at ``skeleton_max_tokens`` (or its
     retry disagreed with the points already started): the answer has the points written before that, and may lack
     later ones. Also where its numbered list began past 1: it may lack the first ones; and where a list line wrote a
-    number again or out of order ("1.\n2.\n2.\n3."), left out (``route_reason`` names it)."""
+    number again or out of order ("1.\n2.\n2.\n3."), left out (``route_reason`` names it, unless it says what
+    ended the skeleton)."""
     written_by: str | None = None
     """The model that wrote a sequential answer, or a SoT answer's skeleton (what its points are): ``model``, or the
     fallback where it failed (a SoT point's is ``Point.model``)."""

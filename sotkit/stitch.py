@@ -25,7 +25,9 @@ _WIDE_END, _CJK_CHAR = re.compile(f"[{_CJK}？！：）」』】]$"), re.compile
 
 
 def point_header(index: int, title: str, opening: str = "") -> str:
-    """The point's item line, before its text (``opening``: the text's first piece)."""
+    """The point's item line, before its text (``opening``: the text so far)."""
+    if opening[:1] in (",", ";", ")", "，", "；"):  # the title's sentence goes on ("2. **Use LEDs**, which last"):
+        return f"{index}. {title}"  # its header took the title
     # a title that ends in its own punctuation takes no colon: "1. What is jet lag? It is ..."; one in Chinese or
     # Japanese, the full-width colon, which needs no space after it: "1. 制定计划：每天...", "1. Python入门：..." (a
     # name in Latin letters inside, unspaced), but "1. Visit 東京: ..." (English with a name in kanji)

@@ -135,6 +135,8 @@ def test_decision_rejects_unknown_mode_and_out_of_range_confidence() -> None:
     ("¿Puedes escribirme una carta para mi casero?", "writing"),
     ("Você poderia escrever uma carta ao meu chefe?", "writing"),
     ("Potresti scrivermi una poesia sul mare?", "writing"),
+    ("¿Qué ventajas tiene Python? Haz un programa que cuente las vocales.", "code"),  # (review 172)
+    ("Faça um programa que leia dois números.", "code"),
     ("Quelles sont les étapes pour démontrer que la suite converge ?", "proof"),
     ("¿Puedes demostrar el teorema de Fermat para n = 3?", "proof"),
     ("Beweise, dass es unendlich viele Primzahlen gibt.", "proof"),

@@ -162,6 +162,13 @@ def test_a_title_that_ends_in_its_own_punctuation_takes_no_colon():
     assert s.text == "1. What is jet lag? x\n2. Avoid screens! x\n3. Why: x\n4. Sleep well: x\n5. 为什么会这样？x"
 
 
+def test_a_text_that_goes_on_with_its_titles_sentence_takes_no_colon():
+    # review 172: "2. **Use LED bulbs**, which last" lost its header with the title, and read "2. Use LED bulbs: , ..."
+    s = stitcher("Use LED bulbs")
+    events = s.add_text(1, ", which last for years.") + s.finish_point(1)
+    assert s.text == texts(events) == "1. Use LED bulbs, which last for years."
+
+
 def test_a_chinese_or_japanese_title_takes_the_full_width_colon_and_no_space():
     # "1. 制定计划: 每天..." put an ASCII colon and space into a Chinese answer (probe 84); Korean is written with
     # spaces and ASCII punctuation

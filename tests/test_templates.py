@@ -353,8 +353,8 @@ def test_a_directory_of_only_variants_for_models_served_in_process_is_theirs(tmp
     (tmp_path / "local" / "expand.jinja").write_text(EXPAND)
     variables = {"question": "How can I sleep better?", "points": [], "point": {"index": 1, "title": "Dim it"}}
     assert Templates(tmp_path, local=True).render("expand", **variables).user.startswith("EXPAND-CUSTOM")
-    with pytest.raises(sotkit.TemplateError, match="no \\*.jinja templates in"):
-        Templates(tmp_path)  # an API model gets none of them
+    with pytest.raises(sotkit.TemplateError, match="holds templates only in local/, which only models served"):
+        Templates(tmp_path)  # an API model gets none of them (review 172: "no *.jinja templates")
 
 
 @pytest.mark.parametrize("file_name, meant", [("skeleton_prompt.jinja", "skeleton"), ("expand-v2.jinja", "expand")])

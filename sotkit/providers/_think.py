@@ -36,7 +36,8 @@ END = re.compile("|".join(map(re.escape, ENDS)))
 BARE_OPEN, BARE_OPENING, BARE_CLOSE = re.compile("analysis[A-Z]"), "analysis", "assistantfinal"
 # A close that ends reasoning the template opened: at a line's start outside a code block ("...\n</think>\n\n"), or
 # right after the reasoning's last word or stop ("Hmm.</think>Keep"); not one an answer names ("the `</think>` tag",
-# "**</think>**", "split('</think>')", "the </think> tag", a line of a fenced example)
+# "**</think>**", "split('</think>')", "the </think> tag", a line of a fenced or indented example). (Reasoning that
+# ends in a quote or a colon before it, '... "yes"</think>', is taken for an answer naming it: R1 closes on a line.)
 _CLOSE_IN_LINE = re.compile(r"(?<=[\w.!?)\]。！？])</think>")
 _HEAD = 32  # the most of a line's start read (for a close or a fence)
 _FENCE = re.compile(r"`{3,}|~{3,}")
@@ -63,7 +64,7 @@ class ThinkTags:
         self._watched = False  # the text is watched for a bare </think> (until an <think> shows it writes the tags)
         self._head = self._tail = ""  # the line being written: its first characters after its indent, its last
         self._fence: str | None = None  # the fence of the code block the text is in
-        self._ticks = 0  # the backticks on the line being written
+        self._ticks = self._indent = 0  # the backticks on the line being written, and the white space it opens with
 
     def feed(self, text: str) -> str | Signal:
         came = len(text)  # characters of this piece: of reasoning, where it goes into a block
@@ -110,9 +111,12 @@ class ThinkTags:
         *ended, rest = text.split("\n")
         for at, part in enumerate([*ended, rest]):
             window = self._tail + part
+            if not self._head:  # the line's indent so far (four columns or more: a line of an indented code block)
+                self._indent += len(part) - len(part.lstrip())
             head = (self._head + part if self._head else part.lstrip())[:_HEAD]  # the line, less its indent
             opened, close = window.find(OPEN), _CLOSE_IN_LINE.search(window)
-            if self._fence is None and (head.startswith(CLOSE) or close and not 0 <= opened < close.start()):
+            at_start = head.startswith(CLOSE) and self._indent < 4
+            if self._fence is None and (at_start or close and not 0 <= opened < close.start()):
                 raise StreamError(REASONING_AS_TEXT, status_code=400, no_answer=True)
             if opened >= 0:  # the text writes the tags themselves ("wrap it in <think>...</think>")
                 self._watched = False
@@ -121,7 +125,7 @@ class ThinkTags:
             if at < len(ended):  # the line ended
                 self._fence = _fence_after(self._fence, head, self._ticks)
                 self._head = self._tail = ""
-                self._ticks = 0
+                self._ticks = self._indent = 0
             else:
                 self._head, self._tail = head, window[-len(CLOSE):]
 

@@ -122,7 +122,7 @@ _NOT_EVALUATIVE = (r"(?!(?:bueno|buena|mejor|lo|importante|útil|bon|bonne|meill
                    r"buono|buona|meglio|gut|besser|wichtig|das beste|die beste|der beste)\b)")
 
 # The guards' requests in Spanish, French, Portuguese, Italian and German, whose list questions the classifier
-# reads ("¿Cuáles son ...? Escribe un poema." went to SoT on the question before it): a verb of writing or making
+# reads ("¿Cuáles son ...? Escribe un poema." went to SoT on the question before it): a verb of writing, making, doing
 # in the imperative ("Écrivez", "Escribe", "Schreib mir"), or an infinitive after "can you" ("¿Puedes escribir ...?"),
 # where a request's verb stands (``_VERB_AT_INTL``). Not its stem, which reads English too ("redacting",
 # "Scrivener", "demonstrate"), nor an infinitive elsewhere ("los beneficios de escribir cartas" asks about writing)
@@ -132,7 +132,8 @@ _WRITE_INTL = (r"(?:écri(?:s|vez)(?:-(?:moi|nous))?|rédige[sz]?(?:-(?:moi|nous
 _MAKE_INTL = (rf"(?:{_WRITE_INTL}|crée[sz]?(?:-moi)?|créez|implémente[sz]?|génère[sz]?|générez|développe[sz]?|crea|"
               r"cread|creen|créame|creami|crie|criem|implementa|implemente|implementad|implementen|genera|genere|"
               r"generad|generen|gere|desarrolla|desarrolle|desenvolva|sviluppa|sviluppate|erstelle?|erstellt|"
-              r"implementiere|programmiere|entwickle)")
+              r"implementiere|programmiere|entwickle|haz|hazme|fais(?:-moi)?|faites(?:-moi)?|faça|faz|fai|fammi|"
+              r"mach(?:e|t)?)")
 _WRITE_INF_INTL = r"(?:écrire|rédiger|escribir|redactar|escrever|redigir|scrivere|scriver(?=mi|ci)|comporre)"
 _MAKE_INF_INTL = (rf"(?:{_WRITE_INF_INTL}|créer|implémenter|générer|développer|crear|implementar|generar|desarrollar|"
                   r"criar|gerar|desenvolver|creare|implementare|generare|sviluppare)")

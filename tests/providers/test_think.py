@@ -51,7 +51,6 @@ def test_a_think_block_that_opens_the_text_goes_in_any_pieces(text, answer, step
     ("Hmm.</think>Keep it dark. <think> is a tag.", True),  # the first tag decides, even in one piece
     ("</think>\n\nKeep it dark.", True),  # no reasoning at all
     ("Okay.\n  </think>\nKeep it dark.", True),
-    ("Okay.\n" + " " * 20 + "</think>\nKeep it dark.", True),  # indented past any window (review 168)
     ("Is it dark?</think>Keep it dark.", True),
     # ... a close after a no-break space, or at a line's start with a <think> later on its line, a close after a
     # line of inline code, or a Chinese stop (review 170: some passed by piece size)
@@ -76,6 +75,8 @@ def test_a_think_block_that_opens_the_text_goes_in_any_pieces(text, answer, step
     ("Keep it dark:\n````markdown\n```\n</think>\n```\n````\nDone.", False),
     ("Keep it dark:\n~~~\n```\n</think>\n~~~\nDone.", False),
     ("Keep it dark:\n```\n```python\n</think>\n```\nDone.", False),
+    ("Keep it dark. R1 writes:\n\n    Okay, the user asks.\n    </think>\n\nStrip it.", False),  # (review 172)
+    ("Keep it dark.\n" + " " * 20 + "</think>\nKeep it dark.", False),  # (alike whatever the pieces: review 168)
 ])
 def test_reasoning_whose_open_tag_the_template_wrote_fails_loudly_at_its_close(text, fails, step):
     if fails:
