@@ -31,8 +31,6 @@ from .quality import Instructions, content_words, restates_question
 from .runon import FENCE, Fences, OtherPoints, outside_code, runs_into_sentence
 from .talk import talk_closing, talk_opening
 
-# a list item's number, where its text begins after it ("1. ", "**1.** ")
-_ITEM_NUMBER = re.compile(r"\s*(?:[*_]+)?\s*\d+[.)．）、](?:[*_]+)?\s*")
 # In one paragraph, a first bullet's marker ("* Support from ...") is no part of the point's text.
 _FIRST_BULLET = re.compile(r"\s*[-*•]\s+")
 # The end of a sentence: settled once whitespace follows it (before that, "2." may still become "2.5"); Chinese and
@@ -184,8 +182,7 @@ class ExpansionFilter:
             if (start := self._after_header(text, 0, final, cut)) is None:
                 return ""
             self._body_start = start
-            if (item := self._first_item(text, start)) is not None:
-                self._others.first_item_was_header, self._body_start = True, item
+            self._others.first_item_was_header = self._first_item_was_header(text, start)
         if self._meta_opening:
             talk = functools.partial(talk_opening, header_follows=self._header_follows)
             if (meta := self._skip_opening(text, talk, final)) is None:
@@ -204,8 +201,7 @@ class ExpansionFilter:
         if self._header_next:
             if (start := self._after_header(text, self._body_start, final, cut)) is None:
                 return ""
-            if (item := self._first_item(text, start, self._body_start)) is not None:
-                self._others.first_item_was_header, start = True, item
+            self._others.first_item_was_header = self._first_item_was_header(text, start, self._body_start)
             self._body_start, self._header_next = start, False
         if self._asked is not None:
             if (restated := self._skip_opening(text, self._restated_opening, final)) is None:
@@ -272,20 +268,17 @@ class ExpansionFilter:
             return None  # the header's close may be still to come: "**2. Title:" before its "**"
         return at + end
 
-    def _first_item(self, text: str, start: int, at: int = 0) -> int | None:
-        """Where the text of point 1's own list's first item begins, where the header restated at ``at`` (the body
-        starting at ``start``) was that item, its title running into a sentence ("1. Research the company
-        website\n2. Read ..."); None where it was a header. Where the header took the title (its emphasis or its
-        stop closed: "1. **Keep a schedule**, even on weekends"), the item's text begins with the title again."""
+    def _first_item_was_header(self, text: str, start: int, at: int = 0) -> bool:
+        """Was the header restated at ``at`` (the body starting at ``start``) point 1's, its title running into a
+        sentence: the first item of the point's own list ("1. Research the company website\n2. Read ...")? Its
+        header may have taken the title, where its emphasis or its stop closed ("1. **Keep a schedule**, even on
+        weekends": the text goes on with ", even ...", which the stitcher joins to the title)."""
         if self._index != 1 or start <= at or header_number(text[at:start]) is None:
-            return None
+            return False
         body = text[start:].lstrip().lstrip("*_").casefold()
         if body.startswith(self._title):
-            return start if runs_into_sentence(body[len(self._title):]) else None
-        if text[at:start].rstrip(" \t*_.").casefold().endswith(self._title) and runs_into_sentence(text[start:]):
-            number = _ITEM_NUMBER.match(text, at)
-            return number.end() if number else None
-        return None
+            return runs_into_sentence(body[len(self._title):])
+        return text[at:start].rstrip(" \t*_.").casefold().endswith(self._title) and runs_into_sentence(text[start:])
 
     def _header_follows(self, text: str, final: bool) -> bool | None:
         """Does the text open with the point's own restated header, or the skeleton written again (None: not yet

@@ -24,10 +24,16 @@ _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _WIDE_END, _CJK_CHAR = re.compile(f"[{_CJK}？！：）」』】]$"), re.compile(f"[{_CJK}]")
 
 
+def _goes_on(opening: str) -> bool:
+    """Does a point's text go on with its title's sentence ("2. **Use LEDs**, which last": its restated header took
+    the title)? Then no separator comes between them."""
+    return opening[:1] in (",", ";", ")", "，", "；")
+
+
 def point_header(index: int, title: str, opening: str = "") -> str:
     """The point's item line, before its text (``opening``: the text so far)."""
-    if opening[:1] in (",", ";", ")", "，", "；"):  # the title's sentence goes on ("2. **Use LEDs**, which last"):
-        return f"{index}. {title}"  # its header took the title
+    if _goes_on(opening):
+        return f"{index}. {title}"
     # a title that ends in its own punctuation takes no colon: "1. What is jet lag? It is ..."; one in Chinese or
     # Japanese, the full-width colon, which needs no space after it: "1. 制定计划：每天...", "1. Python入门：..." (a
     # name in Latin letters inside, unspaced), but "1. Visit 東京: ..." (English with a name in kanji)
@@ -47,6 +53,7 @@ class Stitcher:
         self._next = 1  # the point being released now
         self._live_at: int | None = None  # where the live point's separator and header start in text (None: not yet)
         self._body_at = 0  # where the live point's text after its header starts
+        self._joined = False  # the live point's header took no separator: its text goes on with the title
         self.text = ""
 
     def add_point(self, index: int, title: str) -> list[TextEvent]:
@@ -110,12 +117,16 @@ class Stitcher:
 
     def withdraw(self, index: int) -> str:
         """Forget a point's text (its call restarts); returns what is taken off the end of ``text``: the
-        text already released, when the point is the one streaming live (its header stays)."""
+        text already released, when the point is the one streaming live (its header stays, but one that its text's
+        opening joined to the title, "2. Dim the lights" + ", which helps": the new text may open otherwise)."""
         self._buffers[index].clear()
         self._line_start.discard(index)
         if index != self._next or self._live_at is None:
             return ""
-        withdrawn, self.text = self.text[self._body_at:], self.text[:self._body_at]
+        cut = self._live_at if self._joined else self._body_at
+        withdrawn, self.text = self.text[cut:], self.text[:cut]
+        if self._joined:
+            self._live_at = None
         return withdrawn
 
     def finish_point(self, index: int, *, skipped: bool = False) -> list[TextEvent | WithdrawEvent]:
@@ -143,6 +154,7 @@ class Stitcher:
                 if self._live_at is None:  # the header waits for text, so a point that fails early leaves none
                     self._live_at = len(self.text)
                     header = point_header(index, self._titles[index], "".join(self._buffers[index]))
+                    self._joined = _goes_on("".join(self._buffers[index]))
                     events.append(TextEvent(("\n" if self.text else "") + header, index))
                     self.text += events[-1].text
                     self._body_at = len(self.text)

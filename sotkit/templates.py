@@ -337,8 +337,9 @@ def _read_overrides(overrides: TemplateSource, *, local: bool = False) -> dict[s
         raise TemplateError(f"templates={shown(str(overrides))} is not a directory; pass a directory of "
                             "<name>.jinja files or a mapping of template names to sources")
     variants = directory / "local"
-    found = _read_directory(directory, optional=variants.is_dir())
-    if variants.is_dir() and local:
+    has_variants = variants.is_dir() and any(variants.glob("*.jinja"))
+    found = _read_directory(directory, optional=has_variants)
+    if has_variants and local:
         found |= _read_directory(variants, optional=bool(found))
     elif not found:
         raise TemplateError(f"{str(directory)!r} holds templates only in local/, which only models served in-process "

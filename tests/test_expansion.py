@@ -323,11 +323,15 @@ def test_a_points_own_numbered_list_is_kept(raw, text, finished, step):
     ("1. Keep a schedule, even on weekends\n2. Set two alarms\n3. Skip naps",
      "Keep a schedule, even on weekends\n2. Set two alarms\n3. Skip naps", False),
     # ... also where the header went with the title, its emphasis or its stop closed (review 171)
-    # (with its title again: review 172, the point read "1. Keep a schedule: , even on weekends")
+    # (the stitcher joins ", even ..." to the title: review 172), also after other header marks (review 173)
     ("1. **Keep a schedule**, even on weekends\n2. Set two alarms\n3. Skip naps",
-     "**Keep a schedule**, even on weekends\n2. Set two alarms\n3. Skip naps", False),
+     ", even on weekends\n2. Set two alarms\n3. Skip naps", False),
     ("1. Keep a schedule. Same hour daily.\n2. Set two alarms\n3. Skip naps",
-     "Keep a schedule. Same hour daily.\n2. Set two alarms\n3. Skip naps", False),
+     "Same hour daily.\n2. Set two alarms\n3. Skip naps", False),
+    ("Point 1: Keep a schedule. Same hour daily.\n2. Set two alarms\n3. Skip naps",
+     "Same hour daily.\n2. Set two alarms\n3. Skip naps", False),
+    ("### 1. **Keep a schedule**, even on weekends\n2. Set two alarms\n3. Skip naps",
+     ", even on weekends\n2. Set two alarms\n3. Skip naps", False),
     # ... while the skeleton written again after it is still cut, and so is a list after a header with its
     # separator, which may be the whole answer in other words (review 167)
     ("1. Keep a schedule: same hour.\n2. Use LED bulbs: dim.\n3. Late caffeine: stop.", "same hour.", True),

@@ -167,6 +167,13 @@ def test_a_text_that_goes_on_with_its_titles_sentence_takes_no_colon():
     s = stitcher("Use LED bulbs")
     events = s.add_text(1, ", which last for years.") + s.finish_point(1)
     assert s.text == texts(events) == "1. Use LED bulbs, which last for years."
+    # ... and a retry that opens otherwise gets its separator back (review 173: "2. Dim the lightsUse warm bulbs.")
+    s = stitcher("Dim the lights")
+    shown = texts(s.add_text(1, ", which helps"))
+    withdrawn = s.withdraw(1)
+    assert shown.endswith(withdrawn) and withdrawn.startswith("1. Dim the lights")
+    events = s.add_text(1, "Use warm bulbs.") + s.finish_point(1)
+    assert s.text == shown[:len(shown) - len(withdrawn)] + texts(events) == "1. Dim the lights: Use warm bulbs."
 
 
 def test_a_chinese_or_japanese_title_takes_the_full_width_colon_and_no_space():

@@ -64,7 +64,8 @@ class ThinkTags:
         self._watched = False  # the text is watched for a bare </think> (until an <think> shows it writes the tags)
         self._head = self._tail = ""  # the line being written: its first characters after its indent, its last
         self._fence: str | None = None  # the fence of the code block the text is in
-        self._ticks = self._indent = 0  # the backticks on the line being written, and the white space it opens with
+        self._ticks = self._indent = 0  # the backticks on the line being written, and the columns it opens with
+        self._code_may_follow = True  # the last line was blank or indented code (or there was none)
 
     def feed(self, text: str) -> str | Signal:
         came = len(text)  # characters of this piece: of reasoning, where it goes into a block
@@ -111,12 +112,13 @@ class ThinkTags:
         *ended, rest = text.split("\n")
         for at, part in enumerate([*ended, rest]):
             window = self._tail + part
-            if not self._head:  # the line's indent so far (four columns or more: a line of an indented code block)
-                self._indent += len(part) - len(part.lstrip())
+            if not self._head:  # the line's indent so far, in columns (a tab is four)
+                self._indent += len(part[:len(part) - len(part.lstrip(" \t"))].expandtabs(4))
             head = (self._head + part if self._head else part.lstrip())[:_HEAD]  # the line, less its indent
+            # a line of an indented code block, as Markdown reads one: four columns in, after a blank line or another
+            code = self._fence is not None or self._indent >= 4 and self._code_may_follow
             opened, close = window.find(OPEN), _CLOSE_IN_LINE.search(window)
-            at_start = head.startswith(CLOSE) and self._indent < 4
-            if self._fence is None and (at_start or close and not 0 <= opened < close.start()):
+            if not code and (head.startswith(CLOSE) or close and not 0 <= opened < close.start()):
                 raise StreamError(REASONING_AS_TEXT, status_code=400, no_answer=True)
             if opened >= 0:  # the text writes the tags themselves ("wrap it in <think>...</think>")
                 self._watched = False
@@ -124,6 +126,7 @@ class ThinkTags:
             self._ticks += part.count("`")
             if at < len(ended):  # the line ended
                 self._fence = _fence_after(self._fence, head, self._ticks)
+                self._code_may_follow = not head or code and self._fence is None
                 self._head = self._tail = ""
                 self._ticks = self._indent = 0
             else:

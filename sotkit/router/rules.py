@@ -132,8 +132,10 @@ _WRITE_INTL = (r"(?:écri(?:s|vez)(?:-(?:moi|nous))?|rédige[sz]?(?:-(?:moi|nous
 _MAKE_INTL = (rf"(?:{_WRITE_INTL}|crée[sz]?(?:-moi)?|créez|implémente[sz]?|génère[sz]?|générez|développe[sz]?|crea|"
               r"cread|creen|créame|creami|crie|criem|implementa|implemente|implementad|implementen|genera|genere|"
               r"generad|generen|gere|desarrolla|desarrolle|desenvolva|sviluppa|sviluppate|erstelle?|erstellt|"
-              r"implementiere|programmiere|entwickle|haz|hazme|fais(?:-moi)?|faites(?:-moi)?|faça|faz|fai|fammi|"
-              r"mach(?:e|t)?)")
+              r"implementiere|programmiere|entwickle|"
+              # make or do, with what it makes ("Haz un programa", not "Haz memoria", "Faz sentido", "Mach 5")
+              r"haz(?:me)?\s+(?:un|una|el|la)|fa(?:is|ites)(?:-moi)?\s+(?:un|une|le|la)|faça\s+(?:um|uma|o|a)|"
+              r"fammi\s+(?:un|una|il|la|lo)|mach(?:e|t)?\s+(?:mir|uns|ein|eine|einen))")
 _WRITE_INF_INTL = r"(?:écrire|rédiger|escribir|redactar|escrever|redigir|scrivere|scriver(?=mi|ci)|comporre)"
 _MAKE_INF_INTL = (rf"(?:{_WRITE_INF_INTL}|créer|implémenter|générer|développer|crear|implementar|generar|desarrollar|"
                   r"criar|gerar|desenvolver|creare|implementare|generare|sviluppare)")

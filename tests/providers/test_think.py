@@ -52,6 +52,10 @@ def test_a_think_block_that_opens_the_text_goes_in_any_pieces(text, answer, step
     ("</think>\n\nKeep it dark.", True),  # no reasoning at all
     ("Okay.\n  </think>\nKeep it dark.", True),
     ("Is it dark?</think>Keep it dark.", True),
+    # an indented close is no code block after a line of text, nor after NBSPs (review 173)
+    ("Okay, the user wants tips.\n    </think>\n\nKeep it dark.", True),
+    ("Okay.\n1. Maybe breathing\n    </think>\n\nKeep it dark.", True),
+    ("Okay.\n\n\u00a0\u00a0\u00a0\u00a0</think>\nKeep it dark.", True),
     # ... a close after a no-break space, or at a line's start with a <think> later on its line, a close after a
     # line of inline code, or a Chinese stop (review 170: some passed by piece size)
     ("Okay.\n\u00a0</think>\nKeep it dark.", True),
@@ -76,7 +80,8 @@ def test_a_think_block_that_opens_the_text_goes_in_any_pieces(text, answer, step
     ("Keep it dark:\n~~~\n```\n</think>\n~~~\nDone.", False),
     ("Keep it dark:\n```\n```python\n</think>\n```\nDone.", False),
     ("Keep it dark. R1 writes:\n\n    Okay, the user asks.\n    </think>\n\nStrip it.", False),  # (review 172)
-    ("Keep it dark.\n" + " " * 20 + "</think>\nKeep it dark.", False),  # (alike whatever the pieces: review 168)
+    ("Keep it dark.\n\n" + " " * 20 + "</think>\nKeep it dark.", False),  # (alike whatever the pieces: review 168)
+    ("Keep it dark. R1 writes:\n\n\tOkay, the user asks.</think>\n\nStrip it.", False),
 ])
 def test_reasoning_whose_open_tag_the_template_wrote_fails_loudly_at_its_close(text, fails, step):
     if fails:
