@@ -436,10 +436,10 @@ async def _read(events: Any, live: _SoFar | None) -> Result:
             shown = shown[:len(shown) - len(event.text)]
             if live:
                 live.shown = shown
-                if event.failed and event.text.startswith("\n"):  # a whole point, from its line's start: what comes
-                    print(" [left out]", end="", flush=True)  # next begins a line of its own
-                else:  # the answer again from the start of its last line: a restarted point's header
-                    mark = "left out" if event.failed else "restarted"
+                mark = "left out" if event.failed else "restarted"
+                if event.text.startswith("\n"):  # a whole point, header and all, from its line's start: what comes
+                    print(f" [{mark}]", end="", flush=True)  # next (its header again) begins a line of its own
+                else:  # the answer again from the start of its last line
                     print(f" [{mark}]\n{shown[shown.rfind(chr(10)) + 1:]}", end="", flush=True)
         elif event.type == "done":
             result = event.result

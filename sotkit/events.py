@@ -94,7 +94,8 @@ class WithdrawEvent:
     A provider that cannot continue a prefill (OpenAI) answers a retried call with a new generation, and a
     point's text is always one generation, never two spliced. ``text`` is the tail of the stitched answer to
     remove: the last ``len(text)`` characters of what the ``TextEvent``s gave so far (empty when the point's
-    text was still buffered behind earlier points; with ``failed``, the point's header too). A UI that shows
+    text was still buffered behind earlier points; the point's header too where it streamed live: a restarted
+    point's comes again with its new text, whose opening may call for another). A UI that shows
     ``PointDeltaEvent``s clears point ``index`` (``None``: the sequential answer). A restarted call's new
     generation follows as usual; a failed point keeps what it wrote in ``Result.points``.
     """

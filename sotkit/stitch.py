@@ -52,8 +52,6 @@ class Stitcher:
         self._line_start: set[int] = set()  # points whose text so far ends a line: the next one's indent is to come
         self._next = 1  # the point being released now
         self._live_at: int | None = None  # where the live point's separator and header start in text (None: not yet)
-        self._body_at = 0  # where the live point's text after its header starts
-        self._joined = False  # the live point's header took no separator: its text goes on with the title
         self.text = ""
 
     def add_point(self, index: int, title: str) -> list[TextEvent]:
@@ -62,31 +60,21 @@ class Stitcher:
         return self._advance()
 
     @property
-    def _bare_header(self) -> bool:
-        """Does the live point show its header and none of its text (a retry withdrew it)?"""
-        return self._live_at is not None and self._body_at == len(self.text)
-
-    @property
     def settled_text(self) -> str:
-        """What a partial result holds: ``text`` less a bare header of the live point, then what the later points
-        wrote so far, in order (``settle`` makes this ``text``)."""
-        text = self.text[:self._live_at] if self._bare_header else self.text
-        return text + "".join(event.text for event in self._later(text))
+        """What a partial result holds: ``text``, then what the later points wrote so far, in order (``settle``
+        makes this ``text``)."""
+        return self.text + "".join(event.text for event in self._later(self.text))
 
-    def settle(self) -> list[TextEvent | WithdrawEvent]:
-        """The request ends early (its deadline, or its client closed): take back a bare header of the live point,
-        then release what the later points wrote, so that nothing written is lost: points that finished while an
-        earlier one still streamed, and what the others wrote so far, as the live point's is."""
-        events: list[TextEvent | WithdrawEvent] = []
-        if self._bare_header:
-            header, self.text = self.text[self._live_at:], self.text[:self._live_at]
-            events.append(WithdrawEvent(self._next, header, failed=True))
+    def settle(self) -> list[TextEvent]:
+        """The request ends early (its deadline, or its client closed): release what the later points wrote, so
+        that nothing written is lost: points that finished while an earlier one still streamed, and what the others
+        wrote so far, as the live point's is."""
         later = self._later(self.text)
         self.text += "".join(event.text for event in later)
         for buffer in self._buffers.values():
             buffer.clear()
         self._live_at = None
-        return events + later
+        return later
 
     def _later(self, text: str) -> list[TextEvent]:
         """The text the points after the live one wrote so far, with their headers, as events following ``text``
@@ -116,17 +104,14 @@ class Stitcher:
         return self._advance() if index == self._next else []  # a later point's text only waits its turn
 
     def withdraw(self, index: int) -> str:
-        """Forget a point's text (its call restarts); returns what is taken off the end of ``text``: the
-        text already released, when the point is the one streaming live (its header stays, but one that its text's
-        opening joined to the title, "2. Dim the lights" + ", which helps": the new text may open otherwise)."""
+        """Forget a point's text (its call restarts); returns what is taken off the end of ``text``: the point's
+        header and the text it released, when it is the one streaming live (the header comes again with the new
+        text, whose opening may call for another: "2. Dim the lights" + ", which helps", or + ":\n   ```")."""
         self._buffers[index].clear()
         self._line_start.discard(index)
         if index != self._next or self._live_at is None:
             return ""
-        cut = self._live_at if self._joined else self._body_at
-        withdrawn, self.text = self.text[cut:], self.text[:cut]
-        if self._joined:
-            self._live_at = None
+        withdrawn, self.text, self._live_at = self.text[self._live_at:], self.text[:self._live_at], None
         return withdrawn
 
     def finish_point(self, index: int, *, skipped: bool = False) -> list[TextEvent | WithdrawEvent]:
@@ -154,10 +139,8 @@ class Stitcher:
                 if self._live_at is None:  # the header waits for text, so a point that fails early leaves none
                     self._live_at = len(self.text)
                     header = point_header(index, self._titles[index], "".join(self._buffers[index]))
-                    self._joined = _goes_on("".join(self._buffers[index]))
                     events.append(TextEvent(("\n" if self.text else "") + header, index))
                     self.text += events[-1].text
-                    self._body_at = len(self.text)
                 events += [TextEvent(piece, index) for piece in self._buffers[index]]
                 self.text += "".join(self._buffers[index])
             self._buffers[index].clear()

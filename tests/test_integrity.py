@@ -76,7 +76,7 @@ async def test_openai_restarts_a_broken_point_and_withdraws_what_it_had_streamed
     assert result.points[0].text == "Take 2: " + TEXTS[1]  # not "Take 1:" + the rest of take 2
     assert result.points[0].attempts == 2 and all(p.done for p in result.points)
     [withdraw] = [e for e in seen if e.type == "withdraw"]
-    assert withdraw.index == 1 and withdraw.text.startswith("Take 1:")
+    assert withdraw.index == 1 and withdraw.text.startswith("1. Sleep well: Take 1:")  # its header too
     assert joined(seen) == result.text
     deltas = [e for e in seen if e.type in ("point_delta", "withdraw") and e.index == 1]
     after = deltas[deltas.index(withdraw) + 1:]

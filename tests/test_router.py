@@ -137,6 +137,9 @@ def test_decision_rejects_unknown_mode_and_out_of_range_confidence() -> None:
     ("Potresti scrivermi una poesia sul mare?", "writing"),
     ("¿Qué ventajas tiene Python? Haz un programa que cuente las vocales.", "code"),  # (review 172)
     ("Faça um programa que leia dois números.", "code"),
+    ("Fammi uno script in Python che rinomini i file.", "code"),  # (review 174)
+    ("Faz um programa em Python que conte as vogais.", "code"),
+    ("Mach bitte ein Skript, das Dateien umbenennt.", "code"),
     ("Quelles sont les étapes pour démontrer que la suite converge ?", "proof"),
     ("¿Puedes demostrar el teorema de Fermat para n = 3?", "proof"),
     ("Beweise, dass es unendlich viele Primzahlen gibt.", "proof"),

@@ -77,7 +77,7 @@ def test_withdraw_takes_back_only_the_live_points_text():
     s.add_text(2, "buffered")
     assert s.withdraw(2) == ""  # a later point's buffer is dropped, nothing released is touched
     assert s.text == "1. A: first try"
-    assert s.withdraw(1) == "first try" and s.text == "1. A: "  # the header stays for the retry
+    assert s.withdraw(1) == "1. A: first try" and s.text == ""  # the header comes again with the retry's text
     assert s.withdraw(1) == ""
     s.add_text(1, "second")
     s.add_text(2, "bee")
@@ -94,7 +94,7 @@ def test_withdraw_after_a_buffered_point_is_released_takes_back_all_its_pieces()
     s.add_text(2, "b2")  # two pieces, buffered while point 1 writes
     s.add_text(1, "a")
     s.finish_point(1)  # point 2 becomes the live point and its buffer is released at once
-    assert s.withdraw(2) == "b1 b2" and s.text == "1. A: a\n2. B: "
+    assert s.withdraw(2) == "\n2. B: b1 b2" and s.text == "1. A: a"
 
 
 def test_a_skipped_live_point_is_taken_back_with_its_header():
@@ -118,8 +118,8 @@ def test_a_skipped_first_point_leaves_no_separator_before_the_next():
     s.add_point(1, "A")
     s.add_point(2, "B")
     s.add_text(1, "a")
-    s.withdraw(1)  # restarted: its header stays
-    assert [(e.text, e.failed) for e in s.finish_point(1, skipped=True)] == [("1. A: ", True)]
+    assert s.withdraw(1) == "1. A: a"  # restarted: its header comes again with its new text
+    assert [(e.text, e.failed) for e in s.finish_point(1, skipped=True)] == [("", True)]
     s.add_text(2, "b")
     assert s.text == "2. B: b"
 
@@ -135,7 +135,7 @@ def test_a_skipped_buffered_point_is_withdrawn_from_view_without_touching_the_an
     assert s.finish_point(1) == []  # nothing of point 2 is released after it
 
 
-def test_a_live_point_withdrawn_to_its_header_leaves_no_bare_header_in_the_settled_text():
+def test_a_live_point_withdrawn_leaves_no_bare_header_in_the_settled_text():
     s = Stitcher()
     s.add_point(1, "Sleep well")
     s.add_text(1, "Aim for eight hours.")
@@ -143,14 +143,10 @@ def test_a_live_point_withdrawn_to_its_header_leaves_no_bare_header_in_the_settl
     s.add_point(2, "Eat less")
     s.add_text(2, "Swap soda")
     assert s.settled_text == s.text == "1. Sleep well: Aim for eight hours.\n2. Eat less: Swap soda"
-    s.withdraw(2)  # a retry of point 2 starts over: its header stays in the stream, with nothing after it yet
-    assert s.text == "1. Sleep well: Aim for eight hours.\n2. Eat less: "
-    assert s.settled_text == "1. Sleep well: Aim for eight hours."
-    # the request ends there (its deadline): the header is taken back in the stream too, which then shows what
-    # the partial result holds (it stayed on screen)
-    [withdrawn] = s.settle()
-    assert (withdrawn.index, withdrawn.text, withdrawn.failed) == (2, "\n2. Eat less: ", True)
-    assert s.text == s.settled_text == "1. Sleep well: Aim for eight hours." and s.settle() == []
+    # a retry of point 2 starts over: its header goes with its text, and comes again with the retry's first text
+    assert s.withdraw(2) == "\n2. Eat less: Swap soda"
+    assert s.text == s.settled_text == "1. Sleep well: Aim for eight hours."
+    assert s.settle() == [] and s.text == "1. Sleep well: Aim for eight hours."  # the request ends there
 
 
 def test_a_title_that_ends_in_its_own_punctuation_takes_no_colon():
@@ -174,6 +170,15 @@ def test_a_text_that_goes_on_with_its_titles_sentence_takes_no_colon():
     assert shown.endswith(withdrawn) and withdrawn.startswith("1. Dim the lights")
     events = s.add_text(1, "Use warm bulbs.") + s.finish_point(1)
     assert s.text == shown[:len(shown) - len(withdrawn)] + texts(events) == "1. Dim the lights: Use warm bulbs."
+    # ... and the other way, or a retry that opens with a code block (review 174: "2. Dim the lights: ```py")
+    for retry, text in ((", which helps.", "1. Dim the lights, which helps."),
+                        ("```py\nx = 1\n```", "1. Dim the lights:\n   ```py\n   x = 1\n   ```")):
+        s = stitcher("Dim the lights")
+        s.add_text(1, "Plain text.")
+        s.withdraw(1)
+        s.add_text(1, retry)
+        s.finish_point(1)
+        assert s.text == text
 
 
 def test_a_chinese_or_japanese_title_takes_the_full_width_colon_and_no_space():

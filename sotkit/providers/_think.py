@@ -64,7 +64,7 @@ class ThinkTags:
         self._watched = False  # the text is watched for a bare </think> (until an <think> shows it writes the tags)
         self._head = self._tail = ""  # the line being written: its first characters after its indent, its last
         self._fence: str | None = None  # the fence of the code block the text is in
-        self._ticks = self._indent = 0  # the backticks on the line being written, and the columns it opens with
+        self._ticks, self._lead = 0, ""  # the backticks on the line being written, and the white space it opens with
         self._code_may_follow = True  # the last line was blank or indented code (or there was none)
 
     def feed(self, text: str) -> str | Signal:
@@ -112,11 +112,13 @@ class ThinkTags:
         *ended, rest = text.split("\n")
         for at, part in enumerate([*ended, rest]):
             window = self._tail + part
-            if not self._head:  # the line's indent so far, in columns (a tab is four)
-                self._indent += len(part[:len(part) - len(part.lstrip(" \t"))].expandtabs(4))
+            if not self._head:  # the white space the line opens with so far
+                self._lead += part[:len(part) - len(part.lstrip())]
             head = (self._head + part if self._head else part.lstrip())[:_HEAD]  # the line, less its indent
+            # its indent: the columns of the spaces and tabs (a tab is four) it opens with, whatever the pieces
+            indent = len(self._lead[:len(self._lead) - len(self._lead.lstrip(" \t"))].expandtabs(4))
             # a line of an indented code block, as Markdown reads one: four columns in, after a blank line or another
-            code = self._fence is not None or self._indent >= 4 and self._code_may_follow
+            code = self._fence is not None or indent >= 4 and self._code_may_follow
             opened, close = window.find(OPEN), _CLOSE_IN_LINE.search(window)
             if not code and (head.startswith(CLOSE) or close and not 0 <= opened < close.start()):
                 raise StreamError(REASONING_AS_TEXT, status_code=400, no_answer=True)
@@ -128,7 +130,7 @@ class ThinkTags:
                 self._fence = _fence_after(self._fence, head, self._ticks)
                 self._code_may_follow = not head or code and self._fence is None
                 self._head = self._tail = ""
-                self._ticks = self._indent = 0
+                self._ticks, self._lead = 0, ""
             else:
                 self._head, self._tail = head, window[-len(CLOSE):]
 

@@ -134,8 +134,9 @@ _MAKE_INTL = (rf"(?:{_WRITE_INTL}|crée[sz]?(?:-moi)?|créez|implémente[sz]?|g�
               r"generad|generen|gere|desarrolla|desarrolle|desenvolva|sviluppa|sviluppate|erstelle?|erstellt|"
               r"implementiere|programmiere|entwickle|"
               # make or do, with what it makes ("Haz un programa", not "Haz memoria", "Faz sentido", "Mach 5")
-              r"haz(?:me)?\s+(?:un|una|el|la)|fa(?:is|ites)(?:-moi)?\s+(?:un|une|le|la)|faça\s+(?:um|uma|o|a)|"
-              r"fammi\s+(?:un|una|il|la|lo)|mach(?:e|t)?\s+(?:mir|uns|ein|eine|einen))")
+              r"haz(?:me)?\s+(?:un|una|unos|unas|el|la|los|las)|fa(?:is|ites)(?:-(?:moi|nous))?\s+(?:un|une|le|la|"
+              r"les|des|l['’])|fa(?:ça|z)(?:-me)?\s+(?:um|uma|uns|umas|o|a)|fa(?:i|mmi)\s+(?:un|uno|una|il|lo|la|"
+              r"l['’])|mach(?:e|t)?\s+(?:bitte\s+|mal\s+)?(?:mir|uns|ein|eine|einen))")
 _WRITE_INF_INTL = r"(?:écrire|rédiger|escribir|redactar|escrever|redigir|scrivere|scriver(?=mi|ci)|comporre)"
 _MAKE_INF_INTL = (rf"(?:{_WRITE_INF_INTL}|créer|implémenter|générer|développer|crear|implementar|generar|desarrollar|"
                   r"criar|gerar|desenvolver|creare|implementare|generare|sviluppare)")

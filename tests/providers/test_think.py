@@ -56,6 +56,7 @@ def test_a_think_block_that_opens_the_text_goes_in_any_pieces(text, answer, step
     ("Okay, the user wants tips.\n    </think>\n\nKeep it dark.", True),
     ("Okay.\n1. Maybe breathing\n    </think>\n\nKeep it dark.", True),
     ("Okay.\n\n\u00a0\u00a0\u00a0\u00a0</think>\nKeep it dark.", True),
+    ("Okay.\n\n\u00a0    </think>\nKeep it dark.", True),  # (alike whatever the pieces: review 174)
     # ... a close after a no-break space, or at a line's start with a <think> later on its line, a close after a
     # line of inline code, or a Chinese stop (review 170: some passed by piece size)
     ("Okay.\n\u00a0</think>\nKeep it dark.", True),
