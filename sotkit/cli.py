@@ -417,6 +417,7 @@ async def _read(events: Any, live: _SoFar | None) -> Result:
     at the end."""
     shown = ""
     told: set[tuple[str, str]] = set()  # kinds of fallback noted
+    restarted: set[int | None] = set()  # points whose shown text was taken back for a retry
     async for event in events:
         if event.type == "route":
             _note(f"{event.mode}: {event.reason}")
@@ -437,10 +438,14 @@ async def _read(events: Any, live: _SoFar | None) -> Result:
             if live:
                 live.shown = shown
                 mark = "left out" if event.failed else "restarted"
-                if event.text.startswith("\n"):  # a whole point, header and all, from its line's start: what comes
-                    print(f" [{mark}]", end="", flush=True)  # next (its header again) begins a line of its own
+                if event.index is not None and event.text.startswith("\n"):  # a whole point, header and all, from
+                    print(f" [{mark}]", end="", flush=True)  # its line's start: its header again begins a line
                 else:  # the answer again from the start of its last line
                     print(f" [{mark}]\n{shown[shown.rfind(chr(10)) + 1:]}", end="", flush=True)
+            if not event.failed:
+                restarted.add(event.index)
+        elif event.type == "withdraw" and event.failed and event.index in restarted and live:
+            print(f" [point {event.index} left out]", end="", flush=True)  # its retry failed before any text
         elif event.type == "done":
             result = event.result
     return result

@@ -5,6 +5,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -14,7 +15,7 @@ import pytest
 
 from sotkit.cli import main
 from sotkit.testing import FakeLLMServer, Fault, Latency, Reply
-from tests.conftest import point_of, sot_responder
+from tests.conftest import is_skeleton, point_of, sot_responder
 
 
 def ask(*args: str, env: dict[str, str] | None = None, stdin: bytes = b"") -> subprocess.CompletedProcess:
@@ -513,6 +514,38 @@ def test_a_point_left_out_on_a_terminal_is_marked_and_the_answer_goes_on_below_i
         assert main(["ask", "Why?", "--model", "openai:m", "--base-url", server.openai_base_url, "--mode", "sot"]) == 0
     assert terminal.getvalue() == ("1. Alpha: Alpha text one.\n2. Beta: Beta text starts [left out]\n"
                                    "3. Gamma: Gamma text.\n")
+
+
+@pytest.mark.parametrize("mode, retries, shown", [
+    # a restarted point's header comes again with its new text, on a line of its own
+    ("sot", [Reply("Take 2.")],
+     r"1\. Alpha: Alpha text one\.\n2\. Beta: Beta[^\n]* \[restarted\]\n2\. Beta: Take 2\.\n"),
+    # ... and one whose retry fails before any text shows is marked left out (review 175: nothing said)
+    ("sot", [Reply("2. Beta:", fault=Fault.drop(after_tokens=3))],
+     r"1\. Alpha: Alpha text one\.\n2\. Beta: Beta[^\n]* \[restarted\] \[point 2 left out\]\n"),
+    # a sequential answer that opened with a blank line starts again on a line of its own (review 175: glued on)
+    ("sequential", [Reply("Take 2.")], r"\n\nPlain[^\n]* \[restarted\]\nTake 2\.\n"),
+])
+def test_a_restart_on_a_terminal_is_marked_and_the_text_starts_again_on_its_own_line(mode, retries, shown):
+    base = sot_responder("1. Alpha\n2. Beta", {1: "Alpha text one.", 2: "Beta text starts and goes on."},
+                         sequential="\n\nPlain text that goes on for a while.")
+
+    def respond(request):
+        if point_of(request) == (2 if mode == "sot" else None) and not is_skeleton(request):
+            if request.attempt == 1:  # shown live (after point 1), then broken
+                return Reply(base(request).text, fault=Fault.drop(after_tokens=4),
+                             latency=Latency(ttft_s=0.3, tokens_per_s=1000))
+            later = retries[request.attempt - 2:]
+            return later[0] if later else Reply("", fault=Fault.status(500))
+        return base(request)
+
+    terminal = Terminal()
+    with FakeLLMServer(respond, latency=Latency(ttft_s=0, tokens_per_s=1000)) as server, \
+            mock.patch.dict(os.environ, {"OPENAI_API_KEY": "k"}), contextlib.redirect_stdout(terminal), \
+            contextlib.redirect_stderr(io.StringIO()):
+        main(["ask", "Why?", "--model", "openai:m", "--base-url", server.openai_base_url, "--mode", mode,
+              "--on-point-error", "skip"])
+    assert re.fullmatch(shown, terminal.getvalue()), terminal.getvalue()
 
 
 def test_json_prints_one_json_object_for_every_failure_with_the_same_exit_status():

@@ -209,6 +209,8 @@ def test_guards_send_each_kind_of_one_piece_answer_to_sequential(question: str, 
     "Faz sentido usar scripts em vez de programas compilados?",
     "Faites-vous des revues de code ?",
     "HAZ cracking in welds: which codes address it?",
+    "Faites des suggestions pour améliorer le programme de la fête : quelles sont les meilleures idées ?",  # (175)
+    "Fai il punto sul programma del corso: quali sono gli argomenti principali?",
 ])
 def test_guards_leave_list_shaped_questions_to_the_classifier(question: str) -> None:
     assert guard(question) is None

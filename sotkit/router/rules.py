@@ -132,11 +132,12 @@ _WRITE_INTL = (r"(?:écri(?:s|vez)(?:-(?:moi|nous))?|rédige[sz]?(?:-(?:moi|nous
 _MAKE_INTL = (rf"(?:{_WRITE_INTL}|crée[sz]?(?:-moi)?|créez|implémente[sz]?|génère[sz]?|générez|développe[sz]?|crea|"
               r"cread|creen|créame|creami|crie|criem|implementa|implemente|implementad|implementen|genera|genere|"
               r"generad|generen|gere|desarrolla|desarrolle|desenvolva|sviluppa|sviluppate|erstelle?|erstellt|"
-              r"implementiere|programmiere|entwickle|"
-              # make or do, with what it makes ("Haz un programa", not "Haz memoria", "Faz sentido", "Mach 5")
-              r"haz(?:me)?\s+(?:un|una|unos|unas|el|la|los|las)|fa(?:is|ites)(?:-(?:moi|nous))?\s+(?:un|une|le|la|"
-              r"les|des|l['’])|fa(?:ça|z)(?:-me)?\s+(?:um|uma|uns|umas|o|a)|fa(?:i|mmi)\s+(?:un|uno|una|il|lo|la|"
-              r"l['’])|mach(?:e|t)?\s+(?:bitte\s+|mal\s+)?(?:mir|uns|ein|eine|einen))")
+              r"implementiere|programmiere|entwickle)")
+# make or do, right before the code it makes ("Haz un programa", "Fammi uno script"; not "Haz memoria", "Faz um ano",
+# "Mach 5", "Fai il punto sul programma")
+_DOES_INTL = (r"(?:haz(?:me)?|fa(?:is|ites)(?:-(?:moi|nous))?|fa(?:ça|z)(?:-me)?|fai|fammi|"
+              r"mach(?:e|t)?(?:\s+(?:bitte|mal))?(?:\s+(?:mir|uns))?)\s+(?:un|una|uno|unos|unas|une|el|la|los|las|le|les|des|um|uma|uns|umas|o|a|il|lo|"
+              r"ein|eine|einen|l['’]\s*)\s*(?:\w+\s+)?")
 _WRITE_INF_INTL = r"(?:écrire|rédiger|escribir|redactar|escrever|redigir|scrivere|scriver(?=mi|ci)|comporre)"
 _MAKE_INF_INTL = (rf"(?:{_WRITE_INF_INTL}|créer|implémenter|générer|développer|crear|implementar|generar|desarrollar|"
                   r"criar|gerar|desenvolver|creare|implementare|generare|sviluppare)")
@@ -233,7 +234,7 @@ GUARDS = [
           rf"\bthis (?:line|piece|snippet|bit) of (?:code|{_LANGUAGES})\b", r"\bone-liner\b",
           rf"\b(?:write|implement|create|generate|give me|show me)\b[^.?!\n]{{0,100}}?\b(?:function|program|script|"
           rf"class|method|query|regex|component|unit tests?|code)\b(?! review)",
-          rf"{_MAKES_INTL}[^.?!\n]{{0,60}}?\b{_CODE_INTL}s?\b",
+          rf"{_MAKES_INTL}[^.?!\n]{{0,60}}?\b{_CODE_INTL}s?\b", rf"{_VERB_AT_INTL}{_DOES_INTL}{_CODE_INTL}s?\b",
           rf"{_MAKES_INTL}[^.?!\n]{{0,80}}\b(?:en|in|em|con|avec|mit|usando|utilisant) {_LANGUAGES}"
           r"(?![\w+#])"),
     _rule("sequential", 0.9, "asks for a proof or derivation",
