@@ -136,8 +136,9 @@ _MAKE_INTL = (rf"(?:{_WRITE_INTL}|crée[sz]?(?:-moi)?|créez|implémente[sz]?|g�
 # make or do, right before the code it makes ("Haz un programa", "Fammi uno script"; not "Haz memoria", "Faz um ano",
 # "Mach 5", "Fai il punto sul programma")
 _DOES_INTL = (r"(?:haz(?:me)?|fa(?:is|ites)(?:-(?:moi|nous))?|fa(?:ça|z)(?:-me)?|fai|fammi|"
-              r"mach(?:e|t)?(?:\s+(?:bitte|mal))?(?:\s+(?:mir|uns))?)\s+(?:un|una|uno|unos|unas|une|el|la|los|las|le|les|des|um|uma|uns|umas|o|a|il|lo|"
-              r"ein|eine|einen|l['’]\s*)\s*(?:\w+\s+)?")
+              r"mach(?:e|t)?(?:\s+(?:bitte|mal))?(?:\s+(?:mir|uns))?)\s+"
+              r"(?:un|una|uno|unos|unas|une|el|la|los|las|le|les|des|um|uma|uns|umas|o|a|il|lo|ein|eine|einen|"
+              r"l['’]\s*)\s*(?:\w+\s+)?")
 _WRITE_INF_INTL = r"(?:écrire|rédiger|escribir|redactar|escrever|redigir|scrivere|scriver(?=mi|ci)|comporre)"
 _MAKE_INF_INTL = (rf"(?:{_WRITE_INF_INTL}|créer|implémenter|générer|développer|crear|implementar|generar|desarrollar|"
                   r"criar|gerar|desenvolver|creare|implementare|generare|sviluppare)")
@@ -168,8 +169,8 @@ _PROOF_INTL = (r"\b(?:démontr|demostr|demuestr|dimostr)\w*\s*,?\s*(?:que|che)\b
                r"\b(?:prouve[rz]?|probar|pruebe|provar|provare|beweisen?(?:\s+sie)?|beweise|beweist|"
                r"zeigen\s+sie(?:\s+bitte)?|zeige)\s*,?\s*(?:que|che|dass)\b")
 _SHORT_INTL = (r"\b(?:en une (?:phrase|ligne)|en un (?:seul )?mot|en quelques mots|oui ou non|"
-               r"en una (?:sola )?(?:frase|oración|palabra|línea)|en pocas palabras|sí o no|em uma (?:frase|palavra|linha)|numa (?:frase|palavra|"
-               r"linha)|em poucas palavras|sim ou não|in una (?:frase|parola|riga)|in poche parole|sì o no|"
+               r"en una (?:sola )?(?:frase|oración|palabra|línea)|en pocas palabras|sí o no|"
+               r"em uma (?:frase|palavra|linha)|numa (?:frase|palavra|linha)|em poucas palavras|sim ou não|in una (?:frase|parola|riga)|in poche parole|sì o no|"
                r"in einem (?:satz|wort)|in wenigen worten|ja oder nein)\b")
 
 
