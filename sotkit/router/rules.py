@@ -170,7 +170,8 @@ _PROOF_INTL = (r"\b(?:démontr|demostr|demuestr|dimostr)\w*\s*,?\s*(?:que|che)\b
                r"zeigen\s+sie(?:\s+bitte)?|zeige)\s*,?\s*(?:que|che|dass)\b")
 _SHORT_INTL = (r"\b(?:en une (?:phrase|ligne)|en un (?:seul )?mot|en quelques mots|oui ou non|"
                r"en una (?:sola )?(?:frase|oración|palabra|línea)|en pocas palabras|sí o no|"
-               r"em uma (?:frase|palavra|linha)|numa (?:frase|palavra|linha)|em poucas palavras|sim ou não|in una (?:frase|parola|riga)|in poche parole|sì o no|"
+               r"em uma (?:frase|palavra|linha)|numa (?:frase|palavra|linha)|em poucas palavras|sim ou não|"
+               r"in una (?:frase|parola|riga)|in poche parole|sì o no|"
                r"in einem (?:satz|wort)|in wenigen worten|ja oder nein)\b")
 
 
