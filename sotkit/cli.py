@@ -445,7 +445,11 @@ async def _read(events: Any, live: _SoFar | None) -> Result:
             if not event.failed:
                 restarted.add(event.index)
         elif event.type == "withdraw" and event.failed and event.index in restarted and live:
-            print(f" [point {event.index} left out]", end="", flush=True)  # its retry failed before any text
+            # its retry failed before any text: marked where the restart left the cursor (a line's start, where the
+            # point opened the answer: the next point's header comes without a line break)
+            at_start = not shown or shown.endswith("\n")
+            print(f"[point {event.index} left out]\n" if at_start else f" [point {event.index} left out]", end="",
+                  flush=True)
         elif event.type == "done":
             result = event.result
     return result

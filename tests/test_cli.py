@@ -523,6 +523,9 @@ def test_a_point_left_out_on_a_terminal_is_marked_and_the_answer_goes_on_below_i
     # ... and one whose retry fails before any text shows is marked left out (review 175: nothing said)
     ("sot", [Reply("2. Beta:", fault=Fault.drop(after_tokens=3))],
      r"1\. Alpha: Alpha text one\.\n2\. Beta: Beta[^\n]* \[restarted\] \[point 2 left out\]\n"),
+    # ... also the first point, whose header opened the answer (review 176: the mark ran into point 2's header)
+    ("sot-first", [Reply("1. Alpha:", fault=Fault.drop(after_tokens=3))],
+     r"1\. Alpha: Alpha[^\n]* \[restarted\]\n\[point 1 left out\]\n2\. Beta: Beta text starts and goes on\.\n"),
     # a sequential answer that opened with a blank line starts again on a line of its own (review 175: glued on)
     ("sequential", [Reply("Take 2.")], r"\n\nPlain[^\n]* \[restarted\]\nTake 2\.\n"),
 ])
@@ -530,8 +533,10 @@ def test_a_restart_on_a_terminal_is_marked_and_the_text_starts_again_on_its_own_
     base = sot_responder("1. Alpha\n2. Beta", {1: "Alpha text one.", 2: "Beta text starts and goes on."},
                          sequential="\n\nPlain text that goes on for a while.")
 
+    broken = {"sot": 2, "sot-first": 1}.get(mode)
+
     def respond(request):
-        if point_of(request) == (2 if mode == "sot" else None) and not is_skeleton(request):
+        if point_of(request) == broken and not is_skeleton(request):
             if request.attempt == 1:  # shown live (after point 1), then broken
                 return Reply(base(request).text, fault=Fault.drop(after_tokens=4),
                              latency=Latency(ttft_s=0.3, tokens_per_s=1000))
@@ -543,8 +548,8 @@ def test_a_restart_on_a_terminal_is_marked_and_the_text_starts_again_on_its_own_
     with FakeLLMServer(respond, latency=Latency(ttft_s=0, tokens_per_s=1000)) as server, \
             mock.patch.dict(os.environ, {"OPENAI_API_KEY": "k"}), contextlib.redirect_stdout(terminal), \
             contextlib.redirect_stderr(io.StringIO()):
-        main(["ask", "Why?", "--model", "openai:m", "--base-url", server.openai_base_url, "--mode", mode,
-              "--on-point-error", "skip"])
+        main(["ask", "Why?", "--model", "openai:m", "--base-url", server.openai_base_url, "--mode",
+              mode.removesuffix("-first"), "--on-point-error", "skip"])
     assert re.fullmatch(shown, terminal.getvalue()), terminal.getvalue()
 
 

@@ -140,6 +140,8 @@ def test_decision_rejects_unknown_mode_and_out_of_range_confidence() -> None:
     ("Fammi uno script in Python che rinomini i file.", "code"),  # (review 174)
     ("Faz um programa em Python que conte as vogais.", "code"),
     ("Mach bitte ein Skript, das Dateien umbenennt.", "code"),
+    ("Fais un bout de code qui trie une liste.", "code"),  # (review 176)
+    ("Mach ein Python-Skript zum Umbenennen.", "code"),
     ("Quelles sont les étapes pour démontrer que la suite converge ?", "proof"),
     ("¿Puedes demostrar el teorema de Fermat para n = 3?", "proof"),
     ("Beweise, dass es unendlich viele Primzahlen gibt.", "proof"),

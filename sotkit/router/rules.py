@@ -138,7 +138,7 @@ _MAKE_INTL = (rf"(?:{_WRITE_INTL}|crée[sz]?(?:-moi)?|créez|implémente[sz]?|g�
 _DOES_INTL = (r"(?:haz(?:me)?|fa(?:is|ites)(?:-(?:moi|nous))?|fa(?:ça|z)(?:-me)?|fai|fammi|"
               r"mach(?:e|t)?(?:\s+(?:bitte|mal))?(?:\s+(?:mir|uns))?)\s+"
               r"(?:un|una|uno|unos|unas|une|el|la|los|las|le|les|des|um|uma|uns|umas|o|a|il|lo|ein|eine|einen|"
-              r"l['’]\s*)\s*(?:\w+\s+)?")
+              r"l['’]\s*)\s*(?:(?:bout|trozo|pezzo|pedaço|stück)\s+(?:de|di|von)\s+|\w+\s+)?(?:\w+-)?")
 _WRITE_INF_INTL = r"(?:écrire|rédiger|escribir|redactar|escrever|redigir|scrivere|scriver(?=mi|ci)|comporre)"
 _MAKE_INF_INTL = (rf"(?:{_WRITE_INF_INTL}|créer|implémenter|générer|développer|crear|implementar|generar|desarrollar|"
                   r"criar|gerar|desenvolver|creare|implementare|generare|sviluppare)")
