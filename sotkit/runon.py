@@ -381,13 +381,24 @@ class OtherPoints:
         while (end := text.find("\n", at)) >= 0 or final:
             line = (text[at:] if end < 0 else text[at:end]).strip()
             if line:
-                if (title := _title_line(line, titles)) is None or title in listed:
+                if (title := _title_line(line, titles)) is None and not final and self._unparsed(line, len(listed)):
+                    return None  # the outline's next line, numbered past the points parsed so far: the skeleton tells
+                if title is None or title in listed:
                     return at if len(listed) >= 2 else 0  # (a title again: the sections under the titles begin)
                 listed.add(title)
             if end < 0:
                 return len(text) if len(listed) >= 2 else 0  # only the outline: nothing of the point's own
             at = end + 1
-        return None if _may_be_title_line(text[at:], titles) else at if len(listed) >= 2 else 0
+        if _may_be_title_line(text[at:], titles) or self._unparsed(text[at:], len(listed)):
+            return None
+        return at if len(listed) >= 2 else 0
+
+    def _unparsed(self, line: str, listed: int) -> bool:
+        """Is the line the next item of an outline of ``listed`` titles so far, numbered past the points the
+        skeleton, still streaming, has given (its title may be one still to come)?"""
+        item = _NEW_ITEM.match("\n" + line)
+        number = number_value(item["n"]) if item and item["n"] else None
+        return bool(listed) and not self.count_known and number == listed + 1 and number > len(self.titles) + 1
 
     def headed_by_another(self, text: str, final: bool) -> bool | None:
         """Does the text open with a line that is only another point's title, in any markup ("## Soak it", "**Soak

@@ -370,6 +370,22 @@ def test_an_earlier_points_title_opening_an_item_of_the_points_own_list(raw, tex
     assert clean(raw, step=step, others=OTHERS) == (text, finished)
 
 
+@pytest.mark.parametrize("known", [1, 2, 3])
+@pytest.mark.parametrize("step", [1, 3, 7, 1000])
+def test_the_skeleton_written_again_waits_for_titles_the_skeleton_has_not_given_yet(known, step):
+    """A point's reply that outpaced the skeleton kept the outline's lines past the titles parsed so far ("4. Walk
+    daily\n\n**1. Sleep well**\n\n...": blind set b9's P51, by timing, once in a fresh clone's test run)."""
+    titles = ["Sleep well", "Dim the lights", "Cut caffeine", "Walk daily"]
+    raw = ("I'll work from this outline:\n\n" + "\n".join(f"{i}. {t}" for i, t in enumerate(titles, 1))
+           + "\n\n**1. Sleep well**\n\nGo to bed at the same hour.")
+    f = ExpansionFilter(1, titles[0], strip_header=True, other_titles=titles[1:known], most_points=10)
+    out = "".join(f.feed(raw[i:i + step]) for i in range(0, len(raw), step))
+    for title in titles[known:]:
+        f.add_other_title(title)
+    f.set_most_points(len(titles))
+    assert out + f.finish() == "Go to bed at the same hour."
+
+
 @pytest.mark.parametrize("step", [1, 40, 200, 1000])
 def test_an_item_that_waits_for_its_lists_next_line_is_decided_alike_whatever_the_pieces(step):
     # review 170: a first item past _HOLD kept the skeleton again in small pieces, and was cut in one
