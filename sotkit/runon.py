@@ -314,12 +314,7 @@ class OtherPoints:
             if item["n"] is None or number_value(item["n"]) != number + 1:
                 return False
             said = (_after_number(line) or "").strip(" *:").casefold()
-            titles = (self._own_title, *self.titles)
-            if any(said.startswith(title) for title in titles):
-                return True
-            if final or line_end >= 0 or not any(title.startswith(said) for title in titles):
-                return False
-            return None
+            return _opens_with_title(said, (self._own_title, *self.titles), whole=final or line_end >= 0)
         return False if final else None
 
     def _names_another(self, lead: str) -> bool:
@@ -419,11 +414,8 @@ class OtherPoints:
         if (after := _after_number(text)) is None:  # the reply's start read as a line's, as a run-on's would be
             return None if not final and _PARTIAL_ITEM.match("\n" + text) else False
         line, ended, _ = after.partition("\n")
-        line = line.strip(" *:").casefold()
-        if any(line.startswith(title) for title in self.titles):
-            return True
-        if ended or not any(title.startswith(line) for title in self.titles):
-            return False
+        if (titled := _opens_with_title(line.strip(" *:").casefold(), self.titles, whole=bool(ended))) is not None:
+            return titled
         return cut if final else None
 
     def _header_at(self, text: str, at: int, final: bool, titles: list[str]) -> str | bool | None:
@@ -477,6 +469,14 @@ class OtherPoints:
 def _words_of(text: str) -> str:
     """The text's words, one space around each (so that a phrase's are found in it word for word)."""
     return f" {_NOT_WORD.sub(' ', text).strip()} "
+
+
+def _opens_with_title(line: str, titles: Sequence[str], whole: bool) -> bool | None:
+    """Does a line (casefolded, after its number) open with one of ``titles``? None while it is not ``whole`` and
+    may still grow into one."""
+    if any(line.startswith(title) for title in titles):
+        return True
+    return None if not whole and any(title.startswith(line) for title in titles) else False
 
 
 def runs_into_sentence(after: str) -> bool:

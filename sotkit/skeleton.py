@@ -243,7 +243,7 @@ class SkeletonParser:
         # line or prose) or "in the list" (a stray line: a line numbered on from the points after it is said)
         self._restarted: str | None = None
         self._broken = False  # a blank line or prose came since the last point
-        self._after_stray: list[str] = []  # list lines numbered on from the points after a stray "1."
+        self._after_stray = 0  # list lines numbered on from the points after a stray "1." (all left out)
         self._lazy = False  # every point so far is numbered 1: a Markdown list's lazy numbering ("1.\n1.\n1.")
         self.left_out: list[str] = []
         """The titles of list lines that wrote a number again or out of order ("1.\n2.\n2.\n3.", "1.\n3.\n2."), left
@@ -385,10 +385,10 @@ class SkeletonParser:
         if self._restarted and kind in _COUNTED:
             # a list begun again after the points ("In short:\n1. ...\n2. ..."): none of its items, but the next
             # number may be a point after a stray line ("2. Dim the lights\n1. Stretch\n3. Walk"): said
-            if self._restarted == "in the list" and number == self._last_number + 1 + len(self._after_stray) \
+            if self._restarted == "in the list" and number == self._last_number + 1 + self._after_stray \
                     and not self._expands_a_point(title):
                 self.left_out.append(title)
-                self._after_stray.append(title)
+                self._after_stray += 1
             return None
         if kind in _COUNTED and number <= self._last_number and not (number == 1 and self._lazy):
             # a nested or restarted list, or a number written again: a point rewritten ("2. Sleep well" and "2.

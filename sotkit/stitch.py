@@ -24,16 +24,10 @@ _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _WIDE_END, _CJK_CHAR = re.compile(f"[{_CJK}？！：）」』】]$"), re.compile(f"[{_CJK}]")
 
 
-def _goes_on(opening: str) -> bool:
-    """Does a point's text go on with its title's sentence ("2. **Use LEDs**, which last": its restated header took
-    the title)? Then no separator comes between them."""
-    return opening[:1] in (",", ";", ")", "，", "；")
-
-
 def point_header(index: int, title: str, opening: str = "") -> str:
     """The point's item line, before its text (``opening``: the text so far)."""
-    if _goes_on(opening):
-        return f"{index}. {title}"
+    if opening[:1] in (",", ";", ")", "，", "；"):  # the title's sentence goes on ("2. **Use LEDs**, which last": its
+        return f"{index}. {title}"  # restated header took the title): no separator between them
     # a title that ends in its own punctuation takes no colon: "1. What is jet lag? It is ..."; one in Chinese or
     # Japanese, the full-width colon, which needs no space after it: "1. 制定计划：每天...", "1. Python入门：..." (a
     # name in Latin letters inside, unspaced), but "1. Visit 東京: ..." (English with a name in kanji)
@@ -133,12 +127,12 @@ class Stitcher:
             index = self._next
             has_text = bool(self._buffers[index]) or index in self._done
             if index not in self._skipped and has_text:
-                if self._live_at is None and index not in self._done \
-                        and _MAY_OPEN_BLOCK.fullmatch("".join(self._buffers[index])):
-                    break  # (whether the text opens with a list, "1. Pick a bedtime", shows with its next piece)
                 if self._live_at is None:  # the header waits for text, so a point that fails early leaves none
+                    opening = "".join(self._buffers[index])
+                    if index not in self._done and _MAY_OPEN_BLOCK.fullmatch(opening):
+                        break  # (whether the text opens with a list, "1. Pick a bedtime", shows with its next piece)
                     self._live_at = len(self.text)
-                    header = point_header(index, self._titles[index], "".join(self._buffers[index]))
+                    header = point_header(index, self._titles[index], opening)
                     events.append(TextEvent(("\n" if self.text else "") + header, index))
                     self.text += events[-1].text
                 events += [TextEvent(piece, index) for piece in self._buffers[index]]

@@ -129,13 +129,10 @@ class Templates:
         self._variables: dict[str, set[str]] = {}
         self._stop_counts: dict[str, int] = {}  # of each template's sample render
         self._grow: set[str] = set()  # the templates whose stops grow with the skeleton's points
-        search = [DEFAULT_PROMPTS / "local", DEFAULT_PROMPTS] if local else [DEFAULT_PROMPTS]
-        for name in SAMPLE_VARIABLES:
-            path = next((d / f"{name}.jinja" for d in search if (d / f"{name}.jinja").is_file()), None)
-            if path is not None:
-                self._add(name, _read(path), str(path))
-        for name, (source, origin) in _read_overrides(overrides, local=local).items():
-            self._add(name, source, origin)
+        # the defaults, then the user's, each with its local/ variants for a model served in-process
+        for folder in (DEFAULT_PROMPTS, overrides):
+            for name, (source, origin) in _read_overrides(folder, local=local).items():
+                self._add(name, source, origin)
         for name, (_, origin) in self._templates.items():
             self._check(name, origin)
 
