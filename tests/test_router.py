@@ -60,6 +60,7 @@ def test_decision_rejects_unknown_mode_and_out_of_range_confidence() -> None:
     ("Explain what this snippet does: const ids = users.map(u => u.id);", "code"),
     ("Review my function and tell me how to make it faster: def dedupe(xs): return list(set(xs))", "code"),
     ("My app crashes with a segmentation fault when the vector is empty. Where should I look?", "code"),
+    ("i need a bash script that backs up my home folder every night", "code"),  # (probe 179)
     # computations, proofs, puzzles and constraint problems
     ("A shop sells pens at $1.20 each. How much do 15 pens cost after a 10% discount?", "comput"),
     ("Simplify (3x^2 + 6x) / 3x.", "comput"),
@@ -68,6 +69,12 @@ def test_decision_rejects_unknown_mode_and_out_of_range_confidence() -> None:
      "right of Sam?", "puzzle"),
     ("Mark is taller than Jo but shorter than Ana. Who is the tallest?", "puzzle"),
     ("All glimps are florbs and some florbs are wugs. Must some glimps be wugs?", "puzzle"),
+    # ... also asked as a list of numbers (probe 179: these went to SoT at 0.9-1.0)
+    ("what are the factors of 252", "comput"),
+    ("List the divisors of 96 and their sum.", "comput"),
+    ("What are the prime factors of 2310?", "comput"),
+    ("give me the prime numbers between 50 and 80", "comput"),
+    ("What are the odds of rolling two sixes with a pair of dice?", "comput"),
     ("What is the solution to the Goldbach conjecture?", "open problem"),
     ("Give me the answer to the P vs NP problem.", "open problem"),
     # multiple choice
@@ -91,6 +98,13 @@ def test_decision_rejects_unknown_mode_and_out_of_range_confidence() -> None:
     # single facts and yes/no questions
     ("Who discovered penicillin?", "fact"),
     ("What is the capital of Mongolia?", "fact"),
+    # ... in the plural, text to give back as written, or a bare phrase (probe 179)
+    ("What are the opening hours of the British Museum?", "fact"),
+    ("what are the GPS coordinates of Mount Fuji", "fact"),
+    ("What are the lyrics to Yesterday by the Beatles?", "fact"),
+    ("what are the first lines of the Aeneid", "fact"),
+    ("chords for hallelujah", "fact"),
+    ("population of iceland", "fact"),
     ("Does Norway use the euro?", "yes/no"),
     ("Was ancient Rome a democracy?", "yes/no"),  # review 118: English "was" before a lower-case word was lost
     # single facts in the languages the classifier reads least (probe 114: "¿Cuál es la capital de Francia?" went
@@ -213,6 +227,20 @@ def test_guards_send_each_kind_of_one_piece_answer_to_sequential(question: str, 
     "HAZ cracking in welds: which codes address it?",
     "Faites des suggestions pour améliorer le programme de la fête : quelles sont les meilleures idées ?",  # (175)
     "Fai il punto sul programma del corso: quali sono gli argomenti principali?",
+    # advice about a kind of puzzle, test or joke, not one to solve or tell (probe 179: "strategies for solving
+    # sudoku" went sequential as a puzzle)
+    "What are the best strategies for solving sudoku quickly?",
+    "tips for doing well on multiple choice exams",
+    "How can I get better at riddles?",
+    "What are the benefits of a daily crossword puzzle for older adults?",
+    "How do I learn to tell jokes on stage?",
+    # ... nor numbers, chances or words that are no computation or fact to give back
+    "What were the main factors of the 1929 stock market crash?",
+    "What are the chances of success for a first-time novelist, and how can I improve them?",
+    "Why are prime numbers so important for encryption?",
+    "What are the words of wisdom you would pass on to a new teacher?",
+    "what are the last words people most regret saying",
+    "I need a method to stay focused while studying at home.",
 ])
 def test_guards_leave_list_shaped_questions_to_the_classifier(question: str) -> None:
     assert guard(question) is None
@@ -592,8 +620,7 @@ def test_a_reason_shows_the_digits_that_tell_p_from_the_threshold() -> None:
 def test_labels_that_are_not_utf8_name_their_line(tmp_path: Path) -> None:
     path = tmp_path / "labels.jsonl"
     path.write_bytes(b'{"question": "Tips?", "sot_suitable": 1}\n{"question": "Caf\xe9 tips?", "sot_suitable": 1}\n')
-    with pytest.raises(ConfigError, match=r"labels.jsonl', line 2: not UTF-8 text \(byte 0xe9\); save the file as "
-                                          "UTF-8"):
+    with pytest.raises(ConfigError, match=r"labels.jsonl:2: not UTF-8 text \(byte 0xe9\); save the file as UTF-8"):
         read_labels(path)
 
 
@@ -875,6 +902,18 @@ def test_an_embedding_router_file_relabelled_words_is_refused(tmp_path: Path) ->
         LinearClassifier.load(path)
 
 
+@pytest.mark.parametrize(("options", "says"), [
+    (["--router", "rules", "--threshold", "0.7"], "--threshold applies to the learned routers"),
+    (["--threshold", "1.5"], "--threshold=1.5: use a probability strictly between 0 and 1"),
+])
+def test_router_eval_names_its_own_threshold_option(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                    options: list[str], says: str) -> None:
+    # probe 179: the error named router_threshold, the client's argument, not the option typed
+    labels = write_labels(tmp_path / "labels.jsonl", TINY)
+    assert cli_main(["router", "eval", str(labels), *options]) == 2
+    assert f"sotkit: error: {says}" in capsys.readouterr().err
+
+
 def test_a_failed_training_leaves_the_router_at_out_as_it_was(tmp_path: Path,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
     # probe 138: a question holding a lone surrogate (valid JSON: "\ud800") passed read_labels, and saving the
@@ -902,7 +941,7 @@ def test_labels_may_hold_the_line_separators_that_json_text_holds(tmp_path: Path
     path = tmp_path / "labels.jsonl"
     path.write_text("\r\n".join(json.dumps({"question": f"Tips{c}for sleep?", "sot_suitable": 1}, ensure_ascii=False)
                                 for c in "\u2028\u2029\x85") + "\rlast", encoding="utf-8")
-    with pytest.raises(ConfigError, match="labels.jsonl:4: Expecting value"):  # CR alone still ends a line
+    with pytest.raises(ConfigError, match="labels.jsonl:4: not JSON"):  # CR alone still ends a line
         read_labels(path)
     path.write_text("\n".join(json.dumps({"question": f"Tips{c}for sleep?", "sot_suitable": 1}, ensure_ascii=False)
                               for c in "\u2028\u2029\x85"), encoding="utf-8")
@@ -959,14 +998,17 @@ async def test_evaluate_counts_the_decisions_that_fell_back() -> None:
     ('{"question": "Why?"}', "labels.jsonl:2: missing field 'sot_suitable'"),
     ('{"question": "Why?", "sot_suitable": 2}', "labels.jsonl:2: 'sot_suitable' must be 0 or 1"),
     ('{"question": "", "sot_suitable": 1}', "labels.jsonl:2: 'question' must be non-empty text"),
-    ("not json", "labels.jsonl:2: Expecting value"),
+    ('{"question": "Why?" "sot_suitable": 1}', "labels.jsonl:2: Expecting ',' delimiter"),
+    # a CSV or text line is said to be no JSON, not where its parse broke (probe 179)
+    ("question,sot_suitable", r"labels.jsonl:2: not JSON \(a CSV or text file\? convert it to JSONL"),
+    ("42", "labels.jsonl:2: a JSON int, not an object"),
     ('{"question": "Why?", "sot_suitable": 1, "categroy": "x"}',
      "labels.jsonl:2: field 'categroy': did you mean 'category'"),
     ('{"question": "Why?", "sot_suitabel": 1}', "labels.jsonl:2: field 'sot_suitabel': did you mean 'sot_suitable'"),
     # a category the report would print as Python's repr, or could not print at all
     ('{"question": "Why?", "sot_suitable": 1, "category": ["a", "b"]}',
-     r"labels.jsonl:2: 'category' must be non-empty text, not \['a', 'b'\]"),
-    ('{"question": "Why?", "sot_suitable": 1, "category": true}', "labels.jsonl:2: 'category' must be non-empty text"),
+     r"labels.jsonl:2: 'category' must be text or a number, not \['a', 'b'\]"),  # (probe 179: "non-empty text")
+    ('{"question": "Why?", "sot_suitable": 1, "category": true}', "labels.jsonl:2: 'category' must be text or a"),
     ('{"question": "Why?", "sot_suitable": 1, "category": "\\ud800"}', "labels.jsonl:2: 'category' holds a lone"),
 ])
 def test_read_labels_names_the_wrong_line(tmp_path: Path, line: str, says: str) -> None:

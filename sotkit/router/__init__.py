@@ -58,6 +58,14 @@ def default_router(threshold: float | None = None) -> LearnedRouter:
     return LearnedRouter(_default_classifier(), threshold=threshold, name="default")
 
 
+def check_threshold(spec: object, threshold: object, option: str) -> None:
+    """``ConfigError``, naming ``option``, unless ``threshold`` is a probability for a learned router ``spec``."""
+    validate_threshold(threshold, option)
+    if not (spec is None or spec == "default" or (isinstance(spec, str) and spec.startswith("embedding"))):
+        raise ConfigError(f"{option} applies to the learned routers (the default, 'embedding' and "
+                          f"'embedding:PATH'), not to {spec!r}: their confidence is not calibrated")
+
+
 def make_router(spec: str | Router | None = None, *, provider: Provider | None = None,
                 templates: Templates | None = None, threshold: float | None = None) -> Router:
     """The router named by ``spec``: ``None`` or ``"default"``, ``"rules"``, ``"llm"``, ``"embedding"``,
@@ -71,11 +79,7 @@ def make_router(spec: str | Router | None = None, *, provider: Provider | None =
     the embedding model is not installed.
     """
     if threshold is not None:
-        validate_threshold(threshold, "router_threshold")
-    learned = spec is None or spec == "default" or (isinstance(spec, str) and spec.startswith("embedding"))
-    if threshold is not None and not learned:
-        raise ConfigError(f"router_threshold applies to the learned routers (the default, 'embedding' and "
-                          f"'embedding:PATH'), not to {spec!r}: their confidence is not calibrated")
+        check_threshold(spec, threshold, "router_threshold")
     if spec is None or spec == "default":
         return default_router(threshold)
     if spec == "rules":

@@ -108,7 +108,7 @@ def _is_router_file(path: Path) -> bool:
 def _eval(args: argparse.Namespace) -> int:
     import anyio
 
-    from . import evaluate, make_router, read_labels
+    from . import check_threshold, evaluate, make_router, read_labels
 
     # checked before the labels are read: only the llm router asks a model
     if args.router == "llm" and not args.model:
@@ -117,6 +117,8 @@ def _eval(args: argparse.Namespace) -> int:
         option = "--model" if args.model else "--base-url"
         raise ConfigError(f"{option} is for --router llm; the {args.router} router asks no model: add --router llm "
                           f"to measure the model as a router, or leave out {option}")
+    if args.threshold is not None:
+        check_threshold(args.router, args.threshold, "--threshold")
     rows = read_labels(args.labels)
     routed: list[tuple[Labelled, Decision]] = []
 

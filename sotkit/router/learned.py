@@ -557,8 +557,9 @@ def _category(value: object) -> str | None:
         return None if value != value else str(value)
     if value is None or isinstance(value, str) and not value.strip():
         return None
-    problem = _not_a_question(value)
-    if problem or not isinstance(value, str):
+    if not isinstance(value, str):
+        raise ValueError(f"'category' must be text or a number, not {shown_value(value)}")
+    if problem := _not_a_question(value):
         raise ValueError(f"'category' {problem}")
     return value
 
@@ -574,14 +575,20 @@ def read_labels(path: str | Path) -> list[Labelled]:
         raise ConfigError(f"cannot read the labelled questions {str(path)!r} ({exc})") from exc
     except UnicodeDecodeError as exc:
         number = raw[:exc.start].count(b"\n") + 1
-        raise ConfigError(f"{str(path)!r}, line {number}: not UTF-8 text (byte {raw[exc.start]:#04x}); save the "
-                          "file as UTF-8") from None
+        raise ConfigError(f"{path}:{number}: not UTF-8 text (byte {raw[exc.start]:#04x}); save the file as UTF-8"
+                          ) from None
     rows = []
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                if line.lstrip().startswith(("{", "[")):
+                    raise
+                raise ValueError("not JSON (a CSV or text file? convert it to JSONL, one JSON object per line)"
+                                 ) from None  # a CSV's or a text's line: say so, not where JSON broke
             if not isinstance(record, dict):
                 raise ValueError(f"a JSON {type(record).__name__}, not an object")
             missing = _LABEL_FIELDS - record.keys()

@@ -181,16 +181,29 @@ class _Rule:
     confidence: float
     says: str
     pattern: re.Pattern[str]
+    names_a_topic: bool  # its words may name what advice is asked about ("strategies for solving sudoku")
 
     def find(self, text: str) -> re.Match[str] | None:
-        return self.pattern.search(text)
+        for match in self.pattern.finditer(text):
+            before = text[text.rfind("\n", 0, match.start()) + 1:match.start()]  # the sentence up to the match
+            if not (self.names_a_topic and _ADVICE_ABOUT.search(before)):
+                return match
+        return None
 
 
-def _rule(mode: Mode, confidence: float, says: str, *patterns: str) -> _Rule:
+def _rule(mode: Mode, confidence: float, says: str, *patterns: str, names_a_topic: bool = False) -> _Rule:
     # MULTILINE: the question arrives one sentence per line, so "^" anchors at the start of any sentence
     flags = re.IGNORECASE | re.MULTILINE
     compiled = re.compile("|".join(f"(?:{p})" for p in patterns), flags)
-    return _Rule(mode, confidence, says, compiled)
+    return _Rule(mode, confidence, says, compiled, names_a_topic)
+
+
+# words before a kind of puzzle, test or joke that ask for advice about such things ("tips for solving sudoku",
+# "how can I get better at riddles?"), not for one to be solved or told
+_ADVICE_ABOUT = re.compile(r"\b(?:tips|tricks|strateg(?:y|ies)|techniques|methods|ways|advice|habits|approaches|"
+                           r"benefits|advantages|disadvantages|drawbacks|pros|reasons|types|kinds|better at|good at|"
+                           r"how (?:can|could|do|should|would|to)\b[^\n]*\b(?:get better|improve|become (?:a )?"
+                           r"better|practi[cs]e|prepare|study|teach|learn))\b", re.IGNORECASE)
 
 
 #: kinds of request whose answer is one connected piece, tried in order
@@ -236,6 +249,8 @@ GUARDS = [
           rf"\bthis (?:line|piece|snippet|bit) of (?:code|{_LANGUAGES})\b", r"\bone-liner\b",
           rf"\b(?:write|implement|create|generate|give me|show me)\b[^.?!\n]{{0,100}}?\b(?:function|program|script|"
           rf"class|method|query|regex|component|unit tests?|code)\b(?! review)",
+          rf"\b(?:need|want|looking for)\b[^.?!\n]{{0,20}}?\b{_LANGUAGES} (?:query|script|function|program|code|"
+          r"snippet|class|regex|command)\b",
           rf"{_MAKES_INTL}[^.?!\n]{{0,60}}?\b{_CODE_INTL}s?\b", rf"{_VERB_AT_INTL}{_DOES_INTL}{_CODE_INTL}s?\b",
           rf"{_MAKES_INTL}[^.?!\n]{{0,80}}\b(?:en|in|em|con|avec|mit|usando|utilisant) {_LANGUAGES}"
           r"(?![\w+#])"),
@@ -249,7 +264,13 @@ GUARDS = [
           r"\bsolve (?:for|the (?:equation|system|inequality|integral)|\S*\s*[=+])",
           r"\b(?:derivative|integral|equation|inequality|polynomial|matrix|determinant|logarithm|factorial|"
           r"eigen(?:value|vector|space|decomposition|function)s?|"
-          r"probability (?:of|that)|expected value|greatest common|least common|gcd|lcm|prime factor|hypotenuse)\b",
+          r"probability (?:of|that)|expected value|greatest common|least common|gcd|lcm|prime factors?|hypotenuse)\b",
+          # the numbers a number has, or chances a game of chance gives: "the factors of 360" (not "the factors
+          # of the 2008 crisis"), "prime numbers between 100 and 150", "the odds of winning the powerball"
+          r"\b(?:factors|divisors|multiples) of (?:the (?:number|integer) )?(?!1\d{3}\b|20\d\d\b)\d",
+          r"\bprime numbers?\b[^?\n]{0,30}?\d|\b\d+ prime numbers\b",
+          r"\b(?:odds|chances?|likelihood) (?:of|that)\b[^?\n]{0,60}?\b(?:lottery|powerball|jackpot|heads|tails|dice|"
+          r"die|coins?|cards?|aces?|roulette|\d+ times)\b",
           r"\bhow many\b[^?]*\b(?:ways|combinations|permutations)\b[^?]*\d",
           r"\d[^?]*\b(?:triangle|circle|rectangle|square|sphere|cube|cylinder|cone|polygon)\b",
           r"\b(?:area|volume|perimeter|circumference|surface area|diagonal) of an? \w+[^?]*\d",
@@ -289,7 +310,9 @@ GUARDS = [
           r"\b(?:solution|answer|solve|proof|prove)\b[^?]{0,40}\b(?:conjecture|hypothesis|unsolved problem|open "
           r"problem|millennium prize problem)\b"),
     _rule("sequential", 0.85, "a puzzle or constraint problem",
-          r"\b(?:puzzle|brain ?teaser|riddle|sudoku|knights? and knaves|always (?:lies|tells the truth)|odd one out)\b",
+          r"\b(?:puzzle|brain ?teaser|riddle|sudoku|knights? and knaves)\b", names_a_topic=True),
+    _rule("sequential", 0.85, "a puzzle or constraint problem",
+          r"\b(?:always (?:lies|tells the truth)|odd one out)\b",
           r"\b(?:sits?|seated|sitting|seats?)\b[^?]*\b(?:next to|left of|right of|opposite|either end|middle|"
           r"between|round table)\b",
           r"\b(?:is|are) (?:older|younger|taller|shorter|faster|slower|heavier|lighter) than\b",
@@ -299,8 +322,9 @@ GUARDS = [
           r"\b(?:what|which (?:number|letter|word)) comes next\b", r"\bsequence\b[^?]*\d",
           r"\b(?:cross|crossing) (?:a|the) (?:river|bridge)\b[^?]*\b(?:boat|torch|only|at (?:a|one) time)\b",
           r"\bwho (?:owns|sits|lives|drinks|keeps) (?:which|what|the)\b"),
+    _rule("sequential", 0.9, "a multiple-choice question", r"\bmultiple[- ]choice\b", names_a_topic=True),
     _rule("sequential", 0.9, "a multiple-choice question",
-          r"\bwhich of (?:the following|these|the options|the choices|those)\b", r"\bmultiple[- ]choice\b",
+          r"\bwhich of (?:the following|these|the options|the choices|those)\b",
           r"\b(?:options|choices|answers?):", r"\btrue or false\b",
           r"\b(?:answer|reply|respond) (?:only )?with (?:the|a|only the|just the) (?:letter|number|option)\b",
           r"(?:^|\s)\(?[Aa][).:]\s+\S[^\n]*?\s\(?[Bb][).:]\s+\S",
@@ -309,7 +333,8 @@ GUARDS = [
     _rule("sequential", 0.85, "a task on a given input",
           r"^(?:you (?:are|will be) given|your task is|in this task|given (?:a|an|the|two) (?:sentence|paragraph|"
           r"text|passage|list|question|review|tweet|article|document|table))\b", r"^(?:input|output|sentence|text):"),
-    _rule("sequential", 0.8, "asks for a joke or riddle", r"\b(?:joke|riddle|pun|tongue twister)s?\b"),
+    _rule("sequential", 0.8, "asks for a joke or riddle", r"\b(?:joke|riddle|pun|tongue twister)s?\b",
+          names_a_topic=True),
     _rule("sequential", 0.85, "asks for prose, not a list",
           # the user states the answer's form ("no bullet points", "in one paragraph"), whatever its topic
           rf"{_FORM_STATED}(?:i (?:really )?)?{_REFUSE} {_LIST_FORM}{_FORM_ENDS}",
@@ -334,6 +359,12 @@ GUARDS = [
           r"^what (?:year|date|day|time|century|decade|colou?r|language|currency)\b",
           r"^what (?:is|was) the (?:capital|population|symbol|chemical symbol|name|height|length|speed|weight|"
           r"boiling point|melting point|distance)\b", r"^what does \S+ stand for\b",
+          # facts in the plural, and text to give back as written (lyrics, chords, a line): one piece, not points
+          r"^what (?:are|were) the (?:(?:gps )?coordinates|(?:opening|business|office|visiting) hours|lyrics|chords|"
+          r"(?:exact|first|last|final|opening|closing) (?:words|lines?) (?:of|in|from)|words (?:to|of) (?:the|this|that|"
+          r"a) (?:\w+ )?(?:song|anthem|poem|hymn|prayer|carol|lullaby|chorus|psalm|pledge|oath))\b",
+          r"^(?:(?:give|show|send|tell) me |i need |find )?(?:the )?(?:lyrics|chords|words) (?:of|to|for)\b",
+          r"^(?:the )?(?:capital|population|currency|time zone|coordinates) (?:city )?of\b(?:\W+\w+){1,4}\W*$",
           r"^(?:what|which|who) (?:is|was) the (?:largest|biggest|smallest|tallest|highest|longest|oldest|deepest|"
           r"fastest|hottest|coldest|first|last)\b(?:\W+\w+){0,8}\W*$",
           r"^which (?:planet|country|city|element|ocean|continent|river|mountain|animal|language|year|team|company|"
