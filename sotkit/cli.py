@@ -44,6 +44,7 @@ from .providers.openai import AZURE_CLIENT
 from .providers._sse import BROKE_OFF
 from .providers.base import cut_by
 from .redact import redact, shown_url
+from .router import check_threshold
 from .router import cli as router_cli
 
 
@@ -335,6 +336,8 @@ def _hint(error: Exception) -> str:
 
 
 async def _ask(args: argparse.Namespace, so_far: _SoFar) -> int:
+    if args.router_threshold is not None:  # named as typed, not as the client's router_threshold
+        check_threshold(args.router, args.router_threshold, "--router-threshold")
     model = default_model() if args.model is None else args.model
     if args.model is None:
         why = {"local:smollm2": "no OPENAI_API_KEY or ANTHROPIC_API_KEY is set, so the embedded model answers"}

@@ -891,6 +891,10 @@ def test_the_router_threshold_is_an_option_of_ask():
     assert "[sotkit] sot: default: P(list of independent points)" in routed[0].stderr
     assert "SoT from 0.65" in routed[0].stderr
     assert routed[1].stdout == "Sleep and move.\n" and "SoT from 0.999" in routed[1].stderr, routed[1].stderr
+    # review 180: its errors named the client's router_threshold, not the option typed
+    refused = ask("Why?", "--model", "openai:m", "--router", "rules", "--router-threshold", "0.8",
+                  env={"OPENAI_API_KEY": "k"})
+    assert refused.returncode == 2 and "error: --router-threshold applies to the learned routers" in refused.stderr
 
 
 def test_the_help_says_a_dash_reads_stdin():

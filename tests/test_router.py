@@ -102,9 +102,18 @@ def test_decision_rejects_unknown_mode_and_out_of_range_confidence() -> None:
     ("What are the opening hours of the British Museum?", "fact"),
     ("what are the GPS coordinates of Mount Fuji", "fact"),
     ("What are the lyrics to Yesterday by the Beatles?", "fact"),
-    ("what are the first lines of the Aeneid", "fact"),
     ("chords for hallelujah", "fact"),
     ("population of iceland", "fact"),
+    ("What are the Colosseum's opening hours?", "fact"),  # (review 180: these were missed)
+    ("What are the words to Auld Lang Syne?", "fact"),
+    ("What are the odds of being dealt a full house?", "comput"),
+    ("List the primes below 60.", "comput"),
+    ("I need a MySQL query to count orders per customer.", "code"),
+    ("we need an Excel formula that sums every other row", "code"),
+    # a puzzle or a multiple-choice question given to solve, though advice words come first (review 180)
+    ("My friends tried different strategies on this riddle: what has a neck but no head?", "puzzle"),
+    ("What are the ways to solve the knights and knaves puzzle where B says A lies?", "puzzle"),
+    ("Using your best techniques, answer this multiple-choice question: the largest planet is (a) Mars (b) Jupiter", "multiple-choice"),
     ("Does Norway use the euro?", "yes/no"),
     ("Was ancient Rome a democracy?", "yes/no"),  # review 118: English "was" before a lower-case word was lost
     # single facts in the languages the classifier reads least (probe 114: "¿Cuál es la capital de Francia?" went
@@ -241,6 +250,23 @@ def test_guards_send_each_kind_of_one_piece_answer_to_sequential(question: str, 
     "What are the words of wisdom you would pass on to a new teacher?",
     "what are the last words people most regret saying",
     "I need a method to stay focused while studying at home.",
+    # ... nor a number that names something, the chances one can change, or words and hours of no one thing
+    # (review 180: each of these went sequential)
+    "What are the key success factors of 5S in a factory?",
+    "What were the main factors of 1980s inflation?",
+    "What are the critical factors of 360-degree reviews?",
+    "What are fun facts about prime numbers for 6th graders?",
+    "How can I improve my chances of getting a credit card approved?",
+    "What are the first lines of defence against phishing?",
+    "What are the lyrics of Imagine really about?",
+    "What are the office hours etiquette rules for TAs?",
+    "Words to describe a great mentor?",
+    "currency of Brazil tips for tourists",
+    "What do I need to know about Python class design?",
+    "We need a shell script style guide: what should it cover?",
+    "What are some good puzzle games for long flights?",
+    "What makes a riddle satisfying?",
+    "What are best practices for writing multiple-choice exams?",
 ])
 def test_guards_leave_list_shaped_questions_to_the_classifier(question: str) -> None:
     assert guard(question) is None
@@ -1002,6 +1028,8 @@ async def test_evaluate_counts_the_decisions_that_fell_back() -> None:
     # a CSV or text line is said to be no JSON, not where its parse broke (probe 179)
     ("question,sot_suitable", r"labels.jsonl:2: not JSON \(a CSV or text file\? convert it to JSONL"),
     ("42", "labels.jsonl:2: a JSON int, not an object"),
+    ('\ufeff{"question": "Why?", "sot_suitable": 1}', "labels.jsonl:2: Unexpected UTF-8 BOM"),  # two files joined
+    ('"question": "Why?", "sot_suitable": 1}', "labels.jsonl:2: Extra data"),  # (review 180: said CSV for both)
     ('{"question": "Why?", "sot_suitable": 1, "categroy": "x"}',
      "labels.jsonl:2: field 'categroy': did you mean 'category'"),
     ('{"question": "Why?", "sot_suitabel": 1}', "labels.jsonl:2: field 'sot_suitabel': did you mean 'sot_suitable'"),

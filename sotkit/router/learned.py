@@ -585,7 +585,7 @@ def read_labels(path: str | Path) -> list[Labelled]:
             try:
                 record = json.loads(line)
             except json.JSONDecodeError:
-                if line.lstrip().startswith(("{", "[")):
+                if "{" in line or "}" in line or line.lstrip(" \t\ufeff").startswith(("[", '"')):
                     raise
                 raise ValueError("not JSON (a CSV or text file? convert it to JSONL, one JSON object per line)"
                                  ) from None  # a CSV's or a text's line: say so, not where JSON broke

@@ -184,10 +184,12 @@ class _Rule:
     names_a_topic: bool  # its words may name what advice is asked about ("strategies for solving sudoku")
 
     def find(self, text: str) -> re.Match[str] | None:
-        for match in self.pattern.finditer(text):
-            before = text[text.rfind("\n", 0, match.start()) + 1:match.start()]  # the sentence up to the match
-            if not (self.names_a_topic and _ADVICE_ABOUT.search(before)):
+        position = 0
+        while match := self.pattern.search(text, position):
+            sentence = text.rfind("\n", 0, match.start()) + 1
+            if not (self.names_a_topic and _ADVICE_ABOUT.search(text, sentence, match.start())):
                 return match
+            position = text.find("\n", match.end()) + 1 or len(text)  # advice before it is before the rest too
         return None
 
 
@@ -198,12 +200,21 @@ def _rule(mode: Mode, confidence: float, says: str, *patterns: str, names_a_topi
     return _Rule(mode, confidence, says, compiled, names_a_topic)
 
 
+# facts in the plural, and text to give back as written, of one named thing: "the opening hours of the Louvre",
+# "the lyrics to Yesterday" (not "the lyrics of X actually about", "office hours etiquette", "words to describe ...")
+_FACTS_ABOUT = (r"(?:(?:(?:gps )?coordinates|latitude and longitude|(?:opening|business|visiting) (?:hours|times)|"
+                r"lyrics|chords|chord progression) (?:of|to|for|at)|words (?:to|of)(?= the | (?-i:[A-Z]))) (?!(?:a|an|some|describe|say|use|live by)\b)"
+                r"(?![^\n]*\b(?:about|mean|meaning|that|which|like|why|how|tips|for (?:a|an|my|the) \w+ (?:who|with)|"
+                r"advice|wisdom|encouragement)\b)[^\n,;]{1,60}$")
+
+
 # words before a kind of puzzle, test or joke that ask for advice about such things ("tips for solving sudoku",
 # "how can I get better at riddles?"), not for one to be solved or told
 _ADVICE_ABOUT = re.compile(r"\b(?:tips|tricks|strateg(?:y|ies)|techniques|methods|ways|advice|habits|approaches|"
-                           r"benefits|advantages|disadvantages|drawbacks|pros|reasons|types|kinds|better at|good at|"
-                           r"how (?:can|could|do|should|would|to)\b[^\n]*\b(?:get better|improve|become (?:a )?"
-                           r"better|practi[cs]e|prepare|study|teach|learn))\b", re.IGNORECASE)
+                           r"(?:best )?practices|mistakes|benefits|advantages|disadvantages|drawbacks|pros|reasons|"
+                           r"types|kinds|elements|skills|makes|better at|good at|how (?:can|could|do|should|would|to)"
+                           r"\b[^\n]{0,80}?\b(?:get better|improve|become (?:a )?better|practi[cs]e|prepare|study|"
+                           r"teach|learn))\b", re.IGNORECASE)
 
 
 #: kinds of request whose answer is one connected piece, tried in order
@@ -249,8 +260,10 @@ GUARDS = [
           rf"\bthis (?:line|piece|snippet|bit) of (?:code|{_LANGUAGES})\b", r"\bone-liner\b",
           rf"\b(?:write|implement|create|generate|give me|show me)\b[^.?!\n]{{0,100}}?\b(?:function|program|script|"
           rf"class|method|query|regex|component|unit tests?|code)\b(?! review)",
-          rf"\b(?:need|want|looking for)\b[^.?!\n]{{0,20}}?\b{_LANGUAGES} (?:query|script|function|program|code|"
-          r"snippet|class|regex|command)\b",
+          # "I need a MySQL query that ...", "we want a regex for ..." (not "I'm looking for CSS class naming tips")
+          rf"^(?:i|we)(?:'m| am| are)? (?:need|want|looking for)\b[^.?!\n]{{0,30}}?\b(?:(?:{_LANGUAGES}|mysql|"
+          r"postgres(?:ql)?|excel|google sheets|vba) (?:query|script|function|program|code|snippet|class|regex|command|"
+          r"formula|macro)|regex|regular expression|sql)\b(?=\s*(?:that|to|which|for|:|$|[.?!,]))",
           rf"{_MAKES_INTL}[^.?!\n]{{0,60}}?\b{_CODE_INTL}s?\b", rf"{_VERB_AT_INTL}{_DOES_INTL}{_CODE_INTL}s?\b",
           rf"{_MAKES_INTL}[^.?!\n]{{0,80}}\b(?:en|in|em|con|avec|mit|usando|utilisant) {_LANGUAGES}"
           r"(?![\w+#])"),
@@ -267,14 +280,19 @@ GUARDS = [
           r"probability (?:of|that)|expected value|greatest common|least common|gcd|lcm|prime factors?|hypotenuse)\b",
           # the numbers a number has, or chances a game of chance gives: "the factors of 360" (not "the factors
           # of the 2008 crisis"), "prime numbers between 100 and 150", "the odds of winning the powerball"
-          r"\b(?:factors|divisors|multiples) of (?:the (?:number|integer) )?(?!1\d{3}\b|20\d\d\b)\d",
-          r"\bprime numbers?\b[^?\n]{0,30}?\d|\b\d+ prime numbers\b",
-          r"\b(?:odds|chances?|likelihood) (?:of|that)\b[^?\n]{0,60}?\b(?:lottery|powerball|jackpot|heads|tails|dice|"
-          r"die|coins?|cards?|aces?|roulette|\d+ times)\b",
+          r"\b(?:factors|divisors|multiples) of (?:the (?:number|integer) )?\d+(?:,\d{3})*(?=\s*(?:$|[?.,!;:)]|(?:and|or|"
+          r"under|below|less than|up to|over|above|greater than|between|that|which|in)\b))",
+          r"\bprimes?(?: numbers?)? (?:between|below|under|less than|smaller than|up to|from|above|over|greater than) "
+          r"\d+(?!\d*\s*(?:bce?|ad|ce)\b)", r"\b(?:first|list|name|give me|the) \d+ (?:prime numbers|primes)\b",
+          r"\b(?:odds|chances?|probability|likelihood) (?:of|that)\b(?:(?!\b(?:improve|increase|reduce|raise|boost|"
+          r"lower)\b)[^?\n]){0,40}?\b(?:roll(?:ing|s)?|flip(?:ping|s)?|toss(?:ing|es)?|draw(?:ing|s)?|(?:being )?dealt|"
+          r"winning (?:the )?(?:lottery|powerball|mega millions|euromillions|jackpot)|(?:getting )?(?:a |an )?(?:royal "
+          r"flush|full house|straight flush|yahtzee)|getting (?:a |an |two |three |\d+ )?(?:heads|tails|sixe?s|aces?))\b",
           r"\bhow many\b[^?]*\b(?:ways|combinations|permutations)\b[^?]*\d",
           r"\d[^?]*\b(?:triangle|circle|rectangle|square|sphere|cube|cylinder|cone|polygon)\b",
           r"\b(?:area|volume|perimeter|circumference|surface area|diagonal) of an? \w+[^?]*\d",
-          r"\d[^.?]*\d[^?]*\b(?:how (?:many|much|long|far|fast)|what is the (?:total|average|sum|difference)|"
+          # (the first digit after the first: the same matches as any later one, without trying each in turn)
+          r"\d[^.?\d]*\d[^?]*?\b(?:how (?:many|much|long|far|fast)|what is the (?:total|average|sum|difference)|"
           r"find)\b", r"\b(?:how (?:many|much|long|far|fast)|what is the (?:total|average|sum))\b[^?]*\d[^?]*\d"),
     _rule("sequential", 0.85, "a word problem: quantities given, a quantity asked",
           rf"(?s:{_QUANTITY}.*{_QUANTITY}.*^{_ASKS_QUANTITY})", rf"(?s:^{_ASKS_QUANTITY}.*{_QUANTITY}.*{_QUANTITY})"),
@@ -310,9 +328,12 @@ GUARDS = [
           r"\b(?:solution|answer|solve|proof|prove)\b[^?]{0,40}\b(?:conjecture|hypothesis|unsolved problem|open "
           r"problem|millennium prize problem)\b"),
     _rule("sequential", 0.85, "a puzzle or constraint problem",
-          r"\b(?:puzzle|brain ?teaser|riddle|sudoku|knights? and knaves)\b", names_a_topic=True),
-    _rule("sequential", 0.85, "a puzzle or constraint problem",
-          r"\b(?:always (?:lies|tells the truth)|odd one out)\b",
+          r"\b(?:puzzle|brain ?teaser|riddle|sudoku)\b(?! (?:games?|apps?|books?|boxes|makers?|hunts?|rooms?)\b)",
+          names_a_topic=True),
+    _rule("sequential", 0.85, "a puzzle or constraint problem",  # one given to solve, whatever advice came before
+          r"\b(?:this|these|the following|following) (?:puzzle|brain ?teaser|riddle|sudoku)s?\b",
+          r"\b(?:puzzle|brain ?teaser|riddle|sudoku)\s*:", r"\b(?:knights? and knaves|always (?:lies|tells the truth)|"
+          r"odd one out)\b",
           r"\b(?:sits?|seated|sitting|seats?)\b[^?]*\b(?:next to|left of|right of|opposite|either end|middle|"
           r"between|round table)\b",
           r"\b(?:is|are) (?:older|younger|taller|shorter|faster|slower|heavier|lighter) than\b",
@@ -324,6 +345,7 @@ GUARDS = [
           r"\bwho (?:owns|sits|lives|drinks|keeps) (?:which|what|the)\b"),
     _rule("sequential", 0.9, "a multiple-choice question", r"\bmultiple[- ]choice\b", names_a_topic=True),
     _rule("sequential", 0.9, "a multiple-choice question",
+          r"\b(?:this|the following|following) multiple[- ]choice\b", r"\bmultiple[- ]choice(?: question)?\s*:",
           r"\bwhich of (?:the following|these|the options|the choices|those)\b",
           r"\b(?:options|choices|answers?):", r"\btrue or false\b",
           r"\b(?:answer|reply|respond) (?:only )?with (?:the|a|only the|just the) (?:letter|number|option)\b",
@@ -360,11 +382,12 @@ GUARDS = [
           r"^what (?:is|was) the (?:capital|population|symbol|chemical symbol|name|height|length|speed|weight|"
           r"boiling point|melting point|distance)\b", r"^what does \S+ stand for\b",
           # facts in the plural, and text to give back as written (lyrics, chords, a line): one piece, not points
-          r"^what (?:are|were) the (?:(?:gps )?coordinates|(?:opening|business|office|visiting) hours|lyrics|chords|"
-          r"(?:exact|first|last|final|opening|closing) (?:words|lines?) (?:of|in|from)|words (?:to|of) (?:the|this|that|"
-          r"a) (?:\w+ )?(?:song|anthem|poem|hymn|prayer|carol|lullaby|chorus|psalm|pledge|oath))\b",
-          r"^(?:(?:give|show|send|tell) me |i need |find )?(?:the )?(?:lyrics|chords|words) (?:of|to|for)\b",
-          r"^(?:the )?(?:capital|population|currency|time zone|coordinates) (?:city )?of\b(?:\W+\w+){1,4}\W*$",
+          rf"^(?:what (?:are|were) )?(?:the )?{_FACTS_ABOUT}",
+          rf"^(?:(?:give|show|send|tell) me|i need|find) (?:the )?{_FACTS_ABOUT}",
+          rf"^what (?:are|were) (?:the )?[\w' ]{{1,40}}['’]s? (?:(?:gps )?coordinates|latitude and longitude|(?:opening|"
+          r"business|visiting) (?:hours|times)|lyrics|chords)\W*$",
+          rf"^(?:the )?(?:capital|population|currency|time zone) (?:city )?of\b(?![^\n]*\b{_LIST_NOUNS}\b)"
+          r"(?: the)?(?:\W+\w+){1,2}\W*$",
           r"^(?:what|which|who) (?:is|was) the (?:largest|biggest|smallest|tallest|highest|longest|oldest|deepest|"
           r"fastest|hottest|coldest|first|last)\b(?:\W+\w+){0,8}\W*$",
           r"^which (?:planet|country|city|element|ocean|continent|river|mountain|animal|language|year|team|company|"
