@@ -85,8 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--router", help="how mode=auto decides: default, rules, llm, embedding or embedding:PATH")
     ask.add_argument("--router-threshold", type=float, metavar="P",
                      help="for a learned router (default, embedding): the calibrated P(sot) from which it says SoT "
-                          "(default: the router's own, 0.65 for the default, 0.6 for embedding, the file's for embedding:PATH; "
-                          "higher is more precise, lower sends more questions to SoT)")
+                          "(default: the router's own, 0.65 for the default, 0.6 for embedding, the file's for "
+                          "embedding:PATH; higher is more precise, lower sends more questions to SoT)")
     ask.add_argument("--fallback", help="model for what fails on the main model: an answer, a skeleton or points (an "
                                         "API model's key and base URL come from the environment, not --base-url)")
     ask.add_argument("--base-url", help="an OpenAI-compatible server, with --model openai:<name>")

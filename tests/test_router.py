@@ -110,10 +110,14 @@ def test_decision_rejects_unknown_mode_and_out_of_range_confidence() -> None:
     ("List the primes below 60.", "comput"),
     ("I need a MySQL query to count orders per customer.", "code"),
     ("we need an Excel formula that sums every other row", "code"),
+    ("What are the odds of hitting the jackpot on a slot machine?", "comput"),  # (review 181)
+    ("What are the prime factors of 462?", "comput"),
+    ("Why is this joke funny? I told my wife she draws her eyebrows too high. She looked surprised.", "joke"),
     # a puzzle or a multiple-choice question given to solve, though advice words come first (review 180)
     ("My friends tried different strategies on this riddle: what has a neck but no head?", "puzzle"),
     ("What are the ways to solve the knights and knaves puzzle where B says A lies?", "puzzle"),
-    ("Using your best techniques, answer this multiple-choice question: the largest planet is (a) Mars (b) Jupiter", "multiple-choice"),
+    ("Using your best techniques, answer this multiple-choice question: the largest planet is (a) Mars (b) Jupiter",
+     "multiple-choice"),
     ("Does Norway use the euro?", "yes/no"),
     ("Was ancient Rome a democracy?", "yes/no"),  # review 118: English "was" before a lower-case word was lost
     # single facts in the languages the classifier reads least (probe 114: "¿Cuál es la capital de Francia?" went
@@ -267,6 +271,18 @@ def test_guards_send_each_kind_of_one_piece_answer_to_sequential(question: str, 
     "What are some good puzzle games for long flights?",
     "What makes a riddle satisfying?",
     "What are best practices for writing multiple-choice exams?",
+    # ... nor chances of no game of chance, plans to learn a language, or songs and places in the plural (review 181)
+    "What affects the chances of a draw in a chess tournament?",
+    "What increases the odds of a pickup truck rolling over?",
+    "Why do people overestimate their chances of winning the lottery?",
+    "I want to learn SQL. Which resources are best?",
+    "I'm looking for a job in SQL: what skills matter most?",
+    "What are the chords for beginner ukulele players?",
+    "What are the opening hours of most shops in Madrid?",
+    "What were the prime factors behind the collapse of the Soviet Union?",
+    "What were the main factors of 2008?",
+    "What are the best films on Prime from 2021?",
+    "What are the words to The Star-Spangled Banner actually saying?",
 ])
 def test_guards_leave_list_shaped_questions_to_the_classifier(question: str) -> None:
     assert guard(question) is None

@@ -203,9 +203,12 @@ def _rule(mode: Mode, confidence: float, says: str, *patterns: str, names_a_topi
 # facts in the plural, and text to give back as written, of one named thing: "the opening hours of the Louvre",
 # "the lyrics to Yesterday" (not "the lyrics of X actually about", "office hours etiquette", "words to describe ...")
 _FACTS_ABOUT = (r"(?:(?:(?:gps )?coordinates|latitude and longitude|(?:opening|business|visiting) (?:hours|times)|"
-                r"lyrics|chords|chord progression) (?:of|to|for|at)|words (?:to|of)(?= the | (?-i:[A-Z]))) (?!(?:a|an|some|describe|say|use|live by)\b)"
-                r"(?![^\n]*\b(?:about|mean|meaning|that|which|like|why|how|tips|for (?:a|an|my|the) \w+ (?:who|with)|"
-                r"advice|wisdom|encouragement)\b)[^\n,;]{1,60}$")
+                r"lyrics|chords|chord progression) (?:of|to|for|at)|words (?:to|of)(?= the | (?-i:[A-Z]))) "
+                r"(?!(?:a|an|some|describe|say|use|live by)\b)"
+                r"(?![^\n]*\b(?:about|mean|meaning|actually|saying|that|which|like|why|how|tips|advice|wisdom|"
+                r"encouragement|most|major|common|popular|famous|beginners?|learn|songs|various|different|typical|"
+                r"basic|easy|simple|best|good|all|every|many|several|on (?!(?:the )?(?:piano|guitar|ukulele|bass|"
+                r"keyboard|violin)\b))\b)[^\n,;]{1,60}$")
 
 
 # words before a kind of puzzle, test or joke that ask for advice about such things ("tips for solving sudoku",
@@ -261,9 +264,10 @@ GUARDS = [
           rf"\b(?:write|implement|create|generate|give me|show me)\b[^.?!\n]{{0,100}}?\b(?:function|program|script|"
           rf"class|method|query|regex|component|unit tests?|code)\b(?! review)",
           # "I need a MySQL query that ...", "we want a regex for ..." (not "I'm looking for CSS class naming tips")
-          rf"^(?:i|we)(?:'m| am| are)? (?:need|want|looking for)\b[^.?!\n]{{0,30}}?\b(?:(?:{_LANGUAGES}|mysql|"
+          rf"^(?:i|we)(?:'m| am| are)? (?:need|want|looking for) (?:(?:an?|some|the) (?:\w+ )?(?:(?:{_LANGUAGES}|mysql|"
           r"postgres(?:ql)?|excel|google sheets|vba) (?:query|script|function|program|code|snippet|class|regex|command|"
-          r"formula|macro)|regex|regular expression|sql)\b(?=\s*(?:that|to|which|for|:|$|[.?!,]))",
+          r"formula|macro)|regex|regular expression|one-liner)|sql (?=to|that))\b"
+          r"(?=\s*(?:that|to|which|for|:|$|[.?!,]))",
           rf"{_MAKES_INTL}[^.?!\n]{{0,60}}?\b{_CODE_INTL}s?\b", rf"{_VERB_AT_INTL}{_DOES_INTL}{_CODE_INTL}s?\b",
           rf"{_MAKES_INTL}[^.?!\n]{{0,80}}\b(?:en|in|em|con|avec|mit|usando|utilisant) {_LANGUAGES}"
           r"(?![\w+#])"),
@@ -277,25 +281,40 @@ GUARDS = [
           r"\bsolve (?:for|the (?:equation|system|inequality|integral)|\S*\s*[=+])",
           r"\b(?:derivative|integral|equation|inequality|polynomial|matrix|determinant|logarithm|factorial|"
           r"eigen(?:value|vector|space|decomposition|function)s?|"
-          r"probability (?:of|that)|expected value|greatest common|least common|gcd|lcm|prime factors?|hypotenuse)\b",
+          r"probability (?:of|that)|expected value|greatest common|least common|gcd|lcm|prime factor|hypotenuse)\b",
           # the numbers a number has, or chances a game of chance gives: "the factors of 360" (not "the factors
           # of the 2008 crisis"), "prime numbers between 100 and 150", "the odds of winning the powerball"
-          r"\b(?:factors|divisors|multiples) of (?:the (?:number|integer) )?\d+(?:,\d{3})*(?=\s*(?:$|[?.,!;:)]|(?:and|or|"
+          r"\b(?:(?:prime )?factors|divisors|multiples) of (?:the (?:number|integer) \d|(?!(?:1[5-9]|20)\d\d\b)\d)"
+          r"[\d,]*(?<!,)(?=\s*(?:$|[?.,!;:)]|(?:and|"
           r"under|below|less than|up to|over|above|greater than|between|that|which|in)\b))",
-          r"\bprimes?(?: numbers?)? (?:between|below|under|less than|smaller than|up to|from|above|over|greater than) "
+          r"\b(?:primes|prime numbers?) (?:between|below|under|less than|smaller than|up to|from|above|over|"
+          r"greater than) "
           r"\d+(?!\d*\s*(?:bce?|ad|ce)\b)", r"\b(?:first|list|name|give me|the) \d+ (?:prime numbers|primes)\b",
-          r"\b(?:odds|chances?|probability|likelihood) (?:of|that)\b(?:(?!\b(?:improve|increase|reduce|raise|boost|"
-          r"lower)\b)[^?\n]){0,40}?\b(?:roll(?:ing|s)?|flip(?:ping|s)?|toss(?:ing|es)?|draw(?:ing|s)?|(?:being )?dealt|"
-          r"winning (?:the )?(?:lottery|powerball|mega millions|euromillions|jackpot)|(?:getting )?(?:a |an )?(?:royal "
-          r"flush|full house|straight flush|yahtzee)|getting (?:a |an |two |three |\d+ )?(?:heads|tails|sixe?s|aces?))\b",
+          # (not "improve my chances of winning the lottery", "the chances of a draw in chess")
+          r"^(?![^\n]*\b(?:improve|increase|reduce|raise|boost|lower|affect|influence|determine|factors|overestimate|"
+          r"underestimate|why)\b)[^\n]*?(?P<quote_odds>\b(?:odds|chances?|likelihood) (?:of|that)\b[^?\n]{0,40}?\b"
+          r"(?:(?:roll(?:ing)?|"
+          r"throw(?:ing)?) (?:a |an |two |three |\d+ )?(?:\d+|sixe?s|doubles|dice|die|snake eyes)|(?:flip(?:ping)?|"
+          r"toss(?:ing)?) (?:a |two |\d+ )?coins?|getting (?:\d+ |two |three )?(?:heads|tails)(?! of)|(?:drawing|"
+          r"(?:being |getting )?dealt) (?:a |an |two |\d+ )?(?:aces?|kings?|queens?|royal flush|full house|flush|pair|"
+          r"spades?|hearts?|diamonds?|clubs?)|(?:winning|hitting) (?:the )?(?:lottery|powerball|mega millions|"
+          r"euromillions|jackpot)|(?:a |an )?(?:royal flush|full house|straight flush|yahtzee))\b)",
           r"\bhow many\b[^?]*\b(?:ways|combinations|permutations)\b[^?]*\d",
-          r"\d[^?]*\b(?:triangle|circle|rectangle|square|sphere|cube|cylinder|cone|polygon)\b",
           r"\b(?:area|volume|perimeter|circumference|surface area|diagonal) of an? \w+[^?]*\d",
-          # (the first digit after the first: the same matches as any later one, without trying each in turn)
-          r"\d[^.?\d]*\d[^?]*?\b(?:how (?:many|much|long|far|fast)|what is the (?:total|average|sum|difference)|"
-          r"find)\b", r"\b(?:how (?:many|much|long|far|fast)|what is the (?:total|average|sum))\b[^?]*\d[^?]*\d"),
+          r"\b(?:how (?:many|much|long|far|fast)|what is the (?:total|average|sum))\b[^?]*\d[^?]*\d"),
+    _rule("sequential", 0.9, "asks for a computation",
+          # each part of the text between question marks read once, from its first digit or pair of digits: the same
+          # matches as from any later one, and a pasted table is not read once per digit (a rule of its own, after the
+          # others, so that a match of theirs is the one quoted)
+          r"(?:\A|(?<=\?))[^?\d]*(?P<quote_shape>\d[^?]*?\b(?:triangle|circle|rectangle|square|sphere|cube|cylinder|"
+          r"cone|polygon)\b)",
+          r"(?:\A|(?<=\?))(?>[^?]*?(?=\d[^.?\d]*\d))(?P<quote_sum>\d[^.?\d]*\d[^?]*?\b(?:how (?:many|much|long|"
+          r"far|fast)|what is the (?:total|average|sum|difference)|find)\b)"),
     _rule("sequential", 0.85, "a word problem: quantities given, a quantity asked",
-          rf"(?s:{_QUANTITY}.*{_QUANTITY}.*^{_ASKS_QUANTITY})", rf"(?s:^{_ASKS_QUANTITY}.*{_QUANTITY}.*{_QUANTITY})"),
+          # the first two quantities, each kept once found (atomic), so that a pasted table is read once, not once
+          # for every pair of its numbers
+          rf"(?s:\A(?>.*?(?={_QUANTITY}))(?P<quote_problem>(?>{_QUANTITY})(?>.*?{_QUANTITY}).*^{_ASKS_QUANTITY}))",
+          rf"(?s:^{_ASKS_QUANTITY}(?>.*?{_QUANTITY})(?>.*?{_QUANTITY}))"),
     _rule("sequential", 0.85, "needs an estimate or reasoning built step by step",
           r"\bstep[- ]by[- ]step\b", r"\b(?:explain|show|walk (?:me|us) through|take (?:me|us|the reader) through) "
           r"(?:your|the|my) (?:reasoning|work|thinking|calculation|logic|estimate)",
@@ -357,6 +376,7 @@ GUARDS = [
           r"text|passage|list|question|review|tweet|article|document|table))\b", r"^(?:input|output|sentence|text):"),
     _rule("sequential", 0.8, "asks for a joke or riddle", r"\b(?:joke|riddle|pun|tongue twister)s?\b",
           names_a_topic=True),
+    _rule("sequential", 0.8, "asks for a joke or riddle", r"\b(?:this|these|the following) (?:joke|pun)s?\b"),
     _rule("sequential", 0.85, "asks for prose, not a list",
           # the user states the answer's form ("no bullet points", "in one paragraph"), whatever its topic
           rf"{_FORM_STATED}(?:i (?:really )?)?{_REFUSE} {_LIST_FORM}{_FORM_ENDS}",
@@ -381,10 +401,11 @@ GUARDS = [
           r"^what (?:year|date|day|time|century|decade|colou?r|language|currency)\b",
           r"^what (?:is|was) the (?:capital|population|symbol|chemical symbol|name|height|length|speed|weight|"
           r"boiling point|melting point|distance)\b", r"^what does \S+ stand for\b",
-          # facts in the plural, and text to give back as written (lyrics, chords, a line): one piece, not points
+          # facts in the plural, and text to give back as written (lyrics, chords, the words to a song): one piece
           rf"^(?:what (?:are|were) )?(?:the )?{_FACTS_ABOUT}",
           rf"^(?:(?:give|show|send|tell) me|i need|find) (?:the )?{_FACTS_ABOUT}",
-          rf"^what (?:are|were) (?:the )?[\w' ]{{1,40}}['’]s? (?:(?:gps )?coordinates|latitude and longitude|(?:opening|"
+          rf"^what (?:are|were) (?:the )?[\w' ]{{1,40}}['’]s? (?:(?:gps )?coordinates|latitude and longitude|"
+          r"(?:opening|"
           r"business|visiting) (?:hours|times)|lyrics|chords)\W*$",
           rf"^(?:the )?(?:capital|population|currency|time zone) (?:city )?of\b(?![^\n]*\b{_LIST_NOUNS}\b)"
           r"(?: the)?(?:\W+\w+){1,2}\W*$",
@@ -514,8 +535,10 @@ def _guard(core: str) -> Decision | None:
 
 
 def _quoted(core: str, match: re.Match[str]) -> str:
-    """What a rule matched, for its reason, in whole words ("17 times 23", where the rule matched "7 times 2")."""
-    start, end = match.span()
+    """What a rule matched, for its reason, in whole words ("17 times 23", where the rule matched "7 times 2"); of a
+    pattern that matches from its sentence's start, its ``quote_...`` group."""
+    start, end = next((match.span(name) for name in match.re.groupindex
+                       if name.startswith("quote_") and match.start(name) >= 0), match.span())
     while start > 0 and core[start - 1].isalnum():
         start -= 1
     while end < len(core) and core[end].isalnum():
