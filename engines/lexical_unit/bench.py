@@ -106,6 +106,7 @@ def run_benchmark(model_dir: str | Path, data_dir: str | Path, config: BenchConf
     from ..models import device_name, load_model, synchronize
 
     torch.set_num_threads(config.threads)
+    answers = load_answers(data_dir)  # read first: a wrong --data is found before the timed runs, not after
     model, tokenizer, lud_config = load_lud(model_dir, config.device)
     counter = _ForwardCounter(model)
     methods = _methods(model, tokenizer, config)
@@ -152,7 +153,6 @@ def run_benchmark(model_dir: str | Path, data_dir: str | Path, config: BenchConf
     results["base_model"] = lud_config.get("base_model", "smollm2")
     base, base_tokenizer = load_model(results["base_model"], device=config.device, dtype="float32")
     code = data.code_sequences(base_tokenizer, "heldout", config.seq_len, config.perplexity_sequences)
-    answers = load_answers(data_dir)
     chats, starts = [], []
     for question in data.instructions("heldout"):
         prompt = data.chat_prompt_ids(base_tokenizer, question)

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from ..commands import HelpFormatter, failed, interrupted, number, whole
+from ..commands import HelpFormatter, can_make, failed, interrupted, number, whole
 from ..errors import ConfigError, SotkitError
 from ..models import cache_dir, check_device
 
@@ -21,6 +21,7 @@ DEFAULT_DIR = cache_dir() / "lud"
 def _prepare(args: argparse.Namespace) -> None:
     from .pipeline import PrepareConfig, prepare
 
+    can_make(args.data, f"--data {args.data} (the output folder)")
     prepare(
         args.data,
         PrepareConfig(
@@ -54,6 +55,7 @@ def _bench(args: argparse.Namespace) -> None:
     if not args.overwrite and (taken := [str(path) for path in paths if path.exists()]):  # before the long run
         raise ConfigError(f"results exist at {', '.join(taken)}: pass --overwrite to replace them, or choose "
                           "another --results")
+    can_make(paths[0], f"--results {args.results}")
     results = run_benchmark(args.model_dir, args.data, bench_config(args))
     write_results(results, args.results)
     print(f"wrote {paths[0]} and {paths[1]}")

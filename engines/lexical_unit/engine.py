@@ -41,6 +41,11 @@ class LexicalUnits(Engine):
         saved = read_config(Path(model))
         self.settings = {"alpha": saved.get("alpha", 0.9) if alpha is None else alpha,
                          "k": saved.get("k", 3) if k is None else k, "verify": verify, "lookup": lookup}
+        trained = saved.get("k")
+        if isinstance(trained, int) and self.settings["k"] > trained and not verify:  # untrained slots guess
+            raise ConfigError(f"k={self.settings['k']}: {model!r} was trained to fill {trained} [PAD] slots, and the "
+                              f"slots past them propose tokens no training taught (an answer of junk): use k <= "
+                              f"{trained}, or verify=True (exactly greedy, whatever the slots propose)")
         if self.settings["k"] and not any(PAD_TOKEN in path.read_text(errors="replace")
                                           for path in Path(model).glob("tokenizer*.json")):
             raise ConfigError(f"{model!r} has no {PAD_TOKEN} token in its tokenizer, so it cannot fill k="
@@ -68,7 +73,8 @@ def read_config(folder: Path) -> dict[str, Any]:
             raise ValueError(f"a JSON {type(saved).__name__}, not an object")
         if saved.get(SAVING):
             raise ValueError("the save that wrote it was stopped before its end")
-    except ValueError as exc:  # UnicodeDecodeError is one
+        _check_options(saved.get("alpha"), saved.get("k"), False, 0)  # read as given: named here, not at a call
+    except (ValueError, ConfigError) as exc:  # UnicodeDecodeError is a ValueError
         raise ConfigError(f"{str(config_file)!r} is damaged ({exc}); train the model again with `sotkit engines lud "
                           "train`") from None
     return saved

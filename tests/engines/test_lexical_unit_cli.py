@@ -220,6 +220,48 @@ def test_a_damaged_lud_config_is_refused_when_the_client_is_built(lud_folders, t
         sotkit.SoT(f"local:{model}", decoding="lexical_unit")
 
 
+def test_k_past_the_trained_slots_is_refused_unless_verified(lud_folders):
+    import json
+
+    import sotkit
+
+    # probe 177: k=9 on a model trained with 3 slots answered junk ("Positive number number number") as a success
+    model = lud_folders / "model"
+    trained = json.loads((model / "lud_config.json").read_text())["k"]
+    with pytest.raises(sotkit.ConfigError, match=rf"k={trained + 1}: .* was trained to fill {trained} \[PAD\] slots"):
+        sotkit.SoT(f"local:{model}", decoding="lexical_unit", k=trained + 1)
+    sotkit.SoT(f"local:{model}", decoding="lexical_unit", k=trained + 1, verify=True)  # exactly greedy: allowed
+    sotkit.SoT(f"local:{model}", decoding="lexical_unit", k=trained - 1)
+
+
+def test_a_saved_alpha_out_of_range_is_refused_when_the_client_is_built(lud_folders, tmp_path):
+    import json
+    import shutil
+
+    import sotkit
+
+    # probe 177: alpha -1.0 in lud_config.json failed at the first call, naming neither the folder nor the file
+    model = shutil.copytree(lud_folders / "model", tmp_path / "model")
+    config = json.loads((model / "lud_config.json").read_text())
+    (model / "lud_config.json").write_text(json.dumps(config | {"alpha": -1.0}))
+    with pytest.raises(sotkit.ConfigError, match=r"lud_config.json' is damaged \(alpha=-1.0: must be a number >= 0"):
+        sotkit.SoT(f"local:{model}", decoding="lexical_unit")
+
+
+def test_bench_checks_its_data_and_results_paths_before_any_decoding(lud_folders, tmp_path, capsys):
+    # probe 177: a wrong --data or an unwritable --results failed after every prompt was decoded (minutes)
+    bench = ["bench", "--model-dir", str(lud_folders / "model"), "--prompts", "1", "--max-new-tokens", "2"]
+    capsys.readouterr()
+    assert cli.main([*bench, "--data", str(tmp_path / "nowhere"), "--results", str(tmp_path / "r")]) == 2
+    out, err = capsys.readouterr()
+    assert "corpus.json not found: run `prepare` first" in err and "prompt 1/1 done" not in out
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert cli.main([*bench, "--data", str(lud_folders / "data"), "--results", str(blocker / "r")]) == 2
+    out, err = capsys.readouterr()
+    assert f"--results {blocker / 'r'} cannot be written" in err and "prompt 1/1 done" not in out
+
+
 def test_bench_refuses_a_damaged_lud_config_as_the_client_does(lud_folders, tmp_path, capsys):
     import shutil
 
