@@ -489,6 +489,9 @@ def _show(result: Result, as_json: bool, shown: str | None, error: dict[str, str
             cut.setdefault(cut_by(p.finish_reason, "point_max_tokens"), []).append(str(p.index))
     for why, numbers in cut.items():
         _note(f"point(s) {', '.join(numbers)} cut off {why}: the text ends where it was stopped")
+    if error and (unwritten := [p for p in result.points if not p.text and not p.failed]):  # not in the answer
+        _note(f"point(s) {', '.join(f'{p.index} ({p.title})' for p in unwritten)} had no text yet when it stopped: "
+              "not in the answer")
     t = result.timings
     left_out = sum(p.failed for p in result.points)
     shape = f"sot, {len(result.points)} points" + (f" ({left_out} left out)" if left_out else "") \

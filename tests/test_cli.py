@@ -833,7 +833,11 @@ def test_the_notes_say_what_cut_each_point_off(capsys):
                  truncated=True), False, None, error=stopped)
     notes = capsys.readouterr().err
     assert "the answer was cut off" not in notes and "point(s) 1 cut off at the token limit" in notes
-    assert "2 cut off" not in notes
+    assert "2 cut off" not in notes and "had no text yet" not in notes
+    # probe 177: a point asked again when Ctrl-C came was missing from the answer, and no note said so
+    _show(Result("...", "sot", "openai:m", points=[points[1], Point(2, "Beta"), Point(3, "Gamma", failed=True)],
+                 truncated=True), False, None, error=stopped)
+    assert "point(s) 2 (Beta) had no text yet when it stopped: not in the answer" in capsys.readouterr().err
 
 
 def test_a_dash_reads_the_question_from_stdin_even_one_too_long_for_the_command_line():
