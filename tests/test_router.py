@@ -112,6 +112,11 @@ def test_decision_rejects_unknown_mode_and_out_of_range_confidence() -> None:
     ("we need an Excel formula that sums every other row", "code"),
     ("What are the odds of hitting the jackpot on a slot machine?", "comput"),  # (review 181)
     ("What are the prime factors of 462?", "comput"),
+    ("What are the lyrics to Every Little Thing She Does Is Magic?", "fact"),  # (review 182: these went to SoT)
+    ("What are the opening hours of the Prado on Monday?", "fact"),
+    ("List all the factors of 1600.", "comput"),
+    ("What are the factors of 14 or 21?", "comput"),
+    ("What are the odds of being dealt pocket kings?", "comput"),
     ("Why is this joke funny? I told my wife she draws her eyebrows too high. She looked surprised.", "joke"),
     # a puzzle or a multiple-choice question given to solve, though advice words come first (review 180)
     ("My friends tried different strategies on this riddle: what has a neck but no head?", "puzzle"),
@@ -283,6 +288,14 @@ def test_guards_send_each_kind_of_one_piece_answer_to_sequential(question: str, 
     "What were the main factors of 2008?",
     "What are the best films on Prime from 2021?",
     "What are the words to The Star-Spangled Banner actually saying?",
+    # ... nor odds talked about, code wanted for something else, things in general, quotes on a theme (review 182)
+    "What are the biggest myths about the odds of winning the lottery?",
+    "Which strategies give you better odds of hitting the jackpot at slots?",
+    "I need a Python script for a coding interview, what topics should I practise?",
+    "I need a bash script to run every night: what should I check before scheduling it?",
+    "What are the coordinates of the main ports in the Baltic?",
+    "What are the factors of 1968 that changed American politics?",
+    "What were the words of Mandela on forgiveness?",
 ])
 def test_guards_leave_list_shaped_questions_to_the_classifier(question: str) -> None:
     assert guard(question) is None

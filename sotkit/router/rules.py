@@ -203,12 +203,16 @@ def _rule(mode: Mode, confidence: float, says: str, *patterns: str, names_a_topi
 # facts in the plural, and text to give back as written, of one named thing: "the opening hours of the Louvre",
 # "the lyrics to Yesterday" (not "the lyrics of X actually about", "office hours etiquette", "words to describe ...")
 _FACTS_ABOUT = (r"(?:(?:(?:gps )?coordinates|latitude and longitude|(?:opening|business|visiting) (?:hours|times)|"
-                r"lyrics|chords|chord progression) (?:of|to|for|at)|words (?:to|of)(?= the | (?-i:[A-Z]))) "
-                r"(?!(?:a|an|some|describe|say|use|live by)\b)"
-                r"(?![^\n]*\b(?:about|mean|meaning|actually|saying|that|which|like|why|how|tips|advice|wisdom|"
-                r"encouragement|most|major|common|popular|famous|beginners?|learn|songs|various|different|typical|"
-                r"basic|easy|simple|best|good|all|every|many|several|on (?!(?:the )?(?:piano|guitar|ukulele|bass|"
-                r"keyboard|violin)\b))\b)[^\n,;]{1,60}$")
+                r"lyrics|chords|chord progression) (?:of|to|for|at)|words (?:to|of)(?= the | (?-i:[A-Z]))(?![^\n]* on \w)) "
+                # not things in the plural or in general ("the chords for beginner guitarists", "the opening hours
+                # of most museums"; a title in capitals is one thing: "Common People")
+                r"(?!(?:a|an|some|describe|say|use|live by|learn)\b|(?:the )?(?-i:(?:most|main|major|key|top|largest|biggest|"
+                r"common|popular|famous|"
+                r"beginners?|songs|various|different|typical|basic|easy|simple|best|good|all|every|many|several|these|"
+                r"those)\b))"
+                # nor a question about them ("the lyrics of Imagine really about", "the words ... actually saying")
+                r"(?![^\n]*\b(?:about|mean|meaning|actually|saying|known|that|which|like|why|how|tips|advice|wisdom|"
+                r"encouragement)\b)[^\n,;]{1,60}$")
 
 
 # words before a kind of puzzle, test or joke that ask for advice about such things ("tips for solving sudoku",
@@ -264,10 +268,10 @@ GUARDS = [
           rf"\b(?:write|implement|create|generate|give me|show me)\b[^.?!\n]{{0,100}}?\b(?:function|program|script|"
           rf"class|method|query|regex|component|unit tests?|code)\b(?! review)",
           # "I need a MySQL query that ...", "we want a regex for ..." (not "I'm looking for CSS class naming tips")
-          rf"^(?:i|we)(?:'m| am| are)? (?:need|want|looking for) (?:(?:an?|some|the) (?:\w+ )?(?:(?:{_LANGUAGES}|mysql|"
-          r"postgres(?:ql)?|excel|google sheets|vba) (?:query|script|function|program|code|snippet|class|regex|command|"
-          r"formula|macro)|regex|regular expression|one-liner)|sql (?=to|that))\b"
-          r"(?=\s*(?:that|to|which|for|:|$|[.?!,]))",
+          rf"^(?:i|we)(?:'m| am| are)? (?:need|want|looking for) (?:an?|some) (?:quick |simple |small |short )?(?:(?:"
+          rf"{_LANGUAGES}|mysql|postgres(?:ql)?|excel|google sheets|vba) (?:query|script|function|program|code|snippet|"
+          r"class|regex|command|formula|macro)|regex|regular expression|one-liner)\b(?=\s*(?:that|to|which|:|$|[.!]))"
+          r"(?![^\n]*\b(?:what|which|how|why|should)\b[^\n]*\?)",  # (not "...: what should I check first?")
           rf"{_MAKES_INTL}[^.?!\n]{{0,60}}?\b{_CODE_INTL}s?\b", rf"{_VERB_AT_INTL}{_DOES_INTL}{_CODE_INTL}s?\b",
           rf"{_MAKES_INTL}[^.?!\n]{{0,80}}\b(?:en|in|em|con|avec|mit|usando|utilisant) {_LANGUAGES}"
           r"(?![\w+#])"),
@@ -282,24 +286,27 @@ GUARDS = [
           r"\b(?:derivative|integral|equation|inequality|polynomial|matrix|determinant|logarithm|factorial|"
           r"eigen(?:value|vector|space|decomposition|function)s?|"
           r"probability (?:of|that)|expected value|greatest common|least common|gcd|lcm|prime factor|hypotenuse)\b",
-          # the numbers a number has, or chances a game of chance gives: "the factors of 360" (not "the factors
-          # of the 2008 crisis"), "prime numbers between 100 and 150", "the odds of winning the powerball"
+          # the numbers a number has: "the factors of 360" (not "the factors of the 2008 crisis", "the main
+          # factors of 2008"; a year-like number only where its factors are all that is asked), "prime numbers
+          # between 100 and 150"
           r"\b(?:(?:prime )?factors|divisors|multiples) of (?:the (?:number|integer) \d|(?!(?:1[5-9]|20)\d\d\b)\d)"
-          r"[\d,]*(?<!,)(?=\s*(?:$|[?.,!;:)]|(?:and|"
-          r"under|below|less than|up to|over|above|greater than|between|that|which|in)\b))",
+          r"[\d,]*(?<!,)(?=\s*(?:$|[?.,!;:)]|(?:and|or|under|below|less than|up to|over|above|greater than|between|"
+          r"that|which|in)\b))",
+          r"^(?:list|find|what are) (?:all )?(?:the )?(?:(?:prime )?factors|divisors|multiples) of \d{4}\s*[?.!]?$",
           r"\b(?:primes|prime numbers?) (?:between|below|under|less than|smaller than|up to|from|above|over|"
-          r"greater than) "
-          r"\d+(?!\d*\s*(?:bce?|ad|ce)\b)", r"\b(?:first|list|name|give me|the) \d+ (?:prime numbers|primes)\b",
-          # (not "improve my chances of winning the lottery", "the chances of a draw in chess")
-          r"^(?![^\n]*\b(?:improve|increase|reduce|raise|boost|lower|affect|influence|determine|factors|overestimate|"
-          r"underestimate|why)\b)[^\n]*?(?P<quote_odds>\b(?:odds|chances?|likelihood) (?:of|that)\b[^?\n]{0,40}?\b"
-          r"(?:(?:roll(?:ing)?|"
-          r"throw(?:ing)?) (?:a |an |two |three |\d+ )?(?:\d+|sixe?s|doubles|dice|die|snake eyes)|(?:flip(?:ping)?|"
-          r"toss(?:ing)?) (?:a |two |\d+ )?coins?|getting (?:\d+ |two |three )?(?:heads|tails)(?! of)|(?:drawing|"
-          r"(?:being |getting )?dealt) (?:a |an |two |\d+ )?(?:aces?|kings?|queens?|royal flush|full house|flush|pair|"
-          r"spades?|hearts?|diamonds?|clubs?)|(?:winning|hitting) (?:the )?(?:lottery|powerball|mega millions|"
-          r"euromillions|jackpot)|(?:a |an )?(?:royal flush|full house|straight flush|yahtzee))\b)",
-          r"\bhow many\b[^?]*\b(?:ways|combinations|permutations)\b[^?]*\d",
+          r"greater than) \d+(?!\d*\s*(?:bce?|ad|ce)\b)", r"\b(?:first|list|name|give me|the) \d+ (?:prime numbers|primes)\b",
+          # the chances asked for, of a game of chance ("What are the odds of rolling two sixes?"; not "myths about
+          # the odds of winning the lottery", "How can I improve my chances of being dealt ...")
+          r"^(?:what (?:are|is|were|was) (?:the |my |your |our )?|how (?:likely|probable) is (?:it )?|calculate (?:the )?|"
+          r"find (?:the )?|compute (?:the )?)?(?:odds|chances?|probability|likelihood) (?:of|that)\b[^?\n]{0,40}?\b"
+          r"(?:(?:roll(?:ing)?|throw(?:ing)?) (?:a |an |two |three |\d+ )?(?:\d+|sixe?s|doubles|dice|die|snake eyes)|"
+          r"(?:flip(?:ping)?|toss(?:ing)?) (?:a |two |\d+ )?(?:coins?|heads|tails)|getting (?:\d+ |two |three )?(?:heads|"
+          r"tails)(?! of)|(?:drawing|(?:being |getting )?dealt) (?:a |an |two |\d+ )?(?:pocket |\w+ )?(?:aces?|kings?|"
+          r"queens?|royal flush|full house|flush|pair|spades?|hearts?|diamonds?|clubs?)|(?:winning|hitting) (?:the )?"
+          r"(?:lottery|powerball|mega millions|euromillions|jackpot)|(?:a |an )?(?:royal flush|full house|straight "
+          r"flush|yahtzee))\b",
+          r"(?:\A|(?<=\?))(?>[^?]*?(?=\bhow many\b))(?P<quote_ways>(?>how many\b[^?]*?\b(?:ways|combinations|"
+          r"permutations)\b))[^?]*\d",
           r"\b(?:area|volume|perimeter|circumference|surface area|diagonal) of an? \w+[^?]*\d",
           r"\b(?:how (?:many|much|long|far|fast)|what is the (?:total|average|sum))\b[^?]*\d[^?]*\d"),
     _rule("sequential", 0.9, "asks for a computation",
@@ -536,7 +543,7 @@ def _guard(core: str) -> Decision | None:
 
 def _quoted(core: str, match: re.Match[str]) -> str:
     """What a rule matched, for its reason, in whole words ("17 times 23", where the rule matched "7 times 2"); of a
-    pattern that matches from its sentence's start, its ``quote_...`` group."""
+    pattern that matches from before what it is about (a sentence's or the text's start), its ``quote_...`` group."""
     start, end = next((match.span(name) for name in match.re.groupindex
                        if name.startswith("quote_") and match.start(name) >= 0), match.span())
     while start > 0 and core[start - 1].isalnum():
