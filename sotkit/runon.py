@@ -268,12 +268,13 @@ class OtherPoints:
                 if (recap := self._recap(text, m.start(), line, another, number, bool(ended) or final)) is None:
                     return None, m.start()
                 if not recap:
-                    # an earlier point's title that runs into a sentence at its number may open an item of the
-                    # point's own ("Do it in this order:\n1. Research the company values first\n2. Write ..."):
-                    # the list's next line tells; as a header ("1. Research the company: ...") it is the skeleton
-                    # again
+                    # an earlier point's title that runs into a sentence at its number, or any point's at another
+                    # number, may open an item of the point's own ("Do it in this order:\n1. Research the company
+                    # values first\n2. Write ...", "Weekly plan:\n1. Sleep well before long runs"): the list's next
+                    # line tells; as a header ("1. Research the company: ...") it is the skeleton again
                     after = line[len(another):]
-                    own = self._numbers[another] < self._index and not self._titled
+                    own = (self._numbers[another] < self._index or self._numbers[another] != number_value(number)) \
+                        and not self._titled
                     if own and not after and not (ended or final):
                         return None, m.start()  # whether the title runs into a sentence is still to be seen
                     again = not own or not runs_into_sentence(after) \
@@ -537,8 +538,9 @@ def _opens(line: str, title: str) -> bool:
     return line.startswith(title) and (not line[len(title):len(title) + 1].isalnum() or title[-1:] >= "\u2e80")
 
 
-#: a line that announces a list: a lead-in ("Cons:", "**Cons:**")
-_ANNOUNCES = re.compile(r".*[:：][ \t*_]*")
+#: a line that announces a list: a lead-in ("Cons:", "**Cons:**"), a heading ("#### Advanced", "**Advanced**", "-
+#: **Strength**", a sub-list's label)
+_ANNOUNCES = re.compile(r".*[:：][ \t*_]*|[ \t]*(?:#{1,6}[ \t]+\S.*|(?:[-*•][ \t]+)?(?:\*\*|__)[^*_\n]+(?:\*\*|__)[ \t]*)")
 #: what may come before a title on a lead-in: "Point 1: ", marks, quotes, an emoji
 _UNMARKED = re.compile(r"^(?:point\s+\d+\s*[:.\-–—]\s*)?[\W_]*", re.I)
 #: a lead-in that names a point by its number: "Now for point 3:", "### 3:", "3. Caffeine:", "第三点："
@@ -552,7 +554,8 @@ def _lead_in(text: str, at: int) -> str | None:
     told apart.)"""
     before = text[:at].rstrip()
     line = before[before.rfind("\n") + 1:]
-    return line.casefold() if _ANNOUNCES.fullmatch(line) else None
+    # (or a line that breaks off into the list: "Once that feels easy, move on to\n1. Intervals")
+    return line.casefold() if _ANNOUNCES.fullmatch(line) or _breaks_off(line) else None
 
 
 def _first_outside(pattern: re.Pattern[str], text: str, at: int, fences: list[int]) -> int | None:

@@ -51,10 +51,14 @@ def _you_and_nin(*items: str) -> tuple[str, ...]:
 # ("I hope this helps you plan ..." in quotes, emphasis, a list or under "Example:" is a sample line).
 _LANGUAGES = (
     _Language(  # English
-        words=("sure", "certainly", "of course", "okay", "ok", "absolutely", "alright", "all right", "now"),
-        acknowledgements=("sure", "certainly", "of course"),
+        words=("sure", "certainly", "of course", "okay", "ok", "absolutely", "alright", "all right", "now",
+               "sure thing", "no problem", "happy to help", "as requested", "great question", "good question",
+               "gladly", "with pleasure", "got it", "understood", "sounds good"),
+        acknowledgements=("sure", "certainly", "of course", "sure thing", "no problem", "happy to help",
+                          "great question", "good question", "gladly", "with pleasure"),
         # ("let's" alone is no talk: "Let's compare this with point 1:" is a point's own)
-        phrases=("here's", "here is", "i'll", "i will", "let me", "below is", "continuing with", "to continue with",
+        phrases=("here's", "here is", "i'll", "i will", "let me", "below is", "continuing with", "continuing",
+                 "to continue with",
                  "expanding on", "moving on to", "let's expand on", "let's elaborate on", "let's dive into",
                  "let's dive deeper into", "let's delve into", "let's discuss", "let's look at",
                  "let's take a closer look at", "let's talk about", "let's break down", "let's continue with",
@@ -63,7 +67,7 @@ _LANGUAGES = (
         this_point=(r"\bthis point",),
         # "Okay, here's point 3 expanded:", "... an expansion of point 3, focusing on practical support:", "...
         # the continuation of point 1, kept short:" (Gemma)
-        tails=(r"\s+(?:expanded|elaborated|in detail|in more detail|only)", r",\s+focusing on [^:\n]{1,80}",
+        tails=(r"\s+(?:expanded|elaborated|continued|in detail|in more detail|only)", r",\s+focusing on [^:\n]{1,80}",
                r",\s+(?:kept\s+)?(?:short|brief|concise)"),
         # "continuing with point 3.", "the expansion of this point:", "the expanded point:", "a brief expansion:"
         tasks=(r"\bcontinu\w*\b.{0,20}\bpoint",
@@ -81,9 +85,12 @@ _LANGUAGES = (
                 "would you like more", "would you like some", "would you like any", "do you want more",
                 "do you want some", "if you want, i can", "if you'd like, i can", "if you like, i can",
                 "want me to",  # "Want me to sketch a checklist you can reuse?"
+                "let me know if you need", "i can also expand", "i can expand", "i can also elaborate",
                 "happy to", "i'd be happy to", "i would be happy to", "i'm happy to"),  # "Happy to suggest ... if"
         # (the answer's own tips too: "I hope these tips help you plan your wedding!", not "...: use cash!")
-        hopes=("i hope this helps", "i hope that helps", "hope this helps", "hope that helps", "i hope these tips help",
+        hopes=("i hope this helps", "i hope that helps", "hope this helps", "hope that helps", "i hope this is helpful",
+               "hope this is helpful", "i hope this was helpful", "i hope you find this helpful", "i hope this is useful",
+               "hope this is useful", "i hope these tips help",
                "hope these tips help", "i hope these ideas help", "i hope these suggestions help"),
         wishes=("good luck", "best of luck", "have a great trip", "have a wonderful trip", "have a great time",
                 "have a wonderful time", "enjoy your trip", "safe travels", "happy travels", "sweet dreams",
@@ -512,15 +519,19 @@ _WORDS_FIRST = rf"(?:(?:{_strings(_META_WORDS, False)})[^\w\n]++)*"  # any numbe
 _META_OPENING = re.compile(rf"[¡¿]?{_WORDS_FIRST}(?:{_strings(_META_PHRASES)})", re.I)
 _META_WORD = re.compile(rf"(?:{_strings(_META_WORDS, False)})[^\w#]*")  # "#": a number (written so) follows
 # every start of a word or phrase (one set lookup, not a scan of them all, for each point's first line)
-_META_STARTS = frozenset(head[:i] for head in _META_WORDS + _META_PHRASES for i in range(len(head) + 1))
+_LABELS = ("point #:", "point #.", "point # continued:", "point # continued.")  # (``_META_LABEL``'s English)
+_META_STARTS = frozenset(head[:i] for head in (*_META_WORDS, *_META_PHRASES, *_LABELS) for i in range(len(head) + 1))
 _NUMBER = re.compile(_N)
 _NAMED = rf"{_any('names')}{_any('tails')}?"
-_TITLE = r"\s*(?:\([^)\n]*\)|（[^）\n]*）)?"  # the point's title in brackets after its name
+# the point's title in brackets after its name, or quoted ('Here is a short expansion of "Sleep well":')
+_TITLE = r"\s*(?:\([^)\n]*\)|（[^）\n]*）|(?:of|on|for)\s+[\"“'«][^\"”'»\n]{1,80}[\"”'»])?"
 # it ends by naming the point or the task itself ("point 3:", "continuing with point 3.", "the expansion of this
 # point:", "第2点的内容：", "ポイント3について説明します。"), with at most the point's title in brackets ("Here is point 2 of
 # the manifesto: ..." is the point's own)
 _META_TOPIC = re.compile(rf"(?:{_NAMED}|{_any('this_point')}{_any('tails')}?|{_any('tasks')}){_TITLE}"
                          r"\s*[:.!：。！][\s*]*$", re.I)
+# the point's name alone on the first line, as a label ("Point 2:", "Alright, point 2:", "Point 2 continued:")
+_META_LABEL = re.compile(rf"[¡¿]?{_WORDS_FIRST}{_NAMED}{_TITLE}\s*[:.：。][\s*]*", re.I)
 _META_LINE = 150  # longer, it says something
 _COLON = re.compile("[:：]")
 _COLONS = (":", "：")
@@ -591,6 +602,8 @@ def talk_opening(body: str, final: bool, header_follows: Callable[[str, bool], b
     that it follows is talk too ("Here is what I wrote:\n\n**2. Title**\n\n..."). ``skipped``: the acknowledgements
     before ``body`` ("Sure!"), already taken for talk."""
     line, ended, rest = body.partition("\n")
+    if _META_LABEL.fullmatch(line) and (ended or final):
+        return len(line) if rest.strip() else None if not final else 0
     if not _META_OPENING.match(line):
         if not final and not ended and _may_open_meta(_lower(line)):
             return None

@@ -370,6 +370,24 @@ def test_an_earlier_points_title_opening_an_item_of_the_points_own_list(raw, tex
     assert clean(raw, step=step, others=OTHERS) == (text, finished)
 
 
+@pytest.mark.parametrize("step", [1, 2, 3, 100])
+@pytest.mark.parametrize("raw", [
+    # a second list of the point's own under a heading, a bold label, a bullet's label or a line that runs into it
+    # (probe 183: cut at its "1.", the heading left dangling, the point reported whole)
+    "**Indoors**\n1. Dim the lamps\n2. Close the blinds\n\n**Outdoors**\n1. Shade the windows\n2. Plant trees",
+    "#### Indoors\n1. Dim the lamps\n2. Close the blinds\n\n#### Outdoors\n1. Shade the windows\n2. Plant trees",
+    "- **Indoors**\n  1. Dim the lamps\n  2. Close the blinds\n- **Outdoors**\n  1. Shade the windows\n  2. Plant trees",
+    "Start with:\n1. Dim the lamps\n2. Close the blinds\n\nOnce that works, go on to\n1. Shade the windows\n2. Plant trees",
+    # ... and an item opening with a later point's title at another number than that point's, going on with a
+    # sentence, the list's next item opening with none (probe 183: the point was lost, or cut at that item)
+    "A weekly plan:\n1. Avoid late caffeine on workdays\n2. Walk at lunch\n3. Read before bed",
+    "A weekly plan:\n1. Walk at lunch\n2. Avoid late caffeine after four\n3. Read before bed",
+])
+def test_a_second_list_and_items_naming_other_points_are_the_points_own(raw, step):
+    assert clean(raw, step=step, index=1, title="Keep a schedule", others=["Use LED bulbs", "Avoid late caffeine"],
+                 most_points=3) == (raw, False)
+
+
 @pytest.mark.parametrize("known", [1, 2, 3])
 @pytest.mark.parametrize("step", [1, 3, 7, 1000])
 def test_the_skeleton_written_again_waits_for_titles_the_skeleton_has_not_given_yet(known, step):
@@ -934,6 +952,9 @@ def test_a_header_with_a_dash_or_a_full_stop_is_still_stripped(raw, text, step):
     ("They last.\n\nIf you'd like, I can share an example.", "They last."),
     ("They last.\n\nHave a wonderful trip!", "They last."),
     ("They last.\nGood luck!", "They last."),
+    ("They last.\n\nLet me know if you need the other points too!", "They last."),  # (probe 183)
+    ("They last.\n\nI can also expand point 3 if you'd like.", "They last."),
+    ("They last.\n\nI hope this is helpful.", "They last."),
     ("Duram mais.\nEspero que ajude!", "Duram mais."),
     ("They last.\nGood luck charms do not help.", None),  # a wish only alone on its line
     ("They last.\nHave a great trip planned? Pack light.", None),
@@ -1225,6 +1246,19 @@ def test_a_code_block_with_its_language_is_closed_with_the_bare_fence():
     ("แน่นอนค่ะ นี่คือส่วนขยายของข้อ 2:\n\nหลอดไฟ LED ใช้ได้นาน", "หลอดไฟ LED ใช้ได้นาน"),
     ("ข้อมูล 2 ชุดนี้สำคัญ:\n\nหลอดไฟ LED ใช้ได้นาน", None),  # "data", not "item"
     ("Here's point 2, kept short by the committee:\nThey last.", None),
+    # other acknowledgements and labels (probe 183: each was kept in the answer)
+    ("Sure thing! Here's point 2:\nThey last.", "They last."),
+    ("No problem! Here is what I'd write for point 2:\nThey last.", "They last."),
+    ("As requested, here's point 2:\nThey last.", "They last."),
+    ("Good question!\nThey last.", "They last."),
+    ("Alright, point 2:\nThey last.", "They last."),
+    ("Point 2 continued:\n\nThey last.", "They last."),
+    ("Of course! Point 2:\nThey last.", "They last."),
+    ("Continuing point 2:\nThey last.", "They last."),
+    ('Here is a short expansion of "Use LED bulbs":\nThey last.', "They last."),
+    ("No problem is too small for an electrician.\nThey last.", None),  # the words as a sentence's own
+    ("Point 2 of the code says so.\nThey last.", None),
+    ("Continuing education helps electricians.\nThey last.", None),
 ])
 def test_a_first_line_is_talk_about_the_task_only_where_it_ends_naming_the_point(raw, text, step):
     assert clean(raw, step=step)[0] == (raw if text is None else text)
