@@ -411,9 +411,8 @@ GUARDS = [
           # facts in the plural, and text to give back as written (lyrics, chords, the words to a song): one piece
           rf"^(?:what (?:are|were) )?(?:the )?{_FACTS_ABOUT}",
           rf"^(?:(?:give|show|send|tell) me|i need|find) (?:the )?{_FACTS_ABOUT}",
-          rf"^what (?:are|were) (?:the )?[\w' ]{{1,40}}['’]s? (?:(?:gps )?coordinates|latitude and longitude|"
-          r"(?:opening|"
-          r"business|visiting) (?:hours|times)|lyrics|chords)\W*$",
+          r"^what (?:are|were) (?:the )?[\w' ]{1,40}['’]s? (?:(?:gps )?coordinates|latitude and longitude|"
+          r"(?:opening|business|visiting) (?:hours|times)|lyrics|chords)\W*$",
           rf"^(?:the )?(?:capital|population|currency|time zone) (?:city )?of\b(?![^\n]*\b{_LIST_NOUNS}\b)"
           r"(?: the)?(?:\W+\w+){1,2}\W*$",
           r"^(?:what|which|who) (?:is|was) the (?:largest|biggest|smallest|tallest|highest|longest|oldest|deepest|"
