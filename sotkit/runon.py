@@ -273,8 +273,8 @@ class OtherPoints:
                     # values first\n2. Write ...", "Weekly plan:\n1. Sleep well before long runs"): the list's next
                     # line tells; as a header ("1. Research the company: ...") it is the skeleton again
                     after = line[len(another):]
-                    own = (self._numbers[another] < self._index or self._numbers[another] != number_value(number)) \
-                        and not self._titled
+                    elsewhere = self._numbers[another] != number_value(number) and self._announced(text, m.start())
+                    own = (self._numbers[another] < self._index or elsewhere) and not self._titled
                     if own and not after and not (ended or final):
                         return None, m.start()  # whether the title runs into a sentence is still to be seen
                     again = not own or not runs_into_sentence(after) \
@@ -318,11 +318,24 @@ class OtherPoints:
             return _opens_with_title(said, (self._own_title, *self.titles), whole=final or line_end >= 0)
         return False if final else None
 
+    def _announced(self, text: str, at: int) -> bool:
+        """Did a lead-in ending in a colon, naming no other point, announce the list that the item at ``at`` is in
+        ("Weekly plan:\n1. ...")?"""
+        first = self._own_items[0] if self._own_items else at
+        lead = _lead_in(text, first) if first >= 0 else None
+        return lead is not None and lead.rstrip(" \t*_").endswith((":", "：")) and not self._names_another(lead)
+
     def _names_another(self, lead: str) -> bool:
         """Does a lead-in name another point, by its number or its title ("Now for point 3:", "Avoid late caffeine
-        (point 3):")? The list after it is that point's."""
+        (point 3):", "**Next point: Eat healthy**", "Next, to sleep well")? The list after it is that point's."""
         if any(_opens(_UNMARKED.sub("", lead), title) for title in self.titles):
             return True
+        if _NEXT_POINT.search(lead) or any(_words_of(title) in _words_of(lead) for title in self.titles):
+            return True
+        if not lead.rstrip(" \t*_").endswith((":", "：")):  # a heading, or a line running into the list, that
+            said = set(_words_of(lead).split()) - _COMMON  # shares a word with another point's title ("**Eating
+            if any(said & set(_words_of(title).split()) for title in self.titles):  # healthy**" for "Eat healthy")
+                return True
         return any(number_value(n) != self._index for found in _NAMES_NUMBER.finditer(lead) for n in found.groups()
                    if n)
 
@@ -367,7 +380,8 @@ class OtherPoints:
                           or any(month.startswith(written) for month in _MONTHS)):
             return None
         previous = text[text.rfind("\n", 0, m.start()) + 1:m.start()].rstrip()
-        return not (written[:1].islower() or _breaks_off(previous) or _MONTH.match(written))
+        wrapped = _breaks_off(previous) and not self._names_another(previous.casefold())  # ("... move on to the LED
+        return not (written[:1].islower() or wrapped or _MONTH.match(written))  # bulbs\n1. Buy warm ones": a run-on)
 
     def outline_again(self, text: str, final: bool) -> int | None:
         """How many characters at the text's start are the skeleton written again before the point's own text: two
@@ -543,6 +557,11 @@ def _opens(line: str, title: str) -> bool:
 _ANNOUNCES = re.compile(r".*[:：][ \t*_]*|[ \t]*(?:#{1,6}[ \t]+\S.*|(?:[-*•][ \t]+)?(?:\*\*|__)[^*_\n]+(?:\*\*|__)[ \t]*)")
 #: what may come before a title on a lead-in: "Point 1: ", marks, quotes, an emoji
 _UNMARKED = re.compile(r"^(?:point\s+\d+\s*[:.\-–—]\s*)?[\W_]*", re.I)
+#: words too common to tell one title from another
+_COMMON = frozenset("a an the and or of to in on for with your you my our is are be it its this that these those "
+                    "more less how what why now then next try tips".split())
+#: a lead-in that names another point by its place ("Next point:", "the last point")
+_NEXT_POINT = re.compile(r"\b(?:next|last|final|following) point\b", re.I)
 #: a lead-in that names a point by its number: "Now for point 3:", "### 3:", "3. Caffeine:", "第三点："
 _NAMES_NUMBER = re.compile(rf"\bpoint\s+(\d+)|第({CJK_NUMBER}|\d+)[点點]|^[\W_]*(\d+)[.):：]", re.I)
 

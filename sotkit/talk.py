@@ -85,7 +85,9 @@ _LANGUAGES = (
                 "would you like more", "would you like some", "would you like any", "do you want more",
                 "do you want some", "if you want, i can", "if you'd like, i can", "if you like, i can",
                 "want me to",  # "Want me to sketch a checklist you can reuse?"
-                "let me know if you need", "i can also expand", "i can expand", "i can also elaborate",
+                "let me know if you need the other", "let me know if you need the rest",
+                *(f"i can {also}{verb} {what}" for also in ("", "also ") for verb in ("expand", "elaborate")
+                  for what in ("on this", "on that", "on these", "on any", "on point", "point", "on it")),
                 "happy to", "i'd be happy to", "i would be happy to", "i'm happy to"),  # "Happy to suggest ... if"
         # (the answer's own tips too: "I hope these tips help you plan your wedding!", not "...: use cash!")
         hopes=("i hope this helps", "i hope that helps", "hope this helps", "hope that helps", "i hope this is helpful",
@@ -519,19 +521,15 @@ _WORDS_FIRST = rf"(?:(?:{_strings(_META_WORDS, False)})[^\w\n]++)*"  # any numbe
 _META_OPENING = re.compile(rf"[¡¿]?{_WORDS_FIRST}(?:{_strings(_META_PHRASES)})", re.I)
 _META_WORD = re.compile(rf"(?:{_strings(_META_WORDS, False)})[^\w#]*")  # "#": a number (written so) follows
 # every start of a word or phrase (one set lookup, not a scan of them all, for each point's first line)
-_LABELS = ("point #:", "point #.", "point # continued:", "point # continued.")  # (``_META_LABEL``'s English)
-_META_STARTS = frozenset(head[:i] for head in (*_META_WORDS, *_META_PHRASES, *_LABELS) for i in range(len(head) + 1))
+_META_STARTS = frozenset(head[:i] for head in _META_WORDS + _META_PHRASES for i in range(len(head) + 1))
 _NUMBER = re.compile(_N)
 _NAMED = rf"{_any('names')}{_any('tails')}?"
-# the point's title in brackets after its name, or quoted ('Here is a short expansion of "Sleep well":')
-_TITLE = r"\s*(?:\([^)\n]*\)|（[^）\n]*）|(?:of|on|for)\s+[\"“'«][^\"”'»\n]{1,80}[\"”'»])?"
+_TITLE = r"\s*(?:\([^)\n]*\)|（[^）\n]*）)?"  # the point's title in brackets after its name
 # it ends by naming the point or the task itself ("point 3:", "continuing with point 3.", "the expansion of this
 # point:", "第2点的内容：", "ポイント3について説明します。"), with at most the point's title in brackets ("Here is point 2 of
 # the manifesto: ..." is the point's own)
 _META_TOPIC = re.compile(rf"(?:{_NAMED}|{_any('this_point')}{_any('tails')}?|{_any('tasks')}){_TITLE}"
                          r"\s*[:.!：。！][\s*]*$", re.I)
-# the point's name alone on the first line, as a label ("Point 2:", "Alright, point 2:", "Point 2 continued:")
-_META_LABEL = re.compile(rf"[¡¿]?{_WORDS_FIRST}{_NAMED}{_TITLE}\s*[:.：。][\s*]*", re.I)
 _META_LINE = 150  # longer, it says something
 _COLON = re.compile("[:：]")
 _COLONS = (":", "：")
@@ -602,8 +600,6 @@ def talk_opening(body: str, final: bool, header_follows: Callable[[str, bool], b
     that it follows is talk too ("Here is what I wrote:\n\n**2. Title**\n\n..."). ``skipped``: the acknowledgements
     before ``body`` ("Sure!"), already taken for talk."""
     line, ended, rest = body.partition("\n")
-    if _META_LABEL.fullmatch(line) and (ended or final):
-        return len(line) if rest.strip() else None if not final else 0
     if not _META_OPENING.match(line):
         if not final and not ended and _may_open_meta(_lower(line)):
             return None

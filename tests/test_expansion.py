@@ -388,6 +388,23 @@ def test_a_second_list_and_items_naming_other_points_are_the_points_own(raw, ste
                  most_points=3) == (raw, False)
 
 
+@pytest.mark.parametrize("step", [1, 2, 3, 100])
+@pytest.mark.parametrize("raw, text", [
+    # ... but a heading or a line that names another point, by a word of its title or its place, opens that point's
+    # text, and an item with another point's title outside a list a lead-in announced is a run-on (review 184)
+    # (the heading is left, as a header of another point's was before)
+    ("At ten:\n1. Dim the lamps\n\n**Avoiding caffeine**\n1. No coffee", "At ten:\n1. Dim the lamps\n\n**Avoiding caffeine**"),
+    ("At ten:\n1. Dim the lamps\n\nNow let's move on to the LED bulbs\n1. Buy warm ones",
+     "At ten:\n1. Dim the lamps\n\nNow let's move on to the LED bulbs"),
+    ("At ten:\n1. Dim the lamps\n\n**Next point: stop coffee**\n1. None after noon",
+     "At ten:\n1. Dim the lamps\n\n**Next point: stop coffee**"),
+    ("Sleep at ten.\n\n1. Avoid late caffeine by stopping at noon.\nTea counts too.", "Sleep at ten."),
+])
+def test_a_heading_or_item_naming_another_point_still_ends_the_point(raw, text, step):
+    assert clean(raw, step=step, index=1, title="Keep a schedule", others=["Use LED bulbs", "Avoid late caffeine"],
+                 most_points=3) == (text, True)
+
+
 @pytest.mark.parametrize("known", [1, 2, 3])
 @pytest.mark.parametrize("step", [1, 3, 7, 1000])
 def test_the_skeleton_written_again_waits_for_titles_the_skeleton_has_not_given_yet(known, step):
@@ -955,6 +972,10 @@ def test_a_header_with_a_dash_or_a_full_stop_is_still_stripped(raw, text, step):
     ("They last.\n\nLet me know if you need the other points too!", "They last."),  # (probe 183)
     ("They last.\n\nI can also expand point 3 if you'd like.", "They last."),
     ("They last.\n\nI hope this is helpful.", "They last."),
+    ("They last.\n\nI can also expand the program to three more schools.", None),  # advice (review 184)
+    ("They last.\n\nI can also expand on my research in the interview.", None),
+    ("They last.\n\nI can elaborate on any of these if you like.", "They last."),
+    ("They last.\n\nLet me know if you need to reschedule.", None),
     ("Duram mais.\nEspero que ajude!", "Duram mais."),
     ("They last.\nGood luck charms do not help.", None),  # a wish only alone on its line
     ("They last.\nHave a great trip planned? Pack light.", None),
@@ -1251,11 +1272,9 @@ def test_a_code_block_with_its_language_is_closed_with_the_bare_fence():
     ("No problem! Here is what I'd write for point 2:\nThey last.", "They last."),
     ("As requested, here's point 2:\nThey last.", "They last."),
     ("Good question!\nThey last.", "They last."),
-    ("Alright, point 2:\nThey last.", "They last."),
-    ("Point 2 continued:\n\nThey last.", "They last."),
-    ("Of course! Point 2:\nThey last.", "They last."),
     ("Continuing point 2:\nThey last.", "They last."),
-    ('Here is a short expansion of "Use LED bulbs":\nThey last.', "They last."),
+    ("Here's point 2 continued:\n\nThey last.", "They last."),
+    ('Here is point 2 of "Common Sense": independence is inevitable.', None),  # (review 184)
     ("No problem is too small for an electrician.\nThey last.", None),  # the words as a sentence's own
     ("Point 2 of the code says so.\nThey last.", None),
     ("Continuing education helps electricians.\nThey last.", None),
