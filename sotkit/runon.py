@@ -319,23 +319,23 @@ class OtherPoints:
         return False if final else None
 
     def _announced(self, text: str, at: int) -> bool:
-        """Did a lead-in ending in a colon, naming no other point, announce the list that the item at ``at`` is in
-        ("Weekly plan:\n1. ...")?"""
+        """Did a lead-in ending in a colon, naming no other point and not moving on ("Next up:", "Finally:"),
+        announce the list that the item at ``at`` is in ("Weekly plan:\n1. ...")?"""
         first = self._own_items[0] if self._own_items else at
         lead = _lead_in(text, first) if first >= 0 else None
-        return lead is not None and lead.rstrip(" \t*_").endswith((":", "：")) and not self._names_another(lead)
+        return lead is not None and lead.rstrip(" \t*_").endswith((":", "：")) and not _MOVES_ON.match(lead) \
+            and not self._names_another(lead)
 
     def _names_another(self, lead: str) -> bool:
         """Does a lead-in name another point, by its number or its title ("Now for point 3:", "Avoid late caffeine
         (point 3):", "**Next point: Eat healthy**", "Next, to sleep well")? The list after it is that point's."""
         if any(_opens(_UNMARKED.sub("", lead), title) for title in self.titles):
             return True
-        if _NEXT_POINT.search(lead) or any(_words_of(title) in _words_of(lead) for title in self.titles):
+        # a heading, or a line running into the list, that says "next point" or is another point's title in other
+        # words ("**Eating healthy**" for "Eat healthy"; not "**Healthy bedtime snacks**", the point's own section)
+        if not lead.rstrip(" \t*_").endswith((":", "：")) and (_NEXT_POINT.search(lead) or any(
+                _reworded(lead, title) for title in self.titles)):
             return True
-        if not lead.rstrip(" \t*_").endswith((":", "：")):  # a heading, or a line running into the list, that
-            said = set(_words_of(lead).split()) - _COMMON  # shares a word with another point's title ("**Eating
-            if any(said & set(_words_of(title).split()) for title in self.titles):  # healthy**" for "Eat healthy")
-                return True
         return any(number_value(n) != self._index for found in _NAMES_NUMBER.finditer(lead) for n in found.groups()
                    if n)
 
@@ -481,6 +481,24 @@ class OtherPoints:
 
 
 @functools.lru_cache(maxsize=512)  # every point's filter looks at the same other titles
+def _content_words(text: str) -> list[str]:
+    return [word for word in _words_of(text).split() if word not in _COMMON]
+
+
+def _reworded(line: str, title: str) -> bool:
+    """Do most of the line's words and of the title's (common words aside) match, a word or its stem ("eating" for
+    "eat")?"""
+    said, titled = _content_words(line), _content_words(title)
+
+    def alike(a: str, b: str) -> bool:
+        return a == b or min(len(a), len(b)) >= 3 and (a.startswith(b) or b.startswith(a))
+
+    if not said or not titled:
+        return False
+    return (2 * sum(any(alike(w, t) for t in titled) for w in said) >= len(said)
+            and 2 * sum(any(alike(t, w) for w in said) for t in titled) >= len(titled))
+
+
 def _words_of(text: str) -> str:
     """The text's words, one space around each (so that a phrase's are found in it word for word)."""
     return f" {_NOT_WORD.sub(' ', text).strip()} "
@@ -554,16 +572,22 @@ def _opens(line: str, title: str) -> bool:
 
 #: a line that announces a list: a lead-in ("Cons:", "**Cons:**"), a heading ("#### Advanced", "**Advanced**", "-
 #: **Strength**", a sub-list's label)
-_ANNOUNCES = re.compile(r".*[:：][ \t*_]*|[ \t]*(?:#{1,6}[ \t]+\S.*|(?:[-*•][ \t]+)?(?:\*\*|__)[^*_\n]+(?:\*\*|__)[ \t]*)")
+_ANNOUNCES = re.compile(r".*[:：][ \t*_]*|[ \t]*(?:#{1,6}[ \t]+\S.*|(?:[-*•][ \t]+)?(?:\*\*|__)[^*_\n]+(?:\*\*|__)"
+                        r"[ \t]*)")
 #: what may come before a title on a lead-in: "Point 1: ", marks, quotes, an emoji
 _UNMARKED = re.compile(r"^(?:point\s+\d+\s*[:.\-–—]\s*)?[\W_]*", re.I)
 #: words too common to tell one title from another
 _COMMON = frozenset("a an the and or of to in on for with your you my our is are be it its this that these those "
-                    "more less how what why now then next try tips".split())
+                    "more less how what why when now then next try tips let s lets let's move moving talk about get "
+                    "take use set keep make after before at by from well good daily regular regularly enough small "
+                    "some any all".split())
+#: a lead-in that moves on to what comes next
+_MOVES_ON = re.compile(r"[\W_]*(?:(?:now|and|ok|okay),?\s+)?(?:next(?: up)?|finally|lastly|moving on|on to|now for|"
+                       r"the rest)\b", re.I)
 #: a lead-in that names another point by its place ("Next point:", "the last point")
-_NEXT_POINT = re.compile(r"\b(?:next|last|final|following) point\b", re.I)
+_NEXT_POINT = re.compile(r"\b(?:next|last|final|following|second|third|fourth|fifth|sixth) point\b", re.I)
 #: a lead-in that names a point by its number: "Now for point 3:", "### 3:", "3. Caffeine:", "第三点："
-_NAMES_NUMBER = re.compile(rf"\bpoint\s+(\d+)|第({CJK_NUMBER}|\d+)[点點]|^[\W_]*(\d+)[.):：]", re.I)
+_NAMES_NUMBER = re.compile(rf"\b(?:point|part|section)\s+(\d+)|第({CJK_NUMBER}|\d+)[点點]|^[\W_]*(\d+)[.):：]", re.I)
 
 
 def _lead_in(text: str, at: int) -> str | None:

@@ -85,14 +85,14 @@ _LANGUAGES = (
                 "would you like more", "would you like some", "would you like any", "do you want more",
                 "do you want some", "if you want, i can", "if you'd like, i can", "if you like, i can",
                 "want me to",  # "Want me to sketch a checklist you can reuse?"
-                "let me know if you need the other", "let me know if you need the rest",
+                "let me know if you need the other points", "let me know if you need the rest of the",
                 *(f"i can {also}{verb} {what}" for also in ("", "also ") for verb in ("expand", "elaborate")
-                  for what in ("on this", "on that", "on these", "on any", "on point", "point", "on it")),
+                  for what in ("on any of", "on point", "point")),
                 "happy to", "i'd be happy to", "i would be happy to", "i'm happy to"),  # "Happy to suggest ... if"
         # (the answer's own tips too: "I hope these tips help you plan your wedding!", not "...: use cash!")
-        hopes=("i hope this helps", "i hope that helps", "hope this helps", "hope that helps", "i hope this is helpful",
-               "hope this is helpful", "i hope this was helpful", "i hope you find this helpful", "i hope this is useful",
-               "hope this is useful", "i hope these tips help",
+        hopes=("i hope this helps", "i hope that helps", "hope this helps", "hope that helps",
+               "i hope this is helpful", "hope this is helpful", "i hope this was helpful",
+               "i hope you find this helpful", "i hope this is useful", "hope this is useful", "i hope these tips help",
                "hope these tips help", "i hope these ideas help", "i hope these suggestions help"),
         wishes=("good luck", "best of luck", "have a great trip", "have a wonderful trip", "have a great time",
                 "have a wonderful time", "enjoy your trip", "safe travels", "happy travels", "sweet dreams",

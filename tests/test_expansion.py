@@ -382,6 +382,11 @@ def test_an_earlier_points_title_opening_an_item_of_the_points_own_list(raw, tex
     # sentence, the list's next item opening with none (probe 183: the point was lost, or cut at that item)
     "A weekly plan:\n1. Avoid late caffeine on workdays\n2. Walk at lunch\n3. Read before bed",
     "A weekly plan:\n1. Walk at lunch\n2. Avoid late caffeine after four\n3. Read before bed",
+    # ... also after a colon lead-in that names another point's title or "the last point" in passing, or a heading
+    # that shares a word with another point's title but is no rewording of it (review 185: cut)
+    "Set a time.\n1. Pick ten\n2. Keep it\n\nIf you avoid late caffeine, time it well:\n1. Stop at two\n2. Try tea",
+    "Set a time.\n1. Pick ten\n2. Keep it\n\nThe last point about naps:\n1. Keep them short\n2. Not after four",
+    "Set a time.\n1. Pick ten\n2. Keep it\n\n**Caffeine-free evening drinks**\n1. Warm milk\n2. Herbal tea",
 ])
 def test_a_second_list_and_items_naming_other_points_are_the_points_own(raw, step):
     assert clean(raw, step=step, index=1, title="Keep a schedule", others=["Use LED bulbs", "Avoid late caffeine"],
@@ -399,6 +404,8 @@ def test_a_second_list_and_items_naming_other_points_are_the_points_own(raw, ste
     ("At ten:\n1. Dim the lamps\n\n**Next point: stop coffee**\n1. None after noon",
      "At ten:\n1. Dim the lamps\n\n**Next point: stop coffee**"),
     ("Sleep at ten.\n\n1. Avoid late caffeine by stopping at noon.\nTea counts too.", "Sleep at ten."),
+    ("Sleep at ten.\n\nNow, moving on:\n1. Avoid late caffeine by stopping at noon", "Sleep at ten.\n\nNow, moving on:"),
+    ("At ten:\n1. Dim the lamps\n\n**Part 3: Coffee**\n1. None after noon", "At ten:\n1. Dim the lamps\n\n**Part 3: Coffee**"),
 ])
 def test_a_heading_or_item_naming_another_point_still_ends_the_point(raw, text, step):
     assert clean(raw, step=step, index=1, title="Keep a schedule", others=["Use LED bulbs", "Avoid late caffeine"],

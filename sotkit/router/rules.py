@@ -203,10 +203,12 @@ def _rule(mode: Mode, confidence: float, says: str, *patterns: str, names_a_topi
 # facts in the plural, and text to give back as written, of one named thing: "the opening hours of the Louvre",
 # "the lyrics to Yesterday" (not "the lyrics of X actually about", "office hours etiquette", "words to describe ...")
 _FACTS_ABOUT = (r"(?:(?:(?:gps )?coordinates|latitude and longitude|(?:opening|business|visiting) (?:hours|times)|"
-                r"lyrics|chords|chord progression) (?:of|to|for|at)|words (?:to|of)(?= the | (?-i:[A-Z]))(?![^\n]* on \w)) "
+                r"lyrics|chords|chord progression) (?:of|to|for|at)|"
+                r"words (?:to|of)(?= the | (?-i:[A-Z]))(?![^\n]* on \w)) "
                 # not things in the plural or in general ("the chords for beginner guitarists", "the opening hours
                 # of most museums"; a title in capitals is one thing: "Common People")
-                r"(?!(?:a|an|some|describe|say|use|live by|learn)\b|(?:the )?(?-i:(?:most|main|major|key|top|largest|biggest|"
+                r"(?!(?:a|an|some|describe|say|use|live by|learn)\b|(?:the )?(?-i:(?:most|main|major|key|top|largest|"
+                r"biggest|"
                 r"common|popular|famous|"
                 r"beginners?|songs|various|different|typical|basic|easy|simple|best|good|all|every|many|several|these|"
                 r"those)\b))"
@@ -294,14 +296,15 @@ GUARDS = [
           r"that|which|in)\b))",
           r"^(?:list|find|what are) (?:all )?(?:the )?(?:(?:prime )?factors|divisors|multiples) of \d{4}\s*[?.!]?$",
           r"\b(?:primes|prime numbers?) (?:between|below|under|less than|smaller than|up to|from|above|over|"
-          r"greater than) \d+(?!\d*\s*(?:bce?|ad|ce)\b)", r"\b(?:first|list|name|give me|the) \d+ (?:prime numbers|primes)\b",
+          r"greater than) \d+(?!\d*\s*(?:bce?|ad|ce)\b)",
+          r"\b(?:first|list|name|give me|the) \d+ (?:prime numbers|primes)\b",
           # the chances asked for, of a game of chance ("What are the odds of rolling two sixes?"; not "myths about
           # the odds of winning the lottery", "How can I improve my chances of being dealt ...")
-          r"^(?:what (?:are|is|were|was) (?:the |my |your |our )?|how (?:likely|probable) is (?:it )?|calculate (?:the )?|"
-          r"find (?:the )?|compute (?:the )?)?(?:odds|chances?|probability|likelihood) (?:of|that)\b[^?\n]{0,40}?\b"
-          r"(?:(?:roll(?:ing)?|throw(?:ing)?) (?:a |an |two |three |\d+ )?(?:\d+|sixe?s|doubles|dice|die|snake eyes)|"
-          r"(?:flip(?:ping)?|toss(?:ing)?) (?:a |two |\d+ )?(?:coins?|heads|tails)|getting (?:\d+ |two |three )?(?:heads|"
-          r"tails)(?! of)|(?:drawing|(?:being |getting )?dealt) (?:a |an |two |\d+ )?(?:pocket |\w+ )?(?:aces?|kings?|"
+          r"^(?:what (?:are|is|were|was) (?:the |my |your |our )?|how (?:likely|probable) is (?:it )?|"
+          r"calculate (?:the )?|find (?:the )?|compute (?:the )?)?(?:odds|chances?|probability|likelihood) "
+          r"(?:of|that)\b[^?\n]{0,40}?\b(?:(?:roll(?:ing)?|throw(?:ing)?) (?:a |an |two |three |\d+ )?(?:\d+|sixe?s|"
+          r"doubles|dice|die|snake eyes)|(?:flip(?:ping)?|toss(?:ing)?) (?:a |two |\d+ )?(?:coins?|heads|tails)|"
+          r"getting (?:\d+ |two |three )?(?:heads|tails)(?! of)|(?:drawing|(?:being |getting )?dealt) (?:a |an |two |\d+ )?(?:pocket |\w+ )?(?:aces?|kings?|"
           r"queens?|royal flush|full house|flush|pair|spades?|hearts?|diamonds?|clubs?)|(?:winning|hitting) (?:the )?"
           r"(?:lottery|powerball|mega millions|euromillions|jackpot)|(?:a |an )?(?:royal flush|full house|straight "
           r"flush|yahtzee))\b",
