@@ -304,7 +304,8 @@ GUARDS = [
           r"calculate (?:the )?|find (?:the )?|compute (?:the )?)?(?:odds|chances?|probability|likelihood) "
           r"(?:of|that)\b[^?\n]{0,40}?\b(?:(?:roll(?:ing)?|throw(?:ing)?) (?:a |an |two |three |\d+ )?(?:\d+|sixe?s|"
           r"doubles|dice|die|snake eyes)|(?:flip(?:ping)?|toss(?:ing)?) (?:a |two |\d+ )?(?:coins?|heads|tails)|"
-          r"getting (?:\d+ |two |three )?(?:heads|tails)(?! of)|(?:drawing|(?:being |getting )?dealt) (?:a |an |two |\d+ )?(?:pocket |\w+ )?(?:aces?|kings?|"
+          r"getting (?:\d+ |two |three )?(?:heads|tails)(?! of)|(?:drawing|(?:being |getting )?dealt) "
+          r"(?:a |an |two |\d+ )?(?:pocket |\w+ )?(?:aces?|kings?|"
           r"queens?|royal flush|full house|flush|pair|spades?|hearts?|diamonds?|clubs?)|(?:winning|hitting) (?:the )?"
           r"(?:lottery|powerball|mega millions|euromillions|jackpot)|(?:a |an )?(?:royal flush|full house|straight "
           r"flush|yahtzee))\b",
