@@ -481,6 +481,11 @@ class OtherPoints:
 
 
 @functools.lru_cache(maxsize=512)  # every point's filter looks at the same other titles
+def _words_of(text: str) -> str:
+    """The text's words, one space around each (so that a phrase's are found in it word for word)."""
+    return f" {_NOT_WORD.sub(' ', text).strip()} "
+
+
 def _content_words(text: str) -> list[str]:
     return [word for word in _words_of(text).split() if word not in _COMMON]
 
@@ -497,11 +502,6 @@ def _reworded(line: str, title: str) -> bool:
         return False
     return (2 * sum(any(alike(w, t) for t in titled) for w in said) >= len(said)
             and 2 * sum(any(alike(t, w) for w in said) for t in titled) >= len(titled))
-
-
-def _words_of(text: str) -> str:
-    """The text's words, one space around each (so that a phrase's are found in it word for word)."""
-    return f" {_NOT_WORD.sub(' ', text).strip()} "
 
 
 def _opens_with_title(line: str, titles: Sequence[str], whole: bool) -> bool | None:
