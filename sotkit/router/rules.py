@@ -208,10 +208,8 @@ _FACTS_ABOUT = (r"(?:(?:(?:gps )?coordinates|latitude and longitude|(?:opening|b
                 # not things in the plural or in general ("the chords for beginner guitarists", "the opening hours
                 # of most museums"; a title in capitals is one thing: "Common People")
                 r"(?!(?:a|an|some|describe|say|use|live by|learn)\b|(?:the )?(?-i:(?:most|main|major|key|top|largest|"
-                r"biggest|"
-                r"common|popular|famous|"
-                r"beginners?|songs|various|different|typical|basic|easy|simple|best|good|all|every|many|several|these|"
-                r"those)\b))"
+                r"biggest|common|popular|famous|beginners?|songs|various|different|typical|basic|easy|simple|best|good|"
+                r"all|every|many|several|these|those)\b))"
                 # nor a question about them ("the lyrics of Imagine really about", "the words ... actually saying")
                 r"(?![^\n]*\b(?:about|mean|meaning|actually|saying|known|that|which|like|why|how|tips|advice|wisdom|"
                 r"encouragement)\b)[^\n,;]{1,60}$")
