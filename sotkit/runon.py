@@ -333,8 +333,8 @@ class OtherPoints:
             return True
         # a heading, or a line running into the list, that says "next point" or is another point's title in other
         # words ("**Eating healthy**" for "Eat healthy"; not "**Healthy bedtime snacks**", the point's own section)
-        if not lead.rstrip(" \t*_").endswith((":", "：")) and (_NEXT_POINT.search(lead) or any(
-                _reworded(lead, title) for title in self.titles)):
+        if not lead.rstrip(" \t*_").endswith((":", "：")) and (
+                _HEADING.match(lead) and _NEXT_POINT.search(lead) or any(_reworded(lead, t) for t in self.titles)):
             return True
         return any(number_value(n) != self._index for found in _NAMES_NUMBER.finditer(lead) for n in found.groups()
                    if n)
@@ -380,8 +380,9 @@ class OtherPoints:
                           or any(month.startswith(written) for month in _MONTHS)):
             return None
         previous = text[text.rfind("\n", 0, m.start()) + 1:m.start()].rstrip()
-        wrapped = _breaks_off(previous) and not self._names_another(previous.casefold())  # ("... move on to the LED
-        return not (written[:1].islower() or wrapped or _MONTH.match(written))  # bulbs\n1. Buy warm ones": a run-on)
+        said = previous.casefold()  # ("... move on to the LED bulbs\n1. Buy warm ones" runs on into "Use LED bulbs")
+        wrapped = _breaks_off(previous) and not any(_reworded(said, title) for title in self.titles)
+        return not (written[:1].islower() or wrapped or _MONTH.match(written))
 
     def outline_again(self, text: str, final: bool) -> int | None:
         """How many characters at the text's start are the skeleton written again before the point's own text: two
@@ -580,14 +581,16 @@ _UNMARKED = re.compile(r"^(?:point\s+\d+\s*[:.\-–—]\s*)?[\W_]*", re.I)
 _COMMON = frozenset("a an the and or of to in on for with your you my our is are be it its this that these those "
                     "more less how what why when now then next try tips let s lets let's move moving talk about get "
                     "take use set keep make after before at by from well good daily regular regularly enough small "
-                    "some any all".split())
+                    "some any all if ll ve re d can will should would often so".split())
+#: a heading line ("#### X", "**X**", "- **X**")
+_HEADING = re.compile(r"[ \t]*(?:#{1,6}[ \t]|(?:[-*•][ \t]+)?(?:\*\*|__))")
 #: a lead-in that moves on to what comes next
 _MOVES_ON = re.compile(r"[\W_]*(?:(?:now|and|ok|okay),?\s+)?(?:next(?: up)?|finally|lastly|moving on|on to|now for|"
                        r"the rest)\b", re.I)
 #: a lead-in that names another point by its place ("Next point:", "the last point")
 _NEXT_POINT = re.compile(r"\b(?:next|last|final|following|second|third|fourth|fifth|sixth) point\b", re.I)
 #: a lead-in that names a point by its number: "Now for point 3:", "### 3:", "3. Caffeine:", "第三点："
-_NAMES_NUMBER = re.compile(rf"\b(?:point|part|section)\s+(\d+)|第({CJK_NUMBER}|\d+)[点點]|^[\W_]*(\d+)[.):：]", re.I)
+_NAMES_NUMBER = re.compile(rf"\bpoint\s+(\d+)|第({CJK_NUMBER}|\d+)[点點]|^[\W_]*(\d+)[.):：](?!\d)", re.I)
 
 
 def _lead_in(text: str, at: int) -> str | None:

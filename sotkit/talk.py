@@ -57,7 +57,7 @@ _LANGUAGES = (
         acknowledgements=("sure", "certainly", "of course", "sure thing", "no problem", "happy to help",
                           "great question", "good question", "gladly", "with pleasure"),
         # ("let's" alone is no talk: "Let's compare this with point 1:" is a point's own)
-        phrases=("here's", "here is", "i'll", "i will", "let me", "below is", "continuing", "to continue with",
+        phrases=("here's", "here is", "i'll", "i will", "let me", "below is", "continuing with", "to continue with",
                  "expanding on", "moving on to", "let's expand on", "let's elaborate on", "let's dive into",
                  "let's dive deeper into", "let's delve into", "let's discuss", "let's look at",
                  "let's take a closer look at", "let's talk about", "let's break down", "let's continue with",
