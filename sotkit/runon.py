@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import os
 import re
 from collections.abc import Sequence
 
@@ -334,7 +335,8 @@ class OtherPoints:
         # a heading, or a line running into the list, that says "next point" or is another point's title in other
         # words ("**Eating healthy**" for "Eat healthy"; not "**Healthy bedtime snacks**", the point's own section)
         if not lead.rstrip(" \t*_").endswith((":", "：")) and (
-                _HEADING.match(lead) and _NEXT_POINT.search(lead) or any(_reworded(lead, t) for t in self.titles)):
+                (_HEADING.match(lead) or _MOVES_ON.match(lead)) and _NEXT_POINT.search(lead)
+                or any(_reworded(lead, t) for t in self.titles)):
             return True
         return any(number_value(n) != self._index for found in _NAMES_NUMBER.finditer(lead) for n in found.groups()
                    if n)
@@ -380,8 +382,8 @@ class OtherPoints:
                           or any(month.startswith(written) for month in _MONTHS)):
             return None
         previous = text[text.rfind("\n", 0, m.start()) + 1:m.start()].rstrip()
-        said = previous.casefold()  # ("... move on to the LED bulbs\n1. Buy warm ones" runs on into "Use LED bulbs")
-        wrapped = _breaks_off(previous) and not any(_reworded(said, title) for title in self.titles)
+        # ("... move on to the LED bulbs\n1. Buy warm ones" runs on into "Use LED bulbs")
+        wrapped = _breaks_off(previous) and not self._names_another(previous.casefold())
         return not (written[:1].islower() or wrapped or _MONTH.match(written))
 
     def outline_again(self, text: str, final: bool) -> int | None:
@@ -487,22 +489,24 @@ def _words_of(text: str) -> str:
     return f" {_NOT_WORD.sub(' ', text).strip()} "
 
 
-def _content_words(text: str) -> list[str]:
-    return [word for word in _words_of(text).split() if word not in _COMMON]
-
-
 def _reworded(line: str, title: str) -> bool:
-    """Do most of the line's words and of the title's (common words aside) match, a word or its stem ("eating" for
-    "eat")?"""
-    said, titled = _content_words(line), _content_words(title)
+    """Is the line the title in other words: the title's words all there (all but one of three or more; a word or
+    its stem, "eating" for "eat"; "Exercise regularly" is not "If you exercise late"), and at least half of the line's
+    own words (common words aside) the title's?"""
+    words = _words_of(line).split()
+    said = [word for word in words if word not in _COMMON]
+    titled = [word for word in _words_of(title).split() if word not in _STOP]
 
-    def alike(a: str, b: str) -> bool:
-        return a == b or min(len(a), len(b)) >= 3 and (a.startswith(b) or b.startswith(a))
+    def alike(a: str, b: str) -> bool:  # a word and its ending: "eat"/"eating", "exercise"/"exercising"
+        shared = len(os.path.commonprefix((a, b)))
+        shorter = min(len(a), len(b))
+        return a == b or shorter >= 3 and shared >= shorter - (shorter >= 5) and max(len(a), len(b)) - shared <= 4
 
     if not said or not titled:
         return False
-    return (2 * sum(any(alike(w, t) for t in titled) for w in said) >= len(said)
-            and 2 * sum(any(alike(t, w) for w in said) for t in titled) >= len(titled))
+    found = sum(any(alike(t, w) for w in words) for t in titled)
+    return found >= len(titled) - (len(titled) >= 3) and 2 * sum(any(alike(w, t) for t in titled) for w in said) \
+        >= len(said)
 
 
 def _opens_with_title(line: str, titles: Sequence[str], whole: bool) -> bool | None:
@@ -577,11 +581,13 @@ _ANNOUNCES = re.compile(r".*[:：][ \t*_]*|[ \t]*(?:#{1,6}[ \t]+\S.*|(?:[-*•][
                         r"[ \t]*)")
 #: what may come before a title on a lead-in: "Point 1: ", marks, quotes, an emoji
 _UNMARKED = re.compile(r"^(?:point\s+\d+\s*[:.\-–—]\s*)?[\W_]*", re.I)
-#: words too common to tell one title from another
-_COMMON = frozenset("a an the and or of to in on for with your you my our is are be it its this that these those "
-                    "more less how what why when now then next try tips let s lets let's move moving talk about get "
-                    "take use set keep make after before at by from well good daily regular regularly enough small "
-                    "some any all if ll ve re d can will should would often so".split())
+#: words that carry no topic, in a title or a line; and, in a line, words too common to tell its topic
+_STOP = frozenset("a an the and or of to in on for with your you my our is are be it its this that these those use get "
+                  "take keep make set try".split())
+_COMMON = _STOP | frozenset(
+    "more less how what why when now then next try tips let s lets let's move moving talk about get take "
+    "use set keep make after before at by from well good daily regular regularly enough small some any "
+    "all if ll ve re d can will should would often so".split())
 #: a heading line ("#### X", "**X**", "- **X**")
 _HEADING = re.compile(r"[ \t]*(?:#{1,6}[ \t]|(?:[-*•][ \t]+)?(?:\*\*|__))")
 #: a lead-in that moves on to what comes next

@@ -376,8 +376,10 @@ def test_an_earlier_points_title_opening_an_item_of_the_points_own_list(raw, tex
     # (probe 183: cut at its "1.", the heading left dangling, the point reported whole)
     "**Indoors**\n1. Dim the lamps\n2. Close the blinds\n\n**Outdoors**\n1. Shade the windows\n2. Plant trees",
     "#### Indoors\n1. Dim the lamps\n2. Close the blinds\n\n#### Outdoors\n1. Shade the windows\n2. Plant trees",
-    "- **Indoors**\n  1. Dim the lamps\n  2. Close the blinds\n- **Outdoors**\n  1. Shade the windows\n  2. Plant trees",
-    "Start with:\n1. Dim the lamps\n2. Close the blinds\n\nOnce that works, go on to\n1. Shade the windows\n2. Plant trees",
+    "- **Indoors**\n  1. Dim the lamps\n  2. Close the blinds\n- **Outdoors**\n  1. Shade the windows\n"
+    "  2. Plant trees",
+    "Start with:\n1. Dim the lamps\n2. Close the blinds\n\nOnce that works, go on to\n1. Shade the windows\n"
+    "2. Plant trees",
     # ... and an item opening with a later point's title at another number than that point's, going on with a
     # sentence, the list's next item opening with none (probe 183: the point was lost, or cut at that item)
     "A weekly plan:\n1. Avoid late caffeine on workdays\n2. Walk at lunch\n3. Read before bed",
@@ -390,6 +392,9 @@ def test_an_earlier_points_title_opening_an_item_of_the_points_own_list(raw, tex
     # ... a part of the point's own, or a time before a list, names no point (review 186: cut)
     "Set a time.\n1. Pick ten\n2. Keep it\n\nPart 1 of the routine:\n1. Dim the lamps\n2. Read",
     "Set a time.\n1. Pick ten\n2. Keep it\n\n9:30 is lights out, and before that you should\n1. Dim the lamps\n2. Read",
+    # ... a heading or a line that names a word of another title but not all of it (review 187: cut)
+    "Set a time.\n1. Pick ten\n2. Keep it\n\n**Can you have caffeine at night?**\n1. Try decaf\n2. Try tea",
+    "Set a time.\n1. Pick ten\n2. Keep it\n\nIf you drink coffee late, you'd\n1. Sleep less\n2. Wake more",
 ])
 def test_a_second_list_and_items_naming_other_points_are_the_points_own(raw, step):
     assert clean(raw, step=step, index=1, title="Keep a schedule", others=["Use LED bulbs", "Avoid late caffeine"],
@@ -401,13 +406,19 @@ def test_a_second_list_and_items_naming_other_points_are_the_points_own(raw, ste
     # ... but a heading or a line that names another point, by a word of its title or its place, opens that point's
     # text, and an item with another point's title outside a list a lead-in announced is a run-on (review 184)
     # (the heading is left, as a header of another point's was before)
-    ("At ten:\n1. Dim the lamps\n\n**Avoiding caffeine**\n1. No coffee", "At ten:\n1. Dim the lamps\n\n**Avoiding caffeine**"),
+    ("At ten:\n1. Dim the lamps\n\n**Avoiding caffeine**\n1. No coffee",
+     "At ten:\n1. Dim the lamps\n\n**Avoiding caffeine**"),
     ("At ten:\n1. Dim the lamps\n\nNow let's move on to the LED bulbs\n1. Buy warm ones",
      "At ten:\n1. Dim the lamps\n\nNow let's move on to the LED bulbs"),
+    ("At ten:\n1. Dim the lamps\n\n**Using LED bulbs**\n1. Buy warm ones",
+     "At ten:\n1. Dim the lamps\n\n**Using LED bulbs**"),
+    ("At ten:\n1. Dim the lamps\n\nMoving on to the third point, about coffee\n1. None after noon",
+     "At ten:\n1. Dim the lamps\n\nMoving on to the third point, about coffee"),
     ("At ten:\n1. Dim the lamps\n\n**Next point: stop coffee**\n1. None after noon",
      "At ten:\n1. Dim the lamps\n\n**Next point: stop coffee**"),
     ("Sleep at ten.\n\n1. Avoid late caffeine by stopping at noon.\nTea counts too.", "Sleep at ten."),
-    ("Sleep at ten.\n\nNow, moving on:\n1. Avoid late caffeine by stopping at noon", "Sleep at ten.\n\nNow, moving on:"),
+    ("Sleep at ten.\n\nNow, moving on:\n1. Avoid late caffeine by stopping at noon",
+     "Sleep at ten.\n\nNow, moving on:"),
 ])
 def test_a_heading_or_item_naming_another_point_still_ends_the_point(raw, text, step):
     assert clean(raw, step=step, index=1, title="Keep a schedule", others=["Use LED bulbs", "Avoid late caffeine"],
