@@ -324,7 +324,7 @@ class OtherPoints:
         announce the list that the item at ``at`` is in ("Weekly plan:\n1. ...")?"""
         first = self._own_items[0] if self._own_items else at
         lead = _lead_in(text, first) if first >= 0 else None
-        return lead is not None and lead.rstrip(" \t*_").endswith((":", "：")) and not _MOVES_ON.match(lead) \
+        return lead is not None and bool(_COLON_ENDED.fullmatch(lead)) and not _MOVES_ON.match(lead) \
             and not self._names_another(lead)
 
     def _names_another(self, lead: str) -> bool:
@@ -334,7 +334,7 @@ class OtherPoints:
             return True
         # a heading, or a line running into the list, that says "next point" or is another point's title in other
         # words ("**Eating healthy**" for "Eat healthy"; not "**Healthy bedtime snacks**", the point's own section)
-        if not lead.rstrip(" \t*_").endswith((":", "：")) and (
+        if not _COLON_ENDED.fullmatch(lead) and (
                 (_HEADING.match(lead) or _MOVES_ON.match(lead)) and _NEXT_POINT.search(lead)
                 or any(_reworded(lead, t) for t in self.titles)):
             return True
@@ -575,19 +575,21 @@ def _opens(line: str, title: str) -> bool:
     return line.startswith(title) and (not line[len(title):len(title) + 1].isalnum() or title[-1:] >= "\u2e80")
 
 
-#: a line that announces a list: a lead-in ("Cons:", "**Cons:**"), a heading ("#### Advanced", "**Advanced**", "-
+#: a lead-in that ends in a colon ("Cons:", "**Cons:**")
+_COLON_ENDED = re.compile(r".*[:：][ \t*_]*")
+#: a line that announces a list: a lead-in ending in a colon, a heading ("#### Advanced", "**Advanced**", "-
 #: **Strength**", a sub-list's label)
-_ANNOUNCES = re.compile(r".*[:：][ \t*_]*|[ \t]*(?:#{1,6}[ \t]+\S.*|(?:[-*•][ \t]+)?(?:\*\*|__)[^*_\n]+(?:\*\*|__)"
-                        r"[ \t]*)")
+_ANNOUNCES = re.compile(rf"{_COLON_ENDED.pattern}|[ \t]*(?:#{{1,6}}[ \t]+\S.*|(?:[-*•][ \t]+)?(?:\*\*|__)[^*_\n]+"
+                        r"(?:\*\*|__)[ \t]*)")
 #: what may come before a title on a lead-in: "Point 1: ", marks, quotes, an emoji
 _UNMARKED = re.compile(r"^(?:point\s+\d+\s*[:.\-–—]\s*)?[\W_]*", re.I)
 #: words that carry no topic, in a title or a line; and, in a line, words too common to tell its topic
 _STOP = frozenset("a an the and or of to in on for with your you my our is are be it its this that these those use get "
                   "take keep make set try".split())
 _COMMON = _STOP | frozenset(
-    "more less how what why when now then next try tips let s lets let's move moving talk about get take "
-    "use set keep make after before at by from well good daily regular regularly enough small some any "
-    "all if ll ve re d can will should would often so".split())
+    "more less how what why when now then next tips let s lets let's move moving talk about after before at by "
+    "from well good daily regular regularly enough small some any all if ll ve re d can will should would often "
+    "so".split())
 #: a heading line ("#### X", "**X**", "- **X**")
 _HEADING = re.compile(r"[ \t]*(?:#{1,6}[ \t]|(?:[-*•][ \t]+)?(?:\*\*|__))")
 #: a lead-in that moves on to what comes next

@@ -215,6 +215,9 @@ _FACTS_ABOUT = (r"(?:(?:(?:gps )?coordinates|latitude and longitude|(?:opening|b
                 r"encouragement)\b)[^\n,;]{1,60}$")
 
 
+# the kinds of puzzle and test that a question may give to solve, or ask advice about
+_PUZZLES, _MULTIPLE_CHOICE = r"(?:puzzle|brain ?teaser|riddle|sudoku)", r"multiple[- ]choice"
+
 # words before a kind of puzzle, test or joke that ask for advice about such things ("tips for solving sudoku",
 # "how can I get better at riddles?"), not for one to be solved or told
 _ADVICE_ABOUT = re.compile(r"\b(?:tips|tricks|strateg(?:y|ies)|techniques|methods|ways|advice|habits|approaches|"
@@ -303,10 +306,9 @@ GUARDS = [
           r"(?:of|that)\b[^?\n]{0,40}?\b(?:(?:roll(?:ing)?|throw(?:ing)?) (?:a |an |two |three |\d+ )?(?:\d+|sixe?s|"
           r"doubles|dice|die|snake eyes)|(?:flip(?:ping)?|toss(?:ing)?) (?:a |two |\d+ )?(?:coins?|heads|tails)|"
           r"getting (?:\d+ |two |three )?(?:heads|tails)(?! of)|(?:drawing|(?:being |getting )?dealt) "
-          r"(?:a |an |two |\d+ )?(?:pocket |\w+ )?(?:aces?|kings?|"
-          r"queens?|royal flush|full house|flush|pair|spades?|hearts?|diamonds?|clubs?)|(?:winning|hitting) (?:the )?"
-          r"(?:lottery|powerball|mega millions|euromillions|jackpot)|(?:a |an )?(?:royal flush|full house|straight "
-          r"flush|yahtzee))\b",
+          r"(?:a |an |two |\d+ )?(?:pocket |\w+ )?(?:aces?|kings?|queens?|royal flush|full house|flush|pair|spades?|"
+          r"hearts?|diamonds?|clubs?)|(?:winning|hitting) (?:the )?(?:lottery|powerball|mega millions|euromillions|"
+          r"jackpot)|(?:a |an )?(?:royal flush|full house|straight flush|yahtzee))\b",
           r"(?:\A|(?<=\?))(?>[^?]*?(?=\bhow many\b))(?P<quote_ways>(?>how many\b[^?]*?\b(?:ways|combinations|"
           r"permutations)\b))[^?]*\d",
           r"\b(?:area|volume|perimeter|circumference|surface area|diagonal) of an? \w+[^?]*\d",
@@ -356,12 +358,10 @@ GUARDS = [
           r"\b(?:solution|answer|solve|proof|prove)\b[^?]{0,40}\b(?:conjecture|hypothesis|unsolved problem|open "
           r"problem|millennium prize problem)\b"),
     _rule("sequential", 0.85, "a puzzle or constraint problem",
-          r"\b(?:puzzle|brain ?teaser|riddle|sudoku)\b(?! (?:games?|apps?|books?|boxes|makers?|hunts?|rooms?)\b)",
-          names_a_topic=True),
+          rf"\b{_PUZZLES}\b(?! (?:games?|apps?|books?|boxes|makers?|hunts?|rooms?)\b)", names_a_topic=True),
     _rule("sequential", 0.85, "a puzzle or constraint problem",  # one given to solve, whatever advice came before
-          r"\b(?:this|these|the following|following) (?:puzzle|brain ?teaser|riddle|sudoku)s?\b",
-          r"\b(?:puzzle|brain ?teaser|riddle|sudoku)\s*:", r"\b(?:knights? and knaves|always (?:lies|tells the truth)|"
-          r"odd one out)\b",
+          rf"\b(?:this|these|the following|following) {_PUZZLES}s?\b", rf"\b{_PUZZLES}\s*:",
+          r"\b(?:knights? and knaves|always (?:lies|tells the truth)|odd one out)\b",
           r"\b(?:sits?|seated|sitting|seats?)\b[^?]*\b(?:next to|left of|right of|opposite|either end|middle|"
           r"between|round table)\b",
           r"\b(?:is|are) (?:older|younger|taller|shorter|faster|slower|heavier|lighter) than\b",
@@ -371,9 +371,9 @@ GUARDS = [
           r"\b(?:what|which (?:number|letter|word)) comes next\b", r"\bsequence\b[^?]*\d",
           r"\b(?:cross|crossing) (?:a|the) (?:river|bridge)\b[^?]*\b(?:boat|torch|only|at (?:a|one) time)\b",
           r"\bwho (?:owns|sits|lives|drinks|keeps) (?:which|what|the)\b"),
-    _rule("sequential", 0.9, "a multiple-choice question", r"\bmultiple[- ]choice\b", names_a_topic=True),
+    _rule("sequential", 0.9, "a multiple-choice question", rf"\b{_MULTIPLE_CHOICE}\b", names_a_topic=True),
     _rule("sequential", 0.9, "a multiple-choice question",
-          r"\b(?:this|the following|following) multiple[- ]choice\b", r"\bmultiple[- ]choice(?: question)?\s*:",
+          rf"\b(?:this|the following|following) {_MULTIPLE_CHOICE}\b", rf"\b{_MULTIPLE_CHOICE}(?: question)?\s*:",
           r"\bwhich of (?:the following|these|the options|the choices|those)\b",
           r"\b(?:options|choices|answers?):", r"\btrue or false\b",
           r"\b(?:answer|reply|respond) (?:only )?with (?:the|a|only the|just the) (?:letter|number|option)\b",
@@ -411,8 +411,7 @@ GUARDS = [
           r"^what (?:is|was) the (?:capital|population|symbol|chemical symbol|name|height|length|speed|weight|"
           r"boiling point|melting point|distance)\b", r"^what does \S+ stand for\b",
           # facts in the plural, and text to give back as written (lyrics, chords, the words to a song): one piece
-          rf"^(?:what (?:are|were) )?(?:the )?{_FACTS_ABOUT}",
-          rf"^(?:(?:give|show|send|tell) me|i need|find) (?:the )?{_FACTS_ABOUT}",
+          rf"^(?:what (?:are|were) |(?:give|show|send|tell) me |i need |find )?(?:the )?{_FACTS_ABOUT}",
           r"^what (?:are|were) (?:the )?[\w' ]{1,40}['’]s? (?:(?:gps )?coordinates|latitude and longitude|"
           r"(?:opening|business|visiting) (?:hours|times)|lyrics|chords)\W*$",
           rf"^(?:the )?(?:capital|population|currency|time zone) (?:city )?of\b(?![^\n]*\b{_LIST_NOUNS}\b)"
