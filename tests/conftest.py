@@ -129,12 +129,14 @@ def sot_responder(skeleton: str, expansions: dict[int, str] | None = None, *, se
 
 
 # -- a real OpenAI-compatible server, in a subprocess on loopback -----------------------------------------
+import random  # noqa: E402
 import socket  # noqa: E402
 import subprocess  # noqa: E402
 import time  # noqa: E402
 import urllib.request  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 from contextlib import contextmanager  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 
 def untraced_env(**extra: str) -> dict[str, str]:
@@ -147,14 +149,29 @@ def untraced_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def free_port() -> int:
+    """A free port on loopback for another process's server, below the range the kernel hands out for port 0.
+
+    A port found by binding port 0 stays free until the server binds it, seconds later: meanwhile a FakeLLMServer
+    of another test (on port 0) could be given it and record this test's polls as its own requests (CI saw a 4th
+    request in a test that made 3). Below the ephemeral range no FakeLLMServer and no outgoing connection lands."""
+    ephemeral_low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    for port in random.sample(range(10_000, ephemeral_low), 50):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:  # another worker's server has it
+                continue
+            return port
+    raise RuntimeError(f"no free port on 127.0.0.1 between 10000 and {ephemeral_low}")
+
+
 @contextmanager
 def openai_server(command: list[str], name: str, *, timeout_s: float, extra_env: dict[str, str] | None = None
                   ) -> Iterator[str]:
     """Start ``command --host 127.0.0.1 --port <a free port>``, wait until its ``/v1/models`` answers, yield
     its base URL; stop it afterwards. The server is not traced by coverage (``untraced_env``)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     server = subprocess.Popen([*command, "--host", "127.0.0.1", "--port", str(port)], stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE, text=True, env=untraced_env(**(extra_env or {})))
     base_url = f"http://127.0.0.1:{port}/v1"

@@ -25,7 +25,7 @@ import sotkit
 from sotkit.limits_redis import SharedModelLimits
 from sotkit.redact import shown_url
 from sotkit.testing import FakeLLMServer, Latency, Reply
-from tests.conftest import untraced_env
+from tests.conftest import free_port, untraced_env
 from tests.test_coordinator import max_overlap
 from tests.test_limits import exit_status, fork, needs_fork, turns_after_the_first_gives_up
 
@@ -33,12 +33,6 @@ pytestmark = pytest.mark.anyio
 
 WORKER = Path(__file__).with_name("redis_worker.py")
 FAST = Latency(ttft_s=0.0, tokens_per_s=2000)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager

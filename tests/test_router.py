@@ -7,6 +7,7 @@ The questions here are written for these tests; they are not taken from the data
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -1224,8 +1225,13 @@ async def test_a_question_the_guards_settle_asks_neither_the_router_nor_for_a_sk
 
 
 async def test_a_sequential_verdict_cancels_the_skeleton_already_streaming(provider: str) -> None:
-    slow_skeleton = Latency(ttft_s=0.0, tokens_per_s=20)  # still streaming when the verdict comes
-    with FakeLLMServer(routed(Reply("C", latency=Latency(ttft_s=0.3)), slow_skeleton)) as server:
+    def respond(request: RecordedRequest) -> Reply:
+        reply = routed(Reply("C", latency=Latency(ttft_s=0.3)))(request)
+        # two lines, then nothing until the verdict cancels it (a slow pace let a loaded machine finish it first)
+        return dataclasses.replace(reply, fault=Fault.stall(after_tokens=7, seconds=60)) if is_skeleton(request) \
+            else reply
+
+    with FakeLLMServer(respond) as server:
         async with llm_client(server, provider) as sot, sot.stream("Plan my week off.") as events:
             seen = [event async for event in events]
     result = seen[-1].result
