@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import anthropic
 import anyio
 import pytest
@@ -11,6 +13,7 @@ from sotkit.limits import estimate_tokens
 from sotkit.providers import create_provider
 from sotkit.providers.base import Prompt, char_weight
 from sotkit.testing import Fault, FakeLLMServer, Latency, Reply
+from sotkit.testing._replies import split_tokens
 from tests.conftest import is_skeleton, point_of, sot_responder
 
 pytestmark = pytest.mark.anyio
@@ -95,8 +98,14 @@ async def test_expansions_run_concurrently_up_to_the_limit(provider, limit):
 
 
 async def test_first_expansion_starts_while_the_skeleton_still_streams(provider):
-    slow_skeleton = Latency(ttft_s=0.0, tokens_per_s=25)
-    with FakeLLMServer(sot_responder(SKELETON, skeleton_latency=slow_skeleton), latency=FAST) as server:
+    model = sot_responder(SKELETON)
+
+    def respond(request):  # the skeleton pauses 1.5 s once its second line is complete (at "\n3.")
+        reply = model(request)
+        two_lines = len(split_tokens(reply.text.split("\n3.")[0] + "\n3."))
+        return dataclasses.replace(reply, fault=Fault.stall(two_lines, 1.5)) if is_skeleton(request) else reply
+
+    with FakeLLMServer(respond, latency=FAST) as server:
         async with client(server, provider) as sot:
             result = await sot.generate("How can I be healthier?")
     [skeleton] = [r for r in server.requests if is_skeleton(r)]
