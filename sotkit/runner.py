@@ -18,7 +18,8 @@ the model refuses a raised budget.
 
 A call's text is one generation: a retried stream resumes where the broken one stopped only on a model known to
 continue a prefill (``prefill_known``: a server that ignores one would have a sampled model write anew after the
-received text); elsewhere it restarts, and ``Call.on_restart`` forgets (and withdraws)
+received text; one whose resumed reply opens with that text again is sent no prefill from then on); elsewhere it
+restarts, and ``Call.on_restart`` forgets (and withdraws)
 what the broken attempt wrote, once the new attempt writes (one that fails first leaves it to the error). A fallback
 model writes its own generation the same way, never the end of the failed model's. A batched
 call (in-process models) runs every row as one attempt; a row it did not finish is retried as a single call through
@@ -75,8 +76,8 @@ HIDDEN_TOKENS_PER_S = 20
 #: budget above the model's is refused, and then the asked one is sent again), as every later call of that model does
 REASONING_SCALE, REASONING_FLOOR, REASONING_CAP = 8, 1024, 32768
 #: at most this many characters of a prefill's opening that a server ignoring the prefill writes again
-#: (``_unless_repeated``)
-REPEATED_CHARS = 24
+#: (``_unless_repeated``); a resumed text shorter than ``ECHO_MIN_CHARS`` could open its own continuation as well
+REPEATED_CHARS, ECHO_MIN_CHARS = 24, 12
 
 #: retries, fallbacks and points left out, at INFO and WARNING (the SDKs' own retry logs are gone: sotkit's retries
 #: replace theirs); shown once the application configures logging (a library's loggers get a NullHandler, not stderr)
@@ -302,7 +303,7 @@ class Runner:
                     try:
                         done = "" if restart else "".join(received)
                         usage = await self._watched(backend, _resume(sent, done), call, received, span,
-                                                    restart, _opening(backend, sent))
+                                                    restart, _openings(backend, sent, done))
                     finally:
                         stale = stale and received == before  # no text came: still the other model's
                 if received or sent is not request or backend.provider.budget_fixed or not _all_reasoning(usage, sent) \
@@ -346,10 +347,10 @@ class Runner:
         self.paced = self.paced or waited or budgets
 
     async def _watched(self, backend: Backend, request: ChatRequest, call: Call, received: list[str],
-                       span: CallTrace, restart: bool = False, opening: str = "") -> CallUsage:
+                       span: CallTrace, restart: bool = False, openings: tuple[str, ...] = ()) -> CallUsage:
         """One attempt. ``restart``: ``received`` is a broken generation's text, which this attempt does not
         continue; it goes (``Call.on_restart``) at this attempt's first text, or at its end if it wrote none, so that
-        an attempt that fails before any text leaves it to the error's partial answer. ``opening``: see
+        an attempt that fails before any text leaves it to the error's partial answer. ``openings``: see
         ``_unless_repeated``."""
         if call.point is not None:
             call.point.attempts += 1
@@ -371,7 +372,7 @@ class Runner:
         with self._watchdog(backend) as watchdog:
             try:
                 stream = backend.provider.stream(request)
-                async with aclosing(_unless_repeated(stream, opening, backend.provider) if opening else stream) \
+                async with aclosing(_unless_repeated(stream, openings, backend.provider) if openings else stream) \
                         as stream:
                     async for chunk in stream:
                         if isinstance(chunk, CallUsage):
@@ -499,34 +500,39 @@ def _start_over(backend: Backend, call: Call, received: list[str]) -> None:
         call.on_start(backend)
 
 
-def _opening(backend: Backend, request: ChatRequest) -> str:
+def _openings(backend: Backend, request: ChatRequest, done: str) -> tuple[str, ...]:
     """What a server that ignores an assistant prefill writes first, where a server that continues it never would:
-    the prefill's opening (``1.`` of a skeleton, a point's ``2. Title:``). None for a model known to continue its
-    prefill (``Provider.prefill_known``)."""
-    if not backend.provider.supports_prefill or backend.provider.prefill_known:
-        return ""
-    return (request.prompt.prefill or "").strip()[:REPEATED_CHARS]  # none where there is none, or it is blank
+    the prefill's opening (``1.`` of a skeleton, a point's ``2. Title:``) and, on an attempt resuming ``done`` (a
+    broken attempt's text), that text's opening, written again from its start. None on a first attempt of a model
+    known to continue its prefill (``Provider.prefill_known``), whose name a gateway or an alias may still carry,
+    and none for an in-process model, which is given its prefill by sotkit itself (a small one may loop)."""
+    provider = backend.provider
+    if not provider.supports_prefill or provider.in_process or (provider.prefill_known and not done):
+        return ()
+    own = done.lstrip()[:REPEATED_CHARS] if len(done.strip()) >= ECHO_MIN_CHARS else ""
+    return tuple(filter(None, [(request.prompt.prefill or "").strip()[:REPEATED_CHARS], own]))
 
 
-def _repeated(text: str, opening: str) -> bool | None:
-    """Does ``text`` open with ``opening``? None while it cannot tell yet."""
-    if len(text) < len(opening):
-        return None if opening.startswith(text) else False
-    return text.startswith(opening)
+def _repeated(text: str, openings: tuple[str, ...]) -> bool | None:
+    """Does ``text`` open with one of ``openings``? None while it cannot tell yet."""
+    if any(text.startswith(opening) for opening in openings):
+        return True
+    return None if any(opening.startswith(text) for opening in openings) else False
 
 
-async def _unless_repeated(stream: AsyncIterator[Chunk], opening: str, provider: Provider) -> AsyncIterator[Chunk]:
+async def _unless_repeated(stream: AsyncIterator[Chunk], openings: tuple[str, ...], provider: Provider
+                           ) -> AsyncIterator[Chunk]:
     """``stream``, its text held back until it shows whether the server continued the prefill or wrote its answer
-    from the start, repeating its ``opening``, as a gateway that renders the messages through a chat template
-    does: such a skeleton would be read as "1.1. Title", losing its first point. The provider then sends no prefill
-    (``SendAgain``), as after a refusal."""
+    from the start, repeating one of its ``openings``, as a gateway that renders the messages through a chat template
+    does: such a skeleton would be read as "1.1. Title", losing its first point, and a resumed text would be
+    spliced to itself written again. The provider then sends no prefill (``SendAgain``), as after a refusal."""
     held: str | None = ""
     counts: CallUsage | None = None  # what came while undecided: a provider reports them also when a stream breaks
     async with aclosing(stream):
         async for chunk in stream:
             if held is not None and isinstance(chunk, str):
                 held += chunk
-                repeated = _repeated(held.lstrip(), opening)
+                repeated = _repeated(held.lstrip(), openings)
                 if repeated:
                     provider.supports_prefill = False
                     raise SendAgain(f"{provider.model} wrote its answer from the start, not on from the assistant "

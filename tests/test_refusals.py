@@ -60,8 +60,8 @@ def refusing(prefill_refused: bool):
 
 
 async def answer(server: FakeLLMServer, model: str, **options) -> tuple[sotkit.Result, list]:
-    async with sotkit.SoT(f"anthropic:{model}", base_url=server.anthropic_base_url, api_key="k", mode="sot",
-                          **options) as sot:
+    async with sotkit.SoT(f"anthropic:{model}", base_url=server.anthropic_base_url, api_key="k",
+                          **{"mode": "sot", **options}) as sot:
         async with sot.stream("How can I live well?") as stream:
             events = [event async for event in stream]
     return events[-1].result, events
@@ -201,17 +201,50 @@ async def test_a_point_that_broke_off_is_restarted_where_the_model_is_not_known_
 ])
 def test_what_a_server_that_ignores_the_prefill_would_write_again(prefill, opening):
     from sotkit.providers.base import ChatRequest, Prompt
-    from sotkit.runner import Backend, _opening, _repeated
+    from sotkit.runner import Backend, _openings, _repeated
 
     request = ChatRequest(Prompt("Hi", prefill=prefill), max_tokens=50)
     alias = Backend(create_provider("anthropic:my-proxy-alias", api_key="k"), None, None)  # as ignoring
-    assert _opening(alias, request) == opening
+    assert _openings(alias, request, "") == ((opening,) if opening else ())
     # Claude before 4.6 and an in-process model surely continue it: a reply that repeats it is the model's own
-    for known in (create_provider("anthropic:claude-3-5-haiku", api_key="k"), create_provider("local:smollm2")):
-        assert _opening(Backend(known, None, None), request) == ""
+    claude, local = create_provider("anthropic:claude-3-5-haiku", api_key="k"), create_provider("local:smollm2")
+    for known in (claude, local):
+        assert _openings(Backend(known, None, None), request, "") == ()
+    # but a resumed text written again from its start is a server (a gateway's, an alias's) that ignores it
+    assert _openings(Backend(claude, None, None), request, " Aim for eight hours of sleep every night") == \
+        (*([opening] if opening else []), "Aim for eight hours of s")
+    assert _openings(Backend(claude, None, None), request, " Aim for it") == ((opening,) if opening else ())
+    assert _openings(Backend(local, None, None), request, " Aim for eight hours of sleep every night") == ()
     if opening:  # undecided while the reply may still open with it
-        assert [_repeated(opening + " Sleep", opening), _repeated(opening[:1], opening), _repeated("Sleep", opening)
-                ] == [True, None, False]
+        assert [_repeated(opening + " Sleep", (opening,)), _repeated(opening[:1], (opening,)),
+                _repeated("Sleep", (opening,))] == [True, None, False]
+        assert [_repeated("Aim for", (opening, "Aim for eight")), _repeated("Aim high", (opening, "Aim for eight"))
+                ] == [None, False]
+
+
+@pytest.mark.parametrize("mode", ["sot", "sequential"])
+async def test_a_claude_name_on_a_server_that_ignores_the_prefill_does_not_splice_a_resumed_text_to_itself(mode):
+    # probe 188: "claude-3-5-haiku" is known to continue a prefill, but a gateway or alias serving that name may
+    # ignore it; a call that broke off and was resumed got its text again from the start after what it had sent,
+    # "Swap soda forSwap soda for water.", returned as a success
+    def respond(request: RecordedRequest) -> Reply:
+        index = point_of(request)
+        text = SKELETON if is_skeleton(request) else POINTS[index] if index else "A plain answer, written in one go."
+        broken = request.attempt == 1 and (index == 2 or mode == "sequential")
+        return Reply(text, fault=Fault.drop(after_tokens=6) if broken else None)
+
+    with FakeLLMServer(respond, latency=Latency(ttft_s=0.0, tokens_per_s=5000)) as server:
+        result, events = await answer(server, "claude-3-5-haiku", mode=mode,
+                                      retry=sotkit.RetryPolicy(initial_wait_s=0.01))
+    if mode == "sot":
+        assert [p.text for p in result.points] == TEXTS and [p.title for p in result.points] == TITLES
+    else:
+        assert result.text == "A plain answer, written in one go."
+    assert joined(events) == result.text and [e.type for e in events].count("withdraw") <= 1
+    broken, resumed, again = [r for r in server.requests
+                              if not is_skeleton(r) and point_of(r) == (2 if mode == "sot" else None)]
+    sent = "".join(token for _, token in broken.pieces)
+    assert resumed.prefill.endswith(sent.rstrip()) and again.prefill is None  # resumed, then sent none at all
 
 
 async def test_a_gateway_reasoning_model_that_ignores_the_prefill_behind_its_think_block_is_found_out():
@@ -578,7 +611,7 @@ async def test_text_held_undecided_is_given_only_when_its_stream_ends_whole():
 
     seen: list = []
     with pytest.raises(ConnectionError):
-        async for chunk in _unless_repeated(stream(broken=True), "1.", alias):
+        async for chunk in _unless_repeated(stream(broken=True), ("1.",), alias):
             seen.append(chunk)
     assert seen == []
-    assert [chunk async for chunk in _unless_repeated(stream(broken=False), "1.", alias)] == ["1", CallUsage(10, 1)]
+    assert [chunk async for chunk in _unless_repeated(stream(broken=False), ("1.",), alias)] == ["1", CallUsage(10, 1)]
