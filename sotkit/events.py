@@ -10,7 +10,9 @@ from .result import Mode, Result
 
 @dataclass(frozen=True)
 class RouteEvent:
-    """The request's mode was decided (by the router, or forced)."""
+    """The request's mode was decided (by the router, or forced). A ``"sot"`` route whose skeleton then holds fewer
+    than two points is followed by a ``"sequential"`` one, which says why: the last route is the answer's mode. With
+    ``router="llm"``, a ``RetryEvent`` of the router's call may come before the route."""
 
     mode: Mode
     reason: str

@@ -4,6 +4,7 @@ import copy
 import datetime
 import functools
 import gc
+import json
 import math
 import pickle
 import re
@@ -17,7 +18,7 @@ import pytest
 
 import sotkit
 from sotkit.errors import describe
-from sotkit.testing import Fault, FakeLLMServer, Latency, Reply
+from sotkit.testing import Fault, FakeLLMServer, Latency, RecordedRequest, Reply
 from tests.conftest import point_of, sot_responder
 
 pytestmark = pytest.mark.anyio
@@ -864,20 +865,39 @@ def test_a_stream_read_from_sync_code_through_a_blocking_portal_as_the_readme_sh
 
     readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
     snippet = next(block for block in re.findall(r"```python\n(.*?)```", readme, re.S) if "blocking_portal" in block)
-    responder = sot_responder("1. Dark room\n2. Same hour", {1: "Keep it dark.", 2: "Sleep at one hour."})
+    # probe 188: it yielded the text events alone, and a point that broke off and was written anew showed "First
+    # draft of theSecond, different answer." in the page; the withdrawals now go along
+    model = sot_responder("1. Dark room\n2. Same hour", {1: "Keep it dark.", 2: "Sleep at one hour."})
+
+    def responder(request: RecordedRequest) -> Reply:
+        if point_of(request) == 2 and request.attempt == 1:
+            return Reply("A first draft of the point, cut", fault=Fault.drop(after_tokens=4))
+        return model(request)
+
+    def shown(lines) -> str:  # what the page shows
+        text = ""
+        for line in lines:
+            event = json.loads(line)
+            text = text + event["text"] if event["type"] == "text" else text[:len(text) - len(event["text"])]
+        return text
+
     with FakeLLMServer(responder, latency=Latency(tokens_per_s=400)) as server:
         monkeypatch.setenv("OPENAI_API_KEY", "k")
         monkeypatch.setenv("OPENAI_BASE_URL", server.openai_base_url)
-        names: dict = {"anyio": anyio, "sotkit": sotkit}
+        names: dict = {"anyio": anyio, "json": json, "sotkit": sotkit}
         exec(snippet, names)  # noqa: S102 -- the README's code, as a user pastes it
         portal, sot, answer_chunks = names["portal"], names["sot"], names["answer_chunks"]
         gc.collect()
-        text = "".join(answer_chunks("How can I sleep better?"))
+        lines = list(answer_chunks("How can I sleep better?"))
+        withdrawn = [json.loads(line)["text"] for line in lines if '"withdraw"' in line]
+        assert withdrawn and "draft" in withdrawn[0]  # point 2's first attempt had been streamed
+        text = shown(lines)
+        assert text == portal.call(sot.generate, "How can I sleep better?").text and "draft" not in text
         assert "Keep it dark." in text and "Sleep at one hour." in text
         chunks = answer_chunks("How can I sleep better?")
         next(chunks)
         chunks.close()  # the browser went away: the stream is left, its calls closed
-        assert "".join(answer_chunks("How can I sleep better?")) == text
+        assert shown(answer_chunks("How can I sleep better?")) == text
         portal.call(sot.aclose)
         names["running"].__exit__(None, None, None)
     assert all(r.finished_at is not None or r.client_closed for r in server.requests)

@@ -123,6 +123,7 @@ async def test_a_skeleton_that_is_not_a_list_gives_a_sequential_answer(provider)
     result = seen[-1].result
     assert result.mode == "sequential"
     assert result.text == "The capital of France is Paris."
+    assert [e.mode for e in seen if e.type == "route"] == ["sot", "sequential"]  # the last is the answer's mode
     assert "0 point(s)" in result.route_reason or "1 point(s)" in result.route_reason
     assert result.points == []
     assert "".join(e.text for e in seen if e.type == "text") == result.text
