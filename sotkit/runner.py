@@ -18,8 +18,8 @@ the model refuses a raised budget.
 
 A call's text is one generation: a retried stream resumes where the broken one stopped only on a model known to
 continue a prefill (``prefill_known``: a server that ignores one would have a sampled model write anew after the
-received text; one whose resumed reply opens with that text again is sent no prefill from then on); elsewhere it
-restarts, and ``Call.on_restart`` forgets (and withdraws)
+received text; one whose resumed reply opens with that whole text again is sent no prefill from then on); elsewhere
+it restarts, and ``Call.on_restart`` forgets (and withdraws)
 what the broken attempt wrote, once the new attempt writes (one that fails first leaves it to the error). A fallback
 model writes its own generation the same way, never the end of the failed model's. A batched
 call (in-process models) runs every row as one attempt; a row it did not finish is retried as a single call through
@@ -75,9 +75,9 @@ HIDDEN_TOKENS_PER_S = 20
 #: router's 16 leave no room to reason) and at most ``REASONING_CAP`` (models' output limits start at 16K-64K; a
 #: budget above the model's is refused, and then the asked one is sent again), as every later call of that model does
 REASONING_SCALE, REASONING_FLOOR, REASONING_CAP = 8, 1024, 32768
-#: at most this many characters of a prefill's opening that a server ignoring the prefill writes again
-#: (``_unless_repeated``); a resumed text shorter than ``ECHO_MIN_CHARS`` could open its own continuation as well
-REPEATED_CHARS, ECHO_MIN_CHARS = 24, 12
+#: at most this many characters of a prefill's opening, or of a resumed text, that a server ignoring the prefill
+#: writes again (``_unless_repeated``); a resumed text shorter than ``ECHO_MIN_CHARS`` may open its continuation too
+REPEATED_CHARS, ECHO_CHARS, ECHO_MIN_CHARS = 24, 200, 12
 
 #: retries, fallbacks and points left out, at INFO and WARNING (the SDKs' own retry logs are gone: sotkit's retries
 #: replace theirs); shown once the application configures logging (a library's loggers get a NullHandler, not stderr)
@@ -294,7 +294,8 @@ class Runner:
                     await self._admitted(backend, [sent], waited)
                     if prefill != backend.provider.supports_prefill:  # its server refused a prefill meanwhile
                         prefill = False
-                        _start_over(backend, call, received)
+                        if not received:  # else the restart below forgets it once the new attempt writes
+                            _start_over(backend, call, received)
                     # a broken attempt's text is continued only by a model known to continue a prefill: a server
                     # that ignores one has a sampled model write anew, and the two texts would be spliced
                     resumes = prefill and backend.provider.prefill_known
@@ -429,6 +430,9 @@ class Runner:
                 if error.no_answer and chars:
                     _forget(call, received)  # this attempt's text was no answer: it goes, not to the error's partial
                 raise
+            except SendAgain as again:
+                weight += char_weight(again.written)  # held back, never shown, but written (and paid for)
+                raise
             finally:
                 if usage is None:  # the attempt broke or was cancelled before its counts: what it used was paid for
                     output = weight + reasoned
@@ -502,15 +506,19 @@ def _start_over(backend: Backend, call: Call, received: list[str]) -> None:
 
 def _openings(backend: Backend, request: ChatRequest, done: str) -> tuple[str, ...]:
     """What a server that ignores an assistant prefill writes first, where a server that continues it never would:
-    the prefill's opening (``1.`` of a skeleton, a point's ``2. Title:``) and, on an attempt resuming ``done`` (a
-    broken attempt's text), that text's opening, written again from its start. None on a first attempt of a model
-    known to continue its prefill (``Provider.prefill_known``), whose name a gateway or an alias may still carry,
-    and none for an in-process model, which is given its prefill by sotkit itself (a small one may loop)."""
-    provider = backend.provider
-    if not provider.supports_prefill or provider.in_process or (provider.prefill_known and not done):
+    on a first attempt, the prefill's opening (``1.`` of a skeleton, a point's ``2. Title:``); on one resuming
+    ``done`` (a broken attempt's text: only a model known to continue a prefill resumes, but a gateway or an alias
+    may carry its name), that text written again from its start, as a whole (a continuation may open with a
+    prefill's few characters, "1.5 miles", or with its text's first words, a table's next row). None for an
+    in-process model, which sotkit itself gives its prefill."""
+    if not backend.provider.supports_prefill or backend.provider.in_process:
         return ()
-    own = done.lstrip()[:REPEATED_CHARS] if len(done.strip()) >= ECHO_MIN_CHARS else ""
-    return tuple(filter(None, [(request.prompt.prefill or "").strip()[:REPEATED_CHARS], own]))
+    prefill = request.prompt.prefill or ""
+    if not done:
+        return tuple(filter(None, [prefill.strip()[:REPEATED_CHARS]]))
+    if len(done.strip()) < ECHO_MIN_CHARS:
+        return ()
+    return tuple(dict.fromkeys(text.strip()[:ECHO_CHARS] for text in (done, prefill + done)))
 
 
 def _repeated(text: str, openings: tuple[str, ...]) -> bool | None:
@@ -534,9 +542,16 @@ async def _unless_repeated(stream: AsyncIterator[Chunk], openings: tuple[str, ..
                 held += chunk
                 repeated = _repeated(held.lstrip(), openings)
                 if repeated:
-                    provider.supports_prefill = False
-                    raise SendAgain(f"{provider.model} wrote its answer from the start, not on from the assistant "
-                                    "prefill; it is sent none from now on")
+                    # its name said otherwise: a gateway's or an alias's (said once, by the first call to find it)
+                    warn, provider.supports_prefill = provider.supports_prefill and provider.prefill_known, False
+                    if warn:
+                        advise(f"{provider.model} wrote its answer from the start, not on from the assistant prefill "
+                               "(a gateway or alias that ignores prefills?); it is sent none from now on, and a broken "
+                               "call is written anew, not resumed")
+                    again = SendAgain(f"{provider.model} wrote its answer from the start, not on from the assistant "
+                                      "prefill; it is sent none from now on")
+                    again.written = held
+                    raise again
                 if repeated is None:
                     continue  # undecided yet
                 chunk, held = held, None

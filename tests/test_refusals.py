@@ -16,7 +16,9 @@ import sotkit
 from sotkit.providers import create_provider
 from sotkit.router import make_router
 from sotkit.providers.anthropic import takes_prefill
+from sotkit.providers.base import char_weight, estimated_tokens
 from sotkit.testing import FakeLLMServer, Fault, Latency, RecordedRequest, Reply
+from sotkit.testing._replies import split_tokens
 from tests.conftest import is_skeleton, joined, point_of
 
 pytestmark = pytest.mark.anyio
@@ -205,46 +207,90 @@ def test_what_a_server_that_ignores_the_prefill_would_write_again(prefill, openi
 
     request = ChatRequest(Prompt("Hi", prefill=prefill), max_tokens=50)
     alias = Backend(create_provider("anthropic:my-proxy-alias", api_key="k"), None, None)  # as ignoring
-    assert _openings(alias, request, "") == ((opening,) if opening else ())
-    # Claude before 4.6 and an in-process model surely continue it: a reply that repeats it is the model's own
-    claude, local = create_provider("anthropic:claude-3-5-haiku", api_key="k"), create_provider("local:smollm2")
-    for known in (claude, local):
-        assert _openings(Backend(known, None, None), request, "") == ()
-    # but a resumed text written again from its start is a server (a gateway's, an alias's) that ignores it
-    assert _openings(Backend(claude, None, None), request, " Aim for eight hours of sleep every night") == \
-        (*([opening] if opening else []), "Aim for eight hours of s")
-    assert _openings(Backend(claude, None, None), request, " Aim for it") == ((opening,) if opening else ())
-    assert _openings(Backend(local, None, None), request, " Aim for eight hours of sleep every night") == ()
+    # a Claude name too (a gateway or an alias may carry it; probe 188, review 190)
+    claude = Backend(create_provider("anthropic:claude-3-5-haiku", api_key="k"), None, None)
+    for backend in (alias, claude):
+        assert _openings(backend, request, "") == ((opening,) if opening else ())
+    # an in-process model is given its prefill by sotkit itself: a reply that repeats it is the model's own
+    local = Backend(create_provider("local:smollm2"), None, None)
+    assert _openings(local, request, "") == _openings(local, request, " Aim for eight hours of sleep every day") == ()
+    # a resumed text (Claude's only) written again from its start, as a whole: not its first words, not the prefill's
+    done = " Aim for eight hours of sleep every night."
+    assert _openings(claude, request, done) == tuple(dict.fromkeys([done.strip(), ((prefill or "") + done).strip()]))
+    assert _openings(claude, request, " Aim for it") == ()  # too short to tell from its own continuation
     if opening:  # undecided while the reply may still open with it
         assert [_repeated(opening + " Sleep", (opening,)), _repeated(opening[:1], (opening,)),
                 _repeated("Sleep", (opening,))] == [True, None, False]
-        assert [_repeated("Aim for", (opening, "Aim for eight")), _repeated("Aim high", (opening, "Aim for eight"))
-                ] == [None, False]
+    texts = _openings(claude, request, done)
+    assert [_repeated("Aim for eight", texts), _repeated("Aim for eight hours of sleep every night. Also", texts),
+            _repeated("Aim for eight hours of sleep every day", texts)] == [None, True, False]
 
 
-@pytest.mark.parametrize("mode", ["sot", "sequential"])
-async def test_a_claude_name_on_a_server_that_ignores_the_prefill_does_not_splice_a_resumed_text_to_itself(mode):
-    # probe 188: "claude-3-5-haiku" is known to continue a prefill, but a gateway or alias serving that name may
-    # ignore it; a call that broke off and was resumed got its text again from the start after what it had sent,
-    # "Swap soda forSwap soda for water.", returned as a success
+async def test_a_claude_name_on_a_server_that_ignores_the_prefill_is_found_out_at_its_first_reply():
+    # review 190: a gateway serving a Claude name had a point that broke off resumed, and a resample of its answer
+    # from the start was spliced to the text received ("Swap soda**Eat less sugar**: Replace soda with water."),
+    # though the skeleton's first reply, "1." again after the prefill "1.", had shown that it ignores the prefill
     def respond(request: RecordedRequest) -> Reply:
         index = point_of(request)
-        text = SKELETON if is_skeleton(request) else POINTS[index] if index else "A plain answer, written in one go."
-        broken = request.attempt == 1 and (index == 2 or mode == "sequential")
-        return Reply(text, fault=Fault.drop(after_tokens=6) if broken else None)
+        if is_skeleton(request):
+            return Reply(SKELETON)
+        if index == 2 and request.attempt == 1:
+            return Reply(POINTS[2], fault=Fault.drop(after_tokens=4))
+        return Reply("**Eat less sugar**: Replace soda with water." if index == 2 else POINTS[index])
 
     with FakeLLMServer(respond, latency=Latency(ttft_s=0.0, tokens_per_s=5000)) as server:
-        result, events = await answer(server, "claude-3-5-haiku", mode=mode,
-                                      retry=sotkit.RetryPolicy(initial_wait_s=0.01))
-    if mode == "sot":
-        assert [p.text for p in result.points] == TEXTS and [p.title for p in result.points] == TITLES
-    else:
-        assert result.text == "A plain answer, written in one go."
-    assert joined(events) == result.text and [e.type for e in events].count("withdraw") <= 1
-    broken, resumed, again = [r for r in server.requests
-                              if not is_skeleton(r) and point_of(r) == (2 if mode == "sot" else None)]
+        with pytest.warns(UserWarning, match="anthropic:claude-3-5-haiku wrote its answer from the start, not on "
+                                             r"from the assistant prefill \(a gateway or alias") as caught:
+            result, events = await answer(server, "claude-3-5-haiku", retry=sotkit.RetryPolicy(initial_wait_s=0.01))
+    assert len(caught) == 1
+    assert [p.text for p in result.points] == [TEXTS[0], "Replace soda with water.", *TEXTS[2:]]
+    assert [p.title for p in result.points] == TITLES and joined(events) == result.text
+    assert [r.prefill for r in server.requests] == ["1.", *[None] * 6]  # the first skeleton's only
+
+
+async def test_a_claude_name_on_a_server_that_ignores_the_prefill_does_not_splice_a_resumed_answer_to_itself():
+    # probe 188: a sequential answer (no prefill to give the server away) that broke off was resumed, and the
+    # gateway wrote it again from the start after the text received: "A plain answer, written in oneA plain
+    # answer, written in one go.", a success
+    answer_text = "A plain answer, written in one go, and then some more words to finish it."
+
+    def respond(request: RecordedRequest) -> Reply:
+        return Reply(answer_text, fault=Fault.drop(after_tokens=6) if request.attempt == 1 else None)
+
+    with FakeLLMServer(respond, latency=Latency(ttft_s=0.0, tokens_per_s=5000)) as server:
+        with pytest.warns(UserWarning, match="claude-3-5-haiku wrote its answer from the start"):
+            result, events = await answer(server, "claude-3-5-haiku", mode="sequential",
+                                          retry=sotkit.RetryPolicy(initial_wait_s=0.01))
+    assert result.text == answer_text and joined(events) == result.text
+    assert [e.type for e in events].count("withdraw") == 1
+    broken, resumed, again = server.requests
     sent = "".join(token for _, token in broken.pieces)
-    assert resumed.prefill.endswith(sent.rstrip()) and again.prefill is None  # resumed, then sent none at all
+    assert resumed.prefill == sent.rstrip() and again.prefill is None
+    # the attempt found out wrote (and was paid for) more than the broken one's text before its own was let through
+    assert result.usage.output_tokens > len(split_tokens(answer_text)) + estimated_tokens(char_weight(sent))
+
+
+async def test_a_resumed_answer_found_written_again_keeps_its_text_for_the_error_when_the_retries_fail():
+    # review 190: the call was started over, its text withdrawn, as soon as the echo was found; the retries then
+    # failed before any text and the error had no partial answer, though the stream had shown the broken text
+    def respond(request: RecordedRequest) -> Reply:
+        if request.attempt <= 2:  # broken, then resumed and written again from its start
+            return Reply("A plain answer, written in one go.", fault=Fault.drop(after_tokens=6) if request.attempt == 1
+                         else None)
+        return Reply("", fault=Fault.status(500))
+
+    events = []
+    with FakeLLMServer(respond, latency=Latency(ttft_s=0.0, tokens_per_s=5000)) as server:
+        async with sotkit.SoT("anthropic:claude-3-5-haiku", base_url=server.anthropic_base_url, api_key="k",
+                              mode="sequential", retry=sotkit.RetryPolicy(initial_wait_s=0.01)) as sot:
+            with pytest.warns(UserWarning, match="wrote its answer from the start"), \
+                    pytest.raises(sotkit.PartialResultError) as caught:
+                async with sot.stream("Tell me about sleep.") as stream:
+                    async for event in stream:
+                        events.append(event)
+    sent = "".join(token for _, token in server.requests[0].pieces)
+    assert caught.value.partial.text == sent.strip() == joined(events)
+    assert not any(e.type == "withdraw" for e in events) and len(server.requests) == 5
 
 
 async def test_a_gateway_reasoning_model_that_ignores_the_prefill_behind_its_think_block_is_found_out():

@@ -224,6 +224,9 @@ class SendAgain(SotkitError):
     attempt spent; without the prefill (``supports_prefill`` now off) the call's text is the model's own from its
     start."""
 
+    #: what the server wrote before it was found to ignore the prefill (held back, never shown; paid for)
+    written: str = ""
+
 
 def without_refused(provider: Provider, message: str, *, prefill: bool, temperature: bool) -> SendAgain | None:
     """After a 400 whose ``message`` says what the server refused: stop sending an assistant prefill or a
@@ -258,8 +261,8 @@ class Provider(ABC):
     model: str
     supports_prefill: bool = False
     #: the model surely continues a prefill (Claude before 4.6, an in-process model): a broken stream is resumed
-    #: only on such a model (elsewhere it restarts), and a reply that opens with the prefill again is its own
-    #: writing, not a sign that a server ignored it (``runner._unless_repeated``)
+    #: only on such a model (elsewhere it restarts); a server carrying its name that writes the prefill or the
+    #: resumed text again has ignored it all the same (``runner._unless_repeated``)
     prefill_known: bool = False
     #: the highest sampling temperature the API takes (sotkit refuses more when the option is given)
     max_temperature: float = 2.0
