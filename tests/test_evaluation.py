@@ -23,7 +23,7 @@ from sotkit.engines.base import Engine
 from sotkit.engines.streaming import Completion
 from sotkit.evaluation import Question, load_questions, outcome, parse_verdict
 from sotkit.evaluation.progress import Progress
-from sotkit.evaluation.run import measures
+from sotkit.evaluation.run import MODES, measures
 from sotkit.testing import Fault, FakeLLMServer, Latency, RecordedRequest, Reply
 from tests.conftest import is_skeleton, point_of, sot_responder
 
@@ -276,6 +276,8 @@ async def test_each_answer_is_recorded_with_mode_usage_timings_and_retries(tmp_p
     assert sot["calls"] == 4 and sot["retries"] == 0 and sot["route_reason"] == "mode='sot' was requested"
     assert sot["batched"] is False  # an API model: a call per point
     assert seq["text"] == SEQUENTIAL and seq["retries"] == 1 and seq["calls"] == 2
+    assert record["measures"]["speedup"] is None and record["measures"]["length_ratio"] is not None  # it waited
+    assert sot["filtered"] is seq["filtered"] is False
     for answer in (sot, seq):
         assert answer["output_tokens"] > 0 and answer["input_tokens"] > 0
         assert 0 < answer["first_text_s"] <= answer["latency_s"]
@@ -320,6 +322,13 @@ def test_measures_on_hand_made_answers():
         assert measures(question, retried)["speedup"] == 4.0
     retried = {**answers, "sot": answers["sot"] | {"retries": 1}}  # a row of a batch asked again on its own
     assert measures(question, retried)["speedup_per_token"] is None
+    # probe 191: a retry's wait (a 429's Retry-After) made a 12x or a 0.16x speed-up of a 2x one; not SoT's doing
+    for mode in MODES:
+        waited = measures(question, {**answers, mode: answers[mode] | {"retries": 1}})
+        assert waited["speedup"] is None and waited["length_ratio"] == found["length_ratio"]
+        # an answer the provider's filter stopped (after 5 tokens, in the probe) is no whole answer to compare
+        stopped = measures(question, {**answers, mode: answers[mode] | {"filtered": True}})
+        assert not {"speedup", "speedup_per_token", "length_ratio"} & stopped.keys()
     # an in-process model writes every point in one batched call (review 106: it was never measured), and a row
     # it asks again is a third call (review 108), as many as a 2-point answer of an API model makes
     batched = {**answers, "sot": answers["sot"] | {"calls": 2, "batched": True}}
@@ -602,6 +611,8 @@ async def test_missing_matplotlib_is_reported_before_any_model_call(tmp_path, mo
     ({"judge_options": {"max_tokens": 2000}}, "judge_options={'max_tokens': ...} is not taken"),
     ({"mode": "auto"}, "mode= is not taken by sotkit eval: every question is answered in each of modes="),
     ({"judge_options": {"mode": "sot"}}, "judge_options={'mode': ...} is not taken by sotkit eval"),
+    # probe 191: a point left out ("skip") was judged as a whole answer, its record without an error
+    ({"on_point_error": "skip"}, "on_point_error= is not taken by sotkit eval: an answer with a point left out"),
 ])
 async def test_bad_settings_are_refused_before_any_call(tmp_path, options, message):
     write_questions(tmp_path / "questions.jsonl")
@@ -778,6 +789,9 @@ async def test_concurrency_overlaps_questions_but_never_one_questions_two_modes(
     starts = sorted(modes["sot"][0] for modes in span.values())
     ends = sorted(modes["sequential"][1] for modes in span.values())
     assert starts[-1] < ends[0]  # all five questions were under way at once
+    # probe 191: nothing said that the latencies were timed side by side
+    assert "5 questions, answered 5 at a time (so each latency includes the others' load)" in \
+        (tmp_path / "out" / "report.md").read_text()
 
 
 async def test_one_mode_alone_is_answered_and_reported(tmp_path):
@@ -939,6 +953,8 @@ async def test_cost_is_reported_per_mode(tmp_path):
     report = (tmp_path / "out" / "report.md").read_text()
     assert f"| sot | 2 | 0 | ${priced.cost['sot'].total:.6f} | ${priced.cost['sot'].per_answer:.6f} |" in report
     assert "| sequential | 2 | 0 | – | – |" in (tmp_path / "unpriced" / "report.md").read_text()
+    # probe 191: "failed 1" beside no failed question, after a rerun had answered it, read as a failure
+    assert "| mode | answers | failed attempts | total | per answer |" in report
 
 
 

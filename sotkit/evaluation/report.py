@@ -218,6 +218,8 @@ def render_markdown(summary: Summary, plots: list[str]) -> str:
         "# sotkit eval: Skeleton-of-Thought against sequential answers", "",
         f"Model `{s['model']}`, modes {', '.join(s['modes'])}; judge "
         + (f"`{s['judge']}`" if s.get("judge") else "none") + f"; {n} questions"
+        + (f", answered {s['concurrency']} at a time (so each latency includes the others' load)"
+           if s.get("concurrency", 1) > 1 else "")
         + (f", {len(summary.failed)} failed (rerun the same command to retry them: {', '.join(summary.failed)})"
            if summary.failed else "") + ".", "",
     ]
@@ -251,7 +253,8 @@ def render_markdown(summary: Summary, plots: list[str]) -> str:
               "whose first sentence restates the question. Medians for ratios, means for shares. n: the questions "
               "with both answers measured, which the speed-ups are over; a figure over another number of questions "
               "gives its own n (redundancy and restatement need only a SoT answer's points; a failed answer is "
-              "not measured).", "",
+              "not measured; the ratios leave out a pair where the provider's filter stopped an answer, and the "
+              "speed-ups one where an answer waited for a retry, a wait that is not SoT's doing).", "",
               "| category | n | speed-up | speed-up per token | length ratio | redundancy | restatement |",
               "|---|---:|---:|---:|---:|---:|---:|"]
     for c in [*summary.categories, ALL]:
@@ -262,9 +265,10 @@ def render_markdown(summary: Summary, plots: list[str]) -> str:
     lines += ["", "## Cost", "",
               "USD for the answers (the judge's calls not included), from `result.usage.cost`: the total is every "
               "call made for the mode's answers, failed answers' included; per answer is that total over the "
-              "answers that finished. – where a model has no known price (pass `prices=`); ~ where the server "
-              "reported no token counts (or a call broke before it did) and sotkit estimated them.", "",
-              "| mode | answers | failed | total | per answer |", "|---|---:|---:|---:|---:|"]
+              "answers that finished. Failed attempts: answers that failed, also those a rerun then asked again; "
+              "their calls are in the total. – where a model has no known price (pass `prices=`); ~ where the "
+              "server reported no token counts (or a call broke before it did) and sotkit estimated them.", "",
+              "| mode | answers | failed attempts | total | per answer |", "|---|---:|---:|---:|---:|"]
     for mode, cost in summary.cost.items():
         mark = "~" if cost.estimated and cost.total else ""  # 0 (local models) is exact, estimated tokens or not
         lines.append(f"| {_cell(mode)} | {cost.answers} | {cost.failed} | {mark}{_num(cost.total, '.6f', prefix='$')} "

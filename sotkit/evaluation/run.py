@@ -28,7 +28,7 @@ from ..client import SoT
 from ..errors import ConfigError, PartialResultError, describe as describe_one
 from ..options import check_number, check_type
 from ..providers import base_url_variable
-from ..providers.base import ChatRequest, Prompt
+from ..providers.base import FILTERED, ChatRequest, Prompt
 from ..redact import shown_url
 from ..templates import TemplateSource, _read_overrides
 from .judge import ASPECTS, JUDGE_MAX_TOKENS, judge_pair, kept_replies
@@ -97,6 +97,7 @@ async def evaluate(questions: str | Path | Sequence[Question | str], *, model: s
         overrides = {name: source for name, (source, _) in _read_overrides(templates).items()}
         settings = {"model": model, "judge": judge, "modes": list(modes),
                     "aspects": list(ASPECTS) if aspects else [], "judge_max_tokens": judge_max_tokens,
+                    "concurrency": concurrency,  # said in the report: latencies timed side by side include the load
                     "prices": options.get("prices"),  # answers are priced in the report, so a rerun may add prices
                     "setup": _setup({n: s for n, s in overrides.items() if not n.startswith("judge_")}, options,
                                     model),
@@ -229,6 +230,10 @@ def _check_options(options: Mapping[str, Any], judge_options: Mapping[str, Any])
                               "(--modes), SoT and sequential, so that the two can be compared; leave it out (to "
                               "see what mode='auto' picks for a question, ask it with sotkit.generate(question, "
                               "mode='auto') and read result.mode and result.route_reason)")
+    if options.get("on_point_error") is not None:  # a point left out would not show in the answer judged
+        raise ConfigError("on_point_error= is not taken by sotkit eval: an answer with a point left out would be "
+                          "timed and judged as a whole one; leave it out (a point that fails fails its question, "
+                          "which is recorded, and retried when you rerun the same command)")
     if fixed := [name for name in ("max_tokens", "temperature") if name in judge_options]:
         raise ConfigError(f"judge_options={{{fixed[0]!r}: ...}} is not taken: the judge replies at temperature 0, "
                           "within judge_max_tokens= (--judge-max-tokens); leave it out, and give a budget there")
@@ -413,6 +418,8 @@ async def answer(sot: SoT, question: str, mode: str) -> dict[str, Any]:
         "skeleton": result.skeleton, "points": [p.text for p in result.points],
         "latency_s": result.timings.total_s, "first_text_s": result.timings.first_text_at,
         "truncated": result.truncated, "skeleton_truncated": result.skeleton_truncated,
+        # stopped by the provider's filter (a point, or the sequential answer): no whole answer to time or measure
+        "filtered": any(why in FILTERED for why in [result.finish_reason, *(p.finish_reason for p in result.points)]),
         "batched": sot.backends[0].provider.supports_batch,  # its points written in one call
     }
 
@@ -448,10 +455,13 @@ def measures(question: str, answers: dict[str, dict[str, Any]]) -> dict[str, flo
         as_sot = sot["mode"] == "sot"  # a fallen-back answer has no points to compare
         found["redundancy"] = quality.redundancy(sot["points"]) if as_sot else None
         found["restatement"] = quality.restatement(question, sot["points"]) if as_sot else None
-    # compared only as answered alike (a mode kept from an earlier run may be another model's)
-    if sot and seq and (sot.get("model"), sot.get("setup")) == (seq.get("model"), seq.get("setup")):
+    # compared only as answered alike (a mode kept from an earlier run may be another model's), and only whole
+    # answers that waited for no retry: a filter's stop is no answer to compare, a wait for a retry not SoT's doing
+    if sot and seq and (sot.get("model"), sot.get("setup")) == (seq.get("model"), seq.get("setup")) \
+            and not any(a.get("filtered") for a in (sot, seq)):
         found["length_ratio"] = quality.length_ratio(sot["text"], seq["text"])
-        found["speedup"] = quality.speedup(seq["latency_s"], sot["latency_s"])
+        found["speedup"] = None if sot.get("retries") or seq.get("retries") else \
+            quality.speedup(seq["latency_s"], sot["latency_s"])
         sot_tokens, seq_tokens = _tokens_in_text(sot), _tokens_in_text(seq)
         found["speedup_per_token"] = None if sot_tokens is None or seq_tokens is None else \
             quality.speedup_per_token(seq["latency_s"], seq_tokens, sot["latency_s"], sot_tokens)
