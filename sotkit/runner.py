@@ -76,7 +76,8 @@ HIDDEN_TOKENS_PER_S = 20
 #: budget above the model's is refused, and then the asked one is sent again), as every later call of that model does
 REASONING_SCALE, REASONING_FLOOR, REASONING_CAP = 8, 1024, 32768
 #: at most this many characters of a prefill's opening, or of a resumed text, that a server ignoring the prefill
-#: writes again (``_unless_repeated``); a resumed text shorter than ``ECHO_MIN_CHARS`` may open its continuation too
+#: writes again (``_unless_repeated``); a broken text shorter than ``ECHO_MIN_CHARS`` could open its own
+#: continuation too, so it is written anew rather than resumed
 REPEATED_CHARS, ECHO_CHARS, ECHO_MIN_CHARS = 24, 200, 12
 
 #: retries, fallbacks and points left out, at INFO and WARNING (the SDKs' own retry logs are gone: sotkit's retries
@@ -297,8 +298,9 @@ class Runner:
                         if not received:  # else the restart below forgets it once the new attempt writes
                             _start_over(backend, call, received)
                     # a broken attempt's text is continued only by a model known to continue a prefill: a server
-                    # that ignores one has a sampled model write anew, and the two texts would be spliced
-                    resumes = prefill and backend.provider.prefill_known
+                    # that ignores one has a sampled model write anew, and the two texts would be spliced (a text
+                    # too short to be found again, written anew, is not resumed either: see _openings)
+                    resumes = prefill and backend.provider.prefill_known and _echo_of(received) is not None
                     restart = bool(received) and (stale or not resumes)  # a new generation (see _watched)
                     before = list(received) if stale else None
                     try:
@@ -348,7 +350,7 @@ class Runner:
         self.paced = self.paced or waited or budgets
 
     async def _watched(self, backend: Backend, request: ChatRequest, call: Call, received: list[str],
-                       span: CallTrace, restart: bool = False, openings: tuple[str, ...] = ()) -> CallUsage:
+                       span: CallTrace, restart: bool = False, openings: tuple[Opening, ...] = ()) -> CallUsage:
         """One attempt. ``restart``: ``received`` is a broken generation's text, which this attempt does not
         continue; it goes (``Call.on_restart``) at this attempt's first text, or at its end if it wrote none, so that
         an attempt that fails before any text leaves it to the error's partial answer. ``openings``: see
@@ -504,31 +506,48 @@ def _start_over(backend: Backend, call: Call, received: list[str]) -> None:
         call.on_start(backend)
 
 
-def _openings(backend: Backend, request: ChatRequest, done: str) -> tuple[str, ...]:
+#: what a server that ignores the prefill would write again, and whether it ends at a word's end: repeated only
+#: where the reply goes on with no letter or digit ("1." again is "1. Sleep"; "1.5 miles" goes on from it)
+Opening = tuple[str, bool]
+
+
+def _openings(backend: Backend, request: ChatRequest, done: str) -> tuple[Opening, ...]:
     """What a server that ignores an assistant prefill writes first, where a server that continues it never would:
-    on a first attempt, the prefill's opening (``1.`` of a skeleton, a point's ``2. Title:``); on one resuming
-    ``done`` (a broken attempt's text: only a model known to continue a prefill resumes, but a gateway or an alias
-    may carry its name), that text written again from its start, as a whole (a continuation may open with a
-    prefill's few characters, "1.5 miles", or with its text's first words, a table's next row). None for an
-    in-process model, which sotkit itself gives its prefill."""
+    on a first attempt, the prefill's opening (``1.`` of a skeleton, a point's ``2. Title:``; not one without a
+    letter or digit, "#", "[", which a model may well write on from); on one resuming ``done`` (a broken attempt's
+    text: only a model known to continue a prefill resumes, but a gateway or an alias may carry its name), that
+    text written again from its start, as a whole (a continuation may open with its first words: a table's next
+    row). None for an in-process model, which sotkit itself gives its prefill."""
     if not backend.provider.supports_prefill or backend.provider.in_process:
         return ()
-    prefill = request.prompt.prefill or ""
-    if not done:
-        return tuple(filter(None, [prefill.strip()[:REPEATED_CHARS]]))
-    if len(done.strip()) < ECHO_MIN_CHARS:
-        return ()
-    return tuple(dict.fromkeys(text.strip()[:ECHO_CHARS] for text in (done, prefill + done)))
+    prefill = (request.prompt.prefill or "").strip()
+    if done:
+        return tuple(dict.fromkeys((text, False) for text in (_echo_of([done]), _echo_of([prefill, done])) if text))
+    opening = prefill[:REPEATED_CHARS]
+    return ((opening, opening == prefill),) if any(c.isalnum() for c in opening) else ()
 
 
-def _repeated(text: str, openings: tuple[str, ...]) -> bool | None:
+def _echo_of(text: list[str]) -> str | None:
+    """What a resumed reply written again from its start would open with: the pieces' text (``ECHO_CHARS`` of it
+    at most); None where it is too short to tell from a continuation of its own (``ECHO_MIN_CHARS``)."""
+    joined = "".join(text).strip()
+    return joined[:ECHO_CHARS] if len(joined) >= ECHO_MIN_CHARS else None
+
+
+def _repeated(text: str, openings: tuple[Opening, ...]) -> bool | None:
     """Does ``text`` open with one of ``openings``? None while it cannot tell yet."""
-    if any(text.startswith(opening) for opening in openings):
-        return True
-    return None if any(opening.startswith(text) for opening in openings) else False
+    undecided = False
+    for opening, bounded in openings:
+        if text.startswith(opening):
+            after = text[len(opening):len(opening) + 1]
+            if not bounded or after and not after.isalnum():
+                return True
+            undecided = undecided or not after  # its next character says
+        undecided = undecided or opening.startswith(text)
+    return None if undecided else False
 
 
-async def _unless_repeated(stream: AsyncIterator[Chunk], openings: tuple[str, ...], provider: Provider
+async def _unless_repeated(stream: AsyncIterator[Chunk], openings: tuple[Opening, ...], provider: Provider
                            ) -> AsyncIterator[Chunk]:
     """``stream``, its text held back until it shows whether the server continued the prefill or wrote its answer
     from the start, repeating one of its ``openings``, as a gateway that renders the messages through a chat template

@@ -618,8 +618,8 @@ async def test_a_point_left_without_text_is_retried_and_never_finished_empty(sil
 
 @pytest.mark.parametrize("silence", ["", "2. Eat less sugar:"])
 async def test_an_api_point_left_without_text_fails_or_goes_to_the_fallback(provider, silence):
-    # a Claude model (before 4.6) continues a prefill: "2. Eat less sugar:" again is a server's that ignored it
-    # (review 190: a gateway's or an alias's, though the name is Claude's), so it is asked again without one
+    # a Claude model (before 4.6) surely continues a prefill: its "2. Eat less sugar:" again, and nothing after it,
+    # is its own silence, not a server's that ignored the prefill
     model = {"model": "claude-3-5-haiku"} if provider == "anthropic" else {}
     with FakeLLMServer(sot_responder(SKELETON, {2: silence}), latency=FAST) as server, \
             FakeLLMServer(sot_responder(SKELETON, {2: "Cut soda first."}), latency=FAST) as backup:
@@ -634,10 +634,9 @@ async def test_an_api_point_left_without_text_fails_or_goes_to_the_fallback(prov
     error = caught.value.__cause__
     assert isinstance(error, sotkit.errors.EmptyPoint) and "came back without text of its own" in str(error)
     assert str(error).endswith(", also when asked again")
-    # asked once more: Anthropic continues a prefill, so with a header other than the paper's "i. title" (none where
-    # it was found to ignore it); OpenAI takes none, so with the same request, which a sampling model answers anew
-    anthropic = ["2. Eat less sugar:", "Eat less sugar:"] if not silence else ["2. Eat less sugar:", None, None]
-    assert asked == (anthropic if provider == "anthropic" else [None, None])
+    # asked once more: Anthropic continues a prefill, so with a header other than the paper's "i. title"; OpenAI
+    # takes none, so with the same request, which a sampling model answers anew
+    assert asked == (["2. Eat less sugar:", "Eat less sugar:"] if provider == "anthropic" else [None, None])
     assert [p.failed for p in caught.value.partial.points] == [False, True, False, False]
     assert "Eat less sugar" not in caught.value.partial.text
     assert result.points[1].text == "Cut soda first." and result.points[1].model == "openai:backup"

@@ -190,7 +190,8 @@ async def test_openai_restarts_a_sequential_answer_from_scratch():
 
 
 async def test_a_claude_continues_the_prefill_so_a_resumed_point_is_still_one_generation():
-    with FakeLLMServer(varying({1: Fault.drop(after_tokens=3)}), latency=FAST) as server:
+    # (a text broken off before 12 characters is written anew instead: too short to tell an echo from a continuation)
+    with FakeLLMServer(varying({1: Fault.drop(after_tokens=5)}), latency=FAST) as server:
         async with client(server, "anthropic", "claude-sonnet-4-5") as sot, sot.stream("Be healthier?") as events:
             seen = [event async for event in events]
     result = seen[-1].result

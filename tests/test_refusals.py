@@ -209,21 +209,35 @@ def test_what_a_server_that_ignores_the_prefill_would_write_again(prefill, openi
     alias = Backend(create_provider("anthropic:my-proxy-alias", api_key="k"), None, None)  # as ignoring
     # a Claude name too (a gateway or an alias may carry it; probe 188, review 190)
     claude = Backend(create_provider("anthropic:claude-3-5-haiku", api_key="k"), None, None)
+    whole = opening == (prefill or "").strip()  # the prefill's end is a word's: a repeat goes on with no letter
     for backend in (alias, claude):
-        assert _openings(backend, request, "") == ((opening,) if opening else ())
+        assert _openings(backend, request, "") == (((opening, whole),) if opening else ())
     # an in-process model is given its prefill by sotkit itself: a reply that repeats it is the model's own
     local = Backend(create_provider("local:smollm2"), None, None)
     assert _openings(local, request, "") == _openings(local, request, " Aim for eight hours of sleep every day") == ()
     # a resumed text (Claude's only) written again from its start, as a whole: not its first words, not the prefill's
     done = " Aim for eight hours of sleep every night."
-    assert _openings(claude, request, done) == tuple(dict.fromkeys([done.strip(), ((prefill or "") + done).strip()]))
-    assert _openings(claude, request, " Aim for it") == ()  # too short to tell from its own continuation
+    assert _openings(claude, request, done) == \
+        tuple(dict.fromkeys([(done.strip(), False), (((prefill or "").strip() + done).strip(), False)]))
     if opening:  # undecided while the reply may still open with it
-        assert [_repeated(opening + " Sleep", (opening,)), _repeated(opening[:1], (opening,)),
-                _repeated("Sleep", (opening,))] == [True, None, False]
+        assert [_repeated(opening + " Sleep", ((opening, whole),)), _repeated(opening[:1], ((opening, whole),)),
+                _repeated("Sleep", ((opening, whole),))] == [True, None, False]
+        # review 192: a real Claude goes on from "1." with "1.5 liters" (its own first point), not "1." again
+        assert _repeated(opening + "5 liters", ((opening, whole),)) is (not whole)
+        assert _repeated(opening, ((opening, whole),)) is (None if whole else True)  # its next character says
     texts = _openings(claude, request, done)
     assert [_repeated("Aim for eight", texts), _repeated("Aim for eight hours of sleep every night. Also", texts),
             _repeated("Aim for eight hours of sleep every day", texts)] == [None, True, False]
+
+
+@pytest.mark.parametrize("prefill", ["#", "[", "- ", "```"])
+def test_a_prefill_without_a_letter_or_digit_is_not_taken_for_repeated(prefill):
+    # review 192: "#" then "# Getting started" is a level-2 heading a model writes on from its prefill
+    from sotkit.providers.base import ChatRequest, Prompt
+    from sotkit.runner import Backend, _openings
+
+    claude = Backend(create_provider("anthropic:claude-3-5-haiku", api_key="k"), None, None)
+    assert _openings(claude, ChatRequest(Prompt("Hi", prefill=prefill), max_tokens=50), "") == ()
 
 
 async def test_a_claude_name_on_a_server_that_ignores_the_prefill_is_found_out_at_its_first_reply():
@@ -268,6 +282,20 @@ async def test_a_claude_name_on_a_server_that_ignores_the_prefill_does_not_splic
     assert resumed.prefill == sent.rstrip() and again.prefill is None
     # the attempt found out wrote (and was paid for) more than the broken one's text before its own was let through
     assert result.usage.output_tokens > len(split_tokens(answer_text)) + estimated_tokens(char_weight(sent))
+
+
+async def test_a_claude_answer_broken_off_too_early_to_be_found_again_is_written_anew_not_resumed():
+    # review 192: "A plain" (7 characters) was resumed on a gateway that ignores the prefill, too short to check
+    # the reply against: "A plainA plain answer, written in one go.", a success
+    def respond(request: RecordedRequest) -> Reply:
+        return Reply("A plain answer, written in one go.", fault=Fault.drop(after_tokens=2) if request.attempt == 1
+                     else None)
+
+    with FakeLLMServer(respond, latency=Latency(ttft_s=0.0, tokens_per_s=5000)) as server:
+        result, events = await answer(server, "claude-3-5-haiku", mode="sequential",
+                                      retry=sotkit.RetryPolicy(initial_wait_s=0.01))
+    assert result.text == "A plain answer, written in one go." == joined(events)
+    assert [r.prefill for r in server.requests] == [None, None]  # asked again from its start, not resumed
 
 
 async def test_a_resumed_answer_found_written_again_keeps_its_text_for_the_error_when_the_retries_fail():
