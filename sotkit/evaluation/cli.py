@@ -128,6 +128,8 @@ def main(args: argparse.Namespace) -> int:
                      "the provider")
     if cut := sum(len(ids) for ids in summary.cut.values()):
         parts.append(f"{cut} answer(s) cut off")
+    if waited := sum(len(ids) for ids in summary.waited.values()):
+        parts.append(f"{waited} answer(s) waited for a retry (their latencies hold the wait)")
     for mode, cost in summary.cost.items():
         parts.append(f"{mode} cost " + ("unknown" if cost.total is None
                                          else f"{'~' if cost.estimated and cost.total else ''}${cost.total:.6f}"))

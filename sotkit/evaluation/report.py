@@ -117,6 +117,11 @@ class Summary:
     """Questions whose SoT request fell back to a sequential answer (too few skeleton points)."""
     #: mode -> questions whose answer in it was cut off (its token budget, a filter, or a cut skeleton)
     cut: dict[str, list[str]] = field(default_factory=dict)
+    #: mode -> questions whose answer in it waited for a retry: its latency holds the wait
+    waited: dict[str, list[str]] = field(default_factory=dict)
+    side_by_side: int = 0
+    """Answers timed while other questions were answered too (``concurrency`` above 1): their latencies hold that
+    load."""
     judge_cut: int = 0
     """Judge replies cut at the judge's token budget, each read as no verdict (``judge_max_tokens``)."""
     judge_stopped: int = 0
@@ -145,6 +150,10 @@ def summarize(records: list[dict[str, Any]], settings: dict[str, Any]) -> Summar
                     for mode in settings.get("modes", [])}
     summary.cut = {mode: [r["id"] for r in records if _cut(r["answers"].get(mode, {}))]
                    for mode in settings.get("modes", [])}
+    finished = [(r["id"], mode, a) for r in records for mode, a in r["answers"].items() if a and not a.get("error")]
+    summary.waited = {mode: [i for i, m, a in finished if m == mode and a.get("retries")]
+                      for mode in settings.get("modes", [])}
+    summary.side_by_side = sum(a.get("concurrency", 1) > 1 for _, _, a in finished)
     if settings.get("judge"):
         for aspect in ["general", *settings.get("aspects", [])]:
             summary.verdicts[aspect] = {name: tally(outcome_of(r, aspect) for r in group)
@@ -218,8 +227,6 @@ def render_markdown(summary: Summary, plots: list[str]) -> str:
         "# sotkit eval: Skeleton-of-Thought against sequential answers", "",
         f"Model `{s['model']}`, modes {', '.join(s['modes'])}; judge "
         + (f"`{s['judge']}`" if s.get("judge") else "none") + f"; {n} questions"
-        + (f", answered {s['concurrency']} at a time (so each latency includes the others' load)"
-           if s.get("concurrency", 1) > 1 else "")
         + (f", {len(summary.failed)} failed (rerun the same command to retry them: {', '.join(summary.failed)})"
            if summary.failed else "") + ".", "",
     ]
@@ -253,8 +260,7 @@ def render_markdown(summary: Summary, plots: list[str]) -> str:
               "whose first sentence restates the question. Medians for ratios, means for shares. n: the questions "
               "with both answers measured, which the speed-ups are over; a figure over another number of questions "
               "gives its own n (redundancy and restatement need only a SoT answer's points; a failed answer is "
-              "not measured; the ratios leave out a pair where the provider's filter stopped an answer, and the "
-              "speed-ups one where an answer waited for a retry, a wait that is not SoT's doing).", "",
+              "not measured, nor a pair where the provider's filter stopped an answer).", "",
               "| category | n | speed-up | speed-up per token | length ratio | redundancy | restatement |",
               "|---|---:|---:|---:|---:|---:|---:|"]
     for c in [*summary.categories, ALL]:
@@ -262,6 +268,13 @@ def render_markdown(summary: Summary, plots: list[str]) -> str:
         cells = [_measure(summary, name, c, count, suffix="x" if name.startswith("speedup") else "")
                  for name in MEASURES]  # in the header's order
         lines.append(f"| {_cell(c)} | {count} | {' | '.join(cells)} |")
+    if waited := "; ".join(f"{mode}: {', '.join(ids)}" for mode, ids in summary.waited.items() if ids):
+        lines += ["", "Answers that waited for a retry (a rate limit's Retry-After, a broken stream's backoff), their "
+                      f"latencies and speed-ups with the wait in them (SoT's calls in parallel meet a rate limit "
+                      f"sooner): {waited}."]
+    if summary.side_by_side:
+        lines += ["", f"{summary.side_by_side} answer(s) were timed while other questions were answered at the same "
+                      "time (--concurrency above 1): their latencies hold that load."]
     lines += ["", "## Cost", "",
               "USD for the answers (the judge's calls not included), from `result.usage.cost`: the total is every "
               "call made for the mode's answers, failed answers' included; per answer is that total over the "

@@ -30,6 +30,7 @@ from ..options import check_number, check_type
 from ..providers import base_url_variable
 from ..providers.base import FILTERED, ChatRequest, Prompt
 from ..redact import shown_url
+from ..result import Result
 from ..templates import TemplateSource, _read_overrides
 from .judge import ASPECTS, JUDGE_MAX_TOKENS, judge_pair, kept_replies
 from .questions import Question, category_text, checked, field_text, load_questions, question_id
@@ -97,7 +98,7 @@ async def evaluate(questions: str | Path | Sequence[Question | str], *, model: s
         overrides = {name: source for name, (source, _) in _read_overrides(templates).items()}
         settings = {"model": model, "judge": judge, "modes": list(modes),
                     "aspects": list(ASPECTS) if aspects else [], "judge_max_tokens": judge_max_tokens,
-                    "concurrency": concurrency,  # said in the report: latencies timed side by side include the load
+                    "concurrency": concurrency,  # kept with each answer: the report names those timed side by side
                     "prices": options.get("prices"),  # answers are priced in the report, so a rerun may add prices
                     "setup": _setup({n: s for n, s in overrides.items() if not n.startswith("judge_")}, options,
                                     model),
@@ -114,7 +115,9 @@ async def evaluate(questions: str | Path | Sequence[Question | str], *, model: s
             if previous is not None and is_complete(previous, settings):
                 # the category is the file's now (a fixed typo counts); a complete record has no error to ask
                 # again, whatever the errors of modes or a judge this run does not ask for
-                records[q.id] = previous | {"category": q.category, "error": None}
+                # (its measures taken again: an older sotkit's may have been taken otherwise)
+                records[q.id] = previous | {"category": q.category, "error": None,
+                                            "measures": measures(q.question, previous["answers"])}
             else:
                 pending.append((q, previous))
 
@@ -353,7 +356,9 @@ async def answer_question(q: Question, previous: dict[str, Any] | None, answerer
             continue
         if new:
             save(_record(q, answers, settings))
-        answers[mode] = await answer(answerer, q.question, mode) | {"setup": settings["setup"]}
+        # (concurrency: the questions answered at a time, this answer's latency timed among them)
+        answers[mode] = await answer(answerer, q.question, mode) | {"setup": settings["setup"],
+                                                                    "concurrency": settings["concurrency"]}
         if old is not None and old["error"] and (old.get("model"), old.get("setup")) == (settings["model"],
                                                                                        settings["setup"]):
             answers[mode]["failed_before"] = spent_failing(old)  # what this answer cost is theirs too
@@ -418,8 +423,7 @@ async def answer(sot: SoT, question: str, mode: str) -> dict[str, Any]:
         "skeleton": result.skeleton, "points": [p.text for p in result.points],
         "latency_s": result.timings.total_s, "first_text_s": result.timings.first_text_at,
         "truncated": result.truncated, "skeleton_truncated": result.skeleton_truncated,
-        # stopped by the provider's filter (a point, or the sequential answer): no whole answer to time or measure
-        "filtered": any(why in FILTERED for why in [result.finish_reason, *(p.finish_reason for p in result.points)]),
+        "filtered": _filtered(result),
         "batched": sot.backends[0].provider.supports_batch,  # its points written in one call
     }
 
@@ -456,16 +460,23 @@ def measures(question: str, answers: dict[str, dict[str, Any]]) -> dict[str, flo
         found["redundancy"] = quality.redundancy(sot["points"]) if as_sot else None
         found["restatement"] = quality.restatement(question, sot["points"]) if as_sot else None
     # compared only as answered alike (a mode kept from an earlier run may be another model's), and only whole
-    # answers that waited for no retry: a filter's stop is no answer to compare, a wait for a retry not SoT's doing
+    # answers: one the provider's filter stopped is no answer to compare (a retry's wait is counted: the report
+    # names the answers that waited, and SoT's parallel calls meet a rate limit sooner)
     if sot and seq and (sot.get("model"), sot.get("setup")) == (seq.get("model"), seq.get("setup")) \
             and not any(a.get("filtered") for a in (sot, seq)):
         found["length_ratio"] = quality.length_ratio(sot["text"], seq["text"])
-        found["speedup"] = None if sot.get("retries") or seq.get("retries") else \
-            quality.speedup(seq["latency_s"], sot["latency_s"])
+        found["speedup"] = quality.speedup(seq["latency_s"], sot["latency_s"])
         sot_tokens, seq_tokens = _tokens_in_text(sot), _tokens_in_text(seq)
         found["speedup_per_token"] = None if sot_tokens is None or seq_tokens is None else \
             quality.speedup_per_token(seq["latency_s"], seq_tokens, sot["latency_s"], sot_tokens)
     return found
+
+
+def _filtered(result: Result) -> bool:
+    """Did the provider's filter stop the answer (the sequential answer's call, a point's, or the skeleton's, as
+    its note says)? It is then no whole answer to time or to measure."""
+    reasons = [result.finish_reason, *(p.finish_reason for p in result.points)]
+    return any(reason in FILTERED for reason in reasons) or "by the provider's filter" in (result.route_reason or "")
 
 
 def _tokens_in_text(answer: dict[str, Any]) -> int | None:
