@@ -281,7 +281,7 @@ async def test_each_answer_is_recorded_with_mode_usage_timings_and_retries(tmp_p
     # probe 191: a retry's wait (a 429's Retry-After) made a 12x speed-up of a 2x one, and nothing said so; review
     # 192: leaving such pairs out favoured SoT, whose calls in parallel meet a rate limit sooner; they are named
     assert summary.waited == {"sot": [], "sequential": [record["id"]]} and record["measures"]["speedup"] > 0
-    assert f"Answers that waited for a retry" in (tmp_path / "out" / "report.md").read_text()
+    assert "Answers that waited for a retry" in (tmp_path / "out" / "report.md").read_text()
     for answer in (sot, seq):
         assert answer["output_tokens"] > 0 and answer["input_tokens"] > 0
         assert 0 < answer["first_text_s"] <= answer["latency_s"]
