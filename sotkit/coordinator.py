@@ -492,6 +492,7 @@ class Answer:
                                   other_titles=others, instructions=instructions, question=question_view(self.question),
                                   earlier_titles=[p.title for p in self.points.values() if p.index < point.index],
                                   continues=(prompt.prefill or "") if provider.supports_prefill else "",
+                                  restates="" if provider.supports_prefill else (prompt.prefill or ""),
                                   most_points=self.skeleton_count or self.options.max_points,
                                   count_known=self.skeleton_count is not None)
         self._filters[point.index] = cleaner

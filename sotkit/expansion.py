@@ -86,15 +86,30 @@ def _stems(text: str) -> frozenset[str]:
     return frozenset(word[:5] for word in content_words(text))
 
 
+def _past(text: str, opening: str) -> int:
+    """Where ``text`` goes on past ``opening`` (white space squeezed, case folded, as ``opening`` is)."""
+    seen = ""
+    for at, char in enumerate(text):
+        if char.isspace() and (not seen or seen.endswith(" ")):
+            continue
+        seen += " " if char.isspace() else char.casefold()
+        if seen == opening:
+            return at + 1
+    return len(text)
+
+
 class ExpansionFilter:
     """The clean text of point ``index``'s expansion, released as it streams (``feed``, then ``finish``)."""
 
     def __init__(self, index: int, title: str, *, strip_header: bool, whole_sentences: bool = False,
                  other_titles: Sequence[str] = (), earlier_titles: Sequence[str] = (),
                  instructions: Instructions | None = None, question: str = "", continues: str = "",
-                 most_points: int | None = None, count_known: bool = False) -> None:
+                 restates: str = "", most_points: int | None = None, count_known: bool = False) -> None:
         self._index, self._title = index, title.casefold()
         self._header = OwnHeader(index, title, continues) if strip_header else None
+        # the template's prefill, where the model was not sent it but asked for it ("Point 2 - Title:"): a reply
+        # that opens with it restates it, in a form of the template's own that OwnHeader may not know
+        self._restates = " ".join(restates.split()).casefold() if strip_header else ""
         self._after_title = bool(self._header and self._header.after_title)
         # the question's content words, to drop an opening clause that only restates it (None: checked)
         self._asked: frozenset[str] | None = _stems(question) if question else None
@@ -258,10 +273,14 @@ class ExpansionFilter:
         prefilled header, or in one paragraph a first bullet's marker, "* Support from ..."); None while a header is
         still being written there, or for good where the budget cut one."""
         rest = text[at:]
+        # (white space squeezed, as the prefill's is: compared only where there is one, and not yet decided)
+        said = " ".join(rest.split()).casefold() if self._restates else ""
         if ((not final or cut) and self._header and self._header.may_grow(rest)) \
-                or (not final and self._after_title and not at and not rest.strip(" *")):
+                or (not final and self._after_title and not at and not rest.strip(" *")) \
+                or ((not final or cut) and len(said) < len(self._restates) and self._restates.startswith(said)):
             return None
         end = ((self._header and self._header.end(rest, final))
+               or (self._restates and said.startswith(self._restates) and _past(rest, self._restates))
                or (self._after_title and not at and separator_end(rest))
                or (self._whole_sentences and not at and (m := _FIRST_BULLET.match(rest)) and m.end()) or 0)
         if end == UNDECIDED or end and end == len(rest) and not final:

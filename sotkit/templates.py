@@ -135,6 +135,8 @@ class Templates:
                 self._add(name, source, origin)
         for name, (_, origin) in self._templates.items():
             self._check(name, origin)
+        if not local and isinstance(overrides, (str, Path)) and _variants(Path(overrides)):
+            Templates(overrides, local=True)  # its local/ variants checked now too, not first by a local: client
 
     def uses(self, name: str, variable: str) -> bool:
         """Does template ``name`` refer to ``variable`` (so passing it cannot be silently dropped)?"""
@@ -334,20 +336,31 @@ def _read_overrides(overrides: TemplateSource, *, local: bool = False) -> dict[s
         raise TemplateError(f"templates={shown(str(overrides))} is not a directory; pass a directory of "
                             "<name>.jinja files or a mapping of template names to sources")
     variants = directory / "local"
-    has_variants = variants.is_dir() and any(variants.glob("*.jinja"))
+    has_variants = _variants(directory)
     found = _read_directory(directory, optional=has_variants)
     if has_variants and local:
-        found |= _read_directory(variants, optional=bool(found))
+        found |= _read_directory(variants, optional=bool(found), variants=True)
     elif not found:
         raise TemplateError(f"{str(directory)!r} holds templates only in local/, which only models served in-process "
                             "(local:) read; put <name>.jinja files in the folder itself for other models")
     return found
 
 
-def _read_directory(directory: Path, optional: bool = False) -> dict[str, tuple[str, str]]:
+def _variants(directory: Path) -> bool:
+    """Does ``directory`` hold ``local/`` variants (for models served in-process; or templates in a folder of
+    its own, which reading them refuses)?"""
+    return (directory / "local").is_dir() and any((directory / "local").rglob("*.jinja"))
+
+
+def _read_directory(directory: Path, optional: bool = False, *, variants: bool = False) -> dict[str, tuple[str, str]]:
+    """The templates of ``directory`` (``variants``: a ``local/`` folder, which holds none of its own)."""
     file_names = ", ".join(f"{n}.jinja" for n in SAMPLE_VARIABLES)
     found = {}
     for path in sorted(directory.iterdir()):
+        if path.is_dir() and any(path.glob("*.jinja")) and (path.name != "local" or variants):
+            raise TemplateError(f"{str(path)!r} holds templates that are never read: only the folder's own "
+                                "<name>.jinja files are, and its local/ ones for models served in-process (local:); "
+                                "move them into one of those, or out of the folder")
         ending = next((e for e in _TEMPLATE_LIKE if path.name.lower().endswith(e)), None)
         if ending is None or path.name.startswith("."):  # README.md, .DS_Store, macOS's ._expand.jinja
             continue

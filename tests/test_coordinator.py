@@ -12,6 +12,7 @@ import sotkit
 from sotkit.limits import estimate_tokens
 from sotkit.providers import create_provider
 from sotkit.providers.base import Prompt, char_weight
+from sotkit.templates import DEFAULT_PROMPTS
 from sotkit.testing import Fault, FakeLLMServer, Latency, Reply
 from sotkit.testing._replies import split_tokens
 from tests.conftest import is_skeleton, point_of, sot_responder
@@ -640,6 +641,31 @@ async def test_an_api_point_left_without_text_fails_or_goes_to_the_fallback(prov
     assert [p.failed for p in caught.value.partial.points] == [False, True, False, False]
     assert "Eat less sugar" not in caught.value.partial.text
     assert result.points[1].text == "Cut soda first." and result.points[1].model == "openai:backup"
+
+
+@pytest.mark.parametrize("model", ["test-model", "claude-sonnet-4-6"])
+async def test_a_header_of_the_templates_own_form_that_the_model_writes_is_not_kept_twice(provider, model):
+    # probe 193: an expand template's prefill "Point 2 - Beta:", not sent where the model takes no prefill (OpenAI,
+    # Claude 4.6) or found ignored (an alias: "test-model"), was written by the model itself and kept after the
+    # answer's own header: "2. Beta: Point 2 - Beta: body 2."
+    if provider == "openai" and model != "test-model":
+        pytest.skip("a Claude name is Anthropic's")
+    default = (DEFAULT_PROMPTS / "expand.jinja").read_text()
+    expand = default.replace("{% block prefill %}{{ point.index }}. {{ point.title }}:{% endblock %}",
+                             "{% block prefill %}Point {{ point.index }} - {{ point.title }}:{% endblock %}")
+    assert expand != default
+    titles = ["Sleep well", "Eat less sugar", "Move daily", "See friends"]
+    model_reply = sot_responder(SKELETON)
+
+    def respond(request):
+        index = point_of(request)
+        return Reply(f"Point {index} - {titles[index - 1]}: Body {index}.") if index else model_reply(request)
+
+    with FakeLLMServer(respond, latency=FAST) as server:
+        async with client(server, provider, model, templates={"expand": expand}) as sot:
+            result = await sot.generate("How can I be healthier?")
+    assert [p.text for p in result.points] == [f"Body {i}." for i in range(1, 5)]
+    assert "Point 1 -" not in result.text
 
 
 async def test_points_that_open_by_restating_the_question_lose_that_clause(provider):

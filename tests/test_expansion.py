@@ -83,6 +83,22 @@ def test_restated_headers_are_stripped_and_text_kept(raw, text, step):
     assert clean(raw, step=step, others=["Turn off lights"]) == (text, False)
 
 
+@pytest.mark.parametrize("step", [1, 2, 5, 100])
+@pytest.mark.parametrize("restates, raw, text", [
+    # probe 193: a template's own header form, asked for as its prefill but not sent (OpenAI, Claude 4.6, a gateway
+    # found out), was written by the model and kept: "2. Use LED bulbs: Point 2 - Use LED bulbs: They last."
+    ("Point 2 - Use LED bulbs:", "Point 2 - Use LED bulbs: They last.", "They last."),
+    ("Point 2 - Use LED bulbs:", "  point 2 -  use LED bulbs:\nThey last.", "They last."),
+    ("Tip #2 — Use LED bulbs", "Tip #2 — Use LED bulbs\n\nThey last.", "They last."),
+    ("Point 2 - Use LED bulbs:", "Point 2 was hard. They last.", "Point 2 was hard. They last."),  # not it
+    ("Point 2 - Use LED bulbs:", "Point 2 - Use", "Point 2 - Use"),  # a reply that ends before it is all there
+])
+def test_a_templates_own_header_asked_for_but_not_sent_is_stripped_when_restated(restates, raw, text, step):
+    f = ExpansionFilter(2, "Use LED bulbs", strip_header=True, restates=restates, other_titles=["Turn off lights"])
+    released = "".join(f.feed(raw[i:i + step]) for i in range(0, len(raw), step)) + f.finish()
+    assert released == f.released == text
+
+
 @pytest.mark.parametrize("step", [1, 2, 3, 100])
 @pytest.mark.parametrize("raw, text", [
     # probe 84 F5: the header in the forms of Chinese and Japanese lists stayed, and the answer showed it twice

@@ -377,6 +377,29 @@ def test_a_copy_of_the_default_prompts_keeps_the_variants_for_models_served_in_p
     assert not Templates(tmp_path / "prompts").render("expand", **variables).user.startswith("EXPAND-CUSTOM")
 
 
+def test_a_broken_variant_for_models_served_in_process_is_refused_for_any_model(tmp_path: Path):
+    # probe 193: a copy of prompts/ whose local/expand.jinja had a syntax error, or was misspelt, loaded for an API
+    # model and failed only once the folder was used with a local: one
+    shutil.copytree(sotkit.DEFAULT_PROMPTS, tmp_path / "prompts")
+    (tmp_path / "prompts" / "local" / "expand.jinja").write_text("{% block user %}{{ question {% endblock %}")
+    with pytest.raises(sotkit.TemplateError, match="local/expand.jinja"):
+        Templates(tmp_path / "prompts")
+    (tmp_path / "prompts" / "local" / "expand.jinja").rename(tmp_path / "prompts" / "local" / "expnd.jinja")
+    with pytest.raises(sotkit.TemplateError, match="rename it to expand.jinja"):
+        Templates(tmp_path / "prompts")
+
+
+@pytest.mark.parametrize("folder", ["judges", "local/local"])
+def test_templates_in_a_folder_that_is_never_read_are_refused(tmp_path: Path, folder):
+    # probe 193: judges/judge_pairwise.jinja and local/local/expand.jinja were taken without a word, and never used
+    (tmp_path / "expand.jinja").write_text(EXPAND)
+    (tmp_path / folder).mkdir(parents=True)
+    (tmp_path / folder / "expand.jinja").write_text(EXPAND)
+    for local in (False, True):
+        with pytest.raises(sotkit.TemplateError, match=f"{folder}' holds templates that are never read"):
+            Templates(tmp_path, local=local)
+
+
 def test_a_templates_path_given_as_a_mappings_source_is_refused_saying_so(tmp_path: Path):
     path = tmp_path / "expand.jinja"
     path.write_text(EXPAND)
