@@ -1407,11 +1407,15 @@ async def test_a_retry_event_says_whether_the_router_or_the_skeleton_is_retried(
     assert retries == [("router", None, 503), ("skeleton", None, 529)] and seen[-1].result.mode == "sot"
 
 
-async def test_a_failed_router_call_falls_back_inside_a_request() -> None:
+async def test_a_failed_router_call_falls_back_inside_a_request(caplog: pytest.LogCaptureFixture) -> None:
     with FakeLLMServer(routed(Reply("I'd rather not say."))) as server:
         async with llm_client(server, "openai") as sot:
             result = await sot.generate("What is photosynthesis?")
     assert result.mode == "sequential"
+    # probe 193: a router template that asked for another reply paid for a call on every request, and only
+    # route_reason said so
+    assert [r.getMessage() for r in caplog.records if r.name == "sotkit" and r.levelname == "WARNING"] == [
+        "llm router failed (ValueError: unreadable answer \"I'd rather not say.\"); the fallback router decides"]
     assert result.route_reason.startswith("llm router failed (ValueError: unreadable answer")
     assert "fell back to default: P(list of independent points)" in result.route_reason
 

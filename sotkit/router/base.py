@@ -3,6 +3,7 @@ router from failing a request."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, replace
 from typing import Protocol, runtime_checkable
 
@@ -73,6 +74,9 @@ class FallsBack:
         """The fallback's decision, its reason saying why this router could not decide."""
         decision = self.fallback.classify(question)
         why = redact(f"{type(error).__name__}: {error}") if str(error) else type(error).__name__
+        # logged as a fallback of the runner's is: a router that cannot decide (a template asking for another reply,
+        # a model that answers otherwise) pays for a call on every request
+        logging.getLogger("sotkit").warning("%s router failed (%s); the fallback router decides", self.name, why)
         return replace(decision, reason=f"{self.name} router failed ({why}); fell back to {decision.reason}")
 
     async def _decide(self, question: str) -> Decision:
