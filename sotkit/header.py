@@ -51,6 +51,7 @@ _EMPHASIS_RUN = re.compile(r"\*+|_+")
 #: characters a header's line may hold after its separator at most: a gist, not a paragraph
 HEADER_LINE = 200
 UNDECIDED = -1
+_DECIMAL_POINT = re.compile(r"\d[.,]\Z")
 
 
 class OwnHeader:
@@ -146,6 +147,13 @@ def _line_end(text: str, start: int, title_end: int, end: int, final: bool) -> i
                                                      or _EMPHASIS_RUN.search(line[:-len(unclosed)])):
         return end
     return _CLOSE.match(text, line_end).end()
+
+
+def goes_on(text: str, after: str) -> bool:
+    """Does ``after``, the character that follows ``text``, go on with its last word or number ("Sure" + "ly",
+    "Energy" + "-saving", "1." + "5"), rather than after it ("1." + " Sleep", "[[" + "A", "1." + "充")?"""
+    return bool(after) and (text[-1:].isalnum() and (after.isalnum() or after in "-'’")
+                            or bool(_DECIMAL_POINT.search(text)) and after.isdigit())
 
 
 def separator_end(text: str) -> int | None:

@@ -41,6 +41,7 @@ import anyio
 
 from .errors import AsyncioOnly, StreamError, StreamStalled, advise, describe, renote
 from .events import Event, FallbackEvent, RetryEvent
+from .header import goes_on
 from .limits import Limits, estimate_tokens
 from .overlap import CallSpan
 from .providers.base import (AFTER_END_S, AT_BUDGET, ENDED, REFUSED, STARTED, CallUsage, ChatRequest, Chunk, Provider,
@@ -506,8 +507,8 @@ def _start_over(backend: Backend, call: Call, received: list[str]) -> None:
         call.on_start(backend)
 
 
-#: what a server that ignores the prefill would write again, and whether it ends at a word's end: repeated only
-#: where the reply goes on with no letter or digit ("1." again is "1. Sleep"; "1.5 miles" goes on from it)
+#: what a server that ignores the prefill would write again, and whether it is all of the prefill: repeated only
+#: where the reply does not go on with its last word or number ("1." again is "1. Sleep"; "1.5 miles" goes on)
 Opening = tuple[str, bool]
 
 
@@ -540,7 +541,7 @@ def _repeated(text: str, openings: tuple[Opening, ...]) -> bool | None:
     for opening, bounded in openings:
         if text.startswith(opening):
             after = text[len(opening):len(opening) + 1]
-            if not bounded or after and not after.isalnum():
+            if not bounded or after and not goes_on(opening, after):
                 return True
             undecided = undecided or not after  # its next character says
         undecided = undecided or opening.startswith(text)

@@ -349,7 +349,13 @@ def _read_overrides(overrides: TemplateSource, *, local: bool = False) -> dict[s
 def _variants(directory: Path) -> bool:
     """Does ``directory`` hold ``local/`` variants (for models served in-process; or templates in a folder of
     its own, which reading them refuses)?"""
-    return (directory / "local").is_dir() and any((directory / "local").rglob("*.jinja"))
+    variants = directory / "local"
+    return variants.is_dir() and any(not _hidden(path.relative_to(variants)) for path in variants.rglob("*.jinja"))
+
+
+def _hidden(path: Path) -> bool:
+    """Is ``path`` (or a folder it is in) hidden: an editor's (".ipynb_checkpoints/"), never a template of ours?"""
+    return any(part.startswith(".") for part in path.parts)
 
 
 def _read_directory(directory: Path, optional: bool = False, *, variants: bool = False) -> dict[str, tuple[str, str]]:
@@ -357,7 +363,8 @@ def _read_directory(directory: Path, optional: bool = False, *, variants: bool =
     file_names = ", ".join(f"{n}.jinja" for n in SAMPLE_VARIABLES)
     found = {}
     for path in sorted(directory.iterdir()):
-        if path.is_dir() and any(path.glob("*.jinja")) and (path.name != "local" or variants):
+        if path.is_dir() and not _hidden(Path(path.name)) and any(path.glob("*.jinja")) \
+                and (path.name != "local" or variants):
             raise TemplateError(f"{str(path)!r} holds templates that are never read: only the folder's own "
                                 "<name>.jinja files are, and its local/ ones for models served in-process (local:); "
                                 "move them into one of those, or out of the folder")

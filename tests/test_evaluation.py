@@ -359,6 +359,9 @@ def test_measures_on_hand_made_answers():
     for mode in MODES:
         stopped = measures(question, {**answers, mode: answers[mode] | {"filtered": True}})
         assert not {"speedup", "speedup_per_token", "length_ratio"} & stopped.keys()
+    # review 194: nor is one kept from before `filtered` was, whose skeleton's note says so
+    note = "mode='sot' was requested; the skeleton was cut off by the provider's filter ('content_filter') after 2"
+    assert "speedup" not in measures(question, {**answers, "sot": answers["sot"] | {"route_reason": note}})
     # an in-process model writes every point in one batched call (review 106: it was never measured), and a row
     # it asks again is a third call (review 108), as many as a 2-point answer of an API model makes
     batched = {**answers, "sot": answers["sot"] | {"calls": 2, "batched": True}}
@@ -826,6 +829,11 @@ async def test_concurrency_overlaps_questions_but_never_one_questions_two_modes(
     assert "10 answer(s) were timed while other questions were answered at the same time" in \
         (tmp_path / "out" / "report.md").read_text()
     assert rerun.side_by_side == 10
+    # review 194: a question asked alone at --concurrency 4 (a rerun's one failed question, say) was timed alone
+    write_questions(tmp_path / "one.jsonl", QUESTIONS[:1])
+    with serve(model()) as server:
+        alone = await run(server, tmp_path, out="alone", judge=None, concurrency=4, questions=tmp_path / "one.jsonl")
+    assert alone.side_by_side == 0 and alone.records[0]["answers"]["sot"]["concurrency"] == 1
 
 
 async def test_one_mode_alone_is_answered_and_reported(tmp_path):

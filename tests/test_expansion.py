@@ -92,6 +92,10 @@ def test_restated_headers_are_stripped_and_text_kept(raw, text, step):
     ("Tip #2 — Use LED bulbs", "Tip #2 — Use LED bulbs\n\nThey last.", "They last."),
     ("Point 2 - Use LED bulbs:", "Point 2 was hard. They last.", "Point 2 was hard. They last."),  # not it
     ("Point 2 - Use LED bulbs:", "Point 2 - Use", "Point 2 - Use"),  # a reply that ends before it is all there
+    # review 194: a prefill whose last word the reply goes on with is the reply's own sentence
+    ("Tip #2 — Save", "Tip #2 — Savers buy LED bulbs.", "Tip #2 — Savers buy LED bulbs."),
+    ("Energy", "Energy-saving bulbs last.", "Energy-saving bulbs last."),
+    ("Energy", "Energy\nSaving bulbs last.", "Saving bulbs last."),
 ])
 def test_a_templates_own_header_asked_for_but_not_sent_is_stripped_when_restated(restates, raw, text, step):
     f = ExpansionFilter(2, "Use LED bulbs", strip_header=True, restates=restates, other_titles=["Turn off lights"])

@@ -223,11 +223,24 @@ def test_what_a_server_that_ignores_the_prefill_would_write_again(prefill, openi
         assert [_repeated(opening + " Sleep", ((opening, whole),)), _repeated(opening[:1], ((opening, whole),)),
                 _repeated("Sleep", ((opening, whole),))] == [True, None, False]
         # review 192: a real Claude goes on from "1." with "1.5 liters" (its own first point), not "1." again
-        assert _repeated(opening + "5 liters", ((opening, whole),)) is (not whole)
+        assert _repeated(opening + "5 liters", ((opening, whole),)) is (not (whole and opening == "1."))
         assert _repeated(opening, ((opening, whole),)) is (None if whole else True)  # its next character says
     texts = _openings(claude, request, done)
     assert [_repeated("Aim for eight", texts), _repeated("Aim for eight hours of sleep every night. Also", texts),
             _repeated("Aim for eight hours of sleep every day", texts)] == [None, True, False]
+
+
+@pytest.mark.parametrize("prefill, reply, repeated", [
+    ("1.", "1.5 liters of water a day", False), ("Sure", "Surely, here", False),  # going on with its word or number
+    ("1.", "1. Sleep well", True), ("1.", "1.充足睡眠", True), ("2. 少吃糖:", "2. 少吃糖:用水代替", True),
+    # review 194: a prefill followed by a letter is written again all the same
+    ("Verdict: [[", "Verdict: [[A]] is better.", True), ('{"answer": "', '{"answer": "Paris"}', True),
+    ("The answer is (", "The answer is (B).", True),
+])
+def test_a_prefill_written_again_is_told_from_its_own_last_word_going_on(prefill, reply, repeated):
+    from sotkit.runner import _repeated
+
+    assert _repeated(reply, ((prefill, True),)) is repeated
 
 
 @pytest.mark.parametrize("prefill", ["#", "[", "- ", "```"])

@@ -400,6 +400,17 @@ def test_templates_in_a_folder_that_is_never_read_are_refused(tmp_path: Path, fo
             Templates(tmp_path, local=local)
 
 
+def test_an_editors_hidden_folder_of_copies_is_left_alone(tmp_path: Path):
+    # review 194: JupyterLab keeps ".ipynb_checkpoints/expand-checkpoint.jinja" beside an edited template
+    (tmp_path / "expand.jinja").write_text(EXPAND)
+    for folder in (tmp_path / ".ipynb_checkpoints", tmp_path / "local" / ".ipynb_checkpoints"):
+        folder.mkdir(parents=True)
+        (folder / "expand-checkpoint.jinja").write_text(EXPAND)
+    variables = {"question": "How can I sleep better?", "points": [], "point": {"index": 1, "title": "Dim it"}}
+    for local in (False, True):
+        assert Templates(tmp_path, local=local).render("expand", **variables).user.startswith("EXPAND-CUSTOM")
+
+
 def test_a_templates_path_given_as_a_mappings_source_is_refused_saying_so(tmp_path: Path):
     path = tmp_path / "expand.jinja"
     path.write_text(EXPAND)

@@ -150,9 +150,11 @@ def summarize(records: list[dict[str, Any]], settings: dict[str, Any]) -> Summar
                     for mode in settings.get("modes", [])}
     summary.cut = {mode: [r["id"] for r in records if _cut(r["answers"].get(mode, {}))]
                    for mode in settings.get("modes", [])}
-    finished = [(r["id"], mode, a) for r in records for mode, a in r["answers"].items() if a and not a.get("error")]
+    finished = [(r["id"], mode, a) for r in records for mode in settings.get("modes", [])
+                if (a := r["answers"].get(mode)) and not a.get("error")]
     summary.waited = {mode: [i for i, m, a in finished if m == mode and a.get("retries")]
                       for mode in settings.get("modes", [])}
+    # (an answer from before it was kept says nothing of it: counted as timed alone)
     summary.side_by_side = sum(a.get("concurrency", 1) > 1 for _, _, a in finished)
     if settings.get("judge"):
         for aspect in ["general", *settings.get("aspects", [])]:
@@ -260,7 +262,7 @@ def render_markdown(summary: Summary, plots: list[str]) -> str:
               "whose first sentence restates the question. Medians for ratios, means for shares. n: the questions "
               "with both answers measured, which the speed-ups are over; a figure over another number of questions "
               "gives its own n (redundancy and restatement need only a SoT answer's points; a failed answer is "
-              "not measured, nor a pair where the provider's filter stopped an answer).", "",
+              "not measured; the ratios leave out a pair where the provider's filter stopped an answer).", "",
               "| category | n | speed-up | speed-up per token | length ratio | redundancy | restatement |",
               "|---|---:|---:|---:|---:|---:|---:|"]
     for c in [*summary.categories, ALL]:

@@ -127,6 +127,7 @@ async def evaluate(questions: str | Path | Sequence[Question | str], *, model: s
             async with clients as (answerer, judger):
                 await warm_up(answerer)  # before the first timed call
                 limiter = anyio.CapacityLimiter(concurrency)
+                settings["concurrency"] = min(concurrency, len(pending))  # at most that many timed side by side
 
                 async def one(q: Question, previous: dict[str, Any] | None) -> None:
                     async with limiter:
@@ -463,7 +464,7 @@ def measures(question: str, answers: dict[str, dict[str, Any]]) -> dict[str, flo
     # answers: one the provider's filter stopped is no answer to compare (a retry's wait is counted: the report
     # names the answers that waited, and SoT's parallel calls meet a rate limit sooner)
     if sot and seq and (sot.get("model"), sot.get("setup")) == (seq.get("model"), seq.get("setup")) \
-            and not any(a.get("filtered") for a in (sot, seq)):
+            and not any(_stopped_by_filter(a) for a in (sot, seq)):
         found["length_ratio"] = quality.length_ratio(sot["text"], seq["text"])
         found["speedup"] = quality.speedup(seq["latency_s"], sot["latency_s"])
         sot_tokens, seq_tokens = _tokens_in_text(sot), _tokens_in_text(seq)
@@ -477,6 +478,11 @@ def _filtered(result: Result) -> bool:
     its note says)? It is then no whole answer to time or to measure."""
     reasons = [result.finish_reason, *(p.finish_reason for p in result.points)]
     return any(reason in FILTERED for reason in reasons) or "by the provider's filter" in (result.route_reason or "")
+
+
+def _stopped_by_filter(answer: dict[str, Any]) -> bool:
+    """An answer's ``filtered``, or, in a record from before it was kept, its skeleton's note saying so."""
+    return bool(answer.get("filtered")) or "by the provider's filter" in (answer.get("route_reason") or "")
 
 
 def _tokens_in_text(answer: dict[str, Any]) -> int | None:

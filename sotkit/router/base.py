@@ -9,6 +9,7 @@ from typing import Protocol, runtime_checkable
 
 from ..errors import ConfigError
 from ..redact import redact
+from ..tracing import without_text
 from ..result import Mode  # at run time too: typing.get_type_hints (pydantic, FastAPI) reads Decision's fields
 
 
@@ -74,9 +75,10 @@ class FallsBack:
         """The fallback's decision, its reason saying why this router could not decide."""
         decision = self.fallback.classify(question)
         why = redact(f"{type(error).__name__}: {error}") if str(error) else type(error).__name__
-        # logged as a fallback of the runner's is: a router that cannot decide (a template asking for another reply,
-        # a model that answers otherwise) pays for a call on every request
-        logging.getLogger("sotkit").warning("%s router failed (%s); the fallback router decides", self.name, why)
+        # logged as the runner's fallbacks are, quoted text elided (a model's reply, a question): a router that
+        # cannot decide (a template asking for another reply, a model answering otherwise) pays for every call
+        logging.getLogger("sotkit").warning("%s router failed (%s); falling back to %s", self.name,
+                                            without_text(error), decision.reason.partition(":")[0])
         return replace(decision, reason=f"{self.name} router failed ({why}); fell back to {decision.reason}")
 
     async def _decide(self, question: str) -> Decision:
