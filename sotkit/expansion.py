@@ -26,7 +26,7 @@ import functools
 import re
 from collections.abc import Callable, Sequence
 
-from .header import HEADER_LINE, UNDECIDED, OwnHeader, goes_on, header_number, number_value, separator_end
+from .header import HEADER_LINE, UNDECIDED, OwnHeader, header_number, number_value, separator_end
 from .quality import Instructions, content_words, restates_question
 from .runon import FENCE, Fences, OtherPoints, outside_code, runs_into_sentence
 from .talk import talk_closing, talk_opening
@@ -86,6 +86,10 @@ def _stems(text: str) -> frozenset[str]:
     return frozenset(word[:5] for word in content_words(text))
 
 
+#: how a template's own header ends (its prefill), where a reply that writes it again is taken off it
+_HEADER_ENDS = (":", "：", "-", "–", "—", "|", ">")
+
+
 def _past(text: str, opening: str) -> int:
     """Where ``text`` goes on past ``opening`` (white space squeezed, case folded, as ``opening`` is)."""
     seen = ""
@@ -108,8 +112,11 @@ class ExpansionFilter:
         self._index, self._title = index, title.casefold()
         self._header = OwnHeader(index, title, continues) if strip_header else None
         # the template's prefill, where the model was not sent it but asked for it ("Point 2 - Title:"): a reply
-        # that opens with it restates it, in a form of the template's own that OwnHeader may not know
-        self._restates = " ".join(restates.split()).casefold() if strip_header else ""
+        # that opens with it restates it, in a form of the template's own that OwnHeader may not know; only one
+        # ending as a header does (a colon, a dash): after a title, the reply's sentence may run on ("Tip 3 — Walk
+        # to work"), whose words are its own
+        squeezed = " ".join(restates.split()).casefold() if strip_header else ""
+        self._restates = squeezed if squeezed.endswith(_HEADER_ENDS) else ""
         self._after_title = bool(self._header and self._header.after_title)
         # the question's content words, to drop an opening clause that only restates it (None: checked)
         self._asked: frozenset[str] | None = _stems(question) if question else None
@@ -289,10 +296,8 @@ class ExpansionFilter:
         return at + end
 
     def _past_restated(self, text: str) -> int:
-        """Where ``text``, which opens with the template's prefill, goes on past it; 0 where its last word goes on
-        ("Sleep" as "Sleeping", "Tip #3 — Walk" as "Walkers": the reply's own sentence)."""
-        end = _past(text, self._restates)
-        return 0 if goes_on(self._restates, text[end:end + 1]) else end
+        """Where ``text``, which opens with the template's prefill, goes on past it."""
+        return _past(text, self._restates)
 
     def _first_item_was_header(self, text: str, start: int, at: int = 0) -> bool:
         """Was the header restated at ``at`` (the body starting at ``start``) point 1's, its title running into a

@@ -151,9 +151,10 @@ def _line_end(text: str, start: int, title_end: int, end: int, final: bool) -> i
 
 def goes_on(text: str, after: str) -> bool:
     """Does ``after``, the character that follows ``text``, go on with its last word or number ("Sure" + "ly",
-    "Energy" + "-saving", "1." + "5"), rather than after it ("1." + " Sleep", "[[" + "A", "1." + "充")?"""
+    "Energy" + "-saving", "1." + "5", "1." + "e4"), rather than after it ("1." + " Sleep", "[[" + "A", "1." + "充":
+    a Chinese list writes no space after its number)?"""
     return bool(after) and (text[-1:].isalnum() and (after.isalnum() or after in "-'’")
-                            or bool(_DECIMAL_POINT.search(text)) and after.isdigit())
+                            or bool(_DECIMAL_POINT.search(text)) and after.isascii() and after.isalnum())
 
 
 def separator_end(text: str) -> int | None:

@@ -89,13 +89,14 @@ def test_restated_headers_are_stripped_and_text_kept(raw, text, step):
     # found out), was written by the model and kept: "2. Use LED bulbs: Point 2 - Use LED bulbs: They last."
     ("Point 2 - Use LED bulbs:", "Point 2 - Use LED bulbs: They last.", "They last."),
     ("Point 2 - Use LED bulbs:", "  point 2 -  use LED bulbs:\nThey last.", "They last."),
-    ("Tip #2 — Use LED bulbs", "Tip #2 — Use LED bulbs\n\nThey last.", "They last."),
+    ("Tip #2 — Use LED bulbs —", "Tip #2 — Use LED bulbs —\n\nThey last.", "They last."),
     ("Point 2 - Use LED bulbs:", "Point 2 was hard. They last.", "Point 2 was hard. They last."),  # not it
     ("Point 2 - Use LED bulbs:", "Point 2 - Use", "Point 2 - Use"),  # a reply that ends before it is all there
-    # review 194: a prefill whose last word the reply goes on with is the reply's own sentence
+    # reviews 194-195: after a prefill ending in a word (no header's colon or dash), the reply's sentence may run
+    # on ("Walkers", "Walk to work"): its words are its own, kept
     ("Tip #2 — Save", "Tip #2 — Savers buy LED bulbs.", "Tip #2 — Savers buy LED bulbs."),
-    ("Energy", "Energy-saving bulbs last.", "Energy-saving bulbs last."),
-    ("Energy", "Energy\nSaving bulbs last.", "Saving bulbs last."),
+    ("Tip #2 — Save", "Tip #2 — Save on bulbs.", "Tip #2 — Save on bulbs."),
+    ("第2点：少吃糖：", "第2点：少吃糖：可以减少蛀牙。", "可以减少蛀牙。"),
 ])
 def test_a_templates_own_header_asked_for_but_not_sent_is_stripped_when_restated(restates, raw, text, step):
     f = ExpansionFilter(2, "Use LED bulbs", strip_header=True, restates=restates, other_titles=["Turn off lights"])

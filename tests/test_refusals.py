@@ -232,6 +232,7 @@ def test_what_a_server_that_ignores_the_prefill_would_write_again(prefill, openi
 
 @pytest.mark.parametrize("prefill, reply, repeated", [
     ("1.", "1.5 liters of water a day", False), ("Sure", "Surely, here", False),  # going on with its word or number
+    ("1.", "1.e4 – King's Pawn Opening", False),  # review 195: a chess opening, not "1." again
     ("1.", "1. Sleep well", True), ("1.", "1.充足睡眠", True), ("2. 少吃糖:", "2. 少吃糖:用水代替", True),
     # review 194: a prefill followed by a letter is written again all the same
     ("Verdict: [[", "Verdict: [[A]] is better.", True), ('{"answer": "', '{"answer": "Paris"}', True),

@@ -1415,7 +1415,7 @@ async def test_a_failed_router_call_falls_back_inside_a_request(caplog: pytest.L
     # probe 193: a router template that asked for another reply paid for a call on every request, and only
     # route_reason said so (review 194: the model's reply is no more in the log than the runner's logs hold it)
     assert [r.getMessage() for r in caplog.records if r.name == "sotkit" and r.levelname == "WARNING"] == [
-        "llm router failed (ValueError: unreadable answer '…'); falling back to default"]
+        "llm router failed (ValueError: unreadable answer '…'); its fallback router decides"]
     assert result.route_reason.startswith("llm router failed (ValueError: unreadable answer")
     assert "fell back to default: P(list of independent points)" in result.route_reason
 

@@ -75,10 +75,10 @@ class FallsBack:
         """The fallback's decision, its reason saying why this router could not decide."""
         decision = self.fallback.classify(question)
         why = redact(f"{type(error).__name__}: {error}") if str(error) else type(error).__name__
-        # logged as the runner's fallbacks are, quoted text elided (a model's reply, a question): a router that
-        # cannot decide (a template asking for another reply, a model answering otherwise) pays for every call
-        logging.getLogger("sotkit").warning("%s router failed (%s); falling back to %s", self.name,
-                                            without_text(error), decision.reason.partition(":")[0])
+        # logged as the runner's fallbacks are, quoted text elided (a model's reply): a router that cannot decide
+        # (a template asking for another reply, a model answering otherwise) pays for every call
+        logging.getLogger("sotkit").warning("%s router failed (%s); its fallback router decides", self.name,
+                                            without_text(error))
         return replace(decision, reason=f"{self.name} router failed ({why}); fell back to {decision.reason}")
 
     async def _decide(self, question: str) -> Decision:
