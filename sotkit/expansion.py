@@ -284,20 +284,15 @@ class ExpansionFilter:
         said = " ".join(rest.split()).casefold() if self._restates else ""
         if ((not final or cut) and self._header and self._header.may_grow(rest)) \
                 or (not final and self._after_title and not at and not rest.strip(" *")) \
-                or ((not final or cut) and self._restates and len(said) <= len(self._restates)
-                    and self._restates.startswith(said)):
-            return None  # (all of the prefill so far: its next character says whether a word of it goes on)
+                or ((not final or cut) and len(said) < len(self._restates) and self._restates.startswith(said)):
+            return None
         end = ((self._header and self._header.end(rest, final))
-               or (self._restates and said.startswith(self._restates) and self._past_restated(rest))
+               or (self._restates and said.startswith(self._restates) and _past(rest, self._restates))
                or (self._after_title and not at and separator_end(rest))
                or (self._whole_sentences and not at and (m := _FIRST_BULLET.match(rest)) and m.end()) or 0)
         if end == UNDECIDED or end and end == len(rest) and not final:
             return None  # the header's close may be still to come: "**2. Title:" before its "**"
         return at + end
-
-    def _past_restated(self, text: str) -> int:
-        """Where ``text``, which opens with the template's prefill, goes on past it."""
-        return _past(text, self._restates)
 
     def _first_item_was_header(self, text: str, start: int, at: int = 0) -> bool:
         """Was the header restated at ``at`` (the body starting at ``start``) point 1's, its title running into a

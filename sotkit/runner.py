@@ -299,9 +299,10 @@ class Runner:
                         if not received:  # else the restart below forgets it once the new attempt writes
                             _start_over(backend, call, received)
                     # a broken attempt's text is continued only by a model known to continue a prefill: a server
-                    # that ignores one has a sampled model write anew, and the two texts would be spliced (a text
-                    # too short to be found again, written anew, is not resumed either: see _openings)
-                    resumes = prefill and backend.provider.prefill_known and _echo_of(received) is not None
+                    # that ignores one has a sampled model write anew, and the two texts would be spliced (nor, on
+                    # a server, a text too short to be found again if it is written anew: see _openings)
+                    resumes = prefill and backend.provider.prefill_known \
+                        and (backend.provider.in_process or _echo_of(received) is not None)
                     restart = bool(received) and (stale or not resumes)  # a new generation (see _watched)
                     before = list(received) if stale else None
                     try:

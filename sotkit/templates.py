@@ -363,7 +363,7 @@ def _read_directory(directory: Path, optional: bool = False, *, variants: bool =
     file_names = ", ".join(f"{n}.jinja" for n in SAMPLE_VARIABLES)
     found = {}
     for path in sorted(directory.iterdir()):
-        if path.is_dir() and not _hidden(Path(path.name)) and any(path.glob("*.jinja")) \
+        if path.is_dir() and not path.name.startswith(".") and any(path.glob("*.jinja")) \
                 and (path.name != "local" or variants):
             raise TemplateError(f"{str(path)!r} holds templates that are never read: only the folder's own "
                                 "<name>.jinja files are, and its local/ ones for models served in-process (local:); "

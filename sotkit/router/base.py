@@ -9,8 +9,8 @@ from typing import Protocol, runtime_checkable
 
 from ..errors import ConfigError
 from ..redact import redact
-from ..tracing import without_text
 from ..result import Mode  # at run time too: typing.get_type_hints (pydantic, FastAPI) reads Decision's fields
+from ..tracing import without_text
 
 
 @dataclass(frozen=True)
