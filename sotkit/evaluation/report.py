@@ -272,7 +272,7 @@ def render_markdown(summary: Summary, plots: list[str]) -> str:
         lines.append(f"| {_cell(c)} | {count} | {' | '.join(cells)} |")
     if waited := "; ".join(f"{mode}: {', '.join(ids)}" for mode, ids in summary.waited.items() if ids):
         lines += ["", "Answers that waited for a retry (a rate limit's Retry-After, a broken stream's backoff), their "
-                      f"latencies and speed-ups with the wait in them (SoT's calls in parallel meet a rate limit "
+                      "latencies and speed-ups with the wait in them (SoT's calls in parallel meet a rate limit "
                       f"sooner): {waited}."]
     if summary.side_by_side:
         lines += ["", f"{summary.side_by_side} answer(s) were timed while other questions were answered at the same "
