@@ -897,7 +897,23 @@ async def test_a_rerun_with_other_templates_or_options_asks_again_what_they_shap
         assert asked and all(is_judge(r) for r in asked)
         calls = len(server.requests)
         await run(server, tmp_path, templates={"judge_pairwise": judge_prompt}, max_points=3)  # answers again
-        assert any(is_skeleton(r) for r in server.requests[calls:])
+        asked = server.requests[calls:]
+        # probes 191 and 193: the sequential answers were asked again too, though --max-points, the skeleton and
+        # expand templates shape SoT's alone (and the router's template neither: every answer's mode is asked)
+        assert any(is_skeleton(r) for r in asked) and not any(is_sequential(r) for r in asked)
+        skeleton = (sotkit.DEFAULT_PROMPTS / "skeleton.jinja").read_text() + "\n{# reworded #}"
+        router = (sotkit.DEFAULT_PROMPTS / "router.jinja").read_text() + "\n{# reworded #}"
+        templates = {"judge_pairwise": judge_prompt}
+        for changed, sequential_too in (({"skeleton": skeleton}, False), ({"router": router}, None)):
+            calls, templates = len(server.requests), templates | changed
+            summary = await run(server, tmp_path, templates=templates, max_points=3)
+            asked = [r for r in server.requests[calls:] if not is_judge(r)]
+            assert (any(map(is_sequential, asked)), bool(asked)) == (bool(sequential_too), sequential_too is not None)
+            assert all(r["measures"]["speedup"] for r in summary.records)  # still compared: answered alike
+
+
+def is_sequential(request: RecordedRequest) -> bool:
+    return not is_judge(request) and not is_skeleton(request) and point_of(request) is None
 
 
 def timed_answers(monkeypatch) -> list[int]:

@@ -43,6 +43,10 @@ RESULTS = "results.jsonl"
 #: every answer's mode is asked for): a rerun that changes only these reuses what is done
 NOT_SHAPING = frozenset({"api_key", "client", "max_concurrency", "rpm", "tpm", "limits", "prices", "timeout", "retry",
                          "stall_timeout", "first_token_timeout", "router", "router_threshold", "trace_content"})
+#: what shapes a SoT answer only: a sequential one is not asked again when they change (a SoT answer that fell back
+#: to a sequential one is shaped by the sequential template too); the router's template shapes neither here
+SOT_ONLY_OPTIONS = frozenset({"max_points", "skeleton_max_tokens", "point_max_tokens", "eager"})
+SOT_ONLY_TEMPLATES = frozenset({"skeleton", "expand"})
 #: what an answer's calls spent, kept of a failed one for the answer asked again
 SPENT = ("error", "calls", "input_tokens", "output_tokens", "cost", "usage_estimated", "priced_calls")
 
@@ -100,8 +104,13 @@ async def evaluate(questions: str | Path | Sequence[Question | str], *, model: s
                     "aspects": list(ASPECTS) if aspects else [], "judge_max_tokens": judge_max_tokens,
                     "concurrency": concurrency,  # kept with each answer: the report names those timed side by side
                     "prices": options.get("prices"),  # answers are priced in the report, so a rerun may add prices
-                    "setup": _setup({n: s for n, s in overrides.items() if not n.startswith("judge_")}, options,
-                                    model),
+                    # each mode's answers are asked again when what shapes them changes (not the other mode's)
+                    "setup": {mode: _setup({n: s for n, s in overrides.items()
+                                            if not n.startswith("judge_") and n != "router"
+                                            and (mode == "sot" or n not in SOT_ONLY_TEMPLATES)},
+                                           {n: v for n, v in options.items()
+                                            if mode == "sot" or n not in SOT_ONLY_OPTIONS}, model)
+                              for mode in MODES},
                     # (the judge is the answering client where it is the same model with no options of its own)
                     "judge_setup": _setup({n: s for n, s in overrides.items() if n.startswith("judge_")},
                                           options if judge == model and not judge_options else judge_options,
@@ -299,7 +308,7 @@ async def warm_up(client: SoT) -> None:
 def is_complete(record: dict[str, Any], settings: dict[str, Any]) -> bool:
     """Does the record hold everything ``settings`` ask for, without an error?"""
     answers = record.get("answers", {})
-    if any(not _usable_answer(answers.get(m), settings) for m in settings["modes"]):
+    if any(not _usable_answer(answers.get(m), m, settings) for m in settings["modes"]):
         return False
     if settings["judge"] is None or fell_back(answers):  # two sequential answers: nothing of SoT's to judge
         return True
@@ -309,9 +318,9 @@ def is_complete(record: dict[str, Any], settings: dict[str, Any]) -> bool:
             for a in ["general", *settings["aspects"]])
 
 
-def _usable_answer(answer: dict[str, Any] | None, settings: dict[str, Any]) -> bool:
+def _usable_answer(answer: dict[str, Any] | None, mode: str, settings: dict[str, Any]) -> bool:
     return (answer is not None and answer.get("error") is None and answer.get("model") == settings["model"]
-            and answer.get("setup") == settings["setup"])
+            and answer.get("setup") == settings["setup"][mode])
 
 
 def _same_judge(judgement: dict[str, Any], settings: dict[str, Any]) -> bool:
@@ -352,16 +361,18 @@ async def answer_question(q: Question, previous: dict[str, Any] | None, answerer
     new = False  # an answer of this run not yet on disk
     for mode in settings["modes"]:  # one after the other, so neither slows the other down
         old = old_answers.get(mode)
-        if _usable_answer(old, settings):
+        if _usable_answer(old, mode, settings):
             answers[mode] = old
             continue
         if new:
             save(_record(q, answers, settings))
         # (concurrency: the questions answered at a time, this answer's latency timed among them)
-        answers[mode] = await answer(answerer, q.question, mode) | {"setup": settings["setup"],
+        # (alike: what shapes both modes' answers, to compare them by)
+        answers[mode] = await answer(answerer, q.question, mode) | {"setup": settings["setup"][mode],
+                                                                    "alike": settings["setup"]["sequential"],
                                                                     "concurrency": settings["concurrency"]}
         if old is not None and old["error"] and (old.get("model"), old.get("setup")) == (settings["model"],
-                                                                                       settings["setup"]):
+                                                                                       settings["setup"][mode]):
             answers[mode]["failed_before"] = spent_failing(old)  # what this answer cost is theirs too
         new = answers[mode]["error"] is None
     record = _record(q, answers, settings)
@@ -463,7 +474,7 @@ def measures(question: str, answers: dict[str, dict[str, Any]]) -> dict[str, flo
     # compared only as answered alike (a mode kept from an earlier run may be another model's), and only whole
     # answers: one the provider's filter stopped is no answer to compare (a retry's wait is counted: the report
     # names the answers that waited, and SoT's parallel calls meet a rate limit sooner)
-    if sot and seq and (sot.get("model"), sot.get("setup")) == (seq.get("model"), seq.get("setup")) \
+    if sot and seq and (sot.get("model"), _alike(sot)) == (seq.get("model"), _alike(seq)) \
             and not any(_stopped_by_filter(a) for a in (sot, seq)):
         found["length_ratio"] = quality.length_ratio(sot["text"], seq["text"])
         found["speedup"] = quality.speedup(seq["latency_s"], sot["latency_s"])
@@ -478,6 +489,12 @@ def _filtered(result: Result) -> bool:
     its note says)? It is then no whole answer to time or to measure."""
     reasons = [result.finish_reason, *(p.finish_reason for p in result.points)]
     return any(reason in FILTERED for reason in reasons) or "by the provider's filter" in (result.route_reason or "")
+
+
+def _alike(answer: dict[str, Any]) -> str | None:
+    """What shapes both modes' answers, as ``answer`` was asked (an answer from before it was kept: its setup,
+    then one for both modes)."""
+    return answer.get("alike", answer.get("setup"))
 
 
 def _stopped_by_filter(answer: dict[str, Any]) -> bool:
