@@ -912,6 +912,28 @@ async def test_a_rerun_with_other_templates_or_options_asks_again_what_they_shap
             assert all(r["measures"]["speedup"] for r in summary.records)  # still compared: answered alike
 
 
+async def test_a_results_file_from_before_the_modes_fingerprints_were_apart_is_read_as_before(tmp_path):
+    # review 196: an older file's answers, asked with --max-points, carried one fingerprint of everything; its
+    # sequential answers were asked again (and their verdicts), and the pairs were never compared again
+    write_questions(tmp_path / "questions.jsonl", QUESTIONS[:2])
+    with serve(model()) as server:
+        first = await run(server, tmp_path, max_points=3)
+        results = tmp_path / "out" / "results.jsonl"
+        older = []
+        for line in results.read_text().splitlines():
+            record = json.loads(line)
+            whole = record["answers"]["sot"]["setup"]  # everything but the router's template: what SoT's is now
+            record["answers"] = {m: {k: v for k, v in a.items() if k != "alike"} | {"setup": whole}
+                                 for m, a in record["answers"].items()}
+            older.append(json.dumps(record))
+        results.write_text("\n".join(older) + "\n")
+        calls = len(server.requests)
+        again = await run(server, tmp_path, max_points=3)
+        assert len(server.requests) == calls  # nothing asked again, no verdict either
+    assert again.speedup == first.speedup is not None
+    assert [r["measures"] for r in again.records] == [r["measures"] for r in first.records]
+
+
 def is_sequential(request: RecordedRequest) -> bool:
     return not is_judge(request) and not is_skeleton(request) and point_of(request) is None
 
@@ -977,6 +999,41 @@ async def test_a_local_models_load_is_not_timed_as_the_first_answer(tmp_path, mo
     summary = await sotkit.evaluate(tmp_path / "questions.jsonl", model="local:toy", decoding="toy_slow_load",
                                     modes="sequential", out=tmp_path / "out", plots=False)
     assert SlowLoad.loads == [0] and len(summary.records) == 2  # loaded once, while no answer was being timed
+
+
+class Echo(Engine):
+    """An in-process model that answers with the prompt it was given."""
+
+    name = "toy_echo"
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+
+    def load(self, device, dtype):
+        return "loaded"
+
+    def generate_one(self, loaded, request, on_text, should_stop):
+        on_text(f"ECHO {request.prompt.user}")
+        return Completion(f"ECHO {request.prompt.user}", 1, 2, "stop")
+
+
+async def test_a_local_models_answers_are_asked_again_when_its_local_template_variants_change(tmp_path, monkeypatch):
+    # review 196: the fingerprint read a directory's templates as an API model's client does, without its local/
+    # variants, which a local: model's answers are written with: a changed local/sequential.jinja reused the answer
+    monkeypatch.setattr(registry, "_registered", dict(registry._registered))
+    registry.register(Echo)
+    write_questions(tmp_path / "questions.jsonl", QUESTIONS[:1])
+    templates = tmp_path / "prompts"
+    (templates / "local").mkdir(parents=True)
+    sequential = "{% block user %}{% if context %}{{ context }}{% endif %}WORD {{ question }}{% endblock %}"
+    (templates / "sequential.jinja").write_text(sequential.replace("WORD", "TOP"))
+    texts = []
+    for word in ("FIRST", "SECOND"):
+        (templates / "local" / "sequential.jinja").write_text(sequential.replace("WORD", word))
+        summary = await sotkit.evaluate(tmp_path / "questions.jsonl", model="local:toy", decoding="toy_echo",
+                                        modes="sequential", templates=templates, out=tmp_path / "out", plots=False)
+        texts.append(summary.records[0]["answers"]["sequential"]["text"])
+    assert [text.split()[:2] for text in texts] == [["ECHO", "FIRST"], ["ECHO", "SECOND"]]
 
 
 def test_progress_redraws_one_line_with_a_bar_on_a_terminal():

@@ -99,7 +99,9 @@ async def evaluate(questions: str | Path | Sequence[Question | str], *, model: s
         raise ConfigError(f"out={str(out)!r} is a file; pass a directory for results.jsonl and report.md")
     with _run_directory(out):
         store = ResultStore(out / RESULTS)
-        overrides = {name: source for name, (source, _) in _read_overrides(templates).items()}
+        # (a local: model's answers are shaped by a directory's local/ variants, as its client reads them)
+        overrides = {name: source for name, (source, _) in
+                     _read_overrides(templates, local=str(model).startswith("local:")).items()}
         settings = {"model": model, "judge": judge, "modes": list(modes),
                     "aspects": list(ASPECTS) if aspects else [], "judge_max_tokens": judge_max_tokens,
                     "concurrency": concurrency,  # kept with each answer: the report names those timed side by side
@@ -125,8 +127,9 @@ async def evaluate(questions: str | Path | Sequence[Question | str], *, model: s
                 # the category is the file's now (a fixed typo counts); a complete record has no error to ask
                 # again, whatever the errors of modes or a judge this run does not ask for
                 # (its measures taken again: an older sotkit's may have been taken otherwise)
-                records[q.id] = previous | {"category": q.category, "error": None,
-                                            "measures": measures(q.question, previous["answers"])}
+                answers = _known_alike(previous["answers"], settings)
+                records[q.id] = previous | {"category": q.category, "error": None, "answers": answers,
+                                            "measures": measures(q.question, answers)}
             else:
                 pending.append((q, previous))
 
@@ -319,8 +322,22 @@ def is_complete(record: dict[str, Any], settings: dict[str, Any]) -> bool:
 
 
 def _usable_answer(answer: dict[str, Any] | None, mode: str, settings: dict[str, Any]) -> bool:
-    return (answer is not None and answer.get("error") is None and answer.get("model") == settings["model"]
-            and answer.get("setup") == settings["setup"][mode])
+    return answer is not None and answer.get("error") is None and _asked_alike(answer, mode, settings)
+
+
+def _asked_alike(answer: dict[str, Any], mode: str, settings: dict[str, Any]) -> bool:
+    """Was ``answer`` asked as ``settings`` would ask it in ``mode``?"""
+    return answer.get("model") == settings["model"] and answer.get("setup") == settings["setup"][mode]
+
+
+def _known_alike(answers: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
+    """``answers``, those from before the modes' fingerprints were apart given theirs: such an answer's (no
+    ``alike``) is the fingerprint of everything, which SoT's is now; where it matches, the answer was asked as
+    ``settings`` would ask it in either mode."""
+    setups = settings["setup"]
+    return {mode: answer | {"setup": setups[mode], "alike": setups["sequential"]}
+            if answer and "alike" not in answer and mode in setups and answer.get("setup") == setups["sot"] else answer
+            for mode, answer in answers.items()}
 
 
 def _same_judge(judgement: dict[str, Any], settings: dict[str, Any]) -> bool:
@@ -356,7 +373,7 @@ async def answer_question(q: Question, previous: dict[str, Any] | None, answerer
     """One question's record: reuse what ``previous`` already holds, ask for the rest. A new answer is ``save``d
     (without verdicts) before the next call, another mode's or the judge's, so that a run stopped or killed
     during that call keeps it and a rerun asks only for what is missing."""
-    old_answers = (previous or {}).get("answers", {})
+    old_answers = _known_alike((previous or {}).get("answers", {}), settings)
     answers: dict[str, dict[str, Any]] = dict(old_answers)  # a mode not asked this run keeps its answer
     new = False  # an answer of this run not yet on disk
     for mode in settings["modes"]:  # one after the other, so neither slows the other down
@@ -371,8 +388,7 @@ async def answer_question(q: Question, previous: dict[str, Any] | None, answerer
         answers[mode] = await answer(answerer, q.question, mode) | {"setup": settings["setup"][mode],
                                                                     "alike": settings["setup"]["sequential"],
                                                                     "concurrency": settings["concurrency"]}
-        if old is not None and old["error"] and (old.get("model"), old.get("setup")) == (settings["model"],
-                                                                                       settings["setup"][mode]):
+        if old is not None and old["error"] and _asked_alike(old, mode, settings):
             answers[mode]["failed_before"] = spent_failing(old)  # what this answer cost is theirs too
         new = answers[mode]["error"] is None
     record = _record(q, answers, settings)
