@@ -846,7 +846,8 @@ def _too_few(found: int, note: str | None) -> str:
     """Why a skeleton of ``found`` points (under 2) gives a sequential answer; ``note``: what ended it, if it was cut
     off or failed ("the skeleton was cut off by the provider's filter ...")."""
     # a template of the user's may ask for a list style no rule reads ("a)", "I.", "①")
-    read = "" if found or note else " (no list it reads: lines opening with '1.', '1)', '- ', '* ' or 'Step 1:')"
+    read = "" if found or note else (" (no list it reads: lines opening with '1.', '1)', '(1)', 'I.', 'Step 1:', "
+                                     "'- ' or '* ')")
     return f"the skeleton had {found} point(s){read}, so the answer is sequential" + (f" ({note})" if note else "")
 
 
