@@ -28,7 +28,7 @@ from ..client import SoT
 from ..errors import ConfigError, PartialResultError, describe as describe_one
 from ..options import check_number, check_type
 from ..providers import base_url_variable
-from ..providers.base import FILTERED, ChatRequest, Prompt
+from ..providers.base import BY_FILTER, FILTERED, ChatRequest, Prompt
 from ..redact import shown_url
 from ..result import Result
 from ..templates import TemplateSource, _read_overrides
@@ -104,7 +104,6 @@ async def evaluate(questions: str | Path | Sequence[Question | str], *, model: s
                      _read_overrides(templates, local=str(model).startswith("local:")).items()}
         settings = {"model": model, "judge": judge, "modes": list(modes),
                     "aspects": list(ASPECTS) if aspects else [], "judge_max_tokens": judge_max_tokens,
-                    "concurrency": concurrency,  # kept with each answer: the report names those timed side by side
                     "prices": options.get("prices"),  # answers are priced in the report, so a rerun may add prices
                     # each mode's answers are asked again when what shapes them changes (not the other mode's)
                     "setup": {mode: _setup({n: s for n, s in overrides.items()
@@ -139,7 +138,8 @@ async def evaluate(questions: str | Path | Sequence[Question | str], *, model: s
             async with clients as (answerer, judger):
                 await warm_up(answerer)  # before the first timed call
                 limiter = anyio.CapacityLimiter(concurrency)
-                settings["concurrency"] = min(concurrency, len(pending))  # at most that many timed side by side
+                # kept with each answer (at most that many timed side by side): the report names those so timed
+                settings["concurrency"] = min(concurrency, len(pending))
 
                 async def one(q: Question, previous: dict[str, Any] | None) -> None:
                     async with limiter:
@@ -504,7 +504,7 @@ def _filtered(result: Result) -> bool:
     """Did the provider's filter stop the answer (the sequential answer's call, a point's, or the skeleton's, as
     its note says)? It is then no whole answer to time or to measure."""
     reasons = [result.finish_reason, *(p.finish_reason for p in result.points)]
-    return any(reason in FILTERED for reason in reasons) or "by the provider's filter" in (result.route_reason or "")
+    return any(reason in FILTERED for reason in reasons) or BY_FILTER in (result.route_reason or "")
 
 
 def _alike(answer: dict[str, Any]) -> str | None:
@@ -515,7 +515,7 @@ def _alike(answer: dict[str, Any]) -> str | None:
 
 def _stopped_by_filter(answer: dict[str, Any]) -> bool:
     """An answer's ``filtered``, or, in a record from before it was kept, its skeleton's note saying so."""
-    return bool(answer.get("filtered")) or "by the provider's filter" in (answer.get("route_reason") or "")
+    return bool(answer.get("filtered")) or BY_FILTER in (answer.get("route_reason") or "")
 
 
 def _tokens_in_text(answer: dict[str, Any]) -> int | None:

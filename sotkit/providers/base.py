@@ -91,6 +91,10 @@ AT_BUDGET, FILTERED = frozenset((None, "length", "max_tokens")), frozenset(("con
 WINDOW_FULL = frozenset(("model_context_window_exceeded", "model_length"))
 
 
+#: how a note says the provider's filter cut a call off (``cut_by``): read back by ``sotkit eval`` in a skeleton's
+BY_FILTER = "by the provider's filter"
+
+
 def cut_by(reason: str | None, budget: str) -> str:
     """What cut a call off, in words for an error or a note: its token budget (the option ``budget`` sets), the
     provider's filter, the model's context window, or another reason of the server's."""
@@ -100,7 +104,7 @@ def cut_by(reason: str | None, budget: str) -> str:
         return "by a failure of its stream"
     if reason in WINDOW_FULL:  # a larger budget would not help: the prompt and the text filled the model's context
         return f"by the model's context window ({reason!r})"
-    return f"by the provider's filter ({reason!r})" if reason in FILTERED else f"by the server ({reason!r})"
+    return f"{BY_FILTER} ({reason!r})" if reason in FILTERED else f"by the server ({reason!r})"
 
 
 def reasoning_advice(reason: str | None, budget: str) -> str:
