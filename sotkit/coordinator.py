@@ -438,25 +438,26 @@ class Answer:
         if skeleton:
             least = backend.provider.cache_mark_tokens
             shared = self._shared_prefix(backend, request.prompt, least) \
-                if backend is self.backends[0] and least is not None else 0
-            self._skeleton_mark = (backend, shared) if shared else None
+                if backend is self.backends[0] and least is not None else None
+            self._skeleton_mark = (backend, shared) if shared is not None else None
         if self._skeleton_mark is None or self._skeleton_mark[0] is not backend:
             return request
         return dataclasses.replace(request, prompt=dataclasses.replace(request.prompt, shared=self._skeleton_mark[1]))
 
-    def _shared_prefix(self, backend: Backend, skeleton: Prompt, least: int) -> int:
+    def _shared_prefix(self, backend: Backend, skeleton: Prompt, least: int) -> int | None:
         """How many leading characters of the user prompt the skeleton's (``skeleton``) and the points' prompts share
-        (to a line's end, with the same system prompt), where that is ``least`` tokens or more; else 0."""
+        (to a line's end, with the same system prompt), where that and the system prompt are ``least`` tokens or more
+        (0: the system prompt alone is); else ``None``."""
         samples = [{"index": 1, "title": "…"}, {"index": 2, "title": "…"}]
         try:
             point = self._request(backend, "expand", 1, points=samples, point=samples[0]).prompt
         except Exception:  # noqa: BLE001 -- a template of the user's that sample points break: no caching, no error
-            return 0
+            return None
         if skeleton.system != point.system:
-            return 0
+            return None
         same = skeleton.user[:common_prefix(skeleton.user, point.user)]
         same = same[:same.rfind("\n") + 1]  # to a line's end: the rest of the prompt is never blank
-        return len(same) if estimated_tokens(char_weight((skeleton.system or "") + same)) >= least else 0
+        return len(same) if estimated_tokens(char_weight((skeleton.system or "") + same)) >= least else None
 
     def _add_point(self, sp: SkeletonPoint) -> Point:
         if sp.index not in self.points:

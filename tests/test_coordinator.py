@@ -348,6 +348,29 @@ async def test_a_long_context_is_marked_for_anthropics_prompt_cache_alike_in_the
     assert marked[5:] == [None] * 6  # one sequential call reads nothing back; a short context is not cached
 
 
+async def test_a_long_system_prompt_every_call_shares_is_marked_without_a_context():
+    # probe 193 F5: a template's long system prompt (a style guide) read by the skeleton and every point was sent
+    # unmarked where no context= made a shared user prefix: every point paid the full input price for it
+    guide = "House style:" + " Use short sentences and plain words." * 150  # about 1,400 tokens
+    system = "{% block system %}" + guide + "{% endblock %}"
+    templates = {name: system + "{% block user %}" + body + "{% endblock %}" for name, body in (
+        ("skeleton", "Outline {{ question }} as a numbered list."),
+        ("expand", "{{ question }}\nWrite point {{ point.index }}: {{ point.title }}."),
+        ("sequential", "{{ question }}"))}
+    def respond(request):
+        return SKELETON if request.user.startswith("Outline") else "Do it."
+
+    with FakeLLMServer(respond, latency=FAST) as server:
+        async with client(server, "anthropic", CLAUDE, templates=templates) as sot:
+            result = await sot.generate("How can I be healthier?")
+            await sot.generate("How can I be healthier?", mode="sequential")
+    assert len(result.points) == 4 and len(server.requests) == 5 + 1
+    systems = [r.body["system"] for r in server.requests]
+    assert all(s == [{"type": "text", "text": guide, "cache_control": {"type": "ephemeral"}}] for s in systems[:5])
+    assert systems[5] == guide and [_marked(r) for r in server.requests] == [None] * 6  # one call reads nothing back
+    assert all(r.system == guide for r in server.requests)
+
+
 async def test_a_server_that_refuses_the_cache_mark_gets_none_from_then_on_and_answers():
     # review 137: a gateway that serves Claude names but takes no cache_control failed every answer with a long
     # context (a 400 on every attempt) since the mark came in; the prefill and temperature refusals were recovered

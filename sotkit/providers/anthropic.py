@@ -101,12 +101,18 @@ class AnthropicProvider(Provider):
         prompt = request.prompt
         content: str | list[dict[str, Any]] = prompt.user
         # the prefix every call of the answer sends: written to the cache once, read by the others (not where the
-        # user's extra_body asks for caching itself: a breakpoint of ours could precede a longer-lived one of theirs)
-        marked = prompt.shared and self.cache_mark_tokens and prompt.user[prompt.shared:].strip() \
-            and "cache_control" not in (self._extra_body or {})
-        if marked:
-            content = [{"type": "text", "text": prompt.user[:prompt.shared], "cache_control": {"type": "ephemeral"}},
-                       {"type": "text", "text": prompt.user[prompt.shared:]}]
+        # user's extra_body asks for caching itself: a breakpoint of ours could precede a longer-lived one of theirs).
+        # The cache reads the system prompt first: a mark on the user text's shared part covers both.
+        shared = prompt.shared if self.cache_mark_tokens and "cache_control" not in (self._extra_body or {}) else None
+        system: str | list[dict[str, Any]] | None = prompt.system
+        marked = True
+        if shared and prompt.user[shared:].strip():
+            content = [{"type": "text", "text": prompt.user[:shared], "cache_control": {"type": "ephemeral"}},
+                       {"type": "text", "text": prompt.user[shared:]}]
+        elif shared == 0 and prompt.system:
+            system = [{"type": "text", "text": prompt.system, "cache_control": {"type": "ephemeral"}}]
+        else:
+            marked = False
         messages: list[dict[str, Any]] = [{"role": "user", "content": content}]
         prefill = prompt.prefill if self.supports_prefill else None
         # The API rejects a prefill that ends in white space; the model then writes that space itself, which the
@@ -115,8 +121,8 @@ class AnthropicProvider(Provider):
         if prefill:
             messages.append({"role": "assistant", "content": prefill.rstrip()})
         options: dict[str, Any] = {}
-        if prompt.system:
-            options["system"] = prompt.system
+        if system:
+            options["system"] = system
         if request.stop:
             options["stop_sequences"] = list(request.stop)
         temperature = request.temperature if self.takes_temperature else None

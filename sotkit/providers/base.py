@@ -45,9 +45,10 @@ class Prompt:
     system: str | None = None
     prefill: str | None = None
     stop: tuple[str, ...] = ()
-    #: how many leading characters of ``user`` the skeleton's and every point's call send alike (a context given with
-    #: the question): a provider whose prompt cache serves only a marked prefix marks them (``cache_mark_tokens``)
-    shared: int = 0
+    #: how many leading characters of ``user`` the skeleton's and every point's call send alike, after the same
+    #: ``system`` (0: the system prompt alone; ``None``: nothing long enough): a provider whose prompt cache serves
+    #: only a marked prefix marks them (``cache_mark_tokens``)
+    shared: int | None = None
 
     @property
     def chars(self) -> int:
