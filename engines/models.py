@@ -56,11 +56,14 @@ if hasattr(os, "register_at_fork"):  # not on Windows, which has no fork
 DTYPES = ("auto", "float32", "float16", "bfloat16", "float64")
 
 
-def check_device(device: object) -> None:
-    """Refuse a device that names none, before any model loads (whether a GPU is there is known only then)."""
+def check_device(device: object, present: bool = False) -> None:
+    """Refuse a device that names none, before any model loads; with ``present``, also a GPU named that is not there
+    (torch is imported to tell, only where a GPU is named)."""
     name, colon, number = device.partition(":") if isinstance(device, str) else ("", "", "")
     if not (name in ("cpu", "auto") and not colon or name in ("cuda", "mps") and (not colon or number.isdigit())):
         raise ConfigError(f"device={device!r}: use 'cpu', 'cuda', 'cuda:N', 'mps' or 'auto'")
+    if present and name in ("cuda", "mps"):
+        _resolve_device(_require("torch"), str(device))
 
 
 def check_dtype(dtype: object) -> None:

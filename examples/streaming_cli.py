@@ -55,7 +55,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="Stream a Skeleton-of-Thought answer to the terminal.")
     parser.add_argument("question", nargs="?", default="How can I improve my time management skills?")
     parser.add_argument("--model", help="provider:model (default: sotkit.default_model())")
-    parser.add_argument("--base-url", help="an OpenAI-compatible server, with --model openai:<name>")
+    parser.add_argument("--base-url", help="an OpenAI- or Anthropic-compatible server, with --model "
+                        "openai:<name> or anthropic:<name>")
     args = parser.parse_args()
     try:
         anyio.run(main, args.question, args.model, args.base_url)

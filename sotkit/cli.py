@@ -89,7 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "embedding:PATH; higher is more precise, lower sends more questions to SoT)")
     ask.add_argument("--fallback", help="model for what fails on the main model: an answer, a skeleton or points (an "
                                         "API model's key and base URL come from the environment, not --base-url)")
-    ask.add_argument("--base-url", help="an OpenAI-compatible server, with --model openai:<name>")
+    ask.add_argument("--base-url", help="an OpenAI- or Anthropic-compatible server, with --model "
+                     "openai:<name> or anthropic:<name>")
     ask.add_argument("--templates", help="a directory of .jinja templates overriding the defaults")
     ask.add_argument("--max-points", type=whole(2),
                      help="most points in a skeleton (default: the model's; 10, or 6 for local models)")

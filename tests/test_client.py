@@ -52,6 +52,16 @@ def test_missing_keys_say_what_to_set(monkeypatch):
         sotkit.SoT("anthropic:claude-sonnet-4-6")
 
 
+@pytest.mark.parametrize("model", ["openai:gpt-4o-mini", "anthropic:claude-sonnet-4-6"])
+def test_an_empty_key_is_refused_never_replaced_by_the_environments(monkeypatch, model):
+    # probe 198: api_key=os.getenv("MY_KEY", "") of an unset variable sent $OPENAI_API_KEY to the base_url named
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-env")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-env")
+    with pytest.raises(sotkit.ConfigError, match=r"api_key is empty .* never replaced by \$[A-Z_]+: pass the key") as error:
+        sotkit.SoT(model, api_key="", base_url="http://127.0.0.1:9/v1")
+    assert "sk-" not in str(error.value)
+
+
 @pytest.mark.parametrize("options, message", [
     ({"max_concurrency": 0}, "max_concurrency"),
     ({"max_points": 1}, "max_points=1: must be a whole number >= 2"),
@@ -884,8 +894,8 @@ def test_a_stream_read_from_sync_code_through_a_blocking_portal_as_the_readme_sh
     with FakeLLMServer(responder, latency=Latency(tokens_per_s=400)) as server:
         monkeypatch.setenv("OPENAI_API_KEY", "k")
         monkeypatch.setenv("OPENAI_BASE_URL", server.openai_base_url)
-        names: dict = {"anyio": anyio, "json": json, "sotkit": sotkit}
-        exec(snippet, names)  # noqa: S102 -- the README's code, as a user pastes it
+        names: dict = {}
+        exec(snippet, names)  # noqa: S102 -- the README's code, as a user pastes it (probe 198: json not imported)
         portal, sot, answer_chunks = names["portal"], names["sot"], names["answer_chunks"]
         gc.collect()
         lines = list(answer_chunks("How can I sleep better?"))

@@ -85,7 +85,8 @@ async def run(server: FakeLLMServer, tmp_path: Path, out: str = "out", **options
     options.setdefault("judge", "openai:judge")
     options.setdefault("plots", False)
     on_server = {"base_url": server.openai_base_url, "api_key": "k"}
-    options.setdefault("judge_options", on_server)
+    if options["judge"] is not None:
+        options.setdefault("judge_options", on_server)
     options.setdefault("questions", tmp_path / "questions.jsonl")
     return await sotkit.evaluate(model="openai:m", out=tmp_path / out, **on_server, **options)
 
@@ -635,6 +636,7 @@ async def test_missing_matplotlib_is_reported_before_any_model_call(tmp_path, mo
     ({"judge_max_tokens": 0}, "judge_max_tokens=0: must be a whole number >= 1"),
     # probe 72: taken, and nothing read them (a budget with no judge), or read as true ("no"), or a TypeError
     ({"judge_max_tokens": 600, "judge": None}, "judge_max_tokens= needs a judge= model"),
+    ({"judge_options": {"api_key": "k"}, "judge": None}, "judge_options= needs a judge= model"),  # probe 198
     ({"plots": "no"}, "plots='no': must be True or False"),
     ({"aspects": 1}, "aspects=1: must be True or False"),
     ({"judge_options": 5}, "judge_options=5: must be a dict of the judge's options"),

@@ -731,11 +731,16 @@ def test_bad_configuration_is_rejected_up_front() -> None:
     (lambda: Fault("garbage"), ConfigError, r"Fault\.garbage data must be a one-line str, got None"),
     (lambda: Fault("not_a_stream", body="<html>"), ConfigError, r"Fault\.not_a_stream headers must be .*content-type"),
     (lambda: FakeLLMServer(port=70000), ConfigError, r"port must be an int 0\.\.65535"),
+    # probe 198: a keep-alive past the silence was a plain stall; an empty key refused every request; negative
+    # counts were refused as cache reads past the input
+    (lambda: Fault.keep_alive(every_s=5, seconds=1), ConfigError, r"every_s=5 is longer than seconds=1: no keep-alive"),
+    (lambda: FakeLLMServer(api_key=""), ConfigError, r"api_key='': every request would be refused"),
+    (lambda: Reply("x", usage=CallUsage(-100, -5)), ConfigError, r"token counts must be ints >= 0"),
 ], ids=["reply-fault-int", "reply-latency-float", "reply-usage-tuple", "reply-usage-dict", "latency-ttft-str",
         "latency-rate-str", "random-faults-rate-str", "random-faults-one-fault", "status-headers-str",
         "responder-bytes", "fault-stall-no-seconds", "fault-then-misspelt", "fault-drop-negative",
         "fault-runaway-no-tokens", "fault-status-200", "fault-unknown-kind", "fault-garbage-no-data",
-        "fault-page-no-content-type", "port-too-big"])
+        "fault-page-no-content-type", "port-too-big", "keep-alive-past-silence", "empty-key", "negative-usage"])
 def test_a_wrong_type_is_rejected_up_front_saying_what_to_pass(make, error, says) -> None:
     with pytest.raises(error, match=says):
         make()

@@ -207,7 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         # typos and a model FocusLLM cannot wrap are refused now, not after the model has loaded
-        check_device(args.device)
+        check_device(args.device, present=True)
         check_dtype(getattr(args, "dtype", None))  # bench only: train keeps float32
         if args.base != EMBEDDED:
             _check_architecture(args.base)

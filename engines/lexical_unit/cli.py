@@ -127,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_subcommands(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
     try:
-        check_device(args.device)  # a typo is refused now, not after the data or a model has loaded
+        check_device(args.device, present=True)  # refused now, not after the data or a model has loaded
         args.func(args)
     except (SotkitError, FileNotFoundError) as exc:
         return failed(exc)

@@ -75,8 +75,9 @@ async def evaluate(questions: str | Path | Sequence[Question | str], *, model: s
         raise ConfigError("judging compares SoT with sequential answers: use modes=('sot', 'sequential') with judge=")
     if aspects and judge is None:
         raise ConfigError("aspects=True needs a judge= model")
-    if judge_max_tokens is not None and judge is None:  # given for a judge, and none would read it
-        raise ConfigError("judge_max_tokens= needs a judge= model")
+    for name, given in (("judge_max_tokens", judge_max_tokens is not None), ("judge_options", judge_options)):
+        if given and judge is None:  # given for a judge, and none would read it
+            raise ConfigError(f"{name}= needs a judge= model")
     judge_max_tokens = JUDGE_MAX_TOKENS if judge_max_tokens is None else judge_max_tokens
     check_number("concurrency", concurrency, above=None, at_least=1, whole=True, optional=False)
     check_number("limit", limit, above=None, at_least=1, whole=True)

@@ -98,6 +98,9 @@ class Fault:
             _check_seconds(f"{name} seconds", self.seconds)
         if self.kind == "keep_alive":
             _check_seconds(f"{name} every_s", self.every_s)
+            if self.every_s > self.seconds:  # the first keep-alive would come after the silence ended
+                raise ConfigError(f"{name} every_s={self.every_s} is longer than seconds={self.seconds}: no keep-alive "
+                                  "would be sent (for silence alone, use Fault.stall)")
         if self.kind == "runaway" and not (isinstance(self.tokens, int) and self.tokens >= 1):
             raise ConfigError(f"{name} tokens must be an int >= 1, got {self.tokens!r}")
         if self.kind == "garbage" and not (isinstance(self.body, str) and "\n" not in self.body):
@@ -234,6 +237,10 @@ class Reply:
         if self.usage is not None and not isinstance(self.usage, CallUsage):
             raise TypeError(f"Reply usage={self.usage!r}: pass a CallUsage (sotkit.testing.CallUsage), e.g. "
                             "CallUsage(input_tokens=10, output_tokens=5), or None to count tokens")
+        counts = () if self.usage is None else (self.usage.input_tokens, self.usage.output_tokens,
+                                                 self.usage.cache_read_tokens, self.usage.cache_write_tokens)
+        if not all(isinstance(count, int) and count >= 0 for count in counts):
+            raise ConfigError(f"Reply usage={self.usage!r}: token counts must be ints >= 0")
         if self.usage is not None and self.usage.cache_read_tokens + self.usage.cache_write_tokens > \
                 self.usage.input_tokens:
             raise ConfigError(f"Reply usage={self.usage!r}: the prompt cache's reads and writes are parts of "

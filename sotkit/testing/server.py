@@ -67,6 +67,9 @@ class FakeLLMServer:
         self.latency = latency or Latency()
         self._random_faults = random_faults
         self._sampler = random_faults.sampler() if random_faults else None
+        if api_key is not None and not (isinstance(api_key, str) and api_key):
+            raise ConfigError(f"api_key={api_key!r}: every request would be refused; pass the key the clients send, "
+                              "or None to take any")
         self._api_key = api_key
         self._wanted_port = port
         self.port: int | None = None
