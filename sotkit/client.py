@@ -235,6 +235,8 @@ class SoT:
         if missing := [name for name in needed if name not in variables]:
             raise ConfigError(f"complete({template!r}, ...) needs the variables {', '.join(needed)}; "
                               f"missing: {', '.join(missing)}")
+        # a misspelt one (contxt=) would be dropped without a word: no template reads a variable not listed here
+        check_names(variables, SAMPLE_VARIABLES[template], f"complete({template!r}, ...)", what="variable")
         variables = dict(variables)
         question = variables.pop("question")
         if not isinstance(question, str):

@@ -26,7 +26,7 @@ _THEIR_NAMES = {"max_completion_tokens": "max_tokens", "max_output_tokens": "max
 
 
 def check_names(given: Iterable[str], allowed: Iterable[str], where: str, suggest: Iterable[str] = (),
-                owners: Mapping[str, str] = MappingProxyType({})) -> None:
+                owners: Mapping[str, str] = MappingProxyType({}), what: str = "option") -> None:
     """Every name in ``given`` is in ``allowed``; an unknown one is named with the closest of ``allowed`` and
     ``suggest`` (names the caller accepts elsewhere), with ours for another API's name, or with whose option it is
     (``owners``: name -> the models that take it)."""
@@ -41,8 +41,8 @@ def check_names(given: Iterable[str], allowed: Iterable[str], where: str, sugges
                 hint = f"{name}= is an option of {owners[name]}; "
             elif instead := _elsewhere(name):
                 hint = f"{instead}; "
-            options = f"options are: {', '.join(allowed)}" if allowed else "it takes none"
-            raise ConfigError(f"unknown option {name!r} for {where}; {hint}{options}")
+            options = f"{what}s are: {', '.join(allowed)}" if allowed else "it takes none"
+            raise ConfigError(f"unknown {what} {name!r} for {where}; {hint}{options}")
 
 
 def _elsewhere(name: str) -> str | None:

@@ -663,6 +663,10 @@ async def test_complete_refuses_unknown_templates_and_missing_variables():
             await sot.complete("judge_aspect", {"question": "Why?", "answer_a": "x", "answer_b": "y", "aspect": "z"})
         with pytest.raises(sotkit.ConfigError, match="variables must be a dict, not list"):
             await sot.complete("sequential", ["Why?"])
+        # a misspelt variable was dropped without a word: the answer ignored the document (probe 198)
+        with pytest.raises(sotkit.ConfigError, match=r"unknown variable 'contxt' for complete\('sequential', \.\.\.\); "
+                                                     "did you mean 'context'"):
+            await sot.complete("sequential", {"question": "Why?", "contxt": "A report."})
         with pytest.raises(sotkit.ConfigError, match=r"needs variables\['question'\] \(a string\)"):
             await sot.complete("sequential", {"question": 42})
         with pytest.raises(sotkit.ConfigError, match="takes no mode="):
