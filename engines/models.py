@@ -58,7 +58,8 @@ DTYPES = ("auto", "float32", "float16", "bfloat16", "float64")
 
 def check_device(device: object, present: bool = False) -> None:
     """Refuse a device that names none, before any model loads; with ``present``, also a GPU named that is not there
-    (torch is imported to tell, only where a GPU is named)."""
+    (for commands about to load a model: torch is imported to tell, and CUDA asked, which a process that forks
+    later must not have done, so a client leaves it to the first call)."""
     name, colon, number = device.partition(":") if isinstance(device, str) else ("", "", "")
     if not (name in ("cpu", "auto") and not colon or name in ("cuda", "mps") and (not colon or number.isdigit())):
         raise ConfigError(f"device={device!r}: use 'cpu', 'cuda', 'cuda:N', 'mps' or 'auto'")

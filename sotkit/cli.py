@@ -24,11 +24,13 @@ import json
 import os
 import re
 import signal
+import ssl
 import sys
 import threading
 import time
 import traceback
 import warnings
+from collections.abc import Iterator
 from typing import Any, NoReturn
 
 import anyio
@@ -38,6 +40,7 @@ from . import (ConfigError, FallbackEvent, FallbackWarning, PartialResultError, 
 from .client import FALLBACK_OPTIONS
 from .engines import registry
 from .engines.commands import whole
+from .engines.models import check_device
 from .evaluation import cli as eval_cli
 from .providers import base_url_variable
 from .providers.openai import AZURE_CLIENT
@@ -50,7 +53,8 @@ from .router import cli as router_cli
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        if message.endswith("required: question"):  # `sotkit ask "-why?"` reads the question as an unknown option
+        # `sotkit ask "-why?"` reads the question as an unknown option; "-how ...?" as -h with a value
+        if message.endswith("required: question") or "ignored explicit argument" in message:
             message += ('; if it begins with "-", put it after --: sotkit ask -- "-v or -V?" (or on stdin: '
                         "sotkit ask -)")
         super().error(message)
@@ -163,8 +167,8 @@ def main(argv: list[str] | None = None) -> int:
             warnings.showwarning = lambda message, *_: _note(f"warning: {message}")  # one line, like the rest
             return anyio.run(_ask, args, so_far)
     except KeyboardInterrupt:
-        # a second Ctrl-C must not cut the answer so far as it prints (a third, or SIGTERM, ends the process)
-        restore = _catch({signal.SIGINT: _Presses(), **dict.fromkeys(_TERMINATING, signal.SIG_DFL)}) | restore
+        # a second Ctrl-C must not cut the answer so far as it prints (a third, or a later SIGTERM, ends the process)
+        restore = _catch(dict.fromkeys((signal.SIGINT, *_TERMINATING), _Presses())) | restore
         status = 128 + (so_far.terminated_by or signal.SIGINT)
         if args.command == "ask":
             _keep_going_without_stdout(_interrupted, args, so_far)
@@ -211,19 +215,22 @@ _TERMINATING = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if 
 
 
 class _Presses:
-    """Ctrl-C after the first, while the answer so far prints: let go, the next one ending the process at once. A
-    burst (a key held down, a signal to the process group) counts as one press: a signal that comes within
-    ``BURST_S`` of the one before it is let go too (it killed the process before its JSON was out: probe 131)."""
+    """A signal after the one that stopped the answer, while the answer so far prints: Ctrl-C is let go, the next one
+    ending the process at once; SIGTERM or SIGHUP ends it at once. A burst (a key held down, a signal to the process
+    and to its group) counts as one: a signal that comes within ``BURST_S`` of the one before it is let go (it
+    killed the process before its JSON was out: probes 131 and 199)."""
 
     BURST_S = 0.3
 
     def __init__(self) -> None:
-        self.last = time.monotonic()  # the first press, which stopped the answer
+        self.last = time.monotonic()  # about when the first signal, which stopped the answer, came
 
-    def __call__(self, *_: object) -> None:
+    def __call__(self, number: int, _: object) -> None:
         now = time.monotonic()
         if now - self.last > self.BURST_S:
-            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            signal.signal(number, signal.SIG_DFL)
+            if number != signal.SIGINT:
+                os.kill(os.getpid(), number)
         self.last = now
 
 
@@ -292,6 +299,9 @@ _CLI_WORDS = {"on_point_error='skip' to": "--on-point-error skip to", "fallback=
                          "terminal, or iconv -f ITS-ENCODING -t utf-8 for text from a file)",
               " or pass api_key=...": "", "pass base_url=...": "pass --base-url URL", AZURE_CLIENT: "",
               "pass model='provider:model'": "pass --model MODEL",
+              "use device='cpu' or device='auto'": "use --device cpu or --device auto",
+              "raise RetryPolicy(max_wait_s=...) to wait that long": "try again then (sotkit ask waits no longer; "
+                                                                     "the library's RetryPolicy(max_wait_s=...) does)",
               " is in .partial": " is printed on stdout",
               FALLBACK_OPTIONS: "A --fallback model reads its key and base URL from the environment only "
                                 "(OPENAI_API_KEY, OPENAI_BASE_URL, ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL)"}
@@ -331,9 +341,21 @@ def _hint(error: Exception) -> str:
         return "; check the model name in --model (and --base-url)"
     if BROKE_OFF in str(error):
         return "; the server answered, then broke off on every attempt (overloaded, or a proxy's time limit?)"
+    if any(isinstance(cause, ssl.SSLError) for cause in _causes(error)):
+        return ("; TLS failed: an https:// --base-url for a server that speaks plain http (use http://), or a "
+                "certificate this machine does not trust")
     if "Connection" in type(error).__name__ or "Timeout" in type(error).__name__:
         return "; check --base-url (or $OPENAI_BASE_URL, $ANTHROPIC_BASE_URL) and that the server is reachable"
     return ""
+
+
+def _causes(error: BaseException | None) -> Iterator[BaseException]:
+    """The error and those it came from (an SDK's connection error wraps its HTTP library's, which wraps ssl's)."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        yield error
+        error = error.__cause__ or error.__context__
 
 
 async def _ask(args: argparse.Namespace, so_far: _SoFar) -> int:
@@ -365,6 +387,8 @@ async def _ask(args: argparse.Namespace, so_far: _SoFar) -> int:
 
             options["fallback"] = create_provider(args.fallback, **local_options)
             stack.push_async_callback(options["fallback"].aclose)
+        if "device" in local_options:  # a GPU that is not there: said now, not at the first call, after the route
+            check_device(local_options["device"], present=True)
         sot = await stack.enter_async_context(SoT(args.model, **options))  # None: names a bad $SOTKIT_MODEL
         if args.base_url and args.fallback and (variable := base_url_variable(args.fallback)) \
                 and os.environ.get(variable, "").rstrip("/") != args.base_url.rstrip("/"):  # (probe 131)
@@ -436,7 +460,7 @@ async def _read(events: Any, live: _SoFar | None) -> Result:
         elif event.type == "text":
             shown += event.text
             if live:
-                print(event.text, end="", flush=True)
+                print(_escaped(event.text), end="", flush=True)
                 live.shown = shown
         elif event.type == "withdraw" and event.text:
             shown = shown[:len(shown) - len(event.text)]
@@ -446,7 +470,7 @@ async def _read(events: Any, live: _SoFar | None) -> Result:
                 if event.index is not None and event.text.startswith("\n"):  # a whole point, header and all, from
                     print(f" [{mark}]", end="", flush=True)  # its line's start: its header again begins a line
                 else:  # the answer again from the start of its last line
-                    print(f" [{mark}]\n{shown[shown.rfind(chr(10)) + 1:]}", end="", flush=True)
+                    print(f" [{mark}]\n{_escaped(shown[shown.rfind(chr(10)) + 1:])}", end="", flush=True)
             if not event.failed:
                 restarted.add(event.index)
         elif event.type == "withdraw" and event.failed and event.index in restarted and live:
@@ -466,8 +490,8 @@ def _show(result: Result, as_json: bool, shown: str | None, error: dict[str, str
     if as_json:
         print(_json(result.to_dict() | (error or {})))
     else:
-        print(result.text if shown is None else result.text.removeprefix(shown) if result.text.startswith(shown)
-              else "", flush=True)
+        print(result.text if shown is None else _escaped(result.text.removeprefix(shown))
+              if result.text.startswith(shown) else "", flush=True)
     for point in result.points:
         if point.failed:
             why = f" ({point.error})" if point.error else ""
@@ -517,6 +541,16 @@ def _cost(usage: Usage) -> str:
     return f"~${usage.cost:.6f} (estimated tokens)" if usage.estimated else f"${usage.cost:.6f}"
 
 
+#: what a terminal acts on rather than shows: colours, a window title, a cleared screen, a carriage return that writes
+#: over the line (and a restart's mark): in a model's or a server's text, shown escaped on a terminal (a file or a
+#: pipe gets the text as it came)
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _escaped(text: str) -> str:
+    return _CONTROLS.sub(lambda control: repr(control[0])[1:-1], text)
+
+
 def _note(text: str) -> None:
     _to_stderr(f"[sotkit] {text}")
 
@@ -527,7 +561,7 @@ def _to_stderr(line: str) -> None:
     if sys.stderr is None:
         return
     try:
-        print(line, file=sys.stderr, flush=True)
+        print(_escaped(line) if sys.stderr.isatty() else line, file=sys.stderr, flush=True)
     except OSError:
         _discard(sys.stderr)
 

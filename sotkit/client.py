@@ -236,7 +236,11 @@ class SoT:
             raise ConfigError(f"complete({template!r}, ...) needs the variables {', '.join(needed)}; "
                               f"missing: {', '.join(missing)}")
         # a misspelt one (contxt=) would be dropped without a word: no template reads a variable not listed here
-        check_names(variables, SAMPLE_VARIABLES[template], f"complete({template!r}, ...)", what="variable")
+        known = SAMPLE_VARIABLES[template]
+        if options_given := [name for name in variables if name in REQUEST_FIELDS and name not in known]:
+            raise ConfigError(f"{options_given[0]!r} is no variable of a template but an option of the request: "
+                              f"complete({template!r}, variables, {options_given[0]}=...)")
+        check_names(map(str, variables), known, f"complete({template!r}, ...)", what="variable")
         variables = dict(variables)
         question = variables.pop("question")
         if not isinstance(question, str):

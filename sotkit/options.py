@@ -190,9 +190,9 @@ def api_key_or_env(given: str | None, variable: str) -> str | None:
     keeps its line end (a ``.env`` saved with CRLF, a secret mounted with a newline): the SDK's request then fails
     before it leaves, as a connection error, retried for nothing and blamed on the server's address."""
     if given == "":  # os.getenv("MY_KEY", "") of an unset variable: the environment's key would go to base_url
-        raise ConfigError(f"api_key is empty (read from an unset variable with a default of \"\"?); an empty key is "
-                          f"never replaced by ${variable}: pass the key, leave api_key= out to use ${variable}, or, for "
-                          "a server that takes no key, pass a placeholder (api_key=\"none\")")
+        raise ConfigError(f"api_key is empty (read from an unset variable with a default of \"\"?); an empty key "
+                          f"is never replaced by ${variable}: pass the key, leave api_key= out to use ${variable}, "
+                          "or, for a server that takes no key, pass a placeholder (api_key=\"none\")")
     key, source = (given, "api_key") if given else (os.environ.get(variable), f"${variable}")
     if key and (key != key.strip() or not key.isascii() or not key.isprintable()):
         raise ConfigError(f"{source} holds white space at its ends, a line break or a character that is not printable "

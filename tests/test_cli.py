@@ -151,8 +151,10 @@ def test_bad_input_exits_2_with_a_message():
     assert done.returncode == 2 and "model '' is not of the form 'provider:model'" in done.stderr
     done = ask("How", "can", "I", "sleep?")
     assert done.returncode == 2 and 'in quotes: sotkit ask "How can I sleep?"' in done.stderr
-    done = ask("-why?")  # read as an unknown option: "the following arguments are required: question", no more
-    assert done.returncode == 2 and 'if it begins with "-", put it after --: sotkit ask -- "-v or -V?"' in done.stderr
+    for question in ("-why?", "-how do I sleep?"):  # an unknown option; -h given a value (probe 199: no hint)
+        done = ask(question)
+        assert done.returncode == 2 and 'if it begins with "-", put it after --: sotkit ask -- "-v or -V?"' \
+            in done.stderr, done.stderr
     for bad in ("1", "three"):
         done = ask("Why?", "--max-points", bad)
         assert done.returncode == 2 and f"--max-points: {bad!r}: give a whole number, at least 2" in done.stderr
@@ -424,6 +426,31 @@ def test_a_burst_of_ctrl_c_keeps_the_answer_so_far():
             assert shown["text"].startswith("w0 w1") and shown["error"] == "interrupted"
 
 
+def test_a_sigterm_right_after_the_signal_that_stopped_the_answer_keeps_it():
+    # a supervisor signalling the process and its group, or Ctrl-C then `kill`: a SIGTERM within milliseconds of the
+    # first signal killed the process as the answer so far printed: an empty stdout, no JSON (probe 199)
+    import json
+    import signal
+    import time
+
+    def then_sigterm(first: signal.Signals):
+        def stop(process: subprocess.Popen) -> None:
+            process.send_signal(first)
+            time.sleep(0.01)
+            process.send_signal(signal.SIGTERM)
+        return stop
+
+    with FakeLLMServer(Reply(SLOW_WORDS, latency=Latency(ttft_s=0, tokens_per_s=20))) as server:
+        for first in (signal.SIGTERM, signal.SIGINT):
+            for _ in range(2):
+                code, out, err = stopped_mid_answer(server, then_sigterm(first), "--json")
+                shown = json.loads(out)
+                # after Ctrl-C, a SIGTERM that comes while the run stops names the stop
+                assert (code, shown["error"]) in {(143, "terminated"), (130, "interrupted")}, err
+                assert code == 143 or first == signal.SIGINT
+                assert "Traceback" not in err and shown["text"].startswith("w0 w1")
+
+
 def test_ask_into_a_pipe_its_reader_closes_stops_quietly():
     # `sotkit ask ... | head -c 50` (or `| true`): the write to the closed pipe was reported as an error, and with
     # --json the error's own write to it was a traceback
@@ -493,6 +520,26 @@ class Terminal(io.StringIO):
 
     def isatty(self) -> bool:
         return True
+
+
+def test_a_terminal_is_shown_a_models_control_characters_escaped_and_a_file_gets_them_as_they_came():
+    # a model's (or a server's) text cleared the screen, set the window's title, coloured or wrote over the line
+    # it was on, where the marks of a restart are (probe 199)
+    text = "Red \x1b[31mtext\x1b[0m\x1b]0;pwned\x07\x1b[2J over\rthe\tline \x9b."
+    skeleton = "1. Sleep \x1b[1mwell\x1b[0m\n2. Move daily"
+    with FakeLLMServer(sot_responder(skeleton, {1: text, 2: "Walk."}), latency=Latency(ttft_s=0)) as server, \
+            mock.patch.dict(os.environ, {"OPENAI_API_KEY": "k"}):
+        shown = []
+        for screen in (Terminal(), io.StringIO()):
+            with contextlib.redirect_stdout(screen), contextlib.redirect_stderr(notes := Terminal()):
+                assert main(["ask", "Why?", "--model", "openai:m", "--base-url", server.openai_base_url, "--mode",
+                             "sot"]) == 0
+            shown.append((screen.getvalue(), notes.getvalue()))
+    (screen, notes), (file, _) = shown
+    escaped = "Red \\x1b[31mtext\\x1b[0m\\x1b]0;pwned\\x07\\x1b[2J over\\rthe\tline \\x9b."
+    assert screen == f"1. Sleep \\x1b[1mwell\\x1b[0m: {escaped}\n2. Move daily: Walk.\n"
+    assert "skeleton 1. Sleep \\x1b[1mwell\\x1b[0m\n" in notes and "\x1b" not in notes + screen and "\r" not in screen
+    assert file == f"1. Sleep \x1b[1mwell\x1b[0m: {text}\n2. Move daily: Walk.\n"
 
 
 def test_a_point_left_out_on_a_terminal_is_marked_and_the_answer_goes_on_below_it():
@@ -741,6 +788,54 @@ def test_device_goes_to_a_local_fallback_and_is_refused_where_no_model_is_local(
     assert answered.returncode == 0, answered.stderr
     assert f"the answer was written by the fallback local:{local}" in answered.stderr
     assert refused.returncode == 2 and "--device is for local: models" in refused.stderr
+
+
+def test_a_retry_after_past_the_longest_wait_says_what_the_command_can_do():
+    # it said "raise RetryPolicy(max_wait_s=...)", which sotkit ask has no option for (probe 199)
+    with FakeLLMServer(Reply("x", fault=Fault.status(429, headers={"retry-after": "120"}))) as server:
+        done = ask("Why?", "--model", "openai:m", "--base-url", server.openai_base_url, "--mode", "sequential",
+                   env={"OPENAI_API_KEY": "k"})
+    assert done.returncode == 1 and len(server.requests) == 1
+    assert done.stderr.strip().endswith("the server asked to retry after 120 s, over max_wait_s=60 s; try again then "
+                                        "(sotkit ask waits no longer; the library's RetryPolicy(max_wait_s=...) does)")
+
+
+def test_an_https_url_for_a_plain_http_server_says_tls_failed():
+    # it said "Connection error." (httpx) or "Request timed out." (aiohttp) and to check --base-url (probe 199)
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def plain_http() -> None:  # what uvicorn or nginx answer to a TLS handshake on a plain port
+        with contextlib.suppress(OSError):
+            while True:
+                connection, _ = listener.accept()
+                with connection:
+                    connection.recv(4096)
+                    connection.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+
+    threading.Thread(target=plain_http, daemon=True).start()
+    with listener:
+        done = ask("Why?", "--model", "openai:m", "--base-url", f"https://127.0.0.1:{listener.getsockname()[1]}/v1",
+                   "--mode", "sequential", env={"OPENAI_API_KEY": "k"})
+    assert done.returncode == 1 and done.stderr.strip().endswith(
+        "; TLS failed: an https:// --base-url for a server that speaks plain http (use http://), or a certificate "
+        "this machine does not trust (--debug shows the traceback)"), done.stderr
+
+
+def test_a_gpu_that_is_not_there_is_refused_before_the_answer_starts(tmp_path):
+    # it was said at the first call, after the route line, in the library's words (probes 198, 199)
+    torch = pytest.importorskip("torch")
+    if torch.backends.mps.is_available():
+        pytest.skip("needs a machine without MPS")
+    from sotkit.engines.testing import save_tiny_chat_model
+
+    local = save_tiny_chat_model(tmp_path / "tiny")
+    refused = ask("How can I sleep better?", "--model", f"local:{local}", "--device", "mps")
+    assert refused.returncode == 2 and refused.stdout == "", refused.stderr
+    assert refused.stderr.strip().endswith("has no MPS (Apple silicon GPU); use --device cpu or --device auto")
+    assert "P(" not in refused.stderr and "route" not in refused.stderr  # no answer began
 
 
 def test_fast_decode_goes_to_the_local_model_and_is_refused_where_no_model_is_local(tmp_path):

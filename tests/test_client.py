@@ -57,7 +57,7 @@ def test_an_empty_key_is_refused_never_replaced_by_the_environments(monkeypatch,
     # probe 198: api_key=os.getenv("MY_KEY", "") of an unset variable sent $OPENAI_API_KEY to the base_url named
     monkeypatch.setenv("OPENAI_API_KEY", "sk-env")
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-env")
-    with pytest.raises(sotkit.ConfigError, match=r"api_key is empty .* never replaced by \$[A-Z_]+: pass the key") as error:
+    with pytest.raises(sotkit.ConfigError, match=r"api_key is empty .* replaced by \$[A-Z_]+: pass the key") as error:
         sotkit.SoT(model, api_key="", base_url="http://127.0.0.1:9/v1")
     assert "sk-" not in str(error.value)
 
@@ -667,6 +667,11 @@ async def test_complete_refuses_unknown_templates_and_missing_variables():
         with pytest.raises(sotkit.ConfigError, match=r"unknown variable 'contxt' for complete\('sequential', \.\.\.\); "
                                                      "did you mean 'context'"):
             await sot.complete("sequential", {"question": "Why?", "contxt": "A report."})
+        with pytest.raises(sotkit.ConfigError, match=r"'temperature' is no variable of a template but an option of "
+                                                     r"the request: complete\('sequential', variables, temperature="):
+            await sot.complete("sequential", {"question": "Why?", "temperature": 0})
+        with pytest.raises(sotkit.ConfigError, match="unknown variable '1'"):  # review 200: an AttributeError
+            await sot.complete("sequential", {"question": "Why?", 1: "x"})
         with pytest.raises(sotkit.ConfigError, match=r"needs variables\['question'\] \(a string\)"):
             await sot.complete("sequential", {"question": 42})
         with pytest.raises(sotkit.ConfigError, match="takes no mode="):

@@ -369,6 +369,20 @@ async def test_a_long_system_prompt_every_call_shares_is_marked_without_a_contex
     assert all(s == [{"type": "text", "text": guide, "cache_control": {"type": "ephemeral"}}] for s in systems[:5])
     assert systems[5] == guide and [_marked(r) for r in server.requests] == [None] * 6  # one call reads nothing back
     assert all(r.system == guide for r in server.requests)
+    # a gateway under a Claude name that takes the system prompt as a string only: sent unmarked from then on
+    said = "system: Input should be a valid string"
+
+    def gateway(request):
+        if isinstance(request.body["system"], list):
+            return Reply("", fault=Fault.status(400, body={"type": "error", "error": {
+                "type": "invalid_request_error", "message": said}}))
+        return respond(request)
+
+    with FakeLLMServer(gateway, latency=FAST) as server:
+        async with client(server, "anthropic", CLAUDE, templates=templates) as sot:
+            result = await sot.generate("How can I be healthier?")
+    assert len(result.points) == 4 and len(server.requests) == 1 + 5
+    assert [isinstance(r.body["system"], list) for r in server.requests] == [True] + [False] * 5
 
 
 async def test_a_server_that_refuses_the_cache_mark_gets_none_from_then_on_and_answers():

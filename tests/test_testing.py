@@ -731,16 +731,14 @@ def test_bad_configuration_is_rejected_up_front() -> None:
     (lambda: Fault("garbage"), ConfigError, r"Fault\.garbage data must be a one-line str, got None"),
     (lambda: Fault("not_a_stream", body="<html>"), ConfigError, r"Fault\.not_a_stream headers must be .*content-type"),
     (lambda: FakeLLMServer(port=70000), ConfigError, r"port must be an int 0\.\.65535"),
-    # probe 198: a keep-alive past the silence was a plain stall; an empty key refused every request; negative
-    # counts were refused as cache reads past the input
-    (lambda: Fault.keep_alive(every_s=5, seconds=1), ConfigError, r"every_s=5 is longer than seconds=1: no keep-alive"),
-    (lambda: FakeLLMServer(api_key=""), ConfigError, r"api_key='': every request would be refused"),
+    # probe 198: an empty key refused every request; negative counts were refused as cache reads past the input
+    (lambda: FakeLLMServer(api_key=""), ConfigError, r"api_key='': pass the key the clients send \(a non-empty str\)"),
     (lambda: Reply("x", usage=CallUsage(-100, -5)), ConfigError, r"token counts must be ints >= 0"),
 ], ids=["reply-fault-int", "reply-latency-float", "reply-usage-tuple", "reply-usage-dict", "latency-ttft-str",
         "latency-rate-str", "random-faults-rate-str", "random-faults-one-fault", "status-headers-str",
         "responder-bytes", "fault-stall-no-seconds", "fault-then-misspelt", "fault-drop-negative",
         "fault-runaway-no-tokens", "fault-status-200", "fault-unknown-kind", "fault-garbage-no-data",
-        "fault-page-no-content-type", "port-too-big", "keep-alive-past-silence", "empty-key", "negative-usage"])
+        "fault-page-no-content-type", "port-too-big", "empty-key", "negative-usage"])
 def test_a_wrong_type_is_rejected_up_front_saying_what_to_pass(make, error, says) -> None:
     with pytest.raises(error, match=says):
         make()
@@ -795,6 +793,16 @@ async def test_keep_alives_hold_a_stream_open_without_text() -> None:
     assert request.pieces[1][0] - request.pieces[0][0] >= 0.3
     role_only = [c for c in chunks if c.choices and c.choices[0].delta.role and not c.choices[0].delta.content]
     assert len(role_only) >= 5  # the opening delta and the keep-alives
+
+
+async def test_keep_alives_sparser_than_their_silence_still_end_it_on_time() -> None:
+    # every_s past seconds held the stream silent for every_s (5 s), not seconds (review 200)
+    with FakeLLMServer(Reply(TEXT, fault=Fault.keep_alive(after_tokens=1, seconds=0.3, every_s=5))) as server:
+        async with openai_client(server) as client:
+            deltas, _ = await openai_stream(client)
+        [request] = server.requests
+    assert "".join(deltas) == TEXT
+    assert 0.3 <= request.pieces[1][0] - request.pieces[0][0] < 3
 
 
 async def test_a_filtered_reply_ends_early_as_each_api_ends_one_its_filter_stopped() -> None:

@@ -75,9 +75,8 @@ async def evaluate(questions: str | Path | Sequence[Question | str], *, model: s
         raise ConfigError("judging compares SoT with sequential answers: use modes=('sot', 'sequential') with judge=")
     if aspects and judge is None:
         raise ConfigError("aspects=True needs a judge= model")
-    for name, given in (("judge_max_tokens", judge_max_tokens is not None), ("judge_options", judge_options)):
-        if given and judge is None:  # given for a judge, and none would read it
-            raise ConfigError(f"{name}= needs a judge= model")
+    if judge_max_tokens is not None and judge is None:  # given for a judge, and none would read it
+        raise ConfigError("judge_max_tokens= needs a judge= model")
     judge_max_tokens = JUDGE_MAX_TOKENS if judge_max_tokens is None else judge_max_tokens
     check_number("concurrency", concurrency, above=None, at_least=1, whole=True, optional=False)
     check_number("limit", limit, above=None, at_least=1, whole=True)
@@ -85,6 +84,8 @@ async def evaluate(questions: str | Path | Sequence[Question | str], *, model: s
     for name, flag in (("aspects", aspects), ("plots", plots), ("progress", progress)):
         check_type(name, flag, bool, "True or False")
     check_type("judge_options", judge_options, (Mapping, type(None)), "a dict of the judge's options")
+    if judge_options and judge is None:  # options for a judge, and none would read them (an empty dict gives none)
+        raise ConfigError("judge_options= needs a judge= model")
     if not isinstance(out, str | os.PathLike) or not os.fspath(out).strip():  # Path("") is the current directory
         raise ConfigError(f"out={out!r}: pass a directory for results.jsonl and report.md, such as 'eval-run'")
     judge_options = dict(judge_options or {})

@@ -105,14 +105,14 @@ class AnthropicProvider(Provider):
         # The cache reads the system prompt first: a mark on the user text's shared part covers both.
         shared = prompt.shared if self.cache_mark_tokens and "cache_control" not in (self._extra_body or {}) else None
         system: str | list[dict[str, Any]] | None = prompt.system
-        marked = True
         if shared and prompt.user[shared:].strip():
             content = [{"type": "text", "text": prompt.user[:shared], "cache_control": {"type": "ephemeral"}},
                        {"type": "text", "text": prompt.user[shared:]}]
         elif shared == 0 and prompt.system:
             system = [{"type": "text", "text": prompt.system, "cache_control": {"type": "ephemeral"}}]
-        else:
-            marked = False
+        # what a server that takes no mark names in its refusal: the mark, or the system given as blocks
+        marked = ("cache_control", "system") if system is not prompt.system else \
+            ("cache_control",) if content is not prompt.user else ()
         messages: list[dict[str, Any]] = [{"role": "user", "content": content}]
         prefill = prompt.prefill if self.supports_prefill else None
         # The API rejects a prefill that ends in white space; the model then writes that space itself, which the
@@ -151,7 +151,7 @@ class AnthropicProvider(Provider):
                     if text:
                         yield text
         except sys.modules["anthropic"].BadRequestError as exc:
-            if marked and "cache_control" in str(exc.message):  # a gateway's: "Extra inputs are not permitted"
+            if any(word in str(exc.message) for word in marked):  # a gateway's: "Extra inputs are not permitted"
                 self.cache_mark_tokens = None
                 raise SendAgain(f"{self.model} refused the prompt cache's mark ({exc.message}); its prompts are sent "
                                 "unmarked from now on") from exc

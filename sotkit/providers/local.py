@@ -54,7 +54,7 @@ class LocalProvider(Provider):
 
     def __init__(self, model_name: str, *, device: str = "cpu", dtype: str | Any | None = None,
                  decoding: str | None = None, **options: Any) -> None:
-        check_device(device, present=True)  # a GPU that is not there: said now, not by a fallback's warning later
+        check_device(device)
         check_dtype(dtype)
         if decoding is None:  # focus_weights= alone chose FocusLLM before decoding='focusllm' existed
             decoding = "focusllm" if options.get("focus_weights") not in (None, False) else "greedy"

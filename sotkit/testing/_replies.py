@@ -98,9 +98,6 @@ class Fault:
             _check_seconds(f"{name} seconds", self.seconds)
         if self.kind == "keep_alive":
             _check_seconds(f"{name} every_s", self.every_s)
-            if self.every_s > self.seconds:  # the first keep-alive would come after the silence ended
-                raise ConfigError(f"{name} every_s={self.every_s} is longer than seconds={self.seconds}: no keep-alive "
-                                  "would be sent (for silence alone, use Fault.stall)")
         if self.kind == "runaway" and not (isinstance(self.tokens, int) and self.tokens >= 1):
             raise ConfigError(f"{name} tokens must be an int >= 1, got {self.tokens!r}")
         if self.kind == "garbage" and not (isinstance(self.body, str) and "\n" not in self.body):

@@ -68,8 +68,8 @@ class FakeLLMServer:
         self._random_faults = random_faults
         self._sampler = random_faults.sampler() if random_faults else None
         if api_key is not None and not (isinstance(api_key, str) and api_key):
-            raise ConfigError(f"api_key={api_key!r}: every request would be refused; pass the key the clients send, "
-                              "or None to take any")
+            raise ConfigError(f"api_key={api_key!r}: pass the key the clients send (a non-empty str), or None to take "
+                              "any")
         self._api_key = api_key
         self._wanted_port = port
         self.port: int | None = None
@@ -389,10 +389,12 @@ class FakeLLMServer:
                     await end(dialect.stream_error(fault.status_code, _default_message(fault.status_code)))
                 elif fault.kind == "garbage":
                     await end(f"data: {fault.body}\n\n".encode())
-                else:  # keep_alive
-                    for _ in range(max(1, round(fault.seconds / fault.every_s))):
+                else:  # keep_alive: one at once, then one every every_s, for seconds in all
+                    waited = 0.0
+                    while waited < fault.seconds:
                         await out.stream(dialect.keep_alive(record, rid))
-                        await out.wait(fault.every_s)
+                        await out.wait(step := min(fault.every_s, fault.seconds - waited))
+                        waited += step
 
             if await self._generate(record, done, latency, fault, out, emit, fault_in_stream):
                 record.finished_at = time.perf_counter()
