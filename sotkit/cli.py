@@ -543,8 +543,8 @@ def _cost(usage: Usage) -> str:
 
 #: what a terminal acts on rather than shows: colours, a window title, a cleared screen, a carriage return that writes
 #: over the line (and a restart's mark): in a model's or a server's text, shown escaped on a terminal (a file or a
-#: pipe gets the text as it came)
-_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+#: pipe gets the text as it came). A line end written "\r\n" is one (its "\n" may come in the next piece).
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]|\r(?!\n|\Z)")
 
 
 def _escaped(text: str) -> str:

@@ -525,7 +525,7 @@ class Terminal(io.StringIO):
 def test_a_terminal_is_shown_a_models_control_characters_escaped_and_a_file_gets_them_as_they_came():
     # a model's (or a server's) text cleared the screen, set the window's title, coloured or wrote over the line
     # it was on, where the marks of a restart are (probe 199)
-    text = "Red \x1b[31mtext\x1b[0m\x1b]0;pwned\x07\x1b[2J over\rthe\tline \x9b."
+    text = "Red \x1b[31mtext\x1b[0m\x1b]0;pwned\x07\x1b[2J over\rthe\tline \x9b.\r\nA line end of Windows'."
     skeleton = "1. Sleep \x1b[1mwell\x1b[0m\n2. Move daily"
     with FakeLLMServer(sot_responder(skeleton, {1: text, 2: "Walk."}), latency=Latency(ttft_s=0)) as server, \
             mock.patch.dict(os.environ, {"OPENAI_API_KEY": "k"}):
@@ -536,10 +536,11 @@ def test_a_terminal_is_shown_a_models_control_characters_escaped_and_a_file_gets
                              "sot"]) == 0
             shown.append((screen.getvalue(), notes.getvalue()))
     (screen, notes), (file, _) = shown
-    escaped = "Red \\x1b[31mtext\\x1b[0m\\x1b]0;pwned\\x07\\x1b[2J over\\rthe\tline \\x9b."
+    escaped = "Red \\x1b[31mtext\\x1b[0m\\x1b]0;pwned\\x07\\x1b[2J over\\rthe\tline \\x9b.\r\n   A line end of Windows'."
     assert screen == f"1. Sleep \\x1b[1mwell\\x1b[0m: {escaped}\n2. Move daily: Walk.\n"
-    assert "skeleton 1. Sleep \\x1b[1mwell\\x1b[0m\n" in notes and "\x1b" not in notes + screen and "\r" not in screen
-    assert file == f"1. Sleep \x1b[1mwell\x1b[0m: {text}\n2. Move daily: Walk.\n"
+    assert "skeleton 1. Sleep \\x1b[1mwell\\x1b[0m\n" in notes and "\x1b" not in notes + screen
+    assert screen.count("\r") == 1  # the line end's
+    assert file == f"1. Sleep \x1b[1mwell\x1b[0m: {text.replace(chr(10), chr(10) + '   ')}\n2. Move daily: Walk.\n"
 
 
 def test_a_point_left_out_on_a_terminal_is_marked_and_the_answer_goes_on_below_it():
