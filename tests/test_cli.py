@@ -536,7 +536,8 @@ def test_a_terminal_is_shown_a_models_control_characters_escaped_and_a_file_gets
                              "sot"]) == 0
             shown.append((screen.getvalue(), notes.getvalue()))
     (screen, notes), (file, _) = shown
-    escaped = "Red \\x1b[31mtext\\x1b[0m\\x1b]0;pwned\\x07\\x1b[2J over\\rthe\tline \\x9b.\r\n   A line end of Windows'."
+    escaped = ("Red \\x1b[31mtext\\x1b[0m\\x1b]0;pwned\\x07\\x1b[2J over\\rthe\tline \\x9b.\r\n"
+               "   A line end of Windows'.")
     assert screen == f"1. Sleep \\x1b[1mwell\\x1b[0m: {escaped}\n2. Move daily: Walk.\n"
     assert "skeleton 1. Sleep \\x1b[1mwell\\x1b[0m\n" in notes and "\x1b" not in notes + screen
     assert screen.count("\r") == 1  # the line end's
