@@ -680,11 +680,12 @@ class Answer:
 
     def _cut_where_stopped(self) -> None:
         """The request stopped: text of a call that had not ended ends where it was stopped (a point's also where
-        none of it was shown yet: held back as a header it may restate, or not yet come; it is missing, not whole)."""
+        none of it was shown yet: held back as a header it may restate, or not yet come, or its call not yet sent,
+        waiting for a slot of the limits; it is missing, not whole)."""
         if self.sequential_text and self.finish_reason is None:
             self.truncated = True
         for point in self.points.values():
-            if point.attempts and not point.complete and not point.failed:
+            if not point.complete and not point.failed:
                 point.truncated = True
 
     def _emit(self, events: Sequence[TextEvent | WithdrawEvent]) -> None:

@@ -128,7 +128,7 @@ class Point:
     truncated: bool = False
     """The point's call was cut off, at its token budget (``point_max_tokens``) or by the provider's filter, or
     stopped (a deadline, ``aclose()``) before it ended: its text ends where the call was stopped (empty where none
-    of it was shown yet)."""
+    of it was shown yet, or where the call was not yet sent, waiting for a slot of the limits)."""
     finish_reason: str | None = None
     """Why the point's call ended, in the provider's words (``stop``, ``end_turn``; ``length``, ``max_tokens``;
     ``content_filter``, ``refusal``; ...); None until it ends, or where the server said nothing."""
@@ -164,8 +164,9 @@ class Result:
     fallback where it failed (a SoT point's is ``Point.model``)."""
     truncated: bool = False
     """A call was cut off, at its token budget or by the provider's filter (``content_filter``, ``refusal``), or
-    stopped mid-text (a deadline's or ``aclose()``'s partial result): the sequential answer (``max_tokens``), or a
-    point (``point_max_tokens``; see ``Point.truncated``). The text there ends where the call was stopped."""
+    stopped before it ended (a deadline's or ``aclose()``'s partial result): the sequential answer
+    (``max_tokens``), or a point (``point_max_tokens``; see ``Point.truncated``). The text there ends where the call
+    was stopped."""
     finish_reason: str | None = None
     """Why a sequential answer's call ended, in the provider's words (a point's is ``Point.finish_reason``)."""
 

@@ -421,6 +421,31 @@ async def test_a_point_asked_again_and_stopped_by_the_deadline_has_no_finish_rea
     assert point.finish_reason is None and point.truncated
 
 
+async def test_a_stop_marks_the_points_still_waiting_for_a_slot_as_truncated(provider):
+    # point 3 waited for one of max_concurrency's slots when the deadline or aclose() came: empty, and said neither
+    # truncated nor failed, so result.truncated was False for an answer missing it (probe 202)
+    slow = {i: Latency(ttft_s=0.0, tokens_per_s=4) for i in (1, 2)}
+    texts = {**TEXTS, 1: "Sleep eight hours a night. " * 10, 2: "Swap soda for water at meals. " * 10}
+    with FakeLLMServer(sot_responder(SKELETON, texts, point_latency=slow), latency=FAST) as server:
+        async with client(server, provider, deadline=1.0, max_concurrency=2) as sot:
+            with pytest.raises(sotkit.DeadlineExceeded) as caught:
+                await sot.generate("How can I be healthier?")
+            async with sot.stream("How can I be healthier?", deadline=None) as events:
+                titled = set()
+                async for event in events:
+                    titled |= {event.index} if event.type == "point" else set()
+                    if event.type == "text" and 3 in titled:  # a "stop" button, the skeleton whole
+                        await events.aclose()
+                stopped = events.result()
+        sent = {point_of(r) for r in server.requests if not is_skeleton(r)}
+    assert sent == {1, 2}  # 3 never left the client
+    for partial in (caught.value.partial, stopped):
+        assert [p.index for p in partial.points] == [1, 2, 3]
+        waiting = partial.points[2]
+        assert (waiting.text, waiting.done, waiting.failed, waiting.truncated) == ("", False, False, True)
+        assert partial.truncated
+
+
 async def test_a_stream_cancelled_from_outside_marks_the_text_it_stopped_as_truncated(provider):
     """Ctrl-C in sotkit ask, or the caller's own timeout, cancels the request from outside its deadline's scope:
     the result read after the stream's block said whole for text stopped mid-call (probe 68)."""
