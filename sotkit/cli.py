@@ -31,6 +31,7 @@ import time
 import traceback
 import warnings
 from collections.abc import Iterator
+from functools import partial
 from typing import Any, NoReturn
 
 import anyio
@@ -54,7 +55,8 @@ from .router import cli as router_cli
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         # `sotkit ask "-why?"` reads the question as an unknown option; "-how ...?" as -h with a value
-        if message.endswith("required: question") or "ignored explicit argument" in message:
+        if message.endswith("required: question") or self.prog.endswith(" ask") and message.startswith(
+                "argument -h/--help: ignored explicit argument"):
             message += ('; if it begins with "-", put it after --: sotkit ask -- "-v or -V?" (or on stdin: '
                         "sotkit ask -)")
         super().error(message)
@@ -144,7 +146,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "eval":
         return eval_cli.main(args)
     so_far = _SoFar()
-    restore = _catch(dict.fromkeys(_TERMINATING, so_far.terminate)) if args.command == "ask" else {}
+    restore: dict[int, Any] = {}
+    if args.command == "ask":
+        restore = _catch(dict.fromkeys(_TERMINATING, so_far.terminate))
+        if (interrupt := signal.getsignal(signal.SIGINT)) is not None:  # the run sets its own: set back at the end
+            restore[signal.SIGINT] = interrupt
     stdout, errors = sys.stdout, getattr(sys.stdout, "errors", None)
     try:
         if args.command == "router":
@@ -168,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
             return anyio.run(_ask, args, so_far)
     except KeyboardInterrupt:
         # a second Ctrl-C must not cut the answer so far as it prints (a third, or a later SIGTERM, ends the process)
-        restore = _catch(dict.fromkeys((signal.SIGINT, *_TERMINATING), _Presses())) | restore
+        restore = _catch(dict.fromkeys((signal.SIGINT, *_TERMINATING), _Presses(so_far.stopping_since))) | restore
         status = 128 + (so_far.terminated_by or signal.SIGINT)
         if args.command == "ask":
             _keep_going_without_stdout(_interrupted, args, so_far)
@@ -216,18 +222,18 @@ _TERMINATING = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if 
 
 class _Presses:
     """A signal after the one that stopped the answer, while the answer so far prints: Ctrl-C is let go, the next one
-    ending the process at once; SIGTERM or SIGHUP ends it at once. A burst (a key held down, a signal to the process
-    and to its group) counts as one: a signal that comes within ``BURST_S`` of the one before it is let go (it
-    killed the process before its JSON was out: probes 131 and 199)."""
+    ending the process at once; SIGTERM or SIGHUP ends it at once. A burst counts as one: a signal within
+    ``BURST_S`` of the first (a supervisor's to the process and to its group), or a Ctrl-C within it of the one
+    before (a key held down), is let go (it killed the process before its JSON was out: probes 131 and 199)."""
 
     BURST_S = 0.3
 
-    def __init__(self) -> None:
-        self.last = time.monotonic()  # about when the first signal, which stopped the answer, came
+    def __init__(self, first: float | None = None) -> None:
+        self.first = self.last = time.monotonic() if first is None else first
 
     def __call__(self, number: int, _: object) -> None:
         now = time.monotonic()
-        if now - self.last > self.BURST_S:
+        if now - (self.last if number == signal.SIGINT else self.first) > self.BURST_S:
             signal.signal(number, signal.SIG_DFL)
             if number != signal.SIGINT:
                 os.kill(os.getpid(), number)
@@ -252,14 +258,30 @@ class _SoFar:
     """The answer's text a live terminal shows (None: stdout is no terminal, or takes JSON)."""
     terminated_by: int | None = None
     """The signal that stopped it, where not Ctrl-C (``_TERMINATING``)."""
+    stopping_since: float | None = None
+    """When the first signal began to stop the run (``interrupting``)."""
 
     def terminate(self, number: int, _: object) -> None:
         """SIGTERM or SIGHUP stops the answer as Ctrl-C does, so that what was written is kept."""
-        self.terminated_by = number
+        if self.stopping_since is None:
+            self.terminated_by = number
         interrupt = signal.getsignal(signal.SIGINT)
         if not callable(interrupt):  # SIGINT ignored (a background job): nothing would stop the run
             raise KeyboardInterrupt
         interrupt(signal.SIGINT, None)  # the event loop's own: it cancels the run, which then ends as Ctrl-C's
+
+    def interrupting(self, handler: Any) -> Any:
+        """The event loop's Ctrl-C ``handler``, called once for a burst of signals: called again while the run
+        stops, it raises KeyboardInterrupt into the cancellation half unwound, which then may never end (review
+        201). A signal past ``_Presses.BURST_S`` still forces the stop."""
+        def interrupt(number: int, frame: object) -> None:
+            now = time.monotonic()
+            if self.stopping_since is None:
+                self.stopping_since = now
+            elif now - self.stopping_since <= _Presses.BURST_S:
+                return
+            handler(number, frame)
+        return interrupt
 
 
 def _exit_now_if_threads_run(status: int) -> None:
@@ -300,6 +322,7 @@ _CLI_WORDS = {"on_point_error='skip' to": "--on-point-error skip to", "fallback=
               " or pass api_key=...": "", "pass base_url=...": "pass --base-url URL", AZURE_CLIENT: "",
               "pass model='provider:model'": "pass --model MODEL",
               "use device='cpu' or device='auto'": "use --device cpu or --device auto",
+              "or device='cuda' for the first": "or --device cuda for the first",
               "raise RetryPolicy(max_wait_s=...) to wait that long": "try again then (sotkit ask waits no longer; "
                                                                      "the library's RetryPolicy(max_wait_s=...) does)",
               " is in .partial": " is printed on stdout",
@@ -342,8 +365,8 @@ def _hint(error: Exception) -> str:
     if BROKE_OFF in str(error):
         return "; the server answered, then broke off on every attempt (overloaded, or a proxy's time limit?)"
     if any(isinstance(cause, ssl.SSLError) for cause in _causes(error)):
-        return ("; TLS failed: an https:// --base-url for a server that speaks plain http (use http://), or a "
-                "certificate this machine does not trust")
+        return ("; TLS failed: an https:// URL for a server that speaks plain http (use http://: check --base-url, "
+                "$OPENAI_BASE_URL, $ANTHROPIC_BASE_URL), or a certificate this machine does not trust")
     if "Connection" in type(error).__name__ or "Timeout" in type(error).__name__:
         return "; check --base-url (or $OPENAI_BASE_URL, $ANTHROPIC_BASE_URL) and that the server is reachable"
     return ""
@@ -375,6 +398,8 @@ async def _ask(args: argparse.Namespace, so_far: _SoFar) -> int:
     live = sys.stdout.isatty() and not args.json  # else the answer is printed once, complete
     so_far.shown = "" if live else None
     async with contextlib.AsyncExitStack() as stack:
+        if callable(loops := signal.getsignal(signal.SIGINT)):  # the event loop's (main sets back the one before)
+            _catch({signal.SIGINT: so_far.interrupting(loops)})
         if model.startswith("local:"):
             options |= local_options
         elif local_options:  # the fallback's, then: a provider built here
@@ -388,7 +413,8 @@ async def _ask(args: argparse.Namespace, so_far: _SoFar) -> int:
             options["fallback"] = create_provider(args.fallback, **local_options)
             stack.push_async_callback(options["fallback"].aclose)
         if "device" in local_options:  # a GPU that is not there: said now, not at the first call, after the route
-            check_device(local_options["device"], present=True)
+            await anyio.to_thread.run_sync(partial(check_device, local_options["device"], present=True),
+                                           abandon_on_cancel=True)  # (it imports torch: Ctrl-C stops the wait)
         sot = await stack.enter_async_context(SoT(args.model, **options))  # None: names a bad $SOTKIT_MODEL
         if args.base_url and args.fallback and (variable := base_url_variable(args.fallback)) \
                 and os.environ.get(variable, "").rstrip("/") != args.base_url.rstrip("/"):  # (probe 131)
@@ -409,7 +435,11 @@ def _json(value: dict[str, Any]) -> str:
     """``--json``'s output: text as it is where stdout writes UTF-8 ("睡眠", not "\\u7761\\u7720"), else escaped
     as JSON escapes it (stdout's own escapes, "\\xe9", would be no JSON)."""
     utf8 = (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "").replace("_", "") == "utf8"
-    return json.dumps(value, indent=2, ensure_ascii=not utf8)
+    # JSON escapes C0 controls itself; C1's (a terminal's CSI, U+009B) and DEL are escaped too (review 201)
+    return _C1.sub(lambda c: f"\\u{ord(c[0]):04x}", json.dumps(value, indent=2, ensure_ascii=not utf8))
+
+
+_C1 = re.compile("[\x7f-\x9f]")
 
 
 def _question(given: str) -> str:

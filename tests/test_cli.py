@@ -155,6 +155,9 @@ def test_bad_input_exits_2_with_a_message():
         done = ask(question)
         assert done.returncode == 2 and 'if it begins with "-", put it after --: sotkit ask -- "-v or -V?"' \
             in done.stderr, done.stderr
+    done = ask("Why?", "--json=yes")  # another flag given a value: no question's hint (review 201)
+    assert done.returncode == 2 and "ignored explicit argument 'yes'" in done.stderr and "put it after" not in \
+        done.stderr
     for bad in ("1", "three"):
         done = ask("Why?", "--max-points", bad)
         assert done.returncode == 2 and f"--max-points: {bad!r}: give a whole number, at least 2" in done.stderr
@@ -451,6 +454,36 @@ def test_a_sigterm_right_after_the_signal_that_stopped_the_answer_keeps_it():
                 assert "Traceback" not in err and shown["text"].startswith("w0 w1")
 
 
+def test_sigterms_a_little_apart_end_a_process_whose_answer_cannot_be_written():
+    # each SIGTERM within 0.3 s of the one before was let go, so a supervisor's every 0.2 s never ended a process
+    # blocked writing its answer into a pipe nobody read (review 201)
+    import fcntl
+    import signal
+    import time
+
+    words = " ".join(f"word{i:04}" for i in range(2000))  # 1,024 of them within max_tokens: 10 KB
+    with FakeLLMServer(Reply(words, latency=Latency(ttft_s=0, tokens_per_s=400))) as server:
+        reader, writer = os.pipe()
+        fcntl.fcntl(writer, fcntl.F_SETPIPE_SZ, 4096)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "sotkit.cli", "ask", "Why?", "--model", "openai:m", "--base-url",
+             server.openai_base_url, "--mode", "sequential"], stdout=writer, stderr=subprocess.DEVNULL,
+            env={**os.environ, "OPENAI_API_KEY": "k"})
+        os.close(writer)
+        try:
+            deadline = time.monotonic() + 60
+            while not (server.requests and len(server.requests[0].pieces) >= 600):  # more than the pipe holds
+                assert process.poll() is None and time.monotonic() < deadline
+                time.sleep(0.02)
+            for _ in range(8):
+                process.send_signal(signal.SIGTERM)
+                time.sleep(0.2)
+            assert process.wait(timeout=10) == -signal.SIGTERM
+        finally:
+            process.kill()
+            os.close(reader)
+
+
 def test_ask_into_a_pipe_its_reader_closes_stops_quietly():
     # `sotkit ask ... | head -c 50` (or `| true`): the write to the closed pipe was reported as an error, and with
     # --json the error's own write to it was a traceback
@@ -506,13 +539,17 @@ def test_the_answer_survives_a_stderr_that_cannot_be_written_and_stdout_failures
 
 def test_main_run_in_process_leaves_stdouts_error_handler_as_it_was():
     # main() shows what stdout cannot encode escaped, and left the caller's stdout so for good
+    import signal
+
     stdout = io.TextIOWrapper(io.BytesIO(), encoding="ascii", errors="strict")
+    handlers = [signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)]
     with FakeLLMServer("Caf\u00e9.") as server, mock.patch.dict(os.environ, {"OPENAI_API_KEY": "k"}), \
             contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(io.StringIO()):
         status = main(["ask", "Why?", "--model", "openai:m", "--base-url", server.openai_base_url, "--mode",
                        "sequential"])
     stdout.flush()
     assert status == 0 and stdout.buffer.getvalue() == b"Caf\\xe9.\n" and stdout.errors == "strict"
+    assert [signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)] == handlers  # and its handlers
 
 
 class Terminal(io.StringIO):
@@ -535,6 +572,13 @@ def test_a_terminal_is_shown_a_models_control_characters_escaped_and_a_file_gets
                 assert main(["ask", "Why?", "--model", "openai:m", "--base-url", server.openai_base_url, "--mode",
                              "sot"]) == 0
             shown.append((screen.getvalue(), notes.getvalue()))
+    with contextlib.redirect_stdout(as_json := io.StringIO()), contextlib.redirect_stderr(io.StringIO()), \
+            FakeLLMServer(sot_responder(skeleton, {1: text, 2: "Walk."})) as server, \
+            mock.patch.dict(os.environ, {"OPENAI_API_KEY": "k"}):
+        assert main(["ask", "Why?", "--model", "openai:m", "--base-url", server.openai_base_url, "--mode", "sot",
+                     "--json"]) == 0
+    assert "\\u009b" in as_json.getvalue() and not re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f]", as_json.getvalue())
+    assert json.loads(as_json.getvalue())["points"][0]["text"] == text  # JSON escapes C1 controls too (review 201)
     (screen, notes), (file, _) = shown
     escaped = ("Red \\x1b[31mtext\\x1b[0m\\x1b]0;pwned\\x07\\x1b[2J over\\rthe\tline \\x9b.\r\n"
                "   A line end of Windows'.")
@@ -822,8 +866,9 @@ def test_an_https_url_for_a_plain_http_server_says_tls_failed():
         done = ask("Why?", "--model", "openai:m", "--base-url", f"https://127.0.0.1:{listener.getsockname()[1]}/v1",
                    "--mode", "sequential", env={"OPENAI_API_KEY": "k"})
     assert done.returncode == 1 and done.stderr.strip().endswith(
-        "; TLS failed: an https:// --base-url for a server that speaks plain http (use http://), or a certificate "
-        "this machine does not trust (--debug shows the traceback)"), done.stderr
+        "; TLS failed: an https:// URL for a server that speaks plain http (use http://: check --base-url, "
+        "$OPENAI_BASE_URL, $ANTHROPIC_BASE_URL), or a certificate this machine does not trust (--debug shows the "
+        "traceback)"), done.stderr
 
 
 def test_a_gpu_that_is_not_there_is_refused_before_the_answer_starts(tmp_path):

@@ -383,6 +383,15 @@ async def test_a_long_system_prompt_every_call_shares_is_marked_without_a_contex
             result = await sot.generate("How can I be healthier?")
     assert len(result.points) == 4 and len(server.requests) == 1 + 5
     assert [isinstance(r.body["system"], list) for r in server.requests] == [True] + [False] * 5
+    # ... but a refusal that only mentions the system prompt turns nothing off (review 201)
+    other = {"type": "error", "error": {"type": "invalid_request_error", "message": "the system prompt is fine, but "
+                                                                                     "the model name is not"}}
+    with FakeLLMServer(Reply("", fault=Fault.status(400, body=other)), latency=FAST) as server:
+        async with client(server, "anthropic", CLAUDE, templates=templates) as sot:
+            for _ in range(2):
+                with pytest.raises(Exception, match="the model name is not"):
+                    await sot.generate("How can I be healthier?")
+    assert [isinstance(r.body["system"], list) for r in server.requests] == [True, True]
 
 
 async def test_a_server_that_refuses_the_cache_mark_gets_none_from_then_on_and_answers():

@@ -22,6 +22,10 @@ from .base import (ERROR_STATUS, THINKING, CallUsage, ChatRequest, Chunk, Provid
 
 #: the counts that make up a call's input: the uncached tokens, the cache's reads and its writes
 INPUT_COUNTS = ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
+#: a refusal of the prompt cache's mark: of its field, or of the system prompt sent as marked blocks, by the field's
+#: path ("system.0.cache_control: Extra inputs are not permitted", "system: Input should be a valid string")
+_MARK_REFUSED = re.compile(r"cache_control|\bsystem(?:\.\w+)*\s*:")
+
 #: the content blocks of a model's reasoning (redacted: encrypted by the safety systems)
 THINKING_BLOCKS = ("thinking", "redacted_thinking")
 
@@ -110,9 +114,7 @@ class AnthropicProvider(Provider):
                        {"type": "text", "text": prompt.user[shared:]}]
         elif shared == 0 and prompt.system:
             system = [{"type": "text", "text": prompt.system, "cache_control": {"type": "ephemeral"}}]
-        # what a server that takes no mark names in its refusal: the mark, or the system given as blocks
-        marked = ("cache_control", "system") if system is not prompt.system else \
-            ("cache_control",) if content is not prompt.user else ()
+        marked = system is not prompt.system or content is not prompt.user
         messages: list[dict[str, Any]] = [{"role": "user", "content": content}]
         prefill = prompt.prefill if self.supports_prefill else None
         # The API rejects a prefill that ends in white space; the model then writes that space itself, which the
@@ -151,7 +153,7 @@ class AnthropicProvider(Provider):
                     if text:
                         yield text
         except sys.modules["anthropic"].BadRequestError as exc:
-            if any(word in str(exc.message) for word in marked):  # a gateway's: "Extra inputs are not permitted"
+            if marked and _MARK_REFUSED.search(str(exc.message)):  # a gateway's: "Extra inputs are not permitted"
                 self.cache_mark_tokens = None
                 raise SendAgain(f"{self.model} refused the prompt cache's mark ({exc.message}); its prompts are sent "
                                 "unmarked from now on") from exc

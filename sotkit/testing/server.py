@@ -391,7 +391,7 @@ class FakeLLMServer:
                     await end(f"data: {fault.body}\n\n".encode())
                 else:  # keep_alive: one at once, then one every every_s, for seconds in all
                     waited = 0.0
-                    while waited < fault.seconds:
+                    while waited < fault.seconds - 1e-9:  # (a sum of every_s short of seconds by a rounding: done)
                         await out.stream(dialect.keep_alive(record, rid))
                         await out.wait(step := min(fault.every_s, fault.seconds - waited))
                         waited += step
