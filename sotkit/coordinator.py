@@ -433,9 +433,9 @@ class Answer:
         """The skeleton's or a point's ``request``, with the prefix of its prompt that the skeleton's and every point's
         prompts share marked, where the provider caches only a marked prefix and this one is long enough (a context
         given with the question, or a long system prompt): the skeleton call on the first model writes it to the
-        cache, and a point's call on
-        that model, which starts once the skeleton's reply has begun, reads it. A point on another model is not
-        marked (the points start at once: each would pay for a write), nor is any after a fallback's skeleton."""
+        cache, and a point's call on that model, which starts once the skeleton's reply has begun, reads it. A point
+        on another model is not marked (the points start at once: each would pay for a write), nor is any after a
+        fallback's skeleton."""
         if skeleton:
             least = backend.provider.cache_mark_tokens
             shared = self._shared_prefix(backend, request.prompt, least) \
