@@ -148,7 +148,9 @@ def main(argv: list[str] | None = None) -> int:
     so_far = _SoFar()
     restore: dict[int, Any] = {}
     if args.command == "ask":
-        restore = _catch(dict.fromkeys(_TERMINATING, so_far.terminate))
+        # (a signal ignored, as nohup ignores SIGHUP, stays ignored)
+        restore = _catch({number: so_far.terminate for number in _TERMINATING
+                          if signal.getsignal(number) is not signal.SIG_IGN})
         if (interrupt := signal.getsignal(signal.SIGINT)) is not None:  # the run sets its own: set back at the end
             restore[signal.SIGINT] = interrupt
     stdout, errors = sys.stdout, getattr(sys.stdout, "errors", None)
@@ -179,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "ask":
             _keep_going_without_stdout(_interrupted, args, so_far)
         elif getattr(args, "json", False):  # router eval's: a script reading stdout gets one JSON object
-            _keep_going_without_stdout(print, _json(_stopped(so_far)))
+            _keep_going_without_stdout(_out, _json(_stopped(so_far)))
         _exit_now_if_threads_run(status)
         return status
     except BrokenPipeError:  # stdout's reader left (`| head`): stop quietly, as a writer the pipe's signal ends
@@ -195,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         if partial is not None:  # what was written, once: a terminal already shows it
             _keep_going_without_stdout(_show, partial, as_json, so_far.shown, error=_error(exc))
         elif as_json:  # a script reads stdout: it gets one JSON object for every failure
-            _keep_going_without_stdout(print, _json(_error(exc) | ({"usage": spent.to_dict()["usage"]} if spent
+            _keep_going_without_stdout(_out, _json(_error(exc) | ({"usage": spent.to_dict()["usage"]} if spent
                                                                    else {})))
         if spent is not None:
             _note(f"spent before the error: {spent.usage.calls} calls, {_tokens(spent.usage)}, {_cost(spent.usage)}")
@@ -260,15 +262,22 @@ class _SoFar:
     """The signal that stopped it, where not Ctrl-C (``_TERMINATING``)."""
     stopping_since: float | None = None
     """When the first signal began to stop the run (``interrupting``)."""
+    printing: bool = False
+    """The whole answer is being printed: a stop prints nothing more."""
 
     def terminate(self, number: int, _: object) -> None:
         """SIGTERM or SIGHUP stops the answer as Ctrl-C does, so that what was written is kept."""
         if self.stopping_since is None:
             self.terminated_by = number
         interrupt = signal.getsignal(signal.SIGINT)
-        if not callable(interrupt):  # SIGINT ignored (a background job): nothing would stop the run
+        if callable(interrupt):  # the event loop's own (``interrupting``): it cancels the run, which ends as Ctrl-C's
+            interrupt(signal.SIGINT, None)
+            return
+        # SIGINT ignored (a background job): nothing would stop the run; once for a burst, as ``interrupting``
+        now = time.monotonic()
+        if self.stopping_since is None or now - self.stopping_since > _Presses.BURST_S:
+            self.stopping_since = self.stopping_since or now
             raise KeyboardInterrupt
-        interrupt(signal.SIGINT, None)  # the event loop's own: it cancels the run, which then ends as Ctrl-C's
 
     def interrupting(self, handler: Any) -> Any:
         """The event loop's Ctrl-C ``handler``, called once for a burst of signals: called again while the run
@@ -300,11 +309,14 @@ def _interrupted(args: argparse.Namespace, so_far: _SoFar) -> None:
     """Ctrl-C or SIGTERM: a terminal already shows the answer so far; a file or pipe gets it now, so that it is not
     lost."""
     stopped = _stopped(so_far)
+    how = f"terminated ({stopped['type']})" if so_far.terminated_by else "interrupted (Ctrl-C)"
+    if so_far.printing:  # the whole answer, printed on in spite of the signal (``_out``): nothing more
+        _note(f"{how} as the whole answer was printed")
+        return
     if so_far.events is not None:
         _show(so_far.events.result(), args.json, so_far.shown, error=stopped)
     elif args.json:
-        print(_json(stopped))
-    how = f"terminated ({stopped['type']})" if so_far.terminated_by else "interrupted (Ctrl-C)"
+        _out(_json(stopped))
     _note(f"{how}: the answer stops where it was cut")
 
 
@@ -426,7 +438,7 @@ async def _ask(args: argparse.Namespace, so_far: _SoFar) -> int:
         so_far.events = events = await stack.enter_async_context(
             sot.stream(question, mode=args.mode, deadline=args.deadline, **per_request))
         result = await _read(events, so_far if live else None)
-    so_far.events = None  # a stop from here on cuts the printing of the whole answer, which is not to be printed again
+    so_far.events, so_far.printing = None, True  # a stop from here on prints nothing more: the answer is whole
     _show(result, args.json, so_far.shown)
     return 0
 
@@ -518,10 +530,10 @@ def _show(result: Result, as_json: bool, shown: str | None, error: dict[str, str
     """The answer on stdout (as JSON, or as text: what a live terminal has not ``shown`` yet, such as points that
     finished behind the one cut by Ctrl-C) and its notes on stderr; for an error's partial answer too."""
     if as_json:
-        print(_json(result.to_dict() | (error or {})))
+        _out(_json(result.to_dict() | (error or {})))
     else:
-        print(result.text if shown is None else _escaped(result.text.removeprefix(shown))
-              if result.text.startswith(shown) else "", flush=True)
+        _out(result.text if shown is None else _escaped(result.text.removeprefix(shown))
+             if result.text.startswith(shown) else "")
     for point in result.points:
         if point.failed:
             why = f" ({point.error})" if point.error else ""
@@ -594,6 +606,20 @@ def _to_stderr(line: str) -> None:
         print(_escaped(line) if sys.stderr.isatty() else line, file=sys.stderr, flush=True)
     except OSError:
         _discard(sys.stderr)
+
+
+def _out(text: str) -> None:
+    """``print(text)``, whole: a signal whose handler runs while a write waits on a slow reader (a pipe, ``less``)
+    makes Python's buffered stdout drop the rest of it (3.11 to 3.13, review 203); ``os.write`` goes on."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # a stream with no file (a caller's StringIO)
+        print(text, flush=True)
+        return
+    sys.stdout.flush()
+    data = (text + "\n").encode(sys.stdout.encoding or "utf-8", sys.stdout.errors or "strict")
+    while data:
+        data = data[os.write(fd, data):]
 
 
 def _keep_going_without_stdout(show: Any, *args: Any, **kwargs: Any) -> None:

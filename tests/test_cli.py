@@ -484,6 +484,71 @@ def test_sigterms_a_little_apart_end_a_process_whose_answer_cannot_be_written():
             os.close(reader)
 
 
+def test_a_signal_ignored_stays_ignored_and_one_ignored_ctrl_c_still_lets_sigterm_stop_once():
+    # `nohup sotkit ask ...`: SIGHUP, ignored, stopped the answer anyway (review 203); and with Ctrl-C ignored (a
+    # background job), two SIGTERMs 1 ms apart raised twice into the stopping run: a hang, or a traceback
+    import json
+    import signal
+    import time
+
+    words = " ".join(f"w{i}" for i in range(40))
+    with FakeLLMServer(Reply(words, latency=Latency(ttft_s=0, tokens_per_s=20))) as server:
+        for ignored, stop, status in ((signal.SIGHUP, signal.SIGHUP, 0), (signal.SIGINT, signal.SIGTERM, 143)):
+            server.reset()
+            process = subprocess.Popen(
+                [sys.executable, "-m", "sotkit.cli", "ask", "Why?", "--model", "openai:m", "--base-url",
+                 server.openai_base_url, "--mode", "sequential", "--json"], stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, text=True, env={**os.environ, "OPENAI_API_KEY": "k"},
+                preexec_fn=lambda ignored=ignored: signal.signal(ignored, signal.SIG_IGN))
+            deadline = time.monotonic() + 60
+            while not (server.requests and len(server.requests[0].pieces) >= 5):
+                assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+                time.sleep(0.02)
+            process.send_signal(stop)
+            time.sleep(0.001)
+            process.send_signal(stop)
+            out, err = process.communicate(timeout=60)
+            assert process.returncode == status and "Traceback" not in err, err
+            shown = json.loads(out)
+            assert shown["text"] == words if status == 0 else shown["error"] == "terminated"
+
+
+def test_signals_while_the_answer_waits_on_a_slow_reader_leave_one_whole_json():
+    # a signal whose handler ran while a write waited on a full pipe made Python's stdout drop the rest; and one
+    # after the whole answer came, as it printed, printed a second document after it (review 203)
+    import fcntl
+    import json
+    import signal
+    import time
+
+    words = " ".join(f"word{i:04}" for i in range(2000))  # 1,024 of them within max_tokens: 10 KB
+    for rate, stop_at, status in ((4000, 1024, 143), (400, 600, 143)):  # the answer whole, or mid-way
+        with FakeLLMServer(Reply(words, latency=Latency(ttft_s=0, tokens_per_s=rate))) as server:
+            reader, writer = os.pipe()
+            fcntl.fcntl(writer, fcntl.F_SETPIPE_SZ, 4096)
+            process = subprocess.Popen(
+                [sys.executable, "-m", "sotkit.cli", "ask", "Why?", "--model", "openai:m", "--base-url",
+                 server.openai_base_url, "--mode", "sequential", "--json"], stdout=writer,
+                stderr=subprocess.PIPE, env={**os.environ, "OPENAI_API_KEY": "k"})
+            os.close(writer)
+            deadline = time.monotonic() + 60
+            while not (server.requests and len(server.requests[0].pieces) >= stop_at):
+                assert process.poll() is None and time.monotonic() < deadline
+                time.sleep(0.02)
+            time.sleep(0.5)  # the answer (or what came of it) waits on the pipe, 4 KiB of it written
+            for _ in range(2):  # a burst: one stop
+                process.send_signal(signal.SIGTERM)
+                time.sleep(0.1)
+            out = b""
+            while chunk := os.read(reader, 65536):
+                out += chunk
+            os.close(reader)
+            assert process.wait(timeout=30) == status, process.stderr.read()
+            shown = json.loads(out)
+            assert shown["text"].startswith("word0000 word0001") and words.startswith(shown["text"])
+            assert len(shown["text"]) > 5000
+
+
 def test_ask_into_a_pipe_its_reader_closes_stops_quietly():
     # `sotkit ask ... | head -c 50` (or `| true`): the write to the closed pipe was reported as an error, and with
     # --json the error's own write to it was a traceback

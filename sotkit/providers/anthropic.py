@@ -23,8 +23,9 @@ from .base import (ERROR_STATUS, THINKING, CallUsage, ChatRequest, Chunk, Provid
 #: the counts that make up a call's input: the uncached tokens, the cache's reads and its writes
 INPUT_COUNTS = ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
 #: a refusal of the prompt cache's mark: of its field, or of the system prompt sent as marked blocks, by the field's
-#: path ("system.0.cache_control: Extra inputs are not permitted", "system: Input should be a valid string")
-_MARK_REFUSED = re.compile(r"cache_control|\bsystem(?:\.\w+)*\s*:")
+#: path ("system.0.cache_control: Extra inputs are not permitted", "system: Input should be a valid string",
+#: "'system' must be a string", pydantic's "system\n  Input should be ...", "Invalid type for 'system'")
+_MARK_REFUSED = re.compile(r"cache_control|\bsystem(?:\.\w+)*['\"]?(?:\s*:|\s*\n|\s+must\b|$)|type for ['\"]system\b")
 
 #: the content blocks of a model's reasoning (redacted: encrypted by the safety systems)
 THINKING_BLOCKS = ("thinking", "redacted_thinking")
