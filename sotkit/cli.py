@@ -23,6 +23,7 @@ import importlib
 import json
 import os
 import re
+import select
 import signal
 import ssl
 import sys
@@ -173,10 +174,15 @@ def main(argv: list[str] | None = None) -> int:
             warnings.filterwarnings("default", category=UserWarning, module="sotkit")
             warnings.filterwarnings("ignore", category=FallbackWarning)  # each fallback is noted, with its error
             warnings.showwarning = lambda message, *_: _note(f"warning: {message}")  # one line, like the rest
-            return anyio.run(_ask, args, so_far)
+            status = anyio.run(_ask, args, so_far)
+            if so_far.stopping_since is not None:  # a signal let go as the whole answer printed: it ends as a stop
+                raise KeyboardInterrupt
+            return status
     except KeyboardInterrupt:
         # a second Ctrl-C must not cut the answer so far as it prints (a third, or a later SIGTERM, ends the process)
-        restore = _catch(dict.fromkeys((signal.SIGINT, *_TERMINATING), _Presses(so_far.stopping_since))) | restore
+        restore = _catch(dict.fromkeys((number for number in (signal.SIGINT, *_TERMINATING)  # (ignored: left so)
+                                        if signal.getsignal(number) is not signal.SIG_IGN),
+                                       _Presses(so_far.stopping_since))) | restore
         status = 128 + (so_far.terminated_by or signal.SIGINT)
         if args.command == "ask":
             _keep_going_without_stdout(_interrupted, args, so_far)
@@ -270,13 +276,13 @@ class _SoFar:
         if self.stopping_since is None:
             self.terminated_by = number
         interrupt = signal.getsignal(signal.SIGINT)
-        if callable(interrupt):  # the event loop's own (``interrupting``): it cancels the run, which ends as Ctrl-C's
+        if self.printing:
+            self._while_printing(number)
+        elif callable(interrupt):  # the event loop's own (``interrupting``): it cancels the run, ended as Ctrl-C's
             interrupt(signal.SIGINT, None)
-            return
         # SIGINT ignored (a background job): nothing would stop the run; once for a burst, as ``interrupting``
-        now = time.monotonic()
-        if self.stopping_since is None or now - self.stopping_since > _Presses.BURST_S:
-            self.stopping_since = self.stopping_since or now
+        elif self.stopping_since is None or time.monotonic() - self.stopping_since > _Presses.BURST_S:
+            self.stopping_since = self.stopping_since or time.monotonic()
             raise KeyboardInterrupt
 
     def interrupting(self, handler: Any) -> Any:
@@ -285,12 +291,24 @@ class _SoFar:
         201). A signal past ``_Presses.BURST_S`` still forces the stop."""
         def interrupt(number: int, frame: object) -> None:
             now = time.monotonic()
-            if self.stopping_since is None:
+            if self.printing:  # (the loop's handler would raise into it)
+                self._while_printing(number)
+            elif self.stopping_since is None:
                 self.stopping_since = now
-            elif now - self.stopping_since <= _Presses.BURST_S:
-                return
-            handler(number, frame)
+                handler(number, frame)
+            elif now - self.stopping_since > _Presses.BURST_S:
+                handler(number, frame)
         return interrupt
+
+    def _while_printing(self, number: int) -> None:
+        """A signal as the whole answer prints: the first is kept for the exit status after it (the answer is
+        whole); one past ``_Presses.BURST_S`` after it ends the process at once, as ``_Presses`` does."""
+        now = time.monotonic()
+        if self.stopping_since is None:
+            self.stopping_since = now
+        elif now - self.stopping_since > _Presses.BURST_S:
+            signal.signal(number, signal.SIG_DFL)
+            os.kill(os.getpid(), number)
 
 
 def _exit_now_if_threads_run(status: int) -> None:
@@ -611,15 +629,17 @@ def _to_stderr(line: str) -> None:
 def _out(text: str) -> None:
     """``print(text)``, whole: a signal whose handler runs while a write waits on a slow reader (a pipe, ``less``)
     makes Python's buffered stdout drop the rest of it (3.11 to 3.13, review 203); ``os.write`` goes on."""
-    try:
-        fd = sys.stdout.fileno()
-    except (AttributeError, OSError, ValueError):  # a stream with no file (a caller's StringIO)
+    stdout = sys.stdout
+    if stdout is not sys.__stdout__ or os.name != "posix":  # a caller's stream (a notebook's, rich's): its own write
         print(text, flush=True)
         return
-    sys.stdout.flush()
-    data = (text + "\n").encode(sys.stdout.encoding or "utf-8", sys.stdout.errors or "strict")
+    stdout.flush()
+    data = (text + "\n").encode(stdout.encoding or "utf-8", stdout.errors or "strict")
     while data:
-        data = data[os.write(fd, data):]
+        try:
+            data = data[os.write(stdout.fileno(), data):]
+        except BlockingIOError:  # a parent's O_NONBLOCK on the pipe: wait until it takes more
+            select.select([], [stdout.fileno()], [])
 
 
 def _keep_going_without_stdout(show: Any, *args: Any, **kwargs: Any) -> None:

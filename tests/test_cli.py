@@ -522,14 +522,17 @@ def test_signals_while_the_answer_waits_on_a_slow_reader_leave_one_whole_json():
     import time
 
     words = " ".join(f"word{i:04}" for i in range(2000))  # 1,024 of them within max_tokens: 10 KB
-    for rate, stop_at, status in ((4000, 1024, 143), (400, 600, 143)):  # the answer whole, or mid-way
+    # the answer whole, or mid-way; Ctrl-C ignored too (a background job: review 204, the answer whole was cut)
+    for rate, stop_at, sigint in ((4000, 1024, signal.SIG_DFL), (400, 600, signal.SIG_DFL),
+                                  (4000, 1024, signal.SIG_IGN)):
         with FakeLLMServer(Reply(words, latency=Latency(ttft_s=0, tokens_per_s=rate))) as server:
             reader, writer = os.pipe()
             fcntl.fcntl(writer, fcntl.F_SETPIPE_SZ, 4096)
             process = subprocess.Popen(
                 [sys.executable, "-m", "sotkit.cli", "ask", "Why?", "--model", "openai:m", "--base-url",
                  server.openai_base_url, "--mode", "sequential", "--json"], stdout=writer,
-                stderr=subprocess.PIPE, env={**os.environ, "OPENAI_API_KEY": "k"})
+                stderr=subprocess.PIPE, env={**os.environ, "OPENAI_API_KEY": "k"},
+                preexec_fn=lambda sigint=sigint: signal.signal(signal.SIGINT, sigint))
             os.close(writer)
             deadline = time.monotonic() + 60
             while not (server.requests and len(server.requests[0].pieces) >= stop_at):
@@ -543,7 +546,7 @@ def test_signals_while_the_answer_waits_on_a_slow_reader_leave_one_whole_json():
             while chunk := os.read(reader, 65536):
                 out += chunk
             os.close(reader)
-            assert process.wait(timeout=30) == status, process.stderr.read()
+            assert process.wait(timeout=30) == 143, process.stderr.read()
             shown = json.loads(out)
             assert shown["text"].startswith("word0000 word0001") and words.startswith(shown["text"])
             assert len(shown["text"]) > 5000
@@ -615,6 +618,25 @@ def test_main_run_in_process_leaves_stdouts_error_handler_as_it_was():
     stdout.flush()
     assert status == 0 and stdout.buffer.getvalue() == b"Caf\\xe9.\n" and stdout.errors == "strict"
     assert [signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)] == handlers  # and its handlers
+
+
+def test_an_answer_goes_to_a_callers_stdout_object_not_to_the_file_behind_it():
+    # a notebook's or rich's stdout has a fileno() of the terminal behind it: the answer written there left the
+    # cell (review 204)
+    reader, writer = os.pipe()
+
+    class Wrapped(io.StringIO):
+        def fileno(self) -> int:
+            return writer
+
+    wrapped = Wrapped()
+    with FakeLLMServer("The answer.") as server, mock.patch.dict(os.environ, {"OPENAI_API_KEY": "k"}), \
+            contextlib.redirect_stdout(wrapped), contextlib.redirect_stderr(io.StringIO()):
+        status = main(["ask", "Why?", "--model", "openai:m", "--base-url", server.openai_base_url, "--mode",
+                       "sequential", "--json"])
+    os.close(writer)
+    with os.fdopen(reader, "rb") as behind:
+        assert status == 0 and behind.read() == b"" and json.loads(wrapped.getvalue())["text"] == "The answer."
 
 
 class Terminal(io.StringIO):
