@@ -194,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         _discard(sys.stdout)
         return 141
     except Exception as exc:  # sotkit's errors, and the SDKs' own (authentication, connection): one line
+        so_far.printing = True  # (a signal now would raise into the writing of what was written: review 205)
         as_json = getattr(args, "json", False)  # ask's and router eval's option
         partial = exc.partial if isinstance(exc, PartialResultError) else None
         # what a request that failed with the SDK's error spent: its calls are paid for all the same
@@ -269,7 +270,9 @@ class _SoFar:
     stopping_since: float | None = None
     """When the first signal began to stop the run (``interrupting``)."""
     printing: bool = False
-    """The whole answer is being printed: a stop prints nothing more."""
+    """The whole answer (or an error's) is being printed: a stop prints nothing more."""
+    presses: Any = None
+    """``_Presses`` for the signals after the first as it prints (``_while_printing``)."""
 
     def terminate(self, number: int, _: object) -> None:
         """SIGTERM or SIGHUP stops the answer as Ctrl-C does, so that what was written is kept."""
@@ -302,13 +305,12 @@ class _SoFar:
 
     def _while_printing(self, number: int) -> None:
         """A signal as the whole answer prints: the first is kept for the exit status after it (the answer is
-        whole); one past ``_Presses.BURST_S`` after it ends the process at once, as ``_Presses`` does."""
-        now = time.monotonic()
-        if self.stopping_since is None:
-            self.stopping_since = now
-        elif now - self.stopping_since > _Presses.BURST_S:
-            signal.signal(number, signal.SIG_DFL)
-            os.kill(os.getpid(), number)
+        whole); those after it are ``_Presses``'s, as while an answer so far prints."""
+        if self.presses is not None:
+            self.presses(number, None)
+        else:
+            self.stopping_since = self.stopping_since or time.monotonic()
+            self.presses = _Presses(self.stopping_since)
 
 
 def _exit_now_if_threads_run(status: int) -> None:

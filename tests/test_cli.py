@@ -552,6 +552,41 @@ def test_signals_while_the_answer_waits_on_a_slow_reader_leave_one_whole_json():
             assert len(shown["text"]) > 5000
 
 
+def test_an_answer_waits_on_a_non_blocking_pipe_and_an_errors_partial_answer_on_a_slow_one():
+    # a parent's O_NONBLOCK on the pipe: 4 KiB of the answer, then BlockingIOError (review 204); and a SIGTERM as a
+    # deadline's partial answer waited on a slow reader: a traceback, the JSON cut, status -2 (review 205)
+    import fcntl
+    import json
+    import signal
+    import time
+
+    words = " ".join(f"word{i:04}" for i in range(2000))  # 1,024 of them within max_tokens: 10 KB
+    for rate, deadline, stop, status in ((4000, (), False, 0), (400, ("--deadline", "2"), True, 1)):
+        with FakeLLMServer(Reply(words, latency=Latency(ttft_s=0, tokens_per_s=rate))) as server:
+            reader, writer = os.pipe()
+            fcntl.fcntl(writer, fcntl.F_SETPIPE_SZ, 4096)
+            if not stop:
+                fcntl.fcntl(writer, fcntl.F_SETFL, fcntl.fcntl(writer, fcntl.F_GETFL) | os.O_NONBLOCK)
+            process = subprocess.Popen(
+                [sys.executable, "-m", "sotkit.cli", "ask", "Why?", "--model", "openai:m", "--base-url",
+                 server.openai_base_url, "--mode", "sequential", "--json", *deadline], stdout=writer,
+                stderr=subprocess.PIPE, env={**os.environ, "OPENAI_API_KEY": "k"})
+            os.close(writer)
+            time.sleep(4)  # the answer (or the deadline's part of it) waits on the pipe, 4 KiB of it written
+            if stop:
+                process.send_signal(signal.SIGTERM)
+                time.sleep(0.2)
+            out = b""
+            while chunk := os.read(reader, 65536):
+                out += chunk
+            os.close(reader)
+            err = process.stderr.read().decode()
+            assert process.wait(timeout=30) == status and "Traceback" not in err, err
+            shown = json.loads(out)
+            assert shown["text"].startswith("word0000 word0001") and words.startswith(shown["text"])
+            assert len(shown["text"]) > 5000 and shown.get("type") == ("DeadlineExceeded" if stop else None)
+
+
 def test_ask_into_a_pipe_its_reader_closes_stops_quietly():
     # `sotkit ask ... | head -c 50` (or `| true`): the write to the closed pipe was reported as an error, and with
     # --json the error's own write to it was a traceback
