@@ -523,9 +523,10 @@ def test_signals_while_the_answer_waits_on_a_slow_reader_leave_one_whole_json():
 
     words = " ".join(f"word{i:04}" for i in range(2000))  # 1,024 of them within max_tokens: 10 KB
     # the answer whole, or mid-way; Ctrl-C ignored too (a background job: review 204, the answer whole was cut)
-    for rate, stop_at, sigint in ((4000, 1024, signal.SIG_DFL), (400, 600, signal.SIG_DFL),
-                                  (4000, 1024, signal.SIG_IGN)):
-        with FakeLLMServer(Reply(words, latency=Latency(ttft_s=0, tokens_per_s=rate))) as server:
+    stall = Fault.stall(after_tokens=800, seconds=30)  # mid-way: 7 KB of it, whatever the machine's load
+    for fault, stop_at, sigint in ((None, 1024, signal.SIG_DFL), (stall, 800, signal.SIG_DFL),
+                                   (None, 1024, signal.SIG_IGN)):
+        with FakeLLMServer(Reply(words, latency=Latency(ttft_s=0, tokens_per_s=4000), fault=fault)) as server:
             reader, writer = os.pipe()
             fcntl.fcntl(writer, fcntl.F_SETPIPE_SZ, 4096)
             process = subprocess.Popen(
@@ -561,8 +562,9 @@ def test_an_answer_waits_on_a_non_blocking_pipe_and_an_errors_partial_answer_on_
     import time
 
     words = " ".join(f"word{i:04}" for i in range(2000))  # 1,024 of them within max_tokens: 10 KB
-    for rate, deadline, stop, status in ((4000, (), False, 0), (400, ("--deadline", "2"), True, 1)):
-        with FakeLLMServer(Reply(words, latency=Latency(ttft_s=0, tokens_per_s=rate))) as server:
+    stall = Fault.stall(after_tokens=800, seconds=30)  # 7 KB of it come at once, whatever the machine's load
+    for fault, deadline, stop, status in ((None, (), False, 0), (stall, ("--deadline", "2"), True, 1)):
+        with FakeLLMServer(Reply(words, latency=Latency(ttft_s=0, tokens_per_s=4000), fault=fault)) as server:
             reader, writer = os.pipe()
             fcntl.fcntl(writer, fcntl.F_SETPIPE_SZ, 4096)
             if not stop:
