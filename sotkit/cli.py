@@ -662,5 +662,22 @@ def _discard(stream: Any) -> None:
         os.close(null)
 
 
+def run() -> NoReturn:
+    """The ``sotkit`` command: ``main()``, then the exit with its status. A signal of the burst that stopped the
+    answer, coming after ``main()`` set the handlers back, would end the process by that signal (or a traceback);
+    from here on one ends it at once with the status ``main()`` gave (what was written is flushed first)."""
+    status = main()
+
+    def exit_now(*_: object) -> None:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(AttributeError, OSError, ValueError):
+                stream.flush()
+        os._exit(status)
+
+    _catch({number: exit_now for number in (signal.SIGINT, *_TERMINATING)
+            if signal.getsignal(number) is not signal.SIG_IGN})
+    sys.exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
