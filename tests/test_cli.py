@@ -513,6 +513,12 @@ def test_a_signal_ignored_stays_ignored_and_one_ignored_ctrl_c_still_lets_sigter
             assert shown["text"] == words if status == 0 else shown["error"] == "terminated"
 
 
+def _drained(reader: int) -> bytes:
+    """Everything a pipe's reading end gets until its writers close it; the end closed."""
+    with os.fdopen(reader, "rb") as pipe:
+        return pipe.read()
+
+
 def test_signals_while_the_answer_waits_on_a_slow_reader_leave_one_whole_json():
     # a signal whose handler ran while a write waited on a full pipe made Python's stdout drop the rest; and one
     # after the whole answer came, as it printed, printed a second document after it (review 203)
@@ -543,10 +549,7 @@ def test_signals_while_the_answer_waits_on_a_slow_reader_leave_one_whole_json():
             for _ in range(2):  # a burst: one stop
                 process.send_signal(signal.SIGTERM)
                 time.sleep(0.1)
-            out = b""
-            while chunk := os.read(reader, 65536):
-                out += chunk
-            os.close(reader)
+            out = _drained(reader)
             assert process.wait(timeout=30) == 143, process.stderr.read()
             shown = json.loads(out)
             assert shown["text"].startswith("word0000 word0001") and words.startswith(shown["text"])
@@ -578,10 +581,7 @@ def test_an_answer_waits_on_a_non_blocking_pipe_and_an_errors_partial_answer_on_
             if stop:
                 process.send_signal(signal.SIGTERM)
                 time.sleep(0.2)
-            out = b""
-            while chunk := os.read(reader, 65536):
-                out += chunk
-            os.close(reader)
+            out = _drained(reader)
             err = process.stderr.read().decode()
             assert process.wait(timeout=30) == status and "Traceback" not in err, err
             shown = json.loads(out)
