@@ -153,7 +153,7 @@ class Answer:
         self.stitcher = Stitcher()
         self.sequential_text = ""
         self.main_wrote = False  # a point, or the sequential answer, was written by the main model (not a fallback)
-        self.truncated = False  # the sequential answer was cut off (its budget, a failure, the deadline)
+        self.truncated = False  # the sequential answer was cut off (budget, failure, stop), or the skeleton stopped
         self.finish_reason: str | None = None  # why the sequential answer's call ended
         self.written_by: str | None = None  # the model that wrote the sequential answer, or the skeleton
         self.mode: Mode = "sequential" if options.mode == "sequential" else "sot"
@@ -168,6 +168,7 @@ class Answer:
         self.first_point_at: float | None = None
         self.first_text_at: float | None = None
         self.skeleton_truncated = False
+        self._skeleton_ended = False  # a stop before it ended cuts the answer, whatever points are done
         self._scope: anyio.CancelScope | None = None  # the running request's; its client's aclose() cancels it
         self._loop: object = None
         self._ended: anyio.Event | None = None
@@ -384,6 +385,7 @@ class Answer:
             except Exception as exc:  # keep what the skeleton wrote: two points or more still make an answer
                 error = exc
             self.timings_skeleton_s = anyio.current_time() - self._started
+            self._skeleton_ended = True
             parser = sketch.parser
             ended_early, held = parser.ended_early, parser.holding
             # a line the stream broke off in (an error, a cut-off, or the parser ending the call on a runaway or
@@ -681,8 +683,9 @@ class Answer:
     def _cut_where_stopped(self) -> None:
         """The request stopped: text of a call that had not ended ends where it was stopped (a point's also where
         none of it was shown yet: held back as a header it may restate, or not yet come, or its call not yet sent,
-        waiting for a slot of the limits; it is missing, not whole)."""
-        if self.sequential_text and self.finish_reason is None:
+        waiting for a slot of the limits; it is missing, not whole). So does the answer where the sequential call,
+        or the skeleton (its later points, or all of them, missing), had not ended, even before its first token."""
+        if self.finish_reason is None if self.mode == "sequential" else not self._skeleton_ended:
             self.truncated = True
         for point in self.points.values():
             if not point.complete and not point.failed:
@@ -730,7 +733,7 @@ class Answer:
                         model=self.backends[0].model, points=points, usage=self.usage,
                         route_reason="; ".join(r for r in (self.reason or self._undecided(), self._note) if r),
                         skeleton_truncated=self.skeleton_truncated, written_by=self.written_by,
-                        truncated=self.truncated if sequential else any(p.truncated and not p.failed for p in points),
+                        truncated=self.truncated or not sequential and any(p.truncated for p in points if not p.failed),
                         finish_reason=self.finish_reason)
         if self._started:  # fixed once the request has ended
             result.timings.total_s = (self._finished_at or anyio.current_time()) - self._started

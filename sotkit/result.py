@@ -166,7 +166,8 @@ class Result:
     """A call was cut off, at its token budget or by the provider's filter (``content_filter``, ``refusal``), or
     stopped before it ended (a deadline's or ``aclose()``'s partial result): the sequential answer
     (``max_tokens``), or a point (``point_max_tokens``; see ``Point.truncated``). The text there ends where the call
-    was stopped."""
+    was stopped. A stop before the skeleton or the sequential call ended (before its first token, too) is one: the
+    answer lacks what they had yet to write."""
     finish_reason: str | None = None
     """Why a sequential answer's call ended, in the provider's words (a point's is ``Point.finish_reason``)."""
 

@@ -473,6 +473,41 @@ async def test_a_sequential_answer_stopped_by_the_deadline_or_aclose_is_truncate
     assert partial.truncated and partial.finish_reason is None
 
 
+async def test_an_answer_stopped_before_its_first_token_is_truncated(provider):
+    """A sequential call or a skeleton stopped before any text: the empty partial said truncated=False, as a whole
+    answer does (left by session 51)."""
+    for mode in ("sequential", "sot"):
+        with FakeLLMServer(Reply("Sleep well.", fault=Fault.stall(seconds=30))) as server:
+            async with client(server, provider, mode=mode, deadline=1.0) as sot:
+                with pytest.raises(sotkit.DeadlineExceeded) as caught:
+                    await sot.generate("How can I be healthier?")
+        partial = caught.value.partial
+        assert (partial.mode, partial.text, partial.points, partial.truncated) == (mode, "", [], True)
+
+
+async def test_an_answer_stopped_before_its_skeleton_ended_is_truncated_with_every_point_done(provider):
+    """Points 1-3 were done, the skeleton stalled in line 4: the result read after a stop said whole."""
+    skeleton = SKELETON + "\n4. Rest"
+
+    def respond(request: RecordedRequest) -> Reply:
+        reply = sot_responder(skeleton, TEXTS)(request)
+        if is_skeleton(request):  # "1. ...\n2. ...\n3. Move daily\n4." and nothing more
+            return Reply(reply.text, fault=Fault.stall(after_tokens=11 if request.prefill is None else 10, seconds=30))
+        return reply
+
+    with FakeLLMServer(respond, latency=FAST) as server:
+        async with client(server, provider) as sot:
+            async with sot.stream("How can I be healthier?") as events:
+                done = set()
+                async for event in events:
+                    done |= {event.index} if event.type == "point_done" else set()
+                    if done == {1, 2, 3}:  # a "stop" button
+                        await events.aclose()
+            partial = events.result()
+    assert [p.index for p in partial.points] == [1, 2, 3] and all(p.done for p in partial.points)
+    assert partial.truncated and not any(p.truncated for p in partial.points)
+
+
 async def test_a_skeleton_cut_on_every_attempt_is_flagged_as_truncated(provider):
     six = "\n".join(f"{i}. Idea {i}" for i in range(1, 7))
 
