@@ -27,15 +27,19 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError
+from .models import has_sliding_window
 
 if TYPE_CHECKING:
     import torch
     from transformers import LogitsProcessorList, PreTrainedModel, StoppingCriteriaList
 
 # generation-config fields whose processors generate() would add to greedy decoding; this loop applies none
+# (transformers' GenerationMixin._get_logits_processor and _get_stopping_criteria; sampling's are not greedy's)
 _UNSUPPORTED = {"repetition_penalty": 1.0, "no_repeat_ngram_size": 0, "min_new_tokens": 0, "min_length": 0,
                 "bad_words_ids": None, "suppress_tokens": None, "begin_suppress_tokens": None,
-                "forced_bos_token_id": None, "forced_eos_token_id": None, "sequence_bias": None}
+                "forced_bos_token_id": None, "forced_eos_token_id": None, "sequence_bias": None,
+                "exponential_decay_length_penalty": None, "guidance_scale": 1.0, "watermarking_config": None,
+                "stop_strings": None, "max_time": None}
 
 # A call's static cache and captured step are kept for the next call of as many rows and the same cache length
 # (rounded up to LENGTH_STEP): making them (the cache, an eager warm-up step, the capture) costs 20 to 50 steps on
@@ -53,11 +57,8 @@ def check_supported(model: PreTrainedModel) -> None:
     if "cache" not in inspect.signature(model.forward).parameters:
         raise RuntimeError("fast_decode needs a transformers version whose models take `cache=` (5.2x or later); "
                            "upgrade transformers or decode without fast_decode")
-    from transformers import StaticCache
-
-    # a sliding-window layer's cache is a ring of the window's length, which this loop's one mask over every slot
-    # does not describe (Gemma 2 and 3, Mistral 7B v0.1, Qwen2 with use_sliding_window)
-    if any(layer.is_sliding for layer in StaticCache(config=model.config, max_cache_len=2).layers):
+    # this loop's one mask over every slot of the cache does not describe a sliding window's ring
+    if has_sliding_window(model.config):
         raise ConfigError(f"fast_decode does not decode {type(model).__name__}'s sliding-window attention layers; "
                           "decode without fast_decode")
     config = model.generation_config

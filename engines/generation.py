@@ -46,6 +46,36 @@ def chat_token_ids(tokenizer: PreTrainedTokenizerBase, prompt: Prompt) -> list[i
     # Only the template's markup is special tokens: a message that quotes it ("what does <|im_end|> mean?") is
     # tokenized apart as plain text, or it would end its turn there and open a turn of the user's making.
     specials = special_tokens(tokenizer)
+    if not any(token in m["content"] for m in messages for token in specials):
+        pieces = [(text, False)]
+    else:
+        pieces = _markup_and_messages(tokenizer, messages, text, prompt) or _found_in(text, messages, specials)
+    return [token for piece, plain in pieces if piece
+            for token in tokenizer(piece, add_special_tokens=False, split_special_tokens=plain)["input_ids"]]
+
+
+def _markup_and_messages(tokenizer: PreTrainedTokenizerBase, messages: list[dict[str, str]], text: str,
+                         prompt: Prompt) -> list[tuple[str, bool]] | None:
+    """``text`` as the template's markup and each message (plain: True), found by rendering the template with a
+    mark in each message's place; None where the template changes a message (trims it, say)."""
+    marks = [f"\ue000{i}\ue001" for i in range(len(messages))]  # private-use characters: no template's markup
+    rest = tokenizer.apply_chat_template([{**m, "content": mark} for m, mark in zip(messages, marks)], tokenize=False,
+                                         add_generation_prompt=not prompt.prefill,
+                                         continue_final_message=bool(prompt.prefill))
+    pieces = []
+    for mark, message in zip(marks, messages):
+        markup, found, rest = rest.partition(mark)
+        if not found:
+            return None
+        pieces += [(markup, False), (message["content"], True)]
+    pieces.append((rest, False))
+    return pieces if "".join(piece for piece, _ in pieces) == text else None
+
+
+def _found_in(text: str, messages: list[dict[str, str]], specials: list[str]) -> list[tuple[str, bool]]:
+    """``text`` split at the first place after the one before where each message quoting markup is written (a
+    message equal to the markup before it is found there: the best that can be done where the template changes
+    what it is given)."""
     pieces, start = [], 0
     for content in (m["content"] for m in messages):
         if any(token in content for token in specials):
@@ -55,8 +85,7 @@ def chat_token_ids(tokenizer: PreTrainedTokenizerBase, prompt: Prompt) -> list[i
                     start = at + len(written)
                     break
     pieces.append((text[start:], False))
-    return [token for piece, plain in pieces if piece
-            for token in tokenizer(piece, add_special_tokens=False, split_special_tokens=plain)["input_ids"]]
+    return pieces
 
 
 def special_tokens(tokenizer: PreTrainedTokenizerBase) -> list[str]:

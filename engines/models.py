@@ -131,6 +131,15 @@ def _resolved(name_or_path: str | os.PathLike[str], device: str, dtype: Any) -> 
     return name, device, _loading_dtype(torch, name, dtype, device)
 
 
+def has_sliding_window(config: Any) -> bool:
+    """Whether a layer of ``config``'s model attends over a window of the latest tokens only (Mistral 7B v0.1, Qwen2
+    with ``use_sliding_window``, Gemma 2 and 3): its cache is a ring of the window's length, not the positions an
+    engine that crops its cache, or keeps slots of its own at the cache's start, writes into."""
+    from transformers import StaticCache
+
+    return any(layer.is_sliding for layer in StaticCache(config=config, max_cache_len=2).layers)
+
+
 def context_length(model: Any) -> int | None:
     """How many positions the model attends over, prompt and output together, where its config says
     (``max_position_embeddings``, GPT-2's ``n_positions``); None where it does not."""

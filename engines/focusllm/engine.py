@@ -142,6 +142,13 @@ def _check_architecture(model: str) -> None:
     if model_type not in MODEL_TYPES:
         raise ConfigError(f"decoding='focusllm' needs a Llama-family model (model_type {', '.join(MODEL_TYPES)}); "
                           f"{model!r} is model_type={model_type!r}: use decoding='greedy' for it")
+    # transformers' rule (layer_types, else a window Qwen2 uses only with use_sliding_window): loading checks exactly
+    layer_types = config.get("layer_types")
+    if any(kind != "full_attention" for kind in layer_types) if isinstance(layer_types, list) else \
+            config.get("sliding_window") and config.get("use_sliding_window", model_type != "qwen2"):
+        raise ConfigError(f"decoding='focusllm' keeps the chunks' candidates at the start of the cache, which the "
+                          f"sliding-window attention of {model!r} drops (its config.json's sliding_window); use a "
+                          "model without one, or decoding='greedy'")
     rope = config.get("rope_parameters") or config.get("rope_scaling") or {}
     rope_type = rope.get("rope_type", rope.get("type", "default")) if isinstance(rope, dict) else "default"
     if rope_type in UNSUPPORTED_ROPE:

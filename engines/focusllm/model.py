@@ -27,7 +27,7 @@ from transformers import DynamicCache, PreTrainedModel
 from transformers.models.llama.modeling_llama import rotate_half
 
 from ..errors import ConfigError
-from ..models import as_ordinary_file, context_length, context_room
+from ..models import as_ordinary_file, context_length, context_room, has_sliding_window
 from ..streaming import Completion, TextStream, eos_token_ids
 from .engine import UNSUPPORTED_ROPE as _UNSUPPORTED_ROPE
 
@@ -157,6 +157,9 @@ class FocusLLM(nn.Module):
         rope_type = (getattr(base.config, "rope_parameters", None) or {}).get("rope_type", "default")
         if rope_type in _UNSUPPORTED_ROPE:
             raise ValueError(f"FocusLLM cannot re-position keys for rope_type={rope_type!r}; use a fixed RoPE model")
+        if has_sliding_window(base.config):  # it wrote the candidates over the local context's keys, silently
+            raise ValueError("FocusLLM keeps the chunks' candidates at the start of the cache, which a sliding-window "
+                             "attention layer drops once its window is full; use a model without one")
         self.base = base
         self.config = config or FocusConfig()
         self._switch = _Switch()

@@ -26,7 +26,7 @@ import torch
 from transformers import DynamicCache, PreTrainedModel, PreTrainedTokenizerBase
 
 from ..errors import ConfigError
-from ..models import context_length, context_room
+from ..models import context_length, context_room, has_sliding_window
 from ..streaming import TextStream, eos_token_ids
 
 __all__ = ["PAD_TOKEN", "DecodingStats", "LUDResult", "add_pad_token", "eos_token_ids", "generate", "pad_token_id"]
@@ -97,20 +97,22 @@ def pad_token_id(tokenizer: PreTrainedTokenizerBase) -> int:
 def add_pad_token(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> int:
     """Add ``[PAD]`` to the tokenizer and the model's embeddings if missing; return its id.
 
-    The new embedding row is the mean of the existing rows, so before fine-tuning a ``[PAD]`` slot reads as
-    an "average token" carrying no information of its own; with tied embeddings the same row is its output
-    vector. Any untied output row is set to the mean too.
+    The new embedding row (or the spare row it takes) is the mean of the tokens' rows, so before fine-tuning a
+    ``[PAD]`` slot reads as an "average token" carrying no information of its own; with tied embeddings the same
+    row is its output vector. Any untied output row is set to the mean too.
     """
     if tokenizer.convert_tokens_to_ids(PAD_TOKEN) not in (None, tokenizer.unk_token_id):
         return pad_token_id(tokenizer)
     tokenizer.add_tokens([PAD_TOKEN], special_tokens=True)
     pad = pad_token_id(tokenizer)
-    old_rows = model.get_input_embeddings().weight.shape[0]
-    if old_rows <= pad:
+    rows = model.get_input_embeddings().weight.shape[0]
+    if rows <= pad:
         model.resize_token_embeddings(pad + 1, mean_resizing=False)
-        with torch.no_grad():
-            for matrix in {model.get_input_embeddings().weight, model.get_output_embeddings().weight}:
-                matrix[old_rows:] = matrix[:old_rows].mean(0)
+    # a model may have spare rows past its tokenizer's tokens (Qwen2, Llama 3): [PAD] takes one, set like a new one
+    known = min(rows, pad)
+    with torch.no_grad():
+        for matrix in {model.get_input_embeddings().weight, model.get_output_embeddings().weight}:
+            matrix[known:pad + 1] = matrix[:known].mean(0)
     return pad
 
 
@@ -121,7 +123,7 @@ def _validate(prompt_ids: list[int], max_new_tokens: int, alpha: float, k: int, 
         raise ConfigError(f"max_new_tokens must be at least 1, got {max_new_tokens}")
     if k < 0:
         raise ConfigError(f"k (the number of [PAD] slots) must be 0 or more, got {k}")
-    if alpha < 0:
+    if not alpha >= 0:  # NaN too: every p < NaN is False, so it kept every slot
         raise ConfigError(f"alpha is a probability threshold and must be >= 0, got {alpha} (use alpha > 1 to disable)")
     if lookup < 0:
         raise ConfigError(f"lookup (prompt-lookup draft tokens) must be 0 or more, got {lookup}")
@@ -207,6 +209,9 @@ def generate(
     """
     prompt = _as_list(prompt_ids)
     _validate(prompt, max_new_tokens, alpha, k, verify, lookup)
+    if has_sliding_window(model.config):  # it failed once the window was full, part way through an answer
+        raise ConfigError(f"lexical-unit decoding crops its cache after each step, which {type(model).__name__}'s "
+                          "sliding-window attention layers keep as a ring; use decoding='greedy' for this model")
     most = context_length(model)
     pad = (pad_id if pad_id is not None else pad_token_id(tokenizer)) if k > 0 else -1
     if eos_token_id is None:

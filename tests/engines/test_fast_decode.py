@@ -120,6 +120,11 @@ def test_sampling_and_unapplied_generation_settings_are_refused(tokenizer):
     model.generation_config.repetition_penalty = 1.3
     with pytest.raises(ValueError, match="repetition_penalty"):
         stream_generate(model, tokenizer, PROMPTS[:1], max_new_tokens=4, fast_decode=True)
+    # generate() applies it, and the fast loop did not, silently: 30 tokens where generate() ended after 6 (review 206)
+    model.generation_config.repetition_penalty = 1.0
+    model.generation_config.exponential_decay_length_penalty = (2, 3.0)
+    with pytest.raises(ValueError, match="sets exponential_decay_length_penalty, which fast_decode does not apply"):
+        stream_generate(model, tokenizer, PROMPTS[:1], max_new_tokens=4, fast_decode=True)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a CUDA GPU")

@@ -39,6 +39,18 @@ def test_a_model_focusllm_cannot_wrap_is_refused_when_the_client_is_built(tiny, 
     (dynamic / "config.json").write_text(json.dumps(config))
     with pytest.raises(ConfigError, match="rope_type='dynamic'"):
         Focus(str(dynamic), focus_weights=weights)
+    windowed = tmp_path / "windowed"  # review 206
+    save_tiny_chat_model(windowed)
+    config = json.loads((windowed / "config.json").read_text())
+    for model_type, extra, refused in [("mistral", {"sliding_window": 16}, True), ("mistral", {"sliding_window": None},
+                                       False), ("qwen2", {"sliding_window": 16}, False),
+                                       ("qwen2", {"sliding_window": 16, "use_sliding_window": True}, True)]:
+        (windowed / "config.json").write_text(json.dumps(config | {"model_type": model_type} | extra))
+        if refused:
+            with pytest.raises(ConfigError, match="sliding-window attention of .* drops"):
+                Focus(str(windowed), focus_weights=weights)
+        else:
+            Focus(str(windowed), focus_weights=weights)
 
 
 def test_weights_trained_for_another_model_are_refused_when_the_client_is_built(tmp_path, monkeypatch):

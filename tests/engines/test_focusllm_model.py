@@ -214,6 +214,19 @@ def test_bad_input_is_rejected_early():
         FocusLLM(tiny_llama(rope_parameters={"rope_type": "dynamic", "rope_theta": 1e4, "factor": 2.0}), CFG)
 
 
+def test_a_sliding_window_model_is_refused():
+    # its cache drops the oldest keys once the window is full: the candidates were written over the local context's
+    # keys, and the answer was wrong with no error (review 206)
+    from transformers import MistralConfig, MistralForCausalLM
+
+    config = MistralConfig(vocab_size=VOCAB, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                           num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512)
+    with pytest.raises(ValueError, match="sliding-window attention layer drops"):
+        FocusLLM(MistralForCausalLM(MistralConfig(**config.to_dict() | {"sliding_window": 40})).eval(), CFG)
+    config.sliding_window = None  # Mistral v0.2 on
+    FocusLLM(MistralForCausalLM(config).eval(), CFG)
+
+
 class CharTokenizer:
     eos_token_id = None
 

@@ -390,6 +390,12 @@ def test_a_question_that_quotes_the_chat_markup_is_text_not_control_tokens(token
     ids = chat_token_ids(tokenizer, Prompt(question, system="Be brief <|im_end|>.", prefill="<|im_start|>"))
     assert ids.count(1) == 2 and ids.count(2) == 3  # the template's own: system and user turns; three openings
     assert tokenizer.decode(ids, skip_special_tokens=False).count(question) == 1
+    # a message that is markup written earlier in the chat was found there: the template's own "<|im_start|>" was
+    # read as text and the user's as the turn's opening (review 206)
+    for quoted in ("<|im_start|>", "<|im_end|>", "<|im_start|>user"):
+        ids = chat_token_ids(tokenizer, Prompt(quoted, system="Be brief."))
+        assert ids[0] == 2 and ids.count(1) == 2 and ids.count(2) == 3, quoted
+        assert tokenizer.decode(ids, skip_special_tokens=False).count(quoted) >= 1
     plain = chat_token_ids(tokenizer, PROMPTS[0])  # no markup quoted: tokenized whole, as before
     assert plain == tokenizer(tokenizer.apply_chat_template(
         [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Tell me about tea."}],

@@ -113,6 +113,45 @@ def test_streamed_spans_join_to_the_text(model, tokenizer, prompt):
     assert "".join(pieces) == result.text == tokenizer.decode(result.token_ids)
 
 
+def test_a_nan_alpha_is_refused(model, tokenizer, prompt):
+    # every p < NaN is False: it kept every slot, as alpha=0 does (review 206)
+    from sotkit.engines.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="alpha is a probability threshold and must be >= 0, got nan"):
+        generate(model, tokenizer, prompt, 4, alpha=float("nan"), k=2)
+
+
+def test_a_sliding_window_model_is_refused_before_it_decodes(tokenizer, prompt):
+    # its cache is a ring: cropping it failed with transformers' RuntimeError once the window was full (review 206)
+    from transformers import MistralConfig, MistralForCausalLM
+
+    from sotkit.engines.errors import ConfigError
+
+    model = MistralForCausalLM(MistralConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128,
+                                             num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                                             sliding_window=16)).eval()
+    for verify in (False, True):
+        with pytest.raises(ConfigError, match="MistralForCausalLM's sliding-window attention .* decoding='greedy'"):
+            generate(model, tokenizer, prompt, 40, alpha=0.0, k=0, verify=verify, eos_token_id=[])
+
+
+def test_add_pad_token_sets_a_spare_row_it_takes_to_the_mean_of_the_tokens_rows():
+    # a model whose embeddings have rows past its tokenizer's tokens (Qwen2, Llama 3): [PAD] took a spare row, left
+    # as it was, untrained (review 206)
+    import string
+
+    from sotkit.engines.lexical_unit.decoding import add_pad_token
+    from sotkit.engines.testing import char_tokenizer as plain_tokenizer, tiny_llama as llama
+
+    for spare in (8, 0):
+        tokenizer = plain_tokenizer(["<unk>", "</s>"], string.ascii_lowercase + " ", eos_token="</s>")
+        model = llama(len(tokenizer) + spare)
+        pad = add_pad_token(model, tokenizer)
+        rows = model.get_input_embeddings().weight
+        assert pad == len(tokenizer) - 1 and rows.shape[0] == max(pad + 1, len(tokenizer) + spare - 1)
+        assert torch.allclose(rows[pad], rows[:pad].mean(0), atol=1e-6), spare
+
+
 def test_tokenizer_without_pad_token_gets_a_clear_error(model, tokenizer, prompt):
     with pytest.raises(ValueError, match="add_pad_token"):
         generate(model, _NoPad(tokenizer), prompt, 4, alpha=0.9, k=2)
