@@ -153,6 +153,8 @@ def test_decision_rejects_unknown_mode_and_out_of_range_confidence() -> None:
     ("¿Cuáles son las ventajas de la bicicleta? Escríbeme un cuento corto.", "writing"),
     ("Escreva uma carta de demissão educada.", "writing"),
     ("Scrivi una poesia sull'autunno.", "writing"),
+    ("Scrivi un'email al mio capo per chiedere un giorno di ferie", "writing"),  # an elided article (probe 208)
+    ("Écris-moi l’histoire d'un dragon qui a peur du feu.", "writing"),
     ("Schreib einen kurzen Brief an meine Nachbarin.", "writing"),
     ("¿Qué ventajas tiene la bici? Para mi hermano, escribe una canción sobre ellas.", "writing"),
     # ... asked with "can you", or in the plural (review 170: they went to SoT after a list question)

@@ -338,7 +338,7 @@ GUARDS = [
           r"^(?!(?:how|what|which|why)\b)[^\n]*?\b(?:create|prepare|give me|tell me|come up with|make up)\b"
           r"(?:\s+\S+){0,4}?\s+(?:(?:short )?story|poem|joke|riddle|song|slogan|speech|toast|limerick|haiku|"
           r"tagline|jingle)s?\b",
-          rf"{_WRITES_INTL}(?:\s+\S+){{0,4}}?\s+{_WRITING_INTL}s?\b",
+          rf"{_WRITES_INTL}(?:\s+\S+){{0,4}}?\s+(?:\w+['’])?{_WRITING_INTL}s?\b",  # (an elided "un'email")
           # a plan, schedule or itinerary is one piece whose parts fit together ("ways to make my routine less
           # rushed" asks for advice on one instead)
           rf"^(?!(?:how|what|which|why)\b){_NO_ADVICE_ASKED}\b(?:write|create|make|"
