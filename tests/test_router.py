@@ -154,6 +154,10 @@ def test_decision_rejects_unknown_mode_and_out_of_range_confidence() -> None:
     ("Escreva uma carta de demissão educada.", "writing"),
     ("Scrivi una poesia sull'autunno.", "writing"),
     ("Scrivi un'email al mio capo per chiedere un giorno di ferie", "writing"),  # an elided article (probe 208)
+    ("make a dockerfile for a node 20 express app", "code"),  # "make" as the request's verb, config files (probe 208)
+    ("Please make me a script that renames my photos by date.", "code"),
+    ("create a docker-compose file for postgres and redis", "code"),
+    ("Make an nginx config for a single-page app.", "code"),
     ("Écris-moi l’histoire d'un dragon qui a peur du feu.", "writing"),
     ("Schreib einen kurzen Brief an meine Nachbarin.", "writing"),
     ("¿Qué ventajas tiene la bici? Para mi hermano, escribe una canción sobre ellas.", "writing"),
@@ -202,6 +206,9 @@ def test_guards_send_each_kind_of_one_piece_answer_to_sequential(question: str, 
     "Suggest a few ways to make my morning routine less rushed.",
     "Give me tips to make a study plan I will actually stick to.",
     "Make my evening routine more relaxing.",
+    # advice about code or a config file, not a request to make one (probe 208)
+    "How can I make my code faster?",
+    "What should a good docker-compose file include?",
     # advice on what to say, not a translation
     "How do I say no to my manager without sounding lazy?",
     # lists in other languages; German "Was sind ...?" asks "what are ...?", no English yes/no "was"
@@ -1317,6 +1324,18 @@ async def test_a_router_call_that_hangs_holds_the_written_skeleton_only_as_long_
     assert result.mode == "sot" and len(result.points) == 4 and result.text  # the default router's SoT
     assert result.route_reason.startswith("llm router failed (TimeoutError: no verdict within 1.0 s once the "
                                           "skeleton was written); fell back to default: ")
+
+
+async def test_a_stop_while_the_written_skeleton_waits_for_the_verdict_leaves_a_truncated_answer() -> None:
+    # review 209: nothing of the answer was started, yet the partial said truncated=False, as a whole answer does
+    hung = Reply("A", fault=Fault.stall(seconds=30.0))
+    with FakeLLMServer(routed(hung)) as server:
+        async with llm_client(server, "openai", deadline=0.8) as sot:
+            with pytest.raises(sotkit.DeadlineExceeded) as caught:
+                await sot.generate("What are good ways to travel cheaply?")
+    partial = caught.value.partial
+    assert partial.timings.skeleton_s < 0.8 and sum(map(is_skeleton, server.requests)) == 1  # written, then waited
+    assert (partial.mode, partial.text, partial.points, partial.truncated) == ("sot", "", [], True)
 
 
 async def test_a_router_call_that_waited_for_the_skeletons_slot_still_decides() -> None:

@@ -40,7 +40,8 @@ _HUMAN_LANGUAGES = (r"(?:english|spanish|french|german|italian|portuguese|dutch|
 _LANGUAGES = (r"(?:python|java|javascript|typescript|c\+\+|c#|golang|rust|ruby|php|kotlin|swift|scala|haskell|"
               r"perl|bash|shell|powershell|sql|matlab|html|css|lua|julia|elixir|dart|assembly|(?-i:C|R|Go))")
 _CODE_ARTIFACTS = (r"(?:function|program|script|class|method|algorithm|query|regex|regular expression|code|"
-                   r"snippet|endpoint|component|dockerfile|makefile|unit tests?|test cases?|web ?page|web app)")
+                   r"snippet|endpoint|component|dockerfile|makefile|docker-?compose(?: file)?|nginx config(?:uration)?|"
+                   r"ya?ml file|crontab|unit tests?|test cases?|web ?page|web app)")
 _WRITING_ARTIFACTS = (
     r"(?:(?:short )?story|poem|haiku|limerick|sonnet|ode|ballad|song|lyrics|rap|verse|letter|e-?mail|note|memo|"
     r"message|speech|toast|eulogy|essay|blog(?: post)?|article|post|tweet|review|script|screenplay|scene|"
@@ -239,6 +240,8 @@ GUARDS = [
     _rule("sequential", 0.9, "asks for code",
           rf"\b(?:write|implement|create|build|develop|generate|give me|show me)\b[^.?!\n]{{0,60}}?\b"
           rf"{_CODE_ARTIFACTS}\b",
+          # "make" only as the request's verb ("How can I make my code faster?" asks for advice)
+          rf"^(?:please,?\s+)?make (?:me )?an?\b[^.?!\n]{{0,40}}?\b(?!class\b){_CODE_ARTIFACTS}\b",  # (schedules)
           r"\bimplement\b[^.?!]{0,40}\b(?:sort|search|tree|linked list|queue|stack|cache|heap|graph|"
           r"hash ?(?:map|table)|algorithm|parser|interface)\b",
           rf"\b(?:write|implement|code|program|how (?:do|can|would|should) (?:i|you|we)|how to)\b[^?!]{{0,80}}"
