@@ -39,7 +39,9 @@ _UNSUPPORTED = {"repetition_penalty": 1.0, "no_repeat_ngram_size": 0, "min_new_t
                 "bad_words_ids": None, "suppress_tokens": None, "begin_suppress_tokens": None,
                 "forced_bos_token_id": None, "forced_eos_token_id": None, "sequence_bias": None,
                 "exponential_decay_length_penalty": None, "guidance_scale": 1.0, "watermarking_config": None,
-                "stop_strings": None, "max_time": None}
+                "stop_strings": None, "max_time": None,
+                # (generate() reads a decoder-only model's prompt as its "encoder input" for these)
+                "encoder_repetition_penalty": 1.0, "encoder_no_repeat_ngram_size": 0}
 
 # A call's static cache and captured step are kept for the next call of as many rows and the same cache length
 # (rounded up to LENGTH_STEP): making them (the cache, an eager warm-up step, the capture) costs 20 to 50 steps on

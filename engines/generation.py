@@ -49,26 +49,31 @@ def chat_token_ids(tokenizer: PreTrainedTokenizerBase, prompt: Prompt) -> list[i
     if not any(token in m["content"] for m in messages for token in specials):
         pieces = [(text, False)]
     else:
-        pieces = _markup_and_messages(tokenizer, messages, text, prompt) or _found_in(text, messages, specials)
+        pieces = _markup_and_messages(tokenizer, messages, text, prompt, specials) or _found_in(text, messages, specials)
     return [token for piece, plain in pieces if piece
             for token in tokenizer(piece, add_special_tokens=False, split_special_tokens=plain)["input_ids"]]
 
 
 def _markup_and_messages(tokenizer: PreTrainedTokenizerBase, messages: list[dict[str, str]], text: str,
-                         prompt: Prompt) -> list[tuple[str, bool]] | None:
-    """``text`` as the template's markup and each message (plain: True), found by rendering the template with a
-    mark in each message's place; None where the template changes a message (trims it, say)."""
+                         prompt: Prompt, specials: list[str]) -> list[tuple[str, bool]] | None:
+    """``text`` as each message that quotes markup (plain: True) and what lies between (the others with the
+    template's markup, tokenized together as before), found by rendering the template with a mark in each message's
+    place; None where the template changes a message (trims it, say)."""
     marks = [f"\ue000{i}\ue001" for i in range(len(messages))]  # private-use characters: no template's markup
     rest = tokenizer.apply_chat_template([{**m, "content": mark} for m, mark in zip(messages, marks)], tokenize=False,
                                          add_generation_prompt=not prompt.prefill,
                                          continue_final_message=bool(prompt.prefill))
-    pieces = []
-    for mark, message in zip(marks, messages):
-        markup, found, rest = rest.partition(mark)
+    pieces, between = [], ""
+    for mark, content in zip(marks, (m["content"] for m in messages)):
+        before, found, rest = rest.partition(mark)
         if not found:
             return None
-        pieces += [(markup, False), (message["content"], True)]
-    pieces.append((rest, False))
+        if any(token in content for token in specials):
+            pieces += [(between + before, False), (content, True)]
+            between = ""
+        else:
+            between += before + content
+    pieces.append((between + rest, False))
     return pieces if "".join(piece for piece, _ in pieces) == text else None
 
 

@@ -137,7 +137,7 @@ def has_sliding_window(config: Any) -> bool:
     engine that crops its cache, or keeps slots of its own at the cache's start, writes into."""
     from transformers import StaticCache
 
-    return any(layer.is_sliding for layer in StaticCache(config=config, max_cache_len=2).layers)
+    return any(getattr(layer, "is_sliding", False) for layer in StaticCache(config=config, max_cache_len=2).layers)
 
 
 def context_length(model: Any) -> int | None:

@@ -685,7 +685,8 @@ class Answer:
         none of it was shown yet: held back as a header it may restate, or not yet come, or its call not yet sent,
         waiting for a slot of the limits; it is missing, not whole). So does the answer where the sequential call,
         or the skeleton (its later points, or all of them, missing), had not ended, even before its first token."""
-        if self.finish_reason is None if self.mode == "sequential" else not self._skeleton_ended:
+        # (a SoT answer with no point yet also waits for the LLM router's verdict, its skeleton written)
+        if self.finish_reason is None if self.mode == "sequential" else not (self._skeleton_ended and self.points):
             self.truncated = True
         for point in self.points.values():
             if not point.complete and not point.failed:

@@ -11,7 +11,7 @@ from typing import Any
 
 from ..base import Engine, GenerationRequest
 from ..errors import ConfigError
-from ..models import EMBEDDED, cache_dir
+from ..models import EMBEDDED, cache_dir, has_sliding_window
 from ..streaming import Completion
 
 #: a loaded model's FocusLLM wrapper and the weights file it holds, kept on the model (freed with it): wrapping swaps
@@ -115,7 +115,7 @@ class Focus(Engine):
                 wrapped = (FocusLLM(model), None)
             except (TypeError, ValueError, AttributeError) as exc:  # a model that another engine's load gave
                 raise ConfigError(f"FocusLLM cannot wrap {self.model!r}: {exc}; it needs a Llama-family model "
-                                  "with a fixed RoPE") from exc
+                                  "with a fixed RoPE and no sliding window") from exc
         focus, holds = wrapped
         if holds != self.weights:
             setattr(model, _WRAPPER, (focus, None))  # wrapped: whatever happens next, it is never wrapped again
@@ -142,13 +142,13 @@ def _check_architecture(model: str) -> None:
     if model_type not in MODEL_TYPES:
         raise ConfigError(f"decoding='focusllm' needs a Llama-family model (model_type {', '.join(MODEL_TYPES)}); "
                           f"{model!r} is model_type={model_type!r}: use decoding='greedy' for it")
-    # transformers' rule (layer_types, else a window Qwen2 uses only with use_sliding_window): loading checks exactly
-    layer_types = config.get("layer_types")
-    if any(kind != "full_attention" for kind in layer_types) if isinstance(layer_types, list) else \
-            config.get("sliding_window") and config.get("use_sliding_window", model_type != "qwen2"):
-        raise ConfigError(f"decoding='focusllm' keeps the chunks' candidates at the start of the cache, which the "
-                          f"sliding-window attention of {model!r} drops (its config.json's sliding_window); use a "
-                          "model without one, or decoding='greedy'")
+    if model_type != "llama":  # transformers' own reading of the window (Mistral's is on unless set to null)
+        from transformers import AutoConfig
+
+        if has_sliding_window(AutoConfig.from_pretrained(model)):
+            raise ConfigError(f"decoding='focusllm' keeps the chunks' candidates at the start of the cache, which the "
+                              f"sliding-window attention of {model!r} drops (its config.json's sliding_window); use "
+                              "a model without one, or decoding='greedy'")
     rope = config.get("rope_parameters") or config.get("rope_scaling") or {}
     rope_type = rope.get("rope_type", rope.get("type", "default")) if isinstance(rope, dict) else "default"
     if rope_type in UNSUPPORTED_ROPE:

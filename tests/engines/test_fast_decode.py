@@ -125,6 +125,10 @@ def test_sampling_and_unapplied_generation_settings_are_refused(tokenizer):
     model.generation_config.exponential_decay_length_penalty = (2, 3.0)
     with pytest.raises(ValueError, match="sets exponential_decay_length_penalty, which fast_decode does not apply"):
         stream_generate(model, tokenizer, PROMPTS[:1], max_new_tokens=4, fast_decode=True)
+    model.generation_config.exponential_decay_length_penalty = None
+    model.generation_config.encoder_repetition_penalty = 1.5  # applied to the prompt's tokens (review 209)
+    with pytest.raises(ValueError, match="sets encoder_repetition_penalty"):
+        stream_generate(model, tokenizer, PROMPTS[:1], max_new_tokens=4, fast_decode=True)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a CUDA GPU")

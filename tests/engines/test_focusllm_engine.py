@@ -42,9 +42,11 @@ def test_a_model_focusllm_cannot_wrap_is_refused_when_the_client_is_built(tiny, 
     windowed = tmp_path / "windowed"  # review 206
     save_tiny_chat_model(windowed)
     config = json.loads((windowed / "config.json").read_text())
-    for model_type, extra, refused in [("mistral", {"sliding_window": 16}, True), ("mistral", {"sliding_window": None},
-                                       False), ("qwen2", {"sliding_window": 16}, False),
-                                       ("qwen2", {"sliding_window": 16, "use_sliding_window": True}, True)]:
+    qwen_window = {"sliding_window": 16, "use_sliding_window": True}  # on layers from max_window_layers (28) on
+    for model_type, extra, refused in [("mistral", {"sliding_window": 16}, True), ("mistral", {}, True),  # (4096)
+                                       ("mistral", {"sliding_window": None}, False), ("qwen2", {"sliding_window": 16},
+                                       False), ("qwen2", qwen_window, False),
+                                       ("qwen2", qwen_window | {"max_window_layers": 1}, True)]:
         (windowed / "config.json").write_text(json.dumps(config | {"model_type": model_type} | extra))
         if refused:
             with pytest.raises(ConfigError, match="sliding-window attention of .* drops"):

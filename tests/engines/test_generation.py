@@ -1,6 +1,7 @@
 """Batched chat generation on a tiny random Llama: batch = alone, stop strings, budgets, streaming, cancellation, line
 limits, and the points of one answer decoded apart."""
 
+import copy
 import re
 import string
 
@@ -400,6 +401,32 @@ def test_a_question_that_quotes_the_chat_markup_is_text_not_control_tokens(token
     assert plain == tokenizer(tokenizer.apply_chat_template(
         [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Tell me about tea."}],
         tokenize=False, add_generation_prompt=True), add_special_tokens=False)["input_ids"]
+
+
+@smollm2
+def test_the_text_around_a_message_that_quotes_markup_is_tokenized_whole_as_before():
+    # review 209: every message and piece of markup was tokenized apart once one message quoted markup, so the
+    # "\n\n" between a Gemma-style template's system text and the user's became one token, not a plain prompt's two
+    from sotkit.engines.models import load_model
+
+    _, tokenizer = load_model("smollm2", dtype="float32")
+    tokenizer = copy.deepcopy(tokenizer)
+    tokenizer.add_special_tokens({"additional_special_tokens": ["<start_of_turn>", "<end_of_turn>"]})
+    tokenizer.chat_template = (
+        "{{ bos_token }}{% set first = messages[0]['content'] + '\n\n' %}{% for message in messages[1:] %}"
+        "{{ '<start_of_turn>' + message['role'] + '\n' + (first if loop.first else '') + message['content'] | trim + "
+        "'<end_of_turn>\n' }}{% endfor %}{{ '<start_of_turn>model\n' }}")
+    system = "Explain <end_of_turn> literally."
+    text = tokenizer.apply_chat_template([{"role": "system", "content": system},
+                                          {"role": "user", "content": "Tell me about tea."}], tokenize=False,
+                                         add_generation_prompt=True)
+    at = text.index(system)
+
+    def ids(piece, plain=False):
+        return tokenizer(piece, add_special_tokens=False, split_special_tokens=plain)["input_ids"]
+
+    assert chat_token_ids(tokenizer, Prompt("Tell me about tea.", system=system)) == \
+        ids(text[:at]) + ids(system, plain=True) + ids(text[at + len(system):])
 
 
 @pytest.mark.parametrize("fast_decode", [False, True])
