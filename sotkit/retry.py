@@ -1,8 +1,9 @@
 """The one retry layer. SDK clients are built with ``max_retries=0``; every retry happens here.
 
 Retried: connection errors, timeouts, stalls, streams cut mid-way, and HTTP 408, 409, 429, 5xx (529
-"overloaded" included). Never other 4xx: those fail at once with the SDK's own exception. A response's
-``x-should-retry`` header (``true`` or ``false``) overrules its status, as in the official SDKs.
+"overloaded" included). Never other 4xx: those fail at once with the SDK's own exception; nor a 429 that says the
+account's quota or spend limit ran out, not its rate (``QUOTA_SPENT``). A response's ``x-should-retry`` header
+(``true`` or ``false``) overrules its status, as in the official SDKs.
 """
 
 from __future__ import annotations
@@ -16,10 +17,13 @@ from typing import Any
 from .errors import RetryAfterTooLong, StreamStalled
 from .options import check_number
 
-__all__ = ["RETRYABLE_STATUS", "RetryAfterTooLong", "RetryPolicy", "StreamStalled", "is_retryable", "retry_after_s",
+__all__ = ["QUOTA_SPENT", "RETRYABLE_STATUS", "RetryAfterTooLong", "RetryPolicy", "StreamStalled", "is_retryable", "retry_after_s",
            "status_of"]
 
 RETRYABLE_STATUS = frozenset({408, 409, 429})
+#: the codes of a 429 that no wait ends (a person must raise the limit or pay): OpenAI's ``error.code``, Anthropic's
+#: ``error.details.error_code``; the SDKs retry them as rate limits, and the answer (or the fallback) waited for it
+QUOTA_SPENT = frozenset({"insufficient_quota", "enforced_spend_limit_reached", "contract_spend_limit_reached"})
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,8 @@ def is_retryable(error: BaseException, transient: tuple[type[BaseException], ...
     if said in ("true", "false"):
         return said == "true"
     status = status_of(error)
+    if status == 429 and (getattr(error, "error_code", None) or getattr(error, "code", None)) in QUOTA_SPENT:
+        return False
     if status is not None:
         return status in RETRYABLE_STATUS or status >= 500
     return isinstance(error, (TimeoutError, ConnectionError, *transient))

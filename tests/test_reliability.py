@@ -65,6 +65,34 @@ async def test_429_waits_as_long_as_retry_after_says(provider):
     assert seen[-1].result.text == expected_text()
 
 
+#: a 429 that says the money ran out, as each API words it (its message, as the SDK reads it, and its code)
+QUOTA_SPENT = {
+    "openai": {"error": {"message": "You exceeded your current quota, please check your plan and billing details.",
+                         "type": "insufficient_quota", "param": None, "code": "insufficient_quota"}},
+    "anthropic": {"type": "error", "error": {"type": "rate_limit_error", "message": "You have reached your monthly "
+                                             "spend limit.", "details": {"error_code": "enforced_spend_limit_reached"}}},
+}
+
+
+async def test_a_429_that_says_the_quota_ran_out_is_not_retried_and_the_fallback_answers_at_once(provider):
+    # no wait ends it: every call waited out its retries (0.5 + 1 + 2 s by default), and the fallback after them
+    spent = Reply("x", fault=Fault.status(429, body=QUOTA_SPENT[provider]))
+    error = SDK[provider].RateLimitError
+    with FakeLLMServer(spent, latency=FAST) as server, FakeLLMServer(sot_responder(SKELETON, TEXTS),
+                                                                      latency=FAST) as backup:
+        async with client(server, provider) as sot:
+            with pytest.raises(error, match="quota|spend limit"):
+                await sot.generate("How can I be healthier?")
+        assert len(server.requests) == 1
+        fallback = create_provider("openai:backup", api_key="k2", base_url=backup.openai_base_url)
+        async with client(server, provider, fallback=fallback, retry=sotkit.RetryPolicy(initial_wait_s=5)) as sot:
+            with anyio.fail_after(4):  # the retries' first wait alone was 2.5-5 s
+                result = await sot.generate("How can I be healthier?")
+        await fallback.aclose()
+    assert result.text == expected_text() and result.written_by == "openai:backup"
+    assert len(server.requests) == 1 + 4  # each call (skeleton, 3 points) tried once on the main model
+
+
 @pytest.mark.parametrize("status", [503, 529, 500, 408])
 async def test_overloaded_and_server_errors_are_retried(provider, status):
     faults = {2: [Fault.status(status)], 3: [Fault.status(status), Fault.status(status)]}
