@@ -49,7 +49,8 @@ def chat_token_ids(tokenizer: PreTrainedTokenizerBase, prompt: Prompt) -> list[i
     if not any(token in m["content"] for m in messages for token in specials):
         pieces = [(text, False)]
     else:
-        pieces = _markup_and_messages(tokenizer, messages, text, prompt, specials) or _found_in(text, messages, specials)
+        pieces = (_markup_and_messages(tokenizer, messages, text, prompt, specials)
+                  or _found_in(text, messages, specials))
     return [token for piece, plain in pieces if piece
             for token in tokenizer(piece, add_special_tokens=False, split_special_tokens=plain)["input_ids"]]
 

@@ -17,8 +17,8 @@ from typing import Any
 from .errors import RetryAfterTooLong, StreamStalled
 from .options import check_number
 
-__all__ = ["QUOTA_SPENT", "RETRYABLE_STATUS", "RetryAfterTooLong", "RetryPolicy", "StreamStalled", "is_retryable", "retry_after_s",
-           "status_of"]
+__all__ = ["QUOTA_SPENT", "RETRYABLE_STATUS", "RetryAfterTooLong", "RetryPolicy", "StreamStalled", "is_retryable",
+           "retry_after_s", "status_of"]
 
 RETRYABLE_STATUS = frozenset({408, 409, 429})
 #: the codes of a 429 that no wait ends (a person must raise the limit or pay): OpenAI's ``error.code``, Anthropic's

@@ -69,8 +69,9 @@ async def test_429_waits_as_long_as_retry_after_says(provider):
 QUOTA_SPENT = {
     "openai": {"error": {"message": "You exceeded your current quota, please check your plan and billing details.",
                          "type": "insufficient_quota", "param": None, "code": "insufficient_quota"}},
-    "anthropic": {"type": "error", "error": {"type": "rate_limit_error", "message": "You have reached your monthly "
-                                             "spend limit.", "details": {"error_code": "enforced_spend_limit_reached"}}},
+    "anthropic": {"type": "error", "error": {"type": "rate_limit_error",
+                                             "message": "You have reached your monthly spend limit.",
+                                             "details": {"error_code": "enforced_spend_limit_reached"}}},
 }
 
 
