@@ -57,24 +57,23 @@ def chat_token_ids(tokenizer: PreTrainedTokenizerBase, prompt: Prompt) -> list[i
 
 def _markup_and_messages(tokenizer: PreTrainedTokenizerBase, messages: list[dict[str, str]], text: str,
                          prompt: Prompt, specials: list[str]) -> list[tuple[str, bool]] | None:
-    """``text`` as each message that quotes markup (plain: True) and what lies between (the others with the
-    template's markup, tokenized together as before), found by rendering the template with a mark in each message's
-    place; None where the template changes a message (trims it, say)."""
+    """``text`` as each message that quotes markup (plain: True) and what lies between (the template's markup and
+    the other messages, tokenized together as before), found by rendering the template with a mark in each quoting
+    message's place; None where the template changes such a message (trims it, say)."""
+    quoting = [any(token in m["content"] for token in specials) for m in messages]
     marks = [f"\ue000{i}\ue001" for i in range(len(messages))]  # private-use characters: no template's markup
-    rest = tokenizer.apply_chat_template([{**m, "content": mark} for m, mark in zip(messages, marks)], tokenize=False,
+    rest = tokenizer.apply_chat_template([{**m, "content": mark} if quotes else m
+                                          for m, mark, quotes in zip(messages, marks, quoting)], tokenize=False,
                                          add_generation_prompt=not prompt.prefill,
                                          continue_final_message=bool(prompt.prefill))
-    pieces, between = [], ""
-    for mark, content in zip(marks, (m["content"] for m in messages)):
-        before, found, rest = rest.partition(mark)
-        if not found:
-            return None
-        if any(token in content for token in specials):
-            pieces += [(between + before, False), (content, True)]
-            between = ""
-        else:
-            between += before + content
-    pieces.append((between + rest, False))
+    pieces = []
+    for mark, message, quotes in zip(marks, messages, quoting):
+        if quotes:
+            before, found, rest = rest.partition(mark)
+            if not found:
+                return None
+            pieces += [(before, False), (message["content"], True)]
+    pieces.append((rest, False))
     return pieces if "".join(piece for piece, _ in pieces) == text else None
 
 

@@ -68,7 +68,7 @@ def is_retryable(error: BaseException, transient: tuple[type[BaseException], ...
     if said in ("true", "false"):
         return said == "true"
     status = status_of(error)
-    if status == 429 and (getattr(error, "error_code", None) or getattr(error, "code", None)) in QUOTA_SPENT:
+    if status == 429 and _code(error) in QUOTA_SPENT:
         return False
     if status is not None:
         return status in RETRYABLE_STATUS or status >= 500
@@ -96,6 +96,12 @@ def retry_after_s(error: BaseException) -> float | None:
         return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
     except (TypeError, ValueError):
         return None
+
+
+def _code(error: BaseException) -> str | None:
+    """An SDK error's code: Anthropic's ``error.details.error_code``, else OpenAI's ``error.code``."""
+    code = getattr(error, "error_code", None) or getattr(error, "code", None)
+    return code if isinstance(code, str) else None  # (another library's error may carry a number or a dict there)
 
 
 def _headers(error: BaseException) -> Any:

@@ -88,6 +88,18 @@ def test_policy_bounds(bad, message):
         RetryPolicy(**bad)
 
 
+@pytest.mark.parametrize("field, code, retried", [("code", "insufficient_quota", False),
+                                                  ("error_code", "enforced_spend_limit_reached", False),
+                                                  ("error_code", "ramp_limit_exceeded", True),  # ramping up: a rate
+                                                  ("code", "rate_limit_exceeded", True), ("code", 429, True),
+                                                  ("code", {"kind": "quota"}, True), ("code", None, True)])
+def test_a_429_is_retried_unless_its_code_says_the_quota_ran_out(field, code, retried):
+    # review 210: another library's error with a 429 and an unhashable code raised TypeError in the check
+    error = StatusError(429)
+    setattr(error, field, code)
+    assert is_retryable(error) is retried
+
+
 def test_a_status_that_is_not_a_number_is_ignored():
     class OddTimeout(TimeoutError):
         status_code = "504"  # not an HTTP status an SDK would set: judged by its type instead

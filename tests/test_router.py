@@ -158,6 +158,8 @@ def test_decision_rejects_unknown_mode_and_out_of_range_confidence() -> None:
     ("Please make me a script that renames my photos by date.", "code"),
     ("create a docker-compose file for postgres and redis", "code"),
     ("Make an nginx config for a single-page app.", "code"),
+    ("make a docker compose file with three services: web, db and cache", "code"),  # (review 210)
+    ("Make the crontab for these three jobs: backup at 1am, report at 6am.", "code"),
     ("Écris-moi l’histoire d'un dragon qui a peur du feu.", "writing"),
     ("Schreib einen kurzen Brief an meine Nachbarin.", "writing"),
     ("¿Qué ventajas tiene la bici? Para mi hermano, escribe una canción sobre ellas.", "writing"),
@@ -206,9 +208,16 @@ def test_guards_send_each_kind_of_one_piece_answer_to_sequential(question: str, 
     "Suggest a few ways to make my morning routine less rushed.",
     "Give me tips to make a study plan I will actually stick to.",
     "Make my evening routine more relaxing.",
-    # advice about code or a config file, not a request to make one (probe 208)
+    # advice about code or a config file, not a request to make one (probe 208; review 210: the first cut guarded
+    # the last six)
     "How can I make my code faster?",
     "What should a good docker-compose file include?",
+    "Make a comparison of docker-compose and Kubernetes for small teams.",
+    "Make a list of ways to monitor crontab jobs.",
+    "Make a code review checklist for my team.",
+    "Give me tips for keeping a docker-compose file readable.",
+    "Give me some best practices for an nginx config.",
+    "What are common mistakes people make when they write an nginx config?",
     # advice on what to say, not a translation
     "How do I say no to my manager without sounding lazy?",
     # lists in other languages; German "Was sind ...?" asks "what are ...?", no English yes/no "was"

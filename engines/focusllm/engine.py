@@ -145,7 +145,12 @@ def _check_architecture(model: str) -> None:
     if model_type != "llama":  # transformers' own reading of the window (Mistral's is on unless set to null)
         from transformers import AutoConfig
 
-        if has_sliding_window(AutoConfig.from_pretrained(model)):
+        try:
+            windowed = has_sliding_window(AutoConfig.from_pretrained(model))
+        except Exception as exc:  # noqa: BLE001 -- transformers' checks of its fields raise errors of many kinds
+            raise ConfigError(f"{model!r}'s config.json is not one transformers reads ({type(exc).__name__}: {exc}); "
+                              "fix or replace it") from exc
+        if windowed:
             raise ConfigError(f"decoding='focusllm' keeps the chunks' candidates at the start of the cache, which the "
                               f"sliding-window attention of {model!r} drops (its config.json's sliding_window); use "
                               "a model without one, or decoding='greedy'")

@@ -53,6 +53,10 @@ def test_a_model_focusllm_cannot_wrap_is_refused_when_the_client_is_built(tiny, 
                 Focus(str(windowed), focus_weights=weights)
         else:
             Focus(str(windowed), focus_weights=weights)
+    # a config transformers refuses is a ConfigError, as the rest of this check's are (review 210)
+    (windowed / "config.json").write_text(json.dumps(config | {"model_type": "mistral", "layer_types": ["nonsense"]}))
+    with pytest.raises(ConfigError, match="config.json is not one transformers reads"):
+        Focus(str(windowed), focus_weights=weights)
 
 
 def test_weights_trained_for_another_model_are_refused_when_the_client_is_built(tmp_path, monkeypatch):

@@ -403,6 +403,17 @@ def test_a_question_that_quotes_the_chat_markup_is_text_not_control_tokens(token
         tokenize=False, add_generation_prompt=True), add_special_tokens=False)["input_ids"]
 
 
+def test_a_message_that_quotes_markup_is_found_where_the_template_trims_another_message(tokenizer):
+    # review 210: the trimmed system prompt made the rendering with marks differ, and the search that replaced it
+    # read the template's own <|im_end|> after the system prompt as the user's quote
+    trimming = copy.deepcopy(tokenizer)
+    trimming.chat_template = ("{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\\n' + m['content'] | trim + "
+                              "'<|im_end|>\\n' }}{% endfor %}{{ '<|im_start|>assistant\\n' }}")
+    ids = chat_token_ids(trimming, Prompt("<|im_end|>", system="Be brief.\n"))
+    system = trimming("<|im_start|>system\nBe brief.", add_special_tokens=False)["input_ids"]
+    assert ids[:len(system)] == system and ids[len(system)] == 1 and ids.count(1) == 2  # its own end, the user's
+
+
 @smollm2
 def test_the_text_around_a_message_that_quotes_markup_is_tokenized_whole_as_before():
     # review 209: every message and piece of markup was tokenized apart once one message quoted markup, so the
