@@ -154,12 +154,6 @@ def test_decision_rejects_unknown_mode_and_out_of_range_confidence() -> None:
     ("Escreva uma carta de demissão educada.", "writing"),
     ("Scrivi una poesia sull'autunno.", "writing"),
     ("Scrivi un'email al mio capo per chiedere un giorno di ferie", "writing"),  # an elided article (probe 208)
-    ("make a dockerfile for a node 20 express app", "code"),  # "make" as the request's verb, config files (probe 208)
-    ("Please make me a script that renames my photos by date.", "code"),
-    ("create a docker-compose file for postgres and redis", "code"),
-    ("Make an nginx config for a single-page app.", "code"),
-    ("make a docker compose file with three services: web, db and cache", "code"),  # (review 210)
-    ("Make the crontab for these three jobs: backup at 1am, report at 6am.", "code"),
     ("Écris-moi l’histoire d'un dragon qui a peur du feu.", "writing"),
     ("Schreib einen kurzen Brief an meine Nachbarin.", "writing"),
     ("¿Qué ventajas tiene la bici? Para mi hermano, escribe una canción sobre ellas.", "writing"),
@@ -208,8 +202,8 @@ def test_guards_send_each_kind_of_one_piece_answer_to_sequential(question: str, 
     "Suggest a few ways to make my morning routine less rushed.",
     "Give me tips to make a study plan I will actually stick to.",
     "Make my evening routine more relaxing.",
-    # advice about code or a config file, not a request to make one (probe 208; review 210: the first cut guarded
-    # the last six)
+    # advice about code or a config file, not a request to make one (a guard for "make a dockerfile ..." written
+    # after probe 208 took these, and more, for code: reviews 210 and 212; taken out)
     "How can I make my code faster?",
     "What should a good docker-compose file include?",
     "Make a comparison of docker-compose and Kubernetes for small teams.",
@@ -218,6 +212,8 @@ def test_guards_send_each_kind_of_one_piece_answer_to_sequential(question: str, 
     "Give me tips for keeping a docker-compose file readable.",
     "Give me some best practices for an nginx config.",
     "What are common mistakes people make when they write an nginx config?",
+    "Make the nginx config for our site faster: what are the main tuning options?",
+    "Make a wellness program for a small team: what are some good components?",
     # advice on what to say, not a translation
     "How do I say no to my manager without sounding lazy?",
     # lists in other languages; German "Was sind ...?" asks "what are ...?", no English yes/no "was"

@@ -41,10 +41,6 @@ _LANGUAGES = (r"(?:python|java|javascript|typescript|c\+\+|c#|golang|rust|ruby|p
               r"perl|bash|shell|powershell|sql|matlab|html|css|lua|julia|elixir|dart|assembly|(?-i:C|R|Go))")
 _CODE_ARTIFACTS = (r"(?:function|program|script|class|method|algorithm|query|regex|regular expression|code|"
                    r"snippet|endpoint|component|dockerfile|makefile|unit tests?|test cases?|web ?page|web app)")
-# a server's or a job's configuration, asked for as code (only where a request's verb takes it as its object: they are
-# more often the topic of advice, "tips for keeping a docker-compose file readable")
-_CONFIG_FILES = (r"(?:docker[- ]?compose(?: file)?|compose\.ya?ml|nginx (?:config(?:uration)?(?: file)?|server block)|"
-                 r"nginx\.conf|ya?ml file|crontab|cron job|systemd (?:unit|service)(?: file)?)")
 _WRITING_ARTIFACTS = (
     r"(?:(?:short )?story|poem|haiku|limerick|sonnet|ode|ballad|song|lyrics|rap|verse|letter|e-?mail|note|memo|"
     r"message|speech|toast|eulogy|essay|blog(?: post)?|article|post|tweet|review|script|screenplay|scene|"
@@ -243,13 +239,6 @@ GUARDS = [
     _rule("sequential", 0.9, "asks for code",
           rf"\b(?:write|implement|create|build|develop|generate|give me|show me)\b[^.?!\n]{{0,60}}?\b"
           rf"{_CODE_ARTIFACTS}\b",
-          # "make" or "write" as the request's verb, the code its object: the artifact is the head noun, at most two
-          # words after the article, none of them "of", "for", ... ("Make a comparison of docker-compose and ...",
-          # "make a code review checklist", "How can I make my code faster?" ask for other things)
-          rf"^(?:please,?\s+)?(?:make|write|create|give me) (?:me )?(?:an?|the)\s+"
-          rf"(?:(?!(?:of|for|on|about|to|and|or|vs|with|that|class)\b)[\w.+#-]+\s+){{0,2}}"
-          rf"(?:{_CODE_ARTIFACTS}|{_CONFIG_FILES})"
-          r"(?=\s*$|\s*[.,:;!?]|\s+(?:for|that|which|to|in|using|with|from|so)\b)",
           r"\bimplement\b[^.?!]{0,40}\b(?:sort|search|tree|linked list|queue|stack|cache|heap|graph|"
           r"hash ?(?:map|table)|algorithm|parser|interface)\b",
           rf"\b(?:write|implement|code|program|how (?:do|can|would|should) (?:i|you|we)|how to)\b[^?!]{{0,80}}"
