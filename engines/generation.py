@@ -59,22 +59,23 @@ def _markup_and_messages(tokenizer: PreTrainedTokenizerBase, messages: list[dict
                          prompt: Prompt, specials: list[str]) -> list[tuple[str, bool]] | None:
     """``text`` as each message that quotes markup (plain: True) and what lies between (the template's markup and
     the other messages, tokenized together as before), found by rendering the template with a mark in each quoting
-    message's place; None where the template changes such a message (trims it, say)."""
+    message's place (as often as the template writes it; trimmed, if the template trims it); None where the
+    rendering with marks is not ``text`` with them in place."""
     quoting = [any(token in m["content"] for token in specials) for m in messages]
-    marks = [f"\ue000{i}\ue001" for i in range(len(messages))]  # private-use characters: no template's markup
-    rest = tokenizer.apply_chat_template([{**m, "content": mark} if quotes else m
-                                          for m, mark, quotes in zip(messages, marks, quoting)], tokenize=False,
-                                         add_generation_prompt=not prompt.prefill,
-                                         continue_final_message=bool(prompt.prefill))
-    pieces = []
-    for mark, message, quotes in zip(marks, messages, quoting):
-        if quotes:
-            before, found, rest = rest.partition(mark)
-            if not found:
-                return None
-            pieces += [(before, False), (message["content"], True)]
-    pieces.append((rest, False))
-    return pieces if "".join(piece for piece, _ in pieces) == text else None
+    marks = {f"\ue000{i}\ue001": m["content"] for i, (m, quotes) in enumerate(zip(messages, quoting)) if quotes}
+    rendered = tokenizer.apply_chat_template([{**m, "content": f"\ue000{i}\ue001"} if quotes else m
+                                              for i, (m, quotes) in enumerate(zip(messages, quoting))],
+                                             tokenize=False, add_generation_prompt=not prompt.prefill,
+                                             continue_final_message=bool(prompt.prefill))
+    pieces, at = [], 0
+    for n, part in enumerate(re.split("(" + "|".join(marks) + ")", rendered)):  # markup, a mark, markup, ...
+        written = part if n % 2 == 0 else next((w for w in (marks[part], marks[part].strip())
+                                                if text.startswith(w, at)), None)
+        if written is None or not text.startswith(written, at):
+            return None
+        pieces.append((written, n % 2 == 1))
+        at += len(written)
+    return pieces if at == len(text) else None
 
 
 def _found_in(text: str, messages: list[dict[str, str]], specials: list[str]) -> list[tuple[str, bool]]:

@@ -409,9 +409,17 @@ def test_a_message_that_quotes_markup_is_found_where_the_template_trims_another_
     trimming = copy.deepcopy(tokenizer)
     trimming.chat_template = ("{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\\n' + m['content'] | trim + "
                               "'<|im_end|>\\n' }}{% endfor %}{{ '<|im_start|>assistant\\n' }}")
-    ids = chat_token_ids(trimming, Prompt("<|im_end|>", system="Be brief.\n"))
     system = trimming("<|im_start|>system\nBe brief.", add_special_tokens=False)["input_ids"]
-    assert ids[:len(system)] == system and ids[len(system)] == 1 and ids.count(1) == 2  # its own end, the user's
+    for user in ("<|im_end|>", " <|im_end|>", "<|im_end|>\n"):  # (review 212: a quote the template trims, too)
+        ids = chat_token_ids(trimming, Prompt(user, system="Be brief.\n"))
+        assert ids[:len(system)] == system and ids[len(system)] == 1 and ids.count(1) == 2, user  # its own, the user's
+    # a template that writes a message twice: each copy is text (review 212: the second was read as markup)
+    twice = copy.deepcopy(tokenizer)
+    twice.chat_template = ("{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\\n' + m['content'] + "
+                           "'<|im_end|>\\n' }}{% endfor %}{{ '<|im_start|>assistant\\n(re: ' + messages[-1]['content'] "
+                           "+ ')' }}")
+    ids = chat_token_ids(twice, Prompt("<|im_end|>"))
+    assert ids.count(1) == 1 and ids.count(2) == 2  # the user turn's end; the two turns' openings
 
 
 @smollm2
