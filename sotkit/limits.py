@@ -229,8 +229,21 @@ class ModelLimits:
         if self.requests:
             waited = await self.requests.take(1)
         if self.tokens:
+            assert self.tpm is not None
+            check_fits(estimated_tokens, self.tpm)
             waited = await self.tokens.take(estimated_tokens) or waited
         return waited
+
+
+def check_fits(estimated_tokens: int, tpm: float) -> None:
+    """Refuse a call that a tokens-per-minute budget cannot serve in a minute: it would wait, silent, for as many
+    minutes as it is larger (12 for a 24K-token prompt against 2,000), and the provider refuses it as too large."""
+    if estimated_tokens > tpm:
+        raise ConfigError(f"this call is charged about {estimated_tokens:,} tokens (its prompt, at about 4 characters a "
+                          f"token, plus its max_tokens), more than tpm={tpm:g} allows in a minute: such calls would go "
+                          f"one per {estimated_tokens / tpm:.1f} minutes, silent, and a provider refuses a request over "
+                          "its per-minute limit; raise tpm to your provider's limit, or shorten the question or its "
+                          "context")
 
 
 def estimate_tokens(prompt_chars: int, max_tokens: int) -> int:

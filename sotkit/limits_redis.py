@@ -53,7 +53,7 @@ import anyio
 
 from .errors import AsyncioOnly, ConfigError, LimitsUnavailable, advise
 from .forks import renewed_in_children
-from .limits import SPACED_S, ModelLimits, TokenBucket
+from .limits import SPACED_S, ModelLimits, TokenBucket, check_fits
 from .options import check_choice, check_number, check_type
 from .per_loop import PerLoop
 from .redact import shown_url, user_info_cut
@@ -457,6 +457,8 @@ class SharedModelLimits:
         if self.local.requests:
             waited = await self._take("requests", self.local.requests, 1)
         if self.local.tokens:
+            assert self.local.tpm is not None
+            check_fits(estimated_tokens, self.local.tpm)
             waited = await self._take("tokens", self.local.tokens, estimated_tokens) or waited
         return waited
 

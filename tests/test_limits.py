@@ -92,8 +92,28 @@ async def test_admit_spends_the_request_and_token_budgets():
     await by_tokens.admit(50)
     assert anyio.current_time() - start >= 0.45  # 50 tokens at 100 a second
     start = anyio.current_time()
-    await by_tokens.admit(10**6)  # larger than the bucket: goes once it is full, never waits forever
+    await by_tokens.admit(3000)  # larger than the bucket: goes once it is full, never waits forever
     assert anyio.current_time() - start >= 0.45
+
+
+async def test_a_call_larger_than_a_minutes_token_budget_is_refused_at_once_and_the_fallback_answers():
+    # probe 211: tpm=2000 and a 3,000-token prompt: the call went, the next waited 117 s with no word of why (a
+    # 24K-token prompt: 12 minutes a call)
+    long = "Summarize: " + "word " * 3000  # about 3,800 tokens as sotkit counts
+    with FakeLLMServer(Reply("A plain answer.")) as server, FakeLLMServer(Reply("Backup answer.")) as backup:
+        options = dict(base_url=server.openai_base_url, api_key="k", tpm=2000, mode="sequential", max_tokens=500)
+        async with sotkit.SoT("openai:m", **options) as sot:
+            with anyio.fail_after(5), pytest.raises(ConfigError, match=r"this call is charged about 4,260 tokens \(its "
+                                                                       r"prompt.*more than tpm=2000 allows in a minute"):
+                await sot.generate(long)
+            assert (await sot.generate("Why is the sky blue?")).text == "A plain answer."
+        assert len(server.requests) == 1  # the long one never left
+        fallback = sotkit.providers.create_provider("openai:backup", api_key="k", base_url=backup.openai_base_url)
+        async with sotkit.SoT("openai:m", fallback=fallback, **options) as sot:
+            with pytest.warns(sotkit.FallbackWarning, match="ConfigError: this call is charged"):
+                result = await sot.generate(long)
+        await fallback.aclose()
+    assert (result.text, result.written_by) == ("Backup answer.", "openai:backup")
 
 
 async def test_a_request_larger_than_the_bucket_leaves_it_in_debt():
