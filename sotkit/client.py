@@ -18,7 +18,7 @@ from .errors import ConfigError, sole
 from .events import DoneEvent, Event
 from .limits import Limits, ModelLimits
 from .limits_redis import RedisConnection, RedisLimits, SharedModelLimits
-from .options import check_names, check_number, check_question
+from .options import check_names, check_number, check_question, check_type
 from .pricing import Prices
 from .providers import create_provider, owners, split_model
 from .providers.base import Provider
@@ -245,6 +245,10 @@ class SoT:
         question = variables.pop("question")
         if not isinstance(question, str):
             raise ConfigError(f"complete({template!r}, ...) needs variables['question'] (a string)")
+        for name, value in variables.items():  # as generate() checks context= (bytes went as their repr, a Path as
+            optional = known[name] is None  # its name)
+            check_type(f"complete({template!r}, ...): variables[{name!r}]", value,
+                       (str, type(None)) if optional else str, "a str or None" if optional else "a str")
         answer = self._answer(question, {**options, "mode": "sequential"}, template=template, variables=variables)
         return await answer.run()
 

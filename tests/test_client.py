@@ -11,6 +11,7 @@ import re
 import subprocess
 import sys
 import types
+from pathlib import Path
 
 import anyio
 import openai
@@ -674,6 +675,15 @@ async def test_complete_refuses_unknown_templates_and_missing_variables():
             await sot.complete("sequential", {"question": "Why?", 1: "x"})
         with pytest.raises(sotkit.ConfigError, match=r"needs variables\['question'\] \(a string\)"):
             await sot.complete("sequential", {"question": 42})
+        # the others are checked as generate()'s context= is: bytes went as their repr, a Path as its name (probe 211)
+        for value, wrong in [(b"Paris is in France.", "b'Paris is in France.'"), (Path("notes.txt"), "PosixPath"),
+                             (["a"], r"\['a'\]"), (5, "5")]:
+            with pytest.raises(sotkit.ConfigError, match=rf"variables\['context'\]={wrong}.*: must be a str or None"):
+                await sot.complete("sequential", {"question": "Why?", "context": value})
+        with pytest.raises(sotkit.ConfigError, match=r"variables\['context'\]= holds a lone surrogate"):
+            await sot.complete("sequential", {"question": "Why?", "context": "notes \udcff"})
+        with pytest.raises(sotkit.ConfigError, match=r"variables\['answer_a'\]=5: must be a str$"):
+            await sot.complete("judge_pairwise", {"question": "Why?", "answer_a": 5, "answer_b": "y"})
         with pytest.raises(sotkit.ConfigError, match="takes no mode="):
             await sot.complete("judge_pairwise", {"question": "Why?"}, mode="sot")
 
