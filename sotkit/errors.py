@@ -54,6 +54,12 @@ class FallbackWarning(UserWarning):
     given once per client, model and kind of error, as a bad key, base URL or option would otherwise go unseen."""
 
 
+class PromptCutWarning(UserWarning):
+    """A server reported reading far fewer input tokens than a call's prompt holds: it may cut prompts to its context
+    size without an error (Ollama's ``num_ctx``), so the answer is to part of the question. Given once per client
+    and model."""
+
+
 class TemplateError(ConfigError):
     """A prompt template that does not load or render; the message names the file."""
 

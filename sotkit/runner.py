@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from .errors import AsyncioOnly, StreamError, StreamStalled, advise, describe, renote
+from .errors import AsyncioOnly, PromptCutWarning, StreamError, StreamStalled, advise, describe, renote
 from .events import Event, FallbackEvent, RetryEvent
 from .header import goes_on
 from .limits import Limits, estimate_tokens
@@ -76,6 +76,8 @@ HIDDEN_TOKENS_PER_S = 20
 #: router's 16 leave no room to reason) and at most ``REASONING_CAP`` (models' output limits start at 16K-64K; a
 #: budget above the model's is refused, and then the asked one is sent again), as every later call of that model does
 REASONING_SCALE, REASONING_FLOOR, REASONING_CAP = 8, 1024, 32768
+#: a prompt of this many tokens or more (as estimated) that the server says it read an eighth of was cut by it
+PROMPT_CUT_FROM = 2000
 #: at most this many characters of a prefill's opening, or of a resumed text, that a server ignoring the prefill
 #: writes again (``_unless_repeated``); a broken text shorter than ``ECHO_MIN_CHARS`` could open its own
 #: continuation too, so it is written anew rather than resumed
@@ -444,6 +446,8 @@ class Runner:
                     usage = CallUsage.estimate(request.prompt.chars, output, counted) if started or output \
                         else CallUsage()
                 self._account(usage, backend.model, span)
+        if call.point is None:  # a point's prompt shares the skeleton's opening, which a server may count as cached
+            _check_prompt_read(usage, request, backend)
         watchdog.check()
         if restart:  # it ended without text, where the broken attempt before it wrote some
             if not usage.cut_off(request.max_tokens):  # no answer: what the broken one wrote stays, for the error
@@ -483,6 +487,22 @@ class Runner:
         priced = (model, usage.input_tokens, usage.output_tokens, *cached, usage.service_tier, time.time())
         self.usage.add(Usage(usage.input_tokens, usage.output_tokens, calls, int(usage.estimated), *cached,
                              priced_calls=[priced]))
+
+
+def _check_prompt_read(usage: CallUsage, request: ChatRequest, backend: Backend) -> None:
+    """Warn (once per client and model) where the server says it read under an eighth of a long prompt: an
+    OpenAI-compatible server may cut a prompt to its context size and answer the rest (Ollama's ``num_ctx``, 2,048 or
+    4,096 tokens by default), which nothing else shows. An eighth leaves room for a tokenizer that packs more
+    characters in a token than the estimate's four (code's indentation, repeated words)."""
+    expected = estimated_tokens(request.prompt.chars)
+    read = usage.input_tokens + usage.cache_read_tokens + usage.cache_write_tokens  # (Anthropic's are apart)
+    if usage.estimated or expected < PROMPT_CUT_FROM or read * 8 >= expected or PromptCutWarning in backend.warned:
+        return
+    backend.warned.add(PromptCutWarning)
+    advise(f"{backend.model}'s server reported reading {read:,} input tokens of a prompt of about {expected:,}: it may "
+           "cut prompts to its context size without an error (Ollama's num_ctx, say) and answer part of the question; "
+           "raise the server's context size, or shorten the question or its context (a server that counts only the "
+           "tokens it had not cached reads the same; warned once per client and model)", PromptCutWarning)
 
 
 def _scaled(request: ChatRequest, scale: int) -> ChatRequest:

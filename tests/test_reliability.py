@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import warnings
 
 import anthropic
 import anyio
@@ -12,6 +13,7 @@ import pytest
 
 import sotkit
 from sotkit.providers import create_provider
+from sotkit.providers.base import CallUsage
 from sotkit.testing import FakeLLMServer, Fault, Latency, RecordedRequest, Reply
 from tests.conftest import is_skeleton, joined, point_of, sot_responder
 
@@ -92,6 +94,32 @@ async def test_a_429_that_says_the_quota_ran_out_is_not_retried_and_the_fallback
         await fallback.aclose()
     assert result.text == expected_text() and result.written_by == "openai:backup"
     assert len(server.requests) == 1 + 4  # each call (skeleton, 3 points) tried once on the main model
+
+
+async def test_a_server_that_reads_a_fraction_of_a_long_prompt_is_warned_of_once(provider):
+    # probe 211: a server that cuts a prompt to its context size (Ollama's num_ctx) answered a 1 MB question as a
+    # success, nothing saying it had read 1,000 tokens of it
+    document = "Summarize this report: " + "The quarterly revenue grew in every region. " * 1000  # ~11K tokens
+    cut = CallUsage(input_tokens=1000, output_tokens=5)
+    with FakeLLMServer(Reply("A summary.", usage=cut), latency=FAST) as server:
+        async with client(server, provider) as sot:
+            with pytest.warns(sotkit.PromptCutWarning, match=r"reported reading 1,000 input tokens of a prompt of "
+                                                             r"about 11,\d{3}: it may cut prompts"):
+                result = await sot.generate(document, mode="sequential")
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                await sot.generate(document, mode="sequential")  # once per client and model
+        async with client(server, provider) as sot:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                await sot.generate("Why is the sky blue?", mode="sequential")  # short: under 2,000 tokens, not judged
+    assert result.text == "A summary."
+    whole = CallUsage(input_tokens=9000, output_tokens=5)  # a tokenizer that packs more into a token: no warning
+    with FakeLLMServer(Reply("A summary.", usage=whole), latency=FAST) as server:
+        async with client(server, provider) as sot:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                await sot.generate(document, mode="sequential")
 
 
 @pytest.mark.parametrize("status", [503, 529, 500, 408])
