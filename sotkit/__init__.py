@@ -30,7 +30,6 @@ __all__ = [
     "Mode", "ModelNotAvailableError", "PartialResultError", "Point", "PointDeltaEvent", "PointDoneEvent", "PointEvent",
     "PromptCutWarning", "RedisLimits", "RequestKwargs", "RequestOptions", "Result", "RetryAfterTooLong", "RetryEvent",
     "RetryPolicy", "RouteEvent", "SerialServerWarning", "SharedLimitsWarning", "SoT", "SotkitError", "StreamError",
-    "StreamStalled",
-    "Templates", "TemplateError", "TextEvent", "Timings", "Usage", "WithdrawEvent",
+    "StreamStalled", "Templates", "TemplateError", "TextEvent", "Timings", "Usage", "WithdrawEvent",
     "default_model", "evaluate", "generate", "stream",
 ]

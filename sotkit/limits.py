@@ -27,6 +27,8 @@ class Limits(Protocol):
     """What the runner uses of a model's limits: ``ModelLimits`` in one process, ``SharedModelLimits`` across
     processes (``sotkit.limits_redis``)."""
 
+    tpm: float | None  # the tokens-per-minute budget, if any
+
     def slot(self) -> AbstractAsyncContextManager[bool]: ...  # True: the call waited for its slot
 
     async def admit(self, estimated_tokens: int) -> bool: ...  # True: it waited for the budgets
@@ -229,8 +231,6 @@ class ModelLimits:
         if self.requests:
             waited = await self.requests.take(1)
         if self.tokens:
-            assert self.tpm is not None
-            check_fits(estimated_tokens, self.tpm)
             waited = await self.tokens.take(estimated_tokens) or waited
         return waited
 

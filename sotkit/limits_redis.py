@@ -53,7 +53,7 @@ import anyio
 
 from .errors import AsyncioOnly, ConfigError, LimitsUnavailable, advise
 from .forks import renewed_in_children
-from .limits import SPACED_S, ModelLimits, TokenBucket, check_fits
+from .limits import SPACED_S, ModelLimits, TokenBucket
 from .options import check_choice, check_number, check_type
 from .per_loop import PerLoop
 from .redact import shown_url, user_info_cut
@@ -416,6 +416,10 @@ class SharedModelLimits:
         self._slots = connection.key(model, "slots")
 
     @property
+    def tpm(self) -> float | None:
+        return self.local.tpm
+
+    @property
     def max_concurrency(self) -> int:
         return self.local.max_concurrency
 
@@ -457,8 +461,6 @@ class SharedModelLimits:
         if self.local.requests:
             waited = await self._take("requests", self.local.requests, 1)
         if self.local.tokens:
-            assert self.local.tpm is not None
-            check_fits(estimated_tokens, self.local.tpm)
             waited = await self._take("tokens", self.local.tokens, estimated_tokens) or waited
         return waited
 

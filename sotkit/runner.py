@@ -42,7 +42,7 @@ import anyio
 from .errors import AsyncioOnly, PromptCutWarning, StreamError, StreamStalled, advise, describe, renote
 from .events import Event, FallbackEvent, RetryEvent
 from .header import goes_on
-from .limits import Limits, estimate_tokens
+from .limits import Limits, check_fits, estimate_tokens
 from .overlap import CallSpan
 from .providers.base import (AFTER_END_S, AT_BUDGET, ENDED, REFUSED, STARTED, CallUsage, ChatRequest, Chunk, Provider,
                              SendAgain, Thinking, char_weight, estimated_tokens)
@@ -350,7 +350,10 @@ class Runner:
         """Wait for the model's per-minute budgets (after the provider's set-up, which counts against none); a
         call that waited for them or for its concurrency slot (``waited``) was spaced by the client. (Not timed
         here: a process starved of CPU would pass for one that waited.)"""
-        budgets = await backend.limits.admit(sum(estimate_tokens(r.prompt.chars, r.max_tokens) for r in requests))
+        charged = [estimate_tokens(r.prompt.chars, r.max_tokens) for r in requests]
+        if backend.limits.tpm is not None:  # (a batch's rows, each a call to the model, may go past it together)
+            check_fits(max(charged), backend.limits.tpm)
+        budgets = await backend.limits.admit(sum(charged))
         self.paced = self.paced or waited or budgets
 
     async def _watched(self, backend: Backend, request: ChatRequest, call: Call, received: list[str],
