@@ -27,7 +27,8 @@ class Limits(Protocol):
     """What the runner uses of a model's limits: ``ModelLimits`` in one process, ``SharedModelLimits`` across
     processes (``sotkit.limits_redis``)."""
 
-    tpm: float | None  # the tokens-per-minute budget, if any
+    @property
+    def tpm(self) -> float | None: ...  # the tokens-per-minute budget, if any
 
     def slot(self) -> AbstractAsyncContextManager[bool]: ...  # True: the call waited for its slot
 

@@ -449,8 +449,8 @@ class Runner:
                     usage = CallUsage.estimate(request.prompt.chars, output, counted) if started or output \
                         else CallUsage()
                 self._account(usage, backend.model, span)
-        if call.point is None:  # a point's prompt shares the skeleton's opening, which a server may count as cached
-            _check_prompt_read(usage, request, backend)
+        if call.point is None and usage is not None:  # a point's prompt shares the skeleton's opening, which a server
+            _check_prompt_read(usage, request, backend)  # may count as cached
         watchdog.check()
         if restart:  # it ended without text, where the broken attempt before it wrote some
             if not usage.cut_off(request.max_tokens):  # no answer: what the broken one wrote stays, for the error
