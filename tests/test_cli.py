@@ -995,6 +995,32 @@ def test_an_https_url_for_a_plain_http_server_says_tls_failed():
         "traceback)"), done.stderr
 
 
+@pytest.mark.parametrize("http", ["httpx", "aiohttp"])
+def test_a_proxy_that_refuses_the_tunnel_is_named_not_the_base_url(http):
+    # it said "Connection error." and to check --base-url, the proxy's 407 seen only with --debug (probe 213)
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def proxy() -> None:  # asks for credentials it is never given
+        with contextlib.suppress(OSError):
+            while True:
+                connection, _ = listener.accept()
+                with connection:
+                    connection.recv(4096)
+                    connection.sendall(b"HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic\r\n"
+                                       b"Content-Length: 0\r\nConnection: close\r\n\r\n")
+
+    threading.Thread(target=proxy, daemon=True).start()
+    with listener:
+        proxy_url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        done = ask("Why?", "--model", "openai:m", "--base-url", "https://api.example.test/v1", "--mode", "sequential",
+                   env={"OPENAI_API_KEY": "k", "HTTPS_PROXY": proxy_url, "NO_PROXY": "", "SOTKIT_HTTP": http})
+    assert done.returncode == 1 and "; the proxy failed: check $HTTPS_PROXY, $HTTP_PROXY or $ALL_PROXY" in done.stderr
+    assert "check --base-url" not in done.stderr, done.stderr
+
+
 def test_a_gpu_that_is_not_there_is_refused_before_the_answer_starts(tmp_path):
     # it was said at the first call, after the route line, in the library's words (probes 198, 199)
     torch = pytest.importorskip("torch")

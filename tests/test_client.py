@@ -876,13 +876,28 @@ def test_an_unreadable_ca_bundle_is_named_by_the_setting_that_gave_it(monkeypatc
     from sotkit.providers._clients import shared_tls_context
 
     monkeypatch.setenv("SSL_CERT_FILE", "/nonexistent/ca.pem")
-    shared_tls_context.cache_clear()
-    try:
-        with pytest.raises(sotkit.ConfigError, match=r"the TLS certificates cannot be loaded \(No such file or "
-                                                     r"directory; \$SSL_CERT_FILE='/nonexistent/ca.pem'\): point"):
-            shared_tls_context()
-    finally:
-        shared_tls_context.cache_clear()
+    with pytest.raises(sotkit.ConfigError, match=r"the TLS certificates cannot be loaded \(No such file or "
+                                                 r"directory; \$SSL_CERT_FILE='/nonexistent/ca.pem'\): point"):
+        shared_tls_context()
+
+
+def test_the_tls_context_follows_the_ca_settings_of_the_moment(monkeypatch, tmp_path):
+    # probe 213: the first client's context served the whole process: a CA set for one test and then unset was still
+    # trusted by clients built after, and one set after the first call was not (the SDK alone reads them per client)
+    import certifi
+
+    from sotkit.providers._clients import shared_tls_context
+
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    default = shared_tls_context()
+    (tmp_path / "ca.pem").write_text(Path(certifi.where()).read_text().split("-----END CERTIFICATE-----")[0]
+                                     + "-----END CERTIFICATE-----\n")  # one CA of the bundle
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "ca.pem"))
+    own = shared_tls_context()
+    assert own is not default and own.cert_store_stats()["x509_ca"] == 1
+    monkeypatch.delenv("SSL_CERT_FILE")
+    assert shared_tls_context() is default  # the default again, made once
 
 
 def test_a_stream_read_from_sync_code_through_a_blocking_portal_as_the_readme_shows(monkeypatch):

@@ -64,9 +64,16 @@ def http_backend(chosen: str | None = None) -> str:
     return chosen
 
 
-@functools.cache
 def shared_tls_context() -> ssl.SSLContext:
-    """One TLS context for every client in the process (made in a worker thread, with the first client)."""
+    """One TLS context for every client in the process while ``$SSL_CERT_FILE`` and ``$SSL_CERT_DIR`` stay as they
+    are (made in a worker thread, with the first client): a client built after they change trusts what they say
+    then, as the SDK's own would (a CA a test set and then unset was still trusted)."""
+    return _tls_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+
+
+@functools.lru_cache(maxsize=4)
+def _tls_context(cafile: str | None, capath: str | None) -> ssl.SSLContext:
+    """``shared_tls_context`` for these settings (httpx2 reads them from the environment itself)."""
     import httpx2  # the SDKs' HTTP library: 85 ms to import, so it is imported off the loop with them
 
     try:
