@@ -245,10 +245,11 @@ class SoT:
         question = variables.pop("question")
         if not isinstance(question, str):
             raise ConfigError(f"complete({template!r}, ...) needs variables['question'] (a string)")
-        for name, value in variables.items():  # as generate() checks context= (bytes went as their repr, a Path as
-            optional = known[name] is None  # its name)
-            check_type(f"complete({template!r}, ...): variables[{name!r}]", value,
-                       (str, type(None)) if optional else str, "a str or None" if optional else "a str")
+        for name, value in variables.items():  # text as generate() checks context= (bytes went as their repr, a Path
+            optional = known[name] is None  # as its name); the expand template's points and point are not text
+            if optional or isinstance(known[name], str):
+                check_type(f"complete({template!r}, ...): variables[{name!r}]", value,
+                           (str, type(None)) if optional else str, "a str or None" if optional else "a str")
         answer = self._answer(question, {**options, "mode": "sequential"}, template=template, variables=variables)
         return await answer.run()
 

@@ -16,7 +16,7 @@ from typing import Any, Literal, TypedDict
 import anyio
 
 from .errors import (ConfigError, DeadlineExceeded, EchoedInstructions, EmptyAnswer, EmptyPoint, FallbackWarning,
-                     PartialResultError, RetryAfterTooLong, advise, describe, sole)
+                     PartialResultError, RequestTooLarge, RetryAfterTooLong, advise, describe, sole)
 from .events import (Event, PointDeltaEvent, PointDoneEvent, PointEvent, RouteEvent, TextEvent,
                      WithdrawEvent)
 from .expansion import ExpansionFilter
@@ -840,6 +840,8 @@ def _what_to_check(error: Exception, provider: Provider) -> str:
         return "its files and device"
     if status == 429 or isinstance(error, RetryAfterTooLong):
         return "its rate limits and quota"
+    if isinstance(error, RequestTooLarge):
+        return "its tpm, and the length of the questions and contexts sent to it"
     if status is not None and status >= 500:
         return "its server's status (it was failing or overloaded)"
     if is_retryable(error, provider.transient_errors):  # a connection refused, a timeout, a stall

@@ -8,6 +8,7 @@
     ├── StreamError
     ├── StreamStalled (also a TimeoutError)
     ├── RetryAfterTooLong
+    ├── RequestTooLarge
     ├── LimitsUnavailable (also a ConnectionError)
     ├── EmptyPoint
     │   └── EchoedInstructions
@@ -52,6 +53,13 @@ def advise(message: str, category: type[Warning] = UserWarning, stacklevel: int 
 class FallbackWarning(UserWarning):
     """The fallback model wrote all of an answer, the main model having failed with an error (not an empty reply):
     given once per client, model and kind of error, as a bad key, base URL or option would otherwise go unseen."""
+
+
+class RequestTooLarge(SotkitError):
+    """A call is charged more tokens (its prompt, estimated, plus its ``max_tokens``) than the client's ``tpm`` allows
+    in a minute: refused at once, as a provider refuses a request over its per-minute limit, not left to wait minutes
+    for the budget. Not retried; the fallback model, which has no ``tpm``, answers instead. Other questions through
+    the client go on (it is no ``ConfigError``: ``sotkit eval`` records it for that question alone)."""
 
 
 class PromptCutWarning(UserWarning):

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 import anyio
 
-from .errors import ConfigError
+from .errors import ConfigError, RequestTooLarge
 from .forks import renewed_in_children
 from .per_loop import closed, current_loop
 from .providers.base import estimated_tokens
@@ -240,11 +240,11 @@ def check_fits(estimated_tokens: int, tpm: float) -> None:
     """Refuse a call that a tokens-per-minute budget cannot serve in a minute: it would wait, silent, for as many
     minutes as it is larger (12 for a 24K-token prompt against 2,000), and the provider refuses it as too large."""
     if estimated_tokens > tpm:
-        raise ConfigError(f"this call is charged about {estimated_tokens:,} tokens (its prompt, at about 4 characters a "
-                          f"token, plus its max_tokens), more than tpm={tpm:g} allows in a minute: such calls would go "
-                          f"one per {estimated_tokens / tpm:.1f} minutes, silent, and a provider refuses a request over "
-                          "its per-minute limit; raise tpm to your provider's limit, or shorten the question or its "
-                          "context")
+        raise RequestTooLarge(f"this call is charged about {estimated_tokens:,} tokens (its prompt, at about 4 "
+                              f"characters a token, plus its max_tokens), more than tpm={tpm:g} allows in a minute: "
+                              f"such calls would go one per {estimated_tokens / tpm:.1f} minutes, silent, and a "
+                              "provider refuses a request over its per-minute limit; raise tpm to your provider's "
+                              "limit, or shorten the question or its context")
 
 
 def estimate_tokens(prompt_chars: int, max_tokens: int) -> int:

@@ -76,7 +76,7 @@ HIDDEN_TOKENS_PER_S = 20
 #: router's 16 leave no room to reason) and at most ``REASONING_CAP`` (models' output limits start at 16K-64K; a
 #: budget above the model's is refused, and then the asked one is sent again), as every later call of that model does
 REASONING_SCALE, REASONING_FLOOR, REASONING_CAP = 8, 1024, 32768
-#: a prompt of this many tokens or more (as estimated) that the server says it read an eighth of was cut by it
+#: a prompt of this many tokens or more (as estimated) that the server says it read a quarter of was cut by it
 PROMPT_CUT_FROM = 2000
 #: at most this many characters of a prefill's opening, or of a resumed text, that a server ignoring the prefill
 #: writes again (``_unless_repeated``); a broken text shorter than ``ECHO_MIN_CHARS`` could open its own
@@ -289,7 +289,7 @@ class Runner:
         stale = bool(received) and not own  # until this backend writes, the text is another model's
         while True:
             attempt += 1
-            sent = _scaled(request, backend.provider.budget_scale)
+            sent = _scaled(request, backend.provider.budget_scale, backend.limits.tpm)
             if sent is not request:  # the span tells the budget the model was asked for, not the option's
                 span.request(sent, prefill=backend.provider.supports_prefill)
             try:
@@ -314,7 +314,7 @@ class Runner:
                     finally:
                         stale = stale and received == before  # no text came: still the other model's
                 if received or sent is not request or backend.provider.budget_fixed or not _all_reasoning(usage, sent) \
-                        or _scaled(request, REASONING_SCALE) is request:  # no larger budget to ask for: it ends so
+                        or _scaled(request, REASONING_SCALE, backend.limits.tpm) is request:  # no larger budget:
                     return usage
                 attempt -= 1  # no failure: the same call goes again at once, with room to write after reasoning
                 if backend.provider.budget_scale == 1:
@@ -449,8 +449,10 @@ class Runner:
                     usage = CallUsage.estimate(request.prompt.chars, output, counted) if started or output \
                         else CallUsage()
                 self._account(usage, backend.model, span)
-        if call.point is None and usage is not None:  # a point's prompt shares the skeleton's opening, which a server
-            _check_prompt_read(usage, request, backend)  # may count as cached
+        # (a point's prompt shares the skeleton's opening, which a server may count as cached; the LLM router's, a
+        # client of its own on another model, reads the question the skeleton's call reads too)
+        if call.point is None and call.role != "router" and usage is not None:
+            _check_prompt_read(usage, request, backend)
         watchdog.check()
         if restart:  # it ended without text, where the broken attempt before it wrote some
             if not usage.cut_off(request.max_tokens):  # no answer: what the broken one wrote stays, for the error
@@ -493,13 +495,14 @@ class Runner:
 
 
 def _check_prompt_read(usage: CallUsage, request: ChatRequest, backend: Backend) -> None:
-    """Warn (once per client and model) where the server says it read under an eighth of a long prompt: an
+    """Warn (once per client and model) where the server says it read under a quarter of a long prompt: an
     OpenAI-compatible server may cut a prompt to its context size and answer the rest (Ollama's ``num_ctx``, 2,048 or
-    4,096 tokens by default), which nothing else shows. An eighth leaves room for a tokenizer that packs more
-    characters in a token than the estimate's four (code's indentation, repeated words)."""
-    expected = estimated_tokens(request.prompt.chars)
-    read = usage.input_tokens + usage.cache_read_tokens + usage.cache_write_tokens  # (Anthropic's are apart)
-    if usage.estimated or expected < PROMPT_CUT_FROM or read * 8 >= expected or PromptCutWarning in backend.warned:
+    4,096 tokens by default), which nothing else shows. A quarter leaves room for a tokenizer that packs up to 16
+    characters in a token on average, four times the estimate's four (runs of spaces or dashes, repeated words)."""
+    expected, read = estimated_tokens(request.prompt.chars), usage.input_tokens  # (cached tokens in it, as providers
+    # count them here); 0 is no count at all
+    if usage.estimated or not read or expected < PROMPT_CUT_FROM or read * 4 >= expected \
+            or PromptCutWarning in backend.warned:
         return
     backend.warned.add(PromptCutWarning)
     advise(f"{backend.model}'s server reported reading {read:,} input tokens of a prompt of about {expected:,}: it may "
@@ -508,8 +511,10 @@ def _check_prompt_read(usage: CallUsage, request: ChatRequest, backend: Backend)
            "tokens it had not cached reads the same; warned once per client and model)", PromptCutWarning)
 
 
-def _scaled(request: ChatRequest, scale: int) -> ChatRequest:
+def _scaled(request: ChatRequest, scale: int, tpm: float | None = None) -> ChatRequest:
     budget = min(max(request.max_tokens * scale, REASONING_FLOOR), REASONING_CAP)
+    if tpm is not None:  # no more than a minute's tokens-per-minute budget leaves after the prompt
+        budget = min(budget, int(tpm) - estimated_tokens(request.prompt.chars))
     return request if scale == 1 or budget <= request.max_tokens else dataclasses.replace(request, max_tokens=budget)
 
 

@@ -645,8 +645,12 @@ async def test_complete_passes_a_context_variable_to_the_template_as_given():
     with FakeLLMServer("Fine.") as server:
         async with sotkit.SoT("openai:m", base_url=server.openai_base_url, api_key="k") as sot:
             result = await sot.complete("sequential", {"question": "Why?", "context": "DOC: the sky is dark."})
-        [request] = server.requests
-    assert result.text == "Fine." and "DOC: the sky is dark." in request.user
+            # the expand template's points and point are no text (review 214: refused as "must be a str")
+            point = {"index": 2, "title": "Use LED bulbs"}
+            await sot.complete("expand", {"question": "How to save energy?", "point": point,
+                                          "points": [{"index": 1, "title": "Insulate"}, point]})
+        request, expand = server.requests
+    assert result.text == "Fine." and "DOC: the sky is dark." in request.user and "Use LED bulbs" in expand.user
 
 
 async def test_complete_refuses_unknown_templates_and_missing_variables():

@@ -1244,6 +1244,17 @@ async def test_an_answer_a_deadline_stopped_is_counted_failed_not_cut(tmp_path):
     assert summary.failed == ["sleep"] and summary.cut == {"sequential": []}
 
 
+async def test_a_question_too_large_for_the_tokens_per_minute_budget_fails_alone(tmp_path):
+    # review 214: its refusal was a ConfigError, which eval takes for the same for every question: the run stopped
+    long = {"id": "long", "question": "What are good ways to improve this plan? " + "We ship weekly. " * 1700}
+    write_questions(tmp_path / "questions.jsonl", [QUESTIONS[0], long, QUESTIONS[1]])
+    with serve(Reply("A short answer.")) as server:
+        summary = await run(server, tmp_path, modes=["sequential"], judge=None, tpm=6000, max_tokens=16)
+    errors = {record["id"]: record["answers"]["sequential"]["error"] for record in summary.records}
+    assert errors["long"].startswith("RequestTooLarge: this call is charged about") and summary.failed == ["long"]
+    assert [errors[q["id"]] for q in QUESTIONS[:2]] == [None, None]
+
+
 async def test_a_failed_answer_is_left_out_of_the_measures_and_counted_failed_per_category(tmp_path):
     write_questions(tmp_path / "questions.jsonl", QUESTIONS[:2])
     answers = model(judge=lambda r: f"[[{sot_position(r)}]]")

@@ -60,6 +60,18 @@ async def test_a_call_that_spent_its_budget_reasoning_goes_again_with_room_to_wr
     assert budgets(server, since=since) == [POINT_BUDGET * REASONING_SCALE] * 4
 
 
+async def test_a_raised_budget_is_kept_within_the_tokens_per_minute_budget():
+    # review 214: with tpm=1000 the raised 1024 was refused as more than a minute's budget, and so was every later
+    # call of the client (a small budget, so that the call before leaves little to wait for)
+    with FakeLLMServer(Reply("An answer.", reasoning_tokens=100), latency=FAST) as server:
+        async with sotkit.SoT("openai:m", base_url=server.openai_base_url, api_key="k", mode="sequential",
+                              tpm=1000, max_tokens=16) as sot:
+            with pytest.warns(UserWarning, match="before any text"):
+                result = await sot.generate("How can I live well?")
+    first, raised = budgets(server)
+    assert result.text == "An answer." and first == 16 and 980 < raised < 1000  # tpm less the prompt's estimate
+
+
 async def test_a_call_that_reasons_past_even_the_larger_budget_fails_saying_what_to_raise():
     with FakeLLMServer(reasoning(skeleton=0, points=500, first_point=POINT_BUDGET * REASONING_SCALE),
                        latency=FAST) as server:
