@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
@@ -16,13 +17,23 @@ from .forks import renewed_in_children
 T = TypeVar("T")
 
 
+#: the attribute of an asyncio loop that keeps the values made for it: {PerLoop: value}
+_KEPT = "_sotkit_per_loop"
+
+
 class PerLoop(Generic[T]):
     """``make()``'s value for each event loop that asks, made at its first ``get``; those of loops since closed are
-    dropped then (what they hold goes with their loop: a closed loop cannot run its clean-up). Thread-safe."""
+    dropped then (what they hold goes with their loop: a closed loop cannot run its clean-up). Thread-safe.
+
+    An asyncio loop keeps its value itself, this object only a weak reference to the loop: the value refers to its
+    loop (an SDK client's sockets, a task's slot), so a table of loops here would keep a loop dropped without being
+    closed alive for good, with its sockets and the concurrency slots its tasks hold. A loop object that takes no
+    attribute (trio's token) is kept in this object's table."""
 
     def __init__(self, make: Callable[[], T]) -> None:
         self._make = make
-        self._values: dict[Any, T] = {}  # by the loop's native token (an asyncio loop, a trio token)
+        self._values: dict[Any, T] = {}  # by the loop's native token, for one that takes no attribute
+        self._loops: weakref.WeakSet[Any] = weakref.WeakSet()  # the loops keeping a value of this one
         self._lock = threading.Lock()
         renewed_in_children(self)
 
@@ -32,19 +43,33 @@ class PerLoop(Generic[T]):
     def get(self) -> T:
         """This loop's value."""
         loop = current_loop()
-        value = self._values.get(loop)
+        table, key = self._table(loop)
+        value = table.get(key)
         if value is None:
             value = self._make()
             with self._lock:
                 self._values = {other: kept for other, kept in self._values.items() if not closed(other)}
-                self._values[loop] = value
+                for other in [other for other in self._loops if closed(other)]:
+                    self._loops.discard(other)
+                    self._table(other)[0].pop(self, None)
+                table, key = self._table(loop)  # (this object's own table was made anew)
+                table[key] = value
+                if table is not self._values:
+                    self._loops.add(loop)
         return value
 
     def pop(self) -> T | None:
         """Forget this loop's value and return it, if it had one."""
-        loop = current_loop()
+        table, key = self._table(current_loop())
         with self._lock:
-            return self._values.pop(loop, None)
+            return table.pop(key, None)
+
+    def _table(self, loop: Any) -> tuple[dict[Any, T], Any]:
+        """Where ``loop``'s value is kept, and its key there."""
+        attributes = getattr(loop, "__dict__", None)
+        if attributes is None:
+            return self._values, loop
+        return attributes.setdefault(_KEPT, {}), self
 
 
 def current_loop() -> Any:
