@@ -397,8 +397,8 @@ def _hint(error: Exception) -> str:
     if BROKE_OFF in str(error):
         return "; the server answered, then broke off on every attempt (overloaded, or a proxy's time limit?)"
     if status == 407 or any("Proxy" in type(cause).__name__ for cause in _causes(error)):  # httpx's, aiohttp's
-        return ("; the proxy failed: check $HTTPS_PROXY, $HTTP_PROXY or $ALL_PROXY and its credentials (or $NO_PROXY "
-                "for a server to reach directly); --debug shows its answer")
+        return ("; the proxy failed: check $HTTPS_PROXY, $HTTP_PROXY or $ALL_PROXY, its credentials, and that it "
+                "reaches --base-url's host (or $NO_PROXY for a server to reach directly)")
     if any(isinstance(cause, ssl.SSLError) for cause in _causes(error)):
         return ("; TLS failed: an https:// URL for a server that speaks plain http (use http://: check --base-url, "
                 "$OPENAI_BASE_URL, $ANTHROPIC_BASE_URL), or a certificate this machine does not trust")

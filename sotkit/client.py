@@ -245,11 +245,12 @@ class SoT:
         question = variables.pop("question")
         if not isinstance(question, str):
             raise ConfigError(f"complete({template!r}, ...) needs variables['question'] (a string)")
-        for name, value in variables.items():  # text as generate() checks context= (bytes went as their repr, a Path
-            optional = known[name] is None  # as its name); the expand template's points and point are not text
-            if optional or isinstance(known[name], str):
-                check_type(f"complete({template!r}, ...): variables[{name!r}]", value,
-                           (str, type(None)) if optional else str, "a str or None" if optional else "a str")
+        for name, value in variables.items():  # as generate() checks context= (bytes went as their repr, a Path as
+            sample = known[name]  # its name), each of the sample's kind (expand's points: a list of dicts)
+            kind = (str, type(None)) if sample is None else type(sample)
+            wanted = "a str or None" if sample is None else f"a {type(sample).__name__}" + (
+                "" if isinstance(sample, str) else f" such as {sample!r}")
+            check_type(f"complete({template!r}, ...): variables[{name!r}]", value, kind, wanted)
         answer = self._answer(question, {**options, "mode": "sequential"}, template=template, variables=variables)
         return await answer.run()
 

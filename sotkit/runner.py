@@ -319,9 +319,11 @@ class Runner:
                 attempt -= 1  # no failure: the same call goes again at once, with room to write after reasoning
                 if backend.provider.budget_scale == 1:
                     backend.provider.budget_scale = REASONING_SCALE
+                    within = "" if backend.limits.tpm is None else \
+                        f", within tpm={backend.limits.tpm:g}, which then paces its calls (each is charged its budget)"
                     advise(f"{backend.model} spent a call's whole budget ({sent.max_tokens} tokens) before any text "
                            f"(reasoning, most likely): its calls are asked for {REASONING_SCALE} times their budget "
-                           f"({REASONING_FLOOR} to {REASONING_CAP} tokens) from now on")
+                           f"({REASONING_FLOOR} to {REASONING_CAP} tokens{within}) from now on")
             except SendAgain:  # no attempt at the text: the same call goes again at once, without what was refused
                 attempt -= 1
                 if call.point is not None:
@@ -513,8 +515,9 @@ def _check_prompt_read(usage: CallUsage, request: ChatRequest, backend: Backend)
 
 def _scaled(request: ChatRequest, scale: int, tpm: float | None = None) -> ChatRequest:
     budget = min(max(request.max_tokens * scale, REASONING_FLOOR), REASONING_CAP)
-    if tpm is not None:  # no more than a minute's tokens-per-minute budget leaves after the prompt
-        budget = min(budget, int(tpm) - estimated_tokens(request.prompt.chars))
+    room = math.inf if tpm is None else int(tpm) - estimated_tokens(request.prompt.chars)
+    if room < budget:  # no more than a minute's tokens-per-minute budget leaves after the prompt, nor a raise too
+        budget = room if room >= 2 * request.max_tokens else request.max_tokens  # small to help (it waits a minute)
     return request if scale == 1 or budget <= request.max_tokens else dataclasses.replace(request, max_tokens=budget)
 
 

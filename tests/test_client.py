@@ -354,6 +354,31 @@ def test_aclose_in_each_loop_that_used_the_client_closes_that_loops_connections(
             worker.close()
 
 
+def test_loops_dropped_without_being_closed_are_collected_with_their_connections():
+    """Sync code that runs each call on a new loop and never closes it: a shared client kept every such loop alive
+    (its table of loops held them, and what it made for each), 9 file descriptors and 3 connections a call, until
+    the process ran out of them (probe 216)."""
+    import asyncio
+    import gc
+    import time
+    import weakref
+
+    with FakeLLMServer("A plain answer.") as server:
+        sot = sotkit.SoT("openai:m", base_url=server.openai_base_url, api_key="k", mode="sequential")
+        loops = []
+        for _ in range(10):
+            loop = asyncio.new_event_loop()
+            assert loop.run_until_complete(sot.generate("Why?")).text == "A plain answer."
+            loops.append(weakref.ref(loop))
+            del loop
+        gc.collect()
+        assert sum(ref() is not None for ref in loops) <= 1  # the last one may wait for the next collection
+        deadline = time.monotonic() + 5
+        while server.open_connections > 3 and time.monotonic() < deadline:  # their sockets closed with them
+            time.sleep(0.05)
+        assert server.open_connections <= 3  # (was 30)
+
+
 # aiohttp refuses a URL's credentials beside the SDK's auth header: every call failed, with a bare ValueError
 # (openai) or as a connection error retried (anthropic).
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
@@ -649,6 +674,9 @@ async def test_complete_passes_a_context_variable_to_the_template_as_given():
             point = {"index": 2, "title": "Use LED bulbs"}
             await sot.complete("expand", {"question": "How to save energy?", "point": point,
                                           "points": [{"index": 1, "title": "Insulate"}, point]})
+            with pytest.raises(sotkit.ConfigError, match=r"variables\['point'\]='Use LED bulbs': must be a dict such "
+                                                         r"as \{'index': 2"):  # (review 215: sent as a str's methods)
+                await sot.complete("expand", {"question": "How?", "point": "Use LED bulbs", "points": [point]})
         request, expand = server.requests
     assert result.text == "Fine." and "DOC: the sky is dark." in request.user and "Use LED bulbs" in expand.user
 

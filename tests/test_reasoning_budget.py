@@ -72,6 +72,17 @@ async def test_a_raised_budget_is_kept_within_the_tokens_per_minute_budget():
     assert result.text == "An answer." and first == 16 and 980 < raised < 1000  # tpm less the prompt's estimate
 
 
+def test_a_raise_within_tpm_is_made_only_where_it_at_least_doubles_the_budget():
+    # review 215: tpm=1020 and max_tokens=1000 raised it to 1007, which waited a minute for the budget, to no avail
+    from sotkit.providers.base import ChatRequest, Prompt
+    from sotkit.runner import _scaled
+
+    request = ChatRequest(Prompt("Why?"), max_tokens=1000)
+    assert _scaled(request, REASONING_SCALE, tpm=1020) is request
+    assert _scaled(request, REASONING_SCALE, tpm=3000).max_tokens == 2999  # tpm less the prompt's one token
+    assert _scaled(request, REASONING_SCALE).max_tokens == 8000
+
+
 async def test_a_call_that_reasons_past_even_the_larger_budget_fails_saying_what_to_raise():
     with FakeLLMServer(reasoning(skeleton=0, points=500, first_point=POINT_BUDGET * REASONING_SCALE),
                        latency=FAST) as server:
