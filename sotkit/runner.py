@@ -500,7 +500,8 @@ def _check_prompt_read(usage: CallUsage, request: ChatRequest, backend: Backend)
     """Warn (once per client and model) where the server says it read under a quarter of a long prompt: an
     OpenAI-compatible server may cut a prompt to its context size and answer the rest (Ollama's ``num_ctx``, 2,048 or
     4,096 tokens by default), which nothing else shows. A quarter leaves room for a tokenizer that packs up to 16
-    characters in a token on average, four times the estimate's four (runs of spaces or dashes, repeated words)."""
+    characters in a token on average, four times the estimate's four (padded tables, repeated words; a document
+    mostly of separator lines, 24-30 characters a token, is the case it may take for cut)."""
     expected, read = estimated_tokens(request.prompt.chars), usage.input_tokens  # (cached tokens in it, as providers
     # count them here); 0 is no count at all
     if usage.estimated or not read or expected < PROMPT_CUT_FROM or read * 4 >= expected \
@@ -515,7 +516,7 @@ def _check_prompt_read(usage: CallUsage, request: ChatRequest, backend: Backend)
 
 def _scaled(request: ChatRequest, scale: int, tpm: float | None = None) -> ChatRequest:
     budget = min(max(request.max_tokens * scale, REASONING_FLOOR), REASONING_CAP)
-    room = math.inf if tpm is None else int(tpm) - estimated_tokens(request.prompt.chars)
+    room = budget if tpm is None else int(tpm) - estimated_tokens(request.prompt.chars)
     if room < budget:  # no more than a minute's tokens-per-minute budget leaves after the prompt, nor a raise too
         budget = room if room >= 2 * request.max_tokens else request.max_tokens  # small to help (it waits a minute)
     return request if scale == 1 or budget <= request.max_tokens else dataclasses.replace(request, max_tokens=budget)
