@@ -316,6 +316,16 @@ async def test_a_context_goes_into_every_prompt_ahead_of_the_question(provider):
     assert all(u.index("REPORT") < u.index("How can I be healthier?") for u in users)
 
 
+async def test_a_blank_context_is_no_context(provider):
+    # it was sent as an empty section, "Use this context to answer:" and blanks (probe 211)
+    with FakeLLMServer("A plain answer.", latency=FAST) as server:
+        async with client(server, provider, mode="sequential") as sot:
+            for context in (None, "", "  \n\t "):
+                await sot.generate("How can I be healthier?", context=context)
+    first, empty, blank = (r.user for r in server.requests)
+    assert first == empty == blank and "context" not in blank
+
+
 CLAUDE = "claude-sonnet-4-5"  # marked for Anthropic's prompt cache: another model's server may take no mark
 
 
