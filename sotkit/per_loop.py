@@ -17,7 +17,7 @@ from .forks import renewed_in_children
 T = TypeVar("T")
 
 
-#: the attribute of an asyncio loop that keeps the values made for it: {PerLoop: value}
+#: the attribute of an asyncio loop that keeps the values made for it: {PerLoop: value}, the PerLoop held weakly
 _KEPT = "_sotkit_per_loop"
 
 
@@ -69,7 +69,9 @@ class PerLoop(Generic[T]):
         attributes = getattr(loop, "__dict__", None)
         if attributes is None:
             return self._values, loop
-        return attributes.setdefault(_KEPT, {}), self
+        # weakly: a client dropped without aclose() is collected, and closes its connections, while its loop runs on
+        table = attributes.get(_KEPT)
+        return (attributes.setdefault(_KEPT, weakref.WeakKeyDictionary()) if table is None else table), self
 
 
 def current_loop() -> Any:

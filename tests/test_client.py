@@ -379,6 +379,24 @@ def test_loops_dropped_without_being_closed_are_collected_with_their_connections
         assert server.open_connections <= 3  # (was 30)
 
 
+async def test_a_client_dropped_without_aclose_closes_its_connections_while_its_loop_runs_on():
+    # review 217: once the loop kept the values made for it, it kept every dropped client's SDK clients and sockets
+    # (3 connections a client) until it ended; a server building a client per request ran out of descriptors
+    import gc
+
+    with FakeLLMServer("A plain answer.") as server:
+        for _ in range(5):
+            sot = sotkit.SoT("openai:m", base_url=server.openai_base_url, api_key="k", mode="sequential")
+            assert (await sot.generate("Why?")).text == "A plain answer."
+            del sot
+            gc.collect()
+        for _ in range(100):  # their sockets close as their clients are collected
+            await anyio.sleep(0.05)
+            if server.open_connections <= 1:
+                break
+        assert server.open_connections <= 1
+
+
 # aiohttp refuses a URL's credentials beside the SDK's auth header: every call failed, with a bare ValueError
 # (openai) or as a connection error retried (anthropic).
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
