@@ -31,7 +31,7 @@ import threading
 import time
 import traceback
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from functools import partial
 from typing import Any, NoReturn
 
@@ -149,9 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     so_far = _SoFar()
     restore: dict[int, Any] = {}
     if args.command == "ask":
-        # (a signal ignored, as nohup ignores SIGHUP, stays ignored)
-        restore = _catch({number: so_far.terminate for number in _TERMINATING
-                          if signal.getsignal(number) is not signal.SIG_IGN})
+        restore = _catch(_unless_ignored(_TERMINATING, so_far.terminate))
         if (interrupt := signal.getsignal(signal.SIGINT)) is not None:  # the run sets its own: set back at the end
             restore[signal.SIGINT] = interrupt
     stdout, errors = sys.stdout, getattr(sys.stdout, "errors", None)
@@ -180,9 +178,7 @@ def main(argv: list[str] | None = None) -> int:
             return status
     except KeyboardInterrupt:
         # a second Ctrl-C must not cut the answer so far as it prints (a third, or a later SIGTERM, ends the process)
-        restore = _catch(dict.fromkeys((number for number in (signal.SIGINT, *_TERMINATING)  # (ignored: left so)
-                                        if signal.getsignal(number) is not signal.SIG_IGN),
-                                       _Presses(so_far.stopping_since))) | restore
+        restore = _catch(_unless_ignored((signal.SIGINT, *_TERMINATING), _Presses(so_far.stopping_since))) | restore
         status = 128 + (so_far.terminated_by or signal.SIGINT)
         if args.command == "ask":
             _keep_going_without_stdout(_interrupted, args, so_far)
@@ -247,6 +243,12 @@ class _Presses:
             if number != signal.SIGINT:
                 os.kill(os.getpid(), number)
         self.last = now
+
+
+def _unless_ignored(numbers: Iterable[int], handler: Any) -> dict[int, Any]:
+    """``handler`` for each signal of ``numbers`` not ignored: one ignored (as nohup ignores SIGHUP, or a background
+    job Ctrl-C) stays ignored."""
+    return {number: handler for number in numbers if signal.getsignal(number) is not signal.SIG_IGN}
 
 
 def _catch(handlers: dict[int, Any]) -> dict[int, Any]:
@@ -677,8 +679,7 @@ def run() -> NoReturn:
                 stream.flush()
         os._exit(status)
 
-    _catch({number: exit_now for number in (signal.SIGINT, *_TERMINATING)
-            if signal.getsignal(number) is not signal.SIG_IGN})
+    _catch(_unless_ignored((signal.SIGINT, *_TERMINATING), exit_now))
     sys.exit(status)
 
 
