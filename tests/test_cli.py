@@ -304,7 +304,6 @@ def stopped_mid_answer(server: FakeLLMServer, stop: Callable[[subprocess.Popen],
     """``sotkit ask`` into a pipe, stopped by ``stop(process)`` once some of a slow answer is on its way: exit
     status, stdout, stderr."""
     import signal
-    import time
 
     server.reset()
     # SIGINT at its default, as in a terminal (a suite started in the background inherits it ignored)
@@ -313,13 +312,22 @@ def stopped_mid_answer(server: FakeLLMServer, stop: Callable[[subprocess.Popen],
          server.openai_base_url, "--mode", "sequential", *extra], stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True, env={**os.environ, "OPENAI_API_KEY": "k"},
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    deadline = time.monotonic() + 60
-    while not (server.requests and len(server.requests[0].pieces) >= 5):  # some text is on its way
-        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
-        time.sleep(0.02)
+    until_streamed(server, process, 5)  # some text is on its way
     stop(process)
     out, err = process.communicate(timeout=60)
     return process.returncode, out, err
+
+
+def until_streamed(server: FakeLLMServer, process: subprocess.Popen, pieces: int) -> None:
+    """Wait until the server has streamed ``pieces`` tokens of its first request, ``process`` still running (a
+    minute at most: a guard against a hang, not a measure)."""
+    import time
+
+    deadline = time.monotonic() + 60
+    while not (server.requests and len(server.requests[0].pieces) >= pieces):
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
 
 
 SLOW_WORDS = " ".join(f"w{i}" for i in range(300))  # 15 s at 20 tokens a second: a stop comes long before the end
@@ -471,10 +479,7 @@ def test_sigterms_a_little_apart_end_a_process_whose_answer_cannot_be_written():
             env={**os.environ, "OPENAI_API_KEY": "k"})
         os.close(writer)
         try:
-            deadline = time.monotonic() + 60
-            while not (server.requests and len(server.requests[0].pieces) >= 600):  # more than the pipe holds
-                assert process.poll() is None and time.monotonic() < deadline
-                time.sleep(0.02)
+            until_streamed(server, process, 600)  # more than the pipe holds
             for _ in range(8):
                 process.send_signal(signal.SIGTERM)
                 time.sleep(0.2)
@@ -500,10 +505,7 @@ def test_a_signal_ignored_stays_ignored_and_one_ignored_ctrl_c_still_lets_sigter
                  server.openai_base_url, "--mode", "sequential", "--json"], stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE, text=True, env={**os.environ, "OPENAI_API_KEY": "k"},
                 preexec_fn=lambda ignored=ignored: signal.signal(ignored, signal.SIG_IGN))
-            deadline = time.monotonic() + 60
-            while not (server.requests and len(server.requests[0].pieces) >= 5):
-                assert process.poll() is None and time.monotonic() < deadline, process.communicate()
-                time.sleep(0.02)
+            until_streamed(server, process, 5)
             process.send_signal(stop)
             time.sleep(0.001)
             process.send_signal(stop)
@@ -541,10 +543,7 @@ def test_signals_while_the_answer_waits_on_a_slow_reader_leave_one_whole_json():
                 stderr=subprocess.PIPE, env={**os.environ, "OPENAI_API_KEY": "k"},
                 preexec_fn=lambda sigint=sigint: signal.signal(signal.SIGINT, sigint))
             os.close(writer)
-            deadline = time.monotonic() + 60
-            while not (server.requests and len(server.requests[0].pieces) >= stop_at):
-                assert process.poll() is None and time.monotonic() < deadline
-                time.sleep(0.02)
+            until_streamed(server, process, stop_at)
             time.sleep(0.5)  # the answer (or what came of it) waits on the pipe, 4 KiB of it written
             for _ in range(2):  # a burst: one stop
                 process.send_signal(signal.SIGTERM)
