@@ -89,14 +89,18 @@ class StreamError(SotkitError):
 
     ``status_code`` is the status the error stands for (the server's own for an error event; 502, a bad
     gateway, for a cut or malformed stream); ``raw`` is the offending body or event, if any; ``no_answer``: the
-    text the stream gave before it is no answer (a reasoning model's reasoning sent as the text), not a cut one.
+    text the stream gave before it is no answer (a reasoning model's reasoning sent as the text), not a cut one;
+    ``code``: the server's code for its error, where the SDKs' own errors carry one (OpenAI's ``error.code``,
+    Anthropic's ``error.details.error_code``), such as ``"insufficient_quota"``.
     """
 
-    def __init__(self, message: str, status_code: int = 502, raw: object = None, no_answer: bool = False) -> None:
+    def __init__(self, message: str, status_code: int = 502, raw: object = None, no_answer: bool = False,
+                 code: str | None = None) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.raw = raw
         self.no_answer = no_answer
+        self.code = code
 
 
 class StreamStalled(SotkitError, TimeoutError):

@@ -68,6 +68,7 @@ async def test_429_waits_as_long_as_retry_after_says(provider):
 
 
 #: a 429 that says the money ran out, as each API words it (its message, as the SDK reads it, and its code)
+QUOTA_SPENT_CODE = {"openai": "insufficient_quota", "anthropic": "enforced_spend_limit_reached"}
 QUOTA_SPENT = {
     "openai": {"error": {"message": "You exceeded your current quota, please check your plan and billing details.",
                          "type": "insufficient_quota", "param": None, "code": "insufficient_quota"}},
@@ -94,6 +95,20 @@ async def test_a_429_that_says_the_quota_ran_out_is_not_retried_and_the_fallback
     assert result.text == expected_text() and result.written_by == "openai:backup"
     # each call (skeleton, 3 points) tried once on the main model, not retried there (4 attempts each)
     assert len(server.requests) == 1 + 4
+
+
+async def test_a_quota_error_sent_inside_a_200_stream_is_not_retried_either(provider):
+    # review 210: an error event carries the code in its body only, and was retried as a rate limit; the text the
+    # stream gave before it stays a partial answer (review's gateway: the quota ran out mid-answer)
+    spent = Reply("Sleep well and often.", fault=Fault.error_event(after_tokens=2, code=429, body=QUOTA_SPENT[provider]))
+    with FakeLLMServer(spent, latency=FAST) as server:
+        async with client(server, provider) as sot:
+            with pytest.raises(sotkit.PartialResultError) as caught:
+                await sot.generate("How can I be healthier?", mode="sequential")
+    assert len(server.requests) == 1
+    assert isinstance(caught.value.__cause__, sotkit.StreamError)
+    assert caught.value.__cause__.code == QUOTA_SPENT_CODE[provider] and caught.value.__cause__.status_code == 429
+    assert caught.value.partial.text == "Sleep well" and caught.value.partial.truncated
 
 
 async def test_a_server_that_reads_a_fraction_of_a_long_prompt_is_warned_of_once(provider):

@@ -270,8 +270,10 @@ class _Reading:
                 self.ended = True
             elif event == "error":  # e.g. overloaded_error mid-stream, after the 200 status
                 error = data.get("error", {}) if isinstance(data, dict) else {}
+                details = error.get("details")  # a spent account's code is there, as the SDK reads it
+                code = details.get("error_code") if isinstance(details, dict) else None
                 raise StreamError(error.get("message", str(data)), status_code=ERROR_STATUS.get(error.get("type"), 500),
-                                  raw=data)
+                                  raw=data, code=code if isinstance(code, str) else None)
         except (AttributeError, TypeError, KeyError) as exc:
             raise malformed(data) from exc
         return None

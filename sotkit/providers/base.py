@@ -83,8 +83,8 @@ class ChatRequest:
 FINISHED = frozenset(("stop", "end_turn", "stop_sequence", "eos", "eos_token"))
 #: the HTTP status an API's error type stands for, where an error inside a 200 stream names a type, not a status
 ERROR_STATUS = {"invalid_request_error": 400, "authentication_error": 401, "permission_error": 403,
-                "not_found_error": 404, "request_too_large": 413, "rate_limit_error": 429, "api_error": 500,
-                "server_error": 500, "timeout_error": 504, "overloaded_error": 529}
+                "not_found_error": 404, "request_too_large": 413, "rate_limit_error": 429, "insufficient_quota": 429,
+                "api_error": 500, "server_error": 500, "timeout_error": 504, "overloaded_error": 529}
 #: the reasons of a call stopped at its token budget (none given: its counted tokens reached it), and by the
 #: provider's filter
 AT_BUDGET, FILTERED = frozenset((None, "length", "max_tokens")), frozenset(("content_filter", "refusal"))

@@ -134,10 +134,11 @@ class Fault:
         return cls("stall", after_tokens=after_tokens, seconds=seconds, then=then)
 
     @classmethod
-    def error_event(cls, after_tokens: int = 0, code: int = 529) -> Fault:
+    def error_event(cls, after_tokens: int = 0, code: int = 529, body: Any = None) -> Fault:
         """After ``after_tokens`` tokens, report an error inside the 200 stream as the API does (OpenAI: a
-        ``data: {"error": ...}`` chunk; Anthropic: an ``error`` event of the type for ``code``) and end it."""
-        return cls("error_event", after_tokens=after_tokens, status_code=code)
+        ``data: {"error": ...}`` chunk; Anthropic: an ``error`` event of the type for ``code``; or ``body``, sent
+        as the event's JSON) and end it."""
+        return cls("error_event", after_tokens=after_tokens, status_code=code, body=body)
 
     @classmethod
     def cut(cls, after_tokens: int = 0) -> Fault:
@@ -194,7 +195,8 @@ class Fault:
             return f"Fault.runaway(tokens={self.tokens})"
         if self.kind == "unclean_close":
             return "Fault.unclean_close()"
-        args = {"drop": "", "cut": "", "filtered": "", "error_event": f", code={self.status_code}",
+        body = f", body={self.body!r}" if self.body is not None else ""
+        args = {"drop": "", "cut": "", "filtered": "", "error_event": f", code={self.status_code}{body}",
                 "garbage": f", data={self.body!r}", "stall": f", seconds={self.seconds}, then={self.then!r}",
                 "keep_alive": f", seconds={self.seconds}, every_s={self.every_s}, then={self.then!r}"}[self.kind]
         return f"Fault.{self.kind}(after_tokens={self.after_tokens}{args})"

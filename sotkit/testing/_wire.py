@@ -110,8 +110,8 @@ class Dialect:
     def stream_close(self, record: RecordedRequest, done: Completion, usage: CallUsage, rid: str) -> bytes:
         raise NotImplementedError
 
-    def stream_error(self, status: int, message: str) -> bytes:
-        """An error reported inside a stream that began with 200."""
+    def stream_error(self, status: int, message: str, body: Any = None) -> bytes:
+        """An error reported inside a stream that began with 200 (``body``, or the API's own for ``status``)."""
         raise NotImplementedError
 
     def keep_alive(self, record: RecordedRequest, rid: str) -> bytes:
@@ -159,8 +159,8 @@ class OpenAIChat(Dialect):
     def response_id(self, n: int) -> str:
         return f"chatcmpl-fake{n:06d}"
 
-    def stream_error(self, status: int, message: str) -> bytes:
-        return _sse(self.error_body(status, message))
+    def stream_error(self, status: int, message: str, body: Any = None) -> bytes:
+        return _sse(self.error_body(status, message) if body is None else body)
 
     def keep_alive(self, record: RecordedRequest, rid: str) -> bytes:
         delta = {"role": "assistant"}
@@ -255,8 +255,8 @@ class AnthropicMessages(Dialect):
     def response_id(self, n: int) -> str:
         return f"msg_fake{n:06d}"
 
-    def stream_error(self, status: int, message: str) -> bytes:
-        return _sse(self.error_body(status, message), "error")
+    def stream_error(self, status: int, message: str, body: Any = None) -> bytes:
+        return _sse(self.error_body(status, message) if body is None else body, "error")
 
     def keep_alive(self, record: RecordedRequest, rid: str) -> bytes:
         return b": keep-alive\n\n" + _sse({"type": "ping"}, "ping")

@@ -386,7 +386,7 @@ class FakeLLMServer:
                 if fault.kind == "cut":
                     await end(b"")
                 elif fault.kind == "error_event":
-                    await end(dialect.stream_error(fault.status_code, _default_message(fault.status_code)))
+                    await end(dialect.stream_error(fault.status_code, _default_message(fault.status_code), fault.body))
                 elif fault.kind == "garbage":
                     await end(f"data: {fault.body}\n\n".encode())
                 else:  # keep_alive: one at once, then one every every_s, for seconds in all
