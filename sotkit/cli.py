@@ -31,7 +31,7 @@ import threading
 import time
 import traceback
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from functools import partial
 from typing import Any, NoReturn
 
@@ -49,6 +49,7 @@ from .providers.openai import AZURE_CLIENT
 from .providers._sse import BROKE_OFF
 from .providers.base import cut_by
 from .redact import redact, shown_url
+from .retry import causes
 from .router import check_threshold
 from .router import cli as router_cli
 
@@ -398,24 +399,15 @@ def _hint(error: Exception) -> str:
         return "; check the model name in --model (and --base-url)"
     if BROKE_OFF in str(error):
         return "; the server answered, then broke off on every attempt (overloaded, or a proxy's time limit?)"
-    if status == 407 or any("Proxy" in type(cause).__name__ for cause in _causes(error)):  # httpx's, aiohttp's
+    if status == 407 or any("Proxy" in type(cause).__name__ for cause in causes(error)):  # httpx's, aiohttp's
         return ("; the proxy failed: check $HTTPS_PROXY, $HTTP_PROXY or $ALL_PROXY, its credentials, and that it "
                 "reaches --base-url's host (or $NO_PROXY for a server to reach directly)")
-    if any(isinstance(cause, ssl.SSLError) for cause in _causes(error)):
+    if any(isinstance(cause, ssl.SSLError) for cause in causes(error)):
         return ("; TLS failed: an https:// URL for a server that speaks plain http (use http://: check --base-url, "
                 "$OPENAI_BASE_URL, $ANTHROPIC_BASE_URL), or a certificate this machine does not trust")
     if "Connection" in type(error).__name__ or "Timeout" in type(error).__name__:
         return "; check --base-url (or $OPENAI_BASE_URL, $ANTHROPIC_BASE_URL) and that the server is reachable"
     return ""
-
-
-def _causes(error: BaseException | None) -> Iterator[BaseException]:
-    """The error and those it came from (an SDK's connection error wraps its HTTP library's, which wraps ssl's)."""
-    seen: set[int] = set()
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
-        yield error
-        error = error.__cause__ or error.__context__
 
 
 async def _ask(args: argparse.Namespace, so_far: _SoFar) -> int:

@@ -2,8 +2,8 @@
 
 Retried: connection errors, timeouts, stalls, streams cut mid-way, and HTTP 408, 409, 429, 5xx (529
 "overloaded" included). Never other 4xx: those fail at once with the SDK's own exception; nor a 429 that says the
-account's quota or spend limit ran out, not its rate (``QUOTA_SPENT``). A response's ``x-should-retry`` header
-(``true`` or ``false``) overrules its status, as in the official SDKs.
+account's quota or spend limit ran out, not its rate (``QUOTA_SPENT``), nor a proxy's 407 to the tunnel. A
+response's ``x-should-retry`` header (``true`` or ``false``) overrules its status, as in the official SDKs.
 """
 
 from __future__ import annotations
@@ -11,13 +11,14 @@ from __future__ import annotations
 import email.utils
 import random
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from .errors import RetryAfterTooLong, StreamStalled
 from .options import check_number
 
-__all__ = ["QUOTA_SPENT", "RETRYABLE_STATUS", "RetryAfterTooLong", "RetryPolicy", "StreamStalled", "is_retryable",
+__all__ = ["QUOTA_SPENT", "RETRYABLE_STATUS", "RetryAfterTooLong", "RetryPolicy", "StreamStalled", "causes", "is_retryable",
            "retry_after_s", "status_of"]
 
 RETRYABLE_STATUS = frozenset({408, 409, 429})
@@ -68,7 +69,7 @@ def is_retryable(error: BaseException, transient: tuple[type[BaseException], ...
     if said in ("true", "false"):
         return said == "true"
     status = status_of(error)
-    if status == 429 and _code(error) in QUOTA_SPENT:
+    if status == 429 and _code(error) in QUOTA_SPENT or _proxy_refused(error):
         return False
     if status is not None:
         return status in RETRYABLE_STATUS or status >= 500
@@ -102,6 +103,22 @@ def _code(error: BaseException) -> str | None:
     """An SDK error's code: Anthropic's ``error.details.error_code``, else OpenAI's ``error.code``."""
     code = getattr(error, "error_code", None) or getattr(error, "code", None)
     return code if isinstance(code, str) else None  # (another library's error may carry a number or a dict there)
+
+
+def _proxy_refused(error: BaseException) -> bool:
+    """A proxy that asked for credentials (407) to open the tunnel: the SDK's connection error wraps httpx's
+    ``ProxyError("407 ...")`` or aiohttp's ``ClientHttpProxyError`` (``status`` 407); no wait mends it."""
+    return any(getattr(cause, "status", None) == 407 or type(cause).__name__ == "ProxyError" and
+               str(cause).startswith("407 ") for cause in causes(error))
+
+
+def causes(error: BaseException | None) -> Iterator[BaseException]:
+    """The error and those it came from (an SDK's connection error wraps its HTTP library's, which wraps ssl's)."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        yield error
+        error = error.__cause__ or error.__context__
 
 
 def _headers(error: BaseException) -> Any:

@@ -995,17 +995,19 @@ def test_an_https_url_for_a_plain_http_server_says_tls_failed():
 
 
 @pytest.mark.parametrize("http", ["httpx", "aiohttp"])
-def test_a_proxy_that_refuses_the_tunnel_is_named_not_the_base_url(http):
+def test_a_proxy_that_refuses_the_tunnel_is_named_not_the_base_url_and_not_retried(http):
     # it said "Connection error." and to check --base-url, the proxy's 407 seen only with --debug (probe 213)
     import socket
     import threading
 
     listener = socket.create_server(("127.0.0.1", 0))
+    tunnels = []
 
     def proxy() -> None:  # asks for credentials it is never given
         with contextlib.suppress(OSError):
             while True:
                 connection, _ = listener.accept()
+                tunnels.append(connection)
                 with connection:
                     connection.recv(4096)
                     connection.sendall(b"HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic\r\n"
@@ -1018,6 +1020,7 @@ def test_a_proxy_that_refuses_the_tunnel_is_named_not_the_base_url(http):
                    env={"OPENAI_API_KEY": "k", "HTTPS_PROXY": proxy_url, "NO_PROXY": "", "SOTKIT_HTTP": http})
     assert done.returncode == 1 and "; the proxy failed: check $HTTPS_PROXY, $HTTP_PROXY or $ALL_PROXY" in done.stderr
     assert "check --base-url" not in done.stderr, done.stderr
+    assert len(tunnels) == 1  # no wait brings the credentials: not retried (it was, 4 times with waits)
 
 
 def test_a_gpu_that_is_not_there_is_refused_before_the_answer_starts(tmp_path):
