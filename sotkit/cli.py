@@ -397,6 +397,9 @@ def _hint(error: Exception) -> str:
         return "; check the API key (OPENAI_API_KEY, ANTHROPIC_API_KEY) and that it is for this --model"
     if status == 404:
         return "; check the model name in --model (and --base-url)"
+    if status == 413:  # the API's own limit, or a proxy's before it (nginx's bare page says only "413")
+        return ("; the request was too large for the server or a proxy before it (nginx's client_max_body_size): "
+                "shorten the question")
     if BROKE_OFF in str(error):
         return "; the server answered, then broke off on every attempt (overloaded, or a proxy's time limit?)"
     if status == 407 or any("Proxy" in type(cause).__name__ for cause in causes(error)):  # httpx's, aiohttp's

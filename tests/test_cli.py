@@ -269,6 +269,17 @@ def test_an_sdk_error_is_one_line_with_a_hint_and_the_traceback_is_behind_debug(
     assert "APIConnectionError" in refused.stderr and "check --base-url" in refused.stderr
 
 
+def test_a_request_too_large_for_a_proxy_is_said_so():
+    # nginx's 413 page before an OpenAI base URL read as the SDK's bare "Error code: 413" (probe 211)
+    from sotkit.testing import Fault, Reply
+
+    with FakeLLMServer(Reply("", fault=Fault.status(413, body="413 Request Entity Too Large"))) as server:
+        done = ask("Why?", "--model", "openai:m", "--base-url", server.openai_base_url, "--mode", "sequential",
+                   env={"OPENAI_API_KEY": "k"})
+    assert done.returncode == 1 and len(server.requests) == 1
+    assert "the request was too large for the server or a proxy before it" in done.stderr, done.stderr
+
+
 def test_a_stream_that_breaks_on_every_attempt_is_not_called_unreachable():
     # the hint said to check --base-url and that the server is reachable: it answered 200 every time (probe 55)
     from sotkit.testing import Fault, Reply
