@@ -49,7 +49,7 @@ from .providers.openai import AZURE_CLIENT
 from .providers._sse import BROKE_OFF
 from .providers.base import cut_by
 from .redact import redact, shown_url
-from .retry import causes
+from .retry import causes, quota_spent
 from .router import check_threshold
 from .router import cli as router_cli
 
@@ -397,6 +397,8 @@ def _hint(error: Exception) -> str:
         return "; check the API key (OPENAI_API_KEY, ANTHROPIC_API_KEY) and that it is for this --model"
     if status == 404:
         return "; check the model name in --model (and --base-url)"
+    if quota_spent(error):  # the SDK's words ("You exceeded your current quota") read as a rate limit to wait out
+        return "; the account's quota or spend limit ran out (not retried): check its plan and billing"
     if status == 413:  # the API's own limit, or a proxy's before it (nginx's bare page says only "413")
         return ("; the request was too large for the server or a proxy before it (nginx's client_max_body_size): "
                 "shorten the question")

@@ -18,8 +18,8 @@ from typing import Any
 from .errors import RetryAfterTooLong, StreamStalled
 from .options import check_number
 
-__all__ = ["QUOTA_SPENT", "RETRYABLE_STATUS", "RetryAfterTooLong", "RetryPolicy", "StreamStalled", "causes", "is_retryable",
-           "retry_after_s", "status_of"]
+__all__ = ["QUOTA_SPENT", "RETRYABLE_STATUS", "RetryAfterTooLong", "RetryPolicy", "StreamStalled", "causes",
+           "is_retryable", "quota_spent", "retry_after_s", "status_of"]
 
 RETRYABLE_STATUS = frozenset({408, 409, 429})
 #: the codes of a 429 that no wait ends (a person must raise the limit or pay): OpenAI's ``error.code``, Anthropic's
@@ -68,9 +68,9 @@ def is_retryable(error: BaseException, transient: tuple[type[BaseException], ...
     said = (_headers(error) or {}).get("x-should-retry")
     if said in ("true", "false"):
         return said == "true"
-    status = status_of(error)
-    if status == 429 and _code(error) in QUOTA_SPENT or _proxy_refused(error):
+    if quota_spent(error) or _proxy_refused(error):
         return False
+    status = status_of(error)
     if status is not None:
         return status in RETRYABLE_STATUS or status >= 500
     return isinstance(error, (TimeoutError, ConnectionError, *transient))
@@ -97,6 +97,11 @@ def retry_after_s(error: BaseException) -> float | None:
         return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
     except (TypeError, ValueError):
         return None
+
+
+def quota_spent(error: BaseException) -> bool:
+    """A 429 that says the account's quota or spend limit ran out (``QUOTA_SPENT``), not its rate."""
+    return status_of(error) == 429 and _code(error) in QUOTA_SPENT
 
 
 def _code(error: BaseException) -> str | None:

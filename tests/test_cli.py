@@ -280,6 +280,18 @@ def test_a_request_too_large_for_a_proxy_is_said_so():
     assert "the request was too large for the server or a proxy before it" in done.stderr, done.stderr
 
 
+def test_a_spent_quota_is_said_to_be_no_rate_limit_and_not_retried():
+    # it showed the SDK's "You exceeded your current quota" alone, which reads as a rate limit to wait out
+    spent = {"error": {"message": "You exceeded your current quota.", "type": "insufficient_quota",
+                       "code": "insufficient_quota"}}
+    with FakeLLMServer(Reply("Sleep well.", fault=Fault.status(429, body=spent))) as server:
+        done = ask("Why?", "--model", "openai:m", "--base-url", server.openai_base_url, "--mode", "sequential",
+                   env={"OPENAI_API_KEY": "k"})
+    assert done.returncode == 1 and len(server.requests) == 1
+    assert "; the account's quota or spend limit ran out (not retried): check its plan and billing" in done.stderr, \
+        done.stderr
+
+
 def test_a_stream_that_breaks_on_every_attempt_is_not_called_unreachable():
     # the hint said to check --base-url and that the server is reachable: it answered 200 every time (probe 55)
     from sotkit.testing import Fault, Reply
