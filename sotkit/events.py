@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, Union
 
 from .result import Mode, Result
@@ -112,7 +112,7 @@ class WithdrawEvent:
 class DoneEvent:
     """The last event of a stream that succeeded: the whole ``Result``, as ``generate`` would return it."""
 
-    result: Result
+    result: Result = field(hash=False)  # (a Result changes as it is built: it has no hash, and the event still does)
     type: Literal["done"] = "done"
 
 

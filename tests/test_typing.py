@@ -26,6 +26,15 @@ def test_every_public_dataclass_has_hints_that_resolve_at_run_time(module):
         assert typing.get_type_hints(cls), cls
 
 
+def test_every_event_hashes_as_the_frozen_dataclass_it_is():
+    # a set of the events seen failed at the last one: TypeError: unhashable type: 'Result' (probe 219)
+    done = sotkit.DoneEvent(sotkit.Result(text="Because.", mode="sequential", model="m"))
+    same = sotkit.DoneEvent(sotkit.Result(text="Because.", mode="sequential", model="m"))
+    assert hash(done) == hash(same) and done == same and len({done, same}) == 1
+    assert done != sotkit.DoneEvent(sotkit.Result(text="Another.", mode="sequential", model="m"))
+    assert len({sotkit.TextEvent(text="A"), sotkit.TextEvent(text="A"), done}) == 2
+
+
 def test_the_request_keywords_type_every_request_option_as_its_field():
     fields = typing.get_type_hints(sotkit.RequestOptions)
     keywords = typing.get_type_hints(sotkit.RequestKwargs)
