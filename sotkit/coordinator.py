@@ -16,7 +16,7 @@ from typing import Any, Literal, TypedDict
 import anyio
 
 from .errors import (ConfigError, DeadlineExceeded, EchoedInstructions, EmptyAnswer, EmptyPoint, FallbackWarning,
-                     PartialResultError, RequestTooLarge, RetryAfterTooLong, advise, describe, sole)
+                     PartialResultError, RequestTooLarge, RetryAfterTooLong, StreamError, advise, describe, sole)
 from .events import (Event, PointDeltaEvent, PointDoneEvent, PointEvent, RouteEvent, TextEvent,
                      WithdrawEvent)
 from .expansion import ExpansionFilter
@@ -382,10 +382,14 @@ class Answer:
             try:
                 self.written_by, usage = await self.runner.call(Call(sketch.build, sketch.on_text, sketch.on_restart,
                                                                      role="skeleton", on_start=sketch.on_start,
-                                                                     on_refusal=sketch.on_refusal))
+                                                                     on_refusal=sketch.on_refusal,
+                                                                     on_no_answer=sketch.on_no_answer))
                 cut = usage.cut_off(max_tokens)
             except Exception as exc:  # keep what the skeleton wrote: two points or more still make an answer
                 error = exc
+            if sketch.no_answer is not None:  # the points started were read from reasoning sent as the text
+                error = sketch.no_answer
+                tg.cancel_scope.cancel()
             self.timings_skeleton_s = anyio.current_time() - self._started
             self._skeleton_ended = True
             parser = sketch.parser
@@ -420,7 +424,7 @@ class Answer:
             self.skeleton_truncated = found >= 2 and (ended or began_late or bool(left_out))
             if found < 2:
                 tg.cancel_scope.cancel()
-        if error is not None and found < 2:
+        if error is not None and (found < 2 or error is sketch.no_answer):
             raise error
         return found
 
@@ -769,6 +773,7 @@ class _Sketch:
         self.writer = backend.model  # the model writing the skeleton now
         self.by_fallback = False  # and whether it is a fallback
         self.line_writers: set[str] = set()  # the models whose lines the started points are
+        self.no_answer: StreamError | None = None  # why the points started are no answer's
 
     def build(self, backend: Backend) -> ChatRequest:
         request = self.answer._request(backend, "skeleton", self.answer.options.skeleton_max_tokens)
@@ -783,6 +788,12 @@ class _Sketch:
     def on_refusal(self) -> None:
         """A refusal's text follows: no line of the skeleton (its "\n\n" would end a line cut mid-word)."""
         self.refused = True
+
+    def on_no_answer(self, error: StreamError) -> None:
+        """The text was reasoning sent as the answer (a ``</think>`` came): points started from its numbered lines
+        are no answer's, and no later skeleton (a fallback's) can keep them."""
+        if self.answer.points:
+            self.no_answer, self.disagreed = error, True
 
     def on_restart(self) -> None:
         self.parser = self._new_parser()

@@ -142,6 +142,9 @@ class Call:
     """Called when a model (named, with its last attempt's usage) finished the call: an error it returns makes the
     call go on to the next backend, its text withdrawn, as if that model had failed (a sequential answer without
     text is no answer)."""
+    on_no_answer: Callable[[StreamError], None] | None = None
+    """Called where an attempt's text, withdrawn, turned out to be no answer (a reasoning model's reasoning sent as
+    the text): what was built on it goes too (the points a skeleton started)."""
 
     @property
     def what(self) -> str:
@@ -440,6 +443,8 @@ class Runner:
             except StreamError as error:
                 if error.no_answer and chars:
                     _forget(call, received)  # this attempt's text was no answer: it goes, not to the error's partial
+                    if call.on_no_answer is not None:
+                        call.on_no_answer(error)
                 raise
             except SendAgain as again:
                 weight += char_weight(again.written)  # held back, never shown, but written (and paid for)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 import sotkit
+import sotkit.providers
 from sotkit.providers._think import ThinkTags
 from sotkit.providers.base import THINKING, Thinking
 from sotkit.retry import is_retryable
@@ -137,6 +138,39 @@ async def test_a_reasoning_model_whose_template_opened_the_block_is_an_error_not
             with pytest.raises(sotkit.StreamError, match="--reasoning-parser"):
                 await sot.generate("How can I calm down before an exam?")
         assert len(server.requests) == 1  # not asked again: the same request streams the same
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("fallback", [False, True])
+@pytest.mark.parametrize("api", ["openai", "anthropic"])
+async def test_points_a_skeleton_started_from_reasoning_whose_block_the_template_opened_are_no_answer(api, fallback):
+    # probe 218: the reasoning's numbered lines started points before its </think> came; the skeleton's error then
+    # read as a retry that disagreed with the points already started, "those are kept": reasoning as the answer
+    reasoning = "Okay, the user wants tips.\n1. first I consider sleep\n2. then I list ideas\n3. then I check\n"
+
+    def respond(request: RecordedRequest) -> Reply:
+        if is_skeleton(request):
+            return Reply(reasoning + "</think>\n\n1. Dark room\n2. Same hour")
+        return Reply("Let me think.")
+
+    def answer(request: RecordedRequest) -> Reply:  # the fallback, a model served with its reasoning parser
+        return Reply("1. Dark room\n2. Same hour" if is_skeleton(request) else "Keep it dark.")
+
+    with FakeLLMServer(respond, latency=Latency(ttft_s=0.0, tokens_per_s=200)) as server, \
+            FakeLLMServer(answer, latency=Latency(ttft_s=0.0, tokens_per_s=2000)) as backup:
+        base_url = server.openai_base_url if api == "openai" else server.anthropic_base_url
+        options = {"fallback": sotkit.providers.create_provider("openai:backup", api_key="k",
+                                                                base_url=backup.openai_base_url)} if fallback else {}
+        async with sotkit.SoT(f"{api}:deepseek-r1", base_url=base_url, api_key="k", mode="sot", **options) as sot:
+            with pytest.raises(sotkit.StreamError, match="--reasoning-parser"):
+                await sot.generate("How can I sleep better?")
+            with pytest.raises(sotkit.StreamError, match="--reasoning-parser"):
+                async with sot.stream("How can I sleep better?") as events:
+                    async for _ in events:
+                        pass
+        if fallback:
+            await options["fallback"].aclose()
+    assert sum(is_skeleton(r) for r in server.requests) == 2  # one each: not asked again
 
 
 @pytest.mark.anyio
