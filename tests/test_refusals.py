@@ -501,6 +501,27 @@ async def test_a_proxy_in_front_of_a_reasoning_model_that_refuses_max_tokens_is_
     assert [("max_tokens" in r.body, r.body.get("max_completion_tokens")) for r in server.requests] == \
         [(True, None), (False, 1024), (False, 1024)]
 
+    # calls refused at once (a SoT answer's points): each goes again, not only the first (the others read the field
+    # the first had switched to as the one they had sent, and failed with the 400: probe 218)
+    refused: list[RecordedRequest] = []
+
+    async def respond_together(request: RecordedRequest) -> Reply:
+        if "max_tokens" not in request.body:
+            return Reply("Keep a schedule.")
+        refused.append(request)
+        for _ in range(1000):  # every call is sent before the first is refused
+            if len(refused) >= 3:
+                break
+            await asyncio.sleep(0.005)
+        return Reply("", fault=Fault.status(400, body=refusal))
+
+    with FakeLLMServer(respond_together) as server:
+        async with sotkit.SoT("openai:gpt-5", base_url=server.openai_base_url, api_key="k", mode="sequential") as sot:
+            async with asyncio.TaskGroup() as tg:
+                answers = [tg.create_task(sot.generate(f"How can I sleep better? ({i})")) for i in range(3)]
+    assert [answer.result().text for answer in answers] == ["Keep a schedule."] * 3
+    assert sorted("max_tokens" in r.body for r in server.requests) == [False] * 3 + [True] * 3
+
 
 async def test_an_azure_api_version_that_refuses_max_completion_tokens_and_stream_options_is_sent_neither():
     """Azure is sent max_completion_tokens, and every server stream_options; API versions before 2024-09-01 refuse

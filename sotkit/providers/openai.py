@@ -101,7 +101,8 @@ class OpenAIProvider(Provider):
         prompt = request.prompt
         messages = [{"role": "system", "content": prompt.system}] if prompt.system else []
         messages.append({"role": "user", "content": prompt.user})
-        body: dict[str, Any] = {self._max_tokens_field: request.max_tokens}
+        field = self._max_tokens_field  # (a concurrent call refused it may change it before this one is refused)
+        body: dict[str, Any] = {field: request.max_tokens}
         if self._asks_usage:
             body["stream_options"] = {"include_usage": True}
         if prompt.prefill and self.supports_prefill:
@@ -139,7 +140,7 @@ class OpenAIProvider(Provider):
         except sys.modules["openai"].BadRequestError as exc:  # fields of sotkit's, not the user's extra_body
             mine = {name for name in ("temperature", "max_tokens", "max_completion_tokens", "stop", "stream_options")
                     if name in body and name not in self._extra_body}
-            message, field = str(exc.message), self._max_tokens_field
+            message = str(exc.message)
             other = "max_tokens" if field == "max_completion_tokens" else "max_completion_tokens"
             # a reasoning model by a proxy refuses max_tokens ("Unsupported parameter: 'max_tokens' ... Use
             # 'max_completion_tokens' instead"), an Azure API version before 2024-09-01 max_completion_tokens
