@@ -19,7 +19,7 @@ from sotkit.providers.anthropic import takes_prefill
 from sotkit.providers.base import char_weight, estimated_tokens
 from sotkit.testing import FakeLLMServer, Fault, Latency, RecordedRequest, Reply
 from sotkit.testing._replies import split_tokens
-from tests.conftest import is_skeleton, joined, point_of
+from tests.conftest import is_skeleton, joined, point_of, sot_responder
 
 pytestmark = pytest.mark.anyio
 
@@ -674,6 +674,27 @@ async def test_extra_body_reaches_anthropic_and_no_temperature_goes_unless_given
     assert result.text == "A plain answer."
     [request] = server.requests
     assert request.body["thinking"] == {"type": "adaptive"} and "temperature" not in request.body
+
+
+async def test_a_thinking_budget_in_extra_body_is_sent_on_top_of_each_calls_own_budget():
+    # the API counts the thinking within max_tokens and refuses one not above the budget: the skeleton's 300 tokens
+    # were refused under a 2,048-token budget, the error naming max_tokens, which the user had set to 8,000 (probe 218)
+    answer = sot_responder("1. Dark room\n2. Same hour", {1: "Keep it dark.", 2: "Sleep at one hour."})
+
+    def respond(request: RecordedRequest) -> Reply:
+        if request.max_tokens <= request.body["thinking"]["budget_tokens"]:
+            return Reply("", fault=Fault.status(400, body={"type": "error", "error": {
+                "type": "invalid_request_error", "message": "`max_tokens` must be greater than "
+                                                            "`thinking.budget_tokens`."}}))
+        return answer(request)
+
+    with FakeLLMServer(respond) as server:
+        async with sotkit.SoT("anthropic:claude-sonnet-4-6", base_url=server.anthropic_base_url, api_key="k",
+                              mode="sot", skeleton_max_tokens=300, point_max_tokens=200,
+                              extra_body={"thinking": {"type": "enabled", "budget_tokens": 2048}}) as sot:
+            result = await sot.generate("How can I sleep better?")
+    assert result.text == "1. Dark room: Keep it dark.\n2. Same hour: Sleep at one hour."
+    assert sorted(r.max_tokens for r in server.requests) == [200 + 2048, 200 + 2048, 300 + 2048]
 
 
 async def test_the_llm_router_of_a_model_that_reasons_first_gets_room_to_answer():

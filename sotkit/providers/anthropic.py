@@ -72,6 +72,7 @@ class AnthropicProvider(Provider):
                  http: str | None = None, extra_body: dict[str, Any] | None = None) -> None:
         check_api_key(api_key)
         self._extra_body = check_extra_body(extra_body)
+        self._thinking_budget = _thinking_budget(self._extra_body)
         self.model = f"anthropic:{model_name}"
         self._name = model_name
         self.supports_prefill = takes_prefill(model_name)
@@ -137,7 +138,8 @@ class AnthropicProvider(Provider):
         tags = None if self._claude else ThinkTags()
         try:
             async with self._clients.client() as client, client.messages.with_streaming_response.create(
-                model=self._name, max_tokens=request.max_tokens, messages=messages, stream=True, **options
+                model=self._name, max_tokens=request.max_tokens + self._thinking_budget, messages=messages, stream=True,
+                **options
             ) as response:
                 async for text in text_pieces(response, sys.modules["anthropic"], reading, self.model):
                     if not isinstance(text, str):  # STARTED, THINKING, the prompt's counts sent ahead
@@ -182,6 +184,15 @@ class AnthropicProvider(Provider):
 
     async def aclose(self) -> None:
         await self._clients.aclose()
+
+
+def _thinking_budget(extra_body: dict[str, Any]) -> int:
+    """The thinking budget of ``extra_body`` (``{"thinking": {"type": "enabled", "budget_tokens": N}}``), or 0. The
+    API counts the thinking within ``max_tokens`` and refuses one not above the budget: each call is sent its own
+    budget (a skeleton's 300 tokens, say) on top of it."""
+    thinking = extra_body.get("thinking")
+    budget = thinking.get("budget_tokens") if isinstance(thinking, dict) and thinking.get("type") == "enabled" else 0
+    return budget if isinstance(budget, int) and not isinstance(budget, bool) and budget > 0 else 0
 
 
 @dataclasses.dataclass
