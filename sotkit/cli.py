@@ -102,6 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--templates", help="a directory of .jinja templates overriding the defaults")
     ask.add_argument("--max-points", type=whole(2),
                      help="most points in a skeleton (default: the model's; 10, or 6 for local models)")
+    ask.add_argument("--max-tokens", type=whole(1), metavar="N",
+                     help="token budget of a sequential answer (default 1024)")
+    ask.add_argument("--skeleton-max-tokens", type=whole(1), metavar="N",
+                     help="token budget of the skeleton (default 300)")
+    ask.add_argument("--point-max-tokens", type=whole(1), metavar="N",
+                     help="token budget of each point (default 300; a reasoning model spends it on reasoning first)")
     ask.add_argument("--deadline", type=float, help="seconds for the whole answer")
     ask.add_argument("--on-point-error", choices=["skip", "raise"], default="skip",
                      help="a point that fails after its retries and the fallback: leave it out with a note on stderr "
@@ -356,6 +362,8 @@ _CLI_WORDS = {"on_point_error='skip' to": "--on-point-error skip to", "fallback=
                          "terminal, or iconv -f ITS-ENCODING -t utf-8 for text from a file)",
               " or pass api_key=...": "", "pass base_url=...": "pass --base-url URL", AZURE_CLIENT: "",
               "pass model='provider:model'": "pass --model MODEL",
+              "a larger max_tokens": "a larger --max-tokens", "a larger point_max_tokens": "a larger --point-max-tokens",
+              "(skeleton_max_tokens=": "(--skeleton-max-tokens ",
               "use device='cpu' or device='auto'": "use --device cpu or --device auto",
               "or device='cuda' for the first": "or --device cuda for the first",
               "raise RetryPolicy(max_wait_s=...) to wait that long": "try again then (sotkit ask waits no longer; "
@@ -428,7 +436,8 @@ async def _ask(args: argparse.Namespace, so_far: _SoFar) -> int:
         "fast_decode": args.fast_decode,
     }.items() if v is not None}
     local_options: dict[str, Any] = {k: options.pop(k) for k in ("device", "fast_decode") if k in options}
-    per_request = {"on_point_error": args.on_point_error} | ({"max_points": args.max_points} if args.max_points else {})
+    per_request = {"on_point_error": args.on_point_error} | {name: getattr(args, name) for name in (
+        "max_points", "max_tokens", "skeleton_max_tokens", "point_max_tokens") if getattr(args, name)}
     live = sys.stdout.isatty() and not args.json  # else the answer is printed once, complete
     so_far.shown = "" if live else None
     async with contextlib.AsyncExitStack() as stack:

@@ -292,6 +292,23 @@ def test_a_spent_quota_is_said_to_be_no_rate_limit_and_not_retried():
         done.stderr
 
 
+def test_the_token_budgets_are_options_and_the_advice_to_raise_one_names_the_option():
+    # the advice said "a larger max_tokens" or "point_max_tokens", library options sotkit ask had none of (probe 218)
+    responder = sot_responder("1. Sleep well\n2. Move daily", {1: "Eight hours.", 2: "Walk."}, sequential="Rest.")
+    with FakeLLMServer(responder) as server:
+        common = ("How can I be healthier?", "--model", "openai:m", "--base-url", server.openai_base_url)
+        sot = ask(*common, "--mode", "sot", "--skeleton-max-tokens", "30", "--point-max-tokens", "40",
+                  env={"OPENAI_API_KEY": "k"})
+        sequential = ask(*common, "--mode", "sequential", "--max-tokens", "50", env={"OPENAI_API_KEY": "k"})
+    assert sot.returncode == 0 and sequential.returncode == 0 and sequential.stdout == "Rest.\n"
+    assert sorted(r.max_tokens for r in server.requests) == [30, 40, 40, 50]
+    with FakeLLMServer(Reply("A", reasoning_tokens=50_000)) as server:  # its reasoning spends every budget
+        done = ask("Why?", "--model", "openai:gpt-5", "--base-url", server.openai_base_url, "--mode", "sequential",
+                   env={"OPENAI_API_KEY": "k"})
+    assert done.returncode == 1 and "; a larger --max-tokens may leave room for it" in done.stderr, done.stderr
+    assert ask("Why?", "--max-tokens", "0").returncode == 2
+
+
 def test_a_stream_that_breaks_on_every_attempt_is_not_called_unreachable():
     # the hint said to check --base-url and that the server is reachable: it answered 200 every time (probe 55)
     from sotkit.testing import Fault, Reply
