@@ -420,7 +420,9 @@ class Runner:
                             continue
                         if not chunk:
                             continue
-                        now = watchdog.progress()
+                        # white space alone is no progress (a degenerate model's, or a keep-alive's): it may come
+                        # forever, and it makes no answer
+                        now = time.monotonic() if chunk.isspace() else watchdog.progress()
                         if first_text is None and call.point is not None:
                             call.point.model = backend.model  # who wrote its text, also where the answer stops here
                         first_text, last_text = first_text or now, now
@@ -659,8 +661,8 @@ class _Pulse:
 class _Watchdog:
     """A cancel scope around a whole stream whose deadline text pushes on: ``first_token_timeout`` from the start
     (or from the last text of another call of the request to the model writing alone, ``_Pulse``), then
-    ``stall_timeout`` after each piece of text or reasoning (``THINKING``). Keep-alives and other text-free events are
-    no progress.
+    ``stall_timeout`` after each piece of text or reasoning (``THINKING``). Keep-alives and other text-free events, and
+    text of white space alone, are no progress.
 
     One scope for the whole stream: a scope entered per chunk would interleave with any cancel scope the provider's
     generator holds across yields. Moving the scope's timer for every chunk cost 5% of the client's CPU with
