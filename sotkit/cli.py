@@ -109,6 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--point-max-tokens", type=whole(1), metavar="N",
                      help="token budget of each point (default 300; a reasoning model spends it on reasoning first)")
     ask.add_argument("--deadline", type=float, help="seconds for the whole answer")
+    ask.add_argument("--timeout", type=float, metavar="S",
+                     help="seconds a call waits for its first text, and the network timeout (default 60)")
+    ask.add_argument("--max-concurrency", type=whole(1), metavar="N",
+                     help="most calls to the model at once (default 16; a server's slots, for one that has few)")
     ask.add_argument("--on-point-error", choices=["skip", "raise"], default="skip",
                      help="a point that fails after its retries and the fallback: leave it out with a note on stderr "
                           "(default), or print the rest and exit with status 1")
@@ -364,6 +368,8 @@ _CLI_WORDS = {"on_point_error='skip' to": "--on-point-error skip to", "fallback=
               "pass model='provider:model'": "pass --model MODEL",
               "a larger max_tokens": "a larger --max-tokens", "a larger point_max_tokens": "a larger --point-max-tokens",
               "(skeleton_max_tokens=": "(--skeleton-max-tokens ",
+              "raise first_token_timeout= (and timeout=, the network one)": "raise --timeout",
+              "set max_concurrency= to its slots": "set --max-concurrency to its slots",
               "use device='cpu' or device='auto'": "use --device cpu or --device auto",
               "or device='cuda' for the first": "or --device cuda for the first",
               "raise RetryPolicy(max_wait_s=...) to wait that long": "try again then (sotkit ask waits no longer; "
@@ -433,7 +439,7 @@ async def _ask(args: argparse.Namespace, so_far: _SoFar) -> int:
     options: dict[str, Any] = {k: v for k, v in {
         "fallback": args.fallback, "base_url": args.base_url, "templates": args.templates,
         "router": args.router, "router_threshold": args.router_threshold, "device": args.device,
-        "fast_decode": args.fast_decode,
+        "fast_decode": args.fast_decode, "timeout": args.timeout, "max_concurrency": args.max_concurrency,
     }.items() if v is not None}
     local_options: dict[str, Any] = {k: options.pop(k) for k in ("device", "fast_decode") if k in options}
     per_request = {"on_point_error": args.on_point_error} | {name: getattr(args, name) for name in (
@@ -526,10 +532,12 @@ async def _read(events: Any, live: _SoFar | None) -> Result:
         elif event.type == "point":
             _note(f"skeleton {event.index}. {event.title}")
         elif event.type == "retry":
-            _note(f"retrying {_call(event)} in {event.wait_s:.1f} s (attempt {event.attempt}: {event.error})")
+            _note(f"retrying {_call(event)} in {event.wait_s:.1f} s (attempt {event.attempt}: "
+                  f"{_in_cli_words(event.error)})")
         elif event.type == "fallback" and (kind := (event.model, _PARTICULARS.sub("#", event.error))) not in told:
             told.add(kind)  # the first of a kind (say, every point's 401): the end's note names the points
-            _note(f"{_call(event)} failed on {event.model} ({event.error}); the fallback {event.fallback} writes it")
+            _note(f"{_call(event)} failed on {event.model} ({_in_cli_words(event.error)}); the fallback "
+                  f"{event.fallback} writes it")
         elif event.type == "text":
             shown += event.text
             if live:

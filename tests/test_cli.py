@@ -309,6 +309,17 @@ def test_the_token_budgets_are_options_and_the_advice_to_raise_one_names_the_opt
     assert ask("Why?", "--max-tokens", "0").returncode == 2
 
 
+def test_a_call_that_sends_no_text_is_advised_in_the_commands_own_options():
+    # the notes and the error said to raise first_token_timeout= and set max_concurrency=, which sotkit ask had not:
+    # a silent server took 4 minutes, 60 s an attempt, with no way to shorten one (probe 220)
+    with FakeLLMServer(Reply("Rest.", fault=Fault.stall(seconds=60))) as server:
+        done = ask("Why?", "--model", "openai:m", "--base-url", server.openai_base_url, "--mode", "sequential",
+                   "--timeout", "0.3", "--max-concurrency", "1", env={"OPENAI_API_KEY": "k"})
+    assert done.returncode == 1 and len(server.requests) == 4, done.stderr
+    assert done.stderr.count("raise --timeout") == 4 and "set --max-concurrency to its slots" in done.stderr, done.stderr
+    assert "first_token_timeout=" not in done.stderr and "max_concurrency=" not in done.stderr
+
+
 def test_a_stream_that_breaks_on_every_attempt_is_not_called_unreachable():
     # the hint said to check --base-url and that the server is reachable: it answered 200 every time (probe 55)
     from sotkit.testing import Fault, Reply
