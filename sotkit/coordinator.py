@@ -16,7 +16,8 @@ from typing import Any, Literal, TypedDict
 import anyio
 
 from .errors import (ConfigError, DeadlineExceeded, EchoedInstructions, EmptyAnswer, EmptyPoint, FallbackWarning,
-                     PartialResultError, RequestTooLarge, RetryAfterTooLong, StreamError, advise, describe, sole)
+                     PartialResultError, RequestTooLarge, RetryAfterTooLong, StreamError, advise, describe, renote,
+                     sole)
 from .events import (Event, PointDeltaEvent, PointDoneEvent, PointEvent, RouteEvent, TextEvent,
                      WithdrawEvent)
 from .expansion import ExpansionFilter
@@ -425,6 +426,8 @@ class Answer:
             if found < 2:
                 tg.cancel_scope.cancel()
         if error is not None and (found < 2 or error is sketch.no_answer):
+            if found == 1 and error is not sketch.no_answer:  # (the error alone would not say which call it was)
+                renote(error, "(the skeleton's call, after its first point: an answer needs two)", "skeleton's call")
             raise error
         return found
 

@@ -111,6 +111,22 @@ async def test_a_quota_error_sent_inside_a_200_stream_is_not_retried_either(prov
     assert caught.value.partial.text == "Sleep well" and caught.value.partial.truncated
 
 
+async def test_a_skeleton_that_breaks_off_after_one_point_says_it_was_the_skeleton(provider):
+    # a bare "sent no text in 2 s for more text": nothing said which call, nor why one whole point made no answer
+    # (probe 220); two whole points make an answer (skeleton_truncated), as before
+    for skeleton, points in (("1. Alpha\n2. Beta", 0), ("1. Alpha\n2. Beta\n3. Gamma", 2)):
+        broken = Reply(skeleton, fault=Fault.stall(after_tokens=3 if not points else 5, seconds=30))
+        with FakeLLMServer(lambda r: broken if is_skeleton(r) else Reply("More."), latency=FAST) as server:
+            async with client(server, provider, stall_timeout=0.3, retry=1) as sot:
+                if points:
+                    result = await sot.generate("How can I be healthier?", mode="sot")
+                    assert len(result.points) == points and result.skeleton_truncated
+                    continue
+                with pytest.raises(sotkit.StreamStalled) as caught:
+                    await sot.generate("How can I be healthier?", mode="sot")
+        assert caught.value.__notes__[-1] == "(the skeleton's call, after its first point: an answer needs two)"
+
+
 async def test_a_server_that_reads_a_fraction_of_a_long_prompt_is_warned_of_once(provider):
     # probe 211: a server that cuts a prompt to its context size (Ollama's num_ctx) answered a 1 MB question as a
     # success, nothing saying it had read 1,000 tokens of it
