@@ -370,6 +370,7 @@ _CLI_WORDS = {"on_point_error='skip' to": "--on-point-error skip to", "fallback=
               "(skeleton_max_tokens=": "(--skeleton-max-tokens ",
               "raise first_token_timeout= (and timeout=, the network one)": "raise --timeout",
               "set max_concurrency= to its slots": "set --max-concurrency to its slots",
+              " (Point.done; the others are cut or missing)": "; the others are cut off or missing",
               "use device='cpu' or device='auto'": "use --device cpu or --device auto",
               "or device='cuda' for the first": "or --device cuda for the first",
               "raise RetryPolicy(max_wait_s=...) to wait that long": "try again then (sotkit ask waits no longer; "

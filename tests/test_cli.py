@@ -320,6 +320,23 @@ def test_a_call_that_sends_no_text_is_advised_in_the_commands_own_options():
     assert "first_token_timeout=" not in done.stderr and "max_concurrency=" not in done.stderr
 
 
+def test_a_deadlines_error_names_the_finished_points_in_the_commands_words():
+    # "finished point(s): 1, 3 (Point.done; the others are cut or missing)": a library field on a terminal (probe 220)
+    answer = sot_responder("1. Sleep well\n2. Move daily\n3. Eat well", {1: "Eight hours.", 3: "Greens."})
+
+    def respond(request):
+        if point_of(request) == 2:
+            return Reply("Walk every day.", fault=Fault.stall(after_tokens=1, seconds=30))
+        return answer(request)
+
+    with FakeLLMServer(respond, latency=Latency(ttft_s=0, tokens_per_s=1000)) as server:
+        done = ask("How can I be healthier?", "--model", "openai:m", "--base-url", server.openai_base_url, "--mode",
+                   "sot", "--deadline", "1.5", env={"OPENAI_API_KEY": "k"})
+    assert done.returncode == 1 and "finished point(s): 1, 3; the others are cut off or missing" in done.stderr, \
+        done.stderr
+    assert "Point.done" not in done.stderr
+
+
 def test_a_stream_that_breaks_on_every_attempt_is_not_called_unreachable():
     # the hint said to check --base-url and that the server is reachable: it answered 200 every time (probe 55)
     from sotkit.testing import Fault, Reply
