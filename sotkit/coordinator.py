@@ -388,9 +388,6 @@ class Answer:
                 cut = usage.cut_off(max_tokens)
             except Exception as exc:  # keep what the skeleton wrote: two points or more still make an answer
                 error = exc
-            if sketch.no_answer is not None:  # the points started were read from reasoning sent as the text
-                error = sketch.no_answer
-                tg.cancel_scope.cancel()
             self.timings_skeleton_s = anyio.current_time() - self._started
             self._skeleton_ended = True
             parser = sketch.parser
@@ -425,8 +422,10 @@ class Answer:
             self.skeleton_truncated = found >= 2 and (ended or began_late or bool(left_out))
             if found < 2:
                 tg.cancel_scope.cancel()
-        if error is not None and (found < 2 or error is sketch.no_answer):
-            if found == 1 and error is not sketch.no_answer:  # (the error alone would not say which call it was)
+        if sketch.no_answer is not None:  # (its cancellation of the task group ended the block above at once)
+            raise sketch.no_answer
+        if error is not None and found < 2:
+            if found == 1:  # (the error alone would not say which call it was)
                 renote(error, "(the skeleton's call, after its first point: an answer needs two)", "skeleton's call")
             raise error
         return found
@@ -776,6 +775,7 @@ class _Sketch:
         self.writer = backend.model  # the model writing the skeleton now
         self.by_fallback = False  # and whether it is a fallback
         self.line_writers: set[str] = set()  # the models whose lines the started points are
+        self.started_here = False  # points were started from this generation's lines
         self.no_answer: StreamError | None = None  # why the points started are no answer's
 
     def build(self, backend: Backend) -> ChatRequest:
@@ -794,14 +794,16 @@ class _Sketch:
 
     def on_no_answer(self, error: StreamError) -> None:
         """The text was reasoning sent as the answer (a ``</think>`` came): points started from its numbered lines
-        are no answer's, and no later skeleton (a fallback's) can keep them."""
-        if self.answer.points:
-            self.no_answer, self.disagreed = error, True
+        are no answer's, and no later skeleton (a fallback's) could keep them: they stop, and the answer fails with
+        ``error``, no fallback asked. (Points an earlier generation started stay, as after any failed retry.)"""
+        if self.started_here:
+            self.no_answer = error
+            self.tg.cancel_scope.cancel()
 
     def on_restart(self) -> None:
         self.parser = self._new_parser()
         self.waiting.clear()
-        self.refused = False
+        self.refused = self.started_here = False
 
     def on_start(self, backend: Backend) -> None:
         """A backend writes the skeleton from its start; one that continues the prefill continues its lines
@@ -842,6 +844,7 @@ class _Sketch:
         started = [answer.points[sp.index] for sp in self.waiting]
         self.waiting.clear()
         self.line_writers.add(self.writer)
+        self.started_here = True
         if self.batch:
             self.tg.start_soon(answer._expand_batch, started, outline)
         else:

@@ -192,6 +192,7 @@ class Runner:
                              platform=backends[0].provider.platform) as span:
             for i, backend in enumerate(backends):
                 if error is not None:
+                    await anyio.lowlevel.checkpoint_if_cancelled()  # a request stopped meanwhile asks no fallback
                     span.fallback(error, backend.model, backend.provider.platform)
                     self.fell_back(call, backends[i - 1], error, backend)
                 own = backend is backends[0]
@@ -444,9 +445,9 @@ class Runner:
                             break
             except StreamError as error:
                 if error.no_answer and chars:
-                    _forget(call, received)  # this attempt's text was no answer: it goes, not to the error's partial
-                    if call.on_no_answer is not None:
+                    if call.on_no_answer is not None:  # (before the text goes: what was built on it is still known)
                         call.on_no_answer(error)
+                    _forget(call, received)  # this attempt's text was no answer: it goes, not to the error's partial
                 raise
             except SendAgain as again:
                 weight += char_weight(again.written)  # held back, never shown, but written (and paid for)

@@ -9,7 +9,7 @@ import sotkit.providers
 from sotkit.providers._think import ThinkTags
 from sotkit.providers.base import THINKING, Thinking
 from sotkit.retry import is_retryable
-from sotkit.testing import FakeLLMServer, Latency, RecordedRequest, Reply
+from sotkit.testing import FakeLLMServer, Fault, Latency, RecordedRequest, Reply
 from tests.conftest import is_skeleton, point_of
 
 REASONING = "<think>\nThe user wants tips. Candidate ideas:\n1. Maybe breathing\n2. Maybe yoga\nOkay.\n</think>\n\n"
@@ -166,11 +166,36 @@ async def test_points_a_skeleton_started_from_reasoning_whose_block_the_template
                 await sot.generate("How can I sleep better?")
             with pytest.raises(sotkit.StreamError, match="--reasoning-parser"):
                 async with sot.stream("How can I sleep better?") as events:
-                    async for _ in events:
-                        pass
+                    async for event in events:
+                        assert event.type != "fallback"  # (its skeleton would have had to agree with the points)
         if fallback:
             await options["fallback"].aclose()
     assert sum(is_skeleton(r) for r in server.requests) == 2  # one each: not asked again
+    assert not backup.requests
+
+
+@pytest.mark.anyio
+async def test_a_fallbacks_reasoning_costs_none_of_the_points_the_main_models_skeleton_started():
+    # review 222: the main model's whole lines started points, then it stalled; the fallback's skeleton was
+    # reasoning, and the answer failed with its error where it had kept the main model's points (skeleton_truncated)
+    def respond(request: RecordedRequest) -> Reply:
+        if is_skeleton(request):
+            return Reply("1. Dark room\n2. Same hour\n3. Cool air\n4.", fault=Fault.stall(after_tokens=10, seconds=30))
+        return Reply("Keep it so.")
+
+    def reasoning(request: RecordedRequest) -> Reply:
+        return Reply("Okay, the user wants sleep tips. Let me think.\n</think>\n\n1. Dark room" if is_skeleton(request)
+                     else "Keep it so.")
+
+    with FakeLLMServer(respond, latency=Latency(ttft_s=0.0, tokens_per_s=2000)) as server, \
+            FakeLLMServer(reasoning, latency=Latency(ttft_s=0.0, tokens_per_s=2000)) as backup:
+        fallback = sotkit.providers.create_provider("openai:deepseek-r1", api_key="k", base_url=backup.openai_base_url)
+        async with sotkit.SoT("openai:main", base_url=server.openai_base_url, api_key="k", mode="sot", retry=1,
+                              stall_timeout=0.3, fallback=fallback) as sot:
+            result = await sot.generate("How can I sleep better?")
+        await fallback.aclose()
+    assert [p.title for p in result.points] == ["Dark room", "Same hour", "Cool air"] and result.skeleton_truncated
+    assert {p.text for p in result.points} == {"Keep it so."}
 
 
 @pytest.mark.anyio
