@@ -695,6 +695,15 @@ async def test_a_thinking_budget_in_extra_body_is_sent_on_top_of_each_calls_own_
             result = await sot.generate("How can I sleep better?")
     assert result.text == "1. Dark room: Keep it dark.\n2. Same hour: Sleep at one hour."
     assert sorted(r.max_tokens for r in server.requests) == [200 + 2048, 200 + 2048, 300 + 2048]
+    # a budget already above the thinking's is sent as it was (a model's output limit may not take both, review
+    # 222); a budget written as a float counts too
+    with FakeLLMServer(respond) as server:
+        async with sotkit.SoT("anthropic:claude-sonnet-4-6", base_url=server.anthropic_base_url, api_key="k",
+                              mode="sequential", max_tokens=24_000,
+                              extra_body={"thinking": {"type": "enabled", "budget_tokens": 2048.0}}) as sot:
+            await sot.generate("How can I sleep better?")
+            await sot.generate("How can I sleep better?", max_tokens=100)
+    assert [r.max_tokens for r in server.requests] == [24_000, 100 + 2048]
 
 
 async def test_the_llm_router_of_a_model_that_reasons_first_gets_room_to_answer():

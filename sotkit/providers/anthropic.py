@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 import sys
@@ -138,8 +139,8 @@ class AnthropicProvider(Provider):
         tags = None if self._claude else ThinkTags()
         try:
             async with self._clients.client() as client, client.messages.with_streaming_response.create(
-                model=self._name, max_tokens=request.max_tokens + self._thinking_budget, messages=messages, stream=True,
-                **options
+                model=self._name, max_tokens=_with_thinking(request.max_tokens, self._thinking_budget),
+                messages=messages, stream=True, **options
             ) as response:
                 async for text in text_pieces(response, sys.modules["anthropic"], reading, self.model):
                     if not isinstance(text, str):  # STARTED, THINKING, the prompt's counts sent ahead
@@ -187,12 +188,18 @@ class AnthropicProvider(Provider):
 
 
 def _thinking_budget(extra_body: dict[str, Any]) -> int:
-    """The thinking budget of ``extra_body`` (``{"thinking": {"type": "enabled", "budget_tokens": N}}``), or 0. The
-    API counts the thinking within ``max_tokens`` and refuses one not above the budget: each call is sent its own
-    budget (a skeleton's 300 tokens, say) on top of it."""
+    """The thinking budget of ``extra_body`` (``{"thinking": {"type": "enabled", "budget_tokens": N}}``), or 0."""
     thinking = extra_body.get("thinking")
     budget = thinking.get("budget_tokens") if isinstance(thinking, dict) and thinking.get("type") == "enabled" else 0
-    return budget if isinstance(budget, int) and not isinstance(budget, bool) and budget > 0 else 0
+    return math.ceil(budget) if isinstance(budget, (int, float)) and not isinstance(budget, bool) \
+        and 0 < budget < math.inf else 0
+
+
+def _with_thinking(max_tokens: int, budget: int) -> int:
+    """The API counts the thinking within ``max_tokens`` and refuses one not above the budget: a call's own budget
+    (a skeleton's 300 tokens, say) goes on top of it there; one already above it is sent as it is (a model's output
+    limit may not take both)."""
+    return max_tokens if max_tokens > budget else max_tokens + budget
 
 
 @dataclasses.dataclass
