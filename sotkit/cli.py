@@ -21,6 +21,7 @@ import dataclasses
 import difflib
 import importlib
 import json
+import math
 import os
 import re
 import select
@@ -38,7 +39,7 @@ from typing import Any, NoReturn
 import anyio
 
 from . import (ConfigError, FallbackEvent, FallbackWarning, PartialResultError, Result, RetryEvent, SoT, SotkitError,
-               Usage, __version__, default_model)
+               StreamError, Usage, __version__, default_model)
 from .client import FALLBACK_OPTIONS
 from .engines import registry
 from .engines.commands import whole
@@ -77,6 +78,17 @@ def _long_options(parser: argparse.ArgumentParser, args: argparse.Namespace | No
     return found
 
 
+def _seconds(text: str) -> float:
+    """argparse's type for a number of seconds above 0."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is no number of seconds") from None
+    if not 0 < seconds < math.inf:
+        raise argparse.ArgumentTypeError(f"{text} is no number of seconds above 0")
+    return seconds
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="sotkit", description="LLM answers sooner, by decoding in parallel.")
     parser.add_argument("--version", action="version", version=f"sotkit {__version__}")
@@ -107,10 +119,12 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--skeleton-max-tokens", type=whole(1), metavar="N",
                      help="token budget of the skeleton (default 300)")
     ask.add_argument("--point-max-tokens", type=whole(1), metavar="N",
-                     help="token budget of each point (default 300; a reasoning model spends it on reasoning first)")
-    ask.add_argument("--deadline", type=float, help="seconds for the whole answer")
-    ask.add_argument("--timeout", type=float, metavar="S",
-                     help="seconds a call waits for its first text, and the network timeout (default 60)")
+                     help="token budget of each point (default 300, 128 for local: models; a reasoning model "
+                          "spends it on reasoning first)")
+    ask.add_argument("--deadline", type=_seconds, help="seconds for the whole answer")
+    ask.add_argument("--timeout", type=_seconds, metavar="S",
+                     help="for an API model: seconds a call waits for its first text, and the network timeout "
+                          "(default 60)")
     ask.add_argument("--max-concurrency", type=whole(1), metavar="N",
                      help="most calls to the model at once (default 16; a server's slots, for one that has few)")
     ask.add_argument("--on-point-error", choices=["skip", "raise"], default="skip",
@@ -219,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         if debug:  # then the one line and the exit status, as without --debug (2: wrong before any call)
             _to_stderr(redact("".join(traceback.format_exception(exc))).rstrip())
         if isinstance(exc, SotkitError):
-            _to_stderr(f"sotkit: error: {_in_cli_words(_with_notes(exc))}")
+            _to_stderr(f"sotkit: error: {_own_message(exc)}")
             return 2 if isinstance(exc, ConfigError) else 1
         more = "" if debug else " (--debug shows the traceback)"
         _to_stderr(f"sotkit: error: {type(exc).__name__}: {_message(exc)}{more}")
@@ -367,7 +381,8 @@ _CLI_WORDS = {"on_point_error='skip' to": "--on-point-error skip to", "fallback=
               " or pass api_key=...": "", "pass base_url=...": "pass --base-url URL", AZURE_CLIENT: "",
               "pass model='provider:model'": "pass --model MODEL",
               "a larger max_tokens": "a larger --max-tokens", "a larger point_max_tokens": "a larger --point-max-tokens",
-              "(skeleton_max_tokens=": "(--skeleton-max-tokens ",
+              "(skeleton_max_tokens=": "(--skeleton-max-tokens ", "(point_max_tokens)": "(--point-max-tokens)",
+              "(max_tokens)": "(--max-tokens)",
               "raise first_token_timeout= (and timeout=, the network one)": "raise --timeout",
               "set max_concurrency= to its slots": "set --max-concurrency to its slots",
               " (Point.done; the others are cut or missing)": "; the others are cut off or missing",
@@ -391,8 +406,14 @@ def _in_cli_words(message: str) -> str:
 
 def _error(exc: Exception) -> dict[str, str]:
     """An error as ``--json`` shows it."""
-    return {"error": _in_cli_words(_with_notes(exc)) if isinstance(exc, SotkitError) else _message(exc),
+    return {"error": _own_message(exc) if isinstance(exc, SotkitError) else _message(exc),
             "type": type(exc).__name__}
+
+
+def _own_message(error: Exception) -> str:
+    """One line for sotkit's own error, in this command's words; a server's error sent inside its stream gets the
+    hint its status would (a spent quota, a request too large)."""
+    return _in_cli_words(_with_notes(error)) + (_hint(error) if isinstance(error, StreamError) else "")
 
 
 def _message(error: Exception) -> str:
@@ -451,6 +472,9 @@ async def _ask(args: argparse.Namespace, so_far: _SoFar) -> int:
         if callable(loops := signal.getsignal(signal.SIGINT)):  # the event loop's (main sets back the one before)
             _catch({signal.SIGINT: so_far.interrupting(loops)})
         if model.startswith("local:"):
+            if "timeout" in options:  # (an in-process model's first call loads it: it has no first-text timeout)
+                raise ConfigError(f"--timeout is for API models, and --model {model} runs in this process; use "
+                                  "--deadline to bound the answer")
             options |= local_options
         elif local_options:  # the fallback's, then: a provider built here
             flags = " and ".join(f"--{k.replace('_', '-')}" for k in local_options)
@@ -533,12 +557,10 @@ async def _read(events: Any, live: _SoFar | None) -> Result:
         elif event.type == "point":
             _note(f"skeleton {event.index}. {event.title}")
         elif event.type == "retry":
-            _note(f"retrying {_call(event)} in {event.wait_s:.1f} s (attempt {event.attempt}: "
-                  f"{_in_cli_words(event.error)})")
+            _note(f"retrying {_call(event)} in {event.wait_s:.1f} s (attempt {event.attempt}: {event.error})")
         elif event.type == "fallback" and (kind := (event.model, _PARTICULARS.sub("#", event.error))) not in told:
             told.add(kind)  # the first of a kind (say, every point's 401): the end's note names the points
-            _note(f"{_call(event)} failed on {event.model} ({_in_cli_words(event.error)}); the fallback "
-                  f"{event.fallback} writes it")
+            _note(f"{_call(event)} failed on {event.model} ({event.error}); the fallback {event.fallback} writes it")
         elif event.type == "text":
             shown += event.text
             if live:
@@ -589,11 +611,11 @@ def _show(result: Result, as_json: bool, shown: str | None, error: dict[str, str
         _note(f"the skeleton was cut short: {result.route_reason}")
     # a call that never ended was stopped by the error shown (a deadline, Ctrl-C), not cut off by its budget
     if result.truncated and result.mode == "sequential" and not (error and result.finish_reason is None):
-        _note(f"the answer was cut off {cut_by(result.finish_reason, 'max_tokens')}: it ends where it was stopped")
+        _note(f"the answer was cut off {cut_by(result.finish_reason, '--max-tokens')}: it ends where it was stopped")
     cut = {}  # what cut points off -> their numbers
     for p in result.points:
         if p.truncated and p.complete and not p.failed:
-            cut.setdefault(cut_by(p.finish_reason, "point_max_tokens"), []).append(str(p.index))
+            cut.setdefault(cut_by(p.finish_reason, "--point-max-tokens"), []).append(str(p.index))
     for why, numbers in cut.items():
         _note(f"point(s) {', '.join(numbers)} cut off {why}: the text ends where it was stopped")
     if error and (unwritten := [p for p in result.points if not p.text and not p.failed]):  # not in the answer
@@ -634,7 +656,7 @@ def _escaped(text: str) -> str:
 
 
 def _note(text: str) -> None:
-    _to_stderr(f"[sotkit] {text}")
+    _to_stderr(f"[sotkit] {_in_cli_words(text)}")  # (the library's advice in a route's, a point's or a retry's words)
 
 
 def _to_stderr(line: str) -> None:

@@ -280,11 +280,14 @@ def test_a_request_too_large_for_a_proxy_is_said_so():
     assert "the request was too large for the server or a proxy before it" in done.stderr, done.stderr
 
 
-def test_a_spent_quota_is_said_to_be_no_rate_limit_and_not_retried():
-    # it showed the SDK's "You exceeded your current quota" alone, which reads as a rate limit to wait out
+@pytest.mark.parametrize("in_stream", [False, True])
+def test_a_spent_quota_is_said_to_be_no_rate_limit_and_not_retried(in_stream):
+    # it showed the SDK's "You exceeded your current quota" alone, which reads as a rate limit to wait out; sent
+    # inside the stream, as sotkit's StreamError, it had no hint either (review 222)
     spent = {"error": {"message": "You exceeded your current quota.", "type": "insufficient_quota",
                        "code": "insufficient_quota"}}
-    with FakeLLMServer(Reply("Sleep well.", fault=Fault.status(429, body=spent))) as server:
+    fault = Fault.error_event(code=429, body=spent) if in_stream else Fault.status(429, body=spent)
+    with FakeLLMServer(Reply("Sleep well.", fault=fault)) as server:
         done = ask("Why?", "--model", "openai:m", "--base-url", server.openai_base_url, "--mode", "sequential",
                    env={"OPENAI_API_KEY": "k"})
     assert done.returncode == 1 and len(server.requests) == 1
@@ -306,6 +309,18 @@ def test_the_token_budgets_are_options_and_the_advice_to_raise_one_names_the_opt
         done = ask("Why?", "--model", "openai:gpt-5", "--base-url", server.openai_base_url, "--mode", "sequential",
                    env={"OPENAI_API_KEY": "k"})
     assert done.returncode == 1 and "; a larger --max-tokens may leave room for it" in done.stderr, done.stderr
+    # the notes too: a point left out, a skeleton cut at its budget (review 222)
+    def respond(request):
+        if is_skeleton(request):
+            return Reply("1. Sleep well\n2. Move daily\n3. Eat well\n4. Rest more\n5. Laugh often")
+        return Reply("A", reasoning_tokens=50_000) if point_of(request) == 2 else Reply("Do it.")
+
+    with FakeLLMServer(respond) as server:
+        done = ask("How can I be healthier?", "--model", "openai:gpt-5", "--base-url", server.openai_base_url,
+                   "--mode", "sot", "--skeleton-max-tokens", "12", env={"OPENAI_API_KEY": "k"})
+    assert done.returncode == 0, done.stderr
+    assert "a larger --point-max-tokens may leave room" in done.stderr and "(--skeleton-max-tokens 12)" in done.stderr
+    assert "point_max_tokens" not in done.stderr and "skeleton_max_tokens" not in done.stderr, done.stderr
     assert ask("Why?", "--max-tokens", "0").returncode == 2
 
 
@@ -318,6 +333,12 @@ def test_a_call_that_sends_no_text_is_advised_in_the_commands_own_options():
     assert done.returncode == 1 and len(server.requests) == 4, done.stderr
     assert done.stderr.count("raise --timeout") == 4 and "set --max-concurrency to its slots" in done.stderr, done.stderr
     assert "first_token_timeout=" not in done.stderr and "max_concurrency=" not in done.stderr
+    # refused as the command line is read, in its words; and where it would do nothing (review 222)
+    for seconds in ("0", "-1", "nan", "soon"):
+        refused = ask("Why?", "--timeout", seconds)
+        assert refused.returncode == 2 and "argument --timeout:" in refused.stderr and "None" not in refused.stderr
+    local = ask("Why?", "--model", "local:smollm2", "--timeout", "5")
+    assert local.returncode == 2 and "--timeout is for API models" in local.stderr, local.stderr
 
 
 def test_a_deadlines_error_names_the_finished_points_in_the_commands_words():
@@ -1178,7 +1199,7 @@ def test_the_notes_say_what_cut_each_point_off(capsys):
               Point(4, "Delta", "Cut too-", complete=True, truncated=True, finish_reason="max_tokens")]
     _show(Result("...", "sot", "openai:m", points=points, truncated=True), False, None)
     notes = capsys.readouterr().err
-    assert "point(s) 1, 4 cut off at the token limit (point_max_tokens)" in notes
+    assert "point(s) 1, 4 cut off at the token limit (--point-max-tokens)" in notes
     assert "point(s) 3 cut off by the provider's filter ('content_filter')" in notes
     assert "2 cut off" not in notes and "2," not in notes
     _show(Result("Cut mid-", "sequential", "openai:m", truncated=True, finish_reason="refusal"), False, None)
@@ -1278,7 +1299,8 @@ def test_a_misspelt_option_gets_the_option_it_was_likely_meant_as():
     # option of sotkit eval; '--concurency' got eval's --concurrency), and ask had no --router-threshold
     elsewhere = ask("Why?", "--judge", "openai:x", "--concurency", "4", "--threshold=0.7", env={})
     assert elsewhere.returncode == 2 and elsewhere.stderr.splitlines()[-1].endswith(
-        "; --judge is an option of sotkit eval, --threshold=0.7 (did you mean --router-threshold?)")
+        "; --judge is an option of sotkit eval, --concurency (did you mean --max-concurrency?), --threshold=0.7 (did "
+        "you mean --router-threshold?)")  # (ask's own --max-concurrency since session 53)
     evaluated = subprocess.run([sys.executable, "-m", "sotkit.cli", "eval", "q.jsonl", "--modle", "openai:m"],
                                capture_output=True, text=True, timeout=60)
     assert evaluated.stderr.splitlines()[-1].endswith("--modle (did you mean --modes or --model?)")

@@ -731,8 +731,9 @@ async def test_a_router_answer_cut_before_any_text_says_so():
         decision = await make_router("llm", provider=provider).decide("How can I live well?")
         await provider.aclose()
     # the budget the call had was not 16 (raised for a model that reasons first): "a larger max_tokens=16" was said
-    assert "cut off at the token limit (max_tokens) before any text; a larger LLMRouter(max_tokens=...) may leave " \
-           "room for it (a reasoning model spends it on reasoning first)" in decision.reason
+    assert "cut off at the token limit (the LLM router's max_tokens) before any text; a larger " \
+           "LLMRouter(max_tokens=...) may leave room for it (a reasoning model spends it on reasoning first)" \
+           in decision.reason
 
 
 async def test_text_held_undecided_is_given_only_when_its_stream_ends_whole():

@@ -156,9 +156,9 @@ class LLMRouter(FallsBack):
         prefill = request.prompt.prefill if self.provider.supports_prefill else None
         reply = (prefill or "") + text
         cut = usage is not None and usage.cut_off(self.max_tokens)
-        by = cut_by(usage.finish_reason, f"max_tokens={self.max_tokens}") if cut and usage else ""
-        if cut and not text.strip():  # (a budget the runner may have raised, for a model that reasons first)
-            by = cut_by(usage.finish_reason if usage else None, "max_tokens")
+        # (no number: the runner raises the budget of a model that reasons first)
+        by = cut_by(usage.finish_reason, "the LLM router's max_tokens") if cut and usage else ""
+        if cut and not text.strip():
             advice = reasoning_advice(usage.finish_reason if usage else None, "LLMRouter(max_tokens=...)")
             raise ValueError(f"the answer was cut off {by} before any text{advice}")
         parsed = parse_router_answer(reply)
