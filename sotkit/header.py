@@ -78,6 +78,7 @@ class OwnHeader:
         """Where the text after a restated header begins (``None``: the text does not start with one; ``UNDECIDED``
         while its sentence has still to show whether its dash is the header's, or its line where it ends)."""
         number = _NUMBER.match(text)
+        assert number is not None  # every part of it is optional
         n = number["n"] or number["label"] or number["circled"]
         if n is not None and number_value(n) != self._index:  # "٣.", "３.", "三、" and "③" are 3 too
             return None
@@ -97,7 +98,7 @@ class OwnHeader:
                     return UNDECIDED
                 if aside:
                     return None
-            return _line_end(text, start, title_end, _CLOSE.match(text, end).end(), final)
+            return _line_end(text, start, title_end, _close_end(text, end), final)
         close = _BARE_TITLE_END.match(text, end)
         assert close is not None  # every part of it is optional
         if n is None and not close[1]:
@@ -107,7 +108,7 @@ class OwnHeader:
         if close.end() == len(text) and not final:
             return UNDECIDED  # its line's end, or more of its sentence, may follow
         if close[1] or close.end() == len(text) or close[0].strip() and not text[close.end()].islower():
-            return _CLOSE.match(text, end).end()  # "2. Title\n", "**2. Title** Text."
+            return _close_end(text, end)  # "2. Title\n", "**2. Title** Text."
         return self._runs_on(text, start, end, final)
 
     @staticmethod
@@ -127,7 +128,7 @@ class OwnHeader:
         head = text[:start].rstrip(" \t")
         if head.endswith(runs[-1]):  # "2. **Budget** time ...": the emphasis stays with the title
             return len(head) - len(runs[-1])
-        return _CLOSE.match(text, end).end() if text.startswith(runs[-1], end) else None
+        return _close_end(text, end) if text.startswith(runs[-1], end) else None
 
 
 def _line_end(text: str, start: int, title_end: int, end: int, final: bool) -> int:
@@ -135,6 +136,7 @@ def _line_end(text: str, start: int, title_end: int, end: int, final: bool) -> i
     closes only at its line's end ("**Exercise: regular activity improves sleep**"), is the header whole, the
     skeleton line's gist with it. ``end`` (after the separator) for any other header, or a line too long for one."""
     opening = _OPENING.match(text)
+    assert opening is not None  # every part of it is optional
     runs = _EMPHASIS_RUN.findall(text, opening.end(), start)
     unclosed = runs[0] if len(runs) % 2 and runs[0] not in text[title_end:end] else ""
     if not (opening["heading"] or unclosed) or not unclosed and "\n" in text[title_end:end]:
@@ -146,7 +148,14 @@ def _line_end(text: str, start: int, title_end: int, end: int, final: bool) -> i
     if line_end - end > HEADER_LINE or unclosed and (not line.endswith(unclosed)
                                                      or _EMPHASIS_RUN.search(line[:-len(unclosed)])):
         return end
-    return _CLOSE.match(text, line_end).end()
+    return _close_end(text, line_end)
+
+
+def _close_end(text: str, at: int) -> int:
+    """Where the emphasis closing at ``at`` and the spaces after it end."""
+    close = _CLOSE.match(text, at)
+    assert close is not None  # every part of it is optional
+    return close.end()
 
 
 def goes_on(text: str, after: str) -> bool:
@@ -160,12 +169,13 @@ def goes_on(text: str, after: str) -> bool:
 def separator_end(text: str) -> int | None:
     """Where the text after a header's separator begins (``None``: the text does not start with one)."""
     separator = _SEPARATOR.match(text)
-    return _CLOSE.match(text, separator.end()).end() if separator else None
+    return _close_end(text, separator.end()) if separator else None
 
 
 def header_number(text: str) -> str | None:
     """The number of the header the text opens with ("2" of "**2. Title**", of "Point 2: Title"), if any."""
     number = _NUMBER.match(text)
+    assert number is not None  # every part of it is optional
     return number["n"] or number["label"] or number["circled"]
 
 
@@ -173,6 +183,7 @@ def dash_aside(text: str, at: int, final: bool) -> bool | None:
     """Does the dash before ``at`` open an aside ("Empathy — understanding what people need — builds trust."): does
     a second dash follow in its sentence? None while the sentence may still show one."""
     sentence = _SENTENCE_REST.match(text, at)
+    assert sentence is not None  # it matches the empty string too
     if _SECOND_DASH.search(sentence[0]):
         return True
     return None if sentence.end() == len(text) and not final else False
