@@ -369,9 +369,11 @@ class SkeletonParser:
         if kind is None or (self._kind is not None and kind != self._kind):
             return None  # no list item
         if not _names(title, number):
-            return self._no_point(kind, number)  # one that names nothing (``1. 1. 2. 3.``, ``2. 50%``)
+            self._no_point(kind, number)  # one that names nothing (``1. 1. 2. 3.``, ``2. 50%``)
+            return None
         if _ADDRESS.match(body):
-            return self._no_point(kind, number)  # "Would you like me to elaborate on any of these?": an offer
+            self._no_point(kind, number)  # "Would you like me to elaborate on any of these?": an offer
+            return None
         indent = self._indent_of(line)
         if self.points and indent >= self._indent + 2:  # Markdown nests from two spaces in; one is a slip
             return None  # "   2. Cool room" under "1. Sleep hygiene" details that point; it is none of its own
@@ -408,11 +410,13 @@ class SkeletonParser:
         if len(stems) >= 2 and _contains(self._question, stems) and not _joined_in(self._question, stems):
             if self._drop_subsumed and len(stems) >= 3:
                 self._repeat("the question")  # a small model that loops writes the question again and again
-            return self._no_point(kind, number)  # the question's topic ("Quantum computing"): every point's
+            self._no_point(kind, number)  # the question's topic ("Quantum computing"): every point's
+            return None
         topic = _content_stems(title)
         if (words := {t for t in topic if not t.isdigit()}) and words <= _PROMPT_WORDS and words & _ECHOED \
                 and (self._drop_subsumed or _SENTENCE.search(title)):
-            return self._no_point(kind, number)  # "The answer is": the prompt's words, nothing to expand
+            self._no_point(kind, number)  # "The answer is": the prompt's words, nothing to expand
+            return None
         if self._drop_subsumed and self._rewrites_a_title(topic):
             return None
         self._kind, self._repeats, self._broken = kind, 0, False
@@ -446,7 +450,8 @@ class SkeletonParser:
     def began_late(self) -> bool:
         """Did the numbered list begin past 1, with a point before it missing (not a line judged no point: "1. <the
         question's topic>")? "Tips 1. Keep a schedule\n2. ...": a 1 after a word may be a number in a sentence."""
-        return (self.first_number or 1) > 1 and not set(range(1, self.first_number)) <= self._not_points
+        first = self.first_number or 1
+        return first > 1 and not set(range(1, first)) <= self._not_points
 
     def _repeat(self, what: str) -> None:
         self._repeats += 1
@@ -523,8 +528,8 @@ def _next_item(line: str, spaced: bool = False) -> tuple[int, bool] | None:
     markers = [(m.start(), *style) for m in _MARKER.finditer(line, 1) if (style := _item_style(line, m))]
     if kind == "numbered":
         own = _own_style(line)
-        style = own[0] if own else "."  # ``Step 1:`` continues with ``2.``
-        following = [(start, n, loose) for start, s, n, loose in markers if s == style]
+        mark = own[0] if own else "."  # ``Step 1:`` continues with ``2.``
+        following = [(start, n, loose) for start, s, n, loose in markers if s == mark]
         if spaced:
             return next(((start, True) for start, n, _ in following if n == number + 1), None)
         if number == 1 and (two := _spaced_two(line, following)) is not None:
