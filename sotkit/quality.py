@@ -153,12 +153,12 @@ class Instructions:
     is "Avoid heavy meals".' echoes; 'Avoid heavy meals before bed.' does not."""
 
     def __init__(self, instructions: str, quoted: Sequence[str] = ()) -> None:
-        quoted = [(q, question_view(q)) for q in quoted if q]
-        for text, view in quoted:  # a 2 MB question would cost a second of n-grams per point: its two ends do
+        views = [(q, question_view(q)) for q in quoted if q]
+        for text, view in views:  # a 2 MB question would cost a second of n-grams per point: its two ends do
             if view is not text:
                 instructions = instructions.replace(text, view)
         self.grams = set(gram_list(instructions))
-        self.own = self.grams.difference(*(_grams(view) for _, view in quoted))
+        self.own = self.grams.difference(*(_grams(view) for _, view in views))
 
     def echoes(self, sentence: str) -> bool:
         grams = gram_list(sentence)
