@@ -90,10 +90,10 @@ def hold(owner: object, keys: Iterable[object] = (), urls: Iterable[object] = ()
         if secret:  # sent as a Basic header (a token alone as its user name), which a proxy's error may quote
             basic = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}".encode()
             secrets.add(base64.b64encode(basic).decode())
-    if secrets := frozenset(secret for secret in secrets if len(secret) >= MIN_SECRET):
+    if kept := frozenset(secret for secret in secrets if len(secret) >= MIN_SECRET):
         if id(owner) not in _HELD:
             weakref.finalize(owner, _HELD.pop, id(owner), None)
-        _HELD[id(owner)] = _HELD.get(id(owner), frozenset()) | secrets  # added to: a client's URL may hold fewer
+        _HELD[id(owner)] = _HELD.get(id(owner), frozenset()) | kept  # added to: a client's URL may hold fewer
 
 
 def redact(text: str) -> str:
