@@ -16,6 +16,7 @@ import functools
 import os
 import re
 from collections.abc import Sequence
+from typing import Literal
 
 from .header import CJK_NUMBER, EMPHASIS, TITLE_SEPARATOR, dash_aside, number_value
 from .quality import NO_SPACES
@@ -124,7 +125,8 @@ class OtherPoints:
         self._named: list[str] = []  # titles whose mention in a sentence is a drift (two words or more)
         self._headed: list[str] = []  # titles whose header line ends the point
         self._longest = 0
-        self._checked, self._checked_origin = 0, None  # where run_on reads on from, for text from which origin
+        self._checked = 0  # where run_on reads on from, for text from which origin
+        self._checked_origin: int | None = None
         self._own_items: list[int] = []  # where the items of the point's own numbered list start, in that text
         self.first_item_was_header = False  # the reply's restated "1." header was its own list's first item
         self._titled: list[int] = []  # those of them that open with a title, this point's or an earlier one's
@@ -203,6 +205,7 @@ class OtherPoints:
         if self._headed:
             if m := _PARTIAL_INLINE.search(text, at):
                 held = min(held, m.start())
+            named: str | bool | None  # the title a header names, then whether it starts its point
             for pattern in (_TITLE_LINE, _TITLE_INLINE):
                 for m in pattern.finditer(text, at):
                     # a bullet or an inline number opens an item of the point's own list as often: there a title
@@ -436,7 +439,7 @@ class OtherPoints:
             return titled
         return cut if final else None
 
-    def _header_at(self, text: str, at: int, final: bool, titles: list[str]) -> str | bool | None:
+    def _header_at(self, text: str, at: int, final: bool, titles: list[str]) -> str | Literal[False] | None:
         """Which of the other points' ``titles`` starts at ``at`` as a header (followed by its separator or its
         line's end)? False: none; None while the text there may still grow into one."""
         rest = text[at:at + self._longest].casefold()
@@ -468,17 +471,20 @@ class OtherPoints:
         previous = text[text.rfind("\n", 0, m.start()) + 1:m.start()]  # the line right before, blank or not
         if not (m["heading"] or m["em"] or m["label"]):  # a bullet or a plain line
             after = _AFTER_TITLE.match(text, self._past(text, m.end() + len(title), title))
+            assert after is not None  # _header_at matched it here to name the title
             alone = after["sep"] == "\n" or after["open"] is not None
             if previous.strip() or not m["bullet"] and len(title.split()) < 2 and not alone:
                 return False
         elif previous.strip():
             mark = _TITLE_LINE.match("\n" + previous)
+            assert mark is not None  # a line break, then only optional parts
             if self._header_at("\n" + previous, mark.end(), True, self._headed) not in (False, title):
                 return False
         line_end = text.find("\n", m.end())
         if line_end < 0 or line_end == len(text) - 1:
             return True if final else None
         mark = _TITLE_LINE.match(text, line_end)
+        assert mark is not None  # at a line break, then only optional parts
         following = self._header_at(text, mark.end(), final, self._headed)
         return None if following is None else following in (False, title)
 
