@@ -385,6 +385,7 @@ class ExpansionFilter:
         """The text less its sentences that echo the instructions; an unfinished sentence is released only
         once it cannot become one. Sentences judged on earlier calls are not looked at again (the clean text
         only grows; were it ever to change, it is judged afresh)."""
+        assert self._instructions is not None  # _release calls this only where there are instructions
         if not text.startswith(self._judged):
             self._judged, self._kept = "", ""
         start, kept = len(self._judged), [self._kept]
@@ -408,6 +409,7 @@ class ExpansionFilter:
 
     def _echo_free_at(self, start: int, sentence: str) -> bool:
         """Is the sentence at ``start`` kept (decided once, so that text released stays)?"""
+        assert self._instructions is not None  # (only _without_echoes asks)
         if start not in self._echo_free:
             # as if it streamed in: a sentence is released once an opening of it cannot become an echo, so one that
             # came whole is kept where an opening of it (its words whole, as a stream held back after them gives)
