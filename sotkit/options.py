@@ -13,7 +13,7 @@ import unicodedata
 import warnings
 from collections.abc import Iterable, Mapping, MappingView, Sequence
 from types import MappingProxyType
-from typing import Any
+from typing import Any, cast
 
 from .errors import ConfigError
 from .redact import shown, shown_url, user_info_cut
@@ -172,7 +172,7 @@ def _sent_by_the_sdks(value: Any) -> Any:
     if isinstance(value, Mapping):
         return dict(value)
     if isinstance(value, Sequence | MappingView) and not isinstance(value, bytes | bytearray):
-        return list(value)
+        return list(cast(Iterable[Any], value))  # (a dict's views iterate; the MappingView ABC does not say so)
     if callable(getattr(value, "model_dump", None)):
         return value.model_dump(mode="json", exclude_unset=True, by_alias=True)
     if type(value).__name__ in ("NotGiven", "Omit"):  # the SDKs' own "leave this field out"
