@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from types import ModuleType
 from typing import Any, Protocol
 
@@ -69,7 +69,7 @@ class Reading(Protocol):
 
 
 async def text_pieces(response: Any, sdk: ModuleType, reading: Reading,
-                      model: str) -> AsyncIterator[str | Signal | CallUsage]:
+                      model: str) -> AsyncGenerator[str | Signal | CallUsage, None]:
     """The text of ``model``'s SDK streaming response, one piece per read from the network, as ``reading`` gives
     each event's, after ``STARTED``; the reasoning of a read passes on before its text, as ``Thinking``. Where the
     client falls behind, a read brings several events, and each piece costs the same to filter, stitch and send on:

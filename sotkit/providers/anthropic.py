@@ -62,8 +62,8 @@ class AnthropicProvider(Provider):
     length_reason = "max_tokens"
     # failures without an HTTP status worth retrying: refused or dropped connections, timeouts, cut streams
 
-    @property
-    def transient_errors(self) -> tuple[type[BaseException], ...]:
+    @property  # (read only, unlike the base class's attribute: the SDK is imported on first use; nothing sets it)
+    def transient_errors(self) -> tuple[type[BaseException], ...]:  # type: ignore[override]
         import anthropic  # imported by the first call (the SDK is imported off the event loop, on first use)
 
         return (anthropic.APIConnectionError,)

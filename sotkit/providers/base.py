@@ -10,7 +10,7 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeGuard
 
 from ..errors import SotkitError, StreamError, advise
 
@@ -180,7 +180,7 @@ class StopAt:
         return held
 
 
-def is_count(value: Any) -> bool:
+def is_count(value: Any) -> TypeGuard[int]:
     """Is ``value`` a token count a server may send (not a bool, a string or a negative number)?"""
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import threading
 import weakref
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from contextlib import aclosing
 from functools import partial
 from types import MappingProxyType
@@ -81,7 +81,7 @@ class LocalProvider(Provider):
             async for _, chunk in rows:
                 yield chunk
 
-    async def stream_batch(self, requests: Sequence[ChatRequest]) -> AsyncIterator[tuple[int, Chunk]]:
+    async def stream_batch(self, requests: Sequence[ChatRequest]) -> AsyncGenerator[tuple[int, Chunk], None]:
         """Generate every request (one batch, or one after the other for an engine that does not batch); yields
         ``(row, text delta)`` and, as each row ends, its usage."""
         if not requests:
@@ -89,6 +89,7 @@ class LocalProvider(Provider):
         if self._key is None:
             self._key = await anyio.to_thread.run_sync(partial(model_key, self._name, device=self._device,
                                                                dtype=self._dtype), abandon_on_cancel=True)
+        assert self._key is not None  # (set just above where it was not)
         loop_limiters = _limiters.setdefault(current_loop(), {})
         limiter = loop_limiters.get(self._key) or loop_limiters.setdefault(self._key, anyio.CapacityLimiter(1))
         generating = _generating.setdefault(self._key, threading.Lock())

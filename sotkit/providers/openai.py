@@ -48,8 +48,8 @@ class OpenAIProvider(Provider):
     supports_prefill = False  # the chat completions API has no assistant prefill
     # failures without an HTTP status worth retrying: refused or dropped connections, timeouts, cut streams
 
-    @property
-    def transient_errors(self) -> tuple[type[BaseException], ...]:
+    @property  # (read only, unlike the base class's attribute: the SDK is imported on first use; nothing sets it)
+    def transient_errors(self) -> tuple[type[BaseException], ...]:  # type: ignore[override]
         import openai  # imported by the first call (the SDK is imported off the event loop, on first use)
 
         return (openai.APIConnectionError,)
@@ -288,7 +288,7 @@ def _chunk(data: Any) -> tuple[str | Signal | None, Any, dict | None, str | None
     if data.get("error") or data.get("object") == "error":
         raise _stream_error(data)
     # the first generation only: with n > 1 (in extra_body) a server interleaves the others' chunks
-    choice = next((c for c in data["choices"] if c.get("index", 0) == 0), {}) if data.get("choices") else {}
+    choice: Any = next((c for c in data["choices"] if c.get("index", 0) == 0), {}) if data.get("choices") else {}
     delta = choice.get("delta") or {}
     text = delta.get("content")
     thinking = delta.get("reasoning_content") or delta.get("reasoning")  # vLLM's, DeepSeek's; OpenRouter's
