@@ -43,7 +43,7 @@ import socket
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, fields
 from typing import Any, Literal, TypeVar
@@ -282,16 +282,17 @@ class RedisConnection:
         return f"{self.config.prefix}:{{{model}}}:{kind}"  # {model}: a cluster keeps a model's keys together
 
     async def run(self, script: str, key: str, *args: Any,
-                  late: Callable[[Any], Awaitable[Any]] | None = None) -> Any:
+                  late: Callable[[Any], Coroutine[Any, Any, Any]] | None = None) -> Any:
         """One script call, or ``None`` while Redis is down and ``on_outage="open"`` (``LimitsUnavailable``
         when ``"closed"``). ``late(result)`` undoes a call that goes through after the caller left (a lease:
         release it; a bucket's units: give them back)."""
         return await self._guard(lambda state: state.scripts[script](keys=[key], args=args), script, late)
 
     async def _guard(self, call: Callable[[_LoopState], Awaitable[T]], what: str,
-                     late: Callable[[Any], Awaitable[Any]] | None = None) -> T | None:
+                     late: Callable[[Any], Coroutine[Any, Any, Any]] | None = None) -> T | None:
         if time.monotonic() < self._down_until:
-            return self._outage(None, what)
+            self._outage(None, what)
+            return None
         state = self.here()
         # The call runs in a task of its own, which the caller's deadline or cancellation does not stop: the caller
         # leaves at once (a shield would hold it up to `timeout` while Redis hangs), and what the server grants
@@ -304,7 +305,8 @@ class RedisConnection:
             task.add_done_callback(lambda done: self._left(state, done, late))
             raise
         if exc is not None:
-            return self._outage(exc, what)
+            self._outage(exc, what)
+            return None
         if self._warned:
             self._warned = False
             advise(f"Redis at {shown_url(self.config.url)} answers again: the limits are shared again",
@@ -321,7 +323,8 @@ class RedisConnection:
             self._down_until = time.monotonic() + RETRY_REDIS_S
             return exc, None
 
-    def _left(self, state: _LoopState, task: asyncio.Task[Any], late: Callable[[Any], Awaitable[Any]] | None) -> None:
+    def _left(self, state: _LoopState, task: asyncio.Task[Any],
+              late: Callable[[Any], Coroutine[Any, Any, Any]] | None) -> None:
         """A call whose caller left has ended: undo what it did (releasing a lease it was refused is harmless)."""
         state.calls.discard(task)
         if task.cancelled() or task.exception() is not None:
@@ -468,7 +471,7 @@ class SharedModelLimits:
         key = self.connection.key(self.model, kind)
         budget = (bucket.rate_per_s / 1000, bucket.capacity, units)
 
-        def give_back(taken: list[int]) -> Awaitable[None]:
+        def give_back(taken: list[int]) -> Coroutine[Any, Any, None]:
             return self.connection.give_back(key, *budget, number=taken[1])
 
         taken = await self.connection.run("take", key, *budget, late=give_back)
