@@ -384,7 +384,8 @@ def write_plots(summary: Summary, out: Path) -> list[str]:
         for c in summary.categories:
             mine = [(x, y + _jitter(f"{c}{i}")) for i, (x, y, cat) in enumerate(points) if cat == c]
             if mine:
-                ax.scatter(*zip(*mine), label=c, s=24, alpha=0.8)
+                xs, ys = zip(*mine)  # (two sequences: a star would leave them free to fill scatter's s too)
+                ax.scatter(xs, ys, label=c, s=24, alpha=0.8)
         ax.axvline(1, color="black", linewidth=0.8, linestyle="--")
         ax.set_yticks([-1, 0, 1], ["SoT worse", "tie", "SoT better"])
         ax.set_xlabel("speed-up (sequential latency / SoT latency)")
