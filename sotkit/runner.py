@@ -35,7 +35,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Hashable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import anyio
 
@@ -51,6 +51,8 @@ from .retry import RetryPolicy, is_retryable, status_of
 from .tracing import NO_CALL, NO_TRACE, CallTrace, RequestTrace, without_text
 
 if TYPE_CHECKING:  # the layer above: a backend holds templates, the runner never renders them
+    from types import TracebackType
+
     from .templates import Templates
 
 Send = Callable[[Event], None]
@@ -421,20 +423,21 @@ class Runner:
                             continue
                         if not chunk:
                             continue
+                        text = cast(str, chunk)  # (every signal a provider sends is taken above)
                         # white space alone is no progress (a degenerate model's, or a keep-alive's): it may come
                         # forever, and it makes no answer
-                        now = time.monotonic() if chunk.isspace() else watchdog.progress()
+                        now = time.monotonic() if text.isspace() else watchdog.progress()
                         if first_text is None and call.point is not None:
                             call.point.model = backend.model  # who wrote its text, also where the answer stops here
                         first_text, last_text = first_text or now, now
-                        kept = chunk[:max_chars - chars]  # a runaway's text is kept up to the bound, no further
+                        kept = text[:max_chars - chars]  # a runaway's text is kept up to the bound, no further
                         if restart:
                             restart = False
                             _start_over(backend, call, received)
                         received.append(kept)
                         chunks, chars, weight = chunks + 1, chars + len(kept), weight + char_weight(kept)
                         runaway = chunks > max_chunks and estimated_tokens(weight) > request.max_tokens \
-                            or len(kept) < len(chunk)
+                            or len(kept) < len(text)
                         if not call.on_text(kept) or runaway:
                             # Stop paying for text that will be thrown away; the usage the provider would have
                             # reported last is estimated (a runaway at least its whole budget: it ignored it).
@@ -459,6 +462,7 @@ class Runner:
                     usage = CallUsage.estimate(request.prompt.chars, output, counted) if started or output \
                         else CallUsage()
                 self._account(usage, backend.model, span)
+        assert usage is not None  # (set in the finally above, where the stream had not)
         # (a point's prompt shares the skeleton's opening, which a server may count as cached; the LLM router's, a
         # client of its own on another model, reads the question the skeleton's call reads too)
         if call.point is None and call.role != "router" and usage is not None:
@@ -471,6 +475,7 @@ class Runner:
         # the first attempts only: they were sent together; a retry goes out on its own, later
         if call.point is not None and call.point.attempts == 1 and backend is self.backends[0] \
                 and first_text is not None:
+            assert last_text is not None  # set with first_text
             self.spans.append(CallSpan(sent, first_text, last_text))
         return usage
 
@@ -690,10 +695,11 @@ class _Watchdog:
             self._pulse.joined = True
         return self
 
-    def __exit__(self, *exc_info: object) -> bool:
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 tb: TracebackType | None) -> bool:
         self._pulse.waiting.discard(self)
         self._pulse.writing.discard(self)
-        return bool(self._scope.__exit__(*exc_info))
+        return bool(self._scope.__exit__(kind, error, tb))
 
     def progress(self, text: bool = True) -> float:
         """Text (or reasoning) arrived: push the deadline on, and those of the calls to the same model waiting for

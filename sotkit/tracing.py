@@ -62,7 +62,7 @@ class CallTrace:
     def __enter__(self) -> CallTrace:
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: object) -> None:
         return None
 
     def request(self, request: ChatRequest, prefill: bool = True) -> None:
@@ -88,7 +88,7 @@ class RequestTrace:
     def __enter__(self) -> RequestTrace:
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: object) -> None:
         return None
 
     def call(self, role: str, model: str, point: int | None = None, rows: int | None = None,
