@@ -831,8 +831,8 @@ class _Sketch:
     def _start(self, new: list[SkeletonPoint]) -> None:
         answer = self.answer
         for sp in new:  # after a restart the new skeleton must agree with every point already started
-            started = answer.points.get(sp.index)
-            if started is not None and started.title != sp.title:
+            begun = answer.points.get(sp.index)
+            if begun is not None and begun.title != sp.title:
                 self.disagreed = True
                 return
         self.waiting.extend(sp for sp in new if sp.index not in answer.points)
