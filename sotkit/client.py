@@ -114,6 +114,7 @@ class SoT:
             if model is None and os.environ.get("SOTKIT_MODEL"):
                 raise ConfigError(f"$SOTKIT_MODEL={shown(os.environ['SOTKIT_MODEL'])}: {exc}") from exc
             if model is None:  # a deployment's unset variable, say: the error is about a model nobody named
+                assert isinstance(name, str)  # (default_model()'s)
                 why = ("$OPENAI_API_KEY is set" if name.startswith("openai:") else "$ANTHROPIC_API_KEY is set"
                        if name.startswith("anthropic:") else "none of $SOTKIT_MODEL, $OPENAI_API_KEY, "
                        "$ANTHROPIC_API_KEY is set")
