@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import aclosing, contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypeGuard
 
 import anyio
 
@@ -323,7 +323,7 @@ def is_complete(record: dict[str, Any], settings: dict[str, Any]) -> bool:
             for a in ["general", *settings["aspects"]])
 
 
-def _usable_answer(answer: dict[str, Any] | None, mode: str, settings: dict[str, Any]) -> bool:
+def _usable_answer(answer: dict[str, Any] | None, mode: str, settings: dict[str, Any]) -> TypeGuard[dict[str, Any]]:
     return answer is not None and answer.get("error") is None and _asked_alike(answer, mode, settings)
 
 
@@ -419,7 +419,7 @@ def _record(q: Question, answers: dict[str, dict[str, Any]], settings: dict[str,
             "measures": measures(q.question, answers), "error": "; ".join(errors) or None}
 
 
-async def answer(sot: SoT, question: str, mode: str) -> dict[str, Any]:
+async def answer(sot: SoT, question: str, mode: Literal["auto", "sot", "sequential"]) -> dict[str, Any]:
     """Answer in ``mode`` and keep what an evaluation reads: the answer, its skeleton, the mode actually used
     and why, timings, usage, retries; or the error, with the partial answer if any, and what its calls spent."""
     retries = 0
