@@ -612,7 +612,7 @@ def _show(result: Result, as_json: bool, shown: str | None, error: dict[str, str
     # a call that never ended was stopped by the error shown (a deadline, Ctrl-C), not cut off by its budget
     if result.truncated and result.mode == "sequential" and not (error and result.finish_reason is None):
         _note(f"the answer was cut off {cut_by(result.finish_reason, '--max-tokens')}: it ends where it was stopped")
-    cut = {}  # what cut points off -> their numbers
+    cut: dict[str, list[str]] = {}  # what cut points off -> their numbers
     for p in result.points:
         if p.truncated and p.complete and not p.failed:
             cut.setdefault(cut_by(p.finish_reason, "--point-max-tokens"), []).append(str(p.index))
@@ -677,6 +677,7 @@ def _out(text: str) -> None:
     if stdout is not sys.__stdout__ or os.name != "posix":  # a caller's stream (a notebook's, rich's): its own write
         print(text, flush=True)
         return
+    assert stdout is not None  # (sys.__stdout__, which run() refused closed)
     stdout.flush()
     data = (text + "\n").encode(stdout.encoding or "utf-8", stdout.errors or "strict")
     while data:
