@@ -268,9 +268,9 @@ class AnthropicMessages(Dialect):
                 "usage": _anthropic_inputs(usage) | {"output_tokens": usage.output_tokens}}
 
     def stream_open(self, record: RecordedRequest, usage: CallUsage, rid: str) -> bytes:
-        message = {"id": rid, "type": "message", "role": "assistant", "model": record.model, "content": [],
-                   "stop_reason": None, "stop_sequence": None,
-                   "usage": _anthropic_inputs(usage) | {"output_tokens": 0}}
+        message: dict[str, Any] = {"id": rid, "type": "message", "role": "assistant", "model": record.model,
+                                   "content": [], "stop_reason": None, "stop_sequence": None,
+                                   "usage": _anthropic_inputs(usage) | {"output_tokens": 0}}
         return (_sse({"type": "message_start", "message": message}, "message_start")
                 + _sse({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
                        "content_block_start")
