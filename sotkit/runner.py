@@ -33,7 +33,6 @@ import logging
 import math
 import time
 from collections.abc import AsyncIterator, Callable, Hashable, Sequence
-from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, cast
 
@@ -45,7 +44,7 @@ from .header import goes_on
 from .limits import Limits, check_fits, estimate_tokens
 from .overlap import CallSpan
 from .providers.base import (AFTER_END_S, AT_BUDGET, ENDED, REFUSED, STARTED, CallUsage, ChatRequest, Chunk, Provider,
-                             SendAgain, Thinking, char_weight, estimated_tokens)
+                             SendAgain, Thinking, char_weight, closing, estimated_tokens)
 from .result import Point, Usage
 from .retry import RetryPolicy, is_retryable, status_of
 from .tracing import NO_CALL, NO_TRACE, CallTrace, RequestTrace, without_text
@@ -246,7 +245,7 @@ class Runner:
                             if c.point is not None:
                                 c.point.attempts += 1
                         with self._watchdog(backend) as watchdog:
-                            async with aclosing(backend.provider.stream_batch(requests)) as rows:
+                            async with closing(backend.provider.stream_batch(requests)) as rows:
                                 async for row, chunk in rows:
                                     if isinstance(chunk, CallUsage):
                                         self._account(chunk, backend.model, span, calls=0)
@@ -390,7 +389,7 @@ class Runner:
         with self._watchdog(backend) as watchdog:
             try:
                 stream = backend.provider.stream(request)
-                async with aclosing(_unless_repeated(stream, openings, backend.provider) if openings else stream) \
+                async with closing(_unless_repeated(stream, openings, backend.provider) if openings else stream) \
                         as stream:
                     async for chunk in stream:
                         if isinstance(chunk, CallUsage):
@@ -602,7 +601,7 @@ async def _unless_repeated(stream: AsyncIterator[Chunk], openings: tuple[Opening
     spliced to itself written again. The provider then sends no prefill (``SendAgain``), as after a refusal."""
     held: str | None = ""
     counts: CallUsage | None = None  # what came while undecided: a provider reports them also when a stream breaks
-    async with aclosing(stream):
+    async with closing(stream):
         async for chunk in stream:
             if held is not None and isinstance(chunk, str):
                 held += chunk

@@ -35,6 +35,32 @@ def test_every_event_hashes_as_the_frozen_dataclass_it_is():
     assert len({sotkit.TextEvent(text="A"), sotkit.TextEvent(text="A"), done}) == 2
 
 
+@pytest.mark.anyio
+async def test_a_provider_of_ones_own_may_stream_any_async_iterator():
+    # Provider.stream promises an AsyncIterator, and the runner closed it with aclose(), which only an async
+    # generator has: AttributeError, the call failed (found by mypy)
+    class Chunks:
+        def __init__(self, *items: object) -> None:
+            self.items = list(items)
+
+        def __aiter__(self) -> Chunks:
+            return self
+
+        async def __anext__(self) -> object:
+            if not self.items:
+                raise StopAsyncIteration
+            return self.items.pop(0)
+
+    class Plain(Provider):
+        model = "plain:m"
+
+        def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:  # type: ignore[override]
+            return Chunks("Because it is.", CallUsage(1, 3, finish_reason="stop"))  # type: ignore[return-value]
+
+    async with sotkit.SoT(Plain(), mode="sequential") as sot:
+        assert (await sot.generate("Why?")).text == "Because it is."
+
+
 def test_the_request_keywords_type_every_request_option_as_its_field():
     fields = typing.get_type_hints(sotkit.RequestOptions)
     keywords = typing.get_type_hints(sotkit.RequestKwargs)

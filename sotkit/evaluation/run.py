@@ -17,7 +17,7 @@ import os
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import aclosing, contextmanager, suppress
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Literal, TypeGuard
 
@@ -28,7 +28,7 @@ from ..client import SoT
 from ..errors import ConfigError, PartialResultError, describe as describe_one
 from ..options import check_number, check_type
 from ..providers import base_url_variable
-from ..providers.base import BY_FILTER, FILTERED, ChatRequest, Prompt
+from ..providers.base import BY_FILTER, FILTERED, ChatRequest, Prompt, closing
 from ..redact import shown_url
 from ..result import Result
 from ..templates import TemplateSource, _read_overrides
@@ -301,7 +301,7 @@ async def warm_up(client: SoT) -> None:
             await backend.provider.ready()
         main = client.backends[0].provider
         if main.in_process:
-            async with aclosing(main.stream(ChatRequest(Prompt("Hi"), max_tokens=1))) as chunks:
+            async with closing(main.stream(ChatRequest(Prompt("Hi"), max_tokens=1))) as chunks:
                 async for _ in chunks:
                     pass
     except ConfigError:

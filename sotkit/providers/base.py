@@ -8,9 +8,10 @@ import math
 import re
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, aclosing, nullcontext
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, TypeGuard
+from typing import Any, TypeGuard, TypeVar, cast
 
 from ..errors import SotkitError, StreamError, advise
 
@@ -94,6 +95,15 @@ WINDOW_FULL = frozenset(("model_context_window_exceeded", "model_length"))
 
 #: how a note says the provider's filter cut a call off (``cut_by``): read back by ``sotkit eval`` in a skeleton's
 BY_FILTER = "by the provider's filter"
+
+
+T = TypeVar("T")
+
+
+def closing(chunks: AsyncIterator[T]) -> AbstractAsyncContextManager[AsyncIterator[T]]:
+    """``chunks``, closed at the block's end where it can be: an async generator's ``aclose`` ends its stream (and
+    its HTTP response) at once; a provider of one's own may return any async iterator, with nothing to close."""
+    return aclosing(cast(Any, chunks)) if hasattr(chunks, "aclose") else nullcontext(chunks)
 
 
 def cut_by(reason: str | None, budget: str) -> str:

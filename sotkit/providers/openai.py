@@ -131,7 +131,7 @@ class OpenAIProvider(Provider):
                     elif isinstance(text, str):
                         written += char_weight(text)
                         text = tags.feed(text)
-                        if stopping is not None:
+                        if stopping is not None and isinstance(text, str):  # (not a <think> block's reasoning)
                             text = stopping.feed(text)
                     if text:
                         yield text
