@@ -331,7 +331,8 @@ def test_a_call_that_sends_no_text_is_advised_in_the_commands_own_options():
         done = ask("Why?", "--model", "openai:m", "--base-url", server.openai_base_url, "--mode", "sequential",
                    "--timeout", "0.3", "--max-concurrency", "1", env={"OPENAI_API_KEY": "k"})
     assert done.returncode == 1 and len(server.requests) == 4, done.stderr
-    assert done.stderr.count("raise --timeout") == 4 and "set --max-concurrency to its slots" in done.stderr, done.stderr
+    assert done.stderr.count("raise --timeout") == 4, done.stderr
+    assert "set --max-concurrency to its slots" in done.stderr
     assert "first_token_timeout=" not in done.stderr and "max_concurrency=" not in done.stderr
     # refused as the command line is read, in its words; and where it would do nothing (review 222)
     for seconds in ("0", "-1", "nan", "soon"):

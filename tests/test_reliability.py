@@ -100,7 +100,8 @@ async def test_a_429_that_says_the_quota_ran_out_is_not_retried_and_the_fallback
 async def test_a_quota_error_sent_inside_a_200_stream_is_not_retried_either(provider):
     # review 210: an error event carries the code in its body only, and was retried as a rate limit; the text the
     # stream gave before it stays a partial answer (review's gateway: the quota ran out mid-answer)
-    spent = Reply("Sleep well and often.", fault=Fault.error_event(after_tokens=2, code=429, body=QUOTA_SPENT[provider]))
+    spent = Reply("Sleep well and often.",
+                  fault=Fault.error_event(after_tokens=2, code=429, body=QUOTA_SPENT[provider]))
     with FakeLLMServer(spent, latency=FAST) as server:
         async with client(server, provider) as sot:
             with pytest.raises(sotkit.PartialResultError) as caught:
