@@ -473,7 +473,8 @@ async def _ask(args: argparse.Namespace, so_far: _SoFar) -> int:
         if callable(loops := signal.getsignal(signal.SIGINT)):  # the event loop's (main sets back the one before)
             _catch({signal.SIGINT: so_far.interrupting(loops)})
         if model.startswith("local:"):
-            if "timeout" in options:  # (an in-process model's first call loads it: it has no first-text timeout)
+            if "timeout" in options and (args.fallback or "local:").startswith("local:"):  # (an in-process model
+                # loads at its first call: it has no first-text timeout; an API fallback has one)
                 raise ConfigError(f"--timeout is for API models, and --model {model} runs in this process; use "
                                   "--deadline to bound the answer")
             options |= local_options
@@ -554,14 +555,16 @@ async def _read(events: Any, live: _SoFar | None) -> Result:
     restarted: set[int | None] = set()  # points whose shown text was taken back for a retry
     async for event in events:
         if event.type == "route":
-            _note(f"{event.mode}: {event.reason}")
+            _note(f"{event.mode}: {_in_cli_words(event.reason)}")
         elif event.type == "point":
             _note(f"skeleton {event.index}. {event.title}")
         elif event.type == "retry":
-            _note(f"retrying {_call(event)} in {event.wait_s:.1f} s (attempt {event.attempt}: {event.error})")
+            _note(f"retrying {_call(event)} in {event.wait_s:.1f} s (attempt {event.attempt}: "
+                  f"{_in_cli_words(event.error)})")
         elif event.type == "fallback" and (kind := (event.model, _PARTICULARS.sub("#", event.error))) not in told:
             told.add(kind)  # the first of a kind (say, every point's 401): the end's note names the points
-            _note(f"{_call(event)} failed on {event.model} ({event.error}); the fallback {event.fallback} writes it")
+            _note(f"{_call(event)} failed on {event.model} ({_in_cli_words(event.error)}); the fallback "
+                  f"{event.fallback} writes it")
         elif event.type == "text":
             shown += event.text
             if live:
@@ -599,7 +602,7 @@ def _show(result: Result, as_json: bool, shown: str | None, error: dict[str, str
              if result.text.startswith(shown) else "")
     for point in result.points:
         if point.failed:
-            why = f" ({point.error})" if point.error else ""
+            why = f" ({_in_cli_words(point.error)})" if point.error else ""
             _note(f"point {point.index} ({point.title}) failed{why}" if error else
                   f"point {point.index} ({point.title}) was left out: it failed{why} "
                   "(--on-point-error raise makes that an error)")
@@ -609,7 +612,7 @@ def _show(result: Result, as_json: bool, shown: str | None, error: dict[str, str
     if fallback := [p for p in result.points if p.model not in (None, result.model) and not p.failed]:
         _note(f"point(s) {', '.join(str(p.index) for p in fallback)} written by the fallback {fallback[0].model}")
     if result.skeleton_truncated:
-        _note(f"the skeleton was cut short: {result.route_reason}")
+        _note(f"the skeleton was cut short: {_in_cli_words(result.route_reason or '')}")
     # a call that never ended was stopped by the error shown (a deadline, Ctrl-C), not cut off by its budget
     if result.truncated and result.mode == "sequential" and not (error and result.finish_reason is None):
         _note(f"the answer was cut off {cut_by(result.finish_reason, '--max-tokens')}: it ends where it was stopped")
@@ -657,7 +660,7 @@ def _escaped(text: str) -> str:
 
 
 def _note(text: str) -> None:
-    _to_stderr(f"[sotkit] {_in_cli_words(text)}")  # (the library's advice in a route's, a point's or a retry's words)
+    _to_stderr(f"[sotkit] {text}")
 
 
 def _to_stderr(line: str) -> None:
@@ -675,10 +678,11 @@ def _out(text: str) -> None:
     """``print(text)``, whole: a signal whose handler runs while a write waits on a slow reader (a pipe, ``less``)
     makes Python's buffered stdout drop the rest of it (3.11 to 3.13, review 203); ``os.write`` goes on."""
     stdout = sys.stdout
+    if stdout is None:  # closed (>&-): main() said so on stderr, where an error's --json output cannot go
+        return
     if stdout is not sys.__stdout__ or os.name != "posix":  # a caller's stream (a notebook's, rich's): its own write
         print(text, flush=True)
         return
-    assert stdout is not None  # (sys.__stdout__, which run() refused closed)
     stdout.flush()
     data = (text + "\n").encode(stdout.encoding or "utf-8", stdout.errors or "strict")
     while data:

@@ -795,8 +795,10 @@ class _Sketch:
     def on_no_answer(self, error: StreamError) -> None:
         """The text was reasoning sent as the answer (a ``</think>`` came): points started from its numbered lines
         are no answer's, and no later skeleton (a fallback's) could keep them: they stop, and the answer fails with
-        ``error``, no fallback asked. (Points an earlier generation started stay, as after any failed retry.)"""
-        if self.started_here:
+        ``error``, no fallback asked. So do those an earlier generation of the same model started (a model that
+        sends its reasoning as text does so on every try; a retry's lines that agree start none); a fallback's
+        reasoning leaves the points the main model's lines started, as any failed retry does."""
+        if self.started_here or self.writer in self.line_writers:
             self.no_answer = error
             self.tg.cancel_scope.cancel()
 

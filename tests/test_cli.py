@@ -359,6 +359,27 @@ def test_a_deadlines_error_names_the_finished_points_in_the_commands_words():
     assert "Point.done" not in done.stderr
 
 
+def test_the_commands_words_change_the_librarys_advice_not_a_models_words(tmp_path):
+    # review 224: every note went through them, and a point titled "Ask for a larger max_tokens" was shown as
+    # "Ask for a larger --max-tokens", "Retry, or pass api_key=... explicitly" as "Retry, explicitly"
+    titles = "1. Ask for a larger max_tokens\n2. Retry, or pass api_key=... explicitly"
+    with FakeLLMServer(sot_responder(titles, {1: "Ask.", 2: "Retry."})) as server:
+        done = ask("How do I get longer answers?", "--model", "openai:m", "--base-url", server.openai_base_url,
+                   "--mode", "sot", env={"OPENAI_API_KEY": "k"})
+    assert done.returncode == 0, done.stderr
+    assert "skeleton 1. Ask for a larger max_tokens" in done.stderr
+    assert "skeleton 2. Retry, or pass api_key=... explicitly" in done.stderr
+    # --timeout reaches an API fallback of a local: model (refused where it would change nothing)
+    pytest.importorskip("torch")
+    from sotkit.engines.testing import save_tiny_chat_model
+
+    local = save_tiny_chat_model(tmp_path / "tiny")
+    with FakeLLMServer("A plain answer.") as server:
+        done = ask("Why?", "--model", f"local:{local}", "--fallback", "openai:m", "--timeout", "5", "--mode",
+                   "sequential", env={"OPENAI_API_KEY": "k", "OPENAI_BASE_URL": server.openai_base_url})
+    assert "--timeout is for API models" not in done.stderr and done.returncode in (0, 1), done.stderr
+
+
 def test_a_stream_that_breaks_on_every_attempt_is_not_called_unreachable():
     # the hint said to check --base-url and that the server is reachable: it answered 200 every time (probe 55)
     from sotkit.testing import Fault, Reply
@@ -720,6 +741,7 @@ def test_the_answer_survives_a_stderr_that_cannot_be_written_and_stdout_failures
         os.close(writer)
         sent = len(server.requests)
         no_stdout = run(stdout=None, close=1)
+        json_no_stdout = run("--json", stdout=None, close=1)  # (its error's JSON, for no stdout: review 224)
         sent_with_no_stdout = len(server.requests) - sent
         ascii_stdout = run(env={"PYTHONIOENCODING": "ascii"})
     for done in (closed, to_a_full_disk, to_a_gone_reader):
@@ -728,6 +750,8 @@ def test_the_answer_survives_a_stderr_that_cannot_be_written_and_stdout_failures
     assert json_to_a_full_disk.stderr.splitlines()[-1] == ("sotkit: error: OSError: [Errno 28] No space left on "
                                                            "device (--debug shows the traceback)")
     assert no_stdout.returncode == 2 and "stdout is closed" in no_stdout.stderr and not sent_with_no_stdout
+    assert json_no_stdout.returncode == 2 and "stdout is closed" in json_no_stdout.stderr
+    assert "Traceback" not in json_no_stdout.stderr
     assert (ascii_stdout.returncode, ascii_stdout.stdout) == (0, answer.replace("é", "\\xe9"))
 
 

@@ -10,6 +10,7 @@ from sotkit.providers._think import ThinkTags
 from sotkit.providers.base import THINKING, Thinking
 from sotkit.retry import is_retryable
 from sotkit.testing import FakeLLMServer, Fault, Latency, RecordedRequest, Reply
+from sotkit.testing._replies import split_tokens
 from tests.conftest import is_skeleton, point_of
 
 REASONING = "<think>\nThe user wants tips. Candidate ideas:\n1. Maybe breathing\n2. Maybe yoga\nOkay.\n</think>\n\n"
@@ -172,6 +173,28 @@ async def test_points_a_skeleton_started_from_reasoning_whose_block_the_template
             await options["fallback"].aclose()
     assert sum(is_skeleton(r) for r in server.requests) == 2  # one each: not asked again
     assert not backup.requests
+
+
+@pytest.mark.anyio
+async def test_points_a_broken_skeletons_reasoning_started_are_no_answer_when_its_retry_ends_the_reasoning():
+    # review 224: the first try's reasoning lines started points, then it broke; the retry wrote the same lines
+    # (they agreed: none started) and its </think>, and the reasoning was kept as the answer
+    reasoning = "Okay, the user wants tips.\n1. first I consider sleep\n2. then I list ideas\n3. then I check\nSo:\n"
+    tries = []
+
+    def respond(request: RecordedRequest) -> Reply:
+        if not is_skeleton(request):
+            return Reply("Let me think.")
+        tries.append(request)
+        text = reasoning + "</think>\n\n1. Dark room\n2. Same hour"
+        return Reply(text, fault=Fault.drop(after_tokens=len(split_tokens(reasoning)))) if len(tries) == 1 \
+            else Reply(text)
+
+    with FakeLLMServer(respond, latency=Latency(ttft_s=0.0, tokens_per_s=200)) as server:
+        async with sotkit.SoT("openai:deepseek-r1", base_url=server.openai_base_url, api_key="k", mode="sot") as sot:
+            with pytest.raises(sotkit.StreamError, match="--reasoning-parser"):
+                await sot.generate("How can I sleep better?")
+    assert len(tries) == 2
 
 
 @pytest.mark.anyio
