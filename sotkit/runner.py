@@ -144,8 +144,8 @@ class Call:
     call go on to the next backend, its text withdrawn, as if that model had failed (a sequential answer without
     text is no answer)."""
     on_no_answer: Callable[[StreamError], None] | None = None
-    """Called where an attempt's text, withdrawn, turned out to be no answer (a reasoning model's reasoning sent as
-    the text): what was built on it goes too (the points a skeleton started)."""
+    """Called where an attempt's text turned out to be no answer (a reasoning model's reasoning sent as the text),
+    before it is withdrawn: what was built on it goes too (the points a skeleton started)."""
 
     @property
     def what(self) -> str:
@@ -464,7 +464,7 @@ class Runner:
         assert usage is not None  # (set in the finally above, where the stream had not)
         # (a point's prompt shares the skeleton's opening, which a server may count as cached; the LLM router's, a
         # client of its own on another model, reads the question the skeleton's call reads too)
-        if call.point is None and call.role != "router" and usage is not None:
+        if call.point is None and call.role != "router":
             _check_prompt_read(usage, request, backend)
         watchdog.check()
         if restart:  # it ended without text, where the broken attempt before it wrote some
