@@ -32,6 +32,8 @@ def test_the_wheel_carries_prompts_and_engines(wheel: Path):
     assert {"sotkit/router/default_router.json", "sotkit/router/embedding_router.json"} <= set(names)
     assert not any(n.endswith((".tsv", ".jsonl")) for n in names)
     assert not any(n.startswith(("engines/", "prompts/", "tests/")) for n in names)
+    # the licence's text, which its metadata names (probe 226: none shipped)
+    assert any(n.startswith("sotkit-") and n.endswith(".dist-info/licenses/LICENSE") for n in names), names
 
 
 def test_every_package_in_the_repository_is_in_the_wheel(wheel: Path):
