@@ -446,10 +446,11 @@ class Runner:
                                                             output_tokens=max(usage.output_tokens, request.max_tokens))
                             break
             except StreamError as error:
-                if error.no_answer and chars:
+                if error.no_answer:  # the text was no answer, also an earlier try's this one would have replaced
                     if call.on_no_answer is not None:  # (before the text goes: what was built on it is still known)
                         call.on_no_answer(error)
-                    _forget(call, received)  # this attempt's text was no answer: it goes, not to the error's partial
+                    if received:
+                        _forget(call, received)  # it goes, not to the error's partial
                 raise
             except SendAgain as again:
                 weight += char_weight(again.written)  # held back, never shown, but written (and paid for)

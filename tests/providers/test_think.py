@@ -176,23 +176,27 @@ async def test_points_a_skeleton_started_from_reasoning_whose_block_the_template
 
 
 @pytest.mark.anyio
-async def test_points_a_broken_skeletons_reasoning_started_are_no_answer_when_its_retry_ends_the_reasoning():
+@pytest.mark.parametrize("mode", ["sot", "sequential"])
+@pytest.mark.parametrize("again", ["whole", "bare close"])
+async def test_reasoning_a_broken_try_wrote_is_no_answer_when_its_retry_ends_the_reasoning(mode, again):
     # review 224: the first try's reasoning lines started points, then it broke; the retry wrote the same lines
-    # (they agreed: none started) and its </think>, and the reasoning was kept as the answer
+    # (they agreed: none started) and its </think>, and the reasoning was kept as the answer. Review 225: a retry
+    # that wrote nothing before its </think> kept it too (points, or a sequential answer's partial text)
     reasoning = "Okay, the user wants tips.\n1. first I consider sleep\n2. then I list ideas\n3. then I check\nSo:\n"
     tries = []
 
     def respond(request: RecordedRequest) -> Reply:
-        if not is_skeleton(request):
+        if not is_skeleton(request) and mode == "sot":
             return Reply("Let me think.")
         tries.append(request)
         text = reasoning + "</think>\n\n1. Dark room\n2. Same hour"
-        return Reply(text, fault=Fault.drop(after_tokens=len(split_tokens(reasoning)))) if len(tries) == 1 \
-            else Reply(text)
+        if len(tries) == 1:
+            return Reply(text, fault=Fault.drop(after_tokens=len(split_tokens(reasoning))))
+        return Reply(text if again == "whole" else "\n</think>\n\n1. Dark room\n2. Same hour")
 
     with FakeLLMServer(respond, latency=Latency(ttft_s=0.0, tokens_per_s=200)) as server:
-        async with sotkit.SoT("openai:deepseek-r1", base_url=server.openai_base_url, api_key="k", mode="sot") as sot:
-            with pytest.raises(sotkit.StreamError, match="--reasoning-parser"):
+        async with sotkit.SoT("openai:deepseek-r1", base_url=server.openai_base_url, api_key="k", mode=mode) as sot:
+            with pytest.raises(sotkit.StreamError, match="--reasoning-parser"):  # not a PartialResultError
                 await sot.generate("How can I sleep better?")
     assert len(tries) == 2
 
