@@ -85,7 +85,7 @@ def _seconds(text: str) -> float:
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is no number of seconds") from None
     if not 0 < seconds < math.inf:
-        raise argparse.ArgumentTypeError(f"{text} is no number of seconds above 0")
+        raise argparse.ArgumentTypeError(f"{text} is no finite number of seconds above 0")
     return seconds
 
 
@@ -124,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--deadline", type=_seconds, help="seconds for the whole answer")
     ask.add_argument("--timeout", type=_seconds, metavar="S",
                      help="for an API model: seconds a call waits for its first text, and the network timeout "
-                          "(default 60)")
+                          "(default 60; for a local: model's API --fallback, its network timeout)")
     ask.add_argument("--max-concurrency", type=whole(1), metavar="N",
                      help="most calls to the model at once (default 16; a server's slots, for one that has few)")
     ask.add_argument("--on-point-error", choices=["skip", "raise"], default="skip",
@@ -404,13 +404,18 @@ _CLI_WORDS = {"on_point_error='skip' to": "--on-point-error skip to", "fallback=
                                 "(OPENAI_API_KEY, OPENAI_BASE_URL, ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL)"}
 
 
+#: a point as the library's messages name it, its title quoted: the model's words, which no advice replaces
+_NAMED_POINT = re.compile(r"(point \d+ \((?:'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")\))")
+
+
 def _in_cli_words(message: str) -> str:
     words = dict(_CLI_WORDS)
     if FALLBACK_OPTIONS in message:  # the fallback's own error: --base-url is the main model's
         words["pass base_url=..."] = "set OPENAI_BASE_URL"
+    parts = _NAMED_POINT.split(message)  # (the titles at the odd places)
     for library, cli in words.items():
-        message = message.replace(library, cli)
-    return message
+        parts[::2] = [part.replace(library, cli) for part in parts[::2]]
+    return "".join(parts)
 
 
 def _error(exc: Exception) -> dict[str, str]:
@@ -420,9 +425,11 @@ def _error(exc: Exception) -> dict[str, str]:
 
 
 def _own_message(error: Exception) -> str:
-    """One line for sotkit's own error, in this command's words; a server's error sent inside its stream gets the
-    hint its status would (a spent quota, a request too large)."""
-    return _in_cli_words(_with_notes(error)) + (_hint(error) if isinstance(error, StreamError) else "")
+    """One line for sotkit's own error, in this command's words; a server's error sent inside its stream (the error
+    itself, or what a partial answer broke off for) gets the hint its status would (a spent quota, a request too
+    large)."""
+    sent = next((cause for cause in causes(error) if isinstance(cause, StreamError)), None)
+    return _in_cli_words(_with_notes(error)) + (_hint(sent) if sent is not None else "")
 
 
 def _message(error: Exception) -> str:
@@ -482,7 +489,7 @@ async def _ask(args: argparse.Namespace, so_far: _SoFar) -> int:
             _catch({signal.SIGINT: so_far.interrupting(loops)})
         if model.startswith("local:"):
             if "timeout" in options and (args.fallback or "local:").startswith("local:"):  # (an in-process model
-                # loads at its first call: it has no first-text timeout; an API fallback has one)
+                # loads at its first call: it has no first-text timeout; an API fallback has a network timeout)
                 raise ConfigError(f"--timeout is for API models, and --model {model} runs in this process; use "
                                   "--deadline to bound the answer")
             options |= local_options
@@ -548,7 +555,7 @@ def _question(given: str) -> str:
 
 
 #: what differs between errors of one kind: request ids, a point's number and title (its repr), numbers
-_PARTICULARS = re.compile(r"\(request_id: [^)]*\)|point \d+ \((?:'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")\)|\d+")
+_PARTICULARS = re.compile(rf"\(request_id: [^)]*\)|{_NAMED_POINT.pattern}|\d+")
 
 
 def _call(event: RetryEvent | FallbackEvent) -> str:

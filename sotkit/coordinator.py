@@ -70,7 +70,8 @@ class RequestOptions:
     deadline: float | None = None
     stall_timeout: float | None = 30.0
     """Seconds without text, between one piece of a call's text and the next, after which the call is retried
-    (caught within a quarter more). Keep-alives and events without text do not count as progress."""
+    (caught within a quarter more). Keep-alives, events without text and text of white space alone do not count as
+    progress."""
     first_token_timeout: float | None = 60.0
     """Seconds from a call's start to its first text after which it is retried. ``SoT`` sets it to its network
     ``timeout`` unless given; ``None`` for ``local:`` models, whose first call may load the model."""

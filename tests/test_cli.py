@@ -280,13 +280,14 @@ def test_a_request_too_large_for_a_proxy_is_said_so():
     assert "the request was too large for the server or a proxy before it" in done.stderr, done.stderr
 
 
-@pytest.mark.parametrize("in_stream", [False, True])
+@pytest.mark.parametrize("in_stream", [None, 0, 1])
 def test_a_spent_quota_is_said_to_be_no_rate_limit_and_not_retried(in_stream):
     # it showed the SDK's "You exceeded your current quota" alone, which reads as a rate limit to wait out; sent
-    # inside the stream, as sotkit's StreamError, it had no hint either (review 222)
+    # inside the stream, as sotkit's StreamError, it had no hint either (review 222), nor after text (review 225)
     spent = {"error": {"message": "You exceeded your current quota.", "type": "insufficient_quota",
                        "code": "insufficient_quota"}}
-    fault = Fault.error_event(code=429, body=spent) if in_stream else Fault.status(429, body=spent)
+    fault = Fault.status(429, body=spent) if in_stream is None else \
+        Fault.error_event(after_tokens=in_stream, code=429, body=spent)
     with FakeLLMServer(Reply("Sleep well.", fault=fault)) as server:
         done = ask("Why?", "--model", "openai:m", "--base-url", server.openai_base_url, "--mode", "sequential",
                    env={"OPENAI_API_KEY": "k"})
@@ -363,13 +364,15 @@ def test_a_deadlines_error_names_the_finished_points_in_the_commands_words():
 def test_the_commands_words_change_the_librarys_advice_not_a_models_words(tmp_path):
     # review 224: every note went through them, and a point titled "Ask for a larger max_tokens" was shown as
     # "Ask for a larger --max-tokens", "Retry, or pass api_key=... explicitly" as "Retry, explicitly"
-    titles = "1. Ask for a larger max_tokens\n2. Retry, or pass api_key=... explicitly"
-    with FakeLLMServer(sot_responder(titles, {1: "Ask.", 2: "Retry."})) as server:
+    titles = "1. Ask for a larger max_tokens\n2. Retry, or pass api_key=... explicitly\n3. Rest"
+    with FakeLLMServer(sot_responder(titles, {1: "", 2: "Retry.", 3: "Rest."})) as server:
         done = ask("How do I get longer answers?", "--model", "openai:m", "--base-url", server.openai_base_url,
                    "--mode", "sot", env={"OPENAI_API_KEY": "k"})
     assert done.returncode == 0, done.stderr
     assert "skeleton 1. Ask for a larger max_tokens" in done.stderr
     assert "skeleton 2. Retry, or pass api_key=... explicitly" in done.stderr
+    # a library message quoting a title (review 225: "point 1 ('Ask for a larger --max-tokens') came back ...")
+    assert "point 1 ('Ask for a larger max_tokens') came back without text" in done.stderr, done.stderr
     # --timeout reaches an API fallback of a local: model (refused where it would change nothing)
     pytest.importorskip("torch")
     from sotkit.engines.testing import save_tiny_chat_model

@@ -682,8 +682,9 @@ def report(rows: Sequence[Labelled], routed_sot: Sequence[bool]) -> Report:
             categories.setdefault(row.category or "(none)", []).append((row.sot_suitable, bool(p)))
     per_category = {c: (len(v), sum(y == p for y, p in v) / len(v), sum(y == 0 for y, _ in v) / len(v))
                     for c, v in sorted(categories.items())}
-    true_sot, false_sot, false_sequential, true_sequential = counts  # (named: mypy cannot count a star's)
-    return Report(len(pairs), true_sot, false_sot, false_sequential, true_sequential, per_category=per_category)
+    true_sot, false_sot, false_sequential, true_sequential = counts
+    return Report(len(pairs), true_sot=true_sot, false_sot=false_sot, false_sequential=false_sequential,
+                  true_sequential=true_sequential, per_category=per_category)
 
 
 async def evaluate(router: Any, rows: Sequence[Labelled],
