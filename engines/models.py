@@ -255,7 +255,7 @@ def check_available(name_or_path: str | os.PathLike[str]) -> None:
 
     Lets a ``local:`` client report a missing package or directory when it is built, not mid-request.
     """
-    for module in ("torch", "transformers"):
+    for module in sorted(LOCAL_EXTRA):
         if importlib.util.find_spec(module) is None:
             raise ModelNotAvailableError(
                 f"local models need {module!r}, which is not installed; install the local extra: {INSTALL_LOCAL}"

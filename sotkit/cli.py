@@ -404,15 +404,18 @@ _CLI_WORDS = {"on_point_error='skip' to": "--on-point-error skip to", "fallback=
                                 "(OPENAI_API_KEY, OPENAI_BASE_URL, ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL)"}
 
 
-#: a point as the library's messages name it, its title quoted: the model's words, which no advice replaces
-_NAMED_POINT = re.compile(r"(point \d+ \((?:'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")\))")
+#: what the library's messages quote (a title, a reply: the model's words, which no advice replaces), as repr quotes
+#: it: not an option's value (device='cpu'), nor an apostrophe (a model's)
+_QUOTED = re.compile(r"""((?<![=\w])(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"))""")
 
 
 def _in_cli_words(message: str) -> str:
     words = dict(_CLI_WORDS)
     if FALLBACK_OPTIONS in message:  # the fallback's own error: --base-url is the main model's
         words["pass base_url=..."] = "set OPENAI_BASE_URL"
-    parts = _NAMED_POINT.split(message)  # (the titles at the odd places)
+    for library in [library for library in words if "'" in library]:  # advice that quotes a value itself
+        message = message.replace(library, words.pop(library))
+    parts = _QUOTED.split(message)  # (the quoted words at the odd places)
     for library, cli in words.items():
         parts[::2] = [part.replace(library, cli) for part in parts[::2]]
     return "".join(parts)
@@ -426,9 +429,9 @@ def _error(exc: Exception) -> dict[str, str]:
 
 def _own_message(error: Exception) -> str:
     """One line for sotkit's own error, in this command's words; a server's error sent inside its stream (the error
-    itself, or what a partial answer broke off for) gets the hint its status would (a spent quota, a request too
-    large)."""
-    sent = next((cause for cause in causes(error) if isinstance(cause, StreamError)), None)
+    itself, or what a partial answer broke off for), and a spent quota a partial answer broke off for, get the hint
+    their status would (a spent quota, a request too large)."""
+    sent = next((cause for cause in causes(error) if isinstance(cause, StreamError) or quota_spent(cause)), None)
     return _in_cli_words(_with_notes(error)) + (_hint(sent) if sent is not None else "")
 
 
@@ -555,7 +558,7 @@ def _question(given: str) -> str:
 
 
 #: what differs between errors of one kind: request ids, a point's number and title (its repr), numbers
-_PARTICULARS = re.compile(rf"\(request_id: [^)]*\)|{_NAMED_POINT.pattern}|\d+")
+_PARTICULARS = re.compile(r"\(request_id: [^)]*\)|point \d+ \((?:'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")\)|\d+")
 
 
 def _call(event: RetryEvent | FallbackEvent) -> str:

@@ -315,7 +315,7 @@ class Runner:
                     try:
                         done = "" if restart else "".join(received)
                         usage = await self._watched(backend, _resume(sent, done), call, received, span,
-                                                    restart, _openings(backend, sent, done))
+                                                    restart, _openings(backend, sent, done), stale)
                     finally:
                         stale = stale and received == before  # no text came: still the other model's
                 if received or sent is not request or backend.provider.budget_fixed or not _all_reasoning(usage, sent) \
@@ -364,11 +364,12 @@ class Runner:
         self.paced = self.paced or waited or budgets
 
     async def _watched(self, backend: Backend, request: ChatRequest, call: Call, received: list[str],
-                       span: CallTrace, restart: bool = False, openings: tuple[Opening, ...] = ()) -> CallUsage:
+                       span: CallTrace, restart: bool = False, openings: tuple[Opening, ...] = (),
+                       stale: bool = False) -> CallUsage:
         """One attempt. ``restart``: ``received`` is a broken generation's text, which this attempt does not
         continue; it goes (``Call.on_restart``) at this attempt's first text, or at its end if it wrote none, so that
-        an attempt that fails before any text leaves it to the error's partial answer. ``openings``: see
-        ``_unless_repeated``."""
+        an attempt that fails before any text leaves it to the error's partial answer; ``stale``: another model's
+        (a fallback's first attempt). ``openings``: see ``_unless_repeated``."""
         if call.point is not None:
             call.point.attempts += 1
         usage: CallUsage | None = None  # what the provider reports last
@@ -446,7 +447,9 @@ class Runner:
                                                             output_tokens=max(usage.output_tokens, request.max_tokens))
                             break
             except StreamError as error:
-                if error.no_answer:  # the text was no answer, also an earlier try's this one would have replaced
+                # the text was no answer, also an earlier try's this one would have replaced; not another model's,
+                # which this one has not replaced yet (restart is over at the first text)
+                if error.no_answer and not (restart and stale):
                     if call.on_no_answer is not None:  # (before the text goes: what was built on it is still known)
                         call.on_no_answer(error)
                     if received:

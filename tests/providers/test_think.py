@@ -202,27 +202,46 @@ async def test_reasoning_a_broken_try_wrote_is_no_answer_when_its_retry_ends_the
 
 
 @pytest.mark.anyio
-async def test_a_fallbacks_reasoning_costs_none_of_the_points_the_main_models_skeleton_started():
+@pytest.mark.parametrize("thought", ["Okay, the user wants sleep tips. Let me think.\n", ""])
+async def test_a_fallbacks_reasoning_costs_none_of_the_points_the_main_models_skeleton_started(thought):
     # review 222: the main model's whole lines started points, then it stalled; the fallback's skeleton was
-    # reasoning, and the answer failed with its error where it had kept the main model's points (skeleton_truncated)
+    # reasoning, and the answer failed with its error where it had kept the main model's points (skeleton_truncated);
+    # review 227: so again where the fallback's reasoning was empty, its </think> first (the main model's text taken
+    # for its own)
     def respond(request: RecordedRequest) -> Reply:
         if is_skeleton(request):
             return Reply("1. Dark room\n2. Same hour\n3. Cool air\n4.", fault=Fault.stall(after_tokens=10, seconds=30))
         return Reply("Keep it so.")
 
     def reasoning(request: RecordedRequest) -> Reply:
-        return Reply("Okay, the user wants sleep tips. Let me think.\n</think>\n\n1. Dark room" if is_skeleton(request)
-                     else "Keep it so.")
+        return Reply(f"{thought}</think>\n\n1. Dark room" if is_skeleton(request) else "Keep it so.")
 
     with FakeLLMServer(respond, latency=Latency(ttft_s=0.0, tokens_per_s=2000)) as server, \
             FakeLLMServer(reasoning, latency=Latency(ttft_s=0.0, tokens_per_s=2000)) as backup:
         fallback = sotkit.providers.create_provider("openai:deepseek-r1", api_key="k", base_url=backup.openai_base_url)
         async with sotkit.SoT("openai:main", base_url=server.openai_base_url, api_key="k", mode="sot", retry=1,
-                              stall_timeout=0.3, fallback=fallback) as sot:
+                              stall_timeout=1.0, fallback=fallback) as sot:
             result = await sot.generate("How can I sleep better?")
         await fallback.aclose()
     assert [p.title for p in result.points] == ["Dark room", "Same hour", "Cool air"] and result.skeleton_truncated
     assert {p.text for p in result.points} == {"Keep it so."}
+
+
+@pytest.mark.anyio
+async def test_a_fallbacks_bare_close_leaves_the_main_models_partial_answer():
+    # review 227: the main model wrote, then stalled; the fallback's </think> came first, and the main model's text
+    # was withdrawn as if it were the fallback's reasoning: no partial answer
+    with FakeLLMServer(Reply("Sleep in a dark room every night.", fault=Fault.stall(after_tokens=4, seconds=30)),
+                       latency=Latency(ttft_s=0.0, tokens_per_s=2000)) as server, \
+            FakeLLMServer("</think>\n\nSleep well.", latency=Latency(ttft_s=0.0, tokens_per_s=2000)) as backup:
+        fallback = sotkit.providers.create_provider("openai:deepseek-r1", api_key="k", base_url=backup.openai_base_url)
+        async with sotkit.SoT("openai:main", base_url=server.openai_base_url, api_key="k", mode="sequential",
+                              retry=1, stall_timeout=1.0, fallback=fallback) as sot:
+            with pytest.raises(sotkit.PartialResultError) as caught:
+                await sot.generate("How can I sleep better?")
+        await fallback.aclose()
+    assert caught.value.partial.text == "Sleep in a dark" and caught.value.partial.truncated
+    assert isinstance(caught.value.__cause__, sotkit.StreamError) and caught.value.__cause__.no_answer
 
 
 @pytest.mark.anyio
