@@ -405,6 +405,22 @@ def test_an_install_without_the_local_extra_is_told_to_install_it(missing, comma
     assert f"{missing!r}, which is not installed; install the local extra: pip install 'sotkit[local]'" in done.stderr
 
 
+def test_the_commands_words_leave_every_place_the_library_quotes_a_model_alone():
+    # review 228: any quoted text was kept whole, and a model named "local:./qwen/" opened a quote at its "'s" that
+    # hid the advice after it; advice that quotes a value was replaced inside a title
+    from sotkit.cli import _in_cli_words
+
+    title = 'point 2 ("Pass on_point_error=\'skip\' to go on") came back without text; '
+    assert _in_cli_words(title + "pass on_point_error='skip' to accept it") == \
+        title + "pass --on-point-error skip to accept it"
+    assert _in_cli_words("left out ('Use a larger max_tokens', 'b', ...); unreadable answer 'a larger max_tokens'") \
+        == "left out ('Use a larger max_tokens', 'b', ...); unreadable answer 'a larger max_tokens'"
+    assert _in_cli_words("(the fallback local:./qwen/'s error; x failed first: raise RetryPolicy(max_wait_s=...) to "
+                         "wait that long) (the skeleton's call)").endswith("(sotkit ask waits no longer; the library's "
+                                                                           "RetryPolicy(max_wait_s=...) does)) (the "
+                                                                           "skeleton's call)")
+
+
 def test_a_stream_that_breaks_on_every_attempt_is_not_called_unreachable():
     # the hint said to check --base-url and that the server is reachable: it answered 200 every time (probe 55)
     from sotkit.testing import Fault, Reply
