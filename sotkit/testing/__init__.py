@@ -25,7 +25,8 @@ of all requests with ``FakeLLMServer(..., random_faults=RandomFaults(rate=0.1, f
 - ``Fault.status(code)``: an HTTP error with the API's error body;
 - ``Fault.drop(after_tokens)``: the connection closes mid-stream;
 - ``Fault.stall(after_tokens, seconds)``: nothing is sent for a while (then the stream goes on, or closes);
-- ``Fault.error_event(after_tokens, code)``: the API's error event inside the 200 stream (e.g. overloaded);
+- ``Fault.error_event(after_tokens, code, body)``: the API's error event inside the 200 stream (e.g. overloaded;
+  ``body``: an error body of your own, such as a spent quota's);
 - ``Fault.cut(after_tokens)``: the stream ends cleanly but without its terminal event;
 - ``Fault.garbage(after_tokens, data)``: ``data: <data>``, not one of the API's events, then the end;
 - ``Fault.not_a_stream(body)``: a 200 with a proxy's HTML page (or any body) instead of the stream;
