@@ -446,7 +446,7 @@ def _with_notes(error: Exception, said: str | None = None) -> str:
     return redact(" ".join([str(error) if said is None else said, *getattr(error, "__notes__", ())]))
 
 
-def _hint(error: Exception) -> str:
+def _hint(error: BaseException) -> str:
     status = getattr(error, "status_code", None)
     if status in (401, 403):
         return "; check the API key (OPENAI_API_KEY, ANTHROPIC_API_KEY) and that it is for this --model"
@@ -705,6 +705,7 @@ def _out(text: str) -> None:
     if stdout is not sys.__stdout__ or os.name != "posix":  # a caller's stream (a notebook's, rich's): its own write
         print(text, flush=True)
         return
+    assert stdout is not None  # (as above: mypy takes "is sys.__stdout__" for "may be None" again)
     stdout.flush()
     data = (text + "\n").encode(stdout.encoding or "utf-8", stdout.errors or "strict")
     while data:
