@@ -256,7 +256,8 @@ def check_available(name_or_path: str | os.PathLike[str]) -> None:
     Lets a ``local:`` client report a missing package or directory when it is built, not mid-request.
     """
     # every model needs torch and transformers; the embedded one, kept as a GGUF, what converts it once
-    for module in ("torch", "transformers", *(("gguf", "filelock") if str(name_or_path) == EMBEDDED else ())):
+    for module in ("torch", "transformers", *(("gguf", "accelerate", "filelock") if str(name_or_path) == EMBEDDED
+                                              else ())):
         if importlib.util.find_spec(module) is None:
             raise ModelNotAvailableError(
                 f"local models need {module!r}, which is not installed; install the local extra: {INSTALL_LOCAL}"

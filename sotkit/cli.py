@@ -404,18 +404,17 @@ _CLI_WORDS = {"on_point_error='skip' to": "--on-point-error skip to", "fallback=
                                 "(OPENAI_API_KEY, OPENAI_BASE_URL, ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL)"}
 
 
-_REPR = r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\""
-#: where the library's messages quote a model's words (a point's title, titles left out, the LLM router's reply), as
-#: repr quotes them: no advice replaces them
-_MODEL_WORDS = re.compile(rf"(point \d+ \((?:{_REPR})\)|left out \((?:(?:{_REPR}), )*(?:{_REPR})(?:, \.\.\.)?\)"
-                          rf"|(?:unreadable answer|named a choice:) (?:{_REPR}))")
+#: text the library's messages quote as repr quotes it (a title, a model's reply, the question, a server's excerpt):
+#: the model's or the user's words, which no advice replaces. It opens after a space or " (", not after "=" or a
+#: call's "(" (device='cpu', create_provider('provider:model', ...)) nor in a word (a model's), and closes before one
+_QUOTED = re.compile(r"""((?:(?<= \()|(?<=\s)|^)(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")(?=[\s),:;.]|$))""")
 
 
 def _in_cli_words(message: str) -> str:
     words = dict(_CLI_WORDS)
     if FALLBACK_OPTIONS in message:  # the fallback's own error: --base-url is the main model's
         words["pass base_url=..."] = "set OPENAI_BASE_URL"
-    parts = _MODEL_WORDS.split(message)  # (the model's words at the odd places)
+    parts = _QUOTED.split(message)  # (the quoted words at the odd places)
     for library, cli in words.items():
         parts[::2] = [part.replace(library, cli) for part in parts[::2]]
     return "".join(parts)

