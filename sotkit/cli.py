@@ -406,7 +406,8 @@ _CLI_WORDS = {"on_point_error='skip' to": "--on-point-error skip to", "fallback=
 
 #: text the library's messages quote as repr quotes it (a title, a model's reply, the question, a server's excerpt):
 #: the model's or the user's words, which no advice replaces. It opens after a space or " (", not after "=" or a
-#: call's "(" (device='cpu', create_provider('provider:model', ...)) nor in a word (a model's), and closes before one
+#: call's "(" (device='cpu', create_provider('provider:model', ...)) nor in a word (a model's), and closes before a
+#: space or one of "),:;."
 _QUOTED = re.compile(r"""((?:(?<= \()|(?<=\s)|^)(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")(?=[\s),:;.]|$))""")
 
 
