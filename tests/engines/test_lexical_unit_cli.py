@@ -48,7 +48,9 @@ def test_train_without_prepared_data_says_what_to_run(tmp_path, capsys):
 
 
 def test_bench_without_a_model_names_the_command_that_makes_one(tmp_path, capsys):
-    assert cli.main(["bench", "--model-dir", str(tmp_path / "nothing"), "--results", str(tmp_path / "r")]) == 2
+    (tmp_path / "corpus.json").write_text('{"answers": {}}')  # prepared data: the data is read first
+    assert cli.main(["bench", "--model-dir", str(tmp_path / "nothing"), "--data", str(tmp_path),
+                     "--results", str(tmp_path / "r")]) == 2
     assert "create one with `sotkit engines lud train`" in one_error_line(capsys)
 
 
