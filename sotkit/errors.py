@@ -91,7 +91,7 @@ class StreamError(SotkitError):
     gateway, for a cut or malformed stream); ``raw`` is the offending body or event, if any; ``no_answer``: the
     text the stream gave before it is no answer (a reasoning model's reasoning sent as the text), not a cut one;
     ``code``: the server's code for its error, where the SDKs' own errors carry one (OpenAI's ``error.code``,
-    Anthropic's ``error.details.error_code``), such as ``"insufficient_quota"``.
+    Anthropic's ``error.details.error_code``), such as ``"insufficient_quota"``; without one, OpenAI's ``type``.
     """
 
     def __init__(self, message: str, status_code: int = 502, raw: object = None, no_answer: bool = False,

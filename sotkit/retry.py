@@ -105,8 +105,9 @@ def quota_spent(error: BaseException) -> bool:
 
 
 def _code(error: BaseException) -> str | None:
-    """An SDK error's code: Anthropic's ``error.details.error_code``, else OpenAI's ``error.code``."""
-    code = getattr(error, "error_code", None) or getattr(error, "code", None)
+    """An SDK error's code: Anthropic's ``error.details.error_code``, else OpenAI's ``error.code``, else its
+    ``error.type`` (a server may send ``"type": "insufficient_quota"`` alone)."""
+    code = getattr(error, "error_code", None) or getattr(error, "code", None) or getattr(error, "type", None)
     return code if isinstance(code, str) else None  # (another library's error may carry a number or a dict there)
 
 

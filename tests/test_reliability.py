@@ -113,6 +113,19 @@ async def test_a_quota_error_sent_inside_a_200_stream_is_not_retried_either(prov
     assert caught.value.partial.text == "Sleep well" and caught.value.partial.truncated
 
 
+@pytest.mark.parametrize("in_stream", [False, True])
+async def test_a_quota_error_named_by_its_type_alone_is_not_retried(in_stream):
+    # a server that sends OpenAI's body without its "code" (the type says the same) had every call wait out its
+    # retries, a spent quota taken for a rate limit
+    body = {"error": {"message": "You exceeded your current quota.", "type": "insufficient_quota"}}
+    fault = Fault.error_event(after_tokens=2, code=429, body=body) if in_stream else Fault.status(429, body=body)
+    with FakeLLMServer(Reply("Sleep well and often.", fault=fault), latency=FAST) as server:
+        async with client(server, "openai") as sot:
+            with pytest.raises(sotkit.PartialResultError if in_stream else openai.RateLimitError):
+                await sot.generate("How can I be healthier?", mode="sequential")
+    assert len(server.requests) == 1
+
+
 @pytest.mark.parametrize("skeleton, whole_points", [("1. Alpha\n2. Beta", 1), ("1. Alpha\n2. Beta\n3. Gamma", 2)])
 async def test_a_skeleton_that_breaks_off_after_one_point_says_it_was_the_skeleton(provider, skeleton, whole_points):
     # a bare "sent no text in 2 s for more text": nothing said which call, nor why one whole point made no answer

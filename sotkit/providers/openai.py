@@ -364,7 +364,7 @@ def _stream_error(data: Any) -> StreamError:
     """An error sent inside the 200 stream (``{"error": ...}``, or the error itself: older vLLM's, llama.cpp's), as
     the status its ``code`` names (a number, or LiteLLM's digit string; vLLM: 400 for a prompt too long, which a
     retry would not mend), else its ``type`` (OpenAI's ``invalid_request_error`` for a context too long: 400), else
-    a 500; a ``code`` in words is kept as the error's (``insufficient_quota``: not retried)."""
+    a 500; a ``code`` in words, else the ``type``, is kept as the error's (``insufficient_quota``: not retried)."""
     error = (data.get("error") or data) if isinstance(data, dict) else data
     message = error.get("message", error) if isinstance(error, dict) else error
     code, kind = (error.get("code"), error.get("type")) if isinstance(error, dict) else (None, None)
@@ -372,7 +372,8 @@ def _stream_error(data: Any) -> StreamError:
         code = int(code)
     status = code if isinstance(code, int) and not isinstance(code, bool) and 400 <= code <= 599 else \
         ERROR_STATUS.get(kind, 500) if isinstance(kind, str) else 500
-    return StreamError(str(message), status_code=status, raw=data, code=code if isinstance(code, str) else None)
+    words = code if isinstance(code, str) else kind
+    return StreamError(str(message), status_code=status, raw=data, code=words if isinstance(words, str) else None)
 
 
 PROVIDER = OpenAIProvider
