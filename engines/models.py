@@ -181,9 +181,12 @@ def _require(module: str) -> Any:
     try:
         return importlib.import_module(module)
     except ImportError as exc:
-        raise ModelNotAvailableError(
-            f"local models need {module!r}, which is not installed; install the local extra: {INSTALL_LOCAL}"
-        ) from exc
+        raise _not_installed(module) from exc
+
+
+def _not_installed(module: str) -> ModelNotAvailableError:
+    return ModelNotAvailableError(
+        f"local models need {module!r}, which is not installed; install the local extra: {INSTALL_LOCAL}")
 
 
 def _resolve_device(torch: Any, device: str) -> str:
@@ -259,9 +262,7 @@ def check_available(name_or_path: str | os.PathLike[str]) -> None:
     for module in ("torch", "transformers", *(("gguf", "accelerate", "filelock") if str(name_or_path) == EMBEDDED
                                               else ())):
         if importlib.util.find_spec(module) is None:
-            raise ModelNotAvailableError(
-                f"local models need {module!r}, which is not installed; install the local extra: {INSTALL_LOCAL}"
-            )
+            raise _not_installed(module)
     if str(name_or_path) == EMBEDDED:
         _embedded_gguf()
     else:
