@@ -161,6 +161,8 @@ def test_bad_input_exits_2_with_a_message():
     for bad in ("1", "three"):
         done = ask("Why?", "--max-points", bad)
         assert done.returncode == 2 and f"--max-points: {bad!r}: give a whole number, at least 2" in done.stderr
+    done = ask("Why?", "--max-points", "101")  # probe 231: the advice said "(mode='sequential')"
+    assert done.returncode == 2 and "answer so long a list sequentially (--mode sequential)" in done.stderr
     # the library's advice in the command's own words: there is no --api-key, and a fallback reads the environment
     no_key = {"OPENAI_API_KEY": "", "OPENAI_BASE_URL": ""}
     done = ask("Why?", "--model", "openai:gpt-4o-mini", env=no_key)
@@ -234,6 +236,18 @@ def test_json_flags_a_truncated_skeleton():
                    env={"OPENAI_API_KEY": "k", "SOTKIT_MODEL": ""})
     result = json.loads(done.stdout)
     assert result["skeleton"] == ["A thing", "B thing"] and result["skeleton_truncated"] is True
+
+
+def test_a_skeleton_ended_at_max_points_says_so_once_in_the_commands_words():
+    # probe 231: "the skeleton was cut short: default: P(list of independent points) = 0.99, SoT from 0.65; the
+    # skeleton was ended after 6 point(s): the list went on past max_points=6", the router's reason said again
+    with FakeLLMServer(sot_responder("1. A thing\n2. B thing\n3. C thing")) as server:
+        done = ask("Why?", "--model", "openai:m", "--base-url", server.openai_base_url, "--mode", "sot",
+                   "--max-points", "2", env={"OPENAI_API_KEY": "k", "SOTKIT_MODEL": ""})
+    assert done.returncode == 0, done.stderr
+    notes = [line for line in done.stderr.splitlines() if "skeleton was" in line]
+    assert notes == ["[sotkit] the skeleton was ended after 2 point(s): the list went on past --max-points 2"]
+    assert done.stderr.count("mode='sot'") == 1  # the route's reason, once
 
 
 # --debug raised the error again, and Python exited 1 where the README promises 2 for what is wrong before any call.
