@@ -297,7 +297,8 @@ class _RowTracker(StoppingCriteria):
 class _ListLines(LogitsProcessor):
     """Keeps list rows (a skeleton) to short lines that differ. A line is ended once it has reached its limit on a
     whole character (a byte-level tokenizer spends up to four tokens on one, SmolLM2 two or three on a Chinese
-    character: a newline between them would leave U+FFFD in the title) or ended a head with a colon (``2. Data
+    character: a newline between them would leave U+FFFD in the title) and not after a word that leaves its phrase
+    open (``_line_full``), or ended a head with a colon (``2. Data
     types:``: a small model goes on to explain its title there, a third of its skeleton's tokens, which the point's
     expansion says again); the next line is then opened with the list's next marker (``3.``; else the model
     explains the point on lines of its own). No line may open with the same two tokens (after its number) as an
@@ -321,7 +322,7 @@ class _ListLines(LogitsProcessor):
                 heads.add((body[0], body[1]))
             forced = self.forced[index]
             line = row.stream.text.rpartition("\n")[2]  # the line being written, not the whole text each step
-            if not forced and (_line_full(line, row.line_tokens, limit)
+            if not forced and (self._line_full(row, line, limit)
                                or (row.line_tokens and _HEAD_END.search(line))):
                 forced += [self.newline, *self._next_marker(self.prefills[index] + row.stream.text)]
             if forced:
@@ -330,6 +331,25 @@ class _ListLines(LogitsProcessor):
             elif len(body) == 1:
                 scores[index, [second for first, second in heads if first == body[0]]] = float("-inf")
         return scores
+
+    def _line_full(self, row: _Row, line: str, limit: int) -> bool:
+        """Has the ``line`` being written reached its ``limit`` on a whole character, and not inside a phrase? A line
+        whose last word at the limit left its phrase open (``_OPEN_END``: "... including sleep disorders and") goes on
+        to the end of its clause, for up to ``OPEN_GRACE`` tokens more: ended there, its title read as cut off. One
+        still unfinished three tokens past that (a character's most bytes after its first) is no character: the
+        line ends anyway."""
+        tokens = row.line_tokens
+        if tokens < limit:
+            return False
+        if line.endswith("\ufffd"):
+            return tokens >= limit + OPEN_GRACE + 3
+        if tokens == limit:
+            return not _OPEN_END.search(line)
+        if tokens >= limit + OPEN_GRACE or _CLAUSE_END.search(line):
+            return True
+        # past the limit: a line open there waits for its clause's end, one that waited for a character is done
+        at_limit = row.stream.tokens[len(row.stream.tokens) - tokens:][:limit]
+        return not _OPEN_END.search(self.tokenizer.decode(at_limit))
 
     def _next_marker(self, text: str) -> list[int]:
         """The tokens of the marker after the last list line's (``3.`` after ``2.``, ``-`` after ``-``)."""
@@ -394,12 +414,6 @@ class _DistinctRows(LogitsProcessor):
         return scores
 
 
-def _line_full(line: str, tokens: int, limit: int) -> bool:
-    """Has a list line of ``tokens`` tokens reached its ``limit`` on a whole character? One still unfinished three
-    tokens past the limit (a character's most bytes after its first) is no character: the line ends anyway."""
-    return tokens >= limit and (not line.endswith("\ufffd") or tokens >= limit + 3)
-
-
 def _follows(tokens: list[int], table: dict[tuple[int, int], set[int]], start: int = 0
              ) -> dict[tuple[int, int], set[int]]:
     """``table`` with every two consecutive tokens of ``tokens`` and the tokens that follow them there, for the
@@ -412,5 +426,14 @@ def _follows(tokens: list[int], table: dict[tuple[int, int], set[int]], start: i
 _LIST_NUMBER = re.compile(r"\s*(?:\d+[.)]?)?\s*")
 #: a list line's marker: a number (``2.``, ``2)``) or a bullet
 _LINE_MARKER = re.compile(r"\s*(?:(\d+)([.)])|([-*•])(?=\s))")
+#: a line's last word where it leaves its phrase open: a conjunction, an article, a preposition or a possessive
+_OPEN_END = re.compile(r"(?<![\w'’-])(?:and|or|but|nor|the|an?|of|to|for|with|without|in|into|on|at|by|from|as|than|"
+                       r"such|including|like|your|their|its|our|my|his|her|this|that|these|those|is|are|can|will|also|very|least|"
+                       r"et|ou|le|la|les|des|du|de|y|o|el|los|las|und|oder|der|die|das|den|dem|mit|für)[\s,;]*$",
+                       re.IGNORECASE)
+#: tokens a list line whose last word leaves its phrase open may take past its limit, to end the phrase
+OPEN_GRACE = 8
+#: punctuation that ends a clause, where such a line ends
+_CLAUSE_END = re.compile(r"[.!?;:,](?:\*\*|__)?\s*$")
 #: a line's head ended by a colon after a word, maybe bold (``Data types:``, ``**Cost**:``; not ``10:``)
 _HEAD_END = re.compile(r"[^\W\d_][\w'’-]*(?:\*\*|__)?:(?:\*\*|__)?$")

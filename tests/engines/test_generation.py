@@ -321,6 +321,32 @@ def test_a_line_limit_ends_a_line_on_a_whole_character(monkeypatch):
                                      "3.🚀🚀 rockets", ""]
 
 
+@smollm2
+def test_a_line_limit_that_falls_after_an_open_word_lets_the_clause_end(monkeypatch):
+    # SmolLM2's skeleton for "How can I get better sleep?" had two titles cut at the limit after "and" ("... including
+    # sleep disorders and"), which the answer printed as its heads; a line open at the limit now ends with its clause,
+    # for up to OPEN_GRACE tokens more, and a line not open there ends at the limit as before
+    from transformers import LogitsProcessorList
+
+    from sotkit.engines import generation
+    from sotkit.engines.models import load_model
+
+    _, tokenizer = load_model("smollm2", dtype="float32")
+    skeleton = ("1. Keep a cool room and a dark one.\n2. Avoid screens, caffeine and alcohol before bed.\n"
+                "3. Exercise often and sleep at the same time each night and every day too\n"
+                "4. Set a regular sleep schedule every day\n")
+    writes = Writes(tokenizer(skeleton, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id])
+    monkeypatch.setattr(generation, "LogitsProcessorList",
+                        lambda processors: LogitsProcessorList([writes, *processors]))
+    [done] = stream_generate(tiny_llama(len(tokenizer)), tokenizer, [Prompt("How can I sleep better?")],
+                             max_new_tokens=100, max_line_tokens=7)  # 7 tokens: "1. Keep a cool room and"
+    assert generation.OPEN_GRACE == 8  # the third line: 7 tokens, the open "at", then 8 more at most
+    assert done.text.split("\n") == [
+        "1. Keep a cool room and a dark one.", "2. Avoid screens, caffeine and alcohol before bed.",
+        "3. Exercise often and sleep at the same time each night and every day", "4. too",
+        "4. Set a regular sleep schedule", "5. every day", ""]
+
+
 # -- the points of one answer: _DistinctRows ----------------------------------------------------------------
 
 def distinct_step(tokenizer, prompts, written, favourites, sure=1.0):
