@@ -124,8 +124,11 @@ def _tracer() -> Any:
     trace = sys.modules.get("opentelemetry.trace")
     if trace is None:  # nobody imported OpenTelemetry: no provider can be set
         return None
-    provider = trace.get_tracer_provider()
-    if isinstance(provider, (trace.ProxyTracerProvider, trace.NoOpTracerProvider)):
+    try:
+        provider = trace.get_tracer_provider()
+        if isinstance(provider, (trace.ProxyTracerProvider, trace.NoOpTracerProvider)):
+            return None
+    except AttributeError:  # still being imported (by an SDK, in the thread that imports it): none set yet
         return None
     if _cached[0] is not provider:
         _cached = (provider, provider.get_tracer(SCOPE, __version__))

@@ -4,6 +4,7 @@ SDKs against the loopback fake server."""
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 from opentelemetry import trace
@@ -631,3 +632,20 @@ def test_quoted_text_holding_an_apostrophe_or_in_backticks_or_curly_quotes_is_el
         assert "SECRET" not in said and said.endswith("'…' refused"), said
     cut = StreamError("x" * 280 + " 'What's the best way to hide SECRET from my boss, and how do I keep it hidden?'")
     assert "SECRET" not in tracing.without_text(cut)
+
+
+@pytest.mark.parametrize("imported_so_far", [(), ("get_tracer_provider",)])
+async def test_requests_made_while_an_sdk_imports_opentelemetry_answer_untraced(monkeypatch, imported_so_far):
+    # probe 230: the anthropic SDK imports opentelemetry.trace in the thread sotkit imports it in; a request that
+    # started meanwhile found the module half made in sys.modules and failed with AttributeError (no
+    # get_tracer_provider yet, or no ProxyTracerProvider after it)
+    import types
+
+    half = types.ModuleType("opentelemetry.trace")
+    for name in imported_so_far:
+        setattr(half, name, getattr(trace, name))
+    monkeypatch.setitem(sys.modules, "opentelemetry.trace", half)
+    with FakeLLMServer("A plain answer.", latency=Latency(ttft_s=0.0, tokens_per_s=5000)) as server:
+        async with client(server, "openai") as sot:
+            result = await sot.generate("How can I sleep better?", mode="sequential")
+    assert result.text == "A plain answer."
