@@ -389,7 +389,8 @@ class Answer:
                 cut = usage.cut_off(max_tokens)
             except Exception as exc:  # keep what the skeleton wrote: two points or more still make an answer
                 error = exc
-            self.timings_skeleton_s = anyio.current_time() - self._started
+            finally:  # (also where a deadline or the caller stopped it)
+                self.timings_skeleton_s = anyio.current_time() - self._started
             self._skeleton_ended = True
             parser = sketch.parser
             ended_early, held = parser.ended_early, parser.holding

@@ -426,6 +426,17 @@ async def test_a_deadline_says_whether_any_of_the_answer_was_written(written):
     assert str(raised.value).endswith(f"passed; {said}") and raised.value.partial.text == written
 
 
+async def test_a_skeleton_a_deadline_stopped_has_its_time_in_the_partial_result():
+    # probe 231: "skeleton 0.00 s, total 8.00 s" for a skeleton that had run the whole 8 s
+    reply = Reply("1. Sleep in a dark", fault=Fault.stall(after_tokens=3, seconds=5), latency=FAST)
+    with FakeLLMServer(reply) as server:
+        async with client(server, "openai") as sot:
+            with pytest.raises(sotkit.DeadlineExceeded) as raised:
+                await sot.generate("How can I sleep better?", mode="sot", deadline=0.5)
+    timings = raised.value.partial.timings
+    assert timings.total_s >= timings.skeleton_s >= 0.5
+
+
 async def test_a_callers_own_timeout_is_no_deadline_of_sotkits(provider):
     # a caller's move_on_after(1) or fail_after(1) was read as deadline=: a 429 asking for 5 s raised RateLimitError
     # at once, where the caller's scope promised a quiet cancel or its TimeoutError at 1 s (probe 79)
