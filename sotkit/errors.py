@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 import warnings
 from typing import TYPE_CHECKING
 
@@ -40,6 +41,12 @@ __all__ = ["AsyncioOnly", "ConfigError", "DeadlineExceeded", "EchoedInstructions
            "SotkitError", "StreamError", "StreamStalled", "TemplateError"]
 
 
+#: texts a module's warning registry may hold before ``advise`` empties it: Python keeps every text it has shown
+#: there for the process's life, and sotkit's warnings quote a server's words or a count, which differ request after
+#: request (a 429's "Used 199500, Requested 1200")
+REGISTRY_MOST = 1000
+
+
 def advise(message: str, category: type[Warning] = UserWarning, stacklevel: int = 2) -> None:
     """Warn of something a request goes on past (a refused temperature, a serial server, Redis away). Where a
     filter makes warnings errors (``-W error``, pytest's ``filterwarnings = error``), the error is not raised here,
@@ -48,6 +55,9 @@ def advise(message: str, category: type[Warning] = UserWarning, stacklevel: int 
         warnings.warn(message, category, stacklevel=stacklevel + 1)
     except Warning:
         logging.getLogger("sotkit").warning("%s: %s", category.__name__, message)
+    registry = sys._getframe(stacklevel).f_globals.get("__warningregistry__")  # the module warned from
+    if registry is not None and len(registry) > REGISTRY_MOST:
+        registry.clear()  # (as Python does where the filters change: a text may then be shown once more)
 
 
 class FallbackWarning(UserWarning):

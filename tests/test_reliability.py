@@ -437,6 +437,32 @@ async def test_a_skeleton_a_deadline_stopped_has_its_time_in_the_partial_result(
     assert timings.total_s >= timings.skeleton_s >= 0.5
 
 
+async def test_fallback_warnings_quoting_a_new_429_each_request_keep_the_warning_registry_bounded(monkeypatch):
+    # probe 230: a client per request (sotkit.generate) warned for each, quoting the 429's own words ("Used 199000,
+    # Requested 1200"), and Python keeps each text it showed in the module's __warningregistry__ for good
+    from sotkit import coordinator, errors
+
+    monkeypatch.setattr(errors, "REGISTRY_MOST", 5, raising=False)
+    used = iter(range(199_000, 200_000))
+
+    def busy(request):
+        body = {"error": {"message": f"Rate limit reached: Used {next(used)}, Requested 1200.", "code": "rate_limit"}}
+        return Reply("x", fault=Fault.status(429, {"retry-after-ms": "1"}, body=body))
+
+    with FakeLLMServer(busy, latency=FAST) as server, FakeLLMServer("A plain answer.", latency=FAST) as backup:
+        fallback = create_provider("openai:backup", api_key="k2", base_url=backup.openai_base_url)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("default")  # Python's own: each text once per place, kept in the registry
+            held = []
+            for _ in range(12):
+                await sotkit.generate("How can I sleep?", model="openai:m", base_url=server.openai_base_url,
+                                      api_key="k", mode="sequential", retry=1, fallback=fallback)
+                held.append(len(coordinator.__warningregistry__))
+        await fallback.aclose()
+    assert len([w for w in caught if w.category is sotkit.FallbackWarning]) == 12  # each text is new: all shown
+    assert max(held) <= 6 and min(held) < max(held), held  # emptied past 5 (and its version), not grown to 13
+
+
 async def test_a_callers_own_timeout_is_no_deadline_of_sotkits(provider):
     # a caller's move_on_after(1) or fail_after(1) was read as deadline=: a 429 asking for 5 s raised RateLimitError
     # at once, where the caller's scope promised a quiet cancel or its TimeoutError at 1 s (probe 79)
