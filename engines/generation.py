@@ -125,8 +125,8 @@ def stream_generate(
     ``on_done(row, completion)`` is called the moment a row ends. ``should_stop`` is polled after every token;
     when it returns true all open rows end with ``finish_reason="cancelled"``. ``max_line_tokens`` (for every row,
     or one value or None per row) ends a line with a forced newline once it has that many tokens (a few more where
-    a character is not whole yet): a skeleton point needs only its title; and it bars such a row's lines from
-    opening with the same two tokens as an earlier line.
+    a character is not whole yet or a phrase is open: ``_ListLines``): a skeleton point needs only its title; and it
+    bars such a row's lines from opening with the same two tokens as an earlier line.
 
     ``share_prefix`` encodes the prompts' common token prefix once and reuses its KV cache for every row
     (the rows are laid out as prefix, pads, own suffix; the text is the same either way). It pays: on SmolLM2
@@ -298,10 +298,9 @@ class _ListLines(LogitsProcessor):
     """Keeps list rows (a skeleton) to short lines that differ. A line is ended once it has reached its limit on a
     whole character (a byte-level tokenizer spends up to four tokens on one, SmolLM2 two or three on a Chinese
     character: a newline between them would leave U+FFFD in the title) and not after a word that leaves its phrase
-    open (``_line_full``), or ended a head with a colon (``2. Data
-    types:``: a small model goes on to explain its title there, a third of its skeleton's tokens, which the point's
-    expansion says again); the next line is then opened with the list's next marker (``3.``; else the model
-    explains the point on lines of its own). No line may open with the same two tokens (after its number) as an
+    open (``_line_full``), or ended a head with a colon (``2. Data types:``: a small model goes on to explain its
+    title there, a third of its skeleton's tokens, which the point's expansion says again); the next line is then
+    opened with the list's next marker (``3.``; else the model explains the point on lines of its own). No line may open with the same two tokens (after its number) as an
     earlier line: a small model otherwise writes one point over and over (``2. Quantum computing: ...``, ``3.
     Quantum computing: ...``), and made to vary its second word it moves on to other points."""
 
@@ -341,15 +340,11 @@ class _ListLines(LogitsProcessor):
         tokens = row.line_tokens
         if tokens < limit:
             return False
+        at_limit = self.tokenizer.decode(row.stream.tokens[len(row.stream.tokens) - tokens:][:limit])
+        grace = OPEN_GRACE if _OPEN_END.search(at_limit) else 0
         if line.endswith("\ufffd"):
-            return tokens >= limit + OPEN_GRACE + 3
-        if tokens == limit:
-            return not _OPEN_END.search(line)
-        if tokens >= limit + OPEN_GRACE or _CLAUSE_END.search(line):
-            return True
-        # past the limit: a line open there waits for its clause's end, one that waited for a character is done
-        at_limit = row.stream.tokens[len(row.stream.tokens) - tokens:][:limit]
-        return not _OPEN_END.search(self.tokenizer.decode(at_limit))
+            return tokens >= limit + grace + 3
+        return tokens >= limit + grace or (tokens > limit and bool(_CLAUSE_END.search(line)))
 
     def _next_marker(self, text: str) -> list[int]:
         """The tokens of the marker after the last list line's (``3.`` after ``2.``, ``-`` after ``-``)."""
@@ -426,14 +421,15 @@ def _follows(tokens: list[int], table: dict[tuple[int, int], set[int]], start: i
 _LIST_NUMBER = re.compile(r"\s*(?:\d+[.)]?)?\s*")
 #: a list line's marker: a number (``2.``, ``2)``) or a bullet
 _LINE_MARKER = re.compile(r"\s*(?:(\d+)([.)])|([-*•])(?=\s))")
-#: a line's last word where it leaves its phrase open: a conjunction, an article, a preposition or a possessive
+#: a line's last word where it leaves its phrase open: a conjunction, an article, a preposition, a possessive or
+#: demonstrative, a verb or adverb that needs what follows; lower case ("LA", "Vitamin A" end a phrase)
 _OPEN_END = re.compile(r"(?<![\w'’-])(?:and|or|but|nor|the|an?|of|to|for|with|without|in|into|on|at|by|from|as|than|"
-                       r"such|including|like|your|their|its|our|my|his|her|this|that|these|those|is|are|can|will|also|very|least|"
-                       r"et|ou|le|la|les|des|du|de|y|o|el|los|las|und|oder|der|die|das|den|dem|mit|für)[\s,;]*$",
-                       re.IGNORECASE)
+                       r"such|including|like|your|their|its|our|my|his|her|this|that|these|those|is|are|can|will|"
+                       r"also|very|least|et|ou|le|la|les|des|du|de|y|o|el|los|las|und|oder|der|das|den|dem|mit|für)"
+                       r"[\s,;]*$")
 #: tokens a list line whose last word leaves its phrase open may take past its limit, to end the phrase
 OPEN_GRACE = 8
-#: punctuation that ends a clause, where such a line ends
-_CLAUSE_END = re.compile(r"[.!?;:,](?:\*\*|__)?\s*$")
+#: punctuation that ends a clause, where such a line ends; not after a digit ("at least 2." goes on to "2.5 liters")
+_CLAUSE_END = re.compile(r"(?<!\d)[.!?;:,](?:\*\*|__)?\s*$")
 #: a line's head ended by a colon after a word, maybe bold (``Data types:``, ``**Cost**:``; not ``10:``)
 _HEAD_END = re.compile(r"[^\W\d_][\w'’-]*(?:\*\*|__)?:(?:\*\*|__)?$")

@@ -391,7 +391,7 @@ _CLI_WORDS = {"on_point_error='skip' to": "--on-point-error skip to", "fallback=
               "a larger max_tokens": "a larger --max-tokens",
               "a larger point_max_tokens": "a larger --point-max-tokens",
               "(skeleton_max_tokens=": "(--skeleton-max-tokens ", "(point_max_tokens)": "(--point-max-tokens)",
-              "(max_tokens)": "(--max-tokens)", "past max_points=": "past --max-points ",
+              "(max_tokens)": "(--max-tokens)", "max_points=": "--max-points ",
               "sequentially (mode='sequential')": "sequentially (--mode sequential)",
               "raise first_token_timeout= (and timeout=, the network one)": "raise --timeout",
               "set max_concurrency= to its slots": "set --max-concurrency to its slots",
@@ -632,8 +632,8 @@ def _show(result: Result, as_json: bool, shown: str | None, error: dict[str, str
         _note(f"point(s) {', '.join(str(p.index) for p in fallback)} written by the fallback {fallback[0].model}")
     if result.skeleton_truncated:  # the router's reason, shown first, then what the skeleton adds ("the skeleton ...")
         reason = result.route_reason or ""
-        said = reason.find("the skeleton")
-        _note(_in_cli_words(reason[said:]) if said >= 0 else f"the skeleton was cut short: {_in_cli_words(reason)}")
+        said = reason.rfind("; the skeleton") + 2
+        _note(_in_cli_words(reason[said:]) if said > 1 else f"the skeleton was cut short: {_in_cli_words(reason)}")
     # a call that never ended was stopped by the error shown (a deadline, Ctrl-C), not cut off by its budget
     if result.truncated and result.mode == "sequential" and not (error and result.finish_reason is None):
         _note(f"the answer was cut off {cut_by(result.finish_reason, '--max-tokens')}: it ends where it was stopped")

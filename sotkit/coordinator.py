@@ -748,7 +748,7 @@ class Answer:
                         finish_reason=self.finish_reason)
         if self._started:  # fixed once the request has ended
             result.timings.total_s = (self._finished_at or anyio.current_time()) - self._started
-        result.timings.skeleton_s = self.timings_skeleton_s
+        result.timings.skeleton_s = 0.0 if sequential else self.timings_skeleton_s  # (a skeleton given up: none)
         result.timings.first_point_at = self.first_point_at
         result.timings.first_text_at = self.first_text_at
         return result

@@ -55,7 +55,10 @@ def advise(message: str, category: type[Warning] = UserWarning, stacklevel: int 
         warnings.warn(message, category, stacklevel=stacklevel + 1)
     except Warning:
         logging.getLogger("sotkit").warning("%s: %s", category.__name__, message)
-    registry = sys._getframe(stacklevel).f_globals.get("__warningregistry__")  # the module warned from
+    try:
+        registry = sys._getframe(stacklevel).f_globals.get("__warningregistry__")  # the module warned from
+    except ValueError:  # a stack shallower than stacklevel: Python warned as from sys
+        return
     if registry is not None and len(registry) > REGISTRY_MOST:
         registry.clear()  # (as Python does where the filters change: a text may then be shown once more)
 

@@ -22,8 +22,8 @@ __all__ = ["QUOTA_SPENT", "RETRYABLE_STATUS", "RetryAfterTooLong", "RetryPolicy"
            "is_retryable", "quota_spent", "retry_after_s", "status_of"]
 
 RETRYABLE_STATUS = frozenset({408, 409, 429})
-#: the codes of a 429 that no wait ends (a person must raise the limit or pay): OpenAI's ``error.code``, Anthropic's
-#: ``error.details.error_code``; the SDKs retry them as rate limits, and the answer (or the fallback) waited for it
+#: the codes of a 429 that no wait ends (a person must raise the limit or pay): OpenAI's ``error.code`` (or its type,
+#: where no code came), Anthropic's ``error.details.error_code``; the SDKs retry them as rate limits, and the answer (or the fallback) waited for it
 QUOTA_SPENT = frozenset({"insufficient_quota", "enforced_spend_limit_reached", "contract_spend_limit_reached"})
 
 
@@ -105,10 +105,11 @@ def quota_spent(error: BaseException) -> bool:
 
 
 def _code(error: BaseException) -> str | None:
-    """An SDK error's code: Anthropic's ``error.details.error_code``, else OpenAI's ``error.code``, else its
-    ``error.type`` (a server may send ``"type": "insufficient_quota"`` alone)."""
-    code = getattr(error, "error_code", None) or getattr(error, "code", None) or getattr(error, "type", None)
-    return code if isinstance(code, str) else None  # (another library's error may carry a number or a dict there)
+    """An SDK error's code in words: Anthropic's ``error.details.error_code``, else OpenAI's ``error.code``, else its
+    ``error.type`` (a server may send ``"type": "insufficient_quota"`` alone, or a status as the code: ``"429"``)."""
+    words = (getattr(error, name, None) for name in ("error_code", "code", "type"))
+    # (another library's error may carry a number or a dict there)
+    return next((code for code in words if isinstance(code, str) and code and not code.isdigit()), None)
 
 
 def _proxy_refused(error: BaseException) -> bool:

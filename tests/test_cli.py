@@ -162,7 +162,8 @@ def test_bad_input_exits_2_with_a_message():
         done = ask("Why?", "--max-points", bad)
         assert done.returncode == 2 and f"--max-points: {bad!r}: give a whole number, at least 2" in done.stderr
     done = ask("Why?", "--max-points", "101")  # probe 231: the advice said "(mode='sequential')"
-    assert done.returncode == 2 and "answer so long a list sequentially (--mode sequential)" in done.stderr
+    assert done.returncode == 2 and "--max-points 101: at most 100" in done.stderr
+    assert "answer so long a list sequentially (--mode sequential)" in done.stderr
     # the library's advice in the command's own words: there is no --api-key, and a fallback reads the environment
     no_key = {"OPENAI_API_KEY": "", "OPENAI_BASE_URL": ""}
     done = ask("Why?", "--model", "openai:gpt-4o-mini", env=no_key)

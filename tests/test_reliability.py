@@ -113,11 +113,12 @@ async def test_a_quota_error_sent_inside_a_200_stream_is_not_retried_either(prov
     assert caught.value.partial.text == "Sleep well" and caught.value.partial.truncated
 
 
+@pytest.mark.parametrize("code", [None, "429"])
 @pytest.mark.parametrize("in_stream", [False, True])
-async def test_a_quota_error_named_by_its_type_alone_is_not_retried(in_stream):
-    # a server that sends OpenAI's body without its "code" (the type says the same) had every call wait out its
-    # retries, a spent quota taken for a rate limit
-    body = {"error": {"message": "You exceeded your current quota.", "type": "insufficient_quota"}}
+async def test_a_quota_error_named_by_its_type_alone_is_not_retried(in_stream, code):
+    # a server that sends OpenAI's body without its "code" (the type says the same), or with its status there, had
+    # every call wait out its retries, a spent quota taken for a rate limit
+    body = {"error": {"message": "You exceeded your current quota.", "type": "insufficient_quota", "code": code}}
     fault = Fault.error_event(after_tokens=2, code=429, body=body) if in_stream else Fault.status(429, body=body)
     with FakeLLMServer(Reply("Sleep well and often.", fault=fault), latency=FAST) as server:
         async with client(server, "openai") as sot:
@@ -1095,3 +1096,11 @@ async def test_a_point_the_fallback_was_writing_when_the_answer_stopped_names_th
         await backup.aclose()
     stopped = events.result().points[0]
     assert stopped.text.startswith("Rest well. Rest well.") and not stopped.done and stopped.model == "openai:backup"
+
+
+def test_advise_from_a_shallow_stack_warns_as_python_would():
+    # review 232: a stacklevel past the stack's top made sys._getframe raise where warnings.warn warns as from sys
+    from sotkit.errors import advise
+
+    with pytest.warns(UserWarning, match="deep"):
+        advise("deep", stacklevel=500)

@@ -1250,6 +1250,7 @@ async def test_a_sequential_verdict_cancels_the_skeleton_already_streaming(provi
             seen = [event async for event in events]
     result = seen[-1].result
     assert result.mode == "sequential" and result.text == "One connected answer."
+    assert result.timings.skeleton_s == 0.0  # a sequential answer's (review 232: the cancelled skeleton's time)
     assert result.route_reason == f"llm ({provider}:test-model): C, not a list (bare letter)"
     # nothing of the cancelled skeleton reached the caller; the route came first
     assert seen[0].type == "route" and seen[0].mode == "sequential" and seen[-1].type == "done"
