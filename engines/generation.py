@@ -300,9 +300,10 @@ class _ListLines(LogitsProcessor):
     character: a newline between them would leave U+FFFD in the title) and not after a word that leaves its phrase
     open (``_line_full``), or ended a head with a colon (``2. Data types:``: a small model goes on to explain its
     title there, a third of its skeleton's tokens, which the point's expansion says again); the next line is then
-    opened with the list's next marker (``3.``; else the model explains the point on lines of its own). No line may open with the same two tokens (after its number) as an
-    earlier line: a small model otherwise writes one point over and over (``2. Quantum computing: ...``, ``3.
-    Quantum computing: ...``), and made to vary its second word it moves on to other points."""
+    opened with the list's next marker (``3.``; else the model explains the point on lines of its own). No line
+    may open with the same two tokens (after its number) as an earlier line: a small model otherwise writes one
+    point over and over (``2. Quantum computing: ...``, ``3. Quantum computing: ...``), and made to vary its second
+    word it moves on to other points."""
 
     def __init__(self, tokenizer: PreTrainedTokenizerBase, rows: list[_Row], limits: list[int | None],
                  newline: int, prefills: list[str | None]) -> None:

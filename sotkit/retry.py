@@ -23,7 +23,8 @@ __all__ = ["QUOTA_SPENT", "RETRYABLE_STATUS", "RetryAfterTooLong", "RetryPolicy"
 
 RETRYABLE_STATUS = frozenset({408, 409, 429})
 #: the codes of a 429 that no wait ends (a person must raise the limit or pay): OpenAI's ``error.code`` (or its type,
-#: where no code came), Anthropic's ``error.details.error_code``; the SDKs retry them as rate limits, and the answer (or the fallback) waited for it
+#: where no code came), Anthropic's ``error.details.error_code``; the SDKs retry them as rate limits, and the answer
+#: (or the fallback) waited for it
 QUOTA_SPENT = frozenset({"insufficient_quota", "enforced_spend_limit_reached", "contract_spend_limit_reached"})
 
 

@@ -344,7 +344,8 @@ def test_a_line_limit_that_falls_after_an_open_word_lets_the_clause_end(monkeypa
     assert done.text.split("\n") == [
         "1. Keep a cool room and a dark one.", "2. Avoid screens, caffeine and alcohol before bed.",
         "3. Exercise often and sleep at the same time each night and every day", "4. too",
-        "4. Set a regular sleep schedule", "5. every day", "5. Drink plain water at least 2.5 liters,", "6. no more", ""]
+        "4. Set a regular sleep schedule", "5. every day", "5. Drink plain water at least 2.5 liters,", "6. no more",
+        ""]
     # (review 232: "at least 2." was a clause's end, and the next line's marker took the rest: "2.5 liters")
 
 
