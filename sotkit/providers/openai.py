@@ -372,7 +372,7 @@ def _stream_error(data: Any) -> StreamError:
         code = int(code)
     status = code if isinstance(code, int) and not isinstance(code, bool) and 400 <= code <= 599 else \
         ERROR_STATUS.get(kind, 500) if isinstance(kind, str) else 500
-    words = code if isinstance(code, str) else kind
+    words = code if isinstance(code, str) and code else kind
     return StreamError(str(message), status_code=status, raw=data, code=words if isinstance(words, str) else None)
 
 
