@@ -409,7 +409,8 @@ _CLI_WORDS = {"on_point_error='skip' to": "--on-point-error skip to", "fallback=
 #: the model's or the user's words, which no advice replaces. It opens after a space or " (", not after "=" or a
 #: call's "(" (device='cpu', create_provider('provider:model', ...)) nor in a word (a model's), and closes before a
 #: space or one of "),:;."
-_QUOTED = re.compile(r"""((?:(?<= \()|(?<=\s)|^)(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")(?=[\s),:;.]|$))""")
+_REPR = r"""(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")"""  # a str as repr quotes it
+_QUOTED = re.compile(rf"""((?:(?<= \()|(?<=\s)|^){_REPR}(?=[\s),:;.]|$))""")
 
 
 def _in_cli_words(message: str) -> str:
@@ -559,7 +560,7 @@ def _question(given: str) -> str:
 
 
 #: what differs between errors of one kind: request ids, a point's number and title (its repr), numbers
-_PARTICULARS = re.compile(r"\(request_id: [^)]*\)|point \d+ \((?:'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")\)|\d+")
+_PARTICULARS = re.compile(rf"\(request_id: [^)]*\)|point \d+ \({_REPR}\)|\d+")
 
 
 def _call(event: RetryEvent | FallbackEvent) -> str:
@@ -631,9 +632,8 @@ def _show(result: Result, as_json: bool, shown: str | None, error: dict[str, str
     if fallback := [p for p in result.points if p.model not in (None, result.model) and not p.failed]:
         _note(f"point(s) {', '.join(str(p.index) for p in fallback)} written by the fallback {fallback[0].model}")
     if result.skeleton_truncated:  # the router's reason, shown first, then what the skeleton adds ("the skeleton ...")
-        reason = result.route_reason or ""
-        said = reason.rfind("; the skeleton") + 2
-        _note(_in_cli_words(reason[said:]) if said > 1 else f"the skeleton was cut short: {_in_cli_words(reason)}")
+        _, said, note = (result.route_reason or "").rpartition("; the skeleton")  # (not said: note is all of it)
+        _note(_in_cli_words(f"the skeleton{note}") if said else f"the skeleton was cut short: {_in_cli_words(note)}")
     # a call that never ended was stopped by the error shown (a deadline, Ctrl-C), not cut off by its budget
     if result.truncated and result.mode == "sequential" and not (error and result.finish_reason is None):
         _note(f"the answer was cut off {cut_by(result.finish_reason, '--max-tokens')}: it ends where it was stopped")
