@@ -1291,6 +1291,8 @@ def test_the_notes_say_what_cut_each_point_off(capsys):
     _show(Result("Cut mid-", "sequential", "local:m", truncated=True, finish_reason="model_context_window_exceeded"),
           False, None)
     assert "cut off by the model's context window ('model_context_window_exceeded')" in capsys.readouterr().err
+    _show(Result("Said once.", "sequential", "local:m", truncated=True, finish_reason="repetition"), False, None)
+    assert "the answer was cut off where the model began to repeat itself" in capsys.readouterr().err
     # stopped by a deadline or Ctrl-C, whose error says so: no call ended, and no budget cut it (the notes said
     # "cut off at the token limit" for the answer a deadline stopped)
     stopped = {"error": "the request's deadline of 2.0 s passed", "type": "DeadlineExceeded"}

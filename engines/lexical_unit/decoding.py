@@ -79,7 +79,7 @@ class LUDResult:
 
     token_ids: list[int]
     text: str
-    finish_reason: str  # "eos", "stop", "length", "model_context_window_exceeded" or "cancelled"
+    finish_reason: str  # "eos", "stop", "length", "model_context_window_exceeded", "repetition" or "cancelled"
     stats: DecodingStats
 
 

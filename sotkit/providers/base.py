@@ -115,6 +115,8 @@ def cut_by(reason: str | None, budget: str) -> str:
         return "by a failure of its stream"
     if reason in WINDOW_FULL:  # a larger budget would not help: the prompt and the text filled the model's context
         return f"by the model's context window ({reason!r})"
+    if reason == "repetition":  # the local engines' loop stop (``engines/streaming.py``): the repeat is left out
+        return "where the model began to repeat itself"
     return f"{BY_FILTER} ({reason!r})" if reason in FILTERED else f"by the server ({reason!r})"
 
 

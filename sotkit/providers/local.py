@@ -4,7 +4,8 @@ How the model decodes is an engine, found by name (``decoding=``, default ``"gre
 ``sotkit.engines.registry`` the way model strings find providers; the engine checks its own options. Generation runs
 in a worker thread, one generation per model at a time, so the event loop stays responsive; text deltas travel
 back through an anyio memory object stream. torch and transformers are imported only when a model is first used.
-Decoding is greedy: ``ChatRequest.temperature`` is not used. ``fast_decode=True`` (greedy engine) decodes on a
+Decoding is greedy: ``ChatRequest.temperature`` is not used; a text that begins to loop ends before the repeat
+(``finish_reason="repetition"``: ``engines/streaming.py``). ``fast_decode=True`` (greedy engine) decodes on a
 static KV cache with CUDA graphs (``engines/fast_decode.py``), for GPUs.
 """
 

@@ -15,7 +15,7 @@ import pytest
 import sotkit
 from sotkit.engines import registry
 from sotkit.engines.base import Engine
-from sotkit.engines.streaming import TextStream
+from sotkit.engines.streaming import LOOP_PERIOD, LOOP_TOKENS, TextStream
 
 pytestmark = pytest.mark.anyio
 
@@ -58,6 +58,8 @@ class Echo(Engine):
     def load(self, device, dtype):
         return CharTokenizer()
 
+    reply = staticmethod(reply)
+
     def generate_one(self, tokenizer, request, on_text, should_stop):
         type(self).calls.append(1)
         return self._write(tokenizer, request, on_text, should_stop)
@@ -65,7 +67,7 @@ class Echo(Engine):
     def _write(self, tokenizer, request, on_text, should_stop):
         stream = TextStream(tokenizer, request.stop, on_text, eos_ids=[0], max_tokens=request.max_tokens,
                             input_tokens=len(request.prompt.user))
-        ids = [ord(c) for c in reply(request)] + [0]
+        ids = [ord(c) for c in self.reply(request)] + [0]
         for start in range(0, len(ids), self.piece):
             if stream.push(ids[start : start + self.piece]) or should_stop():
                 break
@@ -139,6 +141,27 @@ async def test_a_batch_row_that_fails_is_retried_through_the_runner_as_a_single_
     assert not [e for e in seen if e.type == "withdraw"]
     assert BatchThatBreaks.calls == [1, 3, 1, 1]
     assert [p.attempts for p in result.points] == [1, 2, 2]
+
+
+class Looping(Echo):
+    """Writes one sentence again and again after its first, as SmolLM2 does in many answers."""
+
+    name = "toy_looping"
+
+    @staticmethod
+    def reply(request) -> str:
+        return "Three tips. " + LOOPED * 20
+
+
+async def test_a_local_answer_that_loops_ends_before_the_repeat_cut_off_and_says_so():
+    registry.register(Looping)
+    async with sotkit.stream("How can I sleep better?", model="local:toy", decoding=Looping.name,
+                             mode="sequential", max_tokens=1024) as events:
+        seen = [event async for event in events]
+    result = seen[-1].result
+    assert result.text == "Three tips. " + LOOPED == "".join(e.text for e in seen if e.type == "text")
+    assert (result.truncated, result.finish_reason) == (True, "repetition")
+    assert result.usage.output_tokens < len(Looping.reply(None)) // 4  # (the model stopped: no 1,024 tokens)
 
 
 class SlowEcho(Echo):
@@ -253,6 +276,47 @@ def test_text_stream_names_the_context_window_where_it_ends_the_text_before_the_
     for budget in (3, 4):  # the budget ends it first, or both at once: the budget is what to raise
         assert TextStream(CharTokenizer(), max_tokens=budget, context_room=4).finish().finish_reason == "length"
     assert TextStream(CharTokenizer(), context_room=4).finish().finish_reason == "model_context_window_exceeded"
+
+
+LOOPED = "Sleep at the same time every night, and keep the room dark and cool. "  # 70 characters, 70 tokens
+
+
+@pytest.mark.parametrize("piece", [1, 3, 80])
+def test_text_stream_ends_a_loop_before_its_repeat_and_never_streams_the_repeat(piece):
+    text = "Three tips. " + LOOPED * 5
+    received: list[str] = []
+    stream = TextStream(CharTokenizer(), ["\n\n"], received.append, eos_ids=[0], max_tokens=1000)
+    ids = [ord(c) for c in text]
+    for start in range(0, len(ids), piece):
+        if stream.push(ids[start : start + piece]):
+            break
+    done = stream.finish("length")
+    # the repeat began at the full stop, as the text before the first copy ended with one too: the stop stays
+    assert (done.text, done.finish_reason) == ("Three tips. " + LOOPED, "repetition")
+    assert "".join(received) == done.text
+    # its tokens up to the one that made it a loop are counted (generated), none after it in the same span
+    assert done.output_tokens == len("Three tips. " + LOOPED) - 2 + max(LOOP_TOKENS, len(LOOPED))
+
+
+def test_text_stream_holds_a_repeat_back_only_while_it_lasts():
+    received: list[str] = []
+    stream = TextStream(CharTokenizer(), (), received.append, eos_ids=[0], max_tokens=1000)
+    stream.push([ord(c) for c in "Rest well - rest well"])
+    assert "".join(received) == "Rest well - r"  # "est well" repeats what came before: it may be a loop's start
+    stream.push([ord("!")])
+    assert "".join(received) == "Rest well - rest well!"
+
+
+@pytest.mark.parametrize("text", [
+    "ha" * (LOOP_TOKENS // 2) + "!",  # back to back, but shorter than LOOP_TOKENS
+    "".join(f"Verse {n} is here. {LOOPED}" for n in "1234"),  # a refrain, not back to back
+    "".join(chr(ord("a") + i % 26) + str(i) for i in range(LOOP_PERIOD)) * 2,  # a run longer than LOOP_PERIOD
+])
+def test_text_stream_keeps_a_repeat_that_is_short_or_not_back_to_back(text):
+    received: list[str] = []
+    stream = TextStream(CharTokenizer(), (), received.append, eos_ids=[0], max_tokens=len(text))
+    stream.push([ord(c) for c in text])
+    assert (stream.finish().text, stream.finish_reason) == (text, "length") and "".join(received) == text
 
 
 class ByteFallbackTokenizer:
