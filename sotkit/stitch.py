@@ -22,10 +22,13 @@ _MAY_OPEN_BLOCK = re.compile(r"`{1,2}|~{1,2}|#{1,6}|[-*+•]|\d{1,3}[.)]?")
 #: Chinese and Japanese (kana, ideographs), and their full-width punctuation a title may end in
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _WIDE_END, _CJK_CHAR = re.compile(f"[{_CJK}？！：）」』】]$"), re.compile(f"[{_CJK}]")
+_SENTENCE_END = ".!?…。！？"
 
 
 def point_header(index: int, title: str, opening: str = "") -> str:
     """The point's item line, before its text (``opening``: the text so far)."""
+    if _only_the_title(title, opening):  # "Use LED bulbs." under "Use LED bulbs": the line says it once
+        return f"{index}. "
     if opening[:1] in (",", ";", ")", "，", "；"):  # the title's sentence goes on ("2. **Use LEDs**, which last": its
         return f"{index}. {title}"  # restated header took the title): no separator between them
     # a title that ends in its own punctuation takes no colon: "1. What is jet lag? It is ..."; one in Chinese or
@@ -35,6 +38,14 @@ def point_header(index: int, title: str, opening: str = "") -> str:
                                               or len(_CJK_CHAR.findall(title)) >= len(re.findall("[A-Za-z]", title)))
     header = f"{index}. {title}{'' if title.endswith(('?', '!', ':', '？', '！', '：')) else '：' if wide else ':'}"
     return header + ("\n" + CONTINUATION if _BLOCK.match(opening) else "" if wide else " ")
+
+
+def _only_the_title(title: str, opening: str) -> bool:
+    """Is the text so far its point's title as a sentence? (A small model's whole text for a point, at times: the
+    expansion filter keeps it, "Python." being a verdict's, and lets it go only whole.)"""
+    said = opening.strip()
+    return said[-1:] in tuple(_SENTENCE_END) and \
+        said.rstrip(_SENTENCE_END).casefold() == title.rstrip(_SENTENCE_END + ":：").strip().casefold()
 
 
 class Stitcher:

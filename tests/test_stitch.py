@@ -290,3 +290,15 @@ def test_a_later_point_that_opens_with_a_block_keeps_its_own_line_in_a_partial_a
     assert s.text == settled == ("1. Why: It saves time.\n2. Script:\n   ```python\n   print(1)\n   ```\n"
                                  "3. Who: > 50% of users skip it.\n4. Rule: #1 rule: back up.")
     assert texts(events) == s.text[len("1. Why: It saves time."):]
+
+
+def test_a_point_whose_text_is_only_its_title_as_a_sentence_says_it_once():
+    s = stitcher("Pack a tent", "Verdict", "Why now?", "制定计划", "Rest")
+    s.add_text(1, "Pack a tent.")  # (the expansion filter lets such a text go only whole, at its end)
+    s.add_text(2, "Pack a tent.")  # another point's title: a verdict's answer, kept as it is
+    s.add_text(3, "Why now?")
+    s.add_text(4, "制定计划。")
+    s.add_text(5, "Rest well.")
+    for index in range(1, 6):
+        s.finish_point(index)
+    assert s.text == "1. Pack a tent.\n2. Verdict: Pack a tent.\n3. Why now?\n4. 制定计划。\n5. Rest: Rest well."
