@@ -46,7 +46,8 @@ class GenerationRequest(Protocol):
 
 
 OnText = Callable[[int, str], None]
-"""Receives ``(row, text)``: a request's next piece of final text."""
+"""Receives ``(row, text)``: a request's next piece of final text; an empty one where the tokens of a step are all held
+back (``TextStream`` sends it), which keeps a stall timer from taking a held-back repeat for a stall."""
 OnDone = Callable[[int, Completion], None]
 """Receives ``(row, completion)`` the moment a request's generation ends."""
 

@@ -118,9 +118,9 @@ def stream_generate(
     """Generate greedily for every prompt in one batch and return one ``Completion`` per prompt, in order.
 
     ``max_new_tokens`` and ``stop`` apply to every row, or give one value per row (a list of ints; a list of
-    string sequences). A row ends at its budget (``"length"``) or where the model's context is full after the
-    longest prompt (``"model_context_window_exceeded"``); a prompt that fills the context alone is a
-    ``ConfigError``. ``on_text(row, delta)`` receives each row's text as it becomes final; text that might be the
+    string sequences). A row ends at its budget (``"length"``), where the model's context is full after the
+    longest prompt (``"model_context_window_exceeded"``), or where it loops (``"repetition"``: ``TextStream``); a
+    prompt that fills the context alone is a ``ConfigError``. ``on_text(row, delta)`` receives each row's text as it becomes final; text that might be the
     start of a stop string, or a character not yet whole, is held back until it is known not to be.
     ``on_done(row, completion)`` is called the moment a row ends. ``should_stop`` is polled after every token;
     when it returns true all open rows end with ``finish_reason="cancelled"``. ``max_line_tokens`` (for every row,

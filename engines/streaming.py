@@ -19,12 +19,13 @@ from typing import Any, Literal
 FinishReason = Literal["stop", "eos", "length", "model_context_window_exceeded", "repetition", "cancelled"]
 
 #: A generation ends once its last ``LOOP_TOKENS`` tokens or more repeat, back to back, the run of up to
-#: ``LOOP_PERIOD`` tokens just before them, a whole run at least; its text is then the text before the repeat.
-#: Without it a small model runs on to its budget repeating a sentence or a paragraph (SmolLM2 in 6 of 13 answers
-#: written without SoT); an answer of that shape written on purpose (a row of zeros) is cut too, and says so.
+#: ``LOOP_PERIOD`` tokens just before them, a whole run at least; its text is then the text before the repeat (with
+#: the run's first copy whole). Without it a small model runs on to its budget repeating a sentence or a paragraph
+#: (SmolLM2 in 6 of 13 answers written without SoT). Not inside a code block or on a table's line, where rows alike
+#: are written on purpose (a loop there runs on); a text of that shape elsewhere ("01" 70 times) is cut, and says so.
 LOOP_TOKENS, LOOP_PERIOD = 64, 256
-#: what ends a phrase: punctuation, closing quotes and brackets, white space
-_PHRASE_END = ".,;:!?…。，！？)]}\"'’”» \t\r\n"
+#: what ends a phrase: punctuation, closing quotes and brackets, white space; and what ends a sentence or a line
+_PHRASE_END, _SENTENCE_END = ".,;:!?…。，！？)]}\"'’”» \t\r\n", tuple(".!?…。！？\n")
 
 
 @dataclass(frozen=True)
@@ -71,10 +72,13 @@ class TextStream:
         self.text = ""
         self.emitted = 0  # characters already handed to on_text
         self.finish_reason: FinishReason | None = None
-        self._repeats = [0] * (LOOP_PERIOD + 1)  # per period p: how many last tokens equal the token p before them
+        self._shown = ""  # the text handed to on_text
+        self._repeats: dict[int, int] = {}  # per period p: how many last tokens equal the token p before them, if any
+        self._seen: dict[int, list[int]] = {}  # per token: where it came in the last LOOP_PERIOD tokens
 
     def push(self, tokens: Sequence[int]) -> bool:
-        """Add the tokens a step committed; return True once the generation has ended (later tokens are ignored)."""
+        """Add the tokens a step committed; return True once the generation has ended (later tokens are ignored).
+        A step whose text is all held back hands ``on_text`` an empty text: the generation is going on."""
         if self.finish_reason is not None:
             return True
         start = len(self.tokens)
@@ -82,11 +86,12 @@ class TextStream:
             tokens = tokens[: self.max_tokens - start]
         eos_at = next((i for i, t in enumerate(tokens) if t in self.eos_ids), None)
         self.tokens.extend(tokens if eos_at is None else tokens[:eos_at])
+        self.text = self._decode(self.tokens)
         loop = self._loop(start)
         if loop is not None:
             del self.tokens[loop[1] :]  # (tokens after the one that made it a loop, in the same span)
             eos_at = None
-        self.text = self._decode(self.tokens)
+            self.text = self._decode(self.tokens)
         longest = max(map(len, self.stops), default=0)
         hits = [found for s in self.stops if (found := self.text.find(s, max(0, self.emitted - longest))) >= 0]
         if hits:
@@ -99,13 +104,14 @@ class TextStream:
             text = self._settled()
             self.tokens.append(tokens[eos_at])  # it ends the turn and counts as output, but writes no text
             return self._end(text, "eos")
-        if loop is not None:
-            return self._end(self.text[: self._chars_before(loop[0])], "repetition")
+        if loop is not None:  # (decoded once: the whole text may end inside a character)
+            kept = self._decode(self.tokens[: loop[0]]).rstrip("\ufffd").rstrip()
+            return self._end(kept if kept.startswith(self._shown) else self._shown, "repetition")
         if self.max_tokens is not None and len(self.tokens) >= self.max_tokens:
             return self._end(self._settled(), self.cut_reason)
-        repeating = max(self._repeats)  # tokens a loop would take back
+        repeating = max(self._repeats.values(), default=0)  # tokens a loop would take back
         self._emit(self.text[: min(len(self.text) - held_back(self.text, self.stops),
-                                   self._chars_before(len(self.tokens) - repeating))])
+                                   self._chars_before(len(self.tokens) - repeating))], going_on=True)
         return False
 
     def finish(self, reason: FinishReason | None = None) -> Completion:
@@ -130,33 +136,42 @@ class TextStream:
 
     def _loop(self, start: int) -> tuple[int, int] | None:
         """Count the repeats the tokens from ``start`` on extend; where one makes a loop, return how many tokens the
-        text keeps (``_kept``) and the index after the token that made it a loop."""
+        text keeps (``_kept``) and the index after the token that made it a loop. Not inside a code block or a
+        table, where rows alike are written on purpose (a board, a grid of zeros, a blank table)."""
+        if self.text.count("```") % 2 or self.text[self.text.rfind("\n") + 1 :].lstrip().startswith("|"):
+            self._repeats = {}
+            return None
         tokens, repeats = self.tokens, self._repeats
         for i in range(start, len(tokens)):
-            token = tokens[i]
-            for period in range(1, min(LOOP_PERIOD, i) + 1):
-                if tokens[i - period] != token:
-                    repeats[period] = 0
-                    continue
-                repeats[period] += 1
-                if repeats[period] >= LOOP_TOKENS and repeats[period] >= period:
-                    return self._kept(i + 1 - repeats[period], period), i + 1
+            seen = self._seen.setdefault(tokens[i], [])
+            while seen and seen[0] < i - LOOP_PERIOD:
+                del seen[0]
+            repeats = {i - at: repeats.get(i - at, 0) + 1 for at in seen}  # periods the token goes on, or begins
+            seen.append(i)
+            for period, repeated in repeats.items():
+                if repeated >= LOOP_TOKENS and repeated >= period:
+                    return self._kept(i + 1 - repeated, period), i + 1
+        self._repeats = repeats
         return None
 
     def _kept(self, repeat: int, period: int) -> int:
-        """The tokens before a loop's repeat, and the repeat's first ones where they only end a phrase (the
-        ``.\\n\\n`` ending the run repeated: the text before that run ended with it too, so the repeat began
-        there), up to a run's length."""
-        kept = repeat
-        while kept < repeat + period and self._decode(self.tokens[kept : kept + 1]).strip(_PHRASE_END) == "":
+        """How many tokens a loop keeps: those before its repeat; where the repeat began inside a phrase (the
+        looping run ends as the text before it did: "... before bed. Keep the room cool| before bed. Keep ..."), its
+        tokens up to the first end of a sentence or line, so that the run's first copy is whole; then those that only
+        end a phrase (the ``.\\n\\n`` that ends the run); at most one run more."""
+        kept, end = repeat, repeat + period
+        if repeat and self._decode(self.tokens[repeat - 1 : repeat])[-1:] not in _PHRASE_END:
+            kept = next((n + 1 for n in range(repeat, end)
+                         if self._decode(self.tokens[n : n + 1]).rstrip(" \t")[-1:] in _SENTENCE_END), repeat)
+        while kept < end and self._decode(self.tokens[kept : kept + 1]).strip(_PHRASE_END) == "":
             kept += 1
         return kept
 
     def _chars_before(self, tokens: int) -> int:
         """How many characters of the text come before its tokens from index ``tokens`` on (the repeat a loop would
-        take back): where their text is not the text's end (a character split between them), the text emitted."""
+        take back); where their text is not the text's end whole (a character split between them), the text shown."""
         tail = self._decode(self.tokens[tokens:])  # short: a repeat; the whole prefix would cost a decode a token
-        return len(self.text) - len(tail) if self.text.endswith(tail) else self.emitted
+        return len(self.text) - len(tail) if self.text.endswith(tail) and "\ufffd" not in tail else self.emitted
 
     def _settled(self) -> str:
         """The text up to its last whole character, without one the generation never finished. Such a character
@@ -174,10 +189,13 @@ class TextStream:
         self.finish_reason = reason
         return True
 
-    def _emit(self, text: str) -> None:
-        if len(text) > self.emitted and self.on_text is not None:
-            self.on_text(text[self.emitted :])
-        self.emitted = max(self.emitted, len(text))
+    def _emit(self, text: str, going_on: bool = False) -> None:
+        if len(text) > self.emitted:
+            if self.on_text is not None:
+                self.on_text(text[self.emitted :])
+            self._shown, self.emitted = text, len(text)
+        elif going_on and self.on_text is not None:
+            self.on_text("")
 
 
 def held_back(text: str, stops: Sequence[str]) -> int:

@@ -126,12 +126,13 @@ class Point:
     """True when the point's call ended as the model ended it (or at its token budget); False for a point cut
     mid-stream (by the deadline, say), whose ``text`` is only a beginning."""
     truncated: bool = False
-    """The point's call was cut off, at its token budget (``point_max_tokens``) or by the provider's filter, or
-    stopped (a deadline, ``aclose()``) before it ended: its text ends where the call was stopped (empty where none
+    """The point's call was cut off, at its token budget (``point_max_tokens``), by the provider's filter or (a local
+    model) where it began to repeat itself, or stopped (a deadline, ``aclose()``) before it ended: its text ends where the call was stopped (empty where none
     of it was shown yet, or where the call was not yet sent, waiting for a slot of the limits)."""
     finish_reason: str | None = None
     """Why the point's call ended, in the provider's words (``stop``, ``end_turn``; ``length``, ``max_tokens``;
-    ``content_filter``, ``refusal``; ...); None until it ends, or where the server said nothing."""
+    ``content_filter``, ``refusal``; a local model's ``repetition``; ...); None until it ends, or where the server
+    said nothing."""
 
     @property
     def done(self) -> bool:
@@ -163,8 +164,8 @@ class Result:
     """The model that wrote a sequential answer, or a SoT answer's skeleton (what its points are): ``model``, or the
     fallback where it failed (a SoT point's is ``Point.model``)."""
     truncated: bool = False
-    """A call was cut off, at its token budget or by the provider's filter (``content_filter``, ``refusal``), or
-    stopped before it ended (a deadline's or ``aclose()``'s partial result): the sequential answer
+    """A call was cut off, at its token budget, by the provider's filter (``content_filter``, ``refusal``) or (a local
+    model) where it began to repeat itself (``repetition``), or stopped before it ended (a deadline's or ``aclose()``'s partial result): the sequential answer
     (``max_tokens``), or a point (``point_max_tokens``; see ``Point.truncated``). The text there ends where the call
     was stopped. A stop before the skeleton or the sequential call ended (before its first token, too) is one: the
     answer lacks what they had yet to write."""

@@ -43,8 +43,8 @@ from .events import Event, FallbackEvent, RetryEvent
 from .header import goes_on
 from .limits import Limits, check_fits, estimate_tokens
 from .overlap import CallSpan
-from .providers.base import (AFTER_END_S, AT_BUDGET, ENDED, REFUSED, STARTED, CallUsage, ChatRequest, Chunk, Provider,
-                             SendAgain, Thinking, char_weight, closing, estimated_tokens)
+from .providers.base import (AFTER_END_S, AT_BUDGET, ENDED, HELD, REFUSED, STARTED, CallUsage, ChatRequest, Chunk,
+                             Provider, SendAgain, Thinking, char_weight, closing, estimated_tokens)
 from .result import Point, Usage
 from .retry import RetryPolicy, is_retryable, status_of
 from .tracing import NO_CALL, NO_TRACE, CallTrace, RequestTrace, without_text
@@ -251,6 +251,8 @@ class Runner:
                                         self._account(chunk, backend.model, span, calls=0)
                                         over[row] = True
                                         on_row(row, (backend.model, chunk))  # finished: its point need not wait
+                                    elif chunk is HELD:
+                                        watchdog.progress(text=False)
                                     elif isinstance(chunk, str) and chunk:
                                         watchdog.progress()
                                         received[row].append(chunk)
@@ -413,6 +415,9 @@ class Runner:
                             continue
                         if chunk is STARTED:
                             started = True
+                            continue
+                        if chunk is HELD:  # an in-process model at work, its text held back for now
+                            watchdog.progress(text=False)
                             continue
                         if chunk is ENDED:
                             watchdog.rest()

@@ -42,7 +42,7 @@ def point_header(index: int, title: str, opening: str = "") -> str:
 
 def _only_the_title(title: str, opening: str) -> bool:
     """Is the text so far its point's title as a sentence? (A small model's whole text for a point, at times: the
-    expansion filter keeps it, "Python." being a verdict's, and lets it go only whole.)"""
+    expansion filter keeps it, "Python." being a verdict's.)"""
     said = opening.strip()
     return said[-1:] in tuple(_SENTENCE_END) and \
         said.rstrip(_SENTENCE_END).casefold() == title.rstrip(_SENTENCE_END + ":：").strip().casefold()
@@ -140,8 +140,10 @@ class Stitcher:
             if index not in self._skipped and has_text:
                 if self._live_at is None:  # the header waits for text, so a point that fails early leaves none
                     opening = "".join(self._buffers[index])
-                    if index not in self._done and _MAY_OPEN_BLOCK.fullmatch(opening):
-                        break  # (whether the text opens with a list, "1. Pick a bedtime", shows with its next piece)
+                    if index not in self._done and (_MAY_OPEN_BLOCK.fullmatch(opening)
+                                                    or _only_the_title(self._titles[index], opening)):
+                        break  # (whether the text opens with a list, "1. Pick a bedtime", or is only its title,
+                        # "Pack a tent!", shows with its next piece or its end)
                     self._live_at = len(self.text)
                     header = point_header(index, self._titles[index], opening)
                     events.append(TextEvent(("\n" if self.text else "") + header, index))

@@ -21,8 +21,9 @@ import sotkit
 from sotkit.coordinator import Answer
 from sotkit.engines import registry
 from sotkit.engines.base import Engine
-from sotkit.engines.streaming import Completion
+from sotkit.engines.streaming import Completion, TextStream
 from sotkit.evaluation import Question, load_questions, outcome, parse_verdict
+from sotkit.evaluation.judge import judge_pair
 from sotkit.evaluation.progress import Progress
 from sotkit.evaluation.run import MODES, measures
 from sotkit.testing import Fault, FakeLLMServer, Latency, RecordedRequest, Reply
@@ -1001,6 +1002,32 @@ async def test_a_local_models_load_is_not_timed_as_the_first_answer(tmp_path, mo
     summary = await sotkit.evaluate(tmp_path / "questions.jsonl", model="local:toy", decoding="toy_slow_load",
                                     modes="sequential", out=tmp_path / "out", plots=False)
     assert SlowLoad.loads == [0] and len(summary.records) == 2  # loaded once, while no answer was being timed
+
+
+class LoopingJudge(Engine):
+    """A local judge that gives its verdict, then says it again and again (one character a token)."""
+
+    name = "toy_looping_judge"
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+
+    def load(self, device, dtype):
+        return type("Chars", (), {"decode": lambda self, ids, skip_special_tokens=True: "".join(map(chr, ids))})()
+
+    def generate_one(self, loaded, request, on_text, should_stop):
+        stream = TextStream(loaded, (), on_text, max_tokens=request.max_tokens)
+        stream.push([ord(c) for c in "Answer A is more complete. [[A]]\n\n" + "Answer A is better. " * 40])
+        return stream.finish()
+
+
+async def test_a_local_judges_reply_cut_where_it_began_to_repeat_itself_is_read(monkeypatch):
+    # review 234: a reply the loop stop cut, its text before the repeat whole, was counted stopped by a filter
+    monkeypatch.setattr(registry, "_registered", dict(registry._registered))
+    registry.register(LoopingJudge)
+    async with sotkit.SoT("local:toy", decoding=LoopingJudge.name) as judge:
+        record, failures = await judge_pair(judge, "Why sleep?", "SoT's answer.", "The other answer.")
+    assert not failures and record["stopped"] == [None, None] and None not in record["verdicts"]
 
 
 class Echo(Engine):

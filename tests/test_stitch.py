@@ -294,7 +294,7 @@ def test_a_later_point_that_opens_with_a_block_keeps_its_own_line_in_a_partial_a
 
 def test_a_point_whose_text_is_only_its_title_as_a_sentence_says_it_once():
     s = stitcher("Pack a tent", "Verdict", "Why now?", "制定计划", "Rest")
-    s.add_text(1, "Pack a tent.")  # (the expansion filter lets such a text go only whole, at its end)
+    s.add_text(1, "Pack a tent.")
     s.add_text(2, "Pack a tent.")  # another point's title: a verdict's answer, kept as it is
     s.add_text(3, "Why now?")
     s.add_text(4, "制定计划。")
@@ -302,3 +302,14 @@ def test_a_point_whose_text_is_only_its_title_as_a_sentence_says_it_once():
     for index in range(1, 6):
         s.finish_point(index)
     assert s.text == "1. Pack a tent.\n2. Verdict: Pack a tent.\n3. Why now?\n4. 制定计划。\n5. Rest: Rest well."
+
+
+def test_a_point_whose_text_opens_with_its_title_as_a_sentence_is_stitched_alike_however_it_is_split():
+    whole = stitcher("Pack a tent")
+    whole.add_text(1, "Pack a tent!\nIt keeps you dry.")
+    whole.finish_point(1)
+    split = stitcher("Pack a tent")
+    assert texts(split.add_text(1, "Pack a tent!")) == ""  # only the title so far: the header waits for more
+    split.add_text(1, "\nIt keeps you dry.")
+    split.finish_point(1)
+    assert split.text == whole.text == "1. Pack a tent: Pack a tent!\n   It keeps you dry."

@@ -78,10 +78,11 @@ async def judge_pair(judge: SoT, question: str, sot: str, sequential: str, aspec
         except Exception as exc:  # kept, not raised: the other order runs on, and its reply is kept
             failures.append(exc)
             return
-        # cut at the budget (a larger one may let it finish), or stopped by anything else (the provider's filter)
-        at_budget = result.finish_reason in AT_BUDGET
+        # cut at the budget (a larger one may let it finish), or stopped by anything else (the provider's filter);
+        # a local judge's loop, cut, leaves the text before it whole: read as it is
+        at_budget, looped = result.finish_reason in AT_BUDGET, result.finish_reason == "repetition"
         raw[i], cut[i] = result.text, result.truncated and at_budget
-        stopped[i] = result.finish_reason if result.truncated and not at_budget else None
+        stopped[i] = result.finish_reason if result.truncated and not (at_budget or looped) else None
 
     async with anyio.create_task_group() as tg:
         for i in range(2):

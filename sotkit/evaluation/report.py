@@ -291,8 +291,8 @@ def render_markdown(summary: Summary, plots: list[str]) -> str:
     for mode, ids in summary.cut.items():
         if ids:
             lines += ["", f"The {mode} answer was cut off on {len(ids)} question(s), at a token budget (max_tokens, "
-                          "skeleton_max_tokens, point_max_tokens), at max_points or by the provider's filter, and "
-                          f"judged as cut: {', '.join(ids)}."]
+                          "skeleton_max_tokens, point_max_tokens), at max_points, by the provider's filter or where "
+                          f"a local model began to repeat itself, and judged as cut: {', '.join(ids)}."]
     if summary.fell_back:
         lines += ["", f"SoT fell back to a sequential answer (fewer than two skeleton points) on "
                       f"{len(summary.fell_back)} question(s): {', '.join(summary.fell_back)}; they have no "

@@ -15,7 +15,7 @@ from typing import Any, TypeGuard, TypeVar, cast
 
 from ..errors import SotkitError, StreamError, advise
 
-__all__ = ["AFTER_END_S", "CallUsage", "ChatRequest", "Chunk", "ENDED", "Prompt", "Provider", "REFUSED", "STARTED",
+__all__ = ["AFTER_END_S", "CallUsage", "ChatRequest", "Chunk", "ENDED", "HELD", "Prompt", "Provider", "REFUSED", "STARTED",
            "SendAgain", "Signal", "StreamError", "THINKING", "Thinking", "char_weight", "estimated_tokens",
            "with_extra", "without_refused"]
 
@@ -203,7 +203,8 @@ class Signal:
     OpenAI-compatible server's ``reasoning_content``, Anthropic's thinking blocks); the watchdog takes it for
     progress; it is no answer text. ``ENDED``: the model's end came (a finish_reason); what the provider reads after
     it is bounded by the provider, no stall. ``REFUSED``: the text that follows is a refusal sent in place of the
-    model's (OpenAI's ``delta.refusal``), the answer's text, but no part of a skeleton."""
+    model's (OpenAI's ``delta.refusal``), the answer's text, but no part of a skeleton. ``HELD``: an in-process
+    model wrote text the provider holds back for now (a repeat that may be a loop's): progress, no text yet."""
 
     def __init__(self, name: str) -> None:
         self._name = name
@@ -222,7 +223,7 @@ class Thinking(Signal):
         self.chars = chars
 
 
-STARTED, ENDED, REFUSED = Signal("STARTED"), Signal("ENDED"), Signal("REFUSED")
+STARTED, ENDED, REFUSED, HELD = Signal("STARTED"), Signal("ENDED"), Signal("REFUSED"), Signal("HELD")
 #: the longest a provider reads on after its ``ENDED`` (what follows the model's end, then the rest of the body)
 AFTER_END_S = 10.1
 THINKING = Thinking()

@@ -29,7 +29,7 @@ from ..engines.models import check_device, check_dtype, model_key
 from ..engines.streaming import Completion
 from ..forks import in_children
 from ..per_loop import current_loop
-from .base import CallUsage, ChatRequest, Chunk, Provider
+from .base import HELD, CallUsage, ChatRequest, Chunk, Provider
 
 #: per loaded model (``models.model_key``: its resolved path, device and dtype, however the client spelt them, since
 #: clients of one model share its weights), in-process generations run one at a time, whichever event loop asks:
@@ -84,7 +84,8 @@ class LocalProvider(Provider):
 
     async def stream_batch(self, requests: Sequence[ChatRequest]) -> AsyncGenerator[tuple[int, Chunk], None]:
         """Generate every request (one batch, or one after the other for an engine that does not batch); yields
-        ``(row, text delta)`` and, as each row ends, its usage."""
+        ``(row, text delta)`` (``HELD`` for tokens whose text the engine holds back) and, as each row ends, its
+        usage."""
         if not requests:
             return
         if self._key is None:
@@ -131,7 +132,8 @@ class LocalProvider(Provider):
                 if stop.is_set():
                     return
             try:
-                self.engine.generate(loaded, requests, lambda row, text: deliver((ongoing(row), text)), done,
+                # (an engine's empty text: tokens came whose text is held back)
+                self.engine.generate(loaded, requests, lambda row, text: deliver((ongoing(row), text or HELD)), done,
                                      stop.is_set)
             finally:
                 generating.release()

@@ -159,9 +159,36 @@ async def test_a_local_answer_that_loops_ends_before_the_repeat_cut_off_and_says
                              mode="sequential", max_tokens=1024) as events:
         seen = [event async for event in events]
     result = seen[-1].result
-    assert result.text == "Three tips. " + LOOPED == "".join(e.text for e in seen if e.type == "text")
+    assert result.text == "Three tips. " + LOOPED.strip() == "".join(e.text for e in seen if e.type == "text")
     assert (result.truncated, result.finish_reason) == (True, "repetition")
     assert result.usage.output_tokens < len(Looping.reply(None)) // 4  # (the model stopped: no 1,024 tokens)
+
+
+class SlowLoop(Looping):
+    """Loops on a paragraph of 160 tokens, 10 ms a token: the repeat is held back for 1.6 s, longer than the stall
+    timeout of the test below (a 7B model on a CPU, 0.25 s a token, would hold it back 40 s)."""
+
+    name = "toy_slow_loop"
+
+    @staticmethod
+    def reply(request) -> str:
+        return "My advice. " + ("Good sleep starts with a routine: go to bed and get up at the same time every day, keep "
+                                "the bedroom dark, quiet and cool, and leave the phone in another room. ") * 6
+
+    def _write(self, tokenizer, request, on_text, should_stop):
+        stream = TextStream(tokenizer, request.stop, on_text, eos_ids=[0], max_tokens=request.max_tokens)
+        for c in self.reply(request):
+            time.sleep(0.01)  # a step of the model
+            if stream.push([ord(c)]) or should_stop():
+                break
+        return stream.finish("cancelled")
+
+
+async def test_a_repeat_held_back_longer_than_the_stall_timeout_is_no_stall():
+    registry.register(SlowLoop)
+    result = await sotkit.generate("How can I sleep better?", model="local:toy", decoding=SlowLoop.name,
+                                   mode="sequential", max_tokens=2000, stall_timeout=1.0, retry=1)
+    assert result.finish_reason == "repetition" and result.text.endswith("in another room.")
 
 
 class SlowEcho(Echo):
@@ -292,7 +319,7 @@ def test_text_stream_ends_a_loop_before_its_repeat_and_never_streams_the_repeat(
             break
     done = stream.finish("length")
     # the repeat began at the full stop, as the text before the first copy ended with one too: the stop stays
-    assert (done.text, done.finish_reason) == ("Three tips. " + LOOPED, "repetition")
+    assert (done.text, done.finish_reason) == ("Three tips. " + LOOPED.strip(), "repetition")
     assert "".join(received) == done.text
     # its tokens up to the one that made it a loop are counted (generated), none after it in the same span
     assert done.output_tokens == len("Three tips. " + LOOPED) - 2 + max(LOOP_TOKENS, len(LOOPED))
@@ -302,9 +329,51 @@ def test_text_stream_holds_a_repeat_back_only_while_it_lasts():
     received: list[str] = []
     stream = TextStream(CharTokenizer(), (), received.append, eos_ids=[0], max_tokens=1000)
     stream.push([ord(c) for c in "Rest well - rest well"])
-    assert "".join(received) == "Rest well - r"  # "est well" repeats what came before: it may be a loop's start
+    assert received == ["Rest well - r"]  # "est well" repeats what came before: it may be a loop's start
+    stream.push([ord(" ")])
+    assert received[-1] == ""  # held still: an empty text says the generation goes on (a stall timer's progress)
     stream.push([ord("!")])
-    assert "".join(received) == "Rest well - rest well!"
+    assert "".join(received) == "Rest well - rest well !"
+
+
+@pytest.mark.parametrize("text, kept", [
+    # the looping sentence ends as the one before it: the cut falls at its end, not inside it
+    ("To sleep better, avoid screens before bed. " + "Keep the room cool before bed. " * 12,
+     "To sleep better, avoid screens before bed. Keep the room cool before bed."),
+    ("1. Drink water every day.\n" + "2. Eat vegetables every day.\n" * 12,
+     "1. Drink water every day.\n2. Eat vegetables every day."),
+])
+def test_text_stream_keeps_the_first_copy_of_a_looping_sentence_whole(text, kept):
+    received: list[str] = []
+    stream = TextStream(CharTokenizer(), (), received.append, eos_ids=[0], max_tokens=1000)
+    for c in text:
+        if stream.push([ord(c)]):
+            break
+    assert (stream.finish().text, stream.finish_reason) == (kept, "repetition") and "".join(received) == kept
+
+
+def test_text_stream_cut_by_a_loop_inside_a_character_takes_back_nothing_shown():
+    """A byte-fallback decoder turns the whole last run of byte tokens into U+FFFD where it ends inside a character:
+    the text before the repeat is decoded once, and never shorter than what was shown."""
+    received: list[str] = []
+    stream = TextStream(ByteFallbackTokenizer(), (), received.append, eos_ids=[0], max_tokens=1000)
+    for byte in ("Note: 😴—" + "日本" * 16).encode():
+        if stream.push([byte]):
+            break
+    assert (stream.finish().text, stream.finish_reason) == ("Note: 😴—日本", "repetition")
+    assert "".join(received) == "Note: 😴—日本"
+
+
+@pytest.mark.parametrize("text", [
+    "A grid:\n```\n" + "{0, 0, 0, 0, 0, 0, 0, 0},\n" * 12 + "```\nAll zeros.",  # rows alike in a code block
+    "A form:\n\n| Name | Date |\n|---|---|\n" + "|   |   |\n" * 20 + "\nFill it in.",  # and in a table
+])
+def test_text_stream_keeps_rows_alike_in_a_code_block_or_a_table(text):
+    received: list[str] = []
+    stream = TextStream(CharTokenizer(), (), received.append, eos_ids=[0], max_tokens=len(text))
+    for c in text:
+        stream.push([ord(c)])
+    assert (stream.finish().text, stream.finish_reason) == (text, "length") and "".join(received) == text
 
 
 @pytest.mark.parametrize("text", [
