@@ -31,7 +31,7 @@ import anyio
 
 import sotkit
 from sotkit.quality import Instructions, echo, redundancy, restatement
-from sotkit.providers.base import CallUsage, ChatRequest, Chunk, Provider
+from sotkit.providers.base import ChatRequest, Chunk, Provider
 from sotkit.providers.local import LocalProvider
 from sotkit.templates import Templates
 
@@ -61,7 +61,7 @@ class RecordingProvider(Provider):
         texts = [""] * len(requests)
         self.batches.append(texts)
         async for row, chunk in self.inner.stream_batch(requests):
-            if not isinstance(chunk, CallUsage):
+            if isinstance(chunk, str):  # (not a usage, nor a signal: HELD)
                 texts[row] += chunk
             yield row, chunk
 

@@ -3,7 +3,8 @@ in one process: SmolLM2's greedy answers without SoT (``mode="sequential"``, ``m
 questions of Vicuna-80 and of LIMA that the SoT authors marked unsuited to SoT (the questions that path gets).
 
 For each answer: its tokens and seconds with the stop and without; for an answer the stop cut, how much of the text
-it left out was new (word 5-grams not in the text kept: near 0 means the model only went on repeating itself).
+it left out was new: its distinct word 5-grams that the text kept lacks (a model that only went on repeating itself
+leaves a handful, those across the joins of its copies; one that moved on, dozens).
 
     .venv/bin/python benchmarks/loop_stop.py [--questions 8] [--out benchmarks/results/loop_stop.json]
 """
@@ -33,14 +34,13 @@ def questions(per_set: int) -> list[str]:
     return chosen
 
 
-def new_share(kept: str, left_out: str) -> float:
-    """The share of ``left_out``'s word 5-grams that ``kept`` does not hold."""
+def new_grams(kept: str, left_out: str) -> int:
+    """How many distinct word 5-grams of ``left_out`` (read on from ``kept``) ``kept`` lacks."""
     def grams(text: str) -> list[tuple[str, ...]]:
         words = text.split()
         return [tuple(words[i : i + 5]) for i in range(len(words) - 4)]
 
-    seen, later = set(grams(kept)), grams(kept + " " + left_out)[len(grams(kept)):]
-    return sum(g not in seen for g in later) / len(later) if later else 0.0
+    return len(set(grams(kept + " " + left_out)[len(grams(kept)):]) - set(grams(kept)))
 
 
 async def answer(sot: sotkit.SoT, question: str, loop_tokens: int) -> tuple[sotkit.Result, float]:
@@ -68,7 +68,9 @@ async def main() -> None:
                    "off_tokens": off.usage.output_tokens, "on_tokens": on.usage.output_tokens,
                    "off_s": round(off_s, 2), "on_s": round(on_s, 2), "same_start": off.text.startswith(on.text)}
             if on.finish_reason == "repetition":
-                row["new_share_left_out"] = round(new_share(on.text, off.text[len(on.text):]), 3)
+                left_out = off.text[len(on.text):]
+                row |= {"new_grams_left_out": new_grams(on.text, left_out), "kept_end": on.text[-120:],
+                        "left_out_start": left_out[:200]}
             rows.append(row)
             print(json.dumps(row), flush=True)
     streaming.LOOP_TOKENS = on_tokens
@@ -78,7 +80,7 @@ async def main() -> None:
         "answers": len(rows), "at_cap_off": sum(r["off_reason"] == "length" for r in rows),
         "at_cap_on": sum(r["on_reason"] == "length" for r in rows), "cut_by_loop_stop": len(cut),
         "cut_looping_on_to_the_cap_off": sum(r["off_reason"] == "length" for r in cut),
-        "most_new_share_left_out": max((r["new_share_left_out"] for r in cut), default=None),
+        "new_grams_left_out": sorted(r["new_grams_left_out"] for r in cut),
         "every_on_answer_starts_the_off_one": all(r["same_start"] for r in rows),
         **total, "tokens_on_over_off": round(total["on_tokens"] / total["off_tokens"], 3),
         "seconds_on_over_off": round(total["on_s"] / total["off_s"], 3),

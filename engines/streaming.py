@@ -24,8 +24,8 @@ FinishReason = Literal["stop", "eos", "length", "model_context_window_exceeded",
 #: (SmolLM2 in 6 of 13 answers written without SoT). Not inside a code block or on a table's line, where rows alike
 #: are written on purpose (a loop there runs on); a text of that shape elsewhere ("01" 70 times) is cut, and says so.
 LOOP_TOKENS, LOOP_PERIOD = 64, 256
-#: what ends a phrase: punctuation, closing quotes and brackets, white space; and what ends a sentence or a line
-_PHRASE_END, _SENTENCE_END = ".,;:!?…。，！？)]}\"'’”» \t\r\n", tuple(".!?…。！？\n")
+#: what ends a phrase: punctuation, closing quotes and brackets, white space
+_PHRASE_END = ".,;:!?…。，！？)]}\"'’”» \t\r\n"
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,8 @@ class TextStream:
         self.finish_reason: FinishReason | None = None
         self._shown = ""  # the text handed to on_text
         self._repeats: dict[int, int] = {}  # per period p: how many last tokens equal the token p before them, if any
-        self._seen: dict[int, list[int]] = {}  # per token: where it came in the last LOOP_PERIOD tokens
+        self._seen: dict[int | str, list[int]] = {}  # per token (``_word``): where it came in the last LOOP_PERIOD
+        self._words: dict[int, int | str] = {}  # ``_word``'s, per token id
 
     def push(self, tokens: Sequence[int]) -> bool:
         """Add the tokens a step committed; return True once the generation has ended (later tokens are ignored).
@@ -138,12 +139,14 @@ class TextStream:
         """Count the repeats the tokens from ``start`` on extend; where one makes a loop, return how many tokens the
         text keeps (``_kept``) and the index after the token that made it a loop. Not inside a code block or a
         table, where rows alike are written on purpose (a board, a grid of zeros, a blank table)."""
-        if self.text.count("```") % 2 or self.text[self.text.rfind("\n") + 1 :].lstrip().startswith("|"):
+        text = self.text
+        fences = sum(text.startswith(f) + text.count("\n" + f) for f in ("```", "~~~"))  # (fast: no regex)
+        if fences % 2 or text[text.rfind("\n") + 1 :].lstrip().startswith("|"):
             self._repeats = {}
             return None
         tokens, repeats = self.tokens, self._repeats
         for i in range(start, len(tokens)):
-            seen = self._seen.setdefault(tokens[i], [])
+            seen = self._seen.setdefault(self._word(tokens[i]), [])
             while seen and seen[0] < i - LOOP_PERIOD:
                 del seen[0]
             repeats = {i - at: repeats.get(i - at, 0) + 1 for at in seen}  # periods the token goes on, or begins
@@ -154,6 +157,14 @@ class TextStream:
         self._repeats = repeats
         return None
 
+    def _word(self, token: int) -> int | str:
+        """What a token is compared by: its text without the space before it (" The" in a sentence repeats "The" at
+        a paragraph's start), or itself where that text is no whole word (white space, part of a character)."""
+        if (word := self._words.get(token)) is None:
+            text = self._decode([token])
+            word = self._words[token] = text.lstrip() if text.strip() and "\ufffd" not in text else token
+        return word
+
     def _kept(self, repeat: int, period: int) -> int:
         """How many tokens a loop keeps: those before its repeat; where the repeat began inside a phrase (the
         looping run ends as the text before it did: "... before bed. Keep the room cool| before bed. Keep ..."), its
@@ -161,11 +172,20 @@ class TextStream:
         end a phrase (the ``.\\n\\n`` that ends the run); at most one run more."""
         kept, end = repeat, repeat + period
         if repeat and self._decode(self.tokens[repeat - 1 : repeat])[-1:] not in _PHRASE_END:
-            kept = next((n + 1 for n in range(repeat, end)
-                         if self._decode(self.tokens[n : n + 1]).rstrip(" \t")[-1:] in _SENTENCE_END), repeat)
+            kept = next((n + 1 for n in range(repeat, end) if self._ends_sentence(n)), repeat)
         while kept < end and self._decode(self.tokens[kept : kept + 1]).strip(_PHRASE_END) == "":
             kept += 1
         return kept
+
+    def _ends_sentence(self, n: int) -> bool:
+        """Does the ``n``-th token end a sentence or a line? ("3." of "3.5" and "e." of "e.g." do not: no space
+        follows them.)"""
+        piece = self._decode(self.tokens[n : n + 1])
+        end = piece.rstrip(" \t")[-1:]
+        if end in ("\n", "。", "！", "？"):
+            return True
+        after = piece[-1:] if piece[-1:].isspace() else self._decode(self.tokens[n + 1 : n + 2])[:1]
+        return end in (".", "!", "?", "…") and after.isspace()
 
     def _chars_before(self, tokens: int) -> int:
         """How many characters of the text come before its tokens from index ``tokens`` on (the repeat a loop would

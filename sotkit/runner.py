@@ -251,8 +251,8 @@ class Runner:
                                         self._account(chunk, backend.model, span, calls=0)
                                         over[row] = True
                                         on_row(row, (backend.model, chunk))  # finished: its point need not wait
-                                    elif chunk is HELD:
-                                        watchdog.progress(text=False)
+                                    elif chunk is HELD:  # its text held back: progress, as text is
+                                        watchdog.progress()
                                     elif isinstance(chunk, str) and chunk:
                                         watchdog.progress()
                                         received[row].append(chunk)
@@ -416,8 +416,8 @@ class Runner:
                         if chunk is STARTED:
                             started = True
                             continue
-                        if chunk is HELD:  # an in-process model at work, its text held back for now
-                            watchdog.progress(text=False)
+                        if chunk is HELD:  # an in-process model's text, held back for now: progress, as text is
+                            watchdog.progress()
                             continue
                         if chunk is ENDED:
                             watchdog.rest()

@@ -16,9 +16,9 @@ from typing import Any
 from ..errors import ConfigError
 from ..options import check_names
 from ..redact import looks_like_key
-from .base import STARTED, THINKING, CallUsage, ChatRequest, Chunk, Prompt, Provider
+from .base import HELD, STARTED, THINKING, CallUsage, ChatRequest, Chunk, Prompt, Provider
 
-__all__ = ["STARTED", "THINKING", "CallUsage", "ChatRequest", "Chunk", "Prompt", "Provider", "available",
+__all__ = ["HELD", "STARTED", "THINKING", "CallUsage", "ChatRequest", "Chunk", "Prompt", "Provider", "available",
            "create_provider", "owners", "split_model"]
 
 
