@@ -4,8 +4,9 @@ A ``TextStream`` follows one generation. Each ``push`` adds the tokens a decodin
 and FocusLLM, a span for lexical units); the stream decodes the text so far, ends the generation at its first
 stop string, its end-of-sequence token, its token budget, the room the model's context window leaves, or a loop
 (its text repeating itself back to back), and hands ``on_text`` the text that is now final.
-Text that may be the start of a stop string, ends in a partial UTF-8 character, or repeats the text just before it
-is held back until the next tokens settle it, so a caller never receives text it would have to take back.
+Text that may be the start of a stop string, ends in a partial UTF-8 character, or repeats text before it (a loop's
+start, maybe; mostly a common phrase again) is held back until the next tokens settle it, so a caller never receives
+text it would have to take back.
 """
 
 from __future__ import annotations
