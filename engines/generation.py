@@ -120,8 +120,9 @@ def stream_generate(
     ``max_new_tokens`` and ``stop`` apply to every row, or give one value per row (a list of ints; a list of
     string sequences). A row ends at its budget (``"length"``), where the model's context is full after the
     longest prompt (``"model_context_window_exceeded"``), or where it loops (``"repetition"``: ``TextStream``); a
-    prompt that fills the context alone is a ``ConfigError``. ``on_text(row, delta)`` receives each row's text as it becomes final; text that might be the
-    start of a stop string, or a character not yet whole, is held back until it is known not to be.
+    prompt that fills the context alone is a ``ConfigError``. ``on_text(row, delta)`` receives each row's text as
+    it becomes final; text that might be the start of a stop string, a character not yet whole, or a loop's repeat
+    is held back until it is known not to be.
     ``on_done(row, completion)`` is called the moment a row ends. ``should_stop`` is polled after every token;
     when it returns true all open rows end with ``finish_reason="cancelled"``. ``max_line_tokens`` (for every row,
     or one value or None per row) ends a line with a forced newline once it has that many tokens (a few more where

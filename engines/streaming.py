@@ -11,6 +11,7 @@ text it would have to take back.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -27,6 +28,11 @@ FinishReason = Literal["stop", "eos", "length", "model_context_window_exceeded",
 LOOP_TOKENS, LOOP_PERIOD = 64, 256
 #: what ends a phrase: punctuation, closing quotes and brackets, white space
 _PHRASE_END = ".,;:!?…。，！？)]}\"'’”» \t\r\n"
+#: the end of a sentence (with its closing quotes, brackets or bold; a full stop only before white space, not in
+#: "3.5") or of a line
+_SENTENCE_END = re.compile(r"[.!?…][)\]}\"'’”»*]*(?=\s)|[。！？][)\]}\"'’”»*]*|\n")
+#: a line that opens or closes a code block, indented or quoted too
+_FENCE = re.compile(r"^[ \t>]*(?:```|~~~)", re.M)
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,7 @@ class TextStream:
         self._repeats: dict[int, int] = {}  # per period p: how many last tokens equal the token p before them, if any
         self._seen: dict[int | str, list[int]] = {}  # per token (``_word``): where it came in the last LOOP_PERIOD
         self._words: dict[int, int | str] = {}  # ``_word``'s, per token id
+        self._fences = self._lines_read = 0  # fence lines in the text's first ``_lines_read`` characters
 
     def push(self, tokens: Sequence[int]) -> bool:
         """Add the tokens a step committed; return True once the generation has ended (later tokens are ignored).
@@ -140,9 +147,7 @@ class TextStream:
         """Count the repeats the tokens from ``start`` on extend; where one makes a loop, return how many tokens the
         text keeps (``_kept``) and the index after the token that made it a loop. Not inside a code block or a
         table, where rows alike are written on purpose (a board, a grid of zeros, a blank table)."""
-        text = self.text
-        fences = sum(text.startswith(f) + text.count("\n" + f) for f in ("```", "~~~"))  # (fast: no regex)
-        if fences % 2 or text[text.rfind("\n") + 1 :].lstrip().startswith("|"):
+        if self._in_block():
             self._repeats = {}
             return None
         tokens, repeats = self.tokens, self._repeats
@@ -158,6 +163,16 @@ class TextStream:
         self._repeats = repeats
         return None
 
+    def _in_block(self) -> bool:
+        """Is the text's last line inside a code block (after an odd number of fence lines) or a table's?"""
+        text = self.text
+        line = text.rfind("\n") + 1
+        if line > self._lines_read:  # whole lines are read once (their text no longer changes)
+            self._fences += len(_FENCE.findall(text, self._lines_read, line))
+            self._lines_read = line
+        last = text[line:].lstrip(" \t>")
+        return (self._fences + last.startswith(("```", "~~~"))) % 2 == 1 or last.startswith("|")
+
     def _word(self, token: int) -> int | str:
         """What a token is compared by: its text without the space before it (" The" in a sentence repeats "The" at
         a paragraph's start), or itself where that text is no whole word (white space, part of a character)."""
@@ -169,24 +184,19 @@ class TextStream:
     def _kept(self, repeat: int, period: int) -> int:
         """How many tokens a loop keeps: those before its repeat; where the repeat began inside a phrase (the
         looping run ends as the text before it did: "... before bed. Keep the room cool| before bed. Keep ..."), its
-        tokens up to the first end of a sentence or line, so that the run's first copy is whole; then those that only
-        end a phrase (the ``.\\n\\n`` that ends the run); at most one run more."""
+        tokens up to the first end of a sentence or line in it, so that the run's first copy is whole; then those
+        that only end a phrase (the ``.\\n\\n`` that ends the run); at most one run more. (Once a generation: the
+        decodes here cost nothing that counts.)"""
         kept, end = repeat, repeat + period
         if repeat and self._decode(self.tokens[repeat - 1 : repeat])[-1:] not in _PHRASE_END:
-            kept = next((n + 1 for n in range(repeat, end) if self._ends_sentence(n)), repeat)
+            run = self._decode(self.tokens[repeat:end])
+            found = _SENTENCE_END.search(self._decode(self.tokens[repeat : end + 1]))  # (what follows it, too)
+            if found and found.end() <= len(run):
+                kept = next(n for n in range(repeat + 1, end + 1)
+                            if len(self._decode(self.tokens[repeat:n])) >= found.end())
         while kept < end and self._decode(self.tokens[kept : kept + 1]).strip(_PHRASE_END) == "":
             kept += 1
         return kept
-
-    def _ends_sentence(self, n: int) -> bool:
-        """Does the ``n``-th token end a sentence or a line? ("3." of "3.5" and "e." of "e.g." do not: no space
-        follows them.)"""
-        piece = self._decode(self.tokens[n : n + 1])
-        end = piece.rstrip(" \t")[-1:]
-        if end in ("\n", "。", "！", "？"):
-            return True
-        after = piece[-1:] if piece[-1:].isspace() else self._decode(self.tokens[n + 1 : n + 2])[:1]
-        return end in (".", "!", "?", "…") and after.isspace()
 
     def _chars_before(self, tokens: int) -> int:
         """How many characters of the text come before its tokens from index ``tokens`` on (the repeat a loop would

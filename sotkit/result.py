@@ -127,8 +127,9 @@ class Point:
     mid-stream (by the deadline, say), whose ``text`` is only a beginning."""
     truncated: bool = False
     """The point's call was cut off, at its token budget (``point_max_tokens``), by the provider's filter or (a local
-    model) where it began to repeat itself, or stopped (a deadline, ``aclose()``) before it ended: its text ends where the call was stopped (empty where none
-    of it was shown yet, or where the call was not yet sent, waiting for a slot of the limits)."""
+    model) where it began to repeat itself, or stopped (a deadline, ``aclose()``) before it ended: its text ends where
+    the call was stopped (empty where none of it was shown yet, or where the call was not yet sent, waiting for a
+    slot of the limits)."""
     finish_reason: str | None = None
     """Why the point's call ended, in the provider's words (``stop``, ``end_turn``; ``length``, ``max_tokens``;
     ``content_filter``, ``refusal``; a local model's ``repetition``; ...); None until it ends, or where the server
@@ -165,10 +166,10 @@ class Result:
     fallback where it failed (a SoT point's is ``Point.model``)."""
     truncated: bool = False
     """A call was cut off, at its token budget, by the provider's filter (``content_filter``, ``refusal``) or (a local
-    model) where it began to repeat itself (``repetition``), or stopped before it ended (a deadline's or ``aclose()``'s partial result): the sequential answer
-    (``max_tokens``), or a point (``point_max_tokens``; see ``Point.truncated``). The text there ends where the call
-    was stopped. A stop before the skeleton or the sequential call ended (before its first token, too) is one: the
-    answer lacks what they had yet to write."""
+    model) where it began to repeat itself (``repetition``), or stopped before it ended (a deadline's or ``aclose()``'s
+    partial result): the sequential answer (``max_tokens``), or a point (``point_max_tokens``; see
+    ``Point.truncated``). The text there ends where the call was stopped. A stop before the skeleton or the
+    sequential call ended (before its first token, too) is one: the answer lacks what they had yet to write."""
     finish_reason: str | None = None
     """Why a sequential answer's call ended, in the provider's words (a point's is ``Point.finish_reason``)."""
 

@@ -15,8 +15,8 @@ from typing import Any, TypeGuard, TypeVar, cast
 
 from ..errors import SotkitError, StreamError, advise
 
-__all__ = ["AFTER_END_S", "CallUsage", "ChatRequest", "Chunk", "ENDED", "HELD", "Prompt", "Provider", "REFUSED", "STARTED",
-           "SendAgain", "Signal", "StreamError", "THINKING", "Thinking", "char_weight", "estimated_tokens",
+__all__ = ["AFTER_END_S", "CallUsage", "ChatRequest", "Chunk", "ENDED", "HELD", "Prompt", "Provider", "REFUSED",
+           "STARTED", "SendAgain", "Signal", "StreamError", "THINKING", "Thinking", "char_weight", "estimated_tokens",
            "with_extra", "without_refused"]
 
 #: Chinese, Japanese and Korean characters, about a token each; other non-ASCII letters take about two to a token
