@@ -16,7 +16,7 @@ import pytest
 import sotkit
 from sotkit.engines import registry
 from sotkit.engines.base import Engine
-from sotkit.engines.streaming import LOOP_PERIOD, LOOP_TOKENS, TextStream
+from sotkit.engines.streaming import LOOP_PERIOD, LOOP_TOKENS, Completion, TextStream
 
 pytestmark = pytest.mark.anyio
 
@@ -309,19 +309,26 @@ def test_text_stream_names_the_context_window_where_it_ends_the_text_before_the_
 LOOPED = "Sleep at the same time every night, and keep the room dark and cool. "  # 70 characters, 70 tokens
 
 
-@pytest.mark.parametrize("piece", [1, 3, 80])
-def test_text_stream_ends_a_loop_before_its_repeat_and_never_streams_the_repeat(piece):
-    text = "Three tips. " + LOOPED * 5
+def streamed(ids: list[int], tokenizer=None, *, piece: int = 1, stops: tuple[str, ...] = (), max_tokens: int = 1000
+             ) -> tuple[Completion, str]:
+    """The completion of ``ids`` pushed ``piece`` at a time (a character a token by default), and the text streamed."""
     received: list[str] = []
-    stream = TextStream(CharTokenizer(), ["\n\n"], received.append, eos_ids=[0], max_tokens=1000)
-    ids = [ord(c) for c in text]
+    stream = TextStream(tokenizer or CharTokenizer(), stops, received.append, eos_ids=[0], max_tokens=max_tokens)
     for start in range(0, len(ids), piece):
         if stream.push(ids[start : start + piece]):
             break
-    done = stream.finish("length")
+    return stream.finish("length"), "".join(received)
+
+
+def chars(text: str) -> list[int]:
+    return [ord(c) for c in text]
+
+
+@pytest.mark.parametrize("piece", [1, 3, 80])
+def test_text_stream_ends_a_loop_before_its_repeat_and_never_streams_the_repeat(piece):
+    done, shown = streamed(chars("Three tips. " + LOOPED * 5), piece=piece, stops=("\n\n",))
     # the repeat began at the full stop, as the text before the first copy ended with one too: the stop stays
-    assert (done.text, done.finish_reason) == ("Three tips. " + LOOPED.strip(), "repetition")
-    assert "".join(received) == done.text
+    assert (done.text, done.finish_reason) == ("Three tips. " + LOOPED.strip(), "repetition") and shown == done.text
     # its tokens up to the one that made it a loop are counted (generated), none after it in the same span
     assert done.output_tokens == len("Three tips. " + LOOPED) - 2 + max(LOOP_TOKENS, len(LOOPED))
 
@@ -329,11 +336,11 @@ def test_text_stream_ends_a_loop_before_its_repeat_and_never_streams_the_repeat(
 def test_text_stream_holds_a_repeat_back_only_while_it_lasts():
     received: list[str] = []
     stream = TextStream(CharTokenizer(), (), received.append, eos_ids=[0], max_tokens=1000)
-    stream.push([ord(c) for c in "Rest well - rest well"])
+    stream.push(chars("Rest well - rest well"))
     assert received == ["Rest well - r"]  # "est well" repeats what came before: it may be a loop's start
-    stream.push([ord(" ")])
+    stream.push(chars(" "))
     assert received[-1] == ""  # held still: an empty text says the generation goes on (a stall timer's progress)
-    stream.push([ord("!")])
+    stream.push(chars("!"))
     assert "".join(received) == "Rest well - rest well !"
 
 
@@ -350,12 +357,8 @@ def test_text_stream_holds_a_repeat_back_only_while_it_lasts():
      "Avoid screens before bed.» Keep the room cool before bed.»"),
 ])
 def test_text_stream_keeps_the_first_copy_of_a_looping_sentence_whole(text, kept):
-    received: list[str] = []
-    stream = TextStream(CharTokenizer(), (), received.append, eos_ids=[0], max_tokens=1000)
-    for c in text:
-        if stream.push([ord(c)]):
-            break
-    assert (stream.finish().text, stream.finish_reason) == (kept, "repetition") and "".join(received) == kept
+    done, shown = streamed(chars(text))
+    assert (done.text, done.finish_reason, shown) == (kept, "repetition", kept)
 
 
 class WordTokenizer:
@@ -390,36 +393,24 @@ def test_text_stream_keeps_a_looping_sentence_whole_where_a_token_decoded_alone_
     core.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse(),
                                       decoders.Strip(" ", 1, 0)])
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, eos_token="</s>", unk_token="<unk>")
-    received: list[str] = []
-    stream = TextStream(tokenizer, (), received.append, eos_ids=[0], max_tokens=1000)
-    for token in tokenizer.encode(text, add_special_tokens=False):
-        if stream.push([token]):
-            break
-    assert stream.finish().text == "Avoid screens before bed. Keep the room cool before bed." == "".join(received)
+    done, shown = streamed(tokenizer.encode(text, add_special_tokens=False), tokenizer)
+    assert done.text == "Avoid screens before bed. Keep the room cool before bed." == shown
 
 
 def test_text_stream_cut_by_a_loop_keeps_one_copy_where_the_first_opens_a_paragraph():
     # review 235: "The" opening the text and " The" after a full stop are two tokens: the repeat began one word into
     # the second copy, already shown, and the answer ended with the sentence twice
-    tokenizer, received = WordTokenizer(), []
-    stream = TextStream(tokenizer, (), received.append, eos_ids=[0], max_tokens=1000)
-    for token in tokenizer.encode("Intro.\n\nThe code was written by Alan Turing in 1950." +
-                                  " The code was written by Alan Turing in 1950." * 12):
-        if stream.push([token]):
-            break
-    assert stream.finish().text == "Intro.\n\nThe code was written by Alan Turing in 1950." == "".join(received)
+    tokenizer = WordTokenizer()
+    done, shown = streamed(tokenizer.encode("Intro.\n\nThe code was written by Alan Turing in 1950." +
+                                            " The code was written by Alan Turing in 1950." * 12), tokenizer)
+    assert done.text == "Intro.\n\nThe code was written by Alan Turing in 1950." == shown
 
 
 def test_text_stream_cut_by_a_loop_inside_a_character_takes_back_nothing_shown():
     """A byte-fallback decoder turns the whole last run of byte tokens into U+FFFD where it ends inside a character:
     the text before the repeat is decoded once, and never shorter than what was shown."""
-    received: list[str] = []
-    stream = TextStream(ByteFallbackTokenizer(), (), received.append, eos_ids=[0], max_tokens=1000)
-    for byte in ("Note: 😴—" + "日本" * 16).encode():
-        if stream.push([byte]):
-            break
-    assert (stream.finish().text, stream.finish_reason) == ("Note: 😴—日本", "repetition")
-    assert "".join(received) == "Note: 😴—日本"
+    done, shown = streamed(list(("Note: 😴—" + "日本" * 16).encode()), ByteFallbackTokenizer())
+    assert (done.text, done.finish_reason, shown) == ("Note: 😴—日本", "repetition", "Note: 😴—日本")
 
 
 @pytest.mark.parametrize("text", [
@@ -427,25 +418,15 @@ def test_text_stream_cut_by_a_loop_inside_a_character_takes_back_nothing_shown()
     "A form:\n\n| Name | Date |\n|---|---|\n" + "|   |   |\n" * 20 + "\nFill it in.",  # and in a table
     "A board:\n~~~\n" + ". . . . . . . .\n" * 12 + "~~~\nAll empty.",
     "1. A grid:\n   ```c\n" + "   {0, 0, 0, 0, 0, 0, 0, 0},\n" * 12 + "   ```\n2. Print it.",  # a list item's block
-])
-def test_text_stream_keeps_rows_alike_in_a_code_block_or_a_table(text):
-    received: list[str] = []
-    stream = TextStream(CharTokenizer(), (), received.append, eos_ids=[0], max_tokens=len(text))
-    for c in text:
-        stream.push([ord(c)])
-    assert (stream.finish().text, stream.finish_reason) == (text, "length") and "".join(received) == text
-
-
-@pytest.mark.parametrize("text", [
+    # and repeats that are no loop:
     "ha" * (LOOP_TOKENS // 2) + "!",  # back to back, but shorter than LOOP_TOKENS
     "".join(f"Verse {n} is here. {LOOPED}" for n in "1234"),  # a refrain, not back to back
     "".join(chr(ord("a") + i % 26) + str(i) for i in range(LOOP_PERIOD)) * 2,  # a run longer than LOOP_PERIOD
 ])
-def test_text_stream_keeps_a_repeat_that_is_short_or_not_back_to_back(text):
-    received: list[str] = []
-    stream = TextStream(CharTokenizer(), (), received.append, eos_ids=[0], max_tokens=len(text))
-    stream.push([ord(c) for c in text])
-    assert (stream.finish().text, stream.finish_reason) == (text, "length") and "".join(received) == text
+def test_text_stream_keeps_rows_alike_in_a_code_block_or_a_table_and_repeats_that_are_no_loop(text):
+    for piece in (1, 5):  # (a lexical-unit engine's spans are a few tokens)
+        done, shown = streamed(chars(text), piece=piece, max_tokens=len(text))
+        assert (done.text, done.finish_reason, shown) == (text, "length", text)
 
 
 class ByteFallbackTokenizer:
