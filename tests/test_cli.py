@@ -475,12 +475,13 @@ def stopped_mid_answer(server: FakeLLMServer, stop: Callable[[subprocess.Popen],
     import signal
 
     server.reset()
-    # SIGINT at its default, as in a terminal (a suite started in the background inherits it ignored)
+    # SIGINT and SIGHUP at their defaults, as in a terminal (a suite started in the background inherits SIGINT
+    # ignored, one started under nohup SIGHUP: sotkit then rightly leaves it ignored)
     process = subprocess.Popen(
         [sys.executable, "-m", "sotkit.cli", "ask", "Why?", "--model", "openai:m", "--base-url",
          server.openai_base_url, "--mode", "sequential", *extra], stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True, env={**os.environ, "OPENAI_API_KEY": "k"},
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        preexec_fn=lambda: [signal.signal(number, signal.SIG_DFL) for number in (signal.SIGINT, signal.SIGHUP)])
     until_streamed(server, process, 5)  # some text is on its way
     stop(process)
     out, err = process.communicate(timeout=60)
