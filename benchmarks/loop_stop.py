@@ -21,17 +21,12 @@ import anyio
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import sotkit  # noqa: E402
+from open_titles import labelled  # noqa: E402  (same directory)
 from sotkit.engines import streaming  # noqa: E402
-
-DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 
 
 def questions(per_set: int) -> list[str]:
-    chosen = []
-    for name in ("vicuna80.jsonl", "lima_router.jsonl"):
-        rows = [json.loads(line) for line in (DATASETS / name).read_text().splitlines()]
-        chosen += [r["question"] for r in rows if not r["sot_suitable"] and len(r["question"]) < 400][:per_set]
-    return chosen
+    return [q for one_set in labelled(False) for q in [q for q in one_set if len(q) < 400][:per_set]]
 
 
 def new_grams(kept: str, left_out: str) -> int:

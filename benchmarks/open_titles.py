@@ -23,11 +23,17 @@ from sotkit.templates import Templates  # noqa: E402
 DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 
 
-def questions(per_set: int) -> list[str]:
-    chosen = []
+def labelled(suited: bool) -> list[list[str]]:
+    """Vicuna-80's and LIMA's questions the SoT authors marked suited to SoT (or not), in order, one list per set."""
+    sets = []
     for name in ("vicuna80.jsonl", "lima_router.jsonl"):
         rows = [json.loads(line) for line in (DATASETS / name).read_text().splitlines()]
-        chosen += [r["question"] for r in rows if r["sot_suitable"]][:per_set]
+        sets.append([r["question"] for r in rows if bool(r["sot_suitable"]) == suited])
+    return sets
+
+
+def questions(per_set: int) -> list[str]:
+    chosen = [q for one_set in labelled(True) for q in one_set[:per_set]]
     return [q for q in chosen if len(q) < 400]  # a skeleton's question, not a document
 
 
