@@ -201,6 +201,8 @@ class TextStream:
     def _chars_before(self, tokens: int) -> int:
         """How many characters of the text come before its tokens from index ``tokens`` on (the repeat a loop would
         take back); where the text does not end with theirs (a character split between them), the text shown."""
+        if tokens == len(self.tokens):  # nothing repeats (about half the steps): no decode
+            return len(self.text)
         tail = self._decode(self.tokens[tokens:])  # short: a repeat; the whole prefix would cost a decode a token
         return len(self.text) - len(tail) if self.text.endswith(tail) and "\ufffd" not in tail else self.emitted
 
