@@ -1032,24 +1032,29 @@ async def test_points_queued_behind_their_siblings_on_a_one_at_a_time_server_are
 
 async def test_a_point_sent_while_the_skeleton_writes_on_waits_a_whole_timeout_after_its_last_text():
     # a one-at-a-time server: points sent just after a beat of the skeleton's watchdog waited from their own start,
-    # not from the skeleton's last text, which came before its next beat; point 1's first text, 3 s after that last
-    # text (timeout 3.2 s), came after it was timed out, and every attempt after it too (review 93)
-    skeleton = "1. Sleep\n2. Eat\n3. Move daily and see your friends often"  # points 1 and 2 go at "\n3."
+    # not from the skeleton's last text, which came before its next beat; point 1's first text, a silence after that
+    # last text shorter than the timeout, came after it was timed out, and every attempt after it too (review 93)
+    timeout = 6.4
+    skeleton = ("1. Sleep\n2. Eat\n3. Move daily, see your friends often and keep to one steady routine every day")
+    tokens_per_s = 12.5  # 19 tokens in 1.44 s, less than a quarter timeout; points 1 and 2 go at "\n3.", at 0.32 s
+    # point 3, sent at the skeleton's end, hears nothing until point 1's first text: the silence must be shorter than
+    # the timeout, and longer than it less the skeleton's time after "\n3." (the wait from the points' own start)
+    silence = timeout - (1.44 - 0.32) / 2
     busy_until = 0.0
 
     def one_at_a_time(request: RecordedRequest) -> Reply:
         nonlocal busy_until
         now = time.monotonic()
-        if is_skeleton(request):  # 12 tokens in 0.73 s, less than a quarter timeout
-            text, first, tokens_per_s = skeleton[len(request.prefill or ""):], 0.0, 15.0
+        if is_skeleton(request):
+            text, first, rate = skeleton[len(request.prefill or ""):], 0.0, tokens_per_s
         else:
-            text, first, tokens_per_s = " Some text for this point.", 3.0 if point_of(request) == 1 else 0.1, 50.0
+            text, first, rate = " Some text for this point.", silence if point_of(request) == 1 else 0.1, 50.0
         start = max(now, busy_until)  # in turn, after every request before it
-        busy_until = start + first + (len(text.split()) - 1) / tokens_per_s
-        return Reply(text, latency=Latency(ttft_s=start - now + first, tokens_per_s=tokens_per_s))
+        busy_until = start + first + (len(text.split()) - 1) / rate
+        return Reply(text, latency=Latency(ttft_s=start - now + first, tokens_per_s=rate))
 
     with FakeLLMServer(one_at_a_time) as server:
-        async with client(server, "openai", first_token_timeout=3.2, eager=True) as sot:
+        async with client(server, "openai", first_token_timeout=timeout, eager=True) as sot:
             with pytest.warns(sotkit.SerialServerWarning):
                 result = await sot.generate("How can I be healthier?")
     assert [p.attempts for p in result.points] == [1, 1, 1]
