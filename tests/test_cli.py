@@ -746,7 +746,8 @@ def test_an_answer_waits_on_a_non_blocking_pipe_and_an_errors_partial_answer_on_
                  server.openai_base_url, "--mode", "sequential", "--json", *deadline], stdout=writer,
                 stderr=subprocess.PIPE, env={**os.environ, "OPENAI_API_KEY": "k"})
             os.close(writer)
-            time.sleep(4)  # the answer (or the deadline's part of it) waits on the pipe, 4 KiB of it written
+            until_streamed(server, process, 800)  # (the process may take seconds to start on a loaded machine)
+            time.sleep(3.5)  # the deadline has passed; the answer (or its part) waits on the pipe, 4 KiB of it written
             if stop:
                 process.send_signal(signal.SIGTERM)
                 time.sleep(0.2)
