@@ -553,7 +553,7 @@ def focus_completion(
                           f"question's last {len(local)} tokens, so no answer fits; shorten the context to at most "
                           f"about {fits} tokens")
     stream = TextStream(tokenizer, stop, on_text, eos_ids=eos_token_ids(model.base, tokenizer),
-                        max_tokens=max_new_tokens, context_room=context_room(model.base, used), input_tokens=len(ids))
+                        max_tokens=max_new_tokens, context_room=context_room(model.base, used), prompt=ids)
     model.generate(
         local, stream.max_tokens, memory=memory, eos_token_id=stream.eos_ids, on_token=lambda t: stream.push([t]),
         should_stop=lambda: stream.finish_reason is not None or bool(should_stop and should_stop()),

@@ -221,7 +221,7 @@ def generate(
 
     stats = DecodingStats()
     stream = TextStream(tokenizer, stop, on_span, eos_ids=eos, max_tokens=max_new_tokens,
-                        context_room=context_room(model, len(prompt)), input_tokens=len(prompt))
+                        context_room=context_room(model, len(prompt)), prompt=prompt)
     cache = DynamicCache(config=model.config)
     generated = stream.tokens  # committed: cut at a stop string, EOS included, never past the budget
     pending = prompt  # committed tokens whose keys and values are not in the cache yet

@@ -429,6 +429,25 @@ def test_text_stream_keeps_rows_alike_in_a_code_block_or_a_table_and_repeats_tha
         assert (done.text, done.finish_reason, shown) == (text, "length", text)
 
 
+@pytest.mark.parametrize("question, copy, copies", [
+    ("Write the sentence 'I will not talk in class.' 20 times.", "I will not talk in class. ", 20),
+    ("Say HELLO, WORLD fifty times", "Hello world! ", 50),  # (a run found mid-copy: "llo world! He")
+])
+def test_text_stream_writes_on_a_repeat_the_prompt_asked_for(question, copy, copies):
+    text = copy * copies
+
+    def answer(prompt: str) -> tuple[Completion, str]:
+        received: list[str] = []
+        stream = TextStream(CharTokenizer(), (), received.append, max_tokens=len(text), prompt=chars(prompt))
+        for start in range(0, len(text), 3):
+            stream.push(chars(text[start : start + 3]))
+        return stream.finish(), "".join(received)
+
+    assert answer(question) == (Completion(text, len(question), len(text), "length"), text)
+    cut, shown = answer("How can I keep quiet in class?")  # the same loop, not asked for
+    assert (cut.text.strip(), cut.finish_reason, shown) == (copy.strip(), "repetition", cut.text)
+
+
 class ByteFallbackTokenizer:
     """One token per byte: ASCII a token of its own, other bytes byte tokens, decoded as Llama 2's and Mistral's
     tokenizers decode them: a run of byte tokens that is no whole UTF-8 text is one U+FFFD per byte."""
