@@ -155,8 +155,8 @@ def stream_generate(
     inputs = _prefix_shared_batch(model, tokenizer, ids) if shared else _left_padded(tokenizer, ids)
     eos = eos_token_ids(model, tokenizer)
     streams = [TextStream(tokenizer, row_stops, _row_callback(on_text, row), eos_ids=eos, max_tokens=budget,
-                          context_room=room, prompt=row_ids)
-               for row, (row_ids, budget, row_stops) in enumerate(zip(ids, budgets, stops))]
+                          context_room=room, input_tokens=len(row_ids), asked=prompt.user)
+               for row, (prompt, row_ids, budget, row_stops) in enumerate(zip(prompts, ids, budgets, stops))]
     tracker = _RowTracker(streams, on_done, should_stop)
     line_limits = _per_row(max_line_tokens, rows, "max_line_tokens")
     newline = _newline_id(tokenizer) if any(line_limits) else None

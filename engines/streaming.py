@@ -25,7 +25,8 @@ FinishReason = Literal["stop", "eos", "length", "model_context_window_exceeded",
 #: the run's first copy whole). Without it a small model runs on to its budget repeating a sentence or a paragraph
 #: (SmolLM2 in 6 of 13 answers written without SoT). Not inside a code block or on a table's line, where rows alike
 #: are written on purpose (a loop there runs on); a text of that shape elsewhere ("01" 70 times) is cut, and says so.
-#: Nor where the run's words are the prompt's ("Write 'I will not talk in class.' 20 times"): that was asked for.
+#: Nor where the loop begins the answer (its first copy within the first ``LOOP_TOKENS`` tokens) and its run's
+#: letters are the user's ("Write 'I will not talk in class.' 20 times"): that was asked for.
 LOOP_TOKENS, LOOP_PERIOD = 64, 256
 #: what ends a phrase: punctuation, closing quotes and brackets, white space
 _PHRASE_END = ".,;:!?…。，！？)]}\"'’”» \t\r\n"
@@ -62,13 +63,12 @@ class TextStream:
     ``finish_reason`` is ``None`` until the generation ends. ``context_room`` is how many tokens the model's
     context window leaves after the prompt (``models.context_room``): where it is less than ``max_tokens``, the
     generation ends there instead, with ``"model_context_window_exceeded"``; ``max_tokens`` is then that room.
-    ``prompt`` is the prompt's tokens: a loop of its words was asked for, and is no loop; their count is
-    ``input_tokens``, unless given (an engine that counts its input otherwise).
+    ``asked`` is the prompt's user turn: a loop of its words that begins the answer was asked for, and is no loop.
     """
 
     def __init__(self, tokenizer: Any, stop: Sequence[str] = (), on_text: Callable[[str], None] | None = None, *,
                  eos_ids: Iterable[int] = (), max_tokens: int | None = None, context_room: int | None = None,
-                 prompt: Sequence[int] = (), input_tokens: int | None = None) -> None:
+                 input_tokens: int = 0, asked: str = "") -> None:
         if isinstance(stop, str):
             raise TypeError("stop must be a sequence of strings (e.g. ('\\n\\n',)), not a single string")
         self.tokenizer = tokenizer
@@ -77,8 +77,8 @@ class TextStream:
         self.eos_ids = frozenset(eos_ids)
         self.window_cuts = context_room is not None and (max_tokens is None or context_room < max_tokens)
         self.max_tokens = context_room if self.window_cuts else max_tokens
-        self.prompt = prompt
-        self.input_tokens = len(prompt) if input_tokens is None else input_tokens
+        self.input_tokens = input_tokens
+        self.asked = _letters(asked)
         self.tokens: list[int] = []
         self.text = ""
         self.emitted = 0  # characters already handed to on_text
@@ -88,7 +88,7 @@ class TextStream:
         self._seen: dict[int | str, list[int]] = {}  # per token (``_word``): where it came in the last LOOP_PERIOD
         self._words: dict[int, int | str] = {}  # ``_word``'s, per token id
         self._fences = self._lines_read = 0  # fence lines in the text's first ``_lines_read`` characters
-        self._asked = False  # a run of the prompt's words repeated: asked for, so no loop is cut any more
+        self._asked: dict[tuple[int, int], bool] = {}  # per loop (its period, its first copy's index): asked for?
 
     def push(self, tokens: Sequence[int]) -> bool:
         """Add the tokens a step committed; return True once the generation has ended (later tokens are ignored).
@@ -123,7 +123,8 @@ class TextStream:
             return self._end(kept if kept.startswith(self._shown) else self._shown, "repetition")
         if self.max_tokens is not None and len(self.tokens) >= self.max_tokens:
             return self._end(self._settled(), self.cut_reason)
-        repeating = max(self._repeats.values(), default=0)  # tokens a loop would take back
+        repeating = max((n for period, n in self._repeats.items()  # tokens a loop would take back
+                         if not self._asked.get((period, len(self.tokens) - n - period))), default=0)
         self._emit(self.text[: min(len(self.text) - held_back(self.text, self.stops),
                                    self._chars_before(len(self.tokens) - repeating))], going_on=True)
         return False
@@ -152,7 +153,7 @@ class TextStream:
         """Count the repeats the tokens from ``start`` on extend; where one makes a loop, return how many tokens the
         text keeps (``_kept``) and the index after the token that made it a loop. Not inside a code block or a
         table, where rows alike are written on purpose (a board, a grid of zeros, a blank table)."""
-        if self._asked or self._in_block():
+        if self._in_block():
             self._repeats = {}
             return None
         tokens, repeats = self.tokens, self._repeats
@@ -163,21 +164,23 @@ class TextStream:
             repeats = {i - at: repeats.get(i - at, 0) + 1 for at in seen}  # periods the token goes on, or begins
             seen.append(i)
             for period, repeated in repeats.items():
-                if repeated >= LOOP_TOKENS and repeated >= period:
-                    if self._in_prompt(tokens[i + 1 - period : i + 1]):
-                        self._asked, self._repeats = True, {}
-                        return None
+                if repeated >= LOOP_TOKENS and repeated >= period and not self._asked_for(period, i + 1 - repeated):
                     return self._kept(i + 1 - repeated, period), i + 1
         self._repeats = repeats
         return None
 
-    def _in_prompt(self, run: list[int]) -> bool:
-        """Are a looping run's words, from one of them on around to it again, words of the prompt in a row? (Case,
-        punctuation and spacing aside; once a generation: it then ends, or loops are no longer looked for.)"""
-        words = _words(self._decode(run * 3))[1:-1]  # three copies: the run's words all whole, in a row, twice
-        cycle = next((n for n in range(1, len(words)) if words[n:] == words[:-n]), len(words))
-        prompt = f" {' '.join(_words(self._decode(list(self.prompt))))} "
-        return any(f" {' '.join(words[at : at + cycle])} " in prompt for at in range(cycle))
+    def _asked_for(self, period: int, repeat: int) -> bool:
+        """Was the loop whose repeat begins at ``repeat`` asked for: does its first copy begin the answer (after a
+        line such as "Sure, here it is:"), the run's letters, from any one on around to it again, the user's in a row?
+        (Case, spacing and punctuation aside; a script without spaces too. Asked once a loop.)"""
+        first = repeat - period
+        if first >= LOOP_TOKENS or not self.asked:
+            return False
+        if (period, first) not in self._asked:
+            letters = _letters(self._decode(self.tokens[first:repeat] * 3))  # (characters whole in the middle copy)
+            cycle = next((n for n in range(1, len(letters)) if letters[n:] == letters[:-n]), len(letters))
+            self._asked[period, first] = any(letters[at : at + cycle] in self.asked for at in range(cycle))
+        return self._asked[period, first]
 
     def _in_block(self) -> bool:
         """Is the text's last line inside a code block (after an odd number of fence lines) or a table's?"""
@@ -247,8 +250,9 @@ class TextStream:
             self.on_text("")
 
 
-def _words(text: str) -> list[str]:
-    return re.findall(r"\w+", text.lower())
+def _letters(text: str) -> str:
+    """The text's letters and digits, lower case (no spaces, punctuation or U+FFFD)."""
+    return re.sub(r"\W|_", "", text.lower())
 
 
 def held_back(text: str, stops: Sequence[str]) -> int:

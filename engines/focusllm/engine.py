@@ -129,7 +129,8 @@ class Focus(Engine):
         # the context is text, even where it quotes the chat markup
         context_ids = tokenizer(request.context or "", add_special_tokens=False, split_special_tokens=True)["input_ids"]
         return focus_completion(focus, tokenizer, context_ids, chat_token_ids(tokenizer, request.prompt),
-                                request.max_tokens, on_text, stop=request.stop, should_stop=should_stop)
+                                request.max_tokens, on_text, stop=request.stop, should_stop=should_stop,
+                                asked=request.prompt.user)
 
 
 def _check_architecture(model: str) -> None:

@@ -529,9 +529,10 @@ def focus_completion(
     *,
     stop: Sequence[str] = (),
     should_stop: Callable[[], bool] | None = None,
+    asked: str = "",
 ) -> Completion:
     """Answer ``prompt_ids`` over a long ``context_ids`` (the context goes first): the new text, its token counts
-    and why it ended.
+    and why it ended. ``asked``: the user's text (a loop of it was asked for: ``TextStream``).
 
     The local window is at least the whole prompt, so the question is never cut into the memory.
     ``on_text`` receives each newly decoded piece of text as it is generated; generation ends at EOS, at the
@@ -553,7 +554,8 @@ def focus_completion(
                           f"question's last {len(local)} tokens, so no answer fits; shorten the context to at most "
                           f"about {fits} tokens")
     stream = TextStream(tokenizer, stop, on_text, eos_ids=eos_token_ids(model.base, tokenizer),
-                        max_tokens=max_new_tokens, context_room=context_room(model.base, used), prompt=ids)
+                        max_tokens=max_new_tokens, context_room=context_room(model.base, used), input_tokens=len(ids),
+                        asked=asked)
     model.generate(
         local, stream.max_tokens, memory=memory, eos_token_id=stream.eos_ids, on_token=lambda t: stream.push([t]),
         should_stop=lambda: stream.finish_reason is not None or bool(should_stop and should_stop()),

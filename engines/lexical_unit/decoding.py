@@ -185,6 +185,7 @@ def generate(
     on_span: Callable[[str], None] | None = None,
     pad_id: int | None = None,
     should_stop: Callable[[], bool] | None = None,
+    asked: str = "",
 ) -> LUDResult:
     """Decode greedily from ``prompt_ids``, taking up to ``k`` extra tokens per forward pass from ``[PAD]`` slots.
 
@@ -206,6 +207,7 @@ def generate(
             thread; the call happens on the decoding thread).
         pad_id: the ``[PAD]`` id, if the tokenizer does not spell it ``[PAD]``.
         should_stop: polled after every step; when it returns true decoding ends (``finish_reason="cancelled"``).
+        asked: the prompt's user text: a loop of it that begins the answer was asked for (``TextStream``).
     """
     prompt = _as_list(prompt_ids)
     _validate(prompt, max_new_tokens, alpha, k, verify, lookup)
@@ -221,7 +223,8 @@ def generate(
 
     stats = DecodingStats()
     stream = TextStream(tokenizer, stop, on_span, eos_ids=eos, max_tokens=max_new_tokens,
-                        context_room=context_room(model, len(prompt)), prompt=prompt)
+                        context_room=context_room(model, len(prompt)), input_tokens=len(prompt),
+                        asked=asked)
     cache = DynamicCache(config=model.config)
     generated = stream.tokens  # committed: cut at a stop string, EOS included, never past the budget
     pending = prompt  # committed tokens whose keys and values are not in the cache yet

@@ -59,7 +59,7 @@ class LexicalUnits(Engine):
         model, tokenizer = loaded
         prompt_ids = chat_token_ids(tokenizer, request.prompt)
         result = generate(model, tokenizer, prompt_ids, request.max_tokens, stop=request.stop, on_span=on_text,
-                          should_stop=should_stop, **self.settings)
+                          should_stop=should_stop, asked=request.prompt.user, **self.settings)
         return Completion(result.text, len(prompt_ids), len(result.token_ids), result.finish_reason)
 
 

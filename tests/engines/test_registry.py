@@ -429,23 +429,30 @@ def test_text_stream_keeps_rows_alike_in_a_code_block_or_a_table_and_repeats_tha
         assert (done.text, done.finish_reason, shown) == (text, "length", text)
 
 
-@pytest.mark.parametrize("question, copy, copies", [
-    ("Write the sentence 'I will not talk in class.' 20 times.", "I will not talk in class. ", 20),
-    ("Say HELLO, WORLD fifty times", "Hello world! ", 50),  # (a run found mid-copy: "llo world! He")
+LINES = "I will not talk in class. " * 20
+INTRO = "Talking in class distracts others, so here is the line the teacher set, to write out by hand. "
+
+
+@pytest.mark.parametrize("question, text, kept", [
+    # a loop that begins the answer, of the user's words (case, spacing and punctuation aside): asked for
+    ("Write the sentence 'I will not talk in class.' 20 times.", LINES, LINES),
+    ("Say HELLO, WORLD fifty times", "Sure! " + "Hello world! " * 50, "Sure! " + "Hello world! " * 50),
+    ("请把我不会在课堂上说话写二十遍。", "我不会在课堂上说话。" * 20, "我不会在课堂上说话。" * 20),  # (no spaces)
+    ("Write 'ha' 100 times", "ha" * 100, "ha" * 100),
+    # not asked: another question's, after the answer's start, or a loop after the asked one
+    ("How can I keep quiet in class?", LINES, "I will not talk in class."),
+    ("Write the sentence 'I will not talk in class.' 20 times.", INTRO + LINES, INTRO + "I will not talk in class."),
+    ("Write the sentence 'I will not talk in class.' 20 times.", LINES + "The teacher smiled. " * 10,
+     LINES + "The teacher smiled."),
 ])
-def test_text_stream_writes_on_a_repeat_the_prompt_asked_for(question, copy, copies):
-    text = copy * copies
-
-    def answer(prompt: str) -> tuple[Completion, str]:
-        received: list[str] = []
-        stream = TextStream(CharTokenizer(), (), received.append, max_tokens=len(text), prompt=chars(prompt))
-        for start in range(0, len(text), 3):
-            stream.push(chars(text[start : start + 3]))
-        return stream.finish(), "".join(received)
-
-    assert answer(question) == (Completion(text, len(question), len(text), "length"), text)
-    cut, shown = answer("How can I keep quiet in class?")  # the same loop, not asked for
-    assert (cut.text.strip(), cut.finish_reason, shown) == (copy.strip(), "repetition", cut.text)
+def test_text_stream_writes_on_a_loop_the_user_asked_for(question, text, kept):
+    received: list[str] = []
+    stream = TextStream(CharTokenizer(), (), received.append, max_tokens=len(text), asked=question)
+    for start in range(0, len(text), 3):
+        stream.push(chars(text[start : start + 3]))
+    done = stream.finish()
+    assert (done.text.strip(), done.finish_reason) == (kept.strip(), "length" if kept == text else "repetition")
+    assert "".join(received) == done.text
 
 
 class ByteFallbackTokenizer:
