@@ -23,16 +23,19 @@ FinishReason = Literal["stop", "eos", "length", "model_context_window_exceeded",
 #: A generation ends once its last ``LOOP_TOKENS`` tokens or more repeat, back to back, the run of up to
 #: ``LOOP_PERIOD`` tokens just before them, a whole run at least; its text is then the text before the repeat (with
 #: the run's first copy whole). Without it a small model runs on to its budget repeating a sentence or a paragraph
-#: (SmolLM2 in 6 of 13 answers written without SoT). Not inside a code block or on a table's line, where rows alike
-#: are written on purpose (a loop there runs on); a text of that shape elsewhere ("01" 70 times) is cut, and says so.
-#: Nor where the loop begins the answer (its first copy within the first ``LOOP_TOKENS`` tokens) and its run's
-#: letters are the user's ("Write 'I will not talk in class.' 20 times"): that was asked for.
+#: (SmolLM2 in 6 of 13 answers written without SoT). Rows alike without a word, inside a code block or on a table's
+#: line, are written on purpose (a grid of zeros, a board, a blank form): they run on; a text of that shape
+#: elsewhere ("01" 70 times) is cut, and says so. A loop that begins the answer (its first copy within the first
+#: ``LOOP_TOKENS`` tokens) whose run's letters are the user's was asked for ("Write 'I will not talk in class.' 20
+#: times"): it runs on too.
 LOOP_TOKENS, LOOP_PERIOD = 64, 256
 #: what ends a phrase: punctuation, closing quotes and brackets, white space
 _PHRASE_END = ".,;:!?…。，！？)]}\"'’”» \t\r\n"
 #: the end of a sentence (with its closing quotes, brackets or bold; a full stop only before white space, not in
 #: "3.5") or of a line
 _SENTENCE_END = re.compile(r"[.!?…][)\]}\"'’”»*]*(?=\s)|[。！？][)\]}\"'’”»*]*|\n")
+#: a word: two letters in a row (rows alike without one, in a block, run on)
+_WORD = re.compile(r"[^\W\d_]{2}")
 #: a line that opens or closes a code block, indented or quoted too
 _FENCE = re.compile(r"^[ \t>]*(?:```|~~~)", re.M)
 
@@ -88,7 +91,7 @@ class TextStream:
         self._seen: dict[int | str, list[int]] = {}  # per token (``_word``): where it came in the last LOOP_PERIOD
         self._words: dict[int, int | str] = {}  # ``_word``'s, per token id
         self._fences = self._lines_read = 0  # fence lines in the text's first ``_lines_read`` characters
-        self._asked: dict[tuple[int, int], bool] = {}  # per loop (its period, its first copy's index): asked for?
+        self._runs_on: dict[tuple[int, int], bool] = {}  # per loop (its period, its first copy's index): let run?
 
     def push(self, tokens: Sequence[int]) -> bool:
         """Add the tokens a step committed; return True once the generation has ended (later tokens are ignored).
@@ -124,7 +127,7 @@ class TextStream:
         if self.max_tokens is not None and len(self.tokens) >= self.max_tokens:
             return self._end(self._settled(), self.cut_reason)
         repeating = max((n for period, n in self._repeats.items()  # tokens a loop would take back
-                         if not self._asked.get((period, len(self.tokens) - n - period))), default=0)
+                         if not self._runs_on.get((period, len(self.tokens) - n - period))), default=0)
         self._emit(self.text[: min(len(self.text) - held_back(self.text, self.stops),
                                    self._chars_before(len(self.tokens) - repeating))], going_on=True)
         return False
@@ -151,11 +154,8 @@ class TextStream:
 
     def _loop(self, start: int) -> tuple[int, int] | None:
         """Count the repeats the tokens from ``start`` on extend; where one makes a loop, return how many tokens the
-        text keeps (``_kept``) and the index after the token that made it a loop. Not inside a code block or a
-        table, where rows alike are written on purpose (a board, a grid of zeros, a blank table)."""
-        if self._in_block():
-            self._repeats = {}
-            return None
+        text keeps (``_kept``) and the index after the token that made it a loop; not for one that runs on
+        (``_run_on``)."""
         tokens, repeats = self.tokens, self._repeats
         for i in range(start, len(tokens)):
             seen = self._seen.setdefault(self._word(tokens[i]), [])
@@ -164,33 +164,44 @@ class TextStream:
             repeats = {i - at: repeats.get(i - at, 0) + 1 for at in seen}  # periods the token goes on, or begins
             seen.append(i)
             for period, repeated in repeats.items():
-                if repeated >= LOOP_TOKENS and repeated >= period and not self._asked_for(period, i + 1 - repeated):
+                if repeated >= LOOP_TOKENS and repeated >= period and not self._run_on(period, i + 1 - repeated):
                     return self._kept(i + 1 - repeated, period), i + 1
         self._repeats = repeats
         return None
 
-    def _asked_for(self, period: int, repeat: int) -> bool:
-        """Was the loop whose repeat begins at ``repeat`` asked for: does its first copy begin the answer (after a
-        line such as "Sure, here it is:"), the run's letters, from any one on around to it again, the user's in a row?
-        (Case, spacing and punctuation aside; a script without spaces too. Asked once a loop.)"""
+    def _run_on(self, period: int, repeat: int) -> bool:
+        """Does the loop whose repeat begins at ``repeat`` run on: rows alike without a word in a code block or a
+        table (``_rows_alike``); or asked for, where its first copy begins the answer (after a line such as "Sure!
+        Here it is:") and its run is the user's words (``_asks``)? Decided once a loop."""
         first = repeat - period
-        if first >= LOOP_TOKENS or not self.asked:
-            return False
-        if (period, first) not in self._asked:
-            letters = _letters(self._decode(self.tokens[first:repeat] * 3))  # (characters whole in the middle copy)
-            cycle = next((n for n in range(1, len(letters)) if letters[n:] == letters[:-n]), len(letters))
-            self._asked[period, first] = any(letters[at : at + cycle] in self.asked for at in range(cycle))
-        return self._asked[period, first]
+        if (period, first) not in self._runs_on:
+            run = self._decode(self.tokens[first:repeat] * 3)  # (characters whole in the middle copy)
+            self._runs_on[period, first] = self._rows_alike(first, run) or first < LOOP_TOKENS and self._asks(run)
+        return self._runs_on[period, first]
 
-    def _in_block(self) -> bool:
-        """Is the text's last line inside a code block (after an odd number of fence lines) or a table's?"""
+    def _rows_alike(self, first: int, run: str) -> bool:
+        """Is a run without a word, in a code block or on a table's line (from the first copy's line on): a grid of
+        zeros, a board, a blank form?"""
+        if _WORD.search(run):
+            return False
+        before = self._decode(self.tokens[:first])
+        return self._in_code() or (before[before.rfind("\n") + 1 :] + run).lstrip(" \t>").startswith("|")
+
+    def _asks(self, run: str) -> bool:
+        """Are a run's letters, from any one on around to it again, the user's in a row? (Case, spacing and
+        punctuation aside; a script without spaces too.)"""
+        letters = _letters(run)
+        cycle = next((n for n in range(1, len(letters)) if letters[n:] == letters[:-n]), len(letters))
+        return bool(self.asked) and any(letters[at : at + cycle] in self.asked for at in range(cycle))
+
+    def _in_code(self) -> bool:
+        """Is the text's last line inside a code block (after an odd number of fence lines)?"""
         text = self.text
         line = text.rfind("\n") + 1
         if line > self._lines_read:  # whole lines are read once (their text no longer changes)
             self._fences += len(_FENCE.findall(text, self._lines_read, line))
             self._lines_read = line
-        last = text[line:].lstrip(" \t>")
-        return (self._fences + last.startswith(("```", "~~~"))) % 2 == 1 or last.startswith("|")
+        return (self._fences + text[line:].lstrip(" \t>").startswith(("```", "~~~"))) % 2 == 1
 
     def _word(self, token: int) -> int | str:
         """What a token is compared by: its text without the space before it (" The" in a sentence repeats "The" at

@@ -455,6 +455,20 @@ def test_text_stream_writes_on_a_loop_the_user_asked_for(question, text, kept):
     assert "".join(received) == done.text
 
 
+@pytest.mark.parametrize("text, kept", [
+    # rows alike with words in a code block are a loop (SmolLM2 wrote each to its budget, probe 56)
+    ("Like this:\n```java\nimport java.io.File;\n" + "import java.util.NoSuchException;\n" * 12 + "```\nDone.",
+     "Like this:\n```java\nimport java.io.File;\nimport java.util.NoSuchException;"),
+    ("Run:\n```bash\nffmpeg -i in.flv" + " -noop" * 40 + "\n```\n", "Run:\n```bash\nffmpeg -i in.flv -noop"),
+    # (the row's closing bar goes with the repeat: a bar ends no phrase, and the repeat began after a space)
+    ("| Day | Plan |\n|---|---|\n" + "| Rest | Rest |\n" * 12, "| Day | Plan |\n|---|---|\n| Rest | Rest "),
+])
+def test_text_stream_ends_a_loop_of_words_in_a_code_block_or_a_table(text, kept):
+    for piece in (1, 5):
+        done, shown = streamed(chars(text), piece=piece, max_tokens=len(text))
+        assert (done.text, done.finish_reason, shown) == (kept, "repetition", kept)
+
+
 class ByteFallbackTokenizer:
     """One token per byte: ASCII a token of its own, other bytes byte tokens, decoded as Llama 2's and Mistral's
     tokenizers decode them: a run of byte tokens that is no whole UTF-8 text is one U+FFFD per byte."""
