@@ -66,7 +66,8 @@ async def test_a_skeleton_the_parser_ends_early_is_marked_truncated_with_why():
 
 
 async def test_points_are_stitched_in_skeleton_order_when_they_finish_in_reverse(provider):
-    slow_first = {i: Latency(ttft_s=0.08 * (5 - i), tokens_per_s=2000) for i in range(1, 5)}
+    # each point's first token 0.45 s before the one ahead of it: more than a loaded machine's skew between sends
+    slow_first = {i: Latency(ttft_s=0.45 * (5 - i), tokens_per_s=2000) for i in range(1, 5)}
     texts = {i: f"Text of point {i}." for i in range(1, 5)}
     with FakeLLMServer(sot_responder(SKELETON, texts, point_latency=slow_first), latency=FAST) as server:
         async with client(server, provider) as sot, sot.stream("How can I be healthier?") as events:
@@ -90,7 +91,8 @@ async def test_points_are_stitched_in_skeleton_order_when_they_finish_in_reverse
 @pytest.mark.parametrize("limit", [2, 16])
 async def test_expansions_run_concurrently_up_to_the_limit(provider, limit):
     skeleton = "\n".join(f"{i}. Point number {i}" for i in range(1, 7))
-    slow = {i: Latency(ttft_s=0.15, tokens_per_s=2000) for i in range(1, 7)}
+    # 0.5 s each: every request sent at once reaches the server before the first one ends, on a loaded machine too
+    slow = {i: Latency(ttft_s=0.5, tokens_per_s=2000) for i in range(1, 7)}
     with FakeLLMServer(sot_responder(skeleton, point_latency=slow), latency=FAST) as server:
         async with client(server, provider, max_concurrency=limit, eager=False) as sot:
             result = await sot.generate("List six things.")
@@ -217,12 +219,13 @@ async def test_expand_prompts_share_their_prefix_and_end_with_the_point(provider
 
 async def test_an_expansion_that_runs_on_into_the_next_point_is_cut(provider):
     runaway = {2: "Cut sugar from drinks first.\n3. Move daily: " + "Walk a lot. " * 300}
-    with FakeLLMServer(sot_responder(SKELETON, runaway), latency=FAST) as server:
+    # 400 tokens a second: the client has 0.75 s to hang up before the server ends the reply (point_max_tokens 300)
+    with FakeLLMServer(sot_responder(SKELETON, runaway, point_latency={2: Latency(0, 400)}), latency=FAST) as server:
         async with client(server, provider) as sot:
             result = await sot.generate("How can I be healthier?")
         # ... at once: the call is not paid for to its end (no stop sequence does it: "\n3. " may be the point's own);
-        # had the connection stayed open, the server would have written the rest (600 tokens, 0.3 s) into it
-        await anyio.sleep(0.5)
+        # had the connection stayed open, the server would have written the rest (300 tokens, 0.75 s) into it
+        await anyio.sleep(1.0)
         [call] = [r for r in expansions(server) if point_of(r) == 2]
     assert result.points[1].text == "Cut sugar from drinks first."
     assert not result.points[1].truncated  # ended by sotkit where it ran on, not cut short
