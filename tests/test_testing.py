@@ -346,7 +346,8 @@ async def test_stall_longer_than_the_read_timeout_times_the_client_out_and_is_se
     replies = [Reply(TEXT, fault=Fault.stall(after_tokens=1, seconds=30)),
                Reply(TEXT, fault=Fault.stall(seconds=0.05, then="close"))]
     with FakeLLMServer(replies) as server:
-        async with openai_client(server, timeout=httpx2.Timeout(10, read=0.2)) as client:
+        # a read timeout 0.55 s longer than the second reply's stall: that one closes, on a loaded machine too
+        async with openai_client(server, timeout=httpx2.Timeout(10, read=0.6)) as client:
             with pytest.raises(openai.APITimeoutError):
                 await openai_stream(client)
             with pytest.raises(openai.APIConnectionError):
@@ -626,7 +627,8 @@ async def _store(into: dict, key: int, value) -> None:
 
 
 async def test_cancelling_a_stream_closes_its_connection_and_is_recorded() -> None:
-    with FakeLLMServer(TEXT, latency=Latency(tokens_per_s=40)) as server:
+    # 11 tokens in 1.25 s: the cancel after two of them comes while the rest are still to send
+    with FakeLLMServer(TEXT, latency=Latency(tokens_per_s=8)) as server:
         async with openai_client(server) as client:
             received = []
             with anyio.move_on_after(30) as scope:
