@@ -19,6 +19,10 @@ pytestmark = pytest.mark.anyio
 
 SKELETON = "1. Sleep well\n2. Eat less sugar\n3. Move daily"
 TEXTS = {1: "Aim for eight hours every night.", 2: "Swap soda for water at meals.", 3: "Walk for thirty minutes."}
+# point 2 at 8 tokens a second, stopped 1 s into the request: its first words are out 0.4 s after it was sent (held
+# back while they may echo the prompt), its last 2.1 s after, so the stop comes mid-stream on a loaded machine too
+CUT_AT_1S = ({**TEXTS, 2: "Swap soda for water at meals, and keep sweets for the weekend as a treat now and then."},
+             {2: Latency(ttft_s=0.0, tokens_per_s=8)})
 FAST = Latency(ttft_s=0.0, tokens_per_s=2000)
 QUICK_RETRY = sotkit.RetryPolicy(attempts=4, initial_wait_s=0.01)
 NO_RETRY = sotkit.RetryPolicy(attempts=1)
@@ -334,13 +338,14 @@ async def test_an_error_event_inside_a_200_stream_is_retried_as_its_status(provi
 @pytest.mark.parametrize("after_tokens", [0, 2], ids=["before-text", "mid-stream"])
 async def test_keep_alives_without_text_are_no_progress(provider, after_tokens):
     keep_alive = Fault.keep_alive(after_tokens=after_tokens, seconds=30, every_s=0.02)
+    # 1 s for each attempt's first text, which a loaded machine may take a while to send and read
     with FakeLLMServer(once("Sleep in a dark room.", keep_alive), latency=FAST) as server:
-        async with client(server, provider, mode="sequential", stall_timeout=0.3, first_token_timeout=0.3) as sot, \
+        async with client(server, provider, mode="sequential", stall_timeout=0.3, first_token_timeout=1.0) as sot, \
                 sot.stream("How can I sleep better?") as events:
             seen = [event async for event in events]
         stalled, retried = server.requests
     [retry] = [e for e in seen if e.type == "retry"]
-    assert f"sent no text in 0.3 s for {'more' if after_tokens else 'the first'} text" in retry.error
+    assert f"sent no text in {'0.3 s for more' if after_tokens else '1.0 s for the first'} text" in retry.error
     # a model silent from the start may be reasoning unseen (OpenAI's): the error says which option gives it time
     assert ("raise first_token_timeout=" in retry.error) is not after_tokens
     assert ("set max_concurrency= to its slots" in retry.error) is not after_tokens  # or queued it (probe 54)
@@ -375,8 +380,8 @@ async def test_a_server_that_ignores_max_tokens_is_cut_off_as_length(provider):
 # -- 7. what is unfinished says so -------------------------------------------------------------------------
 
 async def test_the_deadline_marks_a_point_cut_mid_stream_as_not_done(provider):
-    slow = {2: Latency(ttft_s=0.0, tokens_per_s=4)}
-    with FakeLLMServer(sot_responder(SKELETON, TEXTS, point_latency=slow), latency=FAST) as server:
+    texts, slow = CUT_AT_1S
+    with FakeLLMServer(sot_responder(SKELETON, texts, point_latency=slow), latency=FAST) as server:
         async with client(server, provider, deadline=1.0) as sot:
             with pytest.raises(sotkit.DeadlineExceeded) as caught:
                 await sot.generate("How can I be healthier?")
@@ -449,8 +454,8 @@ async def test_a_stop_marks_the_points_still_waiting_for_a_slot_as_truncated(pro
 async def test_a_stream_cancelled_from_outside_marks_the_text_it_stopped_as_truncated(provider):
     """Ctrl-C in sotkit ask, or the caller's own timeout, cancels the request from outside its deadline's scope:
     the result read after the stream's block said whole for text stopped mid-call (probe 68)."""
-    slow = {2: Latency(ttft_s=0.0, tokens_per_s=4)}
-    with FakeLLMServer(sot_responder(SKELETON, TEXTS, point_latency=slow), latency=FAST) as server:
+    texts, slow = CUT_AT_1S
+    with FakeLLMServer(sot_responder(SKELETON, texts, point_latency=slow), latency=FAST) as server:
         async with client(server, provider) as sot:
             with anyio.move_on_after(1.0):
                 async with sot.stream("How can I be healthier?") as events:
