@@ -482,7 +482,7 @@ def stopped_mid_answer(server: FakeLLMServer, stop: Callable[[subprocess.Popen],
          server.openai_base_url, "--mode", "sequential", *extra], stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True, env={**os.environ, "OPENAI_API_KEY": "k"},
         preexec_fn=lambda: [signal.signal(number, signal.SIG_DFL) for number in (signal.SIGINT, signal.SIGHUP)])
-    until_streamed(server, process, 5)  # some text is on its way
+    until_streamed(server, process, 12)  # some text is on its way, "w0 w1" sent 0.5 s ago (at 20 tokens a second)
     stop(process)
     out, err = process.communicate(timeout=60)
     return process.returncode, out, err
