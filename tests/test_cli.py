@@ -177,9 +177,9 @@ def test_bad_input_exits_2_with_a_message():
 
 @pytest.mark.parametrize("warnings_filter", ["", "error"])
 def test_a_server_that_writes_the_points_in_turn_is_named_on_one_line(warnings_filter):
-    # each point's first token 0.45 s after the one before; its 20 tokens take 0.2 s: a server serving in turn.
+    # each point's first token 0.7 s after the one before; its 20 tokens take 0.4 s: a server serving in turn.
     # PYTHONWARNINGS=error made the note an error that threw the whole answer away, exit 1 (probe 92)
-    queued = {i: Latency(ttft_s=0.45 * i, tokens_per_s=100) for i in range(1, 4)}
+    queued = {i: Latency(ttft_s=0.7 * i, tokens_per_s=50) for i in range(1, 4)}
     responder = sot_responder("1. Sleep well\n2. Move daily\n3. See friends", {i: " ".join(["word"] * 20)
                                                                               for i in range(1, 4)},
                               point_latency=queued)

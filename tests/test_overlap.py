@@ -40,15 +40,16 @@ def test_one_at_a_time(calls, serial):
 
 
 def queued(ttft_step: float) -> dict[int, Latency]:
-    """Point i's first token after i * ttft_step; its 20 tokens take 0.2 s (a serial server, for a step > 0.2)."""
-    return {i: Latency(ttft_s=ttft_step * i, tokens_per_s=100) for i in range(1, 5)}
+    """Point i's first token after i * ttft_step; its 20 tokens take 0.4 s (a serial server, for a step > 0.4): a
+    writing span that a loaded client, reading late, still sees longer than MIN_WRITING_S."""
+    return {i: Latency(ttft_s=ttft_step * i, tokens_per_s=50) for i in range(1, 5)}
 
 
 pytestmark = pytest.mark.anyio
 
 
 async def test_a_server_that_writes_the_points_in_turn_is_named_once_per_client():
-    responder = sot_responder(SKELETON, {i: TEXT for i in range(1, 5)}, point_latency=queued(0.45))
+    responder = sot_responder(SKELETON, {i: TEXT for i in range(1, 5)}, point_latency=queued(0.7))
     with FakeLLMServer(responder, latency=Latency(ttft_s=0, tokens_per_s=2000)) as server:
         async with sotkit.SoT("openai:m", base_url=server.openai_base_url, api_key="k", mode="sot",
                               eager=False) as sot:
@@ -66,7 +67,7 @@ async def test_a_server_that_writes_the_points_in_turn_is_named_once_per_client(
 async def test_warnings_made_errors_do_not_throw_away_the_answer_the_note_is_logged(caplog):
     # under -W error (pytest's filterwarnings = error) the note raised out of generate() after every point was
     # written: the whole answer was lost (probe 92)
-    responder = sot_responder(SKELETON, {i: TEXT for i in range(1, 5)}, point_latency=queued(0.45))
+    responder = sot_responder(SKELETON, {i: TEXT for i in range(1, 5)}, point_latency=queued(0.7))
     with FakeLLMServer(responder, latency=Latency(ttft_s=0, tokens_per_s=2000)) as server:
         async with sotkit.SoT("openai:m", base_url=server.openai_base_url, api_key="k", mode="sot",
                               eager=False) as sot:
@@ -96,8 +97,10 @@ async def test_calls_the_per_minute_budget_spaced_out_are_no_evidence_against_th
     it named for a parallel server whose calls a shared rpm budget spaced out)."""
     responder = sot_responder(SKELETON, {i: TEXT for i in range(1, 5)}, point_latency=queued(0.45))
     with FakeLLMServer(responder, latency=Latency(ttft_s=0, tokens_per_s=2000)) as server:
+        # 2 a second, a burst of 2, one taken by the skeleton's call: the third and fourth expansions wait 0.5 s and
+        # 1 s or more, however long the skeleton took (at 240, a skeleton of 0.25 s left room for all four at once)
         async with sotkit.SoT("openai:m", base_url=server.openai_base_url, api_key="k", mode="sot",
-                              eager=False, rpm=240) as sot:
+                              eager=False, rpm=120) as sot:
             with warnings.catch_warnings():
                 warnings.simplefilter("error")
                 result = await sot.generate("How can I be healthier?")
