@@ -254,8 +254,9 @@ def test_webapp_streams_the_skeleton_then_fills_every_point_in_a_real_browser(ch
         from playwright.sync_api import sync_playwright
     except ImportError:
         pytest.fail("playwright is missing: pip install -e '.[examples]' (and run .ci/browser-deps for Chromium)")
-    # points take about two seconds, later ones first, so the page is seen half-written
-    slow = {i: Latency(ttft_s=0.3 * (5 - i), tokens_per_s=8) for i in range(1, 5)}
+    # points take two to four seconds, later ones first (0.6 s apart, more than their sends' skew on a loaded
+    # machine), so the page is seen half-written
+    slow = {i: Latency(ttft_s=0.6 * (5 - i), tokens_per_s=8) for i in range(1, 5)}
     artifacts = Path(os.environ.get("SOTKIT_ARTIFACTS") or tmp_path)
     artifacts.mkdir(parents=True, exist_ok=True)
     with FakeLLMServer(sot_responder(SKELETON, TEXTS, point_latency=slow), latency=Latency(0.1, 50)) as server:
