@@ -142,8 +142,10 @@ async def test_requests_that_waited_for_a_slot_do_not_leave_in_a_burst_above_rpm
                 for i in range(16):
                     tg.start_soon(sot.generate, f"Question {i}?")
         sent = sorted(r.received_at for r in server.requests)
-    for i, start in enumerate(sent):  # any stretch of w seconds: at most the burst (4) plus 4 a second
-        assert len([t for t in sent[i:] if t - start <= 0.2]) <= 4 + 1, sent
+    # any stretch of w seconds: at most the burst (4) plus 4 a second, and one more for a loaded machine's timers
+    # that fire late and bunch two spaced requests; budgets taken while the slots were busy send all 8 at once
+    for i, start in enumerate(sent):
+        assert len([t for t in sent[i:] if t - start <= 0.2]) <= 4 + 1 + 1, sent
 
 
 def test_one_client_used_from_threads_each_running_an_event_loop_keeps_its_limits():
