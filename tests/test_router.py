@@ -1292,7 +1292,9 @@ async def test_skeleton_lines_read_after_a_sequential_verdict_start_no_point() -
 
 
 async def test_an_sot_verdict_lets_the_waiting_skeleton_expand(provider: str) -> None:
-    with FakeLLMServer(routed(Reply("A", latency=Latency(ttft_s=0.3)))) as server:
+    # the verdict 0.5 s after its call arrives: after the skeleton sent with it (written at once), and well within
+    # the 1 s that the router is waited for once the skeleton is written
+    with FakeLLMServer(routed(Reply("A", latency=Latency(ttft_s=0.5)))) as server:
         async with llm_client(server, provider) as sot, sot.stream("How do I travel cheaply?") as events:
             seen = [event async for event in events]
     result = seen[-1].result
