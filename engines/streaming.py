@@ -11,6 +11,7 @@ text it would have to take back.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -23,11 +24,12 @@ FinishReason = Literal["stop", "eos", "length", "model_context_window_exceeded",
 #: A generation ends once its last ``LOOP_TOKENS`` tokens or more repeat, back to back, the run of up to
 #: ``LOOP_PERIOD`` tokens just before them, a whole run at least; its text is then the text before the repeat (with
 #: the run's first copy whole). Without it a small model runs on to its budget repeating a sentence or a paragraph
-#: (SmolLM2 in 6 of 13 answers written without SoT). Rows alike without a word, inside a code block or on a table's
-#: line, are written on purpose (a grid of zeros, a board, a blank form): they run on; a text of that shape
-#: elsewhere ("01" 70 times) is cut, and says so. A loop that begins the answer (its first copy within the first
-#: ``LOOP_TOKENS`` tokens) whose run's letters are the user's was asked for ("Write 'I will not talk in class.' 20
-#: times"): it runs on too.
+#: (SmolLM2 in 6 of 13 answers written without SoT). Inside a code block or on a table's line, rows alike are
+#: mostly written on purpose: without a word (a grid of zeros, a board, a blank form) they run on, with words (a
+#: blank HTML or LaTeX table) they are cut only once their repeat reaches ``LOOP_PERIOD`` tokens (SmolLM2 writes an
+#: import line or a command's option to its budget); a text of that shape elsewhere ("01" 70 times) is cut, and says
+#: so. A loop that begins the answer (its first copy within the first ``LOOP_TOKENS`` tokens) whose run is the user's
+#: words was asked for ("Write 'I will not talk in class.' 20 times"): it runs on too.
 LOOP_TOKENS, LOOP_PERIOD = 64, 256
 #: what ends a phrase: punctuation, closing quotes and brackets, white space
 _PHRASE_END = ".,;:!?…。，！？)]}\"'’”» \t\r\n"
@@ -36,6 +38,8 @@ _PHRASE_END = ".,;:!?…。，！？)]}\"'’”» \t\r\n"
 _SENTENCE_END = re.compile(r"[.!?…][)\]}\"'’”»*]*(?=\s)|[。！？][)\]}\"'’”»*]*|\n")
 #: a word: two letters in a row (rows alike without one, in a block, run on)
 _WORD = re.compile(r"[^\W\d_]{2}")
+#: a word, for what the user asked: letters and digits in a row, or one character of a script written without spaces
+_ASKED_WORD = re.compile(r"(?=\w)[\u0e00-\u0e7f\u2e80-\u9fff]|[^\W_\u0e00-\u0e7f\u2e80-\u9fff]+")
 #: a line that opens or closes a code block, indented or quoted too
 _FENCE = re.compile(r"^[ \t>]*(?:```|~~~)", re.M)
 
@@ -81,7 +85,7 @@ class TextStream:
         self.window_cuts = context_room is not None and (max_tokens is None or context_room < max_tokens)
         self.max_tokens = context_room if self.window_cuts else max_tokens
         self.input_tokens = input_tokens
-        self.asked = _letters(asked)
+        self.asked = asked
         self.tokens: list[int] = []
         self.text = ""
         self.emitted = 0  # characters already handed to on_text
@@ -90,8 +94,7 @@ class TextStream:
         self._repeats: dict[int, int] = {}  # per period p: how many last tokens equal the token p before them, if any
         self._seen: dict[int | str, list[int]] = {}  # per token (``_word``): where it came in the last LOOP_PERIOD
         self._words: dict[int, int | str] = {}  # ``_word``'s, per token id
-        self._fences = self._lines_read = 0  # fence lines in the text's first ``_lines_read`` characters
-        self._runs_on: dict[tuple[int, int], bool] = {}  # per loop (its period, its first copy's index): let run?
+        self._limits: dict[int, float] = {}  # per loop (its first copy's index): the repeat's tokens that cut it
 
     def push(self, tokens: Sequence[int]) -> bool:
         """Add the tokens a step committed; return True once the generation has ended (later tokens are ignored).
@@ -127,7 +130,7 @@ class TextStream:
         if self.max_tokens is not None and len(self.tokens) >= self.max_tokens:
             return self._end(self._settled(), self.cut_reason)
         repeating = max((n for period, n in self._repeats.items()  # tokens a loop would take back
-                         if not self._runs_on.get((period, len(self.tokens) - n - period))), default=0)
+                         if self._limits.get(len(self.tokens) - n - period) != math.inf), default=0)
         self._emit(self.text[: min(len(self.text) - held_back(self.text, self.stops),
                                    self._chars_before(len(self.tokens) - repeating))], going_on=True)
         return False
@@ -154,8 +157,7 @@ class TextStream:
 
     def _loop(self, start: int) -> tuple[int, int] | None:
         """Count the repeats the tokens from ``start`` on extend; where one makes a loop, return how many tokens the
-        text keeps (``_kept``) and the index after the token that made it a loop; not for one that runs on
-        (``_run_on``)."""
+        text keeps (``_kept``) and the index after the token that made it a loop (``_limit``)."""
         tokens, repeats = self.tokens, self._repeats
         for i in range(start, len(tokens)):
             seen = self._seen.setdefault(self._word(tokens[i]), [])
@@ -164,44 +166,43 @@ class TextStream:
             repeats = {i - at: repeats.get(i - at, 0) + 1 for at in seen}  # periods the token goes on, or begins
             seen.append(i)
             for period, repeated in repeats.items():
-                if repeated >= LOOP_TOKENS and repeated >= period and not self._run_on(period, i + 1 - repeated):
+                if repeated >= LOOP_TOKENS and repeated >= period and \
+                        repeated >= self._limit(period, i + 1 - repeated):
                     return self._kept(i + 1 - repeated, period), i + 1
         self._repeats = repeats
         return None
 
-    def _run_on(self, period: int, repeat: int) -> bool:
-        """Does the loop whose repeat begins at ``repeat`` run on: rows alike without a word in a code block or a
-        table (``_rows_alike``); or asked for, where its first copy begins the answer (after a line such as "Sure!
-        Here it is:") and its run is the user's words (``_asks``)? Decided once a loop."""
+    def _limit(self, period: int, repeat: int) -> float:
+        """How many tokens the repeat of a loop (its repeat begins at ``repeat``) may reach before it is cut: as a
+        rule none more than makes it a loop (0); in a code block or on a table's line ``LOOP_PERIOD``; no end for rows
+        without a word there, nor for a loop asked for, whose first copy begins the answer (after a line such as
+        "Sure! Here it is:") and whose run is the user's words (``_asks``). Decided once a loop (for every multiple
+        of its period: they share its first copy)."""
         first = repeat - period
-        if (period, first) not in self._runs_on:
+        if first not in self._limits:
             run = self._decode(self.tokens[first:repeat] * 3)  # (characters whole in the middle copy)
-            self._runs_on[period, first] = self._rows_alike(first, run) or first < LOOP_TOKENS and self._asks(run)
-        return self._runs_on[period, first]
-
-    def _rows_alike(self, first: int, run: str) -> bool:
-        """Is a run without a word, in a code block or on a table's line (from the first copy's line on): a grid of
-        zeros, a board, a blank form?"""
-        if _WORD.search(run):
-            return False
-        before = self._decode(self.tokens[:first])
-        return self._in_code() or (before[before.rfind("\n") + 1 :] + run).lstrip(" \t>").startswith("|")
+            before = self._decode(self.tokens[:first])
+            block = len(_FENCE.findall(before)) % 2 == 1 or \
+                (before[before.rfind("\n") + 1 :] + run).lstrip(" \t>").startswith("|")
+            runs_on = block and not _WORD.search(run) or first < LOOP_TOKENS and self._asks(run)
+            self._limits[first] = math.inf if runs_on else LOOP_PERIOD if block else 0
+        return self._limits[first]
 
     def _asks(self, run: str) -> bool:
-        """Are a run's letters, from any one on around to it again, the user's in a row? (Case, spacing and
-        punctuation aside; a script without spaces too.)"""
-        letters = _letters(run)
-        cycle = next((n for n in range(1, len(letters)) if letters[n:] == letters[:-n]), len(letters))
-        return bool(self.asked) and any(letters[at : at + cycle] in self.asked for at in range(cycle))
-
-    def _in_code(self) -> bool:
-        """Is the text's last line inside a code block (after an odd number of fence lines)?"""
-        text = self.text
-        line = text.rfind("\n") + 1
-        if line > self._lines_read:  # whole lines are read once (their text no longer changes)
-            self._fences += len(_FENCE.findall(text, self._lines_read, line))
-            self._lines_read = line
-        return (self._fences + text[line:].lstrip(" \t>").startswith(("```", "~~~"))) % 2 == 1
+        """Is a run, from one of its words on around to it again, the user's words in a row (case, spacing and
+        punctuation aside)? A run of one word only where the user quoted it: "the" or "1." again is no request."""
+        words = _ASKED_WORD.findall(run.lower())
+        if len(words) > 2:  # the run's words whole, in a row, twice
+            cycle = _cycle(words[1:-1])
+            units = [words[1 + at : 1 + at + cycle] for at in range(cycle)]
+        else:  # copies with nothing between them ("hahaha"): one word, from any of its characters on
+            word = "".join(words)
+            units = [[word[at : at + _cycle(word)]] for at in range(_cycle(word))]
+        if units and len(units[0]) == 1:
+            quoted = r"[\"'“‘«「『]\s*{}\s*[\"'”’»」』]"
+            return any(re.search(quoted.format(re.escape(unit[0])), self.asked.lower()) for unit in units)
+        asked = f" {' '.join(_ASKED_WORD.findall(self.asked.lower()))} "
+        return any(f" {' '.join(unit)} " in asked for unit in units)
 
     def _word(self, token: int) -> int | str:
         """What a token is compared by: its text without the space before it (" The" in a sentence repeats "The" at
@@ -261,9 +262,9 @@ class TextStream:
             self.on_text("")
 
 
-def _letters(text: str) -> str:
-    """The text's letters and digits, lower case (no spaces, punctuation or U+FFFD)."""
-    return re.sub(r"\W|_", "", text.lower())
+def _cycle(items: Sequence[Any]) -> int:
+    """The length of the shortest run that ``items`` repeat (all of them, where none)."""
+    return next((n for n in range(1, len(items)) if items[n:] == items[:-n]), len(items))
 
 
 def held_back(text: str, stops: Sequence[str]) -> int:

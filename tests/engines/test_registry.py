@@ -418,6 +418,9 @@ def test_text_stream_cut_by_a_loop_inside_a_character_takes_back_nothing_shown()
     "A form:\n\n| Name | Date |\n|---|---|\n" + "|   |   |\n" * 20 + "\nFill it in.",  # and in a table
     "A board:\n~~~\n" + ". . . . . . . .\n" * 12 + "~~~\nAll empty.",
     "1. A grid:\n   ```c\n" + "   {0, 0, 0, 0, 0, 0, 0, 0},\n" * 12 + "   ```\n2. Print it.",  # a list item's block
+    "A grid:\n```\n" + "{0, 0, 0, 0, 0, 0, 0, 0},\n" * 10 + "```\nAll zeros.",  # (review 238: its fence in a span)
+    # rows alike with words, in a block, shorter than LOOP_PERIOD tokens: a blank template
+    "A table:\n```html\n<table>\n" + "<tr><td></td><td></td></tr>\n" * 8 + "</table>\n```\nFill it in.",
     # and repeats that are no loop:
     "ha" * (LOOP_TOKENS // 2) + "!",  # back to back, but shorter than LOOP_TOKENS
     "".join(f"Verse {n} is here. {LOOPED}" for n in "1234"),  # a refrain, not back to back
@@ -438,12 +441,17 @@ INTRO = "Talking in class distracts others, so here is the line the teacher set,
     ("Write the sentence 'I will not talk in class.' 20 times.", LINES, LINES),
     ("Say HELLO, WORLD fifty times", "Sure! " + "Hello world! " * 50, "Sure! " + "Hello world! " * 50),
     ("请把我不会在课堂上说话写二十遍。", "我不会在课堂上说话。" * 20, "我不会在课堂上说话。" * 20),  # (no spaces)
-    ("Write 'ha' 100 times", "ha" * 100, "ha" * 100),
+    ("Write 'ha' 100 times", "ha" * 100, "ha" * 100),  # (one word, quoted)
     # not asked: another question's, after the answer's start, or a loop after the asked one
     ("How can I keep quiet in class?", LINES, "I will not talk in class."),
-    ("Write the sentence 'I will not talk in class.' 20 times.", INTRO + LINES, INTRO + "I will not talk in class."),
+    ("Write the sentence 'I will not talk in class.' 20 times.", INTRO + LINES,
+     INTRO + "I will not talk in class."),
     ("Write the sentence 'I will not talk in class.' 20 times.", LINES + "The teacher smiled. " * 10,
      LINES + "The teacher smiled."),
+    # review 238: one word again, not quoted, or letters of the user's inside other words
+    ("Explain the theory of relativity.", "The the " * 20, "The the"),
+    ("Give me 10 tips for sleeping well.", "1. " * 90, "1."),
+    ("What is the capital of France?", "Haha! " * 60, "Haha!"),
 ])
 def test_text_stream_writes_on_a_loop_the_user_asked_for(question, text, kept):
     received: list[str] = []
@@ -456,14 +464,16 @@ def test_text_stream_writes_on_a_loop_the_user_asked_for(question, text, kept):
 
 
 @pytest.mark.parametrize("text, kept", [
-    # rows alike with words in a code block are a loop (SmolLM2 wrote each to its budget, probe 56)
+    # rows alike with words in a code block are a loop once their repeat reaches LOOP_PERIOD tokens (SmolLM2 wrote
+    # each of these to its budget)
     ("Like this:\n```java\nimport java.io.File;\n" + "import java.util.NoSuchException;\n" * 12 + "```\nDone.",
      "Like this:\n```java\nimport java.io.File;\nimport java.util.NoSuchException;"),
-    ("Run:\n```bash\nffmpeg -i in.flv" + " -noop" * 40 + "\n```\n", "Run:\n```bash\nffmpeg -i in.flv -noop"),
+    ("Run:\n```bash\nffmpeg -i in.flv" + " -noop" * 60 + "\n```\n", "Run:\n```bash\nffmpeg -i in.flv -noop"),
     # (the row's closing bar goes with the repeat: a bar ends no phrase, and the repeat began after a space)
-    ("| Day | Plan |\n|---|---|\n" + "| Rest | Rest |\n" * 12, "| Day | Plan |\n|---|---|\n| Rest | Rest "),
+    ("| Day | Plan |\n|---|---|\n" + "| Rest | Rest |\n" * 20, "| Day | Plan |\n|---|---|\n| Rest | Rest "),
 ])
 def test_text_stream_ends_a_loop_of_words_in_a_code_block_or_a_table(text, kept):
+    assert len(text) - len(kept) > LOOP_PERIOD  # (a character a token)
     for piece in (1, 5):
         done, shown = streamed(chars(text), piece=piece, max_tokens=len(text))
         assert (done.text, done.finish_reason, shown) == (kept, "repetition", kept)
