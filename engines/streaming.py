@@ -38,8 +38,10 @@ _PHRASE_END = ".,;:!?…。，！？)]}\"'’”» \t\r\n"
 _SENTENCE_END = re.compile(r"[.!?…][)\]}\"'’”»*]*(?=\s)|[。！？][)\]}\"'’”»*]*|\n")
 #: a word: two letters in a row (rows alike without one, in a block, run on)
 _WORD = re.compile(r"[^\W\d_]{2}")
-#: a word, for what the user asked: letters and digits in a row, or one character of a script written without spaces
+#: a word, for what the user asked: word characters in a row, or one of a script written without spaces
 _ASKED_WORD = re.compile(r"(?=\w)[\u0e00-\u0e7f\u2e80-\u9fff]|[^\W_\u0e00-\u0e7f\u2e80-\u9fff]+")
+#: a text the user quoted: between quote marks (or backticks, asterisks) that no word character touches outside
+_QUOTED = re.compile(r"(?<!\w)[\"'`*“‘«‹「『„‚《＂]([^\"`*“”‘’«»‹›「」『』„‚《》＂]+?)[\"'`*”’»›」』“‘《》＂](?!\w)")
 #: a line that opens or closes a code block, indented or quoted too
 _FENCE = re.compile(r"^[ \t>]*(?:```|~~~)", re.M)
 
@@ -94,7 +96,7 @@ class TextStream:
         self._repeats: dict[int, int] = {}  # per period p: how many last tokens equal the token p before them, if any
         self._seen: dict[int | str, list[int]] = {}  # per token (``_word``): where it came in the last LOOP_PERIOD
         self._words: dict[int, int | str] = {}  # ``_word``'s, per token id
-        self._limits: dict[int, float] = {}  # per loop (its first copy's index): the repeat's tokens that cut it
+        self._limits: dict[int, dict[int, float]] = {}  # per loop, by first copy and shortest period: its limit
 
     def push(self, tokens: Sequence[int]) -> bool:
         """Add the tokens a step committed; return True once the generation has ended (later tokens are ignored).
@@ -129,8 +131,9 @@ class TextStream:
             return self._end(kept if kept.startswith(self._shown) else self._shown, "repetition")
         if self.max_tokens is not None and len(self.tokens) >= self.max_tokens:
             return self._end(self._settled(), self.cut_reason)
-        repeating = max((n for period, n in self._repeats.items()  # tokens a loop would take back
-                         if self._limits.get(len(self.tokens) - n - period) != math.inf), default=0)
+        repeats, end = self._repeats, len(self.tokens)
+        repeating = max((n for period, n in repeats.items()  # tokens a loop would take back (not one that runs on)
+                         if not self._limits or self._decided(repeats, period, end) != math.inf), default=0)
         self._emit(self.text[: min(len(self.text) - held_back(self.text, self.stops),
                                    self._chars_before(len(self.tokens) - repeating))], going_on=True)
         return False
@@ -166,43 +169,53 @@ class TextStream:
             repeats = {i - at: repeats.get(i - at, 0) + 1 for at in seen}  # periods the token goes on, or begins
             seen.append(i)
             for period, repeated in repeats.items():
-                if repeated >= LOOP_TOKENS and repeated >= period and \
-                        repeated >= self._limit(period, i + 1 - repeated):
+                if repeated >= LOOP_TOKENS and repeated >= period and repeated >= self._limit(repeats, period, i + 1):
                     return self._kept(i + 1 - repeated, period), i + 1
         self._repeats = repeats
         return None
 
-    def _limit(self, period: int, repeat: int) -> float:
-        """How many tokens the repeat of a loop (its repeat begins at ``repeat``) may reach before it is cut: as a
-        rule none more than makes it a loop (0); in a code block or on a table's line ``LOOP_PERIOD``; no end for rows
+    def _limit(self, repeats: dict[int, int], period: int, end: int) -> float:
+        """How many tokens the repeat of a loop (by ``period``, up to ``end``) may reach before it is cut: as a rule
+        none more than makes it a loop (0); in a code block or on a table's line ``LOOP_PERIOD``; no end for rows
         without a word there, nor for a loop asked for, whose first copy begins the answer (after a line such as
-        "Sure! Here it is:") and whose run is the user's words (``_asks``). Decided once a loop (for every multiple
-        of its period: they share its first copy)."""
-        first = repeat - period
-        if first not in self._limits:
-            run = self._decode(self.tokens[first:repeat] * 3)  # (characters whole in the middle copy)
-            before = self._decode(self.tokens[:first])
-            block = len(_FENCE.findall(before)) % 2 == 1 or \
-                (before[before.rfind("\n") + 1 :] + run).lstrip(" \t>").startswith("|")
-            runs_on = block and not _WORD.search(run) or first < LOOP_TOKENS and self._asks(run)
-            self._limits[first] = math.inf if runs_on else LOOP_PERIOD if block else 0
-        return self._limits[first]
+        "Sure! Here it is:") and whose run is what the user asked for (``_asks``). Decided once a loop."""
+        if (limit := self._decided(repeats, period, end)) is not None:
+            return limit
+        first = end - repeats[period] - period
+        shortest = min(p for p, n in repeats.items() if period % p == 0 and end - n - p == first)
+        run = self._decode(self.tokens[first : first + shortest] * 3)  # (characters whole in the middle copy)
+        before = self._decode(self.tokens[:first])
+        block = len(_FENCE.findall(before)) % 2 == 1 or \
+            (before[before.rfind("\n") + 1 :] + run).lstrip(" \t>").startswith("|")
+        runs_on = block and not _WORD.search(run) or first < LOOP_TOKENS and self._asks(run)
+        limit = self._limits.setdefault(first, {})[shortest] = math.inf if runs_on else LOOP_PERIOD if block else 0
+        return limit
+
+    def _decided(self, repeats: dict[int, int], period: int, end: int) -> float | None:
+        """The limit of a loop decided already: one going on from the same first copy by a period this one is a
+        multiple of (the same text; not one that has stopped, where a longer period goes on: a row of zeros and
+        words after them)."""
+        first = end - repeats[period] - period
+        return next((limit for p, limit in self._limits.get(first, {}).items()
+                     if period % p == 0 and p in repeats and end - repeats[p] - p == first), None)
 
     def _asks(self, run: str) -> bool:
-        """Is a run, from one of its words on around to it again, the user's words in a row (case, spacing and
-        punctuation aside)? A run of one word only where the user quoted it: "the" or "1." again is no request."""
-        words = _ASKED_WORD.findall(run.lower())
+        """Did the user ask for a run, from one of its words on around to it again (case, spacing and punctuation
+        aside): quoted it (copies of it, as "ha ha"), or wrote it, of three words at least? "Machine learning" or
+        "the" again at an answer's start is no request."""
+        words = _asked_words(run)
         if len(words) > 2:  # the run's words whole, in a row, twice
             cycle = _cycle(words[1:-1])
             units = [words[1 + at : 1 + at + cycle] for at in range(cycle)]
         else:  # copies with nothing between them ("hahaha"): one word, from any of its characters on
             word = "".join(words)
             units = [[word[at : at + _cycle(word)]] for at in range(_cycle(word))]
-        if units and len(units[0]) == 1:
-            quoted = r"[\"'“‘«「『]\s*{}\s*[\"'”’»」』]"
-            return any(re.search(quoted.format(re.escape(unit[0])), self.asked.lower()) for unit in units)
-        asked = f" {' '.join(_ASKED_WORD.findall(self.asked.lower()))} "
-        return any(f" {' '.join(unit)} " in asked for unit in units)
+        quoted = [_asked_words(text) for text in _QUOTED.findall(self.asked)]
+        if any(span and len(span) % len(unit) == 0 and span == unit * (len(span) // len(unit))
+               for span in quoted for unit in units):
+            return True
+        asked = f" {' '.join(_asked_words(self.asked))} "
+        return any(len(unit) >= 3 and f" {' '.join(unit)} " in asked for unit in units)
 
     def _word(self, token: int) -> int | str:
         """What a token is compared by: its text without the space before it (" The" in a sentence repeats "The" at
@@ -260,6 +273,10 @@ class TextStream:
             self._shown, self.emitted = text, len(text)
         elif going_on and self.on_text is not None:
             self.on_text("")
+
+
+def _asked_words(text: str) -> list[str]:
+    return _ASKED_WORD.findall(text.casefold())
 
 
 def _cycle(items: Sequence[Any]) -> int:

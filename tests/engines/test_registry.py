@@ -439,7 +439,8 @@ INTRO = "Talking in class distracts others, so here is the line the teacher set,
 @pytest.mark.parametrize("question, text, kept", [
     # a loop that begins the answer, of the user's words (case, spacing and punctuation aside): asked for
     ("Write the sentence 'I will not talk in class.' 20 times.", LINES, LINES),
-    ("Say HELLO, WORLD fifty times", "Sure! " + "Hello world! " * 50, "Sure! " + "Hello world! " * 50),
+    ("Say 'HELLO, WORLD' fifty times", "Sure! " + "Hello world! " * 50, "Sure! " + "Hello world! " * 50),
+    ("Write “Haha!” 50 times", "Haha! " * 60, "Haha! " * 60),  # (review 239: punctuation in the quotes)
     ("请把我不会在课堂上说话写二十遍。", "我不会在课堂上说话。" * 20, "我不会在课堂上说话。" * 20),  # (no spaces)
     ("Write 'ha' 100 times", "ha" * 100, "ha" * 100),  # (one word, quoted)
     # not asked: another question's, after the answer's start, or a loop after the asked one
@@ -452,6 +453,7 @@ INTRO = "Talking in class distracts others, so here is the line the teacher set,
     ("Explain the theory of relativity.", "The the " * 20, "The the"),
     ("Give me 10 tips for sleeping well.", "1. " * 90, "1."),
     ("What is the capital of France?", "Haha! " * 60, "Haha!"),
+    ("Explain machine learning.", "Machine learning, " * 20, "Machine learning,"),  # (two words, not quoted)
 ])
 def test_text_stream_writes_on_a_loop_the_user_asked_for(question, text, kept):
     received: list[str] = []
@@ -469,6 +471,8 @@ def test_text_stream_writes_on_a_loop_the_user_asked_for(question, text, kept):
     ("Like this:\n```java\nimport java.io.File;\n" + "import java.util.NoSuchException;\n" * 12 + "```\nDone.",
      "Like this:\n```java\nimport java.io.File;\nimport java.util.NoSuchException;"),
     ("Run:\n```bash\nffmpeg -i in.flv" + " -noop" * 60 + "\n```\n", "Run:\n```bash\nffmpeg -i in.flv -noop"),
+    # review 239: rows of words whose zeros, a loop of their own from the same first token, run on
+    ("```\nboard:" + ("0 " * 40 + "# empty\n") * 12 + "```\n", "```\nboard:" + "0 " * 40 + "# empty\n"),
     # (the row's closing bar goes with the repeat: a bar ends no phrase, and the repeat began after a space)
     ("| Day | Plan |\n|---|---|\n" + "| Rest | Rest |\n" * 20, "| Day | Plan |\n|---|---|\n| Rest | Rest "),
 ])
