@@ -28,8 +28,8 @@ FinishReason = Literal["stop", "eos", "length", "model_context_window_exceeded",
 #: mostly written on purpose: without a word (a grid of zeros, a board, a blank form) they run on, with words (a
 #: blank HTML or LaTeX table) they are cut only once their repeat reaches ``LOOP_PERIOD`` tokens (SmolLM2 writes an
 #: import line or a command's option to its budget); a text of that shape elsewhere ("01" 70 times) is cut, and says
-#: so. A loop that begins the answer (its first copy within the first ``LOOP_TOKENS`` tokens) whose run is the user's
-#: words was asked for ("Write 'I will not talk in class.' 20 times"): it runs on too.
+#: so. A loop that begins the answer (its first copy within the first ``LOOP_TOKENS`` tokens) whose run the user
+#: quoted, or wrote in three words or more, was asked for ("Write 'I will not talk in class.' 20 times"): it runs on.
 LOOP_TOKENS, LOOP_PERIOD = 64, 256
 #: what ends a phrase: punctuation, closing quotes and brackets, white space
 _PHRASE_END = ".,;:!?…。，！？)]}\"'’”» \t\r\n"
