@@ -38,10 +38,10 @@ _PHRASE_END = ".,;:!?…。，！？)]}\"'’”» \t\r\n"
 _SENTENCE_END = re.compile(r"[.!?…][)\]}\"'’”»*]*(?=\s)|[。！？][)\]}\"'’”»*]*|\n")
 #: a word: two letters in a row (rows alike without one, in a block, run on)
 _WORD = re.compile(r"[^\W\d_]{2}")
-#: a word, for what the user asked: word characters in a row, or one of a script written without spaces
+#: a word, for what the user asked: letters and digits in a row, or one of a script written without spaces
 _ASKED_WORD = re.compile(r"(?=\w)[\u0e00-\u0e7f\u2e80-\u9fff]|[^\W_\u0e00-\u0e7f\u2e80-\u9fff]+")
-#: a text the user quoted: between quote marks (or backticks, asterisks) that no word character touches outside
-_QUOTED = re.compile(r"(?<!\w)[\"'`*“‘«‹「『„‚《＂]([^\"`*“”‘’«»‹›「」『』„‚《》＂]+?)[\"'`*”’»›」』“‘《》＂](?!\w)")
+#: a text the user quoted: between quote marks (or backticks) that no word character touches outside
+_QUOTED = re.compile(r"(?<!\w)[\"'`“‘«‹「『„‚《＂]([^\"`“”‘’«»‹›「」『』„‚《》＂]+?)[\"'`”’»›」』“‘《》＂](?!\w)")
 #: a line that opens or closes a code block, indented or quoted too
 _FENCE = re.compile(r"^[ \t>]*(?:```|~~~)", re.M)
 
@@ -210,9 +210,8 @@ class TextStream:
         else:  # copies with nothing between them ("hahaha"): one word, from any of its characters on
             word = "".join(words)
             units = [[word[at : at + _cycle(word)]] for at in range(_cycle(word))]
-        quoted = [_asked_words(text) for text in _QUOTED.findall(self.asked)]
-        if any(span and len(span) % len(unit) == 0 and span == unit * (len(span) // len(unit))
-               for span in quoted for unit in units):
+        quoted = ["".join(_asked_words(text)) for text in _QUOTED.findall(self.asked)]  # (copies: "ha ha", "haha")
+        if any(span and span == "".join(unit) * (len(span) // len("".join(unit))) for span in quoted for unit in units):
             return True
         asked = f" {' '.join(_asked_words(self.asked))} "
         return any(len(unit) >= 3 and f" {' '.join(unit)} " in asked for unit in units)

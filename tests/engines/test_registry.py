@@ -441,6 +441,7 @@ INTRO = "Talking in class distracts others, so here is the line the teacher set,
     ("Write the sentence 'I will not talk in class.' 20 times.", LINES, LINES),
     ("Say 'HELLO, WORLD' fifty times", "Sure! " + "Hello world! " * 50, "Sure! " + "Hello world! " * 50),
     ("Write “Haha!” 50 times", "Haha! " * 60, "Haha! " * 60),  # (review 239: punctuation in the quotes)
+    ("Write 'haha' 50 times", "haha" * 50, "haha" * 50),  # (review 240: copies of the quote, "ha" again)
     ("请把我不会在课堂上说话写二十遍。", "我不会在课堂上说话。" * 20, "我不会在课堂上说话。" * 20),  # (no spaces)
     ("Write 'ha' 100 times", "ha" * 100, "ha" * 100),  # (one word, quoted)
     # not asked: another question's, after the answer's start, or a loop after the asked one
@@ -454,6 +455,7 @@ INTRO = "Talking in class distracts others, so here is the line the teacher set,
     ("Give me 10 tips for sleeping well.", "1. " * 90, "1."),
     ("What is the capital of France?", "Haha! " * 60, "Haha!"),
     ("Explain machine learning.", "Machine learning, " * 20, "Machine learning,"),  # (two words, not quoted)
+    ("What is 3 * 4 * 5?", "4 " * 100, "4"),  # (review 240: an asterisk is no quote mark)
 ])
 def test_text_stream_writes_on_a_loop_the_user_asked_for(question, text, kept):
     received: list[str] = []
