@@ -72,7 +72,8 @@ class TextStream:
     ``finish_reason`` is ``None`` until the generation ends. ``context_room`` is how many tokens the model's
     context window leaves after the prompt (``models.context_room``): where it is less than ``max_tokens``, the
     generation ends there instead, with ``"model_context_window_exceeded"``; ``max_tokens`` is then that room.
-    ``asked`` is the prompt's user turn: a loop of its words that begins the answer was asked for, and is no loop.
+    ``asked`` is the prompt's user turn: a loop at the answer's start of text it quotes, or of three of its words
+    or more, was asked for, and is no loop.
     """
 
     def __init__(self, tokenizer: Any, stop: Sequence[str] = (), on_text: Callable[[str], None] | None = None, *,
