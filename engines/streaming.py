@@ -24,12 +24,13 @@ FinishReason = Literal["stop", "eos", "length", "model_context_window_exceeded",
 #: A generation ends once its last ``LOOP_TOKENS`` tokens or more repeat, back to back, the run of up to
 #: ``LOOP_PERIOD`` tokens just before them, a whole run at least; its text is then the text before the repeat (with
 #: the run's first copy whole). Without it a small model runs on to its budget repeating a sentence or a paragraph
-#: (SmolLM2 in 6 of 13 answers written without SoT). Inside a code block or on a table's line, rows alike are
-#: mostly written on purpose: without a word (a grid of zeros, a board, a blank form) they run on, with words (a
-#: blank HTML or LaTeX table) they are cut only once their repeat reaches ``LOOP_PERIOD`` tokens (SmolLM2 writes an
-#: import line or a command's option to its budget); a text of that shape elsewhere ("01" 70 times) is cut, and says
-#: so. A loop that begins the answer (its first copy within the first ``LOOP_TOKENS`` tokens) whose run the user
-#: quoted, or wrote in three words or more, was asked for ("Write 'I will not talk in class.' 20 times"): it runs on.
+#: (SmolLM2 in 6 of 13 answers written without SoT). In a code block (or a run holding one) or on a table's line,
+#: rows alike are mostly written on purpose: without a word (a grid of zeros, a board, a blank form) they run on;
+#: with words (a blank HTML or LaTeX table, a snippet shown twice) they are cut only once their repeat reaches
+#: ``LOOP_PERIOD`` tokens (SmolLM2 writes an import line or a command's option to its budget); a text of that shape
+#: elsewhere ("01" 70 times) is cut, and says so. A loop that begins the answer (its first copy within the first
+#: ``LOOP_TOKENS`` tokens) whose run the user quoted, or wrote in three words or more, was asked for ("Write 'I will
+#: not talk in class.' 20 times"): it runs on.
 LOOP_TOKENS, LOOP_PERIOD = 64, 256
 #: what ends a phrase: punctuation, closing quotes and brackets, white space
 _PHRASE_END = ".,;:!?…。，！？)]}\"'’”» \t\r\n"
@@ -177,7 +178,8 @@ class TextStream:
 
     def _limit(self, repeats: dict[int, int], period: int, end: int) -> float:
         """How many tokens the repeat of a loop (by ``period``, up to ``end``) may reach before it is cut: as a rule
-        none more than makes it a loop (0); in a code block or on a table's line ``LOOP_PERIOD``; no end for rows
+        none more than makes it a loop (0); in a code block, or holding one, or on a table's line ``LOOP_PERIOD``
+        (an answer may show a snippet twice, a sentence about it between); no end for rows
         without a word there, nor for a loop asked for, whose first copy begins the answer (after a line such as
         "Sure! Here it is:") and whose run is what the user asked for (``_asks``). Decided once a loop."""
         if (limit := self._decided(repeats, period, end)) is not None:
@@ -186,7 +188,7 @@ class TextStream:
         shortest = min(p for p, n in repeats.items() if period % p == 0 and end - n - p == first)
         run = self._decode(self.tokens[first : first + shortest] * 3)  # (characters whole in the middle copy)
         before = self._decode(self.tokens[:first])
-        block = len(_FENCE.findall(before)) % 2 == 1 or \
+        block = len(_FENCE.findall(before)) % 2 == 1 or _FENCE.search(run) is not None or \
             (before[before.rfind("\n") + 1 :] + run).lstrip(" \t>").startswith("|")
         runs_on = block and not _WORD.search(run) or first < LOOP_TOKENS and self._asks(run)
         limit = self._limits.setdefault(first, {})[shortest] = math.inf if runs_on else LOOP_PERIOD if block else 0

@@ -307,6 +307,8 @@ def test_text_stream_names_the_context_window_where_it_ends_the_text_before_the_
 
 
 LOOPED = "Sleep at the same time every night, and keep the room dark and cool. "  # 70 characters, 70 tokens
+SNIPPET = ("You can also use the open function with a custom mode:\n\n```python\ndef f(path, mode=\"r\"):\n"
+           "    with open(path, mode) as file:\n        return file.read()\n```\n\nThis opens the file in read mode.")
 
 
 def streamed(ids: list[int], tokenizer=None, *, piece: int = 1, stops: tuple[str, ...] = (), max_tokens: int = 1000
@@ -419,7 +421,9 @@ def test_text_stream_cut_by_a_loop_inside_a_character_takes_back_nothing_shown()
     "A board:\n~~~\n" + ". . . . . . . .\n" * 12 + "~~~\nAll empty.",
     "1. A grid:\n   ```c\n" + "   {0, 0, 0, 0, 0, 0, 0, 0},\n" * 12 + "   ```\n2. Print it.",  # a list item's block
     "A grid:\n```\n" + "{0, 0, 0, 0, 0, 0, 0, 0},\n" * 10 + "```\nAll zeros.",  # (review 238: its fence in a span)
-    # rows alike with words, in a block, shorter than LOOP_PERIOD tokens: a blank template
+    # rows alike with words, in a block, shorter than LOOP_PERIOD tokens: a blank template; a snippet shown again with
+    # its sentences, then something else (SmolLM2, on how to open a file, was cut after the first)
+    "Intro.\n\n" + SNIPPET + "\n\n" + SNIPPET + "\n\nYou can also use a mode of your own.\n\nDone.",
     "A table:\n```html\n<table>\n" + "<tr><td></td><td></td></tr>\n" * 8 + "</table>\n```\nFill it in.",
     # and repeats that are no loop:
     "ha" * (LOOP_TOKENS // 2) + "!",  # back to back, but shorter than LOOP_TOKENS
@@ -473,6 +477,7 @@ def test_text_stream_writes_on_a_loop_the_user_asked_for(question, text, kept):
     ("Like this:\n```java\nimport java.io.File;\n" + "import java.util.NoSuchException;\n" * 12 + "```\nDone.",
      "Like this:\n```java\nimport java.io.File;\nimport java.util.NoSuchException;"),
     ("Run:\n```bash\nffmpeg -i in.flv" + " -noop" * 60 + "\n```\n", "Run:\n```bash\nffmpeg -i in.flv -noop"),
+    ("Intro.\n\n" + (SNIPPET + "\n\n") * 6, "Intro.\n\n" + SNIPPET),  # a snippet and its sentence, again and again
     # review 239: rows of words whose zeros, a loop of their own from the same first token, run on
     ("```\nboard:" + ("0 " * 40 + "# empty\n") * 12 + "```\n", "```\nboard:" + "0 " * 40 + "# empty\n"),
     # (the row's closing bar goes with the repeat: a bar ends no phrase, and the repeat began after a space)
