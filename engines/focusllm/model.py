@@ -532,7 +532,8 @@ def focus_completion(
     asked: str = "",
 ) -> Completion:
     """Answer ``prompt_ids`` over a long ``context_ids`` (the context goes first): the new text, its token counts
-    and why it ended. ``asked``: the user's text (a loop of it was asked for: ``TextStream``).
+    and why it ended. ``asked``: the user's text (a loop of it at the answer's start may have been asked for:
+    ``TextStream``).
 
     The local window is at least the whole prompt, so the question is never cut into the memory.
     ``on_text`` receives each newly decoded piece of text as it is generated; generation ends at EOS, at the

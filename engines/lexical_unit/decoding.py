@@ -207,7 +207,7 @@ def generate(
             thread; the call happens on the decoding thread).
         pad_id: the ``[PAD]`` id, if the tokenizer does not spell it ``[PAD]``.
         should_stop: polled after every step; when it returns true decoding ends (``finish_reason="cancelled"``).
-        asked: the prompt's user text: a loop of it that begins the answer was asked for (``TextStream``).
+        asked: the prompt's user text: a loop of it at the answer's start may have been asked for (``TextStream``).
     """
     prompt = _as_list(prompt_ids)
     _validate(prompt, max_new_tokens, alpha, k, verify, lookup)
