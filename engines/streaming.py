@@ -179,9 +179,9 @@ class TextStream:
     def _limit(self, repeats: dict[int, int], period: int, end: int) -> float:
         """How many tokens the repeat of a loop (by ``period``, up to ``end``) may reach before it is cut: as a rule
         none more than makes it a loop (0); in a code block, or holding one, or on a table's line ``LOOP_PERIOD``
-        (an answer may show a snippet twice, a sentence about it between); no end for rows
-        without a word there, nor for a loop asked for, whose first copy begins the answer (after a line such as
-        "Sure! Here it is:") and whose run is what the user asked for (``_asks``). Decided once a loop."""
+        (an answer may show a snippet twice, a sentence about it between); no end for rows without a word there,
+        nor for a loop asked for, whose first copy begins the answer (after a line such as "Sure! Here it is:") and
+        whose run is what the user asked for (``_asks``). Decided once a loop."""
         if (limit := self._decided(repeats, period, end)) is not None:
             return limit
         first = end - repeats[period] - period
