@@ -208,13 +208,16 @@ class TextStream:
         "the" again at an answer's start is no request."""
         words = _asked_words(run)
         if len(words) > 2:  # the run's words whole, in a row, twice
-            cycle = _cycle(words[1:-1])
-            units = [words[1 + at : 1 + at + cycle] for at in range(cycle)]
+            words = words[1:-1]
+            cycle = _cycle(words)
+            units = [words[at : at + cycle] for at in range(cycle)]
         else:  # copies with nothing between them ("hahaha"): one word, from any of its characters on
             word = "".join(words)
-            units = [[word[at : at + _cycle(word)]] for at in range(_cycle(word))]
+            cycle = _cycle(word)
+            units = [[word[at : at + cycle]] for at in range(cycle)]
         quoted = ["".join(_asked_words(text)) for text in _QUOTED.findall(self.asked)]  # (copies: "ha ha", "haha")
-        if any(span and span == "".join(unit) * (len(span) // len("".join(unit))) for span in quoted for unit in units):
+        letters = ["".join(unit) for unit in units]
+        if any(span and span == unit * (len(span) // len(unit)) for span in quoted for unit in letters):
             return True
         asked = f" {' '.join(_asked_words(self.asked))} "
         return any(len(unit) >= 3 and f" {' '.join(unit)} " in asked for unit in units)
