@@ -26,7 +26,10 @@ from sotkit.engines import streaming  # noqa: E402
 
 
 def questions(per_set: int) -> list[str]:
-    return [q for one_set in labelled(False) for q in [q for q in one_set if len(q) < 400][:per_set]]
+    chosen = []
+    for one_set in labelled(False):
+        chosen += [q for q in one_set if len(q) < 400][:per_set]
+    return chosen
 
 
 def new_grams(kept: str, left_out: str) -> int:
