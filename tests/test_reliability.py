@@ -1038,10 +1038,12 @@ async def test_a_point_sent_while_the_skeleton_writes_on_waits_a_whole_timeout_a
     # last text shorter than the timeout, came after it was timed out, and every attempt after it too (review 93)
     timeout = 6.4
     skeleton = ("1. Sleep\n2. Eat\n3. Move daily, see your friends often and keep to one steady routine every day")
-    tokens_per_s = 12.5  # 19 tokens in 1.44 s, less than a quarter timeout; points 1 and 2 go at "\n3.", at 0.32 s
+    tokens_per_s = 12.5
+    skeleton_s = (len(skeleton.split()) - 1) / tokens_per_s  # 1.44 s, less than a quarter timeout
+    points_sent_s = skeleton.split().index("3.") / tokens_per_s  # points 1 and 2 go at "\n3.", at 0.32 s
     # point 3, sent at the skeleton's end, hears nothing until point 1's first text: the silence must be shorter than
     # the timeout, and longer than it less the skeleton's time after "\n3." (the wait from the points' own start)
-    silence = timeout - (1.44 - 0.32) / 2
+    silence = timeout - (skeleton_s - points_sent_s) / 2
     busy_until = 0.0
 
     def one_at_a_time(request: RecordedRequest) -> Reply:
