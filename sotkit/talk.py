@@ -45,6 +45,13 @@ def _you_and_nin(*items: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(form for item in items for form in (item, item.replace("你", "您"))))
 
 
+#: what an offer of more of the answer offers ("Would you like more examples?"; "?": more, alone)
+_MORE_OF_THE_ANSWER = ("?", " detail", " details", " example", " examples", " information", " info", " tips",
+                       " ideas", " suggestions", " help", " options", " resources", " recommendations", " advice",
+                       " guidance", " explanation", " context", " specifics", " pointers", " on", " about",
+                       " of these", " of this", " like this")
+
+
 # Offers that are also a point's own advice stay: "Let me know if you run into issues", "Feel free to reach out to HR",
 # "No dudes en pedir un descuento", "N'hésitez pas à négocier", "如果你需要贷款，..."; so do a rhetorical question
 # ("¿Quieres que te cueste menos?") and a hope that goes on, unless as one plain sentence in a paragraph of its own
@@ -77,12 +84,15 @@ _LANGUAGES = (
         offers=("let me know if you'd like", "let me know if you would like", "let me know if you want more",
                 "let me know if you have any", "is there anything else you'd like", "let me know if you need more",
                 "let me know if you need any", "let me know if there's anything", "let me know if there is anything",
-                "feel free to ask me", "feel free to ask if", "feel free to ask any",
+                "feel free to ask me", "feel free to ask if you", "feel free to ask if there",
+                "feel free to ask if anything", "feel free to ask any",
                 "feel free to reach out if you have", "if you'd like me to", "if you would like me to",
                 "would you like me to", "do you want me to", "let me know if you need further",
                 "let me know if you need additional", "let me know if you have questions", "let me know if you want",
-                "would you like more", "would you like some", "would you like any", "do you want more",
-                "do you want some", "if you want, i can", "if you'd like, i can", "if you like, i can",
+                # more of the answer, not of anything ("Do you want more followers? Post daily." is advice)
+                *(f"{ask} {amount}{what}" for ask in ("would you like", "do you want")
+                  for amount in ("more", "some", "any", "some more") for what in _MORE_OF_THE_ANSWER),
+                "if you want, i can", "if you'd like, i can", "if you like, i can",
                 "want me to",  # "Want me to sketch a checklist you can reuse?"
                 "let me know if you need the other points", "let me know if you need the rest of the",
                 *(f"i can {also}{verb} {what}" for also in ("", "also ") for verb in ("expand", "elaborate")

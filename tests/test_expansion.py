@@ -1020,6 +1020,15 @@ def test_a_header_with_a_dash_or_a_full_stop_is_still_stripped(raw, text, step):
     ("Duram mais.\nEspero que ajude!", "Duram mais."),
     ("They last.\nGood luck charms do not help.", None),  # a wish only alone on its line
     ("They last.\nHave a great trip planned? Pack light.", None),
+    # a question to the reader or advice in an offer's first words, no more of the answer offered (probe 241)
+    ("They last.\n\nDo you want more followers? Post at the same time every day.", None),
+    ("They last.\n\nWould you like more reach? Reply to every comment within an hour.", None),
+    ("They last.\n\nWould you like some privacy? Close the blinds.", None),
+    ("They last.\n\nFeel free to ask if the salary range is negotiable.", None),
+    ("They last.\n\nWould you like more examples?", "They last."),
+    ("They last.\n\nDo you want more?", "They last."),
+    ("They last.\n\nWould you like some more ideas for the menu?", "They last."),
+    ("They last.\n\nFeel free to ask if anything is unclear.", "They last."),
 ])
 def test_a_last_line_is_dropped_only_as_an_offer_of_more_answer(raw, text, step):
     assert clean(raw, step=step)[0] == (raw if text is None else text)
