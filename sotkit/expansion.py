@@ -118,8 +118,10 @@ class ExpansionFilter:
         squeezed = " ".join(restates.split()).casefold() if strip_header else ""
         self._restates = squeezed if squeezed.endswith(_HEADER_ENDS) else ""
         self._after_title = bool(self._header and self._header.after_title)
-        # the question's content words, to drop an opening clause that only restates it (None: checked)
-        self._asked: frozenset[str] | None = _stems(question) if question else None
+        # the question's content words, to drop a small model's opening clause that only restates it (None: checked);
+        # an API model's is kept: it may pick one of the things asked ("To convert Celsius to Fahrenheit, multiply
+        # ...; to convert Fahrenheit to Celsius, ...")
+        self._asked: frozenset[str] | None = _stems(question) if question and whole_sentences else None
         self._question = question
         self._capitalize = False
         # the words of the title and of a short question, to drop opening sentences that say nothing else (None:
@@ -240,8 +242,8 @@ class ExpansionFilter:
                 and _AS_SENTENCE.fullmatch(text[:self._body_start].strip()):
             self._body_start = 0  # the whole reply was the title as a sentence: keep it (a bare header is nothing)
         text = text[self._body_start:].lstrip()
-        if self._capitalize:
-            text = text[:1].upper() + text[1:]
+        if self._capitalize and text[:1].islower() and text.split(None, 1)[0].islower():
+            text = text[:1].upper() + text[1:]  # (not "iCloud", "pH": a word with a capital of its own)
         # right after the outline (no talk, no header of its own), another point's section: it answers them all
         if self._outlined == self._body_start and not self.released:
             if (another := self._others.headed_by_another(text, final)) is not False:

@@ -727,15 +727,15 @@ async def test_a_header_of_the_templates_own_form_that_the_model_writes_is_not_k
     assert "Point 1 -" not in result.text
 
 
-async def test_points_that_open_by_restating_the_question_lose_that_clause(provider):
+async def test_an_api_models_points_keep_an_opening_clause_that_restates_the_question(provider):
+    # (a small model's lose it: test_expansion; an API model's may pick one of the things asked, probe 241)
     texts = {1: "To improve your sleep quality, go to bed at ten.", 2: "To improve sleep, eat less sugar.",
              3: "To keep fit, walk daily.", 4: "Friends help."}
     with FakeLLMServer(sot_responder(SKELETON, texts), latency=FAST) as server:
         async with client(server, provider) as sot, sot.stream("How can I improve my sleep quality?") as events:
             seen = [event async for event in events]
     result = seen[-1].result
-    assert [p.text for p in result.points] == ["Go to bed at ten.", "Eat less sugar.", "To keep fit, walk daily.",
-                                               "Friends help."]
+    assert [p.text for p in result.points] == list(texts.values())
     assert "".join(e.text for e in seen if e.type == "text") == result.text
 
 

@@ -689,25 +689,36 @@ RESTATED = "How can I improve my time management skills?"
     ("2. Use a planner: In order to improve time management, plan the week.", "Plan the week."),
     ("When it comes to managing your time, it helps to plan.", "It helps to plan."),
     ("When you wake up, plan your time.", "When you wake up, plan your time."),  # "wake" is its own
+    ("To improve your time management skills, iCal reminders help.", "iCal reminders help."),  # (not "ICal")
     # a clause that says something of its own stays
     ("To avoid burnout, take breaks.", "To avoid burnout, take breaks."),
     ("To improve, plan.", "To improve, plan."),  # one content word is no restatement
     ("To improve your skills and sleep, plan.", "To improve your skills and sleep, plan."),
     ("To-do lists help.", "To-do lists help."),
     ("Tomorrow is another day.", "Tomorrow is another day."),
-    ("To improve your time management skills take notes.", "To improve your time management skills take notes."),
-    ("To", "To"),  # the call ended: what could still have become a clause is text
 ])
-def test_an_opening_clause_that_only_restates_the_question_is_dropped(raw, text, step):
-    assert clean(raw, step=step, title="Use a planner", question=RESTATED) == (text, False)
+def test_a_small_models_opening_clause_that_only_restates_the_question_is_dropped(raw, text, step):
+    assert clean(raw, step=step, title="Use a planner", question=RESTATED, whole_sentences=True) == (text, False)
+
+
+@pytest.mark.parametrize("step", [1, 4, 100])
+def test_an_api_models_opening_clause_stays_it_may_pick_one_of_the_things_asked(step):
+    # (probe 241: "Multiply by 9/5 and add 32; to convert Fahrenheit to Celsius, ..." no longer said which was which)
+    raw = ("To convert Celsius to Fahrenheit, multiply by 9/5 and add 32; to convert Fahrenheit to Celsius, "
+           "subtract 32 and multiply by 5/9.")
+    question = "How do I convert Celsius to Fahrenheit and Fahrenheit to Celsius?"
+    assert clean(raw, step=step, title="The formulas", question=question) == (raw, False)
+    raw = "To improve your time management skills, start with a list."
+    assert clean(raw, step=step, title="Use a planner", question=RESTATED) == (raw, False)
 
 
 def test_a_restating_clause_is_held_back_until_it_is_decided():
-    f = ExpansionFilter(2, "Use a planner", strip_header=True, question=RESTATED)
+    f = ExpansionFilter(2, "Use a planner", strip_header=True, question=RESTATED, whole_sentences=True)
     assert f.feed("To improve your time management skills") == ""  # may still be the question restated
-    assert f.feed(", write") == "Write"
+    assert f.feed(", write") == ""  # (a small model's text is released a whole sentence at a time)
+    assert f.feed(" it down. Then") == "Write it down."
     f = ExpansionFilter(2, "Use a planner", strip_header=True, question=RESTATED)
-    assert f.feed("To avoid burnout, take") == "To avoid burnout, take"
+    assert f.feed("To improve your time management skills") == "To improve your time management skills"
     # without the question there is nothing to hold back for
     f = ExpansionFilter(2, "Use a planner", strip_header=True)
     assert f.feed("To improve your time management skills") == "To improve your time management skills"
