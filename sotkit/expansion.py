@@ -36,6 +36,8 @@ _FIRST_BULLET = re.compile(r"\s*[-*•]\s+")
 # The end of a sentence: settled once whitespace follows it (before that, "2." may still become "2.5"); Chinese and
 # Japanese full stops need none.
 _CLOSERS = "\"'”’)]"
+_QUOTES = "\"'“”‘’"
+_QUOTED_LINE = re.compile(r"^[ \t]*>", re.M)
 _SENTENCE_END = re.compile(rf"[.!?][{re.escape(_CLOSERS)}]*(?=\s)|[。！？][”’」』）]*")
 # An opening clause that may restate the question ("To improve your time management skills, start by ...", "When it
 # comes to managing your time, ..."); a longer head before its shorter one, which it would swallow. Not a condition
@@ -147,6 +149,7 @@ class ExpansionFilter:
         self._others = OtherPoints(index, title, other_titles, earlier_titles, bullets=whole_sentences,
                                    most_points=most_points, count_known=count_known)
         self._fences = Fences()
+        self._echo_fences = Fences()  # of the text the echo check reads
         self._meta_opening = True  # the first line is still to be checked for talk about the task
         self._outline_next = strip_header  # the reply may open with the skeleton written again (headers and all)
         self._outlined: int | None = None  # where the text after it began, where it did
@@ -394,24 +397,29 @@ class ExpansionFilter:
         # the unended sentence was searched for an end before: only from its last stop on can one come now (a
         # point of one long line was searched whole at every piece, the loop held a second at 16,000 words)
         resume = max(start, self._unended) if text.startswith(self._searched) else start
+        fences = self._echo_fences.of(text)
         for end in [m.end() for m in _SENTENCE_END.finditer(text, resume)]:
-            if self._echo_free_at(start, text[start:end]):
+            if self._echo_free_at(start, text[start:end], fences):
                 kept.append(text[start:end])
             start = end
         self._judged, self._kept = text[:start], "".join(kept)
         self._searched, self._unended = text, _last_stop(text, start)
         tail = text[start:]
         if tail and final:  # the last sentence, ended by the call
-            if self._echo_free_at(start, tail):
+            if self._echo_free_at(start, tail, fences):
                 kept.append(tail)
-        elif tail and (self._echo_free.get(start) or not self._instructions.could_echo(tail)):
+        elif tail and (self._echo_free.get(start) or not self._instructions.could_echo(tail)
+                       or _a_sample(tail, start, fences)):
             self._echo_free[start] = True
             kept.append(tail)
         return "".join(kept).lstrip()
 
-    def _echo_free_at(self, start: int, sentence: str) -> bool:
-        """Is the sentence at ``start`` kept (decided once, so that text released stays)?"""
+    def _echo_free_at(self, start: int, sentence: str, fences: list[int]) -> bool:
+        """Is the sentence at ``start`` kept (decided once, so that text released stays)? A sample the point
+        shows (``_a_sample``) is."""
         assert self._instructions is not None  # (only _without_echoes asks)
+        if start not in self._echo_free and _a_sample(sentence, start, fences):
+            self._echo_free[start] = True
         if start not in self._echo_free:
             # as if it streamed in: a sentence is released once an opening of it cannot become an echo, so one that
             # came whole is kept where an opening of it (its words whole, as a stream held back after them gives)
@@ -420,6 +428,15 @@ class ExpansionFilter:
                 not self._instructions.could_echo(sentence[:m.end()]) for m in re.finditer(r"\s+", sentence))
             self.echoed |= not self._echo_free[start]
         return self._echo_free[start]
+
+
+def _a_sample(sentence: str, start: int, fences: list[int]) -> bool:
+    """Is the sentence at ``start`` one the point shows, not says: in a code block or holding a fence, on a
+    quoted line ("> ..."), or quoted whole ('"You are a helpful assistant." is the usual default')? An echo of the
+    prompt is none of them (and dropping a fence with it would leave the rest of the answer in a code block)."""
+    said = sentence.strip()
+    return not outside_code(fences, start) or "```" in sentence or "~~~" in sentence or \
+        _QUOTED_LINE.search(sentence) is not None or (len(said) > 1 and said[0] in _QUOTES and said[-1] in _QUOTES)
 
 
 def _last_stop(text: str, start: int) -> int:

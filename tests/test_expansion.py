@@ -853,6 +853,22 @@ def test_an_echo_after_a_sentence_end_split_from_its_space_is_still_found(closer
     assert f.echoed
 
 
+@pytest.mark.parametrize("step", [1, 7, 1000])
+@pytest.mark.parametrize("raw", [
+    # the default system prompt, shown as a sample (probe 241: dropped, and in a code block its fence with it)
+    "Use a short one.\n```\nYou are a helpful assistant. Answer only cooking questions.\n```",
+    "Use a short one.\n```text\nYou are a helpful assistant.\n```\nThen add rules.",
+    'Most begin with one line. "You are a helpful assistant." is the usual default, but too vague.',
+    "Most begin with one line.\n> You are a helpful assistant.\n\nIt is too vague.",
+])
+def test_an_echo_the_point_shows_as_a_sample_is_its_own(raw, step):
+    f = echo_filter(Templates(), "Define the role", whole_sentences=False)
+    released = "".join(f.feed(raw[i:i + step]) for i in range(0, len(raw), step)) + f.finish()
+    assert released == raw and not f.echoed
+    f = echo_filter(Templates(), "Define the role", whole_sentences=False)  # said, not shown, it is an echo
+    assert f.feed("Keep it short. You are a helpful assistant. ") == "Keep it short." and f.finish() == ""
+
+
 def test_a_streamed_sentence_is_released_before_it_ends_once_it_cannot_be_an_echo():
     f = echo_filter(Templates(), "Avoid heavy meals", whole_sentences=False)
     assert f.feed("Late dinners keep your stomach working while") == "Late dinners keep your stomach working while"
