@@ -14,11 +14,11 @@ from .events import TextEvent, WithdrawEvent
 #: what opens each later line of a point's text in the stitched answer (a blank line stays empty)
 CONTINUATION = "   "
 _LINE_WITH_TEXT = re.compile(r"\n(?=[^\n])")  # the start of a later line, once its first character is seen
-#: a point's text that opens with a block (a code block, a table, a list, a heading) starts on a line of its own
-#: under its item: after "1. Title: " a fence would not open, and its close would open one to the end
-_BLOCK = re.compile(r"```|~~~|\||#{1,6} |[-*+•] |\d{1,3}[.)] ")
+#: a point's text that opens with a block (a code block, a table, a list, a heading, a quote: not "> 50% of users")
+#: starts on a line of its own under its item: after "1. Title: " a fence would not open, and its close would open one to the end
+_BLOCK = re.compile(r"```|~~~|\||#{1,6} |[-*+•] |\d{1,3}[.)] |> (?!\d)")
 #: the start of a text that may still grow into such a block's opening ("1", "1.", "`"): its header waits for more
-_MAY_OPEN_BLOCK = re.compile(r"`{1,2}|~{1,2}|#{1,6}|[-*+•]|\d{1,3}[.)]?")
+_MAY_OPEN_BLOCK = re.compile(r"`{1,2}|~{1,2}|#{1,6}|[-*+•>]|\d{1,3}[.)]?")
 #: Chinese and Japanese (kana, ideographs), and their full-width punctuation a title may end in
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _WIDE_END, _CJK_CHAR = re.compile(f"[{_CJK}？！：）」』】]$"), re.compile(f"[{_CJK}]")

@@ -246,15 +246,18 @@ def test_a_point_withdrawn_at_a_line_start_is_indented_afresh():
 def test_a_point_that_opens_with_a_block_starts_it_on_a_line_of_its_own():
     # "2. Local setup: ```bash" opened no code block, and its closing fence opened one over the rest of the answer;
     # a table's or a list's first line on the item's line rendered as text (probe 62)
-    s = stitcher("Local setup", "Layers", "Checklist", "Why")
+    # a quote's ">" showed as text (probe 241)
+    s = stitcher("Local setup", "Layers", "Checklist", "Why", "Motto")
     events = s.add_text(1, "```bash\nmake dev\n```") + s.finish_point(1)
     events += s.add_text(2, "| Layer | Tool |\n|---|---|") + s.finish_point(2)
     events += s.add_text(3, "- Pull `main`\n- Run it") + s.finish_point(3)
     events += s.add_text(4, "It saves time.") + s.finish_point(4)
+    events += s.add_text(5, ">") + s.add_text(5, ' "Ship it." — us\n\nWe mean it.') + s.finish_point(5)
     assert s.text == ("1. Local setup:\n   ```bash\n   make dev\n   ```\n"
                       "2. Layers:\n   | Layer | Tool |\n   |---|---|\n"
                       "3. Checklist:\n   - Pull `main`\n   - Run it\n"
-                      "4. Why: It saves time.")
+                      "4. Why: It saves time.\n"
+                      '5. Motto:\n   > "Ship it." — us\n\n   We mean it.')
     assert texts(events) == s.text
 
 
