@@ -15,7 +15,8 @@ from .events import TextEvent, WithdrawEvent
 CONTINUATION = "   "
 _LINE_WITH_TEXT = re.compile(r"\n(?=[^\n])")  # the start of a later line, once its first character is seen
 #: a point's text that opens with a block (a code block, a table, a list, a heading, a quote: not "> 50% of users")
-#: starts on a line of its own under its item: after "1. Title: " a fence would not open, and its close would open one to the end
+#: starts on a line of its own under its item: after "1. Title: " a fence would not open, and its close would open
+#: one to the end
 _BLOCK = re.compile(r"```|~~~|\||#{1,6} |[-*+•] |\d{1,3}[.)] |> (?!\d)")
 #: the start of a text that may still grow into such a block's opening ("1", "1.", "`"): its header waits for more
 _MAY_OPEN_BLOCK = re.compile(r"`{1,2}|~{1,2}|#{1,6}|[-*+•>]|\d{1,3}[.)]?")
