@@ -387,6 +387,8 @@ class EventStream:
         assert self._request is not None
         with self._request:
             try:
+                if self._client_closed():  # since the block was entered: aclose() found no request running yet
+                    raise ConfigError(_CLIENT_CLOSED)
                 self._deliver(DoneEvent(await self._answer.run(self._deliver)))
             except Exception as exc:  # re-raised to the reader, after the events before it
                 self._error = None if self._halted else exc

@@ -190,6 +190,19 @@ async def test_a_closed_client_and_a_finished_stream_refuse_more_requests():
         assert len(server.requests) == 1 and server.open_connections == 0
 
 
+async def test_a_stream_whose_request_had_not_started_when_its_client_closed_sends_nothing():
+    # probe 243: aclose() (an app's shutdown hook) right after a handler entered its stream stopped no request, which
+    # then ran to its end on the closed client, on SDK clients it opened again and nothing closed
+    with FakeLLMServer("Hi.") as server:
+        sot = sotkit.SoT("openai:m", api_key="k", base_url=server.openai_base_url, mode="sequential")
+        async with sot.stream("Hi?") as events:
+            await sot.aclose()
+            with pytest.raises(sotkit.ConfigError, match="client is closed"):
+                [e async for e in events]
+        await server.wait_idle_async(connections=True)
+        assert server.requests == [] and server.open_connections == 0
+
+
 @pytest.mark.parametrize("option, message", [
     ({"router_threshold": 0.8}, "router_threshold= configures the client, not one request: pass it to sotkit.SoT"),
     ({"templates": {}}, "templates= configures the client"),
