@@ -366,8 +366,9 @@ class RedisConnection:
                                                                                  number)), "give back")
 
     async def _settle(self, call: Callable[[_LoopState], Awaitable[Any]], what: str) -> None:
-        """A call for a caller that is done or leaving: shielded from its cancellation, for at most ``timeout``."""
-        with anyio.move_on_after(self.config.timeout, shield=True):
+        """A call for a caller that is done or leaving: waited for at most ``timeout``; a caller that is cancelled
+        (its deadline, its client gone) leaves at once, and the call goes through without it (``_guard``)."""
+        with anyio.move_on_after(self.config.timeout):
             try:
                 await self._guard(call, what)
             except LimitsUnavailable:

@@ -243,7 +243,28 @@ async def test_a_take_cancelled_before_its_turn_gives_its_units_back(redis_url):
     with anyio.move_on_after(0.1):
         await limits.admit(100)
     client = redis.Redis.from_url(redis_url)
-    assert float(client.hget(connection.key("openai:m", "tokens"), "level")) >= 0
+    with anyio.fail_after(5):  # settled in a task of its own: the caller left at once
+        while float(client.hget(connection.key("openai:m", "tokens"), "level")) < 0:
+            await anyio.sleep(0.02)
+    client.close()
+    await connection.aclose()
+
+
+async def test_a_caller_cancelled_while_redis_hangs_leaves_at_once_and_its_lease_goes_when_redis_answers(redis_url):
+    # probe 243: the release of a lease was shielded for `timeout`, so a request cancelled while Redis hung (its
+    # deadline, its client's disconnect) ended up to that late
+    connection = sotkit.RedisLimits(redis_url, timeout=10.0).connect()
+    limits = SharedModelLimits(connection, "openai:m", 1)
+    client = redis.Redis.from_url(redis_url)
+    slots = connection.key("openai:m", "slots")
+    with anyio.CancelScope() as scope:
+        async with limits.slot():
+            client.client_pause(3000, all=False)  # Redis holds every write (the release) 3 s, answers reads
+            scope.cancel()
+    assert client.zcard(slots) == 1  # left without waiting for the release (the shield waited the 3 s)
+    with anyio.fail_after(10):  # which goes through once Redis answers
+        while client.zcard(slots):
+            await anyio.sleep(0.02)
     client.close()
     await connection.aclose()
 
