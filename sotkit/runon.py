@@ -274,14 +274,16 @@ class OtherPoints:
                 if not recap:
                     # an earlier point's title that runs into a sentence at its number, or any point's at another
                     # number, may open an item of the point's own ("Do it in this order:\n1. Research the company
-                    # values first\n2. Write ...", "Weekly plan:\n1. Sleep well before long runs"): the list's next
-                    # line tells; as a header ("1. Research the company: ...") it is the skeleton again
+                    # values first\n2. Write ...", "Weekly plan:\n1. Sleep well before long runs"), and so may one
+                    # as a header where it opens the list ("Each session:\n1. Warm up: walk 5 min"): the list's next
+                    # line tells; elsewhere as a header ("1. Research the company: ...") it is the skeleton again
                     after = line[len(another):]
                     elsewhere = self._numbers[another] != number_value(number) and self._announced(text, m.start())
                     own = (self._numbers[another] < self._index or elsewhere) and not self._titled
                     if own and not after and not (ended or final):
                         return None, m.start()  # whether the title runs into a sentence is still to be seen
-                    again = not own or not runs_into_sentence(after) \
+                    opens = elsewhere and number_value(number) == 1
+                    again = not own or not (opens or runs_into_sentence(after)) \
                         or self._next_item_titled(text, m.start(), number_value(number), fences, final)
                     if again is None:
                         return None, m.start()

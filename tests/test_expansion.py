@@ -294,6 +294,12 @@ def test_running_on_into_the_next_point_is_cut(step):
      "Steps:\n1. Buy.\n2. Keep a schedule: same hour\n3. Rest.", False),
     # ... but not after another titled item: the outline again, renumbered (probe 65)
     ("Steps:\n1. Use LED bulbs: now\n2. Keep a schedule: same hour", "Steps:\n1. Use LED bulbs: now", True),
+    # any point's title at another number, as a header, opens the point's own list a lead-in announces where the
+    # list's next item opens with no title (probe 241: "Each session:\n1. Warm up: walk 5 min ...", point 3 titled
+    # "Warm up", was cut at the lead-in, the list and all after it lost)
+    ("Each session:\n1. Exercise: walk 5 min.\n2. Intervals: run.\n3. Cool down: walk.\n\nAdd a minute.",
+     "Each session:\n1. Exercise: walk 5 min.\n2. Intervals: run.\n3. Cool down: walk.\n\nAdd a minute.", False),
+    ("Each session:\n1. Exercise: walk.\n2. Avoid late caffeine: tea.", "Each session:", True),
     # a German date opens a line as a number does: "2. Mai" (its month capitalized) is no point (probe 62)
     ("Termine:\n\n**2. Mai:** Steuer\n**31. Juli:** Abgabe", "Termine:\n\n**2. Mai:** Steuer\n**31. Juli:** Abgabe",
      False),
