@@ -574,6 +574,9 @@ async def test_a_batch_a_deadline_stops_is_charged_an_estimate_of_what_its_rows_
     usage = caught.value.partial.usage
     assert usage.output_tokens == 10 + 2 * 10  # the skeleton's counts, and two rows of 40 characters, estimated
     assert (usage.calls, usage.estimated_calls) == (2, 1)
+    # who wrote each row's text, as for a single call's (probe 242: a stopped local answer's points said null)
+    assert [(p.text, p.model) for p in caught.value.partial.points] == \
+        [("Forty characters of a row, written once.", model.model)] * 2
 
 
 class WrongRowModel(ScriptedBatchModel):
