@@ -41,6 +41,7 @@ import anyio
 from . import (ConfigError, FallbackEvent, FallbackWarning, PartialResultError, Result, RetryEvent, SoT, SotkitError,
                StreamError, Usage, __version__, default_model)
 from .client import FALLBACK_OPTIONS
+from .console import discard, escaped, to_stderr
 from .engines import registry
 from .engines.commands import whole
 from .engines.models import INSTALL_LOCAL, LOCAL_EXTRA, check_device
@@ -173,17 +174,21 @@ def main(argv: list[str] | None = None) -> int:
         except ModuleNotFoundError as exc:  # an install without the local extra: its --help works, nothing else
             if exc.name not in LOCAL_EXTRA:
                 raise
-            _to_stderr(f"sotkit: error: the engines need {exc.name!r}, which is not installed; install the local "
-                       f"extra: {INSTALL_LOCAL}")
+            to_stderr(f"sotkit: error: the engines need {exc.name!r}, which is not installed; install the local "
+                      f"extra: {INSTALL_LOCAL}")
             return 2
-    if args.command == "eval":
-        return eval_cli.main(args)
     so_far = _SoFar()
     restore: dict[int, Any] = {}
-    if args.command == "ask":
+    if args.command in ("ask", "router", "eval"):  # what they wrote is kept on a SIGTERM as on Ctrl-C
         restore = _catch(_unless_ignored(_TERMINATING, so_far.terminate))
         if (interrupt := signal.getsignal(signal.SIGINT)) is not None:  # the run sets its own: set back at the end
             restore[signal.SIGINT] = interrupt
+    if args.command == "eval":
+        try:
+            status = eval_cli.main(args)  # (it says what it kept on Ctrl-C: 130)
+        finally:
+            _catch(restore)
+        return 128 + so_far.terminated_by if status == 130 and so_far.terminated_by else status
     stdout, errors = sys.stdout, getattr(sys.stdout, "errors", None)
     try:
         if args.command == "router":
@@ -220,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         _exit_now_if_threads_run(status)
         return status
     except BrokenPipeError:  # stdout's reader left (`| head`): stop quietly, as a writer the pipe's signal ends
-        _discard(sys.stdout)
+        discard(sys.stdout)
         return 141
     except Exception as exc:  # sotkit's errors, and the SDKs' own (authentication, connection): one line
         so_far.printing = True  # (a signal now would raise into the writing of what was written: review 205)
@@ -239,12 +244,12 @@ def main(argv: list[str] | None = None) -> int:
             _note(f"spent before the error: {_calls(spent.usage)}, {_tokens(spent.usage)}, {_cost(spent.usage)}")
         debug = getattr(args, "debug", False)
         if debug:  # then the one line and the exit status, as without --debug (2: wrong before any call)
-            _to_stderr(redact("".join(traceback.format_exception(exc))).rstrip())
+            to_stderr(redact("".join(traceback.format_exception(exc))).rstrip())
         if isinstance(exc, SotkitError):
-            _to_stderr(f"sotkit: error: {_own_message(exc)}")
+            to_stderr(f"sotkit: error: {_own_message(exc)}")
             return 2 if isinstance(exc, ConfigError) else 1
         more = "" if debug else " (--debug shows the traceback)"
-        _to_stderr(f"sotkit: error: {type(exc).__name__}: {_message(exc)}{more}")
+        to_stderr(f"sotkit: error: {type(exc).__name__}: {_message(exc)}{more}")
         return 1
     finally:
         _catch(restore)  # as they were: main may run in a process that goes on (a test, a wrapper)
@@ -253,8 +258,8 @@ def main(argv: list[str] | None = None) -> int:
                 stdout.reconfigure(errors=errors)
 
 
-#: signals that end ``sotkit ask`` as Ctrl-C does: docker stop, systemd and timeout send SIGTERM; a closed ssh session
-#: SIGHUP (not on Windows)
+#: signals that end ``sotkit ask``, ``eval`` and ``router`` as Ctrl-C does: docker stop, systemd and timeout send
+#: SIGTERM; a closed ssh session SIGHUP (not on Windows)
 _TERMINATING = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
@@ -588,7 +593,7 @@ async def _read(events: Any, live: _SoFar | None) -> Result:
         elif event.type == "text":
             shown += event.text
             if live:
-                print(_escaped(event.text), end="", flush=True)
+                print(escaped(event.text), end="", flush=True)
                 live.shown = shown
         elif event.type == "withdraw" and event.text:
             shown = shown[:len(shown) - len(event.text)]
@@ -598,7 +603,7 @@ async def _read(events: Any, live: _SoFar | None) -> Result:
                 if event.index is not None and event.text.startswith("\n"):  # a whole point, header and all, from
                     print(f" [{mark}]", end="", flush=True)  # its line's start: its header again begins a line
                 else:  # the answer again from the start of its last line
-                    print(f" [{mark}]\n{_escaped(shown[shown.rfind(chr(10)) + 1:])}", end="", flush=True)
+                    print(f" [{mark}]\n{escaped(shown[shown.rfind(chr(10)) + 1:])}", end="", flush=True)
             if not event.failed:
                 restarted.add(event.index)
         elif event.type == "withdraw" and event.failed and event.index in restarted and live:
@@ -618,7 +623,7 @@ def _show(result: Result, as_json: bool, shown: str | None, error: dict[str, str
     if as_json:
         _out(_json(result.to_dict() | (error or {})))
     else:
-        _out(result.text if shown is None else _escaped(result.text.removeprefix(shown))
+        _out(result.text if shown is None else escaped(result.text.removeprefix(shown))
              if result.text.startswith(shown) else "")
     for point in result.points:
         if point.failed:
@@ -670,33 +675,12 @@ def _cost(usage: Usage) -> str:
     return f"~${usage.cost:.6f} (estimated tokens)" if usage.estimated else f"${usage.cost:.6f}"
 
 
-#: what a terminal acts on rather than shows: colours, a window title, a cleared screen, a carriage return that writes
-#: over the line (and a restart's mark): in a model's or a server's text, shown escaped on a terminal (a file or a
-#: pipe gets the text as it came). A line end written "\r\n" is one (its "\n" may come in the next piece).
-_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]|\r(?!\n|\Z)")
-
-
-def _escaped(text: str) -> str:
-    return _CONTROLS.sub(lambda control: repr(control[0])[1:-1], text)
-
-
 def _calls(usage: Usage) -> str:
     return f"{usage.calls} call" + ("" if usage.calls == 1 else "s")
 
 
 def _note(text: str) -> None:
-    _to_stderr(f"[sotkit] {text}")
-
-
-def _to_stderr(line: str) -> None:
-    """A line on stderr, if it can be written: a note lost (stderr closed, on a full disk, its reader gone) must not
-    cost the answer on stdout. Closed, ``sys.stderr`` is None, and ``print`` would write the note into the answer."""
-    if sys.stderr is None:
-        return
-    try:
-        print(_escaped(line) if sys.stderr.isatty() else line, file=sys.stderr, flush=True)
-    except OSError:
-        _discard(sys.stderr)
+    to_stderr(f"[sotkit] {text}")
 
 
 def _out(text: str) -> None:
@@ -724,16 +708,7 @@ def _keep_going_without_stdout(show: Any, *args: Any, **kwargs: Any) -> None:
     try:
         show(*args, **kwargs)
     except OSError:
-        _discard(sys.stdout)
-
-
-def _discard(stream: Any) -> None:
-    """What is still written to ``stream`` goes nowhere, so that neither the rest of the run nor Python's flush at
-    exit fails on it again."""
-    with contextlib.suppress(AttributeError, OSError, ValueError):  # None, or a stream with no file
-        null = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(null, stream.fileno())
-        os.close(null)
+        discard(sys.stdout)
 
 
 def run() -> NoReturn:

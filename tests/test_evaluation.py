@@ -747,6 +747,53 @@ def test_progress_prints_plain_lines_with_eta_speedup_and_win_rate_when_not_a_te
     assert "\r" not in stream.getvalue()
 
 
+def test_progress_that_cannot_be_written_ends_quietly_and_the_run_goes_on(monkeypatch):
+    # probe 242: with stderr closed (2>&-) eval failed at once on None.isatty(), its message on stdout; with its
+    # reader gone (2>&1 | head -1) it answered every question, then failed before writing its report
+    import io
+
+    class Gone(io.StringIO):
+        def write(self, text: str) -> int:
+            raise BrokenPipeError(32, "Broken pipe")
+
+    record = {"error": None, "measures": {}, "judge": None}
+    meter = Progress(2, stream=Gone())
+    meter.update(record)
+    meter.update(record)
+    meter.close()
+    assert meter.stream is None
+    monkeypatch.setattr(sys, "stderr", None)
+    meter = Progress(2)
+    meter.update(record)
+    meter.close()
+
+
+def test_sotkit_eval_stopped_by_sigterm_keeps_what_it_finished_as_on_ctrl_c(tmp_path):
+    # probe 242: docker stop or timeout killed it with no word of what was kept
+    questions = write_questions(tmp_path / "questions.jsonl", QUESTIONS[:2])
+    results = tmp_path / "cut" / "results.jsonl"
+    answers = model(judge=None)
+
+    def the_second_waits(request: RecordedRequest) -> Reply:  # so the run is under way when the signal comes
+        reply = answers(request)
+        reply = reply if isinstance(reply, Reply) else Reply(reply)
+        return dataclasses.replace(reply, latency=Latency(ttft_s=60 if QUESTIONS[1]["question"] in request.user
+                                                         else 0))
+
+    with FakeLLMServer(the_second_waits) as server:
+        env = {**os.environ, "OPENAI_API_KEY": "k", "OPENAI_BASE_URL": server.openai_base_url}
+        process = subprocess.Popen([sys.executable, "-m", "sotkit.cli", "eval", str(questions), "--model", "openai:m",
+                                    "--no-plots", "--out", str(tmp_path / "cut")], env=env, stderr=subprocess.PIPE,
+                                   text=True)
+        deadline = time.monotonic() + 60
+        while not (results.exists() and results.read_text().strip()) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 143, stderr
+    assert "interrupted" in stderr and "rerun the same command to continue" in stderr and "Traceback" not in stderr
+
+
 def test_the_command_exits_2_on_a_bad_questions_file(tmp_path):
     path = tmp_path / "q.jsonl"
     path.write_text('{"question": "Why?"}\n{"questoin": "How?"}\n')

@@ -12,6 +12,9 @@ import json
 import math
 import os
 import re
+import signal
+import sys
+import time
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -1469,6 +1472,28 @@ def test_cli_eval_as_json_prints_one_json_object_after_ctrl_c(
     assert json.loads(capsys.readouterr().out) == {"error": "interrupted", "type": "KeyboardInterrupt"}
 
 
+def test_cli_eval_as_json_prints_one_json_object_after_a_sigterm_and_refuses_a_closed_stdout(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    def terminated(path: object) -> None:  # probe 242: docker stop or timeout killed it with nothing on stdout
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # (the handler runs at once)
+
+    def unhandled(number: int, frame: object) -> None:  # (not the test process's death)
+        raise RuntimeError("SIGTERM reached the test: sotkit router eval handles none")
+
+    monkeypatch.setattr(sotkit.router, "read_labels", terminated)
+    before = signal.signal(signal.SIGTERM, unhandled)
+    try:
+        assert cli_main(["router", "eval", str(tmp_path / "labels.jsonl"), "--json"]) == 143
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    assert json.loads(capsys.readouterr().out) == {"error": "terminated", "type": "SIGTERM"}
+    with monkeypatch.context() as closed:  # stdout closed (>&-): it said nothing, and exited 0
+        closed.setattr(sys, "stdout", None)
+        assert cli_main(["router", "eval", str(tmp_path / "labels.jsonl")]) == 2
+    assert "stdout is closed" in capsys.readouterr().err
+
+
 def test_cli_eval_of_the_llm_router_counts_the_decisions_that_fell_back(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     labels = write_labels(tmp_path / "labels.jsonl", TINY)
@@ -1483,6 +1508,10 @@ def test_cli_eval_of_the_llm_router_counts_the_decisions_that_fell_back(
         assert "6 of 6 decisions fell back to the default router because the llm router failed: " \
                "AuthenticationError" in shown.err and "(6 more the guards settled without asking)" in shown.err
         assert cli_main([*args, "--json"]) == 1
+        assert json.loads(capsys.readouterr().out)["fell_back"] == 6
+        with monkeypatch.context() as closed:  # stderr closed (2>&-): the note went into the JSON (probe 242)
+            closed.setattr(sys, "stderr", None)
+            assert cli_main([*args, "--json"]) == 1
         assert json.loads(capsys.readouterr().out)["fell_back"] == 6
 
     def one_fails(request: RecordedRequest) -> Reply:

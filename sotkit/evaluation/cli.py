@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
 import anyio
 
+from ..console import to_stderr
 from ..engines.commands import whole
 from ..errors import ConfigError, SotkitError
 from ..redact import redact
@@ -102,13 +102,13 @@ def main(args: argparse.Namespace) -> int:
             limit=args.limit, concurrency=args.concurrency, aspects=args.aspects, templates=args.templates,
             plots=args.plots, progress=True, judge_max_tokens=args.judge_max_tokens, **request))
     except KeyboardInterrupt:
-        print(f"\nsotkit eval: interrupted; {_kept(out / 'results.jsonl', judged=bool(args.judge))}", file=sys.stderr)
+        to_stderr(f"\nsotkit eval: interrupted; {_kept(out / 'results.jsonl', judged=bool(args.judge))}")
         return 130
     except SotkitError as exc:
-        print(f"sotkit eval: error: {_in_cli_words(redact(str(exc)))}", file=sys.stderr)
+        to_stderr(f"sotkit eval: error: {_in_cli_words(redact(str(exc)))}")
         return 2 if isinstance(exc, ConfigError) else 1
     except Exception as exc:  # the last resort (a file it cannot write, ...): one line, which names the file
-        print(f"sotkit eval: error: {redact(f'{type(exc).__name__}: {exc}')}", file=sys.stderr)
+        to_stderr(f"sotkit eval: error: {redact(f'{type(exc).__name__}: {exc}')}")
         return 1
     parts = [f"{len(summary.records)} question{'s' if len(summary.records) != 1 else ''}"]
     if summary.speedup is not None:
@@ -133,9 +133,9 @@ def main(args: argparse.Namespace) -> int:
     for mode, cost in summary.cost.items():
         parts.append(f"{mode} cost " + ("unknown" if cost.total is None
                                          else f"{'~' if cost.estimated and cost.total else ''}${cost.total:.6f}"))
-    print(f"sotkit eval: {', '.join(parts)}; report: {out / 'report.md'}", file=sys.stderr)
+    to_stderr(f"sotkit eval: {', '.join(parts)}; report: {out / 'report.md'}")
     if summary.failed:
-        print(f"sotkit eval: {len(summary.failed)} question(s) failed ({', '.join(summary.failed)}); rerun the "
-              "same command to retry them", file=sys.stderr)
+        to_stderr(f"sotkit eval: {len(summary.failed)} question(s) failed ({', '.join(summary.failed)}); rerun the "
+                  "same command to retry them")
         return 1
     return 0

@@ -8,6 +8,7 @@ import sys
 import time
 from typing import Any, TextIO
 
+from ..console import discard
 from .report import Tally, outcome_of, tally
 
 BAR = 20
@@ -18,8 +19,8 @@ class Progress:
                  every_s: float = 10.0, judging: bool = True) -> None:
         self.total, self.judging = total, judging
         self.records = list(done or [])
-        self.stream = stream or sys.stderr
-        self.tty = self.stream.isatty()
+        self.stream: TextIO | None = stream or sys.stderr  # None where stderr is closed (2>&-): no progress, the run goes on
+        self.tty = self.stream is not None and self.stream.isatty()
         self.every_s = every_s
         self.started = time.monotonic()
         self.new = 0  # questions answered by this run (the ETA's pace)
@@ -33,8 +34,7 @@ class Progress:
 
     def close(self) -> None:
         if self.tty:
-            self.stream.write("\n")
-            self.stream.flush()
+            self._write("\n")
 
     def line(self) -> str:
         done = len(self.records)
@@ -62,13 +62,24 @@ class Progress:
     def _show(self, force: bool = False) -> None:
         now = time.monotonic()
         if self.tty:
-            self.stream.write("\r\033[K" + self.line())
+            self._write("\r\033[K" + self.line())
         elif force or now - self._shown_at >= self.every_s:
-            self.stream.write(self.line() + "\n")
+            self._write(self.line() + "\n")
         else:
             return
         self._shown_at = now
-        self.stream.flush()
+
+    def _write(self, text: str) -> None:
+        """Progress, where it can be written: a reader gone (``2>&1 | head``) or a full disk ends the progress, not
+        the run (its report is still to be written)."""
+        if self.stream is None:
+            return
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except OSError:
+            discard(self.stream)
+            self.stream = None
 
 
 def _duration(seconds: float) -> str:

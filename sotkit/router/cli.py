@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..console import to_stderr
 from ..errors import ConfigError
 from .base import Decision, FallsBack
 
@@ -81,18 +82,17 @@ def _train(args: argparse.Namespace) -> int:
     classifier = train([r.question for r in rows], [r.sot_suitable for r in rows], features=args.features,
                        threshold=args.threshold, categories=categories, info={"trained_on": str(args.labels)})
     classifier.save(args.out)
-    print(f"trained on {len(rows)} questions ({sum(r.sot_suitable for r in rows)} SoT-suitable) in "
-          f"{time.perf_counter() - started:.1f} s, calibrated on {classifier.info['calibrated_on']}; "
-          f"wrote {args.out}", file=sys.stderr)
-    print(f"use it with SoT(router='embedding:{args.out}') or sotkit ask --router embedding:{args.out}",
-          file=sys.stderr)
+    to_stderr(f"trained on {len(rows)} questions ({sum(r.sot_suitable for r in rows)} SoT-suitable) in "
+              f"{time.perf_counter() - started:.1f} s, calibrated on {classifier.info['calibrated_on']}; "
+              f"wrote {args.out}")
+    to_stderr(f"use it with SoT(router='embedding:{args.out}') or sotkit ask --router embedding:{args.out}")
     labels: dict[str, set[int]] = {}
     for row in rows:
         labels.setdefault(" ".join(row.question.split()).casefold(), set()).add(row.sot_suitable)
     if repeated := len(rows) - len(labels):  # counted twice in training; a question labelled both ways is noise
         both = sum(len(found) == 2 for found in labels.values())
-        print(f"note: {repeated} line(s) repeat a question of an earlier line, each copy counted in training; "
-              f"{both} question(s) are labelled both sot_suitable 0 and 1", file=sys.stderr)
+        to_stderr(f"note: {repeated} line(s) repeat a question of an earlier line, each copy counted in training; "
+                  f"{both} question(s) are labelled both sot_suitable 0 and 1")
     return 0
 
 
@@ -119,6 +119,9 @@ def _eval(args: argparse.Namespace) -> int:
                           f"to measure the model as a router, or leave out {option}")
     if args.threshold is not None:
         check_threshold(args.router, args.threshold, "--threshold")
+    if sys.stdout is None:  # closed (`>&-`): print() would drop the report without a word
+        raise ConfigError("stdout is closed, and sotkit router eval writes its report there: redirect it to a file "
+                          "or /dev/null instead")
     rows = read_labels(args.labels)
     routed: list[tuple[Labelled, Decision]] = []
 
@@ -160,10 +163,9 @@ def _eval(args: argparse.Namespace) -> int:
     for cause in failed:
         kinds.setdefault(cause.partition(":")[0], []).append(cause)
     why = "; ".join(causes[0] + (f" ({len(causes)}x)" if len(kinds) > 1 else "") for causes in kinds.values())
-    print(f"sotkit router eval: {len(failed)} of {len(decisions) - settled} decisions fell back to the {fallback} "
-          f"router because the {router.name} router failed: {why}"
-          + (f" ({settled} more the guards settled without asking)" if settled else "")
-          + (f"; the numbers above are the {fallback} router's, not the {router.name} router's" if every else ""),
-          file=sys.stderr)
+    to_stderr(f"sotkit router eval: {len(failed)} of {len(decisions) - settled} decisions fell back to the "
+              f"{fallback} router because the {router.name} router failed: {why}"
+              + (f" ({settled} more the guards settled without asking)" if settled else "")
+              + (f"; the numbers above are the {fallback} router's, not the {router.name} router's" if every else ""))
     return 1 if every else 0
 
