@@ -794,6 +794,19 @@ def test_sotkit_eval_stopped_by_sigterm_keeps_what_it_finished_as_on_ctrl_c(tmp_
     assert "interrupted" in stderr and "rerun the same command to continue" in stderr and "Traceback" not in stderr
 
 
+def test_the_command_says_why_questions_failed(tmp_path):
+    # probe 242: only "2 question(s) failed (...); rerun the same command": a wrong key is no rerun's to mend
+    questions = write_questions(tmp_path / "questions.jsonl", QUESTIONS[:2])
+    with FakeLLMServer("Hi.", api_key="the-right-key") as server:
+        done = subprocess.run([sys.executable, "-m", "sotkit.cli", "eval", str(questions), "--model", "openai:m",
+                               "--no-plots", "--out", str(tmp_path / "out")], capture_output=True, text=True,
+                              timeout=120, env={**os.environ, "OPENAI_API_KEY": "a-wrong-key",
+                                                "OPENAI_BASE_URL": server.openai_base_url})
+    assert done.returncode == 1
+    assert "2 question(s) failed (sleep, walk), the first with sot: AuthenticationError" in done.stderr, done.stderr
+    assert "a-wrong-key" not in done.stderr
+
+
 def test_the_command_exits_2_on_a_bad_questions_file(tmp_path):
     path = tmp_path / "q.jsonl"
     path.write_text('{"question": "Why?"}\n{"questoin": "How?"}\n')

@@ -134,8 +134,10 @@ def main(args: argparse.Namespace) -> int:
         parts.append(f"{mode} cost " + ("unknown" if cost.total is None
                                          else f"{'~' if cost.estimated and cost.total else ''}${cost.total:.6f}"))
     to_stderr(f"sotkit eval: {', '.join(parts)}; report: {out / 'report.md'}")
-    if summary.failed:
-        to_stderr(f"sotkit eval: {len(summary.failed)} question(s) failed ({', '.join(summary.failed)}); rerun the "
-                  "same command to retry them")
+    if summary.failed:  # why, too: a rerun cannot mend a wrong key or URL (the report has every error)
+        why = " ".join(next(r["error"] for r in summary.records if r["error"]).split())
+        why = _in_cli_words(redact(why if len(why) <= 300 else why[:300] + "..."))
+        to_stderr(f"sotkit eval: {len(summary.failed)} question(s) failed ({', '.join(summary.failed)}), the first "
+                  f"with {why}; rerun the same command to retry them")
         return 1
     return 0
