@@ -15,6 +15,7 @@ import importlib.util
 import json
 import os
 import shutil
+import struct
 import sys
 import tempfile
 import textwrap
@@ -394,7 +395,7 @@ def embedded_model_dir() -> Path:
     started at the same time (workers of one server, test workers) wait for its copy instead of making their own."""
     gguf = _embedded_gguf()
     target = _copy_of(gguf)
-    if not (target / "config.json").is_file():
+    if not _whole(target):
         import filelock  # the local extra's, like torch: this module also loads without them
 
         lock = filelock.FileLock(target.parent / f".{target.name}.lock")
@@ -408,13 +409,35 @@ def embedded_model_dir() -> Path:
                 "prepare` where the cache can be written (when building the image) and ship the cache with it"
             ) from exc
         try:
-            if not (target / "config.json").is_file():
+            if not _whole(target):
                 for stale in target.parent.glob(f".{target.name}-*"):  # a conversion stopped midway (Ctrl-C)
                     shutil.rmtree(stale, ignore_errors=True)
+                if target.exists():  # damaged since (a full disk as the cache was copied, a file cut short)
+                    print(f"sotkit: the embedded model's copy in {target} is damaged; making it again",
+                          file=sys.stderr, flush=True)
+                    shutil.rmtree(target)
                 _convert_gguf(gguf, target)
         finally:
             lock.release()
     return target
+
+
+def _whole(copy: Path) -> bool:
+    """Is the embedded model's copy there and whole: its config, and weights as long as their header says? (A copy
+    cut short would fail at its first load, with advice for a model of the user's own.)"""
+    weights = sorted(copy.glob("*.safetensors"))
+    return (copy / "config.json").is_file() and bool(weights) and all(map(_whole_weights, weights))
+
+
+def _whole_weights(path: Path) -> bool:
+    try:
+        with open(path, "rb") as file:
+            (length,) = struct.unpack("<Q", file.read(8))
+            header = json.loads(file.read(length))
+        end = max(entry["data_offsets"][1] for name, entry in header.items() if name != "__metadata__")
+        return path.stat().st_size == 8 + length + end
+    except (OSError, ValueError, KeyError, IndexError, TypeError, struct.error):  # (json's errors are ValueErrors)
+        return False
 
 
 def _copy_of(gguf: Path) -> Path:

@@ -184,6 +184,25 @@ def test_sotkit_prepare_converts_ahead_of_the_first_answer_and_prints_where(fake
     assert main(["prepare"]) == 0 and capsys.readouterr().err == ""  # already there: nothing to do
 
 
+@pytest.mark.parametrize("damage", ["cut", "gone", "empty"])
+def test_a_damaged_copy_is_made_again(fake_gguf, capsys, damage):
+    # probe 242: `sotkit prepare` said the copy was there (it read config.json alone), and the first answer failed,
+    # telling the user to save the model with save_pretrained
+    from sotkit.cli import main
+
+    weights = models.embedded_model_dir() / "model.safetensors"
+    whole = weights.read_bytes()
+    capsys.readouterr()
+    if damage == "gone":
+        weights.unlink()
+    else:
+        weights.write_bytes(whole[:len(whole) // 2] if damage == "cut" else b"")
+    assert main(["prepare"]) == 0
+    assert "is damaged; making it again" in capsys.readouterr().err
+    assert weights.read_bytes() == whole
+    assert main(["prepare"]) == 0 and capsys.readouterr().err == ""  # whole: nothing to do
+
+
 def test_sotkit_prepare_without_the_embedded_package_says_how_to_install_it(monkeypatch, capsys):
     from sotkit.cli import main
 
