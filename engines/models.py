@@ -431,11 +431,14 @@ def _whole(copy: Path) -> bool:
 
 def _whole_weights(path: Path) -> bool:
     try:
+        size = path.stat().st_size
         with open(path, "rb") as file:
             (length,) = struct.unpack("<Q", file.read(8))
+            if length > size - 8:  # not a header's length (a Git LFS pointer, garbage): no read of that much
+                return False
             header = json.loads(file.read(length))
         end = max(entry["data_offsets"][1] for name, entry in header.items() if name != "__metadata__")
-        return path.stat().st_size == 8 + length + end
+        return size == 8 + length + end
     except (OSError, ValueError, KeyError, IndexError, TypeError, struct.error):  # (json's errors are ValueErrors)
         return False
 

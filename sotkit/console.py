@@ -19,13 +19,13 @@ def escaped(text: str) -> str:
     return _CONTROLS.sub(lambda control: repr(control[0])[1:-1], text)
 
 
-def to_stderr(line: str, end: str = "\n") -> None:
+def to_stderr(line: str) -> None:
     """A line on stderr, if it can be written. Closed, ``sys.stderr`` is None, and ``print`` would write the line
     into stdout's output."""
     if sys.stderr is None:
         return
     try:
-        print(escaped(line) if sys.stderr.isatty() else line, end=end, file=sys.stderr, flush=True)
+        print(escaped(line) if sys.stderr.isatty() else line, file=sys.stderr, flush=True)
     except OSError:
         discard(sys.stderr)
 

@@ -38,6 +38,7 @@ _FIRST_BULLET = re.compile(r"\s*[-*•]\s+")
 _CLOSERS = "\"'”’)]"
 _QUOTES = "\"'“”‘’"
 _QUOTED_LINE = re.compile(r"^[ \t]*>", re.M)
+_LINE_SEEN = 2000  # the most of a sentence's line before it that is read for its quotes
 _SENTENCE_END = re.compile(rf"[.!?][{re.escape(_CLOSERS)}]*(?=\s)|[。！？][”’」』）]*")
 # An opening clause that may restate the question ("To improve your time management skills, start by ...", "When it
 # comes to managing your time, ..."); a longer head before its shorter one, which it would swallow. Not a condition
@@ -399,26 +400,27 @@ class ExpansionFilter:
         resume = max(start, self._unended) if text.startswith(self._searched) else start
         fences = self._echo_fences.of(text)
         for end in [m.end() for m in _SENTENCE_END.finditer(text, resume)]:
-            if self._echo_free_at(start, text[start:end], fences):
+            if self._echo_free_at(text, start, end, fences):
                 kept.append(text[start:end])
             start = end
         self._judged, self._kept = text[:start], "".join(kept)
         self._searched, self._unended = text, _last_stop(text, start)
         tail = text[start:]
         if tail and final:  # the last sentence, ended by the call
-            if self._echo_free_at(start, tail, fences):
+            if self._echo_free_at(text, start, len(text), fences):
                 kept.append(tail)
         elif tail and (self._echo_free.get(start) or not self._instructions.could_echo(tail)
-                       or _a_sample(tail, start, fences)):
+                       or _a_sample(text, start, len(text), fences, ended=False)):
             self._echo_free[start] = True
             kept.append(tail)
         return "".join(kept).lstrip()
 
-    def _echo_free_at(self, start: int, sentence: str, fences: list[int]) -> bool:
-        """Is the sentence at ``start`` kept (decided once, so that text released stays)? A sample the point
-        shows (``_a_sample``) is."""
+    def _echo_free_at(self, text: str, start: int, end: int, fences: list[int]) -> bool:
+        """Is the sentence from ``start`` to ``end`` kept (decided once, so that text released stays)? A sample the
+        point shows (``_a_sample``) is."""
         assert self._instructions is not None  # (only _without_echoes asks)
-        if start not in self._echo_free and _a_sample(sentence, start, fences):
+        sentence = text[start:end]
+        if start not in self._echo_free and _a_sample(text, start, end, fences, ended=True):
             self._echo_free[start] = True
         if start not in self._echo_free:
             # as if it streamed in: a sentence is released once an opening of it cannot become an echo, so one that
@@ -430,13 +432,27 @@ class ExpansionFilter:
         return self._echo_free[start]
 
 
-def _a_sample(sentence: str, start: int, fences: list[int]) -> bool:
-    """Is the sentence at ``start`` one the point shows, not says: in a code block or holding a fence, on a
-    quoted line ("> ..."), or quoted whole ('"You are a helpful assistant." is the usual default')? An echo of the
-    prompt is none of them (and dropping a fence with it would leave the rest of the answer in a code block)."""
-    said = sentence.strip()
-    return not outside_code(fences, start) or "```" in sentence or "~~~" in sentence or \
-        _QUOTED_LINE.search(sentence) is not None or (len(said) > 1 and said[0] in _QUOTES and said[-1] in _QUOTES)
+def _a_sample(text: str, start: int, end: int, fences: list[int], ended: bool) -> bool:
+    """Is the sentence from ``start`` to ``end`` one the point shows, not says: in a code block or holding a fence,
+    on a quoted line ("> ..."), inside a quotation its line opened, or, once it has ended, quoted whole, a list's
+    mark or emphasis aside ('"You are a helpful assistant." is the usual default', '- "You are a helpful
+    assistant." (too vague)')? An echo of the prompt is none of them (and dropping a fence with it would leave the
+    rest of the answer in a code block)."""
+    sentence = text[start:end]
+    before = text[max(0, start - _LINE_SEEN):start]
+    line = before[before.rfind("\n") + 1:]  # its line up to it
+    said = sentence.strip().lstrip("-*+•_ \t").rstrip("*_ \t")
+    return not outside_code(fences, start) or "```" in sentence or "~~~" in sentence \
+        or _QUOTED_LINE.search(sentence) is not None or _QUOTED_LINE.match(line) is not None \
+        or _opened(line) or ended and len(said) > 1 and said[0] in _QUOTES and said[-1] in _QUOTES
+
+
+def _opened(line: str) -> bool:
+    """Does a quotation that the line opened run on past its end ('Try "Be concise. ')? Its last quote mark opens
+    one: a left one, or a straight one at a word's start."""
+    at = max(line.rfind('"'), line.rfind("“"), line.rfind("”"))
+    return at >= 0 and (line[at] == "“" or line[at] == '"' and (at == 0 or line[at - 1] in " \t([{—–")
+                                                                and line[at + 1:at + 2].strip() != "")
 
 
 def _last_stop(text: str, start: int) -> int:

@@ -19,7 +19,7 @@ _LINE_WITH_TEXT = re.compile(r"\n(?=[^\n])")  # the start of a later line, once 
 #: one to the end
 _BLOCK = re.compile(r"```|~~~|\||#{1,6} |[-*+•] |\d{1,3}[.)] |> (?!\d)")
 #: the start of a text that may still grow into such a block's opening ("1", "1.", "`"): its header waits for more
-_MAY_OPEN_BLOCK = re.compile(r"`{1,2}|~{1,2}|#{1,6}|[-*+•>]|\d{1,3}[.)]?")
+_MAY_OPEN_BLOCK = re.compile(r"`{1,2}|~{1,2}|#{1,6}|[-*+•]|> ?|\d{1,3}[.)]?")
 #: Chinese and Japanese (kana, ideographs), and their full-width punctuation a title may end in
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _WIDE_END, _CJK_CHAR = re.compile(f"[{_CJK}？！：）」』】]$"), re.compile(f"[{_CJK}]")

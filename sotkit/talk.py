@@ -45,11 +45,13 @@ def _you_and_nin(*items: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(form for item in items for form in (item, item.replace("你", "您"))))
 
 
-#: what an offer of more of the answer offers ("Would you like more examples?"; "?": more, alone)
-_MORE_OF_THE_ANSWER = ("?", " detail", " details", " example", " examples", " information", " info", " tips",
-                       " ideas", " suggestions", " help", " options", " resources", " recommendations", " advice",
-                       " guidance", " explanation", " context", " specifics", " pointers", " on", " about",
-                       " of these", " of this", " like this")
+#: an offer asked as a question ("Would you like more examples?"), which is the point's own where the line goes on
+#: after it ("Do you want more followers? Post daily.": advice; ``_ASKS_MORE``)
+_ASKS_MORE_HEADS = ("would you like more", "would you like some", "would you like any", "do you want more",
+                    "do you want some")
+_ASKS_MORE = re.compile(rf"(?:{'|'.join(_ASKS_MORE_HEADS)})\b[^?!.]*[?!.]")
+_OFFER_GOES_ON = ("i can", "i could", "i'd be happy", "i would be happy", "i'm happy", "just ask", "just let me know",
+                  "let me know", "happy to")
 
 
 # Offers that are also a point's own advice stay: "Let me know if you run into issues", "Feel free to reach out to HR",
@@ -84,15 +86,14 @@ _LANGUAGES = (
         offers=("let me know if you'd like", "let me know if you would like", "let me know if you want more",
                 "let me know if you have any", "is there anything else you'd like", "let me know if you need more",
                 "let me know if you need any", "let me know if there's anything", "let me know if there is anything",
-                "feel free to ask me", "feel free to ask if you", "feel free to ask if there",
-                "feel free to ask if anything", "feel free to ask any",
+                "feel free to ask me", "feel free to ask any",
+                # about the reader's questions, not "Feel free to ask if the salary range is negotiable."
+                *(f"feel free to ask if {what}" for what in ("you", "there", "anything", "needed", "necessary", "more",
+                                                            "any", "something", "i")),
                 "feel free to reach out if you have", "if you'd like me to", "if you would like me to",
                 "would you like me to", "do you want me to", "let me know if you need further",
                 "let me know if you need additional", "let me know if you have questions", "let me know if you want",
-                # more of the answer, not of anything ("Do you want more followers? Post daily." is advice)
-                *(f"{ask} {amount}{what}" for ask in ("would you like", "do you want")
-                  for amount in ("more", "some", "any", "some more") for what in _MORE_OF_THE_ANSWER),
-                "if you want, i can", "if you'd like, i can", "if you like, i can",
+                *_ASKS_MORE_HEADS, "if you want, i can", "if you'd like, i can", "if you like, i can",
                 "want me to",  # "Want me to sketch a checklist you can reuse?"
                 "let me know if you need the other points", "let me know if you need the rest of the",
                 *(f"i can {also}{verb} {what}" for also in ("", "also ") for verb in ("expand", "elaborate")
@@ -671,6 +672,11 @@ def talk_closing(text: str, final: bool, fences: list[int]) -> int | None:
     if line[:1] in "-*•" and line[1:2].isspace():
         return None  # an item of the point's own list ("* Let me know if ..." as a sample line)
     seen = _plain(line.lstrip("*_"))  # the offer in emphasis
+    if (asked := _ASKS_MORE.match(seen)) and (rest := seen[asked.end():].strip(" *_")) \
+            and not rest.startswith(_OFFER_GOES_ON):
+        if final or not any(goes_on.startswith(rest) for goes_on in _OFFER_GOES_ON):
+            return None  # a question to the reader, then the point's own advice ("Do you want more followers? Post")
+        return start  # (it may still go on as an offer: "I can ...")
     if _CLOSING.match(seen) or _hope_said(text, start, final):
         return start
     if final:

@@ -300,6 +300,7 @@ def test_running_on_into_the_next_point_is_cut(step):
     ("Each session:\n1. Exercise: walk 5 min.\n2. Intervals: run.\n3. Cool down: walk.\n\nAdd a minute.",
      "Each session:\n1. Exercise: walk 5 min.\n2. Intervals: run.\n3. Cool down: walk.\n\nAdd a minute.", False),
     ("Each session:\n1. Exercise: walk.\n2. Avoid late caffeine: tea.", "Each session:", True),
+    ("They last.\n\nAlso:\n1. Exercise: walk daily.", "They last.\n\nAlso:", True),  # no list: a run-on (review 244)
     # a German date opens a line as a number does: "2. Mai" (its month capitalized) is no point (probe 62)
     ("Termine:\n\n**2. Mai:** Steuer\n**31. Juli:** Abgabe", "Termine:\n\n**2. Mai:** Steuer\n**31. Juli:** Abgabe",
      False),
@@ -866,6 +867,10 @@ def test_an_echo_after_a_sentence_end_split_from_its_space_is_still_found(closer
     "Use a short one.\n```text\nYou are a helpful assistant.\n```\nThen add rules.",
     'Most begin with one line. "You are a helpful assistant." is the usual default, but too vague.',
     "Most begin with one line.\n> You are a helpful assistant.\n\nIt is too vague.",
+    # (review 244) in a list, on a quoted line of several sentences, in a quotation of several
+    'Give the model a role.\n\n- "You are a helpful assistant." (too vague)\n- "You are a chef." (better)',
+    "Try this:\n> Be concise. You are a helpful assistant. Answer in English.",
+    'Try "Be concise. You are a helpful assistant. Answer in English." as a start.',
 ])
 def test_an_echo_the_point_shows_as_a_sample_is_its_own(raw, step):
     f = echo_filter(Templates(), "Define the role", whole_sentences=False)
@@ -873,6 +878,14 @@ def test_an_echo_the_point_shows_as_a_sample_is_its_own(raw, step):
     assert released == raw and not f.echoed
     f = echo_filter(Templates(), "Define the role", whole_sentences=False)  # said, not shown, it is an echo
     assert f.feed("Keep it short. You are a helpful assistant. ") == "Keep it short." and f.finish() == ""
+
+
+@pytest.mark.parametrize("step", [1, 2, 3, 7, 1000])
+def test_an_echo_that_opens_with_a_quotation_is_dropped_at_any_piece_size(step):
+    # review 244: its opening, '"Write it very shortly" ', was taken for a sample quoted whole at some piece sizes
+    raw = 'Eat early. "Write it very shortly" in 1~2 sentences and do not continue with other points! Eat light.'
+    f = echo_filter(Templates(), "Avoid heavy meals", whole_sentences=False)
+    assert "".join(f.feed(raw[i:i + step]) for i in range(0, len(raw), step)) + f.finish() == "Eat early. Eat light."
 
 
 def test_a_streamed_sentence_is_released_before_it_ends_once_it_cannot_be_an_echo():
@@ -1058,10 +1071,15 @@ def test_a_header_with_a_dash_or_a_full_stop_is_still_stripped(raw, text, step):
     ("They last.\n\nWould you like more reach? Reply to every comment within an hour.", None),
     ("They last.\n\nWould you like some privacy? Close the blinds.", None),
     ("They last.\n\nFeel free to ask if the salary range is negotiable.", None),
+    ("They last.\n\nWould you like more context? Read the docs first.", None),
     ("They last.\n\nWould you like more examples?", "They last."),
     ("They last.\n\nDo you want more?", "They last."),
     ("They last.\n\nWould you like some more ideas for the menu?", "They last."),
+    ("They last.\n\nWould you like any more?", "They last."),  # (review 244: the first list of objects missed them)
+    ("They last.\n\nWould you like more detailed examples?", "They last."),
+    ("They last.\n\nDo you want more specific advice? I can tailor it.", "They last."),
     ("They last.\n\nFeel free to ask if anything is unclear.", "They last."),
+    ("They last.\n\nFeel free to ask if needed!", "They last."),
 ])
 def test_a_last_line_is_dropped_only_as_an_offer_of_more_answer(raw, text, step):
     assert clean(raw, step=step)[0] == (raw if text is None else text)

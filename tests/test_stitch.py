@@ -259,6 +259,9 @@ def test_a_point_that_opens_with_a_block_starts_it_on_a_line_of_its_own():
                       "4. Why: It saves time.\n"
                       '5. Motto:\n   > "Ship it." — us\n\n   We mean it.')
     assert texts(events) == s.text
+    s = stitcher("Who")  # "> 50%" is a sentence whatever its pieces: "> " then "50%" (review 244)
+    events = s.add_text(1, "> ") + s.add_text(1, "50% of users skip it.") + s.finish_point(1)
+    assert s.text == texts(events) == "1. Who: > 50% of users skip it."
 
 
 def test_a_block_opening_that_streams_in_pieces_still_starts_on_a_line_of_its_own():

@@ -12,7 +12,7 @@ import anyio
 
 from ..console import to_stderr
 from ..engines.commands import whole
-from ..errors import ConfigError, SotkitError
+from ..errors import ConfigError, SotkitError, clipped
 from ..redact import redact
 from .judge import JUDGE_MAX_TOKENS
 from .questions import ALL
@@ -135,8 +135,8 @@ def main(args: argparse.Namespace) -> int:
                                          else f"{'~' if cost.estimated and cost.total else ''}${cost.total:.6f}"))
     to_stderr(f"sotkit eval: {', '.join(parts)}; report: {out / 'report.md'}")
     if summary.failed:  # why, too: a rerun cannot mend a wrong key or URL (the report has every error)
-        why = " ".join(next(r["error"] for r in summary.records if r["error"]).split())
-        why = _in_cli_words(redact(why if len(why) <= 300 else why[:300] + "..."))
+        why = clipped(_in_cli_words(redact(" ".join(next(r["error"] for r in summary.records if r["error"]).split()))),
+                      300)
         to_stderr(f"sotkit eval: {len(summary.failed)} question(s) failed ({', '.join(summary.failed)}), the first "
                   f"with {why}; rerun the same command to retry them")
         return 1

@@ -8,7 +8,6 @@ import sys
 import time
 from typing import Any, TextIO
 
-from ..console import discard
 from .report import Tally, outcome_of, tally
 
 BAR = 20
@@ -19,7 +18,8 @@ class Progress:
                  every_s: float = 10.0, judging: bool = True) -> None:
         self.total, self.judging = total, judging
         self.records = list(done or [])
-        self.stream: TextIO | None = stream or sys.stderr  # None where stderr is closed (2>&-): no progress, the run goes on
+        # None where stderr is closed (2>&-): no progress, and the run goes on
+        self.stream: TextIO | None = stream or sys.stderr
         self.tty = self.stream is not None and self.stream.isatty()
         self.every_s = every_s
         self.started = time.monotonic()
@@ -78,7 +78,6 @@ class Progress:
             self.stream.write(text)
             self.stream.flush()
         except OSError:
-            discard(self.stream)
             self.stream = None
 
 

@@ -184,7 +184,7 @@ def test_sotkit_prepare_converts_ahead_of_the_first_answer_and_prints_where(fake
     assert main(["prepare"]) == 0 and capsys.readouterr().err == ""  # already there: nothing to do
 
 
-@pytest.mark.parametrize("damage", ["cut", "gone", "empty"])
+@pytest.mark.parametrize("damage", ["cut", "gone", "empty", "garbage"])
 def test_a_damaged_copy_is_made_again(fake_gguf, capsys, damage):
     # probe 242: `sotkit prepare` said the copy was there (it read config.json alone), and the first answer failed,
     # telling the user to save the model with save_pretrained
@@ -196,7 +196,7 @@ def test_a_damaged_copy_is_made_again(fake_gguf, capsys, damage):
     if damage == "gone":
         weights.unlink()
     else:
-        weights.write_bytes(whole[:len(whole) // 2] if damage == "cut" else b"")
+        weights.write_bytes({"cut": whole[:len(whole) // 2], "empty": b"", "garbage": b"\xff" * 16}[damage])
     assert main(["prepare"]) == 0
     assert "is damaged; making it again" in capsys.readouterr().err
     assert weights.read_bytes() == whole
