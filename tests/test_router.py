@@ -1127,6 +1127,9 @@ def test_cli_train_checks_where_it_writes_before_training(tmp_path: Path, capsys
     for out, message in ((tmp_path / "no" / "r.json", "there is no directory"), (tmp_path, "is a directory")):
         assert cli_main(["router", "train", str(labels), "--out", str(out), "--features", "words"]) == 2
         assert f"--out {out}: {message}" in capsys.readouterr().err
+    # a threshold in the command's words, as its option (probe 242: "threshold=5.0")
+    assert cli_main(["router", "train", str(labels), "--out", str(tmp_path / "r.json"), "--threshold", "5"]) == 2
+    assert "--threshold=5.0: use a probability strictly between 0 and 1" in capsys.readouterr().err
     labelled = labels.read_text()
     for same in (labels, tmp_path / "." / "labels.jsonl"):  # the labels themselves, however named
         assert cli_main(["router", "train", str(labels), "--out", str(same), "--features", "words"]) == 2

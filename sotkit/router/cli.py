@@ -56,8 +56,9 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from . import read_labels, train
+    from . import read_labels, train, validate_threshold
 
+    validate_threshold(args.threshold, "--threshold")  # in the command's words, before the labels are read
     out = Path(args.out)
     if out.is_dir() or not out.parent.is_dir():
         raise ConfigError(f"--out {args.out}: " + ("is a directory; give a file name, such as router.json"
