@@ -807,6 +807,16 @@ def test_the_command_says_why_questions_failed(tmp_path):
     assert "a-wrong-key" not in done.stderr
 
 
+def test_the_command_says_a_bad_option_in_its_own_words(tmp_path):
+    questions = write_questions(tmp_path / "questions.jsonl", QUESTIONS[:1])
+    done = subprocess.run([sys.executable, "-m", "sotkit.cli", "eval", str(questions), "--model", "openai:m",
+                           "--max-points", "500", "--out", str(tmp_path / "out")], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "OPENAI_API_KEY": "k"})
+    assert done.returncode == 2
+    # (probe 242: "max_points=500 ... sequentially (mode='sequential')", an option eval does not have)
+    assert "error: --max-points 500: at most 100;" in done.stderr and "mode=" not in done.stderr
+
+
 def test_the_command_exits_2_on_a_bad_questions_file(tmp_path):
     path = tmp_path / "q.jsonl"
     path.write_text('{"question": "Why?"}\n{"questoin": "How?"}\n')

@@ -50,7 +50,7 @@ def _modes(text: str) -> str:
 _CLI_WORDS = {"use modes=('sot', 'sequential') with judge=": "use --modes both (the default) with --judge",
               "aspects=True needs a judge= model": "--aspects needs a --judge model",
               "judge_max_tokens= needs a judge= model": "--judge-max-tokens needs a --judge model",
-              "modes=": "--modes ",
+              "modes=": "--modes ", "max_points=": "--max-points ", " sequentially (mode='sequential') or": "",
               # the clients are built from --model, --judge and the environment alone (keys, base URLs)
               " or pass api_key=...": "", "pass base_url=...": "set OPENAI_BASE_URL",
               "(the judge's options go in judge_options=; those beside model= are the answering model's)":
