@@ -439,7 +439,7 @@ def _whole_weights(path: Path) -> bool:
             header = json.loads(file.read(length))
         end = max(entry["data_offsets"][1] for name, entry in header.items() if name != "__metadata__")
         return size == 8 + length + end
-    except (OSError, ValueError, KeyError, IndexError, TypeError, struct.error):  # (json's errors are ValueErrors)
+    except (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError, struct.error):  # (json's: Value)
         return False
 
 

@@ -37,6 +37,8 @@ _FIRST_BULLET = re.compile(r"\s*[-*•]\s+")
 # Japanese full stops need none.
 _CLOSERS = "\"'”’)]"
 _QUOTES = "\"'“”‘’"
+_LEFT_QUOTES = "“‘«「『"
+_QUOTE_MARKS = _QUOTES + "«»「」『』"
 _QUOTED_LINE = re.compile(r"^[ \t]*>", re.M)
 _LINE_SEEN = 2000  # the most of a sentence's line before it that is read for its quotes
 _SENTENCE_END = re.compile(rf"[.!?][{re.escape(_CLOSERS)}]*(?=\s)|[。！？][”’」』）]*")
@@ -440,19 +442,23 @@ def _a_sample(text: str, start: int, end: int, fences: list[int], ended: bool) -
     rest of the answer in a code block)."""
     sentence = text[start:end]
     before = text[max(0, start - _LINE_SEEN):start]
-    line = before[before.rfind("\n") + 1:]  # its line up to it
+    line = before[before.rfind("\n") + 1:]  # its line up to it (or its last _LINE_SEEN characters)
+    whole_line = "\n" in before or start <= _LINE_SEEN
     said = sentence.strip().lstrip("-*+•_ \t").rstrip("*_ \t")
     return not outside_code(fences, start) or "```" in sentence or "~~~" in sentence \
-        or _QUOTED_LINE.search(sentence) is not None or _QUOTED_LINE.match(line) is not None \
+        or _QUOTED_LINE.search(sentence) is not None or whole_line and _QUOTED_LINE.match(line) is not None \
         or _opened(line) or ended and len(said) > 1 and said[0] in _QUOTES and said[-1] in _QUOTES
 
 
 def _opened(line: str) -> bool:
-    """Does a quotation that the line opened run on past its end ('Try "Be concise. ')? Its last quote mark opens
-    one: a left one, or a straight one at a word's start."""
-    at = max(line.rfind('"'), line.rfind("“"), line.rfind("”"))
-    return at >= 0 and (line[at] == "“" or line[at] == '"' and (at == 0 or line[at - 1] in " \t([{—–")
-                                                                and line[at + 1:at + 2].strip() != "")
+    """Does a quotation that the line opened after its first words run on past its end ('Try "Be concise. ')? Its
+    last quote mark opens one: a left one, or a straight one at a word's start. (A reply wholly in quotes is no
+    sample: an echo of the prompt may come so.)"""
+    at = max(map(line.rfind, _QUOTE_MARKS))
+    if at <= 0 or not line[:at].strip(" \t*_>-•"):
+        return False
+    return line[at] in _LEFT_QUOTES or line[at] in "\"'" and line[at - 1] in " \t([{—–*_" \
+        and line[at + 1:at + 2].strip() != ""
 
 
 def _last_stop(text: str, start: int) -> int:

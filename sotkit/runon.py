@@ -282,14 +282,12 @@ class OtherPoints:
                     own = (self._numbers[another] < self._index or elsewhere) and not self._titled
                     if own and not after and not (ended or final):
                         return None, m.start()  # whether the title runs into a sentence is still to be seen
-                    sentence, opens = runs_into_sentence(after), elsewhere and number_value(number) == 1
-                    next_item = self._next_item(text, m.start(), number_value(number), fences, final) \
-                        if own and (sentence or opens) else "titled"
-                    if next_item is None:
+                    opens = elsewhere and number_value(number) == 1
+                    again = not own or not (opens or runs_into_sentence(after)) \
+                        or self._next_item_titled(text, m.start(), number_value(number), fences, final)
+                    if again is None:
                         return None, m.start()
-                    # as a header, it needs the list's next item there, untitled ("Also:\n1. Exercise: walk." alone
-                    # is the point run on into another)
-                    if next_item == "titled" or not sentence and next_item == "none":
+                    if again:
                         return m.start(), m.start()
             if not (ended or final) and any(title.startswith(line) for title in titles):
                 return None, m.start()  # whether it opens with a title is still to be seen
@@ -298,20 +296,19 @@ class OtherPoints:
             self._own_items.append(m.start())
         return None, len(text)
 
-    def _next_item(self, text: str, at: int, number: int, fences: list[int], final: bool) \
-            -> Literal["titled", "untitled", "none"] | None:
-        """Does the list whose item numbered ``number`` is the line at ``at`` go on with the next number, and does
-        that open with a point's title (this one's too: the skeleton written again)? The first line after it at its
-        indent or less tells (blank lines and its sub-items aside); prose, or another number, is none, and so is a
-        line starting over ``_HOLD`` characters after it (the text is held back meanwhile). None while that line
-        may still come, or grow into one."""
+    def _next_item_titled(self, text: str, at: int, number: int, fences: list[int], final: bool) -> bool | None:
+        """Does the list whose item numbered ``number`` is the line at ``at`` go on with the next number opening
+        with a point's title (this one's too): the skeleton written again? The first line after it at its indent or
+        less tells (blank lines and its sub-items aside); prose, or another number, says not, and so does a line
+        starting over ``_HOLD`` characters after it (the text is held back meanwhile). None while that line may
+        still come, or grow into one."""
         indent, line_end = _indent(text, at + 1), text.find("\n", at + 1)
         if line_end < 0:  # the item's own line is still being written
-            return "none" if final or len(text) - at > _HOLD else None
+            return False if final or len(text) - at > _HOLD else None
         while line_end >= 0:
             start = line_end + 1
             if start - at > _HOLD:
-                return "none"  # (where a line starts decides, not how far the text has come: any pieces agree)
+                return False  # (where a line starts decides, not how far the text has come: any pieces agree)
             line_end = text.find("\n", start)
             line = text[start:] if line_end < 0 else text[start:line_end]
             if not line.strip() or _indent(text, start) > indent or not outside_code(fences, start):
@@ -320,13 +317,12 @@ class OtherPoints:
             if item is None:
                 if not final and line_end < 0 and _PARTIAL_ITEM.match("\n" + line):
                     return None  # "2" may yet be "2. Use LED bulbs"
-                return "none"
+                return False
             if item["n"] is None or number_value(item["n"]) != number + 1:
-                return "none"
+                return False
             said = (_after_number(line) or "").strip(" *:").casefold()
-            titled = _opens_with_title(said, (self._own_title, *self.titles), whole=final or line_end >= 0)
-            return None if titled is None else "titled" if titled else "untitled"
-        return "none" if final else None
+            return _opens_with_title(said, (self._own_title, *self.titles), whole=final or line_end >= 0)
+        return False if final else None
 
     def _announced(self, text: str, at: int) -> bool:
         """Did a lead-in ending in a colon, naming no other point and not moving on ("Next up:", "Finally:"),

@@ -46,12 +46,15 @@ def _you_and_nin(*items: str) -> tuple[str, ...]:
 
 
 #: an offer asked as a question ("Would you like more examples?"), which is the point's own where the line goes on
-#: after it ("Do you want more followers? Post daily.": advice; ``_ASKS_MORE``)
+#: after it with something else ("Do you want more followers? Post daily.": advice; ``_offer_goes_on``)
 _ASKS_MORE_HEADS = ("would you like more", "would you like some", "would you like any", "do you want more",
-                    "do you want some")
-_ASKS_MORE = re.compile(rf"(?:{'|'.join(_ASKS_MORE_HEADS)})\b[^?!.]*[?!.]")
-_OFFER_GOES_ON = ("i can", "i could", "i'd be happy", "i would be happy", "i'm happy", "just ask", "just let me know",
-                  "let me know", "happy to")
+                    "do you want some", "do you want any")
+_ASKS_MORE = re.compile(rf"(?:{'|'.join(_ASKS_MORE_HEADS)})\b.*?(?:[?!]|\.(?=\s|$))")  # ("Node.js?" goes on)
+#: more of the offer after its question: "I can add some.", "Just say the word!" (and hopes, wishes, emoji)
+_OFFER_GOES_ON = ("i can", "i could", "i'd be happy", "i would be happy", "i'm happy", "i'm here", "happy to",
+                  "just ask", "just say", "just tell me", "just let me know", "let me know", "feel free", "if so",
+                  "(i can")
+_LETTER = re.compile(r"[^\W\d_]")
 
 
 # Offers that are also a point's own advice stay: "Let me know if you run into issues", "Feel free to reach out to HR",
@@ -88,8 +91,8 @@ _LANGUAGES = (
                 "let me know if you need any", "let me know if there's anything", "let me know if there is anything",
                 "feel free to ask me", "feel free to ask any",
                 # about the reader's questions, not "Feel free to ask if the salary range is negotiable."
-                *(f"feel free to ask if {what}" for what in ("you", "there", "anything", "needed", "necessary", "more",
-                                                            "any", "something", "i")),
+                *(f"feel free to ask if {what}" for what in ("you", "there", "anything", "needed", "necessary", "i",
+                                                            "more details", "more information", "more help")),
                 "feel free to reach out if you have", "if you'd like me to", "if you would like me to",
                 "would you like me to", "do you want me to", "let me know if you need further",
                 "let me know if you need additional", "let me know if you have questions", "let me know if you want",
@@ -672,11 +675,11 @@ def talk_closing(text: str, final: bool, fences: list[int]) -> int | None:
     if line[:1] in "-*•" and line[1:2].isspace():
         return None  # an item of the point's own list ("* Let me know if ..." as a sample line)
     seen = _plain(line.lstrip("*_"))  # the offer in emphasis
-    if (asked := _ASKS_MORE.match(seen)) and (rest := seen[asked.end():].strip(" *_")) \
-            and not rest.startswith(_OFFER_GOES_ON):
-        if final or not any(goes_on.startswith(rest) for goes_on in _OFFER_GOES_ON):
+    if (asked := _ASKS_MORE.match(seen)) and (rest := seen[asked.end():].strip(" *_")):
+        if (goes_on := _offer_goes_on(rest, final)) is None:
+            return start  # (it may still go on as an offer: "I can ...")
+        if not goes_on:
             return None  # a question to the reader, then the point's own advice ("Do you want more followers? Post")
-        return start  # (it may still go on as an offer: "I can ...")
     if _CLOSING.match(seen) or _hope_said(text, start, final):
         return start
     if final:
@@ -693,6 +696,16 @@ def talk_closing(text: str, final: bool, fences: list[int]) -> int | None:
     if _SIGN_OFF_JOINED.fullmatch(rest) or any(off.startswith(rest) for off in _JOINED_SIGN_OFFS):
         return start
     return start if _may_start_closing(rest) else None
+
+
+def _offer_goes_on(rest: str, final: bool) -> bool | None:
+    """Is what follows an offer's question more of the offer ("I can add some.", "Hope this helps!", "😊"), not the
+    point's own advice? None while it may still become so."""
+    if not _LETTER.search(rest) or rest.startswith(_OFFER_GOES_ON) or _CLOSING.match(rest):
+        return True
+    if not final and (any(goes_on.startswith(rest) for goes_on in _OFFER_GOES_ON) or _may_start_closing(rest)):
+        return None
+    return False
 
 
 def _may_start_closing(seen: str) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import contextlib
 import dataclasses
 import json
 import os
@@ -762,6 +763,18 @@ def test_progress_that_cannot_be_written_ends_quietly_and_the_run_goes_on(monkey
     meter.update(record)
     meter.close()
     assert meter.stream is None
+    # a pipe whose reader left: the progress ends, and its file stays as it is (review 245: it was sent to /dev/null,
+    # the process's stderr with it, for a library's caller)
+    import stat
+
+    read, write = os.pipe()
+    os.close(read)
+    with open(write, "w") as gone:
+        meter = Progress(2, stream=gone)
+        meter.update(record)
+        assert meter.stream is None and stat.S_ISFIFO(os.fstat(write).st_mode)
+        with contextlib.suppress(BrokenPipeError):
+            gone.close()
     monkeypatch.setattr(sys, "stderr", None)
     meter = Progress(2)
     meter.update(record)

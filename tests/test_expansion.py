@@ -300,7 +300,13 @@ def test_running_on_into_the_next_point_is_cut(step):
     ("Each session:\n1. Exercise: walk 5 min.\n2. Intervals: run.\n3. Cool down: walk.\n\nAdd a minute.",
      "Each session:\n1. Exercise: walk 5 min.\n2. Intervals: run.\n3. Cool down: walk.\n\nAdd a minute.", False),
     ("Each session:\n1. Exercise: walk.\n2. Avoid late caffeine: tea.", "Each session:", True),
-    ("They last.\n\nAlso:\n1. Exercise: walk daily.", "They last.\n\nAlso:", True),  # no list: a run-on (review 244)
+    # ... also where no item follows it (review 245: a first item of over 300 characters was cut with its list; a
+    # list of one is kept, though it may be another point's text again)
+    ("Each session:\n1. **Exercise:**\n" + "   - Walk briskly, then jog at an easy pace for a while.\n" * 6
+     + "2. **Main set:** run.\n\nAdd a minute.",
+     "Each session:\n1. **Exercise:**\n" + "   - Walk briskly, then jog at an easy pace for a while.\n" * 6
+     + "2. **Main set:** run.\n\nAdd a minute.", False),
+    ("They last.\n\nAlso:\n1. Exercise: walk daily.", "They last.\n\nAlso:\n1. Exercise: walk daily.", False),
     # a German date opens a line as a number does: "2. Mai" (its month capitalized) is no point (probe 62)
     ("Termine:\n\n**2. Mai:** Steuer\n**31. Juli:** Abgabe", "Termine:\n\n**2. Mai:** Steuer\n**31. Juli:** Abgabe",
      False),
@@ -871,6 +877,8 @@ def test_an_echo_after_a_sentence_end_split_from_its_space_is_still_found(closer
     'Give the model a role.\n\n- "You are a helpful assistant." (too vague)\n- "You are a chef." (better)',
     "Try this:\n> Be concise. You are a helpful assistant. Answer in English.",
     'Try "Be concise. You are a helpful assistant. Answer in English." as a start.',
+    'Try **"Be concise. You are a helpful assistant. Answer in English."** as a start.',
+    "Try «Be concise. You are a helpful assistant. Answer in English.» as a start.",
 ])
 def test_an_echo_the_point_shows_as_a_sample_is_its_own(raw, step):
     f = echo_filter(Templates(), "Define the role", whole_sentences=False)
@@ -878,6 +886,16 @@ def test_an_echo_the_point_shows_as_a_sample_is_its_own(raw, step):
     assert released == raw and not f.echoed
     f = echo_filter(Templates(), "Define the role", whole_sentences=False)  # said, not shown, it is an echo
     assert f.feed("Keep it short. You are a helpful assistant. ") == "Keep it short." and f.finish() == ""
+
+
+@pytest.mark.parametrize("step", [1, 7, 1000])
+def test_a_reply_wholly_in_quotes_is_no_sample(step):
+    # review 245: a reply opening with a quote mark kept every sentence after it, its echo of the prompt too
+    raw = ('"Eating late keeps your stomach busy at night. Write it very shortly in 1~2 sentences and do not '
+           'continue with other points!"')
+    f = echo_filter(Templates(), "Avoid heavy meals", whole_sentences=False)
+    released = "".join(f.feed(raw[i:i + step]) for i in range(0, len(raw), step)) + f.finish()
+    assert released == '"Eating late keeps your stomach busy at night.' and f.echoed
 
 
 @pytest.mark.parametrize("step", [1, 2, 3, 7, 1000])
@@ -1080,6 +1098,16 @@ def test_a_header_with_a_dash_or_a_full_stop_is_still_stripped(raw, text, step):
     ("They last.\n\nDo you want more specific advice? I can tailor it.", "They last."),
     ("They last.\n\nFeel free to ask if anything is unclear.", "They last."),
     ("They last.\n\nFeel free to ask if needed!", "They last."),
+    ("They last.\n\nFeel free to ask if any discounts are available.", None),  # (review 245)
+    # more of the offer after its question (review 245: kept, all through the answer)
+    ("They last.\n\nWould you like more tips? 😊", "They last."),
+    ("They last.\n\nWould you like more tips? Feel free to ask!", "They last."),
+    ("They last.\n\nWould you like more tips? Hope this helps!", "They last."),
+    ("They last.\n\nWould you like more tips? Good luck!", "They last."),
+    ("They last.\n\nWould you like more tips? Happy coding!", "They last."),
+    ("They last.\n\nWould you like more tips? If so, I can provide them.", "They last."),
+    ("They last.\n\nWould you like more details on Node.js?", "They last."),
+    ("They last.\n\nDo you want any more tips?", "They last."),
 ])
 def test_a_last_line_is_dropped_only_as_an_offer_of_more_answer(raw, text, step):
     assert clean(raw, step=step)[0] == (raw if text is None else text)
