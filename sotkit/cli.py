@@ -502,6 +502,10 @@ async def _ask(args: argparse.Namespace, so_far: _SoFar) -> int:
                 # loads at its first call: it has no first-text timeout; an API fallback has a network timeout)
                 raise ConfigError(f"--timeout is for API models, and --model {model} runs in this process; use "
                                   "--deadline to bound the answer")
+            if "base_url" in options:  # (the library's refusal names base_url=)
+                raise ConfigError(f"--base-url is for API models (openai:, anthropic:), and --model {model} runs in "
+                                  "this process; leave --base-url out, or name the server's model: --model "
+                                  "openai:NAME")
             options |= local_options
         elif local_options:  # the fallback's, then: a provider built here
             flags = " and ".join(f"--{k.replace('_', '-')}" for k in local_options)

@@ -359,6 +359,8 @@ def test_a_call_that_sends_no_text_is_advised_in_the_commands_own_options():
         assert refused.returncode == 2 and "argument --timeout:" in refused.stderr and "None" not in refused.stderr
     local = ask("Why?", "--model", "local:smollm2", "--timeout", "5")
     assert local.returncode == 2 and "--timeout is for API models" in local.stderr, local.stderr
+    local = ask("Why?", "--model", "local:smollm2", "--base-url", "http://127.0.0.1:8000/v1")  # (probe 242)
+    assert local.returncode == 2 and "--base-url is for API models" in local.stderr and "base_url=" not in local.stderr
 
 
 def test_a_deadlines_error_names_the_finished_points_in_the_commands_words():
