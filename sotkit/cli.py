@@ -398,7 +398,7 @@ _CLI_WORDS = {"on_point_error='skip' to": "--on-point-error skip to", "fallback=
               "(skeleton_max_tokens=": "(--skeleton-max-tokens ", "(point_max_tokens)": "(--point-max-tokens)",
               "(max_tokens)": "(--max-tokens)", "max_points=": "--max-points ",
               "sequentially (mode='sequential')": "sequentially (--mode sequential)",
-              "raise first_token_timeout= (and timeout=, the network one)": "raise --timeout",
+              "raise first_token_timeout= (timeout= where it is not given)": "raise --timeout",
               "set max_concurrency= to its slots": "set --max-concurrency to its slots",
               " (Point.done; the others are cut or missing)": "; the others are cut off or missing",
               "use device='cpu' or device='auto'": "use --device cpu or --device auto",

@@ -130,7 +130,7 @@ class SoT:
                 raise ConfigError(f"fallback={shown(fallback)}: {exc}. {FALLBACK_OPTIONS}") from exc
             backup_limits = self._limits(backup, max_concurrency)
             self.backends.append(Backend(backup, _templates(backup, templates), backup_limits))
-        self._network_timeouts = self._timeouts_of(timeout, options.get("client"))
+        self._network_timeouts = self._timeouts_of(options.get("client"))
         waits = [seconds for seconds, *_ in self._network_timeouts] + ([timeout] if timeout is not None else [])
         if waits and "first_token_timeout" not in main.request_defaults:  # the wait for a first text too
             request_options.setdefault("first_token_timeout", min(waits))
@@ -170,21 +170,15 @@ class SoT:
                                       "{{ context }}, so it would be dropped; add it to those templates")
         return options
 
-    def _timeouts_of(self, timeout: float | None, users_client: Any) -> list[tuple[float, str, str]]:
+    def _timeouts_of(self, users_client: Any) -> list[tuple[float, str, str]]:
         """The network timeouts that would end a backend's wait for its first text, as ``(seconds, whose, what to
-        raise)``: sotkit's ``timeout``, but where the user gave the main model's client, which keeps its own."""
-        found = []
-        for backend in self.backends:
-            if backend.provider.in_process:
-                continue
-            if backend is self.backends[0] and users_client is not None:
-                if (seconds := _read_timeout(users_client)) is not None:
-                    found.append((seconds, f"{seconds:g} s, the read timeout of the client= you gave",
-                                  "raise the client's (client.with_options(timeout=...))"))
-            elif timeout is not None and backend.provider in self._owned:  # a Provider object keeps its own
-                of = "" if backend is self.backends[0] else " (the fallback's)"
-                found.append((timeout, f"timeout={timeout:g}, the SDK's network timeout{of}", "raise timeout"))
-        return found
+        raise)``: the read timeout of the main model's client where the user gave it (sotkit's own SDK clients have
+        none: ``network_timeout``)."""
+        if users_client is None or self.backends[0].provider.in_process or \
+                (seconds := _read_timeout(users_client)) is None:
+            return []
+        return [(seconds, f"{seconds:g} s, the read timeout of the client= you gave",
+                 "raise the client's (client.with_options(timeout=...))")]
 
     def _limits(self, provider: Provider, max_concurrency: int, rpm: float | None = None,
                 tpm: float | None = None) -> Limits:

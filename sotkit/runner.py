@@ -746,7 +746,7 @@ class _Watchdog:
                       else f"{self.stall} s after its reasoning")
             advice = "" if self._alive else ("; a reasoning model that streams none of its reasoning (OpenAI's; a "
                                              "Claude whose thinking is omitted, where no pings come) may "
-                                             "think longer: raise first_token_timeout= (and timeout=, the network "
-                                             "one); a server that decodes requests one at a time may have queued it "
+                                             "think longer: raise first_token_timeout= (timeout= where it is not "
+                                             "given); a server that decodes requests one at a time may have queued it "
                                              "behind others: set max_concurrency= to its slots")
             raise StreamStalled(f"{self.model} sent no text in {waited}{advice}")

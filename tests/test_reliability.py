@@ -1016,16 +1016,18 @@ async def test_a_requests_per_minute_budget_is_shared_across_requests(provider):
     assert times[-1] - started >= 0.79
 
 
-async def test_points_queued_behind_their_siblings_on_a_one_at_a_time_server_are_no_stall(provider):
+@pytest.mark.parametrize("wait", ["first_token_timeout", "timeout"])
+async def test_points_queued_behind_their_siblings_on_a_one_at_a_time_server_are_no_stall(provider, wait):
     # Ollama and llama.cpp with fewer slots than points write the points in turn: point 4's first text came three
     # whole points after it was sent, past first_token_timeout, and it was retried at the back of the same queue (a
     # point failed after four attempts; probe 51). While another call of the request writes, the server is at work.
+    # With timeout= (60 s by default), the SDK's read timeout ended such a wait first (probe 246).
     words = " ".join(["word"] * 10) + "."
     in_turn = {i: Latency(ttft_s=0.5 * (i - 1), tokens_per_s=20) for i in range(1, 5)}  # 10 words: 0.5 s each
     skeleton = "1. Sleep well\n2. Eat less sugar\n3. Move daily\n4. See friends"
     with FakeLLMServer(sot_responder(skeleton, dict.fromkeys(range(1, 5), words), point_latency=in_turn),
                        latency=FAST) as server:
-        async with client(server, provider, first_token_timeout=0.9, eager=False) as sot:
+        async with client(server, provider, **{wait: 0.9}, eager=False) as sot:
             with pytest.warns(sotkit.SerialServerWarning):
                 result = await sot.generate("How can I be healthier?")
     assert [p.attempts for p in result.points] == [1, 1, 1, 1]  # point 4's first text came after 1.5 s

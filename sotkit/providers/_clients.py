@@ -322,6 +322,14 @@ def import_sdk(name: str, warm: tuple[str, ...] = ()) -> ModuleType:
     return sdk
 
 
+def network_timeout(sdk: ModuleType, seconds: float | None) -> Any:
+    """An SDK client's timeout for ``timeout=seconds``: connecting, sending and a free connection, not reading. The
+    wait for text is sotkit's own (``first_token_timeout``, ``stall_timeout``), which keeps a call that a server
+    decoding one request at a time has queued behind the others (a read timeout ended it, and the retry queued
+    again)."""
+    return None if seconds is None else sdk.Timeout(seconds, read=None)
+
+
 def sdk_clients(sdk_name: str, http: str | None, make: Callable[[ModuleType, Any], Any],
                 warm: tuple[str, ...] = (), base_url: str | None = None, key: str | None = None) -> ClientPool:
     """A pool of ``make(sdk, http_client)`` SDK clients (``sdk`` the module ``sdk_name``, imported when the first

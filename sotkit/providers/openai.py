@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 from ..errors import ConfigError
 from ..options import api_key_or_env, check_api_key, check_extra_body, check_url
 from ..redact import shown_url
-from ._clients import platform_of, sdk_clients, user_client
+from ._clients import network_timeout, platform_of, sdk_clients, user_client
 from ._sse import Refusal, malformed, text_pieces
 from ._think import ThinkTags
 from .base import (ERROR_STATUS, CallUsage, ChatRequest, Chunk, Provider, SendAgain, Signal, StopAt, StreamError,
@@ -94,7 +94,8 @@ class OpenAIProvider(Provider):
         # an empty $OPENAI_BASE_URL is unset, as an empty key is (a blank .env line); the SDK would take "" as the URL
         sdk_url = base_url or ("https://api.openai.com/v1" if os.environ.get(BASE_URL_VARIABLE) == "" else None)
         self._clients = sdk_clients("openai", http, lambda sdk, http_client: sdk.AsyncOpenAI(
-            api_key=api_key, base_url=sdk_url, max_retries=0, timeout=timeout, http_client=http_client,
+            api_key=api_key, base_url=sdk_url, max_retries=0, timeout=network_timeout(sdk, timeout),
+            http_client=http_client,
         ), warm=FIRST_REQUEST_IMPORTS, base_url=base_url, key=api_key)
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:
