@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 import sys
@@ -14,7 +15,7 @@ from urllib.parse import urlsplit
 if TYPE_CHECKING:
     import openai
 
-from ..errors import ConfigError
+from ..errors import ConfigError, clipped, renote
 from ..options import api_key_or_env, check_api_key, check_extra_body, check_url
 from ..redact import shown_url
 from ._clients import network_timeout, platform_of, sdk_clients, user_client
@@ -31,6 +32,8 @@ BASE_URL_VARIABLE = "OPENAI_BASE_URL"
 FIRST_REQUEST_IMPORTS = ("openai.resources.chat.completions.completions", "openai.lib.streaming.chat", "jiter")
 #: the fields that ask vLLM and SGLang to continue a trailing assistant message, sent with one (prefill=True)
 CONTINUE_PREFILL = {"continue_final_message": True, "add_generation_prompt": False}
+#: an SDK's error message that says nothing of the server's body
+_BARE_STATUS = re.compile(r"Error code: \d+")
 
 
 class OpenAIProvider(Provider):
@@ -139,6 +142,7 @@ class OpenAIProvider(Provider):
                     if stopping is not None and stopping.hit:
                         break  # the rest is past the stop sequence: not read, not paid for beyond what came
         except sys.modules["openai"].BadRequestError as exc:  # fields of sotkit's, not the user's extra_body
+            _server_said(exc)
             mine = {name for name in ("temperature", "max_tokens", "max_completion_tokens", "stop", "stream_options")
                     if name in body and name not in self._extra_body}
             message = str(exc.message)
@@ -160,7 +164,9 @@ class OpenAIProvider(Provider):
             if refused is None:
                 raise
             raise refused from exc
-        except Exception:  # the runner charges a broken call an estimate: of what the stream had told, where it had
+        except Exception as exc:
+            _server_said(exc)
+            # the runner charges a broken call an estimate: of what the stream had told, where it had
             if (told := reading.told(sum(char_weight(m["content"]) for m in messages))) is not None:
                 yield told
             raise
@@ -328,6 +334,16 @@ def _openai_itself(base_url: str | None) -> bool:
     """Is ``base_url`` (None: the SDK's default) OpenAI's own API or Azure's OpenAI, not a compatible server?"""
     host = _host(base_url) if base_url else "api.openai.com"
     return host == "api.openai.com" or host.endswith((".api.openai.com", *AZURE_HOSTS))
+
+
+
+def _server_said(error: Exception) -> None:
+    """Add what the server's error body says where the SDK's message says none of it ("Error code: 422"): the SDK
+    reads only OpenAI's shape, {"error": {"message": ...}}, and a compatible server's may be TGI's {"error": "..."},
+    FastAPI's {"detail": ...} or a plain-text page."""
+    if isinstance(error, sys.modules["openai"].APIStatusError) and _BARE_STATUS.fullmatch(str(error)) \
+            and (said := error.body if isinstance(error.body, str) else json.dumps(error.body) if error.body else ""):
+        renote(error, f"(the server said: {clipped(' '.join(said.split()), 300)})", "the server said")
 
 
 def _refuses(message: str, field: str) -> bool:

@@ -11,6 +11,7 @@ import math
 from contextlib import asynccontextmanager
 
 import anyio
+import openai
 import pytest
 
 import sotkit
@@ -335,6 +336,24 @@ async def test_a_compatible_servers_own_error_shape_is_an_error_with_its_message
             await read("openai:m", url)
     assert str(caught.value) == "the request exceeds the available context size"
     assert caught.value.status_code == 400 and not sotkit.retry.is_retryable(caught.value)
+
+
+@pytest.mark.parametrize("body, said", [
+    ({"error": "Input validation error: `inputs` must be <= 4096 tokens", "error_type": "validation"},  # TGI's
+     "Input validation error: `inputs` must be <= 4096 tokens"),
+    ({"detail": [{"loc": ["body", "stream_options"], "msg": "extra fields not permitted"}]}, "stream_options"),
+    ("404 page not found", "404 page not found"),  # Ollama's, on a URL without /v1
+])
+async def test_an_error_body_the_sdk_does_not_read_is_in_the_error(body, said):
+    # probe 246: the SDK reads only {"error": {"message": ...}}: "UnprocessableEntityError: Error code: 422" alone
+    with FakeLLMServer(Reply("x", fault=Fault.status(422, body=body))) as server:
+        async with sotkit.SoT("openai:m", api_key="k", base_url=server.openai_base_url, mode="sequential",
+                              retry=1) as sot:
+            with pytest.raises(openai.UnprocessableEntityError) as caught:
+                await sot.generate("Hi?")
+    assert str(caught.value) == "Error code: 422"  # the SDK's own, as it was
+    described = sotkit.errors.describe(caught.value)
+    assert "(the server said: " in described and said in described
 
 
 async def test_an_error_field_that_is_null_is_no_error():
