@@ -22,7 +22,7 @@ from ._clients import network_timeout, platform_of, sdk_clients, user_client
 from ._sse import Refusal, malformed, text_pieces
 from ._think import ThinkTags
 from .base import (ERROR_STATUS, CallUsage, ChatRequest, Chunk, Provider, SendAgain, Signal, StopAt, StreamError,
-                   Thinking, char_weight, is_count, with_extra, without_refused)
+                   Thinking, char_weight, estimated_tokens, is_count, with_extra, without_refused)
 
 #: OpenAI's own API (and Azure's) refuses a request with more than four stop sequences
 MAX_STOP = 4
@@ -176,7 +176,10 @@ class OpenAIProvider(Provider):
         if held:
             yield held
         # Servers that ignore stream_options (llama.cpp's) send no counts: estimate them, and say so.
-        usage = reading.usage or CallUsage.estimate(sum(char_weight(m["content"]) for m in messages), written)
+        prompt_weight = sum(char_weight(m["content"]) for m in messages)
+        usage = reading.usage or CallUsage.estimate(prompt_weight, written)
+        if not usage.input_tokens and prompt_weight:  # Ollama's 0 for a prompt its cache served: no count at all
+            usage = dataclasses.replace(usage, input_tokens=estimated_tokens(prompt_weight), estimated=True)
         reason = "stop" if stopping is not None and stopping.hit else reading.reason
         yield dataclasses.replace(usage, finish_reason=str(reason) if reason is not None else None)
 

@@ -356,6 +356,14 @@ async def test_an_error_body_the_sdk_does_not_read_is_in_the_error(body, said):
     assert "(the server said: " in described and said in described
 
 
+async def test_a_prompt_counted_as_no_tokens_is_estimated_and_said_so():
+    # probe 246: Ollama reports prompt_tokens 0 for a prompt its cache served; it was taken as a measured 0
+    with FakeLLMServer(Reply("Rest well.", usage=CallUsage(0, 3))) as server:
+        async with sotkit.SoT("openai:m", api_key="k", base_url=server.openai_base_url, mode="sequential") as sot:
+            result = await sot.generate("How can I sleep better at night?")
+    assert result.usage.input_tokens > 0 and result.usage.output_tokens == 3 and result.usage.estimated_calls == 1
+
+
 async def test_an_error_field_that_is_null_is_no_error():
     # some gateways send "error": null on every chunk; the SDK tests the field's value, sotkit tested its presence
     chunks = [{**chunk, "error": None} for chunk in [*WORDS, STOPPED]]
