@@ -124,8 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "spends it on reasoning first)")
     ask.add_argument("--deadline", type=_seconds, help="seconds for the whole answer")
     ask.add_argument("--timeout", type=_seconds, metavar="S",
-                     help="for an API model: seconds a call waits for its first text, and the network timeout "
-                          "(default 60; for a local: model's API --fallback, its network timeout)")
+                     help="for an API model: seconds a call waits for its first text, and to connect and send "
+                          "(default 60; for a local: model's API --fallback, its wait for a first text)")
     ask.add_argument("--max-concurrency", type=whole(1), metavar="N",
                      help="most calls to the model at once (default 16; a server's slots, for one that has few)")
     ask.add_argument("--on-point-error", choices=["skip", "raise"], default="skip",
@@ -499,7 +499,7 @@ async def _ask(args: argparse.Namespace, so_far: _SoFar) -> int:
             _catch({signal.SIGINT: so_far.interrupting(loops)})
         if model.startswith("local:"):
             if "timeout" in options and (args.fallback or "local:").startswith("local:"):  # (an in-process model
-                # loads at its first call: it has no first-text timeout; an API fallback has a network timeout)
+                # loads at its first call: it has no first-text timeout; an API fallback has one, timeout=)
                 raise ConfigError(f"--timeout is for API models, and --model {model} runs in this process; use "
                                   "--deadline to bound the answer")
             if "base_url" in options:  # (the library's refusal names base_url=)

@@ -129,7 +129,9 @@ class SoT:
             except ConfigError as exc:
                 raise ConfigError(f"fallback={shown(fallback)}: {exc}. {FALLBACK_OPTIONS}") from exc
             backup_limits = self._limits(backup, max_concurrency)
-            self.backends.append(Backend(backup, _templates(backup, templates), backup_limits))
+            first_text_s = timeout if main.in_process and not backup.in_process else None
+            self.backends.append(Backend(backup, _templates(backup, templates), backup_limits,
+                                         first_text_s=first_text_s))
         self._network_timeouts = self._timeouts_of(options.get("client"))
         waits = [seconds for seconds, *_ in self._network_timeouts] + ([timeout] if timeout is not None else [])
         if waits and "first_token_timeout" not in main.request_defaults:  # the wait for a first text too

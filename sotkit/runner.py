@@ -112,6 +112,9 @@ class Backend:
     limits: Limits
     warned: set[Hashable] = field(default_factory=set, compare=False, repr=False)
     """Warnings already given about this model (a class, or a class and the kind of error): each once per client."""
+    first_text_s: float | None = None
+    """The wait for a first text where the request's ``first_token_timeout`` is none: an API fallback's behind an
+    in-process model (whose defaults set none), as the SDK clients sotkit makes read without a timeout of their own."""
 
     @property
     def model(self) -> str:
@@ -492,8 +495,9 @@ class Runner:
     def _watchdog(self, backend: Backend) -> _Watchdog:
         # an in-process fallback waits for its turn on the model (and may load it first): no first-text bound
         waits = backend.provider.in_process and backend is not self.backends[0]
-        return _Watchdog(backend.model, None if waits else self.first_token_timeout, self.stall_timeout,
-                         self._pulses.setdefault(id(backend), _Pulse()))
+        first = None if waits else self.first_token_timeout if self.first_token_timeout is not None \
+            else backend.first_text_s
+        return _Watchdog(backend.model, first, self.stall_timeout, self._pulses.setdefault(id(backend), _Pulse()))
 
     # -- bookkeeping ---------------------------------------------------------------------------------------
 

@@ -299,3 +299,28 @@ async def test_a_point_a_small_local_fallback_writes_ends_at_its_last_whole_sent
             result = await sot.generate("How can I be healthier?")
     point = result.points[1]
     assert point.model == "test:small" and point.text == "Keep one bedtime every night." and point.truncated
+
+
+class FailingInProcessModel(Provider):
+    """An in-process model whose defaults set no first-text wait (as ``local:`` models' do), and that fails."""
+
+    in_process = True
+
+    def __init__(self) -> None:
+        self.model = "local:failing"
+        self.request_defaults = {**Provider.request_defaults, "first_token_timeout": None}
+
+    async def stream(self, request):
+        raise ConnectionError("the local model failed")
+        yield  # (a generator)
+
+
+async def test_an_api_fallback_behind_an_in_process_model_still_waits_at_most_timeout_for_its_first_text():
+    # review 247: the in-process model's defaults set no first-text wait, and the SDK clients sotkit makes read
+    # without a timeout: a fallback server that never answered held the request for ever (its timeout= had ended it)
+    with FakeLLMServer(Reply("Rest.", fault=Fault.stall(seconds=60))) as server:
+        async with sotkit.SoT(FailingInProcessModel(), fallback=create_provider(
+                "openai:m", api_key="k", base_url=server.openai_base_url), timeout=1.0, retry=1,
+                mode="sequential") as sot:
+            with anyio.fail_after(30), pytest.raises(sotkit.StreamStalled, match="no text in 1.0 s for the first"):
+                await sot.generate("Why?")

@@ -15,9 +15,9 @@ from urllib.parse import urlsplit
 if TYPE_CHECKING:
     import openai
 
-from ..errors import ConfigError, clipped, renote
+from ..errors import ConfigError, clipped, one_line, renote
 from ..options import api_key_or_env, check_api_key, check_extra_body, check_url
-from ..redact import shown_url
+from ..redact import redact, shown_url
 from ._clients import network_timeout, platform_of, sdk_clients, user_client
 from ._sse import Refusal, malformed, text_pieces
 from ._think import ThinkTags
@@ -283,8 +283,9 @@ def _counted(counts: dict, service_tier: Any = None) -> CallUsage:
     and the service tier its chunk says served the call."""
     details = counts.get("prompt_tokens_details")
     cached = details.get("cached_tokens") if isinstance(details, dict) else None
-    return CallUsage(counts["prompt_tokens"], counts["completion_tokens"],
-                     cache_read_tokens=cached if is_count(cached) else 0,
+    cached = cached if is_count(cached) else 0
+    # (a server that counts its cache's reads apart, Ollama's 0 for a cached prompt: the input holds them at least)
+    return CallUsage(max(counts["prompt_tokens"], cached), counts["completion_tokens"], cache_read_tokens=cached,
                      service_tier=service_tier if isinstance(service_tier, str) else None)
 
 
@@ -345,8 +346,10 @@ def _server_said(error: Exception) -> None:
     reads only OpenAI's shape, {"error": {"message": ...}}, and a compatible server's may be TGI's {"error": "..."},
     FastAPI's {"detail": ...} or a plain-text page."""
     if isinstance(error, sys.modules["openai"].APIStatusError) and _BARE_STATUS.fullmatch(str(error)) \
-            and (said := error.body if isinstance(error.body, str) else json.dumps(error.body) if error.body else ""):
-        renote(error, f"(the server said: {clipped(' '.join(said.split()), 300)})", "the server said")
+            and (said := error.body if isinstance(error.body, str) else
+                 json.dumps(error.body, ensure_ascii=False) if error.body else ""):
+        # (redacted before it is clipped: a key cut short would no longer be found)
+        renote(error, f"(the server said: {clipped(one_line(redact(said)), 300)})", "the server said")
 
 
 def _refuses(message: str, field: str) -> bool:

@@ -356,6 +356,27 @@ async def test_an_error_body_the_sdk_does_not_read_is_in_the_error(body, said):
     assert "(the server said: " in described and said in described
 
 
+async def test_a_key_an_error_body_echoes_is_redacted_in_its_note_whatever_its_length():
+    # review 247: the note went unredacted into log lines, and a key cut at 300 characters was no longer found
+    key = "sk-proj-" + "S3CRET" * 8
+    body = "\x1b[31mRED " + "x" * 260 + f" upstream rejected key {key}"  # (the key across the clip at 300)
+    with FakeLLMServer(Reply("x", fault=Fault.status(503, body=body)), api_key=key) as server:
+        async with sotkit.SoT("openai:m", api_key=key, base_url=server.openai_base_url, mode="sequential",
+                              retry=1) as sot:
+            with pytest.raises(openai.InternalServerError) as caught:
+                await sot.generate("Hi?")
+    [note] = caught.value.__notes__[-1:]
+    assert note.startswith("(the server said: ") and "S3CRET" not in note and "\x1b" not in note
+
+
+async def test_cached_tokens_counted_apart_from_the_prompt_are_in_its_input():
+    # review 247: prompt_tokens 0 (Ollama's) beside cached_tokens 500 made usage.cost raise ValueError
+    usage = {"prompt_tokens": 0, "completion_tokens": 3, "prompt_tokens_details": {"cached_tokens": 500}}
+    async with serving(sse(*WORDS, {"choices": [{"delta": {}, "finish_reason": "stop"}], "usage": usage})) as (url, _):
+        *_, counted = await read("openai:m", url)
+    assert (counted.input_tokens, counted.cache_read_tokens) == (500, 500)
+
+
 async def test_a_prompt_counted_as_no_tokens_is_estimated_and_said_so():
     # probe 246: Ollama reports prompt_tokens 0 for a prompt its cache served; it was taken as a measured 0
     with FakeLLMServer(Reply("Rest well.", usage=CallUsage(0, 3))) as server:
