@@ -258,8 +258,8 @@ class Runner:
                                         watchdog.progress()
                                     elif isinstance(chunk, str) and chunk:
                                         watchdog.progress()
-                                        if not received[row] and calls[row].point is not None:
-                                            calls[row].point.model = backend.model  # as a single call's first text
+                                        if not received[row] and (point := calls[row].point) is not None:
+                                            point.model = backend.model  # as a single call's first text does
                                         received[row].append(chunk)
                                         calls[row].on_text(chunk)  # a row cannot be ended alone: the batch runs on
                         watchdog.check()
