@@ -73,8 +73,9 @@ class RequestOptions:
     (caught within a quarter more). Keep-alives, events without text and text of white space alone do not count as
     progress."""
     first_token_timeout: float | None = 60.0
-    """Seconds from a call's start to its first text after which it is retried. ``SoT`` sets it to its network
-    ``timeout`` unless given; ``None`` for ``local:`` models, whose first call may load the model."""
+    """Seconds from a call's start to its first text after which it is retried. ``SoT`` sets it to its ``timeout``
+    unless given; ``None`` for ``local:`` models, whose first call may load the model (an API fallback's is then
+    ``timeout``)."""
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     eager: bool = True
     """Start each point's expansion as soon as its skeleton line is complete (else after the skeleton)."""

@@ -494,9 +494,9 @@ class Runner:
 
     def _watchdog(self, backend: Backend) -> _Watchdog:
         # an in-process fallback waits for its turn on the model (and may load it first): no first-text bound
-        waits = backend.provider.in_process and backend is not self.backends[0]
-        first = None if waits else self.first_token_timeout if self.first_token_timeout is not None \
-            else backend.first_text_s
+        first = self.first_token_timeout if self.first_token_timeout is not None else backend.first_text_s
+        if backend.provider.in_process and backend is not self.backends[0]:
+            first = None
         return _Watchdog(backend.model, first, self.stall_timeout, self._pulses.setdefault(id(backend), _Pulse()))
 
     # -- bookkeeping ---------------------------------------------------------------------------------------
