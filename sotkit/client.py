@@ -132,8 +132,11 @@ class SoT:
             first_text_s = timeout if main.in_process and not backup.in_process else None
             self.backends.append(Backend(backup, _templates(backup, templates), backup_limits,
                                          first_text_s=first_text_s))
-        self._network_timeouts = self._timeouts_of(options.get("client"))
-        waits = [seconds for seconds, *_ in self._network_timeouts] + ([timeout] if timeout is not None else [])
+        # a client= the user gave keeps its own read timeout, which would end the wait for a first text first (the SDK
+        # clients sotkit makes read without one: ``network_timeout``)
+        users_client = options.get("client")
+        self._client_read_timeout = None if users_client is None or main.in_process else _read_timeout(users_client)
+        waits = [seconds for seconds in (self._client_read_timeout, timeout) if seconds is not None]
         if waits and "first_token_timeout" not in main.request_defaults:  # the wait for a first text too
             request_options.setdefault("first_token_timeout", min(waits))
         self.options = RequestOptions(**{**main.request_defaults, **request_options})
@@ -154,11 +157,11 @@ class SoT:
                               "call is charged its prompt plus its max_tokens: one call would spend more than a "
                               "minute's budget; raise tpm to your provider's limit, or lower max_tokens, "
                               "skeleton_max_tokens and point_max_tokens")
-        first = options.first_token_timeout
-        for seconds, whose, fix in self._network_timeouts:
-            if first is not None and first > seconds:
-                raise ConfigError(f"first_token_timeout={first:g} is more than {whose}, which would end the call "
-                                  f"first; {fix} to at least first_token_timeout")
+        first, limit = options.first_token_timeout, self._client_read_timeout
+        if first is not None and limit is not None and first > limit:
+            raise ConfigError(f"first_token_timeout={first:g} is more than {limit:g} s, the read timeout of the "
+                              "client= you gave, which would end the call first; raise the client's "
+                              "(client.with_options(timeout=...)) to at least first_token_timeout")
         for backend in self.backends:
             provider = backend.provider
             if options.temperature is not None and options.temperature > provider.max_temperature:
@@ -171,16 +174,6 @@ class SoT:
                     raise ConfigError(f"context= was given but the template(s) {', '.join(ignored)} never use "
                                       "{{ context }}, so it would be dropped; add it to those templates")
         return options
-
-    def _timeouts_of(self, users_client: Any) -> list[tuple[float, str, str]]:
-        """The network timeouts that would end a backend's wait for its first text, as ``(seconds, whose, what to
-        raise)``: the read timeout of the main model's client where the user gave it (sotkit's own SDK clients have
-        none: ``network_timeout``)."""
-        if users_client is None or self.backends[0].provider.in_process or \
-                (seconds := _read_timeout(users_client)) is None:
-            return []
-        return [(seconds, f"{seconds:g} s, the read timeout of the client= you gave",
-                 "raise the client's (client.with_options(timeout=...))")]
 
     def _limits(self, provider: Provider, max_concurrency: int, rpm: float | None = None,
                 tpm: float | None = None) -> Limits:

@@ -125,6 +125,7 @@ class OpenAIProvider(Provider):
         # stream at once (benchmarks/overhead.py). A user's extra_body adds fields; its None removes one.
         if self._extra_body:
             body = with_extra(body, self._extra_body)
+        prompt_weight = sum(char_weight(m["content"]) for m in messages)
         try:
             async with self._clients.client() as client, client.chat.completions.with_streaming_response.create(
                 model=self._name, messages=[], stream=True, extra_body={**body, "messages": messages},
@@ -167,7 +168,7 @@ class OpenAIProvider(Provider):
         except Exception as exc:
             _server_said(exc)
             # the runner charges a broken call an estimate: of what the stream had told, where it had
-            if (told := reading.told(sum(char_weight(m["content"]) for m in messages))) is not None:
+            if (told := reading.told(prompt_weight)) is not None:
                 yield told
             raise
         held = tags.finish()
@@ -176,7 +177,6 @@ class OpenAIProvider(Provider):
         if held:
             yield held
         # Servers that ignore stream_options (llama.cpp's) send no counts: estimate them, and say so.
-        prompt_weight = sum(char_weight(m["content"]) for m in messages)
         usage = reading.usage or CallUsage.estimate(prompt_weight, written)
         if not usage.input_tokens and prompt_weight:  # Ollama's 0 for a prompt its cache served: no count at all
             usage = dataclasses.replace(usage, input_tokens=estimated_tokens(prompt_weight), estimated=True)
