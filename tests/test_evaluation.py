@@ -26,6 +26,7 @@ from sotkit.engines.streaming import Completion, TextStream
 from sotkit.evaluation import Question, load_questions, outcome, parse_verdict
 from sotkit.evaluation.judge import judge_pair
 from sotkit.evaluation.progress import Progress
+from sotkit.evaluation.report import Tally
 from sotkit.evaluation.run import MODES, measures
 from sotkit.testing import Fault, FakeLLMServer, Latency, RecordedRequest, Reply
 from tests.conftest import is_skeleton, point_of, sot_responder
@@ -206,8 +207,35 @@ async def test_net_win_rate_per_category(tmp_path):
     rates = {c: t.net_win_rate for c, t in summary.verdicts["general"].items()}
     assert rates == {"health": 1.0, "money": -1.0, "home": 1.0, "all": pytest.approx(1 / 5)}
     report = (tmp_path / "out" / "report.md").read_text()
-    assert "| money | 2 | 0 | 0 | 2 | 0 | 0 | 0 | -1.00 |" in report
-    assert "| all | 5 | 3 | 0 | 2 | 0 | 0 | 0 | +0.20 |" in report
+    assert "| money | 2 | 0 | 0 | 2 | 0 | 0 | 0 | -1.00 | -1.00 to +0.19 |" in report
+    assert "| all | 5 | 3 | 0 | 2 | 0 | 0 | 0 | +0.20 | -0.53 to +0.82 |" in report
+
+
+@pytest.mark.parametrize(("wins", "ties", "losses", "interval"), [
+    (3, 0, 2, (-0.535, 0.820)),  # hand-computed: (3.5 - 2.5) / 7 -+ 1.96 sqrt(6 - 1/7) / 7
+    (10, 0, 0, (0.57, 1.0)),  # all wins: not [1, 1], which ten questions cannot show
+    (0, 10, 0, (-0.16, 0.16)),  # all ties: no difference, and ten questions bound it
+    (40, 30, 10, (0.21, 0.52)),
+])
+def test_the_net_win_rate_has_a_95_percent_interval(wins, ties, losses, interval):
+    assert Tally(wins=wins, ties=ties, losses=losses).interval == pytest.approx(interval, abs=0.005)
+
+
+def test_the_net_win_rates_interval_holds_the_true_rate_95_times_in_100():
+    import random
+
+    rng = random.Random(7)
+    for win, loss, n in ((0.3, 0.3, 10), (0.6, 0.1, 30), (0.5, 0.4, 80)):
+        held = 0
+        for _ in range(2000):
+            outcomes = rng.choices(("win", "tie", "loss"), (win, 1 - win - loss, loss), k=n)
+            low, high = Tally(outcomes.count("win"), outcomes.count("tie"), outcomes.count("loss")).interval
+            held += low <= win - loss <= high
+        assert 0.92 <= held / 2000 <= 0.98, (win, loss, n, held)
+
+
+def test_nothing_judged_has_no_interval():
+    assert Tally(unparseable=3, failed=1).interval is None
 
 
 async def test_a_pair_where_sot_fell_back_to_a_sequential_answer_is_counted_apart_not_won(tmp_path):
@@ -1419,7 +1447,7 @@ def test_the_commands_last_line_says_on_how_many_pairs_the_rate_stands(tmp_path,
                      "--judge-max-tokens", "100", "--out", str(tmp_path / "out")]) == 0
         assert {r.max_tokens for r in server.requests if is_judge(r)} == {100}
     last = capsys.readouterr().err.splitlines()[-1]
-    assert "net win rate +1.00 (2 judged, 1 unparseable)" in last, last
+    assert "net win rate +1.00 (95% interval -0.19 to +1.00; 2 judged, 1 unparseable)" in last, last
 
 
 # -- reruns ----------------------------------------------------------------------------------------------------

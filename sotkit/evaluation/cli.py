@@ -16,6 +16,7 @@ from ..errors import ConfigError, SotkitError, clipped
 from ..redact import redact
 from .judge import JUDGE_MAX_TOKENS
 from .questions import ALL
+from .report import interval_text
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -117,8 +118,8 @@ def main(args: argparse.Namespace) -> int:
         t = general[ALL]
         counts = [f"{t.judged} judged"] + [f"{n} {name}" for n, name in (
             (t.unparseable, "unparseable"), (t.failed, "failed"), (t.fell_back, "fell back to sequential")) if n]
-        parts.append(f"net win rate {'–' if t.net_win_rate is None else f'{t.net_win_rate:+.2f}'} "
-                     f"({', '.join(counts)})")
+        rate = f"{t.net_win_rate:+.2f} (95% interval {interval_text(t)}; " if t.judged else "– ("
+        parts.append(f"net win rate {rate}{', '.join(counts)})")
     if summary.judge_cut:
         n = summary.judge_cut
         parts.append(f"{n} judge repl{'y' if n == 1 else 'ies'} cut at --judge-max-tokens "

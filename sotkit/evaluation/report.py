@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 import zlib
 from collections.abc import Iterable
@@ -43,6 +44,20 @@ class Tally:
     def net_win_rate(self) -> float | None:
         """(wins - losses) / n, from -1 (SoT always worse) to +1 (always better); None when nothing was judged."""
         return (self.wins - self.losses) / self.judged if self.judged else None
+
+    @property
+    def interval(self) -> tuple[float, float] | None:
+        """The net win rate's 95% confidence interval over the questions, None when nothing was judged: an
+        interval that holds 0 means these questions do not tell SoT's answers from sequential ones. Agresti and
+        Min's adjusted Wald interval for a difference of matched proportions (2005; a win or loss is a discordant
+        pair), whose half-unit added to each cell keeps it honest at a few questions and at all wins (plain Wald
+        would give [1, 1])."""
+        if not self.judged:
+            return None
+        wins, losses, n = self.wins + 0.5, self.losses + 0.5, self.judged + 2
+        rate = (wins - losses) / n
+        half = 1.96 * math.sqrt(max(0.0, wins + losses - (wins - losses) ** 2 / n)) / n
+        return max(-1.0, rate - half), min(1.0, rate + half)
 
 
 def tally(outcomes: Iterable[str | None]) -> Tally:
@@ -235,7 +250,9 @@ def render_markdown(summary: Summary, plots: list[str]) -> str:
     if summary.verdicts:
         lines += ["## Quality: the judge's verdicts", "",
                   "Each pair is judged twice with the answers' order swapped; SoT wins (or loses) only where both "
-                  "orders agree, anything else is a tie. Net win rate = (wins - losses) / judged, from -1 to +1. "
+                  "orders agree, anything else is a tie. Net win rate = (wins - losses) / judged, from -1 to +1, "
+                  "with its 95% confidence interval over the questions: one that holds 0 means these questions do "
+                  "not tell SoT's answers from sequential ones apart (judge more questions to narrow it). "
                   "Unparseable: a reply with no single [[A]]/[[B]]/[[C]] verdict, or cut at the judge's token "
                   "budget or stopped by the provider, in either order; counted, not guessed, and left out of the "
                   "net win rate. Failed: not judged, as an answer or the judge failed (rerun the same command to "
@@ -326,12 +343,17 @@ def _measure(summary: Summary, measure: str, category: str, n: int, suffix: str)
 
 
 def _tally_table(key: str, rows: list[tuple[str, Tally]]) -> list[str]:
-    lines = [f"| {key} | judged | wins | ties | losses | unparseable | failed | fell back | net win rate |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [f"| {key} | judged | wins | ties | losses | unparseable | failed | fell back | net win rate "
+             "| 95% interval |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name, t in rows:
         lines.append(f"| {_cell(name)} | {t.judged} | {t.wins} | {t.ties} | {t.losses} | {t.unparseable} | "
-                     f"{t.failed} | {t.fell_back} | {_num(t.net_win_rate, '+.2f')} |")
+                     f"{t.failed} | {t.fell_back} | {_num(t.net_win_rate, '+.2f')} | {interval_text(t)} |")
     return lines
+
+
+def interval_text(t: Tally) -> str:
+    """The net win rate's 95% interval as "-0.19 to +0.69", or "–" with nothing judged."""
+    return f"{t.interval[0]:+.2f} to {t.interval[1]:+.2f}" if t.interval else "–"
 
 
 def write_plots(summary: Summary, out: Path) -> list[str]:
@@ -347,18 +369,22 @@ def write_plots(summary: Summary, out: Path) -> list[str]:
         fig = Figure(figsize=(6.4, 0.5 * len(labels) + 1.6))
         ax = fig.add_subplot()
         rates = [general[c].net_win_rate or 0.0 for c in labels]
-        ax.barh(labels, rates, color=["#4c72b0" if r >= 0 else "#c44e52" for r in rates])
+        spans = [general[c].interval or (rates[y], rates[y]) for y, c in enumerate(labels)]  # (none: no bar either)
+        ax.barh(labels, rates, color=["#4c72b0" if r >= 0 else "#c44e52" for r in rates],
+                xerr=[[r - lo for r, (lo, _) in zip(rates, spans)], [hi - r for r, (_, hi) in zip(rates, spans)]],
+                error_kw={"ecolor": "#555555", "capsize": 3, "linewidth": 0.8})
         for y, c in enumerate(labels):
             t = general[c]
             label = f"{t.net_win_rate:+.2f}, n={t.judged}" if t.judged else "no readable verdicts"
             apart = [f"{n} {what}" for n, what in ((t.unparseable, "unparseable"), (t.fell_back, "fell back")) if n]
             ax.annotate(", ".join([label, *apart]), (0, y),
                         xytext=(4 if rates[y] < 0 else -4, 0), textcoords="offset points", va="center",
-                        ha="left" if rates[y] < 0 else "right", fontsize=8)
+                        ha="left" if rates[y] < 0 else "right", fontsize=8,
+                        bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1})  # (over whiskers)
         ax.axvline(0, color="black", linewidth=0.8)
         ax.set_xlim(-1, 1)
         ax.invert_yaxis()
-        ax.set_xlabel("net win rate of SoT over sequential (both orders must agree)")
+        ax.set_xlabel("net win rate of SoT over sequential (both orders must agree; whiskers: 95% interval)")
         ax.set_title(f"judge {summary.settings['judge']}")
         written.append(_save(fig, out, PLOTS["net_win_rate"]))
     speedups = {c: [r["measures"]["speedup"] for r in summary.records
