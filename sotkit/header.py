@@ -11,6 +11,9 @@ import re
 EMPHASIS = r"(?:\*{1,3}|_{1,3})"  # bold, italics or both: "**", "*", "***", and the underscore forms
 #: a number in Chinese numerals, one to 99 ("二", "十二", "二十三")
 CJK_NUMBER = "(?:[一二三四五六七八九]?十[一二三四五六七八九]?|[一二三四五六七八九])"
+#: where a title begins with no space after a full-width list mark ("2、Python入门", "②LED照明", "（二）5G设备"): any
+#: character but a digit after a digit's mark ("3、4月份", March and April; "３．５時間", 3.5 hours)
+AFTER_FULL_WIDTH_MARK = r"(?<=[．）、①-⑳])(?!(?<=\d[．、])\d)(?=\S)"
 ROMAN_NUMBER = "(?-i:(?=[IVX])X{0,2}(?:IX|IV|V?I{0,3}))"  # 1 to 29, upper case whatever the pattern's flags
 _ROMAN = {"I": 1, "V": 5, "X": 10}
 _CJK_DIGITS = "〇一二三四五六七八九"

@@ -18,7 +18,7 @@ import re
 from collections.abc import Sequence
 from typing import Literal
 
-from .header import CJK_NUMBER, EMPHASIS, TITLE_SEPARATOR, dash_aside, number_value
+from .header import AFTER_FULL_WIDTH_MARK, CJK_NUMBER, EMPHASIS, TITLE_SEPARATOR, dash_aside, number_value
 from .quality import NO_SPACES
 from .skeleton import INVISIBLE
 
@@ -36,10 +36,13 @@ _LINE_START = rf"\n[ \t{INVISIBLE}]{{0,{_INDENT}}}"
 _ITEM_MARK = (rf"{_LINE_START}(?:\*\*|#+\s*)?(?:(?P<n>\d+(?=[.)．）、])|{CJK_NUMBER}(?=、)|[①-⑳])[.)．）、]?(?:\*\*)?"
               rf"|[(（](?P<other>\d+|{CJK_NUMBER})[)）]|step\s+(?P<step>\d+)\s*:"  # "**3.**"
               r"|point\s+(?P<point>\d+)\s*[:.\-–—])")  # "Point 3: Stir constantly ..."
-_NEXT_ITEM = re.compile(rf"{_ITEM_MARK}(?:\s|[{NO_SPACES}])", re.I)
-_NEW_ITEM = re.compile(rf"{_ITEM_MARK}(?:\s|$|[{NO_SPACES}])", re.I)
+# After an ASCII mark, a space (taken) or a character of a script written without spaces; after a full-width one
+# (almost) any: AFTER_FULL_WIDTH_MARK.
+_AFTER_MARK = rf"(?:\s|(?=[{NO_SPACES}])|{AFTER_FULL_WIDTH_MARK})"
+_NEXT_ITEM = re.compile(rf"{_ITEM_MARK}{_AFTER_MARK}", re.I)
+_NEW_ITEM = re.compile(rf"{_ITEM_MARK}(?:{_AFTER_MARK}|$)", re.I)
 _NUMERAL = "[一二三四五六七八九十]"  # a Chinese numeral's character
-_NUMERAL_PAIR = re.compile(f"、{_NUMERAL}$")  # a mark followed by a second numeral
+_NUMERAL_PAIR = re.compile(f"、{_NUMERAL}")  # a mark followed by a second numeral
 # A line that opens a list item or a header, not a line of prose (the line before a numbered line).
 _LISTED = re.compile(rf"[ \t]*(?:[-*•#>|・①-⑳]|\d+[.)．）、]|{CJK_NUMBER}、|[(（](?:\d|{CJK_NUMBER}))")
 # a reply that opens with its own list's first item
@@ -375,8 +378,8 @@ class OtherPoints:
             return False  # a year, a step of the question's own list (the next number goes on with the answer's)
         if self.most_points and not (self.count_known or final) and number > len(self.titles) + 2:
             return None  # above the points parsed so far and the next: the skeleton's count will tell
-        if _NUMERAL_PAIR.search(m[0]):  # "三、四月份" ("March and April") is prose, "三、一次只做一件事" a title
-            line = text[m.end() - 1:].partition("\n")[0].strip(" *:").casefold()
+        if _NUMERAL_PAIR.match(text, m.end() - 1):  # "三、四月份" ("March and April") is prose, "三、一次只做一件事" a title
+            line = text[m.end():].partition("\n")[0].strip(" *:").casefold()
             if any(line.startswith(title) for title in self.titles):
                 return True
             return None if not whole and any(title.startswith(line) for title in self.titles) else False
@@ -547,12 +550,10 @@ def _breaks_off(line: str) -> bool:
 
 
 def _after_number(text: str) -> str | None:
-    """The text after the number a line opens with (``_NEW_ITEM``); None: it opens with none. The pattern ends on
-    the character after the number's mark: a space, or the text's first where none comes between ("二、浸泡")."""
+    """The text after the number a line opens with (``_NEW_ITEM``), past one space; None: it opens with none."""
     if (item := _NEW_ITEM.match("\n" + text)) is None:
         return None
-    last = item.end() - 2  # that character, in the text
-    return text[last:] if text[last:last + 1].isalpha() else text[last + 1:]
+    return text[item.end() - 1:]  # (the pattern matched with a newline before the text)
 
 
 def _may_be_title_line(line: str, titles: set[str]) -> bool:

@@ -55,16 +55,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .header import CJK_NUMBER, ROMAN_NUMBER, TITLE_SEPARATOR, number_value
+from .header import AFTER_FULL_WIDTH_MARK, CJK_NUMBER, ROMAN_NUMBER, TITLE_SEPARATOR, number_value
 from .quality import NO_SPACES, STOP_WORDS
 
 _NO_SPACES = re.compile(f"[{NO_SPACES}]")  # a script written without spaces: one "word" of it is a whole phrase
 #: ``1.``, ``1)``, ``(1)``, ``Step 1:``, Roman ``IV.`` (upper case: "i." and "v." open sentences), and the forms of
 #: Chinese and Japanese lists (``１．``, ``1、``, ``（1）``, ``一、``, ``（一）``, ``①``), where the title may follow
-#: without a space
+#: without a space: after an ASCII mark, a character of such a script; after a full-width mark, any
+#: (``AFTER_FULL_WIDTH_MARK``: "1、Python入门", "２．「LED」照明")
 _NUMBERED = re.compile(rf"^(?:(?:step|point|part)\s+(\d{{1,4}})\s*[:.)\-–]|[(（](\d{{1,4}}|{CJK_NUMBER})[)）]"
                        rf"|(\d{{1,4}}(?=[.)．）、])|{CJK_NUMBER}(?=、)|[①-⑳]|{ROMAN_NUMBER}(?=\.))[.)．）、]?)"
-                       rf"(?=\s|$|[{NO_SPACES}])\s*(.*)$", re.I)
+                       rf"(?:{AFTER_FULL_WIDTH_MARK}|(?=\s|$|[{NO_SPACES}]))\s*(.*)$", re.I)
 #: marks that invisibly open or end a line (a byte-order mark, zero-width spaces, the marks that set the direction
 #: of right-to-left text): no part of its title there, but inside it part of its spelling (a Persian word's
 #: non-joiner, a family emoji's joiners, a long word's break hint)

@@ -500,6 +500,13 @@ def test_an_item_that_waits_for_its_lists_next_line_holds_back_a_bounded_text():
     ("列清单。\n二、设定优先级\n排序。", "列清单。", True),
     ("列清单。\n（二）设定优先级：排序。", "列清单。", True),
     ("列清单。\n②设定优先级\n排序。", "列清单。", True),
+    # probe 250: a title that opens with a Latin letter, a digit or a bracket after a full-width mark
+    ("列清单。\n2、Python入门\n排序。", "列清单。", True),
+    ("列清单。\n二、5G设备关机：排序。", "列清单。", True),
+    ("列清单。\n２．「LED」照明\n排序。", "列清单。", True),
+    ("做法：\n1、Python入门\n2、Java入门\n3、Go入门", "做法：\n1、Python入门\n2、Java入门\n3、Go入门", False),
+    ("春季适合出行。\n3、4月份是最佳季节。", "春季适合出行。\n3、4月份是最佳季节。", False),  # March-April
+    ("睡眠。\n２．５時間は短い。", "睡眠。\n２．５時間は短い。", False),  # 2.5 hours
     ("وضع خطة.\n\u200f2. تحديد الأولويات", "وضع خطة.", True),
     # the point's own list in those forms, and lines that open with a numeral, stay
     ("做法：\n一、列清单\n二、排序\n三、执行", "做法：\n一、列清单\n二、排序\n三、执行", False),
@@ -515,7 +522,7 @@ def test_an_item_that_waits_for_its_lists_next_line_holds_back_a_bounded_text():
     ("做法：\n1. 列清单。\n\n总结：\n1. 设定优先级很重要", "做法：\n1. 列清单。\n\n总结：", True),
 ])
 def test_a_run_on_into_a_chinese_or_arabic_numbered_item_is_cut(raw, text, finished, step):
-    others = ["设定优先级", "一次只做一件事", "تحديد الأولويات"]
+    others = ["设定优先级", "一次只做一件事", "تحديد الأولويات", "Python入门", "5G设备关机", "「LED」照明"]
     assert clean(raw, step=step, index=1, title="制定计划", others=others) == (text, finished)
 
 

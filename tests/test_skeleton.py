@@ -138,6 +138,14 @@ def test_shapes_real_models_write(text, titles):
     ("1. 饮食：均衡营养\n2. 运动：每周三次", ["饮食", "运动"]),  # a full-width colon ends the head, no space after it
     ("\ufeff1. Sleep well\n\u200b2. Eat well", ["Sleep well", "Eat well"]),  # invisible marks open the lines
     ("1.5 liters a day\n2.0 is out", []),  # decimals are no list numbers
+    # probe 250: after a full-width mark, a title that opens with a Latin letter, a digit or a bracket (these items
+    # were left out, and the answer came back whole)
+    ("1、学习基础\n2、Python入门\n3、做项目", ["学习基础", "Python入门", "做项目"]),
+    ("１．LED照明にする\n２．「断熱」を改善する", ["LED照明にする", "「断熱」を改善する"]),
+    ("①断熱\n②LED照明\n③冷房", ["断熱", "LED照明", "冷房"]),
+    ("一、改善隔热\n二、5G设备关机", ["改善隔热", "5G设备关机"]),
+    ("（一）改善隔热\n（二）PM2.5过滤", ["改善隔热", "PM2.5过滤"]),
+    ("３．５時間寝る\n3、4月份最好", []),  # but a digit after a digit's mark is a number: 3.5 hours, March-April
 ])
 def test_lists_as_chinese_and_japanese_are_written(text, titles):
     assert parse(text) == titles
