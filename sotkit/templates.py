@@ -92,6 +92,7 @@ _STATEMENTS = {"Assign": "set", "AssignBlock": "set", "FilterBlock": "filter", "
 _UNSENT = (" (used only in a branch or a condition, a {% set %} not written out, or the prefill or stop block, which "
            "not every provider sends); write it in the {% block user %}")
 _BLANK = re.compile(rf"[\s{INVISIBLE}]*")  # white space, a BOM, zero-width spaces
+_CONTEXTS = ("Some background for the answer.", "The house was built in 1962 and has a heat pump.")
 _MANY_POINTS = [{"index": i, "title": f"Point {i}"} for i in range(1, 101)]  # as many as max_points allows
 _OUTLINE = [{"index": 1, "title": "Insulate"}, {"index": 2, "title": "Use LED bulbs"},
             {"index": 3, "title": "Seal the drafts"}]
@@ -122,9 +123,9 @@ class Templates:
     """The prompt set of one client: defaults, optionally local variants, then the user's overrides."""
 
     def __init__(self, overrides: TemplateSource = None, *, local: bool = False) -> None:
-        self._env = jinja2.Environment(
-            undefined=jinja2.StrictUndefined, keep_trailing_newline=False, autoescape=False
-        )
+        # a request with no context has context None, which {{ context }} would write as "None": it writes nothing
+        self._env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False,
+                                       autoescape=False, finalize=lambda value: "" if value is None else value)
         self._templates: dict[str, tuple[jinja2.Template, str]] = {}
         self._variables: dict[str, set[str]] = {}
         self._stop_counts: dict[str, int] = {}  # of each template's sample render
@@ -242,7 +243,7 @@ class Templates:
         branch or a condition, a ``{% set %}`` never written out, or the prefill or stop block (not every provider
         sends a prefill), it would be left out, and the reply would answer another question."""
         sample = SAMPLE_VARIABLES[name]
-        for context in (None, "Some background for the answer.") if "context" in sample else (None,):
+        for context in (None, _CONTEXTS[0]) if "context" in sample else (None,):
             given = sample | ({"context": context} if "context" in sample else {})
             case = " with a context" if context else " without a context" if "context" in sample else ""
             for needed in _REQUIRED[name]:
@@ -259,6 +260,12 @@ class Templates:
                     if self._sent(name, origin, given | {"points": _RETITLED, "point": retitled}) == prompt:
                         raise TemplateError(f"template {origin!r} does not send {{{{ point.title }}}}{case}: point "
                                             f"{retitled['index']}'s prompt came out alike with another title{_UNSENT}")
+        # a template that reads the context must send it: one that only tests it ("{% if context %}Answer from the
+        # document.{% endif %}") would point the model to a document it never sees
+        if self.uses(name, "context") and len({self._sent(name, origin, sample | {"context": text})
+                                               for text in _CONTEXTS}) < len(_CONTEXTS):
+            raise TemplateError(f"template {origin!r} reads {{{{ context }}}} but does not send it: its user and "
+                                f"system prompts came out alike for different contexts{_UNSENT}")
 
     def _sent(self, name: str, origin: str, variables: dict[str, Any]) -> tuple[str | None, str]:
         """The system and user prompts a call with ``variables`` sends; a failure says with which values."""

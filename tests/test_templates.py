@@ -255,6 +255,28 @@ def test_a_template_that_never_sends_what_its_call_is_about_fails_when_built(nam
 
 
 @pytest.mark.parametrize("name, source", [
+    # probe 250: built, and a request's context= was never sent, while the model was told to answer from it
+    ("sequential", "{% block user %}{% if context %}Answer only from the document you were given.\n{% endif %}"
+                   "{{ question }}{% endblock %}"),
+    ("skeleton", "{% block user %}{% set background = context %}Outline: {{ question }}{% endblock %}"),
+    ("expand", "{% block user %}{{ question }}: {{ point.title }}{% endblock %}"
+               "{% block prefill %}{{ context }}{% endblock %}"),
+])
+def test_a_template_that_reads_the_context_but_never_sends_it_fails_when_built(name, source):
+    with pytest.raises(sotkit.TemplateError, match=re.escape(f"'<string {name}>' reads {{{{ context }}}} but does not "
+                                                             "send it: its user and system prompts came out alike")):
+        Templates({name: source})
+
+
+def test_a_context_written_without_a_condition_writes_nothing_when_a_request_has_none():
+    # probe 250: the prompt read "Context: None"
+    templates = Templates({"sequential": "{% block user %}Context: {{ context }}\nQuestion: {{ question }}"
+                                         "{% endblock %}"})
+    assert templates.render("sequential", question="Why?").user == "Context: \nQuestion: Why?"
+    assert templates.render("sequential", question="Why?", context="Notes.").user == "Context: Notes.\nQuestion: Why?"
+
+
+@pytest.mark.parametrize("name, source", [
     ("sequential", "{% block system %}Question: {{ question | upper }}{% endblock %}{% block user %}Answer it."
                    "{% endblock %}"),
     ("sequential", "{% block user %}{% set q = question %}{% if context %}{{ context }} {% endif %}{{ q }}"
