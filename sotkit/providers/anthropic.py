@@ -8,6 +8,7 @@ import os
 import re
 import sys
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -18,8 +19,8 @@ from ..options import api_key_or_env, check_api_key, check_extra_body, check_url
 from ._clients import network_timeout, platform_of, sdk_clients, user_client
 from ._sse import malformed, text_pieces
 from ._think import ThinkTags
-from .base import (ERROR_STATUS, THINKING, CallUsage, ChatRequest, Chunk, Provider, SendAgain, Signal, StreamError,
-                   Thinking, char_weight, estimated_tokens, is_count, with_extra, without_refused)
+from .base import (ERROR_STATUS, THINKING, CallUsage, ChatRequest, Chunk, Provider, SendAgain, Signal, StopAt,
+                   StreamError, Thinking, char_weight, estimated_tokens, is_count, with_extra, without_refused)
 
 #: the counts that make up a call's input: the uncached tokens, the cache's reads and its writes
 INPUT_COUNTS = ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
@@ -129,8 +130,10 @@ class AnthropicProvider(Provider):
         options: dict[str, Any] = {}
         if system:
             options["system"] = system
-        if request.stop:
-            options["stop_sequences"] = list(request.stop)
+        # the API refuses a stop sequence of white space alone ("\n\n"): the text is ended at those here
+        if sent := [stop for stop in request.stop if stop.strip()]:
+            options["stop_sequences"] = sent
+        stopping = StopAt(blank) if (blank := [stop for stop in request.stop if not stop.strip()]) else None
         temperature = request.temperature if self.takes_temperature else None
         # The API takes a temperature but this SDK's messages.create() has no such parameter (a TypeError): it
         # travels in the body, as the SDK sends extra_body, with the user's fields.
@@ -142,8 +145,8 @@ class AnthropicProvider(Provider):
             async with self._clients.client() as client, client.messages.with_streaming_response.create(
                 model=self._name, max_tokens=_with_thinking(request.max_tokens, self._thinking_budget),
                 messages=messages, stream=True, **options
-            ) as response:
-                async for text in text_pieces(response, sys.modules["anthropic"], reading, self.model):
+            ) as response, aclosing(text_pieces(response, sys.modules["anthropic"], reading, self.model)) as pieces:
+                async for text in pieces:
                     if not isinstance(text, str):  # STARTED, THINKING, the prompt's counts sent ahead
                         written += text.chars if isinstance(text, Thinking) else 0
                         yield text
@@ -155,8 +158,12 @@ class AnthropicProvider(Provider):
                     written += char_weight(text)
                     if tags is not None:
                         text = tags.feed(text)
+                    if stopping is not None and isinstance(text, str):  # (not a <think> block's reasoning)
+                        text = stopping.feed(text)
                     if text:
                         yield text
+                    if stopping is not None and stopping.hit:
+                        break  # the rest is past the stop sequence: not read, not paid for beyond what came
         except sys.modules["anthropic"].BadRequestError as exc:
             if marked and _MARK_REFUSED.search(str(exc.message)):  # a gateway's: "Extra inputs are not permitted"
                 self.cache_mark_tokens = None
@@ -170,13 +177,18 @@ class AnthropicProvider(Provider):
             if reading.input_tokens is not None:  # message_start counted the prompt: only the output is estimated
                 yield reading.usage(estimated_tokens(written), estimated=True)
             raise
-        if tags is not None and (held := tags.finish()):
+        held = tags.finish() if tags is not None else ""
+        if stopping is not None:
+            held = stopping.feed(held) + ("" if stopping.hit else stopping.finish())
+        if held:
             yield held
-        if reading.input_tokens is None or reading.output_tokens is None:  # a compatible server that sent no counts
+        if reading.input_tokens is None:  # a compatible server that sent no counts
             usage = CallUsage.estimate(prompt.chars + char_weight(prefill or ""), written)
-        else:
-            usage = reading.usage(reading.output_tokens)
-        yield dataclasses.replace(usage, finish_reason=reading.stop_reason)
+        else:  # the output's count comes last: a stream ended at a stop sequence here, or a proxy's, may lack it
+            usage = reading.usage(reading.output_tokens) if reading.output_tokens is not None else \
+                reading.usage(estimated_tokens(written), estimated=True)
+        yield dataclasses.replace(usage, finish_reason="stop_sequence" if stopping is not None and stopping.hit
+                                  else reading.stop_reason)
 
     def check_event_loop(self) -> None:
         self._clients.check_event_loop()

@@ -562,6 +562,36 @@ async def test_anthropic_counts_that_are_no_numbers_are_estimated_not_added(outp
     assert usage.estimated and usage.output_tokens == 4 and usage.finish_reason == "end_turn"  # 13 characters
 
 
+@pytest.mark.parametrize("end", [
+    [("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn"}})],  # no output count
+    [("message_stop", {"type": "message_stop"})],  # a proxy's: no message_delta at all
+])
+async def test_anthropic_prompt_counts_are_kept_where_the_output_has_none(end):
+    # probe 251: the counted prompt (3,000 of it cache reads) was replaced by an estimate of its characters
+    start = ("message_start", {"type": "message_start", "message": {"usage": {
+        "input_tokens": 25, "cache_read_input_tokens": 3000, "output_tokens": 1}}})
+    body = "".join(f"event: {e}\ndata: {json.dumps(d)}\n\n" for e, d in [start, text_delta("Keep it dark."), *end])
+    async with serving(body.encode()) as (url, _):
+        *_, usage = await read("anthropic:m", url)
+    assert (usage.input_tokens, usage.cache_read_tokens, usage.output_tokens, usage.estimated) == (3025, 3000, 4, True)
+
+
+async def test_anthropic_is_sent_no_stop_sequence_of_white_space_alone_and_the_text_ends_at_it_here():
+    # probe 251: the API refuses one ("stop_sequences: each stop sequence must contain non-whitespace"), so
+    # every call of a template whose stop block held "\n\n" failed with a 400
+    from sotkit.testing import FakeLLMServer
+
+    templates = {"sequential": "{% block user %}{{ question }}{% endblock %}{% block stop %}\\n\\n\nEND\n"
+                               "{% endblock %}"}
+    with FakeLLMServer(lambda request: "Keep it dark.\n\nKeep it cool.") as server:
+        async with sotkit.SoT("anthropic:claude-sonnet-4-6", base_url=server.anthropic_base_url, api_key="k",
+                              templates=templates, mode="sequential") as sot:
+            result = await sot.generate("How can I sleep better?")
+    assert [r.stop for r in server.requests] == [("END",)]
+    assert result.text == "Keep it dark." and not result.truncated
+    assert result.usage.calls == 1
+
+
 async def test_an_anthropic_stream_without_message_start_has_estimated_counts():
     events = [text_delta("Keep it dark."), ("message_delta", {"type": "message_delta", "delta": {"stop_reason":
               "end_turn"}, "usage": {"output_tokens": 3}}), ("message_stop", {"type": "message_stop"})]
