@@ -216,9 +216,12 @@ class Templates:
 
     def _check(self, name: str, origin: str) -> None:
         try:
-            self._stop_counts[name] = len(self.render(name, **SAMPLE_VARIABLES[name]).stop)
+            sample = SAMPLE_VARIABLES[name]
+            # with a context and without (a stop block may depend on it)
+            samples = [sample, sample | {"context": _CONTEXTS[0]}] if "context" in sample else [sample]
+            self._stop_counts[name] = max(len(self.render(name, **given).stop) for given in samples)
             if name == "expand":  # stops written per point: counted for a skeleton of the most points there can be
-                most = len(self.render(name, **SAMPLE_VARIABLES[name] | {"points": _MANY_POINTS}).stop)
+                most = max(len(self.render(name, **given | {"points": _MANY_POINTS}).stop) for given in samples)
                 if most > self._stop_counts[name]:
                     self._stop_counts[name] = most
                     self._grow.add(name)

@@ -1075,6 +1075,11 @@ async def test_more_stop_sequences_than_openais_api_takes_fail_when_the_client_i
                        {"client": openai.AsyncOpenAI(api_key="k", base_url="http://localhost:11434/v1")}]:
         async with sotkit.SoT("openai:gpt-4o-mini", templates=FIVE_STOPS, **compatible):
             pass
+    # probe 250: stops written only where a request has a context were counted without one, and built
+    with_context = {"sequential": "{% block user %}{{ context }} {{ question }}{% endblock %}{% block stop %}"
+                                  "\nEND{% if context %}\nA\nB\nC\nD{% endif %}\n{% endblock %}"}
+    with pytest.raises(sotkit.ConfigError, match="'<string sequential>' has 5 stop sequences, but"):
+        sotkit.SoT("openai:gpt-4o-mini", templates=with_context)
 
 
 @pytest.mark.parametrize("model", ["openai:m", "anthropic:m"])
