@@ -329,7 +329,7 @@ def _read_overrides(overrides: TemplateSource, *, local: bool = False) -> dict[s
     if overrides is None:
         return {}
     if isinstance(overrides, Mapping):
-        if bad := [f"{name!r}: {type(source).__name__}" for name, source in overrides.items()
+        if bad := [f"{type(name).__name__} {name!r}: {type(source).__name__}" for name, source in overrides.items()
                    if not isinstance(name, str) or not isinstance(source, str)]:
             raise TemplateError(f"templates= maps template names to their Jinja sources, both str; got "
                                 f"{', '.join(bad)}")

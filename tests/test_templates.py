@@ -121,8 +121,10 @@ def test_unknown_names_and_missing_directories_are_reported(tmp_path: Path):
         Templates(tmp_path / "nope")
     with pytest.raises(sotkit.TemplateError, match=r"templates=\['a'\]: pass a directory"):
         Templates(["a"])  # type: ignore[arg-type]
-    with pytest.raises(sotkit.TemplateError, match="both str; got 'expand': int"):
+    with pytest.raises(sotkit.TemplateError, match="both str; got str 'expand': int"):
         Templates({"expand": 123})  # type: ignore[dict-item]
+    with pytest.raises(sotkit.TemplateError, match="both str; got int 1: str"):  # (probe 250: "got 1: str")
+        Templates({1: "{% block user %}{{ question }}{% endblock %}"})  # type: ignore[dict-item]
 
 
 
