@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from . import __version__
 from .errors import StreamError, one_line
 from .providers._sse import BROKE_OFF
+from .providers.base import AT_BUDGET, FILTERED, FINISHED, WINDOW_FULL
 from .redact import redact
 
 if TYPE_CHECKING:
@@ -290,8 +291,21 @@ class _CallSpan(CallTrace):
     def finished(self, model: str, text: Sequence[str]) -> None:
         self.span.set_attribute("sotkit.call.model", model)
         if self.request_span.content:
-            output = [{"role": "assistant", "parts": [{"type": "text", "content": "".join(text)}]}]
+            output = [{"role": "assistant", "parts": [{"type": "text", "content": "".join(text)}],
+                       "finish_reason": _conventions_reason(self.finish_reasons[-1] if self.finish_reasons else None)}]
             self.span.set_attribute("gen_ai.output.messages", json.dumps(output))
+
+
+def _conventions_reason(reason: str | None) -> str:
+    """A provider's finish reason in the conventions' words for an output message (which needs one): a call that
+    finished with none reported ended as a whole answer does."""
+    if reason is None or reason in FINISHED:
+        return "stop"
+    if reason in AT_BUDGET or reason in WINDOW_FULL:
+        return "length"
+    if reason in FILTERED:
+        return "content_filter"
+    return "tool_call" if reason in ("tool_calls", "tool_use") else reason
 
 
 def _current(span: Any) -> Any:

@@ -481,12 +481,21 @@ async def test_text_goes_into_spans_only_with_trace_content(spans, provider):
     for index, text in TEXTS.items():
         [output] = json.loads(by_index[index].attributes["gen_ai.output.messages"])
         assert output["role"] == "assistant" and text in output["parts"][0]["content"]
+        assert output["finish_reason"] == "stop"  # (probe 249: required by the conventions' schema, and missing)
     [request] = [r for r in server.requests if is_skeleton(r)]
     sent = [m["role"] for m in json.loads(skeleton.attributes["gen_ai.input.messages"])]
     assert sent == ["user"] + (["assistant"] if request.prefill is not None else [])  # what was sent, no more
     if request.system:
         assert json.loads(skeleton.attributes["gen_ai.system_instructions"]) == [
             {"type": "text", "content": request.system}]
+
+
+@pytest.mark.parametrize("reason, word", [("stop", "stop"), ("end_turn", "stop"), ("stop_sequence", "stop"),
+                                          (None, "stop"), ("length", "length"), ("max_tokens", "length"),
+                                          ("model_context_window_exceeded", "length"), ("refusal", "content_filter"),
+                                          ("tool_use", "tool_call"), ("pause_turn", "pause_turn")])
+def test_an_output_messages_finish_reason_is_in_the_conventions_words(reason, word):
+    assert tracing._conventions_reason(reason) == word
 
 
 async def test_no_tracer_provider_means_no_spans_and_no_trace(spans):
