@@ -118,7 +118,12 @@ class StreamError(SotkitError):
 
 class StreamStalled(SotkitError, TimeoutError):
     """A call sent no text for ``first_token_timeout`` (from its start, while no other call of the request to the
-    model wrote either) or ``stall_timeout`` (between pieces) seconds; it is retried like a timeout."""
+    model wrote either) or ``stall_timeout`` (between pieces) seconds; it is retried like a timeout. ``answered``:
+    the server had answered (its 200) before it went quiet."""
+
+    def __init__(self, message: str, answered: bool = False) -> None:
+        super().__init__(message)
+        self.answered = answered
 
 
 class RetryAfterTooLong(SotkitError):

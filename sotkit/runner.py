@@ -480,7 +480,7 @@ class Runner:
         # client of its own on another model, reads the question the skeleton's call reads too)
         if call.point is None and call.role != "router":
             _check_prompt_read(usage, request, backend)
-        watchdog.check()
+        watchdog.check(answered=started)
         if restart:  # it ended without text, where the broken attempt before it wrote some
             if not usage.cut_off(request.max_tokens):  # no answer: what the broken one wrote stays, for the error
                 raise StreamError("an attempt after one that broke off ended without any text")
@@ -742,8 +742,8 @@ class _Watchdog:
         """Another call to the model wrote: the server is at work, so the first text's wait starts again."""
         self._scope.deadline = max(self._scope.deadline, anyio.current_time() + self.first * 1.25)  # type: ignore
 
-    def check(self) -> None:
-        """Raise ``StreamStalled`` if the watchdog ended the stream."""
+    def check(self, answered: bool = False) -> None:
+        """Raise ``StreamStalled`` if the watchdog ended the stream (``answered``: after the server's 200)."""
         if self._scope.cancelled_caught:
             waited = (f"{self.first} s for the first text" if not self._alive
                       else f"{self.stall} s for more text" if self._texts
@@ -753,4 +753,4 @@ class _Watchdog:
                                              "think longer: raise first_token_timeout= (timeout= where it is not "
                                              "given); a server that decodes requests one at a time may have queued it "
                                              "behind others: set max_concurrency= to its slots")
-            raise StreamStalled(f"{self.model} sent no text in {waited}{advice}")
+            raise StreamStalled(f"{self.model} sent no text in {waited}{advice}", answered)

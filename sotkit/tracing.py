@@ -323,8 +323,8 @@ def _error_attributes(error: BaseException, content: bool) -> dict[str, Any]:
         attributes |= {"http.response.status_code": 200, "sotkit.error.status_code": error.status_code}
     elif isinstance(status, int):
         attributes["http.response.status_code"] = status
-    elif BROKE_OFF in str(error):  # a 200 whose connection broke: retried as a connection error, with no status
-        attributes["http.response.status_code"] = 200
+    elif BROKE_OFF in str(error) or getattr(error, "answered", False):
+        attributes["http.response.status_code"] = 200  # a 200 whose connection broke or stalled: no status of its own
     return attributes
 
 

@@ -202,6 +202,7 @@ async def test_a_retried_call_has_a_retry_event(spans, provider):
 @pytest.mark.parametrize(("fault", "error_type", "retried_as"), [
     (Fault.cut(after_tokens=2), "StreamError", 502),  # the status sotkit retries it as
     (Fault.drop(after_tokens=2), "APIConnectionError", None),  # probe 117: this one's event had no status at all
+    (Fault.stall(after_tokens=2, seconds=5, then="close"), "StreamStalled", None),  # probe 249: nor had this one
 ])
 async def test_a_stream_broken_after_its_200_is_retried_as_a_200(spans, provider, fault, error_type, retried_as):
     base = sot_responder(SKELETON, TEXTS)
@@ -211,7 +212,7 @@ async def test_a_stream_broken_after_its_200_is_retried_as_a_200(spans, provider
         return Reply(reply.text, fault=fault) if point_of(request) == 2 and request.attempt == 1 else reply
 
     with FakeLLMServer(point_2_broken_once, latency=FAST) as server:
-        async with client(server, provider, mode="sot", retry=QUICK_RETRY) as sot:
+        async with client(server, provider, mode="sot", retry=QUICK_RETRY, stall_timeout=1.0) as sot:
             await sot.generate(QUESTION)
     _, calls, _ = tree(spans)
     [retried] = [s for s in calls if s.attributes.get("sotkit.point.index") == 2]
