@@ -45,10 +45,11 @@ if TYPE_CHECKING:
 SCOPE = "sotkit"
 _MODES = ("sot", "sequential", "auto")
 #: the quotes of a passage, as repr() writes one (an apostrophe inside a word, as in "the API's", starts none, and
-#: inside single quotes one before a letter ends none: 'What's the best way ...'), or in backticks or curly quotes:
-#: its opening mark, its text, its closing mark
-_QUOTES = (("'", r"(?:[^'\\]|\\.|'(?=\w))*", r"'(?!\w)"), ('"', r'(?:[^"\\]|\\.)*', '"'), ("`", "[^`]*", "`"),
-           ("“", "[^”]*", "”"), ("‘", r"(?:[^’]|’(?=\w))*", r"’(?!\w)"))
+#: inside single quotes one before a letter ends none: 'What's the best way ...', nor, where a later one can, a
+#: plural's before a word: 'my dogs' favourite toys'), or in backticks or curly quotes: its opening mark, its
+#: text, its closing mark
+_QUOTES = (("'", r"(?:[^'\\]|\\.|'(?=\w)|(?<=s)'(?= [a-z]))*", r"'(?!\w)"), ('"', r'(?:[^"\\]|\\.)*', '"'),
+           ("`", "[^`]*", "`"), ("“", "[^”]*", "”"), ("‘", r"(?:[^’]|’(?=\w)|(?<=s)’(?= [a-z]))*", r"’(?!\w)"))
 _QUOTED = re.compile(rf"(?<!\w)(?:{'|'.join(start + text + end for start, text, end in _QUOTES)})")
 #: one of sotkit's options before its quoted value, in sotkit's advice ("on_outage='closed'"); not any name= (a
 #: gateway's validation error quotes the question so: "input_value='My SSN is ...'")

@@ -631,7 +631,10 @@ def test_a_status_a_server_sent_is_not_taken_for_a_broken_stream_by_its_words():
 
 @pytest.mark.parametrize("message", ["guardrail: 'What's the best way to hide SECRET from my boss?' refused",
                                      "title 'Don't hide SECRET' refused", "code `SECRET` refused",
-                                     "curly “SECRET text” refused", "curly ‘it’s SECRET’ refused"])
+                                     "curly “SECRET text” refused", "curly ‘it’s SECRET’ refused",
+                                     # probe 249: a plural's apostrophe ended the quote, and the rest was shown
+                                     "prompt 'What are my dogs' favourite SECRET toys?' refused",
+                                     "curly ‘my cats’ favourite SECRET toys’ refused"])
 def test_quoted_text_holding_an_apostrophe_or_in_backticks_or_curly_quotes_is_elided(message):
     # the apostrophe of "What's" was taken for the closing quote, and the rest shown; backticks and curly quotes
     # were no quotes at all (probe 85)
