@@ -187,8 +187,8 @@ class Answer:
         self.send = send or _ignore
         options = self.options
         operation = "complete" if self.template != "sequential" else "stream" if send else "generate"
-        trace = start_request(operation, self.backends[0].model, options.mode, self.question, options.trace_content,
-                              self.result)
+        trace = start_request(operation, self.backends[0].model, None if operation == "complete" else options.mode,
+                              self.question, options.trace_content, self.result)
         self.runner = Runner(self.backends, self.send, self.usage, retry=options.retry,
                              stall_timeout=options.stall_timeout, first_token_timeout=options.first_token_timeout,
                              trace=trace)
@@ -300,7 +300,7 @@ class Answer:
     async def _route(self) -> tuple[Mode, str]:
         mode = self.options.mode
         if mode != "auto":
-            return mode, f"mode={mode!r} was requested"
+            return mode, self._undecided()
         decision = await self.router.decide(self.question)
         return decision.mode, decision.reason
 
@@ -732,7 +732,9 @@ class Answer:
                "(warned once per client and kind of error)", FallbackWarning)
 
     def _undecided(self) -> str:
-        """The route of a result taken before it was decided (a deadline, ``aclose()``)."""
+        """The route of a result taken before it was decided (a deadline, ``aclose()``), or that no router decides."""
+        if self.template != "sequential":  # SoT.complete, which takes no mode
+            return f"complete() answers the {self.template} template in one call"
         mode = self.options.mode
         return f"mode={mode!r} was requested" if mode != "auto" else "not routed: the request stopped before the " \
             "router decided"

@@ -107,10 +107,11 @@ NO_CALL = CallTrace()
 NO_TRACE = RequestTrace()
 
 
-def start_request(operation: str, model: str, requested_mode: str, question: str, content: bool,
+def start_request(operation: str, model: str, requested_mode: str | None, question: str, content: bool,
                   result: Callable[[], Result]) -> RequestTrace:
     """The trace of one request, or ``NO_TRACE`` when no tracer provider is set. ``result`` gives the result as
-    it stands, read when the request ends (also when it fails)."""
+    it stands, read when the request ends (also when it fails). ``requested_mode``: None for ``complete()``, which
+    takes none."""
     tracer = _tracer()
     if tracer is None:
         return NO_TRACE
@@ -143,13 +144,15 @@ def _otel() -> Any:
 
 
 class _RequestSpan(RequestTrace):
-    def __init__(self, tracer: Any, operation: str, model: str, requested_mode: str, question: str, content: bool,
-                 result: Callable[[], Result]) -> None:
+    def __init__(self, tracer: Any, operation: str, model: str, requested_mode: str | None, question: str,
+                 content: bool, result: Callable[[], Result]) -> None:
         trace = _otel()
         self.tracer = tracer
         self.content = content
         self._result = result
-        attributes = {"sotkit.model": model, "sotkit.request.mode": requested_mode}
+        attributes = {"sotkit.model": model}
+        if requested_mode is not None:
+            attributes["sotkit.request.mode"] = requested_mode
         if content:
             attributes["sotkit.question"] = question
         self.span = tracer.start_span(f"sotkit {operation}", kind=trace.SpanKind.INTERNAL, attributes=attributes)

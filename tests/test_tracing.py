@@ -574,6 +574,9 @@ async def test_a_judge_call_through_complete_names_its_template(spans):
     root, [call], _ = tree(spans)
     assert root.name == "sotkit complete" and root.attributes["sotkit.mode"] == "sequential"
     assert call.attributes["sotkit.call.role"] == "judge_pairwise"
+    # probe 249: it claimed a mode complete() takes none of ("mode='sequential' was requested")
+    assert "sotkit.request.mode" not in root.attributes
+    assert root.attributes["sotkit.route.reason"] == "complete() answers the judge_pairwise template in one call"
 
 
 async def test_a_runaway_stream_cut_at_max_tokens_finishes_as_length(spans):
