@@ -33,7 +33,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
-from .errors import StreamError, one_line
+from .errors import RetryAfterTooLong, StreamError, one_line
 from .providers._sse import BROKE_OFF
 from .providers.base import AT_BUDGET, FILTERED, FINISHED, WINDOW_FULL
 from .redact import redact
@@ -320,16 +320,21 @@ def _current(span: Any) -> Any:
 
 
 def _error_attributes(error: BaseException, content: bool) -> dict[str, Any]:
-    attributes: dict[str, Any] = {"error.type": type(error).__qualname__,
-                                  "sotkit.error.message": _message(error, content)}
-    status = getattr(error, "status_code", None)
+    return {"error.type": type(error).__qualname__, "sotkit.error.message": _message(error, content),
+            **_statuses(error)}
+
+
+def _statuses(error: BaseException) -> dict[str, int]:
+    """The HTTP status of ``error``'s response (the 429 whose wait was too long, for ``RetryAfterTooLong``), and
+    for a 200 whose stream failed the status it is retried as."""
+    status = getattr(error.__cause__ if isinstance(error, RetryAfterTooLong) else error, "status_code", None)
     if isinstance(error, StreamError):  # the response was a 200; its status is the one the error is retried as
-        attributes |= {"http.response.status_code": 200, "sotkit.error.status_code": error.status_code}
-    elif isinstance(status, int):
-        attributes["http.response.status_code"] = status
-    elif BROKE_OFF in str(error) or getattr(error, "answered", False):
-        attributes["http.response.status_code"] = 200  # a 200 whose connection broke or stalled: no status of its own
-    return attributes
+        return {"http.response.status_code": 200, "sotkit.error.status_code": error.status_code}
+    if isinstance(status, int):
+        return {"http.response.status_code": status}
+    if BROKE_OFF in str(error) or getattr(error, "answered", False):
+        return {"http.response.status_code": 200}  # a 200 whose connection broke or stalled: no status of its own
+    return {}
 
 
 def _record(span: Any, error: BaseException, content: bool) -> None:
@@ -342,7 +347,8 @@ def _record(span: Any, error: BaseException, content: bool) -> None:
     message = _message(error, content)
     stack = redact("".join(traceback.format_exception(error))) if content \
         else "".join(traceback.format_tb(error.__traceback__)) + type(error).__qualname__
-    span.record_exception(error, attributes={"exception.message": message, "exception.stacktrace": stack})
+    span.record_exception(error, attributes={"exception.message": message, "exception.stacktrace": stack,
+                                             **_statuses(error)})
     span.set_attribute("error.type", type(error).__qualname__)
     span.set_status(trace.Status(trace.StatusCode.ERROR, f"{type(error).__name__}: {message}"[:300]))
 
@@ -356,8 +362,10 @@ def without_text(error: BaseException) -> str:
 
 
 def _message(error: BaseException, content: bool) -> str:
-    """What a span says of ``error``: its message, quoted passages elided unless ``content``."""
-    return redact(str(error)) if content else _elide(_said(error))
+    """What a span says of ``error``: its message and sotkit's notes on it ("(attempt 2 of 4; not retried: ...)"),
+    quoted passages elided unless ``content``."""
+    parts = [str(error) if content else _said(error), *getattr(error, "__notes__", ())]
+    return " ".join(redact(part) if content else _elide(part) for part in parts)
 
 
 def _said(error: BaseException) -> str:

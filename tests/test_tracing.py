@@ -622,6 +622,22 @@ def test_quoted_text_past_a_cut_is_elided_in_log_lines_and_spans():
         "[type=int_parsing, input_value='…', input_type=str]"
 
 
+@pytest.mark.parametrize("retry_after", ["90", "20"])  # over max_wait_s; within it, but past the deadline
+async def test_a_429_whose_wait_is_not_taken_is_in_the_failed_spans_exception(spans, retry_after):
+    # probe 249: a Retry-After over max_wait_s (RetryAfterTooLong) left no 429 in the trace, and the note of a wait
+    # past the deadline ("not retried: ...") was on the exception but not in the span
+    too_many = Reply("x", fault=Fault.status(429, {"retry-after": retry_after}))
+    with FakeLLMServer(too_many, latency=FAST) as server:
+        async with client(server, "openai", mode="sequential", retry=sotkit.RetryPolicy(max_wait_s=60)) as sot:
+            with pytest.raises(Exception):
+                await sot.generate(QUESTION, deadline=5.0)
+    _, [call], _ = tree(spans)
+    [exception] = [e for e in call.events if e.name == "exception"]
+    assert exception.attributes["http.response.status_code"] == 429
+    if retry_after == "20":
+        assert "not retried: the wait of" in exception.attributes["exception.message"]
+
+
 def test_a_status_a_server_sent_is_not_taken_for_a_broken_stream_by_its_words():
     # review 118: a 503 whose body relayed another hop's "... after its 200" was traced as a 200
     from sotkit.providers._sse import BROKE_OFF
