@@ -37,9 +37,11 @@ class Prices:
         self._models: set[str] = set()  # the client's (``check_models``): a key for one of them is no typo
 
     def cost(self, model: str, input_tokens: int, output_tokens: int, cache_read_tokens: int = 0,
-             cache_write_tokens: int = 0, service_tier: str | None = None, at: float | None = None) -> float | None:
+             cache_write_tokens: int = 0, service_tier: str | None = None, at: float | None = None,
+             cache_write_1h_tokens: int = 0) -> float | None:
         """One call's cost. The prompt cache's reads and writes are part of ``input_tokens``: the library prices them
-        at the cache's prices, an override (which has none) at its input price. The library prices a ``service_tier``
+        at the cache's prices (the writes that stay an hour, ``cache_write_1h_tokens`` of ``cache_write_tokens``, at
+        their own), an override (which has none) at its input price. The library prices a ``service_tier``
         at its rates (the standard ones for a tier it does not list) and the call at the prices of its time ``at``
         (seconds since the epoch; now when None)."""
         if (price := self.overrides.get(model)) is not None:
@@ -53,9 +55,10 @@ class Prices:
         self._named_otherwise(model)
         import genai_prices
 
+        hour = {"cache_write_1h_tokens": cache_write_1h_tokens} if cache_write_1h_tokens else {}
         calculation = genai_prices.calc_price(
             genai_prices.Usage(input_tokens=input_tokens, output_tokens=output_tokens,
-                               cache_read_tokens=cache_read_tokens, cache_write_tokens=cache_write_tokens),
+                               cache_read_tokens=cache_read_tokens, cache_write_tokens=cache_write_tokens, **hour),
             found[1], provider_id=found[0], price_context={"service_tier": service_tier} if service_tier else None,
             genai_request_timestamp=None if at is None else datetime.datetime.fromtimestamp(at, datetime.timezone.utc))
         return float(calculation.total_price)  # per call: a long prompt's tier is the call's own

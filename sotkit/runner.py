@@ -518,7 +518,8 @@ class Runner:
     def _account(self, usage: CallUsage, model: str, span: CallTrace, calls: int = 1) -> None:
         span.usage(usage)
         cached = (usage.cache_read_tokens, usage.cache_write_tokens)
-        priced = (model, usage.input_tokens, usage.output_tokens, *cached, usage.service_tier, time.time())
+        priced = (model, usage.input_tokens, usage.output_tokens, *cached, usage.service_tier, time.time(),
+                  usage.cache_write_1h_tokens)
         self.usage.add(Usage(usage.input_tokens, usage.output_tokens, calls, int(usage.estimated), *cached,
                              priced_calls=[priced]))
 

@@ -76,6 +76,20 @@ async def test_prompt_cache_reads_and_writes_are_priced_at_the_librarys_cache_pr
         pytest.approx(2040 / 1e6)  # an override has no cache prices: its input price for every input token
 
 
+async def test_anthropic_cache_writes_that_stay_an_hour_are_priced_at_their_own_price():
+    # probe 251: writes with "ttl": "1h" (twice the input price) were priced as the five-minute ones (1.25 times)
+    counted = sotkit.providers.base.CallUsage(100_000, 10, cache_write_tokens=100_000, cache_write_1h_tokens=40_000)
+    with FakeLLMServer(Reply("Sleep more.", usage=counted), latency=FAST) as server:
+        async with sotkit.SoT("anthropic:claude-sonnet-4-6", base_url=server.anthropic_base_url, api_key="k",
+                              mode="sequential") as sot:
+            result = await sot.generate("How can I be healthier?")
+    price = genai_prices.calc_price(genai_prices.Usage(), "claude-sonnet-4-6", provider_id="anthropic").model_price
+    assert float(price.cache_write_1h_mtok) > float(price.cache_write_mtok)  # or the test could not tell
+    expected = (40_000 * float(price.cache_write_1h_mtok) + 60_000 * float(price.cache_write_mtok)
+                + 10 * float(price.output_mtok)) / 1e6
+    assert result.usage.cost == pytest.approx(expected, rel=1e-9)
+
+
 @pytest.mark.parametrize("ended_by", ["deadline", "stopping a runaway", "a stall before any text"])
 async def test_a_call_the_client_ends_keeps_the_prompt_counts_anthropic_sent_ahead(ended_by):
     # message_start counts the prompt, cache reads too: a call the client ended (a deadline, a runaway stopped)

@@ -235,9 +235,11 @@ class _Reading:
     def usage(self, output_tokens: int, estimated: bool = False) -> CallUsage:
         """The call's counts once ``input_tokens`` is known, with the prompt cache's reads and writes in it."""
         read, write = (self.inputs.get(name) for name in INPUT_COUNTS[1:])
+        hour = self.inputs.get("cache_creation", {}).get("ephemeral_1h_input_tokens")
         return CallUsage(self.input_tokens or 0, output_tokens, estimated=estimated,
                          cache_read_tokens=read if is_count(read) else 0,
-                         cache_write_tokens=write if is_count(write) else 0)
+                         cache_write_tokens=write if is_count(write) else 0,
+                         cache_write_1h_tokens=hour if is_count(hour) and is_count(write) and hour <= write else 0)
 
     def count_inputs(self, usage: dict[str, Any]) -> None:
         """Take the input counts ``usage`` holds: message_start's, then message_delta's where it has them (the API's
@@ -245,6 +247,8 @@ class _Reading:
         for name in INPUT_COUNTS:
             if usage.get(name) is not None:
                 self.inputs[name] = usage[name]
+        if isinstance(usage.get("cache_creation"), dict):  # the writes by how long they stay (the 1h ones cost more)
+            self.inputs["cache_creation"] = usage["cache_creation"]
 
     @property
     def whole(self) -> bool:  # a stream that ends before its stop_reason (or message_stop) was cut

@@ -140,6 +140,8 @@ class CallUsage:
     """Of ``input_tokens``, those the provider's prompt cache served (priced below the input price)."""
     cache_write_tokens: int = 0
     """Of ``input_tokens``, those written to the prompt cache (Anthropic prices them above the input price)."""
+    cache_write_1h_tokens: int = 0
+    """Of ``cache_write_tokens``, those written to stay an hour (Anthropic's ``"ttl": "1h"``), priced higher still."""
     service_tier: str | None = None
     """The service tier the server says served the call (OpenAI's ``priority``, ``flex``, ...), priced at its rates."""
     partial: bool = False

@@ -237,13 +237,17 @@ class Reply:
             raise TypeError(f"Reply usage={self.usage!r}: pass a CallUsage (sotkit.testing.CallUsage), e.g. "
                             "CallUsage(input_tokens=10, output_tokens=5), or None to count tokens")
         counts = () if self.usage is None else (self.usage.input_tokens, self.usage.output_tokens,
-                                                 self.usage.cache_read_tokens, self.usage.cache_write_tokens)
+                                                 self.usage.cache_read_tokens, self.usage.cache_write_tokens,
+                                                 self.usage.cache_write_1h_tokens)
         if not all(isinstance(count, int) and count >= 0 for count in counts):
             raise ConfigError(f"Reply usage={self.usage!r}: token counts must be ints >= 0")
         if self.usage is not None and self.usage.cache_read_tokens + self.usage.cache_write_tokens > \
                 self.usage.input_tokens:
             raise ConfigError(f"Reply usage={self.usage!r}: the prompt cache's reads and writes are parts of "
                               "input_tokens, so together they cannot exceed it")
+        if self.usage is not None and self.usage.cache_write_1h_tokens > self.usage.cache_write_tokens:
+            raise ConfigError(f"Reply usage={self.usage!r}: cache_write_1h_tokens are part of cache_write_tokens, "
+                              "so they cannot exceed them")
 
 
 @dataclass(frozen=True)

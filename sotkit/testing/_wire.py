@@ -72,11 +72,15 @@ def _optional_int(body: Mapping[str, Any], *names: str) -> int | None:
     return None
 
 
-def _anthropic_inputs(usage: CallUsage) -> dict[str, int]:
-    """The Messages API's input counts: ``input_tokens`` is only the part the prompt cache neither read nor wrote."""
+def _anthropic_inputs(usage: CallUsage) -> dict[str, Any]:
+    """The Messages API's input counts: ``input_tokens`` is only the part the prompt cache neither read nor wrote;
+    the writes also by how long they stay."""
+    hour = usage.cache_write_1h_tokens
     return {"input_tokens": usage.input_tokens - usage.cache_read_tokens - usage.cache_write_tokens,
             "cache_read_input_tokens": usage.cache_read_tokens,
-            "cache_creation_input_tokens": usage.cache_write_tokens}
+            "cache_creation_input_tokens": usage.cache_write_tokens,
+            "cache_creation": {"ephemeral_5m_input_tokens": usage.cache_write_tokens - hour,
+                               "ephemeral_1h_input_tokens": hour}}
 
 
 def _sse(data: Any, event: str | None = None) -> bytes:

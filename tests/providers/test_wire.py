@@ -899,7 +899,7 @@ async def test_a_broken_call_is_charged_what_its_stream_told_of_its_price():
                               retry=sotkit.RetryPolicy(attempts=1)) as sot:
             with pytest.raises(sotkit.PartialResultError) as caught:
                 await sot.generate("How do I sleep well?")
-    [(model, input_tokens, output_tokens, cache_read, _, tier, _)] = caught.value.partial.usage.priced_calls
+    [(model, input_tokens, output_tokens, cache_read, _, tier, *_)] = caught.value.partial.usage.priced_calls
     assert (input_tokens, cache_read, tier) == (12001, 10000, "priority") and output_tokens == 2  # "Keep it "
     assert caught.value.partial.usage.estimated_calls == 1
 
