@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import anyio
 
-from ..errors import StreamError
+from ..errors import StreamError, renote
 from .base import AFTER_END_S, ENDED, REFUSED, STARTED, CallUsage, Signal, Thinking
 
 
@@ -151,6 +151,10 @@ async def text_pieces(response: Any, sdk: ModuleType, reading: Reading,
                                      request=response.http_request) from exc
     except UnicodeDecodeError as exc:
         raise StreamError(f"the event stream is not UTF-8 text: {exc}", raw=exc.object[:500]) from exc
+    except StreamError as exc:  # the id the provider's support asks for, as the SDKs' errors carry it
+        if request_id := http.headers.get("request-id") or http.headers.get("x-request-id"):
+            renote(exc, f"(request_id: {request_id})", "(request_id: ")
+        raise
 
 
 #: an SDK's ``APIConnectionError`` raised after the server answered: it was reachable

@@ -307,8 +307,10 @@ class _Reading:
                 error = data.get("error", {}) if isinstance(data, dict) else {}
                 details = error.get("details")  # a spent account's code is there, as the SDK reads it
                 code = details.get("error_code") if isinstance(details, dict) else None
-                raise StreamError(error.get("message", str(data)), status_code=ERROR_STATUS.get(error.get("type"), 500),
-                                  raw=data, code=code if isinstance(code, str) else None)
+                kind = error.get("type")  # ("Overloaded (overloaded_error)", as the SDK says it)
+                said = error.get("message", str(data)) + (f" ({kind})" if isinstance(kind, str) else "")
+                raise StreamError(said, status_code=ERROR_STATUS.get(kind, 500), raw=data,
+                                  code=code if isinstance(code, str) else None)
         except (AttributeError, TypeError, KeyError) as exc:
             raise malformed(data) from exc
         return None

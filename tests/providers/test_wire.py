@@ -495,12 +495,14 @@ async def test_a_byte_order_mark_before_the_first_event_hides_nothing(model):
                          ids=["known type", "unknown type", "no message"])
 async def test_an_anthropic_error_event_is_a_server_error_with_its_message(error, status):
     data = {"type": "error", "error": error}
-    async with serving(anthropic_sse(("error", data))) as (url, _):
+    async with serving(anthropic_sse(("error", data)), headers=f"{EVENT_STREAM}\r\nrequest-id: req_011CX") as (url, _):
         with pytest.raises(sotkit.StreamError) as caught:
             await read("anthropic:m", url)
-    # an unknown type is still a server error (500: retried), and an error without a message shows the whole event
-    assert str(caught.value) == error.get("message", str(data))
+    # an unknown type is still a server error (500: retried), and an error without a message shows the whole event;
+    # its type and the response's request id are said too (probe 251: "Overloaded." alone)
+    assert str(caught.value) == f"{error.get('message', str(data))} ({error['type']})"
     assert caught.value.status_code == status and caught.value.raw == data
+    assert caught.value.__notes__ == ["(request_id: req_011CX)"]
 
 
 @pytest.mark.parametrize("model", ["openai:m", "anthropic:m"])
