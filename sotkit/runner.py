@@ -333,7 +333,9 @@ class Runner:
                     backend.provider.budget_scale = REASONING_SCALE
                     within = "" if backend.limits.tpm is None else \
                         f", within tpm={backend.limits.tpm:g}, which then paces its calls (each is charged its budget)"
-                    advise(f"{backend.model} spent a call's whole budget ({sent.max_tokens} tokens) before any text "
+                    # as the server counted it: Anthropic's thinking budget goes on top of the call's own
+                    spent = sent.max_tokens if usage.estimated else max(sent.max_tokens, usage.output_tokens)
+                    advise(f"{backend.model} spent a call's whole budget ({spent} tokens) before any text "
                            f"(reasoning, most likely): its calls are asked for {REASONING_SCALE} times their budget "
                            f"({REASONING_FLOOR} to {REASONING_CAP} tokens{within}) from now on")
             except SendAgain:  # no attempt at the text: the same call goes again at once, without what was refused

@@ -60,6 +60,17 @@ async def test_a_call_that_spent_its_budget_reasoning_goes_again_with_room_to_wr
     assert budgets(server, since=since) == [POINT_BUDGET * REASONING_SCALE] * 4
 
 
+async def test_the_raise_names_the_budget_the_server_counted_with_a_thinking_budget_on_top():
+    # probe 251: Claude was sent 300 + 2048 tokens (its thinking budget on top) and spent them all, but the warning
+    # said "spent a call's whole budget (300 tokens)"
+    with FakeLLMServer(Reply("Keep a schedule.", reasoning_tokens=2380), latency=FAST) as server:
+        async with sotkit.SoT("anthropic:m", base_url=server.anthropic_base_url, api_key="k", mode="sequential",
+                              max_tokens=300, extra_body={"thinking": {"type": "enabled", "budget_tokens": 2048}}) as sot:
+            with pytest.warns(UserWarning, match=r"spent a call's whole budget \(2348 tokens\)"):
+                result = await sot.generate("How can I live well?")
+    assert result.text == "Keep a schedule." and budgets(server) == [2348, 300 * REASONING_SCALE]  # (above 2048)
+
+
 async def test_a_raised_budget_is_kept_within_the_tokens_per_minute_budget():
     # review 214: with tpm=1000 the raised 1024 was refused as more than a minute's budget, and so was every later
     # call of the client (a small budget, so that the call before leaves little to wait for)
