@@ -241,8 +241,9 @@ class Runner:
                 try:
                     span.request(requests[0])
                     await backend.provider.ready()
+                    asked = time.monotonic()
                     async with backend.limits.slot() as waited:
-                        await self._admitted(backend, requests, waited)
+                        await self._admitted(backend, requests, waited, span, asked)
                         self.usage.calls += 1  # one batched call
                         for c in calls:
                             if c.point is not None:
@@ -306,8 +307,9 @@ class Runner:
                 span.request(sent, prefill=backend.provider.supports_prefill)
             try:
                 await backend.provider.ready()
+                asked = time.monotonic()
                 async with backend.limits.slot() as waited:
-                    await self._admitted(backend, [sent], waited)
+                    await self._admitted(backend, [sent], waited, span, asked)
                     if prefill != backend.provider.supports_prefill:  # its server refused a prefill meanwhile
                         prefill = False
                         if not received:  # else the restart below forgets it once the new attempt writes
@@ -362,15 +364,19 @@ class Runner:
                 self._on_retry(attempt, error, wait, call, backend, span)
                 await anyio.sleep(wait)
 
-    async def _admitted(self, backend: Backend, requests: Sequence[ChatRequest], waited: bool) -> None:
+    async def _admitted(self, backend: Backend, requests: Sequence[ChatRequest], waited: bool, span: CallTrace,
+                        asked: float) -> None:
         """Wait for the model's per-minute budgets (after the provider's set-up, which counts against none); a
-        call that waited for them or for its concurrency slot (``waited``) was spaced by the client. (Not timed
-        here: a process starved of CPU would pass for one that waited.)"""
+        call that waited for them or for its concurrency slot (``waited``) was spaced by the client (not timed for
+        that: a process starved of CPU would pass for one that waited), and its span says how long since ``asked``
+        (its duration is no API latency)."""
         charged = [estimate_tokens(r.prompt.chars, r.max_tokens) for r in requests]
         if backend.limits.tpm is not None:  # (a batch's rows, each a call to the model, may go past it together)
             check_fits(max(charged), backend.limits.tpm)
         budgets = await backend.limits.admit(sum(charged))
         self.paced = self.paced or waited or budgets
+        if waited or budgets:
+            span.queued(time.monotonic() - asked)
 
     async def _watched(self, backend: Backend, request: ChatRequest, call: Call, received: list[str],
                        span: CallTrace, restart: bool = False, openings: tuple[Opening, ...] = (),

@@ -73,6 +73,9 @@ class CallTrace:
     def retry(self, attempt: int, error: BaseException, wait_s: float) -> None:
         """Attempt ``attempt`` failed with ``error``; the next starts in ``wait_s``."""
 
+    def queued(self, seconds: float) -> None:
+        """An attempt waited ``seconds`` for the model's concurrency slot or per-minute budgets."""
+
     def fallback(self, error: BaseException, model: str, platform: str | None = None) -> None:
         """Every attempt on one model failed (last with ``error``); the call goes on with ``model`` (reached on
         ``platform``, ``Provider.platform``)."""
@@ -267,6 +270,9 @@ class _CallSpan(CallTrace):
                 messages.append({"role": "assistant", "parts": [{"type": "text", "content": prompt.prefill}]})
             attributes["gen_ai.input.messages"] = json.dumps(messages)
         self.span.set_attributes(attributes)
+
+    def queued(self, seconds: float) -> None:
+        self.span.add_event("sotkit.queued", {"sotkit.queued_s": seconds})
 
     def retry(self, attempt: int, error: BaseException, wait_s: float) -> None:
         self.span.add_event("sotkit.retry", {"sotkit.attempt": attempt, "sotkit.retry.wait_s": wait_s,

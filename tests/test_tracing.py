@@ -222,6 +222,18 @@ async def test_a_stream_broken_after_its_200_is_retried_as_a_200(spans, provider
     assert event.attributes.get("sotkit.error.status_code") == retried_as
 
 
+async def test_a_call_that_waited_for_its_models_concurrency_slot_says_so(spans):
+    # probe 249: a point's span read as the API's latency, though most of it was waiting for a slot
+    slow = Latency(ttft_s=0.3, tokens_per_s=None)
+    with FakeLLMServer(sot_responder(SKELETON, TEXTS), latency=slow) as server:
+        async with client(server, "openai", mode="sot", max_concurrency=1, eager=False) as sot:
+            await sot.generate(QUESTION)
+    _, calls, _ = tree(spans)
+    waits = [e.attributes["sotkit.queued_s"] for s in calls for e in s.events if e.name == "sotkit.queued"]
+    assert len(waits) >= len(TEXTS) - 1 and max(waits) >= 0.3  # (the points after the first waited a call or more)
+    assert all(e.name == "sotkit.queued" for s in calls for e in s.events)
+
+
 async def test_a_fallback_ends_the_call_span_and_goes_on_in_a_span_of_the_next_model(spans, provider):
     """Each span's model and usage belong together, so a trace can be priced span by span."""
     base = sot_responder(SKELETON, TEXTS)
@@ -446,7 +458,7 @@ async def test_a_failed_call_is_recorded_without_the_text_it_quotes(spans, provi
     exception = failed.events[-1]
     assert exception.name == "exception" and exception.attributes["exception.type"] == "sotkit.errors.StreamError"
     if provider == "openai":
-        assert exception.attributes["exception.message"].endswith("not the API's: '…'")
+        assert "not the API's: '…' (request_id: " in exception.attributes["exception.message"]  # (with its note)
     assert "runner.py" in exception.attributes["exception.stacktrace"]  # frames, no messages
     assert [e.name for e in failed.events] == ["sotkit.retry", "exception"]
     assert root.status.status_code == StatusCode.ERROR and root.attributes["error.type"] == "PartialResultError"
