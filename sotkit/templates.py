@@ -92,7 +92,8 @@ _STATEMENTS = {"Assign": "set", "AssignBlock": "set", "FilterBlock": "filter", "
 _UNSENT = (" (used only in a branch or a condition, a {% set %} not written out, or the prefill or stop block, which "
            "not every provider sends); write it in the {% block user %}")
 _BLANK = re.compile(rf"[\s{INVISIBLE}]*")  # white space, a BOM, zero-width spaces
-_CONTEXTS = ("Some background for the answer.", "The house was built in 1962 and has a heat pump.")
+#: two contexts, the second long (a template may send only one past some length)
+_CONTEXTS = ("Some background for the answer.", "The house was built in 1962 and has a heat pump. " * 40)
 _MANY_POINTS = [{"index": i, "title": f"Point {i}"} for i in range(1, 101)]  # as many as max_points allows
 _OUTLINE = [{"index": 1, "title": "Insulate"}, {"index": 2, "title": "Use LED bulbs"},
             {"index": 3, "title": "Seal the drafts"}]

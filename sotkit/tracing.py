@@ -45,11 +45,12 @@ if TYPE_CHECKING:
 SCOPE = "sotkit"
 _MODES = ("sot", "sequential", "auto")
 #: the quotes of a passage, as repr() writes one (an apostrophe inside a word, as in "the API's", starts none, and
-#: inside single quotes one before a letter ends none: 'What's the best way ...', nor, where a later one can, a
-#: plural's before a word: 'my dogs' favourite toys'), or in backticks or curly quotes: its opening mark, its
-#: text, its closing mark
-_QUOTES = (("'", r"(?:[^'\\]|\\.|'(?=\w)|(?<=s)'(?= [a-z]))*", r"'(?!\w)"), ('"', r'(?:[^"\\]|\\.)*', '"'),
-           ("`", "[^`]*", "`"), ("“", "[^”]*", "”"), ("‘", r"(?:[^’]|’(?=\w)|(?<=s)’(?= [a-z]))*", r"’(?!\w)"))
+#: inside single quotes one between letters ends none: 'What's the best way ...', nor, where a later one can (no
+#: other quote opening before it), a plural's before a word: 'my dogs' favourite toys'), or in backticks or curly
+#: quotes: its opening mark, its text, its closing mark
+_QUOTES = (("'", r"(?:[^'\\]|\\.|(?<=\w)'(?=\w)|(?<=s)'(?= [a-z]))*", r"'(?!\w)"),
+           ('"', r'(?:[^"\\]|\\.)*', '"'), ("`", "[^`]*", "`"), ("“", "[^”]*", "”"),
+           ("‘", r"(?:[^’]|(?<=\w)’(?=\w)|(?<=s)’(?= [a-z]))*", r"’(?!\w)"))
 _QUOTED = re.compile(rf"(?<!\w)(?:{'|'.join(start + text + end for start, text, end in _QUOTES)})")
 #: one of sotkit's options before its quoted value, in sotkit's advice ("on_outage='closed'"); not any name= (a
 #: gateway's validation error quotes the question so: "input_value='My SSN is ...'")
@@ -228,6 +229,7 @@ class _CallSpan(CallTrace):
         self.input_tokens = self.output_tokens = self.attempts = self.cache_read_tokens = self.cache_write_tokens = 0
         self.estimated = False
         self.finish_reasons: list[str] = []
+        self.budget, self.cut = 0, False  # the latest attempt's token budget; did it end the generation?
 
     def __enter__(self) -> _CallSpan:
         self._current = _current(self.span)
@@ -256,6 +258,7 @@ class _CallSpan(CallTrace):
             self.span.end()
 
     def request(self, request: ChatRequest, prefill: bool = True) -> None:
+        self.budget = request.max_tokens
         attributes: dict[str, Any] = {"gen_ai.request.max_tokens": request.max_tokens}
         if request.temperature is not None:
             attributes["gen_ai.request.temperature"] = float(request.temperature)
@@ -295,21 +298,22 @@ class _CallSpan(CallTrace):
         self.estimated = self.estimated or usage.estimated
         if self.rows is None:  # the last attempt's generation is the call's; a batch has one per row
             self.finish_reasons.clear()
+            self.cut = usage.cut_off(self.budget)
         if usage.finish_reason is not None:
             self.finish_reasons.append(usage.finish_reason)
 
     def finished(self, model: str, text: Sequence[str]) -> None:
         self.span.set_attribute("sotkit.call.model", model)
         if self.request_span.content:
+            reason = self.finish_reasons[-1] if self.finish_reasons else "length" if self.cut else "stop"
             output = [{"role": "assistant", "parts": [{"type": "text", "content": "".join(text)}],
-                       "finish_reason": _conventions_reason(self.finish_reasons[-1] if self.finish_reasons else None)}]
+                       "finish_reason": _conventions_reason(reason)}]
             self.span.set_attribute("gen_ai.output.messages", json.dumps(output))
 
 
-def _conventions_reason(reason: str | None) -> str:
-    """A provider's finish reason in the conventions' words for an output message (which needs one): a call that
-    finished with none reported ended as a whole answer does."""
-    if reason is None or reason in FINISHED:
+def _conventions_reason(reason: str) -> str:
+    """A provider's finish reason in the conventions' words for an output message (which needs one)."""
+    if reason in FINISHED:
         return "stop"
     if reason in AT_BUDGET or reason in WINDOW_FULL:
         return "length"
@@ -363,15 +367,22 @@ def without_text(error: BaseException) -> str:
     """``describe(error)`` as a log line says it: quoted passages elided, also one its cut leaves open (no model
     output in logs either), and sotkit's notes kept."""
     head = f"{type(error).__name__}: {_elide(_said(error))}"
-    notes = " ".join(_OPEN.sub("'…'", _elide(note)) for note in getattr(error, "__notes__", ()))
+    notes = _elided_notes(error)
     return (_OPEN.sub("'…'", head[:300]) if len(head) > 300 else head) + (f" {notes[:400]}" if notes else "")
+
+
+def _elided_notes(error: BaseException) -> str:
+    """sotkit's notes on ``error``, quoted passages elided, also one a note's cut left open ("(the server said:
+    '...)")."""
+    return " ".join(_OPEN.sub("'…'", _elide(note)) for note in getattr(error, "__notes__", ()))
 
 
 def _message(error: BaseException, content: bool) -> str:
     """What a span says of ``error``: its message and sotkit's notes on it ("(attempt 2 of 4; not retried: ...)"),
     quoted passages elided unless ``content``."""
-    parts = [str(error) if content else _said(error), *getattr(error, "__notes__", ())]
-    return " ".join(redact(part) if content else _elide(part) for part in parts)
+    if content:
+        return " ".join(redact(part) for part in [str(error), *getattr(error, "__notes__", ())])
+    return " ".join(part for part in (_elide(_said(error)), _elided_notes(error)) if part)
 
 
 def _said(error: BaseException) -> str:

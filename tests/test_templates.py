@@ -270,6 +270,11 @@ def test_a_template_that_reads_the_context_but_never_sends_it_fails_when_built(n
         Templates({name: source})
 
 
+def test_a_template_that_sends_only_a_long_context_is_taken():  # (review 252: refused)
+    Templates({"sequential": "{% block user %}{% if context and context|length > 200 %}{{ context }}\n{% endif %}"
+                             "{{ question }}{% endblock %}"})
+
+
 def test_a_context_written_without_a_condition_writes_nothing_when_a_request_has_none():
     # probe 250: the prompt read "Context: None"
     templates = Templates({"sequential": "{% block user %}Context: {{ context }}\nQuestion: {{ question }}"

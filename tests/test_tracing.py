@@ -504,11 +504,28 @@ async def test_text_goes_into_spans_only_with_trace_content(spans, provider):
 
 
 @pytest.mark.parametrize("reason, word", [("stop", "stop"), ("end_turn", "stop"), ("stop_sequence", "stop"),
-                                          (None, "stop"), ("length", "length"), ("max_tokens", "length"),
+                                          ("length", "length"), ("max_tokens", "length"),
                                           ("model_context_window_exceeded", "length"), ("refusal", "content_filter"),
                                           ("tool_use", "tool_call"), ("pause_turn", "pause_turn")])
 def test_an_output_messages_finish_reason_is_in_the_conventions_words(reason, word):
     assert tracing._conventions_reason(reason) == word
+
+
+@pytest.mark.parametrize("output_tokens, reason", [(100, "length"), (40, "stop")])
+def test_an_output_message_with_no_reason_from_the_server_says_whether_its_budget_ended_it(spans, output_tokens,
+                                                                                              reason):
+    # review 252: one whose counted output reached its budget, which sotkit reads as cut, was traced as "stop"
+    from sotkit.providers.base import CallUsage, ChatRequest, Prompt
+
+    request_span = tracing.start_request("generate", "openai:m", "sequential", QUESTION, True, lambda: None)
+    call = request_span.call("sequential", "openai:m")
+    call.request(ChatRequest(Prompt(user=QUESTION), max_tokens=100))
+    call.usage(CallUsage(10, output_tokens))  # (no finish_reason)
+    call.finished("openai:m", ["Sleep well."])
+    [message] = json.loads(call.span.attributes["gen_ai.output.messages"])
+    assert message["finish_reason"] == reason
+    call.span.end()
+    request_span.span.end()
 
 
 async def test_no_tracer_provider_means_no_spans_and_no_trace(spans):
@@ -648,6 +665,28 @@ async def test_a_429_whose_wait_is_not_taken_is_in_the_failed_spans_exception(sp
     assert exception.attributes["http.response.status_code"] == 429
     if retry_after == "20":
         assert "not retried: the wait of" in exception.attributes["exception.message"]
+
+
+def test_a_note_whose_cut_leaves_a_quote_open_is_elided_in_spans():
+    # review 252: a span's message gained sotkit's notes, and a note cut in a quoted passage ("(the server said:
+    # {'detail': 'What ...)", a fallback's "failed first: ... 'SECRET ...") showed it whole
+    from sotkit.errors import StreamError
+
+    error = StreamError("Error code: 422")
+    error.add_note("(the server said: {'detail': [{'input': 'How do I hide SECRET from my boss and")
+    error.add_note("(openai:main failed first: StreamError: the server sent: 'SECRET SECRET)")
+    said = tracing._message(error, False)
+    assert "SECRET" not in said and said.startswith("Error code: 422 (the server said: {'…': [{'…': '…'"), said
+    assert said.endswith(" (openai:main failed first: StreamError: the server sent: '…'"), said
+
+
+def test_elision_stops_at_the_quote_and_keeps_the_text_after_it():
+    # review 252: a plural's apostrophe went on to the next quote's end, and sotkit's advice between went with it
+    assert tracing._elide("Error code: 400 - 'tools' is not supported (pass on_point_error='skip' to accept it)") == \
+        "Error code: 400 - '…' is not supported (pass on_point_error='skip' to accept it)"
+    assert tracing._elide("Unsupported parameter: 'max_tokens' is not supported with this model. Use "
+                          "'max_completion_tokens' instead.") == \
+        "Unsupported parameter: '…' is not supported with this model. Use '…' instead."
 
 
 def test_a_status_a_server_sent_is_not_taken_for_a_broken_stream_by_its_words():

@@ -179,7 +179,7 @@ class AnthropicProvider(Provider):
             raise
         held = tags.finish() if tags is not None else ""
         if stopping is not None:
-            held = stopping.feed(held) + ("" if stopping.hit else stopping.finish())
+            held = stopping.finish(held)
         if held:
             yield held
         if reading.input_tokens is None:  # a compatible server that sent no counts
@@ -308,7 +308,8 @@ class _Reading:
                 details = error.get("details")  # a spent account's code is there, as the SDK reads it
                 code = details.get("error_code") if isinstance(details, dict) else None
                 kind = error.get("type")  # ("Overloaded (overloaded_error)", as the SDK says it)
-                said = error.get("message", str(data)) + (f" ({kind})" if isinstance(kind, str) else "")
+                said = (message if isinstance(message := error.get("message"), str) else str(data)) + \
+                    (f" ({kind})" if isinstance(kind, str) else "")
                 raise StreamError(said, status_code=ERROR_STATUS.get(kind, 500), raw=data,
                                   code=code if isinstance(code, str) else None)
         except (AttributeError, TypeError, KeyError) as exc:

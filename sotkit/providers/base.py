@@ -188,10 +188,14 @@ class StopAt:
         self._held = text[len(text) - keep:]
         return text[:len(text) - keep]
 
-    def finish(self) -> str:
-        """The text held back at the end: no stop sequence came."""
-        held, self._held = self._held, ""
-        return held
+    def finish(self, text: str = "") -> str:
+        """The text's end: ``text`` (held back before it came here, a ``<think>`` tag's start, say) and what was held
+        back here, up to a stop sequence; nothing once one was found."""
+        if self.hit:
+            return ""
+        text = self.feed(text)
+        held, self._held = self._held, ""  # (none where the text held a stop)
+        return text + held
 
 
 def is_count(value: Any) -> TypeGuard[int]:

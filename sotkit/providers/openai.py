@@ -173,7 +173,7 @@ class OpenAIProvider(Provider):
             raise
         held = tags.finish()
         if stopping is not None:
-            held = stopping.feed(held) + ("" if stopping.hit else stopping.finish())
+            held = stopping.finish(held)
         if held:
             yield held
         # Servers that ignore stream_options (llama.cpp's) send no counts: estimate them, and say so.

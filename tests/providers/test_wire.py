@@ -491,8 +491,9 @@ async def test_a_byte_order_mark_before_the_first_event_hides_nothing(model):
 
 @pytest.mark.parametrize("error, status", [({"type": "overloaded_error", "message": "Overloaded."}, 529),
                                            ({"type": "a_new_error", "message": "Something new."}, 500),
-                                           ({"type": "api_error"}, 500)],
-                         ids=["known type", "unknown type", "no message"])
+                                           ({"type": "api_error"}, 500),
+                                           ({"type": "overloaded_error", "message": None}, 529)],  # (review 252)
+                         ids=["known type", "unknown type", "no message", "null message"])
 async def test_an_anthropic_error_event_is_a_server_error_with_its_message(error, status):
     data = {"type": "error", "error": error}
     async with serving(anthropic_sse(("error", data)), headers=f"{EVENT_STREAM}\r\nrequest-id: req_011CX") as (url, _):
@@ -500,7 +501,7 @@ async def test_an_anthropic_error_event_is_a_server_error_with_its_message(error
             await read("anthropic:m", url)
     # an unknown type is still a server error (500: retried), and an error without a message shows the whole event;
     # its type and the response's request id are said too (probe 251: "Overloaded." alone)
-    assert str(caught.value) == f"{error.get('message', str(data))} ({error['type']})"
+    assert str(caught.value) == f"{error.get('message') or str(data)} ({error['type']})"
     assert caught.value.status_code == status and caught.value.raw == data
     assert caught.value.__notes__ == ["(request_id: req_011CX)"]
 
@@ -592,6 +593,17 @@ async def test_anthropic_is_sent_no_stop_sequence_of_white_space_alone_and_the_t
     assert [r.stop for r in server.requests] == [("END",)]
     assert result.text == "Keep it dark." and not result.truncated
     assert result.usage.calls == 1
+
+
+def test_text_held_back_elsewhere_is_no_part_of_a_text_ended_at_its_stop_sequence():
+    # review 252: a <think> tag's possible start held back by ThinkTags ("<|ret") came after the stop sequence
+    from sotkit.providers.base import StopAt
+
+    stopping = StopAt(["\n\n"])
+    assert stopping.feed("Keep it dark.\n\nMore") == "Keep it dark." and stopping.finish("<|ret") == ""
+    going = StopAt(["\n\n"])
+    assert going.feed("Keep it dark.\n") == "Keep it dark." and going.finish("<|ret") == "\n<|ret"
+    assert StopAt(["\n\n"]).finish("a\n\nb") == "a"
 
 
 async def test_an_anthropic_stream_without_message_start_has_estimated_counts():
