@@ -531,6 +531,28 @@ async def test_a_responders_exception_is_raised_again_when_the_server_stops() ->
     assert "gpt-fake" in "".join(caught.value.__notes__)
 
 
+async def test_a_responders_pytest_fail_is_raised_again_when_the_server_stops() -> None:
+    # probe 253: pytest.fail() raises a BaseException, which dropped the connection unrecorded: the SDK retried,
+    # the app took it for a network error, and the test passed
+    def responder(request: RecordedRequest) -> str:
+        pytest.fail(f"unexpected model {request.model}")
+
+    with pytest.raises(pytest.fail.Exception, match="unexpected model gpt-fake"):
+        with FakeLLMServer(responder) as server:
+            async with openai_client(server) as client:
+                with pytest.raises(openai.InternalServerError):
+                    await openai_stream(client)
+
+
+async def test_a_block_left_by_cancellation_stops_its_server() -> None:
+    # probe 253: __aexit__'s stop was cancelled with the block (a test's timeout), and the server ran on
+    with anyio.move_on_after(0.2):
+        async with FakeLLMServer("ok") as server:
+            await anyio.sleep(5)
+    with pytest.raises(OSError):  # its port takes no connection: it stopped
+        socket.create_connection(("127.0.0.1", server.port), timeout=2).close()
+
+
 def test_a_list_of_replies_takes_no_random_fault_that_breaks_a_reply() -> None:
     # a drop made sotkit's retry of the skeleton take point 1's reply, and the answer came back as a success built
     # from replies meant for other calls (probe 61); statuses come before any reply is taken, and stay allowed

@@ -172,7 +172,8 @@ class FakeLLMServer:
     async def __aexit__(self, *exc_info: Any) -> None:
         import anyio.to_thread
 
-        await anyio.to_thread.run_sync(self.stop)
+        with anyio.CancelScope(shield=True):  # a block left by cancellation (a timeout) stops the server too
+            await anyio.to_thread.run_sync(self.stop)
         self._raise_errors(exc_info[1])
 
     # -- what tests read -----------------------------------------------------------------------------------------
@@ -343,7 +344,9 @@ class FakeLLMServer:
             return await self._send_fault(record, dialect, out, fault)
         try:
             reply = await self._next_reply(record)
-        except Exception as exc:  # the test's own responder broke: say so in the response and keep it
+        except BaseException as exc:  # the test's own responder broke (pytest.fail() raises no Exception): say so
+            if isinstance(exc, (KeyboardInterrupt, SystemExit, asyncio.CancelledError)):  # in the response, keep it
+                raise
             self.errors.append(exc)
             return await self._send_error(record, dialect, out, 500, f"FakeLLMServer responder failed: {exc!r}")
         fault = reply.fault or fault
