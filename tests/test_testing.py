@@ -99,9 +99,10 @@ async def test_openai_non_streaming_body_and_usage() -> None:
     choice = completion.choices[0]
     assert (choice.message.content, choice.message.role, choice.finish_reason) == (TEXT, "assistant", "stop")
     assert completion.usage.prompt_tokens == 1 and completion.usage.completion_tokens == count_tokens(TEXT)
-    # the first response of a server; the same id travels in the x-request-id header, as OpenAI sends it
+    # the first response of a server; the x-request-id header has an id of its own, as OpenAI's does (probe 253: it
+    # was the completion's)
     assert completion.model == "gpt-fake" and completion.id == "chatcmpl-fake000001"
-    assert raw.headers["x-request-id"] == completion.id
+    assert raw.headers["x-request-id"].startswith("req_fake") and raw.request_id == raw.headers["x-request-id"]
     assert not request.stream and request.pieces == [] and request.messages == [Message("user", "Capital?")]
 
 
@@ -758,11 +759,18 @@ def test_bad_configuration_is_rejected_up_front() -> None:
     # probe 198: an empty key refused every request; negative counts were refused as cache reads past the input
     (lambda: FakeLLMServer(api_key=""), ConfigError, r"api_key='': pass the key the clients send \(a non-empty str\)"),
     (lambda: Reply("x", usage=CallUsage(-100, -5)), ConfigError, r"token counts must be ints >= 0"),
+    # probe 253: a header HTTP cannot send failed each request with a 500, not the status asked for; True was a
+    # count; a then= the fault ignores was taken
+    (lambda: Fault.status(503, {"x-note": "données 世界"}), ConfigError, r"values in Latin-1, .*'x-note'"),
+    (lambda: Fault.drop(True), ConfigError, r"Fault\.drop after_tokens must be an int >= 0, got True"),
+    (lambda: Reply("x", reasoning_tokens=True), ConfigError, r"reasoning_tokens must be an int >= 0"),
+    (lambda: Fault("cut", after_tokens=2, then="close"), ConfigError, r"Fault\.cut takes no then='close'"),
 ], ids=["reply-fault-int", "reply-latency-float", "reply-usage-tuple", "reply-usage-dict", "latency-ttft-str",
         "latency-rate-str", "random-faults-rate-str", "random-faults-one-fault", "status-headers-str",
         "responder-bytes", "fault-stall-no-seconds", "fault-then-misspelt", "fault-drop-negative",
         "fault-runaway-no-tokens", "fault-status-200", "fault-unknown-kind", "fault-garbage-no-data",
-        "fault-page-no-content-type", "port-too-big", "empty-key", "negative-usage"])
+        "fault-page-no-content-type", "port-too-big", "empty-key", "negative-usage", "header-not-latin-1",
+        "drop-true", "reasoning-true", "cut-then-close"])
 def test_a_wrong_type_is_rejected_up_front_saying_what_to_pass(make, error, says) -> None:
     with pytest.raises(error, match=says):
         make()
@@ -865,6 +873,10 @@ async def test_a_runaway_ignores_max_tokens_and_stop() -> None:
         async with openai_client(server) as client:
             deltas, _ = await openai_stream(client, max_tokens=5, stop=["and"])
     assert len(deltas) == 500 and "".join(deltas).startswith("on and on and")
+    with FakeLLMServer(Reply("The end.", fault=Fault.runaway(tokens=6))) as server:  # probe 253: "The end.The end."
+        async with openai_client(server) as client:
+            deltas, _ = await openai_stream(client)
+    assert "".join(deltas) == "The end. The end. The end." and count_tokens("".join(deltas)) == 6
 
 
 async def test_attempt_counts_requests_with_the_same_prompt_so_each_can_be_worded_anew() -> None:

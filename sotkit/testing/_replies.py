@@ -32,6 +32,18 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)  # (True tokens is a mistake too)
+
+
+def _latin_1(text: str) -> bool:
+    try:
+        text.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 @dataclass(frozen=True)
 class Latency:
     """A model's pace: the first token ``ttft_s`` seconds after the request arrives, then ``tokens_per_s``.
@@ -87,18 +99,20 @@ class Fault:
             raise ConfigError(f"Fault kind {self.kind!r} is unknown: build a fault with a class method, "
                               f"Fault.{'(), Fault.'.join(get_args(FaultKind))}()")
         name = f"Fault.{self.kind}"
-        if not (isinstance(self.after_tokens, int) and self.after_tokens >= 0):
+        if not (_is_int(self.after_tokens) and self.after_tokens >= 0):
             raise ConfigError(f"{name} after_tokens must be an int >= 0, got {self.after_tokens!r}")
         if self.then not in ("continue", "close"):
             raise ConfigError(f"{name} then must be 'continue' or 'close', got {self.then!r}")
-        if self.kind in ("status", "error_event") and not (isinstance(self.status_code, int)
+        if self.then == "close" and self.kind not in ("stall", "keep_alive"):  # (it would be ignored)
+            raise ConfigError(f"{name} takes no then='close': only a stall or keep_alive goes on or closes after it")
+        if self.kind in ("status", "error_event") and not (_is_int(self.status_code)
                                                            and 400 <= self.status_code <= 599):
             raise ConfigError(f"{name} code must be an HTTP error status 400..599, got {self.status_code!r}")
         if self.kind in ("stall", "keep_alive"):
             _check_seconds(f"{name} seconds", self.seconds)
         if self.kind == "keep_alive":
             _check_seconds(f"{name} every_s", self.every_s)
-        if self.kind == "runaway" and not (isinstance(self.tokens, int) and self.tokens >= 1):
+        if self.kind == "runaway" and not (_is_int(self.tokens) and self.tokens >= 1):
             raise ConfigError(f"{name} tokens must be an int >= 1, got {self.tokens!r}")
         if self.kind == "garbage" and not (isinstance(self.body, str) and "\n" not in self.body):
             raise ConfigError(f"{name} data must be a one-line str, got {self.body!r}")
@@ -107,10 +121,15 @@ class Fault:
         if not isinstance(self.headers, Mapping) or self.kind == "not_a_stream" and "content-type" not in self.headers:
             raise ConfigError(f"{name} headers must be a dict of header names to values (a page's with its "
                               f"content-type), got {self.headers!r}")
+        for key, value in self.headers.items():  # (else the request fails as the server writes them: a 500)
+            if not (isinstance(key, str) and key.isascii() and isinstance(value, str) and _latin_1(value)):
+                raise ConfigError(f"{name} headers must be str names in ASCII and str values in Latin-1, as HTTP "
+                                  f"sends them, got {key!r}: {value!r}")
 
     @classmethod
     def status(cls, code: int, headers: Mapping[str, str] | None = None, body: Any = None) -> Fault:
-        """Answer with HTTP ``code`` and the API's own error body (or ``body``, sent as JSON), plus ``headers``.
+        """Answer with HTTP ``code`` and the API's own error body (or ``body``: a dict or list sent as JSON, a str
+        as it is), plus ``headers``.
 
         For example ``Fault.status(429, {"retry-after": "1"})`` or ``Fault.status(529)`` (Anthropic overloaded).
         """
@@ -231,7 +250,7 @@ class Reply:
         if self.fault is not None and not isinstance(self.fault, Fault):
             example = f"Fault.status({self.fault!r})" if type(self.fault) is int else "Fault.drop()"
             raise TypeError(f"Reply fault={self.fault!r}: pass a Fault, e.g. {example}, or None")
-        if not (isinstance(self.reasoning_tokens, int) and self.reasoning_tokens >= 0):
+        if not (_is_int(self.reasoning_tokens) and self.reasoning_tokens >= 0):
             raise ConfigError(f"Reply reasoning_tokens must be an int >= 0, got {self.reasoning_tokens!r}")
         if self.usage is not None and not isinstance(self.usage, CallUsage):
             raise TypeError(f"Reply usage={self.usage!r}: pass a CallUsage (sotkit.testing.CallUsage), e.g. "

@@ -354,9 +354,11 @@ class FakeLLMServer:
             return await self._send_fault(record, dialect, out, fault)
 
         if fault is not None and fault.kind == "runaway":  # max_tokens and stop ignored, the reply on repeat
-            tokens = split_tokens(reply.text) or [" "]
-            done = Completion([tokens[i % len(tokens)] for i in range(fault.tokens)], "end",
-                              reasoning=reasoning_spent(reply.reasoning_tokens, record.max_tokens))
+            first = split_tokens(reply.text) or [" "]
+            # the copies apart, as words are ("The end. The end."), where the reply ends in none
+            again = split_tokens(" " + reply.text.lstrip()) if reply.text[-1:].strip() else first
+            tokens = [first[i] if i < len(first) else again[(i - len(first)) % len(again)] for i in range(fault.tokens)]
+            done = Completion(tokens, "end", reasoning=reasoning_spent(reply.reasoning_tokens, record.max_tokens))
         else:
             done = Completion.cut(reply.text, record.stop, record.max_tokens, reply.reasoning_tokens)
             if fault is not None and fault.kind == "filtered" and (done.finish == "end"  # or at a shorter reply's end
@@ -366,7 +368,7 @@ class FakeLLMServer:
         record.reply, record.text, record.usage, record.fault = reply.text, done.text, usage, fault
         record.finish_reason = dialect.finish_reasons[done.finish]
         rid = dialect.response_id(next(self._ids))
-        headers = {_REQUEST_ID_HEADER[dialect.api]: rid}
+        headers = self._request_id(dialect)  # (a request's id of its own, as the APIs send, not the response's)
         latency = reply.latency or self.latency
 
         # Record fields are set just before the bytes go out, so a client that has its response in hand
