@@ -131,8 +131,8 @@ class AnthropicProvider(Provider):
         if system:
             options["system"] = system
         # the API refuses a stop sequence of white space alone ("\n\n"): the text is ended at those here
-        if sent := [stop for stop in request.stop if stop.strip()]:
-            options["stop_sequences"] = sent
+        if stops := [stop for stop in request.stop if stop.strip()]:
+            options["stop_sequences"] = stops
         stopping = StopAt(blank) if (blank := [stop for stop in request.stop if not stop.strip()]) else None
         temperature = request.temperature if self.takes_temperature else None
         # The API takes a temperature but this SDK's messages.create() has no such parameter (a TypeError): it
