@@ -44,13 +44,17 @@ if TYPE_CHECKING:
 
 SCOPE = "sotkit"
 _MODES = ("sot", "sequential", "auto")
-#: the quotes of a passage, as repr() writes one (an apostrophe inside a word, as in "the API's", starts none, and
-#: inside single quotes one between letters ends none: 'What's the best way ...', nor, where a later one can (no
-#: other quote opening before it), a plural's before a word: 'my dogs' favourite toys'), or in backticks or curly
-#: quotes: its opening mark, its text, its closing mark
-_QUOTES = (("'", r"(?:[^'\\]|\\.|(?<=\w)'(?=\w)|(?<=s)'(?= [a-z]))*", r"'(?!\w)"),
-           ('"', r'(?:[^"\\]|\\.)*', '"'), ("`", "[^`]*", "`"), ("“", "[^”]*", "”"),
-           ("‘", r"(?:[^’]|(?<=\w)’(?=\w)|(?<=s)’(?= [a-z]))*", r"’(?!\w)"))
+# A quoted passage's text, as repr() writes one: an apostrophe before a letter goes on with it ("What's", a nested
+# "'90s"), but an option's value ("on_point_error='skip'") opens a quote of its own; past a plural's apostrophe
+# before a word ('my dogs' favourite toys'), only one inside a word goes on, so the passage ends there where no
+# later one can
+_TEXT = r"(?:[^'\\]|\\.|(?<!=)'(?=\w))*(?:(?<=s)'(?= [a-z])(?:[^'\\]|\\.|(?<=\w)'(?=\w))*)*"
+_CURLY = r"(?:[^’]|’(?=\w))*(?:(?<=s)’(?= [a-z])(?:[^’]|(?<=\w)’(?=\w))*)*"
+#: the quotes of a passage (also in backticks or curly quotes): its opening mark, its text, its closing mark; or
+#: the "…" of a cut (``clipped``) where no closing mark comes ("... failed: 'How do I hide …; the partial ...")
+_QUOTES = (("'", _TEXT, r"'(?!\w)"), ("'", r"(?:[^'\\]|\\.|(?<!=)'(?=\w))*", "…"),
+           ('"', r'(?:[^"\\]|\\.)*', '(?:"|…)'), ("`", "[^`]*", "`"), ("“", "[^”]*", "[”…]"),
+           ("‘", _CURLY, r"’(?!\w)"), ("‘", r"(?:[^’]|’(?=\w))*", "…"))
 _QUOTED = re.compile(rf"(?<!\w)(?:{'|'.join(start + text + end for start, text, end in _QUOTES)})")
 #: one of sotkit's options before its quoted value, in sotkit's advice ("on_outage='closed'"); not any name= (a
 #: gateway's validation error quotes the question so: "input_value='My SSN is ...'")

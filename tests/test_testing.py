@@ -102,7 +102,7 @@ async def test_openai_non_streaming_body_and_usage() -> None:
     # the first response of a server; the x-request-id header has an id of its own, as OpenAI's does (probe 253: it
     # was the completion's)
     assert completion.model == "gpt-fake" and completion.id == "chatcmpl-fake000001"
-    assert raw.headers["x-request-id"].startswith("req_fake") and raw.request_id == raw.headers["x-request-id"]
+    assert raw.headers["x-request-id"] == "req_fake000001" and raw.request_id == raw.headers["x-request-id"]
     assert not request.stream and request.pieces == [] and request.messages == [Message("user", "Capital?")]
 
 
@@ -545,6 +545,18 @@ async def test_a_responders_pytest_fail_is_raised_again_when_the_server_stops() 
                     await openai_stream(client)
 
 
+async def test_a_responders_system_exit_is_raised_again_when_the_server_stops() -> None:
+    # review 254: it ended the server's loop, unrecorded, and the test passed
+    def responder(request: RecordedRequest) -> str:
+        raise SystemExit("the responder gave up")
+
+    with pytest.raises(SystemExit, match="the responder gave up"):
+        with FakeLLMServer(responder) as server:
+            async with openai_client(server) as client:
+                with pytest.raises(openai.InternalServerError):
+                    await openai_stream(client)
+
+
 async def test_a_block_left_by_cancellation_stops_its_server() -> None:
     # probe 253: __aexit__'s stop was cancelled with the block (a test's timeout), and the server ran on
     with anyio.move_on_after(0.2):
@@ -761,7 +773,9 @@ def test_bad_configuration_is_rejected_up_front() -> None:
     (lambda: Reply("x", usage=CallUsage(-100, -5)), ConfigError, r"token counts must be ints >= 0"),
     # probe 253: a header HTTP cannot send failed each request with a 500, not the status asked for; True was a
     # count; a then= the fault ignores was taken
-    (lambda: Fault.status(503, {"x-note": "données 世界"}), ConfigError, r"values in Latin-1, .*'x-note'"),
+    (lambda: Fault.status(503, {"x-note": "données 世界"}), ConfigError, r"headers must map names .*'x-note'"),
+    (lambda: Fault.status(503, {"x-note": "a\r\ninjected: yes"}), ConfigError, r"on one line, or a number"),
+    (lambda: Fault.status(503, {"x note": "v"}), ConfigError, r"headers must map names \(letters, digits"),
     (lambda: Fault.drop(True), ConfigError, r"Fault\.drop after_tokens must be an int >= 0, got True"),
     (lambda: Reply("x", reasoning_tokens=True), ConfigError, r"reasoning_tokens must be an int >= 0"),
     (lambda: Fault("cut", after_tokens=2, then="close"), ConfigError, r"Fault\.cut takes no then='close'"),
@@ -770,7 +784,7 @@ def test_bad_configuration_is_rejected_up_front() -> None:
         "responder-bytes", "fault-stall-no-seconds", "fault-then-misspelt", "fault-drop-negative",
         "fault-runaway-no-tokens", "fault-status-200", "fault-unknown-kind", "fault-garbage-no-data",
         "fault-page-no-content-type", "port-too-big", "empty-key", "negative-usage", "header-not-latin-1",
-        "drop-true", "reasoning-true", "cut-then-close"])
+        "header-crlf", "header-name-space", "drop-true", "reasoning-true", "cut-then-close"])
 def test_a_wrong_type_is_rejected_up_front_saying_what_to_pass(make, error, says) -> None:
     with pytest.raises(error, match=says):
         make()

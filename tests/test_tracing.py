@@ -676,8 +676,21 @@ def test_a_note_whose_cut_leaves_a_quote_open_is_elided_in_spans():
     error.add_note("(the server said: {'detail': [{'input': 'How do I hide SECRET from my boss and")
     error.add_note("(openai:main failed first: StreamError: the server sent: 'SECRET SECRET)")
     said = tracing._message(error, False)
-    assert "SECRET" not in said and said.startswith("Error code: 422 (the server said: {'…': [{'…': '…'"), said
+    assert "SECRET" not in said and said.startswith("Error code: 422 (the server said: {'…'"), said
     assert said.endswith(" (openai:main failed first: StreamError: the server sent: '…'"), said
+
+
+@pytest.mark.parametrize("message", [
+    "Invalid content: 'Tell me SECRET about the '90s music' refused",  # review 254: a nested quote stopped it
+    "curly ‘Tell me SECRET about the ’90s music’ refused",
+    "point 2 failed (StreamError: the server sent: 'How do I hide SECRET from my boss? Please…); the partial "
+    "result holds the others (pass on_point_error='skip' to accept it) refused",  # cut by describe(), mid-message
+    'point 2 failed (StreamError: "How do I hide SECRET…) refused',
+])
+def test_a_quoted_passage_a_cut_or_a_nested_quote_interrupts_is_elided(message):
+    said = tracing._elide(message)
+    assert "SECRET" not in said and said.endswith(" refused"), said
+    assert "on_point_error='skip'" in said or "on_point_error" not in message  # sotkit's advice stays
 
 
 def test_elision_stops_at_the_quote_and_keeps_the_text_after_it():

@@ -308,8 +308,8 @@ class _Reading:
                 details = error.get("details")  # a spent account's code is there, as the SDK reads it
                 code = details.get("error_code") if isinstance(details, dict) else None
                 kind = error.get("type")  # ("Overloaded (overloaded_error)", as the SDK says it)
-                said = (message if isinstance(message := error.get("message"), str) else str(data)) + \
-                    (f" ({kind})" if isinstance(kind, str) else "")
+                said = (message if isinstance(message := error.get("message"), str) and message.strip() else
+                        str(data)) + (f" ({kind})" if isinstance(kind, str) else "")
                 raise StreamError(said, status_code=ERROR_STATUS.get(kind, 500), raw=data,
                                   code=code if isinstance(code, str) else None)
         except (AttributeError, TypeError, KeyError) as exc:

@@ -36,6 +36,11 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)  # (True tokens is a mistake too)
 
 
+#: a header's name as HTTP writes it (RFC 9110's token)
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_LINE_BREAK = re.compile("[\r\n]")
+
+
 def _latin_1(text: str) -> bool:
     try:
         text.encode("latin-1")
@@ -121,10 +126,11 @@ class Fault:
         if not isinstance(self.headers, Mapping) or self.kind == "not_a_stream" and "content-type" not in self.headers:
             raise ConfigError(f"{name} headers must be a dict of header names to values (a page's with its "
                               f"content-type), got {self.headers!r}")
-        for key, value in self.headers.items():  # (else the request fails as the server writes them: a 500)
-            if not (isinstance(key, str) and key.isascii() and isinstance(value, str) and _latin_1(value)):
-                raise ConfigError(f"{name} headers must be str names in ASCII and str values in Latin-1, as HTTP "
-                                  f"sends them, got {key!r}: {value!r}")
+        for key, value in self.headers.items():  # (else each request fails as the server writes them)
+            sendable = _is_number(value) or isinstance(value, str) and _latin_1(value) and not _LINE_BREAK.search(value)
+            if not (isinstance(key, str) and _HEADER_NAME.fullmatch(key) and sendable):
+                raise ConfigError(f"{name} headers must map names (letters, digits, '-') to values HTTP can send (a "
+                                  f"str in Latin-1 on one line, or a number), got {key!r}: {value!r}")
 
     @classmethod
     def status(cls, code: int, headers: Mapping[str, str] | None = None, body: Any = None) -> Fault:

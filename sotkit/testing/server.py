@@ -82,6 +82,7 @@ class FakeLLMServer:
         self._records: list[RecordedRequest] = []
         self._in_flight = self._max_in_flight = self._open_connections = self._accepted = 0
         self._ids = itertools.count(1)
+        self._request_ids = itertools.count(1)
         self._attempts: dict[tuple, int] = {}
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -345,7 +346,7 @@ class FakeLLMServer:
         try:
             reply = await self._next_reply(record)
         except BaseException as exc:  # the test's own responder broke (pytest.fail() raises no Exception): say so
-            if isinstance(exc, (KeyboardInterrupt, SystemExit, asyncio.CancelledError)):  # in the response, keep it
+            if isinstance(exc, asyncio.CancelledError) and self._stopped:  # in the response and keep it for the test
                 raise
             self.errors.append(exc)
             return await self._send_error(record, dialect, out, 500, f"FakeLLMServer responder failed: {exc!r}")
@@ -494,7 +495,7 @@ class FakeLLMServer:
 
     def _request_id(self, dialect: Dialect) -> dict[str, str]:
         """The header an API's every response carries, errors too (an app logs it for the provider's support)."""
-        return {_REQUEST_ID_HEADER[dialect.api]: f"req_fake{next(self._ids):06d}"}
+        return {_REQUEST_ID_HEADER[dialect.api]: f"req_fake{next(self._request_ids):06d}"}
 
     async def _send(self, record: RecordedRequest, out: Output, status: int, body: bytes,
                     headers: Mapping[str, str]) -> None:

@@ -492,8 +492,9 @@ async def test_a_byte_order_mark_before_the_first_event_hides_nothing(model):
 @pytest.mark.parametrize("error, status", [({"type": "overloaded_error", "message": "Overloaded."}, 529),
                                            ({"type": "a_new_error", "message": "Something new."}, 500),
                                            ({"type": "api_error"}, 500),
-                                           ({"type": "overloaded_error", "message": None}, 529)],  # (review 252)
-                         ids=["known type", "unknown type", "no message", "null message"])
+                                           ({"type": "overloaded_error", "message": None}, 529),  # (review 252)
+                                           ({"type": "overloaded_error", "message": " "}, 529)],  # (review 254)
+                         ids=["known type", "unknown type", "no message", "null message", "blank message"])
 async def test_an_anthropic_error_event_is_a_server_error_with_its_message(error, status):
     data = {"type": "error", "error": error}
     async with serving(anthropic_sse(("error", data)), headers=f"{EVENT_STREAM}\r\nrequest-id: req_011CX") as (url, _):
@@ -501,7 +502,7 @@ async def test_an_anthropic_error_event_is_a_server_error_with_its_message(error
             await read("anthropic:m", url)
     # an unknown type is still a server error (500: retried), and an error without a message shows the whole event;
     # its type and the response's request id are said too (probe 251: "Overloaded." alone)
-    assert str(caught.value) == f"{error.get('message') or str(data)} ({error['type']})"
+    assert str(caught.value) == f"{(error.get('message') or '').strip() or str(data)} ({error['type']})"
     assert caught.value.status_code == status and caught.value.raw == data
     assert caught.value.__notes__ == ["(request_id: req_011CX)"]
 
@@ -593,6 +594,23 @@ async def test_anthropic_is_sent_no_stop_sequence_of_white_space_alone_and_the_t
     assert [r.stop for r in server.requests] == [("END",)]
     assert result.text == "Keep it dark." and not result.truncated
     assert result.usage.calls == 1
+
+
+@pytest.mark.parametrize("model", ["openai:m", "anthropic:m"])
+async def test_a_text_ended_at_a_stop_sequence_here_ends_there_with_what_was_held_back(model):
+    # review 254: a <think> tag's possible start ("<|ret"), held back in the piece that held the stop, came after it
+    piece = "Keep it dark.\n\nMore<|ret"
+    body = sse({"choices": [{"delta": {"content": piece}}]}, STOPPED) if model.startswith("openai") else \
+        anthropic_sse(text_delta(piece), *END_TURN)
+    async with serving(body) as (url, _):
+        provider = create_provider(model, base_url=url, api_key="k")
+        provider.takes_stop = False  # (an OpenAI model that refused stops; Anthropic is sent no "\n\n")
+        try:
+            chunks = [c async for c in provider.stream(ChatRequest(Prompt("Why?", stop=("\n\n",))))]
+        finally:
+            await provider.aclose()
+    assert "".join(c for c in chunks if isinstance(c, str)) == "Keep it dark."
+    assert chunks[-1].finish_reason in ("stop", "stop_sequence")
 
 
 def test_text_held_back_elsewhere_is_no_part_of_a_text_ended_at_its_stop_sequence():
