@@ -33,7 +33,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
-from .errors import RetryAfterTooLong, StreamError, one_line
+from .errors import RetryAfterTooLong, StreamError, clipped, one_line
 from .providers._sse import BROKE_OFF
 from .providers.base import AT_BUDGET, FILTERED, FINISHED, WINDOW_FULL
 from .redact import redact
@@ -44,18 +44,29 @@ if TYPE_CHECKING:
 
 SCOPE = "sotkit"
 _MODES = ("sot", "sequential", "auto")
+#: what follows a cut of ``clipped``'s "…" (the text's end, a bracket, a note): a quoted passage it cut ends there
+_AFTER_CUT = r"(?:[);]|$| \()"
+_CUT = rf"\\?…(?={_AFTER_CUT})"
+
+
+def _char(quote: str) -> str:
+    """Any character of a passage in ``quote`` marks but its closing mark or a cut's "…"."""
+    return rf"(?:[^{quote}\\…]|\\[^…]|…(?!{_AFTER_CUT}))"
+
+
 # A quoted passage's text, as repr() writes one: an apostrophe before a letter goes on with it ("What's", a nested
 # "'90s"), but an option's value ("on_point_error='skip'") opens a quote of its own; past a plural's apostrophe
 # before a word ('my dogs' favourite toys'), only one inside a word goes on, so the passage ends there where no
 # later one can
-_TEXT = r"(?:[^'\\]|\\.|(?<!=)'(?=\w))*(?:(?<=s)'(?= [a-z])(?:[^'\\]|\\.|(?<=\w)'(?=\w))*)*"
-_CURLY = r"(?:[^’]|’(?=\w))*(?:(?<=s)’(?= [a-z])(?:[^’]|(?<=\w)’(?=\w))*)*"
-#: the quotes of a passage (also in backticks or curly quotes): its opening mark, its text, its closing mark; or
-#: the "…" of a cut (``clipped``) where no closing mark comes ("... failed: 'How do I hide …; the partial ...")
-_QUOTES = (("'", _TEXT, r"'(?!\w)"), ("'", r"(?:[^'\\]|\\.|(?<!=)'(?=\w))*", "…"),
-           ('"', r'(?:[^"\\]|\\.)*', '(?:"|…)'), ("`", "[^`]*", "`"), ("“", "[^”]*", "[”…]"),
-           ("‘", _CURLY, r"’(?!\w)"), ("‘", r"(?:[^’]|’(?=\w))*", "…"))
-_QUOTED = re.compile(rf"(?<!\w)(?:{'|'.join(start + text + end for start, text, end in _QUOTES)})")
+_TEXT = rf"(?:{_char(chr(39))}|(?<!=)'(?=\w))*(?:(?<=s)'(?= [a-z])(?:{_char(chr(39))}|(?<=\w)'(?=\w))*)*"
+_CURLY = rf"(?:{_char('’')}|’(?=\w))*(?:(?<=s)’(?= [a-z])(?:{_char('’')}|(?<=\w)’(?=\w))*)*"
+#: the quotes of a passage (also in backticks or curly quotes): its opening mark, its text, and its closing mark
+#: or the cut that ended it ("... failed: 'How do I hide …); the partial ...")
+_QUOTES = (("'", _TEXT, rf"(?:'(?!\w)|{_CUT})"), ('"', f"{_char(chr(34))}*", f'(?:"|{_CUT})'),
+           ("`", f"{_char('`')}*", f"(?:`|{_CUT})"), ("“", f"{_char('”')}*", f"(?:”|{_CUT})"),
+           ("‘", _CURLY, rf"(?:’(?!\w)|{_CUT})"))
+_QUOTED = re.compile(rf"(?<!\w)b?(?:{'|'.join(start + text + end for start, text, end in _QUOTES)})")  # (b'': bytes)
+_ELIDED_MOST = 2000
 #: one of sotkit's options before its quoted value, in sotkit's advice ("on_outage='closed'"); not any name= (a
 #: gateway's validation error quotes the question so: "input_value='My SSN is ...'")
 _OPTION = re.compile(r"\b(?:on_point_error|on_outage|mode|decoding|http|router)=$")
@@ -403,5 +414,9 @@ def _said(error: BaseException) -> str:
 
 def _elide(text: str) -> str:
     """``text`` with its quoted passages (an excerpt of the question, a model's reply, an event's data) as '…'; not
-    a mode, nor an option's value as sotkit's advice writes it ("pass on_point_error='skip'")."""
-    return _QUOTED.sub(lambda m: m[0] if m[0][1:-1] in _MODES or _OPTION.search(text, 0, m.start()) else "'…'", text)
+    a mode, nor an option's value as sotkit's advice writes it ("pass on_point_error='skip'"). Its first
+    ``_ELIDED_MOST`` characters: a passage that does not close is read to the end, for each that opens (a server's
+    50,000-character echo of a question took half a minute)."""
+    text = clipped(text, _ELIDED_MOST)
+    return _QUOTED.sub(lambda m: m[0] if m[0][1:-1] in _MODES or _OPTION.search(text, max(0, m.start() - 20),
+                                                                                  m.start()) else "'…'", text)

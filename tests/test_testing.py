@@ -557,6 +557,18 @@ async def test_a_responders_system_exit_is_raised_again_when_the_server_stops() 
                     await openai_stream(client)
 
 
+async def test_a_responders_keyboard_interrupt_fails_the_test_not_the_run() -> None:
+    # review 256: raised again as it was, it ended the whole pytest session
+    def responder(request: RecordedRequest) -> str:
+        raise KeyboardInterrupt
+
+    with pytest.raises(RuntimeError, match="the responder raised KeyboardInterrupt"):
+        with FakeLLMServer(responder) as server:
+            async with openai_client(server) as client:
+                with pytest.raises(openai.InternalServerError):
+                    await openai_stream(client)
+
+
 async def test_a_block_left_by_cancellation_stops_its_server() -> None:
     # probe 253: __aexit__'s stop was cancelled with the block (a test's timeout), and the server ran on
     with anyio.move_on_after(0.2):
@@ -774,8 +786,10 @@ def test_bad_configuration_is_rejected_up_front() -> None:
     # probe 253: a header HTTP cannot send failed each request with a 500, not the status asked for; True was a
     # count; a then= the fault ignores was taken
     (lambda: Fault.status(503, {"x-note": "données 世界"}), ConfigError, r"headers must map names .*'x-note'"),
-    (lambda: Fault.status(503, {"x-note": "a\r\ninjected: yes"}), ConfigError, r"on one line, or a number"),
+    (lambda: Fault.status(503, {"x-note": "a\r\ninjected: yes"}), ConfigError, r"no control characters, or a number"),
     (lambda: Fault.status(503, {"x note": "v"}), ConfigError, r"headers must map names \(letters, digits"),
+    (lambda: Fault.status(503, {"x": "a\x00b"}), ConfigError, r"no control characters"),  # (review 256)
+    (lambda: Fault.status(503, {"Content-Length": "9"}), ConfigError, r"not content-length or transfer-encoding"),
     (lambda: Fault.drop(True), ConfigError, r"Fault\.drop after_tokens must be an int >= 0, got True"),
     (lambda: Reply("x", reasoning_tokens=True), ConfigError, r"reasoning_tokens must be an int >= 0"),
     (lambda: Fault("cut", after_tokens=2, then="close"), ConfigError, r"Fault\.cut takes no then='close'"),
@@ -784,7 +798,7 @@ def test_bad_configuration_is_rejected_up_front() -> None:
         "responder-bytes", "fault-stall-no-seconds", "fault-then-misspelt", "fault-drop-negative",
         "fault-runaway-no-tokens", "fault-status-200", "fault-unknown-kind", "fault-garbage-no-data",
         "fault-page-no-content-type", "port-too-big", "empty-key", "negative-usage", "header-not-latin-1",
-        "header-crlf", "header-name-space", "drop-true", "reasoning-true", "cut-then-close"])
+        "header-crlf", "header-name-space", "header-nul", "header-framing", "drop-true", "reasoning-true", "cut-then-close"])
 def test_a_wrong_type_is_rejected_up_front_saying_what_to_pass(make, error, says) -> None:
     with pytest.raises(error, match=says):
         make()

@@ -686,11 +686,24 @@ def test_a_note_whose_cut_leaves_a_quote_open_is_elided_in_spans():
     "point 2 failed (StreamError: the server sent: 'How do I hide SECRET from my boss? Please…); the partial "
     "result holds the others (pass on_point_error='skip' to accept it) refused",  # cut by describe(), mid-message
     'point 2 failed (StreamError: "How do I hide SECRET…) refused',
+    # review 256: a cut passage in double quotes paired with the next one's opening mark, which then showed; a cut
+    # just after a backslash (a repr's "\\n") was read as an escape of the "…"; bytes
+    'point 2 failed (X: not the API\'s: "What\'s SECRET…); the partial result holds the others (pass '
+    'on_point_error=\'skip\' to accept it; the last error: X: refused: "SECRET plan") refused',
+    "point 2 failed (X: not the API's: 'My SECRET plan\\…); the text it wrote is in .partial refused",
+    "the server sent: b'SECRET data' refused",
 ])
 def test_a_quoted_passage_a_cut_or_a_nested_quote_interrupts_is_elided(message):
     said = tracing._elide(message)
     assert "SECRET" not in said and said.endswith(" refused"), said
     assert "on_point_error='skip'" in said or "on_point_error" not in message  # sotkit's advice stays
+
+
+def test_elision_reads_a_long_message_only_so_far():
+    # review 256: every quote that did not close was read to the text's end: a server's 50,000-character echo of a
+    # question took half a minute of the event loop
+    long = "Invalid content: " + " 'a" * 20_000
+    assert len(tracing._elide(long)) <= tracing._ELIDED_MOST and tracing._elide(long).startswith("Invalid content: ")
 
 
 def test_elision_stops_at_the_quote_and_keeps_the_text_after_it():

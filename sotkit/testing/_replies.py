@@ -36,17 +36,11 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)  # (True tokens is a mistake too)
 
 
-#: a header's name as HTTP writes it (RFC 9110's token)
+#: a header's name and value as HTTP writes them (RFC 9110's token; tabs and visible Latin-1, no control characters)
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
-_LINE_BREAK = re.compile("[\r\n]")
-
-
-def _latin_1(text: str) -> bool:
-    try:
-        text.encode("latin-1")
-    except UnicodeEncodeError:
-        return False
-    return True
+_HEADER_VALUE = re.compile("[\t\x20-\x7e\x80-\xff]*")
+#: headers the server writes itself: another value would break the response's framing
+_FRAMING = ("content-length", "transfer-encoding")
 
 
 @dataclass(frozen=True)
@@ -89,7 +83,7 @@ class Fault:
 
     kind: FaultKind
     status_code: int = 0
-    headers: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str | int | float] = field(default_factory=dict)
     body: Any = None
     after_tokens: int = 0
     seconds: float = 0.0
@@ -127,13 +121,15 @@ class Fault:
             raise ConfigError(f"{name} headers must be a dict of header names to values (a page's with its "
                               f"content-type), got {self.headers!r}")
         for key, value in self.headers.items():  # (else each request fails as the server writes them)
-            sendable = _is_number(value) or isinstance(value, str) and _latin_1(value) and not _LINE_BREAK.search(value)
-            if not (isinstance(key, str) and _HEADER_NAME.fullmatch(key) and sendable):
-                raise ConfigError(f"{name} headers must map names (letters, digits, '-') to values HTTP can send (a "
-                                  f"str in Latin-1 on one line, or a number), got {key!r}: {value!r}")
+            sendable = _is_number(value) or isinstance(value, str) and _HEADER_VALUE.fullmatch(value)
+            if not (isinstance(key, str) and _HEADER_NAME.fullmatch(key) and key.lower() not in _FRAMING
+                    and sendable):
+                raise ConfigError(f"{name} headers must map names (letters, digits, '-'; not {' or '.join(_FRAMING)}, "
+                                  "which the server writes) to values HTTP can send (a str of Latin-1 with no control "
+                                  f"characters, or a number), got {key!r}: {value!r}")
 
     @classmethod
-    def status(cls, code: int, headers: Mapping[str, str] | None = None, body: Any = None) -> Fault:
+    def status(cls, code: int, headers: Mapping[str, str | int | float] | None = None, body: Any = None) -> Fault:
         """Answer with HTTP ``code`` and the API's own error body (or ``body``: a dict or list sent as JSON, a str
         as it is), plus ``headers``.
 

@@ -348,6 +348,9 @@ class FakeLLMServer:
         except BaseException as exc:  # the test's own responder broke (pytest.fail() raises no Exception): say so
             if isinstance(exc, asyncio.CancelledError) and self._stopped:  # in the response and keep it for the test
                 raise
+            if isinstance(exc, KeyboardInterrupt):  # raised again in the test, it would end the whole test run
+                interrupt, exc = exc, RuntimeError(f"the responder raised {exc!r}")
+                exc.__cause__ = interrupt
             self.errors.append(exc)
             return await self._send_error(record, dialect, out, 500, f"FakeLLMServer responder failed: {exc!r}")
         fault = reply.fault or fault
