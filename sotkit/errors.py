@@ -31,6 +31,7 @@ import warnings
 from typing import TYPE_CHECKING
 
 from .engines.errors import ConfigError, ModelNotAvailableError, SotkitError
+from .quotes import closed
 from .redact import redact
 
 if TYPE_CHECKING:
@@ -183,8 +184,10 @@ def describe(error: BaseException, length: int = 300) -> str:
 
 
 def clipped(text: str, length: int) -> str:
-    """``text``, or where it is longer its first ``length - 1`` characters and "…" (no cut passes for its end)."""
-    return text if len(text) <= length else text[:length - 1] + "…"
+    """``text``, or where it is longer its first ``length - 1`` characters and "…" (no cut passes for its end), and
+    the closing mark of a quoted passage the cut left open (``quotes.closed``: in a longer message, the text after it
+    is no part of it)."""
+    return text if len(text) <= length else closed(text[:length - 1] + "…")
 
 
 def one_line(text: str) -> str:

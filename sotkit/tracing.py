@@ -26,16 +26,16 @@ Either way, the keys and URL passwords of sotkit's clients are ``***`` in error 
 from __future__ import annotations
 
 import json
-import re
 import sys
 import traceback
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
-from .errors import RetryAfterTooLong, StreamError, clipped, one_line
+from .errors import RetryAfterTooLong, StreamError, one_line
 from .providers._sse import BROKE_OFF
 from .providers.base import AT_BUDGET, FILTERED, FINISHED, WINDOW_FULL
+from .quotes import OPEN, elide
 from .redact import redact
 
 if TYPE_CHECKING:
@@ -43,35 +43,6 @@ if TYPE_CHECKING:
     from .result import Result
 
 SCOPE = "sotkit"
-_MODES = ("sot", "sequential", "auto")
-#: what follows a cut of ``clipped``'s "…" (the text's end, a bracket, a note): a quoted passage it cut ends there
-_AFTER_CUT = r"(?:[);]|$| \()"
-_CUT = rf"\\?…(?={_AFTER_CUT})"
-
-
-def _char(quote: str) -> str:
-    """Any character of a passage in ``quote`` marks but its closing mark or a cut's "…"."""
-    return rf"(?:[^{quote}\\…]|\\[^…]|…(?!{_AFTER_CUT}))"
-
-
-# A quoted passage's text, as repr() writes one: an apostrophe before a letter goes on with it ("What's", a nested
-# "'90s"), but an option's value ("on_point_error='skip'") opens a quote of its own; past a plural's apostrophe
-# before a word ('my dogs' favourite toys'), only one inside a word goes on, so the passage ends there where no
-# later one can
-_TEXT = rf"(?:{_char(chr(39))}|(?<!=)'(?=\w))*(?:(?<=s)'(?= [a-z])(?:{_char(chr(39))}|(?<=\w)'(?=\w))*)*"
-_CURLY = rf"(?:{_char('’')}|’(?=\w))*(?:(?<=s)’(?= [a-z])(?:{_char('’')}|(?<=\w)’(?=\w))*)*"
-#: the quotes of a passage (also in backticks or curly quotes): its opening mark, its text, and its closing mark
-#: or the cut that ended it ("... failed: 'How do I hide …); the partial ...")
-_QUOTES = (("'", _TEXT, rf"(?:'(?!\w)|{_CUT})"), ('"', f"{_char(chr(34))}*", f'(?:"|{_CUT})'),
-           ("`", f"{_char('`')}*", f"(?:`|{_CUT})"), ("“", f"{_char('”')}*", f"(?:”|{_CUT})"),
-           ("‘", _CURLY, rf"(?:’(?!\w)|{_CUT})"))
-_QUOTED = re.compile(rf"(?<!\w)b?(?:{'|'.join(start + text + end for start, text, end in _QUOTES)})")  # (b'': bytes)
-_ELIDED_MOST = 2000
-#: one of sotkit's options before its quoted value, in sotkit's advice ("on_outage='closed'"); not any name= (a
-#: gateway's validation error quotes the question so: "input_value='My SSN is ...'")
-_OPTION = re.compile(r"\b(?:on_point_error|on_outage|mode|decoding|http|router)=$")
-#: a quoted passage that a cut left open to the end
-_OPEN = re.compile(rf"(?<!\w)(?:{'|'.join(start + text for start, text, _ in _QUOTES)})$")
 
 
 class CallTrace:
@@ -213,7 +184,7 @@ class _RequestSpan(RequestTrace):
         return _CallSpan(self, role, model, platform, point, rows)
 
     def _text(self, text: str) -> str:
-        return text if self.content else _elide(text)
+        return text if self.content else elide(text)
 
 
 class _CallSpan(CallTrace):
@@ -381,15 +352,15 @@ def _record(span: Any, error: BaseException, content: bool) -> None:
 def without_text(error: BaseException) -> str:
     """``describe(error)`` as a log line says it: quoted passages elided, also one its cut leaves open (no model
     output in logs either), and sotkit's notes kept."""
-    head = f"{type(error).__name__}: {_elide(_said(error))}"
+    head = f"{type(error).__name__}: {elide(_said(error))}"
     notes = _elided_notes(error)
-    return (_OPEN.sub("'…'", head[:300]) if len(head) > 300 else head) + (f" {notes[:400]}" if notes else "")
+    return (OPEN.sub("'…'", head[:300]) if len(head) > 300 else head) + (f" {notes[:400]}" if notes else "")
 
 
 def _elided_notes(error: BaseException) -> str:
     """sotkit's notes on ``error``, quoted passages elided, also one a note's cut left open ("(the server said:
     '...)")."""
-    return " ".join(_OPEN.sub("'…'", _elide(note)) for note in getattr(error, "__notes__", ()))
+    return " ".join(OPEN.sub("'…'", elide(note)) for note in getattr(error, "__notes__", ()))
 
 
 def _message(error: BaseException, content: bool) -> str:
@@ -397,7 +368,7 @@ def _message(error: BaseException, content: bool) -> str:
     quoted passages elided unless ``content``."""
     if content:
         return " ".join(redact(part) for part in [str(error), *getattr(error, "__notes__", ())])
-    return " ".join(part for part in (_elide(_said(error)), _elided_notes(error)) if part)
+    return " ".join(part for part in (elide(_said(error)), _elided_notes(error)) if part)
 
 
 def _said(error: BaseException) -> str:
@@ -411,12 +382,3 @@ def _said(error: BaseException) -> str:
         return one_line(redact(f"Error code: {getattr(error, 'status_code', '?')} - {kind}{inner['message']}"))
     return one_line(redact(str(error)))
 
-
-def _elide(text: str) -> str:
-    """``text`` with its quoted passages (an excerpt of the question, a model's reply, an event's data) as '…'; not
-    a mode, nor an option's value as sotkit's advice writes it ("pass on_point_error='skip'"). Its first
-    ``_ELIDED_MOST`` characters: a passage that does not close is read to the end, for each that opens (a server's
-    50,000-character echo of a question took half a minute)."""
-    text = clipped(text, _ELIDED_MOST)
-    return _QUOTED.sub(lambda m: m[0] if m[0][1:-1] in _MODES or _OPTION.search(text, max(0, m.start() - 20),
-                                                                                  m.start()) else "'…'", text)

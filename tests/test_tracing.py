@@ -15,7 +15,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 from opentelemetry.util._once import Once
 
 import sotkit
-from sotkit import tracing
+from sotkit import quotes, tracing
 from sotkit.providers import create_provider
 from sotkit.providers.base import CallUsage
 from sotkit.testing import Fault, FakeLLMServer, Latency, Reply
@@ -641,13 +641,13 @@ def test_quoted_text_past_a_cut_is_elided_in_log_lines_and_spans():
         assert "secret" not in line and line.endswith(" (attempt 1 of 4; not retried: the wait of 0.4 s would end "
                                                       "past the deadline)"), line
     # a lone apostrophe elides nothing (a quote a cut left open is elided only where the line was cut)
-    assert tracing._elide("model (all-MiniLM)'s cache is stale") == "model (all-MiniLM)'s cache is stale"
+    assert quotes.elide("model (all-MiniLM)'s cache is stale") == "model (all-MiniLM)'s cache is stale"
     # nor sotkit's advice, an option's value (probe 117: "pass on_point_error='…' to accept it"); a server's is
-    assert tracing._elide("pass on_point_error='skip' to accept it; with on_outage='closed' no call goes out") == \
+    assert quotes.elide("pass on_point_error='skip' to accept it; with on_outage='closed' no call goes out") == \
         "pass on_point_error='skip' to accept it; with on_outage='closed' no call goes out"
-    assert tracing._elide("rejected content='SECRET answer' and name='x'") == "rejected content='…' and name='…'"
+    assert quotes.elide("rejected content='SECRET answer' and name='x'") == "rejected content='…' and name='…'"
     # review 118: any name_x= kept what followed, and a gateway's validation error quotes the question so
-    assert tracing._elide("[type=int_parsing, input_value='My SSN is 123-45-6789', input_type=str]") == \
+    assert quotes.elide("[type=int_parsing, input_value='My SSN is 123-45-6789', input_type=str]") == \
         "[type=int_parsing, input_value='…', input_type=str]"
 
 
@@ -680,21 +680,30 @@ def test_a_note_whose_cut_leaves_a_quote_open_is_elided_in_spans():
     assert said.endswith(" (openai:main failed first: StreamError: the server sent: '…'"), said
 
 
+def cut(text: str) -> str:
+    """``text`` quoted as sotkit's errors quote a model's event (repr), and cut as ``describe`` cuts it."""
+    from sotkit.errors import describe
+    from sotkit.providers._sse import malformed
+
+    return describe(malformed(text))
+
+
 @pytest.mark.parametrize("message", [
     "Invalid content: 'Tell me SECRET about the '90s music' refused",  # review 254: a nested quote stopped it
     "curly ‘Tell me SECRET about the ’90s music’ refused",
-    "point 2 failed (StreamError: the server sent: 'How do I hide SECRET from my boss? Please…); the partial "
-    "result holds the others (pass on_point_error='skip' to accept it) refused",  # cut by describe(), mid-message
-    'point 2 failed (StreamError: "How do I hide SECRET…) refused',
-    # review 256: a cut passage in double quotes paired with the next one's opening mark, which then showed; a cut
-    # just after a backslash (a repr's "\\n") was read as an escape of the "…"; bytes
-    'point 2 failed (X: not the API\'s: "What\'s SECRET…); the partial result holds the others (pass '
-    'on_point_error=\'skip\' to accept it; the last error: X: refused: "SECRET plan") refused',
-    "point 2 failed (X: not the API's: 'My SECRET plan\\…); the text it wrote is in .partial refused",
+    # a passage cut by describe(), mid-message, in single or double quotes (a repr of text with an apostrophe), cut
+    # after a backslash (a repr's "\\n"); the passage after it (reviews 254, 256, 257)
+    f"point 2 failed ({cut('How do I hide SECRET from my boss? ' * 20)}); the partial result holds the others (pass "
+    "on_point_error='skip' to accept it) refused",
+    f"point 2 failed ({cut('What' + chr(39) + 's SECRET? ' * 40)}); the partial result holds the others (pass "
+    f"on_point_error='skip' to accept it; the last error: X: refused: \"SECRET plan\") refused",
+    f"point 2 failed ({cut('My SECRET plan, step one: hide the money' + 'x' * 196 + chr(10) + 'and more' * 20)}); "
+    "the text it wrote is in .partial refused",
     "the server sent: b'SECRET data' refused",
+    "('As a SECRET …; pirate captain, what would you say?') refused",  # review 257: the user's own "…" is no cut
 ])
 def test_a_quoted_passage_a_cut_or_a_nested_quote_interrupts_is_elided(message):
-    said = tracing._elide(message)
+    said = quotes.elide(message)
     assert "SECRET" not in said and said.endswith(" refused"), said
     assert "on_point_error='skip'" in said or "on_point_error" not in message  # sotkit's advice stays
 
@@ -703,14 +712,14 @@ def test_elision_reads_a_long_message_only_so_far():
     # review 256: every quote that did not close was read to the text's end: a server's 50,000-character echo of a
     # question took half a minute of the event loop
     long = "Invalid content: " + " 'a" * 20_000
-    assert len(tracing._elide(long)) <= tracing._ELIDED_MOST and tracing._elide(long).startswith("Invalid content: ")
+    assert len(quotes.elide(long)) <= quotes.ELIDED_MOST and quotes.elide(long).startswith("Invalid content: ")
 
 
 def test_elision_stops_at_the_quote_and_keeps_the_text_after_it():
     # review 252: a plural's apostrophe went on to the next quote's end, and sotkit's advice between went with it
-    assert tracing._elide("Error code: 400 - 'tools' is not supported (pass on_point_error='skip' to accept it)") == \
+    assert quotes.elide("Error code: 400 - 'tools' is not supported (pass on_point_error='skip' to accept it)") == \
         "Error code: 400 - '…' is not supported (pass on_point_error='skip' to accept it)"
-    assert tracing._elide("Unsupported parameter: 'max_tokens' is not supported with this model. Use "
+    assert quotes.elide("Unsupported parameter: 'max_tokens' is not supported with this model. Use "
                           "'max_completion_tokens' instead.") == \
         "Unsupported parameter: '…' is not supported with this model. Use '…' instead."
 

@@ -7,8 +7,7 @@ import logging
 from dataclasses import dataclass, replace
 from typing import Protocol, runtime_checkable
 
-from ..errors import ConfigError
-from ..redact import redact
+from ..errors import ConfigError, describe
 from ..result import Mode  # at run time too: typing.get_type_hints (pydantic, FastAPI) reads Decision's fields
 from ..tracing import without_text
 
@@ -74,7 +73,7 @@ class FallsBack:
     def fall_back(self, question: str, error: Exception) -> Decision:
         """The fallback's decision, its reason saying why this router could not decide."""
         decision = self.fallback.classify(question)
-        why = redact(f"{type(error).__name__}: {error}") if str(error) else type(error).__name__
+        why = describe(error) if str(error) else type(error).__name__  # (cut: a server may echo the question)
         # logged as the runner's fallbacks are, quoted text elided (a model's reply): a router that cannot decide
         # (a template asking for another reply, a model answering otherwise) pays for every call
         logging.getLogger("sotkit").warning("%s router failed (%s); its fallback router decides", self.name,

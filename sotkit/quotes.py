@@ -1,0 +1,50 @@
+"""Quoted passages in messages (an excerpt of the question, a model's reply, an event's data, as errors quote them):
+elided as '…' where no such text may go (spans and log lines without ``trace_content``), and closed where a cut
+(``errors.clipped``) left one open, so that the text after it in a longer message is no part of it.
+"""
+
+from __future__ import annotations
+
+import re
+
+MODES = ("sot", "sequential", "auto")
+#: how much of a text ``elide`` reads: a passage that does not close is read to the end, for each that opens (a
+#: server's 50,000-character echo of a question held the event loop half a minute)
+ELIDED_MOST = 2000
+
+
+def _char(quote: str) -> str:
+    """Any character of a passage in ``quote`` marks but its closing mark (an escaped one, as repr() writes it)."""
+    return rf"(?:[^{quote}\\]|\\.)"
+
+
+# A quoted passage's text: an apostrophe before a letter goes on with it ("What's", a nested "'90s"), but an
+# option's value ("on_point_error='skip'") opens a quote of its own; past a plural's apostrophe before a word ('my
+# dogs' favourite toys'), only one inside a word goes on, so the passage ends there where no later one can
+_TEXT = rf"(?:{_char(chr(39))}|(?<!=)'(?=\w))*(?:(?<=s)'(?= [a-z])(?:{_char(chr(39))}|(?<=\w)'(?=\w))*)*"
+_CURLY = rf"(?:{_char('’')}|’(?=\w))*(?:(?<=s)’(?= [a-z])(?:{_char('’')}|(?<=\w)’(?=\w))*)*"
+#: the quotes of a passage (as repr() writes one, in backticks or curly quotes): opening mark, text, closing mark
+_QUOTES = (("'", _TEXT, r"'(?!\w)"), ('"', f"{_char(chr(34))}*", '"'), ("`", f"{_char('`')}*", "`"),
+           ("“", f"{_char('”')}*", "”"), ("‘", _CURLY, r"’(?!\w)"))
+_QUOTED = re.compile(rf"(?<!\w)b?(?:{'|'.join(start + text + end for start, text, end in _QUOTES)})")  # (b'': bytes)
+#: a quoted passage left open to the end (not at an elided one's closing mark, '…')
+OPEN = re.compile(rf"(?<![\w…])b?(?:{'|'.join(start + text for start, text, _ in _QUOTES)})$")
+_CLOSING = {start: end.removesuffix(r"(?!\w)") for start, _, end in _QUOTES}
+#: one of sotkit's options before its quoted value, in sotkit's advice ("on_outage='closed'"); not any name= (a
+#: gateway's validation error quotes the question so: "input_value='My SSN is ...'")
+_OPTION = re.compile(r"\b(?:on_point_error|on_outage|mode|decoding|http|router)=$")
+
+
+def elide(text: str) -> str:
+    """``text`` (its first ``ELIDED_MOST`` characters) with its quoted passages as '…'; not a mode, nor an option's
+    value as sotkit's advice writes it ("pass on_point_error='skip'")."""
+    if len(text) > ELIDED_MOST:
+        text = closed(text[:ELIDED_MOST - 1] + "…")
+    return _QUOTED.sub(lambda m: m[0] if m[0][1:-1] in MODES or _OPTION.search(text, max(0, m.start() - 20),
+                                                                                 m.start()) else "'…'", text)
+
+
+def closed(text: str) -> str:
+    """``text``, cut, with a quoted passage the cut left open closed by its own mark ("'How do I hide…'")."""
+    found = OPEN.search(text)
+    return text + _CLOSING[found[0].removeprefix("b")[0]] if found else text
