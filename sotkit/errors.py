@@ -31,7 +31,7 @@ import warnings
 from typing import TYPE_CHECKING
 
 from .engines.errors import ConfigError, ModelNotAvailableError, SotkitError
-from .quotes import closed
+from .quotes import clipped
 from .redact import redact
 
 if TYPE_CHECKING:
@@ -175,19 +175,12 @@ def renote(error: BaseException, note: str, kind: str) -> None:
 
 
 def describe(error: BaseException, length: int = 300) -> str:
-    """An error in one short line, as events and ``Point.error`` carry it: ``"Type: message"`` (its first
+    """An error in one short line, as events and ``Point.error`` carry it: ``"Type: message"`` (``clipped`` to
     ``length`` characters), then its notes (sotkit's say why it was not retried, or what the main model's error
     was where a fallback's is shown); the keys and URL passwords of sotkit's clients as ``***``."""
     notes = one_line(redact(" ".join(getattr(error, "__notes__", ()))))
     return clipped(one_line(redact(f"{type(error).__name__}: {error}")), length) + (
         f" {clipped(notes, 400)}" if notes else "")
-
-
-def clipped(text: str, length: int) -> str:
-    """``text``, or where it is longer its first ``length - 1`` characters and "…" (no cut passes for its end), and
-    the closing mark of a quoted passage the cut left open (``quotes.closed``: in a longer message, the text after it
-    is no part of it)."""
-    return text if len(text) <= length else closed(text[:length - 1] + "…")
 
 
 def one_line(text: str) -> str:

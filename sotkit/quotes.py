@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-MODES = ("sot", "sequential", "auto")
+_MODES = ("sot", "sequential", "auto")
 #: how much of a text ``elide`` reads: a passage that does not close is read to the end, for each that opens (a
 #: server's 50,000-character echo of a question held the event loop half a minute)
 ELIDED_MOST = 2000
@@ -29,6 +29,8 @@ _QUOTES = (("'", _TEXT, r"'(?!\w)"), ('"', f"{_char(chr(34))}*", '"'), ("`", f"{
 _QUOTED = re.compile(rf"(?<!\w)b?(?:{'|'.join(start + text + end for start, text, end in _QUOTES)})")  # (b'': bytes)
 #: a quoted passage left open to the end (not at an elided one's closing mark, '…')
 OPEN = re.compile(rf"(?<![\w…])b?(?:{'|'.join(start + text for start, text, _ in _QUOTES)})$")
+#: a passage read left to right: closed, or open to the end (a mark inside a closed one, 'Hello!', opens none)
+_PASSAGE = re.compile(f"(?P<closed>{_QUOTED.pattern})|(?P<open>{OPEN.pattern})")
 _CLOSING = {start: end.removesuffix(r"(?!\w)") for start, _, end in _QUOTES}
 #: one of sotkit's options before its quoted value, in sotkit's advice ("on_outage='closed'"); not any name= (a
 #: gateway's validation error quotes the question so: "input_value='My SSN is ...'")
@@ -36,15 +38,21 @@ _OPTION = re.compile(r"\b(?:on_point_error|on_outage|mode|decoding|http|router)=
 
 
 def elide(text: str) -> str:
-    """``text`` (its first ``ELIDED_MOST`` characters) with its quoted passages as '…'; not a mode, nor an option's
-    value as sotkit's advice writes it ("pass on_point_error='skip'")."""
-    if len(text) > ELIDED_MOST:
-        text = closed(text[:ELIDED_MOST - 1] + "…")
-    return _QUOTED.sub(lambda m: m[0] if m[0][1:-1] in MODES or _OPTION.search(text, max(0, m.start() - 20),
-                                                                                 m.start()) else "'…'", text)
+    """``text`` (``clipped`` to ``ELIDED_MOST`` characters) with its quoted passages as '…'; not a mode, nor an
+    option's value as sotkit's advice writes it ("pass on_point_error='skip'")."""
+    text = clipped(text, ELIDED_MOST)
+    return _QUOTED.sub(lambda m: m[0] if m[0][1:-1] in _MODES or _OPTION.search(text, max(0, m.start() - 20),
+                                                                                  m.start()) else "'…'", text)
 
 
-def closed(text: str) -> str:
-    """``text``, cut, with a quoted passage the cut left open closed by its own mark ("'How do I hide…'")."""
-    found = OPEN.search(text)
-    return text + _CLOSING[found[0].removeprefix("b")[0]] if found else text
+def clipped(text: str, length: int) -> str:
+    """``text``, or where it is longer its first ``length - 1`` characters and "…" (no cut passes for its end), and
+    the closing mark of a quoted passage the cut left open ("'How do I hide…'": in a longer message, the text after
+    it is no part of it)."""
+    if len(text) <= length:
+        return text
+    text = text[:length - 1] + "…"
+    last = None
+    for last in _PASSAGE.finditer(text):
+        pass
+    return text + _CLOSING[last["open"].removeprefix("b")[0]] if last and last["open"] else text

@@ -708,11 +708,33 @@ def test_a_quoted_passage_a_cut_or_a_nested_quote_interrupts_is_elided(message):
     assert "on_point_error='skip'" in said or "on_point_error" not in message  # sotkit's advice stays
 
 
+def test_a_cut_closes_a_passage_it_left_open_and_no_other():
+    # review 258: a closed passage's mark after punctuation ('Hello!', "stop.") was taken for an open one, and the
+    # stray mark added at the cut paired with the next passage in a longer message, which then showed
+    assert quotes.clipped("the model said 'Hello!' and then went on and on", 40) == \
+        "the model said 'Hello!' and then went o…"
+    assert quotes.clipped("the server sent: 'How do I hide SECRET from my boss", 40) == \
+        "the server sent: 'How do I hide SECRET …'"
+    from sotkit.errors import PartialResultError, describe, renote
+
+    def server_error(question: str) -> Exception:
+        error = Exception("Error code: 422")
+        renote(error, f"(the server said: {quotes.clipped(repr(question), 300)})", "the server said")
+        error.add_note("(attempt 2 of 4; not retried: the wait of 0.4 s would end past the deadline)")
+        return error
+
+    first, last = server_error('Reply "stop." when done. ' + "My SECRET question " * 13), server_error("SECRET?")
+    error = PartialResultError(f"point(s) 2 failed (point 2: {describe(first)}); the partial result holds the others "
+                               f"(pass on_point_error='skip' to accept it; the last error: {describe(last)})", None)
+    for said in (tracing._message(error, False), tracing.without_text(error)):
+        assert "SECRET" not in said and "on_point_error='skip'" in said, said
+
+
 def test_elision_reads_a_long_message_only_so_far():
     # review 256: every quote that did not close was read to the text's end: a server's 50,000-character echo of a
     # question took half a minute of the event loop
     long = "Invalid content: " + " 'a" * 20_000
-    assert len(quotes.elide(long)) <= quotes.ELIDED_MOST and quotes.elide(long).startswith("Invalid content: ")
+    assert len(quotes.elide(long)) <= quotes.ELIDED_MOST + 1 and quotes.elide(long).startswith("Invalid content: ")
 
 
 def test_elision_stops_at_the_quote_and_keeps_the_text_after_it():

@@ -7,7 +7,7 @@ import re
 import unicodedata
 from typing import TYPE_CHECKING, Literal
 
-from ..errors import ConfigError, clipped
+from ..errors import ConfigError
 from ..providers.base import CallUsage, ChatRequest, Provider, SendAgain, cut_by, reasoning_advice
 from .base import Decision, FallsBack, SyncRouter
 from .rules import guard
@@ -55,6 +55,11 @@ _WORDS: list[tuple[Choice, re.Pattern[str]]] = [
     # sotkit's own word for B and C alike ("Sequential answer here."), no list of dependent points
     ("not A", re.compile(r"\bsequential(?:ly)?\b", re.IGNORECASE)),
 ]
+
+
+def _excerpt(reply: str) -> str:
+    """A model's reply as an error quotes it: its first 80 characters, as it wrote them."""
+    return reply if len(reply) <= 80 else reply[:79] + "…"
 
 
 def parse_router_answer(text: str) -> tuple[Choice, str] | None:
@@ -163,10 +168,10 @@ class LLMRouter(FallsBack):
             raise ValueError(f"the answer was cut off {by} before any text{advice}")
         parsed = parse_router_answer(reply)
         if parsed is None:
-            raise ValueError(f"unreadable answer {clipped(reply, 80)!r}")
+            raise ValueError(f"unreadable answer {_excerpt(reply)!r}")
         choice, how = parsed
         if cut and how not in ("bare letter", "leading letter"):
-            raise ValueError(f"the answer was cut off {by} before it named a choice: {clipped(reply, 80)!r}")
+            raise ValueError(f"the answer was cut off {by} before it named a choice: {_excerpt(reply)!r}")
         mode: Mode = "sot" if choice == "A" else "sequential"
         return Decision(mode, f"llm ({self.provider.model}): {choice}, {_CHOICE_MEANS[choice]} ({how})",
                         0.8 if how != "wording" else 0.6)
