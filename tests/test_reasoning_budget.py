@@ -64,8 +64,9 @@ async def test_the_raise_names_the_budget_the_server_counted_with_a_thinking_bud
     # probe 251: Claude was sent 300 + 2048 tokens (its thinking budget on top) and spent them all, but the warning
     # said "spent a call's whole budget (300 tokens)"
     with FakeLLMServer(Reply("Keep a schedule.", reasoning_tokens=2380), latency=FAST) as server:
+        thinking = {"thinking": {"type": "enabled", "budget_tokens": 2048}}
         async with sotkit.SoT("anthropic:m", base_url=server.anthropic_base_url, api_key="k", mode="sequential",
-                              max_tokens=300, extra_body={"thinking": {"type": "enabled", "budget_tokens": 2048}}) as sot:
+                              max_tokens=300, extra_body=thinking) as sot:
             with pytest.warns(UserWarning, match=r"spent a call's whole budget \(2348 tokens\)"):
                 result = await sot.generate("How can I live well?")
     assert result.text == "Keep a schedule." and budgets(server) == [2348, 300 * REASONING_SCALE]  # (above 2048)

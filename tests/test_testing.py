@@ -532,37 +532,19 @@ async def test_a_responders_exception_is_raised_again_when_the_server_stops() ->
     assert "gpt-fake" in "".join(caught.value.__notes__)
 
 
-async def test_a_responders_pytest_fail_is_raised_again_when_the_server_stops() -> None:
-    # probe 253: pytest.fail() raises a BaseException, which dropped the connection unrecorded: the SDK retried,
-    # the app took it for a network error, and the test passed
+@pytest.mark.parametrize(("error", "raised", "says"), [
+    # probe 253: pytest.fail() raises a BaseException, which dropped the connection unrecorded: the SDK retried, the
+    # app took it for a network error, and the test passed; review 254: a SystemExit ended the server's loop so;
+    # review 256: a KeyboardInterrupt raised again as it was ended the whole pytest run
+    (pytest.fail.Exception("unexpected model gpt-fake"), pytest.fail.Exception, "unexpected model gpt-fake"),
+    (SystemExit("the responder gave up"), SystemExit, "the responder gave up"),
+    (KeyboardInterrupt(), RuntimeError, "the responder raised KeyboardInterrupt"),
+], ids=["pytest-fail", "system-exit", "keyboard-interrupt"])
+async def test_a_responders_base_exception_fails_the_test_when_the_server_stops(error, raised, says) -> None:
     def responder(request: RecordedRequest) -> str:
-        pytest.fail(f"unexpected model {request.model}")
+        raise error
 
-    with pytest.raises(pytest.fail.Exception, match="unexpected model gpt-fake"):
-        with FakeLLMServer(responder) as server:
-            async with openai_client(server) as client:
-                with pytest.raises(openai.InternalServerError):
-                    await openai_stream(client)
-
-
-async def test_a_responders_system_exit_is_raised_again_when_the_server_stops() -> None:
-    # review 254: it ended the server's loop, unrecorded, and the test passed
-    def responder(request: RecordedRequest) -> str:
-        raise SystemExit("the responder gave up")
-
-    with pytest.raises(SystemExit, match="the responder gave up"):
-        with FakeLLMServer(responder) as server:
-            async with openai_client(server) as client:
-                with pytest.raises(openai.InternalServerError):
-                    await openai_stream(client)
-
-
-async def test_a_responders_keyboard_interrupt_fails_the_test_not_the_run() -> None:
-    # review 256: raised again as it was, it ended the whole pytest session
-    def responder(request: RecordedRequest) -> str:
-        raise KeyboardInterrupt
-
-    with pytest.raises(RuntimeError, match="the responder raised KeyboardInterrupt"):
+    with pytest.raises(raised, match=says):
         with FakeLLMServer(responder) as server:
             async with openai_client(server) as client:
                 with pytest.raises(openai.InternalServerError):
@@ -798,7 +780,8 @@ def test_bad_configuration_is_rejected_up_front() -> None:
         "responder-bytes", "fault-stall-no-seconds", "fault-then-misspelt", "fault-drop-negative",
         "fault-runaway-no-tokens", "fault-status-200", "fault-unknown-kind", "fault-garbage-no-data",
         "fault-page-no-content-type", "port-too-big", "empty-key", "negative-usage", "header-not-latin-1",
-        "header-crlf", "header-name-space", "header-nul", "header-framing", "drop-true", "reasoning-true", "cut-then-close"])
+        "header-crlf", "header-name-space", "header-nul", "header-framing", "drop-true", "reasoning-true",
+        "cut-then-close"])
 def test_a_wrong_type_is_rejected_up_front_saying_what_to_pass(make, error, says) -> None:
     with pytest.raises(error, match=says):
         make()

@@ -83,7 +83,7 @@ class Fault:
 
     kind: FaultKind
     status_code: int = 0
-    headers: Mapping[str, str | int | float] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)
     body: Any = None
     after_tokens: int = 0
     seconds: float = 0.0
@@ -127,6 +127,7 @@ class Fault:
                 raise ConfigError(f"{name} headers must map names (letters, digits, '-'; not {' or '.join(_FRAMING)}, "
                                   "which the server writes) to values HTTP can send (a str of Latin-1 with no control "
                                   f"characters, or a number), got {key!r}: {value!r}")
+        object.__setattr__(self, "headers", {key: str(value) for key, value in self.headers.items()})  # as sent
 
     @classmethod
     def status(cls, code: int, headers: Mapping[str, str | int | float] | None = None, body: Any = None) -> Fault:
@@ -138,7 +139,7 @@ class Fault:
         if headers is not None and not isinstance(headers, Mapping):
             raise ConfigError("Fault.status headers must be a dict of header names to values, e.g. "
                               f"Fault.status({code}, {{'retry-after': '1'}}); got {headers!r}")
-        return cls("status", status_code=code, headers=dict(headers or {}), body=body)
+        return cls("status", status_code=code, headers=dict(headers or {}), body=body)  # type: ignore[arg-type] (str at init)
 
     @classmethod
     def drop(cls, after_tokens: int = 0) -> Fault:
