@@ -1,6 +1,7 @@
 """Quoted passages in messages (an excerpt of the question, a model's reply, an event's data, as errors quote them):
 elided as '…' where no such text may go (spans and log lines without ``trace_content``), and closed where a cut
-(``errors.clipped``) left one open, so that the text after it in a longer message is no part of it.
+(``clipped``, sotkit's every cut of a message) left one open, so that the text after it in a longer message is no
+part of it.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal, get_args
 
 from ..errors import ConfigError
-from ..providers.base import CallUsage
+from ..providers.base import CallUsage, is_count
 
 # A "token" is a run of whitespace plus the word after it (trailing whitespace sticks to the last word),
 # so "".join(split_tokens(text)) == text for every text.
@@ -30,10 +30,6 @@ def count_tokens(text: str) -> int:
 def _is_number(value: object) -> bool:
     # a bool is an int to Python, but True as a number of seconds is a mistake
     return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)  # (True tokens is a mistake too)
 
 
 #: a header's name and value as HTTP writes them (RFC 9110's token; tabs and visible Latin-1, no control characters)
@@ -98,20 +94,20 @@ class Fault:
             raise ConfigError(f"Fault kind {self.kind!r} is unknown: build a fault with a class method, "
                               f"Fault.{'(), Fault.'.join(get_args(FaultKind))}()")
         name = f"Fault.{self.kind}"
-        if not (_is_int(self.after_tokens) and self.after_tokens >= 0):
+        if not is_count(self.after_tokens):
             raise ConfigError(f"{name} after_tokens must be an int >= 0, got {self.after_tokens!r}")
         if self.then not in ("continue", "close"):
             raise ConfigError(f"{name} then must be 'continue' or 'close', got {self.then!r}")
         if self.then == "close" and self.kind not in ("stall", "keep_alive"):  # (it would be ignored)
             raise ConfigError(f"{name} takes no then='close': only a stall or keep_alive goes on or closes after it")
-        if self.kind in ("status", "error_event") and not (_is_int(self.status_code)
+        if self.kind in ("status", "error_event") and not (is_count(self.status_code)
                                                            and 400 <= self.status_code <= 599):
             raise ConfigError(f"{name} code must be an HTTP error status 400..599, got {self.status_code!r}")
         if self.kind in ("stall", "keep_alive"):
             _check_seconds(f"{name} seconds", self.seconds)
         if self.kind == "keep_alive":
             _check_seconds(f"{name} every_s", self.every_s)
-        if self.kind == "runaway" and not (_is_int(self.tokens) and self.tokens >= 1):
+        if self.kind == "runaway" and not (is_count(self.tokens) and self.tokens >= 1):
             raise ConfigError(f"{name} tokens must be an int >= 1, got {self.tokens!r}")
         if self.kind == "garbage" and not (isinstance(self.body, str) and "\n" not in self.body):
             raise ConfigError(f"{name} data must be a one-line str, got {self.body!r}")
@@ -253,7 +249,7 @@ class Reply:
         if self.fault is not None and not isinstance(self.fault, Fault):
             example = f"Fault.status({self.fault!r})" if type(self.fault) is int else "Fault.drop()"
             raise TypeError(f"Reply fault={self.fault!r}: pass a Fault, e.g. {example}, or None")
-        if not (_is_int(self.reasoning_tokens) and self.reasoning_tokens >= 0):
+        if not is_count(self.reasoning_tokens):
             raise ConfigError(f"Reply reasoning_tokens must be an int >= 0, got {self.reasoning_tokens!r}")
         if self.usage is not None and not isinstance(self.usage, CallUsage):
             raise TypeError(f"Reply usage={self.usage!r}: pass a CallUsage (sotkit.testing.CallUsage), e.g. "
