@@ -135,7 +135,8 @@ class Fault:
         if headers is not None and not isinstance(headers, Mapping):
             raise ConfigError("Fault.status headers must be a dict of header names to values, e.g. "
                               f"Fault.status({code}, {{'retry-after': '1'}}); got {headers!r}")
-        return cls("status", status_code=code, headers=dict(headers or {}), body=body)  # type: ignore[arg-type] (str at init)
+        # (numbers as values too: __post_init__ makes them the str they are sent as)
+        return cls("status", status_code=code, headers=dict(headers or {}), body=body)  # type: ignore[arg-type]
 
     @classmethod
     def drop(cls, after_tokens: int = 0) -> Fault:
