@@ -900,6 +900,13 @@ def test_categories_are_held_out_only_where_each_label_is_in_three_or_more() -> 
     assert classifier.info["calibrated_on"].startswith("held-out folds, not categories")
 
 
+def test_the_held_out_auc_counts_ties_as_half() -> None:
+    assert learned_module.auc([1.0, 2.0, 3.0, 4.0], [0, 0, 1, 1]) == 1.0
+    assert learned_module.auc([4.0, 3.0, 2.0, 1.0], [0, 0, 1, 1]) == 0.0
+    assert learned_module.auc([1.0, 1.0, 1.0, 1.0], [0, 1, 0, 1]) == 0.5
+    assert learned_module.auc([1.0, 2.0, 2.0, 3.0], [0, 1, 0, 1]) == 0.875
+
+
 def test_platt_calibration_stays_finite_and_moderate_where_scores_separate_the_labels() -> None:
     # probe 114: plain Newton steps from (1, 0) fitted slopes of 5819 and -328135 to scores like these
     scores, labels = [30.0 + i for i in range(10)] + [-30.0 - i for i in range(10)], [1] * 10 + [0] * 10
@@ -1143,6 +1150,9 @@ def test_cli_train_checks_where_it_writes_before_training(tmp_path: Path, capsys
     for _ in range(2):
         assert cli_main(["router", "train", str(labels), "--out", str(router), "--features", "words"]) == 0
     assert LinearClassifier.load(router).features == "words"
+    # how well held-out questions ranked, said (review 262: labels of little signal pass the refusal)
+    assert "held-out AUC 1.00 (0.5 is chance), calibrated on held-out folds" in capsys.readouterr().err
+    assert LinearClassifier.load(router).info["held_out_auc"] == 1.0
     router.write_text(json.dumps(json.loads(router.read_text()), separators=(",", ":")))  # saved again, compact
     assert cli_main(["router", "train", str(labels), "--out", str(router), "--features", "words"]) == 0
     assert "repeat" not in capsys.readouterr().err

@@ -84,8 +84,8 @@ def _train(args: argparse.Namespace) -> int:
                        threshold=args.threshold, categories=categories, info={"trained_on": str(args.labels)})
     classifier.save(args.out)
     to_stderr(f"trained on {len(rows)} questions ({sum(r.sot_suitable for r in rows)} SoT-suitable) in "
-              f"{time.perf_counter() - started:.1f} s, calibrated on {classifier.info['calibrated_on']}; "
-              f"wrote {args.out}")
+              f"{time.perf_counter() - started:.1f} s, held-out AUC {classifier.info['held_out_auc']:.2f} (0.5 is "
+              f"chance), calibrated on {classifier.info['calibrated_on']}; wrote {args.out}")
     to_stderr(f"use it with SoT(router='embedding:{args.out}') or sotkit ask --router embedding:{args.out}")
     labels: dict[str, set[int]] = {}
     for row in rows:

@@ -326,6 +326,20 @@ def _fit_platt(scores: list[float], labels: list[int]) -> tuple[float, float]:
     return a, b
 
 
+def auc(scores: Sequence[float], labels: Sequence[int]) -> float:
+    """How often a SoT-suitable question's score is above another's (ties count half): 0.5 is chance."""
+    ranked = sorted(range(len(scores)), key=scores.__getitem__)
+    rank_sum, start = 0.0, 0
+    while start < len(ranked):  # tied scores share their mean rank
+        end = start
+        while end + 1 < len(ranked) and scores[ranked[end + 1]] == scores[ranked[start]]:
+            end += 1
+        rank_sum += ((start + end) / 2 + 1) * sum(labels[i] for i in ranked[start:end + 1])
+        start = end + 1
+    positives = sum(labels)
+    return (rank_sum - positives * (positives + 1) / 2) / (positives * (len(labels) - positives))
+
+
 def cross_validated_scores(rows: list[Features], labels: list[int], *, folds: int = 5, l2: float = 1e-4,
                            epochs: int = 30, seed: int = 0, groups: Sequence[str | None] | None = None) -> list[float]:
     """Each question's score from a model trained on the other folds: stratified by label, or, given ``groups``
@@ -423,7 +437,7 @@ def train(questions: Sequence[str], labels: Sequence[int], *, features: FeatureK
     weights, bias = _fit(rows, labels, l2, epochs, seed)
     return LinearClassifier(features, weights, bias, calibration, threshold,
                             {"n": len(labels), "sot": sum(labels), "l2": l2, "epochs": epochs,
-                             "calibrated_on": held_out, **(info or {})})
+                             "calibrated_on": held_out, "held_out_auc": round(auc(scores, labels), 4), **(info or {})})
 
 
 def validate_threshold(threshold: object, name: str = "threshold") -> float:
