@@ -248,7 +248,7 @@ class SoT:
         """Answer one question as a stream of events, read inside ``async with`` (see ``EventStream``)."""
         return EventStream(self._answer(question, options), client_closed=lambda: self._closed)
 
-    def _answer(self, question: str, options: Mapping[str, Any], *, template: str = "sequential",
+    def _answer(self, question: str, options: Mapping[str, Any], *, template: str | None = None,
                 variables: Mapping[str, Any] | None = None) -> Answer:
         if self._closed:
             raise ConfigError(_CLIENT_CLOSED)

@@ -139,11 +139,13 @@ class Answer:
     """
 
     def __init__(self, question: str, backends: list[Backend], options: RequestOptions, router: Router, *,
-                 template: str = "sequential", variables: Mapping[str, Any] | None = None,
+                 template: str | None = None, variables: Mapping[str, Any] | None = None,
                  prices: Prices | None = None) -> None:
         self.question = question
-        self.template = template
-        """The template of a sequential answer (another one for ``SoT.complete``), with its extra variables."""
+        self.completes = template is not None
+        """``SoT.complete``'s request: its one call answers ``template`` (its name, also "sequential"), no mode."""
+        self.template = template or "sequential"
+        """The template of a sequential answer, with its extra variables."""
         self.variables = dict(variables or {})
         self.backends = backends
         self.options = options
@@ -186,7 +188,7 @@ class Answer:
         ``PartialResultError`` carries what was written)."""
         self.send = send or _ignore
         options = self.options
-        operation = "complete" if self.template != "sequential" else "stream" if send else "generate"
+        operation = "complete" if self.completes else "stream" if send else "generate"
         trace = start_request(operation, self.backends[0].model, None if operation == "complete" else options.mode,
                               self.question, options.trace_content, self.result)
         self.runner = Runner(self.backends, self.send, self.usage, retry=options.retry,
@@ -733,7 +735,7 @@ class Answer:
 
     def _undecided(self) -> str:
         """The route of a result taken before it was decided (a deadline, ``aclose()``), or that no router decides."""
-        if self.template != "sequential":  # SoT.complete, which takes no mode
+        if self.completes:  # (which takes no mode)
             return f"complete() answers the {self.template} template in one call"
         mode = self.options.mode
         return f"mode={mode!r} was requested" if mode != "auto" else "not routed: the request stopped before the " \

@@ -596,16 +596,19 @@ async def test_a_stream_the_reader_stops_is_cancelled_not_failed(spans, mode):
     assert not root.events and any(s.attributes.get("sotkit.cancelled") for s in calls)
 
 
-async def test_a_judge_call_through_complete_names_its_template(spans):
+@pytest.mark.parametrize("template", ["judge_pairwise", "sequential"])
+async def test_a_call_through_complete_names_its_template(spans, template):
     with FakeLLMServer("[[A]]", latency=FAST) as server:
         async with client(server, "openai") as sot:
-            await sot.complete("judge_pairwise", {"question": QUESTION, "answer_a": "x", "answer_b": "y"})
+            await sot.complete(template, {"question": QUESTION, "answer_a": "x", "answer_b": "y"}
+                               if template.startswith("judge") else {"question": QUESTION})
     root, [call], _ = tree(spans)
+    # review 262: complete("sequential") was traced as a "sotkit generate" of mode sequential
     assert root.name == "sotkit complete" and root.attributes["sotkit.mode"] == "sequential"
-    assert call.attributes["sotkit.call.role"] == "judge_pairwise"
+    assert call.attributes["sotkit.call.role"] == template
     # probe 249: it claimed a mode complete() takes none of ("mode='sequential' was requested")
     assert "sotkit.request.mode" not in root.attributes
-    assert root.attributes["sotkit.route.reason"] == "complete() answers the judge_pairwise template in one call"
+    assert root.attributes["sotkit.route.reason"] == f"complete() answers the {template} template in one call"
 
 
 async def test_a_runaway_stream_cut_at_max_tokens_finishes_as_length(spans):
