@@ -10,7 +10,7 @@ kind is used, and nothing touches the network.
 __version__ = "0.1.0"  # before the imports: sotkit.evaluation reads it
 
 from .client import EventStream, SoT, default_model, generate, stream
-from .coordinator import RequestKwargs, RequestOptions
+from .coordinator import CompleteKwargs, RequestKwargs, RequestOptions
 from .errors import (ConfigError, DeadlineExceeded, EchoedInstructions, EmptyAnswer, EmptyPoint, FallbackWarning,
                      LimitsUnavailable, ModelNotAvailableError, PartialResultError, PromptCutWarning, RequestTooLarge,
                      RetryAfterTooLong, SotkitError, StreamError, StreamStalled, TemplateError)
@@ -25,7 +25,7 @@ from .templates import DEFAULT_PROMPTS, Templates
 
 
 __all__ = [
-    "DEFAULT_PROMPTS", "ConfigError", "DeadlineExceeded", "DoneEvent", "EchoedInstructions", "EmptyAnswer",
+    "DEFAULT_PROMPTS", "CompleteKwargs", "ConfigError", "DeadlineExceeded", "DoneEvent", "EchoedInstructions", "EmptyAnswer",
     "EmptyPoint", "Event", "EventStream", "FallbackEvent", "FallbackWarning", "LimitsUnavailable", "Mode",
     "ModelNotAvailableError", "PartialResultError", "Point", "PointDeltaEvent", "PointDoneEvent", "PointEvent",
     "PromptCutWarning", "RedisLimits", "RequestKwargs", "RequestOptions", "RequestTooLarge", "Result",

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, Self, Unpack
 
 import anyio
 
-from .coordinator import Answer, RequestKwargs, RequestOptions
+from .coordinator import Answer, CompleteKwargs, RequestKwargs, RequestOptions
 from .runner import Backend
 from .errors import ConfigError, sole
 from .events import DoneEvent, Event
@@ -203,7 +203,7 @@ class SoT:
         return await self._answer(question, options).run()
 
     async def complete(self, template: str, variables: Mapping[str, Any],
-                       **options: Unpack[RequestKwargs]) -> Result:
+                       **options: Unpack[CompleteKwargs]) -> Result:
         """Send one of this client's templates, rendered with ``variables``, as a single plain call: the same
         limits, retries, fallback and accounting as an answer, with no router and no skeleton. For prompts that
         are not a question to answer, such as ``sotkit eval``'s judges::

@@ -109,12 +109,11 @@ class RequestOptions:
         check_type("trace_content", self.trace_content, bool, "True or False")
 
 
-class RequestKwargs(TypedDict, total=False):
-    """``RequestOptions``' fields as the keywords of ``SoT.generate``, ``stream`` and ``complete``, for type
-    checkers (a misspelt or mistyped option is flagged before the code runs; at run time each is checked as the
-    field is). ``retry`` also takes a number of attempts, and ``None`` for the client's policy."""
+class CompleteKwargs(TypedDict, total=False):
+    """``RequestOptions``' fields as the keywords of ``SoT.complete``, for type checkers: all but ``mode`` and
+    ``context`` (it sends its template as it renders). ``retry`` also takes a number of attempts, and ``None`` for
+    the client's policy."""
 
-    mode: Literal["auto", "sot", "sequential"]
     max_points: int
     skeleton_max_tokens: int
     point_max_tokens: int
@@ -126,8 +125,15 @@ class RequestKwargs(TypedDict, total=False):
     first_token_timeout: float | None
     retry: RetryPolicy | int | None
     eager: bool
-    context: str | None
     trace_content: bool
+
+
+class RequestKwargs(CompleteKwargs, total=False):
+    """``RequestOptions``' fields as the keywords of ``SoT.generate`` and ``stream``, for type checkers (a misspelt
+    or mistyped option is flagged before the code runs; at run time each is checked as the field is)."""
+
+    mode: Literal["auto", "sot", "sequential"]
+    context: str | None
 
 
 class Answer:

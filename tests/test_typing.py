@@ -68,6 +68,9 @@ def test_the_request_keywords_type_every_request_option_as_its_field():
     differ = {name for name in fields if keywords[name] != fields[name]}
     assert differ == {"retry"} and keywords["retry"] == sotkit.RetryPolicy | int | None  # attempts; None: the client's
     assert not sotkit.RequestKwargs.__required_keys__
+    # complete()'s, which refuses a mode and a context at run time, has neither (review 262: a checker passed them)
+    assert typing.get_type_hints(sotkit.CompleteKwargs).keys() == fields.keys() - {"mode", "context"}
+    assert typing.get_type_hints(sotkit.SoT.complete)["options"] == typing.Unpack[sotkit.CompleteKwargs]
 
 
 class _Unnamed(Provider):
