@@ -746,6 +746,34 @@ def test_an_out_directory_that_cannot_be_made_is_a_usage_error(tmp_path, capsys)
     assert server.requests == []
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc, where no file can be made")
+def test_an_out_directory_or_results_file_that_cannot_be_written_is_a_usage_error_before_any_call(tmp_path, capsys):
+    # probe 261: a raw PermissionError on its .lock; a results.jsonl that took no record was found after the first
+    # answer had been paid for, and said as "ExceptionGroup: unhandled errors in a TaskGroup"
+    (tmp_path / "out" / "results.jsonl").mkdir(parents=True)  # (no mode bits keep root out; a directory does)
+    with serve(model()) as server:
+        status, err = eval_command(tmp_path, capsys, server, "--model", "openai:m", "--out", "/proc/self")
+        assert status == 2 and "the out directory '/proc/self' cannot be written (" in err, err
+        status, err = eval_command(tmp_path, capsys, server, "--model", "openai:m", "--out", str(tmp_path / "out"))
+        assert status == 2 and f"{tmp_path / 'out' / 'results.jsonl'} cannot be written (Is a directory)" in err, err
+    assert server.requests == []
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full, a file whose every write fails")
+async def test_a_results_file_that_fails_to_take_a_record_mid_run_is_an_error_naming_the_file(tmp_path):
+    results = tmp_path / "out" / "results.jsonl"
+    responder = model()
+
+    def fill_the_disk(request: RecordedRequest) -> str:  # once the run is under way, every write fails (ENOSPC)
+        if not results.is_symlink():
+            results.symlink_to("/dev/full")
+        return responder(request)
+    write_questions(tmp_path / "questions.jsonl")
+    with serve(fill_the_disk) as server:
+        with pytest.raises(OSError, match=re.escape(f"No space left on device: '{results}'")):
+            await run(server, tmp_path)
+
+
 async def test_a_judge_without_a_key_of_its_own_says_where_its_options_go(tmp_path, monkeypatch):
     # probe 152: "no OpenAI API key: ... pass api_key=...", with api_key= passed (it is the answering model's)
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)

@@ -159,6 +159,10 @@ async def evaluate(questions: str | Path | Sequence[Question | str], *, model: s
                     # a ConfigError is the same for every question: raise it as itself, not in a group
                     if (config := group.subgroup(ConfigError)) is not None:
                         raise _first(config) from None
+                    # so is results.jsonl failing to take a record (a full disk): its error names the file
+                    if (unwritten := group.subgroup(lambda e: isinstance(e, OSError)
+                                                    and e.filename == str(store.path))) is not None:
+                        raise _first(unwritten) from None
                     raise
         if meter:
             meter.close()
@@ -224,7 +228,12 @@ def _exclusive(out: Path) -> Iterator[None]:
     except ImportError:  # no advisory locks on Windows: keeping runs apart is up to the user there
         yield
         return
-    with open(out / ".lock", "w") as lock:
+    try:
+        lock = open(out / ".lock", "w")
+    except OSError as exc:  # a directory it cannot write to (read-only, not its user's): before any question
+        raise ConfigError(f"the out directory {str(out)!r} cannot be written ({exc.strerror}); choose one you can "
+                          "write to") from None
+    with lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -571,6 +580,11 @@ class ResultStore:
         self.path = path
         self.records: dict[str, dict[str, Any]] = {}
         if path.exists():
+            try:  # one it cannot append to is said before any call is paid for (not at the first answer's end)
+                open(path, "ab").close()
+            except OSError as exc:
+                raise ConfigError(f"{path} cannot be written ({exc.strerror}); make it writable, or choose another "
+                                  "--out") from None
             self._read()
 
     def _read(self) -> None:
@@ -597,8 +611,11 @@ class ResultStore:
 
     def append(self, record: dict[str, Any]) -> None:
         line = json.dumps(record, ensure_ascii=False) + "\n"
-        with open(self.path, "a", encoding="utf-8") as f:
-            f.write(line)
-            f.flush()
-            os.fsync(f.fileno())
+        try:
+            with open(self.path, "a", encoding="utf-8") as f:
+                f.write(line)
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as exc:  # (a full disk's error, raised at the write, names no file)
+            raise type(exc)(exc.errno, exc.strerror, str(self.path)) from exc
         self.records[record["id"]] = record
