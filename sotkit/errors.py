@@ -138,7 +138,12 @@ class EmptyPoint(SotkitError):
 
 class EmptyAnswer(SotkitError):
     """A sequential answer came back without text (also from the fallback model, where there is one): an empty
-    answer is never returned as a success."""
+    answer is never returned as a success. ``finish_reason``: how the last model's reply ended (``content_filter``:
+    the provider's filter stopped it before any text)."""
+
+    def __init__(self, message: str, finish_reason: str | None = None) -> None:
+        super().__init__(message)
+        self.finish_reason = finish_reason
 
 
 class EchoedInstructions(EmptyPoint):

@@ -1341,13 +1341,14 @@ async def test_a_judge_reply_cut_at_its_budget_gives_no_verdict_and_a_larger_bud
 
 # Probe 105: a reply the provider's filter stopped was reported as cut at the judge's budget, with advice to raise
 # it, which could not help (and each rerun paid for those calls again).
-async def test_a_judge_reply_the_filter_stopped_gives_no_verdict_and_no_advice_to_raise_the_budget(tmp_path):
-    write_questions(tmp_path / "questions.jsonl", QUESTIONS[:1])
-
+# Probe 261: one stopped before any text was a failure, asked again at every rerun.
+@pytest.mark.parametrize("after_tokens", [6, 0])
+async def test_a_judge_reply_the_filter_stopped_gives_no_verdict_and_no_advice_to_raise_the_budget(tmp_path,
+                                                                                                   after_tokens):
     def judge(request):
         if sot_position(request) == "B" and "walk" not in judged_question(request):
             return "SoT is better. [[B]]"
-        return Reply("At first sight [[A]], and then more", fault=Fault.filtered(after_tokens=6))
+        return Reply("At first sight [[A]], and then more", fault=Fault.filtered(after_tokens=after_tokens))
     write_questions(tmp_path / "questions.jsonl", QUESTIONS[:2])  # walk: both orders stopped
     with serve(model(judge)) as server:
         summary = await run(server, tmp_path)
