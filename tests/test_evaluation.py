@@ -288,6 +288,22 @@ async def test_aspects_are_judged_each_in_both_orders(tmp_path):
         ["general", "coherence", "diversity", "immersion", "integrity", "relevance"], 1.0)
 
 
+async def test_an_aspect_the_judge_failed_on_is_named_in_the_error(tmp_path):
+    # probe 261: "judge: BadRequestError: ...", with the general verdict judged, left the reader to guess the aspect
+    write_questions(tmp_path / "questions.jsonl", QUESTIONS[:1])
+    judge = prefers_sot_for("health")
+
+    def failing_on_diversity(request):
+        if "on one aspect only, diversity:" in request.system and sot_position(request) == "B":
+            return Reply("", fault=Fault.status(400))
+        return judge(request)
+    with serve(model(judge=failing_on_diversity)) as server:
+        summary = await run(server, tmp_path, aspects=True)
+    [record] = summary.records
+    assert record["error"].startswith("judge: on the diversity aspect, BadRequestError: "), record["error"]
+    assert summary.verdicts["general"]["all"].judged == 1 and summary.verdicts["diversity"]["all"].failed == 1
+
+
 async def test_each_answer_is_recorded_with_mode_usage_timings_and_retries(tmp_path):
     write_questions(tmp_path / "questions.jsonl", QUESTIONS[:1])
     answers = model()

@@ -473,7 +473,7 @@ async def judge_answers(judger: SoT, question: str, answers: dict[str, dict[str,
     whose other order failed is finished by asking that order only)."""
     kept = previous.get("verdicts", {}) if previous and _same_judge(previous, settings) else {}
     verdicts: dict[str, Any] = {}
-    error = None
+    errors = []
     for aspect in ["general", *settings["aspects"]]:
         if None not in kept_replies(kept.get(aspect), settings["judge_max_tokens"]):
             verdicts[aspect] = kept[aspect]
@@ -485,8 +485,10 @@ async def judge_answers(judger: SoT, question: str, answers: dict[str, dict[str,
             group = ExceptionGroup(f"the judge failed in {len(failures)} of 2 orders", failures)
             if (config := group.subgroup(ConfigError)) is not None:
                 raise _first(config) from None  # the same for every question: stop the run
-            error = describe(group, every="both orders")
-    return {"model": settings["judge"], "setup": settings["judge_setup"], "verdicts": verdicts, "error": error}
+            on = "" if aspect == "general" else f"on the {aspect} aspect, "
+            errors.append(on + describe(group, every="both orders"))
+    return {"model": settings["judge"], "setup": settings["judge_setup"], "verdicts": verdicts,
+            "error": "; ".join(errors) or None}
 
 
 def measures(question: str, answers: dict[str, dict[str, Any]]) -> dict[str, float | None]:
