@@ -27,7 +27,7 @@ from sotkit.evaluation import Question, load_questions, outcome, parse_verdict
 from sotkit.evaluation.judge import judge_pair
 from sotkit.evaluation.progress import Progress
 from sotkit.evaluation.report import Tally
-from sotkit.evaluation.run import MODES, measures
+from sotkit.evaluation.run import MODES, SPENT, measures
 from sotkit.testing import Fault, FakeLLMServer, Latency, RecordedRequest, Reply
 from tests.conftest import is_skeleton, point_of, sot_responder
 
@@ -598,14 +598,22 @@ async def test_a_run_stopped_during_the_sequential_call_keeps_the_finished_sot_a
                 while not any(point_of(r) is None and not is_skeleton(r) for r in server.requests):
                     await anyio.sleep(0.005)
             tg.cancel_scope.cancel()
-        [kept] = read_results(results)
-        assert list(kept["answers"]) == ["sot"] and kept["answers"]["sot"]["error"] is None and kept["error"] is None
+        finished, kept = read_results(results)
+        assert list(finished["answers"]) == ["sot"] and finished["answers"]["sot"]["error"] is None
+        # probe 261: the call the stop cut short was paid for, and its cost was lost; it is kept as a failed answer's
+        stopped = kept["answers"]["sequential"]
+        assert stopped["error"] == "stopped before it finished (the run was interrupted)" and stopped["calls"] == 1
+        assert kept["answers"]["sot"] == finished["answers"]["sot"]
         slow["on"] = False
         server.reset()
         summary = await run(server, tmp_path, judge=None)
         [asked] = server.requests  # only the sequential answer: the SoT one was finished
         assert not is_skeleton(asked) and point_of(asked) is None
-    assert summary.failed == [] and summary.records[0]["answers"]["sot"] == kept["answers"]["sot"]
+    [record] = summary.records
+    assert summary.failed == [] and record["answers"]["sot"] == finished["answers"]["sot"]
+    assert record["answers"]["sequential"]["failed_before"] == [{name: stopped[name] for name in SPENT}]
+    cost = summary.cost["sequential"]
+    assert (cost.answers, cost.failed) == (1, 1) and cost.estimated  # (the stopped call had no counts from the server)
 
 
 def test_ctrl_c_says_what_is_on_disk(tmp_path, capsys, monkeypatch):
@@ -773,21 +781,6 @@ def test_an_out_directory_or_results_file_that_cannot_be_written_is_a_usage_erro
         status, err = eval_command(tmp_path, capsys, server, "--model", "openai:m", "--out", str(tmp_path / "out"))
         assert status == 2 and f"{tmp_path / 'out' / 'results.jsonl'} cannot be written (Is a directory)" in err, err
     assert server.requests == []
-
-
-@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full, a file whose every write fails")
-async def test_a_results_file_that_fails_to_take_a_record_mid_run_is_an_error_naming_the_file(tmp_path):
-    results = tmp_path / "out" / "results.jsonl"
-    responder = model()
-
-    def fill_the_disk(request: RecordedRequest) -> str:  # once the run is under way, every write fails (ENOSPC)
-        if not results.is_symlink():
-            results.symlink_to("/dev/full")
-        return responder(request)
-    write_questions(tmp_path / "questions.jsonl")
-    with serve(fill_the_disk) as server:
-        with pytest.raises(OSError, match=re.escape(f"No space left on device: '{results}'")):
-            await run(server, tmp_path)
 
 
 async def test_a_judge_without_a_key_of_its_own_says_where_its_options_go(tmp_path, monkeypatch):
@@ -1323,13 +1316,23 @@ def test_the_command_says_in_one_line_what_it_cannot_write(tmp_path, capsys):
     assert main([*base, str(questions / "sub")]) == 2  # under a file: refused before any question is asked
     err = capsys.readouterr().err
     assert f"--out {questions / 'sub'}: {questions} is a file" in err and "Traceback" not in err
-    (tmp_path / "out" / "results.jsonl").mkdir(parents=True)  # an error sotkit has no words of its own for
-    with serve(model()) as server, pytest.MonkeyPatch.context() as env:
+    if not os.path.exists("/dev/full"):  # (a file whose every write fails, as on a full disk)
+        return
+    results = tmp_path / "out" / "results.jsonl"
+    responder = model()
+
+    def fill_the_disk(request: RecordedRequest) -> str:  # once the run is under way, no record can be written
+        if not results.is_symlink():
+            results.symlink_to("/dev/full")
+        return responder(request)
+    results.parent.mkdir()
+    with serve(fill_the_disk) as server, pytest.MonkeyPatch.context() as env:
         env.setenv("OPENAI_BASE_URL", server.openai_base_url)
         env.setenv("OPENAI_API_KEY", "k")
         assert main([*base, str(tmp_path / "out")]) == 1
-    [line] = capsys.readouterr().err.splitlines()
-    assert line.startswith("sotkit eval: error: IsADirectoryError: ") and "results.jsonl" in line
+    # probe 261: "ExceptionGroup: unhandled errors in a TaskGroup (1 sub-exception)", naming nothing
+    *_, line = capsys.readouterr().err.splitlines()  # (after the progress line)
+    assert line == f"sotkit eval: error: OSError: [Errno 28] No space left on device: '{results}'"
 
 
 # -- what a verdict or a tally stands on ---------------------------------------------------------------------------

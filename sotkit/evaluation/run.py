@@ -30,7 +30,7 @@ from ..options import check_number, check_type
 from ..providers import base_url_variable
 from ..providers.base import BY_FILTER, FILTERED, ChatRequest, Prompt, closing
 from ..redact import shown_url
-from ..result import Result
+from ..result import Result, Usage
 from ..templates import TemplateSource, _read_overrides
 from .judge import ASPECTS, JUDGE_MAX_TOKENS, judge_pair, kept_replies
 from .questions import Question, category_text, checked, field_text, load_questions, question_id
@@ -394,13 +394,18 @@ async def answer_question(q: Question, previous: dict[str, Any] | None, answerer
             continue
         if new:
             save(_record(q, answers, settings))
-        # (concurrency: the questions answered at a time, this answer's latency timed among them)
-        # (alike: what shapes both modes' answers, to compare them by)
-        answers[mode] = await answer(answerer, q.question, mode) | {"setup": settings["setup"][mode],
-                                                                    "alike": settings["setup"]["sequential"],
-                                                                    "concurrency": settings["concurrency"]}
-        if old is not None and old["error"] and _asked_alike(old, mode, settings):
-            answers[mode]["failed_before"] = spent_failing(old)  # what this answer cost is theirs too
+
+        def recorded(answered: dict[str, Any]) -> dict[str, Any]:
+            # (concurrency: the questions answered at a time, this answer's latency timed among them)
+            # (alike: what shapes both modes' answers, to compare them by)
+            answered |= {"setup": settings["setup"][mode], "alike": settings["setup"]["sequential"],
+                         "concurrency": settings["concurrency"]}
+            if old is not None and old["error"] and _asked_alike(old, mode, settings):
+                answered["failed_before"] = spent_failing(old)  # what this answer cost is theirs too
+            return answered
+        # an answer the run's stop cuts short is saved as failed: the calls it made count in the rerun's cost
+        answers[mode] = recorded(await answer(answerer, q.question, mode, on_stop=lambda spent: save(
+            _record(q, answers | {mode: recorded(spent)}, settings))))
         new = answers[mode]["error"] is None
     record = _record(q, answers, settings)
     if judger is not None and all(answers[m]["error"] is None for m in MODES) and not fell_back(answers):
@@ -428,13 +433,23 @@ def _record(q: Question, answers: dict[str, dict[str, Any]], settings: dict[str,
             "measures": measures(q.question, answers), "error": "; ".join(errors) or None}
 
 
-async def answer(sot: SoT, question: str, mode: Literal["auto", "sot", "sequential"]) -> dict[str, Any]:
+async def answer(sot: SoT, question: str, mode: Literal["auto", "sot", "sequential"],
+                 on_stop: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Answer in ``mode`` and keep what an evaluation reads: the answer, its skeleton, the mode actually used
-    and why, timings, usage, retries; or the error, with the partial answer if any, and what its calls spent."""
+    and why, timings, usage, retries; or the error, with the partial answer if any, and what its calls spent.
+    Stopped (the run cancelled, Ctrl-C), it gives ``on_stop`` such a failed answer's record, and stops."""
     retries = 0
     result = None
     record: dict[str, Any] = {"model": sot.model, "requested_mode": mode, "error": None}
     stream = sot.stream(question, mode=mode)
+
+    def spent(usage: Usage) -> dict[str, Any]:
+        # a failed answer's attempts were paid for too (a stream that broke after its 200 is charged an estimate):
+        # the report counts them in its mode's cost
+        return {"retries": retries, "input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens,
+                "calls": usage.calls, "cost": usage.cost, "usage_estimated": usage.estimated,
+                # each call's model and tokens, priced in the report (lists: as a rerun reads them back)
+                "priced_calls": [list(call) for call in usage.priced_calls]}
     try:
         async with stream as events:
             async for event in events:
@@ -447,14 +462,12 @@ async def answer(sot: SoT, question: str, mode: Literal["auto", "sot", "sequenti
     except Exception as exc:
         record["error"] = describe(exc)
         result = exc.partial if isinstance(exc, PartialResultError) else None
-    record["retries"] = retries
-    # a failed answer's attempts were paid for too (a stream that broke after its 200 is charged an estimate):
-    # the report counts them in its mode's cost
-    usage = (stream.result() if result is None else result).usage
-    record |= {"input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens, "calls": usage.calls,
-               "cost": usage.cost, "usage_estimated": usage.estimated,
-               # each call's model and tokens, priced in the report (lists: as a rerun reads them back)
-               "priced_calls": [list(call) for call in usage.priced_calls]}
+    except BaseException:
+        if on_stop is not None:
+            on_stop(record | {"error": "stopped before it finished (the run was interrupted)"}
+                    | spent(stream.result().usage))
+        raise
+    record |= spent((stream.result() if result is None else result).usage)
     if result is None:
         return record
     return record | {
