@@ -26,7 +26,7 @@ from sotkit.engines.streaming import Completion, TextStream
 from sotkit.evaluation import Question, load_questions, outcome, parse_verdict
 from sotkit.evaluation.judge import judge_pair
 from sotkit.evaluation.progress import Progress
-from sotkit.evaluation.report import Tally
+from sotkit.evaluation.report import Tally, bar_label
 from sotkit.evaluation.run import MODES, SPENT, measures
 from sotkit.testing import Fault, FakeLLMServer, Latency, RecordedRequest, Reply
 from tests.conftest import is_skeleton, point_of, sot_responder
@@ -661,6 +661,12 @@ async def test_the_report_and_its_plots_are_written(tmp_path):
         assert f"![{name}]({name})" in report
     assert "## Speed and shape (judge-free)" in report and "| health | 2 |" in report
     assert f"| all | 5 | {summary.speedup:.2f}x |" in report
+
+
+def test_a_bars_label_says_what_its_rate_stands_on_and_leaves_out():
+    # probe 261: the failed were not said, and a category whose every judge call failed read "no readable verdicts"
+    assert bar_label(Tally(wins=3, losses=1, unparseable=1, failed=2)) == "+0.50, n=4, 1 unparseable, 2 failed"
+    assert bar_label(Tally(failed=3, fell_back=1)) == "nothing judged, 3 failed, 1 fell back"
 
 
 async def test_without_a_judge_there_are_no_verdict_plots(tmp_path):

@@ -357,6 +357,16 @@ def interval_text(t: Tally) -> str:
     return f"{t.interval[0]:+.2f} to {t.interval[1]:+.2f}" if t.interval else "–"
 
 
+def bar_label(t: Tally) -> str:
+    """A category's bar label in the net win rate's plot: the rate and the questions it stands on, and those it
+    leaves out ("+0.50, n=4, 1 unparseable, 2 failed"; nothing judged is no "unreadable verdicts": every judge call
+    may have failed)."""
+    label = f"{t.net_win_rate:+.2f}, n={t.judged}" if t.judged else "nothing judged"
+    apart = [f"{n} {what}" for n, what in ((t.unparseable, "unparseable"), (t.failed, "failed"),
+                                           (t.fell_back, "fell back")) if n]
+    return ", ".join([label, *apart])
+
+
 def write_plots(summary: Summary, out: Path) -> list[str]:
     """The PNG plots the data allows; returns their file names. Drawn on matplotlib's Agg canvas through
     ``Figure`` (no pyplot), so no window opens and no global backend is changed."""
@@ -374,14 +384,11 @@ def write_plots(summary: Summary, out: Path) -> list[str]:
         ax.barh(labels, rates, color=["#4c72b0" if r >= 0 else "#c44e52" for r in rates],
                 xerr=[[r - lo for r, (lo, _) in zip(rates, spans)], [hi - r for r, (_, hi) in zip(rates, spans)]],
                 error_kw={"ecolor": "#555555", "capsize": 3, "linewidth": 0.8})
-        for y, c in enumerate(labels):
-            t = general[c]
-            label = f"{t.net_win_rate:+.2f}, n={t.judged}" if t.judged else "no readable verdicts"
-            apart = [f"{n} {what}" for n, what in ((t.unparseable, "unparseable"), (t.fell_back, "fell back")) if n]
-            ax.annotate(", ".join([label, *apart]), (0, y),
-                        xytext=(4 if rates[y] < 0 else -4, 0), textcoords="offset points", va="center",
+        for y, c in enumerate(labels):  # (above the whisker's line, which a label on it would hide)
+            ax.annotate(bar_label(general[c]), (0, y),
+                        xytext=(4 if rates[y] < 0 else -4, 7), textcoords="offset points", va="center",
                         ha="left" if rates[y] < 0 else "right", fontsize=8,
-                        bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1})  # (over whiskers)
+                        bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1})
         ax.axvline(0, color="black", linewidth=0.8)
         ax.set_xlim(-1, 1)
         ax.invert_yaxis()
