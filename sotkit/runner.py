@@ -417,8 +417,10 @@ class Runner:
                         if isinstance(chunk, Thinking):  # a reasoning model at work: alive, though no text yet
                             reasoned += chunk.chars
                             now = time.monotonic()
-                            shown = now if chunk.chars else shown
-                            if now - shown < hidden_s:
+                            shown = now if chunk.progress else shown
+                            # white space reasoned is no sign of life, as white space written is none: a stuck
+                            # server's or model's, it may come forever (probe 259: one space every 29 s, for months)
+                            if now - shown < hidden_s and (chunk.progress or not chunk.chars):
                                 watchdog.progress(text=False)
                             if reasoned > max_reasoned:  # a runaway that reasons on: ended as at its limit
                                 usage = dataclasses.replace(

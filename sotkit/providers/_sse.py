@@ -205,6 +205,7 @@ def _joined(events: list[tuple[str | None, Any]], reading: Reading,
     texts: list[str] = []
     counts: list[str | Signal | CallUsage] = []
     thinking: int | None = None  # characters of reasoning, once any came
+    said = False  # and whether any of them were not white space
     refused = None  # where in ``texts`` a refusal's text begins
     error = None
     for event, data in events:
@@ -215,7 +216,7 @@ def _joined(events: list[tuple[str | None, Any]], reading: Reading,
                 error = exc
             break
         if isinstance(text, Thinking):
-            thinking = (thinking or 0) + text.chars
+            thinking, said = (thinking or 0) + text.chars, said or text.progress
         elif isinstance(text, CallUsage):
             counts.append(text)
         elif text:
@@ -225,7 +226,7 @@ def _joined(events: list[tuple[str | None, Any]], reading: Reading,
             texts.append(text)  # type: ignore[arg-type]
         if reading.ended:
             break
-    pieces = counts if thinking is None else [*counts, Thinking(thinking)]
+    pieces = counts if thinking is None else [*counts, Thinking(thinking, said)]
     if refused is not None:
         before = halves.paired("".join(texts[:refused])) + halves.rest()  # (a half is the model's, not the refusal's)
         return [*pieces, *([before] if before else []), REFUSED, halves.paired("".join(texts[refused:]))], error

@@ -68,7 +68,7 @@ class ThinkTags:
         self._code_may_follow = True  # the last line was blank or indented code (or there was none)
 
     def feed(self, text: str) -> str | Signal:
-        came = len(text)  # characters of this piece: of reasoning, where it goes into a block
+        came, said = len(text), bool(text.strip())  # this piece's characters (of reasoning, in a block), and is it blank
         if self._state == "text":
             if self._watched:
                 self._watch(text)
@@ -94,7 +94,7 @@ class ThinkTags:
             if end < 0:
                 # all of a bare block, which stays text unless it closes; else the start of a close
                 self._held = text if self._state == "bare" else text[-(len(close) - 1):]
-                return Thinking(came)
+                return Thinking(came, said)
             self._state, text = after, text[end + len(close):]
         if self._state == "final":
             text = END.sub("", text)

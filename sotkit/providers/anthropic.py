@@ -271,8 +271,7 @@ class _Reading:
                 if kind == "text_delta":
                     return _text(data["delta"]["text"])
                 if kind == "thinking_delta":
-                    thinking = data["delta"].get("thinking")
-                    return Thinking(len(thinking) if isinstance(thinking, str) else 0)
+                    return Thinking.of(data["delta"].get("thinking"))
                 if kind == "signature_delta":
                     return THINKING
             if event == "content_block_start":  # a text block may open with text (some compatible servers')

@@ -222,11 +222,18 @@ class Signal:
 class Thinking(Signal):
     """``THINKING`` with the characters of reasoning that came (0 where none came, or their number is not known, as
     for a ping inside an open thinking block): they are no text, but the provider bills them as output, and a call
-    that breaks is charged them (estimated)."""
+    that breaks is charged them (estimated). ``progress``: some of them were not white space (which a stuck server
+    or model may send forever, as a keep-alive)."""
 
-    def __init__(self, chars: int = 0) -> None:
+    def __init__(self, chars: int = 0, progress: bool | None = None) -> None:
         super().__init__("THINKING")
         self.chars = chars
+        self.progress = bool(chars) if progress is None else progress
+
+    @classmethod
+    def of(cls, reasoning: object) -> Thinking:
+        """The reasoning a delta carried (one that is no str: a sign of life alone)."""
+        return cls(len(reasoning), bool(reasoning.strip())) if isinstance(reasoning, str) else cls()
 
 
 STARTED, ENDED, REFUSED, HELD = Signal("STARTED"), Signal("ENDED"), Signal("REFUSED"), Signal("HELD")

@@ -317,7 +317,7 @@ def _chunk(data: Any) -> tuple[str | Signal | None, Any, dict | None, str | None
     if not isinstance(usage, dict):  # counts of another shape are none (they are estimated)
         usage = None
     if thinking and not text:
-        text = Thinking(len(thinking) if isinstance(thinking, str) else 0)
+        text = Thinking.of(thinking)
     # (Gemini's OpenAI-compatible beta wrote it "finishReason", with finish_reason null)
     reason = choice.get("finish_reason") or choice.get("finishReason")
     if reason is not None and not isinstance(reason, str):  # (a number would be taken for an end of some kind)

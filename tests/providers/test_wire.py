@@ -208,6 +208,25 @@ async def test_white_space_alone_is_no_progress(model, before):
         assert caught.value.partial.text.startswith("Keep it") and caught.value.partial.truncated
 
 
+@pytest.mark.parametrize("model", ["openai:m", "anthropic:claude-sonnet-4-6"])
+async def test_reasoning_of_white_space_alone_is_no_progress(model):
+    # probe 259: a reasoning delta of " " kept the call alive as reasoning does (a server sending one every 29 s
+    # would hold it for months), where white space written is no progress
+    spaces = [" ", "\n", "  \n "] * 200  # 600 pieces 50 ms apart: 30 s of white space, 30 times the timeouts
+    if model.startswith("openai"):
+        pieces = [sse({"choices": [{"delta": {"reasoning_content": text}, "finish_reason": None}]}, done=False)
+                  for text in spaces]
+    else:
+        pieces = event_pieces(anthropic_sse(*[("content_block_delta", {
+            "type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": text}})
+            for text in spaces]))
+    async with serving(pieces, hold=True) as (url, _):
+        async with sotkit.SoT(model, api_key="k", base_url=url, mode="sequential", first_token_timeout=1.0,
+                              stall_timeout=1.0, retry=1) as sot:
+            with anyio.fail_after(15), pytest.raises(sotkit.StreamStalled):
+                await sot.generate("Why is the sky dark at night?")
+
+
 async def test_a_thinking_block_with_only_pings_keeps_a_call_alive_for_a_bounded_time(monkeypatch):
     # a stuck server (or a proxy's own pings) would keep the call open forever (probe 58): signs of life without any
     # reasoning count for REASONING_CAP tokens at HIDDEN_TOKENS_PER_S (27 minutes; made 0.33 s here), then it stalls
