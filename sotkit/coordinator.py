@@ -423,14 +423,18 @@ class Answer:
                               f"{len(self.points)} point(s) already started; those are kept")
             found = len(self.points) or len(parser.points)
             ended = bool(cut or error is not None or ended_early or sketch.disagreed)  # (its note says so)
-            began_late, left_out = parser.began_late, parser.left_out  # points may be missing: say so
+            # points may be missing: say so
+            began_late, left_out, skipped = parser.began_late, parser.left_out, parser.skipped
             if began_late and not ended:
                 self._note = f"the skeleton's list began at {parser.first_number}: its first point(s) may be missing"
             elif left_out and not ended:
                 titles = ", ".join(map(repr, left_out[:3])) + (", ..." if len(left_out) > 3 else "")
                 self._note = (f"the skeleton numbered {len(left_out)} list line(s) again or out of order, left out "
                               f"({titles}): a point may be missing")
-            self.skeleton_truncated = found >= 2 and (ended or began_late or bool(left_out))
+            elif skipped and not ended:
+                self._note = (f"the skeleton's list skipped number(s) {', '.join(map(str, skipped))}: a point may "
+                              "be missing")
+            self.skeleton_truncated = found >= 2 and (ended or began_late or bool(left_out) or bool(skipped))
             if found < 2:
                 tg.cancel_scope.cancel()
         if sketch.no_answer is not None:  # (its cancellation of the task group ended the block above at once)

@@ -240,6 +240,7 @@ class SkeletonParser:
         self.first_number: int | None = None
         """A numbered list's first point's number."""
         self._not_points: set[int] = set()  # numbers of list lines before the first point judged no point
+        self._numbers: set[int] = set()  # the numbers of every counted list line, point or not
         # a list line numbered 1 came after the points: another list (the answer's), begun "after a break" (a blank
         # line or prose) or "in the list" (a stray line: a line numbered on from the points after it is said)
         self._restarted: str | None = None
@@ -369,6 +370,8 @@ class SkeletonParser:
             self._lazy = False
         if kind is None or (self._kind is not None and kind != self._kind):
             return None  # no list item
+        if kind in _COUNTED:
+            self._numbers.add(number)
         if not _names(title, number):
             self._no_point(kind, number)  # one that names nothing (``1. 1. 2. 3.``, ``2. 50%``)
             return None
@@ -453,6 +456,14 @@ class SkeletonParser:
         question's topic>")? "Tips 1. Keep a schedule\n2. ...": a 1 after a word may be a number in a sentence."""
         first = self.first_number or 1
         return first > 1 and not set(range(1, first)) <= self._not_points
+
+    @property
+    def skipped(self) -> list[int]:
+        """The numbers the numbered list skipped between its points, on no line at all ("1.\n2.\n4."): the points
+        they were may be missing."""
+        if self.first_number is None:
+            return []
+        return [n for n in range(self.first_number + 1, self._last_number) if n not in self._numbers]
 
     def _repeat(self, what: str) -> None:
         self._repeats += 1

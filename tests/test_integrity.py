@@ -930,6 +930,18 @@ async def test_a_skeleton_line_numbered_again_that_is_left_out_is_flagged():
     assert "again or out of order, left out ('Cut caffeine')" in result.route_reason
 
 
+async def test_a_skeleton_that_skips_a_number_is_flagged():
+    # probe 259: "1. 2. 4." answered three points, skeleton_truncated False, though point 3 may be missing (as the
+    # flag says where a list begins at 2); a line judged no point ("2. 50%") leaves no gap
+    skeleton = "1. Keep a schedule\n2. Dim the lights\n4. Walk daily"
+    with FakeLLMServer(sot_responder(skeleton, {1: "Same hour.", 2: "Low light.", 3: "Outdoors."}),
+                       latency=FAST) as server:
+        async with client(server, "openai") as sot:
+            result = await sot.generate("How can I sleep better?")
+    assert result.skeleton == ["Keep a schedule", "Dim the lights", "Walk daily"] and result.skeleton_truncated
+    assert "the skeleton's list skipped number(s) 3: a point may be missing" in result.route_reason
+
+
 async def test_a_skeleton_whose_first_item_the_parser_drops_is_not_flagged():
     # SmolLM2 opens its skeleton with the question's topic ("1. Sleep better"), which the parser drops as no point;
     # the list did begin at 1, and nothing is missing (the README's main job said its first points may be)

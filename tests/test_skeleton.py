@@ -868,6 +868,24 @@ def test_a_list_that_begins_past_1_is_told_apart_from_lines_judged_no_point(text
     assert [p.title for p in points] == titles and parser.began_late == began_late
 
 
+@pytest.mark.parametrize("text, skipped", [
+    ("1. Keep a schedule\n2. Dim the lights\n4. Walk daily", [3]),
+    ("1. Keep a schedule\n3. Dim the lights\n6. Walk daily", [2, 4, 5]),
+    ("I. Keep a schedule\nII. Dim the lights\nIV. Walk daily", [3]),
+    # a number on a line judged no point, or on a line nested under a point, is no gap; nor is a list begun at 3
+    ("1. Keep a schedule\n2. 50%\n3. Walk daily", []),
+    ("1. Keep a schedule\n   2. in the morning\n2. Dim the lights\n3. Walk daily", []),
+    ("3. Keep a schedule\n4. Dim the lights", []),
+    ("1. Keep a schedule\n1. Dim the lights\n1. Walk daily", []),  # Markdown's lazy numbering
+    ("- Keep a schedule\n- Dim the lights", []),
+])
+def test_numbers_a_list_skipped_between_its_points_are_said(text, skipped):
+    parser = SkeletonParser(10, question="How can I sleep better?")
+    parser.feed(text + "\n")
+    parser.finish()
+    assert parser.skipped == skipped
+
+
 @pytest.mark.parametrize("step", [1, 5, 1000])
 @pytest.mark.parametrize("text, titles, left_out", [
     # a Markdown list numbered "1." throughout is read as Markdown numbers it (probe 164: one point, sequential)
