@@ -918,28 +918,23 @@ async def test_a_skeleton_whose_list_begins_past_1_is_flagged():
     assert "began at 2" in result.route_reason
 
 
-async def test_a_skeleton_line_numbered_again_that_is_left_out_is_flagged():
+@pytest.mark.parametrize("skeleton, note", [
     # "2. Cut caffeine" after "2. Dim the lights" may be point 2 rewritten: left out, as before, but no longer unsaid
     # (probe 164: the answer lacked it, skeleton_truncated False)
-    skeleton = "1. Keep a schedule\n2. Dim the lights\n2. Cut caffeine\n3. Walk daily"
-    with FakeLLMServer(sot_responder(skeleton, {1: "Same hour.", 2: "Low light.", 3: "Outdoors."}),
-                       latency=FAST) as server:
-        async with client(server, "openai") as sot:
-            result = await sot.generate("How can I sleep better?")
-    assert result.skeleton == ["Keep a schedule", "Dim the lights", "Walk daily"] and result.skeleton_truncated
-    assert "again or out of order, left out ('Cut caffeine')" in result.route_reason
-
-
-async def test_a_skeleton_that_skips_a_number_is_flagged():
+    ("1. Keep a schedule\n2. Dim the lights\n2. Cut caffeine\n3. Walk daily",
+     "again or out of order, left out ('Cut caffeine')"),
     # probe 259: "1. 2. 4." answered three points, skeleton_truncated False, though point 3 may be missing (as the
-    # flag says where a list begins at 2); a line judged no point ("2. 50%") leaves no gap
-    skeleton = "1. Keep a schedule\n2. Dim the lights\n4. Walk daily"
+    # flag says where a list begins at 2)
+    ("1. Keep a schedule\n2. Dim the lights\n4. Walk daily",
+     "the skeleton's list skipped number(s) 3: a point may be missing"),
+])
+async def test_a_skeleton_that_may_miss_a_point_in_its_middle_is_flagged(skeleton, note):
     with FakeLLMServer(sot_responder(skeleton, {1: "Same hour.", 2: "Low light.", 3: "Outdoors."}),
                        latency=FAST) as server:
         async with client(server, "openai") as sot:
             result = await sot.generate("How can I sleep better?")
     assert result.skeleton == ["Keep a schedule", "Dim the lights", "Walk daily"] and result.skeleton_truncated
-    assert "the skeleton's list skipped number(s) 3: a point may be missing" in result.route_reason
+    assert note in result.route_reason, result.route_reason
 
 
 async def test_a_skeleton_whose_first_item_the_parser_drops_is_not_flagged():
