@@ -18,7 +18,7 @@ from .errors import ConfigError, sole
 from .events import DoneEvent, Event
 from .limits import Limits, ModelLimits
 from .limits_redis import RedisConnection, RedisLimits, SharedModelLimits
-from .options import check_names, check_number, check_question, check_type
+from .options import check_names, check_number, check_question, check_type, shown_value
 from .pricing import Prices
 from .providers import create_provider, owners, split_model
 from .providers.base import Provider
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from anyio.abc import TaskGroup
 
 REQUEST_FIELDS = frozenset(f.name for f in dataclasses.fields(RequestOptions))
+NOT_COMPLETES = frozenset(("mode", "context"))  # the request options complete() takes not: it sends its template
 #: the client's own options, besides the request options and the provider's
 CLIENT_OPTIONS = frozenset({"model", "fallback", "router", "router_threshold", "max_concurrency", "rpm", "tpm",
                             "limits", "prices", "templates", "timeout", "retry"}) | REQUEST_FIELDS
@@ -213,9 +214,9 @@ class SoT:
         ``variables`` are the template's (``question`` always; the judges' are ``answer_a``, ``answer_b``, and for
         ``judge_aspect`` also ``aspect`` and ``criterion``); options are per-request settings (``max_tokens``, ...).
         """
-        if template not in SAMPLE_VARIABLES:
+        if not isinstance(template, str) or template not in SAMPLE_VARIABLES:
             raise ConfigError(f"unknown template {template!r}; templates are: {', '.join(SAMPLE_VARIABLES)}")
-        for fixed in ("mode", "context"):
+        for fixed in NOT_COMPLETES:
             if fixed in options:
                 raise ConfigError(f"complete() takes no {fixed}=: it sends the template as it renders")
         if not isinstance(variables, Mapping):
@@ -241,8 +242,10 @@ class SoT:
             wanted = "a str or None" if sample is None else f"a {type(sample).__name__}" + (
                 "" if isinstance(sample, str) else f" such as {sample!r}")
             check_type(f"complete({template!r}, ...): variables[{name!r}]", value, kind, wanted)
-        answer = self._answer(question, {**options, "mode": "sequential"}, template=template, variables=variables)
-        return await answer.run()
+            if not _shaped(value, sample):  # (probe 260: titles alone went as "<built-in method title of str ...>")
+                raise ConfigError(f"complete({template!r}, ...): variables[{name!r}] is {shown_value(value)}; give "
+                                  f"{wanted}")
+        return await self._answer(question, options, template=template, variables=variables).run()
 
     def stream(self, question: str, **options: Unpack[RequestKwargs]) -> EventStream:
         """Answer one question as a stream of events, read inside ``async with`` (see ``EventStream``)."""
@@ -263,8 +266,10 @@ class SoT:
                                   "one request: pass it to sotkit.SoT(...), and share that client (sotkit.generate "
                                   "and sotkit.stream take it too, but each builds a client of its own for its one "
                                   "request, so limits such as rpm= then hold for that request alone)")
-        check_names(options, REQUEST_FIELDS, "a request (per-request options)",
-                    owners=owners(not_requests, self.model.partition(":")[0]))
+        check_names(options, REQUEST_FIELDS if template is None else REQUEST_FIELDS - NOT_COMPLETES,
+                    "a request (per-request options)", owners=owners(not_requests, self.model.partition(":")[0]))
+        if template is not None:  # complete()'s one call
+            options = {**options, "mode": "sequential"}
         if "retry" in options and options["retry"] is None:  # as in SoT(retry=None): the client's policy
             options = {name: value for name, value in options.items() if name != "retry"}
         opts = self._checked(dataclasses.replace(self.options, **options)) if options else self.options
@@ -493,3 +498,14 @@ def stream(question: str, *, model: str | Provider | None = None, **options: Any
     events = sot.stream(question, **request_options)
     events._on_close = sot.aclose
     return events
+
+
+def _shaped(value: object, sample: object) -> bool:
+    """Is ``value`` of ``sample``'s shape: a dict with its keys (others too), each of its value's type (no bool for
+    an int), a list of its first item's shape?"""
+    if isinstance(sample, dict):
+        return isinstance(value, Mapping) and sample.keys() <= value.keys() and all(
+            isinstance(value[k], type(v)) and not isinstance(value[k], bool) for k, v in sample.items())
+    if isinstance(sample, list):
+        return isinstance(value, list) and all(_shaped(item, sample[0]) for item in value)
+    return True

@@ -749,6 +749,20 @@ async def test_complete_refuses_unknown_templates_and_missing_variables():
             await sot.complete("judge_pairwise", {"question": "Why?", "answer_a": 5, "answer_b": "y"})
         with pytest.raises(sotkit.ConfigError, match="takes no mode="):
             await sot.complete("judge_pairwise", {"question": "Why?"}, mode="sot")
+        # probe 260: titles alone went into the prompt as "<built-in method title of str ...>", a list as a template
+        # name was a TypeError, and a misspelt option was offered complete()'s refused mode and context
+        expand = {"question": "Why?", "point": {"index": 1, "title": "Sleep"}}
+        for points in (["Sleep", "Diet"], [{"index": True, "title": "Sleep"}], [{"title": "Sleep"}]):
+            with pytest.raises(sotkit.ConfigError, match=r"variables\['points'\] is .*; give a list such as "
+                                                         r"\[\{'index': 1, 'title': 'Insulate'\}"):
+                await sot.complete("expand", {**expand, "points": points})
+        with pytest.raises(sotkit.ConfigError, match=r"variables\['point'\] is \{'idx': 1\}; give a dict such as"):
+            await sot.complete("expand", {**expand, "points": [], "point": {"idx": 1}})
+        with pytest.raises(sotkit.ConfigError, match=r"unknown template \['sequential'\]; templates are: skeleton"):
+            await sot.complete(["sequential"], {"question": "Why?"})
+        with pytest.raises(sotkit.ConfigError, match="did you mean 'max_points'") as misspelt:
+            await sot.complete("sequential", {"question": "Why?"}, max_point=3)
+        assert "mode" not in str(misspelt.value).partition("options are:")[2]
 
 
 async def test_closing_a_client_ends_its_running_answers_at_once_with_what_they_wrote(provider):
