@@ -4,7 +4,8 @@ gpt-oss's harmony channels.
 Reasoning models (Qwen3, QwQ, DeepSeek-R1 distills) write their reasoning between these tags. vLLM without a
 ``--reasoning-parser``, llama.cpp with ``--reasoning-format none``, LM Studio and older Ollama pass it on in
 ``content``, where it would become the answer's text, and its drafts of a list the skeleton's points. It goes
-the way of ``reasoning_content``: it is no text, but a sign of life (``THINKING``) for the stall timers.
+the way of ``reasoning_content``: it is no text, but a sign of life (``Thinking``) for the stall timers, where it is
+not white space alone.
 
 gpt-oss writes its reasoning in channels instead: ``<|channel|>analysis<|message|>...<|end|>``, then
 ``<|start|>assistant<|channel|>final<|message|>`` and the answer, ended by ``<|return|>``; a server that passes
@@ -24,7 +25,7 @@ from __future__ import annotations
 import re
 
 from ..errors import StreamError
-from .base import THINKING, Signal, Thinking
+from .base import Signal, Thinking
 
 OPEN, CLOSE = "<think>", "</think>"
 # harmony: a header on one line (a commentary channel's may name a recipient and a format), then the message
@@ -104,7 +105,8 @@ class ThinkTags:
             text = text.lstrip()
             if text:
                 self._state = "text"
-        return text or THINKING
+        # (white space alone after the close is no progress either: a stuck model may send it forever; review 263)
+        return text or Thinking(came, said)
 
     def _watch(self, text: str) -> None:
         """Raise at a bare ``</think>`` in ``text``, the text's next piece (the first tag decides, whatever the

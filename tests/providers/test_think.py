@@ -7,7 +7,7 @@ import pytest
 import sotkit
 import sotkit.providers
 from sotkit.providers._think import ThinkTags
-from sotkit.providers.base import THINKING, Thinking
+from sotkit.providers.base import Thinking
 from sotkit.retry import is_retryable
 from sotkit.testing import FakeLLMServer, Fault, Latency, RecordedRequest, Reply
 from sotkit.testing._replies import split_tokens
@@ -100,6 +100,16 @@ def test_the_reasoning_is_a_sign_of_life_not_silence():
     "<thi" is held back until it shows it opens a block."""
     out, thinking = feed(REASONING + "Keep it dark.", 4)
     assert out == "Keep it dark." and thinking == len(REASONING) // 4 - 1
+
+
+@pytest.mark.parametrize("opening", ["<think>Fine.</think>", "<think>", "<|channel|>analysis<|message|>Fine."])
+def test_white_space_alone_in_or_after_the_reasoning_is_no_progress(opening):
+    # probe 259, review 263: " " after "</think>" (or in the block) kept a call alive as a sign of life, 27 minutes
+    tags = ThinkTags()
+    tags.feed(opening)
+    for blank in (" ", "\n", "  \n "):
+        piece = tags.feed(blank)
+        assert isinstance(piece, Thinking) and piece.chars == len(blank) and not piece.progress
 
 
 @pytest.mark.anyio
@@ -323,7 +333,8 @@ def test_harmony_reasoning_is_a_sign_of_life_and_its_final_text_streams():
     header = len("<|channel|>analysis<|message|>") // 4  # the pieces held back until the header shows what it is
     assert pieces[:header] == [""] * header and all(isinstance(piece, Thinking) for piece in pieces[header:])
     pieces = [tags.feed(piece) for piece in ["Keep", " it", " dark.<|", "return|>"]]
-    assert pieces == ["Keep", " it", " dark.", THINKING]  # "<|" waits: it may be the start of an end marker
+    assert pieces[:3] == ["Keep", " it", " dark."]  # "<|" waits: it may be the start of an end marker
+    assert isinstance(pieces[3], Thinking) and pieces[3].progress
     assert tags.finish() == ""
 
 
