@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import anyio
 
 from ..errors import EmptyAnswer
-from ..providers.base import AT_BUDGET, FINISHED
+from ..providers.base import AT_BUDGET, FILTERED
 from ..templates import ASPECTS
 
 if TYPE_CHECKING:
@@ -77,10 +77,10 @@ async def judge_pair(judge: SoT, question: str, sot: str, sequential: str, aspec
             result = await judge.complete(template, {"question": question, "answer_a": a, "answer_b": b, **extra},
                                           max_tokens=max_tokens, temperature=0.0)
         except EmptyAnswer as exc:
-            if exc.finish_reason in FINISHED or exc.finish_reason in AT_BUDGET:  # (a larger budget may let it speak)
+            if exc.finish_reason in FILTERED:  # stopped by the filter before any text: as one stopped after some
+                raw[i], stopped[i] = "", exc.finish_reason  # (probe 261: asked again at every rerun)
+            else:  # a server's abort, a tool call, a budget spent reasoning: a rerun may do better
                 failures.append(exc)
-            else:  # stopped before any text by the provider's filter: as stopped after some (probe 261: asked again)
-                raw[i], stopped[i] = "", exc.finish_reason
             return
         except Exception as exc:  # kept, not raised: the other order runs on, and its reply is kept
             failures.append(exc)
