@@ -786,6 +786,15 @@ def test_an_out_directory_or_results_file_that_cannot_be_written_is_a_usage_erro
         assert status == 2 and "the out directory '/proc/self' cannot be written (" in err, err
         status, err = eval_command(tmp_path, capsys, server, "--model", "openai:m", "--out", str(tmp_path / "out"))
         assert status == 2 and f"{tmp_path / 'out' / 'results.jsonl'} cannot be written (Is a directory)" in err, err
+        # review 263: a link to nowhere, and on Windows (no fcntl) a directory it cannot write to, were found mid-run
+        (tmp_path / "linked").mkdir()
+        (tmp_path / "linked" / "results.jsonl").symlink_to(tmp_path / "nowhere" / "results.jsonl")
+        status, err = eval_command(tmp_path, capsys, server, "--model", "openai:m", "--out", str(tmp_path / "linked"))
+        assert status == 2 and "results.jsonl cannot be written (No such file or directory)" in err, err
+        with pytest.MonkeyPatch.context() as windows:
+            windows.setitem(sys.modules, "fcntl", None)
+            status, err = eval_command(tmp_path, capsys, server, "--model", "openai:m", "--out", "/proc/self")
+            assert status == 2 and "the out directory '/proc/self' cannot be written (" in err, err
     assert server.requests == []
 
 

@@ -224,16 +224,16 @@ def _run_directory(out: Path) -> Iterator[None]:
 def _exclusive(out: Path) -> Iterator[None]:
     """One run per directory at a time: two would append the same questions to one results file."""
     try:
-        import fcntl
-    except ImportError:  # no advisory locks on Windows: keeping runs apart is up to the user there
-        yield
-        return
-    try:
         lock = open(out / ".lock", "w")
     except OSError as exc:  # a directory it cannot write to (read-only, not its user's): before any question
         raise ConfigError(f"the out directory {str(out)!r} cannot be written ({exc.strerror}); choose one you can "
                           "write to") from None
     with lock:
+        try:
+            import fcntl
+        except ImportError:  # no advisory locks on Windows: keeping runs apart is up to the user there
+            yield
+            return
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -594,7 +594,7 @@ class ResultStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.records: dict[str, dict[str, Any]] = {}
-        if path.exists():
+        if os.path.lexists(path):  # (a link to nowhere too)
             try:  # one it cannot append to is said before any call is paid for (not at the first answer's end)
                 open(path, "ab").close()
             except OSError as exc:
