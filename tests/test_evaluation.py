@@ -616,6 +616,25 @@ async def test_a_run_stopped_during_the_sequential_call_keeps_the_finished_sot_a
     assert (cost.answers, cost.failed) == (1, 1) and cost.estimated  # (the stopped call had no counts from the server)
 
 
+async def test_a_run_stopped_before_a_call_was_sent_counts_no_failed_attempt(tmp_path):
+    # review 263: a call the stop ended while it waited for its slot (nothing sent, nothing spent) was saved as a
+    # failed attempt, which the rerun's report counted; the call in flight was paid for, and is saved so
+    write_questions(tmp_path / "questions.jsonl", QUESTIONS[:2])
+    results = tmp_path / "out" / "results.jsonl"
+    answers = model()
+    with serve(lambda request: dataclasses.replace(answers(request), latency=Latency(ttft_s=3.0))) as server:
+        async with anyio.create_task_group() as tg:  # one slot: one question's skeleton call, the other's waits
+            tg.start_soon(lambda: run(server, tmp_path, judge=None, concurrency=2, max_concurrency=1))
+            with anyio.fail_after(10):
+                while not server.requests:
+                    await anyio.sleep(0.005)
+            await anyio.sleep(0.3)
+            tg.cancel_scope.cancel()
+        [sent] = server.requests
+    [kept] = read_results(results)  # the question whose call was sent; not the other's
+    assert kept["question"] in sent.user and kept["answers"]["sot"]["error"].startswith("stopped before it finished")
+
+
 def test_ctrl_c_says_what_is_on_disk(tmp_path, capsys, monkeypatch):
     import sotkit.evaluation.run as evaluation_run
     from sotkit.cli import main

@@ -463,9 +463,9 @@ async def answer(sot: SoT, question: str, mode: Literal["auto", "sot", "sequenti
         record["error"] = describe(exc)
         result = exc.partial if isinstance(exc, PartialResultError) else None
     except BaseException:
-        if on_stop is not None:
-            on_stop(record | {"error": "stopped before it finished (the run was interrupted)"}
-                    | spent(stream.result().usage))
+        # (a call the stop ended before the server took it spent nothing: no failed attempt to count; review 263)
+        if on_stop is not None and (usage := stream.result().usage).input_tokens + usage.output_tokens:
+            on_stop(record | {"error": "stopped before it finished (the run was interrupted)"} | spent(usage))
         raise
     record |= spent((stream.result() if result is None else result).usage)
     if result is None:
