@@ -432,8 +432,8 @@ class Answer:
                 self._note = (f"the skeleton numbered {len(left_out)} list line(s) again or out of order, left out "
                               f"({titles}): a point may be missing")
             elif skipped and not ended:
-                self._note = (f"the skeleton's list skipped number(s) {', '.join(map(str, skipped))}: a point may "
-                              "be missing")
+                numbers = ", ".join(map(str, skipped[:3])) + (", ..." if len(skipped) > 3 else "")
+                self._note = f"the skeleton's list skipped number(s) {numbers}: a point may be missing"
             self.skeleton_truncated = found >= 2 and (ended or began_late or bool(left_out) or bool(skipped))
             if found < 2:
                 tg.cancel_scope.cancel()

@@ -370,7 +370,9 @@ class SkeletonParser:
             self._lazy = False
         if kind is None or (self._kind is not None and kind != self._kind):
             return None  # no list item
-        if kind in _COUNTED:
+        indent = self._indent_of(line)
+        nested = bool(self.points) and indent >= self._indent + 2  # Markdown nests from two spaces in; one is a slip
+        if kind in _COUNTED and not nested:  # (a nested list's numbers are not the points')
             self._numbers.add(number)
         if not _names(title, number):
             self._no_point(kind, number)  # one that names nothing (``1. 1. 2. 3.``, ``2. 50%``)
@@ -378,8 +380,7 @@ class SkeletonParser:
         if _ADDRESS.match(body):
             self._no_point(kind, number)  # "Would you like me to elaborate on any of these?": an offer
             return None
-        indent = self._indent_of(line)
-        if self.points and indent >= self._indent + 2:  # Markdown nests from two spaces in; one is a slip
+        if nested:
             return None  # "   2. Cool room" under "1. Sleep hygiene" details that point; it is none of its own
         head_repeated = self._title_key(title) in self._titles
         if head_repeated:  # small models repeat a head ("Topic: ..."); the whole line may differ

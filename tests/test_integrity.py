@@ -927,6 +927,9 @@ async def test_a_skeleton_whose_list_begins_past_1_is_flagged():
     # flag says where a list begins at 2)
     ("1. Keep a schedule\n2. Dim the lights\n4. Walk daily",
      "the skeleton's list skipped number(s) 3: a point may be missing"),
+    # (three numbers at most: review 263's "2024. Walk daily" listed 2,021 of them)
+    ("1. Keep a schedule\n2. Dim the lights\n2024. Walk daily",
+     "the skeleton's list skipped number(s) 3, 4, 5, ...: a point may be missing"),
 ])
 async def test_a_skeleton_that_may_miss_a_point_in_its_middle_is_flagged(skeleton, note):
     with FakeLLMServer(sot_responder(skeleton, {1: "Same hour.", 2: "Low light.", 3: "Outdoors."}),

@@ -875,6 +875,8 @@ def test_a_list_that_begins_past_1_is_told_apart_from_lines_judged_no_point(text
     # a number on a line judged no point, or on a line nested under a point, is no gap; nor is a list begun at 3
     ("1. Keep a schedule\n2. 50%\n3. Walk daily", []),
     ("1. Keep a schedule\n   2. in the morning\n2. Dim the lights\n3. Walk daily", []),
+    # ... nor does a nested list's number fill one (review 263: its "2." hid the list's missing point 2)
+    ("1. Sleep hygiene\n   1. Dark room\n   2. Cool room\n3. Exercise\n4. Cut caffeine", [2]),
     ("3. Keep a schedule\n4. Dim the lights", []),
     ("1. Keep a schedule\n1. Dim the lights\n1. Walk daily", []),  # Markdown's lazy numbering
     ("- Keep a schedule\n- Dim the lights", []),
