@@ -52,7 +52,7 @@ class Tally:
         Min's adjusted Wald interval for a difference of matched proportions (2005; a win or loss is a discordant
         pair), whose half-unit added to each cell keeps it open at all wins (plain Wald would give [1, 1]). On so
         few counts it is approximate: for a judge that flips a coin and never ties, it holds 0 (as it should) 75% of
-        the time at 3 questions, 87.5% at 4, and 89-97% from 5 to 40 (probe 261, counted exactly)."""
+        the time at 3 questions, and 87.5-97% from 4 to 40 (probe 261, counted exactly)."""
         if not self.judged:
             return None
         wins, losses, n = self.wins + 0.5, self.losses + 0.5, self.judged + 2
