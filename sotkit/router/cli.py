@@ -26,6 +26,10 @@ from .base import Decision, FallsBack
 if TYPE_CHECKING:
     from .learned import Labelled
 
+#: a held-out AUC below which a trained router is said to be near chance (coin-flip labels reach 0.5 to 0.55; the
+#: shipped default router's questions 0.97)
+NEAR_CHANCE_AUC = 0.6
+
 
 def add_parser(commands: Any) -> None:
     router = commands.add_parser("router", help="train a router on your labelled questions, or measure one")
@@ -87,6 +91,9 @@ def _train(args: argparse.Namespace) -> int:
               f"{time.perf_counter() - started:.1f} s, held-out AUC {classifier.info['held_out_auc']:.2f} (0.5 is "
               f"chance), calibrated on {classifier.info['calibrated_on']}; wrote {args.out}")
     to_stderr(f"use it with SoT(router='embedding:{args.out}') or sotkit ask --router embedding:{args.out}")
+    if (auc := classifier.info["held_out_auc"]) < NEAR_CHANCE_AUC:  # (review 263: coin flips were recommended)
+        to_stderr(f"note: a held-out AUC of {auc:.2f} is near chance: check the router with sotkit router eval on "
+                  "labels it was not trained on before you use it, and label more questions, of more kinds")
     labels: dict[str, set[int]] = {}
     for row in rows:
         labels.setdefault(" ".join(row.question.split()).casefold(), set()).add(row.sot_suitable)
