@@ -194,11 +194,16 @@ def api_key_or_env(given: str | None, variable: str) -> str | None:
                           f"is never replaced by ${variable}: pass the key, leave api_key= out to use ${variable}, "
                           "or, for a server that takes no key, pass a placeholder (api_key=\"none\")")
     key, source = (given, "api_key") if given else (os.environ.get(variable), f"${variable}")
-    if key and (key != key.strip() or not key.isascii() or not key.isprintable()):
+    check_header(source, key)
+    return key
+
+
+def check_header(source: str, value: str | None) -> None:
+    """Refuse a value an HTTP header cannot carry (a key, an organization's id), by its ``source`` only."""
+    if value and (value != value.strip() or not value.isascii() or not value.isprintable()):
         raise ConfigError(f"{source} holds white space at its ends, a line break or a character that is not printable "
                           "ASCII (a line end kept from the file it was read from?), which an HTTP header cannot "
-                          "carry: remove it (the key is not shown here)")
-    return key
+                          "carry: remove it (the value is not shown here)")
 
 
 #: Unicode categories of characters that show nothing alone: spaces and line breaks, controls (NUL, tab), format
@@ -235,6 +240,9 @@ def check_url(name: str, url: Any) -> None:
         return
     from urllib.parse import urlsplit
 
+    if isinstance(url, str) and not url.replace(" ", "").isprintable():  # (a space is said below, with the URL)
+        raise ConfigError(f"{name} holds a NUL, a control character or a lone surrogate (a byte the environment could "
+                          "not decode?), which no URL carries: remove it (the URL is not shown here)")
     try:
         parts = urlsplit(url) if isinstance(url, str) and not any(c.isspace() for c in url) else None
         valid = parts is not None and parts.scheme in ("http", "https") and bool(parts.hostname) \

@@ -615,6 +615,32 @@ def test_an_anthropic_auth_token_a_header_cannot_carry_is_refused_too(monkeypatc
     assert sotkit.SoT("anthropic:m").model == "anthropic:m"
 
 
+@pytest.mark.parametrize("variable", ["OPENAI_ORG_ID", "OPENAI_PROJECT_ID"])
+def test_an_openai_organization_or_project_a_header_cannot_carry_is_refused_too(monkeypatch, variable):
+    # probe 260: "org-123\n" built, then every call failed before it left, retried as "Connection error."
+    monkeypatch.setenv(variable, "org-123\n")
+    with pytest.raises(sotkit.ConfigError, match=rf"^\${variable} holds white space at its ends"):
+        sotkit.SoT("openai:m", api_key="k")
+    monkeypatch.setenv(variable, "org-123")
+    assert sotkit.SoT("openai:m", api_key="k").model == "openai:m"
+
+
+@pytest.mark.parametrize("url", ["http://localhost:8000/v1\x00", "http://localhost:8000/v\udcff1",
+                                 "http://loc\udcffalhost/v1", "http://localhost:8000/\x07v1"])
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_a_base_url_with_a_character_no_url_carries_is_refused_at_construction(monkeypatch, provider, url):
+    # probe 260: it built, and the first call raised the HTTP library's UnicodeEncodeError or InvalidURL
+    variable = f"{provider.upper()}_BASE_URL"
+    message = "holds a NUL, a control character or a lone surrogate"
+    with pytest.raises(sotkit.ConfigError, match=f"^base_url {message}"):
+        sotkit.SoT(f"{provider}:m", api_key="k", base_url=url)
+    if "\x00" in url:  # (no environment holds one)
+        return
+    monkeypatch.setenv(variable, url)  # (as os.environ decodes a byte that is no UTF-8: a lone surrogate)
+    with pytest.raises(sotkit.ConfigError, match=rf"^\${variable} {message}"):
+        sotkit.SoT(f"{provider}:m", api_key="k")
+
+
 @pytest.mark.parametrize("provider, sdk_client", [("openai", "AsyncOpenAI"), ("anthropic", "AsyncAnthropic")])
 def test_a_client_of_the_wrong_kind_or_with_settings_of_its_own_is_refused_at_construction(provider, sdk_client):
     import anthropic

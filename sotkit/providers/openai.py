@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     import openai
 
 from ..errors import ConfigError, clipped, one_line, renote
-from ..options import api_key_or_env, check_api_key, check_extra_body, check_url
+from ..options import api_key_or_env, check_api_key, check_extra_body, check_header, check_url
 from ..redact import redact, shown_url
 from ._clients import network_timeout, platform_of, sdk_clients, user_client
 from ._sse import Refusal, malformed, text_pieces
@@ -83,6 +83,8 @@ class OpenAIProvider(Provider):
         self._max_tokens_field = _max_tokens_field(base_url)
         self.max_stop = _max_stop(base_url)
         api_key = api_key_or_env(api_key, "OPENAI_API_KEY")
+        for variable in ("OPENAI_ORG_ID", "OPENAI_PROJECT_ID"):  # the SDK sends them as headers (probe 260)
+            check_header(f"${variable}", os.environ.get(variable))
         if not api_key:
             if not base_url:
                 raise ConfigError("no OpenAI API key: set OPENAI_API_KEY or pass api_key=... "
