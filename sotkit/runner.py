@@ -490,7 +490,7 @@ class Runner:
         # client of its own on another model, reads the question the skeleton's call reads too)
         if call.point is None and call.role != "router":
             _check_prompt_read(usage, request, backend)
-        watchdog.check(answered=started)
+        watchdog.check(answered=started, unanswered=backend.provider.says_started and not started)
         if restart:  # it ended without text, where the broken attempt before it wrote some
             if not usage.cut_off(request.max_tokens):  # no answer: what the broken one wrote stays, for the error
                 raise StreamError("an attempt after one that broke off ended without any text")
@@ -753,15 +753,19 @@ class _Watchdog:
         """Another call to the model wrote: the server is at work, so the first text's wait starts again."""
         self._scope.deadline = max(self._scope.deadline, anyio.current_time() + self.first * 1.25)  # type: ignore
 
-    def check(self, answered: bool = False) -> None:
-        """Raise ``StreamStalled`` if the watchdog ended the stream (``answered``: after the server's 200)."""
+    def check(self, answered: bool = False, unanswered: bool = False) -> None:
+        """Raise ``StreamStalled`` if the watchdog ended the stream (``answered``: after the server's 200;
+        ``unanswered``: before any response, from a provider that says when one begins)."""
         if self._scope.cancelled_caught:
             waited = (f"{self.first} s for the first text" if not self._alive
                       else f"{self.stall} s for more text" if self._texts
                       else f"{self.stall} s after its reasoning")
-            advice = "" if self._alive else ("; a reasoning model that streams none of its reasoning (OpenAI's; a "
-                                             "Claude whose thinking is omitted, where no pings come) may "
-                                             "think longer: raise first_token_timeout= (timeout= where it is not "
-                                             "given); a server that decodes requests one at a time may have queued it "
-                                             "behind others: set max_concurrency= to its slots")
+            queued = "a server that decodes requests one at a time may have queued it behind others: set " \
+                     "max_concurrency= to its slots"
+            advice = "" if self._alive else (
+                f"; no response came, not even its status line: check that a server answers at its base URL, with "
+                f"the scheme it speaks (http:// or https://); {queued}" if unanswered else
+                "; a reasoning model that streams none of its reasoning (OpenAI's; a Claude whose thinking is "
+                "omitted, where no pings come) may think longer: raise first_token_timeout= (timeout= where it is "
+                f"not given); {queued}")
             raise StreamStalled(f"{self.model} sent no text in {waited}{advice}", answered)

@@ -61,6 +61,7 @@ class AnthropicProvider(Provider):
 
     max_temperature = 1.0
     length_reason = "max_tokens"
+    says_started = True
     # failures without an HTTP status worth retrying: refused or dropped connections, timeouts, cut streams
 
     @property  # (read only, unlike the base class's attribute: the SDK is imported on first use; nothing sets it)

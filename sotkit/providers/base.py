@@ -315,6 +315,8 @@ class Provider(ABC):
     #: runs in this process, one generation at a time: a call waiting its turn is no stalled server, and calls
     #: written in turn are no server to set up for parallel decoding
     in_process: bool = False
+    #: yields ``STARTED`` once the server's response began: a stream that stalls without it got no response at all
+    says_started: bool = False
     #: request settings that suit this kind of model better than the general defaults (the user's still win)
     request_defaults: Mapping[str, Any] = MappingProxyType({})
     #: reads ``ChatRequest.context`` itself (FocusLLM); otherwise the templates put the context in the prompt

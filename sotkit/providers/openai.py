@@ -49,6 +49,7 @@ class OpenAIProvider(Provider):
     it, such as Mistral's API)."""
 
     supports_prefill = False  # the chat completions API has no assistant prefill
+    says_started = True
     # failures without an HTTP status worth retrying: refused or dropped connections, timeouts, cut streams
 
     @property  # (read only, unlike the base class's attribute: the SDK is imported on first use; nothing sets it)

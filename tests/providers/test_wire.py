@@ -795,6 +795,25 @@ async def test_a_read_that_never_comes_ends_at_the_first_text_timeout(model):
                 await sot.generate("Hi?")
 
 
+@pytest.mark.parametrize("model", ["openai:m", "anthropic:m"])
+async def test_a_server_that_never_answers_is_told_from_a_model_slow_to_write(model):
+    # probe 260: a server that took the connection and sent nothing, not even a status line (a hung server, https://
+    # aimed at a plain one), was blamed on a reasoning model's thinking, with advice to wait longer
+    async def silent(reader, writer):
+        await reader.read()  # the request, and nothing back, until the client hangs up
+        writer.close()
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}" + ("/v1" if model.startswith("openai") else "")
+    try:
+        async with sotkit.SoT(model, api_key="k", base_url=url, mode="sequential", timeout=0.3, retry=1) as sot:
+            with anyio.fail_after(20), pytest.raises(sotkit.StreamStalled) as stalled:
+                await sot.generate("Hi?")
+    finally:
+        server.close()
+    assert "no text in 0.3 s for the first text; no response came, not even its status line: check that a server " \
+           "answers at its base URL" in str(stalled.value) and "reasoning" not in str(stalled.value)
+
+
 @pytest.mark.parametrize("http", ["httpx", "aiohttp"])
 async def test_a_compressed_event_stream_is_decoded_before_it_is_parsed(http):
     """Events are read off the raw bytes where the body has no content encoding; a proxy that gzips the stream
