@@ -34,7 +34,10 @@ def test_import_sotkit_loads_no_sdk_torch_or_transformers():
 
 @pytest.mark.parametrize("model, message", [
     ("gpt-4o", "not of the form 'provider:model'"),
-    ("openia:gpt-4o", "unknown provider 'openia'"),
+    ("openia:gpt-4o", "unknown provider 'openia' in model 'openia:gpt-4o'; did you mean 'openai:gpt-4o'?"),
+    # probe 260: a misspelt or capitalised provider got no suggestion
+    ("anthropc:claude-x", "did you mean 'anthropic:claude-x'?"),
+    ("OpenAI:gpt-4o", "did you mean 'openai:gpt-4o'?"),
     ("openai:", "not of the form"),
 ])
 def test_bad_model_strings(model, message):
@@ -72,6 +75,7 @@ def test_an_empty_key_is_refused_never_replaced_by_the_environments(monkeypatch,
     ({"on_point_error": "ignore"}, "on_point_error"),
     ({"retry": 0}, "retry=0: must be a whole number >= 1"),
     ({"router": "magic"}, "unknown router 'magic'"),
+    ({"router": "LLM"}, "unknown router 'LLM'; did you mean 'llm'?"),  # (probe 260: none suggested)
     ({"retry": "3"}, "retry='3': must be a RetryPolicy or a whole number of attempts"),
     ({"eager": "yes"}, "eager='yes': must be True or False"),
     ({"context": 3}, "context=3: must be a str or None"),

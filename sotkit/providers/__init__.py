@@ -56,7 +56,9 @@ def split_model(model: str) -> tuple[str, str]:
                           f"end) in it: {fix}")
     if prefix not in available():
         hint = _PLATFORMS.get(prefix.lower(), "OpenAI-compatible servers use 'openai:' with base_url=")
-        raise ConfigError(f"unknown provider {prefix!r} in model {model!r}; known providers: "
+        close = difflib.get_close_matches(prefix.lower(), available(), n=1)  # ("anthropc", "OpenAI"; probe 260)
+        meant = f"did you mean {close[0] + ':' + name!r}? " if close else ""
+        raise ConfigError(f"unknown provider {prefix!r} in model {model!r}; {meant}known providers: "
                           f"{', '.join(available())} ({hint})")
     return prefix, name
 

@@ -96,7 +96,7 @@ def make_router(spec: str | Router | None = None, *, provider: Provider | None =
             raise ConfigError('router="embedding:" needs a path: router="embedding:router.json"')
         return LearnedRouter(os.path.expanduser(path), threshold=threshold)  # no shell expands a ~ after the colon
     if isinstance(spec, str):
-        close = difflib.get_close_matches(spec, ROUTERS, n=1)
+        close = difflib.get_close_matches(spec.lower(), ROUTERS, n=1)  # ("LLM"; probe 260)
         hint = f"did you mean {close[0]!r}? " if close else ""
         if spec.endswith(".json") or os.path.isfile(spec):  # a router file (sotkit router train's) named bare,
             named = re.fullmatch(r"[A-Za-z_]{2,}[:=](.+)", spec, re.DOTALL)  # or after another word ("learned:",
