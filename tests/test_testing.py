@@ -777,13 +777,16 @@ def test_bad_configuration_is_rejected_up_front() -> None:
     (lambda: Fault.drop(True), ConfigError, r"Fault\.drop after_tokens must be an int >= 0, got True"),
     (lambda: Reply("x", reasoning_tokens=True), ConfigError, r"reasoning_tokens must be an int >= 0"),
     (lambda: Fault("cut", after_tokens=2, then="close"), ConfigError, r"Fault\.cut takes no then='close'"),
+    # probe 260: a key no client can send (each request a 401), a reply that arrived altered (U+FFFD)
+    (lambda: FakeLLMServer(api_key="k\n"), ConfigError, r"FakeLLMServer api_key holds white space at its ends"),
+    (lambda: Reply("Sleep \udcff well."), ConfigError, r"Reply\.text holds a lone surrogate \('\\udcff'\)"),
 ], ids=["reply-fault-int", "reply-latency-float", "reply-usage-tuple", "reply-usage-dict", "latency-ttft-str",
         "latency-rate-str", "random-faults-rate-str", "random-faults-one-fault", "status-headers-str",
         "responder-bytes", "fault-stall-no-seconds", "fault-then-misspelt", "fault-drop-negative",
         "fault-runaway-no-tokens", "fault-status-200", "fault-unknown-kind", "fault-garbage-no-data",
         "fault-page-no-content-type", "port-too-big", "empty-key", "negative-usage", "header-not-latin-1",
         "header-crlf", "header-name-space", "header-nul", "header-framing", "drop-true", "reasoning-true",
-        "cut-then-close"])
+        "cut-then-close", "key-line-end", "reply-surrogate"])
 def test_a_wrong_type_is_rejected_up_front_saying_what_to_pass(make, error, says) -> None:
     with pytest.raises(error, match=says):
         make()

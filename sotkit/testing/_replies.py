@@ -244,6 +244,11 @@ class Reply:
         # checked here: a wrong type would otherwise only break the server thread, mid-response
         if not isinstance(self.text, str):
             raise TypeError(f"Reply.text must be a str, got {type(self.text).__name__}")
+        try:
+            self.text.encode()
+        except UnicodeEncodeError as exc:  # it went as U+FFFD, the reply altered (probe 260)
+            raise ConfigError(f"Reply.text holds a lone surrogate ({exc.object[exc.start]!r}), which UTF-8 cannot "
+                              "carry: use the character itself") from None
         if self.latency is not None and not isinstance(self.latency, Latency):
             example = f"Latency(ttft_s={self.latency!r})" if _is_number(self.latency) else "Latency(ttft_s=0.05)"
             raise TypeError(f"Reply latency={self.latency!r}: pass a Latency, e.g. {example}, or None")

@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import Any, Self, Union
 
 from ..errors import ConfigError
+from ..options import check_header
 from ..providers.base import CallUsage
 from ._http import MAX_HEAD_BYTES, BadHTTP, ClientGone, Input, Output, parse_head
 from ._records import RecordedRequest
@@ -70,6 +71,7 @@ class FakeLLMServer:
         if api_key is not None and not (isinstance(api_key, str) and api_key):
             raise ConfigError(f"api_key={api_key!r}: pass the key the clients send (a non-empty str), or None to take "
                               "any")
+        check_header("FakeLLMServer api_key", api_key)  # (no client could send it: every request a 401; probe 260)
         self._api_key = api_key
         self._wanted_port = port
         self.port: int | None = None
