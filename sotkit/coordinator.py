@@ -16,8 +16,8 @@ from typing import Any, Literal, TypedDict
 import anyio
 
 from .errors import (ConfigError, DeadlineExceeded, EchoedInstructions, EmptyAnswer, EmptyPoint, FallbackWarning,
-                     PartialResultError, RequestTooLarge, RetryAfterTooLong, StreamError, advise, describe, renote,
-                     sole)
+                     PartialResultError, RequestTooLarge, RetryAfterTooLong, StreamError, TemplateError, advise,
+                     describe, renote, sole)
 from .events import (Event, PointDeltaEvent, PointDoneEvent, PointEvent, RouteEvent, TextEvent,
                      WithdrawEvent)
 from .expansion import ExpansionFilter
@@ -539,7 +539,9 @@ class Answer:
     async def _expand(self, point: Point, outline: list[Point], backends: list[Backend] | None = None,
                       retry: bool = False) -> None:
         backends = backends or self.backends
-        call, writer = self._expansion_call(point, outline, backends, retry)
+        if (made := self._expansion_call(point, outline, backends, retry)) is None:
+            return
+        call, writer = made
         try:
             outcome: tuple[str, CallUsage] | Exception = await self.runner.call(call, backends)
         except Exception as exc:  # recorded; run() raises or skips once every other point is done
@@ -553,7 +555,10 @@ class Answer:
     async def _expand_batch(self, points: list[Point], outline: list[Point], retry: bool = False) -> None:
         """In-process models expand every point in one batched generation (the runner retries a row the batch did
         not finish as a single call)."""
-        calls, writers = zip(*(self._expansion_call(p, outline, self.backends, retry) for p in points))
+        made = [(p, *m) for p in points if (m := self._expansion_call(p, outline, self.backends, retry)) is not None]
+        if not made:
+            return
+        points, calls, writers = (list(column) for column in zip(*made))
         then: list[str | None] = [None] * len(points)
 
         def settle(row: int, outcome: RowOutcome) -> None:  # at once: a finished row's point need not wait
@@ -567,11 +572,15 @@ class Answer:
                 tg.start_soon(self._expand, point, outline, self.backends[1:])
 
     def _expansion_call(self, point: Point, outline: list[Point], backends: list[Backend],
-                        retry: bool) -> tuple[Call, _Writer]:
+                        retry: bool) -> tuple[Call, _Writer] | None:
         """The call that writes ``point``, and its writer: the model writing it and the filter its text goes
         through, made for that model (a local fallback's in whole sentences); a retry that starts a new generation
-        replaces the filter and withdraws what was shown."""
-        first = self._expand_request(backends[0], point, outline, retry)  # rendered once: it is the filter's too
+        replaces the filter and withdraws what was shown. None where the point's prompt did not render: it failed."""
+        try:
+            first = self._expand_request(backends[0], point, outline, retry)  # rendered once: it is the filter's too
+        except TemplateError as exc:  # a template of the user's that renders the samples but not this point: the
+            self._fail(point, exc)  # points written stay (probe 260: a TemplateError with no .partial)
+            return None
         writer = _Writer(backends[0], self._expansion_filter(point, backends[0].provider, first.prompt))
 
         def on_text(raw: str) -> bool:

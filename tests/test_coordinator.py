@@ -254,6 +254,21 @@ async def test_templates_from_strings_reach_the_server(provider):
     assert len(result.points) == 4
 
 
+async def test_a_template_that_breaks_on_one_point_fails_that_point_and_keeps_the_others(provider):
+    # probe 260: the samples rendered, point 4's title did not: the request raised a TemplateError without .partial,
+    # the points already written (and paid for) lost, on_point_error="skip" or not
+    templates = {"expand": "{% block user %}Q: {{ question }} | point {{ point.index }} ({{ point.title }}) "
+                           "{{ 1 // (point.index - 4) }}{% endblock %}"}
+    with FakeLLMServer(sot_responder(SKELETON), latency=FAST) as server:
+        async with client(server, provider, templates=templates) as sot:
+            with pytest.raises(sotkit.PartialResultError) as failed:
+                await sot.generate("How can I be healthier?")
+            skipped = await sot.generate("How can I be healthier?", on_point_error="skip")
+    assert isinstance(failed.value.__cause__, sotkit.TemplateError) and "ZeroDivisionError" in str(failed.value)
+    assert [p.failed for p in failed.value.partial.points] == [False, False, False, True]
+    assert [p.done for p in skipped.points] == [True, True, True, False] and "4." not in skipped.text
+
+
 async def test_sequential_mode_makes_one_call(provider):
     with FakeLLMServer(sot_responder(SKELETON, sequential="Just do it."), latency=FAST) as server:
         async with client(server, provider) as sot:
