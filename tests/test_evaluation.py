@@ -709,6 +709,7 @@ async def test_missing_matplotlib_is_reported_before_any_model_call(tmp_path, mo
     ({"modes": ["sot"]}, "judging compares SoT with sequential answers"),
     ({"modes": "sot,fast", "judge": None}, "choose one or both of sot, sequential"),
     ({"aspects": True, "judge": None}, "aspects=True needs a judge"),
+    ({"aspects": "yes", "judge": None}, "aspects='yes': must be True or False"),  # (probe 260: "needs a judge")
     ({"concurrency": 0}, "concurrency=0: must be a whole number >= 1"),
     ({"concurrency": True}, "concurrency=True: must be a whole number >= 1"),
     ({"limit": True}, "limit=True: must be a whole number >= 1 or None"),

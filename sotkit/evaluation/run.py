@@ -71,6 +71,9 @@ async def evaluate(questions: str | Path | Sequence[Question | str], *, model: s
     and only the cut replies are asked again).
     """
     modes = _check_modes(modes)
+    # (each flag's type before its value is read: aspects="yes" was told it needed a judge; probe 260)
+    for name, flag in (("aspects", aspects), ("plots", plots), ("progress", progress)):
+        check_type(name, flag, bool, "True or False")
     if judge is not None and set(modes) != set(MODES):
         raise ConfigError("judging compares SoT with sequential answers: use modes=('sot', 'sequential') with judge=")
     if aspects and judge is None:
@@ -81,8 +84,6 @@ async def evaluate(questions: str | Path | Sequence[Question | str], *, model: s
     check_number("concurrency", concurrency, above=None, at_least=1, whole=True, optional=False)
     check_number("limit", limit, above=None, at_least=1, whole=True)
     check_number("judge_max_tokens", judge_max_tokens, above=None, at_least=1, whole=True, optional=False)
-    for name, flag in (("aspects", aspects), ("plots", plots), ("progress", progress)):
-        check_type(name, flag, bool, "True or False")
     check_type("judge_options", judge_options, (Mapping, type(None)), "a dict of the judge's options")
     if judge_options and judge is None:  # options for a judge, and none would read them (an empty dict gives none)
         raise ConfigError("judge_options= needs a judge= model")
