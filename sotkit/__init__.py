@@ -25,11 +25,11 @@ from .templates import DEFAULT_PROMPTS, Templates
 
 
 __all__ = [
-    "DEFAULT_PROMPTS", "CompleteKwargs", "ConfigError", "DeadlineExceeded", "DoneEvent", "EchoedInstructions", "EmptyAnswer",
-    "EmptyPoint", "Event", "EventStream", "FallbackEvent", "FallbackWarning", "LimitsUnavailable", "Mode",
-    "ModelNotAvailableError", "PartialResultError", "Point", "PointDeltaEvent", "PointDoneEvent", "PointEvent",
-    "PromptCutWarning", "RedisLimits", "RequestKwargs", "RequestOptions", "RequestTooLarge", "Result",
-    "RetryAfterTooLong", "RetryEvent", "RetryPolicy", "RouteEvent", "SerialServerWarning", "SharedLimitsWarning", "SoT",
-    "SotkitError", "StreamError", "StreamStalled", "Templates", "TemplateError", "TextEvent", "Timings", "Usage",
-    "WithdrawEvent", "default_model", "evaluate", "generate", "stream",
+    "DEFAULT_PROMPTS", "CompleteKwargs", "ConfigError", "DeadlineExceeded", "DoneEvent", "EchoedInstructions",
+    "EmptyAnswer", "EmptyPoint", "Event", "EventStream", "FallbackEvent", "FallbackWarning", "LimitsUnavailable",
+    "Mode", "ModelNotAvailableError", "PartialResultError", "Point", "PointDeltaEvent", "PointDoneEvent",
+    "PointEvent", "PromptCutWarning", "RedisLimits", "RequestKwargs", "RequestOptions", "RequestTooLarge", "Result",
+    "RetryAfterTooLong", "RetryEvent", "RetryPolicy", "RouteEvent", "SerialServerWarning", "SharedLimitsWarning",
+    "SoT", "SotkitError", "StreamError", "StreamStalled", "Templates", "TemplateError", "TextEvent", "Timings",
+    "Usage", "WithdrawEvent", "default_model", "evaluate", "generate", "stream",
 ]

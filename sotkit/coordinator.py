@@ -671,7 +671,8 @@ class Answer:
             asked.append(f"{model} (cut off {cut_by(usage.finish_reason, 'max_tokens')} before any text)"
                          if cut else model)
             return EmptyAnswer(f"the answer came back without text from {' and then '.join(asked)}"
-                               + (reasoning_advice(usage.finish_reason, "max_tokens") if cut else ""), usage.finish_reason)
+                               + (reasoning_advice(usage.finish_reason, "max_tokens") if cut else ""),
+                               usage.finish_reason)
 
         call = Call(lambda b: self._request(b, self.template, self.options.max_tokens, **self.variables), on_text,
                     on_restart, role=self.template, on_start=on_start, refuse=refuse_empty)

@@ -69,7 +69,7 @@ class ThinkTags:
         self._code_may_follow = True  # the last line was blank or indented code (or there was none)
 
     def feed(self, text: str) -> str | Signal:
-        came, said = len(text), bool(text.strip())  # this piece's characters (of reasoning, in a block), and is it blank
+        came, said = len(text), bool(text.strip())  # this piece's characters (of reasoning, in a block); not blank?
         if self._state == "text":
             if self._watched:
                 self._watch(text)
