@@ -266,7 +266,9 @@ class Answer:
             return self.result()
         first = f"point {failed[0].index}: {failed[0].error}"  # the cause, as the request's error alone is shown
         tried = None
-        if len(self.backends) > 1:
+        if all(isinstance(error, TemplateError) for error in self.errors):  # no model was asked: none else helps
+            tried = "no model was asked for them: fix the template"
+        elif len(self.backends) > 1:
             last = describe(self.errors[-1])  # said once where it is the first's
             tried = f"the fallback {self.backends[-1].model} failed too" + (
                 "" if last == failed[0].error else f"; the last error: {last}")
@@ -579,7 +581,7 @@ class Answer:
         try:
             first = self._expand_request(backends[0], point, outline, retry)  # rendered once: it is the filter's too
         except TemplateError as exc:  # a template of the user's that renders the samples but not this point: the
-            self._fail(point, exc)  # points written stay (probe 260: a TemplateError with no .partial)
+            self._fail(point, exc, backends[0].model)  # points written stay (probe 260: a TemplateError, no .partial)
             return None
         writer = _Writer(backends[0], self._expansion_filter(point, backends[0].provider, first.prompt))
 
@@ -707,9 +709,10 @@ class Answer:
         self.send(PointDoneEvent(point.index, point.text))
         self._emit(self.stitcher.finish_point(point.index))
 
-    def _fail(self, point: Point, error: Exception) -> None:
+    def _fail(self, point: Point, error: Exception, model: str | None = None) -> None:
         point.failed, point.error = True, describe(error)
-        log_left_out(f"point {point.index}", self.backends[-1].model, error)  # the last model tried (renote: all)
+        # (by default the last model tried: the error's notes name the others)
+        log_left_out(f"point {point.index}", model or self.backends[-1].model, error)
         self.errors.append(error)
         self._emit(self.stitcher.finish_point(point.index, skipped=True))
 

@@ -265,6 +265,9 @@ async def test_a_template_that_breaks_on_one_point_fails_that_point_and_keeps_th
                 await sot.generate("How can I be healthier?")
             skipped = await sot.generate("How can I be healthier?", on_point_error="skip")
     assert isinstance(failed.value.__cause__, sotkit.TemplateError) and "ZeroDivisionError" in str(failed.value)
+    # (review 264: it advised fallback=, or blamed a fallback, where no model was asked)
+    assert str(failed.value).endswith("(pass on_point_error='skip' to accept it; no model was asked for them: fix "
+                                      "the template)")
     assert [p.failed for p in failed.value.partial.points] == [False, False, False, True]
     assert [p.done for p in skipped.points] == [True, True, True, False] and "4." not in skipped.text
 
