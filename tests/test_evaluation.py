@@ -1214,15 +1214,17 @@ async def test_a_local_judges_reply_cut_where_it_began_to_repeat_itself_is_read(
     assert not failures and record["stopped"] == [None, None] and None not in record["verdicts"]
 
 
+@pytest.mark.parametrize("text", ["", "Answer A is better because"])
 @pytest.mark.parametrize("reason, kept", [("content_filter", True), ("abort", False), ("tool_calls", False)])
-async def test_an_empty_judge_reply_is_kept_as_stopped_only_where_the_filter_stopped_it(reason, kept):
-    # review 263: a vLLM abort or a tool call, empty, was kept as stopped by the provider and never asked again
+async def test_a_stopped_judge_reply_is_kept_as_stopped_only_where_the_filter_stopped_it(text, reason, kept):
+    # review 263, 264: a vLLM abort or a tool call, with text or none, was kept as stopped by the provider and never
+    # asked again
     from tests.providers.test_wire import serving, sse
-    empty = sse({"choices": [{"delta": {"content": ""}, "finish_reason": reason}]})
-    async with serving(empty) as (url, _), sotkit.SoT("openai:j", api_key="k", base_url=url, retry=1) as judge:
+    stopped = sse({"choices": [{"delta": {"content": text}, "finish_reason": reason}]})
+    async with serving(stopped) as (url, _), sotkit.SoT("openai:j", api_key="k", base_url=url, retry=1) as judge:
         record, failures = await judge_pair(judge, "Why sleep?", "SoT's answer.", "The other answer.")
     if kept:
-        assert not failures and record["raw"] == ["", ""] and record["stopped"] == [reason, reason]
+        assert not failures and record["raw"] == [text, text] and record["stopped"] == [reason, reason]
     else:
         assert len(failures) == 2 and record["raw"] == [None, None] and record["stopped"] == [None, None]
 

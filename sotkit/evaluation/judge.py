@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 
-from ..errors import EmptyAnswer
+from ..errors import EmptyAnswer, StreamError
 from ..providers.base import AT_BUDGET, FILTERED
 from ..templates import ASPECTS
 
@@ -61,8 +61,9 @@ async def judge_pair(judge: SoT, question: str, sot: str, sequential: str, aspec
     of this pair, does not keep). Returns the record, which holds both raw replies (``None`` where an order failed),
     which were cut at ``max_tokens`` (read as no verdict: a verdict early in a cut reply may be provisional), both
     verdicts and the outcome (``None`` while an order has no reply), and each failed order's exception. A reply
-    ``stopped`` by the provider for another reason than the budget (its filter: ``content_filter``) gives no verdict
-    either, and is kept: a larger budget would not let it finish."""
+    ``stopped`` by the provider's filter (``content_filter``, ``refusal``) gives no verdict either, and is kept: a
+    larger budget would not let it finish; one a server ended otherwise (vLLM's ``abort``, a tool call) is a failure,
+    asked again by a rerun."""
     template, extra = ("judge_pairwise", {}) if aspect is None else \
         ("judge_aspect", {"aspect": aspect, "criterion": ASPECTS[aspect]})
     orders = [(sot, sequential), (sequential, sot)]
@@ -85,11 +86,15 @@ async def judge_pair(judge: SoT, question: str, sot: str, sequential: str, aspec
         except Exception as exc:  # kept, not raised: the other order runs on, and its reply is kept
             failures.append(exc)
             return
-        # cut at the budget (a larger one may let it finish), or stopped by anything else (the provider's filter);
-        # a local judge's loop, cut, leaves the text before it whole: read as it is
-        at_budget, looped = result.finish_reason in AT_BUDGET, result.finish_reason == "repetition"
+        # cut at the budget (a larger one may let it finish), or stopped by the provider's filter (kept: a rerun
+        # would be stopped again); a local judge's loop, cut, leaves the text before it whole: read as it is
+        reason = result.finish_reason
+        at_budget, looped, filtered = reason in AT_BUDGET, reason == "repetition", reason in FILTERED
+        if result.truncated and not (at_budget or looped or filtered):  # a server's abort, a tool call: ask again
+            failures.append(StreamError(f"the judge's reply was cut off by the server ({reason!r})"))
+            return
         raw[i], cut[i] = result.text, result.truncated and at_budget
-        stopped[i] = result.finish_reason if result.truncated and not (at_budget or looped) else None
+        stopped[i] = reason if result.truncated and filtered else None
 
     async with anyio.create_task_group() as tg:
         for i in range(2):
