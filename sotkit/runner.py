@@ -764,7 +764,9 @@ class _Watchdog:
                      "max_concurrency= to its slots"
             advice = "" if self._alive else (
                 f"; no response came, not even its status line: check that a server answers at its base URL, with "
-                f"the scheme it speaks (http:// or https://); {queued}" if unanswered else
+                f"the scheme it speaks (http:// or https://); one that answers only once it starts (a queue, a model "
+                f"loading) needs a longer first_token_timeout= (timeout= where it is not given); {queued}"
+                if unanswered else
                 "; a reasoning model that streams none of its reasoning (OpenAI's; a Claude whose thinking is "
                 "omitted, where no pings come) may think longer: raise first_token_timeout= (timeout= where it is "
                 f"not given); {queued}")
