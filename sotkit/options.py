@@ -240,9 +240,12 @@ def check_url(name: str, url: Any) -> None:
         return
     from urllib.parse import urlsplit
 
-    if isinstance(url, str) and not url.replace(" ", "").isprintable():  # (a space is said below, with the URL)
-        raise ConfigError(f"{name} holds a NUL, a control character or a lone surrogate (a byte the environment could "
-                          "not decode?), which no URL carries: remove it (the URL is not shown here)")
+    # (a space is said below, with the URL)
+    if isinstance(url, str) and (at := next((i for i, c in enumerate(url) if not (c.isprintable() or c == " ")),
+                                            None)) is not None:
+        raise ConfigError(f"{name} holds {ascii(url[at])} at character {at + 1}, which no URL carries (an invisible "
+                          "or control character pasted with it, a NUL, or a byte the environment could not decode): "
+                          "remove it (the URL is not shown here)")
     try:
         parts = urlsplit(url) if isinstance(url, str) and not any(c.isspace() for c in url) else None
         valid = parts is not None and parts.scheme in ("http", "https") and bool(parts.hostname) \

@@ -622,20 +622,28 @@ def test_an_anthropic_auth_token_a_header_cannot_carry_is_refused_too(monkeypatc
 @pytest.mark.parametrize("variable", ["OPENAI_ORG_ID", "OPENAI_PROJECT_ID"])
 def test_an_openai_organization_or_project_a_header_cannot_carry_is_refused_too(monkeypatch, variable):
     # probe 260: "org-123\n" built, then every call failed before it left, retried as "Connection error."
+    import openai
+
     monkeypatch.setenv(variable, "org-123\n")
     with pytest.raises(sotkit.ConfigError, match=rf"^\${variable} holds white space at its ends"):
         sotkit.SoT("openai:m", api_key="k")
+    # so on a client of the user's, which reads the same variable (review 264)
+    with pytest.raises(sotkit.ConfigError, match=r"^client\.(organization|project) holds white space at its ends"):
+        sotkit.SoT("openai:m", client=openai.AsyncOpenAI(api_key="k"))
     monkeypatch.setenv(variable, "org-123")
     assert sotkit.SoT("openai:m", api_key="k").model == "openai:m"
+    with pytest.raises(sotkit.ConfigError, match=r"^client\.api_key holds white space at its ends"):
+        sotkit.SoT("openai:m", client=openai.AsyncOpenAI(api_key="k\n"))
 
 
 @pytest.mark.parametrize("url", ["http://localhost:8000/v1\x00", "http://localhost:8000/v\udcff1",
-                                 "http://loc\udcffalhost/v1", "http://localhost:8000/\x07v1"])
+                                 "http://loc\udcffalhost/v1", "http://localhost:8000/\x07v1",
+                                 "http://local\u200bhost:8000/v1"])  # (a zero-width space pasted with it)
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
 def test_a_base_url_with_a_character_no_url_carries_is_refused_at_construction(monkeypatch, provider, url):
     # probe 260: it built, and the first call raised the HTTP library's UnicodeEncodeError or InvalidURL
     variable = f"{provider.upper()}_BASE_URL"
-    message = "holds a NUL, a control character or a lone surrogate"
+    message = r"holds '\\(x00|udcff|x07|u200b)' at character \d+, which no URL carries"
     with pytest.raises(sotkit.ConfigError, match=f"^base_url {message}"):
         sotkit.SoT(f"{provider}:m", api_key="k", base_url=url)
     if "\x00" in url:  # (no environment holds one)

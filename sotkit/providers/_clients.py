@@ -42,6 +42,7 @@ import anyio
 import anyio.to_thread
 
 from ..errors import AsyncioOnly, ConfigError
+from ..options import check_header
 from ..per_loop import PerLoop, current_loop
 from ..redact import hold, shown, shown_url
 
@@ -285,6 +286,9 @@ def user_client(client: Any, sdk_name: str, class_name: str, **settings: Any) ->
     if given := [name for name, value in settings.items() if value is not None]:
         raise ConfigError(f"{', '.join(given)} and client= both given: set {', '.join(given)} on the client you "
                           "pass (sotkit uses it as it is), or leave client= out")
+    for name in ("api_key", "auth_token", "organization", "project"):  # sent as headers (review 264)
+        if isinstance(value := getattr(client, name, None), str):
+            check_header(f"client.{name}", value)
     if any(kind.__name__.endswith("Bedrock") for kind in type(client).__mro__):  # AWS's own event-stream framing
         raise ConfigError(f"client={type(client).__name__}: sotkit reads server-sent event streams, and Bedrock "
                           "streams in AWS's event-stream format; use the Anthropic API, Vertex, or an "
