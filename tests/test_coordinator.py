@@ -574,6 +574,23 @@ async def test_a_local_point_cut_by_its_budget_ends_at_a_complete_sentence(whole
         assert result.points[0].text == rows["Sleep well"]
 
 
+@pytest.mark.parametrize("breaks", [["Move daily"], ["Sleep well", "Move daily", "Eat well"]])
+async def test_a_batch_leaves_out_a_point_whose_template_did_not_render(breaks):
+    # probe 260, review 264: the batch path of in-process models, as the single calls' (one point fails, the others
+    # are written; all failing, no batch is sent)
+    rows = {"Sleep well": "Sleep eight hours.", "Move daily": "Walk every day.", "Eat well": "Eat vegetables."}
+    model = ScriptedBatchModel(" Sleep well\n2. Move daily\n3. Eat well", rows, whole_sentences=False)
+    broken = " or ".join(f"point.title == {title!r}" for title in breaks)
+    templates = {"expand": "{% block user %}{{ question }} {{ point.title }}{% if " + broken + " %}{{ 1 // 0 }}"
+                           "{% endif %}{% endblock %}"}
+    async with sotkit.SoT(model, templates=templates, mode="sot") as sot:
+        with pytest.raises(sotkit.PartialResultError) as failed:
+            await sot.generate("How can I be healthier?")
+    points = failed.value.partial.points
+    assert [p.title for p in points if p.failed] == breaks
+    assert all(p.text == rows[p.title] for p in points if not p.failed)
+
+
 class StallingBatchModel(ScriptedBatchModel):
     """Writes each row's first words, then runs on without a word more (a deadline stops it)."""
 
