@@ -66,6 +66,15 @@ RESP = 2
 POLL_S = 0.02
 #: seconds after a failed Redis call before Redis is tried again (meanwhile on_outage decides at once)
 RETRY_REDIS_S = 1.0
+#: the shortest lease: renewed every third of it, a Redis round trip apart
+MIN_LEASE_S = 0.1
+
+# A script that writes and removes a key under the prefix: run once when the client is built, it fails where the
+# limits' scripts would (no EVAL in the user's ACL, no key under the prefix, a read-only replica).
+_PROBE = "redis.call('SET', KEYS[1], '1', 'PX', 1000) redis.call('DEL', KEYS[1]) return 1"
+#: what to check where Redis refuses them
+_REFUSED = ("check that its user may run scripts (EVAL, EVALSHA) and write the keys under the prefix, that the URL "
+            "names the primary, not a read-only replica, and that no other app's keys share the prefix")
 
 # KEYS[1] the model's leases; ARGV: max concurrency, lease ms, lease id. 1 when the lease was taken.
 ACQUIRE = """
@@ -176,7 +185,8 @@ class RedisLimits:
         if database and not database.isdigit():  # redis-py would quietly use database 0 ("/O" for "/0")
             raise ConfigError(f"limits={shown_url(self.url)!r}: the database after the port is a number, such as "
                               f"/0, not {database!r}")
-        check_number("lease", self.lease, above=0, optional=False)
+        # (renewed every third of it, a Redis call apart: a few milliseconds let leases lapse while held; probe 265)
+        check_number("lease", self.lease, above=None, at_least=MIN_LEASE_S, optional=False)
         check_number("timeout", self.timeout, above=0, optional=False)
         check_choice("on_outage", self.on_outage, ("open", "closed"))
         check_type("prefix", self.prefix, str, "a str")
@@ -199,8 +209,15 @@ class RedisLimits:
                                           socket_connect_timeout=self.timeout, protocol=RESP)
         except ValueError as exc:
             raise ConfigError(f"limits={shown_url(self.url)!r} is not a Redis URL redis-py reads: {exc}") from None
+        refused = None
         try:
             client.ping()
+            # a Redis that answers but cannot run the limits (an ACL user without scripts or the prefix's keys, a
+            # read-only replica) would leave each process to its own limits, warned as an outage (probe 265)
+            try:
+                client.eval(_PROBE, 1, f"{self.prefix}:probe")
+            except redis.ResponseError as exc:  # (NoPermissionError, ReadOnlyError)
+                refused = exc
         except TypeError as exc:  # redis-py hands a URL option it does not parse to the connection, which refuses it
             option = re.search(r"unexpected keyword argument '([^']*)'", str(exc))
             raise ConfigError(f"limits={shown_url(self.url)!r}: redis-py takes no URL option "
@@ -221,6 +238,9 @@ class RedisLimits:
                 "to keep the limits in this process") from exc
         finally:
             client.close()
+        if refused is not None:
+            raise LimitsUnavailable(f"Redis at {shown_url(self.url)} refuses the limits' scripts "
+                                    f"({type(refused).__name__}: {refused}): {_REFUSED}") from refused
         return RedisConnection(self)
 
 
@@ -265,6 +285,7 @@ class RedisConnection:
         renewed_in_children(self)
         self._loops = PerLoop(lambda: _LoopState(config))
         self._down_until = -1.0  # time.monotonic(): every loop of the process shares it
+        self._last_error: BaseException | None = None
         self._warned = False
 
     def after_fork(self) -> None:
@@ -320,7 +341,7 @@ class RedisConnection:
         try:
             return None, await call()
         except (redis.RedisError, OSError) as exc:
-            self._down_until = time.monotonic() + RETRY_REDIS_S
+            self._down_until, self._last_error = time.monotonic() + RETRY_REDIS_S, exc
             return exc, None
 
     def _left(self, state: _LoopState, task: asyncio.Task[Any],
@@ -336,15 +357,20 @@ class RedisConnection:
             undo.add_done_callback(state.calls.discard)
 
     def _outage(self, exc: BaseException | None, what: str) -> None:
+        import redis
+
+        exc = exc or self._last_error  # (within RETRY_REDIS_S of a failure: the failure's cause)
         cause = f" ({type(exc).__name__}: {exc})" if exc else ""
+        # an error Redis answers with (an ACL's refusal, a replica's READONLY, another app's key) is no outage
+        state = f"refuses the limits' scripts{cause}: {_REFUSED}; until then" \
+            if isinstance(exc, redis.ResponseError) else f"is unreachable{cause}; until it is back"
         if self.config.on_outage == "closed":
-            raise LimitsUnavailable(f"Redis at {shown_url(self.config.url)}, which shares the limits, is unreachable"
-                                    f"{cause}; with on_outage='closed' no call goes out until it is back") from exc
+            raise LimitsUnavailable(f"Redis at {shown_url(self.config.url)}, which shares the limits, {state}, with "
+                                    "on_outage='closed', no call goes out") from exc
         if not self._warned:
             self._warned = True
-            advise(f"Redis at {shown_url(self.config.url)}, which shares the limits, is unreachable{cause} (at "
-                   f"{what}): this process keeps to its own limits until it is back (on_outage='open')",
-                   SharedLimitsWarning, stacklevel=3)
+            advise(f"Redis at {shown_url(self.config.url)}, which shares the limits, {state} (at {what}), this "
+                   "process keeps to its own limits (on_outage='open')", SharedLimitsWarning, stacklevel=3)
 
     def lease_id(self) -> str:
         """A new lease's id: host, process and client (to read in Redis), and a counter."""

@@ -167,8 +167,43 @@ async def test_unreachable_redis_at_construction_is_a_clear_error():
         sotkit.SoT("openai:m", base_url="http://127.0.0.1:9/v1", api_key="k", limits="http://localhost:6379")
     with pytest.raises(sotkit.ConfigError, match="on_outage='sometimes': use 'open' or 'closed'"):
         sotkit.RedisLimits("redis://localhost", on_outage="sometimes")
-    with pytest.raises(sotkit.ConfigError, match="lease=0: must be a number > 0"):
-        sotkit.RedisLimits("redis://localhost", lease=0)
+    # (probe 265: a lease of a few milliseconds lapsed while held, and two processes shared one slot)
+    for lease in (0, 0.002):
+        with pytest.raises(sotkit.ConfigError, match=f"lease={lease}: must be a number >= 0.1"):
+            sotkit.RedisLimits("redis://localhost", lease=lease)
+
+
+def test_a_redis_that_answers_but_refuses_the_limits_scripts_is_refused_at_construction(redis_url):
+    # probe 265: an ACL user without scripts, or a read-only replica, answered PING and was taken; each process then
+    # kept to its own limits (N times the budget), warned once as an outage "until it is back"
+    admin = redis.Redis.from_url(redis_url)
+    try:
+        admin.acl_setuser("noscripts", enabled=True, passwords=["+pw"], keys=["*"], commands=["+@all", "-@scripting"])
+        no_scripts = redis_url.replace("redis://", "redis://noscripts:pw@")
+        with pytest.raises(sotkit.LimitsUnavailable, match=r"refuses the limits' scripts \(NoPermissionError: .*\): "
+                                                           r"check that its user may run scripts \(EVAL, EVALSHA\)"):
+            sotkit.RedisLimits(no_scripts).connect()
+        admin.replicaof("127.0.0.1", free_port())  # a replica (of a primary that is not up): it takes no writes
+        with pytest.raises(sotkit.LimitsUnavailable, match=r"refuses the limits' scripts \(ReadOnlyError: .*\): "
+                                                           r".*names the primary, not a read-only replica"):
+            sotkit.RedisLimits(redis_url).connect()
+    finally:
+        admin.replicaof("NO", "ONE")
+        admin.close()
+
+
+async def test_another_apps_key_under_the_prefix_is_said_as_a_refusal_not_an_outage(redis_url):
+    admin = redis.Redis.from_url(redis_url)
+    admin.set("sotkit:{openai:m}:slots", "another app's")
+    admin.close()
+    limits = sotkit.RedisLimits(redis_url, on_outage="closed")
+    with FakeLLMServer(Reply("fine", latency=FAST)) as server:
+        async with sotkit.SoT("openai:m", base_url=server.openai_base_url, api_key="k", limits=limits,
+                              mode="sequential", retry=1) as sot:
+            with pytest.raises(sotkit.LimitsUnavailable, match=r"refuses the limits' scripts \(ResponseError: "
+                                                               r"WRONGTYPE.*no other app's keys share the prefix"):
+                await sot.generate("Fine?")
+        assert server.requests == []
 
 
 @pytest.mark.parametrize("on_outage", ["open", "closed"])
@@ -541,7 +576,7 @@ def redis5(port: int):
                         args = [reader.readline() and reader.readline().strip() for _ in range(int(line[1:]))]
                         name = args[0].upper()
                         conn.sendall(b"+PONG\r\n" if name == b"PING" else b"+OK\r\n" if name in (b"SELECT", b"CLIENT")
-                                     else b"-ERR unknown command `%s`\r\n" % args[0])
+                                     else b":1\r\n" if name == b"EVAL" else b"-ERR unknown command `%s`\r\n" % args[0])
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
