@@ -1215,7 +1215,8 @@ async def test_a_local_judges_reply_cut_where_it_began_to_repeat_itself_is_read(
 
 
 @pytest.mark.parametrize("text", ["", "Answer A is better because"])
-@pytest.mark.parametrize("reason, kept", [("content_filter", True), ("abort", False), ("tool_calls", False)])
+@pytest.mark.parametrize("reason, kept", [("content_filter", True), ("model_context_window_exceeded", True),
+                                          ("abort", False), ("tool_calls", False)])
 async def test_a_stopped_judge_reply_is_kept_as_stopped_only_where_the_filter_stopped_it(text, reason, kept):
     # review 263, 264: a vLLM abort or a tool call, with text or none, was kept as stopped by the provider and never
     # asked again
@@ -1227,6 +1228,17 @@ async def test_a_stopped_judge_reply_is_kept_as_stopped_only_where_the_filter_st
         assert not failures and record["raw"] == [text, text] and record["stopped"] == [reason, reason]
     else:
         assert len(failures) == 2 and record["raw"] == [None, None] and record["stopped"] == [None, None]
+        assert f"by the server ({reason!r}) before" in str(failures[0])
+
+
+async def test_a_rerun_keeps_the_reason_of_a_reply_stopped_before_any_text():
+    # review 266: the other order asked again, the kept one's "content_filter" became "" (no longer counted stopped)
+    from tests.providers.test_wire import serving, sse
+    kept = {"raw": ["", None], "cut": [False, False], "stopped": ["content_filter", None], "max_tokens": 512}
+    async with serving(sse({"choices": [{"delta": {"content": "[[A]]"}, "finish_reason": "stop"}]})) as (url, _), \
+            sotkit.SoT("openai:j", api_key="k", base_url=url, retry=1) as judge:
+        record, failures = await judge_pair(judge, "Why sleep?", "SoT's answer.", "The other answer.", kept=kept)
+    assert not failures and record["raw"] == ["", "[[A]]"] and record["stopped"] == ["content_filter", None]
 
 
 class Echo(Engine):

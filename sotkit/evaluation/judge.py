@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import anyio
 
 from ..errors import EmptyAnswer, StreamError
-from ..providers.base import AT_BUDGET, FILTERED
+from ..providers.base import AT_BUDGET, FILTERED, WINDOW_FULL
 from ..templates import ASPECTS
 
 if TYPE_CHECKING:
@@ -54,6 +54,11 @@ def kept_replies(verdict: dict[str, Any] | None, max_tokens: int) -> list[str | 
             for raw, was_cut in zip(verdict["raw"], cut)]
 
 
+#: the ends of a judge's reply that a rerun keeps (no verdict; at temperature 0 it would end so again): the
+#: provider's filter, the model's context window
+KEPT = FILTERED | WINDOW_FULL
+
+
 async def judge_pair(judge: SoT, question: str, sot: str, sequential: str, aspect: str | None = None, *,
                      max_tokens: int = JUDGE_MAX_TOKENS,
                      kept: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[Exception]]:
@@ -61,15 +66,16 @@ async def judge_pair(judge: SoT, question: str, sot: str, sequential: str, aspec
     of this pair, does not keep). Returns the record, which holds both raw replies (``None`` where an order failed),
     which were cut at ``max_tokens`` (read as no verdict: a verdict early in a cut reply may be provisional), both
     verdicts and the outcome (``None`` while an order has no reply), and each failed order's exception. A reply
-    ``stopped`` by the provider's filter (``content_filter``, ``refusal``) gives no verdict either, and is kept: a
-    larger budget would not let it finish; one a server ended otherwise (vLLM's ``abort``, a tool call) is a failure,
-    asked again by a rerun."""
+    ``stopped`` by the provider's filter (``content_filter``, ``refusal``) or the model's context window gives no
+    verdict either, and is kept: a larger budget would not let it finish; one a server ended otherwise (vLLM's
+    ``abort``, a tool call) is a failure, asked again by a rerun."""
     template, extra = ("judge_pairwise", {}) if aspect is None else \
         ("judge_aspect", {"aspect": aspect, "criterion": ASPECTS[aspect]})
     orders = [(sot, sequential), (sequential, sot)]
     raw = kept_replies(kept, max_tokens)
     cut = [bool(r is not None and c) for r, c in zip(raw, (kept or {}).get("cut") or [False, False])]
-    stopped = [r and s for r, s in zip(raw, (kept or {}).get("stopped") or [None, None])]
+    # (a reply kept stopped before any text is "": its reason stays; review 266)
+    stopped = [s if r is not None else None for r, s in zip(raw, (kept or {}).get("stopped") or [None, None])]
     failures: list[Exception] = []
 
     async def ask(i: int) -> None:
@@ -78,7 +84,7 @@ async def judge_pair(judge: SoT, question: str, sot: str, sequential: str, aspec
             result = await judge.complete(template, {"question": question, "answer_a": a, "answer_b": b, **extra},
                                           max_tokens=max_tokens, temperature=0.0)
         except EmptyAnswer as exc:
-            if exc.finish_reason in FILTERED:  # stopped by the filter before any text: as one stopped after some
+            if exc.finish_reason in KEPT:  # stopped by the filter before any text: as one stopped after some
                 raw[i], stopped[i] = "", exc.finish_reason  # (probe 261: asked again at every rerun)
             else:  # a server's abort, a tool call, a budget spent reasoning: a rerun may do better
                 failures.append(exc)
@@ -86,12 +92,13 @@ async def judge_pair(judge: SoT, question: str, sot: str, sequential: str, aspec
         except Exception as exc:  # kept, not raised: the other order runs on, and its reply is kept
             failures.append(exc)
             return
-        # cut at the budget (a larger one may let it finish), or stopped by the provider's filter (kept: a rerun
-        # would be stopped again); a local judge's loop, cut, leaves the text before it whole: read as it is
+        # cut at the budget (a larger one may let it finish), or stopped by the provider's filter or the model's
+        # context window (kept: a rerun at temperature 0 would be stopped again); a local judge's loop, cut, leaves
+        # the text before it whole: read as it is
         reason = result.finish_reason
-        at_budget, looped, filtered = reason in AT_BUDGET, reason == "repetition", reason in FILTERED
+        at_budget, looped, filtered = reason in AT_BUDGET, reason == "repetition", reason in KEPT
         if result.truncated and not (at_budget or looped or filtered):  # a server's abort, a tool call: ask again
-            failures.append(StreamError(f"the judge's reply was cut off by the server ({reason!r})"))
+            failures.append(StreamError(f"the judge's reply was ended by the server ({reason!r}) before its verdict"))
             return
         raw[i], cut[i] = result.text, result.truncated and at_budget
         stopped[i] = reason if result.truncated and filtered else None
