@@ -175,6 +175,7 @@ class Answer:
         self._hurried: float | None = None  # the grace it had once the skeleton was written (``_hurry_router``)
         self._note: str | None = None  # what the skeleton (or a serial server) adds to it
         self.errors: list[BaseException] = []
+        self._unrendered: set[int] = set()  # points that failed as their prompt did not render, before any call
         self._started = 0.0
         self._finished_at: float | None = None
         self.timings_skeleton_s = 0.0
@@ -266,7 +267,7 @@ class Answer:
             return self.result()
         first = f"point {failed[0].index}: {failed[0].error}"  # the cause, as the request's error alone is shown
         tried = None
-        if all(isinstance(error, TemplateError) for error in self.errors):  # no model was asked: none else helps
+        if all(p.index in self._unrendered for p in failed):  # no model was asked: none else helps
             tried = "no model was asked for them: fix the template"
         elif len(self.backends) > 1:
             last = describe(self.errors[-1])  # said once where it is the first's
@@ -582,6 +583,7 @@ class Answer:
             first = self._expand_request(backends[0], point, outline, retry)  # rendered once: it is the filter's too
         except TemplateError as exc:  # a template of the user's that renders the samples but not this point: the
             self._fail(point, exc, backends[0].model)  # points written stay (probe 260: a TemplateError, no .partial)
+            self._unrendered.add(point.index)
             return None
         writer = _Writer(backends[0], self._expansion_filter(point, backends[0].provider, first.prompt))
 

@@ -241,8 +241,8 @@ def check_url(name: str, url: Any) -> None:
     from urllib.parse import urlsplit
 
     # (a space is said below, with the URL)
-    if isinstance(url, str) and (at := next((i for i, c in enumerate(url) if not (c.isprintable() or c == " ")),
-                                            None)) is not None:
+    if isinstance(url, str) and (at := next((i for i, c in enumerate(url) if not (c.isprintable() or c == " ")
+                                             or c in _BLANK), None)) is not None:  # (a Hangul filler; review 266)
         raise ConfigError(f"{name} holds {ascii(url[at])} at character {at + 1}, which no URL carries (an invisible "
                           "or control character pasted with it, a NUL, or a byte the environment could not decode): "
                           "remove it (the URL is not shown here)")

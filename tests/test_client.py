@@ -628,22 +628,28 @@ def test_an_openai_organization_or_project_a_header_cannot_carry_is_refused_too(
     with pytest.raises(sotkit.ConfigError, match=rf"^\${variable} holds white space at its ends"):
         sotkit.SoT("openai:m", api_key="k")
     # so on a client of the user's, which reads the same variable (review 264)
-    with pytest.raises(sotkit.ConfigError, match=r"^client\.(organization|project) holds white space at its ends"):
+    with pytest.raises(sotkit.ConfigError, match=r"^client\.(organization|project) \(given, or read by the SDK"):
         sotkit.SoT("openai:m", client=openai.AsyncOpenAI(api_key="k"))
     monkeypatch.setenv(variable, "org-123")
     assert sotkit.SoT("openai:m", api_key="k").model == "openai:m"
-    with pytest.raises(sotkit.ConfigError, match=r"^client\.api_key holds white space at its ends"):
+    with pytest.raises(sotkit.ConfigError, match=r"^client\.api_key \(given, or read by the SDK from its "
+                                                 r"environment variable\) holds white space at its ends"):
         sotkit.SoT("openai:m", client=openai.AsyncOpenAI(api_key="k\n"))
+    # Azure's Entra ID token too (review 266)
+    azure = openai.AsyncAzureOpenAI(azure_ad_token="token\n", azure_endpoint="https://x.openai.azure.com",
+                                    api_version="2024-10-21")
+    with pytest.raises(sotkit.ConfigError, match=r"^client\.azure_ad_token \(given, or read"):
+        sotkit.SoT("openai:m", client=azure)
 
 
 @pytest.mark.parametrize("url", ["http://localhost:8000/v1\x00", "http://localhost:8000/v\udcff1",
                                  "http://loc\udcffalhost/v1", "http://localhost:8000/\x07v1",
-                                 "http://local\u200bhost:8000/v1"])  # (a zero-width space pasted with it)
+                                 "http://local\u200bhost:8000/v1", "http://local\u3164host:8000/v1"])  # (pasted)
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
 def test_a_base_url_with_a_character_no_url_carries_is_refused_at_construction(monkeypatch, provider, url):
     # probe 260: it built, and the first call raised the HTTP library's UnicodeEncodeError or InvalidURL
     variable = f"{provider.upper()}_BASE_URL"
-    message = r"holds '\\(x00|udcff|x07|u200b)' at character \d+, which no URL carries"
+    message = r"holds '\\(x00|udcff|x07|u200b|u3164)' at character \d+, which no URL carries"
     with pytest.raises(sotkit.ConfigError, match=f"^base_url {message}"):
         sotkit.SoT(f"{provider}:m", api_key="k", base_url=url)
     if "\x00" in url:  # (no environment holds one)

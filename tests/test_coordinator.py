@@ -574,6 +574,35 @@ async def test_a_local_point_cut_by_its_budget_ends_at_a_complete_sentence(whole
         assert result.points[0].text == rows["Sleep well"]
 
 
+class LocalFallback(sotkit.providers.base.Provider):
+    """An in-process fallback (its templates the local/ variants): it writes any point it is asked for."""
+
+    model = "local:fallback"
+
+    async def stream(self, request):
+        yield "A fallback's text."
+        yield sotkit.providers.base.CallUsage(5, 4)
+
+
+async def test_a_fallback_whose_template_did_not_render_leaves_the_main_models_error_said(tmp_path):
+    # review 266: the main model failed point 2 (a 500), the fallback's local/ template did not render for it, and
+    # the error said "no model was asked for them"
+    (tmp_path / "local").mkdir()
+    (tmp_path / "expand.jinja").write_text("{% block user %}{{ question }} {{ point.title }}{% endblock %}")
+    (tmp_path / "local" / "expand.jinja").write_text(
+        "{% block user %}{{ question }} {{ point.title }}{% if point.title == 'Eat less sugar' %}{{ 1 // 0 }}{% endif %}{% endblock %}")
+    answers = sot_responder(SKELETON)
+
+    def respond(request):
+        return Reply("", fault=Fault.status(500)) if request.user.endswith("Eat less sugar") else answers(request)
+    with FakeLLMServer(respond, latency=FAST) as server:
+        async with client(server, "openai", templates=tmp_path, fallback=LocalFallback(), retry=1) as sot:
+            with pytest.raises(sotkit.PartialResultError) as failed:
+                await sot.generate("How can I be healthier?")
+    assert "no model was asked" not in str(failed.value) and "the fallback local:fallback failed too" in \
+        str(failed.value)
+
+
 @pytest.mark.parametrize("breaks", [["Move daily"], ["Sleep well", "Move daily", "Eat well"]])
 async def test_a_batch_leaves_out_a_point_whose_template_did_not_render(breaks):
     # probe 260, review 264: the batch path of in-process models, as the single calls' (one point fails, the others

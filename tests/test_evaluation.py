@@ -597,7 +597,7 @@ async def test_a_run_stopped_during_the_sequential_call_keeps_the_finished_sot_a
             with anyio.fail_after(10):
                 while not any(point_of(r) is None and not is_skeleton(r) for r in server.requests):
                     await anyio.sleep(0.005)
-            await anyio.sleep(1.0)  # its response begun (the server's headers read: its prompt is paid for), 3 s early
+            await anyio.sleep(1.0)  # its response begun (the headers read: its prompt is paid for), 2 s before its text
             tg.cancel_scope.cancel()
         finished, kept = read_results(results)
         assert list(finished["answers"]) == ["sot"] and finished["answers"]["sot"]["error"] is None

@@ -286,9 +286,10 @@ def user_client(client: Any, sdk_name: str, class_name: str, **settings: Any) ->
     if given := [name for name, value in settings.items() if value is not None]:
         raise ConfigError(f"{', '.join(given)} and client= both given: set {', '.join(given)} on the client you "
                           "pass (sotkit uses it as it is), or leave client= out")
-    for name in ("api_key", "auth_token", "organization", "project"):  # sent as headers (review 264)
-        if isinstance(value := getattr(client, name, None), str):
-            check_header(f"client.{name}", value)
+    # sent as headers, given or read by the SDK from its environment variables (reviews 264, 266)
+    for name in ("api_key", "auth_token", "organization", "project", "_azure_ad_token", "access_token"):
+        if isinstance(value := getattr(client, name, None), str):  # (Azure keeps its token as _azure_ad_token)
+            check_header(f"client.{name.lstrip('_')} (given, or read by the SDK from its environment variable)", value)
     if any(kind.__name__.endswith("Bedrock") for kind in type(client).__mro__):  # AWS's own event-stream framing
         raise ConfigError(f"client={type(client).__name__}: sotkit reads server-sent event streams, and Bedrock "
                           "streams in AWS's event-stream format; use the Anthropic API, Vertex, or an "

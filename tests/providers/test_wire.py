@@ -812,6 +812,9 @@ async def test_a_server_that_never_answers_is_told_from_a_model_slow_to_write(mo
         server.close()
     assert "no text in 0.3 s for the first text; no response came, not even its status line: check that a server " \
            "answers at its base URL" in str(stalled.value) and "reasoning" not in str(stalled.value)
+    # ... and that one answering only once it starts needs a longer wait (review 264: a queue's late headers)
+    assert "one that answers only once it starts (a queue, a model loading) needs a longer first_token_timeout=" in \
+        str(stalled.value)
 
 
 @pytest.mark.parametrize("http", ["httpx", "aiohttp"])
