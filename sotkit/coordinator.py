@@ -583,7 +583,8 @@ class Answer:
             first = self._expand_request(backends[0], point, outline, retry)  # rendered once: it is the filter's too
         except TemplateError as exc:  # a template of the user's that renders the samples but not this point: the
             self._fail(point, exc, backends[0].model)  # points written stay (probe 260: a TemplateError, no .partial)
-            self._unrendered.add(point.index)
+            if backends[0] is self.backends[0] and not retry:  # (not after the main model was asked; review 267)
+                self._unrendered.add(point.index)
             return None
         writer = _Writer(backends[0], self._expansion_filter(point, backends[0].provider, first.prompt))
 

@@ -66,15 +66,28 @@ RESP = 2
 POLL_S = 0.02
 #: seconds after a failed Redis call before Redis is tried again (meanwhile on_outage decides at once)
 RETRY_REDIS_S = 1.0
-#: the shortest lease: renewed every third of it, a Redis round trip apart
-MIN_LEASE_S = 0.1
+#: the shortest lease, renewed every third of it a Redis round trip apart, and the longest (a day: Redis keeps
+#: expiries in milliseconds, and a dead worker's slots would stay taken as long)
+MIN_LEASE_S, MAX_LEASE_S = 0.1, 86_400.0
 
-# A script that writes and removes a key under the prefix: run once when the client is built, it fails where the
-# limits' scripts would (no EVAL in the user's ACL, no key under the prefix, a read-only replica).
-_PROBE = "redis.call('SET', KEYS[1], '1', 'PX', 1000) redis.call('DEL', KEYS[1]) return 1"
-#: what to check where Redis refuses them
-_REFUSED = ("check that its user may run scripts (EVAL, EVALSHA) and write the keys under the prefix, that the URL "
-            "names the primary, not a read-only replica, and that no other app's keys share the prefix")
+
+
+def _refusal(exc: BaseException) -> str | None:
+    """What to check where Redis answered a limits' script with an error that is no outage (None for one that
+    passes: BUSY, out of memory, a lost connection): its user's rights, a replica, another app's keys, a cluster."""
+    import redis
+
+    if isinstance(exc, redis.exceptions.NoPermissionError):
+        return "check that its user may run the limits' scripts (EVALSHA, SCRIPT LOAD) on the keys under the prefix"
+    if isinstance(exc, redis.exceptions.ReadOnlyError):
+        return "the URL names a read-only replica: name the primary"
+    if isinstance(exc, redis.ResponseError) and str(exc).startswith("WRONGTYPE"):
+        return "another app's keys share the prefix: choose another prefix="
+    if type(exc).__name__ in ("MovedError", "AskError"):  # (redis-py's cluster redirections)
+        return "a Redis Cluster node that does not hold this model's keys: sotkit speaks to one node, so name the " \
+               "node that holds the slot of the model's keys, or a Redis that is no cluster"
+    return None
+
 
 # KEYS[1] the model's leases; ARGV: max concurrency, lease ms, lease id. 1 when the lease was taken.
 ACQUIRE = """
@@ -186,7 +199,7 @@ class RedisLimits:
             raise ConfigError(f"limits={shown_url(self.url)!r}: the database after the port is a number, such as "
                               f"/0, not {database!r}")
         # (renewed every third of it, a Redis call apart: a few milliseconds let leases lapse while held; probe 265)
-        check_number("lease", self.lease, above=None, at_least=MIN_LEASE_S, optional=False)
+        check_number("lease", self.lease, above=None, at_least=MIN_LEASE_S, at_most=MAX_LEASE_S, optional=False)
         check_number("timeout", self.timeout, above=0, optional=False)
         check_choice("on_outage", self.on_outage, ("open", "closed"))
         check_type("prefix", self.prefix, str, "a str")
@@ -209,15 +222,8 @@ class RedisLimits:
                                           socket_connect_timeout=self.timeout, protocol=RESP)
         except ValueError as exc:
             raise ConfigError(f"limits={shown_url(self.url)!r} is not a Redis URL redis-py reads: {exc}") from None
-        refused = None
         try:
             client.ping()
-            # a Redis that answers but cannot run the limits (an ACL user without scripts or the prefix's keys, a
-            # read-only replica) would leave each process to its own limits, warned as an outage (probe 265)
-            try:
-                client.eval(_PROBE, 1, f"{self.prefix}:probe")
-            except redis.ResponseError as exc:  # (NoPermissionError, ReadOnlyError)
-                refused = exc
         except TypeError as exc:  # redis-py hands a URL option it does not parse to the connection, which refuses it
             option = re.search(r"unexpected keyword argument '([^']*)'", str(exc))
             raise ConfigError(f"limits={shown_url(self.url)!r}: redis-py takes no URL option "
@@ -238,9 +244,6 @@ class RedisLimits:
                 "to keep the limits in this process") from exc
         finally:
             client.close()
-        if refused is not None:
-            raise LimitsUnavailable(f"Redis at {shown_url(self.url)} refuses the limits' scripts "
-                                    f"({type(refused).__name__}: {refused}): {_REFUSED}") from refused
         return RedisConnection(self)
 
 
@@ -298,6 +301,25 @@ class RedisConnection:
         if _running_loop() is None:
             raise AsyncioOnly(_ON_TRIO)
         return self._loops.get()
+
+    def check(self, key: str) -> None:
+        """Run the renewal script once on ``key`` (a model's leases: it removes expired ones, as every call does)
+        as the client is built: a Redis that answers but cannot run the limits (an ACL user without their scripts
+        or keys, a read-only replica, another app's key there) is refused now, not warned of as an outage at the
+        first call while each process keeps to its own limits (probe 265)."""
+        import redis
+
+        client = redis.Redis.from_url(self.config.url, socket_timeout=self.config.timeout,
+                                      socket_connect_timeout=self.config.timeout, protocol=RESP)
+        try:
+            client.register_script(RENEW)(keys=[key], args=[max(1, round(self.config.lease * 1000))])
+        except redis.RedisError as exc:
+            if (advice := _refusal(exc)) is None:  # an outage now: on_outage decides at the first call
+                return
+            raise LimitsUnavailable(f"Redis at {shown_url(self.config.url)} refuses the limits' scripts "
+                                    f"({type(exc).__name__}: {exc}): {advice}") from exc
+        finally:
+            client.close()
 
     def key(self, model: str, kind: str) -> str:
         return f"{self.config.prefix}:{{{model}}}:{kind}"  # {model}: a cluster keeps a model's keys together
@@ -357,13 +379,12 @@ class RedisConnection:
             undo.add_done_callback(state.calls.discard)
 
     def _outage(self, exc: BaseException | None, what: str) -> None:
-        import redis
-
         exc = exc or self._last_error  # (within RETRY_REDIS_S of a failure: the failure's cause)
         cause = f" ({type(exc).__name__}: {exc})" if exc else ""
         # an error Redis answers with (an ACL's refusal, a replica's READONLY, another app's key) is no outage
-        state = f"refuses the limits' scripts{cause}: {_REFUSED}; until then" \
-            if isinstance(exc, redis.ResponseError) else f"is unreachable{cause}; until it is back"
+        advice = _refusal(exc) if exc is not None else None
+        state = f"refuses the limits' scripts{cause}: {advice}; until then" if advice else \
+            f"is unreachable{cause}; until it is back"
         if self.config.on_outage == "closed":
             raise LimitsUnavailable(f"Redis at {shown_url(self.config.url)}, which shares the limits, {state}, with "
                                     "on_outage='closed', no call goes out") from exc
@@ -444,6 +465,7 @@ class SharedModelLimits:
         self.connection = connection
         self.model = model
         self._slots = connection.key(model, "slots")
+        connection.check(self._slots)
 
     @property
     def tpm(self) -> float | None:

@@ -584,9 +584,10 @@ class LocalFallback(sotkit.providers.base.Provider):
         yield sotkit.providers.base.CallUsage(5, 4)
 
 
-async def test_a_fallback_whose_template_did_not_render_leaves_the_main_models_error_said(tmp_path):
-    # review 266: the main model failed point 2 (a 500), the fallback's local/ template did not render for it, and
-    # the error said "no model was asked for them"
+@pytest.mark.parametrize("main_fails", [Reply("", fault=Fault.status(500)), Reply("")])
+async def test_a_fallback_whose_template_did_not_render_leaves_the_main_models_error_said(tmp_path, main_fails):
+    # review 266, 267: the main model failed point 2 (a 500, or no text twice), the fallback's local/ template did
+    # not render for it, and the error said "no model was asked for them"
     (tmp_path / "local").mkdir()
     (tmp_path / "expand.jinja").write_text("{% block user %}{{ question }} {{ point.title }}{% endblock %}")
     (tmp_path / "local" / "expand.jinja").write_text(
@@ -594,7 +595,7 @@ async def test_a_fallback_whose_template_did_not_render_leaves_the_main_models_e
     answers = sot_responder(SKELETON)
 
     def respond(request):
-        return Reply("", fault=Fault.status(500)) if request.user.endswith("Eat less sugar") else answers(request)
+        return main_fails if request.user.endswith("Eat less sugar") else answers(request)
     with FakeLLMServer(respond, latency=FAST) as server:
         async with client(server, "openai", templates=tmp_path, fallback=LocalFallback(), retry=1) as sot:
             with pytest.raises(sotkit.PartialResultError) as failed:

@@ -168,40 +168,57 @@ async def test_unreachable_redis_at_construction_is_a_clear_error():
     with pytest.raises(sotkit.ConfigError, match="on_outage='sometimes': use 'open' or 'closed'"):
         sotkit.RedisLimits("redis://localhost", on_outage="sometimes")
     # (probe 265: a lease of a few milliseconds lapsed while held, and two processes shared one slot)
-    for lease in (0, 0.002):
-        with pytest.raises(sotkit.ConfigError, match=f"lease={lease}: must be a number >= 0.1"):
+    for lease in (0, 0.002, 1e17):  # (review 267: 1e17 failed mid-run, Redis's expiry out of range)
+        with pytest.raises(sotkit.ConfigError, match=re.escape(f"lease={lease!r}: must be a number >= 0.1 and <= ")):
             sotkit.RedisLimits("redis://localhost", lease=lease)
 
 
 def test_a_redis_that_answers_but_refuses_the_limits_scripts_is_refused_at_construction(redis_url):
-    # probe 265: an ACL user without scripts, or a read-only replica, answered PING and was taken; each process then
-    # kept to its own limits (N times the budget), warned once as an outage "until it is back"
+    # probe 265: an ACL user without scripts, a read-only replica or another app's key under the prefix answered PING
+    # and was taken; each process then kept to its own limits (N times the budget), warned once as an outage "until
+    # it is back". The check runs the limits' own renewal script on the model's key (review 267: a probe key of
+    # its own deleted a user's, needed EVAL, SET and DEL, and fell in another cluster slot)
     admin = redis.Redis.from_url(redis_url)
+    port = redis_url.rsplit(":", 1)[1].split("/")[0]
+
+    def build(url: str) -> sotkit.SoT:
+        return sotkit.SoT("openai:m", base_url="http://127.0.0.1:9/v1", api_key="k", limits=url)
     try:
         admin.acl_setuser("noscripts", enabled=True, passwords=["+pw"], keys=["*"], commands=["+@all", "-@scripting"])
-        no_scripts = redis_url.replace("redis://", "redis://noscripts:pw@")
         with pytest.raises(sotkit.LimitsUnavailable, match=r"refuses the limits' scripts \(NoPermissionError: .*\): "
-                                                           r"check that its user may run scripts \(EVAL, EVALSHA\)"):
-            sotkit.RedisLimits(no_scripts).connect()
+                                                           r"check that its user may run the limits' scripts"):
+            build(redis_url.replace("redis://", "redis://noscripts:pw@"))
+        # least privilege: the scripts' commands on the model's keys alone, no EVAL, SET or DEL, is enough
+        admin.acl_setuser("least", enabled=True, passwords=["+pw"], keys=["sotkit:{*}:*"],
+                          commands=["+ping", "+select", "+evalsha", "+script|load", "+time", "+zremrangebyscore",
+                                    "+zcard", "+zadd", "+zrem", "+zscore", "+pexpire", "+hget", "+hset", "+hmget"])
+        build(f"redis://least:pw@127.0.0.1:{port}/0")
+        admin.set("sotkit:{openai:m}:slots", "another app's")
+        with pytest.raises(sotkit.LimitsUnavailable, match=r"WRONGTYPE.*another app's keys share the prefix: choose "
+                                                           r"another prefix="):
+            build(redis_url)
+        admin.delete("sotkit:{openai:m}:slots")
+        admin.set("sotkit:probe", "a user's")  # (review 267: deleted by the first probe)
         admin.replicaof("127.0.0.1", free_port())  # a replica (of a primary that is not up): it takes no writes
-        with pytest.raises(sotkit.LimitsUnavailable, match=r"refuses the limits' scripts \(ReadOnlyError: .*\): "
-                                                           r".*names the primary, not a read-only replica"):
-            sotkit.RedisLimits(redis_url).connect()
+        with pytest.raises(sotkit.LimitsUnavailable, match=r"refuses the limits' scripts \(ReadOnlyError: .*\): the "
+                                                           r"URL names a read-only replica: name the primary"):
+            build(redis_url)
+        assert admin.get("sotkit:probe") == b"a user's"
     finally:
         admin.replicaof("NO", "ONE")
         admin.close()
 
 
-async def test_another_apps_key_under_the_prefix_is_said_as_a_refusal_not_an_outage(redis_url):
-    admin = redis.Redis.from_url(redis_url)
-    admin.set("sotkit:{openai:m}:slots", "another app's")
-    admin.close()
+async def test_another_apps_key_under_the_prefix_mid_run_is_said_as_a_refusal_not_an_outage(redis_url):
     limits = sotkit.RedisLimits(redis_url, on_outage="closed")
     with FakeLLMServer(Reply("fine", latency=FAST)) as server:
         async with sotkit.SoT("openai:m", base_url=server.openai_base_url, api_key="k", limits=limits,
                               mode="sequential", retry=1) as sot:
+            admin = redis.Redis.from_url(redis_url)
+            admin.set("sotkit:{openai:m}:slots", "another app's")
+            admin.close()
             with pytest.raises(sotkit.LimitsUnavailable, match=r"refuses the limits' scripts \(ResponseError: "
-                                                               r"WRONGTYPE.*no other app's keys share the prefix"):
+                                                               r"WRONGTYPE.*choose another prefix="):
                 await sot.generate("Fine?")
         assert server.requests == []
 

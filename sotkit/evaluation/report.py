@@ -141,7 +141,7 @@ class Summary:
     judge_cut: int = 0
     """Judge replies cut at the judge's token budget, each read as no verdict (``judge_max_tokens``)."""
     judge_stopped: int = 0
-    """Judge replies the provider stopped for another reason (its filter), each read as no verdict."""
+    """Judge replies the provider's filter or the judge's context window stopped, each read as no verdict."""
     #: mode -> what its answers cost (the judge's calls not included)
     cost: dict[str, ModeCost] = field(default_factory=dict)
 
@@ -267,8 +267,9 @@ def render_markdown(summary: Summary, plots: list[str]) -> str:
                           "raise it (--judge-max-tokens, judge_max_tokens=) and rerun; only those are asked again."]
         if summary.judge_stopped:
             lines += ["", f"{summary.judge_stopped} judge repl{'y was' if summary.judge_stopped == 1 else 'ies were'} "
-                          "stopped by the provider (its filter, most likely: `stopped` in results.jsonl says why), so "
-                          "counted unparseable; a larger budget would not help, and a rerun keeps them."]
+                          "stopped by the provider (its filter, or the judge's context window: `stopped` in "
+                          "results.jsonl says which), so counted unparseable; a larger budget would not help, and a "
+                          "rerun keeps them (for the window, a judge with a larger one would)."]
         if len(summary.verdicts) > 1:
             lines += ["", "By aspect (LLMZoo's, all categories):", ""]
             lines += _tally_table("aspect", [(a, t[ALL]) for a, t in summary.verdicts.items() if a != "general"])
