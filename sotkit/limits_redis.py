@@ -72,21 +72,31 @@ MIN_LEASE_S, MAX_LEASE_S = 0.1, 86_400.0
 
 
 
+#: the commands the limits' scripts run, which a Redis user needs on the keys under the prefix
+COMMANDS = ("EVALSHA", "SCRIPT LOAD", "TIME", "ZREMRANGEBYSCORE", "ZCARD", "ZADD", "ZREM", "PEXPIRE", "HGET", "HSET",
+            "HLEN", "HKEYS", "HDEL", "HINCRBY")
+#: the errors Redis answers with that pass (busy with a script, out of memory, loading, a failover): outages
+_PASSING = ("BUSY", "OOM", "LOADING", "TRYAGAIN", "MASTERDOWN", "CLUSTERDOWN")
+
+
 def _refusal(exc: BaseException) -> str | None:
-    """What to check where Redis answered a limits' script with an error that is no outage (None for one that
-    passes: BUSY, out of memory, a lost connection): its user's rights, a replica, another app's keys, a cluster."""
+    """What to check where Redis answered the limits with an error that is no outage (None for an outage: no answer,
+    or an error that passes, as BUSY or out of memory): its user's rights, a replica, another app's keys, a cluster,
+    commands renamed or disabled."""
     import redis
 
-    if isinstance(exc, redis.exceptions.NoPermissionError):
-        return "check that its user may run the limits' scripts (EVALSHA, SCRIPT LOAD) on the keys under the prefix"
+    said = str(exc)
+    if not isinstance(exc, redis.ResponseError) or said.startswith(_PASSING):
+        return None
     if isinstance(exc, redis.exceptions.ReadOnlyError):
         return "the URL names a read-only replica: name the primary"
-    if isinstance(exc, redis.ResponseError) and str(exc).startswith("WRONGTYPE"):
+    if said.startswith("WRONGTYPE"):
         return "another app's keys share the prefix: choose another prefix="
     if type(exc).__name__ in ("MovedError", "AskError"):  # (redis-py's cluster redirections)
-        return "a Redis Cluster node that does not hold this model's keys: sotkit speaks to one node, so name the " \
-               "node that holds the slot of the model's keys, or a Redis that is no cluster"
-    return None
+        return "a Redis Cluster node: sotkit speaks to one Redis, so name one that is no cluster"
+    # an ACL's refusal (NOPERM, or a command the script may not run), a command renamed or disabled, ...
+    return f"check that its user may run {', '.join(COMMANDS)} on the keys under the prefix (and that none of " \
+           "them is renamed or disabled)"
 
 
 # KEYS[1] the model's leases; ARGV: max concurrency, lease ms, lease id. 1 when the lease was taken.
@@ -234,6 +244,9 @@ class RedisLimits:
                 f"Redis at {shown_url(self.url)} refused the credentials ({exc}): put its password in the URL, "
                 "redis://:PASSWORD@host:6379/0 (or redis://USER:PASSWORD@host:6379/0 for an ACL user)") from exc
         except redis.ResponseError as exc:  # it answered, with an error: "DB index is out of range", say
+            if str(exc).startswith(_PASSING):  # (busy with a script, loading: no fault of the URL's)
+                raise LimitsUnavailable(f"Redis at {shown_url(self.url)} is not ready ({exc}): build the client "
+                                        "again once it is") from exc
             raise LimitsUnavailable(
                 f"Redis at {shown_url(self.url)} answered with an error ({exc}): check the URL (its database number) "
                 "and that the server is Redis 5 or newer") from exc
@@ -312,11 +325,13 @@ class RedisConnection:
         client = redis.Redis.from_url(self.config.url, socket_timeout=self.config.timeout,
                                       socket_connect_timeout=self.config.timeout, protocol=RESP)
         try:
-            client.register_script(RENEW)(keys=[key], args=[max(1, round(self.config.lease * 1000))])
+            # (with the longest lease: its PEXPIRE of the key, which holds other workers' leases, only lengthens
+            # the key's life; with this client's it would shorten it to this client's lease; review 268)
+            client.register_script(RENEW)(keys=[key], args=[round(MAX_LEASE_S * 1000)])
         except redis.RedisError as exc:
             if (advice := _refusal(exc)) is None:  # an outage now: on_outage decides at the first call
                 return
-            raise LimitsUnavailable(f"Redis at {shown_url(self.config.url)} refuses the limits' scripts "
+            raise LimitsUnavailable(f"Redis at {shown_url(self.config.url)} refuses the limits' scripts on {key} "
                                     f"({type(exc).__name__}: {exc}): {advice}") from exc
         finally:
             client.close()

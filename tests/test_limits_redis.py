@@ -22,7 +22,7 @@ import pytest
 import redis
 
 import sotkit
-from sotkit.limits_redis import SharedModelLimits
+from sotkit.limits_redis import COMMANDS, SharedModelLimits, _refusal
 from sotkit.redact import shown_url
 from sotkit.testing import FakeLLMServer, Latency, Reply
 from tests.conftest import free_port, untraced_env
@@ -180,33 +180,53 @@ def test_a_redis_that_answers_but_refuses_the_limits_scripts_is_refused_at_const
     # its own deleted a user's, needed EVAL, SET and DEL, and fell in another cluster slot)
     admin = redis.Redis.from_url(redis_url)
     port = redis_url.rsplit(":", 1)[1].split("/")[0]
+    key = "sotkit:{openai:m}:slots"
 
-    def build(url: str) -> sotkit.SoT:
-        return sotkit.SoT("openai:m", base_url="http://127.0.0.1:9/v1", api_key="k", limits=url)
+    def build(url: str, **options) -> sotkit.SoT:
+        return sotkit.SoT("openai:m", base_url="http://127.0.0.1:9/v1", api_key="k",
+                          limits=sotkit.RedisLimits(url, **options))
+    rights = r"check that its user may run EVALSHA, SCRIPT LOAD, TIME, ZREMRANGEBYSCORE, .*, HINCRBY on the keys"
     try:
         admin.acl_setuser("noscripts", enabled=True, passwords=["+pw"], keys=["*"], commands=["+@all", "-@scripting"])
-        with pytest.raises(sotkit.LimitsUnavailable, match=r"refuses the limits' scripts \(NoPermissionError: .*\): "
-                                                           r"check that its user may run the limits' scripts"):
+        with pytest.raises(sotkit.LimitsUnavailable, match=rf"refuses the limits' scripts on {re.escape(key)} "
+                                                           rf"\(NoPermissionError: .*\): {rights}"):
             build(redis_url.replace("redis://", "redis://noscripts:pw@"))
-        # least privilege: the scripts' commands on the model's keys alone, no EVAL, SET or DEL, is enough
+        # review 268: scripts allowed, but not a command inside them (Redis's "can't run this command")
+        admin.acl_setuser("scriptsonly", enabled=True, passwords=["+pw"], keys=["sotkit:*"],
+                          commands=["+ping", "+select", "+evalsha", "+script|load"])
+        with pytest.raises(sotkit.LimitsUnavailable, match=rf"\(ResponseError: .*\): {rights}"):
+            build(f"redis://scriptsonly:pw@127.0.0.1:{port}/0")
+        # least privilege: the limits' commands on the model's keys, no EVAL, SET or DEL
         admin.acl_setuser("least", enabled=True, passwords=["+pw"], keys=["sotkit:{*}:*"],
-                          commands=["+ping", "+select", "+evalsha", "+script|load", "+time", "+zremrangebyscore",
-                                    "+zcard", "+zadd", "+zrem", "+zscore", "+pexpire", "+hget", "+hset", "+hmget"])
+                          commands=["+ping", "+select", *(f"+{c.lower().replace(' ', '|')}" for c in COMMANDS)])
         build(f"redis://least:pw@127.0.0.1:{port}/0")
-        admin.set("sotkit:{openai:m}:slots", "another app's")
+        # a client of a short lease, only built, leaves other workers' leases their key's life (review 268)
+        admin.zadd(key, {"another worker's": 4e12})
+        admin.pexpire(key, 60_000)
+        build(redis_url, lease=0.1)
+        assert admin.pttl(key) > 50_000 and admin.zcard(key) == 1
+        admin.delete(key)
+        admin.set(key, "another app's")
         with pytest.raises(sotkit.LimitsUnavailable, match=r"WRONGTYPE.*another app's keys share the prefix: choose "
                                                            r"another prefix="):
             build(redis_url)
-        admin.delete("sotkit:{openai:m}:slots")
-        admin.set("sotkit:probe", "a user's")  # (review 267: deleted by the first probe)
+        admin.delete(key)
         admin.replicaof("127.0.0.1", free_port())  # a replica (of a primary that is not up): it takes no writes
-        with pytest.raises(sotkit.LimitsUnavailable, match=r"refuses the limits' scripts \(ReadOnlyError: .*\): the "
-                                                           r"URL names a read-only replica: name the primary"):
+        with pytest.raises(sotkit.LimitsUnavailable, match=r"refuses the limits' scripts on .* \(ReadOnlyError: .*\): "
+                                                           r"the URL names a read-only replica: name the primary"):
             build(redis_url)
-        assert admin.get("sotkit:probe") == b"a user's"
     finally:
         admin.replicaof("NO", "ONE")
         admin.close()
+
+
+def test_errors_that_pass_are_outages_and_the_others_refusals():
+    # review 267: BUSY and out of memory were said as refusals, with a checklist of rights
+    assert _refusal(redis.ResponseError("BUSY Redis is busy running a script.")) is None
+    assert _refusal(redis.ResponseError("OOM command not allowed when used memory > 'maxmemory'.")) is None
+    assert _refusal(redis.ConnectionError("Connection refused")) is None
+    assert "a Redis Cluster node" in _refusal(redis.exceptions.MovedError("10175 127.0.0.1:7001"))
+    assert "renamed or disabled" in _refusal(redis.ResponseError("unknown command 'evalsha'"))
 
 
 async def test_another_apps_key_under_the_prefix_mid_run_is_said_as_a_refusal_not_an_outage(redis_url):
