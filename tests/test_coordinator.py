@@ -591,7 +591,8 @@ async def test_a_fallback_whose_template_did_not_render_leaves_the_main_models_e
     (tmp_path / "local").mkdir()
     (tmp_path / "expand.jinja").write_text("{% block user %}{{ question }} {{ point.title }}{% endblock %}")
     (tmp_path / "local" / "expand.jinja").write_text(
-        "{% block user %}{{ question }} {{ point.title }}{% if point.title == 'Eat less sugar' %}{{ 1 // 0 }}{% endif %}{% endblock %}")
+        "{% block user %}{{ question }} {{ point.title }}{% if point.title == 'Eat less sugar' %}{{ 1 // 0 }}"
+        "{% endif %}{% endblock %}")
     answers = sot_responder(SKELETON)
 
     def respond(request):
