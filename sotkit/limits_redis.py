@@ -72,11 +72,25 @@ MIN_LEASE_S, MAX_LEASE_S = 0.1, 86_400.0
 
 
 
-#: the commands the limits' scripts run, which a Redis user needs on the keys under the prefix
-COMMANDS = ("EVALSHA", "SCRIPT LOAD", "TIME", "ZREMRANGEBYSCORE", "ZCARD", "ZADD", "ZREM", "PEXPIRE", "HGET", "HSET",
-            "HLEN", "HKEYS", "HDEL", "HINCRBY")
-#: the errors Redis answers with that pass (busy with a script, out of memory, loading, a failover): outages
-_PASSING = ("BUSY", "OOM", "LOADING", "TRYAGAIN", "MASTERDOWN", "CLUSTERDOWN")
+#: the commands the limits run (PING, and SELECT for a database other than 0, where the client is built; the rest in
+#: their scripts), which a Redis user needs on the keys under the prefix
+COMMANDS = ("PING", "SELECT", "EVALSHA", "SCRIPT LOAD", "TIME", "ZREMRANGEBYSCORE", "ZCARD", "ZADD", "ZREM", "PEXPIRE",
+            "HGET", "HSET", "HLEN", "HKEYS", "HDEL", "HINCRBY")
+#: the errors Redis answers with that pass (busy with a script, out of memory, loading, a failover, too few replicas,
+#: a failed save): outages, by their code (redis-py gives some a class of their own and drops the code: _passing)
+_PASSING = ("BUSY", "OOM", "LOADING", "TRYAGAIN", "MASTERDOWN", "CLUSTERDOWN", "NOREPLICAS", "MISCONF")
+
+
+def _passing(exc: BaseException) -> bool:
+    import redis.exceptions as errors
+
+    return str(exc).startswith(_PASSING) or isinstance(exc, (
+        errors.OutOfMemoryError, errors.TryAgainError, errors.MasterDownError, errors.ClusterDownError))
+
+
+def _rights() -> str:
+    return f"check that its user may run {', '.join(COMMANDS)} on the keys under the prefix (and that none of them " \
+           "is renamed or disabled)"
 
 
 def _refusal(exc: BaseException) -> str | None:
@@ -86,7 +100,7 @@ def _refusal(exc: BaseException) -> str | None:
     import redis
 
     said = str(exc)
-    if not isinstance(exc, redis.ResponseError) or said.startswith(_PASSING):
+    if not isinstance(exc, redis.ResponseError) or _passing(exc):
         return None
     if isinstance(exc, redis.exceptions.ReadOnlyError):
         return "the URL names a read-only replica: name the primary"
@@ -94,9 +108,7 @@ def _refusal(exc: BaseException) -> str | None:
         return "another app's keys share the prefix: choose another prefix="
     if type(exc).__name__ in ("MovedError", "AskError"):  # (redis-py's cluster redirections)
         return "a Redis Cluster node: sotkit speaks to one Redis, so name one that is no cluster"
-    # an ACL's refusal (NOPERM, or a command the script may not run), a command renamed or disabled, ...
-    return f"check that its user may run {', '.join(COMMANDS)} on the keys under the prefix (and that none of " \
-           "them is renamed or disabled)"
+    return _rights()  # an ACL's refusal (NOPERM, or a command the script may not run), a command renamed, ...
 
 
 # KEYS[1] the model's leases; ARGV: max concurrency, lease ms, lease id. 1 when the lease was taken.
@@ -244,9 +256,11 @@ class RedisLimits:
                 f"Redis at {shown_url(self.url)} refused the credentials ({exc}): put its password in the URL, "
                 "redis://:PASSWORD@host:6379/0 (or redis://USER:PASSWORD@host:6379/0 for an ACL user)") from exc
         except redis.ResponseError as exc:  # it answered, with an error: "DB index is out of range", say
-            if str(exc).startswith(_PASSING):  # (busy with a script, loading: no fault of the URL's)
-                raise LimitsUnavailable(f"Redis at {shown_url(self.url)} is not ready ({exc}): build the client "
-                                        "again once it is") from exc
+            if _passing(exc):  # (busy with a script, a failed save: no fault of the URL's)
+                raise LimitsUnavailable(f"Redis at {shown_url(self.url)} is not ready ({type(exc).__name__}: "
+                                        f"{exc}): build the client again once it is") from exc
+            if isinstance(exc, redis.exceptions.NoPermissionError):  # (review 269: PING, SELECT)
+                raise LimitsUnavailable(f"Redis at {shown_url(self.url)} refused ({exc}): {_rights()}") from exc
             raise LimitsUnavailable(
                 f"Redis at {shown_url(self.url)} answered with an error ({exc}): check the URL (its database number) "
                 "and that the server is Redis 5 or newer") from exc

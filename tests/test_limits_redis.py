@@ -185,7 +185,7 @@ def test_a_redis_that_answers_but_refuses_the_limits_scripts_is_refused_at_const
     def build(url: str, **options) -> sotkit.SoT:
         return sotkit.SoT("openai:m", base_url="http://127.0.0.1:9/v1", api_key="k",
                           limits=sotkit.RedisLimits(url, **options))
-    rights = r"check that its user may run EVALSHA, SCRIPT LOAD, TIME, ZREMRANGEBYSCORE, .*, HINCRBY on the keys"
+    rights = r"check that its user may run PING, SELECT, EVALSHA, SCRIPT LOAD, TIME, .*, HINCRBY on the keys"
     try:
         admin.acl_setuser("noscripts", enabled=True, passwords=["+pw"], keys=["*"], commands=["+@all", "-@scripting"])
         with pytest.raises(sotkit.LimitsUnavailable, match=rf"refuses the limits' scripts on {re.escape(key)} "
@@ -196,10 +196,15 @@ def test_a_redis_that_answers_but_refuses_the_limits_scripts_is_refused_at_const
                           commands=["+ping", "+select", "+evalsha", "+script|load"])
         with pytest.raises(sotkit.LimitsUnavailable, match=rf"\(ResponseError: .*\): {rights}"):
             build(f"redis://scriptsonly:pw@127.0.0.1:{port}/0")
-        # least privilege: the limits' commands on the model's keys, no EVAL, SET or DEL
+        # least privilege: the limits' commands on the model's keys, no EVAL, SET or DEL, in any database (review
+        # 269: PING and SELECT were needed and not named)
         admin.acl_setuser("least", enabled=True, passwords=["+pw"], keys=["sotkit:{*}:*"],
-                          commands=["+ping", "+select", *(f"+{c.lower().replace(' ', '|')}" for c in COMMANDS)])
-        build(f"redis://least:pw@127.0.0.1:{port}/0")
+                          commands=[f"+{c.lower().replace(' ', '|')}" for c in COMMANDS])
+        for database in (0, 1):
+            build(f"redis://least:pw@127.0.0.1:{port}/{database}")
+        admin.acl_setuser("noping", enabled=True, passwords=["+pw"], keys=["sotkit:*"], commands=["+@all", "-ping"])
+        with pytest.raises(sotkit.LimitsUnavailable, match=rf"refused \(.*'ping'.*\): {rights}"):
+            build(f"redis://noping:pw@127.0.0.1:{port}/0")
         # a client of a short lease, only built, leaves other workers' leases their key's life (review 268)
         admin.zadd(key, {"another worker's": 4e12})
         admin.pexpire(key, 60_000)
@@ -224,6 +229,12 @@ def test_errors_that_pass_are_outages_and_the_others_refusals():
     # review 267: BUSY and out of memory were said as refusals, with a checklist of rights
     assert _refusal(redis.ResponseError("BUSY Redis is busy running a script.")) is None
     assert _refusal(redis.ResponseError("OOM command not allowed when used memory > 'maxmemory'.")) is None
+    # (review 269: redis-py gives some their own class and drops the code; others have codes of their own)
+    assert _refusal(redis.exceptions.OutOfMemoryError("command not allowed when used memory > 'maxmemory'.")) is None
+    assert _refusal(redis.exceptions.TryAgainError("Multiple keys request during rehashing of slot")) is None
+    assert _refusal(redis.ResponseError("NOREPLICAS Not enough good replicas to write.")) is None
+    assert _refusal(redis.ResponseError("MISCONF Redis is configured to save RDB snapshots, but it's currently "
+                                        "unable to persist to disk.")) is None
     assert _refusal(redis.ConnectionError("Connection refused")) is None
     assert "a Redis Cluster node" in _refusal(redis.exceptions.MovedError("10175 127.0.0.1:7001"))
     assert "renamed or disabled" in _refusal(redis.ResponseError("unknown command 'evalsha'"))
