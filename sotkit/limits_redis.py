@@ -69,9 +69,6 @@ RETRY_REDIS_S = 1.0
 #: the shortest lease, renewed every third of it a Redis round trip apart, and the longest (a day: Redis keeps
 #: expiries in milliseconds, and a dead worker's slots would stay taken as long)
 MIN_LEASE_S, MAX_LEASE_S = 0.1, 86_400.0
-
-
-
 #: the commands the limits run (PING, and SELECT for a database other than 0, where the client is built; the rest in
 #: their scripts), which a Redis user needs on the keys under the prefix
 COMMANDS = ("PING", "SELECT", "EVALSHA", "SCRIPT LOAD", "TIME", "ZREMRANGEBYSCORE", "ZCARD", "ZADD", "ZREM", "PEXPIRE",
