@@ -69,7 +69,7 @@ class ThinkTags:
         self._code_may_follow = True  # the last line was blank or indented code (or there was none)
 
     def feed(self, text: str) -> str | Signal:
-        came, said = len(text), bool(text.strip())  # this piece's characters (of reasoning, in a block); not blank?
+        piece = text  # (its characters are reasoning where it goes into a block)
         if self._state == "text":
             if self._watched:
                 self._watch(text)
@@ -95,7 +95,7 @@ class ThinkTags:
             if end < 0:
                 # all of a bare block, which stays text unless it closes; else the start of a close
                 self._held = text if self._state == "bare" else text[-(len(close) - 1):]
-                return Thinking(came, said)
+                return Thinking.of(piece)
             self._state, text = after, text[end + len(close):]
         if self._state == "final":
             text = END.sub("", text)
@@ -106,7 +106,7 @@ class ThinkTags:
             if text:
                 self._state = "text"
         # (white space alone after the close is no progress either: a stuck model may send it forever; review 263)
-        return text or Thinking(came, said)
+        return text or Thinking.of(piece)
 
     def _watch(self, text: str) -> None:
         """Raise at a bare ``</think>`` in ``text``, the text's next piece (the first tag decides, whatever the
