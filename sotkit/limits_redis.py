@@ -227,6 +227,13 @@ class RedisLimits:
         shown = {field.name: getattr(self, field.name) for field in fields(self)} | {"url": shown_url(self.url)}
         return f"RedisLimits({', '.join(f'{name}={value!r}' for name, value in shown.items())})"
 
+    def sync_client(self) -> Any:
+        """A blocking redis-py client of this URL, for the checks made where the client is built."""
+        import redis
+
+        return redis.Redis.from_url(self.url, socket_timeout=self.timeout, socket_connect_timeout=self.timeout,
+                                    protocol=RESP)
+
     def connect(self) -> RedisConnection:
         """Check that Redis answers (a clear ``LimitsUnavailable`` now rather than at the first call)."""
         if _in_trio():  # built on trio: refused first, whether Redis answers or not (probe 131)
@@ -237,8 +244,7 @@ class RedisLimits:
             raise ConfigError("limits shared through Redis need the redis package: "
                               "pip install 'sotkit[redis]'") from None
         try:
-            client = redis.Redis.from_url(self.url, socket_timeout=self.timeout,
-                                          socket_connect_timeout=self.timeout, protocol=RESP)
+            client = self.sync_client()
         except ValueError as exc:
             raise ConfigError(f"limits={shown_url(self.url)!r} is not a Redis URL redis-py reads: {exc}") from None
         try:
@@ -333,8 +339,7 @@ class RedisConnection:
         first call while each process keeps to its own limits (probe 265)."""
         import redis
 
-        client = redis.Redis.from_url(self.config.url, socket_timeout=self.config.timeout,
-                                      socket_connect_timeout=self.config.timeout, protocol=RESP)
+        client = self.config.sync_client()
         try:
             # (with the longest lease: its PEXPIRE of the key, which holds other workers' leases, only lengthens
             # the key's life; with this client's it would shorten it to this client's lease; review 268)
