@@ -96,12 +96,12 @@ async def judge_pair(judge: SoT, question: str, sot: str, sequential: str, aspec
         # context window (kept: a rerun at temperature 0 would be stopped again); a local judge's loop, cut, leaves
         # the text before it whole: read as it is
         reason = result.finish_reason
-        at_budget, looped, filtered = reason in AT_BUDGET, reason == "repetition", reason in KEPT
-        if result.truncated and not (at_budget or looped or filtered):  # a server's abort, a tool call: ask again
+        at_budget, looped, kept_end = reason in AT_BUDGET, reason == "repetition", reason in KEPT
+        if result.truncated and not (at_budget or looped or kept_end):  # a server's abort, a tool call: ask again
             failures.append(StreamError(f"the judge's reply was ended by the server ({reason!r}) before its verdict"))
             return
         raw[i], cut[i] = result.text, result.truncated and at_budget
-        stopped[i] = reason if result.truncated and filtered else None
+        stopped[i] = reason if result.truncated and kept_end else None
 
     async with anyio.create_task_group() as tg:
         for i in range(2):
