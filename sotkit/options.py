@@ -211,6 +211,10 @@ def check_header(source: str, value: str | None) -> None:
 #: and symbols drawn blank (Hangul fillers, the blank Braille pattern)
 _INVISIBLE = frozenset(("Zs", "Zl", "Zp", "Cc", "Cf", "Mn", "Me"))
 _BLANK = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+#: printable marks that a URL's host ignores (Unicode's default-ignorable marks: a combining grapheme joiner,
+#: Khmer and Mongolian ones, variation selectors): pasted in, they make another host or a URL that fails to encode
+_IGNORED_MARKS = frozenset("\u034f\u17b4\u17b5\u180b\u180c\u180d\u180f"
+                           + "".join(map(chr, range(0xFE00, 0xFE10))) + "".join(map(chr, range(0xE0100, 0xE01F0))))
 
 
 def check_question(question: Any) -> str:
@@ -242,7 +246,7 @@ def check_url(name: str, url: Any) -> None:
 
     # (a space is said below, with the URL)
     if isinstance(url, str) and (at := next((i for i, c in enumerate(url) if not (c.isprintable() or c == " ")
-                                             or c in _BLANK), None)) is not None:  # (a Hangul filler; review 266)
+                                             or c in _BLANK or c in _IGNORED_MARKS), None)) is not None:
         raise ConfigError(f"{name} holds {ascii(url[at])} at character {at + 1}, which no URL carries (an invisible "
                           "or control character pasted with it, a NUL, or a byte the environment could not decode): "
                           "remove it (the URL is not shown here)")

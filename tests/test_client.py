@@ -644,12 +644,13 @@ def test_an_openai_organization_or_project_a_header_cannot_carry_is_refused_too(
 
 @pytest.mark.parametrize("url", ["http://localhost:8000/v1\x00", "http://localhost:8000/v\udcff1",
                                  "http://loc\udcffalhost/v1", "http://localhost:8000/\x07v1",
-                                 "http://local\u200bhost:8000/v1", "http://local\u3164host:8000/v1"])  # (pasted)
+                                 "http://local\u200bhost:8000/v1", "http://local\u3164host:8000/v1",  # (pasted)
+                                 "http://local\u034fhost:8000/v1", "http://localhost\ufe0f:8000/v1"])
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
 def test_a_base_url_with_a_character_no_url_carries_is_refused_at_construction(monkeypatch, provider, url):
     # probe 260: it built, and the first call raised the HTTP library's UnicodeEncodeError or InvalidURL
     variable = f"{provider.upper()}_BASE_URL"
-    message = r"holds '\\(x00|udcff|x07|u200b|u3164)' at character \d+, which no URL carries"
+    message = r"holds '\\(x00|udcff|x07|u200b|u3164|u034f|ufe0f)' at character \d+, which no URL carries"
     with pytest.raises(sotkit.ConfigError, match=f"^base_url {message}"):
         sotkit.SoT(f"{provider}:m", api_key="k", base_url=url)
     if "\x00" in url:  # (no environment holds one)
