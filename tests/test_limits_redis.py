@@ -604,6 +604,34 @@ def test_a_database_redis_refuses_is_named_as_its_answer_not_as_silence(redis_ur
                    limits=redis_url.rsplit("/", 1)[0] + "/99")
 
 
+def test_a_redis_busy_with_a_script_at_construction_is_not_ready_not_a_wrong_url(redis_url):
+    # (session 60: its message had no test of its own, only its classifier)
+    busy, other = redis.Redis.from_url(redis_url), redis.Redis.from_url(redis_url)
+    busy.config_set("lua-time-limit", 100)  # (busy-reply-threshold's old name: a PING answers BUSY after 0.1 s)
+    ended: list[BaseException] = []
+    looping = threading.Thread(target=lambda: ended.extend(pytest.raises(redis.ResponseError, busy.eval,
+                                                                         "while true do end", 0).value.args))
+
+    def answers_busy() -> bool:
+        try:
+            return not other.ping()
+        except redis.ResponseError as exc:
+            return str(exc).startswith("BUSY")
+
+    looping.start()
+    try:
+        wait_for(answers_busy, "the script to hold Redis")
+        with pytest.raises(sotkit.LimitsUnavailable, match=r"is not ready \(ResponseError: BUSY .*\): build the client "
+                                                           r"again once it is$"):
+            sotkit.SoT("openai:m", base_url="http://127.0.0.1:9/v1", api_key="k", limits=redis_url)
+    finally:
+        other.script_kill()
+        looping.join(timeout=10)
+        busy.close()
+        other.close()
+    assert "killed" in str(ended), ended  # (the script ran until the test killed it)
+
+
 @contextmanager
 def redis5(port: int):
     """A server that answers as Redis 5 does: PING and SELECT, and its own error for HELLO (Redis 6's), which a
