@@ -81,8 +81,9 @@ _PASSING = ("BUSY", "OOM", "LOADING", "TRYAGAIN", "MASTERDOWN", "CLUSTERDOWN", "
 def _passing(exc: BaseException) -> bool:
     import redis.exceptions as errors
 
-    return str(exc).startswith(_PASSING) or isinstance(exc, (
-        errors.OutOfMemoryError, errors.TryAgainError, errors.MasterDownError, errors.ClusterDownError))
+    return str(exc).startswith(_PASSING) or isinstance(exc, (errors.BusyLoadingError, errors.OutOfMemoryError,
+                                                             errors.TryAgainError, errors.MasterDownError,
+                                                             errors.ClusterDownError))
 
 
 def _rights() -> str:
@@ -258,7 +259,8 @@ class RedisLimits:
             raise LimitsUnavailable(
                 f"Redis at {shown_url(self.url)} refused the credentials ({exc}): put its password in the URL, "
                 "redis://:PASSWORD@host:6379/0 (or redis://USER:PASSWORD@host:6379/0 for an ACL user)") from exc
-        except redis.ResponseError as exc:  # it answered, with an error: "DB index is out of range", say
+        except (redis.ResponseError, redis.BusyLoadingError) as exc:  # it answered, with an error: "DB index is out
+            # of range", say, or LOADING (a ConnectionError to redis-py, which drops its code)
             if _passing(exc):  # (busy with a script, a failed save: no fault of the URL's)
                 raise LimitsUnavailable(f"Redis at {shown_url(self.url)} is not ready ({type(exc).__name__}: "
                                         f"{exc}): build the client again once it is") from exc

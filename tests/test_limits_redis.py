@@ -232,6 +232,7 @@ def test_errors_that_pass_are_outages_and_the_others_refusals():
     # (review 269: redis-py gives some their own class and drops the code; others have codes of their own)
     assert _refusal(redis.exceptions.OutOfMemoryError("command not allowed when used memory > 'maxmemory'.")) is None
     assert _refusal(redis.exceptions.TryAgainError("Multiple keys request during rehashing of slot")) is None
+    assert _refusal(redis.exceptions.BusyLoadingError("Redis is loading the dataset in memory")) is None
     assert _refusal(redis.ResponseError("NOREPLICAS Not enough good replicas to write.")) is None
     assert _refusal(redis.ResponseError("MISCONF Redis is configured to save RDB snapshots, but it's currently "
                                         "unable to persist to disk.")) is None
@@ -630,6 +631,23 @@ def test_a_redis_busy_with_a_script_at_construction_is_not_ready_not_a_wrong_url
         busy.close()
         other.close()
     assert "killed" in str(ended), ended  # (the script ran until the test killed it)
+
+
+def test_a_redis_loading_its_data_at_construction_is_not_ready_not_a_missing_server():
+    # (session 60: redis-py raises LOADING as a BusyLoadingError, a ConnectionError: it was said as "start it
+    # (redis-server), fix the URL"). A server of our own on a socket answers every command with LOADING.
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        with listener, listener.accept()[0] as connection:
+            while connection.recv(65536):
+                connection.sendall(b"-LOADING Redis is loading the dataset in memory\r\n")
+
+    threading.Thread(target=serve, daemon=True).start()
+    url = f"redis://127.0.0.1:{listener.getsockname()[1]}/0"
+    with pytest.raises(sotkit.LimitsUnavailable, match=r"is not ready \(BusyLoadingError: Redis is loading the dataset "
+                                                       r"in memory\): build the client again once it is$"):
+        sotkit.SoT("openai:m", base_url="http://127.0.0.1:9/v1", api_key="k", limits=url)
 
 
 @contextmanager
