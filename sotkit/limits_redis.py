@@ -270,10 +270,13 @@ class RedisLimits:
                 f"Redis at {shown_url(self.url)} answered with an error ({exc}): check the URL (its database number) "
                 "and that the server is Redis 5 or newer") from exc
         except (redis.RedisError, OSError) as exc:
+            # (a Redis without TLS never answers a TLS handshake: the client only times out)
+            tls = " (rediss:// speaks TLS: use redis:// for a Redis without it)" \
+                if self.url.startswith("rediss:") and isinstance(exc, redis.TimeoutError) else ""
             raise LimitsUnavailable(
                 f"Redis at {shown_url(self.url)}, which would share the limits between processes, does not answer as "
-                f"Redis ({type(exc).__name__}: {exc}); start it (redis-server), fix the URL, or leave limits= out "
-                "to keep the limits in this process") from exc
+                f"Redis ({type(exc).__name__}: {exc}); start it (redis-server), fix the URL{tls}, or leave limits= "
+                "out to keep the limits in this process") from exc
         finally:
             client.close()
         return RedisConnection(self)

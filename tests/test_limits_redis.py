@@ -650,6 +650,15 @@ def test_a_redis_loading_its_data_at_construction_is_not_ready_not_a_missing_ser
         sotkit.SoT("openai:m", base_url="http://127.0.0.1:9/v1", api_key="k", limits=url)
 
 
+def test_a_tls_url_to_a_redis_without_tls_says_so(redis_url):
+    # (session 60: the handshake is never answered, and the message said only "Timeout connecting to server")
+    with pytest.raises(sotkit.LimitsUnavailable, match=r"\(TimeoutError: .*\); start it \(redis-server\), fix the "
+                                                       r"URL \(rediss:// speaks TLS: use redis:// for a Redis without "
+                                                       r"it\), or leave limits= out"):
+        sotkit.SoT("openai:m", base_url="http://127.0.0.1:9/v1", api_key="k",
+                   limits=sotkit.RedisLimits(redis_url.replace("redis:", "rediss:"), timeout=0.5))
+
+
 @contextmanager
 def redis5(port: int):
     """A server that answers as Redis 5 does: PING and SELECT, and its own error for HELLO (Redis 6's), which a
