@@ -64,6 +64,12 @@ def status_of(error: BaseException) -> int | None:
     return status if isinstance(status, int) else None
 
 
+def answered_status(error: BaseException) -> int | None:
+    """The HTTP status the server answered ``error`` with, as events and spans say it: a ``RetryAfterTooLong``'s is
+    its 429's (``status_of`` has none for it: it is no error to retry)."""
+    return status_of(error.__cause__ if isinstance(error, RetryAfterTooLong) else error)
+
+
 def is_retryable(error: BaseException, transient: tuple[type[BaseException], ...] = ()) -> bool:
     # the server's own word comes first, as the official SDKs take it (a 503 it says not to retry, a 409 it does)
     said = (_headers(error) or {}).get("x-should-retry")

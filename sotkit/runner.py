@@ -46,7 +46,7 @@ from .overlap import CallSpan
 from .providers.base import (AFTER_END_S, AT_BUDGET, ENDED, HELD, REFUSED, STARTED, CallUsage, ChatRequest, Chunk,
                              Provider, SendAgain, Thinking, char_weight, closing, estimated_tokens)
 from .result import Point, Usage
-from .retry import RetryPolicy, is_retryable, status_of
+from .retry import RetryPolicy, answered_status, is_retryable, status_of
 from .tracing import NO_CALL, NO_TRACE, CallTrace, RequestTrace, without_text
 
 if TYPE_CHECKING:  # the layer above: a backend holds templates, the runner never renders them
@@ -522,7 +522,7 @@ class Runner:
         """``call`` goes on from ``failed`` to ``fallback``: logged, and sent as a ``FallbackEvent``."""
         log_fallback(call.what, failed.model, error, fallback.model)
         self.send(FallbackEvent(call.point.index if call.point else None, call.role, failed.model, fallback.model,
-                                status_of(error), describe(error)))
+                                answered_status(error), describe(error)))
         self.fallen_back_for.append(error)
 
     def _account(self, usage: CallUsage, model: str, span: CallTrace, calls: int = 1) -> None:

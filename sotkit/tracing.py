@@ -32,11 +32,12 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
-from .errors import RetryAfterTooLong, StreamError, one_line
+from .errors import StreamError, one_line
 from .providers._sse import BROKE_OFF
 from .providers.base import AT_BUDGET, FILTERED, FINISHED, WINDOW_FULL
 from .quotes import OPEN, elide
 from .redact import redact
+from .retry import answered_status
 
 if TYPE_CHECKING:
     from .providers.base import CallUsage, ChatRequest
@@ -323,10 +324,10 @@ def _error_attributes(error: BaseException, content: bool) -> dict[str, Any]:
 def _statuses(error: BaseException) -> dict[str, int]:
     """The HTTP status of ``error``'s response (the 429 whose wait was too long, for ``RetryAfterTooLong``), and
     for a 200 whose stream failed the status it is retried as."""
-    status = getattr(error.__cause__ if isinstance(error, RetryAfterTooLong) else error, "status_code", None)
+    status = answered_status(error)
     if isinstance(error, StreamError):  # the response was a 200; its status is the one the error is retried as
         return {"http.response.status_code": 200, "sotkit.error.status_code": error.status_code}
-    if isinstance(status, int):
+    if status is not None:
         return {"http.response.status_code": status}
     if BROKE_OFF in str(error) or getattr(error, "answered", False):
         return {"http.response.status_code": 200}  # a 200 whose connection broke or stalled: no status of its own

@@ -666,6 +666,19 @@ async def test_a_model_that_is_down_falls_back_with_an_event(provider):
     assert seen[-1].result.points[1].model == "openai:backup"
 
 
+async def test_a_429_whose_wait_is_too_long_falls_back_with_its_status():
+    # probe 272: the event's status was None (RetryAfterTooLong has no status of its own), the span's 429
+    with FakeLLMServer(faulty({2: [Fault.status(429, {"retry-after": "100"})]}), latency=FAST) as server, \
+            FakeLLMServer(sot_responder(SKELETON, TEXTS), latency=FAST) as backup:
+        fallback = create_provider("openai:backup", api_key="k2", base_url=backup.openai_base_url)
+        async with client(server, "openai", fallback=fallback, retry=sotkit.RetryPolicy(max_wait_s=5)) as sot, \
+                sot.stream("How can I be healthier?") as events:
+            seen = [event async for event in events]
+        await fallback.aclose()
+    [event] = [e for e in seen if e.type == "fallback"]
+    assert (event.index, event.status) == (2, 429) and event.error.startswith("RetryAfterTooLong: ")
+
+
 async def test_a_point_left_empty_that_goes_to_the_fallback_is_an_event_too():
     # review 154: a point the main model wrote empty went on to the fallback with no event
     with FakeLLMServer(sot_responder(SKELETON, {**TEXTS, 2: ""}), latency=FAST) as server, \
