@@ -124,6 +124,10 @@ class SoT:
                                   "pass model='provider:model' or set $SOTKIT_MODEL)") from exc
             raise
         self.backends = [Backend(main, _templates(main, templates), self._limits(main, max_concurrency, rpm, tpm))]
+        if isinstance(fallback, str) and isinstance(name, str) and fallback in (name, main.model) and not options:
+            raise ConfigError(f"fallback={fallback!r} is the main model itself, configured the same way: its calls "
+                              "would only be tried again on it, past its max_concurrency (a fallback has limits of "
+                              "its own); raise retry= to try it more, or name another model")
         if fallback is not None:
             try:
                 backup = self._provider(fallback, {"timeout": timeout})

@@ -281,6 +281,18 @@ async def test_a_string_named_fallbacks_option_per_request_is_not_sent_to_the_cl
             await sot.generate("Why?", device="cpu")
 
 
+@pytest.mark.parametrize("model", ["openai:m", None, "local:smollm2"])
+def test_a_fallback_that_is_the_main_model_configured_the_same_way_is_refused(monkeypatch, model):
+    # probe 272: its calls went to the same model again, past the main model's max_concurrency
+    monkeypatch.setenv("OPENAI_API_KEY", "k")
+    monkeypatch.delenv("SOTKIT_MODEL", raising=False)
+    same = model or "openai:gpt-4o-mini"  # (the default model, with only $OPENAI_API_KEY set)
+    with pytest.raises(sotkit.ConfigError, match=rf"^fallback='{same}' is the main model itself, configured the same "
+                                                 r"way: .* raise retry= to try it more, or name another model$"):
+        sotkit.SoT(model, fallback=same)
+    sotkit.SoT("openai:m", base_url="http://127.0.0.1:9/v1", fallback="openai:m")  # (another server: the variable's)
+
+
 async def test_a_local_engines_option_per_request_says_it_configures_the_client():
     async with sotkit.SoT("local:smollm2") as sot:  # was "unknown option 'fast_decode'" (probe 81)
         with pytest.raises(sotkit.ConfigError, match="fast_decode= configures the client, not one request"):
