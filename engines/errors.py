@@ -16,3 +16,13 @@ class ConfigError(SotkitError, ValueError):
 
 class ModelNotAvailableError(ConfigError):
     """A local model (or its optional dependencies) is not installed; the message says how to install it."""
+
+
+class PromptTooLong(ConfigError):
+    """A prompt of ``tokens`` that fills a local model's whole context window (``window`` tokens) alone: no answer
+    fits. With ``mode="auto"``, a skeleton's prompt that does not fit gives a sequential answer, whose prompt is
+    shorter."""
+
+    def __init__(self, message: str, tokens: int, window: int) -> None:
+        super().__init__(message)
+        self.tokens, self.window = tokens, window

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigError, ModelNotAvailableError
+from .errors import ConfigError, ModelNotAvailableError, PromptTooLong
 
 if TYPE_CHECKING:
     import torch
@@ -173,8 +173,9 @@ def context_room(model: Any, prompt_tokens: int) -> int | None:
     if most is None:
         return None
     if prompt_tokens >= most:
-        raise ConfigError(f"the prompt has {prompt_tokens} tokens and the model's context holds {most}, so no answer "
-                          "fits; shorten the question (or its context), or use a model with a longer context")
+        raise PromptTooLong(f"the prompt has {prompt_tokens} tokens and the model's context holds {most}, so no "
+                            "answer fits; shorten the question (or its context), or use a model with a longer context",
+                            prompt_tokens, most)
     return most - prompt_tokens
 
 

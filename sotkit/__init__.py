@@ -12,8 +12,8 @@ __version__ = "0.1.0"  # before the imports: sotkit.evaluation reads it
 from .client import EventStream, SoT, default_model, generate, stream
 from .coordinator import CompleteKwargs, RequestKwargs, RequestOptions
 from .errors import (ConfigError, DeadlineExceeded, EchoedInstructions, EmptyAnswer, EmptyPoint, FallbackWarning,
-                     LimitsUnavailable, ModelNotAvailableError, PartialResultError, PromptCutWarning, RequestTooLarge,
-                     RetryAfterTooLong, SotkitError, StreamError, StreamStalled, TemplateError)
+                     LimitsUnavailable, ModelNotAvailableError, PartialResultError, PromptCutWarning, PromptTooLong,
+                     RequestTooLarge, RetryAfterTooLong, SotkitError, StreamError, StreamStalled, TemplateError)
 from .evaluation import evaluate
 from .events import (DoneEvent, Event, FallbackEvent, PointDeltaEvent, PointDoneEvent, PointEvent, RetryEvent,
                      RouteEvent, TextEvent, WithdrawEvent)
@@ -28,8 +28,9 @@ __all__ = [
     "DEFAULT_PROMPTS", "CompleteKwargs", "ConfigError", "DeadlineExceeded", "DoneEvent", "EchoedInstructions",
     "EmptyAnswer", "EmptyPoint", "Event", "EventStream", "FallbackEvent", "FallbackWarning", "LimitsUnavailable",
     "Mode", "ModelNotAvailableError", "PartialResultError", "Point", "PointDeltaEvent", "PointDoneEvent",
-    "PointEvent", "PromptCutWarning", "RedisLimits", "RequestKwargs", "RequestOptions", "RequestTooLarge", "Result",
-    "RetryAfterTooLong", "RetryEvent", "RetryPolicy", "RouteEvent", "SerialServerWarning", "SharedLimitsWarning",
-    "SoT", "SotkitError", "StreamError", "StreamStalled", "Templates", "TemplateError", "TextEvent", "Timings",
-    "Usage", "WithdrawEvent", "default_model", "evaluate", "generate", "stream",
+    "PointEvent", "PromptCutWarning", "PromptTooLong", "RedisLimits", "RequestKwargs", "RequestOptions",
+    "RequestTooLarge", "Result", "RetryAfterTooLong", "RetryEvent", "RetryPolicy", "RouteEvent",
+    "SerialServerWarning", "SharedLimitsWarning", "SoT", "SotkitError", "StreamError", "StreamStalled", "Templates",
+    "TemplateError", "TextEvent", "Timings", "Usage", "WithdrawEvent", "default_model", "evaluate", "generate",
+    "stream",
 ]

@@ -16,8 +16,8 @@ from typing import Any, Literal, TypedDict
 import anyio
 
 from .errors import (ConfigError, DeadlineExceeded, EchoedInstructions, EmptyAnswer, EmptyPoint, FallbackWarning,
-                     PartialResultError, RequestTooLarge, RetryAfterTooLong, StreamError, TemplateError, advise,
-                     describe, renote, sole)
+                     PartialResultError, PromptTooLong, RequestTooLarge, RetryAfterTooLong, StreamError, TemplateError,
+                     advise, describe, renote, sole)
 from .events import (Event, PointDeltaEvent, PointDoneEvent, PointEvent, RouteEvent, TextEvent,
                      WithdrawEvent)
 from .expansion import ExpansionFilter
@@ -294,7 +294,7 @@ class Answer:
             if mode == "sot":
                 self.reason = reason
                 self.send(RouteEvent("sot", reason))
-                found = await self._sot()
+                found = await self._sot_or_too_long()
                 if found < 2:
                     mode, reason = "sequential", _too_few(found, self._note)
                     self.points.clear()
@@ -307,6 +307,17 @@ class Answer:
             if not self.backends[0].provider.in_process and not self.runner.paced \
                     and one_at_a_time(self.runner.spans):
                 self._note_serial_server()
+
+    async def _sot_or_too_long(self, decided: anyio.Event | None = None) -> int:
+        """``_sot``; where the router chose SoT, a skeleton prompt too long for the model's window (a long context
+        on a small local model) is no skeleton, and the answer sequential: its prompt is shorter (probe 270)."""
+        try:
+            return await self._sot(decided)
+        except PromptTooLong as exc:
+            if self.options.mode != "auto" or self.points:
+                raise
+            self._note = f"its prompt of {exc.tokens} tokens does not fit the model's context of {exc.window}"
+            return 0
 
     async def _route(self) -> tuple[Mode, str]:
         mode = self.options.mode
@@ -340,7 +351,7 @@ class Answer:
             tg.start_soon(route)
             with anyio.CancelScope() as sketch:
                 try:
-                    found = await self._sot(decided)
+                    found = await self._sot_or_too_long(decided)
                 except Exception as exc:  # raised as itself below, as without this router, not in an ExceptionGroup
                     failed = exc  # (the router is not hurried: a sequential verdict still makes an answer)
                     await decided.wait()  # a sequential verdict needs no skeleton (it cancels this wait)

@@ -4,6 +4,7 @@
     ├── ConfigError (also a ValueError)
     │   ├── TemplateError
     │   ├── ModelNotAvailableError
+    │   ├── PromptTooLong
     │   └── AsyncioOnly
     ├── StreamError
     ├── StreamStalled (also a TimeoutError)
@@ -30,7 +31,7 @@ import sys
 import warnings
 from typing import TYPE_CHECKING
 
-from .engines.errors import ConfigError, ModelNotAvailableError, SotkitError
+from .engines.errors import ConfigError, ModelNotAvailableError, PromptTooLong, SotkitError
 from .quotes import clipped
 from .redact import redact
 
@@ -38,8 +39,8 @@ if TYPE_CHECKING:
     from .result import Result
 
 __all__ = ["AsyncioOnly", "ConfigError", "DeadlineExceeded", "EchoedInstructions", "EmptyAnswer", "EmptyPoint",
-           "FallbackWarning", "LimitsUnavailable", "ModelNotAvailableError", "PartialResultError", "RetryAfterTooLong",
-           "SotkitError", "StreamError", "StreamStalled", "TemplateError"]
+           "FallbackWarning", "LimitsUnavailable", "ModelNotAvailableError", "PartialResultError", "PromptTooLong",
+           "RetryAfterTooLong", "SotkitError", "StreamError", "StreamStalled", "TemplateError"]
 
 
 #: texts a module's warning registry may hold before ``advise`` empties it: Python keeps every text it has shown

@@ -520,6 +520,28 @@ async def test_an_answer_the_context_window_cut_says_so_and_not_that_its_budget_
                                                                                   True, 5)
 
 
+async def test_auto_answers_sequentially_where_only_the_skeletons_prompt_overfills_the_window(tiny_dir, tmp_path):
+    # probe 270: a context that left room for a sequential answer but not the skeleton's longer prompt failed with
+    # "no answer fits" under mode="auto" (the default)
+    import json
+    import re
+    import shutil
+
+    question, context = "What are some ways to sleep better?", "Sleep is rest for body and mind. " * 8
+    options = {"model": f"local:{tiny_dir}", "context": context, "max_tokens": 4}
+    sequential = await sotkit.generate(question, mode="sequential", **options)
+    small = Path(shutil.copytree(tiny_dir, tmp_path / "small"))
+    config = json.loads((small / "config.json").read_text())
+    window = sequential.usage.input_tokens + 8
+    (small / "config.json").write_text(json.dumps({**config, "max_position_embeddings": window}))
+    options["model"] = f"local:{small}"
+    with pytest.raises(sotkit.PromptTooLong, match=f"and the model's context holds {window}, so no answer fits"):
+        await sotkit.generate(question, mode="sot", **options)
+    auto = await sotkit.generate(question, router="rules", **options)
+    assert auto.mode == "sequential" and auto.text == sequential.text
+    assert re.search(rf"\(its prompt of \d+ tokens does not fit the model's context of {window}\)$", auto.route_reason)
+
+
 async def test_mps_without_mps_fails_the_first_call_with_what_to_do(tiny_dir):
     import torch
 
