@@ -33,14 +33,17 @@ def interrupted(command: str) -> int:
     return 130
 
 
-def whole(at_least: int) -> Callable[[str], int]:
-    """An argparse ``type``: a whole number, at least ``at_least``, refused in words (argparse would name the
-    function) as the command line is read, not after a model has loaded or a training has run."""
+def whole(at_least: int, at_most: int | None = None) -> Callable[[str], int]:
+    """An argparse ``type``: a whole number, at least ``at_least`` (and at most ``at_most``), refused in words
+    (argparse would name the function) as the command line is read, not after a model has loaded or a training has
+    run."""
 
     def read(text: str) -> int:
-        if not text.strip().isdecimal() or int(text) < at_least:
-            raise argparse.ArgumentTypeError(f"{text!r}: give a whole number, at least {at_least}")
-        return int(text)
+        value = int(text) if text.strip().isdecimal() else None
+        if value is None or value < at_least or (at_most is not None and value > at_most):
+            most = f" and at most {at_most}" if at_most is not None else ""
+            raise argparse.ArgumentTypeError(f"{text!r}: give a whole number, at least {at_least}{most}")
+        return value
 
     return read
 

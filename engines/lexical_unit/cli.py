@@ -14,6 +14,7 @@ from typing import Sequence
 from ..commands import HelpFormatter, can_make, failed, interrupted, number, whole
 from ..errors import ConfigError, SotkitError
 from ..models import cache_dir, check_device
+from .engine import MAX_K
 
 DEFAULT_DIR = cache_dir() / "lud"
 
@@ -80,7 +81,8 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default="smollm2", help="base model: 'smollm2' or a local HF directory")
     p.add_argument("--alpha", type=number(at_least=0, at_most=1), default=0.8,
                    help="unit-marking probability threshold")
-    p.add_argument("--k", type=whole(1), default=3, help="[PAD] slots per step (units are at most k+1 tokens)")
+    p.add_argument("--k", type=whole(1, MAX_K), default=3,  # (a model of more slots would be refused at its use)
+                   help="[PAD] slots per step (units are at most k+1 tokens)")
     p.add_argument("--seq-len", type=whole(2), default=96, help="tokens per code window")
     p.add_argument("--code-sequences", type=whole(0), default=160, help="number of stdlib code windows")
     p.add_argument("--answer-tokens", type=whole(1), default=96, help="max tokens per self-distilled answer")
@@ -115,7 +117,7 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     b.add_argument("--verify-alphas", type=number(at_least=0), nargs="+", default=[0.5], help="alphas of verified LUD")
     b.add_argument("--lookup-alphas", type=number(at_least=0), nargs="+", default=[0.5],
                    help="alphas of verified LUD that also drafts by prompt lookup")
-    b.add_argument("--k", type=whole(1), default=3, help="[PAD] slots per step")
+    b.add_argument("--k", type=whole(1, MAX_K), default=3, help="[PAD] slots per step")
     b.add_argument("--device", default="cpu", help="cpu or cuda")
     b.add_argument("--threads", type=whole(1), default=1, help="torch threads (one keeps a shared CPU's timings fair)")
     b.set_defaults(func=_bench)

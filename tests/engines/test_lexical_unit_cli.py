@@ -132,7 +132,10 @@ def test_results_of_the_embedded_model_are_titled_with_its_name(tmp_path):
 
 
 @pytest.mark.parametrize("arguments, message", [
-    (["prepare", "--k", "-3"], "argument --k: '-3': give a whole number, at least 1"),
+    (["prepare", "--k", "-3"], "argument --k: '-3': give a whole number, at least 1 and at most 64"),
+    # probe 270: a k over the engine's 64 trained a model that no client would then take
+    (["prepare", "--k", "100"], "argument --k: '100': give a whole number, at least 1 and at most 64"),
+    (["bench", "--k", "65"], "argument --k: '65': give a whole number, at least 1 and at most 64"),
     (["prepare", "--alpha", "-1"], "argument --alpha: '-1': give a number at least 0 and at most 1"),
     (["prepare", "--seq-len", "0"], "argument --seq-len: '0': give a whole number, at least 2"),
     (["train", "--batch-size", "0"], "argument --batch-size: '0': give a whole number, at least 1"),
