@@ -38,6 +38,10 @@ from .stitch import Stitcher
 from .tracing import start_request, without_text
 
 
+#: what a point's call that left no text of its own is followed by (None: it has text)
+Then = Literal["retry", "fallback", "fail"] | None
+
+
 @dataclass
 class _Writer:
     """The model writing a point and the filter its text goes through: a fallback replaces both, a retry that starts
@@ -45,6 +49,11 @@ class _Writer:
 
     backend: Backend
     cleaner: ExpansionFilter
+    #: what comes after the call's end and why, judged inside the call (its span) where the runner ran it singly
+    judged: list[tuple[Then, EmptyPoint | None]] = field(default_factory=list)
+    #: the call went on to the fallback model, the main model having left the point empty: the fallback is asked
+    #: afresh (its first ask, then one retry of its own)
+    afresh: bool = False
 
 
 MOST_POINTS = 100  # an SoT answer's most points: each point's call carries the whole skeleton
@@ -562,9 +571,7 @@ class Answer:
             outcome = exc
         then = self._settle(point, call, writer, outcome, backends, retry)
         if then == "retry":
-            await self._expand(point, outline, backends, retry=True)
-        elif then == "fallback":
-            await self._expand(point, outline, backends[1:])
+            await self._expand(point, outline, backends[1:] if writer.afresh else backends, retry=True)
 
     async def _expand_batch(self, points: list[Point], outline: list[Point], retry: bool = False) -> None:
         """In-process models expand every point in one batched generation (the runner retries a row the batch did
@@ -616,42 +623,68 @@ class Answer:
                 new_filter()
 
         def build(backend: Backend) -> ChatRequest:
-            return first if backend is backends[0] else self._expand_request(backend, point, outline, retry)
+            return first if backend is backends[0] else \
+                self._expand_request(backend, point, outline, retry and not writer.afresh)
 
-        return Call(build, on_text, on_restart, point, on_start=on_start), writer
+        def refuse(model: str, usage: CallUsage) -> Exception | None:
+            """Judged inside the call, so that its span says so: a point left empty fails, or goes on to the
+            fallback (the runner's, as after an error), with ``EmptyPoint``; one asked again is a call of its own."""
+            then, empty = judged = self._judge(point, writer, usage, backends, retry)
+            writer.judged[:] = [judged]
+            writer.afresh = writer.afresh or then == "fallback"
+            return empty if then in ("fallback", "fail") else None
+
+        return Call(build, on_text, on_restart, point, on_start=on_start, refuse=refuse), writer
 
     def _settle(self, point: Point, call: Call, writer: _Writer, outcome: tuple[str, CallUsage] | Exception,
                 backends: list[Backend], retry: bool) -> Literal["retry", "fallback"] | None:
-        """Finish or fail a point whose call ended; or say what to try next when it left no text of its own (it
-        wrote nothing, or only its header, a title, another point's line or echoes of its prompt, which the filter
-        drops, or only lead-ins and titles, which are withdrawn): one retry (with a header prefilled where the
-        provider takes a prefill; elsewhere the same request, which a sampling server answers anew), then the fallback
-        model. An empty point is never finished as if it were written."""
-        cleaner = writer.cleaner
-        if isinstance(outcome, Exception):
-            self._point_text(point, cleaner.finish())
+        """Finish or fail a point whose call ended; or say what to try next when it left no text of its own
+        (``_judge``). An empty point is never finished as if it were written."""
+        if isinstance(outcome, Exception):  # (an empty point refused where it failed for good, too)
+            self._point_text(point, writer.cleaner.finish())
             self._fail(point, outcome)
             return None
         point.model, usage = outcome
+        # a batch's row is judged here; a single call's was judged inside it (``refuse``)
+        then, empty = writer.judged.pop() if writer.judged else self._judge(point, writer, usage, backends, retry)
+        if then is None:
+            if writer.backend is self.backends[0]:  # the backend, not its model's name: a fallback may share it
+                self.main_wrote = True
+            self._finish_point(point)
+            return None
+        assert empty is not None  # (judged empty)
+        if then == "fail":
+            self._fail(point, empty)
+            return None
+        if then == "fallback":  # (a batch's row: the runner fell back itself for a single call)
+            self.runner.fell_back(call, backends[0], empty, backends[1])
+        return then
+
+    def _judge(self, point: Point, writer: _Writer, usage: CallUsage, backends: list[Backend],
+               retry: bool) -> tuple[Then, EmptyPoint | None]:
+        """The point's call ended with ``usage``: its text is finished through the filter. None where it has text of
+        its own (it wrote nothing, or only its header, a title, another point's line or echoes of its prompt, which
+        the filter drops, or only lead-ins and titles, which are withdrawn); else what comes next: one retry (with a
+        header prefilled where the provider takes a prefill; elsewhere the same request, which a sampling server
+        answers anew), then the fallback model, else it fails; with the ``EmptyPoint`` that says why."""
+        cleaner = writer.cleaner
         point.truncated, point.finish_reason = usage.cut_off(self.options.point_max_tokens), usage.finish_reason
         self._point_text(point, cleaner.finish(cut=point.truncated))
         if cleaner.said_nothing:  # only a lead-in or titles, as the skeleton again: withdrawn, and asked again
             self._withdraw(point)
         if point.text.strip():
-            if writer.backend is self.backends[0]:  # the backend, not its model's name: a fallback may share it
-                self.main_wrote = True
-            self._finish_point(point)
-            return None
+            return None, None
+        if writer.afresh:  # the fallback's first ask, as a call of its own would be
+            backends, retry = backends[1:], False
+        empty = self._empty_error(point, cleaner, retry)
         if not retry and not point.truncated:  # cut off before any text: the same request would be cut again
-            then: Literal["retry", "fallback"] = "retry"
+            then: Then = "retry"
         elif len(backends) > 1 and writer.backend is backends[0]:  # not where the call fell back already
-            self.runner.fell_back(call, backends[0], self._empty_error(point, cleaner, retry), backends[1])
             then = "fallback"
         else:
-            self._fail(point, self._empty_error(point, cleaner, retry))
-            return None
+            return "fail", empty
         point.truncated, point.finish_reason = False, None  # the call that asks again has not ended
-        return then
+        return then, empty
 
     async def _sequential(self) -> None:
         # the template's prefill where the model writing the answer continues it ("Verdict: [[", "In short,"): it

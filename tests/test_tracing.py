@@ -286,6 +286,34 @@ async def test_an_answer_without_text_falls_back_to_a_span_of_the_next_model(spa
     assert call.status.status_code == StatusCode.UNSET and root.attributes["sotkit.truncated"] is False
 
 
+@pytest.mark.parametrize("backup_writes", [True, False])
+async def test_a_point_left_empty_falls_back_in_its_calls_span_and_fails_in_one(spans, backup_writes):
+    # probe 272: the stream had its FallbackEvent, but no span said the fallback (no sotkit.fallback event, no
+    # sotkit.call.fallback_from) and a point empty on both models left every span UNSET
+    with FakeLLMServer(sot_responder(SKELETON, {**TEXTS, 2: ""}), latency=FAST) as server, \
+            FakeLLMServer(sot_responder(SKELETON, TEXTS if backup_writes else {**TEXTS, 2: ""}), latency=FAST) as other:
+        backup = create_provider("openai:backup", api_key="k", base_url=other.openai_base_url)
+        async with client(server, "openai", model="main", mode="sot", fallback=backup, on_point_error="skip") as sot:
+            result = await sot.generate(QUESTION)
+        await backup.aclose()
+    assert result.points[1].failed is not backup_writes
+    _, calls, _ = tree(spans)
+    point_2 = [s for s in calls if s.attributes.get("sotkit.point.index") == 2]
+    asked, asked_again, fell_back, *again = point_2  # the main model asked twice, then the fallback (and again)
+    assert asked.status.status_code == StatusCode.UNSET and not asked.events  # asked again: a call of its own
+    assert [e.name for e in asked_again.events] == ["sotkit.fallback", "exception"]
+    assert asked_again.events[0].attributes["error.type"] == "EmptyPoint"
+    assert asked_again.status.status_code == StatusCode.ERROR
+    assert (fell_back.name, fell_back.attributes["sotkit.call.fallback_from"]) == ("chat backup", "openai:main")
+    if backup_writes:
+        assert not again and fell_back.status.status_code == StatusCode.UNSET
+        assert result.points[1].model == "openai:backup"
+    else:  # the fallback asked again too, which fails the point
+        [last] = again
+        assert last.status.status_code == StatusCode.ERROR and last.attributes["error.type"] == "EmptyPoint"
+        assert result.points[1].error.startswith("EmptyPoint: point 2")
+
+
 # A gateway's 401 that repeated the key it was sent ("Incorrect API key provided: sk-...") was copied word for word
 # into the spans, the log lines and Point.error (and from there into eval's files and the web example's page).
 async def test_a_key_the_server_repeats_is_replaced_in_spans_logs_and_point_errors(spans, provider, caplog):
