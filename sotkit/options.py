@@ -73,10 +73,16 @@ def check_number(name: str, value: Any, *, above: float | None = 0.0, at_least: 
     wanted = f"{kind} {' and '.join(b for b in bounds if b)}".strip() + (" or None" if optional else "")
     if not number or not _finite(value) or (above is not None and not value > above) \
             or (at_least is not None and value < at_least) or (at_most is not None and value > at_most):
-        python = "int" if whole or isinstance(value, numbers.Integral) else "float"
-        hint = f" (a Python {python}: convert it with {python}(...))" if isinstance(value, numbers.Number) \
-            and not isinstance(value, (int, float, bool)) else ""  # a numpy number would not go into the JSON
-        raise ConfigError(f"{name}={shown_value(value)}: must be {wanted}{hint}")
+        raise ConfigError(f"{name}={shown_value(value)}: must be {wanted}{foreign_number(value, whole)}")
+
+
+def foreign_number(value: Any, whole: bool = False) -> str:
+    """What to do with a number that is no Python int or float (numpy's, a Decimal), which is refused (it would not
+    go into a request's JSON); "" for anything else."""
+    if not isinstance(value, numbers.Number) or isinstance(value, (int, float, bool)):
+        return ""
+    python = "int" if whole or isinstance(value, numbers.Integral) else "float"
+    return f" (a Python {python}: convert it with {python}(...))"
 
 
 def shown_value(value: Any) -> str:

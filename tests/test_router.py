@@ -465,6 +465,11 @@ async def test_router_threshold_trades_recall_for_precision() -> None:
             SoT("openai:m", api_key="k", base_url="http://127.0.0.1:9", router_threshold=bad)
     with pytest.raises(ConfigError, match="applies to the learned routers"):
         make_router("rules", threshold=0.7)
+    from decimal import Decimal  # probe 271: said to give a probability, which it is, not what to do
+
+    with pytest.raises(ConfigError, match=r"router_threshold=Decimal\('0.7'\): .* \(a Python float: convert it with "
+                                          r"float\(\.\.\.\)\)$"):
+        SoT("openai:m", api_key="k", base_url="http://127.0.0.1:9", router_threshold=Decimal("0.7"))
 
 
 def test_rules_router_keeps_its_recall_on_sotkits_own_questions() -> None:
@@ -716,6 +721,10 @@ def test_make_router_reports_bad_specs_early() -> None:
     # probe 138: another word or an = before the file was kept in the suggestion ('embedding:embedding=w.json')
     for spec in ("embedding=w.json", "learned:w.json"):
         with pytest.raises(ConfigError, match=f"unknown router '{spec}'; did you mean 'embedding:w.json'\\?"):
+            make_router(spec)
+    # probe 271: white space around the name was kept in the suggestion ('embedding: embedding:w.json')
+    for spec, meant in ((" embedding:w.json", "embedding:w.json"), ("llm\n", "llm")):
+        with pytest.raises(ConfigError, match=f"unknown router {re.escape(repr(spec))}; did you mean '{meant}'\\?"):
             make_router(spec)
 
 

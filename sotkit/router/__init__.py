@@ -96,11 +96,12 @@ def make_router(spec: str | Router | None = None, *, provider: Provider | None =
             raise ConfigError('router="embedding:" needs a path: router="embedding:router.json"')
         return LearnedRouter(os.path.expanduser(path), threshold=threshold)  # no shell expands a ~ after the colon
     if isinstance(spec, str):
-        close = difflib.get_close_matches(spec.lower(), ROUTERS, n=1)  # ("LLM"; probe 260)
+        bare = spec.strip()  # (white space around a name read from a file or a variable; probe 271)
+        close = difflib.get_close_matches(bare.lower(), ROUTERS, n=1)  # ("LLM"; probe 260)
         hint = f"did you mean {close[0]!r}? " if close else ""
-        if spec.endswith(".json") or os.path.isfile(spec):  # a router file (sotkit router train's) named bare,
-            named = re.fullmatch(r"[A-Za-z_]{2,}[:=](.+)", spec, re.DOTALL)  # or after another word ("learned:",
-            hint = f"did you mean 'embedding:{named[1] if named else spec}'? "  # "embedding=")
+        if bare.endswith(".json") or os.path.isfile(bare):  # a router file (sotkit router train's) named bare,
+            named = re.fullmatch(r"[A-Za-z_]{2,}[:=](.+)", bare, re.DOTALL)  # or after another word ("learned:",
+            hint = f"did you mean 'embedding:{named[1] if named else bare}'? "  # "embedding=")
         raise ConfigError(f"unknown router {shown(spec)}; {hint}use one of {', '.join(map(repr, ROUTERS))}, "
                           "'embedding:PATH', or an object with async decide(question) -> Decision")
     if isinstance(spec, (RulesRouter, FallsBack)):

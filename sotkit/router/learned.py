@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import ConfigError, ModelNotAvailableError
 from ..forks import renewed_in_children
-from ..options import shown_value
+from ..options import foreign_number, shown_value
 from .base import Decision, FallsBack, SyncRouter
 from .rules import guard, normalise
 
@@ -457,7 +457,7 @@ def train(questions: Sequence[str], labels: Sequence[int], *, features: FeatureK
 def validate_threshold(threshold: object, name: str = "threshold") -> float:
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0.0 < threshold < 1.0:
         raise ConfigError(f"{name}={threshold!r}: use a probability strictly between 0 and 1 (higher sends fewer "
-                          "questions to SoT, more precisely)")
+                          f"questions to SoT, more precisely){foreign_number(threshold)}")
     return float(threshold)
 
 
