@@ -1144,6 +1144,17 @@ def test_the_per_category_table_counts_every_question() -> None:
     assert report(rows[2:], [False]).per_category == {}  # no category anywhere: no table
 
 
+def test_the_per_category_table_shows_a_name_that_would_split_its_row_or_hide_as_it_is_written() -> None:
+    # probe 271: a line break split a row, "money" and "money" + a zero-width space read as two rows alike, and an
+    # escape reached the terminal
+    names = ["money", "money\u200b", "two\nlines", "\x1b[31mred", "café"]
+    table = report([Labelled(f"Q{i}?", 1, name) for i, name in enumerate(names)], [True] * 5).format()
+    rows = table.split("\n")[-5:]
+    assert [row.split("  ")[0].strip() for row in rows] == ["'\\x1b[31mred'", "café", "money", "'money\\u200b'",
+                                                             "'two\\nlines'"]
+    assert "\x1b" not in table and "\u200b" not in table
+
+
 def test_train_refuses_too_few_labels() -> None:
     with pytest.raises(ConfigError, match="at least 5 questions of each label"):
         train(["What are some hobbies?"] * 3 + ["Write a poem."] * 3, [1, 1, 1, 0, 0, 0], features="words")

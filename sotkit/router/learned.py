@@ -695,9 +695,13 @@ class Report:
             lines += ["", f"fell back: {self.fell_back} of the {self.n} decisions were the fallback router's (this "
                           "router failed on them)"]
         if self.per_category:
-            width = max(8, *map(len, self.per_category))
+            # a name with a line break, a zero-width space or a terminal's escape as its repr, which shows them
+            # (probe 271: a row split in two, two rows alike, the terminal's colour changed)
+            names = {c: c if c.isprintable() else repr(c) for c in self.per_category}
+            width = max(8, *map(len, names.values()))
             lines += ["", f"{'category':<{width}}  {'n':>4}  accuracy  always sequential"]
-            lines += [f"{c:<{width}}  {n:>4}  {a:>8.3f}  {b:>17.3f}" for c, (n, a, b) in self.per_category.items()]
+            lines += [f"{names[c]:<{width}}  {n:>4}  {a:>8.3f}  {b:>17.3f}"
+                      for c, (n, a, b) in self.per_category.items()]
         return "\n".join(lines)
 
 
