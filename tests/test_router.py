@@ -1126,6 +1126,18 @@ def test_read_labels_names_the_wrong_line(tmp_path: Path, line: str, says: str) 
         read_labels(path)
 
 
+@pytest.mark.parametrize("indented", [True, False])
+def test_labels_written_as_indented_json_are_said_to_be_no_jsonl(tmp_path: Path, indented: bool) -> None:
+    # probe 271: json.dump(rows, f, indent=2) was "labels.jsonl:1: Expecting value: line 1 column 2 (char 1)"
+    rows = [{"question": "What are some hobbies?", "sot_suitable": 1}, {"question": "Why?", "sot_suitable": 0}]
+    path = tmp_path / "labels.jsonl"
+    path.write_text(json.dumps(rows, indent=2) if indented else "\n".join(json.dumps(r, indent=1) for r in rows),
+                    encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"labels.jsonl:1: the file holds JSON written over several lines \(an "
+                                          r"indented list or objects\), not JSONL: write one object per line"):
+        read_labels(path)
+
+
 def test_read_labels_keeps_the_users_own_fields_and_reads_a_blank_category_as_none(tmp_path: Path) -> None:
     path = tmp_path / "labels.jsonl"
     path.write_text('{"question": "Why?", "sot_suitable": 0, "id": 7, "sot_suitable_note": "x", "category": " "}\n',

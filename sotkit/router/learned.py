@@ -592,6 +592,18 @@ def _category(value: object) -> str | None:
     return value
 
 
+def _indented(lines: list[str]) -> bool:
+    """Are the lines JSON values written over several lines (an indented list, or objects one after another)?"""
+    text, decoder, at, values = "\n".join(lines), json.JSONDecoder(), 0, 0
+    while (at := len(text) - len(text[at:].lstrip())) < len(text):
+        try:
+            _, at = decoder.raw_decode(text, at)
+        except ValueError:
+            return False
+        values += 1
+    return values > 0
+
+
 def read_labels(path: str | Path) -> list[Labelled]:
     """A JSONL file (UTF-8, with or without a BOM) of ``{"question": ..., "sot_suitable": 0|1}`` (optional
     ``category``); ``ConfigError`` names the line that is wrong."""
@@ -613,6 +625,10 @@ def read_labels(path: str | Path) -> list[Labelled]:
             try:
                 record = json.loads(line)
             except json.JSONDecodeError:
+                if not rows and _indented(lines):  # (probe 271: said only where the first line's JSON broke)
+                    raise ValueError("the file holds JSON written over several lines (an indented list or objects), "
+                                     "not JSONL: write one object per line (jq -c '.[]' FILE for a list, jq -c . FILE "
+                                     "for objects)") from None
                 if "{" in line or "}" in line or line.lstrip(" \t\ufeff").startswith(("[", '"')):
                     raise
                 raise ValueError("not JSON (a CSV or text file? convert it to JSONL, one JSON object per line)"
