@@ -617,7 +617,7 @@ def read_labels(path: str | Path) -> list[Labelled]:
         number = raw[:exc.start].count(b"\n") + 1
         raise ConfigError(f"{path}:{number}: not UTF-8 text (byte {raw[exc.start]:#04x}); save the file as UTF-8"
                           ) from None
-    rows = []
+    rows: list[Labelled] = []
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
