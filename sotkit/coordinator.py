@@ -587,10 +587,12 @@ class Answer:
 
         await self.runner.call_batch(calls, settle)
         async with anyio.create_task_group() as tg:
-            if again := [p for p, t in zip(points, then) if t == "retry"]:
+            # (a row the runner retried singly may have gone on to the fallback, which asks again on its own)
+            if again := [p for p, t, w in zip(points, then, writers) if t == "retry" and not w.afresh]:
                 tg.start_soon(self._expand_batch, again, outline, True)
-            for point in [p for p, t in zip(points, then) if t == "fallback"]:
-                tg.start_soon(self._expand, point, outline, self.backends[1:])
+            for point, t, writer in zip(points, then, writers):
+                if t == "fallback" or t == "retry" and writer.afresh:
+                    tg.start_soon(self._expand, point, outline, self.backends[1:], t == "retry")
 
     def _expansion_call(self, point: Point, outline: list[Point], backends: list[Backend],
                         retry: bool) -> tuple[Call, _Writer] | None:
@@ -668,6 +670,7 @@ class Answer:
         header prefilled where the provider takes a prefill; elsewhere the same request, which a sampling server
         answers anew), then the fallback model, else it fails; with the ``EmptyPoint`` that says why."""
         cleaner = writer.cleaner
+        point.model = writer.backend.model  # (also where the point fails: the last model asked)
         point.truncated, point.finish_reason = usage.cut_off(self.options.point_max_tokens), usage.finish_reason
         self._point_text(point, cleaner.finish(cut=point.truncated))
         if cleaner.said_nothing:  # only a lead-in or titles, as the skeleton again: withdrawn, and asked again

@@ -555,6 +555,55 @@ class ScriptedBatchModel(sotkit.providers.base.Provider):
             yield row, sotkit.providers.base.CallUsage(10, len(words))
 
 
+class BrokenBatchModel(ScriptedBatchModel):
+    """Point 2's row comes back empty in the first batch; the prefilled batch breaks before it; its single retry is
+    empty: ``asked`` records each (kind, prefill) of point 2's."""
+
+    def __init__(self) -> None:
+        super().__init__(" Sleep well\n2. Move daily\n3. Eat well", {"Sleep well": "Sleep eight hours.",
+                         "Move daily": "", "Eat well": "Eat vegetables."}, whole_sentences=False)
+        self.asked: list[tuple[str, str | None]] = []
+
+    async def stream(self, request):
+        if not request.prompt.user.endswith("Move daily"):  # the skeleton
+            async for chunk in super().stream(request):
+                yield chunk
+            return
+        self.asked.append(("single", request.prompt.prefill))
+        yield sotkit.providers.base.CallUsage(10, 0)
+
+    async def stream_batch(self, requests):
+        row = next(r for r, request in enumerate(requests) if request.prompt.user.endswith("Move daily"))
+        self.asked.append(("batch", requests[row].prompt.prefill))
+        if len(requests) == 1:
+            raise ConnectionError("the batch broke")
+        async for chunk in super().stream_batch(requests):
+            yield chunk
+
+
+@pytest.mark.parametrize("fallback_writes", [True, False])
+async def test_a_batch_rows_single_retry_that_went_on_to_the_fallback_asks_the_fallback_again_not_the_batch(
+        fallback_writes):
+    # review 273: the fallback, asked inside the row's single retry and left empty, sent the point back to the main
+    # model's batch (a third ask of it; where that was empty too, a second FallbackEvent)
+    model = BrokenBatchModel()
+    replies = iter(["", "Walk daily." if fallback_writes else ""])
+    templates = {"expand": "{% block user %}{{ question }} {{ point.title }}{% endblock %}"}
+    with FakeLLMServer(lambda request: next(replies) if "Move daily" in request.user else "Other.",
+                       latency=FAST) as server:
+        backup = create_provider("anthropic:backup", api_key="k", base_url=server.anthropic_base_url)
+        async with sotkit.SoT(model, templates=templates, mode="sot", fallback=backup, on_point_error="skip") as sot, \
+                sot.stream("How can I be healthier?") as events:
+            seen = [event async for event in events]
+        await backup.aclose()
+    assert model.asked == [("batch", None), ("batch", "Move daily:"), ("single", "Move daily:")]
+    assert [r.prefill for r in server.requests if "Move daily" in r.user] == [None, "Move daily:"]
+    assert len([e for e in seen if e.type == "fallback"]) == 1
+    point = seen[-1].result.points[1]
+    assert (point.model, point.failed, point.text) == ("anthropic:backup", not fallback_writes,
+                                                       "Walk daily." if fallback_writes else "")
+
+
 @pytest.mark.parametrize("whole_sentences", [True, False])
 async def test_a_local_point_cut_by_its_budget_ends_at_a_complete_sentence(whole_sentences):
     rows = {"Sleep well": "Sleep eight hours. Keep a fixed bedtime and wake",

@@ -297,6 +297,7 @@ async def test_a_point_left_empty_falls_back_in_its_calls_span_and_fails_in_one(
             result = await sot.generate(QUESTION)
         await backup.aclose()
     assert result.points[1].failed is not backup_writes
+    assert result.points[1].model == "openai:backup"  # (review 273: None where it failed on both)
     _, calls, _ = tree(spans)
     point_2 = [s for s in calls if s.attributes.get("sotkit.point.index") == 2]
     asked, asked_again, fell_back, *again = point_2  # the main model asked twice, then the fallback (and again)
