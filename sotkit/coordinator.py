@@ -21,7 +21,7 @@ from .errors import (ConfigError, DeadlineExceeded, EchoedInstructions, EmptyAns
 from .events import (Event, PointDeltaEvent, PointDoneEvent, PointEvent, RouteEvent, TextEvent,
                      WithdrawEvent)
 from .expansion import ExpansionFilter
-from .options import check_choice, check_number, check_type
+from .options import check_choice, check_number, check_type, shows_anything
 from .overlap import SerialServerWarning, one_at_a_time, serial_note
 from .pricing import Prices
 from .providers.base import (CallUsage, ChatRequest, Prompt, Provider, char_weight, cut_by, estimated_tokens,
@@ -49,11 +49,11 @@ class _Writer:
 
     backend: Backend
     cleaner: ExpansionFilter
+    #: the backends the point is asked of now, and whether as a retry; where the main model left the point empty and
+    #: the call went on to the fallback, the fallback's first ask (a retry of its own may follow)
+    asked: tuple[list[Backend], bool]
     #: what comes after the call's end and why, judged inside the call (its span) where the runner ran it singly
-    judged: list[tuple[Then, EmptyPoint | None]] = field(default_factory=list)
-    #: the call went on to the fallback model, the main model having left the point empty: the fallback is asked
-    #: afresh (its first ask, then one retry of its own)
-    afresh: bool = False
+    judged: tuple[Then, EmptyPoint | None] | None = None
 
 
 MOST_POINTS = 100  # an SoT answer's most points: each point's call carries the whole skeleton
@@ -569,9 +569,8 @@ class Answer:
             outcome: tuple[str, CallUsage] | Exception = await self.runner.call(call, backends)
         except Exception as exc:  # recorded; run() raises or skips once every other point is done
             outcome = exc
-        then = self._settle(point, call, writer, outcome, backends, retry)
-        if then == "retry":
-            await self._expand(point, outline, backends[1:] if writer.afresh else backends, retry=True)
+        if (again := self._settle(point, call, writer, outcome)) is not None:
+            await self._expand(point, outline, *again)
 
     async def _expand_batch(self, points: list[Point], outline: list[Point], retry: bool = False) -> None:
         """In-process models expand every point in one batched generation (the runner retries a row the batch did
@@ -580,19 +579,20 @@ class Answer:
         if not made:
             return
         points, calls, writers = (list(column) for column in zip(*made))
-        then: list[str | None] = [None] * len(points)
+        again: list[tuple[list[Backend], bool] | None] = [None] * len(points)
 
         def settle(row: int, outcome: RowOutcome) -> None:  # at once: a finished row's point need not wait
-            then[row] = self._settle(points[row], calls[row], writers[row], outcome, self.backends, retry)
+            again[row] = self._settle(points[row], calls[row], writers[row], outcome)
 
         await self.runner.call_batch(calls, settle)
         async with anyio.create_task_group() as tg:
-            # (a row the runner retried singly may have gone on to the fallback, which asks again on its own)
-            if again := [p for p, t, w in zip(points, then, writers) if t == "retry" and not w.afresh]:
-                tg.start_soon(self._expand_batch, again, outline, True)
-            for point, t, writer in zip(points, then, writers):
-                if t == "fallback" or t == "retry" and writer.afresh:
-                    tg.start_soon(self._expand, point, outline, self.backends[1:], t == "retry")
+            # asked again of the main model in one batch; of the fallback one by one (a row the runner retried
+            # singly may have gone on to it)
+            if batch := [p for p, a in zip(points, again) if a == (self.backends, True)]:
+                tg.start_soon(self._expand_batch, batch, outline, True)
+            for point, asked in zip(points, again):
+                if asked is not None and asked != (self.backends, True):
+                    tg.start_soon(self._expand, point, outline, *asked)
 
     def _expansion_call(self, point: Point, outline: list[Point], backends: list[Backend],
                         retry: bool) -> tuple[Call, _Writer] | None:
@@ -606,7 +606,8 @@ class Answer:
             if backends[0] is self.backends[0] and not retry:  # (not after the main model was asked; review 267)
                 self._unrendered.add(point.index)
             return None
-        writer = _Writer(backends[0], self._expansion_filter(point, backends[0].provider, first.prompt))
+        writer = _Writer(backends[0], self._expansion_filter(point, backends[0].provider, first.prompt),
+                         (backends, retry))
 
         def on_text(raw: str) -> bool:
             self._point_text(point, writer.cleaner.feed(raw))
@@ -625,30 +626,29 @@ class Answer:
                 new_filter()
 
         def build(backend: Backend) -> ChatRequest:
-            return first if backend is backends[0] else \
-                self._expand_request(backend, point, outline, retry and not writer.afresh)
+            return first if backend is backends[0] else self._expand_request(backend, point, outline, writer.asked[1])
 
         def refuse(model: str, usage: CallUsage) -> Exception | None:
             """Judged inside the call, so that its span says so: a point left empty fails, or goes on to the
             fallback (the runner's, as after an error), with ``EmptyPoint``; one asked again is a call of its own."""
-            then, empty = judged = self._judge(point, writer, usage, backends, retry)
-            writer.judged[:] = [judged]
-            writer.afresh = writer.afresh or then == "fallback"
+            then, empty = writer.judged = self._judge(point, writer, usage)
+            if then == "fallback":
+                writer.asked = (writer.asked[0][1:], False)
             return empty if then in ("fallback", "fail") else None
 
         return Call(build, on_text, on_restart, point, on_start=on_start, refuse=refuse), writer
 
-    def _settle(self, point: Point, call: Call, writer: _Writer, outcome: tuple[str, CallUsage] | Exception,
-                backends: list[Backend], retry: bool) -> Literal["retry", "fallback"] | None:
-        """Finish or fail a point whose call ended; or say what to try next when it left no text of its own
-        (``_judge``). An empty point is never finished as if it were written."""
+    def _settle(self, point: Point, call: Call, writer: _Writer,
+                outcome: tuple[str, CallUsage] | Exception) -> tuple[list[Backend], bool] | None:
+        """Finish or fail a point whose call ended; or, where it left no text of its own (``_judge``), the backends
+        to ask it of again and whether as a retry. An empty point is never finished as if it were written."""
         if isinstance(outcome, Exception):  # (an empty point refused where it failed for good, too)
             self._point_text(point, writer.cleaner.finish())
             self._fail(point, outcome)
             return None
-        point.model, usage = outcome
-        # a batch's row is judged here; a single call's was judged inside it (``refuse``)
-        then, empty = writer.judged.pop() if writer.judged else self._judge(point, writer, usage, backends, retry)
+        # a single call's end was judged inside it (``refuse``); a batch's row is judged here
+        then, empty = writer.judged or self._judge(point, writer, outcome[1])
+        writer.judged = None
         if then is None:
             if writer.backend is self.backends[0]:  # the backend, not its model's name: a fallback may share it
                 self.main_wrote = True
@@ -658,27 +658,30 @@ class Answer:
         if then == "fail":
             self._fail(point, empty)
             return None
-        if then == "fallback":  # (a batch's row: the runner fell back itself for a single call)
+        backends, _ = writer.asked
+        if then == "fallback":  # (a batch's row: for a single call the runner went on to the fallback itself)
             self.runner.fell_back(call, backends[0], empty, backends[1])
-        return then
+            return backends[1:], False
+        return backends, True
 
-    def _judge(self, point: Point, writer: _Writer, usage: CallUsage, backends: list[Backend],
-               retry: bool) -> tuple[Then, EmptyPoint | None]:
+    def _judge(self, point: Point, writer: _Writer, usage: CallUsage) -> tuple[Then, EmptyPoint | None]:
         """The point's call ended with ``usage``: its text is finished through the filter. None where it has text of
         its own (it wrote nothing, or only its header, a title, another point's line or echoes of its prompt, which
-        the filter drops, or only lead-ins and titles, which are withdrawn); else what comes next: one retry (with a
-        header prefilled where the provider takes a prefill; elsewhere the same request, which a sampling server
-        answers anew), then the fallback model, else it fails; with the ``EmptyPoint`` that says why."""
+        the filter drops, or only lead-ins and titles, which are withdrawn, or nothing that shows); else what comes
+        next: one retry (with a header prefilled where the provider takes a prefill; elsewhere the same request,
+        which a sampling server answers anew), then the fallback model, else it fails; with the ``EmptyPoint`` that
+        says why."""
         cleaner = writer.cleaner
         point.model = writer.backend.model  # (also where the point fails: the last model asked)
         point.truncated, point.finish_reason = usage.cut_off(self.options.point_max_tokens), usage.finish_reason
         self._point_text(point, cleaner.finish(cut=point.truncated))
-        if cleaner.said_nothing:  # only a lead-in or titles, as the skeleton again: withdrawn, and asked again
+        # only a lead-in or titles (the skeleton again), or nothing that shows (a zero-width space; review 275):
+        # withdrawn, and asked again
+        if cleaner.said_nothing or not shows_anything(point.text):
             self._withdraw(point)
-        if point.text.strip():
+        if point.text:
             return None, None
-        if writer.afresh:  # the fallback's first ask, as a call of its own would be
-            backends, retry = backends[1:], False
+        backends, retry = writer.asked
         empty = self._empty_error(point, cleaner, retry)
         if not retry and not point.truncated:  # cut off before any text: the same request would be cut again
             then: Then = "retry"
@@ -716,7 +719,7 @@ class Answer:
         asked: list[str] = []
 
         def refuse_empty(model: str, usage: CallUsage) -> Exception | None:
-            if self.sequential_text[len(prefill):].strip():
+            if shows_anything(self.sequential_text[len(prefill):]):
                 return None
             # an empty answer is no answer: the fallback model, if any, is asked
             cut = usage.cut_off(self.options.max_tokens)  # e.g. a reasoning model that spent them all reasoning

@@ -223,12 +223,17 @@ _IGNORED_MARKS = frozenset("\u034f\u17b4\u17b5\u180b\u180c\u180d\u180f"
                            + "".join(map(chr, range(0xFE00, 0xFE10))) + "".join(map(chr, range(0xE0100, 0xE01F0))))
 
 
+def shows_anything(text: str) -> bool:
+    """Does ``text`` hold a character that shows (not only spaces, zero-width ones, controls or blank letters)?"""
+    return not all(c in _BLANK or unicodedata.category(c) in _INVISIBLE for c in text)
+
+
 def check_question(question: Any) -> str:
     """The question as sent: a str with a visible character (one of only a byte-order mark, zero-width spaces or
     NULs, such as an empty file saved with a BOM gives, is as empty as one of spaces) that UTF-8 can carry."""
     if not isinstance(question, str):
         raise ConfigError(f"the question must be a str, got {type(question).__name__}")
-    if all(c in _BLANK or unicodedata.category(c) in _INVISIBLE for c in question):
+    if not shows_anything(question):
         raise ConfigError("the question is empty; pass the text to answer")
     _check_utf8("the question", question)
     return question.strip()

@@ -566,8 +566,9 @@ async def test_a_skeleton_line_the_parser_stops_mid_way_is_no_point():
     assert result.skeleton == ["Sleep well", "Eat less sugar"] and all(p.done for p in result.points)
 
 
-async def test_an_empty_sequential_answer_is_an_error_or_goes_to_the_fallback(provider):
-    with FakeLLMServer(sot_responder(SKELETON, sequential="  \n"), latency=FAST) as server, \
+@pytest.mark.parametrize("empty", ["  \n", "\u200b\ufeff"])  # (review 275: nothing that shows was an answer)
+async def test_an_empty_sequential_answer_is_an_error_or_goes_to_the_fallback(provider, empty):
+    with FakeLLMServer(sot_responder(SKELETON, sequential=empty), latency=FAST) as server, \
             FakeLLMServer(sot_responder(SKELETON, sequential="From the backup."), latency=FAST) as backup:
         async with client(server, provider, mode="sequential") as sot:
             with pytest.raises(sotkit.EmptyAnswer, match=f"without text from {provider}:test-model"):
