@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import Counter, deque
@@ -41,8 +42,11 @@ class TokenBucket:
     The bucket holds one second's worth (at least one unit), so a burst never spends a whole minute's
     budget at once: requests are spread evenly, the way providers enforce their limits. A request larger than the
     bucket goes when it is full and leaves it in debt for the rest, so the rate holds for large requests too.
-    Each take reserves its units at once and waits for the refill its turn needs, so takes go in the order they
-    came, from any task of any event loop in the process (a lock-protected level, the monotonic clock).
+    Takes wait in one line, in the order they came, from any task of any event loop in the process (a lock-protected
+    level, the monotonic clock): only the first waits for the refill, and each take that goes or gives up wakes the
+    next, in its own loop. A take that gives up spends nothing: its turn goes to the take behind it (probe 274: takes
+    that reserved their units on arrival kept the budget of the requests a deadline or a caller ended, and a busy
+    service's calls waited behind turns nobody took).
     """
 
     def __init__(self, rate_per_minute: float) -> None:
@@ -57,36 +61,72 @@ class TokenBucket:
         self._level = self.capacity
         self._updated = time.monotonic()
         self._lock = threading.Lock()
-        self._waiting: list[list] = []  # [units, gave up] of each take still waiting for its turn, oldest first
+        self._line: deque[_Waiter] = deque()  # the takes waiting, first come first
 
     async def take(self, units: float) -> bool:
         """Take ``units``, waiting for their turn: True where that wait spaced the call (``SPACED_S``)."""
         need = min(units, self.capacity)
         with self._lock:
-            now = time.monotonic()
-            self._level = min(self.capacity, self._level + (now - self._updated) * self.rate_per_s)
-            self._updated = now
-            wait = max(0.0, need - self._level) / self.rate_per_s
-            self._level -= units  # reserved now: later takes see the debt and wait behind this one
-            mine = [units, False]
-            self._waiting.append(mine)
+            if not self._line and self._refilled() >= need:  # no checkpoint: most calls do not wait
+                self._level -= units
+                return False
+            mine = _Waiter(current_loop(), anyio.Event())
+            self._line.append(mine)
+        asked = time.monotonic()
         try:
-            if wait:
-                await anyio.sleep(wait)
-        except BaseException:  # cancelled before its turn
+            while True:
+                with self._lock:
+                    if mine.event.is_set():  # woken: a new event for the next wake, before the line is read
+                        mine.event = anyio.Event()
+                    first = self._line[0] is mine
+                    if first and self._refilled() >= need:
+                        self._level -= units
+                        self._line.popleft()
+                        break
+                    wait = (need - self._level) / self.rate_per_s if first else None  # (the others: until woken)
+                with anyio.move_on_after(wait):
+                    await mine.event.wait()
+        except BaseException:  # it gives up, and spends nothing: the next take in line has its turn
             with self._lock:
-                # units go back only from the end of the line: a take still waiting behind this one had its turn
-                # fixed with this debt counted, and a new take would otherwise get that same turn (a burst past the
-                # bound); once the takes behind have given up too, all of theirs go back
-                mine[1] = True
-                while self._waiting and self._waiting[-1][1]:
-                    self._level += self._waiting.pop()[0]
+                first = bool(self._line) and self._line[0] is mine
+                with contextlib.suppress(ValueError):
+                    self._line.remove(mine)
+            if first:
+                self._wake_first()
             raise
-        with self._lock:  # its turn came: it leaves the line, with the takes ahead of it that gave up
-            i = next((i for i, take in enumerate(self._waiting) if take is mine), None)
-            if i is not None:
-                self._waiting[:i + 1] = [take for take in self._waiting[:i] if not take[1]]
-        return wait > SPACED_S
+        self._wake_first()
+        return time.monotonic() - asked > SPACED_S
+
+    def _refilled(self) -> float:
+        """The level now (under the lock)."""
+        now = time.monotonic()
+        self._level = min(self.capacity, self._level + (now - self._updated) * self.rate_per_s)
+        self._updated = now
+        return self._level
+
+    def _wake_first(self) -> None:
+        """Wake the first take in line, in its own loop, to wait for its units (one whose loop closed leaves)."""
+        while True:
+            with self._lock:
+                if not self._line:
+                    return
+                first = self._line[0]
+                event = first.event
+            try:
+                _set_in(first.loop, event)
+                return
+            except RuntimeError:
+                with self._lock:
+                    with contextlib.suppress(ValueError):
+                        self._line.remove(first)
+
+
+@dataclass(eq=False)
+class _Waiter:
+    """A take waiting in a bucket's line: its event loop's native token, and the event that wakes it there."""
+
+    loop: Any
+    event: anyio.Event
 
 
 class Slots:

@@ -14,7 +14,8 @@ atomic on the Redis server and timed by the server's clock, so machines need no 
   ``TokenBucket`` (one second's worth, at least one unit), so a burst is spread at the budget's rate. A take
   reserves its units at once (the level may go below zero: later takes wait behind it) and is told how long to
   wait for its turn, so takes go in the order Redis runs them and a large one is not starved by small ones. A
-  take whose caller leaves before its turn gives its units back only from the end of the line, as in-process.
+  take whose caller leaves before its turn gives its units back only from the end of the line (in one process a
+  take that gives up spends nothing: its turn goes to the next; here the takes behind it had their turns fixed).
 
 Each event loop of the process (a sync app's threads may each run one) gets its own redis-py client, whose
 sockets belong to the loop that opened them, and renews the leases taken in it.
@@ -149,7 +150,7 @@ _BUCKET_STORE = """
 redis.call('HSET', KEYS[1], 'level', string.format('%.6f', level), 'updated', string.format('%.3f', now))
 redis.call('PEXPIRE', KEYS[1], math.ceil((capacity - level) / rate) + 1000)
 """
-# Takes the units at once, as TokenBucket.take does: a level below zero is a debt that later takes wait out
+# Takes the units at once: a level below zero is a debt that later takes wait out
 # behind this one. Returns the ms until the caller's turn (the bucket full, for a take larger than it; 0 for now)
 # and the take's number in line. A level at or above zero means no take waits: the records GIVE keeps are moot.
 TAKE = _BUCKET_LEVEL + """
@@ -162,9 +163,9 @@ local wait = math.max(0, math.min(units, capacity) - level) / rate
 level = level - units
 local number = redis.call('HINCRBY', KEYS[1], 'last', 1)
 """ + _BUCKET_STORE + "return {math.ceil(wait), number}"
-# The take numbered ARGV[4] gave up before its turn. Units go back only from the end of the line, as
-# TokenBucket's do: a take waiting behind it had its turn fixed with this debt counted, and a new take would
-# otherwise get that same turn. Once every take behind has given up too, all of theirs go back.
+# The take numbered ARGV[4] gave up before its turn. Units go back only from the end of the line: a take waiting
+# behind it had its turn fixed with this debt counted, and a new take would otherwise get that same turn. Once every
+# take behind has given up too, all of theirs go back.
 GIVE = _BUCKET_LEVEL + """
 redis.call('HSET', KEYS[1], 'gave:' .. ARGV[4], units)
 local last = tonumber(redis.call('HGET', KEYS[1], 'last') or 0)
@@ -566,7 +567,7 @@ class SharedModelLimits:
             # the units are reserved: the turn comes once the bucket has refilled for them, with no poll
             try:
                 await anyio.sleep(wait_ms / 1000)
-            except BaseException:  # cancelled before its turn: the units go back as TokenBucket's do (see GIVE)
+            except BaseException:  # cancelled before its turn: the units go back from the end of the line (GIVE)
                 await give_back(taken)
                 raise
         return wait_ms / 1000 > SPACED_S
