@@ -235,6 +235,30 @@ async def test_takes_that_all_give_up_give_all_their_units_back():
     assert bucket._level > -1 and not bucket._line  # the empty bucket it was, a little refilled
 
 
+async def test_takes_that_give_up_while_others_wait_leave_no_debt_behind():
+    # probe 274: a deadline that ended most of a busy service's waiting requests left their units reserved while
+    # the rest waited behind them: the server sat idle for turns nobody took
+    bucket = TokenBucket(600)  # 10 a second, holds 10
+    await bucket.take(10)
+    went: list[int] = []
+    async with anyio.create_task_group() as tg:
+        scopes = [anyio.CancelScope() for _ in range(30)]
+
+        async def take(scope: anyio.CancelScope) -> None:
+            with scope:
+                await bucket.take(1)
+                went.append(1)
+
+        for scope in scopes:
+            tg.start_soon(take, scope)
+        await anyio.sleep(0.05)
+        for scope in scopes[:20]:  # the first twenty give up; ten wait on
+            scope.cancel()
+        await anyio.sleep(0.05)
+        # no units reserved: the ten that wait (but any that went) wait for their own turns only
+        assert len(bucket._line) + len(went) == 10 and bucket._level > -1
+
+
 def fork(child: Callable[[], object]) -> int:
     """Run ``child()`` in a forked copy of this process; its pid. It exits 0 if ``child`` returned, 1 if it raised."""
     pid = os.fork()
