@@ -6,7 +6,9 @@
 
 An OpenAI-compatible server (vLLM, SGLang, Ollama, llama.cpp, ``transformers serve``) is used when
 ``--base-url`` is given, or when ``OPENAI_BASE_URL`` is set without ``OPENAI_API_KEY`` (a local server that
-needs no key). With none of these, the embedded ``local:smollm2`` answers. The answers run concurrently.
+needs no key). It is sent ``COMPAT_API_KEY`` if set, else a placeholder: never your OpenAI key, which the SDK
+would otherwise send to any base URL. With none of these, the embedded ``local:smollm2`` answers. The answers run
+concurrently.
 """
 
 from __future__ import annotations
@@ -29,8 +31,9 @@ def choose_models(args: argparse.Namespace, env: Mapping[str, str] = os.environ)
     if env.get("ANTHROPIC_API_KEY"):
         chosen.append((f"anthropic:{args.anthropic_model}", {}))
     base_url = args.base_url or (None if env.get("OPENAI_API_KEY") else env.get("OPENAI_BASE_URL"))
-    if base_url:
-        chosen.append((f"openai:{args.compat_model}", {"base_url": base_url}))
+    if base_url:  # (its own key: OPENAI_API_KEY is OpenAI's)
+        chosen.append((f"openai:{args.compat_model}", {"base_url": base_url,
+                                                       "api_key": env.get("COMPAT_API_KEY") or "none"}))
     return chosen or [("local:smollm2", {})]
 
 

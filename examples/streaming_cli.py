@@ -10,15 +10,30 @@ every point filling in at once uses ``point_delta`` events instead (see ``exampl
 """
 
 import argparse
+import os
 import sys
 
 import anyio
 
 import sotkit
 
+#: do the answer (stdout) and the notes (stderr) share a terminal? Then a note cuts into the answer's line
+SHARED = sys.stdout.isatty() and sys.stderr.isatty()
+#: does the answer's current line wait for more text? (a note on the same terminal starts a line of its own)
+line_open = False
+
 
 def note(text: str) -> None:
+    global line_open
+    if line_open and SHARED:
+        text, line_open = "\n" + text, False
     print(f"\x1b[2m{text}\x1b[0m" if sys.stderr.isatty() else text, file=sys.stderr, flush=True)
+
+
+def write(text: str) -> None:
+    global line_open
+    print(text, end="", flush=True)
+    line_open = not text.endswith("\n") if text else line_open
 
 
 def call(event: sotkit.RetryEvent | sotkit.FallbackEvent) -> str:
@@ -28,14 +43,16 @@ def call(event: sotkit.RetryEvent | sotkit.FallbackEvent) -> str:
 
 async def main(question: str, model: str | None, base_url: str | None) -> None:
     # a point that fails for good is left out, noted, and the answer goes on (the default raises at the end)
+    answering = False  # on a terminal, once the answer's text begins its titles show in it: no notes of them
     async with sotkit.stream(question, model=model, base_url=base_url, on_point_error="skip") as events:
         async for event in events:
             if event.type == "route":
                 note(f"[{event.mode}] {event.reason}")
-            elif event.type == "point":
+            elif event.type == "point" and not (answering and SHARED):
                 note(f"[skeleton] {event.index}. {event.title}")
             elif event.type == "text":
-                print(event.text, end="", flush=True)
+                answering = True
+                write(event.text)
             elif event.type == "withdraw" and event.failed:  # stdout cannot take back what it printed
                 note(f" [point {event.index} left out]")
             elif event.type == "withdraw" and event.text:  # a retried point starts over
@@ -45,10 +62,11 @@ async def main(question: str, model: str | None, base_url: str | None) -> None:
             elif event.type == "fallback":
                 note(f"[fallback] {call(event)} goes to {event.fallback}: {event.error}")
             elif event.type == "done":
-                t = event.result.timings
-                print(flush=True)
-                note(f"[done] {len(event.result.points)} points, first text {t.first_text_at or 0:.2f} s, "
-                     f"total {t.total_s:.2f} s")
+                t, points = event.result.timings, event.result.points
+                write("\n")
+                left_out = sum(p.failed for p in points)  # (their notes were given above)
+                note(f"[done] {len(points) - left_out} points" + (f" ({left_out} left out)" if left_out else "")
+                     + f", first text {t.first_text_at or 0:.2f} s, total {t.total_s:.2f} s")
 
 
 if __name__ == "__main__":
@@ -63,6 +81,10 @@ if __name__ == "__main__":
     except KeyboardInterrupt:
         note("\n[interrupted] the answer stops where it was cut")
         sys.exit(130)
-    except sotkit.SotkitError as exc:  # what was written is on stdout already
-        note(f"\n[error] {exc}")
+    except BrokenPipeError:  # stdout's reader left (| head): nothing more to show, and no traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # (Python would flush into it at exit)
+        sys.exit(1)
+    except Exception as exc:  # what was written is on stdout already; a key, URL or option refused by the
+        # provider is the SDK's own error, not a SotkitError
+        note(f"\n[error] {type(exc).__name__}: {exc}")
         sys.exit(1)

@@ -8,6 +8,7 @@ import importlib.util
 import os
 import queue
 import re
+import shlex
 import subprocess
 import sys
 import threading
@@ -100,7 +101,23 @@ def test_streaming_cli_leaves_out_a_point_that_fails_and_finishes_the_answer():
     with FakeLLMServer(respond, latency=FAST) as server:
         process = run_example("streaming_cli.py", "How can I sleep better?", *openai_args(server), env=KEY)
     assert process.stdout == "\n".join(f"{i}. {TITLES[i - 1]}: {TEXTS[i]}" for i in (1, 3, 4)) + "\n"
-    assert " [point 2 left out]" in process.stderr.splitlines() and "[done] 4 points" in process.stderr
+    # (probe 276: "[done] 4 points", the one left out counted)
+    assert " [point 2 left out]" in process.stderr.splitlines() and "[done] 3 points (1 left out)" in process.stderr
+
+
+def test_streaming_cli_says_an_sdk_error_in_one_line_and_leaves_a_closed_pipe_quietly(server):
+    # probe 276: a key refused (the SDK's AuthenticationError, no SotkitError) was a 66-line traceback, and so was
+    # `| head`'s closed pipe
+    def command(server: FakeLLMServer) -> list[str]:
+        return [sys.executable, str(EXAMPLES / "streaming_cli.py"), "How can I sleep better?", *openai_args(server)]
+
+    with FakeLLMServer(Reply("", fault=Fault.status(401)), latency=FAST) as refusing:
+        process = subprocess.run(command(refusing), env=example_env(KEY), text=True, capture_output=True, timeout=120)
+    assert process.returncode == 1 and "Traceback" not in process.stderr
+    assert process.stderr.splitlines()[-1].startswith("[error] AuthenticationError: Error code: 401")
+    head = subprocess.run(f"{shlex.join(command(server))} | head -c 5", shell=True, capture_output=True, text=True,
+                          env=example_env(KEY), timeout=120)
+    assert head.stdout == ANSWER[:5] and "Traceback" not in head.stderr and "BrokenPipe" not in head.stderr
 
 
 def support_responder(request: RecordedRequest) -> Reply:
@@ -135,8 +152,9 @@ def test_closed_apis_asks_every_configured_provider(server):
                        ("openai:compat-model", server.openai_base_url)]
     assert out.count(ANSWER) == 3
     served = {(r.api, r.model, r.api_key) for r in server.requests}
+    # probe 276: the compatible server was sent the OpenAI key
     assert served == {("openai", "gpt-4o-mini", "openai-key"), ("anthropic", "claude-sonnet-4-6", "anthropic-key"),
-                      ("openai", "compat-model", "openai-key")}
+                      ("openai", "compat-model", "none")}
 
 
 def test_closed_apis_reports_a_failing_provider_and_still_answers_with_the_others():
@@ -156,7 +174,9 @@ def test_closed_apis_reports_a_failing_provider_and_still_answers_with_the_other
     ({}, [], [("local:smollm2", {})]),
     ({"ANTHROPIC_API_KEY": "k"}, [], [("anthropic:claude-sonnet-4-6", {})]),
     ({"OPENAI_BASE_URL": "http://gpu:8000/v1"}, ["--compat-model", "qwen"],
-     [("openai:qwen", {"base_url": "http://gpu:8000/v1"})]),
+     [("openai:qwen", {"base_url": "http://gpu:8000/v1", "api_key": "none"})]),
+    ({"OPENAI_API_KEY": "sk-real", "COMPAT_API_KEY": "vllm-key"}, ["--base-url", "http://gpu:8000/v1"],
+     [("openai:gpt-4o-mini", {}), ("openai:default", {"base_url": "http://gpu:8000/v1", "api_key": "vllm-key"})]),
     ({"OPENAI_API_KEY": "k", "OPENAI_BASE_URL": "http://proxy/v1"}, [], [("openai:gpt-4o-mini", {})]),
 ])
 def test_closed_apis_chooses_models_from_the_environment(env, flags, expected):
