@@ -72,8 +72,9 @@ def check_weights_fit(path: Path, base: str) -> dict[str, Any]:
     chunking, trained_for, (size, end) = _metadata(path)
     if trained_for is not None and (this := base_fingerprint(base)) is not None and trained_for != this:
         raise ConfigError(f"focus_weights={str(path)!r} were trained for another base model than {base!r} (or for "
-                          "it saved in another dtype or file format, .bin or .safetensors); train them for it with `sotkit engines focus train --base "
-                          f"{base} --weights NEW.safetensors` and pass focus_weights='NEW.safetensors'")
+                          "it saved in another dtype or file format, .bin or .safetensors); train them for it with "
+                          f"`sotkit engines focus train --base {base} --weights NEW.safetensors` and pass "
+                          "focus_weights='NEW.safetensors'")
     if size < end:  # a copy or a save cut short: its tensors are not whole (checked after whose they are)
         raise CutShort(f"focus_weights={str(path)!r} is cut short ({size:,} of its {end:,} bytes): copy it again "
                        "whole, or train new weights with `sotkit engines focus train`")

@@ -67,8 +67,8 @@ def test_weights_trained_for_another_model_are_refused_when_the_client_is_built(
         tmp_path / "focus.safetensors", base=base_fingerprint(str(base)))
     assert Focus(str(base), focus_weights=weights).chunking["chunk_size"] == 16
     with pytest.raises(ConfigError, match=r"were trained for another base model than '.*b/model' \(or for it saved "
-                                          r"in another dtype or file format, \.bin or \.safetensors\); train them for it with `sotkit engines focus train "
-                                          r"--base .*b/model"):
+                                          r"in another dtype or file format, \.bin or \.safetensors\); train them "
+                                          r"for it with `sotkit engines focus train --base .*b/model"):
         Focus(str(other), focus_weights=weights)
     # the same weights, sharded, beside an adapter's file, and named from the home directory (review 116: refused)
     resharded = tmp_path / "c" / "model"
