@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import itertools
 import threading
 import time
 from collections import Counter, deque
@@ -22,6 +24,8 @@ from .providers.base import estimated_tokens
 #: a call that waited less than this for its budgets or a shared slot was not spaced by them (a turn of the event
 #: loop, or a Redis round trip near by)
 SPACED_S = 0.01
+#: the least a take behind the first waits before it looks whether the first's event loop stopped
+GONE_CHECK_S = 0.5
 
 
 class Limits(Protocol):
@@ -70,20 +74,30 @@ class TokenBucket:
             if not self._line and self._refilled() >= need:  # no checkpoint: most calls do not wait
                 self._level -= units
                 return False
-            mine = _Waiter(current_loop(), anyio.Event())
+            mine = _Waiter(current_loop(), anyio.Event(), units)
             self._line.append(mine)
         asked = time.monotonic()
         try:
             while True:
                 with self._lock:
+                    if mine.dropped:  # its loop was found stopped, and has run again: to the end of the line
+                        mine.dropped = False
+                        self._line.append(mine)
                     if mine.event.is_set():  # woken: a new event for the next wake, before the line is read
                         mine.event = anyio.Event()
+                    moved = self._drop_gone()
                     first = self._line[0] is mine
                     if first and self._refilled() >= need:
                         self._level -= units
                         self._line.popleft()
                         break
-                    wait = (need - self._level) / self.rate_per_s if first else None  # (the others: until woken)
+                    # the first waits for the refill; the others until woken, or their turn were every take ahead
+                    # to go in its own (then they look for a first whose loop stopped: it would never go)
+                    ahead = 0.0 if first else sum(take.units for take in itertools.takewhile(
+                        lambda take: take is not mine, self._line))
+                    wait = max(0.0 if first else GONE_CHECK_S, (ahead + need - self._level) / self.rate_per_s)
+                if moved and not first:
+                    self._wake_first()
                 with anyio.move_on_after(wait):
                     await mine.event.wait()
         except BaseException:  # it gives up, and spends nothing: the next take in line has its turn
@@ -96,6 +110,20 @@ class TokenBucket:
             raise
         self._wake_first()
         return time.monotonic() - asked > SPACED_S
+
+    def give_back(self, units: float) -> None:
+        """Units taken for a call that then did not go (up to a full bucket: never a burst past its bound)."""
+        with self._lock:
+            self._level = min(self.capacity, self._refilled() + units)
+        self._wake_first()
+
+    def _drop_gone(self) -> bool:
+        """Drop the first takes in line whose event loop stopped or closed (under the lock): they cannot go, and
+        the takes behind them would wait for ever (review 277: a thread's loop closed with its request waiting)."""
+        dropped = False
+        while self._line and _stopped(self._line[0].loop):
+            self._line.popleft().dropped = dropped = True
+        return dropped
 
     def _refilled(self) -> float:
         """The level now (under the lock)."""
@@ -123,10 +151,18 @@ class TokenBucket:
 
 @dataclass(eq=False)
 class _Waiter:
-    """A take waiting in a bucket's line: its event loop's native token, and the event that wakes it there."""
+    """A take waiting in a bucket's line: its event loop's native token, the event that wakes it there, its units,
+    and whether the line dropped it as its loop had stopped."""
 
     loop: Any
     event: anyio.Event
+    units: float
+    dropped: bool = False
+
+
+def _stopped(loop: Any) -> bool:
+    """Has ``loop`` closed, or (asyncio) stopped running? Its tasks cannot go on."""
+    return closed(loop) or (isinstance(loop, asyncio.AbstractEventLoop) and not loop.is_running())
 
 
 class Slots:
@@ -272,7 +308,12 @@ class ModelLimits:
         if self.requests:
             waited = await self.requests.take(1)
         if self.tokens:
-            waited = await self.tokens.take(estimated_tokens) or waited
+            try:
+                waited = await self.tokens.take(estimated_tokens) or waited
+            except BaseException:  # it gave up waiting for its tokens: its request did not go either (review 277)
+                if self.requests:
+                    self.requests.give_back(1)
+                raise
         return waited
 
 

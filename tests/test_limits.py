@@ -1,3 +1,4 @@
+import asyncio
 import os
 import signal
 import threading
@@ -257,6 +258,39 @@ async def test_takes_that_give_up_while_others_wait_leave_no_debt_behind():
         await anyio.sleep(0.05)
         # no units reserved: the ten that wait (but any that went) wait for their own turns only
         assert len(bucket._line) + len(went) == 10 and bucket._level > -1
+
+
+@pytest.mark.parametrize("close", [True, False])
+async def test_a_take_first_in_line_on_a_loop_that_stopped_does_not_hold_the_line(close):
+    # review 277: a sync app's thread stopped waiting (asyncio.wait with a timeout cancels nothing) and left or closed
+    # its loop with its take first in line: every later take in the process waited for ever
+    bucket = TokenBucket(600)  # 10 a second, holds 10
+    await bucket.take(10)
+    left: list[object] = []
+
+    def thread() -> None:
+        loop = asyncio.new_event_loop()
+        task = loop.create_task(bucket.take(1))
+        loop.run_until_complete(asyncio.wait({task}, timeout=0.02))
+        if close:
+            loop.close()
+        left.append((loop, task))  # (still referenced, as a thread-local loop is)
+
+    worker = threading.Thread(target=thread)
+    worker.start()
+    worker.join()
+    assert len(bucket._line) == 1
+    with anyio.fail_after(10):  # (its turn is 0.1 s away: this bound only ends the test if it hangs)
+        assert await bucket.take(1) is True
+
+
+async def test_a_call_that_gives_up_waiting_for_its_tokens_gives_its_request_back():
+    # review 277: it gave up holding the requests-per-minute unit it never used
+    limits = ModelLimits(4, rpm=60, tpm=600)  # one request a second, holds 1; 10 tokens a second, holds 10
+    await limits.tokens.take(10)
+    with anyio.move_on_after(0.2) as scope:
+        await limits.admit(10)
+    assert scope.cancelled_caught and limits.requests._refilled() == 1.0
 
 
 def fork(child: Callable[[], object]) -> int:
