@@ -12,6 +12,7 @@ every point filling in at once uses ``point_delta`` events instead (see ``exampl
 import argparse
 import os
 import sys
+import warnings
 
 import anyio
 
@@ -62,11 +63,12 @@ async def main(question: str, model: str | None, base_url: str | None) -> None:
             elif event.type == "fallback":
                 note(f"[fallback] {call(event)} goes to {event.fallback}: {event.error}")
             elif event.type == "done":
-                t, points = event.result.timings, event.result.points
+                result, t = event.result, event.result.timings
                 write("\n")
-                left_out = sum(p.failed for p in points)  # (their notes were given above)
-                note(f"[done] {len(points) - left_out} points" + (f" ({left_out} left out)" if left_out else "")
-                     + f", first text {t.first_text_at or 0:.2f} s, total {t.total_s:.2f} s")
+                left_out = sum(p.failed for p in result.points)  # (their notes were given above)
+                shape = f"{len(result.points) - left_out} points" + (f" ({left_out} left out)" if left_out else "") \
+                    if result.mode == "sot" else "one sequential answer"
+                note(f"[done] {shape}, first text {t.first_text_at or 0:.2f} s, total {t.total_s:.2f} s")
 
 
 if __name__ == "__main__":
@@ -76,6 +78,8 @@ if __name__ == "__main__":
     parser.add_argument("--base-url", help="an OpenAI- or Anthropic-compatible server, with --model "
                         "openai:<name> or anthropic:<name>")
     args = parser.parse_args()
+    # sotkit's warnings (a server that wrote the points one at a time, say) are notes too, not text amid the answer
+    warnings.showwarning = lambda message, category, *_: note(f"[warning] {category.__name__}: {message}")
     try:
         anyio.run(main, args.question, args.model, args.base_url)
     except KeyboardInterrupt:

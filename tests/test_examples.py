@@ -120,6 +120,15 @@ def test_streaming_cli_says_an_sdk_error_in_one_line_and_leaves_a_closed_pipe_qu
     assert head.stdout == ANSWER[:5] and "Traceback" not in head.stderr and "BrokenPipe" not in head.stderr
 
 
+def test_streaming_cli_says_a_sequential_answer_as_one_not_as_0_points(server):
+    # review 277: "[done] 0 points"
+    process = run_example("streaming_cli.py", "Write a Python function that reverses a linked list.",
+                          *openai_args(server), env=KEY)
+    assert process.stderr.splitlines()[0].startswith("[sequential] ")
+    assert re.fullmatch(r"\[done\] one sequential answer, first text \d+\.\d\d s, total \d+\.\d\d s",
+                        process.stderr.splitlines()[-1])
+
+
 def support_responder(request: RecordedRequest) -> Reply:
     """A model answering the customer-support templates: a plan, then one step per request."""
     step = re.findall(r"Write only step (\d+)", request.user)
