@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import itertools
 import threading
 import time
 from collections import Counter, deque
@@ -26,6 +24,8 @@ from .providers.base import estimated_tokens
 SPACED_S = 0.01
 #: the least a take behind the first waits before it looks whether the first's event loop stopped
 GONE_CHECK_S = 0.5
+#: how long a first take whose event loop stopped may leave its units unclaimed before it loses its place
+GONE_GRACE_S = 1.0
 
 
 class Limits(Protocol):
@@ -66,6 +66,7 @@ class TokenBucket:
         self._updated = time.monotonic()
         self._lock = threading.Lock()
         self._line: deque[_Waiter] = deque()  # the takes waiting, first come first
+        self._queued = 0.0  # their units
 
     async def take(self, units: float) -> bool:
         """Take ``units``, waiting for their turn: True where that wait spaced the call (``SPACED_S``)."""
@@ -75,27 +76,26 @@ class TokenBucket:
                 self._level -= units
                 return False
             mine = _Waiter(current_loop(), anyio.Event(), units)
-            self._line.append(mine)
+            self._join(mine)
         asked = time.monotonic()
         try:
             while True:
                 with self._lock:
                     if mine.dropped:  # its loop was found stopped, and has run again: to the end of the line
                         mine.dropped = False
-                        self._line.append(mine)
+                        self._join(mine)
                     if mine.event.is_set():  # woken: a new event for the next wake, before the line is read
                         mine.event = anyio.Event()
                     moved = self._drop_gone()
                     first = self._line[0] is mine
                     if first and self._refilled() >= need:
                         self._level -= units
-                        self._line.popleft()
+                        self._leave(mine)
                         break
-                    # the first waits for the refill; the others until woken, or their turn were every take ahead
-                    # to go in its own (then they look for a first whose loop stopped: it would never go)
-                    ahead = 0.0 if first else sum(take.units for take in itertools.takewhile(
-                        lambda take: take is not mine, self._line))
-                    wait = max(0.0 if first else GONE_CHECK_S, (ahead + need - self._level) / self.rate_per_s)
+                    # the first waits for the refill; the others until woken, or their turn (then, and every
+                    # GONE_CHECK_S after it, they look for a first whose loop stopped: it would never go)
+                    wait = (need - self._level) / self.rate_per_s if first \
+                        else max(GONE_CHECK_S, mine.turn - time.monotonic())
                 if moved and not first:
                     self._wake_first()
                 with anyio.move_on_after(wait):
@@ -103,26 +103,40 @@ class TokenBucket:
         except BaseException:  # it gives up, and spends nothing: the next take in line has its turn
             with self._lock:
                 first = bool(self._line) and self._line[0] is mine
-                with contextlib.suppress(ValueError):
-                    self._line.remove(mine)
+                if not mine.dropped:
+                    self._leave(mine)
             if first:
                 self._wake_first()
             raise
         self._wake_first()
         return time.monotonic() - asked > SPACED_S
 
-    def give_back(self, units: float) -> None:
-        """Units taken for a call that then did not go (up to a full bucket: never a burst past its bound)."""
-        with self._lock:
-            self._level = min(self.capacity, self._refilled() + units)
-        self._wake_first()
+    def _join(self, waiter: _Waiter) -> None:
+        """``waiter`` to the end of the line (under the lock), with its turn were every take ahead to go in its own:
+        when it looks for a first whose loop stopped."""
+        need = min(waiter.units, self.capacity)
+        waiter.turn = time.monotonic() + max(0.0, self._queued + need - self._level) / self.rate_per_s
+        self._line.append(waiter)
+        self._queued += waiter.units
+
+    def _leave(self, waiter: _Waiter) -> None:
+        self._line.remove(waiter)
+        self._queued -= waiter.units
 
     def _drop_gone(self) -> bool:
-        """Drop the first takes in line whose event loop stopped or closed (under the lock): they cannot go, and
-        the takes behind them would wait for ever (review 277: a thread's loop closed with its request waiting)."""
-        dropped = False
-        while self._line and _stopped(self._line[0].loop):
-            self._line.popleft().dropped = dropped = True
+        """Drop the first take in line where its event loop closed, or stopped and has left its units unclaimed for
+        ``GONE_GRACE_S`` (under the lock): it cannot go, and the takes behind it would wait for ever (review 277: a
+        thread's loop closed or left with its request waiting). A loop run in slices (a GUI's) claims within one."""
+        dropped, now = False, time.monotonic()
+        while self._line:
+            first = self._line[0]
+            if not closed(first.loop):
+                due = _stopped(first.loop) and self._refilled() >= min(first.units, self.capacity)
+                first.due = (first.due or now) if due else None
+                if first.due is None or now - first.due < GONE_GRACE_S:
+                    return dropped
+            self._leave(first)
+            first.dropped = dropped = True
         return dropped
 
     def _refilled(self) -> float:
@@ -143,10 +157,11 @@ class TokenBucket:
             try:
                 _set_in(first.loop, event)
                 return
-            except RuntimeError:
+            except RuntimeError:  # its loop closed
                 with self._lock:
-                    with contextlib.suppress(ValueError):
-                        self._line.remove(first)
+                    if not first.dropped:
+                        self._leave(first)
+                        first.dropped = True
 
 
 @dataclass(eq=False)
@@ -157,12 +172,14 @@ class _Waiter:
     loop: Any
     event: anyio.Event
     units: float
+    turn: float = 0.0  #: its turn on the monotonic clock, were every take ahead of it to go in its own
+    due: float | None = None  #: since when, first in line, its units have been there while its loop was stopped
     dropped: bool = False
 
 
 def _stopped(loop: Any) -> bool:
-    """Has ``loop`` closed, or (asyncio) stopped running? Its tasks cannot go on."""
-    return closed(loop) or (isinstance(loop, asyncio.AbstractEventLoop) and not loop.is_running())
+    """Has (asyncio) ``loop`` stopped running? Its tasks cannot go on until it runs again."""
+    return isinstance(loop, asyncio.AbstractEventLoop) and not loop.is_running()
 
 
 class Slots:
@@ -308,12 +325,7 @@ class ModelLimits:
         if self.requests:
             waited = await self.requests.take(1)
         if self.tokens:
-            try:
-                waited = await self.tokens.take(estimated_tokens) or waited
-            except BaseException:  # it gave up waiting for its tokens: its request did not go either (review 277)
-                if self.requests:
-                    self.requests.give_back(1)
-                raise
+            waited = await self.tokens.take(estimated_tokens) or waited
         return waited
 
 

@@ -284,15 +284,6 @@ async def test_a_take_first_in_line_on_a_loop_that_stopped_does_not_hold_the_lin
         assert await bucket.take(1) is True
 
 
-async def test_a_call_that_gives_up_waiting_for_its_tokens_gives_its_request_back():
-    # review 277: it gave up holding the requests-per-minute unit it never used
-    limits = ModelLimits(4, rpm=60, tpm=600)  # one request a second, holds 1; 10 tokens a second, holds 10
-    await limits.tokens.take(10)
-    with anyio.move_on_after(0.2) as scope:
-        await limits.admit(10)
-    assert scope.cancelled_caught and limits.requests._refilled() == 1.0
-
-
 def fork(child: Callable[[], object]) -> int:
     """Run ``child()`` in a forked copy of this process; its pid. It exits 0 if ``child`` returned, 1 if it raised."""
     pid = os.fork()
