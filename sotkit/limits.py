@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import threading
 import time
 from collections import Counter, deque
@@ -22,8 +23,9 @@ from .providers.base import estimated_tokens
 #: a call that waited less than this for its budgets or a shared slot was not spaced by them (a turn of the event
 #: loop, or a Redis round trip near by)
 SPACED_S = 0.01
-#: the least a take behind the first waits before it looks whether the first's event loop stopped
-GONE_CHECK_S = 0.5
+#: the least and the most a take behind the first waits (until woken, or its estimated turn) before it looks whether
+#: the first's event loop stopped (the most: takes ahead that gave up made its estimate late; review 279)
+GONE_CHECK_S = (0.5, 5.0)
 #: how long a first take whose event loop stopped may leave its units unclaimed before it loses its place
 GONE_GRACE_S = 1.0
 
@@ -86,16 +88,17 @@ class TokenBucket:
                         self._join(mine)
                     if mine.event.is_set():  # woken: a new event for the next wake, before the line is read
                         mine.event = anyio.Event()
-                    moved = self._drop_gone()
+                    moved, look_again = self._drop_gone()
                     first = self._line[0] is mine
                     if first and self._refilled() >= need:
                         self._level -= units
                         self._leave(mine)
                         break
-                    # the first waits for the refill; the others until woken, or their turn (then, and every
-                    # GONE_CHECK_S after it, they look for a first whose loop stopped: it would never go)
+                    # the first waits for the refill; the others until woken, or their turn (bounded by
+                    # GONE_CHECK_S), and then look for a first whose loop stopped: it would never go
+                    least, most = GONE_CHECK_S
                     wait = (need - self._level) / self.rate_per_s if first \
-                        else max(GONE_CHECK_S, mine.turn - time.monotonic())
+                        else min(most, max(least, mine.turn - time.monotonic()), look_again)
                 if moved and not first:
                     self._wake_first()
                 with anyio.move_on_after(wait):
@@ -123,21 +126,24 @@ class TokenBucket:
         self._line.remove(waiter)
         self._queued -= waiter.units
 
-    def _drop_gone(self) -> bool:
+    def _drop_gone(self) -> tuple[bool, float]:
         """Drop the first take in line where its event loop closed, or stopped and has left its units unclaimed for
         ``GONE_GRACE_S`` (under the lock): it cannot go, and the takes behind it would wait for ever (review 277: a
-        thread's loop closed or left with its request waiting). A loop run in slices (a GUI's) claims within one."""
+        thread's loop closed or left with its request waiting). A loop run in slices (a GUI's) claims within one.
+        Whether it dropped any, and in how long to look again (``inf``: no first is late)."""
         dropped, now = False, time.monotonic()
         while self._line:
             first = self._line[0]
             if not closed(first.loop):
                 due = _stopped(first.loop) and self._refilled() >= min(first.units, self.capacity)
                 first.due = (first.due or now) if due else None
-                if first.due is None or now - first.due < GONE_GRACE_S:
-                    return dropped
+                if first.due is None:
+                    return dropped, math.inf
+                if now - first.due < GONE_GRACE_S:
+                    return dropped, first.due + GONE_GRACE_S - now
             self._leave(first)
             first.dropped = dropped = True
-        return dropped
+        return dropped, math.inf
 
     def _refilled(self) -> float:
         """The level now (under the lock)."""

@@ -284,6 +284,36 @@ async def test_a_take_first_in_line_on_a_loop_that_stopped_does_not_hold_the_lin
         assert await bucket.take(1) is True
 
 
+async def test_a_take_behind_a_stopped_first_and_takes_that_gave_up_looks_again_within_seconds():
+    # review 279: its turn was estimated with the twenty takes ahead of it that then gave up, and it slept that long
+    # (23 s) while its units were there behind a first take whose loop had stopped
+    bucket = TokenBucket(60)  # 1 a second, holds 1
+    await bucket.take(1)
+    left: list[object] = []
+
+    def thread() -> None:
+        loop = asyncio.new_event_loop()
+        task = loop.create_task(bucket.take(1))
+        loop.run_until_complete(asyncio.wait({task}, timeout=0.02))
+        left.append((loop, task))
+
+    worker = threading.Thread(target=thread)
+    worker.start()
+    worker.join()
+
+    async def gives_up() -> None:
+        with anyio.move_on_after(0.3):
+            await bucket.take(1)
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(20):
+            tg.start_soon(gives_up)
+        await anyio.sleep(0.05)  # they wait in line: its turn is estimated behind them
+        with anyio.fail_after(15):  # (about 6 s: its first look after at most 5 s, then the stopped first's grace)
+            await bucket.take(1)
+    assert not bucket._line and bucket._queued == 0
+
+
 def fork(child: Callable[[], object]) -> int:
     """Run ``child()`` in a forked copy of this process; its pid. It exits 0 if ``child`` returned, 1 if it raised."""
     pid = os.fork()
