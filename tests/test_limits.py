@@ -260,13 +260,10 @@ async def test_takes_that_give_up_while_others_wait_leave_no_debt_behind():
         assert len(bucket._line) + len(went) == 10 and bucket._level > -1
 
 
-@pytest.mark.parametrize("close", [True, False])
-async def test_a_take_first_in_line_on_a_loop_that_stopped_does_not_hold_the_line(close):
-    # review 277: a sync app's thread stopped waiting (asyncio.wait with a timeout cancels nothing) and left or closed
-    # its loop with its take first in line: every later take in the process waited for ever
-    bucket = TokenBucket(600)  # 10 a second, holds 10
-    await bucket.take(10)
-    left: list[object] = []
+def a_take_left_in_a_stopped_loop(bucket: TokenBucket, close: bool) -> tuple[object, object]:
+    """A take of one unit in a thread's own loop, which stops waiting for it (asyncio.wait with a timeout cancels
+    nothing) and leaves (or closes) the loop; the loop and task, still referenced, as a thread-local loop is."""
+    left: list[tuple[object, object]] = []
 
     def thread() -> None:
         loop = asyncio.new_event_loop()
@@ -274,12 +271,22 @@ async def test_a_take_first_in_line_on_a_loop_that_stopped_does_not_hold_the_lin
         loop.run_until_complete(asyncio.wait({task}, timeout=0.02))
         if close:
             loop.close()
-        left.append((loop, task))  # (still referenced, as a thread-local loop is)
+        left.append((loop, task))
 
     worker = threading.Thread(target=thread)
     worker.start()
     worker.join()
-    assert len(bucket._line) == 1
+    return left[0]
+
+
+@pytest.mark.parametrize("close", [True, False])
+async def test_a_take_first_in_line_on_a_loop_that_stopped_does_not_hold_the_line(close):
+    # review 277: a sync app's thread stopped waiting (asyncio.wait with a timeout cancels nothing) and left or closed
+    # its loop with its take first in line: every later take in the process waited for ever
+    bucket = TokenBucket(600)  # 10 a second, holds 10
+    await bucket.take(10)
+    left = a_take_left_in_a_stopped_loop(bucket, close)
+    assert len(bucket._line) == 1 and left
     with anyio.fail_after(10):  # (its turn is 0.1 s away: this bound only ends the test if it hangs)
         assert await bucket.take(1) is True
 
@@ -289,17 +296,7 @@ async def test_a_take_behind_a_stopped_first_and_takes_that_gave_up_looks_again_
     # (23 s) while its units were there behind a first take whose loop had stopped
     bucket = TokenBucket(60)  # 1 a second, holds 1
     await bucket.take(1)
-    left: list[object] = []
-
-    def thread() -> None:
-        loop = asyncio.new_event_loop()
-        task = loop.create_task(bucket.take(1))
-        loop.run_until_complete(asyncio.wait({task}, timeout=0.02))
-        left.append((loop, task))
-
-    worker = threading.Thread(target=thread)
-    worker.start()
-    worker.join()
+    assert a_take_left_in_a_stopped_loop(bucket, close=False)
 
     async def gives_up() -> None:
         with anyio.move_on_after(0.3):
