@@ -588,11 +588,14 @@ class Answer:
         async with anyio.create_task_group() as tg:
             # asked again of the main model in one batch; of the fallback one by one (a row the runner retried
             # singly may have gone on to it)
-            if batch := [p for p, a in zip(points, again) if a == (self.backends, True)]:
-                tg.start_soon(self._expand_batch, batch, outline, True)
+            batch = []
             for point, asked in zip(points, again):
-                if asked is not None and asked != (self.backends, True):
+                if asked == (self.backends, True):
+                    batch.append(point)
+                elif asked is not None:
                     tg.start_soon(self._expand, point, outline, *asked)
+            if batch:
+                tg.start_soon(self._expand_batch, batch, outline, True)
 
     def _expansion_call(self, point: Point, outline: list[Point], backends: list[Backend],
                         retry: bool) -> tuple[Call, _Writer] | None:
