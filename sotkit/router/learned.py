@@ -242,11 +242,13 @@ class LinearClassifier:
         if not 0.0 < classifier.threshold < 1.0 or not all(abs(v) < _MOST for v in (a, b, classifier.bias)) \
                 or not all(abs(w) < _MOST for w in classifier.weights.values()):
             raise ConfigError(f"the router file {str(path)!r} holds out-of-range values; {retrain}")
-        if not classifier.weights or all(not _FEATURE_NAMES[classifier.features](k) for k in classifier.weights):
+        known = _FEATURE_NAMES[classifier.features]
+        stray = [k for k in classifier.weights if not known(k)]
+        if len(stray) == len(classifier.weights):  # (no weights at all, or none of the file's kind)
             raise ConfigError(f"the router file {str(path)!r} holds no weights of {classifier.features} features "
                               f"(it would route every question alike); {retrain}")
-        if stray := next((k for k in classifier.weights if not _FEATURE_NAMES[classifier.features](k)), None):
-            raise ConfigError(f"the router file {str(path)!r} holds a weight {stray!r}, which is no "
+        if stray:
+            raise ConfigError(f"the router file {str(path)!r} holds a weight {stray[0]!r}, which is no "
                               f"{classifier.features} feature; {retrain}")
         if a <= 0:  # train() refuses such a slope: P(sot) would fall as the evidence for SoT grows
             raise ConfigError(f"the router file {str(path)!r} has a calibration slope of {a:g}, not above 0; {retrain}")
