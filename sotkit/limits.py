@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import math
 import threading
 import time
@@ -16,7 +15,7 @@ import anyio
 
 from .errors import ConfigError, RequestTooLarge
 from .forks import renewed_in_children
-from .per_loop import closed, current_loop
+from .per_loop import closed, current_loop, stopped
 from .providers.base import estimated_tokens
 
 
@@ -135,7 +134,7 @@ class TokenBucket:
         while self._line:
             first = self._line[0]
             if not closed(first.loop):
-                due = _stopped(first.loop) and self._refilled() >= min(first.units, self.capacity)
+                due = stopped(first.loop) and self._refilled() >= min(first.units, self.capacity)
                 first.due = (first.due or now) if due else None
                 if first.due is None:
                     return dropped, math.inf
@@ -181,11 +180,6 @@ class _Waiter:
     turn: float = 0.0  #: its turn on the monotonic clock, were every take ahead of it to go in its own
     due: float | None = None  #: since when, first in line, its units have been there while its loop was stopped
     dropped: bool = False
-
-
-def _stopped(loop: Any) -> bool:
-    """Has (asyncio) ``loop`` stopped running? Its tasks cannot go on until it runs again."""
-    return isinstance(loop, asyncio.AbstractEventLoop) and not loop.is_running()
 
 
 class Slots:

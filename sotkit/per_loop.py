@@ -93,5 +93,10 @@ def closed(loop: Any) -> bool:
     return False
 
 
+def stopped(loop: Any) -> bool:
+    """Is (asyncio) ``loop`` not running now (stopped, or closed)? Its tasks cannot go on until it runs again."""
+    return isinstance(loop, asyncio.AbstractEventLoop) and not loop.is_running()
+
+
 def _nothing() -> None:
     pass
