@@ -303,9 +303,9 @@ class Answer:
             if mode == "sot":
                 self.reason = reason
                 self.send(RouteEvent("sot", reason))
-                found = await self._sot_or_too_long()
-                if found < 2:
-                    mode, reason = "sequential", _too_few(found, self._note)
+                instead = await self._sot_or_sequential()
+                if instead is not None:
+                    mode, reason = "sequential", instead
                     self.points.clear()
         if mode == "sequential":
             self.mode, self.reason, self._note = "sequential", reason, None
@@ -317,16 +317,25 @@ class Answer:
                     and one_at_a_time(self.runner.spans):
                 self._note_serial_server()
 
-    async def _sot_or_too_long(self, decided: anyio.Event | None = None) -> int:
-        """``_sot``; where the router chose SoT, a skeleton prompt too long for the model's window (a long context
-        on a small local model) is no skeleton, and the answer sequential: its prompt is shorter (probe 270)."""
+    async def _sot_or_sequential(self, decided: anyio.Event | None = None) -> str | None:
+        """``_sot``, and None; or why the answer is to be sequential instead: a skeleton of fewer than two points, or,
+        where the router chose SoT, prompts too long for the model's window (a long context on a small local model),
+        the skeleton's or every point's (probe 270): the sequential prompt is shorter."""
         try:
-            return await self._sot(decided)
+            found = await self._sot(decided)
         except PromptTooLong as exc:
             if self.options.mode != "auto" or self.points:
                 raise
             self._note = f"its prompt of {exc.tokens} tokens does not fit the model's context of {exc.window}"
-            return 0
+            found = 0
+        if found < 2:
+            return _too_few(found, self._note)
+        overfilled = [e for e in self.errors if isinstance(e, PromptTooLong)]
+        if self.options.mode == "auto" and len(overfilled) == len(self.errors) == len(self.points):
+            self.errors.clear()  # every point failed so: none was written
+            return (f"the points' prompts of {min(e.tokens for e in overfilled)} tokens or more do not fit the "
+                    f"model's context of {overfilled[0].window}, so the answer is sequential")
+        return None
 
     async def _route(self) -> tuple[Mode, str]:
         mode = self.options.mode
@@ -355,12 +364,13 @@ class Answer:
             else:
                 sketch.cancel()
 
-        found, failed = 0, None
+        instead: str | None = None
+        failed: Exception | None = None
         async with anyio.create_task_group() as tg:
             tg.start_soon(route)
             with anyio.CancelScope() as sketch:
                 try:
-                    found = await self._sot_or_too_long(decided)
+                    instead = await self._sot_or_sequential(decided)
                 except Exception as exc:  # raised as itself below, as without this router, not in an ExceptionGroup
                     failed = exc  # (the router is not hurried: a sequential verdict still makes an answer)
                     await decided.wait()  # a sequential verdict needs no skeleton (it cancels this wait)
@@ -369,9 +379,9 @@ class Answer:
             return "sequential", verdict[0].reason
         if failed is not None:
             raise failed
-        if found < 2:
+        if instead is not None:
             self.points.clear()
-            return "sequential", _too_few(found, self._note)
+            return "sequential", instead
         return "sot", verdict[0].reason
 
     async def _ask(self, router: LLMRouter) -> Decision:

@@ -542,6 +542,34 @@ async def test_auto_answers_sequentially_where_only_the_skeletons_prompt_overfil
     assert re.search(rf"\(its prompt of \d+ tokens does not fit the model's context of {window}\)$", auto.route_reason)
 
 
+async def test_auto_answers_sequentially_where_every_points_prompt_overfills_the_window(tiny_dir, tmp_path):
+    # the skeleton's prompt fitted, the points' longer ones did not: every point failed, and so the answer, under
+    # mode="auto" too, where the sequential prompt fits (a skeleton in the template's prefill: a random model's own
+    # lines are no list)
+    import json
+    import shutil
+
+    small = Path(shutil.copytree(tiny_dir, tmp_path / "small"))
+    config = json.loads((small / "config.json").read_text())
+    (small / "config.json").write_text(json.dumps({**config, "max_position_embeddings": 200}))
+    templates = {"skeleton": "{% block user %}Outline: {{ question }}{% endblock %}"
+                             "{% block prefill %}1. Sleep well\n2. Eat less sugar\n3.{% endblock %}",
+                 "expand": "{% block user %}" + "Write one point of the answer, shortly. " * 6 +
+                           "{{ question }} {{ point.title }}{% endblock %}"}
+    question = "What are some ways to sleep better?"
+    options = {"model": f"local:{small}", "templates": templates, "skeleton_max_tokens": 6, "max_tokens": 4}
+    with pytest.raises(sotkit.PartialResultError, match="every point of the skeleton .2. failed .point 1: "
+                                                        "PromptTooLong: the prompt has 305 tokens"):
+        await sotkit.generate(question, mode="sot", **options)
+    sequential = await sotkit.generate(question, mode="sequential", **options)
+    async with sotkit.SoT(router="rules", **options) as sot, sot.stream(question) as events:
+        shown = "".join([event.text async for event in events if isinstance(event, sotkit.TextEvent)])
+        auto = events.result()
+    assert auto.mode == "sequential" and auto.text == shown == sequential.text and not auto.points
+    assert auto.route_reason == ("the points' prompts of 305 tokens or more do not fit the model's context of 200, "
+                                 "so the answer is sequential")
+
+
 async def test_mps_without_mps_fails_the_first_call_with_what_to_do(tiny_dir):
     import torch
 
