@@ -113,6 +113,12 @@ class TokenBucket:
         self._wake_first()
         return time.monotonic() - asked > SPACED_S
 
+    def give_back(self, units: float) -> None:
+        """Units taken for a call that did not go after all: as if never taken (but a full bucket holds no more)."""
+        with self._lock:
+            self._level = min(self.capacity, self._refilled() + units)
+        self._wake_first()
+
     def _join(self, waiter: _Waiter) -> None:
         """``waiter`` to the end of the line (under the lock), with its turn were every take ahead to go in its own:
         when it looks for a first whose loop stopped."""
@@ -320,12 +326,19 @@ class ModelLimits:
 
     async def admit(self, estimated_tokens: int) -> bool:
         """Wait for the per-minute budgets (the concurrency slot is taken separately, per attempt): True where the
-        call had to wait."""
+        call had to wait. The request last, so that calls leave at most at its rate: calls that held a request each
+        while they waited for tokens in debt left together once the tokens came. One that gives up waiting for its
+        request has its tokens back."""
         waited = False
-        if self.requests:
-            waited = await self.requests.take(1)
         if self.tokens:
-            waited = await self.tokens.take(estimated_tokens) or waited
+            waited = await self.tokens.take(estimated_tokens)
+        if self.requests:
+            try:
+                waited = await self.requests.take(1) or waited
+            except BaseException:
+                if self.tokens:
+                    self.tokens.give_back(estimated_tokens)
+                raise
         return waited
 
 

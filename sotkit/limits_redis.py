@@ -545,15 +545,23 @@ class SharedModelLimits:
                 await anyio.sleep(POLL_S * random.uniform(0.5, 1.5))  # jittered: processes do not poll in step
 
     async def admit(self, estimated_tokens: int) -> bool:
-        """Wait for the per-minute budgets shared by every process: True where the call had to wait."""
-        waited = False
-        if self.local.requests:
-            waited = await self._take("requests", self.local.requests, 1)
+        """Wait for the per-minute budgets shared by every process: True where the call had to wait. The request
+        last, and the tokens given back by a call that gives up waiting for it, as in one process (``ModelLimits``)."""
+        waited, give_back = False, None
         if self.local.tokens:
-            waited = await self._take("tokens", self.local.tokens, estimated_tokens) or waited
+            waited, give_back = await self._take("tokens", self.local.tokens, estimated_tokens)
+        if self.local.requests:
+            try:
+                waited = (await self._take("requests", self.local.requests, 1))[0] or waited
+            except BaseException:
+                if give_back is not None:
+                    await give_back()
+                raise
         return waited
 
-    async def _take(self, kind: str, bucket: TokenBucket, units: float) -> bool:
+    async def _take(self, kind: str, bucket: TokenBucket,
+                    units: float) -> tuple[bool, Callable[[], Awaitable[None]]]:
+        """Wait for ``units`` of the ``kind`` budget: whether that spaced the call, and how to give them back."""
         key = self.connection.key(self.model, kind)
         budget = (bucket.rate_per_s / 1000, bucket.capacity, units)
 
@@ -562,7 +570,9 @@ class SharedModelLimits:
 
         taken = await self.connection.run("take", key, *budget, late=give_back)
         if taken is None:  # Redis is down, fail-open: this process's own bucket
-            return await bucket.take(units)
+            async def local() -> None:
+                bucket.give_back(units)
+            return await bucket.take(units), local
         if wait_ms := taken[0]:
             # the units are reserved: the turn comes once the bucket has refilled for them, with no poll
             try:
@@ -570,7 +580,7 @@ class SharedModelLimits:
             except BaseException:  # cancelled before its turn: the units go back from the end of the line (GIVE)
                 await give_back(taken)
                 raise
-        return wait_ms / 1000 > SPACED_S
+        return wait_ms / 1000 > SPACED_S, lambda: give_back(taken)
 
 
 def _in_trio() -> bool:

@@ -149,6 +149,38 @@ async def test_requests_that_waited_for_a_slot_do_not_leave_in_a_burst_above_rpm
         assert len([t for t in sent[i:] if t - start <= 0.2]) <= 4 + 1 + 1, sent
 
 
+async def test_requests_that_waited_for_tokens_in_debt_do_not_leave_in_a_burst_above_rpm():
+    # calls took their request first and then waited for the tokens a large call left in debt: the requests taken
+    # meanwhile (the burst, then 4 a second) all left within a tenth of a second once the tokens came
+    limits = ModelLimits(64, rpm=240, tpm=60_000)  # 4 requests a second (4 at once); 1,000 tokens a second
+    left: list[float] = []
+
+    async def call(tokens: int) -> None:
+        await limits.admit(tokens)
+        left.append(time.monotonic())
+
+    await call(3000)  # goes at once, 2,000 tokens in debt: 2 s
+    async with anyio.create_task_group() as tg:
+        for _ in range(12):
+            tg.start_soon(call, 10)
+    for i, start in enumerate(left):  # any stretch of w seconds: the burst (4) plus 4 a second, and one for timers
+        assert len([t for t in left[i:] if t - start <= 0.2]) <= 4 + 1 + 1, [round(t - left[0], 2) for t in left]
+
+
+async def test_a_call_that_gives_up_waiting_for_a_budget_spends_neither():
+    # a call that waited for tokens had spent its request, which the next call then waited a second for
+    limits = ModelLimits(4, rpm=60, tpm=6000)  # a request a second (one at once); 100 tokens a second, 100 at once
+    assert limits.tokens is not None and limits.requests is not None
+    await limits.tokens.take(100)  # the tokens are spent for a second, the request budget is full
+    with anyio.move_on_after(0.3):
+        await limits.admit(50)  # waits for its tokens: cancelled, it never went
+    assert await limits.requests.take(1) is False
+    await limits.admit(10)  # the request's bucket is empty for a second
+    with anyio.move_on_after(0.3):
+        await limits.admit(90)  # takes its tokens, then waits for its request: cancelled, it never went
+    assert await limits.tokens.take(95) is False  # nothing of the 90 was spent
+
+
 def test_one_client_used_from_threads_each_running_an_event_loop_keeps_its_limits():
     """A sync app that calls anyio.run per request, from several threads, on one shared client: the slots and the
     per-minute budget hold across the loops (one loop's limiter used to wait for ever in another: a hang)."""

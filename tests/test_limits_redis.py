@@ -334,6 +334,39 @@ async def test_a_take_cancelled_before_its_turn_gives_its_units_back(redis_url):
     await connection.aclose()
 
 
+async def test_shared_requests_that_waited_for_tokens_in_debt_do_not_leave_in_a_burst_above_rpm(redis_url):
+    # as in one process (test_limits.py): requests taken while the tokens were in debt all left as the tokens came
+    connection = sotkit.RedisLimits(redis_url).connect()
+    limits = SharedModelLimits(connection, "openai:m", 64, rpm=240, tpm=60_000)  # 4 requests a second; 1,000 tokens
+    left: list[float] = []
+
+    async def call(tokens: int) -> None:
+        await limits.admit(tokens)
+        left.append(time.monotonic())
+
+    await call(3000)  # 2,000 tokens in debt: 2 s
+    async with anyio.create_task_group() as tg:
+        for _ in range(12):
+            tg.start_soon(call, 10)
+    await connection.aclose()
+    for i, start in enumerate(left):  # any stretch of w seconds: the burst (4) plus 4 a second, and one for timers
+        assert len([t for t in left[i:] if t - start <= 0.2]) <= 4 + 1 + 1, [round(t - left[0], 2) for t in left]
+
+
+async def test_a_shared_call_that_gives_up_waiting_for_its_request_gives_its_tokens_back(redis_url):
+    connection = sotkit.RedisLimits(redis_url).connect()
+    limits = SharedModelLimits(connection, "openai:m", 4, rpm=60, tpm=6000)  # a request a second; 100 tokens
+    await limits.admit(10)  # the request's bucket is empty for a second
+    with anyio.move_on_after(0.3):
+        await limits.admit(90)  # takes its tokens, then waits for its request: cancelled, it never went
+    client = redis.Redis.from_url(redis_url)
+    with anyio.fail_after(5):  # 0 left plus 30 refilled without them; settled in a task of its own
+        while float(client.hget(connection.key("openai:m", "tokens"), "level")) < 90:
+            await anyio.sleep(0.02)
+    client.close()
+    await connection.aclose()
+
+
 async def test_a_caller_cancelled_while_redis_hangs_leaves_at_once_and_its_lease_goes_when_redis_answers(redis_url):
     # probe 243: the release of a lease was shielded for `timeout`, so a request cancelled while Redis hung (its
     # deadline, its client's disconnect) ended up to that late
