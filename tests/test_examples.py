@@ -296,6 +296,8 @@ def test_webapp_streams_the_skeleton_then_fills_every_point_in_a_real_browser(ch
                 page = browser.new_page(viewport={"width": 900, "height": 820})
                 page.goto(url)
                 assert "openai:fake" in page.inner_text(".model")
+                # the question goes in a GET query (EventSource's only method): one of some 256 KiB got uvicorn's 400
+                assert page.eval_on_selector("#question", "e => e.maxLength") == 10_000
                 page.fill("#question", "How can I sleep better?")
                 page.click("#submit")
                 # the first moment the whole skeleton is on the page

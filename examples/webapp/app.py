@@ -119,7 +119,9 @@ async def answer_events(sot: sotkit.SoT, question: str) -> AsyncIterator[str]:
 
 
 def create_app(model: str | None = None, **client_options: Any) -> Starlette:
-    """The app: ``GET /`` is the page, ``GET /answer?q=...`` streams one answer as server-sent events.
+    """The app: ``GET /`` is the page, ``GET /answer?q=...`` streams one answer as server-sent events (a browser's
+    ``EventSource`` asks with GET only, and a query of some 256 KiB is past uvicorn's limit: the page's field holds at
+    most 10,000 characters, at most 90 KiB so encoded).
 
     ``model`` and ``client_options`` (``base_url``, ``mode``, ``max_concurrency``, ...) build the ``sotkit.SoT``
     client that every request shares, so its concurrency and rate limits hold across users.
