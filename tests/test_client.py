@@ -334,7 +334,8 @@ def test_a_model_left_out_says_the_default_was_used_and_why(monkeypatch):
                                                  r"local:smollm2 was used: none of \$SOTKIT_MODEL.* is set; to use "
                                                  r"another, pass model='provider:model' or set \$SOTKIT_MODEL\)$"):
         sotkit.SoT(None, api_key="k", base_url="http://127.0.0.1:9/v1")
-    with pytest.raises(sotkit.ConfigError, match="modle; .*did you mean 'mode' or 'model'"):
+    with pytest.raises(sotkit.ConfigError, match="^modle= is no option: did you mean 'mode' or 'model'[?] unknown "
+                                                 "option.s. for local models: modle;"):
         sotkit.SoT(modle="openai:gpt-4o-mini")
     monkeypatch.setenv("ANTHROPIC_API_KEY", "k")
     with pytest.raises(sotkit.ConfigError, match=r"default anthropic:\S+ was used: \$ANTHROPIC_API_KEY is set"):

@@ -77,14 +77,16 @@ def create_provider(model: str, *, also: Iterable[str] = (), **options: Any) -> 
     try:  # an adapter taking **options checks them itself; a misspelt caller's option is named here
         return provider(name, **options)
     except ConfigError as exc:
-        meant = [repr(close) for given in options if given not in also
-                 for close in difflib.get_close_matches(given, also, n=2, cutoff=0.8)]  # modle: mode or model
+        meant = {given: close for given in options if given not in also  # modle: mode or model
+                 if (close := difflib.get_close_matches(given, also, n=2, cutoff=0.8))}
         others = owners(set(options) - provider.option_names() - set(also), prefix)
         if not meant and not others:
             raise
-        hints = [*(f"{given}= is an option of {whose}" for given, whose in others.items()),
-                 *([f"did you mean {' or '.join(meant)}?"] if meant else [])]
-        raise ConfigError(f"{exc}; {'; '.join(hints)}") from exc
+        # the misspelling first (probe 281: it came after the local engines' options, in 600 characters)
+        lead = "".join(f"{given}= is no option: did you mean {' or '.join(map(repr, close))}? "
+                       for given, close in meant.items())
+        hints = "".join(f"; {given}= is an option of {whose}" for given, whose in others.items())
+        raise ConfigError(f"{lead}{exc}{hints}") from exc
 
 
 def base_url_variable(model: str) -> str | None:
