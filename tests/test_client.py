@@ -1,11 +1,13 @@
 """The public surface: imports, bad input caught before any network traffic."""
 
+import atexit
 import copy
 import datetime
 import functools
 import gc
 import json
 import math
+import os
 import pickle
 import re
 import subprocess
@@ -1073,6 +1075,22 @@ def test_a_stream_read_from_sync_code_through_a_blocking_portal_as_the_readme_sh
         next(chunks)
         chunks.close()  # the browser went away: the stream is left, its calls closed
         assert shown(answer_chunks("How can I sleep better?")) == text
+        # options go through functools.partial (probe 281: portal.call(sot.generate, q, max_points=3) is a TypeError)
+        assert names["answer"]("Why?", mode="sequential").mode == "sequential"
         portal.call(sot.aclose)
+        atexit.unregister(names["running"].__exit__)  # the snippet's, for a script: here it stops now
         names["running"].__exit__(None, None, None)
     assert all(r.finished_at is not None or r.client_closed for r in server.requests)
+
+
+def test_a_script_using_the_readmes_blocking_portal_exits_when_it_ends():
+    # probe 281: a portal left to the collector at exit waited for ever in its clean-up, deaf to Ctrl-C
+    import pathlib
+
+    readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
+    snippet = next(block for block in re.findall(r"```python\n(.*?)```", readme, re.S) if "blocking_portal" in block)
+    script = snippet + "\nprint(answer('Why?', mode='sequential').text)\n"
+    with FakeLLMServer(Reply("Because.")) as server:
+        env = {**os.environ, "OPENAI_API_KEY": "k", "OPENAI_BASE_URL": server.openai_base_url}
+        done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout) == (0, "Because.\n"), done.stderr
