@@ -637,6 +637,10 @@ class Answer:
             if backend is not writer.backend:  # a fallback: its text goes through a filter of its own
                 writer.backend = backend
                 new_filter()
+                # and the models before it are done with (probe 282: a fallback that left the point empty after
+                # the main model failed had the point asked of the main model again, its whole retries over)
+                backends, retry = writer.asked
+                writer.asked = (backends[backends.index(backend):], retry)
 
         def build(backend: Backend) -> ChatRequest:
             return first if backend is backends[0] else self._expand_request(backend, point, outline, writer.asked[1])

@@ -399,21 +399,25 @@ async def test_a_point_left_empty_is_logged_as_it_falls_back_and_no_log_quotes_a
 
 
 @pytest.mark.parametrize("backup_model", ["openai:backup", "openai:test-model"])  # the same model elsewhere too
-async def test_a_point_the_fallback_left_empty_is_not_sent_to_the_fallback_again(caplog, backup_model):
+@pytest.mark.parametrize("status, asked", [(400, 1), (500, 4)])  # not retried; retried to its 4 attempts
+async def test_a_point_the_fallback_left_empty_is_asked_again_of_the_fallback_alone(caplog, backup_model, status,
+                                                                                     asked):
     # after the main model failed it (a 400) and the fallback wrote it empty, the point "fell back" from the fallback
     # to itself: two more calls, and a log line saying so (probe 82); where the fallback was the main model's name
-    # on another endpoint, still (probe 83)
+    # on another endpoint, still (probe 83). Asked again, it went to the main model again, its retries over again
+    # (probe 282: a 500 four times more, with their waits), and to the fallback after it
     caplog.set_level("INFO", logger="sotkit")
-    with FakeLLMServer(faulty({2: [Fault.status(400)] * 2}), latency=FAST) as server, \
+    with FakeLLMServer(faulty({2: [Fault.status(status)] * 8}), latency=FAST) as server, \
             FakeLLMServer(sot_responder(SKELETON, {**TEXTS, 2: ""}), latency=FAST) as backup:
         fallback = create_provider(backup_model, api_key="k2", base_url=backup.openai_base_url)
-        async with client(server, "openai", fallback=fallback, on_point_error="skip") as sot:
+        async with client(server, "openai", fallback=fallback, on_point_error="skip", retry=QUICK_RETRY) as sot:
             result = await sot.generate("How can I be healthier?")
         await fallback.aclose()
     assert result.points[1].failed and result.points[1].error.startswith("EmptyPoint: point 2")
-    assert [len(for_point(server, 2)), len(for_point(backup, 2))] == [2, 2]  # asked once more, on both
-    assert [r.getMessage().startswith("point 2 failed on openai:test-model (BadRequestError")
-            for r in caplog.records if "falling back" in r.getMessage()] == [True, True]  # not from the fallback
+    assert [len(for_point(server, 2)), len(for_point(backup, 2))] == [asked, 2]  # asked once more, of the fallback
+    error = "BadRequestError" if status == 400 else "InternalServerError"
+    assert [r.getMessage().startswith(f"point 2 failed on openai:test-model ({error}")
+            for r in caplog.records if "falling back" in r.getMessage()] == [True]  # not from the fallback
 
 
 @pytest.mark.parametrize("written", ["", "Sleep in a dark"])
