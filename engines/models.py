@@ -534,11 +534,28 @@ def _load_directory(directory: Path, device: str, dtype: Any) -> tuple[Any, Any]
             f"{f' and {len(missing) - 3} more' if len(missing) > 3 else ''}), which would be random: save the "
             "whole model there again with model.save_pretrained(path), or download it again"
         )
+    _check_vocabulary(directory, model, tokenizer)
     model.to(device)
     model.eval()
     if model.generation_config.pad_token_id is None:
         model.generation_config.pad_token_id = tokenizer.pad_token_id
     return model, tokenizer
+
+
+def _check_vocabulary(directory: Path, model: Any, tokenizer: Any) -> None:
+    """Refuse a tokenizer whose chat markup or padding the model has no embedding for (tokens added to the
+    tokenizer, the model not resized): every call would fail with torch's bare ``IndexError`` (probe 282)."""
+    rows = model.get_input_embeddings().num_embeddings
+    chat = tokenizer.apply_chat_template([{"role": "user", "content": "Why?"}], tokenize=False,
+                                         add_generation_prompt=True)
+    used = [*tokenizer(chat, add_special_tokens=False)["input_ids"], tokenizer.pad_token_id]
+    if max(used) >= rows:
+        raise ModelNotAvailableError(
+            f"the tokenizer in {str(directory)!r} has tokens the model has no embedding for, in its chat markup or "
+            f"padding (token id {max(used)}; the tokenizer has {len(tokenizer)} tokens, the model embeds {rows}): "
+            "the two do not belong together; after adding tokens to a tokenizer, call "
+            "model.resize_token_embeddings(len(tokenizer)) and save the model again"
+        )
 
 
 @contextlib.contextmanager

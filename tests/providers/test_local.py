@@ -505,6 +505,20 @@ async def test_a_model_that_fails_to_load_is_a_model_error_and_the_fallback_answ
     assert result.written_by == f"local:{tiny_dir}" and result.text
 
 
+async def test_a_tokenizer_with_tokens_the_model_cannot_embed_is_a_model_error_naming_the_folder(tmp_path):
+    # tokens added to a tokenizer, the model not resized: every call failed with torch's bare IndexError, which no
+    # message tied to the folder (probe 282)
+    from sotkit.engines.testing import tiny_chat_tokenizer, tiny_llama
+
+    tokenizer = tiny_chat_tokenizer()
+    tokenizer.save_pretrained(tmp_path)
+    tiny_llama(40).save_pretrained(tmp_path)
+    with pytest.raises(ModelNotAvailableError, match=rf"the tokenizer in '{tmp_path}' has tokens the model has no "
+                                                     rf"embedding for, .* the tokenizer has {len(tokenizer)} tokens, "
+                                                     r"the model embeds 40\): .*resize_token_embeddings"):
+        await sotkit.generate("Why?", model=f"local:{tmp_path}", mode="sequential", max_tokens=4)
+
+
 async def test_an_answer_the_context_window_cut_says_so_and_not_that_its_budget_did(tiny_dir, tmp_path):
     # "length" had messages say "raise max_tokens", which changes nothing
     import json
