@@ -122,6 +122,9 @@ class SoT:
                 # the error first: a misspelt option or a key's stray newline is fixed there, not by another model
                 raise ConfigError(f"{exc} (no model was given, so the default {name} was used: {why}; to use another, "
                                   "pass model='provider:model' or set $SOTKIT_MODEL)") from exc
+            if isinstance(fallback, str) and isinstance(name, str) and (meant := _for_the_fallback(fallback, name,
+                                                                                                   options)):
+                raise ConfigError(f"{exc}; {meant}") from exc
             raise
         self.backends = [Backend(main, _templates(main, templates), self._limits(main, max_concurrency, rpm, tpm))]
         if isinstance(fallback, str) and isinstance(name, str) and fallback in (name, main.model) and not options:
@@ -131,8 +134,10 @@ class SoT:
         if fallback is not None:
             try:
                 backup = self._provider(fallback, {"timeout": timeout})
-            except ConfigError as exc:
-                raise ConfigError(f"fallback={shown(fallback)}: {exc}. {FALLBACK_OPTIONS}") from exc
+            except ConfigError as exc:  # its own kind (a local folder's ModelNotAvailableError, say), said whose
+                configured = "" if isinstance(fallback, str) and fallback.startswith("local:") else f". {FALLBACK_OPTIONS}"
+                exc.args = (f"fallback={shown(fallback)}: {exc}{configured}",)  # (not of a folder's problem)
+                raise
             backup_limits = self._limits(backup, max_concurrency)
             first_text_s = timeout if main.in_process and not backup.in_process else None
             self.backends.append(Backend(backup, _templates(backup, templates), backup_limits,
@@ -446,6 +451,18 @@ class EventStream:
             if self._on_close is not None:
                 on_close, self._on_close = self._on_close, None
                 await on_close()
+
+
+def _for_the_fallback(fallback: str, main: str, options: Mapping[str, Any]) -> str | None:
+    """Where the options the main model refused are the string fallback's kind's (``device=`` beside a local
+    fallback of an API model), how to give them to it; else None."""
+    prefix = fallback.partition(":")[0]
+    theirs = [option for option, whose in owners(set(options), main.partition(":")[0]).items() if f"{prefix}:" in whose]
+    if not theirs:
+        return None
+    given = ", ".join(f"{option}=..." for option in sorted(theirs))
+    return (f"a fallback named by a string gets none of the client's options: to give them to {fallback!r}, pass "
+            f"fallback=sotkit.providers.create_provider({fallback!r}, {given})")
 
 
 #: how a fallback named by a string is configured (the CLI says it in its own words)

@@ -314,6 +314,19 @@ def test_model_strings_from_the_caller_or_the_environment_are_checked_and_say_wh
         sotkit.SoT("openai:m", api_key="k", base_url="http://127.0.0.1:9/v1", fallback="openai:other")
 
 
+def test_a_local_fallbacks_errors_keep_their_kind_and_say_how_to_configure_it(tmp_path):
+    # probe 282: a folder's error became a plain ConfigError (no longer caught as ModelNotAvailableError) with advice
+    # about API keys and base URLs; device= beside a local fallback was only "an option of local: models"
+    with pytest.raises(sotkit.ModelNotAvailableError, match=rf"^fallback='local:{tmp_path}': '{tmp_path}' has no "
+                                                            r"config.json, .*save_pretrained\(path\)$"):
+        sotkit.SoT("openai:m", api_key="k", base_url="http://127.0.0.1:9/v1", fallback=f"local:{tmp_path}")
+    with pytest.raises(sotkit.ConfigError, match=r"unknown option 'device' .*; a fallback named by a string gets none "
+                                                 r"of the client's options: to give them to 'local:smollm2', pass "
+                                                 r"fallback=sotkit.providers.create_provider\('local:smollm2', "
+                                                 r"device=...\)$"):
+        sotkit.SoT("openai:m", api_key="k", base_url="http://127.0.0.1:9/v1", fallback="local:smollm2", device="cpu")
+
+
 def test_openais_own_url_with_no_key_is_refused_where_the_client_is_built(monkeypatch):
     # probe 153: it was sent the placeholder key a keyless compatible server takes, and each call got a 401
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
