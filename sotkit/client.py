@@ -20,7 +20,7 @@ from .limits import Limits, ModelLimits
 from .limits_redis import RedisConnection, RedisLimits, SharedModelLimits
 from .options import check_names, check_number, check_question, check_type, shown_value
 from .pricing import Prices
-from .providers import create_provider, owners, split_model
+from .providers import create_provider, owners, provider_class, split_model
 from .providers.base import Provider
 from .redact import shown, shown_url
 from .result import Result
@@ -456,8 +456,9 @@ class EventStream:
 def _for_the_fallback(fallback: str, main: str, options: Mapping[str, Any]) -> str | None:
     """Where the options the main model refused are the string fallback's kind's (``device=`` beside a local
     fallback of an API model), how to give them to it; else None."""
-    prefix = fallback.partition(":")[0]
-    theirs = [option for option, whose in owners(set(options), main.partition(":")[0]).items() if f"{prefix}:" in whose]
+    prefix, main_prefix = fallback.partition(":")[0], main.partition(":")[0]
+    refused = set(options) - provider_class(main_prefix).option_names() - set(CLIENT_OPTIONS)
+    theirs = [option for option, whose in owners(refused, main_prefix).items() if f"{prefix}:" in whose]
     if not theirs:
         return None
     given = ", ".join(f"{option}=..." for option in sorted(theirs))

@@ -332,9 +332,13 @@ class Answer:
             return _too_few(found, self._note)
         overfilled = [e for e in self.errors if isinstance(e, PromptTooLong)]
         if self.options.mode == "auto" and len(overfilled) == len(self.errors) == len(self.points):
-            self.errors.clear()  # every point failed so: none was written
+            # every point failed so: none was written, and the skeleton is no part of the answer
+            self.errors.clear()
+            self.skeleton_truncated, self.first_point_at = False, None
+            # the main model's window, which the sequential answer's prompt must fit (a fallback's error is last)
+            main = next((e for e in self.runner.fallen_back_for if isinstance(e, PromptTooLong)), overfilled[0])
             return (f"the points' prompts of {min(e.tokens for e in overfilled)} tokens or more do not fit the "
-                    f"model's context of {overfilled[0].window}, so the answer is sequential")
+                    f"model's context of {main.window}, so the answer is sequential")
         return None
 
     async def _route(self) -> tuple[Mode, str]:

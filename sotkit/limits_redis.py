@@ -36,6 +36,7 @@ Redis is only reachable from asyncio (redis-py's asyncio client), not from trio.
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import os
 import random
@@ -547,31 +548,32 @@ class SharedModelLimits:
     async def admit(self, estimated_tokens: int) -> bool:
         """Wait for the per-minute budgets shared by every process: True where the call had to wait. The request
         last, and the tokens given back by a call that gives up waiting for it, as in one process (``ModelLimits``)."""
-        waited, give_back = False, None
+        waited, give_back, taken_at = False, None, 0.0
         if self.local.tokens:
             waited, give_back = await self._take("tokens", self.local.tokens, estimated_tokens)
+            taken_at = time.monotonic()
         if self.local.requests:
             try:
                 waited = (await self._take("requests", self.local.requests, 1))[0] or waited
             except BaseException:
-                if give_back is not None:
-                    await give_back()
+                if give_back is not None and self.local.tokens:
+                    await give_back(self.local.tokens.unspent(estimated_tokens, taken_at))
                 raise
         return waited
 
     async def _take(self, kind: str, bucket: TokenBucket,
-                    units: float) -> tuple[bool, Callable[[], Awaitable[None]]]:
-        """Wait for ``units`` of the ``kind`` budget: whether that spaced the call, and how to give them back."""
+                    units: float) -> tuple[bool, Callable[[float], Awaitable[None]]]:
+        """Wait for ``units`` of the ``kind`` budget: whether that spaced the call, and how to give some back."""
         key = self.connection.key(self.model, kind)
-        budget = (bucket.rate_per_s / 1000, bucket.capacity, units)
+        rate, capacity = bucket.rate_per_s / 1000, bucket.capacity
 
-        def give_back(taken: list[int]) -> Coroutine[Any, Any, None]:
-            return self.connection.give_back(key, *budget, number=taken[1])
+        def give_back(taken: list[int], back: float = units) -> Coroutine[Any, Any, None]:
+            return self.connection.give_back(key, rate, capacity, back, number=taken[1])
 
-        taken = await self.connection.run("take", key, *budget, late=give_back)
+        taken = await self.connection.run("take", key, rate, capacity, units, late=give_back)
         if taken is None:  # Redis is down, fail-open: this process's own bucket
-            async def local() -> None:
-                bucket.give_back(units)
+            async def local(back: float) -> None:
+                bucket.give_back(back)
             return await bucket.take(units), local
         if wait_ms := taken[0]:
             # the units are reserved: the turn comes once the bucket has refilled for them, with no poll
@@ -580,7 +582,7 @@ class SharedModelLimits:
             except BaseException:  # cancelled before its turn: the units go back from the end of the line (GIVE)
                 await give_back(taken)
                 raise
-        return wait_ms / 1000 > SPACED_S, lambda: give_back(taken)
+        return wait_ms / 1000 > SPACED_S, functools.partial(give_back, taken)
 
 
 def _in_trio() -> bool:

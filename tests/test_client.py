@@ -325,6 +325,9 @@ def test_a_local_fallbacks_errors_keep_their_kind_and_say_how_to_configure_it(tm
                                                  r"fallback=sotkit.providers.create_provider\('local:smollm2', "
                                                  r"device=...\)$"):
         sotkit.SoT("openai:m", api_key="k", base_url="http://127.0.0.1:9/v1", fallback="local:smollm2", device="cpu")
+    with pytest.raises(sotkit.ConfigError) as typo:  # review 283: it told to give the main model's key to the fallback
+        sotkit.SoT("openai:m", api_key="k", base_url="http://127.0.0.1:9/v1", fallback="anthropic:c", temprature=0)
+    assert "did you mean 'temperature'" in str(typo.value) and "create_provider" not in str(typo.value)
 
 
 def test_openais_own_url_with_no_key_is_refused_where_the_client_is_built(monkeypatch):

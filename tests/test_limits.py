@@ -181,6 +181,26 @@ async def test_a_call_that_gives_up_waiting_for_a_budget_spends_neither():
     assert await limits.tokens.take(95) is False  # nothing of the 90 was spent
 
 
+async def test_tokens_given_back_late_are_only_those_the_refill_has_not_made_up_for():
+    # review 283: given back whole after the bucket had refilled past them, they counted twice (180 tokens left in
+    # 0.1 s from a bucket of 100)
+    limits = ModelLimits(4, rpm=30, tpm=6000)  # a request every 2 s; 100 tokens a second, 100 at once
+    assert limits.tokens is not None and limits.requests is not None
+    await limits.requests.take(1)
+    gives_up = anyio.CancelScope()
+
+    async def waiting_for_its_request() -> None:
+        with gives_up:
+            await limits.admit(80)  # its tokens at once, its request in 2 s
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(waiting_for_its_request)
+        await anyio.sleep(1.0)  # the bucket is full again
+        assert await limits.tokens.take(100) is False
+        gives_up.cancel()
+    assert await limits.tokens.take(80) is True  # it waited: nothing came back
+
+
 def test_one_client_used_from_threads_each_running_an_event_loop_keeps_its_limits():
     """A sync app that calls anyio.run per request, from several threads, on one shared client: the slots and the
     per-minute budget hold across the loops (one loop's limiter used to wait for ever in another: a hang)."""

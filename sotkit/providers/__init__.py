@@ -67,7 +67,7 @@ def create_provider(model: str, *, also: Iterable[str] = (), **options: Any) -> 
     """Build the adapter for a ``provider:model`` string. Options go to the adapter (api_key, base_url, ...);
     an unknown one is a ``ConfigError`` with the closest known names (``also``: the caller's own options)."""
     prefix, name = split_model(model)
-    provider = importlib.import_module(f"{__name__}.{prefix}").PROVIDER
+    provider = provider_class(prefix)
     parameters = inspect.signature(provider.__init__).parameters.values()
     if not any(p.kind is p.VAR_KEYWORD for p in parameters):
         known = provider.option_names() | set(also)  # the caller's own options are as valid as the adapter's
@@ -97,12 +97,16 @@ def base_url_variable(model: str) -> str | None:
         else None
 
 
+def provider_class(prefix: str) -> type[Provider]:
+    """The adapter class of ``prefix:`` models (``"openai"``)."""
+    return importlib.import_module(f"{__name__}.{prefix}").PROVIDER
+
+
 def owners(unknown: set[str], prefix: str) -> dict[str, str]:
     """Which other providers' models take the options a ``prefix:`` model does not (a local model's ``device=``
     given to an API model): option -> ``"openai: and anthropic: models"``."""
     if not unknown:
         return {}
-    takes = {other: importlib.import_module(f"{__name__}.{other}").PROVIDER.option_names()
-             for other in available() if other != prefix}
+    takes = {other: provider_class(other).option_names() for other in available() if other != prefix}
     taken = {option: [f"{other}:" for other, names in takes.items() if option in names] for option in unknown}
     return {option: f"{' and '.join(whose)} models" for option, whose in taken.items() if whose}

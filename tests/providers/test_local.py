@@ -519,6 +519,24 @@ async def test_a_tokenizer_with_tokens_the_model_cannot_embed_is_a_model_error_n
         await sotkit.generate("Why?", model=f"local:{tmp_path}", mode="sequential", max_tokens=4)
 
 
+async def test_a_chat_template_that_insists_on_a_system_message_is_no_vocabulary_mismatch(tiny_dir, tmp_path):
+    # review 283: the check rendered a chat of a user's message alone, which such a template refuses (a jinja2
+    # TemplateError, no sotkit error) though sotkit's prompts all carry a system message
+    import json
+    import shutil
+
+    from sotkit.engines.testing import CHATML
+
+    strict = Path(shutil.copytree(tiny_dir, tmp_path / "strict"))
+    config = json.loads((strict / "tokenizer_config.json").read_text())
+    template = ("{% if messages[0]['role'] != 'system' %}{{ raise_exception('a system message is required') }}"
+                "{% endif %}" + CHATML)
+    (strict / "tokenizer_config.json").write_text(json.dumps({**config, "chat_template": template}))
+    (strict / "chat_template.jinja").unlink(missing_ok=True)
+    result = await sotkit.generate("Why?", model=f"local:{strict}", mode="sequential", max_tokens=4)
+    assert result.text and result.usage.output_tokens == 4
+
+
 async def test_an_answer_the_context_window_cut_says_so_and_not_that_its_budget_did(tiny_dir, tmp_path):
     # "length" had messages say "raise max_tokens", which changes nothing
     import json
@@ -580,6 +598,8 @@ async def test_auto_answers_sequentially_where_every_points_prompt_overfills_the
         shown = "".join([event.text async for event in events if isinstance(event, sotkit.TextEvent)])
         auto = events.result()
     assert auto.mode == "sequential" and auto.text == shown == sequential.text and not auto.points
+    # the skeleton is no part of the answer (review 283: it was still said cut off, with a first point's time)
+    assert not auto.skeleton_truncated and auto.timings.first_point_at is None
     assert auto.route_reason == ("the points' prompts of 305 tokens or more do not fit the model's context of 200, "
                                  "so the answer is sequential")
 
