@@ -51,6 +51,22 @@ def test_tokens_are_whitespace_led_words() -> None:
     assert split_tokens("Hello there,  world.\n") == ["Hello", " there,", "  world.\n"]
 
 
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+async def test_a_prompt_written_without_spaces_is_counted_as_read_whole(provider: str) -> None:
+    # probe 284: a Chinese document of 11,200 characters was 87 input tokens, and sotkit warned that the server
+    # "may cut prompts" (PromptCutWarning) of its own test double
+    import sotkit
+
+    question = "这份租约的月租金是多少？" + "房东和租客同意以下条款。" * 300
+    with FakeLLMServer(Reply("五千元。")) as server:
+        options = {"base_url": server.openai_base_url if provider == "openai" else server.anthropic_base_url}
+        async with sotkit.SoT(f"{provider}:m", api_key="k", mode="sequential", **options) as sot:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", sotkit.PromptCutWarning)
+                result = await sot.generate(question)
+    assert result.text == "五千元。" and result.usage.input_tokens >= len(question) // 2
+
+
 async def test_openai_stream_delivers_every_token_with_usage_and_a_full_record() -> None:
     with FakeLLMServer(TEXT, latency=Latency(ttft_s=0.01, tokens_per_s=500)) as server:
         async with openai_client(server) as client:

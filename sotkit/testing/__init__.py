@@ -37,7 +37,8 @@ of all requests with ``FakeLLMServer(..., random_faults=RandomFaults(rate=0.1, f
 - ``Fault.filtered(after_tokens)``: the provider's content filter ends the reply there (``content_filter`` /
   ``refusal``), a whole response.
 
-Tokens are whitespace-led words (``split_tokens``); usage counts them. The server runs its own event loop in a
+Tokens are whitespace-led words (``split_tokens``); usage counts them (a prompt's, or half sotkit's own estimate of
+its tokens where that is more: text written without spaces). The server runs its own event loop in a
 daemon thread, so it works the same under sync code, asyncio, trio and plain pytest.
 """
 

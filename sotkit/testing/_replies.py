@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal, get_args
 
 from ..errors import ConfigError
-from ..providers.base import CallUsage, is_count
+from ..providers.base import CallUsage, char_weight, estimated_tokens, is_count
 
 # A "token" is a run of whitespace plus the word after it (trailing whitespace sticks to the last word),
 # so "".join(split_tokens(text)) == text for every text.
@@ -25,6 +25,13 @@ def split_tokens(text: str) -> list[str]:
 def count_tokens(text: str) -> int:
     """How many tokens the fake server counts in ``text``."""
     return len(split_tokens(text))
+
+
+def count_prompt_tokens(text: str) -> int:
+    """How many tokens the fake server says it read of a prompt's ``text``: its words, or half sotkit's own
+    estimate where that is more (text written without spaces: Chinese, a long run of one character), as sotkit
+    warns of a server that reports reading far fewer tokens than it sent (``PromptCutWarning``; probe 284)."""
+    return max(count_tokens(text), estimated_tokens(char_weight(text)) // 2)
 
 
 def _is_number(value: object) -> bool:

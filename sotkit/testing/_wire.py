@@ -16,7 +16,7 @@ from typing import Any, Literal
 from ..providers.anthropic import takes_prefill
 from ..providers.base import CallUsage
 from ._records import Message, RecordedRequest
-from ._replies import Completion, count_tokens
+from ._replies import Completion, count_prompt_tokens
 
 
 class BadRequest(Exception):
@@ -127,7 +127,7 @@ class Dialect:
 
     @staticmethod
     def input_tokens(record: RecordedRequest) -> int:
-        return count_tokens(record.system or "") + sum(count_tokens(m.text) for m in record.messages)
+        return count_prompt_tokens(record.system or "") + sum(count_prompt_tokens(m.text) for m in record.messages)
 
 
 class OpenAIChat(Dialect):
