@@ -67,6 +67,13 @@ class ThinkTags:
         self._fence: str | None = None  # the fence of the code block the text is in
         self._ticks, self._lead = 0, ""  # the backticks on the line being written, and the white space it opens with
         self._code_may_follow = True  # the last line was blank or indented code (or there was none)
+        self._apart = False  # the reasoning comes apart from the text
+
+    def apart(self) -> None:
+        """Reasoning came apart from the text (``reasoning_content``, a thinking block): the text is the answer,
+        whatever tags it names (probe 285: one naming "DeepSeek-R1 用</think>标签" failed as reasoning sent as
+        text, and one opening with "<think> opens the block" lost its opening)."""
+        self._apart, self._watched = True, False
 
     def feed(self, text: str) -> str | Signal:
         piece = text  # (its characters are reasoning where it goes into a block)
@@ -77,6 +84,9 @@ class ThinkTags:
         text, self._held = self._held + text, ""
         if self._state == "start":
             opening = text.lstrip()
+            if self._apart:
+                self._state = "text"
+                return text
             if opening.startswith(OPEN):
                 self._state, text = "thinking", opening[len(OPEN):]
             elif header := HEADER.match(opening):

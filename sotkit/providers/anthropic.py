@@ -150,6 +150,8 @@ class AnthropicProvider(Provider):
                 async for text in pieces:
                     if not isinstance(text, str):  # STARTED, THINKING, the prompt's counts sent ahead
                         written += text.chars if isinstance(text, Thinking) else 0
+                        if tags is not None and isinstance(text, Thinking) and text.progress:
+                            tags.apart()  # reasoning in its own blocks: the text is the answer's
                         yield text
                         continue
                     if trimmed:

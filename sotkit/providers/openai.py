@@ -136,6 +136,8 @@ class OpenAIProvider(Provider):
                 async for text in pieces:
                     if isinstance(text, Thinking):
                         written += text.chars
+                        if text.progress:  # reasoning of its own: the text is the answer's
+                            tags.apart()
                     elif isinstance(text, str):
                         written += char_weight(text)
                         text = tags.feed(text)

@@ -287,6 +287,41 @@ async def test_reasoning_that_came_before_a_call_broke_is_charged(model, body, t
     assert broken_call[2] == math.ceil((40 * len(THOUGHT) + len(text)) / 4)
 
 
+NAMES_THE_TAGS = ["DeepSeek-R1 用</think>标签结束推理。", "<think> opens the block and </think> closes it."]
+
+
+@pytest.mark.parametrize("answer", NAMES_THE_TAGS, ids=["a close after a word", "an opening"])
+@pytest.mark.parametrize("model", ["openai:deepseek-reasoner", "anthropic:deepseek-v3.2"])
+async def test_an_answer_naming_the_think_tags_after_reasoning_that_came_apart_is_kept_whole(model, answer):
+    # probe 285: the first failed as "reasoning sent as the answer's text ... start the server with a reasoning
+    # parser" (the server had one), the second lost its opening up to the </think>: reasoning that came in its own
+    # field or blocks leaves the text the answer's
+    if model.startswith("openai"):
+        body = sse({"choices": [{"delta": {"reasoning_content": THOUGHT}}]},
+                   {"choices": [{"delta": {"content": answer}, "finish_reason": "stop"}]})
+    else:
+        body = anthropic_sse(
+            ("content_block_start", {"type": "content_block_start", "index": 0,
+                                     "content_block": {"type": "thinking", "thinking": ""}}),
+            ("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                     "delta": {"type": "thinking_delta", "thinking": THOUGHT}}),
+            ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+            ("content_block_start", {"type": "content_block_start", "index": 1,
+                                     "content_block": {"type": "text", "text": ""}}),
+            ("content_block_delta", {"type": "content_block_delta", "index": 1,
+                                     "delta": {"type": "text_delta", "text": answer}}),
+            ("content_block_stop", {"type": "content_block_stop", "index": 1}), *END_TURN)
+    async with serving(body) as (url, _):
+        received = await read(model, url)
+    assert "".join(t for t in received if isinstance(t, str)) == answer
+    async with serving(body.replace(THOUGHT.encode(), b" ")) as (url, _):  # no reasoning of its own: watched
+        if answer.startswith("<think>"):
+            assert "".join(t for t in await read(model, url) if isinstance(t, str)) == "closes it."
+        else:
+            with pytest.raises(sotkit.StreamError, match="reasoning parser"):
+                await read(model, url)
+
+
 async def test_a_reasoning_model_that_spent_max_tokens_reasoning_says_so():
     async with serving(sse(*REASONING[:3], LENGTH)) as (url, _):
         async with sotkit.SoT("openai:m", api_key="k", base_url=url, mode="sequential", max_tokens=3) as sot:
