@@ -161,11 +161,13 @@ class SoT:
 
     def _checked(self, options: RequestOptions) -> RequestOptions:
         """``options``, refused where a backend cannot honour them (checked when they are given)."""
-        budget = max(options.max_tokens, options.skeleton_max_tokens, options.point_max_tokens)
+        asked = (options.max_tokens, options.skeleton_max_tokens, options.point_max_tokens)
+        budget = max(map(self.backends[0].provider.sent_max_tokens, asked))
         if self._tpm is not None and budget > self._tpm:  # the API would refuse such a call as too large, too
-            raise ConfigError(f"tpm={self._tpm:g} is less than a call's max_tokens (up to {budget} here), while a "
-                              "call is charged its prompt plus its max_tokens: one call would spend more than a "
-                              "minute's budget; raise tpm to your provider's limit, or lower max_tokens, "
+            thinking = " with the thinking budget in extra_body" if budget > max(asked) else ""
+            raise ConfigError(f"tpm={self._tpm:g} is less than a call's max_tokens (up to {budget} here{thinking}), "
+                              "while a call is charged its prompt plus its max_tokens: one call would spend more "
+                              "than a minute's budget; raise tpm to your provider's limit, or lower max_tokens, "
                               "skeleton_max_tokens and point_max_tokens")
         first, limit = options.first_token_timeout, self._client_read_timeout
         if first is not None and limit is not None and first > limit:

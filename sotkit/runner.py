@@ -370,7 +370,7 @@ class Runner:
         call that waited for them or for its concurrency slot (``waited``) was spaced by the client (not timed for
         that: a process starved of CPU would pass for one that waited), and its span says how long since ``asked``
         (its duration is no API latency)."""
-        charged = [estimate_tokens(r.prompt.chars, r.max_tokens) for r in requests]
+        charged = [estimate_tokens(r.prompt.chars, backend.provider.sent_max_tokens(r.max_tokens)) for r in requests]
         if backend.limits.tpm is not None:  # (a batch's rows, each a call to the model, may go past it together)
             check_fits(max(charged), backend.limits.tpm)
         budgets = await backend.limits.admit(sum(charged))

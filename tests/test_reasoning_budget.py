@@ -5,6 +5,7 @@ server (``Reply.reasoning_tokens`` spends the budget as the API does)."""
 
 from __future__ import annotations
 
+import time
 import warnings
 
 import pytest
@@ -70,6 +71,25 @@ async def test_the_raise_names_the_budget_the_server_counted_with_a_thinking_bud
             with pytest.warns(UserWarning, match=r"spent a call's whole budget \(2348 tokens\)"):
                 result = await sot.generate("How can I live well?")
     assert result.text == "Keep a schedule." and budgets(server) == [2348, 300 * REASONING_SCALE]  # (above 2048)
+
+
+async def test_a_thinking_budget_on_top_of_max_tokens_is_charged_against_tpm_and_checked_with_it():
+    # probe 285: Claude was sent max_tokens 1024 + 2048 but tpm was charged 1024, and a tpm below what was sent
+    # (2500) was accepted, though the same max_tokens without thinking is refused
+    thinking = {"thinking": {"type": "enabled", "budget_tokens": 2048}}
+    with pytest.raises(sotkit.ConfigError, match=r"tpm=2500 is less than a call's max_tokens \(up to 3072 here "
+                                                 r"with the thinking budget in extra_body\)"):
+        sotkit.SoT("anthropic:m", api_key="k", tpm=2500, max_tokens=1024, extra_body=thinking)
+    with FakeLLMServer(Reply("Keep a schedule."), latency=FAST) as server:
+        async with sotkit.SoT("anthropic:m", base_url=server.anthropic_base_url, api_key="k", mode="sequential",
+                              tpm=120_000, max_tokens=1024, extra_body=thinking) as sot:  # 2,000 a second
+            await sot.generate("How can I live well?")
+            tokens = sot.backends[0].limits.tokens
+            assert tokens is not None
+            started = time.monotonic()
+            await tokens.take(2000)  # charged 3,072 and its prompt: 1,072 or more in debt, and 2,000 to come
+            waited = time.monotonic() - started  # (charged 1,024: 0.5 s)
+    assert budgets(server) == [3072] and waited >= 1.3
 
 
 async def test_a_raised_budget_is_kept_within_the_tokens_per_minute_budget():

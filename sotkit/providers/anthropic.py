@@ -144,7 +144,7 @@ class AnthropicProvider(Provider):
         tags = None if self._claude else ThinkTags()
         try:
             async with self._clients.client() as client, client.messages.with_streaming_response.create(
-                model=self._name, max_tokens=_with_thinking(request.max_tokens, self._thinking_budget),
+                model=self._name, max_tokens=self.sent_max_tokens(request.max_tokens),
                 messages=messages, stream=True, **options
             ) as response, aclosing(text_pieces(response, sys.modules["anthropic"], reading, self.model)) as pieces:
                 async for text in pieces:
@@ -193,6 +193,13 @@ class AnthropicProvider(Provider):
         yield dataclasses.replace(usage, finish_reason="stop_sequence" if stopping is not None and stopping.hit
                                   else reading.stop_reason)
 
+    def sent_max_tokens(self, max_tokens: int) -> int:
+        """The API counts the thinking within ``max_tokens`` and refuses one not above the budget: a call's own budget
+        (a skeleton's 300 tokens, say) goes on top of it there; one already above it is sent as it is (a model's output
+        limit may not take both)."""
+        budget = self._thinking_budget
+        return max_tokens if max_tokens > budget else max_tokens + budget
+
     def check_event_loop(self) -> None:
         self._clients.check_event_loop()
 
@@ -209,13 +216,6 @@ def _thinking_budget(extra_body: dict[str, Any]) -> int:
     budget = thinking.get("budget_tokens") if isinstance(thinking, dict) and thinking.get("type") == "enabled" else 0
     return math.ceil(budget) if isinstance(budget, (int, float)) and not isinstance(budget, bool) \
         and 0 < budget < math.inf else 0
-
-
-def _with_thinking(max_tokens: int, budget: int) -> int:
-    """The API counts the thinking within ``max_tokens`` and refuses one not above the budget: a call's own budget
-    (a skeleton's 300 tokens, say) goes on top of it there; one already above it is sent as it is (a model's output
-    limit may not take both)."""
-    return max_tokens if max_tokens > budget else max_tokens + budget
 
 
 @dataclasses.dataclass

@@ -354,6 +354,11 @@ class Provider(ABC):
         ``supports_batch``."""
         raise NotImplementedError(f"{type(self).__name__} does not batch")
 
+    def sent_max_tokens(self, max_tokens: int) -> int:
+        """The token budget its server is sent, and a ``tpm`` charged, for a call of ``max_tokens`` (a Claude
+        thinking budget in ``extra_body`` goes on top of it)."""
+        return max_tokens
+
     def check_event_loop(self) -> None:
         """Raise ``sotkit.errors.AsyncioOnly`` where the running event loop cannot serve this provider's calls
         (``http="aiohttp"`` on trio); checked as a request starts, for every model it may call."""
