@@ -279,8 +279,8 @@ class SoT:
                                   "request, so limits such as rpm= then hold for that request alone)")
         check_names(options, REQUEST_FIELDS if template is None else REQUEST_FIELDS - NOT_COMPLETES,
                     "a request (per-request options)", owners=owners(not_requests, self.model.partition(":")[0]))
-        if template is not None:  # complete()'s one call
-            options = {**options, "mode": "sequential"}
+        if template is not None:  # complete()'s one call, of its variables alone (not the client's context)
+            options = {**options, "mode": "sequential", "context": None}
         if "retry" in options and options["retry"] is None:  # as in SoT(retry=None): the client's policy
             options = {name: value for name, value in options.items() if name != "retry"}
         opts = self._checked(dataclasses.replace(self.options, **options)) if options else self.options

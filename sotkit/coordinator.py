@@ -113,8 +113,10 @@ class RequestOptions:
         check_type("retry", self.retry, RetryPolicy, "a RetryPolicy or a whole number of attempts")
         check_type("eager", self.eager, bool, "True or False")
         check_type("context", self.context, (str, type(None)), "a str or None")
-        if self.context is not None and not self.context.strip():  # as "" is, no context: it was sent as an empty
-            object.__setattr__(self, "context", None)  # section ("Use this context to answer:" and blanks; probe 211)
+        if self.context is not None and not shows_anything(self.context):  # as "" is, no context: it was sent as
+            # an empty section ("Use this context to answer:" and blanks; probe 211), an empty file's BOM as an
+            # invisible one (probe 284)
+            object.__setattr__(self, "context", None)
         check_type("trace_content", self.trace_content, bool, "True or False")
 
 

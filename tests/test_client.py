@@ -788,6 +788,18 @@ async def test_complete_passes_a_context_variable_to_the_template_as_given():
     assert result.text == "Fine." and "DOC: the sky is dark." in request.user and "Use LED bulbs" in expand.user
 
 
+async def test_complete_sends_its_variables_context_not_the_clients():
+    # probe 284: SoT(context="CLIENTDOC") put the client's document in every complete() call, which takes no
+    # context= and "sends the template as it renders" with the variables given
+    with FakeLLMServer("Fine.") as server:
+        async with sotkit.SoT("openai:m", base_url=server.openai_base_url, api_key="k", context="CLIENTDOC") as sot:
+            await sot.complete("sequential", {"question": "Say hi."})
+            await sot.complete("sequential", {"question": "Why?", "context": "MINE"})
+            await sot.generate("Why?", mode="sequential")  # an answer still reads the client's
+        bare, own, answer = (r.user for r in server.requests)
+    assert "CLIENTDOC" not in bare and ("MINE" in own and "CLIENTDOC" not in own) and "CLIENTDOC" in answer
+
+
 async def test_complete_refuses_unknown_templates_and_missing_variables():
     async with sotkit.SoT("openai:judge", api_key="k") as sot:
         with pytest.raises(sotkit.ConfigError, match="unknown template 'judge'"):
