@@ -20,7 +20,7 @@ from .limits import Limits, ModelLimits
 from .limits_redis import RedisConnection, RedisLimits, SharedModelLimits
 from .options import check_names, check_number, check_question, check_type, shown_value
 from .pricing import Prices
-from .providers import create_provider, owners, provider_class, split_model
+from .providers import available, create_provider, owners, provider_class, split_model
 from .providers.base import Provider
 from .redact import shown, shown_url
 from .result import Result
@@ -164,11 +164,12 @@ class SoT:
         asked = (options.max_tokens, options.skeleton_max_tokens, options.point_max_tokens)
         budget = max(map(self.backends[0].provider.sent_max_tokens, asked))
         if self._tpm is not None and budget > self._tpm:  # the API would refuse such a call as too large, too
-            thinking = " with the thinking budget in extra_body" if budget > max(asked) else ""
-            raise ConfigError(f"tpm={self._tpm:g} is less than a call's max_tokens (up to {budget} here{thinking}), "
-                              "while a call is charged its prompt plus its max_tokens: one call would spend more "
-                              "than a minute's budget; raise tpm to your provider's limit, or lower max_tokens, "
-                              "skeleton_max_tokens and point_max_tokens")
+            thinking = budget > max(asked)
+            raise ConfigError(f"tpm={self._tpm:g} is less than a call's max_tokens (up to {budget} here"
+                              f"{' with the thinking budget in extra_body' if thinking else ''}), while a call is "
+                              "charged its prompt plus its max_tokens: one call would spend more than a minute's "
+                              "budget; raise tpm to your provider's limit, or lower max_tokens, skeleton_max_tokens "
+                              f"and point_max_tokens{' or the thinking budget' if thinking else ''}")
         first, limit = options.first_token_timeout, self._client_read_timeout
         if first is not None and limit is not None and first > limit:
             raise ConfigError(f"first_token_timeout={first:g} is more than {limit:g} s, the read timeout of the "
@@ -459,6 +460,8 @@ def _for_the_fallback(fallback: str, main: str, options: Mapping[str, Any]) -> s
     """Where the options the main model refused are the string fallback's kind's (``device=`` beside a local
     fallback of an API model), how to give them to it; else None."""
     prefix, main_prefix = fallback.partition(":")[0], main.partition(":")[0]
+    if main_prefix not in available():  # the model string itself was refused
+        return None
     refused = set(options) - provider_class(main_prefix).option_names() - set(CLIENT_OPTIONS)
     theirs = [option for option, whose in owners(refused, main_prefix).items() if f"{prefix}:" in whose]
     if not theirs:

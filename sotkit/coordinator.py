@@ -486,9 +486,8 @@ class Answer:
 
     def _request(self, backend: Backend, template: str, max_tokens: int, **variables: Any) -> ChatRequest:
         """Render a template into a request; the context goes to the provider natively or into the prompt."""
-        context = self.options.context
+        context = variables.pop("context", self.options.context)  # complete()'s own, where it gave one
         native = backend.provider.supports_context
-        # a variable of complete()'s own (its context, say) is the template's to read, as given
         prompt = backend.templates.render(template, **{"question": self.question,
                                                        "context": None if native else context, **variables})
         return ChatRequest(prompt, max_tokens, self.options.temperature, context if native else None)

@@ -302,7 +302,8 @@ class Runner:
         stale = bool(received) and not own  # until this backend writes, the text is another model's
         while True:
             attempt += 1
-            sent = _scaled(request, backend.provider.budget_scale, backend.limits.tpm)
+            sent = _scaled(request, backend.provider.budget_scale, backend.limits.tpm,
+                           backend.provider.sent_max_tokens)
             if sent is not request:  # the span tells the budget the model was asked for, not the option's
                 span.request(sent, prefill=backend.provider.supports_prefill)
             try:
@@ -328,7 +329,8 @@ class Runner:
                     finally:
                         stale = stale and received == before  # no text came: still the other model's
                 if received or sent is not request or backend.provider.budget_fixed or not _all_reasoning(usage, sent) \
-                        or _scaled(request, REASONING_SCALE, backend.limits.tpm) is request:  # no larger budget:
+                        or _scaled(request, REASONING_SCALE, backend.limits.tpm,
+                                   backend.provider.sent_max_tokens) is request:  # no larger budget:
                     return usage
                 attempt -= 1  # no failure: the same call goes again at once, with room to write after reasoning
                 if backend.provider.budget_scale == 1:
@@ -552,12 +554,17 @@ def _check_prompt_read(usage: CallUsage, request: ChatRequest, backend: Backend)
            "tokens it had not cached reads the same; warned once per client and model)", PromptCutWarning)
 
 
-def _scaled(request: ChatRequest, scale: int, tpm: float | None = None) -> ChatRequest:
+def _scaled(request: ChatRequest, scale: int, tpm: float | None = None,
+            sent: Callable[[int], int] = lambda max_tokens: max_tokens) -> ChatRequest:
+    """``request`` with its budget raised ``scale`` times, within what a ``tpm`` leaves after its prompt, as ``sent``
+    (``Provider.sent_max_tokens``: a thinking budget on top of a raise at or below it; review 286)."""
     budget = min(max(request.max_tokens * scale, REASONING_FLOOR), REASONING_CAP)
-    room = budget if tpm is None else int(tpm) - estimated_tokens(request.prompt.chars)
-    if room < budget:  # no more than a minute's tokens-per-minute budget leaves after the prompt, nor a raise too
-        budget = room if room >= 2 * request.max_tokens else request.max_tokens  # small to help (it waits a minute)
-    return request if scale == 1 or budget <= request.max_tokens else dataclasses.replace(request, max_tokens=budget)
+    room = math.inf if tpm is None else int(tpm) - estimated_tokens(request.prompt.chars)
+    if sent(budget) > room:  # no more than a minute's tokens-per-minute budget, nor a raise too small to help (it
+        # waits a minute)
+        budget = room if room >= 2 * request.max_tokens and sent(int(room)) <= room else request.max_tokens
+    return request if scale == 1 or budget <= request.max_tokens \
+        else dataclasses.replace(request, max_tokens=int(budget))
 
 
 def _all_reasoning(usage: CallUsage, request: ChatRequest) -> bool:

@@ -328,6 +328,8 @@ def test_a_local_fallbacks_errors_keep_their_kind_and_say_how_to_configure_it(tm
     with pytest.raises(sotkit.ConfigError) as typo:  # review 283: it told to give the main model's key to the fallback
         sotkit.SoT("openai:m", api_key="k", base_url="http://127.0.0.1:9/v1", fallback="anthropic:c", temprature=0)
     assert "did you mean 'temperature'" in str(typo.value) and "create_provider" not in str(typo.value)
+    with pytest.raises(sotkit.ConfigError, match="unknown provider 'opnai'"):  # review 286: a ModuleNotFoundError
+        sotkit.SoT("opnai:gpt-4o", api_key="k", fallback="openai:gpt-4o-mini")
 
 
 def test_openais_own_url_with_no_key_is_refused_where_the_client_is_built(monkeypatch):
@@ -786,6 +788,28 @@ async def test_complete_passes_a_context_variable_to_the_template_as_given():
                 await sot.complete("expand", {"question": "How?", "point": "Use LED bulbs", "points": [point]})
         request, expand = server.requests
     assert result.text == "Fine." and "DOC: the sky is dark." in request.user and "Use LED bulbs" in expand.user
+
+
+async def test_complete_gives_its_variables_context_natively_to_a_model_that_reads_one_so():
+    # review 286: a context in complete()'s variables went into the prompt of a model that reads it natively
+    # (FocusLLM's supports_context), where generate(context=...) gave it apart
+    class Native(sotkit.providers.base.Provider):
+        supports_context = True
+
+        def __init__(self) -> None:
+            self.model, self.seen = "mine:native", []
+
+        async def stream(self, request):
+            self.seen.append((request.context, request.prompt.user))
+            yield "The answer."
+            yield sotkit.providers.base.CallUsage(10, 3, finish_reason="stop")
+
+    model = Native()
+    async with sotkit.SoT(model) as sot:
+        await sot.complete("sequential", {"question": "What is it?", "context": "VARS-DOC"})
+        await sot.generate("What is it?", mode="sequential", context="GEN-DOC")
+    assert [context for context, _ in model.seen] == ["VARS-DOC", "GEN-DOC"]
+    assert not any("DOC" in prompt for _, prompt in model.seen)
 
 
 async def test_complete_sends_its_variables_context_not_the_clients():

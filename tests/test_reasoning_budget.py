@@ -78,7 +78,7 @@ async def test_a_thinking_budget_on_top_of_max_tokens_is_charged_against_tpm_and
     # (2500) was accepted, though the same max_tokens without thinking is refused
     thinking = {"thinking": {"type": "enabled", "budget_tokens": 2048}}
     with pytest.raises(sotkit.ConfigError, match=r"tpm=2500 is less than a call's max_tokens \(up to 3072 here "
-                                                 r"with the thinking budget in extra_body\)"):
+                                                 r"with the thinking budget in extra_body\).* or the thinking budget$"):
         sotkit.SoT("anthropic:m", api_key="k", tpm=2500, max_tokens=1024, extra_body=thinking)
     with FakeLLMServer(Reply("Keep a schedule."), latency=FAST) as server:
         async with sotkit.SoT("anthropic:m", base_url=server.anthropic_base_url, api_key="k", mode="sequential",
@@ -90,6 +90,22 @@ async def test_a_thinking_budget_on_top_of_max_tokens_is_charged_against_tpm_and
             await tokens.take(2000)  # charged 3,072 and its prompt: 1,072 or more in debt, and 2,000 to come
             waited = time.monotonic() - started  # (charged 1,024: 0.5 s)
     assert budgets(server) == [3072] and waited >= 1.3
+
+
+def test_a_raise_under_a_thinking_budget_is_kept_within_tpm_as_sent():
+    # review 286: the raise (3,200, within tpm=6000 less the prompt) got the 4,000-token thinking budget on top, and
+    # the call and every later one of the model were refused as RequestTooLarge before any request
+    from sotkit.providers import create_provider
+    from sotkit.providers.base import ChatRequest, Prompt
+    from sotkit.runner import _scaled
+
+    claude = create_provider("anthropic:m", api_key="k", extra_body={"thinking": {"type": "enabled",
+                                                                                  "budget_tokens": 4000}})
+    request = ChatRequest(Prompt("What is six times seven?"), 400)
+    raised = _scaled(request, REASONING_SCALE, 6000, claude.sent_max_tokens)
+    assert 4000 < raised.max_tokens == claude.sent_max_tokens(raised.max_tokens) <= 6000  # sent as it is
+    assert _scaled(request, REASONING_SCALE, 4000, claude.sent_max_tokens) is request  # no room above the thinking
+    assert _scaled(request, REASONING_SCALE, None, claude.sent_max_tokens).max_tokens == 3200  # no tpm: as before
 
 
 async def test_a_raised_budget_is_kept_within_the_tokens_per_minute_budget():

@@ -70,10 +70,12 @@ class ThinkTags:
         self._apart = False  # the reasoning comes apart from the text
 
     def apart(self) -> None:
-        """Reasoning came apart from the text (``reasoning_content``, a thinking block): the text is the answer,
-        whatever tags it names (probe 285: one naming "DeepSeek-R1 用</think>标签" failed as reasoning sent as
-        text, and one opening with "<think> opens the block" lost its opening)."""
-        self._apart, self._watched = True, False
+        """Reasoning came apart from the text (``reasoning_content``, a thinking block) before any text: the text is
+        the answer, whatever tags it names (probe 285: one naming "DeepSeek-R1 用</think>标签" failed as reasoning
+        sent as text, and one opening with "<think> opens the block" lost its opening). Reasoning after text began
+        changes nothing: that text may be reasoning the template opened."""
+        if self._state == "start":
+            self._apart = True
 
     def feed(self, text: str) -> str | Signal:
         piece = text  # (its characters are reasoning where it goes into a block)
@@ -85,7 +87,7 @@ class ThinkTags:
         if self._state == "start":
             opening = text.lstrip()
             if self._apart:
-                self._state = "text"
+                self._state = "text"  # (not watched)
                 return text
             if opening.startswith(OPEN):
                 self._state, text = "thinking", opening[len(OPEN):]

@@ -136,10 +136,10 @@ class OpenAIProvider(Provider):
                 async for text in pieces:
                     if isinstance(text, Thinking):
                         written += text.chars
-                        if text.progress:  # reasoning of its own: the text is the answer's
-                            tags.apart()
                     elif isinstance(text, str):
                         written += char_weight(text)
+                        if reading.reasoned:  # reasoning came apart (before any text): the text is the answer's
+                            tags.apart()
                         text = tags.feed(text)
                         if stopping is not None and isinstance(text, str):  # (not a <think> block's reasoning)
                             text = stopping.feed(text)
@@ -214,6 +214,7 @@ class _Reading:
     reason: Any = None  # the last finish_reason (None: none came yet)
     refused: bool = False  # a refusal came in place of content: the answer ends as the API's filter ends one
     written: bool = False  # text came
+    reasoned: bool = False  # reasoning came apart from the text (not white space alone)
     usage: CallUsage | None = None
     tier: str | None = None  # the service tier the chunks say serves the call
 
@@ -248,9 +249,10 @@ class _Reading:
             self.ended = True
             return None
         try:
-            text, done, counts, refusal = _chunk(data)
+            text, done, counts, refusal, reasoned = _chunk(data)
         except (AttributeError, TypeError, KeyError, IndexError) as exc:
             raise malformed(data) from exc
+        self.reasoned = self.reasoned or reasoned
         if done == "error":  # OpenRouter's and others' mid-stream failure, sometimes without an error object
             raise StreamError(f"the server ended the stream with finish_reason 'error': {str(data)[:300]!r}", raw=data)
         if refusal:  # the model's refusal is its text, and the answer is no whole one (finish_reason says "stop")
@@ -294,10 +296,10 @@ def _counted(counts: dict, service_tier: Any = None) -> CallUsage:
                      service_tier=service_tier if isinstance(service_tier, str) else None)
 
 
-def _chunk(data: Any) -> tuple[str | Signal | None, Any, dict | None, str | None]:
-    """``(text, finish_reason, usage, refusal)`` of one chunk (``finish_reason`` None until the last choice;
-    ``refusal``: the text of a refusal, which OpenAI sends in its own field); shapes that are not a
-    chat.completion.chunk raise."""
+def _chunk(data: Any) -> tuple[str | Signal | None, Any, dict | None, str | None, bool]:
+    """``(text, finish_reason, usage, refusal, reasoned)`` of one chunk (``finish_reason`` None until the last
+    choice; ``refusal``: the text of a refusal, which OpenAI sends in its own field; ``reasoned``: it held reasoning
+    of its own, also beside text); shapes that are not a chat.completion.chunk raise."""
     if not isinstance(data, dict):
         raise TypeError(f"a chunk is a {type(data).__name__}")
     # an error reported mid-stream (older vLLM's flat); some gateways send "error": null on every chunk
@@ -321,13 +323,14 @@ def _chunk(data: Any) -> tuple[str | Signal | None, Any, dict | None, str | None
     usage = data.get("usage") or (x_groq.get("usage") if isinstance(x_groq, dict) else None)
     if not isinstance(usage, dict):  # counts of another shape are none (they are estimated)
         usage = None
+    reasoned = isinstance(thinking, str) and not thinking.isspace() and bool(thinking)
     if thinking and not text:
         text = Thinking.of(thinking)
     # (Gemini's OpenAI-compatible beta wrote it "finishReason", with finish_reason null)
     reason = choice.get("finish_reason") or choice.get("finishReason")
     if reason is not None and not isinstance(reason, str):  # (a number would be taken for an end of some kind)
         raise TypeError(f"finish_reason is a {type(reason).__name__}")
-    return text, reason, usage, refusal
+    return text, reason, usage, refusal, reasoned
 
 
 #: Azure OpenAI's hosts, and the client that speaks its API best (not in the CLI, which builds its own clients)

@@ -37,14 +37,14 @@ of all requests with ``FakeLLMServer(..., random_faults=RandomFaults(rate=0.1, f
 - ``Fault.filtered(after_tokens)``: the provider's content filter ends the reply there (``content_filter`` /
   ``refusal``), a whole response.
 
-Tokens are whitespace-led words (``split_tokens``); usage counts them (a prompt's, or half sotkit's own estimate of
-its tokens where that is more: text written without spaces). The server runs its own event loop in a
+Tokens are whitespace-led words (``split_tokens``); usage counts them (a prompt's each message's, or half sotkit's
+own estimate of its tokens where that is more: text written without spaces; ``count_prompt_tokens``). The server runs its own event loop in a
 daemon thread, so it works the same under sync code, asyncio, trio and plain pytest.
 """
 
 from ..providers.base import CallUsage  # what Reply(usage=...) takes
 from ._records import Message, RecordedRequest
-from ._replies import Fault, Latency, RandomFaults, Reply, count_tokens, split_tokens
+from ._replies import Fault, Latency, RandomFaults, Reply, count_prompt_tokens, count_tokens, split_tokens
 from .server import FakeLLMServer, Responder
 
 __all__ = [
@@ -57,6 +57,7 @@ __all__ = [
     "RecordedRequest",
     "Reply",
     "Responder",
+    "count_prompt_tokens",
     "count_tokens",
     "split_tokens",
 ]

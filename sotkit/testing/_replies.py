@@ -28,7 +28,7 @@ def count_tokens(text: str) -> int:
 
 
 def count_prompt_tokens(text: str) -> int:
-    """How many tokens the fake server says it read of a prompt's ``text``: its words, or half sotkit's own
+    """How many tokens the fake server says it read of a prompt message's ``text``: its words, or half sotkit's own
     estimate where that is more (text written without spaces: Chinese, a long run of one character), as sotkit
     warns of a server that reports reading far fewer tokens than it sent (``PromptCutWarning``; probe 284)."""
     return max(count_tokens(text), estimated_tokens(char_weight(text)) // 2)

@@ -314,12 +314,27 @@ async def test_an_answer_naming_the_think_tags_after_reasoning_that_came_apart_i
     async with serving(body) as (url, _):
         received = await read(model, url)
     assert "".join(t for t in received if isinstance(t, str)) == answer
+    if model.startswith("openai"):  # the reasoning and the text in one chunk (review 286: a gateway's whole reply)
+        both = sse({"choices": [{"delta": {"reasoning_content": THOUGHT, "content": answer}, "finish_reason": "stop"}]})
+        async with serving(both) as (url, _):
+            assert "".join(t for t in await read(model, url) if isinstance(t, str)) == answer
     async with serving(body.replace(THOUGHT.encode(), b" ")) as (url, _):  # no reasoning of its own: watched
         if answer.startswith("<think>"):
             assert "".join(t for t in await read(model, url) if isinstance(t, str)) == "closes it."
         else:
             with pytest.raises(sotkit.StreamError, match="reasoning parser"):
                 await read(model, url)
+
+
+async def test_reasoning_that_comes_apart_after_the_text_began_leaves_the_text_watched():
+    # review 286: a stray reasoning chunk after reasoning the template opened in the text turned the watch off, and
+    # the reasoning was the answer
+    body = sse({"choices": [{"delta": {"content": "Let me think about it.\nThe user asks"}}]},
+               {"choices": [{"delta": {"reasoning_content": "hmm"}}]},
+               {"choices": [{"delta": {"content": " a lot.\n</think>\n\nThe answer."}, "finish_reason": "stop"}]})
+    async with serving(event_pieces(body)) as (url, _):  # each event in a read of its own
+        with pytest.raises(sotkit.StreamError, match="reasoning parser"):
+            await read("openai:deepseek-reasoner", url)
 
 
 async def test_a_reasoning_model_that_spent_max_tokens_reasoning_says_so():
