@@ -18,7 +18,7 @@ from .errors import ConfigError, sole
 from .events import DoneEvent, Event
 from .limits import Limits, ModelLimits
 from .limits_redis import RedisConnection, RedisLimits, SharedModelLimits
-from .options import check_names, check_number, check_question, check_type, shown_value
+from .options import check_names, check_number, check_question, check_type, shown_value, shows_anything
 from .pricing import Prices
 from .providers import available, create_provider, owners, provider_class, split_model
 from .providers.base import Provider
@@ -257,6 +257,8 @@ class SoT:
             if not _shaped(value, sample):  # (probe 260: titles alone went as "<built-in method title of str ...>")
                 raise ConfigError(f"complete({template!r}, ...): variables[{name!r}] is {shown_value(value)}; give "
                                   f"{wanted}")
+        if not shows_anything(variables.get("context") or ""):  # as a request's context= (review 287)
+            variables.pop("context", None)
         return await self._answer(question, options, template=template, variables=variables).run()
 
     def stream(self, question: str, **options: Unpack[RequestKwargs]) -> EventStream:

@@ -808,7 +808,8 @@ async def test_complete_gives_its_variables_context_natively_to_a_model_that_rea
     async with sotkit.SoT(model) as sot:
         await sot.complete("sequential", {"question": "What is it?", "context": "VARS-DOC"})
         await sot.generate("What is it?", mode="sequential", context="GEN-DOC")
-    assert [context for context, _ in model.seen] == ["VARS-DOC", "GEN-DOC"]
+        await sot.complete("sequential", {"question": "What is it?", "context": " \ufeff "})  # blank: none (review 287)
+    assert [context for context, _ in model.seen] == ["VARS-DOC", "GEN-DOC", None]
     assert not any("DOC" in prompt for _, prompt in model.seen)
 
 

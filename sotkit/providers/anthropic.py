@@ -150,8 +150,6 @@ class AnthropicProvider(Provider):
                 async for text in pieces:
                     if not isinstance(text, str):  # STARTED, THINKING, the prompt's counts sent ahead
                         written += text.chars if isinstance(text, Thinking) else 0
-                        if tags is not None and isinstance(text, Thinking) and text.progress:
-                            tags.apart()  # reasoning in its own blocks: the text is the answer's
                         yield text
                         continue
                     if trimmed:
@@ -160,6 +158,8 @@ class AnthropicProvider(Provider):
                             continue
                     written += char_weight(text)
                     if tags is not None:
+                        if reading.reasoned:  # reasoning in its own blocks before any text: the text is the answer's
+                            tags.apart()
                         text = tags.feed(text)
                     if stopping is not None and isinstance(text, str):  # (not a <think> block's reasoning)
                         text = stopping.feed(text)
@@ -228,6 +228,8 @@ class _Reading:
     stop_reason: str | None = None
     inputs: dict[str, Any] = dataclasses.field(default_factory=dict)  # the latest of each of INPUT_COUNTS sent
     thinking: bool = False  # a thinking block is open
+    written: bool = False  # text came
+    reasoned: bool = False  # reasoning came in thinking blocks before any text (not white space alone)
 
     @property
     def input_tokens(self) -> int | None:
@@ -272,9 +274,13 @@ class _Reading:
             if event == "content_block_delta":
                 kind = data["delta"].get("type")
                 if kind == "text_delta":
-                    return _text(data["delta"]["text"])
+                    text = _text(data["delta"]["text"])
+                    self.written = self.written or bool(text)
+                    return text
                 if kind == "thinking_delta":
-                    return Thinking.of(data["delta"].get("thinking"))
+                    thought = Thinking.of(data["delta"].get("thinking"))
+                    self.reasoned = self.reasoned or thought.progress and not self.written
+                    return thought
                 if kind == "signature_delta":
                     return THINKING
             if event == "content_block_start":  # a text block may open with text (some compatible servers')
@@ -282,7 +288,11 @@ class _Reading:
                 self.thinking = block.get("type") in THINKING_BLOCKS
                 if self.thinking:
                     return THINKING
-                return _text(block.get("text") or "") if block.get("type") == "text" else None
+                if block.get("type") != "text":
+                    return None
+                text = _text(block.get("text") or "")
+                self.written = self.written or bool(text)
+                return text
             if event == "content_block_stop":
                 self.thinking = False
             elif event == "ping" and self.thinking:

@@ -214,7 +214,7 @@ class _Reading:
     reason: Any = None  # the last finish_reason (None: none came yet)
     refused: bool = False  # a refusal came in place of content: the answer ends as the API's filter ends one
     written: bool = False  # text came
-    reasoned: bool = False  # reasoning came apart from the text (not white space alone)
+    reasoned: bool = False  # reasoning came apart from the text before any text (not white space alone)
     usage: CallUsage | None = None
     tier: str | None = None  # the service tier the chunks say serves the call
 
@@ -252,7 +252,8 @@ class _Reading:
             text, done, counts, refusal, reasoned = _chunk(data)
         except (AttributeError, TypeError, KeyError, IndexError) as exc:
             raise malformed(data) from exc
-        self.reasoned = self.reasoned or reasoned
+        # before any text, in the events' order (a read's pieces put its reasoning first, whatever came first)
+        self.reasoned = self.reasoned or reasoned and not self.written
         if done == "error":  # OpenRouter's and others' mid-stream failure, sometimes without an error object
             raise StreamError(f"the server ended the stream with finish_reason 'error': {str(data)[:300]!r}", raw=data)
         if refusal:  # the model's refusal is its text, and the answer is no whole one (finish_reason says "stop")

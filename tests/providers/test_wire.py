@@ -326,15 +326,29 @@ async def test_an_answer_naming_the_think_tags_after_reasoning_that_came_apart_i
                 await read(model, url)
 
 
-async def test_reasoning_that_comes_apart_after_the_text_began_leaves_the_text_watched():
+@pytest.mark.parametrize("reads", ["one read", "a read an event"])
+@pytest.mark.parametrize("model", ["openai:deepseek-reasoner", "anthropic:deepseek-r1"])
+async def test_reasoning_that_comes_apart_after_the_text_began_leaves_the_text_watched(model, reads):
     # review 286: a stray reasoning chunk after reasoning the template opened in the text turned the watch off, and
-    # the reasoning was the answer
-    body = sse({"choices": [{"delta": {"content": "Let me think about it.\nThe user asks"}}]},
-               {"choices": [{"delta": {"reasoning_content": "hmm"}}]},
-               {"choices": [{"delta": {"content": " a lot.\n</think>\n\nThe answer."}, "finish_reason": "stop"}]})
-    async with serving(event_pieces(body)) as (url, _):  # each event in a read of its own
+    # the reasoning was the answer; review 287: so did one in the same network read as the text before it
+    text = ["Let me think about it.\nThe user asks", " a lot.\n</think>\n\nThe answer."]
+    if model.startswith("openai"):
+        body = sse({"choices": [{"delta": {"content": text[0]}}]},
+                   {"choices": [{"delta": {"reasoning_content": "hmm"}}]},
+                   {"choices": [{"delta": {"content": text[1]}, "finish_reason": "stop"}]})
+    else:
+        def block(index: int, kind: str, delta: dict) -> list[tuple[str, dict]]:
+            return [("content_block_start", {"type": "content_block_start", "index": index,
+                                             "content_block": {"type": kind, kind: ""}}),
+                    ("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}),
+                    ("content_block_stop", {"type": "content_block_stop", "index": index})]
+
+        body = anthropic_sse(*block(0, "text", {"type": "text_delta", "text": text[0]}),
+                             *block(1, "thinking", {"type": "thinking_delta", "thinking": "hmm"}),
+                             *block(2, "text", {"type": "text_delta", "text": text[1]}), *END_TURN)
+    async with serving(body if reads == "one read" else event_pieces(body)) as (url, _):
         with pytest.raises(sotkit.StreamError, match="reasoning parser"):
-            await read("openai:deepseek-reasoner", url)
+            await read(model, url)
 
 
 async def test_a_reasoning_model_that_spent_max_tokens_reasoning_says_so():
