@@ -107,8 +107,10 @@ def test_a_raise_under_a_thinking_budget_is_kept_within_tpm_as_sent():
     assert _scaled(request, REASONING_SCALE, None, claude.sent_max_tokens).max_tokens == 3200  # no tpm: as before
     # no room above the thinking budget; or less than twice the 4,400 the call is sent as (review 287: within
     # tpm=4,300 and its prompt, the "raise" was sent as 4,300 again, a minute later)
-    for tpm in (4000, 4400, 7000):
+    for tpm in (4000, 4400, 4700):
         assert _scaled(request, REASONING_SCALE, tpm, claude.sent_max_tokens) is request
+    # capped, a raise that leaves twice the call's room for text past the thinking (review 289: none at all)
+    assert _scaled(request, REASONING_SCALE, 7100, claude.sent_max_tokens).max_tokens > 7000
 
 
 async def test_a_raised_budget_is_kept_within_the_tokens_per_minute_budget():

@@ -228,7 +228,7 @@ class _Reading:
     stop_reason: str | None = None
     inputs: dict[str, Any] = dataclasses.field(default_factory=dict)  # the latest of each of INPUT_COUNTS sent
     thinking: bool = False  # a thinking block is open
-    written: bool = False  # text came
+    began: bool = False  # text came, not white space alone (which ThinkTags reads past too)
     reasoned: bool = False  # reasoning came in thinking blocks before any text (not white space alone)
 
     @property
@@ -275,11 +275,11 @@ class _Reading:
                 kind = data["delta"].get("type")
                 if kind == "text_delta":
                     text = _text(data["delta"]["text"])
-                    self.written = self.written or bool(text)
+                    self.began = self.began or not text.isspace() and bool(text)
                     return text
                 if kind == "thinking_delta":
                     thought = Thinking.of(data["delta"].get("thinking"))
-                    self.reasoned = self.reasoned or thought.progress and not self.written
+                    self.reasoned = self.reasoned or thought.progress and not self.began
                     return thought
                 if kind == "signature_delta":
                     return THINKING
@@ -291,7 +291,7 @@ class _Reading:
                 if block.get("type") != "text":
                     return None
                 text = _text(block.get("text") or "")
-                self.written = self.written or bool(text)
+                self.began = self.began or not text.isspace() and bool(text)
                 return text
             if event == "content_block_stop":
                 self.thinking = False

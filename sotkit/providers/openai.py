@@ -215,6 +215,7 @@ class _Reading:
     refused: bool = False  # a refusal came in place of content: the answer ends as the API's filter ends one
     written: bool = False  # text came
     reasoned: bool = False  # reasoning came apart from the text before any text (not white space alone)
+    began: bool = False  # text came, not white space alone (which ThinkTags reads past too)
     usage: CallUsage | None = None
     tier: str | None = None  # the service tier the chunks say serves the call
 
@@ -253,7 +254,8 @@ class _Reading:
         except (AttributeError, TypeError, KeyError, IndexError) as exc:
             raise malformed(data) from exc
         # before any text, in the events' order (a read's pieces put its reasoning first, whatever came first)
-        self.reasoned = self.reasoned or reasoned and not self.written
+        self.reasoned = self.reasoned or reasoned and not self.began
+        self.began = self.began or isinstance(text, str) and not text.isspace() and bool(text)
         if done == "error":  # OpenRouter's and others' mid-stream failure, sometimes without an error object
             raise StreamError(f"the server ended the stream with finish_reason 'error': {str(data)[:300]!r}", raw=data)
         if refusal:  # the model's refusal is its text, and the answer is no whole one (finish_reason says "stop")
