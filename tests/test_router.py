@@ -1636,6 +1636,18 @@ def test_parse_router_answer_does_not_read_an_opening_article_as_choice_a(
     assert parse_router_answer(reply) == parsed
 
 
+@pytest.mark.parametrize("reply", [
+    "I'd avoid A", "Skip A", "Anything but A", "A. Although the points depend on each other.",
+    "A, except that each point builds on the previous one.", "Answer: A, but only partially.", "Answer: A short essay.",
+    "Answer: A\n\nOn second thought, the steps depend on each other.", "A (50% confidence)", "A, I suppose",
+    "Answer: A\n\nThe points build on each other, so order matters.",
+])
+def test_parse_router_answer_reads_an_a_rejected_or_qualified_as_not_a(reply: str) -> None:
+    # probe 288: each was read as A and the answer went to SoT, though the README says only a plain A counts
+    parsed = parse_router_answer(reply)
+    assert parsed is not None and parsed[0] == "not A"
+
+
 @pytest.mark.parametrize(("reply", "parsed"), [  # the letter A, set off or marked, is still the choice
     ("A", ("A", "bare letter")), ("A.", ("A", "bare letter")), ("(A)", ("A", "bare letter")),
     ("**A**", ("A", "bare letter")), ("A, because the tips stand alone.", ("A", "leading letter")),

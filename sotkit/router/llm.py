@@ -35,13 +35,18 @@ _BARE = re.compile(r"[\s*_`\"'“”‘’(\[{<«「【]*([ABCabc])[\s*_`\"'“�
 # when you are sure ... if unsure, choose C"): "I don't think A is right", "Option A would be wrong", "It might be A",
 # "A?", "N/A", "不是A", "Aではありません", "vielleicht A"
 _DOUBT = re.compile(r"\b(?:not|never|no|nope|none|neither|nor|wrong|incorrect|false|bad|instead|rather|cannot|without|"
+                    r"but|although|though|except|however|avoid|skip|partial\w*|second thought|depend\w*|suppose|"
+                    r"builds? on|order matters|"
                     r"unsure|uncertain|unclear|maybe|perhaps|possibly|probably|might|likely|unlikely|hardly|doubt\w*|"
                     r"guess|tentative\w*|low confidence|hard to (?:say|tell)|N/A|"
                     r"nicht|kein\w*|falsch|vielleicht|pas|non|faux|fausse|peut-être|nein|não|nao|nunca|ni|quizás?|"
                     r"tal vez|incorrect[ao]|forse|sbagliat[ao]|niet|geen|nie|inte|ikke|tidak|bukan|değil|"
-                    r"нет|не|ни|неверн\w*|возможно|может)\b|n['’]t\b|\bA\s*[?？]|[¬~❌✗✘]|!A"
+                    r"нет|не|ни|неверн\w*|возможно|может)\b|n['’]t\b|\bA\s*[?？]|[¬~❌✗✘]|!A|\d+\s*%"
                     r"|[不没非無无错錯]|也许|也許|可能|或许|或許|ない|ません|違|たぶん|多分|かも|아니|아닙|아님|않|틀|"
                     r"नहीं|शायद", re.I)
+# the words that follow a chosen letter A ("A because ...", "Option A fits best"), where another word after it makes
+# it an article ("Answer: A short essay."; probe 288)
+_AFTER_A_CHOSEN = re.compile(r"[ \t]+(?:because|since|as|for|fits|works|is|seems|applies|here|suits|best|again)\b")
 # a capital A, B or C written in Cyrillic or Greek, standing alone: the Latin letter
 _LOOKALIKE = re.compile(r"(?<!\w)[АВСΑΒ](?!\w)")
 _LATIN_OF = str.maketrans("АВСΑΒ", "ABCAB")
@@ -96,9 +101,13 @@ def _parsed(stripped: str) -> tuple[Choice, str] | None:
             letter = next(group for group in match.groups() if group).upper()
             # "My answer: A single paragraph, not a list.": the article, where the words say what the answer is
             article = letter == "A" and re.match(r"[ \t]+[a-z]", stripped[match.end():])
-            if not (article and (worded := _worded(stripped))):
+            if not article:
                 return letter, how  # type: ignore[return-value]
-            return worded, "wording"
+            if worded := _worded(stripped):
+                return worded, "wording"
+            # "A because ...", "Option A fits best.": the letter; "Answer: A short essay.": an article, no sure A
+            chosen = letter if _AFTER_A_CHOSEN.match(stripped, match.end()) else "not A"
+            return chosen, how  # type: ignore[return-value]
     if match := _LEADING.match(stripped):
         return match.group(1), "leading letter"  # type: ignore[return-value]
     letters = set(_LETTER.findall(stripped))
