@@ -378,7 +378,8 @@ class Answer:
                 try:
                     instead = await self._sot_or_sequential(decided)
                 except Exception as exc:  # raised as itself below, as without this router, not in an ExceptionGroup
-                    failed = exc  # (the router is not hurried: a sequential verdict still makes an answer)
+                    failed = exc  # (a sequential verdict still makes an answer; probe 288: a hung router held a 401
+                    self._hurry_router()  # for its whole 20 s, and a deadline= made it a DeadlineExceeded)
                     await decided.wait()  # a sequential verdict needs no skeleton (it cancels this wait)
             tg.cancel_scope.cancel()  # a skeleton short of two points is answered sequentially, whatever the verdict
         if verdict and verdict[0].mode == "sequential":
@@ -416,10 +417,14 @@ class Answer:
         """The skeleton is written, and the answer waits for the LLM router alone: it has as long again
         as the skeleton took, then the default router decides. A router call that hangs, waits out a long
         Retry-After or waits for a slot the client's other calls hold must not hold the answer up, nor a deadline=
-        spend on it an answer that is ready (a router slower than the skeleton it runs beside is no help)."""
+        spend on it an answer that is ready (a router slower than the skeleton it runs beside is no help): it has
+        half the time left before the deadline at most (probe 288: a hung router spent a deadline of 3 s on an answer
+        written at 1.9 s)."""
         if self._asking is not None and self._hurried is None:
-            self._hurried = max(anyio.current_time() - self._started, MIN_ROUTER_GRACE_S)
-            self._asking.deadline = min(self._asking.deadline, anyio.current_time() + self._hurried)
+            now = anyio.current_time()
+            grace = max(now - self._started, MIN_ROUTER_GRACE_S)
+            self._hurried = max(0.0, min(grace, (self.runner.deadline - now) / 2))
+            self._asking.deadline = min(self._asking.deadline, now + self._hurried)
 
     async def _sot(self, decided: anyio.Event | None = None) -> int:
         """Skeleton and expansions; returns how many points the skeleton had. With ``decided``, nothing starts

@@ -1414,6 +1414,29 @@ async def test_a_router_call_that_hangs_holds_the_written_skeleton_only_as_long_
                                           "skeleton was written); fell back to default: ")
 
 
+async def test_a_router_call_that_hangs_leaves_a_deadline_time_for_the_answer_written_late() -> None:
+    # probe 288: the skeleton took 1.8 s of deadline=3; the router then had as long again, to 3.6 s, and the answer
+    # ready at 1.9 s was a DeadlineExceeded with nothing written
+    hung = Reply("A", fault=Fault.stall(seconds=30.0))
+    with FakeLLMServer(routed(hung, skeleton_latency=Latency(ttft_s=1.8))) as server:
+        async with llm_client(server, "openai", deadline=3.0) as sot:
+            result = await sot.generate("What are good ways to travel cheaply?")
+    assert result.mode == "sot" and len(result.points) == 4 and all(p.done for p in result.points)
+    assert re.match(r"llm router failed \(TimeoutError: no verdict within 0\.\d s once the skeleton",
+                    result.route_reason)
+
+
+@pytest.mark.parametrize("options", [{}, {"deadline": 5.0}])
+async def test_a_skeleton_that_fails_at_once_waits_for_a_hung_router_only_a_while(options: dict) -> None:
+    # probe 288: its 401 waited the router's whole 20 s timeout, and under deadline=5 became a DeadlineExceeded
+    model = routed(Reply("A", fault=Fault.stall(seconds=30.0)))
+    refused = Reply("x", fault=Fault.status(401))
+    with FakeLLMServer(lambda request: refused if is_skeleton(request) else model(request)) as server:
+        async with llm_client(server, "openai", **options) as sot:
+            with anyio.fail_after(10), pytest.raises(openai.AuthenticationError):
+                await sot.generate("What are good ways to travel cheaply?")
+
+
 async def test_a_stop_while_the_written_skeleton_waits_for_the_verdict_leaves_a_truncated_answer() -> None:
     # review 209: nothing of the answer was started, yet the partial said truncated=False, as a whole answer does
     hung = Reply("A", fault=Fault.stall(seconds=30.0))
