@@ -59,6 +59,8 @@ class _Writer:
 MOST_POINTS = 100  # an SoT answer's most points: each point's call carries the whole skeleton
 #: the least time the LLM router still has once the skeleton is written (one written at once, from a cache, say)
 MIN_ROUTER_GRACE_S = 1.0
+#: and where the skeleton failed, the least time its error waits for a verdict that may still make an answer
+FAILED_SKELETON_GRACE_S = 5.0
 #: a model's reply that was no answer (empty, or its prompt again): a fallback then is no sign of a bad set-up
 EMPTY = (EmptyPoint, EmptyAnswer)
 
@@ -183,7 +185,8 @@ class Answer:
         self.mode: Mode = "sequential" if options.mode == "sequential" else "sot"
         self.reason: str | None = None  # the route's, as soon as it is known
         self._asking: anyio.CancelScope | None = None  # the LLM router's call, while it runs beside the skeleton's
-        self._hurried: float | None = None  # the grace it had once the skeleton was written (``_hurry_router``)
+        # the grace it had once the skeleton was written or failed, and which (``_hurry_router``)
+        self._hurried: tuple[float, str] | None = None
         self._note: str | None = None  # what the skeleton (or a serial server) adds to it
         self.errors: list[BaseException] = []
         self._unrendered: set[int] = set()  # points that failed as their prompt did not render, before any call
@@ -378,8 +381,8 @@ class Answer:
                 try:
                     instead = await self._sot_or_sequential(decided)
                 except Exception as exc:  # raised as itself below, as without this router, not in an ExceptionGroup
-                    failed = exc  # (a sequential verdict still makes an answer; probe 288: a hung router held a 401
-                    self._hurry_router()  # for its whole 20 s, and a deadline= made it a DeadlineExceeded)
+                    failed = exc  # (a sequential verdict still makes an answer: review 145's came at 1.5 s; probe
+                    self._hurry_router(FAILED_SKELETON_GRACE_S, "failed")  # 288: a hung router held a 401 20 s)
                     await decided.wait()  # a sequential verdict needs no skeleton (it cancels this wait)
             tg.cancel_scope.cancel()  # a skeleton short of two points is answered sequentially, whatever the verdict
         if verdict and verdict[0].mode == "sequential":
@@ -410,10 +413,10 @@ class Answer:
             return router.read(request, "".join(parts), usage)
         except Exception as exc:  # noqa: BLE001 -- routing must never fail the request
             if self._hurried is not None and self._asking is not None and self._asking.cancelled_caught:  # no stall
-                exc = TimeoutError(f"no verdict within {self._hurried:.1f} s once the skeleton was written")
+                exc = TimeoutError(f"no verdict within {self._hurried[0]:.1f} s once the skeleton {self._hurried[1]}")
             return router.fall_back(self.question, exc)
 
-    def _hurry_router(self) -> None:
+    def _hurry_router(self, least: float = MIN_ROUTER_GRACE_S, ended: str = "was written") -> None:
         """The skeleton is written, and the answer waits for the LLM router alone: it has as long again
         as the skeleton took, then the default router decides. A router call that hangs, waits out a long
         Retry-After or waits for a slot the client's other calls hold must not hold the answer up, nor a deadline=
@@ -422,9 +425,9 @@ class Answer:
         written at 1.9 s)."""
         if self._asking is not None and self._hurried is None:
             now = anyio.current_time()
-            grace = max(now - self._started, MIN_ROUTER_GRACE_S)
-            self._hurried = max(0.0, min(grace, (self.runner.deadline - now) / 2))
-            self._asking.deadline = min(self._asking.deadline, now + self._hurried)
+            grace = max(0.0, min(max(now - self._started, least), (self.runner.deadline - now) / 2))
+            self._hurried = grace, ended
+            self._asking.deadline = min(self._asking.deadline, now + grace)
 
     async def _sot(self, decided: anyio.Event | None = None) -> int:
         """Skeleton and expansions; returns how many points the skeleton had. With ``decided``, nothing starts

@@ -1439,12 +1439,22 @@ async def test_a_skeleton_that_fails_at_once_waits_for_a_hung_router_only_a_whil
 
 async def test_a_stop_while_the_written_skeleton_waits_for_the_verdict_leaves_a_truncated_answer() -> None:
     # review 209: nothing of the answer was started, yet the partial said truncated=False, as a whole answer does
+    # (stopped by aclose(): a deadline= no longer ends a wait for the verdict, which has half the time left)
     hung = Reply("A", fault=Fault.stall(seconds=30.0))
     with FakeLLMServer(routed(hung)) as server:
-        async with llm_client(server, "openai", deadline=0.8) as sot:
-            with pytest.raises(sotkit.DeadlineExceeded) as caught:
-                await sot.generate("What are good ways to travel cheaply?")
-    partial = caught.value.partial
+        async with llm_client(server, "openai") as sot:
+            caught: list[sotkit.PartialResultError] = []
+
+            async def ask() -> None:
+                with pytest.raises(sotkit.PartialResultError, match="the SoT client was closed") as stopped:
+                    await sot.generate("What are good ways to travel cheaply?")
+                caught.append(stopped.value)
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(ask)
+                await anyio.sleep(0.8)
+                await sot.aclose()
+    partial = caught[0].partial
     assert partial.timings.skeleton_s < 0.8 and sum(map(is_skeleton, server.requests)) == 1  # written, then waited
     assert (partial.mode, partial.text, partial.points, partial.truncated) == ("sot", "", [], True)
 
