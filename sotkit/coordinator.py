@@ -18,8 +18,8 @@ import anyio
 from .errors import (ConfigError, DeadlineExceeded, EchoedInstructions, EmptyAnswer, EmptyPoint, FallbackWarning,
                      PartialResultError, PromptTooLong, RequestTooLarge, RetryAfterTooLong, StreamError, TemplateError,
                      advise, describe, renote, sole)
-from .events import (Event, PointDeltaEvent, PointDoneEvent, PointEvent, RouteEvent, TextEvent,
-                     WithdrawEvent)
+from .events import (Event, FallbackEvent, PointDeltaEvent, PointDoneEvent, PointEvent, RetryEvent, RouteEvent,
+                     TextEvent, WithdrawEvent)
 from .expansion import ExpansionFilter
 from .options import check_choice, check_number, check_type, shows_anything
 from .overlap import SerialServerWarning, one_at_a_time, serial_note
@@ -187,6 +187,7 @@ class Answer:
         self._asking: anyio.CancelScope | None = None  # the LLM router's call, while it runs beside the skeleton's
         # the grace it had once the skeleton was written or failed, and which (``_hurry_router``)
         self._hurried: tuple[float, str] | None = None
+        self._held: list[RetryEvent | FallbackEvent] | None = None  # the skeleton's, until the LLM router's verdict
         self._note: str | None = None  # what the skeleton (or a serial server) adds to it
         self.errors: list[BaseException] = []
         self._unrendered: set[int] = set()  # points that failed as their prompt did not render, before any call
@@ -212,7 +213,7 @@ class Answer:
         operation = "complete" if self.completes else "stream" if send else "generate"
         trace = start_request(operation, self.backends[0].model, None if operation == "complete" else options.mode,
                               self.question, options.trace_content, self.result)
-        self.runner = Runner(self.backends, self.send, self.usage, retry=options.retry,
+        self.runner = Runner(self.backends, self._call_event, self.usage, retry=options.retry,
                              stall_timeout=options.stall_timeout, first_token_timeout=options.first_token_timeout,
                              trace=trace)
         self._started = anyio.current_time()
@@ -366,15 +367,18 @@ class Answer:
         async def route() -> None:
             decision = await self._ask(router)
             verdict.append(decision)
+            held, self._held = self._held or [], None
             if decision.mode == "sot":
                 self.reason = decision.reason
-                self.send(RouteEvent("sot", decision.reason))
+                for event in [RouteEvent("sot", decision.reason), *held]:
+                    self.send(event)
                 decided.set()
             else:
                 sketch.cancel()
 
         instead: str | None = None
         failed: Exception | None = None
+        self._held = []
         async with anyio.create_task_group() as tg:
             tg.start_soon(route)
             with anyio.CancelScope() as sketch:
@@ -385,6 +389,7 @@ class Answer:
                     self._hurry_router(FAILED_SKELETON_GRACE_S, "failed")  # 288: a hung router held a 401 20 s)
                     await decided.wait()  # a sequential verdict needs no skeleton (it cancels this wait)
             tg.cancel_scope.cancel()  # a skeleton short of two points is answered sequentially, whatever the verdict
+        self._held = None  # (no verdict came: the skeleton's events are no answer's)
         if verdict and verdict[0].mode == "sequential":
             return "sequential", verdict[0].reason
         if failed is not None:
@@ -393,6 +398,14 @@ class Answer:
             self.points.clear()
             return "sequential", instead
         return "sot", verdict[0].reason
+
+    def _call_event(self, event: Event) -> None:
+        """A call's retry or fallback, sent; the skeleton's held while the LLM router decides (``_held``): nothing is
+        shown before the verdict, and a sequential verdict drops them (probe 288)."""
+        if self._held is not None and isinstance(event, (RetryEvent, FallbackEvent)) and event.call == "skeleton":
+            self._held.append(event)
+        else:
+            self.send(event)
 
     async def _ask(self, router: LLMRouter) -> Decision:
         """The router's call, through the runner like every call; any failure falls back (never fails)."""

@@ -1388,6 +1388,23 @@ async def test_an_sot_verdict_lets_the_waiting_skeleton_expand(provider: str) ->
     assert result.usage.calls == 6
 
 
+@pytest.mark.parametrize("verdict", ["A", "C"])
+async def test_the_skeletons_retries_are_shown_after_the_verdict_and_dropped_by_a_sequential_one(verdict: str) -> None:
+    # probe 288: a skeleton's RetryEvent reached the stream before the RouteEvent, where nothing of the skeleton is
+    # shown, also where the verdict made the answer sequential
+    model = routed(Reply(verdict, latency=Latency(ttft_s=0.8)))
+    cut = Reply("1. Pack light\n2. Book", fault=Fault.drop(after_tokens=3))
+
+    def respond(request: RecordedRequest) -> Reply:
+        return cut if is_skeleton(request) and request.attempt == 1 else model(request)
+
+    with FakeLLMServer(respond) as server:
+        async with llm_client(server, "openai") as sot, sot.stream("What are good ways to travel cheaply?") as events:
+            kinds = [(event.type, getattr(event, "call", None)) async for event in events]
+    assert kinds[0] == ("route", None)
+    assert (("retry", "skeleton") in kinds) == (verdict == "A")
+
+
 async def test_a_router_call_whose_retry_would_outlast_the_routers_timeout_falls_back_at_once() -> None:
     # the router's timeout (20 s) is sotkit's own bound, unlike a caller's scope: a 429 asking for 30 s was waited
     # out for the whole timeout, the answer held back, and the reason said only "TimeoutError" (probe 81)
