@@ -1779,6 +1779,17 @@ async def test_a_verdict_cut_off_before_its_choice_falls_back_directly(templates
     assert "fell back to" in cut.reason and whole.reason.endswith("C, not a list (bare letter)")
 
 
+async def test_a_verdict_cut_off_before_it_names_any_letter_says_it_was_cut_not_unreadable(
+        templates: Templates) -> None:
+    # probe 288: "Let me think. The question asks for ... a list of" at max_tokens was an "unreadable answer"
+    with FakeLLMServer("Let me think. The question asks for ways to sleep better, which is a list of tips "
+                       "or not, as the words go on past the budget.") as server:  # cut at 16 tokens
+        router = openai_router(server, templates)
+        cut = await router.decide("How can I sleep better?")
+        await router.provider.aclose()
+    assert "cut off at the token limit (the LLM router's max_tokens) before it named a choice" in cut.reason
+
+
 async def test_a_verdict_cut_off_before_its_choice_falls_back_in_a_request(provider: str) -> None:
     with FakeLLMServer(routed(Reply(CUT_VERDICT))) as server:
         async with llm_client(server, provider) as sot:

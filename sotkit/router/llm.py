@@ -176,11 +176,12 @@ class LLMRouter(FallsBack):
             advice = reasoning_advice(usage.finish_reason if usage else None, "LLMRouter(max_tokens=...)")
             raise ValueError(f"the answer was cut off {by} before any text{advice}")
         parsed = parse_router_answer(reply)
+        # one cut off before it named a choice says so, not "unreadable" (probe 288)
+        if cut and (parsed is None or parsed[1] not in ("bare letter", "leading letter")):
+            raise ValueError(f"the answer was cut off {by} before it named a choice: {_excerpt(reply)!r}")
         if parsed is None:
             raise ValueError(f"unreadable answer {_excerpt(reply)!r}")
         choice, how = parsed
-        if cut and how not in ("bare letter", "leading letter"):
-            raise ValueError(f"the answer was cut off {by} before it named a choice: {_excerpt(reply)!r}")
         mode: Mode = "sot" if choice == "A" else "sequential"
         return Decision(mode, f"llm ({self.provider.model}): {choice}, {_CHOICE_MEANS[choice]} ({how})",
                         0.8 if how != "wording" else 0.6)
