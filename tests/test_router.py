@@ -1691,6 +1691,10 @@ def test_parse_router_answer_does_not_read_an_opening_article_as_choice_a(
     "A, except that each point builds on the previous one.", "Answer: A, but only partially.", "Answer: A short essay.",
     "Answer: A\n\nOn second thought, the steps depend on each other.", "A (50% confidence)", "A, I suppose",
     "Answer: A\n\nThe points build on each other, so order matters.",
+    # review 290
+    "A. The points are interdependent.", "A. Each builds upon the previous.", "Answer: A, unless you want a story.",
+    "A, if the tips are independent", "A (low certainty)", "A (50/50)", "A, mostly", "A — sort of", "A-ish",
+    "I'd lean towards A", "Answer: A for now", "A, 但是要点相互依赖", "Answer: A — yet the steps are sequential",
 ])
 def test_parse_router_answer_reads_an_a_rejected_or_qualified_as_not_a(reply: str) -> None:
     # probe 288: each was read as A and the answer went to SoT, though the README says only a plain A counts
@@ -1709,6 +1713,7 @@ def test_parse_router_answer_reads_an_a_rejected_or_qualified_as_not_a(reply: st
     ("My answer: A because each tip stands alone.", ("A", "marked letter")),  # no words decide: the letter does
     ("Option A fits best.", ("A", "named option")),
     ("Answer: A, a list of independent points.", ("A", "marked letter")),
+    ("A (100% sure)", ("A", "only letter")), ("Answer: A clearly.", ("A", "marked letter")),  # (review 290)
 ])
 def test_parse_router_answer_still_reads_the_letter_a(reply: str, parsed: tuple[str, str]) -> None:
     assert parse_router_answer(reply) == parsed
@@ -1777,6 +1782,16 @@ async def test_a_verdict_cut_off_before_its_choice_falls_back_directly(templates
     assert cut.mode == "sequential"
     assert "cut off at the token limit (the LLM router's max_tokens) before it named a choice" in cut.reason
     assert "fell back to" in cut.reason and whole.reason.endswith("C, not a list (bare letter)")
+
+
+async def test_a_verdict_cut_off_after_a_marked_b_or_c_decides(templates: Templates) -> None:
+    # review 290: "Answer: C because the" (cut) was "cut off before it named a choice", and the default router
+    # decided, SoT perhaps; a chosen B or C costs only speed
+    with FakeLLMServer("Answer: C because the story has one arc that runs from its first line to its end.") as server:
+        router = openai_router(server, templates)
+        decision = await router.decide("Tell me about the life of a lighthouse keeper.")
+        await router.provider.aclose()
+    assert decision.mode == "sequential" and decision.reason.endswith("C, not a list (marked letter)")
 
 
 async def test_a_verdict_cut_off_before_it_names_any_letter_says_it_was_cut_not_unreadable(

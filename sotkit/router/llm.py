@@ -35,18 +35,22 @@ _BARE = re.compile(r"[\s*_`\"'“”‘’(\[{<«「【]*([ABCabc])[\s*_`\"'“�
 # when you are sure ... if unsure, choose C"): "I don't think A is right", "Option A would be wrong", "It might be A",
 # "A?", "N/A", "不是A", "Aではありません", "vielleicht A"
 _DOUBT = re.compile(r"\b(?:not|never|no|nope|none|neither|nor|wrong|incorrect|false|bad|instead|rather|cannot|without|"
-                    r"but|although|though|except|however|avoid|skip|partial\w*|second thought|depend\w*|suppose|"
-                    r"builds? on|order matters|"
+                    r"but|yet|although|though|except|however|unless|if|provided|avoid|skip|partial\w*|mostly|"
+                    r"somewhat|sort of|kind of|lean\w*|caveats?|second thought|depend\w*|interdepend\w*|rel(?:y|ies)|"
+                    r"suppose|builds? (?:on|upon)|follows? from|in order|order matters|sequential|sequence|ish|half|"
+                    r"questionabl\w*|certainty|confidence|percent|ehh?|hmm+|for now|"
                     r"unsure|uncertain|unclear|maybe|perhaps|possibly|probably|might|likely|unlikely|hardly|doubt\w*|"
                     r"guess|tentative\w*|low confidence|hard to (?:say|tell)|N/A|"
                     r"nicht|kein\w*|falsch|vielleicht|pas|non|faux|fausse|peut-être|nein|não|nao|nunca|ni|quizás?|"
                     r"tal vez|incorrect[ao]|forse|sbagliat[ao]|niet|geen|nie|inte|ikke|tidak|bukan|değil|"
-                    r"нет|не|ни|неверн\w*|возможно|может)\b|n['’]t\b|\bA\s*[?？]|[¬~❌✗✘]|!A|\d+\s*%"
-                    r"|[不没非無无错錯]|也许|也許|可能|或许|或許|ない|ません|違|たぶん|多分|かも|아니|아닙|아님|않|틀|"
+                    r"нет|не|ни|неверн\w*|возможно|может)\b|n['’]t\b|\bA\s*[?？]|[¬~❌✗✘]|!A"
+                    r"|(?<![\d.])\d{1,2}(?:\.\d+)?\s*%|\b50/50\b"  # a confidence short of 100 %
+                    r"|[不没非無无错錯但]|也许|也許|可能|或许|或許|ない|ません|違|たぶん|多分|かも|아니|아닙|아님|않|틀|"
                     r"नहीं|शायद", re.I)
 # the words that follow a chosen letter A ("A because ...", "Option A fits best"), where another word after it makes
 # it an article ("Answer: A short essay."; probe 288)
-_AFTER_A_CHOSEN = re.compile(r"[ \t]+(?:because|since|as|for|fits|works|is|seems|applies|here|suits|best|again)\b")
+_AFTER_A_CHOSEN = re.compile(r"[ \t]+(?:because|since|as|for|fits|works|is|seems|applies|here|suits|best|again|"
+                             r"clearly|definitely|obviously|certainly|confidently)\b")
 # a capital A, B or C written in Cyrillic or Greek, standing alone: the Latin letter
 _LOOKALIKE = re.compile(r"(?<!\w)[АВСΑΒ](?!\w)")
 _LATIN_OF = str.maketrans("АВСΑΒ", "ABCAB")
@@ -176,9 +180,14 @@ class LLMRouter(FallsBack):
             advice = reasoning_advice(usage.finish_reason if usage else None, "LLMRouter(max_tokens=...)")
             raise ValueError(f"the answer was cut off {by} before any text{advice}")
         parsed = parse_router_answer(reply)
-        # one cut off before it named a choice says so, not "unreadable" (probe 288)
-        if cut and (parsed is None or parsed[1] not in ("bare letter", "leading letter")):
-            raise ValueError(f"the answer was cut off {by} before it named a choice: {_excerpt(reply)!r}")
+        # cut off, a letter counts where it opens the reply, or where B or C (which cost only speed) is marked as
+        # the choice ("Answer: C because the"): elsewhere the choice may be still to come, or the words after an A
+        # doubt it; the error names the cut, not "unreadable" (probe 288, review 290)
+        if cut and not (parsed is not None and (parsed[1] in ("bare letter", "leading letter") or parsed[0] in "BC"
+                                                and parsed[1] in ("marked letter", "named option"))):
+            named = "after an A it might have gone on to doubt" if parsed and parsed[0] == "A" else \
+                "before it named a choice"
+            raise ValueError(f"the answer was cut off {by} {named}: {_excerpt(reply)!r}")
         if parsed is None:
             raise ValueError(f"unreadable answer {_excerpt(reply)!r}")
         choice, how = parsed
