@@ -563,11 +563,10 @@ def _scaled(request: ChatRequest, scale: int, tpm: float | None = None,
     if sent(budget) > room:  # no more than a minute's tokens-per-minute budget, nor a raise too small to help (it
         # waits a minute): twice the call's room for text at least, past what is sent on top of it (a thinking
         # budget: review 287's 4,300 sent again a minute later, review 289's no raise at all)
-        on_top = sent(request.max_tokens) - request.max_tokens
-        helps = sent(int(room)) <= room and room - on_top >= 2 * request.max_tokens
-        budget = room if helps else request.max_tokens
-    return request if scale == 1 or budget <= request.max_tokens \
-        else dataclasses.replace(request, max_tokens=int(budget))
+        most, on_top = int(room), sent(request.max_tokens) - request.max_tokens  # (room is finite here)
+        helps = sent(most) <= most and most - on_top >= 2 * request.max_tokens
+        budget = most if helps else request.max_tokens
+    return request if scale == 1 or budget <= request.max_tokens else dataclasses.replace(request, max_tokens=budget)
 
 
 def _all_reasoning(usage: CallUsage, request: ChatRequest) -> bool:

@@ -3,7 +3,6 @@
 import atexit
 import copy
 import datetime
-import functools
 import gc
 import json
 import math

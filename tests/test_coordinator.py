@@ -13,7 +13,7 @@ from sotkit.limits import estimate_tokens
 from sotkit.providers import create_provider
 from sotkit.providers.base import Prompt, char_weight
 from sotkit.templates import DEFAULT_PROMPTS
-from sotkit.testing import Fault, FakeLLMServer, Latency, Reply
+from sotkit.testing import Fault, FakeLLMServer, Latency, RecordedRequest, Reply
 from sotkit.testing._replies import split_tokens
 from tests.conftest import is_skeleton, point_of, sot_responder
 

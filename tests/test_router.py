@@ -28,7 +28,7 @@ import sotkit.providers.base
 import sotkit.router.learned as learned_module
 from sotkit import SoT
 from sotkit.cli import main as cli_main
-from sotkit.errors import ConfigError, DeadlineExceeded, ModelNotAvailableError
+from sotkit.errors import ConfigError, ModelNotAvailableError
 from sotkit.providers.openai import OpenAIProvider
 from sotkit.router import (Decision, GuardedRouter, LearnedRouter, LinearClassifier, LLMRouter, RulesRouter,
                            default_router, guard, make_router, parse_router_answer, read_labels, train)

@@ -423,8 +423,6 @@ async def test_an_azure_ad_token_the_server_repeats_is_replaced_too(spans):
 async def test_a_key_the_server_repeats_is_replaced_in_the_route_reason_and_in_sotkits_notes(spans):
     # the skeleton's error went into route_reason by repr(), and the main model's error into the note sotkit adds to
     # the fallback's exception by str(): both unredacted (probe 88)
-    import traceback
-
     key, backup_key = "sk-proj-SKELKEY0123456789", "sk-proj-BACKUPKEY987654"
     base = sot_responder(SKELETON, TEXTS)
 

@@ -97,8 +97,9 @@ def base_url_variable(model: str) -> str | None:
         else None
 
 
-def provider_class(prefix: str) -> type[Provider]:
-    """The adapter class of ``prefix:`` models (``"openai"``)."""
+def provider_class(prefix: str) -> Any:
+    """The adapter class of ``prefix:`` models (``"openai"``): a ``Provider`` subclass taking ``(model_name,
+    **options)``."""
     return importlib.import_module(f"{__name__}.{prefix}").PROVIDER
 
 
