@@ -135,7 +135,8 @@ class SoT:
             try:
                 backup = self._provider(fallback, {"timeout": timeout})
             except ConfigError as exc:  # its own kind (a local folder's ModelNotAvailableError, say), said whose
-                configured = "" if isinstance(fallback, str) and fallback.startswith("local:") else f". {FALLBACK_OPTIONS}"
+                local = isinstance(fallback, str) and fallback.startswith("local:")
+                configured = "" if local else f". {FALLBACK_OPTIONS}"
                 exc.args = (f"fallback={shown(fallback)}: {exc}{configured}",)  # (not of a folder's problem)
                 raise
             backup_limits = self._limits(backup, max_concurrency)
