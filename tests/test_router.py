@@ -1695,6 +1695,7 @@ def test_parse_router_answer_does_not_read_an_opening_article_as_choice_a(
     "A. The points are interdependent.", "A. Each builds upon the previous.", "Answer: A, unless you want a story.",
     "A, if the tips are independent", "A (low certainty)", "A (50/50)", "A, mostly", "A — sort of", "A-ish",
     "I'd lean towards A", "Answer: A for now", "A, 但是要点相互依赖", "Answer: A — yet the steps are sequential",
+    "Answer: A clearly written essay.", "A (.5% chance it's a list)",  # review 291
 ])
 def test_parse_router_answer_reads_an_a_rejected_or_qualified_as_not_a(reply: str) -> None:
     # probe 288: each was read as A and the answer went to SoT, though the README says only a plain A counts
@@ -1713,7 +1714,7 @@ def test_parse_router_answer_reads_an_a_rejected_or_qualified_as_not_a(reply: st
     ("My answer: A because each tip stands alone.", ("A", "marked letter")),  # no words decide: the letter does
     ("Option A fits best.", ("A", "named option")),
     ("Answer: A, a list of independent points.", ("A", "marked letter")),
-    ("A (100% sure)", ("A", "only letter")), ("Answer: A clearly.", ("A", "marked letter")),  # (review 290)
+    ("A (100% sure)", ("A", "only letter")),  # (review 290)
 ])
 def test_parse_router_answer_still_reads_the_letter_a(reply: str, parsed: tuple[str, str]) -> None:
     assert parse_router_answer(reply) == parsed

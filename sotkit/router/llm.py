@@ -44,13 +44,12 @@ _DOUBT = re.compile(r"\b(?:not|never|no|nope|none|neither|nor|wrong|incorrect|fa
                     r"nicht|kein\w*|falsch|vielleicht|pas|non|faux|fausse|peut-être|nein|não|nao|nunca|ni|quizás?|"
                     r"tal vez|incorrect[ao]|forse|sbagliat[ao]|niet|geen|nie|inte|ikke|tidak|bukan|değil|"
                     r"нет|не|ни|неверн\w*|возможно|может)\b|n['’]t\b|\bA\s*[?？]|[¬~❌✗✘]|!A"
-                    r"|(?<![\d.])\d{1,2}(?:\.\d+)?\s*%|\b50/50\b"  # a confidence short of 100 %
+                    r"|(?<!\d)(?:\d{1,2}(?:\.\d+)?|\.\d+)\s*%|\b50/50\b"  # a confidence short of 100 %
                     r"|[不没非無无错錯但]|也许|也許|可能|或许|或許|ない|ません|違|たぶん|多分|かも|아니|아닙|아님|않|틀|"
                     r"नहीं|शायद", re.I)
 # the words that follow a chosen letter A ("A because ...", "Option A fits best"), where another word after it makes
 # it an article ("Answer: A short essay."; probe 288)
-_AFTER_A_CHOSEN = re.compile(r"[ \t]+(?:because|since|as|for|fits|works|is|seems|applies|here|suits|best|again|"
-                             r"clearly|definitely|obviously|certainly|confidently)\b")
+_AFTER_A_CHOSEN = re.compile(r"[ \t]+(?:because|since|as|for|fits|works|is|seems|applies|here|suits|best|again)\b")
 # a capital A, B or C written in Cyrillic or Greek, standing alone: the Latin letter
 _LOOKALIKE = re.compile(r"(?<!\w)[АВСΑΒ](?!\w)")
 _LATIN_OF = str.maketrans("АВСΑΒ", "ABCAB")
@@ -169,8 +168,9 @@ class LLMRouter(FallsBack):
 
     def read(self, request: ChatRequest, text: str, usage: CallUsage | None = None) -> Decision:
         """The decision in the model's reply to ``request`` (``usage``: how its call ended); ``ValueError`` if it
-        names no choice. A reply cut off (at ``max_tokens``, by a filter) counts only where it opens with its letter:
-        elsewhere the choice may be still to come ("Option A says ..., option B says ..., so my answer is C")."""
+        names no choice. A reply cut off (at ``max_tokens``, by a filter) counts where it opens with its letter, or
+        where it names B or C (which cost only speed) by a marker ("Answer: C because the"): elsewhere the choice may
+        be still to come ("Option B says ..., option A says"), or the words after an A doubt it (review 290, 291)."""
         prefill = request.prompt.prefill if self.provider.supports_prefill else None
         reply = (prefill or "") + text
         cut = usage is not None and usage.cut_off(self.max_tokens)
@@ -180,14 +180,10 @@ class LLMRouter(FallsBack):
             advice = reasoning_advice(usage.finish_reason if usage else None, "LLMRouter(max_tokens=...)")
             raise ValueError(f"the answer was cut off {by} before any text{advice}")
         parsed = parse_router_answer(reply)
-        # cut off, a letter counts where it opens the reply, or where B or C (which cost only speed) is marked as
-        # the choice ("Answer: C because the"): elsewhere the choice may be still to come, or the words after an A
-        # doubt it; the error names the cut, not "unreadable" (probe 288, review 290)
-        if cut and not (parsed is not None and (parsed[1] in ("bare letter", "leading letter") or parsed[0] in "BC"
-                                                and parsed[1] in ("marked letter", "named option"))):
-            named = "after an A it might have gone on to doubt" if parsed and parsed[0] == "A" else \
-                "before it named a choice"
-            raise ValueError(f"the answer was cut off {by} {named}: {_excerpt(reply)!r}")
+        # (a cut reply is said to be cut, not "unreadable": probe 288)
+        if cut and not (parsed is not None and (parsed[1] in ("bare letter", "leading letter")
+                                                or parsed[0] in "BC" and parsed[1] == "marked letter")):
+            raise ValueError(f"the answer was cut off {by} before it named a choice: {_excerpt(reply)!r}")
         if parsed is None:
             raise ValueError(f"unreadable answer {_excerpt(reply)!r}")
         choice, how = parsed
