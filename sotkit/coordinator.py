@@ -432,10 +432,10 @@ class Answer:
     def _hurry_router(self, least: float = MIN_ROUTER_GRACE_S, ended: str = "was written") -> None:
         """The skeleton is written (``ended``; or it failed), and the answer waits for the LLM router alone: it has as
         long again as the skeleton took (``least`` at least), then the default router decides. A router call that
-        hangs, waits out a long Retry-After or waits for a slot the client's other calls hold must not hold the answer up, nor a deadline=
-        spend on it an answer that is ready (a router slower than the skeleton it runs beside is no help): it has
-        half the time left before the deadline at most (probe 288: a hung router spent a deadline of 3 s on an answer
-        written at 1.9 s)."""
+        hangs, waits out a long Retry-After or waits for a slot the client's other calls hold must not hold the
+        answer up, nor a deadline= spend on it an answer that is ready (a router slower than the skeleton it runs
+        beside is no help): it has half the time left before the deadline at most (probe 288: a hung router spent a
+        deadline of 3 s on an answer written at 1.9 s)."""
         if self._asking is not None and self._hurried is None:
             now = anyio.current_time()
             grace = max(0.0, min(max(now - self._started, least), (self.runner.deadline - now) / 2))
