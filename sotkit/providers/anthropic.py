@@ -231,6 +231,12 @@ class _Reading:
     began: bool = False  # text came, not white space alone (which ThinkTags reads past too)
     reasoned: bool = False  # reasoning came in thinking blocks before any text (not white space alone)
 
+    def _said(self, text: Any) -> str:
+        """A text block's text; text not of white space alone begins the answer (``began``)."""
+        text = _text(text)
+        self.began = self.began or not text.isspace() and bool(text)
+        return text
+
     @property
     def input_tokens(self) -> int | None:
         """None: not counted (none came, or a count that is no number)."""
@@ -274,9 +280,7 @@ class _Reading:
             if event == "content_block_delta":
                 kind = data["delta"].get("type")
                 if kind == "text_delta":
-                    text = _text(data["delta"]["text"])
-                    self.began = self.began or not text.isspace() and bool(text)
-                    return text
+                    return self._said(data["delta"]["text"])
                 if kind == "thinking_delta":
                     thought = Thinking.of(data["delta"].get("thinking"))
                     self.reasoned = self.reasoned or thought.progress and not self.began
@@ -288,11 +292,7 @@ class _Reading:
                 self.thinking = block.get("type") in THINKING_BLOCKS
                 if self.thinking:
                     return THINKING
-                if block.get("type") != "text":
-                    return None
-                text = _text(block.get("text") or "")
-                self.began = self.began or not text.isspace() and bool(text)
-                return text
+                return self._said(block.get("text") or "") if block.get("type") == "text" else None
             if event == "content_block_stop":
                 self.thinking = False
             elif event == "ping" and self.thinking:

@@ -253,9 +253,9 @@ class _Reading:
             text, done, counts, refusal, reasoned = _chunk(data)
         except (AttributeError, TypeError, KeyError, IndexError) as exc:
             raise malformed(data) from exc
-        # before any text, in the events' order (a read's pieces put its reasoning first, whatever came first)
-        self.reasoned = self.reasoned or reasoned and not self.began
-        self.began = self.began or isinstance(text, str) and not text.isspace() and bool(text)
+        if not self.began:  # reasoning before any text, in the events' order (a read's pieces put its reasoning
+            self.reasoned = self.reasoned or reasoned  # first, whatever came first)
+            self.began = isinstance(text, str) and not text.isspace() and bool(text)
         if done == "error":  # OpenRouter's and others' mid-stream failure, sometimes without an error object
             raise StreamError(f"the server ended the stream with finish_reason 'error': {str(data)[:300]!r}", raw=data)
         if refusal:  # the model's refusal is its text, and the answer is no whole one (finish_reason says "stop")

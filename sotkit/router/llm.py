@@ -40,7 +40,7 @@ _DOUBT = re.compile(r"\b(?:not|never|no|nope|none|neither|nor|wrong|incorrect|fa
                     r"suppose|builds? (?:on|upon)|follows? from|in order|order matters|sequential|sequence|ish|half|"
                     r"questionabl\w*|certainty|confidence|percent|ehh?|hmm+|for now|"
                     r"unsure|uncertain|unclear|maybe|perhaps|possibly|probably|might|likely|unlikely|hardly|doubt\w*|"
-                    r"guess|tentative\w*|low confidence|hard to (?:say|tell)|N/A|"
+                    r"guess|tentative\w*|hard to (?:say|tell)|N/A|"
                     r"nicht|kein\w*|falsch|vielleicht|pas|non|faux|fausse|peut-être|nein|não|nao|nunca|ni|quizás?|"
                     r"tal vez|incorrect[ao]|forse|sbagliat[ao]|niet|geen|nie|inte|ikke|tidak|bukan|değil|"
                     r"нет|не|ни|неверн\w*|возможно|может)\b|n['’]t\b|\bA\s*[?？]|[¬~❌✗✘]|!A"
@@ -182,7 +182,7 @@ class LLMRouter(FallsBack):
         parsed = parse_router_answer(reply)
         # (a cut reply is said to be cut, not "unreadable": probe 288)
         if cut and not (parsed is not None and (parsed[1] in ("bare letter", "leading letter")
-                                                or parsed[0] in "BC" and parsed[1] == "marked letter")):
+                                                or parsed[0] in ("B", "C") and parsed[1] == "marked letter")):
             raise ValueError(f"the answer was cut off {by} before it named a choice: {_excerpt(reply)!r}")
         if parsed is None:
             raise ValueError(f"unreadable answer {_excerpt(reply)!r}")

@@ -39,8 +39,7 @@ of all requests with ``FakeLLMServer(..., random_faults=RandomFaults(rate=0.1, f
 
 Tokens are whitespace-led words (``split_tokens``); usage counts them (a prompt's each message's, or half sotkit's
 own estimate of its tokens where that is more: text written without spaces; ``count_prompt_tokens``). The server runs
-its own event loop in a
-daemon thread, so it works the same under sync code, asyncio, trio and plain pytest.
+its own event loop in a daemon thread, so it works the same under sync code, asyncio, trio and plain pytest.
 """
 
 from ..providers.base import CallUsage  # what Reply(usage=...) takes
