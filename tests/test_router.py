@@ -1529,9 +1529,10 @@ async def test_router_calls_take_a_slot_retry_and_count_in_usage() -> None:
     replies = iter(verdicts)
     model = sot_responder(SKELETON, skeleton_latency=Latency(ttft_s=0.05, tokens_per_s=400))
     with FakeLLMServer(lambda r: next(replies) if is_router(r) else model(r)) as server:
-        async with llm_client(server, "openai", max_concurrency=2, retry=3) as sot:
-            import anyio
-
+        # a short backoff: the router's retry must come within its grace once the skeleton is written (1 s), also
+        # on a loaded machine (with the default 0.25-0.5 s wait and a slot to wait for, it came after it)
+        async with llm_client(server, "openai", max_concurrency=2,
+                              retry=sotkit.RetryPolicy(attempts=3, initial_wait_s=0.02)) as sot:
             results = []
 
             async def ask(i: int) -> None:
