@@ -282,6 +282,13 @@ def check_url(name: str, url: Any) -> None:
                           "client=")
 
 
+def url_host(url: str) -> str:
+    """The host a URL names, lower case (""); "com." is the root's, the same host as "com"."""
+    from urllib.parse import urlsplit
+
+    return (urlsplit(url).hostname or "").rstrip(".")
+
+
 #: below this many USD per million tokens, a price was most likely given per token
 PER_TOKEN_LIKELY = 0.001
 

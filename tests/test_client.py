@@ -4,6 +4,7 @@ import atexit
 import copy
 import datetime
 import gc
+import importlib
 import json
 import math
 import os
@@ -21,7 +22,7 @@ import pytest
 import sotkit
 from sotkit.errors import describe
 from sotkit.testing import Fault, FakeLLMServer, Latency, RecordedRequest, Reply
-from tests.conftest import point_of, sot_responder
+from tests.conftest import free_port, point_of, sot_responder
 
 pytestmark = pytest.mark.anyio
 
@@ -299,6 +300,35 @@ async def test_a_local_engines_option_per_request_says_it_configures_the_client(
         with pytest.raises(sotkit.ConfigError, match="fast_decode= configures the client, not one request"):
             await sot.generate("Why?", fast_decode=True)
 
+
+
+async def test_a_refused_connection_is_a_connection_error_not_a_timeout(provider):
+    # probe 292: the OpenAI SDK's aiohttp transport raised a refused connection, at once, as APITimeoutError ('Request
+    # timed out.'): a service alerting on timeouts, or a user raising timeout=, was misled
+    sdk = importlib.import_module(provider)
+    async with sotkit.SoT(f"{provider}:m", api_key="k", base_url=f"http://127.0.0.1:{free_port()}/v1", retry=1) as sot:
+        with pytest.raises(sdk.APIConnectionError) as refused:
+            await sot.generate("Why?", mode="sequential")
+    assert not isinstance(refused.value, sdk.APITimeoutError)  # (a subclass of APIConnectionError)
+    assert "timed out" not in str(refused.value)
+
+
+async def test_an_anthropic_compatible_server_of_ones_own_takes_no_key(monkeypatch):
+    # probe 293: told to name the model a keyless server serves (anthropic:NAME), the user got "no Anthropic API key";
+    # a compatible OpenAI server takes none, and Anthropic's own API still needs one
+    for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(sotkit.ConfigError, match=r"^no Anthropic API key: set ANTHROPIC_API_KEY or pass api_key=\.\.\. "
+                                                 r"\(for an Anthropic-compatible server, pass base_url=\.\.\.\)$"):
+        sotkit.SoT("anthropic:claude-sonnet-4-6")
+    for url in ("https://api.anthropic.com", "https://API.anthropic.com./v1"):
+        with pytest.raises(sotkit.ConfigError, match=r"^no Anthropic API key: set ANTHROPIC_API_KEY or pass "
+                                                     r"api_key=\.\.\.$"):
+            sotkit.SoT("anthropic:claude-sonnet-4-6", base_url=url)
+    with FakeLLMServer(lambda request: Reply("An answer.")) as server:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.anthropic_base_url)
+        result = await sotkit.generate("Why?", model="anthropic:m", mode="sequential")
+    assert result.text == "An answer." and len(server.requests) == 1
 
 
 def test_model_strings_from_the_caller_or_the_environment_are_checked_and_say_where_they_came_from(monkeypatch):

@@ -241,9 +241,16 @@ def _hold_secrets(pool: ClientPool, client: Any) -> None:
 def _sdk_error_for(error: Exception, sdk: str | None, client: Any) -> Exception | None:
     """The error the SDK named ``sdk`` should have raised for ``error``, where that is not ``error`` itself. The
     SDKs' aiohttp transport lets some of aiohttp's own errors through (a broken chunked encoding: "Invalid character
-    in chunk size"), which no retry policy knows: they are the SDK's ``APIConnectionError``."""
+    in chunk size"), which no retry policy knows, and says a refused connection timed out (``APITimeoutError`` at
+    once, probe 292): they are the SDK's ``APIConnectionError``."""
     aiohttp = sys.modules.get("aiohttp")
-    if sdk is None or aiohttp is None or not isinstance(error, aiohttp.ClientError):
+    if sdk is None or aiohttp is None:
+        return None
+    if isinstance(error, sys.modules[sdk].APITimeoutError):  # (through httpx's ConnectTimeout)
+        error = getattr(error.__cause__, "__cause__", None)  # type: ignore[assignment]
+        if not isinstance(error, aiohttp.ClientConnectorError) or isinstance(error.os_error, TimeoutError):
+            return None
+    elif not isinstance(error, aiohttp.ClientError):
         return None
     import httpx2
 

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     import anthropic
 
 from ..errors import ConfigError
-from ..options import api_key_or_env, check_api_key, check_extra_body, check_url
+from ..options import api_key_or_env, check_api_key, check_extra_body, check_url, url_host
 from ._clients import network_timeout, platform_of, sdk_clients, user_client
 from ._sse import malformed, text_pieces
 from ._think import ThinkTags
@@ -97,7 +97,11 @@ class AnthropicProvider(Provider):
         api_key = api_key_or_env(api_key, "ANTHROPIC_API_KEY")
         token = api_key_or_env(None, "ANTHROPIC_AUTH_TOKEN")  # the SDK reads it too, and sends it as a bearer token
         if not api_key and not token:
-            raise ConfigError("no Anthropic API key: set ANTHROPIC_API_KEY or pass api_key=...")
+            server = base_url or os.environ.get(BASE_URL_VARIABLE) or None
+            if server is None or url_host(server) == "api.anthropic.com":
+                raise ConfigError("no Anthropic API key: set ANTHROPIC_API_KEY or pass api_key=..." +
+                                  ("" if server else " (for an Anthropic-compatible server, pass base_url=...)"))
+            api_key = "unused"  # as for OpenAI-compatible ones: a server of one's own may take no key (probe 293)
         # max_retries=0: sotkit's retry policy is the only retry layer.
         # an empty $ANTHROPIC_BASE_URL is unset, as an empty key is; the SDK would take "" as the URL
         sdk_url = base_url or ("https://api.anthropic.com" if os.environ.get(BASE_URL_VARIABLE) == "" else None)

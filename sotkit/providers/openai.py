@@ -10,13 +10,12 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     import openai
 
 from ..errors import ConfigError, clipped, one_line, renote
-from ..options import api_key_or_env, check_api_key, check_extra_body, check_header, check_url
+from ..options import api_key_or_env, check_api_key, check_extra_body, check_header, check_url, url_host
 from ..redact import redact, shown_url
 from ._clients import network_timeout, platform_of, sdk_clients, user_client
 from ._sse import Refusal, malformed, text_pieces
@@ -91,7 +90,7 @@ class OpenAIProvider(Provider):
                 raise ConfigError("no OpenAI API key: set OPENAI_API_KEY or pass api_key=... "
                                   "(for an OpenAI-compatible server, pass base_url=...)")
             if _openai_itself(base_url):  # a compatible server may take no key; OpenAI's own API (or Azure's) needs one
-                whose, more = ("an Azure OpenAI endpoint", AZURE_CLIENT) if _host(base_url).endswith(AZURE_HOSTS) \
+                whose, more = ("an Azure OpenAI endpoint", AZURE_CLIENT) if url_host(base_url).endswith(AZURE_HOSTS) \
                     else ("OpenAI's own API", "")
                 raise ConfigError(f"no OpenAI API key for {shown_url(base_url)}, {whose}: set OPENAI_API_KEY or pass "
                                   f"api_key=...{more}")
@@ -341,13 +340,9 @@ AZURE_HOSTS = (".openai.azure.com", ".cognitiveservices.azure.com")
 AZURE_CLIENT = " (or pass client=openai.AsyncAzureOpenAI(...))"
 
 
-def _host(base_url: str) -> str:
-    return (urlsplit(base_url).hostname or "").rstrip(".")  # "com.": the root, the same host
-
-
 def _openai_itself(base_url: str | None) -> bool:
     """Is ``base_url`` (None: the SDK's default) OpenAI's own API or Azure's OpenAI, not a compatible server?"""
-    host = _host(base_url) if base_url else "api.openai.com"
+    host = url_host(base_url) if base_url else "api.openai.com"
     return host == "api.openai.com" or host.endswith((".api.openai.com", *AZURE_HOSTS))
 
 
