@@ -421,7 +421,8 @@ _QUOTED = re.compile(rf"""((?:(?<= \()|(?<=\s)|^){_REPR}(?=[\s),:;.]|$))""")
 def _in_cli_words(message: str) -> str:
     words = dict(_CLI_WORDS)
     if FALLBACK_OPTIONS in message:  # the fallback's own error: --base-url is the main model's
-        words["pass base_url=..."] = "set OPENAI_BASE_URL"
+        words["pass base_url=..."] = "set ANTHROPIC_BASE_URL" if "Anthropic-compatible" in message \
+            else "set OPENAI_BASE_URL"
     parts = _QUOTED.split(message)  # (the quoted words at the odd places)
     for library, cli in words.items():
         parts[::2] = [part.replace(library, cli) for part in parts[::2]]

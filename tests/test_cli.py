@@ -173,6 +173,11 @@ def test_bad_input_exits_2_with_a_message():
                env=no_key)
     assert done.returncode == 2 and "A --fallback model reads its key and base URL from the environment only" in \
         done.stderr and "create_provider" not in done.stderr and "--base-url" not in done.stderr
+    assert "(for an OpenAI-compatible server, set OPENAI_BASE_URL)" in done.stderr
+    done = ask("Why?", "--model", "openai:m", "--base-url", "http://127.0.0.1:9/v1", "--fallback", "anthropic:other",
+               env={**no_key, "ANTHROPIC_API_KEY": "", "ANTHROPIC_BASE_URL": ""})
+    assert done.returncode == 2 and "no Anthropic API key: set ANTHROPIC_API_KEY (for an Anthropic-compatible " \
+                                    "server, set ANTHROPIC_BASE_URL)" in done.stderr  # (probe 293's advice)
 
 
 @pytest.mark.parametrize("warnings_filter", ["", "error"])

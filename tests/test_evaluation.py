@@ -779,8 +779,8 @@ def test_a_judge_without_a_key_is_told_in_the_commands_words(tmp_path, capsys, m
     with serve(model()) as server:
         status, err = eval_command(tmp_path, capsys, server, "--model", "openai:m", "--judge", "anthropic:j")
     assert status == 2 and err.rstrip().endswith(  # review 156: it said "pass api_key=", "judge_options="
-        "the judge's client (anthropic:j): no Anthropic API key: set ANTHROPIC_API_KEY (the judge reads its key and "
-        "base URL from the environment)"), err
+        "the judge's client (anthropic:j): no Anthropic API key: set ANTHROPIC_API_KEY (for an Anthropic-compatible "
+        "server, set ANTHROPIC_BASE_URL) (the judge reads its key and base URL from the environment)"), err
     with serve(model()) as server:  # review 158: "pass base_url=...", which sotkit eval has not
         status, err = eval_command(tmp_path, capsys, server, "--model", "openai:m",
                                    env={"OPENAI_API_KEY": "", "OPENAI_BASE_URL": ""})

@@ -53,7 +53,8 @@ _CLI_WORDS = {"use modes=('sot', 'sequential') with judge=": "use --modes both (
               "judge_max_tokens= needs a judge= model": "--judge-max-tokens needs a --judge model",
               "modes=": "--modes ", "max_points=": "--max-points ", " sequentially (mode='sequential') or": "",
               # the clients are built from --model, --judge and the environment alone (keys, base URLs)
-              " or pass api_key=...": "", "pass base_url=...": "set OPENAI_BASE_URL",
+              " or pass api_key=...": "", "Anthropic-compatible server, pass base_url=...":
+                  "Anthropic-compatible server, set ANTHROPIC_BASE_URL", "pass base_url=...": "set OPENAI_BASE_URL",
               "(the judge's options go in judge_options=; those beside model= are the answering model's)":
                   "(the judge reads its key and base URL from the environment)"}
 
