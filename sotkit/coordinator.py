@@ -89,7 +89,8 @@ class RequestOptions:
     ``timeout``)."""
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     eager: bool = True
-    """Start each point's expansion as soon as its skeleton line is complete (else after the skeleton)."""
+    """Start each point's expansion as soon as its skeleton line is complete, the first with the second (a skeleton of
+    one point is answered sequentially); else after the whole skeleton. A batched model (``local:``, greedy) waits."""
     context: str | None = None
     """A document to answer from: in the prompts (ahead of the question), or read natively by FocusLLM."""
     trace_content: bool = False
