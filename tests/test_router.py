@@ -187,6 +187,14 @@ def test_decision_rejects_unknown_mode_and_out_of_range_confidence() -> None:
     ("Quels sont les avantages du vélo ? Réponds en une phrase.", "short"),
     ("¿Los pingüinos vuelan? Responde sí o no.", "short"),
     ("Was macht ein Katalysator? Antworte in einem Satz.", "short"),
+    # a follow-up that means something only after an answer: the router sees no conversation (probe 295)
+    ("How come?", "follow-up"), ("So what?", "follow-up"), ("Ok and then what?", "follow-up"),
+    ("Hmm, are you sure about that one?", "follow-up"), ("How about the last one?", "follow-up"),
+    ("and what about those?", "follow-up"), ("Please make it sound less formal", "follow-up"),
+    ("Could you turn that into bullet points?", "follow-up"), ("shorten it", "follow-up"),
+    # small talk is the whole message (not a greeting beside a question)
+    ("Hey there, good to see you!", "small talk"), ("Hi! How are you doing today?", "small talk"),
+    ("Thanks a lot!", "small talk"), ("Good evening. Who are you?", "small talk"),
 ])
 def test_guards_send_each_kind_of_one_piece_answer_to_sequential(question: str, kind: str) -> None:
     decision = guard(question)
@@ -315,6 +323,13 @@ def test_guards_send_each_kind_of_one_piece_answer_to_sequential(question: str, 
     "What are the coordinates of the main ports in the Baltic?",
     "What are the factors of 1968 that changed American politics?",
     "What were the words of Mandela on forgiveness?",
+    # a greeting or a thanks of its own beside the question is not small talk (probe 295), nor a follow-up's words
+    # beside a topic
+    "Hello! What are good ways to learn a new language as an adult?",
+    "Good morning. Which habits help people keep a tidy home? Thanks in advance!",
+    "Hey, what are some fun things to do in Lisbon?",
+    "What about the health benefits of cycling to work?",
+    "How about tips for keeping houseplants alive in winter?",
 ])
 def test_guards_leave_list_shaped_questions_to_the_classifier(question: str) -> None:
     assert guard(question) is None

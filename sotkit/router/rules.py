@@ -227,6 +227,17 @@ _ADVICE_ABOUT = re.compile(r"\b(?:tips|tricks|strateg(?:y|ies)|techniques|method
                            r"teach|learn))\b", re.IGNORECASE)
 
 
+#: words that say nothing of a topic: a message of these alone asks about the answer before it ("why?", "and then?")
+_FOLLOW_UP_WORDS = (r"(?:what|why|how|when|where|who|which|and|but|so|then|now|really|no|nope|yes|yep|yeah|ok|okay|"
+                    r"sure|more|else|again|about|it|that|this|them|those|these|one|ones|the|a|an|is|are|was|were|do|"
+                    r"does|did|you|me|i|mean|please|go|on|continue|tell|exactly|seriously|huh|hmm|wait|same|for|"
+                    r"example|examples|instance|up|come|not)")
+# a greeting or a thanks on a line of its own beside the question ("Hi! What are ...? Thanks!") is not what is asked
+_SALUTATION = re.compile(r"(?:(?:hi|hello|hey)(?: there| all| everyone)?|good (?:morning|afternoon|evening|day)|"
+                         r"thanks|thank you|thanks (?:a lot|so much|in advance)|thank you (?:so much|very much|in "
+                         r"advance))[^\w]*", re.IGNORECASE)
+
+
 #: kinds of request whose answer is one connected piece, tried in order
 GUARDS = [
     _rule("sequential", 0.85, "asks the model to play a role",
@@ -447,8 +458,20 @@ GUARDS = [
           rf"^(?:o que é|che cos'è|cos'è|che cosa è) (?:(?:o|a|um|uma|il|lo|la|un|una) |l')?{_NOT_EVALUATIVE}\w+"
           r"(?: \w+)?\s*\?$",
           rf"^was ist (?:(?:ein|eine|der|die|das) )?{_NOT_EVALUATIVE}\w+(?: \w+)?\s*\?$"),
-    _rule("sequential", 0.8, "small talk", r"^(?:hi|hello|hey|thanks|thank you|good (?:morning|evening|night))\b(?:\W+\w+){0,6}\W*$",
-          r"^what(?: is|'s) your name\b"),
+    # the whole message: a greeting beside a question is dropped by normalise (probe 295: "Hi! What are some ways to
+    # save money?" was small talk)
+    _rule("sequential", 0.8, "small talk",
+          r"\A(?:hi|hello|hey|thanks|thank you|good (?:morning|evening|night))\b(?:[^\w?]+\w+){0,6}[^\w?]*\Z",
+          r"\A(?:how are you|how is it going|what is up|who are you)(?: doing| today| there)*[^\w]*\Z", r"^what(?: is|'s) your name\b"),
+    # a message that only makes sense after an answer: the router sees no conversation (probe 295: "what?", "and
+    # then?", "what about the third option?", "make it funnier" went to SoT at 0.66-0.98)
+    _rule("sequential", 0.8, "a follow-up that needs the conversation",
+          rf"\A(?:{_FOLLOW_UP_WORDS}\b[^\w]*)+\Z",
+          r"\A(?:(?:and|but|so|ok|okay) )?(?:what|how) about (?:the|that|this|it|them|those|these|your|my)\b"
+          r"(?:[^\w?]+\w+){0,4}[^\w]*\Z",
+          r"\A(?:(?:please|now|ok|okay|and|can you|could you) )?(?:make|rewrite|rephrase|reword|shorten|simplify|"
+          r"expand|translate|summari[sz]e|fix|redo|change|turn|put|say) (?:it|that|this|them)\b(?:[^\w?]+\w+){0,5}"
+          r"[^\w]*\Z"),
 ]
 
 _SOT = [
@@ -511,6 +534,8 @@ def normalise(question: str) -> str:
     # one sentence per line, so that "My bread is flat. What am I doing wrong?" opens with its question
     # (in any script that has capitals: "? Écrivez ...", "? ¿Y ...?")
     core = _SENTENCE_BREAK.sub(lambda m: "\n" if m[1].isupper() or m[1] in "\"'¿¡" else m[0], text)
+    if asked := [line for line in core.split("\n") if not _SALUTATION.fullmatch(line)]:
+        core = "\n".join(asked)
     # "Can you explain ..." asks the same as "Explain ...": anchor the opening patterns on the real verb
     core = _POLITE.sub("", core)
     return re.sub(r"^(what|who|how|where|when|why)'s\b", r"\1 is", core, flags=re.IGNORECASE | re.MULTILINE)
