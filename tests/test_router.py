@@ -1167,7 +1167,9 @@ def test_read_labels_keeps_the_users_own_fields_and_reads_a_blank_category_as_no
 def test_the_per_category_table_counts_every_question() -> None:
     rows = [Labelled("A?", 1, "tips"), Labelled("B?", 0, "tips"), Labelled("C?", 0, None)]
     table = report(rows, [True, True, False]).per_category
-    assert table == {"(none)": (1, 1.0, 1.0), "tips": (2, 0.5, 0.5)}
+    assert table == {"(none)": (1, 1.0, 1.0, 0, None), "tips": (2, 0.5, 0.5, 2, 0.5)}  # (to SoT, SoT precision)
+    assert report(rows, [True, True, False]).format().endswith("tips         2     0.500              0.500       2"
+                                                               "          0.500")
     assert report(rows[2:], [False]).per_category == {}  # no category anywhere: no table
 
 

@@ -666,8 +666,8 @@ class Report:
     false_sot: int
     false_sequential: int
     true_sequential: int
-    per_category: dict[str, tuple[int, float, float]] = field(default_factory=dict)
-    """category -> (questions, accuracy, always-sequential accuracy)"""
+    per_category: dict[str, tuple[int, float, float, int, float | None]] = field(default_factory=dict)
+    """category -> (questions, accuracy, always-sequential accuracy, routed to SoT, SoT precision: None for none)"""
     fell_back: int = 0
     """Decisions the router could not make (it failed, and its fallback decided): so many figures are not its own."""
 
@@ -696,8 +696,8 @@ class Report:
                 "confusion": {"sot_as_sot": self.true_sot, "sequential_as_sot": self.false_sot,
                               "sot_as_sequential": self.false_sequential,
                               "sequential_as_sequential": self.true_sequential},
-                "per_category": {c: {"n": n, "accuracy": a, "always_sequential": b}
-                                 for c, (n, a, b) in self.per_category.items()}, "fell_back": self.fell_back}
+                "per_category": {c: {"n": n, "accuracy": a, "always_sequential": b, "to_sot": sent, "precision": p}
+                                 for c, (n, a, b, sent, p) in self.per_category.items()}, "fell_back": self.fell_back}
 
     def format(self) -> str:
         def pct(v: float | None) -> str:
@@ -717,9 +717,9 @@ class Report:
             # (probe 271: a row split in two, two rows alike, the terminal's colour changed)
             names = {c: c if c.isprintable() else repr(c) for c in self.per_category}
             width = max(8, *map(len, names.values()))
-            lines += ["", f"{'category':<{width}}  {'n':>4}  accuracy  always sequential"]
-            lines += [f"{names[c]:<{width}}  {n:>4}  {a:>8.3f}  {b:>17.3f}"
-                      for c, (n, a, b) in self.per_category.items()]
+            lines += ["", f"{'category':<{width}}  {'n':>4}  accuracy  always sequential  to SoT  SoT precision"]
+            lines += [f"{names[c]:<{width}}  {n:>4}  {a:>8.3f}  {b:>17.3f}  {sent:>6}  {pct(p):>13}"
+                      for c, (n, a, b, sent, p) in self.per_category.items()]
         return "\n".join(lines)
 
 
@@ -730,11 +730,18 @@ def report(rows: Sequence[Labelled], routed_sot: Sequence[bool]) -> Report:
     if any(row.category is not None for row in rows):  # then every question has a row, those without one too
         for row, p in zip(rows, routed_sot):
             categories.setdefault(row.category or "(none)", []).append((row.sot_suitable, bool(p)))
-    per_category = {c: (len(v), sum(y == p for y, p in v) / len(v), sum(y == 0 for y, _ in v) / len(v))
+    per_category = {c: (len(v), sum(y == p for y, p in v) / len(v), sum(y == 0 for y, _ in v) / len(v), *_sent(v))
                     for c, v in sorted(categories.items())}
     true_sot, false_sot, false_sequential, true_sequential = counts
     return Report(len(pairs), true_sot=true_sot, false_sot=false_sot, false_sequential=false_sequential,
                   true_sequential=true_sequential, per_category=per_category)
+
+
+def _sent(pairs: list[tuple[int, bool]]) -> tuple[int, float | None]:
+    """How many of ``pairs`` (label, routed to SoT) went to SoT, and the share of those labelled SoT (precision first:
+    the figure a category's misroutes show in; probe 295)."""
+    sent = [y for y, p in pairs if p]
+    return len(sent), sum(sent) / len(sent) if sent else None
 
 
 async def evaluate(router: Any, rows: Sequence[Labelled],
