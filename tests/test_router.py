@@ -192,6 +192,11 @@ def test_decision_rejects_unknown_mode_and_out_of_range_confidence() -> None:
     ("Hmm, are you sure about that one?", "follow-up"), ("How about the last one?", "follow-up"),
     ("and what about those?", "follow-up"), ("Please make it sound less formal", "follow-up"),
     ("Could you turn that into bullet points?", "follow-up"), ("shorten it", "follow-up"),
+    ("and with a smaller budget?", "follow-up"), ("but during the holidays?", "follow-up"),
+    ("What if we only have a weekend?", "follow-up"), ("ok, show me a different one", "follow-up"),
+    ("any more like that?", "follow-up"),
+    ("Which model are you, exactly?", "the assistant"), ("Who trained you?", "the assistant"),
+    ("Do you remember my name?", "the assistant"),
     # small talk is the whole message (not a greeting beside a question)
     ("Hey there, good to see you!", "small talk"), ("Hi! How are you doing today?", "small talk"),
     ("Thanks a lot!", "small talk"), ("Good evening. Who are you?", "small talk"),
@@ -330,6 +335,8 @@ def test_guards_send_each_kind_of_one_piece_answer_to_sequential(question: str, 
     "Hey, what are some fun things to do in Lisbon?",
     "What about the health benefits of cycling to work?",
     "How about tips for keeping houseplants alive in winter?",
+    "And for a first marathon, what should a runner pack?",
+    "Another thing: what are good ways to stay motivated at the gym?",
 ])
 def test_guards_leave_list_shaped_questions_to_the_classifier(question: str) -> None:
     assert guard(question) is None

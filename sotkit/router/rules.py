@@ -462,16 +462,30 @@ GUARDS = [
     # save money?" was small talk)
     _rule("sequential", 0.8, "small talk",
           r"\A(?:hi|hello|hey|thanks|thank you|good (?:morning|evening|night))\b(?:[^\w?]+\w+){0,6}[^\w?]*\Z",
-          r"\A(?:how are you|how is it going|what is up|who are you)(?: doing| today| there)*[^\w]*\Z", r"^what(?: is|'s) your name\b"),
+          r"\A(?:how are you|how is it going|what is up|who are you)(?: doing| today| there)*[^\w]*\Z",
+          r"^what(?: is|'s) your name\b"),
     # a message that only makes sense after an answer: the router sees no conversation (probe 295: "what?", "and
     # then?", "what about the third option?", "make it funnier" went to SoT at 0.66-0.98)
     _rule("sequential", 0.8, "a follow-up that needs the conversation",
           rf"\A(?:{_FOLLOW_UP_WORDS}\b[^\w]*)+\Z",
-          r"\A(?:(?:and|but|so|ok|okay) )?(?:what|how) about (?:the|that|this|it|them|those|these|your|my)\b"
+          r"\A(?:(?:and|but|so|ok|okay)\W+)?(?:what|how) about (?:the|that|this|it|them|those|these|your|my)\b"
           r"(?:[^\w?]+\w+){0,4}[^\w]*\Z",
-          r"\A(?:(?:please|now|ok|okay|and|can you|could you) )?(?:make|rewrite|rephrase|reword|shorten|simplify|"
+          r"\A(?:(?:now|ok|okay|and)\W+)?(?:make|rewrite|rephrase|reword|shorten|simplify|"
           r"expand|translate|summari[sz]e|fix|redo|change|turn|put|say) (?:it|that|this|them)\b(?:[^\w?]+\w+){0,5}"
-          r"[^\w]*\Z"),
+          r"[^\w]*\Z",
+          # "and for kids?", "and the cons?", "what if it rains?", "give me another", "any other ideas?" (probe 297)
+          r"\A(?:and|but|or|so|ok|okay)\W+(?:for|in|on|at|with|without|during|if|when|the|what about|how about)\b"
+          r"(?:[^\w?]+\w+){0,4}[^\w]*\Z",
+          r"\A(?:(?:and|but|so|ok|okay)\W+)?what if (?:i|we|you|it|they|that|there|he|she)\b"
+          r"(?:[^\w?]+\w+){0,6}[^\w]*\Z",
+          r"\A(?:(?:ok|okay|and|now)\W+)?(?:(?:give|show|tell|send) me |try )?(?:another|one more|a different "
+          r"one|any other|any more)\b(?:[^\w?]+\w+){0,2}[^\w]*\Z"),
+    # about the assistant itself (probe 297: "what model are you?", "what languages do you speak?" went to SoT)
+    _rule("sequential", 0.8, "a question about the assistant",
+          r"\A(?:what|which) (?:model|version|llm|ai|language model|gpt) are you\b",
+          r"\A(?:what|which) languages? (?:do|can) you (?:speak|understand)\b",
+          r"\A(?:do you )?remember (?:what|when|that|my|our|me)\b",  # ("can you" is dropped as politeness)
+          r"\Awho (?:made|created|built|trained|programmed) you\b"),
 ]
 
 _SOT = [
