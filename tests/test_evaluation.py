@@ -366,13 +366,55 @@ async def test_a_rerun_takes_the_measures_of_the_answers_it_keeps_again(tmp_path
 
 async def test_a_judge_that_fails_in_both_orders_is_recorded_as_that_error_said_once(tmp_path):
     write_questions(tmp_path / "questions.jsonl", QUESTIONS[:2])
-    # sleep: no text in either order; walk: no text only where the SoT answer is shown first
-    with serve(model(judge=lambda r: "" if "fall asleep" in r.user or sot_position(r) == "A" else "[[C]]")) as server:
+    # sleep: a server error in either order; walk: only where the SoT answer is shown first
+    failing = Reply("", fault=Fault.status(500))
+    with serve(model(judge=lambda r: failing if "fall asleep" in r.user or sot_position(r) == "A" else "[[C]]")) \
+            as server:
         summary = await run(server, tmp_path, retry=1)
     errors = {r["id"]: r["judge"]["error"] for r in summary.records}
-    assert re.fullmatch(r"EmptyAnswer: [^;]+ \(both orders\)", errors["sleep"]), errors
-    assert re.fullmatch(r"EmptyAnswer: [^;]+", errors["walk"]) and "both orders" not in errors["walk"], errors
+    assert re.fullmatch(r"InternalServerError: [^;]+ \(both orders\)", errors["sleep"]), errors
+    assert re.fullmatch(r"InternalServerError: [^;]+", errors["walk"]) and "both orders" not in errors["walk"], errors
     assert summary.failed == ["sleep", "walk"]
+
+
+async def test_a_judge_reply_it_ended_with_no_text_is_unparseable_and_kept(tmp_path):
+    # probe 296: it failed the question, and every rerun asked again (at temperature 0, for the same nothing)
+    write_questions(tmp_path / "questions.jsonl", QUESTIONS[:2])
+    with serve(model(judge=lambda r: "" if "fall asleep" in r.user else "[[C]]")) as server:
+        summary = await run(server, tmp_path, retry=1)
+        asked = len(server.requests)
+        again = await run(server, tmp_path)
+        assert len(server.requests) == asked  # nothing asked again
+    for result in (summary, again):
+        general = result.verdicts["general"]["all"]
+        assert (general.ties, general.unparseable, result.failed) == (1, 1, [])
+    assert summary.records[0]["judge"]["verdicts"]["general"]["raw"] == ["", ""]
+
+
+async def test_a_verdict_mark_inside_an_answer_is_not_read_as_the_judges(tmp_path):
+    # probe 296: a judge quoting the SoT answer's "[[A]]" and deciding nothing made SoT win every question
+    write_questions(tmp_path / "questions.jsonl", QUESTIONS[:1])
+    answers = sot_responder(SKELETON, {1: "See [[A]].", 2: "See [[B]].", 3: "[[C]]"}, sequential="See [[B]].")
+
+    def judge(request: RecordedRequest) -> str:
+        first = _ANSWER.search(request.user).group(2)
+        return f"The first answer says: {first} I cannot decide between them."
+
+    with serve(lambda r: judge(r) if is_judge(r) else answers(r)) as server:
+        summary = await run(server, tmp_path)
+        shown = [r.user for r in server.requests if is_judge(r)]
+    assert summary.verdicts["general"]["all"].unparseable == 1 and summary.verdicts["general"]["all"].wins == 0
+    assert all("See [A]" in user and "[[" not in user for user in shown)  # the judge is shown them unmarked
+    assert summary.records[0]["answers"]["sot"]["text"].count("[[") == 3  # the answers themselves are kept
+
+
+async def test_the_report_says_how_many_ties_are_orders_that_disagreed(tmp_path):
+    # probe 296: a judge that always picks the first answer gave the report of one that found every pair equal
+    write_questions(tmp_path / "questions.jsonl", QUESTIONS[:4])  # the fourth, on rent, a tie the judge gives
+    with serve(model(judge=lambda r: "[[C]]" if "rent" in judged_question(r) else "[[A]]")) as server:
+        await run(server, tmp_path)
+    report = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
+    assert "3 of the 4 ties are pairs whose two orders disagreed" in report, report
 
 
 # -- judge-free measures ---------------------------------------------------------------------------------------

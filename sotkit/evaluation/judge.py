@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import anyio
 
 from ..errors import EmptyAnswer, StreamError
-from ..providers.base import AT_BUDGET, FILTERED, WINDOW_FULL
+from ..providers.base import AT_BUDGET, FILTERED, FINISHED, WINDOW_FULL
 from ..templates import ASPECTS
 
 if TYPE_CHECKING:
@@ -71,6 +71,9 @@ async def judge_pair(judge: SoT, question: str, sot: str, sequential: str, aspec
     ``abort``, a tool call) is a failure, asked again by a rerun."""
     template, extra = ("judge_pairwise", {}) if aspect is None else \
         ("judge_aspect", {"aspect": aspect, "criterion": ASPECTS[aspect]})
+    # an answer's own verdict marks ("See [[A]]") are shown unmarked: a judge quoting one gave it as its verdict
+    # (probe 296: SoT won every question of a judge that could not decide)
+    sot, sequential = (_VERDICT.sub(r"[\1]", text) for text in (sot, sequential))
     orders = [(sot, sequential), (sequential, sot)]
     raw = kept_replies(kept, max_tokens)
     cut = [bool(r is not None and c) for r, c in zip(raw, (kept or {}).get("cut") or [False, False])]
@@ -86,6 +89,8 @@ async def judge_pair(judge: SoT, question: str, sot: str, sequential: str, aspec
         except EmptyAnswer as exc:
             if exc.finish_reason in KEPT:  # stopped by the filter before any text: as one stopped after some
                 raw[i], stopped[i] = "", exc.finish_reason  # (probe 261: asked again at every rerun)
+            elif exc.finish_reason in FINISHED:  # the judge ended its turn with nothing: no verdict, and at
+                raw[i] = ""  # temperature 0 none again (probe 296: failed, asked again at every rerun)
             else:  # a server's abort, a tool call, a budget spent reasoning: a rerun may do better
                 failures.append(exc)
             return

@@ -142,6 +142,9 @@ class Summary:
     """Judge replies cut at the judge's token budget, each read as no verdict (``judge_max_tokens``)."""
     judge_stopped: int = 0
     """Judge replies the provider's filter or the judge's context window stopped, each read as no verdict."""
+    split: int = 0
+    """General verdicts that are ties because the two orders disagreed (the answer shown first, or second, preferred
+    both times): a judge that reads position, not content, gives only those."""
     #: mode -> what its answers cost (the judge's calls not included)
     cost: dict[str, ModeCost] = field(default_factory=dict)
 
@@ -180,6 +183,8 @@ def summarize(records: list[dict[str, Any]], settings: dict[str, Any]) -> Summar
                    for v in (r.get("judge") or {}).get("verdicts", {}).values()]
         summary.judge_cut = sum(sum(v.get("cut") or []) for v in replies)
         summary.judge_stopped = sum(bool(s) for v in replies for s in v.get("stopped") or [])
+        summary.split = sum(outcome_of(r, "general") == "tie" and r["judge"]["verdicts"]["general"]["verdicts"]
+                            != ["C", "C"] for r in records)
     for measure, how in MEASURES.items():
         summary.measures[measure], summary.counts[measure] = {}, {}
         for name, group in groups.items():
@@ -261,6 +266,12 @@ def render_markdown(summary: Summary, plots: list[str]) -> str:
                   "points), so the pair is two sequential answers; left out of the net win rate.", ""]
         general = summary.verdicts["general"]
         lines += _tally_table("category", [(c, general[c]) for c in [*summary.categories, ALL]])
+        if summary.split:
+            ties = general[ALL].ties
+            lines += ["", f"{summary.split} of the {ties} ties {'is a pair' if summary.split == 1 else 'are pairs'} "
+                          "whose two orders disagreed (the judge preferred the answer shown first, or second, both "
+                          "times), not a tie the judge gave: a judge that reads the answers' order rather than their "
+                          "content gives only those, and its interval around 0 then says nothing of quality."]
         if summary.judge_cut:
             lines += ["", f"{summary.judge_cut} judge repl{'y was' if summary.judge_cut == 1 else 'ies were'} cut "
                           f"at the judge's budget of {s.get('judge_max_tokens')} tokens, so counted unparseable: "
