@@ -10,8 +10,11 @@ import math
 import os
 import pickle
 import re
+import socket
+import struct
 import subprocess
 import sys
+import threading
 import types
 from pathlib import Path
 
@@ -302,15 +305,37 @@ async def test_a_local_engines_option_per_request_says_it_configures_the_client(
 
 
 
-async def test_a_refused_connection_is_a_connection_error_not_a_timeout(provider):
-    # probe 292: the OpenAI SDK's aiohttp transport raised a refused connection, at once, as APITimeoutError ('Request
+@pytest.mark.parametrize("server", ["refuses", "closes", "resets"])
+async def test_a_connection_refused_or_broken_before_the_answer_is_a_connection_error_not_a_timeout(provider, server):
+    # probe 292, review 294: the OpenAI SDK's aiohttp transport raised each, at once, as APITimeoutError ('Request
     # timed out.'): a service alerting on timeouts, or a user raising timeout=, was misled
     sdk = importlib.import_module(provider)
-    async with sotkit.SoT(f"{provider}:m", api_key="k", base_url=f"http://127.0.0.1:{free_port()}/v1", retry=1) as sot:
-        with pytest.raises(sdk.APIConnectionError) as refused:
-            await sot.generate("Why?", mode="sequential")
-    assert not isinstance(refused.value, sdk.APITimeoutError)  # (a subclass of APIConnectionError)
-    assert "timed out" not in str(refused.value)
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0 if server != "refuses" else free_port()))
+        port = listening.getsockname()[1]
+        if server != "refuses":
+            listening.listen(8)
+            threading.Thread(target=_answer_nothing, args=(listening, server == "resets"), daemon=True).start()
+        else:
+            listening.close()  # nothing listens on the port
+        async with sotkit.SoT(f"{provider}:m", api_key="k", base_url=f"http://127.0.0.1:{port}/v1", retry=1) as sot:
+            with pytest.raises(sdk.APIConnectionError) as broken:
+                await sot.generate("Why?", mode="sequential")
+    assert not isinstance(broken.value, sdk.APITimeoutError)  # (a subclass of APIConnectionError)
+    assert "timed out" not in str(broken.value)
+
+
+def _answer_nothing(listening: socket.socket, reset: bool) -> None:
+    """Read each request on ``listening`` and close its connection unanswered (with a reset: RST, not FIN)."""
+    while True:
+        try:
+            connection, _ = listening.accept()
+        except OSError:  # the test closed it
+            return
+        with connection:
+            connection.recv(65536)
+            if reset:
+                connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
 
 async def test_an_anthropic_compatible_server_of_ones_own_takes_no_key(monkeypatch):
@@ -325,10 +350,23 @@ async def test_an_anthropic_compatible_server_of_ones_own_takes_no_key(monkeypat
         with pytest.raises(sotkit.ConfigError, match=r"^no Anthropic API key: set ANTHROPIC_API_KEY or pass "
                                                      r"api_key=\.\.\.$"):
             sotkit.SoT("anthropic:claude-sonnet-4-6", base_url=url)
+    with pytest.raises(sotkit.ConfigError, match=r"^no Anthropic API key"):  # Claude on Microsoft Foundry takes one
+        sotkit.SoT("anthropic:claude-sonnet-4-6", base_url="https://mine.services.ai.azure.com/anthropic")
     with FakeLLMServer(lambda request: Reply("An answer.")) as server:
         monkeypatch.setenv("ANTHROPIC_BASE_URL", server.anthropic_base_url)
         result = await sotkit.generate("Why?", model="anthropic:m", mode="sequential")
     assert result.text == "An answer." and len(server.requests) == 1
+
+
+async def test_a_gateways_token_beside_a_blank_anthropic_key_is_the_one_sent(monkeypatch):
+    # review 294: ANTHROPIC_API_KEY="" (as gateways' guides set it) went to the SDK as the key, which then sent no
+    # token ('Authorization: Bearer ' failed every call as a connection error)
+    with FakeLLMServer(lambda request: Reply("An answer."), api_key="gateway-token") as server:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.anthropic_base_url)
+        monkeypatch.setenv("ANTHROPIC_AUTH_TOKEN", "gateway-token")
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "")
+        result = await sotkit.generate("Why?", model="anthropic:m", mode="sequential", retry=1)
+    assert result.text == "An answer."
 
 
 def test_model_strings_from_the_caller_or_the_environment_are_checked_and_say_where_they_came_from(monkeypatch):

@@ -241,14 +241,17 @@ def _hold_secrets(pool: ClientPool, client: Any) -> None:
 def _sdk_error_for(error: Exception, sdk: str | None, client: Any) -> Exception | None:
     """The error the SDK named ``sdk`` should have raised for ``error``, where that is not ``error`` itself. The
     SDKs' aiohttp transport lets some of aiohttp's own errors through (a broken chunked encoding: "Invalid character
-    in chunk size"), which no retry policy knows, and says a refused connection timed out (``APITimeoutError`` at
-    once, probe 292): they are the SDK's ``APIConnectionError``."""
+    in chunk size"), which no retry policy knows, and says any failure to connect or to be answered timed out
+    (``APITimeoutError`` at once for a refused connection, a reset, a server that closes; probe 292, review 294):
+    they are the SDK's ``APIConnectionError``. A timeout stays one, the TLS handshake's too."""
     aiohttp = sys.modules.get("aiohttp")
     if sdk is None or aiohttp is None:
         return None
     if isinstance(error, sys.modules[sdk].APITimeoutError):  # (through httpx's ConnectTimeout)
         error = getattr(error.__cause__, "__cause__", None)  # type: ignore[assignment]
-        if not isinstance(error, aiohttp.ClientConnectorError) or isinstance(error.os_error, TimeoutError):
+        timed_out = (TimeoutError, ConnectionAbortedError)  # (asyncio aborts a TLS handshake that takes too long)
+        if not isinstance(error, aiohttp.ClientError) or isinstance(error, timed_out) \
+                or isinstance(getattr(error, "os_error", None), timed_out):
             return None
     elif not isinstance(error, aiohttp.ClientError):
         return None

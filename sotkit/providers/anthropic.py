@@ -35,6 +35,8 @@ THINKING_BLOCKS = ("thinking", "redacted_thinking")
 
 #: where the SDK finds the server when no ``base_url=`` is given
 BASE_URL_VARIABLE = "ANTHROPIC_BASE_URL"
+#: hosts of APIs that need a key: Anthropic's own, and Claude on Microsoft Foundry (a server of one's own may take none)
+_KEYED_HOSTS = (".anthropic.com", ".services.ai.azure.com")
 #: what the SDK imports at its first message (its tracing), imported off the event loop with the SDK
 FIRST_REQUEST_IMPORTS = ("anthropic.resources.messages", "opentelemetry.propagate")
 #: a Claude model's version in its name: claude-sonnet-4-6, claude-3-5-haiku-20241022, us.anthropic.claude-opus-4-7-v1
@@ -98,15 +100,16 @@ class AnthropicProvider(Provider):
         token = api_key_or_env(None, "ANTHROPIC_AUTH_TOKEN")  # the SDK reads it too, and sends it as a bearer token
         if not api_key and not token:
             server = base_url or os.environ.get(BASE_URL_VARIABLE) or None
-            if server is None or url_host(server) == "api.anthropic.com":
+            if server is None or url_host(server).endswith(_KEYED_HOSTS):
                 raise ConfigError("no Anthropic API key: set ANTHROPIC_API_KEY or pass api_key=..." +
                                   ("" if server else " (for an Anthropic-compatible server, pass base_url=...)"))
             api_key = "unused"  # as for OpenAI-compatible ones: a server of one's own may take no key (probe 293)
-        # max_retries=0: sotkit's retry policy is the only retry layer.
+        # max_retries=0: sotkit's retry policy is the only retry layer. A blank $ANTHROPIC_API_KEY is unset: given to
+        # the SDK, it hid $ANTHROPIC_AUTH_TOKEN (a gateway's, as its guides set them; review 294).
         # an empty $ANTHROPIC_BASE_URL is unset, as an empty key is; the SDK would take "" as the URL
         sdk_url = base_url or ("https://api.anthropic.com" if os.environ.get(BASE_URL_VARIABLE) == "" else None)
         self._clients = sdk_clients("anthropic", http, lambda sdk, http_client: sdk.AsyncAnthropic(
-            api_key=api_key, base_url=sdk_url, max_retries=0, timeout=network_timeout(sdk, timeout),
+            api_key=api_key or None, base_url=sdk_url, max_retries=0, timeout=network_timeout(sdk, timeout),
             http_client=http_client,
         ), warm=FIRST_REQUEST_IMPORTS, base_url=base_url or os.environ.get(BASE_URL_VARIABLE),
                                        key=api_key or token)
