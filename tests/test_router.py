@@ -197,6 +197,10 @@ def test_decision_rejects_unknown_mode_and_out_of_range_confidence() -> None:
     ("any more like that?", "follow-up"),
     ("Which model are you, exactly?", "the assistant"), ("Who trained you?", "the assistant"),
     ("Do you remember my name?", "the assistant"),
+    ("how about in the evening?", "follow-up"), ("why though?", "follow-up"), ("sources?", "follow-up"),
+    ("Redo it for a vegan guest and a toddler instead", "follow-up"), ("some more like those please", "follow-up"),
+    ("What can I call you?", "the assistant"), ("Can you access the web?", "the assistant"),
+    ("And what is the capital of Peru?", "short"),  # (an opening "And" is read past: review of probe 298)
     # small talk is the whole message (not a greeting beside a question)
     ("Hey there, good to see you!", "small talk"), ("Hi! How are you doing today?", "small talk"),
     ("Thanks a lot!", "small talk"), ("Good evening. Who are you?", "small talk"),
@@ -337,6 +341,7 @@ def test_guards_send_each_kind_of_one_piece_answer_to_sequential(question: str, 
     "How about tips for keeping houseplants alive in winter?",
     "And for a first marathon, what should a runner pack?",
     "Another thing: what are good ways to stay motivated at the gym?",
+    "And what are good ways to save on heating in winter?",
 ])
 def test_guards_leave_list_shaped_questions_to_the_classifier(question: str) -> None:
     assert guard(question) is None

@@ -231,7 +231,7 @@ _ADVICE_ABOUT = re.compile(r"\b(?:tips|tricks|strateg(?:y|ies)|techniques|method
 _FOLLOW_UP_WORDS = (r"(?:what|why|how|when|where|who|which|and|but|so|then|now|really|no|nope|yes|yep|yeah|ok|okay|"
                     r"sure|more|else|again|about|it|that|this|them|those|these|one|ones|the|a|an|is|are|was|were|do|"
                     r"does|did|you|me|i|mean|please|go|on|continue|tell|exactly|seriously|huh|hmm|wait|same|for|"
-                    r"example|examples|instance|up|come|not)")
+                    r"example|examples|instance|up|come|not|though|source|sources|proof)")
 # a greeting or a thanks on a line of its own beside the question ("Hi! What are ...? Thanks!") is not what is asked
 _SALUTATION = re.compile(r"(?:(?:hi|hello|hey)(?: there| all| everyone)?|good (?:morning|afternoon|evening|day)|"
                          r"thanks|thank you|thanks (?:a lot|so much|in advance)|thank you (?:so much|very much|in "
@@ -468,10 +468,11 @@ GUARDS = [
     # then?", "what about the third option?", "make it funnier" went to SoT at 0.66-0.98)
     _rule("sequential", 0.8, "a follow-up that needs the conversation",
           rf"\A(?:{_FOLLOW_UP_WORDS}\b[^\w]*)+\Z",
-          r"\A(?:(?:and|but|so|ok|okay)\W+)?(?:what|how) about (?:the|that|this|it|them|those|these|your|my)\b"
+          r"\A(?:(?:and|but|so|ok|okay)\W+)?(?:what|how) about (?:the|that|this|it|them|those|these|your|my|for|in|with|"
+          r"without|during|if|when|at|on)\b"
           r"(?:[^\w?]+\w+){0,4}[^\w]*\Z",
           r"\A(?:(?:now|ok|okay|and)\W+)?(?:make|rewrite|rephrase|reword|shorten|simplify|"
-          r"expand|translate|summari[sz]e|fix|redo|change|turn|put|say) (?:it|that|this|them)\b(?:[^\w?]+\w+){0,5}"
+          r"expand|translate|summari[sz]e|fix|redo|change|turn|put|say) (?:it|that|this|them)\b(?:[^\w?]+\w+){0,8}"
           r"[^\w]*\Z",
           # "and for kids?", "and the cons?", "what if it rains?", "give me another", "any other ideas?" (probe 297)
           r"\A(?:and|but|or|so|ok|okay)\W+(?:for|in|on|at|with|without|during|if|when|the|what about|how about)\b"
@@ -479,13 +480,14 @@ GUARDS = [
           r"\A(?:(?:and|but|so|ok|okay)\W+)?what if (?:i|we|you|it|they|that|there|he|she)\b"
           r"(?:[^\w?]+\w+){0,6}[^\w]*\Z",
           r"\A(?:(?:ok|okay|and|now)\W+)?(?:(?:give|show|tell|send) me |try )?(?:another|one more|a different "
-          r"one|any other|any more)\b(?:[^\w?]+\w+){0,2}[^\w]*\Z"),
+          r"one|any other|any more|a few more|some more|a couple more)\b(?:[^\w?]+\w+){0,5}[^\w]*\Z"),
     # about the assistant itself (probe 297: "what model are you?", "what languages do you speak?" went to SoT)
     _rule("sequential", 0.8, "a question about the assistant",
           r"\A(?:what|which) (?:model|version|llm|ai|language model|gpt) are you\b",
           r"\A(?:what|which) languages? (?:do|can) you (?:speak|understand)\b",
           r"\A(?:do you )?remember (?:what|when|that|my|our|me)\b",  # ("can you" is dropped as politeness)
-          r"\Awho (?:made|created|built|trained|programmed) you\b"),
+          r"\Awho (?:made|created|built|trained|programmed) you\b", r"\Awhat (?:should|can|do) i call you\b",
+          r"\A(?:keep a secret|browse the (?:internet|web)|access the (?:internet|web))\W*\Z"),
 ]
 
 _SOT = [
@@ -524,6 +526,8 @@ _SEQUENTIAL_LAST = [
 
 _POLITE = re.compile(r"^(?:(?:can|could|would|will) you(?: please)?|please|i(?:'d| would) like to know|i want to "
                      r"know|i wonder|tell me|help me)\s*,?\s*", re.IGNORECASE | re.MULTILINE)
+_OPENING_CONJUNCTION = re.compile(r"^(?:and|also|so|but|ok|okay)\W+(?=(?:what|why|how|who|when|where|which|is|are|"
+                                  r"was|were|do|does|did|can|could|should|would|will)\b)", re.IGNORECASE | re.MULTILINE)
 # (German "Was hilft gegen ...?" asks "what helps ...?": "was" before a German verb or pronoun, or a word with an
 # umlaut, is no English yes/no "was", "Was ancient Rome democratic?")
 _GERMAN_AFTER_WAS = (r"(?:ist|sind|war|waren|kann|können|könnte|könnten|macht|machen|bedeutet|bedeuten|gibt|soll|"
@@ -552,6 +556,7 @@ def normalise(question: str) -> str:
         core = "\n".join(asked)
     # "Can you explain ..." asks the same as "Explain ...": anchor the opening patterns on the real verb
     core = _POLITE.sub("", core)
+    core = _OPENING_CONJUNCTION.sub("", core)  # "And what is the capital of Canada?" asks what it asks without it
     return re.sub(r"^(what|who|how|where|when|why)'s\b", r"\1 is", core, flags=re.IGNORECASE | re.MULTILINE)
 
 
