@@ -193,7 +193,7 @@ def test_decision_rejects_unknown_mode_and_out_of_range_confidence() -> None:
     ("and what about those?", "follow-up"), ("Please make it sound less formal", "follow-up"),
     ("Could you turn that into bullet points?", "follow-up"), ("shorten it", "follow-up"),
     ("and with a smaller budget?", "follow-up"), ("but during the holidays?", "follow-up"),
-    ("What if we only have a weekend?", "follow-up"), ("ok, show me a different one", "follow-up"),
+    ("What if those are sold out?", "follow-up"), ("ok, show me a different one", "follow-up"),
     ("any more like that?", "follow-up"),
     ("Which model are you, exactly?", "the assistant"), ("Who trained you?", "the assistant"),
     ("Do you remember my name?", "the assistant"),
@@ -201,6 +201,9 @@ def test_decision_rejects_unknown_mode_and_out_of_range_confidence() -> None:
     ("Redo it for a vegan guest and a toddler instead", "follow-up"), ("some more like those please", "follow-up"),
     ("What can I call you?", "the assistant"), ("Can you access the web?", "the assistant"),
     ("And what is the capital of Peru?", "short"),  # (an opening "And" is read past: review of probe 298)
+    # a thanks before a follow-up, on its own line or not (review 299: SoT once the thanks was read past)
+    ("Thank you! What were the others?", "follow-up"), ("thanks! what else?", "follow-up"),
+    ("Good afternoon!", "small talk"),
     # small talk is the whole message (not a greeting beside a question)
     ("Hey there, good to see you!", "small talk"), ("Hi! How are you doing today?", "small talk"),
     ("Thanks a lot!", "small talk"), ("Good evening. Who are you?", "small talk"),
@@ -342,6 +345,9 @@ def test_guards_send_each_kind_of_one_piece_answer_to_sequential(question: str, 
     "And for a first marathon, what should a runner pack?",
     "Another thing: what are good ways to stay motivated at the gym?",
     "And what are good ways to save on heating in winter?",
+    # ... nor a question that names its own topic after words a follow-up opens with (review 299)
+    "What if there were no bees?", "What about the causes of inflation?", "Any other ways to reduce stress at work?",
+    "Give me some more tips for saving money", "Put it simply: what are the benefits of exercise?",
 ])
 def test_guards_leave_list_shaped_questions_to_the_classifier(question: str) -> None:
     assert guard(question) is None

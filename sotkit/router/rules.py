@@ -232,10 +232,17 @@ _FOLLOW_UP_WORDS = (r"(?:what|why|how|when|where|who|which|and|but|so|then|now|r
                     r"sure|more|else|again|about|it|that|this|them|those|these|one|ones|the|a|an|is|are|was|were|do|"
                     r"does|did|you|me|i|mean|please|go|on|continue|tell|exactly|seriously|huh|hmm|wait|same|for|"
                     r"example|examples|instance|up|come|not|though|source|sources|proof)")
+# the follow-up patterns' parts: an opening word that carries on ("ok, ..."), words in a phrase (not past a colon or
+# a question mark: "Put it simply: what are ...?" is a question of its own) and the message's end
+_THEN = r"(?:(?:and|but|so|ok|okay|now)\W+)?"
+_WORDS = r"(?:[\s,'’-]+\w+)"
+_END = r"[^\w]*\Z"
 # a greeting or a thanks on a line of its own beside the question ("Hi! What are ...? Thanks!") is not what is asked
-_SALUTATION = re.compile(r"(?:(?:hi|hello|hey)(?: there| all| everyone)?|good (?:morning|afternoon|evening|day)|"
-                         r"thanks|thank you|thanks (?:a lot|so much|in advance)|thank you (?:so much|very much|in "
-                         r"advance))[^\w]*", re.IGNORECASE)
+_GREETING = (r"(?:(?:hi|hello|hey)(?: there| all| everyone)?|good (?:morning|afternoon|evening|day)|thanks|thank "
+             r"you|thanks (?:a lot|so much|in advance)|thank you (?:so much|very much|in advance))")
+_SALUTATION = re.compile(rf"{_GREETING}[^\w]*", re.IGNORECASE)
+# ... and one that opens the question's own line ("thanks! what else?", "Hi, what are good books?")
+_SALUTATION_OPENING = re.compile(rf"^{_GREETING}[!.,;:]+\s*(?=[^\n]*\?$)", re.IGNORECASE | re.MULTILINE)
 
 
 #: kinds of request whose answer is one connected piece, tried in order
@@ -461,26 +468,32 @@ GUARDS = [
     # the whole message: a greeting beside a question is dropped by normalise (probe 295: "Hi! What are some ways to
     # save money?" was small talk)
     _rule("sequential", 0.8, "small talk",
-          r"\A(?:hi|hello|hey|thanks|thank you|good (?:morning|evening|night))\b(?:[^\w?]+\w+){0,6}[^\w?]*\Z",
+          r"\A(?:hi|hello|hey|thanks|thank you|good (?:morning|afternoon|evening|night|day))\b(?:[^\w?]+\w+){0,6}"
+          r"[^\w?]*\Z",
           r"\A(?:how are you|how is it going|what is up|who are you)(?: doing| today| there)*[^\w]*\Z",
           r"^what(?: is|'s) your name\b"),
     # a message that only makes sense after an answer: the router sees no conversation (probe 295: "what?", "and
     # then?", "what about the third option?", "make it funnier" went to SoT at 0.66-0.98)
     _rule("sequential", 0.8, "a follow-up that needs the conversation",
           rf"\A(?:{_FOLLOW_UP_WORDS}\b[^\w]*)+\Z",
-          r"\A(?:(?:and|but|so|ok|okay)\W+)?(?:what|how) about (?:the|that|this|it|them|those|these|your|my|for|in|with|"
-          r"without|during|if|when|at|on)\b"
-          r"(?:[^\w?]+\w+){0,4}[^\w]*\Z",
-          r"\A(?:(?:now|ok|okay|and)\W+)?(?:make|rewrite|rephrase|reword|shorten|simplify|"
-          r"expand|translate|summari[sz]e|fix|redo|change|turn|put|say) (?:it|that|this|them)\b(?:[^\w?]+\w+){0,8}"
-          r"[^\w]*\Z",
-          # "and for kids?", "and the cons?", "what if it rains?", "give me another", "any other ideas?" (probe 297)
-          r"\A(?:and|but|or|so|ok|okay)\W+(?:for|in|on|at|with|without|during|if|when|the|what about|how about)\b"
-          r"(?:[^\w?]+\w+){0,4}[^\w]*\Z",
-          r"\A(?:(?:and|but|so|ok|okay)\W+)?what if (?:i|we|you|it|they|that|there|he|she)\b"
-          r"(?:[^\w?]+\w+){0,6}[^\w]*\Z",
-          r"\A(?:(?:ok|okay|and|now)\W+)?(?:(?:give|show|tell|send) me |try )?(?:another|one more|a different "
-          r"one|any other|any more|a few more|some more|a couple more)\b(?:[^\w?]+\w+){0,5}[^\w]*\Z"),
+          # what it points back to: "what about the second one?", "how about for seniors?", not "What about the
+          # causes of inflation?" (review 299)
+          rf"\A{_THEN}(?:what|how) about (?:(?:it|that|this|them|those|these){_END}|(?:the|that|this|those|these) "
+          rf"(?:first|second|third|fourth|fifth|last|other|next|previous|former|latter|one|ones|option|options|idea|"
+          rf"ideas|rest)\b|(?:for|in|with|without|during|if|when|at|on)\b{_WORDS}{{0,4}}{_END})",
+          rf"\A{_THEN}(?:make|rewrite|rephrase|reword|shorten|simplify|expand|translate|summari[sz]e|fix|redo|change|"
+          rf"turn|put|say) (?:it|that|this|them)\b{_WORDS}{{0,8}}{_END}",
+          # "and for kids?", "and the cons?", "what if I don't have an oven?", "give me another", "any other ideas?",
+          # "a few more like those" (probes 297, 298)
+          rf"\A(?:and|but|or|so|ok|okay)\W+(?:for|in|on|at|with|without|during|if|when|the)\b{_WORDS}{{0,4}}{_END}",
+          rf"\A{_THEN}what if (?:that|this|they|those|these|i (?:don't|do not|can't|cannot|haven't|have no))\b"
+          rf"{_WORDS}{{0,6}}{_END}",
+          rf"\A{_THEN}(?:(?:give|show|tell|send) me |try )?(?:another|one more|a different one|any other|any more|"
+          rf"a few more|some more|a couple more)\b(?:{_WORDS}{{0,2}}{_END}|[^?\n]*\blike (?:the|those|these|that|"
+          rf"this)\b)",
+          rf"\A{_THEN}(?:what|which) (?:are|were) (?:some |the )?others{_END}",
+          rf"\A{_THEN}what else\b{_WORDS}{{0,4}}{_END}",
+          rf"\A{_THEN}(?:explain|tell me|say) (?:more|that again|it again)\b{_WORDS}{{0,3}}{_END}"),
     # about the assistant itself (probe 297: "what model are you?", "what languages do you speak?" went to SoT)
     _rule("sequential", 0.8, "a question about the assistant",
           r"\A(?:what|which) (?:model|version|llm|ai|language model|gpt) are you\b",
@@ -553,7 +566,7 @@ def normalise(question: str) -> str:
     # (in any script that has capitals: "? Écrivez ...", "? ¿Y ...?")
     core = _SENTENCE_BREAK.sub(lambda m: "\n" if m[1].isupper() or m[1] in "\"'¿¡" else m[0], text)
     if asked := [line for line in core.split("\n") if not _SALUTATION.fullmatch(line)]:
-        core = "\n".join(asked)
+        core = _SALUTATION_OPENING.sub("", "\n".join(asked))
     # "Can you explain ..." asks the same as "Explain ...": anchor the opening patterns on the real verb
     core = _POLITE.sub("", core)
     core = _OPENING_CONJUNCTION.sub("", core)  # "And what is the capital of Canada?" asks what it asks without it
