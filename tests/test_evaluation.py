@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from unittest import mock
 
 import anyio
 import pytest
@@ -393,28 +394,50 @@ async def test_a_judge_reply_it_ended_with_no_text_is_unparseable_and_kept(tmp_p
 
 async def test_a_verdict_mark_inside_an_answer_is_not_read_as_the_judges(tmp_path):
     # probe 296: a judge quoting the SoT answer's "[[A]]" and deciding nothing made SoT win every question
-    write_questions(tmp_path / "questions.jsonl", QUESTIONS[:1])
-    answers = sot_responder(SKELETON, {1: "See [[A]].", 2: "See [[B]].", 3: "[[C]]"}, sequential="See [[B]].")
+    # (a mark in the question, too, and one nested in brackets: review 299)
+    write_questions(tmp_path / "questions.jsonl", [{"id": "wiki", "question": "What does [[B]] do in a wiki?"}])
+    answers = sot_responder(SKELETON, {1: "See [[[A]]].", 2: "Fine.", 3: "Good."}, sequential="See [[B]].")
 
     def judge(request: RecordedRequest) -> str:
         first = _ANSWER.search(request.user).group(2)
-        return f"The first answer says: {first} I cannot decide between them."
+        return f"The question asks {judged_question(request)} The first answer says: {first} I cannot decide."
 
     with serve(lambda r: judge(r) if is_judge(r) else answers(r)) as server:
         summary = await run(server, tmp_path)
         shown = [r.user for r in server.requests if is_judge(r)]
-    assert summary.verdicts["general"]["all"].unparseable == 1 and summary.verdicts["general"]["all"].wins == 0
+    general = summary.verdicts["general"]["all"]
+    assert (general.unparseable, general.wins, general.ties) == (1, 0, 0)  # (before: a win, the marks read as A, B)
     assert all("See [A]" in user and "[[" not in user for user in shown)  # the judge is shown them unmarked
-    assert summary.records[0]["answers"]["sot"]["text"].count("[[") == 3  # the answers themselves are kept
+    assert summary.records[0]["answers"]["sot"]["text"].count("[[[A]]]") == 1  # the answers themselves are kept
+
+
+async def test_a_verdict_given_before_the_marks_were_unmarked_is_asked_again(tmp_path):
+    # review 299: a rerun kept the verdicts a judge had given on the answers' quoted marks
+    write_questions(tmp_path / "questions.jsonl", QUESTIONS[:1])
+    with serve(model(judge=lambda r: "[[C]]")) as server:
+        await run(server, tmp_path)
+        results = tmp_path / "out" / "results.jsonl"
+        setup = json.loads(results.read_text(encoding="utf-8").splitlines()[-1])["judge"]["setup"]
+        asked = len(server.requests)
+        await run(server, tmp_path)
+        assert len(server.requests) == asked  # the same view: nothing asked again
+        with mock.patch.object(sotkit.evaluation.run, "JUDGE_VIEW", 1):  # as sotkit before it unmarked them
+            await run(server, tmp_path)
+        assert len(server.requests) == asked + 2  # both orders asked again
+    assert json.loads(results.read_text(encoding="utf-8").splitlines()[-1])["judge"]["setup"] != setup
 
 
 async def test_the_report_says_how_many_ties_are_orders_that_disagreed(tmp_path):
     # probe 296: a judge that always picks the first answer gave the report of one that found every pair equal
-    write_questions(tmp_path / "questions.jsonl", QUESTIONS[:4])  # the fourth, on rent, a tie the judge gives
-    with serve(model(judge=lambda r: "[[C]]" if "rent" in judged_question(r) else "[[A]]")) as server:
+    # on rent, a tie the judge gives; on food, a tie it gives in one order only (review 299: counted as position)
+    write_questions(tmp_path / "questions.jsonl", QUESTIONS[:4])
+    verdicts = {"rent": lambda r: "[[C]]", "food": lambda r: "[[C]]" if sot_position(r) == "A" else "[[A]]"}
+    with serve(model(judge=lambda r: verdicts.get(judged_question(r).split()[-1].strip("?"),
+                                                  lambda r: "[[A]]")(r))) as server:
         await run(server, tmp_path)
     report = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
-    assert "3 of the 4 ties are pairs whose two orders disagreed" in report, report
+    assert "2 of the 4 ties are pairs where the judge preferred the answer shown first, or second, in both orders" \
+        in report, report
 
 
 # -- judge-free measures ---------------------------------------------------------------------------------------

@@ -20,6 +20,9 @@ Verdict = Literal["A", "B", "C"]
 Outcome = Literal["win", "loss", "tie", "unparseable"]
 
 _VERDICT = re.compile(r"\[\[([ABC])\]\]")
+#: how the answers are shown to the judge, in its verdicts' fingerprint: a verdict given under another view is asked
+#: again (2: their verdict marks unmarked, review 299: a rerun kept those a quoted mark had decided)
+JUDGE_VIEW = 2
 #: a judge explains before its verdict; 512 tokens leave room for both
 JUDGE_MAX_TOKENS = 512
 
@@ -29,6 +32,13 @@ def parse_verdict(text: str) -> Verdict | None:
     ones (an ambiguous verdict is not guessed)."""
     found = set(_VERDICT.findall(text))
     return found.pop() if len(found) == 1 else None  # type: ignore[return-value]
+
+
+def _unmarked(text: str) -> str:
+    """``text`` with no verdict mark left in it: "[[A]]" shown as "[A]" (until none is left: "[[[A]]]")."""
+    while _VERDICT.search(text):
+        text = _VERDICT.sub(r"[\1]", text)
+    return text
 
 
 def outcome(sot_first: Verdict | None, sot_second: Verdict | None) -> Outcome:
@@ -71,9 +81,9 @@ async def judge_pair(judge: SoT, question: str, sot: str, sequential: str, aspec
     ``abort``, a tool call) is a failure, asked again by a rerun."""
     template, extra = ("judge_pairwise", {}) if aspect is None else \
         ("judge_aspect", {"aspect": aspect, "criterion": ASPECTS[aspect]})
-    # an answer's own verdict marks ("See [[A]]") are shown unmarked: a judge quoting one gave it as its verdict
-    # (probe 296: SoT won every question of a judge that could not decide)
-    sot, sequential = (_VERDICT.sub(r"[\1]", text) for text in (sot, sequential))
+    # the verdict marks of an answer ("See [[A]]") or of the question are shown unmarked: a judge quoting one gave it
+    # as its verdict (probe 296: SoT won every question of a judge that could not decide)
+    question, sot, sequential = map(_unmarked, (question, sot, sequential))
     orders = [(sot, sequential), (sequential, sot)]
     raw = kept_replies(kept, max_tokens)
     cut = [bool(r is not None and c) for r, c in zip(raw, (kept or {}).get("cut") or [False, False])]

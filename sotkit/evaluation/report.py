@@ -143,8 +143,8 @@ class Summary:
     judge_stopped: int = 0
     """Judge replies the provider's filter or the judge's context window stopped, each read as no verdict."""
     split: int = 0
-    """General verdicts that are ties because the two orders disagreed (the answer shown first, or second, preferred
-    both times): a judge that reads position, not content, gives only those."""
+    """General verdicts that are ties because the judge preferred the answer shown in the same place (first, or
+    second) in both orders: a judge that reads position, not content, gives only those."""
     #: mode -> what its answers cost (the judge's calls not included)
     cost: dict[str, ModeCost] = field(default_factory=dict)
 
@@ -184,7 +184,7 @@ def summarize(records: list[dict[str, Any]], settings: dict[str, Any]) -> Summar
         summary.judge_cut = sum(sum(v.get("cut") or []) for v in replies)
         summary.judge_stopped = sum(bool(s) for v in replies for s in v.get("stopped") or [])
         summary.split = sum(outcome_of(r, "general") == "tie" and r["judge"]["verdicts"]["general"]["verdicts"]
-                            != ["C", "C"] for r in records)
+                            in (["A", "A"], ["B", "B"]) for r in records)
     for measure, how in MEASURES.items():
         summary.measures[measure], summary.counts[measure] = {}, {}
         for name, group in groups.items():
@@ -269,9 +269,9 @@ def render_markdown(summary: Summary, plots: list[str]) -> str:
         if summary.split:
             ties = general[ALL].ties
             lines += ["", f"{summary.split} of the {ties} ties {'is a pair' if summary.split == 1 else 'are pairs'} "
-                          "whose two orders disagreed (the judge preferred the answer shown first, or second, both "
-                          "times), not a tie the judge gave: a judge that reads the answers' order rather than their "
-                          "content gives only those, and its interval around 0 then says nothing of quality."]
+                          "where the judge preferred the answer shown first, or second, in both orders, not a tie "
+                          "it gave: a judge that reads the answers' order rather than their content gives only "
+                          "those, and its interval around 0 then says nothing of quality."]
         if summary.judge_cut:
             lines += ["", f"{summary.judge_cut} judge repl{'y was' if summary.judge_cut == 1 else 'ies were'} cut "
                           f"at the judge's budget of {s.get('judge_max_tokens')} tokens, so counted unparseable: "

@@ -32,7 +32,7 @@ from ..providers.base import BY_FILTER, FILTERED, ChatRequest, Prompt, closing
 from ..redact import shown_url
 from ..result import Result, Usage
 from ..templates import TemplateSource, _read_overrides
-from .judge import ASPECTS, JUDGE_MAX_TOKENS, judge_pair, kept_replies
+from .judge import ASPECTS, JUDGE_MAX_TOKENS, JUDGE_VIEW, judge_pair, kept_replies
 from .questions import Question, category_text, checked, field_text, load_questions, question_id
 from .progress import Progress
 from .report import Summary, fell_back, summarize, write_report
@@ -117,8 +117,8 @@ async def evaluate(questions: str | Path | Sequence[Question | str], *, model: s
                               for mode in MODES},
                     # (the judge is the answering client where it is the same model with no options of its own)
                     "judge_setup": _setup({n: s for n, s in overrides.items() if n.startswith("judge_")},
-                                          options if judge == model and not judge_options else judge_options,
-                                          judge)}
+                                          {**(options if judge == model and not judge_options else judge_options),
+                                           "(answers shown as)": JUDGE_VIEW}, judge)}
         records: dict[str, dict[str, Any]] = {}
         pending: list[tuple[Question, dict[str, Any] | None]] = []
         for q in todo:

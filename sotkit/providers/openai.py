@@ -336,7 +336,7 @@ def _chunk(data: Any) -> tuple[str | Signal | None, Any, dict | None, str | None
 
 
 #: Azure OpenAI's hosts, and the client that speaks its API best (not in the CLI, which builds its own clients)
-AZURE_HOSTS = (".openai.azure.com", ".cognitiveservices.azure.com")
+AZURE_HOSTS = (".openai.azure.com", ".cognitiveservices.azure.com", ".services.ai.azure.com")  # (Foundry)
 AZURE_CLIENT = " (or pass client=openai.AsyncAzureOpenAI(...))"
 
 
