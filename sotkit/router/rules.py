@@ -468,8 +468,7 @@ GUARDS = [
     # the whole message: a greeting beside a question is dropped by normalise (probe 295: "Hi! What are some ways to
     # save money?" was small talk)
     _rule("sequential", 0.8, "small talk",
-          r"\A(?:hi|hello|hey|thanks|thank you|good (?:morning|afternoon|evening|night|day))\b(?:[^\w?]+\w+){0,6}"
-          r"[^\w?]*\Z",
+          rf"\A(?:{_GREETING}|good night)\b(?:[^\w?]+\w+){{0,6}}[^\w?]*\Z",
           r"\A(?:how are you|how is it going|what is up|who are you)(?: doing| today| there)*[^\w]*\Z",
           r"^what(?: is|'s) your name\b"),
     # a message that only makes sense after an answer: the router sees no conversation (probe 295: "what?", "and
