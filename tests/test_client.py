@@ -408,9 +408,11 @@ def test_openais_own_url_with_no_key_is_refused_where_the_client_is_built(monkey
                                                      r"OPENAI_API_KEY or pass api_key=\.\.\.$"):
             sotkit.SoT("openai:gpt-4o-mini", base_url=url)
     azure = ", an Azure OpenAI endpoint: set OPENAI_API_KEY or pass api_key=... (or pass client=openai.AsyncAzureOpenAI"
-    for host in ("mine.openai.azure.com", "mine.services.ai.azure.com"):  # (Microsoft Foundry's: review 299)
-        with pytest.raises(sotkit.ConfigError, match=re.escape(azure)):
-            sotkit.SoT("openai:gpt-4o-mini", base_url=f"https://{host}/openai/v1")
+    with pytest.raises(sotkit.ConfigError, match=re.escape(azure)):
+        sotkit.SoT("openai:gpt-4o-mini", base_url="https://mine.openai.azure.com/openai/v1")
+    with pytest.raises(sotkit.ConfigError, match=", a Microsoft Foundry endpoint: set OPENAI_API_KEY or pass api_key="
+                                                 r"\.\.\.$"):  # (review 299)
+        sotkit.SoT("openai:gpt-4o-mini", base_url="https://mine.services.ai.azure.com/models")
     sotkit.SoT("openai:m", base_url="http://127.0.0.1:9/v1")  # a server of one's own may take none
 
 

@@ -25,7 +25,7 @@ from sotkit.engines import registry
 from sotkit.engines.base import Engine
 from sotkit.engines.streaming import Completion, TextStream
 from sotkit.evaluation import Question, load_questions, outcome, parse_verdict
-from sotkit.evaluation.judge import judge_pair
+from sotkit.evaluation.judge import _unmarked, judge_pair
 from sotkit.evaluation.progress import Progress
 from sotkit.evaluation.report import Tally, bar_label
 from sotkit.evaluation.run import MODES, SPENT, measures
@@ -175,6 +175,12 @@ def test_verdicts_are_read_only_when_there_is_exactly_one_kind():
     assert parse_verdict("Assistant A is better.") is None  # no bracketed verdict: not guessed
     assert parse_verdict("[[A]] ... on reflection [[B]]") is None  # two different verdicts: ambiguous
     assert parse_verdict("[[B]] and again [[B]]") == "B"
+
+
+def test_the_judge_is_shown_no_verdict_mark_however_deep_in_brackets():
+    # review 301: one pass a level, 20,000 levels deep held the event loop 8.7 s
+    deep = "[" * 20_000 + "[[A]]" + "]" * 20_000
+    assert _unmarked(deep) == "[A]" and _unmarked("See [[B]], [[[C]]] and [A].") == "See [B], [C] and [A]."
 
 
 def test_sot_wins_only_where_both_orders_agree():

@@ -204,6 +204,10 @@ def test_decision_rejects_unknown_mode_and_out_of_range_confidence() -> None:
     # a thanks before a follow-up, on its own line or not (review 299: SoT once the thanks was read past)
     ("Thank you! What were the others?", "follow-up"), ("thanks! what else?", "follow-up"),
     ("Good afternoon!", "small talk"),
+    # review 301: short ones that point back lost their guard; thanks in other spellings
+    ("How about the risks?", "follow-up"), ("what if she forgets?", "follow-up"), ("what about the 3rd one?", "follow-up"),
+    ("great, thanks! what else?", "follow-up"), ("thx - any other ideas?", "follow-up"),
+    ("and what else could we try?", "follow-up"), ("more like that", "follow-up"),
     # small talk is the whole message (not a greeting beside a question)
     ("Hey there, good to see you!", "small talk"), ("Hi! How are you doing today?", "small talk"),
     ("Thanks a lot!", "small talk"), ("Good evening. Who are you?", "small talk"),
@@ -348,6 +352,9 @@ def test_guards_send_each_kind_of_one_piece_answer_to_sequential(question: str, 
     # ... nor a question that names its own topic after words a follow-up opens with (review 299)
     "What if there were no bees?", "What about the causes of inflation?", "Any other ways to reduce stress at work?",
     "Give me some more tips for saving money", "Put it simply: what are the benefits of exercise?",
+    # ... nor a topic after them (review 301)
+    "What else can help with back pain?", "What about the next decade of electric cars worries investors?",
+    "What if those early humans had never left Africa?", "Any other novels like The Road?",
 ])
 def test_guards_leave_list_shaped_questions_to_the_classifier(question: str) -> None:
     assert guard(question) is None

@@ -20,6 +20,7 @@ Verdict = Literal["A", "B", "C"]
 Outcome = Literal["win", "loss", "tie", "unparseable"]
 
 _VERDICT = re.compile(r"\[\[([ABC])\]\]")
+_NESTED_VERDICT = re.compile(r"\[*\[\[([ABC])\]\]\]*")
 #: how the answers are shown to the judge, in its verdicts' fingerprint: a verdict given under another view is asked
 #: again (2: their verdict marks unmarked, review 299: a rerun kept those a quoted mark had decided)
 JUDGE_VIEW = 2
@@ -35,10 +36,9 @@ def parse_verdict(text: str) -> Verdict | None:
 
 
 def _unmarked(text: str) -> str:
-    """``text`` with no verdict mark left in it: "[[A]]" shown as "[A]" (until none is left: "[[[A]]]")."""
-    while _VERDICT.search(text):
-        text = _VERDICT.sub(r"[\1]", text)
-    return text
+    """``text`` with no verdict mark left in it: "[[A]]" shown as "[A]", with the brackets around it ("[[[A]]]": one
+    pass, however deep)."""
+    return _NESTED_VERDICT.sub(r"[\1]", text)
 
 
 def outcome(sot_first: Verdict | None, sot_second: Verdict | None) -> Outcome:

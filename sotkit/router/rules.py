@@ -235,14 +235,15 @@ _FOLLOW_UP_WORDS = (r"(?:what|why|how|when|where|who|which|and|but|so|then|now|r
 # the follow-up patterns' parts: an opening word that carries on ("ok, ..."), words in a phrase (not past a colon or
 # a question mark: "Put it simply: what are ...?" is a question of its own) and the message's end
 _THEN = r"(?:(?:and|but|so|ok|okay|now)\W+)?"
-_WORDS = r"(?:[\s,'’-]+\w+)"
+_WORDS = r"(?:[\s,-]+[\w'’]+)"
 _END = r"[^\w]*\Z"
 # a greeting or a thanks on a line of its own beside the question ("Hi! What are ...? Thanks!") is not what is asked
 _GREETING = (r"(?:(?:hi|hello|hey)(?: there| all| everyone)?|good (?:morning|afternoon|evening|day)|thanks|thank "
              r"you|thanks (?:a lot|so much|in advance)|thank you (?:so much|very much|in advance))")
 _SALUTATION = re.compile(rf"{_GREETING}[^\w]*", re.IGNORECASE)
 # ... and one that opens the question's own line ("thanks! what else?", "Hi, what are good books?")
-_SALUTATION_OPENING = re.compile(rf"^{_GREETING}[!.,;:]+\s*(?=[^\n]*\?$)", re.IGNORECASE | re.MULTILINE)
+_SALUTATION_OPENING = re.compile(rf"^(?:(?:ok|okay|great|awesome|cool|perfect|nice)\W+)?(?:{_GREETING}|thx|thank u|ty)"
+                                 rf"\s*[!.,;:—–-]+\s*(?=[^\n]*\?[!?]*$)", re.IGNORECASE | re.MULTILINE)
 
 
 #: kinds of request whose answer is one connected piece, tried in order
@@ -475,24 +476,24 @@ GUARDS = [
     # then?", "what about the third option?", "make it funnier" went to SoT at 0.66-0.98)
     _rule("sequential", 0.8, "a follow-up that needs the conversation",
           rf"\A(?:{_FOLLOW_UP_WORDS}\b[^\w]*)+\Z",
-          # what it points back to: "what about the second one?", "how about for seniors?", not "What about the
-          # causes of inflation?" (review 299)
-          rf"\A{_THEN}(?:what|how) about (?:(?:it|that|this|them|those|these){_END}|(?:the|that|this|those|these) "
-          rf"(?:first|second|third|fourth|fifth|last|other|next|previous|former|latter|one|ones|option|options|idea|"
-          rf"ideas|rest)\b|(?:for|in|with|without|during|if|when|at|on)\b{_WORDS}{{0,4}}{_END})",
+          # short, and pointing back: "what about the second one?", "how about the cons?", "how about for seniors?",
+          # "what if it rains?", not "What about the causes of inflation?" nor "What if there were no bees?"
+          rf"\A{_THEN}(?:what|how) about (?:it|that|this|them|those|these|(?:the|that|this|those|these){_WORDS}{{1,2}}|"
+          rf"(?:for|in|with|without|during|if|when|at|on)\b{_WORDS}{{0,4}}){_END}",
+          rf"\A{_THEN}what if (?:i|it|he|she|we|they|that|this|those|these)\b{_WORDS}{{0,4}}{_END}",
           rf"\A{_THEN}(?:make|rewrite|rephrase|reword|shorten|simplify|expand|translate|summari[sz]e|fix|redo|change|"
           rf"turn|put|say) (?:it|that|this|them)\b{_WORDS}{{0,8}}{_END}",
-          # "and for kids?", "and the cons?", "what if I don't have an oven?", "give me another", "any other ideas?",
-          # "a few more like those" (probes 297, 298)
+          # "and for kids?", "and the cons?", "give me another", "any other ideas?", "a few more like those" (probes
+          # 297, 298; not "any other books like The Hobbit?")
           rf"\A(?:and|but|or|so|ok|okay)\W+(?:for|in|on|at|with|without|during|if|when|the)\b{_WORDS}{{0,4}}{_END}",
-          rf"\A{_THEN}what if (?:that|this|they|those|these|i (?:don't|do not|can't|cannot|haven't|have no))\b"
-          rf"{_WORDS}{{0,6}}{_END}",
           rf"\A{_THEN}(?:(?:give|show|tell|send) me |try )?(?:another|one more|a different one|any other|any more|"
-          rf"a few more|some more|a couple more)\b(?:{_WORDS}{{0,2}}{_END}|[^?\n]*\blike (?:the|those|these|that|"
-          rf"this)\b)",
-          rf"\A{_THEN}(?:what|which) (?:are|were) (?:some |the )?others{_END}",
-          rf"\A{_THEN}what else\b{_WORDS}{{0,4}}{_END}",
-          rf"\A{_THEN}(?:explain|tell me|say) (?:more|that again|it again)\b{_WORDS}{{0,3}}{_END}"),
+          rf"a few more|some more|a couple more|more)\b(?:{_WORDS}{{0,2}}{_END}|[^?\n]*\blike (?:those|these|(?:that|"
+          rf"this)(?: ones?)?{_END}|the (?:last|first|previous|above|ones? (?:you|above|before))\b))",
+          rf"\A{_THEN}(?:what|which) (?:are|were) (?:some |the )?(?:others|other ones){_END}",
+          # "what else should I know?", not "What else causes headaches?"
+          rf"\A{_THEN}what else(?: (?:can|could|should|would|do|did) (?:i|we|you)\b{_WORDS}{{0,3}}| is there)?{_END}",
+          rf"\A{_THEN}(?:explain|tell me|say) (?:more|that again|it again)(?: about (?:it|that|this|them|those|"
+          rf"these))?(?: please)?{_END}"),
     # about the assistant itself (probe 297: "what model are you?", "what languages do you speak?" went to SoT)
     _rule("sequential", 0.8, "a question about the assistant",
           r"\A(?:what|which) (?:model|version|llm|ai|language model|gpt) are you\b",
