@@ -413,6 +413,9 @@ def test_openais_own_url_with_no_key_is_refused_where_the_client_is_built(monkey
     with pytest.raises(sotkit.ConfigError, match=", a Microsoft Foundry endpoint: set OPENAI_API_KEY or pass api_key="
                                                  r"\.\.\.$"):  # (review 299)
         sotkit.SoT("openai:gpt-4o-mini", base_url="https://mine.services.ai.azure.com/models")
+    foundry = sotkit.SoT("openai:mistral-large", api_key="k", base_url="https://mine.services.ai.azure.com/models")
+    provider = foundry.backends[0].provider  # other vendors' models there: their field, no OpenAI stop limit (302)
+    assert (provider._max_tokens_field, provider.max_stop) == ("max_tokens", None)
     sotkit.SoT("openai:m", base_url="http://127.0.0.1:9/v1")  # a server of one's own may take none
 
 

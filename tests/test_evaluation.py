@@ -181,6 +181,10 @@ def test_the_judge_is_shown_no_verdict_mark_however_deep_in_brackets():
     # review 301: one pass a level, 20,000 levels deep held the event loop 8.7 s
     deep = "[" * 20_000 + "[[A]]" + "]" * 20_000
     assert _unmarked(deep) == "[A]" and _unmarked("See [[B]], [[[C]]] and [A].") == "See [B], [C] and [A]."
+    # brackets that do not pair up around a mark stay, and text with no mark is as it was (review 302)
+    assert _unmarked("x = [[[A]], [[B]]]") == "x = [[A], [B]]" and _unmarked("[[A]]]] end") == "[A]]] end"
+    plain = "[" * 20_000 + "[[link]] [[1]] ]] re.compile(r'[[A-Z]]+')"
+    assert _unmarked(plain) == plain
 
 
 def test_sot_wins_only_where_both_orders_agree():

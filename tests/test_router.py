@@ -205,9 +205,11 @@ def test_decision_rejects_unknown_mode_and_out_of_range_confidence() -> None:
     ("Thank you! What were the others?", "follow-up"), ("thanks! what else?", "follow-up"),
     ("Good afternoon!", "small talk"),
     # review 301: short ones that point back lost their guard; thanks in other spellings
-    ("How about the risks?", "follow-up"), ("what if she forgets?", "follow-up"), ("what about the 3rd one?", "follow-up"),
+    ("How about the risks?", "follow-up"), ("what if they forget?", "follow-up"), ("what about the 3rd one?", "follow-up"),
     ("great, thanks! what else?", "follow-up"), ("thx - any other ideas?", "follow-up"),
     ("and what else could we try?", "follow-up"), ("more like that", "follow-up"),
+    ("what if that's too late?", "follow-up"), ("How about the other three ideas?", "follow-up"),
+    ("what else am I forgetting?", "follow-up"), ("explain it again please", "follow-up"),  # (review 302)
     # small talk is the whole message (not a greeting beside a question)
     ("Hey there, good to see you!", "small talk"), ("Hi! How are you doing today?", "small talk"),
     ("Thanks a lot!", "small talk"), ("Good evening. Who are you?", "small talk"),
@@ -355,6 +357,8 @@ def test_guards_send_each_kind_of_one_piece_answer_to_sequential(question: str, 
     # ... nor a topic after them (review 301)
     "What else can help with back pain?", "What about the next decade of electric cars worries investors?",
     "What if those early humans had never left Africa?", "Any other novels like The Road?",
+    "What about the Ottoman Empire?", "What if we had two moons?", "More easy dinner ideas?",  # (review 302)
+    "Any other films like The Last Emperor?",
 ])
 def test_guards_leave_list_shaped_questions_to_the_classifier(question: str) -> None:
     assert guard(question) is None

@@ -20,7 +20,7 @@ Verdict = Literal["A", "B", "C"]
 Outcome = Literal["win", "loss", "tie", "unparseable"]
 
 _VERDICT = re.compile(r"\[\[([ABC])\]\]")
-_NESTED_VERDICT = re.compile(r"\[*\[\[([ABC])\]\]\]*")
+_NESTED_VERDICT = re.compile(r"(?<!\[)(\[*)\[\[([ABC])\]\](\]*)(?!\])")  # (a run of brackets read from its start)
 #: how the answers are shown to the judge, in its verdicts' fingerprint: a verdict given under another view is asked
 #: again (2: their verdict marks unmarked, review 299: a rerun kept those a quoted mark had decided)
 JUDGE_VIEW = 2
@@ -36,9 +36,12 @@ def parse_verdict(text: str) -> Verdict | None:
 
 
 def _unmarked(text: str) -> str:
-    """``text`` with no verdict mark left in it: "[[A]]" shown as "[A]", with the brackets around it ("[[[A]]]": one
-    pass, however deep)."""
-    return _NESTED_VERDICT.sub(r"[\1]", text)
+    """``text`` with no verdict mark left in it: "[[A]]" shown as "[A]", with as many of the brackets around it as
+    pair up ("[[[A]]]" is "[A]", "[[[A]], [[B]]]" is "[[A], [B]]"), in one pass however deep."""
+    def shown(mark: re.Match[str]) -> str:
+        pairs = min(len(mark[1]), len(mark[3]))
+        return mark[1][pairs:] + f"[{mark[2]}]" + mark[3][pairs:]  # (brackets left on one side only)
+    return _NESTED_VERDICT.sub(shown, text)
 
 
 def outcome(sot_first: Verdict | None, sot_second: Verdict | None) -> Outcome:

@@ -89,7 +89,8 @@ class OpenAIProvider(Provider):
             if not base_url:
                 raise ConfigError("no OpenAI API key: set OPENAI_API_KEY or pass api_key=... "
                                   "(for an OpenAI-compatible server, pass base_url=...)")
-            if _openai_itself(base_url):  # a compatible server may take no key; OpenAI's own API (or Azure's) needs one
+            # a compatible server may take no key; OpenAI's own API (or Azure's, or Foundry's) needs one
+            if _openai_itself(base_url) or url_host(base_url).endswith(FOUNDRY_HOST):
                 host = url_host(base_url)
                 whose, more = ("an Azure OpenAI endpoint", AZURE_CLIENT) if host.endswith(AZURE_HOSTS) else \
                     ("a Microsoft Foundry endpoint", "") if host.endswith(FOUNDRY_HOST) else ("OpenAI's own API", "")
@@ -338,15 +339,16 @@ def _chunk(data: Any) -> tuple[str | Signal | None, Any, dict | None, str | None
 
 #: Azure OpenAI's hosts, and the client that speaks its API best (not in the CLI, which builds its own clients)
 AZURE_HOSTS = (".openai.azure.com", ".cognitiveservices.azure.com")
-#: Microsoft Foundry's host, which serves other vendors' models too: it needs a key (review 299)
+#: Microsoft Foundry's host, which serves other vendors' models too (their max_tokens field and stops): it needs a key
+#: (reviews 299, 302)
 FOUNDRY_HOST = ".services.ai.azure.com"
 AZURE_CLIENT = " (or pass client=openai.AsyncAzureOpenAI(...))"
 
 
 def _openai_itself(base_url: str | None) -> bool:
-    """Is ``base_url`` (None: the SDK's default) OpenAI's own API, Azure's OpenAI or Microsoft Foundry, not a compatible server?"""
+    """Is ``base_url`` (None: the SDK's default) OpenAI's own API or Azure's OpenAI, not a compatible server?"""
     host = url_host(base_url) if base_url else "api.openai.com"
-    return host == "api.openai.com" or host.endswith((".api.openai.com", *AZURE_HOSTS, FOUNDRY_HOST))
+    return host == "api.openai.com" or host.endswith((".api.openai.com", *AZURE_HOSTS))
 
 
 

@@ -237,6 +237,12 @@ _FOLLOW_UP_WORDS = (r"(?:what|why|how|when|where|who|which|and|but|so|then|now|r
 _THEN = r"(?:(?:and|but|so|ok|okay|now)\W+)?"
 _WORDS = r"(?:[\s,-]+[\w'’]+)"
 _END = r"[^\w]*\Z"
+# what a follow-up points back to ("what about the other two options?") and a "like those" that is no title ("like
+# The Last of Us")
+_BACK = (r"(?:others?|rest|first|second|third|fourth|fifth|last|next|previous|former|latter|\d+(?:st|nd|rd|th)|one|"
+         r"ones|options?|ideas?|pros|cons|downsides?|upsides?|risks?|costs?|alternatives?|two|three|both)")
+_LIKE_THOSE = (rf"like (?:(?:those|these|that|this)(?: ones?)?|the (?:last|first|previous) ones?|the ones (?:you|above|"
+               rf"before)\b{_WORDS}{{0,3}})(?: please)?{_END}")
 # a greeting or a thanks on a line of its own beside the question ("Hi! What are ...? Thanks!") is not what is asked
 _GREETING = (r"(?:(?:hi|hello|hey)(?: there| all| everyone)?|good (?:morning|afternoon|evening|day)|thanks|thank "
              r"you|thanks (?:a lot|so much|in advance)|thank you (?:so much|very much|in advance))")
@@ -477,23 +483,26 @@ GUARDS = [
     _rule("sequential", 0.8, "a follow-up that needs the conversation",
           rf"\A(?:{_FOLLOW_UP_WORDS}\b[^\w]*)+\Z",
           # short, and pointing back: "what about the second one?", "how about the cons?", "how about for seniors?",
-          # "what if it rains?", not "What about the causes of inflation?" nor "What if there were no bees?"
-          rf"\A{_THEN}(?:what|how) about (?:it|that|this|them|those|these|(?:the|that|this|those|these){_WORDS}{{1,2}}|"
-          rf"(?:for|in|with|without|during|if|when|at|on)\b{_WORDS}{{0,4}}){_END}",
-          rf"\A{_THEN}what if (?:i|it|he|she|we|they|that|this|those|these)\b{_WORDS}{{0,4}}{_END}",
+          # "what if it rains?", not "What about the causes of inflation?", "What about the Cold War?", "What if we
+          # colonized Mars?" (reviews 299, 301, 302)
+          rf"\A{_THEN}(?:what|how) about (?:it|that|this|them|those|these|(?:the|that|this|those|these) {_BACK}\b"
+          rf"{_WORDS}{{0,3}}|(?:for|in|with|without|during|if|when|at|on)\b{_WORDS}{{0,4}}){_END}",
+          rf"\A{_THEN}what if (?:i|it|they|that|this|those|these)(?:['’]\w+)?\b{_WORDS}{{0,4}}{_END}",
           rf"\A{_THEN}(?:make|rewrite|rephrase|reword|shorten|simplify|expand|translate|summari[sz]e|fix|redo|change|"
           rf"turn|put|say) (?:it|that|this|them)\b{_WORDS}{{0,8}}{_END}",
           # "and for kids?", "and the cons?", "give me another", "any other ideas?", "a few more like those" (probes
           # 297, 298; not "any other books like The Hobbit?")
           rf"\A(?:and|but|or|so|ok|okay)\W+(?:for|in|on|at|with|without|during|if|when|the)\b{_WORDS}{{0,4}}{_END}",
           rf"\A{_THEN}(?:(?:give|show|tell|send) me |try )?(?:another|one more|a different one|any other|any more|"
-          rf"a few more|some more|a couple more|more)\b(?:{_WORDS}{{0,2}}{_END}|[^?\n]*\blike (?:those|these|(?:that|"
-          rf"this)(?: ones?)?{_END}|the (?:last|first|previous|above|ones? (?:you|above|before))\b))",
+          rf"a few more|some more|a couple more)\b(?:{_WORDS}{{0,2}}{_END}|{_WORDS}{{0,3}} {_LIKE_THOSE})",
+          rf"\A{_THEN}more (?:please{_END}|{_LIKE_THOSE})",
           rf"\A{_THEN}(?:what|which) (?:are|were) (?:some |the )?(?:others|other ones){_END}",
-          # "what else should I know?", not "What else causes headaches?"
-          rf"\A{_THEN}what else(?: (?:can|could|should|would|do|did) (?:i|we|you)\b{_WORDS}{{0,3}}| is there)?{_END}",
+          # "what else would help?", "what else am I missing?", not "What else causes headaches?", "What else can I
+          # cook with eggs?"
+          rf"\A{_THEN}what else(?: (?:is|are|matters|counts|would|could|should|can|do|am|have)\b{_WORDS}{{0,2}})?"
+          rf"{_END}",
           rf"\A{_THEN}(?:explain|tell me|say) (?:more|that again|it again)(?: about (?:it|that|this|them|those|"
-          rf"these))?(?: please)?{_END}"),
+          rf"these)| simply| clearly| briefly)?(?: please)?{_END}"),
     # about the assistant itself (probe 297: "what model are you?", "what languages do you speak?" went to SoT)
     _rule("sequential", 0.8, "a question about the assistant",
           r"\A(?:what|which) (?:model|version|llm|ai|language model|gpt) are you\b",
