@@ -205,7 +205,8 @@ def test_decision_rejects_unknown_mode_and_out_of_range_confidence() -> None:
     ("Thank you! What were the others?", "follow-up"), ("thanks! what else?", "follow-up"),
     ("Good afternoon!", "small talk"),
     # review 301: short ones that point back lost their guard; thanks in other spellings
-    ("How about the risks?", "follow-up"), ("what if they forget?", "follow-up"), ("what about the 3rd one?", "follow-up"),
+    ("How about the risks?", "follow-up"), ("what if they forget?", "follow-up"),
+    ("what about the 3rd one?", "follow-up"),
     ("great, thanks! what else?", "follow-up"), ("thx - any other ideas?", "follow-up"),
     ("and what else could we try?", "follow-up"), ("more like that", "follow-up"),
     ("what if that's too late?", "follow-up"), ("How about the other three ideas?", "follow-up"),
