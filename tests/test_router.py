@@ -469,6 +469,17 @@ def test_guards_read_a_huge_question_by_its_ends() -> None:
     assert guard(question) is not None and default_router().classify(question).mode == "sequential"
 
 
+
+def test_a_greeting_before_a_run_of_punctuation_does_not_hold_the_router():
+    # review 303: the greeting read past at a question's opening was matched with a lookahead to the line's end, cubic
+    # in the run of punctuation: this 4,000-character question held classify 141 s. A hang bound, not a timing
+    question = "thanks" + "!" * 1331 + "?" * 2662 + "x"
+    started = time.monotonic()
+    assert default_router().classify(question).mode == "sequential"
+    assert time.monotonic() - started < 10
+    assert normalise("thanks! what else?!") == "what else?!" and normalise("Thanks, my friend") == "Thanks, my friend"
+
+
 # --------------------------------------------------------------------------------------------------- default
 
 @pytest.mark.parametrize("question", [

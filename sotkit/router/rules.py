@@ -248,8 +248,9 @@ _GREETING = (r"(?:(?:hi|hello|hey)(?: there| all| everyone)?|good (?:morning|aft
              r"you|thanks (?:a lot|so much|in advance)|thank you (?:so much|very much|in advance))")
 _SALUTATION = re.compile(rf"{_GREETING}[^\w]*", re.IGNORECASE)
 # ... and one that opens the question's own line ("thanks! what else?", "Hi, what are good books?")
-_SALUTATION_OPENING = re.compile(rf"^(?:(?:ok|okay|great|awesome|cool|perfect|nice)\W+)?(?:{_GREETING}|thx|thank u|ty)"
-                                 rf"\s*[!.,;:—–-]+\s*(?=[^\n]*\?[!?]*$)", re.IGNORECASE | re.MULTILINE)
+# (read on a line that ends in a question mark; possessive: its lookahead to the line's end was cubic, review 303)
+_SALUTATION_OPENING = re.compile(rf"\A(?:(?:ok|okay|great|awesome|cool|perfect|nice)\W+)?(?:{_GREETING}|thx|thank u|"
+                                 rf"ty)\s*+[!.,;:—–-]++\s*+", re.IGNORECASE)
 
 
 #: kinds of request whose answer is one connected piece, tried in order
@@ -575,7 +576,8 @@ def normalise(question: str) -> str:
     # (in any script that has capitals: "? Écrivez ...", "? ¿Y ...?")
     core = _SENTENCE_BREAK.sub(lambda m: "\n" if m[1].isupper() or m[1] in "\"'¿¡" else m[0], text)
     if asked := [line for line in core.split("\n") if not _SALUTATION.fullmatch(line)]:
-        core = _SALUTATION_OPENING.sub("", "\n".join(asked))
+        core = "\n".join(_SALUTATION_OPENING.sub("", line) if "?" in line[len(line.rstrip("!?")):] else line
+                          for line in asked)
     # "Can you explain ..." asks the same as "Explain ...": anchor the opening patterns on the real verb
     core = _POLITE.sub("", core)
     core = _OPENING_CONJUNCTION.sub("", core)  # "And what is the capital of Canada?" asks what it asks without it
