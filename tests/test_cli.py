@@ -692,6 +692,20 @@ def test_a_signal_ignored_stays_ignored_and_one_ignored_ctrl_c_still_lets_sigter
             assert shown["text"] == words if status == 0 else shown["error"] == "terminated"
 
 
+def until_the_pipe_is_full(reader: int, process: subprocess.Popen) -> None:
+    """Wait until the 4 KiB pipe ``reader`` reads holds 4 KiB, ``process`` still running (a minute at most: a guard
+    against a hang, not a measure)."""
+    import fcntl
+    import termios
+    import time
+
+    deadline = time.monotonic() + 60
+    while int.from_bytes(fcntl.ioctl(reader, termios.FIONREAD, bytes(4)), sys.byteorder) < 4096:
+        assert process.poll() is None, process.stderr.read()
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+
+
 def _drained(reader: int) -> bytes:
     """Everything a pipe's reading end gets until its writers close it; the end closed."""
     with os.fdopen(reader, "rb") as pipe:
@@ -742,7 +756,8 @@ def test_an_answer_waits_on_a_non_blocking_pipe_and_an_errors_partial_answer_on_
 
     words = " ".join(f"word{i:04}" for i in range(2000))  # 1,024 of them within max_tokens: 10 KB
     stall = Fault.stall(after_tokens=800, seconds=30)  # 7 KB of it come at once, whatever the machine's load
-    for fault, deadline, stop, status in ((None, (), False, 0), (stall, ("--deadline", "2"), True, 1)):
+    # the deadline falls in the stall, however slowly a loaded machine starts the process (2 s was not enough in CI)
+    for fault, deadline, stop, status in ((None, (), False, 0), (stall, ("--deadline", "8"), True, 1)):
         with FakeLLMServer(Reply(words, latency=Latency(ttft_s=0, tokens_per_s=4000), fault=fault)) as server:
             reader, writer = os.pipe()
             fcntl.fcntl(writer, fcntl.F_SETPIPE_SZ, 4096)
@@ -754,7 +769,7 @@ def test_an_answer_waits_on_a_non_blocking_pipe_and_an_errors_partial_answer_on_
                 stderr=subprocess.PIPE, env={**os.environ, "OPENAI_API_KEY": "k"})
             os.close(writer)
             until_streamed(server, process, 800)  # (the process may take seconds to start on a loaded machine)
-            time.sleep(3.5)  # the deadline has passed; the answer (or its part) waits on the pipe, 4 KiB of it written
+            until_the_pipe_is_full(reader, process)  # the answer (or its part, the deadline passed) waits on it
             if stop:
                 process.send_signal(signal.SIGTERM)
                 time.sleep(0.2)
