@@ -32,7 +32,7 @@ import threading
 import time
 import traceback
 import warnings
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from functools import partial
 from typing import Any, NoReturn
 
@@ -185,14 +185,14 @@ def main(argv: list[str] | None = None) -> int:
             restore[signal.SIGINT] = interrupt
     if args.command == "eval":
         try:
-            status = eval_cli.main(args)  # (it says what it kept on Ctrl-C: 130)
+            status = eval_cli.main(args, so_far.run)  # (it says what it kept on Ctrl-C: 130)
         finally:
             _catch(restore)
         return 128 + so_far.terminated_by if status == 130 and so_far.terminated_by else status
     stdout, errors = sys.stdout, getattr(sys.stdout, "errors", None)
     try:
         if args.command == "router":
-            return router_cli.main(args)
+            return router_cli.main(args, so_far.run)
         if args.command == "prepare":
             from .engines.models import EMBEDDED, check_available, embedded_model_dir
 
@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
             warnings.filterwarnings("default", category=UserWarning, module="sotkit")
             warnings.filterwarnings("ignore", category=FallbackWarning)  # each fallback is noted, with its error
             warnings.showwarning = lambda message, *_: _note(f"warning: {message}")  # one line, like the rest
-            status = anyio.run(_ask, args, so_far)
+            status = so_far.run(_ask, args, so_far)
             if so_far.stopping_since is not None:  # a signal let go as the whole answer printed: it ends as a stop
                 raise KeyboardInterrupt
             return status
@@ -313,17 +313,39 @@ class _SoFar:
     """The whole answer (or an error's) is being printed: a stop prints nothing more."""
     presses: Any = None
     """``_Presses`` for the signals after the first as it prints (``_while_printing``)."""
+    stop_run: Any = None
+    """The event loop's Ctrl-C handler, as ``interrupting`` calls it, while ``run`` runs the command (else None)."""
+
+    def run(self, function: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+        """``anyio.run(function, *args)``, which Ctrl-C, SIGTERM and SIGHUP stop as the event loop stops on Ctrl-C:
+        the run is cancelled, its cleanups run, then KeyboardInterrupt. Also where Ctrl-C is ignored (a background
+        job, nohup): a KeyboardInterrupt raised from the signal handler into the loop left a traceback, or a worker
+        thread that held the exit a minute. The loop sets its handler only over Python's default one, so that is
+        put in for the loop to find, and Ctrl-C ignored again at the run's first step."""
+        ignored = signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        if ignored:
+            _catch({signal.SIGINT: signal.default_int_handler})
+
+        async def run() -> Any:
+            if (loops := signal.getsignal(signal.SIGINT)) not in (signal.default_int_handler, None, signal.SIG_IGN):
+                self.stop_run = self.interrupting(loops)
+            _catch({signal.SIGINT: signal.SIG_IGN if ignored else self.stop_run or loops})
+            return await function(*args)
+
+        try:
+            return anyio.run(run)
+        finally:
+            self.stop_run = None
 
     def terminate(self, number: int, _: object) -> None:
         """SIGTERM or SIGHUP stops the answer as Ctrl-C does, so that what was written is kept."""
         if self.stopping_since is None:
             self.terminated_by = number
-        interrupt = signal.getsignal(signal.SIGINT)
         if self.printing:
             self._while_printing(number)
-        elif callable(interrupt):  # the event loop's own (``interrupting``): it cancels the run, ended as Ctrl-C's
-            interrupt(signal.SIGINT, None)
-        # SIGINT ignored (a background job): nothing would stop the run; once for a burst, as ``interrupting``
+        elif self.stop_run is not None:  # it cancels the run, ended as Ctrl-C's
+            self.stop_run(signal.SIGINT, None)
+        # outside ``run``: as Ctrl-C would stop it, also where Ctrl-C is ignored; once for a burst, as ``interrupting``
         elif self.stopping_since is None or time.monotonic() - self.stopping_since > _Presses.BURST_S:
             self.stopping_since = self.stopping_since or time.monotonic()
             raise KeyboardInterrupt
@@ -496,8 +518,6 @@ async def _ask(args: argparse.Namespace, so_far: _SoFar) -> int:
     live = sys.stdout.isatty() and not args.json  # else the answer is printed once, complete
     so_far.shown = "" if live else None
     async with contextlib.AsyncExitStack() as stack:
-        if callable(loops := signal.getsignal(signal.SIGINT)):  # the event loop's (main sets back the one before)
-            _catch({signal.SIGINT: so_far.interrupting(loops)})
         if model.startswith("local:"):
             if "timeout" in options and (args.fallback or "local:").startswith("local:"):  # (an in-process model
                 # loads at its first call: it has no first-text timeout; an API fallback has one, timeout=)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
@@ -89,7 +90,8 @@ def _kept(results: Path, *, judged: bool) -> str:
     return f"{kept} are kept in {results}: rerun the same command to continue (only what is missing is asked)"
 
 
-def main(args: argparse.Namespace) -> int:
+def main(args: argparse.Namespace, run: Callable[..., Any] = anyio.run) -> int:
+    """``sotkit eval``; ``run`` runs its coroutine function (``anyio.run``, or one that a signal stops)."""
     from ..client import default_model
     from .run import evaluate
 
@@ -99,7 +101,7 @@ def main(args: argparse.Namespace) -> int:
     try:
         _check_out(out)
         model = default_model() if args.model is None else args.model  # `--model ""` is refused, not the default
-        summary = anyio.run(lambda: evaluate(
+        summary = run(lambda: evaluate(
             args.questions, model=model, judge=args.judge, modes=args.modes, out=out,
             limit=args.limit, concurrency=args.concurrency, aspects=args.aspects, templates=args.templates,
             plots=args.plots, progress=True, judge_max_tokens=args.judge_max_tokens, **request))

@@ -16,8 +16,11 @@ import os
 import re
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import anyio
 
 from ..console import to_stderr
 from ..errors import ConfigError
@@ -55,8 +58,10 @@ def add_parser(commands: Any) -> None:
                           help="also list each question routed against its label, with the router's reason")
 
 
-def main(args: argparse.Namespace) -> int:
-    return _train(args) if args.router_command == "train" else _eval(args)
+def main(args: argparse.Namespace, run: Callable[..., Any] = anyio.run) -> int:
+    """``sotkit router``; ``run`` runs ``router eval``'s coroutine function (``anyio.run``, or one that a signal
+    stops)."""
+    return _train(args) if args.router_command == "train" else _eval(args, run)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -113,9 +118,7 @@ def _is_router_file(path: Path) -> bool:
         return False  # unreadable: the check that it can be written says why
 
 
-def _eval(args: argparse.Namespace) -> int:
-    import anyio
-
+def _eval(args: argparse.Namespace, run: Callable[..., Any]) -> int:
     from . import check_threshold, evaluate, make_router, read_labels
 
     # checked before the labels are read: only the llm router asks a model
@@ -133,7 +136,7 @@ def _eval(args: argparse.Namespace) -> int:
     rows = read_labels(args.labels)
     routed: list[tuple[Labelled, Decision]] = []
 
-    async def run() -> Any:
+    async def route() -> Any:
         provider = None
         if args.router == "llm":
             from ..providers import create_provider
@@ -146,7 +149,7 @@ def _eval(args: argparse.Namespace) -> int:
             if provider is not None:
                 await provider.aclose()
 
-    router, report = anyio.run(run)
+    router, report = run(route)
     decisions = [decision for _, decision in routed]
     failed = router.failures(decisions) if isinstance(router, FallsBack) else []
     misrouted = [(row, decision) for row, decision in routed
