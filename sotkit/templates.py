@@ -120,13 +120,26 @@ _LOADING = {jinja2.nodes.Extends: "extends", jinja2.nodes.Include: "include", ji
             jinja2.nodes.FromImport: "from ... import"}
 
 
+def _written(value: Any) -> Any:
+    """What ``{{ ... }}`` writes: text and numbers as they are; nothing for None (a request with no context has
+    context None, which would be written "None"). Anything else is a slip whose Python repr would go to the model,
+    each sample's different (so the build-time check took it for the question sent: probe 305)."""
+    if value is None or isinstance(value, (str, int, float, jinja2.Undefined)):  # (an undefined one raises its own)
+        return "" if value is None else value
+    if callable(value):
+        raise TypeError(f"{{{{ ... }}}} writes a method or function ({value!r}), not its result: call it, as in "
+                        "{{ question.strip() }}")
+    raise TypeError(f"{{{{ ... }}}} writes a {type(value).__name__} as Python shows it ({str(value)[:60]!r}): write "
+                    "one of its fields, {{ point.title }}, or loop over a list, {% for p in points %}{{ p.title }}"
+                    "{% endfor %}")
+
+
 class Templates:
     """The prompt set of one client: defaults, optionally local variants, then the user's overrides."""
 
     def __init__(self, overrides: TemplateSource = None, *, local: bool = False) -> None:
-        # a request with no context has context None, which {{ context }} would write as "None": it writes nothing
         self._env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False,
-                                       autoescape=False, finalize=lambda value: "" if value is None else value)
+                                       autoescape=False, finalize=_written)
         self._templates: dict[str, tuple[jinja2.Template, str]] = {}
         self._variables: dict[str, set[str]] = {}
         self._stop_counts: dict[str, int] = {}  # of each template's sample render

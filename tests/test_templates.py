@@ -52,6 +52,10 @@ def test_strings_override_too():
     ("{% block user %}{{ question }}{% endblock %}\n\u200b \u200b\nstray", "text outside its blocks on line 3"),
     ("{% autoescape true %}x{% endautoescape %}{% block user %}{{ question }}{% endblock %}",
      "has a statement outside its blocks on line 1"),
+    # probe 305: a Python repr went to the model, and the check took it for the question (each sample's differs)
+    ("{% block user %}Answer: {{ question.strip }}{% endblock %}", "writes a method or function (<built-in method "
+     "strip of str object at 0x"),
+    ("{% block user %}{{ question.split() }}{% endblock %}", "writes a list as Python shows it (\"['What', "),
 ])
 def test_a_broken_template_fails_when_the_client_is_built_naming_the_file(tmp_path: Path, source, message):
     (tmp_path / "skeleton.jinja").write_text(source)
@@ -164,9 +168,9 @@ def test_a_misspelt_variable_in_an_untaken_branch_fails_when_the_client_is_built
 
 def test_jinja_globals_loop_and_set_variables_are_not_taken_for_misspellings():
     source = ("{% block user %}{% set ns = namespace(n=0) %}{% for p in points %}{{ loop.index }}. {{ p.title }} "
-              "{% endfor %}{{ range(2)|list }} {{ dict(a=1) }} {{ question }} {{ point.title }}{% endblock %}")
+              "{% endfor %}{{ range(2)|join(',') }} {{ dict(a=1)['a'] }} {{ question }} {{ point.title }}{% endblock %}")
     prompt = Templates({"expand": source}).render("expand", **SAMPLE_VARIABLES["expand"])
-    assert prompt.user.startswith("1. Insulate 2. Use LED bulbs [0, 1]")
+    assert prompt.user.startswith("1. Insulate 2. Use LED bulbs 0,1 1 ")
 
 
 @pytest.mark.parametrize("block, close", [("sytem", "system"), ("prefil", "prefill")])
@@ -470,3 +474,19 @@ def test_every_module_compiles_without_an_invalid_escape_warning():
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             compile(path.read_text(encoding="utf-8"), str(path), "exec")
+
+
+@pytest.mark.parametrize("user, message", [
+    ("{{ question }}: {{ point.title.strip }}", "writes a method or function"),
+    ("{{ question }}{% for p in point %}{{ p.index }}. {{ p.title }}{% endfor %}", "writes a method or function"),
+    ("{{ question }} {{ point }}", "writes a dict as Python shows it"),
+    ("{{ question }} {{ point.title }}, after {{ points }}", "writes a list as Python shows it"),
+])
+def test_an_expand_template_that_writes_a_python_repr_is_refused_when_the_client_is_built(user, message):
+    # probe 305: `point` (a typo for `points`) looped over the dict's keys, and each key's .index was a method
+    with pytest.raises(sotkit.TemplateError, match=re.escape(message)):
+        sotkit.SoT("openai:gpt-4o-mini", api_key="k", templates={"expand": f"{{% block user %}}{user}{{% endblock %}}"})
+    written = Templates({"expand": "{% block user %}{{ question.strip() }} {{ point.index }} of {{ points|length }}: "
+                                   "{{ point.title }}, {{ 0.5 }}{% endblock %}"})
+    assert written.render("expand", question=" Why? ", context=None, points=[{"index": 1, "title": "A"}],
+                          point={"index": 1, "title": "A"}).user == "Why? 1 of 1: A, 0.5"
