@@ -1418,3 +1418,9 @@ def test_a_misspelt_option_gets_the_option_it_was_likely_meant_as():
                            capture_output=True, text=True, timeout=60)
     assert based.stderr.splitlines()[-1].endswith("--base-url is an option of sotkit ask (here a model's base URL "
                                                   "comes from $OPENAI_BASE_URL or $ANTHROPIC_BASE_URL)")
+
+
+def test_python_dash_m_sotkit_is_the_command():
+    # probe 304: "No module named sotkit.__main__", where the venv's bin/ is not on PATH (cron, docker exec)
+    done = subprocess.run([sys.executable, "-m", "sotkit", "ask", "--help"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.startswith("usage: sotkit ask "), done.stderr
