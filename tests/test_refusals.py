@@ -244,7 +244,7 @@ def test_a_prefill_written_again_is_told_from_its_own_last_word_going_on(prefill
     assert _repeated(reply, ((prefill, True),)) is repeated
 
 
-@pytest.mark.parametrize("prefill", ["#", "[", "- ", "```"])
+@pytest.mark.parametrize("prefill", ["#", "[", "```", "--"])
 def test_a_prefill_without_a_letter_or_digit_is_not_taken_for_repeated(prefill):
     # review 192: "#" then "# Getting started" is a level-2 heading a model writes on from its prefill
     from sotkit.providers.base import ChatRequest, Prompt
@@ -252,6 +252,29 @@ def test_a_prefill_without_a_letter_or_digit_is_not_taken_for_repeated(prefill):
 
     claude = Backend(create_provider("anthropic:claude-3-5-haiku", api_key="k"), None, None)
     assert _openings(claude, ChatRequest(Prompt("Hi", prefill=prefill), max_tokens=50), "") == ()
+
+
+@pytest.mark.parametrize("bullet", ["-", "*", "•"])
+async def test_a_skeleton_prefilled_with_a_bullet_on_a_server_that_ignores_it_loses_no_point(bullet):
+    # probe 305: a template asking for its skeleton as bullets prefilled "-", and the model's own "- Sleep well"
+    # after it was read as "-- Sleep well": the first point was lost, with no flag and no error
+    from sotkit.runner import _repeated
+
+    bullets = "\n".join(f"{bullet} {title}" for title in TITLES)
+
+    def respond(request: RecordedRequest) -> Reply:
+        return Reply(bullets if is_skeleton(request) else POINTS[point_of(request)])
+
+    skeleton = ("{% block user %}Give the skeleton (not the full content) of an answer to {{ question }} as bullets."
+                "{% endblock %}"
+                f"{{% block prefill %}}{bullet}{{% endblock %}}")
+    with FakeLLMServer(respond, latency=Latency(ttft_s=0.0, tokens_per_s=5000)) as server:
+        result, events = await answer(server, "my-gateway-alias", templates={"skeleton": skeleton})
+    check(result, events)
+    assert [r.prefill for r in server.requests if is_skeleton(r)] == [bullet, None]
+    # a model that goes on from the bullet writes its title, or a space first
+    assert [_repeated(text, ((bullet + " ", False),)) for text in (" Sleep", "Sleep", bullet, bullet * 2)] == \
+        [False, False, None, False]
 
 
 async def test_a_claude_name_on_a_server_that_ignores_the_prefill_is_found_out_at_its_first_reply():
