@@ -53,6 +53,7 @@ from .providers.base import cut_by
 from .redact import redact, shown_url
 from .retry import causes, quota_spent
 from .router import check_threshold
+from .templates import TEMPLATES_IN_CLI_WORDS
 from .router import cli as router_cli
 
 
@@ -428,6 +429,7 @@ _CLI_WORDS = {"on_point_error='skip' to": "--on-point-error skip to", "fallback=
               "raise RetryPolicy(max_wait_s=...) to wait that long": "try again then (sotkit ask waits no longer; "
                                                                      "the library's RetryPolicy(max_wait_s=...) does)",
               " is in .partial": " is printed on stdout",
+              **TEMPLATES_IN_CLI_WORDS,
               FALLBACK_OPTIONS: "A --fallback model reads its key and base URL from the environment only "
                                 "(OPENAI_API_KEY, OPENAI_BASE_URL, ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL)"}
 

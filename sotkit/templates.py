@@ -113,6 +113,9 @@ _VALUES: dict[str | tuple[str, ...], tuple[str, list[dict[str, Any]]]] = {
     ("aspect", "criterion"): ("aspects of the five sotkit eval judges",
                               [{"aspect": a, "criterion": c} for a, c in ASPECTS.items()]),
 }
+#: the refusals of a templates= below as the commands' --templates says them (a mapping is no option there)
+TEMPLATES_IN_CLI_WORDS = {"templates=": "--templates ", " (a str or Path) or a mapping of template names to sources": "",
+                          " or a mapping of template names to sources": ""}
 #: endings of a file in a templates directory meant as a template (only ``<name>.jinja`` is read as one)
 _TEMPLATE_LIKE = (".jinja", ".jinja2", ".j2", ".jinja.txt")
 #: nodes that need a loader; templates are self-contained files, so these are refused when loaded
@@ -183,7 +186,9 @@ class Templates:
         except Exception as exc:  # any error of the template's own code (1/0, a bad call) names the template
             raise TemplateError(f"template {origin!r} failed to render: {type(exc).__name__}: {exc}; fix the "
                                 "template so that it renders for any value its variables can take") from exc
-        system, user, prefill = (text[block].strip() or None for block in ("system", "user", "prefill"))
+        # (a block of only zero-width spaces is as empty: str.strip() keeps them)
+        system, user, prefill = (None if _BLANK.fullmatch(text[block]) else text[block].strip()
+                                 for block in ("system", "user", "prefill"))
         if not user:
             raise TemplateError(f"template {origin!r} rendered an empty user prompt; give it a non-empty "
                                 "{% block user %}...{% endblock %}")

@@ -1424,3 +1424,12 @@ def test_python_dash_m_sotkit_is_the_command():
     # probe 304: "No module named sotkit.__main__", where the venv's bin/ is not on PATH (cron, docker exec)
     done = subprocess.run([sys.executable, "-m", "sotkit", "ask", "--help"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and done.stdout.startswith("usage: sotkit ask "), done.stderr
+
+
+def test_a_templates_folder_that_is_not_there_is_refused_in_the_commands_words(tmp_path):
+    # probe 305: "templates='nope' is not a directory; ... or a mapping of template names to sources"
+    for given, shown in ((str(tmp_path / "nope"), repr(str(tmp_path / "nope"))), ("", "''")):
+        done = ask("Why?", "--model", "openai:m", "--templates", given, env={"OPENAI_API_KEY": "k"})
+        assert done.returncode == 2
+        assert done.stderr.startswith(f"sotkit: error: --templates {shown}") and "mapping" not in done.stderr, \
+            done.stderr

@@ -1006,6 +1006,12 @@ def test_the_command_says_a_bad_option_in_its_own_words(tmp_path):
     assert done.returncode == 2
     # (probe 242: "max_points=500 ... sequentially (mode='sequential')", an option eval does not have)
     assert "error: --max-points 500: at most 100;" in done.stderr and "mode=" not in done.stderr
+    # probe 305: "templates='nope' is not a directory; ... or a mapping of template names to sources"
+    done = subprocess.run([sys.executable, "-m", "sotkit.cli", "eval", str(questions), "--model", "openai:m",
+                           "--templates", str(tmp_path / "nope"), "--out", str(tmp_path / "out")], capture_output=True,
+                          text=True, timeout=60, env={**os.environ, "OPENAI_API_KEY": "k"})
+    assert done.returncode == 2 and done.stderr.endswith(
+        f"error: --templates {str(tmp_path / 'nope')!r} is not a directory; pass a directory of <name>.jinja files\n")
 
 
 def test_the_command_exits_2_on_a_bad_questions_file(tmp_path):

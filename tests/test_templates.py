@@ -36,6 +36,7 @@ def test_strings_override_too():
     ("{% block user %}{{ qestion }}{% endblock %}", "undefined variable ('qestion' is undefined)"),
     ("Hello {{ question }}", "has no {% block user %}"),
     ("{% block user %}{% if false %}{{ question }}{% endif %}{% endblock %}", "empty user prompt"),
+    ("{% block user %}\u200b{% if false %}{{ question }}{% endif %}\u2060{% endblock %}", "empty user prompt"),
     # probe 107: what would be silently left out of every prompt
     ("{% block user %}List 3 tips.{% endblock %}", "never uses {{ question }}"),
     ("Answer in French.\n{% block user %}{{ question }}{% endblock %}", "has text outside its blocks on line 1"),

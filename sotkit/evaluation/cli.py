@@ -15,6 +15,7 @@ from ..console import to_stderr
 from ..engines.commands import whole
 from ..errors import ConfigError, SotkitError, clipped
 from ..redact import redact
+from ..templates import TEMPLATES_IN_CLI_WORDS
 from .judge import JUDGE_MAX_TOKENS
 from .questions import ALL
 from .report import interval_text
@@ -57,7 +58,7 @@ _CLI_WORDS = {"use modes=('sot', 'sequential') with judge=": "use --modes both (
               " or pass api_key=...": "", "Anthropic-compatible server, pass base_url=...":
                   "Anthropic-compatible server, set ANTHROPIC_BASE_URL", "pass base_url=...": "set OPENAI_BASE_URL",
               "(the judge's options go in judge_options=; those beside model= are the answering model's)":
-                  "(the judge reads its key and base URL from the environment)"}
+                  "(the judge reads its key and base URL from the environment)", **TEMPLATES_IN_CLI_WORDS}
 
 
 def _in_cli_words(message: str) -> str:
