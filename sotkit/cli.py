@@ -43,7 +43,7 @@ from . import (ConfigError, FallbackEvent, FallbackWarning, PartialResultError, 
 from .client import FALLBACK_OPTIONS
 from .console import discard, escaped, to_stderr
 from .engines import registry
-from .engines.commands import whole
+from .engines.commands import number, whole
 from .engines.models import INSTALL_LOCAL, LOCAL_EXTRA, check_device
 from .evaluation import cli as eval_cli
 from .providers import base_url_variable
@@ -123,6 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--point-max-tokens", type=whole(1), metavar="N",
                      help="token budget of each point (default 300, 128 for local: models; a reasoning model "
                           "spends it on reasoning first)")
+    ask.add_argument("--temperature", type=number(at_least=0, at_most=2), metavar="T",
+                     help="sampling temperature of every call, 0 to 2 (default: the API's; local: models decode "
+                          "greedily)")
     ask.add_argument("--deadline", type=_seconds, help="seconds for the whole answer")
     ask.add_argument("--timeout", type=_seconds, metavar="S",
                      help="for an API model: seconds a call waits for its first text, and to connect and send "
@@ -516,7 +519,8 @@ async def _ask(args: argparse.Namespace, so_far: _SoFar) -> int:
     }.items() if v is not None}
     local_options: dict[str, Any] = {k: options.pop(k) for k in ("device", "fast_decode") if k in options}
     per_request = {"on_point_error": args.on_point_error} | {name: getattr(args, name) for name in (
-        "max_points", "max_tokens", "skeleton_max_tokens", "point_max_tokens") if getattr(args, name)}
+        "max_points", "max_tokens", "skeleton_max_tokens", "point_max_tokens", "temperature")
+        if getattr(args, name) is not None}
     live = sys.stdout.isatty() and not args.json  # else the answer is printed once, complete
     so_far.shown = "" if live else None
     async with contextlib.AsyncExitStack() as stack:

@@ -1433,3 +1433,18 @@ def test_a_templates_folder_that_is_not_there_is_refused_in_the_commands_words(t
         assert done.returncode == 2
         assert done.stderr.startswith(f"sotkit: error: --templates {shown}") and "mapping" not in done.stderr, \
             done.stderr
+
+
+def test_temperature_goes_to_every_call_and_a_wrong_one_is_refused_as_the_command_line_is_read():
+    # probe 305: `--temperature 0.2` was refused, with "did you mean --templates?"
+    with FakeLLMServer(sot_responder("1. Sleep well\n2. Move", {1: "Eight hours.", 2: "Walk."})) as server:
+        for given, sent in (("0", 0), ("0.2", 0.2), (None, None)):
+            server.reset()
+            done = ask("Why?", "--model", "openai:m", "--base-url", server.openai_base_url, "--mode", "sot",
+                       *(("--temperature", given) if given is not None else ()), env={"OPENAI_API_KEY": "k"})
+            assert done.returncode == 0, done.stderr
+            assert [r.body.get("temperature") for r in server.requests] == [sent] * 3
+    for wrong in ("2.5", "-1", "warm", "nan"):
+        done = ask("Why?", "--model", "openai:m", "--temperature", wrong, env={"OPENAI_API_KEY": "k"})
+        assert done.returncode == 2 and f"--temperature: {wrong!r}: give a number at least 0 and at most 2" in \
+            done.stderr, done.stderr
