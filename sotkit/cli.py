@@ -330,14 +330,14 @@ class _SoFar:
         if ignored:
             _catch({signal.SIGINT: signal.default_int_handler})
 
-        async def run() -> Any:
+        async def first_step() -> Any:
             if (loops := signal.getsignal(signal.SIGINT)) not in (signal.default_int_handler, None, signal.SIG_IGN):
                 self.stop_run = self.interrupting(loops)
             _catch({signal.SIGINT: signal.SIG_IGN if ignored else self.stop_run or loops})
             return await function(*args)
 
         try:
-            return anyio.run(run)
+            return anyio.run(first_step)
         finally:
             self.stop_run = None
 

@@ -592,13 +592,17 @@ def _start_over(backend: Backend, call: Call, received: list[str]) -> None:
 Opening = tuple[str, bool]
 
 
+#: a prefill that is a list's bullet (a template that asks for its skeleton so: probe 305, its first point was lost)
+_BULLETS = ("-", "*", "+", "•")
+
+
 def _openings(backend: Backend, request: ChatRequest, done: str) -> tuple[Opening, ...]:
     """What a server that ignores an assistant prefill writes first, where a server that continues it never would:
     on a first attempt, the prefill's opening (``1.`` of a skeleton, a point's ``2. Title:``, a bullet and a space;
-    not another without a letter or digit, "#", "[", which a model may well write on from); on one resuming ``done`` (a broken attempt's
-    text: only a model known to continue a prefill resumes, but a gateway or an alias may carry its name), that
-    text written again from its start, as a whole (a continuation may open with its first words: a table's next
-    row). None for an in-process model, which sotkit itself gives its prefill."""
+    not another without a letter or digit, "#", "[", which a model may well write on from); on one resuming
+    ``done`` (a broken attempt's text: only a model known to continue a prefill resumes, but a gateway or an alias
+    may carry its name), that text written again from its start, as a whole (a continuation may open with its
+    first words: a table's next row). None for an in-process model, which sotkit itself gives its prefill."""
     if not backend.provider.supports_prefill or backend.provider.in_process:
         return ()
     prefill = (request.prompt.prefill or "").strip()
@@ -609,9 +613,6 @@ def _openings(backend: Backend, request: ChatRequest, done: str) -> tuple[Openin
         return ((opening + " ", False),)
     return ((opening, opening == prefill),) if any(c.isalnum() for c in opening) else ()
 
-
-#: a prefill that is a list's bullet (a template that asks for its skeleton so: probe 305, its first point was lost)
-_BULLETS = ("-", "*", "+", "•")
 
 
 def _echo_of(text: list[str]) -> str | None:

@@ -114,7 +114,8 @@ _VALUES: dict[str | tuple[str, ...], tuple[str, list[dict[str, Any]]]] = {
                               [{"aspect": a, "criterion": c} for a, c in ASPECTS.items()]),
 }
 #: the refusals of a templates= below as the commands' --templates says them (a mapping is no option there)
-TEMPLATES_IN_CLI_WORDS = {"templates=": "--templates ", " (a str or Path) or a mapping of template names to sources": "",
+TEMPLATES_IN_CLI_WORDS = {"templates=": "--templates ",
+                          " (a str or Path) or a mapping of template names to sources": "",
                           " or a mapping of template names to sources": ""}
 #: endings of a file in a templates directory meant as a template (only ``<name>.jinja`` is read as one)
 _TEMPLATE_LIKE = (".jinja", ".jinja2", ".j2", ".jinja.txt")

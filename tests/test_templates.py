@@ -169,7 +169,8 @@ def test_a_misspelt_variable_in_an_untaken_branch_fails_when_the_client_is_built
 
 def test_jinja_globals_loop_and_set_variables_are_not_taken_for_misspellings():
     source = ("{% block user %}{% set ns = namespace(n=0) %}{% for p in points %}{{ loop.index }}. {{ p.title }} "
-              "{% endfor %}{{ range(2)|join(',') }} {{ dict(a=1)['a'] }} {{ question }} {{ point.title }}{% endblock %}")
+              "{% endfor %}{{ range(2)|join(',') }} {{ dict(a=1)['a'] }} {{ question }} {{ point.title }}"
+              "{% endblock %}")
     prompt = Templates({"expand": source}).render("expand", **SAMPLE_VARIABLES["expand"])
     assert prompt.user.startswith("1. Insulate 2. Use LED bulbs 0,1 1 ")
 
