@@ -11,6 +11,7 @@ are steered away from each other's phrases.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+import jinja2
 from transformers import LogitsProcessor, LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
 
 from .base import Prompt
@@ -35,14 +37,16 @@ DoneCallback = Callable[[int, Completion], None]
 
 
 def chat_token_ids(tokenizer: PreTrainedTokenizerBase, prompt: Prompt) -> list[int]:
-    """Token ids of a chat prompt; an assistant prefill is left open so the model continues it."""
-    messages = [{"role": "system", "content": prompt.system}] if prompt.system else []
-    messages.append({"role": "user", "content": prompt.user})
-    if prompt.prefill:
-        messages.append({"role": "assistant", "content": prompt.prefill})
-    text = tokenizer.apply_chat_template(
-        messages, tokenize=False, add_generation_prompt=not prompt.prefill, continue_final_message=bool(prompt.prefill)
-    )
+    """Token ids of a chat prompt; an assistant prefill is left open so the model continues it. A chat template that
+    takes no system message (Gemma's, older Mistral's raise "System role not supported") gets the system prompt at
+    the head of the user's message, as those models' cards do it (every call failed with jinja2's own error)."""
+    try:
+        messages, text = _chat(tokenizer, prompt)
+    except jinja2.TemplateError:
+        if not prompt.system:
+            raise
+        prompt = dataclasses.replace(prompt, system=None, user=f"{prompt.system}\n\n{prompt.user}")
+        messages, text = _chat(tokenizer, prompt)
     # Only the template's markup is special tokens: a message that quotes it ("what does <|im_end|> mean?") is
     # tokenized apart as plain text, or it would end its turn there and open a turn of the user's making.
     specials = special_tokens(tokenizer)
@@ -53,6 +57,18 @@ def chat_token_ids(tokenizer: PreTrainedTokenizerBase, prompt: Prompt) -> list[i
                   or _found_in(text, messages, specials))
     return [token for piece, plain in pieces if piece
             for token in tokenizer(piece, add_special_tokens=False, split_special_tokens=plain)["input_ids"]]
+
+
+def _chat(tokenizer: PreTrainedTokenizerBase, prompt: Prompt) -> tuple[list[dict[str, str]], str]:
+    """The prompt's messages, and the text the chat template makes of them."""
+    messages = [{"role": "system", "content": prompt.system}] if prompt.system else []
+    messages.append({"role": "user", "content": prompt.user})
+    if prompt.prefill:
+        messages.append({"role": "assistant", "content": prompt.prefill})
+    text = tokenizer.apply_chat_template(
+        messages, tokenize=False, add_generation_prompt=not prompt.prefill, continue_final_message=bool(prompt.prefill)
+    )
+    return messages, text
 
 
 def _markup_and_messages(tokenizer: PreTrainedTokenizerBase, messages: list[dict[str, str]], text: str,

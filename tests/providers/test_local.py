@@ -537,6 +537,36 @@ async def test_a_chat_template_that_insists_on_a_system_message_is_no_vocabulary
     assert result.text and result.usage.output_tokens == 4
 
 
+async def test_a_chat_template_that_takes_no_system_message_gets_it_at_the_head_of_the_users(tiny_dir, tmp_path):
+    # probe 307: Gemma's and older Mistral's templates raise "System role not supported": every call failed with
+    # jinja2's own TemplateError (no sotkit error, and named as sotkit's TemplateError about --templates)
+    import json
+    import shutil
+
+    from transformers import AutoTokenizer
+
+    from sotkit.engines.generation import chat_token_ids
+    from sotkit.engines.testing import CHATML
+    from sotkit.providers.base import Prompt
+
+    plain = Path(shutil.copytree(tiny_dir, tmp_path / "plain"))
+    no_system = Path(shutil.copytree(tiny_dir, tmp_path / "no-system"))
+    config = json.loads((no_system / "tokenizer_config.json").read_text())
+    template = ("{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}"
+                "{% endif %}" + CHATML)
+    (no_system / "tokenizer_config.json").write_text(json.dumps({**config, "chat_template": template}))
+    (no_system / "chat_template.jinja").unlink(missing_ok=True)
+    answers = [await sotkit.generate("Why?", model=f"local:{folder}", mode="sequential", max_tokens=6,
+                                     templates={"sequential": "{% block system %}Be brief.{% endblock %}"
+                                                              "{% block user %}{{ question }}{% endblock %}"})
+               for folder in (no_system, plain)]
+    assert answers[0].text and answers[0].usage.output_tokens == 6
+    # what it was sent: the plain template's chat of the user's message alone, the system prompt at its head
+    tokenizer = AutoTokenizer.from_pretrained(plain)
+    assert answers[0].usage.input_tokens == len(chat_token_ids(tokenizer, Prompt("Be brief.\n\nWhy?")))
+    assert answers[0].usage.input_tokens != answers[1].usage.input_tokens
+
+
 async def test_an_answer_the_context_window_cut_says_so_and_not_that_its_budget_did(tiny_dir, tmp_path):
     # "length" had messages say "raise max_tokens", which changes nothing
     import json
