@@ -11,7 +11,7 @@ import copy
 import json
 import pickle
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -19,6 +19,7 @@ import torch
 
 from ..commands import can_make
 from ..errors import ConfigError
+from ..models import EMBEDDED
 from . import data
 from .decoding import PAD_TOKEN, add_pad_token, pad_token_id
 from .engine import CONFIG_FILE
@@ -53,6 +54,8 @@ def prepare(out_dir: str | Path, config: PrepareConfig, log: Callable[[str], Non
     if out.exists() and not out.is_dir():
         raise ConfigError(f"the data folder {out} is a file; give a folder for the examples")
     base, tokenizer = _load_base(config.model, config.device)  # first: a wrong --model leaves no empty folder
+    if config.model != EMBEDDED:  # as typed, train and bench would read it from the folder they run in (probe 307)
+        config = replace(config, model=str(Path(config.model).expanduser().resolve()))
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
 

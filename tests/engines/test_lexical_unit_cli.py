@@ -286,3 +286,16 @@ def test_ctrl_c_is_one_line_and_the_shells_status(monkeypatch, capsys):
     assert cli.main(["train"]) == 130
     assert capsys.readouterr().err == ("sotkit: interrupted (Ctrl-C): train did not finish (to stop a training early "
                                        "and keep it, give it a time budget)\n")
+
+
+def test_prepare_keeps_the_base_model_as_a_path_that_train_and_bench_find_from_any_folder(tmp_path, monkeypatch):
+    # probe 307: `--model models/tiny` was kept as typed, and `lud train` or `lud bench` run from another folder
+    # looked for it there ("'/tmp/models/tiny' is not a directory"; bench only after all its timed runs)
+    from sotkit.engines.lexical_unit import pipeline
+    from sotkit.engines.testing import save_tiny_chat_model
+
+    save_tiny_chat_model(tmp_path / "models" / "tiny")
+    monkeypatch.chdir(tmp_path)
+    summary = pipeline.prepare("data", pipeline.PrepareConfig(model="models/tiny", code_sequences=2, answer_tokens=4,
+                                                              seq_len=16), log=lambda _: None)
+    assert summary["config"]["model"] == str(tmp_path / "models" / "tiny")
