@@ -16,6 +16,7 @@ where there is one.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import dataclasses
 import difflib
@@ -322,22 +323,25 @@ class _SoFar:
 
     def run(self, function: Callable[..., Awaitable[Any]], *args: Any) -> Any:
         """``anyio.run(function, *args)``, which Ctrl-C, SIGTERM and SIGHUP stop as the event loop stops on Ctrl-C:
-        the run is cancelled, its cleanups run, then KeyboardInterrupt. Also where Ctrl-C is ignored (a background
-        job, nohup): a KeyboardInterrupt raised from the signal handler into the loop left a traceback, or a worker
-        thread that held the exit a minute. The loop sets its handler only over Python's default one, so that is
-        put in for the loop to find, and Ctrl-C ignored again at the run's first step."""
-        ignored = signal.getsignal(signal.SIGINT) is signal.SIG_IGN
-        if ignored:
-            _catch({signal.SIGINT: signal.default_int_handler})
-
+        the run is cancelled, its cleanups run, then KeyboardInterrupt. Where Ctrl-C is ignored (a background job,
+        nohup) the loop sets no handler of its own, and a SIGTERM cancels the run's task as it would (a
+        KeyboardInterrupt raised from the signal handler into the loop left a traceback, or a worker thread that held
+        the exit a minute); Ctrl-C stays ignored throughout."""
         async def first_step() -> Any:
-            if (loops := signal.getsignal(signal.SIGINT)) not in (signal.default_int_handler, None, signal.SIG_IGN):
+            loops = signal.getsignal(signal.SIGINT)
+            if callable(loops) and loops is not signal.default_int_handler:  # the loop's own
                 self.stop_run = self.interrupting(loops)
-            _catch({signal.SIGINT: signal.SIG_IGN if ignored else self.stop_run or loops})
+                _catch({signal.SIGINT: self.stop_run})
+            else:
+                self.stop_run = self.interrupting(partial(_cancel, asyncio.current_task(), asyncio.get_running_loop()))
             return await function(*args)
 
         try:
             return anyio.run(first_step)
+        except asyncio.CancelledError:  # cancelled by ``_cancel``: ended as the loop ends a run Ctrl-C cancelled
+            if self.stopping_since is None:
+                raise
+            raise KeyboardInterrupt from None
         finally:
             self.stop_run = None
 
@@ -377,6 +381,14 @@ class _SoFar:
         else:
             self.stopping_since = self.stopping_since or time.monotonic()
             self.presses = _Presses(self.stopping_since)
+
+
+def _cancel(task: Any, loop: Any, *_: object) -> None:
+    """Cancel the run's ``task`` from a signal handler, as asyncio's own Ctrl-C handler does; a second time (the
+    run does not end), end it at once."""
+    if task.done() or task.cancelling():
+        raise KeyboardInterrupt
+    loop.call_soon_threadsafe(task.cancel)
 
 
 def _exit_now_if_threads_run(status: int) -> None:

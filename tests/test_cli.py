@@ -1448,3 +1448,23 @@ def test_temperature_goes_to_every_call_and_a_wrong_one_is_refused_as_the_comman
         done = ask("Why?", "--model", "openai:m", "--temperature", wrong, env={"OPENAI_API_KEY": "k"})
         assert done.returncode == 2 and f"--temperature: {wrong!r}: give a number at least 0 and at most 2" in \
             done.stderr, done.stderr
+
+
+def test_ctrl_c_ignored_stays_ignored_through_the_whole_run():
+    # review 306: SIGTERM's way to stop a run where Ctrl-C is ignored put Python's Ctrl-C handler in for the ~40 ms
+    # the event loop took to start: a Ctrl-C then stopped a background job (130, "interrupted")
+    import signal
+    import time
+
+    with FakeLLMServer(Reply("A short answer.", latency=Latency(ttft_s=0.5, tokens_per_s=20))) as server:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "sotkit.cli", "ask", "Why?", "--model", "openai:m", "--base-url",
+             server.openai_base_url, "--mode", "sequential"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, env={**os.environ, "OPENAI_API_KEY": "k"},
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+        deadline = time.monotonic() + 60  # (a guard against a hang, not a measure)
+        while process.poll() is None and time.monotonic() < deadline:
+            process.send_signal(signal.SIGINT)  # from its start to its end
+            time.sleep(0.002)
+        out, err = process.communicate(timeout=60)
+    assert process.returncode == 0 and out == "A short answer.\n", err
