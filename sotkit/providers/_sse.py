@@ -9,7 +9,6 @@ generator (httpx's text and line decoders and the SDK's line iterator would add 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 from collections.abc import AsyncGenerator, AsyncIterator
@@ -87,7 +86,6 @@ async def text_pieces(response: Any, sdk: ModuleType, reading: Reading,
     import httpx2  # imported with the SDK, off the event loop, before the first response
 
     http = response.http_response
-    chunks = None
     try:
         content_type = http.headers.get("content-type", "").lower()  # media types ignore case
         if "html" in content_type:
@@ -157,10 +155,6 @@ async def text_pieces(response: Any, sdk: ModuleType, reading: Reading,
         if request_id := http.headers.get("request-id") or http.headers.get("x-request-id"):
             renote(exc, f"(request_id: {request_id})", "(request_id: ")
         raise
-    finally:  # a body left mid-way (an error, a stop) is closed now, not by the collector (trio warns of it)
-        if (close := getattr(chunks, "aclose", None)) is not None:
-            with contextlib.suppress(Exception):  # (the error that left it is the one to raise)
-                await close()
 
 
 #: an SDK's ``APIConnectionError`` raised after the server answered: it was reachable
