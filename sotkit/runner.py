@@ -592,8 +592,10 @@ def _start_over(backend: Backend, call: Call, received: list[str]) -> None:
 Opening = tuple[str, bool]
 
 
-#: a prefill that is a list's bullet (a template that asks for its skeleton so: probe 305, its first point was lost)
+#: a prefill that is a list's bullet (a template that asks for its skeleton so: probe 305, its first point was lost),
+#: and what a server that ignores it writes first: a bullet (it need not be the prefill's) and white space
 _BULLETS = ("-", "*", "+", "•")
+_BULLET_OPENINGS = tuple(bullet + space for bullet in _BULLETS for space in " \t")
 
 
 def _openings(backend: Backend, request: ChatRequest, done: str) -> tuple[Opening, ...]:
@@ -609,8 +611,8 @@ def _openings(backend: Backend, request: ChatRequest, done: str) -> tuple[Openin
     if done:
         return tuple(dict.fromkeys((text, False) for text in (_echo_of([done]), _echo_of([prefill, done])) if text))
     opening = prefill[:REPEATED_CHARS]
-    if opening in _BULLETS:  # a list's bullet and a space again: a model going on from it writes no second bullet
-        return ((opening + " ", False),)
+    if opening in _BULLETS:  # a model going on from it writes no second bullet
+        return tuple((bullet, False) for bullet in _BULLET_OPENINGS)
     return ((opening, opening == prefill),) if any(c.isalnum() for c in opening) else ()
 
 
@@ -623,15 +625,17 @@ def _echo_of(text: list[str]) -> str | None:
 
 
 def _repeated(text: str, openings: tuple[Opening, ...]) -> bool | None:
-    """Does ``text`` open with one of ``openings``? None while it cannot tell yet."""
+    """Does ``text`` open with one of ``openings``, after white space (a bullet's at the very start: after a line
+    break it is the next item of a model that went on from it, review 306)? None while it cannot tell yet."""
     undecided = False
     for opening, bounded in openings:
-        if text.startswith(opening):
-            after = text[len(opening):len(opening) + 1]
+        seen = text if opening in _BULLET_OPENINGS else text.lstrip()
+        if seen.startswith(opening):
+            after = seen[len(opening):len(opening) + 1]
             if not bounded or after and not goes_on(opening, after):
                 return True
             undecided = undecided or not after  # its next character says
-        undecided = undecided or opening.startswith(text)
+        undecided = undecided or opening.startswith(seen)
     return None if undecided else False
 
 
@@ -647,7 +651,7 @@ async def _unless_repeated(stream: AsyncIterator[Chunk], openings: tuple[Opening
         async for chunk in stream:
             if held is not None and isinstance(chunk, str):
                 held += chunk
-                repeated = _repeated(held.lstrip(), openings)
+                repeated = _repeated(held, openings)
                 if repeated:
                     # its name said otherwise: a gateway's or an alias's (said once, by the first call to find it)
                     warn, provider.supports_prefill = provider.supports_prefill and provider.prefill_known, False
