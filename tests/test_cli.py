@@ -1424,6 +1424,9 @@ def test_python_dash_m_sotkit_is_the_command():
     # probe 304: "No module named sotkit.__main__", where the venv's bin/ is not on PATH (cron, docker exec)
     done = subprocess.run([sys.executable, "-m", "sotkit", "ask", "--help"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and done.stdout.startswith("usage: sotkit ask "), done.stderr
+    # imported by a tool that imports every module (doctest collection, API docs), it runs nothing (review 306)
+    done = subprocess.run([sys.executable, "-c", "import sotkit.__main__"], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
 
 
 def test_a_templates_folder_that_is_not_there_is_refused_in_the_commands_words(tmp_path):
