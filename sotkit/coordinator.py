@@ -189,6 +189,7 @@ class Answer:
         # the grace it had once the skeleton was written or failed, and which (``_hurry_router``)
         self._hurried: tuple[float, str] | None = None
         self._held: list[RetryEvent | FallbackEvent] | None = None  # the skeleton's, until the LLM router's verdict
+        self._router_failed: str | None = None  # the LLM router call's latest error, which it was retried after
         self._note: str | None = None  # what the skeleton (or a serial server) adds to it
         self.errors: list[BaseException] = []
         self._unrendered: set[int] = set()  # points that failed as their prompt did not render, before any call
@@ -406,6 +407,8 @@ class Answer:
         if self._held is not None and isinstance(event, (RetryEvent, FallbackEvent)) and event.call == "skeleton":
             self._held.append(event)
         else:
+            if isinstance(event, (RetryEvent, FallbackEvent)) and event.call == "router":
+                self._router_failed = event.error
             self.send(event)
 
     async def _ask(self, router: LLMRouter) -> Decision:
@@ -427,7 +430,9 @@ class Answer:
             return router.read(request, "".join(parts), usage)
         except Exception as exc:  # noqa: BLE001 -- routing must never fail the request
             if self._hurried is not None and self._asking is not None and self._asking.cancelled_caught:  # no stall
-                exc = TimeoutError(f"no verdict within {self._hurried[0]:.1f} s once the skeleton {self._hurried[1]}")
+                failed = f", its last try having failed ({self._router_failed})" if self._router_failed else ""
+                exc = TimeoutError(f"no verdict within {self._hurried[0]:.1f} s once the skeleton {self._hurried[1]}"
+                                   f"{failed}")  # (a server's 500s read as a slow router: probe 308)
             return router.fall_back(self.question, exc)
 
     def _hurry_router(self, least: float = MIN_ROUTER_GRACE_S, ended: str = "was written") -> None:

@@ -521,6 +521,11 @@ async def test_router_threshold_trades_recall_for_precision() -> None:
             SoT("openai:m", api_key="k", base_url="http://127.0.0.1:9", router_threshold=bad)
     with pytest.raises(ConfigError, match="applies to the learned routers"):
         make_router("rules", threshold=0.7)
+    # probe 308: a learned router's object, and a misspelt name, were told their confidence is not calibrated
+    with pytest.raises(ConfigError, match=r"a router object carries its own: LearnedRouter\(path, threshold=\.\.\.\)"):
+        make_router(default_router(), threshold=0.7)
+    with pytest.raises(ConfigError, match="unknown router 'router.json'; did you mean 'embedding:router.json'?"):
+        make_router("router.json", threshold=0.7)
     from decimal import Decimal  # probe 271: said to give a probability, which it is, not what to do
 
     with pytest.raises(ConfigError, match=r"router_threshold=Decimal\('0.7'\): .* \(a Python float: convert it with "
@@ -1487,6 +1492,18 @@ async def test_a_router_call_that_hangs_holds_the_written_skeleton_only_as_long_
     assert result.mode == "sot" and len(result.points) == 4 and result.text  # the default router's SoT
     assert result.route_reason.startswith("llm router failed (TimeoutError: no verdict within 1.0 s once the "
                                           "skeleton was written); fell back to default: ")
+
+
+async def test_a_router_whose_server_fails_past_its_grace_names_the_servers_error_not_only_the_wait() -> None:
+    # probe 308: a router server answering 500 read "TimeoutError: no verdict within 1.0 s" alone, as a slow router
+    with FakeLLMServer(routed(Reply("x", fault=Fault.status(500)))) as server:
+        async with llm_client(server, "openai") as sot:
+            with anyio.fail_after(20):
+                result = await sot.generate("What are good ways to travel cheaply?")
+    assert result.mode == "sot" and len(result.points) == 4
+    assert re.match(r"llm router failed \(TimeoutError: no verdict within 1\.0 s once the skeleton was written, its "
+                    r"last try having failed \(InternalServerError: Error code: 500", result.route_reason), \
+        result.route_reason
 
 
 async def test_a_router_call_that_hangs_leaves_a_deadline_time_for_the_answer_written_late() -> None:

@@ -61,9 +61,12 @@ def default_router(threshold: float | None = None) -> LearnedRouter:
 def check_threshold(spec: object, threshold: object, option: str) -> None:
     """``ConfigError``, naming ``option``, unless ``threshold`` is a probability for a learned router ``spec``."""
     validate_threshold(threshold, option)
-    if not (spec is None or spec == "default" or (isinstance(spec, str) and spec.startswith("embedding"))):
+    if isinstance(spec, LearnedRouter):  # (probe 308: it was told its confidence is not calibrated)
+        raise ConfigError(f"{option} is for a router named by a string; a router object carries its own: "
+                          "LearnedRouter(path, threshold=...)")
+    if spec in ("rules", "llm") or not (spec is None or isinstance(spec, str)):  # (a misspelt name: make_router's)
         raise ConfigError(f"{option} applies to the learned routers (the default, 'embedding' and "
-                          f"'embedding:PATH'), not to {spec!r}: their confidence is not calibrated")
+                          f"'embedding:PATH'), not to {spec!r}: its confidence is not calibrated")
 
 
 def make_router(spec: str | Router | None = None, *, provider: Provider | None = None,
