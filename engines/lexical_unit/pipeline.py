@@ -23,7 +23,7 @@ from ..models import EMBEDDED
 from . import data
 from .decoding import PAD_TOKEN, add_pad_token, pad_token_id
 from .engine import CONFIG_FILE
-from .train import TrainConfig, check_replaceable, fine_tune, mark_and_pack, save_lud
+from .train import TrainConfig, check_replaceable, check_top_layers, fine_tune, mark_and_pack, save_lud
 from .units import SlotExample
 
 EXAMPLES_FILE = "examples.pt"
@@ -46,6 +46,17 @@ def _load_base(name: str, device: str):
 
     # float32 master weights to fine-tune (bfloat16 runs under autocast)
     return load_model(name, device=device, dtype="float32")
+
+
+def _blocks(model: str) -> int | None:
+    """The base model's number of blocks, from its config.json (None where it cannot be read before it loads: the
+    embedded model is converted as it loads)."""
+    try:
+        config = json.loads((Path(model) / "config.json").read_text()) if model != EMBEDDED else {}
+    except (OSError, ValueError):  # the load says why, in its words
+        return None
+    blocks = config.get("num_hidden_layers", config.get("n_layer")) if isinstance(config, dict) else None
+    return blocks if isinstance(blocks, int) else None
 
 
 def prepare(out_dir: str | Path, config: PrepareConfig, log: Callable[[str], None] = print) -> dict:
@@ -135,6 +146,8 @@ def train(data_dir: str | Path, out_dir: str | Path, config: TrainConfig, log: C
         log(f"note: examples were marked with alpha={prepared['alpha']}, k={prepared['k']}; those values are used")
         config = TrainConfig(**{**asdict(config), "alpha": prepared["alpha"], "k": prepared["k"]})
     examples = load_examples(data_dir)
+    if config.train_top_layers is not None and (blocks := _blocks(prepared["model"])) is not None:
+        check_top_layers(config.train_top_layers, blocks)  # before the model loads and is copied (probe 307)
     base, tokenizer = _load_base(prepared["model"], config.device)
     model, tokenizer = copy.deepcopy(base), copy.deepcopy(tokenizer)
     add_pad_token(model, tokenizer)

@@ -95,15 +95,20 @@ def _autocast(model: PreTrainedModel, enabled: bool) -> torch.autocast:
     return torch.autocast(device_type=model.device.type, dtype=torch.bfloat16, enabled=enabled)
 
 
+def check_top_layers(top_layers: int | None, blocks: int) -> None:
+    """``train_top_layers`` against the model's number of blocks."""
+    if top_layers is not None and not 1 <= top_layers <= blocks:
+        raise ConfigError(f"train_top_layers (--top-layers) must be between 1 and {blocks}, the model's blocks, or "
+                          f"None (0 on the command line) to train them all; got {top_layers}")
+
+
 def _select_trainable(model: PreTrainedModel, top_layers: int | None) -> int:
     if top_layers is None:
         for p in model.parameters():
             p.requires_grad_(True)
     else:
         decoder = model.get_decoder()
-        if not 1 <= top_layers <= len(decoder.layers):
-            raise ConfigError(f"train_top_layers (--top-layers) must be between 1 and {len(decoder.layers)}, the "
-                              f"model's blocks, or None (0 on the command line) to train them all; got {top_layers}")
+        check_top_layers(top_layers, len(decoder.layers))
         for p in model.parameters():
             p.requires_grad_(False)
         for module in [*decoder.layers[-top_layers:], decoder.norm]:

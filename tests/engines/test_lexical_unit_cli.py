@@ -299,3 +299,7 @@ def test_prepare_keeps_the_base_model_as_a_path_that_train_and_bench_find_from_a
     summary = pipeline.prepare("data", pipeline.PrepareConfig(model="models/tiny", code_sequences=2, answer_tokens=4,
                                                               seq_len=16), log=lambda _: None)
     assert summary["config"]["model"] == str(tmp_path / "models" / "tiny")
+    # and --top-layers past the model's blocks is refused before the model loads and is copied (probe 307)
+    monkeypatch.setattr(pipeline, "_load_base", lambda *_: pytest.fail("the base model was loaded"))
+    with pytest.raises(pipeline.ConfigError, match=r"must be between 1 and 2, the model's blocks, .* got 4"):
+        pipeline.train("data", "model", cli.train_config(parse(["train", "--top-layers", "4"])), log=lambda _: None)
