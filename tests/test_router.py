@@ -32,7 +32,7 @@ from sotkit.errors import ConfigError, ModelNotAvailableError
 from sotkit.providers.openai import OpenAIProvider
 from sotkit.router import (Decision, GuardedRouter, LearnedRouter, LinearClassifier, LLMRouter, RulesRouter,
                            default_router, guard, make_router, parse_router_answer, read_labels, train)
-from sotkit.router.learned import Labelled, cross_validated_scores, featurize, report
+from sotkit.router.learned import Labelled, cross_validated_scores, evaluate, featurize, report
 from sotkit.router.rules import normalise
 from sotkit.templates import Templates
 from sotkit.testing import Fault, FakeLLMServer, Latency, RecordedRequest, Reply
@@ -659,7 +659,7 @@ async def test_llm_router_reads_chatter_and_words(templates: Templates) -> None:
     (Reply("", fault=Fault.status(500)), "InternalServerError"),
     (Reply("", fault=Fault.status(401)), "AuthenticationError"),
     (Reply("A", fault=Fault.drop()), "APIConnectionError"),
-    (Reply("A", fault=Fault.stall(seconds=4.0)), "TimeoutError"),
+    (Reply("A", fault=Fault.stall(seconds=4.0)), "TimeoutError: no verdict within 2 s (LLMRouter(timeout=...))"),
 ])
 async def test_llm_router_falls_back_to_the_default(templates: Templates, reply: object, failure: str) -> None:
     with FakeLLMServer([reply]) as server:
@@ -1899,3 +1899,25 @@ async def test_a_verdict_the_filter_stopped_is_not_blamed_on_the_token_budget() 
     assert "llm router failed (ValueError: the answer was cut off by the provider's filter ('content_filter') " \
            "before any text); fell back to default" in result.route_reason
 
+
+
+async def test_router_eval_asks_an_llm_router_several_questions_at_once_and_keeps_their_order(
+        templates: Templates) -> None:
+    # probe 308: one by one, a stalling server held each question for the router's whole timeout (200: 67 minutes)
+    from sotkit.router.learned import EVALUATED_AT_ONCE
+
+    rows = [Labelled(f"What are good ways to spend day {i} of a holiday?", i % 2) for i in range(12)]
+
+    def answer(request: RecordedRequest) -> Reply:
+        day = int(re.search(r"day (\d+)", request.user)[1])
+        return Reply("A" if day % 2 else "C", latency=Latency(ttft_s=1.0))
+
+    with FakeLLMServer(answer) as server:
+        router = openai_router(server, templates, timeout=10.0)
+        report = await evaluate(router, rows)
+        await router.provider.aclose()
+    assert report.accuracy == 1.0 and report.n == 12
+    # how many calls the server had open at once, from its own record (each waits 1 s for its first token)
+    spans = [(r.received_at, r.finished_at) for r in server.requests]
+    at_once = max(sum(start <= at < end for start, end in spans) for at, _ in spans)
+    assert 2 <= at_once <= EVALUATED_AT_ONCE, at_once

@@ -197,11 +197,14 @@ class LLMRouter(FallsBack):
         if (decision := self.settled(question)) is not None:
             return decision
         request = self.request(question)
-        with anyio.fail_after(self.timeout):
-            try:
-                chunks = [chunk async for chunk in self.provider.stream(request)]
-            except SendAgain:  # the provider stopped sending what its server refused (a temperature): once more
-                chunks = [chunk async for chunk in self.provider.stream(request)]
+        try:
+            with anyio.fail_after(self.timeout):
+                try:
+                    chunks = [chunk async for chunk in self.provider.stream(request)]
+                except SendAgain:  # the provider stopped sending what its server refused (a temperature): once more
+                    chunks = [chunk async for chunk in self.provider.stream(request)]
+        except TimeoutError as exc:  # (it said "TimeoutError" alone: probe 308)
+            raise TimeoutError(f"no verdict within {self.timeout:g} s (LLMRouter(timeout=...))") from exc
         text = "".join(c for c in chunks if isinstance(c, str))  # not a signal (STARTED, a reasoning model's THINKING)
         usage = next((c for c in chunks if isinstance(c, CallUsage) and not c.partial), None)
         return self.read(request, text, usage)
