@@ -522,17 +522,8 @@ async def test_a_tokenizer_with_tokens_the_model_cannot_embed_is_a_model_error_n
 async def test_a_chat_template_that_insists_on_a_system_message_is_no_vocabulary_mismatch(tiny_dir, tmp_path):
     # review 283: the check rendered a chat of a user's message alone, which such a template refuses (a jinja2
     # TemplateError, no sotkit error) though sotkit's prompts all carry a system message
-    import json
-    import shutil
-
-    from sotkit.engines.testing import CHATML
-
-    strict = Path(shutil.copytree(tiny_dir, tmp_path / "strict"))
-    config = json.loads((strict / "tokenizer_config.json").read_text())
-    template = ("{% if messages[0]['role'] != 'system' %}{{ raise_exception('a system message is required') }}"
-                "{% endif %}" + CHATML)
-    (strict / "tokenizer_config.json").write_text(json.dumps({**config, "chat_template": template}))
-    (strict / "chat_template.jinja").unlink(missing_ok=True)
+    strict = with_chat_template(tiny_dir, tmp_path / "strict", "{% if messages[0]['role'] != 'system' %}"
+                                "{{ raise_exception('a system message is required') }}{% endif %}")
     result = await sotkit.generate("Why?", model=f"local:{strict}", mode="sequential", max_tokens=4)
     assert result.text and result.usage.output_tokens == 4
 
@@ -540,22 +531,14 @@ async def test_a_chat_template_that_insists_on_a_system_message_is_no_vocabulary
 async def test_a_chat_template_that_takes_no_system_message_gets_it_at_the_head_of_the_users(tiny_dir, tmp_path):
     # probe 307: Gemma's and older Mistral's templates raise "System role not supported": every call failed with
     # jinja2's own TemplateError (no sotkit error, and named as sotkit's TemplateError about --templates)
-    import json
-    import shutil
-
     from transformers import AutoTokenizer
 
     from sotkit.engines.generation import chat_token_ids
-    from sotkit.engines.testing import CHATML
     from sotkit.providers.base import Prompt
 
-    plain = Path(shutil.copytree(tiny_dir, tmp_path / "plain"))
-    no_system = Path(shutil.copytree(tiny_dir, tmp_path / "no-system"))
-    config = json.loads((no_system / "tokenizer_config.json").read_text())
-    template = ("{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}"
-                "{% endif %}" + CHATML)
-    (no_system / "tokenizer_config.json").write_text(json.dumps({**config, "chat_template": template}))
-    (no_system / "chat_template.jinja").unlink(missing_ok=True)
+    plain = with_chat_template(tiny_dir, tmp_path / "plain", "")
+    no_system = with_chat_template(tiny_dir, tmp_path / "no-system", "{% if messages[0]['role'] == 'system' %}"
+                                   "{{ raise_exception('System role not supported') }}{% endif %}")
     answers = [await sotkit.generate("Why?", model=f"local:{folder}", mode="sequential", max_tokens=6,
                                      templates={"sequential": "{% block system %}Be brief.{% endblock %}"
                                                               "{% block user %}{{ question }}{% endblock %}"})
@@ -565,6 +548,20 @@ async def test_a_chat_template_that_takes_no_system_message_gets_it_at_the_head_
     tokenizer = AutoTokenizer.from_pretrained(plain)
     assert answers[0].usage.input_tokens == len(chat_token_ids(tokenizer, Prompt("Be brief.\n\nWhy?")))
     assert answers[0].usage.input_tokens != answers[1].usage.input_tokens
+
+
+def with_chat_template(tiny_dir: Path, folder: Path, opening: str) -> Path:
+    """A copy of the tiny model in ``folder`` whose chat template is ChatML after ``opening``."""
+    import json
+    import shutil
+
+    from sotkit.engines.testing import CHATML
+
+    shutil.copytree(tiny_dir, folder)
+    config = json.loads((folder / "tokenizer_config.json").read_text())
+    (folder / "tokenizer_config.json").write_text(json.dumps({**config, "chat_template": opening + CHATML}))
+    (folder / "chat_template.jinja").unlink(missing_ok=True)
+    return folder
 
 
 async def test_an_answer_the_context_window_cut_says_so_and_not_that_its_budget_did(tiny_dir, tmp_path):
