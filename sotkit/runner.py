@@ -625,11 +625,11 @@ def _echo_of(text: list[str]) -> str | None:
 
 
 def _repeated(text: str, openings: tuple[Opening, ...]) -> bool | None:
-    """Does ``text`` open with one of ``openings``, after white space (a bullet's at the very start: after a line
+    """Does ``text`` open with one of ``openings``, after white space (a bullet's after spaces alone: after a line
     break it is the next item of a model that went on from it, review 306)? None while it cannot tell yet."""
     undecided = False
     for opening, bounded in openings:
-        seen = text if opening in _BULLET_OPENINGS else text.lstrip()
+        seen = text.lstrip(" \t") if opening in _BULLET_OPENINGS else text.lstrip()
         if seen.startswith(opening):
             after = seen[len(opening):len(opening) + 1]
             if not bounded or after and not goes_on(opening, after):
