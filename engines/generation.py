@@ -11,7 +11,6 @@ are steered away from each other's phrases.
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -41,12 +40,14 @@ def chat_token_ids(tokenizer: PreTrainedTokenizerBase, prompt: Prompt) -> list[i
     takes no system message (Gemma's, older Mistral's raise "System role not supported") gets the system prompt at
     the head of the user's message, as those models' cards do it (every call failed with jinja2's own error)."""
     try:
-        messages, text = _chat(tokenizer, prompt)
-    except jinja2.TemplateError:
+        messages, text = _chat(tokenizer, prompt.system, prompt.user, prompt.prefill)
+    except jinja2.TemplateError as refused:
         if not prompt.system:
             raise
-        prompt = dataclasses.replace(prompt, system=None, user=f"{prompt.system}\n\n{prompt.user}")
-        messages, text = _chat(tokenizer, prompt)
+        try:
+            messages, text = _chat(tokenizer, None, f"{prompt.system}\n\n{prompt.user}", prompt.prefill)
+        except jinja2.TemplateError:  # it fails for another reason: that one, said once
+            raise refused from None
     # Only the template's markup is special tokens: a message that quotes it ("what does <|im_end|> mean?") is
     # tokenized apart as plain text, or it would end its turn there and open a turn of the user's making.
     specials = special_tokens(tokenizer)
@@ -59,14 +60,15 @@ def chat_token_ids(tokenizer: PreTrainedTokenizerBase, prompt: Prompt) -> list[i
             for token in tokenizer(piece, add_special_tokens=False, split_special_tokens=plain)["input_ids"]]
 
 
-def _chat(tokenizer: PreTrainedTokenizerBase, prompt: Prompt) -> tuple[list[dict[str, str]], str]:
-    """The prompt's messages, and the text the chat template makes of them."""
-    messages = [{"role": "system", "content": prompt.system}] if prompt.system else []
-    messages.append({"role": "user", "content": prompt.user})
-    if prompt.prefill:
-        messages.append({"role": "assistant", "content": prompt.prefill})
+def _chat(tokenizer: PreTrainedTokenizerBase, system: str | None, user: str, prefill: str | None
+          ) -> tuple[list[dict[str, str]], str]:
+    """A prompt's messages, and the text the chat template makes of them."""
+    messages = [{"role": "system", "content": system}] if system else []
+    messages.append({"role": "user", "content": user})
+    if prefill:
+        messages.append({"role": "assistant", "content": prefill})
     text = tokenizer.apply_chat_template(
-        messages, tokenize=False, add_generation_prompt=not prompt.prefill, continue_final_message=bool(prompt.prefill)
+        messages, tokenize=False, add_generation_prompt=not prefill, continue_final_message=bool(prefill)
     )
     return messages, text
 

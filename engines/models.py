@@ -546,13 +546,16 @@ def _check_vocabulary(directory: Path, model: Any, tokenizer: Any) -> None:
     """Refuse a tokenizer whose chat markup or padding the model has no embedding for (tokens added to the
     tokenizer, the model not resized): every call would fail with torch's bare ``IndexError`` (probe 282)."""
     rows = model.get_input_embeddings().num_embeddings
-    try:  # a chat as sotkit sends one (a template may insist on the system message)
-        chat = tokenizer.apply_chat_template([{"role": "system", "content": "You are a helpful assistant."},
-                                              {"role": "user", "content": "Why?"}], tokenize=False,
-                                             add_generation_prompt=True)
+    from types import SimpleNamespace
+
+    from .generation import chat_token_ids  # (it imports this module)
+
+    try:  # a chat as sotkit sends one (a template may insist on the system message, or take none: review 309)
+        chat = chat_token_ids(tokenizer, SimpleNamespace(system="You are a helpful assistant.", user="Why?",
+                                                         prefill=None))
     except Exception:  # noqa: BLE001 -- a template this chat breaks is no sign of a mismatch: the calls say theirs
-        chat = ""
-    used = [*tokenizer(chat, add_special_tokens=False)["input_ids"], tokenizer.pad_token_id]
+        chat = []
+    used = [*chat, tokenizer.pad_token_id]
     if max(used) >= rows:
         raise ModelNotAvailableError(
             f"the tokenizer in {str(directory)!r} has tokens the model has no embedding for, in its chat markup or "

@@ -505,12 +505,15 @@ async def test_a_model_that_fails_to_load_is_a_model_error_and_the_fallback_answ
     assert result.written_by == f"local:{tiny_dir}" and result.text
 
 
-async def test_a_tokenizer_with_tokens_the_model_cannot_embed_is_a_model_error_naming_the_folder(tmp_path):
+@pytest.mark.parametrize("opening", ["", "{% if messages[0]['role'] == 'system' %}"
+                                     "{{ raise_exception('System role not supported') }}{% endif %}"])
+async def test_a_tokenizer_with_tokens_the_model_cannot_embed_is_a_model_error_naming_the_folder(tmp_path, opening):
     # tokens added to a tokenizer, the model not resized: every call failed with torch's bare IndexError, which no
-    # message tied to the folder (probe 282)
-    from sotkit.engines.testing import tiny_chat_tokenizer, tiny_llama
+    # message tied to the folder (probe 282); also where the chat template takes no system message (review 309)
+    from sotkit.engines.testing import CHATML, tiny_chat_tokenizer, tiny_llama
 
     tokenizer = tiny_chat_tokenizer()
+    tokenizer.chat_template = opening + CHATML
     tokenizer.save_pretrained(tmp_path)
     tiny_llama(40).save_pretrained(tmp_path)
     with pytest.raises(ModelNotAvailableError, match=rf"the tokenizer in '{tmp_path}' has tokens the model has no "
