@@ -323,22 +323,32 @@ class _SoFar:
 
     def run(self, function: Callable[..., Awaitable[Any]], *args: Any) -> Any:
         """``anyio.run(function, *args)``, which Ctrl-C, SIGTERM and SIGHUP stop as the event loop stops on Ctrl-C:
-        the run is cancelled, its cleanups run, then KeyboardInterrupt. Where Ctrl-C is ignored (a background job,
-        nohup) the loop sets no handler of its own, and a SIGTERM cancels the run's task as it would (a
-        KeyboardInterrupt raised from the signal handler into the loop left a traceback, or a worker thread that held
-        the exit a minute); Ctrl-C stays ignored throughout."""
+        the run is cancelled, its cleanups run, then KeyboardInterrupt. Where the loop sets no Ctrl-C handler of its
+        own (Ctrl-C ignored, as in a background job or under nohup; a wrapper's handler) a SIGTERM cancels the run's
+        task as it would (a KeyboardInterrupt raised from the signal handler into the loop left a traceback, or a
+        worker thread that held the exit a minute), and Ctrl-C is left as it was."""
+        before = signal.getsignal(signal.SIGINT)
+
         async def first_step() -> Any:
             loops = signal.getsignal(signal.SIGINT)
-            if callable(loops) and loops is not signal.default_int_handler:  # the loop's own
+            if loops is not before and callable(loops):  # the loop put its own in
                 self.stop_run = self.interrupting(loops)
                 _catch({signal.SIGINT: self.stop_run})
             else:
-                self.stop_run = self.interrupting(partial(_cancel, asyncio.current_task(), asyncio.get_running_loop()))
+                task, loop, cancelled = asyncio.current_task(), asyncio.get_running_loop(), []
+
+                def cancel(*_: object) -> None:  # as asyncio's own handler: a second time (it goes on), at once
+                    if cancelled or task is None or task.done():
+                        raise KeyboardInterrupt
+                    cancelled.append(True)
+                    loop.call_soon_threadsafe(task.cancel)
+
+                self.stop_run = self.interrupting(cancel)
             return await function(*args)
 
         try:
             return anyio.run(first_step)
-        except asyncio.CancelledError:  # cancelled by ``_cancel``: ended as the loop ends a run Ctrl-C cancelled
+        except asyncio.CancelledError:  # cancelled by a signal: ended as the loop ends a run Ctrl-C cancelled
             if self.stopping_since is None:
                 raise
             raise KeyboardInterrupt from None
@@ -381,14 +391,6 @@ class _SoFar:
         else:
             self.stopping_since = self.stopping_since or time.monotonic()
             self.presses = _Presses(self.stopping_since)
-
-
-def _cancel(task: Any, loop: Any, *_: object) -> None:
-    """Cancel the run's ``task`` from a signal handler, as asyncio's own Ctrl-C handler does; a second time (the
-    run does not end), end it at once."""
-    if task.done() or task.cancelling():
-        raise KeyboardInterrupt
-    loop.call_soon_threadsafe(task.cancel)
 
 
 def _exit_now_if_threads_run(status: int) -> None:

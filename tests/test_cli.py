@@ -1471,3 +1471,23 @@ def test_ctrl_c_ignored_stays_ignored_through_the_whole_run():
             time.sleep(0.002)
         out, err = process.communicate(timeout=60)
     assert process.returncode == 0 and out == "A short answer.\n", err
+
+
+def test_sigterm_stops_a_run_whose_caller_has_a_ctrl_c_handler_of_its_own():
+    # review 309: main() called by a program with its own Python Ctrl-C handler took that handler for the event
+    # loop's: a SIGTERM called it, and the run went on to its end
+    import signal
+
+    caller = ("import signal, sys\nfrom sotkit.cli import main\n"
+              "signal.signal(signal.SIGINT, lambda *_: print('the caller handled Ctrl-C', file=sys.stderr))\n"
+              "status = main(sys.argv[1:])\nprint(f'status {status}', file=sys.stderr)\n")
+    with FakeLLMServer(Reply(SLOW_WORDS, latency=Latency(ttft_s=0, tokens_per_s=20))) as server:
+        process = subprocess.Popen(
+            [sys.executable, "-c", caller, "ask", "Why?", "--model", "openai:m", "--base-url",
+             server.openai_base_url, "--mode", "sequential"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, env={**os.environ, "OPENAI_API_KEY": "k"})
+        until_streamed(server, process, 12)
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=60)
+    assert "status 143" in err and "the caller handled Ctrl-C" not in err, err
+    assert out.startswith("w0 w1") and len(out.split()) < 300 and "the answer stops where it was cut" in err
