@@ -189,7 +189,7 @@ class Answer:
         # the grace it had once the skeleton was written or failed, and which (``_hurry_router``)
         self._hurried: tuple[float, str] | None = None
         self._held: list[RetryEvent | FallbackEvent] | None = None  # the skeleton's, until the LLM router's verdict
-        self._router_failed: str | None = None  # the LLM router call's latest error, which it was retried after
+        self._router_failed: str | None = None  # the LLM router call's latest error that it was retried after
         self._note: str | None = None  # what the skeleton (or a serial server) adds to it
         self.errors: list[BaseException] = []
         self._unrendered: set[int] = set()  # points that failed as their prompt did not render, before any call
@@ -430,7 +430,7 @@ class Answer:
             return router.read(request, "".join(parts), usage)
         except Exception as exc:  # noqa: BLE001 -- routing must never fail the request
             if self._hurried is not None and self._asking is not None and self._asking.cancelled_caught:  # no stall
-                failed = f", its last try having failed ({self._router_failed})" if self._router_failed else ""
+                failed = f", after a try that failed ({self._router_failed})" if self._router_failed else ""
                 exc = TimeoutError(f"no verdict within {self._hurried[0]:.1f} s once the skeleton {self._hurried[1]}"
                                    f"{failed}")  # (a server's 500s read as a slow router: probe 308)
             return router.fall_back(self.question, exc)

@@ -131,8 +131,8 @@ def _written(value: Any) -> Any:
     if value is None or isinstance(value, (str, int, float, jinja2.Undefined)):  # (an undefined one raises its own)
         return "" if value is None else value
     if callable(value):
-        call = f"{getattr(value, '__name__', '')}()"
-        raise TypeError(f"{{{{ ... }}}} writes a method or function ({value!r}), not its result: call it, {call}")
+        call = f", {value.__name__}()" if isinstance(getattr(value, "__name__", None), str) else ""
+        raise TypeError(f"{{{{ ... }}}} writes a method or function ({value!r}), not its result: call it{call}")
     raise TypeError(f"{{{{ ... }}}} writes a {type(value).__name__} as Python shows it ({str(value)[:60]!r}): write "
                     "one of its fields, {{ point.title }}, or join a list's, "
                     "{{ points|map(attribute='title')|join(', ') }}")

@@ -522,7 +522,8 @@ async def test_router_threshold_trades_recall_for_precision() -> None:
     with pytest.raises(ConfigError, match="applies to the learned routers"):
         make_router("rules", threshold=0.7)
     # probe 308: a learned router's object, and a misspelt name, were told their confidence is not calibrated
-    with pytest.raises(ConfigError, match=r"a router object carries its own: LearnedRouter\(path, threshold=\.\.\.\)"):
+    with pytest.raises(ConfigError, match=r"a router object carries its own: default_router\(threshold=\.\.\.\), "
+                                          r"LearnedRouter\(path, threshold=\.\.\.\)"):
         make_router(default_router(), threshold=0.7)
     with pytest.raises(ConfigError, match="unknown router 'router.json'; did you mean 'embedding:router.json'?"):
         make_router("router.json", threshold=0.7)
@@ -1501,8 +1502,8 @@ async def test_a_router_whose_server_fails_past_its_grace_names_the_servers_erro
             with anyio.fail_after(20):
                 result = await sot.generate("What are good ways to travel cheaply?")
     assert result.mode == "sot" and len(result.points) == 4
-    assert re.match(r"llm router failed \(TimeoutError: no verdict within 1\.0 s once the skeleton was written, its "
-                    r"last try having failed \(InternalServerError: Error code: 500", result.route_reason), \
+    assert re.match(r"llm router failed \(TimeoutError: no verdict within 1\.0 s once the skeleton was written, "
+                    r"after a try that failed \(InternalServerError: Error code: 500", result.route_reason), \
         result.route_reason
 
 

@@ -63,7 +63,7 @@ def check_threshold(spec: object, threshold: object, option: str) -> None:
     validate_threshold(threshold, option)
     if isinstance(spec, LearnedRouter):  # (probe 308: it was told its confidence is not calibrated)
         raise ConfigError(f"{option} is for a router named by a string; a router object carries its own: "
-                          "LearnedRouter(path, threshold=...)")
+                          "default_router(threshold=...), LearnedRouter(path, threshold=...)")
     if spec in ("rules", "llm") or not (spec is None or isinstance(spec, str)):  # (a misspelt name: make_router's)
         raise ConfigError(f"{option} applies to the learned routers (the default, 'embedding' and "
                           f"'embedding:PATH'), not to {spec!r}: its confidence is not calibrated")
