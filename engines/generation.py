@@ -41,13 +41,13 @@ def chat_token_ids(tokenizer: PreTrainedTokenizerBase, prompt: Prompt) -> list[i
     the head of the user's message, as those models' cards do it (every call failed with jinja2's own error)."""
     try:
         messages, text = _chat(tokenizer, prompt.system, prompt.user, prompt.prefill)
-    except jinja2.TemplateError as refused:
+    except jinja2.TemplateError:
         if not prompt.system:
             raise
         try:
             messages, text = _chat(tokenizer, None, f"{prompt.system}\n\n{prompt.user}", prompt.prefill)
-        except jinja2.TemplateError:  # it fails for another reason: that one, said once
-            raise refused from None
+        except jinja2.TemplateError as still:  # it refuses something else too (a prefill, say): that, said once
+            raise still from None
     # Only the template's markup is special tokens: a message that quotes it ("what does <|im_end|> mean?") is
     # tokenized apart as plain text, or it would end its turn there and open a turn of the user's making.
     specials = special_tokens(tokenizer)

@@ -545,17 +545,20 @@ def _load_directory(directory: Path, device: str, dtype: Any) -> tuple[Any, Any]
 def _check_vocabulary(directory: Path, model: Any, tokenizer: Any) -> None:
     """Refuse a tokenizer whose chat markup or padding the model has no embedding for (tokens added to the
     tokenizer, the model not resized): every call would fail with torch's bare ``IndexError`` (probe 282)."""
-    rows = model.get_input_embeddings().num_embeddings
     from types import SimpleNamespace
 
     from .generation import chat_token_ids  # (it imports this module)
 
-    try:  # a chat as sotkit sends one (a template may insist on the system message, or take none: review 309)
-        chat = chat_token_ids(tokenizer, SimpleNamespace(system="You are a helpful assistant.", user="Why?",
-                                                         prefill=None))
-    except Exception:  # noqa: BLE001 -- a template this chat breaks is no sign of a mismatch: the calls say theirs
-        chat = []
-    used = [*chat, tokenizer.pad_token_id]
+    rows = model.get_input_embeddings().num_embeddings
+    used = [tokenizer.pad_token_id]
+    # chats as sotkit sends them (a template may insist on the system message, or take none: review 309), also with
+    # a skeleton's prefill (a template may write markup, "<think>", only in a prefilled turn: review 310)
+    for prefill in (None, "1."):
+        try:
+            used += chat_token_ids(tokenizer, SimpleNamespace(system="You are a helpful assistant.", user="Why?",
+                                                              prefill=prefill))
+        except Exception:  # noqa: BLE001 -- a template this chat breaks is no sign of a mismatch: the calls say theirs
+            continue
     if max(used) >= rows:
         raise ModelNotAvailableError(
             f"the tokenizer in {str(directory)!r} has tokens the model has no embedding for, in its chat markup or "

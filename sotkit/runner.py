@@ -595,7 +595,8 @@ Opening = tuple[str, bool]
 #: a prefill that is a list's bullet (a template that asks for its skeleton so: probe 305, its first point was lost),
 #: and what a server that ignores it writes first: a bullet (it need not be the prefill's) and white space
 _BULLETS = ("-", "*", "+", "•")
-_BULLET_OPENINGS = tuple(bullet + space for bullet in _BULLETS for space in " \t")
+_SPACES = " \t\u00a0"  # white space within a line
+_BULLET_OPENINGS = tuple(bullet + space for bullet in _BULLETS for space in _SPACES)
 
 
 def _openings(backend: Backend, request: ChatRequest, done: str) -> tuple[Opening, ...]:
@@ -629,7 +630,7 @@ def _repeated(text: str, openings: tuple[Opening, ...]) -> bool | None:
     break it is the next item of a model that went on from it, review 306)? None while it cannot tell yet."""
     undecided = False
     for opening, bounded in openings:
-        seen = text.lstrip(" \t") if opening in _BULLET_OPENINGS else text.lstrip()
+        seen = text.lstrip(_SPACES) if opening in _BULLET_OPENINGS else text.lstrip()
         if seen.startswith(opening):
             after = seen[len(opening):len(opening) + 1]
             if not bounded or after and not goes_on(opening, after):

@@ -289,6 +289,7 @@ async def test_a_model_that_goes_on_from_a_bullet_prefill_is_not_taken_for_one_t
     bullets = tuple((opening, False) for opening in _BULLET_OPENINGS)
     assert [_repeated(text, bullets) for text in ("", "-", "- ", "*\t", " - Sleep", "--", "\n", "\n- Sleep")] == \
         [None, None, True, True, True, False, False, False]  # (review 309: " - Sleep" was let through)
+    assert _repeated("-\u00a0Sleep", bullets) is _repeated("\u00a0- Sleep", bullets) is True  # (review 310)
 
 
 def bulleted(bullet: str) -> str:

@@ -522,6 +522,44 @@ async def test_a_tokenizer_with_tokens_the_model_cannot_embed_is_a_model_error_n
         await sotkit.generate("Why?", model=f"local:{tmp_path}", mode="sequential", max_tokens=4)
 
 
+async def test_markup_a_template_writes_only_in_a_prefilled_turn_is_checked_against_the_model_too(tmp_path):
+    # review 310: "<think>" added to the tokenizer, the model not resized, written (as Qwen3's template does) only
+    # where the assistant's turn is prefilled: the model loaded, and SoT's calls died with torch's bare IndexError
+    from sotkit.engines.testing import tiny_chat_tokenizer, tiny_llama
+
+    tokenizer = tiny_chat_tokenizer()
+    rows = len(tokenizer)
+    tokenizer.add_tokens(["<think>"], special_tokens=True)
+    tokenizer.chat_template = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{% if m['role'] == 'assistant' %}"
+                               "<think>{% endif %}{{ m['content'] }}<|im_end|>\n{% endfor %}"
+                               "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+    tokenizer.save_pretrained(tmp_path)
+    tiny_llama(rows).save_pretrained(tmp_path)
+    with pytest.raises(ModelNotAvailableError, match=rf"the tokenizer in '{tmp_path}' has tokens the model has no "
+                                                     rf"embedding for, .*token id {rows}\b"):
+        await sotkit.generate("Why?", model=f"local:{tmp_path}", mode="sequential", max_tokens=4)
+
+
+def test_a_template_that_refuses_more_than_the_system_message_says_what_else_it_refuses():
+    # review 310: it said "System role not supported", the one refusal sotkit works around
+    from types import SimpleNamespace
+
+    import jinja2
+
+    from sotkit.engines.generation import chat_token_ids
+    from sotkit.engines.testing import CHATML, tiny_chat_tokenizer
+
+    tokenizer = tiny_chat_tokenizer()
+    tokenizer.chat_template = ("{% if messages[0]['role'] == 'system' %}"
+                               "{{ raise_exception('System role not supported') }}"
+                               "{% endif %}{% if messages[-1]['role'] == 'assistant' %}"
+                               "{{ raise_exception('the last message must be the user\\'s') }}{% endif %}" + CHATML)
+    assert chat_token_ids(tokenizer, SimpleNamespace(system="Be brief.", user="Why?", prefill=None))
+    with pytest.raises(jinja2.TemplateError, match="the last message must be the user's") as raised:
+        chat_token_ids(tokenizer, SimpleNamespace(system="Be brief.", user="Why?", prefill="1."))
+    assert raised.value.__suppress_context__
+
+
 async def test_a_chat_template_that_insists_on_a_system_message_is_no_vocabulary_mismatch(tiny_dir, tmp_path):
     # review 283: the check rendered a chat of a user's message alone, which such a template refuses (a jinja2
     # TemplateError, no sotkit error) though sotkit's prompts all carry a system message
