@@ -319,7 +319,8 @@ class _SoFar:
     presses: Any = None
     """``_Presses`` for the signals after the first as it prints (``_while_printing``)."""
     stop_run: Any = None
-    """The event loop's Ctrl-C handler, as ``interrupting`` calls it, while ``run`` runs the command (else None)."""
+    """What stops the run while ``run`` runs the command, as ``interrupting`` calls it: the event loop's Ctrl-C
+    handler, or a cancel of the run's task where the loop set none (else None)."""
 
     def run(self, function: Callable[..., Awaitable[Any]], *args: Any) -> Any:
         """``anyio.run(function, *args)``, which Ctrl-C, SIGTERM and SIGHUP stop as the event loop stops on Ctrl-C:
