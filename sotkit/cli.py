@@ -336,7 +336,8 @@ class _SoFar:
                 self.stop_run = self.interrupting(loops)
                 _catch({signal.SIGINT: self.stop_run})
             else:
-                task, loop, cancelled = asyncio.current_task(), asyncio.get_running_loop(), []
+                task, loop = asyncio.current_task(), asyncio.get_running_loop()
+                cancelled: list[bool] = []
 
                 def cancel(*_: object) -> None:  # as asyncio's own handler: a second time (it goes on), at once
                     if cancelled or task is None or task.done():
