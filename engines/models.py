@@ -14,6 +14,7 @@ import importlib.metadata
 import importlib.util
 import json
 import os
+import re
 import shutil
 import struct
 import sys
@@ -291,9 +292,14 @@ def _has_chat_template(directory: Path) -> bool:
 def _checked_directory(name: str) -> Path:
     directory = Path(name).expanduser()
     if not directory.is_dir():
+        # a Hub id, or a GGUF file: nothing is ever downloaded, and only the embedded model is kept as GGUF (probe 307)
+        hub = re.fullmatch(r"[\w.-]+/[\w.-]+", name) and not directory.exists() and not name.startswith(".")
+        found = (f" (if it is a Hub id: local: models are never downloaded; fetch it first, huggingface-cli download "
+                 f"{name} --local-dir DIR, and name the folder, local:DIR)" if hub else " (a GGUF file is not "
+                 "served, but for the embedded model's)" if name.lower().endswith(".gguf") else "")
         raise ModelNotAvailableError(
-            f"local model {name!r} is not a directory; use the embedded model (smollm2; model='local:smollm2' in "
-            "Python) or a Hugging Face model directory with config.json and weights ('local:/path/to/model')"
+            f"local model {name!r} is not a directory{found}; use the embedded model (smollm2; model='local:smollm2' "
+            "in Python) or a Hugging Face model directory with config.json and weights ('local:/path/to/model')"
         )
     if not (directory / "config.json").is_file():
         raise ModelNotAvailableError(

@@ -1,6 +1,7 @@
 """Model loading: cache directory, local directories, tokenizer set-up, per-process cache, clear errors."""
 
 import importlib.util
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -70,9 +71,18 @@ def test_the_cpu_default_is_float32_even_where_the_cpu_has_bfloat16(monkeypatch,
     assert models._resolve_dtype(torch, "bfloat16", "cpu") == torch.bfloat16
 
 
-def test_missing_directory_is_a_clear_error(tmp_path):
-    with pytest.raises(ModelNotAvailableError, match="is not a directory.*local:smollm2"):
+def test_missing_directory_is_a_clear_error(tmp_path, monkeypatch):
+    with pytest.raises(ModelNotAvailableError, match="is not a directory; use .*local:smollm2"):
         load_model(tmp_path / "nope")
+    # probe 307: a Hub id, or a GGUF file of one's own, was told only "is not a directory"
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ModelNotAvailableError, match=re.escape(
+            "is not a directory (if it is a Hub id: local: models are never downloaded; fetch it first, huggingface-cli "
+            "download HuggingFaceTB/SmolLM2-135M-Instruct --local-dir DIR, and name the folder, local:DIR); use")):
+        check_available("HuggingFaceTB/SmolLM2-135M-Instruct")
+    with pytest.raises(ModelNotAvailableError, match=re.escape("is not a directory (a GGUF file is not served, but "
+                                                               "for the embedded model's); use")):
+        check_available("model-q4.gguf")
     with pytest.raises(ModelNotAvailableError, match="no config.json"):
         check_available(tmp_path)
 
