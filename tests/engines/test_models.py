@@ -77,8 +77,9 @@ def test_missing_directory_is_a_clear_error(tmp_path, monkeypatch):
     # probe 307: a Hub id, or a GGUF file of one's own, was told only "is not a directory"
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ModelNotAvailableError, match=re.escape(
-            "is not a directory (if it is a Hub id: local: models are never downloaded; fetch it first, huggingface-cli "
-            "download HuggingFaceTB/SmolLM2-135M-Instruct --local-dir DIR, and name the folder, local:DIR); use")):
+            "is not a directory (if it is a Hub id: local: models are never downloaded; fetch it first, "
+            "huggingface-cli download HuggingFaceTB/SmolLM2-135M-Instruct --local-dir DIR, and name the folder, "
+            "local:DIR); use")):
         check_available("HuggingFaceTB/SmolLM2-135M-Instruct")
     with pytest.raises(ModelNotAvailableError, match=re.escape("is not a directory (a GGUF file is not served, but "
                                                                "for the embedded model's); use")):
