@@ -617,7 +617,6 @@ def _openings(backend: Backend, request: ChatRequest, done: str) -> tuple[Openin
     return ((opening, opening == prefill),) if any(c.isalnum() for c in opening) else ()
 
 
-
 def _echo_of(text: list[str]) -> str | None:
     """What a resumed reply written again from its start would open with: the pieces' text (``ECHO_CHARS`` of it
     at most); None where it is too short to tell from a continuation of its own (``ECHO_MIN_CHARS``)."""
@@ -628,9 +627,9 @@ def _echo_of(text: list[str]) -> str | None:
 def _repeated(text: str, openings: tuple[Opening, ...]) -> bool | None:
     """Does ``text`` open with one of ``openings``, after white space (a bullet's after spaces alone: after a line
     break it is the next item of a model that went on from it, review 306)? None while it cannot tell yet."""
-    undecided = False
+    undecided, stripped, spaced = False, text.lstrip(), text.lstrip(_SPACES)
     for opening, bounded in openings:
-        seen = text.lstrip(_SPACES) if opening in _BULLET_OPENINGS else text.lstrip()
+        seen = spaced if opening in _BULLET_OPENINGS else stripped
         if seen.startswith(opening):
             after = seen[len(opening):len(opening) + 1]
             if not bounded or after and not goes_on(opening, after):

@@ -90,8 +90,8 @@ class OpenAIProvider(Provider):
                 raise ConfigError("no OpenAI API key: set OPENAI_API_KEY or pass api_key=... "
                                   "(for an OpenAI-compatible server, pass base_url=...)")
             # a compatible server may take no key; OpenAI's own API (or Azure's, or Foundry's) needs one
-            if _openai_itself(base_url) or url_host(base_url).endswith(FOUNDRY_HOST):
-                host = url_host(base_url)
+            host = url_host(base_url)
+            if _openai_itself(base_url) or host.endswith(FOUNDRY_HOST):
                 whose, more = ("an Azure OpenAI endpoint", AZURE_CLIENT) if host.endswith(AZURE_HOSTS) else \
                     ("a Microsoft Foundry endpoint", "") if host.endswith(FOUNDRY_HOST) else ("OpenAI's own API", "")
                 raise ConfigError(f"no OpenAI API key for {shown_url(base_url)}, {whose}: set OPENAI_API_KEY or pass "
