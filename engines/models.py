@@ -238,6 +238,18 @@ def _resolve_dtype(torch: Any, dtype: Any, device: str) -> Any:
     return dtype
 
 
+def model_config(name: str) -> dict[str, Any] | None:
+    """The config.json of the model folder ``name``, read before the model loads; None for the embedded model and
+    where there is none to read (loading the model says what is wrong)."""
+    if name == EMBEDDED:
+        return None
+    try:
+        config = json.loads((Path(name) / "config.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return config if isinstance(config, dict) else None
+
+
 def _loading_dtype(torch: Any, name: str, dtype: Any, device: str) -> Any:
     """The dtype ``name`` (``EMBEDDED`` or a resolved path) loads in: ``_resolve_dtype``'s, with ``"auto"`` made the
     dtype its config.json names (transformers' "auto" reads that first), so that a client asking "auto" shares the
@@ -248,11 +260,9 @@ def _loading_dtype(torch: Any, name: str, dtype: Any, device: str) -> Any:
         return dtype
     if name == EMBEDDED:
         return torch.float32  # _convert_gguf saves it so
-    try:
-        config = json.loads((Path(name) / "config.json").read_text())
-        named = config.get("dtype") or config.get("torch_dtype")
-    except (OSError, ValueError, AttributeError):  # no readable config (load_model reports it): no sharing
+    if (config := model_config(name)) is None:  # no readable config (load_model reports it): no sharing
         return dtype
+    named = config.get("dtype") or config.get("torch_dtype")
     return getattr(torch, named) if named in DTYPES[1:] else dtype
 
 

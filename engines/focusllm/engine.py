@@ -11,7 +11,7 @@ from typing import Any
 
 from ..base import Engine, GenerationRequest
 from ..errors import ConfigError
-from ..models import EMBEDDED, cache_dir, has_sliding_window
+from ..models import EMBEDDED, cache_dir, has_sliding_window, model_config
 from ..streaming import Completion
 
 #: a loaded model's FocusLLM wrapper and the weights file it holds, kept on the model (freed with it): wrapping swaps
@@ -136,9 +136,7 @@ class Focus(Engine):
 
 def _check_architecture(model: str) -> None:
     """A ConfigError, when the client is built, for a model FocusLLM cannot wrap (its config.json says)."""
-    try:
-        config = json.loads((Path(model) / "config.json").read_text())
-    except (OSError, ValueError):
+    if (config := model_config(model)) is None:
         return  # no readable config: loading the model will say what is wrong
     model_type = config.get("model_type")
     if model_type not in MODEL_TYPES:

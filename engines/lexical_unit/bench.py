@@ -103,12 +103,12 @@ def _prompts(tokenizer, config: BenchConfig) -> dict[str, list[list[int]]]:
 
 def run_benchmark(model_dir: str | Path, data_dir: str | Path, config: BenchConfig, log: Callable[[str], None] = print) -> dict:
     """Decode held-out prompts with every method and return speeds, ratios and quality (see module doc)."""
-    from ..models import check_available, device_name, load_model, synchronize
+    from ..models import EMBEDDED, check_available, device_name, load_model, synchronize
 
     torch.set_num_threads(config.threads)
     answers = load_answers(data_dir)  # read first: a wrong --data is found before the timed runs, not after
     model, tokenizer, lud_config = load_lud(model_dir, config.device)
-    base_model = lud_config.get("base_model", "smollm2")
+    base_model = lud_config.get("base_model", EMBEDDED)
     check_available(base_model)  # read for the perplexity after the timed runs: moved since, say (probe 307)
     counter = _ForwardCounter(model)
     methods = _methods(model, tokenizer, config)

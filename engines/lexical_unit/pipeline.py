@@ -19,7 +19,7 @@ import torch
 
 from ..commands import can_make
 from ..errors import ConfigError
-from ..models import EMBEDDED
+from ..models import EMBEDDED, model_config
 from . import data
 from .decoding import PAD_TOKEN, add_pad_token, pad_token_id
 from .engine import CONFIG_FILE
@@ -51,11 +51,8 @@ def _load_base(name: str, device: str):
 def _blocks(model: str) -> int | None:
     """The base model's number of blocks, from its config.json (None where it cannot be read before it loads: the
     embedded model is converted as it loads)."""
-    try:
-        config = json.loads((Path(model) / "config.json").read_text()) if model != EMBEDDED else {}
-    except (OSError, ValueError):  # the load says why, in its words
-        return None
-    blocks = config.get("num_hidden_layers", config.get("n_layer")) if isinstance(config, dict) else None
+    config = model_config(model) or {}
+    blocks = config.get("num_hidden_layers", config.get("n_layer"))
     return blocks if isinstance(blocks, int) else None
 
 
