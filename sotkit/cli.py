@@ -219,14 +219,14 @@ def main(argv: list[str] | None = None) -> int:
             if so_far.stopping_since is not None:  # a signal let go as the whole answer printed: it ends as a stop
                 raise KeyboardInterrupt
             return status
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         # a second Ctrl-C must not cut the answer so far as it prints (a third, or a later SIGTERM, ends the process)
         restore = _catch(_unless_ignored((signal.SIGINT, *_TERMINATING), _Presses(so_far.stopping_since))) | restore
         status = 128 + (so_far.terminated_by or signal.SIGINT)
         if args.command == "ask":
             _keep_going_without_stdout(_interrupted, args, so_far)
-        elif getattr(args, "json", False):  # router eval's: a script reading stdout gets one JSON object
-            _keep_going_without_stdout(_out, _json(_stopped(so_far)))
+        elif getattr(args, "json", False):  # router eval's: a script reading stdout gets one JSON object, with the
+            _keep_going_without_stdout(_out, _json(_stopped(so_far) | getattr(stop, "so_far", {})))  # figures so far
         _exit_now_if_threads_run(status)
         return status
     except BrokenPipeError:  # stdout's reader left (`| head`): stop quietly, as a writer the pipe's signal ends

@@ -18,6 +18,7 @@ import sys
 import time
 from importlib.util import find_spec
 from pathlib import Path
+from typing import Any
 
 import anyio
 import numpy
@@ -1738,6 +1739,41 @@ def test_cli_eval_of_the_llm_router_counts_the_decisions_that_fell_back(
                   server.openai_base_url])
     err = capsys.readouterr().err
     assert "InternalServerError" in err and "(1x)" in err and "ValueError: unreadable answer 'Hmm.'" in err
+
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_cli_eval_of_the_llm_router_stopped_keeps_the_figures_of_what_it_routed(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, as_json: bool) -> None:
+    labels = write_labels(tmp_path / "labels.jsonl", TINY)
+    real = sotkit.router.evaluate
+
+    async def stopped_after_eleven(router: object, rows: list[Labelled], on_decision: Any) -> object:
+        decided = []
+
+        def told(row: Labelled, decision: Decision) -> None:  # the twelfth question's call never ends
+            on_decision(row, decision)
+            decided.append(row)
+            if len(decided) == 11:
+                os.kill(os.getpid(), signal.SIGTERM)  # (handled in both of the suite's Ctrl-C settings)
+        return await real(router, rows, told)
+
+    def one_stalls(request: RecordedRequest) -> Reply:
+        return Reply("A", fault=Fault.stall(seconds=60)) if "walking every day" in request.user else Reply("A")
+
+    monkeypatch.setattr(sotkit.router, "evaluate", stopped_after_eleven)
+    with FakeLLMServer(one_stalls) as server:  # an LLM router's calls are paid for: a stop loses none of their figures
+        args = ["router", "eval", str(labels), "--router", "llm", "--model", "openai:m", "--base-url",
+                server.openai_base_url, *(["--json"] if as_json else [])]
+        assert cli_main(args) == 143
+    shown = capsys.readouterr()
+    if as_json:  # one JSON object: the stop, and the figures so far
+        printed = json.loads(shown.out)
+        assert printed["error"] == "terminated" and (printed["routed"], printed["of"]) == (11, 12)
+        assert printed["report"]["n"] == 11 and printed["report"]["confusion"]["sot_as_sequential"] == 0
+    else:
+        assert shown.out.startswith("questions: 11  accuracy: 1.000")
+        assert "stopped after 11 of 12 questions; the figures above are over those 11" in shown.err
 
 
 # --------------------------------------------------------------------------------------------------- the article "A"

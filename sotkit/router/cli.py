@@ -27,7 +27,7 @@ from ..errors import ConfigError
 from .base import Decision, FallsBack
 
 if TYPE_CHECKING:
-    from .learned import Labelled
+    from .learned import Labelled, Report
 
 #: a held-out AUC below which a trained router is said to be near chance (coin-flip labels reach 0.5 to 0.55; the
 #: shipped default router's questions 0.97)
@@ -120,6 +120,7 @@ def _is_router_file(path: Path) -> bool:
 
 def _eval(args: argparse.Namespace, run: Callable[..., Any]) -> int:
     from . import check_threshold, evaluate, make_router, read_labels
+    from .learned import scored
 
     # checked before the labels are read: only the llm router asks a model
     if args.router == "llm" and not args.model:
@@ -135,21 +136,45 @@ def _eval(args: argparse.Namespace, run: Callable[..., Any]) -> int:
                           "or /dev/null instead")
     rows = read_labels(args.labels)
     routed: list[tuple[Labelled, Decision]] = []
+    made: list[Any] = []
 
-    async def route() -> Any:
+    async def route() -> Report:
         provider = None
         if args.router == "llm":
             from ..providers import create_provider
 
             provider = create_provider(args.model, **({"base_url": args.base_url} if args.base_url else {}))
         try:
-            router = make_router(args.router, provider=provider, threshold=args.threshold)
-            return router, await evaluate(router, rows, lambda row, decision: routed.append((row, decision)))
+            made.append(make_router(args.router, provider=provider, threshold=args.threshold))
+            return await evaluate(made[0], rows, lambda row, decision: routed.append((row, decision)))
         finally:
             if provider is not None:
                 await provider.aclose()
 
-    router, report = run(route)
+    stopped = None
+    try:
+        report = run(route)
+    except KeyboardInterrupt as stop:  # the figures of what was routed are kept: an LLM router's calls are paid for
+        if not routed:
+            raise
+        stopped = stop
+    line = {id(row): number for number, row in enumerate(rows)}
+    routed.sort(key=lambda pair: line[id(pair[0])])  # in the file's order, not the order the decisions came in
+    if stopped is None:
+        return _print(args, made[0], report, routed)
+    report = scored(made[0], [row for row, _ in routed], [decision for _, decision in routed])
+    if args.json:  # in the stop's own JSON object, which sotkit's main prints
+        stopped.so_far = {"routed": len(routed), "of": len(rows), "report": report.as_dict()}  # type: ignore
+    else:
+        _print(args, made[0], report, routed)
+        to_stderr(f"sotkit router eval: stopped after {len(routed)} of {len(rows)} questions; the figures above are "
+                  f"over those {len(routed)}")
+    raise stopped
+
+
+def _print(args: argparse.Namespace, router: Any, report: Report, routed: list[tuple[Labelled, Decision]]) -> int:
+    """Print ``report`` (and the misrouted questions); say where the router failed and its fallback decided. The
+    command's exit status: 1 where every decision was the fallback's."""
     decisions = [decision for _, decision in routed]
     failed = router.failures(decisions) if isinstance(router, FallsBack) else []
     misrouted = [(row, decision) for row, decision in routed

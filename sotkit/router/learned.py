@@ -752,23 +752,30 @@ EVALUATED_AT_ONCE = 8
 
 async def evaluate(router: Any, rows: Sequence[Labelled],
                    on_decision: Callable[[Labelled, Decision], None] | None = None) -> Report:
-    """Route every labelled question with ``router`` and compare with the labels."""
+    """Route every labelled question with ``router`` and compare with the labels. ``on_decision`` is called as
+    each decision is made (in the order they come): what was decided before a stop is known."""
+    told = on_decision or (lambda row, decision: None)
     if isinstance(router, LearnedRouter):  # in one batch: much faster through the embedding model
         decisions = router.classify_many([row.question for row in rows])
+        for row, decision in zip(rows, decisions):
+            told(row, decision)
     else:  # several at once: an LLM router's calls one by one took 20 s each from a stalling server (probe 308)
         decided: dict[int, Decision] = {}
         limiter = anyio.CapacityLimiter(EVALUATED_AT_ONCE)
 
-        async def decide(i: int, question: str) -> None:
+        async def decide(i: int, row: Labelled) -> None:
             async with limiter:
-                decided[i] = await router.decide(question)
+                decided[i] = await router.decide(row.question)
+            told(row, decided[i])
 
         async with anyio.create_task_group() as tasks:
             for i, row in enumerate(rows):
-                tasks.start_soon(decide, i, row.question)
+                tasks.start_soon(decide, i, row)
         decisions = [decided[i] for i in range(len(rows))]
-    for row, decision in zip(rows, decisions):
-        if on_decision is not None:
-            on_decision(row, decision)
+    return scored(router, rows, decisions)
+
+
+def scored(router: Any, rows: Sequence[Labelled], decisions: Sequence[Decision]) -> Report:
+    """The report of ``router``'s ``decisions`` on ``rows``, counting those its fallback made."""
     fell_back = len(router.failures(decisions)) if isinstance(router, FallsBack) else 0
     return replace(report(rows, [d.mode == "sot" for d in decisions]), fell_back=fell_back)
