@@ -269,8 +269,8 @@ class _Reading:
             self.inputs["cache_creation"] = usage["cache_creation"]
 
     @property
-    def whole(self) -> bool:  # a stream that ends before its stop_reason (or message_stop) was cut
-        return self.ended or self.stop_reason is not None
+    def whole(self) -> bool:  # a stream that ends before its stop_reason was cut
+        return self.stop_reason is not None
 
     @property
     def whole_at_body_end(self) -> bool:
@@ -321,6 +321,10 @@ class _Reading:
                     raise TypeError(f"stop_reason is a {type(reason).__name__}")
                 self.stop_reason = reason or self.stop_reason
             elif event == "message_stop":
+                if self.stop_reason is None:  # the API sends one first, in message_delta; a gateway whose upstream
+                    # broke may end the stream so (probe 311: the text so far passed for a whole answer)
+                    raise StreamError("the stream ended with message_stop before any stop_reason: the server cut it "
+                                      "short", raw=data)
                 self.ended = True
             elif event == "error":  # e.g. overloaded_error mid-stream, after the 200 status
                 error = data.get("error", {}) if isinstance(data, dict) else {}

@@ -138,6 +138,16 @@ async def test_an_openai_stream_that_says_done_without_finishing_was_cut(chunks,
             await read("openai:m", url)
 
 
+
+async def test_an_anthropic_stream_that_says_message_stop_without_a_stop_reason_was_cut():
+    # probe 311: a gateway whose upstream broke ended the stream so, mid-word, and the text passed for a whole
+    # answer (truncated False, finish_reason None); the API sends its stop_reason first, in message_delta
+    body = anthropic_sse(text_delta("Keep it da"), ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+                         ("message_stop", {"type": "message_stop"}))
+    async with serving(body) as (url, _):
+        with pytest.raises(sotkit.StreamError, match="message_stop before any stop_reason: the server cut it short"):
+            await read("anthropic:m", url)
+
 async def test_only_the_first_of_several_generations_is_read():
     """A server that streams several generations (n=2 set by a gateway; extra_body refuses it) interleaves their
     chunks: only index 0's are the answer."""
@@ -655,15 +665,12 @@ async def test_anthropic_counts_that_are_no_numbers_are_estimated_not_added(outp
     assert usage.estimated and usage.output_tokens == 4 and usage.finish_reason == "end_turn"  # 13 characters
 
 
-@pytest.mark.parametrize("end", [
-    [("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn"}})],  # no output count
-    [("message_stop", {"type": "message_stop"})],  # a proxy's: no message_delta at all
-])
-async def test_anthropic_prompt_counts_are_kept_where_the_output_has_none(end):
+async def test_anthropic_prompt_counts_are_kept_where_the_output_has_none():
     # probe 251: the counted prompt (3,000 of it cache reads) was replaced by an estimate of its characters
     start = ("message_start", {"type": "message_start", "message": {"usage": {
         "input_tokens": 25, "cache_read_input_tokens": 3000, "output_tokens": 1}}})
-    body = "".join(f"event: {e}\ndata: {json.dumps(d)}\n\n" for e, d in [start, text_delta("Keep it dark."), *end])
+    end = ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn"}})  # no output count
+    body = "".join(f"event: {e}\ndata: {json.dumps(d)}\n\n" for e, d in [start, text_delta("Keep it dark."), end])
     async with serving(body.encode()) as (url, _):
         *_, usage = await read("anthropic:m", url)
     assert (usage.input_tokens, usage.cache_read_tokens, usage.output_tokens, usage.estimated) == (3025, 3000, 4, True)
