@@ -138,10 +138,11 @@ class AnthropicProvider(Provider):
         options: dict[str, Any] = {}
         if system:
             options["system"] = system
-        # the API refuses a stop sequence of white space alone ("\n\n"): the text is ended at those here
+        # the API refuses a stop sequence of white space alone ("\n\n"); the text is ended at every one here too,
+        # those and any a compatible server ignores (probe 312)
         if stops := [stop for stop in request.stop if stop.strip()]:
             options["stop_sequences"] = stops
-        stopping = StopAt(blank) if (blank := [stop for stop in request.stop if not stop.strip()]) else None
+        stopping = StopAt(request.stop) if request.stop else None
         temperature = request.temperature if self.takes_temperature else None
         # The API takes a temperature but this SDK's messages.create() has no such parameter (a TypeError): it
         # travels in the body, as the SDK sends extra_body, with the user's fields.

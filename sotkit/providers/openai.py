@@ -116,11 +116,10 @@ class OpenAIProvider(Provider):
         if prompt.prefill and self.supports_prefill:
             messages.append({"role": "assistant", "content": prompt.prefill})
             body.update(CONTINUE_PREFILL)
-        stopping = None
         if request.stop and self.takes_stop:
             body["stop"] = list(request.stop)  # all of them: one left out would let the text run on past it
-        elif request.stop:
-            stopping = StopAt(request.stop)  # the model refused them: its text is ended at them here
+        # the text is ended at them here too: for a model that refused them, and a server that ignores them (probe 312)
+        stopping = StopAt(request.stop) if request.stop else None
         if request.temperature is not None and self.takes_temperature:
             body["temperature"] = request.temperature
         reading, tags, written = _Reading(), ThinkTags(), 0

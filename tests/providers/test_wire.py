@@ -709,6 +709,24 @@ async def test_a_text_ended_at_a_stop_sequence_here_ends_there_with_what_was_hel
     assert chunks[-1].finish_reason in ("stop", "stop_sequence")
 
 
+
+@pytest.mark.parametrize("model", ["openai:m", "anthropic:m"])
+async def test_a_server_that_ignores_its_stop_sequences_has_its_text_ended_at_them(model):
+    # probe 312: a compatible server that ignored the template's stop sequence had the text after it returned whole
+    piece = "Keep it dark. STOPHERE and more the template never asked for"
+    body = sse({"choices": [{"delta": {"content": piece}}]}, STOPPED) if model.startswith("openai") else \
+        anthropic_sse(text_delta(piece), *END_TURN)
+    async with serving(body) as (url, requests):
+        provider = create_provider(model, base_url=url, api_key="k")
+        try:
+            chunks = [c async for c in provider.stream(ChatRequest(Prompt("Why?", stop=("STOPHERE",))))]
+        finally:
+            await provider.aclose()
+    sent = requests[0]
+    assert sent.get("stop", sent.get("stop_sequences")) == ["STOPHERE"]  # it was sent them, and went on
+    assert "".join(c for c in chunks if isinstance(c, str)) == "Keep it dark. "
+    assert chunks[-1].finish_reason in ("stop", "stop_sequence")
+
 def test_text_held_back_elsewhere_is_no_part_of_a_text_ended_at_its_stop_sequence():
     # review 252: a <think> tag's possible start held back by ThinkTags ("<|ret") came after the stop sequence
     from sotkit.providers.base import StopAt
