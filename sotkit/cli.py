@@ -501,8 +501,11 @@ def _hint(error: BaseException) -> str:
     status = getattr(error, "status_code", None)
     if status in (401, 403):
         return "; check the API key (OPENAI_API_KEY, ANTHROPIC_API_KEY) and that it is for this --model"
-    if status == 404:
-        return "; check the model name in --model (and --base-url)"
+    if status == 404:  # a wrong name, or a base URL the API is not under (most compatible servers' is at /v1)
+        url = str(getattr(getattr(error, "request", None), "url", ""))  # (the SDKs' status errors have it)
+        return "; check the model name in --model" + (
+            f" and the URL asked, {url}" + ("" if "/v1/" in url else " (a compatible server's API is under /v1, "
+                                            "as in --base-url http://host:port/v1)") if url else " (and --base-url)")
     if quota_spent(error):  # the SDK's words ("You exceeded your current quota") read as a rate limit to wait out
         return "; the account's quota or spend limit ran out (not retried): check its plan and billing"
     if status == 413:  # the API's own limit, or a proxy's before it (nginx's bare page says only "413")

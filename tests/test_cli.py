@@ -289,6 +289,16 @@ def test_an_sdk_error_is_one_line_with_a_hint_and_the_traceback_is_behind_debug(
     assert "APIConnectionError" in refused.stderr and "check --base-url" in refused.stderr
 
 
+
+def test_a_404_names_the_url_asked_and_where_a_compatible_servers_api_is():
+    # probe 312: a --base-url without /v1 read "check the model name in --model (and --base-url)", no URL named
+    with FakeLLMServer("Hi.") as server:
+        done = ask("Why?", "--model", "openai:m", "--base-url", server.openai_base_url.removesuffix("/v1"), "--mode",
+                   "sequential", env={"OPENAI_API_KEY": "k"})
+    assert done.returncode == 1 and "NotFoundError" in done.stderr
+    assert f"check the model name in --model and the URL asked, {server.openai_base_url.removesuffix('/v1')}/chat/" \
+           "completions (a compatible server's API is under /v1" in done.stderr, done.stderr
+
 def test_a_request_too_large_for_a_proxy_is_said_so():
     # nginx's 413 page before an OpenAI base URL read as the SDK's bare "Error code: 413" (probe 211)
     from sotkit.testing import Fault, Reply
