@@ -692,6 +692,33 @@ async def test_a_run_stopped_during_the_sequential_call_keeps_the_finished_sot_a
     assert (cost.answers, cost.failed) == (1, 1) and cost.estimated  # (the stopped call had no counts from the server)
 
 
+async def test_a_run_stopped_while_the_judge_answers_keeps_the_order_it_answered(tmp_path):
+    # probe 313: the judge's reply in one order, come before the stop, was lost, and the rerun paid for both orders
+    write_questions(tmp_path / "questions.jsonl", QUESTIONS[:1])
+    results = tmp_path / "out" / "results.jsonl"
+    slow = {"on": True}  # the judge's reply with SoT shown as B takes long; later, a quick one
+
+    def judge(request):
+        if sot_position(request) == "B" and slow["on"]:
+            return Reply("SoT's is better. [[B]]", latency=Latency(ttft_s=30.0))
+        return "SoT's is better. [[A]]" if sot_position(request) == "A" else "SoT's is better. [[B]]"
+    with serve(model(judge)) as server:
+        async with anyio.create_task_group() as tg:  # stopped while the judge answers, as by Ctrl-C or kill
+            tg.start_soon(lambda: run(server, tmp_path))
+            with anyio.fail_after(10):
+                while sum(is_judge(r) for r in server.requests) < 2:
+                    await anyio.sleep(0.005)
+            await anyio.sleep(1.0)  # the quick order's reply read
+            tg.cancel_scope.cancel()
+        kept = read_results(results)[-1]["judge"]["verdicts"]["general"]
+        assert kept["verdicts"] == ["A", None] and kept["outcome"] is None
+        slow["on"] = False
+        server.reset()
+        summary = await run(server, tmp_path)
+        [asked] = server.requests  # only the order that had not answered
+        assert is_judge(asked) and sot_position(asked) == "B"
+    assert summary.records[0]["judge"]["verdicts"]["general"]["outcome"] == "win"
+
 async def test_a_run_stopped_before_a_call_was_sent_counts_no_failed_attempt(tmp_path):
     # review 263: a call the stop ended while it waited for its slot (nothing sent, nothing spent) was saved as a
     # failed attempt, which the rerun's report counted; the call in flight was paid for, and is saved so

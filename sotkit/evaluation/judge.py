@@ -5,6 +5,7 @@ first answer it reads yields ties, not wins."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
@@ -73,15 +74,16 @@ KEPT = FILTERED | WINDOW_FULL
 
 
 async def judge_pair(judge: SoT, question: str, sot: str, sequential: str, aspect: str | None = None, *,
-                     max_tokens: int = JUDGE_MAX_TOKENS,
-                     kept: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[Exception]]:
+                     max_tokens: int = JUDGE_MAX_TOKENS, kept: dict[str, Any] | None = None,
+                     on_stop: Callable[[dict[str, Any]], None] | None = None) -> tuple[dict[str, Any], list[Exception]]:
     """Ask ``judge`` which answer is better in both orders (only the orders whose reply ``kept``, a stored record
     of this pair, does not keep). Returns the record, which holds both raw replies (``None`` where an order failed),
     which were cut at ``max_tokens`` (read as no verdict: a verdict early in a cut reply may be provisional), both
     verdicts and the outcome (``None`` while an order has no reply), and each failed order's exception. A reply
     ``stopped`` by the provider's filter (``content_filter``, ``refusal``) or the model's context window gives no
     verdict either, and is kept: a larger budget would not let it finish; one a server ended otherwise (vLLM's
-    ``abort``, a tool call) is a failure, asked again by a rerun."""
+    ``abort``, a tool call) is a failure, asked again by a rerun. Stopped (the run cancelled, Ctrl-C) after an
+    order replied, it gives ``on_stop`` the record so far, and stops: a rerun asks only the other order."""
     template, extra = ("judge_pairwise", {}) if aspect is None else \
         ("judge_aspect", {"aspect": aspect, "criterion": ASPECTS[aspect]})
     # the verdict marks of an answer ("See [[A]]") or of the question are shown unmarked: a judge quoting one gave it
@@ -121,12 +123,19 @@ async def judge_pair(judge: SoT, question: str, sot: str, sequential: str, aspec
         raw[i], cut[i] = result.text, result.truncated and at_budget
         stopped[i] = reason if result.truncated and kept_end else None
 
-    async with anyio.create_task_group() as tg:
-        for i in range(2):
-            if raw[i] is None:
+    def record() -> dict[str, Any]:
+        verdicts = [None if text is None or was_cut or was_stopped else parse_verdict(text)
+                    for text, was_cut, was_stopped in zip(raw, cut, stopped)]
+        return {"verdicts": verdicts, "outcome": None if None in raw else outcome(*verdicts), "raw": raw, "cut": cut,
+                "stopped": stopped, "max_tokens": max_tokens}
+
+    asked = [i for i in range(2) if raw[i] is None]
+    try:
+        async with anyio.create_task_group() as tg:
+            for i in asked:
                 tg.start_soon(ask, i)
-    verdicts = [None if text is None or was_cut or was_stopped else parse_verdict(text)
-                for text, was_cut, was_stopped in zip(raw, cut, stopped)]
-    record = {"verdicts": verdicts, "outcome": None if None in raw else outcome(*verdicts), "raw": raw, "cut": cut,
-              "stopped": stopped, "max_tokens": max_tokens}
-    return record, failures
+    except BaseException:  # (the run's cancellation): the reply that came is paid for, and kept
+        if on_stop is not None and any(raw[i] is not None for i in asked):
+            on_stop(record())
+        raise
+    return record(), failures

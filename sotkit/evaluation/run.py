@@ -414,7 +414,8 @@ async def answer_question(q: Question, previous: dict[str, Any] | None, answerer
         if not reusable:  # a rerun finds no verdicts in this record, so it asks the judge only
             save(record)
         record["judge"] = await judge_answers(judger, q.question, answers, settings,
-                                              (previous or {}).get("judge") if reusable else None)
+                                              (previous or {}).get("judge") if reusable else None,
+                                              on_stop=lambda judged: save(record | {"judge": judged}))
         if record["judge"]["error"]:
             record["error"] = "; ".join(filter(None, [record["error"], f"judge: {record['judge']['error']}"]))
     return record
@@ -482,27 +483,34 @@ async def answer(sot: SoT, question: str, mode: Literal["auto", "sot", "sequenti
 
 
 async def judge_answers(judger: SoT, question: str, answers: dict[str, dict[str, Any]], settings: dict[str, Any],
-                        previous: dict[str, Any] | None) -> dict[str, Any]:
+                        previous: dict[str, Any] | None,
+                        on_stop: Callable[[dict[str, Any]], None] = lambda judged: None) -> dict[str, Any]:
     """The judge's verdicts, general and per aspect; a reply already given by the same judge is kept (a verdict
-    whose other order failed is finished by asking that order only)."""
+    whose other order failed is finished by asking that order only). Stopped, it gives ``on_stop`` the verdicts so
+    far, the replies that came included."""
     kept = previous.get("verdicts", {}) if previous and _same_judge(previous, settings) else {}
     verdicts: dict[str, Any] = {}
     errors = []
+
+    def judged() -> dict[str, Any]:
+        return {"model": settings["judge"], "setup": settings["judge_setup"], "verdicts": verdicts,
+                "error": "; ".join(errors) or None}
+
     for aspect in ["general", *settings["aspects"]]:
         if None not in kept_replies(kept.get(aspect), settings["judge_max_tokens"]):
             verdicts[aspect] = kept[aspect]
             continue
         verdicts[aspect], failures = await judge_pair(
             judger, question, answers["sot"]["text"], answers["sequential"]["text"],
-            None if aspect == "general" else aspect, max_tokens=settings["judge_max_tokens"], kept=kept.get(aspect))
+            None if aspect == "general" else aspect, max_tokens=settings["judge_max_tokens"], kept=kept.get(aspect),
+            on_stop=lambda so_far: on_stop(judged() | {"verdicts": verdicts | {aspect: so_far}}))
         if failures:
             group = ExceptionGroup(f"the judge failed in {len(failures)} of 2 orders", failures)
             if (config := group.subgroup(ConfigError)) is not None:
                 raise _first(config) from None  # the same for every question: stop the run
             on = "" if aspect == "general" else f"on the {aspect} aspect, "
             errors.append(on + describe(group, every="both orders"))
-    return {"model": settings["judge"], "setup": settings["judge_setup"], "verdicts": verdicts,
-            "error": "; ".join(errors) or None}
+    return judged()
 
 
 def measures(question: str, answers: dict[str, dict[str, Any]]) -> dict[str, float | None]:
