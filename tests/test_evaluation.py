@@ -719,6 +719,23 @@ async def test_a_run_stopped_while_the_judge_answers_keeps_the_order_it_answered
         assert is_judge(asked) and sot_position(asked) == "B"
     assert summary.records[0]["judge"]["verdicts"]["general"]["outcome"] == "win"
 
+async def test_a_base_url_with_a_slash_at_its_end_is_the_same_server_and_answers_asked_again_are_said_so(
+        tmp_path, capsys):
+    # probe 313: a trailing slash on the base URL (one .env's way, CI's another) asked and paid for everything again,
+    # and nothing said why
+    write_questions(tmp_path / "questions.jsonl", QUESTIONS[:2])
+    with serve(model()) as server:
+        await run(server, tmp_path)
+        server.reset()
+        await sotkit.evaluate(model="openai:m", out=tmp_path / "out", base_url=server.openai_base_url + "/",
+                              api_key="k", judge="openai:judge", plots=False, questions=tmp_path / "questions.jsonl",
+                              judge_options={"base_url": server.openai_base_url + "/", "api_key": "k"}, progress=True)
+        assert server.requests == []
+        assert "answered again" not in capsys.readouterr().err
+        await run(server, tmp_path, judge=None, temperature=0.3, progress=True)  # what shapes the answers changed
+        assert server.requests
+    assert "2 question(s) in" in capsys.readouterr().err.replace("\n", " ")
+
 async def test_a_run_stopped_before_a_call_was_sent_counts_no_failed_attempt(tmp_path):
     # review 263: a call the stop ended while it waited for its slot (nothing sent, nothing spent) was saved as a
     # failed attempt, which the rerun's report counted; the call in flight was paid for, and is saved so

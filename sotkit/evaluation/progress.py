@@ -32,6 +32,10 @@ class Progress:
         self.new += 1
         self._show(force=len(self.records) == self.total)
 
+    def say(self, text: str) -> None:
+        """A line of its own, above the progress line."""
+        self._write(("\r\033[K" if self.tty else "") + f"[sotkit eval] {text}\n" + (self.line() if self.tty else ""))
+
     def close(self) -> None:
         if self.tty:
             self._write("\n")

@@ -136,6 +136,12 @@ async def evaluate(questions: str | Path | Sequence[Question | str], *, model: s
                 pending.append((q, previous))
 
         meter = Progress(len(todo), done=list(records.values()), judging=judge is not None) if progress else None
+        again = sum(any(answer and answer.get("error") is None and not _asked_alike(answer, mode, settings)
+                        for mode, answer in _known_alike(previous["answers"], settings).items() if mode in modes)
+                    for _, previous in pending if previous is not None)
+        if meter and again:  # (say why what was paid for is asked again)
+            meter.say(f"{again} question(s) in {out / RESULTS} were answered with another model, server, template "
+                      "or option (or another sotkit): they are answered again")
         if pending:
             clients = _clients(model, judge, templates, options, judge_options, judge_max_tokens)
             async with clients as (answerer, judger):
@@ -361,12 +367,14 @@ def _setup(templates: Mapping[str, str], options: Mapping[str, Any], model: str 
     options but those in ``NOT_SHAPING``, the server where no option names it, and this sotkit's version, whose
     default prompts may differ. A URL's password shapes nothing: it is left out (a results file would be a check of
     guesses, and a new password would ask everything again)."""
-    options = {name: value for name, value in options.items() if (name, value) != ("base_url", None)}  # not given
+    # (a base URL with or without a slash at its end names the same server: probe 313, every answer asked again)
+    options = {name: value.rstrip("/") if name == "base_url" and isinstance(value, str) else value
+               for name, value in options.items() if (name, value) != ("base_url", None)}  # (None: not given)
     # an object's repr may hold its address, which differs from one run to the next
     shown = {name: re.sub(r" at 0x[0-9a-fA-F]+", "", repr(shown_url(value) if isinstance(value, str) else value))
              for name, value in options.items() if name not in NOT_SHAPING}
     if "base_url" not in options and (server := _server(model, options)):  # as if given: the same answers
-        shown["base_url"] = repr(shown_url(server))
+        shown["base_url"] = repr(shown_url(server.rstrip("/")))
     text = json.dumps({"templates": dict(templates), "options": shown, "sotkit": __version__}, sort_keys=True)
     return hashlib.sha1(text.encode()).hexdigest()[:12]
 
