@@ -19,6 +19,7 @@ from unittest import mock
 import anyio
 import pytest
 
+import openai
 import sotkit
 from sotkit.coordinator import Answer
 from sotkit.engines import registry
@@ -1030,16 +1031,40 @@ def test_sotkit_eval_stopped_by_sigterm_keeps_what_it_finished_as_on_ctrl_c(tmp_
 
 
 def test_the_command_says_why_questions_failed(tmp_path):
-    # probe 242: only "2 question(s) failed (...); rerun the same command": a wrong key is no rerun's to mend
+    # probe 242: only "2 question(s) failed (...); rerun the same command": a wrong answer is no rerun's to mend
     questions = write_questions(tmp_path / "questions.jsonl", QUESTIONS[:2])
+    with FakeLLMServer(Reply("", fault=Fault.status(400))) as server:  # (not retried: a quick test)
+        done = subprocess.run([sys.executable, "-m", "sotkit.cli", "eval", str(questions), "--model", "openai:m",
+                               "--no-plots", "--out", str(tmp_path / "out")], capture_output=True, text=True,
+                              timeout=120, env={**os.environ, "OPENAI_API_KEY": "k",
+                                                "OPENAI_BASE_URL": server.openai_base_url})
+    assert done.returncode == 1
+    assert "2 question(s) failed (sleep, walk), the first with sot: BadRequestError" in done.stderr, done.stderr
+
+
+def test_a_key_refused_stops_the_run_at_the_first_call_and_says_what_to_do(tmp_path):
+    # probe 313: every question went through its calls (with no server, 5 s of retries each), then "rerun the same
+    # command to retry them", which mends no wrong key
+    questions = write_questions(tmp_path / "questions.jsonl", QUESTIONS[:3])
     with FakeLLMServer("Hi.", api_key="the-right-key") as server:
         done = subprocess.run([sys.executable, "-m", "sotkit.cli", "eval", str(questions), "--model", "openai:m",
                                "--no-plots", "--out", str(tmp_path / "out")], capture_output=True, text=True,
                               timeout=120, env={**os.environ, "OPENAI_API_KEY": "a-wrong-key",
                                                 "OPENAI_BASE_URL": server.openai_base_url})
-    assert done.returncode == 1
-    assert "2 question(s) failed (sleep, walk), the first with sot: AuthenticationError" in done.stderr, done.stderr
-    assert "a-wrong-key" not in done.stderr
+        assert len(server.requests) == 1
+    assert done.returncode == 1 and "a-wrong-key" not in done.stderr
+    assert "sotkit eval: error: AuthenticationError" in done.stderr
+    assert "nothing more was asked: check the API key (OPENAI_API_KEY, ANTHROPIC_API_KEY)" in done.stderr
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:9/v1", "http://no-such-host.invalid/v1"])
+async def test_no_server_at_the_url_stops_the_run_after_the_first_questions_retries(tmp_path, url):
+    write_questions(tmp_path / "questions.jsonl", QUESTIONS[:3])
+    with pytest.raises(openai.APIConnectionError):
+        await sotkit.evaluate(model="openai:m", out=tmp_path / "out", base_url=url, api_key="k", plots=False,
+                              questions=tmp_path / "questions.jsonl", retry=sotkit.RetryPolicy(attempts=2, initial_wait_s=0.01))
+    results = tmp_path / "out" / "results.jsonl"
+    assert not results.exists() or read_results(results) == []  # no question recorded as failed, N times over
 
 
 def test_the_command_says_a_bad_option_in_its_own_words(tmp_path):

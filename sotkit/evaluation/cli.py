@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import socket
 from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
@@ -15,6 +16,7 @@ from ..console import to_stderr
 from ..engines.commands import whole
 from ..errors import ConfigError, SotkitError, clipped
 from ..redact import redact
+from ..retry import causes
 from ..templates import TEMPLATES_IN_CLI_WORDS
 from .judge import JUDGE_MAX_TOKENS
 from .questions import ALL
@@ -67,6 +69,24 @@ def _in_cli_words(message: str) -> str:
     return message
 
 
+def _advice(error: BaseException) -> str:
+    """What to do about a server's refusal, or its absence, that stopped the run (``every_question_alike``), or
+    nothing."""
+    url = next((str(request.url) for cause in causes(error) if (request := getattr(cause, "request", None))), "")
+    status = next((cause.status_code for cause in causes(error)
+                   if isinstance(getattr(cause, "status_code", None), int)), None)
+    if any(isinstance(cause, (ConnectionRefusedError, socket.gaierror)) for cause in causes(error)):
+        return (f"; nothing more was asked: is the server{' at ' + redact(url) if url else ''} up, and its URL right "
+                "(OPENAI_BASE_URL, ANTHROPIC_BASE_URL)?")
+    if status in (401, 403):
+        return ("; nothing more was asked: check the API key (OPENAI_API_KEY, ANTHROPIC_API_KEY) and that it is for "
+                "--model and --judge")
+    if status == 404:
+        return (f"; nothing more was asked: check the model names in --model and --judge, and the URL asked"
+                f"{', ' + redact(url) if url else ''} (OPENAI_BASE_URL, ANTHROPIC_BASE_URL)")
+    return ""
+
+
 def _check_out(out: Path) -> None:
     """Refuse an --out that cannot become a directory now, before any question is asked."""
     existing = next((path for path in (out, *out.parents) if path.exists()), None)  # "." or "/" at the latest
@@ -110,10 +130,10 @@ def main(args: argparse.Namespace, run: Callable[..., Any] = anyio.run) -> int:
         to_stderr(f"\nsotkit eval: interrupted; {_kept(out / 'results.jsonl', judged=bool(args.judge))}")
         return 130
     except SotkitError as exc:
-        to_stderr(f"sotkit eval: error: {_in_cli_words(redact(str(exc)))}")
+        to_stderr(f"sotkit eval: error: {_in_cli_words(redact(str(exc)))}{_advice(exc)}")
         return 2 if isinstance(exc, ConfigError) else 1
-    except Exception as exc:  # the last resort (a file it cannot write, ...): one line, which names the file
-        to_stderr(f"sotkit eval: error: {redact(f'{type(exc).__name__}: {exc}')}")
+    except Exception as exc:  # an SDK's error that every question meets (a key refused), a file it cannot write, ...:
+        to_stderr(f"sotkit eval: error: {redact(f'{type(exc).__name__}: {exc}')}{_advice(exc)}")  # one line
         return 1
     parts = [f"{len(summary.records)} question{'s' if len(summary.records) != 1 else ''}"]
     if summary.speedup is not None:

@@ -15,6 +15,7 @@ import itertools
 import json
 import os
 import re
+import socket
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
@@ -31,6 +32,7 @@ from ..providers import base_url_variable
 from ..providers.base import BY_FILTER, FILTERED, ChatRequest, Prompt, closing
 from ..redact import shown_url
 from ..result import Result, Usage
+from ..retry import causes
 from ..templates import TemplateSource, _read_overrides
 from .judge import ASPECTS, JUDGE_MAX_TOKENS, JUDGE_VIEW, judge_pair, kept_replies
 from .questions import Question, category_text, checked, field_text, load_questions, question_id
@@ -163,13 +165,13 @@ async def evaluate(questions: str | Path | Sequence[Question | str], *, model: s
                         for q, previous in pending:
                             tg.start_soon(one, q, previous)
                 except BaseExceptionGroup as group:
-                    # a ConfigError is the same for every question: raise it as itself, not in a group
-                    if (config := group.subgroup(ConfigError)) is not None:
-                        raise _first(config) from None
+                    # an error the same for every question: raised as itself, not in a group
+                    if (config := group.subgroup(every_question_alike)) is not None:
+                        raise _first(config)
                     # so is results.jsonl failing to take a record (a full disk): its error names the file
                     if (unwritten := group.subgroup(lambda e: isinstance(e, OSError)
                                                     and e.filename == str(store.path))) is not None:
-                        raise _first(unwritten) from None
+                        raise _first(unwritten)
                     raise
         if meter:
             meter.close()
@@ -430,6 +432,15 @@ async def answer_question(q: Question, previous: dict[str, Any] | None, answerer
     return record
 
 
+def every_question_alike(error: BaseException) -> bool:
+    """Would every question meet ``error`` alike, so that it stops the run: sotkit's ``ConfigError``, a server
+    refusing the key (401, 403) or the model's name (404), or no server at the URL after the retries (refused, or
+    no such host)? (Probe 313: each question went through its retries, and then the run said to rerun it.)"""
+    return isinstance(error, ConfigError) or any(getattr(cause, "status_code", None) in (401, 403, 404)
+                                                 or isinstance(cause, (ConnectionRefusedError, socket.gaierror))
+                                                 for cause in causes(error))
+
+
 def spent_failing(answer: dict[str, Any]) -> list[dict[str, Any]]:
     """What a failed answer and the failed attempts before it spent, as the answer asked again keeps it."""
     spent = {name: answer[name] for name in SPENT if name in answer}
@@ -468,9 +479,9 @@ async def answer(sot: SoT, question: str, mode: Literal["auto", "sot", "sequenti
                     retries += 1
                 elif event.type == "done":
                     result = event.result
-    except ConfigError:
-        raise  # the same for every question: stop the run, do not record it N times
     except Exception as exc:
+        if every_question_alike(exc):
+            raise  # stop the run, do not record it N times
         record["error"] = describe(exc)
         result = exc.partial if isinstance(exc, PartialResultError) else None
     except BaseException:
@@ -515,8 +526,8 @@ async def judge_answers(judger: SoT, question: str, answers: dict[str, dict[str,
             on_stop=lambda so_far: on_stop(judged() | {"verdicts": verdicts | {aspect: so_far}}))
         if failures:
             group = ExceptionGroup(f"the judge failed in {len(failures)} of 2 orders", failures)
-            if (config := group.subgroup(ConfigError)) is not None:
-                raise _first(config) from None  # the same for every question: stop the run
+            if (config := group.subgroup(every_question_alike)) is not None:
+                raise _first(config)  # the same for every question: stop the run
             on = "" if aspect == "general" else f"on the {aspect} aspect, "
             errors.append(on + describe(group, every="both orders"))
     return judged()
@@ -572,8 +583,11 @@ def _tokens_in_text(answer: dict[str, Any]) -> int | None:
 
 
 def _first(exc: BaseException) -> BaseException:
+    """A group's first error, to raise as itself: the group it was in is not shown as its context (``from None``
+    would lose its own cause too, which says what it was: a connection refused, say)."""
     while isinstance(exc, BaseExceptionGroup):
         exc = exc.exceptions[0]
+    exc.__suppress_context__ = True
     return exc
 
 
