@@ -737,6 +737,19 @@ async def test_a_base_url_with_a_slash_at_its_end_is_the_same_server_and_answers
         assert server.requests
     assert "2 question(s) in" in capsys.readouterr().err.replace("\n", " ")
 
+async def test_a_failed_answer_shows_no_latency_in_the_per_question_table(tmp_path):
+    # probe 313: a SoT answer whose point failed showed its partial latency (2.22 s) beside the sequential one
+    write_questions(tmp_path / "questions.jsonl", QUESTIONS[:1])
+    answers = model()
+
+    def point_fails(request):
+        return Reply("", fault=Fault.status(400)) if point_of(request) == 2 else answers(request)
+    with serve(point_fails) as server:
+        summary = await run(server, tmp_path, judge=None)
+    assert summary.records[0]["answers"]["sot"]["latency_s"] is not None  # (kept in results.jsonl, as it was)
+    row = next(line for line in (tmp_path / "out" / "report.md").read_text().splitlines() if line.startswith("| sleep"))
+    assert row.startswith("| sleep | health | – | – | ") and "| sot: PartialResultError" in row, row
+
 async def test_a_run_stopped_before_a_call_was_sent_counts_no_failed_attempt(tmp_path):
     # review 263: a call the stop ended while it waited for its slot (nothing sent, nothing spent) was saved as a
     # failed attempt, which the rerun's report counted; the call in flight was paid for, and is saved so

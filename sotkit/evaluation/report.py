@@ -332,7 +332,8 @@ def render_markdown(summary: Summary, plots: list[str]) -> str:
               "| redundancy | restatement | error |",
               "|---|---|---|---:|---:|---:|---|---|---:|---:|---|"]
     for r in summary.records:
-        sot, seq = r["answers"].get("sot", {}), r["answers"].get("sequential", {})
+        # a failed answer is not measured: its partial latency is shown as none (probe 313)
+        sot, seq = ({} if (a := r["answers"].get(mode) or {}).get("error") else a for mode in ("sot", "sequential"))
         general = (r.get("judge") or {}).get("verdicts", {}).get("general")
         outcome = outcome_of(r, "general") if summary.verdicts else None
         verdicts = " / ".join(v or "?" for v in general["verdicts"]) if general and outcome != "fell_back" else "–"
