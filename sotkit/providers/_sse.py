@@ -44,6 +44,9 @@ class Reading(Protocol):
     ended: bool
     """The stream's terminal event came (``[DONE]``, ``message_stop``): whatever follows is no part of the answer."""
 
+    stray: Any
+    """The first event of no shape the API sends (a gateway's error object, say), passed over; None if none came."""
+
     @property
     def end(self) -> str:
         """What reports the model's end, for the error of a stream cut before it ("a finish_reason or [DONE]")."""
@@ -141,7 +144,10 @@ async def text_pieces(response: Any, sdk: ModuleType, reading: Reading,
                               "(llama-cpp-python's server, for one, answers so a prompt longer than its context window, "
                               "n_ctx; its log says why)")
         if not reading.whole_at_body_end:
-            raise StreamError(f"the stream from {model} ended without {reading.end}: it was cut")
+            stray = reading.stray  # (probe 311: a gateway's error object, then the body's end, read "it was cut")
+            raise StreamError(f"the stream from {model} ended without {reading.end}: it was cut" + (
+                f"; before, it sent an event that is not the API's: {str(stray)[:300]!r}" if stray is not None
+                else ""), raw=stray)
         if rest := halves.rest():
             yield rest
     except httpx2.TimeoutException as exc:

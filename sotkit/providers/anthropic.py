@@ -31,6 +31,9 @@ _MARK_REFUSED = re.compile(r"cache_control|\bsystem(?:\.\w+)*['\"]?(?:\s*:|\s*\n
 
 #: the content blocks of a model's reasoning (redacted: encrypted by the safety systems)
 THINKING_BLOCKS = ("thinking", "redacted_thinking")
+#: the Messages API's stream events (another, such as a gateway's error object of its own, is passed over)
+EVENTS = ("message_start", "content_block_start", "content_block_delta", "content_block_stop", "message_delta",
+          "message_stop", "ping", "error")
 
 
 #: where the SDK finds the server when no ``base_url=`` is given
@@ -230,8 +233,9 @@ def _thinking_budget(extra_body: dict[str, Any]) -> int:
 class _Reading:
     """What a messages stream said so far besides its text."""
 
-    end = "its stop_reason or message_stop"
+    end = "its stop_reason"
     ended: bool = False  # message_stop came
+    stray: Any = None  # the first event of no name the API gives, passed over
     output_tokens: int | None = None
     stop_reason: str | None = None
     inputs: dict[str, Any] = dataclasses.field(default_factory=dict)  # the latest of each of INPUT_COUNTS sent
@@ -327,6 +331,8 @@ class _Reading:
                     raise StreamError("the stream ended with message_stop before any stop_reason: the server cut it "
                                       "short", raw=data)
                 self.ended = True
+            elif event not in EVENTS and self.stray is None:
+                self.stray = data
             elif event == "error":  # e.g. overloaded_error mid-stream, after the 200 status
                 error = data.get("error", {}) if isinstance(data, dict) else {}
                 details = error.get("details")  # a spent account's code is there, as the SDK reads it

@@ -218,6 +218,7 @@ class _Reading:
     began: bool = False  # text came, not white space alone (which ThinkTags reads past too)
     usage: CallUsage | None = None
     tier: str | None = None  # the service tier the chunks say serves the call
+    stray: Any = None  # the first event of no chunk's shape (no "choices"), passed over
 
     def told(self, prompt_weight: int) -> CallUsage | None:
         """What the stream told of the call's price before it broke (its counts, sent ahead by vLLM and others, or
@@ -253,6 +254,8 @@ class _Reading:
             text, done, counts, refusal, reasoned = _chunk(data)
         except (AttributeError, TypeError, KeyError, IndexError) as exc:
             raise malformed(data) from exc
+        if self.stray is None and "choices" not in data:
+            self.stray = data
         if not self.began:  # reasoning before any text, in the events' order (a read's pieces put its reasoning
             self.reasoned = self.reasoned or reasoned  # first, whatever came first)
             self.began = isinstance(text, str) and not text.isspace() and bool(text)

@@ -148,6 +148,18 @@ async def test_an_anthropic_stream_that_says_message_stop_without_a_stop_reason_
         with pytest.raises(sotkit.StreamError, match="message_stop before any stop_reason: the server cut it short"):
             await read("anthropic:m", url)
 
+
+@pytest.mark.parametrize("model", ["openai:m", "anthropic:m"])
+async def test_a_stream_cut_after_an_event_of_no_apis_shape_quotes_it(model):
+    # probe 311: a gateway's own error object, then the body's end, read "it was cut", the gateway's words lost
+    gateway = {"message": "upstream error: model not loaded", "status": 503}
+    body = f"data: {json.dumps(gateway)}\n\n".encode()
+    async with serving(body) as (url, _):
+        with pytest.raises(sotkit.StreamError, match="it was cut; before, it sent an event that is not the API's: "
+                                                     ".*upstream error: model not loaded") as caught:
+            await read(model, url)
+    assert caught.value.raw == gateway
+
 async def test_only_the_first_of_several_generations_is_read():
     """A server that streams several generations (n=2 set by a gateway; extra_body refuses it) interleaves their
     chunks: only index 0's are the answer."""
