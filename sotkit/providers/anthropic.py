@@ -329,7 +329,8 @@ class _Reading:
                 if self.stop_reason is None:  # the API sends one first, in message_delta; a gateway whose upstream
                     # broke may end the stream so (probe 311: the text so far passed for a whole answer)
                     raise StreamError("the stream ended with message_stop before any stop_reason: the server cut it "
-                                      "short", raw=data)
+                                      "short (or it sends none: then no answer from it can be told whole, and sotkit "
+                                      "takes none)", raw=data)
                 self.ended = True
             elif event not in EVENTS and self.stray is None:
                 self.stray = data

@@ -246,8 +246,9 @@ class _Reading:
             raise _stream_error(data)
         if data == "[DONE]":
             if self.reason is None:  # every server sends a finish_reason first; llama-cpp-python cuts a stream so
-                raise StreamError("the stream ended with [DONE] before any finish_reason: the server cut it short",
-                                  raw=data)
+                raise StreamError("the stream ended with [DONE] before any finish_reason: the server cut it short "
+                                  "(or it sends none, as some relays do: then no answer from it can be told whole, "
+                                  "and sotkit takes none)", raw=data)
             self.ended = True
             return None
         try:
