@@ -774,8 +774,13 @@ class Answer:
             cut = usage.cut_off(self.options.max_tokens)  # e.g. a reasoning model that spent them all reasoning
             asked.append(f"{model} (cut off {cut_by(usage.finish_reason, 'max_tokens')} before any text)"
                          if cut else model)
+            # reasoning and no text, ended by the model: a server's parser may have taken the answer for reasoning
+            # (vLLM's --reasoning-parser for a model that writes no <think>: probe 312)
+            parsed = f"; {usage.reasoned} characters of reasoning came and no text: the server's reasoning parser " \
+                "may have taken the answer for reasoning (vLLM's --reasoning-parser, for one, where the model writes " \
+                "no <think>)" if usage.reasoned and not cut else ""
             return EmptyAnswer(f"the answer came back without text from {' and then '.join(asked)}"
-                               + (reasoning_advice(usage.finish_reason, "max_tokens") if cut else ""),
+                               + (reasoning_advice(usage.finish_reason, "max_tokens") if cut else parsed),
                                usage.finish_reason)
 
         call = Call(lambda b: self._request(b, self.template, self.options.max_tokens, **self.variables), on_text,

@@ -502,7 +502,7 @@ class Runner:
                 and first_text is not None:
             assert last_text is not None  # set with first_text
             self.spans.append(CallSpan(sent, first_text, last_text))
-        return usage
+        return dataclasses.replace(usage, reasoned=reasoned) if reasoned else usage
 
     def _watchdog(self, backend: Backend) -> _Watchdog:
         # an in-process fallback waits for its turn on the model (and may load it first): no first-text bound

@@ -147,6 +147,8 @@ class CallUsage:
     partial: bool = False
     """The prompt's counts, sent ahead of the output (Anthropic's ``message_start``): a call the client ends before its
     own counts keeps them, with its output estimated; the counts at the call's end replace them."""
+    reasoned: int = 0
+    """The characters of reasoning the call streamed apart from its text (set by the runner, for messages)."""
 
     def cut_off(self, budget: int) -> bool:
         """Was the generation ended before the model finished it? Any reason but those of a model that ended its

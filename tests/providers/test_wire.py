@@ -161,6 +161,18 @@ async def test_a_stream_cut_after_an_event_of_no_apis_shape_quotes_it(model):
             await read(model, url)
     assert caught.value.raw == gateway
 
+
+async def test_an_answer_that_came_as_reasoning_alone_says_a_reasoning_parser_may_have_taken_it():
+    # probe 312: vLLM's reasoning parser, for a model that writes no <think>, put the whole answer in
+    # reasoning_content: "the answer came back without text", no hint at why
+    body = sse({"choices": [{"delta": {"reasoning_content": "Keep the room dark and cool."}}]},
+               {"choices": [{"delta": {}, "finish_reason": "stop"}]})
+    async with serving(body) as (url, _):
+        async with sotkit.SoT("openai:m", base_url=url, api_key="k", mode="sequential") as sot:
+            with pytest.raises(sotkit.EmptyAnswer, match="28 characters of reasoning came and no text: the server's "
+                                                         "reasoning parser may have taken the answer for reasoning"):
+                await sot.generate("How can I sleep better?")
+
 async def test_only_the_first_of_several_generations_is_read():
     """A server that streams several generations (n=2 set by a gateway; extra_body refuses it) interleaves their
     chunks: only index 0's are the answer."""
