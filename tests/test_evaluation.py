@@ -1726,6 +1726,33 @@ def test_the_commands_last_line_says_on_how_many_pairs_the_rate_stands(tmp_path,
     assert "net win rate +1.00 (95% interval -0.19 to +1.00; 2 judged, 1 unparseable)" in last, last
 
 
+
+def test_the_figures_are_json_in_summary_json_and_on_stdout_with_json(tmp_path, capsys):
+    # probe 313: the figures a team gates its decision on were only Markdown and a line of prose
+    from sotkit.cli import main
+
+    questions = write_questions(tmp_path / "questions.jsonl", QUESTIONS[:3])
+
+    def judge(request):
+        return "I cannot decide." if "fall asleep" in request.user else f"[[{sot_position(request)}]]"
+    with serve(model(judge)) as server, pytest.MonkeyPatch.context() as env:
+        env.setenv("OPENAI_BASE_URL", server.openai_base_url)
+        env.setenv("OPENAI_API_KEY", "k")
+        assert main(["eval", str(questions), "--model", "openai:m", "--judge", "openai:judge", "--no-plots",
+                     "--out", str(tmp_path / "out"), "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == json.loads((tmp_path / "out" / "summary.json").read_text()) | {
+        "report": str(tmp_path / "out" / "report.md")}
+    every = printed["verdicts"]["general"]["all"]
+    assert (every["wins"], every["judged"], every["unparseable"], every["net_win_rate"]) == (2, 2, 1, 1.0)
+    assert every["interval"] == pytest.approx([-0.19, 1.0], abs=0.005) and printed["questions"] == 3
+    assert printed["measures"]["speedup"]["all"] > 0 and printed["cost"]["sot"]["answers"] == 3
+    missing = tmp_path / "missing.jsonl"  # a failed run: one JSON object too
+    assert main(["eval", str(missing), "--model", "openai:m", "--no-plots", "--json", "--out",
+                 str(tmp_path / "o")]) == 2
+    failed = json.loads(capsys.readouterr().out)
+    assert failed["type"] == "ConfigError" and str(missing) in failed["error"]
+
 # -- reruns ----------------------------------------------------------------------------------------------------
 
 async def test_a_category_fixed_in_the_file_counts_on_rerun_without_a_call(tmp_path):

@@ -45,6 +45,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                         help="most points in a SoT answer's skeleton (default: the model's)")
     parser.add_argument("--templates", help="a directory of .jinja templates overriding the defaults, judges' too")
     parser.add_argument("--no-plots", dest="plots", action="store_false", help="no PNG plots (no matplotlib needed)")
+    parser.add_argument("--json", action="store_true",
+                        help="also print the figures as JSON on stdout (as DIR/summary.json holds them)")
 
 
 def _modes(text: str) -> str:
@@ -67,6 +69,12 @@ def _in_cli_words(message: str) -> str:
     for library, cli in _CLI_WORDS.items():
         message = message.replace(library, cli)
     return message
+
+
+def _json_out(args: argparse.Namespace, value: dict[str, Any]) -> None:
+    """With ``--json``, ``value`` on stdout: one JSON object, also for a run that failed or was stopped."""
+    if args.json:
+        print(json.dumps(value, indent=2))
 
 
 def _advice(error: BaseException) -> str:
@@ -128,13 +136,15 @@ def main(args: argparse.Namespace, run: Callable[..., Any] = anyio.run) -> int:
             plots=args.plots, progress=True, judge_max_tokens=args.judge_max_tokens, **request))
     except KeyboardInterrupt:
         to_stderr(f"\nsotkit eval: interrupted; {_kept(out / 'results.jsonl', judged=bool(args.judge))}")
+        _json_out(args, {"error": "interrupted", "type": "KeyboardInterrupt"})
         return 130
-    except SotkitError as exc:
-        to_stderr(f"sotkit eval: error: {_in_cli_words(redact(str(exc)))}{_advice(exc)}")
+    except Exception as exc:  # sotkit's, an SDK's error that every question meets (a key refused), a file it cannot
+        said = _in_cli_words(redact(str(exc))) if isinstance(exc, SotkitError) else \
+            redact(f"{type(exc).__name__}: {exc}")  # write, ...: one line
+        to_stderr(f"sotkit eval: error: {said}{_advice(exc)}")
+        _json_out(args, {"error": said + _advice(exc), "type": type(exc).__name__})
         return 2 if isinstance(exc, ConfigError) else 1
-    except Exception as exc:  # an SDK's error that every question meets (a key refused), a file it cannot write, ...:
-        to_stderr(f"sotkit eval: error: {redact(f'{type(exc).__name__}: {exc}')}{_advice(exc)}")  # one line
-        return 1
+    _json_out(args, summary.as_dict() | {"report": str(out / "report.md")})
     parts = [f"{len(summary.records)} question{'s' if len(summary.records) != 1 else ''}"]
     if summary.speedup is not None:
         parts.append(f"median speed-up {summary.speedup:.2f}x")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import math
 import statistics
 import zlib
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -153,6 +154,18 @@ class Summary:
         general = self.verdicts.get("general")
         return general[ALL].net_win_rate if general else None
 
+    def as_dict(self) -> dict[str, Any]:
+        """The figures as plain data (``summary.json``, ``sotkit eval --json``): the records are results.jsonl's."""
+        return {"model": self.settings["model"], "judge": self.settings["judge"], "modes": self.settings["modes"],
+                "questions": len(self.records), "failed": self.failed, "fell_back": self.fell_back,
+                "verdicts": {aspect: {category: {**asdict(t), "judged": t.judged, "net_win_rate": t.net_win_rate,
+                                                 "interval": t.interval} for category, t in by_category.items()}
+                             for aspect, by_category in self.verdicts.items()},
+                "measures": self.measures, "counts": self.counts, "cut": self.cut, "waited": self.waited,
+                "side_by_side": self.side_by_side, "judge_cut": self.judge_cut, "judge_stopped": self.judge_stopped,
+                "split": self.split,
+                "cost": {mode: {**asdict(cost), "per_answer": cost.per_answer} for mode, cost in self.cost.items()}}
+
     @property
     def speedup(self) -> float | None:
         return self.measures.get("speedup", {}).get(ALL)
@@ -227,7 +240,9 @@ def check_plotting() -> None:
 
 
 def write_report(summary: Summary, out: Path, *, plots: bool = True) -> Path:
+    """``report.md``, ``summary.json`` (its figures for a script: probe 313) and, with ``plots``, the plots."""
     written = write_plots(summary, out) if plots else []
+    (out / "summary.json").write_text(json.dumps(summary.as_dict(), indent=2) + "\n", encoding="utf-8")
     path = out / "report.md"
     path.write_text(render_markdown(summary, written), encoding="utf-8")
     return path
