@@ -191,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "eval":
         try:
             status = eval_cli.main(args, so_far.run)  # (it says what it kept on Ctrl-C: 130)
+            if status == 130 and args.json:  # a script reading stdout gets one JSON object
+                _keep_going_without_stdout(_out, _json(_stopped(so_far)))
         finally:
             _catch(restore)
         return 128 + so_far.terminated_by if status == 130 and so_far.terminated_by else status

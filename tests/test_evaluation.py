@@ -1032,15 +1032,17 @@ def test_sotkit_eval_stopped_by_sigterm_keeps_what_it_finished_as_on_ctrl_c(tmp_
     with FakeLLMServer(the_second_waits) as server:
         env = {**os.environ, "OPENAI_API_KEY": "k", "OPENAI_BASE_URL": server.openai_base_url}
         process = subprocess.Popen([sys.executable, "-m", "sotkit.cli", "eval", str(questions), "--model", "openai:m",
-                                    "--no-plots", "--out", str(tmp_path / "cut")], env=env, stderr=subprocess.PIPE,
-                                   text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, ctrl_c))
+                                    "--no-plots", "--out", str(tmp_path / "cut"), "--json"], env=env,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                   preexec_fn=lambda: signal.signal(signal.SIGINT, ctrl_c))
         deadline = time.monotonic() + 60
         while not (results.exists() and results.read_text().strip()) and time.monotonic() < deadline:
             time.sleep(0.01)
         process.send_signal(signal.SIGTERM)
-        _, stderr = process.communicate(timeout=60)
+        stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == 143, stderr
     assert "interrupted" in stderr and "rerun the same command to continue" in stderr and "Traceback" not in stderr
+    assert json.loads(stdout) == {"error": "terminated", "type": "SIGTERM"}  # --json: one object, as for a failure
 
 
 def test_the_command_says_why_questions_failed(tmp_path):

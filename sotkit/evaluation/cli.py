@@ -136,8 +136,7 @@ def main(args: argparse.Namespace, run: Callable[..., Any] = anyio.run) -> int:
             plots=args.plots, progress=True, judge_max_tokens=args.judge_max_tokens, **request))
     except KeyboardInterrupt:
         to_stderr(f"\nsotkit eval: interrupted; {_kept(out / 'results.jsonl', judged=bool(args.judge))}")
-        _json_out(args, {"error": "interrupted", "type": "KeyboardInterrupt"})
-        return 130
+        return 130  # (sotkit's main prints --json's object for the stop: it knows the signal)
     except Exception as exc:  # sotkit's, an SDK's error that every question meets (a key refused), a file it cannot
         said = _in_cli_words(redact(str(exc))) if isinstance(exc, SotkitError) else \
             redact(f"{type(exc).__name__}: {exc}")  # write, ...: one line
