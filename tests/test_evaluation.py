@@ -1077,7 +1077,8 @@ async def test_no_server_at_the_url_stops_the_run_after_the_first_questions_retr
     write_questions(tmp_path / "questions.jsonl", QUESTIONS[:3])
     with pytest.raises(openai.APIConnectionError):
         await sotkit.evaluate(model="openai:m", out=tmp_path / "out", base_url=url, api_key="k", plots=False,
-                              questions=tmp_path / "questions.jsonl", retry=sotkit.RetryPolicy(attempts=2, initial_wait_s=0.01))
+                              questions=tmp_path / "questions.jsonl",
+                              retry=sotkit.RetryPolicy(attempts=2, initial_wait_s=0.01))
     results = tmp_path / "out" / "results.jsonl"
     assert not results.exists() or read_results(results) == []  # no question recorded as failed, N times over
 

@@ -81,8 +81,8 @@ def _advice(error: BaseException) -> str:
     """What to do about a server's refusal, or its absence, that stopped the run (``every_question_alike``), or
     nothing."""
     url = next((str(request.url) for cause in causes(error) if (request := getattr(cause, "request", None))), "")
-    status = next((cause.status_code for cause in causes(error)
-                   if isinstance(getattr(cause, "status_code", None), int)), None)
+    status = next((code for cause in causes(error) if isinstance(code := getattr(cause, "status_code", None), int)),
+                  None)
     if any(isinstance(cause, (ConnectionRefusedError, socket.gaierror)) for cause in causes(error)):
         return (f"; nothing more was asked: is the server{' at ' + redact(url) if url else ''} up, and its URL right "
                 "(OPENAI_BASE_URL, ANTHROPIC_BASE_URL)?")

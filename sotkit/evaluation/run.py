@@ -510,7 +510,7 @@ async def judge_answers(judger: SoT, question: str, answers: dict[str, dict[str,
     far, the replies that came included."""
     kept = previous.get("verdicts", {}) if previous and _same_judge(previous, settings) else {}
     verdicts: dict[str, Any] = {}
-    errors = []
+    errors: list[str] = []
 
     def judged() -> dict[str, Any]:
         return {"model": settings["judge"], "setup": settings["judge_setup"], "verdicts": verdicts,

@@ -460,7 +460,8 @@ def train(questions: Sequence[str], labels: Sequence[int], *, features: FeatureK
                           "questions would route new ones no better than chance: label more questions, of more "
                           "kinds, for each label")
     if categories is not None and not grouped:
-        held_out += f", not categories (holding out whole categories needs each label's questions in {MIN_KINDS} or more)"
+        held_out += (f", not categories (holding out whole categories needs each label's questions in {MIN_KINDS} or "
+                     "more)")
     weights, bias = _fit(rows, labels, l2, epochs, seed)
     return LinearClassifier(features, weights, bias, calibration, threshold,
                             {"n": len(labels), "sot": sum(labels), "l2": l2, "epochs": epochs,
@@ -786,5 +787,5 @@ async def evaluate(router: Any, rows: Sequence[Labelled],
 
 def scored(router: Any, rows: Sequence[Labelled], decisions: Sequence[Decision]) -> Report:
     """The report of ``router``'s ``decisions`` on ``rows``, counting those its fallback made."""
-    fell_back = len(router.failures(decisions)) if isinstance(router, FallsBack) else 0
+    fell_back = len(router.failures(list(decisions))) if isinstance(router, FallsBack) else 0
     return replace(report(rows, [d.mode == "sot" for d in decisions]), fell_back=fell_back)
