@@ -713,6 +713,8 @@ async def test_a_run_stopped_while_the_judge_answers_keeps_the_order_it_answered
             tg.cancel_scope.cancel()
         kept = read_results(results)[-1]["judge"]["verdicts"]["general"]
         assert kept["verdicts"] == ["A", None] and kept["outcome"] is None
+        from sotkit.evaluation.cli import _kept  # (review 315: half a verdict was said to be kept whole)
+        assert "2 finished answer(s) and the verdicts on 0 question(s) are kept" in _kept(results, judged=True)
         slow["on"] = False
         server.reset()
         summary = await run(server, tmp_path)
@@ -733,8 +735,12 @@ async def test_a_base_url_with_a_slash_at_its_end_is_the_same_server_and_answers
                               judge_options={"base_url": server.openai_base_url + "/", "api_key": "k"}, progress=True)
         assert server.requests == []
         assert "answered again" not in capsys.readouterr().err
+        await run(server, tmp_path, judge="openai:another-judge", progress=True)  # (review 315: no word of it)
+        assert all(is_judge(r) for r in server.requests)
+        err = capsys.readouterr().err.replace("\n", " ")
+        assert "2 question(s) in" in err and "were judged by another judge, judge template or option: they are " \
+            "judged again" in err and "answered again" not in err
         await run(server, tmp_path, judge=None, temperature=0.3, progress=True)  # what shapes the answers changed
-        assert server.requests
     assert "2 question(s) in" in capsys.readouterr().err.replace("\n", " ")
 
 async def test_a_failed_answer_shows_no_latency_in_the_per_question_table(tmp_path):
@@ -784,7 +790,8 @@ def test_ctrl_c_says_what_is_on_disk(tmp_path, capsys, monkeypatch):
     (tmp_path / "out").mkdir()
     ok, failed = {"error": None, "text": "Fine."}, {"error": "StreamError: dropped"}
     records = [{"id": "a", "answers": {"sot": ok}, "judge": None},  # replaced by its next line
-               {"id": "a", "answers": {"sot": ok, "sequential": ok}, "judge": {"error": None}},
+               {"id": "a", "answers": {"sot": ok, "sequential": ok},
+                "judge": {"error": None, "verdicts": {"general": {"outcome": "win"}}}},
                {"id": "b", "answers": {"sot": ok, "sequential": failed}, "judge": None}]
     (tmp_path / "out" / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records) + '{"id": "c", "an')
     assert main(command) == 130
@@ -1071,6 +1078,20 @@ def test_a_key_refused_stops_the_run_at_the_first_call_and_says_what_to_do(tmp_p
     assert "sotkit eval: error: AuthenticationError" in done.stderr
     assert "nothing more was asked: check the API key (OPENAI_API_KEY, ANTHROPIC_API_KEY)" in done.stderr
 
+
+async def test_a_403_for_one_question_is_that_questions_failure_not_the_runs(tmp_path):
+    # review 315: OpenRouter's moderation answers a flagged input 403; taken for a refused key, it stopped every run
+    # at that question, and no run ever finished
+    write_questions(tmp_path / "questions.jsonl", QUESTIONS[:3])
+    answers = model()
+    flagged = {"error": {"code": 403, "message": "Your chosen model requires moderation and your input was flagged"}}
+
+    def moderated(request):
+        return Reply("", fault=Fault.status(403, body=flagged)) if "walk more" in request.user else answers(request)
+    with serve(moderated) as server:
+        summary = await run(server, tmp_path, judge=None)
+    assert summary.failed == ["walk"] and len(summary.records) == 3
+    assert "PermissionDeniedError" in summary.records[1]["error"]
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:9/v1", "http://no-such-host.invalid/v1"])
 async def test_no_server_at_the_url_stops_the_run_after_the_first_questions_retries(tmp_path, url):

@@ -86,7 +86,7 @@ def _advice(error: BaseException) -> str:
     if any(isinstance(cause, (ConnectionRefusedError, socket.gaierror)) for cause in causes(error)):
         return (f"; nothing more was asked: is the server{' at ' + redact(url) if url else ''} up, and its URL right "
                 "(OPENAI_BASE_URL, ANTHROPIC_BASE_URL)?")
-    if status in (401, 403):
+    if status == 401:
         return ("; nothing more was asked: check the API key (OPENAI_API_KEY, ANTHROPIC_API_KEY) and that it is for "
                 "--model and --judge")
     if status == 404:
@@ -114,7 +114,9 @@ def _kept(results: Path, *, judged: bool) -> str:
                 records[record.get("id")] = record  # the latest line of an id is its record
     answers = sum(isinstance(a, dict) and a.get("error") is None
                   for r in records.values() if isinstance(r.get("answers"), dict) for a in r["answers"].values())
-    verdicts = sum(isinstance(r.get("judge"), dict) and r["judge"].get("error") is None for r in records.values())
+    verdicts = sum(isinstance(r.get("judge"), dict) and r["judge"].get("error") is None  # (not a half: one order's
+                   and all(isinstance(v, dict) and v.get("outcome") is not None  # reply, kept at the stop)
+                           for v in (r["judge"].get("verdicts") or {None: None}).values()) for r in records.values())
     kept = f"{answers} finished answer(s)" + (f" and the verdicts on {verdicts} question(s)" if judged else "")
     return f"{kept} are kept in {results}: rerun the same command to continue (only what is missing is asked)"
 

@@ -141,9 +141,15 @@ async def evaluate(questions: str | Path | Sequence[Question | str], *, model: s
         again = sum(any(answer and answer.get("error") is None and not _asked_alike(answer, mode, settings)
                         for mode, answer in _known_alike(previous["answers"], settings).items() if mode in modes)
                     for _, previous in pending if previous is not None)
+        rejudged = sum(bool((previous.get("judge") or {}).get("verdicts")) and not _same_judge(previous["judge"],
+                                                                                               settings)
+                       for _, previous in pending if previous is not None) if judge else 0
         if meter and again:  # (say why what was paid for is asked again)
             meter.say(f"{again} question(s) in {out / RESULTS} were answered with another model, server, template "
                       "or option (or another sotkit): they are answered again")
+        if meter and rejudged:
+            meter.say(f"{rejudged} question(s) in {out / RESULTS} were judged by another judge, judge template or "
+                      "option: they are judged again")
         if pending:
             clients = _clients(model, judge, templates, options, judge_options, judge_max_tokens)
             async with clients as (answerer, judger):
@@ -434,11 +440,17 @@ async def answer_question(q: Question, previous: dict[str, Any] | None, answerer
 
 def every_question_alike(error: BaseException) -> bool:
     """Would every question meet ``error`` alike, so that it stops the run: sotkit's ``ConfigError``, a server
-    refusing the key (401, 403) or the model's name (404), or no server at the URL after the retries (refused, or
-    no such host)? (Probe 313: each question went through its retries, and then the run said to rerun it.)"""
-    return isinstance(error, ConfigError) or any(getattr(cause, "status_code", None) in (401, 403, 404)
-                                                 or isinstance(cause, (ConnectionRefusedError, socket.gaierror))
-                                                 for cause in causes(error))
+    refusing the key (401) or not knowing the model or URL (404), as the error or what it was raised from, or no
+    server at the URL after the retries (refused, or no such host, however deep in the transport's errors)? (Probe
+    313: each question went through its retries, and then the run said to rerun it.) Not a 403: a provider's
+    moderation refuses one question so (OpenRouter's "your input was flagged"; review 315: no run finished); nor an
+    error met while handling another (a fallback's, after the main model's 401)."""
+    raised_from: BaseException | None = error
+    while raised_from is not None:
+        if isinstance(raised_from, ConfigError) or getattr(raised_from, "status_code", None) in (401, 404):
+            return True
+        raised_from = raised_from.__cause__
+    return any(isinstance(cause, (ConnectionRefusedError, socket.gaierror)) for cause in causes(error))
 
 
 def spent_failing(answer: dict[str, Any]) -> list[dict[str, Any]]:
@@ -480,9 +492,11 @@ async def answer(sot: SoT, question: str, mode: Literal["auto", "sot", "sequenti
                 elif event.type == "done":
                     result = event.result
     except Exception as exc:
-        if every_question_alike(exc):
-            raise  # stop the run, do not record it N times
         record["error"] = describe(exc)
+        if every_question_alike(exc):  # the run stops (no record of it N times): what this answer spent is kept
+            if on_stop is not None and (usage := stream.result().usage).input_tokens + usage.output_tokens:
+                on_stop(record | spent(usage))
+            raise
         result = exc.partial if isinstance(exc, PartialResultError) else None
     except BaseException:
         # (a call the stop ended before the server took it spent nothing: no failed attempt to count; review 263)
