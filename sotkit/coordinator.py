@@ -774,11 +774,11 @@ class Answer:
             cut = usage.cut_off(self.options.max_tokens)  # e.g. a reasoning model that spent them all reasoning
             asked.append(f"{model} (cut off {cut_by(usage.finish_reason, 'max_tokens')} before any text)"
                          if cut else model)
-            # reasoning and no text, ended by the model: a server's parser may have taken the answer for reasoning
-            # (vLLM's --reasoning-parser for a model that writes no <think>: probe 312)
-            parsed = f"; {usage.reasoned} characters of reasoning came and no text: the server's reasoning parser " \
-                "may have taken the answer for reasoning (vLLM's --reasoning-parser, for one, where the model writes " \
-                "no <think>)" if usage.reasoned and not cut else ""
+            # reasoning and no text, ended by the model: the answer may be in the reasoning (probe 312: vLLM's
+            # --reasoning-parser for a model that writes no <think>; review 315: a <think> the model never closed)
+            parsed = f"; reasoning came ({usage.reasoned} characters) and no text: the answer may be in it (a " \
+                "server's reasoning parser for a model that writes no <think>, as vLLM's --reasoning-parser, or a " \
+                "<think> the model never closed)" if usage.reasoned and not cut else ""
             return EmptyAnswer(f"the answer came back without text from {' and then '.join(asked)}"
                                + (reasoning_advice(usage.finish_reason, "max_tokens") if cut else parsed),
                                usage.finish_reason)

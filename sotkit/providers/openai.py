@@ -20,8 +20,8 @@ from ..redact import redact, shown_url
 from ._clients import network_timeout, platform_of, sdk_clients, user_client
 from ._sse import Refusal, malformed, text_pieces
 from ._think import ThinkTags
-from .base import (ERROR_STATUS, CallUsage, ChatRequest, Chunk, Provider, SendAgain, Signal, StopAt, StreamError,
-                   Thinking, char_weight, estimated_tokens, is_count, with_extra, without_refused)
+from .base import (ERROR_STATUS, REFUSED, CallUsage, ChatRequest, Chunk, Provider, SendAgain, Signal, StopAt,
+                   StreamError, Thinking, char_weight, estimated_tokens, is_count, with_extra, without_refused)
 
 #: OpenAI's own API (and Azure's) refuses a request with more than four stop sequences
 MAX_STOP = 4
@@ -118,8 +118,10 @@ class OpenAIProvider(Provider):
             body.update(CONTINUE_PREFILL)
         if request.stop and self.takes_stop:
             body["stop"] = list(request.stop)  # all of them: one left out would let the text run on past it
-        # the text is ended at them here too: for a model that refused them, and a server that ignores them (probe 312)
-        stopping = StopAt(request.stop) if request.stop else None
+        # the text is ended at them here too: for a model that refused them, and a server that ignores them (probe 312);
+        # not where the server was asked to leave them in (vLLM's include_stop_str_in_output; review 315)
+        keeps = self.takes_stop and self._extra_body.get("include_stop_str_in_output") is True
+        stopping = StopAt(request.stop) if request.stop and not keeps else None
         if request.temperature is not None and self.takes_temperature:
             body["temperature"] = request.temperature
         reading, tags, written = _Reading(), ThinkTags(), 0
@@ -134,6 +136,10 @@ class OpenAIProvider(Provider):
                 model=self._name, messages=[], stream=True, extra_body={**body, "messages": messages},
             ) as response, aclosing(text_pieces(response, sys.modules["openai"], reading, self.model)) as pieces:
                 async for text in pieces:
+                    if text is REFUSED and stopping is not None:  # a refusal is no text of the model's: no stop
+                        if held := stopping.finish():  # sequence ends it (review 315: the "\n\n" before it did)
+                            yield held
+                        stopping = None
                     if isinstance(text, Thinking):
                         written += text.chars
                     elif isinstance(text, str):
@@ -218,7 +224,7 @@ class _Reading:
     began: bool = False  # text came, not white space alone (which ThinkTags reads past too)
     usage: CallUsage | None = None
     tier: str | None = None  # the service tier the chunks say serves the call
-    stray: Any = None  # the first event of no chunk's shape (no "choices"), passed over
+    stray: Any = None  # the first event of no chunk's shape (no "choices" nor "usage"), passed over
 
     def told(self, prompt_weight: int) -> CallUsage | None:
         """What the stream told of the call's price before it broke (its counts, sent ahead by vLLM and others, or
@@ -255,8 +261,8 @@ class _Reading:
             text, done, counts, refusal, reasoned = _chunk(data)
         except (AttributeError, TypeError, KeyError, IndexError) as exc:
             raise malformed(data) from exc
-        if self.stray is None and "choices" not in data:
-            self.stray = data
+        if self.stray is None and data and "choices" not in data and "usage" not in data:  # (not a keep-alive's {},
+            self.stray = data  # nor a chunk of counts alone; review 315)
         if not self.began:  # reasoning before any text, in the events' order (a read's pieces put its reasoning
             self.reasoned = self.reasoned or reasoned  # first, whatever came first)
             self.began = isinstance(text, str) and not text.isspace() and bool(text)

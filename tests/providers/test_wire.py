@@ -154,7 +154,9 @@ async def test_an_anthropic_stream_that_says_message_stop_without_a_stop_reason_
 async def test_a_stream_cut_after_an_event_of_no_apis_shape_quotes_it(model):
     # probe 311: a gateway's own error object, then the body's end, read "it was cut", the gateway's words lost
     gateway = {"message": "upstream error: model not loaded", "status": 503}
-    body = f"data: {json.dumps(gateway)}\n\n".encode()
+    # (before it, what is no stray: a keep-alive's {}, a chunk of counts alone; review 315)
+    harmless = [{}, {"usage": {"prompt_tokens": 3, "completion_tokens": 0}}] if model.startswith("openai") else []
+    body = "".join(f"data: {json.dumps(event)}\n\n" for event in [*harmless, gateway]).encode()
     async with serving(body) as (url, _):
         with pytest.raises(sotkit.StreamError, match="it was cut; before, it sent an event that is not the API's: "
                                                      ".*upstream error: model not loaded") as caught:
@@ -169,8 +171,8 @@ async def test_an_answer_that_came_as_reasoning_alone_says_a_reasoning_parser_ma
                {"choices": [{"delta": {}, "finish_reason": "stop"}]})
     async with serving(body) as (url, _):
         async with sotkit.SoT("openai:m", base_url=url, api_key="k", mode="sequential") as sot:
-            with pytest.raises(sotkit.EmptyAnswer, match="28 characters of reasoning came and no text: the server's "
-                                                         "reasoning parser may have taken the answer for reasoning"):
+            with pytest.raises(sotkit.EmptyAnswer, match=r"reasoning came \(28 characters\) and no text: the answer "
+                                                         "may be in it \\(a server's reasoning parser"):
                 await sot.generate("How can I sleep better?")
 
 async def test_only_the_first_of_several_generations_is_read():
@@ -751,6 +753,26 @@ async def test_a_server_that_ignores_its_stop_sequences_has_its_text_ended_at_th
     assert sent.get("stop", sent.get("stop_sequences")) == ["STOPHERE"]  # it was sent them, and went on
     assert "".join(c for c in chunks if isinstance(c, str)) == "Keep it dark. "
     assert chunks[-1].finish_reason in ("stop", "stop_sequence")
+
+
+@pytest.mark.parametrize("extra_body, stop, chunks, text, reason", [
+    # review 315: the "\n\n" sotkit puts before a refusal ended the text there, the refusal lost, reason "stop"
+    (None, "\n\n", ["Sure.", {"refusal": "I can't help with that."}], "Sure.\n\nI can't help with that.", "refusal"),
+    (None, "\n", [{"refusal": "I'm sorry.\nI can't help with that."}], "I'm sorry.\nI can't help with that.",
+     "refusal"),
+    # vLLM's include_stop_str_in_output: the server ends the text at the stop and leaves it in, as asked
+    ({"include_stop_str_in_output": True}, "END", ["The answer is 4.", " END"], "The answer is 4. END", "stop"),
+], ids=["refusal after text", "refusal alone", "stop left in"])
+async def test_what_is_no_text_past_a_stop_sequence_is_not_ended_at_one(extra_body, stop, chunks, text, reason):
+    deltas = [{"choices": [{"delta": c if isinstance(c, dict) else {"content": c}}]} for c in chunks]
+    async with serving(sse(*deltas, STOPPED)) as (url, _):
+        provider = create_provider("openai:m", base_url=url, api_key="k", **({"extra_body": extra_body}
+                                                                            if extra_body else {}))
+        try:
+            got = [c async for c in provider.stream(ChatRequest(Prompt("Why?", stop=(stop,))))]
+        finally:
+            await provider.aclose()
+    assert "".join(c for c in got if isinstance(c, str)) == text and got[-1].finish_reason == reason
 
 def test_text_held_back_elsewhere_is_no_part_of_a_text_ended_at_its_stop_sequence():
     # review 252: a <think> tag's possible start held back by ThinkTags ("<|ret") came after the stop sequence
