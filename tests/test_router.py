@@ -955,6 +955,16 @@ def test_held_out_categories_leave_no_fold_of_one_label_however_they_are_named()
         assert all(len({f for f, g in zip(fold_of, groups) if g == name}) == 1 for name in names.values())
     authors = [f"author {i % 5}" for i in range(len(rows))]  # groups of both labels: one a fold, as many as asked
     assert sorted(set(learned_module._grouped_folds(authors, labels, 5, seed=0) or [])) == [0, 1, 2, 3, 4]
+    # review 315: groups of both labels beside groups of one, which a deal by majority left unheld though a deal
+    # existed; and None beside "None", 1 beside "1", whose folds followed the rows' order
+    groups = {"g0": [1, 1, 1, 0], "g1": [1, 1], "g2": [0, 0], "g3": [1, 1], "g4": [1, 1, 1, 0], "g5": [1, 1],
+              "g6": [1, 1], None: [0, 1], "None": [1, 0], 1: [0, 0], "1": [1, 1]}
+    named = [(name, y) for name, ys in groups.items() for y in ys]
+    fold_of = learned_module._grouped_folds([g for g, _ in named], [y for _, y in named], 5, seed=0)
+    assert fold_of is not None and all({y for (_, y), f in zip(named, fold_of) if f == fold} == {0, 1}
+                                       for fold in set(fold_of))
+    backwards = learned_module._grouped_folds([g for g, _ in named[::-1]], [y for _, y in named[::-1]], 5, seed=0)
+    assert backwards == fold_of[::-1]
 
 
 def test_too_few_categories_calibrate_on_stratified_folds() -> None:
