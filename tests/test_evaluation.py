@@ -1733,7 +1733,7 @@ async def test_each_judge_free_figure_says_how_many_questions_it_is_over(tmp_pat
     assert row in (tmp_path / "out" / "report.md").read_text()
 
 
-def test_the_commands_last_line_says_on_how_many_pairs_the_rate_stands(tmp_path, capsys):
+def test_the_commands_last_line_says_on_how_many_pairs_the_rate_stands_and_json_has_the_figures(tmp_path, capsys):
     from sotkit.cli import main
 
     questions = write_questions(tmp_path / "questions.jsonl", QUESTIONS[:3])
@@ -1744,27 +1744,13 @@ def test_the_commands_last_line_says_on_how_many_pairs_the_rate_stands(tmp_path,
         env.setenv("OPENAI_BASE_URL", server.openai_base_url)
         env.setenv("OPENAI_API_KEY", "k")
         assert main(["eval", str(questions), "--model", "openai:m", "--judge", "openai:judge", "--no-plots",
-                     "--judge-max-tokens", "100", "--out", str(tmp_path / "out")]) == 0
+                     "--judge-max-tokens", "100", "--out", str(tmp_path / "out"), "--json"]) == 0
         assert {r.max_tokens for r in server.requests if is_judge(r)} == {100}
-    last = capsys.readouterr().err.splitlines()[-1]
+    shown = capsys.readouterr()
+    last = shown.err.splitlines()[-1]
     assert "net win rate +1.00 (95% interval -0.19 to +1.00; 2 judged, 1 unparseable)" in last, last
-
-
-
-def test_the_figures_are_json_in_summary_json_and_on_stdout_with_json(tmp_path, capsys):
     # probe 313: the figures a team gates its decision on were only Markdown and a line of prose
-    from sotkit.cli import main
-
-    questions = write_questions(tmp_path / "questions.jsonl", QUESTIONS[:3])
-
-    def judge(request):
-        return "I cannot decide." if "fall asleep" in request.user else f"[[{sot_position(request)}]]"
-    with serve(model(judge)) as server, pytest.MonkeyPatch.context() as env:
-        env.setenv("OPENAI_BASE_URL", server.openai_base_url)
-        env.setenv("OPENAI_API_KEY", "k")
-        assert main(["eval", str(questions), "--model", "openai:m", "--judge", "openai:judge", "--no-plots",
-                     "--out", str(tmp_path / "out"), "--json"]) == 0
-    printed = json.loads(capsys.readouterr().out)
+    printed = json.loads(shown.out)
     assert printed == json.loads((tmp_path / "out" / "summary.json").read_text()) | {
         "report": str(tmp_path / "out" / "report.md")}
     every = printed["verdicts"]["general"]["all"]

@@ -720,38 +720,26 @@ async def test_anthropic_is_sent_no_stop_sequence_of_white_space_alone_and_the_t
 
 
 @pytest.mark.parametrize("model", ["openai:m", "anthropic:m"])
-async def test_a_text_ended_at_a_stop_sequence_here_ends_there_with_what_was_held_back(model):
+@pytest.mark.parametrize("piece, stop, refused, text", [
     # review 254: a <think> tag's possible start ("<|ret"), held back in the piece that held the stop, came after it
-    piece = "Keep it dark.\n\nMore<|ret"
-    body = sse({"choices": [{"delta": {"content": piece}}]}, STOPPED) if model.startswith("openai") else \
-        anthropic_sse(text_delta(piece), *END_TURN)
-    async with serving(body) as (url, _):
-        provider = create_provider(model, base_url=url, api_key="k")
-        provider.takes_stop = False  # (an OpenAI model that refused stops; Anthropic is sent no "\n\n")
-        try:
-            chunks = [c async for c in provider.stream(ChatRequest(Prompt("Why?", stop=("\n\n",))))]
-        finally:
-            await provider.aclose()
-    assert "".join(c for c in chunks if isinstance(c, str)) == "Keep it dark."
-    assert chunks[-1].finish_reason in ("stop", "stop_sequence")
-
-
-
-@pytest.mark.parametrize("model", ["openai:m", "anthropic:m"])
-async def test_a_server_that_ignores_its_stop_sequences_has_its_text_ended_at_them(model):
+    ("Keep it dark.\n\nMore<|ret", "\n\n", True, "Keep it dark."),
     # probe 312: a compatible server that ignored the template's stop sequence had the text after it returned whole
-    piece = "Keep it dark. STOPHERE and more the template never asked for"
+    ("Keep it dark. STOPHERE and more the template never asked for", "STOPHERE", False, "Keep it dark. "),
+], ids=["stops refused", "stops ignored"])
+async def test_a_text_ended_at_a_stop_sequence_here_ends_there_with_what_was_held_back(model, piece, stop, refused,
+                                                                                      text):
     body = sse({"choices": [{"delta": {"content": piece}}]}, STOPPED) if model.startswith("openai") else \
         anthropic_sse(text_delta(piece), *END_TURN)
     async with serving(body) as (url, requests):
         provider = create_provider(model, base_url=url, api_key="k")
+        provider.takes_stop = not refused  # (an OpenAI model that refused stops; Anthropic is sent no "\n\n")
         try:
-            chunks = [c async for c in provider.stream(ChatRequest(Prompt("Why?", stop=("STOPHERE",))))]
+            chunks = [c async for c in provider.stream(ChatRequest(Prompt("Why?", stop=(stop,))))]
         finally:
             await provider.aclose()
-    sent = requests[0]
-    assert sent.get("stop", sent.get("stop_sequences")) == ["STOPHERE"]  # it was sent them, and went on
-    assert "".join(c for c in chunks if isinstance(c, str)) == "Keep it dark. "
+    if not refused:  # it was sent them, and went on
+        assert requests[0].get("stop", requests[0].get("stop_sequences")) == [stop]
+    assert "".join(c for c in chunks if isinstance(c, str)) == text
     assert chunks[-1].finish_reason in ("stop", "stop_sequence")
 
 
