@@ -435,6 +435,34 @@ def test_a_second_list_and_items_naming_other_points_are_the_points_own(raw, ste
                  most_points=3) == (raw, False)
 
 
+
+@pytest.mark.parametrize("step", [1, 3, 200])
+def test_a_line_of_common_words_alone_rewords_no_other_point_and_its_list_is_the_points_own(step):
+    # probe 314: a mutant that took a line of common words alone ("when you move more") for a rewording of another
+    # point's title ("Move more", every word of it common) cut the point's own list there, reported whole
+    raw = "Water keeps you alert.\n1. Sip often\n2. Carry a bottle\nwhen you move more\n1. Drink before a walk\n" \
+          "2. Refill after it"
+    f = ExpansionFilter(2, "Drink water", strip_header=True, other_titles=["Sleep early", "Move more"],
+                        earlier_titles=["Sleep early"])
+    assert "".join(f.feed(raw[i:i + step]) for i in range(0, len(raw), step)) + f.finish() == raw
+    assert not f.finished
+
+
+@pytest.mark.parametrize("gap", [" " * 10, " " * 250, "\n" * 201])
+def test_a_closing_line_announced_with_a_colon_is_kept_however_far_below_the_colon(gap):
+    # probe 314: past 200 blank characters no test read where the colon was (a mutant dropped the line there)
+    raw = f"End every support email with this line:\n{gap}\nLet me know if you have any other questions!"
+    f = ExpansionFilter(2, "Use a friendly sign-off", strip_header=True)
+    assert "Let me know if you have any other questions!" in f.feed(raw) + f.finish()
+
+
+@pytest.mark.parametrize("label", ["Point", "Step", "Part"])
+def test_a_restated_header_with_a_label_streamed_token_by_token_is_stripped(label):
+    # probe 314: the "Part" form was read by no test while a reply streams (a mutant of it kept "Part 2: ...")
+    pieces = [label, " 2", ": Use", " LED", " bulbs", ":", " They", " last", " ten", " years."]
+    f = ExpansionFilter(2, "Use LED bulbs", strip_header=True)
+    assert "".join(f.feed(piece) for piece in pieces) + f.finish() == "They last ten years."
+
 @pytest.mark.parametrize("step", [1, 2, 3, 100])
 @pytest.mark.parametrize("raw, text", [
     # ... but a heading or a line that names another point, by a word of its title or its place, opens that point's

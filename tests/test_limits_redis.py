@@ -544,6 +544,10 @@ async def test_refused_credentials_are_named_and_no_message_shows_the_password()
     for connection in connections:
         await connection.aclose()
     assert shown_url("redis://me:p@ss:w@host:6379/0?password=q&db=1") == "redis://me:***@host:6379/0?password=***&db=1"
+    # a URL that holds "://" again, past its user info (a gateway's upstream in its path or query; probe 314)
+    assert shown_url("https://me:s3cret@gateway.example/proxy/https://api.openai.com/v1") == \
+        "https://me:***@gateway.example/proxy/https://api.openai.com/v1"
+    assert "s3cret" not in repr(sotkit.RedisLimits("redis://:s3cret@cache.example:6379/0?client_name=a://b"))
 
 
 # The mask knew lower-case schemes and a password without / or #, and a user name without @; a value of the

@@ -186,6 +186,8 @@ def test_local_models_cost_nothing_and_other_providers_are_unknown():
     prices = Prices()
     assert prices.cost("local:smollm2", 1000, 1000) == 0.0
     assert prices.cost("local:/models/my-model", 1000, 1000) == 0.0
+    # a path with a colon of its own (probe 314: a mutant reading the provider after the last colon survived)
+    assert prices.cost("local:C:\\models\\smollm2", 1000, 1000) == prices.cost("local:/runs/lud:2024-06", 1, 1) == 0.0
     assert prices.cost("someday:model", 1000, 1000) is None
     assert prices.cost("openai:gpt-4o-mini", 0, 0) == 0.0
     assert Prices({"local:smollm2": (1.0, 3.0)}).cost("local:smollm2", 10, 10) == pytest.approx(4e-5)

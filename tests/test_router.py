@@ -366,6 +366,25 @@ def test_guards_leave_list_shaped_questions_to_the_classifier(question: str) -> 
     assert guard(question) is None
 
 
+
+@pytest.mark.parametrize("question, reason", [
+    # probe 314: a contraction read as its full form by no test (a mutant that never matched sent the first to SoT)
+    ("What's the capital of Australia?", "asks for a single fact or a short answer ('What is the capital')"),
+    ("Who's the author of Dune?", "asks for a single fact or a short answer ('Who is the author of Dune?')"),
+])
+def test_a_question_written_with_a_contraction_is_read_as_its_full_form(question: str, reason: str) -> None:
+    decision = RulesRouter().classify(question)
+    assert (decision.mode, decision.reason) == ("sequential", f"rules: {reason}")
+
+
+@pytest.mark.parametrize("question", ["Could you", "Please"])
+async def test_a_question_of_polite_words_alone_is_empty_and_says_so(question: str) -> None:
+    # probe 314: "Could you" passes the check that a question is given, and is empty once its politeness goes; the
+    # reason of that branch was read by no test (a mutant's said the request stopped before the router decided)
+    assert (await make_router().decide(question)) == Decision("sequential", "guard: empty question", 0.5)
+    assert RulesRouter().classify(question) == Decision("sequential", "rules: empty question", 0.5)
+
+
 @pytest.mark.parametrize("question", [
     # a list refused, in several phrasings and places
     "What are the main causes of stress? Please answer in one flowing paragraph, no list, no bullet points.",

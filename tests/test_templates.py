@@ -57,6 +57,10 @@ def test_strings_override_too():
     ("{% block user %}Answer: {{ question.strip }}{% endblock %}", "writes a method or function (<built-in method "
      "strip of str object at 0x"),
     ("{% block user %}{{ question.split() }}{% endblock %}", "writes a list as Python shows it (\"['What', "),
+    # probe 314: the advice, and the line after a comment, were read by no test
+    ("{% block user %}{{ question.split() }}{% endblock %}", "join a list's, {{ points|map(attribute='title')|"
+     "join(', ') }}"),
+    ("{% block user %}{{ question }}{% endblock %}\n\n{#c#}\n{{ question }}", "text outside its blocks on line 4"),
 ])
 def test_a_broken_template_fails_when_the_client_is_built_naming_the_file(tmp_path: Path, source, message):
     (tmp_path / "skeleton.jinja").write_text(source)
@@ -120,8 +124,9 @@ def test_a_template_that_leaves_out_what_its_call_is_about_is_refused(name, sour
 
 
 def test_unknown_names_and_missing_directories_are_reported(tmp_path: Path):
-    with pytest.raises(sotkit.TemplateError, match="unknown template 'skeletn'"):
-        Templates({"skeletn": "{% block user %}x{% endblock %}"})
+    with pytest.raises(sotkit.TemplateError, match="unknown template 'skeletn' .*; templates are: skeleton, expand, "
+                                                   "sequential, router, judge_pairwise, judge_aspect$"):
+        Templates({"skeletn": "{% block user %}x{% endblock %}"})  # (the names: probe 314)
     with pytest.raises(sotkit.TemplateError, match="is not a directory"):
         Templates(tmp_path / "nope")
     with pytest.raises(sotkit.TemplateError, match=r"templates=\['a'\]: pass a directory"):
