@@ -548,6 +548,28 @@ async def test_a_responders_exception_is_raised_again_when_the_server_stops() ->
     assert "gpt-fake" in "".join(caught.value.__notes__)
 
 
+
+async def test_a_responders_exception_is_raised_by_reset_not_forgotten() -> None:
+    # probe 316: a server shared by several tests, reset before each, forgot an assert the app broke: the suite
+    # passed; reset after each test, the one that broke it fails
+    def responder(request: RecordedRequest) -> str:
+        assert request.model == "gpt-expected", request.model
+        return "ok"
+
+    with FakeLLMServer(responder) as server:
+        async with openai_client(server) as client:
+            with pytest.raises(openai.InternalServerError):
+                await openai_stream(client)
+            with pytest.raises(AssertionError, match="gpt-fake") as caught:
+                server.reset()
+            assert "1 error(s) in server.errors" in "".join(caught.value.__notes__)
+            assert server.errors == [] and server.requests == []  # forgotten all the same: the next test starts anew
+            with pytest.raises(openai.InternalServerError):
+                await openai_stream(client)
+            server.errors.clear()  # accepted
+            server.reset()
+
+
 @pytest.mark.parametrize(("error", "raised", "says"), [
     # probe 253: pytest.fail() raises a BaseException, which dropped the connection unrecorded: the SDK retried, the
     # app took it for a network error, and the test passed; review 254: a SystemExit ended the server's loop so;
