@@ -626,6 +626,14 @@ def test_a_responder_may_stop_the_server_and_a_port_may_come_as_digits() -> None
     assert server.errors == []
 
 
+def test_a_port_in_use_says_what_to_do() -> None:
+    # probe 316: asyncio's "address already in use" alone, naming neither the double nor port=0
+    with FakeLLMServer("ok") as holder, pytest.raises(OSError) as caught:
+        FakeLLMServer("ok", port=holder.port).start()
+    assert f"FakeLLMServer(port={holder.port}): another process holds the port; pass port=0" in \
+        "".join(caught.value.__notes__)
+
+
 class BrokenLatency(Latency):
     """A reply whose pacing raises from token #2 on: a stand-in for anything failing inside the server."""
 
@@ -784,6 +792,8 @@ def test_bad_configuration_is_rejected_up_front() -> None:
 @pytest.mark.parametrize(("make", "error", "says"), [
     (lambda: Reply("x", fault=429), TypeError, r"fault=429: pass a Fault, e\.g\. Fault\.status\(429\)"),
     (lambda: Reply("x", latency=0.5), TypeError, r"latency=0\.5: pass a Latency, e\.g\. Latency\(ttft_s=0\.5\)"),
+    (lambda: Reply("x", Fault.drop()), TypeError, r"did you mean fault=\.\.\.\? \(the second argument is the "
+                                                  r"latency\)"),  # (probe 316)
     (lambda: Reply("x", usage=(1, 2)), TypeError, r"usage=\(1, 2\): pass a CallUsage"),
     (lambda: Reply("x", usage={"input_tokens": 1}), TypeError, "pass a CallUsage"),
     (lambda: Latency(ttft_s="1"), ConfigError, r"Latency\.ttft_s must be a number"),
@@ -818,7 +828,7 @@ def test_bad_configuration_is_rejected_up_front() -> None:
     # probe 260: a key no client can send (each request a 401), a reply that arrived altered (U+FFFD)
     (lambda: FakeLLMServer(api_key="k\n"), ConfigError, r"FakeLLMServer api_key holds white space at its ends"),
     (lambda: Reply("Sleep \udcff well."), ConfigError, r"Reply\.text holds a lone surrogate \('\\udcff'\)"),
-], ids=["reply-fault-int", "reply-latency-float", "reply-usage-tuple", "reply-usage-dict", "latency-ttft-str",
+], ids=["reply-fault-int", "reply-latency-float", "reply-fault-as-latency", "reply-usage-tuple", "reply-usage-dict", "latency-ttft-str",
         "latency-rate-str", "random-faults-rate-str", "random-faults-one-fault", "status-headers-str",
         "responder-bytes", "fault-stall-no-seconds", "fault-then-misspelt", "fault-drop-negative",
         "fault-runaway-no-tokens", "fault-status-200", "fault-unknown-kind", "fault-garbage-no-data",

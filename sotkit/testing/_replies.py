@@ -258,7 +258,10 @@ class Reply:
                               "carry: use the character itself") from None
         if self.latency is not None and not isinstance(self.latency, Latency):
             example = f"Latency(ttft_s={self.latency!r})" if _is_number(self.latency) else "Latency(ttft_s=0.05)"
-            raise TypeError(f"Reply latency={self.latency!r}: pass a Latency, e.g. {example}, or None")
+            # (a Fault passed second, where latency stands: probe 316)
+            meant = "; did you mean fault=...? (the second argument is the latency)" \
+                if isinstance(self.latency, Fault) else ""
+            raise TypeError(f"Reply latency={self.latency!r}: pass a Latency, e.g. {example}, or None{meant}")
         if self.fault is not None and not isinstance(self.fault, Fault):
             example = f"Fault.status({self.fault!r})" if type(self.fault) is int else "Fault.drop()"
             raise TypeError(f"Reply fault={self.fault!r}: pass a Fault, e.g. {example}, or None")

@@ -104,6 +104,9 @@ class FakeLLMServer:
         if not ready.wait(_START_TIMEOUT_S):
             raise RuntimeError(f"FakeLLMServer did not start within {_START_TIMEOUT_S} s")
         if failure:
+            if isinstance(failure[0], OSError) and self._wanted_port:  # (probe 316: asyncio's words alone)
+                failure[0].add_note(f"FakeLLMServer(port={self._wanted_port}): another process holds the port; pass "
+                                    "port=0 for a free one (server.port says which)")
             raise failure[0]
         return self
 
