@@ -1076,7 +1076,7 @@ def test_a_key_refused_stops_the_run_at_the_first_call_and_says_what_to_do(tmp_p
         assert len(server.requests) == 1
     assert done.returncode == 1 and "a-wrong-key" not in done.stderr
     assert "sotkit eval: error: AuthenticationError" in done.stderr
-    assert "nothing more was asked: check the API key (OPENAI_API_KEY, ANTHROPIC_API_KEY)" in done.stderr
+    assert "the run stopped: check the API key (OPENAI_API_KEY, ANTHROPIC_API_KEY)" in done.stderr
 
 
 async def test_a_403_for_one_question_is_that_questions_failure_not_the_runs(tmp_path):

@@ -84,13 +84,13 @@ def _advice(error: BaseException) -> str:
     status = next((code for cause in causes(error) if isinstance(code := getattr(cause, "status_code", None), int)),
                   None)
     if any(isinstance(cause, (ConnectionRefusedError, socket.gaierror)) for cause in causes(error)):
-        return (f"; nothing more was asked: is the server{' at ' + redact(url) if url else ''} up, and its URL right "
+        return (f"; the run stopped: is the server{' at ' + redact(url) if url else ''} up, and its URL right "
                 "(OPENAI_BASE_URL, ANTHROPIC_BASE_URL)?")
     if status == 401:
-        return ("; nothing more was asked: check the API key (OPENAI_API_KEY, ANTHROPIC_API_KEY) and that it is for "
+        return ("; the run stopped: check the API key (OPENAI_API_KEY, ANTHROPIC_API_KEY) and that it is for "
                 "--model and --judge")
     if status == 404:
-        return (f"; nothing more was asked: check the model names in --model and --judge, and the URL asked"
+        return (f"; the run stopped: check the model names in --model and --judge, and the URL asked"
                 f"{', ' + redact(url) if url else ''} (OPENAI_BASE_URL, ANTHROPIC_BASE_URL)")
     return ""
 

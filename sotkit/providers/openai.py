@@ -120,11 +120,11 @@ class OpenAIProvider(Provider):
             body["stop"] = list(request.stop)  # all of them: one left out would let the text run on past it
         # the text is ended at them here too: for a model that refused them, and a server that ignores them (probe 312);
         # not where the server was asked to leave them in (vLLM's include_stop_str_in_output; review 315)
-        keeps = self.takes_stop and self._extra_body.get("include_stop_str_in_output") is True
+        keeps = self.takes_stop and bool(self._extra_body.get("include_stop_str_in_output"))
         stopping = StopAt(request.stop) if request.stop and not keeps else None
         if request.temperature is not None and self.takes_temperature:
             body["temperature"] = request.temperature
-        reading, tags, written = _Reading(), ThinkTags(), 0
+        reading, tags, written, refusing = _Reading(), ThinkTags(), 0, False
         # The body travels in extra_body, which the SDK sends as given: its type-driven transform of the
         # parameters costs ~0.5 ms of CPU a call, a fifth of the client's cost per expansion when hundreds
         # stream at once (benchmarks/overhead.py). A user's extra_body adds fields; its None removes one.
@@ -136,17 +136,21 @@ class OpenAIProvider(Provider):
                 model=self._name, messages=[], stream=True, extra_body={**body, "messages": messages},
             ) as response, aclosing(text_pieces(response, sys.modules["openai"], reading, self.model)) as pieces:
                 async for text in pieces:
-                    if text is REFUSED and stopping is not None:  # a refusal is no text of the model's: no stop
-                        if held := stopping.finish():  # sequence ends it (review 315: the "\n\n" before it did)
+                    if text is REFUSED:  # a refusal is no text of the model's: no stop sequence ends it, no open
+                        held = tags.finish()  # <think> block takes it (reviews 315, 317: lost, or an EmptyAnswer)
+                        if stopping is not None:
+                            held, stopping = stopping.finish(held), None
+                        if held:
                             yield held
-                        stopping = None
+                        refusing = True
                     if isinstance(text, Thinking):
                         written += text.chars
                     elif isinstance(text, str):
                         written += char_weight(text)
                         if reading.reasoned:  # reasoning came apart (before any text): the text is the answer's
                             tags.apart()
-                        text = tags.feed(text)
+                        if not refusing:
+                            text = tags.feed(text)
                         if stopping is not None and isinstance(text, str):  # (not a <think> block's reasoning)
                             text = stopping.feed(text)
                     if text:
