@@ -72,17 +72,16 @@ def provider(request, monkeypatch) -> str:
 
 
 # -- a scripted Skeleton-of-Thought model, served through the fake server ---------------------------------
-import re  # noqa: E402
 
-from sotkit.testing import Latency, RecordedRequest, Reply  # noqa: E402
+import sotkit.testing  # noqa: E402
+from sotkit.testing import RecordedRequest, sot_call  # noqa: E402
 
-_POINT = re.compile(r"point (\d+)\b")
+sot_responder = sotkit.testing.sot_responder  # (the suite's tests take it from here, as before it was public)
 
 
 def point_of(request: RecordedRequest) -> int | None:
     """The point number an expand request asks for, or None for a skeleton (or sequential) request."""
-    matches = _POINT.findall(request.user)
-    return int(matches[-1]) if matches else None
+    return sot_call(request)[1]
 
 
 def joined(events: list) -> str:
@@ -98,34 +97,7 @@ def joined(events: list) -> str:
 
 
 def is_skeleton(request: RecordedRequest) -> bool:
-    return "skeleton (not the full content)" in request.user
-
-
-def sot_responder(skeleton: str, expansions: dict[int, str] | None = None, *, sequential: str = "A plain answer.",
-                  point_latency: dict[int, Latency] | None = None, skeleton_latency: Latency | None = None):
-    """Reply to skeleton, expand and sequential requests like a well-behaved model.
-
-    ``skeleton`` is the full list text starting with ``1.``; where the client prefilled ``1.`` the reply
-    continues after it, as a real model would.
-    """
-
-    def respond(request: RecordedRequest) -> Reply:
-        if is_skeleton(request):
-            text = skeleton[len(request.prefill):] if request.prefill and skeleton.startswith(request.prefill) \
-                else skeleton
-            return Reply(text, latency=skeleton_latency)
-        index = point_of(request)
-        if index is None:
-            return Reply(sequential)
-        text = (expansions or {}).get(index, f"Details of point {index}.")
-        if request.prefill:  # continue the prefill "i. title:", or a resumed "i. title: what was sent"
-            text = " " + text
-            header = request.prefill.split(":", 1)[0] + ":"
-            written = request.prefill[len(header):]
-            text = text[len(written):] if text.startswith(written) else text
-        return Reply(text, latency=(point_latency or {}).get(index))
-
-    return respond
+    return sot_call(request)[0] == "skeleton"
 
 
 # -- a real OpenAI-compatible server, in a subprocess on loopback -----------------------------------------

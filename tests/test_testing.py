@@ -14,10 +14,11 @@ import httpx2
 import openai
 import pytest
 
+import sotkit
 from sotkit.errors import ConfigError
 from sotkit.providers.base import CallUsage
 from sotkit.testing import (FakeLLMServer, Fault, Latency, Message, RandomFaults, RecordedRequest, Reply, count_tokens,
-                            split_tokens)
+                            sot_call, sot_responder, split_tokens)
 
 pytestmark = pytest.mark.anyio
 
@@ -562,7 +563,7 @@ async def test_a_responders_exception_is_raised_by_reset_not_forgotten() -> None
                 await openai_stream(client)
             with pytest.raises(AssertionError, match="gpt-fake") as caught:
                 server.reset()
-            assert "1 error(s) in server.errors" in "".join(caught.value.__notes__)
+            assert "1 error(s) since the last reset" in "".join(caught.value.__notes__)
             assert server.errors == [] and server.requests == []  # forgotten all the same: the next test starts anew
             with pytest.raises(openai.InternalServerError):
                 await openai_stream(client)
@@ -625,6 +626,23 @@ def test_a_responder_may_stop_the_server_and_a_port_may_come_as_digits() -> None
             sdk.chat.completions.create(model="m", messages=[{"role": "user", "content": "q"}])
     assert server.errors == []
 
+
+async def test_sot_responder_answers_each_of_sotkits_calls_and_goes_on_after_a_prefill() -> None:
+    # probe 316: users' own responders got a Claude model's prefill and resume wrong, and their tests passed on
+    # another path than production takes; nothing public told the calls apart
+    responder = sot_responder("1. Keep a schedule\n2. Dim the lights\n", {2: "An hour before bed."},
+                              sequential="Sleep well.", router="C")
+    with FakeLLMServer(responder) as server:
+        async with sotkit.SoT("anthropic:claude-3-5-haiku-latest", base_url=server.anthropic_base_url,
+                              api_key="k", router="llm") as sot:
+            routed = await sot.generate("How can I sleep better?")  # the router says C: sequential
+            answer = await sot.generate("How can I sleep better?", mode="sot")
+        calls = [sot_call(request) for request in server.requests]
+    assert routed.mode == "sequential" and routed.text == "Sleep well."
+    assert {("router", None), ("skeleton", None), ("point", 1), ("point", 2)} <= set(calls)  # (the router's call
+    # runs beside the skeleton's, which a sequential verdict cancels)
+    assert [point.text for point in answer.points] == ["Details of point 1.", "An hour before bed."]
+    assert any(request.prefill for request in server.requests)  # (the prefills it went on after)
 
 def test_a_port_in_use_says_what_to_do() -> None:
     # probe 316: asyncio's "address already in use" alone, naming neither the double nor port=0

@@ -17,7 +17,9 @@ and the wire (streaming, usage, stop sequences, error classes, retry headers, ca
         [request] = server.requests              # RecordedRequest: headers, body, timings, streamed pieces
         assert request.api_key == "test-key"
 
-A responder can also be a plain string or a list of replies (consumed in order). ``request.attempt`` counts
+A responder can also be a plain string or a list of replies (consumed in order); ``sot_responder(skeleton,
+points)`` answers sotkit's own calls (skeleton, points, router, sequential: ``sot_call(request)`` tells them apart by
+sotkit's default prompts), prefills and resumed calls included. ``request.attempt`` counts
 requests with the same prompt (1, 2, ...), so a responder can word each retry anew, as a sampled model does.
 Faults go on a reply, ``Reply("...", fault=Fault.status(429, {"retry-after": "1"}))``, or on a seeded fraction
 of all requests with ``FakeLLMServer(..., random_faults=RandomFaults(rate=0.1, faults=[...], seed=0))``:
@@ -45,6 +47,7 @@ its own event loop in a daemon thread, so it works the same under sync code, asy
 from ..providers.base import CallUsage  # what Reply(usage=...) takes
 from ._records import Message, RecordedRequest
 from ._replies import Fault, Latency, RandomFaults, Reply, count_prompt_tokens, count_tokens, split_tokens
+from ._sot import sot_call, sot_responder
 from .server import FakeLLMServer, Responder
 
 __all__ = [
@@ -59,5 +62,7 @@ __all__ = [
     "Responder",
     "count_prompt_tokens",
     "count_tokens",
+    "sot_call",
+    "sot_responder",
     "split_tokens",
 ]

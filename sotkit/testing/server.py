@@ -236,14 +236,15 @@ class FakeLLMServer:
         makes what each gets depend on the tests before it. An error the responder or a reply raised since is raised
         here, once all is forgotten (clear ``errors`` first to accept it): a server shared by several tests and reset
         after each fails the test whose responder raised (one reset before each test went green on it)."""
-        try:
-            self._raise_errors(None)
-        finally:
-            with self._lock:
-                self._records.clear()
-                self._attempts.clear()
-                self.errors.clear()
-                self._max_in_flight = self._in_flight
+        with self._lock:  # (what a request raises while this runs is raised now or kept for later: review 317)
+            errors, self.errors = self.errors, []
+            self._records.clear()
+            self._attempts.clear()
+            self._max_in_flight = self._in_flight
+        if errors:
+            errors[0].add_note(f"raised in FakeLLMServer by the responder or a reply, and answered with a 500 (or a "
+                               f"hang-up, the response begun); {len(errors)} error(s) since the last reset")
+            raise errors[0]
 
     def wait_idle(self, timeout: float = 5.0, *, connections: bool = False) -> None:
         """Block until no request is in flight (and, with ``connections``, no connection is open).
@@ -323,9 +324,15 @@ class FakeLLMServer:
             self._count(requests=-1)
         return not out.close_after
 
+    def _keep(self, exc: BaseException) -> None:
+        """Add ``exc`` to ``errors``, which ``reset`` swaps out under the same lock (review 317: an error added between
+        its check and its clearing was lost)."""
+        with self._lock:
+            self.errors.append(exc)
+
     async def _fail(self, record: RecordedRequest, dialect: Dialect, out: Output, exc: Exception) -> bool:
         """Record ``exc`` and answer 500 naming it, or hang up if the response has begun; as ``_serve_request``."""
-        self.errors.append(exc)
+        self._keep(exc)
         if out.started:  # a status line is out: closing is the only way left to say the response is broken
             record.finished_at = time.perf_counter()
             out.hang_up()
@@ -365,7 +372,7 @@ class FakeLLMServer:
             if isinstance(exc, KeyboardInterrupt):  # raised again in the test, it would end the whole test run
                 interrupt, exc = exc, RuntimeError(f"the responder raised {exc!r}")
                 exc.__cause__ = interrupt
-            self.errors.append(exc)
+            self._keep(exc)
             return await self._send_error(record, dialect, out, 500, f"FakeLLMServer responder failed: {exc!r}")
         fault = reply.fault or fault
         if fault is not None and fault.kind in ("status", "not_a_stream"):
