@@ -846,7 +846,8 @@ def test_bad_configuration_is_rejected_up_front() -> None:
     # probe 260: a key no client can send (each request a 401), a reply that arrived altered (U+FFFD)
     (lambda: FakeLLMServer(api_key="k\n"), ConfigError, r"FakeLLMServer api_key holds white space at its ends"),
     (lambda: Reply("Sleep \udcff well."), ConfigError, r"Reply\.text holds a lone surrogate \('\\udcff'\)"),
-], ids=["reply-fault-int", "reply-latency-float", "reply-fault-as-latency", "reply-usage-tuple", "reply-usage-dict", "latency-ttft-str",
+], ids=["reply-fault-int", "reply-latency-float", "reply-fault-as-latency", "reply-usage-tuple", "reply-usage-dict",
+        "latency-ttft-str",
         "latency-rate-str", "random-faults-rate-str", "random-faults-one-fault", "status-headers-str",
         "responder-bytes", "fault-stall-no-seconds", "fault-then-misspelt", "fault-drop-negative",
         "fault-runaway-no-tokens", "fault-status-200", "fault-unknown-kind", "fault-garbage-no-data",
