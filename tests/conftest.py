@@ -73,15 +73,20 @@ def provider(request, monkeypatch) -> str:
 
 # -- a scripted Skeleton-of-Thought model, served through the fake server ---------------------------------
 
-import sotkit.testing  # noqa: E402
-from sotkit.testing import RecordedRequest, sot_call  # noqa: E402
+import functools  # noqa: E402
+import re  # noqa: E402
 
-sot_responder = sotkit.testing.sot_responder  # (the suite's tests take it from here, as before it was public)
+import sotkit.testing  # noqa: E402
+from sotkit.testing import RecordedRequest  # noqa: E402
+
+_POINT = re.compile(r"point (\d+)\b")
 
 
 def point_of(request: RecordedRequest) -> int | None:
-    """The point number an expand request asks for, or None for a skeleton (or sequential) request."""
-    return sot_call(request)[1]
+    """The point number an expand request asks for, or None for a skeleton (or sequential) request: the last "point
+    N" of its prompt, also of the suite's own expand templates (``sotkit.testing.sot_call`` reads sotkit's alone)."""
+    matches = _POINT.findall(request.user)
+    return int(matches[-1]) if matches else None
 
 
 def joined(events: list) -> str:
@@ -97,7 +102,16 @@ def joined(events: list) -> str:
 
 
 def is_skeleton(request: RecordedRequest) -> bool:
-    return sot_call(request)[0] == "skeleton"
+    return "skeleton (not the full content)" in request.user
+
+
+def _call_of(request: RecordedRequest) -> tuple[str, int | None]:
+    return ("skeleton", None) if is_skeleton(request) else \
+        ("point", index) if (index := point_of(request)) is not None else ("sequential", None)
+
+
+#: ``sotkit.testing.sot_responder``, telling the calls apart as the suite's own templates need
+sot_responder = functools.partial(sotkit.testing.sot_responder, call_of=_call_of)
 
 
 # -- a real OpenAI-compatible server, in a subprocess on loopback -----------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import contextlib
 import gc
 import socket
@@ -630,25 +631,35 @@ def test_a_responder_may_stop_the_server_and_a_port_may_come_as_digits() -> None
 async def test_sot_responder_answers_each_of_sotkits_calls_and_goes_on_after_a_prefill() -> None:
     # probe 316: users' own responders got a Claude model's prefill and resume wrong, and their tests passed on
     # another path than production takes; nothing public told the calls apart
-    responder = sot_responder("1. Keep a schedule\n2. Dim the lights\n", {2: "An hour before bed."},
-                              sequential="Sleep well.", router="C")
+    answers = sot_responder("1. Keep a schedule\n2. Lights out by 22:30\n", {2: "An hour before bed, dim them."},
+                            sequential="Sleep well.", router="C")
+
+    def responder(request: RecordedRequest) -> Reply:  # point 2's first stream breaks: its retry resumes it
+        reply = answers(request)
+        broken = sot_call(request) == ("point", 2) and request.attempt == 1
+        return dataclasses.replace(reply, fault=Fault.drop(after_tokens=3)) if broken else reply
     with FakeLLMServer(responder) as server:
         async with sotkit.SoT("anthropic:claude-3-5-haiku-latest", base_url=server.anthropic_base_url,
                               api_key="k", router="llm") as sot:
             routed = await sot.generate("How can I sleep better?")  # the router says C: sequential
-            answer = await sot.generate("How can I sleep better?", mode="sot")
+            with warnings.catch_warnings(record=True) as warned:  # (review 318: a responder that started over
+                warnings.simplefilter("always")  # from the prefill passed, with this warning alone)
+                answer = await sot.generate("How can I sleep better?", mode="sot")
+        assert not [w for w in warned if "prefill" in str(w.message)]
         calls = [sot_call(request) for request in server.requests]
     assert routed.mode == "sequential" and routed.text == "Sleep well."
     assert {("router", None), ("skeleton", None), ("point", 1), ("point", 2)} <= set(calls)  # (the router's call
     # runs beside the skeleton's, which a sequential verdict cancels)
-    assert [point.text for point in answer.points] == ["Details of point 1.", "An hour before bed."]
-    assert any(request.prefill for request in server.requests)  # (the prefills it went on after)
+    assert [point.text for point in answer.points] == ["Details of point 1.", "An hour before bed, dim them."]
+    # (the prefills it went on after: a title with a colon, the broken call's text resumed; review 318)
+    assert [r.prefill for r in server.requests if sot_call(r) == ("point", 2)] == [
+        "2. Lights out by 22:30:", "2. Lights out by 22:30: An hour before"]
 
 def test_a_port_in_use_says_what_to_do() -> None:
     # probe 316: asyncio's "address already in use" alone, naming neither the double nor port=0
     with FakeLLMServer("ok") as holder, pytest.raises(OSError) as caught:
         FakeLLMServer("ok", port=holder.port).start()
-    assert f"FakeLLMServer(port={holder.port}): another process holds the port; pass port=0" in \
+    assert f"FakeLLMServer(port={holder.port}): the port is taken; pass port=0" in \
         "".join(caught.value.__notes__)
 
 
@@ -812,6 +823,7 @@ def test_bad_configuration_is_rejected_up_front() -> None:
     (lambda: Reply("x", latency=0.5), TypeError, r"latency=0\.5: pass a Latency, e\.g\. Latency\(ttft_s=0\.5\)"),
     (lambda: Reply("x", Fault.drop()), TypeError, r"did you mean fault=\.\.\.\? \(the second argument is the "
                                                   r"latency\)"),  # (probe 316)
+    (lambda: Reply("x", fault=Latency(ttft_s=1)), TypeError, r"pass a Fault, .*; did you mean latency=\.\.\.\?"),
     (lambda: Reply("x", usage=(1, 2)), TypeError, r"usage=\(1, 2\): pass a CallUsage"),
     (lambda: Reply("x", usage={"input_tokens": 1}), TypeError, "pass a CallUsage"),
     (lambda: Latency(ttft_s="1"), ConfigError, r"Latency\.ttft_s must be a number"),
@@ -846,7 +858,8 @@ def test_bad_configuration_is_rejected_up_front() -> None:
     # probe 260: a key no client can send (each request a 401), a reply that arrived altered (U+FFFD)
     (lambda: FakeLLMServer(api_key="k\n"), ConfigError, r"FakeLLMServer api_key holds white space at its ends"),
     (lambda: Reply("Sleep \udcff well."), ConfigError, r"Reply\.text holds a lone surrogate \('\\udcff'\)"),
-], ids=["reply-fault-int", "reply-latency-float", "reply-fault-as-latency", "reply-usage-tuple", "reply-usage-dict",
+], ids=["reply-fault-int", "reply-latency-float", "reply-fault-as-latency", "reply-latency-as-fault",
+        "reply-usage-tuple", "reply-usage-dict",
         "latency-ttft-str",
         "latency-rate-str", "random-faults-rate-str", "random-faults-one-fault", "status-headers-str",
         "responder-bytes", "fault-stall-no-seconds", "fault-then-misspelt", "fault-drop-negative",

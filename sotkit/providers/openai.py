@@ -124,7 +124,7 @@ class OpenAIProvider(Provider):
         stopping = StopAt(request.stop) if request.stop and not keeps else None
         if request.temperature is not None and self.takes_temperature:
             body["temperature"] = request.temperature
-        reading, tags, written, refusing = _Reading(), ThinkTags(), 0, False
+        reading, tags, written, refusing, answered = _Reading(), ThinkTags(), 0, False, False
         # The body travels in extra_body, which the SDK sends as given: its type-driven transform of the
         # parameters costs ~0.5 ms of CPU a call, a fifth of the client's cost per expansion when hundreds
         # stream at once (benchmarks/overhead.py). A user's extra_body adds fields; its None removes one.
@@ -141,6 +141,7 @@ class OpenAIProvider(Provider):
                         if stopping is not None:
                             held, stopping = stopping.finish(held), None
                         if held:
+                            answered = True
                             yield held
                         refusing = True
                     if isinstance(text, Thinking):
@@ -151,9 +152,12 @@ class OpenAIProvider(Provider):
                             tags.apart()
                         if not refusing:
                             text = tags.feed(text)
+                        elif not answered:  # a refusal after reasoning alone opens the answer: no blank lines
+                            text = text.lstrip()  # before it (review 318)
                         if stopping is not None and isinstance(text, str):  # (not a <think> block's reasoning)
                             text = stopping.feed(text)
                     if text:
+                        answered = answered or isinstance(text, str)
                         yield text
                     if stopping is not None and stopping.hit:
                         break  # the rest is past the stop sequence: not read, not paid for beyond what came

@@ -264,7 +264,8 @@ class Reply:
             raise TypeError(f"Reply latency={self.latency!r}: pass a Latency, e.g. {example}, or None{meant}")
         if self.fault is not None and not isinstance(self.fault, Fault):
             example = f"Fault.status({self.fault!r})" if type(self.fault) is int else "Fault.drop()"
-            raise TypeError(f"Reply fault={self.fault!r}: pass a Fault, e.g. {example}, or None")
+            meant = "; did you mean latency=...?" if isinstance(self.fault, Latency) else ""  # (review 318)
+            raise TypeError(f"Reply fault={self.fault!r}: pass a Fault, e.g. {example}, or None{meant}")
         if not is_count(self.reasoning_tokens):
             raise ConfigError(f"Reply reasoning_tokens must be an int >= 0, got {self.reasoning_tokens!r}")
         if self.usage is not None and not isinstance(self.usage, CallUsage):

@@ -15,7 +15,8 @@ Call = Literal["skeleton", "point", "router", "sequential"]
 
 _SKELETON = "skeleton (not the full content)"
 _ROUTER = "How would you like to answer the question?"
-_POINT = re.compile(r"point (\d+)\b")
+_POINT = re.compile(r"writing of point (\d+)\b")  # (the default expand prompt's; not a "point 3" in the question)
+_TITLE = re.compile(r"^\s*(\d+)\.\s*(.+?)\s*$", re.MULTILINE)
 
 
 def sot_call(request: RecordedRequest) -> tuple[Call, int | None]:
@@ -26,25 +27,30 @@ def sot_call(request: RecordedRequest) -> tuple[Call, int | None]:
         return "skeleton", None
     if _ROUTER in request.user:
         return "router", None
-    points = _POINT.findall(request.user)
-    return ("point", int(points[-1])) if points else ("sequential", None)
+    point = _POINT.search(request.user)
+    return ("point", int(point[1])) if point else ("sequential", None)
 
 
 def sot_responder(skeleton: str, points: Mapping[int, str] | None = None, *, sequential: str = "A plain answer.",
                   router: str = "A", point_latency: Mapping[int, Latency] | None = None,
-                  skeleton_latency: Latency | None = None) -> Callable[[RecordedRequest], Reply]:
+                  skeleton_latency: Latency | None = None,
+                  call_of: Callable[[RecordedRequest], tuple[Call, int | None]] = sot_call,
+                  ) -> Callable[[RecordedRequest], Reply]:
     """A responder that answers sotkit's calls as a well-behaved model would: ``skeleton`` (the list, from ``1.``)
     to the skeleton call, ``points[i]`` (else "Details of point i.") to point ``i``'s, ``router`` to the LLM
     router's question (``A``: a list of independent points), ``sequential`` to any other prompt. Where the client
     sent a prefill (Claude before 4.6: the skeleton's ``1.``, a point's ``i. title:``, a broken call's text resumed),
-    the reply goes on after it, as the model does::
+    the reply goes on after it, as the model does. ``call_of`` tells the calls apart: ``sot_call``, by sotkit's
+    default prompts, or your own for templates of your own::
 
         with FakeLLMServer(sot_responder("1. Keep a schedule\\n2. Dim the lights\\n", {1: "Same hour daily."})) as s:
             ...
     """
 
+    titles = dict(_TITLE.findall(skeleton))
+
     def respond(request: RecordedRequest) -> Reply:
-        call, index = sot_call(request)
+        call, index = call_of(request)
         if call == "skeleton":
             text = skeleton[len(request.prefill):] if request.prefill and skeleton.startswith(request.prefill) \
                 else skeleton
@@ -54,7 +60,8 @@ def sot_responder(skeleton: str, points: Mapping[int, str] | None = None, *, seq
         text = (points or {}).get(index, f"Details of point {index}.")
         if request.prefill:  # go on after the prefill "i. title:", or a resumed "i. title: what was sent"
             text = " " + text
-            header = request.prefill.split(":", 1)[0] + ":"
+            header = f"{index}. {titles.get(str(index), '')}:"  # (a title may hold a colon: "Lights out by 22:30")
+            header = header if request.prefill.startswith(header) else request.prefill.split(":", 1)[0] + ":"
             written = request.prefill[len(header):]
             text = text[len(written):] if text.startswith(written) else text
         return Reply(text, latency=(point_latency or {}).get(index))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import inspect
 import itertools
 import json
@@ -104,9 +105,9 @@ class FakeLLMServer:
         if not ready.wait(_START_TIMEOUT_S):
             raise RuntimeError(f"FakeLLMServer did not start within {_START_TIMEOUT_S} s")
         if failure:
-            if isinstance(failure[0], OSError) and self._wanted_port:  # (probe 316: asyncio's words alone)
-                failure[0].add_note(f"FakeLLMServer(port={self._wanted_port}): another process holds the port; pass "
-                                    "port=0 for a free one (server.port says which)")
+            if getattr(failure[0], "errno", None) == errno.EADDRINUSE:  # (probe 316: asyncio's words alone)
+                failure[0].add_note(f"FakeLLMServer(port={self._wanted_port}): the port is taken; pass port=0 for a "
+                                    "free one (server.port says which)")
             raise failure[0]
         return self
 
@@ -237,7 +238,8 @@ class FakeLLMServer:
         here, once all is forgotten (clear ``errors`` first to accept it): a server shared by several tests and reset
         after each fails the test whose responder raised (one reset before each test went green on it)."""
         with self._lock:  # (what a request raises while this runs is raised now or kept for later: review 317)
-            errors, self.errors = self.errors, []
+            errors = self.errors[:]  # (the same list: one a test holds sees what comes next; review 318)
+            self.errors.clear()
             self._records.clear()
             self._attempts.clear()
             self._max_in_flight = self._in_flight

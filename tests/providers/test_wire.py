@@ -749,11 +749,14 @@ async def test_a_text_ended_at_a_stop_sequence_here_ends_there_with_what_was_hel
     (None, "\n", [{"refusal": "I'm sorry.\nI can't help with that."}], "I'm sorry.\nI can't help with that.",
      "refusal"),
     # review 317: a refusal while a <think> block was open was taken for reasoning (an EmptyAnswer, no refusal)
-    (None, "\n\n", ["<think>Hmm", {"refusal": "I can't help with that."}], "\n\nI can't help with that.", "refusal"),
+    (None, "\n\n", ["<think>Hmm", {"refusal": "I can't help with that."}], "I can't help with that.", "refusal"),
+    # review 318: after a closed one, the blank lines sotkit puts before a refusal opened the answer
+    (None, "\n\n", ["<think>Hmm</think>", {"refusal": "I can't help with that."}], "I can't help with that.", "refusal"),
     # vLLM's include_stop_str_in_output: the server ends the text at the stop and leaves it in, as asked
     ({"include_stop_str_in_output": True}, "END", ["The answer is 4.", " END"], "The answer is 4. END", "stop"),
     ({"include_stop_str_in_output": 1}, "END", ["The answer is 4.", " END"], "The answer is 4. END", "stop"),
-], ids=["refusal after text", "refusal alone", "refusal in a think block", "stop left in", "stop left in, as 1"])
+], ids=["refusal after text", "refusal alone", "refusal in a think block", "refusal after a think block",
+        "stop left in", "stop left in, as 1"])
 async def test_what_is_no_text_past_a_stop_sequence_is_not_ended_at_one(extra_body, stop, chunks, text, reason):
     deltas = [{"choices": [{"delta": c if isinstance(c, dict) else {"content": c}}]} for c in chunks]
     async with serving(sse(*deltas, STOPPED)) as (url, _):
