@@ -751,7 +751,8 @@ async def test_a_text_ended_at_a_stop_sequence_here_ends_there_with_what_was_hel
     # review 317: a refusal while a <think> block was open was taken for reasoning (an EmptyAnswer, no refusal)
     (None, "\n\n", ["<think>Hmm", {"refusal": "I can't help with that."}], "I can't help with that.", "refusal"),
     # review 318: after a closed one, the blank lines sotkit puts before a refusal opened the answer
-    (None, "\n\n", ["<think>Hmm</think>", {"refusal": "I can't help with that."}], "I can't help with that.", "refusal"),
+    (None, "\n\n", ["<think>Hmm</think>", {"refusal": "I can't help with that."}], "I can't help with that.",
+     "refusal"),
     # vLLM's include_stop_str_in_output: the server ends the text at the stop and leaves it in, as asked
     ({"include_stop_str_in_output": True}, "END", ["The answer is 4.", " END"], "The answer is 4. END", "stop"),
     ({"include_stop_str_in_output": 1}, "END", ["The answer is 4.", " END"], "The answer is 4. END", "stop"),
