@@ -484,6 +484,11 @@ async def answer(sot: SoT, question: str, mode: Literal["auto", "sot", "sequenti
                 "calls": usage.calls, "cost": usage.cost, "usage_estimated": usage.estimated,
                 # each call's model and tokens, priced in the report (lists: as a rerun reads them back)
                 "priced_calls": [list(call) for call in usage.priced_calls]}
+    def kept_at_the_stop(error: str) -> None:
+        # (a call the stop ended before the server took it spent nothing: no failed attempt to count; review 263)
+        if on_stop is not None and (usage := stream.result().usage).input_tokens + usage.output_tokens:
+            on_stop(record | {"error": error} | spent(usage))
+
     try:
         async with stream as events:
             async for event in events:
@@ -494,14 +499,11 @@ async def answer(sot: SoT, question: str, mode: Literal["auto", "sot", "sequenti
     except Exception as exc:
         record["error"] = describe(exc)
         if every_question_alike(exc):  # the run stops (no record of it N times): what this answer spent is kept
-            if on_stop is not None and (usage := stream.result().usage).input_tokens + usage.output_tokens:
-                on_stop(record | spent(usage))
+            kept_at_the_stop(record["error"])
             raise
         result = exc.partial if isinstance(exc, PartialResultError) else None
     except BaseException:
-        # (a call the stop ended before the server took it spent nothing: no failed attempt to count; review 263)
-        if on_stop is not None and (usage := stream.result().usage).input_tokens + usage.output_tokens:
-            on_stop(record | {"error": "stopped before it finished (the run was interrupted)"} | spent(usage))
+        kept_at_the_stop("stopped before it finished (the run was interrupted)")
         raise
     record |= spent((stream.result() if result is None else result).usage)
     if result is None:
