@@ -327,7 +327,7 @@ class FakeLLMServer:
         return not out.close_after
 
     def _keep(self, exc: BaseException) -> None:
-        """Add ``exc`` to ``errors``, which ``reset`` swaps out under the same lock (review 317: an error added between
+        """Add ``exc`` to ``errors``, which ``reset`` empties under the same lock (review 317: an error added between
         its check and its clearing was lost)."""
         with self._lock:
             self.errors.append(exc)
