@@ -52,7 +52,7 @@ from .providers.openai import AZURE_CLIENT
 from .providers._sse import BROKE_OFF
 from .providers.base import cut_by
 from .redact import redact, shown_url
-from .retry import causes, quota_spent
+from .retry import causes, quota_spent, url_asked
 from .router import check_threshold
 from .templates import TEMPLATES_IN_CLI_WORDS
 from .router import cli as router_cli
@@ -504,7 +504,7 @@ def _hint(error: BaseException) -> str:
     if status in (401, 403):
         return "; check the API key (OPENAI_API_KEY, ANTHROPIC_API_KEY) and that it is for this --model"
     if status == 404:  # a wrong name, or a base URL the API is not under (most compatible servers' is at /v1)
-        url = str(getattr(getattr(error, "request", None), "url", ""))  # (the SDKs' status errors have it)
+        url = url_asked(error)
         return "; check the model name in --model" + (
             f" and the URL asked, {url}" + ("" if "/v1/" in url else " (a compatible server's API is under /v1, "
                                             "as in --base-url http://host:port/v1)") if url else " (and --base-url)")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import email.utils
 import random
+import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -62,6 +63,17 @@ def status_of(error: BaseException) -> int | None:
     """The HTTP status of an SDK error (openai and anthropic both set ``status_code``)."""
     status = getattr(error, "status_code", None)
     return status if isinstance(status, int) else None
+
+
+def no_server(error: BaseException) -> bool:
+    """Did ``error`` come of no server at the URL (a connection refused, no such host), however deep in the
+    transport's errors?"""
+    return any(isinstance(cause, (ConnectionRefusedError, socket.gaierror)) for cause in causes(error))
+
+
+def url_asked(error: BaseException) -> str:
+    """The URL the request of an SDK error, or of an error it came from, went to ("" where none says)."""
+    return next((str(request.url) for cause in causes(error) if (request := getattr(cause, "request", None))), "")
 
 
 def answered_status(error: BaseException) -> int | None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
@@ -16,7 +15,7 @@ from ..console import to_stderr
 from ..engines.commands import whole
 from ..errors import ConfigError, SotkitError, clipped
 from ..redact import redact
-from ..retry import causes
+from ..retry import causes, no_server, status_of, url_asked
 from ..templates import TEMPLATES_IN_CLI_WORDS
 from .judge import JUDGE_MAX_TOKENS
 from .questions import ALL
@@ -80,10 +79,9 @@ def _json_out(args: argparse.Namespace, value: dict[str, Any]) -> None:
 def _advice(error: BaseException) -> str:
     """What to do about a server's refusal, or its absence, that stopped the run (``every_question_alike``), or
     nothing."""
-    url = next((str(request.url) for cause in causes(error) if (request := getattr(cause, "request", None))), "")
-    status = next((code for cause in causes(error) if isinstance(code := getattr(cause, "status_code", None), int)),
-                  None)
-    if any(isinstance(cause, (ConnectionRefusedError, socket.gaierror)) for cause in causes(error)):
+    url = url_asked(error)
+    status = next((code for cause in causes(error) if (code := status_of(cause)) is not None), None)
+    if no_server(error):
         return (f"; the run stopped: is the server{' at ' + redact(url) if url else ''} up, and its URL right "
                 "(OPENAI_BASE_URL, ANTHROPIC_BASE_URL)?")
     if status == 401:
@@ -140,10 +138,10 @@ def main(args: argparse.Namespace, run: Callable[..., Any] = anyio.run) -> int:
         to_stderr(f"\nsotkit eval: interrupted; {_kept(out / 'results.jsonl', judged=bool(args.judge))}")
         return 130  # (sotkit's main prints --json's object for the stop: it knows the signal)
     except Exception as exc:  # sotkit's, an SDK's error that every question meets (a key refused), a file it cannot
-        said = _in_cli_words(redact(str(exc))) if isinstance(exc, SotkitError) else \
-            redact(f"{type(exc).__name__}: {exc}")  # write, ...: one line
-        to_stderr(f"sotkit eval: error: {said}{_advice(exc)}")
-        _json_out(args, {"error": said + _advice(exc), "type": type(exc).__name__})
+        said = (_in_cli_words(redact(str(exc))) if isinstance(exc, SotkitError) else
+                redact(f"{type(exc).__name__}: {exc}")) + _advice(exc)  # write, ...: one line
+        to_stderr(f"sotkit eval: error: {said}")
+        _json_out(args, {"error": said, "type": type(exc).__name__})
         return 2 if isinstance(exc, ConfigError) else 1
     _json_out(args, summary.as_dict() | {"report": str(out / "report.md")})
     parts = [f"{len(summary.records)} question{'s' if len(summary.records) != 1 else ''}"]

@@ -15,7 +15,6 @@ import itertools
 import json
 import os
 import re
-import socket
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
@@ -32,7 +31,7 @@ from ..providers import base_url_variable
 from ..providers.base import BY_FILTER, FILTERED, ChatRequest, Prompt, closing
 from ..redact import shown_url
 from ..result import Result, Usage
-from ..retry import causes
+from ..retry import no_server, status_of
 from ..templates import TemplateSource, _read_overrides
 from .judge import ASPECTS, JUDGE_MAX_TOKENS, JUDGE_VIEW, judge_pair, kept_replies
 from .questions import Question, category_text, checked, field_text, load_questions, question_id
@@ -447,10 +446,10 @@ def every_question_alike(error: BaseException) -> bool:
     error met while handling another (a fallback's, after the main model's 401)."""
     raised_from: BaseException | None = error
     while raised_from is not None:
-        if isinstance(raised_from, ConfigError) or getattr(raised_from, "status_code", None) in (401, 404):
+        if isinstance(raised_from, ConfigError) or status_of(raised_from) in (401, 404):
             return True
         raised_from = raised_from.__cause__
-    return any(isinstance(cause, (ConnectionRefusedError, socket.gaierror)) for cause in causes(error))
+    return no_server(error)
 
 
 def spent_failing(answer: dict[str, Any]) -> list[dict[str, Any]]:
