@@ -86,10 +86,9 @@ class ThinkTags:
         text, self._held = self._held + text, ""
         if self._state == "start":
             opening = text.lstrip()
-            if self._apart:
-                self._state = "text"  # (not watched)
-                return text
-            if opening.startswith(OPEN):
+            if self._apart:  # the answer, less the white space that parted it from the reasoning (vLLM's
+                self._state = "after"  # deepseek_r1 parser leaves R1's "\n\n" after </think>; probe 312)
+            elif opening.startswith(OPEN):
                 self._state, text = "thinking", opening[len(OPEN):]
             elif header := HEADER.match(opening):
                 self._state, text = ("final" if header[1] == "final" else "channels"), opening[header.end():]
