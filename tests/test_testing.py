@@ -143,6 +143,25 @@ async def test_openai_stop_sequences_and_max_tokens_cut_like_a_real_server() -> 
     assert third.max_tokens == 3 and third.stop == (" is",)
 
 
+async def test_the_temperature_is_recorded_and_refused_outside_each_apis_range() -> None:
+    with FakeLLMServer(TEXT) as server:
+        async with openai_client(server) as client:
+            await client.chat.completions.create(model="gpt-fake", messages=[{"role": "user", "content": "q"}],
+                                                 temperature=1.5)
+            await client.chat.completions.create(model="gpt-fake", messages=[{"role": "user", "content": "q"}])
+            with pytest.raises(openai.BadRequestError, match="temperature: must be a number from 0 to 2, got 2.5"):
+                await client.chat.completions.create(model="gpt-fake", messages=[{"role": "user", "content": "q"}],
+                                                     temperature=2.5)
+        async with anthropic_client(server) as client:
+            await client.messages.create(model="claude-fake", max_tokens=5, extra_body={"temperature": 0},
+                                         messages=[{"role": "user", "content": "q"}])  # (this SDK has no field)
+            with pytest.raises(anthropic.BadRequestError, match="from 0 to 1, got 1.5"):  # Anthropic's is 0 to 1
+                await client.messages.create(model="claude-fake", max_tokens=5, extra_body={"temperature": 1.5},
+                                             messages=[{"role": "user", "content": "q"}])
+        sent = [request.temperature for request in server.requests if request.status == 200]
+    assert sent == [1.5, None, 0]
+
+
 async def test_reply_usage_overrides_the_counts() -> None:
     with FakeLLMServer(Reply("short", usage=CallUsage(input_tokens=1000, output_tokens=77))) as server:
         async with openai_client(server) as client:

@@ -47,6 +47,8 @@ class RecordedRequest:
     messages: list[Message] = field(default_factory=list)
     stop: tuple[str, ...] = ()
     max_tokens: int | None = None
+    #: None where the request sent none (the API's default)
+    temperature: float | None = None
     stream: bool = False
     #: 1 for the first request with this prompt, 2 for the next with the same one, ...: a retry (a trailing
     #: assistant message, the prefill a retry may continue, is not part of the prompt). Set before the

@@ -72,6 +72,16 @@ def _optional_int(body: Mapping[str, Any], *names: str) -> int | None:
     return None
 
 
+def _temperature(body: Mapping[str, Any], highest: float) -> float | None:
+    """The request's ``temperature``, refused as the API refuses it outside 0 to ``highest`` (2 OpenAI's, 1
+    Anthropic's)."""
+    value = body.get("temperature")
+    if value is not None and not (isinstance(value, (int, float)) and not isinstance(value, bool)
+                                  and 0 <= value <= highest):
+        raise BadRequest(f"temperature: must be a number from 0 to {highest:g}, got {value!r}")
+    return value
+
+
 def _anthropic_inputs(usage: CallUsage) -> dict[str, Any]:
     """The Messages API's input counts: ``input_tokens`` is only the part the prompt cache neither read nor wrote;
     the writes also by how long they stay."""
@@ -153,6 +163,7 @@ class OpenAIChat(Dialect):
             raise BadRequest("stop: must be a string or a list of strings")
         record.stop = tuple(stop or ())
         record.max_tokens = _optional_int(body, "max_completion_tokens", "max_tokens")
+        record.temperature = _temperature(body, 2)
         record.stream = bool(body.get("stream"))
 
     def error_body(self, status: int, message: str) -> dict[str, Any]:
@@ -250,6 +261,7 @@ class AnthropicMessages(Dialect):
         record.max_tokens = _optional_int(body, "max_tokens")
         if record.max_tokens is None:
             raise BadRequest("max_tokens: Field required")
+        record.temperature = _temperature(body, 1)
         record.stream = bool(body.get("stream"))
 
     def error_body(self, status: int, message: str) -> dict[str, Any]:
