@@ -33,6 +33,8 @@ FIRST_REQUEST_IMPORTS = ("openai.resources.chat.completions.completions", "opena
 CONTINUE_PREFILL = {"continue_final_message": True, "add_generation_prompt": False}
 #: an SDK's error message that says nothing of the server's body
 _BARE_STATUS = re.compile(r"Error code: \d+")
+# LM Studio answers a path it does not serve with a 200 and {"error": "Unexpected endpoint or method. (POST /...)"}
+_NO_ENDPOINT = re.compile(r"\bUnexpected endpoint\b", re.IGNORECASE)
 
 
 class OpenAIProvider(Provider):
@@ -415,14 +417,15 @@ def _stream_error(data: Any) -> StreamError:
     """An error sent inside the 200 stream (``{"error": ...}``, or the error itself: older vLLM's, llama.cpp's), as
     the status its ``code`` names (a number, or LiteLLM's digit string; vLLM: 400 for a prompt too long, which a
     retry would not mend), else its ``type`` (OpenAI's ``invalid_request_error`` for a context too long: 400), else
-    a 500; a ``code`` in words, else the ``type``, is kept as the error's (``insufficient_quota``: not retried)."""
+    a 404 for LM Studio's "Unexpected endpoint" (a base URL without ``/v1``: no retry mends it), else a 500; a
+    ``code`` in words, else the ``type``, is kept as the error's (``insufficient_quota``: not retried)."""
     error = (data.get("error") or data) if isinstance(data, dict) else data
     message = error.get("message", error) if isinstance(error, dict) else error
     code, kind = (error.get("code"), error.get("type")) if isinstance(error, dict) else (None, None)
     if isinstance(code, str) and code.isascii() and code.isdigit():
         code = int(code)
     status = code if isinstance(code, int) and not isinstance(code, bool) and 400 <= code <= 599 else \
-        ERROR_STATUS.get(kind, 500) if isinstance(kind, str) else 500
+        ERROR_STATUS.get(kind, 500) if isinstance(kind, str) else 404 if _NO_ENDPOINT.search(str(message)) else 500
     words = code if isinstance(code, str) and code else kind
     return StreamError(str(message), status_code=status, raw=data, code=words if isinstance(words, str) else None)
 

@@ -444,6 +444,16 @@ async def test_an_openai_error_chunk_is_a_server_error_with_its_message_and_stat
     assert sotkit.retry.is_retryable(caught.value) is (status != 400)
 
 
+async def test_lm_studios_unexpected_endpoint_is_a_404_not_retried():
+    # probe 312: its 200 for a base URL without /v1 was a 500, asked four times before the same error
+    said = "Unexpected endpoint or method. (POST /chat/completions)"
+    async with serving(json.dumps({"error": said}).encode(), headers="Content-Type: application/json") as (url, _):
+        with pytest.raises(sotkit.StreamError) as caught:
+            await read("openai:m", url)
+    assert str(caught.value) == said and caught.value.status_code == 404
+    assert not sotkit.retry.is_retryable(caught.value)
+
+
 LLAMA_CPP_ERROR = b'error: {"code": 400, "message": "the request exceeds the available context size", "type": ' \
     b'"exceed_context_size_error"}\n\n'
 
