@@ -445,10 +445,15 @@ async def test_the_report_says_how_many_ties_are_orders_that_disagreed(tmp_path)
     verdicts = {"rent": lambda r: "[[C]]", "food": lambda r: "[[C]]" if sot_position(r) == "A" else "[[A]]"}
     with serve(model(judge=lambda r: verdicts.get(judged_question(r).split()[-1].strip("?"),
                                                   lambda r: "[[A]]")(r))) as server:
-        await run(server, tmp_path)
+        summary = await run(server, tmp_path, aspects=True)
     report = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
     assert "2 of the 4 ties are pairs where the judge preferred the answer shown first, or second, in both orders" \
         in report, report
+    # each aspect's too (probe 313: the general verdict's alone), in summary.json as in the report
+    assert "- diversity: 2 of the 4 ties are pairs where the judge preferred" in report, report
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["split"] == {
+        aspect: 2 for aspect in ["general", "coherence", "diversity", "immersion", "integrity", "relevance"]}
+    assert summary.split["relevance"] == 2
 
 
 # -- judge-free measures ---------------------------------------------------------------------------------------

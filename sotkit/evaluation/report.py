@@ -143,9 +143,9 @@ class Summary:
     """Judge replies cut at the judge's token budget, each read as no verdict (``judge_max_tokens``)."""
     judge_stopped: int = 0
     """Judge replies the provider's filter or the judge's context window stopped, each read as no verdict."""
-    split: int = 0
-    """General verdicts that are ties because the judge preferred the answer shown in the same place (first, or
-    second) in both orders: a judge that reads position, not content, gives only those."""
+    #: aspect -> its ties that are pairs where the judge preferred the answer shown in the same place (first, or
+    #: second) in both orders: a judge that reads position, not content, gives only those
+    split: dict[str, int] = field(default_factory=dict)
     #: mode -> what its answers cost (the judge's calls not included)
     cost: dict[str, ModeCost] = field(default_factory=dict)
 
@@ -196,8 +196,8 @@ def summarize(records: list[dict[str, Any]], settings: dict[str, Any]) -> Summar
                    for v in (r.get("judge") or {}).get("verdicts", {}).values()]
         summary.judge_cut = sum(sum(v.get("cut") or []) for v in replies)
         summary.judge_stopped = sum(bool(s) for v in replies for s in v.get("stopped") or [])
-        summary.split = sum(outcome_of(r, "general") == "tie" and r["judge"]["verdicts"]["general"]["verdicts"]
-                            in (["A", "A"], ["B", "B"]) for r in records)
+        summary.split = {aspect: sum(outcome_of(r, aspect) == "tie" and r["judge"]["verdicts"][aspect]["verdicts"]
+                                     in (["A", "A"], ["B", "B"]) for r in records) for aspect in summary.verdicts}
     for measure, how in MEASURES.items():
         summary.measures[measure], summary.counts[measure] = {}, {}
         for name, group in groups.items():
@@ -281,12 +281,10 @@ def render_markdown(summary: Summary, plots: list[str]) -> str:
                   "points), so the pair is two sequential answers; left out of the net win rate.", ""]
         general = summary.verdicts["general"]
         lines += _tally_table("category", [(c, general[c]) for c in [*summary.categories, ALL]])
-        if summary.split:
-            ties = general[ALL].ties
-            lines += ["", f"{summary.split} of the {ties} ties {'is a pair' if summary.split == 1 else 'are pairs'} "
-                          "where the judge preferred the answer shown first, or second, in both orders, not a tie "
-                          "it gave: a judge that reads the answers' order rather than their content gives only "
-                          "those, and its interval around 0 then says nothing of quality."]
+        if summary.split["general"]:
+            lines += ["", _split_note(summary.split["general"], general[ALL].ties)
+                      + ": a judge that reads the answers' order rather than their content gives only those, and "
+                        "its interval around 0 then says nothing of quality."]
         if summary.judge_cut:
             lines += ["", f"{summary.judge_cut} judge repl{'y was' if summary.judge_cut == 1 else 'ies were'} cut "
                           f"at the judge's budget of {s.get('judge_max_tokens')} tokens, so counted unparseable: "
@@ -299,6 +297,9 @@ def render_markdown(summary: Summary, plots: list[str]) -> str:
         if len(summary.verdicts) > 1:
             lines += ["", "By aspect (LLMZoo's, all categories):", ""]
             lines += _tally_table("aspect", [(a, t[ALL]) for a, t in summary.verdicts.items() if a != "general"])
+            if notes := [f"- {aspect}: {_split_note(n, summary.verdicts[aspect][ALL].ties)}." for aspect, n
+                         in summary.split.items() if n and aspect != "general"]:  # (probe 313: said of general only)
+                lines += ["", *notes]
         lines.append("")
     lines += ["## Speed and shape (judge-free)", "",
               "Speed-up: sequential latency / SoT latency. Per token: SoT's output tokens per second over "
@@ -369,6 +370,11 @@ def _measure(summary: Summary, measure: str, category: str, n: int, suffix: str)
     """A measure's cell, with the number of questions it is over where that is not the row's ``n``."""
     own = summary.counts[measure][category]
     return _num(summary.measures[measure][category], suffix=suffix) + (f" (n={own})" if own and own != n else "")
+
+
+def _split_note(split: int, ties: int) -> str:
+    return (f"{split} of the {ties} ties {'is a pair' if split == 1 else 'are pairs'} where the judge preferred the "
+            "answer shown first, or second, in both orders, not a tie it gave")
 
 
 def _tally_table(key: str, rows: list[tuple[str, Tally]]) -> list[str]:
