@@ -1098,6 +1098,28 @@ async def test_a_403_for_one_question_is_that_questions_failure_not_the_runs(tmp
     assert summary.failed == ["walk"] and len(summary.records) == 3
     assert "PermissionDeniedError" in summary.records[1]["error"]
 
+async def test_an_answer_another_questions_error_cut_short_says_so_not_interrupted(tmp_path):
+    # probe 313: with questions answered side by side, those in flight when a refused key stopped the run were kept
+    # as "stopped before it finished (the run was interrupted)", as by Ctrl-C
+    write_questions(tmp_path / "questions.jsonl", QUESTIONS[:2])
+    answers = model()
+
+    async def responder(request):
+        if "walk more" not in request.user:
+            return Reply(SEQUENTIAL, latency=Latency(ttft_s=0.0, tokens_per_s=2))  # in flight at the stop
+        while not any("fall asleep" in r.user for r in server.requests):  # (its response begun: its prompt paid)
+            await anyio.sleep(0.01)
+        await anyio.sleep(0.5)
+        return Reply("", fault=Fault.status(401))
+    with serve(responder) as server:
+        with pytest.raises(openai.AuthenticationError):
+            await run(server, tmp_path, judge=None, concurrency=2)
+    [kept] = read_results(tmp_path / "out" / "results.jsonl")
+    assert kept["id"] == "sleep"
+    assert kept["answers"]["sot"]["error"].startswith(
+        "stopped before it finished (another question's error stopped the run: AuthenticationError: "), kept
+
+
 @pytest.mark.parametrize("url", ["http://127.0.0.1:9/v1", "http://no-such-host.invalid/v1"])
 async def test_no_server_at_the_url_stops_the_run_after_the_first_questions_retries(tmp_path, url):
     write_questions(tmp_path / "questions.jsonl", QUESTIONS[:3])

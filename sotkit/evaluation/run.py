@@ -157,9 +157,21 @@ async def evaluate(questions: str | Path | Sequence[Question | str], *, model: s
                 # kept with each answer (at most that many timed side by side): the report names those so timed
                 settings["concurrency"] = min(concurrency, len(pending))
 
+                stopped_by: list[str] = []  # the error every question meets, once one stopped the run
+
+                def why_stopped() -> str:  # what an answer the run's stop cut short says
+                    return f"another question's error stopped the run: {stopped_by[0]}" if stopped_by \
+                        else "the run was interrupted"
+
                 async def one(q: Question, previous: dict[str, Any] | None) -> None:
-                    async with limiter:
-                        record = await answer_question(q, previous, answerer, judger, settings, store.append)
+                    try:
+                        async with limiter:
+                            record = await answer_question(q, previous, answerer, judger, settings, store.append,
+                                                           why_stopped)
+                    except Exception as exc:  # (before the task group cancels the questions beside it)
+                        if every_question_alike(exc):
+                            stopped_by.append(describe(exc))
+                        raise
                     store.append(record)  # on disk before anything else happens
                     records[q.id] = record
                     if meter:
@@ -397,10 +409,11 @@ def _server(model: str | None, options: Mapping[str, Any]) -> str | None:
 
 async def answer_question(q: Question, previous: dict[str, Any] | None, answerer: SoT, judger: SoT | None,
                           settings: dict[str, Any],
-                          save: Callable[[dict[str, Any]], None] = lambda record: None) -> dict[str, Any]:
+                          save: Callable[[dict[str, Any]], None] = lambda record: None,
+                          why_stopped: Callable[[], str] = lambda: "the run was interrupted") -> dict[str, Any]:
     """One question's record: reuse what ``previous`` already holds, ask for the rest. A new answer is ``save``d
     (without verdicts) before the next call, another mode's or the judge's, so that a run stopped or killed
-    during that call keeps it and a rerun asks only for what is missing."""
+    during that call keeps it, saying ``why_stopped()``, and a rerun asks only for what is missing."""
     old_answers = _known_alike((previous or {}).get("answers", {}), settings)
     answers: dict[str, dict[str, Any]] = dict(old_answers)  # a mode not asked this run keeps its answer
     new = False  # an answer of this run not yet on disk
@@ -422,7 +435,7 @@ async def answer_question(q: Question, previous: dict[str, Any] | None, answerer
             return answered
         # an answer the run's stop cuts short is saved as failed: the calls it made count in the rerun's cost
         answers[mode] = recorded(await answer(answerer, q.question, mode, on_stop=lambda spent: save(
-            _record(q, answers | {mode: recorded(spent)}, settings))))
+            _record(q, answers | {mode: recorded(spent)}, settings)), why_stopped=why_stopped))
         new = answers[mode]["error"] is None
     record = _record(q, answers, settings)
     if judger is not None and all(answers[m]["error"] is None for m in MODES) and not fell_back(answers):
@@ -467,10 +480,12 @@ def _record(q: Question, answers: dict[str, dict[str, Any]], settings: dict[str,
 
 
 async def answer(sot: SoT, question: str, mode: Literal["auto", "sot", "sequential"],
-                 on_stop: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+                 on_stop: Callable[[dict[str, Any]], None] | None = None,
+                 why_stopped: Callable[[], str] = lambda: "the run was interrupted") -> dict[str, Any]:
     """Answer in ``mode`` and keep what an evaluation reads: the answer, its skeleton, the mode actually used
     and why, timings, usage, retries; or the error, with the partial answer if any, and what its calls spent.
-    Stopped (the run cancelled, Ctrl-C), it gives ``on_stop`` such a failed answer's record, and stops."""
+    Stopped (the run cancelled, Ctrl-C), it gives ``on_stop`` such a failed answer's record, saying
+    ``why_stopped()``, and stops."""
     retries = 0
     result = None
     record: dict[str, Any] = {"model": sot.model, "requested_mode": mode, "error": None}
@@ -502,7 +517,7 @@ async def answer(sot: SoT, question: str, mode: Literal["auto", "sot", "sequenti
             raise
         result = exc.partial if isinstance(exc, PartialResultError) else None
     except BaseException:
-        kept_at_the_stop("stopped before it finished (the run was interrupted)")
+        kept_at_the_stop(f"stopped before it finished ({why_stopped()})")
         raise
     record |= spent((stream.result() if result is None else result).usage)
     if result is None:
