@@ -238,6 +238,14 @@ class _Reading:
     stray: Any = None  # the first event of no name the API gives, passed over
     output_tokens: int | None = None
     stop_reason: str | None = None
+    # Text came after a stop_reason: a relay that marks every chunk with one (from an upstream whose chunks each carry
+    # a finish_reason) sends more, so only message_stop ends the answer (probe 321: the text of the next second was
+    # the last, and the answer passed for whole)
+    text_after_stop: bool = False
+    block_open: bool = False  # a content block began, or a delta came, with no content_block_stop since
+    # the API sends its stop_reason after its last content_block_stop: one inside a block may be a relay's mark, and
+    # what follows it is read longer (``Reading.firm``)
+    firm: bool = True
     inputs: dict[str, Any] = dataclasses.field(default_factory=dict)  # the latest of each of INPUT_COUNTS sent
     thinking: bool = False  # a thinking block is open
     began: bool = False  # text came, not white space alone (which ThinkTags reads past too)
@@ -247,6 +255,7 @@ class _Reading:
         """A text block's text; text not of white space alone begins the answer (``began``)."""
         text = _text(text)
         self.began = self.began or not text.isspace() and bool(text)
+        self.text_after_stop = self.text_after_stop or bool(text) and self.stop_reason is not None
         return text
 
     @property
@@ -275,13 +284,11 @@ class _Reading:
 
     @property
     def whole(self) -> bool:  # a stream that ends before its stop_reason was cut
-        return self.stop_reason is not None
+        return self.ended or self.stop_reason is not None and not self.text_after_stop
 
     @property
     def whole_at_body_end(self) -> bool:
         return self.whole
-
-    firm = True  # a stop_reason comes in message_delta, after every content block
 
     def text_of(self, event: str | None, data: Any) -> str | Signal | CallUsage | None:
         if not isinstance(data, dict):  # every Messages API event is a JSON object ("[DONE]": a proxy's habit)
@@ -290,6 +297,7 @@ class _Reading:
             raise malformed(data)
         try:
             if event == "content_block_delta":
+                self.block_open = True
                 kind = data["delta"].get("type")
                 if kind == "text_delta":
                     return self._said(data["delta"]["text"])
@@ -301,12 +309,12 @@ class _Reading:
                     return THINKING
             if event == "content_block_start":  # a text block may open with text (some compatible servers')
                 block = data.get("content_block") or {}
-                self.thinking = block.get("type") in THINKING_BLOCKS
+                self.thinking, self.block_open = block.get("type") in THINKING_BLOCKS, True
                 if self.thinking:
                     return THINKING
                 return self._said(block.get("text") or "") if block.get("type") == "text" else None
             if event == "content_block_stop":
-                self.thinking = False
+                self.thinking = self.block_open = False
             elif event == "ping" and self.thinking:
                 # the model thinks without showing it (display "omitted", the default from Claude Opus 4.7 on):
                 # the pings are all that comes until its signature, and it is at work
@@ -319,12 +327,14 @@ class _Reading:
             elif event == "message_delta":
                 usage = data.get("usage") or {}
                 self.count_inputs(usage)
-                count = usage.get("output_tokens")
-                self.output_tokens = count if is_count(count) else None
+                if "output_tokens" in usage:  # (a gateway's later delta without counts keeps them; probe 321)
+                    count = usage["output_tokens"]
+                    self.output_tokens = count if is_count(count) else None
                 reason = (data.get("delta") or {}).get("stop_reason")
                 if reason is not None and not isinstance(reason, str):
                     raise TypeError(f"stop_reason is a {type(reason).__name__}")
-                self.stop_reason = reason or self.stop_reason
+                if reason:
+                    self.stop_reason, self.firm = reason, not self.block_open
             elif event == "message_stop":
                 if self.stop_reason is None:  # the API sends one first, in message_delta; a gateway whose upstream
                     # broke may end the stream so (probe 311: the text so far passed for a whole answer)

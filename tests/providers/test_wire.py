@@ -43,6 +43,7 @@ def anthropic_sse(*events: tuple[str, dict]) -> bytes:
 
 END_TURN = [("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn"},
                                "usage": {"output_tokens": 3}}), ("message_stop", {"type": "message_stop"})]
+BLOCK_STOP = ("content_block_stop", {"type": "content_block_stop", "index": 0})
 
 
 def text_delta(text: str) -> tuple[str, dict]:
@@ -1051,7 +1052,7 @@ def up_to_the_models_end(model: str) -> bytes:
     """"Keep it dark." up to its finish_reason (stop_reason), without [DONE] (message_stop)."""
     if model.startswith("openai"):
         return sse(*WORDS, STOPPED, done=False)
-    return anthropic_sse(*map(text_delta, ["Keep ", "it ", "dark."]), END_TURN[0])
+    return anthropic_sse(*map(text_delta, ["Keep ", "it ", "dark."]), BLOCK_STOP, END_TURN[0])
 
 
 @pytest.mark.parametrize("model", ["openai:m", "anthropic:m"])
@@ -1192,6 +1193,52 @@ async def test_a_break_after_an_unsure_end_fails_the_call():
     async with serving(broken, f"{EVENT_STREAM}\r\ntransfer-encoding: chunked") as (url, _):
         with pytest.raises(openai.APIConnectionError):
             await read("openai:m", url)
+
+
+STOP_MARK = ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn"},
+                               "usage": {"output_tokens": 1}})
+
+
+async def test_anthropic_text_after_a_stop_reason_is_read_to_message_stop():
+    # probe 321: a relay that sends a message_delta with a stop_reason after every chunk (from an upstream whose
+    # chunks each say finish_reason "stop"): what came more than a second after the first was left out of an answer
+    # reported whole
+    words = ("Keep ", "it ", "dark ", "and ", "cool.")
+    pieces = event_pieces(anthropic_sse(*[e for word in words for e in (text_delta(word), STOP_MARK)], BLOCK_STOP,
+                                        END_TURN[1]))
+    pieces = [piece for event in pieces for piece in (event, *([b""] * 8 if b"message_delta" in event else []))]
+    async with serving(pieces) as (url, _):
+        *texts, usage = await read("anthropic:m", url)
+        async with sotkit.SoT("anthropic:m", api_key="k", base_url=url, mode="sequential") as sot:
+            result = await sot.generate("How do I sleep well?")
+    assert "".join(texts) == "Keep it dark and cool." and usage.finish_reason == "end_turn"
+    assert (result.text, result.truncated) == ("Keep it dark and cool.", False)
+
+
+async def test_anthropic_stop_reason_inside_an_open_block_waits_longer_and_a_break_after_it_fails():
+    # the API sends its stop_reason after the last content_block_stop: one while a block is open may be a relay's
+    # mark, and the next text 1.5 s later was lost (a second is read after a firm end)
+    first = event_pieces(anthropic_sse(text_delta("Keep "), STOP_MARK))
+    rest = event_pieces(anthropic_sse(text_delta("it dark."), BLOCK_STOP, *END_TURN))[1:]  # (its message_start)
+    async with serving([*first, *[b""] * 30, *rest]) as (url, _):
+        *texts, usage = await read("anthropic:m", url)
+    assert "".join(t for t in texts if isinstance(t, str)) == "Keep it dark." and usage.finish_reason == "end_turn"
+    import anthropic
+
+    events = b"".join(first)
+    broken = f"{len(events):x}\r\n".encode() + events + b"\r\n"  # and no last chunk: the body never ends
+    async with serving(broken, f"{EVENT_STREAM}\r\ntransfer-encoding: chunked") as (url, _):
+        with pytest.raises(anthropic.APIConnectionError):
+            await read("anthropic:m", url)
+
+
+async def test_anthropic_output_count_is_kept_through_a_later_message_delta_without_usage():
+    # probe 321: a gateway's second message_delta (a container's, no usage) made the 200 counted tokens unknown
+    later = ("message_delta", {"type": "message_delta", "delta": {"container": {"id": "c1"}}})
+    async with serving(anthropic_sse(text_delta("Keep it dark."), BLOCK_STOP, END_TURN[0], later,
+                                     END_TURN[1])) as (url, _):
+        *texts, usage = await read("anthropic:m", url)
+    assert (usage.output_tokens, usage.estimated) == (3, False)
 
 
 async def test_a_finish_reason_written_in_camel_case_ends_the_answer():
