@@ -320,6 +320,9 @@ class _Reading:
                 # the pings are all that comes until its signature, and it is at work
                 return THINKING
             if event == "message_start":
+                if self.began:  # a gateway that began its upstream's message again: the two would be spliced
+                    raise StreamError("the server began a second message (message_start) after text of the first, in "
+                                      "one stream: it cut the first short", raw=data)
                 self.count_inputs(data["message"].get("usage") or {})
                 if self.input_tokens:  # kept where the call is ended before its own counts (a deadline, a stall, a
                     # runaway, a point no longer needed); a 0 here is a compatible server's that counts at the end

@@ -1241,6 +1241,15 @@ async def test_anthropic_output_count_is_kept_through_a_later_message_delta_with
     assert (usage.output_tokens, usage.estimated) == (3, False)
 
 
+async def test_anthropic_second_message_start_after_text_is_a_cut_stream():
+    # probe 321: a gateway that began its upstream's message again in the same body had both texts spliced, whole
+    again = ("message_start", {"type": "message_start", "message": {"usage": {"input_tokens": 5}}})
+    async with serving(anthropic_sse(text_delta("First attempt "), again, text_delta("Second."), BLOCK_STOP,
+                                     *END_TURN)) as (url, _):
+        with pytest.raises(sotkit.StreamError, match="began a second message"):
+            await read("anthropic:m", url)
+
+
 async def test_a_finish_reason_written_in_camel_case_ends_the_answer():
     # Gemini's OpenAI-compatible beta: "finish_reason": null on every chunk, "finishReason" on the last; every call
     # failed as "the stream ended with [DONE] before any finish_reason: the server cut it short"
