@@ -18,6 +18,7 @@ from .errors import ConfigError, sole
 from .events import DoneEvent, Event
 from .limits import Limits, ModelLimits
 from .limits_redis import RedisConnection, RedisLimits, SharedModelLimits
+from .per_loop import current_loop
 from .options import check_names, check_number, check_question, check_type, shown_value, shows_anything
 from .pricing import Prices
 from .providers import available, create_provider, owners, provider_class, split_model
@@ -356,6 +357,7 @@ class EventStream:
         self._error: Exception | None = None  # the request's failure, raised after the events before it
         self._halted = False  # aclose() ended the running request: its error is the reader's own doing
         self._entered = self._closed = False  # ``_closed``: the end was reported, or the block left
+        self._loop: Any = None  # the event loop that entered the block, where the request runs
 
     def __aiter__(self) -> EventStream:
         return self
@@ -373,6 +375,7 @@ class EventStream:
         if not self._entered:
             raise ConfigError("read a stream inside `async with`: `async with sotkit.stream(q) as events: "
                               "async for event in events: ...` (leaving the block closes every call)")
+        self._in_its_loop()
         if self._closed:
             raise ConfigError(_STREAM_CLOSED)
         while not self._events:
@@ -386,6 +389,15 @@ class EventStream:
                 self._arrived = anyio.Event()
             await self._arrived.wait()
         return self._events.popleft()
+
+    def _in_its_loop(self) -> None:
+        """Refuse a read or an ``aclose()`` from another event loop (another thread's): the request's loop could not
+        wake it, and it would wait for ever (probe 319: even under ``asyncio.wait_for``)."""
+        if self._loop is not None and current_loop() is not self._loop:
+            raise ConfigError("this stream is read in another event loop than the one that entered it (another "
+                              "thread's?): read it and aclose() it in that loop; from another thread, hand the call "
+                              "to it: anyio.from_thread.run(events.aclose, token=...), "
+                              "asyncio.run_coroutine_threadsafe(...)")
 
     def _deliver(self, event: Event) -> None:
         self._events.append(event)
@@ -423,6 +435,7 @@ class EventStream:
         it to that loop: ``anyio.from_thread.run(events.aclose, token=...)``, ``asyncio.run_coroutine_threadsafe``).
         The reader's loop gets what was written and not yet read, then ends. The ``async with`` block's end waits for
         the calls to stop."""
+        self._in_its_loop()
         if self._stopped:  # over: its events wait for the reader as they are, the end last
             return
         if self._answer.halt():  # it settles what it wrote, as events, and ends
@@ -435,7 +448,7 @@ class EventStream:
             raise ConfigError(_STREAM_CLOSED if self._closed else "this stream is open already: enter a stream once")
         if self._client_closed():
             raise ConfigError(_CLIENT_CLOSED)
-        self._entered = True
+        self._entered, self._loop = True, current_loop()
         self._request = anyio.CancelScope()  # made here: a scope needs the running event loop
         self._tasks = anyio.create_task_group()
         await self._tasks.__aenter__()

@@ -478,6 +478,41 @@ def test_aclose_in_each_loop_that_used_the_client_closes_that_loops_connections(
             worker.close()
 
 
+def test_a_stream_read_or_closed_from_another_loop_is_refused_at_once():
+    """probe 319: a stream entered in a worker thread's loop and read from another loop waited for ever (the
+    request's loop could not wake the reader's), even under asyncio.wait_for, where asyncio's debug mode was on."""
+    import asyncio
+    import threading
+
+    with FakeLLMServer("A plain answer.", latency=Latency(ttft_s=0.0, tokens_per_s=50)) as server:
+        sot = sotkit.SoT("openai:m", base_url=server.openai_base_url, api_key="k", mode="sequential")
+        worker = asyncio.new_event_loop()
+        thread = threading.Thread(target=worker.run_forever, daemon=True)
+        thread.start()
+        try:
+            entered, tried = threading.Event(), threading.Event()
+
+            async def read_there() -> str:  # in its own loop it is read to its end
+                async with sot.stream("Why?") as events:
+                    holder.append(events)
+                    entered.set()
+                    await asyncio.to_thread(tried.wait, 30)
+                    return "".join([e.text async for e in events if e.type == "text"])
+            holder: list = []
+            answer = asyncio.run_coroutine_threadsafe(read_there(), worker)
+            assert entered.wait(30)
+            for call in (holder[0].__anext__, holder[0].aclose):
+                with pytest.raises(sotkit.ConfigError, match="another event loop than the one that entered it"):
+                    asyncio.run(asyncio.wait_for(call(), 10))
+            tried.set()
+            assert answer.result(30) == "A plain answer."
+            asyncio.run_coroutine_threadsafe(sot.aclose(), worker).result(30)
+        finally:
+            worker.call_soon_threadsafe(worker.stop)
+            thread.join()
+            worker.close()
+
+
 def test_loops_dropped_without_being_closed_are_collected_with_their_connections():
     """Sync code that runs each call on a new loop and never closes it: a shared client kept every such loop alive
     (its table of loops held them, and what it made for each), 9 file descriptors and 3 connections a call, until
