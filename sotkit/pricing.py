@@ -38,12 +38,13 @@ class Prices:
 
     def cost(self, model: str, input_tokens: int, output_tokens: int, cache_read_tokens: int = 0,
              cache_write_tokens: int = 0, service_tier: str | None = None, at: float | None = None,
-             cache_write_1h_tokens: int = 0) -> float | None:
+             cache_write_1h_tokens: int = 0, web_searches: int = 0) -> float | None:
         """One call's cost. The prompt cache's reads and writes are part of ``input_tokens``: the library prices them
         at the cache's prices (the writes that stay an hour, ``cache_write_1h_tokens`` of ``cache_write_tokens``, at
         their own), an override (which has none) at its input price. The library prices a ``service_tier``
         at its rates (the standard ones for a tier it does not list) and the call at the prices of its time ``at``
-        (seconds since the epoch; now when None)."""
+        (seconds since the epoch; now when None), and the server's ``web_searches`` at its price per search (an
+        override prices tokens only)."""
         if (price := self.overrides.get(model)) is not None:
             return (input_tokens * price[0] + output_tokens * price[1]) / 1e6
         if model.partition(":")[0] in FREE_PROVIDERS:
@@ -55,10 +56,11 @@ class Prices:
         self._named_otherwise(model)
         import genai_prices
 
-        hour = {"cache_write_1h_tokens": cache_write_1h_tokens} if cache_write_1h_tokens else {}
+        more = {name: count for name, count in (("cache_write_1h_tokens", cache_write_1h_tokens),
+                                                ("web_searches", web_searches)) if count}
         calculation = genai_prices.calc_price(
             genai_prices.Usage(input_tokens=input_tokens, output_tokens=output_tokens,
-                               cache_read_tokens=cache_read_tokens, cache_write_tokens=cache_write_tokens, **hour),
+                               cache_read_tokens=cache_read_tokens, cache_write_tokens=cache_write_tokens, **more),
             found[1], provider_id=found[0], price_context={"service_tier": service_tier} if service_tier else None,
             genai_request_timestamp=None if at is None else datetime.datetime.fromtimestamp(at, datetime.timezone.utc))
         return float(calculation.total_price)  # per call: a long prompt's tier is the call's own

@@ -531,7 +531,7 @@ class Runner:
         span.usage(usage)
         cached = (usage.cache_read_tokens, usage.cache_write_tokens)
         priced = (model, usage.input_tokens, usage.output_tokens, *cached, usage.service_tier, time.time(),
-                  usage.cache_write_1h_tokens)
+                  usage.cache_write_1h_tokens, usage.web_searches)
         self.usage.add(Usage(usage.input_tokens, usage.output_tokens, calls, int(usage.estimated), *cached,
                              priced_calls=[priced]))
 

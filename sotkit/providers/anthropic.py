@@ -268,7 +268,9 @@ class _Reading:
         """The call's counts once ``input_tokens`` is known, with the prompt cache's reads and writes in it."""
         read, write = (self.inputs.get(name) for name in INPUT_COUNTS[1:])
         hour = self.inputs.get("cache_creation", {}).get("ephemeral_1h_input_tokens")
+        searches = (self.inputs.get("server_tool_use") or {}).get("web_search_requests")
         return CallUsage(self.input_tokens or 0, output_tokens, estimated=estimated,
+                         web_searches=searches if is_count(searches) else 0,
                          cache_read_tokens=read if is_count(read) else 0,
                          cache_write_tokens=write if is_count(write) else 0,
                          cache_write_1h_tokens=hour if is_count(hour) and is_count(write) and hour <= write else 0)
@@ -279,8 +281,9 @@ class _Reading:
         for name in INPUT_COUNTS:
             if usage.get(name) is not None:
                 self.inputs[name] = usage[name]
-        if isinstance(usage.get("cache_creation"), dict):  # the writes by how long they stay (the 1h ones cost more)
-            self.inputs["cache_creation"] = usage["cache_creation"]
+        for name in ("cache_creation", "server_tool_use"):  # the writes by how long they stay (the 1h ones cost
+            if isinstance(usage.get(name), dict):  # more); the server's own tools' uses (probe 321: searches unpriced)
+                self.inputs[name] = usage[name]
 
     @property
     def whole(self) -> bool:  # a stream that ends before its stop_reason was cut

@@ -149,6 +149,9 @@ class CallUsage:
     own counts keeps them, with its output estimated; the counts at the call's end replace them."""
     reasoned: int = 0
     """The characters of reasoning the call streamed apart from its text (set by the runner, for messages)."""
+    web_searches: int = 0
+    """Searches the server's own web search tool made for the call (Anthropic's ``server_tool_use``, which a gateway
+    may add), priced per search."""
 
     def cut_off(self, budget: int) -> bool:
         """Was the generation ended before the model finished it? Any reason but those of a model that ended its

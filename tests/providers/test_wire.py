@@ -1241,6 +1241,19 @@ async def test_anthropic_output_count_is_kept_through_a_later_message_delta_with
     assert (usage.output_tokens, usage.estimated) == (3, False)
 
 
+async def test_anthropic_web_searches_are_priced():
+    # probe 321: a gateway's web search tool's 3 searches ($10 a thousand) were left out of a cost reported exact
+    start = ("message_start", {"type": "message_start", "message": {"usage": {"input_tokens": 1000}}})
+    end = ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn"},
+                             "usage": {"output_tokens": 200, "server_tool_use": {"web_search_requests": 3}}})
+    body = anthropic_sse(start, text_delta("From the web."), BLOCK_STOP, end, END_TURN[1])
+    async with serving(body) as (url, _):
+        async with sotkit.SoT("anthropic:claude-sonnet-4-6", api_key="k", base_url=url, mode="sequential") as sot:
+            result = await sot.generate("What is new?")
+    assert result.text == "From the web." and not result.usage.estimated
+    assert result.usage.cost == pytest.approx((1000 * 3 + 200 * 15) / 1e6 + 3 * 0.01)
+
+
 async def test_anthropic_second_message_start_after_text_is_a_cut_stream():
     # probe 321: a gateway that began its upstream's message again in the same body had both texts spliced, whole
     again = ("message_start", {"type": "message_start", "message": {"usage": {"input_tokens": 5}}})
