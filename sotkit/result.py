@@ -32,10 +32,10 @@ class Usage:
     cache_write_tokens: int = 0
     priced_calls: list[tuple[Any, ...]] = field(default_factory=list, repr=False)
     """``(model, input tokens, output tokens, cache reads, cache writes, service tier, when, cache writes that stay an
-    hour, web searches)`` of each call (the last six may be left out), which ``cost`` prices one by one: a long prompt's price
-    tier is its call's own, a service tier the server reported (OpenAI's ``priority``, ``flex``) at its rates, and
-    each call at the prices of its day (``when``, seconds since the epoch), so that a result reads the same cost
-    whenever it is read."""
+    hour, web searches)`` of each call (the last six may be left out), which ``cost`` prices one by one: a long
+    prompt's price tier is its call's own, a service tier the server reported (OpenAI's ``priority``, ``flex``) at its
+    rates, and each call at the prices of its day (``when``, seconds since the epoch), so that a result reads the same
+    cost whenever it is read."""
     prices: InitVar[Prices | None] = None
     """The client's prices (its ``prices=`` overrides); the library's alone when None. Not a field, so that
     ``dataclasses.asdict(result)`` stays plain data that ``json.dumps`` takes."""
