@@ -1102,7 +1102,6 @@ async def test_an_answer_another_questions_error_cut_short_says_so_not_interrupt
     # probe 313: with questions answered side by side, those in flight when a refused key stopped the run were kept
     # as "stopped before it finished (the run was interrupted)", as by Ctrl-C
     write_questions(tmp_path / "questions.jsonl", QUESTIONS[:2])
-    answers = model()
 
     async def responder(request):
         if "walk more" not in request.user:
