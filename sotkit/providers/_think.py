@@ -58,8 +58,9 @@ class ThinkTags:
     inside (the budget spent reasoning) leaves no text, but for harmony without its special tokens."""
 
     def __init__(self) -> None:
-        # then "thinking" (in a <think> block), "after" (its close, before the reply), "text"; or "channels" (harmony
-        # before the final channel), "bare" (harmony without its tokens, before "assistantfinal"), "final"
+        # then "thinking" (in a <think> block), "after" (its close, before the reply), "text"; or "parted" (reasoning
+        # came apart, before the reply's first characters), "text"; or "channels" (harmony before the final
+        # channel), "bare" (harmony without its tokens, before "assistantfinal"), "final"
         self._state = "start"
         self._held = ""
         self._watched = False  # the text is watched for a bare </think> (until an <think> shows it writes the tags)
@@ -86,8 +87,9 @@ class ThinkTags:
         text, self._held = self._held + text, ""
         if self._state == "start":
             opening = text.lstrip()
-            if self._apart:  # the answer, less the white space that parted it from the reasoning (vLLM's
-                self._state = "after"  # deepseek_r1 parser leaves R1's "\n\n" after </think>; probe 312)
+            if self._apart:  # the answer, less the line breaks that parted it from the reasoning (vLLM's deepseek_r1
+                self._state = "parted"  # parser leaves R1's "\n\n"; probe 312), not its indent nor a prefill's
+                # continuing space (review 322: " Alpha" after a skeleton's "1." read "1.Alpha", no point)
             elif opening.startswith(OPEN):
                 self._state, text = "thinking", opening[len(OPEN):]
             elif header := HEADER.match(opening):
@@ -113,7 +115,7 @@ class ThinkTags:
             cut = _unfinished(text, ENDS)
             text, self._held = text[:cut], text[cut:]
         else:
-            text = text.lstrip()
+            text = text.lstrip("\r\n") if self._state == "parted" else text.lstrip()
             if text:
                 self._state = "text"
         # (white space alone after the close is no progress either: a stuck model may send it forever; review 263)

@@ -28,6 +28,21 @@ def feed(text: str, step: int) -> tuple[str, int]:
     return "".join(out) + tags.finish(), thinking
 
 
+@pytest.mark.parametrize("step", [1, 2, 3, 10_000])
+@pytest.mark.parametrize("text, answer", [
+    ("\n\nKeep it dark.", "Keep it dark."),  # R1's blank line after its reasoning, by vLLM's parser (probe 312)
+    (" Alpha\n2. Beta", " Alpha\n2. Beta"),  # a prefill's continuation ("1." then this; review 322: "1.Alpha")
+    ("\n    def f(x):\n        return x", "    def f(x):\n        return x"),  # indented code (review 322)
+])
+def test_text_after_reasoning_that_came_apart_loses_only_its_opening_line_breaks(text, answer, step):
+    tags, out = ThinkTags(), []
+    tags.apart()
+    for i in range(0, len(text), step):
+        if isinstance(piece := tags.feed(text[i:i + step]), str):
+            out.append(piece)
+    assert "".join(out) + tags.finish() == answer
+
+
 @pytest.mark.parametrize("step", [1, 2, 3, 5, 7, 10_000])
 @pytest.mark.parametrize("text, answer", [
     (REASONING + "1. Alpha\n2. Beta", "1. Alpha\n2. Beta"),
