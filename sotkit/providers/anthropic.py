@@ -233,19 +233,15 @@ def _thinking_budget(extra_body: dict[str, Any]) -> int:
 class _Reading:
     """What a messages stream said so far besides its text."""
 
-    end = "its stop_reason"
     ended: bool = False  # message_stop came
     stray: Any = None  # the first event of no name the API gives, passed over
     output_tokens: int | None = None
     stop_reason: str | None = None
-    # Text came after a stop_reason: a relay that marks every chunk with one (from an upstream whose chunks each carry
-    # a finish_reason) sends more, so only message_stop ends the answer (probe 321: the text of the next second was
-    # the last, and the answer passed for whole)
-    text_after_stop: bool = False
-    block_open: bool = False  # a content block began, or a delta came, with no content_block_stop since
-    # the API sends its stop_reason after its last content_block_stop: one inside a block may be a relay's mark, and
-    # what follows it is read longer (``Reading.firm``)
-    firm: bool = True
+    # Content came after a stop_reason: a relay that marks every chunk with one (its upstream's chunks each carry a
+    # finish_reason) sends more, so only message_stop ends the answer, or the body's end right after a stop_reason
+    # (probe 321: the text after the first second was left out of an answer reported whole)
+    went_on: bool = False
+    stopped_last: bool = False  # the last content or stop_reason event was a stop_reason
     inputs: dict[str, Any] = dataclasses.field(default_factory=dict)  # the latest of each of INPUT_COUNTS sent
     thinking: bool = False  # a thinking block is open
     began: bool = False  # text came, not white space alone (which ThinkTags reads past too)
@@ -255,8 +251,11 @@ class _Reading:
         """A text block's text; text not of white space alone begins the answer (``began``)."""
         text = _text(text)
         self.began = self.began or not text.isspace() and bool(text)
-        self.text_after_stop = self.text_after_stop or bool(text) and self.stop_reason is not None
         return text
+
+    def _content(self) -> None:
+        """A content block began, or a delta came: after a stop_reason, that was no end."""
+        self.went_on, self.stopped_last = self.went_on or self.stop_reason is not None, False
 
     @property
     def input_tokens(self) -> int | None:
@@ -287,11 +286,22 @@ class _Reading:
 
     @property
     def whole(self) -> bool:  # a stream that ends before its stop_reason was cut
-        return self.ended or self.stop_reason is not None and not self.text_after_stop
+        return self.ended or self.stop_reason is not None and not self.went_on
 
     @property
-    def whole_at_body_end(self) -> bool:
-        return self.whole
+    def whole_at_body_end(self) -> bool:  # (a relay's: its last event a stop_reason; review 322)
+        return self.whole or self.went_on and self.stopped_last
+
+    @property
+    def firm(self) -> bool:
+        """Only message_stop makes the end sure: the API sends it right after its stop_reason, which alone may be a
+        relay's mark, whatever the blocks around it (review 322); what follows one is read for ten seconds (at once
+        where message_stop follows, as from the API), and a break before message_stop fails the call."""
+        return self.ended
+
+    @property
+    def end(self) -> str:
+        return "message_stop (it sent a stop_reason before content)" if self.went_on else "its stop_reason"
 
     def text_of(self, event: str | None, data: Any) -> str | Signal | CallUsage | None:
         if not isinstance(data, dict):  # every Messages API event is a JSON object ("[DONE]": a proxy's habit)
@@ -300,7 +310,7 @@ class _Reading:
             raise malformed(data)
         try:
             if event == "content_block_delta":
-                self.block_open = True
+                self._content()
                 kind = data["delta"].get("type")
                 if kind == "text_delta":
                     return self._said(data["delta"]["text"])
@@ -312,12 +322,13 @@ class _Reading:
                     return THINKING
             if event == "content_block_start":  # a text block may open with text (some compatible servers')
                 block = data.get("content_block") or {}
-                self.thinking, self.block_open = block.get("type") in THINKING_BLOCKS, True
+                self._content()
+                self.thinking = block.get("type") in THINKING_BLOCKS
                 if self.thinking:
                     return THINKING
                 return self._said(block.get("text") or "") if block.get("type") == "text" else None
             if event == "content_block_stop":
-                self.thinking = self.block_open = False
+                self.thinking = False
             elif event == "ping" and self.thinking:
                 # the model thinks without showing it (display "omitted", the default from Claude Opus 4.7 on):
                 # the pings are all that comes until its signature, and it is at work
@@ -340,7 +351,7 @@ class _Reading:
                 if reason is not None and not isinstance(reason, str):
                     raise TypeError(f"stop_reason is a {type(reason).__name__}")
                 if reason:
-                    self.stop_reason, self.firm = reason, not self.block_open
+                    self.stop_reason, self.stopped_last = reason, True
             elif event == "message_stop":
                 if self.stop_reason is None:  # the API sends one first, in message_delta; a gateway whose upstream
                     # broke may end the stream so (probe 311: the text so far passed for a whole answer)

@@ -1052,14 +1052,16 @@ def up_to_the_models_end(model: str) -> bytes:
     """"Keep it dark." up to its finish_reason (stop_reason), without [DONE] (message_stop)."""
     if model.startswith("openai"):
         return sse(*WORDS, STOPPED, done=False)
-    return anthropic_sse(*map(text_delta, ["Keep ", "it ", "dark."]), BLOCK_STOP, END_TURN[0])
+    return anthropic_sse(*map(text_delta, ["Keep ", "it ", "dark."]), BLOCK_STOP, END_TURN[0])  # (no message_stop)
 
 
 @pytest.mark.parametrize("model", ["openai:m", "anthropic:m"])
 async def test_a_connection_that_breaks_after_the_models_end_loses_nothing(model):
-    # the finish_reason (stop_reason) came, then the connection broke before [DONE] (message_stop): the answer was
+    # the finish_reason (message_stop) came, then the connection broke before [DONE] (the body's end): the answer was
     # lost and retried
     events = up_to_the_models_end(model)
+    if model.startswith("anthropic"):  # (its sure end is message_stop: a stop_reason alone may be a relay's mark)
+        events += b'event: message_stop\ndata: {"type": "message_stop"}\n\n'
     broken = f"{len(events):x}\r\n".encode() + events + b"\r\n"  # and no last chunk: the body never ends
     async with serving(broken, f"{EVENT_STREAM}\r\ntransfer-encoding: chunked") as (url, _):
         *texts, usage = await read(model, url)
@@ -1073,8 +1075,8 @@ async def test_a_server_that_goes_quiet_after_the_models_end_holds_nothing_up(mo
     # whole answer as its prefill, spliced on (Anthropic)
     events = up_to_the_models_end(model)
     async with serving(events, hold=True) as (url, _):
-        with anyio.fail_after(20):  # a hang guard: the rest is waited for a second at most
-            *texts, usage = await read(model, url)
+        with anyio.fail_after(20):  # a hang guard: the rest is waited for a second at most (ten on Anthropic's
+            *texts, usage = await read(model, url)  # wire, where only message_stop makes the end sure)
     assert "".join(texts) == "Keep it dark." and usage.finish_reason in ("stop", "end_turn")
 
 
@@ -1215,11 +1217,15 @@ async def test_anthropic_text_after_a_stop_reason_is_read_to_message_stop():
     assert (result.text, result.truncated) == ("Keep it dark and cool.", False)
 
 
-async def test_anthropic_stop_reason_inside_an_open_block_waits_longer_and_a_break_after_it_fails():
-    # the API sends its stop_reason after the last content_block_stop: one while a block is open may be a relay's
-    # mark, and the next text 1.5 s later was lost (a second is read after a firm end)
-    first = event_pieces(anthropic_sse(text_delta("Keep "), STOP_MARK))
-    rest = event_pieces(anthropic_sse(text_delta("it dark."), BLOCK_STOP, *END_TURN))[1:]  # (its message_start)
+@pytest.mark.parametrize("marked", ["in an open block", "after a closed block", "before any content"])
+async def test_anthropic_stop_reason_without_message_stop_waits_longer_and_a_break_after_it_fails(marked):
+    # only message_stop makes Anthropic's end sure: a stop_reason alone may be a relay's mark, whatever the blocks
+    # around it, and the next content 1.5 s later was lost (a second is read after a sure end; review 322)
+    opening = {"in an open block": [text_delta("Keep ")], "after a closed block": [text_delta("Keep "), BLOCK_STOP],
+               "before any content": []}[marked]
+    first = event_pieces(anthropic_sse(*opening, STOP_MARK))
+    rest = event_pieces(anthropic_sse(text_delta("" if opening else "Keep "), text_delta("it dark."), BLOCK_STOP,
+                                      *END_TURN))[1:]  # (its message_start)
     async with serving([*first, *[b""] * 30, *rest]) as (url, _):
         *texts, usage = await read("anthropic:m", url)
     assert "".join(t for t in texts if isinstance(t, str)) == "Keep it dark." and usage.finish_reason == "end_turn"
@@ -1229,6 +1235,18 @@ async def test_anthropic_stop_reason_inside_an_open_block_waits_longer_and_a_bre
     broken = f"{len(events):x}\r\n".encode() + events + b"\r\n"  # and no last chunk: the body never ends
     async with serving(broken, f"{EVENT_STREAM}\r\ntransfer-encoding: chunked") as (url, _):
         with pytest.raises(anthropic.APIConnectionError):
+            await read("anthropic:m", url)
+
+
+async def test_anthropic_relay_that_sends_no_message_stop_ends_at_the_body_end_after_a_stop_reason():
+    # review 322: a relay marking every chunk, whose body ends after its last stop_reason without message_stop,
+    # failed every call as "ended without its stop_reason"; one cut after text fails, saying what was missing
+    words = [e for word in ("Keep ", "it ", "dark.") for e in (text_delta(word), STOP_MARK)]
+    async with serving(anthropic_sse(*words, BLOCK_STOP, END_TURN[0])) as (url, _):
+        *texts, usage = await read("anthropic:m", url)
+    assert "".join(texts) == "Keep it dark." and usage.finish_reason == "end_turn"
+    async with serving(anthropic_sse(*words[:-1])) as (url, _):
+        with pytest.raises(sotkit.StreamError, match=r"without message_stop \(it sent a stop_reason before content"):
             await read("anthropic:m", url)
 
 
