@@ -50,7 +50,7 @@ from .evaluation import cli as eval_cli
 from .providers import base_url_variable
 from .providers.openai import AZURE_CLIENT
 from .providers._sse import BROKE_OFF
-from .providers.base import cut_by
+from .providers.base import NO_ENDPOINT, cut_by
 from .redact import redact, shown_url
 from .retry import causes, quota_spent, url_asked
 from .router import check_threshold
@@ -503,6 +503,9 @@ def _hint(error: BaseException) -> str:
     status = getattr(error, "status_code", None)
     if status in (401, 403):
         return "; check the API key (OPENAI_API_KEY, ANTHROPIC_API_KEY) and that it is for this --model"
+    if status == 404 and NO_ENDPOINT.match(str(error)):  # LM Studio's: the path, never the model (review 322)
+        return "; the server serves no such path: check --base-url" + (
+            "" if "/v1/" in str(error) else " (a compatible server's API is under /v1, as in http://host:port/v1)")
     if status == 404:  # a wrong name, or a base URL the API is not under (most compatible servers' is at /v1)
         url = url_asked(error)
         return "; check the model name in --model" + (

@@ -299,6 +299,22 @@ def test_a_404_names_the_url_asked_and_where_a_compatible_servers_api_is():
     assert f"check the model name in --model and the URL asked, {server.openai_base_url.removesuffix('/v1')}/chat/" \
            "completions (a compatible server's API is under /v1" in done.stderr, done.stderr
 
+def test_lm_studios_unexpected_endpoint_says_to_check_the_base_url_not_the_model():
+    # review 322: its 200 {"error": "Unexpected endpoint or method. ..."} (a base URL without /v1) read "check the
+    # model name in --model"
+    import json
+
+    from sotkit.testing import Fault, Reply
+
+    said = json.dumps({"error": "Unexpected endpoint or method. (POST /chat/completions)"})
+    with FakeLLMServer(Reply("", fault=Fault.not_a_stream(said, "application/json"))) as server:
+        done = ask("Why?", "--model", "openai:m", "--base-url", server.openai_base_url, "--mode", "sequential",
+                   env={"OPENAI_API_KEY": "k"})
+    assert done.returncode == 1 and len(server.requests) == 1 and "--model" not in done.stderr
+    assert done.stderr.endswith("(POST /chat/completions); the server serves no such path: check --base-url (a "
+                                "compatible server's API is under /v1, as in http://host:port/v1)\n"), done.stderr
+
+
 def test_a_request_too_large_for_a_proxy_is_said_so():
     # nginx's 413 page before an OpenAI base URL read as the SDK's bare "Error code: 413" (probe 211)
     from sotkit.testing import Fault, Reply

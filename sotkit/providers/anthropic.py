@@ -19,8 +19,8 @@ from ..options import api_key_or_env, check_api_key, check_extra_body, check_url
 from ._clients import network_timeout, platform_of, sdk_clients, user_client
 from ._sse import malformed, text_pieces
 from ._think import ThinkTags
-from .base import (ERROR_STATUS, THINKING, CallUsage, ChatRequest, Chunk, Provider, SendAgain, Signal, StopAt,
-                   StreamError, Thinking, char_weight, estimated_tokens, is_count, with_extra, without_refused)
+from .base import (THINKING, CallUsage, ChatRequest, Chunk, Provider, SendAgain, Signal, StopAt, StreamError,
+                   Thinking, char_weight, error_status, estimated_tokens, is_count, with_extra, without_refused)
 
 #: the counts that make up a call's input: the uncached tokens, the cache's reads and its writes
 INPUT_COUNTS = ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
@@ -363,12 +363,14 @@ class _Reading:
                 self.stray = data
             elif event == "error":  # e.g. overloaded_error mid-stream, after the 200 status
                 error = data.get("error", {}) if isinstance(data, dict) else {}
+                if isinstance(error, str):  # a compatible server's ({"error": "Unexpected endpoint or method..."})
+                    error = {"message": error}
                 details = error.get("details")  # a spent account's code is there, as the SDK reads it
                 code = details.get("error_code") if isinstance(details, dict) else None
                 kind = error.get("type")  # ("Overloaded (overloaded_error)", as the SDK says it)
                 said = (message if isinstance(message := error.get("message"), str) and message.strip() else
                         str(data)) + (f" ({kind})" if isinstance(kind, str) else "")
-                raise StreamError(said, status_code=ERROR_STATUS.get(kind, 500), raw=data,
+                raise StreamError(said, status_code=error_status(kind, error.get("message")), raw=data,
                                   code=code if isinstance(code, str) else None)
         except (AttributeError, TypeError, KeyError) as exc:
             raise malformed(data) from exc

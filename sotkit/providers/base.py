@@ -86,6 +86,17 @@ FINISHED = frozenset(("stop", "end_turn", "stop_sequence", "eos", "eos_token"))
 ERROR_STATUS = {"invalid_request_error": 400, "authentication_error": 401, "permission_error": 403,
                 "not_found_error": 404, "request_too_large": 413, "rate_limit_error": 429, "insufficient_quota": 429,
                 "api_error": 500, "server_error": 500, "timeout_error": 504, "overloaded_error": 529}
+#: LM Studio's answer, a 200, to a path it does not serve (a base URL without /v1): {"error": "Unexpected endpoint or
+#: method. (POST /chat/completions)"}
+NO_ENDPOINT = re.compile(r"Unexpected endpoint or method\b")
+
+
+def error_status(kind: Any, message: Any) -> int:
+    """The HTTP status an error sent with a 200 stands for: its type's (``invalid_request_error``: 400), a 404 for
+    LM Studio's "Unexpected endpoint or method" (no retry mends it: it was asked four times), else a 500."""
+    if isinstance(kind, str):
+        return ERROR_STATUS.get(kind, 500)
+    return 404 if isinstance(message, str) and NO_ENDPOINT.match(message) else 500
 #: the reasons of a call stopped at its token budget (none given: its counted tokens reached it), and by the
 #: provider's filter
 AT_BUDGET, FILTERED = frozenset((None, "length", "max_tokens")), frozenset(("content_filter", "refusal"))

@@ -20,8 +20,8 @@ from ..redact import redact, shown_url
 from ._clients import network_timeout, platform_of, sdk_clients, user_client
 from ._sse import Refusal, malformed, text_pieces
 from ._think import ThinkTags
-from .base import (ERROR_STATUS, REFUSED, CallUsage, ChatRequest, Chunk, Provider, SendAgain, Signal, StopAt,
-                   StreamError, Thinking, char_weight, estimated_tokens, is_count, with_extra, without_refused)
+from .base import (REFUSED, CallUsage, ChatRequest, Chunk, Provider, SendAgain, Signal, StopAt, StreamError,
+                   Thinking, char_weight, error_status, estimated_tokens, is_count, with_extra, without_refused)
 
 #: OpenAI's own API (and Azure's) refuses a request with more than four stop sequences
 MAX_STOP = 4
@@ -33,8 +33,6 @@ FIRST_REQUEST_IMPORTS = ("openai.resources.chat.completions.completions", "opena
 CONTINUE_PREFILL = {"continue_final_message": True, "add_generation_prompt": False}
 #: an SDK's error message that says nothing of the server's body
 _BARE_STATUS = re.compile(r"Error code: \d+")
-# LM Studio answers a path it does not serve with a 200 and {"error": "Unexpected endpoint or method. (POST /...)"}
-_NO_ENDPOINT = re.compile(r"\bUnexpected endpoint\b", re.IGNORECASE)
 
 
 class OpenAIProvider(Provider):
@@ -425,7 +423,7 @@ def _stream_error(data: Any) -> StreamError:
     if isinstance(code, str) and code.isascii() and code.isdigit():
         code = int(code)
     status = code if isinstance(code, int) and not isinstance(code, bool) and 400 <= code <= 599 else \
-        ERROR_STATUS.get(kind, 500) if isinstance(kind, str) else 404 if _NO_ENDPOINT.search(str(message)) else 500
+        error_status(kind, message)
     words = code if isinstance(code, str) and code else kind
     return StreamError(str(message), status_code=status, raw=data, code=words if isinstance(words, str) else None)
 

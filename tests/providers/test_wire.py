@@ -445,14 +445,22 @@ async def test_an_openai_error_chunk_is_a_server_error_with_its_message_and_stat
     assert sotkit.retry.is_retryable(caught.value) is (status != 400)
 
 
-async def test_lm_studios_unexpected_endpoint_is_a_404_not_retried():
-    # probe 312: its 200 for a base URL without /v1 was a 500, asked four times before the same error
-    said = "Unexpected endpoint or method. (POST /chat/completions)"
+@pytest.mark.parametrize("model, path", [("openai:m", "/chat/completions"), ("anthropic:m", "/v1/messages")])
+async def test_lm_studios_unexpected_endpoint_is_a_404_not_retried(model, path):
+    # probe 312: its 200 for a path it does not serve (a base URL without /v1) was a 500, asked four times before the
+    # same error; review 322: on Anthropic's wire, "an event that is not the API's", retried too
+    said = f"Unexpected endpoint or method. (POST {path})"
     async with serving(json.dumps({"error": said}).encode(), headers="Content-Type: application/json") as (url, _):
         with pytest.raises(sotkit.StreamError) as caught:
-            await read("openai:m", url)
+            await read(model, url)
     assert str(caught.value) == said and caught.value.status_code == 404
     assert not sotkit.retry.is_retryable(caught.value)
+    # only LM Studio's words: an upstream's error that names an endpoint is no 404 (review 322: not retried)
+    other = {"error": {"message": "upstream said: unexpected endpoint; the model is overloaded, try again"}}
+    async with serving(json.dumps(other).encode(), headers="Content-Type: application/json") as (url, _):
+        with pytest.raises(sotkit.StreamError) as caught:
+            await read(model, url)
+    assert caught.value.status_code == 500
 
 
 LLAMA_CPP_ERROR = b'error: {"code": 400, "message": "the request exceeds the available context size", "type": ' \
