@@ -158,8 +158,23 @@ async def test_the_temperature_is_recorded_and_refused_outside_each_apis_range()
             with pytest.raises(anthropic.BadRequestError, match="from 0 to 1, got 1.5"):  # Anthropic's is 0 to 1
                 await client.messages.create(model="claude-fake", max_tokens=5, extra_body={"temperature": 1.5},
                                              messages=[{"role": "user", "content": "q"}])
-        sent = [request.temperature for request in server.requests if request.status == 200]
-    assert sent == [1.5, None, 0]
+    # (a refused one is in the record too; review 322: None)
+    assert [(request.status, request.temperature) for request in server.requests] == [
+        (200, 1.5), (200, None), (400, 2.5), (200, 0), (400, 1.5)]
+
+
+async def test_a_replys_web_searches_are_sent_as_anthropics_and_priced() -> None:
+    # review 322: the double dropped CallUsage(web_searches=...), so a test of search costs read $0.006 for $0.036
+    usage = CallUsage(input_tokens=1000, output_tokens=200, web_searches=3)
+    with FakeLLMServer(Reply("From the web.", usage=usage)) as server:
+        async with sotkit.SoT("anthropic:claude-sonnet-4-6", api_key="k", base_url=server.anthropic_base_url,
+                              mode="sequential") as sot:
+            stream_result = await sot.generate("What is new?")
+        async with anthropic_client(server) as client:
+            whole = await client.messages.create(model="claude-fake", max_tokens=5,
+                                                 messages=[{"role": "user", "content": "q"}])
+    assert stream_result.usage.cost == pytest.approx((1000 * 3 + 200 * 15) / 1e6 + 3 * 0.01)
+    assert whole.usage.server_tool_use.web_search_requests == 3
 
 
 async def test_reply_usage_overrides_the_counts() -> None:

@@ -72,14 +72,13 @@ def _optional_int(body: Mapping[str, Any], *names: str) -> int | None:
     return None
 
 
-def _temperature(body: Mapping[str, Any], highest: float) -> float | None:
-    """The request's ``temperature``, refused as the API refuses it outside 0 to ``highest`` (2 OpenAI's, 1
-    Anthropic's)."""
-    value = body.get("temperature")
+def _take_temperature(record: RecordedRequest, body: Mapping[str, Any], highest: float) -> None:
+    """Record the request's ``temperature`` (also one refused), refused as the API refuses it outside 0 to
+    ``highest`` (2 OpenAI's, 1 Anthropic's)."""
+    value = record.temperature = body.get("temperature")
     if value is not None and not (isinstance(value, (int, float)) and not isinstance(value, bool)
                                   and 0 <= value <= highest):
         raise BadRequest(f"temperature: must be a number from 0 to {highest:g}, got {value!r}")
-    return value
 
 
 def _anthropic_inputs(usage: CallUsage) -> dict[str, Any]:
@@ -91,6 +90,12 @@ def _anthropic_inputs(usage: CallUsage) -> dict[str, Any]:
             "cache_creation_input_tokens": usage.cache_write_tokens,
             "cache_creation": {"ephemeral_5m_input_tokens": usage.cache_write_tokens - hour,
                                "ephemeral_1h_input_tokens": hour}}
+
+
+def _anthropic_outputs(usage: CallUsage) -> dict[str, Any]:
+    """The Messages API's output count, and the searches its web search tool made, where it made any."""
+    searches = {"server_tool_use": {"web_search_requests": usage.web_searches}} if usage.web_searches else {}
+    return {"output_tokens": usage.output_tokens, **searches}
 
 
 def _sse(data: Any, event: str | None = None) -> bytes:
@@ -163,7 +168,7 @@ class OpenAIChat(Dialect):
             raise BadRequest("stop: must be a string or a list of strings")
         record.stop = tuple(stop or ())
         record.max_tokens = _optional_int(body, "max_completion_tokens", "max_tokens")
-        record.temperature = _temperature(body, 2)
+        _take_temperature(record, body, 2)
         record.stream = bool(body.get("stream"))
 
     def error_body(self, status: int, message: str) -> dict[str, Any]:
@@ -261,7 +266,7 @@ class AnthropicMessages(Dialect):
         record.max_tokens = _optional_int(body, "max_tokens")
         if record.max_tokens is None:
             raise BadRequest("max_tokens: Field required")
-        record.temperature = _temperature(body, 1)
+        _take_temperature(record, body, 1)
         record.stream = bool(body.get("stream"))
 
     def error_body(self, status: int, message: str) -> dict[str, Any]:
@@ -281,7 +286,7 @@ class AnthropicMessages(Dialect):
         return {"id": rid, "type": "message", "role": "assistant", "model": record.model,
                 "content": [{"type": "text", "text": done.text}],
                 "stop_reason": self.finish_reasons[done.finish], "stop_sequence": done.stop_sequence,
-                "usage": _anthropic_inputs(usage) | {"output_tokens": usage.output_tokens}}
+                "usage": _anthropic_inputs(usage) | _anthropic_outputs(usage)}
 
     def stream_open(self, record: RecordedRequest, usage: CallUsage, rid: str) -> bytes:
         message: dict[str, Any] = {"id": rid, "type": "message", "role": "assistant", "model": record.model,
@@ -299,7 +304,7 @@ class AnthropicMessages(Dialect):
     def stream_close(self, record: RecordedRequest, done: Completion, usage: CallUsage, rid: str) -> bytes:
         delta = {"type": "message_delta",
                  "delta": {"stop_reason": self.finish_reasons[done.finish], "stop_sequence": done.stop_sequence},
-                 "usage": {"output_tokens": usage.output_tokens}}
+                 "usage": _anthropic_outputs(usage)}
         return (_sse({"type": "content_block_stop", "index": 0}, "content_block_stop")
                 + _sse(delta, "message_delta")
                 + _sse({"type": "message_stop"}, "message_stop"))
