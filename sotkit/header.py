@@ -17,15 +17,19 @@ AFTER_FULL_WIDTH_MARK = r"(?<=[．）、①-⑳])(?!(?<=\d[．、])\d)(?=\S)"
 ROMAN_NUMBER = "(?-i:(?=[IVX])X{0,2}(?:IX|IV|V?I{0,3}))"  # 1 to 29, upper case whatever the pattern's flags
 _ROMAN = {"I": 1, "V": 5, "X": 10}
 _CJK_DIGITS = "〇一二三四五六七八九"
+#: marks that invisibly open or end a line (a byte-order mark, zero-width spaces, the marks that set the direction
+#: of right-to-left text): no part of its title there, but inside it part of its spelling (a Persian word's
+#: non-joiner, a family emoji's joiners, a long word's break hint)
+INVISIBLE = "\ufeff\u200b\u200c\u200d\u2060\u200e\u200f\u061c"
 # "1957:" may start a title; "(2)" and "（二）" are numbers in brackets, "Step 2:" (as the skeleton may number its lines),
 # "第2点：", "要点2：" and "ポイント2：" ("point 2:") labels, and "【" opens a title in the brackets Chinese and Japanese
 # headers wear ("【Title】")
 _LABEL = r"(?:(?:point|step|part)\s+|第\s*|要点\s*|ポイント\s*)"
-_NUMBER = re.compile(rf"\s*(?:#+\s*)?(?:[-*•]\s+|・\s*)?{EMPHASIS}?"
+_NUMBER = re.compile(rf"[\s{INVISIBLE}]*(?:#+\s*)?(?:[-*•]\s+|・\s*)?{EMPHASIS}?"
                      rf"(?:(?:(?:[(（](?=(?:\d{{1,4}}|{CJK_NUMBER})[)）]))?(?P<n>\d{{1,4}}|{CJK_NUMBER})[.)．）、]"
                      rf"|(?P<circled>[①-⑳])[.)．）、]?"
                      rf"|{_LABEL}(?P<label>\d{{1,4}}|{CJK_NUMBER})\s*(?:点|點|条|條|项|項)?\s*[:：.、])"
-                     rf"\s*{EMPHASIS}?\s*)?【?", re.I)
+                     rf"[\s{INVISIBLE}]*{EMPHASIS}?[\s{INVISIBLE}]*)?【?", re.I)
 # with the full-width forms of Chinese and Japanese ("、" lists: "饮食、咖啡因和酒精"); "." and "-" only before a space
 # ("Express.js", "Sleep-deprived"), a dash (?P<dash>) only where no second one follows in the sentence ("Empathy —
 # understanding what people need — builds trust."; Chinese writes it doubled, "——"); a title's closing "】"
@@ -43,7 +47,7 @@ _BARE_TITLE_END = re.compile(rf"{EMPHASIS}?[ \t]*(\n)?")
 _CLOSE = re.compile(rf"{EMPHASIS}?\s*")
 #: a header's full-width punctuation, as its ASCII forms (digits of any script are compared as int())
 _FULL_WIDTH = str.maketrans("．）、：（", ".).:(")
-_SQUEEZED = re.compile(r"[\s*_\-•・#(【]+")
+_SQUEEZED = re.compile(rf"[\s*_\-•・#(【{INVISIBLE}]+")
 _CJK_NUMERALS, _CIRCLED = re.compile(CJK_NUMBER), re.compile("[①-⑳]")
 _NUMERAL_GROWING = re.compile(r"\s*(?:[(（]|第\s*)?[一二三四五六七八九]?十")
 # "第2点", "要点2" and "ポイント2" are "2" (and what may still become one of them nothing)

@@ -60,10 +60,16 @@ _PARTIAL_ITEM = re.compile(rf"{_LINE_START}(?:\*{{1,2}}|#+\s*)?(?:\d+(?:[.)．�
 # marks ("\n**", "\n### ", "\n- ", "\nPoint 3: ", or none), or a number after a sentence ("... LEDs. 4. "); the
 # title is compared in code ("\n-": a bullet to come).
 _TITLE_LINE = re.compile(rf"\n[ \t]{{0,{_INDENT}}}(?P<heading>#+[ \t]*)?(?P<bullet>[-*•](?:[ \t]+|\Z))?"
-                         rf"(?P<em>{EMPHASIS})?(?P<label>point[ \t]+\d+[ \t]*[:.][ \t]*{EMPHASIS}?[ \t]*)?", re.I)
-_PARTIAL_LABEL = re.compile(r"p(?:o(?:i(?:n(?:t(?:[ \t]+(?:\d+[ \t]*)?)?)?)?)?)?\Z", re.I)  # of "Point 3:"
-_TITLE_INLINE = re.compile(rf"(?<=[.!?])[ \t]{{1,{_INDENT}}}{EMPHASIS}?\d+[.)][ \t]+{EMPHASIS}?")
-_PARTIAL_INLINE = re.compile(rf"(?<=[.!?])[ \t]{{1,{_INDENT}}}[*_]{{0,3}}(?:\d+(?:[.)](?:[ \t]+[*_]{{0,3}})?)?)?\Z")
+                         rf"(?P<em>{EMPHASIS})?(?P<label>(?:point[ \t]+\d+[ \t]*[:.]|第[ \t]*(?:\d+|{CJK_NUMBER})[ \t]*"
+                         rf"[点點条條][ \t]*[:：])[ \t]*{EMPHASIS}?[ \t]*)?", re.I)  # ("第二点：", probe 324)
+_PARTIAL_LABEL = re.compile(r"(?:p(?:o(?:i(?:n(?:t(?:[ \t]+(?:\d+[ \t]*)?)?)?)?)?)?"  # of "Point 3:", "第二点："
+                            rf"|第(?:[ \t]*(?:\d+|{_NUMERAL}{{1,3}})(?:[ \t]*[点點条條][ \t]*)?)?)\Z", re.I)
+# A sentence's end before such a number: ".!?" and a space, or none after a word's ("daily.2."), "。！？।" with or
+# without one (Chinese and Japanese write none), a space after Thai (which writes no full stop; probe 324)
+_ENDED = (rf"(?:(?<=[.!?])[ \t]{{1,{_INDENT}}}|(?<=[^\W\d_][.!?])|(?<=[。！？।])[ \t]{{0,{_INDENT}}}"
+          rf"|(?<=[\u0e00-\u0e7f])[ \t]{{1,{_INDENT}}})")
+_TITLE_INLINE = re.compile(rf"{_ENDED}{EMPHASIS}?\d+[.)][ \t]+{EMPHASIS}?")
+_PARTIAL_INLINE = re.compile(rf"{_ENDED}[*_]{{0,3}}(?:\d+(?:[.)](?:[ \t]+[*_]{{0,3}})?)?)?\Z")
 # After such a title: its separator (a dash between spaces: "JavaScript—thanks to its JIT—beats" is no header) or its
 # line's end (a header), or what may still grow into one (open).
 _AFTER_TITLE = re.compile(rf"[ \t]*{EMPHASIS}?(?:[ \t]*(?P<sep>[:：]|\n)|[ \t]+(?P<dash>[-–—])[ \t]"
@@ -97,6 +103,7 @@ class Fences:
 
 
 _NOT_WORD = re.compile(r"\W+")
+_UNSPACED = re.compile(f"[{NO_SPACES}]")  # a character of a script written without spaces
 # A day's month after its number, "2. Mai", as German writes a date (its nouns capitalized, unlike the other
 # languages that write "2. maj"): a date, not a point's number. Not the months English spells so too: "3. August
 # crowds: ..." may be the next point's line
@@ -149,7 +156,9 @@ class OtherPoints:
         if _words_of(title) not in self._own_words:
             self._headed.append(title)
             self._longest = max(self._longest, len(title) + 1)
-            if len(title.split()) >= 2:  # in a sentence, one word is ordinary vocabulary
+            # in a sentence, one word is ordinary vocabulary (in a script written without spaces, under four
+            # characters: "减少咖啡因" is a phrase, probe 324)
+            if len(title.split()) >= 2 or len(_UNSPACED.findall(title)) >= 4:
                 self._named.append(title)
 
     def _unstopped(self, title: str) -> str:
@@ -244,7 +253,7 @@ class OtherPoints:
             written, ended, _ = text[m.end():].partition("\n")
             written = written.strip(" *:")
             line = written.casefold()
-            number = m["n"] or m["step"]
+            number = m["n"] or m["other"] or m["step"]  # ("(1)", "（1）": probe 324, cut as point 1)
             if number is not None and number_value(number) == self._index and not self._bullets:
                 if line.startswith(self._own_title):  # its own header, restated after an opening, or its list's item
                     if self._index == len(self._own_items) + 1:

@@ -55,7 +55,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .header import AFTER_FULL_WIDTH_MARK, CJK_NUMBER, ROMAN_NUMBER, TITLE_SEPARATOR, number_value
+from .header import AFTER_FULL_WIDTH_MARK, CJK_NUMBER, INVISIBLE, ROMAN_NUMBER, TITLE_SEPARATOR, number_value
 from .quality import NO_SPACES, STOP_WORDS
 
 _NO_SPACES = re.compile(f"[{NO_SPACES}]")  # a script written without spaces: one "word" of it is a whole phrase
@@ -66,10 +66,6 @@ _NO_SPACES = re.compile(f"[{NO_SPACES}]")  # a script written without spaces: on
 _NUMBERED = re.compile(rf"^(?:(?:step|point|part)\s+(\d{{1,4}})\s*[:.)\-–]|[(（](\d{{1,4}}|{CJK_NUMBER})[)）]"
                        rf"|(\d{{1,4}}(?=[.)．）、])|{CJK_NUMBER}(?=、)|[①-⑳]|{ROMAN_NUMBER}(?=\.))[.)．）、]?)"
                        rf"(?:{AFTER_FULL_WIDTH_MARK}|(?=\s|$|[{NO_SPACES}]))\s*(.*)$", re.I)
-#: marks that invisibly open or end a line (a byte-order mark, zero-width spaces, the marks that set the direction
-#: of right-to-left text): no part of its title there, but inside it part of its spelling (a Persian word's
-#: non-joiner, a family emoji's joiners, a long word's break hint)
-INVISIBLE = "\ufeff\u200b\u200c\u200d\u2060\u200e\u200f\u061c"
 _COUNTED = ("numbered", "roman")  # the kinds of list whose items count up
 _BULLET = re.compile(r"^(?:[-*•+]\s+|・\s*)(.*)$")  # Japanese's "・" needs no space after it
 #: emphasis marks, which a lead-in's label may wear (``**Skeleton:** 1. Relax``)

@@ -554,6 +554,43 @@ def test_a_run_on_into_a_chinese_or_arabic_numbered_item_is_cut(raw, text, finis
     assert clean(raw, step=step, index=1, title="制定计划", others=others) == (text, finished)
 
 
+@pytest.mark.parametrize("step", [1, 3, 100])
+@pytest.mark.parametrize("raw, text, finished, title, others", [
+    # probe 324: a run-on into the next point after "。", "।", a space after Thai, or a full stop with no space after
+    # it, was kept (the next point's text written twice, the answer passed as good)
+    ("每天同一时间起床。2. 减少咖啡因：下午不喝咖啡。", "每天同一时间起床。", True, "规律作息", ["减少咖啡因"]),
+    ("週末も同じ時刻に起きましょう。2. カフェインを控える：午後は避けます。", "週末も同じ時刻に起きましょう。", True,
+     "毎日同じ時間に寝る", ["カフェインを控える"]),
+    ("रोज़ एक ही समय पर सोएं। 2. कैफीन कम करें: कॉफ़ी न पिएं।", "रोज़ एक ही समय पर सोएं।", True, "नियमित समय",
+     ["कैफीन कम करें"]),
+    ("เข้านอนเวลาเดิมทุกวัน 2. ลดคาเฟอีน: งดกาแฟ", "เข้านอนเวลาเดิมทุกวัน", True, "เข้านอนให้ตรงเวลา", ["ลดคาเฟอีน"]),
+    ("Same hour daily.2. Cut caffeine: No coffee after 2 pm.", "Same hour daily.", True, "Keep a schedule",
+     ["Cut caffeine"]),
+    ("每天同一时间起床。\n\n第二点：减少咖啡因\n下午不喝咖啡。", "每天同一时间起床。", True, "规律作息", ["减少咖啡因"]),
+    # not where no other point's title follows, nor a one-character title, nor a version number
+    ("每天同一时间起床。2. 这很重要。", "每天同一时间起床。2. 这很重要。", False, "规律作息", ["减少咖啡因"]),
+    ("Use Python 3.2. Cut caffeine: no.", "Use Python 3.2. Cut caffeine: no.", False, "Keep a schedule",
+     ["Cut caffeine"]),
+    # a point's own list numbered "(1)", "（1）" is kept whole (it was cut as point 1's start)
+    ("Cut it in three ways.\n(1) No coffee after noon\n(2) Switch to tea\n(3) Skip energy drinks",
+     "Cut it in three ways.\n(1) No coffee after noon\n(2) Switch to tea\n(3) Skip energy drinks", False,
+     "Cut caffeine", ["Keep a schedule", "Cool the bedroom"]),
+    ("可以这样做。\n（1）下午不喝咖啡\n（2）改喝花草茶", "可以这样做。\n（1）下午不喝咖啡\n（2）改喝花草茶", False,
+     "减少咖啡因", ["规律作息", "保持卧室凉爽"]),
+])
+def test_a_run_on_in_other_scripts_and_forms_is_cut_and_an_own_list_kept(raw, text, finished, title, others, step):
+    assert clean(raw, step=step, index=1, title=title, others=others) == (text, finished)
+
+
+@pytest.mark.parametrize("mark", ["\u200f", "\u200e", "\ufeff"])
+@pytest.mark.parametrize("step", [1, 100])
+def test_a_restated_header_after_an_invisible_mark_goes(mark, step):
+    # probe 324: after a bidi mark or a byte-order mark it stayed, and the title was written twice
+    assert clean(f"{mark}٢. تقليل الكافيين: تجنب القهوة.", step=step, title="تقليل الكافيين") == \
+        ("تجنب القهوة.", False)
+    assert clean(f"2. {mark}Use LED bulbs: They last.", step=step) == ("They last.", False)
+
+
 OTHERS = ["Keep a schedule", "Avoid late caffeine", "Exercise"]
 
 
