@@ -1013,8 +1013,9 @@ def _too_few(found: int, note: str | None) -> str:
     """Why a skeleton of ``found`` points (under 2) gives a sequential answer; ``note``: what ended it, if it was cut
     off or failed ("the skeleton was cut off by the provider's filter ...")."""
     # a template of the user's may ask for a list style no rule reads ("a)", "I.", "①")
-    read = "" if found or note else (" (no list it reads: lines opening with '1.', '1)', '(1)', 'I.', 'Step 1:', "
-                                     "'- ' or '* ')")
+    read = "" if found or note else (" (no list it reads: lines opening with '1.', '1)', '(1)', '1、', '一、', '①', "
+                                     "'I.', 'Step 1:', '- ' or '* ', then a title with a letter, after a space but "
+                                     "in a script written without spaces)")
     return f"the skeleton had {found} point(s){read}, so the answer is sequential" + (f" ({note})" if note else "")
 
 
