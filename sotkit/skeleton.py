@@ -742,7 +742,7 @@ def _clean(title: str) -> str:
 
 def _unpunctuated(title: str) -> str:
     """The title without its closing colons and full stops, but for a full stop that ends an abbreviation."""
-    cleaned = title.rstrip(":.：。")
+    cleaned = title.rstrip(":.：。।")  # (Hindi's danda ends a sentence: probe 324)
     if title[len(cleaned):len(cleaned) + 1] == "." and _ABBREVIATION_END.search(cleaned + "."):
         cleaned += "."
     return cleaned

@@ -23,7 +23,7 @@ _MAY_OPEN_BLOCK = re.compile(r"`{1,2}|~{1,2}|#{1,6}|[-*+•]|> ?|\d{1,3}[.)]?")
 #: Chinese and Japanese (kana, ideographs), and their full-width punctuation a title may end in
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _WIDE_END, _CJK_CHAR = re.compile(f"[{_CJK}？！：）」』】]$"), re.compile(f"[{_CJK}]")
-_SENTENCE_END = ".!?…。！？"
+_SENTENCE_END = ".!?…。！？।"
 
 
 def point_header(index: int, title: str, opening: str = "") -> str:
