@@ -504,8 +504,11 @@ def _hint(error: BaseException) -> str:
     if status in (401, 403):
         return "; check the API key (OPENAI_API_KEY, ANTHROPIC_API_KEY) and that it is for this --model"
     if status == 404 and NO_ENDPOINT.match(str(error)):  # LM Studio's: the path, never the model (review 322)
+        said = str(error)
         return "; the server serves no such path: check --base-url" + (
-            "" if "/v1/" in str(error) else " (a compatible server's API is under /v1, as in http://host:port/v1)")
+            " (it has /v1 twice: Anthropic's SDK adds /v1 itself, so give the server's URL without it)"
+            if "/v1/v1/" in said else "" if "/v1/" in said
+            else " (a compatible server's API is under /v1, as in http://host:port/v1)")
     if status == 404:  # a wrong name, or a base URL the API is not under (most compatible servers' is at /v1)
         url = url_asked(error)
         return "; check the model name in --model" + (

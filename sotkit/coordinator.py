@@ -1014,8 +1014,8 @@ def _too_few(found: int, note: str | None) -> str:
     off or failed ("the skeleton was cut off by the provider's filter ...")."""
     # a template of the user's may ask for a list style no rule reads ("a)", "I.", "①")
     read = "" if found or note else (" (no list it reads: lines opening with '1.', '1)', '(1)', '1、', '一、', '①', "
-                                     "'I.', 'Step 1:', '- ' or '* ', then a title with a letter, after a space but "
-                                     "in a script written without spaces)")
+                                     "'I.', 'Step 1:', '- ' or '* ', then a space, none needed in a script written "
+                                     "without spaces, and a title with a letter)")
     return f"the skeleton had {found} point(s){read}, so the answer is sequential" + (f" ({note})" if note else "")
 
 

@@ -64,11 +64,12 @@ _TITLE_LINE = re.compile(rf"\n[ \t]{{0,{_INDENT}}}(?P<heading>#+[ \t]*)?(?P<bull
                          rf"[点點条條][ \t]*[:：])[ \t]*{EMPHASIS}?[ \t]*)?", re.I)  # ("第二点：", probe 324)
 _PARTIAL_LABEL = re.compile(r"(?:p(?:o(?:i(?:n(?:t(?:[ \t]+(?:\d+[ \t]*)?)?)?)?)?)?"  # of "Point 3:", "第二点："
                             rf"|第(?:[ \t]*(?:\d+|{_NUMERAL}{{1,3}})(?:[ \t]*[点點条條][ \t]*)?)?)\Z", re.I)
-# A sentence's end before such a number: ".!?" and a space, or none after a word's ("daily.2."), "。！？।" with or
-# without one (Chinese and Japanese write none), a space after Thai (which writes no full stop; probe 324)
-_ENDED = (rf"(?:(?<=[.!?])[ \t]{{1,{_INDENT}}}|(?<=[^\W\d_][.!?])|(?<=[。！？।])[ \t]{{0,{_INDENT}}}"
+# A sentence's end before such a number: ".!?" and a space, or none after a word of four letters or more ("daily.2.";
+# not "e.g.2.", "Fig.2.", "No.2.", "example.com.2.": review 325), "。！？।" with or without one (Chinese and Japanese
+# write none), a space after Thai (which writes no full stop; probe 324)
+_ENDED = (rf"(?:(?<=[.!?])[ \t]{{1,{_INDENT}}}|(?<=[^\W\d_]{{4}}[.!?])|(?<=[。！？।])[ \t]{{0,{_INDENT}}}"
           rf"|(?<=[\u0e00-\u0e7f])[ \t]{{1,{_INDENT}}})")
-_TITLE_INLINE = re.compile(rf"{_ENDED}{EMPHASIS}?\d+[.)][ \t]+{EMPHASIS}?")
+_TITLE_INLINE = re.compile(rf"{_ENDED}{EMPHASIS}?(?P<number>\d+)[.)][ \t]+{EMPHASIS}?")
 _PARTIAL_INLINE = re.compile(rf"{_ENDED}[*_]{{0,3}}(?:\d+(?:[.)](?:[ \t]+[*_]{{0,3}})?)?)?\Z")
 # After such a title: its separator (a dash between spaces: "JavaScript—thanks to its JIT—beats" is no header) or its
 # line's end (a header), or what may still grow into one (open).
@@ -138,6 +139,9 @@ class OtherPoints:
         self._checked = 0  # where run_on reads on from, for text from which origin
         self._checked_origin: int | None = None
         self._own_items: list[int] = []  # where the items of the point's own numbered list start, in that text
+        # where the items of its own "(1)", "（1）" list start, and their numbers: counted apart (a sub-list under each
+        # "1." item begins again at "(1)"; review 325)
+        self._paren_items: list[tuple[int, int]] = []
         self.first_item_was_header = False  # the reply's restated "1." header was its own list's first item
         self._titled: list[int] = []  # those of them that open with a title, this point's or an earlier one's
         for title in titles:
@@ -156,9 +160,7 @@ class OtherPoints:
         if _words_of(title) not in self._own_words:
             self._headed.append(title)
             self._longest = max(self._longest, len(title) + 1)
-            # in a sentence, one word is ordinary vocabulary (in a script written without spaces, under four
-            # characters: "减少咖啡因" is a phrase, probe 324)
-            if len(title.split()) >= 2 or len(_UNSPACED.findall(title)) >= 4:
+            if len(title.split()) >= 2:  # in a sentence, one word is ordinary vocabulary
                 self._named.append(title)
 
     def _unstopped(self, title: str) -> str:
@@ -197,7 +199,7 @@ class OtherPoints:
         if not _MAY_RUN_ON.search(text, at):  # no line, number or emphasis since: nothing to cut or hold (fast;
             # nor any item found past ``at`` before: it would have been on a line)
             if not same:
-                self._own_items, self._titled = [], []
+                self._own_items, self._titled, self._paren_items = [], [], []
             # read again from trailing blanks (the last _INDENT: not all of a long run, at every piece), which an
             # inline "... LEDs. 4. Title:" opens
             tail = text[-_INDENT:]
@@ -206,9 +208,10 @@ class OtherPoints:
             return None, len(text)
         if same:  # (both in the text's order)
             del self._own_items[bisect.bisect_left(self._own_items, at):]
+            del self._paren_items[bisect.bisect_left(self._paren_items, at, key=lambda item: item[0]):]
             del self._titled[bisect.bisect_left(self._titled, at):]
         else:
-            self._own_items, self._titled = [], []
+            self._own_items, self._titled, self._paren_items = [], [], []
         cut, held = self._numbered(text, at, fences, final)
         if self._bullets and (bullet := _first_outside(_NEW_BULLET, text, at, fences)) is not None:
             cut = bullet if cut is None else min(cut, bullet)
@@ -226,7 +229,8 @@ class OtherPoints:
                     listed = inline or m["bullet"]
                     if not outside_code(fences, m.start()):
                         continue
-                    named = self._header_at(text, m.end(), final, self._named if listed else self._headed)
+                    named = self._header_at(text, m.end(), final, self._inline_titles(int(m["number"])) if inline
+                                            else self._named if listed else self._headed)
                     if named is False and (final or inline or not _PARTIAL_LABEL.match(text, m.end())):
                         continue  # (a line's "Poi" is held: it may become "Point 3: Title")
                     if named and named in self._earlier:
@@ -253,7 +257,12 @@ class OtherPoints:
             written, ended, _ = text[m.end():].partition("\n")
             written = written.strip(" *:")
             line = written.casefold()
-            number = m["n"] or m["other"] or m["step"]  # ("(1)", "（1）": probe 324, cut as point 1)
+            number = m["n"] or m["step"]
+            if m["other"] is not None and not self._bullets:
+                if (paren := self._paren_item(m, line, bool(ended) or final)) is None:
+                    return None, m.start()  # whether it opens with a title is still to be seen
+                if paren:
+                    continue
             if number is not None and number_value(number) == self._index and not self._bullets:
                 if line.startswith(self._own_title):  # its own header, restated after an opening, or its list's item
                     if self._index == len(self._own_items) + 1:
@@ -307,6 +316,26 @@ class OtherPoints:
                 self._titled.append(m.start())
             self._own_items.append(m.start())
         return None, len(text)
+
+    def _paren_item(self, m: re.Match[str], line: str, whole: bool) -> bool | None:
+        """Is the "(N)" line at ``m`` an item of the point's own list of them (its first, or the next), opening with
+        no other point's title (probe 324: cut as point 1's start)? None while its line may still open with one."""
+        value, last = number_value(m["other"]), self._paren_items[-1][1] if self._paren_items else 0
+        if value not in (1, last + 1):
+            return False
+        if not whole and any(title.startswith(line) for title in self.titles):
+            return None
+        if any(line.startswith(title) for title in self.titles):
+            return False
+        self._paren_items.append((m.start(), value))
+        return True
+
+    def _inline_titles(self, number: int) -> list[str]:
+        """The titles a number after a sentence may open a run-on with: those of two words or more, and one written
+        without spaces at its own point's number ("...起床。2. 减少咖啡因：", where a word count tells nothing; probe 324),
+        not at another ("3つあります。1. カフェイン：" lists the point's own)."""
+        return [*self._named, *(title for title in self._headed if self._numbers[title] == number
+                                and " " not in title and _UNSPACED.search(title))]
 
     def _next_item_titled(self, text: str, at: int, number: int, fences: list[int], final: bool) -> bool | None:
         """Does the list whose item numbered ``number`` is the line at ``at`` go on with the next number opening

@@ -313,6 +313,12 @@ def test_lm_studios_unexpected_endpoint_says_to_check_the_base_url_not_the_model
     assert done.returncode == 1 and len(server.requests) == 1 and "--model" not in done.stderr
     assert done.stderr.endswith("(POST /chat/completions); the server serves no such path: check --base-url (a "
                                 "compatible server's API is under /v1, as in http://host:port/v1)\n"), done.stderr
+    # on Anthropic's wire, a base URL with /v1 asks for /v1/v1/messages (review 325: "check --base-url" alone)
+    said = json.dumps({"error": "Unexpected endpoint or method. (POST /v1/v1/messages)"})
+    with FakeLLMServer(Reply("", fault=Fault.not_a_stream(said, "application/json"))) as server:
+        done = ask("Why?", "--model", "anthropic:m", "--base-url", server.anthropic_base_url, "--mode", "sequential",
+                   env={"ANTHROPIC_API_KEY": "k"})
+    assert done.returncode == 1 and "(it has /v1 twice: Anthropic's SDK adds /v1 itself" in done.stderr, done.stderr
 
 
 def test_a_request_too_large_for_a_proxy_is_said_so():

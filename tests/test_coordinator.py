@@ -1033,7 +1033,9 @@ async def test_a_skeleton_in_a_list_style_no_rule_reads_says_so_in_the_reason():
     with FakeLLMServer(sot_responder("1. 🛏️⏰\n2. ☕🚫\n3. ❄️🌙", sequential="Sleep."), latency=FAST) as server:
         async with client(server, "openai") as sot:
             result = await sot.generate("How can I sleep better?")
-    assert result.mode == "sequential" and "then a title with a letter, after a space" in result.route_reason
+    assert result.mode == "sequential"
+    assert "then a space, none needed in a script written without spaces, and a title with a letter" \
+        in result.route_reason
 
 
 async def test_a_skeleton_cut_off_before_its_second_point_says_what_cut_it_in_the_reason():

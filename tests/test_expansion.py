@@ -571,12 +571,27 @@ def test_a_run_on_into_a_chinese_or_arabic_numbered_item_is_cut(raw, text, finis
     ("每天同一时间起床。2. 这很重要。", "每天同一时间起床。2. 这很重要。", False, "规律作息", ["减少咖啡因"]),
     ("Use Python 3.2. Cut caffeine: no.", "Use Python 3.2. Cut caffeine: no.", False, "Keep a schedule",
      ["Cut caffeine"]),
+    *[(f"{said}2. Cut caffeine: later.", f"{said}2. Cut caffeine: later.", False, "Keep a schedule", ["Cut caffeine"])
+      for said in ("Use a routine, e.g.", "As in Fig.", "See example.com.")],  # (review 325)
+    # a one-word title written without spaces is ordinary vocabulary but at its own point's number (review 325: a
+    # point's own inline list, or bullets, naming it were cut)
+    ("3つあります。1. カフェイン：午後は控える。2. アルコール：控える。",
+     "3つあります。1. カフェイン：午後は控える。2. アルコール：控える。", False, "規則正しい生活", ["カフェイン"]),
+    ("次の3つです。\n\n- カフェイン：午後は控える\n- アルコール：控える", "次の3つです。\n\n- カフェイン：午後は控える\n- アルコール：控える",
+     False, "規則正しい生活", ["カフェイン"]),
     # a point's own list numbered "(1)", "（1）" is kept whole (it was cut as point 1's start)
     ("Cut it in three ways.\n(1) No coffee after noon\n(2) Switch to tea\n(3) Skip energy drinks",
      "Cut it in three ways.\n(1) No coffee after noon\n(2) Switch to tea\n(3) Skip energy drinks", False,
      "Cut caffeine", ["Keep a schedule", "Cool the bedroom"]),
     ("可以这样做。\n（1）下午不喝咖啡\n（2）改喝花草茶", "可以这样做。\n（1）下午不喝咖啡\n（2）改喝花草茶", False,
      "减少咖啡因", ["规律作息", "保持卧室凉爽"]),
+    # counted apart from the point's "1." items, under each of which it begins again (review 325: "2. Eat:" was cut)
+    ("Do this:\n1. Wake:\n(1) At 7\n(2) Open curtains\n2. Eat:\n(1) Protein\n(2) Water",
+     "Do this:\n1. Wake:\n(1) At 7\n(2) Open curtains\n2. Eat:\n(1) Protein\n(2) Water", False, "Morning routine",
+     ["Evening routine", "Cut caffeine"]),
+    # and a "(N)" line that opens with another point's title is still a run-on
+    ("Do this:\n(1) Wake at 7\n(2) Cut caffeine: none after noon", "Do this:\n(1) Wake at 7", True, "Morning routine",
+     ["Cut caffeine"]),
 ])
 def test_a_run_on_in_other_scripts_and_forms_is_cut_and_an_own_list_kept(raw, text, finished, title, others, step):
     assert clean(raw, step=step, index=1, title=title, others=others) == (text, finished)

@@ -87,9 +87,9 @@ class ThinkTags:
         text, self._held = self._held + text, ""
         if self._state == "start":
             opening = text.lstrip()
-            if self._apart:  # the answer, less the line breaks that parted it from the reasoning (vLLM's deepseek_r1
-                self._state = "parted"  # parser leaves R1's "\n\n"; probe 312), not its indent nor a prefill's
-                # continuing space (review 322: " Alpha" after a skeleton's "1." read "1.Alpha", no point)
+            if self._apart:  # the answer, less the blank lines that parted it from the reasoning (vLLM's deepseek_r1
+                self._state = "parted"  # parser leaves R1's "\n\n"; probe 312), not its first line's indent nor a
+                # prefill's continuing space (review 322: " Alpha" after a skeleton's "1." read "1.Alpha", no point)
             elif opening.startswith(OPEN):
                 self._state, text = "thinking", opening[len(OPEN):]
             elif header := HEADER.match(opening):
@@ -114,8 +114,14 @@ class ThinkTags:
             text = END.sub("", text)
             cut = _unfinished(text, ENDS)
             text, self._held = text[:cut], text[cut:]
+        elif self._state == "parted":
+            if not text.strip():
+                self._held = text  # (the indent of a line text may follow on)
+                return Thinking.of(piece)
+            self._state = "text"
+            return text[text.rfind("\n", 0, len(text) - len(text.lstrip())) + 1:]
         else:
-            text = text.lstrip("\r\n") if self._state == "parted" else text.lstrip()
+            text = text.lstrip()
             if text:
                 self._state = "text"
         # (white space alone after the close is no progress either: a stuck model may send it forever; review 263)

@@ -33,6 +33,7 @@ def feed(text: str, step: int) -> tuple[str, int]:
     ("\n\nKeep it dark.", "Keep it dark."),  # R1's blank line after its reasoning, by vLLM's parser (probe 312)
     (" Alpha\n2. Beta", " Alpha\n2. Beta"),  # a prefill's continuation ("1." then this; review 322: "1.Alpha")
     ("\n    def f(x):\n        return x", "    def f(x):\n        return x"),  # indented code (review 322)
+    (" \n\n  \nKeep it dark.", "Keep it dark."),  # blank lines of spaces too (review 325)
 ])
 def test_text_after_reasoning_that_came_apart_loses_only_its_opening_line_breaks(text, answer, step):
     tags, out = ThinkTags(), []
