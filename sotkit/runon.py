@@ -47,6 +47,7 @@ _NUMERAL_PAIR = re.compile(f"、{_NUMERAL}")  # a mark followed by a second nume
 _LISTED = re.compile(rf"[ \t]*(?:[-*•#>|・①-⑳]|\d+[.)．）、]|{CJK_NUMBER}、|[(（](?:\d|{CJK_NUMBER}))")
 # a reply that opens with its own list's first item
 _OWN_FIRST = re.compile(rf"[ \t{INVISIBLE}]*(?:\*\*)?(?:1[.)．）、]\s|一、|①|step\s+1\s*:)", re.I)
+_PAREN_FIRST = re.compile(rf"[ \t{INVISIBLE}]*(?:\*\*)?[(（](?:1|一)[)）]")
 # A bulleted line: another item too where the point is one paragraph (whole-sentence mode; an API model's point
 # may hold a list of its own).
 _NEW_BULLET = re.compile(rf"\n[ \t]{{0,{_INDENT}}}(?:[-*•][ \t]|・)")
@@ -64,12 +65,13 @@ _TITLE_LINE = re.compile(rf"\n[ \t]{{0,{_INDENT}}}(?P<heading>#+[ \t]*)?(?P<bull
                          rf"[点點条條][ \t]*[:：])[ \t]*{EMPHASIS}?[ \t]*)?", re.I)  # ("第二点：", probe 324)
 _PARTIAL_LABEL = re.compile(r"(?:p(?:o(?:i(?:n(?:t(?:[ \t]+(?:\d+[ \t]*)?)?)?)?)?)?"  # of "Point 3:", "第二点："
                             rf"|第(?:[ \t]*(?:\d+|{_NUMERAL}{{1,3}})(?:[ \t]*[点點条條][ \t]*)?)?)\Z", re.I)
-# A sentence's end before such a number: ".!?" and a space, or none after a word of four letters or more ("daily.2.";
-# not "e.g.2.", "Fig.2.", "No.2.", "example.com.2.": review 325), "。！？।" with or without one (Chinese and Japanese
-# write none), a space after Thai (which writes no full stop; probe 324)
-_ENDED = (rf"(?:(?<=[.!?])[ \t]{{1,{_INDENT}}}|(?<=[^\W\d_]{{4}}[.!?])|(?<=[。！？।])[ \t]{{0,{_INDENT}}}"
+# A sentence's end before such a number: ".!?" and a space, or none after a word's (``_glued_word``: "bed.2.", not
+# "e.g.2.", "Fig.2.", "example.com.2."; review 325), "。！？।" with or without one (Chinese and Japanese write none),
+# a space after Thai (which writes no full stop; probe 324)
+_ENDED = (rf"(?:(?<=[.!?])[ \t]{{1,{_INDENT}}}|(?<=[^\W\d_][.!?])|(?<=[。！？।])[ \t]{{0,{_INDENT}}}"
           rf"|(?<=[\u0e00-\u0e7f])[ \t]{{1,{_INDENT}}})")
 _TITLE_INLINE = re.compile(rf"{_ENDED}{EMPHASIS}?(?P<number>\d+)[.)][ \t]+{EMPHASIS}?")
+_INLINE_FIRST = re.compile(rf"(?:\A|{_ENDED}){EMPHASIS}?1[.)][ \t]")  # a list's first item in a line
 _PARTIAL_INLINE = re.compile(rf"{_ENDED}[*_]{{0,3}}(?:\d+(?:[.)](?:[ \t]+[*_]{{0,3}})?)?)?\Z")
 # After such a title: its separator (a dash between spaces: "JavaScript—thanks to its JIT—beats" is no header) or its
 # line's end (a header), or what may still grow into one (open).
@@ -81,6 +83,16 @@ _MAY_RUN_ON = re.compile(r"[\n\d*_#(（]")
 # prose).
 FENCE = re.compile(rf'^[ \t]{{0,{_INDENT}}}(```|~~~)[ \t]*(?:[^\s`]+(?:[ \t]+[\w-]+=(?:"[^"\n]*"|\S+))*)?[ \t]*$',
                    re.M)
+
+
+def _glued_word(text: str, m: re.Match[str]) -> bool:
+    """Is the sentence end before the inline number at ``m`` one: where no space follows its stop, only after a word
+    of lower-case letters ("bed.2.", "daily.2."), not an abbreviation's, a name's or an address's ("e.g.2.",
+    "Fig.2.", "example.com.2.", ".../page.2."; review 326)?"""
+    if m[0][:1] in " \t" or text[m.start() - 1 : m.start()] not in (".", "!", "?"):
+        return True
+    word = text[:m.start() - 1].rsplit(None, 1)[-1:]
+    return bool(word) and word[0].isalpha() and word[0].islower()
 
 
 class Fences:
@@ -229,8 +241,10 @@ class OtherPoints:
                     listed = inline or m["bullet"]
                     if not outside_code(fences, m.start()):
                         continue
-                    named = self._header_at(text, m.end(), final, self._inline_titles(int(m["number"])) if inline
-                                            else self._named if listed else self._headed)
+                    if inline and not _glued_word(text, m):
+                        continue
+                    titles = self._inline_titles(text, m) if inline else self._named if listed else self._headed
+                    named = self._header_at(text, m.end(), final, titles)
                     if named is False and (final or inline or not _PARTIAL_LABEL.match(text, m.end())):
                         continue  # (a line's "Poi" is held: it may become "Point 3: Title")
                     if named and named in self._earlier:
@@ -251,6 +265,8 @@ class OtherPoints:
         (``bullets``), none is."""
         if not self._own_items and (_OWN_FIRST.match(text) or self.first_item_was_header) and not self._bullets:
             self._own_items.append(-1)  # the reply opened with its list (a first line naming a point ends it whole)
+        if not self._paren_items and _PAREN_FIRST.match(text):
+            self._paren_items.append((-1, 1))  # and so with a "(1)" list
         for m in _NEXT_ITEM.finditer(text + "\n" if final else text, at):  # the end is a line's
             if not outside_code(fences, m.start()):
                 continue
@@ -319,21 +335,27 @@ class OtherPoints:
 
     def _paren_item(self, m: re.Match[str], line: str, whole: bool) -> bool | None:
         """Is the "(N)" line at ``m`` an item of the point's own list of them (its first, or the next), opening with
-        no other point's title (probe 324: cut as point 1's start)? None while its line may still open with one."""
+        no other point's title as a header (probe 324: cut as point 1's start; one running into a sentence, "(2)
+        Exercise daily for ten minutes", is an item, review 326)? None while its line may still show which."""
         value, last = number_value(m["other"]), self._paren_items[-1][1] if self._paren_items else 0
         if value not in (1, last + 1):
             return False
-        if not whole and any(title.startswith(line) for title in self.titles):
-            return None
-        if any(line.startswith(title) for title in self.titles):
-            return False
+        for title in self.titles:
+            if not whole and (title.startswith(line) or line == title):
+                return None
+            if line.startswith(title) and not runs_into_sentence(line[len(title):]):
+                return False
         self._paren_items.append((m.start(), value))
         return True
 
-    def _inline_titles(self, number: int) -> list[str]:
-        """The titles a number after a sentence may open a run-on with: those of two words or more, and one written
-        without spaces at its own point's number ("...起床。2. 减少咖啡因：", where a word count tells nothing; probe 324),
-        not at another ("3つあります。1. カフェイン：" lists the point's own)."""
+    def _inline_titles(self, text: str, m: re.Match[str]) -> list[str]:
+        """The titles the number after a sentence at ``m`` may open a run-on with: those of two words or more, and
+        one written without spaces at its own point's number ("...起床。2. 减少咖啡因：", where a word count tells
+        nothing; probe 324), unless the point's own inline list began before it ("...。1. 睡眠：... 2. 運動：", review
+        326; "3つあります。1. カフェイン：" at another number lists the point's own too)."""
+        number = int(m["number"])
+        if self._own_items or _INLINE_FIRST.search(text, 0, m.start()):
+            return self._named
         return [*self._named, *(title for title in self._headed if self._numbers[title] == number
                                 and " " not in title and _UNSPACED.search(title))]
 

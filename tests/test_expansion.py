@@ -572,13 +572,17 @@ def test_a_run_on_into_a_chinese_or_arabic_numbered_item_is_cut(raw, text, finis
     ("Use Python 3.2. Cut caffeine: no.", "Use Python 3.2. Cut caffeine: no.", False, "Keep a schedule",
      ["Cut caffeine"]),
     *[(f"{said}2. Cut caffeine: later.", f"{said}2. Cut caffeine: later.", False, "Keep a schedule", ["Cut caffeine"])
-      for said in ("Use a routine, e.g.", "As in Fig.", "See example.com.")],  # (review 325)
+      for said in ("Use a routine, e.g.", "As in Fig.", "See example.com.", "See Figure.", "Read x.com/page.")],
+    ("Go to bed.2. Cut caffeine: none after noon.", "Go to bed.", True, "Keep a schedule", ["Cut caffeine"]),  # (326)
     # a one-word title written without spaces is ordinary vocabulary but at its own point's number (review 325: a
     # point's own inline list, or bullets, naming it were cut)
     ("3つあります。1. カフェイン：午後は控える。2. アルコール：控える。",
      "3つあります。1. カフェイン：午後は控える。2. アルコール：控える。", False, "規則正しい生活", ["カフェイン"]),
     ("次の3つです。\n\n- カフェイン：午後は控える\n- アルコール：控える", "次の3つです。\n\n- カフェイン：午後は控える\n- アルコール：控える",
      False, "規則正しい生活", ["カフェイン"]),
+    # nor at its own number where the point's own inline list began before it (review 326)
+    ("大事な点は2つです。1. 睡眠：7時間寝る。2. 運動：毎日歩く。", "大事な点は2つです。1. 睡眠：7時間寝る。2. 運動：毎日歩く。", False,
+     "生活習慣", ["運動"]),
     # a point's own list numbered "(1)", "（1）" is kept whole (it was cut as point 1's start)
     ("Cut it in three ways.\n(1) No coffee after noon\n(2) Switch to tea\n(3) Skip energy drinks",
      "Cut it in three ways.\n(1) No coffee after noon\n(2) Switch to tea\n(3) Skip energy drinks", False,
@@ -589,7 +593,11 @@ def test_a_run_on_into_a_chinese_or_arabic_numbered_item_is_cut(raw, text, finis
     ("Do this:\n1. Wake:\n(1) At 7\n(2) Open curtains\n2. Eat:\n(1) Protein\n(2) Water",
      "Do this:\n1. Wake:\n(1) At 7\n(2) Open curtains\n2. Eat:\n(1) Protein\n(2) Water", False, "Morning routine",
      ["Evening routine", "Cut caffeine"]),
-    # and a "(N)" line that opens with another point's title is still a run-on
+    # an item that opens with another point's title running into a sentence is the point's own (review 326)
+    ("(1) Wake at 7\n(2) Exercise daily for ten minutes\n(3) Eat breakfast",
+     "(1) Wake at 7\n(2) Exercise daily for ten minutes\n(3) Eat breakfast", False, "Morning routine",
+     ["Cut caffeine", "Exercise daily"]),
+    # and a "(N)" line that opens with another point's title as a header is still a run-on
     ("Do this:\n(1) Wake at 7\n(2) Cut caffeine: none after noon", "Do this:\n(1) Wake at 7", True, "Morning routine",
      ["Cut caffeine"]),
 ])

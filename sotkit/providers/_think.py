@@ -57,7 +57,10 @@ class ThinkTags:
     into an opening is held back, and so is a close or an end marker split across pieces. A block the call ends
     inside (the budget spent reasoning) leaves no text, but for harmony without its special tokens."""
 
-    def __init__(self) -> None:
+    def __init__(self, continues: bool = False) -> None:
+        # ``continues``: the text goes on from a prefill, so no white space of it parts it from reasoning that came
+        # apart (review 326: "\n2. Beta" after a resumed "1. Alpha" read "1. Alpha2. Beta")
+        self._continues = continues
         # then "thinking" (in a <think> block), "after" (its close, before the reply), "text"; or "parted" (reasoning
         # came apart, before the reply's first characters), "text"; or "channels" (harmony before the final
         # channel), "bare" (harmony without its tokens, before "assistantfinal"), "final"
@@ -88,8 +91,12 @@ class ThinkTags:
         if self._state == "start":
             opening = text.lstrip()
             if self._apart:  # the answer, less the blank lines that parted it from the reasoning (vLLM's deepseek_r1
-                self._state = "parted"  # parser leaves R1's "\n\n"; probe 312), not its first line's indent nor a
-                # prefill's continuing space (review 322: " Alpha" after a skeleton's "1." read "1.Alpha", no point)
+                # parser leaves R1's "\n\n"; probe 312), not its first line's indent nor a prefill's continuation
+                # (review 322: " Alpha" after a skeleton's "1." read "1.Alpha", no point)
+                if self._continues:
+                    self._state = "text"  # (not watched)
+                    return text
+                self._state = "parted"
             elif opening.startswith(OPEN):
                 self._state, text = "thinking", opening[len(OPEN):]
             elif header := HEADER.match(opening):
@@ -116,8 +123,8 @@ class ThinkTags:
             text, self._held = text[:cut], text[cut:]
         elif self._state == "parted":
             if not text.strip():
-                self._held = text  # (the indent of a line text may follow on)
-                return Thinking.of(piece)
+                self._held = text[text.rfind("\n") + 1:][-_HEAD:]  # (the indent of a line text may follow on; bounded:
+                return Thinking.of(piece)  # held white space is read again at every piece, review 326)
             self._state = "text"
             return text[text.rfind("\n", 0, len(text) - len(text.lstrip())) + 1:]
         else:

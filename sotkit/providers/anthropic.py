@@ -152,7 +152,7 @@ class AnthropicProvider(Provider):
         if extra := with_extra({"temperature": temperature}, self._extra_body):
             options["extra_body"] = extra
         reading, written = _Reading(), 0
-        tags = None if self._claude else ThinkTags()
+        tags = None if self._claude else ThinkTags(continues=bool(prefill))
         try:
             async with self._clients.client() as client, client.messages.with_streaming_response.create(
                 model=self._name, max_tokens=self.sent_max_tokens(request.max_tokens),
