@@ -97,6 +97,8 @@ def error_status(kind: Any, message: Any) -> int:
     if isinstance(kind, str):
         return ERROR_STATUS.get(kind, 500)
     return 404 if isinstance(message, str) and NO_ENDPOINT.match(message) else 500
+
+
 #: the reasons of a call stopped at its token budget (none given: its counted tokens reached it), and by the
 #: provider's filter
 AT_BUDGET, FILTERED = frozenset((None, "length", "max_tokens")), frozenset(("content_filter", "refusal"))
