@@ -71,7 +71,7 @@ _PARTIAL_LABEL = re.compile(r"(?:p(?:o(?:i(?:n(?:t(?:[ \t]+(?:\d+[ \t]*)?)?)?)?)
 _ENDED = (rf"(?:(?<=[.!?])[ \t]{{1,{_INDENT}}}|(?<=[^\W\d_][.!?])|(?<=[。！？।])[ \t]{{0,{_INDENT}}}"
           rf"|(?<=[\u0e00-\u0e7f])[ \t]{{1,{_INDENT}}})")
 _TITLE_INLINE = re.compile(rf"{_ENDED}{EMPHASIS}?(?P<number>\d+)[.)][ \t]+{EMPHASIS}?")
-_INLINE_FIRST = re.compile(rf"(?:\A|{_ENDED}){EMPHASIS}?1[.)][ \t]")  # a list's first item in a line
+_INLINE_FIRST = re.compile(rf"(?:^|{_ENDED}){EMPHASIS}?1[.)][ \t]", re.M)  # a list's first item in a line
 _PARTIAL_INLINE = re.compile(rf"{_ENDED}[*_]{{0,3}}(?:\d+(?:[.)](?:[ \t]+[*_]{{0,3}})?)?)?\Z")
 # After such a title: its separator (a dash between spaces: "JavaScript—thanks to its JIT—beats" is no header) or its
 # line's end (a header), or what may still grow into one (open).
@@ -87,12 +87,19 @@ FENCE = re.compile(rf'^[ \t]{{0,{_INDENT}}}(```|~~~)[ \t]*(?:[^\s`]+(?:[ \t]+[\w
 
 def _glued_word(text: str, m: re.Match[str]) -> bool:
     """Is the sentence end before the inline number at ``m`` one: where no space follows its stop, only after a word
-    of lower-case letters ("bed.2.", "daily.2."), not an abbreviation's, a name's or an address's ("e.g.2.",
-    "Fig.2.", "example.com.2.", ".../page.2."; review 326)?"""
+    ("bed.2.", "Bett.2.", "well-rested.2.", "起床.2."), not an abbreviation's, a reference's or an address's ("e.g.2.",
+    "Fig.2.", "No.2.", "example.com.2.", ".../page.2."; reviews 326, 327)?"""
     if m[0][:1] in " \t" or text[m.start() - 1 : m.start()] not in (".", "!", "?"):
         return True
     word = text[:m.start() - 1].rsplit(None, 1)[-1:]
-    return bool(word) and word[0].isalpha() and word[0].islower()
+    return bool(word) and len(word[0]) > 1 and _WORD.fullmatch(word[0]) is not None \
+        and word[0].casefold() not in _REFERENCES
+
+
+_WORD = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*")  # letters, hyphenated or with an apostrophe
+#: words a number follows as a reference ("see Fig.2."), not a sentence's end
+_REFERENCES = frozenset(("fig", "figure", "table", "tab", "no", "nr", "vol", "eq", "ch", "chap", "sec", "pp", "art",
+                         "ex", "step", "page", "version", "ver", "abb", "bild", "nº"))
 
 
 class Fences:
@@ -341,9 +348,11 @@ class OtherPoints:
         if value not in (1, last + 1):
             return False
         for title in self.titles:
-            if not whole and (title.startswith(line) or line == title):
-                return None
-            if line.startswith(title) and not runs_into_sentence(line[len(title):]):
+            if not whole and (line.startswith(title) or title.startswith(line)):
+                return None  # (its separator may still come: "(2) Title –" waits for its space; review 327)
+            # a later point's title at its own number is a run-on, a sentence after it or not (review 327)
+            later = self._numbers[title] == value and self._numbers[title] > self._index
+            if line.startswith(title) and (later or not runs_into_sentence(line[len(title):])):
                 return False
         self._paren_items.append((m.start(), value))
         return True
@@ -351,10 +360,10 @@ class OtherPoints:
     def _inline_titles(self, text: str, m: re.Match[str]) -> list[str]:
         """The titles the number after a sentence at ``m`` may open a run-on with: those of two words or more, and
         one written without spaces at its own point's number ("...起床。2. 减少咖啡因：", where a word count tells
-        nothing; probe 324), unless the point's own inline list began before it ("...。1. 睡眠：... 2. 運動：", review
-        326; "3つあります。1. カフェイン：" at another number lists the point's own too)."""
+        nothing; probe 324), unless the point's own inline list began before it on its line ("...。1. 睡眠：... 2.
+        運動：", review 326; "3つあります。1. カフェイン：" at another number lists the point's own too)."""
         number = int(m["number"])
-        if self._own_items or _INLINE_FIRST.search(text, 0, m.start()):
+        if _INLINE_FIRST.search(text, text.rfind("\n", 0, m.start()) + 1, m.start()):  # (in its line; review 327)
             return self._named
         return [*self._named, *(title for title in self._headed if self._numbers[title] == number
                                 and " " not in title and _UNSPACED.search(title))]

@@ -574,6 +574,8 @@ def test_a_run_on_into_a_chinese_or_arabic_numbered_item_is_cut(raw, text, finis
     *[(f"{said}2. Cut caffeine: later.", f"{said}2. Cut caffeine: later.", False, "Keep a schedule", ["Cut caffeine"])
       for said in ("Use a routine, e.g.", "As in Fig.", "See example.com.", "See Figure.", "Read x.com/page.")],
     ("Go to bed.2. Cut caffeine: none after noon.", "Go to bed.", True, "Keep a schedule", ["Cut caffeine"]),  # (326)
+    *[(f"{said}2. Cut caffeine: none after noon.", said, True, "Keep a schedule", ["Cut caffeine"])  # (review 327)
+      for said in ("Geh ins Bett.", "Wake up well-rested.", "每天同一时间起床.")],
     # a one-word title written without spaces is ordinary vocabulary but at its own point's number (review 325: a
     # point's own inline list, or bullets, naming it were cut)
     ("3つあります。1. カフェイン：午後は控える。2. アルコール：控える。",
@@ -583,6 +585,9 @@ def test_a_run_on_into_a_chinese_or_arabic_numbered_item_is_cut(raw, text, finis
     # nor at its own number where the point's own inline list began before it (review 326)
     ("大事な点は2つです。1. 睡眠：7時間寝る。2. 運動：毎日歩く。", "大事な点は2つです。1. 睡眠：7時間寝る。2. 運動：毎日歩く。", False,
      "生活習慣", ["運動"]),
+    # (an inline list on another line is no list of this one's: review 327)
+    ("睡眠のコツ。1. 暗くする。\n\n毎日同じ時間に起きる。2. カフェイン：午後は控える。", "睡眠のコツ。1. 暗くする。\n\n毎日同じ時間に起きる。",
+     True, "規則正しい生活", ["カフェイン"]),
     # a point's own list numbered "(1)", "（1）" is kept whole (it was cut as point 1's start)
     ("Cut it in three ways.\n(1) No coffee after noon\n(2) Switch to tea\n(3) Skip energy drinks",
      "Cut it in three ways.\n(1) No coffee after noon\n(2) Switch to tea\n(3) Skip energy drinks", False,
@@ -597,6 +602,12 @@ def test_a_run_on_into_a_chinese_or_arabic_numbered_item_is_cut(raw, text, finis
     ("(1) Wake at 7\n(2) Exercise daily for ten minutes\n(3) Eat breakfast",
      "(1) Wake at 7\n(2) Exercise daily for ten minutes\n(3) Eat breakfast", False, "Morning routine",
      ["Cut caffeine", "Exercise daily"]),
+    # but a later point's title at its own number is a run-on, a sentence after it or not, and so is one whose
+    # separator comes in a piece of its own (review 327: "(2) Cut caffeine –" was kept, split so)
+    ("Do this:\n(1) Wake at 7\n(2) Cut caffeine after lunch, always.", "Do this:\n(1) Wake at 7", True,
+     "Morning routine", ["Cut caffeine"]),
+    ("Do this:\n(1) Wake at 7\n(2) Cut caffeine – none after noon.", "Do this:\n(1) Wake at 7", True,
+     "Morning routine", ["Cut caffeine"]),
     # and a "(N)" line that opens with another point's title as a header is still a run-on
     ("Do this:\n(1) Wake at 7\n(2) Cut caffeine: none after noon", "Do this:\n(1) Wake at 7", True, "Morning routine",
      ["Cut caffeine"]),

@@ -41,6 +41,7 @@ BARE_OPEN, BARE_OPENING, BARE_CLOSE = re.compile("analysis[A-Z]"), "analysis", "
 # ends in a quote or a colon before it, '... "yes"</think>', is taken for an answer naming it: R1 closes on a line.)
 _CLOSE_IN_LINE = re.compile(r"(?<=[\w.!?)\]。！？])</think>")
 _HEAD = 32  # the most of a line's start read (for a close or a fence)
+_INDENT = 256  # the most of an answer's first line's indent kept after reasoning that came apart
 _FENCE = re.compile(r"`{3,}|~{3,}")
 # a block's close, and the state after it
 BLOCKS = {"thinking": (CLOSE, "after"), "channels": (FINAL, "final"), "bare": (BARE_CLOSE, "final")}
@@ -123,8 +124,8 @@ class ThinkTags:
             text, self._held = text[:cut], text[cut:]
         elif self._state == "parted":
             if not text.strip():
-                self._held = text[text.rfind("\n") + 1:][-_HEAD:]  # (the indent of a line text may follow on; bounded:
-                return Thinking.of(piece)  # held white space is read again at every piece, review 326)
+                self._held = text[text.rfind("\n") + 1:][-_INDENT:]  # (the indent of a line text may follow on;
+                return Thinking.of(piece)  # bounded: held white space is read again at every piece, review 326)
             self._state = "text"
             return text[text.rfind("\n", 0, len(text) - len(text.lstrip())) + 1:]
         else:
