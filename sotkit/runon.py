@@ -65,13 +65,13 @@ _TITLE_LINE = re.compile(rf"\n[ \t]{{0,{_INDENT}}}(?P<heading>#+[ \t]*)?(?P<bull
                          rf"[点點条條][ \t]*[:：])[ \t]*{EMPHASIS}?[ \t]*)?", re.I)  # ("第二点：", probe 324)
 _PARTIAL_LABEL = re.compile(r"(?:p(?:o(?:i(?:n(?:t(?:[ \t]+(?:\d+[ \t]*)?)?)?)?)?)?"  # of "Point 3:", "第二点："
                             rf"|第(?:[ \t]*(?:\d+|{_NUMERAL}{{1,3}})(?:[ \t]*[点點条條][ \t]*)?)?)\Z", re.I)
-# A sentence's end before such a number: ".!?" and a space, or none after a word's (``_glued_word``: "bed.2.", not
-# "e.g.2.", "Fig.2.", "example.com.2."; review 325), "。！？।" with or without one (Chinese and Japanese write none),
-# a space after Thai (which writes no full stop; probe 324)
+# A sentence's end before such a number: ".!?" and a space, or none after a letter ("bed.2.": then only a title at its
+# own point's number follows, ``_inline_titles``), "。！？।" with or without one (Chinese and Japanese write none), a
+# space after Thai (which writes no full stop; probe 324)
 _ENDED = (rf"(?:(?<=[.!?])[ \t]{{1,{_INDENT}}}|(?<=[^\W\d_][.!?])|(?<=[。！？।])[ \t]{{0,{_INDENT}}}"
           rf"|(?<=[\u0e00-\u0e7f])[ \t]{{1,{_INDENT}}})")
 _TITLE_INLINE = re.compile(rf"{_ENDED}{EMPHASIS}?(?P<number>\d+)[.)][ \t]+{EMPHASIS}?")
-_INLINE_FIRST = re.compile(rf"(?:^|{_ENDED}){EMPHASIS}?1[.)][ \t]", re.M)  # a list's first item in a line
+_INLINE_ONE = re.compile(r"(?<![\d.])1[.)．][ \t]")  # a list's first item, anywhere in a line ("コツは2つです：1. ")
 _PARTIAL_INLINE = re.compile(rf"{_ENDED}[*_]{{0,3}}(?:\d+(?:[.)](?:[ \t]+[*_]{{0,3}})?)?)?\Z")
 # After such a title: its separator (a dash between spaces: "JavaScript—thanks to its JIT—beats" is no header) or its
 # line's end (a header), or what may still grow into one (open).
@@ -83,23 +83,6 @@ _MAY_RUN_ON = re.compile(r"[\n\d*_#(（]")
 # prose).
 FENCE = re.compile(rf'^[ \t]{{0,{_INDENT}}}(```|~~~)[ \t]*(?:[^\s`]+(?:[ \t]+[\w-]+=(?:"[^"\n]*"|\S+))*)?[ \t]*$',
                    re.M)
-
-
-def _glued_word(text: str, m: re.Match[str]) -> bool:
-    """Is the sentence end before the inline number at ``m`` one: where no space follows its stop, only after a word
-    ("bed.2.", "Bett.2.", "well-rested.2.", "起床.2."), not an abbreviation's, a reference's or an address's ("e.g.2.",
-    "Fig.2.", "No.2.", "example.com.2.", ".../page.2."; reviews 326, 327)?"""
-    if m[0][:1] in " \t" or text[m.start() - 1 : m.start()] not in (".", "!", "?"):
-        return True
-    word = text[:m.start() - 1].rsplit(None, 1)[-1:]
-    return bool(word) and len(word[0]) > 1 and _WORD.fullmatch(word[0]) is not None \
-        and word[0].casefold() not in _REFERENCES
-
-
-_WORD = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*")  # letters, hyphenated or with an apostrophe
-#: words a number follows as a reference ("see Fig.2."), not a sentence's end
-_REFERENCES = frozenset(("fig", "figure", "table", "tab", "no", "nr", "vol", "eq", "ch", "chap", "sec", "pp", "art",
-                         "ex", "step", "page", "version", "ver", "abb", "bild", "nº"))
 
 
 class Fences:
@@ -248,8 +231,6 @@ class OtherPoints:
                     listed = inline or m["bullet"]
                     if not outside_code(fences, m.start()):
                         continue
-                    if inline and not _glued_word(text, m):
-                        continue
                     titles = self._inline_titles(text, m) if inline else self._named if listed else self._headed
                     named = self._header_at(text, m.end(), final, titles)
                     if named is False and (final or inline or not _PARTIAL_LABEL.match(text, m.end())):
@@ -343,30 +324,30 @@ class OtherPoints:
     def _paren_item(self, m: re.Match[str], line: str, whole: bool) -> bool | None:
         """Is the "(N)" line at ``m`` an item of the point's own list of them (its first, or the next), opening with
         no other point's title as a header (probe 324: cut as point 1's start; one running into a sentence, "(2)
-        Exercise daily for ten minutes", is an item, review 326)? None while its line may still show which."""
+        Exercise daily for ten minutes", is an item, reviews 326, 328)? None while its line may still show which."""
         value, last = number_value(m["other"]), self._paren_items[-1][1] if self._paren_items else 0
         if value not in (1, last + 1):
             return False
         for title in self.titles:
             if not whole and (line.startswith(title) or title.startswith(line)):
                 return None  # (its separator may still come: "(2) Title –" waits for its space; review 327)
-            # a later point's title at its own number is a run-on, a sentence after it or not (review 327)
-            later = self._numbers[title] == value and self._numbers[title] > self._index
-            if line.startswith(title) and (later or not runs_into_sentence(line[len(title):])):
-                return False
+            if _opens(line, title) and not runs_into_sentence(line[len(title):]):  # ("Exercises like yoga" is no
+                return False  # "Exercise" header; review 328)
         self._paren_items.append((m.start(), value))
         return True
 
     def _inline_titles(self, text: str, m: re.Match[str]) -> list[str]:
         """The titles the number after a sentence at ``m`` may open a run-on with: those of two words or more, and
         one written without spaces at its own point's number ("...起床。2. 减少咖啡因：", where a word count tells
-        nothing; probe 324), unless the point's own inline list began before it on its line ("...。1. 睡眠：... 2.
-        運動：", review 326; "3つあります。1. カフェイン：" at another number lists the point's own too)."""
-        number = int(m["number"])
-        if _INLINE_FIRST.search(text, text.rfind("\n", 0, m.start()) + 1, m.start()):  # (in its line; review 327)
+        nothing; probe 324), unless the point's own inline list began before it on its line ("...：1. 睡眠：... 2.
+        運動：", reviews 326-328; "3つあります。1. カフェイン：" at another number lists the point's own too)."""
+        number, line = int(m["number"]), text.rfind("\n", 0, m.start()) + 1
+        at_its_number = [title for title in self._headed if self._numbers[title] == number]
+        if m[0][:1] not in " \t" and text[m.start() - 1] in ".!?":  # no space after the stop ("bed.2."): a title at
+            return at_its_number  # its own number alone ("e.g.2.", "Fig.2." rarely run on into it; review 328)
+        if _INLINE_ONE.search(text, line, m.start()):  # the point's own inline list began on its line (review 327)
             return self._named
-        return [*self._named, *(title for title in self._headed if self._numbers[title] == number
-                                and " " not in title and _UNSPACED.search(title))]
+        return [*self._named, *(title for title in at_its_number if " " not in title and _UNSPACED.search(title))]
 
     def _next_item_titled(self, text: str, at: int, number: int, fences: list[int], final: bool) -> bool | None:
         """Does the list whose item numbered ``number`` is the line at ``at`` go on with the next number opening

@@ -571,11 +571,13 @@ def test_a_run_on_into_a_chinese_or_arabic_numbered_item_is_cut(raw, text, finis
     ("每天同一时间起床。2. 这很重要。", "每天同一时间起床。2. 这很重要。", False, "规律作息", ["减少咖啡因"]),
     ("Use Python 3.2. Cut caffeine: no.", "Use Python 3.2. Cut caffeine: no.", False, "Keep a schedule",
      ["Cut caffeine"]),
-    *[(f"{said}2. Cut caffeine: later.", f"{said}2. Cut caffeine: later.", False, "Keep a schedule", ["Cut caffeine"])
+    # with no space after the stop, only a title at its own point's number (review 328: "e.g.3.", "Fig.3.")
+    *[(f"{said}3. Cut caffeine: later.", f"{said}3. Cut caffeine: later.", False, "Keep a schedule", ["Cut caffeine"])
       for said in ("Use a routine, e.g.", "As in Fig.", "See example.com.", "See Figure.", "Read x.com/page.")],
     ("Go to bed.2. Cut caffeine: none after noon.", "Go to bed.", True, "Keep a schedule", ["Cut caffeine"]),  # (326)
     *[(f"{said}2. Cut caffeine: none after noon.", said, True, "Keep a schedule", ["Cut caffeine"])  # (review 327)
-      for said in ("Geh ins Bett.", "Wake up well-rested.", "每天同一时间起床.")],
+      for said in ("Geh ins Bett.", "Wake up well-rested.", "每天同一时间起床.", "the most important step.", "by 10 p.m.",
+                   "Siehe Bild.")],
     # a one-word title written without spaces is ordinary vocabulary but at its own point's number (review 325: a
     # point's own inline list, or bullets, naming it were cut)
     ("3つあります。1. カフェイン：午後は控える。2. アルコール：控える。",
@@ -585,7 +587,9 @@ def test_a_run_on_into_a_chinese_or_arabic_numbered_item_is_cut(raw, text, finis
     # nor at its own number where the point's own inline list began before it (review 326)
     ("大事な点は2つです。1. 睡眠：7時間寝る。2. 運動：毎日歩く。", "大事な点は2つです。1. 睡眠：7時間寝る。2. 運動：毎日歩く。", False,
      "生活習慣", ["運動"]),
-    # (an inline list on another line is no list of this one's: review 327)
+    # (an inline list on another line is no list of this one's: review 327; one after a colon is: review 328)
+    ("コツは2つです：1. 睡眠時間：7時間。2. 運動：毎日歩く。", "コツは2つです：1. 睡眠時間：7時間。2. 運動：毎日歩く。", False,
+     "生活習慣", ["運動"]),
     ("睡眠のコツ。1. 暗くする。\n\n毎日同じ時間に起きる。2. カフェイン：午後は控える。", "睡眠のコツ。1. 暗くする。\n\n毎日同じ時間に起きる。",
      True, "規則正しい生活", ["カフェイン"]),
     # a point's own list numbered "(1)", "（1）" is kept whole (it was cut as point 1's start)
@@ -602,10 +606,13 @@ def test_a_run_on_into_a_chinese_or_arabic_numbered_item_is_cut(raw, text, finis
     ("(1) Wake at 7\n(2) Exercise daily for ten minutes\n(3) Eat breakfast",
      "(1) Wake at 7\n(2) Exercise daily for ten minutes\n(3) Eat breakfast", False, "Morning routine",
      ["Cut caffeine", "Exercise daily"]),
-    # but a later point's title at its own number is a run-on, a sentence after it or not, and so is one whose
-    # separator comes in a piece of its own (review 327: "(2) Cut caffeine –" was kept, split so)
-    ("Do this:\n(1) Wake at 7\n(2) Cut caffeine after lunch, always.", "Do this:\n(1) Wake at 7", True,
-     "Morning routine", ["Cut caffeine"]),
+    # also a later point's at its own number (review 328: a sub-list's "(2) Cut caffeine after 2 pm." was cut), or a
+    # word it prefixes ("Exercises like yoga"); one with its separator in a piece of its own is a run-on (review 327)
+    ("2. Evenings:\n   (1) Dim the lights\n   (2) Cut caffeine after 2 pm.",
+     "2. Evenings:\n   (1) Dim the lights\n   (2) Cut caffeine after 2 pm.", False, "Daily routine",
+     ["Cut caffeine"]),
+    ("Do this:\n(1) Stretch\n(2) Exercises like yoga help.", "Do this:\n(1) Stretch\n(2) Exercises like yoga help.",
+     False, "Morning routine", ["Exercise"]),
     ("Do this:\n(1) Wake at 7\n(2) Cut caffeine – none after noon.", "Do this:\n(1) Wake at 7", True,
      "Morning routine", ["Cut caffeine"]),
     # and a "(N)" line that opens with another point's title as a header is still a run-on
