@@ -71,7 +71,7 @@ _PARTIAL_LABEL = re.compile(r"(?:p(?:o(?:i(?:n(?:t(?:[ \t]+(?:\d+[ \t]*)?)?)?)?)
 _ENDED = (rf"(?:(?<=[.!?])[ \t]{{1,{_INDENT}}}|(?<=[^\W\d_][.!?])|(?<=[。！？।])[ \t]{{0,{_INDENT}}}"
           rf"|(?<=[\u0e00-\u0e7f])[ \t]{{1,{_INDENT}}})")
 _TITLE_INLINE = re.compile(rf"{_ENDED}{EMPHASIS}?(?P<number>\d+)[.)][ \t]+{EMPHASIS}?")
-_INLINE_ONE = re.compile(r"(?<![\d.])1[.)．][ \t]")  # a list's first item, anywhere in a line ("コツは2つです：1. ")
+_INLINE_NUMBER = re.compile(r"(?<![\d.])(\d+)[.)．][ \t]")  # a list item's number, anywhere in a line
 _PARTIAL_INLINE = re.compile(rf"{_ENDED}[*_]{{0,3}}(?:\d+(?:[.)](?:[ \t]+[*_]{{0,3}})?)?)?\Z")
 # After such a title: its separator (a dash between spaces: "JavaScript—thanks to its JIT—beats" is no header) or its
 # line's end (a header), or what may still grow into one (open).
@@ -83,6 +83,15 @@ _MAY_RUN_ON = re.compile(r"[\n\d*_#(（]")
 # prose).
 FENCE = re.compile(rf'^[ \t]{{0,{_INDENT}}}(```|~~~)[ \t]*(?:[^\s`]+(?:[ \t]+[\w-]+=(?:"[^"\n]*"|\S+))*)?[ \t]*$',
                    re.M)
+
+
+def _own_inline_next(line: str) -> int:
+    """The number that would go on with the point's own inline list in ``line`` (1 where none began): "1. ... 2. ..."
+    gives 3."""
+    expected = 1
+    for m in _INLINE_NUMBER.finditer(line):
+        expected += int(m[1]) == expected
+    return expected
 
 
 class Fences:
@@ -106,7 +115,6 @@ class Fences:
 
 
 _NOT_WORD = re.compile(r"\W+")
-_UNSPACED = re.compile(f"[{NO_SPACES}]")  # a character of a script written without spaces
 # A day's month after its number, "2. Mai", as German writes a date (its nouns capitalized, unlike the other
 # languages that write "2. maj"): a date, not a point's number. Not the months English spells so too: "3. August
 # crowds: ..." may be the next point's line
@@ -331,23 +339,24 @@ class OtherPoints:
         for title in self.titles:
             if not whole and (line.startswith(title) or title.startswith(line)):
                 return None  # (its separator may still come: "(2) Title –" waits for its space; review 327)
-            if _opens(line, title) and not runs_into_sentence(line[len(title):]):  # ("Exercises like yoga" is no
-                return False  # "Exercise" header; review 328)
+            after = line[len(title):]  # (a full stop after the title ends a header too: "(2) Title. Text"; review 329)
+            if _opens(line, title) and (not runs_into_sentence(after) or after.lstrip("*_ ")[:1] in (".", "。")):
+                return False  # ("Exercises like yoga" is no "Exercise" header; review 328)
         self._paren_items.append((m.start(), value))
         return True
 
     def _inline_titles(self, text: str, m: re.Match[str]) -> list[str]:
         """The titles the number after a sentence at ``m`` may open a run-on with: those of two words or more, and
-        one written without spaces at its own point's number ("...起床。2. 减少咖啡因：", where a word count tells
-        nothing; probe 324), unless the point's own inline list began before it on its line ("...：1. 睡眠：... 2.
-        運動：", reviews 326-328; "3つあります。1. カフェイン：" at another number lists the point's own too)."""
-        number, line = int(m["number"]), text.rfind("\n", 0, m.start()) + 1
+        any at its own point's number ("...起床。2. 减少咖啡因：", where a word count tells nothing; probe 324; "ten. 3.
+        Exercise:", review 329), but where the number goes on with the point's own inline list on its line ("...：1.
+        睡眠：... 2. 運動：", reviews 326-328; not "1. 早睡，2. 早起。...2. 运动：", review 329)."""
+        number = int(m["number"])
         at_its_number = [title for title in self._headed if self._numbers[title] == number]
         if m[0][:1] not in " \t" and text[m.start() - 1] in ".!?":  # no space after the stop ("bed.2."): a title at
             return at_its_number  # its own number alone ("e.g.2.", "Fig.2." rarely run on into it; review 328)
-        if _INLINE_ONE.search(text, line, m.start()):  # the point's own inline list began on its line (review 327)
-            return self._named
-        return [*self._named, *(title for title in at_its_number if " " not in title and _UNSPACED.search(title))]
+        if number == _own_inline_next(text[text.rfind("\n", 0, m.start()) + 1:m.start()]):
+            return self._named  # it goes on with the point's own inline list (reviews 327-329)
+        return [*self._named, *at_its_number]
 
     def _next_item_titled(self, text: str, at: int, number: int, fences: list[int], final: bool) -> bool | None:
         """Does the list whose item numbered ``number`` is the line at ``at`` go on with the next number opening

@@ -443,16 +443,24 @@ async def test_the_report_says_how_many_ties_are_orders_that_disagreed(tmp_path)
     # on rent, a tie the judge gives; on food, a tie it gives in one order only (review 299: counted as position)
     write_questions(tmp_path / "questions.jsonl", QUESTIONS[:4])
     verdicts = {"rent": lambda r: "[[C]]", "food": lambda r: "[[C]]" if sot_position(r) == "A" else "[[A]]"}
-    with serve(model(judge=lambda r: verdicts.get(judged_question(r).split()[-1].strip("?"),
-                                                  lambda r: "[[A]]")(r))) as server:
+
+    def judge(request):  # on diversity, it always prefers the answer shown second, in every pair; on coherence, SoT's
+        if "on one aspect only, diversity:" in request.system:  # answer on sleep in both orders (a win: 3 ties)
+            return "[[B]]"
+        if "on one aspect only, coherence:" in request.system and "asleep" in judged_question(request):
+            return f"[[{sot_position(request)}]]"
+        return verdicts.get(judged_question(request).split()[-1].strip("?"), lambda r: "[[A]]")(request)
+    with serve(model(judge=judge)) as server:
         summary = await run(server, tmp_path, aspects=True)
     report = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
     assert "2 of the 4 ties are pairs where the judge preferred the answer shown first, or second, in both orders" \
         in report, report
-    # each aspect's too (probe 313: the general verdict's alone), in summary.json as in the report
-    assert "- diversity: 2 of the 4 ties are pairs where the judge preferred" in report, report
+    # each aspect's too, counted from its own verdicts (probe 313: the general verdict's alone; probe 323: a judge
+    # preferring the second answer, each aspect's own count and ties, untested), in summary.json as in the report
+    assert "- diversity: 4 of the 4 ties are pairs where the judge preferred" in report, report
+    assert "- coherence: 1 of the 3 ties is a pair where" in report, report
     assert json.loads((tmp_path / "out" / "summary.json").read_text())["split"] == {
-        aspect: 2 for aspect in ["general", "coherence", "diversity", "immersion", "integrity", "relevance"]}
+        **{aspect: 2 for aspect in ["general", "immersion", "integrity", "relevance"]}, "coherence": 1, "diversity": 4}
     assert summary.split["relevance"] == 2
 
 

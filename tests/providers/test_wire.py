@@ -1209,10 +1209,12 @@ STOP_MARK = ("message_delta", {"type": "message_delta", "delta": {"stop_reason":
                                "usage": {"output_tokens": 1}})
 
 
-async def test_anthropic_text_after_a_stop_reason_is_read_to_message_stop():
+async def test_anthropic_text_after_a_stop_reason_is_read_to_message_stop(monkeypatch):
     # probe 321: a relay that sends a message_delta with a stop_reason after every chunk (from an upstream whose
     # chunks each say finish_reason "stop"): what came more than a second after the first was left out of an answer
-    # reported whole
+    # reported whole. (The wait after an unsure end, shortened, no longer covers the whole stream: probe 323's mutant
+    # that read no text after a stop_reason as going on passed in ten seconds' wait.)
+    monkeypatch.setattr(sotkit.providers._sse, "UNSURE_TAIL_S", 1.0)  # (each gap 0.45 s, the stream 2.25 s)
     words = ("Keep ", "it ", "dark ", "and ", "cool.")
     pieces = event_pieces(anthropic_sse(*[e for word in words for e in (text_delta(word), STOP_MARK)], BLOCK_STOP,
                                         END_TURN[1]))
