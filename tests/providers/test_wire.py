@@ -1282,6 +1282,16 @@ async def test_anthropic_web_searches_are_priced():
     assert result.usage.cost == pytest.approx((1000 * 3 + 200 * 15) / 1e6 + 3 * 0.01)
 
 
+async def test_anthropic_counts_that_are_no_numbers_are_no_counts():
+    # probe 323: an output count or a search count of the wrong type was never tried (a mutant crashed the call on a
+    # string, took 2.5 for exact): neither is a count, the output is estimated and no search is priced
+    end = ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn"},
+                             "usage": {"output_tokens": "200", "server_tool_use": {"web_search_requests": 2.5}}})
+    async with serving(anthropic_sse(text_delta("From the web."), BLOCK_STOP, end, END_TURN[1])) as (url, _):
+        *texts, usage = await read("anthropic:m", url)
+    assert "".join(texts) == "From the web." and usage.estimated and usage.web_searches == 0
+
+
 async def test_anthropic_second_message_start_after_text_is_a_cut_stream():
     # probe 321: a gateway that began its upstream's message again in the same body had both texts spliced, whole
     again = ("message_start", {"type": "message_start", "message": {"usage": {"input_tokens": 5}}})
