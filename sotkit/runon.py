@@ -71,6 +71,7 @@ _PARTIAL_LABEL = re.compile(r"(?:p(?:o(?:i(?:n(?:t(?:[ \t]+(?:\d+[ \t]*)?)?)?)?)
 _ENDED = (rf"(?:(?<=[.!?])[ \t]{{1,{_INDENT}}}|(?<=[^\W\d_][.!?])|(?<=[。！？।])[ \t]{{0,{_INDENT}}}"
           rf"|(?<=[\u0e00-\u0e7f])[ \t]{{1,{_INDENT}}})")
 _TITLE_INLINE = re.compile(rf"{_ENDED}{EMPHASIS}?(?P<number>\d+)[.)][ \t]+{EMPHASIS}?")
+_NEW_SENTENCE = re.compile(r"[*_]*\.[ \t]+[*_]*[^\W\d_]")  # a title's full stop, then a sentence ("(2) Title. Text")
 _INLINE_NUMBER = re.compile(r"(?<![\d.])(\d+)[.)．][ \t]")  # a list item's number, anywhere in a line
 _PARTIAL_INLINE = re.compile(rf"{_ENDED}[*_]{{0,3}}(?:\d+(?:[.)](?:[ \t]+[*_]{{0,3}})?)?)?\Z")
 # After such a title: its separator (a dash between spaces: "JavaScript—thanks to its JIT—beats" is no header) or its
@@ -115,6 +116,7 @@ class Fences:
 
 
 _NOT_WORD = re.compile(r"\W+")
+_UNSPACED = re.compile(f"[{NO_SPACES}]")  # a character of a script written without spaces
 # A day's month after its number, "2. Mai", as German writes a date (its nouns capitalized, unlike the other
 # languages that write "2. maj"): a date, not a point's number. Not the months English spells so too: "3. August
 # crowds: ..." may be the next point's line
@@ -339,16 +341,18 @@ class OtherPoints:
         for title in self.titles:
             if not whole and (line.startswith(title) or title.startswith(line)):
                 return None  # (its separator may still come: "(2) Title –" waits for its space; review 327)
-            after = line[len(title):]  # (a full stop after the title ends a header too: "(2) Title. Text"; review 329)
-            if _opens(line, title) and (not runs_into_sentence(after) or after.lstrip("*_ ")[:1] in (".", "。")):
+            # (a full stop and a new sentence after the title end a header too, "(2) Title. Text", review 329; not
+            # "(2) Title... if you can", "(2) Title.gov" or "(2) Title.", review 330)
+            if _opens(line, title) and (not runs_into_sentence(after := line[len(title):])
+                                        or _NEW_SENTENCE.match(after)):
                 return False  # ("Exercises like yoga" is no "Exercise" header; review 328)
         self._paren_items.append((m.start(), value))
         return True
 
     def _inline_titles(self, text: str, m: re.Match[str]) -> list[str]:
         """The titles the number after a sentence at ``m`` may open a run-on with: those of two words or more, and
-        any at its own point's number ("...起床。2. 减少咖啡因：", where a word count tells nothing; probe 324; "ten. 3.
-        Exercise:", review 329), but where the number goes on with the point's own inline list on its line ("...：1.
+        one written without spaces at its own point's number ("...起床。2. 减少咖啡因：", where a word count tells
+        nothing; probe 324), but where the number goes on with the point's own inline list on its line ("...：1.
         睡眠：... 2. 運動：", reviews 326-328; not "1. 早睡，2. 早起。...2. 运动：", review 329)."""
         number = int(m["number"])
         at_its_number = [title for title in self._headed if self._numbers[title] == number]
@@ -356,7 +360,9 @@ class OtherPoints:
             return at_its_number  # its own number alone ("e.g.2.", "Fig.2." rarely run on into it; review 328)
         if number == _own_inline_next(text[text.rfind("\n", 0, m.start()) + 1:m.start()]):
             return self._named  # it goes on with the point's own inline list (reviews 327-329)
-        return [*self._named, *at_its_number]
+        # (one written with spaces, of one word, is ordinary vocabulary: "Two tips. **1.** Dim the lights. 2.
+        # Exercise: ..." lists the point's own in a form the count above does not read; review 330)
+        return [*self._named, *(title for title in at_its_number if " " not in title and _UNSPACED.search(title))]
 
     def _next_item_titled(self, text: str, at: int, number: int, fences: list[int], final: bool) -> bool | None:
         """Does the list whose item numbered ``number`` is the line at ``at`` go on with the next number opening
