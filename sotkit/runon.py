@@ -71,8 +71,11 @@ _PARTIAL_LABEL = re.compile(r"(?:p(?:o(?:i(?:n(?:t(?:[ \t]+(?:\d+[ \t]*)?)?)?)?)
 _ENDED = (rf"(?:(?<=[.!?])[ \t]{{1,{_INDENT}}}|(?<=[^\W\d_][.!?])|(?<=[。！？।])[ \t]{{0,{_INDENT}}}"
           rf"|(?<=[\u0e00-\u0e7f])[ \t]{{1,{_INDENT}}})")
 _TITLE_INLINE = re.compile(rf"{_ENDED}{EMPHASIS}?(?P<number>\d+)[.)][ \t]+{EMPHASIS}?")
-_NEW_SENTENCE = re.compile(r"[*_]*\.[ \t]+[*_]*[^\W\d_]")  # a title's full stop, then a sentence ("(2) Title. Text")
-_INLINE_NUMBER = re.compile(r"(?<![\d.])(\d+)[.)．][ \t]")  # a list item's number, anywhere in a line
+# a title's full stop, then more on its line ("(2) Title. Text", "(2) **Title.** 2 pm", "(2) 标题。下午"; not "(2)
+# Title... if you can", "(2) Title.gov", "(2) Title.": reviews 329-331)
+_NEW_SENTENCE = re.compile(r"[*_]*(?:\.[*_]*[ \t]+[*_]*|。[*_]*)\S")
+# a list item's number, anywhere in a line ("1. ", "1.早睡", "1、", "**1.** "; review 331)
+_INLINE_NUMBER = re.compile(rf"(?<![\d.])(\d+)[.)．、]\**(?:[ \t]|(?=[{NO_SPACES}]))")
 _PARTIAL_INLINE = re.compile(rf"{_ENDED}[*_]{{0,3}}(?:\d+(?:[.)](?:[ \t]+[*_]{{0,3}})?)?)?\Z")
 # After such a title: its separator (a dash between spaces: "JavaScript—thanks to its JIT—beats" is no header) or its
 # line's end (a header), or what may still grow into one (open).

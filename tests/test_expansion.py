@@ -590,6 +590,7 @@ def test_a_run_on_into_a_chinese_or_arabic_numbered_item_is_cut(raw, text, finis
     # (an inline list on another line is no list of this one's: review 327; one after a colon is: review 328; a number
     # its own inline list has had is a run-on, and so is a one-word title at its own number: review 329)
     ("有两点：1. 早睡，2. 早起。坚持下去。2. 运动：白天多走路。", "有两点：1. 早睡，2. 早起。坚持下去。", True, "规律作息", ["运动"]),
+    ("有两点：1.早睡早起。2. 运动：白天多走路。", "有两点：1.早睡早起。2. 运动：白天多走路。", False, "规律作息", ["运动"]),  # (331)
     # (a one-word English title is ordinary vocabulary there: own lists in forms the count does not read; review 330)
     ("Two tips. **1.** Dim the lights. 2. Exercise: walk.", "Two tips. **1.** Dim the lights. 2. Exercise: walk.",
      False, "Keep a schedule", ["Exercise"]),
@@ -625,6 +626,10 @@ def test_a_run_on_into_a_chinese_or_arabic_numbered_item_is_cut(raw, text, finis
     # and a "(N)" line that opens with another point's title as a header is still a run-on, a full stop after it too
     ("Do this:\n(1) Wake at 7\n(2) Cut caffeine. None after noon.", "Do this:\n(1) Wake at 7", True,
      "Morning routine", ["Cut caffeine"]),
+    *[(f"Do this:\n(1) Wake at 7\n(2) {said}", "Do this:\n(1) Wake at 7", True, "Morning routine", ["Cut caffeine"])
+      for said in ("Cut caffeine. 2 pm at the latest.", "**Cut caffeine.** None after noon.",
+                   'Cut caffeine. "None after noon."')],  # (review 331)
+    ("每晚：\n(1) 早起。\n(2) 减少咖啡因。下午不喝咖啡。", "每晚：\n(1) 早起。", True, "规律作息", ["减少咖啡因"]),
     ("Do this:\n(1) Stretch\n(2) Exercise... if you can.\n(3) Exercise.\n(4) Eat",
      "Do this:\n(1) Stretch\n(2) Exercise... if you can.\n(3) Exercise.\n(4) Eat", False, "Morning routine",
      ["Exercise"]),  # (review 330)
