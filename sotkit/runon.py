@@ -359,10 +359,10 @@ class OtherPoints:
         睡眠：... 2. 運動：", reviews 326-328; not "1. 早睡，2. 早起。...2. 运动：", review 329)."""
         number = int(m["number"])
         at_its_number = [title for title in self._headed if self._numbers[title] == number]
+        if number == _own_inline_next(text[text.rfind("\n", 0, m.start()) + 1:m.start()]):
+            return self._named  # it goes on with the point's own inline list (reviews 327-329, 331: "lights.2.")
         if m[0][:1] not in " \t" and text[m.start() - 1] in ".!?":  # no space after the stop ("bed.2."): a title at
             return at_its_number  # its own number alone ("e.g.2.", "Fig.2." rarely run on into it; review 328)
-        if number == _own_inline_next(text[text.rfind("\n", 0, m.start()) + 1:m.start()]):
-            return self._named  # it goes on with the point's own inline list (reviews 327-329)
         # (one written with spaces, of one word, is ordinary vocabulary: "Two tips. **1.** Dim the lights. 2.
         # Exercise: ..." lists the point's own in a form the count above does not read; review 330)
         return [*self._named, *(title for title in at_its_number if " " not in title and _UNSPACED.search(title))]

@@ -575,6 +575,8 @@ def test_a_run_on_into_a_chinese_or_arabic_numbered_item_is_cut(raw, text, finis
     *[(f"{said}3. Cut caffeine: later.", f"{said}3. Cut caffeine: later.", False, "Keep a schedule", ["Cut caffeine"])
       for said in ("Use a routine, e.g.", "As in Fig.", "See example.com.", "See Figure.", "Read x.com/page.")],
     ("Go to bed.2. Cut caffeine: none after noon.", "Go to bed.", True, "Keep a schedule", ["Cut caffeine"]),  # (326)
+    ("Two tips: 1. Dim the lights.2. Exercise: walk.", "Two tips: 1. Dim the lights.2. Exercise: walk.", False,
+     "Evening routine", ["Exercise"]),  # (its own inline list's item, glued: review 331)
     *[(f"{said}2. Cut caffeine: none after noon.", said, True, "Keep a schedule", ["Cut caffeine"])  # (review 327)
       for said in ("Geh ins Bett.", "Wake up well-rested.", "每天同一时间起床.", "the most important step.", "by 10 p.m.",
                    "Siehe Bild.")],
