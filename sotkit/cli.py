@@ -503,8 +503,7 @@ def _hint(error: BaseException) -> str:
     status = getattr(error, "status_code", None)
     if status in (401, 403):
         return "; check the API key (OPENAI_API_KEY, ANTHROPIC_API_KEY) and that it is for this --model"
-    if status == 404 and NO_ENDPOINT.match(str(error)):  # LM Studio's: the path, never the model (review 322)
-        said = str(error)
+    if status == 404 and NO_ENDPOINT.match(said := str(error)):  # LM Studio's: the path, never the model (review 322)
         return "; the server serves no such path: check --base-url" + (
             " (it has /v1 twice: Anthropic's SDK adds /v1 itself, so give the server's URL without it)"
             if "/v1/v1/" in said else "" if "/v1/" in said

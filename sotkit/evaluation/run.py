@@ -161,7 +161,7 @@ async def evaluate(questions: str | Path | Sequence[Question | str], *, model: s
 
                 def why_stopped() -> str:  # what an answer the run's stop cut short says
                     return f"another question's error stopped the run: {stopped_by[0]}" if stopped_by \
-                        else "the run was interrupted"
+                        else _interrupted()
 
                 async def one(q: Question, previous: dict[str, Any] | None) -> None:
                     try:
@@ -407,10 +407,15 @@ def _server(model: str | None, options: Mapping[str, Any]) -> str | None:
     return (os.environ.get(variable) or None) if variable else None
 
 
+def _interrupted() -> str:
+    """Why an answer the run's stop cut short stopped, where no question's error stopped the run (Ctrl-C, a kill)."""
+    return "the run was interrupted"
+
+
 async def answer_question(q: Question, previous: dict[str, Any] | None, answerer: SoT, judger: SoT | None,
                           settings: dict[str, Any],
                           save: Callable[[dict[str, Any]], None] = lambda record: None,
-                          why_stopped: Callable[[], str] = lambda: "the run was interrupted") -> dict[str, Any]:
+                          why_stopped: Callable[[], str] = _interrupted) -> dict[str, Any]:
     """One question's record: reuse what ``previous`` already holds, ask for the rest. A new answer is ``save``d
     (without verdicts) before the next call, another mode's or the judge's, so that a run stopped or killed
     during that call keeps it, saying ``why_stopped()``, and a rerun asks only for what is missing."""
@@ -481,7 +486,7 @@ def _record(q: Question, answers: dict[str, dict[str, Any]], settings: dict[str,
 
 async def answer(sot: SoT, question: str, mode: Literal["auto", "sot", "sequential"],
                  on_stop: Callable[[dict[str, Any]], None] | None = None,
-                 why_stopped: Callable[[], str] = lambda: "the run was interrupted") -> dict[str, Any]:
+                 why_stopped: Callable[[], str] = _interrupted) -> dict[str, Any]:
     """Answer in ``mode`` and keep what an evaluation reads: the answer, its skeleton, the mode actually used
     and why, timings, usage, retries; or the error, with the partial answer if any, and what its calls spent.
     Stopped (the run cancelled, Ctrl-C), it gives ``on_stop`` such a failed answer's record, saying
