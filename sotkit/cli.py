@@ -733,7 +733,8 @@ def _cost(usage: Usage) -> str:
 
 
 def _calls(usage: Usage) -> str:
-    return f"{usage.calls} call" + ("" if usage.calls == 1 else "s")
+    searches = f" ({usage.web_searches} web search{'' if usage.web_searches == 1 else 'es'})" if usage.web_searches else ""
+    return f"{usage.calls} call" + ("" if usage.calls == 1 else "s") + searches
 
 
 def _note(text: str) -> None:

@@ -21,7 +21,8 @@ class Usage:
     ``cost`` is USD, summed over the calls (see ``sotkit.pricing``): ``None`` when any call's model has no known
     price, 0.0 for in-process models. It is computed from the token counts, so it is an estimate too when
     ``estimated`` is true. Input tokens the provider's prompt cache served (``cache_read_tokens``) or wrote
-    (``cache_write_tokens``, Anthropic's) are part of ``input_tokens`` and priced at the cache's prices.
+    (``cache_write_tokens``, Anthropic's) are part of ``input_tokens`` and priced at the cache's prices;
+    ``web_searches`` are the searches a server ran for the calls (Anthropic's web search tool), priced per search.
     """
 
     input_tokens: int = 0
@@ -30,6 +31,7 @@ class Usage:
     estimated_calls: int = 0
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
+    web_searches: int = 0
     priced_calls: list[tuple[Any, ...]] = field(default_factory=list, repr=False)
     """``(model, input tokens, output tokens, cache reads, cache writes, service tier, when, cache writes that stay an
     hour, web searches)`` of each call (the last six may be left out), which ``cost`` prices one by one: a long
@@ -83,6 +85,7 @@ class Usage:
         self.estimated_calls += other.estimated_calls
         self.cache_read_tokens += other.cache_read_tokens
         self.cache_write_tokens += other.cache_write_tokens
+        self.web_searches += other.web_searches
         self.priced_calls += other.priced_calls
 
 
@@ -190,7 +193,7 @@ class Result:
         data["skeleton"] = self.skeleton
         for point, fields in zip(self.points, data["points"]):
             fields["done"] = point.done
-        usage = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "calls", "estimated_calls",
-                 "estimated", "cost")
+        usage = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "web_searches", "calls",
+                 "estimated_calls", "estimated", "cost")
         data["usage"] = {name: getattr(self.usage, name) for name in usage}
         return data

@@ -533,7 +533,7 @@ class Runner:
         priced = (model, usage.input_tokens, usage.output_tokens, *cached, usage.service_tier, time.time(),
                   usage.cache_write_1h_tokens, usage.web_searches)
         self.usage.add(Usage(usage.input_tokens, usage.output_tokens, calls, int(usage.estimated), *cached,
-                             priced_calls=[priced]))
+                             usage.web_searches, priced_calls=[priced]))
 
 
 def _check_prompt_read(usage: CallUsage, request: ChatRequest, backend: Backend) -> None:

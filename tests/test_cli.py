@@ -14,7 +14,7 @@ from unittest import mock
 import pytest
 
 from sotkit.cli import main
-from sotkit.testing import FakeLLMServer, Fault, Latency, Reply
+from sotkit.testing import CallUsage, FakeLLMServer, Fault, Latency, Reply
 from tests.conftest import is_skeleton, point_of, sot_responder
 
 
@@ -92,6 +92,18 @@ def test_ask_shows_the_cost_and_json_carries_it():
     assert usage["cost"] > 0 and abs(usage["cost"] - float(price.total_price)) < 1e-12
     assert shown.returncode == 0 and f"tokens, ${usage['cost']:.6f}, skeleton" in shown.stderr
     assert "cost unknown (genai-prices lists no price for this model)" in unknown.stderr
+
+
+def test_ask_counts_the_web_searches_it_paid_for():
+    # the cost counted a gateway's web searches, and neither the usage line nor --json said there were any
+    usage = CallUsage(input_tokens=100, output_tokens=20, web_searches=2)
+    with FakeLLMServer(Reply("From the web.", usage=usage)) as server:
+        base = ["What is new?", "--model", "anthropic:claude-sonnet-4-6", "--base-url", server.anthropic_base_url,
+                "--mode", "sequential"]
+        shown = ask(*base, env={"ANTHROPIC_API_KEY": "k"})
+        as_json = ask(*base, "--json", env={"ANTHROPIC_API_KEY": "k"})
+    assert "1 call (2 web searches), 100 in / 20 out tokens" in shown.stderr
+    assert json.loads(as_json.stdout)["usage"]["web_searches"] == 2
 
 
 def test_a_retried_sequential_answer_is_called_the_answer_not_the_skeleton():

@@ -174,6 +174,7 @@ async def test_a_replys_web_searches_are_sent_as_anthropics_and_priced() -> None
             whole = await client.messages.create(model="claude-fake", max_tokens=5,
                                                  messages=[{"role": "user", "content": "q"}])
     assert stream_result.usage.cost == pytest.approx((1000 * 3 + 200 * 15) / 1e6 + 3 * 0.01)
+    assert stream_result.usage.web_searches == stream_result.to_dict()["usage"]["web_searches"] == 3  # (none before)
     assert whole.usage.server_tool_use.web_search_requests == 3
 
 
