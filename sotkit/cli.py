@@ -733,8 +733,10 @@ def _cost(usage: Usage) -> str:
 
 
 def _calls(usage: Usage) -> str:
-    searches = f" ({usage.web_searches} web search{'' if usage.web_searches == 1 else 'es'})" if usage.web_searches else ""
-    return f"{usage.calls} call" + ("" if usage.calls == 1 else "s") + searches
+    calls = f"{usage.calls} call" + ("" if usage.calls == 1 else "s")
+    if not usage.web_searches:
+        return calls
+    return f"{calls} ({usage.web_searches} web search" + ("" if usage.web_searches == 1 else "es") + ")"
 
 
 def _note(text: str) -> None:
