@@ -20,11 +20,11 @@ next line is that list's ``2``.
 A title is the head that opens the line, in bold or before a colon or a spaced dash (``1. **Sleep**: 8 hours``,
 ``1. Sleep — 8 hours`` -> ``Sleep``), else the whole line; after the colon or dash of a plain line, a short
 subtitle in Title Case stays with its name (``The Legend of Zelda: Tears of the Kingdom``; ``Exercise: regular
-activity improves sleep`` -> ``Exercise``). A head
-that only labels the line keeps the rest with it: a number with words of a sequence or a time (``Day 1:
-Colosseum``, ``1957: Sputnik launch``, ``Weeks 1-4: Base``, ``9:00 AM - 9:30 AM: Keynote``) or a head a list
-opens its lines with (``Pro: No commute``, ``Monday: Legs``, ``Breakfast: Oatmeal``). A word bolded further on
-(``Keep a **cool** room``) is no head.
+activity improves sleep`` -> ``Exercise``). A head that only labels the line keeps the rest with it: a number,
+in digits or words, with words of a sequence or a time (``Day 1: Colosseum``, ``Step one: Gather data``, ``1957:
+Sputnik launch``, ``Weeks 1-4: Base``, ``9:00 AM - 9:30 AM: Keynote``) or a head a list opens its lines with
+(``Pro: No commute``, ``Monday: Legs``, ``Breakfast: Oatmeal``). A word bolded further on (``Keep a **cool**
+room``) is no head.
 
 Two kinds of lines are no points, because every expansion would restate them: a line that repeats an earlier point
 (its title again, most of its words with only stop words added, or that line cut shorter, where it has three words
@@ -129,6 +129,19 @@ feira|sexta feira|öğle yemeği|akşam yemeği|makan pagi|makan siang|makan mal
 sáng|bữa trưa|bữa tối|buổi sáng|buổi chiều|buổi tối|thứ hai|thứ ba|thứ tư|thứ năm|thứ sáu|thứ bảy|chủ
 nhật""".replace("\n", " ").split("|"))
 _LABEL_WORDS = _SEQUENCE | _HEADS
+#: numbers written as words, which label a line as digits do ("Step one: Gather data", "Phase two: ...", "First:
+#: ...", "Final step: ..."; a head of these alone was the title, and every point was asked to expand "Step one"
+#: without its sight). English and the other languages of ``_SEQUENCE``; no word that is also an article ("un")
+_NUMBER_WORDS = frozenset("""one two three four five six seven eight nine ten eleven twelve first second third fourth
+fifth sixth seventh eighth ninth tenth eleventh twelfth final last next
+dos tres cuatro cinco seis siete ocho nueve diez primero primera segundo segunda tercero tercera cuarto cuarta quinto
+quinta último última
+dois três quatro cinco primeiro primeira terceiro terceira
+deux trois quatre cinq six sept huit neuf dix premier première deuxième troisième quatrième cinquième dernier
+dernière
+zwei drei vier fünf sechs sieben acht neun zehn erste erster erstes zweite zweiter drei dritte dritter vierte
+fünfte letzte
+due tre quattro cinque sei sette otto nove dieci primo prima terzo terza quarta ultimo ultima""".split())
 _COUNT = r"[0-9０-９一二三四五六七八九十百两零〇]+"  # digits of either width, or Chinese numerals
 #: a Chinese, Japanese or Korean head that labels its line: a day, week or step of a sequence ("第一天", "第2周",
 #: "1日目", "1일차", "第三步"), a weekday ("周一", "月曜日", "월요일"), a meal or a time of day ("早餐", "朝食",
@@ -645,16 +658,18 @@ def _is_subtitle(tail: str) -> bool:
 
 
 def _is_label(head: str) -> bool:
-    """Does the head only label its line: a number with words of a sequence or a time (``_SEQUENCE``: "Day 1",
-    "1957", "Weeks 1-4", "6:00 AM"), or a head that a list opens its lines with (``_HEADS``: "Pro", "Monday")?"""
+    """Does the head only label its line: a number (in digits or words) with words of a sequence or a time
+    (``_SEQUENCE``: "Day 1", "1957", "Weeks 1-4", "6:00 AM", "Step one"), or a head that a list opens its lines
+    with (``_HEADS``: "Pro", "Monday")?"""
     if _CJK_LABEL.fullmatch(head.strip()):
         return True
     tokens = _LABEL_TOKEN.findall(head.replace(".", "").casefold())  # "a.m." is "am"
     if " ".join(tokens) in _HEAD_PHRASES:
         return True
     # a sequence's words may be plural ("Days 1-3"); a head in the plural names a section ("Pros")
-    words = {w.removesuffix("s") if w.removesuffix("s") in _SEQUENCE else w for w in tokens if not w[0].isdigit()}
-    return words <= _LABEL_WORDS and (any(t[0].isdigit() for t in tokens) or bool(words & _HEADS))
+    numbers = [t for t in tokens if t[0].isdigit() or t in _NUMBER_WORDS]
+    words = {w.removesuffix("s") if w.removesuffix("s") in _SEQUENCE else w for w in tokens if w not in numbers}
+    return words <= _LABEL_WORDS and (bool(numbers) or bool(words & _HEADS))
 
 
 def _names(title: str, number: int) -> bool:

@@ -641,6 +641,13 @@ def test_phrases_to_someone_are_points(skeleton):
      ["Days 1-3: Tokyo", "Weeks 1-4: Base building", "July 14, 1789: Bastille", "3200 BC: Cuneiform",
       "5th century: Anglo-Saxons", "1940s-1950s: Vacuum tubes", "9:00 AM - 9:30 AM: Registration",
       "0-2 min: Opening hook", "Q1 2025: User research", "Post-1950s: Decline"]),
+    # ... in words too: the titles were "Step one", "Step two", and no point's call saw what its step is
+    ("1. Step one: Gather the data\n2. Step two: Clean it\n3. Final step: Fit the model",
+     ["Step one: Gather the data", "Step two: Clean it", "Final step: Fit the model"]),
+    ("1. First: Preheat the oven\n2. Phase Two: Testing\n3. Zweiter Schritt: Teig kneten\n4. Primera etapa: Ahorro",
+     ["First: Preheat the oven", "Phase Two: Testing", "Zweiter Schritt: Teig kneten", "Primera etapa: Ahorro"]),
+    ("1. First impressions: dress well\n2. Final thoughts: follow up by email",
+     ["First impressions", "Final thoughts"]),
     ("1. Tag 1: Brandenburger Tor\n2. Jour 2 : Vieux Lyon\n3. Día 3: Toledo",
      ["Tag 1: Brandenburger Tor", "Jour 2 : Vieux Lyon", "Día 3: Toledo"]),
     # ... as does a head that a list opens its lines with; in the plural it names a section
