@@ -246,6 +246,7 @@ class SkeletonParser:
         # list ("II. ...") or heads another ("I. Overview" above "1. Plan ahead"); where the stream ends first, the
         # list indented under it is the skeleton ("I. Overview\n   1. Plan ahead\n   2. ..."), or the line alone
         self._roman: list[str] | None = None
+        self._first_out = False  # the first point was returned (``_settled``)
         self.first_number: int | None = None
         """A numbered list's first point's number."""
         self._not_points: set[int] = set()  # numbers of list lines before the first point judged no point
@@ -291,7 +292,8 @@ class SkeletonParser:
         return None
 
     def feed(self, text: str) -> list[SkeletonPoint]:
-        """Add streamed text; return the points whose lines (or inline items) it completed."""
+        """Add streamed text; return the points whose lines (or inline items) it completed, the first with the
+        second (``_settled``)."""
         if not text.strip(" \t") and self._buffer.endswith((" ", "\t")):
             # more spaces after a space end no item that the first did not (a model stuck on spaces was read again
             # whole at every piece); a line grown past its length still shows whether a full list goes on
@@ -309,21 +311,32 @@ class SkeletonParser:
         points += [p for item in items for p in self._parse(item)]
         if self.full and self._went_on is None:  # the line being written may show already that the list goes on
             self._look_past_full(self._buffer, ended=len(self._buffer) > MAX_LINE)
-        return points
+        return self._settled(points)
 
     def finish(self) -> list[SkeletonPoint]:
         """The stream ended: parse the last, unterminated line, then ``release`` what was held back."""
         line, self._buffer, self._spaced = self._buffer, "", False
-        return self._parse(line) + self.release()
+        return self._settled(self._parse(line) + self._release_roman(), ended=True)
 
     def release(self) -> list[SkeletonPoint]:
-        """The points of whole lines held back (a Roman heading and the lines under it), where the stream ended (or
-        broke off) before a list line showed what the heading is: the list under it, else the heading alone."""
+        """The points held back, where the stream ended (or broke off): a first point alone, and whole lines of a
+        Roman heading, before a list line showed what the heading is: the list under it, else the heading alone."""
+        return self._settled(self._release_roman(), ended=True)
+
+    def _release_roman(self) -> list[SkeletonPoint]:
         if self._roman is None:
             return []
         (head, *under), self._roman = self._roman, None
         points = [p for held in under for p in self._parse(held)]
         return points or [p for p in [self._parse_line(head)] if p]
+
+    def _settled(self, points: list[SkeletonPoint], ended: bool = False) -> list[SkeletonPoint]:
+        """The points whose titles are settled: the first waits for the second (or the stream's end), whose head,
+        where it repeats the first's title, makes both titles their whole lines ("Time: mornings", "Time: noon")."""
+        if self._first_out or not (len(self.points) >= 2 or ended and self.points):
+            return points if self._first_out else []
+        self._first_out = True
+        return [self.points[0], *(p for p in points if p.index != 1)]
 
     def _look_past_full(self, line: str, *, ended: bool) -> None:
         """Once the skeleton is full, does the list go on? A further item of it says so; a line of anything but
@@ -391,6 +404,7 @@ class SkeletonParser:
             return None
         if nested:
             return None  # "   2. Cool room" under "1. Sleep hygiene" details that point; it is none of its own
+        head = title
         head_repeated = self._title_key(title) in self._titles
         if head_repeated:  # small models repeat a head ("Topic: ..."); the whole line may differ
             title = _clean(body)
@@ -433,6 +447,8 @@ class SkeletonParser:
             return None
         if self._drop_subsumed and self._rewrites_a_title(topic):
             return None
+        if head_repeated and len(self.points) == 1 and self.points[0].title == head:
+            self._retitle_first()  # a list that heads its lines alike ("Time: mornings", "Time: noon")
         self._kind, self._repeats, self._broken = kind, 0, False
         self._repeated.clear()
         if kind in _COUNTED:
@@ -445,8 +461,16 @@ class SkeletonParser:
         self.points.append(point)
         self._titles.add(self._title_key(title))
         self._topics.append(topic)
-        self._lines.append(body.casefold())
+        self._lines.append(body)
         return point
+
+    def _retitle_first(self) -> None:
+        """The first point is its whole line, as the second is, whose head repeats its title: it was "Time" beside
+        "Time: noon", and its call never saw what it was to write (it is held back until then: ``_settled``)."""
+        title = _clean(self._lines[0])
+        self.points[0] = SkeletonPoint(index=1, title=title)
+        self._titles.add(self._title_key(title))
+        self._topics[0] = _content_stems(title)
 
     def _expands_a_point(self, title: str) -> bool:
         """Does a list line's title open with a point's title as its header ("Dim the lights: use warm bulbs"; not
@@ -502,7 +526,7 @@ class SkeletonParser:
         remote work"; "Life before the war", "Life after the war")."""
         line, words = body.casefold(), set(_WORD.findall(title.casefold()))
         cut = _WORD.findall(line)
-        for earlier in self._lines:
+        for earlier in map(str.casefold, self._lines):
             earlier_words = _WORD.findall(earlier)
             if earlier == line or _cut_from(cut, earlier_words):
                 return True

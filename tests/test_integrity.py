@@ -638,6 +638,24 @@ async def test_a_retried_skeleton_that_agrees_continues_with_its_new_points():
     assert not result.skeleton_truncated and sorted(expansions) == [1, 2, 3]  # no point expanded twice
 
 
+async def test_a_skeleton_whose_lines_share_a_head_titles_every_point_by_its_whole_line_retried_too():
+    # the first point was "Time" beside "Time: noon breaks", and its call was asked to expand "Time"
+    skeleton = "1. Time: morning routines\n2. Time: noon breaks\n3. Time: evening wind-down"
+
+    def respond(request: RecordedRequest) -> Reply:
+        if is_skeleton(request) and request.attempt == 1:
+            return Reply(skeleton, fault=Fault.drop(after_tokens=14))  # two points started
+        return sot_responder(skeleton)(request)
+
+    with FakeLLMServer(respond, latency=FAST) as server:
+        async with client(server, "openai") as sot:
+            result = await sot.generate("How should I plan my day?")
+        first = next(r for r in server.requests if not is_skeleton(r) and point_of(r) == 1)
+    assert [p.title for p in result.points] == ["Time: morning routines", "Time: noon breaks",
+                                                "Time: evening wind-down"]
+    assert not result.skeleton_truncated and "(Time: morning routines)" in first.user
+
+
 # -- 6. every option checked, the same way everywhere, before the first request -----------------------------
 
 BAD_OPTIONS = [
