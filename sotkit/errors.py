@@ -111,11 +111,25 @@ class StreamError(SotkitError):
 
     def __init__(self, message: str, status_code: int = 502, raw: object = None, no_answer: bool = False,
                  code: str | None = None) -> None:
-        super().__init__(message)
+        # (the server's words: a gateway may repeat the key it was sent, "invalid credentials: Bearer sk-...")
+        super().__init__(redact(message))
         self.status_code = status_code
-        self.raw = raw
+        self.raw = _redacted(raw)
         self.no_answer = no_answer
         self.code = code
+
+
+def _redacted(raw: object) -> object:
+    """A server's body or event with the clients' secrets as ``***`` in each of its texts."""
+    if isinstance(raw, str):
+        return redact(raw)
+    if isinstance(raw, bytes):  # (a body that is no UTF-8; the keys are ASCII)
+        return redact(raw.decode("latin-1")).encode("latin-1")
+    if isinstance(raw, dict):
+        return {key: _redacted(value) for key, value in raw.items()}
+    if isinstance(raw, list):
+        return [_redacted(value) for value in raw]
+    return raw
 
 
 class StreamStalled(SotkitError, TimeoutError):

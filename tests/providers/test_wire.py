@@ -514,6 +514,24 @@ async def test_a_key_an_error_body_echoes_is_redacted_in_its_note_whatever_its_l
     assert note.startswith("(the server said: ") and "S3CRET" not in note and "\x1b" not in note
 
 
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+@pytest.mark.parametrize("fault", ["error_event", "html_page"])
+async def test_a_key_a_server_repeats_in_its_200_is_redacted_in_the_stream_error(provider, fault):
+    # probe 334: str(), repr() and .raw of sotkit's own StreamError held the key (its retry log line did not)
+    key = "sk-proj-" + "S3CRET" * 4
+    said = f"invalid credentials: Bearer {key}"
+    faults = {"error_event": Fault.error_event(0, 400, body={"error": {"type": "invalid_request_error",
+                                                                        "message": said}}),
+              "html_page": Fault.not_a_stream(f"<html>502 for Bearer {key}</html>")}
+    with FakeLLMServer(Reply("x", fault=faults[fault])) as server:
+        async with sotkit.SoT(f"{provider}:m", api_key=key, base_url=getattr(server, f"{provider}_base_url"),
+                              mode="sequential", retry=1) as sot:
+            with pytest.raises(sotkit.StreamError) as caught:
+                await sot.generate("Hi?")
+    shown = [str(caught.value), repr(caught.value), repr(caught.value.raw)]
+    assert all("S3CRET" not in text for text in shown) and "Bearer ***" in shown[0]
+
+
 async def test_cached_tokens_counted_apart_from_the_prompt_are_in_its_input():
     # review 247: prompt_tokens 0 (Ollama's) beside cached_tokens 500 made usage.cost raise ValueError
     usage = {"prompt_tokens": 0, "completion_tokens": 3, "prompt_tokens_details": {"cached_tokens": 500}}
