@@ -1,8 +1,8 @@
 """Where a point's expansion runs on into another point: a numbered line that does not go on with the point's own
-list (numbered from 1; a line numbered 1 that opens with no title after a lead-in ending in a colon begins
-another) and may be a point's (not one numbered above the answer's points and the next number, nor one
-that goes on with a sentence: "published in\n2019. showed", unless it opens with another point's title), or another
-point's title as a header (a line's marks, "\n**Title:**", "\n### Title", "\nPoint 3: Title", or a number after a
+list (numbered from 1, or "1." throughout; a line numbered 1 that opens with no title after a line that is no list
+item begins another; a line indented under an item is its sub-item) and may be a point's (not one numbered above
+the answer's points and the next number, nor one that goes on with a sentence: "published in\n2019. showed", unless
+it opens with another point's title), or another point's title as a header (a line's marks, "\n**Title:**", "\n### Title", "\nPoint 3: Title", or a number after a
 sentence, "... LEDs. 4. Title:"). A numbered line inside a code block is code, and a section headed by an earlier
 point's title is part of a comparison, not a run-on; an earlier point's title at its number that runs into a
 sentence ("1. Research the company values first") opens an item of the point's own list, unless the list's next line
@@ -46,7 +46,7 @@ _NUMERAL_PAIR = re.compile(f"、{_NUMERAL}")  # a mark followed by a second nume
 # A line that opens a list item or a header, not a line of prose (the line before a numbered line).
 _LISTED = re.compile(rf"[ \t]*(?:[-*•#>|・①-⑳]|\d+[.)．）、]|{CJK_NUMBER}、|[(（](?:\d|{CJK_NUMBER}))")
 # a reply that opens with its own list's first item
-_OWN_FIRST = re.compile(rf"[ \t{INVISIBLE}]*(?:\*\*)?(?:1[.)．）、]\s|一、|①|step\s+1\s*:)", re.I)
+_OWN_FIRST = re.compile(rf"[ \t{INVISIBLE}]*(?:\*\*|#{{1,6}}[ \t]*)?(?:1[.)．）、]\s|一、|①|step\s+1\s*:)", re.I)
 _PAREN_FIRST = re.compile(rf"[ \t{INVISIBLE}]*(?:\*\*)?[(（](?:1|一)[)）]")
 # A bulleted line: another item too where the point is one paragraph (whole-sentence mode; an API model's point
 # may hold a list of its own).
@@ -274,6 +274,13 @@ class OtherPoints:
             written, ended, _ = text[m.end():].partition("\n")
             written = written.strip(" *:")
             line = written.casefold()
+            if self._own_items and _indent(text, m.start() + 1) >= _indent(text, self._own_items[-1] + 1) + 2:
+                # a sub-item of the point's own list's item ("1. Cardio:\n   1. Monday"; probe 333), but for one
+                # opening with another point's title (review 149)
+                if not (ended or final) and any(title.startswith(line) for title in self.titles):
+                    return None, m.start()
+                if not any(line.startswith(title) for title in self.titles):
+                    continue
             number = m["n"] or m["step"]
             if m["other"] is not None and not self._bullets:
                 if (paren := self._paren_item(m, line, bool(ended) or final)) is None:
@@ -298,6 +305,14 @@ class OtherPoints:
                 if not any(_opens(line, title) for title in titles):
                     self._own_items, self._titled = [m.start()], []  # a list of the point's own begins again ("Pros:
                     continue  # \n1. ...\n\nCons:\n1. ..."); one that opens with a title is the skeleton again, below
+            if number is not None and number_value(number) == 1 and self._numbered_lazily(text) \
+                    and _lead_in(text, m.start()) is None:
+                # Markdown's lazy numbering, "1." on every item, one after another (probe 333: the second was cut)
+                if not (ended or final) and any(title.startswith(line) for title in titles):
+                    return None, m.start()
+                if not any(_opens(line, title) for title in titles):
+                    self._own_items.append(m.start())
+                    continue
             if number is None or number_value(number) != len(self._own_items) + 1:
                 if (starts := self._starts_numbered_point(text, m, written, bool(ended), final)) is False:
                     continue
@@ -333,6 +348,11 @@ class OtherPoints:
                 self._titled.append(m.start())
             self._own_items.append(m.start())
         return None, len(text)
+
+    def _numbered_lazily(self, text: str) -> bool:
+        """Is every item of the point's own list so far numbered 1?"""
+        return bool(self._own_items) and all(
+            at < 0 or (item := _NEXT_ITEM.match(text, at)) is not None and item["n"] == "1" for at in self._own_items)
 
     def _paren_item(self, m: re.Match[str], line: str, whole: bool) -> bool | None:
         """Is the "(N)" line at ``m`` an item of the point's own list of them (its first, or the next), opening with
@@ -460,7 +480,8 @@ class OtherPoints:
         previous = text[text.rfind("\n", 0, m.start()) + 1:m.start()].rstrip()
         # ("... move on to the LED bulbs\n1. Buy warm ones" runs on into "Use LED bulbs")
         wrapped = _breaks_off(previous) and not self._names_another(previous.casefold())
-        return not (written[:1].islower() or wrapped or _MONTH.match(written))
+        # (a sentence wrapped before a number: "... guidance of Dec.\n2. 2024 kept the limit"; probe 333)
+        return not (written[:1].islower() or written[:1].isdigit() or wrapped or _MONTH.match(written))
 
     def outline_again(self, text: str, final: bool) -> int | None:
         """How many characters at the text's start are the skeleton written again before the point's own text: two
@@ -679,14 +700,14 @@ _NAMES_NUMBER = re.compile(rf"\bpoint\s+(\d+)|第({CJK_NUMBER}|\d+)[点點]|^[\W
 
 
 def _lead_in(text: str, at: int) -> str | None:
-    """The last line before the numbered line at ``at`` (blank lines aside), casefolded, where it announces a list,
-    so that a line numbered 1 there may begin another list of the point's own. (The skeleton written again in other
-    words after such a lead-in, "Here is the full list:\n1. A regular schedule", is then the point's: it cannot be
-    told apart.)"""
+    """The last line before the numbered line at ``at`` (blank lines aside), casefolded, where it may lead into a
+    list: a line that announces one, a heading, or prose ("Then, in the morning, the same in reverse.", "Once that
+    feels easy, move on to"; not a list's item), so that a line numbered 1 there may begin another list of the
+    point's own (probe 333: one after a sentence was cut). (The skeleton written again in other words after such a
+    line, "Here is the full list:\n1. A regular schedule", is then the point's: it cannot be told apart.)"""
     before = text[:at].rstrip()
     line = before[before.rfind("\n") + 1:]
-    # (or a line that breaks off into the list: "Once that feels easy, move on to\n1. Intervals")
-    return line.casefold() if _ANNOUNCES.fullmatch(line) or _breaks_off(line) else None
+    return line.casefold() if line and (_ANNOUNCES.fullmatch(line) or not _LISTED.match(line)) else None
 
 
 def _first_outside(pattern: re.Pattern[str], text: str, at: int, fences: list[int]) -> int | None:

@@ -339,8 +339,30 @@ def test_running_on_into_the_next_point_is_cut(step):
      "Steps:\n1. Preheat.\n2. Mix 2 cups of flour with\n1. cup of sugar.\n3. Bake.", False),
     ("Steps:\n1. Preheat.\n2. Prepare the mix:\n1. sift the flour\n3. Bake.",
      "Steps:\n1. Preheat.\n2. Prepare the mix:\n1. sift the flour\n3. Bake.", False),
-    # an indented line is read as any other (review 149)
+    # an indented line opening with another point's title is read as any other (review 149) ...
     ("Tips:\n1. Warm.\n2. Dim.\n\n  3. Avoid late caffeine: stop by noon.", "Tips:\n1. Warm.\n2. Dim.", True),
+    # ... but any other is a sub-item of the item above (probe 333: cut at the sub-list; or the point, opening with
+    # "1. Cardio on these days:", which was read as naming point 1, was said to have no text of its own and failed)
+    ("Two kinds:\n1. Aerobic, for 30 minutes.\n   1. Five days a week.\n   2. Moderate.\n2. Weights, twice.",
+     "Two kinds:\n1. Aerobic, for 30 minutes.\n   1. Five days a week.\n   2. Moderate.\n2. Weights, twice.", False),
+    ("1. Cardio on these days:\n   1. Monday\n   2. Thursday\n2. Strength on Saturday.",
+     "1. Cardio on these days:\n   1. Monday\n   2. Thursday\n2. Strength on Saturday.", False),
+    ("Plan:\n1. Cardio\n    1. easy runs\n    2. long runs\n2. Strength.",
+     "Plan:\n1. Cardio\n    1. easy runs\n    2. long runs\n2. Strength.", False),
+    # a reply opening with a numbered heading is its own list (probe 333: cut at the second heading)
+    ("### 1. Living room\n\nLamps after 8 p.m.\n\n### 2. Bedroom\n\nOne warm bulb.",
+     "### 1. Living room\n\nLamps after 8 p.m.\n\n### 2. Bedroom\n\nOne warm bulb.", False),
+    ("#### Step 1: Fix your wake time\nSame time daily.\n\n#### Step 2: Get light\nGo out.",
+     "#### Step 1: Fix your wake time\nSame time daily.\n\n#### Step 2: Get light\nGo out.", False),
+    # a second list of its own after a sentence, or numbered "1." throughout (probe 333: cut before it)
+    ("Before bed:\n1. Phone away.\n2. TV off.\n\nIn the morning, the reverse.\n\n1. Daylight.\n2. Messages.",
+     "Before bed:\n1. Phone away.\n2. TV off.\n\nIn the morning, the reverse.\n\n1. Daylight.\n2. Messages.",
+     False),
+    ("In steps:\n\n1. Swap a cup.\n1. Swap another.\n1. Keep one.", "In steps:\n\n1. Swap a cup.\n1. Swap another."
+     "\n1. Keep one.", False),
+    # a sentence wrapped before a number (probe 333)
+    ("Reviewed in the guidance of Dec.\n2. 2024 kept the limit.", "Reviewed in the guidance of Dec.\n2. 2024 kept the "
+     "limit.", False),
 ])
 def test_a_points_own_numbered_list_is_kept(raw, text, finished, step):
     assert clean(raw, step=step, others=OTHERS) == (text, finished)
