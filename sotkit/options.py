@@ -87,10 +87,10 @@ def foreign_number(value: Any, whole: bool = False) -> str:
 
 def shown_value(value: Any) -> str:
     """The value as a message shows it: a huge int by its size (its digits would fill the screen, and past 4,300
-    of them Python refuses to write them)."""
+    of them Python refuses to write them), an API key not at all."""
     if isinstance(value, int) and value.bit_length() > 128:
         return f"<an int of {value.bit_length()} bits>"
-    text = repr(value)
+    text = shown(value)  # (a key put in another option by mistake is not shown; probe 334)
     return text if len(text) <= 40 else f"{text[:20]}... ({len(text)} characters)"
 
 

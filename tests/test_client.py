@@ -851,6 +851,14 @@ def test_the_key_never_shows_in_reprs():
     assert "sk-secret" not in repr(sot) and "sk-secret" not in repr(sot.backends)
 
 
+@pytest.mark.parametrize("option", ["mode", "max_points", "temperature", "on_point_error"])
+def test_a_key_put_in_another_option_is_not_shown_in_its_error(option):
+    # probe 334: mode='sk-proj-...' was refused with the key in the message (model= and fallback= hid it)
+    key = "sk-proj-" + "S3CRET" * 4
+    with pytest.raises(sotkit.ConfigError, match=re.escape(f"{option}=<what looks like an API key, not shown>")):
+        sotkit.SoT("openai:m", api_key="k", base_url="http://127.0.0.1:9", **{option: key})
+
+
 def test_default_model_follows_the_environment(monkeypatch):
     for name in ("SOTKIT_MODEL", "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "OPENAI_BASE_URL",
                  "ANTHROPIC_BASE_URL"):
