@@ -851,6 +851,26 @@ def test_the_key_never_shows_in_reprs():
     assert "sk-secret" not in repr(sot) and "sk-secret" not in repr(sot.backends)
 
 
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+async def test_a_key_refused_where_none_was_given_says_so(provider, monkeypatch):
+    # probe 334: the server's "Incorrect API key provided" alone, for a key the user never gave (sotkit's placeholder)
+    variable = f"{provider.upper()}_API_KEY"
+    for name in (variable, "ANTHROPIC_AUTH_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    with FakeLLMServer("Hi.", api_key="the-servers-key") as server:
+        async with sotkit.SoT(f"{provider}:m", base_url=getattr(server, f"{provider}_base_url"),
+                              mode="sequential") as keyless, \
+                sotkit.SoT(f"{provider}:m", api_key="wrong-key", base_url=getattr(server, f"{provider}_base_url"),
+                           mode="sequential") as keyed:
+            with pytest.raises(Exception) as refused:
+                await keyless.generate("Hi?")
+            with pytest.raises(Exception) as wrong:
+                await keyed.generate("Hi?")
+    assert refused.value.status_code == wrong.value.status_code == 401
+    assert f"(no API key was given, so sotkit sent none of yours: pass api_key=... or set {variable})" in \
+        refused.value.__notes__ and "no API key" not in " ".join(getattr(wrong.value, "__notes__", []))
+
+
 @pytest.mark.parametrize("option", ["mode", "max_points", "temperature", "on_point_error"])
 def test_a_key_put_in_another_option_is_not_shown_in_its_error(option):
     # probe 334: mode='sk-proj-...' was refused with the key in the message (model= and fallback= hid it)

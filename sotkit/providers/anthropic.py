@@ -19,8 +19,9 @@ from ..options import api_key_or_env, check_api_key, check_extra_body, check_url
 from ._clients import network_timeout, platform_of, sdk_clients, user_client
 from ._sse import malformed, text_pieces
 from ._think import ThinkTags
-from .base import (THINKING, CallUsage, ChatRequest, Chunk, Provider, SendAgain, Signal, StopAt, StreamError,
-                   Thinking, char_weight, error_status, estimated_tokens, is_count, with_extra, without_refused)
+from .base import (NO_KEY, THINKING, CallUsage, ChatRequest, Chunk, Provider, SendAgain, Signal, StopAt, StreamError,
+                   Thinking, char_weight, error_status, estimated_tokens, is_count, say_no_key, with_extra,
+                   without_refused)
 
 #: the counts that make up a call's input: the uncached tokens, the cache's reads and its writes
 INPUT_COUNTS = ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
@@ -106,7 +107,8 @@ class AnthropicProvider(Provider):
             if server is None or url_host(server).endswith(_KEYED_HOSTS):
                 raise ConfigError("no Anthropic API key: set ANTHROPIC_API_KEY or pass api_key=..." +
                                   ("" if server else " (for an Anthropic-compatible server, pass base_url=...)"))
-            api_key = "unused"  # as for OpenAI-compatible ones: a server of one's own may take no key (probe 293)
+            # as for OpenAI-compatible ones: a server of one's own may take no key (probe 293)
+            api_key, self.no_key = NO_KEY, True
         # max_retries=0: sotkit's retry policy is the only retry layer. A blank $ANTHROPIC_API_KEY is unset: given to
         # the SDK, it hid $ANTHROPIC_AUTH_TOKEN (a gateway's, as its guides set them; review 294).
         # an empty $ANTHROPIC_BASE_URL is unset, as an empty key is; the SDK would take "" as the URL
@@ -187,7 +189,9 @@ class AnthropicProvider(Provider):
             if (refused := without_refused(self, str(exc.message), **sent)) is None:
                 raise
             raise refused from exc
-        except Exception:
+        except Exception as exc:
+            if self.no_key:
+                say_no_key(exc, "ANTHROPIC_API_KEY")
             if reading.input_tokens is not None:  # message_start counted the prompt: only the output is estimated
                 yield reading.usage(estimated_tokens(written), estimated=True)
             raise

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, TypeGuard, TypeVar, cast
 
-from ..errors import SotkitError, StreamError, advise
+from ..errors import SotkitError, StreamError, advise, renote
 
 __all__ = ["AFTER_END_S", "CallUsage", "ChatRequest", "Chunk", "ENDED", "HELD", "Prompt", "Provider", "REFUSED",
            "STARTED", "SendAgain", "Signal", "StreamError", "THINKING", "Thinking", "char_weight", "estimated_tokens",
@@ -97,6 +97,18 @@ def error_status(kind: Any, message: Any) -> int:
     if isinstance(kind, str):
         return ERROR_STATUS.get(kind, 500)
     return 404 if isinstance(message, str) and NO_ENDPOINT.match(message) else 500
+
+
+#: the key sent where none was given (a server of one's own may take none)
+NO_KEY = "unused"
+
+
+def say_no_key(error: BaseException, variable: str) -> None:
+    """Where a server refused the key (401) sotkit sent for want of one, say so: its "Incorrect API key provided"
+    does not (probe 334)."""
+    if getattr(error, "status_code", None) == 401:
+        renote(error, f"(no API key was given, so sotkit sent none of yours: pass api_key=... or set {variable})",
+               "no API key was given")
 
 
 #: the reasons of a call stopped at its token budget (none given: its counted tokens reached it), and by the
@@ -328,6 +340,8 @@ class Provider(ABC):
     #: turned off when the model refuses stop sequences (OpenAI's GPT-5 and o-series): its text is then ended at
     #: them by sotkit (``StopAt``)
     takes_stop: bool = True
+    #: no key was given: the clients send ``NO_KEY`` (``say_no_key``)
+    no_key: bool = False
     #: in-process models run one generation at a time; batched expansion beats N calls there
     supports_batch: bool = False
     #: runs in this process, one generation at a time: a call waiting its turn is no stalled server, and calls

@@ -20,8 +20,9 @@ from ..redact import redact, shown_url
 from ._clients import network_timeout, platform_of, sdk_clients, user_client
 from ._sse import Refusal, malformed, text_pieces
 from ._think import ThinkTags
-from .base import (REFUSED, CallUsage, ChatRequest, Chunk, Provider, SendAgain, Signal, StopAt, StreamError,
-                   Thinking, char_weight, error_status, estimated_tokens, is_count, with_extra, without_refused)
+from .base import (NO_KEY, REFUSED, CallUsage, ChatRequest, Chunk, Provider, SendAgain, Signal, StopAt, StreamError,
+                   Thinking, char_weight, error_status, estimated_tokens, is_count, say_no_key, with_extra,
+                   without_refused)
 
 #: OpenAI's own API (and Azure's) refuses a request with more than four stop sequences
 MAX_STOP = 4
@@ -96,7 +97,7 @@ class OpenAIProvider(Provider):
                     ("a Microsoft Foundry endpoint", "") if host.endswith(FOUNDRY_HOST) else ("OpenAI's own API", "")
                 raise ConfigError(f"no OpenAI API key for {shown_url(base_url)}, {whose}: set OPENAI_API_KEY or pass "
                                   f"api_key=...{more}")
-            api_key = "unused"  # self-hosted compatible servers usually ignore the key
+            api_key, self.no_key = NO_KEY, True  # self-hosted compatible servers usually ignore the key
         # max_retries=0: sotkit's retry policy is the only retry layer.
         # an empty $OPENAI_BASE_URL is unset, as an empty key is (a blank .env line); the SDK would take "" as the URL
         sdk_url = base_url or ("https://api.openai.com/v1" if os.environ.get(BASE_URL_VARIABLE) == "" else None)
@@ -187,6 +188,8 @@ class OpenAIProvider(Provider):
             raise refused from exc
         except Exception as exc:
             _server_said(exc)
+            if self.no_key:
+                say_no_key(exc, "OPENAI_API_KEY")
             # the runner charges a broken call an estimate: of what the stream had told, where it had
             if (told := reading.told(prompt_weight)) is not None:
                 yield told
