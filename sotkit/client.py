@@ -427,7 +427,8 @@ class EventStream:
 
     def result(self) -> Result:
         """The answer as it stands: whole after the ``done`` event, what was written so far before it (to keep
-        when the reader stops early, as ``sotkit ask`` does on Ctrl-C)."""
+        when the reader stops early, as ``sotkit ask`` does on Ctrl-C), marked ``truncated`` until the request
+        ends."""
         return self._answer.result()
 
     async def aclose(self) -> None:

@@ -879,7 +879,9 @@ class Answer:
                         model=self.backends[0].model, points=points, usage=self.usage,
                         route_reason="; ".join(r for r in (self.reason or self._undecided(), self._note) if r),
                         skeleton_truncated=self.skeleton_truncated, written_by=self.written_by,
-                        truncated=self.truncated or not sequential and any(p.truncated for p in points if not p.failed),
+                        # (a snapshot taken before the request ended is cut where it stands; probe 334)
+                        truncated=self.truncated or self._finished_at is None
+                        or not sequential and any(p.truncated for p in points if not p.failed),
                         finish_reason=self.finish_reason)
         if self._started:  # fixed once the request has ended
             result.timings.total_s = (self._finished_at or anyio.current_time()) - self._started

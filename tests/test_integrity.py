@@ -451,6 +451,19 @@ async def test_a_stop_marks_the_points_still_waiting_for_a_slot_as_truncated(pro
         assert partial.truncated
 
 
+async def test_a_snapshot_read_before_the_request_ends_is_marked_truncated(provider):
+    # probe 334: events.result() read mid-stream (a handler that stopped reading early) said truncated=False
+    with FakeLLMServer(sot_responder(SKELETON, TEXTS), latency=FAST) as server:
+        async with client(server, provider) as sot, sot.stream("How can I be healthier?") as events:
+            before, midway = events.result(), None
+            async for event in events:
+                if event.type == "text" and midway is None:  # (the first: the request goes on after it)
+                    midway = events.result()
+            after = events.result()
+    assert before.truncated and before.text == "" and midway is not None and midway.truncated and midway.text
+    assert not after.truncated and after.text == event.result.text
+
+
 async def test_a_stream_cancelled_from_outside_marks_the_text_it_stopped_as_truncated(provider):
     """Ctrl-C in sotkit ask, or the caller's own timeout, cancels the request from outside its deadline's scope:
     the result read after the stream's block said whole for text stopped mid-call (probe 68)."""
