@@ -1,9 +1,10 @@
 """Where a point's expansion runs on into another point: a numbered line that does not go on with the point's own
-list (numbered from 1, or "1." throughout; a line numbered 1 that opens with no title after a line that is no list
-item begins another; a line indented under an item is its sub-item) and may be a point's (not one numbered above
-the answer's points and the next number, nor one that goes on with a sentence: "published in\n2019. showed", unless
-it opens with another point's title), or another point's title as a header (a line's marks, "\n**Title:**", "\n### Title", "\nPoint 3: Title", or a number after a
-sentence, "... LEDs. 4. Title:"). A numbered line inside a code block is code, and a section headed by an earlier
+list (numbered from 1, or "1." throughout; a line numbered 1 that opens with no title after a lead-in ending in a
+colon begins another; a line indented under an item, first of its sub-list or next in it, is its sub-item) and may
+be a point's (not one numbered above the answer's points and the next number, nor one that goes on with a sentence:
+"published in\n2019. showed", unless it opens with another point's title), or another point's title as a header (a
+line's marks, "\n**Title:**", "\n### Title", "\nPoint 3: Title", or a number after a sentence, "... LEDs. 4.
+Title:"). A numbered line inside a code block is code, and a section headed by an earlier
 point's title is part of a comparison, not a run-on; an earlier point's title at its number that runs into a
 sentence ("1. Research the company values first") opens an item of the point's own list, unless the list's next line
 is the next number opening with a title (the skeleton written again).
@@ -32,6 +33,8 @@ from .skeleton import INVISIBLE
 _INDENT = 16
 # the most text held back while an item that opens with an earlier point's title waits for the list's next line
 _HOLD = 300
+# the most lines read back from a sub-item for the one before it
+_SUB_LINES = 50
 _LINE_START = rf"\n[ \t{INVISIBLE}]{{0,{_INDENT}}}"
 _ITEM_MARK = (rf"{_LINE_START}(?:\*\*|#+\s*)?(?:(?P<n>\d+(?=[.)．）、])|{CJK_NUMBER}(?=、)|[①-⑳])[.)．）、]?(?:\*\*)?"
               rf"|[(（](?P<other>\d+|{CJK_NUMBER})[)）]|step\s+(?P<step>\d+)\s*:"  # "**3.**"
@@ -274,14 +277,15 @@ class OtherPoints:
             written, ended, _ = text[m.end():].partition("\n")
             written = written.strip(" *:")
             line = written.casefold()
-            if self._own_items and _indent(text, m.start() + 1) >= _indent(text, self._own_items[-1] + 1) + 2:
+            number = m["n"] or m["step"]
+            if self._own_items and _columns(text, m.start() + 1) >= _columns(text, self._own_items[-1] + 1) + 2 \
+                    and number is not None and self._sub_item(text, m.start(), number_value(number)):
                 # a sub-item of the point's own list's item ("1. Cardio:\n   1. Monday"; probe 333), but for one
                 # opening with another point's title (review 149)
                 if not (ended or final) and any(title.startswith(line) for title in self.titles):
                     return None, m.start()
                 if not any(line.startswith(title) for title in self.titles):
                     continue
-            number = m["n"] or m["step"]
             if m["other"] is not None and not self._bullets:
                 if (paren := self._paren_item(m, line, bool(ended) or final)) is None:
                     return None, m.start()  # whether it opens with a title is still to be seen
@@ -348,6 +352,25 @@ class OtherPoints:
                 self._titled.append(m.start())
             self._own_items.append(m.start())
         return None, len(text)
+
+    @staticmethod
+    def _sub_item(text: str, at: int, number: int) -> bool:
+        """Is the numbered line at ``at``, indented under an item, one of a sub-list: its first, or the next after
+        the item before it at its indent, deeper lines between ("   4. A restful bedroom" under "2." is the next
+        point's, paraphrased; review 335)?"""
+        if number == 1:
+            return True
+        indent, end = _columns(text, at + 1), at
+        for _ in range(_SUB_LINES):
+            start = text.rfind("\n", 0, end)
+            if start < 0:
+                return False
+            if text[start + 1:end].strip() and _columns(text, start + 1) <= indent:
+                item = _NEW_ITEM.match(text, start)
+                return _columns(text, start + 1) == indent and item is not None and item["n"] is not None \
+                    and number_value(item["n"]) == number - 1
+            end = start
+        return False
 
     def _numbered_lazily(self, text: str) -> bool:
         """Is every item of the point's own list so far numbered 1?"""
@@ -480,8 +503,7 @@ class OtherPoints:
         previous = text[text.rfind("\n", 0, m.start()) + 1:m.start()].rstrip()
         # ("... move on to the LED bulbs\n1. Buy warm ones" runs on into "Use LED bulbs")
         wrapped = _breaks_off(previous) and not self._names_another(previous.casefold())
-        # (a sentence wrapped before a number: "... guidance of Dec.\n2. 2024 kept the limit"; probe 333)
-        return not (written[:1].islower() or written[:1].isdigit() or wrapped or _MONTH.match(written))
+        return not (written[:1].islower() or wrapped or _MONTH.match(written))
 
     def outline_again(self, text: str, final: bool) -> int | None:
         """How many characters at the text's start are the skeleton written again before the point's own text: two
@@ -631,6 +653,12 @@ def _indent(text: str, start: int) -> int:
     return len(head) - len(head.lstrip(" \t"))
 
 
+def _columns(text: str, start: int) -> int:
+    """``_indent`` with a tab as four columns (a sub-list indented by a tab; review 335)."""
+    head = text[start:start + _INDENT + 1]
+    return len(head[:len(head) - len(head.lstrip(" \t"))].expandtabs(4))
+
+
 def _breaks_off(line: str) -> bool:
     """Does the line stop mid-sentence (prose wrapped: "... as a study published in")? Its last word in lower case,
     or a comma; a list item or a header ("- Use fresh eggs") may end so."""
@@ -700,14 +728,15 @@ _NAMES_NUMBER = re.compile(rf"\bpoint\s+(\d+)|第({CJK_NUMBER}|\d+)[点點]|^[\W
 
 
 def _lead_in(text: str, at: int) -> str | None:
-    """The last line before the numbered line at ``at`` (blank lines aside), casefolded, where it may lead into a
-    list: a line that announces one, a heading, or prose ("Then, in the morning, the same in reverse.", "Once that
-    feels easy, move on to"; not a list's item), so that a line numbered 1 there may begin another list of the
-    point's own (probe 333: one after a sentence was cut). (The skeleton written again in other words after such a
-    line, "Here is the full list:\n1. A regular schedule", is then the point's: it cannot be told apart.)"""
+    """The last line before the numbered line at ``at`` (blank lines aside), casefolded, where it announces a list,
+    so that a line numbered 1 there may begin another list of the point's own. (The skeleton written again in other
+    words after such a lead-in, "Here is the full list:\n1. A regular schedule", is then the point's: it cannot be
+    told apart. After a sentence it is told as a run-on, "That covers caffeine.\n\n1. Exercise daily: ...", and so
+    is a list of the point's own there: review 335.)"""
     before = text[:at].rstrip()
     line = before[before.rfind("\n") + 1:]
-    return line.casefold() if line and (_ANNOUNCES.fullmatch(line) or not _LISTED.match(line)) else None
+    # (or a line that breaks off into the list: "Once that feels easy, move on to\n1. Intervals")
+    return line.casefold() if _ANNOUNCES.fullmatch(line) or _breaks_off(line) else None
 
 
 def _first_outside(pattern: re.Pattern[str], text: str, at: int, fences: list[int]) -> int | None:
