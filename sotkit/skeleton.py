@@ -215,11 +215,13 @@ class SkeletonPoint:
 
 
 class SkeletonParser:
-    """Feed it the skeleton stream; it returns each point as soon as its line ends.
+    """Feed it the skeleton stream; it returns each point as soon as its line ends, the first with the second (a
+    head the second repeats makes the first's title its whole line).
 
     >>> p = SkeletonParser()
-    >>> p.feed("1. Plan ahead\\n2. Sle"), p.feed("ep well\\n"), p.finish()
-    ([SkeletonPoint(index=1, title='Plan ahead')], [SkeletonPoint(index=2, title='Sleep well')], [])
+    >>> p.feed("1. Plan ahead\\n2. Sle"), p.feed("ep well\\n3. Exer"), p.finish()
+    ([], [SkeletonPoint(index=1, title='Plan ahead'), SkeletonPoint(index=2, title='Sleep well')], \
+[SkeletonPoint(index=3, title='Exer')])
     """
 
     def __init__(self, max_points: int = 10, *, question: str = "", drop_subsumed: bool = False) -> None:
@@ -447,7 +449,7 @@ class SkeletonParser:
             return None
         if self._drop_subsumed and self._rewrites_a_title(topic):
             return None
-        if head_repeated and len(self.points) == 1 and self.points[0].title == head:
+        if head_repeated and len(self.points) == 1 and self._title_key(self.points[0].title) == self._title_key(head):
             self._retitle_first()  # a list that heads its lines alike ("Time: mornings", "Time: noon")
         self._kind, self._repeats, self._broken = kind, 0, False
         self._repeated.clear()

@@ -189,6 +189,14 @@ def test_a_point_is_emitted_the_moment_its_line_ends_the_first_with_the_second()
         assert parser.feed("1. Plan ahead\n") == [] and [p.title for p in end(parser)] == ["Plan ahead"]
 
 
+def test_the_parsers_docstring_example_holds():
+    import doctest
+
+    import sotkit.skeleton  # (review 335: it still showed the first point returned alone)
+
+    assert doctest.testmod(sotkit.skeleton).failed == 0
+
+
 def test_the_number_of_points_is_capped():
     text = "\n".join(f"{i}. Point {i}" for i in range(1, 15))
     assert parse(text, max_points=4) == ["Point 1", "Point 2", "Point 3", "Point 4"]
@@ -652,6 +660,7 @@ def test_phrases_to_someone_are_points(skeleton):
     ("1. Time: morning routines\n2. Time: noon breaks\n3. Time: evening wind-down",
      ["Time: morning routines", "Time: noon breaks", "Time: evening wind-down"]),
     ("1. 时间：早上\n2. 时间：中午", ["时间：早上", "时间：中午"]),
+    ("1. TIME: mornings\n2. Time: noon", ["TIME: mornings", "Time: noon"]),  # (review 335: 'TIME' stayed)
     # ... in words too: the titles were "Step one", "Step two", and no point's call saw what its step is
     ("1. Step one: Gather the data\n2. Step two: Clean it\n3. Final step: Fit the model",
      ["Step one: Gather the data", "Step two: Clean it", "Final step: Fit the model"]),
