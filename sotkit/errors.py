@@ -119,6 +119,12 @@ class StreamError(SotkitError):
         self.code = code
 
 
+def server_text(value: str | bytes, length: int) -> str:
+    """A server's text cut to ``length`` characters for a message, its keys ``***`` first: a key the cut went
+    through would no longer be found (review 335)."""
+    return redact(value.decode(errors="replace") if isinstance(value, bytes) else value)[:length]
+
+
 def _redacted(raw: object) -> object:
     """A server's body or event with the clients' secrets as ``***`` in each of its texts."""
     if isinstance(raw, str):

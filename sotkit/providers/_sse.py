@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import anyio
 
-from ..errors import StreamError, renote
+from ..errors import StreamError, renote, server_text
 from .base import AFTER_END_S, ENDED, REFUSED, STARTED, CallUsage, Signal, Thinking
 
 
@@ -92,7 +92,7 @@ async def text_pieces(response: Any, sdk: ModuleType, reading: Reading,
     try:
         content_type = http.headers.get("content-type", "").lower()  # media types ignore case
         if "html" in content_type:
-            body = (await http.aread())[:500].decode(errors="replace")
+            body = server_text(await http.aread(), 500)
             raise StreamError(f"the server answered 200 with {content_type}, not an event stream: {body!r}", raw=body)
         yield STARTED
         # the raw bytes skip a decoder and a re-chunker per piece, where there is no content encoding to undo
@@ -111,7 +111,7 @@ async def text_pieces(response: Any, sdk: ModuleType, reading: Reading,
                     if error:
                         raise error
                     if not reading.whole:
-                        excerpt = body[:500].decode(errors="replace")
+                        excerpt = server_text(body, 500)
                         raise StreamError(f"the reply from {model} came whole, as JSON, but without {reading.end}: "
                                           f"{excerpt!r}", raw=excerpt)
                     if rest := halves.rest():
@@ -146,7 +146,7 @@ async def text_pieces(response: Any, sdk: ModuleType, reading: Reading,
         if not reading.whole_at_body_end:
             stray = reading.stray  # (probe 311: a gateway's error object, then the body's end, read "it was cut")
             raise StreamError(f"the stream from {model} ended without {reading.end}: it was cut" + (
-                f"; before, it sent an event that is not the API's: {str(stray)[:300]!r}" if stray is not None
+                f"; before, it sent an event that is not the API's: {server_text(str(stray), 300)!r}" if stray is not None
                 else ""), raw=stray)
         if rest := halves.rest():
             yield rest
@@ -264,8 +264,9 @@ class Halves:
 
 def malformed(data: Any) -> StreamError:
     """The error for an event that does not have the provider's shape (``data: <html>``, ``data: [1, 2]``)."""
-    excerpt = data[:500] if isinstance(data, str) else data
-    return StreamError(f"the server sent an event that is not the API's: {str(excerpt)[:500]!r}", raw=excerpt)
+    excerpt = server_text(data if isinstance(data, str) else str(data), 500)
+    return StreamError(f"the server sent an event that is not the API's: {excerpt!r}",
+                       raw=excerpt if isinstance(data, str) else data)
 
 
 #: an SSE line longer than this is no API's event (a chunk of text is a few hundred bytes)
@@ -311,7 +312,7 @@ class EventParser:
             elif line.startswith("event:"):
                 self._event = line[6:].strip()
             elif not self._data_line(line) and not line.startswith((":", "id:", "retry:")) and len(self.stray) < 500:
-                self.stray += line[:500] + "\n"
+                self.stray += server_text(line, 500) + "\n"
         return events
 
     def _data_line(self, line: str) -> bool:
@@ -332,7 +333,7 @@ class EventParser:
         pending = b"".join(self._pending)
         line = pending.removesuffix(b"\r").decode()
         if not self._data_line(line) and line and not line.startswith((":", "id:", "retry:", "event:")):
-            self.stray += line[:500]
+            self.stray += server_text(line, 500)
         if not self.seen and not self._data and self.stray.strip():
             raise StreamError(f"the server answered 200 with a body that holds no events, only: "
                               f"{self.stray[:500]!r}", raw=self.stray[:500])
@@ -341,7 +342,8 @@ class EventParser:
         data = _parsed("\n".join(self._data))
         cut_mid_line = line.startswith("data:") and not pending.endswith(b"\r")  # a CRLF stream cut at its LF is not
         if cut_mid_line and isinstance(data, str) and data != "[DONE]":
-            raise StreamError(f"the stream ended in the middle of an event: it was cut ({line[:200]!r})", raw=line)
+            cut = server_text(line, 200)
+            raise StreamError(f"the stream ended in the middle of an event: it was cut ({cut!r})", raw=line)
         return [(self._event, data)]
 
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import openai
 
-from ..errors import ConfigError, clipped, one_line, renote
+from ..errors import ConfigError, clipped, one_line, renote, server_text
 from ..options import api_key_or_env, check_api_key, check_extra_body, check_header, check_url, url_host
 from ..redact import redact, shown_url
 from ._clients import network_timeout, platform_of, sdk_clients, user_client
@@ -279,7 +279,7 @@ class _Reading:
             self.reasoned = self.reasoned or reasoned  # first, whatever came first)
             self.began = isinstance(text, str) and not text.isspace() and bool(text)
         if done == "error":  # OpenRouter's and others' mid-stream failure, sometimes without an error object
-            raise StreamError(f"the server ended the stream with finish_reason 'error': {str(data)[:300]!r}", raw=data)
+            raise StreamError(f"the server ended the stream with finish_reason 'error': {server_text(str(data), 300)!r}", raw=data)
         if refusal:  # the model's refusal is its text, and the answer is no whole one (finish_reason says "stop")
             before = text if isinstance(text, str) else ""
             if self.refused:

@@ -522,7 +522,8 @@ async def test_a_key_a_server_repeats_in_its_200_is_redacted_in_the_stream_error
     said = f"invalid credentials: Bearer {key}"
     faults = {"error_event": Fault.error_event(0, 400, body={"error": {"type": "invalid_request_error",
                                                                         "message": said}}),
-              "html_page": Fault.not_a_stream(f"<html>502 for Bearer {key}</html>")}
+              # (across the cut at 500 characters, where a key was no longer found whole: review 335)
+              "html_page": Fault.not_a_stream(f"<html>{'x' * 460} Bearer {key}</html>")}
     with FakeLLMServer(Reply("x", fault=faults[fault])) as server:
         async with sotkit.SoT(f"{provider}:m", api_key=key, base_url=getattr(server, f"{provider}_base_url"),
                               mode="sequential", retry=1) as sot:
