@@ -1,6 +1,7 @@
 """Where a point's expansion runs on into another point: a numbered line that does not go on with the point's own
 list (numbered from 1, or "1." throughout; a line numbered 1 that opens with no title after a lead-in ending in a
-colon begins another; a line indented under an item, first of its sub-list or next in it, is its sub-item) and may
+colon begins another; a line indented under an item, first of its sub-list or next in it, is its sub-item; numbered
+sections, headings, bold numbers or steps, are counted apart from the lists under them) and may
 be a point's (not one numbered above the answer's points and the next number, nor one that goes on with a sentence:
 "published in\n2019. showed", unless it opens with another point's title), or another point's title as a header (a
 line's marks, "\n**Title:**", "\n### Title", "\nPoint 3: Title", or a number after a sentence, "... LEDs. 4.
@@ -49,7 +50,10 @@ _NUMERAL_PAIR = re.compile(f"、{_NUMERAL}")  # a mark followed by a second nume
 # A line that opens a list item or a header, not a line of prose (the line before a numbered line).
 _LISTED = re.compile(rf"[ \t]*(?:[-*•#>|・①-⑳]|\d+[.)．）、]|{CJK_NUMBER}、|[(（](?:\d|{CJK_NUMBER}))")
 # a reply that opens with its own list's first item
-_OWN_FIRST = re.compile(rf"[ \t{INVISIBLE}]*(?:\*\*|#{{1,6}}[ \t]*)?(?:1[.)．）、]\s|一、|①|step\s+1\s*:)", re.I)
+_OWN_FIRST = re.compile(rf"[ \t{INVISIBLE}]*(?:1[.)．）、]\s|一、|①)", re.I)
+# ... with its sections' first: a heading, a bold number or a step ("### 1. Living room", "**1.** Buy", "Step 1:")
+_SECTION_FIRST = re.compile(rf"[ \t{INVISIBLE}]*(?:(?:\*\*|#{{1,6}}[ \t]*)1[.)．）、](?:\*\*)?\s"
+                            rf"|(?:\*\*|#{{1,6}}[ \t]*)?step\s+1\s*:)", re.I)
 _PAREN_FIRST = re.compile(rf"[ \t{INVISIBLE}]*(?:\*\*)?[(（](?:1|一)[)）]")
 # A bulleted line: another item too where the point is one paragraph (whole-sentence mode; an API model's point
 # may hold a list of its own).
@@ -157,6 +161,9 @@ class OtherPoints:
         self._checked = 0  # where run_on reads on from, for text from which origin
         self._checked_origin: int | None = None
         self._own_items: list[int] = []  # where the items of the point's own numbered list start, in that text
+        # where its numbered sections start (headings, bold numbers, steps), counted apart: each may hold a list of
+        # its own, numbered from 1 (review 335: "#### 1. Cardio\n1. Monday run\n...\n#### 2. Strength" was cut)
+        self._sections: list[int] = []
         # where the items of its own "(1)", "（1）" list start, and their numbers: counted apart (a sub-list under each
         # "1." item begins again at "(1)"; review 325)
         self._paren_items: list[tuple[int, int]] = []
@@ -217,7 +224,7 @@ class OtherPoints:
         if not _MAY_RUN_ON.search(text, at):  # no line, number or emphasis since: nothing to cut or hold (fast;
             # nor any item found past ``at`` before: it would have been on a line)
             if not same:
-                self._own_items, self._titled, self._paren_items = [], [], []
+                self._own_items, self._titled, self._paren_items, self._sections = [], [], [], []
             # read again from trailing blanks (the last _INDENT: not all of a long run, at every piece), which an
             # inline "... LEDs. 4. Title:" opens
             tail = text[-_INDENT:]
@@ -228,8 +235,9 @@ class OtherPoints:
             del self._own_items[bisect.bisect_left(self._own_items, at):]
             del self._paren_items[bisect.bisect_left(self._paren_items, at, key=lambda item: item[0]):]
             del self._titled[bisect.bisect_left(self._titled, at):]
+            del self._sections[bisect.bisect_left(self._sections, at):]
         else:
-            self._own_items, self._titled, self._paren_items = [], [], []
+            self._own_items, self._titled, self._paren_items, self._sections = [], [], [], []
         cut, held = self._numbered(text, at, fences, final)
         if self._bullets and (bullet := _first_outside(_NEW_BULLET, text, at, fences)) is not None:
             cut = bullet if cut is None else min(cut, bullet)
@@ -267,8 +275,11 @@ class OtherPoints:
         point's own list (numbered from 1, the first perhaps the reply's first line) is the point's, unless it
         opens with another point's title (the skeleton written again; ``_another_point``): in one paragraph
         (``bullets``), none is."""
-        if not self._own_items and (_OWN_FIRST.match(text) or self.first_item_was_header) and not self._bullets:
-            self._own_items.append(-1)  # the reply opened with its list (a first line naming a point ends it whole)
+        if not self._own_items and not self._sections and not self._bullets:
+            if _SECTION_FIRST.match(text):
+                self._sections.append(-1)  # the reply opened with its sections
+            elif _OWN_FIRST.match(text) or self.first_item_was_header:
+                self._own_items.append(-1)  # or its list (a first line naming a point ends it whole)
         if not self._paren_items and _PAREN_FIRST.match(text):
             self._paren_items.append((-1, 1))  # and so with a "(1)" list
         for m in _NEXT_ITEM.finditer(text + "\n" if final else text, at):  # the end is a line's
@@ -301,6 +312,18 @@ class OtherPoints:
             if self._bullets:
                 return m.start(), m.start()
             titles = (self._own_title, *self.titles)
+            if number is not None and (self._sections or m["step"] or "#" in m[0] or "**" in m[0]):
+                if not (ended or final) and any(title.startswith(line) for title in titles):
+                    return None, m.start()  # whether it opens with a title is still to be seen
+                section = self._section(m, number_value(number), any(line.startswith(t) for t in titles))
+                if section:
+                    self._sections.append(m.start())
+                    self._own_items, self._titled = [], []  # (a section's list is numbered from 1)
+                    continue
+                if section is False:  # a section out of its order, the answer begun again
+                    if (starts := self._starts_numbered_point(text, m, written, bool(ended), final)) is False:
+                        continue
+                    return (m.start() if starts else None), m.start()
             if number is not None and number_value(number) == 1 and not written[:1].islower() \
                     and (lead := _lead_in(text, m.start())) is not None and not self._names_another(lead):
                 # ("Mix the following:\n1. cup of flour" goes on with a sentence)
@@ -352,6 +375,18 @@ class OtherPoints:
                 self._titled.append(m.start())
             self._own_items.append(m.start())
         return None, len(text)
+
+    def _section(self, m: re.Match[str], number: int, titled: bool) -> bool | None:
+        """Is the numbered line at ``m`` the point's next section (True), one out of its sections' order (False), or
+        neither (None: an item of its list)? A heading, a bold number or a step opens a section where it goes on
+        with the sections, or opens the first where no list came before; a plain line does where it goes on with
+        them and not with the list. One that opens with a title is no section: the skeleton again, or a run-on."""
+        styled = bool(m["step"] or "#" in m[0] or "**" in m[0])
+        if titled or (not styled and number == len(self._own_items) + 1):
+            return None
+        if number == len(self._sections) + 1 and (self._sections or not self._own_items):
+            return True
+        return False if styled and self._sections else None
 
     @staticmethod
     def _sub_item(text: str, at: int, number: int) -> bool:

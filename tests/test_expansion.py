@@ -365,6 +365,17 @@ def test_running_on_into_the_next_point_is_cut(step):
      "### 1. Living room\n\nLamps after 8 p.m.\n\n### 2. Bedroom\n\nOne warm bulb.", False),
     ("#### Step 1: Fix your wake time\nSame time daily.\n\n#### Step 2: Get light\nGo out.",
      "#### Step 1: Fix your wake time\nSame time daily.\n\n#### Step 2: Get light\nGo out.", False),
+    # numbered sections, each with a list of its own numbered from 1 (review 335: cut at the second section)
+    ("#### 1. Cardio\n1. Monday run\n2. Swim\n\n#### 2. Strength\n1. Legs\n2. Arms",
+     "#### 1. Cardio\n1. Monday run\n2. Swim\n\n#### 2. Strength\n1. Legs\n2. Arms", False),
+    ("Plan:\n\n**1. Cardio**\n1. Monday run\n2. Swim\n\n**2. Strength**\n1. Legs",
+     "Plan:\n\n**1. Cardio**\n1. Monday run\n2. Swim\n\n**2. Strength**\n1. Legs", False),
+    ("Step 1: Warm up\n\n1. Walk\n2. Swing your arms\n\nStep 2: Run\n\n1. Easy pace",
+     "Step 1: Warm up\n\n1. Walk\n2. Swing your arms\n\nStep 2: Run\n\n1. Easy pace", False),
+    ("**1.** Buy.\n2. Plug in.\n3. Test.", "**1.** Buy.\n2. Plug in.\n3. Test.", False),
+    # ... but a section out of its order is the answer begun again (review 335)
+    ("### 1. Walk\nDaily.\n\n### 2. Lift\nTwice.\n\nThat is all.\n\n### 1. Coffee after lunch\nNone.",
+     "### 1. Walk\nDaily.\n\n### 2. Lift\nTwice.\n\nThat is all.", True),
     # a list numbered "1." throughout (probe 333: cut before its second item)
     ("In steps:\n\n1. Swap a cup.\n1. Swap another.\n1. Keep one.", "In steps:\n\n1. Swap a cup.\n1. Swap another."
      "\n1. Keep one.", False),
