@@ -139,7 +139,7 @@ quinta último última
 dois três quatro cinco primeiro primeira terceiro terceira
 deux trois quatre cinq six sept huit neuf dix premier première deuxième troisième quatrième cinquième dernier
 dernière
-zwei drei vier fünf sechs sieben acht neun zehn erste erster erstes zweite zweiter drei dritte dritter vierte
+zwei drei vier fünf sechs sieben acht neun zehn erste erster erstes zweite zweiter dritte dritter vierte
 fünfte letzte
 due tre quattro cinque sei sette otto nove dieci primo prima terzo terza quarta ultimo ultima""".split())
 _COUNT = r"[0-9０-９一二三四五六七八九十百两零〇]+"  # digits of either width, or Chinese numerals

@@ -145,9 +145,9 @@ async def text_pieces(response: Any, sdk: ModuleType, reading: Reading,
                               "n_ctx; its log says why)")
         if not reading.whole_at_body_end:
             stray = reading.stray  # (probe 311: a gateway's error object, then the body's end, read "it was cut")
-            raise StreamError(f"the stream from {model} ended without {reading.end}: it was cut" + (
-                f"; before, it sent an event that is not the API's: {server_text(str(stray), 300)!r}" if stray is not None
-                else ""), raw=stray)
+            before = "" if stray is None else \
+                f"; before, it sent an event that is not the API's: {server_text(str(stray), 300)!r}"
+            raise StreamError(f"the stream from {model} ended without {reading.end}: it was cut{before}", raw=stray)
         if rest := halves.rest():
             yield rest
     except httpx2.TimeoutException as exc:

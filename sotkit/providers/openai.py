@@ -279,7 +279,8 @@ class _Reading:
             self.reasoned = self.reasoned or reasoned  # first, whatever came first)
             self.began = isinstance(text, str) and not text.isspace() and bool(text)
         if done == "error":  # OpenRouter's and others' mid-stream failure, sometimes without an error object
-            raise StreamError(f"the server ended the stream with finish_reason 'error': {server_text(str(data), 300)!r}", raw=data)
+            said = server_text(str(data), 300)
+            raise StreamError(f"the server ended the stream with finish_reason 'error': {said!r}", raw=data)
         if refusal:  # the model's refusal is its text, and the answer is no whole one (finish_reason says "stop")
             before = text if isinstance(text, str) else ""
             if self.refused:
