@@ -1,7 +1,6 @@
 """Where a point's expansion runs on into another point: a numbered line that does not go on with the point's own
 list (numbered from 1, or "1." throughout; a line numbered 1 that opens with no title after a lead-in ending in a
-colon begins another; a line indented under an item, first of its sub-list or next in it, is its sub-item; numbered
-sections, headings, bold numbers or steps, are counted apart from the lists under them) and may
+colon begins another; a line indented under an item, first of its sub-list or next in it, is its sub-item) and may
 be a point's (not one numbered above the answer's points and the next number, nor one that goes on with a sentence:
 "published in\n2019. showed", unless it opens with another point's title), or another point's title as a header (a
 line's marks, "\n**Title:**", "\n### Title", "\nPoint 3: Title", or a number after a sentence, "... LEDs. 4.
@@ -50,10 +49,7 @@ _NUMERAL_PAIR = re.compile(f"、{_NUMERAL}")  # a mark followed by a second nume
 # A line that opens a list item or a header, not a line of prose (the line before a numbered line).
 _LISTED = re.compile(rf"[ \t]*(?:[-*•#>|・①-⑳]|\d+[.)．）、]|{CJK_NUMBER}、|[(（](?:\d|{CJK_NUMBER}))")
 # a reply that opens with its own list's first item
-_OWN_FIRST = re.compile(rf"[ \t{INVISIBLE}]*(?:1[.)．）、]\s|一、|①)", re.I)
-# ... with its sections' first: a heading, a bold number or a step ("### 1. Living room", "**1.** Buy", "Step 1:")
-_SECTION_FIRST = re.compile(rf"[ \t{INVISIBLE}]*(?:(?:\*\*|#{{1,6}}[ \t]*)1[.)．）、](?:\*\*)?\s"
-                            rf"|(?:\*\*|#{{1,6}}[ \t]*)?step\s+1\s*:)", re.I)
+_OWN_FIRST = re.compile(rf"[ \t{INVISIBLE}]*(?:\*\*|#{{1,6}}[ \t]*)?(?:1[.)．）、]\s|一、|①|step\s+1\s*:)", re.I)
 _PAREN_FIRST = re.compile(rf"[ \t{INVISIBLE}]*(?:\*\*)?[(（](?:1|一)[)）]")
 # A bulleted line: another item too where the point is one paragraph (whole-sentence mode; an API model's point
 # may hold a list of its own).
@@ -161,9 +157,6 @@ class OtherPoints:
         self._checked = 0  # where run_on reads on from, for text from which origin
         self._checked_origin: int | None = None
         self._own_items: list[int] = []  # where the items of the point's own numbered list start, in that text
-        # where its numbered sections start (headings, bold numbers, steps), counted apart: each may hold a list of
-        # its own, numbered from 1 (review 335: "#### 1. Cardio\n1. Monday run\n...\n#### 2. Strength" was cut)
-        self._sections: list[int] = []
         # where the items of its own "(1)", "（1）" list start, and their numbers: counted apart (a sub-list under each
         # "1." item begins again at "(1)"; review 325)
         self._paren_items: list[tuple[int, int]] = []
@@ -224,7 +217,7 @@ class OtherPoints:
         if not _MAY_RUN_ON.search(text, at):  # no line, number or emphasis since: nothing to cut or hold (fast;
             # nor any item found past ``at`` before: it would have been on a line)
             if not same:
-                self._own_items, self._titled, self._paren_items, self._sections = [], [], [], []
+                self._own_items, self._titled, self._paren_items = [], [], []
             # read again from trailing blanks (the last _INDENT: not all of a long run, at every piece), which an
             # inline "... LEDs. 4. Title:" opens
             tail = text[-_INDENT:]
@@ -235,9 +228,8 @@ class OtherPoints:
             del self._own_items[bisect.bisect_left(self._own_items, at):]
             del self._paren_items[bisect.bisect_left(self._paren_items, at, key=lambda item: item[0]):]
             del self._titled[bisect.bisect_left(self._titled, at):]
-            del self._sections[bisect.bisect_left(self._sections, at):]
         else:
-            self._own_items, self._titled, self._paren_items, self._sections = [], [], [], []
+            self._own_items, self._titled, self._paren_items = [], [], []
         cut, held = self._numbered(text, at, fences, final)
         if self._bullets and (bullet := _first_outside(_NEW_BULLET, text, at, fences)) is not None:
             cut = bullet if cut is None else min(cut, bullet)
@@ -275,11 +267,8 @@ class OtherPoints:
         point's own list (numbered from 1, the first perhaps the reply's first line) is the point's, unless it
         opens with another point's title (the skeleton written again; ``_another_point``): in one paragraph
         (``bullets``), none is."""
-        if not self._own_items and not self._sections and not self._bullets:
-            if _SECTION_FIRST.match(text):
-                self._sections.append(-1)  # the reply opened with its sections
-            elif _OWN_FIRST.match(text) or self.first_item_was_header:
-                self._own_items.append(-1)  # or its list (a first line naming a point ends it whole)
+        if not self._own_items and (_OWN_FIRST.match(text) or self.first_item_was_header) and not self._bullets:
+            self._own_items.append(-1)  # the reply opened with its list (a first line naming a point ends it whole)
         if not self._paren_items and _PAREN_FIRST.match(text):
             self._paren_items.append((-1, 1))  # and so with a "(1)" list
         for m in _NEXT_ITEM.finditer(text + "\n" if final else text, at):  # the end is a line's
@@ -312,27 +301,16 @@ class OtherPoints:
             if self._bullets:
                 return m.start(), m.start()
             titles = (self._own_title, *self.titles)
-            if number is not None and (self._sections or m["step"] or "#" in m[0] or "**" in m[0]):
-                if not (ended or final) and any(title.startswith(line) for title in titles):
-                    return None, m.start()  # whether it opens with a title is still to be seen
-                section = self._section(m, number_value(number), any(line.startswith(t) for t in titles))
-                if section:
-                    self._sections.append(m.start())
-                    self._own_items, self._titled = [], []  # (a section's list is numbered from 1)
-                    continue
-                if section is False:  # a section out of its order, the answer begun again
-                    if (starts := self._starts_numbered_point(text, m, written, bool(ended), final)) is False:
-                        continue
-                    return (m.start() if starts else None), m.start()
             if number is not None and number_value(number) == 1 and not written[:1].islower() \
-                    and (lead := _lead_in(text, m.start())) is not None and not self._names_another(lead):
+                    and (lead := _lead_in(text, m.start())) is not None \
+                    and not self._names_another(lead, numbered=not self._own_lead(text, m.start())):
                 # ("Mix the following:\n1. cup of flour" goes on with a sentence)
                 if not (ended or final) and any(title.startswith(line) for title in titles):
                     return None, m.start()  # whether it opens with a title is still to be seen
                 if not any(_opens(line, title) for title in titles):
                     self._own_items, self._titled = [m.start()], []  # a list of the point's own begins again ("Pros:
                     continue  # \n1. ...\n\nCons:\n1. ..."); one that opens with a title is the skeleton again, below
-            if number is not None and number_value(number) == 1 and self._numbered_lazily(text) \
+            if number is not None and number_value(number) == 1 and self._numbered_lazily(text, m.start()) \
                     and _lead_in(text, m.start()) is None:
                 # Markdown's lazy numbering, "1." on every item, one after another (probe 333: the second was cut)
                 if not (ended or final) and any(title.startswith(line) for title in titles):
@@ -376,41 +354,36 @@ class OtherPoints:
             self._own_items.append(m.start())
         return None, len(text)
 
-    def _section(self, m: re.Match[str], number: int, titled: bool) -> bool | None:
-        """Is the numbered line at ``m`` the point's next section (True), one out of its sections' order (False), or
-        neither (None: an item of its list)? A heading, a bold number or a step opens a section where it goes on
-        with the sections, or opens the first where no list came before; a plain line does where it goes on with
-        them and not with the list. One that opens with a title is no section: the skeleton again, or a run-on."""
-        styled = bool(m["step"] or "#" in m[0] or "**" in m[0])
-        if titled or (not styled and number == len(self._own_items) + 1):
-            return None
-        if number == len(self._sections) + 1 and (self._sections or not self._own_items):
-            return True
-        return False if styled and self._sections else None
-
     @staticmethod
     def _sub_item(text: str, at: int, number: int) -> bool:
-        """Is the numbered line at ``at``, indented under an item, one of a sub-list: its first, or the next after
-        the item before it at its indent, deeper lines between ("   4. A restful bedroom" under "2." is the next
-        point's, paraphrased; review 335)?"""
-        if number == 1:
-            return True
+        """Is the numbered line at ``at``, indented under an item, one of a sub-list: its first, right under an item
+        (not under a paragraph, which ended the list: review 336), or the next after the item before it at its
+        indent ("   4. A restful bedroom" under "2." is the next point's, paraphrased; review 335)? Deeper lines
+        between are read past."""
         indent, end = _columns(text, at + 1), at
         for _ in range(_SUB_LINES):
-            start = text.rfind("\n", 0, end)
-            if start < 0:
+            if end <= 0:
                 return False
-            if text[start + 1:end].strip() and _columns(text, start + 1) <= indent:
-                item = _NEW_ITEM.match(text, start)
-                return _columns(text, start + 1) == indent and item is not None and item["n"] is not None \
-                    and number_value(item["n"]) == number - 1
-            end = start
+            start = text.rfind("\n", 0, end) + 1
+            line, end = text[start:end], start - 1
+            if not line.strip() or _columns(text, start) > indent:
+                continue
+            if _columns(text, start) < indent:
+                return number == 1 and bool(_LISTED.match(line))
+            item = _NEW_ITEM.match("\n" + line)
+            return number > 1 and item is not None and item["n"] is not None and number_value(item["n"]) == number - 1
         return False
 
-    def _numbered_lazily(self, text: str) -> bool:
-        """Is every item of the point's own list so far numbered 1?"""
-        return bool(self._own_items) and all(
-            at < 0 or (item := _NEXT_ITEM.match(text, at)) is not None and item["n"] == "1" for at in self._own_items)
+    def _numbered_lazily(self, text: str, at: int) -> bool:
+        """Does the numbered line at ``at`` go on with the point's own list numbered 1 throughout, right after it
+        (its item or a line under one: not after a sentence, where "1." begins the answer again; review 336)? Its
+        items count from 1, so that its last is a "1." only where every one is."""
+        if not self._own_items:
+            return False
+        last, before = self._own_items[-1], text[:at].rstrip()
+        line = before[before.rfind("\n") + 1:]
+        return (last < 0 or (item := _NEXT_ITEM.match(text, last)) is not None and item["n"] == "1") \
+            and (bool(_LISTED.match(line)) or line[:1] in " \t")
 
     def _paren_item(self, m: re.Match[str], line: str, whole: bool) -> bool | None:
         """Is the "(N)" line at ``m`` an item of the point's own list of them (its first, or the next), opening with
@@ -481,9 +454,16 @@ class OtherPoints:
         return lead is not None and bool(_COLON_ENDED.fullmatch(lead)) and not _MOVES_ON.match(lead) \
             and not self._names_another(lead)
 
-    def _names_another(self, lead: str) -> bool:
-        """Does a lead-in name another point, by its number or its title ("Now for point 3:", "Avoid late caffeine
-        (point 3):", "**Next point: Eat healthy**", "Next, to sleep well")? The list after it is that point's."""
+    def _own_lead(self, text: str, at: int) -> bool:
+        """Is the line before the numbered line at ``at`` (blank lines aside) an item of the point's own list (its
+        section, "### 1. Morning", whose number names no other point; review 336)?"""
+        before = text[:at].rstrip()
+        return before.rfind("\n") in self._own_items
+
+    def _names_another(self, lead: str, numbered: bool = True) -> bool:
+        """Does a lead-in name another point, by its number (unless not ``numbered``: an item of the point's own)
+        or its title ("Now for point 3:", "Avoid late caffeine (point 3):", "**Next point: Eat healthy**", "Next, to
+        sleep well")? The list after it is that point's."""
         if any(_opens(_UNMARKED.sub("", lead), title) for title in self.titles):
             return True
         # a heading, or a line running into the list, that says "next point" or is another point's title in other
@@ -492,8 +472,8 @@ class OtherPoints:
                 (_HEADING.match(lead) or _MOVES_ON.match(lead)) and _NEXT_POINT.search(lead)
                 or any(_reworded(lead, t) for t in self.titles)):
             return True
-        return any(number_value(n) != self._index for found in _NAMES_NUMBER.finditer(lead) for n in found.groups()
-                   if n)
+        return numbered and any(number_value(n) != self._index for found in _NAMES_NUMBER.finditer(lead)
+                                for n in found.groups() if n)
 
     def _recap(self, text: str, at: int, line: str, title: str, number: str, whole: bool) -> bool | None:
         """Is the item at ``at``, whose ``line`` opens with an earlier point's ``title`` at that point's ``number``,

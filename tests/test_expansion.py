@@ -360,28 +360,30 @@ def test_running_on_into_the_next_point_is_cut(step):
     ("Tips:\n1. Warm.\n2. Dim.\n   4. A quiet room: dark and cool.", "Tips:\n1. Warm.\n2. Dim.", True),
     ("Tips:\n1. Warm.\n2. Dim.\n\nThat covers it.\n\n1. Exercising daily: walk.\n2. Coffee: none after noon.",
      "Tips:\n1. Warm.\n2. Dim.\n\nThat covers it.", True),
+    # ... indented, or numbered "1." throughout after a list of that kind (review 336: kept, other points twice)
+    ("Tips:\n1. Warm.\n2. Dim.\n\nThat covers it.\n\n  1. Exercising daily: walk.\n  2. Coffee: none.",
+     "Tips:\n1. Warm.\n2. Dim.\n\nThat covers it.", True),
+    ("Steps:\n1. Swap a cup.\n1. Swap another.\n\nThat covers it.\n\n1. Exercising daily: walk.\n1. Coffee: none.",
+     "Steps:\n1. Swap a cup.\n1. Swap another.\n\nThat covers it.", True),
     # a reply opening with a numbered heading is its own list (probe 333: cut at the second heading)
     ("### 1. Living room\n\nLamps after 8 p.m.\n\n### 2. Bedroom\n\nOne warm bulb.",
      "### 1. Living room\n\nLamps after 8 p.m.\n\n### 2. Bedroom\n\nOne warm bulb.", False),
     ("#### Step 1: Fix your wake time\nSame time daily.\n\n#### Step 2: Get light\nGo out.",
      "#### Step 1: Fix your wake time\nSame time daily.\n\n#### Step 2: Get light\nGo out.", False),
-    # numbered sections, each with a list of its own numbered from 1 (review 335: cut at the second section)
-    ("#### 1. Cardio\n1. Monday run\n2. Swim\n\n#### 2. Strength\n1. Legs\n2. Arms",
-     "#### 1. Cardio\n1. Monday run\n2. Swim\n\n#### 2. Strength\n1. Legs\n2. Arms", False),
-    ("Plan:\n\n**1. Cardio**\n1. Monday run\n2. Swim\n\n**2. Strength**\n1. Legs",
-     "Plan:\n\n**1. Cardio**\n1. Monday run\n2. Swim\n\n**2. Strength**\n1. Legs", False),
-    ("Step 1: Warm up\n\n1. Walk\n2. Swing your arms\n\nStep 2: Run\n\n1. Easy pace",
-     "Step 1: Warm up\n\n1. Walk\n2. Swing your arms\n\nStep 2: Run\n\n1. Easy pace", False),
-    ("**1.** Buy.\n2. Plug in.\n3. Test.", "**1.** Buy.\n2. Plug in.\n3. Test.", False),
-    # ... but a section out of its order is the answer begun again (review 335)
-    ("### 1. Walk\nDaily.\n\n### 2. Lift\nTwice.\n\nThat is all.\n\n### 1. Coffee after lunch\nNone.",
-     "### 1. Walk\nDaily.\n\n### 2. Lift\nTwice.\n\nThat is all.", True),
     # a list numbered "1." throughout (probe 333: cut before its second item)
     ("In steps:\n\n1. Swap a cup.\n1. Swap another.\n1. Keep one.", "In steps:\n\n1. Swap a cup.\n1. Swap another."
      "\n1. Keep one.", False),
 ])
 def test_a_points_own_numbered_list_is_kept(raw, text, finished, step):
     assert clean(raw, step=step, others=OTHERS) == (text, finished)
+
+
+@pytest.mark.parametrize("step", [1, 3, 100])
+def test_a_list_under_the_points_own_numbered_heading_is_its_own(step):
+    # review 336: the heading "### 1. Morning", read as a lead-in naming point 1, cut the point after it
+    raw = "### 1. Morning\n1. One cup:\n   1. Small.\n   2. Weak.\n2. Before 10."
+    assert clean(raw, step=step, title="Limit caffeine", others=["Keep a regular schedule", "Exercise daily"],
+                 most_points=5) == (raw, False)
 
 
 @pytest.mark.parametrize("step", [1, 2, 3, 100])
