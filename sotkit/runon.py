@@ -49,7 +49,7 @@ _NUMERAL_PAIR = re.compile(f"、{_NUMERAL}")  # a mark followed by a second nume
 # A line that opens a list item or a header, not a line of prose (the line before a numbered line).
 _LISTED = re.compile(rf"[ \t]*(?:[-*•#>|・①-⑳]|\d+[.)．）、]|{CJK_NUMBER}、|[(（](?:\d|{CJK_NUMBER}))")
 # a reply that opens with its own list's first item
-_OWN_FIRST = re.compile(rf"[ \t{INVISIBLE}]*(?:\*\*|#{{1,6}}[ \t]*)?(?:1[.)．）、]\s|一、|①|step\s+1\s*:)", re.I)
+_OWN_FIRST = re.compile(rf"[ \t{INVISIBLE}]*(?:\*\*|#{{1,6}}[ \t]*)?(?:1[.)．）、](?:\*\*)?\s|一、|①|step\s+1\s*:)", re.I)
 _PAREN_FIRST = re.compile(rf"[ \t{INVISIBLE}]*(?:\*\*)?[(（](?:1|一)[)）]")
 # A bulleted line: another item too where the point is one paragraph (whole-sentence mode; an API model's point
 # may hold a list of its own).

@@ -365,6 +365,9 @@ def test_running_on_into_the_next_point_is_cut(step):
      "Tips:\n1. Warm.\n2. Dim.\n\nThat covers it.", True),
     ("Steps:\n1. Swap a cup.\n1. Swap another.\n\nThat covers it.\n\n1. Exercising daily: walk.\n1. Coffee: none.",
      "Steps:\n1. Swap a cup.\n1. Swap another.\n\nThat covers it.", True),
+    # ... and one opening with a bold number (probe 338: "**1.** ..." kept its first item alone)
+    ("**1.** Warm light.\n**2.** Dim lamps.\n**3.** No screens.", "**1.** Warm light.\n**2.** Dim lamps.\n"
+     "**3.** No screens.", False),
     # a reply opening with a numbered heading is its own list (probe 333: cut at the second heading)
     ("### 1. Living room\n\nLamps after 8 p.m.\n\n### 2. Bedroom\n\nOne warm bulb.",
      "### 1. Living room\n\nLamps after 8 p.m.\n\n### 2. Bedroom\n\nOne warm bulb.", False),
