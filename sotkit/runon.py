@@ -50,6 +50,10 @@ _NUMERAL_PAIR = re.compile(f"、{_NUMERAL}")  # a mark followed by a second nume
 _LISTED = re.compile(rf"[ \t]*(?:[-*•#>|・①-⑳]|\d+[.)．）、]|{CJK_NUMBER}、|[(（](?:\d|{CJK_NUMBER}))")
 # a reply that opens with its own list's first item
 _OWN_FIRST = re.compile(rf"[ \t{INVISIBLE}]*(?:\*\*|#{{1,6}}[ \t]*)?(?:1[.)．）、](?:\*\*)?\s|一、|①|step\s+1\s*:)", re.I)
+# a plain or bold item numbered 1, for a list numbered "1." throughout
+_LAZY_ITEM = re.compile(rf"\n[ \t{INVISIBLE}]*(?:\*\*)?1[.)](?:\*\*)?\s")
+# ... or with a section: a numbered heading or a step ("### 1. Morning", "Step 1:")
+_SECTION_FIRST = re.compile(rf"[ \t{INVISIBLE}]*(?:#{{1,6}}[ \t]*1[.)．）、]\s|(?:\*\*|#{{1,6}}[ \t]*)?step\s+1\s*:)", re.I)
 _PAREN_FIRST = re.compile(rf"[ \t{INVISIBLE}]*(?:\*\*)?[(（](?:1|一)[)）]")
 # A bulleted line: another item too where the point is one paragraph (whole-sentence mode; an API model's point
 # may hold a list of its own).
@@ -281,10 +285,11 @@ class OtherPoints:
             if self._own_items and _columns(text, m.start() + 1) >= _columns(text, self._own_items[-1] + 1) + 2 \
                     and number is not None and self._sub_item(text, m.start(), number_value(number)):
                 # a sub-item of the point's own list's item ("1. Cardio:\n   1. Monday"; probe 333), but for one
-                # opening with another point's title (review 149)
-                if not (ended or final) and any(title.startswith(line) for title in self.titles):
+                # opening with another point's title, in any marks (review 149; review 337: "_Title_", "`Title`")
+                said = line.lstrip("_`\"'“‘*")
+                if not (ended or final) and any(title.startswith(said) for title in self.titles):
                     return None, m.start()
-                if not any(line.startswith(title) for title in self.titles):
+                if not any(said.startswith(title) for title in self.titles):
                     continue
             if m["other"] is not None and not self._bullets:
                 if (paren := self._paren_item(m, line, bool(ended) or final)) is None:
@@ -302,8 +307,9 @@ class OtherPoints:
                 return m.start(), m.start()
             titles = (self._own_title, *self.titles)
             if number is not None and number_value(number) == 1 and not written[:1].islower() \
-                    and (lead := _lead_in(text, m.start())) is not None \
-                    and not self._names_another(lead, numbered=not self._own_lead(text, m.start())):
+                    and (lead := self._lead_into(text, m.start())) is not None \
+                    and not self._names_another(_OWN_NUMBER.sub("", lead, count=1) if self._own_lead(text, m.start())
+                                                else lead):
                 # ("Mix the following:\n1. cup of flour" goes on with a sentence)
                 if not (ended or final) and any(title.startswith(line) for title in titles):
                     return None, m.start()  # whether it opens with a title is still to be seen
@@ -354,12 +360,12 @@ class OtherPoints:
             self._own_items.append(m.start())
         return None, len(text)
 
-    @staticmethod
-    def _sub_item(text: str, at: int, number: int) -> bool:
+    def _sub_item(self, text: str, at: int, number: int) -> bool:
         """Is the numbered line at ``at``, indented under an item, one of a sub-list: its first, right under an item
-        (not under a paragraph, which ended the list: review 336), or the next after the item before it at its
-        indent ("   4. A restful bedroom" under "2." is the next point's, paraphrased; review 335)? Deeper lines
-        between are read past."""
+        of the point's own list (not under a paragraph, which ended the list, review 336; nor under a heading, a
+        quote, a table or a bullet, review 337), or the next after the item before it at its indent ("   4. A
+        restful bedroom" under "2." is the next point's, paraphrased; review 335)? Deeper lines between are read
+        past."""
         indent, end = _columns(text, at + 1), at
         for _ in range(_SUB_LINES):
             if end <= 0:
@@ -368,8 +374,9 @@ class OtherPoints:
             line, end = text[start:end], start - 1
             if not line.strip() or _columns(text, start) > indent:
                 continue
-            if _columns(text, start) < indent:
-                return number == 1 and bool(_LISTED.match(line))
+            if _columns(text, start) < indent:  # its parent: an own item, or a numbered sub-item under the last one
+                return number == 1 and (start - 1 in self._own_items or start - 1 > self._own_items[-1]
+                                        and (item := _NEW_ITEM.match(text, start - 1)) is not None and bool(item["n"]))
             item = _NEW_ITEM.match("\n" + line)
             return number > 1 and item is not None and item["n"] is not None and number_value(item["n"]) == number - 1
         return False
@@ -382,8 +389,11 @@ class OtherPoints:
             return False
         last, before = self._own_items[-1], text[:at].rstrip()
         line = before[before.rfind("\n") + 1:]
-        return (last < 0 or (item := _NEXT_ITEM.match(text, last)) is not None and item["n"] == "1") \
-            and (bool(_LISTED.match(line)) or line[:1] in " \t")
+        first = _LAZY_ITEM.match("\n" + text) if last < 0 else _LAZY_ITEM.match(text, last)
+        # (not a heading's or a step's "1", review 337; right after its item at its indent, not after a bullet or a
+        # line under it)
+        return first is not None and _LAZY_ITEM.match("\n" + line) is not None \
+            and _columns(line, 0) == _columns(text, at + 1)
 
     def _paren_item(self, m: re.Match[str], line: str, whole: bool) -> bool | None:
         """Is the "(N)" line at ``m`` an item of the point's own list of them (its first, or the next), opening with
@@ -454,16 +464,25 @@ class OtherPoints:
         return lead is not None and bool(_COLON_ENDED.fullmatch(lead)) and not _MOVES_ON.match(lead) \
             and not self._names_another(lead)
 
+    def _lead_into(self, text: str, at: int) -> str | None:
+        """``_lead_in``, or, in the first section of a reply that opened with one ("### 1. Morning", "Step 1:"), the
+        line of its prose before the numbered line at ``at``: a section's list after its prose (review 337)."""
+        if (lead := _lead_in(text, at)) is not None or self._own_items != [-1] or not _SECTION_FIRST.match(text):
+            return lead
+        before = text[:at].rstrip()
+        line = before[before.rfind("\n") + 1:]
+        return None if not line or _NEW_ITEM.match("\n" + line) else line.casefold()  # (its prose, or bullets)
+
     def _own_lead(self, text: str, at: int) -> bool:
         """Is the line before the numbered line at ``at`` (blank lines aside) an item of the point's own list (its
-        section, "### 1. Morning", whose number names no other point; review 336)?"""
+        section, "### 1. Morning", whose number names no other point, review 336; "point 3" in it still does,
+        review 337)?"""
         before = text[:at].rstrip()
         return before.rfind("\n") in self._own_items
 
-    def _names_another(self, lead: str, numbered: bool = True) -> bool:
-        """Does a lead-in name another point, by its number (unless not ``numbered``: an item of the point's own)
-        or its title ("Now for point 3:", "Avoid late caffeine (point 3):", "**Next point: Eat healthy**", "Next, to
-        sleep well")? The list after it is that point's."""
+    def _names_another(self, lead: str) -> bool:
+        """Does a lead-in name another point, by its number or its title ("Now for point 3:", "Avoid late caffeine
+        (point 3):", "**Next point: Eat healthy**", "Next, to sleep well")? The list after it is that point's."""
         if any(_opens(_UNMARKED.sub("", lead), title) for title in self.titles):
             return True
         # a heading, or a line running into the list, that says "next point" or is another point's title in other
@@ -472,8 +491,8 @@ class OtherPoints:
                 (_HEADING.match(lead) or _MOVES_ON.match(lead)) and _NEXT_POINT.search(lead)
                 or any(_reworded(lead, t) for t in self.titles)):
             return True
-        return numbered and any(number_value(n) != self._index for found in _NAMES_NUMBER.finditer(lead)
-                                for n in found.groups() if n)
+        return any(number_value(n) != self._index for found in _NAMES_NUMBER.finditer(lead) for n in found.groups()
+                   if n)
 
     def _recap(self, text: str, at: int, line: str, title: str, number: str, whole: bool) -> bool | None:
         """Is the item at ``at``, whose ``line`` opens with an earlier point's ``title`` at that point's ``number``,
@@ -738,6 +757,8 @@ _MOVES_ON = re.compile(r"[\W_]*(?:(?:now|and|ok|okay),?\s+)?(?:next(?: up)?|fina
                        r"the rest)\b", re.I)
 #: a lead-in that names another point by its place ("Next point:", "the last point")
 _NEXT_POINT = re.compile(r"\b(?:next|last|final|following|second|third|fourth|fifth|sixth) point\b", re.I)
+#: the number an item of the point's own list opens with, as a lead-in ("### 1. morning")
+_OWN_NUMBER = re.compile(r"^[\W_]*\d+[.):：]")
 #: a lead-in that names a point by its number: "Now for point 3:", "### 3:", "3. Caffeine:", "第三点："
 _NAMES_NUMBER = re.compile(rf"\bpoint\s+(\d+)|第({CJK_NUMBER}|\d+)[点點]|^[\W_]*(\d+)[.):：](?!\d)", re.I)
 

@@ -373,6 +373,19 @@ def test_running_on_into_the_next_point_is_cut(step):
      "### 1. Living room\n\nLamps after 8 p.m.\n\n### 2. Bedroom\n\nOne warm bulb.", False),
     ("#### Step 1: Fix your wake time\nSame time daily.\n\n#### Step 2: Get light\nGo out.",
      "#### Step 1: Fix your wake time\nSame time daily.\n\n#### Step 2: Get light\nGo out.", False),
+    # review 337: indented under a lead naming another point, a quote or a table, or opening with another point's
+    # title in marks, a "1." list is no sub-list; nor is "point 3" in an own item no lead to it
+    ("Tips:\n1. Warm.\n2. Dim.\n\n**Now for point 3:**\n\n   1. Walk daily.\n   2. Lift.",
+     "Tips:\n1. Warm.\n2. Dim.\n\n**Now for point 3:**", True),
+    ("Tips:\n1. Warm.\n2. Dim.\n\n> That covers it.\n\n   1. Exercising helps: walk.\n   2. Lift.",
+     "Tips:\n1. Warm.\n2. Dim.\n\n> That covers it.", True),
+    ("Plan:\n1. Warm.\n   1. `Exercise`: walk 30 minutes.", "Plan:\n1. Warm.", True),
+    ("1. Warm.\n2. Now for point 3:\n1. Walk daily.\n2. Lift.", "1. Warm.\n2. Now for point 3:", True),
+    # ... and a section's list after its prose or bullets is its own (review 337: cut after the first section's prose)
+    ("### 1. Morning\n\nHave coffee before 10.\n\n1. Brew a small cup.\n2. Drink water first.",
+     "### 1. Morning\n\nHave coffee before 10.\n\n1. Brew a small cup.\n2. Drink water first.", False),
+    ("### 1. Morning\n- One small cup.\n\n1. Brew it weak.\n2. Drink water first.",
+     "### 1. Morning\n- One small cup.\n\n1. Brew it weak.\n2. Drink water first.", False),
     # a list numbered "1." throughout (probe 333: cut before its second item)
     ("In steps:\n\n1. Swap a cup.\n1. Swap another.\n1. Keep one.", "In steps:\n\n1. Swap a cup.\n1. Swap another."
      "\n1. Keep one.", False),
