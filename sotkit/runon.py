@@ -53,7 +53,8 @@ _OWN_FIRST = re.compile(rf"[ \t{INVISIBLE}]*(?:\*\*|#{{1,6}}[ \t]*)?(?:1[.)．�
 # a plain or bold item numbered 1, for a list numbered "1." throughout
 _LAZY_ITEM = re.compile(rf"\n[ \t{INVISIBLE}]*(?:\*\*)?1[.)](?:\*\*)?\s")
 # ... or with a section: a numbered heading or a step ("### 1. Morning", "Step 1:")
-_SECTION_FIRST = re.compile(rf"[ \t{INVISIBLE}]*(?:#{{1,6}}[ \t]*1[.)．）、]\s|(?:\*\*|#{{1,6}}[ \t]*)?step\s+1\s*:)", re.I)
+_SECTION_FIRST = re.compile(rf"[ \t{INVISIBLE}]*(?:#{{1,6}}[ \t]*1[.)．）、]\s|(?:\*\*|#{{1,6}}[ \t]*)?step\s+1\s*:)",
+                            re.I)
 _PAREN_FIRST = re.compile(rf"[ \t{INVISIBLE}]*(?:\*\*)?[(（](?:1|一)[)）]")
 # A bulleted line: another item too where the point is one paragraph (whole-sentence mode; an API model's point
 # may hold a list of its own).
