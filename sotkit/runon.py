@@ -287,7 +287,7 @@ class OtherPoints:
                     and number is not None and self._sub_item(text, m.start(), number_value(number)):
                 # a sub-item of the point's own list's item ("1. Cardio:\n   1. Monday"; probe 333), but for one
                 # opening with another point's title, in any marks (review 149; review 337: "_Title_", "`Title`")
-                said = line.lstrip("_`\"'“‘*")
+                said = _UNMARKED.sub("", line)  # (past marks, an emoji, a link's bracket, "Point 1 -"; review 338)
                 if not (ended or final) and any(title.startswith(said) for title in self.titles):
                     return None, m.start()
                 if not any(said.startswith(title) for title in self.titles):

@@ -380,6 +380,8 @@ def test_running_on_into_the_next_point_is_cut(step):
     ("Tips:\n1. Warm.\n2. Dim.\n\n> That covers it.\n\n   1. Exercising helps: walk.\n   2. Lift.",
      "Tips:\n1. Warm.\n2. Dim.\n\n> That covers it.", True),
     ("Plan:\n1. Warm.\n   1. `Exercise`: walk 30 minutes.", "Plan:\n1. Warm.", True),
+    ("Plan:\n1. Warm.\n   1. ✅ Exercise: walk 30 minutes.", "Plan:\n1. Warm.", True),  # (review 338)
+    ("Plan:\n1. Warm.\n   1. [Exercise](https://example.com): walk.", "Plan:\n1. Warm.", True),
     ("1. Warm.\n2. Now for point 3:\n1. Walk daily.\n2. Lift.", "1. Warm.\n2. Now for point 3:", True),
     # ... and a section's list after its prose or bullets is its own (review 337: cut after the first section's prose)
     ("### 1. Morning\n\nHave coffee before 10.\n\n1. Brew a small cup.\n2. Drink water first.",
