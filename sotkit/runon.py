@@ -383,16 +383,15 @@ class OtherPoints:
         return False
 
     def _numbered_lazily(self, text: str, at: int) -> bool:
-        """Does the numbered line at ``at`` go on with the point's own list numbered 1 throughout, right after it
-        (its item or a line under one: not after a sentence, where "1." begins the answer again; review 336)? Its
-        items count from 1, so that its last is a "1." only where every one is."""
+        """Does the numbered line at ``at`` go on with the point's own list numbered 1 throughout, right after its
+        last item (not after a sentence, where "1." begins the answer again, review 336; nor after a bullet or a
+        line under the item, review 337)? Its items count from 1, so that its last is a "1." only where every one
+        is."""
         if not self._own_items:
             return False
         last, before = self._own_items[-1], text[:at].rstrip()
         line = before[before.rfind("\n") + 1:]
-        first = _LAZY_ITEM.match("\n" + text) if last < 0 else _LAZY_ITEM.match(text, last)
-        # (not a heading's or a step's "1", review 337; right after its item at its indent, not after a bullet or a
-        # line under it)
+        first = _LAZY_ITEM.match("\n" + text) if last < 0 else _LAZY_ITEM.match(text, last)  # (not a heading's "1")
         return first is not None and _LAZY_ITEM.match("\n" + line) is not None \
             and _columns(line, 0) == _columns(text, at + 1)
 
