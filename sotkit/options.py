@@ -249,8 +249,10 @@ def _check_utf8(what: str, text: str) -> None:
                           "errors='surrogateescape': decode with errors='replace' instead") from None
 
 
-def check_url(name: str, url: Any) -> None:
-    """An http(s) URL with a host (and a valid port, no spaces and no query), or None."""
+def check_url(name: str, url: Any, endpoints: tuple[str, ...] = ()) -> None:
+    """An http(s) URL with a host (and a valid port, no spaces and no query), or None; not one that ends with one of
+    the ``endpoints``, paths the SDK adds itself ("/chat/completions": it would post to ".../chat/completions/chat/
+    completions", a 404 that says nothing of why)."""
     if url is None:
         return
     from urllib.parse import urlsplit
@@ -274,6 +276,10 @@ def check_url(name: str, url: Any) -> None:
                               "percent-encode it (%2F, %3F, %23)")
         raise ConfigError(f"{given}: must be an http:// or https:// URL with a host, "
                           "for example 'http://localhost:8000/v1'")
+    path = urlsplit(url).path.rstrip("/").casefold()
+    if endpoint := next((end for end in endpoints if path.endswith(end)), None):
+        raise ConfigError(f"{name}={shown(shown_url(url))} ends with {endpoint}, which the SDK adds to the base URL "
+                          f"itself: leave it out ({shown(shown_url(url.rstrip('/')[:-len(endpoint)]))})")
     if "?" in url:  # the query not shown: a gateway's key may be in it
         raise ConfigError(f"{name}={shown(shown_url(url.partition('?')[0]))} has a query (?...): the SDK adds its "
                           "paths after the whole URL, query included, so every request would go to the wrong path "

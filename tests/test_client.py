@@ -871,6 +871,17 @@ async def test_a_key_refused_where_none_was_given_says_so(provider, monkeypatch)
         refused.value.__notes__ and "no API key" not in " ".join(getattr(wrong.value, "__notes__", []))
 
 
+@pytest.mark.parametrize("model, url, base", [
+    ("openai:m", "http://127.0.0.1:8000/v1/chat/completions/", "http://127.0.0.1:8000/v1"),
+    ("anthropic:m", "https://gw.example.com/v1/messages", "https://gw.example.com"),
+])
+def test_a_base_url_with_the_path_the_sdk_adds_is_refused_when_the_client_is_built(model, url, base):
+    # probe 334: every request went to .../chat/completions/chat/completions, a 404 naming no URL
+    with pytest.raises(sotkit.ConfigError, match=re.escape(f"which the SDK adds to the base URL itself: leave it out "
+                                                           f"('{base}')")):
+        sotkit.SoT(model, api_key="k", base_url=url)
+
+
 @pytest.mark.parametrize("option", ["mode", "max_points", "temperature", "on_point_error"])
 def test_a_key_put_in_another_option_is_not_shown_in_its_error(option):
     # probe 334: mode='sk-proj-...' was refused with the key in the message (model= and fallback= hid it)

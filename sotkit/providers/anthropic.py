@@ -58,6 +58,9 @@ def takes_prefill(model_name: str) -> bool:
     return found is None or (int(found[1]), int(found[2] or 0)) < FIRST_WITHOUT_PREFILL
 
 
+#: the paths the SDK adds to the base URL, which a base URL given with them would have twice
+_SDK_PATHS = ("/v1/messages", "/messages")
+
 class AnthropicProvider(Provider):
     """``supports_prefill``: a last assistant message is continued (``takes_prefill``); off for good once the
     server refuses one.
@@ -97,9 +100,9 @@ class AnthropicProvider(Provider):
                                         api_key=api_key, base_url=base_url, http=http)
             self.platform = platform_of(client)
             return
-        check_url("base_url", base_url)
+        check_url("base_url", base_url, _SDK_PATHS)
         if base_url is None:  # the SDK reads it too, and would retry a malformed one as a connection error
-            check_url(f"${BASE_URL_VARIABLE}", os.environ.get(BASE_URL_VARIABLE) or None)
+            check_url(f"${BASE_URL_VARIABLE}", os.environ.get(BASE_URL_VARIABLE) or None, _SDK_PATHS)
         api_key = api_key_or_env(api_key, "ANTHROPIC_API_KEY")
         token = api_key_or_env(None, "ANTHROPIC_AUTH_TOKEN")  # the SDK reads it too, and sends it as a bearer token
         if not api_key and not token:

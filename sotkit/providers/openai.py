@@ -36,6 +36,9 @@ CONTINUE_PREFILL = {"continue_final_message": True, "add_generation_prompt": Fal
 _BARE_STATUS = re.compile(r"Error code: \d+")
 
 
+#: the path the SDK adds to the base URL, which a base URL given with it would have twice
+_SDK_PATHS = ("/chat/completions",)
+
 class OpenAIProvider(Provider):
     """``prefill=True`` declares that the server continues a trailing assistant message instead of answering
     after it (vLLM and SGLang do; OpenAI itself does not); a broken stream still restarts, as a gateway between may
@@ -78,9 +81,9 @@ class OpenAIProvider(Provider):
             self._max_tokens_field = "max_completion_tokens" if azure else _max_tokens_field(str(client.base_url))
             self.max_stop = MAX_STOP if azure else _max_stop(str(client.base_url))
             return
-        check_url("base_url", base_url)
+        check_url("base_url", base_url, _SDK_PATHS)
         if base_url is None:  # the SDK reads it too, and would retry a malformed one as a connection error
-            check_url(f"${BASE_URL_VARIABLE}", base_url := os.environ.get(BASE_URL_VARIABLE) or None)
+            check_url(f"${BASE_URL_VARIABLE}", base_url := os.environ.get(BASE_URL_VARIABLE) or None, _SDK_PATHS)
         self._max_tokens_field = _max_tokens_field(base_url)
         self.max_stop = _max_stop(base_url)
         api_key = api_key_or_env(api_key, "OPENAI_API_KEY")
