@@ -307,23 +307,22 @@ class OtherPoints:
             if self._bullets:
                 return m.start(), m.start()
             titles = (self._own_title, *self.titles)
-            if number is not None and number_value(number) == 1 and not written[:1].islower() \
-                    and (lead := self._lead_into(text, m.start())) is not None \
-                    and not self._names_another(_OWN_NUMBER.sub("", lead, count=1) if self._own_lead(text, m.start())
-                                                else lead):
-                # ("Mix the following:\n1. cup of flour" goes on with a sentence)
+            # a list of the point's own begins again ("Pros:\n1. ...\n\nCons:\n1. ..."; "Mix the following:\n1. cup
+            # of flour" goes on with a sentence), or goes on numbered "1." throughout (Markdown's lazy numbering;
+            # probe 333: its second item was cut); one that opens with a title is the skeleton again, below
+            restarts = number is not None and number_value(number) == 1 and not written[:1].islower() \
+                and (lead := self._lead_into(text, m.start())) is not None \
+                and not self._names_another(_OWN_NUMBER.sub("", lead, count=1) if self._own_lead(text, m.start())
+                                            else lead)
+            if restarts or number is not None and number_value(number) == 1 \
+                    and self._numbered_lazily(text, m.start()) and _lead_in(text, m.start()) is None:
                 if not (ended or final) and any(title.startswith(line) for title in titles):
                     return None, m.start()  # whether it opens with a title is still to be seen
                 if not any(_opens(line, title) for title in titles):
-                    self._own_items, self._titled = [m.start()], []  # a list of the point's own begins again ("Pros:
-                    continue  # \n1. ...\n\nCons:\n1. ..."); one that opens with a title is the skeleton again, below
-            if number is not None and number_value(number) == 1 and self._numbered_lazily(text, m.start()) \
-                    and _lead_in(text, m.start()) is None:
-                # Markdown's lazy numbering, "1." on every item, one after another (probe 333: the second was cut)
-                if not (ended or final) and any(title.startswith(line) for title in titles):
-                    return None, m.start()
-                if not any(_opens(line, title) for title in titles):
-                    self._own_items.append(m.start())
+                    if restarts:
+                        self._own_items, self._titled = [m.start()], []
+                    else:
+                        self._own_items.append(m.start())
                     continue
             if number is None or number_value(number) != len(self._own_items) + 1:
                 if (starts := self._starts_numbered_point(text, m, written, bool(ended), final)) is False:
@@ -389,8 +388,7 @@ class OtherPoints:
         is."""
         if not self._own_items:
             return False
-        last, before = self._own_items[-1], text[:at].rstrip()
-        line = before[before.rfind("\n") + 1:]
+        last, (_, line) = self._own_items[-1], _line_before(text, at)
         first = _LAZY_ITEM.match("\n" + text) if last < 0 else _LAZY_ITEM.match(text, last)  # (not a heading's "1")
         return first is not None and _LAZY_ITEM.match("\n" + line) is not None \
             and _columns(line, 0) == _columns(text, at + 1)
@@ -469,16 +467,14 @@ class OtherPoints:
         line of its prose before the numbered line at ``at``: a section's list after its prose (review 337)."""
         if (lead := _lead_in(text, at)) is not None or self._own_items != [-1] or not _SECTION_FIRST.match(text):
             return lead
-        before = text[:at].rstrip()
-        line = before[before.rfind("\n") + 1:]
+        line = _line_before(text, at)[1]
         return None if not line or _NEW_ITEM.match("\n" + line) else line.casefold()  # (its prose, or bullets)
 
     def _own_lead(self, text: str, at: int) -> bool:
         """Is the line before the numbered line at ``at`` (blank lines aside) an item of the point's own list (its
         section, "### 1. Morning", whose number names no other point, review 336; "point 3" in it still does,
         review 337)?"""
-        before = text[:at].rstrip()
-        return before.rfind("\n") in self._own_items
+        return _line_before(text, at)[0] in self._own_items
 
     def _names_another(self, lead: str) -> bool:
         """Does a lead-in name another point, by its number or its title ("Now for point 3:", "Avoid late caffeine
@@ -763,14 +759,25 @@ _OWN_NUMBER = re.compile(r"^[\W_]*\d+[.):：]")
 _NAMES_NUMBER = re.compile(rf"\bpoint\s+(\d+)|第({CJK_NUMBER}|\d+)[点點]|^[\W_]*(\d+)[.):：](?!\d)", re.I)
 
 
+def _line_before(text: str, at: int) -> tuple[int, str]:
+    """The last line with text before ``at`` (blank lines aside), less its trailing white space, and where the line
+    break before it is (-1: the text's first line). Read back line by line: the text before ``at`` is not copied
+    (this runs for every numbered line of a point)."""
+    end = at
+    while True:
+        start = text.rfind("\n", 0, end)
+        if (line := text[start + 1:end].rstrip()) or start < 0:
+            return start, line
+        end = start
+
+
 def _lead_in(text: str, at: int) -> str | None:
     """The last line before the numbered line at ``at`` (blank lines aside), casefolded, where it announces a list,
     so that a line numbered 1 there may begin another list of the point's own. (The skeleton written again in other
     words after such a lead-in, "Here is the full list:\n1. A regular schedule", is then the point's: it cannot be
     told apart. After a sentence it is told as a run-on, "That covers caffeine.\n\n1. Exercise daily: ...", and so
     is a list of the point's own there: review 335.)"""
-    before = text[:at].rstrip()
-    line = before[before.rfind("\n") + 1:]
+    line = _line_before(text, at)[1]
     # (or a line that breaks off into the list: "Once that feels easy, move on to\n1. Intervals")
     return line.casefold() if _ANNOUNCES.fullmatch(line) or _breaks_off(line) else None
 
