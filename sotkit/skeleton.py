@@ -335,8 +335,10 @@ class SkeletonParser:
     def _settled(self, points: list[SkeletonPoint], ended: bool = False) -> list[SkeletonPoint]:
         """The points whose titles are settled: the first waits for the second (or the stream's end), whose head,
         where it repeats the first's title, makes both titles their whole lines ("Time: mornings", "Time: noon")."""
-        if self._first_out or not (len(self.points) >= 2 or ended and self.points):
-            return points if self._first_out else []
+        if self._first_out:
+            return points
+        if len(self.points) < 2 and not (ended and self.points):
+            return []
         self._first_out = True
         return [self.points[0], *(p for p in points if p.index != 1)]
 

@@ -61,6 +61,7 @@ def takes_prefill(model_name: str) -> bool:
 #: the paths the SDK adds to the base URL, which a base URL given with them would have twice
 _SDK_PATHS = ("/v1/messages", "/messages")
 
+
 class AnthropicProvider(Provider):
     """``supports_prefill``: a last assistant message is continued (``takes_prefill``); off for good once the
     server refuses one.

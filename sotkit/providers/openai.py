@@ -39,6 +39,7 @@ _BARE_STATUS = re.compile(r"Error code: \d+")
 #: the path the SDK adds to the base URL, which a base URL given with it would have twice
 _SDK_PATHS = ("/chat/completions",)
 
+
 class OpenAIProvider(Provider):
     """``prefill=True`` declares that the server continues a trailing assistant message instead of answering
     after it (vLLM and SGLang do; OpenAI itself does not); a broken stream still restarts, as a gateway between may
