@@ -358,8 +358,8 @@ class _Reading:
                 reason = (data.get("delta") or {}).get("stop_reason")
                 if reason is not None and not isinstance(reason, str):
                     raise TypeError(f"stop_reason is a {type(reason).__name__}")
-                if reason:
-                    self.stop_reason, self.stopped_last = reason, True
+                if reason:  # (a gateway may pass an upstream's words on in capitals, as for OpenAI's wire)
+                    self.stop_reason, self.stopped_last = reason.lower(), True
             elif event == "message_stop":
                 if self.stop_reason is None:  # the API sends one first, in message_delta; a gateway whose upstream
                     # broke may end the stream so (probe 311: the text so far passed for a whole answer)

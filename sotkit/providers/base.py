@@ -78,10 +78,11 @@ class ChatRequest:
         return self.prompt.stop
 
 
-#: finish reasons of a model that ended its answer itself: OpenAI's and Anthropic's, local engines' ("eos"), and
-#: compatible servers' (TGI's "eos_token"). A turn that stops to call a tool (``tool_calls``, ``tool_use``: a
-#: gateway's or a server's automatic tools, since sotkit sends none) has not answered yet: it counts as cut.
-FINISHED = frozenset(("stop", "end_turn", "stop_sequence", "eos", "eos_token"))
+#: finish reasons of a model that ended its answer itself, as the providers read them (in lower case): OpenAI's and
+#: Anthropic's, local engines' ("eos"), and compatible servers' (TGI's "eos_token", some gateways' "end"). A turn that
+#: stops to call a tool (``tool_calls``, ``tool_use``: a gateway's or a server's automatic tools, since sotkit sends
+#: none) has not answered yet: it counts as cut.
+FINISHED = frozenset(("stop", "end_turn", "stop_sequence", "eos", "eos_token", "end"))
 #: the HTTP status an API's error type stands for, where an error inside a 200 stream names a type, not a status
 ERROR_STATUS = {"invalid_request_error": 400, "authentication_error": 401, "permission_error": 403,
                 "not_found_error": 404, "request_too_large": 413, "rate_limit_error": 429, "insufficient_quota": 429,
@@ -112,8 +113,9 @@ def say_no_key(error: BaseException, variable: str) -> None:
 
 
 #: the reasons of a call stopped at its token budget (none given: its counted tokens reached it), and by the
-#: provider's filter
-AT_BUDGET, FILTERED = frozenset((None, "length", "max_tokens")), frozenset(("content_filter", "refusal"))
+#: provider's filter (Gemini's own words too, which gateways pass on)
+AT_BUDGET = frozenset((None, "length", "max_tokens"))
+FILTERED = frozenset(("content_filter", "refusal", "safety", "recitation", "blocklist", "prohibited_content", "spii"))
 #: Anthropic's and the local engines' word, and Mistral's, for a text the context window ended
 WINDOW_FULL = frozenset(("model_context_window_exceeded", "model_length"))
 

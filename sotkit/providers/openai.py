@@ -360,7 +360,8 @@ def _chunk(data: Any) -> tuple[str | Signal | None, Any, dict | None, str | None
     reason = choice.get("finish_reason") or choice.get("finishReason")
     if reason is not None and not isinstance(reason, str):  # (a number would be taken for an end of some kind)
         raise TypeError(f"finish_reason is a {type(reason).__name__}")
-    return text, reason, usage, refusal, reasoned
+    # (gateways in front of Gemini pass its own words on: "STOP", "MAX_TOKENS"; probe 340)
+    return text, reason and reason.lower(), usage, refusal, reasoned
 
 
 #: Azure OpenAI's hosts, and the client that speaks its API best (not in the CLI, which builds its own clients)

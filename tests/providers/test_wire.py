@@ -17,7 +17,7 @@ import pytest
 import sotkit
 from sotkit import runner
 from sotkit.providers import _sse, create_provider
-from sotkit.providers.base import ENDED, REFUSED, STARTED, CallUsage, ChatRequest, Prompt, Thinking
+from sotkit.providers.base import ENDED, REFUSED, STARTED, CallUsage, ChatRequest, Prompt, Thinking, cut_by
 from sotkit.testing import FakeLLMServer, Fault, Latency, Reply
 
 pytestmark = pytest.mark.anyio
@@ -1327,6 +1327,30 @@ async def test_a_finish_reason_written_in_camel_case_ends_the_answer():
     async with serving(sse(*WORDS, last)) as (url, _):
         *texts, usage = await read("openai:m", url)
     assert "".join(texts) == "Keep it dark." and usage.finish_reason == "stop"
+
+
+@pytest.mark.parametrize(("said", "read_as"), [("STOP", "stop"), ("end", "end"), ("END_TURN", "end_turn")])
+@pytest.mark.parametrize("wire", ["openai", "anthropic"])
+async def test_a_gateways_own_words_for_the_models_end_are_a_whole_answer(wire, said, read_as):
+    # probe 340: gateways in front of Gemini pass on its "STOP", others say "end": every answer was marked cut off,
+    # and a skeleton ending without a line break (as models end it) lost its last point
+    body = sse(*WORDS, {"choices": [{"delta": {}, "finish_reason": said}]}) if wire == "openai" else anthropic_sse(
+        text_delta("Keep it dark."), BLOCK_STOP, ("message_delta", {"type": "message_delta", "delta": {
+            "stop_reason": said}, "usage": {"output_tokens": 3}}), END_TURN[1])
+    async with serving(body) as (url, _):
+        result = await sotkit.generate("q", model=f"{wire}:m", base_url=url, api_key="k", mode="sequential")
+    assert (result.text, result.finish_reason, result.truncated) == ("Keep it dark.", read_as, False)
+
+
+async def test_geminis_own_words_for_a_cut_through_a_gateway_are_the_token_limit_and_the_filter():
+    # probe 340: an empty answer cut at "MAX_TOKENS" was not asked again with room to answer, as one at "length" is
+    async with serving(sse({"choices": [{"delta": {}, "finish_reason": "MAX_TOKENS"}]})) as (url, received):
+        with pytest.raises(sotkit.EmptyAnswer, match="token limit"), pytest.warns(UserWarning, match="whole budget"):
+            await sotkit.generate("q", model="openai:m", base_url=url, api_key="k", mode="sequential", max_tokens=100)
+    assert len(received) == 2 and received[0]["max_tokens"] == 100 < received[1]["max_tokens"]
+    async with serving(sse(*WORDS, {"choices": [{"delta": {}, "finish_reason": "SAFETY"}]})) as (url, _):
+        result = await sotkit.generate("q", model="openai:m", base_url=url, api_key="k", mode="sequential")
+    assert result.truncated and cut_by(result.finish_reason, "max_tokens") == "by the provider's filter ('safety')"
 
 
 async def test_a_stream_with_a_finish_reason_on_every_chunk_ends_at_done_or_the_end_of_a_last_finished_chunk():
