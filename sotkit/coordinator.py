@@ -199,6 +199,8 @@ class Answer:
         self.first_point_at: float | None = None
         self.first_text_at: float | None = None
         self.skeleton_truncated = False
+        # the skeleton call's error where it failed for good after two points or more: the points after them are lost
+        self._skeleton_failed: Exception | None = None
         self._skeleton_ended = False  # a stop before it ended cuts the answer, whatever points are done
         self._scope: anyio.CancelScope | None = None  # the running request's; its client's aclose() cancels it
         self._loop: object = None
@@ -279,6 +281,11 @@ class Answer:
                                      "(a sotkit bug: please report it with the question and the skeleton)",
                                      self.result())
         failed = [p for p in self.points.values() if p.failed]
+        if broke := not failed and self.options.on_point_error == "raise" and self._skeleton_failed:
+            # the points written are whole, but any after them are missing (probe 340: a success, exit status 0)
+            raise PartialResultError(f"the skeleton call failed after {len(self.points)} point(s) ({describe(broke)}):"
+                                     " any points after them are missing; the partial result holds those written "
+                                     "(pass on_point_error='skip' to accept it)", self.result()) from broke
         if not failed:
             self._warn_if_the_fallback_wrote_all()
             return self.result()
@@ -342,7 +349,7 @@ class Answer:
         if self.options.mode == "auto" and len(overfilled) == len(self.errors) == len(self.points):
             # every point failed so: none was written, and the skeleton is no part of the answer
             self.errors.clear()
-            self.skeleton_truncated, self.first_point_at = False, None
+            self.skeleton_truncated, self._skeleton_failed, self.first_point_at = False, None, None
             # the main model's window, which the sequential answer's prompt must fit (a fallback's error is last)
             main = next((e for e in self.runner.fallen_back_for if isinstance(e, PromptTooLong)), overfilled[0])
             return (f"the points' prompts of {min(e.tokens for e in overfilled)} tokens or more do not fit the "
@@ -509,6 +516,7 @@ class Answer:
             if found == 1:  # (the error alone would not say which call it was)
                 renote(error, "(the skeleton's call, after its first point: an answer needs two)", "skeleton's call")
             raise error
+        self._skeleton_failed = error
         return found
 
     def _request(self, backend: Backend, template: str, max_tokens: int, **variables: Any) -> ChatRequest:

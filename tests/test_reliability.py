@@ -129,13 +129,19 @@ async def test_a_quota_error_named_by_its_type_alone_is_not_retried(in_stream, c
 @pytest.mark.parametrize("skeleton, whole_points", [("1. Alpha\n2. Beta", 1), ("1. Alpha\n2. Beta\n3. Gamma", 2)])
 async def test_a_skeleton_that_breaks_off_after_one_point_says_it_was_the_skeleton(provider, skeleton, whole_points):
     # a bare "sent no text in 2 s for more text": nothing said which call, nor why one whole point made no answer
-    # (probe 220); two whole points make an answer (skeleton_truncated), as before
+    # (probe 220); two whole points make an answer (skeleton_truncated), where points may be left out (probe 340:
+    # it was a success with on_point_error='raise' too, the points after them missing)
     broken = Reply(skeleton, fault=Fault.stall(after_tokens=2 * whole_points + 1, seconds=30))
     with FakeLLMServer(lambda r: broken if is_skeleton(r) else Reply("More."), latency=FAST) as server:
         async with client(server, provider, stall_timeout=1.0, retry=1) as sot:
             if whole_points == 2:
-                result = await sot.generate("How can I be healthier?", mode="sot")
-                assert len(result.points) == 2 and result.skeleton_truncated
+                with pytest.raises(sotkit.PartialResultError, match=r"^the skeleton call failed after 2 point\(s\) "
+                                   r"\(StreamStalled: .*\): any points after them are missing") as caught:
+                    await sot.generate("How can I be healthier?", mode="sot")
+                result = await sot.generate("How can I be healthier?", mode="sot", on_point_error="skip")
+                for answer in (caught.value.partial, result):
+                    assert [p.text for p in answer.points] == ["More."] * 2 and answer.skeleton_truncated
+                assert isinstance(caught.value.__cause__, sotkit.StreamStalled)
                 return
             with pytest.raises(sotkit.StreamStalled) as caught:
                 await sot.generate("How can I be healthier?", mode="sot")

@@ -248,7 +248,8 @@ async def test_a_fallbacks_reasoning_costs_none_of_the_points_the_main_models_sk
         fallback = sotkit.providers.create_provider("openai:deepseek-r1", api_key="k", base_url=backup.openai_base_url)
         async with sotkit.SoT("openai:main", base_url=server.openai_base_url, api_key="k", mode="sot", retry=1,
                               stall_timeout=1.0, fallback=fallback) as sot:
-            result = await sot.generate("How can I sleep better?")
+            # (the fallback failed too: points after the third may be missing, an error unless they may be)
+            result = await sot.generate("How can I sleep better?", on_point_error="skip")
         await fallback.aclose()
     assert [p.title for p in result.points] == ["Dark room", "Same hour", "Cool air"] and result.skeleton_truncated
     assert {p.text for p in result.points} == {"Keep it so."}
