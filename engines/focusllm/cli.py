@@ -10,12 +10,14 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from ..commands import HelpFormatter, failed, interrupted, number, whole, writable_file
 from ..errors import ConfigError, SotkitError
-from ..models import EMBEDDED, check_device, check_dtype, device_name, load_model
-from .engine import CutShort, _check_architecture, base_fingerprint, check_weights_fit, default_weights_path
+from ..models import EMBEDDED, check_device, check_dtype, device_name, load_model, model_config
+from .engine import (CutShort, _check_architecture, base_fingerprint, check_weights_fit, chunks_overfill,
+                     default_weights_path)
 
 
 def _ints(text: str) -> list[int]:
@@ -158,8 +160,6 @@ def _train(args: argparse.Namespace) -> dict:
 
 
 def _bench(args: argparse.Namespace) -> dict:
-    from dataclasses import asdict, replace
-
     from .bench import passkey_benchmark, prefill_benchmark
     from .model import FocusConfig, read_focus_config
     from .passkey import build_trial
@@ -214,8 +214,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "train":
             if args.min_chunks > args.max_chunks:
                 raise ConfigError(f"--min-chunks {args.min_chunks} is more than --max-chunks {args.max_chunks}")
-            if args.resume is not None:
-                check_weights_fit(args.resume, args.base)
+            chunking = check_weights_fit(args.resume, args.base) if args.resume is not None else vars(args)
+            # (probe 339: else every context past one chunk was refused as a prompt too long for the model)
+            if why := chunks_overfill(chunking, (model_config(args.base) or {}).get("max_position_embeddings")):
+                raise ConfigError(f"{args.base}: {why}; pass a smaller --chunk-size")
             writable_file(weights := args.weights or default_weights_path(args.base), "--weights")
             if weights.exists() and weights.stat().st_size and weights != args.resume:
                 try:  # replaced only by weights of the same model, not another's (nor a file of another kind)

@@ -81,6 +81,16 @@ def check_weights_fit(path: Path, base: str) -> dict[str, Any]:
     return chunking
 
 
+def chunks_overfill(chunking: dict[str, Any], window: Any) -> str | None:
+    """Why chunks of ``chunking``'s size do not fit a base model's context of ``window`` positions (each chunk is read
+    with its fragment, and a token decoded after them), or None where they do, or the window is not known."""
+    size, fragment = chunking.get("chunk_size"), chunking.get("fragment_len", 0)
+    if not all(isinstance(n, int) for n in (size, fragment, window)) or size + fragment < window:
+        return None
+    return (f"a chunk of {size} tokens and its fragment of {fragment} fill the model's context of {window}: chunks of "
+            f"at most {window - fragment - 1} tokens fit")
+
+
 class Focus(Engine):
     """FocusLLM over the loaded base model with trained candidate projections (``focus_weights``: a file, or
     ``True`` for where ``sotkit engines focus train`` writes them); it reads ``context`` itself."""
@@ -104,6 +114,11 @@ class Focus(Engine):
         self.weights = path
         if model != EMBEDDED:  # a Llama (its config.json is written at its first use)
             _check_architecture(model)
+            # (probe 339: else every context past one chunk was refused as a prompt too long for the model)
+            if why := chunks_overfill(self.chunking, (model_config(model) or {}).get("max_position_embeddings")):
+                raise ConfigError(f"focus_weights={str(path)!r} were trained for chunks too long for {model!r} ({why}); "
+                                  f"train weights for it with `sotkit engines focus train --base {model} --chunk-size "
+                                  "N --weights NEW.safetensors` and pass focus_weights='NEW.safetensors'")
 
     def generate_one(self, loaded: Any, request: GenerationRequest, on_text: Callable[[str], None],
                      should_stop: Callable[[], bool]) -> Completion:

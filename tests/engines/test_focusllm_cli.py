@@ -125,6 +125,15 @@ def test_where_results_go_is_checked_before_the_work(no_loading, tmp_path, capsy
     assert f"--out {tmp_path} is a directory" in one_error_line(capsys)
 
 
+def test_chunks_longer_than_the_models_context_are_refused_before_loading(no_loading, tmp_path, capsys):
+    # probe 339: --chunk-size 2000 for a model of 1,024 positions trained, and the weights served no long context
+    base = str(save_tiny_chat_model(tmp_path / "tiny"))
+    capsys.readouterr()
+    assert cli.main(["train", "--base", base, "--chunk-size", "1013", "--fragment-len", "11"]) == 2
+    assert one_error_line(capsys).endswith(": a chunk of 1013 tokens and its fragment of 11 fill the model's context "
+                                           "of 1024: chunks of at most 1012 tokens fit; pass a smaller --chunk-size\n")
+
+
 def test_training_does_not_replace_another_models_weights(no_loading, tmp_path, capsys):
     # probe 139: the default weights file is named after the model's folder, and training another model of that
     # folder name replaced the first one's weights without a word

@@ -88,6 +88,22 @@ def test_weights_trained_for_another_model_are_refused_when_the_client_is_built(
         Focus("~/b/model", focus_weights=weights)
 
 
+def test_weights_trained_for_chunks_longer_than_the_models_context_are_refused_when_the_client_is_built(tiny, tmp_path):
+    # probe 339: chunks of 2,000 tokens for a model of 1,024 were taken, and every context longer than one chunk was
+    # refused as "the prompt has 2015 tokens ...: shorten the question"
+    directory, _ = tiny  # (a context of 1,024 positions)
+    for chunk_size, refused in ((1019, False), (1020, True)):  # a chunk, its fragment of 4 and a token decoded
+        weights = FocusLLM(AutoModelForCausalLM.from_pretrained(directory), FocusConfig(chunk_size, 8, 4)
+                           ).save_focus_weights(tmp_path / f"{chunk_size}.safetensors")
+        if refused:
+            with pytest.raises(ConfigError, match=r"trained for chunks too long for .* \(a chunk of 1020 tokens and its "
+                               r"fragment of 4 fill the model's context of 1024: chunks of at most 1019 tokens fit\); "
+                               r"train weights for it with `sotkit engines focus train --base .* --chunk-size N"):
+                Focus(str(directory), focus_weights=weights)
+        else:
+            assert Focus(str(directory), focus_weights=weights).chunking["chunk_size"] == 1019
+
+
 def test_weights_of_another_size_without_a_fingerprint_fail_the_call_as_a_config_error(tiny, tmp_path):
     # probe 115: a raw RuntimeError ("The size of tensor a (32) must match ...") at the first call
     _, weights = tiny  # saved with no fingerprint, as before it was stored
