@@ -35,7 +35,7 @@ _PASSAGE = re.compile(f"(?P<closed>{_QUOTED.pattern})|(?P<open>{OPEN.pattern})")
 _CLOSING = {start: end.removesuffix(r"(?!\w)") for start, _, end in _QUOTES}
 #: one of sotkit's options before its quoted value, in sotkit's advice ("on_outage='closed'"); not any name= (a
 #: gateway's validation error quotes the question so: "input_value='My SSN is ...'")
-_OPTION = re.compile(r"\b(?:on_point_error|on_outage|mode|decoding|http|router)=$")
+_OPTION = re.compile(r"\b(?:on_point_error|on_outage|mode|decoding|http|router|device|dtype)=$")
 
 
 def elide(text: str) -> str:

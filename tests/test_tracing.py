@@ -680,6 +680,9 @@ def test_quoted_text_past_a_cut_is_elided_in_log_lines_and_spans():
     # nor sotkit's advice, an option's value (probe 117: "pass on_point_error='…' to accept it"); a server's is
     assert quotes.elide("pass on_point_error='skip' to accept it; with on_outage='closed' no call goes out") == \
         "pass on_point_error='skip' to accept it; with on_outage='closed' no call goes out"
+    # probe 339: a FallbackWarning said "device='…' but this torch build sees no CUDA GPU; use device='…'"
+    said = "device='cuda' but this torch build sees no CUDA GPU; use device='cpu' or device='auto'; dtype='fp16'"
+    assert quotes.elide(said) == said
     assert quotes.elide("rejected content='SECRET answer' and name='x'") == "rejected content='…' and name='…'"
     # review 118: any name_x= kept what followed, and a gateway's validation error quotes the question so
     assert quotes.elide("[type=int_parsing, input_value='My SSN is 123-45-6789', input_type=str]") == \

@@ -51,8 +51,9 @@ def test_lexical_unit_decoding_needs_a_lexical_unit_model(tiny_dir):
 
 
 @pytest.mark.parametrize("options, says", [
-    ({"alpha": "0.9"}, "alpha='0.9': must be a number >= 0"),
+    ({"alpha": "0.9"}, "alpha='0.9': must be a finite number >= 0"),
     ({"alpha": float("nan")}, "alpha=nan"),
+    ({"alpha": float("inf")}, "alpha=inf: must be a finite number"),  # (probe 339: "a number >= 0" for inf)
     ({"k": 1.5}, "k=1.5: must be a whole number from 0 to 64"),
     ({"k": 10**6}, "k=1000000: must be a whole number from 0 to 64"),  # a forward a million slots wide
     ({"verify": "yes"}, "verify='yes': use True"),
