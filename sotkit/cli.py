@@ -680,8 +680,10 @@ def _show(result: Result, as_json: bool, shown: str | None, error: dict[str, str
     if as_json:
         _out(_json(result.to_dict() | (error or {})))
     else:
-        _out(result.text if shown is None else escaped(result.text.removeprefix(shown))
-             if result.text.startswith(shown) else "")
+        rest = result.text if shown is None else escaped(result.text.removeprefix(shown)) \
+            if result.text.startswith(shown) else ""
+        if rest or shown:  # (shown: the terminal's line, ended; stopped before any text, no empty line: probe 341)
+            _out(rest)
     for point in result.points:
         if point.failed:
             why = f" ({_in_cli_words(point.error)})" if point.error else ""
@@ -708,6 +710,10 @@ def _show(result: Result, as_json: bool, shown: str | None, error: dict[str, str
     if error and (unwritten := [p for p in result.points if not p.text and not p.failed]):  # not in the answer
         _note(f"point(s) {', '.join(f'{p.index} ({p.title})' for p in unwritten)} had no text yet when it stopped: "
               "not in the answer")
+    # (probe 341: a point stopped mid-sentence, whole points after it, read as whole where it ended at a stop)
+    if error and (unfinished := [p for p in result.points if p.text and not p.complete and not p.failed]):
+        _note(f"point(s) {', '.join(f'{p.index} ({p.title})' for p in unfinished)} had not finished when it stopped: "
+              "the text ends where it was cut")
     t = result.timings
     left_out = sum(p.failed for p in result.points)
     shape = f"sot, {len(result.points)} points" + (f" ({left_out} left out)" if left_out else "") \

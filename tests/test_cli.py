@@ -1370,10 +1370,18 @@ def test_the_notes_say_what_cut_each_point_off(capsys):
     notes = capsys.readouterr().err
     assert "the answer was cut off" not in notes and "point(s) 1 cut off at the token limit" in notes
     assert "2 cut off" not in notes and "had no text yet" not in notes
+    # probe 341: a point stopped mid-way, with whole points after it, was named nowhere
+    assert "point(s) 2 (Beta) had not finished when it stopped: the text ends where it was cut" in notes
     # probe 177: a point asked again when Ctrl-C came was missing from the answer, and no note said so
     _show(Result("...", "sot", "openai:m", points=[points[1], Point(2, "Beta"), Point(3, "Gamma", failed=True)],
                  truncated=True), False, None, error=stopped)
     assert "point(s) 2 (Beta) had no text yet when it stopped: not in the answer" in capsys.readouterr().err
+    # probe 341: stopped before any text, a pipe got an empty line; a terminal's streamed line is still ended
+    nothing = Result("", "sot", "openai:m", points=[Point(1, "Alpha")], truncated=True)
+    _show(nothing, False, None, error=stopped)
+    assert capsys.readouterr().out == ""
+    _show(Result("1. Alpha: Mid-", "sot", "openai:m", truncated=True), False, "1. Alpha: Mid-", error=stopped)
+    assert capsys.readouterr().out == "\n"
 
 
 def test_a_dash_reads_the_question_from_stdin_even_one_too_long_for_the_command_line():
