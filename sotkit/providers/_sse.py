@@ -152,9 +152,13 @@ async def text_pieces(response: Any, sdk: ModuleType, reading: Reading,
             yield rest
     except httpx2.TimeoutException as exc:
         raise sdk.APITimeoutError(request=response.http_request) from exc
-    except (httpx2.TransportError, httpx2.DecodingError) as exc:  # (a body its content-encoding does not decode)
+    except httpx2.TransportError as exc:
         raise sdk.APIConnectionError(message=f"{BROKE_OFF} ({type(exc).__name__}: {exc})"[:300],
                                      request=response.http_request) from exc
+    except httpx2.DecodingError as exc:  # (probe 340: it read as a connection that broke off)
+        encoding = http.headers.get("content-encoding")
+        raise StreamError(f"the body from {model} does not decode as its content-encoding {encoding!r} says ({exc}):"
+                          " the server, or a proxy between, labels it wrongly") from exc
     except UnicodeDecodeError as exc:
         raise StreamError(f"the event stream is not UTF-8 text: {exc}", raw=exc.object[:500]) from exc
     except StreamError as exc:  # the id the provider's support asks for, as the SDKs' errors carry it
