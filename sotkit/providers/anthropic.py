@@ -316,6 +316,8 @@ class _Reading:
             if data == "[DONE]":
                 return None
             raise malformed(data)
+        if event is None:  # (a gateway's events without their event: lines; the API's data name their type too)
+            event = data.get("type")
         try:
             if event == "content_block_delta":
                 self._content()

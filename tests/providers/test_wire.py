@@ -1320,6 +1320,16 @@ async def test_anthropic_second_message_start_after_text_is_a_cut_stream():
             await read("anthropic:m", url)
 
 
+async def test_anthropic_events_without_their_event_lines_are_read_by_their_type():
+    # probe 340: a gateway that writes data: lines alone; every call failed, four times, as "it was cut; before, it
+    # sent an event that is not the API's" (the official SDK fails on such a stream too)
+    body = anthropic_sse(text_delta("Keep it dark."), BLOCK_STOP, *END_TURN)
+    bare = b"\n".join(line for line in body.split(b"\n") if not line.startswith(b"event: "))
+    async with serving(bare) as (url, _):
+        *texts, usage = await read("anthropic:m", url)
+    assert "".join(texts) == "Keep it dark." and (usage.finish_reason, usage.output_tokens) == ("end_turn", 3)
+
+
 async def test_a_finish_reason_written_in_camel_case_ends_the_answer():
     # Gemini's OpenAI-compatible beta: "finish_reason": null on every chunk, "finishReason" on the last; every call
     # failed as "the stream ended with [DONE] before any finish_reason: the server cut it short"
