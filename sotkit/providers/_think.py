@@ -1,5 +1,5 @@
-"""Reasoning that a compatible server leaves in the answer's text: ``<think>...</think>`` before the reply, or
-gpt-oss's harmony channels.
+"""Reasoning that a compatible server leaves in the answer's text: ``<think>...</think>`` (or a gateway's
+``<thinking>...</thinking>``) before the reply, or gpt-oss's harmony channels.
 
 Reasoning models (Qwen3, QwQ, DeepSeek-R1 distills) write their reasoning between these tags. vLLM without a
 ``--reasoning-parser``, llama.cpp with ``--reasoning-format none``, LM Studio and older Ollama pass it on in
@@ -44,7 +44,11 @@ _HEAD = 32  # the most of a line's start read (for a close or a fence)
 _INDENT = 256  # the most of an answer's first line's indent kept after reasoning that came apart
 _FENCE = re.compile(r"`{3,}|~{3,}")
 # a block's close, and the state after it
-BLOCKS = {"thinking": (CLOSE, "after"), "channels": (FINAL, "final"), "bare": (BARE_CLOSE, "final")}
+BLOCKS = {"think": (CLOSE, "after"), "thinking": ("</thinking>", "after"), "channels": (FINAL, "final"),
+          "bare": (BARE_CLOSE, "final")}
+#: the tags that open a block of reasoning, and its state: <think>, and the <thinking> of gateways that stream the
+#: reasoning as text (gemini-cli-openai's STREAM_THINKING_AS_CONTENT) and of Amazon Nova (probe 342)
+TAGS = {OPEN: "think", "<thinking>": "thinking"}
 REASONING_AS_TEXT = ("the server sent a reasoning model's reasoning as the answer's text (it ended at a </think> that "
                      "the chat template opened): start the server with a reasoning parser (vLLM: --reasoning-parser "
                      "deepseek_r1 or qwen3; llama.cpp: --reasoning-format deepseek) so that it sends the reasoning "
@@ -52,9 +56,9 @@ REASONING_AS_TEXT = ("the server sent a reasoning model's reasoning as the answe
 
 
 class ThinkTags:
-    """Feed it a stream's text pieces; it returns them less a ``<think>`` block that opens the text (after any
-    whitespace) and the whitespace after the block, or less what comes before gpt-oss's final channel and that
-    channel's end markers. Decided by the text's first characters, whatever the pieces: text that may still grow
+    """Feed it a stream's text pieces; it returns them less a ``<think>`` (or ``<thinking>``) block that opens the
+    text (after any whitespace) and the whitespace after the block, or less what comes before gpt-oss's final channel
+    and that channel's end markers. Decided by the text's first characters, whatever the pieces: text that may still grow
     into an opening is held back, and so is a close or an end marker split across pieces. A block the call ends
     inside (the budget spent reasoning) leaves no text, but for harmony without its special tokens."""
 
@@ -62,7 +66,7 @@ class ThinkTags:
         # ``continues``: the text goes on from a prefill, so no white space of it parts it from reasoning that came
         # apart (review 326: "\n2. Beta" after a resumed "1. Alpha" read "1. Alpha2. Beta")
         self._continues = continues
-        # then "thinking" (in a <think> block), "after" (its close, before the reply), "text"; or "parted" (reasoning
+        # then "think" or "thinking" (in a <think> or <thinking> block), "after" (its close, before the reply), "text"; or "parted" (reasoning
         # came apart, before the reply's first characters), "text"; or "channels" (harmony before the final
         # channel), "bare" (harmony without its tokens, before "assistantfinal"), "final"
         self._state = "start"
@@ -98,8 +102,8 @@ class ThinkTags:
                     self._state = "text"  # (not watched)
                     return text
                 self._state = "parted"
-            elif opening.startswith(OPEN):
-                self._state, text = "thinking", opening[len(OPEN):]
+            elif tag := next((tag for tag in TAGS if opening.startswith(tag)), None):
+                self._state, text = TAGS[tag], opening[len(tag):]
             elif header := HEADER.match(opening):
                 self._state, text = ("final" if header[1] == "final" else "channels"), opening[header.end():]
             elif BARE_OPEN.match(opening):
@@ -184,7 +188,7 @@ def _fence_after(fence: str | None, line: str, ticks: int) -> str | None:
 def _may_open(opening: str) -> bool:
     """Whether the text's first characters may still grow into a block's opening: "<thi", "analys", a harmony
     header's line before its ``<|message|>``."""
-    if any(start.startswith(opening) for start in (OPEN, BARE_OPENING, *HEADER_STARTS)):
+    if any(start.startswith(opening) for start in (*TAGS, BARE_OPENING, *HEADER_STARTS)):
         return True
     return opening.startswith(HEADER_STARTS) and "\n" not in opening and MESSAGE not in opening
 

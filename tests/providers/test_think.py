@@ -51,10 +51,14 @@ def test_text_after_reasoning_that_came_apart_loses_only_its_opening_line_breaks
     ("\n  <think>Short.</think>Keep it dark.", "Keep it dark."),
     ("<think>\n</think>\n\n\nKeep it dark.", "Keep it dark."),  # an empty block (reasoning switched off)
     ("<think>The budget ran out while reason", ""),  # the call ended inside the block: no text
+    # a gateway's <thinking> block (gemini-cli-openai; Amazon Nova): it was the answer, and the skeleton (probe 342)
+    ("<thinking>\nA list:\n1. alpha\n</thinking>\n\n1. Alpha\n2. Beta", "1. Alpha\n2. Beta"),
+    ("<thinking>Closed by the other tag</think>", ""),  # (each block ends at its own close only)
     # no block opens the text: it is all the answer's
     ("Keep it dark.", "Keep it dark."),
     ("Use <think> tags for reasoning: <think>...</think>.", "Use <think> tags for reasoning: <think>...</think>."),
-    ("<thinking>is a tag too</thinking>", "<thinking>is a tag too</thinking>"),
+    ("Wrap it in <thinking>...</thinking>.", "Wrap it in <thinking>...</thinking>."),
+    ("<thinker>is no tag of either</thinker>", "<thinker>is no tag of either</thinker>"),
     ("<thi", "<thi"),
     ("  ", "  "),
 ])
