@@ -238,6 +238,17 @@ def _resolve_dtype(torch: Any, dtype: Any, device: str) -> Any:
     return dtype
 
 
+#: the embedded model's context window (its config's max_position_embeddings), known before it is first converted
+EMBEDDED_WINDOW = 8192
+
+
+def context_window(name: str) -> int | None:
+    """The context window of the model ``name`` (``EMBEDDED`` or a folder), read before it loads: its config's
+    ``max_position_embeddings``; None where none can be read."""
+    window = EMBEDDED_WINDOW if name == EMBEDDED else (model_config(name) or {}).get("max_position_embeddings")
+    return window if isinstance(window, int) else None
+
+
 def model_config(name: str) -> dict[str, Any] | None:
     """The config.json of the model folder ``name``, read before the model loads; None for the embedded model and
     where there is none to read (loading the model says what is wrong)."""

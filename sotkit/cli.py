@@ -134,8 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--max-concurrency", type=whole(1), metavar="N",
                      help="most calls to the model at once (default 16; a server's slots, for one that has few)")
     ask.add_argument("--on-point-error", choices=["skip", "raise"], default="skip",
-                     help="a point that fails after its retries and the fallback: leave it out with a note on stderr "
-                          "(default), or print the rest and exit with status 1")
+                     help="a point that fails after its retries and the fallback (or a skeleton that does, after two "
+                          "points or more): leave it out with a note on stderr (default), or print the rest and exit "
+                          "with status 1")
     ask.add_argument("--device", help="for a local: model (the --model, else a local --fallback): cpu, cuda, "
                      "cuda:N, mps or auto")
     ask.add_argument("--fast-decode", action="store_true", default=None,
@@ -417,11 +418,13 @@ def _interrupted(args: argparse.Namespace, so_far: _SoFar) -> None:
     if so_far.printing:  # the whole answer, printed on in spite of the signal (``_out``): nothing more
         _note(f"{how} as the whole answer was printed")
         return
-    if so_far.events is not None:
-        _show(so_far.events.result(), args.json, so_far.shown, error=stopped)
+    result = so_far.events.result() if so_far.events is not None else None
+    if result is not None:
+        _show(result, args.json, so_far.shown, error=stopped)
     elif args.json:
         _out(_json(stopped))
-    _note(f"{how}: the answer stops where it was cut")
+    _note(f"{how}: the answer stops where it was cut" if result is not None and result.text else
+          f"{how} before any of the answer was written")
 
 
 def _stopped(so_far: _SoFar) -> dict[str, str]:

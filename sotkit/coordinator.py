@@ -281,11 +281,12 @@ class Answer:
                                      "(a sotkit bug: please report it with the question and the skeleton)",
                                      self.result())
         failed = [p for p in self.points.values() if p.failed]
-        if broke := not failed and self.options.on_point_error == "raise" and self._skeleton_failed:
-            # the points written are whole, but any after them are missing (probe 340: a success, exit status 0)
-            raise PartialResultError(f"the skeleton call failed after {len(self.points)} point(s) ({describe(broke)}):"
-                                     " any points after them are missing; the partial result holds those written "
-                                     "(pass on_point_error='skip' to accept it)", self.result()) from broke
+        # the points written are whole, but any after them are missing (probe 340: a success, exit status 0)
+        broke = self._skeleton_failed and (f"the skeleton call failed after {len(self.points)} point(s) "
+                                           f"({describe(self._skeleton_failed)}): any points after them are missing")
+        if broke and not failed and self.options.on_point_error == "raise":
+            raise PartialResultError(f"{broke}; the partial result holds those written (pass on_point_error='skip' to "
+                                     "accept it)", self.result()) from self._skeleton_failed
         if not failed:
             self._warn_if_the_fallback_wrote_all()
             return self.result()
@@ -304,9 +305,9 @@ class Answer:
         if self.options.on_point_error == "raise":
             numbers = ", ".join(str(p.index) for p in failed)
             advice = f"; {tried}" if tried else ", or fallback= to retry on another model"
-            raise PartialResultError(f"point(s) {numbers} failed ({first}); the partial result holds the others "
-                                     f"(pass on_point_error='skip' to accept it{advice})",
-                                     self.result()) from self.errors[0]
+            raise PartialResultError(f"point(s) {numbers} failed ({first}); {f'{broke}; ' if broke else ''}the "
+                                     f"partial result holds the others (pass on_point_error='skip' to accept "
+                                     f"it{advice})", self.result()) from self.errors[0]
         self._warn_if_the_fallback_wrote_all()  # of the points written, with those that failed left out
         return self.result()
 

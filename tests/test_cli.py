@@ -520,9 +520,10 @@ def test_a_point_left_empty_is_left_out_with_a_note_or_with_raise_fails_after_pr
     assert "pass --on-point-error skip to accept it, or --fallback MODEL to retry" in raised.stderr
 
 
-def stopped_mid_answer(server: FakeLLMServer, stop: Callable[[subprocess.Popen], None], *extra: str) -> tuple:
-    """``sotkit ask`` into a pipe, stopped by ``stop(process)`` once some of a slow answer is on its way: exit
-    status, stdout, stderr."""
+def stopped_mid_answer(server: FakeLLMServer, stop: Callable[[subprocess.Popen], None], *extra: str,
+                       pieces: int = 12) -> tuple:
+    """``sotkit ask`` into a pipe, stopped by ``stop(process)`` once some of a slow answer is on its way (``pieces``
+    of it: 0, once it was asked): exit status, stdout, stderr."""
     import signal
 
     server.reset()
@@ -533,7 +534,7 @@ def stopped_mid_answer(server: FakeLLMServer, stop: Callable[[subprocess.Popen],
          server.openai_base_url, "--mode", "sequential", *extra], stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True, env={**os.environ, "OPENAI_API_KEY": "k"},
         preexec_fn=lambda: [signal.signal(number, signal.SIG_DFL) for number in (signal.SIGINT, signal.SIGHUP)])
-    until_streamed(server, process, 12)  # some text is on its way, "w0 w1" sent 0.5 s ago (at 20 tokens a second)
+    until_streamed(server, process, pieces)  # (12: "w0 w1" sent 0.5 s ago, at 20 tokens a second)
     stop(process)
     out, err = process.communicate(timeout=60)
     return process.returncode, out, err
@@ -634,6 +635,15 @@ def test_sigterm_sighup_and_a_second_ctrl_c_keep_the_answer_so_far():
                 assert f"{error} (" in err and "tokens" in err  # the usage line too
                 if extra:
                     assert (shown["error"], shown["type"]) == (error, kind)
+
+
+def test_ctrl_c_before_any_text_says_so_and_prints_nothing():
+    # probe 341: a pipe got an empty line, and the note said "the answer stops where it was cut" of no answer
+    import signal
+
+    with FakeLLMServer(Reply("Late.", latency=Latency(ttft_s=30, tokens_per_s=20))) as server:
+        status, out, err = stopped_mid_answer(server, lambda process: process.send_signal(signal.SIGINT), pieces=0)
+    assert (status, out) == (130, "") and "[sotkit] interrupted (Ctrl-C) before any of the answer was written" in err
 
 
 def test_a_burst_of_ctrl_c_keeps_the_answer_so_far():

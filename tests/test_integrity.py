@@ -545,6 +545,13 @@ async def test_a_skeleton_cut_on_every_attempt_is_flagged_as_truncated(provider)
     for answer in (caught.value.partial, result):
         assert [p.title for p in answer.points] == ["Idea 1", "Idea 2", "Idea 3"] and all(p.done for p in answer.points)
         assert answer.skeleton_truncated and "skeleton call failed after 3 point(s)" in answer.route_reason
+    # review 343: with a point failed too, the error named the point alone ("the partial result holds the others")
+    with FakeLLMServer(lambda r: Reply("", fault=Fault.status(400)) if point_of(r) == 2 else respond(r),
+                       latency=FAST) as server:
+        async with client(server, provider, retry=policy) as sot:
+            with pytest.raises(sotkit.PartialResultError, match=r"^point\(s\) 2 failed \(.*\); the skeleton call failed "
+                               r"after 3 point\(s\) \(.*\): any points after them are missing; the partial result"):
+                await sot.generate("How can I be healthier?")
 
 
 LONG_TITLES = ["Keep a regular sleep schedule", "Avoid caffeine after noon", "Make the bedroom dark and quiet",

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..commands import HelpFormatter, failed, interrupted, number, whole, writable_file
 from ..errors import ConfigError, SotkitError
-from ..models import EMBEDDED, check_device, check_dtype, device_name, load_model, model_config
+from ..models import EMBEDDED, check_device, check_dtype, context_window, device_name, load_model
 from .engine import (CutShort, _check_architecture, base_fingerprint, check_weights_fit, chunks_overfill,
                      default_weights_path)
 
@@ -173,6 +173,7 @@ def _bench(args: argparse.Namespace) -> dict:
     config = read_focus_config(weights) if weights else FocusConfig(chunk_size=256, local_window=64)
     if args.chunk_size:
         config = replace(config, chunk_size=args.chunk_size)
+    _check_chunks(asdict(config), args.base)
     model, tokenizer = _load(args, config, weights, args.dtype)
     window = model.base.config.max_position_embeddings
     for method, lengths in args.passkey:  # before the prefill runs: a plan it cannot score is refused now
@@ -195,6 +196,12 @@ def _bench(args: argparse.Namespace) -> dict:
     return report
 
 
+def _check_chunks(chunking: dict, base: str) -> None:
+    """Chunks that leave the answer too little of the model's context, refused before it loads (probe 339)."""
+    if why := chunks_overfill(chunking, context_window(base)):
+        raise ConfigError(f"{base}: {why}; pass a smaller --chunk-size")
+
+
 def _write(path: Path | None, report: dict) -> None:
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -214,10 +221,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "train":
             if args.min_chunks > args.max_chunks:
                 raise ConfigError(f"--min-chunks {args.min_chunks} is more than --max-chunks {args.max_chunks}")
-            chunking = check_weights_fit(args.resume, args.base) if args.resume is not None else vars(args)
-            # (probe 339: else every context past one chunk was refused as a prompt too long for the model)
-            if why := chunks_overfill(chunking, (model_config(args.base) or {}).get("max_position_embeddings")):
-                raise ConfigError(f"{args.base}: {why}; pass a smaller --chunk-size")
+            _check_chunks(check_weights_fit(args.resume, args.base) if args.resume is not None else vars(args),
+                          args.base)
             writable_file(weights := args.weights or default_weights_path(args.base), "--weights")
             if weights.exists() and weights.stat().st_size and weights != args.resume:
                 try:  # replaced only by weights of the same model, not another's (nor a file of another kind)

@@ -11,7 +11,7 @@ from typing import Any
 
 from ..base import Engine, GenerationRequest
 from ..errors import ConfigError
-from ..models import EMBEDDED, cache_dir, has_sliding_window, model_config
+from ..models import EMBEDDED, cache_dir, context_window, has_sliding_window, model_config
 from ..streaming import Completion
 
 #: a loaded model's FocusLLM wrapper and the weights file it holds, kept on the model (freed with it): wrapping swaps
@@ -81,14 +81,15 @@ def check_weights_fit(path: Path, base: str) -> dict[str, Any]:
     return chunking
 
 
-def chunks_overfill(chunking: dict[str, Any], window: Any) -> str | None:
-    """Why chunks of ``chunking``'s size do not fit a base model's context of ``window`` positions (each chunk is read
-    with its fragment, and a token decoded after them), or None where they do, or the window is not known."""
+def chunks_overfill(chunking: dict[str, Any], window: int | None) -> str | None:
+    """Why chunks of ``chunking``'s size leave too little of a base model's context of ``window`` positions for the
+    answer, or None where they leave half of it or more (or the window is not known): each chunk is read with its
+    fragment, and every token of the answer takes a position after them (probe 339, review 343)."""
     size, fragment = chunking.get("chunk_size"), chunking.get("fragment_len", 0)
-    if not all(isinstance(n, int) for n in (size, fragment, window)) or size + fragment < window:
+    if not (isinstance(size, int) and isinstance(fragment, int) and window) or size + fragment <= window // 2:
         return None
-    return (f"a chunk of {size} tokens and its fragment of {fragment} fill the model's context of {window}: chunks of "
-            f"at most {window - fragment - 1} tokens fit")
+    return (f"a chunk of {size} tokens and its fragment of {fragment} take more than half the model's context of "
+            f"{window}, the answer's room: chunks of at most {window // 2 - fragment} tokens leave it half")
 
 
 class Focus(Engine):
@@ -114,11 +115,10 @@ class Focus(Engine):
         self.weights = path
         if model != EMBEDDED:  # a Llama (its config.json is written at its first use)
             _check_architecture(model)
-            # (probe 339: else every context past one chunk was refused as a prompt too long for the model)
-            if why := chunks_overfill(self.chunking, (model_config(model) or {}).get("max_position_embeddings")):
-                raise ConfigError(f"focus_weights={str(path)!r} were trained for chunks too long for {model!r} ({why}); "
-                                  f"train weights for it with `sotkit engines focus train --base {model} --chunk-size "
-                                  "N --weights NEW.safetensors` and pass focus_weights='NEW.safetensors'")
+        if why := chunks_overfill(self.chunking, context_window(model)):
+            raise ConfigError(f"focus_weights={str(path)!r} were trained for chunks too long for {model!r} ({why}); "
+                              f"train weights for it with `sotkit engines focus train --base {model} --chunk-size N "
+                              "--weights NEW.safetensors` and pass focus_weights='NEW.safetensors'")
 
     def generate_one(self, loaded: Any, request: GenerationRequest, on_text: Callable[[str], None],
                      should_stop: Callable[[], bool]) -> Completion:

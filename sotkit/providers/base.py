@@ -113,9 +113,10 @@ def say_no_key(error: BaseException, variable: str) -> None:
 
 
 #: the reasons of a call stopped at its token budget (none given: its counted tokens reached it), and by the
-#: provider's filter (Gemini's own words too, which gateways pass on)
+#: provider's filter (Gemini's own words, and Bedrock's, too, which gateways pass on)
 AT_BUDGET = frozenset((None, "length", "max_tokens"))
-FILTERED = frozenset(("content_filter", "refusal", "safety", "recitation", "blocklist", "prohibited_content", "spii"))
+FILTERED = frozenset(("content_filter", "refusal", "safety", "recitation", "blocklist", "prohibited_content", "spii",
+                      "guardrail_intervened", "content_filtered"))
 #: Anthropic's and the local engines' word, and Mistral's, for a text the context window ended
 WINDOW_FULL = frozenset(("model_context_window_exceeded", "model_length"))
 

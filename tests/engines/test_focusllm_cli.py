@@ -129,9 +129,14 @@ def test_chunks_longer_than_the_models_context_are_refused_before_loading(no_loa
     # probe 339: --chunk-size 2000 for a model of 1,024 positions trained, and the weights served no long context
     base = str(save_tiny_chat_model(tmp_path / "tiny"))
     capsys.readouterr()
-    assert cli.main(["train", "--base", base, "--chunk-size", "1013", "--fragment-len", "11"]) == 2
-    assert one_error_line(capsys).endswith(": a chunk of 1013 tokens and its fragment of 11 fill the model's context "
-                                           "of 1024: chunks of at most 1012 tokens fit; pass a smaller --chunk-size\n")
+    assert cli.main(["train", "--base", base, "--chunk-size", "502", "--fragment-len", "11"]) == 2
+    assert one_error_line(capsys).endswith(": a chunk of 502 tokens and its fragment of 11 take more than half the "
+                                           "model's context of 1024, the answer's room: chunks of at most 501 tokens "
+                                           "leave it half; pass a smaller --chunk-size\n")
+    for command in (["train", "--base", "smollm2"], ["bench", "--base", "smollm2", "--untrained"]):  # (review 343)
+        assert cli.main([*command, "--chunk-size", "5000"]) == 2
+        assert "of 5000 tokens and its fragment of 16 take more than half the model's context of 8192" in \
+            one_error_line(capsys)
 
 
 def test_training_does_not_replace_another_models_weights(no_loading, tmp_path, capsys):

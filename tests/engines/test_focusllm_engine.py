@@ -11,7 +11,8 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2Config, GPT2LM
 
 from sotkit.engines.errors import ConfigError
 from sotkit.engines.focusllm import FocusConfig, FocusLLM
-from sotkit.engines.focusllm.engine import Focus, base_fingerprint
+from sotkit.engines.focusllm.engine import Focus, base_fingerprint, chunks_overfill
+from sotkit.engines.models import context_window
 from sotkit.engines.testing import save_tiny_chat_model, tiny_chat_tokenizer, tiny_llama
 from sotkit.providers.base import ChatRequest, Prompt
 
@@ -91,17 +92,22 @@ def test_weights_trained_for_another_model_are_refused_when_the_client_is_built(
 def test_weights_trained_for_chunks_longer_than_the_models_context_are_refused_when_the_client_is_built(tiny, tmp_path):
     # probe 339: chunks of 2,000 tokens for a model of 1,024 were taken, and every context longer than one chunk was
     # refused as "the prompt has 2015 tokens ...: shorten the question"
+    # refused as "the prompt has 2015 tokens ...: shorten the question"; review 343: chunks that left a token or two
+    # for the answer cut every answer there, and the embedded model's window was not checked
     directory, _ = tiny  # (a context of 1,024 positions)
-    for chunk_size, refused in ((1019, False), (1020, True)):  # a chunk, its fragment of 4 and a token decoded
+    for chunk_size, refused in ((508, False), (509, True)):  # a chunk and its fragment of 4 take half of it at most
         weights = FocusLLM(AutoModelForCausalLM.from_pretrained(directory), FocusConfig(chunk_size, 8, 4)
                            ).save_focus_weights(tmp_path / f"{chunk_size}.safetensors")
         if refused:
-            with pytest.raises(ConfigError, match=r"trained for chunks too long for .* \(a chunk of 1020 tokens and its "
-                               r"fragment of 4 fill the model's context of 1024: chunks of at most 1019 tokens fit\); "
-                               r"train weights for it with `sotkit engines focus train --base .* --chunk-size N"):
+            with pytest.raises(ConfigError, match=r"trained for chunks too long for .* \(a chunk of 509 tokens and its "
+                               r"fragment of 4 take more than half the model's context of 1024, the answer's room: "
+                               r"chunks of at most 508 tokens leave it half\); train weights for it with `sotkit engines "
+                               r"focus train --base .* --chunk-size N"):
                 Focus(str(directory), focus_weights=weights)
         else:
-            assert Focus(str(directory), focus_weights=weights).chunking["chunk_size"] == 1019
+            assert Focus(str(directory), focus_weights=weights).chunking["chunk_size"] == 508
+    assert chunks_overfill({"chunk_size": 4081, "fragment_len": 16}, context_window("smollm2")) is not None
+    assert chunks_overfill({"chunk_size": 4080, "fragment_len": 16}, context_window("smollm2")) is None
 
 
 def test_weights_of_another_size_without_a_fingerprint_fail_the_call_as_a_config_error(tiny, tmp_path):

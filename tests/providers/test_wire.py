@@ -1361,6 +1361,7 @@ async def test_geminis_own_words_for_a_cut_through_a_gateway_are_the_token_limit
     async with serving(sse(*WORDS, {"choices": [{"delta": {}, "finish_reason": "SAFETY"}]})) as (url, _):
         result = await sotkit.generate("q", model="openai:m", base_url=url, api_key="k", mode="sequential")
     assert result.truncated and cut_by(result.finish_reason, "max_tokens") == "by the provider's filter ('safety')"
+    assert cut_by("guardrail_intervened", "max_tokens").startswith("by the provider's filter")  # (Bedrock's, probe 342)
 
 
 async def test_a_stream_with_a_finish_reason_on_every_chunk_ends_at_done_or_the_end_of_a_last_finished_chunk():
