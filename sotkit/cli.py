@@ -638,11 +638,18 @@ async def _read(events: Any, live: _SoFar | None) -> Result:
     shown = ""
     told: set[tuple[str, str]] = set()  # kinds of fallback noted
     restarted: set[int | None] = set()  # points whose shown text was taken back for a retry
+    # skeleton lines read while a line of the answer is on the terminal: noted where it ends (probe 341: on stderr,
+    # they cut into the first point's line)
+    held: list[str] = []
     async for event in events:
         if event.type == "route":
             _note(f"{event.mode}: {_in_cli_words(event.reason)}")
         elif event.type == "point":
-            _note(f"skeleton {event.index}. {event.title}")
+            note = f"skeleton {event.index}. {event.title}"
+            if live and shown and not shown.endswith("\n"):
+                held.append(note)
+            else:
+                _note(note)
         elif event.type == "retry":
             _note(f"retrying {_call(event)} in {event.wait_s:.1f} s (attempt {event.attempt}: "
                   f"{_in_cli_words(event.error)})")
@@ -653,7 +660,15 @@ async def _read(events: Any, live: _SoFar | None) -> Result:
         elif event.type == "text":
             shown += event.text
             if live:
-                print(escaped(event.text), end="", flush=True)
+                text = escaped(event.text)
+                if held and "\n" in text:
+                    line_end = text.index("\n") + 1
+                    print(text[:line_end], end="", flush=True)
+                    for note in held:
+                        _note(note)
+                    held.clear()
+                    text = text[line_end:]
+                print(text, end="", flush=True)
                 live.shown = shown
         elif event.type == "withdraw" and event.text:
             shown = shown[:len(shown) - len(event.text)]

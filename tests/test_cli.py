@@ -1101,6 +1101,35 @@ def test_ctrl_c_keeps_the_points_that_finished_behind_the_one_still_streaming():
             assert "2. Eat less: Swap soda.\n3. Move daily: Walk." in text, (stdout, text)
 
 
+def test_on_a_terminal_skeleton_lines_read_while_a_line_of_the_answer_streams_are_noted_where_it_ends():
+    # probe 341: each "[sotkit] skeleton N." note cut into point 1's streamed line
+    import pty
+
+    words = " ".join(f"w{i}" for i in range(12))
+    responder = sot_responder("1. Sleep well\n2. Eat less\n3. Move daily\n4. Drink water", {1: words},
+                              point_latency={1: Latency(ttft_s=0, tokens_per_s=10)},
+                              skeleton_latency=Latency(ttft_s=0, tokens_per_s=8))
+    with FakeLLMServer(responder, latency=Latency(ttft_s=0, tokens_per_s=2000)) as server:
+        terminal, screen = pty.openpty()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "sotkit.cli", "ask", "How can I be healthier?", "--model", "openai:m",
+             "--base-url", server.openai_base_url, "--mode", "sot"], stdout=screen, stderr=screen,
+            env={**os.environ, "OPENAI_API_KEY": "k"})
+        process.wait(timeout=60)
+        os.close(screen)
+        out = b""
+        with contextlib.suppress(OSError):  # the end of a pty's output
+            while chunk := os.read(terminal, 65536):
+                out += chunk
+        os.close(terminal)
+    lines = out.decode().replace("\r\n", "\n").splitlines()
+    assert process.returncode == 0 and f"1. Sleep well: {words}" in lines, lines
+    noted = [line for line in lines if line.startswith("[sotkit] skeleton ")]
+    assert [line.removeprefix("[sotkit] ") for line in noted] == [f"skeleton {i}. {title}" for i, title in enumerate(
+        ("Sleep well", "Eat less", "Move daily", "Drink water"), 1)], lines
+    assert not [line for line in lines if "[sotkit]" in line and not line.startswith("[sotkit]")], lines
+
+
 def test_an_answer_the_fallback_wrote_says_so():
     # the main model failed every attempt and the fallback answered: the usage line alone did not say whose
     # answer it was, and --json named the main model only
