@@ -300,8 +300,8 @@ class Answer:
                 "" if last == failed[0].error else f"; the last error: {last}")
         if len(failed) == len(self.points):  # skipping every point would leave no answer at all
             raise PartialResultError(f"every point of the skeleton ({len(failed)}) failed ({first}): there is no "
-                                     f"answer ({tried or 'pass fallback= to retry on another model'})",
-                                     self.result()) from self.errors[0]
+                                     f"answer ({tried or 'pass fallback= to retry on another model'})"
+                                     + (f"; {broke}" if broke else ""), self.result()) from self.errors[0]
         if self.options.on_point_error == "raise":
             numbers = ", ".join(str(p.index) for p in failed)
             advice = f"; {tried}" if tried else ", or fallback= to retry on another model"
@@ -787,7 +787,7 @@ class Answer:
             # --reasoning-parser for a model that writes no <think>; review 315: a <think> the model never closed)
             parsed = f"; reasoning came ({usage.reasoned} characters) and no text: the answer may be in it (a " \
                 "server's reasoning parser for a model that writes no <think>, as vLLM's --reasoning-parser, or a " \
-                "<think> the model never closed)" if usage.reasoned and not cut else ""
+                "<think> or <thinking> the model never closed)" if usage.reasoned and not cut else ""
             return EmptyAnswer(f"the answer came back without text from {' and then '.join(asked)}"
                                + (reasoning_advice(usage.finish_reason, "max_tokens") if cut else parsed),
                                usage.finish_reason)

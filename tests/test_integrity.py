@@ -552,6 +552,12 @@ async def test_a_skeleton_cut_on_every_attempt_is_flagged_as_truncated(provider)
             with pytest.raises(sotkit.PartialResultError, match=r"^point\(s\) 2 failed \(.*\); the skeleton call failed "
                                r"after 3 point\(s\) \(.*\): any points after them are missing; the partial result"):
                 await sot.generate("How can I be healthier?")
+    with FakeLLMServer(lambda r: respond(r) if is_skeleton(r) else Reply("", fault=Fault.status(400)),
+                       latency=FAST) as server:
+        async with client(server, provider, retry=policy) as sot:
+            with pytest.raises(sotkit.PartialResultError, match=r"^every point of the skeleton \(3\) failed .*; the "
+                                                                r"skeleton call failed after 3 point\(s\)"):
+                await sot.generate("How can I be healthier?")
 
 
 LONG_TITLES = ["Keep a regular sleep schedule", "Avoid caffeine after noon", "Make the bedroom dark and quiet",

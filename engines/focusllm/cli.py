@@ -173,7 +173,7 @@ def _bench(args: argparse.Namespace) -> dict:
     config = read_focus_config(weights) if weights else FocusConfig(chunk_size=256, local_window=64)
     if args.chunk_size:
         config = replace(config, chunk_size=args.chunk_size)
-    _check_chunks(asdict(config), args.base)
+    _check_chunks(asdict(config), args.base, "pass a smaller --chunk-size")
     model, tokenizer = _load(args, config, weights, args.dtype)
     window = model.base.config.max_position_embeddings
     for method, lengths in args.passkey:  # before the prefill runs: a plan it cannot score is refused now
@@ -196,10 +196,11 @@ def _bench(args: argparse.Namespace) -> dict:
     return report
 
 
-def _check_chunks(chunking: dict, base: str) -> None:
-    """Chunks that leave the answer too little of the model's context, refused before it loads (probe 339)."""
+def _check_chunks(chunking: dict, base: str, fix: str) -> None:
+    """Chunks that leave the answer too little of the model's context, refused before it loads (probe 339), with
+    the ``fix``."""
     if why := chunks_overfill(chunking, context_window(base)):
-        raise ConfigError(f"{base}: {why}; pass a smaller --chunk-size")
+        raise ConfigError(f"{base}: {why}; {fix}")
 
 
 def _write(path: Path | None, report: dict) -> None:
@@ -221,8 +222,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "train":
             if args.min_chunks > args.max_chunks:
                 raise ConfigError(f"--min-chunks {args.min_chunks} is more than --max-chunks {args.max_chunks}")
-            _check_chunks(check_weights_fit(args.resume, args.base) if args.resume is not None else vars(args),
-                          args.base)
+            if args.resume is None:
+                _check_chunks(vars(args), args.base, "pass a smaller --chunk-size")
+            else:  # (their chunks are the weights' own: review 344)
+                _check_chunks(check_weights_fit(args.resume, args.base), args.base, "train new weights, without "
+                              "--resume")
             writable_file(weights := args.weights or default_weights_path(args.base), "--weights")
             if weights.exists() and weights.stat().st_size and weights != args.resume:
                 try:  # replaced only by weights of the same model, not another's (nor a file of another kind)

@@ -88,8 +88,10 @@ def chunks_overfill(chunking: dict[str, Any], window: int | None) -> str | None:
     size, fragment = chunking.get("chunk_size"), chunking.get("fragment_len", 0)
     if not (isinstance(size, int) and isinstance(fragment, int) and window) or size + fragment <= window // 2:
         return None
+    most = window // 2 - fragment
     return (f"a chunk of {size} tokens and its fragment of {fragment} take more than half the model's context of "
-            f"{window}, the answer's room: chunks of at most {window // 2 - fragment} tokens leave it half")
+            f"{window}, the answer's room: " + (f"chunks of at most {most} tokens leave it half" if most > 0 else
+                                                 "the fragment (fragment_len) must be smaller too"))
 
 
 class Focus(Engine):

@@ -58,17 +58,17 @@ REASONING_AS_TEXT = ("the server sent a reasoning model's reasoning as the answe
 class ThinkTags:
     """Feed it a stream's text pieces; it returns them less a ``<think>`` (or ``<thinking>``) block that opens the
     text (after any whitespace) and the whitespace after the block, or less what comes before gpt-oss's final channel
-    and that channel's end markers. Decided by the text's first characters, whatever the pieces: text that may still grow
-    into an opening is held back, and so is a close or an end marker split across pieces. A block the call ends
+    and that channel's end markers. Decided by the text's first characters, whatever the pieces: text that may still
+    grow into an opening is held back, and so is a close or an end marker split across pieces. A block the call ends
     inside (the budget spent reasoning) leaves no text, but for harmony without its special tokens."""
 
     def __init__(self, continues: bool = False) -> None:
         # ``continues``: the text goes on from a prefill, so no white space of it parts it from reasoning that came
         # apart (review 326: "\n2. Beta" after a resumed "1. Alpha" read "1. Alpha2. Beta")
         self._continues = continues
-        # then "think" or "thinking" (in a <think> or <thinking> block), "after" (its close, before the reply), "text"; or "parted" (reasoning
-        # came apart, before the reply's first characters), "text"; or "channels" (harmony before the final
-        # channel), "bare" (harmony without its tokens, before "assistantfinal"), "final"
+        # then "think" or "thinking" (in a <think> or <thinking> block), "after" (its close, before the reply),
+        # "text"; or "parted" (reasoning came apart, before the reply's first characters), "text"; or "channels"
+        # (harmony before the final channel), "bare" (harmony without its tokens, before "assistantfinal"), "final"
         self._state = "start"
         self._held = ""
         self._watched = False  # the text is watched for a bare </think> (until an <think> shows it writes the tags)

@@ -316,8 +316,8 @@ class _Reading:
             if data == "[DONE]":
                 return None
             raise malformed(data)
-        if event is None:  # (a gateway's events without their event: lines; the API's data name their type too)
-            event = data.get("type")
+        if event in (None, "", "message"):  # (a gateway's events without their names, or with SSE's default one;
+            event = data.get("type")  # the API's data name their type too)
         try:
             if event == "content_block_delta":
                 self._content()

@@ -133,6 +133,18 @@ def test_chunks_longer_than_the_models_context_are_refused_before_loading(no_loa
     assert one_error_line(capsys).endswith(": a chunk of 502 tokens and its fragment of 11 take more than half the "
                                            "model's context of 1024, the answer's room: chunks of at most 501 tokens "
                                            "leave it half; pass a smaller --chunk-size\n")
+    # review 344: weights to resume from are refused by their own chunks, which no --chunk-size changes
+    from transformers import AutoModelForCausalLM
+
+    from sotkit.engines.focusllm import FocusConfig, FocusLLM
+    from sotkit.engines.focusllm.engine import base_fingerprint
+
+    resumed = FocusLLM(AutoModelForCausalLM.from_pretrained(base), FocusConfig(600, 8, 4)).save_focus_weights(
+        tmp_path / "600.safetensors", base=base_fingerprint(base))
+    capsys.readouterr()
+    assert cli.main(["train", "--base", base, "--resume", str(resumed), "--weights", str(tmp_path / "w.st")]) == 2
+    assert one_error_line(capsys).endswith("chunks of at most 508 tokens leave it half; train new weights, without "
+                                           "--resume\n")
     for command in (["train", "--base", "smollm2"], ["bench", "--base", "smollm2", "--untrained"]):  # (review 343)
         assert cli.main([*command, "--chunk-size", "5000"]) == 2
         assert "of 5000 tokens and its fragment of 16 take more than half the model's context of 8192" in \

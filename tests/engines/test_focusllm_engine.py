@@ -108,6 +108,9 @@ def test_weights_trained_for_chunks_longer_than_the_models_context_are_refused_w
             assert Focus(str(directory), focus_weights=weights).chunking["chunk_size"] == 508
     assert chunks_overfill({"chunk_size": 4081, "fragment_len": 16}, context_window("smollm2")) is not None
     assert chunks_overfill({"chunk_size": 4080, "fragment_len": 16}, context_window("smollm2")) is None
+    # review 344: a window the fragment alone half fills advised "chunks of at most -4 tokens"
+    assert chunks_overfill({"chunk_size": 1, "fragment_len": 16}, 24).endswith("the fragment (fragment_len) must be "
+                                                                                "smaller too")
 
 
 def test_weights_of_another_size_without_a_fingerprint_fail_the_call_as_a_config_error(tiny, tmp_path):

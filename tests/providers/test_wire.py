@@ -7,6 +7,7 @@ import asyncio
 import gzip
 import json
 import math
+import re
 from contextlib import asynccontextmanager
 
 import anyio
@@ -1325,9 +1326,10 @@ async def test_anthropic_events_without_their_event_lines_are_read_by_their_type
     # sent an event that is not the API's" (the official SDK fails on such a stream too)
     body = anthropic_sse(text_delta("Keep it dark."), BLOCK_STOP, *END_TURN)
     bare = b"\n".join(line for line in body.split(b"\n") if not line.startswith(b"event: "))
-    async with serving(bare) as (url, _):
-        *texts, usage = await read("anthropic:m", url)
-    assert "".join(texts) == "Keep it dark." and (usage.finish_reason, usage.output_tokens) == ("end_turn", 3)
+    for named in (bare, re.sub(rb"event: \w+", b"event: message", body), re.sub(rb"event: \w+", b"event:", body)):
+        async with serving(named) as (url, _):  # (review 344: SSE's default name, or an empty one)
+            *texts, usage = await read("anthropic:m", url)
+        assert "".join(texts) == "Keep it dark." and (usage.finish_reason, usage.output_tokens) == ("end_turn", 3)
 
 
 async def test_a_finish_reason_written_in_camel_case_ends_the_answer():
