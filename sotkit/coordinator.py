@@ -26,7 +26,7 @@ from .overlap import SerialServerWarning, one_at_a_time, serial_note
 from .pricing import Prices
 from .providers.base import (CallUsage, ChatRequest, Prompt, Provider, char_weight, cut_by, estimated_tokens,
                              reasoning_advice)
-from .quality import Instructions
+from .quality import Instructions, clauses
 from .question import question_view
 from .result import Mode, Point, Result, Usage
 from .router import Decision, LLMRouter, Router
@@ -588,7 +588,11 @@ class Answer:
         # does is as likely its prompt's skeleton copied back
         quoted = (self.question, point.title, self.options.context or "",
                   *(() if provider.whole_sentences else others))
-        instructions = Instructions(f"{prompt.system or ''}\n{prompt.user}", quoted=quoted)
+        own = f"{prompt.system or ''}\n{prompt.user}"
+        if prompt.instructions is not None:  # a template of the user's: sotkit's words, and its sentences about the
+            # point (probe 345: a disclaimer it asks the model to end with, or a fact it gives, is no echo)
+            own = "\n".join([prompt.instructions, *(c for c in clauses(own) if point.title in c or self.question in c)])
+        instructions = Instructions(own, quoted=quoted)
         cleaner = ExpansionFilter(point.index, point.title, strip_header=True, whole_sentences=provider.whole_sentences,
                                   other_titles=others, instructions=instructions, question=question_view(self.question),
                                   earlier_titles=[p.title for p in self.points.values() if p.index < point.index],

@@ -143,6 +143,11 @@ def sentences(text: str) -> list[str]:
     return [s for s in _SENTENCE_END.split(text.strip()) if s]
 
 
+def clauses(text: str) -> list[str]:
+    """The text's lines cut at their sentences' ends and colons ("End with this sentence: This is no advice.")."""
+    return [clause for line in text.splitlines() for sentence in sentences(line) for clause in sentence.split(": ")]
+
+
 class Instructions:
     """A point's rendered instructions (system and user prompt), for telling a point that copies them.
 

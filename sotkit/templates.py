@@ -25,7 +25,9 @@ Models served in-process get the variants under ``prompts/local/`` where one exi
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
+import functools
 import re
 from collections.abc import Mapping
 from importlib.resources import files
@@ -148,10 +150,14 @@ class Templates:
         self._variables: dict[str, set[str]] = {}
         self._stop_counts: dict[str, int] = {}  # of each template's sample render
         self._grow: set[str] = set()  # the templates whose stops grow with the skeleton's points
+        self._local = local
+        self._yours: set[str] = set()  # the templates the user's overrides replace
         # the defaults, then the user's, each with its local/ variants for a model served in-process
-        for folder in (DEFAULT_PROMPTS, overrides):
+        for folder, yours in ((DEFAULT_PROMPTS, False), (overrides, True)):
             for name, (source, origin) in _read_overrides(folder, local=local).items():
                 self._add(name, source, origin)
+                if yours:
+                    self._yours.add(name)
         for name, (_, origin) in self._templates.items():
             self._check(name, origin)
         if not local and isinstance(overrides, (str, Path)) and _variants(Path(overrides)):
@@ -193,7 +199,12 @@ class Templates:
         if not user:
             raise TemplateError(f"template {origin!r} rendered an empty user prompt; give it a non-empty "
                                 "{% block user %}...{% endblock %}")
-        return Prompt(user=user, system=system, prefill=prefill, stop=stop)
+        prompt = Prompt(user=user, system=system, prefill=prefill, stop=stop)
+        if name in self._yours:  # sotkit's own words are the shipped template's (a copy's are the same)
+            shipped = _shipped(self._local).render(name, **variables)
+            if (shipped.system, shipped.user) != (system, user):
+                prompt = dataclasses.replace(prompt, instructions=f"{shipped.system or ''}\n{shipped.user}")
+        return prompt
 
     def _add(self, name: str, source: str, origin: str) -> None:
         if name not in SAMPLE_VARIABLES:
@@ -340,6 +351,12 @@ def _read(path: Path) -> str:
     except OSError as exc:
         raise TemplateError(f"template {str(path)!r} cannot be read ({exc.strerror}); check that it exists and is "
                             "readable") from exc
+
+
+@functools.cache
+def _shipped(local: bool) -> Templates:
+    """sotkit's own templates (for a model served in-process: ``local``)."""
+    return Templates(local=local)
 
 
 def _read_overrides(overrides: TemplateSource, *, local: bool = False) -> dict[str, tuple[str, str]]:

@@ -774,6 +774,26 @@ async def test_an_api_point_that_echoes_its_prompt_is_not_shown(provider):
     assert result.points[1].text == "Cut soda first."
 
 
+async def test_a_sentence_a_template_of_yours_asks_for_is_no_echo_but_sotkits_own_words_are(provider):
+    # probe 345: a disclaimer the template asks every point to end with, and a fact its system prompt gives, were
+    # dropped as echoes of the prompt (a point of the fact alone failed as EchoedInstructions)
+    disclaimer = "This is general information, not personal financial advice."
+    expand = ("{% block system %}You are FinBot. Facts you may tell: Acme savings accounts pay 4 percent a year."
+              "{% endblock %}{% block user %}[[point {{ point.index }}]] {{ question }}\nWrite point {{ point.index }} "
+              "({{ point.title }}) in one sentence, then end with this exact sentence: " + disclaimer + "{% endblock %}")
+    texts = {1: f"Keep three months of expenses. {disclaimer}", 2: "Acme savings accounts pay 4 percent a year.",
+             3: "Continue and only continue the writing of point 3 (Move daily). Walk after meals.",  # sotkit's words
+             4: 'Write point 4 (See friends) in one sentence. Call one today.'}  # the template's, about the point
+
+    def respond(request: RecordedRequest) -> Reply:
+        return Reply(SKELETON if is_skeleton(request) else texts[int(request.user.split("]]")[0][8:])])
+
+    with FakeLLMServer(respond, latency=FAST) as server:
+        async with client(server, provider, templates={"expand": expand}) as sot:
+            result = await sot.generate("How can I save money?", mode="sot")
+    assert [p.text for p in result.points] == [texts[1], texts[2], "Walk after meals.", "Call one today."]
+
+
 @pytest.mark.parametrize("silence", ["", "2. Move daily:"])
 @pytest.mark.parametrize("fixed_by_prefill", [True, False])
 async def test_a_point_left_without_text_is_retried_and_never_finished_empty(silence, fixed_by_prefill):

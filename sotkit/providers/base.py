@@ -50,6 +50,10 @@ class Prompt:
     #: ``system`` (0: the system prompt alone; ``None``: nothing long enough): a provider whose prompt cache serves
     #: only a marked prefix marks them (``cache_mark_tokens``)
     shared: int | None = None
+    #: sotkit's own instructions in it, where the template is the user's: the shipped template's system and user
+    #: text (a reply that copies them back echoes; one that writes what the user's template asks for, a disclaimer to
+    #: end with, does not: probe 345); ``None``: the prompt is sotkit's own
+    instructions: str | None = None
 
     @property
     def chars(self) -> int:
