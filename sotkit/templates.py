@@ -230,6 +230,10 @@ class Templates:
                                 f"{_did_you_mean(block, _BLOCKS)}; the blocks are: {', '.join(_BLOCKS)}")
         if "user" not in template.blocks:
             raise TemplateError(f"template {origin!r} has no {{% block user %}}: every template needs one")
+        # (Jinja finds an unknown filter inside {% if %} only when the branch runs: probe 345)
+        if node := next((n for n in parsed.find_all(jinja2.nodes.Filter) if n.name not in self._env.filters), None):
+            raise TemplateError(f"template {origin!r} uses an unknown filter {node.name!r} on line {node.lineno}"
+                                f"{_did_you_mean(node.name, self._env.filters)}")
         _check_outside_blocks(parsed, origin)  # (first: a {% set %} there would read as an undefined variable)
         # a variable only a rarely taken branch uses is not reached by _check's sample render: compare names instead
         given = SAMPLE_VARIABLES[name].keys() | self._env.globals.keys() | {"loop"}
