@@ -49,7 +49,9 @@ _NUMERAL_PAIR = re.compile(f"、{_NUMERAL}")  # a mark followed by a second nume
 # A line that opens a list item or a header, not a line of prose (the line before a numbered line).
 _LISTED = re.compile(rf"[ \t]*(?:[-*•#>|・①-⑳]|\d+[.)．）、]|{CJK_NUMBER}、|[(（](?:\d|{CJK_NUMBER}))")
 # a reply that opens with its own list's first item
-_OWN_FIRST = re.compile(rf"[ \t{INVISIBLE}]*(?:\*\*|#{{1,6}}[ \t]*)?(?:1[.)．）、](?:\*\*)?\s|一、|①|step\s+1\s*:)", re.I)
+# (in any digits, and no space after the mark before a word: "1、使用", "１．", "١." as well; probe 346)
+_OWN_FIRST = re.compile(rf"[ \t{INVISIBLE}]*(?:\*\*|#{{1,6}}[ \t]*)?(?:[1１١][.)．）、](?:\*\*)?(?:\s|(?=[^\W\d]))|一、|①"
+                        rf"|step\s+1\s*:)", re.I)
 # a plain or bold item numbered 1, for a list numbered "1." throughout
 _LAZY_ITEM = re.compile(rf"\n[ \t{INVISIBLE}]*(?:\*\*)?1[.)](?:\*\*)?\s")
 # ... or with a section: a numbered heading or a step ("### 1. Morning", "Step 1:")

@@ -597,6 +597,13 @@ def test_an_item_that_waits_for_its_lists_next_line_holds_back_a_bounded_text():
     # the point's own list in those forms, and lines that open with a numeral, stay
     ("做法：\n一、列清单\n二、排序\n三、执行", "做法：\n一、列清单\n二、排序\n三、执行", False),
     ("做法：\n①列清单\n②排序\n③执行", "做法：\n①列清单\n②排序\n③执行", False),
+    # ... also with no lead-in, in full-width or Arabic-Indic digits, with no space after the mark (probe 346: all
+    # but the first item were cut)
+    ("１．列清单。\n２．排序。\n３．执行。", "１．列清单。\n２．排序。\n３．执行。", False),
+    ("1、列清单。\n2、排序。", "1、列清单。\n2、排序。", False),
+    ("1.列清单。\n2.排序。", "1.列清单。\n2.排序。", False),
+    ("١. ضع قائمة.\n٢. رتب المهام.", "١. ضع قائمة.\n٢. رتب المهام.", False),
+    ("1.5小时就够。\n2、设定优先级\n排序。", "1.5小时就够。", True),  # (a number, not an item: the run-on is cut)
     ("列清单。\n一些人用纸笔。\n十分有效。", "列清单。\n一些人用纸笔。\n十分有效。", False),
     # two numerals joined by the enumeration comma are prose ("March and April", "four- and five-star"; probe 86)
     ("春季适合出行。\n三、四月份是最佳季节。", "春季适合出行。\n三、四月份是最佳季节。", False),
