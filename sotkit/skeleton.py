@@ -633,10 +633,15 @@ def _item_style(line: str, marker: re.Match[str] | None) -> tuple[str, int, bool
     return style, int(marker.group(2) or marker.group(3)), spaced
 
 
+#: invisible marks around a line's number's mark ("2\u200b.", "2.\u200f" in right-to-left text) are no part of it
+#: (probe 346: the line was no point)
+_INVISIBLE_IN_NUMBER = re.compile(rf"^(\d+)[{INVISIBLE}]*([.)．）、])[{INVISIBLE}]*")
+
+
 def _classify(line: str, *, titled: bool = True) -> tuple[str | None, int, str, str]:
     """``(kind, number, title, body)`` of a line, or ``(None, 0, "", "")`` when it is not a list item. Not
     ``titled``, the title is left empty (finding it costs most, and the line of each streamed piece needs none)."""
-    text = _trim(_trim(line).lstrip("#"))
+    text = _INVISIBLE_IN_NUMBER.sub(r"\1\2", _trim(_trim(line).lstrip("#")), count=1)
     plain = text.replace("**", "").replace("__", "").strip()
     if m := _NUMBERED.match(plain):
         number_text = next(g for g in m.groups()[:3] if g)

@@ -159,6 +159,9 @@ def test_lists_as_chinese_and_japanese_are_written(text, titles):
     ("①制定计划\n②设定优先级\n③避免拖延", ["制定计划", "设定优先级", "避免拖延"]),
     ("・計画を立てる\n・優先順位をつける\n・休憩する", ["計画を立てる", "優先順位をつける", "休憩する"]),
     ("\u200f1. وضع خطة\n\u200f2. تحديد الأولويات\n\u061c3. الراحة", ["وضع خطة", "تحديد الأولويات", "الراحة"]),
+    # ... and inside the number, around its mark (probe 346: the line was no point, the answer one point short)
+    ("١.\u200f وضع خطة\n٢.\u200f تحديد الأولويات\n٣\u200b. الراحة", ["وضع خطة", "تحديد الأولويات", "الراحة"]),
+    ("1. Sleep well\n2.\u200b Eat well\n3\u2060. Move", ["Sleep well", "Eat well", "Move"]),
     ("方法有：1. 制定计划；2. 设定优先级；3. 避免拖延。", ["制定计划", "设定优先级", "避免拖延"]),
     ("九、制定计划\n十、设定优先级\n十一、避免拖延", ["制定计划", "设定优先级", "避免拖延"]),
     # Hindi's danda closes a title as a full stop does (probe 324: "1. नियमित समय पर सोएं।: ...")
