@@ -33,8 +33,9 @@ _NUMBER = re.compile(rf"[\s{INVISIBLE}]*(?:#+\s*)?(?:[-*•]\s+|・\s*)?{EMPHASI
 # with the full-width forms of Chinese and Japanese ("、" lists: "饮食、咖啡因和酒精"); "." and "-" only before a space
 # ("Express.js", "Sleep-deprived"), a dash (?P<dash>) only where no second one follows in the sentence ("Empathy —
 # understanding what people need — builds trust."; Chinese writes it doubled, "——"); a title's closing "】"
-_SEPARATOR = re.compile(rf"[ \t]*(?:】[ \t]*)?{EMPHASIS}?[ \t]*(?:[:：．。]|[.\-](?=[*_]*(?:\s|\Z))|(?P<dash>——|[–—]))"
-                        rf"|[ \t]*】(?:[ \t]*{EMPHASIS}?[ \t]*[:：])?")
+# (French writes a no-break space before the colon: probe 346)
+_SEPARATOR = re.compile(rf"[ \t]*(?:】[ \t]*)?{EMPHASIS}?[ \t\xa0\u202f]*(?:[:：．。]|[.\-](?=[*_]*(?:\s|\Z))"
+                        rf"|(?P<dash>——|[–—]))|[ \t]*】(?:[ \t]*{EMPHASIS}?[ \t]*[:：])?")
 #: what follows a title that heads a line rather than opening its sentence: a separator ("Dim the lights: ...",
 #: "Dim the lights – ...")
 TITLE_SEPARATOR = re.compile(r"[ \t]*(?:[:：]|[-–—][ \t])")

@@ -89,7 +89,7 @@ _INLINE_NUMBER = re.compile(rf"(?<![\d.])(\d+)[.)．、]\**(?:[ \t]|(?=[{NO_SPAC
 _PARTIAL_INLINE = re.compile(rf"{_ENDED}[*_]{{0,3}}(?:\d+(?:[.)](?:[ \t]+[*_]{{0,3}})?)?)?\Z")
 # After such a title: its separator (a dash between spaces: "JavaScript—thanks to its JIT—beats" is no header) or its
 # line's end (a header), or what may still grow into one (open).
-_AFTER_TITLE = re.compile(rf"[ \t]*{EMPHASIS}?(?:[ \t]*(?P<sep>[:：]|\n)|[ \t]+(?P<dash>[-–—])[ \t]"
+_AFTER_TITLE = re.compile(rf"[ \t]*{EMPHASIS}?(?:[ \t\xa0\u202f]*(?P<sep>[:：]|\n)|[ \t]+(?P<dash>[-–—])[ \t]"
                           rf"|(?P<open>[ \t]*[-–—]?\Z))")
 # What every run-on or held-back mark above needs: a line break, a digit, emphasis (for a cheap check per piece).
 _MAY_RUN_ON = re.compile(r"[\n\d*_#(（]")

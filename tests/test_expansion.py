@@ -1121,6 +1121,16 @@ def test_text_streams_as_it_comes_by_default():
     assert f.finish() == "" and f.released == "They use less energy and last. Buy"
 
 
+@pytest.mark.parametrize("step", [1, 3, 100])
+@pytest.mark.parametrize("space", ["\xa0", "\u202f"])
+def test_a_title_before_a_no_break_space_and_a_colon_is_a_header(space, step):
+    # probe 346: French writes "Titre : texte" with a no-break space; the restated header stayed ("Lumière tamisée:
+    # Lumière tamisée : ...") and a run-on into a bold title so was kept
+    assert clean(f"2. Use LED bulbs{space}: They last for years.", step=step) == ("They last for years.", False)
+    assert clean(f"They last for years.\n\n**Seal drafts**{space}: Use weatherstrips.", step=step,
+                 others=["Seal drafts"]) == ("They last for years.", True)
+
+
 def test_a_restated_header_is_held_back_only_while_the_text_may_still_become_one():
     f = ExpansionFilter(2, "Use LED bulbs", strip_header=True)
     assert f.feed("2. Use LED") == ""
