@@ -690,6 +690,18 @@ async def test_sot_responder_answers_each_of_sotkits_calls_and_goes_on_after_a_p
     assert [r.prefill for r in server.requests if sot_call(r) == ("point", 2)] == [
         "2. Lights out by 22:30:", "2. Lights out by 22:30: An hour before"]
 
+@pytest.mark.parametrize("skeleton, titles", [("١. جدول منتظم\n٢. خفض الإضاءة", ["جدول منتظم", "خفض الإضاءة"]),
+                                              ("１．制定计划\n２．设定优先级", ["制定计划", "设定优先级"]),
+                                              ("①制定计划\n②设定优先级", ["制定计划", "设定优先级"])])
+async def test_sot_responder_goes_on_after_a_prefill_in_a_skeletons_own_numbers(skeleton, titles) -> None:
+    # probe 346: a skeleton not numbered "1." came whole after the prefill ("1.١. ..."): point 1 was lost
+    with FakeLLMServer(sot_responder(skeleton)) as server:
+        async with sotkit.SoT("anthropic:claude-3-5-haiku-latest", base_url=server.anthropic_base_url,
+                              api_key="k") as sot:
+            answer = await sot.generate("How can I sleep better?", mode="sot")
+    assert [point.title for point in answer.points] == titles
+
+
 def test_a_port_in_use_says_what_to_do() -> None:
     # probe 316: asyncio's "address already in use" alone, naming neither the double nor port=0
     with FakeLLMServer("ok") as holder, pytest.raises(OSError) as caught:

@@ -17,6 +17,8 @@ _SKELETON = "skeleton (not the full content)"
 _ROUTER = "How would you like to answer the question?"
 _POINT = re.compile(r"writing of point (\d+)\b")  # (the default expand prompt's; not a "point 3" in the question)
 _TITLE = re.compile(r"^\s*(\d+)\.\s*(.+?)\s*$", re.MULTILINE)
+#: a skeleton's first number in other forms than the prefill's "1." ("１．", "١.", "1、", "（1）", "①", "一、")
+_FIRST_NUMBER = re.compile(r"\s*(?:\d+[.)．）、]|[(（]\d+[)）]|[①-⑳]|[一二三四五六七八九十]+、)")
 
 
 def sot_call(request: RecordedRequest) -> tuple[Call, int | None]:
@@ -52,8 +54,11 @@ def sot_responder(skeleton: str, points: Mapping[int, str] | None = None, *, seq
     def respond(request: RecordedRequest) -> Reply:
         call, index = call_of(request)
         if call == "skeleton":
-            text = skeleton[len(request.prefill):] if request.prefill and skeleton.startswith(request.prefill) \
-                else skeleton
+            text = skeleton
+            if request.prefill and skeleton.startswith(request.prefill):
+                text = skeleton[len(request.prefill):]
+            elif request.prefill and (first := _FIRST_NUMBER.match(skeleton)):  # the model goes on after "1." in its
+                text = " " + skeleton[first.end():].lstrip()  # own words (probe 346: "1.١. ..." lost point 1)
             return Reply(text, latency=skeleton_latency)
         if call != "point" or index is None:
             return Reply(router if call == "router" else sequential)
