@@ -780,7 +780,8 @@ async def test_a_sentence_a_template_of_yours_asks_for_is_no_echo_but_sotkits_ow
     disclaimer = "This is general information, not personal financial advice."
     expand = ("{% block system %}You are FinBot. Facts you may tell: Acme savings accounts pay 4 percent a year."
               "{% endblock %}{% block user %}[[point {{ point.index }}]] {{ question }}\nWrite point {{ point.index }} "
-              "({{ point.title }}) in one sentence, then end with this exact sentence: " + disclaimer + "{% endblock %}")
+              "({{ point.title }}) in one sentence, then end with this exact sentence: " + disclaimer
+              + "{% endblock %}")
     texts = {1: f"Keep three months of expenses. {disclaimer}", 2: "Acme savings accounts pay 4 percent a year.",
              3: "Continue and only continue the writing of point 3 (Move daily). Walk after meals.",  # sotkit's words
              4: 'Write point 4 (See friends) in one sentence. Call one today.'}  # the template's, about the point

@@ -549,8 +549,9 @@ async def test_a_skeleton_cut_on_every_attempt_is_flagged_as_truncated(provider)
     with FakeLLMServer(lambda r: Reply("", fault=Fault.status(400)) if point_of(r) == 2 else respond(r),
                        latency=FAST) as server:
         async with client(server, provider, retry=policy) as sot:
-            with pytest.raises(sotkit.PartialResultError, match=r"^point\(s\) 2 failed \(.*\); the skeleton call failed "
-                               r"after 3 point\(s\) \(.*\): any points after them are missing; the partial result"):
+            with pytest.raises(sotkit.PartialResultError, match=r"^point\(s\) 2 failed \(.*\); the skeleton call "
+                               r"failed after 3 point\(s\) \(.*\): any points after them are missing; the partial "
+                               r"result"):
                 await sot.generate("How can I be healthier?")
     with FakeLLMServer(lambda r: respond(r) if is_skeleton(r) else Reply("", fault=Fault.status(400)),
                        latency=FAST) as server:

@@ -174,7 +174,8 @@ def test_a_misspelt_variable_in_an_untaken_branch_fails_when_the_client_is_built
 
 def test_an_unknown_filter_in_an_untaken_branch_fails_when_the_client_is_built():
     # probe 345: it passed, and failed at the first long question ("No filter named 'summarize' found")
-    source = "{% block user %}{{ question }}{% if question|length > 5000 %} {{ question|upperr }}{% endif %}{% endblock %}"
+    source = ("{% block user %}{{ question }}{% if question|length > 5000 %} {{ question|upperr }}{% endif %}"
+              "{% endblock %}")
     with pytest.raises(sotkit.TemplateError, match=r"template '.*' uses an unknown filter 'upperr' on line 1 \(did "
                                                    r"you mean 'upper'\?\)"):
         sotkit.SoT("openai:gpt-4o-mini", api_key="k", templates={"sequential": source})

@@ -95,8 +95,8 @@ def _check_options(alpha: Any, k: Any, verify: Any, lookup: Any) -> None:
             raise ConfigError(f"{name}={value!r}: must be a whole number from 0" + (f" to {most}" if most else ""))
     if alpha is not None and (not isinstance(alpha, (int, float)) or isinstance(alpha, bool)
                               or not math.isfinite(alpha) or alpha < 0):
-        raise ConfigError(f"alpha={alpha!r}: must be a finite number >= 0 (a probability threshold; above 1 disables the "
-                          "slots)")
+        raise ConfigError(f"alpha={alpha!r}: must be a finite number >= 0 (a probability threshold; above 1 "
+                          "disables the slots)")
 
 
 ENGINE = LexicalUnits

@@ -101,8 +101,8 @@ def test_weights_trained_for_chunks_longer_than_the_models_context_are_refused_w
         if refused:
             with pytest.raises(ConfigError, match=r"trained for chunks too long for .* \(a chunk of 509 tokens and its "
                                r"fragment of 4 take more than half the model's context of 1024, the answer's room: "
-                               r"chunks of at most 508 tokens leave it half\); train weights for it with `sotkit engines "
-                               r"focus train --base .* --chunk-size N"):
+                               r"chunks of at most 508 tokens leave it half\); train weights for it with `sotkit "
+                               r"engines focus train --base .* --chunk-size N"):
                 Focus(str(directory), focus_weights=weights)
         else:
             assert Focus(str(directory), focus_weights=weights).chunking["chunk_size"] == 508

@@ -249,7 +249,8 @@ def test_a_saved_alpha_out_of_range_is_refused_when_the_client_is_built(lud_fold
     model = shutil.copytree(lud_folders / "model", tmp_path / "model")
     config = json.loads((model / "lud_config.json").read_text())
     (model / "lud_config.json").write_text(json.dumps(config | {"alpha": -1.0}))
-    with pytest.raises(sotkit.ConfigError, match=r"lud_config.json' is damaged \(alpha=-1.0: must be a finite number >= 0"):
+    with pytest.raises(sotkit.ConfigError, match=r"lud_config.json' is damaged \(alpha=-1.0: must be a finite "
+                                                  r"number >= 0"):
         sotkit.SoT(f"local:{model}", decoding="lexical_unit")
 
 
