@@ -231,9 +231,9 @@ class Templates:
         if "user" not in template.blocks:
             raise TemplateError(f"template {origin!r} has no {{% block user %}}: every template needs one")
         # (Jinja finds an unknown filter inside {% if %} only when the branch runs: probe 345)
-        if unknown := next((f for f in parsed.find_all(jinja2.nodes.Filter) if f.name not in self._env.filters), None):
-            raise TemplateError(f"template {origin!r} uses an unknown filter {unknown.name!r} on line {unknown.lineno}"
-                                f"{_did_you_mean(unknown.name, self._env.filters)}")
+        if odd := next((f for f in parsed.find_all(jinja2.nodes.Filter) if f.name not in self._env.filters), None):
+            raise TemplateError(f"template {origin!r} uses an unknown filter {odd.name!r} on line {odd.lineno}"
+                                f"{_did_you_mean(odd.name, self._env.filters)}")
         _check_outside_blocks(parsed, origin)  # (first: a {% set %} there would read as an undefined variable)
         # a variable only a rarely taken branch uses is not reached by _check's sample render: compare names instead
         given = SAMPLE_VARIABLES[name].keys() | self._env.globals.keys() | {"loop"}
