@@ -1055,6 +1055,18 @@ def test_whole_number_options_are_refused_in_words_not_by_a_function_name():
         assert "invalid" not in done.stderr  # argparse's "invalid _at_least_two value"
 
 
+def screen_of(terminal: int, screen: int) -> str:
+    """What a process wrote to the pseudo-terminal ``screen`` (closed, with its reading end ``terminal``), its line
+    ends "\n"."""
+    os.close(screen)
+    out = b""
+    with contextlib.suppress(OSError):  # the end of a pty's output
+        while chunk := os.read(terminal, 65536):
+            out += chunk
+    os.close(terminal)
+    return out.replace(b"\r\n", b"\n").decode()
+
+
 def test_ctrl_c_keeps_the_points_that_finished_behind_the_one_still_streaming():
     # a terminal, a pipe, --json: points 2 and 3 finished while point 1 streamed; Ctrl-C then kept only point 1's
     # half (they were buffered behind it, never shown)
@@ -1086,15 +1098,7 @@ def test_ctrl_c_keeps_the_points_that_finished_behind_the_one_still_streaming():
             time.sleep(0.3)  # the client has read them too
             process.send_signal(signal.SIGINT)
             out, err = process.communicate(timeout=60)
-            if terminal is not None:
-                os.close(screen)
-                out = b""
-                with contextlib.suppress(OSError):  # the end of a pty's output
-                    while chunk := os.read(terminal, 65536):
-                        out += chunk
-                os.close(terminal)
-                out = out.replace(b"\r\n", b"\n")
-            out = out.decode()
+            out = screen_of(terminal, screen) if terminal is not None else out.decode()
             assert process.returncode == 130, err
             text = json.loads(out)["text"] if stdout == "json" else out
             assert text.startswith("1. Sleep well: w0 w1"), (stdout, text)
@@ -1116,13 +1120,7 @@ def test_on_a_terminal_skeleton_lines_read_while_a_line_of_the_answer_streams_ar
              "--base-url", server.openai_base_url, "--mode", "sot"], stdout=screen, stderr=screen,
             env={**os.environ, "OPENAI_API_KEY": "k"})
         process.wait(timeout=60)
-        os.close(screen)
-        out = b""
-        with contextlib.suppress(OSError):  # the end of a pty's output
-            while chunk := os.read(terminal, 65536):
-                out += chunk
-        os.close(terminal)
-    lines = out.decode().replace("\r\n", "\n").splitlines()
+        lines = screen_of(terminal, screen).splitlines()
     assert process.returncode == 0 and f"1. Sleep well: {words}" in lines, lines
     noted = [line for line in lines if line.startswith("[sotkit] skeleton ")]
     assert [line.removeprefix("[sotkit] ") for line in noted] == [f"skeleton {i}. {title}" for i, title in enumerate(
