@@ -589,9 +589,15 @@ class Answer:
         quoted = (self.question, point.title, self.options.context or "",
                   *(() if provider.whole_sentences else others))
         own = f"{prompt.system or ''}\n{prompt.user}"
-        if prompt.instructions is not None:  # a template of the user's: sotkit's words, and its sentences about the
-            # point (probe 345: a disclaimer it asks the model to end with, or a fact it gives, is no echo)
-            own = "\n".join([prompt.instructions, *(c for c in clauses(own) if point.title in c or self.question in c)])
+        if prompt.instructions is not None:  # a template of the user's: sotkit's words, and its clauses about the
+            # point or the question (probe 345: a disclaimer it asks the model to end with, or a fact it gives, is no
+            # echo), read around the question and context it quotes (review 347: a 2 MB context's sentences naming
+            # the title were taken for its own, and read for half a second)
+            template = own
+            for text in filter(None, (self.question, self.options.context)):
+                template = template.replace(text, "\0")
+            about = [c for c in clauses(template) if point.title in c or "\0" in c]
+            own = "\n".join([prompt.instructions, *about])
         instructions = Instructions(own, quoted=quoted)
         cleaner = ExpansionFilter(point.index, point.title, strip_header=True, whole_sentences=provider.whole_sentences,
                                   other_titles=others, instructions=instructions, question=question_view(self.question),

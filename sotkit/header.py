@@ -38,7 +38,7 @@ _SEPARATOR = re.compile(rf"[ \t]*(?:】[ \t]*)?{EMPHASIS}?[ \t\xa0\u202f]*(?:[:�
                         rf"|(?P<dash>——|[–—]))|[ \t]*】(?:[ \t]*{EMPHASIS}?[ \t]*[:：])?")
 #: what follows a title that heads a line rather than opening its sentence: a separator ("Dim the lights: ...",
 #: "Dim the lights – ...")
-TITLE_SEPARATOR = re.compile(r"[ \t]*(?:[:：]|[-–—][ \t])")
+TITLE_SEPARATOR = re.compile(r"[ \t\xa0\u202f]*(?:[:：]|[-–—][ \t])")
 # the next character on the line (a title's own full stop ends its header only where no lower case follows)
 _NEXT_ON_LINE = re.compile(r"[ \t\u00a0]*(\S)")
 _SENTENCE_REST = re.compile(r"[^.!?。！？\n]*")

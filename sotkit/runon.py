@@ -16,6 +16,7 @@ import bisect
 import functools
 import os
 import re
+import unicodedata
 from collections.abc import Sequence
 from typing import Literal
 
@@ -49,9 +50,10 @@ _NUMERAL_PAIR = re.compile(f"、{_NUMERAL}")  # a mark followed by a second nume
 # A line that opens a list item or a header, not a line of prose (the line before a numbered line).
 _LISTED = re.compile(rf"[ \t]*(?:[-*•#>|・①-⑳]|\d+[.)．）、]|{CJK_NUMBER}、|[(（](?:\d|{CJK_NUMBER}))")
 # a reply that opens with its own list's first item
-# (in any digits, and no space after the mark before a word: "1、使用", "１．", "١." as well; probe 346)
-_OWN_FIRST = re.compile(rf"[ \t{INVISIBLE}]*(?:\*\*|#{{1,6}}[ \t]*)?(?:[1１١][.)．）、](?:\*\*)?(?:\s|(?=[^\W\d]))|一、|①"
-                        rf"|step\s+1\s*:)", re.I)
+# (in any script's digits, and no space after the mark before a word: "1、使用", "１．", "١.", "१." as well; probe 346,
+# review 347): ``_opens_own_list``
+_OWN_FIRST = re.compile(rf"[ \t{INVISIBLE}]*(?:\*\*|#{{1,6}}[ \t]*)?(?:(?P<one>\d)[.)．）、](?:\*\*)?(?:\s|(?=[^\W\d]))"
+                        rf"|一、|①|step\s+1\s*:)", re.I)
 # a plain or bold item numbered 1, for a list numbered "1." throughout
 _LAZY_ITEM = re.compile(rf"\n[ \t{INVISIBLE}]*(?:\*\*)?1[.)](?:\*\*)?\s")
 # ... or with a section: a numbered heading or a step ("### 1. Morning", "Step 1:")
@@ -274,7 +276,7 @@ class OtherPoints:
         point's own list (numbered from 1, the first perhaps the reply's first line) is the point's, unless it
         opens with another point's title (the skeleton written again; ``_another_point``): in one paragraph
         (``bullets``), none is."""
-        if not self._own_items and (_OWN_FIRST.match(text) or self.first_item_was_header) and not self._bullets:
+        if not self._own_items and (_opens_own_list(text) or self.first_item_was_header) and not self._bullets:
             self._own_items.append(-1)  # the reply opened with its list (a first line naming a point ends it whole)
         if not self._paren_items and _PAREN_FIRST.match(text):
             self._paren_items.append((-1, 1))  # and so with a "(1)" list
@@ -683,6 +685,11 @@ def _indent(text: str, start: int) -> int:
     """The spaces and tabs that the line starting at ``start`` opens with (more than ``_INDENT``: ``_INDENT + 1``)."""
     head = text[start:start + _INDENT + 1]
     return len(head) - len(head.lstrip(" \t"))
+
+
+def _opens_own_list(text: str) -> bool:
+    """Does the reply open with its own list's first item (numbered 1 in any script's digits)?"""
+    return bool(m := _OWN_FIRST.match(text)) and (m["one"] is None or unicodedata.digit(m["one"]) == 1)
 
 
 def _columns(text: str, start: int) -> int:

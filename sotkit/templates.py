@@ -200,11 +200,23 @@ class Templates:
             raise TemplateError(f"template {origin!r} rendered an empty user prompt; give it a non-empty "
                                 "{% block user %}...{% endblock %}")
         prompt = Prompt(user=user, system=system, prefill=prefill, stop=stop)
-        if name in self._yours:  # sotkit's own words are the shipped template's (a copy's are the same)
-            shipped = _shipped(self._local).render(name, **variables)
-            if (shipped.system, shipped.user) != (system, user):
-                prompt = dataclasses.replace(prompt, instructions=f"{shipped.system or ''}\n{shipped.user}")
+        if name == "expand" and name in self._yours:  # (a point's prompt: the one the echo filter reads)
+            # sotkit's own words are the shipped template's, for an API model or one served in-process (a copy of
+            # either reads as it; review 347)
+            shipped = [_shipped(local).render(name, **variables) for local in ((False, True) if self._local else (False,))]
+            if all((words.system, words.user) != (system, user) for words in shipped):
+                words = "\n".join(f"{words.system or ''}\n{words.user}" for words in shipped)
+                prompt = dataclasses.replace(prompt, instructions=words)
         return prompt
+
+    def _check_names(self, parsed: jinja2.nodes.Template, origin: str) -> None:
+        """Refuse an unknown filter or test: Jinja finds one inside an {% if %} only when the branch runs (probe 345,
+        review 347), after the client was built."""
+        for kind, node_type, known in (("filter", jinja2.nodes.Filter, self._env.filters),
+                                       ("test", jinja2.nodes.Test, self._env.tests)):
+            if odd := next((n for n in parsed.find_all(node_type) if n.name not in known), None):
+                raise TemplateError(f"template {origin!r} uses an unknown {kind} {odd.name!r} on line {odd.lineno}"
+                                    f"{_did_you_mean(odd.name, known)}")
 
     def _add(self, name: str, source: str, origin: str) -> None:
         if name not in SAMPLE_VARIABLES:
@@ -217,6 +229,7 @@ class Templates:
                                 f"{exc.start}, which cannot be sent; remove it or write the whole character") from exc
         try:
             parsed = self._env.parse(source)  # parsed once: compiled and searched for variables
+            self._check_names(parsed, origin)
             template = self._env.from_string(parsed)
             self._variables[name] = jinja2.meta.find_undeclared_variables(parsed)
         except jinja2.TemplateSyntaxError as exc:
@@ -230,10 +243,6 @@ class Templates:
                                 f"{_did_you_mean(block, _BLOCKS)}; the blocks are: {', '.join(_BLOCKS)}")
         if "user" not in template.blocks:
             raise TemplateError(f"template {origin!r} has no {{% block user %}}: every template needs one")
-        # (Jinja finds an unknown filter inside {% if %} only when the branch runs: probe 345)
-        if odd := next((f for f in parsed.find_all(jinja2.nodes.Filter) if f.name not in self._env.filters), None):
-            raise TemplateError(f"template {origin!r} uses an unknown filter {odd.name!r} on line {odd.lineno}"
-                                f"{_did_you_mean(odd.name, self._env.filters)}")
         _check_outside_blocks(parsed, origin)  # (first: a {% set %} there would read as an undefined variable)
         # a variable only a rarely taken branch uses is not reached by _check's sample render: compare names instead
         given = SAMPLE_VARIABLES[name].keys() | self._env.globals.keys() | {"loop"}

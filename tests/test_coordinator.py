@@ -779,7 +779,8 @@ async def test_a_sentence_a_template_of_yours_asks_for_is_no_echo_but_sotkits_ow
     # dropped as echoes of the prompt (a point of the fact alone failed as EchoedInstructions)
     disclaimer = "This is general information, not personal financial advice."
     expand = ("{% block system %}You are FinBot. Facts you may tell: Acme savings accounts pay 4 percent a year."
-              "{% endblock %}{% block user %}[[point {{ point.index }}]] {{ question }}\nWrite point {{ point.index }} "
+              "{% endblock %}{% block user %}[[point {{ point.index }}]] {{ question }}{% if context %}\n{{ context }}"
+              "{% endif %}\nWrite point {{ point.index }} "
               "({{ point.title }}) in one sentence, then end with this exact sentence: " + disclaimer
               + "{% endblock %}")
     texts = {1: f"Keep three months of expenses. {disclaimer}", 2: "Acme savings accounts pay 4 percent a year.",
@@ -792,7 +793,13 @@ async def test_a_sentence_a_template_of_yours_asks_for_is_no_echo_but_sotkits_ow
     with FakeLLMServer(respond, latency=FAST) as server:
         async with client(server, provider, templates={"expand": expand}) as sot:
             result = await sot.generate("How can I save money?", mode="sot")
-    assert [p.text for p in result.points] == [texts[1], texts[2], "Walk after meals.", "Call one today."]
+            assert [p.text for p in result.points] == [texts[1], texts[2], "Walk after meals.", "Call one today."]
+            # review 347: a sentence of a long context that names a title, quoted by its point, was taken for the
+            # template's own and dropped
+            texts[2] = "Eat less sugar, the report says. Cut soda."
+            context = "Notes. " * 1000 + "Eat less sugar, the report says. " + "More notes. " * 1000
+            result = await sot.generate("How can I save money?", mode="sot", context=context)
+    assert result.points[1].text == texts[2]
 
 
 @pytest.mark.parametrize("silence", ["", "2. Move daily:"])

@@ -179,6 +179,30 @@ def test_an_unknown_filter_in_an_untaken_branch_fails_when_the_client_is_built()
     with pytest.raises(sotkit.TemplateError, match=r"template '.*' uses an unknown filter 'upperr' on line 1 \(did "
                                                    r"you mean 'upper'\?\)"):
         sotkit.SoT("openai:gpt-4o-mini", api_key="k", templates={"sequential": source})
+    # review 347: an unknown test so, and a filter block (one message for both, not "has a syntax error")
+    for source, kind, odd in (("{% if question is palindrom %}x{% endif %}", "test", "palindrom"),
+                              ("{% filter upperr %}x{% endfilter %}", "filter", "upperr")):
+        with pytest.raises(sotkit.TemplateError, match=f"uses an unknown {kind} '{odd}' on line 1"):
+            sotkit.SoT("openai:gpt-4o-mini", api_key="k",
+                       templates={"sequential": "{% block user %}{{ question }}" + source + "{% endblock %}"})
+
+
+def test_sotkits_own_words_in_a_point_prompt_are_the_shipped_templates_and_a_copy_reads_as_them():
+    # probe 345: the echo filter read a template of the user's as sotkit's instructions (a disclaimer it asked for
+    # was dropped); review 347: a copy of the API template for a local: model read as the user's
+    from sotkit.templates import DEFAULT_PROMPTS
+
+    variables = {"question": "How can I sleep better?", "context": None, "point": {"index": 2, "title": "Dim lights"},
+                 "points": [{"index": 1, "title": "Keep a schedule"}, {"index": 2, "title": "Dim lights"}]}
+    shipped = {local: Templates(local=local).render("expand", **variables) for local in (False, True)}
+    assert shipped[False].user != shipped[True].user and shipped[False].instructions is None
+    copy = (DEFAULT_PROMPTS / "expand.jinja").read_text()
+    for local in (False, True):
+        assert Templates({"expand": copy}, local=local).render("expand", **variables).instructions is None
+    mine = Templates({"expand": "{% block user %}{{ question }} {{ point.title }}. End with: No advice.{% endblock %}"},
+                     local=True).render("expand", **variables)
+    assert shipped[False].user in mine.instructions and shipped[True].user in mine.instructions
+    assert "No advice" not in mine.instructions
 
 
 def test_jinja_globals_loop_and_set_variables_are_not_taken_for_misspellings():
