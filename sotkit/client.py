@@ -261,6 +261,12 @@ class SoT:
                                   f"{wanted}")
         if not shows_anything(variables.get("context") or ""):  # as a request's context= (review 287)
             variables.pop("context", None)
+        elif "context" in variables and (ignored := [b.model for b in self.backends if not b.provider.supports_context
+                                                     and not b.templates.uses(template, "context")]):
+            # as generate() refuses it (review 348: the prompt went without it)
+            raise ConfigError(f"complete({template!r}, ...): variables['context'] was given but the {template!r} "
+                              f"template of {ignored[0]} never uses {{{{ context }}}}, so it would be dropped; add it "
+                              "to that template")
         return await self._answer(question, options, template=template, variables=variables).run()
 
     def stream(self, question: str, **options: Unpack[RequestKwargs]) -> EventStream:

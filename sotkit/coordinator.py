@@ -26,7 +26,7 @@ from .overlap import SerialServerWarning, one_at_a_time, serial_note
 from .pricing import Prices
 from .providers.base import (CallUsage, ChatRequest, Prompt, Provider, char_weight, cut_by, estimated_tokens,
                              reasoning_advice)
-from .quality import Instructions, clauses
+from .quality import Instructions
 from .question import question_view
 from .result import Mode, Point, Result, Usage
 from .router import Decision, LLMRouter, Router
@@ -588,16 +588,8 @@ class Answer:
         # does is as likely its prompt's skeleton copied back
         quoted = (self.question, point.title, self.options.context or "",
                   *(() if provider.whole_sentences else others))
-        own = f"{prompt.system or ''}\n{prompt.user}"
-        if prompt.instructions is not None:  # a template of the user's: sotkit's words, and its clauses about the
-            # point or the question (probe 345: a disclaimer it asks the model to end with, or a fact it gives, is no
-            # echo), read around the question and context it quotes (review 347: a 2 MB context's sentences naming
-            # the title were taken for its own, and read for half a second)
-            template = own
-            for text in filter(None, (self.question, self.options.context)):
-                template = template.replace(text, "\0")
-            about = [c for c in clauses(template) if point.title in c or "\0" in c]
-            own = "\n".join([prompt.instructions, *about])
+        # (a template of the user's: sotkit's own words in it; probe 345)
+        own = f"{prompt.system or ''}\n{prompt.user}" if prompt.instructions is None else prompt.instructions
         instructions = Instructions(own, quoted=quoted)
         cleaner = ExpansionFilter(point.index, point.title, strip_header=True, whole_sentences=provider.whole_sentences,
                                   other_titles=others, instructions=instructions, question=question_view(self.question),

@@ -51,7 +51,7 @@ _NUMERAL_PAIR = re.compile(f"、{_NUMERAL}")  # a mark followed by a second nume
 _LISTED = re.compile(rf"[ \t]*(?:[-*•#>|・①-⑳]|\d+[.)．）、]|{CJK_NUMBER}、|[(（](?:\d|{CJK_NUMBER}))")
 # a reply that opens with its own list's first item
 # (in any script's digits, and no space after the mark before a word: "1、使用", "１．", "١.", "१." as well; probe 346,
-# review 347): ``_opens_own_list``
+# review 347): ``_numbered_one``
 _OWN_FIRST = re.compile(rf"[ \t{INVISIBLE}]*(?:\*\*|#{{1,6}}[ \t]*)?(?:(?P<one>\d)[.)．）、](?:\*\*)?(?:\s|(?=[^\W\d]))"
                         rf"|一、|①|step\s+1\s*:)", re.I)
 # a plain or bold item numbered 1, for a list numbered "1." throughout
@@ -59,7 +59,7 @@ _LAZY_ITEM = re.compile(rf"\n[ \t{INVISIBLE}]*(?:\*\*)?1[.)](?:\*\*)?\s")
 # ... or with a section: a numbered heading or a step ("### 1. Morning", "Step 1:")
 _SECTION_FIRST = re.compile(rf"[ \t{INVISIBLE}]*(?:#{{1,6}}[ \t]*1[.)．）、]\s|(?:\*\*|#{{1,6}}[ \t]*)?step\s+1\s*:)",
                             re.I)
-_PAREN_FIRST = re.compile(rf"[ \t{INVISIBLE}]*(?:\*\*)?[(（](?:1|一)[)）]")
+_PAREN_FIRST = re.compile(rf"[ \t{INVISIBLE}]*(?:\*\*)?[(（](?:(?P<one>\d)|一)[)）]")
 # A bulleted line: another item too where the point is one paragraph (whole-sentence mode; an API model's point
 # may hold a list of its own).
 _NEW_BULLET = re.compile(rf"\n[ \t]{{0,{_INDENT}}}(?:[-*•][ \t]|・)")
@@ -91,8 +91,8 @@ _INLINE_NUMBER = re.compile(rf"(?<![\d.])(\d+)[.)．、]\**(?:[ \t]|(?=[{NO_SPAC
 _PARTIAL_INLINE = re.compile(rf"{_ENDED}[*_]{{0,3}}(?:\d+(?:[.)](?:[ \t]+[*_]{{0,3}})?)?)?\Z")
 # After such a title: its separator (a dash between spaces: "JavaScript—thanks to its JIT—beats" is no header) or its
 # line's end (a header), or what may still grow into one (open).
-_AFTER_TITLE = re.compile(rf"[ \t]*{EMPHASIS}?(?:[ \t\xa0\u202f]*(?P<sep>[:：]|\n)|[ \t]+(?P<dash>[-–—])[ \t]"
-                          rf"|(?P<open>[ \t]*[-–—]?\Z))")
+_AFTER_TITLE = re.compile(rf"[ \t]*{EMPHASIS}?(?:[ \t\xa0\u202f]*(?P<sep>[:：]|\n)|[ \t\xa0\u202f]+(?P<dash>[-–—])[ \t]"
+                          rf"|(?P<open>[ \t\xa0\u202f]*[-–—]?\Z))")  # (French: a no-break space before ":"; probe 346)
 # What every run-on or held-back mark above needs: a line break, a digit, emphasis (for a cheap check per piece).
 _MAY_RUN_ON = re.compile(r"[\n\d*_#(（]")
 # A line that opens or closes a code block (the fence alone, with its language: "``` on its own line opens it" is
@@ -276,9 +276,10 @@ class OtherPoints:
         point's own list (numbered from 1, the first perhaps the reply's first line) is the point's, unless it
         opens with another point's title (the skeleton written again; ``_another_point``): in one paragraph
         (``bullets``), none is."""
-        if not self._own_items and (_opens_own_list(text) or self.first_item_was_header) and not self._bullets:
+        if not self._own_items and (_numbered_one(_OWN_FIRST.match(text)) or self.first_item_was_header) \
+                and not self._bullets:
             self._own_items.append(-1)  # the reply opened with its list (a first line naming a point ends it whole)
-        if not self._paren_items and _PAREN_FIRST.match(text):
+        if not self._paren_items and _numbered_one(_PAREN_FIRST.match(text)):
             self._paren_items.append((-1, 1))  # and so with a "(1)" list
         for m in _NEXT_ITEM.finditer(text + "\n" if final else text, at):  # the end is a line's
             if not outside_code(fences, m.start()):
@@ -687,9 +688,10 @@ def _indent(text: str, start: int) -> int:
     return len(head) - len(head.lstrip(" \t"))
 
 
-def _opens_own_list(text: str) -> bool:
-    """Does the reply open with its own list's first item (numbered 1 in any script's digits)?"""
-    return bool(m := _OWN_FIRST.match(text)) and (m["one"] is None or unicodedata.digit(m["one"]) == 1)
+def _numbered_one(opening: re.Match[str] | None) -> bool:
+    """Does a reply's opening list item (``_OWN_FIRST``'s, ``_PAREN_FIRST``'s match) have the number 1, in any
+    script's digits ("1.", "١.", "१.", "（１）"; probe 346, reviews 347-348)?"""
+    return opening is not None and (opening["one"] is None or unicodedata.digit(opening["one"]) == 1)
 
 
 def _columns(text: str, start: int) -> int:

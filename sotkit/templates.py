@@ -39,6 +39,7 @@ import jinja2.meta
 
 from .errors import TemplateError
 from .providers.base import Prompt, Provider
+from .quality import clauses
 from .redact import shown
 from .skeleton import INVISIBLE
 
@@ -179,6 +180,29 @@ class Templates:
                                     "{% block stop %}")
 
     def render(self, name: str, **variables: Any) -> Prompt:
+        prompt = self._render(name, variables)
+        if name == "expand" and name in self._yours:  # (a point's prompt: the one the echo filter reads)
+            prompt = dataclasses.replace(prompt, instructions=self._own_words(prompt, variables))
+        return prompt
+
+    def _own_words(self, prompt: Prompt, variables: dict[str, Any]) -> str | None:
+        """sotkit's own words in a point's ``prompt`` rendered from the user's template: the shipped template's (for an
+        API model, and one served in-process), and the user template's clauses about the point or the question, found
+        by rendering it again with marks in their place (probe 345, reviews 347-348: a disclaimer it asks the model to
+        end with, or a fact it gives, is no echo; a context it quotes is no part of it). None for a copy of a shipped
+        template: the prompt is all sotkit's own."""
+        shipped = [_shipped(local)._render("expand", variables) for local in ((False, True) if self._local else (False,))]
+        if any((words.system, words.user) == (prompt.system, prompt.user) for words in shipped):
+            return None
+        point = dict(variables["point"])
+        marked = self._render("expand", {**variables, "question": _MARKS[0], "point": point | {"title": _MARKS[1]},
+                                         "context": _MARKS[2] if variables.get("context") else None})
+        back = dict(zip(_MARKS, (variables["question"], point["title"], "")))
+        about = (re.sub("|".join(_MARKS), lambda m: back[m[0]], clause)
+                 for clause in clauses(f"{marked.system or ''}\n{marked.user}") if any(m in clause for m in _MARKS))
+        return "\n".join([*(f"{words.system or ''}\n{words.user}" for words in shipped), *about])
+
+    def _render(self, name: str, variables: dict[str, Any]) -> Prompt:
         template, origin = self._templates[name]
         optional = {key: None for key, sample in SAMPLE_VARIABLES[name].items() if sample is None}
         try:
@@ -199,24 +223,23 @@ class Templates:
         if not user:
             raise TemplateError(f"template {origin!r} rendered an empty user prompt; give it a non-empty "
                                 "{% block user %}...{% endblock %}")
-        prompt = Prompt(user=user, system=system, prefill=prefill, stop=stop)
-        if name == "expand" and name in self._yours:  # (a point's prompt: the one the echo filter reads)
-            # sotkit's own words are the shipped template's, for an API model or one served in-process (a copy of
-            # either reads as it; review 347)
-            shipped = [_shipped(local).render(name, **variables) for local in ((False, True) if self._local else (False,))]
-            if all((words.system, words.user) != (system, user) for words in shipped):
-                words = "\n".join(f"{words.system or ''}\n{words.user}" for words in shipped)
-                prompt = dataclasses.replace(prompt, instructions=words)
-        return prompt
+        return Prompt(user=user, system=system, prefill=prefill, stop=stop)
 
     def _check_names(self, parsed: jinja2.nodes.Template, origin: str) -> None:
-        """Refuse an unknown filter or test: Jinja finds one inside an {% if %} only when the branch runs (probe 345,
-        review 347), after the client was built."""
-        for kind, node_type, known in (("filter", jinja2.nodes.Filter, self._env.filters),
-                                       ("test", jinja2.nodes.Test, self._env.tests)):
-            if odd := next((n for n in parsed.find_all(node_type) if n.name not in known), None):
-                raise TemplateError(f"template {origin!r} uses an unknown {kind} {odd.name!r} on line {odd.lineno}"
-                                    f"{_did_you_mean(odd.name, known)}")
+        """Refuse an unknown filter or test, also one named in a string (``map('upper')``): Jinja finds one inside an
+        {% if %} only when the branch runs (probe 345, reviews 347-348), after the client was built."""
+        used = [("filter", node.name, node.lineno) for node in parsed.find_all(jinja2.nodes.Filter)]
+        used += [("test", node.name, node.lineno) for node in parsed.find_all(jinja2.nodes.Test)]
+        for node in parsed.find_all(jinja2.nodes.Filter):
+            kind, at = _NAMING.get(node.name, (None, 0))
+            if kind and len(node.args) > at and isinstance(arg := node.args[at], jinja2.nodes.Const) \
+                    and isinstance(arg.value, str):
+                used.append((kind, arg.value, node.lineno))
+        for kind, name, line in used:
+            known = self._env.filters if kind == "filter" else self._env.tests
+            if name not in known:
+                raise TemplateError(f"template {origin!r} uses an unknown {kind} {name!r} on line {line}"
+                                    f"{_did_you_mean(name, known)}")
 
     def _add(self, name: str, source: str, origin: str) -> None:
         if name not in SAMPLE_VARIABLES:
@@ -364,6 +387,13 @@ def _read(path: Path) -> str:
     except OSError as exc:
         raise TemplateError(f"template {str(path)!r} cannot be read ({exc.strerror}); check that it exists and is "
                             "readable") from exc
+
+
+#: the filters that take another filter's or a test's name, and at which of their arguments
+_NAMING = {"map": ("filter", 0), "select": ("test", 0), "reject": ("test", 0), "selectattr": ("test", 1),
+           "rejectattr": ("test", 1)}
+#: what stands for the question, the point's title and the context in a second render of a point's prompt
+_MARKS = ("\x00question\x00", "\x00title\x00", "\x00context\x00")
 
 
 @functools.cache

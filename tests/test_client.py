@@ -970,6 +970,15 @@ async def test_complete_gives_its_variables_context_natively_to_a_model_that_rea
     assert not any("DOC" in prompt for _, prompt in model.seen)
 
 
+async def test_complete_refuses_a_context_its_template_never_reads():
+    # review 348: the prompt went without it, as generate(context=) refuses
+    async with sotkit.SoT("openai:m", api_key="k",
+                          templates={"sequential": "{% block user %}{{ question }}{% endblock %}"}) as sot:
+        with pytest.raises(sotkit.ConfigError, match=r"variables\['context'\] was given but the 'sequential' template "
+                                                     r"of openai:m never uses \{\{ context \}\}"):
+            await sot.complete("sequential", {"question": "Why?", "context": "DOC"})
+
+
 async def test_complete_sends_its_variables_context_not_the_clients():
     # probe 284: SoT(context="CLIENTDOC") put the client's document in every complete() call, which takes no
     # context= and "sends the template as it renders" with the variables given

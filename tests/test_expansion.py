@@ -605,6 +605,8 @@ def test_an_item_that_waits_for_its_lists_next_line_holds_back_a_bounded_text():
     ("١. ضع قائمة.\n٢. رتب المهام.", "١. ضع قائمة.\n٢. رتب المهام.", False),
     ("۱. فهرست بنویسید.\n۲. اولویت بدهید.", "۱. فهرست بنویسید.\n۲. اولویت بدهید.", False),  # (review 347)
     ("१. सूची बनाएं।\n२. क्रम तय करें।", "१. सूची बनाएं।\n२. क्रम तय करें।", False),
+    ("（１）列清单。\n（２）排序。", "（１）列清单。\n（２）排序。", False),  # (review 348)
+    ("(١) ضع قائمة.\n(٢) رتب المهام.", "(١) ضع قائمة.\n(٢) رتب المهام.", False),
     ("1.5小时就够。\n2、设定优先级\n排序。", "1.5小时就够。", True),  # (a number, not an item: the run-on is cut)
     ("列清单。\n一些人用纸笔。\n十分有效。", "列清单。\n一些人用纸笔。\n十分有效。", False),
     # two numerals joined by the enumeration comma are prose ("March and April", "four- and five-star"; probe 86)
@@ -1133,6 +1135,8 @@ def test_a_title_before_a_no_break_space_and_a_colon_is_a_header(space, step):
                  others=["Seal drafts"]) == ("They last for years.", True)
     assert clean(f"They last for years.\n(3) Seal drafts{space}: Use weatherstrips.", step=step,
                  others=["Seal drafts"]) == ("They last for years.", True)  # (review 347)
+    assert clean(f"They last for years.\n\n**Seal drafts**{space}– Use weatherstrips.", step=step,
+                 others=["Seal drafts"]) == ("They last for years.", True)  # (a dash; review 348)
 
 
 def test_a_restated_header_is_held_back_only_while_the_text_may_still_become_one():

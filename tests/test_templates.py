@@ -181,7 +181,12 @@ def test_an_unknown_filter_in_an_untaken_branch_fails_when_the_client_is_built()
         sotkit.SoT("openai:gpt-4o-mini", api_key="k", templates={"sequential": source})
     # review 347: an unknown test so, and a filter block (one message for both, not "has a syntax error")
     for source, kind, odd in (("{% if question is palindrom %}x{% endif %}", "test", "palindrom"),
-                              ("{% filter upperr %}x{% endfilter %}", "filter", "upperr")):
+                              ("{% filter upperr %}x{% endfilter %}", "filter", "upperr"),
+                              # review 348: named in a string
+                              ("{% if context %}{{ context|map('upperr')|join }}{% endif %}", "filter", "upperr"),
+                              ("{% if context %}{{ context|select('oddd')|join }}{% endif %}", "test", "oddd"),
+                              ("{% if context %}{{ points|selectattr('index', 'eqq', 1)|list }}{% endif %}", "test",
+                               "eqq")):
         with pytest.raises(sotkit.TemplateError, match=f"uses an unknown {kind} '{odd}' on line 1"):
             sotkit.SoT("openai:gpt-4o-mini", api_key="k",
                        templates={"sequential": "{% block user %}{{ question }}" + source + "{% endblock %}"})
@@ -203,6 +208,14 @@ def test_sotkits_own_words_in_a_point_prompt_are_the_shipped_templates_and_a_cop
                      local=True).render("expand", **variables)
     assert shipped[False].user in mine.instructions and shipped[True].user in mine.instructions
     assert "No advice" not in mine.instructions
+    # review 348: clauses about the point are found by marks, not by its words: a context the template trims (a
+    # sentence of it naming the title), a question inside the context, a short title inside a word ("Go", "Good")
+    source = ("{% block user %}{{ context|trim }}\nQ: {{ question }}\nWrite about {{ point.title }}. Good luck to "
+              "you.{% endblock %}")
+    go = variables | {"point": {"index": 2, "title": "Go"}, "context": "Dim lights help. How can I sleep better?\n"}
+    words = Templates({"expand": source}).render("expand", **go).instructions
+    assert words.endswith("\nHow can I sleep better?\nWrite about Go.") and "Good luck" not in words
+    assert words.count("Dim lights help") == 1  # (the shipped template's context, quoted: no words of its own)
 
 
 def test_jinja_globals_loop_and_set_variables_are_not_taken_for_misspellings():

@@ -51,8 +51,9 @@ class Prompt:
     #: only a marked prefix marks them (``cache_mark_tokens``)
     shared: int | None = None
     #: sotkit's own instructions in it, where the template is the user's: the shipped template's system and user
-    #: text (a reply that copies them back echoes; one that writes what the user's template asks for, a disclaimer to
-    #: end with, does not: probe 345); ``None``: the prompt is sotkit's own
+    #: text, and the user template's clauses about the point or the question (a reply that copies them back echoes;
+    #: one that writes what the user's template asks for, a disclaimer to end with, does not: probe 345); ``None``:
+    #: the prompt is sotkit's own
     instructions: str | None = None
 
     @property
