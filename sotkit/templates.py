@@ -191,12 +191,16 @@ class Templates:
         by rendering it again with marks in their place (probe 345, reviews 347-348: a disclaimer it asks the model to
         end with, or a fact it gives, is no echo; a context it quotes is no part of it). None for a copy of a shipped
         template: the prompt is all sotkit's own."""
-        shipped = [_shipped(local)._render("expand", variables) for local in ((False, True) if self._local else (False,))]
+        variants = (False, True) if self._local else (False,)
+        shipped = [_shipped(local)._render("expand", variables) for local in variants]
         if any((words.system, words.user) == (prompt.system, prompt.user) for words in shipped):
             return None
         point = dict(variables["point"])
-        marked = self._render("expand", {**variables, "question": _MARKS[0], "point": point | {"title": _MARKS[1]},
-                                         "context": _MARKS[2] if variables.get("context") else None})
+        try:
+            marked = self._render("expand", {**variables, "question": _MARKS[0], "point": point | {"title": _MARKS[1]},
+                                             "context": _MARKS[2] if variables.get("context") else None})
+        except TemplateError:  # (one that computes with them: all of its prompt counts, as the shipped one's does)
+            return None
         back = dict(zip(_MARKS, (variables["question"], point["title"], "")))
         about = (re.sub("|".join(_MARKS), lambda m: back[m[0]], clause)
                  for clause in clauses(f"{marked.system or ''}\n{marked.user}") if any(m in clause for m in _MARKS))

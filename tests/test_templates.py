@@ -216,6 +216,10 @@ def test_sotkits_own_words_in_a_point_prompt_are_the_shipped_templates_and_a_cop
     words = Templates({"expand": source}).render("expand", **go).instructions
     assert words.endswith("\nHow can I sleep better?\nWrite about Go.") and "Good luck" not in words
     assert words.count("Dim lights help") == 1  # (the shipped template's context, quoted: no words of its own)
+    # a template that cannot render with marks in place (it computes with the question): all of its prompt counts
+    computing = ("{% block user %}{{ question }} {{ point.title }}{% if question|length == 10 %}{{ 1 // 0 }}{% endif %}"
+                 "{% endblock %}")  # (the mark for the question is 10 characters long)
+    assert Templates({"expand": computing}).render("expand", **variables).instructions is None
 
 
 def test_jinja_globals_loop_and_set_variables_are_not_taken_for_misspellings():
