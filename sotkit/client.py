@@ -243,6 +243,9 @@ class SoT:
         # a misspelt one (contxt=) would be dropped without a word: no template reads a variable not listed here
         known = SAMPLE_VARIABLES[template]
         if options_given := [name for name in variables if name in REQUEST_FIELDS and name not in known]:
+            if options_given[0] in NOT_COMPLETES:  # (review 349: the advice sent it back here)
+                raise ConfigError(f"complete({template!r}, ...) takes no {options_given[0]!r}: the {template!r} "
+                                  f"template gets {', '.join(known)}")
             raise ConfigError(f"{options_given[0]!r} is no variable of a template but an option of the request: "
                               f"complete({template!r}, variables, {options_given[0]}=...)")
         check_names(map(str, variables), known, f"complete({template!r}, ...)", what="variable")

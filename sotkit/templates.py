@@ -396,8 +396,9 @@ def _read(path: Path) -> str:
 #: the filters that take another filter's or a test's name, and at which of their arguments
 _NAMING = {"map": ("filter", 0), "select": ("test", 0), "reject": ("test", 0), "selectattr": ("test", 1),
            "rejectattr": ("test", 1)}
-#: what stands for the question, the point's title and the context in a second render of a point's prompt
-_MARKS = ("\x00question\x00", "\x00title\x00", "\x00context\x00")
+#: what stands for the question, the point's title and the context in a second render of a point's prompt: words of
+#: characters no case changes ("|upper") or a split ("question.split()[1]") loses (review 349)
+_MARKS = ("\ue000 \ue000", "\ue001 \ue001", "\ue002 \ue002")
 
 
 @functools.cache

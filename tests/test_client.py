@@ -977,6 +977,11 @@ async def test_complete_refuses_a_context_its_template_never_reads():
         with pytest.raises(sotkit.ConfigError, match=r"variables\['context'\] was given but the 'sequential' template "
                                                      r"of openai:m never uses \{\{ context \}\}"):
             await sot.complete("sequential", {"question": "Why?", "context": "DOC"})
+        # review 349: a template that takes none was told to pass context=, which complete() refuses
+        with pytest.raises(sotkit.ConfigError, match=r"complete\('judge_pairwise', ...\) takes no 'context': the "
+                                                     r"'judge_pairwise' template gets question, answer_a, answer_b"):
+            await sot.complete("judge_pairwise", {"question": "Why?", "answer_a": "a", "answer_b": "b",
+                                                  "context": "DOC"})
 
 
 async def test_complete_sends_its_variables_context_not_the_clients():

@@ -211,14 +211,15 @@ def test_sotkits_own_words_in_a_point_prompt_are_the_shipped_templates_and_a_cop
     # review 348: clauses about the point are found by marks, not by its words: a context the template trims (a
     # sentence of it naming the title), a question inside the context, a short title inside a word ("Go", "Good")
     source = ("{% block user %}{{ context|trim }}\nQ: {{ question }}\nWrite about {{ point.title }}. Good luck to "
-              "you.{% endblock %}")
+              "you. Title: {{ point.title|upper }}. Word: {{ question.split()[1] }}.{% endblock %}")
     go = variables | {"point": {"index": 2, "title": "Go"}, "context": "Dim lights help. How can I sleep better?\n"}
     words = Templates({"expand": source}).render("expand", **go).instructions
-    assert words.endswith("\nHow can I sleep better?\nWrite about Go.") and "Good luck" not in words
+    # (review 349: marks no case change or split loses)
+    assert words.endswith("\nHow can I sleep better?\nWrite about Go.\nGo.") and "Good luck" not in words
     assert words.count("Dim lights help") == 1  # (the shipped template's context, quoted: no words of its own)
     # a template that cannot render with marks in place (it computes with the question): all of its prompt counts
-    computing = ("{% block user %}{{ question }} {{ point.title }}{% if question|length == 10 %}{{ 1 // 0 }}{% endif %}"
-                 "{% endblock %}")  # (the mark for the question is 10 characters long)
+    computing = ("{% block user %}{{ question }} {{ point.title }}{% if question|length == 3 %}{{ 1 // 0 }}{% endif %}"
+                 "{% endblock %}")  # (the mark for the question is 3 characters long)
     assert Templates({"expand": computing}).render("expand", **variables).instructions is None
 
 
