@@ -240,6 +240,10 @@ class SoT:
         if missing := [name for name in needed if name not in variables]:
             raise ConfigError(f"complete({template!r}, ...) needs the variables {', '.join(needed)}; "
                               f"missing: {', '.join(missing)}")
+        # a blank context is none, as a request's context= (review 287), for any template (review 350)
+        context = variables.get("context", "no context key")
+        if context is None or isinstance(context, str) and not shows_anything(context):
+            variables = {name: value for name, value in variables.items() if name != "context"}
         # a misspelt one (contxt=) would be dropped without a word: no template reads a variable not listed here
         known = SAMPLE_VARIABLES[template]
         if options_given := [name for name in variables if name in REQUEST_FIELDS and name not in known]:
@@ -262,10 +266,8 @@ class SoT:
             if not _shaped(value, sample):  # (probe 260: titles alone went as "<built-in method title of str ...>")
                 raise ConfigError(f"complete({template!r}, ...): variables[{name!r}] is {shown_value(value)}; give "
                                   f"{wanted}")
-        if not shows_anything(variables.get("context") or ""):  # as a request's context= (review 287)
-            variables.pop("context", None)
-        elif "context" in variables and (ignored := [b.model for b in self.backends if not b.provider.supports_context
-                                                     and not b.templates.uses(template, "context")]):
+        if "context" in variables and (ignored := [b.model for b in self.backends if not b.provider.supports_context
+                                                   and not b.templates.uses(template, "context")]):
             # as generate() refuses it (review 348: the prompt went without it)
             raise ConfigError(f"complete({template!r}, ...): variables['context'] was given but the {template!r} "
                               f"template of {ignored[0]} never uses {{{{ context }}}}, so it would be dropped; add it "

@@ -195,16 +195,21 @@ class Templates:
         shipped = [_shipped(local)._render("expand", variables) for local in variants]
         if any((words.system, words.user) == (prompt.system, prompt.user) for words in shipped):
             return None
-        point = dict(variables["point"])
+        own = [f"{words.system or ''}\n{words.user}" for words in shipped]
+        point, text = dict(variables["point"]), f"{prompt.system or ''}\n{prompt.user}"
+        values = (variables["question"], point["title"], variables.get("context") or "")
         try:
             marked = self._render("expand", {**variables, "question": _MARKS[0], "point": point | {"title": _MARKS[1]},
                                              "context": _MARKS[2] if variables.get("context") else None})
-        except TemplateError:  # (one that computes with them: all of its prompt counts, as the shipped one's does)
-            return None
-        back = dict(zip(_MARKS, (variables["question"], point["title"], "")))
-        about = (re.sub("|".join(_MARKS), lambda m: back[m[0]], clause)
-                 for clause in clauses(f"{marked.system or ''}\n{marked.user}") if any(m in clause for m in _MARKS))
-        return "\n".join([*(f"{words.system or ''}\n{words.user}" for words in shipped), *about])
+        except TemplateError:
+            marked = None
+        marked_text = marked and f"{marked.system or ''}\n{marked.user}"
+        if marked_text is None or _unmarked(marked_text, values) != text:
+            # it reads their values itself (a branch on them, a filter, a slice; review 350): all of it counts
+            return "\n".join([*own, text])
+        about = (_unmarked(clause, values[:2] + ("",)) for clause in clauses(marked_text)
+                 if any(mark in clause for mark in _MARKS))
+        return "\n".join([*own, *about])
 
     def _render(self, name: str, variables: dict[str, Any]) -> Prompt:
         template, origin = self._templates[name]
@@ -399,6 +404,13 @@ _NAMING = {"map": ("filter", 0), "select": ("test", 0), "reject": ("test", 0), "
 #: what stands for the question, the point's title and the context in a second render of a point's prompt: words of
 #: characters no case changes ("|upper") or a split ("question.split()[1]") loses (review 349)
 _MARKS = ("\ue000 \ue000", "\ue001 \ue001", "\ue002 \ue002")
+
+
+def _unmarked(text: str, values: tuple[str, str, str]) -> str:
+    """``text`` with the ``values`` of the question, the title and the context in place of their marks."""
+    for mark, value in zip(_MARKS, values):
+        text = text.replace(mark, value)
+    return text
 
 
 @functools.cache

@@ -982,6 +982,12 @@ async def test_complete_refuses_a_context_its_template_never_reads():
                                                      r"'judge_pairwise' template gets question, answer_a, answer_b"):
             await sot.complete("judge_pairwise", {"question": "Why?", "answer_a": "a", "answer_b": "b",
                                                   "context": "DOC"})
+    # review 350: a blank one is none, for those templates too
+    with FakeLLMServer("[[A]]") as server:
+        async with sotkit.SoT("openai:m", base_url=server.openai_base_url, api_key="k") as sot:
+            for blank in (None, "", " \n"):
+                await sot.complete("judge_pairwise", {"question": "Why?", "answer_a": "a", "answer_b": "b",
+                                                      "context": blank})
 
 
 async def test_complete_sends_its_variables_context_not_the_clients():

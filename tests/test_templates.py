@@ -208,19 +208,20 @@ def test_sotkits_own_words_in_a_point_prompt_are_the_shipped_templates_and_a_cop
                      local=True).render("expand", **variables)
     assert shipped[False].user in mine.instructions and shipped[True].user in mine.instructions
     assert "No advice" not in mine.instructions
-    # review 348: clauses about the point are found by marks, not by its words: a context the template trims (a
-    # sentence of it naming the title), a question inside the context, a short title inside a word ("Go", "Good")
-    source = ("{% block user %}{{ context|trim }}\nQ: {{ question }}\nWrite about {{ point.title }}. Good luck to "
-              "you. Title: {{ point.title|upper }}. Word: {{ question.split()[1] }}.{% endblock %}")
-    go = variables | {"point": {"index": 2, "title": "Go"}, "context": "Dim lights help. How can I sleep better?\n"}
+    # review 348: clauses about the point are found by marks, not by its words: a sentence of the context naming the
+    # title, a question inside the context, a short title inside a word ("Go", "Good")
+    source = ("{% block user %}{{ context }}\nQ: {{ question }}\nWrite about {{ point.title }}. Good luck to you."
+              "{% endblock %}")
+    go = variables | {"point": {"index": 2, "title": "Go"}, "context": "Dim lights help. How can I sleep better?"}
     words = Templates({"expand": source}).render("expand", **go).instructions
-    # (review 349: marks no case change or split loses)
-    assert words.endswith("\nHow can I sleep better?\nWrite about Go.\nGo.") and "Good luck" not in words
+    assert words.endswith("\nHow can I sleep better?\nWrite about Go.") and "Good luck" not in words
     assert words.count("Dim lights help") == 1  # (the shipped template's context, quoted: no words of its own)
-    # a template that cannot render with marks in place (it computes with the question): all of its prompt counts
-    computing = ("{% block user %}{{ question }} {{ point.title }}{% if question|length == 3 %}{{ 1 // 0 }}{% endif %}"
-                 "{% endblock %}")  # (the mark for the question is 3 characters long)
-    assert Templates({"expand": computing}).render("expand", **variables).instructions is None
+    # a template that reads their values itself (reviews 349-350: a branch on them, a filter, a split, a computation
+    # its marks fail): all of its prompt counts, with the shipped words, as before probe 345
+    for reading in ("{% if question.endswith('?') %}Be brief.{% endif %}", "{{ point.title|upper }}",
+                    "{{ question.split()[1] }}", "{% if question|length == 3 %}{{ 1 // 0 }}{% endif %}"):
+        prompt = Templates({"expand": source.replace("Good luck", reading + " Good luck")}).render("expand", **go)
+        assert prompt.instructions.endswith(prompt.user) and "You're responsible for continuing" in prompt.instructions
 
 
 def test_jinja_globals_loop_and_set_variables_are_not_taken_for_misspellings():
