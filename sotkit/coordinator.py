@@ -588,8 +588,10 @@ class Answer:
         # does is as likely its prompt's skeleton copied back
         quoted = (self.question, point.title, self.options.context or "",
                   *(() if provider.whole_sentences else others))
-        # (a template of the user's: sotkit's own words in it; probe 345)
-        own = f"{prompt.system or ''}\n{prompt.user}" if prompt.instructions is None else prompt.instructions
+        # a template of the user's: sotkit's own words in it, for an API model (probe 345: a disclaimer it asks for is
+        # no echo); a small model copies any sentence of its prompt back ("Explain only this part."): all of it counts
+        own = prompt.instructions if prompt.instructions is not None and not provider.whole_sentences else \
+            f"{prompt.system or ''}\n{prompt.user}"
         instructions = Instructions(own, quoted=quoted)
         cleaner = ExpansionFilter(point.index, point.title, strip_header=True, whole_sentences=provider.whole_sentences,
                                   other_titles=others, instructions=instructions, question=question_view(self.question),

@@ -201,9 +201,9 @@ class Templates:
         try:
             marked = self._render("expand", {**variables, "question": _MARKS[0], "point": point | {"title": _MARKS[1]},
                                              "context": _MARKS[2] if variables.get("context") else None})
+            marked_text: str | None = f"{marked.system or ''}\n{marked.user}"
         except TemplateError:
-            marked = None
-        marked_text = marked and f"{marked.system or ''}\n{marked.user}"
+            marked_text = None
         if marked_text is None or _unmarked(marked_text, values) != text:
             # it reads their values itself (a branch on them, a filter, a slice; review 350): all of it counts
             return "\n".join([*own, text])
