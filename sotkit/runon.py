@@ -315,12 +315,12 @@ class OtherPoints:
             # a list of the point's own begins again ("Pros:\n1. ...\n\nCons:\n1. ..."; "Mix the following:\n1. cup
             # of flour" goes on with a sentence), or goes on numbered "1." throughout (Markdown's lazy numbering;
             # probe 333: its second item was cut); one that opens with a title is the skeleton again, below
-            restarts = number is not None and number_value(number) == 1 and not written[:1].islower() \
+            first = number is not None and number_value(number) == 1
+            restarts = first and not written[:1].islower() \
                 and (lead := self._lead_into(text, m.start())) is not None \
                 and not self._names_another(_OWN_NUMBER.sub("", lead, count=1) if self._own_lead(text, m.start())
                                             else lead)
-            if restarts or number is not None and number_value(number) == 1 \
-                    and self._numbered_lazily(text, m.start()) and _lead_in(text, m.start()) is None:
+            if restarts or first and self._numbered_lazily(text, m.start()) and _lead_in(text, m.start()) is None:
                 if not (ended or final) and any(title.startswith(line) for title in titles):
                     return None, m.start()  # whether it opens with a title is still to be seen
                 if not any(_opens(line, title) for title in titles):
@@ -684,8 +684,13 @@ def runs_into_sentence(after: str) -> bool:
 
 def _indent(text: str, start: int) -> int:
     """The spaces and tabs that the line starting at ``start`` opens with (more than ``_INDENT``: ``_INDENT + 1``)."""
+    return len(_opening_blanks(text, start))
+
+
+def _opening_blanks(text: str, start: int) -> str:
+    """The spaces and tabs the line starting at ``start`` opens with, ``_INDENT + 1`` at most."""
     head = text[start:start + _INDENT + 1]
-    return len(head) - len(head.lstrip(" \t"))
+    return head[:len(head) - len(head.lstrip(" \t"))]
 
 
 def _numbered_one(opening: re.Match[str] | None) -> bool:
@@ -696,8 +701,7 @@ def _numbered_one(opening: re.Match[str] | None) -> bool:
 
 def _columns(text: str, start: int) -> int:
     """``_indent`` with a tab as four columns (a sub-list indented by a tab; review 335)."""
-    head = text[start:start + _INDENT + 1]
-    return len(head[:len(head) - len(head.lstrip(" \t"))].expandtabs(4))
+    return len(_opening_blanks(text, start).expandtabs(4))
 
 
 def _breaks_off(line: str) -> bool:
