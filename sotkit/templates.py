@@ -237,9 +237,9 @@ class Templates:
     def _check_names(self, parsed: jinja2.nodes.Template, origin: str) -> None:
         """Refuse an unknown filter or test, also one named in a string (``map('upper')``): Jinja finds one inside an
         {% if %} only when the branch runs (probe 345, reviews 347-348), after the client was built."""
-        used = [("filter", node.name, node.lineno) for node in parsed.find_all(jinja2.nodes.Filter)]
-        used += [("test", node.name, node.lineno) for node in parsed.find_all(jinja2.nodes.Test)]
+        used = [("test", node.name, node.lineno) for node in parsed.find_all(jinja2.nodes.Test)]
         for node in parsed.find_all(jinja2.nodes.Filter):
+            used.append(("filter", node.name, node.lineno))
             kind, at = _NAMING.get(node.name, (None, 0))
             if kind and len(node.args) > at and isinstance(arg := node.args[at], jinja2.nodes.Const) \
                     and isinstance(arg.value, str):
